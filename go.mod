@@ -1,0 +1,3 @@
+module github.com/lanyard-cms/lanyard
+
+go 1.26

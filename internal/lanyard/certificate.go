@@ -1,0 +1,166 @@
+package lanyard
+
+import (
+	"strconv"
+	"time"
+)
+
+// CertStatus is where a certificate stands in its life (PRODUCT.md,
+// "Certificate").
+type CertStatus string
+
+const (
+	CertPending  CertStatus = "pending"  // requested, waiting for approval
+	CertApproved CertStatus = "approved" // approved in the CA, not yet issued to the card
+	CertValid    CertStatus = "valid"    // issued by the CA, not yet written to a card (or not card-bound)
+	CertWritten  CertStatus = "written"  // on the card
+	CertRejected CertStatus = "rejected"
+	CertRevoked  CertStatus = "revoked"
+	CertExpired  CertStatus = "expired"
+)
+
+// CertSource says whether Lanyard issued the certificate or only tracks it.
+type CertSource string
+
+const (
+	SourceManaged CertSource = "managed" // issued through Lanyard
+	SourceTracked CertSource = "tracked" // third-party, found on a card; validity tracked only
+)
+
+// RevocationReason is a CRLReason (RFC 5280 5.3.1).
+type RevocationReason int
+
+// RFC 5280 5.3.1 reason codes (7 is not used).
+const (
+	ReasonUnspecified          RevocationReason = 0
+	ReasonKeyCompromise        RevocationReason = 1
+	ReasonCACompromise         RevocationReason = 2
+	ReasonAffiliationChanged   RevocationReason = 3
+	ReasonSuperseded           RevocationReason = 4
+	ReasonCessationOfOperation RevocationReason = 5
+	ReasonCertificateHold      RevocationReason = 6
+	ReasonRemoveFromCRL        RevocationReason = 8
+	ReasonPrivilegeWithdrawn   RevocationReason = 9
+	ReasonAACompromise         RevocationReason = 10
+)
+
+var reasonNames = map[RevocationReason]string{
+	ReasonUnspecified: "unspecified", ReasonKeyCompromise: "key_compromise", ReasonCACompromise: "ca_compromise",
+	ReasonAffiliationChanged: "affiliation_changed", ReasonSuperseded: "superseded",
+	ReasonCessationOfOperation: "cessation_of_operation", ReasonCertificateHold: "certificate_hold",
+	ReasonRemoveFromCRL: "remove_from_crl", ReasonPrivilegeWithdrawn: "privilege_withdrawn", ReasonAACompromise: "aa_compromise",
+}
+
+func (r RevocationReason) String() string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+// ParseRevocationReason accepts a reason name ("key_compromise",
+// "keyCompromise" or "key-compromise") or its RFC 5280 number. Reason 8
+// (removeFromCRL) is only meaningful in delta CRLs and is refused.
+func ParseRevocationReason(s string) (RevocationReason, error) {
+	norm := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '-' || c == '_' || c == ' ':
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		norm = append(norm, c)
+	}
+	for r, n := range reasonNames {
+		flat := make([]byte, 0, len(n))
+		for i := 0; i < len(n); i++ {
+			if n[i] != '_' {
+				flat = append(flat, n[i])
+			}
+		}
+		if string(norm) == string(flat) || string(norm) == strconv.Itoa(int(r)) {
+			if r != ReasonRemoveFromCRL {
+				return r, nil
+			}
+		}
+	}
+	return 0, Errorf(EInvalid, "unknown revocation reason %q (use unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise)", s)
+}
+
+// Certificate is a certificate Lanyard issued or tracks.
+type Certificate struct {
+	ID         int64            `json:"id"`
+	Serial     string           `json:"serial"` // lower-case hex, no leading zeros
+	CA         string           `json:"ca"`
+	Template   string           `json:"template,omitempty"`
+	UserID     int64            `json:"user_id,omitempty"`
+	CardID     int64            `json:"card_id,omitempty"`
+	RequestID  int64            `json:"request_id,omitempty"`
+	Subject    string           `json:"subject"`
+	NotBefore  time.Time        `json:"not_before"`
+	NotAfter   time.Time        `json:"not_after"`
+	Status     CertStatus       `json:"status"`
+	Source     CertSource       `json:"source"`
+	KeySHA256  string           `json:"public_key_sha256"` // hex SHA-256 of the SubjectPublicKeyInfo
+	DER        []byte           `json:"-"`
+	RevokedAt  time.Time        `json:"revoked_at,omitzero"`
+	Reason     RevocationReason `json:"-"`
+	ReasonName string           `json:"revocation_reason,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
+}
+
+// CertFilter narrows ListCertificates. Zero values match everything.
+type CertFilter struct {
+	CA     string
+	UserID int64
+	Status CertStatus
+	Limit  int
+	Offset int
+}
+
+// RequestStatus is where a certificate request stands in the CA's queue.
+type RequestStatus string
+
+const (
+	RequestPending  RequestStatus = "pending"
+	RequestIssued   RequestStatus = "issued"
+	RequestRejected RequestStatus = "rejected"
+)
+
+// CertRequest is a request waiting for (or decided by) a CA manager: a
+// template whose RequiresCAApproval flag is set queues here instead of
+// being signed at once.
+type CertRequest struct {
+	ID            int64         `json:"id"`
+	CA            string        `json:"ca"`
+	Template      string        `json:"template"`
+	UserID        int64         `json:"user_id"`
+	RequestedBy   int64         `json:"requested_by"`
+	PublicKey     []byte        `json:"-"` // DER SubjectPublicKeyInfo
+	CSR           []byte        `json:"-"` // DER, when the request came as a CSR
+	KeySHA256     string        `json:"public_key_sha256"`
+	Subject       string        `json:"subject"`
+	Status        RequestStatus `json:"status"`
+	CertificateID int64         `json:"certificate_id,omitempty"`
+	DecidedBy     int64         `json:"decided_by,omitempty"`
+	Comment       string        `json:"comment,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+	DecidedAt     time.Time     `json:"decided_at,omitzero"`
+}
+
+// CARecord is what the store keeps of a CA Lanyard runs itself: its
+// certificates and its sealed private key.
+type CARecord struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"` // registry key, e.g. "builtin"
+	CertDER    []byte    `json:"-"`    // the issuing certificate
+	ChainDER   [][]byte  `json:"-"`    // issuing certificate first, root last
+	SealedKey  []byte    `json:"-"`    // AES-GCM sealed PKCS#8 private key
+	CRLNumber  int64     `json:"crl_number"`
+	CRLDER     []byte    `json:"-"` // latest CRL
+	CRLUpdated time.Time `json:"crl_updated"`
+	CreatedAt  time.Time `json:"created_at"`
+}

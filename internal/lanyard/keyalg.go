@@ -1,0 +1,52 @@
+package lanyard
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"slices"
+)
+
+// KeyAlgorithm names a key type and size as cards and templates use them.
+type KeyAlgorithm string
+
+const (
+	RSA2048 KeyAlgorithm = "rsa2048"
+	RSA3072 KeyAlgorithm = "rsa3072"
+	RSA4096 KeyAlgorithm = "rsa4096"
+	ECP256  KeyAlgorithm = "ecp256"
+	ECP384  KeyAlgorithm = "ecp384"
+)
+
+// AllKeyAlgorithms lists every supported algorithm.
+var AllKeyAlgorithms = []KeyAlgorithm{RSA2048, RSA3072, RSA4096, ECP256, ECP384}
+
+// Valid reports whether a is a known algorithm.
+func (a KeyAlgorithm) Valid() bool { return slices.Contains(AllKeyAlgorithms, a) }
+
+// IsRSA reports whether a is an RSA algorithm.
+func (a KeyAlgorithm) IsRSA() bool { return a == RSA2048 || a == RSA3072 || a == RSA4096 }
+
+// KeyAlgorithmOf classifies a public key, or returns "" for keys Lanyard
+// does not issue to (Ed25519, odd RSA sizes, other curves).
+func KeyAlgorithmOf(pub any) KeyAlgorithm {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch k.N.BitLen() {
+		case 2048:
+			return RSA2048
+		case 3072:
+			return RSA3072
+		case 4096:
+			return RSA4096
+		}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return ECP256
+		case elliptic.P384():
+			return ECP384
+		}
+	}
+	return ""
+}

@@ -1,0 +1,151 @@
+package lanyard
+
+import "time"
+
+// Policy says what a set of users may do and get. It applies to users and
+// groups through Assignments; when several apply, the one with the lowest
+// Priority number wins (see internal/policy.Effective).
+type Policy struct {
+	ID          int64          `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Priority    int            `json:"priority"`
+	Settings    PolicySettings `json:"settings"`
+	Assignments []Assignment   `json:"assignments"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// AssignmentKind is who a policy is assigned to.
+type AssignmentKind string
+
+const (
+	AssignUser     AssignmentKind = "user"     // Name is a login
+	AssignGroup    AssignmentKind = "group"    // Name is a group
+	AssignEveryone AssignmentKind = "everyone" // Name is empty
+)
+
+// Assignment ties a policy to a user, a group or everyone.
+type Assignment struct {
+	Kind AssignmentKind `json:"kind"`
+	Name string         `json:"name,omitempty"`
+}
+
+// PolicySettings holds every option of a policy, grouped as users see them
+// (PRODUCT.md, "Policy options"). The zero value is not the default: use
+// policy.Defaults.
+type PolicySettings struct {
+	Workflow      WorkflowSettings      `json:"workflow"`
+	Issuance      IssuanceSettings      `json:"issuance"`
+	Documents     DocumentsSettings     `json:"documents"`
+	Certificates  CertificateSettings   `json:"certificates"`
+	AllowedCards  []string              `json:"allowed_card_types"` // card type names; empty = none allowed
+	Notifications NotificationsSettings `json:"notifications"`
+}
+
+// WorkflowSettings is Workflow → General and Workflow → User permissions.
+type WorkflowSettings struct {
+	// General
+	AllowUserAddCards         bool `json:"allow_user_add_cards"`        // "Allow user to add cards when they are issued"
+	SearchTrackedCertificates bool `json:"search_tracked_certificates"` // "Search for certificates when card is issued or updated to track validity period"
+	AllowUserSelectTracked    bool `json:"allow_user_select_tracked"`   // "Allow user to select tracked certificates"
+	// User permissions → Card issuing operations
+	IssueCard                  bool `json:"issue_card"`                   // "Issue card"
+	SelectOptionalCertificates bool `json:"select_optional_certificates"` // "Select optional certificates when card is issued"
+	// User permissions → General
+	IssueAirCard bool `json:"issue_aircard"` // "Issue AirCard"
+}
+
+// AdminKeyHandling says what happens to a card's management key when it is
+// initialized.
+type AdminKeyHandling string
+
+const (
+	AdminKeyFromCardType AdminKeyHandling = "card_type" // use the card type's mode (default value or diversified)
+	AdminKeyKeep         AdminKeyHandling = "keep"      // leave the key the card has
+)
+
+// PINCharGroup is a class of characters a random PIN may draw from.
+type PINCharGroup string
+
+const (
+	PINDigits  PINCharGroup = "digits"
+	PINLower   PINCharGroup = "lower"
+	PINUpper   PINCharGroup = "upper"
+	PINSpecial PINCharGroup = "special"
+)
+
+// PINRecipient says who gets a random PIN by e-mail.
+type PINRecipient string
+
+const (
+	PINMailNobody  PINRecipient = "none"
+	PINMailUser    PINRecipient = "user"
+	PINMailManager PINRecipient = "manager"
+	PINMailBoth    PINRecipient = "user_and_manager"
+)
+
+// IssuanceSettings is the Issuance section.
+type IssuanceSettings struct {
+	InitializeCard  bool                   `json:"initialize_card"` // "Initialize card": delete all contents first
+	Initialization  InitializationSettings `json:"initialization"`  // Issuance → Card initialization
+	RandomUserPIN   bool                   `json:"random_user_pin"` // "Set random user PIN"
+	RandomPIN       RandomPINSettings      `json:"random_pin"`
+	MaxCardsPerUser int                    `json:"max_cards_per_user"` // 0 = unlimited
+}
+
+// InitializationSettings is Issuance → Card initialization.
+type InitializationSettings struct {
+	PINRetries    int              `json:"pin_retries"`    // 0 = card type's value
+	PUKRetries    int              `json:"puk_retries"`    // 0 = card type's value
+	PINMinLength  int              `json:"pin_min_length"` // 0 = card type's value
+	PINMaxLength  int              `json:"pin_max_length"` // 0 = card type's value
+	AdminKey      AdminKeyHandling `json:"admin_key"`
+	RandomPUK     bool             `json:"random_puk"` // set a random PUK, kept sealed on the server
+	AllowExisting bool             `json:"allow_existing_content"`
+}
+
+// RandomPINSettings configures "Set random user PIN".
+type RandomPINSettings struct {
+	Length     int            `json:"length"`
+	Groups     []PINCharGroup `json:"groups"`
+	ShowToUser bool           `json:"show_to_user"`
+	MailTo     PINRecipient   `json:"mail_to"`
+}
+
+// DocumentsCheck is the documents check mode (guide: "Documents check").
+type DocumentsCheck string
+
+const (
+	DocsNone        DocumentsCheck = "none"
+	DocsCARequest   DocumentsCheck = "certificate_request" // the request must be approved in the CA
+	DocsForm        DocumentsCheck = "certificate_form"    // the form must be approved by an administrator
+	DocsRequestForm DocumentsCheck = "both"
+)
+
+// DocumentsChannel says how documents reach the reviewers.
+type DocumentsChannel string
+
+const (
+	DocsViaLanyard DocumentsChannel = "lanyard" // uploaded in Self-Service
+	DocsViaOther   DocumentsChannel = "other"   // by other means; operators record receipt
+)
+
+// DocumentsSettings is the Documents check section.
+type DocumentsSettings struct {
+	Check   DocumentsCheck   `json:"check"`
+	Channel DocumentsChannel `json:"channel"`
+}
+
+// CertificateSettings lists the templates a card issued under the policy
+// gets: required ones always, optional ones when the user picks them (and
+// the policy lets users pick).
+type CertificateSettings struct {
+	Required []string `json:"required_templates"`
+	Optional []string `json:"optional_templates"`
+}
+
+// NotificationsSettings says which e-mails users get.
+type NotificationsSettings struct {
+	NotifyUser bool `json:"notify_user"`
+}

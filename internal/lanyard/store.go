@@ -1,0 +1,105 @@
+package lanyard
+
+import (
+	"context"
+	"time"
+)
+
+// Store is Lanyard's persistent state. Both engines (internal/store/sqlite
+// and internal/store/postgres) implement it and pass the same contract tests
+// (internal/store/storetest).
+//
+// Every state change runs inside Update, in one database transaction, and
+// appends its audit event with Tx.AppendAudit in that same transaction:
+// either both land or neither does.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits durably if fn
+	// returns nil; any error rolls everything back. Writers are serialized
+	// where the engine requires it (SQLite) or where the audit chain does.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Engine names the engine: "sqlite" or "postgres".
+	Engine() string
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Methods return *Error values: ENotFound when a
+// looked-up object does not exist, EConflict on a unique-name clash. Times
+// are stored with microsecond precision in UTC.
+type Tx interface {
+	// Users.
+	CreateUser(u *User) error // sets u.ID
+	UpdateUser(u *User) error
+	UserByID(id int64) (*User, error)
+	UserByLogin(login string) (*User, error)
+	ListUsers(f UserFilter) ([]*User, error)
+	CountUsers() (int, error)
+
+	// API tokens.
+	CreateToken(t *APIToken) error // sets t.ID
+	TokenByHash(hash []byte) (*APIToken, error)
+	TokenByID(id int64) (*APIToken, error)
+	ListTokens(userID int64) ([]*APIToken, error) // userID 0 = all
+	RevokeToken(id int64) error
+	TouchToken(id int64, at time.Time) error
+
+	// Browser sessions.
+	CreateSession(s *Session) error
+	SessionByHash(hash []byte) (*Session, error)
+	DeleteSession(hash []byte) error
+	DeleteExpiredSessions(now time.Time) (int, error)
+
+	// Card types.
+	CreateCardType(c *CardType) error // sets c.ID
+	UpdateCardType(c *CardType) error
+	CardTypeByName(name string) (*CardType, error)
+	ListCardTypes() ([]*CardType, error)
+	DeleteCardType(name string) error
+
+	// Certificate templates.
+	CreateTemplate(t *Template) error // sets t.ID
+	UpdateTemplate(t *Template) error
+	TemplateByName(name string) (*Template, error)
+	ListTemplates() ([]*Template, error)
+	DeleteTemplate(name string) error
+
+	// Policies, with their assignments.
+	CreatePolicy(p *Policy) error // sets p.ID
+	UpdatePolicy(p *Policy) error
+	PolicyByName(name string) (*Policy, error)
+	ListPolicies() ([]*Policy, error)
+	DeletePolicy(name string) error
+
+	// CAs run by Lanyard.
+	CreateCA(c *CARecord) error
+	CAByName(name string) (*CARecord, error)
+	ListCAs() ([]*CARecord, error)
+	UpdateCACRL(name string, number int64, der []byte, updated time.Time) error
+
+	// Certificates.
+	CreateCertificate(c *Certificate) error // sets c.ID; (CA, Serial) is unique
+	UpdateCertificate(c *Certificate) error // status, card, revocation fields
+	CertificateBySerial(ca, serial string) (*Certificate, error)
+	CertificateByID(id int64) (*Certificate, error)
+	ListCertificates(f CertFilter) ([]*Certificate, error)
+	RevokedCertificates(ca string) ([]*Certificate, error) // status revoked, for the CRL
+
+	// Certificate requests (the CA's pending queue).
+	CreateRequest(r *CertRequest) error // sets r.ID
+	UpdateRequest(r *CertRequest) error
+	RequestByID(id int64) (*CertRequest, error)
+	ListRequests(status RequestStatus) ([]*CertRequest, error) // "" = all
+
+	// Settings: small named values (sealed master secrets, feature switches).
+	Setting(key string) ([]byte, error) // ENotFound when unset
+	PutSetting(key string, value []byte) error
+
+	// Audit log. AppendAudit assigns Seq, PrevHash and Hash under the
+	// chain's lock, so concurrent writers (several replicas on PostgreSQL)
+	// still produce one linear chain.
+	AppendAudit(e *AuditEvent) error
+	ListAudit(f AuditFilter) ([]*AuditEvent, error)
+}

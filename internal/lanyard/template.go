@@ -1,0 +1,158 @@
+package lanyard
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Key usages a template may request (RFC 5280 4.2.1.3).
+const (
+	KUDigitalSignature  = "digital_signature"
+	KUContentCommitment = "content_commitment" // non-repudiation
+	KUKeyEncipherment   = "key_encipherment"
+	KUKeyAgreement      = "key_agreement"
+)
+
+// AllKeyUsages lists the usages a template may name.
+var AllKeyUsages = []string{KUDigitalSignature, KUContentCommitment, KUKeyEncipherment, KUKeyAgreement}
+
+// Extended key usages a template may request (RFC 5280 4.2.1.12 and the
+// Microsoft smart card logon OID 1.3.6.1.4.1.311.20.2.2).
+const (
+	EKUSmartCardLogon   = "smartcard_logon"
+	EKUClientAuth       = "client_auth"
+	EKUEmailProtection  = "email_protection"
+	EKUDocumentSigning  = "document_signing" // 1.3.6.1.5.5.7.3.36 (RFC 9336)
+	EKUServerAuth       = "server_auth"
+	EKUCodeSigning      = "code_signing"
+	EKUOCSPSigning      = "ocsp_signing"
+	EKUTimeStamping     = "time_stamping"
+	EKUAnyExtendedUsage = "any"
+)
+
+// AllExtKeyUsages lists the extended usages a template may name.
+var AllExtKeyUsages = []string{EKUSmartCardLogon, EKUClientAuth, EKUEmailProtection, EKUDocumentSigning, EKUServerAuth, EKUCodeSigning, EKUOCSPSigning, EKUTimeStamping, EKUAnyExtendedUsage}
+
+// SubjectSpec builds a certificate subject from user attributes. Each field
+// is text in which {login}, {display_name}, {email}, {upn} and {group} are
+// replaced by the user's values; empty fields are left out.
+type SubjectSpec struct {
+	CommonName         string `json:"common_name"`
+	Organization       string `json:"organization,omitempty"`
+	OrganizationalUnit string `json:"organizational_unit,omitempty"`
+	Country            string `json:"country,omitempty"`
+	// Subject alternative names from the user's attributes.
+	SANEmail bool `json:"san_email"` // rfc822Name from e-mail
+	SANUPN   bool `json:"san_upn"`   // otherName UPN (1.3.6.1.4.1.311.20.2.3), needed for smart card logon
+}
+
+// Placeholders usable in SubjectSpec fields.
+var SubjectPlaceholders = []string{"{login}", "{display_name}", "{email}", "{upn}", "{group}"}
+
+// Template describes what a certificate looks like and how its issue is
+// approved.
+type Template struct {
+	ID          int64          `json:"id"`
+	Name        string         `json:"name"`
+	DisplayName string         `json:"display_name"`
+	CA          string         `json:"ca"`             // name of the CA that signs, "builtin" by default
+	KeyAlgs     []KeyAlgorithm `json:"key_algorithms"` // allowed; the first is generated on cards
+	// ValidityDays is the certificate lifetime; the issuing CA may shorten it
+	// to its own expiry.
+	ValidityDays int         `json:"validity_days"`
+	KeyUsage     []string    `json:"key_usage"`
+	ExtKeyUsage  []string    `json:"ext_key_usage"`
+	Subject      SubjectSpec `json:"subject"`
+	Slot         string      `json:"slot,omitempty"` // PIV slot on cards: 9a, 9c, 9d, 9e
+	// Approval and handling flags (PRODUCT.md, "Certificate template").
+	RequiresCAApproval   bool      `json:"requires_ca_approval"`
+	RequiresFormApproval bool      `json:"requires_form_approval"`
+	PromptKeyPassword    bool      `json:"prompt_key_password"`
+	KeyArchival          bool      `json:"key_archival"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
+}
+
+// AllowsKey reports whether the template accepts keys of algorithm a.
+func (t *Template) AllowsKey(a KeyAlgorithm) bool { return a != "" && slices.Contains(t.KeyAlgs, a) }
+
+// Validate checks the template's fields.
+func (t *Template) Validate() error {
+	if !validName(t.Name) {
+		return Errorf(EInvalid, "template name %q: use 1-64 letters, digits, '-', '_' or '.'", t.Name)
+	}
+	if len(t.KeyAlgs) == 0 {
+		return Errorf(EInvalid, "template %q: at least one key algorithm is required", t.Name)
+	}
+	for _, a := range t.KeyAlgs {
+		if !a.Valid() {
+			return Errorf(EInvalid, "template %q: unknown key algorithm %q", t.Name, a)
+		}
+	}
+	if t.ValidityDays < 1 || t.ValidityDays > 3650 {
+		return Errorf(EInvalid, "template %q: validity must be 1-3650 days", t.Name)
+	}
+	if len(t.KeyUsage) == 0 {
+		return Errorf(EInvalid, "template %q: at least one key usage is required", t.Name)
+	}
+	for _, u := range t.KeyUsage {
+		if !slices.Contains(AllKeyUsages, u) {
+			return Errorf(EInvalid, "template %q: unknown key usage %q", t.Name, u)
+		}
+	}
+	for _, u := range t.ExtKeyUsage {
+		if !slices.Contains(AllExtKeyUsages, u) {
+			return Errorf(EInvalid, "template %q: unknown extended key usage %q", t.Name, u)
+		}
+	}
+	if slices.Contains(t.ExtKeyUsage, EKUSmartCardLogon) && !t.Subject.SANUPN {
+		return Errorf(EInvalid, "template %q: smart card logon needs the UPN subject alternative name (subject.san_upn)", t.Name)
+	}
+	if strings.TrimSpace(t.Subject.CommonName) == "" {
+		return Errorf(EInvalid, "template %q: subject common name is required", t.Name)
+	}
+	for _, f := range []string{t.Subject.CommonName, t.Subject.Organization, t.Subject.OrganizationalUnit, t.Subject.Country} {
+		if err := checkPlaceholders(f); err != nil {
+			return Errorf(EInvalid, "template %q: %s", t.Name, err.Message)
+		}
+	}
+	switch t.Slot {
+	case "", "9a", "9c", "9d", "9e":
+	default:
+		return Errorf(EInvalid, "template %q: slot must be 9a, 9c, 9d or 9e", t.Name)
+	}
+	return nil
+}
+
+func checkPlaceholders(s string) *Error {
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			return nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return Errorf(EInvalid, "unclosed placeholder in %q", s)
+		}
+		if !slices.Contains(SubjectPlaceholders, s[i:i+j+1]) {
+			return Errorf(EInvalid, "unknown placeholder %s (known: %s)", s[i:i+j+1], strings.Join(SubjectPlaceholders, ", "))
+		}
+		s = s[i+j+1:]
+	}
+}
+
+// ExpandSubject replaces the placeholders in s with u's attributes.
+func ExpandSubject(s string, u *User) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	group := ""
+	if len(u.Groups) > 0 {
+		group = u.Groups[0]
+	}
+	return strings.NewReplacer(
+		"{login}", u.Login, "{display_name}", u.DisplayName, "{email}", u.Email,
+		"{upn}", u.UPN, "{group}", group,
+	).Replace(s)
+}

@@ -1,0 +1,55 @@
+package lanyard
+
+import "time"
+
+// User is a person known to Lanyard: an employee who owns cards, or a staff
+// member with extra roles. Groups drive policy assignment.
+type User struct {
+	ID           int64     `json:"id"`
+	Login        string    `json:"login"`
+	DisplayName  string    `json:"display_name"`
+	Email        string    `json:"email,omitempty"`
+	UPN          string    `json:"upn,omitempty"` // user principal name for smart card logon SANs
+	ManagerEmail string    `json:"manager_email,omitempty"`
+	Groups       []string  `json:"groups"`
+	Roles        Roles     `json:"roles"`
+	Disabled     bool      `json:"disabled"`
+	PasswordHash string    `json:"-"` // PHC-formatted argon2id hash; empty = no password login
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// UserFilter narrows ListUsers. Zero values match everything.
+type UserFilter struct {
+	Query  string // substring of login, display name or e-mail
+	Group  string
+	Role   Role
+	Limit  int
+	Offset int
+}
+
+// APIToken is a bearer credential for the API and CLI. Only the SHA-256 of
+// the secret is stored; Prefix (the first characters of the secret) lets
+// people recognise a token in listings without revealing it.
+type APIToken struct {
+	ID         int64     `json:"id"`
+	UserID     int64     `json:"user_id"`
+	Name       string    `json:"name"`
+	Prefix     string    `json:"prefix"`
+	Hash       []byte    `json:"-"`
+	Roles      Roles     `json:"roles"` // scope: effective roles are these ∩ the owner's roles
+	ExpiresAt  time.Time `json:"expires_at"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	Revoked    bool      `json:"revoked"`
+}
+
+// Session is a browser login. The cookie holds a random secret; only its
+// SHA-256 is stored. CSRFToken is sent back by the page on unsafe requests.
+type Session struct {
+	Hash      []byte
+	UserID    int64
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
