@@ -52,11 +52,22 @@ type CRLSigner interface {
 	CreateCRL(ctx context.Context, number int64, revoked []RevokedEntry, thisUpdate, nextUpdate time.Time) ([]byte, error)
 }
 
+// OCSPRequest is the part of an OCSP request (RFC 6960 4.1.1) a responder
+// acts on.
+type OCSPRequest struct {
+	Serial *big.Int
+	// Hash is the algorithm of the request's CertID. The response's CertID
+	// must use the same one: clients find their answer by comparing CertIDs,
+	// hash algorithm included (RFC 6960 4.2.1; OpenSSL's OCSP_resp_find).
+	Hash crypto.Hash
+}
+
 // OCSPStatus is what the OCSP responder knows of one certificate.
 type OCSPStatus struct {
 	Serial     *big.Int
-	Good       bool // issued by this CA and not revoked
-	Unknown    bool // not issued by this CA
+	Hash       crypto.Hash // OCSPRequest.Hash, echoed in the response's CertID; zero means SHA-1
+	Good       bool        // issued by this CA and not revoked
+	Unknown    bool        // not issued by this CA
 	RevokedAt  time.Time
 	Reason     lanyard.RevocationReason
 	ThisUpdate time.Time
@@ -66,8 +77,9 @@ type OCSPStatus struct {
 // OCSPSigner is implemented by CAs that answer OCSP themselves (RFC 6960).
 type OCSPSigner interface {
 	// ParseOCSPRequest decodes a DER request and checks that it is about
-	// this CA (issuer name and key hashes); ok is false otherwise.
-	ParseOCSPRequest(der []byte) (serial *big.Int, ok bool, err error)
+	// this CA (issuer name and key hashes); ok is false otherwise, and the
+	// responder answers "unauthorized" (RFC 6960 2.3).
+	ParseOCSPRequest(der []byte) (req OCSPRequest, ok bool, err error)
 	SignOCSP(ctx context.Context, st OCSPStatus) ([]byte, error)
 }
 

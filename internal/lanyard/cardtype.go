@@ -147,8 +147,12 @@ func (c *CardType) Validate() error {
 		}
 	}
 	p := c.PIN
-	if p.MinLength < 4 || p.MaxLength > 16 || p.MinLength > p.MaxLength {
-		return Errorf(EInvalid, "card type %q: PIN length range must lie within 4..16 with min <= max", c.Name)
+	maxPIN := 16
+	if rules.HasAdminKey {
+		maxPIN = 8 // SP 800-73-4 part 2, 3.2.1: a PIV PIN is at most 8 bytes
+	}
+	if p.MinLength < 4 || p.MaxLength > maxPIN || p.MinLength > p.MaxLength {
+		return Errorf(EInvalid, "card type %q: PIN length range must lie within 4..%d with min <= max", c.Name, maxPIN)
 	}
 	if p.PINRetries < 1 || p.PINRetries > 255 || p.PUKRetries < 1 || p.PUKRetries > 255 {
 		return Errorf(EInvalid, "card type %q: retries must be 1..255", c.Name)

@@ -96,13 +96,12 @@ type IssuanceSettings struct {
 
 // InitializationSettings is Issuance → Card initialization.
 type InitializationSettings struct {
-	PINRetries    int              `json:"pin_retries"`    // 0 = card type's value
-	PUKRetries    int              `json:"puk_retries"`    // 0 = card type's value
-	PINMinLength  int              `json:"pin_min_length"` // 0 = card type's value
-	PINMaxLength  int              `json:"pin_max_length"` // 0 = card type's value
-	AdminKey      AdminKeyHandling `json:"admin_key"`
-	RandomPUK     bool             `json:"random_puk"` // set a random PUK, kept sealed on the server
-	AllowExisting bool             `json:"allow_existing_content"`
+	PINRetries   int              `json:"pin_retries"`    // 0 = card type's value
+	PUKRetries   int              `json:"puk_retries"`    // 0 = card type's value
+	PINMinLength int              `json:"pin_min_length"` // 0 = card type's value
+	PINMaxLength int              `json:"pin_max_length"` // 0 = card type's value
+	AdminKey     AdminKeyHandling `json:"admin_key"`
+	RandomPUK    bool             `json:"random_puk"` // set a random PUK, kept sealed on the server
 }
 
 // RandomPINSettings configures "Set random user PIN".

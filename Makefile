@@ -1,0 +1,45 @@
+# Lanyard: the two commands of the README are `make run` and `make test`.
+GO       ?= go
+FUZZTIME ?= 5s
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: run build test check unit try-it fuzz bench clean
+
+## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
+run:
+	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080
+
+build:
+	$(GO) build -o bin/lanyard ./cmd/lanyard
+
+## test: install what the tests need, start PostgreSQL, run every check and test
+test:
+	scripts/test-deps.sh
+	$(MAKE) check
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(MAKE) unit
+	$(MAKE) fuzz
+	scripts/try-it.sh
+
+check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+unit:
+	@test -n "$$LANYARD_TEST_POSTGRES" || { echo "LANYARD_TEST_POSTGRES is not set (make test sets it)"; exit 1; }
+	$(GO) test -count=1 -race ./...
+
+## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+try-it:
+	scripts/try-it.sh
+
+## bench: issuance through the HTTP API against the raw signing rate, on SQLite and PostgreSQL
+bench:
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench . -benchtime 3s ./internal/bench/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web"
+)
+
+func caCommands() []command {
+	return []command{
+		{"ca issue", "ca issue --template NAME (--csr FILE | --public-key FILE) [--user LOGIN]", "issue a certificate and print it as PEM (exit 3 when it waits for approval)", caIssue},
+		{"ca cert", "ca cert [--ca NAME]", "print the CA chain as PEM (issuing CA first)", caCert},
+		{"ca revoke", "ca revoke SERIAL [--reason REASON] [--ca NAME]", "revoke a certificate (RFC 5280 reasons, e.g. key_compromise)", caRevoke},
+		{"ca pending", "ca pending [--status pending|issued|rejected]", "list certificate requests waiting for approval", caPending},
+		{"ca approve", "ca approve ID [--comment TEXT]", "approve a pending request (prints the certificate)", caDecide("approve")},
+		{"ca reject", "ca reject ID [--comment TEXT]", "reject a pending request", caDecide("reject")},
+		{"cert list", "cert list [--user LOGIN] [--status STATUS]", "list certificates", certList},
+		{"cert show", "cert show SERIAL [--ca NAME]", "show a certificate (PEM with --output table)", certShow},
+	}
+}
+
+func caIssue(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var in service.IssueInput
+	var csrFile, keyFile string
+	fs := flag.NewFlagSet("ca issue", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&in.Template, "template", "", "certificate template")
+	fs.StringVar(&in.User, "user", "", "subject's login (default: yourself)")
+	fs.StringVar(&csrFile, "csr", "", "PKCS#10 request, PEM or DER (- for standard input)")
+	fs.StringVar(&keyFile, "public-key", "", "public key (SubjectPublicKeyInfo), PEM or DER")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 0 || in.Template == "" || (csrFile == "") == (keyFile == "") {
+		return errUsage
+	}
+	if csrFile != "" {
+		b, err := readInput(csrFile)
+		if err != nil {
+			return err
+		}
+		in.CSR = pemOrBase64(b)
+	} else {
+		b, err := readInput(keyFile)
+		if err != nil {
+			return err
+		}
+		in.PublicKey = pemOrBase64(b)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var res service.IssueResult
+	status, err := c.Post(ctx, "/api/v1/certificates", in, &res)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		if err := printJSON(&res); err != nil {
+			return err
+		}
+	}
+	if status == http.StatusAccepted && res.Request != nil {
+		fmt.Fprintf(os.Stderr, "request %d waits for a CA manager's approval (lanyard ca approve %d)\n", res.Request.ID, res.Request.ID)
+		return errPending
+	}
+	if cf.output != "json" {
+		fmt.Print(res.PEM)
+	}
+	return nil
+}
+
+// pemOrBase64 passes PEM through and base64-encodes DER.
+func pemOrBase64(b []byte) string {
+	if len(b) > 10 && string(b[:10]) == "-----BEGIN" {
+		return string(b)
+	}
+	return encodeBase64(b)
+}
+
+func caCert(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var name string
+	fs := flag.NewFlagSet("ca cert", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&name, "ca", "", "CA name (default: the first CA)")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var info service.CAInfo
+	if name == "" {
+		var all []*service.CAInfo
+		if err := c.Get(ctx, "/api/v1/cas", &all); err != nil {
+			return err
+		}
+		if len(all) == 0 {
+			return fmt.Errorf("the server runs no CA")
+		}
+		info = *all[0]
+	} else if err := c.Get(ctx, "/api/v1/cas/"+client.Esc(name), &info); err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(&info)
+	}
+	fmt.Print(info.Chain)
+	return nil
+}
+
+func caRevoke(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var in web.RevokeInput
+	fs := flag.NewFlagSet("ca revoke", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&in.Reason, "reason", "unspecified", "RFC 5280 reason: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise")
+	fs.StringVar(&in.CA, "ca", "", "CA name (default: the first CA)")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var cert lanyard.Certificate
+	if _, err := c.Post(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"/revoke", in, &cert); err != nil {
+		return err
+	}
+	return printJSONOrLine(&cf, &cert, fmt.Sprintf("certificate %s revoked (%s)", cert.Serial, cert.ReasonName))
+}
+
+func caPending(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var status string
+	fs := flag.NewFlagSet("ca pending", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&status, "status", "pending", "pending, issued, rejected or all")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	if status == "all" {
+		status = ""
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var rs []*lanyard.CertRequest
+	if err := c.Get(ctx, "/api/v1/requests?status="+client.Esc(status), &rs); err != nil {
+		return err
+	}
+	return printOut(&cf, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "CREATED"}, func(r *lanyard.CertRequest) []string {
+		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), r.CreatedAt.Format(time.RFC3339)}
+	})
+}
+
+func caDecide(verb string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		var in web.Decision
+		fs := flag.NewFlagSet("ca "+verb, flag.ContinueOnError)
+		cf.register(fs)
+		fs.StringVar(&in.Comment, "comment", "", "comment recorded with the decision")
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) != 1 {
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		path := "/api/v1/requests/" + client.Esc(pos[0]) + "/" + verb
+		if verb == "approve" {
+			var res service.IssueResult
+			if _, err := c.Post(ctx, path, in, &res); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(&res)
+			}
+			fmt.Print(res.PEM)
+			return nil
+		}
+		var r lanyard.CertRequest
+		if _, err := c.Post(ctx, path, in, &r); err != nil {
+			return err
+		}
+		return printJSONOrLine(&cf, &r, fmt.Sprintf("request %d rejected", r.ID))
+	}
+}
+
+func certList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var user, status string
+	fs := flag.NewFlagSet("cert list", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&user, "user", "", "owner login")
+	fs.StringVar(&status, "status", "", "status: valid, written, revoked, …")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var cs []*lanyard.Certificate
+	if err := c.Get(ctx, "/api/v1/certificates?limit=1000&user="+client.Esc(user)+"&status="+client.Esc(status), &cs); err != nil {
+		return err
+	}
+	return printOut(&cf, cs, []string{"SERIAL", "TEMPLATE", "SUBJECT", "STATUS", "NOT AFTER"}, func(c *lanyard.Certificate) []string {
+		return []string{c.Serial, c.Template, c.Subject, string(c.Status), c.NotAfter.Format(time.RFC3339)}
+	})
+}
+
+func certShow(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var caName string
+	fs := flag.NewFlagSet("cert show", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&caName, "ca", "", "CA name")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var res service.IssueResult
+	if err := c.Get(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"?ca="+client.Esc(caName), &res); err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(&res)
+	}
+	cert := res.Certificate
+	printOne(&cf, cert, [][2]string{{"serial", cert.Serial}, {"subject", cert.Subject}, {"template", cert.Template},
+		{"status", string(cert.Status)}, {"not before", cert.NotBefore.Format(time.RFC3339)}, {"not after", cert.NotAfter.Format(time.RFC3339)}})
+	fmt.Print(res.PEM)
+	return nil
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// configCommands manage templates, policies and card types. Each takes
+// either flags for the common fields or --file with the full JSON object
+// (as GET returns it), so anything the API can express the CLI can too.
+func configCommands() []command {
+	return []command{
+		{"template list", "template list", "list certificate templates", templateList},
+		{"template show", "template show NAME", "show a certificate template", showNamed("/api/v1/templates/", &lanyard.Template{})},
+		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] | --file FILE", "create a certificate template", templateSave(false)},
+		{"template update", "template update NAME --file FILE", "replace a certificate template", templateSave(true)},
+		{"template delete", "template delete NAME", "delete a certificate template", deleteNamed("/api/v1/templates/")},
+		{"policy list", "policy list", "list policies", policyList},
+		{"policy show", "policy show NAME", "show a policy", showNamed("/api/v1/policies/", &lanyard.Policy{})},
+		{"policy create", "policy create NAME [--priority N] [--assign user:LOGIN|group:NAME|everyone]... [--required TEMPLATE]... [--optional TEMPLATE]... [--card-type NAME]... | --file FILE", "create a policy", policySave(false)},
+		{"policy update", "policy update NAME --file FILE", "replace a policy", policySave(true)},
+		{"policy delete", "policy delete NAME", "delete a policy", deleteNamed("/api/v1/policies/")},
+		{"card-type list", "card-type list", "list card types", cardTypeList},
+		{"card-type show", "card-type show NAME", "show a card type", showNamed("/api/v1/card-types/", &lanyard.CardType{})},
+		{"card-type create", "card-type create --file FILE", "create a card type", cardTypeSave(false)},
+		{"card-type update", "card-type update NAME --file FILE", "replace a card type", cardTypeSave(true)},
+		{"card-type delete", "card-type delete NAME", "delete a card type", deleteNamed("/api/v1/card-types/")},
+	}
+}
+
+func showNamed[T any](prefix string, v *T) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		fs := flag.NewFlagSet("show", flag.ContinueOnError)
+		cf.register(fs)
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) != 1 {
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		if err := c.Get(ctx, prefix+client.Esc(pos[0]), v); err != nil {
+			return err
+		}
+		return printJSON(v) // nested settings read best as JSON
+	}
+}
+
+func deleteNamed(prefix string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		fs := flag.NewFlagSet("delete", flag.ContinueOnError)
+		cf.register(fs)
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) != 1 {
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		_, err = c.Do(ctx, http.MethodDelete, prefix+client.Esc(pos[0]), nil, nil)
+		return err
+	}
+}
+
+// loadFile decodes a JSON file onto v, refusing unknown fields so typos
+// are caught before they reach the server.
+func loadFile(name string, v any) error {
+	b, err := readInput(name)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	return nil
+}
+
+func templateList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("template list", flag.ContinueOnError)
+	cf.register(fs)
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var ts []*lanyard.Template
+	if err := c.Get(ctx, "/api/v1/templates", &ts); err != nil {
+		return err
+	}
+	return printOut(&cf, ts, []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
+		algs := make([]string, len(t.KeyAlgs))
+		for i, a := range t.KeyAlgs {
+			algs[i] = string(a)
+		}
+		return []string{t.Name, t.CA, strings.Join(algs, ","), strconv.Itoa(t.ValidityDays), strings.Join(t.ExtKeyUsage, ","),
+			fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval)}
+	})
+}
+
+func templateSave(update bool) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		var file, cn, slot string
+		var keys, kus, ekus multi
+		var validity int
+		var sanEmail, sanUPN, caApproval, formApproval bool
+		fs := flag.NewFlagSet("template", flag.ContinueOnError)
+		cf.register(fs)
+		fs.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
+		fs.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
+		fs.IntVar(&validity, "validity", 365, "validity in days")
+		fs.Var(&kus, "ku", "key usage: digital_signature, content_commitment, key_encipherment, key_agreement (repeatable)")
+		fs.Var(&ekus, "eku", "extended key usage: smartcard_logon, client_auth, email_protection, document_signing, … (repeatable)")
+		fs.StringVar(&cn, "cn", "{display_name}", "subject common name; {login} {display_name} {email} {upn} {group} are replaced")
+		fs.StringVar(&slot, "slot", "", "PIV slot on cards: 9a, 9c, 9d or 9e")
+		fs.BoolVar(&sanEmail, "san-email", false, "put the user's e-mail in the subject alternative name")
+		fs.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
+		fs.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
+		fs.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
+			return errUsage
+		}
+		var t lanyard.Template
+		if file != "" {
+			if err := loadFile(file, &t); err != nil {
+				return err
+			}
+		} else {
+			if update {
+				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json)")
+			}
+			for _, k := range keys {
+				t.KeyAlgs = append(t.KeyAlgs, lanyard.KeyAlgorithm(k))
+			}
+			if len(t.KeyAlgs) == 0 {
+				t.KeyAlgs = []lanyard.KeyAlgorithm{lanyard.ECP256}
+			}
+			if len(kus) == 0 {
+				kus = multi{lanyard.KUDigitalSignature}
+			}
+			t.ValidityDays, t.KeyUsage, t.ExtKeyUsage, t.Slot = validity, kus, ekus, slot
+			t.Subject = lanyard.SubjectSpec{CommonName: cn, SANEmail: sanEmail, SANUPN: sanUPN}
+			t.RequiresCAApproval, t.RequiresFormApproval = caApproval, formApproval
+		}
+		if len(pos) == 1 {
+			t.Name = pos[0]
+		}
+		if t.Name == "" {
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		var out lanyard.Template
+		if update {
+			_, err = c.Do(ctx, http.MethodPut, "/api/v1/templates/"+client.Esc(t.Name), &t, &out)
+		} else {
+			_, err = c.Post(ctx, "/api/v1/templates", &t, &out)
+		}
+		if err != nil {
+			return err
+		}
+		return printJSONOrLine(&cf, &out, "template "+out.Name+" saved")
+	}
+}
+
+func printJSONOrLine(cf *clientFlags, v any, line string) error {
+	if cf.output == "json" {
+		return printJSON(v)
+	}
+	fmt.Println(line)
+	return nil
+}
+
+func policyList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("policy list", flag.ContinueOnError)
+	cf.register(fs)
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var ps []*lanyard.Policy
+	if err := c.Get(ctx, "/api/v1/policies", &ps); err != nil {
+		return err
+	}
+	return printOut(&cf, ps, []string{"NAME", "PRIORITY", "ASSIGNED", "REQUIRED", "OPTIONAL", "CARD TYPES"}, func(p *lanyard.Policy) []string {
+		return []string{p.Name, strconv.Itoa(p.Priority), assignmentsString(p.Assignments),
+			strings.Join(p.Settings.Certificates.Required, ","), strings.Join(p.Settings.Certificates.Optional, ","), strings.Join(p.Settings.AllowedCards, ",")}
+	})
+}
+
+func assignmentsString(as []lanyard.Assignment) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = string(a.Kind)
+		if a.Name != "" {
+			parts[i] += ":" + a.Name
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func printPolicy(cf *clientFlags, p *lanyard.Policy) error {
+	return printOne(cf, p, [][2]string{
+		{"name", p.Name}, {"priority", strconv.Itoa(p.Priority)}, {"assigned", assignmentsString(p.Assignments)},
+		{"required templates", strings.Join(p.Settings.Certificates.Required, ", ")},
+		{"optional templates", strings.Join(p.Settings.Certificates.Optional, ", ")},
+		{"card types", strings.Join(p.Settings.AllowedCards, ", ")},
+		{"issue card", fmt.Sprint(p.Settings.Workflow.IssueCard)},
+		{"documents check", string(p.Settings.Documents.Check)},
+	})
+}
+
+func policySave(update bool) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		var file string
+		var priority int
+		var assign, required, optional, cardTypes multi
+		fs := flag.NewFlagSet("policy", flag.ContinueOnError)
+		cf.register(fs)
+		fs.StringVar(&file, "file", "", "JSON file with the whole policy (- for standard input); settings left out take their defaults")
+		fs.IntVar(&priority, "priority", 100, "priority: the lowest number wins when several policies apply")
+		fs.Var(&assign, "assign", "user:LOGIN, group:NAME or everyone (repeatable)")
+		fs.Var(&required, "required", "required template (repeatable)")
+		fs.Var(&optional, "optional", "optional template (repeatable)")
+		fs.Var(&cardTypes, "card-type", "allowed card type (repeatable)")
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
+			return errUsage
+		}
+		p := service.NewPolicyInput()
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if file != "" {
+			if err := loadFile(file, p); err != nil {
+				return err
+			}
+		} else if update {
+			return fmt.Errorf("policy update needs --file (get the current one with policy show NAME)")
+		}
+		if set["priority"] || file == "" {
+			p.Priority = priority
+		}
+		for _, a := range assign {
+			kind, name, _ := strings.Cut(a, ":")
+			p.Assignments = append(p.Assignments, lanyard.Assignment{Kind: lanyard.AssignmentKind(kind), Name: name})
+		}
+		if set["required"] {
+			p.Settings.Certificates.Required = required
+		}
+		if set["optional"] {
+			p.Settings.Certificates.Optional = optional
+		}
+		if set["card-type"] {
+			p.Settings.AllowedCards = cardTypes
+		}
+		if len(pos) == 1 {
+			p.Name = pos[0]
+		}
+		if p.Name == "" {
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		var out lanyard.Policy
+		if update {
+			_, err = c.Do(ctx, http.MethodPut, "/api/v1/policies/"+client.Esc(p.Name), p, &out)
+		} else {
+			_, err = c.Post(ctx, "/api/v1/policies", p, &out)
+		}
+		if err != nil {
+			return err
+		}
+		return printJSONOrLine(&cf, &out, "policy "+out.Name+" saved")
+	}
+}
+
+func cardTypeList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("card-type list", flag.ContinueOnError)
+	cf.register(fs)
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var cts []*lanyard.CardType
+	if err := c.Get(ctx, "/api/v1/card-types", &cts); err != nil {
+		return err
+	}
+	return printOut(&cf, cts, []string{"NAME", "KIND", "ADMIN KEY", "MODE", "PIN", "INIT"}, func(t *lanyard.CardType) []string {
+		return []string{t.Name, string(t.Kind), string(t.AdminKey), string(t.AdminMode),
+			fmt.Sprintf("%d-%d, %d tries", t.PIN.MinLength, t.PIN.MaxLength, t.PIN.PINRetries), fmt.Sprint(t.SupportsInit)}
+	})
+}
+
+func cardTypeSave(update bool) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		var cf clientFlags
+		var file string
+		fs := flag.NewFlagSet("card-type", flag.ContinueOnError)
+		cf.register(fs)
+		fs.StringVar(&file, "file", "", "JSON file with the card type (- for standard input); may include default_user_pin, default_puk, default_admin_key (hex)")
+		pos, err := parse(fs, args)
+		if err != nil || file == "" || (update && len(pos) != 1) {
+			return errUsage
+		}
+		var in service.CardTypeInput
+		if err := loadFile(file, &in); err != nil {
+			return err
+		}
+		if len(pos) == 1 {
+			in.Name = pos[0]
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		var out lanyard.CardType
+		if update {
+			_, err = c.Do(ctx, http.MethodPut, "/api/v1/card-types/"+client.Esc(in.Name), &in, &out)
+		} else {
+			_, err = c.Post(ctx, "/api/v1/card-types", &in, &out)
+		}
+		if err != nil {
+			return err
+		}
+		return printJSONOrLine(&cf, &out, "card type "+out.Name+" saved")
+	}
+}

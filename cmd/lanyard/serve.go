@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/web"
+)
+
+// serveConfig is everything `lanyard serve` is told.
+type serveConfig struct {
+	data, listen, database, baseURL string
+	caKeyAlg, masterKeyFile         string
+	tlsCert, tlsKey                 string
+	logLevel                        string
+	trustProxy                      bool
+}
+
+func runServe(ctx context.Context, args []string) error {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.data, "data", envOr("LANYARD_DATA", "./data"), "data directory: SQLite database, master key, bootstrap token (LANYARD_DATA)")
+	fs.StringVar(&c.listen, "listen", envOr("LANYARD_LISTEN", "127.0.0.1:8080"), "address to listen on (LANYARD_LISTEN)")
+	fs.StringVar(&c.database, "database", os.Getenv("LANYARD_DATABASE"), "postgres://… to use PostgreSQL instead of SQLite (LANYARD_DATABASE)")
+	fs.StringVar(&c.baseURL, "url", os.Getenv("LANYARD_URL"), "public base URL put in certificates' CRL and OCSP URLs (default http(s)://LISTEN)")
+	fs.StringVar(&c.caKeyAlg, "ca-key-algorithm", "ecp256", "key algorithm of a new built-in CA: ecp256, ecp384, rsa2048, rsa3072, rsa4096")
+	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "master key file (default DATA/master.key; "+seal.EnvMasterKey+" takes precedence)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	return serve(ctx, c)
+}
+
+func serve(ctx context.Context, c serveConfig) error {
+	start := time.Now()
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if c.masterKeyFile == "" {
+		c.masterKeyFile = filepath.Join(c.data, "master.key")
+	}
+	key, created, err := seal.LoadMasterKey(c.masterKeyFile, true)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("created a new master key; back it up; without it sealed CA keys and secrets cannot be opened", "file", c.masterKeyFile)
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if c.baseURL == "" {
+		scheme := "http"
+		if c.tlsCert != "" {
+			scheme = "https"
+		}
+		c.baseURL = scheme + "://" + ln.Addr().String()
+	}
+	c.baseURL = strings.TrimRight(c.baseURL, "/")
+
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	authority, err := ca.New(ctx, "builtin", ca.Config{
+		Name: "builtin", Store: st, Sealer: sealer, BaseURL: c.baseURL, Now: time.Now, Rand: rand.Reader,
+		Options: map[string]string{"key_algorithm": c.caKeyAlg},
+	})
+	if err != nil {
+		return fmt.Errorf("built-in CA: %w", err)
+	}
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	token, err := svc.Setup(ctx)
+	if err != nil {
+		return fmt.Errorf("first-start setup: %w", err)
+	}
+	tokenFile := filepath.Join(c.data, "bootstrap-token")
+	if token != "" {
+		if err := writeSecretFile(tokenFile, token+"\n"); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go background(ctx, svc, log)
+	errc := make(chan error, 1)
+	go func() {
+		if c.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("lanyard ready", "url", c.baseURL, "store", st.Engine(), "startup", time.Since(start).String())
+	fmt.Fprintf(os.Stderr, "Lanyard is ready at %s\n", c.baseURL)
+	if token != "" {
+		fmt.Fprintf(os.Stderr, "First start: the administrator API token is in %s (export LANYARD_TOKEN=$(cat %s))\n", tokenFile, tokenFile)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func openStore(ctx context.Context, c serveConfig) (lanyard.Store, error) {
+	if c.database != "" {
+		if !strings.HasPrefix(c.database, "postgres://") && !strings.HasPrefix(c.database, "postgresql://") {
+			return nil, errors.New("--database must be a postgres:// URL (SQLite is the default and needs no flag)")
+		}
+		return postgres.Open(ctx, c.database)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.data, "lanyard.db"))
+}
+
+// writeSecretFile writes a secret readable only by the owner.
+func writeSecretFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// background runs the periodic jobs: CRL re-signing and session clean-up.
+// They are idempotent, so several replicas running them is harmless.
+func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	svc.RefreshCRLs(ctx)
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			svc.RefreshCRLs(ctx)
+			if n, err := svc.PurgeSessions(ctx); err != nil {
+				log.Error("session purge failed", "err", err)
+			} else if n > 0 {
+				log.Info("expired sessions purged", "count", n)
+			}
+		}
+	}
+}

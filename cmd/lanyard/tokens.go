@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+func tokenCommands() []command {
+	return []command{
+		{"token create", "token create [--user LOGIN] [--ttl DURATION] [--role ROLE]... [--name NAME]", "create an API token and print it (shown once)", tokenCreate},
+		{"token list", "token list [--all]", "list API tokens", tokenList},
+		{"token revoke", "token revoke ID", "revoke an API token", tokenRevoke},
+	}
+}
+
+func tokenCreate(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var in service.TokenInput
+	var roles multi
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&in.User, "user", "", "owner's login (default: yourself)")
+	fs.StringVar(&in.TTL, "ttl", "", "lifetime, e.g. 24h or 720h (default 2160h = 90 days)")
+	fs.StringVar(&in.Name, "name", "", "label")
+	fs.Var(&roles, "role", "limit the token to this role (repeatable; default: all of the owner's roles)")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	for _, r := range roles {
+		for _, part := range strings.Split(r, ",") {
+			in.Roles = append(in.Roles, lanyard.Role(strings.TrimSpace(part)))
+		}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var out service.NewToken
+	if _, err := c.Post(ctx, "/api/v1/tokens", in, &out); err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(&out)
+	}
+	fmt.Println(out.Secret)
+	return nil
+}
+
+func tokenList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var all bool
+	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
+	cf.register(fs)
+	fs.BoolVar(&all, "all", false, "every user's tokens (administrators)")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var toks []*lanyard.APIToken
+	if err := c.Get(ctx, "/api/v1/tokens?all="+strconv.FormatBool(all), &toks); err != nil {
+		return err
+	}
+	return printOut(&cf, toks, []string{"ID", "USER", "NAME", "PREFIX", "ROLES", "EXPIRES", "REVOKED"}, func(t *lanyard.APIToken) []string {
+		return []string{strconv.FormatInt(t.ID, 10), strconv.FormatInt(t.UserID, 10), t.Name, t.Prefix, rolesString(t.Roles), t.ExpiresAt.Format(time.RFC3339), fmt.Sprint(t.Revoked)}
+	})
+}
+
+func tokenRevoke(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+	cf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	_, err = c.Do(ctx, http.MethodDelete, "/api/v1/tokens/"+pos[0], nil, nil)
+	return err
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+func userCommands() []command {
+	return []command{
+		{"user create", "user create LOGIN [--email ADDR] [--name NAME] [--upn UPN] [--group G]... [--role ROLE]... [--password-stdin]", "create a user", userCreate},
+		{"user update", "user update LOGIN [--email ADDR] [--name NAME] [--upn UPN] [--group G]... [--role ROLE]... [--disable|--enable] [--password-stdin]", "change a user", userUpdate},
+		{"user list", "user list [--query Q] [--group G] [--role ROLE]", "list users", userList},
+		{"user show", "user show LOGIN", "show a user", userShow},
+		{"user policy", "user policy LOGIN", "show the policy in effect for a user", userPolicy},
+	}
+}
+
+// userFlags collects the attribute flags shared by create and update.
+type userFlags struct {
+	email, name, upn, manager string
+	groups, roles             multi
+	passwordStdin             bool
+	disable, enable           bool
+}
+
+func (u *userFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&u.email, "email", "", "e-mail address")
+	fs.StringVar(&u.name, "name", "", "display name")
+	fs.StringVar(&u.upn, "upn", "", "user principal name (for smart card logon)")
+	fs.StringVar(&u.manager, "manager-email", "", "manager's e-mail address")
+	fs.Var(&u.groups, "group", "group (repeatable)")
+	fs.Var(&u.roles, "role", "role: user, operator, administrator, document_officer, ca_manager, auditor (repeatable)")
+	fs.BoolVar(&u.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+}
+
+// input turns the flags that were set into a UserInput.
+func (u *userFlags) input(fs *flag.FlagSet) (service.UserInput, error) {
+	var in service.UserInput
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["email"] {
+		in.Email = &u.email
+	}
+	if set["name"] {
+		in.DisplayName = &u.name
+	}
+	if set["upn"] {
+		in.UPN = &u.upn
+	}
+	if set["manager-email"] {
+		in.ManagerEmail = &u.manager
+	}
+	if set["group"] {
+		g := []string(u.groups)
+		in.Groups = &g
+	}
+	if set["role"] {
+		var rs lanyard.Roles
+		for _, r := range u.roles {
+			for _, part := range strings.Split(r, ",") {
+				rs = append(rs, lanyard.Role(strings.TrimSpace(part)))
+			}
+		}
+		in.Roles = &rs
+	}
+	if u.disable && u.enable {
+		return in, fmt.Errorf("--disable and --enable exclude each other")
+	}
+	if u.disable || u.enable {
+		d := u.disable
+		in.Disabled = &d
+	}
+	if u.passwordStdin {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return in, fmt.Errorf("--password-stdin: no password on standard input")
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		in.Password = &pw
+	}
+	return in, nil
+}
+
+func userCreate(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var uf userFlags
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	cf.register(fs)
+	uf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	in, err := uf.input(fs)
+	if err != nil {
+		return err
+	}
+	in.Login = pos[0]
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var u lanyard.User
+	if _, err := c.Post(ctx, "/api/v1/users", in, &u); err != nil {
+		return err
+	}
+	return printUser(&cf, &u)
+}
+
+func userUpdate(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var uf userFlags
+	fs := flag.NewFlagSet("user update", flag.ContinueOnError)
+	cf.register(fs)
+	uf.register(fs)
+	fs.BoolVar(&uf.disable, "disable", false, "disable the user")
+	fs.BoolVar(&uf.enable, "enable", false, "enable the user")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errUsage
+	}
+	in, err := uf.input(fs)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var u lanyard.User
+	if _, err := c.Do(ctx, http.MethodPatch, "/api/v1/users/"+client.Esc(pos[0]), in, &u); err != nil {
+		return err
+	}
+	return printUser(&cf, &u)
+}
+
+func printUser(cf *clientFlags, u *lanyard.User) error {
+	return printOne(cf, u, [][2]string{
+		{"login", u.Login}, {"name", u.DisplayName}, {"email", u.Email}, {"upn", u.UPN},
+		{"groups", strings.Join(u.Groups, ", ")}, {"roles", rolesString(u.Roles)}, {"disabled", fmt.Sprint(u.Disabled)},
+		{"created", u.CreatedAt.Format(time.RFC3339)},
+	})
+}
+
+func rolesString(rs lanyard.Roles) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+func userList(ctx context.Context, args []string) error {
+	var cf clientFlags
+	var q, group, role string
+	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
+	cf.register(fs)
+	fs.StringVar(&q, "query", "", "substring of login, name or e-mail")
+	fs.StringVar(&group, "group", "", "group")
+	fs.StringVar(&role, "role", "", "role")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var users []*lanyard.User
+	if err := c.Get(ctx, "/api/v1/users?q="+client.Esc(q)+"&group="+client.Esc(group)+"&role="+client.Esc(role)+"&limit=1000", &users); err != nil {
+		return err
+	}
+	return printOut(&cf, users, []string{"LOGIN", "NAME", "EMAIL", "ROLES", "DISABLED"}, func(u *lanyard.User) []string {
+		return []string{u.Login, u.DisplayName, u.Email, rolesString(u.Roles), fmt.Sprint(u.Disabled)}
+	})
+}
+
+func userShow(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("user show", flag.ContinueOnError)
+	cf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var u lanyard.User
+	if err := c.Get(ctx, "/api/v1/users/"+client.Esc(pos[0]), &u); err != nil {
+		return err
+	}
+	return printUser(&cf, &u)
+}
+
+func userPolicy(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("user policy", flag.ContinueOnError)
+	cf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var p lanyard.Policy
+	if err := c.Get(ctx, "/api/v1/users/"+client.Esc(pos[0])+"/policy", &p); err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(&p)
+	}
+	return printPolicy(&cf, &p)
+}

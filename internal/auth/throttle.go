@@ -1,0 +1,200 @@
+package auth
+
+import (
+	"container/list"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Limits configure a Throttle.
+type Limits struct {
+	// MaxFailures failures within Window lock a key.
+	MaxFailures int
+	Window      time.Duration
+	// The first lock lasts BaseLock; each further failure before the key
+	// has been quiet for Window doubles it, up to MaxLock.
+	BaseLock time.Duration
+	MaxLock  time.Duration
+	// MaxKeys bounds memory; beyond it the key whose last failure is
+	// oldest is forgotten.
+	MaxKeys int
+}
+
+// DefaultLimits returns the limits for logins: 5 failures in 15 minutes
+// lock for 30 s, then 60 s, 120 s … up to 15 minutes, which stops online
+// guessing without locking out a person who mistypes a few times. 100 000
+// keys take roughly 30 MB at most.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxFailures: 5,
+		Window:      15 * time.Minute,
+		BaseLock:    30 * time.Second,
+		MaxLock:     15 * time.Minute,
+		MaxKeys:     100_000,
+	}
+}
+
+// Throttle slows down password guessing. It counts failures per key; the
+// web layer uses one key per account ("login:<name>") and one per client
+// address ("ip:<addr>"), so that neither guessing many passwords for one
+// account nor one password for many accounts goes fast.
+//
+// A key is locked once it has MaxFailures failures within Window. While
+// locked, Allow refuses it. Once locked, every further failure locks it
+// again for twice as long (exponential backoff), until the key has seen
+// no failure and no lock for Window; then it starts afresh.
+//
+// State lives in memory: each server replica throttles on its own, which
+// multiplies an attacker's rate by the number of replicas but needs no
+// shared store on the login path. It is safe for concurrent use.
+type Throttle struct {
+	now func() time.Time
+	lim Limits
+
+	mu   sync.Mutex
+	keys map[string]*list.Element // of *throttleEntry
+	lru  *list.List               // least recently failed at the front
+}
+
+type throttleEntry struct {
+	key      string
+	failures []time.Time // within Window, oldest first, at most MaxFailures
+	level    int         // locks so far in this episode
+	last     time.Time   // last failure
+	until    time.Time   // locked until
+}
+
+// NewThrottle returns a Throttle that reads the time from now (pass
+// time.Now; tests pass a fake clock).
+func NewThrottle(now func() time.Time, lim Limits) (*Throttle, error) {
+	switch {
+	case now == nil:
+		return nil, errors.New("auth: throttle needs a clock")
+	case lim.MaxFailures < 1 || lim.Window <= 0 || lim.BaseLock <= 0 || lim.MaxLock < lim.BaseLock || lim.MaxKeys < 1:
+		return nil, errors.New("auth: throttle limits must be positive, with MaxLock >= BaseLock")
+	}
+	return &Throttle{now: now, lim: lim, keys: make(map[string]*list.Element), lru: list.New()}, nil
+}
+
+// Allow reports whether an attempt for key may proceed now and, when it
+// may not, how long until it may. Call it before checking a password,
+// and answer refusals without checking: the point is to not let the
+// attacker learn anything while locked.
+func (t *Throttle) Allow(key string) (ok bool, retryAfter time.Duration) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweep(now)
+	el := t.keys[key]
+	if el == nil {
+		return true, 0
+	}
+	e := el.Value.(*throttleEntry)
+	if t.expired(e, now) {
+		t.remove(el)
+		return true, 0
+	}
+	if now.Before(e.until) {
+		return false, e.until.Sub(now)
+	}
+	return true, 0
+}
+
+// Failure records a failed attempt for key.
+func (t *Throttle) Failure(key string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweep(now)
+	el := t.keys[key]
+	if el != nil && t.expired(el.Value.(*throttleEntry), now) {
+		t.remove(el)
+		el = nil
+	}
+	if el == nil {
+		if len(t.keys) >= t.lim.MaxKeys {
+			t.remove(t.lru.Front())
+		}
+		el = t.lru.PushBack(&throttleEntry{key: key})
+		t.keys[key] = el
+	} else {
+		t.lru.MoveToBack(el)
+	}
+	e := el.Value.(*throttleEntry)
+	// Keep the failures still inside the window, plus this one.
+	cut := 0
+	for cut < len(e.failures) && now.Sub(e.failures[cut]) >= t.lim.Window {
+		cut++
+	}
+	e.failures = append(e.failures[cut:], now)
+	if len(e.failures) > t.lim.MaxFailures {
+		e.failures = e.failures[len(e.failures)-t.lim.MaxFailures:]
+	}
+	e.last = now
+	if e.level > 0 || len(e.failures) >= t.lim.MaxFailures {
+		if until := now.Add(t.lockFor(e.level)); until.After(e.until) {
+			e.until = until
+		}
+		e.level++
+	}
+}
+
+// Success forgets key: a person who got in is not an attacker for that
+// key. The caller decides which keys a success clears; clearing the
+// account key but not the address key keeps one valid account from
+// resetting an address that guesses at others.
+func (t *Throttle) Success(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if el := t.keys[key]; el != nil {
+		t.remove(el)
+	}
+}
+
+// Len returns the number of keys held, for metrics and tests.
+func (t *Throttle) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.keys)
+}
+
+// lockFor returns BaseLock doubled level times, capped at MaxLock.
+func (t *Throttle) lockFor(level int) time.Duration {
+	d := t.lim.BaseLock
+	for range level {
+		if d >= t.lim.MaxLock/2 {
+			return t.lim.MaxLock
+		}
+		d *= 2
+	}
+	return min(d, t.lim.MaxLock)
+}
+
+// expired reports whether e has been quiet, neither failing nor locked,
+// for a whole Window: then it no longer affects anything.
+func (t *Throttle) expired(e *throttleEntry, now time.Time) bool {
+	quietSince := e.last
+	if e.until.After(quietSince) {
+		quietSince = e.until
+	}
+	return now.Sub(quietSince) >= t.lim.Window
+}
+
+// sweep drops a few expired entries from the front of the LRU list, so
+// that memory follows the number of active keys without a background
+// goroutine. Entries at the front failed longest ago and expire first.
+func (t *Throttle) sweep(now time.Time) {
+	for range 4 {
+		el := t.lru.Front()
+		if el == nil || !t.expired(el.Value.(*throttleEntry), now) {
+			return
+		}
+		t.remove(el)
+	}
+}
+
+func (t *Throttle) remove(el *list.Element) {
+	t.lru.Remove(el)
+	delete(t.keys, el.Value.(*throttleEntry).key)
+}

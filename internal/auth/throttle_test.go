@@ -1,0 +1,238 @@
+package auth
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock; safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func mustThrottle(tb testing.TB, lim Limits) (*Throttle, *fakeClock) {
+	tb.Helper()
+	c := &fakeClock{t: t0}
+	th, err := NewThrottle(c.now, lim)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return th, c
+}
+
+// step is one call at a time offset from t0. For "allow", ok and retry
+// are the expected answer.
+type step struct {
+	at    time.Duration
+	op    string // "fail", "allow", "success"
+	key   string
+	ok    bool
+	retry time.Duration
+}
+
+func fail(at time.Duration, key string) step { return step{at: at, op: "fail", key: key} }
+func allowed(at time.Duration, key string) step {
+	return step{at: at, op: "allow", key: key, ok: true}
+}
+func locked(at time.Duration, key string, retry time.Duration) step {
+	return step{at: at, op: "allow", key: key, retry: retry}
+}
+func success(at time.Duration, key string) step { return step{at: at, op: "success", key: key} }
+
+// fails records n failures one second apart from at.
+func fails(at time.Duration, key string, n int) []step {
+	var out []step
+	for i := range n {
+		out = append(out, fail(at+time.Duration(i)*time.Second, key))
+	}
+	return out
+}
+
+const (
+	s = time.Second
+	m = time.Minute
+)
+
+func TestThrottle(t *testing.T) {
+	const k = "login:alice"
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"four failures are allowed", append(fails(0, k, 4), allowed(4*s, k))},
+		{"fifth failure locks for 30s", append(fails(0, k, 5),
+			locked(4*s, k, 30*s), locked(33*s, k, s), allowed(34*s, k))},
+		{"backoff doubles up to 15 minutes", append(fails(0, k, 5),
+			allowed(34*s, k), fail(34*s, k), locked(34*s, k, 60*s), allowed(94*s, k),
+			fail(94*s, k), locked(94*s, k, 120*s),
+			fail(214*s, k), locked(214*s, k, 240*s),
+			fail(454*s, k), locked(454*s, k, 480*s),
+			fail(934*s, k), locked(934*s, k, 15*m), // 960 s capped
+			fail(1834*s, k), locked(1834*s, k, 15*m), allowed(2734*s, k),
+		)},
+		{"a failure while locked extends the lock", append(fails(0, k, 5),
+			fail(10*s, k), locked(10*s, k, 60*s))},
+		{"failures outside the window do not count", []step{
+			fail(0, k), fail(4*m, k), fail(8*m, k), fail(12*m, k),
+			fail(16*m, k), allowed(16*m, k), // the failure at 0 has left the window
+			fail(17*m, k), locked(17*m, k, 30*s),
+		}},
+		{"a window boundary failure has left", []step{
+			fail(0, k), fail(1*m, k), fail(2*m, k), fail(3*m, k),
+			fail(15*m, k), allowed(15*m, k),
+		}},
+		{"quiet for a window after the lock starts afresh", append(fails(0, k, 5),
+			allowed(34*s, k), fail(34*s, k), // locked until 94 s, level 2
+			fail(94*s+15*m, k), allowed(94*s+15*m, k), // quiet for 15 min after the lock: fresh
+			fail(95*s+15*m, k), fail(96*s+15*m, k), fail(97*s+15*m, k), allowed(97*s+15*m, k),
+			fail(98*s+15*m, k), locked(98*s+15*m, k, 30*s),
+		)},
+		{"not quiet long enough keeps backing off", append(fails(0, k, 5),
+			allowed(34*s, k), fail(34*s, k), // locked until 94 s
+			fail(94*s+14*m, k), locked(94*s+14*m, k, 120*s),
+		)},
+		{"success forgets the key", append(append(fails(0, k, 4),
+			success(4*s, k)), append(fails(5*s, k, 4), allowed(9*s, k))...)},
+		{"success unlocks", append(fails(0, k, 5), success(5*s, k), allowed(5*s, k))},
+		{"keys are independent", append(fails(0, k, 5),
+			locked(5*s, k, 29*s), allowed(5*s, "login:bob"), allowed(5*s, "ip:192.0.2.1"))},
+		{"unknown key is allowed", []step{allowed(0, "ip:198.51.100.7")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th, c := mustThrottle(t, DefaultLimits())
+			for i, st := range tt.steps {
+				c.set(t0.Add(st.at))
+				switch st.op {
+				case "fail":
+					th.Failure(st.key)
+				case "success":
+					th.Success(st.key)
+				case "allow":
+					ok, retry := th.Allow(st.key)
+					if ok != st.ok || retry != st.retry {
+						t.Fatalf("step %d at %v: Allow(%s) = %v, %v; want %v, %v", i, st.at, st.key, ok, retry, st.ok, st.retry)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestThrottleExpiry(t *testing.T) {
+	th, c := mustThrottle(t, DefaultLimits())
+	for i := range 3 {
+		th.Failure(fmt.Sprint("ip:", i))
+	}
+	if th.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", th.Len())
+	}
+	c.set(t0.Add(15*m - s))
+	th.Allow("other")
+	if th.Len() != 3 {
+		t.Fatalf("Len = %d before the window passed, want 3", th.Len())
+	}
+	c.set(t0.Add(15 * m))
+	th.Allow("other") // any call sweeps expired entries
+	if th.Len() != 0 {
+		t.Fatalf("Len = %d after the window, want 0", th.Len())
+	}
+}
+
+func TestThrottleCapacity(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxKeys = 3
+	th, c := mustThrottle(t, lim)
+	for range 5 {
+		th.Failure("a")
+	}
+	if ok, _ := th.Allow("a"); ok {
+		t.Fatal("a not locked")
+	}
+	c.set(t0.Add(s))
+	th.Failure("b")
+	th.Failure("c")
+	th.Failure("b") // b is now the most recent
+	th.Failure("d") // evicts a, whose last failure is oldest
+	if th.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", th.Len())
+	}
+	if ok, _ := th.Allow("a"); !ok {
+		t.Fatal("a still tracked after eviction")
+	}
+	th.Failure("e") // evicts c, not b
+	for range 3 {
+		th.Failure("b")
+	}
+	// b kept its earlier two failures: 2 + 3 = 5 locks it.
+	if ok, _ := th.Allow("b"); ok {
+		t.Fatal("b lost its failures: the wrong key was evicted")
+	}
+}
+
+func TestThrottleConcurrent(t *testing.T) {
+	th, _ := mustThrottle(t, DefaultLimits())
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := fmt.Sprint("ip:", g)
+			for range 100 {
+				th.Failure("login:shared")
+				th.Allow("login:shared")
+				th.Failure(own)
+				th.Success(own)
+				th.Len()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok, _ := th.Allow("login:shared"); ok {
+		t.Fatal("800 failures did not lock the key")
+	}
+	if th.Len() != 1 {
+		t.Fatalf("Len = %d, want 1", th.Len())
+	}
+}
+
+func TestNewThrottle(t *testing.T) {
+	good := DefaultLimits()
+	if _, err := NewThrottle(nil, good); err == nil {
+		t.Error("nil clock accepted")
+	}
+	bad := []func(*Limits){
+		func(l *Limits) { l.MaxFailures = 0 },
+		func(l *Limits) { l.Window = 0 },
+		func(l *Limits) { l.BaseLock = 0 },
+		func(l *Limits) { l.MaxLock = l.BaseLock - 1 },
+		func(l *Limits) { l.MaxKeys = 0 },
+	}
+	for i, change := range bad {
+		l := good
+		change(&l)
+		if _, err := NewThrottle(time.Now, l); err == nil {
+			t.Errorf("case %d: limits %+v accepted", i, l)
+		}
+	}
+	if _, err := NewThrottle(time.Now, good); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,89 @@
+package catest
+
+import (
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// The Tx methods below are outside what a CA uses; they fail loudly so
+// that a test exercising them by mistake is noticed.
+
+func notImplemented(method string) error {
+	return lanyard.Errorf(lanyard.EInternal, "catest: %s not implemented in fake", method)
+}
+
+func (*tx) CreateUser(*lanyard.User) error            { return notImplemented("CreateUser") }
+func (*tx) UpdateUser(*lanyard.User) error            { return notImplemented("UpdateUser") }
+func (*tx) UserByID(int64) (*lanyard.User, error)     { return nil, notImplemented("UserByID") }
+func (*tx) UserByLogin(string) (*lanyard.User, error) { return nil, notImplemented("UserByLogin") }
+func (*tx) ListUsers(lanyard.UserFilter) ([]*lanyard.User, error) {
+	return nil, notImplemented("ListUsers")
+}
+func (*tx) CountUsers() (int, error)            { return 0, notImplemented("CountUsers") }
+func (*tx) CreateToken(*lanyard.APIToken) error { return notImplemented("CreateToken") }
+func (*tx) TokenByHash([]byte) (*lanyard.APIToken, error) {
+	return nil, notImplemented("TokenByHash")
+}
+func (*tx) TokenByID(int64) (*lanyard.APIToken, error)    { return nil, notImplemented("TokenByID") }
+func (*tx) ListTokens(int64) ([]*lanyard.APIToken, error) { return nil, notImplemented("ListTokens") }
+func (*tx) RevokeToken(int64) error                       { return notImplemented("RevokeToken") }
+func (*tx) TouchToken(int64, time.Time) error             { return notImplemented("TouchToken") }
+func (*tx) CreateSession(*lanyard.Session) error          { return notImplemented("CreateSession") }
+func (*tx) SessionByHash([]byte) (*lanyard.Session, error) {
+	return nil, notImplemented("SessionByHash")
+}
+func (*tx) DeleteSession([]byte) error { return notImplemented("DeleteSession") }
+func (*tx) DeleteExpiredSessions(time.Time) (int, error) {
+	return 0, notImplemented("DeleteExpiredSessions")
+}
+func (*tx) CreateCardType(*lanyard.CardType) error { return notImplemented("CreateCardType") }
+func (*tx) UpdateCardType(*lanyard.CardType) error { return notImplemented("UpdateCardType") }
+func (*tx) CardTypeByName(string) (*lanyard.CardType, error) {
+	return nil, notImplemented("CardTypeByName")
+}
+func (*tx) ListCardTypes() ([]*lanyard.CardType, error) { return nil, notImplemented("ListCardTypes") }
+func (*tx) DeleteCardType(string) error                 { return notImplemented("DeleteCardType") }
+func (*tx) CreateTemplate(*lanyard.Template) error      { return notImplemented("CreateTemplate") }
+func (*tx) UpdateTemplate(*lanyard.Template) error      { return notImplemented("UpdateTemplate") }
+func (*tx) TemplateByName(string) (*lanyard.Template, error) {
+	return nil, notImplemented("TemplateByName")
+}
+func (*tx) ListTemplates() ([]*lanyard.Template, error) { return nil, notImplemented("ListTemplates") }
+func (*tx) DeleteTemplate(string) error                 { return notImplemented("DeleteTemplate") }
+func (*tx) CreatePolicy(*lanyard.Policy) error          { return notImplemented("CreatePolicy") }
+func (*tx) UpdatePolicy(*lanyard.Policy) error          { return notImplemented("UpdatePolicy") }
+func (*tx) PolicyByName(string) (*lanyard.Policy, error) {
+	return nil, notImplemented("PolicyByName")
+}
+func (*tx) ListPolicies() ([]*lanyard.Policy, error) { return nil, notImplemented("ListPolicies") }
+func (*tx) DeletePolicy(string) error                { return notImplemented("DeletePolicy") }
+func (*tx) UpdateCACRL(string, int64, []byte, time.Time) error {
+	return notImplemented("UpdateCACRL")
+}
+func (*tx) CreateCertificate(*lanyard.Certificate) error {
+	return notImplemented("CreateCertificate")
+}
+func (*tx) UpdateCertificate(*lanyard.Certificate) error {
+	return notImplemented("UpdateCertificate")
+}
+func (*tx) CertificateBySerial(string, string) (*lanyard.Certificate, error) {
+	return nil, notImplemented("CertificateBySerial")
+}
+func (*tx) CertificateByID(int64) (*lanyard.Certificate, error) {
+	return nil, notImplemented("CertificateByID")
+}
+func (*tx) ListCertificates(lanyard.CertFilter) ([]*lanyard.Certificate, error) {
+	return nil, notImplemented("ListCertificates")
+}
+func (*tx) RevokedCertificates(string) ([]*lanyard.Certificate, error) {
+	return nil, notImplemented("RevokedCertificates")
+}
+func (*tx) CreateRequest(*lanyard.CertRequest) error { return notImplemented("CreateRequest") }
+func (*tx) UpdateRequest(*lanyard.CertRequest) error { return notImplemented("UpdateRequest") }
+func (*tx) RequestByID(int64) (*lanyard.CertRequest, error) {
+	return nil, notImplemented("RequestByID")
+}
+func (*tx) ListRequests(lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
+	return nil, notImplemented("ListRequests")
+}

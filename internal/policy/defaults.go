@@ -1,0 +1,89 @@
+package policy
+
+import "github.com/lanyard-cms/lanyard/internal/lanyard"
+
+// Defaults returns the settings of a new policy. The choices aim at the
+// common first deployment: employees issue their own PIV cards with a
+// smart card logon certificate and may add e-mail and signing certificates,
+// nothing on a card is deleted unless an administrator asks for it, and no
+// secret is sent anywhere by default. Every call returns fresh slices, so
+// callers may modify the result.
+func Defaults() lanyard.PolicySettings {
+	return lanyard.PolicySettings{
+		Workflow: lanyard.WorkflowSettings{
+			// Self-Service is the point of the product: users register the
+			// blank cards they are handed while issuing them (guide: the
+			// Admin PIN field appears for cards not yet in Lanyard).
+			AllowUserAddCards: true,
+			// Certificates already on a card belong to some other system;
+			// registering them in Lanyard's inventory is a decision the
+			// administrator makes explicitly, so both tracking options
+			// start off.
+			SearchTrackedCertificates: false,
+			AllowUserSelectTracked:    false,
+			// Users issue their own cards and choose among the optional
+			// certificates the administrator offers.
+			IssueCard:                  true,
+			SelectOptionalCertificates: true,
+			// AirCard needs the AirCard service to be deployed and reachable
+			// from workstations; it stays off until that is done.
+			IssueAirCard: false,
+		},
+		Issuance: lanyard.IssuanceSettings{
+			// Initializing deletes everything on the card (guide: "all card
+			// contents is deleted"); that must be an explicit choice.
+			InitializeCard: false,
+			Initialization: lanyard.InitializationSettings{
+				// Zero means "the card type's value": the card type is where
+				// the administrator describes what the hardware supports.
+				PINRetries:   0,
+				PUKRetries:   0,
+				PINMinLength: 0,
+				PINMaxLength: 0,
+				// The card type decides between its default key and a key
+				// diversified per card (ARCHITECTURE.md principle 1).
+				AdminKey: lanyard.AdminKeyFromCardType,
+				// The card type's PUK stays in force until the administrator
+				// opts in to server-kept random PUKs.
+				RandomPUK: false,
+			},
+			// Users choose their own PIN unless the administrator wants
+			// generated ones.
+			RandomUserPIN: false,
+			RandomPIN: lanyard.RandomPINSettings{
+				// Eight digits: the longest PIN every PIV card accepts
+				// (SP 800-73-4 part 2, 3.2.1 limits PINs to 8 bytes) and one
+				// that PIN pads and phones can type.
+				Length: 8,
+				Groups: []lanyard.PINCharGroup{lanyard.PINDigits},
+				// Shown once to the user who issued the card; mailing a PIN
+				// in clear text is an opt-in.
+				ShowToUser: true,
+				MailTo:     lanyard.PINMailNobody,
+			},
+			// One card plus one spare (for example a replacement being
+			// issued before the old card is revoked).
+			MaxCardsPerUser: 2,
+		},
+		Documents: lanyard.DocumentsSettings{
+			// No paperwork unless the organization's regulations require it;
+			// when they do, documents are uploaded in Self-Service.
+			Check:   lanyard.DocsNone,
+			Channel: lanyard.DocsViaLanyard,
+		},
+		Certificates: lanyard.CertificateSettings{
+			// Smart card logon is why most organizations issue cards; e-mail
+			// protection and document signing are offered, not imposed.
+			Required: []string{"smartcard-logon"},
+			Optional: []string{"secure-email", "document-signing"},
+		},
+		// Hardware PIV cards and tokens work everywhere without extra
+		// components; each virtual kind needs its own deployment first.
+		AllowedCards: []string{"piv"},
+		Notifications: lanyard.NotificationsSettings{
+			// Users waiting for an approval should hear about it rather
+			// than poll Self-Service (guide: "Card issue approved").
+			NotifyUser: true,
+		},
+	}
+}

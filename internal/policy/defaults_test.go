@@ -1,0 +1,64 @@
+package policy
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+func TestDefaultsValues(t *testing.T) {
+	s := Defaults()
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"issue card", s.Workflow.IssueCard, true},
+		{"select optional certificates", s.Workflow.SelectOptionalCertificates, true},
+		{"allow user to add cards", s.Workflow.AllowUserAddCards, true},
+		{"search tracked certificates", s.Workflow.SearchTrackedCertificates, false},
+		{"allow user to select tracked", s.Workflow.AllowUserSelectTracked, false},
+		{"issue AirCard", s.Workflow.IssueAirCard, false},
+		{"initialize card", s.Issuance.InitializeCard, false},
+		{"admin key handling", s.Issuance.Initialization.AdminKey, lanyard.AdminKeyFromCardType},
+		{"random user PIN", s.Issuance.RandomUserPIN, false},
+		{"random PIN length", s.Issuance.RandomPIN.Length, 8},
+		{"random PIN groups", s.Issuance.RandomPIN.Groups, []lanyard.PINCharGroup{lanyard.PINDigits}},
+		{"random PIN shown", s.Issuance.RandomPIN.ShowToUser, true},
+		{"random PIN mail", s.Issuance.RandomPIN.MailTo, lanyard.PINMailNobody},
+		{"max cards per user", s.Issuance.MaxCardsPerUser, 2},
+		{"documents check", s.Documents.Check, lanyard.DocsNone},
+		{"documents channel", s.Documents.Channel, lanyard.DocsViaLanyard},
+		{"required templates", s.Certificates.Required, []string{"smartcard-logon"}},
+		{"optional templates", s.Certificates.Optional, []string{"secure-email", "document-signing"}},
+		{"allowed card types", s.AllowedCards, []string{"piv"}},
+		{"notify user", s.Notifications.NotifyUser, true},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	p := &lanyard.Policy{Name: "default", Priority: 1, Settings: Defaults()}
+	if err := Validate(p, []string{"smartcard-logon", "secure-email", "document-signing"}, []string{"piv"}); err != nil {
+		t.Fatalf("Defaults do not validate: %v", err)
+	}
+}
+
+// Callers edit the defaults of a new policy in place; one caller's edit
+// must not leak into the next policy.
+func TestDefaultsFreshSlices(t *testing.T) {
+	a := Defaults()
+	a.Certificates.Required[0] = "changed"
+	a.Certificates.Optional[0] = "changed"
+	a.AllowedCards[0] = "changed"
+	a.Issuance.RandomPIN.Groups[0] = lanyard.PINSpecial
+	if b := Defaults(); !reflect.DeepEqual(b.Certificates.Required, []string{"smartcard-logon"}) ||
+		b.Certificates.Optional[0] != "secure-email" || b.AllowedCards[0] != "piv" ||
+		b.Issuance.RandomPIN.Groups[0] != lanyard.PINDigits {
+		t.Fatalf("Defaults shares slices between calls: %+v", b)
+	}
+}

@@ -1,0 +1,162 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(p *lanyard.Policy)
+		want   string // "" = valid; else a substring of the message
+	}{
+		{"defaults", func(p *lanyard.Policy) {}, ""},
+
+		{"empty name", func(p *lanyard.Policy) { p.Name = "" }, "Name: use 1–64"},
+		{"name with space", func(p *lanyard.Policy) { p.Name = "help desk" }, "Name:"},
+		{"name 65 chars", func(p *lanyard.Policy) { p.Name = strings.Repeat("a", 65) }, "Name:"},
+		{"name 64 chars", func(p *lanyard.Policy) { p.Name = strings.Repeat("a", 64) }, ""},
+
+		{"priority 0", func(p *lanyard.Policy) { p.Priority = 0 }, "Priority: must be 1–10000"},
+		{"priority 1", func(p *lanyard.Policy) { p.Priority = 1 }, ""},
+		{"priority 10000", func(p *lanyard.Policy) { p.Priority = 10000 }, ""},
+		{"priority 10001", func(p *lanyard.Policy) { p.Priority = 10001 }, "Priority:"},
+		{"priority negative", func(p *lanyard.Policy) { p.Priority = -5 }, "Priority:"},
+
+		{"PIN retries 255", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINRetries = 255 }, ""},
+		{"PIN retries 256", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINRetries = 256 }, "Issuance → Card initialization → PIN retries: must be 0–255"},
+		{"PIN retries -1", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINRetries = -1 }, "PIN retries"},
+		{"PUK retries 256", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PUKRetries = 256 }, "Issuance → Card initialization → PUK retries"},
+		{"PUK retries -1", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PUKRetries = -1 }, "PUK retries"},
+		{"init PIN min 3", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINMinLength = 3 }, "Minimum PIN length: must be 4–16"},
+		{"init PIN min 4", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINMinLength = 4 }, ""},
+		{"init PIN max 17", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINMaxLength = 17 }, "Maximum PIN length: must be 4–16"},
+		{"init PIN max 16", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINMaxLength = 16 }, ""},
+		{"init PIN min > max", func(p *lanyard.Policy) {
+			p.Settings.Issuance.Initialization.PINMinLength = 9
+			p.Settings.Issuance.Initialization.PINMaxLength = 8
+		}, "PIN length: the minimum (9) is greater than the maximum (8)"},
+		{"init PIN min = max", func(p *lanyard.Policy) {
+			p.Settings.Issuance.Initialization.PINMinLength = 8
+			p.Settings.Issuance.Initialization.PINMaxLength = 8
+		}, ""},
+		{"init PIN min set, max from card type", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.PINMinLength = 12 }, ""},
+		{"admin key keep", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.AdminKey = lanyard.AdminKeyKeep }, ""},
+		{"admin key empty", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.AdminKey = "" }, "Admin key handling: unknown value"},
+		{"admin key bogus", func(p *lanyard.Policy) { p.Settings.Issuance.Initialization.AdminKey = "random" }, "Admin key handling"},
+
+		{"random PIN length 3", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.Length = 3 }, "Issuance → Set random user PIN: length must be 4–16"},
+		{"random PIN length 4", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.Length = 4 }, ""},
+		{"random PIN length 16", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.Length = 16 }, ""},
+		{"random PIN length 17", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.Length = 17 }, "length must be 4–16"},
+		{"random PIN checked even when off", func(p *lanyard.Policy) {
+			p.Settings.Issuance.RandomUserPIN = false
+			p.Settings.Issuance.RandomPIN.Length = 0
+		}, "length must be 4–16"},
+		{"random PIN no groups", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.Groups = nil }, "Set random user PIN: choose at least one character group"},
+		{"random PIN all groups", func(p *lanyard.Policy) {
+			p.Settings.Issuance.RandomPIN.Groups = []lanyard.PINCharGroup{lanyard.PINSpecial, lanyard.PINUpper, lanyard.PINLower, lanyard.PINDigits}
+		}, ""},
+		{"random PIN unknown group", func(p *lanyard.Policy) {
+			p.Settings.Issuance.RandomPIN.Groups = []lanyard.PINCharGroup{lanyard.PINDigits, "emoji"}
+		}, `unknown character group "emoji"`},
+		{"random PIN group twice", func(p *lanyard.Policy) {
+			p.Settings.Issuance.RandomPIN.Groups = []lanyard.PINCharGroup{lanyard.PINDigits, lanyard.PINLower, lanyard.PINDigits}
+		}, `character group "digits" is listed twice`},
+		{"random PIN mail both", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.MailTo = lanyard.PINMailBoth }, ""},
+		{"random PIN mail empty", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.MailTo = "" }, "unknown e-mail recipient"},
+		{"random PIN mail bogus", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.MailTo = "ceo" }, `unknown e-mail recipient "ceo"`},
+
+		{"max cards 0 (unlimited)", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = 0 }, ""},
+		{"max cards -1", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = -1 }, "Issuance → Maximum cards per user: must be 0"},
+
+		{"documents both", func(p *lanyard.Policy) { p.Settings.Documents.Check = lanyard.DocsRequestForm }, ""},
+		{"documents empty", func(p *lanyard.Policy) { p.Settings.Documents.Check = "" }, "Documents check: unknown mode"},
+		{"documents bogus", func(p *lanyard.Policy) { p.Settings.Documents.Check = "notary" }, `Documents check: unknown mode "notary"`},
+		{"documents channel other", func(p *lanyard.Policy) { p.Settings.Documents.Channel = lanyard.DocsViaOther }, ""},
+		{"documents channel bogus", func(p *lanyard.Policy) { p.Settings.Documents.Channel = "fax" }, `Documents check → Documents channel: unknown value "fax"`},
+
+		{"required unknown", func(p *lanyard.Policy) { p.Settings.Certificates.Required = []string{"vpn"} }, `Certificates → Required templates: unknown template "vpn"`},
+		{"optional unknown", func(p *lanyard.Policy) { p.Settings.Certificates.Optional = []string{"vpn"} }, `Certificates → Optional templates: unknown template "vpn"`},
+		{"required bad name", func(p *lanyard.Policy) { p.Settings.Certificates.Required = []string{"a b"} }, `"a b" is not a valid template name`},
+		{"required twice", func(p *lanyard.Policy) {
+			p.Settings.Certificates.Required = []string{"smartcard-logon", "smartcard-logon"}
+		}, `template "smartcard-logon" is listed twice`},
+		{"both required and optional", func(p *lanyard.Policy) {
+			p.Settings.Certificates.Optional = []string{"secure-email", "smartcard-logon"}
+		}, `template "smartcard-logon" is already required`},
+		{"no templates at all", func(p *lanyard.Policy) { p.Settings.Certificates = lanyard.CertificateSettings{} }, ""},
+
+		{"card type unknown", func(p *lanyard.Policy) { p.Settings.AllowedCards = []string{"piv", "floppy"} }, `Allowed card types: unknown card type "floppy"`},
+		{"card type twice", func(p *lanyard.Policy) { p.Settings.AllowedCards = []string{"piv", "piv"} }, `card type "piv" is listed twice`},
+		{"card type bad name", func(p *lanyard.Policy) { p.Settings.AllowedCards = []string{""} }, "is not a valid card type name"},
+		{"card types several", func(p *lanyard.Policy) { p.Settings.AllowedCards = []string{"piv", "tpm", "aircard"} }, ""},
+
+		{"assign user", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: "alice"}}
+		}, ""},
+		{"assign group with space", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: "Domain Users"}}
+		}, ""},
+		{"assign none", func(p *lanyard.Policy) { p.Assignments = nil }, ""},
+		{"assign user without login", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser}} }, "Assignments: a user assignment needs a login"},
+		{"assign group without name", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup}} }, "Assignments: a group assignment needs a group name"},
+		{"assign group padded", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: " staff"}}
+		}, "leading or trailing spaces"},
+		{"assign user control char", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: "al\nice"}}
+		}, "control characters"},
+		{"assign user too long", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: strings.Repeat("a", 513)}}
+		}, "longer than 512 bytes"},
+		{"assign everyone with name", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone, Name: "all"}}
+		}, "Assignments: an assignment to everyone takes no name"},
+		{"assign unknown kind", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{Kind: "role", Name: "x"}} }, `Assignments: unknown kind "role"`},
+		{"assign empty kind", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{}} }, "Assignments: unknown kind"},
+		{"assign user twice", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: "alice"}, {Kind: lanyard.AssignGroup, Name: "alice"}, {Kind: lanyard.AssignUser, Name: "alice"}}
+		}, `Assignments: user "alice" is assigned twice`},
+		{"assign everyone twice", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone}, {Kind: lanyard.AssignEveryone}}
+		}, "everyone is assigned twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustPolicy(t)
+			tt.change(p)
+			err := Validate(p, knownTemplates, knownCardTypes)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				return
+			}
+			wantError(t, err, lanyard.EInvalid, tt.want)
+		})
+	}
+}
+
+func TestValidateNil(t *testing.T) {
+	wantError(t, Validate(nil, nil, nil), lanyard.EInvalid, "policy is required")
+}
+
+// A nil catalogue skips the existence checks; an empty one means nothing
+// exists.
+func TestValidateKnownNames(t *testing.T) {
+	p := mustPolicy(t)
+	p.Settings.Certificates.Required = []string{"not-yet-created"}
+	p.Settings.AllowedCards = []string{"not-yet-created"}
+	if err := Validate(p, nil, nil); err != nil {
+		t.Fatalf("nil catalogues: %v", err)
+	}
+	wantError(t, Validate(p, []string{}, nil), lanyard.EInvalid, `unknown template "not-yet-created"`)
+	wantError(t, Validate(p, nil, []string{}), lanyard.EInvalid, `unknown card type "not-yet-created"`)
+	// Syntax is checked even without a catalogue.
+	p.Settings.AllowedCards = []string{"bad name"}
+	wantError(t, Validate(p, nil, nil), lanyard.EInvalid, "not a valid card type name")
+}

@@ -1,0 +1,205 @@
+package service
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// IssueInput asks for a certificate. Exactly one of CSR and PublicKey is
+// given: a PKCS#10 request (its signature is checked; its subject is ignored
+// because the template builds the subject from the user's attributes), or a
+// bare SubjectPublicKeyInfo for keys generated on a card.
+type IssueInput struct {
+	Template  string `json:"template"`
+	User      string `json:"user,omitempty"`       // login; default: the caller
+	CSR       string `json:"csr,omitempty"`        // PEM or base64 DER
+	PublicKey string `json:"public_key,omitempty"` // PEM or base64 DER SubjectPublicKeyInfo
+}
+
+// IssueResult is either an issued certificate or a queued request.
+type IssueResult struct {
+	Certificate *lanyard.Certificate `json:"certificate,omitempty"`
+	PEM         string               `json:"pem,omitempty"`
+	Request     *lanyard.CertRequest `json:"request,omitempty"` // set when the template requires CA approval
+}
+
+// isStaff reports whether p may act on other users' certificates.
+func isStaff(p *Principal) bool {
+	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleCAManager)
+}
+
+// decodeInput accepts PEM or base64 DER.
+func decodeInput(s, what string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return []byte(s), nil // the ca parsers accept PEM
+	}
+	der, err := decodeBase64(s)
+	if err != nil {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "%s: want PEM or base64-encoded DER", what)
+	}
+	return der, nil
+}
+
+// Issue issues a certificate, or queues the request when the template
+// requires CA manager approval.
+func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*IssueResult, error) {
+	if (in.CSR == "") == (in.PublicKey == "") {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "give exactly one of csr and public_key")
+	}
+	var pub crypto.PublicKey
+	var csrDER []byte
+	if in.CSR != "" {
+		raw, err := decodeInput(in.CSR, "csr")
+		if err != nil {
+			return nil, err
+		}
+		csr, err := ca.ParseCSR(raw)
+		if err != nil {
+			return nil, err
+		}
+		pub, csrDER = csr.PublicKey, csr.Raw
+	} else {
+		raw, err := decodeInput(in.PublicKey, "public_key")
+		if err != nil {
+			return nil, err
+		}
+		if pub, err = ca.ParsePublicKey(raw); err != nil {
+			return nil, err
+		}
+	}
+	if in.User == "" {
+		in.User = p.User.Login
+	}
+	if in.User != p.User.Login && !isStaff(p) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "you can request certificates only for yourself")
+	}
+	var tpl *lanyard.Template
+	var user *lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		var err error
+		if tpl, err = tx.TemplateByName(in.Template); err != nil {
+			return err
+		}
+		if user, err = tx.UserByLogin(in.User); err != nil {
+			return err
+		}
+		if !isStaff(p) {
+			pol, err := effectivePolicy(tx, user)
+			if err != nil {
+				return lanyard.Errorf(lanyard.EForbidden, "no policy lets you request certificates")
+			}
+			c := pol.Settings.Certificates
+			if !slices.Contains(c.Required, tpl.Name) && !slices.Contains(c.Optional, tpl.Name) {
+				return lanyard.Errorf(lanyard.EForbidden, "your policy %q does not include template %q", pol.Name, tpl.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if user.Disabled {
+		return nil, lanyard.Errorf(lanyard.EConflict, "user %q is disabled", user.Login)
+	}
+	if err := ca.CheckPublicKey(tpl, pub); err != nil {
+		return nil, err
+	}
+	authority, ok := s.cas[tpl.CA]
+	if !ok {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInvalid, err, "public key cannot be encoded")
+	}
+	if tpl.RequiresCAApproval {
+		return s.queueRequest(ctx, p, tpl, user, spki, csrDER)
+	}
+	cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: user, PublicKey: pub})
+	if err != nil {
+		return nil, err
+	}
+	rec := certRecord(cert, tpl, user, s.clock())
+	ev := s.event(p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name, "user": user.Login, "subject": rec.Subject})
+	err = s.certWriter.write(ctx, func(tx lanyard.Tx) error {
+		if err := tx.CreateCertificate(rec); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &IssueResult{Certificate: rec, PEM: certPEM(cert.Raw)}, nil
+}
+
+func (s *Service) queueRequest(ctx context.Context, p *Principal, tpl *lanyard.Template, user *lanyard.User, spki, csr []byte) (*IssueResult, error) {
+	sum := sha256.Sum256(spki)
+	r := &lanyard.CertRequest{
+		CA: tpl.CA, Template: tpl.Name, UserID: user.ID, RequestedBy: p.User.ID, PublicKey: spki, CSR: csr,
+		KeySHA256: hex.EncodeToString(sum[:]), Subject: lanyard.ExpandSubject(tpl.Subject.CommonName, user),
+		Status: lanyard.RequestPending, CreatedAt: s.clock(),
+	}
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		if err := tx.CreateRequest(r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(p, "request.create", "request", strconv.FormatInt(r.ID, 10),
+			map[string]any{"template": tpl.Name, "user": user.Login}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &IssueResult{Request: r}, nil
+}
+
+// certRecord describes a freshly signed certificate for the store.
+func certRecord(cert *x509.Certificate, tpl *lanyard.Template, u *lanyard.User, now time.Time) *lanyard.Certificate {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return &lanyard.Certificate{
+		Serial: serialHex(cert.SerialNumber), CA: tpl.CA, Template: tpl.Name, UserID: u.ID,
+		Subject: cert.Subject.String(), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
+		Status: lanyard.CertValid, Source: lanyard.SourceManaged, KeySHA256: hex.EncodeToString(sum[:]),
+		DER: cert.Raw, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// serialHex formats a serial the way the store keys it: lower-case hex
+// without leading zeros.
+func serialHex(n *big.Int) string { return n.Text(16) }
+
+// parseSerial accepts hex with or without colons or a 0x prefix.
+func parseSerial(s string) (string, error) {
+	t := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"), ":", ""))
+	n, ok := new(big.Int).SetString(t, 16)
+	if !ok || n.Sign() <= 0 || len(t) > 64 {
+		return "", lanyard.Errorf(lanyard.EInvalid, "serial %q: want a positive hexadecimal number", s)
+	}
+	return serialHex(n), nil
+}
+
+func certPEM(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.Join(strings.Fields(s), "")
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}

@@ -1,0 +1,141 @@
+package service
+
+import (
+	"context"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// PolicyInput is a policy as the API accepts it. Settings left out of the
+// JSON keep their defaults (policy.Defaults), because the web layer decodes
+// onto a Defaults-filled value.
+type PolicyInput = lanyard.Policy
+
+// NewPolicyInput returns a policy input pre-filled with defaults, for
+// decoding request bodies onto.
+func NewPolicyInput() *PolicyInput {
+	return &lanyard.Policy{Priority: 100, Settings: policy.Defaults(), Assignments: []lanyard.Assignment{}}
+}
+
+// validatePolicy checks p against the known templates and card types.
+func validatePolicy(tx lanyard.Tx, p *lanyard.Policy) error {
+	tpls, err := tx.ListTemplates()
+	if err != nil {
+		return err
+	}
+	cts, err := tx.ListCardTypes()
+	if err != nil {
+		return err
+	}
+	tn := make([]string, len(tpls))
+	for i, t := range tpls {
+		tn[i] = t.Name
+	}
+	cn := make([]string, len(cts))
+	for i, c := range cts {
+		cn[i] = c.Name
+	}
+	if p.Assignments == nil {
+		p.Assignments = []lanyard.Assignment{}
+	}
+	return policy.Validate(p, tn, cn)
+}
+
+// CreatePolicy adds a policy.
+func (s *Service) CreatePolicy(ctx context.Context, pr *Principal, p *PolicyInput) (*lanyard.Policy, error) {
+	p.ID = 0
+	p.CreatedAt, p.UpdatedAt = s.clock(), s.clock()
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		if err := validatePolicy(tx, p); err != nil {
+			return err
+		}
+		if err := tx.CreatePolicy(p); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(pr, "policy.create", "policy", p.Name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// UpdatePolicy replaces a policy.
+func (s *Service) UpdatePolicy(ctx context.Context, pr *Principal, name string, p *PolicyInput) (*lanyard.Policy, error) {
+	if p.Name == "" {
+		p.Name = name
+	}
+	if p.Name != name {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a policy cannot be renamed (body names %q, URL %q)", p.Name, name)
+	}
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		old, err := tx.PolicyByName(name)
+		if err != nil {
+			return err
+		}
+		if err := validatePolicy(tx, p); err != nil {
+			return err
+		}
+		p.ID, p.CreatedAt, p.UpdatedAt = old.ID, old.CreatedAt, s.clock()
+		if err := tx.UpdatePolicy(p); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(pr, "policy.update", "policy", name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// GetPolicy returns one policy.
+func (s *Service) GetPolicy(ctx context.Context, name string) (*lanyard.Policy, error) {
+	var p *lanyard.Policy
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { p, err = tx.PolicyByName(name); return })
+	return p, err
+}
+
+// ListPolicies lists policies.
+func (s *Service) ListPolicies(ctx context.Context) ([]*lanyard.Policy, error) {
+	var out []*lanyard.Policy
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListPolicies(); return })
+	return out, err
+}
+
+// DeletePolicy removes a policy.
+func (s *Service) DeletePolicy(ctx context.Context, pr *Principal, name string) error {
+	return s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(pr, "policy.delete", "policy", name, nil)
+	}, func(tx lanyard.Tx) error { return tx.DeletePolicy(name) })
+}
+
+// EffectivePolicy returns the policy that applies to the user login.
+// Users may ask only about themselves.
+func (s *Service) EffectivePolicy(ctx context.Context, pr *Principal, login string) (*lanyard.Policy, error) {
+	if login != pr.User.Login && !pr.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor) {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "user %q not found", login)
+	}
+	var out *lanyard.Policy
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		u, err := tx.UserByLogin(login)
+		if err != nil {
+			return err
+		}
+		out, err = effectivePolicy(tx, u)
+		return err
+	})
+	return out, err
+}
+
+func effectivePolicy(tx lanyard.Tx, u *lanyard.User) (*lanyard.Policy, error) {
+	pols, err := tx.ListPolicies()
+	if err != nil {
+		return nil, err
+	}
+	p, ok := policy.Effective(u, pols)
+	if !ok {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "no policy applies to user %q", u.Login)
+	}
+	return p, nil
+}

@@ -1,0 +1,104 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// ListRequests lists the CA's request queue ("" = all statuses).
+func (s *Service) ListRequests(ctx context.Context, status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
+	switch status {
+	case "", lanyard.RequestPending, lanyard.RequestIssued, lanyard.RequestRejected:
+	default:
+		return nil, lanyard.Errorf(lanyard.EInvalid, "status %q: want pending, issued or rejected", status)
+	}
+	var out []*lanyard.CertRequest
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListRequests(status); return })
+	return out, err
+}
+
+// ApproveRequest signs a pending request. The certificate is issued,
+// recorded and the request closed in one transaction, so an approved
+// request can never have a certificate the store does not know about.
+func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, comment string) (*IssueResult, error) {
+	var res IssueResult
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		r, tpl, user, err := s.pendingRequest(tx, id)
+		if err != nil {
+			return err
+		}
+		pub, err := ca.ParsePublicKey(r.PublicKey)
+		if err != nil {
+			return err
+		}
+		if err := ca.CheckPublicKey(tpl, pub); err != nil {
+			return err // the template may have changed since the request
+		}
+		authority, ok := s.cas[r.CA]
+		if !ok {
+			return lanyard.Errorf(lanyard.EUnavailable, "CA %q is not running", r.CA)
+		}
+		cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: user, PublicKey: pub})
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		rec := certRecord(cert, tpl, user, now)
+		rec.RequestID = r.ID
+		if err := tx.CreateCertificate(rec); err != nil {
+			return err
+		}
+		r.Status, r.CertificateID, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestIssued, rec.ID, p.User.ID, now, comment
+		if err := tx.UpdateRequest(r); err != nil {
+			return err
+		}
+		res = IssueResult{Certificate: rec, PEM: certPEM(cert.Raw), Request: r}
+		return tx.AppendAudit(s.event(p, "request.approve", "request", strconv.FormatInt(id, 10),
+			map[string]any{"serial": rec.Serial, "template": tpl.Name, "user": user.Login, "comment": comment}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// RejectRequest closes a pending request without issuing.
+func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, comment string) (*lanyard.CertRequest, error) {
+	var out *lanyard.CertRequest
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		r, _, user, err := s.pendingRequest(tx, id)
+		if err != nil {
+			return err
+		}
+		r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, p.User.ID, s.clock(), comment
+		if err := tx.UpdateRequest(r); err != nil {
+			return err
+		}
+		out = r
+		return tx.AppendAudit(s.event(p, "request.reject", "request", strconv.FormatInt(id, 10),
+			map[string]any{"template": r.Template, "user": user.Login, "comment": comment}))
+	})
+	return out, err
+}
+
+func (s *Service) pendingRequest(tx lanyard.Tx, id int64) (*lanyard.CertRequest, *lanyard.Template, *lanyard.User, error) {
+	r, err := tx.RequestByID(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r.Status != lanyard.RequestPending {
+		return nil, nil, nil, lanyard.Errorf(lanyard.EConflict, "request %d is already %s", id, r.Status)
+	}
+	tpl, err := tx.TemplateByName(r.Template)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	user, err := tx.UserByID(r.UserID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r, tpl, user, nil
+}

@@ -1,0 +1,170 @@
+package service
+
+import (
+	"context"
+	"math/big"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Revoke revokes a certificate and re-signs its CA's CRL in the same
+// transaction, so the CRL served never lags a revocation that committed.
+func (s *Service) Revoke(ctx context.Context, p *Principal, caName, serial string, reason lanyard.RevocationReason) (*lanyard.Certificate, error) {
+	serial, err := parseSerial(serial)
+	if err != nil {
+		return nil, err
+	}
+	if caName == "" {
+		caName = s.caOrder[0]
+	}
+	var out *lanyard.Certificate
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		c, err := tx.CertificateBySerial(caName, serial)
+		if err != nil {
+			return err
+		}
+		if c.UserID != p.User.ID && !isStaff(p) {
+			return lanyard.Errorf(lanyard.ENotFound, "certificate %s not found", serial)
+		}
+		switch c.Status {
+		case lanyard.CertRevoked:
+			return lanyard.Errorf(lanyard.EConflict, "certificate %s is already revoked", serial)
+		case lanyard.CertValid, lanyard.CertWritten, lanyard.CertApproved:
+		default:
+			return lanyard.Errorf(lanyard.EConflict, "certificate %s is %s and cannot be revoked", serial, c.Status)
+		}
+		now := s.clock()
+		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, reason, reason.String(), now
+		if err := tx.UpdateCertificate(c); err != nil {
+			return err
+		}
+		if err := s.signCRL(ctx, tx, caName); err != nil {
+			return err
+		}
+		out = c
+		return tx.AppendAudit(s.event(p, "cert.revoke", "certificate", serial, map[string]any{"ca": caName, "reason": reason.String()}))
+	})
+	return out, err
+}
+
+// signCRL re-signs caName's CRL inside tx (RFC 5280 5: a complete CRL with
+// a monotonically increasing CRL number).
+func (s *Service) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
+	signer, ok := s.cas[caName].(ca.CRLSigner)
+	if !ok {
+		return nil // the CA publishes its own CRL
+	}
+	rec, err := tx.CAByName(caName)
+	if err != nil {
+		return err
+	}
+	revoked, err := tx.RevokedCertificates(caName)
+	if err != nil {
+		return err
+	}
+	entries := make([]ca.RevokedEntry, 0, len(revoked))
+	for _, c := range revoked {
+		n, ok := new(big.Int).SetString(c.Serial, 16)
+		if !ok {
+			return lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", c.Serial)
+		}
+		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: c.RevokedAt, Reason: c.Reason})
+	}
+	now := s.clock()
+	number := rec.CRLNumber + 1
+	der, err := signer.CreateCRL(ctx, number, entries, now, now.Add(s.crlLife))
+	if err != nil {
+		return err
+	}
+	return tx.UpdateCACRL(caName, number, der, now)
+}
+
+// CRL returns the current DER CRL of caName, signing one first if none
+// exists yet.
+func (s *Service) CRL(ctx context.Context, caName string) ([]byte, error) {
+	var rec *lanyard.CARecord
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return }); err != nil {
+		return nil, err
+	}
+	if len(rec.CRLDER) > 0 {
+		return rec.CRLDER, nil
+	}
+	if err := s.RefreshCRL(ctx, caName, true); err != nil {
+		return nil, err
+	}
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return })
+	if err != nil {
+		return nil, err
+	}
+	return rec.CRLDER, nil
+}
+
+// RefreshCRL re-signs caName's CRL when it is older than half its validity
+// (or always with force), so relying parties never see an expired CRL.
+func (s *Service) RefreshCRL(ctx context.Context, caName string, force bool) error {
+	s.crlMu.Lock()
+	defer s.crlMu.Unlock()
+	return s.store.Update(ctx, func(tx lanyard.Tx) error {
+		rec, err := tx.CAByName(caName)
+		if err != nil {
+			return err
+		}
+		if !force && len(rec.CRLDER) > 0 && s.clock().Sub(rec.CRLUpdated) < s.crlLife/2 {
+			return nil
+		}
+		if err := s.signCRL(ctx, tx, caName); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(systemPrincipal, "ca.crl", "ca", caName, map[string]any{"crl_number": rec.CRLNumber + 1}))
+	})
+}
+
+// RefreshCRLs runs RefreshCRL for every CA; for a periodic job.
+func (s *Service) RefreshCRLs(ctx context.Context) {
+	for _, name := range s.caOrder {
+		if err := s.RefreshCRL(ctx, name, false); err != nil {
+			s.log.Error("CRL refresh failed", "ca", name, "err", err)
+		}
+	}
+}
+
+// OCSP answers a DER OCSP request (RFC 6960) from the store's view of
+// revocation, signed by the CA that the request names.
+func (s *Service) OCSP(ctx context.Context, req []byte) ([]byte, error) {
+	if len(req) == 0 || len(req) > 8192 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "OCSP request must be 1-8192 bytes")
+	}
+	for _, name := range s.caOrder {
+		signer, ok := s.cas[name].(ca.OCSPSigner)
+		if !ok {
+			continue
+		}
+		oreq, mine, err := signer.ParseOCSPRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		if !mine {
+			continue
+		}
+		now := s.clock()
+		st := ca.OCSPStatus{Serial: oreq.Serial, Hash: oreq.Hash, ThisUpdate: now, NextUpdate: now.Add(time.Hour)}
+		var c *lanyard.Certificate
+		err = s.view(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(name, serialHex(oreq.Serial)); return })
+		switch {
+		case lanyard.IsCode(err, lanyard.ENotFound):
+			st.Unknown = true
+		case err != nil:
+			return nil, err
+		case c.Status == lanyard.CertRevoked:
+			st.RevokedAt, st.Reason = c.RevokedAt, c.Reason
+		case c.Status == lanyard.CertPending || c.Status == lanyard.CertRejected:
+			st.Unknown = true
+		default:
+			st.Good = true
+		}
+		return signer.SignOCSP(ctx, st)
+	}
+	return nil, lanyard.Errorf(lanyard.ENotFound, "the OCSP request names no CA served here")
+}

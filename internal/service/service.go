@@ -1,0 +1,130 @@
+// Package service is Lanyard's application layer: it turns requests from the
+// web API (and through it the CLI and the web UI) into store transactions,
+// CA calls and audit events. Each state-changing method runs one
+// Store.Update that writes the change and its audit event together
+// (ARCHITECTURE.md, principle 5). Role gates live at the edge (internal/web
+// route table); object-level rules (a user may act only on their own
+// objects) live here.
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+)
+
+// Config holds the service's dependencies. All are required except Log.
+type Config struct {
+	Store   lanyard.Store
+	Sealer  seal.Sealer
+	CAs     []ca.CA // the first is the default CA for templates that name none
+	Now     func() time.Time
+	Rand    io.Reader
+	Log     *slog.Logger
+	BaseURL string
+	// CRLValidity is how long a CRL is valid; it is re-signed at half of it.
+	CRLValidity time.Duration
+}
+
+// Service implements Lanyard's operations.
+type Service struct {
+	store   lanyard.Store
+	sealer  seal.Sealer
+	cas     map[string]ca.CA
+	caOrder []string
+	now     func() time.Time
+	rand    io.Reader
+	log     *slog.Logger
+	baseURL string
+	crlLife time.Duration
+
+	certWriter *batchWriter
+
+	crlMu sync.Mutex // serializes CRL regeneration per process
+}
+
+// New checks cfg and returns a Service. Call Close to stop its background
+// writer.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || len(cfg.CAs) == 0 || cfg.Now == nil || cfg.Rand == nil {
+		return nil, errors.New("service: Store, Sealer, CAs, Now and Rand are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CRLValidity <= 0 {
+		cfg.CRLValidity = 24 * time.Hour
+	}
+	s := &Service{
+		store: cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity,
+	}
+	for _, c := range cfg.CAs {
+		s.cas[c.Name()] = c
+		s.caOrder = append(s.caOrder, c.Name())
+	}
+	s.certWriter = newBatchWriter(cfg.Store, 256)
+	return s, nil
+}
+
+// Close stops background work.
+func (s *Service) Close() { s.certWriter.close() }
+
+// Store exposes the store for read-only helpers such as readiness checks.
+func (s *Service) Store() lanyard.Store { return s.store }
+
+// Now returns the service clock's time, truncated to what the store keeps.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Principal is who is calling: the user, the roles in force for this call
+// (a token's scope narrows its owner's roles) and where the call came from.
+type Principal struct {
+	User       *lanyard.User
+	Roles      lanyard.Roles
+	TokenID    int64
+	RemoteAddr string
+}
+
+// Has reports whether the principal holds any of the roles.
+func (p *Principal) Has(r ...lanyard.Role) bool { return p != nil && p.Roles.Has(r...) }
+
+// systemPrincipal acts for Lanyard itself (first start, schedules).
+var systemPrincipal = &Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+
+// event builds an audit event attributed to p.
+func (s *Service) event(p *Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
+	e := &lanyard.AuditEvent{
+		Time: s.clock(), Action: action, ObjectType: objectType, ObjectID: objectID,
+		Details: lanyard.AuditDetails(details),
+	}
+	if p != nil && p.User != nil {
+		e.Actor = p.User.Login
+		e.RemoteAddr = p.RemoteAddr
+	}
+	if e.Actor == "" {
+		e.Actor = "system"
+	}
+	return e
+}
+
+// update runs fn and then appends ev, all in one transaction.
+func (s *Service) update(ctx context.Context, ev func() *lanyard.AuditEvent, fn func(tx lanyard.Tx) error) error {
+	return s.store.Update(ctx, func(tx lanyard.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ev())
+	})
+}
+
+// view is shorthand for a read transaction.
+func (s *Service) view(ctx context.Context, fn func(tx lanyard.Tx) error) error {
+	return s.store.View(ctx, fn)
+}

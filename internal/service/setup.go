@@ -1,0 +1,137 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Setting keys written by Setup.
+const (
+	settingSeeded = "setup/defaults-v1"
+	// BootstrapLogin is the administrator created on first start.
+	BootstrapLogin = "admin"
+	// BootstrapTokenTTL bounds the first-start token: it is meant to create
+	// real accounts and tokens, not to live on.
+	BootstrapTokenTTL = 30 * 24 * time.Hour
+)
+
+// Setup prepares a new installation: on an empty store it creates the
+// administrator account and returns a one-time API token for it (the caller
+// writes it to DATA/bootstrap-token); once per installation it seeds the
+// default card types, templates and policy, so a new installation can issue
+// at once. It is idempotent: later starts return "".
+func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) {
+	if err := s.seedDefaults(ctx); err != nil {
+		return "", err
+	}
+	var users int
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { users, err = tx.CountUsers(); return }); err != nil {
+		return "", err
+	}
+	if users > 0 {
+		return "", nil
+	}
+	admin, err := s.CreateUser(ctx, systemPrincipal, UserInput{
+		Login: BootstrapLogin, DisplayName: ptr("Lanyard administrator"),
+		Roles: &lanyard.Roles{lanyard.RoleAdministrator, lanyard.RoleOperator, lanyard.RoleCAManager, lanyard.RoleAuditor, lanyard.RoleDocumentOfficer},
+	})
+	if lanyard.IsCode(err, lanyard.EConflict) {
+		return "", nil // another replica won the race
+	}
+	if err != nil {
+		return "", err
+	}
+	tok, err := s.CreateToken(ctx, systemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: BootstrapTokenTTL.String()})
+	if err != nil {
+		return "", err
+	}
+	return tok.Secret, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (s *Service) seedDefaults(ctx context.Context) error {
+	var done bool
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		_, err := tx.Setting(settingSeeded)
+		done = err == nil
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || done {
+		return err
+	}
+	for _, ct := range DefaultCardTypes() {
+		if _, err := s.CreateCardType(ctx, systemPrincipal, ct); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+			return err
+		}
+	}
+	for _, t := range DefaultTemplates() {
+		if _, err := s.CreateTemplate(ctx, systemPrincipal, t); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+			return err
+		}
+	}
+	def := NewPolicyInput()
+	def.Name, def.Description, def.Priority = "default", "Applies to everyone unless a more specific policy does.", 1000
+	def.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone}}
+	if _, err := s.CreatePolicy(ctx, systemPrincipal, def); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+		return err
+	}
+	return s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(systemPrincipal, "setup.defaults", "setting", settingSeeded, nil)
+	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingSeeded, []byte("done")) })
+}
+
+// DefaultTemplates are the templates a new installation starts with.
+func DefaultTemplates() []lanyard.Template {
+	algs := []lanyard.KeyAlgorithm{lanyard.ECP256, lanyard.ECP384, lanyard.RSA2048, lanyard.RSA3072, lanyard.RSA4096}
+	return []lanyard.Template{{
+		Name: "smartcard-logon", DisplayName: "Smart card logon", KeyAlgs: algs, ValidityDays: 365, Slot: "9a",
+		KeyUsage:    []string{lanyard.KUDigitalSignature},
+		ExtKeyUsage: []string{lanyard.EKUSmartCardLogon, lanyard.EKUClientAuth},
+		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true},
+	}, {
+		Name: "secure-email", DisplayName: "Secure e-mail", KeyAlgs: algs, ValidityDays: 365, Slot: "9d",
+		KeyUsage:    []string{lanyard.KUDigitalSignature, lanyard.KUKeyEncipherment},
+		ExtKeyUsage: []string{lanyard.EKUEmailProtection},
+		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+	}, {
+		Name: "document-signing", DisplayName: "Document signing", KeyAlgs: algs, ValidityDays: 730, Slot: "9c",
+		KeyUsage:    []string{lanyard.KUDigitalSignature, lanyard.KUContentCommitment},
+		ExtKeyUsage: []string{lanyard.EKUDocumentSigning},
+		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+	}}
+}
+
+// DefaultCardTypes are the card types a new installation starts with: a PIV
+// card with the industry's factory defaults (PIN 123456, PUK 12345678; the
+// management key is diversified per card) and one card type per virtual
+// kind with that kind's rules.
+func DefaultCardTypes() []CardTypeInput {
+	pin := lanyard.PINPolicy{MinLength: 6, MaxLength: 8, PINRetries: 3, PUKRetries: 3}
+	all := lanyard.AllKeyAlgorithms
+	rsa := []lanyard.KeyAlgorithm{lanyard.RSA2048, lanyard.RSA3072, lanyard.RSA4096}
+	mk := func(name, desc string, kind lanyard.CardKind, algs []lanyard.KeyAlgorithm, init bool) CardTypeInput {
+		ct := CardTypeInput{CardType: lanyard.CardType{
+			Name: name, Description: desc, Kind: kind, ATRPatterns: []string{}, PIN: pin, KeyAlgorithms: algs, SupportsInit: init,
+		}}
+		if r, _ := kind.Rules(); r.HasAdminKey {
+			ct.AdminKey, ct.AdminMode = lanyard.AdminKey3DES, lanyard.AdminKeyRandom
+			ct.DefaultUserPIN, ct.DefaultPUK = ptr("123456"), ptr("12345678")
+		}
+		return ct
+	}
+	piv := mk("piv", "PIV smart card or token (NIST SP 800-73-4)", lanyard.KindPIV, all, true)
+	piv.AdminKey = lanyard.AdminKeyAES192
+	return []CardTypeInput{
+		piv,
+		mk("tpm-virtual-card", "TPM virtual smart card: keys in the workstation's TPM 2.0", lanyard.KindTPMVirtualCard, rsa, false),
+		mk("platform-credential", "Platform credential (Windows Hello for Business model)", lanyard.KindPlatformCredential, []lanyard.KeyAlgorithm{lanyard.RSA2048}, false),
+		mk("aircard", "AirCard: virtual smart card hosted on the server", lanyard.KindAirCard, rsa, false),
+		mk("software-store", "Software certificate store (PKCS#12), machine or user", lanyard.KindSoftwareStore, all, false),
+	}
+}

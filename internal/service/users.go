@@ -1,0 +1,221 @@
+package service
+
+import (
+	"context"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// UserInput creates or changes a user. On update, nil fields stay as they
+// are.
+type UserInput struct {
+	Login        string         `json:"login,omitempty"`
+	DisplayName  *string        `json:"display_name,omitempty"`
+	Email        *string        `json:"email,omitempty"`
+	UPN          *string        `json:"upn,omitempty"`
+	ManagerEmail *string        `json:"manager_email,omitempty"`
+	Groups       *[]string      `json:"groups,omitempty"`
+	Roles        *lanyard.Roles `json:"roles,omitempty"`
+	Disabled     *bool          `json:"disabled,omitempty"`
+	Password     *string        `json:"password,omitempty"` // never stored or logged; hashed with argon2id
+}
+
+func validLogin(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.@", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validEmail(s string) bool {
+	if s == "" {
+		return true
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
+}
+
+// apply copies the set fields of in onto u and validates the result.
+func (in *UserInput) apply(u *lanyard.User) error {
+	if in.DisplayName != nil {
+		u.DisplayName = strings.TrimSpace(*in.DisplayName)
+	}
+	if in.Email != nil {
+		u.Email = strings.TrimSpace(*in.Email)
+	}
+	if in.UPN != nil {
+		u.UPN = strings.TrimSpace(*in.UPN)
+	}
+	if in.ManagerEmail != nil {
+		u.ManagerEmail = strings.TrimSpace(*in.ManagerEmail)
+	}
+	if in.Groups != nil {
+		g := slices.Clone(*in.Groups)
+		slices.Sort(g)
+		u.Groups = slices.Compact(g)
+	}
+	if in.Roles != nil {
+		rs, err := in.Roles.Normalize()
+		if err != nil {
+			return err
+		}
+		u.Roles = rs
+	}
+	if in.Disabled != nil {
+		u.Disabled = *in.Disabled
+	}
+	switch {
+	case !validEmail(u.Email):
+		return lanyard.Errorf(lanyard.EInvalid, "e-mail %q is not a valid address", u.Email)
+	case !validEmail(u.ManagerEmail):
+		return lanyard.Errorf(lanyard.EInvalid, "manager e-mail %q is not a valid address", u.ManagerEmail)
+	case len(u.DisplayName) > 256 || len(u.UPN) > 256:
+		return lanyard.Errorf(lanyard.EInvalid, "display name and UPN are limited to 256 characters")
+	case u.UPN != "" && !strings.Contains(u.UPN, "@"):
+		return lanyard.Errorf(lanyard.EInvalid, "UPN %q must look like name@domain", u.UPN)
+	}
+	for _, g := range u.Groups {
+		if g == "" || len(g) > 128 {
+			return lanyard.Errorf(lanyard.EInvalid, "group names must be 1-128 characters")
+		}
+	}
+	if u.Roles == nil {
+		u.Roles = lanyard.Roles{}
+	}
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	return nil
+}
+
+// CreateUser adds a user. Without roles the user gets the user role.
+func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*lanyard.User, error) {
+	if !validLogin(in.Login) {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "login %q: use 1-128 letters, digits, '-', '_', '.' or '@'", in.Login)
+	}
+	if in.Roles == nil {
+		in.Roles = &lanyard.Roles{lanyard.RoleUser}
+	}
+	now := s.clock()
+	u := &lanyard.User{Login: in.Login, DisplayName: in.Login, CreatedAt: now, UpdatedAt: now}
+	if err := in.apply(u); err != nil {
+		return nil, err
+	}
+	if err := s.checkGrant(p, u.Roles); err != nil {
+		return nil, err
+	}
+	if in.Password != nil {
+		h, err := s.hashPassword(*in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = h
+	}
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "user.create", "user", u.Login, map[string]any{"roles": u.Roles, "groups": u.Groups, "password_set": u.PasswordHash != ""})
+	}, func(tx lanyard.Tx) error { return tx.CreateUser(u) })
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UpdateUser changes a user's attributes, roles or password.
+func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in UserInput) (*lanyard.User, error) {
+	var pwHash string
+	if in.Password != nil {
+		h, err := s.hashPassword(*in.Password)
+		if err != nil {
+			return nil, err
+		}
+		pwHash = h
+	}
+	var u *lanyard.User
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		var err error
+		if u, err = tx.UserByLogin(login); err != nil {
+			return err
+		}
+		before := slices.Clone(u.Roles)
+		if err := in.apply(u); err != nil {
+			return err
+		}
+		if !slices.Equal(before, u.Roles) {
+			if err := s.checkGrant(p, u.Roles); err != nil {
+				return err
+			}
+			if p.User != nil && p.User.ID == u.ID && !u.Roles.Has(lanyard.RoleAdministrator) && before.Has(lanyard.RoleAdministrator) {
+				return lanyard.Errorf(lanyard.EConflict, "you cannot remove your own administrator role")
+			}
+		}
+		if pwHash != "" {
+			u.PasswordHash = pwHash
+		}
+		u.UpdatedAt = s.clock()
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		changed := []string{}
+		for name, set := range map[string]bool{"display_name": in.DisplayName != nil, "email": in.Email != nil, "upn": in.UPN != nil,
+			"manager_email": in.ManagerEmail != nil, "groups": in.Groups != nil, "roles": in.Roles != nil, "disabled": in.Disabled != nil, "password": in.Password != nil} {
+			if set {
+				changed = append(changed, name)
+			}
+		}
+		slices.Sort(changed)
+		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, map[string]any{"changed": changed, "roles": u.Roles, "disabled": u.Disabled}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// checkGrant refuses to let anyone but an administrator hand out roles
+// beyond "user".
+func (s *Service) checkGrant(p *Principal, roles lanyard.Roles) error {
+	for _, r := range roles {
+		if r != lanyard.RoleUser && !p.Has(lanyard.RoleAdministrator) {
+			return lanyard.Errorf(lanyard.EForbidden, "only an administrator can grant the %s role", r)
+		}
+	}
+	return nil
+}
+
+func (s *Service) hashPassword(pw string) (string, error) {
+	if err := auth.CheckPassword(pw); err != nil {
+		return "", err
+	}
+	return auth.HashPassword(pw, s.rand)
+}
+
+// GetUser returns a user. Users without staff roles may read only
+// themselves.
+func (s *Service) GetUser(ctx context.Context, p *Principal, login string) (*lanyard.User, error) {
+	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor, lanyard.RoleDocumentOfficer, lanyard.RoleCAManager) && p.User.Login != login {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "user %q not found", login)
+	}
+	var u *lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	return u, err
+}
+
+// ListUsers lists users matching f.
+func (s *Service) ListUsers(ctx context.Context, f lanyard.UserFilter) ([]*lanyard.User, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	var out []*lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListUsers(f); return })
+	return out, err
+}

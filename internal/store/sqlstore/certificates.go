@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+const certCols = `id, ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after, status, source,
+	key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at`
+
+var (
+	// CreateCertificate is the issuing hot path: one prepared insert.
+	qInsertCert = prepared(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
+		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateCert = prepared(`UPDATE certificates SET status = ?, card_id = ?, revoked_at = ?, revocation_reason = ?,
+		revocation_reason_name = ?, updated_at = ? WHERE id = ?`)
+	qCertBySerial = prepared(`SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND serial = ?`)
+	qCertByID     = prepared(`SELECT ` + certCols + ` FROM certificates WHERE id = ?`)
+	qRevokedCerts = prepared(`SELECT ` + certCols + ` FROM certificates WHERE status = ? AND ca = ? ORDER BY id`)
+)
+
+func normCert(c *lanyard.Certificate) {
+	c.DER = bytesOut(c.DER)
+	c.NotBefore, c.NotAfter, c.RevokedAt = normTime(c.NotBefore), normTime(c.NotAfter), normTime(c.RevokedAt)
+	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+}
+
+func (t *txn) CreateCertificate(c *lanyard.Certificate) error {
+	normCert(c)
+	err := t.row(qInsertCert, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
+		micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
+		micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+	if err != nil {
+		return t.writeErr(err,
+			fmt.Sprintf("certificate %q of CA %q already exists", c.Serial, c.CA),
+			fmt.Sprintf("certificate %q: user %d does not exist", c.Serial, c.UserID))
+	}
+	return nil
+}
+
+// UpdateCertificate writes the fields that change after issue: status,
+// card, revocation time and reason, UpdatedAt.
+func (t *txn) UpdateCertificate(c *lanyard.Certificate) error {
+	normCert(c)
+	res, err := t.exec(qUpdateCert, string(c.Status), ref(c.CardID), micros(c.RevokedAt), int64(c.Reason), c.ReasonName,
+		micros(c.UpdatedAt), c.ID)
+	return t.one(res, err, notFound("certificate %d not found", c.ID), "", "")
+}
+
+func (t *txn) CertificateBySerial(ca, serial string) (*lanyard.Certificate, error) {
+	c, err := scanCert(t.row(qCertBySerial, ca, serial))
+	if err != nil {
+		return nil, t.readErr(err, notFound("certificate %q of CA %q not found", serial, ca))
+	}
+	return c, nil
+}
+
+func (t *txn) CertificateByID(id int64) (*lanyard.Certificate, error) {
+	c, err := scanCert(t.row(qCertByID, id))
+	if err != nil {
+		return nil, t.readErr(err, notFound("certificate %d not found", id))
+	}
+	return c, nil
+}
+
+// ListCertificates returns the certificates matching f, oldest first.
+func (t *txn) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certificate, error) {
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT ` + certCols + ` FROM certificates WHERE 1 = 1`)
+	if f.CA != "" {
+		q.WriteString(` AND ca = ?`)
+		args = append(args, f.CA)
+	}
+	if f.UserID != 0 {
+		q.WriteString(` AND user_id = ?`)
+		args = append(args, f.UserID)
+	}
+	if f.Status != "" {
+		q.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	q.WriteString(` ORDER BY id`)
+	args = appendPage(&q, args, f.Limit, f.Offset)
+	rows, err := t.query(q.String(), args...)
+	return collect(t, rows, err, scanCert)
+}
+
+// RevokedCertificates returns the revoked certificates of ca, oldest
+// first, for its CRL.
+func (t *txn) RevokedCertificates(ca string) ([]*lanyard.Certificate, error) {
+	rows, err := t.rows(qRevokedCerts, string(lanyard.CertRevoked), ca)
+	return collect(t, rows, err, scanCert)
+}
+
+func scanCert(r scanner) (*lanyard.Certificate, error) {
+	var c lanyard.Certificate
+	var userID, cardID, requestID sql.NullInt64
+	var status, source string
+	var reason, notBefore, notAfter, revoked, created, updated int64
+	if err := r.Scan(&c.ID, &c.CA, &c.Serial, &c.Template, &userID, &cardID, &requestID, &c.Subject, &notBefore, &notAfter,
+		&status, &source, &c.KeySHA256, &c.DER, &revoked, &reason, &c.ReasonName, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.UserID, c.CardID, c.RequestID = refOut(userID), refOut(cardID), refOut(requestID)
+	c.Status, c.Source, c.Reason = lanyard.CertStatus(status), lanyard.CertSource(source), lanyard.RevocationReason(reason)
+	c.DER = bytesOut(c.DER)
+	c.NotBefore, c.NotAfter, c.RevokedAt = fromMicros(notBefore), fromMicros(notAfter), fromMicros(revoked)
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &c, nil
+}

@@ -1,0 +1,63 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Dialect is everything sqlstore needs to know about an engine. Queries are
+// written once with ? placeholders and rebound when they are prepared.
+type Dialect struct {
+	// Name is what Store.Engine reports: "sqlite" or "postgres".
+	Name string
+	// Numbered placeholders: rewrite ? to $1, $2 … (PostgreSQL).
+	Numbered bool
+	// IsUniqueViolation reports whether err is a unique or primary key
+	// violation, judged by the driver's error code, never by message text
+	// (messages change between versions and locales).
+	IsUniqueViolation func(error) bool
+	// IsForeignKeyViolation reports whether err is a foreign key violation.
+	IsForeignKeyViolation func(error) bool
+	// AuditLock, when set, is executed once per transaction before the
+	// first AppendAudit reads the chain head, and must block until no other
+	// transaction can append (PostgreSQL: a transaction-scoped advisory
+	// lock). Empty when the engine already serializes writers (SQLite).
+	AuditLock string
+	// MigrationLock, when set, is executed at the start of every migration
+	// transaction so that replicas starting together migrate one at a time.
+	MigrationLock string
+	// JSONArrayContains returns a SQL condition that is true when the JSON
+	// array of strings in column holds the string bound to the condition's
+	// single ? placeholder.
+	JSONArrayContains func(column string) string
+}
+
+// Rebind rewrites the ? placeholders of q for the engine. Question marks
+// inside quoted literals or identifiers are left alone.
+func (d *Dialect) Rebind(q string) string {
+	if !d.Numbered || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	var quote byte // the quote character we are inside, or 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: same result
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

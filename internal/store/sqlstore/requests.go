@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"database/sql"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+const requestCols = `id, ca, template, user_id, requested_by, public_key, csr, key_sha256, subject, status, certificate_id,
+	decided_by, comment, created_at, decided_at`
+
+var (
+	qInsertRequest = prepared(`INSERT INTO cert_requests (ca, template, user_id, requested_by, public_key, csr, key_sha256, subject, status,
+		certificate_id, decided_by, comment, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateRequest = prepared(`UPDATE cert_requests SET status = ?, certificate_id = ?, decided_by = ?, comment = ?, decided_at = ?
+		WHERE id = ?`)
+	qRequestByID        = prepared(`SELECT ` + requestCols + ` FROM cert_requests WHERE id = ?`)
+	qListRequests       = prepared(`SELECT ` + requestCols + ` FROM cert_requests ORDER BY id`)
+	qListRequestsStatus = prepared(`SELECT ` + requestCols + ` FROM cert_requests WHERE status = ? ORDER BY id`)
+)
+
+const requestMissing = "certificate request refers to a user or certificate that does not exist"
+
+func normRequest(r *lanyard.CertRequest) {
+	r.PublicKey, r.CSR = bytesOut(r.PublicKey), bytesOut(r.CSR)
+	r.CreatedAt, r.DecidedAt = normTime(r.CreatedAt), normTime(r.DecidedAt)
+}
+
+func (t *txn) CreateRequest(r *lanyard.CertRequest) error {
+	normRequest(r)
+	err := t.row(qInsertRequest, r.CA, r.Template, r.UserID, ref(r.RequestedBy), blob(r.PublicKey), blob(r.CSR), r.KeySHA256,
+		r.Subject, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.CreatedAt), micros(r.DecidedAt)).Scan(&r.ID)
+	if err != nil {
+		return t.writeErr(err, "certificate request already exists", requestMissing)
+	}
+	return nil
+}
+
+// UpdateRequest writes the decision: status, certificate, decided by,
+// comment and time.
+func (t *txn) UpdateRequest(r *lanyard.CertRequest) error {
+	normRequest(r)
+	res, err := t.exec(qUpdateRequest, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.DecidedAt), r.ID)
+	return t.one(res, err, notFound("certificate request %d not found", r.ID), "", requestMissing)
+}
+
+func (t *txn) RequestByID(id int64) (*lanyard.CertRequest, error) {
+	r, err := scanRequest(t.row(qRequestByID, id))
+	if err != nil {
+		return nil, t.readErr(err, notFound("certificate request %d not found", id))
+	}
+	return r, nil
+}
+
+// ListRequests returns the requests with status ("" = all) in arrival
+// order: the CA managers' queue.
+func (t *txn) ListRequests(status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
+	if status == "" {
+		rows, err := t.rows(qListRequests)
+		return collect(t, rows, err, scanRequest)
+	}
+	rows, err := t.rows(qListRequestsStatus, string(status))
+	return collect(t, rows, err, scanRequest)
+}
+
+func scanRequest(s scanner) (*lanyard.CertRequest, error) {
+	var r lanyard.CertRequest
+	var requestedBy, certID, decidedBy sql.NullInt64
+	var status string
+	var created, decided int64
+	if err := s.Scan(&r.ID, &r.CA, &r.Template, &r.UserID, &requestedBy, &r.PublicKey, &r.CSR, &r.KeySHA256, &r.Subject, &status,
+		&certID, &decidedBy, &r.Comment, &created, &decided); err != nil {
+		return nil, err
+	}
+	r.RequestedBy, r.CertificateID, r.DecidedBy = refOut(requestedBy), refOut(certID), refOut(decidedBy)
+	r.Status = lanyard.RequestStatus(status)
+	r.PublicKey, r.CSR = bytesOut(r.PublicKey), bytesOut(r.CSR)
+	r.CreatedAt, r.DecidedAt = fromMicros(created), fromMicros(decided)
+	return &r, nil
+}

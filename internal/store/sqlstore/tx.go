@@ -1,0 +1,178 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// txn is the lanyard.Tx of one View or Update call. Its methods live in
+// one file per noun (users.go, certificates.go …); this file holds the
+// plumbing they share.
+type txn struct {
+	ctx    context.Context // the View/Update context; lanyard.Tx methods take none
+	d      *Dialect
+	tx     *sql.Tx
+	parent []*sql.Stmt // the pool's prepared statements, indexed by stmt
+	local  []*sql.Stmt // parent statements bound to this transaction, made on first use
+	failed error       // first database failure; see the package doc
+	head   *auditHead  // audit chain head, once read (audit.go)
+}
+
+var _ lanyard.Tx = (*txn)(nil)
+
+func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {
+	return &txn{ctx: ctx, d: d, tx: tx, parent: parent}
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+// errRow is a row whose Scan fails with a fixed error.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// bound returns prepared statement s bound to the transaction. Binding
+// reuses the statement already prepared on the transaction's connection.
+func (t *txn) bound(s stmt) *sql.Stmt {
+	if t.local == nil {
+		t.local = make([]*sql.Stmt, len(t.parent))
+	}
+	if st := t.local[s]; st != nil {
+		return st
+	}
+	st := t.tx.StmtContext(t.ctx, t.parent[s])
+	t.local[s] = st
+	return st
+}
+
+// exec runs prepared statement s.
+func (t *txn) exec(s stmt, args ...any) (sql.Result, error) {
+	if t.failed != nil {
+		return nil, t.aborted()
+	}
+	return t.bound(s).ExecContext(t.ctx, args...)
+}
+
+// row runs prepared statement s, which returns at most one row.
+func (t *txn) row(s stmt, args ...any) scanner {
+	if t.failed != nil {
+		return errRow{t.aborted()}
+	}
+	return t.bound(s).QueryRowContext(t.ctx, args...)
+}
+
+// rows runs prepared statement s.
+func (t *txn) rows(s stmt, args ...any) (*sql.Rows, error) {
+	if t.failed != nil {
+		return nil, t.aborted()
+	}
+	return t.bound(s).QueryContext(t.ctx, args...)
+}
+
+// query runs a statement built at run time (filters); it is rebound here
+// and left to the driver's own statement cache.
+func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
+	if t.failed != nil {
+		return nil, t.aborted()
+	}
+	return t.tx.QueryContext(t.ctx, t.d.Rebind(q), args...)
+}
+
+// aborted is what every call returns once the transaction has failed.
+func (t *txn) aborted() error {
+	return lanyard.Wrap(lanyard.EInternal, t.failed, "transaction aborted by an earlier error")
+}
+
+// fail records err as the transaction's failure, if it is the first, and
+// returns it.
+func (t *txn) fail(err error) error {
+	if t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// readErr maps the error of a look-up: no row becomes notFound (which does
+// not poison the transaction), anything else a database error.
+func (t *txn) readErr(err error, notFound *lanyard.Error) error {
+	if notFound != nil && errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	}
+	return t.fail(t.asLanyard(err))
+}
+
+// writeErr maps the error of a write: a unique violation becomes EConflict
+// with message conflict, a foreign key violation EInvalid with message
+// missing, anything else a database error. All of them poison the
+// transaction.
+func (t *txn) writeErr(err error, conflict, missing string) error {
+	switch {
+	case t.d.IsUniqueViolation(err):
+		err = lanyard.Wrap(lanyard.EConflict, err, conflict)
+	case t.d.IsForeignKeyViolation(err):
+		err = lanyard.Wrap(lanyard.EInvalid, err, missing)
+	default:
+		err = t.asLanyard(err)
+	}
+	return t.fail(err)
+}
+
+// asLanyard passes *lanyard.Error values through (aborted transactions,
+// corrupt rows) and wraps everything else as a database error.
+func (t *txn) asLanyard(err error) error {
+	var le *lanyard.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	return dbError(err)
+}
+
+// one checks that a write touched exactly one row; zero rows means the
+// object does not exist.
+func (t *txn) one(res sql.Result, err error, notFound *lanyard.Error, conflict, missing string) error {
+	if err != nil {
+		return t.writeErr(err, conflict, missing)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.fail(dbError(err))
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// collect scans every row into a non-nil slice.
+func collect[T any](t *txn, rows *sql.Rows, err error, scan func(scanner) (*T, error)) ([]*T, error) {
+	if err != nil {
+		return nil, t.readErr(err, nil)
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.readErr(err, nil)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.readErr(err, nil)
+	}
+	return out, nil
+}
+
+// dbError hides a database failure from users and keeps it for the logs.
+func dbError(err error) *lanyard.Error {
+	return lanyard.Wrap(lanyard.EInternal, err, "database error")
+}
+
+// notFound builds the ENotFound error of a look-up.
+func notFound(format string, args ...any) *lanyard.Error {
+	return lanyard.Errorf(lanyard.ENotFound, format, args...)
+}

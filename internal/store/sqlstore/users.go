@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+const userCols = `id, login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at`
+
+var (
+	qInsertUser = prepared(`INSERT INTO users (login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateUser = prepared(`UPDATE users SET login = ?, display_name = ?, email = ?, upn = ?, manager_email = ?, user_groups = ?, roles = ?,
+		disabled = ?, password_hash = ?, updated_at = ? WHERE id = ?`)
+	qUserByID    = prepared(`SELECT ` + userCols + ` FROM users WHERE id = ?`)
+	qUserByLogin = prepared(`SELECT ` + userCols + ` FROM users WHERE login = ?`)
+	qCountUsers  = prepared(`SELECT count(*) FROM users`)
+)
+
+// normUser makes u what a read will return (see the package doc).
+func normUser(u *lanyard.User) {
+	u.Groups = nonNil(u.Groups)
+	u.Roles = nonNil(u.Roles)
+	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
+}
+
+func (t *txn) CreateUser(u *lanyard.User) error {
+	normUser(u)
+	groups, err := jsonList(u.Groups)
+	if err != nil {
+		return err
+	}
+	roles, err := jsonList(u.Roles)
+	if err != nil {
+		return err
+	}
+	err = t.row(qInsertUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
+		u.Disabled, u.PasswordHash, micros(u.CreatedAt), micros(u.UpdatedAt)).Scan(&u.ID)
+	if err != nil {
+		return t.writeErr(err, "user "+quote(u.Login)+" already exists", "")
+	}
+	return nil
+}
+
+func (t *txn) UpdateUser(u *lanyard.User) error {
+	normUser(u)
+	groups, err := jsonList(u.Groups)
+	if err != nil {
+		return err
+	}
+	roles, err := jsonList(u.Roles)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
+		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), u.ID)
+	return t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", "")
+}
+
+func (t *txn) UserByID(id int64) (*lanyard.User, error) {
+	u, err := scanUser(t.row(qUserByID, id))
+	if err != nil {
+		return nil, t.readErr(err, notFound("user %d not found", id))
+	}
+	return u, nil
+}
+
+func (t *txn) UserByLogin(login string) (*lanyard.User, error) {
+	u, err := scanUser(t.row(qUserByLogin, login))
+	if err != nil {
+		return nil, t.readErr(err, notFound("user %q not found", login))
+	}
+	return u, nil
+}
+
+// ListUsers returns the users matching f, ordered by login. Query matches a
+// case-insensitive (ASCII) substring of login, display name or e-mail.
+func (t *txn) ListUsers(f lanyard.UserFilter) ([]*lanyard.User, error) {
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT ` + userCols + ` FROM users WHERE 1 = 1`)
+	if f.Query != "" {
+		q.WriteString(` AND (lower(login) LIKE lower(?) ESCAPE '\' OR lower(display_name) LIKE lower(?) ESCAPE '\' OR lower(email) LIKE lower(?) ESCAPE '\')`)
+		p := "%" + escapeLike(f.Query) + "%"
+		args = append(args, p, p, p)
+	}
+	if f.Group != "" {
+		q.WriteString(` AND ` + t.d.JSONArrayContains("user_groups"))
+		args = append(args, f.Group)
+	}
+	if f.Role != "" {
+		q.WriteString(` AND ` + t.d.JSONArrayContains("roles"))
+		args = append(args, string(f.Role))
+	}
+	q.WriteString(` ORDER BY login`)
+	args = appendPage(&q, args, f.Limit, f.Offset)
+	rows, err := t.query(q.String(), args...)
+	return collect(t, rows, err, scanUser)
+}
+
+func (t *txn) CountUsers() (int, error) {
+	var n int
+	if err := t.row(qCountUsers).Scan(&n); err != nil {
+		return 0, t.readErr(err, nil)
+	}
+	return n, nil
+}
+
+func scanUser(r scanner) (*lanyard.User, error) {
+	var u lanyard.User
+	var groups, roles string
+	var created, updated int64
+	if err := r.Scan(&u.ID, &u.Login, &u.DisplayName, &u.Email, &u.UPN, &u.ManagerEmail, &groups, &roles,
+		&u.Disabled, &u.PasswordHash, &created, &updated); err != nil {
+		return nil, err
+	}
+	var err error
+	if u.Groups, err = listOut[[]string](groups, "users.user_groups"); err != nil {
+		return nil, err
+	}
+	if u.Roles, err = listOut[lanyard.Roles](roles, "users.roles"); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &u, nil
+}

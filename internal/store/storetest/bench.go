@@ -1,0 +1,37 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// BenchmarkIssue measures the store's share of issuing certificates: per
+// certificate, the template look-up, the certificate insert and its audit
+// event, batched per transaction as the issuing service does. It reports
+// certificates per second.
+func BenchmarkIssue(b *testing.B, s lanyard.Store, batch int) {
+	u := MustCreateUser(b, s, "bench")
+	MustCreateTemplate(b, s, "logon")
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		MustUpdate(b, s, func(tx lanyard.Tx) error {
+			for j := i; j < min(i+batch, b.N); j++ {
+				if _, err := tx.TemplateByName("logon"); err != nil {
+					return err
+				}
+				c := NewCertificate("builtin", fmt.Sprintf("%x", j+1), u.ID)
+				if err := tx.CreateCertificate(c); err != nil {
+					return err
+				}
+				if err := tx.AppendAudit(NewEvent("bench", "cert.issue", "certificate", c.Serial, time.Duration(j))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+}

@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+func testTokens(t *testing.T, s lanyard.Store) {
+	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
+	full := &lanyard.APIToken{
+		UserID: alice.ID, Name: "ci", Prefix: "lyd_abc", Hash: []byte{0x01, 0x00, 0xff, 0x10},
+		Roles: lanyard.Roles{lanyard.RoleOperator}, ExpiresAt: at(30 * 24 * time.Hour), CreatedAt: t0, LastUsedAt: at(time.Minute),
+	}
+	bare := &lanyard.APIToken{UserID: alice.ID, Name: "bare", Hash: []byte("bare"), CreatedAt: t0} // nil Roles, no expiry
+	other := &lanyard.APIToken{UserID: bob.ID, Name: "bob", Hash: []byte("bob"), Roles: lanyard.Roles{}, CreatedAt: t0, Revoked: true}
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, k := range []*lanyard.APIToken{full, bare, other} {
+			if err := tx.CreateToken(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	tokenID := func(k *lanyard.APIToken) int64 { return k.ID }
+
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for _, want := range []*lanyard.APIToken{full, bare, other} {
+			got, err := tx.TokenByHash(want.Hash)
+			if err != nil {
+				return err
+			}
+			equal(t, "TokenByHash "+want.Name, got, want)
+			got, err = tx.TokenByID(want.ID)
+			if err != nil {
+				return err
+			}
+			equal(t, "TokenByID "+want.Name, got, want)
+		}
+		if got, _ := tx.TokenByID(bare.ID); got != nil && (got.Roles == nil || !got.ExpiresAt.IsZero()) {
+			t.Errorf("bare token: Roles %s, ExpiresAt %s; want empty roles and the zero time", show(got.Roles), show(got.ExpiresAt))
+		}
+		_, err := tx.TokenByHash([]byte("unknown"))
+		wantCode(t, "TokenByHash unknown", err, lanyard.ENotFound)
+		_, err = tx.TokenByID(999_999)
+		wantCode(t, "TokenByID unknown", err, lanyard.ENotFound)
+
+		list, err := tx.ListTokens(alice.ID)
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListTokens(alice)", list, tokenID, full.ID, bare.ID)
+		list, err = tx.ListTokens(0)
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListTokens(0)", list, tokenID, full.ID, bare.ID, other.ID)
+		list, err = tx.ListTokens(999_999)
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListTokens(unknown user)", list, tokenID)
+		return nil
+	})
+
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.CreateToken(&lanyard.APIToken{UserID: bob.ID, Name: "dup", Hash: full.Hash, CreatedAt: t0})
+	})
+	wantCode(t, "CreateToken duplicate hash", err, lanyard.EConflict)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.CreateToken(&lanyard.APIToken{UserID: 999_999, Name: "orphan", Hash: []byte("orphan"), CreatedAt: t0})
+	})
+	wantCode(t, "CreateToken for a missing user", err, lanyard.EInvalid)
+
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.RevokeToken(full.ID); err != nil {
+			return err
+		}
+		return tx.TouchToken(bare.ID, at(time.Hour+time.Nanosecond))
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.TokenByID(full.ID)
+		if err != nil {
+			return err
+		}
+		want := *full
+		want.Revoked = true
+		equal(t, "revoked token", got, &want)
+		got, err = tx.TokenByID(bare.ID)
+		if err != nil {
+			return err
+		}
+		wantTime(t, "LastUsedAt after TouchToken", got.LastUsedAt, at(time.Hour+time.Nanosecond))
+		return nil
+	})
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.RevokeToken(999_999) })
+	wantCode(t, "RevokeToken missing", err, lanyard.ENotFound)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.TouchToken(999_999, t0) })
+	wantCode(t, "TouchToken missing", err, lanyard.ENotFound)
+}
+
+func testSessions(t *testing.T, s lanyard.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	mk := func(hash string, expires time.Duration) *lanyard.Session {
+		return &lanyard.Session{Hash: []byte(hash), UserID: alice.ID, CSRFToken: "csrf-" + hash, CreatedAt: t0, ExpiresAt: at(expires)}
+	}
+	s1, s2, s3 := mk("one", time.Hour), mk("two", 2*time.Hour), mk("three", 3*time.Hour)
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, x := range []*lanyard.Session{s1, s2, s3} {
+			if err := tx.CreateSession(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.SessionByHash([]byte("two"))
+		if err != nil {
+			return err
+		}
+		equal(t, "SessionByHash", got, s2)
+		wantTime(t, "ExpiresAt", got.ExpiresAt, at(2*time.Hour))
+		_, err = tx.SessionByHash([]byte("nope"))
+		wantCode(t, "SessionByHash unknown", err, lanyard.ENotFound)
+		return nil
+	})
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateSession(mk("one", time.Hour)) })
+	wantCode(t, "CreateSession duplicate", err, lanyard.EConflict)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.CreateSession(&lanyard.Session{Hash: []byte("orphan"), UserID: 999_999, CreatedAt: t0, ExpiresAt: t0})
+	})
+	wantCode(t, "CreateSession for a missing user", err, lanyard.EInvalid)
+
+	// A session whose expiry time has been reached is expired: s2 expires
+	// exactly at the cut-off and goes too.
+	var n int
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(at(2 * time.Hour)); return })
+	if n != 2 {
+		t.Errorf("DeleteExpiredSessions = %d, want 2", n)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for _, h := range []string{"one", "two"} {
+			_, err := tx.SessionByHash([]byte(h))
+			wantCode(t, "expired session "+h, err, lanyard.ENotFound)
+		}
+		_, err := tx.SessionByHash([]byte("three"))
+		return err
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(at(2 * time.Hour)); return })
+	if n != 0 {
+		t.Errorf("second DeleteExpiredSessions = %d, want 0", n)
+	}
+
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteSession([]byte("three")) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteSession([]byte("three")) })
+	wantCode(t, "DeleteSession twice", err, lanyard.ENotFound)
+}

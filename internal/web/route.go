@@ -1,0 +1,72 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// route is one API operation. The same table registers the handler and
+// generates the OpenAPI document, so the two cannot drift apart.
+type route struct {
+	method, path string
+	summary      string
+	tag          string
+	public       bool           // no authentication
+	roles        []lanyard.Role // any of these; empty = any authenticated caller
+	in           any            // request body type, nil for none
+	out          any            // response body type, nil for none
+	status       int            // success status
+	query        []param        // documented query parameters
+	produces     string         // non-JSON response media type
+	consumes     string         // non-JSON request media type
+	h            func(c *call) (any, error)
+}
+
+// param documents a query parameter.
+type param struct {
+	name, typ, doc string
+}
+
+// call is one request in flight.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	s      *Server
+	p      *service.Principal
+	status int  // overrides the route's success status
+	wrote  bool // the handler wrote the response itself
+}
+
+func (c *call) decode(v any) error { return decodeJSON(c.w, c.r, v) }
+
+func (c *call) pathInt(name string) (int64, error) {
+	v := c.r.PathValue(name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, lanyard.Errorf(lanyard.EInvalid, "%s %q must be a positive integer", name, v)
+	}
+	return n, nil
+}
+
+func (c *call) queryInt(name string, def int) (int, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, lanyard.Errorf(lanyard.EInvalid, "query parameter %s=%q must be a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+// raw writes a non-JSON response.
+func (c *call) raw(contentType string, body []byte) {
+	c.w.Header().Set("Content-Type", contentType)
+	c.w.WriteHeader(http.StatusOK)
+	c.w.Write(body)
+	c.wrote = true
+}

@@ -1,0 +1,173 @@
+// Package web is Lanyard's HTTP edge: the REST API under /api/v1 with its
+// OpenAPI document, problem+json errors, authentication (API tokens and
+// browser sessions with CSRF protection), role checks on every route, the
+// PKI endpoints relying parties fetch (CRL, OCSP, CA certificate), and the
+// operational endpoints (/healthz, /readyz, /metrics).
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// Config holds the server's dependencies.
+type Config struct {
+	Service *service.Service
+	Log     *slog.Logger
+	// SecureCookies marks session cookies Secure; set when served over TLS.
+	SecureCookies bool
+	// TrustProxy takes the client address from X-Forwarded-For (only behind
+	// a trusted reverse proxy).
+	TrustProxy bool
+	Now        func() time.Time
+	Version    string
+}
+
+// Server routes HTTP requests to the service.
+type Server struct {
+	svc      *service.Service
+	log      *slog.Logger
+	secure   bool
+	trust    bool
+	throttle *auth.Throttle
+	metrics  *metrics
+	routes   []*route
+	mux      *http.ServeMux
+	openapi  []byte
+	version  string
+}
+
+// New builds the server and its route table.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	throttle, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
+	if err != nil {
+		panic(err) // the default limits are valid by construction
+	}
+	s := &Server{
+		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
+		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
+	}
+	s.routes = s.apiRoutes()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
+	}
+	s.openapi = mustOpenAPI(s.routes, cfg.Version)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, lanyard.Errorf(lanyard.ENotFound, "no API route %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Routes lists "METHOD PATH" for every API route (for tests and docs).
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.method + " " + rt.path
+	}
+	return out
+}
+
+// clientAddr returns the caller's address for audit events and throttling.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.trust {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			return strings.TrimSpace(strings.Split(f, ",")[0])
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate resolves the caller from a bearer token or a session
+// cookie. Cookie-authenticated unsafe requests must carry the session's
+// CSRF token in X-CSRF-Token (synchronizer token pattern), because
+// browsers attach cookies to cross-site requests.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*service.Principal, error) {
+	remote := s.clientAddr(r)
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, secret, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "Authorization header must be \"Bearer <token>\"")
+		}
+		return s.svc.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "log in or send an API token (Authorization: Bearer …)")
+	}
+	p, sess, err := s.svc.AuthenticateSession(ctx, c.Value, remote)
+	if err != nil {
+		return nil, err
+	}
+	if !safeMethod(r.Method) && !auth.EqualCSRF(r.Header.Get(csrfHeader), sess.CSRFToken) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "missing or wrong %s header (CSRF protection)", csrfHeader)
+	}
+	return p, nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// handler wraps a route: authentication, role check, handler, errors.
+func (s *Server) handler(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{w: w, r: r, s: s}
+		if !rt.public {
+			p, err := s.authenticate(r.Context(), r)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			if len(rt.roles) > 0 && !p.Has(rt.roles...) {
+				writeError(w, r, s.log, lanyard.Errorf(lanyard.EForbidden, "this needs one of the roles: %s", rolesText(rt.roles)))
+				return
+			}
+			c.p = p
+		}
+		out, err := rt.h(c)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if c.wrote {
+			return
+		}
+		status := rt.status
+		if c.status != 0 {
+			status = c.status
+		}
+		if out == nil && status == http.StatusOK {
+			status = http.StatusNoContent
+		}
+		writeJSON(w, status, out)
+	})
+}
+
+func rolesText(rs []lanyard.Role) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ", ")
+}

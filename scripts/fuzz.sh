@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every `go test -fuzz` target in the module for the given time each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-5s}
+grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do
+  pkg="./$(dirname "${file#./}")"
+  for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
+    echo "fuzz $pkg $target ($fuzztime)"
+    log=$(mktemp)
+    if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+      cat "$log"; rm -f "$log"; exit 1
+    fi
+    rm -f "$log"
+  done
+done
