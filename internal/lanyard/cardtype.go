@@ -35,7 +35,7 @@ func (k CardKind) Rules() (r KindRules, ok bool) {
 	rsa := []KeyAlgorithm{RSA2048, RSA3072, RSA4096}
 	switch k {
 	case KindPIV:
-		return KindRules{KeyAlgorithms: AllKeyAlgorithms, InitializationAllowed: true, HasAdminKey: true, PasswordResettable: true}, true
+		return KindRules{KeyAlgorithms: slices.Clone(AllKeyAlgorithms), InitializationAllowed: true, HasAdminKey: true, PasswordResettable: true}, true
 	case KindTPMVirtualCard: // guide: only RSA certificates; initialization not supported
 		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true}, true
 	case KindPlatformCredential: // guide: RSA 2048 only; at most 10 per computer; one per user per workstation
@@ -43,7 +43,7 @@ func (k CardKind) Rules() (r KindRules, ok bool) {
 	case KindAirCard: // guide: only RSA certificates
 		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true}, true
 	case KindSoftwareStore: // guide: the key container password cannot be reset
-		return KindRules{KeyAlgorithms: AllKeyAlgorithms}, true
+		return KindRules{KeyAlgorithms: slices.Clone(AllKeyAlgorithms)}, true
 	}
 	return KindRules{}, false
 }
@@ -168,13 +168,19 @@ func (c *CardType) Validate() error {
 // CardTypeSecrets are the card type's default values that must stay
 // secret: stored only sealed, never returned by the API, never logged.
 type CardTypeSecrets struct {
-	AdminKey []byte `json:"admin_key,omitempty"` // default management key (mode "default")
+	// AdminKey is the management key every card of the type uses in mode
+	// "default"; in mode "random" it is the key blank cards arrive with,
+	// which Lanyard replaces with the card's diversified key on takeover.
+	AdminKey []byte `json:"admin_key,omitempty"`
 	UserPIN  string `json:"user_pin,omitempty"`
 	PUK      string `json:"puk,omitempty"`
 }
 
 // Validate checks s against the card type c.
 func (s *CardTypeSecrets) Validate(c *CardType) error {
+	if r, _ := c.Kind.Rules(); len(s.AdminKey) > 0 && !r.HasAdminKey {
+		return Errorf(EInvalid, "card type %q: kind %s has no admin key", c.Name, c.Kind)
+	}
 	if len(s.AdminKey) > 0 && len(s.AdminKey) != c.AdminKey.KeyLen() {
 		return Errorf(EInvalid, "card type %q: a %s admin key is %d bytes", c.Name, c.AdminKey, c.AdminKey.KeyLen())
 	}
@@ -208,7 +214,10 @@ func ParseATRPattern(p string) (value, mask []byte, err error) {
 		switch ch := p[i]; ch {
 		case ' ', ':':
 		default:
-			digits = append(digits, ch|0x20) // lower-case
+			if ch >= 'A' && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			digits = append(digits, ch)
 		}
 	}
 	if len(digits) == 0 || len(digits)%2 != 0 || len(digits) > 66 {

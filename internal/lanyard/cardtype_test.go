@@ -258,7 +258,7 @@ func TestCardTypeSecretsValidate(t *testing.T) {
 		{"AES-256 card, 24-byte key", piv, lanyard.CardTypeSecrets{AdminKey: make([]byte, 24)}, `a aes256 admin key is 32 bytes`},
 		{"AES-256 card, 33-byte key", piv, lanyard.CardTypeSecrets{AdminKey: make([]byte, 33)}, "admin key is 32 bytes"},
 		{"3DES card, 16-byte key", tdes, lanyard.CardTypeSecrets{AdminKey: make([]byte, 16)}, "a 3des admin key is 24 bytes"},
-		{"admin key for a kind without one", soft, lanyard.CardTypeSecrets{AdminKey: make([]byte, 24)}, "admin key is 0 bytes"},
+		{"admin key for a kind without one", soft, lanyard.CardTypeSecrets{AdminKey: make([]byte, 24)}, "has no admin key"},
 		{"PIN too short", piv, lanyard.CardTypeSecrets{UserPIN: "12345"}, "default user PIN must be 6-8"},
 		{"PIN too long", piv, lanyard.CardTypeSecrets{UserPIN: "123456789"}, "default user PIN must be 6-8"},
 		{"PIN too long for software store", soft, lanyard.CardTypeSecrets{UserPIN: strings.Repeat("1", 17)}, "default user PIN must be 6-16"},

@@ -2,6 +2,7 @@ package lanyard
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -62,31 +63,52 @@ func (r RevocationReason) String() string {
 // "keyCompromise" or "key-compromise") or its RFC 5280 number. Reason 8
 // (removeFromCRL) is only meaningful in delta CRLs and is refused.
 func ParseRevocationReason(s string) (RevocationReason, error) {
-	norm := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '-' || c == '_' || c == ' ':
-			continue
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
+	if n, err := strconv.Atoi(s); err == nil && s[0] >= '0' && s[0] <= '9' && (len(s) == 1 || s[0] != '0') {
+		if _, known := reasonNames[RevocationReason(n)]; known && RevocationReason(n) != ReasonRemoveFromCRL {
+			return RevocationReason(n), nil
 		}
-		norm = append(norm, c)
-	}
-	for r, n := range reasonNames {
-		flat := make([]byte, 0, len(n))
-		for i := 0; i < len(n); i++ {
-			if n[i] != '_' {
-				flat = append(flat, n[i])
-			}
-		}
-		if string(norm) == string(flat) || string(norm) == strconv.Itoa(int(r)) {
-			if r != ReasonRemoveFromCRL {
+	} else if flat := flatReason(s); flat != "" {
+		for r, name := range reasonNames {
+			if r != ReasonRemoveFromCRL && flat == strings.ReplaceAll(name, "_", "") && wellSeparated(s) {
 				return r, nil
 			}
 		}
 	}
 	return 0, Errorf(EInvalid, "unknown revocation reason %q (use unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise)", s)
+}
+
+// flatReason lower-cases s and drops '_', '-' and ' ' so that key_compromise,
+// keyCompromise and key-compromise compare equal; it returns "" for input
+// with other characters.
+func flatReason(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_' || c == '-' || c == ' ':
+		case c >= 'a' && c <= 'z':
+			b.WriteByte(c)
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
+// wellSeparated refuses separators at the ends or doubled ("-key", "key__compromise").
+func wellSeparated(s string) bool {
+	sep := func(c byte) bool { return c == '_' || c == '-' || c == ' ' }
+	if sep(s[0]) || sep(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if sep(s[i]) && sep(s[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Certificate is a certificate Lanyard issued or tracks.

@@ -32,6 +32,9 @@ func (a KeyAlgorithm) IsRSA() bool { return a == RSA2048 || a == RSA3072 || a ==
 func KeyAlgorithmOf(pub any) KeyAlgorithm {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return ""
+		}
 		switch k.N.BitLen() {
 		case 2048:
 			return RSA2048
@@ -41,6 +44,9 @@ func KeyAlgorithmOf(pub any) KeyAlgorithm {
 			return RSA4096
 		}
 	case *ecdsa.PublicKey:
+		if k == nil {
+			return ""
+		}
 		switch k.Curve {
 		case elliptic.P256():
 			return ECP256

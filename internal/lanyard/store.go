@@ -89,7 +89,7 @@ type Tx interface {
 
 	// Certificate requests (the CA's pending queue).
 	CreateRequest(r *CertRequest) error // sets r.ID
-	UpdateRequest(r *CertRequest) error
+	UpdateRequest(r *CertRequest) error // records a decision; EConflict unless the request is still pending
 	RequestByID(id int64) (*CertRequest, error)
 	ListRequests(status RequestStatus) ([]*CertRequest, error) // "" = all
 

@@ -47,6 +47,11 @@ type Service struct {
 
 	certWriter *batchWriter
 
+	// Read caches for the issuance hot path (see readCacheTTL).
+	tokenCache    *ttlCache[string, tokenAuth]
+	templateCache *ttlCache[string, *lanyard.Template]
+	policyCache   *ttlCache[struct{}, []*lanyard.Policy]
+
 	crlMu sync.Mutex // serializes CRL regeneration per process
 }
 
@@ -71,6 +76,9 @@ func New(cfg Config) (*Service, error) {
 		s.caOrder = append(s.caOrder, c.Name())
 	}
 	s.certWriter = newBatchWriter(cfg.Store, 256)
+	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
+	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
+	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)
 	return s, nil
 }
 

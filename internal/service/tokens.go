@@ -116,6 +116,7 @@ func (s *Service) ListTokens(ctx context.Context, p *Principal, all bool) ([]*la
 // RevokeToken revokes a token of the caller (or anyone's, for
 // administrators).
 func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error {
+	defer s.tokenCache.purge() // after commit
 	return s.store.Update(ctx, func(tx lanyard.Tx) error {
 		t, err := tx.TokenByID(id)
 		if err != nil {
@@ -140,22 +141,26 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 		return nil, bad
 	}
 	hash := auth.HashToken(secret)
-	var t *lanyard.APIToken
-	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) error {
-		var err error
-		if t, err = tx.TokenByHash(hash); err != nil {
+	key := string(hash)
+	ta, ok := s.tokenCache.get(key)
+	if !ok {
+		err := s.view(ctx, func(tx lanyard.Tx) error {
+			var err error
+			if ta.token, err = tx.TokenByHash(hash); err != nil {
+				return err
+			}
+			ta.user, err = tx.UserByID(ta.token.UserID)
 			return err
+		})
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			return nil, bad
 		}
-		u, err = tx.UserByID(t.UserID)
-		return err
-	})
-	if lanyard.IsCode(err, lanyard.ENotFound) {
-		return nil, bad
+		if err != nil {
+			return nil, err
+		}
+		s.tokenCache.put(key, ta)
 	}
-	if err != nil {
-		return nil, err
-	}
+	t, u := ta.token, ta.user
 	now := s.clock()
 	if t.Revoked || u.Disabled || !now.Before(t.ExpiresAt) {
 		return nil, bad
@@ -165,6 +170,15 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 		if err := s.store.Update(ctx, func(tx lanyard.Tx) error { return tx.TouchToken(t.ID, now) }); err != nil {
 			s.log.Warn("token last-used update failed", "token", t.ID, "err", err)
 		}
+		touched := *t
+		touched.LastUsedAt = now
+		s.tokenCache.put(key, tokenAuth{token: &touched, user: u})
 	}
 	return &Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
+}
+
+// tokenAuth is a cached token lookup; both values are read-only.
+type tokenAuth struct {
+	token *lanyard.APIToken
+	user  *lanyard.User
 }

@@ -175,6 +175,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 		slices.Sort(changed)
 		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, map[string]any{"changed": changed, "roles": u.Roles, "disabled": u.Disabled}))
 	})
+	s.tokenCache.purge() // cached principals carry the user's roles and state; purged after commit
 	if err != nil {
 		return nil, err
 	}

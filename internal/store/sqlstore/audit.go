@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -66,11 +68,11 @@ func (t *txn) loadAuditHead() error {
 		}
 	}
 	h := &auditHead{}
-	if err := t.row(qAuditHead).Scan(&h.seq, &h.hash); err != nil {
-		if err := t.readErr(err, notFound("no audit events")); !lanyard.IsCode(err, lanyard.ENotFound) {
-			return err
-		}
-		h = &auditHead{} // empty log: the first event has seq 1 and no previous hash
+	switch err := t.row(qAuditHead).Scan(&h.seq, &h.hash); {
+	case errors.Is(err, sql.ErrNoRows):
+		// An empty log: the first event gets seq 1 and no previous hash.
+	case err != nil:
+		return t.readErr(err, nil)
 	}
 	h.hash = bytesOut(h.hash)
 	t.head = h

@@ -12,8 +12,11 @@ const requestCols = `id, ca, template, user_id, requested_by, public_key, csr, k
 var (
 	qInsertRequest = prepared(`INSERT INTO cert_requests (ca, template, user_id, requested_by, public_key, csr, key_sha256, subject, status,
 		certificate_id, decided_by, comment, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	// The status condition makes a decision a compare-and-set: of two CA
+	// managers deciding at once (two replicas, READ COMMITTED), one wins
+	// and the other gets EConflict instead of deciding twice.
 	qUpdateRequest = prepared(`UPDATE cert_requests SET status = ?, certificate_id = ?, decided_by = ?, comment = ?, decided_at = ?
-		WHERE id = ?`)
+		WHERE id = ? AND status = 'pending'`)
 	qRequestByID        = prepared(`SELECT ` + requestCols + ` FROM cert_requests WHERE id = ?`)
 	qListRequests       = prepared(`SELECT ` + requestCols + ` FROM cert_requests ORDER BY id`)
 	qListRequestsStatus = prepared(`SELECT ` + requestCols + ` FROM cert_requests WHERE status = ? ORDER BY id`)
@@ -36,12 +39,21 @@ func (t *txn) CreateRequest(r *lanyard.CertRequest) error {
 	return nil
 }
 
-// UpdateRequest writes the decision: status, certificate, decided by,
-// comment and time.
+// UpdateRequest writes the decision on a pending request: status,
+// certificate, decided by, comment and time. A request that is no longer
+// pending yields EConflict.
 func (t *txn) UpdateRequest(r *lanyard.CertRequest) error {
 	normRequest(r)
 	res, err := t.exec(qUpdateRequest, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.DecidedAt), r.ID)
-	return t.one(res, err, notFound("certificate request %d not found", r.ID), "", requestMissing)
+	err = t.one(res, err, notFound("certificate request %d not found", r.ID), "", requestMissing)
+	if !lanyard.IsCode(err, lanyard.ENotFound) {
+		return err
+	}
+	cur, gerr := t.RequestByID(r.ID)
+	if gerr != nil {
+		return gerr
+	}
+	return lanyard.Errorf(lanyard.EConflict, "certificate request %d is already %s", r.ID, cur.Status)
 }
 
 func (t *txn) RequestByID(id int64) (*lanyard.CertRequest, error) {

@@ -44,7 +44,7 @@ func (t *txn) DeleteSession(hash []byte) error {
 // DeleteExpiredSessions deletes the sessions whose ExpiresAt is at or
 // before now and says how many there were.
 func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
-	res, err := t.exec(qDeleteExpiredSessions, micros(normTime(now)))
+	res, err := t.exec(qDeleteExpiredSessions, micros(now))
 	if err != nil {
 		return 0, t.writeErr(err, "", "")
 	}

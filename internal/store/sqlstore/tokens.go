@@ -68,7 +68,7 @@ func (t *txn) RevokeToken(id int64) error {
 }
 
 func (t *txn) TouchToken(id int64, at time.Time) error {
-	res, err := t.exec(qTouchToken, micros(normTime(at)), id)
+	res, err := t.exec(qTouchToken, micros(at), id)
 	return t.one(res, err, notFound("token %d not found", id), "", "")
 }
 

@@ -12,9 +12,11 @@ func certID(c *lanyard.Certificate) int64 { return c.ID }
 func testCertificates(t *testing.T, s lanyard.Store) {
 	alice := MustCreateUser(t, s, "alice")
 	c1 := NewCertificate("ca1", "1f", alice.ID)
-	tracked := NewCertificate("ca1", "2a", 0) // no user: stored as NULL, read as 0
-	tracked.Source, tracked.CardID, tracked.RequestID, tracked.DER = lanyard.SourceTracked, 0, 0, []byte{} // empty bytes read back nil
-	sameSerial := NewCertificate("ca2", "1f", alice.ID) // serials are unique per CA only
+	// No user (stored as NULL, read as 0); empty DER reads back nil.
+	tracked := NewCertificate("ca1", "2a", 0)
+	tracked.Source, tracked.CardID, tracked.RequestID, tracked.DER = lanyard.SourceTracked, 0, 0, []byte{}
+	// Serials are unique per CA only.
+	sameSerial := NewCertificate("ca2", "1f", alice.ID)
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, c := range []*lanyard.Certificate{c1, tracked, sameSerial} {
 			if err := tx.CreateCertificate(c); err != nil {

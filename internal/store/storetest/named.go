@@ -10,7 +10,7 @@ import (
 // named describes a kind of object kept under a unique name (card types,
 // templates, policies), so that one test checks all of them the same way.
 type named[T any] struct {
-	kind  string              // as in messages: `card type "x" not found`
+	kind  string               // as in messages: `card type "x" not found`
 	fresh func(name string) *T // every field set
 	bare  func(name string) *T // only what is required; list fields nil
 	// order is the names ListX must return after creating fresh("beta"),

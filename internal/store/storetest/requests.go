@@ -78,9 +78,15 @@ func testRequests(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 
+	// A decided request cannot be decided again.
+	again := approve
+	again.Status = lanyard.RequestRejected
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateRequest(&again) })
+	wantCode(t, "UpdateRequest on a decided request", err, lanyard.EConflict)
+
 	missing := *r2
 	missing.ID = 999_999
-	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateRequest(&missing) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateRequest(&missing) })
 	wantCode(t, "UpdateRequest missing", err, lanyard.ENotFound)
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateRequest(NewRequest(999_999, 0)) })
 	wantCode(t, "CreateRequest for a missing user", err, lanyard.EInvalid)
