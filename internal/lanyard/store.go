@@ -81,6 +81,9 @@ type Tx interface {
 
 	// Certificates.
 	CreateCertificate(c *Certificate) error // sets c.ID; (CA, Serial) is unique
+	// CreateCertificates inserts many certificates at once (the group
+	// commit of issuance); the result equals CreateCertificate for each.
+	CreateCertificates(cs []*Certificate) error
 	UpdateCertificate(c *Certificate) error // status, card, revocation fields
 	CertificateBySerial(ca, serial string) (*Certificate, error)
 	CertificateByID(id int64) (*Certificate, error)
@@ -101,5 +104,8 @@ type Tx interface {
 	// chain's lock, so concurrent writers (several replicas on PostgreSQL)
 	// still produce one linear chain.
 	AppendAudit(e *AuditEvent) error
+	// AppendAudits appends events in order; the result equals AppendAudit
+	// for each.
+	AppendAudits(es []*AuditEvent) error
 	ListAudit(f AuditFilter) ([]*AuditEvent, error)
 }

@@ -143,12 +143,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	}
 	rec := certRecord(cert, tpl, user, s.clock())
 	ev := s.event(p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name, "user": user.Login, "subject": rec.Subject})
-	err = s.certWriter.write(ctx, func(tx lanyard.Tx) error {
-		if err := tx.CreateCertificate(rec); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ev)
-	})
+	err = s.certWriter.write(ctx, rec, ev)
 	if err != nil {
 		return nil, err
 	}

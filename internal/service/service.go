@@ -45,7 +45,7 @@ type Service struct {
 	baseURL string
 	crlLife time.Duration
 
-	certWriter *batchWriter
+	certWriter *certWriter
 
 	// Read caches for the issuance hot path (see readCacheTTL).
 	tokenCache    *ttlCache[string, tokenAuth]
@@ -75,7 +75,7 @@ func New(cfg Config) (*Service, error) {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
-	s.certWriter = newBatchWriter(cfg.Store, 256)
+	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
 	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
 	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)

@@ -87,3 +87,7 @@ func (*tx) RequestByID(int64) (*lanyard.CertRequest, error) {
 func (*tx) ListRequests(lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
 	return nil, notImplemented("ListRequests")
 }
+func (*tx) CreateCertificates([]*lanyard.Certificate) error {
+	return notImplemented("CreateCertificates")
+}
+func (*tx) AppendAudits([]*lanyard.AuditEvent) error { return notImplemented("AppendAudits") }

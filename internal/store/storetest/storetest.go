@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Policies", testPolicies},
 		{"CAs", testCAs},
 		{"Certificates", testCertificates},
+		{"Batches", testBatches},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
 		{"Settings", testSettings},
