@@ -39,7 +39,8 @@ try-it:
 
 ## bench: issuance through the HTTP API against the raw signing rate, on SQLite and PostgreSQL
 bench:
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench . -benchtime 3s ./internal/bench/
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
+	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
 
 clean:
 	rm -rf bin
