@@ -10,16 +10,18 @@ trap 'kill "${pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 go build -o "$work/bin/lanyard" "$root/cmd/lanyard"
 export PATH="$work/bin:$PATH"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-lanyard serve --data "$work/data" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+# Port 0: the kernel picks a free port; the server prints its URL when ready.
+lanyard serve --data "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
+url=""
+for _ in $(seq 200); do
+  url=$(sed -n 's/^Lanyard is ready at \(http[^ ]*\)$/\1/p' "$work/server.log")
+  [ -n "$url" ] && break
+  sleep 0.05
 done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
+[ -n "$url" ] && curl -fsS "$url/readyz" >/dev/null || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
 
-export LANYARD_SERVER="http://127.0.0.1:$port"
+export LANYARD_SERVER="$url"
 export LANYARD_TOKEN=$(cat "$work/data/bootstrap-token")
 
 awk '/^## Try it/{found=1; next} found && /^```sh/{inblock=1; next} inblock && /^```/{exit} inblock{print}' \

@@ -26,6 +26,9 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err := s.seedDefaults(ctx); err != nil {
 		return "", err
 	}
+	if err := s.ensureAdminMaster(ctx); err != nil {
+		return "", err
+	}
 	var users int
 	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { users, err = tx.CountUsers(); return }); err != nil {
 		return "", err

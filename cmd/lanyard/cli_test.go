@@ -1,0 +1,172 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cli runs the lanyard binary as a user would and returns stdout, stderr
+// and the exit status.
+type cli struct {
+	t        *testing.T
+	bin, dir string
+	env      []string
+}
+
+func (c *cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs and fails the test unless the exit status is want.
+func (c *cli) must(want int, args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run("", args...)
+	if code != want {
+		c.t.Fatalf("lanyard %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out
+}
+
+func writeCSR(t *testing.T, path string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o600)
+}
+
+// TestCLI drives the commands the issue names against a real server:
+// users with a password from stdin, scoped tokens, the approval queue
+// (exit 3 while pending), JSON output, and clear errors with exit 1.
+func TestCLI(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr := freeAddr(t)
+	stop := startServe(t, bin, data, addr)
+	defer stop()
+	tok, _ := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+	admin := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(tok))}}
+
+	// A CA manager with a password read from standard input.
+	out, errOut, code := admin.run("a long enough password\n", "user", "create", "carla", "--email", "carla@example.com",
+		"--role", "ca_manager", "--role", "user", "--password-stdin", "--output", "json")
+	if code != 0 {
+		t.Fatalf("user create: %d %s", code, errOut)
+	}
+	var u struct {
+		Login string   `json:"login"`
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal([]byte(out), &u); err != nil || u.Login != "carla" || len(u.Roles) != 2 {
+		t.Fatalf("user create output %q: %v", out, err)
+	}
+	if strings.Contains(out, "password") {
+		t.Fatalf("user output mentions the password: %s", out)
+	}
+	// Her token, limited in time.
+	secret := strings.TrimSpace(admin.must(0, "token", "create", "--user", "carla", "--ttl", "1h"))
+	if !strings.HasPrefix(secret, "lyd_") || strings.Contains(secret, "\n") {
+		t.Fatalf("token create printed %q", secret)
+	}
+	carla := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + secret}}
+
+	// A template that needs approval: issue exits 3 and prints no certificate.
+	admin.must(0, "user", "create", "dan", "--email", "dan@example.com", "--name", "Dan")
+	admin.must(0, "template", "create", "esign", "--key", "ecp256", "--ku", "digital_signature", "--ku", "content_commitment",
+		"--eku", "document_signing", "--ca-approval")
+	if !strings.Contains(admin.must(0, "template", "list"), "esign") {
+		t.Fatal("template list lacks esign")
+	}
+	writeCSR(t, filepath.Join(dir, "dan.csr"))
+	out, errOut, code = admin.run("", "ca", "issue", "--template", "esign", "--user", "dan", "--csr", "dan.csr")
+	if code != exitPending || out != "" || !strings.Contains(errOut, "waits for a CA manager") {
+		t.Fatalf("pending issue: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+	admin.run("", "ca", "issue", "--template", "esign", "--user", "dan", "--csr", "dan.csr")
+
+	var pending []struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(carla.must(0, "ca", "pending", "--output", "json")), &pending); err != nil || len(pending) != 2 {
+		t.Fatalf("ca pending: %v %+v", err, pending)
+	}
+	id1, id2 := itoa(pending[0].ID), itoa(pending[1].ID)
+	// Only CA managers decide.
+	danToken := strings.TrimSpace(admin.must(0, "token", "create", "--user", "dan", "--ttl", "1h"))
+	dan := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + danToken}}
+	if _, errOut, code := dan.run("", "ca", "approve", id1); code != 1 || !strings.Contains(errOut, "ca_manager") {
+		t.Fatalf("approve by a plain user: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := carla.run("", "ca", "reject", id1, "--comment", "no form"); code != 0 {
+		t.Fatalf("reject: %d %s", code, errOut)
+	}
+	pemOut := carla.must(0, "ca", "approve", id2)
+	if _, errOut, code := carla.run("", "ca", "approve", id2); code != 1 || !strings.Contains(errOut, "already issued") {
+		t.Fatalf("second approve: exit %d %q", code, errOut)
+	}
+	block, _ := pem.Decode([]byte(pemOut))
+	if block == nil {
+		t.Fatalf("approve printed no PEM: %q", pemOut)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || cert.Subject.CommonName != "Dan" {
+		t.Fatalf("approved certificate: %v %v", cert, err)
+	}
+	if !strings.Contains(carla.must(0, "ca", "pending", "--status", "issued"), "esign") {
+		t.Fatal("issued requests are not listed")
+	}
+
+	// Errors: clear message, exit 1; usage mistakes exit 2.
+	if _, errOut, code := carla.run("", "template", "create", "nope"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("forbidden: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "ca", "revoke", "zz", "--reason", "key_compromise"); code != 1 || !strings.Contains(errOut, "hexadecimal") {
+		t.Fatalf("bad serial: exit %d %q", code, errOut)
+	}
+	if _, _, code := admin.run("", "ca", "issue", "--template", "esign"); code != 2 {
+		t.Fatalf("missing --csr: exit %d", code)
+	}
+	noToken := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN="}}
+	if _, errOut, code := noToken.run("", "template", "list"); code != 1 || !strings.Contains(errOut, "LANYARD_TOKEN") {
+		t.Fatalf("no token: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "audit", "verify"); !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify: %q", out)
+	}
+	if !strings.Contains(admin.must(0, "ca", "cert"), "BEGIN CERTIFICATE") {
+		t.Fatal("ca cert printed no PEM")
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,106 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyard.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := seal.New(key)
+	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st
+}
+
+// TestSetupIsIdempotentAndSealsSecrets starts a service twice on one store:
+// the first start creates the administrator, defaults and the card admin
+// key master secret; the second changes nothing.
+func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, seal.KeySize)
+	svc, st := mustService(t, dir, key)
+	ctx := context.Background()
+	tok, err := svc.Setup(ctx)
+	if err != nil || tok == "" {
+		t.Fatalf("first Setup: %q %v", tok, err)
+	}
+	v, secret, err := svc.AdminMaster(ctx)
+	if err != nil || v != 1 || len(secret) != 32 {
+		t.Fatalf("AdminMaster: v%d len %d %v", v, len(secret), err)
+	}
+	var stored []byte
+	storetest.MustView(t, st, func(tx lanyard.Tx) (err error) { stored, err = tx.Setting("card-admin-master/v1"); return })
+	if bytes.Contains(stored, secret) {
+		t.Fatal("the master secret is stored in the clear")
+	}
+	// The card type's default PIN is sealed too.
+	var cts []*lanyard.CardType
+	storetest.MustView(t, st, func(tx lanyard.Tx) (err error) { cts, err = tx.ListCardTypes(); return })
+	for _, ct := range cts {
+		if bytes.Contains(ct.SealedSecrets, []byte("123456")) {
+			t.Fatalf("card type %s stores its default PIN in the clear", ct.Name)
+		}
+	}
+	events := storetest.CheckAuditChain(t, st)
+	svc.Close()
+	st.Close()
+
+	svc2, st2 := mustService(t, dir, key)
+	defer st2.Close()
+	defer svc2.Close()
+	tok2, err := svc2.Setup(ctx)
+	if err != nil || tok2 != "" {
+		t.Fatalf("second Setup: %q %v", tok2, err)
+	}
+	v2, secret2, err := svc2.AdminMaster(ctx)
+	if err != nil || v2 != 1 || !bytes.Equal(secret, secret2) {
+		t.Fatalf("master secret changed across restarts")
+	}
+	if after := storetest.CheckAuditChain(t, st2); len(after) != len(events) {
+		t.Fatalf("second start wrote %d audit events", len(after)-len(events))
+	}
+}
+
+// TestWrongMasterKeyIsReported starts on an existing store with another
+// master key: the CA refuses to open, naming the master key.
+func TestWrongMasterKeyIsReported(t *testing.T) {
+	dir := t.TempDir()
+	svc, st := mustService(t, dir, bytes.Repeat([]byte{1}, seal.KeySize))
+	svc.Close()
+	st.Close()
+	ctx := context.Background()
+	st2, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	sealer, _ := seal.New(bytes.Repeat([]byte{2}, seal.KeySize))
+	_, err = ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st2, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
+	if lanyard.ErrorCode(err) != lanyard.EUnavailable || !bytes.Contains([]byte(lanyard.ErrorMessage(err)), []byte("master key")) {
+		t.Fatalf("wrong master key: %v", err)
+	}
+}
