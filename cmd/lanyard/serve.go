@@ -177,18 +177,26 @@ func writeSecretFile(path, content string) error {
 	return f.Close()
 }
 
-// background runs the periodic jobs: CRL re-signing and session clean-up.
-// They are idempotent, so several replicas running them is harmless.
+// background runs the periodic jobs: CRL re-signing, session clean-up and
+// the hourly audit checkpoint. They are idempotent, so several replicas
+// running them is harmless.
 func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	svc.RefreshCRLs(ctx)
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			svc.RefreshCRLs(ctx)
+			if n%6 == 0 {
+				if rep, err := svc.CheckpointAudit(ctx); err != nil {
+					log.Error("audit checkpoint failed", "err", err)
+				} else if !rep.OK {
+					log.Error("audit chain broken", "first_bad", rep.FirstBad, "problem", rep.Problem, "detail", rep.Detail)
+				}
+			}
 			if n, err := svc.PurgeSessions(ctx); err != nil {
 				log.Error("session purge failed", "err", err)
 			} else if n > 0 {

@@ -36,17 +36,17 @@ const (
 
 // Report is the outcome of Verify.
 type Report struct {
-	Events   int64  // events checked before the first problem; all events when OK
-	OK       bool   // the whole chain is intact (and reaches the anchor, if any)
-	FirstBad int64  // Seq of the first event that is missing or does not fit
-	Problem  string // one of the Problem constants; "" when OK
-	Detail   string // one sentence for the auditor
+	Events   int64  `json:"events"`              // events checked before the first problem; all events when OK
+	OK       bool   `json:"ok"`                  // the whole chain is intact (and reaches the anchor, if any)
+	FirstBad int64  `json:"first_bad,omitempty"` // Seq of the first event that is missing or does not fit
+	Problem  string `json:"problem,omitempty"`   // one of the Problem constants; "" when OK
+	Detail   string `json:"detail,omitempty"`    // one sentence for the auditor
 	// Last is the newest event checked before the problem: the chain's
 	// head when OK. Record it then as the anchor for the next run, so that
 	// truncation and rewriting become detectable. When not OK it is where
 	// the readable part ends; the Detail says when it, too, may have been
 	// changed (a rehashed event looks intact until its successor).
-	Last Anchor
+	Last Anchor `json:"last"`
 }
 
 // Verify walks the chain through page from Seq 1 and reports the first

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -102,5 +104,36 @@ func TestWrongMasterKeyIsReported(t *testing.T) {
 	_, err = ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st2, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
 	if lanyard.ErrorCode(err) != lanyard.EUnavailable || !bytes.Contains([]byte(lanyard.ErrorMessage(err)), []byte("master key")) {
 		t.Fatalf("wrong master key: %v", err)
+	}
+}
+
+// TestAuditCheckpointDetectsTruncation deletes the newest events, which
+// leaves a chain that is intact in itself; the checkpoint makes it visible.
+func TestAuditCheckpointDetectsTruncation(t *testing.T) {
+	dir := t.TempDir()
+	svc, st := mustService(t, dir, bytes.Repeat([]byte{3}, seal.KeySize))
+	defer st.Close()
+	defer svc.Close()
+	ctx := context.Background()
+	if _, err := svc.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.CheckpointAudit(ctx)
+	if err != nil || !rep.OK {
+		t.Fatalf("checkpoint: %+v %v", rep, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{"DROP TRIGGER audit_events_no_delete", "DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) - 3 FROM audit_events)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err = svc.VerifyAudit(ctx)
+	if err != nil || rep.OK || rep.Problem != audit.ProblemTruncated {
+		t.Fatalf("after deleting the newest events: %+v %v", rep, err)
 	}
 }
