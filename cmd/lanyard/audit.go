@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -21,13 +20,8 @@ func auditCommands() []command {
 }
 
 func auditVerify(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	cf.register(fs)
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("audit verify")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -35,7 +29,7 @@ func auditVerify(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/audit/verify", &rep); err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		if err := printJSON(&rep); err != nil {
 			return err
 		}
@@ -49,21 +43,16 @@ func auditVerify(ctx context.Context, args []string) error {
 }
 
 func auditList(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var after int64
 	var action, otype, oid string
 	var limit int
-	fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
-	cf.register(fs)
-	fs.Int64Var(&after, "after", 0, "events after this sequence number")
-	fs.StringVar(&action, "action", "", "action, e.g. cert.issue")
-	fs.StringVar(&otype, "object-type", "", "object type")
-	fs.StringVar(&oid, "object-id", "", "object id")
-	fs.IntVar(&limit, "limit", 100, "at most this many")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("audit list")
+	cmd.Int64Var(&after, "after", 0, "events after this sequence number")
+	cmd.StringVar(&action, "action", "", "action, e.g. cert.issue")
+	cmd.StringVar(&otype, "object-type", "", "object type")
+	cmd.StringVar(&oid, "object-id", "", "object id")
+	cmd.IntVar(&limit, "limit", 100, "at most this many")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -72,7 +61,7 @@ func auditList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, q, &evs); err != nil {
 		return err
 	}
-	return printOut(&cf, evs, []string{"SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "FROM"}, func(e *lanyard.AuditEvent) []string {
+	return printOut(&cmd.clientFlags, evs, []string{"SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "FROM"}, func(e *lanyard.AuditEvent) []string {
 		return []string{strconv.FormatInt(e.Seq, 10), e.Time.Format(time.RFC3339), e.Actor, e.Action, e.ObjectType + ":" + e.ObjectID, e.RemoteAddr}
 	})
 }

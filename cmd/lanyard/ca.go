@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,16 +28,14 @@ func caCommands() []command {
 }
 
 func caIssue(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var in service.IssueInput
 	var csrFile, keyFile string
-	fs := flag.NewFlagSet("ca issue", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&in.Template, "template", "", "certificate template")
-	fs.StringVar(&in.User, "user", "", "subject's login (default: yourself)")
-	fs.StringVar(&csrFile, "csr", "", "PKCS#10 request, PEM or DER (- for standard input)")
-	fs.StringVar(&keyFile, "public-key", "", "public key (SubjectPublicKeyInfo), PEM or DER")
-	pos, err := parse(fs, args)
+	cmd := newClientCmd("ca issue")
+	cmd.StringVar(&in.Template, "template", "", "certificate template")
+	cmd.StringVar(&in.User, "user", "", "subject's login (default: yourself)")
+	cmd.StringVar(&csrFile, "csr", "", "PKCS#10 request, PEM or DER (- for standard input)")
+	cmd.StringVar(&keyFile, "public-key", "", "public key (SubjectPublicKeyInfo), PEM or DER")
+	pos, err := parse(cmd.FlagSet, args)
 	if err != nil || len(pos) != 0 || in.Template == "" || (csrFile == "") == (keyFile == "") {
 		return errUsage
 	}
@@ -55,7 +52,7 @@ func caIssue(ctx context.Context, args []string) error {
 		}
 		in.PublicKey = pemOrBase64(b)
 	}
-	c, err := cf.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -64,7 +61,7 @@ func caIssue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		if err := printJSON(&res); err != nil {
 			return err
 		}
@@ -73,7 +70,7 @@ func caIssue(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "request %d waits for a CA manager's approval (lanyard ca approve %d)\n", res.Request.ID, res.Request.ID)
 		return errPending
 	}
-	if cf.output != "json" {
+	if cmd.output != "json" {
 		fmt.Print(res.PEM)
 	}
 	return nil
@@ -88,15 +85,10 @@ func pemOrBase64(b []byte) string {
 }
 
 func caCert(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var name string
-	fs := flag.NewFlagSet("ca cert", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&name, "ca", "", "CA name (default: the first CA)")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("ca cert")
+	cmd.StringVar(&name, "ca", "", "CA name (default: the first CA)")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -113,7 +105,7 @@ func caCert(ctx context.Context, args []string) error {
 	} else if err := c.Get(ctx, "/api/v1/cas/"+client.Esc(name), &info); err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		return printJSON(&info)
 	}
 	fmt.Print(info.Chain)
@@ -121,17 +113,11 @@ func caCert(ctx context.Context, args []string) error {
 }
 
 func caRevoke(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var in web.RevokeInput
-	fs := flag.NewFlagSet("ca revoke", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&in.Reason, "reason", "unspecified", "RFC 5280 reason: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise")
-	fs.StringVar(&in.CA, "ca", "", "CA name (default: the first CA)")
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("ca revoke")
+	cmd.StringVar(&in.Reason, "reason", "unspecified", "RFC 5280 reason: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise")
+	cmd.StringVar(&in.CA, "ca", "", "CA name (default: the first CA)")
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
@@ -139,22 +125,20 @@ func caRevoke(ctx context.Context, args []string) error {
 	if _, err := c.Post(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"/revoke", in, &cert); err != nil {
 		return err
 	}
-	return printJSONOrLine(&cf, &cert, fmt.Sprintf("certificate %s revoked (%s)", cert.Serial, cert.ReasonName))
+	return printJSONOrLine(&cmd.clientFlags, &cert, fmt.Sprintf("certificate %s revoked (%s)", cert.Serial, cert.ReasonName))
 }
 
 func caPending(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var status string
-	fs := flag.NewFlagSet("ca pending", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&status, "status", "pending", "pending, issued, rejected or all")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+	cmd := newClientCmd("ca pending")
+	cmd.StringVar(&status, "status", "pending", "pending, issued, rejected or all")
+	if pos, err := parse(cmd.FlagSet, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
 	if status == "all" {
 		status = ""
 	}
-	c, err := cf.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -162,23 +146,17 @@ func caPending(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/requests?status="+client.Esc(status), &rs); err != nil {
 		return err
 	}
-	return printOut(&cf, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "CREATED"}, func(r *lanyard.CertRequest) []string {
+	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "CREATED"}, func(r *lanyard.CertRequest) []string {
 		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), r.CreatedAt.Format(time.RFC3339)}
 	})
 }
 
 func caDecide(verb string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
 		var in web.Decision
-		fs := flag.NewFlagSet("ca "+verb, flag.ContinueOnError)
-		cf.register(fs)
-		fs.StringVar(&in.Comment, "comment", "", "comment recorded with the decision")
-		pos, err := parse(fs, args)
-		if err != nil || len(pos) != 1 {
-			return errUsage
-		}
-		c, err := cf.client()
+		cmd := newClientCmd("ca " + verb)
+		cmd.StringVar(&in.Comment, "comment", "", "comment recorded with the decision")
+		pos, c, err := cmd.start(args, 1)
 		if err != nil {
 			return err
 		}
@@ -188,7 +166,7 @@ func caDecide(verb string) func(context.Context, []string) error {
 			if _, err := c.Post(ctx, path, in, &res); err != nil {
 				return err
 			}
-			if cf.output == "json" {
+			if cmd.output == "json" {
 				return printJSON(&res)
 			}
 			fmt.Print(res.PEM)
@@ -198,21 +176,16 @@ func caDecide(verb string) func(context.Context, []string) error {
 		if _, err := c.Post(ctx, path, in, &r); err != nil {
 			return err
 		}
-		return printJSONOrLine(&cf, &r, fmt.Sprintf("request %d rejected", r.ID))
+		return printJSONOrLine(&cmd.clientFlags, &r, fmt.Sprintf("request %d rejected", r.ID))
 	}
 }
 
 func certList(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var user, status string
-	fs := flag.NewFlagSet("cert list", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&user, "user", "", "owner login")
-	fs.StringVar(&status, "status", "", "status: valid, written, revoked, …")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("cert list")
+	cmd.StringVar(&user, "user", "", "owner login")
+	cmd.StringVar(&status, "status", "", "status: valid, written, revoked, …")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -220,22 +193,16 @@ func certList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/certificates?limit=1000&user="+client.Esc(user)+"&status="+client.Esc(status), &cs); err != nil {
 		return err
 	}
-	return printOut(&cf, cs, []string{"SERIAL", "TEMPLATE", "SUBJECT", "STATUS", "NOT AFTER"}, func(c *lanyard.Certificate) []string {
+	return printOut(&cmd.clientFlags, cs, []string{"SERIAL", "TEMPLATE", "SUBJECT", "STATUS", "NOT AFTER"}, func(c *lanyard.Certificate) []string {
 		return []string{c.Serial, c.Template, c.Subject, string(c.Status), c.NotAfter.Format(time.RFC3339)}
 	})
 }
 
 func certShow(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var caName string
-	fs := flag.NewFlagSet("cert show", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&caName, "ca", "", "CA name")
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("cert show")
+	cmd.StringVar(&caName, "ca", "", "CA name")
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
@@ -243,11 +210,11 @@ func certShow(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"?ca="+client.Esc(caName), &res); err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		return printJSON(&res)
 	}
 	cert := res.Certificate
-	printOne(&cf, cert, [][2]string{{"serial", cert.Serial}, {"subject", cert.Subject}, {"template", cert.Template},
+	printOne(&cmd.clientFlags, cert, [][2]string{{"serial", cert.Serial}, {"subject", cert.Subject}, {"template", cert.Template},
 		{"status", string(cert.Status)}, {"not before", cert.NotBefore.Format(time.RFC3339)}, {"not after", cert.NotAfter.Format(time.RFC3339)}})
 	fmt.Print(res.PEM)
 	return nil

@@ -39,14 +39,8 @@ func configCommands() []command {
 
 func showNamed[T any](prefix string, v *T) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
-		fs := flag.NewFlagSet("show", flag.ContinueOnError)
-		cf.register(fs)
-		pos, err := parse(fs, args)
-		if err != nil || len(pos) != 1 {
-			return errUsage
-		}
-		c, err := cf.client()
+		cmd := newClientCmd("show")
+		pos, c, err := cmd.start(args, 1)
 		if err != nil {
 			return err
 		}
@@ -59,14 +53,8 @@ func showNamed[T any](prefix string, v *T) func(context.Context, []string) error
 
 func deleteNamed(prefix string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
-		fs := flag.NewFlagSet("delete", flag.ContinueOnError)
-		cf.register(fs)
-		pos, err := parse(fs, args)
-		if err != nil || len(pos) != 1 {
-			return errUsage
-		}
-		c, err := cf.client()
+		cmd := newClientCmd("delete")
+		pos, c, err := cmd.start(args, 1)
 		if err != nil {
 			return err
 		}
@@ -91,13 +79,8 @@ func loadFile(name string, v any) error {
 }
 
 func templateList(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("template list", flag.ContinueOnError)
-	cf.register(fs)
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("template list")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -105,7 +88,7 @@ func templateList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/templates", &ts); err != nil {
 		return err
 	}
-	return printOut(&cf, ts, []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
+	return printOut(&cmd.clientFlags, ts, []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
 		algs := make([]string, len(t.KeyAlgs))
 		for i, a := range t.KeyAlgs {
 			algs[i] = string(a)
@@ -117,25 +100,23 @@ func templateList(ctx context.Context, args []string) error {
 
 func templateSave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
 		var file, cn, slot string
 		var keys, kus, ekus multi
 		var validity int
 		var sanEmail, sanUPN, caApproval, formApproval bool
-		fs := flag.NewFlagSet("template", flag.ContinueOnError)
-		cf.register(fs)
-		fs.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
-		fs.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
-		fs.IntVar(&validity, "validity", 365, "validity in days")
-		fs.Var(&kus, "ku", "key usage: digital_signature, content_commitment, key_encipherment, key_agreement (repeatable)")
-		fs.Var(&ekus, "eku", "extended key usage: smartcard_logon, client_auth, email_protection, document_signing, … (repeatable)")
-		fs.StringVar(&cn, "cn", "{display_name}", "subject common name; {login} {display_name} {email} {upn} {group} are replaced")
-		fs.StringVar(&slot, "slot", "", "PIV slot on cards: 9a, 9c, 9d or 9e")
-		fs.BoolVar(&sanEmail, "san-email", false, "put the user's e-mail in the subject alternative name")
-		fs.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
-		fs.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
-		fs.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
-		pos, err := parse(fs, args)
+		cmd := newClientCmd("template")
+		cmd.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
+		cmd.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
+		cmd.IntVar(&validity, "validity", 365, "validity in days")
+		cmd.Var(&kus, "ku", "key usage: digital_signature, content_commitment, key_encipherment, key_agreement (repeatable)")
+		cmd.Var(&ekus, "eku", "extended key usage: smartcard_logon, client_auth, email_protection, document_signing, … (repeatable)")
+		cmd.StringVar(&cn, "cn", "{display_name}", "subject common name; {login} {display_name} {email} {upn} {group} are replaced")
+		cmd.StringVar(&slot, "slot", "", "PIV slot on cards: 9a, 9c, 9d or 9e")
+		cmd.BoolVar(&sanEmail, "san-email", false, "put the user's e-mail in the subject alternative name")
+		cmd.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
+		cmd.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
+		cmd.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
+		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
 		}
@@ -167,7 +148,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		if t.Name == "" {
 			return errUsage
 		}
-		c, err := cf.client()
+		c, err := cmd.client()
 		if err != nil {
 			return err
 		}
@@ -180,7 +161,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		return printJSONOrLine(&cf, &out, "template "+out.Name+" saved")
+		return printJSONOrLine(&cmd.clientFlags, &out, "template "+out.Name+" saved")
 	}
 }
 
@@ -193,13 +174,8 @@ func printJSONOrLine(cf *clientFlags, v any, line string) error {
 }
 
 func policyList(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("policy list", flag.ContinueOnError)
-	cf.register(fs)
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("policy list")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -207,7 +183,7 @@ func policyList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/policies", &ps); err != nil {
 		return err
 	}
-	return printOut(&cf, ps, []string{"NAME", "PRIORITY", "ASSIGNED", "REQUIRED", "OPTIONAL", "CARD TYPES"}, func(p *lanyard.Policy) []string {
+	return printOut(&cmd.clientFlags, ps, []string{"NAME", "PRIORITY", "ASSIGNED", "REQUIRED", "OPTIONAL", "CARD TYPES"}, func(p *lanyard.Policy) []string {
 		return []string{p.Name, strconv.Itoa(p.Priority), assignmentsString(p.Assignments),
 			strings.Join(p.Settings.Certificates.Required, ","), strings.Join(p.Settings.Certificates.Optional, ","), strings.Join(p.Settings.AllowedCards, ",")}
 	})
@@ -237,25 +213,23 @@ func printPolicy(cf *clientFlags, p *lanyard.Policy) error {
 
 func policySave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
 		var file string
 		var priority int
 		var assign, required, optional, cardTypes multi
-		fs := flag.NewFlagSet("policy", flag.ContinueOnError)
-		cf.register(fs)
-		fs.StringVar(&file, "file", "", "JSON file with the whole policy (- for standard input); settings left out take their defaults")
-		fs.IntVar(&priority, "priority", 100, "priority: the lowest number wins when several policies apply")
-		fs.Var(&assign, "assign", "user:LOGIN, group:NAME or everyone (repeatable)")
-		fs.Var(&required, "required", "required template (repeatable)")
-		fs.Var(&optional, "optional", "optional template (repeatable)")
-		fs.Var(&cardTypes, "card-type", "allowed card type (repeatable)")
-		pos, err := parse(fs, args)
+		cmd := newClientCmd("policy")
+		cmd.StringVar(&file, "file", "", "JSON file with the whole policy (- for standard input); settings left out take their defaults")
+		cmd.IntVar(&priority, "priority", 100, "priority: the lowest number wins when several policies apply")
+		cmd.Var(&assign, "assign", "user:LOGIN, group:NAME or everyone (repeatable)")
+		cmd.Var(&required, "required", "required template (repeatable)")
+		cmd.Var(&optional, "optional", "optional template (repeatable)")
+		cmd.Var(&cardTypes, "card-type", "allowed card type (repeatable)")
+		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
 		}
 		p := service.NewPolicyInput()
 		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		cmd.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if file != "" {
 			if err := loadFile(file, p); err != nil {
 				return err
@@ -285,7 +259,7 @@ func policySave(update bool) func(context.Context, []string) error {
 		if p.Name == "" {
 			return errUsage
 		}
-		c, err := cf.client()
+		c, err := cmd.client()
 		if err != nil {
 			return err
 		}
@@ -298,18 +272,13 @@ func policySave(update bool) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		return printJSONOrLine(&cf, &out, "policy "+out.Name+" saved")
+		return printJSONOrLine(&cmd.clientFlags, &out, "policy "+out.Name+" saved")
 	}
 }
 
 func cardTypeList(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("card-type list", flag.ContinueOnError)
-	cf.register(fs)
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("card-type list")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -317,7 +286,7 @@ func cardTypeList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/card-types", &cts); err != nil {
 		return err
 	}
-	return printOut(&cf, cts, []string{"NAME", "KIND", "ADMIN KEY", "MODE", "PIN", "INIT"}, func(t *lanyard.CardType) []string {
+	return printOut(&cmd.clientFlags, cts, []string{"NAME", "KIND", "ADMIN KEY", "MODE", "PIN", "INIT"}, func(t *lanyard.CardType) []string {
 		return []string{t.Name, string(t.Kind), string(t.AdminKey), string(t.AdminMode),
 			fmt.Sprintf("%d-%d, %d tries", t.PIN.MinLength, t.PIN.MaxLength, t.PIN.PINRetries), fmt.Sprint(t.SupportsInit)}
 	})
@@ -325,12 +294,10 @@ func cardTypeList(ctx context.Context, args []string) error {
 
 func cardTypeSave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var cf clientFlags
 		var file string
-		fs := flag.NewFlagSet("card-type", flag.ContinueOnError)
-		cf.register(fs)
-		fs.StringVar(&file, "file", "", "JSON file with the card type (- for standard input); may include default_user_pin, default_puk, default_admin_key (hex)")
-		pos, err := parse(fs, args)
+		cmd := newClientCmd("card-type")
+		cmd.StringVar(&file, "file", "", "JSON file with the card type (- for standard input); may include default_user_pin, default_puk, default_admin_key (hex)")
+		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || file == "" || (update && len(pos) != 1) {
 			return errUsage
 		}
@@ -341,7 +308,7 @@ func cardTypeSave(update bool) func(context.Context, []string) error {
 		if len(pos) == 1 {
 			in.Name = pos[0]
 		}
-		c, err := cf.client()
+		c, err := cmd.client()
 		if err != nil {
 			return err
 		}
@@ -354,6 +321,6 @@ func cardTypeSave(update bool) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		return printJSONOrLine(&cf, &out, "card type "+out.Name+" saved")
+		return printJSONOrLine(&cmd.clientFlags, &out, "card type "+out.Name+" saved")
 	}
 }

@@ -114,3 +114,27 @@ func readInput(name string) ([]byte, error) {
 	}
 	return os.ReadFile(name)
 }
+
+// clientCmd is a client command: its flag set with the common client
+// flags registered.
+type clientCmd struct {
+	*flag.FlagSet
+	clientFlags
+}
+
+func newClientCmd(name string) *clientCmd {
+	c := &clientCmd{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.clientFlags.register(c.FlagSet)
+	return c
+}
+
+// start parses args, requires exactly npos positional arguments, and
+// returns them with a client for the configured server.
+func (c *clientCmd) start(args []string, npos int) ([]string, *client.Client, error) {
+	pos, err := parse(c.FlagSet, args)
+	if err != nil || len(pos) != npos {
+		return nil, nil, errUsage
+	}
+	cl, err := c.client()
+	return pos, cl, err
+}

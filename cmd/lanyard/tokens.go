@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -22,16 +21,14 @@ func tokenCommands() []command {
 }
 
 func tokenCreate(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var in service.TokenInput
 	var roles multi
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&in.User, "user", "", "owner's login (default: yourself)")
-	fs.StringVar(&in.TTL, "ttl", "", "lifetime, e.g. 24h or 720h (default 2160h = 90 days)")
-	fs.StringVar(&in.Name, "name", "", "label")
-	fs.Var(&roles, "role", "limit the token to this role (repeatable; default: all of the owner's roles)")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+	cmd := newClientCmd("token create")
+	cmd.StringVar(&in.User, "user", "", "owner's login (default: yourself)")
+	cmd.StringVar(&in.TTL, "ttl", "", "lifetime, e.g. 24h or 720h (default 2160h = 90 days)")
+	cmd.StringVar(&in.Name, "name", "", "label")
+	cmd.Var(&roles, "role", "limit the token to this role (repeatable; default: all of the owner's roles)")
+	if pos, err := parse(cmd.FlagSet, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
 	for _, r := range roles {
@@ -39,7 +36,7 @@ func tokenCreate(ctx context.Context, args []string) error {
 			in.Roles = append(in.Roles, lanyard.Role(strings.TrimSpace(part)))
 		}
 	}
-	c, err := cf.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -47,7 +44,7 @@ func tokenCreate(ctx context.Context, args []string) error {
 	if _, err := c.Post(ctx, "/api/v1/tokens", in, &out); err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		return printJSON(&out)
 	}
 	fmt.Println(out.Secret)
@@ -55,15 +52,10 @@ func tokenCreate(ctx context.Context, args []string) error {
 }
 
 func tokenList(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var all bool
-	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
-	cf.register(fs)
-	fs.BoolVar(&all, "all", false, "every user's tokens (administrators)")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("token list")
+	cmd.BoolVar(&all, "all", false, "every user's tokens (administrators)")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -71,20 +63,14 @@ func tokenList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/tokens?all="+strconv.FormatBool(all), &toks); err != nil {
 		return err
 	}
-	return printOut(&cf, toks, []string{"ID", "USER", "NAME", "PREFIX", "ROLES", "EXPIRES", "REVOKED"}, func(t *lanyard.APIToken) []string {
+	return printOut(&cmd.clientFlags, toks, []string{"ID", "USER", "NAME", "PREFIX", "ROLES", "EXPIRES", "REVOKED"}, func(t *lanyard.APIToken) []string {
 		return []string{strconv.FormatInt(t.ID, 10), strconv.FormatInt(t.UserID, 10), t.Name, t.Prefix, rolesString(t.Roles), t.ExpiresAt.Format(time.RFC3339), fmt.Sprint(t.Revoked)}
 	})
 }
 
 func tokenRevoke(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
-	cf.register(fs)
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("token revoke")
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}

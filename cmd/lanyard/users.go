@@ -92,24 +92,22 @@ func (u *userFlags) input(fs *flag.FlagSet) (service.UserInput, error) {
 }
 
 func userCreate(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var uf userFlags
-	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	cf.register(fs)
-	uf.register(fs)
-	pos, err := parse(fs, args)
+	cmd := newClientCmd("user create")
+	uf.register(cmd.FlagSet)
+	pos, err := parse(cmd.FlagSet, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return errUsage
 	}
-	in, err := uf.input(fs)
+	in, err := uf.input(cmd.FlagSet)
 	if err != nil {
 		return err
 	}
 	in.Login = pos[0]
-	c, err := cf.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -117,29 +115,27 @@ func userCreate(ctx context.Context, args []string) error {
 	if _, err := c.Post(ctx, "/api/v1/users", in, &u); err != nil {
 		return err
 	}
-	return printUser(&cf, &u)
+	return printUser(&cmd.clientFlags, &u)
 }
 
 func userUpdate(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var uf userFlags
-	fs := flag.NewFlagSet("user update", flag.ContinueOnError)
-	cf.register(fs)
-	uf.register(fs)
-	fs.BoolVar(&uf.disable, "disable", false, "disable the user")
-	fs.BoolVar(&uf.enable, "enable", false, "enable the user")
-	pos, err := parse(fs, args)
+	cmd := newClientCmd("user update")
+	uf.register(cmd.FlagSet)
+	cmd.BoolVar(&uf.disable, "disable", false, "disable the user")
+	cmd.BoolVar(&uf.enable, "enable", false, "enable the user")
+	pos, err := parse(cmd.FlagSet, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return errUsage
 	}
-	in, err := uf.input(fs)
+	in, err := uf.input(cmd.FlagSet)
 	if err != nil {
 		return err
 	}
-	c, err := cf.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -147,7 +143,7 @@ func userUpdate(ctx context.Context, args []string) error {
 	if _, err := c.Do(ctx, http.MethodPatch, "/api/v1/users/"+client.Esc(pos[0]), in, &u); err != nil {
 		return err
 	}
-	return printUser(&cf, &u)
+	return printUser(&cmd.clientFlags, &u)
 }
 
 func printUser(cf *clientFlags, u *lanyard.User) error {
@@ -167,17 +163,12 @@ func rolesString(rs lanyard.Roles) string {
 }
 
 func userList(ctx context.Context, args []string) error {
-	var cf clientFlags
 	var q, group, role string
-	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
-	cf.register(fs)
-	fs.StringVar(&q, "query", "", "substring of login, name or e-mail")
-	fs.StringVar(&group, "group", "", "group")
-	fs.StringVar(&role, "role", "", "role")
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("user list")
+	cmd.StringVar(&q, "query", "", "substring of login, name or e-mail")
+	cmd.StringVar(&group, "group", "", "group")
+	cmd.StringVar(&role, "role", "", "role")
+	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
@@ -185,20 +176,14 @@ func userList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/users?q="+client.Esc(q)+"&group="+client.Esc(group)+"&role="+client.Esc(role)+"&limit=1000", &users); err != nil {
 		return err
 	}
-	return printOut(&cf, users, []string{"LOGIN", "NAME", "EMAIL", "ROLES", "DISABLED"}, func(u *lanyard.User) []string {
+	return printOut(&cmd.clientFlags, users, []string{"LOGIN", "NAME", "EMAIL", "ROLES", "DISABLED"}, func(u *lanyard.User) []string {
 		return []string{u.Login, u.DisplayName, u.Email, rolesString(u.Roles), fmt.Sprint(u.Disabled)}
 	})
 }
 
 func userShow(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("user show", flag.ContinueOnError)
-	cf.register(fs)
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("user show")
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
@@ -206,18 +191,12 @@ func userShow(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/users/"+client.Esc(pos[0]), &u); err != nil {
 		return err
 	}
-	return printUser(&cf, &u)
+	return printUser(&cmd.clientFlags, &u)
 }
 
 func userPolicy(ctx context.Context, args []string) error {
-	var cf clientFlags
-	fs := flag.NewFlagSet("user policy", flag.ContinueOnError)
-	cf.register(fs)
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		return errUsage
-	}
-	c, err := cf.client()
+	cmd := newClientCmd("user policy")
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
@@ -225,8 +204,8 @@ func userPolicy(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/users/"+client.Esc(pos[0])+"/policy", &p); err != nil {
 		return err
 	}
-	if cf.output == "json" {
+	if cmd.output == "json" {
 		return printJSON(&p)
 	}
-	return printPolicy(&cf, &p)
+	return printPolicy(&cmd.clientFlags, &p)
 }

@@ -13,52 +13,31 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
-	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
-	"github.com/lanyard-cms/lanyard/internal/web"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
-// server is a whole Lanyard server on an httptest listener.
+// server is a whole Lanyard server with a benchmark template.
 type server struct {
+	*webtest.Server
 	url, token string
 	store      lanyard.Store
 	sealer     *seal.AESGCM
-	close      func()
 }
 
 func startServer(tb testing.TB, st lanyard.Store) *server {
-	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sealer, _ := seal.New(key)
-	hs := httptest.NewUnstartedServer(nil)
-	base := "http://" + hs.Listener.Addr().String()
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: base, Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: base})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tok, err := svc.Setup(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs.Config.Handler = web.New(web.Config{Service: svc}).Handler()
-	hs.Start()
-	s := &server{url: base, token: tok, store: st, sealer: sealer, close: func() { hs.Close(); svc.Close(); st.Close() }}
+	w := webtest.Start(tb, st)
+	s := &server{Server: w, url: w.URL, token: w.AdminToken, store: st, sealer: w.Sealer}
 	s.post(tb, "/api/v1/templates", lanyard.Template{
 		Name: "bench-p256", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.ECP256}, ValidityDays: 30,
 		KeyUsage: []string{lanyard.KUDigitalSignature}, ExtKeyUsage: []string{lanyard.EKUClientAuth},
@@ -112,7 +91,6 @@ func BenchmarkIssuance(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := startServer(b, sq)
-	defer srv.close()
 
 	b.Run("raw", func(b *testing.B) {
 		issuer, key := srv.issuingKey(b)
@@ -147,9 +125,7 @@ func BenchmarkIssuance(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := startServer(b, pg)
-		defer s.close()
-		benchHTTP(b, s)
+		benchHTTP(b, startServer(b, pg))
 	})
 }
 

@@ -3,22 +3,17 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/ca"
-	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
 // env is a real Lanyard server over a real SQLite database in a temp dir.
@@ -34,35 +29,13 @@ type env struct {
 
 func mustEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "lanyard.db")
-	st, err := sqlite.Open(ctx, dbPath)
+	dbPath := filepath.Join(t.TempDir(), "lanyard.db")
+	st, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sealer, _ := seal.New(key)
-	hs := httptest.NewUnstartedServer(nil)
-	base := "http://" + hs.Listener.Addr().String()
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: base, Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := svc.Setup(ctx)
-	if err != nil || tok == "" {
-		t.Fatalf("Setup: %q %v", tok, err)
-	}
-	srv := web.New(web.Config{Service: svc})
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	t.Cleanup(func() { hs.Close(); svc.Close(); st.Close() })
-	return &env{t: t, url: base, admin: tok, svc: svc, store: st, dbPath: dbPath, srv: srv}
+	s := webtest.Start(t, st)
+	return &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, dbPath: dbPath, srv: s.Web}
 }
 
 // resp is a decoded answer.
