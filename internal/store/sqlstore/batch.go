@@ -7,9 +7,42 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// batchRows caps the rows of one multi-row INSERT, well inside SQLite's
+// Multi-row INSERTs come in a few fixed sizes, prepared once like every
+// other statement: a batch of n rows is written as the largest sizes that
+// fit (n = 45 → 32 + 8 + 4 + 1). Statements of every possible row count
+// would defeat the drivers' statement caches (PostgreSQL then re-parses
+// and re-plans on most batches). 64 rows stay well inside SQLite's
 // bound-parameter limit (32766) and PostgreSQL's (65535).
-const batchRows = 64
+var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
+
+const (
+	certInsertCols  = 18
+	auditInsertCols = 10
+)
+
+var (
+	qInsertCertsN  = map[int]stmt{}
+	qInsertAuditsN = map[int]stmt{}
+)
+
+func init() {
+	for _, n := range chunkSizes {
+		qInsertCertsN[n] = prepared(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
+		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at)
+		VALUES ` + valuesList(n, certInsertCols) + ` RETURNING id, ca, serial`)
+		qInsertAuditsN[n] = prepared(`INSERT INTO audit_events (` + auditCols + `) VALUES ` + valuesList(n, auditInsertCols))
+	}
+}
+
+// chunk returns the largest prepared size that fits n (n ≥ 1).
+func chunk(n int) int {
+	for _, c := range chunkSizes {
+		if c <= n {
+			return c
+		}
+	}
+	return 1
+}
 
 // valuesList returns "(?, …, ?), (…)" for rows rows of cols columns.
 func valuesList(rows, cols int) string {
@@ -23,7 +56,7 @@ func valuesList(rows, cols int) string {
 // because neither engine promises RETURNING rows in VALUES order.
 func (t *txn) CreateCertificates(cs []*lanyard.Certificate) error {
 	for len(cs) > 0 {
-		n := min(len(cs), batchRows)
+		n := chunk(len(cs))
 		if err := t.insertCerts(cs[:n]); err != nil {
 			return err
 		}
@@ -33,8 +66,7 @@ func (t *txn) CreateCertificates(cs []*lanyard.Certificate) error {
 }
 
 func (t *txn) insertCerts(cs []*lanyard.Certificate) error {
-	const cols = 18
-	args := make([]any, 0, cols*len(cs))
+	args := make([]any, 0, certInsertCols*len(cs))
 	byKey := make(map[[2]string]*lanyard.Certificate, len(cs))
 	for _, c := range cs {
 		normCert(c)
@@ -43,9 +75,7 @@ func (t *txn) insertCerts(cs []*lanyard.Certificate) error {
 			micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt))
 		byKey[[2]string{c.CA, c.Serial}] = c
 	}
-	rows, err := t.query(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
-		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at)
-		VALUES `+valuesList(len(cs), cols)+` RETURNING id, ca, serial`, args...)
+	rows, err := t.rows(qInsertCertsN[len(cs)], args...)
 	if err != nil {
 		return t.writeErr(err, "a certificate of this batch already exists", "a certificate of this batch names a user that does not exist")
 	}
@@ -85,7 +115,7 @@ func (t *txn) AppendAudits(es []*lanyard.AuditEvent) error {
 		}
 	}
 	for len(es) > 0 {
-		n := min(len(es), batchRows)
+		n := chunk(len(es))
 		if err := t.insertAudits(es[:n]); err != nil {
 			return err
 		}
@@ -95,8 +125,7 @@ func (t *txn) AppendAudits(es []*lanyard.AuditEvent) error {
 }
 
 func (t *txn) insertAudits(es []*lanyard.AuditEvent) error {
-	const cols = 10
-	args := make([]any, 0, cols*len(es))
+	args := make([]any, 0, auditInsertCols*len(es))
 	head := *t.head
 	for _, e := range es {
 		e.Seq = head.seq + 1
@@ -108,10 +137,7 @@ func (t *txn) insertAudits(es []*lanyard.AuditEvent) error {
 			blob(e.Details), blob(e.PrevHash), e.Hash)
 		head = auditHead{seq: e.Seq, hash: e.Hash}
 	}
-	if t.failed != nil {
-		return t.aborted()
-	}
-	if _, err := t.tx.ExecContext(t.ctx, t.d.Rebind(`INSERT INTO audit_events (`+auditCols+`) VALUES `+valuesList(len(es), cols)), args...); err != nil {
+	if _, err := t.exec(qInsertAuditsN[len(es)], args...); err != nil {
 		return t.writeErr(err, "audit chain moved concurrently", "")
 	}
 	t.head = &head

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# card-deps.sh — installs, from Debian's packages, what the smart-card tests
+# need and is missing: pcscd with the vsmartcard vpcd driver (a virtual
+# reader our emulated cards dial into), the independent clients the tests
+# check the cards with (OpenSC, pcsc-tools, yubico-piv-tool), the PC/SC
+# headers for cgo clients and SoftHSM2.
+#
+# Idempotent; prints nothing when everything is present. Uses sudo when not
+# run as root. Progress goes to stderr so callers may capture stdout.
+set -euo pipefail
+
+# Each check looks for a file the package installs rather than asking dpkg,
+# so a tool installed by other means also counts as present.
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+# lib_present reports whether a file matching the glob exists.
+lib_present() { compgen -G "$1" >/dev/null; }
+
+have pcscd || need+=(pcscd)
+lib_present '/usr/lib/pcsc/drivers/serial/libifdvpcd.so*' || need+=(vsmartcard-vpcd)
+have opensc-tool || need+=(opensc)
+have pcsc_scan || need+=(pcsc-tools)
+have yubico-piv-tool || need+=(yubico-piv-tool)
+[ -e /usr/include/PCSC/winscard.h ] || need+=(libpcsclite-dev)
+have softhsm2-util || need+=(softhsm2)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "card-deps: installing ${need[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+# --no-install-recommends keeps out desktop helpers; policy-rc.d is not
+# touched, so on a systemd host the pcscd socket unit may be enabled, which
+# scripts/pcscd-test.sh copes with.
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
