@@ -15,8 +15,10 @@ build:
 ## test: install what the tests need, start PostgreSQL, run every check and test
 test:
 	scripts/test-deps.sh
+	scripts/card-deps.sh
 	$(MAKE) check
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(MAKE) unit
+	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(MAKE) unit
 	$(MAKE) fuzz
 	scripts/try-it.sh
 
@@ -28,6 +30,7 @@ check:
 
 unit:
 	@test -n "$$LANYARD_TEST_POSTGRES" || { echo "LANYARD_TEST_POSTGRES is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_VPCD" || { echo "LANYARD_TEST_VPCD is not set (make test sets it)"; exit 1; }
 	$(GO) test -count=1 -race ./...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)

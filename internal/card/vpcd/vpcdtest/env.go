@@ -1,0 +1,61 @@
+package vpcdtest
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// EnvVar names the address of the real vpcd slot tests use; make test sets
+// it from scripts/pcscd-test.sh.
+const EnvVar = "LANYARD_TEST_VPCD"
+
+// Addr returns the real vpcd address from LANYARD_TEST_VPCD and fails the
+// test when it is unset: tests against pcscd are part of the normal test
+// run, so a missing stack is an error, not a reason to skip.
+func Addr(tb testing.TB) string {
+	tb.Helper()
+	addr := os.Getenv(EnvVar)
+	if addr == "" {
+		tb.Fatalf("%s is not set: run `make test`, or as root: %s=$(scripts/pcscd-test.sh) go test ./internal/card/...", EnvVar, EnvVar)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		tb.Fatalf("%s=%q is not host:port: %v", EnvVar, addr, err)
+	}
+	return addr
+}
+
+// Lock gives the test sole use of the vpcd slot at addr until it ends.
+// One pcscd serves the whole machine and a vpcd slot takes one card at a
+// time, while `go test ./...` runs packages in parallel processes; an
+// exclusive flock on a file named after the slot serialises them.
+func Lock(tb testing.TB, addr string) {
+	tb.Helper()
+	_, port, _ := net.SplitHostPort(addr)
+	path := filepath.Join(os.TempDir(), "lanyard-vpcd-"+port+".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		tb.Fatalf("vpcdtest: lock file: %v", err)
+	}
+	start := time.Now()
+	logged := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			tb.Fatalf("vpcdtest: flock %s: %v", path, err)
+		}
+		if !logged && time.Since(start) > time.Second {
+			tb.Logf("waiting for another test process to release vpcd slot %s (%s)", addr, path)
+			logged = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Cleanup(func() { f.Close() }) // closing the file releases the lock
+}
