@@ -37,6 +37,7 @@ func commands() []command {
 	cmds = append(cmds, configCommands()...)
 	cmds = append(cmds, caCommands()...)
 	cmds = append(cmds, auditCommands()...)
+	cmds = append(cmds, cardCommands()...)
 	return cmds
 }
 

@@ -1,0 +1,333 @@
+package emu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+)
+
+// Factory defaults of a new card, as blank PIV cards and YubiKeys ship.
+const (
+	DefaultPIN = "123456"
+	DefaultPUK = "12345678"
+	// DefaultRetries is the PIN's and the PUK's retry counter.
+	DefaultRetries = 3
+)
+
+// DefaultManagementKey is the factory 3DES management key.
+var DefaultManagementKey = []byte{
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+}
+
+// Version is the firmware version GET VERSION reports: YubiKey 5.4.3, from
+// which on clients (piv-go, ykman) read GET METADATA and may set AES
+// management keys.
+var Version = [3]byte{5, 4, 3}
+
+// atr is the card's Answer To Reset (ISO/IEC 7816-3, 8): direct convention,
+// TD1 announcing TD2, TD2 announcing T=1 (PC/SC clients connect with T=1
+// only), then the historical bytes 80 (COMPACT-TLV follows) and 57
+// "Lanyard" (card issuer's data, ISO/IEC 7816-4, 8.1.1.2.5), then TCK.
+var atr = func() []byte {
+	b := append([]byte{0x3B, 0x89, 0x80, 0x01, 0x80, 0x57}, "Lanyard"...)
+	var tck byte
+	for _, x := range b[1:] {
+		tck ^= x
+	}
+	return append(b, tck)
+}()
+
+// Card is an emulated PIV card. It implements vpcd.Card; Transport adapts
+// it to apdu.Transport for in-process clients. All methods are safe for
+// concurrent use; APDUs are processed one at a time.
+type Card struct {
+	cfg config
+
+	mu     sync.Mutex
+	st     *State       // current persistent state
+	saved  *State       // last state the store accepted
+	keys   map[byte]Key // loaded keys, by slot
+	framer apdu.CardFramer
+	sess   session
+}
+
+// session is the card's volatile state: what power off, power on, reset
+// and selecting the application clear (SP 800-73-4 Part 2, 3.1.1 and 2.4).
+type session struct {
+	selected    bool
+	pinVerified bool
+	// pinFresh: the PIN was verified since the last private-key
+	// operation, as a PIN-always key requires.
+	pinFresh bool
+	// mgmAuthenticated: the management key was authenticated.
+	mgmAuthenticated bool
+	// pending is the witness or challenge of a management key
+	// authentication in progress.
+	pending *challenge
+}
+
+// New returns a card whose state comes from the StateStore (WithStateStore)
+// or, when the store is empty, a factory-fresh card: default PIN, PUK and
+// management key, random serial and GUID, a new attestation key and
+// certificate. The new state is saved before New returns.
+func New(opts ...Option) (*Card, error) {
+	c := &Card{cfg: newConfig(opts), keys: map[byte]Key{}}
+	st, err := c.cfg.store.Load()
+	switch {
+	case errors.Is(err, ErrNoState):
+		if st, err = c.factoryState(nil); err != nil {
+			return nil, err
+		}
+		if err := c.cfg.store.Save(st); err != nil {
+			return nil, fmt.Errorf("emu: saving the new card's state: %w", err)
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if err := st.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	c.st, c.saved = st, st.Clone()
+	for ref := range st.Keys {
+		if _, err := c.key(ref); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// ATR returns the Answer To Reset.
+func (c *Card) ATR() []byte { return append([]byte(nil), atr...) }
+
+// PowerOff clears the volatile state, as losing power does.
+func (c *Card) PowerOff() { c.clearVolatile() }
+
+// PowerOn clears the volatile state; a card starts with nothing selected.
+func (c *Card) PowerOn() { c.clearVolatile() }
+
+// Reset is a warm reset: it clears the volatile state.
+func (c *Card) Reset() { c.clearVolatile() }
+
+func (c *Card) clearVolatile() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sess = session{}
+	c.framer.Reset()
+}
+
+// Transmit processes one command APDU and returns the response APDU. It
+// never fails: a malformed command gets its ISO/IEC 7816-4 status word, and
+// an internal error (which the fuzz tests look for) 6F00.
+func (c *Card) Transmit(cmd []byte) (resp []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			c.cfg.log.Error("emu: internal error processing an APDU", "panic", r)
+			c.rollback()
+			c.sess = session{}
+			c.framer.Reset()
+			resp = apdu.Response{SW: apdu.SWNoPreciseDiagnosis}.Bytes()
+		}
+	}()
+	return c.framer.Process(cmd, c.handle)
+}
+
+// Transport returns c as an apdu.Transport, for an apdu.Client in the same
+// process.
+func (c *Card) Transport() apdu.Transport {
+	return apdu.TransportFunc(func(ctx context.Context, cmd []byte) ([]byte, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return c.Transmit(cmd), nil
+	})
+}
+
+// Serial returns the serial number GET SERIAL reports.
+func (c *Card) Serial() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Serial
+}
+
+// GUID returns the GUID in the card's CHUID, or false when the CHUID holds
+// none.
+func (c *Card) GUID() ([16]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return chuidGUID(c.st.Objects[objCHUID])
+}
+
+// chuidGUID extracts tag 34 from a CHUID value.
+func chuidGUID(chuid []byte) ([16]byte, bool) {
+	var g [16]byte
+	tlvs, err := apdu.ParseTLVs(chuid)
+	if err != nil {
+		return g, false
+	}
+	t, ok := apdu.Find(tlvs, 0x34)
+	if !ok || len(t.Value) != len(g) {
+		return g, false
+	}
+	copy(g[:], t.Value)
+	return g, true
+}
+
+// Instructions (SP 800-73-4 Part 2 table 5; Yubico's vendor instructions).
+const (
+	insVerify           = 0x20
+	insChangeReference  = 0x24
+	insResetRetry       = 0x2C
+	insGenerate         = 0x47
+	insGeneralAuth      = 0x87
+	insSelect           = 0xA4
+	insGetData          = 0xCB
+	insPutData          = 0xDB
+	insGetMetadata      = 0xF7
+	insGetSerial        = 0xF8
+	insAttest           = 0xF9
+	insSetPINRetries    = 0xFA
+	insReset            = 0xFB
+	insGetVersion       = 0xFD
+	insImportKey        = 0xFE
+	insSetManagementKey = 0xFF
+)
+
+// swLogicalChannelNotSupported is 6881 (ISO/IEC 7816-4, 5.1.3 table 6).
+const swLogicalChannelNotSupported apdu.SW = 0x6881
+
+// handle runs one complete command (the CardFramer did chaining and GET
+// RESPONSE).
+func (c *Card) handle(cmd apdu.Command) apdu.Response {
+	switch {
+	case cmd.CLA&0x80 != 0:
+		return status(apdu.SWClassNotSupported)
+	case cmd.CLA&0x0C != 0:
+		return status(apdu.SWSecureMessagingNotSupported)
+	case cmd.CLA != 0:
+		return status(swLogicalChannelNotSupported)
+	}
+	if cmd.INS != insGeneralAuth {
+		// A management key challenge is answered by the very next
+		// command or not at all.
+		c.sess.pending = nil
+	}
+	if cmd.INS == insSelect {
+		return c.selectApp(cmd)
+	}
+	if !c.sess.selected {
+		// No application selected: the card itself knows no other
+		// instruction.
+		return status(apdu.SWInstructionNotSupported)
+	}
+	switch cmd.INS {
+	case insGetData:
+		return c.getData(cmd)
+	case insPutData:
+		return c.putData(cmd)
+	case insVerify:
+		return c.verify(cmd)
+	case insChangeReference:
+		return c.changeReference(cmd)
+	case insResetRetry:
+		return c.resetRetryCounter(cmd)
+	case insGeneralAuth:
+		return c.generalAuthenticate(cmd)
+	case insGenerate:
+		return c.generate(cmd)
+	case insGetVersion:
+		return c.getVersion(cmd)
+	case insGetSerial:
+		return c.getSerial(cmd)
+	case insGetMetadata:
+		return c.getMetadata(cmd)
+	case insSetManagementKey:
+		return c.setManagementKey(cmd)
+	case insReset:
+		return c.resetCard(cmd)
+	case insSetPINRetries:
+		return c.setPINRetries(cmd)
+	case insImportKey:
+		return c.importKey(cmd)
+	case insAttest:
+		return c.attest(cmd)
+	}
+	return status(apdu.SWInstructionNotSupported)
+}
+
+func status(sw apdu.SW) apdu.Response { return apdu.Response{SW: sw} }
+
+func success(data []byte) apdu.Response { return apdu.Response{Data: data, SW: apdu.SWOK} }
+
+// noData checks a command that carries nothing: 6700 when it has data,
+// 6A86 unless P1-P2 is p1p2.
+func noData(cmd apdu.Command, p1, p2 byte) apdu.SW {
+	if cmd.P1 != p1 || cmd.P2 != p2 {
+		return apdu.SWIncorrectP1P2
+	}
+	if len(cmd.Data) > 0 {
+		return apdu.SWWrongLength
+	}
+	return apdu.SWOK
+}
+
+// commit saves the state after a change. When the store fails it restores
+// the last saved state and reports false; the caller answers 6581, so a
+// client is never told of a change the store does not have.
+func (c *Card) commit() bool {
+	if err := c.cfg.store.Save(c.st); err != nil {
+		c.cfg.log.Error("emu: saving the card state failed; the change is undone", "err", err)
+		c.rollback()
+		return false
+	}
+	c.saved = c.st.Clone()
+	return true
+}
+
+// rollback returns to the last saved state.
+func (c *Card) rollback() {
+	c.st = c.saved.Clone()
+	clear(c.keys)
+}
+
+// key returns the key in slot ref, loading it from its blob on first use;
+// nil without error when the slot is empty.
+func (c *Card) key(ref byte) (Key, error) {
+	if k, ok := c.keys[ref]; ok {
+		return k, nil
+	}
+	sk, ok := c.st.Keys[ref]
+	if !ok {
+		return nil, nil
+	}
+	k, err := c.cfg.keys.Load(sk.Algorithm, sk.Blob)
+	if err != nil {
+		return nil, fmt.Errorf("emu: loading the key in slot %02X: %w", ref, err)
+	}
+	if k.Algorithm() != sk.Algorithm {
+		return nil, fmt.Errorf("emu: the key in slot %02X is %v, the state says %v", ref, k.Algorithm(), sk.Algorithm)
+	}
+	c.keys[ref] = k
+	return k, nil
+}
+
+// destroy tells a KeyDestroyer about keys the card has dropped, after the
+// state without them was saved.
+func (c *Card) destroy(dropped []SlotKey) {
+	d, ok := c.cfg.keys.(KeyDestroyer)
+	if !ok {
+		return
+	}
+	for _, k := range dropped {
+		if err := d.Destroy(k.Algorithm, k.Blob); err != nil {
+			c.cfg.log.Warn("emu: destroying a dropped key failed", "algorithm", k.Algorithm.String(), "err", err)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package emu
+
+import (
+	"crypto/rsa"
+	"math/big"
+
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+)
+
+// Tags of the dynamic authentication template (SP 800-73-4 Part 2, 3.2.4
+// table 7).
+const (
+	tagDynamicAuth = 0x7C
+	tagWitness     = 0x80
+	tagChallenge   = 0x81
+	tagResponse    = 0x82
+	tagExponent    = 0x85 // exponentiation: the peer's public point for ECDH
+)
+
+// template is a parsed dynamic authentication template. present records
+// which tags occurred, since an empty value (a request) differs from an
+// absent one.
+type template struct {
+	present                                map[uint32]bool
+	witness, challenge, response, exponent []byte
+}
+
+func (t template) has(tag uint32) bool { return t.present[tag] }
+
+// parseTemplate decodes the data of GENERAL AUTHENTICATE: exactly one 7C
+// holding each of 80, 81, 82 and 85 at most once and nothing else.
+func parseTemplate(data []byte) (template, bool) {
+	inner, err := apdu.Unwrap(data, tagDynamicAuth)
+	if err != nil {
+		return template{}, false
+	}
+	tlvs, err := apdu.ParseTLVs(inner)
+	if err != nil {
+		return template{}, false
+	}
+	t := template{present: map[uint32]bool{}}
+	for _, x := range tlvs {
+		if t.present[x.Tag] {
+			return template{}, false
+		}
+		t.present[x.Tag] = true
+		switch x.Tag {
+		case tagWitness:
+			t.witness = x.Value
+		case tagChallenge:
+			t.challenge = x.Value
+		case tagResponse:
+			t.response = x.Value
+		case tagExponent:
+			t.exponent = x.Value
+		default:
+			return template{}, false
+		}
+	}
+	return t, true
+}
+
+// dynamicAuth wraps response objects in a 7C template.
+func dynamicAuth(tlvs ...apdu.TLV) []byte {
+	return apdu.AppendTLV(nil, tagDynamicAuth, apdu.AppendTLVs(nil, tlvs...))
+}
+
+// generalAuthenticate is GENERAL AUTHENTICATE (SP 800-73-4 Part 2,
+// 3.2.4): P1 the algorithm, P2 the key reference, data a dynamic
+// authentication template. 9B authenticates the management key; the
+// asymmetric slots compute with their private key.
+func (c *Card) generalAuthenticate(cmd apdu.Command) apdu.Response {
+	t, ok := parseTemplate(cmd.Data)
+	if !ok {
+		c.sess.pending = nil
+		return status(apdu.SWIncorrectData)
+	}
+	if cmd.P2 == SlotManagement {
+		return c.authenticateManagement(cmd, t)
+	}
+	c.sess.pending = nil
+	if !isKeySlot(cmd.P2) {
+		return status(apdu.SWReferenceNotFound)
+	}
+	return c.privateKeyOperation(cmd, t)
+}
+
+// privateKeyOperation answers 7C { 82 00, 81 input } (a signature, or an
+// RSA decryption) and 7C { 82 00, 85 point } (ECDH) with 7C { 82 result }
+// (SP 800-73-4 Part 2, appendix A.3 to A.5). The slot's PIN policy decides
+// whether the PIN must have been verified (6982 otherwise); a PIN-always
+// key uses up the verification.
+func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
+	sk, ok := c.st.Keys[cmd.P2]
+	if !ok {
+		return status(apdu.SWReferenceNotFound)
+	}
+	if cmd.P1 != byte(sk.Algorithm) {
+		return status(apdu.SWIncorrectP1P2)
+	}
+	if !t.has(tagResponse) || len(t.response) != 0 || t.has(tagWitness) || t.has(tagChallenge) == t.has(tagExponent) {
+		return status(apdu.SWIncorrectData)
+	}
+	switch sk.PINPolicy {
+	case PINPolicyAlways:
+		if !c.sess.pinFresh {
+			return status(apdu.SWSecurityStatusNotSatisfied)
+		}
+	case PINPolicyOnce:
+		if !c.sess.pinVerified {
+			return status(apdu.SWSecurityStatusNotSatisfied)
+		}
+	}
+	key, err := c.key(cmd.P2)
+	if err != nil {
+		c.cfg.log.Error("emu: key store", "err", err)
+		return status(apdu.SWNoPreciseDiagnosis)
+	}
+
+	var out []byte
+	switch {
+	case t.has(tagExponent) && sk.Algorithm.IsEC():
+		peer, err := ecdhCurveOf(sk.Algorithm).NewPublicKey(t.exponent)
+		if err != nil {
+			return status(apdu.SWIncorrectData)
+		}
+		out, err = key.ECDH(peer)
+		if err != nil {
+			return c.keyFailure(err)
+		}
+	case t.has(tagChallenge) && sk.Algorithm.IsEC():
+		if len(t.challenge) == 0 || len(t.challenge) > sk.Algorithm.ECBytes() {
+			return status(apdu.SWIncorrectData)
+		}
+		out, err = key.SignECDSA(t.challenge)
+		if err != nil {
+			return c.keyFailure(err)
+		}
+	case t.has(tagChallenge) && sk.Algorithm.IsRSA():
+		if !rsaInputOK(key, t.challenge) {
+			return status(apdu.SWIncorrectData)
+		}
+		out, err = key.RSAPrivate(t.challenge)
+		if err != nil {
+			return c.keyFailure(err)
+		}
+	default:
+		return status(apdu.SWIncorrectData)
+	}
+	c.sess.pinFresh = false
+	return success(dynamicAuth(apdu.TLV{Tag: tagResponse, Value: out}))
+}
+
+// keyFailure logs a key store failure and answers 6F00.
+func (c *Card) keyFailure(err error) apdu.Response {
+	c.cfg.log.Error("emu: private key operation failed", "err", err)
+	return status(apdu.SWNoPreciseDiagnosis)
+}
+
+// rsaInputOK reports whether in is an input for the raw RSA operation of
+// key: as long as the modulus and smaller than it.
+func rsaInputOK(key Key, in []byte) bool {
+	pub, ok := key.Public().(*rsa.PublicKey)
+	return ok && len(in) == pub.Size() && new(big.Int).SetBytes(in).Cmp(pub.N) < 0
+}

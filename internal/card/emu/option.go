@@ -1,0 +1,86 @@
+package emu
+
+import (
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"time"
+)
+
+type config struct {
+	store StateStore
+	keys  KeyStore
+	rand  io.Reader
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		store: &MemoryStore{},
+		keys:  SoftKeyStore{},
+		rand:  rand.Reader,
+		now:   time.Now,
+		log:   slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Option configures a Card.
+type Option func(*config)
+
+// WithStateStore keeps the card's state in s (default: a new MemoryStore,
+// so the card is forgotten with the process). A store that already holds a
+// state gives back that card; an empty one gets a factory-fresh card.
+func WithStateStore(s StateStore) Option {
+	return func(c *config) {
+		if s != nil {
+			c.store = s
+		}
+	}
+}
+
+// WithKeyStore generates, imports and loads the card's private keys with ks
+// (default: SoftKeyStore).
+func WithKeyStore(ks KeyStore) Option {
+	return func(c *config) {
+		if ks != nil {
+			c.keys = ks
+		}
+	}
+}
+
+// WithRand draws the card's own random values from r: management key
+// witnesses and challenges, serial number, GUID, card identifier,
+// certificate serial numbers (default: crypto/rand). A deterministic r makes
+// an APDU transcript reproducible; private keys come from the KeyStore.
+func WithRand(r io.Reader) Option {
+	return func(c *config) {
+		if r != nil {
+			c.rand = r
+		}
+	}
+}
+
+// WithClock sets the clock that dates attestation certificates (default:
+// time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithLogger logs the card's internal failures (a state that cannot be
+// saved, a key store error) to l. APDUs and secrets are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
