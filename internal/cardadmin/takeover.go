@@ -1,0 +1,102 @@
+// Package cardadmin holds the server-side steps that need a card's
+// management key (ARCHITECTURE.md, principle 1): the key is derived here
+// from the sealed master secret (internal/adminkey) and used over an APDU
+// transport, so it never travels to the workstation, which only relays
+// APDUs. Only server code may import this package.
+package cardadmin
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/lanyard-cms/lanyard/internal/adminkey"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Key is a management key with its algorithm.
+type Key struct {
+	Kind  lanyard.AdminKeyKind
+	Value []byte
+}
+
+// Master is one version of the card admin key master secret.
+type Master struct {
+	Version int
+	Secret  []byte
+}
+
+// CardID returns the identifier a card's diversified key is bound to: its
+// CHUID GUID (SP 800-73-4 part 1, 3.1.2: unique per card), or, for cards
+// without one, its vendor serial number.
+func CardID(ctx context.Context, c *piv.Card) ([]byte, error) {
+	ch, err := c.CHUID(ctx)
+	if err == nil && len(ch.GUID) == 16 && !allZero(ch.GUID) {
+		return append([]byte("guid:"), ch.GUID...), nil
+	}
+	serial, serr := c.Serial(ctx)
+	if serr != nil {
+		return nil, fmt.Errorf("cardadmin: the card has neither a CHUID GUID (%v) nor a serial number (%v)", err, serr)
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], serial)
+	return append([]byte("serial:"), b[:]...), nil
+}
+
+// Diversified returns the management key of kind for the card under m.
+func Diversified(m Master, kind lanyard.AdminKeyKind, cardID []byte) (Key, error) {
+	k, err := adminkey.Derive(m.Secret, m.Version, kind, cardID)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Kind: kind, Value: k}, nil
+}
+
+// Takeover moves a card from the management key it has (from: the factory
+// default or the card type's default) to its diversified key of kind under
+// m, and proves the new key by authenticating with it. The caller records
+// m.Version with the card so that the key can be derived again after
+// master secrets rotate. It returns an authenticated administration
+// session under the new key.
+//
+// If the card already has its diversified key (a takeover that was
+// interrupted after SET MANAGEMENT KEY), that key is accepted as it is.
+func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyKind, m Master) (*piv.Admin, error) {
+	if _, err := c.Select(ctx); err != nil {
+		return nil, err
+	}
+	id, err := CardID(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	to, err := Diversified(m, kind, id)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := c.Authenticate(ctx, from.Kind, from.Value)
+	if errors.Is(err, piv.ErrManagementKey) {
+		// Resuming: the key may already be the diversified one.
+		if a, err2 := c.Authenticate(ctx, to.Kind, to.Value); err2 == nil {
+			return a, nil
+		}
+		return nil, fmt.Errorf("cardadmin: the card accepts neither its expected key nor its diversified key: %w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := admin.SetManagementKey(ctx, to.Kind, to.Value); err != nil {
+		return nil, err
+	}
+	return c.Authenticate(ctx, to.Kind, to.Value)
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
