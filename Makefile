@@ -19,6 +19,7 @@ test:
 	$(MAKE) check
 	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(MAKE) unit
+	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
 
@@ -40,10 +41,11 @@ fuzz:
 try-it:
 	scripts/try-it.sh
 
-## bench: issuance through the HTTP API against the raw signing rate, on SQLite and PostgreSQL
+## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd
 bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
+	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench Card -benchtime 1s ./internal/bench/
 
 clean:
 	rm -rf bin

@@ -9,8 +9,11 @@
 #      (scripts/card-deps.sh);
 #   2. writes Lanyard's own reader configuration, $CONF_DIR/vpcd: one vpcd
 #      entry in LISTEN mode on base port $PORT (default 35970), which gives
-#      two readers, "Lanyard vpcd 35970 00 00" (slot 0, port 35970) and
-#      "Lanyard vpcd 35970 00 01" (slot 1, port 35971);
+#      two readers, "Lanyard vpcd 35970 YubiKey-compatible PIV 00 00" (slot
+#      0, port 35970) and "Lanyard vpcd 35970 YubiKey-compatible PIV 00 01"
+#      (slot 1, port 35971). "YubiKey" is in the name because piv-go's own
+#      test suite (scripts/pivgo-suite.sh) only touches readers whose name
+#      contains it; vpcdtest.Reader matches the name;
 #   3. starts pcscd as `pcscd -f -c $CONF_DIR` (as root, without systemd,
 #      never with --auto-exit), or restarts a pcscd that runs with any other
 #      arguments or an older configuration; a pcscd from an earlier run of
@@ -69,7 +72,7 @@ command -v pcscd >/dev/null 2>&1 || die "pcscd is not installed"
 # 2. Configuration. pcscd reads it only at start, so a change means restart.
 want="# Written by lanyard scripts/pcscd-test.sh; rewritten on every run.
 # One vpcd entry in listen mode: slot 0 on port $PORT, slot 1 on $((PORT + 1)).
-FRIENDLYNAME \"Lanyard vpcd $PORT\"
+FRIENDLYNAME \"Lanyard vpcd $PORT YubiKey-compatible PIV\"
 DEVICENAME   /dev/null:$PORT
 LIBPATH      $DRIVER
 CHANNELID    $PORT"

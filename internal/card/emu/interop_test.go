@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -31,17 +32,24 @@ import (
 // openscModule is OpenSC's PKCS#11 module on Debian.
 const openscModule = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 
+// factory3DES is the factory management key in hex, the only kind
+// yubico-piv-tool 2.2.0 handles (CARD-INTEROP.md).
+const factory3DES = "010203040506070801020304050607080102030405060708"
+
 // TestInteropRealStack attaches an emulated card to the real pcscd that
 // scripts/pcscd-test.sh started (LANYARD_TEST_VPCD) and has independent
 // clients use it: OpenSC's PKCS#11 module lists it, its certificates and
 // keys, and signs with ECDSA P-256 (9A) and RSA 2048 (9C, PIN always) after
-// a PIN login, signatures that crypto/ecdsa and crypto/rsa verify;
-// yubico-piv-tool reads its status and verifies, changes and unblocks the
-// PIN.
+// a PIN login, signatures that crypto/ecdsa and crypto/rsa verify and
+// that openssl verifies with the public key it exports from each
+// certificate as pkcs11-tool reads it from the card; yubico-piv-tool reads
+// its status, generates a key in 9D and imports a certificate for it with
+// the factory 3DES management key (status then lists it), and verifies,
+// changes and unblocks the PIN.
 func TestInteropRealStack(t *testing.T) {
 	addr := vpcdtest.Addr(t)
 	vpcdtest.Lock(t, addr)
-	for _, tool := range []string{"pkcs11-tool", "yubico-piv-tool", "opensc-tool"} {
+	for _, tool := range []string{"pkcs11-tool", "yubico-piv-tool", "opensc-tool", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found (run scripts/card-deps.sh): %v", tool, err)
 		}
@@ -63,8 +71,10 @@ func TestInteropRealStack(t *testing.T) {
 	c.authDefault()
 	ecPub := c.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
 	rsaPub := c.generate(0x9C, emu.AlgRSA2048).(*rsa.PublicKey)
+	certs := map[string][]byte{} // by PKCS#11 id
 	for slot, pub := range map[string]crypto.PublicKey{"5FC105": ecPub, "5FC10A": rsaPub} {
 		der := selfIssued(t, pub, "Lanyard interop "+slot)
+		certs[map[string]string{"5FC105": "01", "5FC10A": "02"}[slot]] = der
 		if sw := c.putData(mustHex(t, slot), append(tlv(0x70, der), mustHex(t, "710100FE00")...)); sw != apdu.SWOK {
 			t.Fatalf("PUT DATA %s: %v", slot, sw)
 		}
@@ -116,6 +126,7 @@ func TestInteropRealStack(t *testing.T) {
 		if !ecdsa.VerifyASN1(ecPub, digest, sig) {
 			t.Fatalf("ECDSA signature %X does not verify", sig)
 		}
+		opensslVerify(t, certPubKey(t, slot, "01", certs["01"]), in, out)
 	})
 	t.Run("pkcs11-tool signs with RSA 2048", func(t *testing.T) {
 		out := filepath.Join(dir, "rsa.sig")
@@ -125,6 +136,7 @@ func TestInteropRealStack(t *testing.T) {
 		if err := rsa.VerifyPKCS1v15(rsaPub, crypto.SHA256, digest, sig); err != nil {
 			t.Fatalf("RSA signature: %v", err)
 		}
+		opensslVerify(t, certPubKey(t, slot, "02", certs["02"]), in, out)
 	})
 	t.Run("pkcs11-tool with a wrong PIN", func(t *testing.T) {
 		out, err := exec.Command("pkcs11-tool", "--module", openscModule, "--slot", slot, "--login", "--pin", "999999",
@@ -146,6 +158,30 @@ func TestInteropRealStack(t *testing.T) {
 			}
 		}
 	})
+	// yubico-piv-tool 2.2.0 administers the card with the factory 3DES
+	// management key (its default -k): a key generated on the card in 9D,
+	// a certificate for it made here (its selfsign-certificate is broken,
+	// CARD-INTEROP.md) and imported into 9D, then listed by -a status.
+	var genPub crypto.PublicKey
+	var genCert []byte
+	t.Run("yubico-piv-tool generate and import-certificate", func(t *testing.T) {
+		pubPEM := filepath.Join(dir, "9d.pub")
+		piv(t, "-k"+factory3DES, "-a", "generate", "-s", "9d", "-A", "ECCP256", "-o", pubPEM)
+		genPub = parsePublicKeyPEM(t, pubPEM)
+		if _, ok := genPub.(*ecdsa.PublicKey); !ok {
+			t.Fatalf("generated 9D key is %T, want ECDSA", genPub)
+		}
+		genCert = selfIssued(t, genPub, "Lanyard interop 9D")
+		certPEM := filepath.Join(dir, "9d.crt")
+		if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: genCert}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		piv(t, "-k"+factory3DES, "-a", "import-certificate", "-s", "9d", "-i", certPEM)
+		out := piv(t, "-a", "status")
+		if !regexp.MustCompile(`Slot 9d:\s+Algorithm:\tECCP256\s+Subject DN:\tCN=Lanyard interop 9D`).MatchString(out) {
+			t.Fatalf("status does not list the imported 9D certificate:\n%s", out)
+		}
+	})
 	t.Run("yubico-piv-tool PIN handling", func(t *testing.T) {
 		piv(t, "-a", "verify-pin", "-P", emu.DefaultPIN)
 		piv(t, "-a", "change-pin", "-P", emu.DefaultPIN, "-N", "24682468")
@@ -158,10 +194,67 @@ func TestInteropRealStack(t *testing.T) {
 	})
 	t.Run("the card saw it all", func(t *testing.T) {
 		// The same card, in process: the PIN yubico-piv-tool set.
+		c := c.with(t)
 		c.card.PowerOff()
 		c.selectPIV()
 		c.verifyPIN("13571357")
+		// The certificate yubico-piv-tool imported, for the key it generated.
+		if genCert == nil {
+			t.Fatal("no 9D certificate was imported")
+		}
+		r := c.getData(mustHex(t, "5FC10B"))
+		if r.SW != apdu.SWOK || !bytes.Contains(r.Data, genCert) {
+			t.Fatalf("9D certificate object: %v, % X", r.SW, r.Data)
+		}
 	})
+}
+
+// certPubKey reads the certificate with PKCS#11 id from the token with
+// pkcs11-tool, checks it is want, and has openssl export its public key
+// to a PEM file, whose path it returns.
+func certPubKey(t *testing.T, slot, id string, want []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	der := filepath.Join(dir, "cert.der")
+	run(t, "pkcs11-tool", "--module", openscModule, "--slot", slot, "--read-object", "--type", "cert", "--id", id, "-o", der)
+	got, err := os.ReadFile(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("certificate %s read with pkcs11-tool differs from the one written", id)
+	}
+	pub := filepath.Join(dir, "pub.pem")
+	run(t, "openssl", "x509", "-inform", "DER", "-in", der, "-noout", "-pubkey", "-out", pub)
+	return pub
+}
+
+// opensslVerify has openssl verify sigFile, a SHA-256 signature of msgFile
+// (DER ECDSA or PKCS#1 v1.5 RSA), with the PEM public key pubFile.
+func opensslVerify(t *testing.T, pubFile, msgFile, sigFile string) {
+	t.Helper()
+	out := run(t, "openssl", "dgst", "-sha256", "-verify", pubFile, "-signature", sigFile, msgFile)
+	if !strings.Contains(out, "Verified OK") {
+		t.Fatalf("openssl dgst -verify: %s", out)
+	}
+}
+
+// parsePublicKeyPEM reads a PEM public key (SubjectPublicKeyInfo) file.
+func parsePublicKeyPEM(t *testing.T, path string) crypto.PublicKey {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		t.Fatalf("%s is not a PEM public key:\n%s", path, b)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }
 
 // selfIssued returns a certificate for pub issued by a throwaway CA.

@@ -48,6 +48,7 @@ func (s *server) serve(c stream) (spoke bool, err error) {
 		if err := c.SetReadDeadline(deadline); err != nil {
 			return spoke, err
 		}
+		quickAck(c)
 		msg, err := s.read(c)
 		if err != nil {
 			return spoke, err
@@ -149,6 +150,7 @@ type firstByteDeadline struct {
 
 func (r *firstByteDeadline) Read(p []byte) (int, error) {
 	n, err := r.c.Read(p)
+	quickAck(r.c) // the rest of the message may still be held back by vpcd's Nagle
 	if n > 0 && !r.started {
 		r.started = true
 		if derr := r.c.SetReadDeadline(time.Now().Add(r.timeout)); derr != nil && err == nil {

@@ -28,8 +28,9 @@
 //	scripts/pcscd-test.sh             # prints 127.0.0.1:35970
 //
 // pcscd-test.sh starts pcscd with Lanyard's own reader configuration
-// (/etc/lanyard/reader.conf.d/vpcd): readers "Lanyard vpcd 35970 00 00"
-// (port 35970) and "Lanyard vpcd 35970 00 01" (port 35971). Attach a card
+// (/etc/lanyard/reader.conf.d/vpcd): readers "Lanyard vpcd 35970
+// YubiKey-compatible PIV 00 00" (port 35970) and "Lanyard vpcd 35970
+// YubiKey-compatible PIV 00 01" (port 35971). Attach a card
 // to one of the ports (for example with `lanyard card emulate --vpcd
 // 127.0.0.1:35970`) and check it with
 //

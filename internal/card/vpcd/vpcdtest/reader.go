@@ -6,9 +6,12 @@ import (
 )
 
 // readerName matches the reader names pcscd gives the entry that
-// scripts/pcscd-test.sh writes: FRIENDLYNAME "Lanyard vpcd BASEPORT",
-// then pcscd's reader index and slot number in hex.
-var readerName = regexp.MustCompile(`^Lanyard vpcd (\d+) [0-9A-F]{2} ([0-9A-F]{2})$`)
+// scripts/pcscd-test.sh writes: FRIENDLYNAME "Lanyard vpcd BASEPORT
+// YubiKey-compatible PIV" (piv-go's test suite only uses readers named
+// "YubiKey"; the suffix is optional here so that a pcscd still running
+// with the older "Lanyard vpcd BASEPORT" is found), then pcscd's reader
+// index and slot number in hex.
+var readerName = regexp.MustCompile(`^Lanyard vpcd (\d+)(?: YubiKey-compatible PIV)? [0-9A-F]{2} ([0-9A-F]{2})$`)
 
 // Reader returns the name of the reader whose vpcd slot listens on port:
 // slot n of an entry with base port B listens on B+n.
