@@ -148,3 +148,9 @@ func raw(tb testing.TB, url string) *sql.DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+func BenchmarkIssueBatched(b *testing.B) {
+	db := open(b, freshSchema(b))
+	defer db.Close()
+	storetest.BenchmarkIssueBatched(b, db, 32)
+}

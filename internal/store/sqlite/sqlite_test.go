@@ -155,3 +155,12 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	t.Cleanup(func() { raw.Close() })
 	return raw
 }
+
+func BenchmarkIssueBatched(b *testing.B) {
+	db, err := Open(b.Context(), filepath.Join(b.TempDir(), FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkIssueBatched(b, db, 32)
+}

@@ -35,3 +35,27 @@ func BenchmarkIssue(b *testing.B, s lanyard.Store, batch int) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
 }
+
+// BenchmarkIssueBatched is BenchmarkIssue the way the issuance writer
+// does it: each transaction inserts batch certificates and their audit
+// events with the multi-row methods.
+func BenchmarkIssueBatched(b *testing.B, s lanyard.Store, batch int) {
+	u := MustCreateUser(b, s, "bench")
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		certs := make([]*lanyard.Certificate, n)
+		evs := make([]*lanyard.AuditEvent, n)
+		for j := range certs {
+			certs[j] = NewCertificate("builtin", fmt.Sprintf("%x", i+j+1), u.ID)
+			evs[j] = NewEvent("bench", "cert.issue", "certificate", certs[j].Serial, time.Duration(i+j))
+		}
+		MustUpdate(b, s, func(tx lanyard.Tx) error {
+			if err := tx.CreateCertificates(certs); err != nil {
+				return err
+			}
+			return tx.AppendAudits(evs)
+		})
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+}
