@@ -95,22 +95,15 @@ func userCreate(ctx context.Context, args []string) error {
 	var uf userFlags
 	cmd := newClientCmd("user create")
 	uf.register(cmd.FlagSet)
-	pos, err := parse(cmd.FlagSet, args)
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return errUsage
 	}
 	in, err := uf.input(cmd.FlagSet)
 	if err != nil {
 		return err
 	}
 	in.Login = pos[0]
-	c, err := cmd.client()
-	if err != nil {
-		return err
-	}
 	var u lanyard.User
 	if _, err := c.Post(ctx, "/api/v1/users", in, &u); err != nil {
 		return err
@@ -124,18 +117,11 @@ func userUpdate(ctx context.Context, args []string) error {
 	uf.register(cmd.FlagSet)
 	cmd.BoolVar(&uf.disable, "disable", false, "disable the user")
 	cmd.BoolVar(&uf.enable, "enable", false, "enable the user")
-	pos, err := parse(cmd.FlagSet, args)
+	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return errUsage
 	}
 	in, err := uf.input(cmd.FlagSet)
-	if err != nil {
-		return err
-	}
-	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
