@@ -147,7 +147,7 @@ func benchHTTP(b *testing.B, s *server) {
 		bodies[i], _ = json.Marshal(service.IssueInput{Template: "bench-p256", PublicKey: base64.StdEncoding.EncodeToString(spki)})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	b.SetParallelism(32)
+	b.SetParallelism(64)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0

@@ -18,8 +18,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 
 	"github.com/lanyard-cms/lanyard/internal/store/sqlstore"
 )
@@ -53,6 +54,50 @@ var dialect = sqlstore.Dialect{
 	JSONArrayContains: func(column string) string {
 		return "(" + column + ")::jsonb @> jsonb_build_array(?::text)"
 	},
+	Pipeline: pipeline,
+}
+
+// pipeline sends stmts as one pgx batch: pgx writes every statement and a
+// single Sync, so the server runs them as one implicit transaction and
+// answers in one round trip. Statements are prepared and cached per
+// connection by pgx, like database/sql's prepared statements.
+func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.PipelinedStmt) error {
+	return conn.Raw(func(driverConn any) error {
+		c, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: pipeline on a %T connection", driverConn)
+		}
+		b := &pgx.Batch{}
+		for _, s := range stmts {
+			b.Queue(s.SQL, s.Args...)
+		}
+		br := c.Conn().SendBatch(ctx, b)
+		for _, s := range stmts {
+			if err := readResult(br, s); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	})
+}
+
+func readResult(br pgx.BatchResults, s sqlstore.PipelinedStmt) error {
+	if s.Rows == nil {
+		_, err := br.Exec()
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := s.Rows(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // sqlState returns a test for PostgreSQL errors with the given SQLSTATE.

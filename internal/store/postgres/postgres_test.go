@@ -154,3 +154,58 @@ func BenchmarkIssueBatched(b *testing.B) {
 	defer db.Close()
 	storetest.BenchmarkIssueBatched(b, db, 32)
 }
+
+// The group commit's pipeline is taken once the chain head is known, and a
+// head that moved under it — another replica appended, or the newest
+// events vanished (a restore from backup) — sends the batch through the
+// locked path instead of forking or gapping the chain.
+func TestCreateIssuedPipeline(t *testing.T) {
+	u := freshSchema(t)
+	a, err := Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := open(t, u)
+	defer b.Close()
+	user := storetest.MustCreateUser(t, a, "issuer")
+	issue := func(prefix string) {
+		t.Helper()
+		certs, events := storetest.IssuedBatch(prefix, user.ID, 40)
+		if err := a.CreateIssued(t.Context(), certs, events); err != nil {
+			t.Fatal(err)
+		}
+		storetest.CheckIssued(t, a, certs, events)
+	}
+	issue("a")
+	issue("b")
+	if n := a.PipelinedCommits(); n < 1 {
+		t.Fatalf("%d batches went through the pipeline, want at least 1", n)
+	}
+
+	storetest.MustUpdate(t, b, func(tx lanyard.Tx) error {
+		return tx.AppendAudit(storetest.NewEvent("replica-b", "user.update", "user", "x", 0))
+	})
+	before := a.PipelinedCommits()
+	issue("c")
+	if a.PipelinedCommits() != before {
+		t.Fatal("a batch linked to a stale head committed through the pipeline")
+	}
+
+	issue("d") // primes the head again
+	r := raw(t, u)
+	for _, q := range []string{
+		`ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change`,
+		`DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)`,
+		`ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change`,
+	} {
+		if _, err := r.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = a.PipelinedCommits()
+	issue("e")
+	if a.PipelinedCommits() != before {
+		t.Fatal("a batch linked to a vanished head committed through the pipeline")
+	}
+}

@@ -66,37 +66,66 @@ func (t *txn) CreateCertificates(cs []*lanyard.Certificate) error {
 }
 
 func (t *txn) insertCerts(cs []*lanyard.Certificate) error {
-	args := make([]any, 0, certInsertCols*len(cs))
-	byKey := make(map[[2]string]*lanyard.Certificate, len(cs))
-	for _, c := range cs {
-		normCert(c)
-		args = append(args, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
-			micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
-			micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt))
-		byKey[[2]string{c.CA, c.Serial}] = c
-	}
+	args, ids := certInsert(cs)
 	rows, err := t.rows(qInsertCertsN[len(cs)], args...)
 	if err != nil {
 		return t.writeErr(err, "a certificate of this batch already exists", "a certificate of this batch names a user that does not exist")
 	}
 	defer rows.Close()
-	seen := 0
 	for rows.Next() {
-		var id int64
-		var ca, serial string
-		if err := rows.Scan(&id, &ca, &serial); err != nil {
+		if err := ids.scan(rows.Scan); err != nil {
 			return t.fail(dbError(err))
-		}
-		if c := byKey[[2]string{ca, serial}]; c != nil {
-			c.ID = id
-			seen++
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return t.writeErr(err, "a certificate of this batch already exists", "a certificate of this batch names a user that does not exist")
 	}
-	if seen != len(cs) {
-		return t.fail(lanyard.Errorf(lanyard.EInternal, "batch insert returned %d of %d certificates", seen, len(cs)))
+	if err := ids.check(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// certInsert returns the arguments of qInsertCertsN[len(cs)] and the
+// matcher that hands the RETURNING rows' IDs back to cs.
+func certInsert(cs []*lanyard.Certificate) ([]any, *certIDs) {
+	args := make([]any, 0, certInsertCols*len(cs))
+	ids := &certIDs{byKey: make(map[[2]string]*lanyard.Certificate, len(cs))}
+	for _, c := range cs {
+		normCert(c)
+		args = append(args, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
+			micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
+			micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt))
+		ids.byKey[[2]string{c.CA, c.Serial}] = c
+	}
+	return args, ids
+}
+
+// certIDs matches RETURNING (id, ca, serial) rows back to certificates by
+// (CA, serial), which is unique, because neither engine promises RETURNING
+// rows in VALUES order.
+type certIDs struct {
+	byKey map[[2]string]*lanyard.Certificate
+	seen  int
+}
+
+func (m *certIDs) scan(scan func(dest ...any) error) error {
+	var id int64
+	var ca, serial string
+	if err := scan(&id, &ca, &serial); err != nil {
+		return err
+	}
+	if c := m.byKey[[2]string{ca, serial}]; c != nil {
+		c.ID = id
+		m.seen++
+	}
+	return nil
+}
+
+// check reports a RETURNING result that did not name every certificate.
+func (m *certIDs) check() error {
+	if m.seen != len(m.byKey) {
+		return lanyard.Errorf(lanyard.EInternal, "batch insert returned %d of %d certificates", m.seen, len(m.byKey))
 	}
 	return nil
 }
@@ -125,8 +154,19 @@ func (t *txn) AppendAudits(es []*lanyard.AuditEvent) error {
 }
 
 func (t *txn) insertAudits(es []*lanyard.AuditEvent) error {
+	args, head := auditInsert(*t.head, es)
+	if _, err := t.exec(qInsertAuditsN[len(es)], args...); err != nil {
+		return t.writeErr(err, "audit chain moved concurrently", "")
+	}
+	t.head = &head
+	return nil
+}
+
+// auditInsert links es to the chain after head (Seq, PrevHash, Hash, with
+// Time and Details normalised as stored) and returns the arguments of
+// qInsertAuditsN[len(es)] and the new head.
+func auditInsert(head auditHead, es []*lanyard.AuditEvent) ([]any, auditHead) {
 	args := make([]any, 0, auditInsertCols*len(es))
-	head := *t.head
 	for _, e := range es {
 		e.Seq = head.seq + 1
 		e.PrevHash = bytes.Clone(head.hash)
@@ -137,9 +177,5 @@ func (t *txn) insertAudits(es []*lanyard.AuditEvent) error {
 			blob(e.Details), blob(e.PrevHash), e.Hash)
 		head = auditHead{seq: e.Seq, hash: e.Hash}
 	}
-	if _, err := t.exec(qInsertAuditsN[len(es)], args...); err != nil {
-		return t.writeErr(err, "audit chain moved concurrently", "")
-	}
-	t.head = &head
-	return nil
+	return args, head
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync/atomic"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -14,11 +15,13 @@ import (
 // process, and View a separate query-only pool, so reads never wait for a
 // writer (WAL).
 type DB struct {
-	d      Dialect
-	write  *sql.DB
-	read   *sql.DB
-	wstmts []*sql.Stmt
-	rstmts []*sql.Stmt
+	d         Dialect
+	write     *sql.DB
+	read      *sql.DB
+	wstmts    []*sql.Stmt
+	rstmts    []*sql.Stmt
+	heads     headCache // audit chain head after this process's last commit (pipeline.go)
+	pipelined atomic.Int64
 }
 
 var _ lanyard.Store = (*DB)(nil)
@@ -72,6 +75,9 @@ func (db *DB) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 	committed = true
 	if err := sqlTx.Commit(); err != nil {
 		return dbError(err)
+	}
+	if t.head != nil {
+		db.heads.advance(t.head)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 )
@@ -30,6 +32,11 @@ type Dialect struct {
 	// array of strings in column holds the string bound to the condition's
 	// single ? placeholder.
 	JSONArrayContains func(column string) string
+	// Pipeline, when set, runs stmts on conn in order, sent together in
+	// one round trip, as one implicit transaction: all commit or, on the
+	// first error, none (PostgreSQL's extended-query pipeline ending in a
+	// single Sync). DB.CreateIssued uses it for the group commit.
+	Pipeline func(ctx context.Context, conn *sql.Conn, stmts []PipelinedStmt) error
 }
 
 // Rebind rewrites the ? placeholders of q for the engine. Question marks

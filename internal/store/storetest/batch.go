@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -70,4 +71,90 @@ func testBatches(t *testing.T, s lanyard.Store) {
 	noTime := []*lanyard.AuditEvent{{Action: "x"}}
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.AppendAudits(noTime) })
 	wantCode(t, "AppendAudits without time", err, lanyard.EInvalid)
+}
+
+// IssuedWriter is the optional fast path of the group commit
+// (sqlstore.DB.CreateIssued). Its effect must equal an Update with
+// CreateCertificates and AppendAudits.
+type IssuedWriter interface {
+	CreateIssued(ctx context.Context, certs []*lanyard.Certificate, evs []*lanyard.AuditEvent) error
+}
+
+// IssuedBatch returns n certificates of userID with serials prefix0000…
+// and their issue events.
+func IssuedBatch(prefix string, userID int64, n int) ([]*lanyard.Certificate, []*lanyard.AuditEvent) {
+	certs := make([]*lanyard.Certificate, n)
+	events := make([]*lanyard.AuditEvent, n)
+	for i := range certs {
+		certs[i] = NewCertificate("builtin", fmt.Sprintf("%s%04x", prefix, i), userID)
+		events[i] = NewEvent("system", "cert.issue", "certificate", certs[i].Serial, time.Duration(i)*time.Second)
+	}
+	return certs, events
+}
+
+// CheckIssued fails tb unless certs are stored with distinct IDs and
+// events sit on the chain, in order, naming them.
+func CheckIssued(tb testing.TB, s lanyard.Store, certs []*lanyard.Certificate, events []*lanyard.AuditEvent) {
+	tb.Helper()
+	ids := map[int64]bool{}
+	MustView(tb, s, func(tx lanyard.Tx) error {
+		for _, c := range certs {
+			if c.ID == 0 || ids[c.ID] {
+				tb.Fatalf("certificate %s got ID %d (zero or duplicate)", c.Serial, c.ID)
+			}
+			ids[c.ID] = true
+			got, err := tx.CertificateBySerial(c.CA, c.Serial)
+			if err != nil {
+				return err
+			}
+			equal(tb, "issued certificate "+c.Serial, got, c)
+		}
+		return nil
+	})
+	chain := CheckAuditChain(tb, s)
+	for i, e := range events {
+		if e.Seq == 0 || int(e.Seq) > len(chain) || chain[e.Seq-1].ObjectID != certs[i].Serial {
+			tb.Fatalf("event %d: seq %d does not hold certificate %s", i, e.Seq, certs[i].Serial)
+		}
+		equal(tb, "issued event", chain[e.Seq-1], e)
+	}
+}
+
+// testCreateIssued checks the group commit's fast path: batches land like
+// Update's, a clash fails the whole batch, and the next batch after a
+// failure still extends the true chain head.
+func testCreateIssued(t *testing.T, s lanyard.Store) {
+	w, ok := s.(IssuedWriter)
+	if !ok {
+		t.Skipf("%s store has no CreateIssued fast path", s.Engine())
+	}
+	u := MustCreateUser(t, s, "issuer")
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.AppendAudit(NewEvent("system", "setup", "x", "y", 0)) })
+	certs, events := IssuedBatch("i", u.ID, 150)
+	if err := w.CreateIssued(t.Context(), certs, events); err != nil {
+		t.Fatal(err)
+	}
+	CheckIssued(t, s, certs, events)
+	before := len(CheckAuditChain(t, s))
+
+	clash, clashEvents := IssuedBatch("j", u.ID, 3)
+	clash[2].Serial = certs[5].Serial
+	err := w.CreateIssued(t.Context(), clash, clashEvents)
+	wantCode(t, "CreateIssued with a duplicate serial", err, lanyard.EConflict)
+	MustView(t, s, func(tx lanyard.Tx) error {
+		_, err := tx.CertificateBySerial("builtin", clash[0].Serial)
+		wantCode(t, "certificate of a failed batch", err, lanyard.ENotFound)
+		return nil
+	})
+	if after := len(CheckAuditChain(t, s)); after != before {
+		t.Fatalf("a failed batch changed the chain from %d to %d events", before, after)
+	}
+
+	more, moreEvents := IssuedBatch("k", u.ID, 5)
+	if err := w.CreateIssued(t.Context(), more, moreEvents); err != nil {
+		t.Fatal(err)
+	}
+	CheckIssued(t, s, more, moreEvents)
+	err = w.CreateIssued(t.Context(), nil, []*lanyard.AuditEvent{{Action: "x"}})
+	wantCode(t, "CreateIssued event without time", err, lanyard.EInvalid)
 }

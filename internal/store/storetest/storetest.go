@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"CAs", testCAs},
 		{"Certificates", testCertificates},
 		{"Batches", testBatches},
+		{"CreateIssued", testCreateIssued},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
 		{"Settings", testSettings},
