@@ -138,6 +138,7 @@ type Certificate struct {
 type CertFilter struct {
 	CA     string
 	UserID int64
+	CardID int64
 	Status CertStatus
 	Limit  int
 	Offset int

@@ -96,6 +96,24 @@ type Tx interface {
 	RequestByID(id int64) (*CertRequest, error)
 	ListRequests(status RequestStatus) ([]*CertRequest, error) // "" = all
 
+	// Cards. (CardType, Serial) is unique.
+	CreateCard(c *Card) error // sets c.ID
+	UpdateCard(c *Card) error // every field but ID, Serial, CardType and CreatedAt
+	CardByID(id int64) (*Card, error)
+	CardBySerial(cardType, serial string) (*Card, error)
+	ListCards(f CardFilter) ([]*Card, error)
+	CountCards(ownerID int64) (int, error) // cards of ownerID that are not revoked
+
+	// Operations: resumable card workflows.
+	CreateOperation(o *Operation) error // sets o.ID
+	UpdateOperation(o *Operation) error // state, step, data, error, UpdatedAt
+	OperationByID(id int64) (*Operation, error)
+	ListOperations(f OperationFilter) ([]*Operation, error) // newest first
+
+	// Secret questions of a user, in order; Set replaces them all.
+	SecretAnswers(userID int64) ([]SecretAnswer, error)
+	SetSecretAnswers(userID int64, answers []SecretAnswer) error
+
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset
 	PutSetting(key string, value []byte) error

@@ -91,3 +91,28 @@ func (*tx) CreateCertificates([]*lanyard.Certificate) error {
 	return notImplemented("CreateCertificates")
 }
 func (*tx) AppendAudits([]*lanyard.AuditEvent) error { return notImplemented("AppendAudits") }
+
+func (*tx) CreateCard(*lanyard.Card) error        { return notImplemented("CreateCard") }
+func (*tx) UpdateCard(*lanyard.Card) error        { return notImplemented("UpdateCard") }
+func (*tx) CardByID(int64) (*lanyard.Card, error) { return nil, notImplemented("CardByID") }
+func (*tx) CardBySerial(string, string) (*lanyard.Card, error) {
+	return nil, notImplemented("CardBySerial")
+}
+func (*tx) ListCards(lanyard.CardFilter) ([]*lanyard.Card, error) {
+	return nil, notImplemented("ListCards")
+}
+func (*tx) CountCards(int64) (int, error)            { return 0, notImplemented("CountCards") }
+func (*tx) CreateOperation(*lanyard.Operation) error { return notImplemented("CreateOperation") }
+func (*tx) UpdateOperation(*lanyard.Operation) error { return notImplemented("UpdateOperation") }
+func (*tx) OperationByID(int64) (*lanyard.Operation, error) {
+	return nil, notImplemented("OperationByID")
+}
+func (*tx) ListOperations(lanyard.OperationFilter) ([]*lanyard.Operation, error) {
+	return nil, notImplemented("ListOperations")
+}
+func (*tx) SecretAnswers(int64) ([]lanyard.SecretAnswer, error) {
+	return nil, notImplemented("SecretAnswers")
+}
+func (*tx) SetSecretAnswers(int64, []lanyard.SecretAnswer) error {
+	return notImplemented("SetSecretAnswers")
+}

@@ -80,6 +80,10 @@ func (t *txn) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certificate, er
 		q.WriteString(` AND user_id = ?`)
 		args = append(args, f.UserID)
 	}
+	if f.CardID != 0 {
+		q.WriteString(` AND card_id = ?`)
+		args = append(args, f.CardID)
+	}
 	if f.Status != "" {
 		q.WriteString(` AND status = ?`)
 		args = append(args, string(f.Status))

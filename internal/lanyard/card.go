@@ -1,0 +1,116 @@
+package lanyard
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// CardState is where a card stands (PRODUCT.md, "Card").
+type CardState string
+
+const (
+	CardClean    CardState = "clean"    // registered in Lanyard, holds nothing of ours
+	CardAssigned CardState = "assigned" // an issue operation is under way for its owner
+	CardPending  CardState = "pending"  // issue waits for approvals ("Card issue pending")
+	CardIssued   CardState = "issued"
+	CardDisabled CardState = "disabled"
+	CardRevoked  CardState = "revoked"
+)
+
+// Valid reports whether s is a known state.
+func (s CardState) Valid() bool {
+	switch s {
+	case CardClean, CardAssigned, CardPending, CardIssued, CardDisabled, CardRevoked:
+		return true
+	}
+	return false
+}
+
+// Card is one physical or virtual card Lanyard knows. Serial is what the
+// card says it is (the PIV vendor serial, else the CHUID GUID in hex);
+// together with the card type it identifies the card. The card's
+// management key is never stored: AdminKeyVersion names the master secret
+// version it was diversified from (0: the card type's default key), so the
+// server can derive it again (internal/adminkey).
+type Card struct {
+	ID              int64     `json:"id"`
+	Serial          string    `json:"serial"`
+	CardType        string    `json:"card_type"`
+	OwnerID         int64     `json:"owner_id,omitempty"`
+	Name            string    `json:"name,omitempty"`
+	State           CardState `json:"state"`
+	CardID          string    `json:"-"` // hex identifier the admin key is bound to (CHUID GUID or serial)
+	AdminKeyVersion int       `json:"-"`
+	ATR             []byte    `json:"atr,omitempty"`
+	WorkstationID   int64     `json:"workstation_id,omitempty"` // where it was last seen
+	IssuedAt        time.Time `json:"issued_at,omitzero"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// CardFilter selects cards for ListCards. Zero fields match everything.
+type CardFilter struct {
+	OwnerID  int64
+	State    CardState
+	CardType string
+	Query    string // substring of serial or name
+	Limit    int
+	Offset   int
+}
+
+// OperationKind names a card workflow.
+type OperationKind string
+
+const (
+	OpIssue OperationKind = "issue"
+)
+
+// OperationState is where an operation stands. Running operations that
+// lose their card, agent or server become interrupted and can be resumed;
+// failed operations left the card consistent and need a new start.
+type OperationState string
+
+const (
+	OpRunning     OperationState = "running"
+	OpPending     OperationState = "pending" // waiting for approvals (documents check)
+	OpInterrupted OperationState = "interrupted"
+	OpDone        OperationState = "done"
+	OpFailed      OperationState = "failed"
+)
+
+// Finished reports whether the operation can no longer change.
+func (s OperationState) Finished() bool { return s == OpDone || s == OpFailed }
+
+// Operation is a resumable card workflow with its steps recorded
+// (ARCHITECTURE.md, principle 4). Step is the last step completed; Data is
+// the workflow's own record (the plan, keys generated, certificates
+// issued) — never a PIN, PUK or key.
+type Operation struct {
+	ID        int64           `json:"id"`
+	Kind      OperationKind   `json:"kind"`
+	CardID    int64           `json:"card_id"`
+	UserID    int64           `json:"user_id"`  // whose card
+	ActorID   int64           `json:"actor_id"` // who started it
+	State     OperationState  `json:"state"`
+	Step      string          `json:"step"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// OperationFilter selects operations for ListOperations.
+type OperationFilter struct {
+	CardID int64
+	UserID int64
+	State  OperationState
+	Limit  int
+}
+
+// SecretAnswer is one of a user's secret questions with the answer's
+// password hash (argon2id, internal/auth): answers unlock a card online
+// and are never stored in the clear.
+type SecretAnswer struct {
+	Question   string `json:"question"`
+	AnswerHash string `json:"-"`
+}

@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+const cardCols = `id, serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr, workstation_id,
+	issued_at, created_at, updated_at`
+
+var (
+	qInsertCard = prepared(`INSERT INTO cards (serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr,
+		workstation_id, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateCard = prepared(`UPDATE cards SET owner_id = ?, name = ?, state = ?, card_ident = ?, admin_key_version = ?, atr = ?,
+		workstation_id = ?, issued_at = ?, updated_at = ? WHERE id = ?`)
+	qCardByID     = prepared(`SELECT ` + cardCols + ` FROM cards WHERE id = ?`)
+	qCardBySerial = prepared(`SELECT ` + cardCols + ` FROM cards WHERE card_type = ? AND serial = ?`)
+	qCountCards   = prepared(`SELECT COUNT(*) FROM cards WHERE owner_id = ? AND state <> 'revoked'`)
+)
+
+const cardMissing = "card refers to a user that does not exist"
+
+func normCard(c *lanyard.Card) {
+	c.ATR = bytesOut(c.ATR)
+	c.IssuedAt, c.CreatedAt, c.UpdatedAt = normTime(c.IssuedAt), normTime(c.CreatedAt), normTime(c.UpdatedAt)
+}
+
+func (t *txn) CreateCard(c *lanyard.Card) error {
+	if !c.State.Valid() {
+		return lanyard.Errorf(lanyard.EInvalid, "card state %q is not valid", c.State)
+	}
+	normCard(c)
+	err := t.row(qInsertCard, c.Serial, c.CardType, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion,
+		blob(c.ATR), ref(c.WorkstationID), micros(c.IssuedAt), micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+	if err != nil {
+		return t.writeErr(err, "card "+c.Serial+" of type "+c.CardType+" is already registered", cardMissing)
+	}
+	return nil
+}
+
+func (t *txn) UpdateCard(c *lanyard.Card) error {
+	if !c.State.Valid() {
+		return lanyard.Errorf(lanyard.EInvalid, "card state %q is not valid", c.State)
+	}
+	normCard(c)
+	res, err := t.exec(qUpdateCard, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion, blob(c.ATR),
+		ref(c.WorkstationID), micros(c.IssuedAt), micros(c.UpdatedAt), c.ID)
+	return t.one(res, err, notFound("card %d not found", c.ID), "", cardMissing)
+}
+
+func (t *txn) CardByID(id int64) (*lanyard.Card, error) {
+	c, err := scanCard(t.row(qCardByID, id))
+	if err != nil {
+		return nil, t.readErr(err, notFound("card %d not found", id))
+	}
+	return c, nil
+}
+
+func (t *txn) CardBySerial(cardType, serial string) (*lanyard.Card, error) {
+	c, err := scanCard(t.row(qCardBySerial, cardType, serial))
+	if err != nil {
+		return nil, t.readErr(err, notFound("card %s of type %s is not registered", serial, cardType))
+	}
+	return c, nil
+}
+
+// ListCards returns the cards matching f, oldest first.
+func (t *txn) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT ` + cardCols + ` FROM cards WHERE 1 = 1`)
+	if f.OwnerID != 0 {
+		q.WriteString(` AND owner_id = ?`)
+		args = append(args, f.OwnerID)
+	}
+	if f.State != "" {
+		q.WriteString(` AND state = ?`)
+		args = append(args, string(f.State))
+	}
+	if f.CardType != "" {
+		q.WriteString(` AND card_type = ?`)
+		args = append(args, f.CardType)
+	}
+	if f.Query != "" {
+		q.WriteString(` AND (LOWER(serial) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
+		like := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
+		args = append(args, like, like)
+	}
+	q.WriteString(` ORDER BY id`)
+	args = appendPage(&q, args, f.Limit, f.Offset)
+	rows, err := t.query(q.String(), args...)
+	return collect(t, rows, err, scanCard)
+}
+
+// CountCards counts ownerID's cards that still count against "maximum
+// cards per user": every state but revoked.
+func (t *txn) CountCards(ownerID int64) (int, error) {
+	var n int
+	if err := t.row(qCountCards, ownerID).Scan(&n); err != nil {
+		return 0, t.readErr(err, nil)
+	}
+	return n, nil
+}
+
+func scanCard(s scanner) (*lanyard.Card, error) {
+	var c lanyard.Card
+	var owner, ws sql.NullInt64
+	var state string
+	var issued, created, updated int64
+	if err := s.Scan(&c.ID, &c.Serial, &c.CardType, &owner, &c.Name, &state, &c.CardID, &c.AdminKeyVersion, &c.ATR, &ws,
+		&issued, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.OwnerID, c.WorkstationID = refOut(owner), refOut(ws)
+	c.State = lanyard.CardState(state)
+	c.ATR = bytesOut(c.ATR)
+	c.IssuedAt, c.CreatedAt, c.UpdatedAt = fromMicros(issued), fromMicros(created), fromMicros(updated)
+	return &c, nil
+}

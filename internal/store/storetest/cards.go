@@ -1,0 +1,226 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// NewCard returns a card of ownerID (0: none) with every field set.
+func NewCard(serial string, ownerID int64) *lanyard.Card {
+	return &lanyard.Card{
+		Serial: serial, CardType: "piv", OwnerID: ownerID, Name: "Card " + serial, State: lanyard.CardIssued,
+		CardID: "a0b1c2" + serial, AdminKeyVersion: 1, ATR: []byte{0x3b, 0xf8, 0x13}, WorkstationID: 5,
+		IssuedAt: at(time.Minute), CreatedAt: t0, UpdatedAt: at(time.Second),
+	}
+}
+
+func testCards(t *testing.T, s lanyard.Store) {
+	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
+	a1, a2, b1 := NewCard("1001", alice.ID), NewCard("1002", alice.ID), NewCard("2001", bob.ID)
+	clean := NewCard("3001", 0)
+	clean.State, clean.IssuedAt, clean.ATR, clean.WorkstationID, clean.Name = lanyard.CardClean, time.Time{}, nil, 0, ""
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, c := range []*lanyard.Card{a1, a2, b1, clean} {
+			if err := tx.CreateCard(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for _, want := range []*lanyard.Card{a1, clean} {
+			got, err := tx.CardByID(want.ID)
+			if err != nil {
+				return err
+			}
+			equal(t, "CardByID", got, want)
+			got, err = tx.CardBySerial(want.CardType, want.Serial)
+			if err != nil {
+				return err
+			}
+			equal(t, "CardBySerial", got, want)
+		}
+		_, err := tx.CardBySerial("piv", "nope")
+		wantCode(t, "CardBySerial missing", err, lanyard.ENotFound)
+		_, err = tx.CardByID(999_999)
+		wantCode(t, "CardByID missing", err, lanyard.ENotFound)
+		list, err := tx.ListCards(lanyard.CardFilter{OwnerID: alice.ID})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards owner", list, func(c *lanyard.Card) int64 { return c.ID }, a1.ID, a2.ID)
+		list, err = tx.ListCards(lanyard.CardFilter{State: lanyard.CardClean})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards state", list, func(c *lanyard.Card) int64 { return c.ID }, clean.ID)
+		list, err = tx.ListCards(lanyard.CardFilter{Query: "200"})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards query", list, func(c *lanyard.Card) int64 { return c.ID }, b1.ID)
+		list, err = tx.ListCards(lanyard.CardFilter{Query: "%"})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards query with a wildcard", list, func(c *lanyard.Card) int64 { return c.ID })
+		list, err = tx.ListCards(lanyard.CardFilter{Limit: 2, Offset: 1})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards page", list, func(c *lanyard.Card) int64 { return c.ID }, a2.ID, b1.ID)
+		return nil
+	})
+
+	// The same serial is a different card under another card type, and
+	// the same one under the same type.
+	dup := NewCard("1001", bob.ID)
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(dup) })
+	wantCode(t, "CreateCard duplicate", err, lanyard.EConflict)
+	other := NewCard("1001", bob.ID)
+	other.CardType = "tpm"
+	bad := NewCard("4001", 999_999)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCard(other) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(bad) })
+	wantCode(t, "CreateCard missing owner", err, lanyard.EInvalid)
+	badState := NewCard("4002", 0)
+	badState.State = "lost"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(badState) })
+	wantCode(t, "CreateCard bad state", err, lanyard.EInvalid)
+
+	// Update writes every mutable field and leaves serial, type and
+	// creation alone; revoked cards stop counting.
+	upd := *a2
+	upd.OwnerID, upd.Name, upd.State, upd.CardID, upd.AdminKeyVersion = bob.ID, "renamed", lanyard.CardRevoked, "ff", 2
+	upd.ATR, upd.WorkstationID, upd.IssuedAt, upd.UpdatedAt = []byte{1}, 9, at(time.Hour), at(2*time.Hour)
+	upd.Serial, upd.CreatedAt = "changed", at(-time.Hour)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateCard(&upd) })
+	want := upd
+	want.Serial, want.CreatedAt = a2.Serial, a2.CreatedAt
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.CardByID(a2.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "card after UpdateCard", got, &want)
+		n, err := tx.CountCards(alice.ID)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			t.Errorf("CountCards(alice) = %d, want 1", n)
+		}
+		n, err = tx.CountCards(bob.ID)
+		if err != nil {
+			return err
+		}
+		if n != 2 { // b1 and other; a2 is bob's now but revoked
+			t.Errorf("CountCards(bob) = %d, want 2", n)
+		}
+		return nil
+	})
+	missing := *a1
+	missing.ID = 999_999
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateCard(&missing) })
+	wantCode(t, "UpdateCard missing", err, lanyard.ENotFound)
+
+	// Certificates can be listed by card.
+	c1 := NewCertificate("builtin", "c1", alice.ID)
+	c1.CardID = a1.ID
+	c2 := NewCertificate("builtin", "c2", alice.ID)
+	c2.CardID = 0
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateCertificate(c1); err != nil {
+			return err
+		}
+		return tx.CreateCertificate(c2)
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		list, err := tx.ListCertificates(lanyard.CertFilter{CardID: a1.ID})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCertificates by card", list, func(c *lanyard.Certificate) int64 { return c.ID }, c1.ID)
+		return nil
+	})
+}
+
+func testOperations(t *testing.T, s lanyard.Store) {
+	alice, op := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "operator")
+	card := NewCard("1001", alice.ID)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCard(card) })
+	o1 := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: card.ID, UserID: alice.ID, ActorID: alice.ID, State: lanyard.OpRunning,
+		Step: "plan", Data: json.RawMessage(`{"templates":["logon"]}`), CreatedAt: t0, UpdatedAt: t0}
+	o2 := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: card.ID, UserID: alice.ID, ActorID: op.ID, State: lanyard.OpDone,
+		CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)}
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateOperation(o1); err != nil {
+			return err
+		}
+		return tx.CreateOperation(o2)
+	})
+	upd := *o1
+	upd.State, upd.Step, upd.Data, upd.Error, upd.UpdatedAt = lanyard.OpInterrupted, "keys", json.RawMessage(`{"slots":{"9a":"ab"}}`), "card removed", at(time.Minute)
+	upd.Kind, upd.CreatedAt = "other", at(-time.Hour)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateOperation(&upd) })
+	want := upd
+	want.Kind, want.CreatedAt = o1.Kind, o1.CreatedAt
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.OperationByID(o1.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "operation after UpdateOperation", got, &want)
+		got, err = tx.OperationByID(o2.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "OperationByID without data", got, o2)
+		list, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListOperations newest first", list, func(o *lanyard.Operation) int64 { return o.ID }, o2.ID, o1.ID)
+		list, err = tx.ListOperations(lanyard.OperationFilter{State: lanyard.OpInterrupted})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListOperations by state", list, func(o *lanyard.Operation) int64 { return o.ID }, o1.ID)
+		_, err = tx.OperationByID(999_999)
+		wantCode(t, "OperationByID missing", err, lanyard.ENotFound)
+		return nil
+	})
+	bad := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: 999_999, UserID: alice.ID, State: lanyard.OpRunning, CreatedAt: t0, UpdatedAt: t0}
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOperation(bad) })
+	wantCode(t, "CreateOperation missing card", err, lanyard.EInvalid)
+}
+
+func testSecretAnswers(t *testing.T, s lanyard.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.SecretAnswers(alice.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "no secret answers", got, []lanyard.SecretAnswer{})
+		return nil
+	})
+	first := []lanyard.SecretAnswer{{Question: "q1", AnswerHash: "h1"}, {Question: "q2", AnswerHash: "h2"}}
+	second := []lanyard.SecretAnswer{{Question: "q3", AnswerHash: "h3"}}
+	for _, want := range [][]lanyard.SecretAnswer{first, second} {
+		MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.SetSecretAnswers(alice.ID, want) })
+		MustView(t, s, func(tx lanyard.Tx) error {
+			got, err := tx.SecretAnswers(alice.ID)
+			if err != nil {
+				return err
+			}
+			equal(t, "secret answers", got, want)
+			return nil
+		})
+	}
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetSecretAnswers(999_999, first) })
+	wantCode(t, "SetSecretAnswers missing user", err, lanyard.EInvalid)
+}
