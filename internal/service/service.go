@@ -53,6 +53,10 @@ type Service struct {
 	policyCache   *ttlCache[struct{}, []*lanyard.Policy]
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
+
+	cards cardAccess // workstations' cards (cardaccess.go)
+
+	closeOnce sync.Once
 }
 
 // New checks cfg and returns a Service. Call Close to stop its background
@@ -83,7 +87,7 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Close stops background work.
-func (s *Service) Close() { s.certWriter.close() }
+func (s *Service) Close() { s.closeOnce.Do(s.certWriter.close) }
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }

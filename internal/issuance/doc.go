@@ -1,0 +1,21 @@
+// Package issuance holds the card workflows of Lanyard (ARCHITECTURE.md:
+// "workflows as resumable operations"): the pure decisions of the Issue
+// card dialog — what the user is offered and what a given choice means
+// under the policy (offer.go, plan.go) — and the card steps that carry a
+// plan out over a PIV card (card.go). Persistence, audit and the CA are
+// the service's: it records each step's outcome in the operation row
+// before the next step starts, so that a pulled card, a lost agent or a
+// restarted server leaves the operation resumable.
+//
+// The guide's rules ("Issue a card", issue-card-user-guide.txt) and where
+// they live:
+//   - Issue card permission, allowed card types, maximum cards per user,
+//     users adding unregistered cards: Offer;
+//   - required and optional templates, "Select optional certificates
+//     when card is issued": Offer and Plan (via policy.Templates);
+//   - Initialize card and its caution; the Admin PIN field only for cards
+//     not yet registered when users may add cards; PINs falling back to
+//     the card type: Offer and Plan;
+//   - Set random user PIN (length, character groups, shown once): Plan;
+//   - tracked third-party certificates: Offer and Plan.
+package issuance

@@ -1,0 +1,198 @@
+package issuance
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// Input is what the decisions need to know about the card, its future
+// owner and the caller. The service gathers it in one read transaction.
+type Input struct {
+	Settings   lanyard.PolicySettings // the owner's effective policy
+	PolicyName string
+	// Staff is true when an operator or administrator issues on the
+	// owner's behalf: user permissions (Issue card, adding cards) then do
+	// not apply, the policy's card rules still do.
+	Staff      bool
+	CardType   *lanyard.CardType
+	Card       *lanyard.Card // the registered card; nil when Lanyard does not know it
+	OwnerID    int64
+	OwnedCards int // the owner's cards that are not revoked
+	Templates  map[string]*lanyard.Template
+	// Found are the certificates already on the card (read before the
+	// dialog opens when the policy searches for tracked certificates).
+	Found []Found
+}
+
+// Found is a certificate found on the card that Lanyard did not issue.
+type Found struct {
+	Slot        string            `json:"slot"`
+	Subject     string            `json:"subject"`
+	Issuer      string            `json:"issuer"`
+	Serial      string            `json:"serial"`
+	NotAfter    time.Time         `json:"not_after"`
+	Certificate *x509.Certificate `json:"-"`
+}
+
+// TemplateInfo describes a template in the dialog.
+type TemplateInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Slot        string `json:"slot"`
+}
+
+// Options is what the Issue card dialog shows.
+type Options struct {
+	Registered         bool           `json:"registered"`
+	Initialize         bool           `json:"initialize"`
+	Caution            string         `json:"caution,omitempty"`
+	ShowUserPIN        bool           `json:"show_user_pin"`
+	ShowAdminPIN       bool           `json:"show_admin_pin"`
+	RandomPIN          bool           `json:"random_pin"`
+	PINMin             int            `json:"pin_min"`
+	PINMax             int            `json:"pin_max"`
+	Required           []TemplateInfo `json:"required_templates"`
+	Optional           []TemplateInfo `json:"optional_templates"`
+	OptionalSelectable bool           `json:"optional_selectable"`
+	Tracked            []Found        `json:"tracked"`
+	TrackedSelectable  bool           `json:"tracked_selectable"`
+}
+
+// InitializeCaution is the guide's warning, shown before an initializing
+// issue.
+const InitializeCaution = "Initializing the card deletes all of its contents: every key, certificate and data object on it."
+
+// PUK length bounds (SP 800-73-4 part 2, 2.4.3: the PUK is 8 bytes; cards
+// accept 6 to 8 characters).
+const (
+	minPUK = 6
+	maxPUK = 8
+)
+
+// Offer decides whether the card may be issued to its owner and what the
+// dialog offers. Errors carry the message the user sees.
+func Offer(in Input) (*Options, error) {
+	s := in.Settings
+	ct := in.CardType
+	if ct == nil {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "this card is not of a card type Lanyard knows; ask your administrator to add its card type")
+	}
+	if !in.Staff && !s.Workflow.IssueCard {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "your policy does not allow you to issue cards")
+	}
+	if !policy.CardTypeAllowed(s, ct.Name) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "cards of type %q are not allowed by the policy %q", ct.Name, in.PolicyName)
+	}
+	if c := in.Card; c != nil {
+		switch {
+		case c.State == lanyard.CardRevoked || c.State == lanyard.CardDisabled:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s and cannot be issued", c.Serial, c.State)
+		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State != lanyard.CardClean:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
+		case c.State == lanyard.CardIssued:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already issued", c.Serial)
+		case c.State == lanyard.CardPending:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s has a card issue pending; continue it from the card menu", c.Serial)
+		}
+	} else if !in.Staff && !s.Workflow.AllowUserAddCards {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "this card is not registered in Lanyard and your policy does not let you add cards; ask an operator to register it")
+	}
+	ownedByCaller := in.Card != nil && in.Card.OwnerID == in.OwnerID && in.Card.State == lanyard.CardAssigned
+	if max := s.Issuance.MaxCardsPerUser; max > 0 && !ownedByCaller && in.OwnedCards >= max {
+		return nil, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %d are already issued", max, in.OwnedCards)
+	}
+
+	o := &Options{
+		Registered:         in.Card != nil,
+		Initialize:         s.Issuance.InitializeCard && ct.SupportsInit,
+		RandomPIN:          s.Issuance.RandomUserPIN,
+		OptionalSelectable: in.Staff || s.Workflow.SelectOptionalCertificates,
+		TrackedSelectable:  s.Workflow.SearchTrackedCertificates && s.Workflow.AllowUserSelectTracked,
+	}
+	if o.Initialize {
+		o.Caution = InitializeCaution
+	}
+	// The guide: the Admin PIN field appears when the card was not added to
+	// Lanyard and users may add cards (operators always register it).
+	o.ShowAdminPIN = in.Card == nil && (in.Staff || s.Workflow.AllowUserAddCards)
+	o.ShowUserPIN = !o.Initialize && !o.RandomPIN
+	o.PINMin, o.PINMax = pinRange(s, ct)
+	var err error
+	if o.Required, err = templateInfos(in, s.Certificates.Required); err != nil {
+		return nil, err
+	}
+	if o.Optional, err = templateInfos(in, s.Certificates.Optional); err != nil {
+		return nil, err
+	}
+	if s.Workflow.SearchTrackedCertificates && !o.Initialize {
+		o.Tracked = slices.Clone(in.Found)
+	}
+	if o.Tracked == nil {
+		o.Tracked = []Found{}
+	}
+	return o, nil
+}
+
+// pinRange is the user PIN length the card will accept: the card type's
+// PIN policy, narrowed by the policy's initialization settings when set.
+func pinRange(s lanyard.PolicySettings, ct *lanyard.CardType) (int, int) {
+	lo, hi := ct.PIN.MinLength, ct.PIN.MaxLength
+	if s.Issuance.InitializeCard && ct.SupportsInit {
+		if n := s.Issuance.Initialization.PINMinLength; n > 0 {
+			lo = n
+		}
+		if n := s.Issuance.Initialization.PINMaxLength; n > 0 {
+			hi = n
+		}
+	}
+	return lo, hi
+}
+
+func templateInfos(in Input, names []string) ([]TemplateInfo, error) {
+	out := []TemplateInfo{}
+	for _, name := range names {
+		t, ok := in.Templates[name]
+		if !ok {
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "the policy names template %q, which does not exist; ask your administrator", name)
+		}
+		if _, err := KeyAlgorithm(t, in.CardType); err != nil {
+			return nil, err
+		}
+		desc := t.DisplayName
+		if desc == "" {
+			desc = t.Name
+		}
+		out = append(out, TemplateInfo{Name: t.Name, Description: desc, Slot: SlotName(t)})
+	}
+	return out, nil
+}
+
+// KeyAlgorithm is the algorithm of the key generated on the card for t:
+// the template's first algorithm that the card type can hold. A template
+// the card cannot hold (an EC template on an RSA-only TPM card) is refused
+// with a clear message.
+func KeyAlgorithm(t *lanyard.Template, ct *lanyard.CardType) (lanyard.KeyAlgorithm, error) {
+	for _, a := range t.KeyAlgs {
+		if slices.Contains(ct.KeyAlgorithms, a) {
+			return a, nil
+		}
+	}
+	return "", lanyard.Errorf(lanyard.EInvalid, "template %q needs a %v key, which cards of type %q cannot hold (they support %v)",
+		t.Name, t.KeyAlgs, ct.Name, ct.KeyAlgorithms)
+}
+
+// SlotName is the PIV slot a template's key goes to: its own, else the
+// authentication slot 9A (SP 800-73-4 part 1, 3.1: PIV Authentication).
+func SlotName(t *lanyard.Template) string {
+	if t.Slot != "" {
+		return t.Slot
+	}
+	return "9a"
+}
+
+func (f Found) String() string { return fmt.Sprintf("%s %s (%s)", f.Slot, f.Subject, f.Serial) }

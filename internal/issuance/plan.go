@@ -1,0 +1,143 @@
+package issuance
+
+import (
+	"io"
+	"slices"
+	"unicode"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// Choice is what the user entered in the Issue card dialog.
+type Choice struct {
+	Optional []string // optional templates picked
+	UserPIN  string   // new user PIN; empty: the card type's default (or a random PIN, by policy)
+	AdminPIN string   // new admin PIN (the PIV PUK); empty: the card type's default
+	Tracked  []string // slots of found certificates to register as tracked
+	Name     string   // the card's name, optional
+}
+
+// SlotPlan is one key to generate and certificate to issue.
+type SlotPlan struct {
+	Slot      string               `json:"slot"`
+	Template  string               `json:"template"`
+	Algorithm lanyard.KeyAlgorithm `json:"algorithm"`
+}
+
+// Plan is an issue decided: what will be done to the card. It is recorded
+// in the operation (without the PINs, which only live in memory for the
+// request that sets them).
+type Plan struct {
+	Initialize bool       `json:"initialize"`
+	Slots      []SlotPlan `json:"slots"`
+	Tracked    []string   `json:"tracked,omitempty"`
+	RandomPIN  bool       `json:"random_pin"`
+	ShowPIN    bool       `json:"show_pin"` // the random PIN is shown to the user once
+	Name       string     `json:"name,omitempty"`
+
+	UserPIN  string `json:"-"` // "" = the card type's default user PIN
+	AdminPIN string `json:"-"` // "" = the card type's default PUK
+}
+
+// Decide turns the user's choice into a plan, checking it against what
+// Offer allows. rand draws the random user PIN when the policy sets one.
+func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
+	s := in.Settings
+	if len(ch.Optional) > 0 && in.Staff {
+		// Operators choose for the user; the policy's user permission does
+		// not restrict them.
+		s.Workflow.SelectOptionalCertificates = true
+	}
+	names, err := policy.Templates(s, ch.Optional)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Initialize: o.Initialize, RandomPIN: o.RandomPIN, Name: ch.Name}
+	used := map[string]string{}
+	for _, name := range names {
+		t := in.Templates[name]
+		if t == nil {
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "template %q does not exist; ask your administrator", name)
+		}
+		alg, err := KeyAlgorithm(t, in.CardType)
+		if err != nil {
+			return nil, err
+		}
+		slot := SlotName(t)
+		if other, taken := used[slot]; taken {
+			return nil, lanyard.Errorf(lanyard.EConflict, "templates %q and %q both use card slot %s; ask your administrator to change one", other, name, slot)
+		}
+		used[slot] = name
+		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg})
+	}
+
+	switch {
+	case o.RandomPIN:
+		if ch.UserPIN != "" {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "your policy sets a random user PIN; leave the User PIN empty")
+		}
+		rp := s.Issuance.RandomPIN
+		if rp.Length < o.PINMin || rp.Length > o.PINMax {
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "the policy's random PIN length %d does not fit the card's %d-%d; ask your administrator", rp.Length, o.PINMin, o.PINMax)
+		}
+		if p.UserPIN, err = policy.RandomPIN(rp, rand); err != nil {
+			return nil, err
+		}
+		p.ShowPIN = rp.ShowToUser
+	case ch.UserPIN != "":
+		if !o.ShowUserPIN {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "the User PIN cannot be chosen for this card: it is set from the card type")
+		}
+		if err := checkSecret("User PIN", ch.UserPIN, o.PINMin, o.PINMax); err != nil {
+			return nil, err
+		}
+		p.UserPIN = ch.UserPIN
+	}
+	if ch.AdminPIN != "" {
+		if !o.ShowAdminPIN {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "the Admin PIN of this card is managed by Lanyard and cannot be set here")
+		}
+		if err := checkSecret("Admin PIN", ch.AdminPIN, minPUK, maxPUK); err != nil {
+			return nil, err
+		}
+		p.AdminPIN = ch.AdminPIN
+	}
+	if len(ch.Tracked) > 0 {
+		if !o.TrackedSelectable {
+			return nil, lanyard.Errorf(lanyard.EForbidden, "your policy does not let you select tracked certificates")
+		}
+		for _, slot := range ch.Tracked {
+			if !slices.ContainsFunc(o.Tracked, func(f Found) bool { return f.Slot == slot }) {
+				return nil, lanyard.Errorf(lanyard.EInvalid, "no third-party certificate was found in card slot %q", slot)
+			}
+			if _, replaced := used[slot]; replaced {
+				return nil, lanyard.Errorf(lanyard.EInvalid, "the certificate in slot %s will be replaced by %q and cannot be tracked", slot, used[slot])
+			}
+		}
+		p.Tracked = slices.Clone(ch.Tracked)
+	} else if s.Workflow.SearchTrackedCertificates && !o.TrackedSelectable {
+		// Searching without letting the user pick: everything found that
+		// the issue does not replace is tracked.
+		for _, f := range o.Tracked {
+			if _, replaced := used[f.Slot]; !replaced {
+				p.Tracked = append(p.Tracked, f.Slot)
+			}
+		}
+	}
+	return p, nil
+}
+
+// checkSecret checks a PIN's length and characters (printable ASCII, as
+// SP 800-73-4 part 2, 2.4.3 allows for PINs and cards accept for PUKs).
+func checkSecret(what, v string, lo, hi int) error {
+	if len(v) < lo || len(v) > hi {
+		return lanyard.Errorf(lanyard.EInvalid, "%s must be %d to %d characters long", what, lo, hi)
+	}
+	for _, r := range v {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' {
+			return lanyard.Errorf(lanyard.EInvalid, "%s may contain only printable ASCII characters without spaces", what)
+		}
+	}
+	return nil
+}

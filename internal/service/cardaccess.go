@@ -1,0 +1,63 @@
+package service
+
+import (
+	"context"
+	"sync"
+)
+
+// CardAccess reaches cards at workstations: the live inventory that
+// workstation agents report, and exclusive APDU sessions relayed through
+// them (internal/agenthub). Card drivers run here, on the server; the
+// agent only relays (ARCHITECTURE.md, principle 1).
+type CardAccess interface {
+	// Workstations returns the state of every workstation the server
+	// knows to be connected.
+	Workstations() []WorkstationState
+	// Open starts an exclusive session with the card in reader at the
+	// workstation; no other application can use the card until Close.
+	Open(ctx context.Context, workstationID int64, reader string) (CardSession, error)
+}
+
+// CardSession is an exclusive APDU session with one card. It is an
+// apdu.Transport.
+type CardSession interface {
+	Transmit(ctx context.Context, cmd []byte) ([]byte, error)
+	Close() error
+}
+
+// WorkstationState is a workstation's live state.
+type WorkstationState struct {
+	ID      int64
+	Name    string
+	OwnerID int64
+	Online  bool
+	Readers []ReaderState
+}
+
+// ReaderState is one reader of a workstation and the card in it.
+type ReaderState struct {
+	Name    string
+	Present bool
+	ATR     []byte
+	Serial  string
+}
+
+// cardAccess holds the CardAccess, set once the hub exists (it is built
+// after the service because it uses the service).
+type cardAccess struct {
+	mu sync.RWMutex
+	ca CardAccess
+}
+
+// SetCardAccess connects the service to the workstations' cards.
+func (s *Service) SetCardAccess(ca CardAccess) {
+	s.cards.mu.Lock()
+	defer s.cards.mu.Unlock()
+	s.cards.ca = ca
+}
+
+func (s *Service) cardAccess() CardAccess {
+	s.cards.mu.RLock()
+	defer s.cards.mu.RUnlock()
+	return s.cards.ca
+}

@@ -1,0 +1,239 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// ContinueInput continues an interrupted or pending card issue on the card
+// in a reader. The PINs are asked again: they were never stored. Empty
+// PINs fall back as in the Issue card dialog; a random PIN is drawn anew
+// if it had not reached the card.
+type ContinueInput struct {
+	CardTarget
+	UserPIN  string `json:"user_pin,omitempty"`
+	AdminPIN string `json:"admin_pin,omitempty"`
+}
+
+// ContinueCardIssue finishes the card's unfinished issue operation
+// ("Continue card issue" in the card menu) from the last recorded step.
+func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID int64, in ContinueInput) (*IssueCardResult, error) {
+	var card *lanyard.Card
+	var user *lanyard.User
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if card, err = tx.CardByID(cardID); err != nil {
+			return err
+		}
+		if card.OwnerID != p.User.ID && !isStaff(p) {
+			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+		}
+		user, err = tx.UserByID(card.OwnerID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	op, err := s.unfinishedOperation(ctx, card.ID)
+	if err != nil {
+		return nil, err
+	}
+	if op == nil || op.Kind != lanyard.OpIssue {
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s has no card issue to continue", card.Serial)
+	}
+	in.User = user.Login
+	sess, r, _, err := s.openCard(ctx, p, in.CardTarget)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	pc, serial, err := s.connect(ctx, sess, r)
+	if err != nil {
+		return nil, err
+	}
+	if serial != card.Serial {
+		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", r.Name, serial, card.Serial)
+	}
+	j, input, err := s.loadIssue(ctx, p, in.CardTarget, r, serial)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(op.Data, &j.data); err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "the operation's record does not parse")
+	}
+	if j.data.Certs == nil {
+		j.data.Certs = map[string]string{}
+	}
+	if j.data.Written == nil {
+		j.data.Written = map[string]bool{}
+	}
+	o, err := issuance.Offer(issuance.Input{Settings: input.Settings, PolicyName: input.PolicyName, Staff: true, CardType: j.ct,
+		Card: nil, OwnerID: user.ID, Templates: j.tpls})
+	if err != nil {
+		return nil, err
+	}
+	// The plan is the one recorded; only the PINs are chosen again.
+	plan := j.data.Plan
+	o.ShowAdminPIN = o.ShowAdminPIN && !j.data.PUKSet
+	o.ShowUserPIN = !plan.Initialize && !plan.RandomPIN
+	o.RandomPIN, o.Initialize = plan.RandomPIN, plan.Initialize
+	pins, err := issuance.Decide(issuance.Input{Settings: input.Settings, Staff: true, CardType: j.ct, OwnerID: user.ID, Templates: j.tpls},
+		o, issuance.Choice{UserPIN: in.UserPIN, AdminPIN: in.AdminPIN}, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
+	j.pc, j.plan, j.card, j.op = pc, &plan, card, op
+	if j.ident, err = cardIdent(ctx, pc); err != nil {
+		return nil, err
+	}
+	resumed := *op
+	resumed.State, resumed.Error = lanyard.OpRunning, ""
+	j.op = &resumed
+	if err := s.step(ctx, j, op.Step, false, nil, s.event(p, "card.issue.continue", "card", strconv.FormatInt(card.ID, 10),
+		map[string]any{"operation": op.ID, "from_step": op.Step})); err != nil {
+		return nil, err
+	}
+	return s.runIssue(ctx, j)
+}
+
+// OperationIdleLimit is how long a running operation may go without
+// recording a step before it counts as abandoned: a card step takes well
+// under a second, so a minute means its server or request is gone.
+const OperationIdleLimit = time.Minute
+
+// RecoverOperations marks running operations that recorded nothing for
+// idle as interrupted, so that their owners see them and continue them:
+// the server that ran them stopped or lost the request. The server calls
+// it at start and periodically; with several replicas, idle keeps it from
+// touching another replica's live operation. (Continuing does not depend
+// on it: an exclusive card session keeps two runs apart.)
+func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (int, error) {
+	var ops []*lanyard.Operation
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{State: lanyard.OpRunning, Limit: 1000})
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, op := range ops {
+		if s.clock().Sub(op.UpdatedAt) < idle {
+			continue
+		}
+		op.State, op.Error, op.UpdatedAt = lanyard.OpInterrupted, "the server stopped during the operation", s.clock()
+		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+			if err := tx.UpdateOperation(op); err != nil {
+				return err
+			}
+			return tx.AppendAudit(s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
+				map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error}))
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// cardIdent is the identifier the card's diversified key is bound to.
+func cardIdent(ctx context.Context, pc *piv.Card) ([]byte, error) {
+	id, err := cardadmin.CardID(ctx, pc)
+	if err != nil {
+		return nil, issuance.CardError(err, "identifying the card")
+	}
+	return id, nil
+}
+
+func diversified(m cardadmin.Master, kind lanyard.AdminKeyKind, ident []byte) (cardadmin.Key, error) {
+	k, err := cardadmin.Diversified(m, kind, ident)
+	if err != nil {
+		return cardadmin.Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
+	}
+	return k, nil
+}
+
+func takeover(ctx context.Context, pc *piv.Card, from cardadmin.Key, kind lanyard.AdminKeyKind, m cardadmin.Master) (*piv.Admin, error) {
+	return cardadmin.Takeover(ctx, pc, from, kind, m)
+}
+
+// publicKeysEqual compares public keys by their SubjectPublicKeyInfo.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	da, err1 := x509.MarshalPKIXPublicKey(a)
+	db, err2 := x509.MarshalPKIXPublicKey(b)
+	return err1 == nil && err2 == nil && bytes.Equal(da, db)
+}
+
+// queueCardRequest puts the slot's key in the CA's approval queue and
+// records the request in the operation, in one transaction.
+func (s *Service) queueCardRequest(ctx context.Context, j *issueJob, sl issuance.SlotPlan, tpl *lanyard.Template, pub crypto.PublicKey) error {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return lanyard.Wrap(lanyard.EInternal, err, "public key cannot be encoded")
+	}
+	sum := sha256.Sum256(spki)
+	r := &lanyard.CertRequest{
+		CA: tpl.CA, Template: tpl.Name, UserID: j.user.ID, RequestedBy: j.p.User.ID, PublicKey: spki,
+		KeySHA256: hex.EncodeToString(sum[:]), Subject: lanyard.ExpandSubject(tpl.Subject.CommonName, j.user),
+		Status: lanyard.RequestPending, CreatedAt: s.clock(),
+	}
+	if j.data.Requests == nil {
+		j.data.Requests = map[string]int64{}
+	}
+	err = s.step(ctx, j, "requested:"+sl.Slot, false, func(tx lanyard.Tx) error {
+		if err := tx.CreateRequest(r); err != nil {
+			return err
+		}
+		j.data.Requests[sl.Slot] = r.ID
+		return nil
+	}, nil)
+	if err != nil {
+		delete(j.data.Requests, sl.Slot)
+	}
+	return err
+}
+
+// approvedCertificate looks at the slot's CA request: still pending
+// (waiting), rejected (the issue cannot finish: revoke and clear the card
+// and start again), or issued, in which case its certificate is bound to
+// the card and will be written.
+func (s *Service) approvedCertificate(ctx context.Context, j *issueJob, sl issuance.SlotPlan, id int64) (waiting bool, err error) {
+	var r *lanyard.CertRequest
+	var cert *lanyard.Certificate
+	if err := s.view(ctx, func(tx lanyard.Tx) error {
+		var err error
+		if r, err = tx.RequestByID(id); err != nil {
+			return err
+		}
+		if r.Status == lanyard.RequestIssued {
+			cert, err = tx.CertificateByID(r.CertificateID)
+		}
+		return err
+	}); err != nil {
+		return false, err
+	}
+	switch r.Status {
+	case lanyard.RequestPending:
+		return true, nil
+	case lanyard.RequestRejected:
+		return false, lanyard.Errorf(lanyard.EConflict, "the CA rejected the %s certificate request: %s; revoke and clear the card, then issue it again", sl.Template, r.Comment)
+	}
+	cert.CardID, cert.UpdatedAt = j.card.ID, s.clock()
+	j.data.Certs[sl.Slot] = cert.Serial
+	err = s.step(ctx, j, "approved:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(cert) }, nil)
+	if err != nil {
+		delete(j.data.Certs, sl.Slot)
+	}
+	return false, err
+}

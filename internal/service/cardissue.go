@@ -1,0 +1,793 @@
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// CardTarget names a card in a reader of a workstation, and the user it
+// is issued to (operators issue on a user's behalf; default: the caller).
+type CardTarget struct {
+	WorkstationID int64  `json:"workstation_id"`
+	Reader        string `json:"reader"`
+	User          string `json:"user,omitempty"`
+}
+
+// IssueOptionsResult is what the Issue card dialog shows for a card.
+type IssueOptionsResult struct {
+	Card *ConnectedCard `json:"card"`
+	issuance.Options
+}
+
+// IssueCardInput is the Issue card dialog's answer. PINs are used on the
+// card and forgotten; they are never stored or logged.
+type IssueCardInput struct {
+	CardTarget
+	Templates []string `json:"templates,omitempty"` // optional templates chosen
+	UserPIN   string   `json:"user_pin,omitempty"`
+	AdminPIN  string   `json:"admin_pin,omitempty"`
+	Tracked   []string `json:"tracked,omitempty"` // slots of found certificates to track
+	Name      string   `json:"name,omitempty"`
+}
+
+// IssueCardResult reports an issue. RandomPIN is set once, in this
+// response, when the policy sets a random user PIN shown to the user.
+type IssueCardResult struct {
+	Card                  *CardView `json:"card"`
+	OperationID           int64     `json:"operation_id"`
+	State                 string    `json:"state"` // issued or pending
+	RandomPIN             string    `json:"random_pin,omitempty"`
+	SecretQuestionsNeeded bool      `json:"secret_questions_needed"`
+}
+
+// issueJob is one issue operation in progress in this process.
+type issueJob struct {
+	p       *Principal
+	user    *lanyard.User
+	ct      *lanyard.CardType
+	secrets *lanyard.CardTypeSecrets
+	card    *lanyard.Card
+	op      *lanyard.Operation
+	data    issueData
+	plan    *issuance.Plan
+	tpls    map[string]*lanyard.Template
+	found   []issuance.Found
+	pc      *piv.Card
+	ident   []byte
+}
+
+// issueData is the issue operation's record (Operation.Data): the plan and
+// what has been done, step by step. A resumed operation skips what is
+// recorded here.
+type issueData struct {
+	Plan        issuance.Plan     `json:"plan"`
+	Initialized bool              `json:"initialized,omitempty"`
+	Certs       map[string]string `json:"certs"`              // slot → serial of the certificate issued for its key
+	Written     map[string]bool   `json:"written"`            // slot → certificate written to the card
+	Requests    map[string]int64  `json:"requests,omitempty"` // slot → CA request waiting for approval
+	// TakeoverVersion is the master secret version this operation moves
+	// the card's management key to; TakeoverDone once the card has it.
+	TakeoverVersion int  `json:"takeover_version,omitempty"`
+	TakeoverDone    bool `json:"takeover_done,omitempty"`
+	PUKSet          bool `json:"puk_set,omitempty"`
+	PINSet          bool `json:"pin_set,omitempty"`
+	Tracked         bool `json:"tracked,omitempty"`
+}
+
+// openCard finds the target's reader and opens an exclusive session.
+func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (CardSession, *ReaderState, *WorkstationState, error) {
+	access := s.cardAccess()
+	if access == nil {
+		return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
+	}
+	for _, ws := range access.Workstations() {
+		if ws.ID != t.WorkstationID {
+			continue
+		}
+		if ws.OwnerID != p.User.ID && !isStaff(p) {
+			break
+		}
+		if !ws.Online {
+			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
+		}
+		for _, r := range ws.Readers {
+			if r.Name == t.Reader && r.Present {
+				sess, err := access.Open(ctx, ws.ID, r.Name)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				return sess, &r, &ws, nil
+			}
+		}
+		return nil, nil, nil, lanyard.Errorf(lanyard.ENotFound, "there is no card in reader %q of workstation %s", t.Reader, ws.Name)
+	}
+	return nil, nil, nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d is not connected or not yours", t.WorkstationID)
+}
+
+// loadIssue reads what an issue decision needs, in one read transaction.
+func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *ReaderState, serial string) (*issueJob, *issuance.Input, error) {
+	j := &issueJob{p: p}
+	in := &issuance.Input{Staff: isStaff(p)}
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		var err error
+		switch {
+		case t.User == "" || t.User == p.User.Login:
+			j.user = p.User
+		case !isStaff(p):
+			return lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
+		default:
+			if j.user, err = tx.UserByLogin(t.User); err != nil {
+				return err
+			}
+		}
+		if j.user.Disabled {
+			return lanyard.Errorf(lanyard.EConflict, "user %q is disabled", j.user.Login)
+		}
+		in.OwnerID = j.user.ID
+		pol, err := s.effectivePolicy(tx, j.user)
+		if err != nil {
+			return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", j.user.Login)
+		}
+		in.Settings, in.PolicyName = pol.Settings, pol.Name
+		types, err := tx.ListCardTypes()
+		if err != nil {
+			return err
+		}
+		if j.ct = recognize(types, r.ATR, serial != ""); j.ct == nil {
+			return lanyard.Errorf(lanyard.EInvalid, "no card type recognizes this card (ATR %x); ask your administrator to add its card type", r.ATR)
+		}
+		in.CardType = j.ct
+		switch c, err := tx.CardBySerial(j.ct.Name, serial); {
+		case err == nil:
+			j.card, in.Card = c, c
+		case !lanyard.IsCode(err, lanyard.ENotFound):
+			return err
+		}
+		if in.OwnedCards, err = tx.CountCards(j.user.ID); err != nil {
+			return err
+		}
+		tpls, err := tx.ListTemplates()
+		if err != nil {
+			return err
+		}
+		j.tpls = map[string]*lanyard.Template{}
+		for _, t := range tpls {
+			j.tpls[t.Name] = t
+		}
+		in.Templates = j.tpls
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.secrets, err = s.cardTypeSecrets(j.ct); err != nil {
+		return nil, nil, err
+	}
+	return j, in, nil
+}
+
+// connect selects the PIV application and identifies the card; the
+// serial must be the one the agent reported.
+func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, string, error) {
+	pc, err := piv.New(sess, piv.Config{Rand: s.rand, MinPINLength: 4})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := pc.Select(ctx); err != nil {
+		return nil, "", issuance.CardError(err, "the card has no PIV application")
+	}
+	serial, err := issuance.Serial(ctx, pc)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Serial != "" && serial != r.Serial {
+		return nil, "", lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, serial, r.Serial)
+	}
+	return pc, serial, nil
+}
+
+// findTracked reads third-party certificates on the card when the policy
+// searches for them.
+func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.Input) error {
+	if !in.Settings.Workflow.SearchTrackedCertificates {
+		return nil
+	}
+	managed := func(c *x509.Certificate) bool {
+		var known bool
+		_ = s.view(ctx, func(tx lanyard.Tx) error {
+			for _, name := range s.caOrder {
+				if _, err := tx.CertificateBySerial(name, serialHex(c.SerialNumber)); err == nil {
+					known = true
+				}
+			}
+			return nil
+		})
+		return known
+	}
+	found, err := issuance.ReadFound(ctx, pc, managed)
+	if err != nil {
+		return err
+	}
+	in.Found = found
+	return nil
+}
+
+// IssueOptions opens the Issue card dialog for the card in a reader:
+// whether it may be issued and what the dialog offers.
+func (s *Service) IssueOptions(ctx context.Context, p *Principal, t CardTarget) (*IssueOptionsResult, error) {
+	sess, r, ws, err := s.openCard(ctx, p, t)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	pc, serial, err := s.connect(ctx, sess, r)
+	if err != nil {
+		return nil, err
+	}
+	_, in, err := s.loadIssue(ctx, p, t, r, serial)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.findTracked(ctx, pc, in); err != nil {
+		return nil, err
+	}
+	o, err := issuance.Offer(*in)
+	if err != nil {
+		return nil, err
+	}
+	cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: serial, CardType: in.CardType.Name}
+	if in.Card != nil {
+		cc.CardID, cc.State = in.Card.ID, in.Card.State
+	}
+	return &IssueOptionsResult{Card: cc, Options: *o}, nil
+}
+
+// IssueCard runs the guide's Issue card operation on the card in a reader:
+// checks, optional initialization, the card's management key, keys
+// generated on the card, certificates issued and written, PINs, tracked
+// certificates, and the card record. Each step is recorded in the
+// operation before the next starts; if the card, the agent or this server
+// goes away, the operation is left interrupted and ContinueCardIssue
+// finishes it.
+func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput) (*IssueCardResult, error) {
+	sess, r, ws, err := s.openCard(ctx, p, in.CardTarget)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	pc, serial, err := s.connect(ctx, sess, r)
+	if err != nil {
+		return nil, err
+	}
+	j, input, err := s.loadIssue(ctx, p, in.CardTarget, r, serial)
+	if err != nil {
+		return nil, err
+	}
+	if j.card != nil {
+		if op, err := s.unfinishedOperation(ctx, j.card.ID); err != nil {
+			return nil, err
+		} else if op != nil {
+			return nil, lanyard.Errorf(lanyard.EConflict, "an issue of card %s was interrupted (%s); continue it with Continue card issue", serial, op.Error)
+		}
+	}
+	if err := s.findTracked(ctx, pc, input); err != nil {
+		return nil, err
+	}
+	o, err := issuance.Offer(*input)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := issuance.Decide(*input, o, issuance.Choice{Optional: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Tracked: in.Tracked, Name: in.Name}, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	j.pc, j.plan, j.found = pc, plan, input.Found
+	j.data = issueData{Plan: *plan, Certs: map[string]string{}, Written: map[string]bool{}}
+	if err := s.startIssue(ctx, j, serial, r, ws); err != nil {
+		return nil, err
+	}
+	return s.runIssue(ctx, j)
+}
+
+// startIssue records the card (registering it when new) as assigned to
+// its owner and the operation as running, in one transaction.
+func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r *ReaderState, ws *WorkstationState) error {
+	now := s.clock()
+	c := j.card
+	if c == nil {
+		c = &lanyard.Card{Serial: serial, CardType: j.ct.Name, CreatedAt: now}
+	}
+	c.OwnerID, c.State, c.ATR, c.WorkstationID, c.UpdatedAt = j.user.ID, lanyard.CardAssigned, r.ATR, ws.ID, now
+	if j.plan.Name != "" {
+		c.Name = j.plan.Name
+	}
+	data, err := json.Marshal(j.data)
+	if err != nil {
+		return lanyard.Wrap(lanyard.EInternal, err, "operation record")
+	}
+	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID, State: lanyard.OpRunning,
+		Step: "planned", Data: data, CreatedAt: now, UpdatedAt: now}
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		if c.ID == 0 {
+			if err := tx.CreateCard(c); err != nil {
+				return err
+			}
+		} else if err := tx.UpdateCard(c); err != nil {
+			return err
+		}
+		op.CardID = c.ID
+		if err := tx.CreateOperation(op); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+			"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
+			"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
+		}))
+	})
+	if err != nil {
+		return err
+	}
+	j.card, j.op = c, op
+	return nil
+}
+
+func planTemplates(p *issuance.Plan) []string {
+	out := make([]string, len(p.Slots))
+	for i, sl := range p.Slots {
+		out[i] = sl.Template
+	}
+	return out
+}
+
+// unfinishedOperation returns the card's running, interrupted or pending
+// operation, if any.
+func (s *Service) unfinishedOperation(ctx context.Context, cardID int64) (*lanyard.Operation, error) {
+	var out *lanyard.Operation
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Limit: 10})
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			if !op.State.Finished() {
+				out = op
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// step records the operation's progress (and the card, when given) with
+// an audit event, in one transaction.
+func (s *Service) step(ctx context.Context, j *issueJob, name string, card bool, extra func(tx lanyard.Tx) error, ev *lanyard.AuditEvent) error {
+	now := s.clock()
+	op := *j.op
+	op.Step, op.UpdatedAt = name, now
+	c := *j.card
+	c.UpdatedAt = now
+	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		// Marshalled after extra, which may add to the record (a request ID).
+		data, err := json.Marshal(j.data)
+		if err != nil {
+			return lanyard.Wrap(lanyard.EInternal, err, "operation record")
+		}
+		op.Data = data
+		if err := tx.UpdateOperation(&op); err != nil {
+			return err
+		}
+		if card {
+			if err := tx.UpdateCard(&c); err != nil {
+				return err
+			}
+		}
+		if ev == nil {
+			ev = s.event(j.p, "card.issue.step", "card", strconv.FormatInt(c.ID, 10), map[string]any{"operation": op.ID, "step": name})
+		}
+		return tx.AppendAudit(ev)
+	})
+	if err != nil {
+		return err
+	}
+	*j.op = op
+	if card {
+		*j.card = c
+	}
+	return nil
+}
+
+// stop ends a run that failed: the operation becomes interrupted (the
+// card, the agent or the connection went away; resumable) or failed (the
+// card refused; a new issue is needed), with one audit event.
+func (s *Service) stop(ctx context.Context, j *issueJob, cause error) error {
+	state, action := lanyard.OpInterrupted, "card.issue.interrupt"
+	if lanyard.IsCode(cause, lanyard.EConflict) || lanyard.IsCode(cause, lanyard.EInvalid) || lanyard.IsCode(cause, lanyard.EForbidden) {
+		state, action = lanyard.OpFailed, "card.issue.fail"
+	}
+	msg := lanyard.ErrorMessage(cause)
+	s.log.Warn("card issue stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
+	op := *j.op
+	op.State, op.Error, op.UpdatedAt = state, msg, s.clock()
+	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
+		if err := tx.UpdateOperation(&op); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+			"operation": op.ID, "step": op.Step, "error": msg}))
+	})
+	if err != nil {
+		s.log.Error("recording a stopped card issue failed", "operation", j.op.ID, "error", err)
+	}
+	*j.op = op
+	if state == lanyard.OpInterrupted {
+		return lanyard.Wrap(lanyard.EUnavailable, cause, msg+"; the card issue can be continued (Continue card issue)")
+	}
+	return cause
+}
+
+// runIssue carries the plan out from wherever the operation stands.
+func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, error) {
+	pending, err := s.issueSteps(ctx, j)
+	if err != nil {
+		return nil, s.stop(ctx, j, err)
+	}
+	now := s.clock()
+	j.card.State = lanyard.CardIssued
+	j.op.State = lanyard.OpDone
+	action := "card.issue"
+	if pending {
+		j.card.State, j.op.State, action = lanyard.CardPending, lanyard.OpPending, "card.issue.pending"
+	} else {
+		j.card.IssuedAt = now
+	}
+	err = s.step(ctx, j, "done", true, nil, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+		"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}))
+	if err != nil {
+		return nil, err
+	}
+	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
+	if j.plan != nil && j.plan.RandomPIN && j.plan.ShowPIN && j.data.PINSet {
+		res.RandomPIN = j.plan.UserPIN
+	}
+	var answers []lanyard.SecretAnswer
+	err = s.view(ctx, func(tx lanyard.Tx) error {
+		var err error
+		if res.Card, err = s.cardView(tx, j.card, false); err != nil {
+			return err
+		}
+		answers, err = tx.SecretAnswers(j.user.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
+	return res, nil
+}
+
+// issueSteps runs the card steps not yet recorded. It reports pending when
+// a certificate waits for CA approval (documents check).
+func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, err error) {
+	d := &j.data
+	keys := issuance.Keys{PIN: j.secrets.UserPIN, PUK: j.secrets.PUK}
+	factory := issuance.FactoryKeys()
+	if keys.PIN == "" {
+		keys.PIN = factory.PIN
+	}
+	if keys.PUK == "" {
+		keys.PUK = factory.PUK
+	}
+	keys.Admin = factory.Admin
+	if len(j.secrets.AdminKey) > 0 {
+		keys.Admin.Kind, keys.Admin.Value = j.ct.AdminKey, j.secrets.AdminKey
+	}
+
+	// Initialize card: everything on it is deleted (the dialog warned).
+	if d.Plan.Initialize && !d.Initialized {
+		pinTries, pukTries := j.ct.PIN.PINRetries, j.ct.PIN.PUKRetries
+		if k, err := issuance.Initialize(ctx, j.pc, pinTries, pukTries); err != nil {
+			return false, err
+		} else {
+			keys = k
+		}
+		d.Initialized = true
+		d.TakeoverVersion, d.TakeoverDone = 0, false
+		j.card.AdminKeyVersion, j.card.CardID = 0, ""
+		if err := s.step(ctx, j, "initialized", true, nil, nil); err != nil {
+			return false, err
+		}
+	} else if d.Initialized {
+		keys = factory
+	}
+	if d.PUKSet {
+		keys.PUK = j.newPUK()
+	}
+
+	admin, err := s.cardAdmin(ctx, j, keys)
+	if err != nil {
+		return false, err
+	}
+
+	// Keys on the card and their certificates.
+	for _, sl := range d.Plan.Slots {
+		if d.Certs[sl.Slot] != "" {
+			continue
+		}
+		if id := d.Requests[sl.Slot]; id != 0 {
+			waiting, err := s.approvedCertificate(ctx, j, sl, id)
+			if err != nil {
+				return false, err
+			}
+			pending = pending || waiting
+			continue
+		}
+		slot, err := issuance.ParseSlot(sl.Slot)
+		if err != nil {
+			return false, err
+		}
+		tpl := j.tpls[sl.Template]
+		if tpl == nil {
+			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
+		}
+		pub, err := admin.GenerateKey(ctx, slot, sl.Algorithm, piv.KeyPolicy{})
+		if err != nil {
+			return false, issuance.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
+		}
+		if err := ca.CheckPublicKey(tpl, pub); err != nil {
+			return false, err
+		}
+		if tpl.RequiresCAApproval {
+			// Documents check: the request waits in the CA's queue; the key
+			// stays on the card and Continue card issue writes the
+			// certificate once a CA manager approved it.
+			if err := s.queueCardRequest(ctx, j, sl, tpl, pub); err != nil {
+				return false, err
+			}
+			pending = true
+			continue
+		}
+		authority, ok := s.cas[tpl.CA]
+		if !ok {
+			return false, lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
+		}
+		cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: j.user, PublicKey: pub})
+		if err != nil {
+			return false, err
+		}
+		rec := certRecord(cert, tpl, j.user, s.clock())
+		rec.CardID = j.card.ID
+		d.Certs[sl.Slot] = rec.Serial
+		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
+			"user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot})
+		if err := s.step(ctx, j, "issued:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }, ev); err != nil {
+			delete(d.Certs, sl.Slot)
+			return false, err
+		}
+	}
+	for _, sl := range d.Plan.Slots {
+		if d.Written[sl.Slot] || d.Certs[sl.Slot] == "" {
+			continue
+		}
+		if err := s.writeCertificate(ctx, j, admin, sl); err != nil {
+			return false, err
+		}
+	}
+
+	// Admin PIN (PUK), then the user PIN, falling back to the card type.
+	if !d.PUKSet {
+		if want := j.newPUK(); want != keys.PUK {
+			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil {
+				return false, issuance.CardError(err, "setting the Admin PIN failed")
+			}
+		}
+		d.PUKSet = true
+		if err := s.step(ctx, j, "puk", false, nil, nil); err != nil {
+			return false, err
+		}
+	}
+	if !d.PINSet {
+		want := j.newPIN()
+		if want == "" {
+			// A random PIN drawn before an interruption is gone with the
+			// request that drew it; draw again.
+			return false, lanyard.Errorf(lanyard.EInvalid, "enter the User PIN again to continue")
+		}
+		if want != keys.PIN {
+			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil {
+				return false, issuance.CardError(err, "setting the User PIN failed")
+			}
+		}
+		d.PINSet = true
+		if err := s.step(ctx, j, "pin", false, nil, nil); err != nil {
+			return false, err
+		}
+	}
+
+	if !d.Tracked {
+		if err := s.trackCertificates(ctx, j); err != nil {
+			return false, err
+		}
+	}
+	return pending, nil
+}
+
+// newPUK is the Admin PIN the card gets: the one entered, else the card
+// type's default, else the factory value.
+func (j *issueJob) newPUK() string {
+	switch {
+	case j.plan != nil && j.plan.AdminPIN != "":
+		return j.plan.AdminPIN
+	case j.secrets.PUK != "":
+		return j.secrets.PUK
+	}
+	return piv.DefaultPUK
+}
+
+// newPIN is the user PIN the card gets: the one entered or drawn, else the
+// card type's default, else the factory value.
+func (j *issueJob) newPIN() string {
+	switch {
+	case j.plan != nil && j.plan.UserPIN != "":
+		return j.plan.UserPIN
+	case j.plan == nil && j.data.Plan.RandomPIN:
+		return ""
+	case j.secrets.UserPIN != "":
+		return j.secrets.UserPIN
+	}
+	return piv.DefaultPIN
+}
+
+// cardAdmin authenticates with the card's management key, moving the card
+// to its diversified key first when the card type asks for random keys
+// (ARCHITECTURE.md, principle 1). The key version is recorded with the
+// card before anything else happens, so the key can always be derived
+// again.
+func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys) (*piv.Admin, error) {
+	if j.ct.AdminMode != lanyard.AdminKeyRandom {
+		admin, err := j.pc.Authenticate(ctx, keys.Admin.Kind, keys.Admin.Value)
+		if err != nil {
+			return nil, issuance.CardError(err, "authenticating to the card")
+		}
+		return admin, nil
+	}
+	ident, err := cardIdent(ctx, j.pc)
+	if err != nil {
+		return nil, err
+	}
+	d := &j.data
+	if v := j.card.AdminKeyVersion; v > 0 && (d.TakeoverVersion != v || d.TakeoverDone) {
+		// The card has had its diversified key since an earlier issue, or
+		// this operation's takeover finished.
+		m, err := s.adminMaster(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		k, err := diversified(m, j.ct.AdminKey, ident)
+		if err != nil {
+			return nil, err
+		}
+		admin, err := j.pc.Authenticate(ctx, k.Kind, k.Value)
+		if err != nil {
+			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
+		}
+		return admin, nil
+	}
+	var m cardadmin.Master
+	if d.TakeoverVersion == 0 {
+		if m, err = s.adminMaster(ctx, 0); err != nil {
+			return nil, err
+		}
+		// Record the version first: if the card, the agent or the server
+		// goes away between SET MANAGEMENT KEY and the next record, the
+		// resumed takeover finds the diversified key already in place
+		// (Takeover accepts it) and still knows which version it is.
+		d.TakeoverVersion = m.Version
+		j.card.AdminKeyVersion, j.card.CardID = m.Version, hex.EncodeToString(ident)
+		if err := s.step(ctx, j, "admin_key", true, nil, nil); err != nil {
+			return nil, err
+		}
+	} else if m, err = s.adminMaster(ctx, d.TakeoverVersion); err != nil {
+		return nil, err
+	}
+	admin, err := takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m)
+	if err != nil {
+		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
+	}
+	d.TakeoverDone = true
+	if err := s.step(ctx, j, "admin_key_set", false, nil, nil); err != nil {
+		return nil, err
+	}
+	return admin, nil
+}
+
+// writeCertificate writes the slot's certificate to the card, after
+// checking that the slot's key is the certified one when the card can
+// tell (GET METADATA).
+func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan) error {
+	slot, err := issuance.ParseSlot(sl.Slot)
+	if err != nil {
+		return err
+	}
+	tpl := j.tpls[sl.Template]
+	caName := s.caOrder[0]
+	if tpl != nil {
+		caName = tpl.CA
+	}
+	var rec *lanyard.Certificate
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
+		return
+	}); err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		return lanyard.Wrap(lanyard.EInternal, err, "stored certificate does not parse")
+	}
+	if md, err := j.pc.Metadata(ctx, slot.Ref()); err == nil && md.PublicKey != nil {
+		if !publicKeysEqual(md.PublicKey, cert.PublicKey) {
+			return lanyard.Errorf(lanyard.EConflict, "the key in slot %s is no longer the certified key; the card was changed during the issue", sl.Slot)
+		}
+	} else if err != nil && !errors.Is(err, piv.ErrUnsupported) {
+		return issuance.CardError(err, "reading the key in slot "+sl.Slot)
+	}
+	if err := admin.PutCertificate(ctx, slot, cert); err != nil {
+		return issuance.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
+	}
+	j.data.Written[sl.Slot] = true
+	rec.Status, rec.UpdatedAt = lanyard.CertWritten, s.clock()
+	ev := s.event(j.p, "cert.write", "certificate", rec.Serial, map[string]any{"card": j.card.ID, "slot": sl.Slot})
+	if err := s.step(ctx, j, "written:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }, ev); err != nil {
+		delete(j.data.Written, sl.Slot)
+		return err
+	}
+	return nil
+}
+
+// trackCertificates records the third-party certificates the user chose
+// (or the policy tracks) so that their validity is followed.
+func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
+	var recs []*lanyard.Certificate
+	now := s.clock()
+	for _, slot := range j.data.Plan.Tracked {
+		for _, f := range j.found {
+			if f.Slot != slot || f.Certificate == nil {
+				continue
+			}
+			rec := certRecord(f.Certificate, &lanyard.Template{}, j.user, now)
+			rec.CA, rec.Source, rec.Status, rec.CardID = "external", lanyard.SourceTracked, lanyard.CertValid, j.card.ID
+			if now.After(f.Certificate.NotAfter) {
+				rec.Status = lanyard.CertExpired
+			}
+			recs = append(recs, rec)
+		}
+	}
+	j.data.Tracked = true
+	return s.step(ctx, j, "tracked", false, func(tx lanyard.Tx) error {
+		for _, rec := range recs {
+			if _, err := tx.CertificateBySerial(rec.CA, rec.Serial); err == nil {
+				continue // already tracked from an earlier issue
+			}
+			if err := tx.CreateCertificate(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, s.event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "tracked": len(recs)}))
+}

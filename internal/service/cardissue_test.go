@@ -1,0 +1,531 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+const reader = "Lanyard test reader 00"
+
+// issueEnv is a set-up server (default policy: smartcard-logon required,
+// secure-email and document-signing optional) with user alice at her
+// workstation 1, which holds a factory-fresh emulated card.
+type issueEnv struct {
+	svc    *service.Service
+	st     lanyard.Store
+	alice  *service.Principal
+	admin  *service.Principal
+	access *cardtest.Access
+	card   *emu.Card
+	dir    string
+	key    []byte
+}
+
+func newIssueEnv(t *testing.T) *issueEnv {
+	t.Helper()
+	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	e.start(t)
+	ctx := context.Background()
+	if _, err := e.svc.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.admin = &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := e.svc.GetUser(ctx, e.admin, service.BootstrapLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.admin = &service.Principal{User: admin, Roles: admin.Roles}
+	name := "Alice Example"
+	u, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "alice", DisplayName: &name, UPN: ptr("alice@example.test"), Email: ptr("alice@example.test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.alice = &service.Principal{User: u, Roles: u.Roles}
+	e.access = cardtest.New()
+	e.card = e.access.Add(t, 1, u.ID, reader)
+	e.svc.SetCardAccess(e.access)
+	return e
+}
+
+// start opens the service on the env's data directory (again, after a
+// "restart").
+func (e *issueEnv) start(t *testing.T) {
+	t.Helper()
+	svc, st := mustService(t, e.dir, e.key)
+	e.svc, e.st = svc, st
+	t.Cleanup(func() { svc.Close(); st.Close() })
+	if e.access != nil {
+		e.svc.SetCardAccess(e.access)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (e *issueEnv) target() service.CardTarget {
+	return service.CardTarget{WorkstationID: 1, Reader: reader}
+}
+
+func (e *issueEnv) setPolicy(t *testing.T, change func(*lanyard.PolicySettings)) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := e.svc.GetPolicy(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(&p.Settings)
+	if _, err := e.svc.UpdatePolicy(ctx, e.admin, "default", p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pivOf is a client on the card straight through the emulator, as a
+// middleware on the workstation would see it after the issue.
+func pivOf(t *testing.T, c *emu.Card) *piv.Card {
+	t.Helper()
+	pc, err := piv.New(cardtest.Transport(c), piv.Config{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Select(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+// checkIssued verifies what an issue must leave: every certificate of the
+// card recorded as written is on the card in its slot, matches the slot's
+// key, chains to the built-in CA and signs under the PIN; nothing the
+// server does not know of is on the card; the audit chain verifies.
+func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTemplates ...string) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := e.svc.GetCard(ctx, e.alice, cardID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.State != lanyard.CardIssued {
+		t.Fatalf("card state %s, want issued", v.State)
+	}
+	cas, err := e.svc.ListCAs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	inter := x509.NewCertPool()
+	for rest := []byte(cas[0].Chain); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, _ := x509.ParseCertificate(b.Bytes)
+		if bytes.Equal(c.RawIssuer, c.RawSubject) {
+			roots.AddCert(c)
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	pc := pivOf(t, e.card)
+	if err := pc.VerifyPIN(ctx, pin); err != nil {
+		t.Fatalf("the card refuses PIN %q: %v", pin, err)
+	}
+	var got []string
+	for _, cc := range v.Certificates {
+		if cc.Source != lanyard.SourceManaged {
+			continue
+		}
+		if cc.Status != lanyard.CertWritten {
+			t.Fatalf("certificate %s (%s) is %s, want written", cc.Serial, cc.Template, cc.Status)
+		}
+		got = append(got, cc.Template)
+		slot, _ := issuance.ParseSlot(cc.Slot)
+		onCard, err := pc.Certificate(ctx, slot)
+		if err != nil {
+			t.Fatalf("slot %s: %v", cc.Slot, err)
+		}
+		if onCard.SerialNumber.Text(16) != cc.Serial {
+			t.Fatalf("slot %s holds certificate %s, the server recorded %s", cc.Slot, onCard.SerialNumber.Text(16), cc.Serial)
+		}
+		if _, err := onCard.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Fatalf("certificate in slot %s does not chain to the built-in CA: %v", cc.Slot, err)
+		}
+		if err := pc.VerifyPIN(ctx, pin); err != nil { // 9C asks for the PIN before every signature
+			t.Fatal(err)
+		}
+		digest := sha256.Sum256([]byte("lanyard"))
+		sig, err := pc.Sign(ctx, slot, onCard.PublicKey, digest[:], crypto.SHA256)
+		if err != nil {
+			t.Fatalf("slot %s does not sign: %v", cc.Slot, err)
+		}
+		if err := onCard.CheckSignature(sigAlg(onCard), []byte("lanyard"), sig); err != nil {
+			t.Fatalf("slot %s signature does not verify: %v", cc.Slot, err)
+		}
+	}
+	if len(got) != len(wantTemplates) {
+		t.Fatalf("written templates %v, want %v", got, wantTemplates)
+	}
+	for i := range got {
+		if got[i] != wantTemplates[i] {
+			t.Fatalf("written templates %v, want %v", got, wantTemplates)
+		}
+	}
+	// Every certificate on the card is one the server knows.
+	all, err := pc.Certificates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range all {
+		if _, _, err := e.svc.GetCertificate(ctx, e.admin, "", sc.Certificate.SerialNumber.Text(16)); err != nil && !isTracked(v, sc.Certificate) {
+			t.Fatalf("slot %s holds certificate %x that the server does not know", sc.Slot, sc.Certificate.SerialNumber)
+		}
+	}
+	storetest.CheckAuditChain(t, e.st)
+}
+
+func isTracked(v *service.CardView, c *x509.Certificate) bool {
+	for _, cc := range v.Certificates {
+		if cc.Source == lanyard.SourceTracked && cc.Serial == c.SerialNumber.Text(16) {
+			return true
+		}
+	}
+	return false
+}
+
+func sigAlg(c *x509.Certificate) x509.SignatureAlgorithm {
+	if c.PublicKeyAlgorithm == x509.RSA {
+		return x509.SHA256WithRSA
+	}
+	return x509.ECDSAWithSHA256
+}
+
+// The guide's "Not initialized" variant on a card Lanyard does not know:
+// User PIN and Admin PIN entered, an optional template chosen.
+func TestIssueCardNotInitialized(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Initialize || !o.ShowUserPIN || !o.ShowAdminPIN || o.Registered || len(o.Required) != 1 || o.Required[0].Name != "smartcard-logon" || !o.OptionalSelectable {
+		t.Fatalf("dialog options %+v", o.Options)
+	}
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"},
+		UserPIN: "24681357", AdminPIN: "11223344", Name: "My card"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "issued" || res.RandomPIN != "" || !res.SecretQuestionsNeeded || res.Card.Name != "My card" {
+		t.Fatalf("result %+v", res)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
+
+	// The card's management key is now its diversified key, and only the
+	// server can derive it; the PUK is the Admin PIN entered.
+	pc := pivOf(t, e.card)
+	if _, err := pc.Authenticate(ctx, lanyard.AdminKeyAES192, bytes.Repeat([]byte{1}, 24)); err == nil {
+		t.Fatal("the card accepts an arbitrary management key")
+	}
+	_, secret, _ := e.svc.AdminMaster(ctx)
+	ident, _ := cardadmin.CardID(ctx, pc)
+	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, ident)
+	if _, err := pc.Authenticate(ctx, k.Kind, k.Value); err != nil {
+		t.Fatalf("the diversified key does not open the card: %v", err)
+	}
+	if err := pc.ChangePUK(ctx, "11223344", "11223344"); err != nil {
+		t.Fatalf("the Admin PIN is not the card's PUK: %v", err)
+	}
+	// Your cards lists it; the card is not issued twice.
+	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	if err != nil || len(cards) != 1 || cards[0].Owner != "alice" || len(cards[0].Certificates) != 2 {
+		t.Fatalf("ListCards: %v %+v", err, cards)
+	}
+	_, err = e.svc.IssueOptions(ctx, e.alice, e.target())
+	wantCode(t, err, lanyard.EConflict)
+}
+
+// The "Initialized" variant with a random user PIN shown once: the card's
+// earlier contents are gone.
+func TestIssueCardInitializedRandomPIN(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Issuance.InitializeCard = true
+		s.Issuance.RandomUserPIN = true
+	})
+	// Someone used the card before: other PIN, a key in 9E.
+	pc := pivOf(t, e.card)
+	if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Initialize || o.Caution != issuance.InitializeCaution || o.ShowUserPIN || !o.RandomPIN {
+		t.Fatalf("dialog options %+v", o.Options)
+	}
+	_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "12345678"})
+	wantCode(t, err, lanyard.EInvalid)
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"document-signing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RandomPIN) != 8 {
+		t.Fatalf("random PIN %q, want 8 digits shown once", res.RandomPIN)
+	}
+	e.checkIssued(t, res.Card.ID, res.RandomPIN, "smartcard-logon", "document-signing")
+	if _, err := pivOf(t, e.card).Metadata(ctx, piv.SlotCardAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+		t.Fatalf("slot 9E after initialization: %v, want empty", err)
+	}
+	// The PIN is shown once: the card record and the audit log do not hold it.
+	for _, ev := range storetest.CheckAuditChain(t, e.st) {
+		if bytes.Contains(ev.Details, []byte(res.RandomPIN)) {
+			t.Fatalf("audit event %s holds the random PIN", ev.Action)
+		}
+	}
+}
+
+// A card pulled at any point of the issue — after every possible number
+// of APDUs — leaves the operation interrupted with everything issued known
+// to the server; Continue card issue then finishes it, with exactly the
+// planned certificates.
+func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
+	completed := false
+	for after := 1; !completed && after < 200; after++ {
+		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
+			e := newIssueEnv(t)
+			ctx := context.Background()
+			e.access.FailAfter(1, reader, after)
+			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468"})
+			if err == nil {
+				completed = true // the whole issue takes fewer APDUs: every point was covered
+				return
+			}
+			cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+			if len(cards) == 0 {
+				// Pulled before the card was recorded: nothing to continue,
+				// nothing issued; a new issue starts afresh.
+				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+				return
+			}
+			if cards[0].State != lanyard.CardAssigned {
+				t.Fatalf("card state %s after a pulled card, want assigned", cards[0].State)
+			}
+			v, _ := e.svc.GetCard(ctx, e.alice, cards[0].ID)
+			if len(v.Operations) == 0 || v.Operations[0].State != lanyard.OpInterrupted {
+				t.Fatalf("operations %+v, want the last interrupted", v.Operations)
+			}
+			_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
+			wantCode(t, err, lanyard.EConflict)
+			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+		})
+	}
+}
+
+// A server that stops mid-issue leaves a running operation; the next start
+// marks it interrupted and the user continues it.
+func TestIssueCardServerRestart(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.access.FailAfter(1, reader, 10)
+	if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"}); err == nil {
+		t.Fatal("the issue survived the card leaving")
+	}
+	cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	// Make it look like the server died in the middle: the operation is
+	// still running when the next server starts.
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cards[0].ID})
+		if err != nil {
+			return err
+		}
+		ops[0].State, ops[0].Error = lanyard.OpRunning, ""
+		return tx.UpdateOperation(ops[0])
+	})
+	e.svc.Close()
+	e.st.Close()
+	e.start(t)
+	n, err := e.svc.RecoverOperations(ctx, 0)
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverOperations: %d %v, want 1", n, err)
+	}
+	res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon")
+}
+
+// Policy rules the dialog enforces, end to end through the service.
+func TestIssueCardPolicyRules(t *testing.T) {
+	ctx := context.Background()
+	t.Run("registered card: no Admin PIN field", func(t *testing.T) {
+		e := newIssueEnv(t)
+		serial, _ := cardtest.Serial(e.card)
+		if _, err := e.svc.RegisterCard(ctx, e.admin, service.RegisterCardInput{Serial: serial, CardType: "piv"}); err != nil {
+			t.Fatal(err)
+		}
+		o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.ShowAdminPIN || !o.Registered {
+			t.Fatalf("registered card shows the Admin PIN: %+v", o.Options)
+		}
+		_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), AdminPIN: "12345678"})
+		wantCode(t, err, lanyard.EInvalid)
+	})
+	t.Run("users may not add cards", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.AllowUserAddCards = false })
+		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+		wantCode(t, err, lanyard.EForbidden)
+	})
+	t.Run("no Issue card permission", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssueCard = false })
+		_, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		wantCode(t, err, lanyard.EForbidden)
+	})
+	t.Run("optional templates not selectable", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.SelectOptionalCertificates = false })
+		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}})
+		wantCode(t, err, lanyard.EForbidden)
+	})
+	t.Run("maximum cards per user", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.MaxCardsPerUser = 1 })
+		if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()}); err != nil {
+			t.Fatal(err)
+		}
+		e.access.Add(t, 2, e.alice.User.ID, "second reader")
+		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 2, Reader: "second reader"}})
+		wantCode(t, err, lanyard.EConflict)
+	})
+	t.Run("another user's workstation", func(t *testing.T) {
+		e := newIssueEnv(t)
+		bob, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.IssueOptions(ctx, &service.Principal{User: bob, Roles: bob.Roles}, e.target())
+		wantCode(t, err, lanyard.ENotFound)
+	})
+	t.Run("PIN of the wrong length changes nothing", func(t *testing.T) {
+		e := newIssueEnv(t)
+		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "123"})
+		wantCode(t, err, lanyard.EInvalid)
+		if cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{}); len(cards) != 0 {
+			t.Fatalf("a refused issue registered the card: %+v", cards)
+		}
+	})
+	t.Run("tracked third-party certificates", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
+		})
+		third := putThirdParty(t, e.card, piv.SlotCardAuthentication)
+		o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.TrackedSelectable || len(o.Tracked) != 1 || o.Tracked[0].Slot != "9e" {
+			t.Fatalf("tracked offered: %+v", o.Tracked)
+		}
+		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+		if !isTracked(v, third) {
+			t.Fatalf("the third-party certificate is not tracked: %+v", v.Certificates)
+		}
+	})
+}
+
+// putThirdParty writes a self-signed certificate for a new key in slot, as
+// another system would have.
+func putThirdParty(t *testing.T, c *emu.Card, slot piv.Slot) *x509.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	pc := pivOf(t, c)
+	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := adm.GenerateKey(ctx, slot, lanyard.ECP256, piv.KeyPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := pc.Signer(ctx, slot, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := selfSigned(t, signer)
+	if err := adm.PutCertificate(ctx, slot, cert); err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func selfSigned(t *testing.T, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(424242), Subject: pkix.Name{CommonName: "Other system"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if !lanyard.IsCode(err, code) {
+		t.Fatalf("error %v, want code %s", err, code)
+	}
+}

@@ -1,0 +1,222 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// CardView is a card as people see it: with its owner's login and its
+// certificates (the card menu's Contents tab).
+type CardView struct {
+	*lanyard.Card
+	Owner        string               `json:"owner,omitempty"`
+	Certificates []*CardCertificate   `json:"certificates"`
+	Operations   []*lanyard.Operation `json:"operations,omitempty"`
+}
+
+// CardCertificate is one line of a card's Contents tab.
+type CardCertificate struct {
+	ID       int64              `json:"id"`
+	Serial   string             `json:"serial"`
+	CA       string             `json:"ca"`
+	Template string             `json:"template"`
+	Subject  string             `json:"subject"`
+	Status   lanyard.CertStatus `json:"status"`
+	Source   lanyard.CertSource `json:"source"`
+	NotAfter string             `json:"not_after"`
+	Slot     string             `json:"slot,omitempty"`
+}
+
+// ConnectedCard is a card in a reader of a workstation the caller may
+// use, as Self-Service lists it.
+type ConnectedCard struct {
+	WorkstationID int64             `json:"workstation_id"`
+	Workstation   string            `json:"workstation"`
+	Reader        string            `json:"reader"`
+	ATR           string            `json:"atr"`
+	Serial        string            `json:"serial"`
+	CardType      string            `json:"card_type"` // "" when no card type recognizes the ATR
+	CardID        int64             `json:"card_id,omitempty"`
+	State         lanyard.CardState `json:"state,omitempty"`
+	Owner         string            `json:"owner,omitempty"`
+}
+
+// RegisterCardInput registers a card an operator hands out.
+type RegisterCardInput struct {
+	Serial   string `json:"serial"`
+	CardType string `json:"card_type"`
+	Name     string `json:"name,omitempty"`
+}
+
+// ListCards lists cards; users see only their own.
+func (s *Service) ListCards(ctx context.Context, p *Principal, f lanyard.CardFilter) ([]*CardView, error) {
+	if !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+		f.OwnerID = p.User.ID
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	var out []*CardView
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		cards, err := tx.ListCards(f)
+		if err != nil {
+			return err
+		}
+		out = make([]*CardView, 0, len(cards))
+		for _, c := range cards {
+			v, err := s.cardView(tx, c, false)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GetCard returns a card with its contents and operations.
+func (s *Service) GetCard(ctx context.Context, p *Principal, id int64) (*CardView, error) {
+	var out *CardView
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		c, err := tx.CardByID(id)
+		if err != nil {
+			return err
+		}
+		if c.OwnerID != p.User.ID && !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", id)
+		}
+		out, err = s.cardView(tx, c, true)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, error) {
+	v := &CardView{Card: c, Certificates: []*CardCertificate{}}
+	if c.OwnerID != 0 {
+		u, err := tx.UserByID(c.OwnerID)
+		if err != nil {
+			return nil, err
+		}
+		v.Owner = u.Login
+	}
+	certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID})
+	if err != nil {
+		return nil, err
+	}
+	for _, cert := range certs {
+		cc := &CardCertificate{ID: cert.ID, Serial: cert.Serial, CA: cert.CA, Template: cert.Template, Subject: cert.Subject,
+			Status: cert.Status, Source: cert.Source, NotAfter: cert.NotAfter.Format("2006-01-02")}
+		if t, err := s.template(tx, cert.Template); err == nil {
+			cc.Slot = slotOf(t)
+		}
+		v.Certificates = append(v.Certificates, cc)
+	}
+	if full {
+		if v.Operations, err = tx.ListOperations(lanyard.OperationFilter{CardID: c.ID, Limit: 20}); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// RegisterCard records a card an operator hands out: it is then known to
+// Lanyard (state clean) and users can issue it even when their policy does
+// not let them add cards.
+func (s *Service) RegisterCard(ctx context.Context, p *Principal, in RegisterCardInput) (*lanyard.Card, error) {
+	if in.Serial == "" || len(in.Serial) > 64 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "serial must be 1-64 characters")
+	}
+	now := s.clock()
+	c := &lanyard.Card{Serial: in.Serial, CardType: in.CardType, Name: in.Name, State: lanyard.CardClean, CreatedAt: now, UpdatedAt: now}
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "card.register", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "card_type": c.CardType})
+	}, func(tx lanyard.Tx) error {
+		if _, err := tx.CardTypeByName(in.CardType); err != nil {
+			return err
+		}
+		return tx.CreateCard(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ConnectedCards lists the cards in the readers of the caller's
+// workstations (staff: every workstation), recognized by card type and
+// matched with Lanyard's records.
+func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*ConnectedCard, error) {
+	out := []*ConnectedCard{}
+	ca := s.cardAccess()
+	if ca == nil {
+		return out, nil
+	}
+	states := ca.Workstations()
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		types, err := tx.ListCardTypes()
+		if err != nil {
+			return err
+		}
+		for _, ws := range states {
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+				continue
+			}
+			for _, r := range ws.Readers {
+				if !r.Present {
+					continue
+				}
+				cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial}
+				if ct := recognize(types, r.ATR, r.Serial != ""); ct != nil {
+					cc.CardType = ct.Name
+					if c, err := tx.CardBySerial(ct.Name, r.Serial); err == nil {
+						cc.CardID, cc.State = c.ID, c.State
+						if c.OwnerID != 0 {
+							if u, err := tx.UserByID(c.OwnerID); err == nil {
+								cc.Owner = u.Login
+							}
+						}
+					} else if !lanyard.IsCode(err, lanyard.ENotFound) {
+						return err
+					}
+				}
+				out = append(out, cc)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// recognize returns the first card type (in creation order) whose ATR
+// patterns match atr. A card that no pattern names but that answered as a
+// PIV card (isPIV: the agent read its serial through the PIV application)
+// falls to the first PIV card type without patterns: PIV is a standard
+// interface, so "any PIV card" is a sensible default card type.
+func recognize(types []*lanyard.CardType, atr []byte, isPIV bool) *lanyard.CardType {
+	for _, ct := range types {
+		if len(atr) > 0 && len(ct.ATRPatterns) > 0 && lanyard.MatchATR(ct.ATRPatterns, atr) {
+			return ct
+		}
+	}
+	if isPIV {
+		for _, ct := range types {
+			if ct.Kind == lanyard.KindPIV && len(ct.ATRPatterns) == 0 {
+				return ct
+			}
+		}
+	}
+	return nil
+}
+
+// slotOf is the PIV slot of a template's key ("9a" by default).
+func slotOf(t *lanyard.Template) string {
+	if t.Slot != "" {
+		return t.Slot
+	}
+	return "9a"
+}

@@ -1,0 +1,201 @@
+// Package cardtest is an in-process service.CardAccess over emulated PIV
+// cards (internal/card/emu), for tests of the server-side card workflows
+// without pcscd or an agent. The cards are the real emulator; only the
+// transport between the server and the reader is short-circuited. The
+// whole path — agent, relay, pcscd, vpcd — is tested in internal/agenthub
+// and the end-to-end tests.
+package cardtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// Access is a set of workstations with readers that hold emulated cards.
+type Access struct {
+	mu   sync.Mutex
+	ws   []*Workstation
+	busy map[*emu.Card]bool
+}
+
+// Workstation is one workstation's readers.
+type Workstation struct {
+	ID      int64
+	Name    string
+	OwnerID int64
+	Offline bool
+	Readers map[string]*emu.Card // nil card: empty reader
+	Serials map[string]string
+	// FailAfter, when set for a reader, makes its session fail (as a card
+	// pulled from the reader) once that many APDUs went through.
+	FailAfter map[string]int
+}
+
+// New returns an empty Access.
+func New() *Access { return &Access{busy: map[*emu.Card]bool{}} }
+
+// Add adds a workstation owned by ownerID with one reader holding a fresh
+// emulated card, and returns the card.
+func (a *Access) Add(t interface{ Fatal(...any) }, id, ownerID int64, reader string) *emu.Card {
+	c, err := emu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := Serial(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ws = append(a.ws, &Workstation{ID: id, Name: "ws-" + reader, OwnerID: ownerID, Readers: map[string]*emu.Card{reader: c},
+		Serials: map[string]string{reader: serial}, FailAfter: map[string]int{}})
+	return c
+}
+
+// Serial reads the card's serial as the agent's inventory reports it.
+func Serial(c *emu.Card) (string, error) {
+	pc, err := piv.New(direct{c}, piv.Config{Rand: rand.Reader})
+	if err != nil {
+		return "", err
+	}
+	ctx := context.Background()
+	if _, err := pc.Select(ctx); err != nil {
+		return "", err
+	}
+	return issuance.Serial(ctx, pc)
+}
+
+// direct is an apdu.Transport straight into an emulated card.
+type direct struct{ c *emu.Card }
+
+func (d direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) { return d.c.Transmit(cmd), nil }
+
+// Transport returns an apdu.Transport straight into c, for tests that
+// check a card after an issue (as a middleware would).
+func Transport(c *emu.Card) interface {
+	Transmit(context.Context, []byte) ([]byte, error)
+} {
+	return direct{c}
+}
+
+// Workstation returns the workstation with id, for tests to change.
+func (a *Access) Workstation(id int64) *Workstation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID == id {
+			return w
+		}
+	}
+	return nil
+}
+
+// SetSerial sets the serial the inventory reports for a reader's card.
+func (a *Access) SetSerial(wsID int64, reader, serial string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID == wsID {
+			w.Serials[reader] = serial
+		}
+	}
+}
+
+// FailAfter makes the next session on reader fail after n APDUs.
+func (a *Access) FailAfter(wsID int64, reader string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID == wsID {
+			w.FailAfter[reader] = n
+		}
+	}
+}
+
+// Workstations implements service.CardAccess.
+func (a *Access) Workstations() []service.WorkstationState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []service.WorkstationState
+	for _, w := range a.ws {
+		st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline}
+		for name, c := range w.Readers {
+			r := service.ReaderState{Name: name, Present: c != nil, Serial: w.Serials[name]}
+			if c != nil {
+				r.ATR = c.ATR()
+			}
+			st.Readers = append(st.Readers, r)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// ErrRemoved is what a session reports once its card "left the reader".
+var ErrRemoved = lanyard.Errorf(lanyard.EUnavailable, "the card was removed from the reader")
+
+// Open implements service.CardAccess with exclusive sessions.
+func (a *Access) Open(ctx context.Context, wsID int64, reader string) (service.CardSession, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID != wsID {
+			continue
+		}
+		c := w.Readers[reader]
+		if c == nil {
+			return nil, lanyard.Errorf(lanyard.ENotFound, "no card in reader %q", reader)
+		}
+		if a.busy[c] {
+			return nil, lanyard.Errorf(lanyard.EConflict, "the card is busy")
+		}
+		a.busy[c] = true
+		s := &session{a: a, card: c, limit: -1}
+		if n, ok := w.FailAfter[reader]; ok {
+			s.limit = n
+			delete(w.FailAfter, reader)
+		}
+		return s, nil
+	}
+	return nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d not connected", wsID)
+}
+
+type session struct {
+	a      *Access
+	card   *emu.Card
+	limit  int
+	sent   int
+	closed bool
+}
+
+func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.closed {
+		return nil, errors.New("cardtest: session closed")
+	}
+	if s.limit >= 0 && s.sent >= s.limit {
+		return nil, ErrRemoved
+	}
+	s.sent++
+	return s.card.Transmit(cmd), nil
+}
+
+func (s *session) Close() error {
+	s.a.mu.Lock()
+	defer s.a.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		delete(s.a.busy, s.card)
+	}
+	return nil
+}
