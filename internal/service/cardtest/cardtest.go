@@ -76,7 +76,9 @@ func Serial(c *emu.Card) (string, error) {
 // direct is an apdu.Transport straight into an emulated card.
 type direct struct{ c *emu.Card }
 
-func (d direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) { return d.c.Transmit(cmd), nil }
+func (d direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	return d.c.Transmit(cmd), nil
+}
 
 // Transport returns an apdu.Transport straight into c, for tests that
 // check a card after an issue (as a middleware would).
