@@ -38,6 +38,7 @@ func commands() []command {
 	cmds = append(cmds, caCommands()...)
 	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, cardCommands()...)
+	cmds = append(cmds, cardIssueCommands()...)
 	return cmds
 }
 

@@ -61,7 +61,7 @@ func New(cfg Config) *Server {
 		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 	}
-	s.routes = s.apiRoutes()
+	s.routes = append(s.apiRoutes(), s.cardRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+func cardIssueCommands() []command {
+	return []command{
+		{"card list", "card list [--user LOGIN] [--connected]", "list your cards (--connected: the cards in your workstations' readers)", cardList},
+		{"card show", "card show ID", "show a card and its contents", cardShow},
+		{"card issue", "card issue [--card SERIAL] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
+			"issue a card connected at your workstation (prints a random PIN once when the policy sets one)", cardIssue},
+		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
+	}
+}
+
+func cardList(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card list")
+	user := cmd.String("user", "", "owner's login (staff)")
+	connected := cmd.Bool("connected", false, "list the cards in your workstations' readers instead")
+	_, c, err := cmd.start(args, 0)
+	if err != nil {
+		return err
+	}
+	if *connected {
+		var cards []*service.ConnectedCard
+		if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
+			return err
+		}
+		return printOut(&cmd.clientFlags, cards, []string{"WORKSTATION", "READER", "SERIAL", "CARD TYPE", "STATE", "OWNER"}, func(k *service.ConnectedCard) []string {
+			state := string(k.State)
+			if k.CardID == 0 {
+				state = "not registered"
+			}
+			return []string{k.Workstation, k.Reader, k.Serial, k.CardType, state, k.Owner}
+		})
+	}
+	path := "/api/v1/cards"
+	if *user != "" {
+		path += "?user=" + client.Esc(*user)
+	}
+	var cards []*service.CardView
+	if err := c.Get(ctx, path, &cards); err != nil {
+		return err
+	}
+	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED"}, func(v *service.CardView) []string {
+		issued := ""
+		if !v.IssuedAt.IsZero() {
+			issued = v.IssuedAt.Format("2006-01-02")
+		}
+		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, string(v.State), v.Owner, strconv.Itoa(len(v.Certificates)), issued}
+	})
+}
+
+func cardShow(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card show")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	var v service.CardView
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&v)
+	}
+	printCard(&v)
+	return nil
+}
+
+func printCard(v *service.CardView) {
+	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, v.State, v.Owner)
+	for _, cc := range v.Certificates {
+		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, cc.Status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
+	}
+}
+
+// pinFlags are the PIN flags of card issue and card continue.
+type pinFlags struct{ user, admin string }
+
+func (p *pinFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.user, "user-pin", "", "new user PIN (default: the card type's; not allowed when the policy sets a random PIN)")
+	fs.StringVar(&p.admin, "admin-pin", "", "new Admin PIN (PUK) for a card not yet registered (default: the card type's)")
+}
+
+func cardIssue(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card issue")
+	serial := cmd.String("card", "", "serial of the card to issue (default: the only card connected)")
+	var templates multi
+	cmd.Var(&templates, "template", "optional certificate template to include (repeatable); required ones are always included")
+	initialize := cmd.Bool("initialize", false, "confirm that the card is initialized: ALL of its contents are deleted (required when the policy initializes cards)")
+	name := cmd.String("name", "", "a name for the card")
+	user := cmd.String("user", "", "issue for this user (operators)")
+	var pins pinFlags
+	pins.register(cmd.FlagSet)
+	_, c, err := cmd.start(args, 0)
+	if err != nil {
+		return err
+	}
+	target, err := pickCard(ctx, c, *serial)
+	if err != nil {
+		return err
+	}
+	target.User = *user
+	var opts service.IssueOptionsResult
+	if _, err := c.Post(ctx, "/api/v1/issue/options", target, &opts); err != nil {
+		return err
+	}
+	switch {
+	case opts.Initialize && !*initialize:
+		return fmt.Errorf("the policy initializes this card, which deletes all of its contents; run again with --initialize to confirm")
+	case !opts.Initialize && *initialize:
+		return fmt.Errorf("the policy does not initialize cards; run without --initialize")
+	}
+	in := service.IssueCardInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin, Name: *name}
+	for _, t := range templates {
+		if !slices.ContainsFunc(opts.Required, func(r issuance.TemplateInfo) bool { return r.Name == t }) {
+			in.Templates = append(in.Templates, t)
+		}
+	}
+	var res service.IssueCardResult
+	if _, err := c.Post(ctx, "/api/v1/issue", in, &res); err != nil {
+		return err
+	}
+	return printIssue(&cmd.clientFlags, &res)
+}
+
+func printIssue(f *clientFlags, res *service.IssueCardResult) error {
+	if f.output == "json" {
+		return printJSON(res)
+	}
+	if res.State == "pending" {
+		fmt.Println("Card issue pending: approvals are needed before the certificates are written (lanyard card continue).")
+	}
+	printCard(res.Card)
+	if res.RandomPIN != "" {
+		fmt.Fprintln(os.Stderr, "The card's user PIN was generated by policy. It is shown once, now; keep it safe:")
+		fmt.Println("User PIN:", res.RandomPIN)
+	}
+	if res.SecretQuestionsNeeded {
+		fmt.Fprintln(os.Stderr, "You have not set your secret questions yet: set them in Self-Service.")
+	}
+	if res.State == "pending" {
+		return errPending
+	}
+	return nil
+}
+
+// pickCard finds the connected card to issue: the one with serial, or the
+// only one connected.
+func pickCard(ctx context.Context, c *client.Client, serial string) (*service.CardTarget, error) {
+	var cards []*service.ConnectedCard
+	if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
+		return nil, err
+	}
+	var match []*service.ConnectedCard
+	for _, k := range cards {
+		if serial == "" || k.Serial == serial {
+			match = append(match, k)
+		}
+	}
+	switch {
+	case len(match) == 1:
+		return &service.CardTarget{WorkstationID: match[0].WorkstationID, Reader: match[0].Reader}, nil
+	case len(cards) == 0:
+		return nil, errors.New("no card is connected at your workstations (is the agent running and paired? see lanyard card list --connected)")
+	case len(match) == 0:
+		return nil, fmt.Errorf("card %s is not connected at your workstations", serial)
+	}
+	var names []string
+	for _, k := range match {
+		names = append(names, k.Serial+" ("+k.Workstation+", "+k.Reader+")")
+	}
+	return nil, fmt.Errorf("several cards are connected; choose one with --card: %s", strings.Join(names, "; "))
+}
+
+func cardContinue(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card continue")
+	var pins pinFlags
+	pins.register(cmd.FlagSet)
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	var v service.CardView
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
+		return err
+	}
+	target, err := pickCard(ctx, c, v.Serial)
+	if err != nil {
+		return err
+	}
+	var res service.IssueCardResult
+	in := service.ContinueInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin}
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/continue", in, &res); err != nil {
+		return err
+	}
+	return printIssue(&cmd.clientFlags, &res)
+}

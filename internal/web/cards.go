@@ -1,0 +1,99 @@
+package web
+
+import (
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// cardRoutes are the card operations: Your cards, the cards connected at
+// the caller's workstations, the Issue card dialog, Continue card issue,
+// and the secret questions offered after an issue.
+func (s *Server) cardRoutes() []*route {
+	v1 := "/api/v1"
+	return []*route{
+		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*service.CardView{}, status: 200,
+			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
+			h: s.listCards},
+		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: service.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
+			h: func(c *call) (any, error) {
+				var in service.RegisterCardInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.RegisterCard(c.r.Context(), c.p, in)
+			}},
+		{method: "GET", path: v1 + "/cards/{id}", summary: "Get a card with its contents and operations", tag: "cards", roles: anyone, out: &service.CardView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				return s.svc.GetCard(c.r.Context(), c.p, id)
+			}},
+		{method: "POST", path: v1 + "/cards/{id}/continue", summary: "Continue card issue (an interrupted or approved pending issue)", tag: "cards", roles: anyone, in: service.ContinueInput{}, out: &service.IssueCardResult{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.ContinueInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
+			}},
+		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all)", tag: "cards", roles: anyone, out: []*service.ConnectedCard{}, status: 200,
+			h: func(c *call) (any, error) { return s.svc.ConnectedCards(c.r.Context(), c.p) }},
+		{method: "POST", path: v1 + "/issue/options", summary: "Open the Issue card dialog: what may be issued on this card", tag: "cards", roles: anyone, in: service.CardTarget{}, out: &service.IssueOptionsResult{}, status: 200,
+			h: func(c *call) (any, error) {
+				var in service.CardTarget
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.IssueOptions(c.r.Context(), c.p, in)
+			}},
+		{method: "POST", path: v1 + "/issue", summary: "Issue card (the random user PIN, if any, is in this response only)", tag: "cards", roles: anyone, in: service.IssueCardInput{}, out: &service.IssueCardResult{}, status: 201,
+			h: func(c *call) (any, error) {
+				var in service.IssueCardInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				c.w.Header().Set("Cache-Control", "no-store")
+				return s.svc.IssueCard(c.r.Context(), c.p, in)
+			}},
+		{method: "GET", path: v1 + "/me/secret-questions", summary: "The caller's secret questions (answers are never returned)", tag: "cards", roles: anyone, out: &service.SecretQuestionsInfo{}, status: 200,
+			h: func(c *call) (any, error) { return s.svc.MySecretQuestions(c.r.Context(), c.p) }},
+		{method: "PUT", path: v1 + "/me/secret-questions", summary: "Set the caller's secret answers (stored hashed)", tag: "cards", roles: anyone, in: service.SecretAnswersInput{}, out: &service.SecretQuestionsInfo{}, status: 200,
+			h: func(c *call) (any, error) {
+				var in service.SecretAnswersInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.SetMySecretAnswers(c.r.Context(), c.p, in)
+			}},
+	}
+}
+
+func (s *Server) listCards(c *call) (any, error) {
+	q := c.r.URL.Query()
+	limit, err := c.queryInt("limit", 100)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := c.queryInt("offset", 0)
+	if err != nil {
+		return nil, err
+	}
+	f := lanyard.CardFilter{State: lanyard.CardState(q.Get("state")), CardType: q.Get("card_type"), Query: q.Get("q"), Limit: limit, Offset: offset}
+	if f.State != "" && !f.State.Valid() {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown card state %q", f.State)
+	}
+	if login := q.Get("user"); login != "" {
+		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		if err != nil {
+			return nil, err
+		}
+		f.OwnerID = u.ID
+	}
+	return s.svc.ListCards(c.r.Context(), c.p, f)
+}
