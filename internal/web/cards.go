@@ -13,7 +13,7 @@ func (s *Server) cardRoutes() []*route {
 	return []*route{
 		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*service.CardView{}, status: 200,
 			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
-			h: s.listCards},
+			h:     s.listCards},
 		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: service.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
 			h: func(c *call) (any, error) {
 				var in service.RegisterCardInput
