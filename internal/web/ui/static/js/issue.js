@@ -145,7 +145,7 @@ function collect(form, opts, connected) {
   check(user2, (v) => (user && v !== user.value ? 'The two User PINs differ.' : ''));
   check(admin);
   if (problems.length) {
-    errBox.textContent = 'Check the PINs marked below.';
+    errBox.textContent = 'Some PINs need attention; each says what is wrong under its field.';
     problems[0].focus();
     return null;
   }
