@@ -96,6 +96,11 @@ func New(cfg Config) *UI {
 	u.mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
 	})
+	// The login form posts here only when its script did not run.
+	u.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		u.renderError(w, r, http.StatusBadRequest, "JavaScript is needed",
+			"Lanyard's pages log you in with JavaScript. Turn it on for this site and try again, or use the lanyard command-line tool.")
+	})
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+".")
 	})

@@ -218,6 +218,17 @@ func TestLoginPage(t *testing.T) {
 	if strings.Contains(p.body, "csrf-token") {
 		t.Errorf("login page carries a CSRF token without a session")
 	}
+	// Without its script the form posts to /login, which explains and
+	// never echoes what was typed.
+	res, err := http.PostForm(s.srv.URL+"/login", map[string][]string{"login": {"ann"}, "password": {"s3cret-typed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || !strings.Contains(string(b), "JavaScript is needed") || strings.Contains(string(b), "s3cret-typed") {
+		t.Fatalf("form post without script: %d %s", res.StatusCode, b)
+	}
 	// Signed in already: straight on, but only to paths on this site.
 	s.mustUser("ann", "correct horse battery")
 	ck := s.cookie("ann", "correct horse battery")

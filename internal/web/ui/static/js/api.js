@@ -99,8 +99,9 @@ export const me = {
 };
 
 export const workstations = {
-  list: () => call('GET', '/workstations').then(items),
+  list: (filter) => call('GET', '/workstations' + query(filter)).then(items), // {owner, status}
   pair: (code) => call('POST', '/workstations/pair', { code }),
+  revoke: (id) => call('DELETE', `/workstations/${enc(id)}`),
 };
 
 export const users = {

@@ -14,3 +14,19 @@ if (logout) {
     location.assign('/login');
   });
 }
+
+// Card menus are <details> elements: Escape closes an open one and puts
+// focus back on its button; a click elsewhere closes them all.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  const open = e.target.closest?.('details.menu[open]');
+  if (open) {
+    open.open = false;
+    open.querySelector('summary').focus();
+  }
+});
+document.addEventListener('click', (e) => {
+  for (const d of document.querySelectorAll('details.menu[open]')) {
+    if (!d.contains(e.target)) d.open = false;
+  }
+});

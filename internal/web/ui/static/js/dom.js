@@ -137,3 +137,21 @@ export async function copyText(text, input) {
     return false;
   }
 }
+
+// confirmAction asks before something that cannot be undone, in a modal
+// dialog built on the spot; it resolves to true when confirmed.
+export function confirmAction(opener, title, message, actionLabel) {
+  return new Promise((resolve) => {
+    let ok = false;
+    const id = 'confirm-title';
+    const dlg = h('dialog', { 'aria-labelledby': id },
+      h('h2', { id }, title),
+      h('p', {}, message),
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
+        h('button', { type: 'button', class: 'danger', onclick: () => { ok = true; dlg.close(); } }, actionLabel)));
+    dlg.addEventListener('close', () => { dlg.remove(); resolve(ok); });
+    document.body.append(dlg);
+    openDialog(dlg, opener, dlg.querySelector('button'));
+  });
+}

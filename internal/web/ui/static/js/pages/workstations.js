@@ -9,8 +9,8 @@ async function load() {
   const status = $('#ws-status');
   try {
     const list = await api.workstations.list();
-    $('#ws-list').replaceChildren(workstationTable(list, 'You have no paired workstations yet.', false));
-    setStatus(status, '');
+    $('#ws-list').replaceChildren(workstationTable(list, 'You have no paired workstations yet.', false, status, load));
+    if (/^Loading/.test(status.textContent)) setStatus(status, '');
   } catch (e) {
     $('#ws-list').replaceChildren();
     setStatus(status, `Workstations cannot be shown. ${errorText(e)}`, 'error');
