@@ -7,7 +7,7 @@ import "net/http"
 // /static/js, their styles one file under /static/css. form-action and
 // base-uri close the remaining injection routes; frame-ancestors 'none'
 // (with X-Frame-Options for older browsers) stops clickjacking.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // secure sets the security headers on every UI response.
