@@ -248,6 +248,22 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 		}
 	})
 
+	t.Run("create a template from the list page", func(t *testing.T) {
+		b.visit("/console/templates")
+		b.run("name it", chromedp.SendKeys(chromedp.CSS("#new-name"), "vpn-client"), chromedp.Click(chromedp.CSS("#new-form button[type=submit]")))
+		b.waitFor("editor", `location.pathname === '/console/templates/vpn-client' && document.querySelector('#obj-json').value.includes('vpn-client')`)
+		b.settle()
+		b.run("create", chromedp.Click(chromedp.CSS("#obj-save")))
+		b.waitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved')`)
+		if code, body := s.api("GET", "/api/v1/templates/vpn-client", nil); code != 200 {
+			t.Fatalf("the template was not created: %d %s", code, body)
+		}
+		if q := eval[string](b, `location.search`); q != "" {
+			t.Errorf("after creating, the page still says it is new: %q", q)
+		}
+		b.shot("09-template-created")
+	})
+
 	t.Run("every console page loads", func(t *testing.T) {
 		for i, p := range []string{"/console/cards", "/console/card-types", "/console/card-types/piv", "/console/templates", "/console/workstations", "/console/cards/1"} {
 			b.visit(p)
