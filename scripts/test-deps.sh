@@ -10,6 +10,9 @@ have curl || need+=(curl)
 have git || need+=(git)
 # PostgreSQL server binaries (scripts/postgres-test.sh starts the cluster).
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# Headless Chromium and a font for the browser tests of internal/web/ui.
+have chromium || have chromium-browser || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -1,8 +1,9 @@
 // Package web is Lanyard's HTTP edge: the REST API under /api/v1 with its
 // OpenAPI document, problem+json errors, authentication (API tokens and
 // browser sessions with CSRF protection), role checks on every route, the
-// PKI endpoints relying parties fetch (CRL, OCSP, CA certificate), and the
-// operational endpoints (/healthz, /readyz, /metrics).
+// PKI endpoints relying parties fetch (CRL, OCSP, CA certificate), the
+// operational endpoints (/healthz, /readyz, /metrics), and the browser
+// pages of package ui at / and /console/.
 package web
 
 import (
@@ -69,6 +70,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, lanyard.Errorf(lanyard.ENotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
+	s.mountUI()
 	return s
 }
 

@@ -1,0 +1,29 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/web/ui"
+)
+
+// mountUI serves Self-Service at / and the console at /console/ (package
+// ui). The pages read and write only through the API above.
+func (s *Server) mountUI() {
+	pages := ui.New(ui.Config{Viewer: s.viewer, Log: s.log})
+	s.mux.Handle("/", pages.Handler())
+}
+
+// viewer resolves a page request's browser session. Pages accept only the
+// session cookie, never a bearer token: a browser is the only client.
+func (s *Server) viewer(r *http.Request) (*ui.Viewer, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "no session")
+	}
+	p, sess, err := s.svc.AuthenticateSession(r.Context(), c.Value, s.clientAddr(r))
+	if err != nil {
+		return nil, err
+	}
+	return &ui.Viewer{Login: p.User.Login, DisplayName: p.User.DisplayName, Roles: p.Roles, CSRFToken: sess.CSRFToken}, nil
+}

@@ -1,0 +1,321 @@
+package ui_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// These tests drive headless Chromium against a real server (SQLite, the
+// built-in CA): what a person sees and does, with every page's console
+// checked for CSP violations and script errors when the test ends.
+
+const password = "correct horse battery"
+
+func TestBrowserLogin(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("ann", password)
+	b := mustBrowser(t, s)
+
+	b.visit("/")
+	if p := b.path(); p != "/login" {
+		t.Fatalf("unauthenticated / went to %s, want /login", p)
+	}
+	b.checkAccessible("login")
+	b.shot("01-login")
+
+	b.run("wrong password",
+		chromedp.SendKeys(chromedp.CSS("#login"), "ann"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+	)
+	b.waitFor("error shown", `document.querySelector('#login-error').textContent !== ''`)
+	if got := b.text("#login-error"); !strings.Contains(got, "Wrong login or password") {
+		t.Fatalf("wrong password shows %q", got)
+	}
+	if f := b.focused(); f != "password" {
+		t.Errorf("after a wrong password focus is on %q, want the password field", f)
+	}
+	b.shot("02-login-wrong-password")
+
+	b.run("right password",
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+	)
+	b.waitFor("Your cards", `location.pathname === '/'`)
+	b.settle()
+	if h := b.text("h1"); h != "Your cards" {
+		t.Fatalf("after login the page is %q", h)
+	}
+	if b.text(".account strong") != "User ann" {
+		t.Errorf("greeting %q", b.text(".account strong"))
+	}
+	b.checkAccessible("home")
+	b.shot("03-your-cards")
+
+	for i, p := range []string{"/workstations", "/secret-questions", "/cards/1"} {
+		b.visit(p)
+		b.checkAccessible(p)
+		b.shot(fmt.Sprintf("%02d-%s", i+4, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+	}
+
+	b.run("log out", chromedp.Click(chromedp.CSS("#logout")))
+	b.waitFor("login page", `location.pathname === '/login'`)
+	b.visit("/")
+	if p := b.path(); p != "/login" {
+		t.Fatalf("after logout / shows %s", p)
+	}
+}
+
+func TestBrowserLoginThrottled(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("bob", password)
+	b := mustBrowser(t, s)
+	b.visit("/login")
+	b.run("type login", chromedp.SendKeys(chromedp.CSS("#login"), "bob"))
+	var msg string
+	for i := 0; i < 6; i++ {
+		b.run("wrong password",
+			chromedp.SendKeys(chromedp.CSS("#password"), "guess"+fmt.Sprint(i)),
+			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+		b.waitFor("answer", `document.querySelector('#login-error').textContent !== '' && !document.querySelector('#login-form button').disabled`)
+		msg = b.text("#login-error")
+		eval[string](b, `document.querySelector('#login-error').textContent = ''`)
+	}
+	if !strings.Contains(msg, "Too many failed logins") {
+		t.Fatalf("sixth wrong password shows %q, want the throttling message", msg)
+	}
+	b.run("type again", chromedp.SendKeys(chromedp.CSS("#password"), "x"), chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+	b.waitFor("answer", `document.querySelector('#login-error').textContent !== ''`)
+	b.shot("login-throttled")
+}
+
+func TestBrowserLoginByKeyboard(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("kim", password)
+	b := mustBrowser(t, s)
+	b.visit("/login")
+	if f := b.focused(); f != "login" {
+		t.Fatalf("the login page opens with focus on %q, want the login field", f)
+	}
+	b.run("type login", chromedp.KeyEvent("kim"), chromedp.KeyEvent("\t"))
+	if f := b.focused(); f != "password" {
+		t.Fatalf("Tab from login goes to %q, want password", f)
+	}
+	b.run("type password", chromedp.KeyEvent(password), chromedp.KeyEvent("\t"))
+	if f := b.focused(); f != "button" {
+		t.Fatalf("Tab from password goes to %q, want the Log in button", f)
+	}
+	b.shot("login-keyboard")
+	b.run("press Enter", chromedp.KeyEvent("\r"))
+	b.waitFor("Your cards", `location.pathname === '/'`)
+	b.settle()
+
+	// The first Tab reaches the skip link; Enter moves focus to the content.
+	b.run("Tab", chromedp.KeyEvent("\t"))
+	if cls := eval[string](b, `document.activeElement.className`); cls != "skip" {
+		t.Fatalf("first Tab on a page reaches %q, want the skip link", cls)
+	}
+	b.run("Enter", chromedp.KeyEvent("\r"))
+	b.waitFor("focus on main", `document.activeElement.id === 'main'`)
+}
+
+func TestBrowserConsoleRefusesUsers(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("ulla", password)
+	b := mustBrowser(t, s)
+	b.login("ulla", password)
+	if n := eval[int](b, `document.querySelectorAll('a[href="/console/"]').length`); n != 0 {
+		t.Errorf("an ordinary user sees %d links to the console", n)
+	}
+	b.visit("/console/users")
+	if h := b.text("h1"); h != "Not allowed" {
+		t.Fatalf("console for an ordinary user shows %q", h)
+	}
+	if !strings.Contains(b.text("main"), "management console is for operators") {
+		t.Errorf("refusal does not say why: %q", b.text("main"))
+	}
+	b.shot("console-not-allowed")
+}
+
+func TestBrowserConsoleAdministrator(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("root", password, "administrator", "ca_manager")
+	b := mustBrowser(t, s)
+	b.login("root", password)
+	b.visit("/console/")
+	b.checkAccessible("console")
+	b.shot("01-console")
+
+	t.Run("create and edit a user", func(t *testing.T) {
+		b.visit("/console/users")
+		b.run("open New user", chromedp.Click(chromedp.CSS("#user-new")))
+		b.waitFor("dialog open", `document.querySelector('#user-dialog').open && document.activeElement.id === 'u-login'`)
+		b.checkAccessible("user dialog")
+		b.run("fill the form",
+			chromedp.SendKeys(chromedp.CSS("#u-login"), "newbie"),
+			chromedp.SendKeys(chromedp.CSS("#u-name"), "Nora Newbie"),
+			chromedp.SendKeys(chromedp.CSS("#u-email"), "nora@example.com"),
+		)
+		b.shot("02-users-new")
+		b.run("save", chromedp.Click(chromedp.CSS("#user-save")))
+		b.waitFor("created", `document.querySelector('#users-status').textContent.includes('User newbie created')`)
+		if !strings.Contains(b.text("#users"), "Nora Newbie") {
+			t.Fatalf("the new user is not listed: %q", b.text("#users"))
+		}
+		if f := b.focused(); f != "user-new" {
+			t.Errorf("after the dialog closes focus is on %q, want the New user button", f)
+		}
+		b.shot("03-users")
+		var u struct{ Roles []string }
+		if code, body := s.api("GET", "/api/v1/users/newbie", nil); code != 200 {
+			t.Fatalf("GET the new user: %d %s", code, body)
+		} else {
+			json.Unmarshal(body, &u)
+		}
+
+		b.run("edit", chromedp.Click(chromedp.CSS(`button[aria-label="Edit newbie"]`)))
+		b.waitFor("edit dialog", `document.querySelector('#user-dialog').open`)
+		b.run("make operator", chromedp.Click(chromedp.CSS(`#user-form input[value=operator]`)), chromedp.Click(chromedp.CSS("#user-save")))
+		b.waitFor("saved", `document.querySelector('#users-status').textContent.includes('User newbie saved')`)
+		_, body := s.api("GET", "/api/v1/users/newbie", nil)
+		json.Unmarshal(body, &u)
+		if strings.Join(u.Roles, ",") != "user,operator" {
+			t.Fatalf("roles after edit: %v", u.Roles)
+		}
+	})
+
+	t.Run("policy with an invalid value shows the server's message", func(t *testing.T) {
+		b.visit("/console/policies")
+		b.checkAccessible("policies")
+		b.shot("04-policies")
+		b.visit("/console/policies/default")
+		b.waitFor("editor", `document.querySelector('#obj-json').value.includes('"default"')`)
+		// What the server says about the same change, asked directly.
+		_, raw := s.api("GET", "/api/v1/policies/default", nil)
+		var pol map[string]any
+		json.Unmarshal(raw, &pol)
+		pol["settings"].(map[string]any)["issuance"].(map[string]any)["max_cards_per_user"] = -1
+		code, body := s.api("PUT", "/api/v1/policies/default", pol)
+		var problem struct{ Detail string }
+		json.Unmarshal(body, &problem)
+		if code != 400 || problem.Detail == "" {
+			t.Fatalf("the API accepts max_cards_per_user=-1: %d %s", code, body)
+		}
+
+		eval[bool](b, `(() => { const ta = document.querySelector('#obj-json'); const o = JSON.parse(ta.value);
+			o.settings.issuance.max_cards_per_user = -1; ta.value = JSON.stringify(o, null, 2); return true; })()`)
+		b.run("save", chromedp.Click(chromedp.CSS("#obj-save")))
+		b.waitFor("error", `document.querySelector('#obj-error').textContent !== ''`)
+		if got := b.text("#obj-error"); !strings.Contains(got, problem.Detail[1:]) {
+			t.Fatalf("the page shows %q, want the server's %q", got, problem.Detail)
+		}
+		if f := b.focused(); f != "obj-json" {
+			t.Errorf("after a refused save focus is on %q, want the JSON field", f)
+		}
+		b.checkAccessible("policy editor")
+		b.shot("05-policy-invalid")
+	})
+
+	t.Run("approve a pending CA request", func(t *testing.T) {
+		id := pendingRequest(t, s)
+		b.visit("/console/requests")
+		b.checkAccessible("requests")
+		b.shot("06-requests")
+		b.run("approve", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Approve request %d"]`, id))))
+		b.waitFor("dialog", `document.querySelector('#decide-dialog').open && document.activeElement.id === 'decide-comment'`)
+		b.run("comment", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "identity checked"))
+		b.shot("07-approve-dialog")
+		b.run("confirm", chromedp.Click(chromedp.CSS("#decide-submit")))
+		b.waitFor("approved", `document.querySelector('#req-status').textContent.includes('approved')`)
+		b.shot("08-requests-after")
+		_, body := s.api("GET", "/api/v1/requests?status=issued", nil)
+		var issued []struct {
+			ID      int64
+			Comment string
+		}
+		json.Unmarshal(body, &issued)
+		if len(issued) != 1 || issued[0].ID != id || issued[0].Comment != "identity checked" {
+			t.Fatalf("issued requests after approval: %s", body)
+		}
+	})
+
+	t.Run("create a template from the list page", func(t *testing.T) {
+		b.visit("/console/templates")
+		b.run("name it", chromedp.SendKeys(chromedp.CSS("#new-name"), "vpn-client"), chromedp.Click(chromedp.CSS("#new-form button[type=submit]")))
+		b.waitFor("editor", `location.pathname === '/console/templates/vpn-client' && document.querySelector('#obj-json').value.includes('vpn-client')`)
+		b.settle()
+		b.run("create", chromedp.Click(chromedp.CSS("#obj-save")))
+		b.waitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved')`)
+		if code, body := s.api("GET", "/api/v1/templates/vpn-client", nil); code != 200 {
+			t.Fatalf("the template was not created: %d %s", code, body)
+		}
+		if q := eval[string](b, `location.search`); q != "" {
+			t.Errorf("after creating, the page still says it is new: %q", q)
+		}
+		b.shot("09-template-created")
+	})
+
+	t.Run("every console page loads", func(t *testing.T) {
+		for i, p := range []string{"/console/cards", "/console/card-types", "/console/card-types/piv", "/console/templates", "/console/workstations", "/console/cards/1"} {
+			b.visit(p)
+			b.checkAccessible(p)
+			b.shot(fmt.Sprintf("%02d-%s", i+10, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+		}
+	})
+}
+
+// pendingRequest queues a certificate request that needs a CA manager.
+func pendingRequest(t *testing.T, s *site) int64 {
+	t.Helper()
+	s.mustUser("dave", password)
+	if code, body := s.api("POST", "/api/v1/templates", map[string]any{
+		"name": "esign", "display_name": "Document signing", "key_algorithms": []string{"ecp256"}, "validity_days": 365,
+		"key_usage": []string{"digital_signature", "content_commitment"}, "ext_key_usage": []string{"document_signing"},
+		"subject": map[string]any{"common_name": "{display_name}"}, "requires_ca_approval": true,
+	}); code != 201 {
+		t.Fatalf("template: %d %s", code, body)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	code, body := s.api("POST", "/api/v1/certificates", map[string]any{"template": "esign", "user": "dave", "public_key": string(pub)})
+	var res struct{ Request struct{ ID int64 } }
+	json.Unmarshal(body, &res)
+	if code != 202 || res.Request.ID == 0 {
+		t.Fatalf("request: %d %s", code, body)
+	}
+	return res.Request.ID
+}
+
+// TestBrowserYourCardsOverCardAPI runs once the card API is served: a user
+// without cards sees the empty states, not an error.
+func TestBrowserYourCardsOverCardAPI(t *testing.T) {
+	s := mustSite(t)
+	for _, p := range []string{"/api/v1/cards", "/api/v1/connected-cards"} {
+		if code, body := s.api("GET", p, nil); code == 404 && strings.Contains(string(body), "no API route") {
+			t.Skipf("the card API (GET %s) is not in this build yet", p)
+		}
+	}
+	s.mustUser("ann", password)
+	b := mustBrowser(t, s)
+	b.login("ann", password)
+	if got := b.text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
+		t.Errorf("Your cards without cards says %q", got)
+	}
+	if got := b.text("#connected"); !strings.Contains(got, "No cards are connected") {
+		t.Errorf("Connected cards without cards says %q", got)
+	}
+	b.shot("your-cards-empty")
+}

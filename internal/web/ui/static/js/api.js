@@ -1,0 +1,137 @@
+// api.js is the only module that knows the JSON API's paths and shapes.
+// Pages call the functions below; when an endpoint is renamed, this file
+// is the one to change. Every error becomes an APIError carrying the
+// server's problem+json detail, which pages show as it is.
+
+const base = '/api/v1';
+
+export class APIError extends Error {
+  constructor(status, problem, retryAfter) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.code = (problem && problem.code) || '';
+    this.problem = problem || {};
+    this.retryAfter = retryAfter || '';
+  }
+}
+
+// The session's CSRF token: the page puts it in a meta element; a fresh
+// login hands it back in the JSON.
+let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || '';
+
+export function currentUser() {
+  return document.querySelector('meta[name="lanyard-user"]')?.content || '';
+}
+
+async function call(method, path, body) {
+  const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json, application/problem+json' } };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken;
+  let res;
+  try {
+    res = await fetch(base + path, opts);
+  } catch {
+    throw new APIError(0, { detail: 'The server cannot be reached. Check your network connection and try again.' });
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    // An expired session on any page but the login form: log in again and
+    // come back here.
+    if (res.status === 401 && path !== '/session') {
+      location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    }
+    throw new APIError(res.status, data || { detail: `The server answered ${res.status} ${res.statusText}.` }, res.headers.get('Retry-After'));
+  }
+  return data;
+}
+
+// items accepts both list shapes: a bare array or {"items": [...]}.
+export function items(d) {
+  if (Array.isArray(d)) return d;
+  if (d && Array.isArray(d.items)) return d.items;
+  return [];
+}
+
+function query(params) {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') s.set(k, v);
+  }
+  const t = s.toString();
+  return t ? '?' + t : '';
+}
+
+const enc = encodeURIComponent;
+
+export const session = {
+  login: async (login, password) => {
+    const info = await call('POST', '/session', { login, password });
+    if (info && info.csrf_token) csrfToken = info.csrf_token;
+    return info;
+  },
+  whoami: () => call('GET', '/session'),
+  logout: () => call('DELETE', '/session'),
+};
+
+// Cards (issue #4: the lead's card API).
+export const cards = {
+  list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q}
+  get: (id) => call('GET', `/cards/${enc(id)}`), // {card, certificates, operations}
+  connected: () => call('GET', '/connected-cards').then(items),
+};
+
+export const issue = {
+  options: (workstationID, reader) => call('POST', '/issue/options', { workstation_id: workstationID, reader }),
+  // req: {workstation_id, reader, templates, user_pin, admin_pin, tracked}
+  run: (req) => call('POST', '/issue', req),
+};
+
+export const me = {
+  secretQuestions: () => call('GET', '/me/secret-questions'), // {set, questions}
+  setSecretQuestions: (answers) => call('PUT', '/me/secret-questions', { answers }), // [{question, answer}]
+};
+
+export const workstations = {
+  list: (filter) => call('GET', '/workstations' + query(filter)).then(items), // {owner, status}
+  pair: (code) => call('POST', '/workstations/pair', { code }),
+  revoke: (id) => call('DELETE', `/workstations/${enc(id)}`),
+};
+
+export const users = {
+  list: (filter) => call('GET', '/users' + query(filter)).then(items), // {q, group, role}
+  get: (login) => call('GET', `/users/${enc(login)}`),
+  create: (u) => call('POST', '/users', u),
+  update: (login, patch) => call('PATCH', `/users/${enc(login)}`, patch),
+};
+
+export const requests = {
+  list: (status) => call('GET', '/requests' + query({ status })).then(items),
+  approve: (id, comment) => call('POST', `/requests/${enc(id)}/approve`, { comment }),
+  reject: (id, comment) => call('POST', `/requests/${enc(id)}/reject`, { comment }),
+};
+
+// The console's configuration objects share one shape of API: a
+// collection of named objects with GET, POST, PUT. `body` may be raw JSON
+// text, sent as the administrator wrote it so that the server's
+// validation speaks to exactly that.
+function named(path) {
+  return {
+    list: () => call('GET', path).then(items),
+    get: (name) => call('GET', `${path}/${enc(name)}`),
+    create: (body) => call('POST', path, body),
+    replace: (name, body) => call('PUT', `${path}/${enc(name)}`, body),
+  };
+}
+
+export const objects = {
+  policies: named('/policies'),
+  'card-types': named('/card-types'),
+  templates: named('/templates'),
+};

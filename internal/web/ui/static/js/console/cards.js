@@ -1,0 +1,46 @@
+// Console cards: search by serial/name, owner and state; each row opens
+// the card's details.
+import '../app.js';
+import * as api from '../api.js';
+import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
+
+const status = $('#cards-status');
+const form = $('#card-search');
+
+async function load() {
+  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value };
+  setStatus(status, 'Loading…');
+  let list;
+  try {
+    list = await api.cards.list(filter);
+  } catch (e) {
+    $('#cards').replaceChildren();
+    setStatus(status, `Cards cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  $('#cards').replaceChildren(table('', [
+    { label: 'Serial', cell: (c) => h('a', { href: `/console/cards/${encodeURIComponent(c.id)}` }, h('code', {}, c.serial || `#${c.id}`)) },
+    { label: 'Card type', cell: (c) => c.card_type || '—' },
+    { label: 'Owner', cell: (c) => c.owner || '—' },
+    { label: 'Name', cell: (c) => c.name || '—' },
+    { label: 'State', cell: (c) => badge(c.state) },
+    { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
+    {
+      label: 'Card menu', class: 'actions',
+      cell: (c) => h('details', { class: 'menu' },
+        h('summary', { 'aria-label': `Card menu for ${c.serial || c.id}` }, 'Menu'),
+        h('ul', {},
+          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}` }, 'Details')),
+          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#contents` }, 'Contents')),
+          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')))),
+    },
+  ], list, 'No card matches.'));
+  setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);
+}
+
+const params = new URLSearchParams(location.search);
+for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state']]) {
+  if (params.get(k)) $('#' + id).value = params.get(k);
+}
+form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+load();

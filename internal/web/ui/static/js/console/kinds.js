@@ -1,0 +1,43 @@
+// kinds.js: how the console lists and seeds each configuration object.
+import { h, label } from '../dom.js';
+
+const yes = (b) => (b ? 'Yes' : 'No');
+
+export const kinds = {
+  policies: {
+    one: 'policy',
+    columns: [
+      { label: 'Priority', cell: (p) => String(p.priority) },
+      { label: 'Description', cell: (p) => p.description || '—' },
+      { label: 'Assigned to', cell: (p) => (p.assignments || []).map((a) => (a.kind === 'everyone' ? 'Everyone' : `${label(a.kind)} ${a.name}`)).join(', ') || 'Nobody' },
+      { label: 'Initialize card', cell: (p) => yes(p.settings?.issuance?.initialize_card) },
+      { label: 'Random PIN', cell: (p) => yes(p.settings?.issuance?.random_user_pin) },
+    ],
+    seed: (name) => ({ name, description: '', priority: 100, assignments: [] }),
+  },
+  'card-types': {
+    one: 'card type',
+    columns: [
+      { label: 'Kind', cell: (c) => label(c.kind) },
+      { label: 'PIN length', cell: (c) => (c.pin_policy ? `${c.pin_policy.min_length}–${c.pin_policy.max_length}` : '—') },
+      { label: 'Key algorithms', cell: (c) => (c.key_algorithms || []).join(', ') || '—' },
+      { label: 'Initialization', cell: (c) => yes(c.supports_initialization) },
+    ],
+    seed: (name) => ({ name, description: '', kind: 'piv', atr_patterns: [], key_algorithms: ['rsa2048'], pin_policy: { min_length: 6, max_length: 8, pin_retries: 3, puk_retries: 3 } }),
+  },
+  templates: {
+    one: 'template',
+    columns: [
+      { label: 'Display name', cell: (t) => t.display_name || '—' },
+      { label: 'CA', cell: (t) => t.ca || '—' },
+      { label: 'Validity', cell: (t) => `${t.validity_days} days` },
+      { label: 'Key algorithms', cell: (t) => (t.key_algorithms || []).join(', ') },
+      { label: 'Approval', cell: (t) => [t.requires_ca_approval ? 'CA manager' : '', t.requires_form_approval ? 'Certificate form' : ''].filter(Boolean).join(', ') || 'None' },
+    ],
+    seed: (name) => ({ name, display_name: name, key_algorithms: ['ecp256'], validity_days: 365, key_usage: ['digital_signature'], ext_key_usage: ['client_auth'], subject: { common_name: '{display_name}' } }),
+  },
+};
+
+export function nameLink(kind, name) {
+  return h('a', { href: `/console/${kind}/${encodeURIComponent(name)}` }, h('code', {}, name));
+}

@@ -1,0 +1,29 @@
+// Console lists of policies, card types and certificate templates.
+import '../app.js';
+import * as api from '../api.js';
+import { $, errorText, fieldError, setStatus, table } from '../dom.js';
+import { kinds, nameLink } from './kinds.js';
+
+const kind = $('#main').dataset.kind;
+const k = kinds[kind];
+const status = $('#list-status');
+
+(async () => {
+  try {
+    const list = await api.objects[kind].list();
+    $('#list').replaceChildren(table('', [{ label: 'Name', cell: (o) => nameLink(kind, o.name) }, ...k.columns], list, `There is no ${k.one} yet.`));
+    setStatus(status, `${list.length} ${list.length === 1 ? k.one : kind.replace('-', ' ')}.`);
+  } catch (e) {
+    setStatus(status, `The list cannot be shown. ${errorText(e)}`, 'error');
+  }
+})();
+
+$('#new-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('#new-name');
+  const name = input.value.trim();
+  const ok = /^[A-Za-z0-9._-]{1,64}$/.test(name);
+  fieldError(input, ok ? '' : 'Use 1 to 64 letters, digits, dots, hyphens or underscores.');
+  if (!ok) { input.focus(); return; }
+  location.assign(`/console/${kind}/${encodeURIComponent(name)}?new=1`);
+});

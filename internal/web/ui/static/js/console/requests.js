@@ -1,0 +1,82 @@
+// Console CA approval queue: approve or reject pending requests with a
+// comment that goes to the audit log.
+import '../app.js';
+import * as api from '../api.js';
+import { $, h, badge, errorText, fmtDateTime, openDialog, setStatus, table } from '../dom.js';
+
+const status = $('#req-status');
+const dlg = $('#decide-dialog');
+const form = $('#decide-form');
+let deciding = null; // {req, approve}
+
+async function load() {
+  const filter = $('#req-filter').value;
+  let list;
+  try {
+    list = await api.requests.list(filter);
+  } catch (e) {
+    $('#requests').replaceChildren();
+    setStatus(status, `The queue cannot be shown. ${errorText(e)}`, 'error');
+    return false;
+  }
+  $('#requests').replaceChildren(table('', [
+    { label: 'Request', cell: (r) => `#${r.id}` },
+    { label: 'Template', cell: (r) => r.template },
+    { label: 'Subject', cell: (r) => r.subject || '—' },
+    { label: 'CA', cell: (r) => r.ca },
+    { label: 'Requested', cell: (r) => fmtDateTime(r.created_at) },
+    { label: 'Status', cell: (r) => badge(r.status === 'issued' ? 'approved' : r.status) },
+    { label: 'Comment', cell: (r) => r.comment || '—' },
+    {
+      label: 'Actions', class: 'actions',
+      cell: (r) => (r.status !== 'pending' ? '' : [
+        h('button', { type: 'button', class: 'small primary', 'aria-label': `Approve request ${r.id}`, onclick: (e) => decide(r, true, e.currentTarget) }, 'Approve'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Reject request ${r.id}`, onclick: (e) => decide(r, false, e.currentTarget) }, 'Reject'),
+      ]),
+    },
+  ], list, filter === 'pending' ? 'No request waits for a decision.' : 'No requests.'));
+  return list;
+}
+
+function decide(req, approve, opener) {
+  deciding = { req, approve };
+  form.reset();
+  $('#decide-error').textContent = '';
+  $('#decide-title').textContent = `${approve ? 'Approve' : 'Reject'} request #${req.id}`;
+  $('#decide-summary').textContent = `${req.template} for ${req.subject || 'an unnamed subject'}. ${approve ? 'The certificate is issued at once.' : 'The request is closed; the user must start again.'}`;
+  const submit = $('#decide-submit');
+  submit.textContent = approve ? 'Approve' : 'Reject';
+  submit.className = approve ? 'primary' : 'danger';
+  openDialog(dlg, opener, $('#decide-comment'));
+}
+
+$('.cancel', form).addEventListener('click', () => dlg.close());
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const { req, approve } = deciding;
+  const comment = $('#decide-comment').value.trim();
+  const submit = $('#decide-submit');
+  submit.disabled = true;
+  try {
+    if (approve) await api.requests.approve(req.id, comment);
+    else await api.requests.reject(req.id, comment);
+    dlg.close();
+    await load();
+    setStatus(status, `Request #${req.id} ${approve ? 'approved: the certificate is issued' : 'rejected'}.`, 'ok');
+  } catch (ex) {
+    $('#decide-error').textContent = errorText(ex);
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+$('#req-filter').addEventListener('change', async () => {
+  setStatus(status, 'Loading…');
+  const list = await load();
+  if (list) setStatus(status, `${list.length} ${list.length === 1 ? 'request' : 'requests'}.`);
+});
+
+(async () => {
+  const list = await load();
+  if (list) setStatus(status, `${list.length} pending ${list.length === 1 ? 'request' : 'requests'}.`);
+})();

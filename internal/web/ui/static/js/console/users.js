@@ -1,0 +1,119 @@
+// Console users: search, create, edit attributes, roles and state.
+import '../app.js';
+import * as api from '../api.js';
+import { $, $$, h, errorText, fieldError, label, openDialog, setStatus, table } from '../dom.js';
+
+const status = $('#users-status');
+const dlg = $('#user-dialog');
+const form = $('#user-form');
+let editing = null; // the user being edited, null when creating
+
+async function load() {
+  const q = $('#user-q').value.trim();
+  setStatus(status, 'Loading…');
+  let list;
+  try {
+    list = await api.users.list({ q });
+  } catch (e) {
+    $('#users').replaceChildren();
+    setStatus(status, `Users cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  $('#users').replaceChildren(table('', [
+    { label: 'Login', cell: (u) => h('code', {}, u.login) },
+    { label: 'Name', cell: (u) => u.display_name || '—' },
+    { label: 'E-mail', cell: (u) => u.email || '—' },
+    { label: 'Groups', cell: (u) => (u.groups || []).join(', ') || '—' },
+    { label: 'Roles', cell: (u) => (u.roles || []).map(label).join(', ') || '—' },
+    { label: 'State', cell: (u) => h('span', { class: 'badge ' + (u.disabled ? 'disabled' : 'issued') }, u.disabled ? 'Disabled' : 'Active') },
+    {
+      label: 'Actions', class: 'actions',
+      cell: (u) => [
+        h('a', { href: `/console/cards?user=${encodeURIComponent(u.login)}` }, 'Cards'), ' ',
+        h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${u.login}`, onclick: (e) => edit(u, e.currentTarget) }, 'Edit'),
+      ],
+    },
+  ], list, q ? `No user matches “${q}”.` : 'There are no users.'));
+  setStatus(status, `${list.length} ${list.length === 1 ? 'user' : 'users'}${q ? ` matching “${q}”` : ''}.`);
+}
+
+function fill(u) {
+  form.reset();
+  $('#user-error').textContent = '';
+  $$('input', form).forEach((i) => fieldError(i, ''));
+  $('#u-login').value = u ? u.login : '';
+  $('#u-name').value = u?.display_name || '';
+  $('#u-email').value = u?.email || '';
+  $('#u-upn').value = u?.upn || '';
+  $('#u-manager').value = u?.manager_email || '';
+  $('#u-groups').value = (u?.groups || []).join(', ');
+  $('#u-disabled').checked = !!u?.disabled;
+  const roles = u ? u.roles || [] : ['user'];
+  $$('input[name=roles]', form).forEach((c) => { c.checked = roles.includes(c.value); });
+  $('#field-login').hidden = !!u;
+  $('#field-disabled').hidden = !u;
+  $('#user-dialog-title').textContent = u ? `Edit user ${u.login}` : 'New user';
+  $('#u-password-label').textContent = u ? 'New password' : 'Password';
+  $('#user-save').textContent = u ? 'Save changes' : 'Create user';
+}
+
+function edit(u, opener) {
+  editing = u;
+  fill(u);
+  openDialog(dlg, opener, $('#u-name'));
+}
+
+$('#user-new').addEventListener('click', (e) => {
+  editing = null;
+  fill(null);
+  openDialog(dlg, e.currentTarget, $('#u-login'));
+});
+$('.cancel', form).addEventListener('click', () => dlg.close());
+$('#user-search').addEventListener('submit', (e) => { e.preventDefault(); load(); });
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const err = $('#user-error');
+  err.textContent = '';
+  const login = $('#u-login');
+  if (!editing) {
+    fieldError(login, login.value.trim() ? '' : 'Enter a login.');
+    if (!login.value.trim()) { login.focus(); return; }
+  }
+  const body = {
+    display_name: $('#u-name').value.trim(),
+    email: $('#u-email').value.trim(),
+    upn: $('#u-upn').value.trim(),
+    manager_email: $('#u-manager').value.trim(),
+    groups: $('#u-groups').value.split(',').map((g) => g.trim()).filter(Boolean),
+    roles: $$('input[name=roles]:checked', form).map((c) => c.value),
+  };
+  const pw = $('#u-password').value;
+  if (pw) body.password = pw;
+  const button = $('#user-save');
+  button.disabled = true;
+  try {
+    if (editing) {
+      body.disabled = $('#u-disabled').checked;
+      await api.users.update(editing.login, body);
+      setStatus(status, `User ${editing.login} saved.`, 'ok');
+    } else {
+      body.login = login.value.trim();
+      await api.users.create(body);
+      $('#user-q').value = body.login;
+      setStatus(status, `User ${body.login} created.`, 'ok');
+    }
+    dlg.close();
+    const msg = status.textContent;
+    await load();
+    setStatus(status, msg, 'ok');
+  } catch (ex) {
+    err.textContent = errorText(ex);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+const initial = new URLSearchParams(location.search).get('q');
+if (initial) $('#user-q').value = initial;
+load();

@@ -1,0 +1,243 @@
+// issue.js: the Issue card dialog, following the user guide's "Issue a
+// card": certificate templates → (caution when the card is initialized)
+// → PINs → Issue → third-party certificates to track → the result (a
+// random PIN shown once, or "Card issue pending") → Close.
+//
+// What the dialog shows is what POST /issue/options says; the server
+// checks every value again on POST /issue.
+import * as api from './api.js';
+import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, setStatus } from './dom.js';
+
+let busy = false;
+
+export async function openIssueDialog(connected, opener, onDone) {
+  const dlg = $('#issue-dialog');
+  const body = $('#issue-body');
+  const status = $('#issue-status');
+  let result = null;
+  busy = false;
+  setStatus(status, '');
+  body.replaceChildren(h('p', {}, 'Reading the card and your policy…'));
+  dlg.oncancel = (e) => { if (busy) e.preventDefault(); }; // never abandon a card half-written
+  dlg.onclose = () => { if (result) onDone(result); };
+  openDialog(dlg, opener, $('#issue-title'));
+
+  let opts;
+  try {
+    opts = await api.issue.options(connected.workstation_id, connected.reader);
+  } catch (e) {
+    body.replaceChildren(
+      h('p', { class: 'error', role: 'alert' }, `This card cannot be issued. ${errorText(e)}`),
+      h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dlg.close() }, 'Close')));
+    body.querySelector('button').focus();
+    return;
+  }
+  const card = opts.card || connected;
+  const form = optionsForm(opts, card, dlg);
+  body.replaceChildren(form);
+  focusFirst(form);
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const req = collect(form, opts, connected);
+    if (!req) return;
+    const tracked = opts.tracked || [];
+    if (tracked.length && opts.tracked_selectable) {
+      const step = trackedStep(tracked, async (slots) => {
+        req.tracked = slots;
+        result = await run(req, body, status, step);
+      }, () => { body.replaceChildren(form); focusFirst(form); });
+      body.replaceChildren(step);
+      focusFirst(step);
+      return;
+    }
+    result = await run(req, body, status, form);
+  });
+}
+
+function focusFirst(root) {
+  const el = root.querySelector('input:not([disabled]), button:not([disabled])');
+  if (el) el.focus();
+}
+
+function optionsForm(opts, card, dlg) {
+  const min = opts.pin_min || 0;
+  const max = opts.pin_max || 0;
+  const rule = min && max ? `${min} to ${max} characters` : min ? `at least ${min} characters` : max ? `at most ${max} characters` : '';
+  const showUser = (opts.show_user_pin ?? !opts.initialize) && !opts.random_pin;
+  const showAdmin = opts.show_admin_pin ?? !!opts.initialize;
+  const required = opts.required_templates || [];
+  const optional = opts.optional_templates || [];
+
+  const pinInput = (id, text, hintID) => h('div', { class: 'field' },
+    h('label', { for: id }, text),
+    h('input', { id, name: id, type: 'password', autocomplete: 'new-password', minlength: min || null, maxlength: max || null, 'aria-describedby': hintID }));
+
+  const pinHint = [
+    rule ? `PINs have ${rule}.` : '',
+    'If you leave a PIN empty, Lanyard uses the PIN set by your administrator for this card type.',
+  ].join(' ');
+
+  return h('form', { id: 'issue-form', novalidate: true },
+    h('p', {}, 'Card ', h('strong', {}, card.serial || '(no serial)'), card.card_type ? ` (${card.card_type})` : '', ' in ', card.reader || 'the reader',
+      card.workstation ? ` at ${card.workstation}` : '', '.'),
+    opts.registered === false ? h('p', { class: 'hint' }, 'This card is not yet registered in Lanyard; issuing adds it to your cards.') : null,
+
+    h('fieldset', {},
+      h('legend', {}, 'Certificates'),
+      required.length || optional.length ? null : h('p', { class: 'empty' }, 'Your policy lists no certificates for this card.'),
+      required.map((t, i) => templateOption(t, `tpl-req-${i}`, { checked: true, disabled: true, tag: 'Required' })),
+      optional.map((t, i) => templateOption(t, `tpl-opt-${i}`, { checked: false, disabled: !opts.optional_selectable, tag: 'Optional', optional: true })),
+      optional.length && !opts.optional_selectable
+        ? h('p', { class: 'hint', id: 'optional-note' }, 'Your policy does not let you choose optional certificates, so they are not issued now. Ask your administrator if you need one.')
+        : null),
+
+    opts.initialize ? h('div', { class: 'caution', id: 'init-caution', role: 'note' },
+      h('strong', {}, 'Caution: initializing the card deletes all of its contents.'),
+      'Every key, certificate and file on the card is erased before the new certificates are written. This cannot be undone.') : null,
+
+    h('fieldset', {},
+      h('legend', {}, 'PINs'),
+      h('p', { class: 'hint', id: 'pin-hint' }, pinHint),
+      opts.random_pin ? h('p', { class: 'notice', id: 'random-note' }, 'A random User PIN is set on this card. It is shown to you once, after the card is issued.') : null,
+      showUser ? [pinInput('user-pin', 'User PIN', 'pin-hint'), pinInput('user-pin2', 'Confirm User PIN', 'pin-hint')] : null,
+      showAdmin ? pinInput('admin-pin', 'Admin PIN', 'pin-hint') : null,
+      !showUser && !showAdmin && !opts.random_pin ? h('p', {}, 'No PIN is needed here: the card keeps the PINs set by your administrator.') : null),
+
+    h('div', { class: 'error', id: 'issue-error', role: 'alert' }),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
+      h('button', { type: 'submit', class: opts.initialize ? 'danger' : 'primary', 'aria-describedby': opts.initialize ? 'init-caution' : null }, 'Issue')),
+  );
+}
+
+function templateOption(t, id, { checked, disabled, tag, optional }) {
+  const descID = id + '-desc';
+  return h('div', { class: 'option' },
+    h('label', {},
+      h('input', { type: 'checkbox', id, checked, disabled, 'data-template': optional ? t.name : null, 'aria-describedby': t.description ? descID : null }),
+      ' ', t.display_name || t.name, h('span', { class: 'tag' }, disabled && optional ? 'Optional, not selectable' : tag)),
+    t.description ? h('p', { class: 'desc', id: descID }, t.description) : null);
+}
+
+// collect validates the form and returns the request, or null after
+// marking what is wrong.
+function collect(form, opts, connected) {
+  const min = opts.pin_min || 0;
+  const max = opts.pin_max || 0;
+  const errBox = $('#issue-error', form);
+  errBox.textContent = '';
+  const problems = [];
+  const check = (input, extra) => {
+    if (!input) return;
+    let msg = '';
+    const v = input.value;
+    if (v && min && v.length < min) msg = `Use at least ${min} characters.`;
+    else if (v && max && v.length > max) msg = `Use at most ${max} characters.`;
+    else if (extra) msg = extra(v);
+    fieldError(input, msg);
+    if (msg) problems.push(input);
+  };
+  const user = $('#user-pin', form);
+  const user2 = $('#user-pin2', form);
+  const admin = $('#admin-pin', form);
+  check(user);
+  check(user2, (v) => (user && v !== user.value ? 'The two User PINs differ.' : ''));
+  check(admin);
+  if (problems.length) {
+    errBox.textContent = 'Some PINs need attention; each says what is wrong under its field.';
+    problems[0].focus();
+    return null;
+  }
+  const req = {
+    workstation_id: connected.workstation_id,
+    reader: connected.reader,
+    templates: Array.from(form.querySelectorAll('input[data-template]:checked')).map((i) => i.dataset.template),
+    tracked: [],
+  };
+  if (user && user.value) req.user_pin = user.value;
+  if (admin && admin.value) req.admin_pin = admin.value;
+  return req;
+}
+
+function trackedStep(tracked, onIssue, onBack) {
+  const form = h('form', { novalidate: true, id: 'tracked-form' },
+    h('h3', {}, 'Third-party certificates'),
+    h('p', {}, 'Your card holds certificates that Lanyard did not issue. Choose the ones Lanyard should register, so that their validity is tracked.'),
+    h('fieldset', {},
+      h('legend', {}, 'Certificates to register'),
+      tracked.map((t, i) => h('div', { class: 'option' },
+        h('label', {},
+          h('input', { type: 'checkbox', id: `tracked-${i}`, value: t.slot, checked: true }),
+          ' ', t.subject || '(no subject)'),
+        h('p', { class: 'desc' }, `Slot ${t.slot}; issued by ${t.issuer || 'unknown'}; serial ${t.serial || '—'}; valid until ${fmtDate(t.not_after)}`)))),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', onclick: onBack }, 'Back'),
+      h('button', { type: 'submit', class: 'primary' }, 'Issue')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    onIssue(Array.from(form.querySelectorAll('input[type=checkbox]:checked')).map((i) => i.value));
+  });
+  return form;
+}
+
+async function run(req, body, status, back) {
+  busy = true;
+  const buttons = Array.from(back.querySelectorAll('button'));
+  buttons.forEach((b) => { b.disabled = true; });
+  setStatus(status, 'Issuing the card. Keep it connected until this finishes…');
+  try {
+    const res = await api.issue.run(req);
+    setStatus(status, '');
+    body.replaceChildren(resultView(res));
+    $('#issue-result-title', body).focus();
+    return res;
+  } catch (e) {
+    setStatus(status, '');
+    body.replaceChildren(back);
+    let err = $('.error[role=alert]', back);
+    if (!err) {
+      err = h('div', { class: 'error', role: 'alert' });
+      back.insertBefore(err, back.querySelector('.buttons'));
+    }
+    err.textContent = `The card was not issued. ${errorText(e)}`;
+    buttons.forEach((b) => { b.disabled = false; });
+    focusFirst(back);
+    return null;
+  } finally {
+    busy = false;
+  }
+}
+
+function resultView(res) {
+  const dlg = $('#issue-dialog');
+  const pending = res.state === 'pending';
+  const certs = res.certificates || [];
+  let pinInput = null;
+  let copyStatus = null;
+  const parts = [
+    h('h3', { id: 'issue-result-title', tabindex: '-1' }, pending ? 'Card issue pending' : 'Card issued'),
+    pending
+      ? h('p', { class: 'notice' }, 'Your card issue request is awaiting approval; the card has the Pending state. Depending on your company’s rules, submit the signed documents it needs. When everything is approved, open the card menu and choose Continue card issue.')
+      : h('p', { class: 'success' }, 'Your card is ready to use.'),
+  ];
+  if (res.random_pin) {
+    pinInput = h('input', { id: 'random-pin', readonly: true, value: res.random_pin, 'aria-describedby': 'random-pin-warning', autocomplete: 'off' });
+    copyStatus = h('span', { role: 'status', 'aria-live': 'polite', class: 'status' });
+    parts.push(h('div', { class: 'pin-once' },
+      h('div', { class: 'field' }, h('label', { for: 'random-pin' }, 'Your new User PIN'), pinInput),
+      h('p', { id: 'random-pin-warning' }, h('strong', {}, 'This PIN will not be shown again. '), 'Write it down or store it safely now.'),
+      h('button', {
+        type: 'button',
+        onclick: async () => setStatus(copyStatus, (await copyText(res.random_pin, pinInput)) ? 'PIN copied.' : 'Copying failed; select the PIN and copy it yourself.'),
+      }, 'Copy PIN'), ' ', copyStatus));
+  }
+  if (certs.length) {
+    parts.push(h('h4', {}, 'Certificates'), h('ul', {}, certs.map((c) => h('li', {}, c.template || 'certificate', ' ', badge(c.status), c.subject ? ` — ${c.subject}` : ''))));
+  }
+  if (res.secret_questions_needed) {
+    parts.push(h('p', { class: 'notice' }, 'You have not set your secret questions yet. They let you unblock your PIN on your own. Closing this window takes you to them.'));
+  }
+  parts.push(h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
+  return h('div', {}, parts);
+}

@@ -1,0 +1,92 @@
+// A card's details: Overview, Contents (its certificates) and History
+// (its operations), as tabs (WAI-ARIA tabs pattern: arrow keys move
+// between tabs, Tab goes into the panel).
+import '../app.js';
+import * as api from '../api.js';
+import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStatus, table } from '../dom.js';
+
+const main = $('#main');
+const id = main.dataset.id;
+const status = $('#card-status');
+const inConsole = document.body.classList.contains('console');
+
+const tabs = $$('[role=tab]');
+function select(tab, focus) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  if (focus) tab.focus();
+  history.replaceState(null, '', '#' + tab.id.replace('tab-', ''));
+}
+tabs.forEach((t, i) => {
+  t.addEventListener('click', () => select(t, false));
+  t.addEventListener('keydown', (e) => {
+    const k = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+    if (k) select(tabs[(i + k + tabs.length) % tabs.length], true);
+    else if (e.key === 'Home') select(tabs[0], true);
+    else if (e.key === 'End') select(tabs[tabs.length - 1], true);
+    else return;
+    e.preventDefault();
+  });
+});
+
+async function load() {
+  let d;
+  try {
+    d = await api.cards.get(id);
+  } catch (e) {
+    setStatus(status, `This card cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  const c = d.card || {};
+  const certs = d.certificates || [];
+  const ops = d.operations || [];
+  $('#card-heading').textContent = `Card ${c.serial || c.id}`;
+  document.title = `Card ${c.serial || c.id} · Lanyard`;
+
+  $('#panel-overview').replaceChildren(
+    h('h2', {}, 'Overview'),
+    facts([
+      ['Serial', h('code', {}, c.serial || '—')],
+      ['Card type', c.card_type],
+      ['Name', c.name],
+      ['Owner', inConsole && c.owner ? h('a', { href: `/console/users?q=${encodeURIComponent(c.owner)}` }, c.owner) : c.owner],
+      ['State', badge(c.state)],
+      ['Issued', fmtDate(c.issued_at)],
+      ['Certificates', String(certs.length)],
+      ['Registered', fmtDate(c.created_at)],
+      ['Last change', fmtDateTime(c.updated_at)],
+    ]));
+
+  $('#panel-contents').replaceChildren(
+    h('h2', {}, 'Contents'),
+    table('Certificates on this card', [
+      { label: 'Template', cell: (x) => x.template || (x.source === 'tracked' ? 'Tracked (third-party)' : '—') },
+      { label: 'Subject', cell: (x) => x.subject || '—' },
+      { label: 'Serial', cell: (x) => h('code', {}, x.serial || '—') },
+      { label: 'Status', cell: (x) => badge(x.status) },
+      { label: 'Valid until', cell: (x) => fmtDate(x.not_after) },
+      { label: 'Slot', cell: (x) => x.slot || '—' },
+      { label: 'Source', cell: (x) => label(x.source || 'managed') },
+    ], certs, 'This card holds no certificates.'));
+
+  $('#panel-history').replaceChildren(
+    h('h2', {}, 'History'),
+    table('Operations on this card', [
+      { label: 'Operation', cell: (o) => label(o.kind || o.type || o.operation) },
+      { label: 'State', cell: (o) => badge(o.state || o.status) },
+      { label: 'Step', cell: (o) => (o.error ? [o.step || '—', h('br'), h('span', { class: 'error-text' }, o.error)] : o.step || '—') },
+      { label: 'Started', cell: (o) => fmtDateTime(o.created_at || o.started_at) },
+      { label: 'Finished', cell: (o) => fmtDateTime(o.finished_at || o.updated_at) },
+    ], ops, 'No operations are recorded for this card.'));
+
+  setStatus(status, '');
+  $('#card-tabs').hidden = false;
+  const want = document.getElementById('tab-' + location.hash.slice(1));
+  if (want && tabs.includes(want)) select(want, false);
+}
+
+load();

@@ -1,0 +1,106 @@
+// Self-Service home: Your cards, then the cards connected at the
+// person's workstations with an Issue card button each.
+import '../app.js';
+import * as api from '../api.js';
+import { $, h, badge, errorText, facts, fmtDate, label, setStatus, table } from '../dom.js';
+import { openIssueDialog } from '../issue.js';
+
+const me = api.currentUser();
+
+function certCount(card, details) {
+  if (typeof card.certificate_count === 'number') return String(card.certificate_count);
+  if (details && Array.isArray(details.certificates)) return String(details.certificates.length);
+  return '—';
+}
+
+function cardArticle(card, details) {
+  const id = `card-${card.id}-title`;
+  const title = card.name || card.card_type || 'Card';
+  return h('article', { class: 'card', 'aria-labelledby': id, 'data-card-id': card.id },
+    h('h2', { id }, title),
+    facts([
+      ['Serial', h('code', {}, card.serial || '—')],
+      ['Card type', card.card_type],
+      ['Name', card.name],
+      ['State', badge(card.state)],
+      ['Issued', fmtDate(card.issued_at)],
+      ['Certificates', certCount(card, details)],
+    ]),
+    h('details', { class: 'menu' },
+      h('summary', { 'aria-label': `Card menu for card ${card.serial || title}` }, 'Card menu'),
+      h('ul', {},
+        h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}` }, 'Details')),
+        h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#contents` }, 'Contents')),
+        h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#history` }, 'History')),
+      )),
+  );
+}
+
+export async function loadCards() {
+  const status = $('#cards-status');
+  const list = $('#cards');
+  setStatus(status, 'Loading your cards…');
+  let cards;
+  try {
+    cards = await api.cards.list({ user: me });
+  } catch (e) {
+    list.replaceChildren();
+    setStatus(status, `Your cards cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  // The number of certificates comes with each card's details.
+  const details = await Promise.all(cards.map((c) => (typeof c.certificate_count === 'number' ? null : api.cards.get(c.id).catch(() => null))));
+  list.replaceChildren(...cards.map((c, i) => cardArticle(c, details[i])));
+  setStatus(status, cards.length
+    ? `You have ${cards.length} ${cards.length === 1 ? 'card' : 'cards'}.`
+    : 'You have no cards yet. Connect a card to your workstation and issue it under Connected cards.');
+}
+
+function registered(c) {
+  if (!c.card_id) return 'No';
+  if (c.owner && c.owner !== me) return `Yes, to ${c.owner}`;
+  return c.owner ? 'Yes, to you' : 'Yes';
+}
+
+async function loadConnected() {
+  const status = $('#connected-status');
+  const box = $('#connected');
+  setStatus(status, 'Looking for connected cards…');
+  let conn;
+  try {
+    conn = await api.cards.connected();
+  } catch (e) {
+    box.replaceChildren();
+    setStatus(status, `Connected cards cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  box.replaceChildren(table('Cards at your workstations', [
+    { label: 'Workstation', cell: (c) => c.workstation || c.workstation_id || '—' },
+    { label: 'Reader', cell: (c) => c.reader },
+    { label: 'Serial', cell: (c) => h('code', {}, c.serial || '—') },
+    { label: 'Card type', cell: (c) => c.card_type || 'Not recognized' },
+    { label: 'Registered', cell: registered },
+    { label: 'State', cell: (c) => (c.state ? badge(c.state) : label('')) },
+    {
+      label: 'Actions', class: 'actions',
+      cell: (c) => h('button', {
+        type: 'button', class: 'primary', 'aria-label': `Issue card in ${c.reader}`,
+        onclick: (e) => openIssueDialog(c, e.currentTarget, onIssued),
+      }, 'Issue card'),
+    },
+  ], conn, 'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
+  setStatus(status, conn.length ? `${conn.length} connected ${conn.length === 1 ? 'card' : 'cards'}.` : '');
+}
+
+function onIssued(result) {
+  if (result && result.secret_questions_needed) {
+    location.assign('/secret-questions?after=issue');
+    return;
+  }
+  loadCards();
+  loadConnected();
+}
+
+$('#connected-refresh').addEventListener('click', loadConnected);
+loadCards();
+loadConnected();
