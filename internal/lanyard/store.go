@@ -96,6 +96,16 @@ type Tx interface {
 	RequestByID(id int64) (*CertRequest, error)
 	ListRequests(status RequestStatus) ([]*CertRequest, error) // "" = all
 
+	// Workstations (paired agents).
+	CreateWorkstation(w *Workstation) error // sets w.ID
+	UpdateWorkstation(w *Workstation) error // every field but ID and CreatedAt
+	WorkstationByID(id int64) (*Workstation, error)
+	// WorkstationByPairingCode finds the pending workstation whose pairing
+	// code hashes (hex SHA-256) to hash.
+	WorkstationByPairingCode(hash string) (*Workstation, error)
+	WorkstationByCertSerial(serial string) (*Workstation, error)
+	ListWorkstations(f WorkstationFilter) ([]*Workstation, error)
+
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset
 	PutSetting(key string, value []byte) error

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/store/migrations"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -86,8 +87,8 @@ func TestReopen(t *testing.T) {
 	if err := raw.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", n)
+	if want := len(mustMigrations(t)); n != want {
+		t.Errorf("schema_migrations has %d rows, want %d", n, want)
 	}
 }
 
@@ -98,7 +99,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := openRaw(t, path).Exec(`INSERT INTO schema_migrations VALUES (2, '0002_future.sql', 0)`); err != nil {
+	if _, err := openRaw(t, path).Exec(`INSERT INTO schema_migrations VALUES (?, '9999_future.sql', 0)`, len(mustMigrations(t))+1); err != nil {
 		t.Fatal(err)
 	}
 	if db, err := Open(t.Context(), path); err == nil {
@@ -163,4 +164,14 @@ func BenchmarkIssueBatched(b *testing.B) {
 	}
 	defer db.Close()
 	storetest.BenchmarkIssueBatched(b, db, 32)
+}
+
+// mustMigrations returns this engine's embedded migrations.
+func mustMigrations(t *testing.T) []migrations.Migration {
+	t.Helper()
+	ms, err := migrations.For("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }

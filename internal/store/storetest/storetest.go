@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"CreateIssued", testCreateIssued},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
+		{"Workstations", testWorkstations},
 		{"Settings", testSettings},
 		{"Times", testTimes},
 		{"Audit", testAudit},
