@@ -26,7 +26,11 @@ type Workstation struct {
 	Name    string            `json:"name"`     // the host name the agent reported
 	OwnerID int64             `json:"owner_id"` // the user it belongs to; 0 = none
 	Status  WorkstationStatus `json:"status"`
-	// KeySHA256 is the hex SHA-256 of the agent key's SubjectPublicKeyInfo.
+	// PublicKey is the agent key's DER SubjectPublicKeyInfo, from its
+	// pairing request: the client certificate is issued for it once a
+	// person confirms the code.
+	PublicKey []byte `json:"-"`
+	// KeySHA256 is the hex SHA-256 of PublicKey.
 	KeySHA256 string `json:"key_sha256"`
 	// CertSerial is the hex serial of its client certificate (lower case,
 	// no leading zeros, like Certificate.Serial); empty until paired.

@@ -7,12 +7,12 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const workstationCols = `id, name, owner_id, status, key_sha256, cert_serial, pairing_code, tpm, agent_version, created_at, paired_at, last_seen_at`
+const workstationCols = `id, name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, tpm, agent_version, created_at, paired_at, last_seen_at`
 
 var (
-	qInsertWorkstation = prepared(`INSERT INTO workstations (name, owner_id, status, key_sha256, cert_serial, pairing_code, tpm, agent_version,
-		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
+	qInsertWorkstation = prepared(`INSERT INTO workstations (name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, tpm, agent_version,
+		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, public_key = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
 		tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
 	qWorkstationByID = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE id = ?`)
 	// The empty string is never a code or a serial (the partial unique
@@ -24,12 +24,13 @@ var (
 const workstationMissing = "workstation refers to a user that does not exist"
 
 func normWorkstation(w *lanyard.Workstation) {
+	w.PublicKey = bytesOut(w.PublicKey)
 	w.CreatedAt, w.PairedAt, w.LastSeenAt = normTime(w.CreatedAt), normTime(w.PairedAt), normTime(w.LastSeenAt)
 }
 
 func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
-	err := t.row(qInsertWorkstation, w.Name, ref(w.OwnerID), string(w.Status), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
+	err := t.row(qInsertWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
 		w.AgentVersion, micros(w.CreatedAt), micros(w.PairedAt), micros(w.LastSeenAt)).Scan(&w.ID)
 	if err != nil {
 		return t.writeErr(err, "a workstation with this pairing code or certificate already exists", workstationMissing)
@@ -39,7 +40,7 @@ func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 
 func (t *txn) UpdateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
-	res, err := t.exec(qUpdateWorkstation, w.Name, ref(w.OwnerID), string(w.Status), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
+	res, err := t.exec(qUpdateWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
 		w.AgentVersion, micros(w.PairedAt), micros(w.LastSeenAt), w.ID)
 	return t.one(res, err, notFound("workstation %d not found", w.ID),
 		"a workstation with this pairing code or certificate already exists", workstationMissing)
@@ -93,11 +94,12 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 	var owner sql.NullInt64
 	var status string
 	var created, paired, seen int64
-	if err := s.Scan(&w.ID, &w.Name, &owner, &status, &w.KeySHA256, &w.CertSerial, &w.PairingCode, &w.TPM, &w.AgentVersion,
+	if err := s.Scan(&w.ID, &w.Name, &owner, &status, &w.PublicKey, &w.KeySHA256, &w.CertSerial, &w.PairingCode, &w.TPM, &w.AgentVersion,
 		&created, &paired, &seen); err != nil {
 		return nil, err
 	}
 	w.OwnerID = refOut(owner)
+	w.PublicKey = bytesOut(w.PublicKey)
 	w.Status = lanyard.WorkstationStatus(status)
 	w.CreatedAt, w.PairedAt, w.LastSeenAt = fromMicros(created), fromMicros(paired), fromMicros(seen)
 	return &w, nil

@@ -12,7 +12,7 @@ import (
 func NewWorkstation(name, codeHash string, ownerID int64) *lanyard.Workstation {
 	return &lanyard.Workstation{
 		Name: name, OwnerID: ownerID, Status: lanyard.WorkstationPending,
-		KeySHA256: "ab" + codeHash[:10], PairingCode: codeHash, TPM: true, AgentVersion: "dev",
+		PublicKey: []byte("spki " + name), KeySHA256: "ab" + codeHash[:10], PairingCode: codeHash, TPM: true, AgentVersion: "dev",
 		CreatedAt: at(time.Minute + 123456789*time.Nanosecond),
 	}
 }

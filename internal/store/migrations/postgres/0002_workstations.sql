@@ -10,6 +10,7 @@ CREATE TABLE workstations (
     name          TEXT    NOT NULL,
     owner_id      BIGINT  REFERENCES users (id),
     status        TEXT COLLATE "C" NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+    public_key    BYTEA   NOT NULL DEFAULT ''::bytea,
     key_sha256    TEXT    NOT NULL DEFAULT '',
     cert_serial   TEXT COLLATE "C" NOT NULL DEFAULT '',
     pairing_code  TEXT COLLATE "C" NOT NULL DEFAULT '',

@@ -10,6 +10,7 @@ CREATE TABLE workstations (
     name          TEXT    NOT NULL,
     owner_id      INTEGER REFERENCES users (id),
     status        TEXT    NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+    public_key    BLOB    NOT NULL DEFAULT x'',
     key_sha256    TEXT    NOT NULL DEFAULT '',
     cert_serial   TEXT    NOT NULL DEFAULT '',
     pairing_code  TEXT    NOT NULL DEFAULT '',
