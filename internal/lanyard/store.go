@@ -105,6 +105,9 @@ type Tx interface {
 	WorkstationByPairingCode(hash string) (*Workstation, error)
 	WorkstationByCertSerial(serial string) (*Workstation, error)
 	ListWorkstations(f WorkstationFilter) ([]*Workstation, error)
+	// TouchWorkstation sets only LastSeenAt, so that a connecting agent
+	// never overwrites a revocation committed meanwhile.
+	TouchWorkstation(id int64, at time.Time) error
 
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset

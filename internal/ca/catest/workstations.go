@@ -1,6 +1,10 @@
 package catest
 
-import "github.com/lanyard-cms/lanyard/internal/lanyard"
+import (
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
 
 // Workstations are outside what a CA uses (see stubs.go).
 
@@ -15,6 +19,7 @@ func (*tx) WorkstationByPairingCode(string) (*lanyard.Workstation, error) {
 func (*tx) WorkstationByCertSerial(string) (*lanyard.Workstation, error) {
 	return nil, notImplemented("WorkstationByCertSerial")
 }
+func (*tx) TouchWorkstation(int64, time.Time) error { return notImplemented("TouchWorkstation") }
 func (*tx) ListWorkstations(lanyard.WorkstationFilter) ([]*lanyard.Workstation, error) {
 	return nil, notImplemented("ListWorkstations")
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -14,7 +15,8 @@ var (
 		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, public_key = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
 		tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
-	qWorkstationByID = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE id = ?`)
+	qTouchWorkstation = prepared(`UPDATE workstations SET last_seen_at = ? WHERE id = ?`)
+	qWorkstationByID  = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE id = ?`)
 	// The empty string is never a code or a serial (the partial unique
 	// indexes leave it out), so look-ups of "" find nothing.
 	qWorkstationByCode   = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE pairing_code = ? AND pairing_code <> ''`)
@@ -44,6 +46,11 @@ func (t *txn) UpdateWorkstation(w *lanyard.Workstation) error {
 		w.AgentVersion, micros(w.PairedAt), micros(w.LastSeenAt), w.ID)
 	return t.one(res, err, notFound("workstation %d not found", w.ID),
 		"a workstation with this pairing code or certificate already exists", workstationMissing)
+}
+
+func (t *txn) TouchWorkstation(id int64, at time.Time) error {
+	res, err := t.exec(qTouchWorkstation, micros(at), id)
+	return t.one(res, err, notFound("workstation %d not found", id), "", "")
 }
 
 func (t *txn) WorkstationByID(id int64) (*lanyard.Workstation, error) {

@@ -70,6 +70,21 @@ func testWorkstations(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 
+	// Touching writes the time seen and nothing else.
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.TouchWorkstation(paired.ID, at(time.Hour)) })
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.WorkstationByID(paired.ID)
+		if err != nil {
+			return err
+		}
+		want := paired
+		want.LastSeenAt = at(time.Hour).Truncate(time.Microsecond).UTC()
+		equal(t, "touched workstation", got, &want)
+		return nil
+	})
+	err0 := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.TouchWorkstation(999_999, at(0)) })
+	wantCode(t, "TouchWorkstation missing", err0, lanyard.ENotFound)
+
 	// A second pending workstation may not take a code or serial in use;
 	// many may have none ('' is not unique).
 	dupCode := NewWorkstation("pc-3", w2.PairingCode, 0)
