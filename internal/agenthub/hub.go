@@ -206,3 +206,17 @@ func (h *Hub) recheck(ctx context.Context, c *agentConn) {
 // contextWithoutCancel keeps a connection's values (none today) but not
 // the request's cancellation, which ends with the handler's hijack.
 func contextWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
+// Close drops every agent connection, for shutdown: the HTTP server does
+// not track connections it handed over to the hub.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.pc.Close()
+	}
+}
