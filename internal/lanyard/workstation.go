@@ -37,12 +37,15 @@ type Workstation struct {
 	CertSerial string `json:"cert_serial,omitempty"`
 	// PairingCode is the hex SHA-256 of the pairing code while the
 	// pairing waits; cleared once paired. The code itself is never stored.
-	PairingCode  string    `json:"-"`
-	TPM          bool      `json:"tpm"`
-	AgentVersion string    `json:"agent_version"`
-	CreatedAt    time.Time `json:"created_at"`
-	PairedAt     time.Time `json:"paired_at,omitzero"`
-	LastSeenAt   time.Time `json:"last_seen_at,omitzero"`
+	PairingCode string `json:"-"`
+	// PairingExpiresAt ends the pending pairing's code; a renewed request
+	// moves it.
+	PairingExpiresAt time.Time `json:"pairing_expires_at,omitzero"`
+	TPM              bool      `json:"tpm"`
+	AgentVersion     string    `json:"agent_version"`
+	CreatedAt        time.Time `json:"created_at"`
+	PairedAt         time.Time `json:"paired_at,omitzero"`
+	LastSeenAt       time.Time `json:"last_seen_at,omitzero"`
 }
 
 // WorkstationFilter narrows ListWorkstations. Zero values match everything.

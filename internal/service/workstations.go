@@ -92,14 +92,14 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 	w := &lanyard.Workstation{
 		Name: in.Hostname, Status: lanyard.WorkstationPending, PublicKey: csr.RawSubjectPublicKeyInfo,
 		KeySHA256: hex.EncodeToString(sum[:]), PairingCode: agentproto.HashPairingCode(code),
-		TPM: in.TPM, AgentVersion: in.AgentVersion, CreatedAt: now,
+		TPM: in.TPM, AgentVersion: in.AgentVersion, CreatedAt: now, PairingExpiresAt: now.Add(PairingTTL),
 	}
 	agent := &Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
 	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
 		old, err := tx.WorkstationByPairingCode(w.PairingCode)
 		switch {
 		case err == nil:
-			w.ID = old.ID
+			w.ID, w.CreatedAt = old.ID, old.CreatedAt
 			err = tx.UpdateWorkstation(w)
 		case lanyard.IsCode(err, lanyard.ENotFound):
 			err = tx.CreateWorkstation(w)
@@ -113,7 +113,7 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 	if err != nil {
 		return nil, err
 	}
-	return &agentproto.PairResponse{ID: w.ID, ExpiresAt: now.Add(PairingTTL)}, nil
+	return &agentproto.PairResponse{ID: w.ID, ExpiresAt: w.PairingExpiresAt}, nil
 }
 
 // PairingStatus answers an agent's poll: proof is its signature over
@@ -143,7 +143,7 @@ func (s *Service) PairingStatus(ctx context.Context, id int64, at time.Time, pro
 	switch {
 	case w.Status == lanyard.WorkstationRevoked:
 		return &agentproto.PairStatus{Status: agentproto.PairRevoked}, nil
-	case w.Status == lanyard.WorkstationPending && s.clock().Sub(w.CreatedAt) > PairingTTL:
+	case w.Status == lanyard.WorkstationPending && s.clock().After(w.PairingExpiresAt):
 		return &agentproto.PairStatus{Status: agentproto.PairExpired}, nil
 	case w.Status == lanyard.WorkstationPending:
 		return &agentproto.PairStatus{Status: agentproto.PairPending}, nil
@@ -216,9 +216,9 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 	if err != nil {
 		return nil, err
 	}
-	if s.clock().Sub(w.CreatedAt) > PairingTTL {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "pairing code %s expired %s ago; the agent asks for a new one by itself, or restart it",
-			code, s.clock().Sub(w.CreatedAt.Add(PairingTTL)).Round(time.Second))
+	if now := s.clock(); now.After(w.PairingExpiresAt) {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "pairing code %s expired %s ago; the agent renews it by itself within a minute, or restart the agent",
+			code, now.Sub(w.PairingExpiresAt).Round(time.Second))
 	}
 	if owner != nil && owner.Disabled {
 		return nil, lanyard.Errorf(lanyard.EConflict, "user %q is disabled", owner.Login)
@@ -251,7 +251,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 		if err := tx.CreateCertificate(rec); err != nil {
 			return err
 		}
-		cur.Status, cur.CertSerial, cur.PairingCode, cur.PairedAt = lanyard.WorkstationActive, rec.Serial, "", now
+		cur.Status, cur.CertSerial, cur.PairingCode, cur.PairingExpiresAt, cur.PairedAt = lanyard.WorkstationActive, rec.Serial, "", time.Time{}, now
 		if err := tx.UpdateWorkstation(cur); err != nil {
 			return err
 		}
@@ -350,7 +350,7 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 				}
 			}
 		}
-		w.Status, w.PairingCode = lanyard.WorkstationRevoked, ""
+		w.Status, w.PairingCode, w.PairingExpiresAt = lanyard.WorkstationRevoked, "", time.Time{}
 		if err := tx.UpdateWorkstation(w); err != nil {
 			return err
 		}

@@ -8,13 +8,13 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const workstationCols = `id, name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, tpm, agent_version, created_at, paired_at, last_seen_at`
+const workstationCols = `id, name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, pairing_expires_at, tpm, agent_version, created_at, paired_at, last_seen_at`
 
 var (
-	qInsertWorkstation = prepared(`INSERT INTO workstations (name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, tpm, agent_version,
-		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qInsertWorkstation = prepared(`INSERT INTO workstations (name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, pairing_expires_at, tpm, agent_version,
+		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, public_key = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
-		tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
+		pairing_expires_at = ?, tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
 	qTouchWorkstation = prepared(`UPDATE workstations SET last_seen_at = ? WHERE id = ?`)
 	qWorkstationByID  = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE id = ?`)
 	// The empty string is never a code or a serial (the partial unique
@@ -28,11 +28,12 @@ const workstationMissing = "workstation refers to a user that does not exist"
 func normWorkstation(w *lanyard.Workstation) {
 	w.PublicKey = bytesOut(w.PublicKey)
 	w.CreatedAt, w.PairedAt, w.LastSeenAt = normTime(w.CreatedAt), normTime(w.PairedAt), normTime(w.LastSeenAt)
+	w.PairingExpiresAt = normTime(w.PairingExpiresAt)
 }
 
 func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
-	err := t.row(qInsertWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
+	err := t.row(qInsertWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, micros(w.PairingExpiresAt), w.TPM,
 		w.AgentVersion, micros(w.CreatedAt), micros(w.PairedAt), micros(w.LastSeenAt)).Scan(&w.ID)
 	if err != nil {
 		return t.writeErr(err, "a workstation with this pairing code or certificate already exists", workstationMissing)
@@ -42,7 +43,7 @@ func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 
 func (t *txn) UpdateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
-	res, err := t.exec(qUpdateWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, w.TPM,
+	res, err := t.exec(qUpdateWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, micros(w.PairingExpiresAt), w.TPM,
 		w.AgentVersion, micros(w.PairedAt), micros(w.LastSeenAt), w.ID)
 	return t.one(res, err, notFound("workstation %d not found", w.ID),
 		"a workstation with this pairing code or certificate already exists", workstationMissing)
@@ -100,8 +101,8 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 	var w lanyard.Workstation
 	var owner sql.NullInt64
 	var status string
-	var created, paired, seen int64
-	if err := s.Scan(&w.ID, &w.Name, &owner, &status, &w.PublicKey, &w.KeySHA256, &w.CertSerial, &w.PairingCode, &w.TPM, &w.AgentVersion,
+	var created, paired, seen, expires int64
+	if err := s.Scan(&w.ID, &w.Name, &owner, &status, &w.PublicKey, &w.KeySHA256, &w.CertSerial, &w.PairingCode, &expires, &w.TPM, &w.AgentVersion,
 		&created, &paired, &seen); err != nil {
 		return nil, err
 	}
@@ -109,5 +110,6 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 	w.PublicKey = bytesOut(w.PublicKey)
 	w.Status = lanyard.WorkstationStatus(status)
 	w.CreatedAt, w.PairedAt, w.LastSeenAt = fromMicros(created), fromMicros(paired), fromMicros(seen)
+	w.PairingExpiresAt = fromMicros(expires)
 	return &w, nil
 }

@@ -13,7 +13,7 @@ func NewWorkstation(name, codeHash string, ownerID int64) *lanyard.Workstation {
 	return &lanyard.Workstation{
 		Name: name, OwnerID: ownerID, Status: lanyard.WorkstationPending,
 		PublicKey: []byte("spki " + name), KeySHA256: "ab" + codeHash[:10], PairingCode: codeHash, TPM: true, AgentVersion: "dev",
-		CreatedAt: at(time.Minute + 123456789*time.Nanosecond),
+		CreatedAt: at(time.Minute + 123456789*time.Nanosecond), PairingExpiresAt: at(16 * time.Minute),
 	}
 }
 
@@ -55,7 +55,7 @@ func testWorkstations(t *testing.T, s lanyard.Store) {
 
 	// Pairing: the code is cleared, the serial set, every field written.
 	paired := *w1
-	paired.Status, paired.CertSerial, paired.PairingCode = lanyard.WorkstationActive, "1a2b3c", ""
+	paired.Status, paired.CertSerial, paired.PairingCode, paired.PairingExpiresAt = lanyard.WorkstationActive, "1a2b3c", "", time.Time{}
 	paired.Name, paired.OwnerID, paired.TPM, paired.AgentVersion = "pc-1.example", 0, false, "1.2.3"
 	paired.PairedAt, paired.LastSeenAt = at(2*time.Minute), at(3*time.Minute)
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateWorkstation(&paired) })

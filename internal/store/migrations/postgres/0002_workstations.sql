@@ -14,6 +14,7 @@ CREATE TABLE workstations (
     key_sha256    TEXT    NOT NULL DEFAULT '',
     cert_serial   TEXT COLLATE "C" NOT NULL DEFAULT '',
     pairing_code  TEXT COLLATE "C" NOT NULL DEFAULT '',
+    pairing_expires_at BIGINT  NOT NULL DEFAULT 0,
     tpm           BOOLEAN NOT NULL DEFAULT false,
     agent_version TEXT    NOT NULL DEFAULT '',
     created_at    BIGINT  NOT NULL,

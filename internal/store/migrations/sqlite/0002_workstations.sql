@@ -14,6 +14,7 @@ CREATE TABLE workstations (
     key_sha256    TEXT    NOT NULL DEFAULT '',
     cert_serial   TEXT    NOT NULL DEFAULT '',
     pairing_code  TEXT    NOT NULL DEFAULT '',
+    pairing_expires_at INTEGER NOT NULL DEFAULT 0,
     tpm           INTEGER NOT NULL DEFAULT 0 CHECK (tpm IN (0, 1)),
     agent_version TEXT    NOT NULL DEFAULT '',
     created_at    INTEGER NOT NULL,
