@@ -38,6 +38,8 @@ func commands() []command {
 	cmds = append(cmds, caCommands()...)
 	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, cardCommands()...)
+	cmds = append(cmds, workstationCommands()...)
+	cmds = append(cmds, agentCommands()...)
 	return cmds
 }
 
