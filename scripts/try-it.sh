@@ -10,8 +10,9 @@ trap 'kill "${pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 go build -o "$work/bin/lanyard" "$root/cmd/lanyard"
 export PATH="$work/bin:$PATH"
 
-# Port 0: the kernel picks a free port; the server prints its URL when ready.
-lanyard serve --data "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+# Port 0: the kernel picks free ports (the agent listener too, so a server
+# already on 8443 does not stop this one); the server prints its URL when ready.
+lanyard serve --data "$work/data" --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 pid=$!
 url=""
 for _ in $(seq 200); do

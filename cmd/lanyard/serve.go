@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -29,6 +33,7 @@ type serveConfig struct {
 	data, listen, database, baseURL string
 	caKeyAlg, masterKeyFile         string
 	tlsCert, tlsKey                 string
+	agentListen                     string
 	logLevel                        string
 	trustProxy                      bool
 }
@@ -44,6 +49,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "master key file (default DATA/master.key; "+seal.EnvMasterKey+" takes precedence)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.agentListen, "agent-listen", envOr("LANYARD_AGENT_LISTEN", "127.0.0.1:8443"), "address of the agents' TLS listener; empty disables it (LANYARD_AGENT_LISTEN)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
@@ -120,13 +126,15 @@ func serve(ctx context.Context, c serveConfig) error {
 			return err
 		}
 	}
+	hub := agenthub.New(agenthub.Config{Service: svc, Log: log})
+	defer hub.Close()
 	srv := &http.Server{
-		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version}).Handler(),
+		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version, Agents: hub}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go background(ctx, svc, log)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if c.tlsCert != "" {
 			errc <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey)
@@ -134,6 +142,12 @@ func serve(ctx context.Context, c serveConfig) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	var agentSrv *http.Server
+	if c.agentListen != "" {
+		if agentSrv, err = serveAgents(ctx, c, hub, log, errc); err != nil {
+			return err
+		}
+	}
 	log.Info("lanyard ready", "url", c.baseURL, "store", st.Engine(), "startup", time.Since(start).String())
 	fmt.Fprintf(os.Stderr, "Lanyard is ready at %s\n", c.baseURL)
 	if token != "" {
@@ -147,6 +161,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if agentSrv != nil {
+		agentSrv.Shutdown(shutdownCtx)
+	}
 	return srv.Shutdown(shutdownCtx)
 }
 
@@ -204,4 +221,36 @@ func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// serveAgents starts the agent listener: always TLS, with a server
+// certificate the built-in CA issues now for the host of --url plus
+// 127.0.0.1 and localhost.
+func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	hosts := []string{"127.0.0.1", "localhost"}
+	if u, err := url.Parse(c.baseURL); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
+		hosts = append([]string{u.Hostname()}, hosts...)
+	}
+	if h, _, err := net.SplitHostPort(c.agentListen); err == nil && h != "" && h != "0.0.0.0" && h != "::" && !slices.Contains(hosts, h) {
+		hosts = append(hosts, h)
+	}
+	cfg, err := hub.TLSConfig(ctx, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("agent listener certificate: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.agentListen)
+	if err != nil {
+		return nil, fmt.Errorf("--agent-listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		// Hijacked agent connections leave these timeouts behind; the pair
+		// long poll needs more than agentproto.PollWait to write.
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
+	log.Info("agent listener ready", "addr", ln.Addr().String(), "hosts", hosts)
+	fmt.Fprintf(os.Stderr, "Agents connect to https://%s (lanyard agent --server https://%s)\n", ln.Addr(), ln.Addr())
+	return srv, nil
 }

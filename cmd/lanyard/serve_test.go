@@ -34,10 +34,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe runs `lanyard serve` and returns its stderr once it is ready.
-func startServe(t *testing.T, bin, data, addr string) (stop func() string) {
+func startServe(t *testing.T, bin, data, addr string, extra ...string) (stop func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data", data, "--listen", addr)
+	if len(extra) == 0 {
+		// Not the default 127.0.0.1:8443, which other servers may hold.
+		extra = []string{"--agent-listen", freeAddr(t)}
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--data", data, "--listen", addr}, extra...)...)
 	cmd.Env = append(os.Environ(), "LANYARD_MASTER_KEY=")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -113,6 +113,18 @@ type Tx interface {
 	// Secret questions of a user, in order; Set replaces them all.
 	SecretAnswers(userID int64) ([]SecretAnswer, error)
 	SetSecretAnswers(userID int64, answers []SecretAnswer) error
+	// Workstations (paired agents).
+	CreateWorkstation(w *Workstation) error // sets w.ID
+	UpdateWorkstation(w *Workstation) error // every field but ID and CreatedAt
+	WorkstationByID(id int64) (*Workstation, error)
+	// WorkstationByPairingCode finds the pending workstation whose pairing
+	// code hashes (hex SHA-256) to hash.
+	WorkstationByPairingCode(hash string) (*Workstation, error)
+	WorkstationByCertSerial(serial string) (*Workstation, error)
+	ListWorkstations(f WorkstationFilter) ([]*Workstation, error)
+	// TouchWorkstation sets only LastSeenAt, so that a connecting agent
+	// never overwrites a revocation committed meanwhile.
+	TouchWorkstation(id int64, at time.Time) error
 
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset

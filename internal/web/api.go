@@ -50,7 +50,7 @@ type (
 
 func (s *Server) apiRoutes() []*route {
 	v1 := "/api/v1"
-	return []*route{
+	return append([]*route{
 		// Operations.
 		{method: "GET", path: "/healthz", summary: "Liveness: the process serves HTTP", tag: "operations", public: true, out: Health{}, status: 200,
 			h: func(c *call) (any, error) { return Health{Status: "ok"}, nil }},
@@ -256,7 +256,7 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: "/ca/{file}", summary: "The issuing CA certificate (DER); {file} is NAME.crt", tag: "pki", public: true, produces: "application/pkix-cert", status: 200, h: s.serveCACert},
 		{method: "POST", path: "/ocsp", summary: "OCSP over POST (RFC 6960 A.1)", tag: "pki", public: true, consumes: "application/ocsp-request", produces: "application/ocsp-response", status: 200, h: s.ocspPost},
 		{method: "GET", path: "/ocsp/{request...}", summary: "OCSP over GET (RFC 6960 A.1, base64 request in the path)", tag: "pki", public: true, produces: "application/ocsp-response", status: 200, h: s.ocspGet},
-	}
+	}, s.workstationRoutes(v1)...)
 }
 
 func decision(c *call) (int64, Decision, error) {

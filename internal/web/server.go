@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -30,6 +31,10 @@ type Config struct {
 	TrustProxy bool
 	Now        func() time.Time
 	Version    string
+	// Agents is the agent hub, for workstations' live state and for
+	// dropping a revoked workstation's connection; nil serves the stored
+	// state only.
+	Agents *agenthub.Hub
 }
 
 // Server routes HTTP requests to the service.
@@ -44,6 +49,7 @@ type Server struct {
 	mux      *http.ServeMux
 	openapi  []byte
 	version  string
+	agents   *agenthub.Hub
 }
 
 // New builds the server and its route table.
@@ -61,6 +67,10 @@ func New(cfg Config) *Server {
 	s := &Server{
 		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
+		agents: cfg.Agents,
+	}
+	if cfg.Agents != nil {
+		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
 	s.routes = append(s.apiRoutes(), s.cardRoutes()...)
 	for _, rt := range s.routes {

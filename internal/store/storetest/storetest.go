@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"SecretAnswers", testSecretAnswers},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
+		{"Workstations", testWorkstations},
 		{"Settings", testSettings},
 		{"Times", testTimes},
 		{"Audit", testAudit},

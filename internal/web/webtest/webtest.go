@@ -6,10 +6,14 @@ package webtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -26,12 +30,32 @@ type Server struct {
 	Store      lanyard.Store
 	Sealer     *seal.AESGCM
 	Web        *web.Server
+	// AgentURL is the agent listener, https://127.0.0.1:PORT, with its
+	// certificate from the built-in CA (SANs 127.0.0.1 and localhost).
+	AgentURL string
+	Hub      *agenthub.Hub
 }
 
 // Start runs a first start of Lanyard on st with a random master key and
 // stops everything (closing st) when the test ends.
 func Start(tb testing.TB, st lanyard.Store) *Server {
 	tb.Helper()
+	return StartWith(tb, st, Options{})
+}
+
+// Options adjust a test server.
+type Options struct {
+	// Now is the clock of the service and the CA (default time.Now), for
+	// tests of expiry.
+	Now func() time.Time
+}
+
+// StartWith is Start with options.
+func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
+	tb.Helper()
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	ctx := context.Background()
 	key := make([]byte, seal.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -43,11 +67,11 @@ func Start(tb testing.TB, st lanyard.Store) *Server {
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: base, Now: time.Now, Rand: rand.Reader})
+	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: base, Now: opts.Now, Rand: rand.Reader})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: base})
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,9 +79,32 @@ func Start(tb testing.TB, st lanyard.Store) *Server {
 	if err != nil || tok == "" {
 		tb.Fatalf("first-start setup: token %q, %v", tok, err)
 	}
-	srv := web.New(web.Config{Service: svc})
+	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: AgentHeartbeat})
+	srv := web.New(web.Config{Service: svc, Agents: hub})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
-	tb.Cleanup(func() { hs.Close(); svc.Close(); st.Close() })
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: sealer, Web: srv}
+	agentURL, stopAgents := startAgentListener(tb, hub)
+	tb.Cleanup(func() { stopAgents(); hs.Close(); svc.Close(); st.Close() })
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: sealer, Web: srv, AgentURL: agentURL, Hub: hub}
+}
+
+// AgentHeartbeat is the agent connections' ping interval in test servers:
+// short, so that tests of dead peers take a second, not fifteen.
+const AgentHeartbeat = 300 * time.Millisecond
+
+// startAgentListener serves the hub on a loopback TLS listener, as
+// lanyard serve --agent-listen does.
+func startAgentListener(tb testing.TB, hub *agenthub.Hub) (url string, stop func()) {
+	tb.Helper()
+	cfg, err := hub.TLSConfig(context.Background(), []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(tls.NewListener(ln, cfg))
+	return "https://" + ln.Addr().String(), func() { hs.Close(); hub.Close() }
 }

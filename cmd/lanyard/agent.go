@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/lanyard-cms/lanyard/internal/agent"
+)
+
+func agentCommands() []command {
+	return []command{
+		{"agent", "agent --server https://HOST:8443 [--state DIR]", "run the workstation agent (pairs on first start)", runAgent},
+		{"agent status", "agent status [--state DIR]", "show the agent's pairing and connection state", agentStatus},
+	}
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	var server, state, logLevel string
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.StringVar(&server, "server", os.Getenv("LANYARD_AGENT_SERVER"), "the server's agent listener, https://HOST:8443 (LANYARD_AGENT_SERVER); only needed to pair")
+	fs.StringVar(&state, "state", agent.DefaultStateDir(), "state directory: key, certificate, pinned root")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if _, paired, err := agent.LoadState(state); err != nil {
+		return err
+	} else if !paired && server == "" {
+		return errors.New("not paired yet: give --server https://HOST:8443 (the server's --agent-listen address)")
+	}
+	readers, err := agent.NewPCSCReaders()
+	if err != nil {
+		return fmt.Errorf("PC/SC: %w (is pcscd running?)", err)
+	}
+	defer readers.Close()
+	return agent.Run(ctx, agent.Config{Server: server, StateDir: state, Readers: readers, Log: log, Version: version})
+}
+
+func agentStatus(ctx context.Context, args []string) error {
+	var state string
+	fs := flag.NewFlagSet("agent status", flag.ContinueOnError)
+	fs.StringVar(&state, "state", agent.DefaultStateDir(), "state directory")
+	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+		return errUsage
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	st, err := agent.QueryStatus(state)
+	if errors.Is(err, agent.ErrNotRunning) {
+		saved, paired, err := agent.LoadState(state)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "agent:\tnot running\n")
+		if !paired {
+			fmt.Fprintf(tw, "paired:\tno\n")
+			return nil
+		}
+		fmt.Fprintf(tw, "paired:\tyes\nserver:\t%s\nworkstation:\t%d\n", saved.Server, saved.WorkstationID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "agent:\trunning\nserver:\t%s\n", st.Server)
+	if !st.Paired {
+		fmt.Fprintf(tw, "paired:\tno (pairing code %s)\n", st.PairingCode)
+	} else {
+		fmt.Fprintf(tw, "paired:\tyes\nworkstation:\t%d\n", st.WorkstationID)
+	}
+	conn := "no"
+	if st.Connected {
+		conn = "yes, since " + st.ConnectedSince.Format("2006-01-02 15:04:05Z07:00")
+	}
+	fmt.Fprintf(tw, "connected:\t%s\n", conn)
+	for _, r := range st.Readers {
+		card := "empty"
+		if r.Present {
+			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?"))
+		}
+		fmt.Fprintf(tw, "reader %s:\t%s\n", r.Name, card)
+	}
+	return nil
+}

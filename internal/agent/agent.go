@@ -1,0 +1,295 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+)
+
+// Reconnection backoff: from MinBackoff doubling to MaxBackoff, each wait
+// drawn between half and all of it, so a server restart is not met by
+// every agent at the same instant.
+const (
+	MinBackoff = 500 * time.Millisecond
+	MaxBackoff = 30 * time.Second
+)
+
+// Config is what an agent needs. Server, StateDir and Readers are
+// required.
+type Config struct {
+	// Server is the agent listener's URL, https://HOST:PORT. Once paired,
+	// the agent uses the server it paired with.
+	Server   string
+	StateDir string
+	Readers  Readers
+	Log      *slog.Logger
+	Version  string
+	Hostname string // default: os.Hostname
+	// TPM reports a TPM to the server; default: /dev/tpmrm0 exists.
+	TPM *bool
+	// OnPairingCode shows the pairing code to the person at the
+	// workstation; default: print it to standard error.
+	OnPairingCode func(code string)
+	// Heartbeat is the ping interval (default agentproto.DefaultHeartbeat).
+	Heartbeat time.Duration
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg  resolvedConfig
+	host string
+	log  *slog.Logger
+	inv  *inventory
+
+	mu     sync.Mutex
+	status Status
+}
+
+type resolvedConfig struct {
+	Config
+	TPM bool
+}
+
+// Run pairs the workstation if it has not been paired, then keeps the
+// connection to the server until ctx ends (and returns nil then). It
+// returns an error when the state directory cannot be used, pairing fails
+// for good, or the server refuses the workstation (revoked).
+func Run(ctx context.Context, cfg Config) error {
+	a, err := newAgent(cfg)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx)
+}
+
+func newAgent(cfg Config) (*Agent, error) {
+	if cfg.StateDir == "" || cfg.Readers == nil {
+		return nil, errors.New("agent: StateDir and Readers are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.OnPairingCode == nil {
+		cfg.OnPairingCode = func(code string) {
+			fmt.Fprintf(os.Stderr, "Pairing code: %s — confirm it in Lanyard Self-Service (Workstations) or run: lanyard workstation approve %s\n", code, code)
+		}
+	}
+	rc := resolvedConfig{Config: cfg}
+	if cfg.TPM != nil {
+		rc.TPM = *cfg.TPM
+	} else {
+		_, err := os.Stat("/dev/tpmrm0")
+		rc.TPM = err == nil
+	}
+	return &Agent{cfg: rc, log: cfg.Log}, nil
+}
+
+// setServer takes the server URL and the host name TLS checks.
+func (a *Agent) setServer(server string) error {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("agent: server %q: want https://HOST:PORT", server)
+	}
+	a.cfg.Server = "https://" + u.Host
+	a.host = u.Hostname()
+	return nil
+}
+
+func (a *Agent) run(ctx context.Context) error {
+	if err := ensureDir(a.cfg.StateDir); err != nil {
+		return err
+	}
+	key, err := loadOrCreateKey(a.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	stopStatus, err := a.serveStatus(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.inv = newInventory(a.cfg.Readers, a.log)
+	invDone := make(chan struct{})
+	go func() { defer close(invDone); a.inv.run(ctx) }()
+	defer func() { cancel(); <-invDone }()
+
+	st, paired, err := LoadState(a.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if !paired {
+		if err := a.setServer(a.cfg.Server); err != nil {
+			return err
+		}
+		a.setStatus(func(s *Status) { s.Server = a.cfg.Server })
+		if st, err = a.pair(ctx, key); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := saveState(a.cfg.StateDir, st); err != nil {
+			return err
+		}
+		a.log.Info("paired", "workstation", st.WorkstationID)
+	}
+	if err := a.setServer(st.Server); err != nil {
+		return err
+	}
+	a.setStatus(func(s *Status) {
+		s.Server, s.WorkstationID, s.Paired, s.PairingCode = st.Server, st.WorkstationID, true, ""
+	})
+	tlsCfg, err := st.tlsConfig(key, a.host)
+	if err != nil {
+		return err
+	}
+	return a.keepConnected(ctx, tlsCfg)
+}
+
+// keepConnected holds the connection, reconnecting with backoff, until
+// ctx ends or the server refuses the workstation.
+func (a *Agent) keepConnected(ctx context.Context, tlsCfg *tls.Config) error {
+	wait := MinBackoff
+	for ctx.Err() == nil {
+		connected, err := a.connectOnce(ctx, tlsCfg)
+		if ctx.Err() != nil {
+			break
+		}
+		var pe *problemError
+		if errors.As(err, &pe) && (pe.Status == http.StatusForbidden || pe.Status == http.StatusUnauthorized) {
+			return fmt.Errorf("agent: the server refuses this workstation: %s; pair again after removing %s", pe.Detail, a.cfg.StateDir)
+		}
+		if connected {
+			wait = MinBackoff
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		a.log.Warn("connection to the server lost; reconnecting", "err", err, "in", d.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+		wait = min(2*wait, MaxBackoff)
+	}
+	return nil
+}
+
+// connectOnce opens the connection and serves it until it ends. connected
+// reports whether the upgrade succeeded.
+func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected bool, err error) {
+	c := a.httpClient(tlsCfg)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.Server+agentproto.PathConnect, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", agentproto.UpgradeToken)
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer resp.Body.Close()
+		if err := decodeResponse(resp, nil); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("agent: the server answered %s instead of switching protocols", resp.Status)
+	}
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		resp.Body.Close()
+		return false, errors.New("agent: the upgraded connection is not writable")
+	}
+	pc := agentproto.NewConn(rwc, nil, a.cfg.Heartbeat)
+	defer pc.Close()
+	stop := context.AfterFunc(ctx, func() { pc.Close() })
+	defer stop()
+	a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = true, time.Now().UTC() })
+	defer a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = false, time.Time{} })
+	a.log.Info("connected to the server", "server", a.cfg.Server)
+	return true, a.serveConn(pc)
+}
+
+// serveConn sends hello and snapshots and answers the server's requests
+// until the connection ends.
+func (a *Agent) serveConn(pc *agentproto.Conn) error {
+	if err := pc.Send(&agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname}); err != nil {
+		return err
+	}
+	r := newRelay(a.inv, pc, a.log)
+	defer r.closeAll()
+	sendErr := make(chan error, 1)
+	go func() {
+		for {
+			readers, changed := a.inv.snapshot()
+			r.cardsChanged()
+			if err := pc.Send(&agentproto.Message{Type: agentproto.TypeSnapshot, Readers: nonNilReaders(readers)}); err != nil {
+				sendErr <- err
+				pc.Close()
+				return
+			}
+			select {
+			case <-changed:
+			case <-pc.Done():
+				sendErr <- nil
+				return
+			}
+		}
+	}()
+	var err error
+	for {
+		var m *agentproto.Message
+		if m, err = pc.Recv(); err != nil {
+			break
+		}
+		r.handle(m)
+	}
+	pc.Close()
+	if e := <-sendErr; e != nil && err == nil {
+		err = e
+	}
+	return err
+}
+
+// nonNilReaders keeps an empty reader list a list: the snapshot type
+// requires the field.
+func nonNilReaders(rs []agentproto.Reader) []agentproto.Reader {
+	if rs == nil {
+		return []agentproto.Reader{}
+	}
+	return rs
+}
+
+// httpClient makes an HTTP/1.1 client with tlsCfg; the connection
+// upgrade needs HTTP/1.1.
+func (a *Agent) httpClient(tlsCfg *tls.Config) *http.Client {
+	tr := &http.Transport{
+		TLSClientConfig:     tlsCfg,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   false,
+		DisableKeepAlives:   false,
+	}
+	return &http.Client{Transport: tr, Timeout: 0}
+}

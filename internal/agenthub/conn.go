@@ -1,0 +1,231 @@
+package agenthub
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// agentConn is one agent's live connection.
+type agentConn struct {
+	hub     *Hub
+	id      int64
+	name    string
+	ownerID int64
+	pc      *agentproto.Conn
+
+	mu       sync.Mutex
+	readers  []Reader
+	nextID   uint64
+	pending  map[uint64]chan *agentproto.Message
+	sessions map[uint64]*Session // by agent session id
+	busy     map[string]bool     // readers with a session or an open in flight
+}
+
+func newAgentConn(h *Hub, w *lanyard.Workstation, pc *agentproto.Conn) *agentConn {
+	return &agentConn{
+		hub: h, id: w.ID, name: w.Name, ownerID: w.OwnerID, pc: pc,
+		pending: map[uint64]chan *agentproto.Message{}, sessions: map[uint64]*Session{}, busy: map[string]bool{},
+	}
+}
+
+func (c *agentConn) state() WorkstationState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stateLocked()
+}
+
+func (c *agentConn) stateLocked() WorkstationState {
+	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Online: true, Readers: make([]Reader, len(c.readers))}
+	for i, r := range c.readers {
+		r.ATR = bytes.Clone(r.ATR)
+		st.Readers[i] = r
+	}
+	select {
+	case <-c.pc.Done():
+		st.Online = false
+	default:
+	}
+	return st
+}
+
+// serve runs the connection until it ends: it is registered with the hub
+// (replacing an older connection of the same workstation), reads the
+// agent's messages, and on the way out fails every waiting request and
+// session with ErrAgentGone.
+func (c *agentConn) serve(ctx context.Context) {
+	h := c.hub
+	h.mu.Lock()
+	old := h.conns[c.id]
+	h.conns[c.id] = c
+	h.mu.Unlock()
+	if old != nil {
+		old.pc.Close() // the agent reconnected before the old one was noticed dead
+	}
+	h.log.Info("agent connected", "workstation", c.id, "name", c.name)
+	h.publish(Event{Kind: EventOnline, State: c.state()})
+	rctx, stop := context.WithCancel(ctx)
+	go h.recheck(rctx, c)
+
+	for {
+		m, err := c.pc.Recv()
+		if err != nil {
+			h.log.Info("agent disconnected", "workstation", c.id, "err", err)
+			break
+		}
+		if err := c.handle(m); err != nil {
+			h.log.Warn("agent protocol error; dropping the connection", "workstation", c.id, "err", err)
+			break
+		}
+	}
+	stop()
+	c.pc.Close()
+	c.mu.Lock()
+	for id, ch := range c.pending {
+		close(ch)
+		delete(c.pending, id)
+	}
+	for _, s := range c.sessions {
+		s.end(ErrAgentGone)
+	}
+	c.mu.Unlock()
+	h.mu.Lock()
+	if h.conns[c.id] == c {
+		delete(h.conns, c.id)
+	}
+	h.mu.Unlock()
+	st := c.state()
+	st.Online = false
+	h.publish(Event{Kind: EventOffline, State: st})
+	seenCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := h.svc.AgentSeen(seenCtx, c.id); err != nil {
+		h.log.Warn("recording the agent's last contact failed", "workstation", c.id, "err", err)
+	}
+}
+
+// handle processes one message from the agent.
+func (c *agentConn) handle(m *agentproto.Message) error {
+	switch m.Type {
+	case agentproto.TypeHello:
+		return nil
+	case agentproto.TypeSnapshot:
+		c.snapshot(m.Readers)
+		return nil
+	case agentproto.TypeReply:
+		c.mu.Lock()
+		ch := c.pending[m.ID]
+		delete(c.pending, m.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- m
+		}
+		return nil
+	case agentproto.TypeEnded:
+		c.mu.Lock()
+		if s := c.sessions[m.Session]; s != nil {
+			s.end(agentError(m.Error))
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	return &agentproto.Error{Code: agentproto.ErrCodeFailed, Message: "unexpected " + m.Type + " message from an agent"}
+}
+
+// snapshot replaces the reader list and publishes what changed. Sessions
+// on a reader whose card left end with ErrCardRemoved at once, without
+// waiting for the agent's ended message.
+func (c *agentConn) snapshot(rs []agentproto.Reader) {
+	next := make([]Reader, len(rs))
+	for i, r := range rs {
+		next[i] = Reader{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}
+	}
+	var events []Event
+	c.mu.Lock()
+	prev := c.readers
+	c.readers = next
+	for _, r := range next {
+		i := slices.IndexFunc(prev, func(p Reader) bool { return p.Name == r.Name })
+		var was Reader
+		if i >= 0 {
+			was = prev[i]
+		}
+		switch {
+		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
+			events = append(events, Event{Kind: EventInserted, Reader: r.Name})
+		case !r.Present && was.Present:
+			events = append(events, Event{Kind: EventRemoved, Reader: r.Name})
+		case i < 0 || was.Serial != r.Serial:
+			events = append(events, Event{Kind: EventChanged, Reader: r.Name})
+		}
+	}
+	for _, p := range prev {
+		if !slices.ContainsFunc(next, func(r Reader) bool { return r.Name == p.Name }) {
+			kind := EventChanged
+			if p.Present {
+				kind = EventRemoved
+			}
+			events = append(events, Event{Kind: kind, Reader: p.Name})
+		}
+	}
+	for _, ev := range events {
+		if ev.Kind != EventRemoved {
+			continue
+		}
+		for _, s := range c.sessions {
+			if s.reader == ev.Reader {
+				s.end(ErrCardRemoved)
+			}
+		}
+	}
+	st := c.stateLocked()
+	c.mu.Unlock()
+	for _, ev := range events {
+		ev.State = st
+		c.hub.publish(ev)
+	}
+}
+
+// request sends m with a new request ID and waits for the reply.
+func (c *agentConn) request(ctx context.Context, m *agentproto.Message) (*agentproto.Message, error) {
+	ch := make(chan *agentproto.Message, 1)
+	c.mu.Lock()
+	c.nextID++
+	m.ID = c.nextID
+	c.pending[m.ID] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, m.ID)
+		c.mu.Unlock()
+	}
+	if err := c.pc.Send(m); err != nil {
+		forget()
+		return nil, ErrAgentGone
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return nil, ErrAgentGone
+		}
+		return r, nil
+	case <-c.pc.Done():
+		forget()
+		select {
+		case r, ok := <-ch: // the reply came just before the end
+			if ok {
+				return r, nil
+			}
+		default:
+		}
+		return nil, ErrAgentGone
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,186 @@
+package agenthub
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// maxPairBody bounds a pairing request (a P-256 CSR is under 1 KiB).
+const maxPairBody = 16 << 10
+
+// Handler serves the agent listener: pairing (no client certificate) and
+// the connection of paired agents (client certificate required). Serve it
+// over TLS with the configuration from TLSConfig.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+agentproto.PathPair, h.pair)
+	mux.HandleFunc("GET "+agentproto.PathPair+"/{id}", h.pairStatus)
+	mux.HandleFunc("GET "+agentproto.PathConnect, h.connect)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, lanyard.Errorf(lanyard.ENotFound, "no agent endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
+	var in agentproto.PairRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxPairBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "malformed pairing request: %v", err))
+		return
+	}
+	out, err := h.svc.StartPairing(r.Context(), remoteHost(r), in)
+	if err != nil {
+		writeProblem(w, err)
+		return
+	}
+	h.log.Info("pairing requested", "workstation", out.ID, "hostname", in.Hostname, "remote", remoteHost(r))
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// pairStatus answers the agent's long poll: it waits up to
+// agentproto.PollWait for the pairing to leave "pending".
+func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "workstation id must be a positive integer"))
+		return
+	}
+	unix, err1 := strconv.ParseInt(r.Header.Get(agentproto.ProofTimeHeader), 10, 64)
+	proof, err2 := base64.StdEncoding.DecodeString(r.Header.Get(agentproto.ProofHeader))
+	if err1 != nil || err2 != nil || len(proof) == 0 {
+		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "the %s and %s headers are required", agentproto.ProofHeader, agentproto.ProofTimeHeader))
+		return
+	}
+	deadline := time.Now().Add(agentproto.PollWait)
+	for {
+		st, err := h.svc.PairingStatus(r.Context(), id, time.Unix(unix, 0), proof)
+		if err != nil {
+			writeProblem(w, err)
+			return
+		}
+		if st.Status != agentproto.PairPending || time.Now().After(deadline) {
+			writeJSON(w, http.StatusOK, st)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// connect upgrades a paired agent's request to the framed protocol.
+func (h *Hub) connect(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "a workstation client certificate is required; pair the agent first"))
+		return
+	}
+	// The TLS layer verified the chain to the machine CA's root for client
+	// authentication; the serial must belong to an active workstation
+	// (certificates the CA issued to people never do).
+	serial := r.TLS.PeerCertificates[0].SerialNumber.Text(16)
+	ws, err := h.svc.AgentConnected(r.Context(), serial)
+	if err != nil {
+		writeProblem(w, err)
+		return
+	}
+	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", agentproto.UpgradeToken) {
+		w.Header().Set("Upgrade", agentproto.UpgradeToken)
+		w.Header().Set("Connection", "Upgrade")
+		writeProblemStatus(w, http.StatusUpgradeRequired, lanyard.Errorf(lanyard.EInvalid, "upgrade to %s", agentproto.UpgradeToken))
+		return
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		writeProblem(w, lanyard.Wrap(lanyard.EInternal, err, "cannot take over the connection"))
+		return
+	}
+	nc.SetDeadline(time.Time{}) // the heartbeat watchdog takes over
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + agentproto.UpgradeToken + "\r\nConnection: Upgrade\r\n\r\n")
+	if err := brw.Flush(); err != nil {
+		nc.Close()
+		return
+	}
+	pc := agentproto.NewConn(nc, brw.Reader, h.heartbeat)
+	newAgentConn(h, ws, pc).serve(contextWithoutCancel(r))
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// problem is the error body of the agent endpoints: the same fields as
+// the API's problem+json (internal/web), which agents read for the code
+// and detail.
+type problem struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// statusOf maps the codes the agent endpoints produce; internal/web holds
+// the API's full table.
+var statusOf = map[string]int{
+	lanyard.EInvalid:         http.StatusBadRequest,
+	lanyard.EInvalidCSR:      http.StatusBadRequest,
+	lanyard.EKeyNotAllowed:   http.StatusUnprocessableEntity,
+	lanyard.ENotFound:        http.StatusNotFound,
+	lanyard.EConflict:        http.StatusConflict,
+	lanyard.EUnauthenticated: http.StatusUnauthorized,
+	lanyard.EForbidden:       http.StatusForbidden,
+	lanyard.EUnavailable:     http.StatusServiceUnavailable,
+}
+
+func writeProblem(w http.ResponseWriter, err error) {
+	status, ok := statusOf[lanyard.ErrorCode(err)]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	writeProblemStatus(w, status, err)
+}
+
+func writeProblemStatus(w http.ResponseWriter, status int, err error) {
+	var le *lanyard.Error
+	code := lanyard.ErrorCode(err)
+	if !errors.As(err, &le) {
+		code = lanyard.EInternal
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(problem{Title: http.StatusText(status), Status: status, Detail: lanyard.ErrorMessage(err), Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,222 @@
+// Package agenthub is the server's side of the workstation agents: the
+// agent listener's endpoints (pairing, and the one long-lived connection
+// each paired agent holds), the live inventory of every connected
+// workstation's readers and cards, and APDU relay sessions that let
+// server-side card drivers use a card on a workstation as an
+// apdu.Transport (ARCHITECTURE.md principle 1: the server holds the admin
+// keys, the agent only relays).
+//
+// The hub is per process. With several replicas each knows the agents
+// connected to it; a revocation on another replica reaches a connection
+// here within RecheckInterval.
+package agenthub
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// RecheckInterval is how often a connected workstation's status is read
+// again, so that a revocation made elsewhere ends its connection.
+const RecheckInterval = 30 * time.Second
+
+// Config holds the hub's dependencies. Service is required.
+type Config struct {
+	Service *service.Service
+	Log     *slog.Logger
+	// Heartbeat is the ping interval on agent connections (default
+	// agentproto.DefaultHeartbeat); a silent agent is dropped after three.
+	Heartbeat time.Duration
+}
+
+// Hub tracks connected agents. It is safe for concurrent use.
+type Hub struct {
+	svc       *service.Service
+	log       *slog.Logger
+	heartbeat time.Duration
+	relay     prometheus.Histogram
+
+	mu      sync.Mutex
+	conns   map[int64]*agentConn
+	subs    map[int]func(Event)
+	nextSub int
+}
+
+// WorkstationState is a connected (or recently known) workstation as the
+// hub sees it.
+type WorkstationState struct {
+	WorkstationID int64    `json:"workstation_id"`
+	Name          string   `json:"name"`
+	OwnerID       int64    `json:"owner_id"`
+	Online        bool     `json:"online"`
+	Readers       []Reader `json:"readers"`
+}
+
+// Reader is a card reader on a workstation and the card in it.
+type Reader struct {
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	ATR     []byte `json:"atr,omitempty"`
+	// Serial is the card's serial (vendor serial in decimal, else the
+	// CHUID GUID in hex); empty while unknown.
+	Serial string `json:"serial,omitempty"`
+}
+
+// EventKind says what changed.
+type EventKind string
+
+const (
+	EventOnline   EventKind = "online"   // an agent connected
+	EventOffline  EventKind = "offline"  // its connection ended
+	EventInserted EventKind = "inserted" // a card arrived in Reader
+	EventRemoved  EventKind = "removed"  // the card left Reader
+	EventChanged  EventKind = "changed"  // something else: a reader came or went, a serial was read
+)
+
+// Event is one change, with the workstation's state after it.
+type Event struct {
+	Kind   EventKind
+	Reader string // for inserted, removed
+	State  WorkstationState
+}
+
+// New returns a hub.
+func New(cfg Config) *Hub {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = agentproto.DefaultHeartbeat
+	}
+	return &Hub{
+		svc: cfg.Service, log: cfg.Log, heartbeat: cfg.Heartbeat,
+		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "lanyard_agent_apdu_relay_seconds",
+			Help: "Server-side round trip of one relayed APDU: sent to the agent until its reply arrived (target p99 < 20 ms).",
+			// Fine below 20 ms, where the target is.
+			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, 1},
+		}),
+		conns: map[int64]*agentConn{},
+		subs:  map[int]func(Event){},
+	}
+}
+
+// Collectors returns the hub's Prometheus metrics, for the server's
+// registry.
+func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.relay} }
+
+// States returns every connected workstation, by ID.
+func (h *Hub) States() []WorkstationState {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	out := make([]WorkstationState, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.state())
+	}
+	slices.SortFunc(out, func(a, b WorkstationState) int { return int(a.WorkstationID - b.WorkstationID) })
+	return out
+}
+
+// State returns the workstation's state if its agent is connected here.
+func (h *Hub) State(id int64) (WorkstationState, bool) {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c == nil {
+		return WorkstationState{WorkstationID: id}, false
+	}
+	return c.state(), true
+}
+
+// Subscribe calls fn for every event until cancel is called. fn runs on
+// the connection's goroutine and must not block.
+func (h *Hub) Subscribe(fn func(Event)) (cancel func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := h.nextSub
+	h.nextSub++
+	h.subs[id] = fn
+	return func() {
+		h.mu.Lock()
+		delete(h.subs, id)
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) publish(ev Event) {
+	h.mu.Lock()
+	fns := make([]func(Event), 0, len(h.subs))
+	for _, fn := range h.subs {
+		fns = append(fns, fn)
+	}
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn(ev)
+	}
+}
+
+// Disconnect drops the workstation's connection, if it has one here (after
+// a revocation). Its sessions fail with ErrAgentGone.
+func (h *Hub) Disconnect(id int64) {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c != nil {
+		c.pc.Close()
+	}
+}
+
+// recheck ends connections of workstations no longer active.
+func (h *Hub) recheck(ctx context.Context, c *agentConn) {
+	t := time.NewTicker(RecheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.pc.Done():
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			active, err := h.svc.AgentSeen(ctx, c.id)
+			if err != nil {
+				h.log.Warn("agent recheck failed", "workstation", c.id, "err", err)
+				continue
+			}
+			if !active {
+				h.log.Info("workstation no longer active; dropping its connection", "workstation", c.id)
+				c.pc.Close()
+				return
+			}
+		}
+	}
+}
+
+// contextWithoutCancel keeps a connection's values (none today) but not
+// the request's cancellation, which ends with the handler's hijack.
+func contextWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
+// Close drops every agent connection, for shutdown: the HTTP server does
+// not track connections it handed over to the hub.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.pc.Close()
+	}
+}

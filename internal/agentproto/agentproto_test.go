@@ -1,0 +1,154 @@
+package agentproto
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	msgs := []*Message{
+		{Type: TypeHello, Version: "1.0", Hostname: "pc"},
+		{Type: TypeSnapshot, Readers: []Reader{{Name: "r0", Present: true, ATR: []byte{0x3B, 0x00}, Serial: "123"}, {Name: "r1"}}},
+		{Type: TypeOpen, ID: 1, Reader: "r0"},
+		{Type: TypeTransmit, ID: 2, Session: 7, APDU: []byte{0, 0xA4, 4, 0}},
+		{Type: TypeReply, ID: 2, APDU: []byte{0x90, 0}},
+		{Type: TypeReply, ID: 3, Error: &Error{Code: ErrCodeCardRemoved, Message: "gone"}},
+		{Type: TypeEnded, Session: 7, Error: &Error{Code: ErrCodeCardRemoved}},
+		{Type: TypeClose, ID: 4, Session: 7},
+		{Type: TypePing},
+	}
+	var buf bytes.Buffer
+	for _, m := range msgs {
+		if err := WriteFrame(&buf, m); err != nil {
+			t.Fatalf("WriteFrame(%+v): %v", m, err)
+		}
+	}
+	for _, want := range msgs {
+		got, err := ReadFrame(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Type != want.Type || got.ID != want.ID || !bytes.Equal(got.APDU, want.APDU) || len(got.Readers) != len(want.Readers) {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+	}
+	if _, err := ReadFrame(&buf); err != io.EOF {
+		t.Errorf("after the last frame: %v, want EOF", err)
+	}
+}
+
+func TestFrameRefused(t *testing.T) {
+	frame := func(body string) []byte {
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	}
+	for name, raw := range map[string][]byte{
+		"too large":         binary.BigEndian.AppendUint32(nil, MaxFrame+1),
+		"truncated":         frame(`{"type":"ping"}`)[:8],
+		"unknown type":      frame(`{"type":"launch"}`),
+		"unknown field":     frame(`{"type":"ping","x":1}`),
+		"foreign field":     frame(`{"type":"ping","reader":"r"}`),
+		"open without id":   frame(`{"type":"open","reader":"r"}`),
+		"short apdu":        frame(`{"type":"transmit","id":1,"session":1,"apdu":"AAE="}`),
+		"trailing data":     frame(`{"type":"ping"} {}`),
+		"not json":          frame(`ping`),
+		"absent with atr":   frame(`{"type":"snapshot","readers":[{"name":"r","atr":"Ow=="}]}`),
+		"ended without err": frame(`{"type":"ended","session":1}`),
+	} {
+		if _, err := ReadFrame(bytes.NewReader(raw)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	big := &Message{Type: TypeTransmit, ID: 1, Session: 1, APDU: make([]byte, MaxAPDU+1)}
+	if err := WriteFrame(io.Discard, big); err == nil {
+		t.Error("WriteFrame of an overlong APDU succeeded")
+	}
+	// The largest APDU fits a frame.
+	big.APDU = big.APDU[:MaxAPDU]
+	if err := WriteFrame(io.Discard, big); err != nil {
+		t.Errorf("WriteFrame of a maximal APDU: %v", err)
+	}
+}
+
+func TestConnHeartbeat(t *testing.T) {
+	a, b := net.Pipe()
+	ca := NewConn(a, nil, 20*time.Millisecond)
+	defer ca.Close()
+	// b answers nothing: a notices within three heartbeats.
+	go io.Copy(io.Discard, b)
+	start := time.Now()
+	_, err := ca.Recv()
+	if !errors.Is(err, ErrPeerSilent) {
+		t.Fatalf("Recv from a silent peer: %v", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("silence noticed after %v", d)
+	}
+
+	// Two live Conns keep each other alive with pings alone.
+	x, y := net.Pipe()
+	cx, cy := NewConn(x, nil, 20*time.Millisecond), NewConn(y, nil, 20*time.Millisecond)
+	defer cx.Close()
+	defer cy.Close()
+	got := make(chan *Message, 1)
+	go func() {
+		m, err := cy.Recv()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	go cx.Recv() // reads cy's pings
+	time.Sleep(200 * time.Millisecond)
+	if err := cx.Send(&Message{Type: TypeHello, Version: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m.Type != TypeHello {
+		t.Errorf("got %+v", m)
+	}
+}
+
+func TestPairingCode(t *testing.T) {
+	key := func() []byte {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		return der
+	}
+	agent, mitm := key(), key()
+	root, otherRoot := []byte("root CA DER"), []byte("the attacker's root DER")
+	code := PairingCode(agent, root)
+	if len(code) != 11 || code[5] != '-' {
+		t.Fatalf("code %q is not XXXXX-XXXXX", code)
+	}
+	if n, ok := NormalizePairingCode(strings.ToLower(strings.ReplaceAll(code, "-", " "))); !ok || n != code {
+		t.Errorf("NormalizePairingCode = %q, %v", n, ok)
+	}
+	if PairingCode(agent, root) != code {
+		t.Error("the code is not deterministic")
+	}
+	// A man in the middle substituting either the agent's key or the root
+	// gets another code, so the two sides' codes differ.
+	if PairingCode(mitm, root) == code {
+		t.Error("substituted agent key: same code")
+	}
+	if PairingCode(agent, otherRoot) == code {
+		t.Error("substituted root: same code")
+	}
+	for _, bad := range []string{"", "ABCDE-FGHI", "ABCDE-FGHI1", "ABCDE-FGHIJK"} {
+		if _, ok := NormalizePairingCode(bad); ok {
+			t.Errorf("NormalizePairingCode(%q) accepted", bad)
+		}
+	}
+	if HashPairingCode(code) == HashPairingCode(PairingCode(mitm, root)) || len(HashPairingCode(code)) != 64 {
+		t.Error("HashPairingCode")
+	}
+}

@@ -1,0 +1,116 @@
+package agentproto
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// DefaultHeartbeat is how often each side pings. A peer silent for
+// three heartbeats (15 s) is taken for dead.
+const DefaultHeartbeat = 5 * time.Second
+
+// ErrPeerSilent is the read error after the peer said nothing for three
+// heartbeats.
+var ErrPeerSilent = errors.New("agentproto: the peer sent nothing for three heartbeats")
+
+// Conn is one side of an upgraded connection: framed reads and writes,
+// pings every heartbeat, and a watchdog that closes the connection when
+// the peer falls silent. Send is safe for concurrent use; Recv is for one
+// goroutine.
+type Conn struct {
+	rwc io.ReadWriteCloser
+	r   *bufio.Reader
+
+	wmu sync.Mutex // one frame at a time
+
+	mu       sync.Mutex
+	silent   bool
+	closed   bool
+	done     chan struct{}
+	watchdog *time.Timer
+	timeout  time.Duration
+}
+
+// NewConn wraps rwc (whose buffered reader, if any, is r; nil: read rwc)
+// and starts pinging every heartbeat (<= 0: DefaultHeartbeat).
+func NewConn(rwc io.ReadWriteCloser, r *bufio.Reader, heartbeat time.Duration) *Conn {
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	if r == nil {
+		r = bufio.NewReader(rwc)
+	}
+	c := &Conn{rwc: rwc, r: r, done: make(chan struct{}), timeout: 3 * heartbeat}
+	c.watchdog = time.AfterFunc(c.timeout, func() {
+		c.mu.Lock()
+		c.silent = true
+		c.mu.Unlock()
+		c.Close()
+	})
+	go c.ping(heartbeat)
+	return c
+}
+
+func (c *Conn) ping(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			if c.Send(&Message{Type: TypePing}) != nil {
+				c.Close()
+				return
+			}
+		}
+	}
+}
+
+// Send writes one message.
+func (c *Conn) Send(m *Message) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return WriteFrame(c.rwc, m)
+}
+
+// Recv reads the next message other than a ping. Any frame, pings
+// included, proves the peer alive.
+func (c *Conn) Recv() (*Message, error) {
+	for {
+		m, err := ReadFrame(c.r)
+		if err != nil {
+			c.mu.Lock()
+			silent := c.silent
+			c.mu.Unlock()
+			if silent {
+				return nil, ErrPeerSilent
+			}
+			return nil, err
+		}
+		c.watchdog.Reset(c.timeout)
+		if m.Type != TypePing {
+			return m, nil
+		}
+	}
+}
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection; later calls do nothing.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	c.watchdog.Stop()
+	return c.rwc.Close()
+}

@@ -1,0 +1,155 @@
+package agentproto
+
+import "fmt"
+
+// Message types.
+const (
+	TypeHello    = "hello"
+	TypeSnapshot = "snapshot"
+	TypeReply    = "reply"
+	TypeEnded    = "ended"
+	TypeOpen     = "open"
+	TypeTransmit = "transmit"
+	TypeClose    = "close"
+	TypePing     = "ping"
+)
+
+// Message is one frame's content. Which fields a type carries:
+//
+//	hello     Version, Hostname
+//	snapshot  Readers (the full list, not a change)
+//	open      ID, Reader
+//	transmit  ID, Session, APDU
+//	close     ID, Session
+//	reply     ID, and Session (to open), APDU (to transmit) or Error
+//	ended     Session, Error
+//	ping      nothing
+//
+// Request IDs are chosen by the server and unique per connection; they
+// let several sessions (on different cards) run at once.
+type Message struct {
+	Type     string   `json:"type"`
+	ID       uint64   `json:"id,omitempty"`
+	Session  uint64   `json:"session,omitempty"`
+	Reader   string   `json:"reader,omitempty"`
+	APDU     []byte   `json:"apdu,omitempty"`
+	Error    *Error   `json:"error,omitempty"`
+	Readers  []Reader `json:"readers,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Hostname string   `json:"hostname,omitempty"`
+}
+
+// Reader is one card reader as the agent sees it.
+type Reader struct {
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	ATR     []byte `json:"atr,omitempty"`
+	// Serial is the card's serial number as the PIV client reads it
+	// without any key: the vendor serial (GET SERIAL) in decimal when the
+	// card has one, else the CHUID GUID in hex; empty when unknown or not
+	// read yet.
+	Serial string `json:"serial,omitempty"`
+}
+
+// Error codes of replies and ended messages.
+const (
+	ErrCodeCardRemoved = "card_removed" // the card left the reader during the session
+	ErrCodeNoCard      = "no_card"      // no card in the reader
+	ErrCodeNoReader    = "no_reader"    // no such reader
+	ErrCodeBusy        = "busy"         // another session or application holds the card
+	ErrCodeNoSession   = "no_session"   // the session is closed or never existed
+	ErrCodeFailed      = "failed"       // anything else; Message says what
+)
+
+// Error is a failure the agent reports.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Limits on what a message may carry.
+const (
+	MaxReaders    = 64
+	MaxNameLength = 256
+	// MaxAPDU is the longest APDU: an extended-length command or response
+	// (ISO/IEC 7816-4, 5.1: 65535 data bytes plus header or status).
+	MaxAPDU = 65544
+)
+
+// Validate checks that m is a known type carrying only its own fields,
+// within the limits.
+func (m *Message) Validate() error {
+	has := func(ok bool, field string) error {
+		if !ok {
+			return fmt.Errorf("agentproto: %s message with a %s field", m.Type, field)
+		}
+		return nil
+	}
+	var allowed struct{ id, session, reader, apdu, err, readers, hello bool }
+	switch m.Type {
+	case TypeHello:
+		allowed.hello = true
+	case TypeSnapshot:
+		allowed.readers = true
+	case TypeOpen:
+		allowed.id, allowed.reader = true, true
+	case TypeTransmit:
+		allowed.id, allowed.session, allowed.apdu = true, true, true
+	case TypeClose:
+		allowed.id, allowed.session = true, true
+	case TypeReply:
+		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
+	case TypeEnded:
+		allowed.session, allowed.err = true, true
+	case TypePing:
+	default:
+		return fmt.Errorf("agentproto: unknown message type %q", m.Type)
+	}
+	for _, c := range []struct {
+		set, ok bool
+		name    string
+	}{
+		{m.ID != 0, allowed.id, "id"},
+		{m.Session != 0, allowed.session, "session"},
+		{m.Reader != "", allowed.reader, "reader"},
+		{m.APDU != nil, allowed.apdu, "apdu"},
+		{m.Error != nil, allowed.err, "error"},
+		{m.Readers != nil, allowed.readers, "readers"},
+		{m.Version != "" || m.Hostname != "", allowed.hello, "version or hostname"},
+	} {
+		if c.set {
+			if err := has(c.ok, c.name); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply) && m.ID == 0:
+		return fmt.Errorf("agentproto: %s message without an id", m.Type)
+	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded) && m.Session == 0:
+		return fmt.Errorf("agentproto: %s message without a session", m.Type)
+	case m.Type == TypeOpen && m.Reader == "":
+		return fmt.Errorf("agentproto: open message without a reader")
+	case m.Type == TypeTransmit && len(m.APDU) < 4:
+		return fmt.Errorf("agentproto: transmit of a %d-byte APDU", len(m.APDU))
+	case m.Type == TypeEnded && m.Error == nil:
+		return fmt.Errorf("agentproto: ended message without an error")
+	case len(m.APDU) > MaxAPDU:
+		return fmt.Errorf("agentproto: %d-byte APDU exceeds %d", len(m.APDU), MaxAPDU)
+	case len(m.Readers) > MaxReaders:
+		return fmt.Errorf("agentproto: %d readers exceed %d", len(m.Readers), MaxReaders)
+	case len(m.Reader) > MaxNameLength || len(m.Hostname) > MaxNameLength || len(m.Version) > MaxNameLength:
+		return fmt.Errorf("agentproto: name longer than %d bytes", MaxNameLength)
+	}
+	if m.Error != nil && (m.Error.Code == "" || len(m.Error.Message) > 1024) {
+		return fmt.Errorf("agentproto: error without a code or with an overlong message")
+	}
+	for _, r := range m.Readers {
+		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {
+			return fmt.Errorf("agentproto: malformed reader %q", r.Name)
+		}
+	}
+	return nil
+}

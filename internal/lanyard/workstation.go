@@ -1,0 +1,57 @@
+package lanyard
+
+import "time"
+
+// WorkstationStatus is where a workstation stands: paired agents are
+// active; a pairing waits as pending until a person confirms its code;
+// revoked workstations are refused for good.
+type WorkstationStatus string
+
+const (
+	WorkstationPending WorkstationStatus = "pending"
+	WorkstationActive  WorkstationStatus = "active"
+	WorkstationRevoked WorkstationStatus = "revoked"
+)
+
+// Valid reports whether s is a known status.
+func (s WorkstationStatus) Valid() bool {
+	return s == WorkstationPending || s == WorkstationActive || s == WorkstationRevoked
+}
+
+// Workstation is a registered agent (PRODUCT.md, "Workstation"): a
+// machine whose agent holds a key and a client certificate of the built-in
+// CA, with which it authenticates its one connection to the server.
+type Workstation struct {
+	ID      int64             `json:"id"`
+	Name    string            `json:"name"`     // the host name the agent reported
+	OwnerID int64             `json:"owner_id"` // the user it belongs to; 0 = none
+	Status  WorkstationStatus `json:"status"`
+	// PublicKey is the agent key's DER SubjectPublicKeyInfo, from its
+	// pairing request: the client certificate is issued for it once a
+	// person confirms the code.
+	PublicKey []byte `json:"-"`
+	// KeySHA256 is the hex SHA-256 of PublicKey.
+	KeySHA256 string `json:"key_sha256"`
+	// CertSerial is the hex serial of its client certificate (lower case,
+	// no leading zeros, like Certificate.Serial); empty until paired.
+	CertSerial string `json:"cert_serial,omitempty"`
+	// PairingCode is the hex SHA-256 of the pairing code while the
+	// pairing waits; cleared once paired. The code itself is never stored.
+	PairingCode string `json:"-"`
+	// PairingExpiresAt ends the pending pairing's code; a renewed request
+	// moves it.
+	PairingExpiresAt time.Time `json:"pairing_expires_at,omitzero"`
+	TPM              bool      `json:"tpm"`
+	AgentVersion     string    `json:"agent_version"`
+	CreatedAt        time.Time `json:"created_at"`
+	PairedAt         time.Time `json:"paired_at,omitzero"`
+	LastSeenAt       time.Time `json:"last_seen_at,omitzero"`
+}
+
+// WorkstationFilter narrows ListWorkstations. Zero values match everything.
+type WorkstationFilter struct {
+	OwnerID int64
+	Status  WorkstationStatus
+	Limit   int
+	Offset  int
+}

@@ -1,0 +1,120 @@
+package web
+
+import (
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// WorkstationView is a workstation with its live state from the agent hub:
+// whether its agent is connected to this server and what it sees.
+type WorkstationView struct {
+	*lanyard.Workstation
+	Online  bool              `json:"online"`
+	Readers []agenthub.Reader `json:"readers"`
+}
+
+func (s *Server) workstationRoutes(v1 string) []*route {
+	return []*route{
+		{method: "POST", path: v1 + "/workstations/pair", summary: "Confirm the pairing code a workstation's agent shows (issues its certificate)", tag: "workstations",
+			roles: anyone, in: service.PairConfirm{}, out: &WorkstationView{}, status: 201, h: s.pairWorkstation},
+		{method: "GET", path: v1 + "/workstations", summary: "List workstations (users see their own)", tag: "workstations", roles: anyone, out: []*WorkstationView{}, status: 200,
+			query: []param{{"owner", "string", "owner login"}, {"status", "string", "pending, active or revoked"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
+			h:     s.listWorkstations},
+		{method: "GET", path: v1 + "/workstations/{id}", summary: "Get a workstation with its live state (online, readers, cards)", tag: "workstations", roles: anyone, out: &WorkstationView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				w, err := s.svc.GetWorkstation(c.r.Context(), c.p, id)
+				if err != nil {
+					return nil, err
+				}
+				return s.workstationView(w), nil
+			}},
+		{method: "DELETE", path: v1 + "/workstations/{id}", summary: "Revoke a workstation: its certificate is revoked and its agent disconnected", tag: "workstations", roles: anyone, status: 204,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				if _, err := s.svc.RevokeWorkstation(c.r.Context(), c.p, id); err != nil {
+					return nil, err
+				}
+				if s.agents != nil {
+					s.agents.Disconnect(id)
+				}
+				return nil, nil
+			}},
+	}
+}
+
+// pairWorkstation confirms a pairing code under the login throttle's
+// rules, keyed by caller and by address, so that codes cannot be guessed
+// quickly (a code has 50 bits and lives 15 minutes; this is a second
+// line).
+func (s *Server) pairWorkstation(c *call) (any, error) {
+	var in service.PairConfirm
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	keys := []string{"pair:" + c.p.User.Login, "pair-ip:" + s.clientAddr(c.r)}
+	for _, k := range keys {
+		if ok, wait := s.throttle.Allow(k); !ok {
+			c.w.Header().Set("Retry-After", retryAfter(wait))
+			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong pairing codes; try again in %s", wait.Round(time.Second))
+		}
+	}
+	w, err := s.svc.ConfirmPairing(c.r.Context(), c.p, in)
+	if err != nil {
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			for _, k := range keys {
+				s.throttle.Failure(k)
+			}
+		}
+		return nil, err
+	}
+	return s.workstationView(w), nil
+}
+
+func (s *Server) listWorkstations(c *call) (any, error) {
+	q := c.r.URL.Query()
+	limit, err := c.queryInt("limit", 100)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := c.queryInt("offset", 0)
+	if err != nil {
+		return nil, err
+	}
+	f := lanyard.WorkstationFilter{Status: lanyard.WorkstationStatus(q.Get("status")), Limit: limit, Offset: offset}
+	if login := q.Get("owner"); login != "" {
+		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		if err != nil {
+			return nil, err
+		}
+		f.OwnerID = u.ID
+	}
+	ws, err := s.svc.ListWorkstations(c.r.Context(), c.p, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*WorkstationView, len(ws))
+	for i, w := range ws {
+		out[i] = s.workstationView(w)
+	}
+	return out, nil
+}
+
+func (s *Server) workstationView(w *lanyard.Workstation) *WorkstationView {
+	v := &WorkstationView{Workstation: w, Readers: []agenthub.Reader{}}
+	if s.agents != nil {
+		if st, ok := s.agents.State(w.ID); ok {
+			v.Online, v.Readers = st.Online, st.Readers
+		}
+	}
+	return v
+}
