@@ -128,6 +128,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	hub := agenthub.New(agenthub.Config{Service: svc, Log: log})
 	defer hub.Close()
+	svc.SetCardAccess(hub.CardAccess())
 	srv := &http.Server{
 		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version, Agents: hub}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -199,12 +200,18 @@ func writeSecretFile(path, content string) error {
 // running them is harmless.
 func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	svc.RefreshCRLs(ctx)
+	recoverOperations(ctx, svc, log)
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
+	ops := time.NewTicker(service.OperationIdleLimit)
+	defer ops.Stop()
 	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
+		case <-ops.C:
+			recoverOperations(ctx, svc, log)
+			n--
 		case <-tick.C:
 			svc.RefreshCRLs(ctx)
 			if n%6 == 0 {
@@ -220,6 +227,16 @@ func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 				log.Info("expired sessions purged", "count", n)
 			}
 		}
+	}
+}
+
+// recoverOperations marks card operations abandoned by a stopped server
+// or a lost request as interrupted, so their owners can continue them.
+func recoverOperations(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	if n, err := svc.RecoverOperations(ctx, service.OperationIdleLimit); err != nil {
+		log.Error("recovering card operations failed", "err", err)
+	} else if n > 0 {
+		log.Warn("card operations interrupted by a stop were marked resumable", "count", n)
 	}
 }
 

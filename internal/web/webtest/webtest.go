@@ -80,6 +80,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		tb.Fatalf("first-start setup: token %q, %v", tok, err)
 	}
 	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: AgentHeartbeat})
+	svc.SetCardAccess(hub.CardAccess())
 	srv := web.New(web.Config{Service: svc, Agents: hub})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()

@@ -1,0 +1,34 @@
+package agenthub
+
+import (
+	"context"
+
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// CardAccess presents the hub to the service's card workflows
+// (service.CardAccess): the live inventory and relay sessions.
+func (h *Hub) CardAccess() service.CardAccess { return cardAccess{h} }
+
+type cardAccess struct{ h *Hub }
+
+func (a cardAccess) Workstations() []service.WorkstationState {
+	states := a.h.States()
+	out := make([]service.WorkstationState, 0, len(states))
+	for _, st := range states {
+		ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online}
+		for _, r := range st.Readers {
+			ws.Readers = append(ws.Readers, service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial})
+		}
+		out = append(out, ws)
+	}
+	return out
+}
+
+func (a cardAccess) Open(ctx context.Context, workstationID int64, reader string) (service.CardSession, error) {
+	s, err := a.h.Open(ctx, workstationID, reader)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
