@@ -7,7 +7,7 @@ export GOFLAGS ?= -buildvcs=false
 
 ## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
 run:
-	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080
+	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080 --demo
 
 build:
 	$(GO) build -o bin/lanyard ./cmd/lanyard

@@ -36,6 +36,7 @@ type serveConfig struct {
 	agentListen                     string
 	logLevel                        string
 	trustProxy                      bool
+	demo                            bool
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -49,6 +50,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "master key file (default DATA/master.key; "+seal.EnvMasterKey+" takes precedence)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.BoolVar(&c.demo, "demo", false, "demo mode: a demo user, a demo policy and an in-process agent with an emulated PIV card (no hardware needed)")
 	fs.StringVar(&c.agentListen, "agent-listen", envOr("LANYARD_AGENT_LISTEN", "127.0.0.1:8443"), "address of the agents' TLS listener; empty disables it (LANYARD_AGENT_LISTEN)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
@@ -144,15 +146,28 @@ func serve(ctx context.Context, c serveConfig) error {
 		}
 	}()
 	var agentSrv *http.Server
+	var agentURL string
 	if c.agentListen != "" {
-		if agentSrv, err = serveAgents(ctx, c, hub, log, errc); err != nil {
+		if agentSrv, agentURL, err = serveAgents(ctx, c, hub, log, errc); err != nil {
 			return err
+		}
+	}
+	var demoBanner string
+	if c.demo {
+		if agentURL == "" {
+			return errors.New("--demo needs the agent listener (--agent-listen)")
+		}
+		if demoBanner, err = startDemo(ctx, svc, c.data, agentURL, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
 	}
 	log.Info("lanyard ready", "url", c.baseURL, "store", st.Engine(), "startup", time.Since(start).String())
 	fmt.Fprintf(os.Stderr, "Lanyard is ready at %s\n", c.baseURL)
 	if token != "" {
 		fmt.Fprintf(os.Stderr, "First start: the administrator API token is in %s (export LANYARD_TOKEN=$(cat %s))\n", tokenFile, tokenFile)
+	}
+	if demoBanner != "" {
+		fmt.Fprint(os.Stderr, demoBanner)
 	}
 	select {
 	case err := <-errc:
@@ -243,7 +258,7 @@ func recoverOperations(ctx context.Context, svc *service.Service, log *slog.Logg
 // serveAgents starts the agent listener: always TLS, with a server
 // certificate the built-in CA issues now for the host of --url plus
 // 127.0.0.1 and localhost.
-func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slog.Logger, errc chan<- error) (*http.Server, string, error) {
 	hosts := []string{"127.0.0.1", "localhost"}
 	if u, err := url.Parse(c.baseURL); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
 		hosts = append([]string{u.Hostname()}, hosts...)
@@ -253,11 +268,11 @@ func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slo
 	}
 	cfg, err := hub.TLSConfig(ctx, hosts)
 	if err != nil {
-		return nil, fmt.Errorf("agent listener certificate: %w", err)
+		return nil, "", fmt.Errorf("agent listener certificate: %w", err)
 	}
 	ln, err := net.Listen("tcp", c.agentListen)
 	if err != nil {
-		return nil, fmt.Errorf("--agent-listen: %w", err)
+		return nil, "", fmt.Errorf("--agent-listen: %w", err)
 	}
 	srv := &http.Server{
 		Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -269,5 +284,5 @@ func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slo
 	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
 	log.Info("agent listener ready", "addr", ln.Addr().String(), "hosts", hosts)
 	fmt.Fprintf(os.Stderr, "Agents connect to https://%s (lanyard agent --server https://%s)\n", ln.Addr(), ln.Addr())
-	return srv, nil
+	return srv, "https://" + ln.Addr().String(), nil
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// The demo (lanyard serve --demo, make run): everything a newcomer needs
+// to issue a card in the browser without hardware. It is ordinary Lanyard
+// — a user, a policy, a workstation agent and a PIV card — except that the
+// agent runs inside the server process and its reader holds the PIV card
+// emulator instead of a PC/SC reader.
+const (
+	demoLogin      = "demo"
+	demoPolicy     = "demo"
+	demoReader     = "Lanyard demo reader"
+	demoPassFile   = "demo-password"
+	demoCardFile   = "demo-card.state"
+	demoCardKey    = "demo-card.key"
+	demoAgentState = "demo-agent"
+)
+
+// startDemo sets the demo up (idempotently: a restart keeps the user, the
+// card and the workstation) and starts the in-process agent. It returns
+// the banner to print.
+func startDemo(ctx context.Context, svc *service.Service, data, agentURL string, log *slog.Logger) (string, error) {
+	setup := &service.Principal{User: &lanyard.User{Login: "demo-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := svc.GetUser(ctx, setup, service.BootstrapLogin)
+	if err != nil {
+		return "", err
+	}
+	p := &service.Principal{User: admin, Roles: admin.Roles}
+	password, err := demoUser(ctx, svc, p, data)
+	if err != nil {
+		return "", err
+	}
+	if err := demoPolicyEnsure(ctx, svc, p); err != nil {
+		return "", err
+	}
+	card, err := demoCard(data)
+	if err != nil {
+		return "", err
+	}
+	readers := agent.NewMemReaders(demoReader)
+	if err := readers.Insert(demoReader, card); err != nil {
+		return "", err
+	}
+	go func() {
+		err := agent.Run(ctx, agent.Config{
+			Server: agentURL, StateDir: filepath.Join(data, demoAgentState), Readers: readers, Hostname: "demo-workstation",
+			Log: log.With("component", "demo-agent"), Version: version,
+			OnPairingCode: func(code string) {
+				// The demo workstation belongs to the demo user; confirming
+				// it here is what the user would do in Self-Service.
+				go func() {
+					if _, err := svc.ConfirmPairing(ctx, p, service.PairConfirm{Code: code, Owner: demoLogin}); err != nil {
+						log.Error("demo: confirming the demo agent's pairing failed", "err", err)
+					}
+				}()
+			},
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("demo agent stopped", "err", err)
+		}
+	}()
+	return fmt.Sprintf(`
+Demo: an emulated PIV card is in "%s" at the demo workstation.
+      Open the URL above and log in as %q with password %q,
+      then click "Issue card" next to the connected card.
+`, demoReader, demoLogin, password), nil
+}
+
+// demoUser creates the demo user on first start, with a random password
+// kept in DATA/demo-password (0600) so later starts can print it again.
+func demoUser(ctx context.Context, svc *service.Service, p *service.Principal, data string) (string, error) {
+	file := filepath.Join(data, demoPassFile)
+	if _, err := svc.GetUser(ctx, p, demoLogin); err == nil {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("the demo user exists but its password file is unreadable: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	} else if !lanyard.IsCode(err, lanyard.ENotFound) {
+		return "", err
+	}
+	password := strings.ToLower(rand.Text()[:12])
+	name, email := "Demo User", "demo@example.test"
+	_, err := svc.CreateUser(ctx, p, service.UserInput{Login: demoLogin, DisplayName: &name, Email: &email, UPN: &email, Password: &password})
+	if err != nil {
+		return "", err
+	}
+	return password, writeSecretFile(file, password+"\n")
+}
+
+// demoPolicyEnsure gives the demo user a policy with one required and
+// one optional template, as the issue asks of the demo.
+func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Principal) error {
+	if _, err := svc.GetPolicy(ctx, demoPolicy); err == nil {
+		return nil
+	} else if !lanyard.IsCode(err, lanyard.ENotFound) {
+		return err
+	}
+	pol := service.NewPolicyInput()
+	pol.Name, pol.Description, pol.Priority = demoPolicy, "The demo user's policy (lanyard serve --demo).", 10
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: demoLogin}}
+	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
+	pol.Settings.Issuance.MaxCardsPerUser = 0
+	_, err := svc.CreatePolicy(ctx, p, pol)
+	return err
+}
+
+// demoCard opens the demo card, whose state (keys, certificates, PIN)
+// survives restarts in DATA/demo-card.state, sealed under a random
+// passphrase in DATA/demo-card.key.
+func demoCard(data string) (*emu.Card, error) {
+	keyFile := filepath.Join(data, demoCardKey)
+	pass, err := os.ReadFile(keyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		pass = []byte(rand.Text())
+		err = writeSecretFile(keyFile, string(pass))
+	}
+	if err != nil {
+		return nil, err
+	}
+	store, err := emu.NewSealedFile(filepath.Join(data, demoCardFile), []byte(strings.TrimSpace(string(pass))), emu.KDFParams{Time: 1, MemoryKiB: 16 << 10, Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	return emu.New(emu.WithStateStore(store))
+}
