@@ -52,15 +52,12 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		return nil, lanyard.Errorf(lanyard.EConflict, "card %s has no card issue to continue", card.Serial)
 	}
 	in.User = user.Login
-	sess, r, _, err := s.openCard(ctx, p, in.CardTarget)
+	cc, err := s.openPIV(ctx, p, in.CardTarget)
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-	pc, serial, err := s.connect(ctx, sess, r)
-	if err != nil {
-		return nil, err
-	}
+	defer cc.sess.Close()
+	pc, serial, r := cc.pc, cc.serial, cc.r
 	if serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", r.Name, serial, card.Serial)
 	}

@@ -196,6 +196,31 @@ func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState)
 	return pc, serial, nil
 }
 
+// cardConn is an open, identified card: an exclusive session with the PIV
+// application selected.
+type cardConn struct {
+	sess   CardSession
+	pc     *piv.Card
+	serial string
+	r      *ReaderState
+	ws     *WorkstationState
+}
+
+// openPIV opens the target's card and identifies it. The caller closes
+// the session.
+func (s *Service) openPIV(ctx context.Context, p *Principal, t CardTarget) (*cardConn, error) {
+	sess, r, ws, err := s.openCard(ctx, p, t)
+	if err != nil {
+		return nil, err
+	}
+	pc, serial, err := s.connect(ctx, sess, r)
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return &cardConn{sess: sess, pc: pc, serial: serial, r: r, ws: ws}, nil
+}
+
 // findTracked reads third-party certificates on the card when the policy
 // searches for them.
 func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.Input) error {
@@ -225,15 +250,12 @@ func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.In
 // IssueOptions opens the Issue card dialog for the card in a reader:
 // whether it may be issued and what the dialog offers.
 func (s *Service) IssueOptions(ctx context.Context, p *Principal, t CardTarget) (*IssueOptionsResult, error) {
-	sess, r, ws, err := s.openCard(ctx, p, t)
+	cc, err := s.openPIV(ctx, p, t)
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-	pc, serial, err := s.connect(ctx, sess, r)
-	if err != nil {
-		return nil, err
-	}
+	defer cc.sess.Close()
+	pc, serial, r, ws := cc.pc, cc.serial, cc.r, cc.ws
 	_, in, err := s.loadIssue(ctx, p, t, r, serial)
 	if err != nil {
 		return nil, err
@@ -245,11 +267,11 @@ func (s *Service) IssueOptions(ctx context.Context, p *Principal, t CardTarget) 
 	if err != nil {
 		return nil, err
 	}
-	cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: serial, CardType: in.CardType.Name}
+	card := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: serial, CardType: in.CardType.Name}
 	if in.Card != nil {
-		cc.CardID, cc.State = in.Card.ID, in.Card.State
+		card.CardID, card.State = in.Card.ID, in.Card.State
 	}
-	return &IssueOptionsResult{Card: cc, Options: *o}, nil
+	return &IssueOptionsResult{Card: card, Options: *o}, nil
 }
 
 // IssueCard runs the guide's Issue card operation on the card in a reader:
@@ -260,15 +282,12 @@ func (s *Service) IssueOptions(ctx context.Context, p *Principal, t CardTarget) 
 // goes away, the operation is left interrupted and ContinueCardIssue
 // finishes it.
 func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput) (*IssueCardResult, error) {
-	sess, r, ws, err := s.openCard(ctx, p, in.CardTarget)
+	cc, err := s.openPIV(ctx, p, in.CardTarget)
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-	pc, serial, err := s.connect(ctx, sess, r)
-	if err != nil {
-		return nil, err
-	}
+	defer cc.sess.Close()
+	pc, serial, r, ws := cc.pc, cc.serial, cc.r, cc.ws
 	j, input, err := s.loadIssue(ctx, p, in.CardTarget, r, serial)
 	if err != nil {
 		return nil, err

@@ -76,11 +76,7 @@ func (s *Server) cardRoutes() []*route {
 
 func (s *Server) listCards(c *call) (any, error) {
 	q := c.r.URL.Query()
-	limit, err := c.queryInt("limit", 100)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := c.queryInt("offset", 0)
+	limit, offset, err := c.page()
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,7 @@ import (
 
 func (s *Server) listUsers(c *call) (any, error) {
 	q := c.r.URL.Query()
-	limit, err := c.queryInt("limit", 100)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := c.queryInt("offset", 0)
+	limit, offset, err := c.page()
 	if err != nil {
 		return nil, err
 	}
@@ -25,11 +21,7 @@ func (s *Server) listUsers(c *call) (any, error) {
 
 func (s *Server) listCertificates(c *call) (any, error) {
 	q := c.r.URL.Query()
-	limit, err := c.queryInt("limit", 100)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := c.queryInt("offset", 0)
+	limit, offset, err := c.page()
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,15 @@ func (c *call) queryInt(name string, def int) (int, error) {
 	return n, nil
 }
 
+// page reads the limit (default 100) and offset query parameters of a list.
+func (c *call) page() (limit, offset int, err error) {
+	if limit, err = c.queryInt("limit", 100); err != nil {
+		return 0, 0, err
+	}
+	offset, err = c.queryInt("offset", 0)
+	return limit, offset, err
+}
+
 // raw writes a non-JSON response.
 func (c *call) raw(contentType string, body []byte) {
 	c.w.Header().Set("Content-Type", contentType)

@@ -82,11 +82,7 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 
 func (s *Server) listWorkstations(c *call) (any, error) {
 	q := c.r.URL.Query()
-	limit, err := c.queryInt("limit", 100)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := c.queryInt("offset", 0)
+	limit, offset, err := c.page()
 	if err != nil {
 		return nil, err
 	}
