@@ -236,6 +236,11 @@ func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 					log.Error("audit chain broken", "first_bad", rep.FirstBad, "problem", rep.Problem, "detail", rep.Detail)
 				}
 			}
+			if n, err := svc.PurgePairings(ctx); err != nil {
+				log.Error("pairing purge failed", "err", err)
+			} else if n > 0 {
+				log.Info("expired pairing requests purged", "count", n)
+			}
 			if n, err := svc.PurgeSessions(ctx); err != nil {
 				log.Error("session purge failed", "err", err)
 			} else if n > 0 {

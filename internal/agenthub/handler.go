@@ -3,7 +3,6 @@ package agenthub
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/web/problem"
 )
 
 // maxPairBody bounds a pairing request (a P-256 CSR is under 1 KiB).
@@ -33,6 +33,13 @@ func (h *Hub) Handler() http.Handler {
 }
 
 func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
+	key := "pair:" + remoteHost(r)
+	if ok, wait := h.pairLimit.Allow(key); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		writeProblem(w, lanyard.Errorf(lanyard.ERateLimited, "too many pairing requests from this address; try again in %s", wait.Round(time.Second)))
+		return
+	}
+	h.pairLimit.Failure(key) // every request counts, confirmed or not
 	var in agentproto.PairRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxPairBody))
 	dec.DisallowUnknownFields()
@@ -137,46 +144,15 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// problem is the error body of the agent endpoints: the same fields as
-// the API's problem+json (internal/web), which agents read for the code
-// and detail.
-type problem struct {
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-}
+// writeProblem answers err as problem+json, with the API's code→status
+// table (internal/web/problem).
+func writeProblem(w http.ResponseWriter, err error) { problem.Write(w, problem.For(err, "")) }
 
-// statusOf maps the codes the agent endpoints produce; internal/web holds
-// the API's full table.
-var statusOf = map[string]int{
-	lanyard.EInvalid:         http.StatusBadRequest,
-	lanyard.EInvalidCSR:      http.StatusBadRequest,
-	lanyard.EKeyNotAllowed:   http.StatusUnprocessableEntity,
-	lanyard.ENotFound:        http.StatusNotFound,
-	lanyard.EConflict:        http.StatusConflict,
-	lanyard.EUnauthenticated: http.StatusUnauthorized,
-	lanyard.EForbidden:       http.StatusForbidden,
-	lanyard.EUnavailable:     http.StatusServiceUnavailable,
-}
-
-func writeProblem(w http.ResponseWriter, err error) {
-	status, ok := statusOf[lanyard.ErrorCode(err)]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	writeProblemStatus(w, status, err)
-}
-
+// writeProblemStatus answers err with a status of its own (426).
 func writeProblemStatus(w http.ResponseWriter, status int, err error) {
-	var le *lanyard.Error
-	code := lanyard.ErrorCode(err)
-	if !errors.As(err, &le) {
-		code = lanyard.EInternal
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{Title: http.StatusText(status), Status: status, Detail: lanyard.ErrorMessage(err), Code: code})
+	p := problem.For(err, "")
+	p.Status, p.Title = status, http.StatusText(status)
+	problem.Write(w, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,7 @@ package agenthub
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,6 +37,10 @@ type Config struct {
 	// Heartbeat is the ping interval on agent connections (default
 	// agentproto.DefaultHeartbeat); a silent agent is dropped after three.
 	Heartbeat time.Duration
+	// PairLimits bounds pairing requests per client address (default
+	// PairLimits); benchmarks that pair hundreds of agents from one
+	// address raise it.
+	PairLimits *auth.Limits
 }
 
 // Hub tracks connected agents. It is safe for concurrent use.
@@ -43,6 +49,7 @@ type Hub struct {
 	log       *slog.Logger
 	heartbeat time.Duration
 	relay     prometheus.Histogram
+	pairLimit *auth.Throttle // pairing requests per client address
 
 	mu      sync.Mutex
 	conns   map[int64]*agentConn
@@ -96,8 +103,16 @@ func New(cfg Config) *Hub {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = agentproto.DefaultHeartbeat
 	}
+	limits := PairLimits
+	if cfg.PairLimits != nil {
+		limits = *cfg.PairLimits
+	}
+	pairLimit, err := auth.NewThrottle(time.Now, limits)
+	if err != nil {
+		panic(fmt.Sprintf("agenthub: invalid pairing limits: %v", err))
+	}
 	return &Hub{
-		svc: cfg.Service, log: cfg.Log, heartbeat: cfg.Heartbeat,
+		svc: cfg.Service, log: cfg.Log, heartbeat: cfg.Heartbeat, pairLimit: pairLimit,
 		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "lanyard_agent_apdu_relay_seconds",
 			Help: "Server-side round trip of one relayed APDU: sent to the agent until its reply arrived (target p99 < 20 ms).",
@@ -108,6 +123,13 @@ func New(cfg Config) *Hub {
 		subs:  map[int]func(Event){},
 	}
 }
+
+// PairLimits bound unauthenticated pairing requests per client address:
+// an agent asks once per pairing (and again when its code expires), so ten
+// requests in fifteen minutes leave room for mistakes while a flood from
+// one address is turned away with 429 (stale requests are purged by
+// service.PurgePairings).
+var PairLimits = auth.Limits{MaxFailures: 10, Window: 15 * time.Minute, BaseLock: time.Minute, MaxLock: 15 * time.Minute, MaxKeys: 100_000}
 
 // Collectors returns the hub's Prometheus metrics, for the server's
 // registry.

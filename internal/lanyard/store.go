@@ -125,6 +125,9 @@ type Tx interface {
 	// TouchWorkstation sets only LastSeenAt, so that a connecting agent
 	// never overwrites a revocation committed meanwhile.
 	TouchWorkstation(id int64, at time.Time) error
+	// DeleteExpiredPairings deletes pending workstations whose pairing
+	// code expired before at (unconfirmed requests) and returns how many.
+	DeleteExpiredPairings(before time.Time) (int, error)
 
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset

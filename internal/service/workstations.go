@@ -399,3 +399,23 @@ func (s *Service) AgentSeen(ctx context.Context, id int64) (bool, error) {
 	})
 	return active, err
 }
+
+// PairingRetention is how long an unconfirmed, expired pairing request is
+// kept (for the owner to see why a code stopped working) before
+// PurgePairings deletes it.
+const PairingRetention = 24 * time.Hour
+
+// PurgePairings deletes pairing requests that expired more than
+// PairingRetention ago and were never confirmed, so that unauthenticated
+// pairing requests cannot pile up. One transaction, one audit event.
+func (s *Service) PurgePairings(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		var err error
+		if n, err = tx.DeleteExpiredPairings(s.clock().Add(-PairingRetention)); err != nil || n == 0 {
+			return err
+		}
+		return tx.AppendAudit(s.event(systemPrincipal, "workstation.pairings_purge", "workstation", "", map[string]any{"deleted": n}))
+	})
+	return n, err
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"github.com/lanyard-cms/lanyard/internal/web/problem"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			if !errors.As(err, &le) || le.Message == "" {
 				t.Fatalf("decode error %v is not a lanyard.Error with a message", err)
 			}
-			if st := statusOf[le.Code]; st < 400 || st >= 500 {
+			if st := problem.Status(le.Code); st < 400 || st >= 500 {
 				t.Fatalf("decode error code %q maps to status %d", le.Code, st)
 			}
 		}

@@ -116,3 +116,7 @@ func (*tx) SecretAnswers(int64) ([]lanyard.SecretAnswer, error) {
 func (*tx) SetSecretAnswers(int64, []lanyard.SecretAnswer) error {
 	return notImplemented("SetSecretAnswers")
 }
+
+func (*tx) DeleteExpiredPairings(time.Time) (int, error) {
+	return 0, notImplemented("DeleteExpiredPairings")
+}

@@ -16,6 +16,7 @@ var (
 	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, public_key = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
 		pairing_expires_at = ?, tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
 	qTouchWorkstation = prepared(`UPDATE workstations SET last_seen_at = ? WHERE id = ?`)
+	qPurgePairings    = prepared(`DELETE FROM workstations WHERE status = 'pending' AND pairing_expires_at < ?`)
 	qWorkstationByID  = prepared(`SELECT ` + workstationCols + ` FROM workstations WHERE id = ?`)
 	// The empty string is never a code or a serial (the partial unique
 	// indexes leave it out), so look-ups of "" find nothing.
@@ -112,4 +113,18 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 	w.CreatedAt, w.PairedAt, w.LastSeenAt = fromMicros(created), fromMicros(paired), fromMicros(seen)
 	w.PairingExpiresAt = fromMicros(expires)
 	return &w, nil
+}
+
+// DeleteExpiredPairings deletes unconfirmed pairing requests that expired
+// before before: they hold no certificate and can never be confirmed.
+func (t *txn) DeleteExpiredPairings(before time.Time) (int, error) {
+	res, err := t.exec(qPurgePairings, micros(before))
+	if err != nil {
+		return 0, t.writeErr(err, "", "")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.fail(dbError(err))
+	}
+	return int(n), nil
 }

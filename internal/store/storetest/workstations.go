@@ -129,3 +129,36 @@ func testWorkstations(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 }
+
+// testExpiredPairings: only pending workstations whose code expired go.
+func testExpiredPairings(t *testing.T, s lanyard.Store) {
+	old := NewWorkstation("old", "3333333333333333", 0)
+	old.Status, old.PairingExpiresAt = lanyard.WorkstationPending, at(time.Hour)
+	fresh := NewWorkstation("fresh", "4444444444444444", 0)
+	fresh.Status, fresh.PairingExpiresAt = lanyard.WorkstationPending, at(3*time.Hour)
+	active := NewWorkstation("active", "5555555555555555", 0)
+	active.Status, active.PairingExpiresAt, active.PairingCode, active.CertSerial = lanyard.WorkstationActive, at(time.Hour), "", "abcd"
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, w := range []*lanyard.Workstation{old, fresh, active} {
+			if err := tx.CreateWorkstation(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var n int
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredPairings(at(2 * time.Hour)); return })
+	if n != 1 {
+		t.Fatalf("DeleteExpiredPairings deleted %d, want 1", n)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		_, err := tx.WorkstationByID(old.ID)
+		wantCode(t, "expired pairing", err, lanyard.ENotFound)
+		for _, w := range []*lanyard.Workstation{fresh, active} {
+			if _, err := tx.WorkstationByID(w.ID); err != nil {
+				t.Errorf("workstation %s deleted: %v", w.Name, err)
+			}
+		}
+		return nil
+	})
+}
