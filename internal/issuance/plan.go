@@ -34,7 +34,9 @@ type Plan struct {
 	Tracked    []string   `json:"tracked,omitempty"`
 	RandomPIN  bool       `json:"random_pin"`
 	ShowPIN    bool       `json:"show_pin"` // the random PIN is shown to the user once
-	Name       string     `json:"name,omitempty"`
+	// MailPIN is who gets the random PIN by e-mail.
+	MailPIN lanyard.PINRecipient `json:"mail_pin,omitempty"`
+	Name    string               `json:"name,omitempty"`
 
 	UserPIN  string `json:"-"` // "" = the card type's default user PIN
 	AdminPIN string `json:"-"` // "" = the card type's default PUK
@@ -84,7 +86,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 		if p.UserPIN, err = policy.RandomPIN(rp, rand); err != nil {
 			return nil, err
 		}
-		p.ShowPIN = rp.ShowToUser
+		p.ShowPIN, p.MailPIN = rp.ShowToUser, rp.MailTo
 	case ch.UserPIN != "":
 		if !o.ShowUserPIN {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "the User PIN cannot be chosen for this card: it is set from the card type")

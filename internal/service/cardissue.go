@@ -47,6 +47,8 @@ type IssueCardResult struct {
 	OperationID           int64     `json:"operation_id"`
 	State                 string    `json:"state"` // issued or pending
 	RandomPIN             string    `json:"random_pin,omitempty"`
+	PINMailedTo           []string  `json:"pin_mailed_to,omitempty"`
+	PINMailNote           string    `json:"pin_mail_note,omitempty"`
 	SecretQuestionsNeeded bool      `json:"secret_questions_needed"`
 }
 
@@ -122,7 +124,11 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 		var err error
 		switch {
 		case t.User == "" || t.User == p.User.Login:
-			j.user = p.User
+			// Read afresh: the card and the e-mails use the current
+			// attributes, not the session's copy.
+			if j.user, err = tx.UserByID(p.User.ID); err != nil {
+				return err
+			}
 		case !isStaff(p):
 			return lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
 		default:
@@ -481,8 +487,11 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		return nil, err
 	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
-	if j.plan != nil && j.plan.RandomPIN && j.plan.ShowPIN && j.data.PINSet {
-		res.RandomPIN = j.plan.UserPIN
+	if j.plan != nil && j.plan.RandomPIN && j.data.PINSet && j.plan.UserPIN != "" {
+		if j.plan.ShowPIN {
+			res.RandomPIN = j.plan.UserPIN
+		}
+		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
 	}
 	var answers []lanyard.SecretAnswer
 	err = s.view(ctx, func(tx lanyard.Tx) error {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +41,16 @@ type issueEnv struct {
 	card   *emu.Card
 	dir    string
 	key    []byte
+	mail   service.Notifier
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
 	t.Helper()
-	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	return newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)})
+}
+
+func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
+	t.Helper()
 	e.start(t)
 	ctx := context.Background()
 	if _, err := e.svc.Setup(ctx); err != nil {
@@ -72,7 +78,7 @@ func newIssueEnv(t *testing.T) *issueEnv {
 // "restart").
 func (e *issueEnv) start(t *testing.T) {
 	t.Helper()
-	svc, st := mustService(t, e.dir, e.key)
+	svc, st := mustServiceWith(t, e.dir, e.key, e.mail)
 	e.svc, e.st = svc, st
 	t.Cleanup(func() { svc.Close(); st.Close() })
 	if e.access != nil {
@@ -527,5 +533,52 @@ func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
 	if !lanyard.IsCode(err, code) {
 		t.Fatalf("error %v, want code %s", err, code)
+	}
+}
+
+// pinMail records what the random-PIN hook hands over; the SMTP outbox
+// that implements it comes with the documents issue.
+type pinMail struct {
+	to  []string
+	pin string
+}
+
+func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *lanyard.Card, pin string) error {
+	m.to, m.pin = to, pin
+	return nil
+}
+
+// "Set random user PIN" with e-mail to the user and the manager: the PIN
+// goes to the notifier for both addresses; without a notifier the user is
+// told it was not sent.
+func TestIssueCardRandomPINMail(t *testing.T) {
+	ctx := context.Background()
+	for _, withMail := range []bool{true, false} {
+		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+		m := &pinMail{}
+		if withMail {
+			e.mail = m
+		}
+		e2 := newIssueEnvFrom(t, e)
+		if _, err := e2.svc.UpdateUser(ctx, e2.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
+			t.Fatal(err)
+		}
+		e2.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Issuance.RandomUserPIN = true
+			s.Issuance.RandomPIN.MailTo = lanyard.PINMailBoth
+		})
+		res, err := e2.svc.IssueCard(ctx, e2.alice, service.IssueCardInput{CardTarget: e2.target()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !withMail {
+			if len(res.PINMailedTo) != 0 || !strings.Contains(res.PINMailNote, "not configured") {
+				t.Fatalf("without a notifier: %v %q", res.PINMailedTo, res.PINMailNote)
+			}
+			continue
+		}
+		if m.pin != res.RandomPIN || len(m.to) != 2 || m.to[0] != "alice@example.test" || m.to[1] != "boss@example.test" {
+			t.Fatalf("mailed %v %q, shown %q", m.to, m.pin, res.RandomPIN)
+		}
 	}
 }

@@ -31,6 +31,9 @@ type Config struct {
 	BaseURL string
 	// CRLValidity is how long a CRL is valid; it is re-signed at half of it.
 	CRLValidity time.Duration
+	// Notifier sends e-mail notifications; nil: none are sent (the
+	// documents issue brings the SMTP outbox).
+	Notifier Notifier
 }
 
 // Service implements Lanyard's operations.
@@ -54,7 +57,8 @@ type Service struct {
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
-	cards cardAccess // workstations' cards (cardaccess.go)
+	cards    cardAccess // workstations' cards (cardaccess.go)
+	notifier Notifier
 
 	closeOnce sync.Once
 }
@@ -73,7 +77,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
-		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity,
+		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

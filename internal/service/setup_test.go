@@ -20,6 +20,10 @@ import (
 )
 
 func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyard.Store) {
+	return mustServiceWith(t, dir, key, nil)
+}
+
+func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier) (*service.Service, lanyard.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
@@ -31,7 +35,7 @@ func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyar
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1"})
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n})
 	if err != nil {
 		t.Fatal(err)
 	}
