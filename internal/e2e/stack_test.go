@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +42,8 @@ type stack struct {
 	vpcd  string // host:port of the vpcd slot
 	port  int
 
+	hub      *agenthub.Hub
+	agentURL string
 	agentDir string
 	agent    *runningAgent
 	ws       int64  // the paired workstation
@@ -60,8 +64,39 @@ func newStack(t *testing.T) *stack {
 	}
 	s := &stack{t: t, srv: webtest.Start(t, st), vpcd: addr, port: port, agentDir: t.TempDir()}
 	s.admin = mustClient(t, s.srv.URL, s.srv.AdminToken)
+	s.startHub()
 	s.waitSlotEmpty()
 	return s
+}
+
+// heartbeat is the agent connection's ping interval in these tests. The
+// test server's own hub pings every 300 ms and drops an agent silent for
+// 900 ms, which a loaded machine (go test -race ./... next to Chromium,
+// two CPUs) exceeds now and then in the middle of an issue; a second is
+// still short enough for the tests and three seconds of silence mean a
+// dead peer here, not a busy one. Killed agents and pulled cards are
+// noticed at once either way: their connection or session ends.
+const heartbeat = time.Second
+
+// startHub runs the agents' hub as webtest does, with the tests'
+// heartbeat, and wires it into the service's card workflows in place of
+// webtest's hub (which then serves no agents).
+func (s *stack) startHub() {
+	s.t.Helper()
+	hub := agenthub.New(agenthub.Config{Service: s.srv.Service, Heartbeat: heartbeat})
+	s.srv.Service.SetCardAccess(hub.CardAccess())
+	cfg, err := hub.TLSConfig(context.Background(), []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	hs := &http.Server{Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(tls.NewListener(ln, cfg))
+	s.t.Cleanup(func() { hs.Close(); hub.Close() })
+	s.hub, s.agentURL = hub, "https://"+ln.Addr().String()
 }
 
 // waitSlotEmpty waits until pcscd no longer shows a card in the vpcd slot:
@@ -149,8 +184,8 @@ func (s *stack) startAgent() *runningAgent {
 	tpm := false
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: s.srv.AgentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc", TPM: &tpm,
-			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: webtest.AgentHeartbeat,
+			Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc", TPM: &tpm,
+			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
 		})
 	}()
 	s.agent = a
@@ -215,12 +250,12 @@ func (s *stack) waitReaders() {
 func (s *stack) restartAgent() {
 	s.t.Helper()
 	a := s.startAgent()
+	s.waitReaders() // online: only a paired agent gets that far
 	select {
 	case code := <-a.codes:
 		s.t.Fatalf("the restarted agent asked to pair again (code %s)", code)
 	default:
 	}
-	s.waitReaders()
 }
 
 // waitState waits until the hub's state of the workstation satisfies ok.
@@ -228,7 +263,7 @@ func (s *stack) waitState(what string, ok func(agenthub.WorkstationState) bool) 
 	s.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		st, online := s.srv.Hub.State(s.ws)
+		st, online := s.hub.State(s.ws)
 		if online && ok(st) {
 			return st
 		}
