@@ -113,11 +113,15 @@ function optionsForm(opts, card, dlg) {
 
 function templateOption(t, id, { checked, disabled, tag, optional }) {
   const descID = id + '-desc';
+  // The options name each template by its display name in description
+  // (issuance.TemplateInfo); the internal name is the fallback.
+  const name = t.display_name || t.description || t.name;
+  const desc = t.description && t.description !== name ? t.description : '';
   return h('div', { class: 'option' },
     h('label', {},
-      h('input', { type: 'checkbox', id, checked, disabled, 'data-template': optional ? t.name : null, 'aria-describedby': t.description ? descID : null }),
-      ' ', t.display_name || t.name, h('span', { class: 'tag' }, disabled && optional ? 'Optional, not selectable' : tag)),
-    t.description ? h('p', { class: 'desc', id: descID }, t.description) : null);
+      h('input', { type: 'checkbox', id, checked, disabled, 'data-template': optional ? t.name : null, 'aria-describedby': desc ? descID : null }),
+      ' ', name, h('span', { class: 'tag' }, disabled && optional ? 'Optional, not selectable' : tag)),
+    desc ? h('p', { class: 'desc', id: descID }, desc) : null);
 }
 
 // collect validates the form and returns the request, or null after
@@ -212,7 +216,8 @@ async function run(req, body, status, back) {
 function resultView(res) {
   const dlg = $('#issue-dialog');
   const pending = res.state === 'pending';
-  const certs = res.certificates || [];
+  // The issued card comes with its certificates (service.IssueCardResult).
+  const certs = (res.card && res.card.certificates) || res.certificates || [];
   let pinInput = null;
   let copyStatus = null;
   const parts = [

@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// dialogTemplate is one certificate template line of the Issue card
+// dialog as the page shows it.
+type dialogTemplate struct {
+	Name     string `json:"name"`  // data-template: optional ones only
+	Label    string `json:"label"` // without the tag
+	Tag      string `json:"tag"`   // Required, Optional, …
+	Checked  bool   `json:"checked"`
+	Disabled bool   `json:"disabled"`
+}
+
+func (b *browser) dialogTemplates() []dialogTemplate {
+	b.t.Helper()
+	return eval[[]dialogTemplate](b, `[...document.querySelectorAll('#issue-form input[type=checkbox]')].map(i => ({
+		name: i.dataset.template || '', tag: i.closest('label').querySelector('.tag').textContent,
+		label: [...i.closest('label').childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim(), checked: i.checked, disabled: i.disabled}))`)
+}
+
+func (b *browser) exists(sel string) bool {
+	b.t.Helper()
+	return eval[bool](b, `!!document.querySelector(`+jsString(sel)+`)`)
+}
+
+// openIssueDialog clicks Issue card for the card in reader and waits for
+// the dialog's form (or its refusal).
+func (b *browser) openIssueDialog(reader, serial string) {
+	b.t.Helper()
+	b.waitFor("the card listed under Connected cards", `document.querySelector('#connected').textContent.includes(`+jsString(serial)+`)`)
+	b.run("click Issue card", chromedp.Click(chromedp.CSS(`#connected button[aria-label="Issue card in `+reader+`"]`)))
+	b.waitFor("the Issue card dialog", `document.querySelector('#issue-dialog').open &&
+		(document.querySelector('#issue-form') || document.querySelector('#issue-body .error'))`)
+}
+
+func (b *browser) closeDialog() {
+	b.t.Helper()
+	b.run("close the dialog", chromedp.Click(chromedp.CSS(`#issue-body .buttons button`)))
+	b.waitFor("dialog closed", `!document.querySelector('#issue-dialog').open`)
+}
+
+// setSecretQuestions answers the secret questions page.
+func (b *browser) setSecretQuestions() {
+	b.t.Helper()
+	b.waitFor("the questions", `!document.querySelector('#sq-form').hidden && document.querySelector('#q1')`)
+	n := eval[int](b, `document.querySelectorAll('#sq-fields select').length`)
+	for i := 1; i <= n; i++ {
+		eval[bool](b, `(() => { const s = document.querySelector('#q`+strconv.Itoa(i)+`'); s.selectedIndex = `+strconv.Itoa(i)+`; return true })()`)
+		b.run("answer "+strconv.Itoa(i), chromedp.SendKeys(chromedp.CSS("#a"+strconv.Itoa(i)), "answer number "+strconv.Itoa(i)))
+	}
+	b.shot("secret-questions-filled")
+	b.run("save answers", chromedp.Click(chromedp.CSS(`#sq-form button[type=submit]`)))
+	b.waitFor("answers saved", `document.querySelector('#sq-status').textContent.includes('Your secret questions are saved')`)
+}
+
+// TestBrowserIssueCard is the guide's "Issue a card", not initialized:
+// the user sees the connected card, opens Issue card, gets the required
+// template fixed and picks one optional template, enters the User PIN
+// twice and the Admin PIN (the card is not registered; the default policy
+// lets users add cards), issues, closes, answers the secret questions,
+// and finds the card under Your cards. OpenSC then reads exactly the
+// issued certificates from the card, signs with the PIN the user chose,
+// and openssl chains each certificate to the built-in CA.
+func TestBrowserIssueCard(t *testing.T) {
+	s := newStack(t)
+	ann, _ := s.user("ann")
+	s.pair("ann")
+	c := newVCard(t)
+	s.insert(c)
+
+	b := mustBrowser(t, s.srv.URL)
+	b.login("ann", password)
+	b.waitFor("connected card", `document.querySelector('#connected').textContent.includes(`+jsString(c.serial)+`)`)
+	if got := b.text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
+		t.Errorf("Your cards before the issue says %q", got)
+	}
+	row := b.text("#connected tbody tr")
+	for _, want := range []string{"e2e-pc", s.reader, c.serial, "piv", "No"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("Connected cards row %q lacks %q", row, want)
+		}
+	}
+	b.checkAccessible("Your cards")
+	b.shot("01-your-cards-connected-card")
+
+	b.openIssueDialog(s.reader, c.serial)
+	b.checkAccessible("Issue card dialog")
+	b.shot("02-issue-dialog")
+	tpls := b.dialogTemplates()
+	want := []dialogTemplate{
+		{"", "Smart card logon", "Required", true, true},
+		{"secure-email", "Secure e-mail", "Optional", false, false},
+		{"document-signing", "Document signing", "Optional", false, false},
+	}
+	if len(tpls) != len(want) {
+		t.Fatalf("dialog templates %+v, want %+v", tpls, want)
+	}
+	for i := range want {
+		if tpls[i] != want[i] {
+			t.Errorf("template %d: %+v, want %+v", i, tpls[i], want[i])
+		}
+	}
+	for sel, want := range map[string]bool{"#user-pin": true, "#user-pin2": true, "#admin-pin": true, "#init-caution": false, "#random-note": false, "#optional-note": false} {
+		if got := b.exists(sel); got != want {
+			t.Errorf("dialog has %s: %v, want %v", sel, got, want)
+		}
+	}
+	if got := b.text("#issue-form"); !strings.Contains(got, "not yet registered") || !strings.Contains(got, c.serial) {
+		t.Errorf("dialog text %q does not name the card or say it is not registered", got)
+	}
+	if f := b.focused(); f != "tpl-opt-0" {
+		t.Errorf("the dialog opens with focus on %q, want the first selectable template", f)
+	}
+
+	const userPIN, adminPIN = "24681357", "87654321"
+	// The page checks the confirmation before anything reaches the card.
+	b.run("PINs that differ",
+		chromedp.SendKeys(chromedp.CSS("#user-pin"), userPIN),
+		chromedp.SendKeys(chromedp.CSS("#user-pin2"), "24681350"),
+		chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
+	b.waitFor("the mismatch shown", `document.querySelector('#issue-error').textContent !== ''`)
+	if got := b.text("#issue-form"); !strings.Contains(got, "The two User PINs differ.") {
+		t.Errorf("mismatched PINs show %q", got)
+	}
+	b.shot("03-issue-dialog-pins-differ")
+
+	eval[bool](b, `(() => { document.querySelector('#user-pin2').value = ''; return true })()`)
+	b.run("fill the dialog",
+		chromedp.Click(chromedp.CSS(`input[data-template="secure-email"]`)),
+		chromedp.SendKeys(chromedp.CSS("#user-pin2"), userPIN),
+		chromedp.SendKeys(chromedp.CSS("#admin-pin"), adminPIN))
+	b.shot("04-issue-dialog-filled")
+	b.run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
+	b.waitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
+	b.shot("05-card-issued")
+	if b.exists("#random-pin") {
+		t.Error("a random PIN is shown though the user chose the PIN")
+	}
+	result := b.text("#issue-body")
+	for _, want := range []string{"Your card is ready to use.", "smartcard-logon Written — CN=User ann", "secure-email Written — CN=User ann", "You have not set your secret questions yet"} {
+		if !strings.Contains(result, want) {
+			t.Errorf("the result %q lacks %q", result, want)
+		}
+	}
+	if f := b.focused(); f != "issue-result-title" {
+		t.Errorf("after the issue focus is on %q, want the result heading", f)
+	}
+
+	b.run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
+	b.waitFor("the secret questions page", `location.pathname === '/secret-questions'`)
+	b.settle()
+	if got := b.text("#sq-status"); got != "Your card is issued. Now set your secret questions." {
+		t.Errorf("secret questions after the issue say %q", got)
+	}
+	b.checkAccessible("secret questions")
+	b.shot("06-secret-questions")
+	b.setSecretQuestions()
+	b.shot("07-secret-questions-saved")
+	var sq service.SecretQuestionsInfo
+	if err := ann.Get(context.Background(), "/api/v1/me/secret-questions", &sq); err != nil || !sq.Set {
+		t.Errorf("after saving, the API says set=%v (%v)", sq.Set, err)
+	}
+
+	b.run("back to Your cards", chromedp.Click(chromedp.CSS("#back-home a")))
+	b.waitFor("Your cards", `location.pathname === '/'`)
+	b.settle()
+	card := s.cardBySerial(c.serial)
+	art := `#cards article[data-card-id="` + strconv.FormatInt(card.ID, 10) + `"]`
+	b.waitFor("the card under Your cards", `document.querySelector(`+jsString(art)+`)`)
+	text := b.text(art)
+	for _, want := range []string{c.serial, "piv", "StateIssued"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Your cards shows %q, lacking %q", text, want)
+		}
+	}
+	if !regexp.MustCompile(`Certificates\s*2`).MatchString(text) {
+		t.Errorf("Your cards shows %q, want 2 certificates", text)
+	}
+	if got := b.text("#cards-status"); got != "You have 1 card." {
+		t.Errorf("Your cards status %q", got)
+	}
+	b.shot("08-your-cards-issued")
+	b.visit("/cards/" + strconv.FormatInt(card.ID, 10) + "#contents")
+	b.shot("09-card-contents")
+	if got := b.text("#panel-contents"); !strings.Contains(got, "Smart card logon") && !strings.Contains(got, "smartcard-logon") {
+		t.Errorf("the card's contents %q lack the logon certificate", got)
+	}
+
+	// The card, read by OpenSC with the agent gone (the card is free).
+	s.agent.stop(t)
+	tk := openToken(t, s.reader)
+	certs := s.checkIssued(tk, card.ID, userPIN, "9a", "9d")
+	if cn := certs["9a"].Subject.CommonName; cn != "User ann" {
+		t.Errorf("logon certificate subject CN %q", cn)
+	}
+	if got := certs["9d"].EmailAddresses; len(got) != 1 || got[0] != "ann@example.com" {
+		t.Errorf("e-mail certificate addresses %v", got)
+	}
+	tk.signFails("9a", "11223344")
+}
+
+// personalize gives a card contents from an earlier life, in process
+// before it goes into the reader: a key and certificate in 9E and a
+// changed PIN. Only an initialization lets an issue use the card then.
+func personalize(t *testing.T, c *vcard, pin string) {
+	t.Helper()
+	ctx := context.Background()
+	pc, err := piv.New(c.Card.Transport(), piv.Config{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, defaultMgmKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := admin.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(4242), Subject: pkix.Name{CommonName: "Old card authentication"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := admin.PutCertificate(ctx, piv.SlotCardAuthentication, cert); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.ChangePIN(ctx, piv.DefaultPIN, pin); err != nil {
+		t.Fatal(err)
+	}
+	c.Card.PowerOff()
+}
+
+// defaultMgmKey is the factory 3DES management key.
+var defaultMgmKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+
+// TestBrowserIssueInitializedRandomPIN is the initialized variant with a
+// random User PIN: the dialog cautions that initializing deletes all
+// contents and asks for no User PIN; the random PIN is shown once; the
+// card's old contents are gone and OpenSC signs with that PIN.
+func TestBrowserIssueInitializedRandomPIN(t *testing.T) {
+	s := newStack(t)
+	s.user("bea")
+	s.setPolicy(func(set map[string]any) {
+		iss := section(set, "issuance")
+		iss["initialize_card"], iss["random_user_pin"] = true, true
+	})
+	s.pair("bea")
+	c := newVCard(t)
+	personalize(t, c, "99887766")
+	s.insert(c)
+
+	b := mustBrowser(t, s.srv.URL)
+	b.login("bea", password)
+	b.openIssueDialog(s.reader, c.serial)
+	b.checkAccessible("Issue card dialog, initialized")
+	b.shot("01-issue-dialog-initialize")
+	if got := b.text("#init-caution"); !strings.Contains(got, "Caution: initializing the card deletes all of its contents.") {
+		t.Errorf("the caution says %q", got)
+	}
+	for sel, want := range map[string]bool{"#user-pin": false, "#user-pin2": false, "#admin-pin": true, "#random-note": true} {
+		if got := b.exists(sel); got != want {
+			t.Errorf("dialog has %s: %v, want %v", sel, got, want)
+		}
+	}
+	if cls := eval[string](b, `document.querySelector('#issue-form button[type=submit]').className`); cls != "danger" {
+		t.Errorf("the Issue button of an initializing issue has class %q, want danger", cls)
+	}
+	b.run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
+	b.waitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
+	b.shot("02-card-issued-random-pin")
+	pin := eval[string](b, `document.querySelector('#random-pin')?.value ?? ''`)
+	if !regexp.MustCompile(`^\d{8}$`).MatchString(pin) {
+		t.Fatalf("the random PIN shown is %q, want 8 digits", pin)
+	}
+	if got := b.text(".pin-once"); !strings.Contains(got, "This PIN will not be shown again.") {
+		t.Errorf("the PIN box says %q", got)
+	}
+	b.run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
+	b.waitFor("the secret questions page", `location.pathname === '/secret-questions'`)
+	b.settle()
+	b.shot("03-secret-questions")
+
+	// Shown once: neither the card's page data nor its API record holds it.
+	card := s.cardBySerial(c.serial)
+	raw := s.rawGet("/api/v1/cards/" + strconv.FormatInt(card.ID, 10))
+	if strings.Contains(raw, pin) {
+		t.Errorf("GET /cards/%d contains the random PIN", card.ID)
+	}
+
+	s.agent.stop(t)
+	tk := openToken(t, s.reader)
+	s.checkIssued(tk, card.ID, pin, "9a") // the old 9E certificate is gone
+	tk.signFails("9a", "99887766")
+}
+
+// rawGet returns an API answer's body as the administrator.
+func (s *stack) rawGet(path string) string {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.srv.AdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
