@@ -114,3 +114,12 @@ func validUPN(s string) bool {
 	at := strings.LastIndexByte(s, '@')
 	return at > 0 && at < len(s)-1 && utf8.ValidString(s) && !hasControl(s) && !strings.ContainsRune(s, ' ')
 }
+
+// CheckSubject reports whether a certificate of template t can be built
+// for u — the user attributes its subject alternative name needs (UPN,
+// e-mail) are present and well formed — so that a card issue can refuse
+// before it touches the card rather than fail at signing.
+func CheckSubject(t *lanyard.Template, u *lanyard.User) error {
+	_, _, err := subjectAltName(t, u, false)
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
@@ -22,7 +23,8 @@ type Input struct {
 	CardType   *lanyard.CardType
 	Card       *lanyard.Card // the registered card; nil when Lanyard does not know it
 	OwnerID    int64
-	OwnedCards int // the owner's cards that are not revoked
+	Owner      *lanyard.User // nil: attributes not checked
+	OwnedCards int           // the owner's cards that are not revoked
 	Templates  map[string]*lanyard.Template
 	// Found are the certificates already on the card (read before the
 	// dialog opens when the policy searches for tracked certificates).
@@ -162,6 +164,11 @@ func templateInfos(in Input, names []string) ([]TemplateInfo, error) {
 		}
 		if _, err := KeyAlgorithm(t, in.CardType); err != nil {
 			return nil, err
+		}
+		if in.Owner != nil {
+			if err := ca.CheckSubject(t, in.Owner); err != nil {
+				return nil, lanyard.Errorf(lanyard.EInvalid, "%s; ask your administrator to complete the user's details", lanyard.ErrorMessage(err))
+			}
 		}
 		desc := t.DisplayName
 		if desc == "" {

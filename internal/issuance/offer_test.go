@@ -276,3 +276,17 @@ func TestDecide(t *testing.T) {
 		}
 	})
 }
+
+// A template whose subject needs an attribute the owner lacks is refused
+// when the dialog opens, before the card is touched.
+func TestOfferChecksOwnerAttributes(t *testing.T) {
+	in := baseInput()
+	in.Templates["logon"].Subject = lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true}
+	in.Owner = &lanyard.User{Login: "alice"}
+	_, err := Offer(in)
+	wantErr(t, err, lanyard.EInvalid, "has no UPN")
+	in.Owner.UPN = "alice@example.test"
+	if _, err := Offer(in); err != nil {
+		t.Fatal(err)
+	}
+}

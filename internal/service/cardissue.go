@@ -139,7 +139,7 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 		if j.user.Disabled {
 			return lanyard.Errorf(lanyard.EConflict, "user %q is disabled", j.user.Login)
 		}
-		in.OwnerID = j.user.ID
+		in.OwnerID, in.Owner = j.user.ID, j.user
 		pol, err := s.effectivePolicy(tx, j.user)
 		if err != nil {
 			return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", j.user.Login)
