@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"github.com/chromedp/chromedp"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,7 +140,8 @@ func TestIssueAgentKilledThenContinued(t *testing.T) {
 // TestIssueCardPulledThenContinued pulls the card while the 9D
 // certificate is being written (9A is written): the operation becomes
 // interrupted, the card holds only the certificate the server recorded
-// as written; put back, Continue card issue finishes it.
+// as written; put back, Continue card issue in the card menu of Your
+// cards (Self-Service) finishes it.
 func TestIssueCardPulledThenContinued(t *testing.T) {
 	s := newStack(t)
 	dee, _ := s.user("dee")
@@ -157,7 +159,23 @@ func TestIssueCardPulledThenContinued(t *testing.T) {
 	tk := openToken(t, s.reader)
 	s.checkKnown(tk, v.ID, "9a")
 
-	s.continueIssue(dee, v.ID)
+	s.waitState("showing the card again", func(st agenthub.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
+	b := mustBrowser(t, s.srv.URL)
+	b.login("dee", password)
+	b.waitFor("the interrupted card under Your cards", `document.querySelector('#cards').textContent.includes(`+jsString(c.serial)+`)`)
+	b.run("open the card menu and choose Continue card issue",
+		chromedp.Click(chromedp.CSS(`#cards details.menu summary`)),
+		chromedp.Click(chromedp.CSS(`#cards details.menu button`)))
+	b.waitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
+	b.checkAccessible("continue dialog")
+	b.shot("continue-dialog")
+	b.run("enter the PINs and continue",
+		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), robustPIN),
+		chromedp.SendKeys(chromedp.CSS("#continue-admin-pin"), robustPUK),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
+	b.waitFor("the card issued", `document.querySelector('dialog[open]') && document.querySelector('dialog[open]').textContent.includes('The card is issued.')`)
+	b.shot("continue-done")
 	s.agent.stop(t)
 	s.checkIssued(tk, v.ID, robustPIN, "9a", "9d")
+	b.checkConsole()
 }

@@ -83,7 +83,9 @@ export const session = {
 // Cards (issue #4: the lead's card API).
 export const cards = {
   list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q}
-  get: (id) => call('GET', `/cards/${enc(id)}`), // {card, certificates, operations}
+  get: (id) => call('GET', `/cards/${enc(id)}`), // the card's fields with certificates and operations
+  // req: {workstation_id, reader, user_pin, admin_pin}
+  continueIssue: (id, req) => call('POST', `/cards/${enc(id)}/continue`, req),
   connected: () => call('GET', '/connected-cards').then(items),
 };
 

@@ -4,6 +4,7 @@
 import '../app.js';
 import * as api from '../api.js';
 import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStatus, table } from '../dom.js';
+import { canContinue, openContinueDialog } from '../continue.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -41,7 +42,7 @@ async function load() {
     setStatus(status, `This card cannot be shown. ${errorText(e)}`, 'error');
     return;
   }
-  const c = d.card || {};
+  const c = d.card || d; // the card's fields, with certificates and operations
   const certs = d.certificates || [];
   const ops = d.operations || [];
   $('#card-heading').textContent = `Card ${c.serial || c.id}`;
@@ -59,7 +60,10 @@ async function load() {
       ['Certificates', String(certs.length)],
       ['Registered', fmtDate(c.created_at)],
       ['Last change', fmtDateTime(c.updated_at)],
-    ]));
+    ]),
+    canContinue(c) ? h('p', {}, h('button', {
+      type: 'button', onclick: (e) => openContinueDialog(c, e.currentTarget, () => load()),
+    }, 'Continue card issue')) : '');
 
   $('#panel-contents').replaceChildren(
     h('h2', {}, 'Contents'),

@@ -4,11 +4,13 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, facts, fmtDate, label, setStatus, table } from '../dom.js';
 import { openIssueDialog } from '../issue.js';
+import { canContinue, openContinueDialog } from '../continue.js';
 
 const me = api.currentUser();
 
 function certCount(card, details) {
   if (typeof card.certificate_count === 'number') return String(card.certificate_count);
+  if (Array.isArray(card.certificates)) return String(card.certificates.length);
   if (details && Array.isArray(details.certificates)) return String(details.certificates.length);
   return '—';
 }
@@ -32,6 +34,10 @@ function cardArticle(card, details) {
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}` }, 'Details')),
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#contents` }, 'Contents')),
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#history` }, 'History')),
+        canContinue(card) ? h('li', {}, h('button', {
+          type: 'button', class: 'link',
+          onclick: (e) => openContinueDialog(card, e.currentTarget, () => loadCards()),
+        }, 'Continue card issue')) : null,
       )),
   );
 }
@@ -49,7 +55,7 @@ export async function loadCards() {
     return;
   }
   // The number of certificates comes with each card's details.
-  const details = await Promise.all(cards.map((c) => (typeof c.certificate_count === 'number' ? null : api.cards.get(c.id).catch(() => null))));
+  const details = await Promise.all(cards.map((c) => (typeof c.certificate_count === 'number' || Array.isArray(c.certificates) ? null : api.cards.get(c.id).catch(() => null))));
   list.replaceChildren(...cards.map((c, i) => cardArticle(c, details[i])));
   setStatus(status, cards.length
     ? `You have ${cards.length} ${cards.length === 1 ? 'card' : 'cards'}.`
