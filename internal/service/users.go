@@ -220,3 +220,26 @@ func (s *Service) ListUsers(ctx context.Context, f lanyard.UserFilter) ([]*lanya
 	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListUsers(f); return })
 	return out, err
 }
+
+// UserLogins maps user IDs to logins, for views that show who owns
+// something; unknown IDs are left out.
+func (s *Service) UserLogins(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		for _, id := range ids {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			u, err := tx.UserByID(id)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = u.Login
+		}
+		return nil
+	})
+	return out, err
+}

@@ -222,11 +222,9 @@ func (s *Server) apiRoutes() []*route {
 				}
 				return s.svc.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
 			}},
-		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*lanyard.CertRequest{}, status: 200,
+		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
-			h: func(c *call) (any, error) {
-				return s.svc.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
-			}},
+			h: s.listRequests},
 		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &service.IssueResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
@@ -299,4 +297,32 @@ func (s *Server) issue(c *call) (any, error) {
 		s.metrics.issued.Inc()
 	}
 	return res, nil
+}
+
+// RequestView is a certificate request with the logins of the user it is
+// for and of who asked, as the CA managers' queue shows them.
+type RequestView struct {
+	*lanyard.CertRequest
+	User        string `json:"user,omitempty"`
+	RequestedBy string `json:"requested_by_login,omitempty"`
+}
+
+func (s *Server) listRequests(c *call) (any, error) {
+	rs, err := s.svc.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, 2*len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.UserID, r.RequestedBy)
+	}
+	logins, err := s.svc.UserLogins(c.r.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*RequestView, len(rs))
+	for i, r := range rs {
+		out[i] = &RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy]}
+	}
+	return out, nil
 }

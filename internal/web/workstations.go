@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
@@ -12,6 +13,7 @@ import (
 // whether its agent is connected to this server and what it sees.
 type WorkstationView struct {
 	*lanyard.Workstation
+	Owner   string            `json:"owner,omitempty"` // the owner's login
 	Online  bool              `json:"online"`
 	Readers []agenthub.Reader `json:"readers"`
 }
@@ -33,7 +35,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 				if err != nil {
 					return nil, err
 				}
-				return s.workstationView(w), nil
+				return s.workstationView(c.r.Context(), w), nil
 			}},
 		{method: "DELETE", path: v1 + "/workstations/{id}", summary: "Revoke a workstation: its certificate is revoked and its agent disconnected", tag: "workstations", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {
@@ -77,7 +79,7 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 		}
 		return nil, err
 	}
-	return s.workstationView(w), nil
+	return s.workstationView(c.r.Context(), w), nil
 }
 
 func (s *Server) listWorkstations(c *call) (any, error) {
@@ -100,13 +102,18 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 	}
 	out := make([]*WorkstationView, len(ws))
 	for i, w := range ws {
-		out[i] = s.workstationView(w)
+		out[i] = s.workstationView(c.r.Context(), w)
 	}
 	return out, nil
 }
 
-func (s *Server) workstationView(w *lanyard.Workstation) *WorkstationView {
+func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation) *WorkstationView {
 	v := &WorkstationView{Workstation: w, Readers: []agenthub.Reader{}}
+	if w.OwnerID != 0 {
+		if logins, err := s.svc.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
+			v.Owner = logins[w.OwnerID]
+		}
+	}
 	if s.agents != nil {
 		if st, ok := s.agents.State(w.ID); ok {
 			v.Online, v.Readers = st.Online, st.Readers

@@ -21,6 +21,7 @@ async function load() {
   }
   $('#requests').replaceChildren(table('', [
     { label: 'Request', cell: (r) => `#${r.id}` },
+    { label: 'User', cell: (r) => r.user || `#${r.user_id}` },
     { label: 'Template', cell: (r) => r.template },
     { label: 'Subject', cell: (r) => r.subject || '—' },
     { label: 'CA', cell: (r) => r.ca },
