@@ -548,6 +548,9 @@ func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *
 	return nil
 }
 
+func (m *pinMail) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
+func (m *pinMail) Document(context.Context, []string, service.DocumentEvent) error   { return nil }
+
 // "Set random user PIN" with e-mail to the user and the manager: the PIN
 // goes to the notifier for both addresses; without a notifier the user is
 // told it was not sent.

@@ -6,14 +6,47 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// Notifier delivers the e-mails card workflows send. Implementations must
-// queue durably before returning (a message is never lost) and must not
-// log message bodies: a random PIN is one.
+// Notifier delivers the e-mails card workflows send (guide: "If the
+// administrator configured user email notifications, you will receive an
+// email…"). Implementations must queue durably before returning (a
+// message is never lost) and must not log message bodies: a random PIN
+// is one. Every method gets the addresses to write to; an empty list is
+// never passed.
 type Notifier interface {
 	// RandomPIN sends the random user PIN of a newly issued card to the
 	// recipients the policy names (guide: "email it to yourself or your
 	// manager").
 	RandomPIN(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, pin string) error
+	// CardIssue tells the card's owner that its issue is pending,
+	// approved (Continue card issue can write the certificates) or
+	// rejected (revoke and clear the card, then issue it again).
+	CardIssue(ctx context.Context, to []string, ev CardIssueEvent) error
+	// Document tells document officers that a signed document was
+	// uploaded (with the document attached), or its owner that it was
+	// approved or rejected.
+	Document(ctx context.Context, to []string, ev DocumentEvent) error
+}
+
+// CardIssueEvent is what a card issue notification says.
+type CardIssueEvent struct {
+	Kind     string // "pending", "approved" or "rejected"
+	User     *lanyard.User
+	Card     *lanyard.Card
+	Template string // the certificate concerned, when one is
+	Comment  string // the approver's comment on a rejection
+}
+
+// DocumentEvent is what a document notification says.
+type DocumentEvent struct {
+	Kind        string // "uploaded", "approved" or "rejected"
+	User        *lanyard.User
+	Card        *lanyard.Card
+	DocKind     string // "certificate_request" or "certificate_form"
+	Template    string
+	Comment     string
+	FileName    string
+	ContentType string
+	Content     []byte // the uploaded file, attached to "uploaded" mails
 }
 
 // pinRecipients are the addresses the policy's "Set random user PIN" mail
