@@ -129,6 +129,28 @@ type Tx interface {
 	// code expired before at (unconfirmed requests) and returns how many.
 	DeleteExpiredPairings(before time.Time) (int, error)
 
+	// Documents of the documents check. Uploads and decisions are a
+	// document's history: they are only ever added.
+	CreateDocument(d *Document) error // sets d.ID
+	// UpdateDocument writes State, Uploads and UpdatedAt if the document
+	// is still in state from, else fails with EConflict: of two officers
+	// deciding at once, or an upload racing a decision, one wins.
+	UpdateDocument(d *Document, from DocumentState) error
+	DocumentByID(id int64) (*Document, error)
+	ListDocuments(f DocumentFilter) ([]*Document, error) // newest first
+	// SetDocumentForm keeps the form generated for document id and its
+	// hex SHA-256; EConflict if the document already has one (the form
+	// never changes once generated).
+	SetDocumentForm(id int64, pdf []byte, sha256Hex string) error
+	DocumentForm(id int64) ([]byte, error)        // ENotFound until set
+	CreateDocumentUpload(u *DocumentUpload) error // sets u.ID; (DocumentID, Version) is unique
+	// DocumentUploads lists a document's uploads, oldest first, without
+	// their Content; DocumentUpload reads one with it.
+	DocumentUploads(documentID int64) ([]*DocumentUpload, error)
+	DocumentUpload(documentID int64, version int) (*DocumentUpload, error)
+	CreateDocumentDecision(d *DocumentDecision) error                // sets d.ID
+	DocumentDecisions(documentID int64) ([]*DocumentDecision, error) // oldest first
+
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset
 	PutSetting(key string, value []byte) error

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"SecretAnswers", testSecretAnswers},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
+		{"Documents", testDocuments},
 		{"Workstations", testWorkstations},
 		{"Settings", testSettings},
 		{"Times", testTimes},
