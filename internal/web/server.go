@@ -72,7 +72,7 @@ func New(cfg Config) *Server {
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
-	s.routes = append(s.apiRoutes(), s.cardRoutes()...)
+	s.routes = append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

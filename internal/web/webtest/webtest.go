@@ -48,6 +48,8 @@ type Options struct {
 	// Now is the clock of the service and the CA (default time.Now), for
 	// tests of expiry.
 	Now func() time.Time
+	// Notifier receives the service's e-mail notifications (default: none).
+	Notifier service.Notifier
 }
 
 // StartWith is Start with options.
@@ -71,7 +73,8 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base})
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
+		Notifier: opts.Notifier})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,73 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// DecideDocument approves or rejects the uploaded version of a document
+// (document officers only; the route checks the role, this the state).
+// A rejection needs a comment: it tells the owner what to change before
+// signing and uploading again. One transaction, one audit event; the
+// owner is told by e-mail when they have an address.
+func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, approve bool, comment string) (*DocumentView, error) {
+	if !p.Has(lanyard.RoleDocumentOfficer) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "only document officers approve or reject documents")
+	}
+	comment = strings.TrimSpace(comment)
+	if !approve && comment == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "say why the document is rejected: the owner reads the comment before uploading again")
+	}
+	if len(comment) > 2000 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "comment is limited to 2000 characters")
+	}
+	decision, action := lanyard.DocApproved, "document.approve"
+	if !approve {
+		decision, action = lanyard.DocRejected, "document.reject"
+	}
+	var d *lanyard.Document
+	var owner *lanyard.User
+	var card *lanyard.Card
+	dec := &lanyard.DocumentDecision{DocumentID: id, Decision: decision, Comment: comment, DecidedBy: p.User.ID, DecidedAt: s.clock()}
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, action, "document", strconv.FormatInt(id, 10), map[string]any{
+			"card": d.CardID, "slot": d.Slot, "kind": d.Kind, "version": dec.Version, "user": owner.Login, "comment": comment})
+	}, func(tx lanyard.Tx) error {
+		var err error
+		if d, err = tx.DocumentByID(id); err != nil {
+			return err
+		}
+		if d.UserID == p.User.ID {
+			return lanyard.Errorf(lanyard.EForbidden, "another document officer decides on your own documents")
+		}
+		if d.State != lanyard.DocUploaded {
+			return lanyard.Errorf(lanyard.EConflict, "the %s is %s: only an uploaded document can be decided", kindText(d.Kind), strings.ReplaceAll(string(d.State), "_", " "))
+		}
+		dec.Version = d.Uploads
+		if err := tx.CreateDocumentDecision(dec); err != nil {
+			return err
+		}
+		d.State, d.UpdatedAt = decision, dec.DecidedAt
+		if err := tx.UpdateDocument(d, lanyard.DocUploaded); err != nil {
+			return err
+		}
+		if owner, err = tx.UserByID(d.UserID); err != nil {
+			return err
+		}
+		card, err = tx.CardByID(d.CardID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.notifier != nil && owner.Email != "" {
+		ev := DocumentEvent{Kind: string(decision), User: owner, Card: card, DocKind: string(d.Kind), Template: d.Template, Comment: comment}
+		if err := s.notifier.Document(ctx, []string{owner.Email}, ev); err != nil {
+			s.log.Error("queueing the document decision e-mail failed", "document", id, "err", err)
+		}
+	}
+	return s.GetDocument(ctx, p, id)
+}
