@@ -33,6 +33,7 @@ var pageTable = []page{
 	{pattern: "/console/cards", title: "Cards", tmpl: "console-cards", script: "console/cards", console: true, nav: "/console/cards"},
 	{pattern: "/console/cards/{id}", title: "Card", tmpl: "card", script: "pages/card", params: []string{"id"}, console: true, nav: "/console/cards"},
 	{pattern: "/console/requests", title: "CA approval queue", tmpl: "console-requests", script: "console/requests", console: true, nav: "/console/requests"},
+	{pattern: "/console/documents", title: "Documents", tmpl: "console-documents", script: "console/documents", console: true, nav: "/console/documents"},
 	{pattern: "/console/workstations", title: "Workstations", tmpl: "console-workstations", script: "console/workstations", console: true, nav: "/console/workstations"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
 	{pattern: "/console/policies/{name}", title: "Policy", tmpl: "console-object", script: "console/object", params: []string{"name"}, console: true, nav: "/console/policies"},
@@ -54,6 +55,7 @@ var (
 		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"},
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},
 		{Href: "/console/templates", Label: "Certificate templates"}, {Href: "/console/requests", Label: "CA approval queue"},
+		{Href: "/console/documents", Label: "Documents"},
 		{Href: "/console/workstations", Label: "Workstations"},
 	}
 )

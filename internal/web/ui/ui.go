@@ -45,8 +45,9 @@ func (v *Viewer) Name() string {
 }
 
 // consoleRoles may open the management console. CA managers come in for
-// the approval queue; other roles use the API or CLI.
-var consoleRoles = []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleCAManager}
+// the approval queue, document officers for the documents; other roles
+// use the API or CLI.
+var consoleRoles = []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleCAManager, lanyard.RoleDocumentOfficer}
 
 // Staff reports whether the viewer may open the console.
 func (v *Viewer) Staff() bool { return v != nil && v.Roles.Has(consoleRoles...) }
@@ -129,7 +130,7 @@ func (u *UI) pageHandler(p page) http.Handler {
 			return
 		case p.console && !v.Staff():
 			u.renderError(w, r, http.StatusForbidden, "Not allowed",
-				"The management console is for operators, administrators and CA managers. Your account does not have one of these roles; ask an administrator if you need access.")
+				"The management console is for operators, administrators, CA managers and document officers. Your account does not have one of these roles; ask an administrator if you need access.")
 			return
 		}
 		params := map[string]string{}

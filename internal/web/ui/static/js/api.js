@@ -23,11 +23,17 @@ export function currentUser() {
   return document.querySelector('meta[name="lanyard-user"]')?.content || '';
 }
 
-async function call(method, path, body) {
+function call(method, path, body) {
+  if (body === undefined) return send(method, path);
+  return send(method, path, typeof body === 'string' ? body : JSON.stringify(body), 'application/json');
+}
+
+// send is call with a body of any type (a File for uploads).
+async function send(method, path, body, contentType) {
   const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json, application/problem+json' } };
   if (body !== undefined) {
-    opts.headers['Content-Type'] = 'application/json';
-    opts.body = typeof body === 'string' ? body : JSON.stringify(body);
+    opts.headers['Content-Type'] = contentType;
+    opts.body = body;
   }
   if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken;
   let res;
@@ -118,6 +124,31 @@ export const requests = {
   approve: (id, comment) => call('POST', `/requests/${enc(id)}/approve`, { comment }),
   reject: (id, comment) => call('POST', `/requests/${enc(id)}/reject`, { comment }),
 };
+
+// Documents check (issue #5): forms as PDF, signed uploads, decisions.
+// Forms and uploaded files are links (the browser downloads them with
+// the session cookie); uploads send the file itself as the body.
+export const documents = {
+  ofCard: (cardID) => call('GET', `/cards/${enc(cardID)}/documents`).then(items),
+  list: (filter) => call('GET', '/documents' + query(filter)).then(items), // {state, kind, user, card}
+  get: (id) => call('GET', `/documents/${enc(id)}`),
+  formURL: (id) => `${base}/documents/${enc(id)}/form.pdf`,
+  fileURL: (id, version) => `${base}/documents/${enc(id)}/uploads/${enc(version)}`,
+  upload: (id, file) => send('POST', `/documents/${enc(id)}/uploads` + query({ name: file.name }), file, uploadType(file)),
+  approve: (id, comment) => call('POST', `/documents/${enc(id)}/approve`, { comment }),
+  reject: (id, comment) => call('POST', `/documents/${enc(id)}/reject`, { comment }),
+};
+
+// uploadType is the file's media type; browsers often know none for
+// .p7s signatures, so the name decides then.
+function uploadType(file) {
+  if (file.type && file.type !== 'application/octet-stream') return file.type;
+  const ext = (file.name.match(/\.[^.]+$/) || [''])[0].toLowerCase();
+  return {
+    '.pdf': 'application/pdf', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+    '.p7s': 'application/pkcs7-signature', '.pem': 'application/pkcs7-signature', '.der': 'application/pkcs7-signature',
+  }[ext] || 'application/octet-stream';
+}
 
 // The console's configuration objects share one shape of API: a
 // collection of named objects with GET, POST, PUT. `body` may be raw JSON

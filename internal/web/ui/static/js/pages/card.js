@@ -5,6 +5,7 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStatus, table } from '../dom.js';
 import { canContinue, openContinueDialog } from '../continue.js';
+import { documentsButton, groupDocuments } from '../documents.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -36,8 +37,9 @@ tabs.forEach((t, i) => {
 
 async function load() {
   let d;
+  let docs = [];
   try {
-    d = await api.cards.get(id);
+    [d, docs] = await Promise.all([api.cards.get(id), api.documents.ofCard(id).catch(() => [])]);
   } catch (e) {
     setStatus(status, `This card cannot be shown. ${errorText(e)}`, 'error');
     return;
@@ -65,9 +67,21 @@ async function load() {
       type: 'button', onclick: (e) => openContinueDialog(c, e.currentTarget, () => load()),
     }, 'Continue card issue')) : '');
 
+  // Documents check: a "!" next to each certificate that needs documents;
+  // certificates still waiting in the CA have no line of their own yet.
+  const groups = groupDocuments(docs);
+  const docsOf = (x) => {
+    for (const [key, g] of groups) {
+      if (g.slot === x.slot && g.template === x.template) return [key, g];
+    }
+    return [null, null];
+  };
+  const shown = new Set(certs.map((x) => docsOf(x)[0]).filter(Boolean));
+  const waiting = [...groups.entries()].filter(([key]) => !shown.has(key)).map(([, g]) => g);
   $('#panel-contents').replaceChildren(
     h('h2', {}, 'Contents'),
     table('Certificates on this card', [
+      { label: 'Documents', cell: (x) => { const g = docsOf(x)[1]; return g ? documentsButton(g, () => load()) : ''; } },
       { label: 'Template', cell: (x) => x.template || (x.source === 'tracked' ? 'Tracked (third-party)' : '—') },
       { label: 'Subject', cell: (x) => x.subject || '—' },
       { label: 'Serial', cell: (x) => h('code', {}, x.serial || '—') },
@@ -75,7 +89,13 @@ async function load() {
       { label: 'Valid until', cell: (x) => fmtDate(x.not_after) },
       { label: 'Slot', cell: (x) => x.slot || '—' },
       { label: 'Source', cell: (x) => label(x.source || 'managed') },
-    ], certs, 'This card holds no certificates.'));
+    ], certs, 'This card holds no certificates.'),
+    waiting.length ? table('Certificates waiting for approval', [
+      { label: 'Documents', cell: (g) => documentsButton(g, () => load()) },
+      { label: 'Template', cell: (g) => g.templateName },
+      { label: 'Slot', cell: (g) => g.slot },
+      { label: 'Documents needed', cell: (g) => g.docs.map((x) => [label(x.kind), ' ', badge(x.state), ' ']) },
+    ], waiting, '') : '');
 
   $('#panel-history').replaceChildren(
     h('h2', {}, 'History'),

@@ -1,0 +1,133 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// TestBrowserDocuments walks the documents check in the browser: the
+// owner opens "!" next to the certificate on the Contents tab, uploads a
+// signed scan; a document officer rejects it with a comment in the
+// console's Documents page; the owner sees the comment.
+func TestBrowserDocuments(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("ann", password)
+	s.mustUser("olga", password, "document_officer")
+	card := mustDocumentCard(t, s, "ann")
+
+	ann := mustBrowser(t, s)
+	ann.login("ann", password)
+	ann.visit(fmt.Sprintf("/cards/%d#contents", card.ID))
+	flag := `button[aria-label^="Documents for Secure e-mail"]`
+	ann.waitFor("the ! next to the certificate", `document.querySelector(`+jsString(flag)+`)`)
+	ann.run("open the documents", chromedp.Click(chromedp.CSS(flag)))
+	ann.waitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	if got := ann.text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Awaiting upload") ||
+		!strings.Contains(got, "Download the certificate form (PDF)") {
+		t.Errorf("the panel says %q", got)
+	}
+	ann.checkAccessible("documents panel")
+	ann.shot("documents-panel")
+
+	scan := filepath.Join(t.TempDir(), "signed-form.png")
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 16, 16))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(scan, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ann.run("upload the signed scan",
+		chromedp.SetUploadFiles(chromedp.CSS(`dialog[open] input[type=file]`), []string{scan}),
+		chromedp.Click(chromedp.CSS(`dialog[open] form button[type=submit]`)))
+	ann.waitFor("the upload is recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	if got := ann.text("dialog[open]"); !strings.Contains(got, "signed-form.png") || !strings.Contains(got, "Waiting for a decision") && !strings.Contains(got, "waiting for a decision") {
+		t.Errorf("after the upload the panel says %q", got)
+	}
+	ann.shot("documents-uploaded")
+
+	olga := mustBrowser(t, s)
+	olga.login("olga", password)
+	olga.visit("/console/documents")
+	if got := olga.text("#documents"); !strings.Contains(got, "ann") || !strings.Contains(got, "signed-form.png") {
+		t.Fatalf("the officers' queue shows %q", got)
+	}
+	olga.checkAccessible("console documents")
+	olga.run("reject", chromedp.Click(chromedp.CSS(`button[aria-label^="Reject document"]`)))
+	olga.waitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
+	olga.run("comment and confirm",
+		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "page 2 is not signed"),
+		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
+	olga.waitFor("rejected", `/rejected/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	olga.shot("documents-rejected")
+
+	ann.visit("/") // a real navigation: the card page is loaded afresh
+	ann.visit(fmt.Sprintf("/cards/%d#contents", card.ID))
+	ann.waitFor("the ! again", `document.querySelector(`+jsString(flag)+`)`)
+	ann.run("open the documents again", chromedp.Click(chromedp.CSS(flag)))
+	ann.waitFor("the rejection is shown", `/page 2 is not signed/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	ann.shot("documents-after-rejection")
+	ann.checkConsole()
+	olga.checkConsole()
+}
+
+// mustDocumentCard gives login a pending card whose secure-email
+// certificate (issued, not written) needs a certificate form.
+func mustDocumentCard(t *testing.T, s *site, login string) *lanyard.Card {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, _ := x509.MarshalPKIXPublicKey(k.Public())
+	code, body := s.api("POST", "/api/v1/certificates", map[string]any{"template": "secure-email", "user": login, "public_key": base64.StdEncoding.EncodeToString(spki)})
+	if code != 201 {
+		t.Fatalf("issue: %d %s", code, body)
+	}
+	var res service.IssueResult
+	json.Unmarshal(body, &res)
+	st, svc := s.srv.Store, s.srv.Service
+	card := &lanyard.Card{Serial: "D0C5", CardType: "piv", State: lanyard.CardPending, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	err = st.Update(context.Background(), func(tx lanyard.Tx) error {
+		u, err := tx.UserByLogin(login)
+		if err != nil {
+			return err
+		}
+		card.OwnerID = u.ID
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		rec, err := tx.CertificateBySerial("builtin", res.Certificate.Serial)
+		if err != nil {
+			return err
+		}
+		rec.CardID = card.ID
+		if err := tx.UpdateCertificate(rec); err != nil {
+			return err
+		}
+		return svc.RequireDocuments(tx, card, u, "9d", "secure-email", lanyard.DocCertificateForm)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return card
+}
