@@ -486,6 +486,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	if err != nil {
 		return nil, err
 	}
+	if pending {
+		s.notifyCardIssue(ctx, "pending", j.user, j.card, "", "")
+	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
 	if j.plan != nil && j.plan.RandomPIN && j.data.PINSet && j.plan.UserPIN != "" {
 		if j.plan.ShowPIN {
@@ -580,7 +583,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if err := ca.CheckPublicKey(tpl, pub); err != nil {
 			return false, err
 		}
-		if tpl.RequiresCAApproval {
+		if sl.NeedCA {
 			// Documents check: the request waits in the CA's queue; the key
 			// stays on the card and Continue card issue writes the
 			// certificate once a CA manager approved it.
@@ -611,6 +614,18 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	for _, sl := range d.Plan.Slots {
 		if d.Written[sl.Slot] || d.Certs[sl.Slot] == "" {
 			continue
+		}
+		if sl.NeedForm {
+			// The certificate is issued (valid) but reaches the card only
+			// once an administrator approved its signed certificate form.
+			ok, err := s.formApproved(ctx, j, sl)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				pending = true
+				continue
+			}
 		}
 		if err := s.writeCertificate(ctx, j, admin, sl); err != nil {
 			return false, err
