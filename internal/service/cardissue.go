@@ -92,13 +92,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 	if access == nil {
 		return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
 	}
-	for _, ws := range access.Workstations() {
-		if ws.ID != t.WorkstationID {
-			continue
-		}
-		if ws.OwnerID != p.User.ID && !isStaff(p) {
-			break
-		}
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isStaff(p)) {
 		if !ws.Online {
 			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
 		}

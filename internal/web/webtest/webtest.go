@@ -48,6 +48,10 @@ type Options struct {
 	// Now is the clock of the service and the CA (default time.Now), for
 	// tests of expiry.
 	Now func() time.Time
+	// Heartbeat is the agent connections' ping interval (default
+	// AgentHeartbeat); a benchmark with many busy agents uses the
+	// production value, agentproto.DefaultHeartbeat.
+	Heartbeat time.Duration
 }
 
 // StartWith is Start with options.
@@ -55,6 +59,9 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	tb.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = AgentHeartbeat
 	}
 	ctx := context.Background()
 	key := make([]byte, seal.KeySize)
@@ -79,7 +86,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if err != nil || tok == "" {
 		tb.Fatalf("first-start setup: token %q, %v", tok, err)
 	}
-	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: AgentHeartbeat})
+	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: opts.Heartbeat})
 	svc.SetCardAccess(hub.CardAccess())
 	srv := web.New(web.Config{Service: svc, Agents: hub})
 	hs.Config.Handler = srv.Handler()
