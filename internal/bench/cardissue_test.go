@@ -237,7 +237,11 @@ func BenchmarkCardIssueConcurrent(b *testing.B) {
 
 func benchIssueConcurrent(b *testing.B, agents int) {
 	ctx := context.Background()
-	ib := newIssueBench(b, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat})
+	// Hundreds of agents pair from this one address: lift the per-address
+	// pairing limit that protects a real server.
+	limits := agenthub.PairLimits
+	limits.MaxFailures = 10 * concurrentCards
+	ib := newIssueBench(b, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat, PairLimits: &limits})
 	per := concurrentCards / agents
 	type slot struct {
 		ws     int64

@@ -209,10 +209,16 @@ type cardConn struct {
 // openPIV opens the target's card and identifies it. The caller closes
 // the session.
 func (s *Service) openPIV(ctx context.Context, p *Principal, t CardTarget) (*cardConn, error) {
-	sess, r, ws, err := s.openCard(ctx, p, t)
+	release, err := s.cardSlots.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
+	raw, r, ws, err := s.openCard(ctx, p, t)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	sess := &slotSession{CardSession: raw, release: release}
 	pc, serial, err := s.connect(ctx, sess, r)
 	if err != nil {
 		sess.Close()
