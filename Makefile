@@ -41,12 +41,14 @@ fuzz:
 try-it:
 	scripts/try-it.sh
 
-## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs
+## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once)
 bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
-	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench Card -benchtime 1s ./internal/bench/
+	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'Card(APDU|Personalize)' -benchtime 1s ./internal/bench/
 	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench AgentRelay -benchtime 5000x ./internal/bench/
+	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'CardIssue$$' -benchtime 20x -count 3 ./internal/bench/
+	$(GO) test -run '^$$' -bench CardIssueConcurrent -benchtime 1x -count 3 ./internal/bench/
 
 clean:
 	rm -rf bin

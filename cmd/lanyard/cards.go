@@ -22,6 +22,7 @@ func cardIssueCommands() []command {
 		{"card issue", "card issue [--card SERIAL] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
 			"issue a card connected at your workstation (prints a random PIN once when the policy sets one)", cardIssue},
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
+		{"card clear", "card clear ID [--admin-pin PIN]", "revoke and clear a card whose issue cannot finish (the card must be connected)", cardClear},
 	}
 }
 
@@ -208,4 +209,30 @@ func cardContinue(ctx context.Context, args []string) error {
 		return err
 	}
 	return printIssue(&cmd.clientFlags, &res)
+}
+
+func cardClear(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card clear")
+	adminPIN := cmd.String("admin-pin", "", "the Admin PIN chosen at issue, if one was")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	var v service.CardView
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
+		return err
+	}
+	target, err := pickCard(ctx, c, v.Serial)
+	if err != nil {
+		return err
+	}
+	var out service.CardView
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/revoke-clear", service.ClearInput{CardTarget: *target, AdminPIN: *adminPIN}, &out); err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&out)
+	}
+	printCard(&out)
+	return nil
 }

@@ -36,13 +36,16 @@ func newRelay(inv *inventory, pc *agentproto.Conn, log *slog.Logger) *relay {
 }
 
 func (r *relay) handle(m *agentproto.Message) {
+	// The work runs in the new goroutine, not in the reader's: a slow card
+	// (a key generation takes seconds on real ones) must not hold up the
+	// other cards' requests or the server's pings.
 	switch m.Type {
 	case agentproto.TypeOpen:
-		go r.reply(m.ID, r.open(m.Reader))
+		go func() { r.reply(m.ID, r.open(m.Reader)) }()
 	case agentproto.TypeTransmit:
-		go r.reply(m.ID, r.transmit(m.Session, m.APDU))
+		go func() { r.reply(m.ID, r.transmit(m.Session, m.APDU)) }()
 	case agentproto.TypeClose:
-		go r.reply(m.ID, r.close(m.Session))
+		go func() { r.reply(m.ID, r.close(m.Session)) }()
 	default:
 		r.log.Warn("ignoring an unexpected message from the server", "type", m.Type)
 	}

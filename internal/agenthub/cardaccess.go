@@ -16,13 +16,25 @@ func (a cardAccess) Workstations() []service.WorkstationState {
 	states := a.h.States()
 	out := make([]service.WorkstationState, 0, len(states))
 	for _, st := range states {
-		ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online}
-		for _, r := range st.Readers {
-			ws.Readers = append(ws.Readers, service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial})
-		}
-		out = append(out, ws)
+		out = append(out, serviceState(st))
 	}
 	return out
+}
+
+func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) {
+	st, ok := a.h.State(id)
+	if !ok {
+		return service.WorkstationState{}, false
+	}
+	return serviceState(st), true
+}
+
+func serviceState(st WorkstationState) service.WorkstationState {
+	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online}
+	for _, r := range st.Readers {
+		ws.Readers = append(ws.Readers, service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial})
+	}
+	return ws
 }
 
 func (a cardAccess) Open(ctx context.Context, workstationID int64, reader string) (service.CardSession, error) {

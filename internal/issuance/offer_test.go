@@ -290,3 +290,27 @@ func TestOfferChecksOwnerAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The documents check decides the approvals of every certificate; the
+// template's own flags add to it.
+func TestApprovals(t *testing.T) {
+	plain := &lanyard.Template{Name: "p"}
+	flagged := &lanyard.Template{Name: "f", RequiresCAApproval: true, RequiresFormApproval: true}
+	tests := []struct {
+		check          lanyard.DocumentsCheck
+		tpl            *lanyard.Template
+		wantCA, wantFm bool
+	}{
+		{lanyard.DocsNone, plain, false, false},
+		{lanyard.DocsCARequest, plain, true, false},
+		{lanyard.DocsForm, plain, false, true},
+		{lanyard.DocsRequestForm, plain, true, true},
+		{lanyard.DocsNone, flagged, true, true},
+	}
+	for _, tt := range tests {
+		ca, form := Approvals(lanyard.DocumentsSettings{Check: tt.check}, tt.tpl)
+		if ca != tt.wantCA || form != tt.wantFm {
+			t.Errorf("%s/%s: CA %v form %v, want %v %v", tt.check, tt.tpl.Name, ca, form, tt.wantCA, tt.wantFm)
+		}
+	}
+}

@@ -18,11 +18,25 @@ type Choice struct {
 	Name     string   // the card's name, optional
 }
 
-// SlotPlan is one key to generate and certificate to issue.
+// SlotPlan is one key to generate and certificate to issue, with the
+// approvals its certificate needs before it is written (guide:
+// "Documents check"): the request approved in the CA (NeedCA), the signed
+// certificate form approved by an administrator (NeedForm), or both.
 type SlotPlan struct {
 	Slot      string               `json:"slot"`
 	Template  string               `json:"template"`
 	Algorithm lanyard.KeyAlgorithm `json:"algorithm"`
+	NeedCA    bool                 `json:"need_ca,omitempty"`
+	NeedForm  bool                 `json:"need_form,omitempty"`
+}
+
+// Approvals says which approvals a certificate of template t needs under
+// the policy's documents check: the template's own flags, or the policy's
+// mode for every certificate of the card.
+func Approvals(d lanyard.DocumentsSettings, t *lanyard.Template) (needCA, needForm bool) {
+	needCA = t.RequiresCAApproval || d.Check == lanyard.DocsCARequest || d.Check == lanyard.DocsRequestForm
+	needForm = t.RequiresFormApproval || d.Check == lanyard.DocsForm || d.Check == lanyard.DocsRequestForm
+	return needCA, needForm
 }
 
 // Plan is an issue decided: what will be done to the card. It is recorded
@@ -40,6 +54,9 @@ type Plan struct {
 
 	UserPIN  string `json:"-"` // "" = the card type's default user PIN
 	AdminPIN string `json:"-"` // "" = the card type's default PUK
+	// CustomAdminPIN records that the user chose the Admin PIN (which is
+	// not stored): clearing the card later needs it again.
+	CustomAdminPIN bool `json:"custom_admin_pin,omitempty"`
 }
 
 // Decide turns the user's choice into a plan, checking it against what
@@ -71,7 +88,8 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 			return nil, lanyard.Errorf(lanyard.EConflict, "templates %q and %q both use card slot %s; ask your administrator to change one", other, name, slot)
 		}
 		used[slot] = name
-		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg})
+		needCA, needForm := Approvals(s.Documents, t)
+		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg, NeedCA: needCA, NeedForm: needForm})
 	}
 
 	switch {
@@ -103,7 +121,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 		if err := checkSecret("Admin PIN", ch.AdminPIN, minPUK, maxPUK); err != nil {
 			return nil, err
 		}
-		p.AdminPIN = ch.AdminPIN
+		p.AdminPIN, p.CustomAdminPIN = ch.AdminPIN, true
 	}
 	if len(ch.Tracked) > 0 {
 		if !o.TrackedSelectable {

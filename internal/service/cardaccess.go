@@ -13,6 +13,10 @@ type CardAccess interface {
 	// Workstations returns the state of every workstation the server
 	// knows to be connected.
 	Workstations() []WorkstationState
+	// WorkstationState returns the state of one workstation, if it is
+	// connected: a card operation needs only its own (Workstations costs
+	// a copy of every connected workstation).
+	WorkstationState(id int64) (WorkstationState, bool)
 	// Open starts an exclusive session with the card in reader at the
 	// workstation; no other application can use the card until Close.
 	Open(ctx context.Context, workstationID int64, reader string) (CardSession, error)

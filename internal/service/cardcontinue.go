@@ -227,6 +227,9 @@ func (s *Service) approvedCertificate(ctx context.Context, j *issueJob, sl issua
 		return false, lanyard.Errorf(lanyard.EConflict, "the CA rejected the %s certificate request: %s; revoke and clear the card, then issue it again", sl.Template, r.Comment)
 	}
 	cert.CardID, cert.UpdatedAt = j.card.ID, s.clock()
+	if cert.Status == lanyard.CertValid && !sl.NeedForm {
+		cert.Status = lanyard.CertApproved // guide: approved in the CA, to be written by Continue card issue
+	}
 	j.data.Certs[sl.Slot] = cert.Serial
 	err = s.step(ctx, j, "approved:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(cert) }, nil)
 	if err != nil {

@@ -92,13 +92,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 	if access == nil {
 		return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
 	}
-	for _, ws := range access.Workstations() {
-		if ws.ID != t.WorkstationID {
-			continue
-		}
-		if ws.OwnerID != p.User.ID && !isStaff(p) {
-			break
-		}
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isStaff(p)) {
 		if !ws.Online {
 			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
 		}
@@ -215,10 +209,16 @@ type cardConn struct {
 // openPIV opens the target's card and identifies it. The caller closes
 // the session.
 func (s *Service) openPIV(ctx context.Context, p *Principal, t CardTarget) (*cardConn, error) {
-	sess, r, ws, err := s.openCard(ctx, p, t)
+	release, err := s.cardSlots.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
+	raw, r, ws, err := s.openCard(ctx, p, t)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	sess := &slotSession{CardSession: raw, release: release}
 	pc, serial, err := s.connect(ctx, sess, r)
 	if err != nil {
 		sess.Close()
@@ -486,6 +486,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	if err != nil {
 		return nil, err
 	}
+	if pending {
+		s.notifyCardIssue(ctx, "pending", j.user, j.card, "", "")
+	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
 	if j.plan != nil && j.plan.RandomPIN && j.data.PINSet && j.plan.UserPIN != "" {
 		if j.plan.ShowPIN {
@@ -580,7 +583,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if err := ca.CheckPublicKey(tpl, pub); err != nil {
 			return false, err
 		}
-		if tpl.RequiresCAApproval {
+		if sl.NeedCA {
 			// Documents check: the request waits in the CA's queue; the key
 			// stays on the card and Continue card issue writes the
 			// certificate once a CA manager approved it.
@@ -611,6 +614,18 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	for _, sl := range d.Plan.Slots {
 		if d.Written[sl.Slot] || d.Certs[sl.Slot] == "" {
 			continue
+		}
+		if sl.NeedForm {
+			// The certificate is issued (valid) but reaches the card only
+			// once an administrator approved its signed certificate form.
+			ok, err := s.formApproved(ctx, j, sl)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				pending = true
+				continue
+			}
 		}
 		if err := s.writeCertificate(ctx, j, admin, sl); err != nil {
 			return false, err

@@ -157,8 +157,8 @@ func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTempl
 	}
 	var got []string
 	for _, cc := range v.Certificates {
-		if cc.Source != lanyard.SourceManaged {
-			continue
+		if cc.Source != lanyard.SourceManaged || cc.Status == lanyard.CertRevoked {
+			continue // tracked, or left from an earlier issue of the card
 		}
 		if cc.Status != lanyard.CertWritten {
 			t.Fatalf("certificate %s (%s) is %s, want written", cc.Serial, cc.Template, cc.Status)
@@ -584,4 +584,99 @@ func TestIssueCardRandomPINMail(t *testing.T) {
 			t.Fatalf("mailed %v %q, shown %q", m.to, m.pin, res.RandomPIN)
 		}
 	}
+}
+
+// Documents check "certificate request": the card issue goes pending with
+// both requests in the CA's queue (Contents: pending); after the CA
+// manager approves, the certificates are approved and Continue card issue
+// writes them — the keys generated at the first stage stay on the card.
+func TestIssueCardPendingCAApproval(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "pending" || res.Card.State != lanyard.CardPending {
+		t.Fatalf("state %s / card %s, want pending", res.State, res.Card.State)
+	}
+	var reqs []int64
+	for _, cc := range res.Card.Certificates {
+		if cc.Status != lanyard.CertPending || cc.RequestID == 0 {
+			t.Fatalf("contents %+v, want pending requests", cc)
+		}
+		reqs = append(reqs, cc.RequestID)
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("%d pending lines, want 2", len(reqs))
+	}
+	// Not yet: Continue leaves it pending.
+	again, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil || again.State != "pending" {
+		t.Fatalf("continue before approval: %v %+v", err, again)
+	}
+	for _, id := range reqs {
+		if _, err := e.svc.ApproveRequest(ctx, e.admin, id, "documents checked"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+	for _, cc := range v.Certificates {
+		if cc.Status != lanyard.CertApproved {
+			t.Fatalf("after CA approval: %+v, want approved", cc)
+		}
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.State != "issued" {
+		t.Fatalf("continue after approval: %s", done.State)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
+}
+
+// A request the CA rejects stops the issue: Continue says so, Revoke and
+// clear card revokes what was issued, withdraws the rest, empties the
+// card's certificates and leaves it clean; a second issue then succeeds.
+func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RejectRequest(ctx, e.admin, res.Card.Certificates[1].RequestID, "identity not proven"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "identity not proven") {
+		t.Fatalf("continue after a rejection: %v", err)
+	}
+	v, err := e.svc.RevokeAndClearCard(ctx, e.alice, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.State != lanyard.CardClean || v.OwnerID != 0 {
+		t.Fatalf("after revoke and clear: %s owner %d", v.State, v.OwnerID)
+	}
+	c, _, err := e.svc.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
+	if err != nil || c.Status != lanyard.CertRevoked || c.Reason != lanyard.ReasonCessationOfOperation {
+		t.Fatalf("the approved certificate after revoke and clear: %v %+v", err, c)
+	}
+	if all, _ := pivOf(t, e.card).Certificates(ctx); len(all) != 0 {
+		t.Fatalf("the card still holds %d certificates", len(all))
+	}
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsNone })
+	again, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkIssued(t, again.Card.ID, "13572468", "smartcard-logon")
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -28,6 +29,9 @@ type CardCertificate struct {
 	Source   lanyard.CertSource `json:"source"`
 	NotAfter string             `json:"not_after"`
 	Slot     string             `json:"slot,omitempty"`
+	// RequestID names the CA request of a certificate that is not issued
+	// yet (status pending or rejected).
+	RequestID int64 `json:"request_id,omitempty"`
 }
 
 // ConnectedCard is a card in a reader of a workstation the caller may
@@ -116,9 +120,42 @@ func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView
 		}
 		v.Certificates = append(v.Certificates, cc)
 	}
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: c.ID, Limit: 20})
+	if err != nil {
+		return nil, err
+	}
 	if full {
-		if v.Operations, err = tx.ListOperations(lanyard.OperationFilter{CardID: c.ID, Limit: 20}); err != nil {
-			return nil, err
+		v.Operations = ops
+	}
+	// Certificates still waiting in the CA (or refused there) are lines
+	// of the Contents tab too (guide: "you can check the certificate
+	// status – Pending").
+	for _, op := range ops {
+		if op.State.Finished() || op.Kind != lanyard.OpIssue {
+			continue
+		}
+		var d issueData
+		if json.Unmarshal(op.Data, &d) != nil {
+			continue
+		}
+		for _, sl := range d.Plan.Slots {
+			id := d.Requests[sl.Slot]
+			if id == 0 || d.Certs[sl.Slot] != "" {
+				continue
+			}
+			r, err := tx.RequestByID(id)
+			if err != nil {
+				return nil, err
+			}
+			status := lanyard.CertPending
+			switch r.Status {
+			case lanyard.RequestRejected:
+				status = lanyard.CertRejected
+			case lanyard.RequestIssued:
+				continue // its certificate is bound to the card and listed above
+			}
+			v.Certificates = append(v.Certificates, &CardCertificate{CA: r.CA, Template: r.Template, Subject: r.Subject,
+				Status: status, Source: lanyard.SourceManaged, Slot: sl.Slot, RequestID: r.ID})
 		}
 	}
 	return v, nil

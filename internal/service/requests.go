@@ -25,6 +25,7 @@ func (s *Service) ListRequests(ctx context.Context, status lanyard.RequestStatus
 // request can never have a certificate the store does not know about.
 func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, comment string) (*IssueResult, error) {
 	var res IssueResult
+	var notify func(context.Context)
 	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
 		r, tpl, user, err := s.pendingRequest(tx, id)
 		if err != nil {
@@ -55,6 +56,9 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := tx.UpdateRequest(r); err != nil {
 			return err
 		}
+		if notify, err = s.cardRequestDecided(tx, r, rec); err != nil {
+			return err
+		}
 		res = IssueResult{Certificate: rec, PEM: certPEM(cert.Raw), Request: r}
 		return tx.AppendAudit(s.event(p, "request.approve", "request", strconv.FormatInt(id, 10),
 			map[string]any{"serial": rec.Serial, "template": tpl.Name, "user": user.Login, "comment": comment}))
@@ -62,12 +66,16 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 	if err != nil {
 		return nil, err
 	}
+	if notify != nil {
+		notify(ctx)
+	}
 	return &res, nil
 }
 
 // RejectRequest closes a pending request without issuing.
 func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, comment string) (*lanyard.CertRequest, error) {
 	var out *lanyard.CertRequest
+	var notify func(context.Context)
 	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
 		r, _, user, err := s.pendingRequest(tx, id)
 		if err != nil {
@@ -78,9 +86,15 @@ func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, com
 			return err
 		}
 		out = r
+		if notify, err = s.cardRequestDecided(tx, r, nil); err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.event(p, "request.reject", "request", strconv.FormatInt(id, 10),
 			map[string]any{"template": r.Template, "user": user.Login, "comment": comment}))
 	})
+	if err == nil && notify != nil {
+		notify(ctx)
+	}
 	return out, err
 }
 

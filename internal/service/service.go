@@ -34,6 +34,9 @@ type Config struct {
 	// Notifier sends e-mail notifications; nil: none are sent (the
 	// documents issue brings the SMTP outbox).
 	Notifier Notifier
+	// CardOperations is how many card operations run at once (0:
+	// DefaultCardOperations); the others wait (cardslots.go).
+	CardOperations int
 }
 
 // Service implements Lanyard's operations.
@@ -57,8 +60,9 @@ type Service struct {
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
-	cards    cardAccess // workstations' cards (cardaccess.go)
-	notifier Notifier
+	cards     cardAccess // workstations' cards (cardaccess.go)
+	cardSlots cardSlots  // admission of card operations (cardslots.go)
+	notifier  Notifier
 
 	closeOnce sync.Once
 }
@@ -84,6 +88,7 @@ func New(cfg Config) (*Service, error) {
 		s.caOrder = append(s.caOrder, c.Name())
 	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
+	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
 	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
 	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)

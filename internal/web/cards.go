@@ -42,6 +42,18 @@ func (s *Server) cardRoutes() []*route {
 				}
 				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
 			}},
+		{method: "POST", path: v1 + "/cards/{id}/revoke-clear", summary: "Revoke and clear card: revoke what was issued for it, withdraw pending requests, clear it for a new issue", tag: "cards", roles: anyone, in: service.ClearInput{}, out: &service.CardView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.ClearInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.RevokeAndClearCard(c.r.Context(), c.p, id, in)
+			}},
 		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all)", tag: "cards", roles: anyone, out: []*service.ConnectedCard{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.ConnectedCards(c.r.Context(), c.p) }},
 		{method: "POST", path: v1 + "/issue/options", summary: "Open the Issue card dialog: what may be issued on this card", tag: "cards", roles: anyone, in: service.CardTarget{}, out: &service.IssueOptionsResult{}, status: 200,

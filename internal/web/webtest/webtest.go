@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -50,6 +51,14 @@ type Options struct {
 	Now func() time.Time
 	// Notifier receives the service's e-mail notifications (default: none).
 	Notifier service.Notifier
+	// Heartbeat is the agent connections' ping interval (default
+	// AgentHeartbeat); a benchmark with many busy agents uses the
+	// production value, agentproto.DefaultHeartbeat.
+	Heartbeat time.Duration
+	// PairLimits overrides the agent listener's pairing limit per address
+	// (agenthub.PairLimits): benchmarks pair hundreds of agents from one
+	// address.
+	PairLimits *auth.Limits
 }
 
 // StartWith is Start with options.
@@ -57,6 +66,9 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	tb.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = AgentHeartbeat
 	}
 	ctx := context.Background()
 	key := make([]byte, seal.KeySize)
@@ -82,7 +94,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if err != nil || tok == "" {
 		tb.Fatalf("first-start setup: token %q, %v", tok, err)
 	}
-	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: AgentHeartbeat})
+	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
 	svc.SetCardAccess(hub.CardAccess())
 	srv := web.New(web.Config{Service: svc, Agents: hub})
 	hs.Config.Handler = srv.Handler()

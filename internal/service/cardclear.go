@@ -1,0 +1,231 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// RevokeAndClearCard is the guide's *Revoke and clear card*, offered when
+// a card issue cannot finish (the CA rejected a request): every
+// certificate Lanyard issued for the card is revoked (cessation of
+// operation), pending requests are withdrawn, the certificates Lanyard
+// wrote are deleted from the card, the card's unfinished operation fails
+// and the card returns to clean, unowned, so the issue can start again.
+// The card must be connected: its content is cleared through the same
+// relayed, server-authenticated session as the issue. The database
+// changes are one transaction with one audit event, made after the card
+// was cleared (a card pulled midway leaves the server's records as they
+// were, and the action can be repeated).
+func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID int64, in ClearInput) (*CardView, error) {
+	t := in.CardTarget
+	var card *lanyard.Card
+	var user *lanyard.User
+	var certs []*lanyard.Certificate
+	var customPUK bool
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if card, err = tx.CardByID(cardID); err != nil {
+			return err
+		}
+		if card.OwnerID != p.User.ID && !isStaff(p) {
+			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+		}
+		if card.OwnerID != 0 {
+			if user, err = tx.UserByID(card.OwnerID); err != nil {
+				return err
+			}
+		}
+		if certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID}); err != nil {
+			return err
+		}
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 1})
+		if err == nil && len(ops) > 0 {
+			var d issueData
+			if json.Unmarshal(ops[0].Data, &d) == nil {
+				customPUK = d.Plan.CustomAdminPIN
+			}
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if customPUK && in.AdminPIN == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "enter the Admin PIN chosen when the card was issued: clearing the card resets its PIN with it")
+	}
+	if card.State == lanyard.CardClean || card.State == lanyard.CardRevoked {
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s; there is nothing to revoke and clear", card.Serial, card.State)
+	}
+	if user != nil {
+		t.User = user.Login
+	}
+	cc, err := s.openPIV(ctx, p, t)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.sess.Close()
+	if cc.serial != card.Serial {
+		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
+	}
+	ct, err := s.GetCardType(ctx, card.CardType)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.cardTypeSecrets(ct)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := s.authenticateCard(ctx, cc.pc, ct, secrets, card)
+	if err != nil {
+		return nil, err
+	}
+	slots := map[string]bool{}
+	for _, c := range certs {
+		if c.Source == lanyard.SourceManaged && c.Status == lanyard.CertWritten {
+			if tpl, err := s.GetTemplate(ctx, c.Template); err == nil {
+				slots[slotOf(tpl)] = true
+			}
+		}
+	}
+	for name := range slots {
+		slot, err := issuance.ParseSlot(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := admin.DeleteCertificate(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
+			return nil, issuance.CardError(err, "deleting the certificate in slot "+name)
+		}
+	}
+
+	// Back to the card type's PINs, so that the next issue starts from
+	// values the server knows: the PUK resets the PIN (RESET RETRY
+	// COUNTER), whatever the user set or was given.
+	puk, defPUK, defPIN := secrets.PUK, secrets.PUK, secrets.UserPIN
+	if defPUK == "" {
+		defPUK, puk = piv.DefaultPUK, piv.DefaultPUK
+	}
+	if defPIN == "" {
+		defPIN = piv.DefaultPIN
+	}
+	if in.AdminPIN != "" {
+		puk = in.AdminPIN
+	}
+	if err := cc.pc.UnblockPIN(ctx, puk, defPIN); err != nil {
+		return nil, issuance.CardError(err, "resetting the card's PIN with its Admin PIN")
+	}
+	if puk != defPUK {
+		if err := cc.pc.ChangePUK(ctx, puk, defPUK); err != nil {
+			return nil, issuance.CardError(err, "resetting the card's Admin PIN")
+		}
+	}
+
+	now := s.clock()
+	var revoked []string
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		cas := map[string]bool{}
+		for _, c := range certs {
+			if c.Source != lanyard.SourceManaged {
+				continue
+			}
+			switch c.Status {
+			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
+				c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation, lanyard.ReasonCessationOfOperation.String(), now
+				if err := tx.UpdateCertificate(c); err != nil {
+					return err
+				}
+				cas[c.CA] = true
+				revoked = append(revoked, c.Serial)
+			}
+		}
+		for name := range cas {
+			if err := s.signCRL(ctx, tx, name); err != nil {
+				return err
+			}
+		}
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 50})
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			if op.State.Finished() {
+				continue
+			}
+			var d issueData
+			_ = json.Unmarshal(op.Data, &d)
+			for _, id := range d.Requests {
+				r, err := tx.RequestByID(id)
+				if err != nil {
+					return err
+				}
+				if r.Status == lanyard.RequestPending {
+					r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, p.User.ID, now, "withdrawn: the card was revoked and cleared"
+					if err := tx.UpdateRequest(r); err != nil {
+						return err
+					}
+				}
+			}
+			op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, "the card was revoked and cleared", now
+			if err := tx.UpdateOperation(op); err != nil {
+				return err
+			}
+		}
+		card.State, card.OwnerID, card.IssuedAt, card.Name, card.UpdatedAt = lanyard.CardClean, 0, time.Time{}, "", now
+		if err := tx.UpdateCard(card); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
+			"serial": card.Serial, "revoked": revoked, "cleared_slots": len(slots)}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out *CardView
+	err = s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = s.cardView(tx, card, true); return })
+	return out, err
+}
+
+// ClearInput names the connected card to revoke and clear; AdminPIN is
+// the Admin PIN (PUK) chosen at issue, when one was.
+type ClearInput struct {
+	CardTarget
+	AdminPIN string `json:"admin_pin,omitempty"`
+}
+
+// authenticateCard opens a management session with the key the server
+// recorded for the card: its diversified key, or the card type's default
+// (else the factory key) for a card never taken over.
+func (s *Service) authenticateCard(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets, card *lanyard.Card) (*piv.Admin, error) {
+	if card.AdminKeyVersion > 0 {
+		ident, err := cardIdent(ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.adminMaster(ctx, card.AdminKeyVersion)
+		if err != nil {
+			return nil, err
+		}
+		k, err := diversified(m, ct.AdminKey, ident)
+		if err != nil {
+			return nil, err
+		}
+		admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
+		if err != nil {
+			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
+		}
+		return admin, nil
+	}
+	k := issuance.FactoryKeys().Admin
+	if len(secrets.AdminKey) > 0 {
+		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
+	}
+	admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
+	if err != nil {
+		return nil, issuance.CardError(err, "authenticating to the card")
+	}
+	return admin, nil
+}

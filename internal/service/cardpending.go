@@ -1,0 +1,108 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// formApproved reports whether the certificate form of the slot's
+// certificate was approved. The documents part of the documents check
+// records the forms; until a form is approved the certificate waits.
+func (s *Service) formApproved(ctx context.Context, j *issueJob, sl issuance.SlotPlan) (bool, error) {
+	return s.FormApproved(ctx, j.card.ID, sl.Slot)
+}
+
+// notifyCardIssue tells the card's owner about its pending issue, when
+// notifications are configured and the owner has an address (guide: "If
+// user notifications are not configured, wait for the Continue card issue
+// option to appear in the card menu").
+func (s *Service) notifyCardIssue(ctx context.Context, kind string, u *lanyard.User, c *lanyard.Card, template, comment string) {
+	if s.notifier == nil || u == nil || u.Email == "" {
+		return
+	}
+	ev := CardIssueEvent{Kind: kind, User: u, Card: c, Template: template, Comment: comment}
+	if err := s.notifier.CardIssue(context.WithoutCancel(ctx), []string{u.Email}, ev); err != nil {
+		s.log.Error("queueing the card issue notification failed", "kind", kind, "card", c.ID, "err", err)
+	}
+}
+
+// cardRequest finds the card issue a CA request belongs to: the
+// unfinished operation whose record names it, with its plan for the slot.
+func cardRequest(tx lanyard.Tx, requestID int64) (*lanyard.Operation, *issueData, *issuance.SlotPlan, error) {
+	for _, state := range []lanyard.OperationState{lanyard.OpPending, lanyard.OpInterrupted, lanyard.OpRunning} {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: 1000})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, op := range ops {
+			if op.Kind != lanyard.OpIssue {
+				continue
+			}
+			var d issueData
+			if json.Unmarshal(op.Data, &d) != nil {
+				continue
+			}
+			for slot, id := range d.Requests {
+				if id != requestID {
+					continue
+				}
+				for i := range d.Plan.Slots {
+					if d.Plan.Slots[i].Slot == slot {
+						return op, &d, &d.Plan.Slots[i], nil
+					}
+				}
+			}
+		}
+	}
+	return nil, nil, nil, nil
+}
+
+// cardRequestDecided binds a certificate the CA issued for a card's
+// request to the card (status approved, or valid while its certificate
+// form is still to be approved) and reports what to tell the owner once
+// the decision committed. It runs inside the CA decision's transaction.
+func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (notify func(ctx context.Context), err error) {
+	op, d, sl, err := cardRequest(tx, r.ID)
+	if err != nil || op == nil {
+		return nil, err
+	}
+	card, err := tx.CardByID(op.CardID)
+	if err != nil {
+		return nil, err
+	}
+	user, err := tx.UserByID(card.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	if cert == nil { // rejected
+		return func(ctx context.Context) { s.notifyCardIssue(ctx, "rejected", user, card, r.Template, r.Comment) }, nil
+	}
+	cert.CardID, cert.UpdatedAt = card.ID, s.clock()
+	if !sl.NeedForm {
+		cert.Status = lanyard.CertApproved
+	}
+	if err := tx.UpdateCertificate(cert); err != nil {
+		return nil, err
+	}
+	// Everything decided by the CA? Then Continue card issue can go on
+	// (forms, if any, are the documents' own notifications).
+	for slot, id := range d.Requests {
+		if id == r.ID || d.Certs[slot] != "" {
+			continue
+		}
+		other, err := tx.RequestByID(id)
+		if err != nil {
+			return nil, err
+		}
+		if other.Status == lanyard.RequestPending {
+			return nil, nil
+		}
+	}
+	if sl.NeedForm {
+		return nil, nil
+	}
+	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
+}
