@@ -481,7 +481,31 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	} else {
 		j.card.IssuedAt = now
 	}
-	err = s.step(ctx, j, "done", true, nil, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+	var documents func(tx lanyard.Tx) error
+	if pending {
+		// Documents check: the forms the user signs and uploads (guide:
+		// "Sign and upload the following documents"), created with the
+		// pending state they belong to.
+		documents = func(tx lanyard.Tx) error {
+			for _, sl := range j.data.Plan.Slots {
+				var kinds []lanyard.DocumentKind
+				if sl.NeedCA {
+					kinds = append(kinds, lanyard.DocCertificateRequest)
+				}
+				if sl.NeedForm {
+					kinds = append(kinds, lanyard.DocCertificateForm)
+				}
+				if len(kinds) == 0 || j.data.Written[sl.Slot] {
+					continue
+				}
+				if err := s.RequireDocuments(tx, j.card, j.user, sl.Slot, sl.Template, kinds...); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err = s.step(ctx, j, "done", true, documents, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
 		"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}))
 	if err != nil {
 		return nil, err
