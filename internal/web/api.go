@@ -224,7 +224,7 @@ func (s *Server) apiRoutes() []*route {
 			}},
 		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
-			h: s.listRequests},
+			h:     s.listRequests},
 		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &service.IssueResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
