@@ -77,6 +77,9 @@ func (s *Service) mailRandomPIN(ctx context.Context, j *issueJob, pin string) (s
 		return nil, "the PIN could not be e-mailed: e-mail notifications are not configured"
 	}
 	if err := s.notifier.RandomPIN(ctx, to, j.user, j.card, pin); err != nil {
+		if lanyard.IsCode(err, lanyard.EUnavailable) {
+			return nil, "the PIN could not be e-mailed: " + lanyard.ErrorMessage(err)
+		}
 		s.log.Error("queueing the random PIN e-mail failed", "card", j.card.ID, "err", err)
 		return nil, "the PIN could not be e-mailed; keep it from this screen"
 	}
