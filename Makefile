@@ -18,7 +18,8 @@ test:
 	scripts/card-deps.sh
 	$(MAKE) check
 	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(MAKE) unit
+	scripts/mailpit-test.sh >/dev/null  # builds mailpit on first use; fails here, loudly, if it cannot start
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" $(MAKE) unit
 	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
@@ -32,6 +33,7 @@ check:
 unit:
 	@test -n "$$LANYARD_TEST_POSTGRES" || { echo "LANYARD_TEST_POSTGRES is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_VPCD" || { echo "LANYARD_TEST_VPCD is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_SMTP" || { echo "LANYARD_TEST_SMTP is not set (make test sets it)"; exit 1; }
 	$(GO) test -count=1 -race ./...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)

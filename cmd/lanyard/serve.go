@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
@@ -113,7 +114,14 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("built-in CA: %w", err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL})
+	// E-mail notifications: the outbox worker runs until shutdown; SMTP
+	// settings are made in the console (Notifications).
+	mailer, err := notify.New(notify.Config{Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL})
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
+		Notifier: mailer})
 	if err != nil {
 		return err
 	}
@@ -132,11 +140,17 @@ func serve(ctx context.Context, c serveConfig) error {
 	defer hub.Close()
 	svc.SetCardAccess(hub.CardAccess())
 	srv := &http.Server{
-		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version, Agents: hub}).Handler(),
+		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version, Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go background(ctx, svc, log)
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
+	// Stop the mail worker before the store closes (deferred earlier, so
+	// run later): the delivery in progress is recorded first.
+	defer func() { stopWorker(); <-workerDone }()
 	errc := make(chan error, 2)
 	go func() {
 		if c.tlsCert != "" {

@@ -150,6 +150,20 @@ type Tx interface {
 	DocumentUpload(documentID int64, version int) (*DocumentUpload, error)
 	CreateDocumentDecision(d *DocumentDecision) error                // sets d.ID
 	DocumentDecisions(documentID int64) ([]*DocumentDecision, error) // oldest first
+	// E-mail outbox (internal/notify).
+	CreateMail(m *MailMessage) error // sets m.ID
+	// UpdateMail records an attempt's outcome: state, attempts, next
+	// attempt, last error, UpdatedAt and SentAt.
+	UpdateMail(m *MailMessage) error
+	MailByID(id int64) (*MailMessage, error) // with Content
+	// ListMail returns messages without Content, newest first.
+	ListMail(f MailFilter) ([]*MailMessage, error)
+	// ClaimMail moves up to limit due messages — queued, or sending whose
+	// lease ran out, with NextAttemptAt not after now — to sending, counts
+	// the attempt and sets NextAttemptAt to leaseUntil; it returns them
+	// with Content, in id order (the most overdue are taken first). Concurrent claims (replicas) never
+	// return the same message while its lease lasts.
+	ClaimMail(now, leaseUntil time.Time, limit int) ([]*MailMessage, error)
 
 	// Settings: small named values (sealed master secrets, feature switches).
 	Setting(key string) ([]byte, error) // ENotFound when unset

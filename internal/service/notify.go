@@ -77,8 +77,105 @@ func (s *Service) mailRandomPIN(ctx context.Context, j *issueJob, pin string) (s
 		return nil, "the PIN could not be e-mailed: e-mail notifications are not configured"
 	}
 	if err := s.notifier.RandomPIN(ctx, to, j.user, j.card, pin); err != nil {
+		if lanyard.IsCode(err, lanyard.EUnavailable) {
+			return nil, "the PIN could not be e-mailed: " + lanyard.ErrorMessage(err)
+		}
 		s.log.Error("queueing the random PIN e-mail failed", "card", j.card.ID, "err", err)
 		return nil, "the PIN could not be e-mailed; keep it from this screen"
 	}
 	return to, ""
+}
+
+// Notifications is the administration of e-mail notifications
+// (internal/notify implements it; the web layer serves it to
+// administrators): SMTP settings, the editable templates, a test e-mail
+// and the outbox. Role checks happen at the edge; p attributes the audit
+// event of each change.
+type Notifications interface {
+	MailSettings(ctx context.Context) (*MailSettings, error)
+	PutMailSettings(ctx context.Context, p *Principal, in MailSettingsInput) (*MailSettings, error)
+	MailTemplates(ctx context.Context) ([]*MailTemplate, error)
+	// PutMailTemplate replaces the template of one kind after parsing and
+	// trying it on sample data; an empty input restores the default.
+	PutMailTemplate(ctx context.Context, p *Principal, kind string, in MailTemplateInput) (*MailTemplate, error)
+	// SendTestMail queues the test e-mail to one address.
+	SendTestMail(ctx context.Context, p *Principal, to string) (*lanyard.MailMessage, error)
+	ListMail(ctx context.Context, f lanyard.MailFilter) ([]*lanyard.MailMessage, error)
+	// RetryMail queues a failed message again with fresh attempts.
+	RetryMail(ctx context.Context, p *Principal, id int64) (*lanyard.MailMessage, error)
+}
+
+// SMTP connection security.
+const (
+	SMTPStartTLS = "starttls" // plain connection upgraded with STARTTLS (RFC 3207), usually port 587
+	SMTPTLS      = "tls"      // implicit TLS from the first byte (RFC 8314), usually port 465
+	SMTPNone     = "none"     // no TLS at all: test servers only; authentication is refused
+)
+
+// MailSettings are the SMTP settings as the API shows them: the password
+// is never returned, only whether one is set.
+type MailSettings struct {
+	Enabled     bool   `json:"enabled"`
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	Security    string `json:"security"` // starttls, tls or none
+	Username    string `json:"username,omitempty"`
+	PasswordSet bool   `json:"password_set"`
+	From        string `json:"from"`
+}
+
+// MailSettingsInput replaces the SMTP settings. An empty Password keeps
+// the stored one; ClearPassword removes it.
+type MailSettingsInput struct {
+	Enabled       bool   `json:"enabled"`
+	Host          string `json:"host"`
+	Port          int    `json:"port"`
+	Security      string `json:"security"`
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	ClearPassword bool   `json:"clear_password,omitempty"`
+	From          string `json:"from"`
+}
+
+// MailTemplate is the text/template source of one notification kind.
+type MailTemplate struct {
+	Kind        string   `json:"kind"`
+	Description string   `json:"description"`
+	Subject     string   `json:"subject"`
+	Text        string   `json:"text"`
+	HTML        string   `json:"html,omitempty"` // optional HTML alternative (html/template)
+	Default     bool     `json:"default"`        // true while the built-in text is in force
+	Fields      []string `json:"fields"`         // what the template may use, e.g. ".User.Name"
+}
+
+// MailTemplateInput replaces one kind's template.
+type MailTemplateInput struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// TestMailInput names the address of a test e-mail.
+type TestMailInput struct {
+	To string `json:"to"`
+}
+
+// DocumentOfficerEmails returns the addresses of the enabled users who
+// hold the document officer role and have an e-mail address: the
+// recipients of "document uploaded".
+func (s *Service) DocumentOfficerEmails(ctx context.Context) ([]string, error) {
+	var users []*lanyard.User
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		users, err = tx.ListUsers(lanyard.UserFilter{Role: lanyard.RoleDocumentOfficer})
+		return
+	}); err != nil {
+		return nil, err
+	}
+	var to []string
+	for _, u := range users {
+		if !u.Disabled && u.Email != "" {
+			to = append(to, u.Email)
+		}
+	}
+	return to, nil
 }

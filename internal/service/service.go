@@ -31,8 +31,8 @@ type Config struct {
 	BaseURL string
 	// CRLValidity is how long a CRL is valid; it is re-signed at half of it.
 	CRLValidity time.Duration
-	// Notifier sends e-mail notifications; nil: none are sent (the
-	// documents issue brings the SMTP outbox).
+	// Notifier sends e-mail notifications (internal/notify's outbox);
+	// nil: none are sent.
 	Notifier Notifier
 	// CardOperations is how many card operations run at once (0:
 	// DefaultCardOperations); the others wait (cardslots.go).

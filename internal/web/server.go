@@ -35,6 +35,9 @@ type Config struct {
 	// dropping a revoked workstation's connection; nil serves the stored
 	// state only.
 	Agents *agenthub.Hub
+	// Notifications administers e-mail notifications (internal/notify);
+	// nil: its routes answer unavailable.
+	Notifications service.Notifications
 }
 
 // Server routes HTTP requests to the service.
@@ -50,6 +53,7 @@ type Server struct {
 	openapi  []byte
 	version  string
 	agents   *agenthub.Hub
+	notify   service.Notifications
 }
 
 // New builds the server and its route table.
@@ -67,12 +71,13 @@ func New(cfg Config) *Server {
 	s := &Server{
 		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
-		agents: cfg.Agents,
+		agents: cfg.Agents, notify: cfg.Notifications,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
 	s.routes = append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...)
+	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

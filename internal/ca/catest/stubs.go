@@ -120,3 +120,15 @@ func (*tx) SetSecretAnswers(int64, []lanyard.SecretAnswer) error {
 func (*tx) DeleteExpiredPairings(time.Time) (int, error) {
 	return 0, notImplemented("DeleteExpiredPairings")
 }
+
+func (*tx) CreateMail(*lanyard.MailMessage) error { return notImplemented("CreateMail") }
+func (*tx) UpdateMail(*lanyard.MailMessage) error { return notImplemented("UpdateMail") }
+func (*tx) MailByID(int64) (*lanyard.MailMessage, error) {
+	return nil, notImplemented("MailByID")
+}
+func (*tx) ListMail(lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
+	return nil, notImplemented("ListMail")
+}
+func (*tx) ClaimMail(time.Time, time.Time, int) ([]*lanyard.MailMessage, error) {
+	return nil, notImplemented("ClaimMail")
+}

@@ -28,6 +28,11 @@ type Dialect struct {
 	// MigrationLock, when set, is executed at the start of every migration
 	// transaction so that replicas starting together migrate one at a time.
 	MigrationLock string
+	// SkipLocked, when set, ends the sub-select that picks the rows a
+	// job claim takes, so that concurrent claimers skip each other's rows
+	// instead of waiting or taking them twice (PostgreSQL: "FOR UPDATE
+	// SKIP LOCKED"). Empty when the engine has a single writer (SQLite).
+	SkipLocked string
 	// JSONArrayContains returns a SQL condition that is true when the JSON
 	// array of strings in column holds the string bound to the condition's
 	// single ? placeholder.

@@ -35,6 +35,7 @@ var pageTable = []page{
 	{pattern: "/console/requests", title: "CA approval queue", tmpl: "console-requests", script: "console/requests", console: true, nav: "/console/requests"},
 	{pattern: "/console/documents", title: "Documents", tmpl: "console-documents", script: "console/documents", console: true, nav: "/console/documents"},
 	{pattern: "/console/workstations", title: "Workstations", tmpl: "console-workstations", script: "console/workstations", console: true, nav: "/console/workstations"},
+	{pattern: "/console/notifications", title: "Notifications", tmpl: "console-notifications", script: "console/notifications", console: true, nav: "/console/notifications"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
 	{pattern: "/console/policies/{name}", title: "Policy", tmpl: "console-object", script: "console/object", params: []string{"name"}, console: true, nav: "/console/policies"},
 	{pattern: "/console/card-types", title: "Card types", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/card-types"},
@@ -56,7 +57,7 @@ var (
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},
 		{Href: "/console/templates", Label: "Certificate templates"}, {Href: "/console/requests", Label: "CA approval queue"},
 		{Href: "/console/documents", Label: "Documents"},
-		{Href: "/console/workstations", Label: "Workstations"},
+		{Href: "/console/workstations", Label: "Workstations"}, {Href: "/console/notifications", Label: "Notifications"},
 	}
 )
 

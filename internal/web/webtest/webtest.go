@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
@@ -35,6 +37,9 @@ type Server struct {
 	// certificate from the built-in CA (SANs 127.0.0.1 and localhost).
 	AgentURL string
 	Hub      *agenthub.Hub
+	// Mailer is the service's notifier and the notifications API's
+	// backend; no worker runs: tests deliver with Mailer.DeliverDue.
+	Mailer *notify.Mailer
 }
 
 // Start runs a first start of Lanyard on st with a random master key and
@@ -59,6 +64,8 @@ type Options struct {
 	// (agenthub.PairLimits): benchmarks pair hundreds of agents from one
 	// address.
 	PairLimits *auth.Limits
+	// SMTPRootCAs verifies test SMTP servers' certificates.
+	SMTPRootCAs *x509.CertPool
 }
 
 // StartWith is Start with options.
@@ -85,8 +92,16 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
-		Notifier: opts.Notifier})
+	mailer, err := notify.New(notify.Config{Store: st, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
+		Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var notifier service.Notifier = mailer
+	if opts.Notifier != nil {
+		notifier = opts.Notifier
+	}
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base, Notifier: notifier})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,12 +111,12 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	}
 	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
 	svc.SetCardAccess(hub.CardAccess())
-	srv := web.New(web.Config{Service: svc, Agents: hub})
+	srv := web.New(web.Config{Service: svc, Agents: hub, Notifications: mailer})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
 	tb.Cleanup(func() { stopAgents(); hs.Close(); svc.Close(); st.Close() })
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: sealer, Web: srv, AgentURL: agentURL, Hub: hub}
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer}
 }
 
 // AgentHeartbeat is the agent connections' ping interval in test servers:

@@ -150,6 +150,17 @@ function uploadType(file) {
   }[ext] || 'application/octet-stream';
 }
 
+// E-mail notifications (administrators).
+export const notifications = {
+  settings: () => call('GET', '/notifications/settings'), // {enabled, host, port, security, username, password_set, from}
+  saveSettings: (s) => call('PUT', '/notifications/settings', s), // password: '' keeps the stored one
+  templates: () => call('GET', '/notifications/templates').then(items),
+  saveTemplate: (kind, t) => call('PUT', `/notifications/templates/${enc(kind)}`, t), // {subject, text, html}; all empty: default
+  test: (to) => call('POST', '/notifications/test', { to }),
+  outbox: (state) => call('GET', '/notifications/outbox' + query({ state, limit: 200 })).then(items),
+  retry: (id) => call('POST', `/notifications/outbox/${enc(id)}/retry`),
+};
+
 // The console's configuration objects share one shape of API: a
 // collection of named objects with GET, POST, PUT. `body` may be raw JSON
 // text, sent as the administrator wrote it so that the server's

@@ -1,0 +1,107 @@
+package notify
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }
+
+func userData(u *lanyard.User) UserData {
+	if u == nil {
+		return UserData{}
+	}
+	name := u.DisplayName
+	if name == "" {
+		name = u.Login
+	}
+	return UserData{Login: u.Login, Name: name, Email: u.Email}
+}
+
+func cardData(c *lanyard.Card) CardData {
+	if c == nil {
+		return CardData{}
+	}
+	return CardData{ID: c.ID, Serial: c.Serial, CardType: c.CardType, Name: c.Name}
+}
+
+// docKindName is how a document kind reads in a sentence.
+func docKindName(k string) string {
+	switch k {
+	case "certificate_request":
+		return "certificate request form"
+	case "certificate_form":
+		return "certificate form"
+	case "":
+		return "document"
+	}
+	return k
+}
+
+// RandomPIN queues the random user PIN of a newly issued card. The PIN is
+// in the sealed body only: not in the subject, the audit event or a log.
+func (m *Mailer) RandomPIN(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, pin string) error {
+	_, err := m.enqueue(ctx, nil, KindRandomPIN, to, Data{User: userData(user), Card: cardData(card), PIN: pin}, nil)
+	return err
+}
+
+// CardIssue queues a card issue pending, approved or rejected message.
+func (m *Mailer) CardIssue(ctx context.Context, to []string, ev service.CardIssueEvent) error {
+	var kind string
+	switch ev.Kind {
+	case "pending":
+		kind = KindCardIssuePending
+	case "approved":
+		kind = KindCardIssueApproved
+	case "rejected":
+		kind = KindCardIssueRejected
+	default:
+		return lanyard.Errorf(lanyard.EInternal, "unknown card issue notification %q", ev.Kind)
+	}
+	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Template: ev.Template, Comment: ev.Comment}
+	_, err := m.enqueue(ctx, nil, kind, to, d, nil)
+	return err
+}
+
+// Document queues a document uploaded (with the file attached), approved
+// or rejected message.
+func (m *Mailer) Document(ctx context.Context, to []string, ev service.DocumentEvent) error {
+	var kind string
+	var atts []Attachment
+	switch ev.Kind {
+	case "uploaded":
+		kind = KindDocumentUploaded
+		if len(ev.Content) > 0 {
+			name, ctype := ev.FileName, ev.ContentType
+			if name == "" {
+				name = "document"
+			}
+			if ctype == "" {
+				ctype = "application/octet-stream"
+			}
+			atts = []Attachment{{Name: name, ContentType: ctype, Data: ev.Content}}
+		}
+	case "approved":
+		kind = KindDocumentApproved
+	case "rejected":
+		kind = KindDocumentRejected
+	default:
+		return lanyard.Errorf(lanyard.EInternal, "unknown document notification %q", ev.Kind)
+	}
+	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Template: ev.Template, Comment: ev.Comment,
+		DocKind: docKindName(ev.DocKind), FileName: ev.FileName}
+	_, err := m.enqueue(ctx, nil, kind, to, d, atts)
+	return err
+}
+
+// SendTestMail queues the test e-mail to one address.
+func (m *Mailer) SendTestMail(ctx context.Context, p *service.Principal, to string) (*lanyard.MailMessage, error) {
+	var u *lanyard.User
+	if p != nil {
+		u = p.User
+	}
+	return m.enqueue(ctx, p, KindTest, []string{to}, Data{User: userData(u)}, nil)
+}

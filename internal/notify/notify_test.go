@@ -1,0 +1,449 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notify"
+	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+)
+
+var admin = &service.Principal{User: &lanyard.User{Login: "root", DisplayName: "Root Admin"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+
+type harness struct {
+	env    *mailpittest.Env
+	store  lanyard.Store
+	mailer *notify.Mailer
+}
+
+// newHarness returns a Mailer over a fresh SQLite store with a short
+// backoff, so retries happen within the test.
+func newHarness(t *testing.T, tweak func(*notify.Config)) *harness {
+	t.Helper()
+	env := mailpittest.MustEnv(t)
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	sealer, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := notify.Config{
+		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, BaseURL: "https://lanyard.example.com",
+		Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, Poll: 50 * time.Millisecond,
+		RootCAs: env.RootCAs(t),
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	m, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{env: env, store: st, mailer: m}
+}
+
+// settings points the mailer at addr.
+func (h *harness) settings(t *testing.T, addr, security, user, password string) {
+	t.Helper()
+	host, port := mailpittest.HostPort(t, addr)
+	if host == "127.0.0.1" && security != service.SMTPNone {
+		host = "localhost" // the certificate names both; exercise the name
+	}
+	_, err := h.mailer.PutMailSettings(t.Context(), admin, service.MailSettingsInput{
+		Enabled: true, Host: host, Port: port, Security: security, Username: user, Password: password, From: "Lanyard <lanyard@example.com>",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliver runs one delivery pass.
+func (h *harness) deliver(t *testing.T) int {
+	t.Helper()
+	n, err := h.mailer.DeliverDue(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// addr returns a recipient address unique to this test run.
+func addr(t *testing.T, who string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	name := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	return who + "-" + name + "-" + hex.EncodeToString(b[:]) + "@example.com"
+}
+
+func (h *harness) outbox(t *testing.T, state lanyard.MailState) []*lanyard.MailMessage {
+	t.Helper()
+	list, err := h.mailer.ListMail(t.Context(), lanyard.MailFilter{State: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func (h *harness) audit(t *testing.T, action string) []*lanyard.AuditEvent {
+	t.Helper()
+	var out []*lanyard.AuditEvent
+	err := h.store.View(t.Context(), func(tx lanyard.Tx) (err error) {
+		out, err = tx.ListAudit(lanyard.AuditFilter{Action: action})
+		return
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func contains(t *testing.T, what, s string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}
+
+// TestEveryKindArrives sends each notification kind through a real SMTP
+// server and reads it back: recipients, subject, body, attachment.
+func TestEveryKindArrives(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	ctx := t.Context()
+	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
+	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
+	boss := addr(t, "boss")
+	officers := []string{addr(t, "officer1"), addr(t, "officer2")}
+	pdf := []byte("%PDF-1.7\nsigned form\x00\x01\x02")
+
+	if err := h.mailer.RandomPIN(ctx, []string{alice.Email, boss}, alice, card, "73915528"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"pending", "approved", "rejected"} {
+		if err := h.mailer.CardIssue(ctx, []string{alice.Email}, service.CardIssueEvent{Kind: kind, User: alice, Card: card, Template: "e-signature", Comment: "key too weak"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.mailer.Document(ctx, officers, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form", Template: "e-signature",
+		FileName: "form.pdf", ContentType: "application/pdf", Content: pdf}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"approved", "rejected"} {
+		if err := h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: kind, User: alice, Card: card, DocKind: "certificate_request", Comment: "unsigned"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.mailer.SendTestMail(ctx, admin, boss); err != nil {
+		t.Fatal(err)
+	}
+	// The PIN is sealed at rest: neither the stored row nor the audit log
+	// holds it.
+	err := h.store.View(ctx, func(tx lanyard.Tx) error {
+		list, err := tx.ListMail(lanyard.MailFilter{})
+		if err != nil {
+			return err
+		}
+		for _, m := range list {
+			full, err := tx.MailByID(m.ID)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(full.Content, []byte("73915528")) || bytes.Contains(full.Content, []byte("signed form")) || strings.Contains(full.Subject, "73915528") {
+				t.Errorf("message %d (%s) is stored in clear", m.ID, m.Kind)
+			}
+		}
+		evs, err := tx.ListAudit(lanyard.AuditFilter{})
+		for _, e := range evs {
+			if bytes.Contains(e.Details, []byte("73915528")) {
+				t.Errorf("audit event %s holds the PIN", e.Action)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := h.deliver(t); n != 8 {
+		t.Fatalf("delivered %d, want 8", n)
+	}
+
+	// Alice: PIN, three card issue mails, two document decisions.
+	got := mailpittest.Wait(t, h.env.API, alice.Email, 6)
+	subjects := map[string]*mailpittest.Message{}
+	for _, m := range got {
+		subjects[m.Subject] = m
+	}
+	pin := subjects["User PIN of card 99887766"]
+	if pin == nil {
+		t.Fatalf("no PIN mail among %v", keys(subjects))
+	}
+	contains(t, "PIN mail", pin.Text, "73915528", "Alice Example (alice)", "99887766")
+	if r := pin.Recipients(); !slices.Contains(r, alice.Email) || !slices.Contains(r, boss) {
+		t.Errorf("PIN mail to %v", r)
+	}
+	if pin.From.Address != "lanyard@example.com" || pin.From.Name != "Lanyard" {
+		t.Errorf("from %+v", pin.From)
+	}
+	for subject, want := range map[string][]string{
+		"Card issue pending: card 99887766":                {"Hello Alice Example", "is pending for the certificate e-signature"},
+		"Card issue approved: card 99887766":               {"Continue card issue"},
+		"Card issue rejected: card 99887766":               {"Comment: key too weak", "Revoke and clear card"},
+		"Document approved: your certificate request form": {"is approved"},
+		"Document rejected: your certificate request form": {"Reason: unsigned", "upload it again"},
+	} {
+		m := subjects[subject]
+		if m == nil {
+			t.Errorf("no mail %q among %v", subject, keys(subjects))
+			continue
+		}
+		contains(t, subject, m.Text, want...)
+		contains(t, subject, m.Text, "https://lanyard.example.com")
+	}
+
+	// Document officers: one mail to both, the form attached.
+	for _, o := range officers {
+		got := mailpittest.Wait(t, h.env.API, o, 1)
+		m := got[0]
+		if m.Subject != "Document to review: certificate form of Alice Example" {
+			t.Errorf("officer mail subject %q", m.Subject)
+		}
+		contains(t, "officer mail", m.Text, "Alice Example (alice) uploaded a signed certificate form for the certificate e-signature, card 99887766", "form.pdf")
+		if len(m.Attachments) != 1 || m.Attachments[0].FileName != "form.pdf" || m.Attachments[0].ContentType != "application/pdf" {
+			t.Fatalf("attachments %+v", m.Attachments)
+		}
+		if b := mailpittest.Part(t, h.env.API, m.ID, m.Attachments[0].PartID); !bytes.Equal(b, pdf) {
+			t.Errorf("attachment %q, want %q", b, pdf)
+		}
+	}
+	// The test mail to the manager's address too.
+	bossMail := mailpittest.Wait(t, h.env.API, boss, 2)
+	if !slices.ContainsFunc(bossMail, func(m *mailpittest.Message) bool {
+		return m.Subject == "Lanyard test e-mail" && strings.Contains(m.Text, "sent by Root Admin (root)")
+	}) {
+		t.Errorf("no test mail to %s", boss)
+	}
+
+	sent := h.outbox(t, lanyard.MailSent)
+	if len(sent) != 8 {
+		t.Errorf("%d sent in the outbox, want 8", len(sent))
+	}
+	for _, m := range sent {
+		if m.Attempts != 1 || m.SentAt.IsZero() || m.LastError != "" {
+			t.Errorf("sent message %+v", m)
+		}
+	}
+	if q, s := len(h.audit(t, "mail.queue")), len(h.audit(t, "mail.sent")); q != 8 || s != 8 {
+		t.Errorf("audit: %d mail.queue, %d mail.sent; want 8 each", q, s)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestStartTLSWithAuth delivers over STARTTLS with AUTH PLAIN to a server
+// that requires both, verifying its certificate.
+func TestStartTLSWithAuth(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	to := addr(t, "ops")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	if st := h.outbox(t, ""); st[0].State != lanyard.MailSent {
+		t.Fatalf("message %s: %s", st[0].State, st[0].LastError)
+	}
+	mailpittest.Wait(t, h.env.StartTLSAPI, to, 1)
+}
+
+// TestImplicitTLSWithAuth delivers over TLS from the first byte (465).
+func TestImplicitTLSWithAuth(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.TLS, service.SMTPTLS, h.env.User, h.env.Password)
+	to := addr(t, "ops")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	if st := h.outbox(t, ""); st[0].State != lanyard.MailSent {
+		t.Fatalf("message %s: %s", st[0].State, st[0].LastError)
+	}
+	mailpittest.Wait(t, h.env.TLSAPI, to, 1)
+}
+
+// TestUntrustedCertificateWaits: a server whose certificate is not
+// trusted gets nothing, and the message waits for another attempt.
+func TestUntrustedCertificateWaits(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) { c.RootCAs = nil })
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	m := h.outbox(t, "")[0]
+	if m.State != lanyard.MailQueued || !strings.Contains(m.LastError, "certificate") {
+		t.Fatalf("message %s, error %q", m.State, m.LastError)
+	}
+}
+
+// TestRefusedFailsAtOnce: a permanent SMTP refusal (530, authentication
+// required) fails the message on the first attempt, visibly.
+func TestRefusedFailsAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, "", "")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	failed := h.outbox(t, lanyard.MailFailed)
+	if len(failed) != 1 || failed[0].Attempts != 1 || !strings.Contains(failed[0].LastError, "5") {
+		t.Fatalf("failed: %+v", failed)
+	}
+	if evs := h.audit(t, "mail.failed"); len(evs) != 1 {
+		t.Errorf("%d mail.failed events", len(evs))
+	}
+}
+
+// TestServerDownThenUp: while the SMTP server is down the message stays
+// queued with its attempts, error and next attempt; once the server is
+// back, the next attempt delivers it.
+func TestServerDownThenUp(t *testing.T) {
+	h := newHarness(t, nil)
+	smtpAddr := mailpittest.FreeAddr(t)
+	h.settings(t, smtpAddr, service.SMTPNone, "", "")
+	to := addr(t, "user")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		before := time.Now()
+		h.deliver(t)
+		m := h.outbox(t, "")[0]
+		if m.State != lanyard.MailQueued || m.Attempts != i || !strings.Contains(m.LastError, "connect") || !m.NextAttemptAt.After(before) {
+			t.Fatalf("attempt %d while down: %+v", i, m)
+		}
+		if n := h.deliver(t); n != 0 {
+			t.Fatalf("a message was tried again before its next attempt time")
+		}
+		time.Sleep(time.Until(m.NextAttemptAt))
+	}
+	api, _ := h.env.Start(t, smtpAddr)
+	h.deliver(t)
+	m := h.outbox(t, "")[0]
+	if m.State != lanyard.MailSent || m.Attempts != 3 {
+		t.Fatalf("after the server returned: %+v", m)
+	}
+	mailpittest.Wait(t, api, to, 1)
+}
+
+// TestAttemptsRunOut: a message that never gets through ends failed after
+// MaxAttempts, visible in the outbox; a retry queues it with fresh
+// attempts and delivers it once the server works.
+func TestAttemptsRunOut(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) { c.MaxAttempts = 2 })
+	smtpAddr := mailpittest.FreeAddr(t)
+	h.settings(t, smtpAddr, service.SMTPNone, "", "")
+	to := addr(t, "user")
+	msg, err := h.mailer.SendTestMail(t.Context(), admin, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	time.Sleep(time.Until(h.outbox(t, "")[0].NextAttemptAt))
+	h.deliver(t)
+	failed := h.outbox(t, lanyard.MailFailed)
+	if len(failed) != 1 || failed[0].ID != msg.ID || failed[0].Attempts != 2 || failed[0].LastError == "" {
+		t.Fatalf("failed: %+v", failed)
+	}
+	if _, err := h.mailer.RetryMail(t.Context(), admin, 999); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Errorf("retry of a missing message: %v", err)
+	}
+	api, _ := h.env.Start(t, smtpAddr)
+	again, err := h.mailer.RetryMail(t.Context(), admin, msg.ID)
+	if err != nil || again.State != lanyard.MailQueued || again.Attempts != 0 {
+		t.Fatalf("retry: %+v, %v", again, err)
+	}
+	if _, err := h.mailer.RetryMail(t.Context(), admin, msg.ID); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Errorf("retry of a queued message: %v", err)
+	}
+	h.deliver(t)
+	mailpittest.Wait(t, api, to, 1)
+}
+
+// TestRunDeliversAndStops: the background worker delivers a queued
+// message promptly and returns when its context ends.
+func TestRunDeliversAndStops(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) { c.Poll = time.Hour }) // only Wake can start a pass
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { h.mailer.Run(ctx); close(done) }()
+	to := addr(t, "user")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
+		t.Fatal(err)
+	}
+	mailpittest.Wait(t, h.env.API, to, 1)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestDisabledRefuses: with notifications off nothing is queued and the
+// caller hears why; queued messages wait without attempts.
+func TestDisabledRefuses(t *testing.T) {
+	h := newHarness(t, nil)
+	err := h.mailer.RandomPIN(t.Context(), []string{"a@example.com"}, &lanyard.User{Login: "a"}, &lanyard.Card{Serial: "1"}, "123456")
+	if !lanyard.IsCode(err, lanyard.EUnavailable) {
+		t.Fatalf("RandomPIN while off: %v", err)
+	}
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.mailer.PutMailSettings(t.Context(), admin, service.MailSettingsInput{Enabled: false, Host: "x", Security: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.deliver(t); n != 0 {
+		t.Fatalf("delivered %d while off", n)
+	}
+	if m := h.outbox(t, "")[0]; m.State != lanyard.MailQueued || m.Attempts != 0 {
+		t.Fatalf("message while off: %+v", m)
+	}
+	for _, bad := range []string{"", "not an address", "a@example.com\r\nBcc: x@example.com"} {
+		if _, err := h.mailer.SendTestMail(t.Context(), admin, bad); !lanyard.IsCode(err, lanyard.EInvalid) && !lanyard.IsCode(err, lanyard.EUnavailable) {
+			t.Errorf("test mail to %q: %v", bad, err)
+		}
+	}
+}
+
+func waitOne(t *testing.T, h *harness, to string) *mailpittest.Message {
+	t.Helper()
+	return mailpittest.Wait(t, h.env.API, to, 1)[0]
+}

@@ -1,0 +1,120 @@
+package notify_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// TestSettingsKeepThePasswordSecret: the password is sealed at rest,
+// never returned, kept when a form saves without it, and cleared on
+// request; authentication without TLS is refused.
+func TestSettingsKeepThePasswordSecret(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := t.Context()
+	in := service.MailSettingsInput{Enabled: true, Host: "smtp.example.com", Security: "starttls", Username: "lanyard", Password: "s3cret-pw", From: "lanyard@example.com"}
+	got, err := h.mailer.PutMailSettings(ctx, admin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.PasswordSet || got.Port != 587 || got.From != "<lanyard@example.com>" {
+		t.Errorf("settings %+v", got)
+	}
+	err = h.store.View(ctx, func(tx lanyard.Tx) error {
+		b, err := tx.Setting("mail.settings")
+		if bytes.Contains(b, []byte("s3cret-pw")) {
+			t.Errorf("the password is stored in clear: %s", b)
+		}
+		evs, _ := tx.ListAudit(lanyard.AuditFilter{Action: "mail.settings"})
+		for _, e := range evs {
+			if bytes.Contains(e.Details, []byte("s3cret")) {
+				t.Errorf("audit details hold the password")
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Password, in.Port = "", 2525
+	if got, err = h.mailer.PutMailSettings(ctx, admin, in); err != nil || !got.PasswordSet || got.Port != 2525 {
+		t.Fatalf("saving without a password: %+v, %v", got, err)
+	}
+	in.ClearPassword = true
+	if got, err = h.mailer.PutMailSettings(ctx, admin, in); err != nil || got.PasswordSet {
+		t.Fatalf("clearing the password: %+v, %v", got, err)
+	}
+	for what, bad := range map[string]service.MailSettingsInput{
+		"auth without TLS": {Enabled: true, Host: "h", Security: "none", Username: "u", Password: "p", From: "a@example.com"},
+		"unknown security": {Enabled: true, Host: "h", Security: "ssl3", From: "a@example.com"},
+		"no host":          {Enabled: true, Security: "tls", From: "a@example.com"},
+		"bad from":         {Enabled: true, Host: "h", From: "lanyard"},
+		"bad port":         {Enabled: true, Host: "h", Port: 70000, From: "a@example.com"},
+		"bad host":         {Enabled: true, Host: "h/x", From: "a@example.com"},
+	} {
+		if _, err := h.mailer.PutMailSettings(ctx, admin, bad); !lanyard.IsCode(err, lanyard.EInvalid) {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+}
+
+// TestTemplates: templates are editable, checked by parsing and a trial
+// run before they are saved, used for the next message, and reset to the
+// default by an empty input.
+func TestTemplates(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := t.Context()
+	list, err := h.mailer.MailTemplates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 8 {
+		t.Fatalf("%d templates, want 8", len(list))
+	}
+	for _, tc := range []struct {
+		what string
+		in   service.MailTemplateInput
+		want string
+	}{
+		{"parse error", service.MailTemplateInput{Subject: "Hi {{.User.Name", Text: "x"}, "subject template is not valid"},
+		{"unknown field", service.MailTemplateInput{Subject: "Hi", Text: "{{.User.Salary}}"}, "text template is not valid"},
+		{"no text", service.MailTemplateInput{Subject: "Hi", Text: " "}, "needs a subject and a text body"},
+		{"bad HTML", service.MailTemplateInput{Subject: "Hi", Text: "x", HTML: "<p>{{.Nope}}</p>"}, "HTML template is not valid"},
+	} {
+		_, err := h.mailer.PutMailTemplate(ctx, admin, "card_issue_approved", tc.in)
+		if !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(lanyard.ErrorMessage(err), tc.want) {
+			t.Errorf("%s: %v", tc.what, err)
+		}
+	}
+	if _, err := h.mailer.PutMailTemplate(ctx, admin, "nonsense", service.MailTemplateInput{Subject: "a", Text: "b"}); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	tpl, err := h.mailer.PutMailTemplate(ctx, admin, "test", service.MailTemplateInput{
+		Subject: "Custom {{.User.Login}}\r\nBcc: evil@example.com", Text: "Custom body for {{.User.Name}}.", HTML: "<p>Custom <b>{{.User.Name}}</b></p>"})
+	if err != nil || tpl.Default {
+		t.Fatalf("saving: %+v, %v", tpl, err)
+	}
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	to := addr(t, "ops")
+	msg, err := h.mailer.SendTestMail(ctx, admin, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != "Custom root Bcc: evil@example.com" {
+		t.Errorf("subject %q: line breaks must not survive", msg.Subject)
+	}
+	h.deliver(t)
+	got := waitOne(t, h, to)
+	if got.Subject != msg.Subject || !strings.Contains(got.Text, "Custom body for Root Admin.") || !strings.Contains(got.HTML, "<b>Root Admin</b>") {
+		t.Errorf("custom mail: %q %q %q", got.Subject, got.Text, got.HTML)
+	}
+	if tpl, err = h.mailer.PutMailTemplate(ctx, admin, "test", service.MailTemplateInput{}); err != nil || !tpl.Default || tpl.Subject != "Lanyard test e-mail" {
+		t.Fatalf("reset: %+v, %v", tpl, err)
+	}
+	if evs := h.audit(t, "mail.template"); len(evs) != 2 {
+		t.Errorf("%d mail.template events, want 2", len(evs))
+	}
+}

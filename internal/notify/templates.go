@@ -1,0 +1,292 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	htmltemplate "html/template"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// Notification kinds: one template each.
+const (
+	KindCardIssuePending  = "card_issue_pending"
+	KindCardIssueApproved = "card_issue_approved"
+	KindCardIssueRejected = "card_issue_rejected"
+	KindDocumentUploaded  = "document_uploaded"
+	KindDocumentApproved  = "document_approved"
+	KindDocumentRejected  = "document_rejected"
+	KindRandomPIN         = "random_pin"
+	KindTest              = "test"
+)
+
+// Data is what a template sees. Every kind gets the same fields; those a
+// kind does not use are empty.
+type Data struct {
+	Kind     string
+	User     UserData // the person the notification is about
+	Card     CardData
+	Template string // the certificate template concerned
+	Comment  string // the approver's comment
+	DocKind  string // "certificate request form" or "certificate form"
+	FileName string // the uploaded file
+	PIN      string // the random user PIN (random_pin only; never in subjects)
+	URL      string // Lanyard's address
+}
+
+// UserData names a user.
+type UserData struct{ Login, Name, Email string }
+
+// CardData names a card.
+type CardData struct {
+	ID                     int64
+	Serial, CardType, Name string
+}
+
+// fields lists what Data offers, for the template editor.
+var fields = []string{".User.Name", ".User.Login", ".User.Email", ".Card.Serial", ".Card.CardType", ".Card.Name", ".Card.ID",
+	".Template", ".Comment", ".DocKind", ".FileName", ".PIN", ".URL", ".Kind"}
+
+// sample is the data templates are tried on before they are saved.
+var sample = Data{
+	Kind: KindTest, User: UserData{Login: "alice", Name: "Alice Example", Email: "alice@example.com"},
+	Card: CardData{ID: 7, Serial: "12345678", CardType: "piv", Name: "Alice's card"}, Template: "smartcard-logon",
+	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", PIN: "12345678", URL: "https://lanyard.example.com",
+}
+
+// kindInfo is a kind's description and built-in template.
+type kindInfo struct {
+	kind, description string
+	def               service.MailTemplateInput
+}
+
+const signature = "\n-- \nLanyard card management\n{{.URL}}\n"
+
+var kinds = []kindInfo{
+	{KindCardIssuePending, "Card issue pending: to the card's owner when the issue waits for approvals", service.MailTemplateInput{
+		Subject: "Card issue pending: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) is pending{{if .Template}} for the certificate {{.Template}}{{end}}.
+It continues once the required approvals are in; you will get an e-mail then.
+Until then Self-Service shows the card as "Card issue pending".
+` + signature}},
+	{KindCardIssueApproved, "Card issue approved: to the card's owner when every approval is in", service.MailTemplateInput{
+		Subject: "Card issue approved: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) is approved{{if .Template}} (certificate {{.Template}}){{end}}.
+Connect the card, open Self-Service and choose "Continue card issue" in the card menu to write the certificates.
+` + signature}},
+	{KindCardIssueRejected, "Card issue rejected: to the card's owner when the CA rejects a request", service.MailTemplateInput{
+		Subject: "Card issue rejected: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) was rejected{{if .Template}} (certificate {{.Template}}){{end}}.
+{{if .Comment}}Comment: {{.Comment}}
+{{end}}
+In Self-Service, choose "Revoke and clear card" in the card menu, then issue the card again.
+` + signature}},
+	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", service.MailTemplateInput{
+		Subject: "Document to review: {{.DocKind}} of {{.User.Name}}",
+		Text: `Hello,
+
+{{.User.Name}} ({{.User.Login}}) uploaded a signed {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}}{{if .Card.Serial}}, card {{.Card.Serial}}{{end}}.
+The document is attached{{if .FileName}} ({{.FileName}}){{end}}. Approve or reject it in the management console.
+` + signature}},
+	{KindDocumentApproved, "Document approved: to the document's owner", service.MailTemplateInput{
+		Subject: "Document approved: your {{.DocKind}}",
+		Text: `Hello {{.User.Name}},
+
+your {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}} is approved.
+{{if .Comment}}Comment: {{.Comment}}
+{{end}}` + signature}},
+	{KindDocumentRejected, "Document rejected: to the document's owner, with the reason", service.MailTemplateInput{
+		Subject: "Document rejected: your {{.DocKind}}",
+		Text: `Hello {{.User.Name}},
+
+your {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}} was rejected.
+{{if .Comment}}Reason: {{.Comment}}
+{{end}}
+Correct the document, sign it and upload it again in Self-Service.
+` + signature}},
+	{KindRandomPIN, "Random user PIN: to the user or the manager the policy names (the subject never shows the PIN)", service.MailTemplateInput{
+		Subject: "User PIN of card {{.Card.Serial}}",
+		Text: `Hello,
+
+the card {{.Card.Serial}} ({{.Card.CardType}}) was issued to {{.User.Name}} ({{.User.Login}}) with a random user PIN:
+
+    {{.PIN}}
+
+Keep it secret and delete this e-mail once the PIN is safe.
+` + signature}},
+	{KindTest, "Test e-mail: sent from the settings page", service.MailTemplateInput{
+		Subject: "Lanyard test e-mail",
+		Text: `Hello,
+
+this is a test e-mail from Lanyard, sent by {{.User.Name}} ({{.User.Login}}).
+If you can read it, the SMTP settings work.
+` + signature}},
+}
+
+func kindByName(kind string) (kindInfo, bool) {
+	i := slices.IndexFunc(kinds, func(k kindInfo) bool { return k.kind == kind })
+	if i < 0 {
+		return kindInfo{}, false
+	}
+	return kinds[i], true
+}
+
+func templateKey(kind string) string { return "mail.template." + kind }
+
+// loadTemplate returns a kind's template: the stored one, or the default.
+func loadTemplate(tx lanyard.Tx, k kindInfo) (*service.MailTemplate, error) {
+	t := &service.MailTemplate{Kind: k.kind, Description: k.description, Subject: k.def.Subject, Text: k.def.Text, HTML: k.def.HTML, Default: true, Fields: fields}
+	b, err := tx.Setting(templateKey(k.kind))
+	if lanyard.IsCode(err, lanyard.ENotFound) || (err == nil && len(b) == 0) {
+		return t, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var in service.MailTemplateInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "the stored template "+k.kind+" is corrupt")
+	}
+	t.Subject, t.Text, t.HTML, t.Default = in.Subject, in.Text, in.HTML, false
+	return t, nil
+}
+
+// MailTemplates returns every kind's template.
+func (m *Mailer) MailTemplates(ctx context.Context) ([]*service.MailTemplate, error) {
+	out := make([]*service.MailTemplate, 0, len(kinds))
+	err := m.cfg.Store.View(ctx, func(tx lanyard.Tx) error {
+		for _, k := range kinds {
+			t, err := loadTemplate(tx, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutMailTemplate replaces a kind's template once it parses and renders
+// the sample data; all fields empty restores the default.
+func (m *Mailer) PutMailTemplate(ctx context.Context, p *service.Principal, kind string, in service.MailTemplateInput) (*service.MailTemplate, error) {
+	k, ok := kindByName(kind)
+	if !ok {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "no notification kind %q", kind)
+	}
+	reset := strings.TrimSpace(in.Subject) == "" && strings.TrimSpace(in.Text) == "" && strings.TrimSpace(in.HTML) == ""
+	var value []byte
+	if !reset {
+		if _, err := compile(in); err != nil {
+			return nil, err
+		}
+		var err error
+		if value, err = json.Marshal(in); err != nil {
+			return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot encode the template")
+		}
+	}
+	var out *service.MailTemplate
+	err := m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
+		if err := tx.PutSetting(templateKey(kind), value); err != nil {
+			return nil, err
+		}
+		var err error
+		if out, err = loadTemplate(tx, k); err != nil {
+			return nil, err
+		}
+		return m.event(p, "mail.template", "mail_template", kind, map[string]any{"default": reset}), nil
+	})
+	return out, err
+}
+
+// compiled is a parsed template.
+type compiled struct {
+	subject, text *template.Template
+	html          *htmltemplate.Template // nil: text only
+}
+
+// Limits of a template's parts.
+const (
+	maxSubjectTemplate = 1000
+	maxBodyTemplate    = 64 << 10
+)
+
+// compile parses in and renders it on the sample data, so that a
+// template that names a missing field or fails to execute is refused when
+// it is saved, not when a notification needs it.
+func compile(in service.MailTemplateInput) (*compiled, error) {
+	if strings.TrimSpace(in.Subject) == "" || strings.TrimSpace(in.Text) == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a template needs a subject and a text body")
+	}
+	if len(in.Subject) > maxSubjectTemplate || len(in.Text) > maxBodyTemplate || len(in.HTML) > maxBodyTemplate {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "the subject is limited to %d characters and each body to %d", maxSubjectTemplate, maxBodyTemplate)
+	}
+	var c compiled
+	var err error
+	if c.subject, err = template.New("subject").Option("missingkey=error").Parse(in.Subject); err != nil {
+		return nil, templateError("subject", err)
+	}
+	if c.text, err = template.New("text").Option("missingkey=error").Parse(in.Text); err != nil {
+		return nil, templateError("text", err)
+	}
+	if strings.TrimSpace(in.HTML) != "" {
+		if c.html, err = htmltemplate.New("html").Option("missingkey=error").Parse(in.HTML); err != nil {
+			return nil, templateError("HTML", err)
+		}
+	}
+	if _, err := c.render(sample); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func templateError(part string, err error) error {
+	return lanyard.Errorf(lanyard.EInvalid, "the %s template is not valid: %s", part, strings.TrimPrefix(err.Error(), "template: "))
+}
+
+// rendered is a notification's subject and bodies.
+type rendered struct{ subject, text, html string }
+
+// render executes the template on d. The subject is rendered without
+// the PIN, so that it can be stored and shown in the outbox, and on one
+// line, so that it cannot add header fields.
+func (c *compiled) render(d Data) (*rendered, error) {
+	var r rendered
+	var b bytes.Buffer
+	noPIN := d
+	noPIN.PIN = "(not shown)"
+	if err := c.subject.Execute(&b, noPIN); err != nil {
+		return nil, templateError("subject", err)
+	}
+	r.subject = strings.Join(strings.Fields(b.String()), " ")
+	if r.subject == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "the subject template renders to nothing")
+	}
+	if len(r.subject) > 998 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "the subject renders longer than 998 characters")
+	}
+	b.Reset()
+	if err := c.text.Execute(&b, d); err != nil {
+		return nil, templateError("text", err)
+	}
+	r.text = b.String()
+	if c.html != nil {
+		b.Reset()
+		if err := c.html.Execute(&b, d); err != nil {
+			return nil, templateError("HTML", err)
+		}
+		r.html = b.String()
+	}
+	return &r, nil
+}

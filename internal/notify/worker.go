@@ -1,0 +1,156 @@
+package notify
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Run delivers the outbox until ctx ends: a pass at start, then one every
+// Poll and whenever a message is queued. Run returns once the delivery in
+// progress has been recorded.
+func (m *Mailer) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Poll)
+	defer t.Stop()
+	for {
+		n, err := m.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.log.Error("e-mail delivery pass failed", "err", err)
+		}
+		if n == defaultBatch && err == nil {
+			continue // more may be due
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.wake:
+		}
+	}
+}
+
+// DeliverDue claims the messages that are due and tries each once,
+// returning how many it tried. While notifications are off or the
+// settings are incomplete, messages wait and nothing is tried.
+func (m *Mailer) DeliverDue(ctx context.Context) (int, error) {
+	cfg, ok, err := m.deliveryConfig(ctx)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var batch []*lanyard.MailMessage
+	now := m.clock()
+	if err := m.cfg.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		batch, err = tx.ClaimMail(now, now.Add(m.cfg.Lease), defaultBatch)
+		return
+	}); err != nil {
+		return 0, err
+	}
+	for i, msg := range batch {
+		if ctx.Err() != nil {
+			// Shutting down: the rest wait for their lease to end and are
+			// claimed again, by this replica after a restart or another.
+			return i, ctx.Err()
+		}
+		m.deliver(ctx, cfg, msg)
+	}
+	return len(batch), nil
+}
+
+// deliver tries msg once and records the outcome. Only the end of a
+// message's life (sent or failed) is an audit event; the attempts in
+// between are recorded on the row (attempts, next attempt, last error).
+func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) {
+	err := m.attempt(ctx, cfg, msg)
+	now := m.clock()
+	msg.UpdatedAt = now
+	var ev *lanyard.AuditEvent
+	var perm *permanentError
+	switch {
+	case err == nil:
+		msg.State, msg.SentAt, msg.NextAttemptAt, msg.LastError = lanyard.MailSent, now, time.Time{}, ""
+		ev = m.event(nil, "mail.sent", "mail", idString(msg.ID), map[string]any{"kind": msg.Kind, "to": msg.To, "attempts": msg.Attempts})
+		m.log.Info("e-mail sent", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts)
+	case errors.As(err, &perm) || msg.Attempts >= m.cfg.MaxAttempts:
+		msg.State, msg.NextAttemptAt, msg.LastError = lanyard.MailFailed, time.Time{}, errorText(err)
+		ev = m.event(nil, "mail.failed", "mail", idString(msg.ID), map[string]any{"kind": msg.Kind, "to": msg.To, "attempts": msg.Attempts, "error": msg.LastError})
+		m.log.Error("e-mail failed for good; retry it from the console", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts, "err", msg.LastError)
+	default:
+		msg.State, msg.LastError = lanyard.MailQueued, errorText(err)
+		msg.NextAttemptAt = now.Add(m.backoff(msg.Attempts))
+		m.log.Warn("e-mail delivery failed; will retry", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts, "next", msg.NextAttemptAt, "err", msg.LastError)
+	}
+	// The outcome is recorded even when ctx ended during the attempt, so
+	// that a sent message is never sent again.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	werr := m.cfg.Store.Update(wctx, func(tx lanyard.Tx) error {
+		if err := tx.UpdateMail(msg); err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		return tx.AppendAudit(ev)
+	})
+	if werr != nil {
+		// The lease runs out and the message is claimed again.
+		m.log.Error("recording an e-mail delivery failed", "id", msg.ID, "err", werr)
+	}
+}
+
+// attempt opens the sealed content, composes and sends it.
+func (m *Mailer) attempt(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) error {
+	plain, err := m.cfg.Sealer.Open(msg.Content, []byte(contentAAD))
+	if err != nil {
+		return &permanentError{errors.New("the message content cannot be opened (sealed under another master key?)")}
+	}
+	defer clear(plain)
+	var c content
+	if err := json.Unmarshal(plain, &c); err != nil {
+		return &permanentError{errors.New("the message content is corrupt")}
+	}
+	var random [16]byte
+	if _, err := io.ReadFull(m.cfg.Rand, random[:]); err != nil {
+		return err
+	}
+	raw, err := compose(cfg.from, msg.To, msg.Subject, &c, m.cfg.Now(), messageID(random[:], cfg.from))
+	if err != nil {
+		return &permanentError{err}
+	}
+	defer clear(raw)
+	return m.send(ctx, cfg, msg.To, raw)
+}
+
+// backoff is the wait after the attempts-th failed attempt: Backoff
+// doubled for each earlier failure, at most MaxBackoff, drawn uniformly
+// between half and all of it (jitter).
+func (m *Mailer) backoff(attempts int) time.Duration {
+	d := m.cfg.Backoff
+	for i := 1; i < attempts && d < m.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, m.cfg.MaxBackoff)
+	var b [8]byte
+	if _, err := io.ReadFull(m.cfg.Rand, b[:]); err != nil {
+		return d
+	}
+	half := d / 2
+	return half + time.Duration(binary.BigEndian.Uint64(b[:])%uint64(half+1))
+}
+
+// errorText is what the outbox shows of a failed attempt: the SMTP
+// server's reply or the connection error, on one line, bounded. It never
+// contains the body: nothing of it reaches the errors of send.
+func errorText(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}

@@ -1,0 +1,70 @@
+package ui_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
+)
+
+// TestBrowserNotifications: an administrator sets up SMTP, sends a test
+// e-mail that a real SMTP server receives, sees a failed message
+// highlighted and retries it, and has an invalid template refused with
+// the parser's message.
+func TestBrowserNotifications(t *testing.T) {
+	smtp := mailpittest.MustEnv(t)
+	s := mustSite(t)
+	s.mustUser("root", password, "administrator")
+	b := mustBrowser(t, s)
+	b.login("root", password)
+	b.visit("/console/notifications")
+	b.waitFor("loaded", `document.querySelector('#nt-status').textContent.includes('off')`)
+	b.checkAccessible("notifications")
+	b.shot("01-notifications")
+
+	// A dead port first: the test e-mail fails once its attempts run out.
+	dead := mailpittest.FreeAddr(t)
+	_, deadPort := mailpittest.HostPort(t, dead)
+	_, port := mailpittest.HostPort(t, smtp.SMTP)
+	b.run("settings",
+		chromedp.Click(chromedp.CSS("#smtp-enabled")),
+		chromedp.SendKeys(chromedp.CSS("#smtp-host"), "127.0.0.1"),
+		chromedp.SetValue(chromedp.CSS("#smtp-security"), "none"),
+		chromedp.SetValue(chromedp.CSS("#smtp-port"), strconv.Itoa(deadPort)),
+		chromedp.SendKeys(chromedp.CSS("#smtp-from"), "Lanyard <lanyard@example.com>"),
+		chromedp.Click(chromedp.CSS("#smtp-save")),
+	)
+	b.waitFor("saved", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
+	to := "browser-" + strings.ToLower(t.Name()) + "@example.com"
+	b.run("test e-mail", chromedp.SendKeys(chromedp.CSS("#test-to"), to), chromedp.Click(chromedp.CSS("#test-send")))
+	b.waitFor("queued", `document.querySelector('#nt-status').textContent.includes('is queued')`)
+	for range 8 { // MaxAttempts with webtest's short backoff
+		if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(110 * time.Millisecond) // webtest's MaxBackoff
+	}
+	b.run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
+	b.waitFor("failed row", `document.querySelector('#outbox tr.failed') !== null`)
+	b.shot("02-outbox-failed")
+
+	b.run("working port", chromedp.SetValue(chromedp.CSS("#smtp-port"), strconv.Itoa(port)), chromedp.Click(chromedp.CSS("#smtp-save")))
+	b.waitFor("saved again", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
+	b.run("retry", chromedp.Click(chromedp.CSS(`#outbox tr.failed button`)))
+	b.waitFor("retried", `document.querySelector('#nt-status').textContent.includes('queued again')`)
+	if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mailpittest.Wait(t, smtp.API, to, 1)
+	b.run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
+	b.waitFor("sent", `document.querySelector('#outbox .badge.sent') !== null && document.querySelector('#outbox tr.failed') === null`)
+
+	b.run("break a template", chromedp.SetValue(chromedp.CSS("#tpl-subject"), "Hello {{.User.Nope}}"), chromedp.Click(chromedp.CSS("#tpl-save")))
+	b.waitFor("refused", `document.querySelector('#tpl-error').textContent.includes('not valid')`)
+	b.checkAccessible("notifications after edits")
+	b.shot("03-template-refused")
+}

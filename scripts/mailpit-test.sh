@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# mailpit-test.sh — start real SMTP servers for the e-mail tests and print
+# where they are. Used by `make test`:
+#
+#   LANYARD_TEST_SMTP=$(scripts/mailpit-test.sh) go test ./internal/notify/...
+#
+# Mailpit (github.com/axllent/mailpit, a test-only tool, not a module
+# dependency) is built with `go install` into $BIN_DIR when missing. Three
+# instances start on free loopback ports, each with its HTTP API (the tests
+# read the delivered mail through /api/v1/…):
+#
+#   smtp      plain SMTP, no TLS, no authentication
+#   starttls  STARTTLS required (self-signed certificate), AUTH required
+#   tls       implicit TLS (port-465 style), AUTH required
+#
+# Instances of an earlier run of this script are stopped first. The
+# certificate, key and the AUTH password are made once and kept in $STATE
+# (mode 0700). The one line on stdout is space-separated key=value pairs:
+#
+#   smtp=HOST:PORT api=URL starttls=HOST:PORT starttls_api=URL tls=HOST:PORT
+#   tls_api=URL ca=CERT.pem user=NAME password=SECRET bin=MAILPIT
+#
+# `bin` lets a test run its own instance (SMTP server down, then up). All
+# progress goes to stderr; the servers are left running, their logs in
+# $STATE/*.log.
+set -euo pipefail
+
+VERSION=v1.27.11
+log() { printf 'mailpit-test: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+BIN_DIR=${LANYARD_MAILPIT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lanyard/mailpit-$VERSION}
+BIN=$BIN_DIR/mailpit
+STATE=${XDG_STATE_HOME:-$HOME/.local/state}/lanyard/mailpit
+GO=${GO:-go}
+
+# 1. The binary.
+if [ ! -x "$BIN" ]; then
+	log "building mailpit $VERSION into $BIN_DIR (first run only; takes a minute or two)"
+	mkdir -p "$BIN_DIR"
+	(cd "$BIN_DIR" && GOBIN="$BIN_DIR" GOFLAGS=-buildvcs=false "$GO" install "github.com/axllent/mailpit@$VERSION") >&2 ||
+		die "go install github.com/axllent/mailpit@$VERSION failed"
+fi
+[ -x "$BIN" ] || die "$BIN is missing after the build"
+command -v openssl >/dev/null || die "openssl is needed (scripts/test-deps.sh installs it)"
+command -v curl >/dev/null || die "curl is needed (scripts/test-deps.sh installs it)"
+
+mkdir -p "$STATE"
+chmod 700 "$STATE"
+
+# 2. Stop the instances of an earlier run (only processes of $BIN).
+for pidfile in "$STATE"/*.pid; do
+	[ -e "$pidfile" ] || continue
+	pid=$(cat "$pidfile")
+	if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" = "$BIN" ]; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$pidfile"
+done
+
+# 3. Certificate, key and the AUTH password, made once.
+CERT=$STATE/cert.pem
+KEY=$STATE/key.pem
+if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
+	log "making a self-signed certificate for localhost and 127.0.0.1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$KEY" -out "$CERT" 2>/dev/null ||
+		die "openssl could not make the certificate"
+	chmod 600 "$KEY"
+fi
+AUTH=$STATE/auth
+if [ ! -s "$AUTH" ]; then
+	(umask 077 && printf 'lanyard:%s\n' "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" >"$AUTH")
+fi
+PASSWORD=$(sed -n 's/^lanyard://p' "$AUTH")
+
+# Free ports: random ones nobody listens on (checked in /proc), picked
+# before any instance starts so that none is handed out twice.
+taken=" "
+for hex in $(awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print a[n] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+	taken="$taken$((16#$hex)) "
+done
+ports=()
+while [ ${#ports[@]} -lt 6 ]; do
+	p=$((20000 + RANDOM % 40000))
+	case "$taken" in *" $p "*) continue ;; esac
+	taken="$taken$p "
+	ports+=("$p")
+done
+
+# start NAME SMTPPORT APIPORT ARGS… starts one instance and waits for its API.
+start() {
+	local name=$1 smtp=$2 api=$3 pid
+	shift 3
+	setsid "$BIN" --smtp "127.0.0.1:$smtp" --listen "127.0.0.1:$api" --max 5000 --smtp-disable-rdns --disable-version-check "$@" \
+		>"$STATE/$name.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$STATE/$name.pid"
+	for _ in $(seq 100); do
+		if curl -fsS "http://127.0.0.1:$api/api/v1/messages?limit=1" >/dev/null 2>&1; then
+			return
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$STATE/$name.log" >&2
+	die "mailpit ($name) did not start"
+}
+
+p_smtp=${ports[0]} p_api=${ports[1]} s_smtp=${ports[2]} s_api=${ports[3]} t_smtp=${ports[4]} t_api=${ports[5]}
+start plain "$p_smtp" "$p_api"
+start starttls "$s_smtp" "$s_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-starttls --smtp-auth-file "$AUTH"
+start tls "$t_smtp" "$t_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-tls --smtp-auth-file "$AUTH"
+log "mailpit $VERSION ready: plain 127.0.0.1:$p_smtp, STARTTLS 127.0.0.1:$s_smtp, TLS 127.0.0.1:$t_smtp"
+printf 'smtp=127.0.0.1:%s api=http://127.0.0.1:%s starttls=127.0.0.1:%s starttls_api=http://127.0.0.1:%s tls=127.0.0.1:%s tls_api=http://127.0.0.1:%s ca=%s user=lanyard password=%s bin=%s\n' \
+	"$p_smtp" "$p_api" "$s_smtp" "$s_api" "$t_smtp" "$t_api" "$CERT" "$PASSWORD" "$BIN"
