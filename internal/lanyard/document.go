@@ -78,6 +78,10 @@ const (
 	UploadPDF   UploadFormat = "pdf"   // a signed PDF (printed, signed, scanned or signed in a PDF tool)
 	UploadImage UploadFormat = "image" // a scan as PNG or JPEG
 	UploadCMS   UploadFormat = "cms"   // a detached CMS/PKCS#7 signature over the generated form
+	// UploadReceipt records that the signed paper reached the company by
+	// other means (policy: documents travel outside Lanyard); it has no
+	// content, only who recorded it and the note in FileName.
+	UploadReceipt UploadFormat = "receipt"
 )
 
 // DocumentUpload is one version of a document as its owner uploaded it.

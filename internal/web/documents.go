@@ -96,6 +96,15 @@ func (s *Server) documentRoutes() []*route {
 				c.download(up.ContentType, up.FileName, up.Content)
 				return nil, nil
 			}},
+		{method: "POST", path: v1 + "/documents/{id}/receipt", summary: "Record that the signed document arrived by other means (operators, document officers)", tag: "documents",
+			roles: []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer}, in: Decision{}, out: &service.DocumentView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, in, err := decision(c)
+				if err != nil {
+					return nil, err
+				}
+				return s.svc.RecordReceipt(c.r.Context(), c.p, id, in.Comment)
+			}},
 		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: Decision{}, out: &service.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)

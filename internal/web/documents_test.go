@@ -393,3 +393,30 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Documents that travel by other means: an operator records the receipt
+// (no file), a document officer then decides as for an upload; the owner
+// cannot record receipts, and a receipt needs a note.
+func TestDocumentReceipt(t *testing.T) {
+	e := mustDocEnv(t)
+	doc := e.documents(e.alice)["9d/certificate_form"]
+	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
+	if r := e.do("POST", path+"/receipt", e.alice, map[string]any{"comment": "I posted it"}); r.status != 403 {
+		t.Fatalf("the owner records a receipt: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", path+"/receipt", e.oper, map[string]any{"comment": "  "}); r.status != 400 {
+		t.Fatalf("a receipt without a note: %d %s", r.status, r.body)
+	}
+	var v service.DocumentView
+	e.must(200, "POST", path+"/receipt", e.oper, map[string]any{"comment": "signed paper received by mail"}).json(&v)
+	if v.State != lanyard.DocUploaded {
+		t.Fatalf("after the receipt: %s", v.State)
+	}
+	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
+		t.Fatal("a receipt approved the form by itself")
+	}
+	e.must(200, "POST", path+"/approve", e.officer, map[string]any{"comment": "checked"})
+	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
+		t.Fatalf("FormApproved after the officer's approval: %v %v", ok, err)
+	}
+}

@@ -35,7 +35,7 @@ CREATE TABLE document_uploads (
     version        INTEGER NOT NULL,
     file_name      TEXT    NOT NULL,
     content_type   TEXT    NOT NULL,
-    format         TEXT    NOT NULL CHECK (format IN ('pdf', 'image', 'cms')),
+    format         TEXT    NOT NULL CHECK (format IN ('pdf', 'image', 'cms', 'receipt')),
     size           BIGINT  NOT NULL,
     sha256         TEXT    NOT NULL,
     content        BYTEA   NOT NULL,

@@ -92,6 +92,8 @@ export const cards = {
   get: (id) => call('GET', `/cards/${enc(id)}`), // the card's fields with certificates and operations
   // req: {workstation_id, reader, user_pin, admin_pin}
   continueIssue: (id, req) => call('POST', `/cards/${enc(id)}/continue`, req),
+  // req: {workstation_id, reader, admin_pin}
+  revokeClear: (id, req) => call('POST', `/cards/${enc(id)}/revoke-clear`, req),
   connected: () => call('GET', '/connected-cards').then(items),
 };
 

@@ -78,3 +78,66 @@ export function openContinueDialog(card, opener, onDone) {
     }
   });
 }
+
+// openClearDialog is Revoke and clear card (guide: "If the request is
+// rejected, revoke and clear the card … then restart the card issue
+// operation"): after a confirmation, every certificate Lanyard issued for
+// the card is revoked and the card is cleared for a new issue. The card
+// must be connected.
+export function openClearDialog(card, opener, onDone) {
+  const titleID = 'clear-title';
+  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'danger' }, 'Revoke and clear card');
+  const form = h('form', { novalidate: true },
+    h('p', { id: 'clear-hint' },
+      `Every certificate Lanyard issued for card ${card.serial} is revoked, waiting requests are withdrawn, `
+      + 'and the card is cleared so that it can be issued again. Its PIN goes back to the card type\'s PIN. '
+      + 'Connect the card first. This cannot be undone.'),
+    h('div', { class: 'field' },
+      h('label', { for: 'clear-admin-pin' }, 'Admin PIN (if you chose one at issue)'),
+      h('input', { id: 'clear-admin-pin', name: 'clear-admin-pin', type: 'password', autocomplete: 'off', 'aria-describedby': 'clear-hint' })),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
+      submit));
+  const dlg = h('dialog', { 'aria-labelledby': titleID, class: 'wide' },
+    h('h2', { id: titleID, tabindex: '-1' }, 'Revoke and clear card'), form, status);
+  let done = null;
+  let busy = false;
+  dlg.oncancel = (e) => { if (busy) e.preventDefault(); };
+  dlg.addEventListener('close', () => { dlg.remove(); if (done) onDone(done); });
+  document.body.append(dlg);
+  openDialog(dlg, opener, form.querySelector('input'));
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let target;
+    try {
+      target = (await api.cards.connected()).find((c) => c.serial === card.serial);
+    } catch (err) {
+      setStatus(status, `The connected cards cannot be read. ${errorText(err)}`, 'error');
+      return;
+    }
+    if (!target) {
+      setStatus(status, `Card ${card.serial} is not connected at your workstations. Connect it and try again.`, 'error');
+      return;
+    }
+    busy = true;
+    submit.disabled = true;
+    setStatus(status, 'Revoking and clearing the card. Keep it connected…');
+    try {
+      done = await api.cards.revokeClear(card.id, {
+        workstation_id: target.workstation_id, reader: target.reader,
+        admin_pin: form.querySelector('#clear-admin-pin').value,
+      });
+      form.replaceChildren(h('p', { class: 'success' }, 'The card is revoked and cleared. You can issue it again under Connected cards.'),
+        h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dlg.close() }, 'Close')));
+      form.querySelector('button').focus();
+      setStatus(status, '');
+    } catch (err) {
+      setStatus(status, `The card was not revoked and cleared. ${errorText(err)}`, 'error');
+      submit.disabled = false;
+    } finally {
+      busy = false;
+    }
+  });
+}

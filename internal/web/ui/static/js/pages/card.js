@@ -4,7 +4,7 @@
 import '../app.js';
 import * as api from '../api.js';
 import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStatus, table } from '../dom.js';
-import { canContinue, openContinueDialog } from '../continue.js';
+import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 import { documentsButton, groupDocuments } from '../documents.js';
 
 const main = $('#main');
@@ -65,7 +65,9 @@ async function load() {
     ]),
     canContinue(c) ? h('p', {}, h('button', {
       type: 'button', onclick: (e) => openContinueDialog(c, e.currentTarget, () => load()),
-    }, 'Continue card issue')) : '');
+    }, 'Continue card issue'), ' ', h('button', {
+      type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
+    }, 'Revoke and clear card')) : '');
 
   // Documents check: a "!" next to each certificate that needs documents;
   // certificates still waiting in the CA have no line of their own yet.

@@ -4,7 +4,7 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, facts, fmtDate, label, setStatus, table } from '../dom.js';
 import { openIssueDialog } from '../issue.js';
-import { canContinue, openContinueDialog } from '../continue.js';
+import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 
 const me = api.currentUser();
 
@@ -38,6 +38,10 @@ function cardArticle(card, details) {
           type: 'button', class: 'link',
           onclick: (e) => openContinueDialog(card, e.currentTarget, () => loadCards()),
         }, 'Continue card issue')) : null,
+        canContinue(card) ? h('li', {}, h('button', {
+          type: 'button', class: 'link',
+          onclick: (e) => openClearDialog(card, e.currentTarget, () => loadCards()),
+        }, 'Revoke and clear card')) : null,
       )),
   );
 }
