@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,91 @@ func TestDemo(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "already issued") {
 		t.Fatalf("issuing the issued demo card again: exit %d, %s", code, errOut)
 	}
+}
+
+// The documents check "certificate form" from the command line, on the
+// demo's card: the issue goes pending, the user downloads the form and
+// uploads it signed, a document officer approves it, and card continue
+// writes the certificate.
+func TestDocumentsCLI(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
+	defer stop()
+	var admin []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err = os.Stat(filepath.Join(data, "demo-password")); err == nil {
+			break
+		}
+	}
+	if admin, err = os.ReadFile(filepath.Join(data, "bootstrap-token")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	as := func(token string) *cli {
+		return &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + token}}
+	}
+	adm := as(strings.TrimSpace(string(admin)))
+	demo := as(strings.TrimSpace(adm.must(0, "token", "create", "--user", "demo")))
+	adm.must(0, "user", "create", "olga", "--email", "olga@example.test", "--role", "document_officer")
+	officer := as(strings.TrimSpace(adm.must(0, "token", "create", "--user", "olga")))
+
+	// The demo policy, with the certificate form to be approved.
+	var pol map[string]any
+	if err := json.Unmarshal([]byte(adm.must(0, "policy", "show", "demo", "--output", "json")), &pol); err != nil {
+		t.Fatal(err)
+	}
+	pol["settings"].(map[string]any)["documents"].(map[string]any)["check"] = "certificate_form"
+	b, _ := json.Marshal(pol)
+	if err := os.WriteFile(filepath.Join(dir, "policy.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adm.must(0, "policy", "update", "demo", "--file", "policy.json")
+
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(demo.must(0, "card", "list", "--connected"), "Lanyard demo reader") {
+			break
+		}
+	}
+	out, errOut, code := demo.run("", "card", "issue", "--user-pin", "24682468")
+	if code != exitPending || !strings.Contains(out, "Card issue pending") || !strings.Contains(out, "valid") {
+		t.Fatalf("card issue: exit %d\n%s\n%s", code, out, errOut)
+	}
+	docs := demo.must(0, "document", "list", "--output", "json")
+	id := jsonField(t, docs, "id")
+	demo.must(0, "document", "form", id, "--out", "form.pdf")
+	form, err := os.ReadFile(filepath.Join(dir, "form.pdf"))
+	if err != nil || !strings.HasPrefix(string(form), "%PDF-") {
+		t.Fatalf("the form is not a PDF: %v", err)
+	}
+	// Printed, signed and scanned back: any real PDF will do here.
+	if up := demo.must(0, "document", "upload", id, "form.pdf"); !strings.Contains(up, "uploaded") {
+		t.Fatalf("upload:\n%s", up)
+	}
+	if _, errOut, code := demo.run("", "document", "approve", id); code == 0 || !strings.Contains(errOut, "document_officer") {
+		t.Fatalf("the owner approved their own document: exit %d %s", code, errOut)
+	}
+	officer.must(1, "document", "reject", id) // a rejection needs a comment
+	if dec := officer.must(0, "document", "approve", id, "--comment", "signature checked"); !strings.Contains(dec, "approved") {
+		t.Fatalf("approve:\n%s", dec)
+	}
+	cards := demo.must(0, "card", "list", "--output", "json")
+	cardID := jsonField(t, cards, "id")
+	if done := demo.must(0, "card", "continue", cardID); !strings.Contains(done, "issued") || !strings.Contains(done, "written") {
+		t.Fatalf("card continue:\n%s", done)
+	}
+}
+
+// jsonField returns the first value of "key": in a JSON document, as text.
+func jsonField(t *testing.T, doc, key string) string {
+	t.Helper()
+	i := strings.Index(doc, `"`+key+`":`)
+	if i < 0 {
+		t.Fatalf("no %q in %s", key, doc)
+	}
+	v := strings.TrimLeft(doc[i+len(key)+3:], " ")
+	end := strings.IndexAny(v, ",}\n")
+	return strings.Trim(v[:end], `"`)
 }

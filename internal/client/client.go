@@ -39,20 +39,34 @@ func New(base, token string, hc *http.Client) (*Client, error) {
 // Do sends in (JSON-encoded, when not nil) and decodes the response into
 // out (when not nil). It returns the HTTP status of a successful call.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int, error) {
+	if in == nil {
+		return c.send(ctx, method, path, "", nil, out)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return 0, err
+	}
+	return c.send(ctx, method, path, "application/json", b, out)
+}
+
+// PostRaw sends body as it is, with contentType (an upload), and decodes
+// the JSON answer into out.
+func (c *Client) PostRaw(ctx context.Context, path, contentType string, body []byte, out any) (int, error) {
+	return c.send(ctx, http.MethodPost, path, contentType, body, out)
+}
+
+// send is one request; out of type *[]byte receives the raw answer.
+func (c *Client) send(ctx context.Context, method, path, contentType string, payload []byte, out any) (int, error) {
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return 0, err
-		}
-		body = bytes.NewReader(b)
+	if payload != nil {
+		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return 0, err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {
