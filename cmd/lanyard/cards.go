@@ -187,6 +187,15 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*service.Ca
 	return nil, fmt.Errorf("several cards are connected; choose one with --card: %s", strings.Join(names, "; "))
 }
 
+// connectedCard finds registered card id among the connected cards.
+func connectedCard(ctx context.Context, c *client.Client, id string) (*service.CardTarget, error) {
+	var v service.CardView
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(id), &v); err != nil {
+		return nil, err
+	}
+	return pickCard(ctx, c, v.Serial)
+}
+
 func cardContinue(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card continue")
 	var pins pinFlags
@@ -195,11 +204,7 @@ func cardContinue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v service.CardView
-	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
-		return err
-	}
-	target, err := pickCard(ctx, c, v.Serial)
+	target, err := connectedCard(ctx, c, pos[0])
 	if err != nil {
 		return err
 	}
@@ -218,11 +223,7 @@ func cardClear(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v service.CardView
-	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
-		return err
-	}
-	target, err := pickCard(ctx, c, v.Serial)
+	target, err := connectedCard(ctx, c, pos[0])
 	if err != nil {
 		return err
 	}

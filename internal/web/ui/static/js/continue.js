@@ -6,6 +6,22 @@
 import * as api from './api.js';
 import { h, errorText, openDialog, setStatus } from './dom.js';
 
+// connectedTarget finds the card among the connected ones, or says why
+// it cannot be used in status.
+async function connectedTarget(card, status) {
+  let target;
+  try {
+    target = (await api.cards.connected()).find((c) => c.serial === card.serial);
+  } catch (err) {
+    setStatus(status, `The connected cards cannot be read. ${errorText(err)}`, 'error');
+    return null;
+  }
+  if (!target) {
+    setStatus(status, `Card ${card.serial} is not connected at your workstations. Connect it and try again.`, 'error');
+  }
+  return target || null;
+}
+
 // canContinue tells whether a card's menu offers Continue card issue.
 export function canContinue(card) {
   return card.state === 'assigned' || card.state === 'pending';
@@ -39,18 +55,8 @@ export function openContinueDialog(card, opener, onDone) {
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    let target;
-    try {
-      const connected = await api.cards.connected();
-      target = connected.find((c) => c.serial === card.serial);
-    } catch (err) {
-      setStatus(status, `The connected cards cannot be read. ${errorText(err)}`, 'error');
-      return;
-    }
-    if (!target) {
-      setStatus(status, `Card ${card.serial} is not connected at your workstations. Connect it and try again.`, 'error');
-      return;
-    }
+    const target = await connectedTarget(card, status);
+    if (!target) return;
     busy = true;
     submit.disabled = true;
     setStatus(status, 'Continuing the card issue. Keep the card connected…');
@@ -110,17 +116,8 @@ export function openClearDialog(card, opener, onDone) {
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    let target;
-    try {
-      target = (await api.cards.connected()).find((c) => c.serial === card.serial);
-    } catch (err) {
-      setStatus(status, `The connected cards cannot be read. ${errorText(err)}`, 'error');
-      return;
-    }
-    if (!target) {
-      setStatus(status, `Card ${card.serial} is not connected at your workstations. Connect it and try again.`, 'error');
-      return;
-    }
+    const target = await connectedTarget(card, status);
+    if (!target) return;
     busy = true;
     submit.disabled = true;
     setStatus(status, 'Revoking and clearing the card. Keep it connected…');
