@@ -106,7 +106,11 @@ type Tx interface {
 
 	// Operations: resumable card workflows.
 	CreateOperation(o *Operation) error // sets o.ID
-	UpdateOperation(o *Operation) error // state, step, data, error, UpdatedAt
+	// UpdateOperation writes state, step, data, error and UpdatedAt if the
+	// operation is unchanged since it was read (its UpdatedAt is still
+	// prev), else fails with EConflict: of two runs of one operation
+	// (two Continues, a Continue and a recovery sweep) only one proceeds.
+	UpdateOperation(o *Operation, prev time.Time) error
 	OperationByID(id int64) (*Operation, error)
 	ListOperations(f OperationFilter) ([]*Operation, error) // newest first
 

@@ -25,41 +25,26 @@ import (
 // were, and the action can be repeated).
 func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID int64, in ClearInput) (*CardView, error) {
 	t := in.CardTarget
-	var card *lanyard.Card
-	var user *lanyard.User
-	var certs []*lanyard.Certificate
-	var customPUK bool
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		if card, err = tx.CardByID(cardID); err != nil {
-			return err
-		}
-		if card.OwnerID != p.User.ID && !isStaff(p) {
-			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
-		}
-		if card.OwnerID != 0 {
-			if user, err = tx.UserByID(card.OwnerID); err != nil {
+	load := func() (*lanyard.Card, *lanyard.User, error) {
+		var card *lanyard.Card
+		var user *lanyard.User
+		err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+			if card, err = tx.CardByID(cardID); err != nil {
 				return err
 			}
-		}
-		if certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID}); err != nil {
-			return err
-		}
-		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 1})
-		if err == nil && len(ops) > 0 {
-			var d issueData
-			if json.Unmarshal(ops[0].Data, &d) == nil {
-				customPUK = d.Plan.CustomAdminPIN
+			if card.OwnerID != p.User.ID && !isStaff(p) {
+				return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 			}
-		}
-		return err
-	}); err != nil {
+			if card.OwnerID != 0 {
+				user, err = tx.UserByID(card.OwnerID)
+			}
+			return err
+		})
+		return card, user, err
+	}
+	card, user, err := load()
+	if err != nil {
 		return nil, err
-	}
-	if customPUK && in.AdminPIN == "" {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "enter the Admin PIN chosen when the card was issued: clearing the card resets its PIN with it")
-	}
-	if card.State == lanyard.CardClean || card.State == lanyard.CardRevoked {
-		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s; there is nothing to revoke and clear", card.Serial, card.State)
 	}
 	if user != nil {
 		t.User = user.Login
@@ -69,8 +54,38 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		return nil, err
 	}
 	defer cc.sess.Close()
+	// Read again inside the exclusive session: a Continue that ran while
+	// this call waited for the card must not be undone half-way.
+	if card, _, err = load(); err != nil {
+		return nil, err
+	}
+	if card.State == lanyard.CardClean || card.State == lanyard.CardRevoked {
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s; there is nothing to revoke and clear", card.Serial, card.State)
+	}
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
+	}
+	var certs []*lanyard.Certificate
+	var last *issueData // the newest issue's record: was a custom Admin PIN set?
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID}); err != nil {
+			return err
+		}
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 50})
+		for _, op := range ops {
+			var d issueData
+			if op.Kind == lanyard.OpIssue && json.Unmarshal(op.Data, &d) == nil {
+				last = &d
+				break
+			}
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	customPUK := last != nil && last.Plan.CustomAdminPIN && last.PUKSet
+	if customPUK && in.AdminPIN == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "enter the Admin PIN chosen when the card was issued: clearing the card resets its PIN with it")
 	}
 	ct, err := s.GetCardType(ctx, card.CardType)
 	if err != nil {
@@ -126,7 +141,8 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 
 	now := s.clock()
 	var revoked []string
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	// The card is cleared: record it even if the caller goes away now.
+	err = s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
 		cas := map[string]bool{}
 		for _, c := range certs {
 			if c.Source != lanyard.SourceManaged {
@@ -152,25 +168,20 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 			return err
 		}
 		for _, op := range ops {
+			var d issueData
+			if op.Kind == lanyard.OpIssue && json.Unmarshal(op.Data, &d) == nil {
+				// Every issue of the card, finished or not: no request
+				// for a key on this card may be approved later.
+				if err := s.withdrawRequests(tx, p, &d, "the card was revoked and cleared"); err != nil {
+					return err
+				}
+			}
 			if op.State.Finished() {
 				continue
 			}
-			var d issueData
-			_ = json.Unmarshal(op.Data, &d)
-			for _, id := range d.Requests {
-				r, err := tx.RequestByID(id)
-				if err != nil {
-					return err
-				}
-				if r.Status == lanyard.RequestPending {
-					r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, p.User.ID, now, "withdrawn: the card was revoked and cleared"
-					if err := tx.UpdateRequest(r); err != nil {
-						return err
-					}
-				}
-			}
+			prev := op.UpdatedAt
 			op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, "the card was revoked and cleared", now
-			if err := tx.UpdateOperation(op); err != nil {
+			if err := tx.UpdateOperation(op, prev); err != nil {
 				return err
 			}
 		}

@@ -58,6 +58,19 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	}
 	defer cc.sess.Close()
 	pc, serial, r := cc.pc, cc.serial, cc.r
+	// Read again inside the exclusive session: another Continue (or a
+	// Revoke and clear) may have run while this one waited for the card;
+	// its record, not the one read before, is where to go on from. (Each
+	// step is also a compare-and-set on the operation.)
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(cardID); return }); err != nil {
+		return nil, err
+	}
+	if op, err = s.unfinishedOperation(ctx, card.ID); err != nil {
+		return nil, err
+	}
+	if op == nil || op.Kind != lanyard.OpIssue {
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s has no card issue to continue (it finished meanwhile)", card.Serial)
+	}
 	if serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", r.Name, serial, card.Serial)
 	}
@@ -81,7 +94,10 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	}
 	// The plan is the one recorded; only the PINs are chosen again.
 	plan := j.data.Plan
-	o.ShowAdminPIN = o.ShowAdminPIN && !j.data.PUKSet
+	// The Admin PIN is asked again only if the user chose one at issue and
+	// it has not reached the card yet; a card whose Admin PIN Lanyard
+	// manages never takes one here.
+	o.ShowAdminPIN = plan.CustomAdminPIN && !j.data.PUKSet
 	o.ShowUserPIN = !plan.Initialize && !plan.RandomPIN
 	o.RandomPIN, o.Initialize = plan.RandomPIN, plan.Initialize
 	pins, err := issuance.Decide(issuance.Input{Settings: input.Settings, Staff: true, CardType: j.ct, OwnerID: user.ID, Templates: j.tpls},
@@ -128,14 +144,18 @@ func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (in
 		if s.clock().Sub(op.UpdatedAt) < idle {
 			continue
 		}
+		prev := op.UpdatedAt
 		op.State, op.Error, op.UpdatedAt = lanyard.OpInterrupted, "the server stopped during the operation", s.clock()
 		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
-			if err := tx.UpdateOperation(op); err != nil {
+			if err := tx.UpdateOperation(op, prev); err != nil {
 				return err
 			}
 			return tx.AppendAudit(s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
 				map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error}))
 		})
+		if lanyard.IsCode(err, lanyard.EConflict) {
+			continue // it moved on meanwhile: it is alive
+		}
 		if err != nil {
 			return n, err
 		}
@@ -225,6 +245,9 @@ func (s *Service) approvedCertificate(ctx context.Context, j *issueJob, sl issua
 		return true, nil
 	case lanyard.RequestRejected:
 		return false, lanyard.Errorf(lanyard.EConflict, "the CA rejected the %s certificate request: %s; revoke and clear the card, then issue it again", sl.Template, r.Comment)
+	}
+	if cert.Status != lanyard.CertValid && cert.Status != lanyard.CertApproved {
+		return false, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s; revoke and clear the card, then issue it again", sl.Template, cert.Serial, cert.Status)
 	}
 	cert.CardID, cert.UpdatedAt = j.card.ID, s.clock()
 	if cert.Status == lanyard.CertValid && !sl.NeedForm {

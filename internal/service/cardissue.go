@@ -399,6 +399,7 @@ func (s *Service) unfinishedOperation(ctx context.Context, cardID int64) (*lanya
 func (s *Service) step(ctx context.Context, j *issueJob, name string, card bool, extra func(tx lanyard.Tx) error, ev *lanyard.AuditEvent) error {
 	now := s.clock()
 	op := *j.op
+	prev := op.UpdatedAt
 	op.Step, op.UpdatedAt = name, now
 	c := *j.card
 	c.UpdatedAt = now
@@ -414,7 +415,7 @@ func (s *Service) step(ctx context.Context, j *issueJob, name string, card bool,
 			return lanyard.Wrap(lanyard.EInternal, err, "operation record")
 		}
 		op.Data = data
-		if err := tx.UpdateOperation(&op); err != nil {
+		if err := tx.UpdateOperation(&op, prev); err != nil {
 			return err
 		}
 		if card {
@@ -448,10 +449,19 @@ func (s *Service) stop(ctx context.Context, j *issueJob, cause error) error {
 	msg := lanyard.ErrorMessage(cause)
 	s.log.Warn("card issue stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
 	op := *j.op
+	prev := op.UpdatedAt
 	op.State, op.Error, op.UpdatedAt = state, msg, s.clock()
 	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		if err := tx.UpdateOperation(&op); err != nil {
+		if err := tx.UpdateOperation(&op, prev); err != nil {
 			return err
+		}
+		if state == lanyard.OpFailed {
+			// A failed issue cannot continue: its requests still waiting
+			// in the CA are withdrawn, so none is approved later into a
+			// certificate bound to no card.
+			if err := s.withdrawRequests(tx, j.p, &j.data, "the card issue failed"); err != nil {
+				return err
+			}
 		}
 		return tx.AppendAudit(s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
 			"operation": op.ID, "step": op.Step, "error": msg}))
@@ -802,6 +812,11 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 		return
 	}); err != nil {
 		return err
+	}
+	if rec.Status != lanyard.CertValid && rec.Status != lanyard.CertApproved {
+		// Revoked meanwhile (key compromise reported while the issue
+		// waited): writing it would put a dead certificate on the card.
+		return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s and is not written; revoke and clear the card, then issue it again", sl.Template, rec.Serial, rec.Status)
 	}
 	cert, err := x509.ParseCertificate(rec.DER)
 	if err != nil {

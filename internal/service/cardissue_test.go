@@ -381,8 +381,9 @@ func TestIssueCardServerRestart(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		prev := ops[0].UpdatedAt
 		ops[0].State, ops[0].Error = lanyard.OpRunning, ""
-		return tx.UpdateOperation(ops[0])
+		return tx.UpdateOperation(ops[0], prev)
 	})
 	e.svc.Close()
 	e.st.Close()
@@ -679,4 +680,50 @@ func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.checkIssued(t, again.Card.ID, "13572468", "smartcard-logon")
+}
+
+// A certificate revoked while its card issue waited is never written, and
+// a failed issue withdraws its requests still waiting in the CA, so none
+// is approved later into a certificate bound to no card.
+func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Revoke(ctx, e.admin, "", approved.Certificate.Serial, lanyard.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("continue with a revoked certificate: %v", err)
+	}
+	c, _, _ := e.svc.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
+	if c.Status != lanyard.CertRevoked {
+		t.Fatalf("the revoked certificate is %s after Continue", c.Status)
+	}
+	if all, _ := pivOf(t, e.card).Certificates(ctx); len(all) != 0 {
+		t.Fatalf("the card holds %d certificates", len(all))
+	}
+	other := res.Card.Certificates[1].RequestID
+	reqs, err := e.svc.ListRequests(ctx, lanyard.RequestRejected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := false
+	for _, r := range reqs {
+		withdrawn = withdrawn || (r.ID == other && strings.Contains(r.Comment, "withdrawn"))
+	}
+	if !withdrawn {
+		t.Fatalf("request %d still waits after the issue failed", other)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, other, ""); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("approving the withdrawn request: %v", err)
+	}
 }

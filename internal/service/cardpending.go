@@ -11,8 +11,25 @@ import (
 // formApproved reports whether the certificate form of the slot's
 // certificate was approved. The documents part of the documents check
 // records the forms; until a form is approved the certificate waits.
+//
+// Only a form of this very issue counts — the same operation, template
+// and owner — never one approved for an earlier issue of the card (a
+// card revoked, cleared and issued again needs its forms again).
 func (s *Service) formApproved(ctx context.Context, j *issueJob, sl issuance.SlotPlan) (bool, error) {
-	return s.FormApproved(ctx, j.card.ID, sl.Slot)
+	var ok bool
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: j.card.ID, Slot: sl.Slot, Kind: lanyard.DocCertificateForm, Limit: 50})
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if d.OperationID == j.op.ID && d.Template == sl.Template && d.UserID == j.user.ID && d.State == lanyard.DocApproved {
+				ok = true
+			}
+		}
+		return nil
+	})
+	return ok, err
 }
 
 // notifyCardIssue tells the card's owner about its pending issue, when
@@ -105,4 +122,27 @@ func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert
 		return nil, nil
 	}
 	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
+}
+
+// withdrawRequests rejects the CA requests of an issue record that still
+// wait, inside tx.
+func (s *Service) withdrawRequests(tx lanyard.Tx, p *Principal, d *issueData, why string) error {
+	for _, id := range d.Requests {
+		r, err := tx.RequestByID(id)
+		if err != nil {
+			return err
+		}
+		if r.Status != lanyard.RequestPending {
+			continue
+		}
+		decider := int64(0)
+		if p != nil && p.User != nil {
+			decider = p.User.ID
+		}
+		r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, decider, s.clock(), "withdrawn: "+why
+		if err := tx.UpdateRequest(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

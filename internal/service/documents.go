@@ -149,7 +149,11 @@ func (s *Service) CardDocuments(ctx context.Context, p *Principal, cardID int64)
 		if c.OwnerID != p.User.ID && !documentStaff(p) {
 			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 		}
-		ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: cardID, Limit: 200})
+		f := lanyard.DocumentFilter{CardID: cardID, Limit: 200}
+		if !documentStaff(p) {
+			f.UserID = p.User.ID // not a previous owner's documents of the same card
+		}
+		ds, err := tx.ListDocuments(f)
 		if err != nil {
 			return err
 		}

@@ -40,6 +40,7 @@ func (s *Server) cardRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
+				c.w.Header().Set("Cache-Control", "no-store") // may carry a new random PIN
 				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
 			}},
 		{method: "POST", path: v1 + "/cards/{id}/revoke-clear", summary: "Revoke and clear card: revoke what was issued for it, withdraw pending requests, clear it for a new issue", tag: "cards", roles: anyone, in: service.ClearInput{}, out: &service.CardView{}, status: 200,

@@ -103,7 +103,9 @@ func (*tx) ListCards(lanyard.CardFilter) ([]*lanyard.Card, error) {
 }
 func (*tx) CountCards(int64) (int, error)            { return 0, notImplemented("CountCards") }
 func (*tx) CreateOperation(*lanyard.Operation) error { return notImplemented("CreateOperation") }
-func (*tx) UpdateOperation(*lanyard.Operation) error { return notImplemented("UpdateOperation") }
+func (*tx) UpdateOperation(*lanyard.Operation, time.Time) error {
+	return notImplemented("UpdateOperation")
+}
 func (*tx) OperationByID(int64) (*lanyard.Operation, error) {
 	return nil, notImplemented("OperationByID")
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -13,7 +14,7 @@ const operationCols = `id, kind, card_id, user_id, actor_id, state, step, data, 
 var (
 	qInsertOperation = prepared(`INSERT INTO operations (kind, card_id, user_id, actor_id, state, step, data, error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	qUpdateOperation = prepared(`UPDATE operations SET state = ?, step = ?, data = ?, error = ?, updated_at = ? WHERE id = ?`)
+	qUpdateOperation = prepared(`UPDATE operations SET state = ?, step = ?, data = ?, error = ?, updated_at = ? WHERE id = ? AND updated_at = ?`)
 	qOperationByID   = prepared(`SELECT ` + operationCols + ` FROM operations WHERE id = ?`)
 )
 
@@ -34,10 +35,17 @@ func (t *txn) CreateOperation(o *lanyard.Operation) error {
 	return nil
 }
 
-func (t *txn) UpdateOperation(o *lanyard.Operation) error {
+func (t *txn) UpdateOperation(o *lanyard.Operation, prev time.Time) error {
 	normOperation(o)
-	res, err := t.exec(qUpdateOperation, string(o.State), o.Step, blob(o.Data), o.Error, micros(o.UpdatedAt), o.ID)
-	return t.one(res, err, notFound("operation %d not found", o.ID), "", operationMissing)
+	res, err := t.exec(qUpdateOperation, string(o.State), o.Step, blob(o.Data), o.Error, micros(o.UpdatedAt), o.ID, micros(normTime(prev)))
+	err = t.one(res, err, notFound("operation %d not found", o.ID), "", operationMissing)
+	if !lanyard.IsCode(err, lanyard.ENotFound) {
+		return err
+	}
+	if _, gerr := t.OperationByID(o.ID); gerr != nil {
+		return gerr
+	}
+	return lanyard.Errorf(lanyard.EConflict, "operation %d changed meanwhile (another run of it, or a recovery); reload and try again", o.ID)
 }
 
 func (t *txn) OperationByID(id int64) (*lanyard.Operation, error) {

@@ -165,7 +165,16 @@ func testOperations(t *testing.T, s lanyard.Store) {
 	upd := *o1
 	upd.State, upd.Step, upd.Data, upd.Error, upd.UpdatedAt = lanyard.OpInterrupted, "keys", json.RawMessage(`{"slots":{"9a":"ab"}}`), "card removed", at(time.Minute)
 	upd.Kind, upd.CreatedAt = "other", at(-time.Hour)
-	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateOperation(&upd) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateOperation(&upd, o1.UpdatedAt) })
+	// A run holding the old state loses: the operation changed meanwhile.
+	stale := *o1
+	stale.State = lanyard.OpDone
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateOperation(&stale, o1.UpdatedAt) })
+	wantCode(t, "UpdateOperation from a stale read", err, lanyard.EConflict)
+	missingOp := *o1
+	missingOp.ID = 999_999
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateOperation(&missingOp, o1.UpdatedAt) })
+	wantCode(t, "UpdateOperation missing", err, lanyard.ENotFound)
 	want := upd
 	want.Kind, want.CreatedAt = o1.Kind, o1.CreatedAt
 	MustView(t, s, func(tx lanyard.Tx) error {
@@ -194,7 +203,7 @@ func testOperations(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 	bad := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: 999_999, UserID: alice.ID, State: lanyard.OpRunning, CreatedAt: t0, UpdatedAt: t0}
-	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOperation(bad) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOperation(bad) })
 	wantCode(t, "CreateOperation missing card", err, lanyard.EInvalid)
 }
 
