@@ -42,7 +42,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		})
 		return card, user, err
 	}
-	card, user, err := load()
+	_, user, err := load() // ownership, and whose workstation to use
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,8 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	defer cc.sess.Close()
 	// Read again inside the exclusive session: a Continue that ran while
 	// this call waited for the card must not be undone half-way.
-	if card, _, err = load(); err != nil {
+	card, _, err := load()
+	if err != nil {
 		return nil, err
 	}
 	if card.State == lanyard.CardClean || card.State == lanyard.CardRevoked {
