@@ -72,6 +72,9 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(ch.Name) > 64 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a card name is at most 64 characters")
+	}
 	p := &Plan{Initialize: o.Initialize, RandomPIN: o.RandomPIN, Name: ch.Name}
 	used := map[string]string{}
 	for _, name := range names {

@@ -168,6 +168,9 @@ func (s *Service) RegisterCard(ctx context.Context, p *Principal, in RegisterCar
 	if in.Serial == "" || len(in.Serial) > 64 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "serial must be 1-64 characters")
 	}
+	if len(in.Name) > 64 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a card name is at most 64 characters")
+	}
 	now := s.clock()
 	c := &lanyard.Card{Serial: in.Serial, CardType: in.CardType, Name: in.Name, State: lanyard.CardClean, CreatedAt: now, UpdatedAt: now}
 	err := s.update(ctx, func() *lanyard.AuditEvent {

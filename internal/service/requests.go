@@ -31,6 +31,10 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err != nil {
 			return err
 		}
+		if r.UserID == p.User.ID {
+			// Four eyes: approval exists so that someone else checks.
+			return lanyard.Errorf(lanyard.EForbidden, "another CA manager approves your own certificate requests")
+		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
 		if err != nil {
 			return err
