@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,59 @@ func TestDocumentsCLI(t *testing.T) {
 	cardID := jsonField(t, cards, "id")
 	if done := demo.must(0, "card", "continue", cardID); !strings.Contains(done, "issued") || !strings.Contains(done, "written") {
 		t.Fatalf("card continue:\n%s", done)
+	}
+
+	// The same card, cleared, under the two other modes: the request
+	// approved in the CA, then both.
+	adm.must(0, "user", "create", "carl", "--email", "carl@example.test", "--role", "ca_manager")
+	caManager := as(strings.TrimSpace(adm.must(0, "token", "create", "--user", "carl")))
+	setCheck := func(check string) {
+		t.Helper()
+		pol["settings"].(map[string]any)["documents"].(map[string]any)["check"] = check
+		b, _ := json.Marshal(pol)
+		if err := os.WriteFile(filepath.Join(dir, "policy.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		adm.must(0, "policy", "update", "demo", "--file", "policy.json")
+	}
+	for _, check := range []string{"certificate_request", "both"} {
+		if out := demo.must(0, "card", "clear", cardID); !strings.Contains(out, "clean") {
+			t.Fatalf("%s: card clear:\n%s", check, out)
+		}
+		setCheck(check)
+		out, errOut, code := demo.run("", "card", "issue", "--user-pin", "24682468")
+		if code != exitPending || !strings.Contains(out, "pending") {
+			t.Fatalf("%s: card issue: exit %d\n%s\n%s", check, code, out, errOut)
+		}
+		var reqs []map[string]any
+		if err := json.Unmarshal([]byte(caManager.must(0, "ca", "pending", "--output", "json")), &reqs); err != nil || len(reqs) == 0 {
+			t.Fatalf("%s: ca pending: %v %v", check, err, reqs)
+		}
+		for _, r := range reqs {
+			caManager.must(0, "ca", "approve", strconv.FormatFloat(r["id"].(float64), 'f', 0, 64))
+		}
+		if check == "both" {
+			// Still pending: the certificate form waits for its officer.
+			if out := demo.must(exitPending, "card", "continue", cardID); !strings.Contains(out, "pending") {
+				t.Fatalf("both: continue before the form:\n%s", out)
+			}
+			var docs []map[string]any
+			if err := json.Unmarshal([]byte(demo.must(0, "document", "list", "--state", "awaiting_upload", "--output", "json")), &docs); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range docs {
+				if d["kind"] != "certificate_form" {
+					continue
+				}
+				id := strconv.FormatFloat(d["id"].(float64), 'f', 0, 64)
+				demo.must(0, "document", "form", id, "--out", "form-"+id+".pdf")
+				demo.must(0, "document", "upload", id, "form-"+id+".pdf")
+				officer.must(0, "document", "approve", id)
+			}
+		}
+		if done := demo.must(0, "card", "continue", cardID); !strings.Contains(done, "issued") || !strings.Contains(done, "written") {
+			t.Fatalf("%s: card continue:\n%s", check, done)
+		}
 	}
 }
 
