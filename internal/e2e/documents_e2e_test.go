@@ -221,6 +221,13 @@ func TestDocumentsCertificateForm(t *testing.T) {
 		t.Errorf("the panel says %q", got)
 	}
 	b.shot("01-documents-panel")
+	// The panel's download link serves the form Lanyard keeps, byte for byte.
+	href := eval[string](b, `document.querySelector('dialog[open] a[download$=".pdf"]')?.getAttribute('href') ?? ''`)
+	if href != "/api/v1/documents/"+itoa(doc.ID)+"/form.pdf" {
+		t.Errorf("the form's download link is %q", href)
+	} else if code, pdf := s.raw("GET", href, boTok, "", nil); code != 200 || !bytes.Equal(pdf, form) {
+		t.Errorf("the download link answers %d with %d bytes; the form has %d", code, len(pdf), len(form))
+	}
 
 	// A wrong file is refused with a message; nothing is stored.
 	b.uploadInPanel(writeFile(t, "notes.txt", []byte("I agree.\n")))
@@ -378,7 +385,7 @@ func TestDocumentsBoth(t *testing.T) {
 		} else {
 			t.Logf("%s refused: %s", name, problem(b))
 		}
-		if d := s.document(cy, frm.ID); d.State != lanyard.DocAwaitingUpload || d.Document.Uploads != 0 || len(d.Uploads) != 0 {
+		if d := s.document(cy, frm.ID); d.State != lanyard.DocAwaitingUpload || len(d.Uploads) != 0 {
 			t.Errorf("after refusing %s the form is %s with %d uploads", name, d.State, len(d.Uploads))
 		}
 		if n := len(s.outbox("")); n != queued {
