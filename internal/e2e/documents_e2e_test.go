@@ -517,6 +517,20 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	b.login("dee", password)
 	b.visit("/cards/" + itoa(cardID) + "#contents")
 	b.shot("01-contents-rejected")
+	if got := b.text("#panel-contents"); !regexp.MustCompile(`(?i)rejected`).MatchString(got) {
+		t.Errorf("Contents shows %q, without the rejected request", got)
+	}
+	// Continue card issue cannot finish now, and says what to do.
+	b.cardMenu(c.serial, "Continue card issue")
+	b.waitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
+	b.run("try to continue",
+		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), docPIN),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
+	b.waitFor("the refusal", `(document.querySelector('dialog[open] [role=status]')?.textContent || '').includes('could not be continued')`)
+	if got := b.text("dialog[open] [role=status]"); !strings.Contains(got, "rejected") || !strings.Contains(got, comment) || !strings.Contains(got, "revoke and clear the card") {
+		t.Errorf("continuing after the rejection says %q", got)
+	}
+	b.shot("01b-continue-refused")
 	b.cardMenu(c.serial, "Revoke and clear card")
 	b.waitFor("the Revoke and clear card dialog", `!!document.querySelector('#clear-admin-pin')`)
 	b.shot("02-clear-dialog")
