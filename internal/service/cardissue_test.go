@@ -539,12 +539,14 @@ func wantCode(t *testing.T, err error, code string) {
 // pinMail records what the random-PIN hook hands over; the SMTP outbox
 // that implements it comes with the documents issue.
 type pinMail struct {
-	to  []string
-	pin string
+	to    []string
+	pin   string
+	calls int
 }
 
 func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *lanyard.Card, pin string) error {
 	m.to, m.pin = to, pin
+	m.calls++
 	return nil
 }
 
@@ -635,6 +637,43 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 		t.Fatalf("continue after approval: %s", done.State)
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
+}
+
+// A random PIN under a documents check reaches the card at the first
+// stage: it is shown and mailed then, and Continue card issue shows and
+// mails no other (it would never be the card's).
+func TestIssueCardPendingRandomPIN(t *testing.T) {
+	ctx := context.Background()
+	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	m := &pinMail{}
+	e.mail = m
+	e = newIssueEnvFrom(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Documents.Check = lanyard.DocsCARequest
+		s.Issuance.RandomUserPIN = true
+		s.Issuance.RandomPIN.ShowToUser = true
+		s.Issuance.RandomPIN.MailTo = lanyard.PINMailUser
+	})
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "pending" || len(res.RandomPIN) != 8 || m.calls != 1 || m.pin != res.RandomPIN {
+		t.Fatalf("pending issue: %s, PIN %q; mailed %d times, %q", res.State, res.RandomPIN, m.calls, m.pin)
+	}
+	for _, cc := range res.Card.Certificates {
+		if _, err := e.svc.ApproveRequest(ctx, e.admin, cc.RequestID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil || done.State != "issued" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	if done.RandomPIN != "" || len(done.PINMailedTo) != 0 || m.calls != 1 {
+		t.Fatalf("continue shows PIN %q, mails it to %v (%d mails in all); the card's PIN is %s", done.RandomPIN, done.PINMailedTo, m.calls, res.RandomPIN)
+	}
+	e.checkIssued(t, res.Card.ID, res.RandomPIN, "smartcard-logon")
 }
 
 // A request the CA rejects stops the issue: Continue says so, Revoke and
