@@ -577,3 +577,64 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	s.verifyChain(certs)
 	tk.sign("9a", docPIN, certs["9a"])
 }
+
+// TestDocumentsRandomPIN: a pending issue under a policy that sets a
+// random user PIN, shows it and mails it to the user. The PIN reaches
+// the card at the first stage, so it is shown and mailed then; Continue
+// card issue (no PIN entered) writes the certificate and neither shows
+// nor mails another PIN: OpenSC signs with the one the user got.
+func TestDocumentsRandomPIN(t *testing.T) {
+	s := newStack(t)
+	eva, evaTok := s.user("eva")
+	olga, _ := s.user("olga", lanyard.RoleDocumentOfficer)
+	m := s.startMail()
+	s.setPolicy(func(set map[string]any) {
+		section(set, "documents")["check"] = "certificate_form"
+		iss := section(set, "issuance")
+		iss["random_user_pin"] = true
+		rp := section(iss, "random_pin")
+		rp["show_to_user"], rp["mail_to"] = true, "user"
+	})
+	s.pair("eva")
+	c := newVCard(t)
+	s.insert(c)
+	ctx := context.Background()
+
+	var res service.IssueCardResult
+	if _, err := eva.Post(ctx, "/api/v1/issue", service.IssueCardInput{CardTarget: s.target()}, &res); err != nil {
+		t.Fatal(err)
+	}
+	pin := res.RandomPIN
+	if res.State != "pending" || !regexp.MustCompile(`^\d{8}$`).MatchString(pin) || len(res.PINMailedTo) != 1 {
+		t.Fatalf("the pending issue: state %s, PIN %q, mailed to %v (%s)", res.State, pin, res.PINMailedTo, res.PINMailNote)
+	}
+	msgs := s.mail(m, "eva@example.com", 2)
+	wantMail(t, msgs[0], "eva@example.com", "Card issue pending: card "+c.serial)
+	wantMail(t, msgs[1], "eva@example.com", "User PIN of card "+c.serial, pin)
+	if strings.Contains(msgs[1].Subject, pin) {
+		t.Error("the PIN is in the subject")
+	}
+
+	frm := s.documents(eva, res.Card.ID)["9a/certificate_form"]
+	s.mustUpload(evaTok, frm.ID, "form.pdf", "application/pdf", signPDF(s.form(evaTok, res.Card.ID, "9a", lanyard.DocCertificateForm), "eva"))
+	decide(t, olga, "/api/v1/documents/"+itoa(frm.ID)+"/approve", "", nil)
+	s.mail(m, "eva@example.com", 3)
+
+	var done service.IssueCardResult
+	if _, err := eva.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/continue", service.ContinueInput{CardTarget: s.target()}, &done); err != nil {
+		t.Fatalf("Continue card issue: %v", err)
+	}
+	if done.State != "issued" {
+		t.Fatalf("Continue card issue ended %s", done.State)
+	}
+	if done.RandomPIN != "" || len(done.PINMailedTo) != 0 {
+		t.Errorf("Continue card issue shows PIN %q and mails it to %v, though the card's PIN was set at the first stage (to %s)", done.RandomPIN, done.PINMailedTo, pin)
+	}
+	s.deliver()
+	if got := mailpittest.Find(t, m.api, "eva@example.com"); len(got) != 3 {
+		t.Errorf("%d messages to eva after Continue card issue, want 3 (pending, PIN, document approved)", len(got))
+	}
+	s.agent.stop(t)
+	tk := openToken(t, s.reader)
+	s.checkIssued(tk, res.Card.ID, pin, "9a")
+}
