@@ -335,7 +335,7 @@ func TestDocumentsBoth(t *testing.T) {
 	s := newStack(t)
 	cy, cyTok := s.user("cy")
 	dan, _ := s.user("dan")
-	carl, _ := s.user("carl", lanyard.RoleCAManager)
+	s.user("carl", lanyard.RoleCAManager)
 	olga, _ := s.user("olga", lanyard.RoleDocumentOfficer)
 	ctx := context.Background()
 	// Document signing certificates for software keys: Cy's, one of Cy's
@@ -367,7 +367,22 @@ func TestDocumentsBoth(t *testing.T) {
 	reqPDF := signPDF(s.form(cyTok, cardID, "9a", lanyard.DocCertificateRequest), "cy")
 	s.mustUpload(cyTok, req.ID, "request.pdf", "application/pdf", reqPDF)
 	wantAttachment(t, m, s.mail(m, "olga@example.com", 1)[0], "request.pdf", "application/pdf", reqPDF)
-	decide(t, carl, "/api/v1/requests/"+itoa(line.RequestID)+"/approve", "", nil)
+	// The CA manager approves in the console's CA approval queue.
+	cb := mustBrowser(t, s.srv.URL)
+	cb.login("carl", password)
+	cb.visit("/console/requests")
+	approve := `button[aria-label="Approve request ` + itoa(line.RequestID) + `"]`
+	cb.waitFor("the request in the queue", `document.querySelector(`+jsString(approve)+`)`)
+	if got := cb.text("#requests"); !strings.Contains(got, "cy") || !strings.Contains(got, "smartcard-logon") {
+		t.Errorf("the CA approval queue shows %q", got)
+	}
+	cb.checkAccessible("CA approval queue")
+	cb.shot("01-ca-queue")
+	cb.run("approve", chromedp.Click(chromedp.CSS(approve)))
+	cb.waitFor("the decision dialog", `document.querySelector('#decide-dialog')?.open`)
+	cb.run("confirm", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "request form checked"), chromedp.Click(chromedp.CSS("#decide-submit")))
+	cb.waitFor("approved", `(document.querySelector('#req-status')?.textContent || '').includes('approved: the certificate is issued')`)
+	cb.shot("02-ca-approved")
 	if line = s.cert(cardID, "9a"); line.Status != lanyard.CertValid || line.Serial == "" {
 		t.Fatalf("after the CA's approval the 9a line is %+v, want valid (the form is still to be approved)", line)
 	}
@@ -453,7 +468,7 @@ func TestDocumentsBoth(t *testing.T) {
 func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	bin := lanyardBinary(t)
 	s := newStack(t)
-	dee, _ := s.user("dee")
+	dee, deeTok := s.user("dee")
 	_, carlTok := s.user("carl", lanyard.RoleCAManager)
 	m := s.startMail()
 	s.setPolicy(func(set map[string]any) { section(set, "documents")["check"] = "certificate_request" })
@@ -510,6 +525,13 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	}
 	if logon = s.cert(cardID, "9a"); logon.Status != lanyard.CertRejected {
 		t.Errorf("the rejected 9a line is %+v", logon)
+	}
+	cli := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + deeTok}}
+	out, _ := cli.run(0, "card", "show", itoa(cardID))
+	for _, re := range []string{`(?m)^Card \d+: piv ` + c.serial + `, pending, owner dee$`, `(?m)^\s+9a\s+smartcard-logon\s+rejected`, `(?m)^\s+9d\s+secure-email\s+approved`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("card show lacks %s:\n%s", re, out)
+		}
 	}
 
 	// Revoke and clear card from the card menu.
