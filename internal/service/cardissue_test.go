@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -718,4 +719,58 @@ func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.checkIssued(t, again.Card.ID, "13572468", "smartcard-logon")
+}
+
+// issueMail records the card issue notifications.
+type issueMail struct {
+	pinMail
+	kinds []string
+}
+
+func (m *issueMail) CardIssue(_ context.Context, _ []string, ev service.CardIssueEvent) error {
+	m.kinds = append(m.kinds, ev.Kind)
+	return nil
+}
+
+// Both documents, the certificate form approved before the CA decides:
+// the CA's approval is then the last one, so the owner is told the issue
+// is approved (guide: "Card issue approved") and can continue it.
+func TestIssueCardBothFormFirstThenCA(t *testing.T) {
+	ctx := context.Background()
+	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	m := &issueMail{}
+	e.mail = m
+	e = newIssueEnvFrom(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsRequestForm })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	docs, err := e.svc.CardDocuments(ctx, e.alice, res.Card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
+	for _, d := range docs {
+		if d.Kind != lanyard.DocCertificateForm {
+			continue
+		}
+		if _, err := e.svc.UploadDocument(ctx, e.alice, d.ID, service.UploadInput{FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.DecideDocument(ctx, officer, d.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.kinds, []string{"pending", "approved"}) {
+		t.Errorf("card issue notifications %v, want pending, approved", m.kinds)
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil || done.State != "issued" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
 }
