@@ -8,19 +8,42 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// lanyardBinary builds cmd/lanyard into the test's temporary directory.
+// built is cmd/lanyard, built once for all the package's tests (a build
+// takes seconds) into a directory TestMain removes.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	out      []byte
+	err      error
+}
+
+// lanyardBinary returns the lanyard binary, building it on first use.
 func lanyardBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lanyard")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/lanyard")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/lanyard: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "lanyard-e2e-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "lanyard")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, "../../cmd/lanyard").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build ./cmd/lanyard: %v\n%s", built.err, built.out)
 	}
-	return bin
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // lanyardCLI runs the lanyard binary as one user.

@@ -478,6 +478,9 @@ func (s *Service) stop(ctx context.Context, j *issueJob, cause error) error {
 
 // runIssue carries the plan out from wherever the operation stands.
 func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, error) {
+	// A random PIN is shown and mailed by the run that sets it on the
+	// card: Continue card issue after that stage draws one it never uses.
+	pinWasSet := j.data.PINSet
 	pending, err := s.issueSteps(ctx, j)
 	if err != nil {
 		return nil, s.stop(ctx, j, err)
@@ -524,7 +527,7 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		s.notifyCardIssue(ctx, "pending", j.user, j.card, "", "")
 	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
-	if j.plan != nil && j.plan.RandomPIN && j.data.PINSet && j.plan.UserPIN != "" {
+	if j.plan != nil && j.plan.RandomPIN && !pinWasSet && j.data.PINSet && j.plan.UserPIN != "" {
 		if j.plan.ShowPIN {
 			res.RandomPIN = j.plan.UserPIN
 		}

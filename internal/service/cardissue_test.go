@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -540,12 +541,14 @@ func wantCode(t *testing.T, err error, code string) {
 // pinMail records what the random-PIN hook hands over; the SMTP outbox
 // that implements it comes with the documents issue.
 type pinMail struct {
-	to  []string
-	pin string
+	to    []string
+	pin   string
+	calls int
 }
 
 func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *lanyard.Card, pin string) error {
 	m.to, m.pin = to, pin
+	m.calls++
 	return nil
 }
 
@@ -638,6 +641,43 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 }
 
+// A random PIN under a documents check reaches the card at the first
+// stage: it is shown and mailed then, and Continue card issue shows and
+// mails no other (it would never be the card's).
+func TestIssueCardPendingRandomPIN(t *testing.T) {
+	ctx := context.Background()
+	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	m := &pinMail{}
+	e.mail = m
+	e = newIssueEnvFrom(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Documents.Check = lanyard.DocsCARequest
+		s.Issuance.RandomUserPIN = true
+		s.Issuance.RandomPIN.ShowToUser = true
+		s.Issuance.RandomPIN.MailTo = lanyard.PINMailUser
+	})
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "pending" || len(res.RandomPIN) != 8 || m.calls != 1 || m.pin != res.RandomPIN {
+		t.Fatalf("pending issue: %s, PIN %q; mailed %d times, %q", res.State, res.RandomPIN, m.calls, m.pin)
+	}
+	for _, cc := range res.Card.Certificates {
+		if _, err := e.svc.ApproveRequest(ctx, e.admin, cc.RequestID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil || done.State != "issued" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	if done.RandomPIN != "" || len(done.PINMailedTo) != 0 || m.calls != 1 {
+		t.Fatalf("continue shows PIN %q, mails it to %v (%d mails in all); the card's PIN is %s", done.RandomPIN, done.PINMailedTo, m.calls, res.RandomPIN)
+	}
+	e.checkIssued(t, res.Card.ID, res.RandomPIN, "smartcard-logon")
+}
+
 // A request the CA rejects stops the issue: Continue says so, Revoke and
 // clear card revokes what was issued, withdraws the rest, empties the
 // card's certificates and leaves it clean; a second issue then succeeds.
@@ -726,4 +766,58 @@ func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
 	if _, err := e.svc.ApproveRequest(ctx, e.admin, other, ""); !lanyard.IsCode(err, lanyard.EConflict) {
 		t.Fatalf("approving the withdrawn request: %v", err)
 	}
+}
+
+// issueMail records the card issue notifications.
+type issueMail struct {
+	pinMail
+	kinds []string
+}
+
+func (m *issueMail) CardIssue(_ context.Context, _ []string, ev service.CardIssueEvent) error {
+	m.kinds = append(m.kinds, ev.Kind)
+	return nil
+}
+
+// Both documents, the certificate form approved before the CA decides:
+// the CA's approval is then the last one, so the owner is told the issue
+// is approved (guide: "Card issue approved") and can continue it.
+func TestIssueCardBothFormFirstThenCA(t *testing.T) {
+	ctx := context.Background()
+	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	m := &issueMail{}
+	e.mail = m
+	e = newIssueEnvFrom(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsRequestForm })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	docs, err := e.svc.CardDocuments(ctx, e.alice, res.Card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
+	for _, d := range docs {
+		if d.Kind != lanyard.DocCertificateForm {
+			continue
+		}
+		if _, err := e.svc.UploadDocument(ctx, e.alice, d.ID, service.UploadInput{FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.DecideDocument(ctx, officer, d.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.kinds, []string{"pending", "approved"}) {
+		t.Errorf("card issue notifications %v, want pending, approved", m.kinds)
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	if err != nil || done.State != "issued" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
 }

@@ -119,7 +119,12 @@ func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert
 		}
 	}
 	if sl.NeedForm {
-		return nil, nil
+		// The form's approval tells the owner itself, unless it came
+		// first: then this approval is the last one.
+		form, err := latestDocument(tx, card.ID, sl.Slot, lanyard.DocCertificateForm)
+		if err != nil || form == nil || form.State != lanyard.DocApproved {
+			return nil, err
+		}
 	}
 	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
 }

@@ -74,6 +74,9 @@ func TestBrowserDocuments(t *testing.T) {
 	olga.checkAccessible("console documents")
 	olga.run("reject", chromedp.Click(chromedp.CSS(`button[aria-label^="Reject document"]`)))
 	olga.waitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
+	if got := olga.text("#doc-decide-summary"); !strings.Contains(got, "version 1.") {
+		t.Errorf("the decision dialog names the version as %q", got)
+	}
 	olga.run("comment and confirm",
 		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "page 2 is not signed"),
 		chromedp.Click(chromedp.CSS("#doc-decide-submit")))

@@ -59,7 +59,7 @@ function decide(doc, approve, opener) {
   form.reset();
   $('#doc-decide-error').textContent = '';
   $('#doc-decide-title').textContent = `${approve ? 'Approve' : 'Reject'} document #${doc.id}`;
-  $('#doc-decide-summary').textContent = `${label(doc.kind)} of ${doc.owner} for ${doc.template_name || doc.template}, version ${doc.uploads}. `
+  $('#doc-decide-summary').textContent = `${label(doc.kind)} of ${doc.owner} for ${doc.template_name || doc.template}, version ${latest(doc)?.version ?? '—'}. `
     + (approve ? 'The owner is told it is approved.' : 'The owner must sign and upload it again.');
   const submit = $('#doc-decide-submit');
   submit.textContent = approve ? 'Approve' : 'Reject';
