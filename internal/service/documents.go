@@ -266,6 +266,10 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	if p.Has(lanyard.RoleDocumentOfficer) && d.State == lanyard.DocUploaded && d.UserID != p.User.ID {
 		v.Actions = append(v.Actions, "decide")
 	}
+	if p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) &&
+		(d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
+		v.Actions = append(v.Actions, "receipt") // documents sent by other means
+	}
 	base := "/api/v1/documents/" + strconv.FormatInt(d.ID, 10)
 	v.Links = map[string]string{"form": base + "/form.pdf", "uploads": base + "/uploads"}
 	return v, nil

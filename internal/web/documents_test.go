@@ -407,8 +407,21 @@ func TestDocumentReceipt(t *testing.T) {
 	if r := e.do("POST", path+"/receipt", e.oper, map[string]any{"comment": "  "}); r.status != 400 {
 		t.Fatalf("a receipt without a note: %d %s", r.status, r.body)
 	}
+	var before service.DocumentView
+	e.must(200, "GET", path, e.oper, nil).json(&before)
+	if !contains(before.Actions, "receipt") {
+		t.Fatalf("an operator is not offered to record the receipt: %v", before.Actions)
+	}
+	var mine service.DocumentView
+	e.must(200, "GET", path, e.alice, nil).json(&mine)
+	if contains(mine.Actions, "receipt") {
+		t.Fatalf("the owner is offered to record a receipt: %v", mine.Actions)
+	}
 	var v service.DocumentView
 	e.must(200, "POST", path+"/receipt", e.oper, map[string]any{"comment": "signed paper received by mail"}).json(&v)
+	if contains(v.Actions, "receipt") {
+		t.Fatalf("receipt still offered after it was recorded: %v", v.Actions)
+	}
 	if v.State != lanyard.DocUploaded {
 		t.Fatalf("after the receipt: %s", v.State)
 	}

@@ -89,6 +89,18 @@ func TestBrowserDocuments(t *testing.T) {
 	ann.run("open the documents again", chromedp.Click(chromedp.CSS(flag)))
 	ann.waitFor("the rejection is shown", `/page 2 is not signed/.test(document.querySelector('dialog[open]')?.textContent || '')`)
 	ann.shot("documents-after-rejection")
+
+	// The signed paper comes by mail instead: the officer records its
+	// receipt in the console, and the document waits for a decision.
+	eval[bool](olga, `(() => { const s = document.querySelector('#doc-filter'); s.value = 'rejected'; s.dispatchEvent(new Event('change')); return true })()`)
+	olga.waitFor("the rejected document listed", `!!document.querySelector('button[aria-label^="Record receipt of document"]')`)
+	olga.run("record the receipt", chromedp.Click(chromedp.CSS(`button[aria-label^="Record receipt of document"]`)))
+	olga.waitFor("the receipt dialog", `document.querySelector('#doc-decide-dialog')?.open && document.querySelector('#doc-decide-submit').textContent === 'Record receipt'`)
+	olga.run("say how it came",
+		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "signed paper received by mail"),
+		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
+	olga.waitFor("received", `/received/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	olga.shot("documents-receipt")
 	ann.checkConsole()
 	olga.checkConsole()
 }

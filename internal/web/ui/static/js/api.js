@@ -139,6 +139,7 @@ export const documents = {
   upload: (id, file) => send('POST', `/documents/${enc(id)}/uploads` + query({ name: file.name }), file, uploadType(file)),
   approve: (id, comment) => call('POST', `/documents/${enc(id)}/approve`, { comment }),
   reject: (id, comment) => call('POST', `/documents/${enc(id)}/reject`, { comment }),
+  receipt: (id, note) => call('POST', `/documents/${enc(id)}/receipt`, { comment: note }),
 };
 
 // uploadType is the file's media type; browsers often know none for

@@ -45,10 +45,15 @@ async function load() {
     { label: 'Uploaded', cell: (d) => { const u = latest(d); return u ? fmtDateTime(u.uploaded_at) : '—'; } },
     {
       label: 'Actions', class: 'actions',
-      cell: (d) => (!(d.actions || []).includes('decide') ? '' : [
-        h('button', { type: 'button', class: 'small primary', 'aria-label': `Approve document ${d.id}`, onclick: (e) => decide(d, true, e.currentTarget) }, 'Approve'),
-        h('button', { type: 'button', class: 'small', 'aria-label': `Reject document ${d.id}`, onclick: (e) => decide(d, false, e.currentTarget) }, 'Reject'),
-      ]),
+      cell: (d) => [
+        (d.actions || []).includes('decide') ? [
+          h('button', { type: 'button', class: 'small primary', 'aria-label': `Approve document ${d.id}`, onclick: (e) => decide(d, true, e.currentTarget) }, 'Approve'),
+          h('button', { type: 'button', class: 'small', 'aria-label': `Reject document ${d.id}`, onclick: (e) => decide(d, false, e.currentTarget) }, 'Reject'),
+        ] : '',
+        (d.actions || []).includes('receipt')
+          ? h('button', { type: 'button', class: 'small', 'aria-label': `Record receipt of document ${d.id}`, onclick: (e) => decide(d, 'receipt', e.currentTarget) }, 'Record receipt')
+          : '',
+      ],
     },
   ], list, filter === 'uploaded' ? 'No document waits for review.' : 'No documents.'));
   return list;
@@ -58,12 +63,15 @@ function decide(doc, approve, opener) {
   deciding = { doc, approve };
   form.reset();
   $('#doc-decide-error').textContent = '';
-  $('#doc-decide-title').textContent = `${approve ? 'Approve' : 'Reject'} document #${doc.id}`;
+  const receipt = approve === 'receipt';
+  const verb = receipt ? 'Record receipt of' : approve ? 'Approve' : 'Reject';
+  $('#doc-decide-title').textContent = `${verb} document #${doc.id}`;
   $('#doc-decide-summary').textContent = `${label(doc.kind)} of ${doc.owner} for ${doc.template_name || doc.template}, version ${latest(doc)?.version ?? '—'}. `
-    + (approve ? 'The owner is told it is approved.' : 'The owner must sign and upload it again.');
+    + (receipt ? 'Say how the signed document arrived (for example "signed paper received by mail"); a document officer then decides on it.'
+      : approve ? 'The owner is told it is approved.' : 'The owner must sign and upload it again.');
   const submit = $('#doc-decide-submit');
-  submit.textContent = approve ? 'Approve' : 'Reject';
-  submit.className = approve ? 'primary' : 'danger';
+  submit.textContent = receipt ? 'Record receipt' : approve ? 'Approve' : 'Reject';
+  submit.className = approve === true ? 'primary' : receipt ? '' : 'danger';
   openDialog(dlg, opener, $('#doc-decide-comment'));
 }
 
@@ -75,11 +83,12 @@ form.addEventListener('submit', async (e) => {
   const submit = $('#doc-decide-submit');
   submit.disabled = true;
   try {
-    if (approve) await api.documents.approve(doc.id, comment);
+    if (approve === 'receipt') await api.documents.receipt(doc.id, comment);
+    else if (approve) await api.documents.approve(doc.id, comment);
     else await api.documents.reject(doc.id, comment);
     dlg.close();
     await load();
-    setStatus(status, `Document #${doc.id} ${approve ? 'approved' : 'rejected'}.`, 'ok');
+    setStatus(status, `Document #${doc.id} ${approve === 'receipt' ? 'received' : approve ? 'approved' : 'rejected'}.`, 'ok');
   } catch (ex) {
     $('#doc-decide-error').textContent = errorText(ex);
   } finally {
