@@ -33,14 +33,24 @@ var Version = [3]byte{5, 4, 3}
 // TD1 announcing TD2, TD2 announcing T=1 (PC/SC clients connect with T=1
 // only), then the historical bytes 80 (COMPACT-TLV follows) and 57
 // "Lanyard" (card issuer's data, ISO/IEC 7816-4, 8.1.1.2.5), then TCK.
-var atr = func() []byte {
-	b := append([]byte{0x3B, 0x89, 0x80, 0x01, 0x80, 0x57}, "Lanyard"...)
+var atr = ATRWithIssuerData("Lanyard")
+
+// ATRWithIssuerData returns the emulator's ATR with data (1 to 14 bytes) as
+// the card issuer's data in the historical bytes. Lanyard's virtual card
+// kinds each have their own ("LanyardTPM", "LanyardPC", ...), so that a
+// card type's ATR pattern tells them apart from a plain emulated card.
+func ATRWithIssuerData(data string) []byte {
+	if len(data) < 1 || len(data) > 14 {
+		panic("emu: issuer data must be 1 to 14 bytes")
+	}
+	// T0's low nibble counts the historical bytes: 80, 5L and the data.
+	b := append([]byte{0x3B, 0x80 | byte(2+len(data)), 0x80, 0x01, 0x80, 0x50 | byte(len(data))}, data...)
 	var tck byte
 	for _, x := range b[1:] {
 		tck ^= x
 	}
 	return append(b, tck)
-}()
+}
 
 // Card is an emulated PIV card. It implements vpcd.Card; Transport adapts
 // it to apdu.Transport for in-process clients. All methods are safe for
@@ -103,7 +113,7 @@ func New(opts ...Option) (*Card, error) {
 }
 
 // ATR returns the Answer To Reset.
-func (c *Card) ATR() []byte { return append([]byte(nil), atr...) }
+func (c *Card) ATR() []byte { return append([]byte(nil), c.cfg.atr...) }
 
 // PowerOff clears the volatile state, as losing power does.
 func (c *Card) PowerOff() { c.clearVolatile() }

@@ -13,6 +13,7 @@ type config struct {
 	rand  io.Reader
 	now   func() time.Time
 	log   *slog.Logger
+	atr   []byte
 }
 
 func newConfig(opts []Option) config {
@@ -22,6 +23,7 @@ func newConfig(opts []Option) config {
 		rand:  rand.Reader,
 		now:   time.Now,
 		log:   slog.New(slog.DiscardHandler),
+		atr:   atr,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -81,6 +83,16 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l != nil {
 			c.log = l
+		}
+	}
+}
+
+// WithATR makes the card answer reset with atr (default: the emulator's
+// ATR, issuer data "Lanyard"); see ATRWithIssuerData.
+func WithATR(a []byte) Option {
+	return func(c *config) {
+		if len(a) > 0 {
+			c.atr = append([]byte(nil), a...)
 		}
 	}
 }

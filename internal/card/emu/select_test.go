@@ -130,3 +130,22 @@ func TestTransportHonoursContext(t *testing.T) {
 		t.Fatal("Transmit with a cancelled context succeeded")
 	}
 }
+
+func TestATRWithIssuerData(t *testing.T) {
+	for _, data := range []string{"Lanyard", "LanyardTPM", "LanyardPC", "L", "LanyardAirCard"} {
+		a := emu.ATRWithIssuerData(data)
+		if err := vpcd.CheckATR(a); err != nil {
+			t.Errorf("%q: ATR % X: %v", data, a, err)
+		}
+		if !bytes.Contains(a, []byte(data)) {
+			t.Errorf("%q: ATR % X lacks the issuer data", data, a)
+		}
+	}
+	c, err := emu.New(emu.WithATR(emu.ATRWithIssuerData("LanyardTPM")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(c.ATR(), emu.ATRWithIssuerData("LanyardTPM")) || bytes.Equal(c.ATR(), emu.ATRWithIssuerData("Lanyard")) {
+		t.Errorf("WithATR: card answers % X", c.ATR())
+	}
+}
