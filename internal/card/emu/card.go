@@ -35,13 +35,13 @@ var Version = [3]byte{5, 4, 3}
 // "Lanyard" (card issuer's data, ISO/IEC 7816-4, 8.1.1.2.5), then TCK.
 var atr = ATRWithIssuerData("Lanyard")
 
-// ATRWithIssuerData returns the emulator's ATR with data (1 to 14 bytes) as
+// ATRWithIssuerData returns the emulator's ATR with data (1 to 13 bytes: with 80 and 5L, 15 historical bytes at most) as
 // the card issuer's data in the historical bytes. Lanyard's virtual card
 // kinds each have their own ("LanyardTPM", "LanyardPC", ...), so that a
 // card type's ATR pattern tells them apart from a plain emulated card.
 func ATRWithIssuerData(data string) []byte {
-	if len(data) < 1 || len(data) > 14 {
-		panic("emu: issuer data must be 1 to 14 bytes")
+	if len(data) < 1 || len(data) > 13 {
+		panic("emu: issuer data must be 1 to 13 bytes")
 	}
 	// T0's low nibble counts the historical bytes: 80, 5L and the data.
 	b := append([]byte{0x3B, 0x80 | byte(2+len(data)), 0x80, 0x01, 0x80, 0x50 | byte(len(data))}, data...)

@@ -132,7 +132,7 @@ func TestTransportHonoursContext(t *testing.T) {
 }
 
 func TestATRWithIssuerData(t *testing.T) {
-	for _, data := range []string{"Lanyard", "LanyardTPM", "LanyardPC", "L", "LanyardAirCard"} {
+	for _, data := range []string{"Lanyard", "LanyardTPM", "LanyardPC", "L", "LanyardAirCrd"} {
 		a := emu.ATRWithIssuerData(data)
 		if err := vpcd.CheckATR(a); err != nil {
 			t.Errorf("%q: ATR % X: %v", data, a, err)
