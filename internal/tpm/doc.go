@@ -17,7 +17,7 @@
 // # Dictionary-attack protection
 //
 // A TPM counts failed authorizations of DA-protected objects (TPM 2.0
-// Library Part 1, 19.8.6 "Dictionary Attack Protection"): after maxTries
+// Library Part 1, "Dictionary Attack Protection"): after maxTries
 // failures it refuses them all (TPM_RC_LOCKOUT) until recoveryTime seconds
 // per failure have passed or the lockout hierarchy resets the counter.
 // Operating systems provision real TPMs with values such as 32 tries and a

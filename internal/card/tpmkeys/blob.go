@@ -13,7 +13,7 @@ import (
 // each object as TPM2B_PUBLIC || TPM2B_PRIVATE (TPM 2.0 Library Part 2,
 // 12.2.5 and 12.3.7), exactly as TPM2_Create returned them. The private
 // area is encrypted and integrity-protected by the TPM under the storage
-// root key (Part 1, 23 "Protected storage"), so a blob holds no secret in
+// root key (Part 1, "Protected Storage"), so a blob holds no secret in
 // clear and loads only in the TPM that made it.
 const (
 	blobVersion = 1
@@ -120,8 +120,12 @@ func parseKeyBlob(b []byte) (keyBlob, error) {
 	if err != nil {
 		return keyBlob{}, fmt.Errorf("%w: %v", errBlob, err)
 	}
-	if _, err := rsaParams(pub); err != nil {
+	params, err := rsaParams(pub)
+	if err != nil {
 		return keyBlob{}, err
+	}
+	if n, err := pub.Unique.RSA(); err != nil || len(n.Buffer) != int(params.KeyBits)/8 || n.Buffer[0]&0x80 == 0 {
+		return keyBlob{}, fmt.Errorf("%w: the modulus is not of %d bits", errBlob, params.KeyBits)
 	}
 	a := pub.ObjectAttributes
 	bound := kind == kindPINKey
@@ -181,7 +185,7 @@ func parseGuardBlob(b []byte) (guardBlob, error) {
 	return g, nil
 }
 
-// name returns the TPM Name of an object (Part 1, 16: nameAlg || H(public
+// name returns the TPM Name of an object (Part 1, "Names": nameAlg || H(public
 // area)).
 func (o object) name() (tpm2.TPM2BName, error) {
 	pub, err := o.pub.Contents()

@@ -157,7 +157,7 @@ func (s *Store) UnblockPIN(guard, puk, newPIN []byte) ([]byte, error) {
 	// The new PIN travels encrypted by a second, salted session that
 	// authorizes nothing: the TPM would key an authorizing session's
 	// encryption with the PIN object's current value, the PIN we do not
-	// know (Part 1, 21.1).
+	// know (Part 1, "Session-based Encryption").
 	if g.pin, err = s.changeAuth(sess, or, g.pin, newPIN, "PUK", s.authSession(nil, true)); err != nil {
 		return nil, err
 	}

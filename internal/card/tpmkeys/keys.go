@@ -212,7 +212,7 @@ func (k *key) rsaPrivate(g *guardBlob, pin, block []byte) ([]byte, error) {
 	return res, nil
 }
 
-// pinPolicySession starts a policy session (Part 1, 19.7) and satisfies a
+// pinPolicySession starts a policy session (Part 1, "Enhanced Authorization") and satisfies a
 // card key's policy in it: PolicySecret of the PIN object with pin. The
 // PIN object is flushed again at once, so the key needs only one slot
 // more.

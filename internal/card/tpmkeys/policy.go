@@ -7,7 +7,7 @@ import (
 )
 
 // Templates and policies of the objects (TPM 2.0 Library Part 2, 12.2.3
-// TPMT_PUBLIC; Part 1, 19.7 policy authorization).
+// TPMT_PUBLIC; Part 1, "Enhanced Authorization").
 
 // keyTemplate is an RSA key of a card slot: fixedTPM and fixedParent (it
 // never leaves this TPM), sensitiveDataOrigin (the TPM made it),
@@ -71,7 +71,7 @@ func sealedTemplate(adminPolicy []byte) tpm2.TPMTPublic {
 	}
 }
 
-// digest runs policy commands through a calculator (Part 1, 19.7.5: the
+// digest runs policy commands through a calculator (Part 1, "Policy Digest": the
 // policy digest the TPM computes in a session when the same commands
 // succeed).
 func digest(cmds ...tpm2.PolicyCommand) ([]byte, error) {
@@ -94,7 +94,7 @@ func keyPolicy(pinName tpm2.TPM2BName) ([]byte, error) {
 }
 
 // pinBranches are the two ways to change the PIN object's authorization
-// value (its ADMIN role, Part 1, 19.7.8): with the PIN itself
+// value (its ADMIN role, Part 1, "Authorization Roles"): with the PIN itself
 // (PolicyAuthValue: the session's HMAC uses the PIN), for CHANGE
 // REFERENCE DATA; or with the PUK (PolicySecret of the PUK object), for
 // RESET RETRY COUNTER. Both are limited to TPM2_ObjectChangeAuth.

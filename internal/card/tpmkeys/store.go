@@ -95,11 +95,11 @@ func (s *Store) lock() (func(), error) {
 }
 
 // authSession is a one-use HMAC session that proves knowledge of auth
-// without sending it (TPM 2.0 Library Part 1, 19.6), salted with the SRK
+// without sending it (TPM 2.0 Library Part 1, "HMAC Computation"), salted with the SRK
 // so that the session key, and so the HMAC, are unknown to anyone
 // watching the TPM's bus: an unsalted HMAC of a 6-digit PIN could be
 // searched offline. encrypt also encrypts the command's first parameter
-// (Part 1, 21: a new authorization value, a sealed object's sensitive
+// (Part 1, "Session-based Encryption": a new authorization value, a sealed object's sensitive
 // area).
 func (s *Store) authSession(auth []byte, encrypt bool) tpm2.Session {
 	opts := []tpm2.AuthOption{tpm2.Auth(auth), tpm2.Salted(s.srk.Handle, s.srkPub)}
