@@ -19,7 +19,8 @@ test:
 	$(MAKE) check
 	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
 	scripts/mailpit-test.sh >/dev/null  # builds mailpit on first use; fails here, loudly, if it cannot start
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" $(MAKE) unit
+	scripts/swtpm-test.sh >/dev/null  # installs swtpm on first use; fails here, loudly, if it cannot start
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(MAKE) unit
 	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
@@ -34,6 +35,7 @@ unit:
 	@test -n "$$LANYARD_TEST_POSTGRES" || { echo "LANYARD_TEST_POSTGRES is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_VPCD" || { echo "LANYARD_TEST_VPCD is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SMTP" || { echo "LANYARD_TEST_SMTP is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_SWTPM" || { echo "LANYARD_TEST_SWTPM is not set (make test sets it)"; exit 1; }
 	$(GO) test -count=1 -race ./...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)
