@@ -3,7 +3,8 @@
 # need and is missing: pcscd with the vsmartcard vpcd driver (a virtual
 # reader our emulated cards dial into), the independent clients the tests
 # check the cards with (OpenSC, pcsc-tools, yubico-piv-tool), the PC/SC
-# headers for cgo clients and SoftHSM2.
+# headers for cgo clients, SoftHSM2, and the OpenSSL headers the TPM
+# simulator is compiled against.
 #
 # Idempotent; prints nothing when everything is present. Uses sudo when not
 # run as root. Progress goes to stderr so callers may capture stdout.
@@ -23,6 +24,9 @@ have pcsc_scan || need+=(pcsc-tools)
 have yubico-piv-tool || need+=(yubico-piv-tool)
 [ -e /usr/include/PCSC/winscard.h ] || need+=(libpcsclite-dev)
 have softhsm2-util || need+=(softhsm2)
+# The in-process TPM simulator (go-tpm-tools, internal/tpm) is C compiled
+# with cgo against OpenSSL's libcrypto.
+[ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -10,6 +10,15 @@ import (
 	"github.com/google/go-tpm/tpm2"
 )
 
+// Dictionary-attack parameters Open gives a simulator: what operating
+// systems provision real TPMs with, rather than the reference TPM's 3
+// tries (see the package documentation).
+const (
+	SimulatorMaxTries        = 32
+	SimulatorRecovery        = 10 * time.Minute
+	SimulatorLockoutRecovery = 24 * time.Hour
+)
+
 // go-tpm has no types for the dictionary-attack commands, so they are
 // built here (TPM 2.0 Library Part 3, 25.2 and 25.3): both are authorized
 // by TPM_RH_LOCKOUT with a password session holding the lockout

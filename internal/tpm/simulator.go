@@ -1,3 +1,5 @@
+//go:build !notpmsimulator
+
 package tpm
 
 import (
@@ -9,22 +11,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// Dictionary-attack parameters Open gives a simulator: what operating
-// systems provision real TPMs with, rather than the reference TPM's 3
-// tries (see the package documentation).
-const (
-	SimulatorMaxTries        = 32
-	SimulatorRecovery        = 10 * time.Minute
-	SimulatorLockoutRecovery = 24 * time.Hour
-)
-
-// openSimulator starts the in-process reference TPM with its seeds derived
+// openSimulator starts the in-process reference TPM (the Microsoft
+// reference implementation compiled with cgo, linked unless the binary is
+// built with the tag notpmsimulator) with its seeds derived
 // from the number in seedFile. INSECURE: for tests and the demo only.
 func openSimulator(spec, seedFile string) (*TPM, error) {
 	seed, err := loadSeed(seedFile)
