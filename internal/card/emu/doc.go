@@ -43,8 +43,10 @@
 // # Keys and state
 //
 // Private keys live in a [KeyStore]: [SoftKeyStore] keeps them in memory;
-// a TPM-backed store and AirCard's sealed server store implement the same
-// small interface. Everything a card remembers across power cycles (data
+// a TPM-backed store (package tpmkeys) and AirCard's sealed server store
+// implement the same small interface. A KeyStore that is also a
+// [PINGuard] holds the PIN and PUK itself (the TPM checks them), and the
+// card's state then keeps neither. Everything a card remembers across power cycles (data
 // objects, PIN, PUK, retry counters, management key, key blobs, serial,
 // attestation key) is a [State] in a [StateStore]: [MemoryStore], or a
 // [SealedFile] encrypted under a passphrase. The card saves its state after

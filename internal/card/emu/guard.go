@@ -59,8 +59,10 @@ type PINGuard interface {
 }
 
 // PINKey is a key made by PINGuard.GenerateForPIN: its RSAPrivate fails
-// (wrapping ErrWrongReference) and the card uses RSAPrivateWithPIN, with
-// the guard data of the State and the PIN the session verified.
+// and the card uses RSAPrivateWithPIN, with the guard data of the State
+// and the PIN the session verified. A wrong PIN matches
+// ErrWrongReference (the card answers 6982 and clears the PIN's security
+// status), a guard in lockout ErrLockedOut (6983).
 type PINKey interface {
 	Key
 	RSAPrivateWithPIN(guard, pin, block []byte) ([]byte, error)
