@@ -3,6 +3,7 @@ package tpm
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -47,8 +48,8 @@ type TPM struct {
 
 // Open opens the TPM that spec names:
 //
-//   - "" or "auto": /dev/tpmrm0 when it exists; otherwise an error
-//     wrapping ErrNoTPM that says why;
+//   - "" or "auto": /dev/tpmrm0 when it exists and opens; otherwise an
+//     error wrapping ErrNoTPM that says why;
 //   - "device:PATH": a TPM character device (/dev/tpmrm0, /dev/tpm0);
 //   - "swtpm:SOCKET": swtpm started with --server type=unixio,path=SOCKET
 //     (and --flags startup-clear, so that it is started);
@@ -70,7 +71,14 @@ func Open(spec string) (*TPM, error) {
 		if _, err := os.Stat(DefaultDevice); err != nil {
 			return nil, fmt.Errorf("%w: %s is not available (%v); is the kernel's TPM driver loaded and the TPM enabled in the firmware?", ErrNoTPM, DefaultDevice, err)
 		}
-		return openDevice("device:"+DefaultDevice, DefaultDevice)
+		t, err := openDevice("device:"+DefaultDevice, DefaultDevice)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%w: %v (the user needs read and write access to %s, on Debian membership of the group tss)", ErrNoTPM, err, DefaultDevice)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoTPM, err)
+		}
+		return t, nil
 	case "device":
 		if arg == "" {
 			return nil, fmt.Errorf("tpm: %q: device needs a path", spec)

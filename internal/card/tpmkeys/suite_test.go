@@ -330,6 +330,30 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 	})
 
+	t.Run("RESET with PIN and PUK blocked", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "77778888"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			tc.c.VerifyPIN(ctx, "000000")
+			tc.c.UnblockPIN(ctx, "00000000", "11112222")
+		}
+		if err := tc.c.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.Metadata(ctx, piv.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("9A after RESET: %v", err)
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		tc.verifyPIN(emu.DefaultPIN)
+		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("the state holds no PIN, PUK or private key", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
 		tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
