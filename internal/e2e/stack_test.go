@@ -181,10 +181,9 @@ func (s *stack) startAgent() *runningAgent {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{codes: make(chan string, 8), cancel: cancel, done: make(chan error, 1), readers: readers}
-	tpm := false
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc", TPM: &tpm,
+			Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc",
 			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
 		})
 	}()
