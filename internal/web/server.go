@@ -76,7 +76,7 @@ func New(cfg Config) *Server {
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
-	s.routes = append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...)
+	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
