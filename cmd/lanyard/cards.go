@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -23,6 +24,7 @@ func cardIssueCommands() []command {
 		{"card issue", "card issue [--card SERIAL | --create tpm|platform [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
 			"issue a card connected at your workstation, or create a TPM virtual smart card or platform credential there and issue it (prints a random PIN once when the policy sets one)", cardIssue},
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
+		{"card pin-setup", "card pin-setup ID --code CODE [--pin PIN] (password on standard input)", "set up the PIN of a new platform credential: your password (first line of standard input) and a code from your authenticator app", cardPINSetup},
 		{"card clear", "card clear ID [--admin-pin PIN]", "revoke and clear a card whose issue cannot finish (the card must be connected)", cardClear},
 	}
 }
@@ -302,4 +304,48 @@ func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int6
 	}
 	fmt.Fprintf(os.Stderr, "Created %s %s in reader %q of %s.\n", cc.CardType, cc.Serial, cc.Reader, cc.Workstation)
 	return &service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, nil
+}
+
+// cardPINSetup is Set up PIN: the password comes from standard input (so
+// it is not in the process list or the shell history), then the PIN
+// unless --pin gives it.
+func cardPINSetup(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card pin-setup")
+	code := cmd.String("code", "", "the code your authenticator app shows now (required)")
+	pin := cmd.String("pin", "", "the new PIN (default: the second line of standard input)")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	if *code == "" {
+		return errUsage
+	}
+	in := bufio.NewScanner(os.Stdin)
+	line := func(what string) (string, error) {
+		if !in.Scan() {
+			return "", fmt.Errorf("no %s on standard input", what)
+		}
+		return strings.TrimRight(in.Text(), "\r"), nil
+	}
+	fmt.Fprintln(os.Stderr, "Password:")
+	password, err := line("password")
+	if err != nil {
+		return err
+	}
+	if *pin == "" {
+		fmt.Fprintln(os.Stderr, "New PIN:")
+		if *pin, err = line("PIN"); err != nil {
+			return err
+		}
+	}
+	var v service.CardView
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/pin-setup", service.PINSetupInput{Password: password, Code: *code, PIN: *pin}, &v); err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&v)
+	}
+	fmt.Fprintln(os.Stderr, "PIN set up.")
+	printCard(&v)
+	return nil
 }

@@ -176,3 +176,15 @@ func checkSecret(what, v string, lo, hi int) error {
 	}
 	return nil
 }
+
+// CheckPIN checks a PIN the user chose against the length bounds lo..hi
+// (0: the SP 800-73-4 bounds, 6 and 8) and the characters cards accept.
+func CheckPIN(what, v string, lo, hi int) error {
+	if lo == 0 {
+		lo = 6
+	}
+	if hi == 0 {
+		hi = 8
+	}
+	return checkSecret(what, v, lo, hi)
+}

@@ -329,9 +329,3 @@ func featureFlag(kind lanyard.CardKind) string {
 	}
 	return fmt.Sprint(kind)
 }
-
-// hasSecondFactor reports whether u can prove a second factor for Set up
-// PIN: a confirmed authenticator app (TOTP).
-func (s *Service) hasSecondFactor(ctx context.Context, tx lanyard.Tx, u *lanyard.User) (bool, error) {
-	return false, nil
-}

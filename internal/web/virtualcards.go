@@ -23,7 +23,9 @@ func (s *Server) virtualCardRoutes() []*route {
 			}},
 		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
 			out: []service.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
-			h: func(c *call) (any, error) { return s.svc.VirtualOptions(c.r.Context(), c.p, c.r.URL.Query().Get("user")) }},
+			h: func(c *call) (any, error) {
+				return s.svc.VirtualOptions(c.r.Context(), c.p, c.r.URL.Query().Get("user"))
+			}},
 		{method: "POST", path: v1 + "/virtual-cards", summary: "Create a TPM virtual smart card or a platform credential on a workstation (then issue it like any card)", tag: "cards", roles: anyone,
 			in: service.CreateVirtualInput{}, out: &service.ConnectedCard{}, status: 201,
 			h: func(c *call) (any, error) {
@@ -32,6 +34,19 @@ func (s *Server) virtualCardRoutes() []*route {
 					return nil, err
 				}
 				return s.svc.CreateVirtualCard(c.r.Context(), c.p, in)
+			}},
+		{method: "POST", path: v1 + "/cards/{id}/pin-setup", summary: "Set up PIN of a platform credential: password and authenticator code, then the new PIN", tag: "cards", roles: anyone,
+			in: service.PINSetupInput{}, out: &service.CardView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.PINSetupInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
 			}},
 	}
 }

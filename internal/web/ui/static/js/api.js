@@ -95,6 +95,14 @@ export const cards = {
   // req: {workstation_id, reader, admin_pin}
   revokeClear: (id, req) => call('POST', `/cards/${enc(id)}/revoke-clear`, req),
   connected: () => call('GET', '/connected-cards').then(items),
+  // req: {password, code, pin}: Set up PIN of a platform credential
+  setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
+};
+
+export const virtualCards = {
+  options: () => call('GET', '/virtual-cards/options').then(items), // [{workstation_id, workstation, kind, card_type, available, reason}]
+  // req: {workstation_id, kind, name}; the answer is a connected card
+  create: (req) => call('POST', '/virtual-cards', req),
 };
 
 export const issue = {
