@@ -107,7 +107,8 @@ func Offer(in Input) (*Options, error) {
 	} else if !in.Staff && !s.Workflow.AllowUserAddCards {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "this card is not registered in Lanyard and your policy does not let you add cards; ask an operator to register it")
 	}
-	ownedByCaller := in.Card != nil && in.Card.OwnerID == in.OwnerID && in.Card.State == lanyard.CardAssigned
+	// A card the user already owns is already among OwnedCards.
+	ownedByCaller := in.Card != nil && in.Card.OwnerID == in.OwnerID && (in.Card.State == lanyard.CardAssigned || in.Card.State == lanyard.CardClean)
 	if max := s.Issuance.MaxCardsPerUser; max > 0 && !ownedByCaller && in.OwnedCards >= max {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %d are already issued", max, in.OwnedCards)
 	}

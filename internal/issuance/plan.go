@@ -104,7 +104,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 		}
 		// A random PIN nobody is shown: the credential cannot be used
 		// until its user sets the PIN with the card type's PUK.
-		if p.UserPIN, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: o.PINMax, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}}, rand); err != nil {
+		if p.UserPIN, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: o.PINMax, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}, MailTo: lanyard.PINMailNobody}, rand); err != nil {
 			return nil, err
 		}
 		p.PINSetup = true

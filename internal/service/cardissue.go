@@ -700,7 +700,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			// Nobody knows the PIN until Set up PIN; a new random one
 			// does as well as the one drawn before the interruption.
 			var err error
-			if want, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: 8, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}}, s.rand); err != nil {
+			if want, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: 8, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}, MailTo: lanyard.PINMailNobody}, s.rand); err != nil {
 				return false, err
 			}
 		}

@@ -181,6 +181,13 @@ func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.
 	if ct == nil {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "the policy %q allows no card type of kind %s", pol.Name, label)
 	}
+	if max := pol.Settings.Issuance.MaxCardsPerUser; max > 0 {
+		if n, err := tx.CountCards(u.ID); err != nil {
+			return ct, err
+		} else if n >= max {
+			return ct, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s has %d", max, u.Login, n)
+		}
+	}
 	switch {
 	case ws.TPM == nil:
 		return ct, lanyard.Errorf(lanyard.EUnavailable, "workstation %s has not reported its TPM yet; update its Lanyard agent", ws.Name)
