@@ -32,7 +32,11 @@ var noWellDefinedExpiration = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 // its self-signed certificate, which the card keeps in object 5FFF01 as
 // YubiKeys do. Its subject names the card's serial number.
 func (c *Card) newAttestationCA(serial uint32) (SlotKey, []byte, error) {
-	key, err := c.cfg.keys.Generate(AlgECCP256)
+	alg := AlgECCP256
+	if g := c.guard(); g != nil {
+		alg = g.AttestationAlgorithm()
+	}
+	key, err := c.cfg.keys.Generate(alg)
 	if err != nil {
 		return SlotKey{}, nil, fmt.Errorf("emu: attestation key: %w", err)
 	}
@@ -58,7 +62,7 @@ func (c *Card) newAttestationCA(serial uint32) (SlotKey, []byte, error) {
 	if err != nil {
 		return SlotKey{}, nil, err
 	}
-	sk := SlotKey{Algorithm: AlgECCP256, PINPolicy: PINPolicyNever, TouchPolicy: TouchPolicyNever, Origin: OriginGenerated, Blob: blob}
+	sk := SlotKey{Algorithm: alg, PINPolicy: PINPolicyNever, TouchPolicy: TouchPolicyNever, Origin: OriginGenerated, Blob: blob}
 	return sk, der, nil
 }
 

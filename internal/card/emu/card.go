@@ -79,6 +79,24 @@ type session struct {
 	// pending is the witness or challenge of a management key
 	// authentication in progress.
 	pending *challenge
+	// pin is the PIN verified in this session, kept for the keys of a
+	// PINGuard, which need it on every use; nil otherwise. Only in
+	// memory: wiped with the security status.
+	pin []byte
+}
+
+// resetSession replaces the session with s, wiping the PIN it held.
+func (c *Card) resetSession(s session) {
+	clear(c.sess.pin)
+	c.sess = s
+}
+
+// forgetPIN clears the PIN's security status and wipes the PIN kept for a
+// PINGuard's keys.
+func (c *Card) forgetPIN() {
+	clear(c.sess.pin)
+	c.sess.pin = nil
+	c.sess.pinVerified, c.sess.pinFresh = false, false
 }
 
 // New returns a card whose state comes from the StateStore (WithStateStore)
@@ -100,6 +118,9 @@ func New(opts ...Option) (*Card, error) {
 		return nil, err
 	default:
 		if err := st.Validate(); err != nil {
+			return nil, err
+		}
+		if err := c.checkGuard(st); err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +148,7 @@ func (c *Card) Reset() { c.clearVolatile() }
 func (c *Card) clearVolatile() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sess = session{}
+	c.resetSession(session{})
 	c.framer.Reset()
 }
 
@@ -141,7 +162,7 @@ func (c *Card) Transmit(cmd []byte) (resp []byte) {
 		if r := recover(); r != nil {
 			c.cfg.log.Error("emu: internal error processing an APDU", "panic", r)
 			c.rollback()
-			c.sess = session{}
+			c.resetSession(session{})
 			c.framer.Reset()
 			resp = apdu.Response{SW: apdu.SWNoPreciseDiagnosis}.Bytes()
 		}

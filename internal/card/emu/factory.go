@@ -3,6 +3,7 @@ package emu
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 )
 
 // factoryState returns the state of a card fresh from the factory, or
@@ -10,7 +11,8 @@ import (
 // counters and 3DES management key; a CHUID with a new random GUID, a CCC
 // with a new card identifier, and the Discovery object. A new card gets a
 // random 8-digit serial number and a new attestation key and certificate;
-// a reset card keeps prev's.
+// a reset card keeps prev's. With a PINGuard, the guard holds the default
+// PIN and PUK and the attestation key is of its AttestationAlgorithm.
 func (c *Card) factoryState(prev *State) (*State, error) {
 	st := &State{
 		Format:       StateFormat,
@@ -42,6 +44,14 @@ func (c *Card) factoryState(prev *State) (*State, error) {
 	st.Objects[objCHUID] = newCHUID(guid)
 	st.Objects[objCCC] = newCCC(cardID)
 	st.Objects[objDiscovery] = newDiscovery()
+	if g := c.guard(); g != nil {
+		data, err := g.NewGuard(padReference(DefaultPIN), padReference(DefaultPUK))
+		if err != nil {
+			return nil, fmt.Errorf("emu: PIN guard: %w", err)
+		}
+		st.PIN, st.PUK = nil, nil
+		st.Guard = &GuardState{Data: data, PINDefault: true, PUKDefault: true}
+	}
 
 	if prev != nil {
 		st.Serial = prev.Serial

@@ -2,6 +2,7 @@ package emu
 
 import (
 	"crypto/rsa"
+	"errors"
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
@@ -140,7 +141,11 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 		if !rsaInputOK(key, t.challenge) {
 			return status(apdu.SWIncorrectData)
 		}
-		out, err = key.RSAPrivate(t.challenge)
+		if pk, ok := key.(PINKey); ok && c.st.Guard != nil {
+			out, err = pk.RSAPrivateWithPIN(c.st.Guard.Data, c.sess.pin, t.challenge)
+		} else {
+			out, err = key.RSAPrivate(t.challenge)
+		}
 		if err != nil {
 			return c.keyFailure(err)
 		}
@@ -151,8 +156,24 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 	return success(dynamicAuth(apdu.TLV{Tag: tagResponse, Value: out}))
 }
 
-// keyFailure logs a key store failure and answers 6F00.
+// keyFailure logs a key store failure and answers its status word: 6A81
+// for what the key store does not support (an algorithm, IMPORT KEY), 6982
+// when a PIN guard refused the session's PIN (the security status is
+// cleared), 6983 when the guard is locked out (a TPM's dictionary-attack
+// lockout), 6F00 otherwise.
 func (c *Card) keyFailure(err error) apdu.Response {
+	switch {
+	case errors.Is(err, ErrNotSupported):
+		c.cfg.log.Warn("emu: the key store refused", "err", err)
+		return status(apdu.SWFunctionNotSupported)
+	case errors.Is(err, ErrWrongReference):
+		c.cfg.log.Error("emu: the PIN guard refused the verified PIN for a key", "err", err)
+		c.forgetPIN()
+		return status(apdu.SWSecurityStatusNotSatisfied)
+	case errors.Is(err, ErrLockedOut):
+		c.cfg.log.Error("emu: the PIN guard refuses the key for now (TPM dictionary-attack lockout)", "err", err)
+		return status(apdu.SWAuthBlocked)
+	}
 	c.cfg.log.Error("emu: private key operation failed", "err", err)
 	return status(apdu.SWNoPreciseDiagnosis)
 }

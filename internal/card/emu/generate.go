@@ -62,7 +62,16 @@ func (c *Card) generate(cmd apdu.Command) apdu.Response {
 	if !alg.IsAsymmetric() || pin > PINPolicyAlways || touch > TouchPolicyCached {
 		return status(apdu.SWIncorrectData)
 	}
-	key, err := c.cfg.keys.Generate(alg)
+	var key Key
+	if g := c.guard(); g != nil {
+		var ok bool
+		if pin, ok = guardedPolicy(cmd.P2, pin); !ok {
+			return status(apdu.SWIncorrectData)
+		}
+		key, err = g.GenerateForPIN(c.st.Guard.Data, alg)
+	} else {
+		key, err = c.cfg.keys.Generate(alg)
+	}
 	if err != nil {
 		return c.keyFailure(err)
 	}

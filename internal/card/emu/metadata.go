@@ -1,7 +1,6 @@
 package emu
 
 import (
-	"bytes"
 	"crypto/subtle"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
@@ -43,14 +42,9 @@ func (c *Card) getMetadata(cmd apdu.Command) apdu.Response {
 		))
 	case ref == RefPIN || ref == RefPUK:
 		ctr := c.counterFor(ref)
-		def := DefaultPIN
-		if ref == RefPUK {
-			def = DefaultPUK
-		}
-		isDefault := bytes.Equal(*ctr.value, padReference(def))
 		return success(apdu.AppendTLVs(nil,
 			apdu.TLV{Tag: metaAlgorithm, Value: []byte{0xFF}},
-			apdu.TLV{Tag: metaDefault, Value: []byte{boolByte(isDefault)}},
+			apdu.TLV{Tag: metaDefault, Value: []byte{boolByte(c.referenceIsDefault(ref))}},
 			apdu.TLV{Tag: metaRetries, Value: []byte{byte(ctr.reset), byte(*ctr.left)}},
 		))
 	case isKeySlot(ref) || ref == SlotAttestation:

@@ -99,7 +99,7 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 		if len(cmd.Data) > 0 {
 			return status(apdu.SWWrongLength)
 		}
-		c.sess.pinVerified, c.sess.pinFresh = false, false
+		c.forgetPIN()
 		return success(nil)
 	}
 	if len(cmd.Data) == 0 {
@@ -117,7 +117,13 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 	// A value that no PIN can have (too short, badly padded) is a wrong
 	// PIN like any other and costs a try, as on YubiKeys; piv-go's tests
 	// block the PIN with "0".
-	sw := c.check(RefPIN, cmd.Data)
+	c.forgetPIN()
+	var sw apdu.SW
+	if g := c.guard(); g != nil {
+		sw = c.guardedVerify(g, cmd.Data)
+	} else {
+		sw = c.check(RefPIN, cmd.Data)
+	}
 	c.sess.pinVerified = sw == apdu.SWOK
 	c.sess.pinFresh = c.sess.pinVerified
 	return status(sw)
@@ -141,9 +147,22 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 	if !validReference(next) {
 		return status(apdu.SWIncorrectData)
 	}
+	if g := c.guard(); g != nil {
+		if cmd.P2 == RefPIN {
+			c.forgetPIN()
+		}
+		if sw := c.guardedChange(g, cmd.P2, old, next); sw != apdu.SWOK {
+			return status(sw)
+		}
+		if cmd.P2 == RefPIN {
+			c.sess.pinVerified, c.sess.pinFresh = true, true
+			c.sess.pin = bytes.Clone(next)
+		}
+		return success(nil)
+	}
 	if sw := c.check(cmd.P2, old); sw != apdu.SWOK {
 		if cmd.P2 == RefPIN {
-			c.sess.pinVerified, c.sess.pinFresh = false, false
+			c.forgetPIN()
 		}
 		return status(sw)
 	}
@@ -174,6 +193,13 @@ func (c *Card) resetRetryCounter(cmd apdu.Command) apdu.Response {
 	if !validReference(pin) {
 		return status(apdu.SWIncorrectData)
 	}
+	if g := c.guard(); g != nil {
+		if sw := c.guardedUnblock(g, puk, pin); sw != apdu.SWOK {
+			return status(sw)
+		}
+		c.forgetPIN()
+		return success(nil)
+	}
 	if sw := c.check(RefPUK, puk); sw != apdu.SWOK {
 		return status(sw)
 	}
@@ -182,6 +208,6 @@ func (c *Card) resetRetryCounter(cmd apdu.Command) apdu.Response {
 	if !c.commit() {
 		return status(apdu.SWMemoryFailure)
 	}
-	c.sess.pinVerified, c.sess.pinFresh = false, false
+	c.forgetPIN()
 	return success(nil)
 }

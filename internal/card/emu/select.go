@@ -32,7 +32,7 @@ func (c *Card) selectApp(cmd apdu.Command) apdu.Response {
 		}
 		return status(apdu.SWNotFound)
 	}
-	c.sess = session{selected: true}
+	c.resetSession(session{selected: true})
 	if cmd.P2 == 0x0C {
 		return success(nil)
 	}

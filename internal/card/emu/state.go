@@ -18,15 +18,20 @@ const StateFormat = 1
 // keys): stores must protect it, as SealedFile does. PIN and PUK are kept
 // as values rather than hashes: a hash of an 8-digit secret is no
 // protection against anyone who can read the state, while the retry counter
-// on the card is.
+// on the card is. A card whose KeyStore is a PINGuard keeps neither: PIN
+// and PUK are empty and Guard holds the guard's data.
 type State struct {
 	Format int    `json:"format"`
 	Serial uint32 `json:"serial"`
 
 	// PIN and PUK are the reference data, padded with FF to 8 bytes
-	// (SP 800-73-4 Part 2, 2.4.3).
-	PIN []byte `json:"pin"`
-	PUK []byte `json:"puk"`
+	// (SP 800-73-4 Part 2, 2.4.3); empty when Guard is set.
+	PIN []byte `json:"pin,omitempty"`
+	PUK []byte `json:"puk,omitempty"`
+
+	// Guard replaces PIN and PUK on a card whose KeyStore is a
+	// PINGuard.
+	Guard *GuardState `json:"guard,omitempty"`
 
 	// PINRetries and PUKRetries are the values the retry counters are
 	// reset to; the TriesLeft fields are the counters.
@@ -71,6 +76,11 @@ func (s *State) Clone() *State {
 	c := *s
 	c.PIN = bytes.Clone(s.PIN)
 	c.PUK = bytes.Clone(s.PUK)
+	if s.Guard != nil {
+		g := *s.Guard
+		g.Data = bytes.Clone(g.Data)
+		c.Guard = &g
+	}
 	c.ManagementKey.Key = bytes.Clone(s.ManagementKey.Key)
 	c.Objects = make(map[uint32][]byte, len(s.Objects))
 	for t, v := range s.Objects {
@@ -96,11 +106,21 @@ func (s *State) Validate() error {
 	if s.Format != StateFormat {
 		bad("format %d, want %d", s.Format, StateFormat)
 	}
-	if !validReference(s.PIN) {
-		bad("PIN is not 6 to 8 bytes padded with FF to 8")
-	}
-	if !validReference(s.PUK) {
-		bad("PUK is not 6 to 8 bytes padded with FF to 8")
+	switch {
+	case s.Guard != nil:
+		if len(s.PIN) > 0 || len(s.PUK) > 0 {
+			bad("PIN or PUK set in a state whose PIN guard holds them")
+		}
+		if len(s.Guard.Data) == 0 {
+			bad("empty PIN guard data")
+		}
+	default:
+		if !validReference(s.PIN) {
+			bad("PIN is not 6 to 8 bytes padded with FF to 8")
+		}
+		if !validReference(s.PUK) {
+			bad("PUK is not 6 to 8 bytes padded with FF to 8")
+		}
 	}
 	if s.PINRetries < 1 || s.PINRetries > 255 || s.PINTriesLeft < 0 || s.PINTriesLeft > s.PINRetries {
 		bad("PIN retries %d of %d", s.PINTriesLeft, s.PINRetries)

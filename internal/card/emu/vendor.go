@@ -87,7 +87,7 @@ func (c *Card) resetCard(cmd apdu.Command) apdu.Response {
 		delete(c.keys, ref)
 	}
 	c.destroy(dropped)
-	c.sess = session{selected: true}
+	c.resetSession(session{selected: true})
 	return success(nil)
 }
 
@@ -104,12 +104,18 @@ func (c *Card) setPINRetries(cmd apdu.Command) apdu.Response {
 	if !c.sess.mgmAuthenticated || !c.sess.pinVerified {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
-	c.st.PIN, c.st.PUK = padReference(DefaultPIN), padReference(DefaultPUK)
+	if g := c.guard(); g != nil {
+		if sw := c.guardedResetReferences(g); sw != apdu.SWOK {
+			return status(sw)
+		}
+	} else {
+		c.st.PIN, c.st.PUK = padReference(DefaultPIN), padReference(DefaultPUK)
+	}
 	c.st.PINRetries, c.st.PINTriesLeft = int(cmd.P1), int(cmd.P1)
 	c.st.PUKRetries, c.st.PUKTriesLeft = int(cmd.P2), int(cmd.P2)
 	if !c.commit() {
 		return status(apdu.SWMemoryFailure)
 	}
-	c.sess.pinVerified, c.sess.pinFresh = false, false
+	c.forgetPIN()
 	return success(nil)
 }

@@ -1,0 +1,376 @@
+package tpmkeys_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/tpm"
+	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
+)
+
+// TestSimulator runs the suite on the in-process reference TPM.
+func TestSimulator(t *testing.T) {
+	runSuite(t, func(t *testing.T) *tpm.TPM {
+		tp, _ := simulator(t)
+		return tp
+	})
+}
+
+// TestSwtpm runs the same suite on swtpm (scripts/swtpm-test.sh).
+func TestSwtpm(t *testing.T) {
+	runSuite(t, func(t *testing.T) *tpm.TPM { return tpmtest.OpenSwtpm(t) })
+}
+
+// runSuite runs the TPM virtual smart card's tests, each on a fresh card
+// in a TPM that open returns with a zero dictionary-attack counter.
+func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
+	ctx := context.Background()
+	digest := sha256.Sum256([]byte("signed in the TPM"))
+
+	t.Run("factory state", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		if !bytes.Equal(tc.card.ATR(), emu.ATRWithIssuerData("LanyardTPM")) {
+			t.Fatalf("ATR % X", tc.card.ATR())
+		}
+		for _, ref := range []piv.KeyRef{piv.KeyPIN, piv.KeyPUK} {
+			m, err := tc.c.Metadata(ctx, ref)
+			if err != nil || !m.Default || m.Retries != emu.DefaultRetries || m.RetriesLeft != emu.DefaultRetries {
+				t.Fatalf("metadata %v: %+v, %v", ref, m, err)
+			}
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+	})
+
+	t.Run("sign PKCS#1 v1.5 and PSS, decrypt, attest", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		if pub.N.BitLen() != 2048 {
+			t.Fatalf("%d-bit key", pub.N.BitLen())
+		}
+		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+			t.Fatalf("signing without the PIN: %v", err)
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
+			t.Fatalf("PKCS#1 v1.5: %v", err)
+		}
+		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+		sig, err = tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], pss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, pss); err != nil {
+			t.Fatalf("PSS: %v", err)
+		}
+
+		// Decryption: GENERAL AUTHENTICATE with 7C { 82 00, 81 ciphertext }
+		// is the raw RSA operation; the client removes the padding.
+		secret := []byte("a session key for the card holder")
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := apdu.AppendTLV(nil, 0x7C, apdu.AppendTLVs(nil, apdu.TLV{Tag: 0x82}, apdu.TLV{Tag: 0x81, Value: ct}))
+		r := tc.send(apdu.Command{INS: 0x87, P1: byte(emu.AlgRSA2048), P2: 0x9A, Data: data, Le: 256})
+		if r.SW != apdu.SWOK {
+			t.Fatalf("decrypt: %v", r.SW)
+		}
+		inner, err := apdu.Unwrap(r.Data, 0x7C)
+		if err != nil {
+			t.Fatal(err)
+		}
+		em, err := apdu.Unwrap(inner, 0x82)
+		if err != nil || len(em) != 256 || em[0] != 0 || em[1] != 2 {
+			t.Fatalf("decrypted block % X, %v", em, err)
+		}
+		if !bytes.HasSuffix(em, append([]byte{0}, secret...)) {
+			t.Fatalf("decrypted block does not end with the secret: % X", em)
+		}
+
+		// 9C: PIN always, still through the TPM.
+		pub9c := tc.generate(piv.SlotSignature, lanyard.RSA2048)
+		tc.verifyPIN(emu.DefaultPIN)
+		sig, err = tc.c.Sign(ctx, piv.SlotSignature, pub9c, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub9c, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("9C: %v", err)
+		}
+
+		// Attestation: by the card's RSA attestation key, without PIN.
+		att, err := tc.c.Attest(ctx, piv.SlotAuthentication)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := tc.card.AttestationCA()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := att.CheckSignatureFrom(ca); err != nil || !att.PublicKey.(*rsa.PublicKey).Equal(pub) {
+			t.Fatalf("attestation: %v", err)
+		}
+	})
+
+	t.Run("RSA 3072 where the TPM has it", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		info := tc.info()
+		pub, err := tc.admin().GenerateKey(ctx, piv.SlotKeyManagement, lanyard.RSA3072, piv.KeyPolicy{})
+		if !info.RSA3072 {
+			if swOf(err) != apdu.SWFunctionNotSupported {
+				t.Fatalf("RSA 3072 on a TPM without it: %v", err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, piv.SlotKeyManagement, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("RSA 3072 signature: %v", err)
+		}
+	})
+
+	t.Run("EC and import refused", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		a := tc.admin()
+		for _, alg := range []lanyard.KeyAlgorithm{lanyard.ECP256, lanyard.ECP384} {
+			_, err := a.GenerateKey(ctx, piv.SlotAuthentication, alg, piv.KeyPolicy{})
+			if !errors.Is(err, piv.ErrUnsupported) || swOf(err) != apdu.SWFunctionNotSupported {
+				t.Fatalf("GENERATE %s: %v", alg, err)
+			}
+		}
+		if _, err := tc.store.Generate(emu.AlgECCP256); err == nil || !strings.Contains(err.Error(), "a TPM virtual smart card holds RSA keys only") || !errors.Is(err, emu.ErrNotSupported) {
+			t.Fatalf("Store.Generate(P-256): %v", err)
+		}
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.ImportKey(ctx, piv.SlotAuthentication, priv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
+			t.Fatalf("IMPORT KEY: %v", err)
+		}
+		// PIN policy never does not exist on a TPM card; the default of
+		// 9E becomes once.
+		if _, err := a.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.RSA2048, piv.KeyPolicy{PIN: piv.PINPolicyNever}); swOf(err) != apdu.SWIncorrectData {
+			t.Fatalf("GENERATE with PIN policy never: %v", err)
+		}
+		tc.generate(piv.SlotCardAuthentication, lanyard.RSA2048)
+		if m, err := tc.c.Metadata(ctx, piv.SlotCardAuthentication.Ref()); err != nil || m.PINPolicy != piv.PINPolicyOnce {
+			t.Fatalf("9E metadata: %+v, %v", m, err)
+		}
+		// SET PIN RETRIES would make a new PIN object, to which the 9E
+		// key is not bound: refused while keys exist.
+		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.admin().SetRetries(ctx, emu.DefaultPIN, 5, 5); swOf(err) != apdu.SWConditionsNotSatisfied {
+			t.Fatalf("SET PIN RETRIES with keys: %v", err)
+		}
+	})
+
+	t.Run("SET PIN RETRIES on an empty card", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		if err := tc.admin().SetRetries(ctx, emu.DefaultPIN, 5, 4); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := tc.c.Metadata(ctx, piv.KeyPIN); err != nil || m.Retries != 5 || !m.Default {
+			t.Fatalf("PIN metadata: %+v, %v", m, err)
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		tc.verifyPIN(emu.DefaultPIN)
+		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("wrong PIN counts on the card and in the TPM", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		before := tc.info().LockoutCounter
+		err := tc.c.VerifyPIN(ctx, "999999")
+		var auth *piv.AuthError
+		if !errors.As(err, &auth) || auth.Retries != 2 || swOf(err) != 0x63C2 {
+			t.Fatalf("wrong PIN: %v", err)
+		}
+		if after := tc.info().LockoutCounter; after != before+1 {
+			t.Fatalf("TPM lockout counter %d, then %d", before, after)
+		}
+		tc.verifyPIN(emu.DefaultPIN)
+		if m, _ := tc.c.Metadata(ctx, piv.KeyPIN); m.RetriesLeft != 3 {
+			t.Fatalf("PIN tries left after a match: %d", m.RetriesLeft)
+		}
+	})
+
+	t.Run("TPM lockout holds when the card's counter is reset by editing the state", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		const maxTries = 4
+		if err := tc.tpm.SetDictionaryAttackParameters(maxTries, time.Hour, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := tc.c.VerifyPIN(ctx, "000000"); err == nil {
+				t.Fatal("wrong PIN accepted")
+			}
+		}
+		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); !errors.Is(err, piv.ErrBlocked) {
+			t.Fatalf("the card is not blocked: %v", err)
+		}
+		if i := tc.info(); i.LockoutCounter != 3 || i.InLockout {
+			t.Fatalf("TPM after 3 wrong PINs: %+v", i)
+		}
+
+		// Tampering: the card's counter back to 3 in the saved state.
+		st := tc.state()
+		st.PINTriesLeft = st.PINRetries
+		tampered := &emu.MemoryStore{}
+		if err := tampered.Save(st); err != nil {
+			t.Fatal(err)
+		}
+		tc2 := newTPMCard(t, tc.tpm, tampered)
+		if err := tc2.c.VerifyPIN(ctx, "000001"); swOf(err) != 0x63C2 {
+			t.Fatalf("4th wrong PIN: %v", err)
+		}
+		if i := tc2.info(); !i.InLockout || i.LockoutCounter != maxTries {
+			t.Fatalf("TPM after %d failures: %+v", maxTries, i)
+		}
+		// Locked out: even the right PIN is refused, with 6983, and the
+		// card counts no try for a guess the TPM did not check.
+		err := tc2.c.VerifyPIN(ctx, emu.DefaultPIN)
+		if swOf(err) != apdu.SWAuthBlocked {
+			t.Fatalf("right PIN in TPM lockout: %v", err)
+		}
+		if m, _ := tc2.c.Metadata(ctx, piv.KeyPIN); m.RetriesLeft != 2 {
+			t.Fatalf("PIN tries left after a lockout refusal: %d", m.RetriesLeft)
+		}
+		if err := tc2.c.UnblockPIN(ctx, emu.DefaultPUK, "11223344"); swOf(err) != apdu.SWAuthBlocked {
+			t.Fatalf("PUK in TPM lockout: %v", err)
+		}
+		// Once the TPM recovers (here: the lockout hierarchy resets
+		// it), the right PIN works and the key signs.
+		if err := tc2.tpm.ResetDictionaryAttackLockout(); err != nil {
+			t.Fatal(err)
+		}
+		tc2.verifyPIN(emu.DefaultPIN)
+		if _, err := tc2.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("PIN change", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		if err := tc.c.ChangePIN(ctx, "000000", "24682468"); swOf(err) != 0x63C2 {
+			t.Fatalf("change with a wrong PIN: %v", err)
+		}
+		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "24682468"); err != nil {
+			t.Fatal(err)
+		}
+		// CHANGE REFERENCE DATA verifies: the key signs at once.
+		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		c := client(t, tc.card)
+		if err := c.VerifyPIN(ctx, emu.DefaultPIN); swOf(err) != 0x63C2 {
+			t.Fatalf("old PIN: %v", err)
+		}
+		if err := c.VerifyPIN(ctx, "24682468"); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("sign with the new PIN: %v", err)
+		}
+		if m, _ := tc.c.Metadata(ctx, piv.KeyPIN); m.Default {
+			t.Fatal("metadata: PIN still default")
+		}
+	})
+
+	t.Run("PUK change and unblock", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		if err := tc.c.ChangePUK(ctx, emu.DefaultPUK, "87654321"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			tc.c.VerifyPIN(ctx, "000000")
+		}
+		if err := tc.c.UnblockPIN(ctx, emu.DefaultPUK, "13571357"); swOf(err) != 0x63C2 {
+			t.Fatalf("unblock with the old PUK: %v", err)
+		}
+		if err := tc.c.UnblockPIN(ctx, "87654321", "13571357"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); swOf(err) != 0x63C2 {
+			t.Fatalf("old PIN after unblock: %v", err)
+		}
+		tc.verifyPIN("13571357")
+		sig, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("sign after unblock: %v", err)
+		}
+		if m, _ := tc.c.Metadata(ctx, piv.KeyPUK); m.Default || m.RetriesLeft != 3 {
+			t.Fatalf("PUK metadata: %+v", m)
+		}
+	})
+
+	t.Run("the state holds no PIN, PUK or private key", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		tc.generate(piv.SlotSignature, lanyard.RSA2048)
+		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "58295829"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.c.ChangePUK(ctx, emu.DefaultPUK, "93749374"); err != nil {
+			t.Fatal(err)
+		}
+		st := tc.state()
+		js, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(js, &fields); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := fields["pin"]; ok {
+			t.Fatalf("state JSON has a PIN: %s", js)
+		}
+		if _, ok := fields["puk"]; ok {
+			t.Fatalf("state JSON has a PUK: %s", js)
+		}
+		// Every secret the card ever had, as it went over the wire and
+		// as text, is nowhere in the state's bytes.
+		blobs := [][]byte{js, st.Guard.Data}
+		for _, k := range st.Keys {
+			blobs = append(blobs, k.Blob)
+			if _, err := x509.ParsePKCS8PrivateKey(k.Blob); err == nil {
+				t.Fatal("a key blob is a PKCS#8 private key")
+			}
+		}
+		for _, secret := range []string{emu.DefaultPIN, emu.DefaultPUK, "58295829", "93749374"} {
+			for _, b := range blobs {
+				if bytes.Contains(b, []byte(secret)) {
+					t.Fatalf("the state contains %q", secret)
+				}
+			}
+		}
+	})
+}
