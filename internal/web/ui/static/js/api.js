@@ -99,6 +99,11 @@ export const cards = {
   setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
 };
 
+export const features = {
+  get: () => call('GET', '/features'), // {tpm_virtual_card, platform_credential}
+  put: (f) => call('PUT', '/features', f),
+};
+
 export const virtualCards = {
   options: () => call('GET', '/virtual-cards/options').then(items), // [{workstation_id, workstation, kind, card_type, available, reason}]
   // req: {workstation_id, kind, name}; the answer is a connected card
