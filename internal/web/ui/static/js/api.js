@@ -121,6 +121,19 @@ export const me = {
   setSecretQuestions: (answers) => call('PUT', '/me/secret-questions', { answers }), // [{question, answer}]
 };
 
+// The caller's authenticator app (TOTP second factor).
+export const totp = {
+  status: () => call('GET', '/me/totp'), // {login, enrolled, confirmed, created_at, confirmed_at}
+  begin: () => call('POST', '/me/totp'), // {otpauth_url, secret, qr_png}
+  setup: () => call('GET', '/me/totp/setup'), // the unconfirmed enrollment again
+  qrURL: base + '/me/totp/qr.png', // same origin: the page's img-src allows only 'self'
+  confirm: (code) => call('POST', '/me/totp/confirm', { code }),
+  remove: (code) => call('DELETE', '/me/totp', { code: code || '' }),
+  // Staff: another user's.
+  statusOf: (login) => call('GET', `/users/${enc(login)}/totp`),
+  reset: (login) => call('DELETE', `/users/${enc(login)}/totp`),
+};
+
 export const workstations = {
   list: (filter) => call('GET', '/workstations' + query(filter)).then(items), // {owner, status}
   pair: (code) => call('POST', '/workstations/pair', { code }),
