@@ -10,11 +10,12 @@ import (
 	"text/tabwriter"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
 )
 
 func agentCommands() []command {
 	return []command{
-		{"agent", "agent --server https://HOST:8443 [--state DIR]", "run the workstation agent (pairs on first start)", runAgent},
+		{"agent", "agent --server https://HOST:8443 [--state DIR] [--tpm auto|none|device:PATH|swtpm:SOCKET|simulator:SEEDFILE] [--vpcd HOST:PORT]...", "run the workstation agent (pairs on first start; hosts TPM virtual smart cards and platform credentials in vpcd slots)", runAgent},
 		{"agent status", "agent status [--state DIR]", "show the agent's pairing and connection state", agentStatus},
 	}
 }
@@ -25,6 +26,9 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringVar(&server, "server", os.Getenv("LANYARD_AGENT_SERVER"), "the server's agent listener, https://HOST:8443 (LANYARD_AGENT_SERVER); only needed to pair")
 	fs.StringVar(&state, "state", agent.DefaultStateDir(), "state directory: key, certificate, pinned root")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	tpmSpec := fs.String("tpm", "auto", "the TPM for virtual cards: auto (/dev/tpmrm0), none, device:PATH, swtpm:SOCKET, or simulator:SEEDFILE (INSECURE, tests and demos)")
+	var vpcdAddrs multi
+	fs.Var(&vpcdAddrs, "vpcd", "a vpcd slot for a virtual card, HOST:PORT on this machine (repeatable; default: Debian's two, 127.0.0.1:35963 and 127.0.0.1:35964)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
@@ -43,7 +47,13 @@ func runAgent(ctx context.Context, args []string) error {
 		return fmt.Errorf("PC/SC: %w (is pcscd running?)", err)
 	}
 	defer readers.Close()
-	return agent.Run(ctx, agent.Config{Server: server, StateDir: state, Readers: readers, Log: log, Version: version})
+	if len(vpcdAddrs) == 0 {
+		vpcdAddrs = multi{"127.0.0.1:35963", "127.0.0.1:35964"}
+	}
+	t := agenttpm.Open(*tpmSpec, log)
+	defer t.Close()
+	return agent.Run(ctx, agent.Config{Server: server, StateDir: state, Readers: readers, Log: log, Version: version,
+		TPM: t, Slots: agent.NewVPCDSlots(vpcdAddrs, log)})
 }
 
 func agentStatus(ctx context.Context, args []string) error {
@@ -89,6 +99,16 @@ func agentStatus(ctx context.Context, args []string) error {
 			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?"))
 		}
 		fmt.Fprintf(tw, "reader %s:\t%s\n", r.Name, card)
+	}
+	if t := st.TPM; t != nil {
+		tpm := "not usable: " + t.Reason
+		if t.Usable {
+			tpm = fmt.Sprintf("usable (%s, %s)", cmpOr(t.Manufacturer, "?"), t.Kind)
+		}
+		fmt.Fprintf(tw, "TPM:\t%s\n", tpm)
+	}
+	for _, v := range st.VirtualCards {
+		fmt.Fprintf(tw, "virtual card %s:\t%s\n", v.Serial, v.Kind)
 	}
 	return nil
 }

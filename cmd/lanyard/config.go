@@ -34,7 +34,66 @@ func configCommands() []command {
 		{"card-type create", "card-type create --file FILE", "create a card type", cardTypeSave(false)},
 		{"card-type update", "card-type update NAME --file FILE", "replace a card type", cardTypeSave(true)},
 		{"card-type delete", "card-type delete NAME", "delete a card type", deleteNamed("/api/v1/card-types/")},
+		{"features show", "features show", "show the feature switches (TPM virtual smart card, platform credential)", featuresShow},
+		{"features set", "features set [--tpm-virtual-card on|off] [--platform-credential on|off]", "turn virtual card kinds on or off (administrators)", featuresSet},
 	}
+}
+
+func featuresShow(ctx context.Context, args []string) error {
+	cmd := newClientCmd("features show")
+	_, c, err := cmd.start(args, 0)
+	if err != nil {
+		return err
+	}
+	var f service.Features
+	if err := c.Get(ctx, "/api/v1/features", &f); err != nil {
+		return err
+	}
+	return printFeatures(&cmd.clientFlags, &f)
+}
+
+func printFeatures(cf *clientFlags, f *service.Features) error {
+	if cf.output == "json" {
+		return printJSON(f)
+	}
+	onOff := map[bool]string{true: "on", false: "off"}
+	fmt.Printf("Create TPM virtual smart card: %s\nCreate platform credential:    %s\n", onOff[f.TPMVirtualCard], onOff[f.PlatformCredential])
+	return nil
+}
+
+func featuresSet(ctx context.Context, args []string) error {
+	cmd := newClientCmd("features set")
+	tpm := cmd.String("tpm-virtual-card", "", "on or off")
+	platform := cmd.String("platform-credential", "", "on or off")
+	_, c, err := cmd.start(args, 0)
+	if err != nil {
+		return err
+	}
+	var f service.Features
+	if err := c.Get(ctx, "/api/v1/features", &f); err != nil {
+		return err
+	}
+	for _, sw := range []struct {
+		flag, value string
+		to          *bool
+	}{{"--tpm-virtual-card", *tpm, &f.TPMVirtualCard}, {"--platform-credential", *platform, &f.PlatformCredential}} {
+		switch sw.value {
+		case "":
+		case "on":
+			*sw.to = true
+		case "off":
+			*sw.to = false
+		default:
+			return fmt.Errorf("%s %q: want on or off", sw.flag, sw.value)
+		}
+	}
+	if *tpm == "" && *platform == "" {
+		return errUsage
+	}
+	if _, err := c.Do(ctx, http.MethodPut, "/api/v1/features", f, &f); err != nil {
+		return err
+	}
+	return printFeatures(&cmd.clientFlags, &f)
 }
 
 func showNamed[T any](prefix string, v *T) func(context.Context, []string) error {

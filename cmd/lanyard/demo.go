@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -29,6 +30,7 @@ const (
 	demoCardFile   = "demo-card.state"
 	demoCardKey    = "demo-card.key"
 	demoAgentState = "demo-agent"
+	demoTPMSeed    = "demo-tpm.seed"
 )
 
 // startDemo sets the demo up (idempotently: a restart keeps the user, the
@@ -56,8 +58,14 @@ func startDemo(ctx context.Context, svc *service.Service, data, agentURL string,
 	if err := readers.Insert(demoReader, card); err != nil {
 		return "", err
 	}
+	// The demo workstation's TPM is the reference simulator in this
+	// process, its seeds kept in DATA/demo-tpm.seed: keys of its virtual
+	// cards survive restarts. INSECURE, which is fine for a demo.
+	tpm := agenttpm.Open("simulator:"+filepath.Join(data, demoTPMSeed), log.With("component", "demo-tpm"))
 	go func() {
+		defer tpm.Close()
 		err := agent.Run(ctx, agent.Config{
+			TPM: tpm, Slots: readers,
 			Server: agentURL, StateDir: filepath.Join(data, demoAgentState), Readers: readers, Hostname: "demo-workstation",
 			Log: log.With("component", "demo-agent"), Version: version,
 			OnPairingCode: func(code string) {
@@ -78,6 +86,8 @@ func startDemo(ctx context.Context, svc *service.Service, data, agentURL string,
 Demo: an emulated PIV card is in "%s" at the demo workstation.
       Open the URL above and log in as %q with password %q,
       then click "Issue card" next to the connected card.
+      The demo workstation has a simulated TPM 2.0: under "Virtual cards",
+      issue a TPM virtual smart card or a platform credential.
 `, demoReader, demoLogin, password), nil
 }
 
@@ -116,7 +126,13 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Prin
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: demoLogin}}
 	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
 	pol.Settings.Issuance.MaxCardsPerUser = 0
-	_, err := svc.CreatePolicy(ctx, p, pol)
+	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential"}
+	if _, err := svc.CreatePolicy(ctx, p, pol); err != nil {
+		return err
+	}
+	// The demo workstation has a (simulated) TPM: turn its card kinds on,
+	// once; an administrator may turn them off again.
+	_, err := svc.PutFeatures(ctx, p, service.Features{TPMVirtualCard: true, PlatformCredential: true})
 	return err
 }
 

@@ -2,12 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // make run's demo: a newcomer's path from `serve --demo` to an issued
@@ -54,6 +59,36 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("card issue output lacks %q:\n%s", want, out)
 		}
 	}
+	demoSerial := connectedSerial(t, c, "Lanyard demo reader")
+
+	// The demo workstation's TPM (the simulator): a TPM virtual smart
+	// card, then a platform credential once the user has an
+	// authenticator app, each created and issued from the CLI.
+	out = c.must(0, "card", "issue", "--create", "tpm", "--user-pin", "13572468", "--name", "Demo TPM")
+	for _, want := range []string{"tpm-virtual-card", "issued", "smartcard-logon", "written"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("card issue --create tpm output lacks %q:\n%s", want, out)
+		}
+	}
+	tpmSerial := strings.Fields(strings.SplitN(out, "tpm-virtual-card ", 2)[1])[0]
+	tpmSerial = strings.TrimSuffix(tpmSerial, ",")
+	if _, errOut, code := c.run("", "card", "issue", "--create", "platform"); code == 0 || !strings.Contains(errOut, "authenticator app") {
+		t.Fatalf("a platform credential without an authenticator app: exit %d, %s", code, errOut)
+	}
+	secret := enrollTOTP(t, "http://"+addr, token)
+	out = c.must(0, "card", "issue", "--create", "platform", "--name", "Demo Hello")
+	if !strings.Contains(out, "platform-credential") || !strings.Contains(out, "pin_setup") {
+		t.Fatalf("card issue --create platform:\n%s", out)
+	}
+	platformID := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	if _, errOut, code := c.run(string(password)+"\n", "card", "pin-setup", platformID, "--code", "000000", "--pin", "24680246"); code == 0 || !strings.Contains(errOut, "wrong") {
+		t.Fatalf("pin-setup with a wrong code: exit %d, %s", code, errOut)
+	}
+	out, errOut, code := c.run(string(password)+"\n", "card", "pin-setup", platformID, "--code", totpAt(t, secret, 30*time.Second), "--pin", "24680246")
+	if code != 0 || !strings.Contains(out, "issued") {
+		t.Fatalf("pin-setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	log := stop()
 	if !strings.Contains(log, strings.TrimSpace(string(password))) || !strings.Contains(log, `log in as "demo"`) {
 		t.Fatalf("the demo banner does not give the credentials:\n%s", log)
@@ -74,10 +109,74 @@ func TestDemo(t *testing.T) {
 	if ws := c.must(0, "workstation", "list", "--output", "json"); strings.Count(ws, `"id"`) != 1 {
 		t.Fatalf("the demo workstation paired again:\n%s", ws)
 	}
-	_, errOut, code := c.run("", "card", "issue")
+	// The virtual cards survived the restart with their keys in the
+	// simulator: still connected, still issued.
+	if !strings.Contains(connected, tpmSerial) || strings.Count(connected, "issued") != 3 {
+		t.Fatalf("after a restart the virtual cards are not all connected and issued:\n%s", connected)
+	}
+	_, errOut, code = c.run("", "card", "issue", "--card", demoSerial)
 	if code == 0 || !strings.Contains(errOut, "already issued") {
 		t.Fatalf("issuing the issued demo card again: exit %d, %s", code, errOut)
 	}
+}
+
+// connectedSerial is the serial of the card in reader.
+func connectedSerial(t *testing.T, c *cli, reader string) string {
+	t.Helper()
+	var cards []struct{ Reader, Serial string }
+	if err := json.Unmarshal([]byte(c.must(0, "card", "list", "--connected", "--output", "json")), &cards); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range cards {
+		if k.Reader == reader {
+			return k.Serial
+		}
+	}
+	t.Fatalf("no card in %q", reader)
+	return ""
+}
+
+// enrollTOTP enrolls and confirms an authenticator app for the token's
+// user through the API, as the Self-Service page does, and returns its
+// secret.
+func enrollTOTP(t *testing.T, server, token string) string {
+	t.Helper()
+	do := func(method, path, body string, out any) {
+		req, err := http.NewRequest(method, server+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var setup struct{ Secret string }
+	do("POST", "/api/v1/me/totp", "", &setup)
+	do("POST", "/api/v1/me/totp/confirm", `{"code":"`+totpAt(t, setup.Secret, 0)+`"}`, nil)
+	return setup.Secret
+}
+
+// totpAt is the authenticator app's code d from now.
+func totpAt(t *testing.T, secret string, d time.Duration) string {
+	t.Helper()
+	code, err := totp.GenerateCodeCustom(secret, time.Now().Add(d), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }
 
 // The documents check "certificate form" from the command line, on the

@@ -37,8 +37,12 @@ type Config struct {
 	Log      *slog.Logger
 	Version  string
 	Hostname string // default: os.Hostname
-	// TPM reports a TPM to the server; default: /dev/tpmrm0 exists.
-	TPM *bool
+	// TPM is the workstation's TPM, for TPM virtual smart cards and
+	// platform credentials; nil: the workstation has none.
+	TPM TPM
+	// Slots attach virtual cards to the workstation's readers; nil: the
+	// agent creates no virtual cards.
+	Slots Slots
 	// OnPairingCode shows the pairing code to the person at the
 	// workstation; default: print it to standard error.
 	OnPairingCode func(code string)
@@ -53,13 +57,14 @@ type Agent struct {
 	log  *slog.Logger
 	inv  *inventory
 
+	virtual *virtualHost
+
 	mu     sync.Mutex
 	status Status
 }
 
 type resolvedConfig struct {
 	Config
-	TPM bool
 }
 
 // Run pairs the workstation if it has not been paired, then keeps the
@@ -93,13 +98,11 @@ func newAgent(cfg Config) (*Agent, error) {
 		}
 	}
 	rc := resolvedConfig{Config: cfg}
-	if cfg.TPM != nil {
-		rc.TPM = *cfg.TPM
-	} else {
-		_, err := os.Stat("/dev/tpmrm0")
-		rc.TPM = err == nil
+	a := &Agent{cfg: rc, log: cfg.Log}
+	if cfg.Slots != nil {
+		a.virtual = newVirtualHost(cfg.StateDir, cfg.TPM, cfg.Slots, cfg.Log)
 	}
-	return &Agent{cfg: rc, log: cfg.Log}, nil
+	return a, nil
 }
 
 // setServer takes the server URL and the host name TLS checks.
@@ -133,6 +136,12 @@ func (a *Agent) run(ctx context.Context) error {
 	invDone := make(chan struct{})
 	go func() { defer close(invDone); a.inv.run(ctx) }()
 	defer func() { cancel(); <-invDone }()
+	if a.virtual != nil {
+		if err := a.virtual.start(ctx); err != nil {
+			return err
+		}
+		defer a.virtual.stop()
+	}
 
 	st, paired, err := LoadState(a.cfg.StateDir)
 	if err != nil {
@@ -233,10 +242,13 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 // serveConn sends hello and snapshots and answers the server's requests
 // until the connection ends.
 func (a *Agent) serveConn(pc *agentproto.Conn) error {
-	if err := pc.Send(&agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname}); err != nil {
+	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
+		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots()}
+	if err := pc.Send(hello); err != nil {
 		return err
 	}
 	r := newRelay(a.inv, pc, a.log)
+	r.create = a.createAndFind
 	defer r.closeAll()
 	sendErr := make(chan error, 1)
 	go func() {

@@ -84,10 +84,9 @@ func startAgent(t *testing.T, s *server, dir string, readers agent.Readers) *run
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{codes: make(chan string, 8), cancel: cancel, done: make(chan error, 1)}
-	tpm := false
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: s.AgentURL, StateDir: dir, Readers: readers, Hostname: "pc-" + filepath.Base(dir), TPM: &tpm,
+			Server: s.AgentURL, StateDir: dir, Readers: readers, Hostname: "pc-" + filepath.Base(dir),
 			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: webtest.AgentHeartbeat,
 		})
 	}()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 )
 
@@ -179,4 +180,47 @@ func (k *memCard) Close() error {
 	}
 	k.closed = true
 	return nil
+}
+
+// Attach implements Slots: it adds a reader named "Lanyard virtual N",
+// inserts card and, when ctx ends, removes both. MemReaders take up to
+// agentproto.MaxReaders readers in all.
+func (m *MemReaders) Attach(ctx context.Context, card *emu.Card) error {
+	m.mu.Lock()
+	if len(m.names) >= agentproto.MaxReaders {
+		m.mu.Unlock()
+		return ErrNoSlot
+	}
+	var name string
+	for i := 0; ; i++ {
+		name = fmt.Sprintf("Lanyard virtual %d", i)
+		if m.slots[name] == nil {
+			break
+		}
+	}
+	m.slots[name] = &memSlot{}
+	m.names = append(m.names, name)
+	m.mu.Unlock()
+	if err := m.Insert(name, card); err != nil {
+		return err
+	}
+	context.AfterFunc(ctx, func() {
+		m.Remove(name)
+		m.mu.Lock()
+		delete(m.slots, name)
+		m.names = slices.DeleteFunc(m.names, func(n string) bool { return n == name })
+		fns := m.watchersLocked()
+		m.mu.Unlock()
+		for _, fn := range fns {
+			fn(ReaderEvent{Reader: name, Gone: true})
+		}
+	})
+	return nil
+}
+
+// Free implements Slots.
+func (m *MemReaders) Free() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return agentproto.MaxReaders - len(m.names)
 }

@@ -15,9 +15,10 @@ import (
 // on different cards proceed in parallel; the server sends one request at
 // a time per session.
 type relay struct {
-	inv *inventory
-	pc  *agentproto.Conn
-	log *slog.Logger
+	inv    *inventory
+	create func(kind string) *agentproto.Message
+	pc     *agentproto.Conn
+	log    *slog.Logger
 
 	mu       sync.Mutex
 	next     uint64
@@ -46,6 +47,14 @@ func (r *relay) handle(m *agentproto.Message) {
 		go func() { r.reply(m.ID, r.transmit(m.Session, m.APDU)) }()
 	case agentproto.TypeClose:
 		go func() { r.reply(m.ID, r.close(m.Session)) }()
+	case agentproto.TypeCreate:
+		go func() {
+			if r.create == nil {
+				r.reply(m.ID, errReply(ErrNoTPM))
+				return
+			}
+			r.reply(m.ID, r.create(m.Kind))
+		}()
 	default:
 		r.log.Warn("ignoring an unexpected message from the server", "type", m.Type)
 	}
@@ -163,6 +172,10 @@ func errReply(err error) *agentproto.Message {
 		code = agentproto.ErrCodeNoReader
 	case errors.Is(err, ErrCardBusy):
 		code = agentproto.ErrCodeBusy
+	case errors.Is(err, ErrNoTPM):
+		code = agentproto.ErrCodeNoTPM
+	case errors.Is(err, ErrNoSlot):
+		code = agentproto.ErrCodeNoSlot
 	}
 	msg := err.Error()
 	if len(msg) > 1000 {

@@ -22,6 +22,11 @@ type Status struct {
 	Connected      bool                `json:"connected"`
 	ConnectedSince time.Time           `json:"connected_since,omitzero"`
 	Readers        []agentproto.Reader `json:"readers"`
+	// TPM is the requirements check of the workstation's TPM.
+	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
+	// VirtualCards are the TPM virtual smart cards and platform
+	// credentials this agent hosts.
+	VirtualCards []VirtualCardStatus `json:"virtual_cards,omitempty"`
 }
 
 func (a *Agent) setStatus(fn func(*Status)) {
@@ -37,6 +42,9 @@ func (a *Agent) currentStatus() Status {
 	st.Readers = []agentproto.Reader{}
 	if a.inv != nil {
 		st.Readers, _ = a.inv.snapshot()
+	}
+	if a.virtual != nil {
+		st.TPM, st.VirtualCards = a.virtual.status(), a.virtual.list()
 	}
 	return st
 }

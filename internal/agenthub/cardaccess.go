@@ -3,6 +3,7 @@ package agenthub
 import (
 	"context"
 
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
@@ -30,7 +31,10 @@ func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) 
 }
 
 func serviceState(st WorkstationState) service.WorkstationState {
-	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online}
+	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online, VirtualSlots: st.VirtualSlots}
+	if st.TPM != nil {
+		ws.TPM = &service.TPMState{Usable: st.TPM.Usable, Reason: st.TPM.Reason, Manufacturer: st.TPM.Manufacturer, Kind: st.TPM.Kind}
+	}
 	for _, r := range st.Readers {
 		ws.Readers = append(ws.Readers, service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial})
 	}
@@ -43,4 +47,12 @@ func (a cardAccess) Open(ctx context.Context, workstationID int64, reader string
 		return nil, err
 	}
 	return s, nil
+}
+
+func (a cardAccess) CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (service.ReaderState, error) {
+	r, err := a.h.CreateVirtual(ctx, workstationID, string(kind))
+	if err != nil {
+		return service.ReaderState{}, err
+	}
+	return service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}, nil
 }

@@ -21,6 +21,8 @@ type agentConn struct {
 
 	mu       sync.Mutex
 	readers  []Reader
+	tpm      *agentproto.TPMStatus
+	slots    int
 	nextID   uint64
 	pending  map[uint64]chan *agentproto.Message
 	sessions map[uint64]*Session // by agent session id
@@ -41,7 +43,12 @@ func (c *agentConn) state() WorkstationState {
 }
 
 func (c *agentConn) stateLocked() WorkstationState {
-	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Online: true, Readers: make([]Reader, len(c.readers))}
+	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Online: true, Readers: make([]Reader, len(c.readers)),
+		VirtualSlots: c.slots}
+	if c.tpm != nil {
+		t := *c.tpm
+		st.TPM = &t
+	}
 	for i, r := range c.readers {
 		r.ATR = bytes.Clone(r.ATR)
 		st.Readers[i] = r
@@ -113,6 +120,11 @@ func (c *agentConn) serve(ctx context.Context) {
 func (c *agentConn) handle(m *agentproto.Message) error {
 	switch m.Type {
 	case agentproto.TypeHello:
+		c.mu.Lock()
+		c.tpm, c.slots = m.TPM, m.VirtualSlots
+		st := c.stateLocked()
+		c.mu.Unlock()
+		c.hub.publish(Event{Kind: EventChanged, State: st})
 		return nil
 	case agentproto.TypeSnapshot:
 		c.snapshot(m.Readers)

@@ -23,6 +23,11 @@ var (
 	// ErrCardBusy: another session, or another application on the
 	// workstation, holds the card.
 	ErrCardBusy = &lanyard.Error{Code: lanyard.EConflict, Message: "the card is busy"}
+	// ErrNoTPM: a TPM-bound virtual card was asked of a workstation
+	// without a usable TPM.
+	ErrNoTPM = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation has no usable TPM 2.0"}
+	// ErrNoSlot: the workstation cannot attach another virtual card.
+	ErrNoSlot = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation has no free reader slot for another virtual card (each vpcd slot holds one)"}
 )
 
 // agentError maps an error the agent reported to the package's errors.
@@ -38,6 +43,10 @@ func agentError(e *agentproto.Error) error {
 		return ErrCardBusy
 	case agentproto.ErrCodeNoSession:
 		return ErrSessionClosed
+	case agentproto.ErrCodeNoTPM:
+		return ErrNoTPM
+	case agentproto.ErrCodeNoSlot:
+		return ErrNoSlot
 	}
 	return lanyard.Errorf(lanyard.EUnavailable, "the workstation could not use the card: %s", e.Message)
 }

@@ -65,6 +65,11 @@ type WorkstationState struct {
 	OwnerID       int64    `json:"owner_id"`
 	Online        bool     `json:"online"`
 	Readers       []Reader `json:"readers"`
+	// TPM is the agent's requirements check of the workstation's TPM
+	// (nil until the agent said hello).
+	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
+	// VirtualSlots is how many more virtual cards the agent can attach.
+	VirtualSlots int `json:"virtual_slots"`
 }
 
 // Reader is a card reader on a workstation and the card in it.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // closeTimeout bounds the wait for the agent to confirm a close; the
@@ -152,4 +153,45 @@ func (s *Session) ended() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// CreateVirtual asks the workstation's agent for a new virtual card of
+// kind (agentproto.KindTPMVirtualCard or KindPlatformCredential) and
+// returns the reader it is in, once the agent's inventory shows it.
+func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind string) (Reader, error) {
+	h.mu.Lock()
+	c := h.conns[workstationID]
+	h.mu.Unlock()
+	if c == nil {
+		return Reader{}, ErrOffline
+	}
+	m, err := c.request(ctx, &agentproto.Message{Type: agentproto.TypeCreate, Kind: kind})
+	if err != nil {
+		return Reader{}, err
+	}
+	if m.Error != nil {
+		return Reader{}, agentError(m.Error)
+	}
+	if m.Reader == "" || m.Serial == "" {
+		return Reader{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent created a virtual card but did not say where")
+	}
+	// The agent answers after its own snapshot showed the card; the
+	// snapshot may still be on its way here.
+	for {
+		c.mu.Lock()
+		for _, r := range c.readers {
+			if r.Name == m.Reader && r.Present && r.Serial == m.Serial {
+				c.mu.Unlock()
+				return r, nil
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Reader{}, ctx.Err()
+		case <-c.pc.Done():
+			return Reader{}, ErrAgentGone
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -26,6 +26,9 @@ func TestFrameRoundTrip(t *testing.T) {
 		{Type: TypeEnded, Session: 7, Error: &Error{Code: ErrCodeCardRemoved}},
 		{Type: TypeClose, ID: 4, Session: 7},
 		{Type: TypePing},
+		{Type: TypeHello, Version: "1.1", Hostname: "pc", TPM: &TPMStatus{Usable: true, Manufacturer: "IBM", Kind: "simulator"}, VirtualSlots: 2},
+		{Type: TypeCreate, ID: 5, Kind: KindTPMVirtualCard},
+		{Type: TypeReply, ID: 5, Reader: "Virtual PCD 00 01", Serial: "123456"},
 	}
 	var buf bytes.Buffer
 	for _, m := range msgs {
@@ -63,6 +66,11 @@ func TestFrameRefused(t *testing.T) {
 		"not json":          frame(`ping`),
 		"absent with atr":   frame(`{"type":"snapshot","readers":[{"name":"r","atr":"Ow=="}]}`),
 		"ended without err": frame(`{"type":"ended","session":1}`),
+		"create of a kind":  frame(`{"type":"create","id":1,"kind":"yubikey"}`),
+		"create without id": frame(`{"type":"create","kind":"tpm_virtual_card"}`),
+		"kind in open":      frame(`{"type":"open","id":1,"reader":"r","kind":"tpm_virtual_card"}`),
+		"tpm in snapshot":   frame(`{"type":"snapshot","readers":[],"tpm":{"usable":true}}`),
+		"serial in create":  frame(`{"type":"create","id":1,"kind":"tpm_virtual_card","serial":"1"}`),
 	} {
 		if _, err := ReadFrame(bytes.NewReader(raw)); err == nil {
 			t.Errorf("%s: accepted", name)

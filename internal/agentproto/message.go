@@ -1,6 +1,10 @@
 package agentproto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+)
 
 // Message types.
 const (
@@ -12,16 +16,27 @@ const (
 	TypeTransmit = "transmit"
 	TypeClose    = "close"
 	TypePing     = "ping"
+	TypeCreate   = "create"
+)
+
+// Virtual card kinds a create message asks for; the names are the card
+// kinds of internal/lanyard.
+const (
+	KindTPMVirtualCard     = "tpm_virtual_card"
+	KindPlatformCredential = "platform_credential"
 )
 
 // Message is one frame's content. Which fields a type carries:
 //
-//	hello     Version, Hostname
+//	hello     Version, Hostname, TPM, VirtualSlots
 //	snapshot  Readers (the full list, not a change)
+//	create    ID, Kind: make a virtual card of that kind and attach it
+//	          to a reader of the workstation
 //	open      ID, Reader
 //	transmit  ID, Session, APDU
 //	close     ID, Session
-//	reply     ID, and Session (to open), APDU (to transmit) or Error
+//	reply     ID, and Session (to open), APDU (to transmit), Reader and
+//	          Serial (to create) or Error
 //	ended     Session, Error
 //	ping      nothing
 //
@@ -37,6 +52,37 @@ type Message struct {
 	Readers  []Reader `json:"readers,omitempty"`
 	Version  string   `json:"version,omitempty"`
 	Hostname string   `json:"hostname,omitempty"`
+	// TPM is the agent's requirements check of the workstation's TPM.
+	TPM *TPMStatus `json:"tpm,omitempty"`
+	// VirtualSlots is how many more virtual cards the agent can attach
+	// to the workstation's readers (free vpcd slots).
+	VirtualSlots int    `json:"virtual_slots,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+}
+
+// VirtualATR is the ATR a virtual card of kind answers with; card types
+// on the server recognize the kinds by it (ISO/IEC 7816-4 card issuer's
+// data "LanyardTPM", "LanyardPC").
+func VirtualATR(kind string) []byte {
+	switch kind {
+	case KindTPMVirtualCard:
+		return emu.ATRWithIssuerData("LanyardTPM")
+	case KindPlatformCredential:
+		return emu.ATRWithIssuerData("LanyardPC")
+	}
+	return nil
+}
+
+// TPMStatus says whether the workstation has a usable TPM 2.0: one that
+// opens, answers and creates RSA 2048 keys. Reason says why not, in words
+// for the user; Manufacturer and Kind (device, swtpm, simulator) describe
+// the one found.
+type TPMStatus struct {
+	Usable       bool   `json:"usable"`
+	Reason       string `json:"reason,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Kind         string `json:"kind,omitempty"`
 }
 
 // Reader is one card reader as the agent sees it.
@@ -59,6 +105,8 @@ const (
 	ErrCodeBusy        = "busy"         // another session or application holds the card
 	ErrCodeNoSession   = "no_session"   // the session is closed or never existed
 	ErrCodeFailed      = "failed"       // anything else; Message says what
+	ErrCodeNoTPM       = "no_tpm"       // create: the workstation has no usable TPM
+	ErrCodeNoSlot      = "no_slot"      // create: no free reader slot for another virtual card
 )
 
 // Error is a failure the agent reports.
@@ -87,7 +135,7 @@ func (m *Message) Validate() error {
 		}
 		return nil
 	}
-	var allowed struct{ id, session, reader, apdu, err, readers, hello bool }
+	var allowed struct{ id, session, reader, apdu, err, readers, hello, kind, serial bool }
 	switch m.Type {
 	case TypeHello:
 		allowed.hello = true
@@ -101,6 +149,9 @@ func (m *Message) Validate() error {
 		allowed.id, allowed.session = true, true
 	case TypeReply:
 		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
+		allowed.reader, allowed.serial = true, true
+	case TypeCreate:
+		allowed.id, allowed.kind = true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
 	case TypePing:
@@ -117,7 +168,9 @@ func (m *Message) Validate() error {
 		{m.APDU != nil, allowed.apdu, "apdu"},
 		{m.Error != nil, allowed.err, "error"},
 		{m.Readers != nil, allowed.readers, "readers"},
-		{m.Version != "" || m.Hostname != "", allowed.hello, "version or hostname"},
+		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0, allowed.hello, "version, hostname, tpm or virtual_slots"},
+		{m.Kind != "", allowed.kind, "kind"},
+		{m.Serial != "", allowed.serial, "serial"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -126,7 +179,7 @@ func (m *Message) Validate() error {
 		}
 	}
 	switch {
-	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply) && m.ID == 0:
+	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate) && m.ID == 0:
 		return fmt.Errorf("agentproto: %s message without an id", m.Type)
 	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded) && m.Session == 0:
 		return fmt.Errorf("agentproto: %s message without a session", m.Type)
@@ -134,6 +187,12 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: open message without a reader")
 	case m.Type == TypeTransmit && len(m.APDU) < 4:
 		return fmt.Errorf("agentproto: transmit of a %d-byte APDU", len(m.APDU))
+	case m.Type == TypeCreate && m.Kind != KindTPMVirtualCard && m.Kind != KindPlatformCredential:
+		return fmt.Errorf("agentproto: create of unknown kind %q", m.Kind)
+	case m.VirtualSlots < 0 || m.VirtualSlots > MaxReaders:
+		return fmt.Errorf("agentproto: %d virtual slots", m.VirtualSlots)
+	case len(m.Serial) > 64:
+		return fmt.Errorf("agentproto: serial longer than 64 bytes")
 	case m.Type == TypeEnded && m.Error == nil:
 		return fmt.Errorf("agentproto: ended message without an error")
 	case len(m.APDU) > MaxAPDU:
@@ -142,6 +201,9 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: %d readers exceed %d", len(m.Readers), MaxReaders)
 	case len(m.Reader) > MaxNameLength || len(m.Hostname) > MaxNameLength || len(m.Version) > MaxNameLength:
 		return fmt.Errorf("agentproto: name longer than %d bytes", MaxNameLength)
+	}
+	if t := m.TPM; t != nil && (len(t.Reason) > 1024 || len(t.Manufacturer) > MaxNameLength || len(t.Kind) > MaxNameLength) {
+		return fmt.Errorf("agentproto: overlong TPM status")
 	}
 	if m.Error != nil && (m.Error.Code == "" || len(m.Error.Message) > 1024) {
 		return fmt.Errorf("agentproto: error without a code or with an overlong message")

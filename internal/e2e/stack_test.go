@@ -48,6 +48,11 @@ type stack struct {
 	agent    *runningAgent
 	ws       int64  // the paired workstation
 	reader   string // pcscd's name of the vpcd slot's reader
+
+	// newTPM, when set, gives each start of the agent its TPM, and
+	// slots the vpcd slots its virtual cards go to.
+	newTPM func() agent.TPM
+	slots  []string
 }
 
 // newStack starts a server and takes the vpcd slot; pair starts the agent.
@@ -166,6 +171,7 @@ type runningAgent struct {
 	cancel  context.CancelFunc
 	done    chan error
 	readers *agent.PCSCReaders
+	tpm     agent.TPM // closed after the agent stops, if it is an io.Closer
 	once    sync.Once
 	err     error
 }
@@ -181,10 +187,14 @@ func (s *stack) startAgent() *runningAgent {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{codes: make(chan string, 8), cancel: cancel, done: make(chan error, 1), readers: readers}
-	tpm := false
+	cfg := agent.Config{Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc"}
+	if s.newTPM != nil {
+		cfg.TPM, cfg.Slots = s.newTPM(), agent.NewVPCDSlots(s.slots, nil)
+		a.tpm = cfg.TPM
+	}
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc", TPM: &tpm,
+			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots,
 			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
 		})
 	}()
@@ -205,6 +215,9 @@ func (a *runningAgent) stop(t *testing.T) error {
 			t.Error("the agent did not stop within 15 s")
 		}
 		a.readers.Close()
+		if c, ok := a.tpm.(interface{ Close() error }); ok {
+			c.Close()
+		}
 	})
 	return a.err
 }

@@ -63,6 +63,9 @@ type Options struct {
 	OptionalSelectable bool           `json:"optional_selectable"`
 	Tracked            []Found        `json:"tracked"`
 	TrackedSelectable  bool           `json:"tracked_selectable"`
+	// PINSetup: the user sets the PIN after the issue (Set up PIN), as
+	// for a platform credential; the dialog asks for no PIN.
+	PINSetup bool `json:"pin_setup,omitempty"`
 }
 
 // InitializeCaution is the guide's warning, shown before an initializing
@@ -96,7 +99,7 @@ func Offer(in Input) (*Options, error) {
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s and cannot be issued", c.Serial, c.State)
 		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State != lanyard.CardClean:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
-		case c.State == lanyard.CardIssued:
+		case c.State == lanyard.CardIssued || c.State == lanyard.CardPINSetup:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already issued", c.Serial)
 		case c.State == lanyard.CardPending:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s has a card issue pending; continue it from the card menu", c.Serial)
@@ -104,7 +107,8 @@ func Offer(in Input) (*Options, error) {
 	} else if !in.Staff && !s.Workflow.AllowUserAddCards {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "this card is not registered in Lanyard and your policy does not let you add cards; ask an operator to register it")
 	}
-	ownedByCaller := in.Card != nil && in.Card.OwnerID == in.OwnerID && in.Card.State == lanyard.CardAssigned
+	// A card the user already owns is already among OwnedCards.
+	ownedByCaller := in.Card != nil && in.Card.OwnerID == in.OwnerID && (in.Card.State == lanyard.CardAssigned || in.Card.State == lanyard.CardClean)
 	if max := s.Issuance.MaxCardsPerUser; max > 0 && !ownedByCaller && in.OwnedCards >= max {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %d are already issued", max, in.OwnedCards)
 	}
@@ -124,6 +128,12 @@ func Offer(in Input) (*Options, error) {
 	o.ShowAdminPIN = in.Card == nil && (in.Staff || s.Workflow.AllowUserAddCards)
 	o.ShowUserPIN = !o.Initialize && !o.RandomPIN
 	o.PINMin, o.PINMax = pinRange(s, ct)
+	if ct.Kind == lanyard.KindPlatformCredential {
+		// Windows Hello for Business model: the credential is made with
+		// a random PIN nobody sees, and its user sets the PIN afterwards
+		// (Set up PIN), after proving a second factor.
+		o.ShowUserPIN, o.ShowAdminPIN, o.RandomPIN, o.PINSetup = false, false, false, true
+	}
 	var err error
 	if o.Required, err = templateInfos(in, s.Certificates.Required); err != nil {
 		return nil, err

@@ -57,6 +57,8 @@ type Plan struct {
 	// CustomAdminPIN records that the user chose the Admin PIN (which is
 	// not stored): clearing the card later needs it again.
 	CustomAdminPIN bool `json:"custom_admin_pin,omitempty"`
+	// PINSetup: the card's user sets the PIN after the issue.
+	PINSetup bool `json:"pin_setup,omitempty"`
 }
 
 // Decide turns the user's choice into a plan, checking it against what
@@ -96,6 +98,16 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 	}
 
 	switch {
+	case o.PINSetup:
+		if ch.UserPIN != "" || ch.AdminPIN != "" {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "the PIN of a %s is set up after the issue (Set up PIN); leave the PINs empty", in.CardType.Name)
+		}
+		// A random PIN nobody is shown: the credential cannot be used
+		// until its user sets the PIN with the card type's PUK.
+		if p.UserPIN, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: o.PINMax, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}, MailTo: lanyard.PINMailNobody}, rand); err != nil {
+			return nil, err
+		}
+		p.PINSetup = true
 	case o.RandomPIN:
 		if ch.UserPIN != "" {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "your policy sets a random user PIN; leave the User PIN empty")
@@ -163,4 +175,16 @@ func checkSecret(what, v string, lo, hi int) error {
 		}
 	}
 	return nil
+}
+
+// CheckPIN checks a PIN the user chose against the length bounds lo..hi
+// (0: the SP 800-73-4 bounds, 6 and 8) and the characters cards accept.
+func CheckPIN(what, v string, lo, hi int) error {
+	if lo == 0 {
+		lo = 6
+	}
+	if hi == 0 {
+		hi = 8
+	}
+	return checkSecret(what, v, lo, hi)
 }

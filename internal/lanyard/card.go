@@ -13,6 +13,9 @@ const (
 	CardAssigned CardState = "assigned" // an issue operation is under way for its owner
 	CardPending  CardState = "pending"  // issue waits for approvals ("Card issue pending")
 	CardIssued   CardState = "issued"
+	// CardPINSetup: a platform credential is issued and waits for its
+	// user to set the PIN (Set up PIN, after proving a second factor).
+	CardPINSetup CardState = "pin_setup"
 	CardDisabled CardState = "disabled"
 	CardRevoked  CardState = "revoked"
 )
@@ -20,7 +23,7 @@ const (
 // Valid reports whether s is a known state.
 func (s CardState) Valid() bool {
 	switch s {
-	case CardClean, CardAssigned, CardPending, CardIssued, CardDisabled, CardRevoked:
+	case CardClean, CardAssigned, CardPending, CardIssued, CardPINSetup, CardDisabled, CardRevoked:
 		return true
 	}
 	return false
@@ -53,9 +56,12 @@ type CardFilter struct {
 	OwnerID  int64
 	State    CardState
 	CardType string
-	Query    string // substring of serial or name
-	Limit    int
-	Offset   int
+	// WorkstationID: cards last seen at (virtual cards: living on) that
+	// workstation.
+	WorkstationID int64
+	Query         string // substring of serial or name
+	Limit         int
+	Offset        int
 }
 
 // OperationKind names a card workflow.

@@ -21,6 +21,10 @@ const (
 	EUnavailable     = "unavailable"      // a dependency (CA, database) is not ready
 	EInternal        = "internal"         // a bug or an unexpected failure; details are logged, not shown
 	EPendingApproval = "pending_approval" // request accepted but waits for a CA manager
+	// Step-up authentication (password plus authenticator app code) for
+	// sensitive actions such as setting a platform credential's PIN.
+	ESecondFactorRequired = "second_factor_required" // no confirmed authenticator app: enroll one first
+	EStepUpFailed         = "step_up_failed"         // wrong password, wrong code or a code already used
 )
 
 // Error is the one error type that crosses package boundaries. Message is

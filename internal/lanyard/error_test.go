@@ -122,10 +122,11 @@ func TestErrorCodesDistinct(t *testing.T) {
 		lanyard.ERateLimited: "rate_limited", lanyard.ETooLarge: "too_large",
 		lanyard.EInvalidCSR: "invalid_csr", lanyard.EKeyNotAllowed: "key_not_allowed",
 		lanyard.EUnavailable: "unavailable", lanyard.EInternal: "internal",
-		lanyard.EPendingApproval: "pending_approval",
+		lanyard.EPendingApproval:      "pending_approval",
+		lanyard.ESecondFactorRequired: "second_factor_required", lanyard.EStepUpFailed: "step_up_failed",
 	}
-	if len(codes) != 12 {
-		t.Fatalf("%d distinct codes, want 12", len(codes))
+	if len(codes) != 14 {
+		t.Fatalf("%d distinct codes, want 14", len(codes))
 	}
 	for got, want := range codes {
 		if got != want {

@@ -117,6 +117,18 @@ type Tx interface {
 	// Secret questions of a user, in order; Set replaces them all.
 	SecretAnswers(userID int64) ([]SecretAnswer, error)
 	SetSecretAnswers(userID int64, answers []SecretAnswer) error
+	// TOTP enrollments (authenticator apps), one per user.
+	TOTPEnrollment(userID int64) (*TOTPEnrollment, error) // ENotFound when none
+	// PutTOTPEnrollment stores e as its user's enrollment, replacing an
+	// unconfirmed one; EConflict if the user has a confirmed enrollment
+	// (it must be deleted first), EInvalid if the user does not exist.
+	PutTOTPEnrollment(e *TOTPEnrollment) error
+	// UpdateTOTPEnrollment writes ConfirmedAt and LastStep if the stored
+	// enrollment is still the one e was read as (the same SealedSecret)
+	// and its LastStep is still prevStep, else fails with EConflict: of
+	// two uses of one code, or a use racing a replacement, one wins.
+	UpdateTOTPEnrollment(e *TOTPEnrollment, prevStep int64) error
+	DeleteTOTPEnrollment(userID int64) error // ENotFound when none
 	// Workstations (paired agents).
 	CreateWorkstation(w *Workstation) error // sets w.ID
 	UpdateWorkstation(w *Workstation) error // every field but ID and CreatedAt

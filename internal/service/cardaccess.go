@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"sync"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // CardAccess reaches cards at workstations: the live inventory that
@@ -20,6 +22,10 @@ type CardAccess interface {
 	// Open starts an exclusive session with the card in reader at the
 	// workstation; no other application can use the card until Close.
 	Open(ctx context.Context, workstationID int64, reader string) (CardSession, error)
+	// CreateVirtual has the workstation's agent create a virtual card of
+	// kind (TPM virtual smart card, platform credential) and attach it to
+	// a reader; it returns that reader once the card shows in it.
+	CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (ReaderState, error)
 }
 
 // CardSession is an exclusive APDU session with one card. It is an
@@ -36,6 +42,18 @@ type WorkstationState struct {
 	OwnerID int64
 	Online  bool
 	Readers []ReaderState
+	// TPM is the agent's requirements check (nil: not reported yet).
+	TPM *TPMState
+	// VirtualSlots is how many more virtual cards the agent can attach.
+	VirtualSlots int
+}
+
+// TPMState is whether a workstation has a usable TPM 2.0 and, if not, why.
+type TPMState struct {
+	Usable       bool   `json:"usable"`
+	Reason       string `json:"reason,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Kind         string `json:"kind,omitempty"`
 }
 
 // ReaderState is one reader of a workstation and the card in it.

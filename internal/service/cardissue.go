@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
 // CardTarget names a card in a reader of a workstation, and the user it
@@ -298,6 +299,15 @@ func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput
 	if err != nil {
 		return nil, err
 	}
+	if j.ct.Kind == lanyard.KindPlatformCredential {
+		var except int64
+		if j.card != nil {
+			except = j.card.ID
+		}
+		if err := s.view(ctx, func(tx lanyard.Tx) error { return s.platformLimits(tx, j.ct, j.user, ws.ID, except) }); err != nil {
+			return nil, err
+		}
+	}
 	if j.card != nil {
 		if op, err := s.unfinishedOperation(ctx, j.card.ID); err != nil {
 			return nil, err
@@ -493,6 +503,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		j.card.State, j.op.State, action = lanyard.CardPending, lanyard.OpPending, "card.issue.pending"
 	} else {
 		j.card.IssuedAt = now
+		if j.data.Plan.PINSetup {
+			j.card.State = lanyard.CardPINSetup
+		}
 	}
 	var documents func(tx lanyard.Tx) error
 	if pending {
@@ -683,6 +696,14 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	}
 	if !d.PINSet {
 		want := j.newPIN()
+		if want == "" && d.Plan.PINSetup {
+			// Nobody knows the PIN until Set up PIN; a new random one
+			// does as well as the one drawn before the interruption.
+			var err error
+			if want, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: 8, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}, MailTo: lanyard.PINMailNobody}, s.rand); err != nil {
+				return false, err
+			}
+		}
 		if want == "" {
 			// A random PIN drawn before an interruption is gone with the
 			// request that drew it; draw again.
@@ -725,7 +746,7 @@ func (j *issueJob) newPIN() string {
 	switch {
 	case j.plan != nil && j.plan.UserPIN != "":
 		return j.plan.UserPIN
-	case j.plan == nil && j.data.Plan.RandomPIN:
+	case j.plan == nil && (j.data.Plan.RandomPIN || j.data.Plan.PINSetup):
 		return ""
 	case j.secrets.UserPIN != "":
 		return j.secrets.UserPIN

@@ -43,6 +43,7 @@ type ConnectedCard struct {
 	ATR           string            `json:"atr"`
 	Serial        string            `json:"serial"`
 	CardType      string            `json:"card_type"` // "" when no card type recognizes the ATR
+	Kind          lanyard.CardKind  `json:"kind,omitempty"`
 	CardID        int64             `json:"card_id,omitempty"`
 	State         lanyard.CardState `json:"state,omitempty"`
 	Owner         string            `json:"owner,omitempty"`
@@ -212,7 +213,7 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 				}
 				cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial}
 				if ct := recognize(types, r.ATR, r.Serial != ""); ct != nil {
-					cc.CardType = ct.Name
+					cc.CardType, cc.Kind = ct.Name, ct.Kind
 					if c, err := tx.CardBySerial(ct.Name, r.Serial); err == nil {
 						cc.CardID, cc.State = c.ID, c.State
 						if c.OwnerID != 0 {
@@ -242,6 +243,9 @@ func recognize(types []*lanyard.CardType, atr []byte, isPIV bool) *lanyard.CardT
 		if len(atr) > 0 && len(ct.ATRPatterns) > 0 && lanyard.MatchATR(ct.ATRPatterns, atr) {
 			return ct
 		}
+	}
+	if ct := recognizeVirtual(types, atr); ct != nil {
+		return ct
 	}
 	if isPIV {
 		for _, ct := range types {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -37,6 +38,10 @@ type Config struct {
 	// CardOperations is how many card operations run at once (0:
 	// DefaultCardOperations); the others wait (cardslots.go).
 	CardOperations int
+	// Throttle limits password guessing: the web layer's login and the
+	// second-factor step-up (VerifySecondFactor) count failures in it
+	// together. nil: one with auth.DefaultLimits on Now.
+	Throttle *auth.Throttle
 }
 
 // Service implements Lanyard's operations.
@@ -63,6 +68,7 @@ type Service struct {
 	cards     cardAccess // workstations' cards (cardaccess.go)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	notifier  Notifier
+	throttle  *auth.Throttle // login and step-up failures (totp.go)
 
 	closeOnce sync.Once
 }
@@ -79,9 +85,17 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CRLValidity <= 0 {
 		cfg.CRLValidity = 24 * time.Hour
 	}
+	if cfg.Throttle == nil {
+		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Throttle = t
+	}
 	s := &Service{
 		store: cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
+		throttle: cfg.Throttle,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

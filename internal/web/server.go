@@ -64,9 +64,17 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	throttle, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
-	if err != nil {
-		panic(err) // the default limits are valid by construction
+	// The service's throttle: login and the second-factor step-up count
+	// password failures together.
+	var throttle *auth.Throttle
+	if cfg.Service != nil {
+		throttle = cfg.Service.LoginThrottle()
+	} else {
+		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
+		if err != nil {
+			panic(err) // the default limits are valid by construction
+		}
+		throttle = t
 	}
 	s := &Server{
 		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
@@ -76,8 +84,9 @@ func New(cfg Config) *Server {
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
-	s.routes = append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...)
+	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
+	s.routes = append(s.routes, s.totpRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 const (
@@ -22,7 +23,7 @@ func (s *Server) login(c *call) (any, error) {
 		return nil, err
 	}
 	remote := s.clientAddr(c.r)
-	keys := []string{"login:" + in.Login, "ip:" + remote}
+	keys := service.LoginThrottleKeys(in.Login, remote)
 	for _, k := range keys {
 		if ok, wait := s.throttle.Allow(k); !ok {
 			c.w.Header().Set("Retry-After", retryAfter(wait))

@@ -10,10 +10,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
@@ -42,6 +44,11 @@ type Workstation struct {
 	// FailAfter, when set for a reader, makes its session fail (as a card
 	// pulled from the reader) once that many APDUs went through.
 	FailAfter map[string]int
+	// TPM is the workstation's TPM as its agent reports it; with Usable
+	// set, CreateVirtual makes cards whose keys come from VirtualKeys.
+	TPM          *service.TPMState
+	VirtualKeys  emu.KeyStore
+	VirtualSlots int
 }
 
 // New returns an empty Access.
@@ -151,7 +158,7 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 }
 
 func (w *Workstation) state() service.WorkstationState {
-	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline}
+	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots}
 	for name, c := range w.Readers {
 		r := service.ReaderState{Name: name, Present: c != nil, Serial: w.Serials[name]}
 		if c != nil {
@@ -230,6 +237,52 @@ func (s *session) Close() error {
 	if !s.closed {
 		s.closed = true
 		delete(s.a.busy, s.card)
+	}
+	return nil
+}
+
+// CreateVirtual implements service.CardAccess as an agent does: a new
+// emulated card with the kind's ATR and the workstation's VirtualKeys, in
+// a new reader "virtual N".
+func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.CardKind) (service.ReaderState, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID != wsID {
+			continue
+		}
+		switch {
+		case w.Offline:
+			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
+		case w.TPM == nil || !w.TPM.Usable || w.VirtualKeys == nil:
+			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no usable TPM 2.0")
+		case w.VirtualSlots <= 0:
+			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no free reader slot for another virtual card")
+		}
+		c, err := emu.New(emu.WithKeyStore(w.VirtualKeys), emu.WithATR(agentproto.VirtualATR(string(kind))))
+		if err != nil {
+			return service.ReaderState{}, err
+		}
+		serial, err := Serial(c)
+		if err != nil {
+			return service.ReaderState{}, err
+		}
+		name := fmt.Sprintf("virtual %d", len(w.Readers))
+		w.Readers[name], w.Serials[name] = c, serial
+		w.VirtualSlots--
+		return service.ReaderState{Name: name, Present: true, ATR: c.ATR(), Serial: serial}, nil
+	}
+	return service.ReaderState{}, lanyard.Errorf(lanyard.ENotFound, "workstation %d not connected", wsID)
+}
+
+// Card returns the emulated card in a reader of a workstation.
+func (a *Access) Card(wsID int64, reader string) *emu.Card {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID == wsID {
+			return w.Readers[reader]
+		}
 	}
 	return nil
 }

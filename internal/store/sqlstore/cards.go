@@ -83,6 +83,10 @@ func (t *txn) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 		q.WriteString(` AND card_type = ?`)
 		args = append(args, f.CardType)
 	}
+	if f.WorkstationID != 0 {
+		q.WriteString(` AND workstation_id = ?`)
+		args = append(args, f.WorkstationID)
+	}
 	if f.Query != "" {
 		q.WriteString(` AND (LOWER(serial) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
 		like := "%" + escapeLike(strings.ToLower(f.Query)) + "%"

@@ -20,6 +20,7 @@ func NewCard(serial string, ownerID int64) *lanyard.Card {
 func testCards(t *testing.T, s lanyard.Store) {
 	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
 	a1, a2, b1 := NewCard("1001", alice.ID), NewCard("1002", alice.ID), NewCard("2001", bob.ID)
+	a2.WorkstationID, b1.WorkstationID = 77, 77
 	clean := NewCard("3001", 0)
 	clean.State, clean.IssuedAt, clean.ATR, clean.WorkstationID, clean.Name = lanyard.CardClean, time.Time{}, nil, 0, ""
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
@@ -57,6 +58,11 @@ func testCards(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		wantIDs(t, "ListCards state", list, func(c *lanyard.Card) int64 { return c.ID }, clean.ID)
+		list, err = tx.ListCards(lanyard.CardFilter{WorkstationID: 77})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards workstation", list, func(c *lanyard.Card) int64 { return c.ID }, a2.ID, b1.ID)
 		list, err = tx.ListCards(lanyard.CardFilter{Query: "200"})
 		if err != nil {
 			return err

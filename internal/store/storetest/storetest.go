@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"ExpiredPairings", testExpiredPairings},
 		{"Operations", testOperations},
 		{"SecretAnswers", testSecretAnswers},
+		{"TOTP", testTOTP},
+		{"TOTPConcurrent", testTOTPConcurrent},
 		{"CertificateFilters", testCertificateFilters},
 		{"Requests", testRequests},
 		{"Documents", testDocuments},

@@ -46,8 +46,12 @@ var statusOf = map[string]int{
 	lanyard.EUnavailable:     http.StatusServiceUnavailable,
 	lanyard.EInternal:        http.StatusInternalServerError,
 	lanyard.EPendingApproval: http.StatusAccepted,
-	CodeUnsupportedMedia:     http.StatusUnsupportedMediaType,
-	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	// A logged-in caller failing a step-up is refused (403), not
+	// unauthenticated (401): the session stays valid.
+	lanyard.ESecondFactorRequired: http.StatusForbidden,
+	lanyard.EStepUpFailed:         http.StatusForbidden,
+	CodeUnsupportedMedia:          http.StatusUnsupportedMediaType,
+	CodeMethodNotAllowed:          http.StatusMethodNotAllowed,
 }
 
 // Status is the HTTP status of an error code; unknown codes are client

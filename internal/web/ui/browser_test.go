@@ -193,6 +193,26 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 		}
 	})
 
+	t.Run("feature switches of the TPM card kinds", func(t *testing.T) {
+		b.visit("/console/card-types")
+		b.waitFor("features loaded", `document.querySelector('#features-form') && document.querySelector('#list table')`)
+		if eval[bool](b, `document.querySelector('#feature-tpm').checked || document.querySelector('#feature-platform').checked`) {
+			t.Fatal("a TPM card kind is on in a new installation")
+		}
+		b.checkAccessible("card types with features")
+		b.run("turn on TPM virtual smart cards", chromedp.Click(chromedp.CSS("#feature-tpm")), chromedp.Click(chromedp.CSS(`#features-form button[type=submit]`)))
+		b.waitFor("saved", `document.querySelector('#features-status').textContent.includes('Features saved')`)
+		b.shot("03b-features")
+		var f struct {
+			TPM      bool `json:"tpm_virtual_card"`
+			Platform bool `json:"platform_credential"`
+		}
+		_, body := s.api("GET", "/api/v1/features", nil)
+		if err := json.Unmarshal(body, &f); err != nil || !f.TPM || f.Platform {
+			t.Fatalf("features after saving: %s", body)
+		}
+	})
+
 	t.Run("policy with an invalid value shows the server's message", func(t *testing.T) {
 		b.visit("/console/policies")
 		b.checkAccessible("policies")

@@ -27,6 +27,7 @@ var pageTable = []page{
 	{pattern: "/cards/{id}", title: "Card", tmpl: "card", script: "pages/card", params: []string{"id"}, nav: "/"},
 	{pattern: "/workstations", title: "Workstations", tmpl: "workstations", script: "pages/workstations", nav: "/workstations"},
 	{pattern: "/secret-questions", title: "Secret questions", tmpl: "secret-questions", script: "pages/secret-questions", nav: "/secret-questions"},
+	{pattern: "/authenticator", title: "Authenticator app", tmpl: "authenticator", script: "pages/authenticator", nav: "/authenticator"},
 
 	{pattern: "/console/{$}", title: "Management console", tmpl: "console-home", script: "console/home", console: true, nav: "/console/"},
 	{pattern: "/console/users", title: "Users", tmpl: "console-users", script: "console/users", console: true, nav: "/console/users"},
@@ -51,7 +52,7 @@ type navItem struct {
 }
 
 var (
-	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}}
+	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}, {Href: "/authenticator", Label: "Authenticator app"}}
 	consoleNav     = []navItem{
 		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"},
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},

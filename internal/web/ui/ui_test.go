@@ -98,7 +98,7 @@ func (s *site) get(path, cookie string) page {
 
 func TestPagesRedirectToLoginWithoutSession(t *testing.T) {
 	s := mustSite(t)
-	for _, path := range []string{"/", "/cards/7", "/workstations", "/secret-questions", "/console/", "/console/users", "/console/policies/default"} {
+	for _, path := range []string{"/", "/cards/7", "/workstations", "/secret-questions", "/authenticator", "/console/", "/console/users", "/console/policies/default"} {
 		p := s.get(path, "")
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("%s: status %d, want 303", path, p.status)
@@ -148,7 +148,7 @@ func TestPagesRenderForStaff(t *testing.T) {
 	s.mustUser("root", "correct horse battery", "administrator", "ca_manager")
 	ck := s.cookie("root", "correct horse battery")
 	for _, path := range []string{
-		"/", "/cards/1", "/workstations", "/secret-questions",
+		"/", "/cards/1", "/workstations", "/secret-questions", "/authenticator",
 		"/console/", "/console/users", "/console/cards", "/console/cards/1", "/console/requests", "/console/workstations",
 		"/console/policies", "/console/policies/default", "/console/card-types", "/console/card-types/piv",
 		"/console/templates", "/console/templates/x?new=1",

@@ -95,6 +95,19 @@ export const cards = {
   // req: {workstation_id, reader, admin_pin}
   revokeClear: (id, req) => call('POST', `/cards/${enc(id)}/revoke-clear`, req),
   connected: () => call('GET', '/connected-cards').then(items),
+  // req: {password, code, pin}: Set up PIN of a platform credential
+  setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
+};
+
+export const features = {
+  get: () => call('GET', '/features'), // {tpm_virtual_card, platform_credential}
+  put: (f) => call('PUT', '/features', f),
+};
+
+export const virtualCards = {
+  options: () => call('GET', '/virtual-cards/options').then(items), // [{workstation_id, workstation, kind, card_type, available, reason}]
+  // req: {workstation_id, kind, name}; the answer is a connected card
+  create: (req) => call('POST', '/virtual-cards', req),
 };
 
 export const issue = {
@@ -106,6 +119,19 @@ export const issue = {
 export const me = {
   secretQuestions: () => call('GET', '/me/secret-questions'), // {set, questions}
   setSecretQuestions: (answers) => call('PUT', '/me/secret-questions', { answers }), // [{question, answer}]
+};
+
+// The caller's authenticator app (TOTP second factor).
+export const totp = {
+  status: () => call('GET', '/me/totp'), // {login, enrolled, confirmed, created_at, confirmed_at}
+  begin: () => call('POST', '/me/totp'), // {otpauth_url, secret, qr_png}
+  setup: () => call('GET', '/me/totp/setup'), // the unconfirmed enrollment again
+  qrURL: base + '/me/totp/qr.png', // same origin: the page's img-src allows only 'self'
+  confirm: (code) => call('POST', '/me/totp/confirm', { code }),
+  remove: (code) => call('DELETE', '/me/totp', { code: code || '' }),
+  // Staff: another user's.
+  statusOf: (login) => call('GET', `/users/${enc(login)}/totp`),
+  reset: (login) => call('DELETE', `/users/${enc(login)}/totp`),
 };
 
 export const workstations = {

@@ -68,6 +68,7 @@ export function fmtDateTime(s) {
 
 export function label(word) {
   if (!word) return '—';
+  if (word === 'pin_setup') return 'PIN setup needed';
   const s = String(word).replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

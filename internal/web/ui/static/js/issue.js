@@ -10,7 +10,9 @@ import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, setS
 
 let busy = false;
 
-export async function openIssueDialog(connected, opener, onDone) {
+// preset carries what an earlier step of the dialog chose: the card name
+// of a virtual card (virtual.js).
+export async function openIssueDialog(connected, opener, onDone, preset = {}) {
   const dlg = $('#issue-dialog');
   const body = $('#issue-body');
   const status = $('#issue-status');
@@ -41,6 +43,7 @@ export async function openIssueDialog(connected, opener, onDone) {
     e.preventDefault();
     const req = collect(form, opts, connected);
     if (!req) return;
+    if (preset.name) req.name = preset.name;
     const tracked = opts.tracked || [];
     if (tracked.length && opts.tracked_selectable) {
       const step = trackedStep(tracked, async (slots) => {
@@ -100,9 +103,10 @@ function optionsForm(opts, card, dlg) {
       h('legend', {}, 'PINs'),
       h('p', { class: 'hint', id: 'pin-hint' }, pinHint),
       opts.random_pin ? h('p', { class: 'notice', id: 'random-note' }, 'A random User PIN is set on this card. It is shown to you once, after the card is issued.') : null,
+      opts.pin_setup ? h('p', { class: 'notice', id: 'pin-setup-note' }, 'You set up the PIN right after the issue, with your password and your authenticator app.') : null,
       showUser ? [pinInput('user-pin', 'User PIN', 'pin-hint'), pinInput('user-pin2', 'Confirm User PIN', 'pin-hint')] : null,
       showAdmin ? pinInput('admin-pin', 'Admin PIN', 'pin-hint') : null,
-      !showUser && !showAdmin && !opts.random_pin ? h('p', {}, 'No PIN is needed here: the card keeps the PINs set by your administrator.') : null),
+      !showUser && !showAdmin && !opts.random_pin && !opts.pin_setup ? h('p', {}, 'No PIN is needed here: the card keeps the PINs set by your administrator.') : null),
 
     h('div', { class: 'error', id: 'issue-error', role: 'alert' }),
     h('div', { class: 'buttons' },
@@ -195,6 +199,11 @@ async function run(req, body, status, back) {
     setStatus(status, '');
     body.replaceChildren(resultView(res));
     $('#issue-result-title', body).focus();
+    if (res.card && res.card.state === 'pin_setup') {
+      // Windows Hello for Business model: Issue → Set up PIN.
+      body.replaceChildren(pinSetupForm(res.card, () => $('#issue-dialog').close()));
+      focusFirst(body);
+    }
     return res;
   } catch (e) {
     setStatus(status, '');
@@ -245,4 +254,48 @@ function resultView(res) {
   }
   parts.push(h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
   return h('div', {}, parts);
+}
+
+// pinSetupForm is Set up PIN of a platform credential: the user proves
+// their password and a code from their authenticator app, then chooses
+// the PIN (POST /cards/{id}/pin-setup).
+export function pinSetupForm(card, onDone) {
+  const field = (id, text, attrs = {}) => h('div', { class: 'field' },
+    h('label', { for: id }, text), h('input', { id, name: id, ...attrs }));
+  const form = h('form', { id: 'pin-setup-form', novalidate: true },
+    h('h3', { id: 'pin-setup-title', tabindex: '-1' }, 'Set up PIN'),
+    h('p', {}, 'Your platform credential ', h('strong', {}, card.serial || ''), ' is issued. Confirm it is you with your password and your authenticator app, then choose its PIN.'),
+    field('setup-password', 'Password', { type: 'password', autocomplete: 'current-password', required: true }),
+    field('setup-code', 'Code from your authenticator app', { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true }),
+    field('setup-pin', 'New PIN', { type: 'password', autocomplete: 'new-password', required: true }),
+    field('setup-pin2', 'Confirm new PIN', { type: 'password', autocomplete: 'new-password', required: true }),
+    h('div', { class: 'error', id: 'pin-setup-error', role: 'alert' }),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', onclick: onDone }, 'Later'),
+      h('button', { type: 'submit', class: 'primary' }, 'Set up PIN')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const errBox = $('#pin-setup-error', form);
+    const pin = $('#setup-pin', form).value;
+    if (pin !== $('#setup-pin2', form).value) {
+      errBox.textContent = 'The two PINs differ.';
+      $('#setup-pin2', form).focus();
+      return;
+    }
+    const buttons = Array.from(form.querySelectorAll('button'));
+    buttons.forEach((b) => { b.disabled = true; });
+    errBox.textContent = '';
+    try {
+      await api.cards.setupPIN(card.id, { password: $('#setup-password', form).value, code: $('#setup-code', form).value, pin });
+      form.replaceChildren(
+        h('h3', { id: 'pin-setup-done', tabindex: '-1' }, 'PIN set up'),
+        h('p', { class: 'success' }, 'Your platform credential is ready to use with its new PIN.'),
+        h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: onDone }, 'Close')));
+      $('#pin-setup-done', form).focus();
+    } catch (err) {
+      errBox.textContent = `The PIN was not set. ${errorText(err)}`;
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+  return form;
 }

@@ -27,3 +27,28 @@ $('#new-form').addEventListener('submit', (e) => {
   if (!ok) { input.focus(); return; }
   location.assign(`/console/${kind}/${encodeURIComponent(name)}?new=1`);
 });
+
+// Card types: the feature switches of the TPM card kinds (administrators
+// change them; the server refuses anyone else).
+if (kind === 'card-types') {
+  const form = $('#features-form');
+  const fstatus = $('#features-status');
+  (async () => {
+    try {
+      const f = await api.features.get();
+      $('#feature-tpm').checked = !!f.tpm_virtual_card;
+      $('#feature-platform').checked = !!f.platform_credential;
+    } catch (e) {
+      setStatus(fstatus, `The features cannot be shown. ${errorText(e)}`, 'error');
+    }
+  })();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api.features.put({ tpm_virtual_card: $('#feature-tpm').checked, platform_credential: $('#feature-platform').checked });
+      setStatus(fstatus, 'Features saved.');
+    } catch (err) {
+      setStatus(fstatus, `The features were not saved. ${errorText(err)}`, 'error');
+    }
+  });
+}

@@ -1,12 +1,14 @@
 // Console users: search, create, edit attributes, roles and state.
 import '../app.js';
 import * as api from '../api.js';
-import { $, $$, h, errorText, fieldError, label, openDialog, setStatus, table } from '../dom.js';
+import { $, $$, h, confirmAction, errorText, fieldError, fmtDateTime, label, openDialog, setStatus, table } from '../dom.js';
 
 const status = $('#users-status');
 const dlg = $('#user-dialog');
 const form = $('#user-form');
 let editing = null; // the user being edited, null when creating
+// Operators and administrators only: the page leaves it out for others.
+const totpField = $('#field-totp');
 
 async function load() {
   const q = $('#user-q').value.trim();
@@ -52,6 +54,7 @@ function fill(u) {
   $$('input[name=roles]', form).forEach((c) => { c.checked = roles.includes(c.value); });
   $('#field-login').hidden = !!u;
   $('#field-disabled').hidden = !u;
+  if (totpField) totpField.hidden = true;
   $('#user-dialog-title').textContent = u ? `Edit user ${u.login}` : 'New user';
   $('#u-password-label').textContent = u ? 'New password' : 'Password';
   $('#user-save').textContent = u ? 'Save changes' : 'Create user';
@@ -61,6 +64,50 @@ function edit(u, opener) {
   editing = u;
   fill(u);
   openDialog(dlg, opener, $('#u-name'));
+  showTOTP(u.login);
+}
+
+// The authenticator app section of the user dialog: a lost phone is reset
+// here, and the user sets up a new app in Self-Service.
+async function showTOTP(login) {
+  if (!totpField) return;
+  const st = $('#u-totp-status');
+  const reset = $('#u-totp-reset');
+  totpField.hidden = false;
+  reset.hidden = true;
+  setStatus(st, 'Loading…');
+  try {
+    const t = await api.totp.statusOf(login);
+    if (editing?.login !== login) return;
+    if (t.confirmed) setStatus(st, `Confirmed since ${fmtDateTime(t.confirmed_at)}.`);
+    else if (t.enrolled) setStatus(st, 'Set up but not confirmed yet.');
+    else setStatus(st, 'None set up.');
+    reset.hidden = !t.enrolled;
+  } catch (e) {
+    setStatus(st, `Cannot be shown. ${errorText(e)}`, 'error');
+  }
+}
+
+if (totpField) {
+  $('#u-totp-reset').addEventListener('click', async (e) => {
+    const login = editing?.login;
+    if (!login) return;
+    const opener = e.currentTarget;
+    const ok = await confirmAction(opener, `Reset the authenticator app of ${login}?`,
+      `${login} can no longer use the current app as a second factor and sets up a new one in Self-Service.`, 'Reset authenticator');
+    if (!ok) return;
+    opener.disabled = true;
+    try {
+      await api.totp.reset(login);
+      await showTOTP(login);
+      setStatus($('#u-totp-status'), `Reset. ${login} sets up a new authenticator app in Self-Service.`, 'ok');
+      $('#u-totp-status').focus(); // the Reset button is gone
+    } catch (ex) {
+      setStatus($('#u-totp-status'), `Not reset. ${errorText(ex)}`, 'error');
+    } finally {
+      opener.disabled = false;
+    }
+  });
 }
 
 $('#user-new').addEventListener('click', (e) => {

@@ -2,8 +2,9 @@
 // person's workstations with an Issue card button each.
 import '../app.js';
 import * as api from '../api.js';
-import { $, h, badge, errorText, facts, fmtDate, label, setStatus, table } from '../dom.js';
-import { openIssueDialog } from '../issue.js';
+import { $, h, badge, errorText, facts, fmtDate, label, openDialog, setStatus, table } from '../dom.js';
+import { openIssueDialog, pinSetupForm } from '../issue.js';
+import { virtualSection } from '../virtual.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 
 const me = api.currentUser();
@@ -38,6 +39,10 @@ function cardArticle(card, details) {
           type: 'button', class: 'link',
           onclick: (e) => openContinueDialog(card, e.currentTarget, () => loadCards()),
         }, 'Continue card issue')) : null,
+        card.state === 'pin_setup' ? h('li', {}, h('button', {
+          type: 'button', class: 'link',
+          onclick: (e) => openPINSetup(card, e.currentTarget),
+        }, 'Set up PIN')) : null,
         canContinue(card) ? h('li', {}, h('button', {
           type: 'button', class: 'link',
           onclick: (e) => openClearDialog(card, e.currentTarget, () => loadCards()),
@@ -100,6 +105,32 @@ async function loadConnected() {
     },
   ], conn, 'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
   setStatus(status, conn.length ? `${conn.length} connected ${conn.length === 1 ? 'card' : 'cards'}.` : '');
+  loadVirtual(conn);
+}
+
+function openPINSetup(card, opener) {
+  const dlg = $('#issue-dialog');
+  const body = $('#issue-body');
+  setStatus($('#issue-status'), '');
+  dlg.onclose = () => loadCards();
+  body.replaceChildren(pinSetupForm(card, () => dlg.close()));
+  openDialog(dlg, opener, $('#pin-setup-title'));
+  $('#setup-password', body).focus();
+}
+
+async function loadVirtual(conn) {
+  const status = $('#virtual-status');
+  const box = $('#virtual');
+  let opts;
+  try {
+    opts = await api.virtualCards.options();
+  } catch (e) {
+    box.replaceChildren();
+    setStatus(status, `Virtual cards cannot be shown. ${errorText(e)}`, 'error');
+    return;
+  }
+  box.replaceChildren(virtualSection(opts, conn || [], onIssued));
+  setStatus(status, '');
 }
 
 function onIssued(result) {

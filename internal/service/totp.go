@@ -1,0 +1,461 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"image/png"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// The second factor is TOTP (RFC 6238) with the parameters every
+// authenticator app supports: HMAC-SHA1, 6 digits, 30-second steps. A code
+// is accepted from the current step and one step either side (RFC 6238,
+// 5.2: at most one step of network delay or clock drift), and only from a
+// step newer than the last one accepted, so an observed code cannot be
+// replayed.
+const (
+	TOTPIssuer = "Lanyard" // the otpauth issuer: the name the app lists the account under
+	TOTPDigits = 6
+	TOTPPeriod = 30 * time.Second
+	totpSkew   = 1
+	// totpSecretSize is the shared key's length: 160 bits, the HMAC-SHA1
+	// output size that RFC 4226 section 4 recommends.
+	totpSecretSize = 20
+	// totpQRSize is the QR code PNG's width and height in pixels.
+	totpQRSize = 256
+)
+
+// Messages of the step-up check, shown to the user as they are.
+const (
+	msgEnrollFirst = "enroll an authenticator app in Self-Service first"
+	msgWrongCode   = "wrong code from the authenticator app; check that the phone's clock is right and enter the code it shows now"
+	msgCodeUsed    = "this code was already used; wait for the authenticator app to show the next one"
+)
+
+var totpOpts = totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// TOTPSetup is what an authenticator app needs to enroll: the otpauth://
+// URL (as a QR code, or typed in as the base32 secret).
+type TOTPSetup struct {
+	URL    string `json:"otpauth_url"`
+	Secret string `json:"secret"` // base32 without padding, for manual entry
+	QRPNG  []byte `json:"qr_png"` // the URL as a QR code, PNG
+}
+
+// TOTPInfo says whether a user has an authenticator app.
+type TOTPInfo struct {
+	Login       string    `json:"login"`
+	Enrolled    bool      `json:"enrolled"`  // an enrollment exists, confirmed or not
+	Confirmed   bool      `json:"confirmed"` // it counts as a second factor
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+}
+
+func totpAAD(userID int64) []byte { return []byte("totp-secret:" + strconv.FormatInt(userID, 10)) }
+
+// totpStep is the RFC 6238 time step of t.
+func totpStep(t time.Time) int64 { return t.Unix() / int64(TOTPPeriod/time.Second) }
+
+// LoginThrottleKeys are the throttle keys of a password check for login
+// from address remote: one per account, one per address (auth.Throttle).
+// The login form and the second-factor step-up share them, so neither is
+// a faster way to guess a password.
+func LoginThrottleKeys(login, remote string) []string {
+	keys := []string{"login:" + login}
+	if remote != "" {
+		keys = append(keys, "ip:"+remote)
+	}
+	return keys
+}
+
+// LoginThrottle is the throttle that the login form and the step-up share.
+func (s *Service) LoginThrottle() *auth.Throttle { return s.throttle }
+
+// BeginTOTPEnrollment makes a new authenticator app secret for the caller
+// and returns it for the app. It replaces an unconfirmed enrollment; a
+// confirmed one must be removed first (RemoveTOTP, which asks for a
+// current code), so that someone who learnt the password cannot swap the
+// authenticator for their own.
+func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPSetup, error) {
+	if err := selfOnly(p); err != nil {
+		return nil, err
+	}
+	secret := make([]byte, totpSecretSize)
+	if _, err := io.ReadFull(s.rand, secret); err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for the authenticator secret")
+	}
+	setup, err := totpSetup(p.User.Login, secret)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealer.Seal(secret, totpAAD(p.User.ID))
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the authenticator secret failed")
+	}
+	e := &lanyard.TOTPEnrollment{UserID: p.User.ID, SealedSecret: sealed, CreatedAt: s.clock()}
+	replaced := false
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		old, err := tx.TOTPEnrollment(p.User.ID)
+		switch {
+		case err == nil && old.Confirmed():
+			return lanyard.Errorf(lanyard.EConflict, "an authenticator app is already enrolled; remove it first")
+		case err == nil:
+			replaced = true
+		case !lanyard.IsCode(err, lanyard.ENotFound):
+			return err
+		}
+		if err := tx.PutTOTPEnrollment(e); err != nil {
+			return err
+		}
+		return tx.AppendAudit(s.event(p, "totp.begin", "user", p.User.Login, map[string]any{"replaced": replaced}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return setup, nil
+}
+
+// PendingTOTPSetup returns the caller's unconfirmed enrollment again (the
+// page was reloaded, the QR code image is fetched); ENotFound when none
+// waits for confirmation. A confirmed secret is never shown again.
+func (s *Service) PendingTOTPSetup(ctx context.Context, p *Principal) (*TOTPSetup, error) {
+	if err := selfOnly(p); err != nil {
+		return nil, err
+	}
+	e, err := s.totpEnrollment(ctx, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil || e.Confirmed() {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "no authenticator app enrollment waits for confirmation; start one")
+	}
+	secret, err := s.openTOTP(e)
+	if err != nil {
+		return nil, err
+	}
+	return totpSetup(p.User.Login, secret)
+}
+
+// ConfirmTOTP confirms the caller's enrollment with a code from the app:
+// from then on it counts as the caller's second factor. The code's time
+// step is recorded, so it cannot be used again.
+func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*TOTPInfo, error) {
+	if err := selfOnly(p); err != nil {
+		return nil, err
+	}
+	code, err := normalizeTOTPCode(code)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.totpEnrollment(ctx, p.User.ID)
+	switch {
+	case err != nil:
+		return nil, err
+	case e == nil:
+		return nil, lanyard.Errorf(lanyard.ENotFound, "no authenticator app enrollment waits for confirmation; start one")
+	case e.Confirmed():
+		return nil, lanyard.Errorf(lanyard.EConflict, "the authenticator app is already confirmed")
+	}
+	step, err := s.checkTOTP(e, code)
+	if err != nil {
+		return nil, err // EInvalid: wrong code or already used
+	}
+	prev := e.LastStep
+	e.ConfirmedAt, e.LastStep = s.clock(), step
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "totp.confirm", "user", p.User.Login, nil)
+	}, func(tx lanyard.Tx) error { return tx.UpdateTOTPEnrollment(e, prev) })
+	if err != nil {
+		return nil, err
+	}
+	return totpInfo(p.User.Login, e), nil
+}
+
+// RemoveTOTP removes login's authenticator app. Users remove their own
+// and must prove it with a current code (code), so that a stolen password
+// alone cannot replace the second factor; a user who lost the phone asks
+// the help desk: operators and administrators remove other users'
+// enrollments without a code. Nobody removes their own confirmed
+// enrollment without a code, staff included (four eyes). An unconfirmed
+// enrollment is not a factor yet and goes without one.
+func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code string) error {
+	if err := selfOnly(p); err != nil {
+		return err
+	}
+	self := login == p.User.Login
+	if !self && !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator) {
+		return lanyard.Errorf(lanyard.EForbidden, "only operators and administrators can remove another user's authenticator app")
+	}
+	var u *lanyard.User
+	var e *lanyard.TOTPEnrollment
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if u, err = tx.UserByLogin(login); err != nil {
+			return err
+		}
+		e, err = tx.TOTPEnrollment(u.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if self && e.Confirmed() {
+		if err := s.throttled(LoginThrottleKeys(p.User.Login, p.RemoteAddr)); err != nil {
+			return err
+		}
+		if strings.TrimSpace(code) == "" {
+			return lanyard.Errorf(lanyard.EStepUpFailed, "enter a current code from the authenticator app to remove it (lost the phone? another operator or administrator can reset it)")
+		}
+		if _, err := s.stepUpCode(LoginThrottleKeys(p.User.Login, p.RemoteAddr), p.User.Login, e, code); err != nil {
+			return err
+		}
+	}
+	return s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self})
+	}, func(tx lanyard.Tx) error {
+		// Remove what was checked: a concurrent change (re-enrolled,
+		// confirmed meanwhile) makes this fail rather than remove
+		// something the check did not cover.
+		cur, err := tx.TOTPEnrollment(u.ID)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur.SealedSecret, e.SealedSecret) || !cur.ConfirmedAt.Equal(e.ConfirmedAt) {
+			return lanyard.Errorf(lanyard.EConflict, "the authenticator app changed meanwhile; try again")
+		}
+		return tx.DeleteTOTPEnrollment(u.ID)
+	})
+}
+
+// TOTPStatus says whether login has an authenticator app. Users see their
+// own; staff (the roles that may read users) see anyone's.
+func (s *Service) TOTPStatus(ctx context.Context, p *Principal, login string) (*TOTPInfo, error) {
+	u, err := s.GetUser(ctx, p, login)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.totpEnrollment(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return totpInfo(u.Login, e), nil
+}
+
+// VerifySecondFactor is the step-up check "primary credentials plus a
+// second factor" that the platform credential's Set up PIN asks for: the
+// caller's password and a current code from their confirmed authenticator
+// app. Password failures count in the login throttle under the same keys
+// as the login form (LoginThrottleKeys), so this is no faster way to guess
+// passwords; wrong or replayed codes count there too. The accepted code's
+// time step is recorded in the same transaction as the audit event, and a
+// code of that step or an older one is refused afterwards. Refusals write
+// nothing.
+//
+// Errors: ESecondFactorRequired when no authenticator app is confirmed;
+// EStepUpFailed for a wrong password, a wrong code or a code already
+// used (the message says which); ERateLimited while throttled.
+func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password, code string) error {
+	if err := selfOnly(p); err != nil {
+		return err
+	}
+	keys := LoginThrottleKeys(p.User.Login, p.RemoteAddr)
+	if err := s.throttled(keys); err != nil {
+		return err
+	}
+	var u *lanyard.User
+	var e *lanyard.TOTPEnrollment
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if u, err = tx.UserByID(p.User.ID); err != nil {
+			return err
+		}
+		e, err = tx.TOTPEnrollment(u.ID)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			e, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !e.Confirmed() {
+		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
+	}
+	hash := u.PasswordHash
+	if hash == "" || u.Disabled {
+		hash = dummyHash // same time as a real check; never matches
+	}
+	if ok, err := auth.VerifyPassword(hash, password); err != nil || !ok || hash == dummyHash {
+		s.refuseStepUp(keys, u.Login, "wrong password")
+		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
+	}
+	step, err := s.stepUpCode(keys, u.Login, e, code)
+	if err != nil {
+		return err
+	}
+	prev := e.LastStep
+	e.LastStep = step
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "totp.verify", "user", u.Login, nil)
+	}, func(tx lanyard.Tx) error { return tx.UpdateTOTPEnrollment(e, prev) })
+	if lanyard.IsCode(err, lanyard.EConflict) {
+		// Another request used this step (or a newer one) first.
+		s.refuseStepUp(keys, u.Login, "code already used")
+		return lanyard.Errorf(lanyard.EStepUpFailed, msgCodeUsed)
+	}
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		s.throttle.Success(k)
+	}
+	return nil
+}
+
+// stepUpCode checks a code of the step-up (or of a removal) against e:
+// wrong and replayed codes count as failures under keys.
+func (s *Service) stepUpCode(keys []string, login string, e *lanyard.TOTPEnrollment, code string) (int64, error) {
+	norm, err := normalizeTOTPCode(code)
+	if err != nil {
+		s.refuseStepUp(keys, login, "malformed code")
+		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
+	}
+	step, err := s.checkTOTP(e, norm)
+	if err != nil && !lanyard.IsCode(err, lanyard.EInvalid) {
+		return 0, err
+	}
+	if err != nil {
+		s.refuseStepUp(keys, login, lanyard.ErrorMessage(err))
+		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
+	}
+	return step, nil
+}
+
+// checkTOTP returns the time step whose code code is, among the current
+// step and totpSkew steps either side, if it is newer than e.LastStep.
+// totp.ValidateCustom compares in constant time; it is asked one step at a
+// time so that the matching step is known.
+func (s *Service) checkTOTP(e *lanyard.TOTPEnrollment, code string) (int64, error) {
+	secret, err := s.openTOTP(e)
+	if err != nil {
+		return 0, err
+	}
+	b32 := b32NoPad.EncodeToString(secret)
+	now := totpStep(s.clock())
+	replay := false
+	// Newest first: of a code valid in two steps (a one-in-a-million
+	// coincidence), the newer unused step is taken.
+	for d := int64(totpSkew); d >= -totpSkew; d-- {
+		step := now + d
+		ok, err := totp.ValidateCustom(code, b32, time.Unix(step*int64(totpOpts.Period), 0), totpOpts)
+		if err != nil {
+			return 0, lanyard.Wrap(lanyard.EInternal, err, "checking the code failed")
+		}
+		if !ok {
+			continue
+		}
+		if step <= e.LastStep {
+			replay = true
+			continue
+		}
+		return step, nil
+	}
+	if replay {
+		return 0, lanyard.Errorf(lanyard.EInvalid, msgCodeUsed)
+	}
+	return 0, lanyard.Errorf(lanyard.EInvalid, msgWrongCode)
+}
+
+// throttled refuses while any of keys is locked.
+func (s *Service) throttled(keys []string) error {
+	for _, k := range keys {
+		if ok, wait := s.throttle.Allow(k); !ok {
+			return lanyard.Errorf(lanyard.ERateLimited, "too many failed attempts; try again in %s", wait.Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// refuseStepUp counts a failed step-up and logs it; the password and the
+// code are never logged.
+func (s *Service) refuseStepUp(keys []string, login, reason string) {
+	for _, k := range keys {
+		s.throttle.Failure(k)
+	}
+	s.log.Info("second factor refused", "login", login, "reason", reason)
+}
+
+// openTOTP opens e's sealed secret: the raw HMAC key (sealed raw, bound
+// to its user by the AAD, so a secret copied to another row fails).
+func (s *Service) openTOTP(e *lanyard.TOTPEnrollment) ([]byte, error) {
+	secret, err := s.sealer.Open(e.SealedSecret, totpAAD(e.UserID))
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "the authenticator secret cannot be opened")
+	}
+	return secret, nil
+}
+
+// totpEnrollment reads userID's enrollment; nil when none.
+func (s *Service) totpEnrollment(ctx context.Context, userID int64) (*lanyard.TOTPEnrollment, error) {
+	var e *lanyard.TOTPEnrollment
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { e, err = tx.TOTPEnrollment(userID); return })
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil, nil
+	}
+	return e, err
+}
+
+// selfOnly refuses principals without a stored user (the system).
+func selfOnly(p *Principal) error {
+	if p == nil || p.User == nil || p.User.ID == 0 {
+		return lanyard.Errorf(lanyard.EForbidden, "an authenticator app belongs to a user; log in as one")
+	}
+	return nil
+}
+
+// normalizeTOTPCode accepts the code as apps show it ("123 456").
+func normalizeTOTPCode(code string) (string, error) {
+	c := strings.Join(strings.Fields(code), "")
+	if len(c) != TOTPDigits || strings.Trim(c, "0123456789") != "" {
+		return "", lanyard.Errorf(lanyard.EInvalid, "the code is the %d digits the authenticator app shows", TOTPDigits)
+	}
+	return c, nil
+}
+
+func totpInfo(login string, e *lanyard.TOTPEnrollment) *TOTPInfo {
+	info := &TOTPInfo{Login: login}
+	if e != nil {
+		info.Enrolled, info.Confirmed, info.CreatedAt, info.ConfirmedAt = true, e.Confirmed(), e.CreatedAt, e.ConfirmedAt
+	}
+	return info
+}
+
+// totpSetup renders the raw secret for login's authenticator app.
+func totpSetup(login string, secret []byte) (*TOTPSetup, error) {
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: TOTPIssuer, AccountName: login, Period: totpOpts.Period, Secret: secret,
+		Digits: totpOpts.Digits, Algorithm: totpOpts.Algorithm,
+	})
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "making the authenticator setup failed")
+	}
+	img, err := key.Image(totpQRSize, totpQRSize)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "drawing the QR code failed")
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "encoding the QR code failed")
+	}
+	return &TOTPSetup{URL: key.URL(), Secret: key.Secret(), QRPNG: buf.Bytes()}, nil
+}
+
+var b32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)

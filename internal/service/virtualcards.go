@@ -1,0 +1,338 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// Features are the server-wide switches of the virtual card kinds that
+// live on workstations, like the guide's Configuration Wizard options
+// ("Create TPM virtual smart card"). Both are off until an administrator
+// turns them on: a TPM-bound credential is a decision of the
+// organization, not a default.
+type Features struct {
+	TPMVirtualCard     bool `json:"tpm_virtual_card"`
+	PlatformCredential bool `json:"platform_credential"`
+}
+
+const settingFeatures = "features"
+
+// Features returns the feature switches.
+func (s *Service) Features(ctx context.Context) (Features, error) {
+	var f Features
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		var err error
+		f, err = readFeatures(tx)
+		return err
+	})
+	return f, err
+}
+
+func readFeatures(tx lanyard.Tx) (Features, error) {
+	var f Features
+	b, err := tx.Setting(settingFeatures)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return f, nil
+	case err != nil:
+		return f, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
+	}
+	return f, nil
+}
+
+// PutFeatures sets the feature switches (administrators).
+func (s *Service) PutFeatures(ctx context.Context, p *Principal, f Features) (Features, error) {
+	if !p.Has(lanyard.RoleAdministrator) {
+		return Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return Features{}, err
+	}
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "features.update", "settings", settingFeatures, map[string]any{
+			"tpm_virtual_card": f.TPMVirtualCard, "platform_credential": f.PlatformCredential})
+	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingFeatures, b) })
+	return f, err
+}
+
+// VirtualKinds are the card kinds an agent creates on its workstation.
+var VirtualKinds = []lanyard.CardKind{lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential}
+
+// VirtualOption is whether a virtual card of Kind can be created on a
+// workstation for a user, and if not, why: Self-Service shows the
+// "Create a TPM" and "Create platform credential" buttons only where
+// Available, and the reason otherwise.
+type VirtualOption struct {
+	WorkstationID int64            `json:"workstation_id"`
+	Workstation   string           `json:"workstation"`
+	Kind          lanyard.CardKind `json:"kind"`
+	CardType      string           `json:"card_type,omitempty"`
+	Available     bool             `json:"available"`
+	Reason        string           `json:"reason,omitempty"`
+}
+
+// VirtualOptions lists, for every connected workstation the caller may
+// use, whether each virtual card kind can be created there for user
+// (login; "" = the caller).
+func (s *Service) VirtualOptions(ctx context.Context, p *Principal, login string) ([]VirtualOption, error) {
+	out := []VirtualOption{}
+	ca := s.cardAccess()
+	if ca == nil {
+		return out, nil
+	}
+	states := ca.Workstations()
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		u, err := s.cardUser(tx, p, login)
+		if err != nil {
+			return err
+		}
+		for _, ws := range states {
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+				continue
+			}
+			for _, kind := range VirtualKinds {
+				o := VirtualOption{WorkstationID: ws.ID, Workstation: ws.Name, Kind: kind}
+				ct, err := s.virtualAllowed(ctx, tx, u, &ws, kind)
+				if ct != nil {
+					o.CardType = ct.Name
+				}
+				switch {
+				case err == nil:
+					o.Available = true
+				case lanyard.IsCode(err, lanyard.EInternal):
+					return err
+				default:
+					o.Reason = lanyard.ErrorMessage(err)
+				}
+				out = append(out, o)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// cardUser is the user a card workflow acts for: the caller, or (staff
+// only) the user named by login.
+func (s *Service) cardUser(tx lanyard.Tx, p *Principal, login string) (*lanyard.User, error) {
+	var u *lanyard.User
+	var err error
+	switch {
+	case login == "" || login == p.User.Login:
+		u, err = tx.UserByID(p.User.ID)
+	case !isStaff(p):
+		return nil, lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
+	default:
+		u, err = tx.UserByLogin(login)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, lanyard.Errorf(lanyard.EConflict, "user %q is disabled", u.Login)
+	}
+	return u, nil
+}
+
+// virtualAllowed checks every rule for creating a virtual card of kind
+// for u on ws and returns the card type it will be: the feature switch,
+// the policy (issue permission and an allowed card type of the kind), the
+// workstation's TPM and free reader slots, and for platform credentials
+// the guide's limits (at most 10 per computer, one per user per
+// workstation) and an enrolled second factor for Set up PIN.
+func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.User, ws *WorkstationState, kind lanyard.CardKind) (*lanyard.CardType, error) {
+	f, err := readFeatures(tx)
+	if err != nil {
+		return nil, err
+	}
+	label := kindLabel(kind)
+	switch {
+	case kind == lanyard.KindTPMVirtualCard && !f.TPMVirtualCard, kind == lanyard.KindPlatformCredential && !f.PlatformCredential:
+		return nil, lanyard.Errorf(lanyard.EForbidden, "creating %ss is turned off on this server; an administrator turns it on (Console → Card types → Features, or: lanyard features set --%s on)",
+			label, featureFlag(kind))
+	}
+	pol, err := s.effectivePolicy(tx, u)
+	if err != nil {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
+	}
+	types, err := tx.ListCardTypes()
+	if err != nil {
+		return nil, err
+	}
+	var ct *lanyard.CardType
+	for _, t := range types {
+		if t.Kind == kind && policy.CardTypeAllowed(pol.Settings, t.Name) {
+			ct = t
+			break
+		}
+	}
+	if ct == nil {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "the policy %q allows no card type of kind %s", pol.Name, label)
+	}
+	if max := pol.Settings.Issuance.MaxCardsPerUser; max > 0 {
+		if n, err := tx.CountCards(u.ID); err != nil {
+			return ct, err
+		} else if n >= max {
+			return ct, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s has %d", max, u.Login, n)
+		}
+	}
+	switch {
+	case ws.TPM == nil:
+		return ct, lanyard.Errorf(lanyard.EUnavailable, "workstation %s has not reported its TPM yet; update its Lanyard agent", ws.Name)
+	case !ws.TPM.Usable:
+		return ct, lanyard.Errorf(lanyard.EUnavailable, "workstation %s has no usable TPM 2.0: %s", ws.Name, ws.TPM.Reason)
+	case ws.VirtualSlots <= 0:
+		return ct, lanyard.Errorf(lanyard.EUnavailable, "workstation %s has no free reader slot for another virtual card", ws.Name)
+	}
+	if kind == lanyard.KindPlatformCredential {
+		if err := s.platformLimits(tx, ct, u, ws.ID, 0); err != nil {
+			return ct, err
+		}
+		if ok, err := s.hasSecondFactor(ctx, tx, u); err != nil {
+			return ct, err
+		} else if !ok {
+			return ct, lanyard.Errorf(lanyard.EConflict, "a platform credential's PIN is set up with an authenticator app; enroll one in Self-Service (Authenticator app) first")
+		}
+	}
+	return ct, nil
+}
+
+// platformLimits checks the guide's rules for platform credentials of
+// type ct on workstation wsID: at most MaxPerWorkstation per computer and
+// one per user per workstation. except is a card not to count (the one
+// being issued).
+func (s *Service) platformLimits(tx lanyard.Tx, ct *lanyard.CardType, u *lanyard.User, wsID, except int64) error {
+	rules, _ := lanyard.KindPlatformCredential.Rules()
+	cards, err := tx.ListCards(lanyard.CardFilter{CardType: ct.Name, WorkstationID: wsID})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, c := range cards {
+		if c.ID == except || c.State == lanyard.CardRevoked {
+			continue
+		}
+		n++
+		if rules.OnePerUserPerStation && c.OwnerID == u.ID {
+			return lanyard.Errorf(lanyard.EConflict, "%s already has a platform credential (%s) on this computer; a user has only one per workstation", u.Login, c.Serial)
+		}
+	}
+	if max := rules.MaxPerWorkstation; max > 0 && n >= max {
+		return lanyard.Errorf(lanyard.EConflict, "this computer already has %d platform credentials, the most it may have", n)
+	}
+	return nil
+}
+
+// CreateVirtualInput asks for a new virtual card on a workstation.
+type CreateVirtualInput struct {
+	WorkstationID int64            `json:"workstation_id"`
+	Kind          lanyard.CardKind `json:"kind"`
+	User          string           `json:"user,omitempty"`
+	Name          string           `json:"name,omitempty"`
+}
+
+// CreateVirtualCard has the workstation's agent create a virtual card
+// (Issue card → Create a TPM / Create platform credential) and registers
+// it for the user, in one transaction with its audit event. The card is
+// then issued like any other card in its reader.
+func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in CreateVirtualInput) (*ConnectedCard, error) {
+	ca := s.cardAccess()
+	if ca == nil {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
+	}
+	if in.Kind != lanyard.KindTPMVirtualCard && in.Kind != lanyard.KindPlatformCredential {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "kind must be %s or %s", lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential)
+	}
+	if len(in.Name) > 64 {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a card name is at most 64 characters")
+	}
+	ws, ok := ca.WorkstationState(in.WorkstationID)
+	if !ok || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d is not connected or not yours", in.WorkstationID)
+	}
+	var u *lanyard.User
+	var ct *lanyard.CardType
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if u, err = s.cardUser(tx, p, in.User); err != nil {
+			return err
+		}
+		ct, err = s.virtualAllowed(ctx, tx, u, &ws, in.Kind)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r, err := ca.CreateVirtual(ctx, ws.ID, in.Kind)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	c := &lanyard.Card{Serial: r.Serial, CardType: ct.Name, OwnerID: u.ID, Name: in.Name, State: lanyard.CardClean,
+		ATR: r.ATR, WorkstationID: ws.ID, CreatedAt: now, UpdatedAt: now}
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "card.virtual.create", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+			"serial": c.Serial, "kind": string(in.Kind), "card_type": ct.Name, "user": u.Login, "workstation": ws.Name})
+	}, func(tx lanyard.Tx) error {
+		// Checked again in the transaction: two creations at once must
+		// not both pass the platform credential limits.
+		if in.Kind == lanyard.KindPlatformCredential {
+			if err := s.platformLimits(tx, ct, u, ws.ID, 0); err != nil {
+				return err
+			}
+		}
+		return tx.CreateCard(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
+		CardType: ct.Name, Kind: ct.Kind, CardID: c.ID, State: c.State, Owner: u.Login}, nil
+}
+
+// recognizeVirtual returns the card type of a virtual card an agent
+// made, known by its ATR (agentproto.VirtualATR): the first type of that
+// kind. Card types with ATR patterns of their own were tried first.
+func recognizeVirtual(types []*lanyard.CardType, atr []byte) *lanyard.CardType {
+	for _, kind := range VirtualKinds {
+		if !bytes.Equal(atr, agentproto.VirtualATR(string(kind))) {
+			continue
+		}
+		for _, ct := range types {
+			if ct.Kind == kind {
+				return ct
+			}
+		}
+	}
+	return nil
+}
+
+func kindLabel(kind lanyard.CardKind) string {
+	switch kind {
+	case lanyard.KindTPMVirtualCard:
+		return "TPM virtual smart card"
+	case lanyard.KindPlatformCredential:
+		return "platform credential"
+	}
+	return string(kind)
+}
+
+func featureFlag(kind lanyard.CardKind) string {
+	switch kind {
+	case lanyard.KindTPMVirtualCard:
+		return "tpm-virtual-card"
+	case lanyard.KindPlatformCredential:
+		return "platform-credential"
+	}
+	return fmt.Sprint(kind)
+}

@@ -1,0 +1,82 @@
+// virtual.js: Issue card for the virtual card kinds that live in a
+// workstation's TPM, following the guide's "Issue virtual cards": enter
+// the card name → Create a TPM (or select one created before) → Issue;
+// for a platform credential: name → Create platform credential → Issue →
+// Set up PIN. The first step runs here; the rest is the Issue card dialog
+// (issue.js) on the card the agent created.
+import * as api from './api.js';
+import { $, h, errorText, openDialog, setStatus } from './dom.js';
+import { openIssueDialog } from './issue.js';
+
+const kindText = {
+  tpm_virtual_card: { create: 'Create a TPM', name: 'TPM virtual smart card' },
+  platform_credential: { create: 'Create platform credential', name: 'platform credential' },
+};
+
+// openVirtualDialog opens the first step for option (one entry of GET
+// /virtual-cards/options); existing are the clean cards of that kind
+// already in the workstation's readers.
+export function openVirtualDialog(option, existing, opener, onDone) {
+  const dlg = $('#issue-dialog');
+  const body = $('#issue-body');
+  const status = $('#issue-status');
+  const text = kindText[option.kind];
+  setStatus(status, '');
+  dlg.onclose = null;
+  const choices = existing.length ? h('fieldset', {},
+    h('legend', {}, 'Card'),
+    h('div', { class: 'option' }, h('label', {}, h('input', { type: 'radio', name: 'virtual-card', value: '', checked: true, id: 'virtual-new' }), ' ', text.create)),
+    existing.map((c, i) => h('div', { class: 'option' }, h('label', {},
+      h('input', { type: 'radio', name: 'virtual-card', value: String(i), id: `virtual-old-${i}` }), ' ', `${text.name} ${c.serial} (created before)`)))) : null;
+  const form = h('form', { id: 'virtual-form', novalidate: true },
+    h('p', {}, `A ${text.name} on ${option.workstation}: its keys are made and kept in the workstation's TPM.`),
+    h('div', { class: 'field' }, h('label', { for: 'virtual-name' }, 'Card name'), h('input', { id: 'virtual-name', name: 'virtual-name', maxlength: 64, autocomplete: 'off' })),
+    choices,
+    h('div', { class: 'error', id: 'virtual-error', role: 'alert' }),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
+      h('button', { type: 'submit', class: 'primary', id: 'virtual-create' }, existing.length ? 'Next' : text.create)));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('#virtual-name', form).value.trim();
+    const picked = form.querySelector('input[name=virtual-card]:checked');
+    if (picked && picked.value !== '') {
+      openIssueDialog(existing[Number(picked.value)], opener, onDone, { name });
+      return;
+    }
+    const buttons = Array.from(form.querySelectorAll('button'));
+    buttons.forEach((b) => { b.disabled = true; });
+    setStatus(status, `Creating the ${text.name} in the workstation's TPM…`);
+    try {
+      const card = await api.virtualCards.create({ workstation_id: option.workstation_id, kind: option.kind, name });
+      setStatus(status, '');
+      openIssueDialog(card, opener, onDone, { name });
+    } catch (err) {
+      setStatus(status, '');
+      $('#virtual-error', form).textContent = `The ${text.name} was not created. ${errorText(err)}`;
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+  body.replaceChildren(form);
+  openDialog(dlg, opener, $('#issue-title'));
+  $('#virtual-name', form).focus();
+}
+
+// virtualSection lists, per workstation, the virtual card kinds: a
+// button where one can be created, the reason where not.
+export function virtualSection(options, connected, onDone) {
+  if (!options.length) return h('p', { class: 'empty' }, 'None of your workstations is connected.');
+  return h('ul', { class: 'virtual-options' }, options.map((o) => {
+    const text = kindText[o.kind];
+    if (!text) return null;
+    const existing = connected.filter((c) => c.workstation_id === o.workstation_id && c.kind === o.kind && (!c.card_id || c.state === 'clean'));
+    return h('li', {},
+      h('strong', {}, o.workstation), ': ',
+      o.available
+        ? h('button', {
+          type: 'button', class: 'primary', 'data-kind': o.kind, 'data-workstation': String(o.workstation_id),
+          onclick: (e) => openVirtualDialog(o, existing, e.currentTarget, onDone),
+        }, `Issue ${text.name}`)
+        : h('span', { class: 'hint', 'data-kind': o.kind }, `No ${text.name}: ${o.reason}`));
+  }));
+}

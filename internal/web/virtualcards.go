@@ -1,0 +1,52 @@
+package web
+
+import (
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// virtualCardRoutes are the virtual card kinds that live on workstations
+// (TPM virtual smart card, platform credential): the feature switches,
+// what can be created where, creating one, and a platform credential's
+// Set up PIN.
+func (s *Server) virtualCardRoutes() []*route {
+	v1 := "/api/v1"
+	return []*route{
+		{method: "GET", path: v1 + "/features", summary: "Feature switches (Create TPM virtual smart card, Create platform credential)", tag: "cards", roles: anyone, out: &service.Features{}, status: 200,
+			h: func(c *call) (any, error) { return s.svc.Features(c.r.Context()) }},
+		{method: "PUT", path: v1 + "/features", summary: "Set the feature switches", tag: "cards", roles: admins, in: service.Features{}, out: &service.Features{}, status: 200,
+			h: func(c *call) (any, error) {
+				var in service.Features
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.PutFeatures(c.r.Context(), c.p, in)
+			}},
+		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
+			out: []service.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
+			h: func(c *call) (any, error) {
+				return s.svc.VirtualOptions(c.r.Context(), c.p, c.r.URL.Query().Get("user"))
+			}},
+		{method: "POST", path: v1 + "/virtual-cards", summary: "Create a TPM virtual smart card or a platform credential on a workstation (then issue it like any card)", tag: "cards", roles: anyone,
+			in: service.CreateVirtualInput{}, out: &service.ConnectedCard{}, status: 201,
+			h: func(c *call) (any, error) {
+				var in service.CreateVirtualInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.CreateVirtualCard(c.r.Context(), c.p, in)
+			}},
+		{method: "POST", path: v1 + "/cards/{id}/pin-setup", summary: "Set up PIN of a platform credential: password and authenticator code, then the new PIN", tag: "cards", roles: anyone,
+			in: service.PINSetupInput{}, out: &service.CardView{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.PINSetupInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
+			}},
+	}
+}
