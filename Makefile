@@ -7,9 +7,11 @@ export GOFLAGS ?= -buildvcs=false
 
 ## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
 run:
+	scripts/build-deps.sh
 	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080 --demo
 
 build:
+	scripts/build-deps.sh
 	$(GO) build -o bin/lanyard ./cmd/lanyard
 
 ## test: install what the tests need, start PostgreSQL, run every check and test
