@@ -24,6 +24,9 @@ const (
 const (
 	KindTPMVirtualCard     = "tpm_virtual_card"
 	KindPlatformCredential = "platform_credential"
+	// KindAirCard is a card an AirCard service hosts (issue 7); agents
+	// on workstations never create one.
+	KindAirCard = "aircard"
 )
 
 // Message is one frame's content. Which fields a type carries:
@@ -70,6 +73,8 @@ func VirtualATR(kind string) []byte {
 		return emu.ATRWithIssuerData("LanyardTPM")
 	case KindPlatformCredential:
 		return emu.ATRWithIssuerData("LanyardPC")
+	case KindAirCard:
+		return emu.ATRWithIssuerData("LanyardAir")
 	}
 	return nil
 }
@@ -187,7 +192,7 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: open message without a reader")
 	case m.Type == TypeTransmit && len(m.APDU) < 4:
 		return fmt.Errorf("agentproto: transmit of a %d-byte APDU", len(m.APDU))
-	case m.Type == TypeCreate && m.Kind != KindTPMVirtualCard && m.Kind != KindPlatformCredential:
+	case m.Type == TypeCreate && m.Kind != KindTPMVirtualCard && m.Kind != KindPlatformCredential && m.Kind != KindAirCard:
 		return fmt.Errorf("agentproto: create of unknown kind %q", m.Kind)
 	case m.VirtualSlots < 0 || m.VirtualSlots > MaxReaders:
 		return fmt.Errorf("agentproto: %d virtual slots", m.VirtualSlots)
