@@ -130,7 +130,7 @@ func (h *virtualHost) start(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		kind, _, _ := strings.Cut(name, ".")
-		if agentproto.VirtualATR(kind) == nil {
+		if !tpmKind(kind) {
 			h.log.Warn("ignoring a virtual card file of an unknown kind", "file", name)
 			continue
 		}
@@ -163,7 +163,7 @@ func (h *virtualHost) stop() {
 // create makes a new virtual card of kind, saves it and attaches it; it
 // returns the card's serial.
 func (h *virtualHost) create(kind string) (string, error) {
-	if agentproto.VirtualATR(kind) == nil {
+	if !tpmKind(kind) {
 		return "", fmt.Errorf("agent: unknown virtual card kind %q", kind)
 	}
 	if h == nil || h.tpm == nil || !h.tpm.Status().Usable {
@@ -304,3 +304,9 @@ func (a *Agent) createAndFind(kind string) *agentproto.Message {
 // virtualAttachTimeout bounds the wait for a new virtual card to appear in
 // pcscd (vpcd connects, pcscd polls, the agent reads the serial).
 const virtualAttachTimeout = 20 * time.Second
+
+// tpmKind reports whether kind is a virtual card kind a workstation agent
+// makes in its TPM.
+func tpmKind(kind string) bool {
+	return kind == agentproto.KindTPMVirtualCard || kind == agentproto.KindPlatformCredential
+}
