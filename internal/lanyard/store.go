@@ -145,6 +145,19 @@ type Tx interface {
 	// code expired before at (unconfirmed requests) and returns how many.
 	DeleteExpiredPairings(before time.Time) (int, error)
 
+	// AirCards: the allowed computers of each AirCard and the connection
+	// codes that add one.
+	AddAirCardComputer(c *AirCardComputer) error             // EConflict when already allowed
+	RemoveAirCardComputer(cardID, workstationID int64) error // ENotFound when not allowed
+	AirCardComputers(cardID int64) ([]*AirCardComputer, error)
+	// AirCardsAllowedOn returns the IDs of the AirCards workstationID may use.
+	AirCardsAllowedOn(workstationID int64) ([]int64, error)
+	CreateAirCardCode(c *AirCardCode) error
+	AirCardCodeByHash(hash string) (*AirCardCode, error) // ENotFound
+	// UseAirCardCode marks the code used by workstationID at at, if it is
+	// still unused; EConflict when another use came first.
+	UseAirCardCode(id, workstationID int64, at time.Time) error
+
 	// Documents of the documents check. Uploads and decisions are a
 	// document's history: they are only ever added.
 	CreateDocument(d *Document) error // sets d.ID

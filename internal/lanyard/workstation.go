@@ -42,6 +42,9 @@ type Workstation struct {
 	// moves it.
 	PairingExpiresAt time.Time `json:"pairing_expires_at,omitzero"`
 	TPM              bool      `json:"tpm"`
+	// Role tells the AirCard service, which pairs and connects like an
+	// agent, from workstations. It is set at pairing and never changes.
+	Role             WorkstationRole `json:"role"`
 	AgentVersion     string    `json:"agent_version"`
 	CreatedAt        time.Time `json:"created_at"`
 	PairedAt         time.Time `json:"paired_at,omitzero"`
@@ -55,3 +58,11 @@ type WorkstationFilter struct {
 	Limit   int
 	Offset  int
 }
+
+// WorkstationRole is what a paired agent is.
+type WorkstationRole string
+
+const (
+	RoleWorkstation    WorkstationRole = "workstation"
+	RoleAirCardService WorkstationRole = "aircard_service" // hosts AirCards (issue 7)
+)

@@ -8,11 +8,11 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const workstationCols = `id, name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, pairing_expires_at, tpm, agent_version, created_at, paired_at, last_seen_at`
+const workstationCols = `id, name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, pairing_expires_at, tpm, agent_version, created_at, paired_at, last_seen_at, role`
 
 var (
 	qInsertWorkstation = prepared(`INSERT INTO workstations (name, owner_id, status, public_key, key_sha256, cert_serial, pairing_code, pairing_expires_at, tpm, agent_version,
-		created_at, paired_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		created_at, paired_at, last_seen_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateWorkstation = prepared(`UPDATE workstations SET name = ?, owner_id = ?, status = ?, public_key = ?, key_sha256 = ?, cert_serial = ?, pairing_code = ?,
 		pairing_expires_at = ?, tpm = ?, agent_version = ?, paired_at = ?, last_seen_at = ? WHERE id = ?`)
 	qTouchWorkstation = prepared(`UPDATE workstations SET last_seen_at = ? WHERE id = ?`)
@@ -34,8 +34,11 @@ func normWorkstation(w *lanyard.Workstation) {
 
 func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
+	if w.Role == "" {
+		w.Role = lanyard.RoleWorkstation
+	}
 	err := t.row(qInsertWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, micros(w.PairingExpiresAt), w.TPM,
-		w.AgentVersion, micros(w.CreatedAt), micros(w.PairedAt), micros(w.LastSeenAt)).Scan(&w.ID)
+		w.AgentVersion, micros(w.CreatedAt), micros(w.PairedAt), micros(w.LastSeenAt), string(w.Role)).Scan(&w.ID)
 	if err != nil {
 		return t.writeErr(err, "a workstation with this pairing code or certificate already exists", workstationMissing)
 	}
@@ -101,12 +104,13 @@ func (t *txn) ListWorkstations(f lanyard.WorkstationFilter) ([]*lanyard.Workstat
 func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 	var w lanyard.Workstation
 	var owner sql.NullInt64
-	var status string
+	var status, role string
 	var created, paired, seen, expires int64
 	if err := s.Scan(&w.ID, &w.Name, &owner, &status, &w.PublicKey, &w.KeySHA256, &w.CertSerial, &w.PairingCode, &expires, &w.TPM, &w.AgentVersion,
-		&created, &paired, &seen); err != nil {
+		&created, &paired, &seen, &role); err != nil {
 		return nil, err
 	}
+	w.Role = lanyard.WorkstationRole(role)
 	w.OwnerID = refOut(owner)
 	w.PublicKey = bytesOut(w.PublicKey)
 	w.Status = lanyard.WorkstationStatus(status)

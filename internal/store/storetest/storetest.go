@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Requests", testRequests},
 		{"Documents", testDocuments},
 		{"Workstations", testWorkstations},
+		{"AirCards", testAirCards},
 		{"Mail", testMail},
 		{"MailClaim", testMailClaim},
 		{"MailClaimConcurrent", testMailClaimConcurrent},
