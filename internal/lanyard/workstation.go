@@ -44,11 +44,11 @@ type Workstation struct {
 	TPM              bool      `json:"tpm"`
 	// Role tells the AirCard service, which pairs and connects like an
 	// agent, from workstations. It is set at pairing and never changes.
-	Role             WorkstationRole `json:"role"`
-	AgentVersion     string    `json:"agent_version"`
-	CreatedAt        time.Time `json:"created_at"`
-	PairedAt         time.Time `json:"paired_at,omitzero"`
-	LastSeenAt       time.Time `json:"last_seen_at,omitzero"`
+	Role         WorkstationRole `json:"role"`
+	AgentVersion string          `json:"agent_version"`
+	CreatedAt    time.Time       `json:"created_at"`
+	PairedAt     time.Time       `json:"paired_at,omitzero"`
+	LastSeenAt   time.Time       `json:"last_seen_at,omitzero"`
 }
 
 // WorkstationFilter narrows ListWorkstations. Zero values match everything.
