@@ -29,6 +29,12 @@ func TestFrameRoundTrip(t *testing.T) {
 		{Type: TypeHello, Version: "1.1", Hostname: "pc", TPM: &TPMStatus{Usable: true, Manufacturer: "IBM", Kind: "simulator"}, VirtualSlots: 2},
 		{Type: TypeCreate, ID: 5, Kind: KindTPMVirtualCard},
 		{Type: TypeReply, ID: 5, Reader: "Virtual PCD 00 01", Serial: "123456"},
+		{Type: TypeAirCards, AirCards: []AirCard{{Serial: "42", Name: "Air"}}, ServiceOnline: true},
+		{Type: TypeAirCards, AirCards: []AirCard{}},
+		{Type: TypeAirOpen, ID: 9, Serial: "42"},
+		{Type: TypeAirTransmit, ID: 10, Session: 3, APDU: []byte{0, 0xA4, 4, 0}},
+		{Type: TypeAirClose, ID: 11, Session: 3},
+		{Type: TypeAirReply, ID: 10, APDU: []byte{0x90, 0}},
 	}
 	var buf bytes.Buffer
 	for _, m := range msgs {
@@ -71,6 +77,12 @@ func TestFrameRefused(t *testing.T) {
 		"kind in open":      frame(`{"type":"open","id":1,"reader":"r","kind":"tpm_virtual_card"}`),
 		"tpm in snapshot":   frame(`{"type":"snapshot","readers":[],"tpm":{"usable":true}}`),
 		"serial in create":  frame(`{"type":"create","id":1,"kind":"tpm_virtual_card","serial":"1"}`),
+		"aircards no list":  frame(`{"type":"aircards","service_online":true}`),
+		"aircards in hello": frame(`{"type":"hello","aircards":[]}`),
+		"airopen no serial": frame(`{"type":"airopen","id":1}`),
+		"airopen no id":     frame(`{"type":"airopen","serial":"1"}`),
+		"airtransmit short": frame(`{"type":"airtransmit","id":1,"session":1,"apdu":"AAE="}`),
+		"aircard no serial": frame(`{"type":"aircards","aircards":[{"name":"x"}]}`),
 	} {
 		if _, err := ReadFrame(bytes.NewReader(raw)); err == nil {
 			t.Errorf("%s: accepted", name)

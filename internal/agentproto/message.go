@@ -17,6 +17,15 @@ const (
 	TypeClose    = "close"
 	TypePing     = "ping"
 	TypeCreate   = "create"
+
+	// AirCards on a workstation (issue 7): the server tells the agent
+	// which AirCards it may use; the agent's bridge opens sessions on
+	// them, through the server, for the workstation's applications.
+	TypeAirCards    = "aircards"
+	TypeAirOpen     = "airopen"
+	TypeAirTransmit = "airtransmit"
+	TypeAirClose    = "airclose"
+	TypeAirReply    = "airreply"
 )
 
 // Virtual card kinds a create message asks for; the names are the card
@@ -42,6 +51,16 @@ const (
 //	          Serial (to create) or Error
 //	ended     Session, Error
 //	ping      nothing
+//	aircards  AirCards, ServiceOnline (server → workstation agent: the
+//	          full list of AirCards it may use)
+//	airopen   ID, Serial      (agent → server: a session on an AirCard)
+//	airtransmit ID, Session, APDU
+//	airclose  ID, Session
+//	airreply  ID, and Session (to airopen), APDU (to airtransmit) or Error
+//
+// The air requests go from the agent to the server, with IDs the agent
+// chooses; their replies are airreply, never reply, so the two ID spaces
+// do not mix.
 //
 // Request IDs are chosen by the server and unique per connection; they
 // let several sessions (on different cards) run at once.
@@ -62,7 +81,19 @@ type Message struct {
 	VirtualSlots int    `json:"virtual_slots,omitempty"`
 	Kind         string `json:"kind,omitempty"`
 	Serial       string `json:"serial,omitempty"`
+	// AirCards and ServiceOnline are the aircards message's.
+	AirCards      []AirCard `json:"aircards,omitzero"`
+	ServiceOnline bool      `json:"service_online,omitempty"`
 }
+
+// AirCard is an AirCard a workstation may use.
+type AirCard struct {
+	Serial string `json:"serial"`
+	Name   string `json:"name,omitempty"`
+}
+
+// MaxAirCards bounds an aircards message.
+const MaxAirCards = 64
 
 // VirtualATR is the ATR a virtual card of kind answers with; card types
 // on the server recognize the kinds by it (ISO/IEC 7816-4 card issuer's
@@ -140,7 +171,7 @@ func (m *Message) Validate() error {
 		}
 		return nil
 	}
-	var allowed struct{ id, session, reader, apdu, err, readers, hello, kind, serial bool }
+	var allowed struct{ id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool }
 	switch m.Type {
 	case TypeHello:
 		allowed.hello = true
@@ -157,6 +188,16 @@ func (m *Message) Validate() error {
 		allowed.reader, allowed.serial = true, true
 	case TypeCreate:
 		allowed.id, allowed.kind = true, true
+	case TypeAirCards:
+		allowed.aircards = true
+	case TypeAirOpen:
+		allowed.id, allowed.serial = true, true
+	case TypeAirTransmit:
+		allowed.id, allowed.session, allowed.apdu = true, true, true
+	case TypeAirClose:
+		allowed.id, allowed.session = true, true
+	case TypeAirReply:
+		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
 	case TypePing:
@@ -176,6 +217,7 @@ func (m *Message) Validate() error {
 		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0, allowed.hello, "version, hostname, tpm or virtual_slots"},
 		{m.Kind != "", allowed.kind, "kind"},
 		{m.Serial != "", allowed.serial, "serial"},
+		{m.AirCards != nil || m.ServiceOnline, allowed.aircards, "aircards or service_online"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -184,13 +226,20 @@ func (m *Message) Validate() error {
 		}
 	}
 	switch {
-	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate) && m.ID == 0:
+	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate ||
+		m.Type == TypeAirOpen || m.Type == TypeAirTransmit || m.Type == TypeAirClose || m.Type == TypeAirReply) && m.ID == 0:
 		return fmt.Errorf("agentproto: %s message without an id", m.Type)
-	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded) && m.Session == 0:
+	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded || m.Type == TypeAirTransmit || m.Type == TypeAirClose) && m.Session == 0:
 		return fmt.Errorf("agentproto: %s message without a session", m.Type)
 	case m.Type == TypeOpen && m.Reader == "":
 		return fmt.Errorf("agentproto: open message without a reader")
-	case m.Type == TypeTransmit && len(m.APDU) < 4:
+	case m.Type == TypeAirOpen && m.Serial == "":
+		return fmt.Errorf("agentproto: airopen message without a serial")
+	case m.Type == TypeAirCards && m.AirCards == nil:
+		return fmt.Errorf("agentproto: aircards message without its list")
+	case len(m.AirCards) > MaxAirCards:
+		return fmt.Errorf("agentproto: %d AirCards exceed %d", len(m.AirCards), MaxAirCards)
+	case (m.Type == TypeTransmit || m.Type == TypeAirTransmit) && len(m.APDU) < 4:
 		return fmt.Errorf("agentproto: transmit of a %d-byte APDU", len(m.APDU))
 	case m.Type == TypeCreate && m.Kind != KindTPMVirtualCard && m.Kind != KindPlatformCredential && m.Kind != KindAirCard:
 		return fmt.Errorf("agentproto: create of unknown kind %q", m.Kind)
@@ -212,6 +261,11 @@ func (m *Message) Validate() error {
 	}
 	if m.Error != nil && (m.Error.Code == "" || len(m.Error.Message) > 1024) {
 		return fmt.Errorf("agentproto: error without a code or with an overlong message")
+	}
+	for _, a := range m.AirCards {
+		if a.Serial == "" || len(a.Serial) > 64 || len(a.Name) > MaxNameLength {
+			return fmt.Errorf("agentproto: malformed AirCard %q", a.Serial)
+		}
 	}
 	for _, r := range m.Readers {
 		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {

@@ -33,6 +33,26 @@ type PairRequest struct {
 	Hostname     string `json:"hostname"`
 	AgentVersion string `json:"agent_version"`
 	TPM          bool   `json:"tpm"`
+	// Role is "aircard_service" for an AirCard service; empty for a
+	// workstation.
+	Role string `json:"role,omitempty"`
+}
+
+// PathAirCardJoin is where a paired workstation joins an AirCard with a
+// connection code (client certificate required):
+//
+//	POST /agent/v1/aircard/join   AirCardJoin → 200 AirCardJoined
+const PathAirCardJoin = "/agent/v1/aircard/join"
+
+// AirCardJoin carries the connection code an operator gave the user.
+type AirCardJoin struct {
+	Code string `json:"code"`
+}
+
+// AirCardJoined names the AirCard the workstation may now use.
+type AirCardJoined struct {
+	Serial string `json:"serial"`
+	Name   string `json:"name,omitempty"`
 }
 
 // PairResponse names the pending workstation. The code is not in it: the
