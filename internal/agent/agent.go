@@ -40,9 +40,18 @@ type Config struct {
 	// TPM is the workstation's TPM, for TPM virtual smart cards and
 	// platform credentials; nil: the workstation has none.
 	TPM TPM
-	// Slots attach virtual cards to the workstation's readers; nil: the
-	// agent creates no virtual cards.
+	// Slots attach virtual cards and AirCards to the workstation's
+	// readers; nil: the agent creates no virtual cards and connects no
+	// AirCards.
 	Slots Slots
+	// Role is what the agent is: "" for a workstation,
+	// lanyard's "aircard_service" for an AirCard service (cmd/lanyard
+	// aircard serve), whose Readers are the AirCards it hosts.
+	Role string
+	// Create, when set, makes the virtual cards the server asks for
+	// instead of the TPM (the AirCard service creates AirCards); it
+	// returns the new card's serial.
+	Create func(kind string) (serial string, err error)
 	// OnPairingCode shows the pairing code to the person at the
 	// workstation; default: print it to standard error.
 	OnPairingCode func(code string)
@@ -58,6 +67,7 @@ type Agent struct {
 	inv  *inventory
 
 	virtual *virtualHost
+	air     *airBridge
 
 	mu     sync.Mutex
 	status Status
@@ -101,6 +111,9 @@ func newAgent(cfg Config) (*Agent, error) {
 	a := &Agent{cfg: rc, log: cfg.Log}
 	if cfg.Slots != nil {
 		a.virtual = newVirtualHost(cfg.StateDir, cfg.TPM, cfg.Slots, cfg.Log)
+		if cfg.Role == "" {
+			a.air = newAirBridge(cfg.Slots, cfg.Log)
+		}
 	}
 	return a, nil
 }
@@ -249,6 +262,11 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	}
 	r := newRelay(a.inv, pc, a.log)
 	r.create = a.createAndFind
+	if a.air != nil {
+		a.air.connected(pc)
+		defer a.air.disconnected()
+		r.air = a.air
+	}
 	defer r.closeAll()
 	sendErr := make(chan error, 1)
 	go func() {

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
 
 // MemReaders are readers in process holding emulated cards, with no
@@ -25,7 +25,7 @@ type MemReaders struct {
 }
 
 type memSlot struct {
-	card      *emu.Card
+	card      vpcd.Card
 	gen       uint64 // bumped on every insert and remove
 	exclusive bool
 	shared    int
@@ -42,7 +42,7 @@ func NewMemReaders(names ...string) *MemReaders {
 }
 
 // Insert puts card into reader, removing any card there first.
-func (m *MemReaders) Insert(reader string, card *emu.Card) error {
+func (m *MemReaders) Insert(reader string, card vpcd.Card) error {
 	m.mu.Lock()
 	s := m.slots[reader]
 	if s == nil {
@@ -141,7 +141,7 @@ type memCard struct {
 	m         *MemReaders
 	reader    string
 	gen       uint64
-	card      *emu.Card
+	card      vpcd.Card
 	exclusive bool
 	closed    bool
 }
@@ -185,7 +185,7 @@ func (k *memCard) Close() error {
 // Attach implements Slots: it adds a reader named "Lanyard virtual N",
 // inserts card and, when ctx ends, removes both. MemReaders take up to
 // agentproto.MaxReaders readers in all.
-func (m *MemReaders) Attach(ctx context.Context, card *emu.Card) error {
+func (m *MemReaders) Attach(ctx context.Context, card vpcd.Card) error {
 	m.mu.Lock()
 	if len(m.names) >= agentproto.MaxReaders {
 		m.mu.Unlock()

@@ -47,7 +47,7 @@ func (a *Agent) pair(ctx context.Context, key *ecdsa.PrivateKey) (*State, error)
 	if err != nil {
 		return nil, err
 	}
-	req := agentproto.PairRequest{CSR: csr, Hostname: a.cfg.Hostname, AgentVersion: a.cfg.Version, TPM: a.virtual.status().Usable}
+	req := agentproto.PairRequest{CSR: csr, Hostname: a.cfg.Hostname, AgentVersion: a.cfg.Version, TPM: a.virtual.status().Usable, Role: a.cfg.Role}
 	for {
 		var started agentproto.PairResponse
 		if err := a.postJSON(ctx, pinned, agentproto.PathPair, req, &started); err != nil {

@@ -17,6 +17,7 @@ import (
 type relay struct {
 	inv    *inventory
 	create func(kind string) *agentproto.Message
+	air    *airBridge // nil: no AirCards here
 	pc     *agentproto.Conn
 	log    *slog.Logger
 
@@ -47,6 +48,14 @@ func (r *relay) handle(m *agentproto.Message) {
 		go func() { r.reply(m.ID, r.transmit(m.Session, m.APDU)) }()
 	case agentproto.TypeClose:
 		go func() { r.reply(m.ID, r.close(m.Session)) }()
+	case agentproto.TypeAirCards:
+		if r.air != nil {
+			r.air.update(m)
+		}
+	case agentproto.TypeAirReply:
+		if r.air != nil {
+			r.air.reply(m)
+		}
 	case agentproto.TypeCreate:
 		go func() {
 			if r.create == nil {

@@ -27,6 +27,8 @@ type Status struct {
 	// VirtualCards are the TPM virtual smart cards and platform
 	// credentials this agent hosts.
 	VirtualCards []VirtualCardStatus `json:"virtual_cards,omitempty"`
+	// AirCard is the AirCard indicator (workstations with reader slots).
+	AirCard *AirCardStatus `json:"aircard,omitempty"`
 }
 
 func (a *Agent) setStatus(fn func(*Status)) {
@@ -45,6 +47,10 @@ func (a *Agent) currentStatus() Status {
 	}
 	if a.virtual != nil {
 		st.TPM, st.VirtualCards = a.virtual.status(), a.virtual.list()
+	}
+	if a.air != nil {
+		air := a.air.status()
+		st.AirCard = &air
 	}
 	return st
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
 
 // TPM is the workstation's TPM as the agent uses it: the requirements
@@ -39,7 +40,7 @@ type TPM interface {
 type Slots interface {
 	// Attach keeps card in a free reader until ctx ends; ErrNoSlot when
 	// every slot is taken.
-	Attach(ctx context.Context, card *emu.Card) error
+	Attach(ctx context.Context, card vpcd.Card) error
 	// Free is how many more cards Attach takes.
 	Free() int
 }
@@ -278,7 +279,11 @@ type VirtualCardStatus struct {
 // it in a reader (with its serial read), so the server can open it at
 // once.
 func (a *Agent) createAndFind(kind string) *agentproto.Message {
-	serial, err := a.virtual.create(kind)
+	create := a.virtual.create
+	if a.cfg.Create != nil {
+		create = a.cfg.Create
+	}
+	serial, err := create(kind)
 	if err != nil {
 		return errReply(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
 
@@ -33,7 +32,7 @@ func NewVPCDSlots(addrs []string, log *slog.Logger) *VPCDSlots {
 
 // Attach implements Slots: the card is served in the first free slot
 // until ctx ends (vpcd.Start redials when pcscd restarts).
-func (v *VPCDSlots) Attach(ctx context.Context, card *emu.Card) error {
+func (v *VPCDSlots) Attach(ctx context.Context, card vpcd.Card) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, addr := range v.addrs {

@@ -31,7 +31,7 @@ func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) 
 }
 
 func serviceState(st WorkstationState) service.WorkstationState {
-	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Online: st.Online, VirtualSlots: st.VirtualSlots}
+	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Role: st.Role, Online: st.Online, VirtualSlots: st.VirtualSlots}
 	if st.TPM != nil {
 		ws.TPM = &service.TPMState{Usable: st.TPM.Usable, Reason: st.TPM.Reason, Manufacturer: st.TPM.Manufacturer, Kind: st.TPM.Kind}
 	}
@@ -56,3 +56,5 @@ func (a cardAccess) CreateVirtual(ctx context.Context, workstationID int64, kind
 	}
 	return service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}, nil
 }
+
+func (a cardAccess) AirCardsChanged(workstationIDs ...int64) { a.h.AirCardsChanged(workstationIDs...) }

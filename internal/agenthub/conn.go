@@ -17,6 +17,7 @@ type agentConn struct {
 	id      int64
 	name    string
 	ownerID int64
+	role    lanyard.WorkstationRole
 	pc      *agentproto.Conn
 
 	mu       sync.Mutex
@@ -27,12 +28,17 @@ type agentConn struct {
 	pending  map[uint64]chan *agentproto.Message
 	sessions map[uint64]*Session // by agent session id
 	busy     map[string]bool     // readers with a session or an open in flight
+	// air holds the sessions this workstation's AirCard bridge opened on
+	// AirCards (by the ID given to the agent), and airNext numbers them.
+	air     map[uint64]*airSession
+	airNext uint64
 }
 
 func newAgentConn(h *Hub, w *lanyard.Workstation, pc *agentproto.Conn) *agentConn {
 	return &agentConn{
-		hub: h, id: w.ID, name: w.Name, ownerID: w.OwnerID, pc: pc,
+		hub: h, id: w.ID, name: w.Name, ownerID: w.OwnerID, role: w.Role, pc: pc,
 		pending: map[uint64]chan *agentproto.Message{}, sessions: map[uint64]*Session{}, busy: map[string]bool{},
+		air: map[uint64]*airSession{},
 	}
 }
 
@@ -43,7 +49,7 @@ func (c *agentConn) state() WorkstationState {
 }
 
 func (c *agentConn) stateLocked() WorkstationState {
-	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Online: true, Readers: make([]Reader, len(c.readers)),
+	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: make([]Reader, len(c.readers)),
 		VirtualSlots: c.slots}
 	if c.tpm != nil {
 		t := *c.tpm
@@ -78,6 +84,7 @@ func (c *agentConn) serve(ctx context.Context) {
 	h.publish(Event{Kind: EventOnline, State: c.state()})
 	rctx, stop := context.WithCancel(ctx)
 	go h.recheck(rctx, c)
+	h.airConnected(rctx, c)
 
 	for {
 		m, err := c.pc.Recv()
@@ -100,7 +107,12 @@ func (c *agentConn) serve(ctx context.Context) {
 	for _, s := range c.sessions {
 		s.end(ErrAgentGone)
 	}
+	air := c.air
+	c.air = map[uint64]*airSession{}
 	c.mu.Unlock()
+	for _, a := range air {
+		a.sess.Close()
+	}
 	h.mu.Lock()
 	if h.conns[c.id] == c {
 		delete(h.conns, c.id)
@@ -109,6 +121,7 @@ func (c *agentConn) serve(ctx context.Context) {
 	st := c.state()
 	st.Online = false
 	h.publish(Event{Kind: EventOffline, State: st})
+	h.airDisconnected(c)
 	seenCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := h.svc.AgentSeen(seenCtx, c.id); err != nil {
@@ -137,6 +150,12 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 		if ch != nil {
 			ch <- m
 		}
+		return nil
+	case agentproto.TypeAirOpen, agentproto.TypeAirTransmit, agentproto.TypeAirClose:
+		if c.role != lanyard.RoleWorkstation {
+			return &agentproto.Error{Code: agentproto.ErrCodeFailed, Message: "an AirCard service does not use AirCards"}
+		}
+		go c.airRequest(m)
 		return nil
 	case agentproto.TypeEnded:
 		c.mu.Lock()

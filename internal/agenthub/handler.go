@@ -26,6 +26,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("POST "+agentproto.PathPair, h.pair)
 	mux.HandleFunc("GET "+agentproto.PathPair+"/{id}", h.pairStatus)
 	mux.HandleFunc("GET "+agentproto.PathConnect, h.connect)
+	mux.HandleFunc("POST "+agentproto.PathAirCardJoin, h.airCardJoin)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.ENotFound, "no agent endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -123,6 +124,34 @@ func (h *Hub) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	pc := agentproto.NewConn(nc, brw.Reader, h.heartbeat)
 	newAgentConn(h, ws, pc).serve(contextWithoutCancel(r))
+}
+
+// airCardJoin adds the workstation presenting its client certificate to
+// the allowed computers of the AirCard its connection code names
+// (lanyard agent aircard add CODE).
+func (h *Hub) airCardJoin(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "a workstation client certificate is required; pair the agent first"))
+		return
+	}
+	ws, err := h.svc.AgentConnected(r.Context(), r.TLS.PeerCertificates[0].SerialNumber.Text(16))
+	if err != nil {
+		writeProblem(w, err)
+		return
+	}
+	var in agentproto.AirCardJoin
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "the request body must be {\"code\": \"XXXXX-XXXXX\"}"))
+		return
+	}
+	joined, err := h.svc.JoinAirCard(r.Context(), ws.ID, remoteHost(r), in.Code)
+	if err != nil {
+		writeProblem(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, joined)
 }
 
 func headerHas(h http.Header, name, token string) bool {

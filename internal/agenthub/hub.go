@@ -22,6 +22,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -70,6 +71,8 @@ type WorkstationState struct {
 	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
 	// VirtualSlots is how many more virtual cards the agent can attach.
 	VirtualSlots int `json:"virtual_slots"`
+	// Role tells an AirCard service from a workstation.
+	Role lanyard.WorkstationRole `json:"role"`
 }
 
 // Reader is a card reader on a workstation and the card in it.

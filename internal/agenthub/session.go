@@ -51,7 +51,9 @@ func (h *Hub) Open(ctx context.Context, workstationID int64, reader string) (*Se
 	case !r.Present:
 		c.mu.Unlock()
 		return nil, ErrNoCard
-	case c.busy[reader]:
+	case c.busy[reader] && c.role != lanyard.RoleAirCardService:
+		// An AirCard service gives every session its own security
+		// state (internal/aircard), so its cards take several at once.
 		c.mu.Unlock()
 		return nil, ErrCardBusy
 	}

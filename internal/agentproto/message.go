@@ -143,6 +143,8 @@ const (
 	ErrCodeFailed      = "failed"       // anything else; Message says what
 	ErrCodeNoTPM       = "no_tpm"       // create: the workstation has no usable TPM
 	ErrCodeNoSlot      = "no_slot"      // create: no free reader slot for another virtual card
+	ErrCodeForbidden   = "forbidden"    // airopen: this computer may not use the AirCard
+	ErrCodeUnavailable = "unavailable"  // airopen: the AirCard service is not connected
 )
 
 // Error is a failure the agent reports.

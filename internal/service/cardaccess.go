@@ -26,6 +26,10 @@ type CardAccess interface {
 	// kind (TPM virtual smart card, platform credential) and attach it to
 	// a reader; it returns that reader once the card shows in it.
 	CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (ReaderState, error)
+	// AirCardsChanged tells the agents of the workstations that their
+	// lists of AirCards changed (AirCardsFor): they connect new ones and
+	// disconnect the others.
+	AirCardsChanged(workstationIDs ...int64)
 }
 
 // CardSession is an exclusive APDU session with one card. It is an
@@ -40,6 +44,7 @@ type WorkstationState struct {
 	ID      int64
 	Name    string
 	OwnerID int64
+	Role    lanyard.WorkstationRole
 	Online  bool
 	Readers []ReaderState
 	// TPM is the agent's requirements check (nil: not reported yet).

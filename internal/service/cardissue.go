@@ -93,12 +93,18 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 	if access == nil {
 		return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
 	}
-	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isStaff(p)) {
+	// The AirCard service is nobody's workstation: its readers are the
+	// AirCards, each open to its owner (and staff).
+	air := false
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && ws.Role == lanyard.RoleAirCardService {
+		air = true
+	}
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isStaff(p) || air) {
 		if !ws.Online {
 			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
 		}
 		for _, r := range ws.Readers {
-			if r.Name == t.Reader && r.Present {
+			if r.Name == t.Reader && r.Present && (!air || s.airCardOwned(ctx, p, r)) {
 				sess, err := access.Open(ctx, ws.ID, r.Name)
 				if err != nil {
 					return nil, nil, nil, err

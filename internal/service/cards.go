@@ -204,11 +204,12 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 			return err
 		}
 		for _, ws := range states {
-			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+			air := ws.Role == lanyard.RoleAirCardService
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p) && !air) {
 				continue
 			}
 			for _, r := range ws.Readers {
-				if !r.Present {
+				if !r.Present || air && !airCardOwnedTx(tx, p, r) {
 					continue
 				}
 				cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial}

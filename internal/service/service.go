@@ -69,6 +69,8 @@ type Service struct {
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	notifier  Notifier
 	throttle  *auth.Throttle // login and step-up failures (totp.go)
+	// joinThrottle: wrong AirCard connection codes (aircards.go).
+	joinThrottle *auth.Throttle
 
 	closeOnce sync.Once
 }
@@ -92,8 +94,13 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.Throttle = t
 	}
+	join, err := auth.NewThrottle(cfg.Now, AirCardJoinLimits)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		store: cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		joinThrottle: join,
+		store:        cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
 		throttle: cfg.Throttle,
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -68,7 +69,7 @@ func (s *Service) PutFeatures(ctx context.Context, p *Principal, f Features) (Fe
 }
 
 // VirtualKinds are the card kinds an agent creates on its workstation.
-var VirtualKinds = []lanyard.CardKind{lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential}
+var VirtualKinds = []lanyard.CardKind{lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential, lanyard.KindAirCard}
 
 // VirtualOption is whether a virtual card of Kind can be created on a
 // workstation for a user, and if not, why: Self-Service shows the
@@ -99,7 +100,7 @@ func (s *Service) VirtualOptions(ctx context.Context, p *Principal, login string
 			return err
 		}
 		for _, ws := range states {
-			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+			if !ws.Online || ws.Role == lanyard.RoleAirCardService || (ws.OwnerID != p.User.ID && !isStaff(p)) {
 				continue
 			}
 			for _, kind := range VirtualKinds {
@@ -188,6 +189,15 @@ func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.
 			return ct, lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s has %d", max, u.Login, n)
 		}
 	}
+	if kind == lanyard.KindAirCard {
+		if ws.Role == lanyard.RoleAirCardService {
+			return ct, lanyard.Errorf(lanyard.EInvalid, "an AirCard is issued from the workstation that will use it")
+		}
+		if _, ok := airCardService(s.cardAccess()); !ok {
+			return ct, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
+		}
+		return ct, nil
+	}
 	switch {
 	case ws.TPM == nil:
 		return ct, lanyard.Errorf(lanyard.EUnavailable, "workstation %s has not reported its TPM yet; update its Lanyard agent", ws.Name)
@@ -252,8 +262,8 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 	if ca == nil {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
 	}
-	if in.Kind != lanyard.KindTPMVirtualCard && in.Kind != lanyard.KindPlatformCredential {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "kind must be %s or %s", lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential)
+	if !slices.Contains(VirtualKinds, in.Kind) {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "kind must be %s, %s or %s", lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential, lanyard.KindAirCard)
 	}
 	if len(in.Name) > 64 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a card name is at most 64 characters")
@@ -273,7 +283,16 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 	}); err != nil {
 		return nil, err
 	}
-	r, err := ca.CreateVirtual(ctx, ws.ID, in.Kind)
+	// A TPM card is made by the workstation's agent; an AirCard by the
+	// AirCard service, and bound to the workstation it was issued from.
+	host := ws
+	if in.Kind == lanyard.KindAirCard {
+		var ok bool
+		if host, ok = airCardService(ca); !ok {
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
+		}
+	}
+	r, err := ca.CreateVirtual(ctx, host.ID, in.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -291,12 +310,21 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 				return err
 			}
 		}
-		return tx.CreateCard(c)
+		if err := tx.CreateCard(c); err != nil {
+			return err
+		}
+		if in.Kind == lanyard.KindAirCard {
+			return tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: ws.ID, AddedBy: p.User.Login, AddedAt: now})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
+	if in.Kind == lanyard.KindAirCard {
+		ca.AirCardsChanged(ws.ID)
+	}
+	return &ConnectedCard{WorkstationID: host.ID, Workstation: host.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
 		CardType: ct.Name, Kind: ct.Kind, CardID: c.ID, State: c.State, Owner: u.Login}, nil
 }
 
@@ -323,6 +351,8 @@ func kindLabel(kind lanyard.CardKind) string {
 		return "TPM virtual smart card"
 	case lanyard.KindPlatformCredential:
 		return "platform credential"
+	case lanyard.KindAirCard:
+		return "AirCard"
 	}
 	return string(kind)
 }

@@ -82,6 +82,14 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 	if in.Hostname == "" || len(in.Hostname) > 253 || len(in.AgentVersion) > 64 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "hostname (1-253 characters) and agent version (up to 64) are required")
 	}
+	role := lanyard.RoleWorkstation
+	switch in.Role {
+	case "", string(lanyard.RoleWorkstation):
+	case string(lanyard.RoleAirCardService):
+		role = lanyard.RoleAirCardService
+	default:
+		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown agent role %q", in.Role)
+	}
 	root, err := s.AgentRoot(ctx)
 	if err != nil {
 		return nil, err
@@ -92,7 +100,7 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 	w := &lanyard.Workstation{
 		Name: in.Hostname, Status: lanyard.WorkstationPending, PublicKey: csr.RawSubjectPublicKeyInfo,
 		KeySHA256: hex.EncodeToString(sum[:]), PairingCode: agentproto.HashPairingCode(code),
-		TPM: in.TPM, AgentVersion: in.AgentVersion, CreatedAt: now, PairingExpiresAt: now.Add(PairingTTL),
+		TPM: in.TPM, AgentVersion: in.AgentVersion, CreatedAt: now, PairingExpiresAt: now.Add(PairingTTL), Role: role,
 	}
 	agent := &Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
 	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
@@ -108,7 +116,7 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 			return err
 		}
 		return tx.AppendAudit(s.event(agent, "workstation.pair_request", "workstation", strconv.FormatInt(w.ID, 10),
-			map[string]any{"name": w.Name, "key_sha256": w.KeySHA256, "agent_version": w.AgentVersion, "tpm": w.TPM}))
+			map[string]any{"name": w.Name, "key_sha256": w.KeySHA256, "agent_version": w.AgentVersion, "tpm": w.TPM, "role": string(w.Role)}))
 	})
 	if err != nil {
 		return nil, err
@@ -215,6 +223,14 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 	})
 	if err != nil {
 		return nil, err
+	}
+	if w.Role == lanyard.RoleAirCardService {
+		// An AirCard service hosts every user's AirCards: only an
+		// administrator lets one in, and nobody owns it.
+		if !p.Has(lanyard.RoleAdministrator) {
+			return nil, lanyard.Errorf(lanyard.EForbidden, "pairing code %s belongs to an AirCard service; only an administrator can pair it", code)
+		}
+		owner = nil
 	}
 	if now := s.clock(); now.After(w.PairingExpiresAt) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "pairing code %s expired %s ago; the agent renews it by itself within a minute, or restart the agent",

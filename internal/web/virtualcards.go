@@ -48,5 +48,36 @@ func (s *Server) virtualCardRoutes() []*route {
 				}
 				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
 			}},
+		{method: "GET", path: v1 + "/cards/{id}/computers", summary: "The computers allowed to use an AirCard", tag: "cards", roles: anyone,
+			out: []service.AirCardComputer{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				return s.svc.AirCardComputers(c.r.Context(), c.p, id)
+			}},
+		{method: "DELETE", path: v1 + "/cards/{id}/computers/{workstation}", summary: "Remove a computer from an AirCard's allowed computers (it is disconnected there at once)", tag: "cards", roles: anyone, status: 204,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				ws, err := c.pathInt("workstation")
+				if err != nil {
+					return nil, err
+				}
+				return nil, s.svc.RemoveAirCardComputer(c.r.Context(), c.p, id, ws)
+			}},
+		{method: "POST", path: v1 + "/cards/{id}/aircard-codes", summary: "Create a connection code for an AirCard: valid one hour, usable once; shown only in this response", tag: "cards", roles: staff,
+			out: &service.AirCardCode{}, status: 201,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				c.w.Header().Set("Cache-Control", "no-store")
+				return s.svc.CreateAirCardCode(c.r.Context(), c.p, id)
+			}},
 	}
 }

@@ -28,6 +28,8 @@ type Access struct {
 	mu   sync.Mutex
 	ws   []*Workstation
 	busy map[*emu.Card]bool
+	// changed: workstations AirCardsChanged was called for.
+	changed []int64
 
 	cardNanos atomic.Int64 // time spent inside the cards' Transmit
 	apdus     atomic.Int64
@@ -285,4 +287,22 @@ func (a *Access) Card(wsID int64, reader string) *emu.Card {
 		}
 	}
 	return nil
+}
+
+// AirCardsChanged implements service.CardAccess: it records which
+// workstations were told, for tests to check (Changed).
+func (a *Access) AirCardsChanged(workstationIDs ...int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.changed = append(a.changed, workstationIDs...)
+}
+
+// Changed returns and forgets the workstations AirCardsChanged was called
+// for.
+func (a *Access) Changed() []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.changed
+	a.changed = nil
+	return out
 }

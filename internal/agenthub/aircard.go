@@ -1,0 +1,232 @@
+package agenthub
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// AirCards (issue 7). The AirCard service connects like an agent (role
+// aircard_service) and shows each AirCard it hosts as a reader. A
+// workstation's agent learns from an aircards message which AirCards it
+// may use and bridges each into its pcscd; the bridge's APDUs come here
+// as airopen/airtransmit/airclose on the workstation's own connection,
+// and the hub relays them through a session on the AirCard service's
+// reader. APDUs thus only travel inside the two mutually authenticated
+// agent connections, and the allowed-computer check is made here, on
+// every session a workstation opens.
+
+// airTimeout bounds one AirCard request from a workstation.
+const airTimeout = 30 * time.Second
+
+// airSession is a workstation's session on an AirCard.
+type airSession struct {
+	serial string
+	sess   *Session
+}
+
+// airConnected pushes AirCard lists when a connection starts: a
+// workstation gets its own, and an AirCard service coming online tells
+// every workstation its AirCards are reachable again.
+func (h *Hub) airConnected(ctx context.Context, c *agentConn) {
+	switch c.role {
+	case lanyard.RoleAirCardService:
+		go func() {
+			// Wait for its readers (the AirCards) to be reported, so the
+			// workstations' first sessions find them.
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				c.mu.Lock()
+				n := len(c.readers)
+				c.mu.Unlock()
+				if n > 0 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			h.pushAllAirCards()
+		}()
+	default:
+		go h.pushAirCards(c)
+	}
+}
+
+// airDisconnected tells the workstations when the AirCard service left.
+func (h *Hub) airDisconnected(c *agentConn) {
+	if c.role == lanyard.RoleAirCardService {
+		go h.pushAllAirCards()
+	}
+}
+
+// airService returns the connected AirCard service holding the AirCard
+// with serial, and its reader.
+func (h *Hub) airService(serial string) (*agentConn, string, bool) {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, 1)
+	for _, c := range h.conns {
+		if c.role == lanyard.RoleAirCardService {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		for _, r := range c.readers {
+			if r.Present && r.Serial == serial {
+				c.mu.Unlock()
+				return c, r.Name, true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return nil, "", false
+}
+
+// airServiceOnline reports whether an AirCard service is connected.
+func (h *Hub) airServiceOnline() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		if c.role == lanyard.RoleAirCardService {
+			return true
+		}
+	}
+	return false
+}
+
+// AirCardsChanged sends the workstations their AirCard lists again and
+// ends their sessions on AirCards no longer on them.
+func (h *Hub) AirCardsChanged(workstationIDs ...int64) {
+	for _, id := range workstationIDs {
+		h.mu.Lock()
+		c := h.conns[id]
+		h.mu.Unlock()
+		if c != nil && c.role == lanyard.RoleWorkstation {
+			go h.pushAirCards(c)
+		}
+	}
+}
+
+func (h *Hub) pushAllAirCards() {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		if c.role == lanyard.RoleWorkstation {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		h.pushAirCards(c)
+	}
+}
+
+// pushAirCards sends c its aircards message.
+func (h *Hub) pushAirCards(c *agentConn) {
+	ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
+	defer cancel()
+	list, err := h.svc.AirCardsFor(ctx, c.id)
+	if err != nil {
+		h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
+		return
+	}
+	// Sessions on AirCards the workstation lost end now.
+	var drop []*airSession
+	c.mu.Lock()
+	for id, a := range c.air {
+		if !slices.ContainsFunc(list, func(x agentproto.AirCard) bool { return x.Serial == a.serial }) {
+			drop = append(drop, a)
+			delete(c.air, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, a := range drop {
+		a.sess.Close()
+	}
+	if err := c.pc.Send(&agentproto.Message{Type: agentproto.TypeAirCards, AirCards: list, ServiceOnline: h.airServiceOnline()}); err != nil {
+		h.log.Info("sending a workstation its AirCards failed", "workstation", c.id, "err", err)
+	}
+}
+
+// airRequest serves one AirCard request of a workstation's bridge.
+func (c *agentConn) airRequest(m *agentproto.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
+	defer cancel()
+	reply := &agentproto.Message{Type: agentproto.TypeAirReply, ID: m.ID}
+	switch m.Type {
+	case agentproto.TypeAirOpen:
+		id, err := c.airOpen(ctx, m.Serial)
+		if err != nil {
+			reply.Error = airError(err)
+		} else {
+			reply.Session = id
+		}
+	case agentproto.TypeAirTransmit:
+		c.mu.Lock()
+		a := c.air[m.Session]
+		c.mu.Unlock()
+		if a == nil {
+			reply.Error = &agentproto.Error{Code: agentproto.ErrCodeNoSession, Message: "no such AirCard session"}
+			break
+		}
+		resp, err := a.sess.Transmit(ctx, m.APDU)
+		if err != nil {
+			reply.Error = airError(err)
+		} else {
+			reply.APDU = resp
+		}
+	case agentproto.TypeAirClose:
+		c.mu.Lock()
+		a := c.air[m.Session]
+		delete(c.air, m.Session)
+		c.mu.Unlock()
+		if a != nil {
+			a.sess.Close()
+		}
+	}
+	if err := c.pc.Send(reply); err != nil {
+		c.pc.Close()
+	}
+}
+
+// airOpen checks that the workstation may use the AirCard and opens a
+// session on it at the AirCard service.
+func (c *agentConn) airOpen(ctx context.Context, serial string) (uint64, error) {
+	if err := c.hub.svc.AirCardAllowed(ctx, c.id, serial); err != nil {
+		c.hub.log.Warn("a workstation was refused an AirCard", "workstation", c.id, "serial", serial, "err", err)
+		return 0, err
+	}
+	svc, reader, ok := c.hub.airService(serial)
+	if !ok {
+		return 0, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service holding AirCard %s is not connected", serial)
+	}
+	s, err := c.hub.Open(ctx, svc.id, reader)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.airNext++
+	id := c.airNext
+	c.air[id] = &airSession{serial: serial, sess: s}
+	c.mu.Unlock()
+	return id, nil
+}
+
+// airError is err as the agent's bridge gets it.
+func airError(err error) *agentproto.Error {
+	code := agentproto.ErrCodeFailed
+	switch lanyard.ErrorCode(err) {
+	case lanyard.EForbidden:
+		code = agentproto.ErrCodeForbidden
+	case lanyard.EUnavailable:
+		code = agentproto.ErrCodeUnavailable
+	}
+	msg := lanyard.ErrorMessage(err)
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	return &agentproto.Error{Code: code, Message: msg}
+}

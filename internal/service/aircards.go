@@ -1,0 +1,338 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// AirCardCodeTTL is how long a connection code lives (the issue: one
+// hour).
+const AirCardCodeTTL = time.Hour
+
+// AirCardJoinLimits bound the guesses at connection codes, per
+// workstation and per client address: a code has 50 random bits, and five
+// wrong ones lock the guesser out for ten minutes, doubling.
+var AirCardJoinLimits = auth.Limits{MaxFailures: 5, Window: 15 * time.Minute, BaseLock: 10 * time.Minute, MaxLock: 24 * time.Hour, MaxKeys: 100_000}
+
+// airCardService returns an online AirCard service, if one is connected.
+func airCardService(ca CardAccess) (WorkstationState, bool) {
+	if ca == nil {
+		return WorkstationState{}, false
+	}
+	for _, ws := range ca.Workstations() {
+		if ws.Role == lanyard.RoleAirCardService && ws.Online {
+			return ws, true
+		}
+	}
+	return WorkstationState{}, false
+}
+
+// airCardOwned reports whether the card in reader r of the AirCard service
+// is registered to p (staff: to anyone), for card work on it.
+func (s *Service) airCardOwned(ctx context.Context, p *Principal, r ReaderState) bool {
+	owned := false
+	_ = s.view(ctx, func(tx lanyard.Tx) error {
+		owned = airCardOwnedTx(tx, p, r)
+		return nil
+	})
+	return owned
+}
+
+// airCardOwnedTx is airCardOwned inside a transaction.
+func airCardOwnedTx(tx lanyard.Tx, p *Principal, r ReaderState) bool {
+	if r.Serial == "" {
+		return false
+	}
+	c, err := airCardBySerial(tx, r.Serial)
+	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || isStaff(p))
+}
+
+// airCardBySerial returns the registered AirCard with serial.
+func airCardBySerial(tx lanyard.Tx, serial string) (*lanyard.Card, error) {
+	types, err := tx.ListCardTypes()
+	if err != nil {
+		return nil, err
+	}
+	for _, ct := range types {
+		if ct.Kind != lanyard.KindAirCard {
+			continue
+		}
+		c, err := tx.CardBySerial(ct.Name, serial)
+		if err == nil {
+			return c, nil
+		}
+		if !lanyard.IsCode(err, lanyard.ENotFound) {
+			return nil, err
+		}
+	}
+	return nil, lanyard.Errorf(lanyard.ENotFound, "AirCard %s is not registered", serial)
+}
+
+// usable reports whether a card may still be used at all.
+func usable(c *lanyard.Card) bool {
+	return c.State != lanyard.CardRevoked && c.State != lanyard.CardDisabled
+}
+
+// AirCardsFor lists the AirCards workstation wsID may use: the aircards
+// message its agent gets when it connects and whenever the list changes.
+func (s *Service) AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.AirCard, error) {
+	out := []agentproto.AirCard{}
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		ids, err := tx.AirCardsAllowedOn(wsID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			c, err := tx.CardByID(id)
+			if err != nil {
+				return err
+			}
+			if usable(c) && len(out) < agentproto.MaxAirCards {
+				out = append(out, agentproto.AirCard{Serial: c.Serial, Name: c.Name})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AirCardAllowed checks that workstation wsID may open a session on the
+// AirCard with serial: it is on the card's list of allowed computers and
+// the card is neither revoked nor disabled. The hub asks before every
+// session a workstation opens.
+func (s *Service) AirCardAllowed(ctx context.Context, wsID int64, serial string) error {
+	return s.view(ctx, func(tx lanyard.Tx) error {
+		c, err := airCardBySerial(tx, serial)
+		if err != nil {
+			return lanyard.Errorf(lanyard.EForbidden, "this computer is not allowed to use AirCard %s", serial)
+		}
+		if !usable(c) {
+			return lanyard.Errorf(lanyard.EForbidden, "AirCard %s is %s", serial, c.State)
+		}
+		ids, err := tx.AirCardsAllowedOn(wsID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id == c.ID {
+				return nil
+			}
+		}
+		return lanyard.Errorf(lanyard.EForbidden, "this computer is not allowed to use AirCard %s", serial)
+	})
+}
+
+// AirCardComputer is one allowed computer of an AirCard as the card menu
+// lists it.
+type AirCardComputer struct {
+	WorkstationID int64     `json:"workstation_id"`
+	Workstation   string    `json:"workstation"`
+	AddedBy       string    `json:"added_by"`
+	AddedAt       time.Time `json:"added_at"`
+	Online        bool      `json:"online"`
+}
+
+// airCardOf loads an AirCard the caller may manage: its owner, or staff.
+func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
+	c, err := tx.CardByID(cardID)
+	if err != nil {
+		return nil, err
+	}
+	if c.OwnerID != p.User.ID && !isStaff(p) {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+	}
+	ct, err := tx.CardTypeByName(c.CardType)
+	if err != nil {
+		return nil, err
+	}
+	if ct.Kind != lanyard.KindAirCard {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "card %s is not an AirCard", c.Serial)
+	}
+	return c, nil
+}
+
+// AirCardComputers lists the computers allowed to use an AirCard.
+func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int64) ([]AirCardComputer, error) {
+	out := []AirCardComputer{}
+	online := map[int64]bool{}
+	if ca := s.cardAccess(); ca != nil {
+		for _, ws := range ca.Workstations() {
+			online[ws.ID] = ws.Online
+		}
+	}
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		if _, err := s.airCardOf(tx, p, cardID); err != nil {
+			return err
+		}
+		list, err := tx.AirCardComputers(cardID)
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			v := AirCardComputer{WorkstationID: c.WorkstationID, AddedBy: c.AddedBy, AddedAt: c.AddedAt, Online: online[c.WorkstationID]}
+			if w, err := tx.WorkstationByID(c.WorkstationID); err == nil {
+				v.Workstation = w.Name
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RemoveAirCardComputer takes a computer off an AirCard's list (its user
+// or an operator); the AirCard is disconnected there at once.
+func (s *Service) RemoveAirCardComputer(ctx context.Context, p *Principal, cardID, wsID int64) error {
+	var card *lanyard.Card
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "aircard.computer.remove", "card", strconv.FormatInt(cardID, 10),
+			map[string]any{"serial": card.Serial, "workstation": wsID})
+	}, func(tx lanyard.Tx) (err error) {
+		if card, err = s.airCardOf(tx, p, cardID); err != nil {
+			return err
+		}
+		return tx.RemoveAirCardComputer(cardID, wsID)
+	})
+	if err != nil {
+		return err
+	}
+	if ca := s.cardAccess(); ca != nil {
+		ca.AirCardsChanged(wsID)
+	}
+	return nil
+}
+
+// AirCardCode is a new connection code, shown once.
+type AirCardCode struct {
+	Code      string    `json:"code"`
+	Serial    string    `json:"serial"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreateAirCardCode makes a connection code for a user's AirCard
+// (operators): valid for AirCardCodeTTL, usable once, stored hashed. The
+// user enters it on the computer to join (lanyard agent aircard add).
+func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID int64) (*AirCardCode, error) {
+	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators create AirCard connection codes")
+	}
+	var raw [7]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	b := base32.StdEncoding.EncodeToString(raw[:])[:10]
+	code := b[:5] + "-" + b[5:]
+	now := s.clock()
+	rec := &lanyard.AirCardCode{CardID: cardID, CodeHash: hashAirCardCode(code), CreatedBy: p.User.Login, CreatedAt: now, ExpiresAt: now.Add(AirCardCodeTTL)}
+	var card *lanyard.Card
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "aircard.code.create", "card", strconv.FormatInt(cardID, 10),
+			map[string]any{"serial": card.Serial, "expires_at": rec.ExpiresAt})
+	}, func(tx lanyard.Tx) (err error) {
+		if card, err = s.airCardOf(tx, p, cardID); err != nil {
+			return err
+		}
+		if !usable(card) {
+			return lanyard.Errorf(lanyard.EConflict, "AirCard %s is %s", card.Serial, card.State)
+		}
+		return tx.CreateAirCardCode(rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &AirCardCode{Code: code, Serial: card.Serial, ExpiresAt: rec.ExpiresAt}, nil
+}
+
+// hashAirCardCode is what the store keeps of a code: hex SHA-256 of its
+// canonical form, under a label of its own.
+func hashAirCardCode(code string) string {
+	sum := sha256.Sum256([]byte("lanyard-aircard-code-v1\x00" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+// JoinAirCard adds workstation wsID (its agent authenticated by its client
+// certificate) to the allowed computers of the AirCard a connection code
+// names, and uses the code up. Wrong codes count against the workstation
+// and the client address; expired and used codes are refused with what
+// happened.
+func (s *Service) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*agentproto.AirCardJoined, error) {
+	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
+	for _, k := range keys {
+		if ok, wait := s.joinThrottle.Allow(k); !ok {
+			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong connection codes; try again in %s", wait.Round(time.Second))
+		}
+	}
+	fail := func(err error) error {
+		for _, k := range keys {
+			s.joinThrottle.Failure(k)
+		}
+		return err
+	}
+	norm, ok := agentproto.NormalizePairingCode(code)
+	if !ok {
+		return nil, fail(lanyard.Errorf(lanyard.EInvalid, "a connection code is 10 letters and digits 2-7, shown as XXXXX-XXXXX"))
+	}
+	now := s.clock()
+	var card *lanyard.Card
+	var ws *lanyard.Workstation
+	agent := &Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(agent, "aircard.computer.join", "card", strconv.FormatInt(card.ID, 10),
+			map[string]any{"serial": card.Serial, "workstation": ws.ID, "workstation_name": ws.Name})
+	}, func(tx lanyard.Tx) error {
+		c, err := tx.AirCardCodeByHash(hashAirCardCode(norm))
+		switch {
+		case lanyard.IsCode(err, lanyard.ENotFound):
+			return lanyard.Errorf(lanyard.ENotFound, "unknown connection code %s; check it, or ask your operator for a new one", norm)
+		case err != nil:
+			return err
+		case !c.UsedAt.IsZero():
+			return lanyard.Errorf(lanyard.EConflict, "connection code %s was already used; ask your operator for a new one", norm)
+		case now.After(c.ExpiresAt):
+			return lanyard.Errorf(lanyard.EConflict, "connection code %s expired at %s; ask your operator for a new one", norm, c.ExpiresAt.Format(time.RFC3339))
+		}
+		if ws, err = tx.WorkstationByID(wsID); err != nil {
+			return err
+		}
+		if ws.Role != lanyard.RoleWorkstation || ws.Status != lanyard.WorkstationActive {
+			return lanyard.Errorf(lanyard.EForbidden, "only a paired workstation can join an AirCard")
+		}
+		if card, err = tx.CardByID(c.CardID); err != nil {
+			return err
+		}
+		if !usable(card) {
+			return lanyard.Errorf(lanyard.EConflict, "AirCard %s is %s", card.Serial, card.State)
+		}
+		if err := tx.UseAirCardCode(c.ID, wsID, now); err != nil {
+			return err
+		}
+		err = tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: card.ID, WorkstationID: wsID, AddedBy: "code", AddedAt: now})
+		if lanyard.IsCode(err, lanyard.EConflict) {
+			return nil // already allowed: the code is used up all the same
+		}
+		return err
+	})
+	if err != nil {
+		if lanyard.IsCode(err, lanyard.ENotFound) || lanyard.IsCode(err, lanyard.EConflict) && strings.Contains(err.Error(), "connection code") {
+			return nil, fail(err)
+		}
+		return nil, err
+	}
+	for _, k := range keys {
+		s.joinThrottle.Success(k)
+	}
+	if ca := s.cardAccess(); ca != nil {
+		ca.AirCardsChanged(wsID)
+	}
+	return &agentproto.AirCardJoined{Serial: card.Serial, Name: card.Name}, nil
+}
