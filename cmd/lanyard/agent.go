@@ -17,6 +17,7 @@ func agentCommands() []command {
 	return []command{
 		{"agent", "agent --server https://HOST:8443 [--state DIR] [--tpm auto|none|device:PATH|swtpm:SOCKET|simulator:SEEDFILE] [--vpcd HOST:PORT]...", "run the workstation agent (pairs on first start; hosts TPM virtual smart cards and platform credentials in vpcd slots)", runAgent},
 		{"agent status", "agent status [--state DIR]", "show the agent's pairing and connection state", agentStatus},
+		{"agent aircard add", "agent aircard add CODE [--state DIR]", "connect this computer to an AirCard with the code an operator gave you", agentAirCardAdd},
 	}
 }
 
@@ -110,5 +111,31 @@ func agentStatus(ctx context.Context, args []string) error {
 	for _, v := range st.VirtualCards {
 		fmt.Fprintf(tw, "virtual card %s:\t%s\n", v.Serial, v.Kind)
 	}
+	if a := st.AirCard; a != nil {
+		fmt.Fprintf(tw, "%s\n", a.Indicator())
+		for _, c := range a.Cards {
+			fmt.Fprintf(tw, "AirCard %s:\tconnected\n", c.Serial)
+		}
+	}
+	return nil
+}
+
+func agentAirCardAdd(ctx context.Context, args []string) error {
+	var state string
+	fs := flag.NewFlagSet("agent aircard add", flag.ContinueOnError)
+	fs.StringVar(&state, "state", agent.DefaultStateDir(), "the agent's state directory")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		return errUsage
+	}
+	joined, err := agent.JoinAirCard(ctx, state, pos[0])
+	if err != nil {
+		return err
+	}
+	name := ""
+	if joined.Name != "" {
+		name = " (" + joined.Name + ")"
+	}
+	fmt.Printf("This computer may now use AirCard %s%s; the agent connects it within seconds (lanyard agent status).\n", joined.Serial, name)
 	return nil
 }

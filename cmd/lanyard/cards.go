@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -21,9 +22,12 @@ func cardIssueCommands() []command {
 	return []command{
 		{"card list", "card list [--user LOGIN] [--connected]", "list your cards (--connected: the cards in your workstations' readers)", cardList},
 		{"card show", "card show ID", "show a card and its contents", cardShow},
-		{"card issue", "card issue [--card SERIAL | --create tpm|platform [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
+		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
 			"issue a card connected at your workstation, or create a TPM virtual smart card or platform credential there and issue it (prints a random PIN once when the policy sets one)", cardIssue},
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
+		{"card computers", "card computers ID", "list the computers allowed to use an AirCard", cardComputers},
+		{"card computer remove", "card computer remove ID WORKSTATION", "remove a computer from an AirCard's allowed computers (it is disconnected there)", cardComputerRemove},
+		{"card aircard-code", "card aircard-code ID", "create a one-hour, single-use code that connects another computer to an AirCard (operators)", cardAirCardCode},
 		{"card pin-setup", "card pin-setup ID --code CODE [--pin PIN] (password on standard input)", "set up the PIN of a new platform credential: your password (first line of standard input) and a code from your authenticator app", cardPINSetup},
 		{"card clear", "card clear ID [--admin-pin PIN]", "revoke and clear a card whose issue cannot finish (the card must be connected)", cardClear},
 	}
@@ -107,7 +111,7 @@ func cardIssue(ctx context.Context, args []string) error {
 	initialize := cmd.Bool("initialize", false, "confirm that the card is initialized: ALL of its contents are deleted (required when the policy initializes cards)")
 	name := cmd.String("name", "", "a name for the card")
 	user := cmd.String("user", "", "issue for this user (operators)")
-	create := cmd.String("create", "", "create a virtual card on the workstation first: tpm (TPM virtual smart card) or platform (platform credential)")
+	create := cmd.String("create", "", "create a virtual card first: tpm (TPM virtual smart card), platform (platform credential) or aircard (on the AirCard service, bound to the workstation)")
 	wsID := cmd.Int64("workstation", 0, "with --create: the workstation (default: the only one that can create it)")
 	var pins pinFlags
 	pins.register(cmd.FlagSet)
@@ -265,8 +269,10 @@ func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int6
 		k = lanyard.KindTPMVirtualCard
 	case "platform":
 		k = lanyard.KindPlatformCredential
+	case "aircard":
+		k = lanyard.KindAirCard
 	default:
-		return nil, fmt.Errorf("--create %q: want tpm or platform", kind)
+		return nil, fmt.Errorf("--create %q: want tpm, platform or aircard", kind)
 	}
 	if wsID == 0 {
 		path := "/api/v1/virtual-cards/options"
@@ -347,5 +353,55 @@ func cardPINSetup(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, "PIN set up.")
 	printCard(&v)
+	return nil
+}
+
+func cardComputers(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card computers")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	var list []service.AirCardComputer
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/computers", &list); err != nil {
+		return err
+	}
+	return printOut(&cmd.clientFlags, list, []string{"WORKSTATION", "NAME", "ONLINE", "ADDED BY", "ADDED"}, func(k service.AirCardComputer) []string {
+		online := "no"
+		if k.Online {
+			online = "yes"
+		}
+		return []string{strconv.FormatInt(k.WorkstationID, 10), k.Workstation, online, k.AddedBy, k.AddedAt.Format("2006-01-02 15:04")}
+	})
+}
+
+func cardComputerRemove(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card computer remove")
+	pos, c, err := cmd.start(args, 2)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Do(ctx, http.MethodDelete, "/api/v1/cards/"+client.Esc(pos[0])+"/computers/"+client.Esc(pos[1]), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "Workstation %s may no longer use the AirCard; it was disconnected there.\n", pos[1])
+	return nil
+}
+
+func cardAirCardCode(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card aircard-code")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	var code service.AirCardCode
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/aircard-codes", nil, &code); err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&code)
+	}
+	fmt.Fprintf(os.Stderr, "Give this code to the user; on the computer to connect they run: lanyard agent aircard add CODE\nIt works once, until %s.\n", code.ExpiresAt.Local().Format("15:04"))
+	fmt.Println(code.Code)
 	return nil
 }

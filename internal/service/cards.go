@@ -13,6 +13,7 @@ import (
 // certificates (the card menu's Contents tab).
 type CardView struct {
 	*lanyard.Card
+	Kind         lanyard.CardKind     `json:"kind,omitempty"` // of its card type
 	Owner        string               `json:"owner,omitempty"`
 	Certificates []*CardCertificate   `json:"certificates"`
 	Operations   []*lanyard.Operation `json:"operations,omitempty"`
@@ -102,6 +103,9 @@ func (s *Service) GetCard(ctx context.Context, p *Principal, id int64) (*CardVie
 
 func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, error) {
 	v := &CardView{Card: c, Certificates: []*CardCertificate{}}
+	if ct, err := tx.CardTypeByName(c.CardType); err == nil {
+		v.Kind = ct.Kind
+	}
 	if c.OwnerID != 0 {
 		u, err := tx.UserByID(c.OwnerID)
 		if err != nil {

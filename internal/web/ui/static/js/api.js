@@ -97,6 +97,9 @@ export const cards = {
   connected: () => call('GET', '/connected-cards').then(items),
   // req: {password, code, pin}: Set up PIN of a platform credential
   setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
+  computers: (id) => call('GET', `/cards/${enc(id)}/computers`).then(items), // AirCard: [{workstation_id, workstation, added_by, added_at, online}]
+  removeComputer: (id, ws) => call('DELETE', `/cards/${enc(id)}/computers/${enc(ws)}`),
+  airCardCode: (id) => call('POST', `/cards/${enc(id)}/aircard-codes`), // {code, serial, expires_at}, shown once
 };
 
 export const features = {

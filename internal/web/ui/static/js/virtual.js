@@ -11,6 +11,7 @@ import { openIssueDialog } from './issue.js';
 const kindText = {
   tpm_virtual_card: { create: 'Create a TPM', name: 'TPM virtual smart card' },
   platform_credential: { create: 'Create platform credential', name: 'platform credential' },
+  aircard: { create: 'Create a new AirCard', name: 'AirCard' },
 };
 
 // openVirtualDialog opens the first step for option (one entry of GET
@@ -29,7 +30,9 @@ export function openVirtualDialog(option, existing, opener, onDone) {
     existing.map((c, i) => h('div', { class: 'option' }, h('label', {},
       h('input', { type: 'radio', name: 'virtual-card', value: String(i), id: `virtual-old-${i}` }), ' ', `${text.name} ${c.serial} (created before)`)))) : null;
   const form = h('form', { id: 'virtual-form', novalidate: true },
-    h('p', {}, `A ${text.name} on ${option.workstation}: its keys are made and kept in the workstation's TPM.`),
+    h('p', {}, option.kind === 'aircard'
+      ? `An AirCard lives on the AirCard service and is connected to ${option.workstation}, where you issue it, and to the computers you add later.`
+      : `A ${text.name} on ${option.workstation}: its keys are made and kept in the workstation's TPM.`),
     h('div', { class: 'field' }, h('label', { for: 'virtual-name' }, 'Card name'), h('input', { id: 'virtual-name', name: 'virtual-name', maxlength: 64, autocomplete: 'off' })),
     choices,
     h('div', { class: 'error', id: 'virtual-error', role: 'alert' }),
@@ -69,14 +72,15 @@ export function virtualSection(options, connected, onDone) {
   return h('ul', { class: 'virtual-options' }, options.map((o) => {
     const text = kindText[o.kind];
     if (!text) return null;
-    const existing = connected.filter((c) => c.workstation_id === o.workstation_id && c.kind === o.kind && (!c.card_id || c.state === 'clean'));
+    // AirCards live on the AirCard service, not at the workstation.
+    const existing = connected.filter((c) => (o.kind === 'aircard' || c.workstation_id === o.workstation_id) && c.kind === o.kind && (!c.card_id || c.state === 'clean'));
     return h('li', {},
       h('strong', {}, o.workstation), ': ',
       o.available
         ? h('button', {
           type: 'button', class: 'primary', 'data-kind': o.kind, 'data-workstation': String(o.workstation_id),
           onclick: (e) => openVirtualDialog(o, existing, e.currentTarget, onDone),
-        }, `Issue ${text.name}`)
+        }, o.kind === 'aircard' ? 'Issue AirCard' : `Issue ${text.name}`)
         : h('span', { class: 'hint', 'data-kind': o.kind }, `No ${text.name}: ${o.reason}`));
   }));
 }

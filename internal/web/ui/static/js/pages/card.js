@@ -67,7 +67,8 @@ async function load() {
       type: 'button', onclick: (e) => openContinueDialog(c, e.currentTarget, () => load()),
     }, 'Continue card issue'), ' ', h('button', {
       type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
-    }, 'Revoke and clear card')) : '');
+    }, 'Revoke and clear card')) : '',
+    c.kind === 'aircard' || d.kind === 'aircard' ? computersSection(c) : '');
 
   // Documents check: a "!" next to each certificate that needs documents;
   // certificates still waiting in the CA have no line of their own yet.
@@ -113,6 +114,63 @@ async function load() {
   $('#card-tabs').hidden = false;
   const want = document.getElementById('tab-' + location.hash.slice(1));
   if (want && tabs.includes(want)) select(want, false);
+}
+
+// computersSection is an AirCard's list of allowed computers: its user
+// and operators remove one; operators create a connection code for
+// another computer (shown once).
+function computersSection(c) {
+  const box = h('div', { id: 'computers' }, h('p', {}, 'Loading the allowed computers…'));
+  const codeBox = h('div', { id: 'aircard-code', role: 'status', 'aria-live': 'polite' });
+  const show = async () => {
+    let list;
+    try {
+      list = await api.cards.computers(c.id);
+    } catch (e) {
+      box.replaceChildren(h('p', { class: 'error' }, `The allowed computers cannot be shown. ${errorText(e)}`));
+      return;
+    }
+    box.replaceChildren(table('Computers allowed to use this AirCard', [
+      { label: 'Computer', cell: (w) => w.workstation || `#${w.workstation_id}` },
+      { label: 'Connected', cell: (w) => (w.online ? 'Online' : 'Offline') },
+      { label: 'Added by', cell: (w) => (w.added_by === 'code' ? 'connection code' : w.added_by) },
+      { label: 'Added', cell: (w) => fmtDateTime(w.added_at) },
+      {
+        label: 'Actions', class: 'actions',
+        cell: (w) => h('button', {
+          type: 'button', class: 'danger', 'aria-label': `Remove ${w.workstation || w.workstation_id}`,
+          onclick: async (e) => {
+            e.currentTarget.disabled = true;
+            try {
+              await api.cards.removeComputer(c.id, w.workstation_id);
+              setStatus(status, `${w.workstation || 'The computer'} may no longer use this AirCard; it was disconnected there.`);
+            } catch (err) {
+              setStatus(status, `The computer was not removed. ${errorText(err)}`, 'error');
+            }
+            show();
+          },
+        }, 'Remove'),
+      },
+    ], list, 'No computer may use this AirCard.'));
+  };
+  show();
+  return h('section', { 'aria-labelledby': 'computers-heading' },
+    h('h3', { id: 'computers-heading' }, 'Allowed computers'),
+    box,
+    inConsole ? h('p', {}, h('button', {
+      type: 'button', id: 'aircard-code-create',
+      onclick: async () => {
+        try {
+          const code = await api.cards.airCardCode(c.id);
+          codeBox.replaceChildren(
+            h('p', {}, 'Connection code: ', h('strong', { id: 'aircard-code-value' }, code.code)),
+            h('p', { class: 'hint' }, `Give it to the user; on the computer to connect they run "lanyard agent aircard add ${code.code}". It works once, until ${fmtDateTime(code.expires_at)}.`));
+        } catch (err) {
+          codeBox.replaceChildren(h('p', { class: 'error' }, `No code was created. ${errorText(err)}`));
+        }
+      },
+    }, 'Create connection code')) : '',
+    codeBox);
 }
 
 load();

@@ -35,6 +35,7 @@ function cardArticle(card, details) {
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}` }, 'Details')),
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#contents` }, 'Contents')),
         h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#history` }, 'History')),
+        card.kind === 'aircard' ? h('li', {}, h('a', { href: `/cards/${encodeURIComponent(card.id)}#overview` }, 'Allowed computers')) : null,
         canContinue(card) ? h('li', {}, h('button', {
           type: 'button', class: 'link',
           onclick: (e) => openContinueDialog(card, e.currentTarget, () => loadCards()),
