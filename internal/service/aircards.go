@@ -233,7 +233,7 @@ func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID in
 	b := base32.StdEncoding.EncodeToString(raw[:])[:10]
 	code := b[:5] + "-" + b[5:]
 	now := s.clock()
-	rec := &lanyard.AirCardCode{CardID: cardID, CodeHash: hashAirCardCode(code), CreatedBy: p.User.Login, CreatedAt: now, ExpiresAt: now.Add(AirCardCodeTTL)}
+	rec := &lanyard.AirCardCode{CardID: cardID, CodeHash: HashAirCardCode(code), CreatedBy: p.User.Login, CreatedAt: now, ExpiresAt: now.Add(AirCardCodeTTL)}
 	var card *lanyard.Card
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "aircard.code.create", "card", strconv.FormatInt(cardID, 10),
@@ -253,9 +253,9 @@ func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID in
 	return &AirCardCode{Code: code, Serial: card.Serial, ExpiresAt: rec.ExpiresAt}, nil
 }
 
-// hashAirCardCode is what the store keeps of a code: hex SHA-256 of its
-// canonical form, under a label of its own.
-func hashAirCardCode(code string) string {
+// HashAirCardCode is what the store keeps of a connection code: hex
+// SHA-256 of its canonical form (XXXXX-XXXXX), under a label of its own.
+func HashAirCardCode(code string) string {
 	sum := sha256.Sum256([]byte("lanyard-aircard-code-v1\x00" + code))
 	return hex.EncodeToString(sum[:])
 }
@@ -290,7 +290,7 @@ func (s *Service) JoinAirCard(ctx context.Context, wsID int64, remote, code stri
 		return s.event(agent, "aircard.computer.join", "card", strconv.FormatInt(card.ID, 10),
 			map[string]any{"serial": card.Serial, "workstation": ws.ID, "workstation_name": ws.Name})
 	}, func(tx lanyard.Tx) error {
-		c, err := tx.AirCardCodeByHash(hashAirCardCode(norm))
+		c, err := tx.AirCardCodeByHash(HashAirCardCode(norm))
 		switch {
 		case lanyard.IsCode(err, lanyard.ENotFound):
 			return lanyard.Errorf(lanyard.ENotFound, "unknown connection code %s; check it, or ask your operator for a new one", norm)

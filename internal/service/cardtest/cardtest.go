@@ -51,6 +51,9 @@ type Workstation struct {
 	TPM          *service.TPMState
 	VirtualKeys  emu.KeyStore
 	VirtualSlots int
+	// Role: lanyard.RoleAirCardService makes this the AirCard service,
+	// whose CreateVirtual makes AirCards (AddAirCardService).
+	Role lanyard.WorkstationRole
 }
 
 // New returns an empty Access.
@@ -160,7 +163,10 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 }
 
 func (w *Workstation) state() service.WorkstationState {
-	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots}
+	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots}
+	if st.Role == "" {
+		st.Role = lanyard.RoleWorkstation
+	}
 	for name, c := range w.Readers {
 		r := service.ReaderState{Name: name, Present: c != nil, Serial: w.Serials[name]}
 		if c != nil {
@@ -253,9 +259,14 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		if w.ID != wsID {
 			continue
 		}
+		air := w.Role == lanyard.RoleAirCardService
 		switch {
 		case w.Offline:
 			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
+		case air != (kind == lanyard.KindAirCard):
+			return service.ReaderState{}, lanyard.Errorf(lanyard.EInvalid, "workstation %d does not make %s cards", wsID, kind)
+		case air:
+			w.VirtualKeys, w.VirtualSlots = emu.SoftKeyStore{}, w.VirtualSlots+1
 		case w.TPM == nil || !w.TPM.Usable || w.VirtualKeys == nil:
 			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no usable TPM 2.0")
 		case w.VirtualSlots <= 0:
@@ -305,4 +316,24 @@ func (a *Access) Changed() []int64 {
 	out := a.changed
 	a.changed = nil
 	return out
+}
+
+// AddAirCardService adds a connected AirCard service, holding no AirCards
+// yet, as workstation id.
+func (a *Access) AddAirCardService(id int64) *Workstation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := &Workstation{ID: id, Name: "aircard-service", Role: lanyard.RoleAirCardService, Readers: map[string]*emu.Card{},
+		Serials: map[string]string{}, FailAfter: map[string]int{}}
+	a.ws = append(a.ws, w)
+	return w
+}
+
+// AddWorkstation adds an empty workstation owned by ownerID.
+func (a *Access) AddWorkstation(id, ownerID int64, name string) *Workstation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := &Workstation{ID: id, Name: name, OwnerID: ownerID, Readers: map[string]*emu.Card{}, Serials: map[string]string{}, FailAfter: map[string]int{}}
+	a.ws = append(a.ws, w)
+	return w
 }

@@ -1,0 +1,189 @@
+package service_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// TestAirCard: Issue AirCard from workstation 1 (name → Create a new
+// AirCard → Issue) on the AirCard service; the card is bound to
+// workstation 1; an operator's connection code joins workstation 2 once;
+// wrong, used and expired codes are refused and wrong ones throttled;
+// removing a computer takes the AirCard away from it.
+func TestAirCard(t *testing.T) {
+	e := newVirtualEnv(t, nil)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.AllowedCards = []string{"piv", "aircard"}
+		s.Issuance.MaxCardsPerUser = 0
+	})
+	ws2 := e.access.AddWorkstation(2, e.alice.User.ID, "pc-2")
+	_ = ws2
+	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		for _, name := range []string{"pc-1", "pc-2", "aircard-service"} {
+			w := &lanyard.Workstation{Name: name, Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
+			if name == "aircard-service" {
+				w.Role = lanyard.RoleAirCardService
+			}
+			if err := tx.CreateWorkstation(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	wantReason(t, "no service", e.options(t, e.alice)[lanyard.KindAirCard], "AirCard service is not connected")
+	e.access.AddAirCardService(3)
+	o := e.options(t, e.alice)
+	if a := o[lanyard.KindAirCard]; !a.Available || a.CardType != "aircard" {
+		t.Fatalf("AirCard option %+v", a)
+	}
+
+	cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.WorkstationID != 3 || cc.Kind != lanyard.KindAirCard || cc.Owner != "alice" {
+		t.Fatalf("created %+v", cc)
+	}
+	if got := e.access.Changed(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("workstations told after the creation: %v, want [1]", got)
+	}
+	// Only its owner (and staff) reach the AirCard at the service.
+	bob := e.newUser(t, "bob")
+	target := service.CardTarget{WorkstationID: 3, Reader: cc.Reader}
+	if _, err := e.svc.IssueOptions(ctx, bob, target); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("bob opened alice's AirCard: %v", err)
+	}
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Card.State != lanyard.CardIssued {
+		t.Fatalf("AirCard after issue: %s", res.Card.State)
+	}
+	cert, err := pivOf(t, e.access.Card(3, cc.Reader)).Certificate(ctx, piv.SlotAuthentication)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+		t.Fatalf("an AirCard holds a %T key, want RSA", cert.PublicKey)
+	}
+	id := res.Card.ID
+
+	// Bound to workstation 1.
+	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != 1 || list[0].Serial != cc.Serial || list[0].Name != "Air" {
+		t.Fatalf("AirCards for workstation 1: %v, %v", list, err)
+	}
+	if err := e.svc.AirCardAllowed(ctx, 1, cc.Serial); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("an unknown computer used the AirCard: %v", err)
+	}
+
+	// Connection codes: operators only; once; not expired; throttled.
+	if _, err := e.svc.CreateAirCardCode(ctx, e.alice, id); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("a user created a connection code: %v", err)
+	}
+	code, err := e.svc.CreateAirCardCode(ctx, e.admin, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Until(code.ExpiresAt) > time.Hour || time.Until(code.ExpiresAt) < 59*time.Minute {
+		t.Errorf("the code expires at %v, want in an hour", code.ExpiresAt)
+	}
+	if audit := auditText(t, e); strings.Contains(audit, code.Code) || strings.Contains(audit, strings.ReplaceAll(code.Code, "-", "")) {
+		t.Error("the connection code is in the audit log")
+	}
+	if _, err := e.svc.JoinAirCard(ctx, 2, "10.0.0.2", "AAAAA-AAAAA"); !lanyard.IsCode(err, lanyard.ENotFound) || !strings.Contains(err.Error(), "unknown connection code") {
+		t.Fatalf("an unknown code: %v", err)
+	}
+	joined, err := e.svc.JoinAirCard(ctx, 2, "10.0.0.2", strings.ToLower(code.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined.Serial != cc.Serial || !slices.Equal(e.access.Changed(), []int64{2}) {
+		t.Fatalf("joined %+v", joined)
+	}
+	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.1", code.Code); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("a used code: %v", err)
+	}
+	// An expired code, as the store holds it.
+	expired := "BBBBB-BBBBB"
+	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: id, CodeHash: service.HashAirCardCode(expired), CreatedBy: "admin",
+			CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.1", expired); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("an expired code: %v", err)
+	}
+	// Guessing: after five wrong codes even a good one is refused.
+	good, err := e.svc.CreateAirCardCode(ctx, e.admin, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		e.svc.JoinAirCard(ctx, 1, "10.0.0.9", "CCCCC-CCCCC")
+	}
+	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.9", good.Code); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("after five wrong codes: %v", err)
+	}
+
+	// The computers, and removing one.
+	comps, err := e.svc.AirCardComputers(ctx, e.alice, id)
+	if err != nil || len(comps) != 2 || comps[0].WorkstationID != 1 || comps[1].WorkstationID != 2 || comps[1].AddedBy != "code" {
+		t.Fatalf("computers %+v, %v", comps, err)
+	}
+	if _, err := e.svc.AirCardComputers(ctx, bob, id); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("bob listed alice's computers: %v", err)
+	}
+	if err := e.svc.RemoveAirCardComputer(ctx, bob, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("bob removed a computer: %v", err)
+	}
+	if err := e.svc.RemoveAirCardComputer(ctx, e.alice, id, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.access.Changed(); !slices.Equal(got, []int64{2}) {
+		t.Errorf("workstations told after the removal: %v, want [2]", got)
+	}
+	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("a removed computer still uses the AirCard: %v", err)
+	}
+	if list, _ := e.svc.AirCardsFor(ctx, 2); len(list) != 0 {
+		t.Fatalf("a removed computer still lists the AirCard: %v", list)
+	}
+}
+
+// auditText is the whole audit log as text, to look for secrets in.
+func auditText(t *testing.T, e *issueEnv) string {
+	t.Helper()
+	var b strings.Builder
+	err := e.st.View(context.Background(), func(tx lanyard.Tx) error {
+		evs, err := tx.ListAudit(lanyard.AuditFilter{Limit: 100000})
+		for _, ev := range evs {
+			b.WriteString(ev.Action)
+			b.Write(ev.Details)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
