@@ -1,7 +1,6 @@
 package emu
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -55,15 +54,23 @@ func ATRWithIssuerData(data string) []byte {
 // Card is an emulated PIV card. It implements vpcd.Card; Transport adapts
 // it to apdu.Transport for in-process clients. All methods are safe for
 // concurrent use; APDUs are processed one at a time.
+//
+// The Card's own Transmit, PowerOff, PowerOn and Reset use its default
+// session; NewSession opens more (see Session).
 type Card struct {
 	cfg config
 
-	mu     sync.Mutex
-	st     *State       // current persistent state
-	saved  *State       // last state the store accepted
-	keys   map[byte]Key // loaded keys, by slot
-	framer apdu.CardFramer
-	sess   session
+	mu    sync.Mutex
+	st    *State       // current persistent state
+	saved *State       // last state the store accepted
+	keys  map[byte]Key // loaded keys, by slot
+	def   Session      // the default session: Card.Transmit's
+	// sess is the volatile state of the session whose command is being
+	// processed (set by Session.enter, with mu held).
+	sess *session
+	// pinEpoch and mgmEpoch count the changes that void other sessions'
+	// PIN and management key security status (see Session).
+	pinEpoch, mgmEpoch uint64
 }
 
 // session is the card's volatile state: what power off, power on, reset
@@ -83,12 +90,17 @@ type session struct {
 	// PINGuard, which need it on every use; nil otherwise. Only in
 	// memory: wiped with the security status.
 	pin []byte
+	// pinEpoch and mgmEpoch are the card's epochs this session's
+	// security status was established in.
+	pinEpoch, mgmEpoch uint64
 }
 
-// resetSession replaces the session with s, wiping the PIN it held.
+// resetSession replaces the current session's volatile state with s,
+// wiping the PIN it held. The session stays in the card's epochs.
 func (c *Card) resetSession(s session) {
 	clear(c.sess.pin)
-	c.sess = s
+	s.pinEpoch, s.mgmEpoch = c.pinEpoch, c.mgmEpoch
+	*c.sess = s
 }
 
 // forgetPIN clears the PIN's security status and wipes the PIN kept for a
@@ -105,6 +117,8 @@ func (c *Card) forgetPIN() {
 // certificate. The new state is saved before New returns.
 func New(opts ...Option) (*Card, error) {
 	c := &Card{cfg: newConfig(opts), keys: map[byte]Key{}}
+	c.def.c = c
+	c.sess = &c.def.state
 	st, err := c.cfg.store.Load()
 	switch {
 	case errors.Is(err, ErrNoState):
@@ -136,50 +150,27 @@ func New(opts ...Option) (*Card, error) {
 // ATR returns the Answer To Reset.
 func (c *Card) ATR() []byte { return append([]byte(nil), c.cfg.atr...) }
 
-// PowerOff clears the volatile state, as losing power does.
-func (c *Card) PowerOff() { c.clearVolatile() }
+// PowerOff clears the default session's volatile state, as losing power
+// does.
+func (c *Card) PowerOff() { c.def.PowerOff() }
 
-// PowerOn clears the volatile state; a card starts with nothing selected.
-func (c *Card) PowerOn() { c.clearVolatile() }
+// PowerOn clears the default session's volatile state; a card starts with
+// nothing selected.
+func (c *Card) PowerOn() { c.def.PowerOn() }
 
-// Reset is a warm reset: it clears the volatile state.
-func (c *Card) Reset() { c.clearVolatile() }
+// Reset is a warm reset of the default session: it clears its volatile
+// state.
+func (c *Card) Reset() { c.def.Reset() }
 
-func (c *Card) clearVolatile() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.resetSession(session{})
-	c.framer.Reset()
-}
+// Transmit processes one command APDU in the default session and returns
+// the response APDU. It never fails: a malformed command gets its ISO/IEC
+// 7816-4 status word, and an internal error (which the fuzz tests look for)
+// 6F00.
+func (c *Card) Transmit(cmd []byte) []byte { return c.def.Transmit(cmd) }
 
-// Transmit processes one command APDU and returns the response APDU. It
-// never fails: a malformed command gets its ISO/IEC 7816-4 status word, and
-// an internal error (which the fuzz tests look for) 6F00.
-func (c *Card) Transmit(cmd []byte) (resp []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			c.cfg.log.Error("emu: internal error processing an APDU", "panic", r)
-			c.rollback()
-			c.resetSession(session{})
-			c.framer.Reset()
-			resp = apdu.Response{SW: apdu.SWNoPreciseDiagnosis}.Bytes()
-		}
-	}()
-	return c.framer.Process(cmd, c.handle)
-}
-
-// Transport returns c as an apdu.Transport, for an apdu.Client in the same
-// process.
-func (c *Card) Transport() apdu.Transport {
-	return apdu.TransportFunc(func(ctx context.Context, cmd []byte) ([]byte, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return c.Transmit(cmd), nil
-	})
-}
+// Transport returns c's default session as an apdu.Transport, for an
+// apdu.Client in the same process.
+func (c *Card) Transport() apdu.Transport { return c.def.Transport() }
 
 // Serial returns the serial number GET SERIAL reports.
 func (c *Card) Serial() uint32 {

@@ -57,6 +57,11 @@
 // selected application, the PIN's and the management key's security status,
 // pending challenges, command chains and pending responses.
 //
+// [Card.NewSession] opens further logical connections to one card, each
+// with its own volatile state and sharing the persistent one: AirCard
+// serves one hosted card to several workstations and the server at once.
+// The Card's own Transmit is its default session.
+//
 // # Compatibility choices
 //
 // The ATR is Lanyard's own and does not claim to be a YubiKey: OpenSC then

@@ -44,7 +44,7 @@ func FuzzTransmit(f *testing.F) {
 			cmd := bytes.Clone(in[:l])
 			in = in[l:]
 			c.mu.Lock()
-			resp := c.framer.Process(cmd, c.handle)
+			resp := c.def.framer.Process(cmd, c.handle)
 			c.mu.Unlock()
 			checkResponse(t, cmd, resp)
 			checkSaved(t, c, store)

@@ -87,6 +87,10 @@ func (c *Card) resetCard(cmd apdu.Command) apdu.Response {
 		delete(c.keys, ref)
 	}
 	c.destroy(dropped)
+	// Every other session's security status belongs to the card as it
+	// was.
+	c.pinEpoch++
+	c.mgmEpoch++
 	c.resetSession(session{selected: true})
 	return success(nil)
 }
@@ -116,6 +120,7 @@ func (c *Card) setPINRetries(cmd apdu.Command) apdu.Response {
 	if !c.commit() {
 		return status(apdu.SWMemoryFailure)
 	}
+	c.pinEpoch++ // the PIN is the factory one again, in every session
 	c.forgetPIN()
 	return success(nil)
 }
