@@ -126,7 +126,7 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Prin
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: demoLogin}}
 	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
 	pol.Settings.Issuance.MaxCardsPerUser = 0
-	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential"}
+	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential", "aircard"}
 	if _, err := svc.CreatePolicy(ctx, p, pol); err != nil {
 		return err
 	}

@@ -89,6 +89,26 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("pin-setup: exit %d\n%s\n%s", code, out, errOut)
 	}
 
+	// An AirCard from the demo workstation: made by the built-in AirCard
+	// service, issued there, and connected to the demo workstation.
+	out = c.must(0, "card", "issue", "--create", "aircard", "--user-pin", "11223344", "--name", "Demo Air")
+	if !strings.Contains(out, "aircard") || !strings.Contains(out, "issued") {
+		t.Fatalf("card issue --create aircard:\n%s", out)
+	}
+	airID := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	airSerial := strings.TrimSuffix(strings.Fields(strings.SplitN(out, "aircard ", 2)[1])[0], ",")
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if connected = c.must(0, "card", "list", "--connected"); linesWith(connected, airSerial) == 2 {
+			break
+		}
+	}
+	if linesWith(connected, airSerial) != 2 || !strings.Contains(connected, "Lanyard AirCard "+airSerial) {
+		t.Fatalf("the AirCard is not connected at the AirCard service and at the demo workstation:\n%s", connected)
+	}
+	if comps := c.must(0, "card", "computers", airID); !strings.Contains(comps, "demo-workstation") {
+		t.Fatalf("card computers:\n%s", comps)
+	}
+
 	log := stop()
 	if !strings.Contains(log, strings.TrimSpace(string(password))) || !strings.Contains(log, `log in as "demo"`) {
 		t.Fatalf("the demo banner does not give the credentials:\n%s", log)
@@ -111,7 +131,12 @@ func TestDemo(t *testing.T) {
 	}
 	// The virtual cards survived the restart with their keys in the
 	// simulator: still connected, still issued.
-	if !strings.Contains(connected, tpmSerial) || strings.Count(connected, "issued") != 3 {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if connected = c.must(0, "card", "list", "--connected"); strings.Count(connected, "issued") == 5 {
+			break
+		}
+	}
+	if !strings.Contains(connected, tpmSerial) || linesWith(connected, airSerial) != 2 || strings.Count(connected, "issued") != 5 {
 		t.Fatalf("after a restart the virtual cards are not all connected and issued:\n%s", connected)
 	}
 	_, errOut, code = c.run("", "card", "issue", "--card", demoSerial)
@@ -317,4 +342,15 @@ func jsonField(t *testing.T, doc, key string) string {
 	v := strings.TrimLeft(doc[i+len(key)+3:], " ")
 	end := strings.IndexAny(v, ",}\n")
 	return strings.Trim(v[:end], `"`)
+}
+
+// linesWith counts the lines of s that contain sub.
+func linesWith(s, sub string) int {
+	n := 0
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
 }

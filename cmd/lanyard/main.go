@@ -42,6 +42,7 @@ func commands() []command {
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)
 	cmds = append(cmds, agentCommands()...)
+	cmds = append(cmds, aircardCommands()...)
 	return cmds
 }
 

@@ -38,6 +38,7 @@ type serveConfig struct {
 	logLevel                        string
 	trustProxy                      bool
 	demo                            bool
+	aircard, aircardKEK             string
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -54,6 +55,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.demo, "demo", false, "demo mode: a demo user, a demo policy and an in-process agent with an emulated PIV card (no hardware needed)")
 	fs.StringVar(&c.agentListen, "agent-listen", envOr("LANYARD_AGENT_LISTEN", "127.0.0.1:8443"), "address of the agents' TLS listener; empty disables it (LANYARD_AGENT_LISTEN)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
+	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
@@ -164,6 +167,17 @@ func serve(ctx context.Context, c serveConfig) error {
 	if c.agentListen != "" {
 		if agentSrv, agentURL, err = serveAgents(ctx, c, hub, log, errc); err != nil {
 			return err
+		}
+	}
+	if c.demo && c.aircard == "" {
+		c.aircard = filepath.Join(c.data, "aircard")
+	}
+	if c.aircard != "" {
+		if agentURL == "" {
+			return errors.New("--aircard needs the agent listener (--agent-listen)")
+		}
+		if err := startAirCardService(ctx, svc, c.aircard, c.aircardKEK, agentURL, log); err != nil {
+			return fmt.Errorf("AirCard service: %w", err)
 		}
 	}
 	var demoBanner string
