@@ -189,12 +189,15 @@ func (s *stack) startAgent() *runningAgent {
 	a := &runningAgent{codes: make(chan string, 8), cancel: cancel, done: make(chan error, 1), readers: readers}
 	cfg := agent.Config{Server: s.agentURL, StateDir: s.agentDir, Readers: readers, Hostname: "e2e-pc"}
 	if s.newTPM != nil {
-		cfg.TPM, cfg.Slots = s.newTPM(), agent.NewVPCDSlots(s.slots, nil)
+		cfg.TPM = s.newTPM()
 		a.tpm = cfg.TPM
+	}
+	if len(s.slots) > 0 {
+		cfg.Slots = agent.NewVPCDSlots(s.slots, nil)
 	}
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots,
+			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots, Log: cfg.Log,
 			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
 		})
 	}()

@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/aircard"
+	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web"
+)
+
+// airService is an AirCard service in this process, connected to the
+// stack's agent listener like `lanyard aircard serve`.
+type airService struct {
+	host   *aircard.Host
+	cancel context.CancelFunc
+	done   chan error
+	ws     int64
+	once   sync.Once
+}
+
+// startAirService opens an AirCard host in dir, pairs it (the
+// administrator confirms its code) or reconnects it, and waits until the
+// hub has it online.
+func (s *stack) startAirService(dir string, pair bool) *airService {
+	s.t.Helper()
+	kek, err := aircard.OpenKEK("file:" + filepath.Join(dir, "kek.key"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	host, err := aircard.Open(filepath.Join(dir, "cards"), kek, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &airService{host: host, cancel: cancel, done: make(chan error, 1)}
+	codes := make(chan string, 4)
+	go func() {
+		a.done <- agent.Run(ctx, agent.Config{
+			Server: s.agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host, Hostname: "aircard-service",
+			Role: string(lanyard.RoleAirCardService), Heartbeat: heartbeat,
+			Create:        func(kind string) (string, error) { return host.Create() },
+			OnPairingCode: func(code string) { codes <- code },
+		})
+	}()
+	s.t.Cleanup(func() { a.stop(s.t) })
+	if pair {
+		var code string
+		select {
+		case code = <-codes:
+		case <-time.After(15 * time.Second):
+			s.t.Fatal("the AirCard service showed no pairing code")
+		}
+		var w web.WorkstationView
+		if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code}, &w); err != nil {
+			s.t.Fatalf("confirming the AirCard service's pairing: %v", err)
+		}
+		if w.Role != lanyard.RoleAirCardService {
+			s.t.Fatalf("the AirCard service paired as %q", w.Role)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for _, st := range s.hub.States() {
+			if st.Role == lanyard.RoleAirCardService && st.Online {
+				a.ws = st.WorkstationID
+				return a
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal("the AirCard service did not come online")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends the service, as stopping its process does; twice is fine.
+func (a *airService) stop(t *testing.T) {
+	a.once.Do(func() {
+		a.cancel()
+		select {
+		case <-a.done:
+		case <-time.After(15 * time.Second):
+			t.Error("the AirCard service did not stop")
+		}
+		a.host.Close()
+	})
+}
+
+// secondAgent is another workstation on this machine: the lanyard agent
+// binary in its own process (one PC/SC client per process, as on real
+// workstations), with its own state directory and vpcd slot, paired to
+// owner. It returns the state directory and the workstation ID.
+func (s *stack) secondAgent(owner, slot string) (string, int64) {
+	s.t.Helper()
+	dir := s.t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, lanyardBinary(s.t), "agent", "--server", s.agentURL, "--state", dir, "--tpm", "none", "--vpcd", slot)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { cancel(); cmd.Wait() })
+	codes := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`Pairing code: ([A-Z2-7]{5}-[A-Z2-7]{5})`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case codes <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var code string
+	select {
+	case code = <-codes:
+	case <-time.After(30 * time.Second):
+		s.t.Fatal("the second agent showed no pairing code")
+	}
+	var w web.WorkstationView
+	if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, online := s.hub.State(w.ID); online {
+			return dir, w.ID
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal("the second agent did not connect")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitAirCard waits until workstation ws shows the AirCard serial in a
+// reader (present) or in none (!present), and returns the reader.
+func (s *stack) waitAirCard(ws int64, serial string, present bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, _ := s.hub.State(ws)
+		found := ""
+		for _, r := range st.Readers {
+			if r.Present && r.Serial == serial {
+				found = r.Name
+			}
+		}
+		if (found != "") == present {
+			return found
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("workstation %d: AirCard %s present=%v not reached in 20 s; readers %+v", ws, serial, present, st.Readers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitIndicator(t *testing.T, dir, want string) *agent.Status {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := agent.QueryStatus(dir)
+		if err == nil && st.AirCard != nil && strings.Contains(st.AirCard.Indicator(), want) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent status in %s: %+v, %v; want the indicator %q", dir, st.AirCard, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAirCard is the guide's AirCard on the real stack: an AirCard
+// service (sealed cards under a key file), two workstations' agents on
+// this machine, each bridging into its own vpcd slot of pcscd. The user
+// issues an AirCard from the first workstation; OpenSC signs with it
+// there; an operator's connection code joins the second, where OpenSC
+// signs too; used, expired and unauthenticated joins are refused;
+// removing the second computer takes the AirCard out of its reader; the
+// indicator follows the AirCard service stopping and coming back.
+func TestAirCard(t *testing.T) {
+	s := newStack(t)
+	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
+	vpcdtest.Lock(t, slot1)
+	waitPortEmpty(t, s.port+1)
+	s.slots = []string{s.vpcd}
+	ctx := context.Background()
+
+	amy, _ := s.user("amy")
+	var p lanyard.Policy
+	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Settings.AllowedCards = []string{"piv", "aircard"}
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
+		t.Fatal(err)
+	}
+	airDir := t.TempDir()
+	air := s.startAirService(airDir, true)
+	s.pair("amy")
+	wsA := s.ws
+
+	// Issue AirCard from workstation A: Create a new AirCard → Issue.
+	var cc service.ConnectedCard
+	if _, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); err != nil {
+		t.Fatal(err)
+	}
+	if cc.WorkstationID != air.ws || cc.Kind != lanyard.KindAirCard {
+		t.Fatalf("created %+v", cc)
+	}
+	var res service.IssueCardResult
+	if _, err := amy.Post(ctx, "/api/v1/issue", service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, UserPIN: "13572468"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Card.State != lanyard.CardIssued {
+		t.Fatalf("AirCard after issue: %s", res.Card.State)
+	}
+	cardID := res.Card.ID
+
+	// Workstation A has it in pcscd: OpenSC signs with it.
+	readerA := s.waitAirCard(wsA, cc.Serial, true)
+	stA := waitIndicator(t, s.agentDir, "AirCard: connected (1)")
+	if len(stA.AirCard.Cards) != 1 || stA.AirCard.Cards[0].Serial != cc.Serial {
+		t.Errorf("agent status lists %+v", stA.AirCard.Cards)
+	}
+	tk := openToken(t, readerA)
+	cert := tk.certs()["9a"]
+	if cert == nil || cert.PublicKeyAlgorithm != x509.RSA {
+		t.Fatalf("the AirCard's slot 9a: %v", cert)
+	}
+	tk.sign("9a", "13572468", cert)
+
+	// Workstation B, not allowed yet: no AirCard there.
+	dirB, wsB := s.secondAgent("amy", slot1)
+	waitIndicator(t, dirB, "no AirCard is allowed on this computer")
+
+	// An operator's code joins B; a second use, an expired code and a
+	// caller without a workstation certificate are refused.
+	var code service.AirCardCode
+	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/aircard-codes", nil, &code); err != nil {
+		t.Fatal(err)
+	}
+	joined, err := agent.JoinAirCard(ctx, dirB, code.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined.Serial != cc.Serial {
+		t.Fatalf("joined %+v", joined)
+	}
+	if _, err := agent.JoinAirCard(ctx, dirB, code.Code); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("a used code: %v", err)
+	}
+	expired := "DDDDD-DDDDD"
+	if err := s.srv.Store.Update(ctx, func(tx lanyard.Tx) error {
+		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: cardID, CodeHash: service.HashAirCardCode(expired), CreatedBy: "admin",
+			CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.JoinAirCard(ctx, s.agentDir, expired); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("an expired code: %v", err)
+	}
+	if _, err := agent.JoinAirCard(ctx, t.TempDir(), code.Code); err == nil || !strings.Contains(err.Error(), "not paired") {
+		t.Fatalf("an unpaired computer: %v", err)
+	}
+	// Without a client certificate the agent listener refuses outright.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Post(s.agentURL+agentproto.PathAirCardJoin, "application/json", strings.NewReader(`{"code":"`+code.Code+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a join without a workstation certificate: %s", resp.Status)
+	}
+
+	readerB := s.waitAirCard(wsB, cc.Serial, true)
+	waitIndicator(t, dirB, "AirCard: connected (1)")
+	openToken(t, readerB).sign("9a", "13572468", cert)
+
+	// Removing B disconnects the AirCard there, not at A.
+	if _, err := amy.Do(ctx, http.MethodDelete, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/computers/"+strconv.FormatInt(wsB, 10), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.waitAirCard(wsB, cc.Serial, false)
+	waitPortEmpty(t, s.port+1)
+	waitIndicator(t, dirB, "no AirCard is allowed on this computer")
+	s.waitAirCard(wsA, cc.Serial, true)
+
+	// The AirCard service stops: the indicator says so and the card leaves
+	// A's reader; it comes back with the service, keys intact.
+	air.stop(t)
+	waitIndicator(t, s.agentDir, "AirCard: not connected (the AirCard service is not reachable)")
+	s.waitAirCard(wsA, cc.Serial, false)
+	s.startAirService(airDir, false)
+	readerA = s.waitAirCard(wsA, cc.Serial, true)
+	waitIndicator(t, s.agentDir, "AirCard: connected (1)")
+	openToken(t, readerA).sign("9a", "13572468", cert)
+
+}
