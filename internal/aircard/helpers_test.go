@@ -171,5 +171,3 @@ func connect(tb testing.TB, h *aircard.Host, serial string) (*piv.Card, agent.Ca
 	}
 	return c, conn
 }
-
-func contains(hay []byte, needle []byte) bool { return len(needle) > 0 && bytes.Contains(hay, needle) }

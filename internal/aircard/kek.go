@@ -44,7 +44,7 @@ func OpenKEK(spec string) (KEK, error) {
 	scheme, rest, ok := strings.Cut(spec, ":")
 	switch {
 	case !ok || rest == "":
-		return nil, fmt.Errorf("aircard: KEK %q: want file:PATH or pkcs11:module=...;token=...;key=...;pin-env=...", spec)
+		return nil, fmt.Errorf("aircard: KEK %q: want file:PATH or pkcs11:module=PATH;token=LABEL;key=LABEL;pin-env=VAR (or pin-file=PATH)", spec)
 	case scheme == "file":
 		return OpenFileKEK(rest)
 	case scheme == "pkcs11":

@@ -10,7 +10,11 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
+
+// A session sits in a vpcd reader as a card does.
+var _ vpcd.Card = (*emu.Session)(nil)
 
 // sessionOn returns a tcard that talks to a new session of card, with PIV
 // selected.
