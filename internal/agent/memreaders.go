@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
 
@@ -184,10 +183,10 @@ func (k *memCard) Close() error {
 
 // Attach implements Slots: it adds a reader named "Lanyard virtual N",
 // inserts card and, when ctx ends, removes both. MemReaders take up to
-// agentproto.MaxReaders readers in all.
+// memMaxReaders readers in all.
 func (m *MemReaders) Attach(ctx context.Context, card vpcd.Card) error {
 	m.mu.Lock()
-	if len(m.names) >= agentproto.MaxReaders {
+	if len(m.names) >= memMaxReaders {
 		m.mu.Unlock()
 		return ErrNoSlot
 	}
@@ -222,5 +221,9 @@ func (m *MemReaders) Attach(ctx context.Context, card vpcd.Card) error {
 func (m *MemReaders) Free() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return agentproto.MaxReaders - len(m.names)
+	return max(0, memMaxReaders-len(m.names))
 }
+
+// memMaxReaders bounds MemReaders, as a workstation's reader slots are
+// few.
+const memMaxReaders = 16

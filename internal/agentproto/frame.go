@@ -9,10 +9,12 @@ import (
 	"io"
 )
 
-// MaxFrame bounds a frame's JSON. The largest legitimate message is a
-// transmit or reply with an extended-length APDU, base64 in JSON (4/3 of
-// MaxAPDU) plus a little; anything longer is refused before it is read.
-const MaxFrame = 96 << 10
+// MaxFrame bounds a frame's JSON; anything longer is refused before it is
+// read. The largest legitimate messages are the snapshot of an AirCard
+// service, whose readers are its AirCards (MaxReaders of about 100 bytes
+// each), and a transmit or reply with an extended-length APDU, base64 in
+// JSON (4/3 of MaxAPDU). Only authenticated agents send frames this big.
+const MaxFrame = 2 << 20
 
 // ErrFrameTooLarge is returned for a frame over MaxFrame.
 var ErrFrameTooLarge = errors.New("agentproto: frame exceeds the maximum size")

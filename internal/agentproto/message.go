@@ -157,7 +157,9 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Limits on what a message may carry.
 const (
-	MaxReaders    = 64
+	// MaxReaders bounds a snapshot: a workstation has a few readers, an
+	// AirCard service one per AirCard it hosts.
+	MaxReaders    = 16384
 	MaxNameLength = 256
 	// MaxAPDU is the longest APDU: an extended-length command or response
 	// (ISO/IEC 7816-4, 5.1: 65535 data bytes plus header or status).
@@ -245,7 +247,7 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: transmit of a %d-byte APDU", len(m.APDU))
 	case m.Type == TypeCreate && m.Kind != KindTPMVirtualCard && m.Kind != KindPlatformCredential && m.Kind != KindAirCard:
 		return fmt.Errorf("agentproto: create of unknown kind %q", m.Kind)
-	case m.VirtualSlots < 0 || m.VirtualSlots > MaxReaders:
+	case m.VirtualSlots < 0 || m.VirtualSlots > 64:
 		return fmt.Errorf("agentproto: %d virtual slots", m.VirtualSlots)
 	case len(m.Serial) > 64:
 		return fmt.Errorf("agentproto: serial longer than 64 bytes")
