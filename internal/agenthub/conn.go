@@ -3,7 +3,6 @@ package agenthub
 import (
 	"bytes"
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -180,23 +179,27 @@ func (c *agentConn) snapshot(rs []agentproto.Reader) {
 	c.mu.Lock()
 	prev := c.readers
 	c.readers = next
+	// By name, so that an AirCard service's thousands of readers cost a
+	// pass, not a pass per reader.
+	before := make(map[string]Reader, len(prev))
+	for _, p := range prev {
+		before[p.Name] = p
+	}
+	names := make(map[string]bool, len(next))
 	for _, r := range next {
-		i := slices.IndexFunc(prev, func(p Reader) bool { return p.Name == r.Name })
-		var was Reader
-		if i >= 0 {
-			was = prev[i]
-		}
+		names[r.Name] = true
+		was, seen := before[r.Name]
 		switch {
 		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
 			events = append(events, Event{Kind: EventInserted, Reader: r.Name})
 		case !r.Present && was.Present:
 			events = append(events, Event{Kind: EventRemoved, Reader: r.Name})
-		case i < 0 || was.Serial != r.Serial:
+		case !seen || was.Serial != r.Serial:
 			events = append(events, Event{Kind: EventChanged, Reader: r.Name})
 		}
 	}
 	for _, p := range prev {
-		if !slices.ContainsFunc(next, func(r Reader) bool { return r.Name == p.Name }) {
+		if !names[p.Name] {
 			kind := EventChanged
 			if p.Present {
 				kind = EventRemoved
