@@ -31,15 +31,18 @@ const (
 
 // Message is one frame's content. Which fields a type carries:
 //
-//	hello     Version, Hostname, TPM, VirtualSlots
+//	hello     Version, Hostname, TPM, VirtualSlots, SoftStores
 //	snapshot  Readers (the full list, not a change)
 //	create    ID, Kind: make a virtual card of that kind and attach it
 //	          to a reader of the workstation
+//	keygen    ID, KeyGen: make a key pair for a software store
+//	store     ID, Store: write a software store (softstore.go)
 //	open      ID, Reader
 //	transmit  ID, Session, APDU
 //	close     ID, Session
 //	reply     ID, and Session (to open), APDU (to transmit), Reader and
-//	          Serial (to create) or Error
+//	          Serial (to create), Key (to keygen), Stored (to store) or
+//	          Error
 //	ended     Session, Error
 //	ping      nothing
 //
@@ -62,6 +65,13 @@ type Message struct {
 	VirtualSlots int    `json:"virtual_slots,omitempty"`
 	Kind         string `json:"kind,omitempty"`
 	Serial       string `json:"serial,omitempty"`
+	// SoftStores are the software store scopes the agent can write
+	// (StoreMachine, StoreUser).
+	SoftStores []string `json:"soft_stores,omitempty"`
+	KeyGen     *KeyGen  `json:"keygen,omitempty"`
+	Key        *Key     `json:"key,omitempty"`
+	Store      *Store   `json:"store,omitempty"`
+	Stored     *Stored  `json:"stored,omitempty"`
 }
 
 // VirtualATR is the ATR a virtual card of kind answers with; card types
@@ -112,6 +122,8 @@ const (
 	ErrCodeFailed      = "failed"       // anything else; Message says what
 	ErrCodeNoTPM       = "no_tpm"       // create: the workstation has no usable TPM
 	ErrCodeNoSlot      = "no_slot"      // create: no free reader slot for another virtual card
+	ErrCodeNoStore     = "no_store"     // keygen, store: the agent cannot write that software store
+	ErrCodeNoKey       = "no_key"       // store: no key under the handle (never made, or expired)
 )
 
 // Error is a failure the agent reports.
@@ -140,7 +152,10 @@ func (m *Message) Validate() error {
 		}
 		return nil
 	}
-	var allowed struct{ id, session, reader, apdu, err, readers, hello, kind, serial bool }
+	var allowed struct {
+		id, session, reader, apdu, err, readers, hello, kind, serial bool
+		keygen, key, store, stored                                   bool
+	}
 	switch m.Type {
 	case TypeHello:
 		allowed.hello = true
@@ -155,8 +170,13 @@ func (m *Message) Validate() error {
 	case TypeReply:
 		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
 		allowed.reader, allowed.serial = true, true
+		allowed.key, allowed.stored = true, true
 	case TypeCreate:
 		allowed.id, allowed.kind = true, true
+	case TypeKeyGen:
+		allowed.id, allowed.keygen = true, true
+	case TypeStore:
+		allowed.id, allowed.store = true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
 	case TypePing:
@@ -173,9 +193,13 @@ func (m *Message) Validate() error {
 		{m.APDU != nil, allowed.apdu, "apdu"},
 		{m.Error != nil, allowed.err, "error"},
 		{m.Readers != nil, allowed.readers, "readers"},
-		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0, allowed.hello, "version, hostname, tpm or virtual_slots"},
+		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0 || m.SoftStores != nil, allowed.hello, "version, hostname, tpm, virtual_slots or soft_stores"},
 		{m.Kind != "", allowed.kind, "kind"},
 		{m.Serial != "", allowed.serial, "serial"},
+		{m.KeyGen != nil, allowed.keygen, "keygen"},
+		{m.Key != nil, allowed.key, "key"},
+		{m.Store != nil, allowed.store, "store"},
+		{m.Stored != nil, allowed.stored, "stored"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -184,7 +208,8 @@ func (m *Message) Validate() error {
 		}
 	}
 	switch {
-	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate) && m.ID == 0:
+	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate ||
+		m.Type == TypeKeyGen || m.Type == TypeStore) && m.ID == 0:
 		return fmt.Errorf("agentproto: %s message without an id", m.Type)
 	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded) && m.Session == 0:
 		return fmt.Errorf("agentproto: %s message without a session", m.Type)
@@ -212,6 +237,9 @@ func (m *Message) Validate() error {
 	}
 	if m.Error != nil && (m.Error.Code == "" || len(m.Error.Message) > 1024) {
 		return fmt.Errorf("agentproto: error without a code or with an overlong message")
+	}
+	if err := m.validateSoftStore(); err != nil {
+		return err
 	}
 	for _, r := range m.Readers {
 		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {
