@@ -43,6 +43,9 @@ type Config struct {
 	// Slots attach virtual cards to the workstation's readers; nil: the
 	// agent creates no virtual cards.
 	Slots Slots
+	// SoftStore, when set, lets the server issue software stores to this
+	// workstation (PKCS#12 files in the machine's or a user's store).
+	SoftStore *SoftStore
 	// OnPairingCode shows the pairing code to the person at the
 	// workstation; default: print it to standard error.
 	OnPairingCode func(code string)
@@ -58,6 +61,7 @@ type Agent struct {
 	inv  *inventory
 
 	virtual *virtualHost
+	soft    *softHost
 
 	mu     sync.Mutex
 	status Status
@@ -101,6 +105,9 @@ func newAgent(cfg Config) (*Agent, error) {
 	a := &Agent{cfg: rc, log: cfg.Log}
 	if cfg.Slots != nil {
 		a.virtual = newVirtualHost(cfg.StateDir, cfg.TPM, cfg.Slots, cfg.Log)
+	}
+	if cfg.SoftStore != nil {
+		a.soft = newSoftHost(*cfg.SoftStore, cfg.Log)
 	}
 	return a, nil
 }
@@ -243,12 +250,13 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 // until the connection ends.
 func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
-		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots()}
+		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes()}
 	if err := pc.Send(hello); err != nil {
 		return err
 	}
 	r := newRelay(a.inv, pc, a.log)
 	r.create = a.createAndFind
+	r.soft = a.soft
 	defer r.closeAll()
 	sendErr := make(chan error, 1)
 	go func() {
