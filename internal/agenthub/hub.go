@@ -70,6 +70,8 @@ type WorkstationState struct {
 	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
 	// VirtualSlots is how many more virtual cards the agent can attach.
 	VirtualSlots int `json:"virtual_slots"`
+	// SoftStores are the software store scopes the agent can write.
+	SoftStores []string `json:"soft_stores,omitempty"`
 }
 
 // Reader is a card reader on a workstation and the card in it.

@@ -28,6 +28,7 @@ type Access struct {
 	mu   sync.Mutex
 	ws   []*Workstation
 	busy map[*emu.Card]bool
+	soft softKeys
 
 	cardNanos atomic.Int64 // time spent inside the cards' Transmit
 	apdus     atomic.Int64
@@ -49,6 +50,11 @@ type Workstation struct {
 	TPM          *service.TPMState
 	VirtualKeys  emu.KeyStore
 	VirtualSlots int
+	// SoftStores are the software store scopes the agent reports; with
+	// StoreDir set, SoftwareKey and SoftwareStore work as an agent's
+	// (softstore.go).
+	SoftStores []string
+	StoreDir   string
 }
 
 // New returns an empty Access.
@@ -158,7 +164,8 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 }
 
 func (w *Workstation) state() service.WorkstationState {
-	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots}
+	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots,
+		SoftwareStores: w.SoftStores}
 	for name, c := range w.Readers {
 		r := service.ReaderState{Name: name, Present: c != nil, Serial: w.Serials[name]}
 		if c != nil {
