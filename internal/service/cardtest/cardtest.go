@@ -55,6 +55,9 @@ type Workstation struct {
 	// (softstore.go).
 	SoftStores []string
 	StoreDir   string
+	// FailStore, when set, is what SoftwareStore fails with (the key
+	// pair is forgotten all the same, as an agent's is).
+	FailStore error
 }
 
 // New returns an empty Access.

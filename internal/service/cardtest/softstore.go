@@ -88,6 +88,9 @@ func (a *Access) SoftwareStore(ctx context.Context, wsID int64, req service.Soft
 	key := a.soft.keys[req.Handle]
 	delete(a.soft.keys, req.Handle)
 	a.soft.mu.Unlock()
+	if w.FailStore != nil {
+		return service.SoftwareStored{}, w.FailStore
+	}
 	if key == nil {
 		return service.SoftwareStored{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent no longer holds the key pair")
 	}
