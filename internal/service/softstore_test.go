@@ -118,7 +118,9 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	}{
 		"card type not allowed": {
 			func() { e.setPolicy(t, func(s *lanyard.PolicySettings) { s.AllowedCards = []string{"piv"} }) },
-			func() { e.setPolicy(t, func(s *lanyard.PolicySettings) { s.AllowedCards = []string{"piv", "software-store"} }) },
+			func() {
+				e.setPolicy(t, func(s *lanyard.PolicySettings) { s.AllowedCards = []string{"piv", "software-store"} })
+			},
 			lanyard.EForbidden, "allows no card type of kind software store"},
 		"no issue permission": {
 			func() { e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssueCard = false }) },
