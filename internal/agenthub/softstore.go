@@ -48,6 +48,9 @@ func (h *Hub) softRequest(ctx context.Context, workstationID int64, m *agentprot
 		return nil, err
 	}
 	if r.Error != nil {
+		if r.Error.Code == agentproto.ErrCodeFailed {
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent could not make the software store: %s", r.Error.Message)
+		}
 		return nil, agentError(r.Error)
 	}
 	return r, nil
