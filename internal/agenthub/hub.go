@@ -73,6 +73,8 @@ type WorkstationState struct {
 	VirtualSlots int `json:"virtual_slots"`
 	// Role tells an AirCard service from a workstation.
 	Role lanyard.WorkstationRole `json:"role"`
+	// SoftStores are the software store scopes the agent can write.
+	SoftStores []string `json:"soft_stores,omitempty"`
 }
 
 // Reader is a card reader on a workstation and the card in it.
