@@ -84,7 +84,7 @@ func (c *agentConn) serve(ctx context.Context) {
 	h.log.Info("agent connected", "workstation", c.id, "name", c.name)
 	h.publish(Event{Kind: EventOnline, State: c.state()})
 	rctx, stop := context.WithCancel(ctx)
-	go h.recheck(rctx, c)
+	h.startRecheck()
 	h.airConnected(rctx, c)
 
 	for {
