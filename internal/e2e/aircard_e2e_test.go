@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
+	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
@@ -319,4 +322,95 @@ func TestAirCard(t *testing.T) {
 	waitIndicator(t, s.agentDir, "AirCard: connected (1)")
 	openToken(t, readerA).sign("9a", "13572468", cert)
 
+}
+
+// TestBrowserAirCard is Issue AirCard in Self-Service (Chromium): card
+// name → Create a new AirCard → Issue; the card page lists the allowed
+// computer; an operator creates a connection code on the console's card
+// page (shown once); the user removes the computer and the AirCard leaves
+// the workstation's reader.
+func TestBrowserAirCard(t *testing.T) {
+	s := newStack(t)
+	s.slots = []string{s.vpcd}
+	ctx := context.Background()
+	s.user("ida")
+	s.user("otto", lanyard.RoleOperator)
+	var p lanyard.Policy
+	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Settings.AllowedCards = []string{"piv", "aircard"}
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.startAirService(t.TempDir(), true)
+	s.pair("ida")
+
+	b := mustBrowser(t, s.srv.URL)
+	b.login("ida", password)
+	b.waitFor("Issue AirCard", `document.querySelector('#virtual button[data-kind="aircard"]')`)
+	b.run("Issue AirCard", chromedp.Click(`#virtual button[data-kind="aircard"]`))
+	b.waitFor("the card name step", `document.querySelector('#virtual-form')`)
+	if got := b.text("#virtual-create"); got != "Create a new AirCard" {
+		t.Errorf("the create button says %q", got)
+	}
+	b.checkAccessible("Issue AirCard")
+	b.run("name it", chromedp.SendKeys("#virtual-name", "Travel card"))
+	b.run("Create a new AirCard", chromedp.Click("#virtual-create"))
+	b.waitFor("the Issue card form", `document.querySelector('#issue-form')`)
+	b.run("User PIN", chromedp.SendKeys("#user-pin", "24682468"), chromedp.SendKeys("#user-pin2", "24682468"))
+	b.run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
+	b.waitFor("issued", `(document.querySelector('#issue-result-title')?.textContent || '') === 'Card issued' || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
+	if got := b.text("#issue-body"); !strings.Contains(got, "Card issued") {
+		t.Fatalf("Issue AirCard: %q", got)
+	}
+	b.shot("aircard-01-issued")
+
+	var cards []*service.CardView
+	ida := mustClientFor(t, s, "ida")
+	if err := ida.Get(ctx, "/api/v1/cards", &cards); err != nil || len(cards) != 1 || cards[0].Kind != lanyard.KindAirCard {
+		t.Fatalf("ida's cards: %+v, %v", cards, err)
+	}
+	card := cards[0]
+	s.waitAirCard(s.ws, card.Serial, true)
+
+	// The card page: allowed computers.
+	b.visit("/cards/" + strconv.FormatInt(card.ID, 10))
+	b.waitFor("allowed computers", `document.querySelector('#computers table')`)
+	if got := b.text("#computers"); !strings.Contains(got, "e2e-pc") {
+		t.Fatalf("allowed computers: %q", got)
+	}
+	if b.exists("#aircard-code-create") {
+		t.Error("a user is offered a connection code")
+	}
+	b.checkAccessible("AirCard page")
+	b.shot("aircard-02-computers")
+
+	// An operator's connection code, on the console's card page.
+	ob := mustBrowser(t, s.srv.URL)
+	ob.login("otto", password)
+	ob.visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
+	ob.waitFor("the code button", `document.querySelector('#aircard-code-create')`)
+	ob.run("Create connection code", chromedp.Click("#aircard-code-create"))
+	ob.waitFor("the code", `document.querySelector('#aircard-code-value')`)
+	if code := ob.text("#aircard-code-value"); !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}$`).MatchString(code) {
+		t.Fatalf("connection code %q", code)
+	}
+	ob.shot("aircard-03-code")
+
+	// The user removes the computer: the AirCard leaves its reader.
+	b.run("Remove", chromedp.Click(`#computers button[aria-label="Remove e2e-pc"]`))
+	b.waitFor("removed", `document.querySelector('#computers').textContent.includes('No computer may use this AirCard')`)
+	s.waitAirCard(s.ws, card.Serial, false)
+	b.checkConsole()
+}
+
+// mustClientFor is an API client with a new token of login.
+func mustClientFor(t *testing.T, s *stack, login string) *client.Client {
+	t.Helper()
+	var tok service.NewToken
+	if _, err := s.admin.Post(context.Background(), "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	return mustClient(t, s.srv.URL, tok.Secret)
 }
