@@ -3,8 +3,9 @@
 # need and is missing: pcscd with the vsmartcard vpcd driver (a virtual
 # reader our emulated cards dial into), the independent clients the tests
 # check the cards with (OpenSC, pcsc-tools, yubico-piv-tool), the PC/SC
-# headers for cgo clients, SoftHSM2, and the OpenSSL headers the TPM
-# simulator is compiled against.
+# headers for cgo clients, SoftHSM2, the OpenSSL headers the TPM
+# simulator is compiled against, and NSS's certutil and pk12util (the
+# software store imports its PKCS#12 into a user's NSS database).
 #
 # Idempotent; prints nothing when everything is present. Uses sudo when not
 # run as root. Progress goes to stderr so callers may capture stdout.
@@ -27,6 +28,8 @@ have softhsm2-util || need+=(softhsm2)
 # The in-process TPM simulator (go-tpm-tools, internal/tpm) is C compiled
 # with cgo against OpenSSL's libcrypto.
 [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+# The software store's NSS import (internal/agent) and its tests.
+have pk12util || need+=(libnss3-tools)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

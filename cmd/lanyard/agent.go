@@ -15,7 +15,7 @@ import (
 
 func agentCommands() []command {
 	return []command{
-		{"agent", "agent --server https://HOST:8443 [--state DIR] [--tpm auto|none|device:PATH|swtpm:SOCKET|simulator:SEEDFILE] [--vpcd HOST:PORT]...", "run the workstation agent (pairs on first start; hosts TPM virtual smart cards and platform credentials in vpcd slots)", runAgent},
+		{"agent", "agent --server https://HOST:8443 [--state DIR] [--tpm auto|none|device:PATH|swtpm:SOCKET|simulator:SEEDFILE] [--vpcd HOST:PORT]... [--store-dir DIR] [--no-software-store]", "run the workstation agent (pairs on first start; hosts TPM virtual smart cards and platform credentials in vpcd slots; writes software stores)", runAgent},
 		{"agent status", "agent status [--state DIR]", "show the agent's pairing and connection state", agentStatus},
 		{"agent aircard add", "agent aircard add CODE [--state DIR]", "connect this computer to an AirCard with the code an operator gave you", agentAirCardAdd},
 	}
@@ -30,8 +30,14 @@ func runAgent(ctx context.Context, args []string) error {
 	tpmSpec := fs.String("tpm", "auto", "the TPM for virtual cards: auto (/dev/tpmrm0), none, device:PATH, swtpm:SOCKET, or simulator:SEEDFILE (INSECURE, tests and demos)")
 	var vpcdAddrs multi
 	fs.Var(&vpcdAddrs, "vpcd", "a vpcd slot for a virtual card, HOST:PORT on this machine (repeatable; default: Debian's two, 127.0.0.1:35963 and 127.0.0.1:35964)")
+	storeDir := fs.String("store-dir", agent.DefaultMachineStore, "the machine's software store (PKCS#12 files; the agent must run as root to write it); user stores go to ~/"+agent.UserStoreDir)
+	noSoft := fs.Bool("no-software-store", false, "write no software stores on this workstation")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
+	}
+	var soft *agent.SoftStore
+	if !*noSoft {
+		soft = &agent.SoftStore{MachineDir: *storeDir}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -54,7 +60,7 @@ func runAgent(ctx context.Context, args []string) error {
 	t := agenttpm.Open(*tpmSpec, log)
 	defer t.Close()
 	return agent.Run(ctx, agent.Config{Server: server, StateDir: state, Readers: readers, Log: log, Version: version,
-		TPM: t, Slots: agent.NewVPCDSlots(vpcdAddrs, log)})
+		TPM: t, Slots: agent.NewVPCDSlots(vpcdAddrs, log), SoftStore: soft})
 }
 
 func agentStatus(ctx context.Context, args []string) error {

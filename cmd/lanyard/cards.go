@@ -22,8 +22,8 @@ func cardIssueCommands() []command {
 	return []command{
 		{"card list", "card list [--user LOGIN] [--connected]", "list your cards (--connected: the cards in your workstations' readers)", cardList},
 		{"card show", "card show ID", "show a card and its contents", cardShow},
-		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
-			"issue a card connected at your workstation, or create a TPM virtual smart card or platform credential there and issue it (prints a random PIN once when the policy sets one)", cardIssue},
+		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard|software-machine|software-user [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
+			"issue a card connected at your workstation, or create a TPM virtual smart card, platform credential or AirCard and issue it (prints a random PIN once when the policy sets one); software-machine and software-user issue a software store, reading the key container password from standard input", cardIssue},
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
 		{"card computers", "card computers ID", "list the computers allowed to use an AirCard", cardComputers},
 		{"card computer remove", "card computer remove ID WORKSTATION", "remove a computer from an AirCard's allowed computers (it is disconnected there)", cardComputerRemove},
@@ -111,7 +111,7 @@ func cardIssue(ctx context.Context, args []string) error {
 	initialize := cmd.Bool("initialize", false, "confirm that the card is initialized: ALL of its contents are deleted (required when the policy initializes cards)")
 	name := cmd.String("name", "", "a name for the card")
 	user := cmd.String("user", "", "issue for this user (operators)")
-	create := cmd.String("create", "", "create a virtual card first: tpm (TPM virtual smart card), platform (platform credential) or aircard (on the AirCard service, bound to the workstation)")
+	create := cmd.String("create", "", "create a virtual card first: tpm (TPM virtual smart card), platform (platform credential) or aircard (on the AirCard service, bound to the workstation); or issue a software store: software-machine or software-user (key container password on standard input)")
 	wsID := cmd.Int64("workstation", 0, "with --create: the workstation (default: the only one that can create it)")
 	var pins pinFlags
 	pins.register(cmd.FlagSet)
@@ -123,6 +123,11 @@ func cardIssue(ctx context.Context, args []string) error {
 	switch {
 	case *create != "" && *serial != "":
 		return errors.New("--card and --create exclude each other")
+	case strings.HasPrefix(*create, "software-"):
+		if *initialize || pins.user != "" || pins.admin != "" {
+			return errors.New("a software store has no PINs and is not initialized; its key container password is read from standard input")
+		}
+		return issueSoftwareStore(ctx, c, &cmd.clientFlags, *create, *wsID, *user, *name, templates)
 	case *create != "":
 		target, err = createVirtual(ctx, c, *create, *wsID, *user, *name)
 	default:

@@ -31,6 +31,10 @@ const (
 	demoCardKey    = "demo-card.key"
 	demoAgentState = "demo-agent"
 	demoTPMSeed    = "demo-tpm.seed"
+	// The demo workstation's software stores: the machine store, and
+	// one home directory that stands for every user's.
+	demoMachineStore = "demo-store"
+	demoHome         = "demo-home"
 )
 
 // startDemo sets the demo up (idempotently: a restart keeps the user, the
@@ -61,11 +65,17 @@ func startDemo(ctx context.Context, svc *service.Service, data, agentURL string,
 	// The demo workstation's TPM is the reference simulator in this
 	// process, its seeds kept in DATA/demo-tpm.seed: keys of its virtual
 	// cards survive restarts. INSECURE, which is fine for a demo.
+	if err := os.MkdirAll(filepath.Join(data, demoHome), 0o700); err != nil {
+		return "", err
+	}
 	tpm := agenttpm.Open("simulator:"+filepath.Join(data, demoTPMSeed), log.With("component", "demo-tpm"))
 	go func() {
 		defer tpm.Close()
 		err := agent.Run(ctx, agent.Config{
 			TPM: tpm, Slots: readers,
+			SoftStore: &agent.SoftStore{MachineDir: filepath.Join(data, demoMachineStore), Account: func(string) (agent.LocalAccount, error) {
+				return agent.LocalAccount{Home: filepath.Join(data, demoHome), UID: -1, GID: -1}, nil
+			}},
 			Server: agentURL, StateDir: filepath.Join(data, demoAgentState), Readers: readers, Hostname: "demo-workstation",
 			Log: log.With("component", "demo-agent"), Version: version,
 			OnPairingCode: func(code string) {
@@ -87,8 +97,9 @@ Demo: an emulated PIV card is in "%s" at the demo workstation.
       Open the URL above and log in as %q with password %q,
       then click "Issue card" next to the connected card.
       The demo workstation has a simulated TPM 2.0: under "Virtual cards",
-      issue a TPM virtual smart card or a platform credential.
-`, demoReader, demoLogin, password), nil
+      issue a TPM virtual smart card or a platform credential. Under
+      "Software stores", issue a PKCS#12 certificate store (files under %s).
+`, demoReader, demoLogin, password, data), nil
 }
 
 // demoUser creates the demo user on first start, with a random password
@@ -126,7 +137,7 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Prin
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: demoLogin}}
 	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
 	pol.Settings.Issuance.MaxCardsPerUser = 0
-	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential", "aircard"}
+	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential", "aircard", "software-store"}
 	if _, err := svc.CreatePolicy(ctx, p, pol); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,6 +108,24 @@ func TestDemo(t *testing.T) {
 	}
 	if comps := c.must(0, "card", "computers", airID); !strings.Contains(comps, "demo-workstation") {
 		t.Fatalf("card computers:\n%s", comps)
+	}
+
+	// A software store (the guide's "Registry"): the key container
+	// password comes on standard input, never as a flag; the PKCS#12
+	// file in the demo user's store opens with it and with no other.
+	if _, errOut, code := c.run("Demo-Store-1\n", "card", "issue", "--create", "software-user", "--user-pin", "1234"); code == 0 || !strings.Contains(errOut, "no PINs") {
+		t.Fatalf("a software store with a PIN flag: exit %d, %s", code, errOut)
+	}
+	out, errOut, code = c.run("Demo-Store-1\n", "card", "issue", "--create", "software-user", "--name", "Demo laptop")
+	p12 := filepath.Join(data, "demo-home", ".local", "share", "lanyard", "store", "Demo-laptop.p12")
+	if code != 0 || !strings.Contains(out, "software-store") || !strings.Contains(out, p12) || !strings.Contains(errOut, "cannot be reset") {
+		t.Fatalf("card issue --create software-user: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if b, err := exec.Command("openssl", "pkcs12", "-in", p12, "-nokeys", "-passin", "pass:Demo-Store-1").CombinedOutput(); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Fatalf("openssl pkcs12 with the password: %v\n%s", err, b)
+	}
+	if b, err := exec.Command("openssl", "pkcs12", "-in", p12, "-nokeys", "-passin", "pass:Demo-Store-2").CombinedOutput(); err == nil {
+		t.Fatalf("openssl pkcs12 opened the store with a wrong password:\n%s", b)
 	}
 
 	log := stop()

@@ -52,6 +52,9 @@ type Config struct {
 	// instead of the TPM (the AirCard service creates AirCards); it
 	// returns the new card's serial.
 	Create func(kind string) (serial string, err error)
+	// SoftStore, when set, lets the server issue software stores to this
+	// workstation (PKCS#12 files in the machine's or a user's store).
+	SoftStore *SoftStore
 	// OnPairingCode shows the pairing code to the person at the
 	// workstation; default: print it to standard error.
 	OnPairingCode func(code string)
@@ -71,6 +74,7 @@ type Agent struct {
 
 	virtual *virtualHost
 	air     *airBridge
+	soft    *softHost
 
 	mu     sync.Mutex
 	status Status
@@ -117,6 +121,9 @@ func newAgent(cfg Config) (*Agent, error) {
 		if cfg.Role == "" {
 			a.air = newAirBridge(cfg.Slots, cfg.Log)
 		}
+	}
+	if cfg.SoftStore != nil {
+		a.soft = newSoftHost(*cfg.SoftStore, cfg.Log)
 	}
 	return a, nil
 }
@@ -261,7 +268,7 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 // until the connection ends.
 func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
-		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots()}
+		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes()}
 	if err := pc.Send(hello); err != nil {
 		return err
 	}
@@ -272,6 +279,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 		defer a.air.disconnected()
 		r.air = a.air
 	}
+	r.soft = a.soft
 	defer r.closeAll()
 	sendErr := make(chan error, 1)
 	go func() {

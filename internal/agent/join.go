@@ -47,7 +47,9 @@ func JoinAirCard(ctx context.Context, dir, code string) (*agentproto.AirCardJoin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	a := &Agent{}
-	resp, err := a.httpClient(tlsCfg).Do(req)
+	hc := a.httpClient(tlsCfg)
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ func (a *Agent) pair(ctx context.Context, key *ecdsa.PrivateKey) (*State, error)
 	code := agentproto.PairingCode(spki, root.Raw)
 	a.setStatus(func(s *Status) { s.PairingCode = code })
 	pinned := a.httpClient(&tls.Config{RootCAs: poolOf(root), ServerName: a.host, MinVersion: tls.VersionTLS12})
+	// Pairing happens once: its keep-alive connection would otherwise sit
+	// next to the agent's connection for as long as the server allows.
+	defer pinned.CloseIdleConnections()
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.cfg.Hostname}}, key)
 	if err != nil {
 		return nil, err
@@ -111,6 +114,7 @@ func (a *Agent) firstContact(ctx context.Context) (*x509.Certificate, error) {
 		},
 	}
 	c := a.httpClient(cfg)
+	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.Server+agentproto.PathPair+"/0", nil)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ type relay struct {
 	inv    *inventory
 	create func(kind string) *agentproto.Message
 	air    *airBridge // nil: no AirCards here
+	soft   *softHost  // nil: no software stores
 	pc     *agentproto.Conn
 	log    *slog.Logger
 
@@ -63,6 +64,24 @@ func (r *relay) handle(m *agentproto.Message) {
 				return
 			}
 			r.reply(m.ID, r.create(m.Kind))
+		}()
+	case agentproto.TypeKeyGen:
+		go func() {
+			k, err := r.soft.keygen(m.KeyGen.Algorithm)
+			if err != nil {
+				r.reply(m.ID, errReply(err))
+				return
+			}
+			r.reply(m.ID, &agentproto.Message{Key: k})
+		}()
+	case agentproto.TypeStore:
+		go func() {
+			st, err := r.soft.store(m.Store)
+			if err != nil {
+				r.reply(m.ID, errReply(err))
+				return
+			}
+			r.reply(m.ID, &agentproto.Message{Stored: st})
 		}()
 	default:
 		r.log.Warn("ignoring an unexpected message from the server", "type", m.Type)
@@ -185,6 +204,10 @@ func errReply(err error) *agentproto.Message {
 		code = agentproto.ErrCodeNoTPM
 	case errors.Is(err, ErrNoSlot):
 		code = agentproto.ErrCodeNoSlot
+	case errors.Is(err, ErrNoStore):
+		code = agentproto.ErrCodeNoStore
+	case errors.Is(err, ErrNoKey):
+		code = agentproto.ErrCodeNoKey
 	}
 	msg := err.Error()
 	if len(msg) > 1000 {

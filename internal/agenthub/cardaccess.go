@@ -31,7 +31,8 @@ func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) 
 }
 
 func serviceState(st WorkstationState) service.WorkstationState {
-	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Role: st.Role, Online: st.Online, VirtualSlots: st.VirtualSlots}
+	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Role: st.Role, Online: st.Online, VirtualSlots: st.VirtualSlots,
+		SoftwareStores: st.SoftStores}
 	if st.TPM != nil {
 		ws.TPM = &service.TPMState{Usable: st.TPM.Usable, Reason: st.TPM.Reason, Manufacturer: st.TPM.Manufacturer, Kind: st.TPM.Kind}
 	}

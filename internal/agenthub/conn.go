@@ -3,6 +3,7 @@ package agenthub
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type agentConn struct {
 	readers  []Reader
 	tpm      *agentproto.TPMStatus
 	slots    int
+	soft     []string
 	nextID   uint64
 	pending  map[uint64]chan *agentproto.Message
 	sessions map[uint64]*Session // by agent session id
@@ -49,7 +51,7 @@ func (c *agentConn) state() WorkstationState {
 
 func (c *agentConn) stateLocked() WorkstationState {
 	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: make([]Reader, len(c.readers)),
-		VirtualSlots: c.slots}
+		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft)}
 	if c.tpm != nil {
 		t := *c.tpm
 		st.TPM = &t
@@ -82,7 +84,7 @@ func (c *agentConn) serve(ctx context.Context) {
 	h.log.Info("agent connected", "workstation", c.id, "name", c.name)
 	h.publish(Event{Kind: EventOnline, State: c.state()})
 	rctx, stop := context.WithCancel(ctx)
-	go h.recheck(rctx, c)
+	h.startRecheck()
 	h.airConnected(rctx, c)
 
 	for {
@@ -133,7 +135,7 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 	switch m.Type {
 	case agentproto.TypeHello:
 		c.mu.Lock()
-		c.tpm, c.slots = m.TPM, m.VirtualSlots
+		c.tpm, c.slots, c.soft = m.TPM, m.VirtualSlots, m.SoftStores
 		st := c.stateLocked()
 		c.mu.Unlock()
 		c.hub.publish(Event{Kind: EventChanged, State: st})

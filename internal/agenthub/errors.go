@@ -28,6 +28,10 @@ var (
 	ErrNoTPM = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation has no usable TPM 2.0"}
 	// ErrNoSlot: the workstation cannot attach another virtual card.
 	ErrNoSlot = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation has no free reader slot for another virtual card (each vpcd slot holds one)"}
+	// ErrNoStore: the agent cannot write the software store asked for.
+	ErrNoStore = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation's agent cannot write that software store (the machine store needs an agent running as root)"}
+	// ErrNoKey: the agent no longer holds the software store's key pair.
+	ErrNoKey = &lanyard.Error{Code: lanyard.EUnavailable, Message: "the workstation's agent no longer holds the key pair (it waited too long for its certificate); issue again"}
 )
 
 // agentError maps an error the agent reported to the package's errors.
@@ -47,6 +51,10 @@ func agentError(e *agentproto.Error) error {
 		return ErrNoTPM
 	case agentproto.ErrCodeNoSlot:
 		return ErrNoSlot
+	case agentproto.ErrCodeNoStore:
+		return ErrNoStore
+	case agentproto.ErrCodeNoKey:
+		return ErrNoKey
 	}
 	return lanyard.Errorf(lanyard.EUnavailable, "the workstation could not use the card: %s", e.Message)
 }

@@ -52,6 +52,9 @@ type Hub struct {
 	relay     prometheus.Histogram
 	pairLimit *auth.Throttle // pairing requests per client address
 
+	recheckOnce sync.Once
+	stopRecheck context.CancelFunc
+
 	mu      sync.Mutex
 	conns   map[int64]*agentConn
 	subs    map[int]func(Event)
@@ -73,6 +76,8 @@ type WorkstationState struct {
 	VirtualSlots int `json:"virtual_slots"`
 	// Role tells an AirCard service from a workstation.
 	Role lanyard.WorkstationRole `json:"role"`
+	// SoftStores are the software store scopes the agent can write.
+	SoftStores []string `json:"soft_stores,omitempty"`
 }
 
 // Reader is a card reader on a workstation and the card in it.
@@ -208,26 +213,51 @@ func (h *Hub) Disconnect(id int64) {
 	}
 }
 
-// recheck ends connections of workstations no longer active.
-func (h *Hub) recheck(ctx context.Context, c *agentConn) {
+// startRecheck starts, once, the loop that reads every connected
+// workstation's status again each RecheckInterval, so that a revocation
+// made on another replica ends its connection here. One loop for all
+// connections, not a goroutine each: an AirCard deployment keeps
+// thousands of agents connected.
+func (h *Hub) startRecheck() {
+	h.recheckOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		h.stopRecheck = cancel
+		go h.recheckLoop(ctx)
+	})
+}
+
+func (h *Hub) recheckLoop(ctx context.Context) {
 	t := time.NewTicker(RecheckInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.pc.Done():
-			return
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		h.mu.Lock()
+		conns := make([]*agentConn, 0, len(h.conns))
+		for _, c := range h.conns {
+			conns = append(conns, c)
+		}
+		h.mu.Unlock()
+		for _, c := range conns {
+			select {
+			case <-c.pc.Done():
+				continue
+			default:
+			}
 			active, err := h.svc.AgentSeen(ctx, c.id)
 			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				h.log.Warn("agent recheck failed", "workstation", c.id, "err", err)
 				continue
 			}
 			if !active {
 				h.log.Info("workstation no longer active; dropping its connection", "workstation", c.id)
 				c.pc.Close()
-				return
 			}
 		}
 	}
@@ -240,6 +270,10 @@ func contextWithoutCancel(r *http.Request) context.Context { return context.With
 // Close drops every agent connection, for shutdown: the HTTP server does
 // not track connections it handed over to the hub.
 func (h *Hub) Close() {
+	h.recheckOnce.Do(func() {}) // no loop starts after Close
+	if h.stopRecheck != nil {
+		h.stopRecheck()
+	}
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))
 	for _, c := range h.conns {

@@ -172,3 +172,54 @@ func TestPairingCode(t *testing.T) {
 		t.Error("HashPairingCode")
 	}
 }
+
+func TestSoftStoreMessages(t *testing.T) {
+	frame := func(body string) []byte {
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	}
+	ok := []string{
+		`{"type":"hello","version":"1","soft_stores":["machine","user"]}`,
+		`{"type":"keygen","id":1,"keygen":{"algorithm":"rsa2048"}}`,
+		`{"type":"reply","id":1,"key":{"handle":"00ff","public_key":"AQ=="}}`,
+		`{"type":"store","id":2,"store":{"handle":"00ff","chain":["AQ=="],"password":"p","scope":"user","account":"tia","name":"Work-1"}}`,
+		`{"type":"store","id":2,"store":{"handle":"00ff","chain":["AQ=="],"scope":"machine","name":"host.tls"}}`,
+		`{"type":"reply","id":2,"stored":{"path":"/var/lib/lanyard/store/x.p12","nss":true}}`,
+	}
+	for _, body := range ok {
+		if _, err := ReadFrame(bytes.NewReader(frame(body))); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	long := strings.Repeat("x", MaxPassword+1)
+	for name, body := range map[string]string{
+		"keygen without request":  `{"type":"keygen","id":1}`,
+		"keygen of ed25519":       `{"type":"keygen","id":1,"keygen":{"algorithm":"ed25519"}}`,
+		"keygen without id":       `{"type":"keygen","keygen":{"algorithm":"rsa2048"}}`,
+		"key in keygen":           `{"type":"keygen","id":1,"keygen":{"algorithm":"rsa2048"},"key":{"handle":"00","public_key":"AQ=="}}`,
+		"store in reply":          `{"type":"reply","id":1,"store":{"handle":"00","chain":["AQ=="],"scope":"machine","name":"x"}}`,
+		"handle not hex":          `{"type":"reply","id":1,"key":{"handle":"../x","public_key":"AQ=="}}`,
+		"empty public key":        `{"type":"reply","id":1,"key":{"handle":"00"}}`,
+		"store without chain":     `{"type":"store","id":2,"store":{"handle":"00","chain":[],"scope":"machine","name":"x"}}`,
+		"store of an empty cert":  `{"type":"store","id":2,"store":{"handle":"00","chain":[""],"scope":"machine","name":"x"}}`,
+		"store to a path":         `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"scope":"machine","name":"../../etc/passwd"}}`,
+		"store to a dot file":     `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"scope":"machine","name":".bashrc"}}`,
+		"user store without user": `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"scope":"user","name":"x"}}`,
+		"machine store with user": `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"scope":"machine","account":"tia","name":"x"}}`,
+		"unknown scope":           `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"scope":"domain","name":"x"}}`,
+		"overlong password":       `{"type":"store","id":2,"store":{"handle":"00","chain":["AQ=="],"password":"` + long + `","scope":"machine","name":"x"}}`,
+		"scope twice":             `{"type":"hello","soft_stores":["user","user"]}`,
+		"soft stores in snapshot": `{"type":"snapshot","readers":[],"soft_stores":["user"]}`,
+		"stored without path":     `{"type":"reply","id":2,"stored":{"nss":true}}`,
+	} {
+		if _, err := ReadFrame(bytes.NewReader(frame(body))); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// The largest store request fits in a frame.
+	cert := bytes.Repeat([]byte{0x30}, MaxCert)
+	m := &Message{Type: TypeStore, ID: 1, Store: &Store{Handle: strings.Repeat("a", MaxHandle), Chain: [][]byte{cert, cert, cert, cert},
+		Password: strings.Repeat("p", MaxPassword), Scope: StoreUser, Account: strings.Repeat("u", MaxNameLength), Name: strings.Repeat("n", MaxStoreName)}}
+	if err := WriteFrame(io.Discard, m); err != nil {
+		t.Errorf("the largest store request: %v", err)
+	}
+}

@@ -40,15 +40,18 @@ const (
 
 // Message is one frame's content. Which fields a type carries:
 //
-//	hello     Version, Hostname, TPM, VirtualSlots
+//	hello     Version, Hostname, TPM, VirtualSlots, SoftStores
 //	snapshot  Readers (the full list, not a change)
 //	create    ID, Kind: make a virtual card of that kind and attach it
 //	          to a reader of the workstation
+//	keygen    ID, KeyGen: make a key pair for a software store
+//	store     ID, Store: write a software store (softstore.go)
 //	open      ID, Reader
 //	transmit  ID, Session, APDU
 //	close     ID, Session
 //	reply     ID, and Session (to open), APDU (to transmit), Reader and
-//	          Serial (to create) or Error
+//	          Serial (to create), Key (to keygen), Stored (to store) or
+//	          Error
 //	ended     Session, Error
 //	ping      nothing
 //	aircards  AirCards, ServiceOnline (server → workstation agent: the
@@ -84,6 +87,13 @@ type Message struct {
 	// AirCards and ServiceOnline are the aircards message's.
 	AirCards      []AirCard `json:"aircards,omitzero"`
 	ServiceOnline bool      `json:"service_online,omitempty"`
+	// SoftStores are the software store scopes the agent can write
+	// (StoreMachine, StoreUser).
+	SoftStores []string `json:"soft_stores,omitempty"`
+	KeyGen     *KeyGen  `json:"keygen,omitempty"`
+	Key        *Key     `json:"key,omitempty"`
+	Store      *Store   `json:"store,omitempty"`
+	Stored     *Stored  `json:"stored,omitempty"`
 }
 
 // AirCard is an AirCard a workstation may use.
@@ -145,6 +155,8 @@ const (
 	ErrCodeNoSlot      = "no_slot"      // create: no free reader slot for another virtual card
 	ErrCodeForbidden   = "forbidden"    // airopen: this computer may not use the AirCard
 	ErrCodeUnavailable = "unavailable"  // airopen: the AirCard service is not connected
+	ErrCodeNoStore     = "no_store"     // keygen, store: the agent cannot write that software store
+	ErrCodeNoKey       = "no_key"       // store: no key under the handle (never made, or expired)
 )
 
 // Error is a failure the agent reports.
@@ -175,7 +187,10 @@ func (m *Message) Validate() error {
 		}
 		return nil
 	}
-	var allowed struct{ id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool }
+	var allowed struct {
+		id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool
+		keygen, key, store, stored                                             bool
+	}
 	switch m.Type {
 	case TypeHello:
 		allowed.hello = true
@@ -190,6 +205,7 @@ func (m *Message) Validate() error {
 	case TypeReply:
 		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
 		allowed.reader, allowed.serial = true, true
+		allowed.key, allowed.stored = true, true
 	case TypeCreate:
 		allowed.id, allowed.kind = true, true
 	case TypeAirCards:
@@ -202,6 +218,10 @@ func (m *Message) Validate() error {
 		allowed.id, allowed.session = true, true
 	case TypeAirReply:
 		allowed.id, allowed.session, allowed.apdu, allowed.err = true, true, true, true
+	case TypeKeyGen:
+		allowed.id, allowed.keygen = true, true
+	case TypeStore:
+		allowed.id, allowed.store = true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
 	case TypePing:
@@ -218,10 +238,14 @@ func (m *Message) Validate() error {
 		{m.APDU != nil, allowed.apdu, "apdu"},
 		{m.Error != nil, allowed.err, "error"},
 		{m.Readers != nil, allowed.readers, "readers"},
-		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0, allowed.hello, "version, hostname, tpm or virtual_slots"},
+		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0 || m.SoftStores != nil, allowed.hello, "version, hostname, tpm, virtual_slots or soft_stores"},
 		{m.Kind != "", allowed.kind, "kind"},
 		{m.Serial != "", allowed.serial, "serial"},
 		{m.AirCards != nil || m.ServiceOnline, allowed.aircards, "aircards or service_online"},
+		{m.KeyGen != nil, allowed.keygen, "keygen"},
+		{m.Key != nil, allowed.key, "key"},
+		{m.Store != nil, allowed.store, "store"},
+		{m.Stored != nil, allowed.stored, "stored"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -231,7 +255,8 @@ func (m *Message) Validate() error {
 	}
 	switch {
 	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate ||
-		m.Type == TypeAirOpen || m.Type == TypeAirTransmit || m.Type == TypeAirClose || m.Type == TypeAirReply) && m.ID == 0:
+		m.Type == TypeAirOpen || m.Type == TypeAirTransmit || m.Type == TypeAirClose || m.Type == TypeAirReply ||
+		m.Type == TypeKeyGen || m.Type == TypeStore) && m.ID == 0:
 		return fmt.Errorf("agentproto: %s message without an id", m.Type)
 	case (m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeEnded || m.Type == TypeAirTransmit || m.Type == TypeAirClose) && m.Session == 0:
 		return fmt.Errorf("agentproto: %s message without a session", m.Type)
@@ -270,6 +295,9 @@ func (m *Message) Validate() error {
 		if a.Serial == "" || len(a.Serial) > 64 || len(a.Name) > MaxNameLength {
 			return fmt.Errorf("agentproto: malformed AirCard %q", a.Serial)
 		}
+	}
+	if err := m.validateSoftStore(); err != nil {
+		return err
 	}
 	for _, r := range m.Readers {
 		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {

@@ -53,6 +53,8 @@ type stack struct {
 	// slots the vpcd slots its virtual cards go to.
 	newTPM func() agent.TPM
 	slots  []string
+	// softStore, when set, is the agent's software store configuration.
+	softStore *agent.SoftStore
 }
 
 // newStack starts a server and takes the vpcd slot; pair starts the agent.
@@ -197,7 +199,7 @@ func (s *stack) startAgent() *runningAgent {
 	}
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots, Log: cfg.Log,
+			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots, SoftStore: s.softStore,
 			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
 		})
 	}()

@@ -92,6 +92,19 @@ type IssuanceSettings struct {
 	RandomUserPIN   bool                   `json:"random_user_pin"` // "Set random user PIN"
 	RandomPIN       RandomPINSettings      `json:"random_pin"`
 	MaxCardsPerUser int                    `json:"max_cards_per_user"` // 0 = unlimited
+	KeyPassword     KeyPasswordSettings    `json:"key_password"`       // Issuance → Key container password (software store)
+}
+
+// KeyPasswordSettings are the company's rules for a software store's key
+// container password (the guide: "a password that meets your company's
+// security requirements"). Whether the password is required comes from
+// the certificate templates (prompt_key_password), or from Always. The
+// zero value is usable: a policy stored before these settings existed
+// asks for 8 characters of any kind.
+type KeyPasswordSettings struct {
+	Always     bool `json:"always"`      // require a password even when no template prompts for one
+	MinLength  int  `json:"min_length"`  // 0 = 8
+	MinClasses int  `json:"min_classes"` // how many of lower, upper, digits, other it mixes; 0 = any
 }
 
 // InitializationSettings is Issuance → Card initialization.

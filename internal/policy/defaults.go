@@ -64,6 +64,10 @@ func Defaults() lanyard.PolicySettings {
 			// One card plus one spare (for example a replacement being
 			// issued before the old card is revoked).
 			MaxCardsPerUser: 2,
+			// A software store's key container password cannot be reset
+			// (guide), so the rules ask for one that is hard to guess but
+			// can be remembered: eight characters of three kinds.
+			KeyPassword: lanyard.KeyPasswordSettings{Always: false, MinLength: 8, MinClasses: 3},
 		},
 		Documents: lanyard.DocumentsSettings{
 			// No paperwork unless the organization's regulations require it;

@@ -19,6 +19,7 @@ const (
 	labelInit      = "Issuance → Card initialization"
 	labelRandomPIN = "Issuance → Set random user PIN"
 	labelMaxCards  = "Issuance → Maximum cards per user"
+	labelKeyPass   = "Issuance → Key container password"
 	labelDocs      = "Documents check"
 	labelRequired  = "Certificates → Required templates"
 	labelOptional  = "Certificates → Optional templates"
@@ -57,6 +58,9 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 	}
 	if s.Issuance.MaxCardsPerUser < 0 {
 		return invalid(labelMaxCards, "must be 0 (unlimited) or more")
+	}
+	if err := checkKeyPasswordSettings(&s.Issuance.KeyPassword); err != nil {
+		return err
 	}
 	if err := checkDocuments(&s.Documents); err != nil {
 		return err

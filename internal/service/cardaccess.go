@@ -30,6 +30,48 @@ type CardAccess interface {
 	// lists of AirCards changed (AirCardsFor): they connect new ones and
 	// disconnect the others.
 	AirCardsChanged(workstationIDs ...int64)
+	// SoftwareKey has the workstation's agent make a key pair of alg for
+	// a software store; the private key stays in the agent's memory under
+	// the returned handle until SoftwareStore writes it (or it expires).
+	SoftwareKey(ctx context.Context, workstationID int64, alg lanyard.KeyAlgorithm) (SoftwareKey, error)
+	// SoftwareStore has the agent write the key of a handle with its
+	// certificate chain as PKCS#12 into the machine's or a user's store.
+	SoftwareStore(ctx context.Context, workstationID int64, req SoftwareStoreRequest) (SoftwareStored, error)
+}
+
+// SoftwareKey is a key pair an agent made for a software store: its
+// public key (SubjectPublicKeyInfo, DER) and the handle of its private key.
+type SoftwareKey struct {
+	Handle    string
+	PublicKey []byte
+}
+
+// Software store scopes.
+const (
+	ScopeMachine = "machine"
+	ScopeUser    = "user"
+)
+
+// SoftwareStoreRequest asks an agent to write a software store: the key
+// of Handle with Chain (DER, the key's certificate first) protected by
+// Password, into the store of Scope (ScopeMachine, or ScopeUser of the
+// local account of Account, a Lanyard login), in file Name (without
+// extension). The password is never kept.
+type SoftwareStoreRequest struct {
+	Handle   string
+	Chain    [][]byte
+	Password string
+	Scope    string
+	Account  string
+	Name     string
+}
+
+// SoftwareStored is where an agent wrote a software store, and whether
+// it also went into the user's NSS database (NSSNote: why not).
+type SoftwareStored struct {
+	Path    string `json:"path"`
+	NSS     bool   `json:"nss"`
+	NSSNote string `json:"nss_note,omitempty"`
 }
 
 // CardSession is an exclusive APDU session with one card. It is an
@@ -51,6 +93,9 @@ type WorkstationState struct {
 	TPM *TPMState
 	// VirtualSlots is how many more virtual cards the agent can attach.
 	VirtualSlots int
+	// SoftwareStores are the software store scopes the agent can write
+	// (ScopeMachine, ScopeUser); none from agents without the feature.
+	SoftwareStores []string
 }
 
 // TPMState is whether a workstation has a usable TPM 2.0 and, if not, why.

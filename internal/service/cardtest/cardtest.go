@@ -30,6 +30,7 @@ type Access struct {
 	busy map[*emu.Card]bool
 	// changed: workstations AirCardsChanged was called for.
 	changed []int64
+	soft    softKeys
 
 	cardNanos atomic.Int64 // time spent inside the cards' Transmit
 	apdus     atomic.Int64
@@ -54,6 +55,14 @@ type Workstation struct {
 	// Role: lanyard.RoleAirCardService makes this the AirCard service,
 	// whose CreateVirtual makes AirCards (AddAirCardService).
 	Role lanyard.WorkstationRole
+	// SoftStores are the software store scopes the agent reports; with
+	// StoreDir set, SoftwareKey and SoftwareStore work as an agent's
+	// (softstore.go).
+	SoftStores []string
+	StoreDir   string
+	// FailStore, when set, is what SoftwareStore fails with (the key
+	// pair is forgotten all the same, as an agent's is).
+	FailStore error
 }
 
 // New returns an empty Access.
@@ -163,7 +172,8 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 }
 
 func (w *Workstation) state() service.WorkstationState {
-	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots}
+	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots,
+		SoftwareStores: w.SoftStores}
 	if st.Role == "" {
 		st.Role = lanyard.RoleWorkstation
 	}

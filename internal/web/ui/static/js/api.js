@@ -113,6 +113,14 @@ export const virtualCards = {
   create: (req) => call('POST', '/virtual-cards', req),
 };
 
+// Software stores (the guide's "Registry"): PKCS#12 in the machine's or
+// the user's store on a workstation.
+export const softwareStores = {
+  options: () => call('GET', '/software-stores/options').then(items), // [{workstation_id, workstation, scope, available, reason, offer}]
+  // req: {workstation_id, scope, name, password, templates}; the password cannot be reset
+  issue: (req) => call('POST', '/software-stores', req),
+};
+
 export const issue = {
   options: (workstationID, reader) => call('POST', '/issue/options', { workstation_id: workstationID, reader }),
   // req: {workstation_id, reader, templates, user_pin, admin_pin, tracked}

@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { $, h, badge, errorText, facts, fmtDate, label, openDialog, setStatus, table } from '../dom.js';
 import { openIssueDialog, pinSetupForm } from '../issue.js';
 import { virtualSection } from '../virtual.js';
+import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 
 const me = api.currentUser();
@@ -132,6 +133,7 @@ async function loadVirtual(conn) {
   }
   box.replaceChildren(virtualSection(opts, conn || [], onIssued));
   setStatus(status, '');
+  loadSoftStores(onIssued);
 }
 
 function onIssued(result) {
