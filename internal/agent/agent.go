@@ -60,6 +60,9 @@ type Config struct {
 	OnPairingCode func(code string)
 	// Heartbeat is the ping interval (default agentproto.DefaultHeartbeat).
 	Heartbeat time.Duration
+	// NoStatusSocket leaves out the status socket (agent status), for
+	// agents embedded by the thousand in a benchmark.
+	NoStatusSocket bool
 }
 
 // Agent is a running agent.
@@ -144,11 +147,13 @@ func (a *Agent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stopStatus, err := a.serveStatus(ctx)
-	if err != nil {
-		return err
+	if !a.cfg.NoStatusSocket {
+		stopStatus, err := a.serveStatus(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopStatus()
 	}
-	defer stopStatus()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

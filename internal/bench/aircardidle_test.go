@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/aircard"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
+)
+
+// Environment of the agents' child process (TestAirCardAgents).
+const (
+	envIdleChild  = "LANYARD_BENCH_AIRCARD_AGENTS" // the agent listener's URL
+	envIdleCount  = "LANYARD_BENCH_AIRCARDS"       // how many (default 1000)
+	envIdleStates = "LANYARD_BENCH_AIRCARD_STATES" // their state directories' parent
+)
+
+// BenchmarkAirCardIdle is how many AirCards one server keeps connected:
+// N workstations (LANYARD_BENCH_AIRCARDS, default 1000; the target is
+// 10,000 under 1 GB), each a real agent with one AirCard bridged into its
+// reader and a session open on it at the AirCard service, all idle. The
+// server — store, service, hub with its N mutually authenticated agent
+// connections and the built-in AirCard service hosting the N AirCards —
+// is this process; the agents run in a child process (this test binary
+// again, TestAirCardAgents), so the figures are the server's alone:
+// heap in use plus goroutine stacks after a GC, and the resident set.
+//
+//	LANYARD_BENCH_AIRCARDS=10000 go test -run '^$' -bench AirCardIdle -benchtime 1x -timeout 30m ./internal/bench/
+func BenchmarkAirCardIdle(b *testing.B) {
+	n := 1000
+	if v := os.Getenv(envIdleCount); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("%s=%q", envIdleCount, v)
+		}
+	}
+	for b.Loop() {
+		benchAirCardIdle(b, n)
+	}
+}
+
+func benchAirCardIdle(b *testing.B, n int) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "lanyard.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := webtest.Start(b, st)
+	admin := systemAdmin(b, srv)
+	svc := srv.Service
+
+	// The hub as lanyard serve runs it (default heartbeat), with room for
+	// a mass enrolment from one address.
+	lim := agenthub.PairLimits
+	lim.MaxFailures = 10 * n
+	hub := agenthub.New(agenthub.Config{Service: svc, PairLimits: &lim})
+	svc.SetCardAccess(hub.CardAccess())
+	tlsCfg, err := hub.TLSConfig(ctx, []string{"127.0.0.1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &http.Server{Handler: hub.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	go hs.Serve(tls.NewListener(ln, tlsCfg))
+	b.Cleanup(func() { hs.Close(); hub.Close() })
+	agentURL := "https://" + ln.Addr().String()
+
+	// The AirCard service in this process, holding N AirCards.
+	dir := b.TempDir()
+	kek, err := aircard.OpenKEK("file:" + filepath.Join(dir, "kek.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	host, err := aircard.Open(filepath.Join(dir, "cards"), kek, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { host.Close() })
+	serials := make([]string, n)
+	for i := range serials {
+		if serials[i], err = host.Create(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	svcCodes := make(chan string, 1)
+	sctx, scancel := context.WithCancel(ctx)
+	b.Cleanup(scancel)
+	go agent.Run(sctx, agent.Config{Server: agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host,
+		Role: string(lanyard.RoleAirCardService), OnPairingCode: func(c string) { svcCodes <- c }})
+	if _, err := svc.ConfirmPairing(ctx, admin, service.PairConfirm{Code: <-svcCodes}); err != nil {
+		b.Fatal(err)
+	}
+	name := "bench"
+	user, err := svc.CreateUser(ctx, admin, service.UserInput{Login: name, DisplayName: &name})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// The agents: the child prints each pairing code; each confirmed
+	// workstation gets its AirCard.
+	child := exec.Command(os.Args[0], "-test.run=^TestAirCardAgents$", "-test.timeout=0")
+	child.Env = append(os.Environ(), envIdleChild+"="+agentURL, envIdleCount+"="+strconv.Itoa(n), envIdleStates+"="+b.TempDir())
+	out, err := child.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	start := time.Now()
+	codes := make(chan string, n)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if code, ok := strings.CutPrefix(sc.Text(), "code "); ok {
+				codes <- code
+			}
+		}
+		close(codes)
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	all := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var code string
+				select {
+				case code = <-codes:
+				case <-all:
+					return
+				}
+				w, err := svc.ConfirmPairing(ctx, admin, service.PairConfirm{Code: code, Owner: name})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				serial := serials[next]
+				next++
+				if next == n {
+					close(all)
+				}
+				mu.Unlock()
+				err = st.Update(ctx, func(tx lanyard.Tx) error {
+					now := time.Now()
+					c := &lanyard.Card{Serial: serial, CardType: "aircard", OwnerID: user.ID, State: lanyard.CardIssued, WorkstationID: w.ID,
+						CreatedAt: now, UpdatedAt: now}
+					if err := tx.CreateCard(c); err != nil {
+						return err
+					}
+					return tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: w.ID, AddedBy: name, AddedAt: now})
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				hub.AirCardsChanged(w.ID)
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	b.Logf("%d agents paired and their AirCards registered in %v", n, time.Since(start).Round(time.Millisecond))
+
+	// Wait until every workstation shows its AirCard with its serial read
+	// through the bridge: a session is open on each at the service.
+	deadline := time.Now().Add(10*time.Minute + time.Duration(n)*10*time.Millisecond)
+	for {
+		connected := 0
+		for _, s := range hub.States() {
+			if s.Role != lanyard.RoleWorkstation {
+				continue
+			}
+			for _, r := range s.Readers {
+				if r.Present && r.Serial != "" {
+					connected++
+					break
+				}
+			}
+		}
+		if connected == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d AirCards connected", connected, n)
+		}
+		time.Sleep(time.Second)
+	}
+	b.Logf("all %d AirCards connected after %v", n, time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // idle
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap := float64(ms.HeapInuse+ms.StackInuse) / (1 << 20)
+	b.ReportMetric(float64(n), "aircards")
+	b.ReportMetric(heap, "heap+stacks-MiB")
+	b.ReportMetric(heap*1024/float64(n), "KiB/aircard")
+	b.ReportMetric(float64(rssKiB(b))/1024, "rss-MiB")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+}
+
+// rssKiB is this process's resident set (Linux).
+func rssKiB(b *testing.B) int {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.Fields(v)[0])
+			return kb
+		}
+	}
+	return 0
+}
+
+// TestAirCardAgents is BenchmarkAirCardIdle's child process: N agents,
+// each with a reader slot for its AirCard, printing their pairing codes.
+// Outside the benchmark it has nothing to do.
+func TestAirCardAgents(t *testing.T) {
+	server := os.Getenv(envIdleChild)
+	if server == "" {
+		return // run by BenchmarkAirCardIdle only
+	}
+	n, _ := strconv.Atoi(os.Getenv(envIdleCount))
+	parent := os.Getenv(envIdleStates)
+	var out sync.Mutex
+	sem := make(chan struct{}, 32) // pairing requests in flight
+	for i := range n {
+		readers := agent.NewMemReaders()
+		cfg := agent.Config{Server: server, StateDir: filepath.Join(parent, strconv.Itoa(i)), Readers: readers, Slots: readers,
+			Hostname: fmt.Sprintf("ws-%05d", i), NoStatusSocket: true, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			OnPairingCode: func(code string) {
+				out.Lock()
+				fmt.Printf("code %s\n", code)
+				out.Unlock()
+				<-sem
+			}}
+		sem <- struct{}{}
+		go agent.Run(context.Background(), cfg)
+	}
+	select {} // until the benchmark kills this process
+}
