@@ -236,12 +236,12 @@ func (c *airCard) Transmit(cmd []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.session == 0 {
-		r, err := c.b.request(&agentproto.Message{Type: agentproto.TypeAirOpen, Serial: c.serial})
-		if err != nil || r.Session == 0 {
+		id, err := c.open()
+		if err != nil {
 			c.b.log.Warn("cannot open a session on the AirCard", "serial", c.serial, "err", err)
 			return swUnavailable
 		}
-		c.session = r.Session
+		c.session = id
 	}
 	r, err := c.b.request(&agentproto.Message{Type: agentproto.TypeAirTransmit, Session: c.session, APDU: cmd})
 	if err != nil || len(r.APDU) < 2 {
@@ -251,6 +251,33 @@ func (c *airCard) Transmit(cmd []byte) []byte {
 	}
 	return r.APDU
 }
+
+// open opens a session on the AirCard at the service. The service may be
+// (re)starting, its AirCards not yet listed at the server: an unavailable
+// answer is tried again for a few seconds, as a card reader retries a
+// card that is slow to answer reset.
+func (c *airCard) open() (uint64, error) {
+	deadline := time.Now().Add(airOpenPatience)
+	wait := 100 * time.Millisecond
+	for {
+		r, err := c.b.request(&agentproto.Message{Type: agentproto.TypeAirOpen, Serial: c.serial})
+		if err == nil && r.Session != 0 {
+			return r.Session, nil
+		}
+		var pe *agentproto.Error
+		if err == nil || !errors.As(err, &pe) || pe.Code != agentproto.ErrCodeUnavailable || time.Now().Add(wait).After(deadline) {
+			if err == nil {
+				err = errors.New("agent: the server opened no session")
+			}
+			return 0, err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// airOpenPatience bounds the retries of an unavailable AirCard.
+const airOpenPatience = 10 * time.Second
 
 // detach takes the card out of its reader.
 func (c *airCard) detach() {

@@ -35,17 +35,24 @@ func (h *Hub) airConnected(ctx context.Context, c *agentConn) {
 	switch c.role {
 	case lanyard.RoleAirCardService:
 		go func() {
-			// Wait for its readers (the AirCards) to be reported, so the
-			// workstations' first sessions find them.
-			deadline := time.Now().Add(5 * time.Second)
+			// Wait for its readers (the AirCards) to be reported with
+			// their serials, which is how workstations' sessions find
+			// them.
+			deadline := time.Now().Add(30 * time.Second)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				c.mu.Lock()
-				n := len(c.readers)
+				ready := len(c.readers) > 0
+				for _, r := range c.readers {
+					if r.Present && r.Serial == "" {
+						ready = false
+						break
+					}
+				}
 				c.mu.Unlock()
-				if n > 0 {
+				if ready {
 					break
 				}
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 			}
 			h.pushAllAirCards()
 		}()
