@@ -105,7 +105,15 @@ func (inv *inventory) lock(reader string) *sync.Mutex {
 // readSerial reads the card's serial with the PIV client and no key:
 // GET SERIAL when the card has the vendor instruction, else the CHUID's
 // GUID. Non-PIV cards and failures leave it empty.
-func (inv *inventory) readSerial(reader string, gen uint64) {
+func (inv *inventory) readSerial(reader string, gen uint64) { inv.readSerialTry(reader, gen, 1) }
+
+// serialTries is how often the serial is read before the card is
+// reported without one: a card that is busy or slow at first (an AirCard
+// whose service is still starting) gets two more chances, a few seconds
+// apart; a card that is not a PIV card costs three short reads.
+const serialTries = 3
+
+func (inv *inventory) readSerialTry(reader string, gen uint64, try int) {
 	l := inv.lock(reader)
 	l.Lock()
 	serial := func() string {
@@ -119,14 +127,17 @@ func (inv *inventory) readSerial(reader string, gen uint64) {
 		return cardSerial(ctx, card)
 	}()
 	l.Unlock()
-	if serial == "" {
-		return
-	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	r, ok := inv.list[reader]
 	if !ok || inv.gen[reader] != gen || !r.Present {
 		return // the card changed meanwhile
+	}
+	if serial == "" {
+		if try < serialTries {
+			time.AfterFunc(time.Duration(try)*2*time.Second, func() { inv.readSerialTry(reader, gen, try+1) })
+		}
+		return
 	}
 	r.Serial = serial
 	inv.list[reader] = r
