@@ -35,9 +35,6 @@ func heap() uint64 {
 // and how long loading took. The bounds are generous; the numbers are the
 // point (docs/performance.md).
 func TestIdleCost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 1000 cards")
-	}
 	const n = 1000
 	dir := t.TempDir()
 	kek := fileKEK(t)
@@ -84,9 +81,6 @@ func TestIdleCost(t *testing.T) {
 // TestIssuedCardCost is TestIdleCost for 200 issued cards: RSA 2048 keys
 // in 9A and 9C, a P-256 key in 9D, a certificate in 9A.
 func TestIssuedCardCost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("issues 200 cards")
-	}
 	const n = 200
 	dir := t.TempDir()
 	kek := fileKEK(t)
