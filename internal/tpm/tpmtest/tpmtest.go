@@ -7,12 +7,11 @@ package tpmtest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/lanyard-cms/lanyard/internal/testlock"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/tpm"
 )
@@ -79,26 +78,5 @@ func Lock(tb testing.TB, spec string) {
 	tb.Helper()
 	sum := sha256.Sum256([]byte(spec))
 	path := filepath.Join(os.TempDir(), "lanyard-tpm-"+hex.EncodeToString(sum[:8])+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		tb.Fatalf("tpmtest: lock file: %v", err)
-	}
-	start := time.Now()
-	logged := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			tb.Fatalf("tpmtest: flock %s: %v", path, err)
-		}
-		if !logged && time.Since(start) > time.Second {
-			tb.Logf("waiting for another test process to release %s (%s)", spec, path)
-			logged = true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Cleanup(func() { f.Close() })
+	testlock.Hold(tb, path, spec)
 }

@@ -1,12 +1,11 @@
 package vpcdtest
 
 import (
+	"github.com/lanyard-cms/lanyard/internal/testlock"
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // EnvVar names the address of the real vpcd slot tests use; make test sets
@@ -35,27 +34,5 @@ func Addr(tb testing.TB) string {
 func Lock(tb testing.TB, addr string) {
 	tb.Helper()
 	_, port, _ := net.SplitHostPort(addr)
-	path := filepath.Join(os.TempDir(), "lanyard-vpcd-"+port+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		tb.Fatalf("vpcdtest: lock file: %v", err)
-	}
-	start := time.Now()
-	logged := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			tb.Fatalf("vpcdtest: flock %s: %v", path, err)
-		}
-		if !logged && time.Since(start) > time.Second {
-			tb.Logf("waiting for another test process to release vpcd slot %s (%s)", addr, path)
-			logged = true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Cleanup(func() { f.Close() }) // closing the file releases the lock
+	testlock.Hold(tb, filepath.Join(os.TempDir(), "lanyard-vpcd-"+port+".lock"), "vpcd slot "+addr)
 }
