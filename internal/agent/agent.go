@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -283,13 +285,21 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	defer r.closeAll()
 	sendErr := make(chan error, 1)
 	go func() {
+		var sent map[string]agentproto.Reader // what the server has; nil: nothing yet
 		for {
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
-			if err := pc.Send(&agentproto.Message{Type: agentproto.TypeSnapshot, Readers: nonNilReaders(readers)}); err != nil {
-				sendErr <- err
-				pc.Close()
-				return
+			m := readersMessage(sent, readers)
+			sent = make(map[string]agentproto.Reader, len(readers))
+			for _, rd := range readers {
+				sent[rd.Name] = rd
+			}
+			if m != nil {
+				if err := pc.Send(m); err != nil {
+					sendErr <- err
+					pc.Close()
+					return
+				}
 			}
 			select {
 			case <-changed:
@@ -312,6 +322,34 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 		err = e
 	}
 	return err
+}
+
+// readersMessage is what tells the server the reader list is now cur: the
+// whole list the first time (sent is nil), after that only what changed
+// since sent — nil when nothing did. An AirCard service lists a reader
+// per AirCard, so a new AirCard costs one entry, not all of them.
+func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) *agentproto.Message {
+	if sent == nil {
+		return &agentproto.Message{Type: agentproto.TypeSnapshot, Readers: nonNilReaders(cur)}
+	}
+	m := &agentproto.Message{Type: agentproto.TypeReaders}
+	names := make(map[string]bool, len(cur))
+	for _, r := range cur {
+		names[r.Name] = true
+		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) {
+			m.Readers = append(m.Readers, r)
+		}
+	}
+	for name := range sent {
+		if !names[name] {
+			m.Gone = append(m.Gone, name)
+		}
+	}
+	if m.Readers == nil && m.Gone == nil {
+		return nil
+	}
+	slices.Sort(m.Gone)
+	return m
 }
 
 // nonNilReaders keeps an empty reader list a list: the snapshot type

@@ -81,13 +81,11 @@ func (h *Hub) airService(serial string) (*agentConn, string, bool) {
 	h.mu.Unlock()
 	for _, c := range conns {
 		c.mu.Lock()
-		for _, r := range c.readers {
-			if r.Present && r.Serial == serial {
-				c.mu.Unlock()
-				return c, r.Name, true
-			}
-		}
+		reader, ok := c.serials[serial]
 		c.mu.Unlock()
+		if ok {
+			return c, reader, true
+		}
 	}
 	return nil, "", false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +21,12 @@ type agentConn struct {
 	role    lanyard.WorkstationRole
 	pc      *agentproto.Conn
 
-	mu       sync.Mutex
-	readers  []Reader
+	mu sync.Mutex
+	// readers are the agent's readers by name, and serials the reader
+	// of each present card whose serial is known: an AirCard service
+	// has one per AirCard it hosts, and sessions find theirs by serial.
+	readers  map[string]Reader
+	serials  map[string]string
 	tpm      *agentproto.TPMStatus
 	slots    int
 	soft     []string
@@ -39,7 +44,7 @@ func newAgentConn(h *Hub, w *lanyard.Workstation, pc *agentproto.Conn) *agentCon
 	return &agentConn{
 		hub: h, id: w.ID, name: w.Name, ownerID: w.OwnerID, role: w.Role, pc: pc,
 		pending: map[uint64]chan *agentproto.Message{}, sessions: map[uint64]*Session{}, busy: map[string]bool{},
-		air: map[uint64]*airSession{},
+		air: map[uint64]*airSession{}, readers: map[string]Reader{}, serials: map[string]string{},
 	}
 }
 
@@ -50,22 +55,31 @@ func (c *agentConn) state() WorkstationState {
 }
 
 func (c *agentConn) stateLocked() WorkstationState {
-	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: make([]Reader, len(c.readers)),
+	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: make([]Reader, 0, len(c.readers)),
 		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft)}
 	if c.tpm != nil {
 		t := *c.tpm
 		st.TPM = &t
 	}
-	for i, r := range c.readers {
+	for _, r := range c.readers {
 		r.ATR = bytes.Clone(r.ATR)
-		st.Readers[i] = r
+		st.Readers = append(st.Readers, r)
 	}
+	slices.SortFunc(st.Readers, func(a, b Reader) int { return strings.Compare(a.Name, b.Name) })
 	select {
 	case <-c.pc.Done():
 		st.Online = false
 	default:
 	}
 	return st
+}
+
+// reader returns the reader named name.
+func (c *agentConn) reader(name string) (Reader, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.readers[name]
+	return r, ok
 }
 
 // serve runs the connection until it ends: it is registered with the hub
@@ -141,7 +155,10 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 		c.hub.publish(Event{Kind: EventChanged, State: st})
 		return nil
 	case agentproto.TypeSnapshot:
-		c.snapshot(m.Readers)
+		c.update(m.Readers, nil, true)
+		return nil
+	case agentproto.TypeReaders:
+		c.update(m.Readers, m.Gone, false)
 		return nil
 	case agentproto.TypeReply:
 		c.mu.Lock()
@@ -169,28 +186,29 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 	return &agentproto.Error{Code: agentproto.ErrCodeFailed, Message: "unexpected " + m.Type + " message from an agent"}
 }
 
-// snapshot replaces the reader list and publishes what changed. Sessions
-// on a reader whose card left end with ErrCardRemoved at once, without
-// waiting for the agent's ended message.
-func (c *agentConn) snapshot(rs []agentproto.Reader) {
-	next := make([]Reader, len(rs))
-	for i, r := range rs {
-		next[i] = Reader{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}
-	}
+// update applies a snapshot (full: the readers not in rs are gone) or a
+// change (the readers in rs came or changed, those in gone left) and
+// publishes what changed. Sessions on a reader whose card left end with
+// ErrCardRemoved at once, without waiting for the agent's ended message.
+// Its cost is the change's size, not the reader list's: an AirCard
+// service reports thousands.
+func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) {
 	var events []Event
 	c.mu.Lock()
-	prev := c.readers
-	c.readers = next
-	// By name, so that an AirCard service's thousands of readers cost a
-	// pass, not a pass per reader.
-	before := make(map[string]Reader, len(prev))
-	for _, p := range prev {
-		before[p.Name] = p
+	if full {
+		names := make(map[string]bool, len(rs))
+		for _, r := range rs {
+			names[r.Name] = true
+		}
+		for name := range c.readers {
+			if !names[name] {
+				gone = append(gone, name)
+			}
+		}
 	}
-	names := make(map[string]bool, len(next))
-	for _, r := range next {
-		names[r.Name] = true
-		was, seen := before[r.Name]
+	for _, ar := range rs {
+		r := Reader{Name: ar.Name, Present: ar.Present, ATR: ar.ATR, Serial: ar.Serial}
+		was, seen := c.readers[r.Name]
 		switch {
 		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
 			events = append(events, Event{Kind: EventInserted, Reader: r.Name})
@@ -199,15 +217,19 @@ func (c *agentConn) snapshot(rs []agentproto.Reader) {
 		case !seen || was.Serial != r.Serial:
 			events = append(events, Event{Kind: EventChanged, Reader: r.Name})
 		}
+		c.setReaderLocked(r)
 	}
-	for _, p := range prev {
-		if !names[p.Name] {
-			kind := EventChanged
-			if p.Present {
-				kind = EventRemoved
-			}
-			events = append(events, Event{Kind: kind, Reader: p.Name})
+	for _, name := range gone {
+		was, seen := c.readers[name]
+		if !seen {
+			continue
 		}
+		kind := EventChanged
+		if was.Present {
+			kind = EventRemoved
+		}
+		events = append(events, Event{Kind: kind, Reader: name})
+		c.deleteReaderLocked(name)
 	}
 	for _, ev := range events {
 		if ev.Kind != EventRemoved {
@@ -219,12 +241,33 @@ func (c *agentConn) snapshot(rs []agentproto.Reader) {
 			}
 		}
 	}
+	if len(events) == 0 || !c.hub.subscribed() {
+		c.mu.Unlock()
+		return
+	}
 	st := c.stateLocked()
 	c.mu.Unlock()
 	for _, ev := range events {
 		ev.State = st
 		c.hub.publish(ev)
 	}
+}
+
+// setReaderLocked stores r, keeping the serial index. c.mu must be held.
+func (c *agentConn) setReaderLocked(r Reader) {
+	c.deleteReaderLocked(r.Name)
+	c.readers[r.Name] = r
+	if r.Present && r.Serial != "" {
+		c.serials[r.Serial] = r.Name
+	}
+}
+
+// deleteReaderLocked forgets the reader. c.mu must be held.
+func (c *agentConn) deleteReaderLocked(name string) {
+	if old, ok := c.readers[name]; ok && old.Serial != "" && c.serials[old.Serial] == name {
+		delete(c.serials, old.Serial)
+	}
+	delete(c.readers, name)
 }
 
 // request sends m with a new request ID and waits for the reply.

@@ -1,6 +1,8 @@
 package agenthub
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -122,8 +124,17 @@ func (h *Hub) connect(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
-	pc := agentproto.NewConn(nc, brw.Reader, h.heartbeat)
-	newAgentConn(h, ws, pc).serve(contextWithoutCancel(r))
+	// The connection leaves net/http here: its goroutine, request and
+	// 4 KiB buffers are freed when this handler returns, and the agent's
+	// connection lives on in one goroutine of its own, reading through
+	// TLS's buffer (an AirCard deployment holds thousands; issue 7).
+	var rd io.Reader
+	if n := brw.Reader.Buffered(); n > 0 { // the agent's first frames, sent without waiting for 101
+		ahead, _ := brw.Reader.Peek(n)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), nc)
+	}
+	pc := agentproto.NewConn(nc, rd, h.heartbeat)
+	go newAgentConn(h, ws, pc).serve(context.Background())
 }
 
 // airCardJoin adds the workstation presenting its client certificate to

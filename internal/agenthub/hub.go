@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -190,6 +189,14 @@ func (h *Hub) Subscribe(fn func(Event)) (cancel func()) {
 	}
 }
 
+// subscribed reports whether anyone listens for events, so that
+// connections skip building states nobody reads.
+func (h *Hub) subscribed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) > 0
+}
+
 func (h *Hub) publish(ev Event) {
 	h.mu.Lock()
 	fns := make([]func(Event), 0, len(h.subs))
@@ -235,37 +242,30 @@ func (h *Hub) recheckLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		h.mu.Lock()
-		conns := make([]*agentConn, 0, len(h.conns))
-		for _, c := range h.conns {
-			conns = append(conns, c)
-		}
-		h.mu.Unlock()
-		for _, c := range conns {
-			select {
-			case <-c.pc.Done():
-				continue
-			default:
-			}
-			active, err := h.svc.AgentSeen(ctx, c.id)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				h.log.Warn("agent recheck failed", "workstation", c.id, "err", err)
-				continue
-			}
-			if !active {
-				h.log.Info("workstation no longer active; dropping its connection", "workstation", c.id)
-				c.pc.Close()
-			}
-		}
+		h.recheck(ctx)
 	}
 }
 
-// contextWithoutCancel keeps a connection's values (none today) but not
-// the request's cancellation, which ends with the handler's hijack.
-func contextWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+// recheck records every connected workstation as seen, in batched
+// transactions, and drops the connections of those no longer active.
+func (h *Hub) recheck(ctx context.Context) {
+	h.mu.Lock()
+	conns := make(map[int64]*agentConn, len(h.conns))
+	ids := make([]int64, 0, len(h.conns))
+	for id, c := range h.conns {
+		conns[id] = c
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	inactive, err := h.svc.AgentsSeen(ctx, ids)
+	if err != nil && ctx.Err() == nil {
+		h.log.Warn("agent recheck failed", "err", err)
+	}
+	for _, id := range inactive {
+		h.log.Info("workstation no longer active; dropping its connection", "workstation", id)
+		conns[id].pc.Close()
+	}
+}
 
 // Close drops every agent connection, for shutdown: the HTTP server does
 // not track connections it handed over to the hub.

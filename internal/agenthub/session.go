@@ -38,14 +38,9 @@ func (h *Hub) Open(ctx context.Context, workstationID int64, reader string) (*Se
 		return nil, ErrOffline
 	}
 	c.mu.Lock()
-	var r *Reader
-	for i := range c.readers {
-		if c.readers[i].Name == reader {
-			r = &c.readers[i]
-		}
-	}
+	r, ok := c.readers[reader]
 	switch {
-	case r == nil:
+	case !ok:
 		c.mu.Unlock()
 		return nil, ErrNoReader
 	case !r.Present:
@@ -180,14 +175,9 @@ func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind strin
 	// The agent answers after its own snapshot showed the card; the
 	// snapshot may still be on its way here.
 	for {
-		c.mu.Lock()
-		for _, r := range c.readers {
-			if r.Name == m.Reader && r.Present && r.Serial == m.Serial {
-				c.mu.Unlock()
-				return r, nil
-			}
+		if r, ok := c.reader(m.Reader); ok && r.Present && r.Serial == m.Serial {
+			return r, nil
 		}
-		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return Reader{}, ctx.Err()

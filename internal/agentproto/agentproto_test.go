@@ -35,6 +35,8 @@ func TestFrameRoundTrip(t *testing.T) {
 		{Type: TypeAirTransmit, ID: 10, Session: 3, APDU: []byte{0, 0xA4, 4, 0}},
 		{Type: TypeAirClose, ID: 11, Session: 3},
 		{Type: TypeAirReply, ID: 10, APDU: []byte{0x90, 0}},
+		{Type: TypeReaders, Readers: []Reader{{Name: "air 7", Present: true, ATR: []byte{0x3B, 0x00}, Serial: "7"}}, Gone: []string{"air 6"}},
+		{Type: TypeReaders, Gone: []string{"air 5"}},
 	}
 	var buf bytes.Buffer
 	for _, m := range msgs {
@@ -76,6 +78,9 @@ func TestFrameRefused(t *testing.T) {
 		"create without id": frame(`{"type":"create","kind":"tpm_virtual_card"}`),
 		"kind in open":      frame(`{"type":"open","id":1,"reader":"r","kind":"tpm_virtual_card"}`),
 		"tpm in snapshot":   frame(`{"type":"snapshot","readers":[],"tpm":{"usable":true}}`),
+		"gone in snapshot":  frame(`{"type":"snapshot","readers":[],"gone":["r"]}`),
+		"empty change":      frame(`{"type":"readers"}`),
+		"unnamed gone":      frame(`{"type":"readers","gone":[""]}`),
 		"serial in create":  frame(`{"type":"create","id":1,"kind":"tpm_virtual_card","serial":"1"}`),
 		"aircards no list":  frame(`{"type":"aircards","service_online":true}`),
 		"aircards in hello": frame(`{"type":"hello","aircards":[]}`),

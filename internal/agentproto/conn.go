@@ -1,7 +1,6 @@
 package agentproto
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"sync"
@@ -20,9 +19,14 @@ var ErrPeerSilent = errors.New("agentproto: the peer sent nothing for three hear
 // pings every heartbeat, and a watchdog that closes the connection when
 // the peer falls silent. Send is safe for concurrent use; Recv is for one
 // goroutine.
+//
+// A server keeps thousands of these open (one per workstation; issue 7's
+// target is 10,000 idle AirCards), so an idle Conn costs no goroutine of
+// its own: pings and the watchdog are timers, and reads go straight to
+// the connection, whose TLS layer buffers already.
 type Conn struct {
 	rwc io.ReadWriteCloser
-	r   *bufio.Reader
+	r   io.Reader
 
 	wmu sync.Mutex // one frame at a time
 
@@ -31,43 +35,46 @@ type Conn struct {
 	closed   bool
 	done     chan struct{}
 	watchdog *time.Timer
+	pinger   *time.Timer
+	every    time.Duration
 	timeout  time.Duration
 }
 
-// NewConn wraps rwc (whose buffered reader, if any, is r; nil: read rwc)
-// and starts pinging every heartbeat (<= 0: DefaultHeartbeat).
-func NewConn(rwc io.ReadWriteCloser, r *bufio.Reader, heartbeat time.Duration) *Conn {
+// NewConn wraps rwc, reading frames from r (nil: from rwc; a server that
+// took the connection over from net/http passes what was buffered ahead
+// of it followed by rwc), and starts pinging every heartbeat (<= 0:
+// DefaultHeartbeat).
+func NewConn(rwc io.ReadWriteCloser, r io.Reader, heartbeat time.Duration) *Conn {
 	if heartbeat <= 0 {
 		heartbeat = DefaultHeartbeat
 	}
 	if r == nil {
-		r = bufio.NewReader(rwc)
+		r = rwc
 	}
-	c := &Conn{rwc: rwc, r: r, done: make(chan struct{}), timeout: 3 * heartbeat}
+	c := &Conn{rwc: rwc, r: r, done: make(chan struct{}), every: heartbeat, timeout: 3 * heartbeat}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.watchdog = time.AfterFunc(c.timeout, func() {
 		c.mu.Lock()
 		c.silent = true
 		c.mu.Unlock()
 		c.Close()
 	})
-	go c.ping(heartbeat)
+	c.pinger = time.AfterFunc(heartbeat, c.ping)
 	return c
 }
 
-func (c *Conn) ping(every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if c.Send(&Message{Type: TypePing}) != nil {
-				c.Close()
-				return
-			}
-		}
+// ping sends one ping and arms the next, on the timer's goroutine.
+func (c *Conn) ping() {
+	if c.Send(&Message{Type: TypePing}) != nil {
+		c.Close()
+		return
 	}
+	c.mu.Lock()
+	if !c.closed {
+		c.pinger.Reset(c.every)
+	}
+	c.mu.Unlock()
 }
 
 // Send writes one message.
@@ -110,7 +117,8 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	close(c.done)
-	c.mu.Unlock()
 	c.watchdog.Stop()
+	c.pinger.Stop()
+	c.mu.Unlock()
 	return c.rwc.Close()
 }

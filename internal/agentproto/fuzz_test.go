@@ -14,6 +14,7 @@ func FuzzReadFrame(f *testing.F) {
 	for _, body := range []string{
 		`{"type":"ping"}`,
 		`{"type":"snapshot","readers":[{"name":"r","present":true,"atr":"OwA=","serial":"1"}]}`,
+		`{"type":"readers","readers":[{"name":"r","present":true,"atr":"OwA=","serial":"1"}],"gone":["q"]}`,
 		`{"type":"transmit","id":1,"session":2,"apdu":"AKQEAA=="}`,
 		`{"type":"reply","id":1,"error":{"code":"card_removed"}}`,
 		`{"type":"hello","version":"1","soft_stores":["machine","user"]}`,

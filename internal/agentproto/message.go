@@ -10,6 +10,11 @@ import (
 const (
 	TypeHello    = "hello"
 	TypeSnapshot = "snapshot"
+	// TypeReaders is a change to the last snapshot: the readers that
+	// came or changed, and the names of those gone. An AirCard service
+	// has a reader per AirCard; resending all 10,000 for each new card
+	// would make a mass enrolment quadratic.
+	TypeReaders  = "readers"
 	TypeReply    = "reply"
 	TypeEnded    = "ended"
 	TypeOpen     = "open"
@@ -42,6 +47,8 @@ const (
 //
 //	hello     Version, Hostname, TPM, VirtualSlots, SoftStores
 //	snapshot  Readers (the full list, not a change)
+//	readers   Readers (new or changed), Gone (reader names): a change
+//	          since the last snapshot or readers message
 //	create    ID, Kind: make a virtual card of that kind and attach it
 //	          to a reader of the workstation
 //	keygen    ID, KeyGen: make a key pair for a software store
@@ -75,6 +82,7 @@ type Message struct {
 	APDU     []byte   `json:"apdu,omitempty"`
 	Error    *Error   `json:"error,omitempty"`
 	Readers  []Reader `json:"readers,omitempty"`
+	Gone     []string `json:"gone,omitempty"`
 	Version  string   `json:"version,omitempty"`
 	Hostname string   `json:"hostname,omitempty"`
 	// TPM is the agent's requirements check of the workstation's TPM.
@@ -189,13 +197,15 @@ func (m *Message) Validate() error {
 	}
 	var allowed struct {
 		id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool
-		keygen, key, store, stored                                             bool
+		keygen, key, store, stored, gone                                       bool
 	}
 	switch m.Type {
 	case TypeHello:
 		allowed.hello = true
 	case TypeSnapshot:
 		allowed.readers = true
+	case TypeReaders:
+		allowed.readers, allowed.gone = true, true
 	case TypeOpen:
 		allowed.id, allowed.reader = true, true
 	case TypeTransmit:
@@ -238,6 +248,7 @@ func (m *Message) Validate() error {
 		{m.APDU != nil, allowed.apdu, "apdu"},
 		{m.Error != nil, allowed.err, "error"},
 		{m.Readers != nil, allowed.readers, "readers"},
+		{m.Gone != nil, allowed.gone, "gone"},
 		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0 || m.SoftStores != nil, allowed.hello, "version, hostname, tpm, virtual_slots or soft_stores"},
 		{m.Kind != "", allowed.kind, "kind"},
 		{m.Serial != "", allowed.serial, "serial"},
@@ -280,8 +291,10 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: ended message without an error")
 	case len(m.APDU) > MaxAPDU:
 		return fmt.Errorf("agentproto: %d-byte APDU exceeds %d", len(m.APDU), MaxAPDU)
-	case len(m.Readers) > MaxReaders:
-		return fmt.Errorf("agentproto: %d readers exceed %d", len(m.Readers), MaxReaders)
+	case len(m.Readers) > MaxReaders || len(m.Gone) > MaxReaders:
+		return fmt.Errorf("agentproto: %d readers exceed %d", max(len(m.Readers), len(m.Gone)), MaxReaders)
+	case m.Type == TypeReaders && len(m.Readers) == 0 && len(m.Gone) == 0:
+		return fmt.Errorf("agentproto: readers message without a change")
 	case len(m.Reader) > MaxNameLength || len(m.Hostname) > MaxNameLength || len(m.Version) > MaxNameLength:
 		return fmt.Errorf("agentproto: name longer than %d bytes", MaxNameLength)
 	}
@@ -298,6 +311,11 @@ func (m *Message) Validate() error {
 	}
 	if err := m.validateSoftStore(); err != nil {
 		return err
+	}
+	for _, name := range m.Gone {
+		if name == "" || len(name) > MaxNameLength {
+			return fmt.Errorf("agentproto: malformed reader name %q", name)
+		}
 	}
 	for _, r := range m.Readers {
 		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +34,9 @@ const (
 	envIdleChild  = "LANYARD_BENCH_AIRCARD_AGENTS" // the agent listener's URL
 	envIdleCount  = "LANYARD_BENCH_AIRCARDS"       // how many (default 1000)
 	envIdleStates = "LANYARD_BENCH_AIRCARD_STATES" // their state directories' parent
+	// envIdleProfile names a directory for the idle server's heap and
+	// goroutine profiles (optional).
+	envIdleProfile = "LANYARD_BENCH_PROFILE"
 )
 
 // BenchmarkAirCardIdle is how many AirCards one server keeps connected:
@@ -59,6 +64,9 @@ func BenchmarkAirCardIdle(b *testing.B) {
 }
 
 func benchAirCardIdle(b *testing.B, n int) {
+	if os.Getenv(envIdleProfile) != "" {
+		runtime.MemProfileRate = 4096 // a finer heap profile than the default 512 KiB
+	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "lanyard.db"))
 	if err != nil {
@@ -218,15 +226,34 @@ func benchAirCardIdle(b *testing.B, n int) {
 	}
 	b.Logf("all %d AirCards connected after %v", n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // idle
-	runtime.GC()
+	debug.FreeOSMemory() // a GC, and freed pages back to the system, as an idle server's scavenger does in time
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	heap := float64(ms.HeapInuse+ms.StackInuse) / (1 << 20)
 	b.ReportMetric(float64(n), "aircards")
 	b.ReportMetric(heap, "heap+stacks-MiB")
+	b.ReportMetric(float64(ms.StackInuse)/(1<<20), "stacks-MiB")
 	b.ReportMetric(heap*1024/float64(n), "KiB/aircard")
 	b.ReportMetric(float64(rssKiB(b))/1024, "rss-MiB")
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	if dir := os.Getenv(envIdleProfile); dir != "" {
+		writeProfiles(b, dir)
+	}
+}
+
+// writeProfiles writes the heap and goroutine profiles of the idle
+// server into dir, for go tool pprof.
+func writeProfiles(b *testing.B, dir string) {
+	for _, name := range []string{"heap", "goroutine"} {
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 }
 
 // rssKiB is this process's resident set (Linux).
@@ -255,7 +282,7 @@ func TestAirCardAgents(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv(envIdleCount))
 	parent := os.Getenv(envIdleStates)
 	var out sync.Mutex
-	sem := make(chan struct{}, 32) // pairing requests in flight
+	sem := make(chan struct{}, 128) // pairing requests in flight
 	for i := range n {
 		readers := agent.NewMemReaders()
 		cfg := agent.Config{Server: server, StateDir: filepath.Join(parent, strconv.Itoa(i)), Readers: readers, Slots: readers,

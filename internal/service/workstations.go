@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -414,6 +415,46 @@ func (s *Service) AgentSeen(ctx context.Context, id int64) (bool, error) {
 		return tx.TouchWorkstation(id, s.clock())
 	})
 	return active, err
+}
+
+// agentsSeenBatch is how many connected workstations AgentsSeen records
+// per transaction.
+const agentsSeenBatch = 1000
+
+// AgentsSeen is AgentSeen for many connected workstations at once, as the
+// hub's periodic recheck needs it: a server holding 10,000 AirCard
+// workstations would otherwise commit 10,000 transactions every
+// recheck. It returns those no longer active (revoked, or deleted).
+func (s *Service) AgentsSeen(ctx context.Context, ids []int64) (inactive []int64, err error) {
+	for batch := range slices.Chunk(ids, agentsSeenBatch) {
+		var gone []int64
+		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+			gone = gone[:0]
+			now := s.clock()
+			for _, id := range batch {
+				w, err := tx.WorkstationByID(id)
+				if lanyard.ErrorCode(err) == lanyard.ENotFound {
+					gone = append(gone, id)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if w.Status != lanyard.WorkstationActive {
+					gone = append(gone, id)
+				}
+				if err := tx.TouchWorkstation(id, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return inactive, err
+		}
+		inactive = append(inactive, gone...)
+	}
+	return inactive, nil
 }
 
 // PairingRetention is how long an unconfirmed, expired pairing request is

@@ -1,0 +1,42 @@
+package agent
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
+)
+
+// The server gets the whole reader list once, then only what changed:
+// new readers, changed cards (presence, ATR, serial) and gone readers;
+// no message when nothing changed.
+func TestReadersMessage(t *testing.T) {
+	a := agentproto.Reader{Name: "A", Present: true, ATR: []byte{0x3B, 0}, Serial: "1"}
+	b := agentproto.Reader{Name: "B"}
+	first := readersMessage(nil, nil)
+	if first.Type != agentproto.TypeSnapshot || first.Readers == nil || len(first.Readers) != 0 {
+		t.Fatalf("first message %+v, want an empty snapshot", first)
+	}
+	if err := first.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]agentproto.Reader{"A": a, "B": b}
+	if m := readersMessage(sent, []agentproto.Reader{a, b}); m != nil {
+		t.Fatalf("no change sent %+v", m)
+	}
+	a2 := a
+	a2.Serial = "2"
+	c := agentproto.Reader{Name: "C", Present: true, ATR: []byte{0x3B, 1}}
+	m := readersMessage(sent, []agentproto.Reader{a2, c})
+	if m.Type != agentproto.TypeReaders || len(m.Readers) != 2 || m.Readers[0].Serial != "2" || m.Readers[1].Name != "C" || !slices.Equal(m.Gone, []string{"B"}) {
+		t.Fatalf("change %+v", m)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a3 := a
+	a3.ATR = []byte{0x3B, 2}
+	if m := readersMessage(sent, []agentproto.Reader{a3, b}); m == nil || len(m.Readers) != 1 || m.Gone != nil {
+		t.Fatalf("ATR change %+v", m)
+	}
+}
