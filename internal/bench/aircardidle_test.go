@@ -226,7 +226,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 	}
 	b.Logf("all %d AirCards connected after %v", n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // idle
-	debug.FreeOSMemory() // a GC, and freed pages back to the system, as an idle server's scavenger does in time
+	debug.FreeOSMemory()        // a GC, and freed pages back to the system, as an idle server's scavenger does in time
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	heap := float64(ms.HeapInuse+ms.StackInuse) / (1 << 20)
