@@ -59,6 +59,10 @@ func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
+// pairPollInterval is how often a waiting pairing poll reads the status
+// again, for confirmations made on another replica.
+const pairPollInterval = 5 * time.Second
+
 // pairStatus answers the agent's long poll: it waits up to
 // agentproto.PollWait for the pairing to leave "pending".
 func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +77,10 @@ func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "the %s and %s headers are required", agentproto.ProofHeader, agentproto.ProofTimeHeader))
 		return
 	}
+	// Woken at once by a confirmation in this process; one made on
+	// another replica is seen by the slower poll.
+	settled, release := h.svc.PairingSettled(id)
+	defer release()
 	deadline := time.Now().Add(agentproto.PollWait)
 	for {
 		st, err := h.svc.PairingStatus(r.Context(), id, time.Unix(unix, 0), proof)
@@ -87,7 +95,9 @@ func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-time.After(500 * time.Millisecond):
+		case <-settled:
+			settled = nil // the next status is final
+		case <-time.After(min(pairPollInterval, time.Until(deadline)+time.Millisecond)):
 		}
 	}
 }

@@ -71,6 +71,8 @@ type Service struct {
 	throttle  *auth.Throttle // login and step-up failures (totp.go)
 	// joinThrottle: wrong AirCard connection codes (aircards.go).
 	joinThrottle *auth.Throttle
+	// pairWaiters: agents' pairing polls (pairwait.go).
+	pairWaiters pairingWaiters
 
 	closeOnce sync.Once
 }

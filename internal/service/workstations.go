@@ -282,6 +282,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 	if err != nil {
 		return nil, err
 	}
+	s.pairingSettled(w.ID)
 	return w, nil
 }
 
@@ -375,6 +376,9 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 		return tx.AppendAudit(s.event(p, "workstation.revoke", "workstation", strconv.FormatInt(id, 10),
 			map[string]any{"name": w.Name, "serial": w.CertSerial}))
 	})
+	if err == nil {
+		s.pairingSettled(id)
+	}
 	return out, err
 }
 

@@ -2,12 +2,19 @@ package service_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestAgentsSeen: the hub's recheck records every connected workstation
@@ -51,5 +58,61 @@ func TestAgentsSeen(t *testing.T) {
 		if w.LastSeenAt.IsZero() || time.Since(w.LastSeenAt) > time.Minute {
 			t.Errorf("workstation %d last seen %v, want now", id, w.LastSeenAt)
 		}
+	}
+}
+
+// TestPairingSettledWakesPolls: an agent's waiting pairing poll is woken
+// by the confirmation (or revocation) itself, not by its next read of the
+// store, each waiting poll of the workstation.
+func TestPairingSettledWakesPolls(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	root, err := e.svc.AgentRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := func(host string) (int64, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host}}, key)
+		spki, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		out, err := e.svc.StartPairing(ctx, "192.0.2.1", agentproto.PairRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.ID, agentproto.PairingCode(spki, root.Raw)
+	}
+	settledNow := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+
+	id, code := pair("pc-a")
+	first, release1 := e.svc.PairingSettled(id)
+	second, release2 := e.svc.PairingSettled(id)
+	defer release2()
+	release1()
+	release1() // twice is harmless
+	if settledNow(first) {
+		t.Fatal("settled before anything happened")
+	}
+	if _, err := e.svc.ConfirmPairing(ctx, e.admin, service.PairConfirm{Code: code}); err != nil {
+		t.Fatal(err)
+	}
+	if !settledNow(first) || !settledNow(second) {
+		t.Fatal("the confirmation did not wake the waiting polls")
+	}
+
+	id, _ = pair("pc-b")
+	ch, release := e.svc.PairingSettled(id)
+	defer release()
+	if _, err := e.svc.RevokeWorkstation(ctx, e.admin, id); err != nil {
+		t.Fatal(err)
+	}
+	if !settledNow(ch) {
+		t.Fatal("the revocation did not wake the waiting poll")
 	}
 }
