@@ -234,7 +234,8 @@ func benchAirCardIdle(b *testing.B, n int) {
 	b.ReportMetric(heap, "heap+stacks-MiB")
 	b.ReportMetric(float64(ms.StackInuse)/(1<<20), "stacks-MiB")
 	b.ReportMetric(heap*1024/float64(n), "KiB/aircard")
-	b.ReportMetric(float64(rssKiB(b))/1024, "rss-MiB")
+	b.ReportMetric(float64(procStatusKiB(b, "VmRSS"))/1024, "rss-MiB")
+	b.ReportMetric(float64(procStatusKiB(b, "VmHWM"))/1024, "peak-rss-MiB") // during set-up, garbage included
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 	if dir := os.Getenv(envIdleProfile); dir != "" {
 		writeProfiles(b, dir)
@@ -256,18 +257,20 @@ func writeProfiles(b *testing.B, dir string) {
 	}
 }
 
-// rssKiB is this process's resident set (Linux).
-func rssKiB(b *testing.B) int {
+// procStatusKiB is a size from this process's /proc/self/status (Linux):
+// VmRSS, the resident set; VmHWM, its peak.
+func procStatusKiB(b *testing.B, field string) int {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			kb, _ := strconv.Atoi(strings.Fields(v)[0])
 			return kb
 		}
 	}
+	b.Fatalf("no %s in /proc/self/status", field)
 	return 0
 }
 
