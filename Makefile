@@ -57,7 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench CardIssueConcurrent -benchtime 1x -count 3 ./internal/bench/
 	LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(GO) test -run '^$$' -bench SignRSA2048 -benchtime 200x -count 2 ./internal/card/tpmkeys/
 	$(GO) test -run '^$$' -bench AirCardSign -benchtime 200x -count 2 ./internal/bench/
-	LANYARD_BENCH_AIRCARDS=10000 $(GO) test -run '^$$' -bench AirCardIdle -benchtime 1x -timeout 40m ./internal/bench/
+	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); LANYARD_BENCH_AIRCARDS=10000 $(GO) test -run '^$$' -bench AirCardIdle -benchtime 1x -timeout 40m ./internal/bench/ # 20,000 descriptors: both ends of each connection
 
 clean:
 	rm -rf bin
