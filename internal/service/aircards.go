@@ -54,7 +54,7 @@ func airCardOwnedTx(tx lanyard.Tx, p *Principal, r ReaderState) bool {
 		return false
 	}
 	c, err := airCardBySerial(tx, r.Serial)
-	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || isStaff(p))
+	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || isCardStaff(p))
 }
 
 // airCardBySerial returns the registered AirCard with serial.
@@ -148,7 +148,7 @@ func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard
 	if err != nil {
 		return nil, err
 	}
-	if c.OwnerID != p.User.ID && !isStaff(p) {
+	if c.OwnerID != p.User.ID && !isCardStaff(p) {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 	}
 	ct, err := tx.CardTypeByName(c.CardType)

@@ -32,7 +32,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 			if card, err = tx.CardByID(cardID); err != nil {
 				return err
 			}
-			if card.OwnerID != p.User.ID && !isStaff(p) {
+			if card.OwnerID != p.User.ID && !isCardStaff(p) {
 				return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 			}
 			if card.OwnerID != 0 {

@@ -36,7 +36,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		if card, err = tx.CardByID(cardID); err != nil {
 			return err
 		}
-		if card.OwnerID != p.User.ID && !isStaff(p) {
+		if card.OwnerID != p.User.ID && !isCardStaff(p) {
 			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 		}
 		user, err = tx.UserByID(card.OwnerID)

@@ -99,7 +99,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 	if ws, ok := access.WorkstationState(t.WorkstationID); ok && ws.Role == lanyard.RoleAirCardService {
 		air = true
 	}
-	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isStaff(p) || air) {
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && (ws.OwnerID == p.User.ID || isCardStaff(p) || air) {
 		if !ws.Online {
 			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
 		}
@@ -120,7 +120,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 // loadIssue reads what an issue decision needs, in one read transaction.
 func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *ReaderState, serial string) (*issueJob, *issuance.Input, error) {
 	j := &issueJob{p: p}
-	in := &issuance.Input{Staff: isStaff(p)}
+	in := &issuance.Input{Staff: isCardStaff(p)}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		var err error
 		switch {
@@ -130,7 +130,7 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 			if j.user, err = tx.UserByID(p.User.ID); err != nil {
 				return err
 			}
-		case !isStaff(p):
+		case !isCardStaff(p):
 			return lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
 		default:
 			if j.user, err = tx.UserByLogin(t.User); err != nil {

@@ -821,3 +821,40 @@ func TestIssueCardBothFormFirstThenCA(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
 }
+
+// TestCAManagerDoesNoCardWork: a CA manager decides certificate requests
+// and may read a user's card, but issuing at her workstation, continuing
+// or clearing her card is the help desk's, not the CA manager's: each is
+// refused as if the card or workstation were not there, and the card is
+// left as it was.
+func TestCAManagerDoesNoCardWork(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	roles := lanyard.Roles{lanyard.RoleCAManager}
+	u, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "carol", DisplayName: ptr("Carol"), Roles: &roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := &service.Principal{User: u, Roles: u.Roles}
+
+	_, err = e.svc.IssueOptions(ctx, carol, e.target())
+	wantCode(t, err, lanyard.ENotFound)
+	_, err = e.svc.IssueCard(ctx, carol, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
+	wantCode(t, err, lanyard.ENotFound)
+
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.svc.GetCard(ctx, carol, res.Card.ID); err != nil || v.Owner != "alice" {
+		t.Fatalf("the CA manager reading alice's card: %v %+v", err, v)
+	}
+	_, err = e.svc.RevokeAndClearCard(ctx, carol, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	wantCode(t, err, lanyard.ENotFound)
+	_, err = e.svc.ContinueCardIssue(ctx, carol, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	wantCode(t, err, lanyard.ENotFound)
+	if v, err := e.svc.GetCard(ctx, e.alice, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
+		t.Fatalf("alice's card after the CA manager's attempts: %v %+v", err, v)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
+}

@@ -57,6 +57,15 @@ type RegisterCardInput struct {
 	Name     string `json:"name,omitempty"`
 }
 
+// isCardStaff reports whether p may do card work — issue, continue,
+// clear, create virtual cards, manage AirCards — on other users' cards and
+// workstations: operators (the help desk) and administrators. CA managers
+// decide certificate requests and may read cards, as auditors do; they
+// never write one (PRODUCT.md, people).
+func isCardStaff(p *Principal) bool {
+	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator)
+}
+
 // ListCards lists cards; users see only their own.
 func (s *Service) ListCards(ctx context.Context, p *Principal, f lanyard.CardFilter) ([]*CardView, error) {
 	if !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
@@ -209,7 +218,7 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 		}
 		for _, ws := range states {
 			air := ws.Role == lanyard.RoleAirCardService
-			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p) && !air) {
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isCardStaff(p) && !air) {
 				continue
 			}
 			for _, r := range ws.Readers {

@@ -100,7 +100,7 @@ func (s *Service) SoftwareStoreOptions(ctx context.Context, p *Principal, login 
 			return err
 		}
 		for _, ws := range states {
-			if !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
 				continue
 			}
 			for _, scope := range []string{ScopeMachine, ScopeUser} {
@@ -130,7 +130,7 @@ func (s *Service) SoftwareStoreOptions(ctx context.Context, p *Principal, login 
 
 // softInput gathers what the software store decisions need.
 func (s *Service) softInput(tx lanyard.Tx, p *Principal, u *lanyard.User) (*issuance.Input, error) {
-	in := &issuance.Input{Staff: isStaff(p), OwnerID: u.ID, Owner: u}
+	in := &issuance.Input{Staff: isCardStaff(p), OwnerID: u.ID, Owner: u}
 	pol, err := s.effectivePolicy(tx, u)
 	if err != nil {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
@@ -195,7 +195,7 @@ func (s *Service) IssueSoftwareStore(ctx context.Context, p *Principal, in Softw
 		return nil, lanyard.Errorf(lanyard.EInvalid, "scope must be %s or %s", ScopeMachine, ScopeUser)
 	}
 	ws, ok := access.WorkstationState(in.WorkstationID)
-	if !ok || !ws.Online || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+	if !ok || !ws.Online || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d is not connected or not yours", in.WorkstationID)
 	}
 	j := &softJob{p: p, ws: ws}

@@ -100,7 +100,7 @@ func (s *Service) VirtualOptions(ctx context.Context, p *Principal, login string
 			return err
 		}
 		for _, ws := range states {
-			if !ws.Online || ws.Role == lanyard.RoleAirCardService || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+			if !ws.Online || ws.Role == lanyard.RoleAirCardService || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
 				continue
 			}
 			for _, kind := range VirtualKinds {
@@ -133,7 +133,7 @@ func (s *Service) cardUser(tx lanyard.Tx, p *Principal, login string) (*lanyard.
 	switch {
 	case login == "" || login == p.User.Login:
 		u, err = tx.UserByID(p.User.ID)
-	case !isStaff(p):
+	case !isCardStaff(p):
 		return nil, lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
 	default:
 		u, err = tx.UserByLogin(login)
@@ -269,7 +269,7 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a card name is at most 64 characters")
 	}
 	ws, ok := ca.WorkstationState(in.WorkstationID)
-	if !ok || (ws.OwnerID != p.User.ID && !isStaff(p)) {
+	if !ok || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d is not connected or not yours", in.WorkstationID)
 	}
 	var u *lanyard.User
