@@ -35,6 +35,12 @@ type Tx interface {
 	UpdateUser(u *User) error
 	UserByID(id int64) (*User, error)
 	UserByLogin(login string) (*User, error)
+	// LockUser holds user id until the transaction ends, so that what
+	// this transaction checks of the user's cards before it adds or
+	// assigns one (the policy's maximum cards per user) stays true until
+	// it commits: a second transaction locking the same user waits.
+	// ENotFound when the user does not exist. Only in Update.
+	LockUser(id int64) error
 	ListUsers(f UserFilter) ([]*User, error)
 	CountUsers() (int, error)
 

@@ -345,8 +345,11 @@ func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput
 func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r *ReaderState, ws *WorkstationState) error {
 	now := s.clock()
 	c := j.card
+	var was lanyard.Card // the card as the decision read it
 	if c == nil {
 		c = &lanyard.Card{Serial: serial, CardType: j.ct.Name, CreatedAt: now}
+	} else {
+		was = *c
 	}
 	c.OwnerID, c.State, c.ATR, c.WorkstationID, c.UpdatedAt = j.user.ID, lanyard.CardAssigned, r.ATR, ws.ID, now
 	if j.plan.Name != "" {
@@ -359,6 +362,20 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID, State: lanyard.OpRunning,
 		Step: "planned", Data: data, CreatedAt: now, UpdatedAt: now}
 	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		// The decision was made outside this transaction, with card I/O
+		// since: what it relied on is checked again here. An AirCard
+		// takes several sessions at once, so two issues can reach this
+		// point for one card; and two cards issued at once for one user
+		// must not both pass the policy's maximum.
+		if c.ID != 0 {
+			if err := unchangedForIssue(tx, &was); err != nil {
+				return err
+			}
+		}
+		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
+		if err := s.checkMaxCards(tx, j.user, counted); err != nil {
+			return err
+		}
 		if c.ID == 0 {
 			if err := tx.CreateCard(c); err != nil {
 				return err
@@ -379,6 +396,58 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 		return err
 	}
 	j.card, j.op = c, op
+	return nil
+}
+
+// unchangedForIssue fails with EConflict when the card changed since the
+// issue decision read it as was, or has an unfinished operation.
+func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
+	cur, err := tx.CardByID(was.ID)
+	if err != nil {
+		return err
+	}
+	if !cur.UpdatedAt.Equal(was.UpdatedAt) || cur.State != was.State || cur.OwnerID != was.OwnerID {
+		return lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read (another issue?); look at the card and try again", was.Serial)
+	}
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if !op.State.Finished() {
+			return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, op.Step)
+		}
+	}
+	return nil
+}
+
+// checkMaxCards checks the policy's maximum cards per user inside the
+// transaction that adds a card to u or assigns one, with u held
+// (Tx.LockUser) so that two such transactions at once cannot both pass:
+// on PostgreSQL they would otherwise both count before either wrote.
+// counted says the card concerned is already among u's cards.
+func (s *Service) checkMaxCards(tx lanyard.Tx, u *lanyard.User, counted bool) error {
+	if err := tx.LockUser(u.ID); err != nil {
+		return err
+	}
+	pol, err := s.effectivePolicy(tx, u)
+	if err != nil {
+		return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
+	}
+	max := pol.Settings.Issuance.MaxCardsPerUser
+	if max <= 0 {
+		return nil
+	}
+	n, err := tx.CountCards(u.ID)
+	if err != nil {
+		return err
+	}
+	if counted {
+		n--
+	}
+	if n >= max {
+		return lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s already has %d", max, u.Login, n)
+	}
 	return nil
 }
 

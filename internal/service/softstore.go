@@ -267,16 +267,8 @@ func (s *Service) startSoft(ctx context.Context, j *softJob) error {
 	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
 		// Counted again in the transaction: two issues at once must not
 		// both pass the maximum.
-		pol, err := s.effectivePolicy(tx, j.user)
-		if err != nil {
+		if err := s.checkMaxCards(tx, j.user, false); err != nil {
 			return err
-		}
-		if max := pol.Settings.Issuance.MaxCardsPerUser; max > 0 {
-			if n, err := tx.CountCards(j.user.ID); err != nil {
-				return err
-			} else if n >= max {
-				return lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %d are already issued", max, n)
-			}
 		}
 		if err := tx.CreateCard(c); err != nil {
 			return err

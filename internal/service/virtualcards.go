@@ -304,7 +304,11 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 			"serial": c.Serial, "kind": string(in.Kind), "card_type": ct.Name, "user": u.Login, "workstation": ws.Name})
 	}, func(tx lanyard.Tx) error {
 		// Checked again in the transaction: two creations at once must
-		// not both pass the platform credential limits.
+		// not both pass the maximum cards per user or the platform
+		// credential limits.
+		if err := s.checkMaxCards(tx, u, false); err != nil {
+			return err
+		}
 		if in.Kind == lanyard.KindPlatformCredential {
 			if err := s.platformLimits(tx, ct, u, ws.ID, 0); err != nil {
 				return err

@@ -52,6 +52,7 @@ var dialect = sqlstore.Dialect{
 	MigrationLock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, COALESCE((SELECT oid::int4 FROM pg_namespace WHERE nspname = current_schema()), 0))`,
 		lockClass),
 	SkipLocked: "FOR UPDATE SKIP LOCKED",
+	RowLock:    "FOR UPDATE",
 	JSONArrayContains: func(column string) string {
 		return "(" + column + ")::jsonb @> jsonb_build_array(?::text)"
 	},

@@ -33,6 +33,10 @@ type Dialect struct {
 	// instead of waiting or taking them twice (PostgreSQL: "FOR UPDATE
 	// SKIP LOCKED"). Empty when the engine has a single writer (SQLite).
 	SkipLocked string
+	// RowLock, when set, ends a SELECT whose rows the transaction holds
+	// until it ends (PostgreSQL: "FOR UPDATE"). Empty when the engine
+	// serializes writers (SQLite).
+	RowLock string
 	// JSONArrayContains returns a SQL condition that is true when the JSON
 	// array of strings in column holds the string bound to the condition's
 	// single ? placeholder.

@@ -66,6 +66,23 @@ func (t *txn) UserByID(id int64) (*lanyard.User, error) {
 	return u, nil
 }
 
+// LockUser reads the user's row with the engine's row lock (PostgreSQL
+// runs transactions at READ COMMITTED, where two could otherwise both
+// count a user's cards before either adds one); SQLite's writer lock
+// (BEGIN IMMEDIATE) already serializes writers, so there it only checks
+// that the user exists.
+func (t *txn) LockUser(id int64) error {
+	if t.failed != nil {
+		return t.aborted()
+	}
+	var got int64
+	err := t.tx.QueryRowContext(t.ctx, t.d.Rebind(`SELECT id FROM users WHERE id = ? `+t.d.RowLock), id).Scan(&got)
+	if err != nil {
+		return t.readErr(err, notFound("user %d not found", id))
+	}
+	return nil
+}
+
 func (t *txn) UserByLogin(login string) (*lanyard.User, error) {
 	u, err := scanUser(t.row(qUserByLogin, login))
 	if err != nil {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -238,4 +239,50 @@ func testSecretAnswers(t *testing.T, s lanyard.Store) {
 	}
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetSecretAnswers(999_999, first) })
 	wantCode(t, "SetSecretAnswers missing user", err, lanyard.EInvalid)
+}
+
+// testMaxCardsConcurrent: transactions that lock the user, count her
+// cards and add one if she has fewer than two — issues of two cards at
+// once under a policy maximum — never let more than two through, on an
+// engine that serializes writers (SQLite) as on one that does not
+// (PostgreSQL at READ COMMITTED, where LockUser's row lock does it).
+func testMaxCardsConcurrent(t *testing.T, s lanyard.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.LockUser(999_999) })
+	wantCode(t, "LockUser of a missing user", err, lanyard.ENotFound)
+	const n, max = 8, 2
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(t.Context(), func(tx lanyard.Tx) error {
+				if err := tx.LockUser(alice.ID); err != nil {
+					return err
+				}
+				have, err := tx.CountCards(alice.ID)
+				if err != nil {
+					return err
+				}
+				if have >= max {
+					return lanyard.Errorf(lanyard.EConflict, "at most %d cards", max)
+				}
+				time.Sleep(20 * time.Millisecond) // the card I/O between the check and the write, shortened
+				return tx.CreateCard(NewCard(fmt.Sprintf("90%02d", i), alice.ID))
+			})
+		}()
+	}
+	ok := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		case !lanyard.IsCode(err, lanyard.EConflict):
+			t.Errorf("concurrent issue: %v", err)
+		}
+	}
+	var have int
+	MustView(t, s, func(tx lanyard.Tx) (err error) { have, err = tx.CountCards(alice.ID); return err })
+	if ok != max || have != max {
+		t.Errorf("%d concurrent issues succeeded and alice has %d cards, want %d", ok, have, max)
+	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Batches", testBatches},
 		{"CreateIssued", testCreateIssued},
 		{"Cards", testCards},
+		{"MaxCardsConcurrent", testMaxCardsConcurrent},
 		{"ExpiredPairings", testExpiredPairings},
 		{"Operations", testOperations},
 		{"SecretAnswers", testSecretAnswers},
