@@ -113,12 +113,16 @@ func wellSeparated(s string) bool {
 
 // Certificate is a certificate Lanyard issued or tracks.
 type Certificate struct {
-	ID         int64            `json:"id"`
-	Serial     string           `json:"serial"` // lower-case hex, no leading zeros
-	CA         string           `json:"ca"`
-	Template   string           `json:"template,omitempty"`
-	UserID     int64            `json:"user_id,omitempty"`
-	CardID     int64            `json:"card_id,omitempty"`
+	ID       int64  `json:"id"`
+	Serial   string `json:"serial"` // lower-case hex, no leading zeros
+	CA       string `json:"ca"`
+	Template string `json:"template,omitempty"`
+	UserID   int64  `json:"user_id,omitempty"`
+	CardID   int64  `json:"card_id,omitempty"`
+	// Slot is the PIV slot (9a, 9c, 9d, 9e) the certificate is on in
+	// card CardID, recorded when it is bound to the card: the template's
+	// slot may change afterwards.
+	Slot       string           `json:"slot,omitempty"`
 	RequestID  int64            `json:"request_id,omitempty"`
 	Subject    string           `json:"subject"`
 	NotBefore  time.Time        `json:"not_before"`

@@ -103,8 +103,8 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	slots := map[string]bool{}
 	for _, c := range certs {
 		if c.Source == lanyard.SourceManaged && c.Status == lanyard.CertWritten {
-			if tpl, err := s.GetTemplate(ctx, c.Template); err == nil {
-				slots[slotOf(tpl)] = true
+			if slot := s.certSlot(ctx, c); slot != "" {
+				slots[slot] = true
 			}
 		}
 	}

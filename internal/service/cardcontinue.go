@@ -249,7 +249,7 @@ func (s *Service) approvedCertificate(ctx context.Context, j *issueJob, sl issua
 	if cert.Status != lanyard.CertValid && cert.Status != lanyard.CertApproved {
 		return false, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s; revoke and clear the card, then issue it again", sl.Template, cert.Serial, cert.Status)
 	}
-	cert.CardID, cert.UpdatedAt = j.card.ID, s.clock()
+	cert.CardID, cert.Slot, cert.UpdatedAt = j.card.ID, sl.Slot, s.clock()
 	if cert.Status == lanyard.CertValid && !sl.NeedForm {
 		cert.Status = lanyard.CertApproved // guide: approved in the CA, to be written by Continue card issue
 	}

@@ -727,7 +727,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			return false, err
 		}
 		rec := certRecord(cert, tpl, j.user, s.clock())
-		rec.CardID = j.card.ID
+		rec.CardID, rec.Slot = j.card.ID, sl.Slot
 		d.Certs[sl.Slot] = rec.Serial
 		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
 			"user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot})
@@ -932,7 +932,7 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 		return issuance.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
 	}
 	j.data.Written[sl.Slot] = true
-	rec.Status, rec.UpdatedAt = lanyard.CertWritten, s.clock()
+	rec.Status, rec.CardID, rec.Slot, rec.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.clock()
 	ev := s.event(j.p, "cert.write", "certificate", rec.Serial, map[string]any{"card": j.card.ID, "slot": sl.Slot})
 	if err := s.step(ctx, j, "written:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }, ev); err != nil {
 		delete(j.data.Written, sl.Slot)
@@ -952,7 +952,7 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 				continue
 			}
 			rec := certRecord(f.Certificate, &lanyard.Template{}, j.user, now)
-			rec.CA, rec.Source, rec.Status, rec.CardID = "external", lanyard.SourceTracked, lanyard.CertValid, j.card.ID
+			rec.CA, rec.Source, rec.Status, rec.CardID, rec.Slot = "external", lanyard.SourceTracked, lanyard.CertValid, j.card.ID, f.Slot
 			if now.After(f.Certificate.NotAfter) {
 				rec.Status = lanyard.CertExpired
 			}

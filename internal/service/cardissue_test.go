@@ -858,3 +858,48 @@ func TestCAManagerDoesNoCardWork(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
 }
+
+// TestClearAfterTemplateSlotChanged: the slot a certificate was written to
+// is recorded with it. After an administrator moves the template to
+// another slot (or deletes it), the card still shows, and Revoke and clear
+// still deletes, the slot the certificate is really in.
+func TestClearAfterTemplateSlotChanged(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := map[string]string{} // template → slot at issue
+	for _, c := range res.Card.Certificates {
+		slots[c.Template] = c.Slot
+	}
+	logon := slots["smartcard-logon"]
+	if logon == "" || slots["secure-email"] == "" || logon == slots["secure-email"] {
+		t.Fatalf("slots at issue %v", slots)
+	}
+	tpl, err := e.svc.GetTemplate(ctx, "smartcard-logon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := *tpl
+	moved.Slot = "9e"
+	if _, err := e.svc.UpdateTemplate(ctx, e.admin, moved.Name, moved); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v.Certificates {
+		if c.Slot != slots[c.Template] {
+			t.Errorf("after the template moved, the card shows %s in slot %s, want %s", c.Template, c.Slot, slots[c.Template])
+		}
+	}
+	if _, err := e.svc.RevokeAndClearCard(ctx, e.alice, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := pivOf(t, e.card).Certificates(ctx); len(all) != 0 {
+		t.Fatalf("the card still holds %d certificates after Revoke and clear", len(all))
+	}
+}

@@ -129,7 +129,8 @@ func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView
 	for _, cert := range certs {
 		cc := &CardCertificate{ID: cert.ID, Serial: cert.Serial, CA: cert.CA, Template: cert.Template, Subject: cert.Subject,
 			Status: cert.Status, Source: cert.Source, NotAfter: cert.NotAfter.Format("2006-01-02")}
-		if t, err := s.template(tx, cert.Template); err == nil {
+		cc.Slot = cert.Slot
+		if t, err := s.template(tx, cert.Template); err == nil && cc.Slot == "" && cert.Source == lanyard.SourceManaged {
 			cc.Slot = slotOf(t)
 		}
 		v.Certificates = append(v.Certificates, cc)
@@ -269,6 +270,19 @@ func recognize(types []*lanyard.CardType, atr []byte, isPIV bool) *lanyard.CardT
 		}
 	}
 	return nil
+}
+
+// certSlot is the slot certificate c is on in its card: the one recorded
+// when it was bound to the card, else (a certificate stored before slots
+// were recorded) its template's slot now; "" when neither is known.
+func (s *Service) certSlot(ctx context.Context, c *lanyard.Certificate) string {
+	if c.Slot != "" {
+		return c.Slot
+	}
+	if tpl, err := s.GetTemplate(ctx, c.Template); err == nil {
+		return slotOf(tpl)
+	}
+	return ""
 }
 
 // slotOf is the PIV slot of a template's key ("9a" by default).

@@ -16,7 +16,7 @@ import (
 var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
 const (
-	certInsertCols  = 18
+	certInsertCols  = 19
 	auditInsertCols = 10
 )
 
@@ -28,7 +28,7 @@ var (
 func init() {
 	for _, n := range chunkSizes {
 		qInsertCertsN[n] = prepared(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
-		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at)
+		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot)
 		VALUES ` + valuesList(n, certInsertCols) + ` RETURNING id, ca, serial`)
 		qInsertAuditsN[n] = prepared(`INSERT INTO audit_events (` + auditCols + `) VALUES ` + valuesList(n, auditInsertCols))
 	}
@@ -95,7 +95,7 @@ func certInsert(cs []*lanyard.Certificate) ([]any, *certIDs) {
 		normCert(c)
 		args = append(args, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
 			micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
-			micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt))
+			micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt), c.Slot)
 		ids.byKey[[2]string{c.CA, c.Serial}] = c
 	}
 	return args, ids

@@ -9,14 +9,14 @@ import (
 )
 
 const certCols = `id, ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after, status, source,
-	key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at`
+	key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot`
 
 var (
 	// CreateCertificate is the issuing hot path: one prepared insert.
 	qInsertCert = prepared(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
-		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	qUpdateCert = prepared(`UPDATE certificates SET status = ?, card_id = ?, revoked_at = ?, revocation_reason = ?,
+		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qUpdateCert = prepared(`UPDATE certificates SET status = ?, card_id = ?, slot = ?, revoked_at = ?, revocation_reason = ?,
 		revocation_reason_name = ?, updated_at = ? WHERE id = ?`)
 	qCertBySerial = prepared(`SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND serial = ?`)
 	qCertByID     = prepared(`SELECT ` + certCols + ` FROM certificates WHERE id = ?`)
@@ -33,7 +33,7 @@ func (t *txn) CreateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
 	err := t.row(qInsertCert, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
 		micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
-		micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+		micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt), c.Slot).Scan(&c.ID)
 	if err != nil {
 		return t.writeErr(err,
 			fmt.Sprintf("certificate %q of CA %q already exists", c.Serial, c.CA),
@@ -43,10 +43,10 @@ func (t *txn) CreateCertificate(c *lanyard.Certificate) error {
 }
 
 // UpdateCertificate writes the fields that change after issue: status,
-// card, revocation time and reason, UpdatedAt.
+// card and slot, revocation time and reason, UpdatedAt.
 func (t *txn) UpdateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
-	res, err := t.exec(qUpdateCert, string(c.Status), ref(c.CardID), micros(c.RevokedAt), int64(c.Reason), c.ReasonName,
+	res, err := t.exec(qUpdateCert, string(c.Status), ref(c.CardID), c.Slot, micros(c.RevokedAt), int64(c.Reason), c.ReasonName,
 		micros(c.UpdatedAt), c.ID)
 	return t.one(res, err, notFound("certificate %d not found", c.ID), "", "")
 }
@@ -107,7 +107,7 @@ func scanCert(r scanner) (*lanyard.Certificate, error) {
 	var status, source string
 	var reason, notBefore, notAfter, revoked, created, updated int64
 	if err := r.Scan(&c.ID, &c.CA, &c.Serial, &c.Template, &userID, &cardID, &requestID, &c.Subject, &notBefore, &notAfter,
-		&status, &source, &c.KeySHA256, &c.DER, &revoked, &reason, &c.ReasonName, &created, &updated); err != nil {
+		&status, &source, &c.KeySHA256, &c.DER, &revoked, &reason, &c.ReasonName, &created, &updated, &c.Slot); err != nil {
 		return nil, err
 	}
 	c.UserID, c.CardID, c.RequestID = refOut(userID), refOut(cardID), refOut(requestID)

@@ -60,14 +60,14 @@ func testCertificates(t *testing.T, s lanyard.Store) {
 
 	t.Run("update", func(t *testing.T) {
 		upd := *c1
-		upd.Status, upd.CardID = lanyard.CertRevoked, 8
+		upd.Status, upd.CardID, upd.Slot = lanyard.CertRevoked, 8, "9c"
 		upd.RevokedAt, upd.Reason, upd.ReasonName = at(time.Hour), lanyard.ReasonKeyCompromise, "key_compromise"
 		upd.UpdatedAt = at(time.Hour)
 		// Fields fixed at issue: UpdateCertificate must not write them.
 		upd.Subject, upd.DER, upd.NotAfter, upd.Serial, upd.CreatedAt = "CN=Mallory", []byte("other"), at(time.Hour), "ee", at(-time.Hour)
 		MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateCertificate(&upd) })
 		want := *c1
-		want.Status, want.CardID, want.Reason, want.ReasonName = lanyard.CertRevoked, 8, lanyard.ReasonKeyCompromise, "key_compromise"
+		want.Status, want.CardID, want.Slot, want.Reason, want.ReasonName = lanyard.CertRevoked, 8, "9c", lanyard.ReasonKeyCompromise, "key_compromise"
 		want.RevokedAt, want.UpdatedAt = at(time.Hour).Truncate(time.Microsecond).UTC(), at(time.Hour).Truncate(time.Microsecond).UTC()
 		MustView(t, s, func(tx lanyard.Tx) error {
 			got, err := tx.CertificateByID(c1.ID)

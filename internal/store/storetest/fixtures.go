@@ -158,6 +158,7 @@ func NewCertificate(ca, serial string, userID int64) *lanyard.Certificate {
 		Template:  "logon",
 		UserID:    userID,
 		CardID:    7,
+		Slot:      "9a",
 		RequestID: 42,
 		Subject:   "CN=Alice,O=Example",
 		NotBefore: t0,
