@@ -84,6 +84,8 @@ func (m *Mailer) Document(ctx context.Context, to []string, ev service.DocumentE
 			}
 			atts = []Attachment{{Name: name, ContentType: ctype, Data: ev.Content}}
 		}
+	case "received":
+		kind = KindDocumentReceived
 	case "approved":
 		kind = KindDocumentApproved
 	case "rejected":
@@ -92,7 +94,7 @@ func (m *Mailer) Document(ctx context.Context, to []string, ev service.DocumentE
 		return lanyard.Errorf(lanyard.EInternal, "unknown document notification %q", ev.Kind)
 	}
 	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Template: ev.Template, Comment: ev.Comment,
-		DocKind: docKindName(ev.DocKind), FileName: ev.FileName}
+		DocKind: docKindName(ev.DocKind), FileName: ev.FileName, By: ev.By}
 	_, err := m.enqueue(ctx, nil, kind, to, d, atts)
 	return err
 }

@@ -146,6 +146,11 @@ func TestEveryKindArrives(t *testing.T) {
 		FileName: "form.pdf", ContentType: "application/pdf", Content: pdf}); err != nil {
 		t.Fatal(err)
 	}
+	receiver := addr(t, "officer3")
+	if err := h.mailer.Document(ctx, []string{receiver}, service.DocumentEvent{Kind: "received", User: alice, Card: card, DocKind: "certificate_form",
+		Template: "e-signature", Comment: "signed paper received by post", By: "olga"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, kind := range []string{"approved", "rejected"} {
 		if err := h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: kind, User: alice, Card: card, DocKind: "certificate_request", Comment: "unsigned"}); err != nil {
 			t.Fatal(err)
@@ -181,8 +186,8 @@ func TestEveryKindArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := h.deliver(t); n != 8 {
-		t.Fatalf("delivered %d, want 8", n)
+	if n := h.deliver(t); n != 9 {
+		t.Fatalf("delivered %d, want 9", n)
 	}
 
 	// Alice: PIN, three card issue mails, two document decisions.
@@ -218,6 +223,14 @@ func TestEveryKindArrives(t *testing.T) {
 		contains(t, subject, m.Text, "https://lanyard.example.com")
 	}
 
+	// A document received by other means: how it came and who recorded it.
+	if m := mailpittest.Wait(t, h.env.API, receiver, 1)[0]; m.Subject != "Document to review: certificate form of Alice Example (received by other means)" {
+		t.Errorf("receipt mail subject %q", m.Subject)
+	} else {
+		contains(t, "receipt mail", m.Text, "certificate form of Alice Example (alice) for the certificate e-signature, card 99887766 was received by other means, as olga recorded",
+			"signed paper received by post", "approve or reject it")
+	}
+
 	// Document officers: one mail to both, the form attached.
 	for _, o := range officers {
 		got := mailpittest.Wait(t, h.env.API, o, 1)
@@ -242,16 +255,16 @@ func TestEveryKindArrives(t *testing.T) {
 	}
 
 	sent := h.outbox(t, lanyard.MailSent)
-	if len(sent) != 8 {
-		t.Errorf("%d sent in the outbox, want 8", len(sent))
+	if len(sent) != 9 {
+		t.Errorf("%d sent in the outbox, want 9", len(sent))
 	}
 	for _, m := range sent {
 		if m.Attempts != 1 || m.SentAt.IsZero() || m.LastError != "" {
 			t.Errorf("sent message %+v", m)
 		}
 	}
-	if q, s := len(h.audit(t, "mail.queue")), len(h.audit(t, "mail.sent")); q != 8 || s != 8 {
-		t.Errorf("audit: %d mail.queue, %d mail.sent; want 8 each", q, s)
+	if q, s := len(h.audit(t, "mail.queue")), len(h.audit(t, "mail.sent")); q != 9 || s != 9 {
+		t.Errorf("audit: %d mail.queue, %d mail.sent; want 9 each", q, s)
 	}
 }
 

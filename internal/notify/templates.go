@@ -19,6 +19,7 @@ const (
 	KindCardIssueApproved = "card_issue_approved"
 	KindCardIssueRejected = "card_issue_rejected"
 	KindDocumentUploaded  = "document_uploaded"
+	KindDocumentReceived  = "document_received"
 	KindDocumentApproved  = "document_approved"
 	KindDocumentRejected  = "document_rejected"
 	KindRandomPIN         = "random_pin"
@@ -32,9 +33,10 @@ type Data struct {
 	User     UserData // the person the notification is about
 	Card     CardData
 	Template string // the certificate template concerned
-	Comment  string // the approver's comment
+	Comment  string // the approver's comment; how a document received by other means came
 	DocKind  string // "certificate request form" or "certificate form"
 	FileName string // the uploaded file
+	By       string // who acted: the login that recorded a document's receipt
 	PIN      string // the random user PIN (random_pin only; never in subjects)
 	URL      string // Lanyard's address
 }
@@ -50,13 +52,13 @@ type CardData struct {
 
 // fields lists what Data offers, for the template editor.
 var fields = []string{".User.Name", ".User.Login", ".User.Email", ".Card.Serial", ".Card.CardType", ".Card.Name", ".Card.ID",
-	".Template", ".Comment", ".DocKind", ".FileName", ".PIN", ".URL", ".Kind"}
+	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".PIN", ".URL", ".Kind"}
 
 // sample is the data templates are tried on before they are saved.
 var sample = Data{
 	Kind: KindTest, User: UserData{Login: "alice", Name: "Alice Example", Email: "alice@example.com"},
 	Card: CardData{ID: 7, Serial: "12345678", CardType: "piv", Name: "Alice's card"}, Template: "smartcard-logon",
-	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", PIN: "12345678", URL: "https://lanyard.example.com",
+	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", PIN: "12345678", URL: "https://lanyard.example.com",
 }
 
 // kindInfo is a kind's description and built-in template.
@@ -98,6 +100,14 @@ In Self-Service, choose "Revoke and clear card" in the card menu, then issue the
 
 {{.User.Name}} ({{.User.Login}}) uploaded a signed {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}}{{if .Card.Serial}}, card {{.Card.Serial}}{{end}}.
 The document is attached{{if .FileName}} ({{.FileName}}){{end}}. Approve or reject it in the management console.
+` + signature}},
+	{KindDocumentReceived, "Document received: to document officers when an operator records a document sent by other means", service.MailTemplateInput{
+		Subject: "Document to review: {{.DocKind}} of {{.User.Name}} (received by other means)",
+		Text: `Hello,
+
+a signed {{.DocKind}} of {{.User.Name}} ({{.User.Login}}){{if .Template}} for the certificate {{.Template}}{{end}}{{if .Card.Serial}}, card {{.Card.Serial}}{{end}} was received by other means{{if .By}}, as {{.By}} recorded{{end}}:
+{{.Comment}}
+Check the document you received, then approve or reject it in the management console.
 ` + signature}},
 	{KindDocumentApproved, "Document approved: to the document's owner", service.MailTemplateInput{
 		Subject: "Document approved: your {{.DocKind}}",

@@ -21,13 +21,16 @@ import (
 // console show it.
 type DocumentView struct {
 	*lanyard.Document
-	Owner        string            `json:"owner,omitempty"`
-	CardSerial   string            `json:"card_serial,omitempty"`
-	TemplateName string            `json:"template_name,omitempty"`
-	Uploads      []*UploadView     `json:"uploads"`   // oldest first
-	Decisions    []*DecisionView   `json:"decisions"` // oldest first
-	Actions      []string          `json:"actions"`   // what the caller may do: download, upload, decide
-	Links        map[string]string `json:"links,omitempty"`
+	Owner        string          `json:"owner,omitempty"`
+	CardSerial   string          `json:"card_serial,omitempty"`
+	TemplateName string          `json:"template_name,omitempty"`
+	Uploads      []*UploadView   `json:"uploads"`   // oldest first
+	Decisions    []*DecisionView `json:"decisions"` // oldest first
+	Actions      []string        `json:"actions"`   // what the caller may do: download, upload, decide, receipt
+	// Channel is how the owner's policy has documents reach the
+	// reviewers: uploaded in Self-Service, or sent by other means.
+	Channel lanyard.DocumentsChannel `json:"channel"`
+	Links   map[string]string        `json:"links,omitempty"`
 }
 
 // UploadView is one uploaded version, with who uploaded it.
@@ -222,6 +225,20 @@ func (s *Service) ListDocuments(ctx context.Context, p *Principal, f lanyard.Doc
 	return out, err
 }
 
+// documentsChannel is the documents channel of the policy that applies
+// to userID now: uploads in Self-Service unless it says other means.
+func (s *Service) documentsChannel(tx lanyard.Tx, userID int64) lanyard.DocumentsChannel {
+	u, err := tx.UserByID(userID)
+	if err != nil {
+		return lanyard.DocsViaLanyard
+	}
+	pol, err := s.effectivePolicy(tx, u)
+	if err != nil || pol.Settings.Documents.Channel != lanyard.DocsViaOther {
+		return lanyard.DocsViaLanyard
+	}
+	return lanyard.DocsViaOther
+}
+
 func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document) (*DocumentView, error) {
 	v := &DocumentView{Document: d, Uploads: []*UploadView{}, Decisions: []*DecisionView{}, Actions: []string{"download"}}
 	logins := map[int64]string{}
@@ -260,7 +277,8 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	for _, dd := range decs {
 		v.Decisions = append(v.Decisions, &DecisionView{DocumentDecision: dd, DecidedByLogin: login(dd.DecidedBy)})
 	}
-	if d.UserID == p.User.ID && (d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
+	v.Channel = s.documentsChannel(tx, d.UserID)
+	if d.UserID == p.User.ID && v.Channel == lanyard.DocsViaLanyard && (d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
 		v.Actions = append(v.Actions, "upload")
 	}
 	if p.Has(lanyard.RoleDocumentOfficer) && d.State == lanyard.DocUploaded && d.UserID != p.User.ID {
@@ -268,7 +286,10 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	}
 	if p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) &&
 		(d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
-		v.Actions = append(v.Actions, "receipt") // documents sent by other means
+		// Documents sent by other means: the policy's channel when it
+		// says so, and always a way the guide allows ("by any other
+		// means authorized in your company").
+		v.Actions = append(v.Actions, "receipt")
 	}
 	base := "/api/v1/documents/" + strconv.FormatInt(d.ID, 10)
 	v.Links = map[string]string{"form": base + "/form.pdf", "uploads": base + "/uploads"}

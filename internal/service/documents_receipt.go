@@ -15,7 +15,8 @@ import (
 // example, via email"; policy channel "other"): an operator or document
 // officer notes its receipt instead of the owner uploading it. The
 // document then waits for a document officer's decision like an upload —
-// a receipt is not an approval. One transaction, one audit event.
+// a receipt is not an approval. One transaction, one audit event; the
+// document officers are told, as for an upload.
 func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, note string) (*DocumentView, error) {
 	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators and document officers record the receipt of documents")
@@ -27,11 +28,13 @@ func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, not
 	empty := sha256.Sum256(nil)
 	up := &lanyard.DocumentUpload{DocumentID: id, FileName: note, Format: lanyard.UploadReceipt, SHA256: hex.EncodeToString(empty[:]),
 		UploadedBy: p.User.ID, UploadedAt: s.clock()}
+	var d *lanyard.Document
+	var owner *lanyard.User
+	var card *lanyard.Card
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "document.receipt", "document", strconv.FormatInt(id, 10), map[string]any{"version": up.Version, "note": note})
-	}, func(tx lanyard.Tx) error {
-		d, err := tx.DocumentByID(id)
-		if err != nil {
+	}, func(tx lanyard.Tx) (err error) {
+		if d, err = tx.DocumentByID(id); err != nil {
 			return err
 		}
 		if err := uploadable(d); err != nil {
@@ -43,10 +46,19 @@ func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, not
 		}
 		from := d.State
 		d.State, d.Uploads, d.UpdatedAt = lanyard.DocUploaded, up.Version, up.UploadedAt
-		return tx.UpdateDocument(d, from)
+		if err := tx.UpdateDocument(d, from); err != nil {
+			return err
+		}
+		if owner, err = tx.UserByID(d.UserID); err != nil {
+			return err
+		}
+		card, err = tx.CardByID(d.CardID)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.notifyOfficers(ctx, DocumentEvent{Kind: "received", User: owner, Card: card, DocKind: string(d.Kind), Template: d.Template,
+		Comment: note, By: p.User.Login})
 	return s.GetDocument(ctx, p, id)
 }

@@ -109,7 +109,9 @@ func checkUpload(in *UploadInput) (lanyard.UploadFormat, string, error) {
 // uploader's own document signing certificate and its revocation status.
 // Anything wrong is refused with a clear message and nothing is stored.
 // Only the document's owner uploads, while the document awaits an upload
-// or was rejected. Document officers are told (with the file attached).
+// or was rejected, and only when the policy has documents uploaded here
+// (channel "lanyard"; under "other" they are sent by other means and an
+// operator records their receipt). Document officers are told (with the file attached).
 func (s *Service) UploadDocument(ctx context.Context, p *Principal, id int64, in UploadInput) (*DocumentView, error) {
 	var d *lanyard.Document
 	var form []byte
@@ -119,6 +121,9 @@ func (s *Service) UploadDocument(ctx context.Context, p *Principal, id int64, in
 		}
 		if d.UserID != p.User.ID {
 			return lanyard.Errorf(lanyard.EForbidden, "only the card's owner uploads its documents")
+		}
+		if s.documentsChannel(tx, d.UserID) == lanyard.DocsViaOther {
+			return lanyard.Errorf(lanyard.EConflict, "your company has documents sent by other means (for example by e-mail or post), not uploaded here: send the signed document as your company asks, and an operator records its receipt")
 		}
 		if err := uploadable(d); err != nil {
 			return err

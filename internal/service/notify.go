@@ -38,13 +38,14 @@ type CardIssueEvent struct {
 
 // DocumentEvent is what a document notification says.
 type DocumentEvent struct {
-	Kind        string // "uploaded", "approved" or "rejected"
+	Kind        string // "uploaded", "received" (by other means; Comment says how), "approved" or "rejected"
 	User        *lanyard.User
 	Card        *lanyard.Card
 	DocKind     string // "certificate_request" or "certificate_form"
 	Template    string
 	Comment     string
 	FileName    string
+	By          string // the login that recorded a receipt
 	ContentType string
 	Content     []byte // the uploaded file, attached to "uploaded" mails
 }

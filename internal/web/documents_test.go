@@ -433,3 +433,47 @@ func TestDocumentReceipt(t *testing.T) {
 		t.Fatalf("FormApproved after the officer's approval: %v %v", ok, err)
 	}
 }
+
+// Under a policy whose documents channel is "other" (guide: "by any other
+// means authorized in your company"), the owner is not offered an upload
+// and one is refused with what to do instead, changing nothing; an
+// operator records the receipt, and the document officers are told how
+// the document came and who recorded it.
+func TestDocumentsSentByOtherMeans(t *testing.T) {
+	e := mustDocEnv(t)
+	ctx := context.Background()
+	pol, err := e.svc.GetPolicy(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol.Settings.Documents.Channel = lanyard.DocsViaOther
+	adminP := &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	if _, err := e.svc.UpdatePolicy(ctx, adminP, "default", pol); err != nil {
+		t.Fatal(err)
+	}
+	doc := e.documents(e.alice)["9d/certificate_form"]
+	if doc.Channel != lanyard.DocsViaOther || contains(doc.Actions, "upload") {
+		t.Fatalf("the owner's view under channel other: channel %q actions %v", doc.Channel, doc.Actions)
+	}
+	form := e.form(e.alice, doc.ID)
+	before := e.auditCount()
+	r := e.upload(e.alice, doc.ID, "form.pdf", "application/pdf", form)
+	if p := r.problem(); r.status != 409 || !strings.Contains(p.Detail, "sent by other means") {
+		t.Fatalf("an upload under channel other: %d %q", r.status, p.Detail)
+	}
+	if got := e.documents(e.alice)["9d/certificate_form"]; got.State != lanyard.DocAwaitingUpload || len(got.Uploads) != 0 || e.auditCount() != before {
+		t.Fatalf("the refused upload changed the document: %s, %d uploads", got.State, len(got.Uploads))
+	}
+	sent := len(e.mail.documents())
+	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
+	var v service.DocumentView
+	e.must(200, "POST", path+"/receipt", e.oper, map[string]any{"comment": "signed paper received by post"}).json(&v)
+	if v.State != lanyard.DocUploaded {
+		t.Fatalf("after the receipt: %s", v.State)
+	}
+	mails := e.mail.documents()[sent:]
+	if len(mails) != 1 || mails[0].ev.Kind != "received" || mails[0].ev.Comment != "signed paper received by post" || mails[0].ev.By == "" ||
+		mails[0].ev.User == nil || mails[0].ev.User.Login != "alice" || len(mails[0].to) == 0 {
+		t.Fatalf("officers told of the receipt: %+v", mails)
+	}
+}

@@ -63,16 +63,22 @@ function documentSection(d, refresh) {
   const name = kindNames[d.kind] || label(d.kind);
   const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const inputID = `doc-file-${d.id}`;
+  const other = d.channel === 'other';
   const section = h('section', { class: 'document', 'aria-labelledby': `doc-h-${d.id}` },
     h('h3', { id: `doc-h-${d.id}` }, name, ' ', badge(d.state)),
     h('p', {}, h('a', { href: api.documents.formURL(d.id), download: `${d.kind}-${d.slot}.pdf` }, `Download the ${name.toLowerCase()} (PDF)`),
-      d.kind === 'certificate_request'
-        ? ' — print it, sign it and upload it; the CA manager approves the request.'
-        : ' — print it, sign it and upload it; a document officer approves it before the certificate is written.'));
+      // Policy channel "other": documents travel by the means the
+      // company authorized (guide: "for example, via email").
+      (other ? ' — print it, sign it and send it as your company asks (for example by e-mail or post); an operator records its receipt and '
+        : ' — print it, sign it and upload it; ') +
+      (d.kind === 'certificate_request'
+        ? 'the CA manager approves the request.'
+        : 'a document officer approves it before the certificate is written.')));
   const rejected = (d.decisions || []).filter((x) => x.decision === 'rejected').pop();
   if (d.state === 'rejected' && rejected) {
     section.append(h('p', { class: 'caution' }, h('strong', {}, 'Rejected'), sentence(rejected.comment || 'no reason given'),
-      ' Change what the comment asks for, sign the document again and upload it.'));
+      other ? ' Change what the comment asks for, sign the document again and send it again.'
+        : ' Change what the comment asks for, sign the document again and upload it.'));
   }
   if ((d.actions || []).includes('upload')) {
     const input = h('input', {
@@ -105,7 +111,7 @@ function documentSection(d, refresh) {
     });
     section.append(form);
   } else if (d.state === 'uploaded') {
-    section.append(h('p', {}, 'Uploaded: waiting for a decision.'));
+    section.append(h('p', {}, other ? 'Received: waiting for a decision.' : 'Uploaded: waiting for a decision.'));
   }
   section.append(status, history(d));
   return section;
