@@ -98,6 +98,9 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	// it has not reached the card yet; a card whose Admin PIN Lanyard
 	// manages never takes one here.
 	o.ShowAdminPIN = plan.CustomAdminPIN && !j.data.PUKSet
+	if plan.CustomAdminPIN && j.data.PUKSet {
+		in.AdminPIN = "" // on the card already: nothing to set (the dialog offers the field "if you set one")
+	}
 	o.ShowUserPIN = !plan.Initialize && !plan.RandomPIN
 	o.RandomPIN, o.Initialize = plan.RandomPIN, plan.Initialize
 	pins, err := issuance.Decide(issuance.Input{Settings: input.Settings, Staff: true, CardType: j.ct, OwnerID: user.ID, Templates: j.tpls},
@@ -106,7 +109,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		return nil, err
 	}
 	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
-	j.pc, j.plan, j.card, j.op = pc, &plan, card, op
+	j.pc, j.plan, j.card, j.op, j.resumed = pc, &plan, card, op, true
 	if j.ident, err = cardIdent(ctx, pc); err != nil {
 		return nil, err
 	}

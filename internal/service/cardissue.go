@@ -67,6 +67,9 @@ type issueJob struct {
 	found   []issuance.Found
 	pc      *piv.Card
 	ident   []byte
+	// resumed: a Continue of an interrupted issue, whose last command to
+	// the card may have been carried out with its reply lost.
+	resumed bool
 }
 
 // issueData is the issue operation's record (Operation.Data): the plan and
@@ -760,7 +763,11 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	// Admin PIN (PUK), then the user PIN, falling back to the card type.
 	if !d.PUKSet {
 		if want := j.newPUK(); want != keys.PUK {
-			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil {
+			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil && !(j.resumed && wrongSecret(err) && j.pc.ChangePUK(ctx, want, want) == nil) {
+				// Resumed, the change may have reached the card before
+				// the interruption, its reply lost: the card then holds
+				// the new Admin PIN already, which the second try shows
+				// (and a success restores the tries the first spent).
 				return false, issuance.CardError(err, "setting the Admin PIN failed")
 			}
 		}
@@ -785,7 +792,9 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			return false, lanyard.Errorf(lanyard.EInvalid, "enter the User PIN again to continue")
 		}
 		if want != keys.PIN {
-			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil {
+			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumed && wrongSecret(err) && j.pc.VerifyPIN(ctx, want) == nil) {
+				// As for the Admin PIN: a change carried out before the
+				// interruption shows as the new PIN verifying.
 				return false, issuance.CardError(err, "setting the User PIN failed")
 			}
 		}
@@ -801,6 +810,13 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 	}
 	return pending, nil
+}
+
+// wrongSecret reports whether err is the card refusing a PIN or PUK with
+// tries left (63CX): the reference may have been changed already.
+func wrongSecret(err error) bool {
+	var ae *piv.AuthError
+	return errors.As(err, &ae) && ae.Retries > 0
 }
 
 // newPUK is the Admin PIN the card gets: the one entered, else the card

@@ -325,13 +325,25 @@ func TestIssueCardInitializedRandomPIN(t *testing.T) {
 // to the server; Continue card issue then finishes it, with exactly the
 // planned certificates.
 func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
+	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) })
+}
+
+// The same with the reply lost instead: the card carried out the command
+// (changed the Admin PIN, wrote a certificate, generated a key) and only
+// the server did not hear it. Continue must not depend on knowing.
+func TestIssueCardReplyLostAnywhereThenContinued(t *testing.T) {
+	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) })
+}
+
+func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Access, afterAPDUs int)) {
+	const adminPIN = "11223344" // so that the Admin PIN (PUK) changes too
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
-			e.access.FailAfter(1, reader, after)
-			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468"})
+			interrupt(e.access, after)
+			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: adminPIN})
 			if err == nil {
 				completed = true // the whole issue takes fewer APDUs: every point was covered
 				return
@@ -340,11 +352,12 @@ func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
 			if len(cards) == 0 {
 				// Pulled before the card was recorded: nothing to continue,
 				// nothing issued; a new issue starts afresh.
-				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468"})
+				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: adminPIN})
 				if err != nil {
 					t.Fatal(err)
 				}
 				e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+				checkPUK(t, e.card, adminPIN)
 				return
 			}
 			if cards[0].State != lanyard.CardAssigned {
@@ -356,12 +369,23 @@ func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
 			}
 			_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
 			wantCode(t, err, lanyard.EConflict)
-			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468"})
+			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468", AdminPIN: adminPIN})
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+			checkPUK(t, e.card, adminPIN)
 		})
+	}
+}
+
+// checkPUK checks that the card's PUK is puk, with all its tries left.
+func checkPUK(t *testing.T, c *emu.Card, puk string) {
+	t.Helper()
+	ctx := context.Background()
+	pc := pivOf(t, c)
+	if err := pc.ChangePUK(ctx, puk, puk); err != nil {
+		t.Fatalf("the card's Admin PIN is not %s: %v", puk, err)
 	}
 }
 

@@ -47,6 +47,10 @@ type Workstation struct {
 	// FailAfter, when set for a reader, makes its session fail (as a card
 	// pulled from the reader) once that many APDUs went through.
 	FailAfter map[string]int
+	// LoseReply, with FailAfter, lets the failing APDU reach the card
+	// and be carried out, and loses only its reply: a card pulled, or an
+	// agent gone, between the card's answer and the server.
+	LoseReply map[string]bool
 	// TPM is the workstation's TPM as its agent reports it; with Usable
 	// set, CreateVirtual makes cards whose keys come from VirtualKeys.
 	TPM          *service.TPMState
@@ -148,6 +152,22 @@ func (a *Access) FailAfter(wsID int64, reader string, n int) {
 	}
 }
 
+// LoseReplyAfter makes the next session on reader fail at APDU n+1 after
+// the card carried it out: its reply is lost.
+func (a *Access) LoseReplyAfter(wsID int64, reader string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID == wsID {
+			w.FailAfter[reader] = n
+			if w.LoseReply == nil {
+				w.LoseReply = map[string]bool{}
+			}
+			w.LoseReply[reader] = true
+		}
+	}
+}
+
 // Workstations implements service.CardAccess.
 func (a *Access) Workstations() []service.WorkstationState {
 	a.mu.Lock()
@@ -208,8 +228,9 @@ func (a *Access) Open(ctx context.Context, wsID int64, reader string) (service.C
 		a.busy[c] = true
 		s := &session{a: a, card: c, limit: -1}
 		if n, ok := w.FailAfter[reader]; ok {
-			s.limit = n
+			s.limit, s.loseReply = n, w.LoseReply[reader]
 			delete(w.FailAfter, reader)
+			delete(w.LoseReply, reader)
 		}
 		return s, nil
 	}
@@ -219,9 +240,10 @@ func (a *Access) Open(ctx context.Context, wsID int64, reader string) (service.C
 type session struct {
 	a      *Access
 	card   *emu.Card
-	limit  int
-	sent   int
-	closed bool
+	limit     int
+	loseReply bool // the APDU past limit reaches the card; its reply is lost
+	sent      int
+	closed    bool
 }
 
 func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
@@ -232,6 +254,10 @@ func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 		return nil, errors.New("cardtest: session closed")
 	}
 	if s.limit >= 0 && s.sent >= s.limit {
+		if s.loseReply && s.sent == s.limit {
+			s.sent++
+			s.card.Transmit(cmd)
+		}
 		return nil, ErrRemoved
 	}
 	s.sent++
