@@ -238,8 +238,8 @@ func (a *Access) Open(ctx context.Context, wsID int64, reader string) (service.C
 }
 
 type session struct {
-	a      *Access
-	card   *emu.Card
+	a         *Access
+	card      *emu.Card
 	limit     int
 	loseReply bool // the APDU past limit reaches the card; its reply is lost
 	sent      int
