@@ -27,7 +27,7 @@ func cardIssueCommands() []command {
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
 		{"card computers", "card computers ID", "list the computers allowed to use an AirCard", cardComputers},
 		{"card computer remove", "card computer remove ID WORKSTATION", "remove a computer from an AirCard's allowed computers (it is disconnected there)", cardComputerRemove},
-		{"card aircard-code", "card aircard-code ID", "create a one-hour, single-use code that connects another computer to an AirCard (operators)", cardAirCardCode},
+		{"card aircard-code", "card aircard-code ID", "create a one-hour, single-use code that connects another computer to an AirCard (operators); --mail also sends it to the owner", cardAirCardCode},
 		{"card pin-setup", "card pin-setup ID --code CODE [--pin PIN] (password on standard input)", "set up the PIN of a new platform credential: your password (first line of standard input) and a code from your authenticator app", cardPINSetup},
 		{"card clear", "card clear ID [--admin-pin PIN]", "revoke and clear a card whose issue cannot finish (the card must be connected)", cardClear},
 	}
@@ -395,18 +395,27 @@ func cardComputerRemove(ctx context.Context, args []string) error {
 
 func cardAirCardCode(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card aircard-code")
+	mail := cmd.Bool("mail", false, "also send the code to the card's owner by e-mail")
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
 	var code service.AirCardCode
-	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/aircard-codes", nil, &code); err != nil {
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/aircard-codes", service.AirCardCodeInput{Mail: *mail}, &code); err != nil {
 		return err
 	}
 	if cmd.output == "json" {
 		return printJSON(&code)
 	}
-	fmt.Fprintf(os.Stderr, "Give this code to the user; on the computer to connect they run: lanyard agent aircard add CODE\nIt works once, until %s.\n", code.ExpiresAt.Local().Format("15:04"))
+	switch {
+	case len(code.MailedTo) > 0:
+		fmt.Fprintf(os.Stderr, "The code was sent to %s.\n", strings.Join(code.MailedTo, ", "))
+	case code.MailNote != "":
+		fmt.Fprintf(os.Stderr, "The code was not sent: %s.\n", code.MailNote)
+	default:
+		fmt.Fprintln(os.Stderr, "Give this code to the user.")
+	}
+	fmt.Fprintf(os.Stderr, "On the computer to connect, the user runs: lanyard agent aircard add CODE\nIt works once, until %s.\n", code.ExpiresAt.Local().Format("15:04"))
 	fmt.Println(code.Code)
 	return nil
 }

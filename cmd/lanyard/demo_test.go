@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,6 +109,14 @@ func TestDemo(t *testing.T) {
 	}
 	if comps := c.must(0, "card", "computers", airID); !strings.Contains(comps, "demo-workstation") {
 		t.Fatalf("card computers:\n%s", comps)
+	}
+	// An operator's connection code for another computer; the demo sends
+	// no e-mail, so --mail says why the code was not sent, and the code is
+	// printed all the same.
+	op := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
+	out, errOut, code = op.run("", "card", "aircard-code", "--mail", airID)
+	if code != 0 || !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}\n$`).MatchString(out) || !strings.Contains(errOut, "was not sent") {
+		t.Fatalf("card aircard-code --mail: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// A software store (the guide's "Registry"): the key container

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,13 +260,27 @@ func TestAirCard(t *testing.T) {
 	dirB, wsB := s.secondAgent("amy", slot1)
 	waitIndicator(t, dirB, "no AirCard is allowed on this computer")
 
-	// An operator's code joins B; a second use, an expired code and a
-	// caller without a workstation certificate are refused.
+	// An operator's code, sent to amy by e-mail (guide: "enter the code
+	// sent by the administrator"), joins B; a second use, an expired code
+	// and a caller without a workstation certificate are refused.
+	mail := s.startMail()
 	var code service.AirCardCode
-	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/aircard-codes", nil, &code); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/aircard-codes", service.AirCardCodeInput{Mail: true}, &code); err != nil {
 		t.Fatal(err)
 	}
-	joined, err := agent.JoinAirCard(ctx, dirB, code.Code)
+	if !slices.Equal(code.MailedTo, []string{"amy@example.com"}) || code.MailNote != "" {
+		t.Fatalf("the code was not mailed: %+v", code)
+	}
+	sent := s.mail(mail, "amy@example.com", 1)[0]
+	wantMail(t, sent, "amy@example.com", "Connection code for your AirCard "+cc.Serial, "lanyard agent aircard add "+code.Code, "works once, for one hour")
+	if strings.Contains(sent.Subject, code.Code) {
+		t.Errorf("the subject shows the code: %q", sent.Subject)
+	}
+	mailed := regexp.MustCompile(`aircard add ([A-Z2-7]{5}-[A-Z2-7]{5})`).FindStringSubmatch(sent.Text)
+	if mailed == nil {
+		t.Fatalf("no code in the mail:\n%s", sent.Text)
+	}
+	joined, err := agent.JoinAirCard(ctx, dirB, mailed[1])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,13 @@ func (m *Mailer) RandomPIN(ctx context.Context, to []string, user *lanyard.User,
 	return err
 }
 
+// AirCardCode queues an AirCard connection code for the card's owner.
+// Like a PIN, the code is in the sealed body only.
+func (m *Mailer) AirCardCode(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, code string) error {
+	_, err := m.enqueue(ctx, nil, KindAirCardCode, to, Data{User: userData(user), Card: cardData(card), Code: code}, nil)
+	return err
+}
+
 // CardIssue queues a card issue pending, approved or rejected message.
 func (m *Mailer) CardIssue(ctx context.Context, to []string, ev service.CardIssueEvent) error {
 	var kind string

@@ -146,6 +146,9 @@ func TestEveryKindArrives(t *testing.T) {
 		FileName: "form.pdf", ContentType: "application/pdf", Content: pdf}); err != nil {
 		t.Fatal(err)
 	}
+	if err := h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"); err != nil {
+		t.Fatal(err)
+	}
 	receiver := addr(t, "officer3")
 	if err := h.mailer.Document(ctx, []string{receiver}, service.DocumentEvent{Kind: "received", User: alice, Card: card, DocKind: "certificate_form",
 		Template: "e-signature", Comment: "signed paper received by post", By: "olga"}); err != nil {
@@ -171,7 +174,8 @@ func TestEveryKindArrives(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if bytes.Contains(full.Content, []byte("73915528")) || bytes.Contains(full.Content, []byte("signed form")) || strings.Contains(full.Subject, "73915528") {
+			if bytes.Contains(full.Content, []byte("73915528")) || bytes.Contains(full.Content, []byte("signed form")) || strings.Contains(full.Subject, "73915528") ||
+				bytes.Contains(full.Content, []byte("QWERT-YUIOP")) || strings.Contains(full.Subject, "QWERT-YUIOP") {
 				t.Errorf("message %d (%s) is stored in clear", m.ID, m.Kind)
 			}
 		}
@@ -186,12 +190,13 @@ func TestEveryKindArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := h.deliver(t); n != 9 {
-		t.Fatalf("delivered %d, want 9", n)
+	if n := h.deliver(t); n != 10 {
+		t.Fatalf("delivered %d, want 10", n)
 	}
 
-	// Alice: PIN, three card issue mails, two document decisions.
-	got := mailpittest.Wait(t, h.env.API, alice.Email, 6)
+	// Alice: PIN, three card issue mails, two document decisions, an
+	// AirCard connection code.
+	got := mailpittest.Wait(t, h.env.API, alice.Email, 7)
 	subjects := map[string]*mailpittest.Message{}
 	for _, m := range got {
 		subjects[m.Subject] = m
@@ -213,6 +218,7 @@ func TestEveryKindArrives(t *testing.T) {
 		"Card issue rejected: card 99887766":               {"Comment: key too weak", "Revoke and clear card"},
 		"Document approved: your certificate request form": {"is approved"},
 		"Document rejected: your certificate request form": {"Reason: unsigned", "upload it again"},
+		"Connection code for your AirCard 99887766":        {"lanyard agent aircard add QWERT-YUIOP", "works once, for one hour"},
 	} {
 		m := subjects[subject]
 		if m == nil {
@@ -255,16 +261,16 @@ func TestEveryKindArrives(t *testing.T) {
 	}
 
 	sent := h.outbox(t, lanyard.MailSent)
-	if len(sent) != 9 {
-		t.Errorf("%d sent in the outbox, want 9", len(sent))
+	if len(sent) != 10 {
+		t.Errorf("%d sent in the outbox, want 10", len(sent))
 	}
 	for _, m := range sent {
 		if m.Attempts != 1 || m.SentAt.IsZero() || m.LastError != "" {
 			t.Errorf("sent message %+v", m)
 		}
 	}
-	if q, s := len(h.audit(t, "mail.queue")), len(h.audit(t, "mail.sent")); q != 9 || s != 9 {
-		t.Errorf("audit: %d mail.queue, %d mail.sent; want 9 each", q, s)
+	if q, s := len(h.audit(t, "mail.queue")), len(h.audit(t, "mail.sent")); q != 10 || s != 10 {
+		t.Errorf("audit: %d mail.queue, %d mail.sent; want 10 each", q, s)
 	}
 }
 

@@ -71,8 +71,8 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 9 {
-		t.Fatalf("%d templates, want 9", len(list))
+	if len(list) != 10 {
+		t.Fatalf("%d templates, want 10", len(list))
 	}
 	for _, tc := range []struct {
 		what string

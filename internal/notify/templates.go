@@ -23,6 +23,7 @@ const (
 	KindDocumentApproved  = "document_approved"
 	KindDocumentRejected  = "document_rejected"
 	KindRandomPIN         = "random_pin"
+	KindAirCardCode       = "aircard_code"
 	KindTest              = "test"
 )
 
@@ -38,6 +39,7 @@ type Data struct {
 	FileName string // the uploaded file
 	By       string // who acted: the login that recorded a document's receipt
 	PIN      string // the random user PIN (random_pin only; never in subjects)
+	Code     string // an AirCard connection code (aircard_code only; never in subjects)
 	URL      string // Lanyard's address
 }
 
@@ -52,13 +54,13 @@ type CardData struct {
 
 // fields lists what Data offers, for the template editor.
 var fields = []string{".User.Name", ".User.Login", ".User.Email", ".Card.Serial", ".Card.CardType", ".Card.Name", ".Card.ID",
-	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".PIN", ".URL", ".Kind"}
+	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".PIN", ".Code", ".URL", ".Kind"}
 
 // sample is the data templates are tried on before they are saved.
 var sample = Data{
 	Kind: KindTest, User: UserData{Login: "alice", Name: "Alice Example", Email: "alice@example.com"},
 	Card: CardData{ID: 7, Serial: "12345678", CardType: "piv", Name: "Alice's card"}, Template: "smartcard-logon",
-	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", PIN: "12345678", URL: "https://lanyard.example.com",
+	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", PIN: "12345678", Code: "ABCDE-FGHIJ", URL: "https://lanyard.example.com",
 }
 
 // kindInfo is a kind's description and built-in template.
@@ -134,6 +136,16 @@ the card {{.Card.Serial}} ({{.Card.CardType}}) was issued to {{.User.Name}} ({{.
     {{.PIN}}
 
 Keep it secret and delete this e-mail once the PIN is safe.
+` + signature}},
+	{KindAirCardCode, "AirCard connection code: to the AirCard's owner when an operator sends one (the subject never shows the code)", service.MailTemplateInput{
+		Subject: "Connection code for your AirCard {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+to use your AirCard {{.Card.Serial}}{{if .Card.Name}} ({{.Card.Name}}){{end}} on another computer, run this on that computer:
+
+    lanyard agent aircard add {{.Code}}
+
+The code works once, for one hour. If you did not ask for it, tell your help desk.
 ` + signature}},
 	{KindTest, "Test e-mail: sent from the settings page", service.MailTemplateInput{
 		Subject: "Lanyard test e-mail",

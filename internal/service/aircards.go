@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -217,12 +218,22 @@ type AirCardCode struct {
 	Code      string    `json:"code"`
 	Serial    string    `json:"serial"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// MailedTo is where the code was sent by e-mail, when asked;
+	// MailNote says why it was not.
+	MailedTo []string `json:"mailed_to,omitempty"`
+	MailNote string   `json:"mail_note,omitempty"`
+}
+
+// AirCardCodeInput asks for a connection code. With Mail the code also
+// goes to the card's owner by e-mail, sealed in the outbox like a PIN.
+type AirCardCodeInput struct {
+	Mail bool `json:"mail,omitempty"`
 }
 
 // CreateAirCardCode makes a connection code for a user's AirCard
 // (operators): valid for AirCardCodeTTL, usable once, stored hashed. The
 // user enters it on the computer to join (lanyard agent aircard add).
-func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID int64) (*AirCardCode, error) {
+func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID int64, in AirCardCodeInput) (*AirCardCode, error) {
 	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators create AirCard connection codes")
 	}
@@ -235,9 +246,10 @@ func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID in
 	now := s.clock()
 	rec := &lanyard.AirCardCode{CardID: cardID, CodeHash: HashAirCardCode(code), CreatedBy: p.User.Login, CreatedAt: now, ExpiresAt: now.Add(AirCardCodeTTL)}
 	var card *lanyard.Card
+	var owner *lanyard.User
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "aircard.code.create", "card", strconv.FormatInt(cardID, 10),
-			map[string]any{"serial": card.Serial, "expires_at": rec.ExpiresAt})
+			map[string]any{"serial": card.Serial, "expires_at": rec.ExpiresAt, "mail": in.Mail})
 	}, func(tx lanyard.Tx) (err error) {
 		if card, err = s.airCardOf(tx, p, cardID); err != nil {
 			return err
@@ -245,12 +257,32 @@ func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID in
 		if !usable(card) {
 			return lanyard.Errorf(lanyard.EConflict, "AirCard %s is %s", card.Serial, card.State)
 		}
+		if owner, err = tx.UserByID(card.OwnerID); err != nil {
+			return err
+		}
 		return tx.CreateAirCardCode(rec)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &AirCardCode{Code: code, Serial: card.Serial, ExpiresAt: rec.ExpiresAt}, nil
+	out := &AirCardCode{Code: code, Serial: card.Serial, ExpiresAt: rec.ExpiresAt}
+	if in.Mail {
+		// The code exists either way and is shown to the operator, who
+		// can pass it on by other means when the mail cannot go.
+		switch {
+		case s.notifier == nil:
+			out.MailNote = "e-mail is not set up on this server; give the code to the user another way"
+		case owner.Email == "":
+			out.MailNote = fmt.Sprintf("%s has no e-mail address; give the code to the user another way", owner.Login)
+		default:
+			if err := s.notifier.AirCardCode(ctx, []string{owner.Email}, owner, card, code); err != nil {
+				out.MailNote = "the e-mail could not be queued (" + lanyard.ErrorMessage(err) + "); give the code to the user another way"
+			} else {
+				out.MailedTo = []string{owner.Email}
+			}
+		}
+	}
+	return out, nil
 }
 
 // HashAirCardCode is what the store keeps of a connection code: hex

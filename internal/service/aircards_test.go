@@ -93,10 +93,10 @@ func TestAirCard(t *testing.T) {
 	}
 
 	// Connection codes: operators only; once; not expired; throttled.
-	if _, err := e.svc.CreateAirCardCode(ctx, e.alice, id); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.CreateAirCardCode(ctx, e.alice, id, service.AirCardCodeInput{}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("a user created a connection code: %v", err)
 	}
-	code, err := e.svc.CreateAirCardCode(ctx, e.admin, id)
+	code, err := e.svc.CreateAirCardCode(ctx, e.admin, id, service.AirCardCodeInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestAirCard(t *testing.T) {
 		t.Fatalf("an expired code: %v", err)
 	}
 	// Guessing: after five wrong codes even a good one is refused.
-	good, err := e.svc.CreateAirCardCode(ctx, e.admin, id)
+	good, err := e.svc.CreateAirCardCode(ctx, e.admin, id, service.AirCardCodeInput{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -578,6 +578,9 @@ func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *
 
 func (m *pinMail) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
 func (m *pinMail) Document(context.Context, []string, service.DocumentEvent) error   { return nil }
+func (m *pinMail) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
+	return nil
+}
 
 // "Set random user PIN" with e-mail to the user and the manager: the PIN
 // goes to the notifier for both addresses; without a notifier the user is

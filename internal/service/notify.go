@@ -25,6 +25,9 @@ type Notifier interface {
 	// uploaded (with the document attached), or its owner that it was
 	// approved or rejected.
 	Document(ctx context.Context, to []string, ev DocumentEvent) error
+	// AirCardCode sends an AirCard connection code to the card's owner
+	// (guide: "enter the code sent by the administrator").
+	AirCardCode(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, code string) error
 }
 
 // CardIssueEvent is what a card issue notification says.

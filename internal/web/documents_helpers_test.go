@@ -45,6 +45,9 @@ func (m *mailbox) RandomPIN(context.Context, []string, *lanyard.User, *lanyard.C
 	return nil
 }
 func (m *mailbox) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
+func (m *mailbox) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
+	return nil
+}
 func (m *mailbox) Document(_ context.Context, to []string, ev service.DocumentEvent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -111,8 +111,8 @@ func TestNotificationsAPI(t *testing.T) {
 	}
 	var tpls []*service.MailTemplate
 	e.must(200, "GET", "/api/v1/notifications/templates", e.admin, nil).json(&tpls)
-	if len(tpls) != 9 {
-		t.Errorf("%d templates, want 9", len(tpls))
+	if len(tpls) != 10 {
+		t.Errorf("%d templates, want 10", len(tpls))
 	}
 	if r := e.do("PUT", "/api/v1/notifications/templates/nope", e.admin, service.MailTemplateInput{Subject: "a", Text: "b"}); r.status != 404 {
 		t.Errorf("unknown kind: %d", r.status)

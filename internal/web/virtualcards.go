@@ -69,15 +69,21 @@ func (s *Server) virtualCardRoutes() []*route {
 				}
 				return nil, s.svc.RemoveAirCardComputer(c.r.Context(), c.p, id, ws)
 			}},
-		{method: "POST", path: v1 + "/cards/{id}/aircard-codes", summary: "Create a connection code for an AirCard: valid one hour, usable once; shown only in this response", tag: "cards", roles: staff,
-			out: &service.AirCardCode{}, status: 201,
+		{method: "POST", path: v1 + "/cards/{id}/aircard-codes", summary: "Create a connection code for an AirCard: valid one hour, usable once; shown only in this response, and with mail also sent to the card's owner", tag: "cards", roles: staff,
+			in: service.AirCardCodeInput{}, out: &service.AirCardCode{}, status: 201,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
+				var in service.AirCardCodeInput
+				if c.r.ContentLength != 0 { // the body is optional
+					if err := c.decode(&in); err != nil {
+						return nil, err
+					}
+				}
 				c.w.Header().Set("Cache-Control", "no-store")
-				return s.svc.CreateAirCardCode(c.r.Context(), c.p, id)
+				return s.svc.CreateAirCardCode(c.r.Context(), c.p, id, in)
 			}},
 	}
 }

@@ -99,7 +99,8 @@ export const cards = {
   setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
   computers: (id) => call('GET', `/cards/${enc(id)}/computers`).then(items), // AirCard: [{workstation_id, workstation, added_by, added_at, online}]
   removeComputer: (id, ws) => call('DELETE', `/cards/${enc(id)}/computers/${enc(ws)}`),
-  airCardCode: (id) => call('POST', `/cards/${enc(id)}/aircard-codes`), // {code, serial, expires_at}, shown once
+  // {code, serial, expires_at, mailed_to, mail_note}, shown once; mail: also sent to the owner
+  airCardCode: (id, mail) => call('POST', `/cards/${enc(id)}/aircard-codes`, { mail: !!mail }),
 };
 
 export const features = {

@@ -157,20 +157,33 @@ function computersSection(c) {
   return h('section', { 'aria-labelledby': 'computers-heading' },
     h('h3', { id: 'computers-heading' }, 'Allowed computers'),
     box,
-    inConsole ? h('p', {}, h('button', {
+    inConsole ? codeForm(c, codeBox) : '',
+    codeBox);
+}
+
+// codeForm creates an operator's connection code, shown once and, when
+// asked, also sent to the card's owner by e-mail (guide: "the code sent
+// by the administrator").
+function codeForm(c, codeBox) {
+  const mail = h('input', { type: 'checkbox', id: 'aircard-code-mail', checked: true });
+  return h('div', {},
+    h('div', { class: 'field check' }, h('label', {}, mail, ' ', `Also send it to ${c.owner || 'the owner'} by e-mail`)),
+    h('p', {}, h('button', {
       type: 'button', id: 'aircard-code-create',
       onclick: async () => {
         try {
-          const code = await api.cards.airCardCode(c.id);
+          const code = await api.cards.airCardCode(c.id, mail.checked);
+          const sent = (code.mailed_to || []).length
+            ? `It was sent to ${code.mailed_to.join(', ')}.`
+            : (code.mail_note ? `It was not sent: ${code.mail_note}.` : 'Give it to the user.');
           codeBox.replaceChildren(
             h('p', {}, 'Connection code: ', h('strong', { id: 'aircard-code-value' }, code.code)),
-            h('p', { class: 'hint' }, `Give it to the user; on the computer to connect they run "lanyard agent aircard add ${code.code}". It works once, until ${fmtDateTime(code.expires_at)}.`));
+            h('p', { class: 'hint', id: 'aircard-code-hint' }, `${sent} On the computer to connect, the user runs "lanyard agent aircard add ${code.code}". It works once, until ${fmtDateTime(code.expires_at)}.`));
         } catch (err) {
           codeBox.replaceChildren(h('p', { class: 'error' }, `No code was created. ${errorText(err)}`));
         }
       },
-    }, 'Create connection code')) : '',
-    codeBox);
+    }, 'Create connection code')));
 }
 
 load();
