@@ -123,6 +123,9 @@ func agentStatus(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "AirCard %s:\tconnected\n", c.Serial)
 		}
 	}
+	for _, s := range st.SoftStores {
+		fmt.Fprintf(tw, "software store %s:\t%s\n", s.Scope, s.Dir)
+	}
 	return nil
 }
 

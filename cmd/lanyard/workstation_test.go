@@ -30,7 +30,8 @@ func TestWorkstationCLI(t *testing.T) {
 	state := filepath.Join(dir, "agent")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	agent := exec.CommandContext(ctx, bin, "agent", "--server", "https://"+agentAddr, "--state", state)
+	store := filepath.Join(dir, "store")
+	agent := exec.CommandContext(ctx, bin, "agent", "--server", "https://"+agentAddr, "--state", state, "--store-dir", store)
 	stderr, _ := agent.StderrPipe()
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,9 @@ func TestWorkstationCLI(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if out := admin.must(0, "agent", "status", "--state", state); !strings.Contains(out, "connected:") || !strings.Contains(out, "yes, since") {
+	if out := admin.must(0, "agent", "status", "--state", state); !strings.Contains(out, "connected:") || !strings.Contains(out, "yes, since") ||
+		!regexp.MustCompile(`software store machine: +`+regexp.QuoteMeta(store)+`\n`).MatchString(out) ||
+		!regexp.MustCompile(`software store user: +~/\.local/share/lanyard/store\n`).MatchString(out) {
 		t.Errorf("agent status:\n%s", out)
 	}
 	admin.must(0, "workstation", "revoke", "1")

@@ -29,6 +29,16 @@ type Status struct {
 	VirtualCards []VirtualCardStatus `json:"virtual_cards,omitempty"`
 	// AirCard is the AirCard indicator (workstations with reader slots).
 	AirCard *AirCardStatus `json:"aircard,omitempty"`
+	// SoftStores are the software stores ("Registry") the agent can
+	// write, with where their PKCS#12 files go.
+	SoftStores []SoftStoreStatus `json:"soft_stores,omitempty"`
+}
+
+// SoftStoreStatus is one software store scope and its directory (the
+// user store's relative to each user's home).
+type SoftStoreStatus struct {
+	Scope string `json:"scope"`
+	Dir   string `json:"dir"`
 }
 
 func (a *Agent) setStatus(fn func(*Status)) {
@@ -51,6 +61,13 @@ func (a *Agent) currentStatus() Status {
 	if a.air != nil {
 		air := a.air.status()
 		st.AirCard = &air
+	}
+	for _, scope := range a.soft.scopes() {
+		dir := "~/" + UserStoreDir
+		if scope == agentproto.StoreMachine {
+			dir = a.soft.cfg.MachineDir
+		}
+		st.SoftStores = append(st.SoftStores, SoftStoreStatus{Scope: scope, Dir: dir})
 	}
 	return st
 }
