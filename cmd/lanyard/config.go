@@ -122,6 +122,39 @@ func deleteNamed(prefix string) func(context.Context, []string) error {
 	}
 }
 
+// saveNamed sends in, a template, policy or card type, for the create
+// and update commands: create POSTs it to collection, update PUTs it over
+// the object called name. out gets the object as the server stored it.
+func saveNamed(ctx context.Context, cmd *clientCmd, update bool, collection, name string, in, out any) error {
+	c, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	if update {
+		_, err = c.Do(ctx, http.MethodPut, collection+"/"+client.Esc(name), in, out)
+	} else {
+		_, err = c.Post(ctx, collection, in, out)
+	}
+	return err
+}
+
+// listAll is a list command without filters: it gets the whole
+// collection and prints a row per object, or the JSON.
+func listAll[T any](collection string, cols []string, row func(*T) []string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		cmd := newClientCmd("list")
+		_, c, err := cmd.start(args, 0)
+		if err != nil {
+			return err
+		}
+		var all []*T
+		if err := c.Get(ctx, collection, &all); err != nil {
+			return err
+		}
+		return printOut(&cmd.clientFlags, all, cols, row)
+	}
+}
+
 // loadFile decodes a JSON file onto v, refusing unknown fields so typos
 // are caught before they reach the server.
 func loadFile(name string, v any) error {
@@ -137,25 +170,14 @@ func loadFile(name string, v any) error {
 	return nil
 }
 
-func templateList(ctx context.Context, args []string) error {
-	cmd := newClientCmd("template list")
-	_, c, err := cmd.start(args, 0)
-	if err != nil {
-		return err
+var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
+	algs := make([]string, len(t.KeyAlgs))
+	for i, a := range t.KeyAlgs {
+		algs[i] = string(a)
 	}
-	var ts []*lanyard.Template
-	if err := c.Get(ctx, "/api/v1/templates", &ts); err != nil {
-		return err
-	}
-	return printOut(&cmd.clientFlags, ts, []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
-		algs := make([]string, len(t.KeyAlgs))
-		for i, a := range t.KeyAlgs {
-			algs[i] = string(a)
-		}
-		return []string{t.Name, t.CA, strings.Join(algs, ","), strconv.Itoa(t.ValidityDays), strings.Join(t.ExtKeyUsage, ","),
-			fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval)}
-	})
-}
+	return []string{t.Name, t.CA, strings.Join(algs, ","), strconv.Itoa(t.ValidityDays), strings.Join(t.ExtKeyUsage, ","),
+		fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval)}
+})
 
 func templateSave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
@@ -207,17 +229,8 @@ func templateSave(update bool) func(context.Context, []string) error {
 		if t.Name == "" {
 			return errUsage
 		}
-		c, err := cmd.client()
-		if err != nil {
-			return err
-		}
 		var out lanyard.Template
-		if update {
-			_, err = c.Do(ctx, http.MethodPut, "/api/v1/templates/"+client.Esc(t.Name), &t, &out)
-		} else {
-			_, err = c.Post(ctx, "/api/v1/templates", &t, &out)
-		}
-		if err != nil {
+		if err := saveNamed(ctx, cmd, update, "/api/v1/templates", t.Name, &t, &out); err != nil {
 			return err
 		}
 		return printJSONOrLine(&cmd.clientFlags, &out, "template "+out.Name+" saved")
@@ -232,21 +245,10 @@ func printJSONOrLine(cf *clientFlags, v any, line string) error {
 	return nil
 }
 
-func policyList(ctx context.Context, args []string) error {
-	cmd := newClientCmd("policy list")
-	_, c, err := cmd.start(args, 0)
-	if err != nil {
-		return err
-	}
-	var ps []*lanyard.Policy
-	if err := c.Get(ctx, "/api/v1/policies", &ps); err != nil {
-		return err
-	}
-	return printOut(&cmd.clientFlags, ps, []string{"NAME", "PRIORITY", "ASSIGNED", "REQUIRED", "OPTIONAL", "CARD TYPES"}, func(p *lanyard.Policy) []string {
-		return []string{p.Name, strconv.Itoa(p.Priority), assignmentsString(p.Assignments),
-			strings.Join(p.Settings.Certificates.Required, ","), strings.Join(p.Settings.Certificates.Optional, ","), strings.Join(p.Settings.AllowedCards, ",")}
-	})
-}
+var policyList = listAll("/api/v1/policies", []string{"NAME", "PRIORITY", "ASSIGNED", "REQUIRED", "OPTIONAL", "CARD TYPES"}, func(p *lanyard.Policy) []string {
+	return []string{p.Name, strconv.Itoa(p.Priority), assignmentsString(p.Assignments),
+		strings.Join(p.Settings.Certificates.Required, ","), strings.Join(p.Settings.Certificates.Optional, ","), strings.Join(p.Settings.AllowedCards, ",")}
+})
 
 func assignmentsString(as []lanyard.Assignment) string {
 	parts := make([]string, len(as))
@@ -318,38 +320,18 @@ func policySave(update bool) func(context.Context, []string) error {
 		if p.Name == "" {
 			return errUsage
 		}
-		c, err := cmd.client()
-		if err != nil {
-			return err
-		}
 		var out lanyard.Policy
-		if update {
-			_, err = c.Do(ctx, http.MethodPut, "/api/v1/policies/"+client.Esc(p.Name), p, &out)
-		} else {
-			_, err = c.Post(ctx, "/api/v1/policies", p, &out)
-		}
-		if err != nil {
+		if err := saveNamed(ctx, cmd, update, "/api/v1/policies", p.Name, p, &out); err != nil {
 			return err
 		}
 		return printJSONOrLine(&cmd.clientFlags, &out, "policy "+out.Name+" saved")
 	}
 }
 
-func cardTypeList(ctx context.Context, args []string) error {
-	cmd := newClientCmd("card-type list")
-	_, c, err := cmd.start(args, 0)
-	if err != nil {
-		return err
-	}
-	var cts []*lanyard.CardType
-	if err := c.Get(ctx, "/api/v1/card-types", &cts); err != nil {
-		return err
-	}
-	return printOut(&cmd.clientFlags, cts, []string{"NAME", "KIND", "ADMIN KEY", "MODE", "PIN", "INIT"}, func(t *lanyard.CardType) []string {
-		return []string{t.Name, string(t.Kind), string(t.AdminKey), string(t.AdminMode),
-			fmt.Sprintf("%d-%d, %d tries", t.PIN.MinLength, t.PIN.MaxLength, t.PIN.PINRetries), fmt.Sprint(t.SupportsInit)}
-	})
-}
+var cardTypeList = listAll("/api/v1/card-types", []string{"NAME", "KIND", "ADMIN KEY", "MODE", "PIN", "INIT"}, func(t *lanyard.CardType) []string {
+	return []string{t.Name, string(t.Kind), string(t.AdminKey), string(t.AdminMode),
+		fmt.Sprintf("%d-%d, %d tries", t.PIN.MinLength, t.PIN.MaxLength, t.PIN.PINRetries), fmt.Sprint(t.SupportsInit)}
+})
 
 func cardTypeSave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
@@ -367,17 +349,8 @@ func cardTypeSave(update bool) func(context.Context, []string) error {
 		if len(pos) == 1 {
 			in.Name = pos[0]
 		}
-		c, err := cmd.client()
-		if err != nil {
-			return err
-		}
 		var out lanyard.CardType
-		if update {
-			_, err = c.Do(ctx, http.MethodPut, "/api/v1/card-types/"+client.Esc(in.Name), &in, &out)
-		} else {
-			_, err = c.Post(ctx, "/api/v1/card-types", &in, &out)
-		}
-		if err != nil {
+		if err := saveNamed(ctx, cmd, update, "/api/v1/card-types", in.Name, &in, &out); err != nil {
 			return err
 		}
 		return printJSONOrLine(&cmd.clientFlags, &out, "card type "+out.Name+" saved")

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/fsutil"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
 
@@ -186,7 +187,10 @@ func (f *cardFile) Save(s *emu.State) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(f.path, append(header, sealed...))
+	if err := fsutil.WriteFileAtomic(f.path, append(header, sealed...)); err != nil {
+		return fmt.Errorf("aircard: writing card file: %w", err)
+	}
+	return nil
 }
 
 // create claims serial for a new card, makes its data key and wraps it.
@@ -226,50 +230,6 @@ func (f *cardFile) remove() error {
 	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("aircard: deleting card file: %w", err)
 	}
-	syncDir(filepath.Dir(f.path))
+	fsutil.SyncDir(filepath.Dir(f.path))
 	return nil
-}
-
-// writeAtomic writes b to a temporary file next to path with mode 0600,
-// syncs it, renames it to path and syncs the directory, so a crash leaves
-// the old file or the new one.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("aircard: writing card file: %w", err)
-	}
-	ok = true
-	syncDir(dir)
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

@@ -362,24 +362,24 @@ func TestBrowserAirCard(t *testing.T) {
 	s.pair("ida")
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("ida", password)
-	b.waitFor("Issue AirCard", `document.querySelector('#virtual button[data-kind="aircard"]')`)
-	b.run("Issue AirCard", chromedp.Click(`#virtual button[data-kind="aircard"]`))
-	b.waitFor("the card name step", `document.querySelector('#virtual-form')`)
-	if got := b.text("#virtual-create"); got != "Create a new AirCard" {
+	b.Login("ida", password)
+	b.WaitFor("Issue AirCard", `document.querySelector('#virtual button[data-kind="aircard"]')`)
+	b.Run("Issue AirCard", chromedp.Click(`#virtual button[data-kind="aircard"]`))
+	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	if got := b.Text("#virtual-create"); got != "Create a new AirCard" {
 		t.Errorf("the create button says %q", got)
 	}
-	b.checkAccessible("Issue AirCard")
-	b.run("name it", chromedp.SendKeys("#virtual-name", "Travel card"))
-	b.run("Create a new AirCard", chromedp.Click("#virtual-create"))
-	b.waitFor("the Issue card form", `document.querySelector('#issue-form')`)
-	b.run("User PIN", chromedp.SendKeys("#user-pin", "24682468"), chromedp.SendKeys("#user-pin2", "24682468"))
-	b.run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
-	b.waitFor("issued", `(document.querySelector('#issue-result-title')?.textContent || '') === 'Card issued' || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
-	if got := b.text("#issue-body"); !strings.Contains(got, "Card issued") {
+	b.CheckAccessible("Issue AirCard")
+	b.Run("name it", chromedp.SendKeys("#virtual-name", "Travel card"))
+	b.Run("Create a new AirCard", chromedp.Click("#virtual-create"))
+	b.WaitFor("the Issue card form", `document.querySelector('#issue-form')`)
+	b.Run("User PIN", chromedp.SendKeys("#user-pin", "24682468"), chromedp.SendKeys("#user-pin2", "24682468"))
+	b.Run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
+	b.WaitFor("issued", `(document.querySelector('#issue-result-title')?.textContent || '') === 'Card issued' || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
+	if got := b.Text("#issue-body"); !strings.Contains(got, "Card issued") {
 		t.Fatalf("Issue AirCard: %q", got)
 	}
-	b.shot("aircard-01-issued")
+	b.Shot("aircard-01-issued")
 
 	var cards []*service.CardView
 	ida := mustClientFor(t, s, "ida")
@@ -390,34 +390,34 @@ func TestBrowserAirCard(t *testing.T) {
 	s.waitAirCard(s.ws, card.Serial, true)
 
 	// The card page: allowed computers.
-	b.visit("/cards/" + strconv.FormatInt(card.ID, 10))
-	b.waitFor("allowed computers", `document.querySelector('#computers table')`)
-	if got := b.text("#computers"); !strings.Contains(got, "e2e-pc") {
+	b.Visit("/cards/" + strconv.FormatInt(card.ID, 10))
+	b.WaitFor("allowed computers", `document.querySelector('#computers table')`)
+	if got := b.Text("#computers"); !strings.Contains(got, "e2e-pc") {
 		t.Fatalf("allowed computers: %q", got)
 	}
 	if b.exists("#aircard-code-create") {
 		t.Error("a user is offered a connection code")
 	}
-	b.checkAccessible("AirCard page")
-	b.shot("aircard-02-computers")
+	b.CheckAccessible("AirCard page")
+	b.Shot("aircard-02-computers")
 
 	// An operator's connection code, on the console's card page.
 	ob := mustBrowser(t, s.srv.URL)
-	ob.login("otto", password)
-	ob.visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
-	ob.waitFor("the code button", `document.querySelector('#aircard-code-create')`)
-	ob.run("Create connection code", chromedp.Click("#aircard-code-create"))
-	ob.waitFor("the code", `document.querySelector('#aircard-code-value')`)
-	if code := ob.text("#aircard-code-value"); !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}$`).MatchString(code) {
+	ob.Login("otto", password)
+	ob.Visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
+	ob.WaitFor("the code button", `document.querySelector('#aircard-code-create')`)
+	ob.Run("Create connection code", chromedp.Click("#aircard-code-create"))
+	ob.WaitFor("the code", `document.querySelector('#aircard-code-value')`)
+	if code := ob.Text("#aircard-code-value"); !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}$`).MatchString(code) {
 		t.Fatalf("connection code %q", code)
 	}
-	ob.shot("aircard-03-code")
+	ob.Shot("aircard-03-code")
 
 	// The user removes the computer: the AirCard leaves its reader.
-	b.run("Remove", chromedp.Click(`#computers button[aria-label="Remove e2e-pc"]`))
-	b.waitFor("removed", `document.querySelector('#computers').textContent.includes('No computer may use this AirCard')`)
+	b.Run("Remove", chromedp.Click(`#computers button[aria-label="Remove e2e-pc"]`))
+	b.WaitFor("removed", `document.querySelector('#computers').textContent.includes('No computer may use this AirCard')`)
 	s.waitAirCard(s.ws, card.Serial, false)
-	b.checkConsole()
+	b.CheckConsole()
 }
 
 // mustClientFor is an API client with a new token of login.

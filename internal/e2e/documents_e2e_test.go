@@ -16,6 +16,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // The guide's "Documents check" (issue #5) end to end: each mode from
@@ -47,18 +48,18 @@ func wantAttachment(t *testing.T, m *mailServer, msg *mailpittest.Message, name,
 func (b *browser) openDocuments(cardID int64, templateName string) {
 	b.t.Helper()
 	// A page of its own: the same URL again would only change the hash.
-	b.run("leave the page", chromedp.Navigate("about:blank"))
-	b.visit("/cards/" + itoa(cardID) + "#contents")
+	b.Run("leave the page", chromedp.Navigate("about:blank"))
+	b.Visit("/cards/" + itoa(cardID) + "#contents")
 	flag := `button[aria-label^="Documents for ` + templateName + `"]`
-	b.waitFor("the ! next to "+templateName, `document.querySelector(`+jsString(flag)+`)`)
-	b.run("open the documents of "+templateName, chromedp.Click(chromedp.CSS(flag)))
-	b.waitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === `+jsString("Documents for "+templateName))
+	b.WaitFor("the ! next to "+templateName, `document.querySelector(`+uitest.JSString(flag)+`)`)
+	b.Run("open the documents of "+templateName, chromedp.Click(chromedp.CSS(flag)))
+	b.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === `+uitest.JSString("Documents for "+templateName))
 }
 
 // uploadInPanel uploads a file in the open documents panel.
 func (b *browser) uploadInPanel(file string) {
 	b.t.Helper()
-	b.run("upload "+file,
+	b.Run("upload "+file,
 		chromedp.SetUploadFiles(chromedp.CSS(`dialog[open] input[type=file]`), []string{file}),
 		chromedp.Click(chromedp.CSS(`dialog[open] form button[type=submit]`)))
 }
@@ -67,10 +68,10 @@ func (b *browser) uploadInPanel(file string) {
 // entry.
 func (b *browser) cardMenu(serial, entry string) {
 	b.t.Helper()
-	b.visit("/")
+	b.Visit("/")
 	summary := `#cards summary[aria-label="Card menu for card ` + serial + `"]`
-	b.waitFor("the card under Your cards", `document.querySelector(`+jsString(summary)+`)`)
-	b.run("open the card menu", chromedp.Click(chromedp.CSS(summary)))
+	b.WaitFor("the card under Your cards", `document.querySelector(`+uitest.JSString(summary)+`)`)
+	b.Run("open the card menu", chromedp.Click(chromedp.CSS(summary)))
 	b.clickText("choose "+entry, `#cards details.menu[open] button`, entry)
 }
 
@@ -93,15 +94,15 @@ func TestDocumentsCertificateRequest(t *testing.T) {
 	s.insert(c)
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("ann", password)
+	b.Login("ann", password)
 	b.openIssueDialog(s.reader, c.serial)
-	b.run("enter the PINs and issue",
+	b.Run("enter the PINs and issue",
 		chromedp.SendKeys(chromedp.CSS("#user-pin"), docPIN),
 		chromedp.SendKeys(chromedp.CSS("#user-pin2"), docPIN),
 		chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
-	b.waitFor("Card issue pending", `document.querySelector('#issue-result-title')?.textContent === 'Card issue pending'`)
-	b.shot("01-card-issue-pending")
-	if got := b.text("#issue-body"); !strings.Contains(got, "awaiting approval") || !strings.Contains(got, "Continue card issue") {
+	b.WaitFor("Card issue pending", `document.querySelector('#issue-result-title')?.textContent === 'Card issue pending'`)
+	b.Shot("01-card-issue-pending")
+	if got := b.Text("#issue-body"); !strings.Contains(got, "awaiting approval") || !strings.Contains(got, "Continue card issue") {
 		t.Errorf("the pending result says %q", got)
 	}
 	card := s.cardBySerial(c.serial)
@@ -117,12 +118,12 @@ func TestDocumentsCertificateRequest(t *testing.T) {
 
 	// Contents: the pending certificate with its "!".
 	b.openDocuments(card.ID, "Smart card logon")
-	if got := b.text("dialog[open]"); !strings.Contains(got, "Certificate request") || !strings.Contains(got, "Download the certificate request (PDF)") ||
+	if got := b.Text("dialog[open]"); !strings.Contains(got, "Certificate request") || !strings.Contains(got, "Download the certificate request (PDF)") ||
 		strings.Contains(got, "Certificate form") {
 		t.Errorf("the documents panel says %q", got)
 	}
-	b.shot("02-documents-panel-request")
-	if got := b.text("#panel-contents"); !regexp.MustCompile(`(?i)pending`).MatchString(got) {
+	b.Shot("02-documents-panel-request")
+	if got := b.Text("#panel-contents"); !regexp.MustCompile(`(?i)pending`).MatchString(got) {
 		t.Errorf("Contents shows %q, without the pending certificate", got)
 	}
 
@@ -160,12 +161,12 @@ func TestDocumentsCertificateRequest(t *testing.T) {
 
 	// Continue card issue from the card menu.
 	b.cardMenu(c.serial, "Continue card issue")
-	b.waitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
-	b.run("enter the PIN and continue",
+	b.WaitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
+	b.Run("enter the PIN and continue",
 		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), docPIN),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
-	b.waitFor("the card issued", `(document.querySelector('dialog[open]')?.textContent || '').includes('The card is issued.')`)
-	b.shot("03-continued")
+	b.WaitFor("the card issued", `(document.querySelector('dialog[open]')?.textContent || '').includes('The card is issued.')`)
+	b.Shot("03-continued")
 
 	s.agent.stop(t)
 	tk := openToken(t, s.reader)
@@ -215,14 +216,14 @@ func TestDocumentsCertificateForm(t *testing.T) {
 	form := s.form(boTok, card.ID, "9a", lanyard.DocCertificateForm)
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("bo", password)
+	b.Login("bo", password)
 	b.openDocuments(card.ID, "Smart card logon")
-	if got := b.text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Download the certificate form (PDF)") {
+	if got := b.Text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Download the certificate form (PDF)") {
 		t.Errorf("the panel says %q", got)
 	}
-	b.shot("01-documents-panel")
+	b.Shot("01-documents-panel")
 	// The panel's download link serves the form Lanyard keeps, byte for byte.
-	href := eval[string](b, `document.querySelector('dialog[open] a[download$=".pdf"]')?.getAttribute('href') ?? ''`)
+	href := uitest.Eval[string](b.Browser, `document.querySelector('dialog[open] a[download$=".pdf"]')?.getAttribute('href') ?? ''`)
 	if href != "/api/v1/documents/"+itoa(doc.ID)+"/form.pdf" {
 		t.Errorf("the form's download link is %q", href)
 	} else if code, pdf := s.raw("GET", href, boTok, "", nil); code != 200 || !bytes.Equal(pdf, form) {
@@ -231,11 +232,11 @@ func TestDocumentsCertificateForm(t *testing.T) {
 
 	// A wrong file is refused with a message; nothing is stored.
 	b.uploadInPanel(writeFile(t, "notes.txt", []byte("I agree.\n")))
-	b.waitFor("the refusal", `[...document.querySelectorAll('dialog[open] [role=status]')].some(e => e.textContent.includes('not accepted'))`)
-	if got := b.text("dialog[open] section.document [role=status]"); !strings.Contains(got, "Files of type text/plain are not accepted; upload a PDF") {
+	b.WaitFor("the refusal", `[...document.querySelectorAll('dialog[open] [role=status]')].some(e => e.textContent.includes('not accepted'))`)
+	if got := b.Text("dialog[open] section.document [role=status]"); !strings.Contains(got, "Files of type text/plain are not accepted; upload a PDF") {
 		t.Errorf("the refusal says %q", got)
 	}
-	b.shot("02-wrong-type-refused")
+	b.Shot("02-wrong-type-refused")
 	if d := s.document(bo, doc.ID); d.State != lanyard.DocAwaitingUpload || len(d.Uploads) != 0 {
 		t.Fatalf("after the refused upload the document is %s with %d uploads", d.State, len(d.Uploads))
 	}
@@ -243,8 +244,8 @@ func TestDocumentsCertificateForm(t *testing.T) {
 	// Version 1, in the browser.
 	v1 := signPDF(form, "bo, first try")
 	b.uploadInPanel(writeFile(t, "form-signed.pdf", v1))
-	b.waitFor("the upload recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
-	b.shot("03-uploaded")
+	b.WaitFor("the upload recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	b.Shot("03-uploaded")
 	om := s.mail(m, "olga@example.com", 1)[0]
 	wantMail(t, om, "olga@example.com", "Document to review: certificate form of User bo", "User bo (bo) uploaded a signed certificate form")
 	wantAttachment(t, m, om, "form-signed.pdf", "application/pdf", v1)
@@ -252,38 +253,38 @@ func TestDocumentsCertificateForm(t *testing.T) {
 	// The officer rejects it in the console.
 	const reason = "the signature on page 1 is missing"
 	o := mustBrowser(t, s.srv.URL)
-	o.login("olga", password)
-	o.visit("/console/documents")
-	o.waitFor("bo's document in the queue", `(document.querySelector('#documents')?.textContent || '').includes('form-signed.pdf')`)
-	o.run("reject", chromedp.Click(chromedp.CSS(`button[aria-label="Reject document `+itoa(doc.ID)+`"]`)))
-	o.waitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
-	if got := o.text("#doc-decide-summary"); !strings.Contains(got, "Certificate form of bo for Smart card logon, version 1.") {
+	o.Login("olga", password)
+	o.Visit("/console/documents")
+	o.WaitFor("bo's document in the queue", `(document.querySelector('#documents')?.textContent || '').includes('form-signed.pdf')`)
+	o.Run("reject", chromedp.Click(chromedp.CSS(`button[aria-label="Reject document `+itoa(doc.ID)+`"]`)))
+	o.WaitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
+	if got := o.Text("#doc-decide-summary"); !strings.Contains(got, "Certificate form of bo for Smart card logon, version 1.") {
 		t.Errorf("the decision dialog says %q", got)
 	}
-	o.shot("04-reject-dialog")
-	o.run("comment and reject",
+	o.Shot("04-reject-dialog")
+	o.Run("comment and reject",
 		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), reason),
 		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
-	o.waitFor("rejected", `/rejected/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	o.WaitFor("rejected", `/rejected/.test(document.querySelector('#doc-status')?.textContent || '')`)
 	wantMail(t, s.mail(m, "bo@example.com", 2)[1], "bo@example.com", "Document rejected: your certificate form",
 		"your certificate form for the certificate smartcard-logon was rejected", "Reason: "+reason, "upload it again")
 
 	// Bo sees the reason and uploads version 2.
 	b.openDocuments(card.ID, "Smart card logon")
-	b.waitFor("the reason", `(document.querySelector('dialog[open]')?.textContent || '').includes(`+jsString(reason)+`)`)
-	b.shot("05-rejected-with-comment")
+	b.WaitFor("the reason", `(document.querySelector('dialog[open]')?.textContent || '').includes(`+uitest.JSString(reason)+`)`)
+	b.Shot("05-rejected-with-comment")
 	v2 := signPDF(form, "bo, signed on every page")
 	b.uploadInPanel(writeFile(t, "form-signed-again.pdf", v2))
-	b.waitFor("version 2 recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	b.WaitFor("version 2 recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
 	wantAttachment(t, m, s.mail(m, "olga@example.com", 2)[1], "form-signed-again.pdf", "application/pdf", v2)
 
-	o.visit("/console/documents")
-	o.waitFor("version 2 in the queue", `(document.querySelector('#documents')?.textContent || '').includes('form-signed-again.pdf')`)
-	o.run("approve", chromedp.Click(chromedp.CSS(`button[aria-label="Approve document `+itoa(doc.ID)+`"]`)))
-	o.waitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
-	o.run("approve", chromedp.Click(chromedp.CSS("#doc-decide-submit")))
-	o.waitFor("approved", `/approved/.test(document.querySelector('#doc-status')?.textContent || '')`)
-	o.shot("06-approved")
+	o.Visit("/console/documents")
+	o.WaitFor("version 2 in the queue", `(document.querySelector('#documents')?.textContent || '').includes('form-signed-again.pdf')`)
+	o.Run("approve", chromedp.Click(chromedp.CSS(`button[aria-label="Approve document `+itoa(doc.ID)+`"]`)))
+	o.WaitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
+	o.Run("approve", chromedp.Click(chromedp.CSS("#doc-decide-submit")))
+	o.WaitFor("approved", `/approved/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	o.Shot("06-approved")
 	wantMail(t, s.mail(m, "bo@example.com", 3)[2], "bo@example.com", "Document approved: your certificate form",
 		"your certificate form for the certificate smartcard-logon is approved")
 
@@ -305,10 +306,10 @@ func TestDocumentsCertificateForm(t *testing.T) {
 		t.Errorf("decision 2: %+v", x.DocumentDecision)
 	}
 	b.openDocuments(card.ID, "Smart card logon")
-	if got := b.text("dialog[open]"); !strings.Contains(got, "form-signed.pdf") || !strings.Contains(got, "form-signed-again.pdf") || !strings.Contains(got, reason) {
+	if got := b.Text("dialog[open]"); !strings.Contains(got, "form-signed.pdf") || !strings.Contains(got, "form-signed-again.pdf") || !strings.Contains(got, reason) {
 		t.Errorf("the history in the panel: %q", got)
 	}
-	b.shot("07-history")
+	b.Shot("07-history")
 
 	// Continue card issue with the CLI.
 	out, _ = cli.run(0, "card", "continue", itoa(card.ID), "--user-pin", docPIN)
@@ -369,20 +370,20 @@ func TestDocumentsBoth(t *testing.T) {
 	wantAttachment(t, m, s.mail(m, "olga@example.com", 1)[0], "request.pdf", "application/pdf", reqPDF)
 	// The CA manager approves in the console's CA approval queue.
 	cb := mustBrowser(t, s.srv.URL)
-	cb.login("carl", password)
-	cb.visit("/console/requests")
+	cb.Login("carl", password)
+	cb.Visit("/console/requests")
 	approve := `button[aria-label="Approve request ` + itoa(line.RequestID) + `"]`
-	cb.waitFor("the request in the queue", `document.querySelector(`+jsString(approve)+`)`)
-	if got := cb.text("#requests"); !strings.Contains(got, "cy") || !strings.Contains(got, "smartcard-logon") {
+	cb.WaitFor("the request in the queue", `document.querySelector(`+uitest.JSString(approve)+`)`)
+	if got := cb.Text("#requests"); !strings.Contains(got, "cy") || !strings.Contains(got, "smartcard-logon") {
 		t.Errorf("the CA approval queue shows %q", got)
 	}
-	cb.checkAccessible("CA approval queue")
-	cb.shot("01-ca-queue")
-	cb.run("approve", chromedp.Click(chromedp.CSS(approve)))
-	cb.waitFor("the decision dialog", `document.querySelector('#decide-dialog')?.open`)
-	cb.run("confirm", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "request form checked"), chromedp.Click(chromedp.CSS("#decide-submit")))
-	cb.waitFor("approved", `(document.querySelector('#req-status')?.textContent || '').includes('approved: the certificate is issued')`)
-	cb.shot("02-ca-approved")
+	cb.CheckAccessible("CA approval queue")
+	cb.Shot("01-ca-queue")
+	cb.Run("approve", chromedp.Click(chromedp.CSS(approve)))
+	cb.WaitFor("the decision dialog", `document.querySelector('#decide-dialog')?.open`)
+	cb.Run("confirm", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "request form checked"), chromedp.Click(chromedp.CSS("#decide-submit")))
+	cb.WaitFor("approved", `(document.querySelector('#req-status')?.textContent || '').includes('approved: the certificate is issued')`)
+	cb.Shot("02-ca-approved")
 	if line = s.cert(cardID, "9a"); line.Status != lanyard.CertValid || line.Serial == "" {
 		t.Fatalf("after the CA's approval the 9a line is %+v, want valid (the form is still to be approved)", line)
 	}
@@ -536,29 +537,29 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 
 	// Revoke and clear card from the card menu.
 	b := mustBrowser(t, s.srv.URL)
-	b.login("dee", password)
-	b.visit("/cards/" + itoa(cardID) + "#contents")
-	b.shot("01-contents-rejected")
-	if got := b.text("#panel-contents"); !regexp.MustCompile(`(?i)rejected`).MatchString(got) {
+	b.Login("dee", password)
+	b.Visit("/cards/" + itoa(cardID) + "#contents")
+	b.Shot("01-contents-rejected")
+	if got := b.Text("#panel-contents"); !regexp.MustCompile(`(?i)rejected`).MatchString(got) {
 		t.Errorf("Contents shows %q, without the rejected request", got)
 	}
 	// Continue card issue cannot finish now, and says what to do.
 	b.cardMenu(c.serial, "Continue card issue")
-	b.waitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
-	b.run("try to continue",
+	b.WaitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
+	b.Run("try to continue",
 		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), docPIN),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
-	b.waitFor("the refusal", `(document.querySelector('dialog[open] [role=status]')?.textContent || '').includes('could not be continued')`)
-	if got := b.text("dialog[open] [role=status]"); !strings.Contains(got, "rejected") || !strings.Contains(got, comment) || !strings.Contains(got, "revoke and clear the card") {
+	b.WaitFor("the refusal", `(document.querySelector('dialog[open] [role=status]')?.textContent || '').includes('could not be continued')`)
+	if got := b.Text("dialog[open] [role=status]"); !strings.Contains(got, "rejected") || !strings.Contains(got, comment) || !strings.Contains(got, "revoke and clear the card") {
 		t.Errorf("continuing after the rejection says %q", got)
 	}
-	b.shot("01b-continue-refused")
+	b.Shot("01b-continue-refused")
 	b.cardMenu(c.serial, "Revoke and clear card")
-	b.waitFor("the Revoke and clear card dialog", `!!document.querySelector('#clear-admin-pin')`)
-	b.shot("02-clear-dialog")
-	b.run("revoke and clear", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
-	b.waitFor("revoked and cleared", `(document.querySelector('dialog[open]')?.textContent || '').includes('The card is revoked and cleared.')`)
-	b.shot("03-cleared")
+	b.WaitFor("the Revoke and clear card dialog", `!!document.querySelector('#clear-admin-pin')`)
+	b.Shot("02-clear-dialog")
+	b.Run("revoke and clear", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
+	b.WaitFor("revoked and cleared", `(document.querySelector('dialog[open]')?.textContent || '').includes('The card is revoked and cleared.')`)
+	b.Shot("03-cleared")
 	v := s.cardView(cardID)
 	if v.State != lanyard.CardClean || v.OwnerID != 0 {
 		t.Errorf("after Revoke and clear card the card is %s, owner %d", v.State, v.OwnerID)

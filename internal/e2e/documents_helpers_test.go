@@ -27,6 +27,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // The documents check (issue #5) on the real stack: the helpers of
@@ -304,10 +305,10 @@ func problem(body string) string {
 // person does (chromedp.Click on it).
 func (b *browser) clickText(what, sel, text string) {
 	b.t.Helper()
-	b.waitFor(what, `[...document.querySelectorAll(`+jsString(sel)+`)].some(e => e.textContent.trim() === `+jsString(text)+`)`)
-	eval[bool](b, `(() => { document.querySelectorAll('[data-e2e-click]').forEach(e => e.removeAttribute('data-e2e-click'));
-		[...document.querySelectorAll(`+jsString(sel)+`)].find(e => e.textContent.trim() === `+jsString(text)+`).setAttribute('data-e2e-click', ''); return true })()`)
-	b.run(what, chromedp.Click(chromedp.CSS(`[data-e2e-click]`)))
+	b.WaitFor(what, `[...document.querySelectorAll(`+uitest.JSString(sel)+`)].some(e => e.textContent.trim() === `+uitest.JSString(text)+`)`)
+	uitest.Eval[bool](b.Browser, `(() => { document.querySelectorAll('[data-e2e-click]').forEach(e => e.removeAttribute('data-e2e-click'));
+		[...document.querySelectorAll(`+uitest.JSString(sel)+`)].find(e => e.textContent.trim() === `+uitest.JSString(text)+`).setAttribute('data-e2e-click', ''); return true })()`)
+	b.Run(what, chromedp.Click(chromedp.CSS(`[data-e2e-click]`)))
 }
 
 // writeFile writes a file for the browser to upload.

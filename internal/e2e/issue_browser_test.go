@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // dialogTemplate is one certificate template line of the Issue card
@@ -35,44 +36,44 @@ type dialogTemplate struct {
 
 func (b *browser) dialogTemplates() []dialogTemplate {
 	b.t.Helper()
-	return eval[[]dialogTemplate](b, `[...document.querySelectorAll('#issue-form input[type=checkbox]')].map(i => ({
+	return uitest.Eval[[]dialogTemplate](b.Browser, `[...document.querySelectorAll('#issue-form input[type=checkbox]')].map(i => ({
 		name: i.dataset.template || '', tag: i.closest('label').querySelector('.tag').textContent,
 		label: [...i.closest('label').childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim(), checked: i.checked, disabled: i.disabled}))`)
 }
 
 func (b *browser) exists(sel string) bool {
 	b.t.Helper()
-	return eval[bool](b, `!!document.querySelector(`+jsString(sel)+`)`)
+	return uitest.Eval[bool](b.Browser, `!!document.querySelector(`+uitest.JSString(sel)+`)`)
 }
 
 // openIssueDialog clicks Issue card for the card in reader and waits for
 // the dialog's form (or its refusal).
 func (b *browser) openIssueDialog(reader, serial string) {
 	b.t.Helper()
-	b.waitFor("the card listed under Connected cards", `document.querySelector('#connected').textContent.includes(`+jsString(serial)+`)`)
-	b.run("click Issue card", chromedp.Click(chromedp.CSS(`#connected button[aria-label="Issue card in `+reader+`"]`)))
-	b.waitFor("the Issue card dialog", `document.querySelector('#issue-dialog').open &&
+	b.WaitFor("the card listed under Connected cards", `document.querySelector('#connected').textContent.includes(`+uitest.JSString(serial)+`)`)
+	b.Run("click Issue card", chromedp.Click(chromedp.CSS(`#connected button[aria-label="Issue card in `+reader+`"]`)))
+	b.WaitFor("the Issue card dialog", `document.querySelector('#issue-dialog').open &&
 		(document.querySelector('#issue-form') || document.querySelector('#issue-body .error'))`)
 }
 
 func (b *browser) closeDialog() {
 	b.t.Helper()
-	b.run("close the dialog", chromedp.Click(chromedp.CSS(`#issue-body .buttons button`)))
-	b.waitFor("dialog closed", `!document.querySelector('#issue-dialog').open`)
+	b.Run("close the dialog", chromedp.Click(chromedp.CSS(`#issue-body .buttons button`)))
+	b.WaitFor("dialog closed", `!document.querySelector('#issue-dialog').open`)
 }
 
 // setSecretQuestions answers the secret questions page.
 func (b *browser) setSecretQuestions() {
 	b.t.Helper()
-	b.waitFor("the questions", `!document.querySelector('#sq-form').hidden && document.querySelector('#q1')`)
-	n := eval[int](b, `document.querySelectorAll('#sq-fields select').length`)
+	b.WaitFor("the questions", `!document.querySelector('#sq-form').hidden && document.querySelector('#q1')`)
+	n := uitest.Eval[int](b.Browser, `document.querySelectorAll('#sq-fields select').length`)
 	for i := 1; i <= n; i++ {
-		eval[bool](b, `(() => { const s = document.querySelector('#q`+strconv.Itoa(i)+`'); s.selectedIndex = `+strconv.Itoa(i)+`; return true })()`)
-		b.run("answer "+strconv.Itoa(i), chromedp.SendKeys(chromedp.CSS("#a"+strconv.Itoa(i)), "answer number "+strconv.Itoa(i)))
+		uitest.Eval[bool](b.Browser, `(() => { const s = document.querySelector('#q`+strconv.Itoa(i)+`'); s.selectedIndex = `+strconv.Itoa(i)+`; return true })()`)
+		b.Run("answer "+strconv.Itoa(i), chromedp.SendKeys(chromedp.CSS("#a"+strconv.Itoa(i)), "answer number "+strconv.Itoa(i)))
 	}
-	b.shot("secret-questions-filled")
-	b.run("save answers", chromedp.Click(chromedp.CSS(`#sq-form button[type=submit]`)))
-	b.waitFor("answers saved", `document.querySelector('#sq-status').textContent.includes('Your secret questions are saved')`)
+	b.Shot("secret-questions-filled")
+	b.Run("save answers", chromedp.Click(chromedp.CSS(`#sq-form button[type=submit]`)))
+	b.WaitFor("answers saved", `document.querySelector('#sq-status').textContent.includes('Your secret questions are saved')`)
 }
 
 // TestBrowserIssueCard is the guide's "Issue a card", not initialized:
@@ -91,23 +92,23 @@ func TestBrowserIssueCard(t *testing.T) {
 	s.insert(c)
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("ann", password)
-	b.waitFor("connected card", `document.querySelector('#connected').textContent.includes(`+jsString(c.serial)+`)`)
-	if got := b.text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
+	b.Login("ann", password)
+	b.WaitFor("connected card", `document.querySelector('#connected').textContent.includes(`+uitest.JSString(c.serial)+`)`)
+	if got := b.Text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
 		t.Errorf("Your cards before the issue says %q", got)
 	}
-	row := b.text("#connected tbody tr")
+	row := b.Text("#connected tbody tr")
 	for _, want := range []string{"e2e-pc", s.reader, c.serial, "piv", "No"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("Connected cards row %q lacks %q", row, want)
 		}
 	}
-	b.checkAccessible("Your cards")
-	b.shot("01-your-cards-connected-card")
+	b.CheckAccessible("Your cards")
+	b.Shot("01-your-cards-connected-card")
 
 	b.openIssueDialog(s.reader, c.serial)
-	b.checkAccessible("Issue card dialog")
-	b.shot("02-issue-dialog")
+	b.CheckAccessible("Issue card dialog")
+	b.Shot("02-issue-dialog")
 	tpls := b.dialogTemplates()
 	want := []dialogTemplate{
 		{"", "Smart card logon", "Required", true, true},
@@ -127,69 +128,69 @@ func TestBrowserIssueCard(t *testing.T) {
 			t.Errorf("dialog has %s: %v, want %v", sel, got, want)
 		}
 	}
-	if got := b.text("#issue-form"); !strings.Contains(got, "not yet registered") || !strings.Contains(got, c.serial) {
+	if got := b.Text("#issue-form"); !strings.Contains(got, "not yet registered") || !strings.Contains(got, c.serial) {
 		t.Errorf("dialog text %q does not name the card or say it is not registered", got)
 	}
-	if f := b.focused(); f != "tpl-opt-0" {
+	if f := b.Focused(); f != "tpl-opt-0" {
 		t.Errorf("the dialog opens with focus on %q, want the first selectable template", f)
 	}
 
 	const userPIN, adminPIN = "24681357", "87654321"
 	// The page checks the confirmation before anything reaches the card.
-	b.run("PINs that differ",
+	b.Run("PINs that differ",
 		chromedp.SendKeys(chromedp.CSS("#user-pin"), userPIN),
 		chromedp.SendKeys(chromedp.CSS("#user-pin2"), "24681350"),
 		chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
-	b.waitFor("the mismatch shown", `document.querySelector('#issue-error').textContent !== ''`)
-	if got := b.text("#issue-form"); !strings.Contains(got, "The two User PINs differ.") {
+	b.WaitFor("the mismatch shown", `document.querySelector('#issue-error').textContent !== ''`)
+	if got := b.Text("#issue-form"); !strings.Contains(got, "The two User PINs differ.") {
 		t.Errorf("mismatched PINs show %q", got)
 	}
-	b.shot("03-issue-dialog-pins-differ")
+	b.Shot("03-issue-dialog-pins-differ")
 
-	eval[bool](b, `(() => { document.querySelector('#user-pin2').value = ''; return true })()`)
-	b.run("fill the dialog",
+	uitest.Eval[bool](b.Browser, `(() => { document.querySelector('#user-pin2').value = ''; return true })()`)
+	b.Run("fill the dialog",
 		chromedp.Click(chromedp.CSS(`input[data-template="secure-email"]`)),
 		chromedp.SendKeys(chromedp.CSS("#user-pin2"), userPIN),
 		chromedp.SendKeys(chromedp.CSS("#admin-pin"), adminPIN))
-	b.shot("04-issue-dialog-filled")
-	b.run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
-	b.waitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
-	b.shot("05-card-issued")
+	b.Shot("04-issue-dialog-filled")
+	b.Run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
+	b.WaitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
+	b.Shot("05-card-issued")
 	if b.exists("#random-pin") {
 		t.Error("a random PIN is shown though the user chose the PIN")
 	}
-	result := b.text("#issue-body")
+	result := b.Text("#issue-body")
 	for _, want := range []string{"Your card is ready to use.", "smartcard-logon Written — CN=User ann", "secure-email Written — CN=User ann", "You have not set your secret questions yet"} {
 		if !strings.Contains(result, want) {
 			t.Errorf("the result %q lacks %q", result, want)
 		}
 	}
-	if f := b.focused(); f != "issue-result-title" {
+	if f := b.Focused(); f != "issue-result-title" {
 		t.Errorf("after the issue focus is on %q, want the result heading", f)
 	}
 
-	b.run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
-	b.waitFor("the secret questions page", `location.pathname === '/secret-questions'`)
-	b.settle()
-	if got := b.text("#sq-status"); got != "Your card is issued. Now set your secret questions." {
+	b.Run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
+	b.WaitFor("the secret questions page", `location.pathname === '/secret-questions'`)
+	b.Settle()
+	if got := b.Text("#sq-status"); got != "Your card is issued. Now set your secret questions." {
 		t.Errorf("secret questions after the issue say %q", got)
 	}
-	b.checkAccessible("secret questions")
-	b.shot("06-secret-questions")
+	b.CheckAccessible("secret questions")
+	b.Shot("06-secret-questions")
 	b.setSecretQuestions()
-	b.shot("07-secret-questions-saved")
+	b.Shot("07-secret-questions-saved")
 	var sq service.SecretQuestionsInfo
 	if err := ann.Get(context.Background(), "/api/v1/me/secret-questions", &sq); err != nil || !sq.Set {
 		t.Errorf("after saving, the API says set=%v (%v)", sq.Set, err)
 	}
 
-	b.run("back to Your cards", chromedp.Click(chromedp.CSS("#back-home a")))
-	b.waitFor("Your cards", `location.pathname === '/'`)
-	b.settle()
+	b.Run("back to Your cards", chromedp.Click(chromedp.CSS("#back-home a")))
+	b.WaitFor("Your cards", `location.pathname === '/'`)
+	b.Settle()
 	card := s.cardBySerial(c.serial)
 	art := `#cards article[data-card-id="` + strconv.FormatInt(card.ID, 10) + `"]`
-	b.waitFor("the card under Your cards", `document.querySelector(`+jsString(art)+`)`)
-	text := b.text(art)
+	b.WaitFor("the card under Your cards", `document.querySelector(`+uitest.JSString(art)+`)`)
+	text := b.Text(art)
 	for _, want := range []string{c.serial, "piv", "StateIssued"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Your cards shows %q, lacking %q", text, want)
@@ -198,13 +199,13 @@ func TestBrowserIssueCard(t *testing.T) {
 	if !regexp.MustCompile(`Certificates\s*2`).MatchString(text) {
 		t.Errorf("Your cards shows %q, want 2 certificates", text)
 	}
-	if got := b.text("#cards-status"); got != "You have 1 card." {
+	if got := b.Text("#cards-status"); got != "You have 1 card." {
 		t.Errorf("Your cards status %q", got)
 	}
-	b.shot("08-your-cards-issued")
-	b.visit("/cards/" + strconv.FormatInt(card.ID, 10) + "#contents")
-	b.shot("09-card-contents")
-	if got := b.text("#panel-contents"); !strings.Contains(got, "Smart card logon") && !strings.Contains(got, "smartcard-logon") {
+	b.Shot("08-your-cards-issued")
+	b.Visit("/cards/" + strconv.FormatInt(card.ID, 10) + "#contents")
+	b.Shot("09-card-contents")
+	if got := b.Text("#panel-contents"); !strings.Contains(got, "Smart card logon") && !strings.Contains(got, "smartcard-logon") {
 		t.Errorf("the card's contents %q lack the logon certificate", got)
 	}
 
@@ -279,11 +280,11 @@ func TestBrowserIssueInitializedRandomPIN(t *testing.T) {
 	s.insert(c)
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("bea", password)
+	b.Login("bea", password)
 	b.openIssueDialog(s.reader, c.serial)
-	b.checkAccessible("Issue card dialog, initialized")
-	b.shot("01-issue-dialog-initialize")
-	if got := b.text("#init-caution"); !strings.Contains(got, "Caution: initializing the card deletes all of its contents.") {
+	b.CheckAccessible("Issue card dialog, initialized")
+	b.Shot("01-issue-dialog-initialize")
+	if got := b.Text("#init-caution"); !strings.Contains(got, "Caution: initializing the card deletes all of its contents.") {
 		t.Errorf("the caution says %q", got)
 	}
 	for sel, want := range map[string]bool{"#user-pin": false, "#user-pin2": false, "#admin-pin": true, "#random-note": true} {
@@ -291,23 +292,23 @@ func TestBrowserIssueInitializedRandomPIN(t *testing.T) {
 			t.Errorf("dialog has %s: %v, want %v", sel, got, want)
 		}
 	}
-	if cls := eval[string](b, `document.querySelector('#issue-form button[type=submit]').className`); cls != "danger" {
+	if cls := uitest.Eval[string](b.Browser, `document.querySelector('#issue-form button[type=submit]').className`); cls != "danger" {
 		t.Errorf("the Issue button of an initializing issue has class %q, want danger", cls)
 	}
-	b.run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
-	b.waitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
-	b.shot("02-card-issued-random-pin")
-	pin := eval[string](b, `document.querySelector('#random-pin')?.value ?? ''`)
+	b.Run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
+	b.WaitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)
+	b.Shot("02-card-issued-random-pin")
+	pin := uitest.Eval[string](b.Browser, `document.querySelector('#random-pin')?.value ?? ''`)
 	if !regexp.MustCompile(`^\d{8}$`).MatchString(pin) {
 		t.Fatalf("the random PIN shown is %q, want 8 digits", pin)
 	}
-	if got := b.text(".pin-once"); !strings.Contains(got, "This PIN will not be shown again.") {
+	if got := b.Text(".pin-once"); !strings.Contains(got, "This PIN will not be shown again.") {
 		t.Errorf("the PIN box says %q", got)
 	}
-	b.run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
-	b.waitFor("the secret questions page", `location.pathname === '/secret-questions'`)
-	b.settle()
-	b.shot("03-secret-questions")
+	b.Run("Close", chromedp.Click(chromedp.CSS(`#issue-body .buttons button.primary`)))
+	b.WaitFor("the secret questions page", `location.pathname === '/secret-questions'`)
+	b.Settle()
+	b.Shot("03-secret-questions")
 
 	// Shown once: neither the card's page data nor its API record holds it.
 	card := s.cardBySerial(c.serial)

@@ -31,17 +31,17 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 	}
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("eve", password)
+	b.Login("eve", password)
 
 	t.Run("registered card: no Admin PIN", func(t *testing.T) {
 		b.openIssueDialog(s.reader, c.serial)
-		b.shot("01-registered-card")
+		b.Shot("01-registered-card")
 		for sel, want := range map[string]bool{"#user-pin": true, "#user-pin2": true, "#admin-pin": false} {
 			if got := b.exists(sel); got != want {
 				t.Errorf("dialog for a registered card has %s: %v, want %v", sel, got, want)
 			}
 		}
-		if strings.Contains(b.text("#issue-form"), "not yet registered") {
+		if strings.Contains(b.Text("#issue-form"), "not yet registered") {
 			t.Error("the dialog calls the registered card unregistered")
 		}
 		b.closeDialog()
@@ -50,7 +50,7 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 	t.Run("optional templates not selectable", func(t *testing.T) {
 		s.setPolicy(func(set map[string]any) { section(set, "workflow")["select_optional_certificates"] = false })
 		b.openIssueDialog(s.reader, c.serial)
-		b.shot("02-optional-not-selectable")
+		b.Shot("02-optional-not-selectable")
 		tpls := b.dialogTemplates()
 		if len(tpls) != 3 || !tpls[0].Checked || !tpls[0].Disabled {
 			t.Fatalf("templates %+v", tpls)
@@ -60,7 +60,7 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 				t.Errorf("optional template %+v is selectable", o)
 			}
 		}
-		if got := b.text("#optional-note"); !strings.Contains(got, "does not let you choose optional certificates") {
+		if got := b.Text("#optional-note"); !strings.Contains(got, "does not let you choose optional certificates") {
 			t.Errorf("the note says %q", got)
 		}
 		b.closeDialog()
@@ -86,10 +86,10 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.setPolicy(func(set map[string]any) { section(set, "issuance")["max_cards_per_user"] = 1 })
-		b.visit("/")
+		b.Visit("/")
 		b.openIssueDialog(s.reader, c.serial)
-		b.shot("03-maximum-cards")
-		msg := b.text("#issue-body .error")
+		b.Shot("03-maximum-cards")
+		msg := b.Text("#issue-body .error")
 		if !regexp.MustCompile(`^This card cannot be issued\. The policy allows at most 1 card\(s\) per user, and 1 are already issued`).MatchString(msg) {
 			t.Errorf("the refusal says %q", msg)
 		}
@@ -97,7 +97,7 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 			t.Error("the dialog offers a form though the card cannot be issued")
 		}
 		b.closeDialog()
-		if p := b.path(); p != "/" {
+		if p := b.Path(); p != "/" {
 			t.Errorf("after closing the refusal the page is %s", p)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 const (
@@ -161,21 +162,21 @@ func TestIssueCardPulledThenContinued(t *testing.T) {
 
 	s.waitState("showing the card again", func(st agenthub.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
 	b := mustBrowser(t, s.srv.URL)
-	b.login("dee", password)
-	b.waitFor("the interrupted card under Your cards", `document.querySelector('#cards').textContent.includes(`+jsString(c.serial)+`)`)
-	b.run("open the card menu and choose Continue card issue",
+	b.Login("dee", password)
+	b.WaitFor("the interrupted card under Your cards", `document.querySelector('#cards').textContent.includes(`+uitest.JSString(c.serial)+`)`)
+	b.Run("open the card menu and choose Continue card issue",
 		chromedp.Click(chromedp.CSS(`#cards details.menu summary`)),
 		chromedp.Click(chromedp.CSS(`#cards details.menu button`)))
-	b.waitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
-	b.checkAccessible("continue dialog")
-	b.shot("continue-dialog")
-	b.run("enter the PINs and continue",
+	b.WaitFor("the Continue card issue dialog", `!!document.querySelector('#continue-user-pin')`)
+	b.CheckAccessible("continue dialog")
+	b.Shot("continue-dialog")
+	b.Run("enter the PINs and continue",
 		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), robustPIN),
 		chromedp.SendKeys(chromedp.CSS("#continue-admin-pin"), robustPUK),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
-	b.waitFor("the card issued", `document.querySelector('dialog[open]') && document.querySelector('dialog[open]').textContent.includes('The card is issued.')`)
-	b.shot("continue-done")
+	b.WaitFor("the card issued", `document.querySelector('dialog[open]') && document.querySelector('dialog[open]').textContent.includes('The card is issued.')`)
+	b.Shot("continue-done")
 	s.agent.stop(t)
 	s.checkIssued(tk, v.ID, robustPIN, "9a", "9d")
-	b.checkConsole()
+	b.CheckConsole()
 }

@@ -64,50 +64,50 @@ func TestSoftwareStores(t *testing.T) {
 	s.pair("tia")
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("tia", password)
+	b.Login("tia", password)
 	issue := func(scope, name, pw string) string {
 		t.Helper()
-		b.visit("/")
-		b.waitFor("Issue software store ("+scope+")", `document.querySelector('#softstore button[data-scope="`+scope+`"]')`)
-		b.run("Issue software store ("+scope+")", chromedp.Click(`#softstore button[data-scope="`+scope+`"]`))
-		b.waitFor("the software store dialog", `document.querySelector('#soft-form')`)
-		if got := b.text("#soft-form"); !strings.Contains(got, "cannot be reset: if you forget it, issue the certificate again") {
+		b.Visit("/")
+		b.WaitFor("Issue software store ("+scope+")", `document.querySelector('#softstore button[data-scope="`+scope+`"]')`)
+		b.Run("Issue software store ("+scope+")", chromedp.Click(`#softstore button[data-scope="`+scope+`"]`))
+		b.WaitFor("the software store dialog", `document.querySelector('#soft-form')`)
+		if got := b.Text("#soft-form"); !strings.Contains(got, "cannot be reset: if you forget it, issue the certificate again") {
 			t.Errorf("the dialog does not say the password cannot be reset: %q", got)
 		}
 		// A weak password is refused by the server with the rule.
-		b.run("name and a weak password", chromedp.SendKeys("#soft-name", name), chromedp.SendKeys("#soft-password", "weakpassword"),
+		b.Run("name and a weak password", chromedp.SendKeys("#soft-name", name), chromedp.SendKeys("#soft-password", "weakpassword"),
 			chromedp.SendKeys("#soft-password2", "weakpassword"))
-		b.run("Issue", chromedp.Click("#soft-issue"))
-		b.waitFor("the refusal", `document.querySelector('#soft-error').textContent`)
-		if got := b.text("#soft-error"); !strings.Contains(got, "mix at least 3") {
+		b.Run("Issue", chromedp.Click("#soft-issue"))
+		b.WaitFor("the refusal", `document.querySelector('#soft-error').textContent`)
+		if got := b.Text("#soft-error"); !strings.Contains(got, "mix at least 3") {
 			t.Errorf("a weak password: %q", got)
 		}
-		b.shot("soft-" + scope + "-1-weak-password")
-		b.run("a good password", chromedp.SetValue(chromedp.CSS("#soft-password"), pw), chromedp.SetValue(chromedp.CSS("#soft-password2"), pw))
-		b.checkAccessible("Software store dialog (" + scope + ")")
-		b.run("Issue", chromedp.Click("#soft-issue"))
-		b.waitFor("the software store issued", `document.querySelector('#soft-result') || (document.querySelector('#soft-error').textContent !== '' && !document.querySelector('#soft-error').textContent.includes('mix at least'))`)
+		b.Shot("soft-" + scope + "-1-weak-password")
+		b.Run("a good password", chromedp.SetValue(chromedp.CSS("#soft-password"), pw), chromedp.SetValue(chromedp.CSS("#soft-password2"), pw))
+		b.CheckAccessible("Software store dialog (" + scope + ")")
+		b.Run("Issue", chromedp.Click("#soft-issue"))
+		b.WaitFor("the software store issued", `document.querySelector('#soft-result') || (document.querySelector('#soft-error').textContent !== '' && !document.querySelector('#soft-error').textContent.includes('mix at least'))`)
 		if !b.exists("#soft-result") {
-			t.Fatalf("issuing the %s store: %q", scope, b.text("#soft-error"))
+			t.Fatalf("issuing the %s store: %q", scope, b.Text("#soft-error"))
 		}
-		b.shot("soft-" + scope + "-2-issued")
-		return b.text("#soft-result code")
+		b.Shot("soft-" + scope + "-2-issued")
+		return b.Text("#soft-result code")
 	}
 	userPath := issue("user", "Laptop", "Tia-Store-2024")
 	if want := filepath.Join(home, agent.UserStoreDir, "Laptop.p12"); userPath != want {
 		t.Errorf("user store at %s, want %s", userPath, want)
 	}
-	if !strings.Contains(b.text("#soft-result"), "also added to your NSS database") {
-		t.Errorf("the result does not mention NSS: %q", b.text("#soft-result"))
+	if !strings.Contains(b.Text("#soft-result"), "also added to your NSS database") {
+		t.Errorf("the result does not mention NSS: %q", b.Text("#soft-result"))
 	}
 	machinePath := issue("machine", "Workstation TLS", "Machine-Key-77")
 	if filepath.Dir(machinePath) != machine || !strings.HasSuffix(machinePath, "Workstation-TLS.p12") {
 		t.Errorf("machine store at %s", machinePath)
 	}
-	b.visit("/")
-	b.waitFor("the software stores in Your cards", `document.querySelectorAll('#cards article').length === 2`)
-	b.shot("soft-3-your-cards")
-	b.checkConsole()
+	b.Visit("/")
+	b.WaitFor("the software stores in Your cards", `document.querySelectorAll('#cards article').length === 2`)
+	b.Shot("soft-3-your-cards")
+	b.CheckConsole()
 
 	// One more through the API.
 	user := mustClient(t, s.srv.URL, tiaToken)

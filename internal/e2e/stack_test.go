@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -492,20 +491,6 @@ func requireTools(t *testing.T) {
 		}
 	}
 	openscModule(t)
-}
-
-// outDir is where a test's screenshots go: $LANYARD_TEST_OUT/e2e/TEST,
-// by default /tmp/lanyard-test-out/e2e/TEST; never inside the repository.
-func outDir(t *testing.T) string {
-	base := os.Getenv("LANYARD_TEST_OUT")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "lanyard-test-out")
-	}
-	dir := filepath.Join(base, "e2e", t.Name())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -52,15 +52,15 @@ func TestTPMVirtualCards(t *testing.T) {
 	s.pair("tia")
 
 	b := mustBrowser(t, s.srv.URL)
-	b.login("tia", password)
-	b.waitFor("the virtual card options", `document.querySelector('#virtual [data-kind="tpm_virtual_card"]')`)
+	b.Login("tia", password)
+	b.WaitFor("the virtual card options", `document.querySelector('#virtual [data-kind="tpm_virtual_card"]')`)
 	if b.exists(`#virtual button[data-kind]`) {
 		t.Fatal("Self-Service offers a virtual card on a workstation without a TPM")
 	}
-	if got := b.text("#virtual"); !strings.Contains(got, "has no usable TPM 2.0: the agent was started with --tpm none") {
+	if got := b.Text("#virtual"); !strings.Contains(got, "has no usable TPM 2.0: the agent was started with --tpm none") {
 		t.Fatalf("Virtual cards without a TPM say %q", got)
 	}
-	b.shot("tpm-01-no-tpm")
+	b.Shot("tpm-01-no-tpm")
 
 	// The workstation gets its TPM: the agent restarts with it.
 	if err := s.agent.stop(t); err != nil {
@@ -71,62 +71,62 @@ func TestTPMVirtualCards(t *testing.T) {
 	s.waitState("reporting a usable TPM", func(st agenthub.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
 
 	// TPM virtual smart card: name → Create a TPM → Issue.
-	b.visit("/")
-	b.waitFor("Issue TPM virtual smart card", `document.querySelector('#virtual button[data-kind="tpm_virtual_card"]')`)
-	b.checkAccessible("Your cards with virtual cards")
-	b.shot("tpm-02-virtual-cards")
-	b.run("Issue TPM virtual smart card", chromedp.Click(`#virtual button[data-kind="tpm_virtual_card"]`))
-	b.waitFor("the card name step", `document.querySelector('#virtual-form')`)
-	b.run("name the card", chromedp.SendKeys("#virtual-name", "Work TPM"))
-	b.shot("tpm-03-name")
-	b.run("Create a TPM", chromedp.Click("#virtual-create"))
-	b.waitFor("the Issue card form on the new card", `document.querySelector('#issue-form')`)
-	if got := b.text("#issue-form"); !strings.Contains(got, "tpm-virtual-card") {
+	b.Visit("/")
+	b.WaitFor("Issue TPM virtual smart card", `document.querySelector('#virtual button[data-kind="tpm_virtual_card"]')`)
+	b.CheckAccessible("Your cards with virtual cards")
+	b.Shot("tpm-02-virtual-cards")
+	b.Run("Issue TPM virtual smart card", chromedp.Click(`#virtual button[data-kind="tpm_virtual_card"]`))
+	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	b.Run("name the card", chromedp.SendKeys("#virtual-name", "Work TPM"))
+	b.Shot("tpm-03-name")
+	b.Run("Create a TPM", chromedp.Click("#virtual-create"))
+	b.WaitFor("the Issue card form on the new card", `document.querySelector('#issue-form')`)
+	if got := b.Text("#issue-form"); !strings.Contains(got, "tpm-virtual-card") {
 		t.Errorf("the Issue card dialog does not name the card type: %q", got)
 	}
-	b.checkAccessible("Issue card dialog of a TPM virtual smart card")
-	b.run("User PIN", chromedp.SendKeys("#user-pin", "13572468"), chromedp.SendKeys("#user-pin2", "13572468"))
-	b.run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
-	b.waitFor("the card issued", `(document.querySelector('#issue-result-title')?.textContent || '') === 'Card issued' || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
-	if got := b.text("#issue-body"); !strings.Contains(got, "Card issued") {
+	b.CheckAccessible("Issue card dialog of a TPM virtual smart card")
+	b.Run("User PIN", chromedp.SendKeys("#user-pin", "13572468"), chromedp.SendKeys("#user-pin2", "13572468"))
+	b.Run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
+	b.WaitFor("the card issued", `(document.querySelector('#issue-result-title')?.textContent || '') === 'Card issued' || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
+	if got := b.Text("#issue-body"); !strings.Contains(got, "Card issued") {
 		t.Fatalf("issuing the TPM virtual smart card: %q", got)
 	}
-	b.shot("tpm-04-issued")
+	b.Shot("tpm-04-issued")
 
 	// Platform credential: an authenticator app first (its own page is
 	// tested in internal/web/ui), then name → Create platform credential
 	// → Issue → Set up PIN.
 	user := mustClient(t, s.srv.URL, tiaToken)
 	secret := enrollAuthenticator(t, user)
-	b.visit("/")
-	b.waitFor("Issue platform credential", `document.querySelector('#virtual button[data-kind="platform_credential"]')`)
-	b.run("Issue platform credential", chromedp.Click(`#virtual button[data-kind="platform_credential"]`))
-	b.waitFor("the card name step", `document.querySelector('#virtual-form')`)
-	b.run("name the credential", chromedp.SendKeys("#virtual-name", "Hello"))
-	b.run("Create platform credential", chromedp.Click("#virtual-create"))
-	b.waitFor("the Issue card form on the new credential", `document.querySelector('#issue-form')`)
+	b.Visit("/")
+	b.WaitFor("Issue platform credential", `document.querySelector('#virtual button[data-kind="platform_credential"]')`)
+	b.Run("Issue platform credential", chromedp.Click(`#virtual button[data-kind="platform_credential"]`))
+	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	b.Run("name the credential", chromedp.SendKeys("#virtual-name", "Hello"))
+	b.Run("Create platform credential", chromedp.Click("#virtual-create"))
+	b.WaitFor("the Issue card form on the new credential", `document.querySelector('#issue-form')`)
 	if b.exists("#user-pin") || !b.exists("#pin-setup-note") {
 		t.Error("the platform credential's Issue dialog asks for a PIN, or does not say it is set up next")
 	}
-	b.run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
-	b.waitFor("Set up PIN", `document.querySelector('#pin-setup-form') || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
+	b.Run("Issue", chromedp.Click(`#issue-form button[type=submit]`))
+	b.WaitFor("Set up PIN", `document.querySelector('#pin-setup-form') || document.querySelector('#issue-form .error[role=alert]')?.textContent`)
 	if !b.exists("#pin-setup-form") {
-		t.Fatalf("issuing the platform credential: %q", b.text("#issue-body"))
+		t.Fatalf("issuing the platform credential: %q", b.Text("#issue-body"))
 	}
-	b.checkAccessible("Set up PIN")
-	b.shot("tpm-05-set-up-pin")
+	b.CheckAccessible("Set up PIN")
+	b.Shot("tpm-05-set-up-pin")
 	// The confirmation used this 30 s step's code; the next step's is
 	// within the window and not a replay.
-	b.run("password, code and PIN",
+	b.Run("password, code and PIN",
 		chromedp.SendKeys("#setup-password", password), chromedp.SendKeys("#setup-code", codeAt(t, secret, 30*time.Second)),
 		chromedp.SendKeys("#setup-pin", "24680246"), chromedp.SendKeys("#setup-pin2", "24680246"))
-	b.run("Set up PIN", chromedp.Click(`#pin-setup-form button[type=submit]`))
-	b.waitFor("PIN set up", `document.querySelector('#pin-setup-done') || document.querySelector('#pin-setup-error').textContent`)
+	b.Run("Set up PIN", chromedp.Click(`#pin-setup-form button[type=submit]`))
+	b.WaitFor("PIN set up", `document.querySelector('#pin-setup-done') || document.querySelector('#pin-setup-error').textContent`)
 	if !b.exists("#pin-setup-done") {
-		t.Fatalf("Set up PIN: %q", b.text("#pin-setup-error"))
+		t.Fatalf("Set up PIN: %q", b.Text("#pin-setup-error"))
 	}
-	b.shot("tpm-06-pin-set-up")
-	b.checkConsole()
+	b.Shot("tpm-06-pin-set-up")
+	b.CheckConsole()
 
 	// Both cards are in pcscd: OpenSC signs with each.
 	tpmCard, platform := virtualCards(t, user)

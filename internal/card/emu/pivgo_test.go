@@ -2,7 +2,6 @@ package emu_test
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -10,16 +9,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"net"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
-	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
+	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
 )
 
 // TestInteropPivGo drives a fresh emulated card with piv-go v2 (the Go
@@ -31,32 +26,13 @@ import (
 // unblocks; the management key becomes AES-192 and authenticates; Reset
 // returns the card to factory state.
 func TestInteropPivGo(t *testing.T) {
-	addr := vpcdtest.Addr(t)
-	vpcdtest.Lock(t, addr)
-	_, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
-	reader, ok := vpcdtest.Reader(readerNames(t), port)
-	if !ok {
-		t.Fatalf("pcscd has no Lanyard vpcd reader for port %d; run scripts/pcscd-test.sh", port)
-	}
+	addr, reader := interoptest.TakeSlot(t)
 
 	card, err := emu.New(emu.WithKeyStore(pooledKeys{}))
 	if err != nil {
 		t.Fatalf("emu.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := vpcd.Start(ctx, addr, card)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-s.Done() })
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := s.WaitConnected(wctx); err != nil {
-		t.Fatalf("card not attached to %s: %v", addr, err)
-	}
-	waitPresent(t, reader)
+	interoptest.Insert(t, addr, reader, card)
 
 	cards, err := piv.Cards()
 	if err != nil {
@@ -99,7 +75,7 @@ func TestInteropPivGo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GenerateKey: %v", err)
 		}
-		cert, err := x509.ParseCertificate(selfIssued(t, pub, "Lanyard piv-go "+slot.String()))
+		cert, err := x509.ParseCertificate(interoptest.SelfIssued(t, pub, "Lanyard piv-go "+slot.String()))
 		if err != nil {
 			t.Fatal(err)
 		}

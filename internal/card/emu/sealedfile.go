@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/lanyard-cms/lanyard/internal/fsutil"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
 
@@ -189,7 +189,10 @@ func (f *SealedFile) Save(s *State) error {
 	}
 	file := append(header, sealed...)
 	sum := sha256.Sum256(file)
-	return writeAtomic(f.path, append(file, sum[:]...))
+	if err := fsutil.WriteFileAtomic(f.path, append(file, sum[:]...)); err != nil {
+		return fmt.Errorf("emu: writing card state: %w", err)
+	}
+	return nil
 }
 
 // derive sets the key for salt and p.
@@ -201,44 +204,5 @@ func (f *SealedFile) derive(p KDFParams, salt []byte) error {
 		return err
 	}
 	f.sealer, f.salt, f.kdf = s, salt, p
-	return nil
-}
-
-// writeAtomic writes b to a temporary file next to path with mode 0600,
-// syncs it, renames it to path and syncs the directory.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("emu: writing card state: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return nil
 }

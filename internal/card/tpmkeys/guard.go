@@ -50,11 +50,7 @@ func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 // CheckGuard loads both objects once (emu.PINGuard): guard data of another
 // TPM fails with ErrForeignBlob.
 func (s *Store) CheckGuard(guard []byte) error {
-	g, err := parseGuardBlob(guard)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.lock()
+	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return err
 	}
@@ -73,11 +69,7 @@ func (s *Store) CheckGuard(guard []byte) error {
 // the TPM compares, and counts a failure against its dictionary-attack
 // protection (emu.PINGuard).
 func (s *Store) VerifyPIN(guard, pin []byte) error {
-	g, err := parseGuardBlob(guard)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.lock()
+	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return err
 	}
@@ -100,11 +92,7 @@ func (s *Store) VerifyPIN(guard, pin []byte) error {
 // (emu.PINGuard). The Name of the object stays, so the keys' policies
 // still hold.
 func (s *Store) ChangePIN(guard, oldPIN, newPIN []byte) ([]byte, error) {
-	g, err := parseGuardBlob(guard)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock()
+	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +121,7 @@ func (s *Store) ChangePIN(guard, oldPIN, newPIN []byte) ([]byte, error) {
 // UnblockPIN gives the PIN object newPIN, authorized by the policy branch
 // that proves the PUK to the PUK object (PolicySecret) (emu.PINGuard).
 func (s *Store) UnblockPIN(guard, puk, newPIN []byte) ([]byte, error) {
-	g, err := parseGuardBlob(guard)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock()
+	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return nil, err
 	}
@@ -184,49 +168,58 @@ func (s *Store) changeAuth(sess tpm2.Session, or tpm2.PolicyOr, pinObj object, n
 	if _, err := or.Execute(s.tpm); err != nil {
 		return object{}, fmt.Errorf("tpmkeys: TPM2_PolicyOR: %w", err)
 	}
-	h, err := s.load(pinObj)
-	if err != nil {
-		return object{}, err
-	}
-	defer s.flush(h.Handle)
-	rsp, err := tpm2.ObjectChangeAuth{
-		ObjectHandle: tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: sess},
-		ParentHandle: s.srk,
-		NewAuth:      tpm2.TPM2BAuth{Buffer: newPIN},
-	}.Execute(s.tpm, extra...)
-	if err != nil {
-		return object{}, authError(err, what)
-	}
-	return object{pub: pinObj.pub, priv: rsp.OutPrivate}, nil
+	return s.objectChangeAuth(pinObj, sess, newPIN, what, extra...)
 }
 
 // ChangePUK gives the PUK object newPUK with TPM2_ObjectChangeAuth,
 // authorized by oldPUK (emu.PINGuard).
 func (s *Store) ChangePUK(guard, oldPUK, newPUK []byte) ([]byte, error) {
-	g, err := parseGuardBlob(guard)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock()
+	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	h, err := s.load(g.puk)
-	if err != nil {
+	// Encrypted, so that the new PUK does not cross the TPM's bus in
+	// clear.
+	if g.puk, err = s.objectChangeAuth(g.puk, s.authSession(oldPUK, true), newPUK, "PUK"); err != nil {
 		return nil, err
+	}
+	return g.marshal(), nil
+}
+
+// objectChangeAuth gives o the authorization value newAuth with
+// TPM2_ObjectChangeAuth (Part 3, 12.8), authorized by auth; what names
+// the secret auth proves, for authError. The TPM answers with a new
+// private part only: the public part, and so the Name that the PIN
+// object's and the keys' policies refer to, stays.
+func (s *Store) objectChangeAuth(o object, auth tpm2.Session, newAuth []byte, what string, extra ...tpm2.Session) (object, error) {
+	h, err := s.load(o)
+	if err != nil {
+		return object{}, err
 	}
 	defer s.flush(h.Handle)
 	rsp, err := tpm2.ObjectChangeAuth{
-		ObjectHandle: tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: s.authSession(oldPUK, true)},
+		ObjectHandle: tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: auth},
 		ParentHandle: s.srk,
-		NewAuth:      tpm2.TPM2BAuth{Buffer: newPUK},
-	}.Execute(s.tpm)
+		NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
+	}.Execute(s.tpm, extra...)
 	if err != nil {
-		return nil, authError(err, "PUK")
+		return object{}, authError(err, what)
 	}
-	g.puk.priv = rsp.OutPrivate
-	return g.marshal(), nil
+	return object{pub: o.pub, priv: rsp.OutPrivate}, nil
+}
+
+// lockGuard parses guard data and takes the TPM for one PIN or PUK
+// operation; the caller defers unlock. Malformed guard data fails before
+// the TPM is waited for.
+func (s *Store) lockGuard(guard []byte) (g guardBlob, unlock func(), err error) {
+	if g, err = parseGuardBlob(guard); err != nil {
+		return guardBlob{}, nil, err
+	}
+	if unlock, err = s.lock(); err != nil {
+		return guardBlob{}, nil, err
+	}
+	return g, unlock, nil
 }
 
 // Interface checks.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // TestBrowserDocuments walks the documents check in the browser: the
@@ -35,18 +36,18 @@ func TestBrowserDocuments(t *testing.T) {
 	card := mustDocumentCard(t, s, "ann")
 
 	ann := mustBrowser(t, s)
-	ann.login("ann", password)
-	ann.visit(fmt.Sprintf("/cards/%d#contents", card.ID))
+	ann.Login("ann", password)
+	ann.Visit(fmt.Sprintf("/cards/%d#contents", card.ID))
 	flag := `button[aria-label^="Documents for Secure e-mail"]`
-	ann.waitFor("the ! next to the certificate", `document.querySelector(`+jsString(flag)+`)`)
-	ann.run("open the documents", chromedp.Click(chromedp.CSS(flag)))
-	ann.waitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
-	if got := ann.text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Awaiting upload") ||
+	ann.WaitFor("the ! next to the certificate", `document.querySelector(`+uitest.JSString(flag)+`)`)
+	ann.Run("open the documents", chromedp.Click(chromedp.CSS(flag)))
+	ann.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	if got := ann.Text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Awaiting upload") ||
 		!strings.Contains(got, "Download the certificate form (PDF)") {
 		t.Errorf("the panel says %q", got)
 	}
-	ann.checkAccessible("documents panel")
-	ann.shot("documents-panel")
+	ann.CheckAccessible("documents panel")
+	ann.Shot("documents-panel")
 
 	scan := filepath.Join(t.TempDir(), "signed-form.png")
 	var b bytes.Buffer
@@ -56,53 +57,53 @@ func TestBrowserDocuments(t *testing.T) {
 	if err := os.WriteFile(scan, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ann.run("upload the signed scan",
+	ann.Run("upload the signed scan",
 		chromedp.SetUploadFiles(chromedp.CSS(`dialog[open] input[type=file]`), []string{scan}),
 		chromedp.Click(chromedp.CSS(`dialog[open] form button[type=submit]`)))
-	ann.waitFor("the upload is recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
-	if got := ann.text("dialog[open]"); !strings.Contains(got, "signed-form.png") || !strings.Contains(got, "Waiting for a decision") && !strings.Contains(got, "waiting for a decision") {
+	ann.WaitFor("the upload is recorded", `/uploaded: a document officer will review it/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	if got := ann.Text("dialog[open]"); !strings.Contains(got, "signed-form.png") || !strings.Contains(got, "Waiting for a decision") && !strings.Contains(got, "waiting for a decision") {
 		t.Errorf("after the upload the panel says %q", got)
 	}
-	ann.shot("documents-uploaded")
+	ann.Shot("documents-uploaded")
 
 	olga := mustBrowser(t, s)
-	olga.login("olga", password)
-	olga.visit("/console/documents")
-	if got := olga.text("#documents"); !strings.Contains(got, "ann") || !strings.Contains(got, "signed-form.png") {
+	olga.Login("olga", password)
+	olga.Visit("/console/documents")
+	if got := olga.Text("#documents"); !strings.Contains(got, "ann") || !strings.Contains(got, "signed-form.png") {
 		t.Fatalf("the officers' queue shows %q", got)
 	}
-	olga.checkAccessible("console documents")
-	olga.run("reject", chromedp.Click(chromedp.CSS(`button[aria-label^="Reject document"]`)))
-	olga.waitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
-	if got := olga.text("#doc-decide-summary"); !strings.Contains(got, "version 1.") {
+	olga.CheckAccessible("console documents")
+	olga.Run("reject", chromedp.Click(chromedp.CSS(`button[aria-label^="Reject document"]`)))
+	olga.WaitFor("the decision dialog", `document.querySelector('#doc-decide-dialog')?.open`)
+	if got := olga.Text("#doc-decide-summary"); !strings.Contains(got, "version 1.") {
 		t.Errorf("the decision dialog names the version as %q", got)
 	}
-	olga.run("comment and confirm",
+	olga.Run("comment and confirm",
 		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "page 2 is not signed"),
 		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
-	olga.waitFor("rejected", `/rejected/.test(document.querySelector('#doc-status')?.textContent || '')`)
-	olga.shot("documents-rejected")
+	olga.WaitFor("rejected", `/rejected/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	olga.Shot("documents-rejected")
 
-	ann.visit("/") // a real navigation: the card page is loaded afresh
-	ann.visit(fmt.Sprintf("/cards/%d#contents", card.ID))
-	ann.waitFor("the ! again", `document.querySelector(`+jsString(flag)+`)`)
-	ann.run("open the documents again", chromedp.Click(chromedp.CSS(flag)))
-	ann.waitFor("the rejection is shown", `/page 2 is not signed/.test(document.querySelector('dialog[open]')?.textContent || '')`)
-	ann.shot("documents-after-rejection")
+	ann.Visit("/") // a real navigation: the card page is loaded afresh
+	ann.Visit(fmt.Sprintf("/cards/%d#contents", card.ID))
+	ann.WaitFor("the ! again", `document.querySelector(`+uitest.JSString(flag)+`)`)
+	ann.Run("open the documents again", chromedp.Click(chromedp.CSS(flag)))
+	ann.WaitFor("the rejection is shown", `/page 2 is not signed/.test(document.querySelector('dialog[open]')?.textContent || '')`)
+	ann.Shot("documents-after-rejection")
 
 	// The signed paper comes by mail instead: the officer records its
 	// receipt in the console, and the document waits for a decision.
-	eval[bool](olga, `(() => { const s = document.querySelector('#doc-filter'); s.value = 'rejected'; s.dispatchEvent(new Event('change')); return true })()`)
-	olga.waitFor("the rejected document listed", `!!document.querySelector('button[aria-label^="Record receipt of document"]')`)
-	olga.run("record the receipt", chromedp.Click(chromedp.CSS(`button[aria-label^="Record receipt of document"]`)))
-	olga.waitFor("the receipt dialog", `document.querySelector('#doc-decide-dialog')?.open && document.querySelector('#doc-decide-submit').textContent === 'Record receipt'`)
-	olga.run("say how it came",
+	uitest.Eval[bool](olga, `(() => { const s = document.querySelector('#doc-filter'); s.value = 'rejected'; s.dispatchEvent(new Event('change')); return true })()`)
+	olga.WaitFor("the rejected document listed", `!!document.querySelector('button[aria-label^="Record receipt of document"]')`)
+	olga.Run("record the receipt", chromedp.Click(chromedp.CSS(`button[aria-label^="Record receipt of document"]`)))
+	olga.WaitFor("the receipt dialog", `document.querySelector('#doc-decide-dialog')?.open && document.querySelector('#doc-decide-submit').textContent === 'Record receipt'`)
+	olga.Run("say how it came",
 		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "signed paper received by mail"),
 		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
-	olga.waitFor("received", `/received/.test(document.querySelector('#doc-status')?.textContent || '')`)
-	olga.shot("documents-receipt")
-	ann.checkConsole()
-	olga.checkConsole()
+	olga.WaitFor("received", `/received/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	olga.Shot("documents-receipt")
+	ann.CheckConsole()
+	olga.CheckConsole()
 }
 
 // mustDocumentCard gives login a pending card whose secure-email

@@ -20,17 +20,17 @@ func TestBrowserNotifications(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("root", password, "administrator")
 	b := mustBrowser(t, s)
-	b.login("root", password)
-	b.visit("/console/notifications")
-	b.waitFor("loaded", `document.querySelector('#nt-status').textContent.includes('off')`)
-	b.checkAccessible("notifications")
-	b.shot("01-notifications")
+	b.Login("root", password)
+	b.Visit("/console/notifications")
+	b.WaitFor("loaded", `document.querySelector('#nt-status').textContent.includes('off')`)
+	b.CheckAccessible("notifications")
+	b.Shot("01-notifications")
 
 	// A dead port first: the test e-mail fails once its attempts run out.
 	dead := mailpittest.FreeAddr(t)
 	_, deadPort := mailpittest.HostPort(t, dead)
 	_, port := mailpittest.HostPort(t, smtp.SMTP)
-	b.run("settings",
+	b.Run("settings",
 		chromedp.Click(chromedp.CSS("#smtp-enabled")),
 		chromedp.SendKeys(chromedp.CSS("#smtp-host"), "127.0.0.1"),
 		chromedp.SetValue(chromedp.CSS("#smtp-security"), "none"),
@@ -38,33 +38,33 @@ func TestBrowserNotifications(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#smtp-from"), "Lanyard <lanyard@example.com>"),
 		chromedp.Click(chromedp.CSS("#smtp-save")),
 	)
-	b.waitFor("saved", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
+	b.WaitFor("saved", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
 	to := "browser-" + strings.ToLower(t.Name()) + "@example.com"
-	b.run("test e-mail", chromedp.SendKeys(chromedp.CSS("#test-to"), to), chromedp.Click(chromedp.CSS("#test-send")))
-	b.waitFor("queued", `document.querySelector('#nt-status').textContent.includes('is queued')`)
+	b.Run("test e-mail", chromedp.SendKeys(chromedp.CSS("#test-to"), to), chromedp.Click(chromedp.CSS("#test-send")))
+	b.WaitFor("queued", `document.querySelector('#nt-status').textContent.includes('is queued')`)
 	for range 8 { // MaxAttempts with webtest's short backoff
 		if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(110 * time.Millisecond) // webtest's MaxBackoff
 	}
-	b.run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
-	b.waitFor("failed row", `document.querySelector('#outbox tr.failed') !== null`)
-	b.shot("02-outbox-failed")
+	b.Run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
+	b.WaitFor("failed row", `document.querySelector('#outbox tr.failed') !== null`)
+	b.Shot("02-outbox-failed")
 
-	b.run("working port", chromedp.SetValue(chromedp.CSS("#smtp-port"), strconv.Itoa(port)), chromedp.Click(chromedp.CSS("#smtp-save")))
-	b.waitFor("saved again", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
-	b.run("retry", chromedp.Click(chromedp.CSS(`#outbox tr.failed button`)))
-	b.waitFor("retried", `document.querySelector('#nt-status').textContent.includes('queued again')`)
+	b.Run("working port", chromedp.SetValue(chromedp.CSS("#smtp-port"), strconv.Itoa(port)), chromedp.Click(chromedp.CSS("#smtp-save")))
+	b.WaitFor("saved again", `document.querySelector('#nt-status').textContent.includes('Settings saved')`)
+	b.Run("retry", chromedp.Click(chromedp.CSS(`#outbox tr.failed button`)))
+	b.WaitFor("retried", `document.querySelector('#nt-status').textContent.includes('queued again')`)
 	if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	mailpittest.Wait(t, smtp.API, to, 1)
-	b.run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
-	b.waitFor("sent", `document.querySelector('#outbox .badge.sent') !== null && document.querySelector('#outbox tr.failed') === null`)
+	b.Run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
+	b.WaitFor("sent", `document.querySelector('#outbox .badge.sent') !== null && document.querySelector('#outbox tr.failed') === null`)
 
-	b.run("break a template", chromedp.SetValue(chromedp.CSS("#tpl-subject"), "Hello {{.User.Nope}}"), chromedp.Click(chromedp.CSS("#tpl-save")))
-	b.waitFor("refused", `document.querySelector('#tpl-error').textContent.includes('not valid')`)
-	b.checkAccessible("notifications after edits")
-	b.shot("03-template-refused")
+	b.Run("break a template", chromedp.SetValue(chromedp.CSS("#tpl-subject"), "Hello {{.User.Nope}}"), chromedp.Click(chromedp.CSS("#tpl-save")))
+	b.WaitFor("refused", `document.querySelector('#tpl-error').textContent.includes('not valid')`)
+	b.CheckAccessible("notifications after edits")
+	b.Shot("03-template-refused")
 }

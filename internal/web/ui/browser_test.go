@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // These tests drive headless Chromium against a real server (SQLite, the
@@ -25,52 +27,52 @@ func TestBrowserLogin(t *testing.T) {
 	s.mustUser("ann", password)
 	b := mustBrowser(t, s)
 
-	b.visit("/")
-	if p := b.path(); p != "/login" {
+	b.Visit("/")
+	if p := b.Path(); p != "/login" {
 		t.Fatalf("unauthenticated / went to %s, want /login", p)
 	}
-	b.checkAccessible("login")
-	b.shot("01-login")
+	b.CheckAccessible("login")
+	b.Shot("01-login")
 
-	b.run("wrong password",
+	b.Run("wrong password",
 		chromedp.SendKeys(chromedp.CSS("#login"), "ann"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
-	b.waitFor("error shown", `document.querySelector('#login-error').textContent !== ''`)
-	if got := b.text("#login-error"); !strings.Contains(got, "Wrong login or password") {
+	b.WaitFor("error shown", `document.querySelector('#login-error').textContent !== ''`)
+	if got := b.Text("#login-error"); !strings.Contains(got, "Wrong login or password") {
 		t.Fatalf("wrong password shows %q", got)
 	}
-	if f := b.focused(); f != "password" {
+	if f := b.Focused(); f != "password" {
 		t.Errorf("after a wrong password focus is on %q, want the password field", f)
 	}
-	b.shot("02-login-wrong-password")
+	b.Shot("02-login-wrong-password")
 
-	b.run("right password",
+	b.Run("right password",
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
-	b.waitFor("Your cards", `location.pathname === '/'`)
-	b.settle()
-	if h := b.text("h1"); h != "Your cards" {
+	b.WaitFor("Your cards", `location.pathname === '/'`)
+	b.Settle()
+	if h := b.Text("h1"); h != "Your cards" {
 		t.Fatalf("after login the page is %q", h)
 	}
-	if b.text(".account strong") != "User ann" {
-		t.Errorf("greeting %q", b.text(".account strong"))
+	if b.Text(".account strong") != "User ann" {
+		t.Errorf("greeting %q", b.Text(".account strong"))
 	}
-	b.checkAccessible("home")
-	b.shot("03-your-cards")
+	b.CheckAccessible("home")
+	b.Shot("03-your-cards")
 
 	for i, p := range []string{"/workstations", "/secret-questions", "/cards/1"} {
-		b.visit(p)
-		b.checkAccessible(p)
-		b.shot(fmt.Sprintf("%02d-%s", i+4, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+		b.Visit(p)
+		b.CheckAccessible(p)
+		b.Shot(fmt.Sprintf("%02d-%s", i+4, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
 	}
 
-	b.run("log out", chromedp.Click(chromedp.CSS("#logout")))
-	b.waitFor("login page", `location.pathname === '/login'`)
-	b.visit("/")
-	if p := b.path(); p != "/login" {
+	b.Run("log out", chromedp.Click(chromedp.CSS("#logout")))
+	b.WaitFor("login page", `location.pathname === '/login'`)
+	b.Visit("/")
+	if p := b.Path(); p != "/login" {
 		t.Fatalf("after logout / shows %s", p)
 	}
 }
@@ -79,102 +81,102 @@ func TestBrowserLoginThrottled(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("bob", password)
 	b := mustBrowser(t, s)
-	b.visit("/login")
-	b.run("type login", chromedp.SendKeys(chromedp.CSS("#login"), "bob"))
+	b.Visit("/login")
+	b.Run("type login", chromedp.SendKeys(chromedp.CSS("#login"), "bob"))
 	var msg string
 	for i := 0; i < 6; i++ {
-		b.run("wrong password",
+		b.Run("wrong password",
 			chromedp.SendKeys(chromedp.CSS("#password"), "guess"+fmt.Sprint(i)),
 			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
-		b.waitFor("answer", `document.querySelector('#login-error').textContent !== '' && !document.querySelector('#login-form button').disabled`)
-		msg = b.text("#login-error")
-		eval[string](b, `document.querySelector('#login-error').textContent = ''`)
+		b.WaitFor("answer", `document.querySelector('#login-error').textContent !== '' && !document.querySelector('#login-form button').disabled`)
+		msg = b.Text("#login-error")
+		uitest.Eval[string](b, `document.querySelector('#login-error').textContent = ''`)
 	}
 	if !strings.Contains(msg, "Too many failed logins") {
 		t.Fatalf("sixth wrong password shows %q, want the throttling message", msg)
 	}
-	b.run("type again", chromedp.SendKeys(chromedp.CSS("#password"), "x"), chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
-	b.waitFor("answer", `document.querySelector('#login-error').textContent !== ''`)
-	b.shot("login-throttled")
+	b.Run("type again", chromedp.SendKeys(chromedp.CSS("#password"), "x"), chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+	b.WaitFor("answer", `document.querySelector('#login-error').textContent !== ''`)
+	b.Shot("login-throttled")
 }
 
 func TestBrowserLoginByKeyboard(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("kim", password)
 	b := mustBrowser(t, s)
-	b.visit("/login")
-	if f := b.focused(); f != "login" {
+	b.Visit("/login")
+	if f := b.Focused(); f != "login" {
 		t.Fatalf("the login page opens with focus on %q, want the login field", f)
 	}
-	b.run("type login", chromedp.KeyEvent("kim"), chromedp.KeyEvent("\t"))
-	if f := b.focused(); f != "password" {
+	b.Run("type login", chromedp.KeyEvent("kim"), chromedp.KeyEvent("\t"))
+	if f := b.Focused(); f != "password" {
 		t.Fatalf("Tab from login goes to %q, want password", f)
 	}
-	b.run("type password", chromedp.KeyEvent(password), chromedp.KeyEvent("\t"))
-	if f := b.focused(); f != "button" {
+	b.Run("type password", chromedp.KeyEvent(password), chromedp.KeyEvent("\t"))
+	if f := b.Focused(); f != "button" {
 		t.Fatalf("Tab from password goes to %q, want the Log in button", f)
 	}
-	b.shot("login-keyboard")
-	b.run("press Enter", chromedp.KeyEvent("\r"))
-	b.waitFor("Your cards", `location.pathname === '/'`)
-	b.settle()
+	b.Shot("login-keyboard")
+	b.Run("press Enter", chromedp.KeyEvent("\r"))
+	b.WaitFor("Your cards", `location.pathname === '/'`)
+	b.Settle()
 
 	// The first Tab reaches the skip link; Enter moves focus to the content.
-	b.run("Tab", chromedp.KeyEvent("\t"))
-	if cls := eval[string](b, `document.activeElement.className`); cls != "skip" {
+	b.Run("Tab", chromedp.KeyEvent("\t"))
+	if cls := uitest.Eval[string](b, `document.activeElement.className`); cls != "skip" {
 		t.Fatalf("first Tab on a page reaches %q, want the skip link", cls)
 	}
-	b.run("Enter", chromedp.KeyEvent("\r"))
-	b.waitFor("focus on main", `document.activeElement.id === 'main'`)
+	b.Run("Enter", chromedp.KeyEvent("\r"))
+	b.WaitFor("focus on main", `document.activeElement.id === 'main'`)
 }
 
 func TestBrowserConsoleRefusesUsers(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("ulla", password)
 	b := mustBrowser(t, s)
-	b.login("ulla", password)
-	if n := eval[int](b, `document.querySelectorAll('a[href="/console/"]').length`); n != 0 {
+	b.Login("ulla", password)
+	if n := uitest.Eval[int](b, `document.querySelectorAll('a[href="/console/"]').length`); n != 0 {
 		t.Errorf("an ordinary user sees %d links to the console", n)
 	}
-	b.visit("/console/users")
-	if h := b.text("h1"); h != "Not allowed" {
+	b.Visit("/console/users")
+	if h := b.Text("h1"); h != "Not allowed" {
 		t.Fatalf("console for an ordinary user shows %q", h)
 	}
-	if !strings.Contains(b.text("main"), "management console is for operators") {
-		t.Errorf("refusal does not say why: %q", b.text("main"))
+	if !strings.Contains(b.Text("main"), "management console is for operators") {
+		t.Errorf("refusal does not say why: %q", b.Text("main"))
 	}
-	b.shot("console-not-allowed")
+	b.Shot("console-not-allowed")
 }
 
 func TestBrowserConsoleAdministrator(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("root", password, "administrator", "ca_manager")
 	b := mustBrowser(t, s)
-	b.login("root", password)
-	b.visit("/console/")
-	b.checkAccessible("console")
-	b.shot("01-console")
+	b.Login("root", password)
+	b.Visit("/console/")
+	b.CheckAccessible("console")
+	b.Shot("01-console")
 
 	t.Run("create and edit a user", func(t *testing.T) {
-		b.visit("/console/users")
-		b.run("open New user", chromedp.Click(chromedp.CSS("#user-new")))
-		b.waitFor("dialog open", `document.querySelector('#user-dialog').open && document.activeElement.id === 'u-login'`)
-		b.checkAccessible("user dialog")
-		b.run("fill the form",
+		b.Visit("/console/users")
+		b.Run("open New user", chromedp.Click(chromedp.CSS("#user-new")))
+		b.WaitFor("dialog open", `document.querySelector('#user-dialog').open && document.activeElement.id === 'u-login'`)
+		b.CheckAccessible("user dialog")
+		b.Run("fill the form",
 			chromedp.SendKeys(chromedp.CSS("#u-login"), "newbie"),
 			chromedp.SendKeys(chromedp.CSS("#u-name"), "Nora Newbie"),
 			chromedp.SendKeys(chromedp.CSS("#u-email"), "nora@example.com"),
 		)
-		b.shot("02-users-new")
-		b.run("save", chromedp.Click(chromedp.CSS("#user-save")))
-		b.waitFor("created", `document.querySelector('#users-status').textContent.includes('User newbie created')`)
-		if !strings.Contains(b.text("#users"), "Nora Newbie") {
-			t.Fatalf("the new user is not listed: %q", b.text("#users"))
+		b.Shot("02-users-new")
+		b.Run("save", chromedp.Click(chromedp.CSS("#user-save")))
+		b.WaitFor("created", `document.querySelector('#users-status').textContent.includes('User newbie created')`)
+		if !strings.Contains(b.Text("#users"), "Nora Newbie") {
+			t.Fatalf("the new user is not listed: %q", b.Text("#users"))
 		}
-		if f := b.focused(); f != "user-new" {
+		if f := b.Focused(); f != "user-new" {
 			t.Errorf("after the dialog closes focus is on %q, want the New user button", f)
 		}
-		b.shot("03-users")
+		b.Shot("03-users")
 		var u struct{ Roles []string }
 		if code, body := s.api("GET", "/api/v1/users/newbie", nil); code != 200 {
 			t.Fatalf("GET the new user: %d %s", code, body)
@@ -182,10 +184,10 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 			json.Unmarshal(body, &u)
 		}
 
-		b.run("edit", chromedp.Click(chromedp.CSS(`button[aria-label="Edit newbie"]`)))
-		b.waitFor("edit dialog", `document.querySelector('#user-dialog').open`)
-		b.run("make operator", chromedp.Click(chromedp.CSS(`#user-form input[value=operator]`)), chromedp.Click(chromedp.CSS("#user-save")))
-		b.waitFor("saved", `document.querySelector('#users-status').textContent.includes('User newbie saved')`)
+		b.Run("edit", chromedp.Click(chromedp.CSS(`button[aria-label="Edit newbie"]`)))
+		b.WaitFor("edit dialog", `document.querySelector('#user-dialog').open`)
+		b.Run("make operator", chromedp.Click(chromedp.CSS(`#user-form input[value=operator]`)), chromedp.Click(chromedp.CSS("#user-save")))
+		b.WaitFor("saved", `document.querySelector('#users-status').textContent.includes('User newbie saved')`)
 		_, body := s.api("GET", "/api/v1/users/newbie", nil)
 		json.Unmarshal(body, &u)
 		if strings.Join(u.Roles, ",") != "user,operator" {
@@ -194,15 +196,15 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 	})
 
 	t.Run("feature switches of the TPM card kinds", func(t *testing.T) {
-		b.visit("/console/card-types")
-		b.waitFor("features loaded", `document.querySelector('#features-form') && document.querySelector('#list table')`)
-		if eval[bool](b, `document.querySelector('#feature-tpm').checked || document.querySelector('#feature-platform').checked`) {
+		b.Visit("/console/card-types")
+		b.WaitFor("features loaded", `document.querySelector('#features-form') && document.querySelector('#list table')`)
+		if uitest.Eval[bool](b, `document.querySelector('#feature-tpm').checked || document.querySelector('#feature-platform').checked`) {
 			t.Fatal("a TPM card kind is on in a new installation")
 		}
-		b.checkAccessible("card types with features")
-		b.run("turn on TPM virtual smart cards", chromedp.Click(chromedp.CSS("#feature-tpm")), chromedp.Click(chromedp.CSS(`#features-form button[type=submit]`)))
-		b.waitFor("saved", `document.querySelector('#features-status').textContent.includes('Features saved')`)
-		b.shot("03b-features")
+		b.CheckAccessible("card types with features")
+		b.Run("turn on TPM virtual smart cards", chromedp.Click(chromedp.CSS("#feature-tpm")), chromedp.Click(chromedp.CSS(`#features-form button[type=submit]`)))
+		b.WaitFor("saved", `document.querySelector('#features-status').textContent.includes('Features saved')`)
+		b.Shot("03b-features")
 		var f struct {
 			TPM      bool `json:"tpm_virtual_card"`
 			Platform bool `json:"platform_credential"`
@@ -214,11 +216,11 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 	})
 
 	t.Run("policy with an invalid value shows the server's message", func(t *testing.T) {
-		b.visit("/console/policies")
-		b.checkAccessible("policies")
-		b.shot("04-policies")
-		b.visit("/console/policies/default")
-		b.waitFor("editor", `document.querySelector('#obj-json').value.includes('"default"')`)
+		b.Visit("/console/policies")
+		b.CheckAccessible("policies")
+		b.Shot("04-policies")
+		b.Visit("/console/policies/default")
+		b.WaitFor("editor", `document.querySelector('#obj-json').value.includes('"default"')`)
 		// What the server says about the same change, asked directly.
 		_, raw := s.api("GET", "/api/v1/policies/default", nil)
 		var pol map[string]any
@@ -231,32 +233,32 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 			t.Fatalf("the API accepts max_cards_per_user=-1: %d %s", code, body)
 		}
 
-		eval[bool](b, `(() => { const ta = document.querySelector('#obj-json'); const o = JSON.parse(ta.value);
+		uitest.Eval[bool](b, `(() => { const ta = document.querySelector('#obj-json'); const o = JSON.parse(ta.value);
 			o.settings.issuance.max_cards_per_user = -1; ta.value = JSON.stringify(o, null, 2); return true; })()`)
-		b.run("save", chromedp.Click(chromedp.CSS("#obj-save")))
-		b.waitFor("error", `document.querySelector('#obj-error').textContent !== ''`)
-		if got := b.text("#obj-error"); !strings.Contains(got, problem.Detail[1:]) {
+		b.Run("save", chromedp.Click(chromedp.CSS("#obj-save")))
+		b.WaitFor("error", `document.querySelector('#obj-error').textContent !== ''`)
+		if got := b.Text("#obj-error"); !strings.Contains(got, problem.Detail[1:]) {
 			t.Fatalf("the page shows %q, want the server's %q", got, problem.Detail)
 		}
-		if f := b.focused(); f != "obj-json" {
+		if f := b.Focused(); f != "obj-json" {
 			t.Errorf("after a refused save focus is on %q, want the JSON field", f)
 		}
-		b.checkAccessible("policy editor")
-		b.shot("05-policy-invalid")
+		b.CheckAccessible("policy editor")
+		b.Shot("05-policy-invalid")
 	})
 
 	t.Run("approve a pending CA request", func(t *testing.T) {
 		id := pendingRequest(t, s)
-		b.visit("/console/requests")
-		b.checkAccessible("requests")
-		b.shot("06-requests")
-		b.run("approve", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Approve request %d"]`, id))))
-		b.waitFor("dialog", `document.querySelector('#decide-dialog').open && document.activeElement.id === 'decide-comment'`)
-		b.run("comment", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "identity checked"))
-		b.shot("07-approve-dialog")
-		b.run("confirm", chromedp.Click(chromedp.CSS("#decide-submit")))
-		b.waitFor("approved", `document.querySelector('#req-status').textContent.includes('approved')`)
-		b.shot("08-requests-after")
+		b.Visit("/console/requests")
+		b.CheckAccessible("requests")
+		b.Shot("06-requests")
+		b.Run("approve", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Approve request %d"]`, id))))
+		b.WaitFor("dialog", `document.querySelector('#decide-dialog').open && document.activeElement.id === 'decide-comment'`)
+		b.Run("comment", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "identity checked"))
+		b.Shot("07-approve-dialog")
+		b.Run("confirm", chromedp.Click(chromedp.CSS("#decide-submit")))
+		b.WaitFor("approved", `document.querySelector('#req-status').textContent.includes('approved')`)
+		b.Shot("08-requests-after")
 		_, body := s.api("GET", "/api/v1/requests?status=issued", nil)
 		var issued []struct {
 			ID      int64
@@ -269,26 +271,26 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 	})
 
 	t.Run("create a template from the list page", func(t *testing.T) {
-		b.visit("/console/templates")
-		b.run("name it", chromedp.SendKeys(chromedp.CSS("#new-name"), "vpn-client"), chromedp.Click(chromedp.CSS("#new-form button[type=submit]")))
-		b.waitFor("editor", `location.pathname === '/console/templates/vpn-client' && document.querySelector('#obj-json').value.includes('vpn-client')`)
-		b.settle()
-		b.run("create", chromedp.Click(chromedp.CSS("#obj-save")))
-		b.waitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved')`)
+		b.Visit("/console/templates")
+		b.Run("name it", chromedp.SendKeys(chromedp.CSS("#new-name"), "vpn-client"), chromedp.Click(chromedp.CSS("#new-form button[type=submit]")))
+		b.WaitFor("editor", `location.pathname === '/console/templates/vpn-client' && document.querySelector('#obj-json').value.includes('vpn-client')`)
+		b.Settle()
+		b.Run("create", chromedp.Click(chromedp.CSS("#obj-save")))
+		b.WaitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved')`)
 		if code, body := s.api("GET", "/api/v1/templates/vpn-client", nil); code != 200 {
 			t.Fatalf("the template was not created: %d %s", code, body)
 		}
-		if q := eval[string](b, `location.search`); q != "" {
+		if q := uitest.Eval[string](b, `location.search`); q != "" {
 			t.Errorf("after creating, the page still says it is new: %q", q)
 		}
-		b.shot("09-template-created")
+		b.Shot("09-template-created")
 	})
 
 	t.Run("every console page loads", func(t *testing.T) {
 		for i, p := range []string{"/console/cards", "/console/card-types", "/console/card-types/piv", "/console/templates", "/console/workstations", "/console/cards/1"} {
-			b.visit(p)
-			b.checkAccessible(p)
-			b.shot(fmt.Sprintf("%02d-%s", i+10, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+			b.Visit(p)
+			b.CheckAccessible(p)
+			b.Shot(fmt.Sprintf("%02d-%s", i+10, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
 		}
 	})
 }
@@ -330,12 +332,12 @@ func TestBrowserYourCardsOverCardAPI(t *testing.T) {
 	}
 	s.mustUser("ann", password)
 	b := mustBrowser(t, s)
-	b.login("ann", password)
-	if got := b.text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
+	b.Login("ann", password)
+	if got := b.Text("#cards-status"); !strings.Contains(got, "You have no cards yet") {
 		t.Errorf("Your cards without cards says %q", got)
 	}
-	if got := b.text("#connected"); !strings.Contains(got, "No cards are connected") {
+	if got := b.Text("#connected"); !strings.Contains(got, "No cards are connected") {
 		t.Errorf("Connected cards without cards says %q", got)
 	}
-	b.shot("your-cards-empty")
+	b.Shot("your-cards-empty")
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
@@ -54,29 +55,29 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("alice", password)
 	b := mustBrowser(t, s)
-	b.login("alice", password)
+	b.Login("alice", password)
 
-	b.visit("/authenticator")
-	b.checkAccessible("authenticator app")
-	if got := b.text("#totp-status"); !strings.Contains(got, "no authenticator app yet") {
+	b.Visit("/authenticator")
+	b.CheckAccessible("authenticator app")
+	if got := b.Text("#totp-status"); !strings.Contains(got, "no authenticator app yet") {
 		t.Fatalf("status %q", got)
 	}
-	if n := eval[int](b, `document.querySelectorAll('nav a[aria-current=page][href="/authenticator"]').length`); n != 1 {
+	if n := uitest.Eval[int](b, `document.querySelectorAll('nav a[aria-current=page][href="/authenticator"]').length`); n != 1 {
 		t.Errorf("the navigation does not mark Authenticator app as current")
 	}
-	b.shot("01-none")
+	b.Shot("01-none")
 
-	b.run("set up", chromedp.Click(chromedp.CSS("#totp-begin")))
-	b.waitFor("QR code loaded", `(() => { const i = document.querySelector('#totp-qr'); return i.complete && i.naturalWidth > 0; })()`)
-	if f := b.focused(); f != "totp-code" {
+	b.Run("set up", chromedp.Click(chromedp.CSS("#totp-begin")))
+	b.WaitFor("QR code loaded", `(() => { const i = document.querySelector('#totp-qr'); return i.complete && i.naturalWidth > 0; })()`)
+	if f := b.Focused(); f != "totp-code" {
 		t.Errorf("after Set up focus is on %q, want the code field", f)
 	}
-	b.checkAccessible("enrollment")
-	b.shot("02-enroll")
-	if w, h := eval[int](b, `document.querySelector('#totp-qr').naturalWidth`), eval[int](b, `document.querySelector('#totp-qr').naturalHeight`); w != 256 || h != 256 {
+	b.CheckAccessible("enrollment")
+	b.Shot("02-enroll")
+	if w, h := uitest.Eval[int](b, `document.querySelector('#totp-qr').naturalWidth`), uitest.Eval[int](b, `document.querySelector('#totp-qr').naturalHeight`); w != 256 || h != 256 {
 		t.Fatalf("QR code is %dx%d, want 256x256", w, h)
 	}
-	shown := eval[string](b, `document.querySelector('#totp-secret').value`)
+	shown := uitest.Eval[string](b, `document.querySelector('#totp-secret').value`)
 	secret := strings.ReplaceAll(shown, " ", "")
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	if err != nil || len(raw) != 20 {
@@ -85,7 +86,7 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 
 	// The pixels the page shows, read back through a canvas (same origin,
 	// so not tainted), against the otpauth URL for alice and this key.
-	dataURL := eval[string](b, `(() => { const i = document.querySelector('#totp-qr'); const c = document.createElement('canvas');
+	dataURL := uitest.Eval[string](b, `(() => { const i = document.querySelector('#totp-qr'); const c = document.createElement('canvas');
 		c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0); return c.toDataURL('image/png'); })()`)
 	pngBytes, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
 	if err != nil {
@@ -112,43 +113,43 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 
 	// A wrong code is refused with the server's message, focus back on
 	// the field.
-	b.run("wrong code", chromedp.SendKeys(chromedp.CSS("#totp-code"), "000000"+kb.Enter))
-	b.waitFor("refused", `document.querySelector('#totp-error').textContent !== ''`)
-	if got := b.text("#totp-error"); !strings.Contains(got, "Wrong code") {
+	b.Run("wrong code", chromedp.SendKeys(chromedp.CSS("#totp-code"), "000000"+kb.Enter))
+	b.WaitFor("refused", `document.querySelector('#totp-error').textContent !== ''`)
+	if got := b.Text("#totp-error"); !strings.Contains(got, "Wrong code") {
 		t.Errorf("wrong code: %q", got)
 	}
-	if f := b.focused(); f != "totp-code" {
+	if f := b.Focused(); f != "totp-code" {
 		t.Errorf("after a wrong code focus is on %q", f)
 	}
 
-	eval[bool](b, `(document.querySelector('#totp-code').value = '') === ''`)
-	b.run("confirm by keyboard", chromedp.SendKeys(chromedp.CSS("#totp-code"), totpCodeAt(t, secret, time.Now())+kb.Enter))
-	b.waitFor("confirmed", `document.querySelector('#totp-status').textContent.includes('confirmed')`)
-	b.shot("03-confirmed")
+	uitest.Eval[bool](b, `(document.querySelector('#totp-code').value = '') === ''`)
+	b.Run("confirm by keyboard", chromedp.SendKeys(chromedp.CSS("#totp-code"), totpCodeAt(t, secret, time.Now())+kb.Enter))
+	b.WaitFor("confirmed", `document.querySelector('#totp-status').textContent.includes('confirmed')`)
+	b.Shot("03-confirmed")
 	if info := totpStatus(t, s, "alice"); !info.Confirmed {
 		t.Fatalf("after Confirm: %+v", info)
 	}
-	if eval[bool](b, `!document.querySelector('#totp-enroll').hidden || document.querySelector('#totp-secret').value !== ''`) {
+	if uitest.Eval[bool](b, `!document.querySelector('#totp-enroll').hidden || document.querySelector('#totp-secret').value !== ''`) {
 		t.Error("the key is still shown after confirmation")
 	}
 
 	// A reload shows the state and never the key again.
-	b.visit("/authenticator")
-	if got := b.text("#totp-status"); !strings.Contains(got, "is confirmed") {
+	b.Visit("/authenticator")
+	if got := b.Text("#totp-status"); !strings.Contains(got, "is confirmed") {
 		t.Fatalf("after reload: %q", got)
 	}
-	b.checkAccessible("confirmed")
+	b.CheckAccessible("confirmed")
 
 	// Removing needs a code newer than the one used to confirm: the next
 	// time step's (within the accepted drift of one step).
-	b.run("remove", chromedp.SendKeys(chromedp.CSS("#totp-remove-code"), totpCodeAt(t, secret, time.Now().Add(30*time.Second))),
+	b.Run("remove", chromedp.SendKeys(chromedp.CSS("#totp-remove-code"), totpCodeAt(t, secret, time.Now().Add(30*time.Second))),
 		chromedp.Click(chromedp.CSS("#totp-remove-form button[type=submit]")))
-	b.waitFor("removed", `document.querySelector('#totp-status').textContent.includes('removed')`)
-	b.shot("04-removed")
+	b.WaitFor("removed", `document.querySelector('#totp-status').textContent.includes('removed')`)
+	b.Shot("04-removed")
 	if info := totpStatus(t, s, "alice"); info.Enrolled {
 		t.Fatalf("after Remove: %+v", info)
 	}
-	if eval[bool](b, `document.querySelector('#totp-start').hidden`) {
+	if uitest.Eval[bool](b, `document.querySelector('#totp-start').hidden`) {
 		t.Error("after Remove the page does not offer a new set-up")
 	}
 }
@@ -176,25 +177,25 @@ func TestBrowserConsoleResetsAuthenticator(t *testing.T) {
 	}
 
 	b := mustBrowser(t, s)
-	b.login("olivia", password)
-	b.visit("/console/users?q=carol")
-	b.run("edit carol", chromedp.Click(chromedp.CSS(`button[aria-label="Edit carol"]`)))
-	b.waitFor("authenticator state", `document.querySelector('#u-totp-status').textContent.startsWith('Confirmed')`)
-	b.checkAccessible("user dialog")
-	b.shot("01-user-dialog")
-	b.run("reset", chromedp.Click(chromedp.CSS("#u-totp-reset")))
-	b.waitFor("confirmation asked", `[...document.querySelectorAll('dialog[open] button.danger')].some(x => x.textContent === 'Reset authenticator')`)
-	b.shot("02-confirm")
-	b.run("confirm", chromedp.Click(chromedp.CSS(`dialog[aria-labelledby=confirm-title] button.danger`)))
-	b.waitFor("reset", `document.querySelector('#u-totp-status').textContent.startsWith('Reset.')`)
-	b.shot("03-reset")
+	b.Login("olivia", password)
+	b.Visit("/console/users?q=carol")
+	b.Run("edit carol", chromedp.Click(chromedp.CSS(`button[aria-label="Edit carol"]`)))
+	b.WaitFor("authenticator state", `document.querySelector('#u-totp-status').textContent.startsWith('Confirmed')`)
+	b.CheckAccessible("user dialog")
+	b.Shot("01-user-dialog")
+	b.Run("reset", chromedp.Click(chromedp.CSS("#u-totp-reset")))
+	b.WaitFor("confirmation asked", `[...document.querySelectorAll('dialog[open] button.danger')].some(x => x.textContent === 'Reset authenticator')`)
+	b.Shot("02-confirm")
+	b.Run("confirm", chromedp.Click(chromedp.CSS(`dialog[aria-labelledby=confirm-title] button.danger`)))
+	b.WaitFor("reset", `document.querySelector('#u-totp-status').textContent.startsWith('Reset.')`)
+	b.Shot("03-reset")
 	if info := totpStatus(t, s, "carol"); info.Enrolled {
 		t.Fatalf("after the reset: %+v", info)
 	}
-	if eval[bool](b, `!document.querySelector('#u-totp-reset').hidden`) {
+	if uitest.Eval[bool](b, `!document.querySelector('#u-totp-reset').hidden`) {
 		t.Error("the Reset button is still offered with nothing to reset")
 	}
-	if f := b.focused(); f != "u-totp-status" {
+	if f := b.Focused(); f != "u-totp-status" {
 		t.Errorf("after the reset focus is on %q, want the authenticator status", f)
 	}
 }
