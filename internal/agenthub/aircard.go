@@ -90,6 +90,33 @@ func (h *Hub) airService(serial string) (*agentConn, string, bool) {
 	return nil, "", false
 }
 
+// AirCardService returns the state of the connected AirCard service with,
+// of its readers, only those holding the AirCards with these serials: a
+// copy of the few a user's page shows, not of every AirCard.
+func (h *Hub) AirCardService(serials []string) (WorkstationState, bool) {
+	h.mu.Lock()
+	var svc *agentConn
+	for _, c := range h.conns {
+		if c.role == lanyard.RoleAirCardService {
+			svc = c
+			break
+		}
+	}
+	h.mu.Unlock()
+	if svc == nil {
+		return WorkstationState{}, false
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	return svc.stateWithLocked(func(yield func(Reader) bool) {
+		for _, serial := range serials {
+			if name, ok := svc.serials[serial]; ok && !yield(svc.readers[name]) {
+				return
+			}
+		}
+	}), true
+}
+
 // airServiceOnline reports whether an AirCard service is connected.
 func (h *Hub) airServiceOnline() bool {
 	h.mu.Lock()

@@ -13,13 +13,21 @@ func (h *Hub) CardAccess() service.CardAccess { return cardAccess{h} }
 
 type cardAccess struct{ h *Hub }
 
-func (a cardAccess) Workstations() []service.WorkstationState {
-	states := a.h.States()
+func (a cardAccess) Workstations(ownerID int64) []service.WorkstationState {
+	states := a.h.StatesOf(ownerID)
 	out := make([]service.WorkstationState, 0, len(states))
 	for _, st := range states {
 		out = append(out, serviceState(st))
 	}
 	return out
+}
+
+func (a cardAccess) AirCardService(serials []string) (service.WorkstationState, bool) {
+	st, ok := a.h.AirCardService(serials)
+	if !ok {
+		return service.WorkstationState{}, false
+	}
+	return serviceState(st), true
 }
 
 func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) {

@@ -3,6 +3,8 @@ package agenthub
 import (
 	"bytes"
 	"context"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -54,14 +56,18 @@ func (c *agentConn) state() WorkstationState {
 	return c.stateLocked()
 }
 
-func (c *agentConn) stateLocked() WorkstationState {
-	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: make([]Reader, 0, len(c.readers)),
+func (c *agentConn) stateLocked() WorkstationState { return c.stateWithLocked(maps.Values(c.readers)) }
+
+// stateWithLocked is the connection's state with readers (copies, by
+// name) instead of all of them. c.mu must be held.
+func (c *agentConn) stateWithLocked(readers iter.Seq[Reader]) WorkstationState {
+	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: []Reader{},
 		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft)}
 	if c.tpm != nil {
 		t := *c.tpm
 		st.TPM = &t
 	}
-	for _, r := range c.readers {
+	for r := range readers {
 		r.ATR = bytes.Clone(r.ATR)
 		st.Readers = append(st.Readers, r)
 	}

@@ -148,11 +148,18 @@ var PairLimits = auth.Limits{MaxFailures: 10, Window: 15 * time.Minute, BaseLock
 func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.relay} }
 
 // States returns every connected workstation, by ID.
-func (h *Hub) States() []WorkstationState {
+func (h *Hub) States() []WorkstationState { return h.StatesOf(0) }
+
+// StatesOf returns the connected workstations of ownerID (0: every
+// connected workstation and AirCard service), by ID. Only those are
+// copied: with thousands connected, a user's page needs a few.
+func (h *Hub) StatesOf(ownerID int64) []WorkstationState {
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))
 	for _, c := range h.conns {
-		conns = append(conns, c)
+		if ownerID == 0 || c.ownerID == ownerID && c.role == lanyard.RoleWorkstation {
+			conns = append(conns, c)
+		}
 	}
 	h.mu.Unlock()
 	out := make([]WorkstationState, 0, len(conns))

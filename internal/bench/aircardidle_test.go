@@ -125,6 +125,13 @@ func benchAirCardIdle(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// One user with one AirCard among the N: what their Self-Service
+	// pages cost at this scale.
+	oneName := "bench-one"
+	one, err := svc.CreateUser(ctx, admin, service.UserInput{Login: oneName, DisplayName: &oneName})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	// The agents: the child prints each pairing code; each confirmed
 	// workstation gets its AirCard.
@@ -171,7 +178,10 @@ func benchAirCardIdle(b *testing.B, n int) {
 					return
 				}
 				mu.Lock()
-				serial := serials[next]
+				serial, owner := serials[next], user
+				if next == 0 {
+					owner = one
+				}
 				next++
 				if next == n {
 					close(all)
@@ -179,7 +189,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 				mu.Unlock()
 				err = st.Update(ctx, func(tx lanyard.Tx) error {
 					now := time.Now()
-					c := &lanyard.Card{Serial: serial, CardType: "aircard", OwnerID: user.ID, State: lanyard.CardIssued, WorkstationID: w.ID,
+					c := &lanyard.Card{Serial: serial, CardType: "aircard", OwnerID: owner.ID, State: lanyard.CardIssued, WorkstationID: w.ID,
 						CreatedAt: now, UpdatedAt: now}
 					if err := tx.CreateCard(c); err != nil {
 						return err
@@ -225,6 +235,29 @@ func benchAirCardIdle(b *testing.B, n int) {
 		time.Sleep(time.Second)
 	}
 	b.Logf("all %d AirCards connected after %v", n, time.Since(start).Round(time.Millisecond))
+
+	// Self-Service's connected cards for the user with one AirCard.
+	oneP := &service.Principal{User: one, Roles: one.Roles}
+	const calls = 20
+	if dir := os.Getenv(envIdleProfile); dir != "" {
+		f, err := os.Create(filepath.Join(dir, "connected-cards-cpu.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	t0 := time.Now()
+	for range calls {
+		cards, err := svc.ConnectedCards(ctx, oneP)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cards) != 1 { // at the AirCard service (the workstations are bench's)
+			b.Fatalf("the user with one AirCard sees %d connected cards, want 1", len(cards))
+		}
+	}
+	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/calls, "connected-cards-ms")
 	time.Sleep(2 * time.Second) // idle
 	debug.FreeOSMemory()        // a GC, and freed pages back to the system, as an idle server's scavenger does in time
 	var ms runtime.MemStats

@@ -30,12 +30,8 @@ func airCardService(ca CardAccess) (WorkstationState, bool) {
 	if ca == nil {
 		return WorkstationState{}, false
 	}
-	for _, ws := range ca.Workstations() {
-		if ws.Role == lanyard.RoleAirCardService && ws.Online {
-			return ws, true
-		}
-	}
-	return WorkstationState{}, false
+	ws, ok := ca.AirCardService(nil)
+	return ws, ok && ws.Online
 }
 
 // airCardOwned reports whether the card in reader r of the AirCard service
@@ -56,6 +52,32 @@ func airCardOwnedTx(tx lanyard.Tx, p *Principal, r ReaderState) bool {
 	}
 	c, err := airCardBySerial(tx, r.Serial)
 	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || isCardStaff(p))
+}
+
+// airCardsOf returns, by serial, the registered AirCards p may use at the
+// AirCard service: p's own, and for staff every one with an owner.
+func airCardsOf(tx lanyard.Tx, types []*lanyard.CardType, p *Principal) (map[string]*lanyard.Card, error) {
+	out := map[string]*lanyard.Card{}
+	f := lanyard.CardFilter{OwnerID: p.User.ID}
+	if isCardStaff(p) {
+		f.OwnerID = 0
+	}
+	for _, ct := range types {
+		if ct.Kind != lanyard.KindAirCard {
+			continue
+		}
+		f.CardType = ct.Name
+		cards, err := tx.ListCards(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cards {
+			if c.OwnerID != 0 {
+				out[c.Serial] = c
+			}
+		}
+	}
+	return out, nil
 }
 
 // airCardBySerial returns the registered AirCard with serial.
@@ -165,11 +187,13 @@ func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard
 // AirCardComputers lists the computers allowed to use an AirCard.
 func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int64) ([]AirCardComputer, error) {
 	out := []AirCardComputer{}
-	online := map[int64]bool{}
-	if ca := s.cardAccess(); ca != nil {
-		for _, ws := range ca.Workstations() {
-			online[ws.ID] = ws.Online
+	online := func(id int64) bool {
+		ca := s.cardAccess()
+		if ca == nil {
+			return false
 		}
+		ws, ok := ca.WorkstationState(id)
+		return ok && ws.Online
 	}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		if _, err := s.airCardOf(tx, p, cardID); err != nil {
@@ -180,7 +204,7 @@ func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int
 			return err
 		}
 		for _, c := range list {
-			v := AirCardComputer{WorkstationID: c.WorkstationID, AddedBy: c.AddedBy, AddedAt: c.AddedAt, Online: online[c.WorkstationID]}
+			v := AirCardComputer{WorkstationID: c.WorkstationID, AddedBy: c.AddedBy, AddedAt: c.AddedAt, Online: online(c.WorkstationID)}
 			if w, err := tx.WorkstationByID(c.WorkstationID); err == nil {
 				v.Workstation = w.Name
 			}

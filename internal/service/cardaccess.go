@@ -12,9 +12,15 @@ import (
 // them (internal/agenthub). Card drivers run here, on the server; the
 // agent only relays (ARCHITECTURE.md, principle 1).
 type CardAccess interface {
-	// Workstations returns the state of every workstation the server
-	// knows to be connected.
-	Workstations() []WorkstationState
+	// Workstations returns the state of the connected workstations of
+	// ownerID, or with ownerID 0 of every connected workstation and
+	// AirCard service. A server keeps thousands connected (AirCards):
+	// a user's page asks for their own only.
+	Workstations(ownerID int64) []WorkstationState
+	// AirCardService returns the connected AirCard service with, of its
+	// readers (one per AirCard it hosts, thousands), only those holding
+	// the AirCards with these serials.
+	AirCardService(serials []string) (WorkstationState, bool)
 	// WorkstationState returns the state of one workstation, if it is
 	// connected: a card operation needs only its own (Workstations costs
 	// a copy of every connected workstation).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -64,6 +66,15 @@ type RegisterCardInput struct {
 // never write one (PRODUCT.md, people).
 func isCardStaff(p *Principal) bool {
 	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator)
+}
+
+// ownerScope is the owner whose workstations p works with: their own,
+// or (0) every one for staff.
+func ownerScope(p *Principal) int64 {
+	if isCardStaff(p) {
+		return 0
+	}
+	return p.User.ID
 }
 
 // ListCards lists cards; users see only their own.
@@ -211,11 +222,29 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 	if ca == nil {
 		return out, nil
 	}
-	states := ca.Workstations()
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		types, err := tx.ListCardTypes()
 		if err != nil {
 			return err
+		}
+		// The AirCard service holds every user's AirCards as readers
+		// (10,000 of them): the caller's are found in one query, not one
+		// per reader, and only their readers are copied from the hub, as
+		// only the caller's own workstations are.
+		airCards, err := airCardsOf(tx, types, p)
+		if err != nil {
+			return err
+		}
+		var states []WorkstationState
+		if isCardStaff(p) {
+			states = ca.Workstations(0)
+		} else {
+			states = ca.Workstations(p.User.ID)
+			if len(airCards) > 0 {
+				if svc, ok := ca.AirCardService(slices.Collect(maps.Keys(airCards))); ok {
+					states = append(states, svc)
+				}
+			}
 		}
 		for _, ws := range states {
 			air := ws.Role == lanyard.RoleAirCardService
@@ -223,13 +252,23 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 				continue
 			}
 			for _, r := range ws.Readers {
-				if !r.Present || air && !airCardOwnedTx(tx, p, r) {
+				var known *lanyard.Card
+				if air {
+					if known = airCards[r.Serial]; known == nil || r.Serial == "" {
+						continue
+					}
+				}
+				if !r.Present {
 					continue
 				}
 				cc := &ConnectedCard{WorkstationID: ws.ID, Workstation: ws.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial}
 				if ct := recognize(types, r.ATR, r.Serial != ""); ct != nil {
 					cc.CardType, cc.Kind = ct.Name, ct.Kind
-					if c, err := tx.CardBySerial(ct.Name, r.Serial); err == nil {
+					c, err := known, error(nil)
+					if c == nil || c.CardType != ct.Name {
+						c, err = tx.CardBySerial(ct.Name, r.Serial)
+					}
+					if err == nil {
 						cc.CardID, cc.State = c.ID, c.State
 						if c.OwnerID != 0 {
 							if u, err := tx.UserByID(c.OwnerID); err == nil {

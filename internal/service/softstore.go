@@ -93,7 +93,7 @@ func (s *Service) SoftwareStoreOptions(ctx context.Context, p *Principal, login 
 	if access == nil {
 		return out, nil
 	}
-	states := access.Workstations()
+	states := access.Workstations(ownerScope(p))
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		u, err := s.cardUser(tx, p, login)
 		if err != nil {

@@ -93,7 +93,7 @@ func (s *Service) VirtualOptions(ctx context.Context, p *Principal, login string
 	if ca == nil {
 		return out, nil
 	}
-	states := ca.Workstations()
+	states := ca.Workstations(ownerScope(p))
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		u, err := s.cardUser(tx, p, login)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,14 +170,37 @@ func (a *Access) LoseReplyAfter(wsID int64, reader string, n int) {
 }
 
 // Workstations implements service.CardAccess.
-func (a *Access) Workstations() []service.WorkstationState {
+func (a *Access) Workstations(ownerID int64) []service.WorkstationState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []service.WorkstationState
 	for _, w := range a.ws {
-		out = append(out, w.state())
+		if st := w.state(); ownerID == 0 || st.OwnerID == ownerID && st.Role == lanyard.RoleWorkstation {
+			out = append(out, st)
+		}
 	}
 	return out
+}
+
+// AirCardService implements service.CardAccess.
+func (a *Access) AirCardService(serials []string) (service.WorkstationState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		st := w.state()
+		if st.Role != lanyard.RoleAirCardService {
+			continue
+		}
+		all := st.Readers
+		st.Readers = nil
+		for _, r := range all {
+			if r.Serial != "" && slices.Contains(serials, r.Serial) {
+				st.Readers = append(st.Readers, r)
+			}
+		}
+		return st, true
+	}
+	return service.WorkstationState{}, false
 }
 
 // WorkstationState implements service.CardAccess.
