@@ -145,9 +145,12 @@ type memCard struct {
 	closed    bool
 }
 
+// valid reports whether the connection still reaches its card: not
+// closed, and the reader still there (an attached virtual reader goes
+// when its card is detached) with the same card in it.
 func (k *memCard) valid() bool {
 	s := k.m.slots[k.reader]
-	return !k.closed && s.gen == k.gen
+	return !k.closed && s != nil && s.gen == k.gen
 }
 
 func (k *memCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {

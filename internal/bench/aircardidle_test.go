@@ -145,7 +145,18 @@ func benchAirCardIdle(b *testing.B, n int) {
 	if err := child.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	childDone := make(chan error, 1) // the agents' process exited (it should not)
+	go func() { childDone <- child.Wait() }()
+	b.Cleanup(func() { child.Process.Kill(); <-childDone })
+	childExited := func() error {
+		select {
+		case err := <-childDone:
+			childDone <- err // for the cleanup
+			return fmt.Errorf("the agents' process exited (%v); its output is above", err)
+		default:
+			return nil
+		}
+	}
 	start := time.Now()
 	codes := make(chan string, n)
 	go func() {
@@ -167,8 +178,13 @@ func benchAirCardIdle(b *testing.B, n int) {
 			defer wg.Done()
 			for {
 				var code string
+				var ok bool
 				select {
-				case code = <-codes:
+				case code, ok = <-codes:
+					if !ok {
+						b.Error(childExited())
+						return
+					}
 				case <-all:
 					return
 				}
@@ -231,6 +247,9 @@ func benchAirCardIdle(b *testing.B, n int) {
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("%d of %d AirCards connected", connected, n)
+		}
+		if err := childExited(); err != nil {
+			b.Fatalf("%d of %d AirCards connected: %v", connected, n, err)
 		}
 		time.Sleep(time.Second)
 	}
