@@ -325,25 +325,57 @@ func TestIssueCardInitializedRandomPIN(t *testing.T) {
 // to the server; Continue card issue then finishes it, with exactly the
 // planned certificates.
 func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
-	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) })
+	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) }, nil)
+}
+
+// The same with "Initialize card": the card, used before, is reset first.
+func TestIssueCardInitializedInterruptedAnywhereThenContinued(t *testing.T) {
+	usedBefore := func(t *testing.T, e *issueEnv) {
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.InitializeCard = true })
+		ctx := context.Background()
+		pc := pivOf(t, e.card)
+		if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
+			t.Fatal(err)
+		}
+		adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("pulled", func(t *testing.T) {
+		testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) }, usedBefore)
+	})
+	t.Run("reply lost", func(t *testing.T) {
+		testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) }, usedBefore)
+	})
 }
 
 // The same with the reply lost instead: the card carried out the command
 // (changed the Admin PIN, wrote a certificate, generated a key) and only
 // the server did not hear it. Continue must not depend on knowing.
 func TestIssueCardReplyLostAnywhereThenContinued(t *testing.T) {
-	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) })
+	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) }, nil)
 }
 
-func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Access, afterAPDUs int)) {
+func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Access, afterAPDUs int), setup func(*testing.T, *issueEnv)) {
 	const adminPIN = "11223344" // so that the Admin PIN (PUK) changes too
+	userPIN, wantPIN := "13572468", "13572468"
+	if setup != nil {
+		userPIN, wantPIN = "", piv.DefaultPIN // an initialized card gets the card type's PIN
+	}
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
+			if setup != nil {
+				setup(t, e)
+			}
 			interrupt(e.access, after)
-			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: adminPIN})
+			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
 			if err == nil {
 				completed = true // the whole issue takes fewer APDUs: every point was covered
 				return
@@ -352,11 +384,11 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			if len(cards) == 0 {
 				// Pulled before the card was recorded: nothing to continue,
 				// nothing issued; a new issue starts afresh.
-				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: adminPIN})
+				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
 				if err != nil {
 					t.Fatal(err)
 				}
-				e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+				e.checkIssued(t, res.Card.ID, wantPIN, "smartcard-logon", "secure-email")
 				checkPUK(t, e.card, adminPIN)
 				return
 			}
@@ -367,13 +399,13 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			if len(v.Operations) == 0 || v.Operations[0].State != lanyard.OpInterrupted {
 				t.Fatalf("operations %+v, want the last interrupted", v.Operations)
 			}
-			_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
+			_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: userPIN})
 			wantCode(t, err, lanyard.EConflict)
-			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468", AdminPIN: adminPIN})
+			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: userPIN, AdminPIN: adminPIN})
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.checkIssued(t, res.Card.ID, "13572468", "smartcard-logon", "secure-email")
+			e.checkIssued(t, res.Card.ID, wantPIN, "smartcard-logon", "secure-email")
 			checkPUK(t, e.card, adminPIN)
 		})
 	}
