@@ -25,6 +25,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -401,17 +402,28 @@ func TestBrowserAirCard(t *testing.T) {
 	b.CheckAccessible("AirCard page")
 	b.Shot("aircard-02-computers")
 
-	// An operator's connection code, on the console's card page.
+	// An operator's connection code, on the console's card page: shown
+	// once, and (the checkbox is on by default) mailed to ida.
+	mail := s.startMail()
 	ob := mustBrowser(t, s.srv.URL)
 	ob.Login("otto", password)
 	ob.Visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
 	ob.WaitFor("the code button", `document.querySelector('#aircard-code-create')`)
+	if !uitest.Eval[bool](ob.Browser, `document.querySelector("#aircard-code-mail").checked`) || !strings.Contains(ob.Text("label:has(#aircard-code-mail)"), "ida") {
+		t.Errorf("the mail checkbox is off or does not name the owner: %q", ob.Text("label:has(#aircard-code-mail)"))
+	}
 	ob.Run("Create connection code", chromedp.Click("#aircard-code-create"))
 	ob.WaitFor("the code", `document.querySelector('#aircard-code-value')`)
-	if code := ob.Text("#aircard-code-value"); !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}$`).MatchString(code) {
+	code := ob.Text("#aircard-code-value")
+	if !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}$`).MatchString(code) {
 		t.Fatalf("connection code %q", code)
 	}
+	if hint := ob.Text("#aircard-code-hint"); !strings.Contains(hint, "It was sent to ida@example.com") || !strings.Contains(hint, "aircard add "+code) {
+		t.Errorf("the code's hint says %q", hint)
+	}
+	ob.CheckAccessible("connection code")
 	ob.Shot("aircard-03-code")
+	wantMail(t, s.mail(mail, "ida@example.com", 1)[0], "ida@example.com", "Connection code for your AirCard "+card.Serial, "lanyard agent aircard add "+code)
 
 	// The user removes the computer: the AirCard leaves its reader.
 	b.Run("Remove", chromedp.Click(`#computers button[aria-label="Remove e2e-pc"]`))

@@ -106,6 +106,45 @@ func TestBrowserDocuments(t *testing.T) {
 	olga.CheckConsole()
 }
 
+// TestBrowserDocumentsByOtherMeans: under a policy whose documents
+// channel is "other", the documents panel tells the owner to send the
+// signed document as the company asks, and offers no upload.
+func TestBrowserDocumentsByOtherMeans(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("bea", password)
+	code, body := s.api("GET", "/api/v1/policies/default", nil)
+	if code != 200 {
+		t.Fatalf("GET policy: %d %s", code, body)
+	}
+	var pol lanyard.Policy
+	if err := json.Unmarshal(body, &pol); err != nil {
+		t.Fatal(err)
+	}
+	pol.Settings.Documents.Channel = lanyard.DocsViaOther
+	if code, body := s.api("PUT", "/api/v1/policies/default", &pol); code != 200 {
+		t.Fatalf("PUT policy: %d %s", code, body)
+	}
+	card := mustDocumentCard(t, s, "bea")
+
+	bea := mustBrowser(t, s)
+	bea.Login("bea", password)
+	bea.Visit(fmt.Sprintf("/cards/%d#contents", card.ID))
+	flag := `button[aria-label^="Documents for Secure e-mail"]`
+	bea.WaitFor("the ! next to the certificate", `document.querySelector(`+uitest.JSString(flag)+`)`)
+	bea.Run("open the documents", chromedp.Click(chromedp.CSS(flag)))
+	bea.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	if got := bea.Text("dialog[open]"); !strings.Contains(got, "Download the certificate form (PDF)") ||
+		!strings.Contains(got, "send it as your company asks") || !strings.Contains(got, "an operator records its receipt") {
+		t.Errorf("the panel says %q", got)
+	}
+	if uitest.Eval[bool](bea, `!!document.querySelector('dialog[open] input[type=file]')`) {
+		t.Error("an upload is offered under channel other")
+	}
+	bea.CheckAccessible("documents panel, other means")
+	bea.Shot("documents-other-means")
+	bea.CheckConsole()
+}
+
 // mustDocumentCard gives login a pending card whose secure-email
 // certificate (issued, not written) needs a certificate form.
 func mustDocumentCard(t *testing.T, s *site, login string) *lanyard.Card {
