@@ -3,6 +3,7 @@ package agenthub
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"iter"
 	"maps"
 	"slices"
@@ -161,11 +162,9 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 		c.hub.publish(Event{Kind: EventChanged, State: st})
 		return nil
 	case agentproto.TypeSnapshot:
-		c.update(m.Readers, nil, true)
-		return nil
+		return c.update(m.Readers, nil, true)
 	case agentproto.TypeReaders:
-		c.update(m.Readers, m.Gone, false)
-		return nil
+		return c.update(m.Readers, m.Gone, false)
 	case agentproto.TypeReply:
 		c.mu.Lock()
 		ch := c.pending[m.ID]
@@ -198,9 +197,23 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 // ErrCardRemoved at once, without waiting for the agent's ended message.
 // Its cost is the change's size, not the reader list's: an AirCard
 // service reports thousands.
-func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) {
+func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) error {
 	var events []Event
 	c.mu.Lock()
+	if !full && len(c.readers)+len(rs) > agentproto.MaxReaders {
+		// A message is bounded, the sum of changes is not: an agent
+		// that adds readers without end would exhaust the server.
+		newNames := 0
+		for _, r := range rs {
+			if _, ok := c.readers[r.Name]; !ok {
+				newNames++
+			}
+		}
+		if len(c.readers)+newNames > agentproto.MaxReaders {
+			c.mu.Unlock()
+			return &agentproto.Error{Code: agentproto.ErrCodeFailed, Message: fmt.Sprintf("more than %d readers", agentproto.MaxReaders)}
+		}
+	}
 	if full {
 		names := make(map[string]bool, len(rs))
 		for _, r := range rs {
@@ -249,7 +262,7 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) {
 	}
 	if len(events) == 0 || !c.hub.subscribed() {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	st := c.stateLocked()
 	c.mu.Unlock()
@@ -257,6 +270,7 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) {
 		ev.State = st
 		c.hub.publish(ev)
 	}
+	return nil
 }
 
 // setReaderLocked stores r, keeping the serial index. c.mu must be held.
