@@ -109,6 +109,10 @@ type Tx interface {
 	CardBySerial(cardType, serial string) (*Card, error)
 	ListCards(f CardFilter) ([]*Card, error)
 	CountCards(ownerID int64) (int, error) // cards of ownerID that are not revoked
+	// LockCard holds card id until the transaction ends, as LockUser
+	// does a user: checks of the card made after it stay true until
+	// commit. ENotFound when the card does not exist. Only in Update.
+	LockCard(id int64) error
 
 	// Operations: resumable card workflows.
 	CreateOperation(o *Operation) error // sets o.ID

@@ -371,6 +371,9 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 		// point for one card; and two cards issued at once for one user
 		// must not both pass the policy's maximum.
 		if c.ID != 0 {
+			if err := tx.LockCard(c.ID); err != nil {
+				return err
+			}
 			if err := unchangedForIssue(tx, &was); err != nil {
 				return err
 			}
@@ -412,7 +415,7 @@ func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
 	if !cur.UpdatedAt.Equal(was.UpdatedAt) || cur.State != was.State || cur.OwnerID != was.OwnerID {
 		return lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read (another issue?); look at the card and try again", was.Serial)
 	}
-	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Limit: 10})
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID})
 	if err != nil {
 		return err
 	}

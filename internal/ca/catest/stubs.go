@@ -17,6 +17,7 @@ func (*tx) CreateUser(*lanyard.User) error            { return notImplemented("C
 func (*tx) UpdateUser(*lanyard.User) error            { return notImplemented("UpdateUser") }
 func (*tx) UserByID(int64) (*lanyard.User, error)     { return nil, notImplemented("UserByID") }
 func (*tx) LockUser(int64) error                      { return notImplemented("LockUser") }
+func (*tx) LockCard(int64) error                      { return notImplemented("LockCard") }
 func (*tx) UserByLogin(string) (*lanyard.User, error) { return nil, notImplemented("UserByLogin") }
 func (*tx) ListUsers(lanyard.UserFilter) ([]*lanyard.User, error) {
 	return nil, notImplemented("ListUsers")

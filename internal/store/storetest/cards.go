@@ -286,3 +286,48 @@ func testMaxCardsConcurrent(t *testing.T, s lanyard.Store) {
 		t.Errorf("%d concurrent issues succeeded and alice has %d cards, want %d", ok, have, max)
 	}
 }
+
+// testCardLockConcurrent: transactions that lock a card, check that it is
+// still clean and take it — two issues of one AirCard at once — let
+// exactly one through on both engines.
+func testCardLockConcurrent(t *testing.T, s lanyard.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	c := NewCard("7001", alice.ID)
+	c.State = lanyard.CardClean
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCard(c) })
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.LockCard(999_999) })
+	wantCode(t, "LockCard of a missing card", err, lanyard.ENotFound)
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			errs <- s.Update(t.Context(), func(tx lanyard.Tx) error {
+				if err := tx.LockCard(c.ID); err != nil {
+					return err
+				}
+				cur, err := tx.CardByID(c.ID)
+				if err != nil {
+					return err
+				}
+				if cur.State != lanyard.CardClean {
+					return lanyard.Errorf(lanyard.EConflict, "taken")
+				}
+				time.Sleep(20 * time.Millisecond) // the card I/O between the check and the write, shortened
+				cur.State = lanyard.CardAssigned
+				return tx.UpdateCard(cur)
+			})
+		}()
+	}
+	ok := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !lanyard.IsCode(err, lanyard.EConflict):
+			t.Errorf("concurrent take: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d concurrent takes of one card succeeded, want 1", ok)
+	}
+}

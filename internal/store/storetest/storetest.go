@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"CreateIssued", testCreateIssued},
 		{"Cards", testCards},
 		{"MaxCardsConcurrent", testMaxCardsConcurrent},
+		{"CardLockConcurrent", testCardLockConcurrent},
 		{"ExpiredPairings", testExpiredPairings},
 		{"Operations", testOperations},
 		{"SecretAnswers", testSecretAnswers},
