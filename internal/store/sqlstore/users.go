@@ -71,11 +71,15 @@ func (t *txn) UserByID(id int64) (*lanyard.User, error) {
 // count a user's cards before either adds one); SQLite's writer lock
 // (BEGIN IMMEDIATE) already serializes writers, so there it only checks
 // that the user exists.
-func (t *txn) LockUser(id int64) error { return t.lockRow("users", id, notFound("user %d not found", id)) }
+func (t *txn) LockUser(id int64) error {
+	return t.lockRow("users", id, notFound("user %d not found", id))
+}
 
 // LockCard is LockUser for a card (two issues of one AirCard, which takes
 // several sessions at once).
-func (t *txn) LockCard(id int64) error { return t.lockRow("cards", id, notFound("card %d not found", id)) }
+func (t *txn) LockCard(id int64) error {
+	return t.lockRow("cards", id, notFound("card %d not found", id))
+}
 
 // lockRow reads row id of table with the engine's row lock.
 func (t *txn) lockRow(table string, id int64, missing *lanyard.Error) error {
