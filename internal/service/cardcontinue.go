@@ -99,7 +99,10 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	// manages never takes one here.
 	o.ShowAdminPIN = plan.CustomAdminPIN && !j.data.PUKSet
 	if plan.CustomAdminPIN && j.data.PUKSet {
-		in.AdminPIN = "" // on the card already: nothing to set (the dialog offers the field "if you set one")
+		// On the card already: nothing to set (the dialog offers the
+		// field "if you set one"), but it can finish a User PIN change
+		// interrupted with its reply lost.
+		j.knownPUK, in.AdminPIN = in.AdminPIN, ""
 	}
 	o.ShowUserPIN = !plan.Initialize && !plan.RandomPIN
 	o.RandomPIN, o.Initialize = plan.RandomPIN, plan.Initialize
@@ -109,7 +112,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		return nil, err
 	}
 	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
-	j.pc, j.plan, j.card, j.op, j.resumed = pc, &plan, card, op, true
+	j.pc, j.plan, j.card, j.op, j.resumeAt = pc, &plan, card, op, resumePoint(&j.data)
 	if j.ident, err = cardIdent(ctx, pc); err != nil {
 		return nil, err
 	}

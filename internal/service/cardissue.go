@@ -67,9 +67,32 @@ type issueJob struct {
 	found   []issuance.Found
 	pc      *piv.Card
 	ident   []byte
-	// resumed: a Continue of an interrupted issue, whose last command to
-	// the card may have been carried out with its reply lost.
-	resumed bool
+	// resumeAt is, for a Continue, the PIN step the interrupted run had
+	// reached ("puk" or "pin"; "" before them): its change may have
+	// reached the card with the reply lost. knownPUK is the Admin PIN
+	// entered again at Continue when the one chosen at issue is on the
+	// card already.
+	resumeAt string
+	knownPUK string
+}
+
+// resumePoint is the PIN step an interrupted issue recorded as d had
+// reached: "puk" when every certificate step is done (written, or waiting
+// for the CA) and the Admin PIN is not recorded, "pin" after the Admin
+// PIN, "" otherwise.
+func resumePoint(d *issueData) string {
+	switch {
+	case d.PINSet:
+		return ""
+	case d.PUKSet:
+		return "pin"
+	}
+	for _, sl := range d.Plan.Slots {
+		if !d.Written[sl.Slot] && !(d.Requests[sl.Slot] != 0 && d.Certs[sl.Slot] == "") {
+			return ""
+		}
+	}
+	return "puk"
 }
 
 // issueData is the issue operation's record (Operation.Data): the plan and
@@ -766,11 +789,12 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	// Admin PIN (PUK), then the user PIN, falling back to the card type.
 	if !d.PUKSet {
 		if want := j.newPUK(); want != keys.PUK {
-			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil && !(j.resumed && wrongSecret(err) && j.pc.ChangePUK(ctx, want, want) == nil) {
-				// Resumed, the change may have reached the card before
-				// the interruption, its reply lost: the card then holds
-				// the new Admin PIN already, which the second try shows
-				// (and a success restores the tries the first spent).
+			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil && !(j.resumeAt == "puk" && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
+				// Resumed at this step, the change may have reached the
+				// card before the interruption, its reply lost: the card
+				// then holds the new Admin PIN already, which one more
+				// try shows (a success restores the tries; it is made
+				// only while two are left).
 				return false, issuance.CardError(err, "setting the Admin PIN failed")
 			}
 		}
@@ -795,9 +819,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			return false, lanyard.Errorf(lanyard.EInvalid, "enter the User PIN again to continue")
 		}
 		if want != keys.PIN {
-			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumed && wrongSecret(err) && j.pc.VerifyPIN(ctx, want) == nil) {
-				// As for the Admin PIN: a change carried out before the
-				// interruption shows as the new PIN verifying.
+			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && wrongSecret(err, 1) && j.resetPIN(ctx, want, err)) {
 				return false, issuance.CardError(err, "setting the User PIN failed")
 			}
 		}
@@ -816,10 +838,28 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 }
 
 // wrongSecret reports whether err is the card refusing a PIN or PUK with
-// tries left (63CX): the reference may have been changed already.
-func wrongSecret(err error) bool {
+// at least left tries left (63CX): the reference may have been changed
+// already, and there is room to find out.
+func wrongSecret(err error, left int) bool {
 	var ae *piv.AuthError
-	return errors.As(err, &ae) && ae.Retries > 0
+	return errors.As(err, &ae) && ae.Retries >= left
+}
+
+// resetPIN sets the User PIN to want when a resumed change found the old
+// one refused (the change may have reached the card, its reply lost):
+// with the Admin PIN when it is known (RESET RETRY COUNTER, no guess, the
+// tries restored), else — for a PIN the user entered, never one drawn
+// afresh — by trying want once while two tries are left.
+func (j *issueJob) resetPIN(ctx context.Context, want string, changeErr error) bool {
+	puk := j.knownPUK
+	if !j.data.Plan.CustomAdminPIN {
+		puk = j.newPUK()
+	}
+	if puk != "" {
+		return j.pc.UnblockPIN(ctx, puk, want) == nil
+	}
+	drawn := j.data.Plan.RandomPIN || j.data.Plan.PINSetup
+	return !drawn && wrongSecret(changeErr, 2) && j.pc.VerifyPIN(ctx, want) == nil
 }
 
 // newPUK is the Admin PIN the card gets: the one entered, else the card

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -360,12 +361,17 @@ func TestIssueCardReplyLostAnywhereThenContinued(t *testing.T) {
 	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) }, nil)
 }
 
+// The same with a random User PIN: Continue draws another, which it
+// cannot guess is on the card; it sets it with the Admin PIN instead.
+func TestIssueCardRandomPINReplyLostAnywhereThenContinued(t *testing.T) {
+	testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) }, func(t *testing.T, e *issueEnv) {
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.RandomUserPIN = true })
+	})
+}
+
 func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Access, afterAPDUs int), setup func(*testing.T, *issueEnv)) {
 	const adminPIN = "11223344" // so that the Admin PIN (PUK) changes too
 	userPIN, wantPIN := "13572468", "13572468"
-	if setup != nil {
-		userPIN, wantPIN = "", piv.DefaultPIN // an initialized card gets the card type's PIN
-	}
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
@@ -373,6 +379,16 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			ctx := context.Background()
 			if setup != nil {
 				setup(t, e)
+				p, err := e.svc.GetPolicy(ctx, "default")
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case p.Settings.Issuance.RandomUserPIN:
+					userPIN, wantPIN = "", "" // the one shown at the end
+				case p.Settings.Issuance.InitializeCard:
+					userPIN, wantPIN = "", piv.DefaultPIN // the card type's
+				}
 			}
 			interrupt(e.access, after)
 			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
@@ -388,7 +404,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 				if err != nil {
 					t.Fatal(err)
 				}
-				e.checkIssued(t, res.Card.ID, wantPIN, "smartcard-logon", "secure-email")
+				e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
 				checkPUK(t, e.card, adminPIN)
 				return
 			}
@@ -405,7 +421,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.checkIssued(t, res.Card.ID, wantPIN, "smartcard-logon", "secure-email")
+			e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
 			checkPUK(t, e.card, adminPIN)
 		})
 	}
