@@ -266,7 +266,7 @@ func (h *Hub) recheck(ctx context.Context) {
 	h.mu.Unlock()
 	inactive, err := h.svc.AgentsSeen(ctx, ids)
 	if err != nil && ctx.Err() == nil {
-		h.log.Warn("agent recheck failed", "err", err)
+		h.log.Warn("agent recheck failed for some workstations", "err", err)
 	}
 	for _, id := range inactive {
 		h.log.Info("workstation no longer active; dropping its connection", "workstation", id)

@@ -105,8 +105,11 @@ func TestFrameRefused(t *testing.T) {
 }
 
 func TestConnHeartbeat(t *testing.T) {
+	// Heartbeats of 100 ms: short for a test, long enough for the race
+	// detector's slowdown (20 ms failed now and then).
+	const beat = 100 * time.Millisecond
 	a, b := net.Pipe()
-	ca := NewConn(a, nil, 20*time.Millisecond)
+	ca := NewConn(a, nil, beat)
 	defer ca.Close()
 	// b answers nothing: a notices within three heartbeats.
 	go io.Copy(io.Discard, b)
@@ -115,29 +118,34 @@ func TestConnHeartbeat(t *testing.T) {
 	if !errors.Is(err, ErrPeerSilent) {
 		t.Fatalf("Recv from a silent peer: %v", err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	if d := time.Since(start); d > 10*beat {
 		t.Errorf("silence noticed after %v", d)
 	}
 
 	// Two live Conns keep each other alive with pings alone.
 	x, y := net.Pipe()
-	cx, cy := NewConn(x, nil, 20*time.Millisecond), NewConn(y, nil, 20*time.Millisecond)
+	cx, cy := NewConn(x, nil, beat), NewConn(y, nil, beat)
 	defer cx.Close()
 	defer cy.Close()
-	got := make(chan *Message, 1)
+	type result struct {
+		m   *Message
+		err error
+	}
+	got := make(chan result, 1)
 	go func() {
 		m, err := cy.Recv()
-		if err != nil {
-			t.Error(err)
-		}
-		got <- m
+		got <- result{m, err}
 	}()
 	go cx.Recv() // reads cy's pings
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(6 * beat) // twice the silence that would end them
 	if err := cx.Send(&Message{Type: TypeHello, Version: "v"}); err != nil {
 		t.Fatal(err)
 	}
-	if m := <-got; m.Type != TypeHello {
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if m := r.m; m.Type != TypeHello {
 		t.Errorf("got %+v", m)
 	}
 }
@@ -226,5 +234,35 @@ func TestSoftStoreMessages(t *testing.T) {
 		Password: strings.Repeat("p", MaxPassword), Scope: StoreUser, Account: strings.Repeat("u", MaxNameLength), Name: strings.Repeat("n", MaxStoreName)}}
 	if err := WriteFrame(io.Discard, m); err != nil {
 		t.Errorf("the largest store request: %v", err)
+	}
+}
+
+// A peer that keeps pinging but stops reading fails a write after the
+// watchdog's timeout instead of holding the sender (and every other
+// sender on the connection) for ever.
+func TestConnSendToPeerThatDoesNotRead(t *testing.T) {
+	const beat = 100 * time.Millisecond
+	x, y := net.Pipe()
+	cx := NewConn(x, nil, beat)
+	defer cx.Close()
+	defer y.Close()
+	go func() { // pings, never reads
+		for {
+			if WriteFrame(y, &Message{Type: TypePing}) != nil {
+				return
+			}
+			time.Sleep(beat / 2)
+		}
+	}()
+	go cx.Recv()
+	done := make(chan error, 1)
+	go func() { done <- cx.Send(&Message{Type: TypeHello, Version: "v"}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the write to a peer that does not read succeeded")
+		}
+	case <-time.After(20 * beat):
+		t.Fatal("Send still blocked after twenty heartbeats")
 	}
 }

@@ -77,10 +77,15 @@ func (c *Conn) ping() {
 	c.mu.Unlock()
 }
 
-// Send writes one message.
+// Send writes one message. On a connection with write deadlines (the
+// server's TLS connection), a peer that stops reading fails the write
+// after the watchdog's timeout instead of holding every sender.
 func (c *Conn) Send(m *Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if d, ok := c.rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
 	return WriteFrame(c.rwc, m)
 }
 
@@ -98,7 +103,11 @@ func (c *Conn) Recv() (*Message, error) {
 			}
 			return nil, err
 		}
-		c.watchdog.Reset(c.timeout)
+		c.mu.Lock()
+		if !c.closed {
+			c.watchdog.Reset(c.timeout)
+		}
+		c.mu.Unlock()
 		if m.Type != TypePing {
 			return m, nil
 		}

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,5 +117,27 @@ func TestTemplates(t *testing.T) {
 	}
 	if evs := h.audit(t, "mail.template"); len(evs) != 2 {
 		t.Errorf("%d mail.template events, want 2", len(evs))
+	}
+
+	// Secrets stay out of subjects, which are stored in clear and
+	// audited, even when an administrator puts them there.
+	if _, err := h.mailer.PutMailTemplate(ctx, admin, "aircard_code", service.MailTemplateInput{Subject: "Code {{.Code}} PIN {{.PIN}}", Text: "{{.Code}}"}); err != nil {
+		t.Fatal(err)
+	}
+	u := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice", Email: addr(t, "alice")}
+	if err := h.mailer.AirCardCode(ctx, []string{u.Email}, u, &lanyard.Card{ID: 2, Serial: "42"}, "QWERT-YUIOP"); err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for _, m := range h.outbox(t, lanyard.MailQueued) {
+		subjects = append(subjects, m.Subject)
+	}
+	if !slices.Contains(subjects, "Code (not shown) PIN (not shown)") || strings.Contains(strings.Join(subjects, "|"), "QWERT-YUIOP") {
+		t.Errorf("queued subjects %q", subjects)
+	}
+	for _, e := range h.audit(t, "mail.queue") {
+		if bytes.Contains(e.Details, []byte("QWERT-YUIOP")) {
+			t.Errorf("audit event %s holds the code", e.Action)
+		}
 	}
 }

@@ -286,8 +286,8 @@ type rendered struct{ subject, text, html string }
 func (c *compiled) render(d Data) (*rendered, error) {
 	var r rendered
 	var b bytes.Buffer
-	noPIN := d
-	noPIN.PIN = "(not shown)"
+	noPIN := d // subjects are stored in clear and audited: no secrets
+	noPIN.PIN, noPIN.Code = "(not shown)", "(not shown)"
 	if err := c.subject.Execute(&b, noPIN); err != nil {
 		return nil, templateError("subject", err)
 	}

@@ -97,7 +97,7 @@ func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert
 	if cert == nil { // rejected
 		return func(ctx context.Context) { s.notifyCardIssue(ctx, "rejected", user, card, r.Template, r.Comment) }, nil
 	}
-	cert.CardID, cert.UpdatedAt = card.ID, s.clock()
+	cert.CardID, cert.Slot, cert.UpdatedAt = card.ID, sl.Slot, s.clock()
 	if !sl.NeedForm {
 		cert.Status = lanyard.CertApproved
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -430,6 +431,7 @@ const agentsSeenBatch = 1000
 // workstations would otherwise commit 10,000 transactions every
 // recheck. It returns those no longer active (revoked, or deleted).
 func (s *Service) AgentsSeen(ctx context.Context, ids []int64) (inactive []int64, err error) {
+	var firstErr error // a failed batch does not keep the others from being checked
 	for batch := range slices.Chunk(ids, agentsSeenBatch) {
 		var gone []int64
 		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
@@ -454,11 +456,15 @@ func (s *Service) AgentsSeen(ctx context.Context, ids []int64) (inactive []int64
 			return nil
 		})
 		if err != nil {
-			return inactive, err
+			if ctx.Err() != nil {
+				return inactive, err
+			}
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
 		inactive = append(inactive, gone...)
 	}
-	return inactive, nil
+	return inactive, firstErr
 }
 
 // PairingRetention is how long an unconfirmed, expired pairing request is
