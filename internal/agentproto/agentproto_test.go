@@ -136,7 +136,7 @@ func TestConnHeartbeat(t *testing.T) {
 		m, err := cy.Recv()
 		got <- result{m, err}
 	}()
-	go cx.Recv() // reads cy's pings
+	go cx.Recv()         // reads cy's pings
 	time.Sleep(6 * beat) // twice the silence that would end them
 	if err := cx.Send(&Message{Type: TypeHello, Version: "v"}); err != nil {
 		t.Fatal(err)
