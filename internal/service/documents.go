@@ -284,7 +284,7 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	if p.Has(lanyard.RoleDocumentOfficer) && d.State == lanyard.DocUploaded && d.UserID != p.User.ID {
 		v.Actions = append(v.Actions, "decide")
 	}
-	if p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) &&
+	if p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) && d.UserID != p.User.ID &&
 		(d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
 		// Documents sent by other means: the policy's channel when it
 		// says so, and always a way the guide allows ("by any other

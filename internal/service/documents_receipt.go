@@ -37,6 +37,10 @@ func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, not
 		if d, err = tx.DocumentByID(id); err != nil {
 			return err
 		}
+		if d.UserID == p.User.ID {
+			// As for a decision: nobody vouches for their own papers.
+			return lanyard.Errorf(lanyard.EForbidden, "you cannot record the receipt of your own document; another operator or document officer does")
+		}
 		if err := uploadable(d); err != nil {
 			return err
 		}

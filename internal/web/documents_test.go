@@ -432,6 +432,13 @@ func TestDocumentReceipt(t *testing.T) {
 	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
 		t.Fatalf("FormApproved after the officer's approval: %v %v", ok, err)
 	}
+
+	// Staff do not record the receipt of their own documents.
+	other := e.documents(e.alice)["9e/certificate_form"]
+	aliceOperator := &service.Principal{User: e.aliceUser, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}}
+	if _, err := e.svc.RecordReceipt(context.Background(), aliceOperator, other.ID, "I brought it myself"); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("an operator recorded the receipt of their own document: %v", err)
+	}
 }
 
 // Under a policy whose documents channel is "other" (guide: "by any other
