@@ -281,18 +281,7 @@ func TestIssueCardInitializedRandomPIN(t *testing.T) {
 		s.Issuance.InitializeCard = true
 		s.Issuance.RandomUserPIN = true
 	})
-	// Someone used the card before: other PIN, a key in 9E.
-	pc := pivOf(t, e.card)
-	if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
-		t.Fatal(err)
-	}
+	useCardBefore(t, e) // other PIN, a key in 9E
 	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
 	if err != nil {
 		t.Fatal(err)
@@ -333,18 +322,7 @@ func TestIssueCardPulledAnywhereThenContinued(t *testing.T) {
 func TestIssueCardInitializedInterruptedAnywhereThenContinued(t *testing.T) {
 	usedBefore := func(t *testing.T, e *issueEnv) {
 		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.InitializeCard = true })
-		ctx := context.Background()
-		pc := pivOf(t, e.card)
-		if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
-			t.Fatal(err)
-		}
-		adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
-			t.Fatal(err)
-		}
+		useCardBefore(t, e)
 	}
 	t.Run("pulled", func(t *testing.T) {
 		testIssueInterruptedAnywhere(t, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) }, usedBefore)
@@ -424,6 +402,24 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
 			checkPUK(t, e.card, adminPIN)
 		})
+	}
+}
+
+// useCardBefore has someone use alice's card before the issue: another
+// PIN, and a key in slot 9E.
+func useCardBefore(t *testing.T, e *issueEnv) {
+	t.Helper()
+	ctx := context.Background()
+	pc := pivOf(t, e.card)
+	if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,36 +251,21 @@ func testMaxCardsConcurrent(t *testing.T, s lanyard.Store) {
 	alice := MustCreateUser(t, s, "alice")
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.LockUser(999_999) })
 	wantCode(t, "LockUser of a missing user", err, lanyard.ENotFound)
-	const n, max = 8, 2
-	errs := make(chan error, n)
-	for i := range n {
-		go func() {
-			errs <- s.Update(t.Context(), func(tx lanyard.Tx) error {
-				if err := tx.LockUser(alice.ID); err != nil {
-					return err
-				}
-				have, err := tx.CountCards(alice.ID)
-				if err != nil {
-					return err
-				}
-				if have >= max {
-					return lanyard.Errorf(lanyard.EConflict, "at most %d cards", max)
-				}
-				time.Sleep(20 * time.Millisecond) // the card I/O between the check and the write, shortened
-				return tx.CreateCard(NewCard(fmt.Sprintf("90%02d", i), alice.ID))
-			})
-		}()
-	}
-	ok := 0
-	for range n {
-		err := <-errs
-		switch {
-		case err == nil:
-			ok++
-		case !lanyard.IsCode(err, lanyard.EConflict):
-			t.Errorf("concurrent issue: %v", err)
+	const max = 2
+	ok := checkThenWrite(t, s, 8, func(tx lanyard.Tx, i int, checked func()) error {
+		if err := tx.LockUser(alice.ID); err != nil {
+			return err
 		}
-	}
+		have, err := tx.CountCards(alice.ID)
+		if err != nil {
+			return err
+		}
+		if have >= max {
+			return lanyard.Errorf(lanyard.EConflict, "at most %d cards", max)
+		}
+		checked()
+		return tx.CreateCard(NewCard(fmt.Sprintf("90%02d", i), alice.ID))
+	})
 	var have int
 	MustView(t, s, func(tx lanyard.Tx) (err error) { have, err = tx.CountCards(alice.ID); return err })
 	if ok != max || have != max {
@@ -297,37 +283,58 @@ func testCardLockConcurrent(t *testing.T, s lanyard.Store) {
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCard(c) })
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.LockCard(999_999) })
 	wantCode(t, "LockCard of a missing card", err, lanyard.ENotFound)
-	const n = 8
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			errs <- s.Update(t.Context(), func(tx lanyard.Tx) error {
-				if err := tx.LockCard(c.ID); err != nil {
-					return err
-				}
-				cur, err := tx.CardByID(c.ID)
-				if err != nil {
-					return err
-				}
-				if cur.State != lanyard.CardClean {
-					return lanyard.Errorf(lanyard.EConflict, "taken")
-				}
-				time.Sleep(20 * time.Millisecond) // the card I/O between the check and the write, shortened
-				cur.State = lanyard.CardAssigned
-				return tx.UpdateCard(cur)
-			})
-		}()
+	ok := checkThenWrite(t, s, 8, func(tx lanyard.Tx, _ int, checked func()) error {
+		if err := tx.LockCard(c.ID); err != nil {
+			return err
+		}
+		cur, err := tx.CardByID(c.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != lanyard.CardClean {
+			return lanyard.Errorf(lanyard.EConflict, "taken")
+		}
+		checked()
+		cur.State = lanyard.CardAssigned
+		return tx.UpdateCard(cur)
+	})
+	if ok != 1 {
+		t.Errorf("%d concurrent takes of one card succeeded, want 1", ok)
 	}
-	ok := 0
+}
+
+// checkThenWrite runs n Update transactions at once, each fn(tx, i,
+// checked), and returns how many committed; the others must fail with
+// EConflict. fn calls checked between its check and its write: each
+// transaction waits there until all n have checked, or for a short while
+// when they cannot all get there (a lock lets one in at a time). Without
+// the lock every transaction thus checks before any writes, whatever
+// order the pool starts them in: the race the lock must prevent is
+// always run.
+func checkThenWrite(t *testing.T, s lanyard.Store, n int, fn func(tx lanyard.Tx, i int, checked func()) error) (ok int) {
+	t.Helper()
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	checked := func() {
+		if arrived.Add(1) == int32(n) {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- s.Update(t.Context(), func(tx lanyard.Tx) error { return fn(tx, i, checked) }) }()
+	}
 	for range n {
 		switch err := <-errs; {
 		case err == nil:
 			ok++
 		case !lanyard.IsCode(err, lanyard.EConflict):
-			t.Errorf("concurrent take: %v", err)
+			t.Errorf("concurrent transaction: %v", err)
 		}
 	}
-	if ok != 1 {
-		t.Errorf("%d concurrent takes of one card succeeded, want 1", ok)
-	}
+	return ok
 }

@@ -94,34 +94,19 @@ func testTOTPConcurrent(t *testing.T, s lanyard.Store) {
 	alice := MustCreateUser(t, s, "alice")
 	e := &lanyard.TOTPEnrollment{UserID: alice.ID, SealedSecret: []byte("sealed"), ConfirmedAt: t0, CreatedAt: t0}
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.PutTOTPEnrollment(e) })
-	const n = 8
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			errs <- s.Update(t.Context(), func(tx lanyard.Tx) error {
-				got, err := tx.TOTPEnrollment(alice.ID)
-				if err != nil {
-					return err
-				}
-				if got.LastStep >= 7 {
-					return lanyard.Errorf(lanyard.EConflict, "already used")
-				}
-				prev := got.LastStep
-				got.LastStep = 7
-				return tx.UpdateTOTPEnrollment(got, prev)
-			})
-		}()
-	}
-	ok := 0
-	for range n {
-		err := <-errs
-		switch {
-		case err == nil:
-			ok++
-		case !lanyard.IsCode(err, lanyard.EConflict):
-			t.Errorf("concurrent use: %v", err)
+	ok := checkThenWrite(t, s, 8, func(tx lanyard.Tx, _ int, checked func()) error {
+		got, err := tx.TOTPEnrollment(alice.ID)
+		if err != nil {
+			return err
 		}
-	}
+		if got.LastStep >= 7 {
+			return lanyard.Errorf(lanyard.EConflict, "already used")
+		}
+		checked()
+		prev := got.LastStep
+		got.LastStep = 7
+		return tx.UpdateTOTPEnrollment(got, prev)
+	})
 	if ok != 1 {
 		t.Errorf("%d concurrent uses of one step succeeded, want 1", ok)
 	}

@@ -37,11 +37,7 @@ func TestBrowserDocuments(t *testing.T) {
 
 	ann := mustBrowser(t, s)
 	ann.Login("ann", password)
-	ann.Visit(fmt.Sprintf("/cards/%d#contents", card.ID))
-	flag := `button[aria-label^="Documents for Secure e-mail"]`
-	ann.WaitFor("the ! next to the certificate", `document.querySelector(`+uitest.JSString(flag)+`)`)
-	ann.Run("open the documents", chromedp.Click(chromedp.CSS(flag)))
-	ann.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	flag := openDocumentsPanel(ann, card.ID)
 	if got := ann.Text("dialog[open]"); !strings.Contains(got, "Certificate form") || !strings.Contains(got, "Awaiting upload") ||
 		!strings.Contains(got, "Download the certificate form (PDF)") {
 		t.Errorf("the panel says %q", got)
@@ -128,11 +124,7 @@ func TestBrowserDocumentsByOtherMeans(t *testing.T) {
 
 	bea := mustBrowser(t, s)
 	bea.Login("bea", password)
-	bea.Visit(fmt.Sprintf("/cards/%d#contents", card.ID))
-	flag := `button[aria-label^="Documents for Secure e-mail"]`
-	bea.WaitFor("the ! next to the certificate", `document.querySelector(`+uitest.JSString(flag)+`)`)
-	bea.Run("open the documents", chromedp.Click(chromedp.CSS(flag)))
-	bea.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	openDocumentsPanel(bea, card.ID)
 	if got := bea.Text("dialog[open]"); !strings.Contains(got, "Download the certificate form (PDF)") ||
 		!strings.Contains(got, "send it as your company asks") || !strings.Contains(got, "an operator records its receipt") {
 		t.Errorf("the panel says %q", got)
@@ -143,6 +135,18 @@ func TestBrowserDocumentsByOtherMeans(t *testing.T) {
 	bea.CheckAccessible("documents panel, other means")
 	bea.Shot("documents-other-means")
 	bea.CheckConsole()
+}
+
+// openDocumentsPanel opens, from the card's Contents tab, the documents
+// panel of its Secure e-mail certificate ("!"), and returns the selector
+// of that "!".
+func openDocumentsPanel(b *browser, cardID int64) string {
+	b.Visit(fmt.Sprintf("/cards/%d#contents", cardID))
+	flag := `button[aria-label^="Documents for Secure e-mail"]`
+	b.WaitFor("the ! next to the certificate", `document.querySelector(`+uitest.JSString(flag)+`)`)
+	b.Run("open the documents", chromedp.Click(chromedp.CSS(flag)))
+	b.WaitFor("the documents panel", `document.querySelector('dialog[open] h2')?.textContent === 'Documents for Secure e-mail'`)
+	return flag
 }
 
 // mustDocumentCard gives login a pending card whose secure-email
