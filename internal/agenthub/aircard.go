@@ -133,10 +133,7 @@ func (h *Hub) airServiceOnline() bool {
 // ends their sessions on AirCards no longer on them.
 func (h *Hub) AirCardsChanged(workstationIDs ...int64) {
 	for _, id := range workstationIDs {
-		h.mu.Lock()
-		c := h.conns[id]
-		h.mu.Unlock()
-		if c != nil && c.role == lanyard.RoleWorkstation {
+		if c := h.live(id); c != nil && c.role == lanyard.RoleWorkstation {
 			go h.pushAirCards(c)
 		}
 	}

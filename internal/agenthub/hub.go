@@ -216,6 +216,25 @@ func (h *Hub) publish(ev Event) {
 	}
 }
 
+// live returns the workstation's connection here, or nil when it has none
+// or its connection has ended but is not yet unregistered: a request on
+// it would fail as ErrAgentGone or, worse, as ErrCardBusy for a session
+// that is about to end, where the caller should learn ErrOffline.
+func (h *Hub) live(id int64) *agentConn {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.pc.Done():
+		return nil
+	default:
+		return c
+	}
+}
+
 // Disconnect drops the workstation's connection, if it has one here (after
 // a revocation). Its sessions fail with ErrAgentGone.
 func (h *Hub) Disconnect(id int64) {

@@ -31,9 +31,7 @@ type Session struct {
 // workstationID. A card that already has a session fails with ErrCardBusy
 // (conflict), as does one another application on the workstation holds.
 func (h *Hub) Open(ctx context.Context, workstationID int64, reader string) (*Session, error) {
-	h.mu.Lock()
-	c := h.conns[workstationID]
-	h.mu.Unlock()
+	c := h.live(workstationID)
 	if c == nil {
 		return nil, ErrOffline
 	}
@@ -156,9 +154,7 @@ func (s *Session) ended() error {
 // kind (agentproto.KindTPMVirtualCard or KindPlatformCredential) and
 // returns the reader it is in, once the agent's inventory shows it.
 func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind string) (Reader, error) {
-	h.mu.Lock()
-	c := h.conns[workstationID]
-	h.mu.Unlock()
+	c := h.live(workstationID)
 	if c == nil {
 		return Reader{}, ErrOffline
 	}

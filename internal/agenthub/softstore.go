@@ -37,9 +37,7 @@ func (h *Hub) SoftwareStore(ctx context.Context, workstationID int64, req *agent
 // softRequest sends a request that needs no session and returns the
 // agent's reply, or its error.
 func (h *Hub) softRequest(ctx context.Context, workstationID int64, m *agentproto.Message) (*agentproto.Message, error) {
-	h.mu.Lock()
-	c := h.conns[workstationID]
-	h.mu.Unlock()
+	c := h.live(workstationID)
 	if c == nil {
 		return nil, ErrOffline
 	}
