@@ -1,6 +1,7 @@
 package agenthub
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -68,18 +69,35 @@ func (h *Hub) airDisconnected(c *agentConn) {
 	}
 }
 
+// airServices returns the connected AirCard services. There may be
+// several (each hosting its own AirCards, from its own state directory):
+// a card is reached at the one that reports its serial.
+func (h *Hub) airServices() []*agentConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*agentConn
+	for _, c := range h.conns {
+		if c.role != lanyard.RoleAirCardService {
+			continue
+		}
+		select {
+		case <-c.pc.Done():
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // airService returns the connected AirCard service holding the AirCard
 // with serial, and its reader.
 func (h *Hub) airService(serial string) (*agentConn, string, bool) {
-	h.mu.Lock()
-	conns := make([]*agentConn, 0, 1)
-	for _, c := range h.conns {
-		if c.role == lanyard.RoleAirCardService {
-			conns = append(conns, c)
-		}
-	}
-	h.mu.Unlock()
-	for _, c := range conns {
+	return lookupAirCard(h.airServices(), serial)
+}
+
+// lookupAirCard finds the AirCard with serial among services.
+func lookupAirCard(services []*agentConn, serial string) (*agentConn, string, bool) {
+	for _, c := range services {
 		c.mu.Lock()
 		reader, ok := c.serials[serial]
 		c.mu.Unlock()
@@ -90,43 +108,44 @@ func (h *Hub) airService(serial string) (*agentConn, string, bool) {
 	return nil, "", false
 }
 
-// AirCardService returns the state of the connected AirCard service with,
-// of its readers, only those holding the AirCards with these serials: a
-// copy of the few a user's page shows, not of every AirCard.
-func (h *Hub) AirCardService(serials []string) (WorkstationState, bool) {
-	h.mu.Lock()
-	var svc *agentConn
-	for _, c := range h.conns {
-		if c.role == lanyard.RoleAirCardService {
-			svc = c
-			break
-		}
-	}
-	h.mu.Unlock()
-	if svc == nil {
-		return WorkstationState{}, false
-	}
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	return svc.stateWithLocked(func(yield func(Reader) bool) {
-		for _, serial := range serials {
-			if name, ok := svc.serials[serial]; ok && !yield(svc.readers[name]) {
-				return
+// AirCardServices returns the state of every connected AirCard service
+// with, of its readers, only those holding the AirCards with these
+// serials: a copy of the few a user's page shows, not of every AirCard.
+// ReaderCount still tells how many each hosts.
+func (h *Hub) AirCardServices(serials []string) []WorkstationState {
+	services := h.airServices()
+	out := make([]WorkstationState, 0, len(services))
+	for _, svc := range services {
+		svc.mu.Lock()
+		out = append(out, svc.stateWithLocked(func(yield func(Reader) bool) {
+			for _, serial := range serials {
+				if name, ok := svc.serials[serial]; ok && !yield(svc.readers[name]) {
+					return
+				}
 			}
-		}
-	}), true
+		}))
+		svc.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b WorkstationState) int { return cmp.Compare(a.WorkstationID, b.WorkstationID) })
+	return out
 }
 
-// airServiceOnline reports whether an AirCard service is connected.
-func (h *Hub) airServiceOnline() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range h.conns {
-		if c.role == lanyard.RoleAirCardService {
-			return true
+// reachableAirCards keeps of list the AirCards a connected AirCard
+// service hosts, and reports whether the services holding the
+// workstation's AirCards are reachable: with several services, one may
+// be down while the others serve their cards.
+func (h *Hub) reachableAirCards(list []agentproto.AirCard) ([]agentproto.AirCard, bool) {
+	services := h.airServices()
+	out := make([]agentproto.AirCard, 0, len(list))
+	for _, a := range list {
+		if _, _, ok := lookupAirCard(services, a.Serial); ok {
+			out = append(out, a)
 		}
 	}
-	return false
+	if len(list) == 0 {
+		return out, len(services) > 0
+	}
+	return out, len(out) > 0
 }
 
 // AirCardsChanged sends the workstations their AirCard lists again and
@@ -157,11 +176,12 @@ func (h *Hub) pushAllAirCards() {
 func (h *Hub) pushAirCards(c *agentConn) {
 	ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
 	defer cancel()
-	list, err := h.svc.AirCardsFor(ctx, c.id)
+	allowed, err := h.svc.AirCardsFor(ctx, c.id)
 	if err != nil {
 		h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
 		return
 	}
+	list, online := h.reachableAirCards(allowed)
 	// Sessions on AirCards the workstation lost end now.
 	var drop []*airSession
 	c.mu.Lock()
@@ -175,7 +195,7 @@ func (h *Hub) pushAirCards(c *agentConn) {
 	for _, a := range drop {
 		a.sess.Close()
 	}
-	if err := c.pc.Send(&agentproto.Message{Type: agentproto.TypeAirCards, AirCards: list, ServiceOnline: h.airServiceOnline()}); err != nil {
+	if err := c.pc.Send(&agentproto.Message{Type: agentproto.TypeAirCards, AirCards: list, ServiceOnline: online}); err != nil {
 		h.log.Info("sending a workstation its AirCards failed", "workstation", c.id, "err", err)
 	}
 }

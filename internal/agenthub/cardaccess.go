@@ -22,12 +22,13 @@ func (a cardAccess) Workstations(ownerID int64) []service.WorkstationState {
 	return out
 }
 
-func (a cardAccess) AirCardService(serials []string) (service.WorkstationState, bool) {
-	st, ok := a.h.AirCardService(serials)
-	if !ok {
-		return service.WorkstationState{}, false
+func (a cardAccess) AirCardServices(serials []string) []service.WorkstationState {
+	states := a.h.AirCardServices(serials)
+	out := make([]service.WorkstationState, 0, len(states))
+	for _, st := range states {
+		out = append(out, serviceState(st))
 	}
-	return serviceState(st), true
+	return out
 }
 
 func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) {
@@ -40,7 +41,7 @@ func (a cardAccess) WorkstationState(id int64) (service.WorkstationState, bool) 
 
 func serviceState(st WorkstationState) service.WorkstationState {
 	ws := service.WorkstationState{ID: st.WorkstationID, Name: st.Name, OwnerID: st.OwnerID, Role: st.Role, Online: st.Online, VirtualSlots: st.VirtualSlots,
-		SoftwareStores: st.SoftStores}
+		SoftwareStores: st.SoftStores, ReaderCount: st.ReaderCount}
 	if st.TPM != nil {
 		ws.TPM = &service.TPMState{Usable: st.TPM.Usable, Reason: st.TPM.Reason, Manufacturer: st.TPM.Manufacturer, Kind: st.TPM.Kind}
 	}

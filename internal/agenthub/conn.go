@@ -63,7 +63,7 @@ func (c *agentConn) stateLocked() WorkstationState { return c.stateWithLocked(ma
 // name) instead of all of them. c.mu must be held.
 func (c *agentConn) stateWithLocked(readers iter.Seq[Reader]) WorkstationState {
 	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: []Reader{},
-		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft)}
+		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft), ReaderCount: len(c.readers)}
 	if c.tpm != nil {
 		t := *c.tpm
 		st.TPM = &t

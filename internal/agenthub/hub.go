@@ -77,6 +77,10 @@ type WorkstationState struct {
 	Role lanyard.WorkstationRole `json:"role"`
 	// SoftStores are the software store scopes the agent can write.
 	SoftStores []string `json:"soft_stores,omitempty"`
+	// ReaderCount is how many readers the agent reports, also when
+	// Readers holds only some of them (AirCardServices): an AirCard
+	// service's count is how many AirCards it hosts.
+	ReaderCount int `json:"reader_count"`
 }
 
 // Reader is a card reader on a workstation and the card in it.

@@ -39,10 +39,10 @@ type airService struct {
 	once   sync.Once
 }
 
-// startAirService opens an AirCard host in dir, pairs it (the
-// administrator confirms its code) or reconnects it, and waits until the
-// hub has it online.
-func (s *stack) startAirService(dir string, pair bool) *airService {
+// startAirService opens an AirCard host in dir, pairs it as the AirCard
+// service name (the administrator confirms its code) or reconnects it,
+// and waits until the hub has it online.
+func (s *stack) startAirService(dir, name string, pair bool) *airService {
 	s.t.Helper()
 	kek, err := aircard.OpenKEK("file:" + filepath.Join(dir, "kek.key"))
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *stack) startAirService(dir string, pair bool) *airService {
 	codes := make(chan string, 4)
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
-			Server: s.agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host, Hostname: "aircard-service",
+			Server: s.agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host, Hostname: name,
 			Role: string(lanyard.RoleAirCardService), Heartbeat: heartbeat,
 			Create:        func(kind string) (string, error) { return host.Create() },
 			OnPairingCode: func(code string) { codes <- code },
@@ -82,7 +82,7 @@ func (s *stack) startAirService(dir string, pair bool) *airService {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		for _, st := range s.hub.States() {
-			if st.Role == lanyard.RoleAirCardService && st.Online {
+			if st.Role == lanyard.RoleAirCardService && st.Online && st.Name == name {
 				a.ws = st.WorkstationID
 				return a
 			}
@@ -223,7 +223,7 @@ func TestAirCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	airDir := t.TempDir()
-	air := s.startAirService(airDir, true)
+	air := s.startAirService(airDir, "aircard-service", true)
 	s.pair("amy")
 	wsA := s.ws
 
@@ -333,7 +333,7 @@ func TestAirCard(t *testing.T) {
 	air.stop(t)
 	waitIndicator(t, s.agentDir, "AirCard: not connected (the AirCard service is not reachable)")
 	s.waitAirCard(wsA, cc.Serial, false)
-	s.startAirService(airDir, false)
+	s.startAirService(airDir, "aircard-service", false)
 	readerA = s.waitAirCard(wsA, cc.Serial, true)
 	waitIndicator(t, s.agentDir, "AirCard: connected (1)")
 	openToken(t, readerA).sign("9a", "13572468", cert)
@@ -359,7 +359,7 @@ func TestBrowserAirCard(t *testing.T) {
 	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.startAirService(t.TempDir(), true)
+	s.startAirService(t.TempDir(), "aircard-service", true)
 	s.pair("ida")
 
 	b := mustBrowser(t, s.srv.URL)
@@ -440,4 +440,81 @@ func mustClientFor(t *testing.T, s *stack, login string) *client.Client {
 		t.Fatal(err)
 	}
 	return mustClient(t, s.srv.URL, tok.Secret)
+}
+
+// TestAirCardServices: with two AirCard services (each its own state
+// directory and pairing), new AirCards go to the one hosting fewer, a
+// workstation bridges the AirCards of both, and when one service stops
+// only its AirCard leaves the workstation's reader: the other keeps
+// working, and the indicator says the service is unreachable only once
+// both are gone.
+func TestAirCardServices(t *testing.T) {
+	s := newStack(t)
+	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
+	vpcdtest.Lock(t, slot1)
+	waitPortEmpty(t, s.port+1)
+	s.slots = []string{s.vpcd, slot1}
+	ctx := context.Background()
+
+	amy, _ := s.user("amy")
+	var p lanyard.Policy
+	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Settings.AllowedCards = []string{"piv", "aircard"}
+	p.Settings.Issuance.MaxCardsPerUser = 0
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
+		t.Fatal(err)
+	}
+	airA := s.startAirService(t.TempDir(), "aircard-a", true)
+	airB := s.startAirService(t.TempDir(), "aircard-b", true)
+	if airA.ws == airB.ws {
+		t.Fatalf("both services paired as workstation %d", airA.ws)
+	}
+	s.pair("amy")
+
+	var cards [2]service.ConnectedCard
+	for i, name := range []string{"Air 1", "Air 2"} {
+		if _, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindAirCard, Name: name}, &cards[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := []int64{cards[0].WorkstationID, cards[1].WorkstationID}; !slices.Contains(got, airA.ws) || !slices.Contains(got, airB.ws) {
+		t.Fatalf("the two AirCards went to services %v, want one on each of %d and %d", got, airA.ws, airB.ws)
+	}
+	for _, cc := range cards {
+		s.waitAirCard(s.ws, cc.Serial, true)
+	}
+	waitIndicator(t, s.agentDir, "AirCard: connected (2)")
+
+	// Self-Service lists both, each at its own service.
+	var connected []*service.ConnectedCard
+	if err := amy.Get(ctx, "/api/v1/connected-cards", &connected); err != nil {
+		t.Fatal(err)
+	}
+	for _, cc := range cards {
+		found := false
+		for _, c := range connected {
+			found = found || (c.Serial == cc.Serial && c.WorkstationID == cc.WorkstationID && c.Reader == cc.Reader)
+		}
+		if !found {
+			t.Errorf("connected cards %+v lack AirCard %s at service %d", connected, cc.Serial, cc.WorkstationID)
+		}
+	}
+
+	// The service of the first stops: only its AirCard leaves.
+	first, second := airA, airB
+	if cards[0].WorkstationID == airB.ws {
+		first, second = airB, airA
+	}
+	first.stop(t)
+	s.waitAirCard(s.ws, cards[0].Serial, false)
+	st := waitIndicator(t, s.agentDir, "AirCard: connected (1)")
+	if len(st.AirCard.Cards) != 1 || st.AirCard.Cards[0].Serial != cards[1].Serial {
+		t.Errorf("with one service stopped the agent lists %+v, want only %s", st.AirCard.Cards, cards[1].Serial)
+	}
+	s.waitAirCard(s.ws, cards[1].Serial, true)
+	second.stop(t)
+	waitIndicator(t, s.agentDir, "AirCard: not connected (the AirCard service is not reachable)")
+	s.waitAirCard(s.ws, cards[1].Serial, false)
 }

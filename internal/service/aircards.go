@@ -25,13 +25,22 @@ const AirCardCodeTTL = time.Hour
 // wrong ones lock the guesser out for ten minutes, doubling.
 var AirCardJoinLimits = auth.Limits{MaxFailures: 5, Window: 15 * time.Minute, BaseLock: 10 * time.Minute, MaxLock: 24 * time.Hour, MaxKeys: 100_000}
 
-// airCardService returns an online AirCard service, if one is connected.
+// airCardService returns the online AirCard service a new AirCard goes
+// to, if one is connected: of several, the one hosting the fewest, so
+// that adding a service spreads the new cards (a card stays on the
+// service that made it, since its sealed file is there).
 func airCardService(ca CardAccess) (WorkstationState, bool) {
 	if ca == nil {
 		return WorkstationState{}, false
 	}
-	ws, ok := ca.AirCardService(nil)
-	return ws, ok && ws.Online
+	var best WorkstationState
+	found := false
+	for _, ws := range ca.AirCardServices(nil) {
+		if ws.Online && (!found || ws.ReaderCount < best.ReaderCount) {
+			best, found = ws, true
+		}
+	}
+	return best, found
 }
 
 // airCardOwned reports whether the card in reader r of the AirCard service
@@ -165,13 +174,26 @@ type AirCardComputer struct {
 	Online        bool      `json:"online"`
 }
 
-// airCardOf loads an AirCard the caller may manage: its owner, or staff.
+// airCardOf loads an AirCard the caller may manage: its owner, or staff
+// who do card work (operators, administrators).
 func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
+	return s.airCard(tx, p, cardID, isCardStaff(p))
+}
+
+// airCardReadable loads an AirCard the caller may read: as for GetCard,
+// its owner, staff (CA managers too) and auditors.
+func (s *Service) airCardReadable(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
+	return s.airCard(tx, p, cardID, isStaff(p) || p.Has(lanyard.RoleAuditor))
+}
+
+// airCard loads AirCard cardID for p, who may have it when they own it
+// or when anyone's is allowed.
+func (s *Service) airCard(tx lanyard.Tx, p *Principal, cardID int64, anyones bool) (*lanyard.Card, error) {
 	c, err := tx.CardByID(cardID)
 	if err != nil {
 		return nil, err
 	}
-	if c.OwnerID != p.User.ID && !isCardStaff(p) {
+	if c.OwnerID != p.User.ID && !anyones {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 	}
 	ct, err := tx.CardTypeByName(c.CardType)
@@ -196,7 +218,7 @@ func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int
 		return ok && ws.Online
 	}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
-		if _, err := s.airCardOf(tx, p, cardID); err != nil {
+		if _, err := s.airCardReadable(tx, p, cardID); err != nil {
 			return err
 		}
 		list, err := tx.AirCardComputers(cardID)

@@ -156,6 +156,18 @@ func TestAirCard(t *testing.T) {
 	if err := e.svc.RemoveAirCardComputer(ctx, bob, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("bob removed a computer: %v", err)
 	}
+	// CA managers and auditors read the list, as they read the card; they
+	// do no card work, so they do not remove computers.
+	for _, role := range []lanyard.Role{lanyard.RoleCAManager, lanyard.RoleAuditor} {
+		reader := e.newUser(t, "reader-"+string(role))
+		reader.Roles = []lanyard.Role{role}
+		if got, err := e.svc.AirCardComputers(ctx, reader, id); err != nil || len(got) != 2 {
+			t.Errorf("a %s listed the computers: %+v, %v", role, got, err)
+		}
+		if err := e.svc.RemoveAirCardComputer(ctx, reader, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("a %s removed a computer: %v", role, err)
+		}
+	}
 	if err := e.svc.RemoveAirCardComputer(ctx, e.alice, id, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +198,78 @@ func auditText(t *testing.T, e *issueEnv) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestAirCardServices: with several AirCard services connected, a new
+// AirCard goes to the one hosting the fewest, an offline one takes none,
+// and the owner's connected cards show the AirCards of every service.
+func TestAirCardServices(t *testing.T) {
+	e := newVirtualEnv(t, nil)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.AllowedCards = []string{"piv", "aircard"}
+		s.Issuance.MaxCardsPerUser = 0
+	})
+	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		for i, name := range []string{"pc-1", "pc-2", "air-3", "air-4", "air-5"} {
+			w := &lanyard.Workstation{Name: name, Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
+			if i >= 2 {
+				w.Role = lanyard.RoleAirCardService
+			}
+			if err := tx.CreateWorkstation(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.access.AddAirCardService(3)
+	e.access.AddAirCardService(4)
+	down := e.access.AddAirCardService(5)
+	down.Offline = true
+	var made []*service.ConnectedCard
+	for _, name := range []string{"Air 1", "Air 2", "Air 3"} {
+		cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, cc)
+	}
+	// 3 and 4 host none: the first goes to 3 (ties by ID), the second to
+	// 4, the third to 3 again; the offline 5 gets none.
+	if got := []int64{made[0].WorkstationID, made[1].WorkstationID, made[2].WorkstationID}; !slices.Equal(got, []int64{3, 4, 3}) {
+		t.Fatalf("AirCards made at services %v, want [3 4 3]", got)
+	}
+	connected, err := e.svc.ConnectedCards(ctx, e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cc := range made {
+		if !slices.ContainsFunc(connected, func(c *service.ConnectedCard) bool {
+			return c.Serial == cc.Serial && c.WorkstationID == cc.WorkstationID && c.Kind == lanyard.KindAirCard
+		}) {
+			t.Errorf("alice's connected cards lack AirCard %s at service %d", cc.Serial, cc.WorkstationID)
+		}
+	}
+
+	// A serial is an AirCard's name to workstations and the hub, across
+	// AirCard card types: a new card reporting one already registered
+	// under another type is refused, and nothing is recorded.
+	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		if err := tx.CreateCardType(&lanyard.CardType{Name: "aircard-b", Description: "Second AirCard type", Kind: lanyard.KindAirCard}); err != nil {
+			return err
+		}
+		return tx.CreateCard(&lanyard.Card{Serial: "DUPLICATE", CardType: "aircard-b", OwnerID: e.alice.User.ID, State: lanyard.CardClean, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.access.Workstation(4).NextSerial = "DUPLICATE"
+	before := len(made)
+	if _, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 4"}); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("an AirCard with a registered serial: %v", err)
+	}
+	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != before {
+		t.Errorf("after the refused AirCard workstation 1 lists %d AirCards (%v), want %d", len(list), err, before)
+	}
 }

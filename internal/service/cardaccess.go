@@ -17,10 +17,11 @@ type CardAccess interface {
 	// AirCard service. A server keeps thousands connected (AirCards):
 	// a user's page asks for their own only.
 	Workstations(ownerID int64) []WorkstationState
-	// AirCardService returns the connected AirCard service with, of its
-	// readers (one per AirCard it hosts, thousands), only those holding
-	// the AirCards with these serials.
-	AirCardService(serials []string) (WorkstationState, bool)
+	// AirCardServices returns the connected AirCard services (there may
+	// be several, each hosting its own AirCards) with, of their readers
+	// (one per AirCard, thousands), only those holding the AirCards with
+	// these serials; ReaderCount tells how many each hosts.
+	AirCardServices(serials []string) []WorkstationState
 	// WorkstationState returns the state of one workstation, if it is
 	// connected: a card operation needs only its own (Workstations costs
 	// a copy of every connected workstation).
@@ -102,6 +103,10 @@ type WorkstationState struct {
 	// SoftwareStores are the software store scopes the agent can write
 	// (ScopeMachine, ScopeUser); none from agents without the feature.
 	SoftwareStores []string
+	// ReaderCount is how many readers the agent reports, also when
+	// Readers holds only some (an AirCard service: how many AirCards it
+	// hosts).
+	ReaderCount int
 }
 
 // TPMState is whether a workstation has a usable TPM 2.0 and, if not, why.

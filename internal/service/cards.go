@@ -241,9 +241,7 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 		} else {
 			states = ca.Workstations(p.User.ID)
 			if len(airCards) > 0 {
-				if svc, ok := ca.AirCardService(slices.Collect(maps.Keys(airCards))); ok {
-					states = append(states, svc)
-				}
+				states = append(states, ca.AirCardServices(slices.Collect(maps.Keys(airCards)))...)
 			}
 		}
 		for _, ws := range states {

@@ -314,6 +314,15 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 				return err
 			}
 		}
+		if in.Kind == lanyard.KindAirCard {
+			// Workstations and the hub know an AirCard by its serial
+			// alone, across AirCard card types and services.
+			if old, err := airCardBySerial(tx, c.Serial); err == nil {
+				return lanyard.Errorf(lanyard.EConflict, "AirCard serial %s is already registered (card %d); create the AirCard again", c.Serial, old.ID)
+			} else if !lanyard.IsCode(err, lanyard.ENotFound) {
+				return err
+			}
+		}
 		if err := tx.CreateCard(c); err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ type Workstation struct {
 	// FailStore, when set, is what SoftwareStore fails with (the key
 	// pair is forgotten all the same, as an agent's is).
 	FailStore error
+	// NextSerial, when set, is the serial the next virtual card made here
+	// reports, once: a collision with a card already registered.
+	NextSerial string
 }
 
 // New returns an empty Access.
@@ -182,10 +185,11 @@ func (a *Access) Workstations(ownerID int64) []service.WorkstationState {
 	return out
 }
 
-// AirCardService implements service.CardAccess.
-func (a *Access) AirCardService(serials []string) (service.WorkstationState, bool) {
+// AirCardServices implements service.CardAccess.
+func (a *Access) AirCardServices(serials []string) []service.WorkstationState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var out []service.WorkstationState
 	for _, w := range a.ws {
 		st := w.state()
 		if st.Role != lanyard.RoleAirCardService {
@@ -198,9 +202,9 @@ func (a *Access) AirCardService(serials []string) (service.WorkstationState, boo
 				st.Readers = append(st.Readers, r)
 			}
 		}
-		return st, true
+		out = append(out, st)
 	}
-	return service.WorkstationState{}, false
+	return out
 }
 
 // WorkstationState implements service.CardAccess.
@@ -217,7 +221,7 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 
 func (w *Workstation) state() service.WorkstationState {
 	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots,
-		SoftwareStores: w.SoftStores}
+		SoftwareStores: w.SoftStores, ReaderCount: len(w.Readers)}
 	if st.Role == "" {
 		st.Role = lanyard.RoleWorkstation
 	}
@@ -339,6 +343,9 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		serial, err := Serial(c)
 		if err != nil {
 			return service.ReaderState{}, err
+		}
+		if w.NextSerial != "" {
+			serial, w.NextSerial = w.NextSerial, ""
 		}
 		name := fmt.Sprintf("virtual %d", len(w.Readers))
 		w.Readers[name], w.Serials[name] = c, serial
