@@ -84,6 +84,7 @@ func airCardAgent(host *aircard.Host, server, dir string, log *slog.Logger, onCo
 			}
 			return host.Create()
 		},
+		Destroy:       host.Delete,
 		OnPairingCode: onCode,
 	}
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// instead of the TPM (the AirCard service creates AirCards); it
 	// returns the new card's serial.
 	Create func(kind string) (serial string, err error)
+	// Destroy, with Create, removes a card Create made, when the server
+	// could not register it; without Create, the TPM's virtual cards are
+	// removed.
+	Destroy func(serial string) error
 	// SoftStore, when set, lets the server issue software stores to this
 	// workstation (PKCS#12 files in the machine's or a user's store).
 	SoftStore *SoftStore
@@ -276,6 +280,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	}
 	r := newRelay(a.inv, pc, a.log)
 	r.create = a.createAndFind
+	r.destroy = a.destroyVirtual
 	if a.air != nil {
 		a.air.connected(pc)
 		defer a.air.disconnected()
@@ -286,6 +291,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	sendErr := make(chan error, 1)
 	go func() {
 		var sent map[string]agentproto.Reader // what the server has; nil: nothing yet
+		slots := hello.VirtualSlots
 		for {
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
@@ -294,7 +300,21 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 			for _, rd := range readers {
 				sent[rd.Name] = rd
 			}
-			if m != nil {
+			// A virtual card or AirCard coming or going takes or frees a
+			// slot, and shows as a reader change: the server learns the
+			// new count from a repeated hello, so that Self-Service does
+			// not offer a virtual card the workstation has no room for.
+			var again *agentproto.Message
+			if n := a.virtual.freeSlots(); n != slots {
+				slots = n
+				h := *hello
+				h.VirtualSlots = n
+				again = &h
+			}
+			for _, m := range []*agentproto.Message{m, again} {
+				if m == nil {
+					continue
+				}
 				if err := pc.Send(m); err != nil {
 					sendErr <- err
 					pc.Close()

@@ -15,12 +15,13 @@ import (
 // on different cards proceed in parallel; the server sends one request at
 // a time per session.
 type relay struct {
-	inv    *inventory
-	create func(kind string) *agentproto.Message
-	air    *airBridge // nil: no AirCards here
-	soft   *softHost  // nil: no software stores
-	pc     *agentproto.Conn
-	log    *slog.Logger
+	inv     *inventory
+	create  func(kind string) *agentproto.Message
+	destroy func(serial string) error
+	air     *airBridge // nil: no AirCards here
+	soft    *softHost  // nil: no software stores
+	pc      *agentproto.Conn
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	next     uint64
@@ -64,6 +65,18 @@ func (r *relay) handle(m *agentproto.Message) {
 				return
 			}
 			r.reply(m.ID, r.create(m.Kind))
+		}()
+	case agentproto.TypeDestroy:
+		go func() {
+			if r.destroy == nil {
+				r.reply(m.ID, errReply(ErrNoTPM))
+				return
+			}
+			if err := r.destroy(m.Serial); err != nil {
+				r.reply(m.ID, errReply(err))
+				return
+			}
+			r.reply(m.ID, &agentproto.Message{})
 		}()
 	case agentproto.TypeKeyGen:
 		go func() {

@@ -87,6 +87,8 @@ type virtualHost struct {
 type virtualCard struct {
 	kind string
 	card *emu.Card
+	// detach takes the card out of its reader slot.
+	detach context.CancelFunc
 }
 
 func newVirtualHost(stateDir string, tpm TPM, slots Slots, log *slog.Logger) *virtualHost {
@@ -140,7 +142,7 @@ func (h *virtualHost) start(ctx context.Context) error {
 			h.log.Error("cannot restore a virtual card; it stays on disk", "file", name, "err", err)
 			continue
 		}
-		if err := h.slots.Attach(h.ctx, vc.card); err != nil {
+		if err := h.attachLocked(vc); err != nil {
 			h.log.Error("cannot attach a virtual card", "file", name, "serial", vc.card.Serial(), "err", err)
 			continue
 		}
@@ -190,7 +192,7 @@ func (h *virtualHost) create(kind string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := h.slots.Attach(h.ctx, vc.card); err != nil {
+	if err := h.attachLocked(vc); err != nil {
 		os.Remove(filepath.Join(h.dir, name))
 		return "", err
 	}
@@ -198,6 +200,43 @@ func (h *virtualHost) create(kind string) (string, error) {
 	serial := strconv.FormatUint(uint64(vc.card.Serial()), 10)
 	h.log.Info("virtual card created", "kind", kind, "serial", serial)
 	return serial, nil
+}
+
+// attachLocked puts vc into a free reader slot until destroyLocked or
+// stop.
+func (h *virtualHost) attachLocked(vc *virtualCard) error {
+	ctx, cancel := context.WithCancel(h.ctx)
+	if err := h.slots.Attach(ctx, vc.card); err != nil {
+		cancel()
+		return err
+	}
+	vc.detach = cancel
+	return nil
+}
+
+// destroy removes the virtual card with serial: it leaves its reader and
+// its state file is deleted, with the keys only it could use (a TPM
+// card's keys exist only as blobs in that file). The server asks only for
+// a card it could not register.
+func (h *virtualHost) destroy(serial string) error {
+	if h == nil {
+		return fmt.Errorf("%w: no virtual card %s", ErrNoReader, serial)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, vc := range h.cards {
+		if strconv.FormatUint(uint64(vc.card.Serial()), 10) != serial {
+			continue
+		}
+		vc.detach()
+		delete(h.cards, name)
+		if err := os.Remove(filepath.Join(h.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("agent: deleting virtual card %s: %w", serial, err)
+		}
+		h.log.Info("virtual card destroyed", "kind", vc.kind, "serial", serial)
+		return nil
+	}
+	return fmt.Errorf("%w: no virtual card %s", ErrNoReader, serial)
 }
 
 // openLocked opens (creating when absent) the card in file name.
@@ -304,6 +343,17 @@ func (a *Agent) createAndFind(kind string) *agentproto.Message {
 		case <-time.After(left):
 		}
 	}
+}
+
+// destroyVirtual removes a virtual card the agent made (createAndFind).
+func (a *Agent) destroyVirtual(serial string) error {
+	if a.cfg.Create != nil {
+		if a.cfg.Destroy == nil {
+			return fmt.Errorf("agent: this agent cannot remove the cards it made")
+		}
+		return a.cfg.Destroy(serial)
+	}
+	return a.virtual.destroy(serial)
 }
 
 // virtualAttachTimeout bounds the wait for a new virtual card to appear in

@@ -68,3 +68,7 @@ func (a cardAccess) CreateVirtual(ctx context.Context, workstationID int64, kind
 }
 
 func (a cardAccess) AirCardsChanged(workstationIDs ...int64) { a.h.AirCardsChanged(workstationIDs...) }
+
+func (a cardAccess) DestroyVirtual(ctx context.Context, workstationID int64, serial string) error {
+	return a.h.DestroyVirtual(ctx, workstationID, serial)
+}

@@ -183,3 +183,35 @@ func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind strin
 		}
 	}
 }
+
+// DestroyVirtual asks the workstation's agent to remove the virtual card
+// with serial that it made (CreateVirtual), and waits until its reader
+// is gone from the inventory.
+func (h *Hub) DestroyVirtual(ctx context.Context, workstationID int64, serial string) error {
+	c := h.live(workstationID)
+	if c == nil {
+		return ErrOffline
+	}
+	m, err := c.request(ctx, &agentproto.Message{Type: agentproto.TypeDestroy, Serial: serial})
+	if err != nil {
+		return err
+	}
+	if m.Error != nil {
+		return agentError(m.Error)
+	}
+	for {
+		c.mu.Lock()
+		_, shown := c.serials[serial]
+		c.mu.Unlock()
+		if !shown {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.pc.Done():
+			return ErrAgentGone
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

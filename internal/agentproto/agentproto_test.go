@@ -29,6 +29,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{Type: TypeHello, Version: "1.1", Hostname: "pc", TPM: &TPMStatus{Usable: true, Manufacturer: "IBM", Kind: "simulator"}, VirtualSlots: 2},
 		{Type: TypeCreate, ID: 5, Kind: KindTPMVirtualCard},
 		{Type: TypeReply, ID: 5, Reader: "Virtual PCD 00 01", Serial: "123456"},
+		{Type: TypeDestroy, ID: 6, Serial: "123456"},
 		{Type: TypeAirCards, AirCards: []AirCard{{Serial: "42", Name: "Air"}}, ServiceOnline: true},
 		{Type: TypeAirCards, AirCards: []AirCard{}},
 		{Type: TypeAirOpen, ID: 9, Serial: "42"},
@@ -86,6 +87,9 @@ func TestFrameRefused(t *testing.T) {
 		"aircards in hello": frame(`{"type":"hello","aircards":[]}`),
 		"airopen no serial": frame(`{"type":"airopen","id":1}`),
 		"airopen no id":     frame(`{"type":"airopen","serial":"1"}`),
+		"destroy no serial": frame(`{"type":"destroy","id":1}`),
+		"destroy no id":     frame(`{"type":"destroy","serial":"1"}`),
+		"kind in destroy":   frame(`{"type":"destroy","id":1,"serial":"1","kind":"aircard"}`),
 		"airtransmit short": frame(`{"type":"airtransmit","id":1,"session":1,"apdu":"AAE="}`),
 		"aircard no serial": frame(`{"type":"aircards","aircards":[{"name":"x"}]}`),
 	} {

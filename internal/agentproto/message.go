@@ -22,6 +22,10 @@ const (
 	TypeClose    = "close"
 	TypePing     = "ping"
 	TypeCreate   = "create"
+	// TypeDestroy removes a virtual card the agent made, when the server
+	// could not register it (the card would otherwise hold a reader slot,
+	// or a sealed AirCard file, that no one can use).
+	TypeDestroy = "destroy"
 
 	// AirCards on a workstation (issue 7): the server tells the agent
 	// which AirCards it may use; the agent's bridge opens sessions on
@@ -51,6 +55,8 @@ const (
 //	          since the last snapshot or readers message
 //	create    ID, Kind: make a virtual card of that kind and attach it
 //	          to a reader of the workstation
+//	destroy   ID, Serial: remove the virtual card with that serial, one
+//	          the agent made (its reader goes, its state is deleted)
 //	keygen    ID, KeyGen: make a key pair for a software store
 //	store     ID, Store: write a software store (softstore.go)
 //	open      ID, Reader
@@ -218,6 +224,8 @@ func (m *Message) Validate() error {
 		allowed.key, allowed.stored = true, true
 	case TypeCreate:
 		allowed.id, allowed.kind = true, true
+	case TypeDestroy:
+		allowed.id, allowed.serial = true, true
 	case TypeAirCards:
 		allowed.aircards = true
 	case TypeAirOpen:
@@ -265,7 +273,7 @@ func (m *Message) Validate() error {
 		}
 	}
 	switch {
-	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate ||
+	case (m.Type == TypeOpen || m.Type == TypeTransmit || m.Type == TypeClose || m.Type == TypeReply || m.Type == TypeCreate || m.Type == TypeDestroy ||
 		m.Type == TypeAirOpen || m.Type == TypeAirTransmit || m.Type == TypeAirClose || m.Type == TypeAirReply ||
 		m.Type == TypeKeyGen || m.Type == TypeStore) && m.ID == 0:
 		return fmt.Errorf("agentproto: %s message without an id", m.Type)
@@ -273,8 +281,8 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: %s message without a session", m.Type)
 	case m.Type == TypeOpen && m.Reader == "":
 		return fmt.Errorf("agentproto: open message without a reader")
-	case m.Type == TypeAirOpen && m.Serial == "":
-		return fmt.Errorf("agentproto: airopen message without a serial")
+	case (m.Type == TypeAirOpen || m.Type == TypeDestroy) && m.Serial == "":
+		return fmt.Errorf("agentproto: %s message without a serial", m.Type)
 	case m.Type == TypeAirCards && m.AirCards == nil:
 		return fmt.Errorf("agentproto: aircards message without its list")
 	case len(m.AirCards) > MaxAirCards:

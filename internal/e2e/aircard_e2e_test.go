@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
@@ -60,6 +62,7 @@ func (s *stack) startAirService(dir, name string, pair bool) *airService {
 			Server: s.agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host, Hostname: name,
 			Role: string(lanyard.RoleAirCardService), Heartbeat: heartbeat,
 			Create:        func(kind string) (string, error) { return host.Create() },
+			Destroy:       host.Delete,
 			OnPairingCode: func(code string) { codes <- code },
 		})
 	}()
@@ -500,6 +503,25 @@ func TestAirCardServices(t *testing.T) {
 		if !found {
 			t.Errorf("connected cards %+v lack AirCard %s at service %d", connected, cc.Serial, cc.WorkstationID)
 		}
+	}
+
+	// An AirCard the server could not register is removed from its
+	// service (the destroy message): its sealed file and reader go.
+	orphan, err := s.hub.CreateVirtual(ctx, airA.ws, agentproto.KindAirCard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(airA.host.Serials(), orphan.Serial) {
+		t.Fatalf("service A does not host the new AirCard %s: %v", orphan.Serial, airA.host.Serials())
+	}
+	if err := s.hub.DestroyVirtual(ctx, airA.ws, orphan.Serial); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(airA.host.Serials(), orphan.Serial) {
+		t.Errorf("service A still hosts the destroyed AirCard %s", orphan.Serial)
+	}
+	if err := s.hub.DestroyVirtual(ctx, airB.ws, orphan.Serial); !errors.Is(err, agenthub.ErrNoReader) {
+		t.Errorf("destroying an AirCard at a service that does not host it: %v, want %v", err, agenthub.ErrNoReader)
 	}
 
 	// The service of the first stops: only its AirCard leaves.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -276,5 +278,56 @@ func waitPortEmpty(t *testing.T, port int) {
 			t.Fatalf("pcscd still shows a card in vpcd slot %d after 10 s:\n%s", port, out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDestroyVirtualCard: a TPM virtual card the server could not
+// register is removed by its agent on request (the destroy message): it
+// leaves its vpcd slot, which is free again, its sealed state file is
+// deleted, and the agent's status no longer lists it. A serial the agent
+// did not make is refused.
+func TestDestroyVirtualCard(t *testing.T) {
+	s := newStack(t)
+	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
+	vpcdtest.Lock(t, slot1)
+	waitPortEmpty(t, s.port+1)
+	s.slots = []string{s.vpcd, slot1}
+	seed := filepath.Join(t.TempDir(), "tpm.seed")
+	s.newTPM = func() agent.TPM { return agenttpm.Open("simulator:"+seed, nil) }
+	s.user("una")
+	s.pair("una")
+	st := s.waitState("reporting a usable TPM", func(st agenthub.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
+	slots := st.VirtualSlots
+	ctx := context.Background()
+
+	r, err := s.hub.CreateVirtual(ctx, s.ws, agentproto.KindTPMVirtualCard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitState("one slot taken", func(st agenthub.WorkstationState) bool { return st.VirtualSlots == slots-1 })
+	files, _ := filepath.Glob(filepath.Join(s.agentDir, "virtual", "*.card"))
+	if len(files) != 1 {
+		t.Fatalf("virtual card files after the creation: %v", files)
+	}
+
+	if err := s.hub.DestroyVirtual(ctx, s.ws, r.Serial); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState("the card gone and its slot free", func(st agenthub.WorkstationState) bool {
+		for _, rd := range st.Readers {
+			if rd.Present && rd.Serial == r.Serial {
+				return false
+			}
+		}
+		return st.VirtualSlots == slots
+	})
+	if files, _ := filepath.Glob(filepath.Join(s.agentDir, "virtual", "*.card")); len(files) != 0 {
+		t.Errorf("virtual card files after the destroy: %v", files)
+	}
+	if st, err := agent.QueryStatus(s.agentDir); err != nil || len(st.VirtualCards) != 0 {
+		t.Errorf("agent status after the destroy: %+v, %v", st, err)
+	}
+	if err := s.hub.DestroyVirtual(ctx, s.ws, r.Serial); !errors.Is(err, agenthub.ErrNoReader) {
+		t.Errorf("destroying it again: %v, want %v", err, agenthub.ErrNoReader)
 	}
 }

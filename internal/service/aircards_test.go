@@ -269,6 +269,9 @@ func TestAirCardServices(t *testing.T) {
 	if _, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 4"}); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("an AirCard with a registered serial: %v", err)
 	}
+	if got := e.access.Destroyed(); !slices.Equal(got, []string{"DUPLICATE"}) {
+		t.Errorf("virtual cards removed after the refusal: %v, want the unregistered one", got)
+	}
 	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != before {
 		t.Errorf("after the refused AirCard workstation 1 lists %d AirCards (%v), want %d", len(list), err, before)
 	}

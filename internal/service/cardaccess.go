@@ -33,6 +33,10 @@ type CardAccess interface {
 	// kind (TPM virtual smart card, platform credential) and attach it to
 	// a reader; it returns that reader once the card shows in it.
 	CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (ReaderState, error)
+	// DestroyVirtual has the agent that made a virtual card (CreateVirtual)
+	// remove it: its reader goes and its state is deleted. The service
+	// asks only for a card it could not register.
+	DestroyVirtual(ctx context.Context, workstationID int64, serial string) error
 	// AirCardsChanged tells the agents of the workstations that their
 	// lists of AirCards changed (AirCardsFor): they connect new ones and
 	// disconnect the others.

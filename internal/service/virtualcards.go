@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -332,6 +333,7 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 		return nil
 	})
 	if err != nil {
+		s.discardVirtual(ctx, ca, host, r.Serial, err)
 		return nil, err
 	}
 	if in.Kind == lanyard.KindAirCard {
@@ -339,6 +341,21 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 	}
 	return &ConnectedCard{WorkstationID: host.ID, Workstation: host.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
 		CardType: ct.Name, Kind: ct.Kind, CardID: c.ID, State: c.State, Owner: u.Login}, nil
+}
+
+// discardVirtual has the host remove the virtual card with serial it made
+// for a registration that failed (a limit reached meanwhile, a serial
+// taken): unregistered, it would hold a reader slot of the workstation,
+// or a sealed file at the AirCard service, that no one could use.
+func (s *Service) discardVirtual(ctx context.Context, ca CardAccess, host WorkstationState, serial string, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := ca.DestroyVirtual(ctx, host.ID, serial); err != nil {
+		s.log.Warn("a virtual card made for a failed registration could not be removed; it stays, unregistered",
+			"workstation", host.Name, "serial", serial, "cause", cause, "err", err)
+		return
+	}
+	s.log.Info("virtual card removed after its registration failed", "workstation", host.Name, "serial", serial, "cause", cause)
 }
 
 // recognizeVirtual returns the card type of a virtual card an agent

@@ -31,7 +31,9 @@ type Access struct {
 	busy map[*emu.Card]bool
 	// changed: workstations AirCardsChanged was called for.
 	changed []int64
-	soft    softKeys
+	// destroyed: serials of the virtual cards DestroyVirtual removed.
+	destroyed []string
+	soft      softKeys
 
 	cardNanos atomic.Int64 // time spent inside the cards' Transmit
 	apdus     atomic.Int64
@@ -353,6 +355,40 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		return service.ReaderState{Name: name, Present: true, ATR: c.ATR(), Serial: serial}, nil
 	}
 	return service.ReaderState{}, lanyard.Errorf(lanyard.ENotFound, "workstation %d not connected", wsID)
+}
+
+// DestroyVirtual implements service.CardAccess: the virtual card with
+// serial leaves its reader, which frees its slot; Destroyed records it.
+func (a *Access) DestroyVirtual(ctx context.Context, wsID int64, serial string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.ws {
+		if w.ID != wsID {
+			continue
+		}
+		if w.Offline {
+			return lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
+		}
+		for name, s := range w.Serials {
+			if s == serial && w.Readers[name] != nil {
+				delete(w.Readers, name)
+				delete(w.Serials, name)
+				w.VirtualSlots++
+				a.destroyed = append(a.destroyed, serial)
+				return nil
+			}
+		}
+		return lanyard.Errorf(lanyard.ENotFound, "workstation %d has no virtual card %s", wsID, serial)
+	}
+	return lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
+}
+
+// Destroyed returns the serials of the virtual cards DestroyVirtual
+// removed, in order.
+func (a *Access) Destroyed() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.destroyed)
 }
 
 // Card returns the emulated card in a reader of a workstation.
