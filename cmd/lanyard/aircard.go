@@ -18,7 +18,7 @@ import (
 
 func aircardCommands() []command {
 	return []command{
-		{"aircard serve", "aircard serve --server https://HOST:8443 [--state DIR] [--kek file:PATH|pkcs11:module=...;token=...;key=...;pin-env=VAR]",
+		{"aircard serve", "aircard serve --server https://HOST:8443 [--state DIR] [--name NAME] [--kek file:PATH|pkcs11:module=...;token=...;key=...;pin-env=VAR]",
 			"run the AirCard service on its own (pairs on first start; an administrator approves its code)", aircardServe},
 	}
 }
@@ -32,6 +32,7 @@ func aircardServe(ctx context.Context, args []string) error {
 	server := fs.String("server", os.Getenv("LANYARD_AGENT_SERVER"), "the server's agent listener, https://HOST:8443 (LANYARD_AGENT_SERVER); only needed to pair")
 	state := fs.String("state", defaultAirCardState, "state directory: the sealed AirCards and the service's client identity")
 	kek := fs.String("kek", "", "key-encryption key of the AirCards: file:PATH (default file:STATE/kek.key) or a PKCS#11 HSM key, pkcs11:module=PATH;token=LABEL;key=LABEL;pin-env=VAR")
+	name := fs.String("name", defaultAirCardName(), "the name the service pairs with, shown in the console (several services each have their own)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
@@ -52,7 +53,18 @@ func aircardServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer host.Close()
-	return agent.Run(ctx, airCardAgent(host, *server, agentDir, log, nil))
+	cfg := airCardAgent(host, *server, agentDir, log, nil)
+	cfg.Hostname = *name
+	return agent.Run(ctx, cfg)
+}
+
+// defaultAirCardName names a stand-alone AirCard service after its
+// machine, so that several are told apart in the console.
+func defaultAirCardName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return "aircard-service@" + h
+	}
+	return "aircard-service"
 }
 
 // openAirCardHost opens the AirCards in STATE/cards under the KEK spec
