@@ -202,7 +202,7 @@ func (h *virtualHost) create(kind string) (string, error) {
 	return serial, nil
 }
 
-// attachLocked puts vc into a free reader slot until destroyLocked or
+// attachLocked puts vc into a free reader slot until destroy or
 // stop.
 func (h *virtualHost) attachLocked(vc *virtualCard) error {
 	ctx, cancel := context.WithCancel(h.ctx)
