@@ -274,7 +274,8 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 // until the connection ends.
 func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
-		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes()}
+		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes(),
+		Features: []string{agentproto.FeatureDestroy}}
 	if err := pc.Send(hello); err != nil {
 		return err
 	}
@@ -293,6 +294,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 		var sent map[string]agentproto.Reader // what the server has; nil: nothing yet
 		slots := hello.VirtualSlots
 		for {
+			slotsChanged := a.virtual.slotsChanged() // before freeSlots: no change is missed
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
 			m := readersMessage(sent, readers)
@@ -301,9 +303,10 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 				sent[rd.Name] = rd
 			}
 			// A virtual card or AirCard coming or going takes or frees a
-			// slot, and shows as a reader change: the server learns the
-			// new count from a repeated hello, so that Self-Service does
-			// not offer a virtual card the workstation has no room for.
+			// slot (a reader change, or for vpcd slots a Changed signal
+			// when the connection has ended): the server learns the new
+			// count from a repeated hello, so that Self-Service does not
+			// offer a virtual card the workstation has no room for.
 			var again *agentproto.Message
 			if n := a.virtual.freeSlots(); n != slots {
 				slots = n
@@ -322,6 +325,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 				}
 			}
 			select {
+			case <-slotsChanged:
 			case <-changed:
 			case <-pc.Done():
 				sendErr <- nil

@@ -104,6 +104,18 @@ func (h *virtualHost) status() *agentproto.TPMStatus {
 	return &st
 }
 
+// slotsChanged returns a channel closed when freeSlots may have changed
+// other than with a reader change, or nil when the slots do not tell.
+func (h *virtualHost) slotsChanged() <-chan struct{} {
+	if h == nil || h.slots == nil {
+		return nil
+	}
+	if w, ok := h.slots.(interface{ Changed() <-chan struct{} }); ok {
+		return w.Changed()
+	}
+	return nil
+}
+
 func (h *virtualHost) freeSlots() int {
 	if h == nil || h.slots == nil {
 		return 0
@@ -224,19 +236,32 @@ func (h *virtualHost) destroy(serial string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var names []string
 	for name, vc := range h.cards {
-		if strconv.FormatUint(uint64(vc.card.Serial()), 10) != serial {
-			continue
+		if strconv.FormatUint(uint64(vc.card.Serial()), 10) == serial {
+			names = append(names, name)
 		}
-		vc.detach()
-		delete(h.cards, name)
-		if err := os.Remove(filepath.Join(h.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("agent: deleting virtual card %s: %w", serial, err)
-		}
-		h.log.Info("virtual card destroyed", "kind", vc.kind, "serial", serial)
-		return nil
 	}
-	return fmt.Errorf("%w: no virtual card %s", ErrNoReader, serial)
+	switch len(names) {
+	case 0:
+		return fmt.Errorf("%w: no virtual card %s", ErrNoReader, serial)
+	case 1:
+	default:
+		// Serials are random: two alike here is unlikely, and which of
+		// them the server means cannot be told, so neither goes.
+		return fmt.Errorf("agent: %d virtual cards have serial %s; removing none", len(names), serial)
+	}
+	name, vc := names[0], h.cards[names[0]]
+	// The file goes first: if it cannot, the card stays as it was
+	// (attached, listed) and the server may ask again, instead of
+	// coming back at the next start.
+	if err := os.Remove(filepath.Join(h.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("agent: deleting virtual card %s: %w", serial, err)
+	}
+	vc.detach()
+	delete(h.cards, name)
+	h.log.Info("virtual card destroyed", "kind", vc.kind, "serial", serial)
+	return nil
 }
 
 // openLocked opens (creating when absent) the card in file name.

@@ -18,8 +18,9 @@ type VPCDSlots struct {
 	addrs []string
 	log   *slog.Logger
 
-	mu   sync.Mutex
-	used map[string]bool
+	mu      sync.Mutex
+	used    map[string]bool
+	changed chan struct{} // closed, and replaced, when Free changes
 }
 
 // NewVPCDSlots returns slots at the given vpcd addresses (HOST:PORT).
@@ -27,7 +28,23 @@ func NewVPCDSlots(addrs []string, log *slog.Logger) *VPCDSlots {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &VPCDSlots{addrs: addrs, log: log, used: map[string]bool{}}
+	return &VPCDSlots{addrs: addrs, log: log, used: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// Changed returns a channel closed at the next change of Free. A slot is
+// freed only once its vpcd connection has ended, which may be after
+// pcscd already reported the card gone: the agent waits on this, not
+// only on reader changes, to tell the server its free slots.
+func (v *VPCDSlots) Changed() <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.changed
+}
+
+// notifyLocked wakes the Changed waiters. v.mu must be held.
+func (v *VPCDSlots) notifyLocked() {
+	close(v.changed)
+	v.changed = make(chan struct{})
 }
 
 // Attach implements Slots: the card is served in the first free slot
@@ -44,10 +61,12 @@ func (v *VPCDSlots) Attach(ctx context.Context, card vpcd.Card) error {
 			return err
 		}
 		v.used[addr] = true
+		v.notifyLocked()
 		go func() {
 			<-s.Done()
 			v.mu.Lock()
 			delete(v.used, addr)
+			v.notifyLocked()
 			v.mu.Unlock()
 		}()
 		return nil

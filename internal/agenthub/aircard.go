@@ -69,10 +69,20 @@ func (h *Hub) airDisconnected(c *agentConn) {
 	}
 }
 
-// airServices returns the connected AirCard services. There may be
-// several (each hosting its own AirCards, from its own state directory):
-// a card is reached at the one that reports its serial.
+// airServices returns the connected AirCard services, by workstation ID.
+// There may be several (each hosting its own AirCards, from its own state
+// directory): a card is reached at the one that reports its serial. The
+// server registers a serial once (service.makeVirtual), so two services
+// report the same one only while a new card that drew it is removed
+// again; meanwhile the fixed order at least makes every lookup choose
+// the same service.
 func (h *Hub) airServices() []*agentConn {
+	out := h.liveAirServices()
+	slices.SortFunc(out, func(a, b *agentConn) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+func (h *Hub) liveAirServices() []*agentConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*agentConn
@@ -126,7 +136,6 @@ func (h *Hub) AirCardServices(serials []string) []WorkstationState {
 		}))
 		svc.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b WorkstationState) int { return cmp.Compare(a.WorkstationID, b.WorkstationID) })
 	return out
 }
 

@@ -62,7 +62,7 @@ func (a cardAccess) Open(ctx context.Context, workstationID int64, reader string
 func (a cardAccess) CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (service.ReaderState, error) {
 	r, err := a.h.CreateVirtual(ctx, workstationID, string(kind))
 	if err != nil {
-		return service.ReaderState{}, err
+		return service.ReaderState{Serial: r.Serial}, err
 	}
 	return service.ReaderState{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}, nil
 }

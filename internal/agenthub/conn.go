@@ -33,6 +33,7 @@ type agentConn struct {
 	tpm      *agentproto.TPMStatus
 	slots    int
 	soft     []string
+	features []string // hello's: the requests beyond the first version's it takes
 	nextID   uint64
 	pending  map[uint64]chan *agentproto.Message
 	sessions map[uint64]*Session // by agent session id
@@ -156,7 +157,7 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 	switch m.Type {
 	case agentproto.TypeHello:
 		c.mu.Lock()
-		c.tpm, c.slots, c.soft = m.TPM, m.VirtualSlots, m.SoftStores
+		c.tpm, c.slots, c.soft, c.features = m.TPM, m.VirtualSlots, m.SoftStores, m.Features
 		st := c.stateLocked()
 		c.mu.Unlock()
 		c.hub.publish(Event{Kind: EventChanged, State: st})

@@ -1,9 +1,13 @@
 package agenthub
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -36,5 +40,51 @@ func TestReaderDeltasAreBounded(t *testing.T) {
 	}
 	if len(c.readers) != agentproto.MaxReaders {
 		t.Fatalf("%d readers kept, want %d", len(c.readers), agentproto.MaxReaders)
+	}
+}
+
+// DestroyVirtual goes only to agents whose hello offers the destroy
+// feature (an older agent would drop the connection on a message type it
+// does not know), and an agent's refusal keeps its own words.
+func TestDestroyVirtualNeedsTheFeature(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	pc := agentproto.NewConn(a, nil, 0)
+	defer pc.Close()
+	h := New(Config{})
+	c := newAgentConn(h, &lanyard.Workstation{ID: 1, Name: "old-pc"}, pc)
+	h.mu.Lock()
+	h.conns[1] = c
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	if err := c.handle(&agentproto.Message{Type: agentproto.TypeHello, Version: "0.1", Hostname: "old-pc"}); err != nil {
+		t.Fatal(err)
+	}
+	err := h.DestroyVirtual(ctx, 1, "7")
+	if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "too old to remove virtual cards") {
+		t.Fatalf("destroy at an agent without the feature: %v", err)
+	}
+
+	if err := c.handle(&agentproto.Message{Type: agentproto.TypeHello, Version: "0.2", Hostname: "old-pc", Features: []string{agentproto.FeatureDestroy}}); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan *agentproto.Message, 1)
+	go func() {
+		m, err := agentproto.ReadFrame(b)
+		if err != nil {
+			close(sent)
+			return
+		}
+		sent <- m
+		c.handle(&agentproto.Message{Type: agentproto.TypeReply, ID: m.ID, Error: &agentproto.Error{Code: agentproto.ErrCodeNoReader, Message: "agent: no virtual card 7"}})
+	}()
+	err = h.DestroyVirtual(ctx, 1, "7")
+	if m := <-sent; m == nil || m.Type != agentproto.TypeDestroy || m.Serial != "7" {
+		t.Fatalf("the agent got %+v, want destroy of 7", m)
+	}
+	if !errors.Is(err, ErrNoReader) || !strings.Contains(err.Error(), "no virtual card 7") {
+		t.Fatalf("an agent's refusal: %v", err)
 	}
 }

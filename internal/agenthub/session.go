@@ -2,6 +2,8 @@ package agenthub
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -152,7 +154,9 @@ func (s *Session) ended() error {
 
 // CreateVirtual asks the workstation's agent for a new virtual card of
 // kind (agentproto.KindTPMVirtualCard or KindPlatformCredential) and
-// returns the reader it is in, once the agent's inventory shows it.
+// returns the reader it is in, once the agent's inventory shows it. When
+// the agent made the card but the wait for it failed, the error comes
+// with the card's serial (and nothing else), for DestroyVirtual.
 func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind string) (Reader, error) {
 	c := h.live(workstationID)
 	if c == nil {
@@ -176,9 +180,9 @@ func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind strin
 		}
 		select {
 		case <-ctx.Done():
-			return Reader{}, ctx.Err()
+			return Reader{Serial: m.Serial}, ctx.Err()
 		case <-c.pc.Done():
-			return Reader{}, ErrAgentGone
+			return Reader{Serial: m.Serial}, ErrAgentGone
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -192,12 +196,19 @@ func (h *Hub) DestroyVirtual(ctx context.Context, workstationID int64, serial st
 	if c == nil {
 		return ErrOffline
 	}
+	c.mu.Lock()
+	can := slices.Contains(c.features, agentproto.FeatureDestroy)
+	c.mu.Unlock()
+	if !can {
+		return lanyard.Errorf(lanyard.EUnavailable, "the agent of %s is too old to remove virtual cards; update it", c.name)
+	}
 	m, err := c.request(ctx, &agentproto.Message{Type: agentproto.TypeDestroy, Serial: serial})
 	if err != nil {
 		return err
 	}
 	if m.Error != nil {
-		return agentError(m.Error)
+		// The agent's own words say which card it did not find.
+		return fmt.Errorf("%w (%s)", agentError(m.Error), m.Error.Message)
 	}
 	for {
 		c.mu.Lock()

@@ -30,6 +30,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{Type: TypeCreate, ID: 5, Kind: KindTPMVirtualCard},
 		{Type: TypeReply, ID: 5, Reader: "Virtual PCD 00 01", Serial: "123456"},
 		{Type: TypeDestroy, ID: 6, Serial: "123456"},
+		{Type: TypeHello, Version: "1.2", Hostname: "pc", Features: []string{FeatureDestroy}},
 		{Type: TypeAirCards, AirCards: []AirCard{{Serial: "42", Name: "Air"}}, ServiceOnline: true},
 		{Type: TypeAirCards, AirCards: []AirCard{}},
 		{Type: TypeAirOpen, ID: 9, Serial: "42"},
@@ -90,6 +91,9 @@ func TestFrameRefused(t *testing.T) {
 		"destroy no serial": frame(`{"type":"destroy","id":1}`),
 		"destroy no id":     frame(`{"type":"destroy","serial":"1"}`),
 		"kind in destroy":   frame(`{"type":"destroy","id":1,"serial":"1","kind":"aircard"}`),
+		"features in ping":  frame(`{"type":"ping","features":["destroy"]}`),
+		"empty feature":     frame(`{"type":"hello","features":[""]}`),
+		"many features":     frame(`{"type":"hello","features":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`),
 		"airtransmit short": frame(`{"type":"airtransmit","id":1,"session":1,"apdu":"AAE="}`),
 		"aircard no serial": frame(`{"type":"aircards","aircards":[{"name":"x"}]}`),
 	} {

@@ -49,7 +49,8 @@ const (
 
 // Message is one frame's content. Which fields a type carries:
 //
-//	hello     Version, Hostname, TPM, VirtualSlots, SoftStores
+//	hello     Version, Hostname, TPM, VirtualSlots, SoftStores, Features
+//	          (sent again when VirtualSlots changes)
 //	snapshot  Readers (the full list, not a change)
 //	readers   Readers (new or changed), Gone (reader names): a change
 //	          since the last snapshot or readers message
@@ -104,11 +105,26 @@ type Message struct {
 	// SoftStores are the software store scopes the agent can write
 	// (StoreMachine, StoreUser).
 	SoftStores []string `json:"soft_stores,omitempty"`
-	KeyGen     *KeyGen  `json:"keygen,omitempty"`
-	Key        *Key     `json:"key,omitempty"`
-	Store      *Store   `json:"store,omitempty"`
-	Stored     *Stored  `json:"stored,omitempty"`
+	// Features are the requests, beyond the first version's, that the
+	// agent understands (FeatureDestroy): the server sends no other, since
+	// an agent drops a connection carrying a message type it does not
+	// know.
+	Features []string `json:"features,omitempty"`
+	KeyGen   *KeyGen  `json:"keygen,omitempty"`
+	Key      *Key     `json:"key,omitempty"`
+	Store    *Store   `json:"store,omitempty"`
+	Stored   *Stored  `json:"stored,omitempty"`
 }
+
+// Agent features (hello's Features).
+const (
+	// FeatureDestroy: the agent removes the virtual cards it made on a
+	// destroy request.
+	FeatureDestroy = "destroy"
+)
+
+// MaxFeatures bounds hello's Features.
+const MaxFeatures = 16
 
 // AirCard is an AirCard a workstation may use.
 type AirCard struct {
@@ -257,7 +273,7 @@ func (m *Message) Validate() error {
 		{m.Error != nil, allowed.err, "error"},
 		{m.Readers != nil, allowed.readers, "readers"},
 		{m.Gone != nil, allowed.gone, "gone"},
-		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0 || m.SoftStores != nil, allowed.hello, "version, hostname, tpm, virtual_slots or soft_stores"},
+		{m.Version != "" || m.Hostname != "" || m.TPM != nil || m.VirtualSlots != 0 || m.SoftStores != nil || m.Features != nil, allowed.hello, "version, hostname, tpm, virtual_slots, soft_stores or features"},
 		{m.Kind != "", allowed.kind, "kind"},
 		{m.Serial != "", allowed.serial, "serial"},
 		{m.AirCards != nil || m.ServiceOnline, allowed.aircards, "aircards or service_online"},
@@ -305,6 +321,13 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("agentproto: readers message without a change")
 	case len(m.Reader) > MaxNameLength || len(m.Hostname) > MaxNameLength || len(m.Version) > MaxNameLength:
 		return fmt.Errorf("agentproto: name longer than %d bytes", MaxNameLength)
+	case len(m.Features) > MaxFeatures:
+		return fmt.Errorf("agentproto: %d features exceed %d", len(m.Features), MaxFeatures)
+	}
+	for _, f := range m.Features {
+		if f == "" || len(f) > 64 {
+			return fmt.Errorf("agentproto: malformed feature %q", f)
+		}
 	}
 	if t := m.TPM; t != nil && (len(t.Reason) > 1024 || len(t.Manufacturer) > MaxNameLength || len(t.Kind) > MaxNameLength) {
 		return fmt.Errorf("agentproto: overlong TPM status")

@@ -180,10 +180,11 @@ func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard
 	return s.airCard(tx, p, cardID, isCardStaff(p))
 }
 
-// airCardReadable loads an AirCard the caller may read: as for GetCard,
-// its owner, staff (CA managers too) and auditors.
-func (s *Service) airCardReadable(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
-	return s.airCard(tx, p, cardID, isStaff(p) || p.Has(lanyard.RoleAuditor))
+// airCardComputersReadable loads an AirCard whose allowed computers the
+// caller may read: its owner, and those who read workstations (operators,
+// administrators, auditors). CA managers read the card, not workstations.
+func (s *Service) airCardComputersReadable(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
+	return s.airCard(tx, p, cardID, mayReadWorkstations(p))
 }
 
 // airCard loads AirCard cardID for p, who may have it when they own it
@@ -218,7 +219,7 @@ func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int
 		return ok && ws.Online
 	}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
-		if _, err := s.airCardReadable(tx, p, cardID); err != nil {
+		if _, err := s.airCardComputersReadable(tx, p, cardID); err != nil {
 			return err
 		}
 		list, err := tx.AirCardComputers(cardID)

@@ -32,6 +32,8 @@ type CardAccess interface {
 	// CreateVirtual has the workstation's agent create a virtual card of
 	// kind (TPM virtual smart card, platform credential) and attach it to
 	// a reader; it returns that reader once the card shows in it.
+	// When the card was made but could not be reached, the error comes
+	// with its serial (for DestroyVirtual).
 	CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (ReaderState, error)
 	// DestroyVirtual has the agent that made a virtual card (CreateVirtual)
 	// remove it: its reader goes and its state is deleted. The service

@@ -202,8 +202,14 @@ func (s *Service) RegisterCard(ctx context.Context, p *Principal, in RegisterCar
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "card.register", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "card_type": c.CardType})
 	}, func(tx lanyard.Tx) error {
-		if _, err := tx.CardTypeByName(in.CardType); err != nil {
+		ct, err := tx.CardTypeByName(in.CardType)
+		if err != nil {
 			return err
+		}
+		if ct.Kind == lanyard.KindAirCard {
+			// An AirCard exists only at an AirCard service, which makes
+			// it (Issue AirCard) and picks its serial.
+			return lanyard.Errorf(lanyard.EInvalid, "AirCards are not registered by hand; users create them with Issue AirCard")
 		}
 		return tx.CreateCard(c)
 	})

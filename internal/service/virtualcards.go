@@ -293,7 +293,7 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 			return nil, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
 		}
 	}
-	r, err := ca.CreateVirtual(ctx, host.ID, in.Kind)
+	r, err := s.makeVirtual(ctx, ca, host, in.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -341,6 +341,42 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 	}
 	return &ConnectedCard{WorkstationID: host.ID, Workstation: host.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
 		CardType: ct.Name, Kind: ct.Kind, CardID: c.ID, State: c.State, Owner: u.Login}, nil
+}
+
+// makeVirtual has host make a virtual card of kind. An AirCard whose
+// serial (random, 32 bits, unique per service only) is already
+// registered — at another service, or under another AirCard type — is
+// removed and made again, up to three times: workstations know an
+// AirCard by its serial alone.
+func (s *Service) makeVirtual(ctx context.Context, ca CardAccess, host WorkstationState, kind lanyard.CardKind) (ReaderState, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := ca.CreateVirtual(ctx, host.ID, kind)
+		if err != nil {
+			if r.Serial != "" { // made, but not seen in its reader in time
+				s.discardVirtual(ctx, ca, host, r.Serial, err)
+			}
+			return ReaderState{}, err
+		}
+		if kind != lanyard.KindAirCard || attempt == 3 {
+			return r, nil // the registration checks the serial again
+		}
+		taken := false
+		if err := s.view(ctx, func(tx lanyard.Tx) error {
+			_, err := airCardBySerial(tx, r.Serial)
+			taken = err == nil
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				err = nil
+			}
+			return err
+		}); err != nil {
+			s.discardVirtual(ctx, ca, host, r.Serial, err)
+			return ReaderState{}, err
+		}
+		if !taken {
+			return r, nil
+		}
+		s.discardVirtual(ctx, ca, host, r.Serial, lanyard.Errorf(lanyard.EConflict, "AirCard serial %s is already registered", r.Serial))
+	}
 }
 
 // discardVirtual has the host remove the virtual card with serial it made

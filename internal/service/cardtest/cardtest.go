@@ -70,9 +70,11 @@ type Workstation struct {
 	// FailStore, when set, is what SoftwareStore fails with (the key
 	// pair is forgotten all the same, as an agent's is).
 	FailStore error
-	// NextSerial, when set, is the serial the next virtual card made here
-	// reports, once: a collision with a card already registered.
-	NextSerial string
+	// NextSerials, when set, are the serials the next virtual cards made
+	// here report, one each: collisions with cards already registered.
+	NextSerials []string
+
+	made int // virtual cards made, for their readers' names
 }
 
 // New returns an empty Access.
@@ -346,10 +348,11 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		if err != nil {
 			return service.ReaderState{}, err
 		}
-		if w.NextSerial != "" {
-			serial, w.NextSerial = w.NextSerial, ""
+		if len(w.NextSerials) > 0 {
+			serial, w.NextSerials = w.NextSerials[0], w.NextSerials[1:]
 		}
-		name := fmt.Sprintf("virtual %d", len(w.Readers))
+		w.made++
+		name := fmt.Sprintf("virtual %d", w.made)
 		w.Readers[name], w.Serials[name] = c, serial
 		w.VirtualSlots--
 		return service.ReaderState{Name: name, Present: true, ATR: c.ATR(), Serial: serial}, nil
