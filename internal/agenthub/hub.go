@@ -174,6 +174,21 @@ func (h *Hub) StatesOf(ownerID int64) []WorkstationState {
 	return out
 }
 
+// Summary is State without the readers (ReaderCount still counts them):
+// what a list of workstations shows of an AirCard service, whose readers
+// are its thousands of AirCards.
+func (h *Hub) Summary(id int64) (WorkstationState, bool) {
+	h.mu.Lock()
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c == nil {
+		return WorkstationState{WorkstationID: id}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stateWithLocked(func(func(Reader) bool) {}), true
+}
+
 // State returns the workstation's state if its agent is connected here.
 func (h *Hub) State(id int64) (WorkstationState, bool) {
 	h.mu.Lock()

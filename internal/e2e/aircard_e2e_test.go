@@ -428,6 +428,13 @@ func TestBrowserAirCard(t *testing.T) {
 	ob.Shot("aircard-03-code")
 	wantMail(t, s.mail(mail, "ida@example.com", 1)[0], "ida@example.com", "Connection code for your AirCard "+card.Serial, "lanyard agent aircard add "+code)
 
+	// The console's workstation list counts the service's AirCards.
+	ob.Visit("/console/workstations")
+	ob.WaitFor("the workstation list", `document.querySelector('#ws-list table')`)
+	if got := ob.Text("#ws-list"); !strings.Contains(got, "aircard-service") || !strings.Contains(got, "1 AirCard hosted") {
+		t.Errorf("the console's workstation list says %q", got)
+	}
+
 	// The user removes the computer: the AirCard leaves its reader.
 	b.Run("Remove", chromedp.Click(`#computers button[aria-label="Remove e2e-pc"]`))
 	b.WaitFor("removed", `document.querySelector('#computers').textContent.includes('No computer may use this AirCard')`)
@@ -522,6 +529,27 @@ func TestAirCardServices(t *testing.T) {
 	}
 	if err := s.hub.DestroyVirtual(ctx, airB.ws, orphan.Serial); !errors.Is(err, agenthub.ErrNoReader) {
 		t.Errorf("destroying an AirCard at a service that does not host it: %v, want %v", err, agenthub.ErrNoReader)
+	}
+
+	// The console's list counts each service's AirCards instead of
+	// listing them (a reader each, thousands); the workstation's own
+	// page lists them.
+	var list []web.WorkstationView
+	if err := s.admin.Get(ctx, "/api/v1/workstations", &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, air := range []*airService{airA, airB} {
+		i := slices.IndexFunc(list, func(w web.WorkstationView) bool { return w.ID == air.ws })
+		if i < 0 {
+			t.Fatalf("service %d is not in the workstation list", air.ws)
+		}
+		if w := list[i]; len(w.Readers) != 0 || w.ReaderCount != 1 || !w.Online {
+			t.Errorf("the list shows service %d with %d readers, count %d, online %v; want online, 1 AirCard counted, none listed", air.ws, len(w.Readers), w.ReaderCount, w.Online)
+		}
+	}
+	var one web.WorkstationView
+	if err := s.admin.Get(ctx, "/api/v1/workstations/"+strconv.FormatInt(airA.ws, 10), &one); err != nil || len(one.Readers) != 1 || one.ReaderCount != 1 {
+		t.Errorf("service A's own page: %d readers, count %d, %v", len(one.Readers), one.ReaderCount, err)
 	}
 
 	// The service of the first stops: only its AirCard leaves.

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"net"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -68,42 +66,23 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, srv: webtest.Start(t, st), vpcd: addr, port: port, agentDir: t.TempDir()}
+	// The test server's hub is the one its web pages and API read live
+	// state from, with the tests' heartbeat.
+	s := &stack{t: t, srv: webtest.StartWith(t, st, webtest.Options{Heartbeat: heartbeat}), vpcd: addr, port: port, agentDir: t.TempDir()}
+	s.hub, s.agentURL = s.srv.Hub, s.srv.AgentURL
 	s.admin = mustClient(t, s.srv.URL, s.srv.AdminToken)
-	s.startHub()
 	s.waitSlotEmpty()
 	return s
 }
 
 // heartbeat is the agent connection's ping interval in these tests. The
-// test server's own hub pings every 300 ms and drops an agent silent for
-// 900 ms, which a loaded machine (go test -race ./... next to Chromium,
+// test server's hub by default pings every 300 ms and drops an agent
+// silent for 900 ms, which a loaded machine (go test -race ./... next to Chromium,
 // two CPUs) exceeds now and then in the middle of an issue; a second is
 // still short enough for the tests and three seconds of silence mean a
 // dead peer here, not a busy one. Killed agents and pulled cards are
 // noticed at once either way: their connection or session ends.
 const heartbeat = time.Second
-
-// startHub runs the agents' hub as webtest does, with the tests'
-// heartbeat, and wires it into the service's card workflows in place of
-// webtest's hub (which then serves no agents).
-func (s *stack) startHub() {
-	s.t.Helper()
-	hub := agenthub.New(agenthub.Config{Service: s.srv.Service, Heartbeat: heartbeat})
-	s.srv.Service.SetCardAccess(hub.CardAccess())
-	cfg, err := hub.TLSConfig(context.Background(), []string{"127.0.0.1", "localhost"})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	hs := &http.Server{Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(tls.NewListener(ln, cfg))
-	s.t.Cleanup(func() { hs.Close(); hub.Close() })
-	s.hub, s.agentURL = hub, "https://"+ln.Addr().String()
-}
 
 // waitSlotEmpty waits until pcscd no longer shows a card in the vpcd slot:
 // a card the previous test (or another package) detached is gone from

@@ -16,6 +16,11 @@ type WorkstationView struct {
 	Owner   string            `json:"owner,omitempty"` // the owner's login
 	Online  bool              `json:"online"`
 	Readers []agenthub.Reader `json:"readers"`
+	// ReaderCount is how many readers the agent reports. A list leaves
+	// out an AirCard service's readers (one per AirCard it hosts, up to
+	// thousands) and gives only their count; GET of the one workstation
+	// has them all.
+	ReaderCount int `json:"reader_count"`
 }
 
 func (s *Server) workstationRoutes(v1 string) []*route {
@@ -35,7 +40,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 				if err != nil {
 					return nil, err
 				}
-				return s.workstationView(c.r.Context(), w), nil
+				return s.workstationView(c.r.Context(), w, true), nil
 			}},
 		{method: "DELETE", path: v1 + "/workstations/{id}", summary: "Revoke a workstation: its certificate is revoked and its agent disconnected", tag: "workstations", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {
@@ -79,7 +84,7 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 		}
 		return nil, err
 	}
-	return s.workstationView(c.r.Context(), w), nil
+	return s.workstationView(c.r.Context(), w, true), nil
 }
 
 func (s *Server) listWorkstations(c *call) (any, error) {
@@ -102,12 +107,14 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 	}
 	out := make([]*WorkstationView, len(ws))
 	for i, w := range ws {
-		out[i] = s.workstationView(c.r.Context(), w)
+		out[i] = s.workstationView(c.r.Context(), w, w.Role != lanyard.RoleAirCardService)
 	}
 	return out, nil
 }
 
-func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation) *WorkstationView {
+// workstationView is w with its owner and live state; with readers false,
+// the readers are only counted.
+func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *WorkstationView {
 	v := &WorkstationView{Workstation: w, Readers: []agenthub.Reader{}}
 	if w.OwnerID != 0 {
 		if logins, err := s.svc.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
@@ -115,8 +122,15 @@ func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation) *W
 		}
 	}
 	if s.agents != nil {
-		if st, ok := s.agents.State(w.ID); ok {
-			v.Online, v.Readers = st.Online, st.Readers
+		state := s.agents.State
+		if !readers {
+			state = s.agents.Summary
+		}
+		if st, ok := state(w.ID); ok {
+			v.Online, v.ReaderCount = st.Online, st.ReaderCount
+			if readers {
+				v.Readers = st.Readers
+			}
 		}
 	}
 	return v

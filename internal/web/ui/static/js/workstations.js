@@ -4,6 +4,11 @@ import * as api from './api.js';
 import { h, badge, confirmAction, errorText, fmtDateTime, setStatus, table } from './dom.js';
 
 function readers(w) {
+  // A list gives an AirCard service's count only: a reader per AirCard.
+  if (w.role === 'aircard_service') {
+    const n = w.reader_count || 0;
+    return n === 1 ? '1 AirCard hosted' : `${n} AirCards hosted`;
+  }
   const list = w.readers || [];
   if (!list.length) return '—';
   return h('ul', { class: 'plain' }, list.map((r) => h('li', {}, r.name, r.present ? ` (card ${r.serial || 'present'})` : ' (empty)')));
