@@ -354,6 +354,7 @@ func TestBrowserAirCard(t *testing.T) {
 	ctx := context.Background()
 	s.user("ida")
 	s.user("otto", lanyard.RoleOperator)
+	s.user("cara", lanyard.RoleCAManager)
 	var p lanyard.Policy
 	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
 		t.Fatal(err)
@@ -427,6 +428,17 @@ func TestBrowserAirCard(t *testing.T) {
 	ob.CheckAccessible("connection code")
 	ob.Shot("aircard-03-code")
 	wantMail(t, s.mail(mail, "ida@example.com", 1)[0], "ida@example.com", "Connection code for your AirCard "+card.Serial, "lanyard agent aircard add "+code)
+
+	// A CA manager reads the card in the console, but not its allowed
+	// computers (workstations are not theirs to read) and makes no code.
+	cb := mustBrowser(t, s.srv.URL)
+	cb.Login("cara", password)
+	cb.Visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
+	cb.WaitFor("the card", `document.querySelector('#main').textContent.includes(`+uitest.JSString(card.Serial)+`)`)
+	if cb.exists("#computers") || cb.exists("#aircard-code-create") {
+		t.Error("a CA manager's card page shows the allowed computers or the code button")
+	}
+	cb.CheckConsole()
 
 	// The console's workstation list counts the service's AirCards.
 	ob.Visit("/console/workstations")

@@ -11,6 +11,9 @@ const main = $('#main');
 const id = main.dataset.id;
 const status = $('#card-status');
 const inConsole = document.body.classList.contains('console');
+// Card staff (operators, administrators) do card work in the console; a
+// CA manager there reads the card, not its AirCard's computers.
+const cardStaff = document.getElementById('main').hasAttribute('data-card-staff');
 
 const tabs = $$('[role=tab]');
 function select(tab, focus) {
@@ -68,7 +71,7 @@ async function load() {
     }, 'Continue card issue'), ' ', h('button', {
       type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
     }, 'Revoke and clear card')) : '',
-    c.kind === 'aircard' || d.kind === 'aircard' ? computersSection(c) : '');
+    (c.kind === 'aircard' || d.kind === 'aircard') && (!inConsole || cardStaff) ? computersSection(c) : '');
 
   // Documents check: a "!" next to each certificate that needs documents;
   // certificates still waiting in the CA have no line of their own yet.
