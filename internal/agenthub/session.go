@@ -174,18 +174,15 @@ func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind strin
 	}
 	// The agent answers after its own snapshot showed the card; the
 	// snapshot may still be on its way here.
-	for {
-		if r, ok := c.reader(m.Reader); ok && r.Present && r.Serial == m.Serial {
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return Reader{Serial: m.Serial}, ctx.Err()
-		case <-c.pc.Done():
-			return Reader{Serial: m.Serial}, ErrAgentGone
-		case <-time.After(20 * time.Millisecond):
-		}
+	var r Reader
+	if err := c.waitFor(ctx, func() bool {
+		var ok bool
+		r, ok = c.reader(m.Reader)
+		return ok && r.Present && r.Serial == m.Serial
+	}); err != nil {
+		return Reader{Serial: m.Serial}, err
 	}
+	return r, nil
 }
 
 // DestroyVirtual asks the workstation's agent to remove the virtual card
@@ -210,13 +207,19 @@ func (h *Hub) DestroyVirtual(ctx context.Context, workstationID int64, serial st
 		// The agent's own words say which card it did not find.
 		return fmt.Errorf("%w (%s)", agentError(m.Error), m.Error.Message)
 	}
-	for {
+	return c.waitFor(ctx, func() bool {
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		_, shown := c.serials[serial]
-		c.mu.Unlock()
-		if !shown {
-			return nil
-		}
+		return !shown
+	})
+}
+
+// waitFor polls done until it holds, as an agent's answer comes before
+// the readers change it reports reaches the hub: ctx's error, or
+// ErrAgentGone when the connection ends first.
+func (c *agentConn) waitFor(ctx context.Context, done func() bool) error {
+	for !done() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -225,4 +228,5 @@ func (h *Hub) DestroyVirtual(ctx context.Context, workstationID int64, serial st
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	return nil
 }

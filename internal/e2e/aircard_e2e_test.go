@@ -23,7 +23,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
-	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -210,21 +209,12 @@ func waitIndicator(t *testing.T, dir, want string) *agent.Status {
 // indicator follows the AirCard service stopping and coming back.
 func TestAirCard(t *testing.T) {
 	s := newStack(t)
-	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
-	vpcdtest.Lock(t, slot1)
-	waitPortEmpty(t, s.port+1)
+	slot1 := s.secondSlot()
 	s.slots = []string{s.vpcd}
 	ctx := context.Background()
 
 	amy, _ := s.user("amy")
-	var p lanyard.Policy
-	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
-		t.Fatal(err)
-	}
-	p.Settings.AllowedCards = []string{"piv", "aircard"}
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.setPolicy(func(set map[string]any) { set["allowed_card_types"] = []string{"piv", "aircard"} })
 	airDir := t.TempDir()
 	air := s.startAirService(airDir, "aircard-service", true)
 	s.pair("amy")
@@ -355,14 +345,7 @@ func TestBrowserAirCard(t *testing.T) {
 	s.user("ida")
 	s.user("otto", lanyard.RoleOperator)
 	s.user("cara", lanyard.RoleCAManager)
-	var p lanyard.Policy
-	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
-		t.Fatal(err)
-	}
-	p.Settings.AllowedCards = []string{"piv", "aircard"}
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.setPolicy(func(set map[string]any) { set["allowed_card_types"] = []string{"piv", "aircard"} })
 	s.startAirService(t.TempDir(), "aircard-service", true)
 	s.pair("ida")
 
@@ -472,22 +455,15 @@ func mustClientFor(t *testing.T, s *stack, login string) *client.Client {
 // both are gone.
 func TestAirCardServices(t *testing.T) {
 	s := newStack(t)
-	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
-	vpcdtest.Lock(t, slot1)
-	waitPortEmpty(t, s.port+1)
+	slot1 := s.secondSlot()
 	s.slots = []string{s.vpcd, slot1}
 	ctx := context.Background()
 
 	amy, _ := s.user("amy")
-	var p lanyard.Policy
-	if err := s.admin.Get(ctx, "/api/v1/policies/default", &p); err != nil {
-		t.Fatal(err)
-	}
-	p.Settings.AllowedCards = []string{"piv", "aircard"}
-	p.Settings.Issuance.MaxCardsPerUser = 0
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/policies/default", &p, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.setPolicy(func(set map[string]any) {
+		set["allowed_card_types"] = []string{"piv", "aircard"}
+		section(set, "issuance")["max_cards_per_user"] = 0
+	})
 	airA := s.startAirService(t.TempDir(), "aircard-a", true)
 	airB := s.startAirService(t.TempDir(), "aircard-b", true)
 	if airA.ws == airB.ws {

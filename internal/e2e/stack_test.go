@@ -84,6 +84,17 @@ func newStack(t *testing.T) *stack {
 // noticed at once either way: their connection or session ends.
 const heartbeat = time.Second
 
+// secondSlot takes pcscd's second vpcd slot (the port after the
+// stack's) for this test, once no card of an earlier test is left in it,
+// and returns its address.
+func (s *stack) secondSlot() string {
+	s.t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(s.port+1)
+	vpcdtest.Lock(s.t, addr)
+	waitPortEmpty(s.t, s.port+1)
+	return addr
+}
+
 // waitSlotEmpty waits until pcscd no longer shows a card in the vpcd slot:
 // a card the previous test (or another package) detached is gone from
 // pcscd only at its next poll, and an agent starting before then would

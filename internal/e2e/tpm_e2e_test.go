@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +36,7 @@ import (
 // counter; after the agent restarts, both cards are back and still sign.
 func TestTPMVirtualCards(t *testing.T) {
 	s := newStack(t)
-	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
-	vpcdtest.Lock(t, slot1)
-	waitPortEmpty(t, s.port+1)
+	slot1 := s.secondSlot()
 	s.slots = []string{s.vpcd, slot1}
 	seed := filepath.Join(t.TempDir(), "tpm.seed")
 	s.newTPM = func() agent.TPM { return agenttpm.Open("none", nil) }
@@ -288,9 +285,7 @@ func waitPortEmpty(t *testing.T, port int) {
 // did not make is refused.
 func TestDestroyVirtualCard(t *testing.T) {
 	s := newStack(t)
-	slot1 := "127.0.0.1:" + strconv.Itoa(s.port+1)
-	vpcdtest.Lock(t, slot1)
-	waitPortEmpty(t, s.port+1)
+	slot1 := s.secondSlot()
 	s.slots = []string{s.vpcd, slot1}
 	seed := filepath.Join(t.TempDir(), "tpm.seed")
 	s.newTPM = func() agent.TPM { return agenttpm.Open("simulator:"+seed, nil) }

@@ -27,20 +27,7 @@ func TestAirCard(t *testing.T) {
 	})
 	ws2 := e.access.AddWorkstation(2, e.alice.User.ID, "pc-2")
 	_ = ws2
-	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
-		for _, name := range []string{"pc-1", "pc-2", "aircard-service"} {
-			w := &lanyard.Workstation{Name: name, Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
-			if name == "aircard-service" {
-				w.Role = lanyard.RoleAirCardService
-			}
-			if err := tx.CreateWorkstation(w); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.storeWorkstations(t, "pc-1", "pc-2", "air:aircard-service")
 
 	wantReason(t, "no service", e.options(t, e.alice)[lanyard.KindAirCard], "AirCard service is not connected")
 	e.access.AddAirCardService(3)
@@ -215,20 +202,7 @@ func TestAirCardServices(t *testing.T) {
 		s.AllowedCards = []string{"piv", "aircard"}
 		s.Issuance.MaxCardsPerUser = 0
 	})
-	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
-		for i, name := range []string{"pc-1", "pc-2", "air-3", "air-4", "air-5"} {
-			w := &lanyard.Workstation{Name: name, Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
-			if i >= 2 {
-				w.Role = lanyard.RoleAirCardService
-			}
-			if err := tx.CreateWorkstation(w); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.storeWorkstations(t, "pc-1", "pc-2", "air:air-3", "air:air-4", "air:air-5")
 	e.access.AddAirCardService(3)
 	e.access.AddAirCardService(4)
 	down := e.access.AddAirCardService(5)
@@ -292,5 +266,26 @@ func TestAirCardServices(t *testing.T) {
 	}
 	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != before {
 		t.Errorf("after the refused AirCard workstation 1 lists %d AirCards (%v), want %d", len(list), err, before)
+	}
+}
+
+// storeWorkstations records active workstations with these names, IDs 1,
+// 2, … in order, as the card access's workstations are numbered; a name
+// with the prefix "air:" is an AirCard service.
+func (e *issueEnv) storeWorkstations(t *testing.T, names ...string) {
+	t.Helper()
+	if err := e.st.Update(context.Background(), func(tx lanyard.Tx) error {
+		for _, name := range names {
+			w := &lanyard.Workstation{Name: name, Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
+			if n, ok := strings.CutPrefix(name, "air:"); ok {
+				w.Name, w.Role = n, lanyard.RoleAirCardService
+			}
+			if err := tx.CreateWorkstation(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
