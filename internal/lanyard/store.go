@@ -35,6 +35,11 @@ type Tx interface {
 	UpdateUser(u *User) error
 	UserByID(id int64) (*User, error)
 	UserByLogin(login string) (*User, error)
+	// UserByUPN finds the user whose UPN equals upn ignoring case (the
+	// engine's lower()); ENotFound when none or when upn is empty. A UPN
+	// is unique ignoring case: Create/UpdateUser fail with EConflict when
+	// another user holds it.
+	UserByUPN(upn string) (*User, error)
 	// LockUser holds user id until the transaction ends, so that what
 	// this transaction checks of the user's cards before it adds or
 	// assigns one (the policy's maximum cards per user) stays true until
@@ -51,12 +56,18 @@ type Tx interface {
 	ListTokens(userID int64) ([]*APIToken, error) // userID 0 = all
 	RevokeToken(id int64) error
 	TouchToken(id int64, at time.Time) error
+	// RevokeUserTokens revokes every token of userID that is not revoked
+	// yet and says how many there were.
+	RevokeUserTokens(userID int64) (int, error)
 
 	// Browser sessions.
 	CreateSession(s *Session) error
 	SessionByHash(hash []byte) (*Session, error)
 	DeleteSession(hash []byte) error
 	DeleteExpiredSessions(now time.Time) (int, error)
+	// DeleteUserSessions ends every browser session of userID and says
+	// how many there were.
+	DeleteUserSessions(userID int64) (int, error)
 
 	// Card types.
 	CreateCardType(c *CardType) error // sets c.ID

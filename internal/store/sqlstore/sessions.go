@@ -7,9 +7,10 @@ import (
 )
 
 var (
-	qInsertSession = prepared(`INSERT INTO sessions (hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`)
-	qSessionByHash = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE hash = ?`)
-	qDeleteSession = prepared(`DELETE FROM sessions WHERE hash = ?`)
+	qInsertSession      = prepared(`INSERT INTO sessions (hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`)
+	qSessionByHash      = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE hash = ?`)
+	qDeleteSession      = prepared(`DELETE FROM sessions WHERE hash = ?`)
+	qDeleteUserSessions = prepared(`DELETE FROM sessions WHERE user_id = ?`)
 	// A session is expired once its expiry time has been reached.
 	qDeleteExpiredSessions = prepared(`DELETE FROM sessions WHERE expires_at <= ?`)
 )
@@ -45,12 +46,10 @@ func (t *txn) DeleteSession(hash []byte) error {
 // before now and says how many there were.
 func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
 	res, err := t.exec(qDeleteExpiredSessions, micros(now))
-	if err != nil {
-		return 0, t.writeErr(err, "", "")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, t.fail(dbError(err))
-	}
-	return int(n), nil
+	return t.affected(res, err)
+}
+
+func (t *txn) DeleteUserSessions(userID int64) (int, error) {
+	res, err := t.exec(qDeleteUserSessions, userID)
+	return t.affected(res, err)
 }

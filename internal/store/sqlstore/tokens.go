@@ -18,6 +18,7 @@ var (
 	qListTokensByUser = prepared(`SELECT ` + tokenCols + ` FROM api_tokens WHERE user_id = ? ORDER BY id`)
 	qRevokeToken      = prepared(`UPDATE api_tokens SET revoked = ? WHERE id = ?`)
 	qTouchToken       = prepared(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`)
+	qRevokeUserTokens = prepared(`UPDATE api_tokens SET revoked = ? WHERE user_id = ? AND revoked = ?`)
 )
 
 func (t *txn) CreateToken(k *lanyard.APIToken) error {
@@ -65,6 +66,11 @@ func (t *txn) ListTokens(userID int64) ([]*lanyard.APIToken, error) {
 func (t *txn) RevokeToken(id int64) error {
 	res, err := t.exec(qRevokeToken, true, id)
 	return t.one(res, err, notFound("token %d not found", id), "", "")
+}
+
+func (t *txn) RevokeUserTokens(userID int64) (int, error) {
+	res, err := t.exec(qRevokeUserTokens, true, userID, false)
+	return t.affected(res, err)
 }
 
 func (t *txn) TouchToken(id int64, at time.Time) error {

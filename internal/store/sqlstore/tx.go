@@ -147,6 +147,18 @@ func (t *txn) one(res sql.Result, err error, notFound *lanyard.Error, conflict, 
 	return nil
 }
 
+// affected returns how many rows a write touched.
+func (t *txn) affected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, t.writeErr(err, "", "")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.fail(dbError(err))
+	}
+	return int(n), nil
+}
+
 // collect scans every row into a non-nil slice.
 func collect[T any](t *txn, rows *sql.Rows, err error, scan func(scanner) (*T, error)) ([]*T, error) {
 	if err != nil {

@@ -15,7 +15,10 @@ var (
 		disabled = ?, password_hash = ?, updated_at = ? WHERE id = ?`)
 	qUserByID    = prepared(`SELECT ` + userCols + ` FROM users WHERE id = ?`)
 	qUserByLogin = prepared(`SELECT ` + userCols + ` FROM users WHERE login = ?`)
-	qCountUsers  = prepared(`SELECT count(*) FROM users`)
+	// The upn <> '' term lets both engines use the partial index
+	// users_upn_lower (migration 0009).
+	qUserByUPN  = prepared(`SELECT ` + userCols + ` FROM users WHERE lower(upn) = lower(?) AND upn <> ''`)
+	qCountUsers = prepared(`SELECT count(*) FROM users`)
 )
 
 // normUser makes u what a read will return (see the package doc).
@@ -27,6 +30,9 @@ func normUser(u *lanyard.User) {
 
 func (t *txn) CreateUser(u *lanyard.User) error {
 	normUser(u)
+	if err := t.upnFree(u); err != nil {
+		return err
+	}
 	groups, err := jsonList(u.Groups)
 	if err != nil {
 		return err
@@ -43,8 +49,31 @@ func (t *txn) CreateUser(u *lanyard.User) error {
 	return nil
 }
 
+// upnFree refuses u's UPN when another user holds it, ignoring case. It
+// reads before the write so that the clash gets its own message (the
+// error code of a unique violation does not say which index) and leaves
+// the transaction usable. The unique index users_upn_lower (migration
+// 0009) still refuses a clash committed by a concurrent transaction in
+// between (PostgreSQL; SQLite serializes writers), with the message of a
+// login clash.
+func (t *txn) upnFree(u *lanyard.User) error {
+	other, err := t.UserByUPN(u.UPN)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return nil
+	case err != nil:
+		return err
+	case other.ID != u.ID && other.Login != u.Login: // the same login clashes on the login
+		return lanyard.Errorf(lanyard.EConflict, "UPN %q is already used by another user", u.UPN)
+	}
+	return nil
+}
+
 func (t *txn) UpdateUser(u *lanyard.User) error {
 	normUser(u)
+	if err := t.upnFree(u); err != nil {
+		return err
+	}
 	groups, err := jsonList(u.Groups)
 	if err != nil {
 		return err
@@ -98,6 +127,18 @@ func (t *txn) UserByLogin(login string) (*lanyard.User, error) {
 	u, err := scanUser(t.row(qUserByLogin, login))
 	if err != nil {
 		return nil, t.readErr(err, notFound("user %q not found", login))
+	}
+	return u, nil
+}
+
+func (t *txn) UserByUPN(upn string) (*lanyard.User, error) {
+	missing := notFound("no user has the UPN %q", upn)
+	if upn == "" {
+		return nil, missing
+	}
+	u, err := scanUser(t.row(qUserByUPN, upn))
+	if err != nil {
+		return nil, t.readErr(err, missing)
 	}
 	return u, nil
 }

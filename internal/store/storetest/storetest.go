@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"UserFilters", testUserFilters},
 		{"Tokens", testTokens},
 		{"Sessions", testSessions},
+		{"UPNUnique", testUPNUnique},
+		{"UserCredentials", testUserCredentials},
 		{"CardTypes", testCardTypes},
 		{"Templates", testTemplates},
 		{"Policies", testPolicies},
