@@ -184,10 +184,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 // RemoveTOTP removes login's authenticator app. Users remove their own
 // and must prove it with a current code (code), so that a stolen password
 // alone cannot replace the second factor; a user who lost the phone asks
-// the help desk: operators and administrators remove other users'
-// enrollments without a code. Nobody removes their own confirmed
-// enrollment without a code, staff included (four eyes). An unconfirmed
-// enrollment is not a factor yet and goes without one.
+// the help desk: operators remove other users' enrollments without a
+// code, and a staff member's only an administrator (CheckAccountChange:
+// resetting the second factor is a step towards taking the account).
+// Nobody removes their own confirmed enrollment without a code, staff
+// included (four eyes). An unconfirmed enrollment is not a factor yet and
+// goes without one.
 func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
@@ -200,6 +202,9 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 	var e *lanyard.TOTPEnrollment
 	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
 		if u, err = tx.UserByLogin(login); err != nil {
+			return err
+		}
+		if err := CheckAccountChange(p.Roles, AccountChange{Login: u.Login, Self: self, Before: u.Roles, After: u.Roles}); err != nil {
 			return err
 		}
 		e, err = tx.TOTPEnrollment(u.ID)
@@ -223,8 +228,15 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self})
 	}, func(tx lanyard.Tx) error {
 		// Remove what was checked: a concurrent change (re-enrolled,
-		// confirmed meanwhile) makes this fail rather than remove
-		// something the check did not cover.
+		// confirmed meanwhile, made staff meanwhile) makes this fail
+		// rather than remove something the check did not cover.
+		now, err := tx.UserByID(u.ID)
+		if err != nil {
+			return err
+		}
+		if err := CheckAccountChange(p.Roles, AccountChange{Login: now.Login, Self: self, Before: now.Roles, After: now.Roles}); err != nil {
+			return err
+		}
 		cur, err := tx.TOTPEnrollment(u.ID)
 		if err != nil {
 			return err

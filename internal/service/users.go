@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -98,7 +99,8 @@ func (in *UserInput) apply(u *lanyard.User) error {
 	return nil
 }
 
-// CreateUser adds a user. Without roles the user gets the user role.
+// CreateUser adds a user. Without roles the user gets the user role;
+// only administrators create staff accounts (CheckAccountChange).
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*lanyard.User, error) {
 	if !validLogin(in.Login) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "login %q: use 1-128 letters, digits, '-', '_', '.' or '@'", in.Login)
@@ -111,7 +113,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	if err := in.apply(u); err != nil {
 		return nil, err
 	}
-	if err := s.checkGrant(p, u.Roles); err != nil {
+	if err := s.checkGrant(p, u.Login, u.Roles); err != nil {
 		return nil, err
 	}
 	if in.Password != nil {
@@ -130,7 +132,11 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	return u, nil
 }
 
-// UpdateUser changes a user's attributes, roles or password.
+// UpdateUser changes a user's attributes, roles or password, as
+// CheckAccountChange allows. A password that someone else sets on a staff
+// account ends that account's sessions and revokes its API tokens in the
+// same transaction: whoever held them before the reset loses them. A UPN
+// is not changed while certificates name it (upnChangeAllowed).
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in UserInput) (*lanyard.User, error) {
 	var pwHash string
 	if in.Password != nil {
@@ -146,51 +152,115 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 		if u, err = tx.UserByLogin(login); err != nil {
 			return err
 		}
-		before := slices.Clone(u.Roles)
+		before, oldUPN := slices.Clone(u.Roles), u.UPN
 		if err := in.apply(u); err != nil {
 			return err
 		}
-		if !slices.Equal(before, u.Roles) {
-			if err := s.checkGrant(p, u.Roles); err != nil {
-				return err
-			}
-			if p.User != nil && p.User.ID == u.ID && !u.Roles.Has(lanyard.RoleAdministrator) && before.Has(lanyard.RoleAdministrator) {
-				return lanyard.Errorf(lanyard.EConflict, "you cannot remove your own administrator role")
-			}
+		change := AccountChange{Login: u.Login, Self: p.User != nil && p.User.ID == u.ID, Before: before, After: u.Roles,
+			NewRoles: !slices.Equal(before, u.Roles)}
+		if err := CheckAccountChange(p.Roles, change); err != nil {
+			return err
 		}
+		if err := s.upnChangeAllowed(tx, u, oldUPN); err != nil {
+			return err
+		}
+		details := map[string]any{"changed": in.changed(), "roles": u.Roles, "disabled": u.Disabled}
 		if pwHash != "" {
 			u.PasswordHash = pwHash
+			if !change.Self && (holdsStaffRole(before) || holdsStaffRole(u.Roles)) {
+				if details["sessions_ended"], details["tokens_revoked"], err = endCredentials(tx, u.ID); err != nil {
+					return err
+				}
+			}
 		}
 		u.UpdatedAt = s.clock()
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
-		changed := []string{}
-		for name, set := range map[string]bool{"display_name": in.DisplayName != nil, "email": in.Email != nil, "upn": in.UPN != nil,
-			"manager_email": in.ManagerEmail != nil, "groups": in.Groups != nil, "roles": in.Roles != nil, "disabled": in.Disabled != nil, "password": in.Password != nil} {
-			if set {
-				changed = append(changed, name)
-			}
-		}
-		slices.Sort(changed)
-		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, map[string]any{"changed": changed, "roles": u.Roles, "disabled": u.Disabled}))
+		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, details))
 	})
-	s.tokenCache.purge() // cached principals carry the user's roles and state; purged after commit
+	s.tokenCache.purge() // cached principals carry the user's roles, state and tokens; purged after commit
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// checkGrant refuses to let anyone but an administrator hand out roles
-// beyond "user".
-func (s *Service) checkGrant(p *Principal, roles lanyard.Roles) error {
-	for _, r := range roles {
-		if r != lanyard.RoleUser && !p.Has(lanyard.RoleAdministrator) {
-			return lanyard.Errorf(lanyard.EForbidden, "only an administrator can grant the %s role", r)
+// changed names the fields in sets, sorted, for the audit event.
+func (in *UserInput) changed() []string {
+	changed := []string{}
+	for name, set := range map[string]bool{"display_name": in.DisplayName != nil, "email": in.Email != nil, "upn": in.UPN != nil,
+		"manager_email": in.ManagerEmail != nil, "groups": in.Groups != nil, "roles": in.Roles != nil, "disabled": in.Disabled != nil, "password": in.Password != nil} {
+		if set {
+			changed = append(changed, name)
 		}
 	}
+	slices.Sort(changed)
+	return changed
+}
+
+// endCredentials ends userID's browser sessions and revokes its API
+// tokens, and says how many of each.
+func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
+	if sessions, err = tx.DeleteUserSessions(userID); err != nil {
+		return 0, 0, err
+	}
+	tokens, err = tx.RevokeUserTokens(userID)
+	return sessions, tokens, err
+}
+
+// upnChangeAllowed refuses to change the UPN of u (from old) while
+// certificates Lanyard issued still name the old one: not revoked and not
+// expired, or requested and waiting for approval. Smart card logon maps a
+// certificate's UPN to an account, so freeing a UPN that live
+// certificates carry would let the next holder's account be reached with
+// them. Changing only the case keeps the same UPN (it is unique ignoring
+// case) and is allowed.
+func (s *Service) upnChangeAllowed(tx lanyard.Tx, u *lanyard.User, old string) error {
+	if old == "" || strings.EqualFold(old, u.UPN) {
+		return nil
+	}
+	certs, err := tx.ListCertificates(lanyard.CertFilter{UserID: u.ID})
+	if err != nil {
+		return err
+	}
+	now, live := s.clock(), 0
+	for _, c := range certs {
+		if c.Source == lanyard.SourceManaged && certNamesUser(c, now) {
+			live++
+		}
+	}
+	reqs, err := tx.ListRequests(lanyard.RequestPending)
+	if err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if r.UserID == u.ID {
+			live++
+		}
+	}
+	if live > 0 {
+		return lanyard.Errorf(lanyard.EConflict, "%s holds %d certificates or pending requests that name the UPN %s; revoke them (or reject the requests) before changing the UPN", u.Login, live, old)
+	}
 	return nil
+}
+
+// certNamesUser reports whether c may still be used or issued at now:
+// waiting for approval or issue, or valid and not expired.
+func certNamesUser(c *lanyard.Certificate, now time.Time) bool {
+	switch c.Status {
+	case lanyard.CertPending, lanyard.CertApproved:
+		return true
+	case lanyard.CertValid, lanyard.CertWritten:
+		return now.Before(c.NotAfter)
+	}
+	return false
+}
+
+// checkGrant refuses to let anyone but an administrator give a new
+// account roles beyond "user" (CheckAccountChange).
+func (s *Service) checkGrant(p *Principal, login string, roles lanyard.Roles) error {
+	return CheckAccountChange(p.Roles, AccountChange{Login: login, After: roles, NewRoles: true})
 }
 
 func (s *Service) hashPassword(pw string) (string, error) {

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"slices"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// AccountChange is what someone asks to do to an account: change its
+// attributes, state, password or roles (UpdateUser, CreateUser), reset
+// its authenticator app (RemoveTOTP), and so on. CheckAccountChange
+// decides it.
+type AccountChange struct {
+	Login    string        // the account, for messages
+	Self     bool          // the actor acts on their own account
+	Before   lanyard.Roles // the account's roles now (none for a new account)
+	After    lanyard.Roles // its roles after the change; Before when roles stay
+	NewRoles bool          // After differs from Before
+}
+
+// holdsStaffRole reports whether rs holds a role beyond user.
+func holdsStaffRole(rs lanyard.Roles) bool {
+	return slices.ContainsFunc(rs, func(r lanyard.Role) bool { return r != lanyard.RoleUser })
+}
+
+// CheckAccountChange is the rule that keeps staff accounts out of the
+// help desk's reach (docs/architecture.md, "Trust boundaries"):
+//
+//   - nobody changes their own roles, administrators included (another
+//     administrator does), so no one widens or keeps privileges alone;
+//   - only an administrator grants or removes a role beyond user:
+//     removing is checked like granting, so an operator cannot strip an
+//     administrator to user and then take the account;
+//   - on other people's accounts, operators act only on accounts that hold
+//     no role beyond user, before and after the change; a staff account
+//     (any role beyond user) is changed only by an administrator.
+//
+// Own accounts otherwise follow the caller's own checks (a current code
+// to remove one's authenticator app, and so on).
+func CheckAccountChange(actor lanyard.Roles, c AccountChange) error {
+	admin := actor.Has(lanyard.RoleAdministrator)
+	if c.NewRoles {
+		if c.Self {
+			return lanyard.Errorf(lanyard.EForbidden, "you cannot change your own roles; ask another administrator")
+		}
+		for _, r := range lanyard.AllRoles {
+			if r != lanyard.RoleUser && c.Before.Has(r) != c.After.Has(r) && !admin {
+				return lanyard.Errorf(lanyard.EForbidden, "only an administrator can grant or remove the %s role", r)
+			}
+		}
+	}
+	if c.Self {
+		return nil
+	}
+	if !admin && !actor.Has(lanyard.RoleOperator) {
+		return lanyard.Errorf(lanyard.EForbidden, "only operators and administrators can change another user's account")
+	}
+	if !admin && (holdsStaffRole(c.Before) || holdsStaffRole(c.After)) {
+		return lanyard.Errorf(lanyard.EForbidden, "%s holds a staff role; only an administrator can change a staff account", c.Login)
+	}
+	return nil
+}

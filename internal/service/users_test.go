@@ -1,0 +1,241 @@
+package service_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+func TestCheckAccountChange(t *testing.T) {
+	var (
+		user     = lanyard.Roles{lanyard.RoleUser}
+		op       = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}
+		admin    = lanyard.Roles{lanyard.RoleAdministrator}
+		caMgr    = lanyard.Roles{lanyard.RoleCAManager}
+		auditor  = lanyard.Roles{lanyard.RoleAuditor}
+		adminOp  = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}
+		noRoles  = lanyard.Roles{}
+		same     = func(rs lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", Before: rs, After: rs} }
+		roles    = func(from, to lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", Before: from, After: to, NewRoles: true} }
+		self     = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
+		create   = func(rs lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", After: rs, NewRoles: true} }
+		denied   = lanyard.EForbidden
+		accepted = ""
+	)
+	tests := []struct {
+		name   string
+		actor  lanyard.Roles
+		change service.AccountChange
+		want   string // error code, "" = allowed
+	}{
+		{"operator changes a user's attributes", op, same(user), accepted},
+		{"operator changes an account without roles", op, same(noRoles), accepted},
+		{"operator changes an administrator's attributes", op, same(admin), denied},
+		{"operator changes a CA manager's attributes", op, same(caMgr), denied},
+		{"operator changes an auditor's attributes", op, same(auditor), denied},
+		{"operator changes another operator", op, same(op), denied},
+		{"operator strips an administrator to user", op, roles(admin, user), denied},
+		{"operator removes a CA manager's role", op, roles(lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}, user), denied},
+		{"operator grants operator", op, roles(user, op), denied},
+		{"operator gives a user the user role", op, roles(noRoles, user), accepted},
+		{"operator takes the user role away", op, roles(user, noRoles), accepted},
+		{"operator creates a user", op, create(user), accepted},
+		{"operator creates an auditor", op, create(auditor), denied},
+		{"administrator changes a user", admin, same(user), accepted},
+		{"administrator changes another administrator", admin, same(adminOp), accepted},
+		{"administrator strips another administrator", admin, roles(admin, user), accepted},
+		{"administrator grants CA manager", admin, roles(user, caMgr), accepted},
+		{"administrator creates an auditor", admin, create(auditor), accepted},
+		{"administrator changes own roles", admin, self(roles(adminOp, admin)), denied},
+		{"administrator adds a role to self", admin, self(roles(admin, adminOp)), denied},
+		{"administrator changes own attributes", admin, self(same(admin)), accepted},
+		{"operator changes own roles", op, self(roles(op, user)), denied},
+		{"operator changes own attributes", op, self(same(op)), accepted},
+		{"user changes own attributes", user, self(same(user)), accepted},
+		{"user changes another user", user, same(user), denied},
+		{"auditor changes another user", auditor, same(user), denied},
+		{"CA manager changes another user", caMgr, same(user), denied},
+		{"no roles at all", noRoles, same(user), denied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := service.CheckAccountChange(tt.actor, tt.change)
+			if tt.want == accepted {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !lanyard.IsCode(err, tt.want) {
+				t.Fatalf("got %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// userEnv adds a second administrator (ada) and a CA manager (carl) to the
+// TOTP environment: alice and bob (users), olivia (operator), audrey
+// (auditor), admin (the bootstrap administrator, every role).
+type userEnv struct {
+	*totpEnv
+	ada, carl *service.Principal
+}
+
+func newUserEnv(t *testing.T) *userEnv {
+	t.Helper()
+	e := &userEnv{totpEnv: newTOTPEnv(t)}
+	mk := func(login string, roles ...lanyard.Role) *service.Principal {
+		pw, rs := totpPassword, lanyard.Roles(roles)
+		u, err := e.svc.CreateUser(context.Background(), e.ad, service.UserInput{Login: login, Password: &pw, Roles: &rs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &service.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.20"}
+	}
+	e.ada = mk("ada", lanyard.RoleUser, lanyard.RoleAdministrator)
+	e.carl = mk("carl", lanyard.RoleUser, lanyard.RoleCAManager)
+	return e
+}
+
+// user reads login as stored.
+func (e *userEnv) user(t *testing.T, login string) *lanyard.User {
+	t.Helper()
+	var u *lanyard.User
+	storetest.MustView(t, e.st, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	return u
+}
+
+// An operator changes plain users only; staff accounts are the
+// administrators' to change, and nothing of a refused change is written.
+func TestOperatorCannotTakeOverStaff(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	pw, mail, upn, yes := "a new password for ada", "op@example.test", "ada@corp.example", true
+	userOnly := lanyard.Roles{lanyard.RoleUser}
+	groups := []string{"operators"}
+	before, adaBefore, carlBefore := e.snapshot(t), e.user(t, "ada"), e.user(t, "carl")
+	for _, tc := range []struct {
+		what, login string
+		in          service.UserInput
+	}{
+		{"sets an administrator's password", "ada", service.UserInput{Password: &pw}},
+		{"sets an administrator's e-mail", "ada", service.UserInput{Email: &mail}},
+		{"sets an administrator's UPN", "ada", service.UserInput{UPN: &upn}},
+		{"sets an administrator's groups", "ada", service.UserInput{Groups: &groups}},
+		{"disables an administrator", "ada", service.UserInput{Disabled: &yes}},
+		{"strips an administrator to user", "ada", service.UserInput{Roles: &userOnly}},
+		{"sets a CA manager's password", "carl", service.UserInput{Password: &pw}},
+		{"strips a CA manager to user", "carl", service.UserInput{Roles: &userOnly}},
+		{"sets another operator's password", "olivia", service.UserInput{Password: &pw}},
+	} {
+		op := e.op
+		if tc.login == "olivia" {
+			op = &service.Principal{User: e.user(t, "ada"), Roles: lanyard.Roles{lanyard.RoleOperator}} // ada's operator-only token
+		}
+		_, err := e.svc.UpdateUser(ctx, op, tc.login, tc.in)
+		wantErr(t, "operator "+tc.what, err, lanyard.EForbidden, "only an administrator")
+	}
+	_, err := e.svc.CreateUser(ctx, e.op, service.UserInput{Login: "mallory", Roles: &lanyard.Roles{lanyard.RoleAuditor}})
+	wantErr(t, "operator creates an auditor", err, lanyard.EForbidden, "only an administrator")
+	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "ada"), adaBefore) || !reflect.DeepEqual(e.user(t, "carl"), carlBefore) {
+		t.Fatal("a refused change wrote something")
+	}
+	// The help desk still serves plain users.
+	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", service.UserInput{Password: &pw, Email: &mail}); err != nil {
+		t.Fatalf("operator changes a user: %v", err)
+	}
+	// An administrator changes a staff account, but not their own roles.
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &userOnly}); err != nil {
+		t.Fatalf("administrator strips a CA manager: %v", err)
+	}
+	adminOnly := lanyard.Roles{lanyard.RoleAdministrator}
+	for _, rs := range []lanyard.Roles{adminOnly, {lanyard.RoleUser, lanyard.RoleAdministrator, lanyard.RoleAuditor}} {
+		_, err = e.svc.UpdateUser(ctx, e.ada, "ada", service.UserInput{Roles: &rs})
+		wantErr(t, "administrator changes own roles", err, lanyard.EForbidden, "your own roles")
+	}
+	if got := e.user(t, "ada").Roles; len(got) != 2 {
+		t.Fatalf("ada's roles after refused self-changes: %v", got)
+	}
+}
+
+// Resetting a staff member's authenticator app is the administrators'.
+func TestOperatorCannotResetStaffTOTP(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	e.enroll(t, e.ada)
+	before := e.snapshot(t)
+	err := e.svc.RemoveTOTP(ctx, e.op, "ada", "")
+	wantErr(t, "operator resets an administrator's", err, lanyard.EForbidden, "only an administrator")
+	if e.snapshot(t) != before {
+		t.Fatal("a refused reset wrote something")
+	}
+	if info, err := e.svc.TOTPStatus(ctx, e.ada, "ada"); err != nil || !info.Confirmed {
+		t.Fatalf("ada's authenticator after the refused reset: %+v %v", info, err)
+	}
+	if err := e.svc.RemoveTOTP(ctx, e.ad, "ada", ""); err != nil {
+		t.Fatalf("another administrator resets it: %v", err)
+	}
+}
+
+// A password that someone else sets on a staff account ends that
+// account's sessions and tokens; a plain user's reset and one's own
+// change keep them.
+func TestStaffPasswordResetEndsCredentials(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	login := func(login string) string {
+		t.Helper()
+		id, _, _, err := e.svc.Login(ctx, login, totpPassword, "192.0.2.30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	token := func(login string) string {
+		t.Helper()
+		tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: login, TTL: "1h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Secret
+	}
+	works := func(what, session, tok string, want bool) {
+		t.Helper()
+		_, _, errS := e.svc.AuthenticateSession(ctx, session, "")
+		_, errT := e.svc.AuthenticateToken(ctx, tok, "")
+		if (errS == nil) != want || (errT == nil) != want {
+			t.Errorf("%s: session error %v, token error %v; want working = %v", what, errS, errT, want)
+		}
+	}
+	carlS, carlT := login("carl"), token("carl")
+	aliceS, aliceT := login("alice"), token("alice")
+	adaS, adaT := login("ada"), token("ada")
+	works("carl before", carlS, carlT, true) // fills the token cache
+
+	pw := "a new password, set by ada"
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	works("carl after ada reset his password", carlS, carlT, false)
+	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", service.UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	works("alice after the operator reset hers", aliceS, aliceT, true)
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "ada", service.UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	works("ada after changing her own", adaS, adaT, true)
+	var evs []*lanyard.AuditEvent
+	storetest.MustView(t, e.st, func(tx lanyard.Tx) (err error) {
+		evs, err = tx.ListAudit(lanyard.AuditFilter{Action: "user.update", ObjectID: "carl"})
+		return
+	})
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"sessions_ended":1`) || !strings.Contains(string(evs[0].Details), `"tokens_revoked":1`) {
+		t.Fatalf("audit of the reset: %+v", evs)
+	}
+}
