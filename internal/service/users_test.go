@@ -13,17 +13,23 @@ import (
 
 func TestCheckAccountChange(t *testing.T) {
 	var (
-		user     = lanyard.Roles{lanyard.RoleUser}
-		op       = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}
-		admin    = lanyard.Roles{lanyard.RoleAdministrator}
-		caMgr    = lanyard.Roles{lanyard.RoleCAManager}
-		auditor  = lanyard.Roles{lanyard.RoleAuditor}
-		adminOp  = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}
-		noRoles  = lanyard.Roles{}
-		same     = func(rs lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", Before: rs, After: rs} }
-		roles    = func(from, to lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", Before: from, After: to, NewRoles: true} }
-		self     = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
-		create   = func(rs lanyard.Roles) service.AccountChange { return service.AccountChange{Login: "x", After: rs, NewRoles: true} }
+		user    = lanyard.Roles{lanyard.RoleUser}
+		op      = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}
+		admin   = lanyard.Roles{lanyard.RoleAdministrator}
+		caMgr   = lanyard.Roles{lanyard.RoleCAManager}
+		auditor = lanyard.Roles{lanyard.RoleAuditor}
+		adminOp = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}
+		noRoles = lanyard.Roles{}
+		same    = func(rs lanyard.Roles) service.AccountChange {
+			return service.AccountChange{Login: "x", Before: rs, After: rs}
+		}
+		roles = func(from, to lanyard.Roles) service.AccountChange {
+			return service.AccountChange{Login: "x", Before: from, After: to, NewRoles: true}
+		}
+		self   = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
+		create = func(rs lanyard.Roles) service.AccountChange {
+			return service.AccountChange{Login: "x", After: rs, NewRoles: true}
+		}
 		denied   = lanyard.EForbidden
 		accepted = ""
 	)
