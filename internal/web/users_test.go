@@ -1,0 +1,109 @@
+package web_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+const adaPassword = "ada's own long password"
+
+// storedUser reads login from the store, password hash included.
+func (e *env) storedUser(login string) *lanyard.User {
+	e.t.Helper()
+	var u *lanyard.User
+	storetest.MustView(e.t, e.store, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	return u
+}
+
+// mustAda creates ada, an administrator with a password, and returns a
+// token for her.
+func (e *env) mustAda() string {
+	e.t.Helper()
+	e.must(201, "POST", "/api/v1/users", e.admin, map[string]any{"login": "ada", "roles": []string{"user", "administrator"}, "password": adaPassword, "upn": "ada@corp.example"})
+	var tok service.NewToken
+	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"user": "ada", "ttl": "1h"}).json(&tok)
+	return tok.Secret
+}
+
+// An operator cannot take over a staff account through the API: no
+// password, attribute, role or authenticator change of an administrator
+// passes, and nothing is written.
+func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
+	e := mustEnv(t)
+	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
+	ada := e.mustAda()
+	e.mustUser("alice")
+
+	var setup service.TOTPSetup
+	e.must(201, "POST", "/api/v1/me/totp", ada, nil).json(&setup)
+	e.must(200, "POST", "/api/v1/me/totp/confirm", ada, map[string]string{"code": totpCode(t, setup.Secret)})
+
+	before, events := e.storedUser("ada"), e.auditCount()
+	for _, body := range []map[string]any{
+		{"password": "the operator's password for ada"},
+		{"roles": []string{"user"}},
+		{"email": "olivia@example.com"},
+		{"upn": "olivia-owns-this@corp.example"},
+		{"disabled": true},
+		{"groups": []string{"operators"}},
+	} {
+		if r := e.do("PATCH", "/api/v1/users/ada", op, body); r.status != 403 || !strings.Contains(r.problem().Detail, "only an administrator") {
+			t.Errorf("operator PATCH ada %v: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := e.do("DELETE", "/api/v1/users/ada/totp", op, nil); r.status != 403 {
+		t.Errorf("operator resets ada's authenticator: %d %s", r.status, r.body)
+	}
+	if r := e.do("PATCH", "/api/v1/users/alice", op, map[string]any{"roles": []string{"user", "auditor"}}); r.status != 403 {
+		t.Errorf("operator grants the auditor role: %d %s", r.status, r.body)
+	}
+	if got := e.storedUser("ada"); !reflect.DeepEqual(got, before) {
+		t.Errorf("ada changed:\n got %+v\nwant %+v", got, before)
+	}
+	if n := e.auditCount(); n != events {
+		t.Errorf("refused changes wrote %d audit events", n-events)
+	}
+	var info service.TOTPInfo
+	e.must(200, "GET", "/api/v1/users/ada/totp", op, nil).json(&info)
+	if !info.Confirmed {
+		t.Errorf("ada's authenticator after the refused reset: %+v", info)
+	}
+	// The help desk keeps serving plain users.
+	e.must(200, "PATCH", "/api/v1/users/alice", op, map[string]any{"password": "alice's new password", "email": "alice2@example.com"})
+
+	// Nobody changes their own roles, administrators included.
+	for _, token := range []string{e.admin, ada} {
+		var me struct {
+			User lanyard.User `json:"user"`
+		}
+		e.must(200, "GET", "/api/v1/session", token, nil).json(&me)
+		if r := e.do("PATCH", "/api/v1/users/"+me.User.Login, token, map[string]any{"roles": []string{"user", "administrator", "auditor"}}); r.status != 403 {
+			t.Errorf("%s changes own roles: %d %s", me.User.Login, r.status, r.body)
+		}
+	}
+}
+
+// An administrator who resets a staff member's password ends that
+// person's browser sessions and API tokens at once.
+func TestStaffPasswordResetEndsSessionsAPI(t *testing.T) {
+	e := mustEnv(t)
+	ada := e.mustAda()
+	login := e.must(201, "POST", "/api/v1/session", "", map[string]string{"login": "ada", "password": adaPassword})
+	cookie := strings.Split(login.header.Get("Set-Cookie"), ";")[0]
+	e.must(200, "GET", "/api/v1/session", ada, nil)
+	if r := e.do("GET", "/api/v1/session", "", nil, "Cookie", cookie); r.status != 200 {
+		t.Fatalf("ada's session before: %d %s", r.status, r.body)
+	}
+	e.must(200, "PATCH", "/api/v1/users/ada", e.admin, map[string]any{"password": "reset by the administrator"})
+	if r := e.do("GET", "/api/v1/session", ada, nil); r.status != 401 {
+		t.Errorf("ada's token after the reset: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/v1/session", "", nil, "Cookie", cookie); r.status != 401 {
+		t.Errorf("ada's session after the reset: %d %s", r.status, r.body)
+	}
+}
