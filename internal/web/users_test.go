@@ -107,3 +107,40 @@ func TestStaffPasswordResetEndsSessionsAPI(t *testing.T) {
 		t.Errorf("ada's session after the reset: %d %s", r.status, r.body)
 	}
 }
+
+// A UPN names one user: an operator cannot give bob alice's UPN, in any
+// case (a smart card logon certificate with it would log on as alice),
+// and a UPN that live certificates carry is not changed until they are
+// revoked.
+func TestUPNTakeoverRefusedAPI(t *testing.T) {
+	e := mustEnv(t)
+	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
+	e.mustUser("alice") // UPN alice@example.com
+	bob := e.mustUser("bob")
+	before := e.storedUser("bob")
+	for _, upn := range []string{"alice@example.com", "Alice@Example.COM"} {
+		r := e.do("PATCH", "/api/v1/users/bob", op, map[string]any{"upn": upn})
+		if p := r.problem(); r.status != 409 || p.Detail != `UPN "`+upn+`" is already used by another user` {
+			t.Errorf("operator gives bob the UPN %s: %d %s", upn, r.status, r.body)
+		}
+		r = e.do("POST", "/api/v1/users", op, map[string]any{"login": "mallory", "upn": upn})
+		if r.status != 409 {
+			t.Errorf("operator creates mallory with the UPN %s: %d %s", upn, r.status, r.body)
+		}
+	}
+	if got := e.storedUser("bob"); !reflect.DeepEqual(got, before) {
+		t.Errorf("bob changed: %+v", got)
+	}
+	e.must(404, "GET", "/api/v1/users/mallory", e.admin, nil)
+
+	// bob's certificate names his UPN: it stays his until it is revoked.
+	var res service.IssueResult
+	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
+	r := e.do("PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "robert@example.com"})
+	if r.status != 409 || !strings.Contains(r.problem().Detail, "revoke them") {
+		t.Errorf("UPN change while a certificate is valid: %d %s", r.status, r.body)
+	}
+	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "BOB@example.com"}) // only the case
+	e.must(200, "POST", "/api/v1/certificates/"+res.Certificate.Serial+"/revoke", e.admin, map[string]string{"reason": "superseded"})
+	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "robert@example.com"})
+}
