@@ -37,6 +37,7 @@ type serveConfig struct {
 	agentListen                     string
 	logLevel                        string
 	trustProxy                      bool
+	bootstrapTTL                    time.Duration
 	demo                            bool
 	aircard, aircardKEK             string
 }
@@ -58,8 +59,12 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
+	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
+	}
+	if c.bootstrapTTL <= 0 || c.bootstrapTTL > service.MaxTokenTTL {
+		return fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %s", c.bootstrapTTL, service.MaxTokenTTL)
 	}
 	return serve(ctx, c)
 }
@@ -123,21 +128,25 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
+	bootstrap := newBootstrapTokenFile(c.data, log)
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer})
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) }})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	bootstrap.svc = svc
 	token, err := svc.Setup(ctx)
 	if err != nil {
 		return fmt.Errorf("first-start setup: %w", err)
 	}
-	tokenFile := filepath.Join(c.data, "bootstrap-token")
+	tokenFile := bootstrap.path
 	if token != "" {
-		if err := writeSecretFile(tokenFile, token+"\n"); err != nil {
+		if err := bootstrap.write(token); err != nil {
 			return err
 		}
+	} else {
+		bootstrap.check(ctx) // revoked or expired while this server was down
 	}
 	hub := agenthub.New(agenthub.Config{Service: svc, Log: log})
 	defer hub.Close()
@@ -147,7 +156,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go background(ctx, svc, log)
+	go background(ctx, svc, bootstrap, log)
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
@@ -188,11 +197,16 @@ func serve(ctx context.Context, c serveConfig) error {
 		if demoBanner, err = startDemo(ctx, svc, c.data, agentURL, log); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
+		if renewed, err := bootstrap.renewForDemo(ctx, svc, c.bootstrapTTL.String()); err != nil {
+			log.Warn("the demo's administrator token was not renewed", "err", err)
+		} else if renewed {
+			fmt.Fprintf(os.Stderr, "Demo: a new administrator API token is in %s (the previous one was revoked or expired)\n", tokenFile)
+		}
 	}
 	log.Info("lanyard ready", "url", c.baseURL, "store", st.Engine(), "startup", time.Since(start).String())
 	fmt.Fprintf(os.Stderr, "Lanyard is ready at %s\n", c.baseURL)
 	if token != "" {
-		fmt.Fprintf(os.Stderr, "First start: the administrator API token is in %s (export LANYARD_TOKEN=$(cat %s))\n", tokenFile, tokenFile)
+		fmt.Fprintf(os.Stderr, "First start: the administrator API token is in %s (export LANYARD_TOKEN=$(cat %s)); it expires in %s: create named staff accounts with it\n", tokenFile, tokenFile, c.bootstrapTTL)
 	}
 	if demoBanner != "" {
 		fmt.Fprint(os.Stderr, demoBanner)
@@ -241,7 +255,7 @@ func writeSecretFile(path, content string) error {
 // background runs the periodic jobs: CRL re-signing, session clean-up and
 // the hourly audit checkpoint. They are idempotent, so several replicas
 // running them is harmless.
-func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
+func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapTokenFile, log *slog.Logger) {
 	svc.RefreshCRLs(ctx)
 	recoverOperations(ctx, svc, log)
 	tick := time.NewTicker(10 * time.Minute)
@@ -257,6 +271,7 @@ func background(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			n--
 		case <-tick.C:
 			svc.RefreshCRLs(ctx)
+			bootstrap.check(ctx) // expired, or revoked through another replica
 			if n%6 == 0 {
 				if rep, err := svc.CheckpointAudit(ctx); err != nil {
 					log.Error("audit checkpoint failed", "err", err)

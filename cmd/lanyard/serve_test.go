@@ -3,14 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // buildBinary compiles lanyard once for the tests that run it as users do.
@@ -133,5 +139,58 @@ func TestServeFirstStartWritesBootstrapTokenSafely(t *testing.T) {
 	raw2, _ := os.ReadFile(tokenFile)
 	if string(raw2) != string(raw) || strings.Contains(log2, "First start") {
 		t.Fatalf("second start changed the bootstrap token or claimed a first start:\n%s", log2)
+	}
+}
+
+// The first-start token lives 24 hours (--bootstrap-ttl changes it), and
+// revoking it with `lanyard token revoke` deletes its file on the server.
+func TestBootstrapTokenLifetimeAndRevocation(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	tokens := func(data, addr string) (*cli, []lanyard.APIToken) {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(raw))}}
+		var toks []lanyard.APIToken
+		if err := json.Unmarshal([]byte(c.must(0, "token", "list", "--output", "json")), &toks); err != nil || len(toks) != 1 {
+			t.Fatalf("token list: %v %+v", err, toks)
+		}
+		return c, toks
+	}
+
+	data, addr := filepath.Join(dir, "data"), freeAddr(t)
+	stop := startServe(t, bin, data, addr)
+	admin, toks := tokens(data, addr)
+	if life := toks[0].ExpiresAt.Sub(toks[0].CreatedAt); life != 24*time.Hour {
+		t.Errorf("the bootstrap token lives %s, want 24h", life)
+	}
+	admin.must(0, "token", "revoke", strconv.FormatInt(toks[0].ID, 10))
+	if _, err := os.Stat(filepath.Join(data, "bootstrap-token")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("bootstrap-token after its revocation: %v", err)
+	}
+	if _, _, code := admin.run("", "token", "list"); code == 0 {
+		t.Error("the revoked bootstrap token still works")
+	}
+	if log := stop(); !strings.Contains(log, "deleted the bootstrap token file") {
+		t.Errorf("the server did not log the deletion:\n%s", log)
+	}
+
+	data2, addr2 := filepath.Join(dir, "data2"), freeAddr(t)
+	stop2 := startServe(t, bin, data2, addr2, "--agent-listen", freeAddr(t), "--bootstrap-ttl", "90m")
+	defer stop2()
+	if _, toks := tokens(data2, addr2); toks[0].ExpiresAt.Sub(toks[0].CreatedAt) != 90*time.Minute {
+		t.Errorf("--bootstrap-ttl 90m: the token lives %s", toks[0].ExpiresAt.Sub(toks[0].CreatedAt))
+	}
+
+	for _, bad := range []string{"0", "-1h", "forever", "100000h"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, bin, "serve", "--data", filepath.Join(dir, "bad"), "--listen", freeAddr(t), "--bootstrap-ttl", bad).CombinedOutput()
+		cancel()
+		if err == nil {
+			t.Errorf("serve --bootstrap-ttl %s started:\n%s", bad, out)
+		}
 	}
 }

@@ -10,6 +10,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -42,6 +43,13 @@ type Config struct {
 	// second-factor step-up (VerifySecondFactor) count failures in it
 	// together. nil: one with auth.DefaultLimits on Now.
 	Throttle *auth.Throttle
+	// BootstrapTokenTTL is the lifetime of the administrator token that
+	// Setup makes on first start (0: DefaultBootstrapTokenTTL).
+	BootstrapTokenTTL time.Duration
+	// TokensRevoked, when set, is called after a change that revoked API
+	// tokens has committed (RevokeToken, a staff password reset), so that
+	// lanyard serve deletes DATA/bootstrap-token once its token is gone.
+	TokensRevoked func()
 }
 
 // Service implements Lanyard's operations.
@@ -74,6 +82,9 @@ type Service struct {
 	// pairWaiters: agents' pairing polls (pairwait.go).
 	pairWaiters pairingWaiters
 
+	bootstrapTTL  time.Duration // Config.BootstrapTokenTTL
+	tokensRevoked func()        // Config.TokensRevoked
+
 	closeOnce sync.Once
 }
 
@@ -88,6 +99,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CRLValidity <= 0 {
 		cfg.CRLValidity = 24 * time.Hour
+	}
+	switch {
+	case cfg.BootstrapTokenTTL == 0:
+		cfg.BootstrapTokenTTL = DefaultBootstrapTokenTTL
+	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > MaxTokenTTL:
+		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, MaxTokenTTL)
+	}
+	if cfg.TokensRevoked == nil {
+		cfg.TokensRevoked = func() {}
 	}
 	if cfg.Throttle == nil {
 		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
@@ -104,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 		joinThrottle: join,
 		store:        cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
-		throttle: cfg.Throttle,
+		throttle: cfg.Throttle, bootstrapTTL: cfg.BootstrapTokenTTL, tokensRevoked: cfg.TokensRevoked,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

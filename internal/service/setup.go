@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -12,9 +13,10 @@ const (
 	settingSeeded = "setup/defaults-v1"
 	// BootstrapLogin is the administrator created on first start.
 	BootstrapLogin = "admin"
-	// BootstrapTokenTTL bounds the first-start token: it is meant to create
-	// real accounts and tokens, not to live on.
-	BootstrapTokenTTL = 30 * 24 * time.Hour
+	// DefaultBootstrapTokenTTL bounds the first-start token: it is meant
+	// to create named staff accounts, not to live on, and its account holds
+	// every role at once (lanyard serve --bootstrap-ttl changes it).
+	DefaultBootstrapTokenTTL = 24 * time.Hour
 )
 
 // Setup prepares a new installation: on an empty store it creates the
@@ -46,11 +48,38 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err != nil {
 		return "", err
 	}
-	tok, err := s.CreateToken(ctx, systemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: BootstrapTokenTTL.String()})
+	tok, err := s.CreateToken(ctx, systemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: s.bootstrapTTL.String()})
 	if err != nil {
 		return "", err
 	}
 	return tok.Secret, nil
+}
+
+// TokenWorks reports whether the API token secret would authenticate
+// now (known, not revoked, not expired, its owner not disabled), without
+// authenticating with it: its last-used time stays as it is. lanyard
+// serve asks it of the bootstrap token to delete the token's file once it
+// is dead.
+func (s *Service) TokenWorks(ctx context.Context, secret string) (bool, error) {
+	if !auth.LooksLikeToken(secret) {
+		return false, nil
+	}
+	var t *lanyard.APIToken
+	var u *lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if t, err = tx.TokenByHash(auth.HashToken(secret)); err != nil {
+			return err
+		}
+		u, err = tx.UserByID(t.UserID)
+		return err
+	})
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !t.Revoked && !u.Disabled && s.clock().Before(t.ExpiresAt), nil
 }
 
 func ptr[T any](v T) *T { return &v }

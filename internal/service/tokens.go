@@ -116,8 +116,7 @@ func (s *Service) ListTokens(ctx context.Context, p *Principal, all bool) ([]*la
 // RevokeToken revokes a token of the caller (or anyone's, for
 // administrators).
 func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error {
-	defer s.tokenCache.purge() // after commit
-	return s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
 		t, err := tx.TokenByID(id)
 		if err != nil {
 			return err
@@ -130,6 +129,11 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error
 		}
 		return tx.AppendAudit(s.event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
 	})
+	s.tokenCache.purge() // after commit
+	if err == nil {
+		s.tokensRevoked()
+	}
+	return err
 }
 
 // AuthenticateToken resolves a bearer secret to a principal. Unknown,

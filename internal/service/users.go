@@ -147,6 +147,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 		pwHash = h
 	}
 	var u *lanyard.User
+	revoked := 0
 	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if u, err = tx.UserByLogin(login); err != nil {
@@ -168,9 +169,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 		if pwHash != "" {
 			u.PasswordHash = pwHash
 			if !change.Self && (holdsStaffRole(before) || holdsStaffRole(u.Roles)) {
-				if details["sessions_ended"], details["tokens_revoked"], err = endCredentials(tx, u.ID); err != nil {
+				var ended int
+				if ended, revoked, err = endCredentials(tx, u.ID); err != nil {
 					return err
 				}
+				details["sessions_ended"], details["tokens_revoked"] = ended, revoked
 			}
 		}
 		u.UpdatedAt = s.clock()
@@ -182,6 +185,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 	s.tokenCache.purge() // cached principals carry the user's roles, state and tokens; purged after commit
 	if err != nil {
 		return nil, err
+	}
+	if revoked > 0 {
+		s.tokensRevoked()
 	}
 	return u, nil
 }
