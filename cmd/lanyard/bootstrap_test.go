@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,19 +17,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 )
-
-// testClock is a settable clock for the service.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // The file of an expired bootstrap token goes at the next check (a
 // restart, the schedule); a live one stays; the demo then makes a new
@@ -47,9 +34,10 @@ func TestBootstrapTokenFileCheckAndDemoRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{t: time.Now()}
+	var ahead atomic.Int64 // how far the service's clock is ahead of time.Now
+	now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	b := newBootstrapTokenFile(data, slog.New(slog.DiscardHandler))
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: clock.now, Rand: rand.Reader,
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: now, Rand: rand.Reader,
 		TokensRevoked: func() { b.check(ctx) }})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +52,7 @@ func TestBootstrapTokenFileCheckAndDemoRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clock.add(service.DefaultBootstrapTokenTTL - time.Minute)
+	ahead.Add(int64(service.DefaultBootstrapTokenTTL - time.Minute))
 	b.check(ctx)
 	if !b.exists() {
 		t.Fatal("the file of a live bootstrap token was deleted")
@@ -72,7 +60,7 @@ func TestBootstrapTokenFileCheckAndDemoRenewal(t *testing.T) {
 	if renewed, err := b.renewForDemo(ctx, svc, "1h"); renewed || err != nil {
 		t.Fatalf("the demo renewed a live token: %v %v", renewed, err)
 	}
-	clock.add(time.Minute)
+	ahead.Add(int64(time.Minute))
 	b.check(ctx)
 	if b.exists() {
 		t.Fatal("the file of an expired bootstrap token is still there")

@@ -123,12 +123,5 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 // before before: they hold no certificate and can never be confirmed.
 func (t *txn) DeleteExpiredPairings(before time.Time) (int, error) {
 	res, err := t.exec(qPurgePairings, micros(before))
-	if err != nil {
-		return 0, t.writeErr(err, "", "")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, t.fail(dbError(err))
-	}
-	return int(n), nil
+	return t.affected(res, err)
 }
