@@ -77,7 +77,7 @@ func (s *Server) apiRoutes() []*route {
 			}},
 		{method: "GET", path: v1 + "/users/{login}", summary: "Get a user", tag: "users", roles: anyone, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
-		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 200,
+		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in service.UserInput
 				if err := c.decode(&in); err != nil {

@@ -56,7 +56,7 @@ func (s *Server) totpRoutes() []*route {
 			}},
 		{method: "GET", path: v1 + "/users/{login}/totp", summary: "Whether a user has an authenticator app (the user and staff)", tag: "authenticator", roles: anyone, out: &service.TOTPInfo{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.TOTPStatus(c.r.Context(), c.p, c.r.PathValue("login")) }},
-		{method: "DELETE", path: v1 + "/users/{login}/totp", summary: "Reset a user's authenticator app (operators, administrators: a lost phone); the user enrolls again", tag: "authenticator", roles: staff, status: 204,
+		{method: "DELETE", path: v1 + "/users/{login}/totp", summary: "Reset a user's authenticator app (a lost phone): operators reset plain users', administrators anyone's; the user enrolls again", tag: "authenticator", roles: staff, status: 204,
 			h: func(c *call) (any, error) {
 				return nil, s.svc.RemoveTOTP(c.r.Context(), c.p, c.r.PathValue("login"), "")
 			}},
