@@ -220,3 +220,8 @@ func mustMigrations(t *testing.T) []migrations.Migration {
 	}
 	return ms
 }
+
+func TestUPNMigrationResolvesDuplicates(t *testing.T) {
+	u := freshSchema(t)
+	storetest.UPNMigration(t, "postgres", raw(t, u), func() lanyard.Store { return open(t, u) })
+}
