@@ -38,11 +38,22 @@ type serveConfig struct {
 	logLevel                        string
 	trustProxy                      bool
 	bootstrapTTL                    time.Duration
+	trustedProxies                  string
+	secureCookies                   *bool // nil: from --url's scheme
 	demo                            bool
 	aircard, aircardKEK             string
 }
 
 func runServe(ctx context.Context, args []string) error {
+	c, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, c)
+}
+
+// parseServe reads serve's flags.
+func parseServe(args []string) (serveConfig, error) {
 	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.data, "data", envOr("LANYARD_DATA", "./data"), "data directory: SQLite database, master key, bootstrap token (LANYARD_DATA)")
@@ -58,15 +69,23 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
-	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a trusted proxy)")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
+		"addresses and CIDR ranges of the reverse proxies in front of the server, e.g. 127.0.0.1/32,10.0.0.0/8: a request from one of them is attributed to the rightmost X-Forwarded-For address outside these ranges (LANYARD_TRUSTED_PROXIES)")
+	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "a reverse proxy on this host: the same as adding 127.0.0.0/8,::1 to --trusted-proxies")
+	secure := fs.Bool("secure-cookies", false, "browsers reach the server over HTTPS (e.g. through a TLS-terminating proxy): Secure __Host- session cookie and HSTS (default: on when --url is https)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
-		return errUsage
+		return c, errUsage
 	}
 	if c.bootstrapTTL <= 0 || c.bootstrapTTL > service.MaxTokenTTL {
-		return fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %s", c.bootstrapTTL, service.MaxTokenTTL)
+		return c, fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %s", c.bootstrapTTL, service.MaxTokenTTL)
 	}
-	return serve(ctx, c)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "secure-cookies" {
+			c.secureCookies = secure
+		}
+	})
+	return c, nil
 }
 
 func serve(ctx context.Context, c serveConfig) error {
@@ -109,6 +128,10 @@ func serve(ctx context.Context, c serveConfig) error {
 		c.baseURL = scheme + "://" + ln.Addr().String()
 	}
 	c.baseURL = strings.TrimRight(c.baseURL, "/")
+	secure, proxies, err := c.edge()
+	if err != nil {
+		return err
+	}
 
 	st, err := openStore(ctx, c)
 	if err != nil {
@@ -152,7 +175,8 @@ func serve(ctx context.Context, c serveConfig) error {
 	defer hub.Close()
 	svc.SetCardAccess(hub.CardAccess())
 	srv := &http.Server{
-		Handler:           web.New(web.Config{Service: svc, Log: log, SecureCookies: c.tlsCert != "", TrustProxy: c.trustProxy, Version: version, Agents: hub, Notifications: mailer}).Handler(),
+		Handler: web.New(web.Config{Service: svc, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -301,6 +325,25 @@ func recoverOperations(ctx context.Context, svc *service.Service, log *slog.Logg
 	} else if n > 0 {
 		log.Warn("card operations interrupted by a stop were marked resumable", "count", n)
 	}
+}
+
+// edge reads the flags about what stands between browsers and the server:
+// whether browsers reach it over HTTPS (--secure-cookies, by default the
+// scheme of --url, which covers a TLS-terminating proxy) and which reverse
+// proxies' X-Forwarded-For to believe.
+func (c serveConfig) edge() (secure bool, proxies []net.IPNet, err error) {
+	secure = strings.HasPrefix(strings.ToLower(c.baseURL), "https://")
+	if c.secureCookies != nil {
+		secure = *c.secureCookies
+	}
+	list := c.trustedProxies
+	if c.trustProxy {
+		list += ",127.0.0.0/8,::1"
+	}
+	if proxies, err = web.ParseTrustedProxies(list); err != nil {
+		return false, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return secure, proxies, nil
 }
 
 // serveAgents starts the agent listener: always TLS, with a server

@@ -194,3 +194,44 @@ func TestBootstrapTokenLifetimeAndRevocation(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13 items 8 and 12: what serve's edge flags turn into. Secure
+// cookies and HSTS follow --url's scheme unless --secure-cookies says
+// otherwise; --trust-proxy is a shorthand for a proxy on this host.
+func TestServeEdgeFlags(t *testing.T) {
+	t.Setenv("LANYARD_URL", "")
+	t.Setenv("LANYARD_TRUSTED_PROXIES", "")
+	for _, tc := range []struct {
+		args    []string
+		secure  bool
+		proxies string
+	}{
+		{[]string{"--url", "http://127.0.0.1:8080"}, false, ""},
+		{[]string{"--url", "https://cms.example.org"}, true, ""},
+		{[]string{"--url", "HTTPS://cms.example.org", "--secure-cookies=false"}, false, ""},
+		{[]string{"--url", "http://cms.example.org", "--secure-cookies"}, true, ""},
+		{[]string{"--trusted-proxies", "127.0.0.1/32,10.0.0.0/8"}, false, "127.0.0.1/32 10.0.0.0/8"},
+		{[]string{"--trust-proxy"}, false, "127.0.0.0/8 ::1/128"},
+		{[]string{"--trust-proxy", "--trusted-proxies", "192.0.2.10"}, false, "192.0.2.10/32 127.0.0.0/8 ::1/128"},
+	} {
+		c, err := parseServe(tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		secure, proxies, err := c.edge()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		var got []string
+		for _, n := range proxies {
+			got = append(got, n.String())
+		}
+		if secure != tc.secure || strings.Join(got, " ") != tc.proxies {
+			t.Errorf("%v: secure %v, proxies %q; want %v, %q", tc.args, secure, got, tc.secure, tc.proxies)
+		}
+	}
+	c, _ := parseServe([]string{"--trusted-proxies", "10.0.0.0/33"})
+	if _, _, err := c.edge(); err == nil {
+		t.Error("a bad --trusted-proxies range was accepted")
+	}
+}

@@ -91,7 +91,7 @@ func mustOpenAPI(routes []*route, version string) []byte {
 		"schemas": g.defs,
 		"securitySchemes": {
 			"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "API token (lanyard token create)"},
-			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie, "description": "browser session; unsafe methods also need the X-CSRF-Token header"},
+			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie, "description": "browser session (named " + secureSessionCookie + " over HTTPS); unsafe methods also need the X-CSRF-Token header"},
 		},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")

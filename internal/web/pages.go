@@ -17,11 +17,11 @@ func (s *Server) mountUI() {
 // viewer resolves a page request's browser session. Pages accept only the
 // session cookie, never a bearer token: a browser is the only client.
 func (s *Server) viewer(r *http.Request) (*ui.Viewer, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	id := s.sessionCookieValue(r)
+	if id == "" {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "no session")
 	}
-	p, sess, err := s.svc.AuthenticateSession(r.Context(), c.Value, s.clientAddr(r))
+	p, sess, err := s.svc.AuthenticateSession(r.Context(), id, s.clientAddr(r))
 	if err != nil {
 		return nil, err
 	}

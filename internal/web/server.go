@@ -24,13 +24,16 @@ import (
 type Config struct {
 	Service *service.Service
 	Log     *slog.Logger
-	// SecureCookies marks session cookies Secure; set when served over TLS.
+	// SecureCookies says browsers reach the server over HTTPS (served with
+	// TLS or behind a TLS-terminating proxy): the session cookie is Secure
+	// and named __Host-…, and responses carry Strict-Transport-Security.
 	SecureCookies bool
-	// TrustProxy takes the client address from X-Forwarded-For (only behind
-	// a trusted reverse proxy).
-	TrustProxy bool
-	Now        func() time.Time
-	Version    string
+	// TrustedProxies are the address ranges of the reverse proxies in front
+	// of the server (ParseTrustedProxies). Empty: the connection's peer is
+	// the client and X-Forwarded-For is ignored.
+	TrustedProxies []net.IPNet
+	Now            func() time.Time
+	Version        string
 	// Agents is the agent hub, for workstations' live state and for
 	// dropping a revoked workstation's connection; nil serves the stored
 	// state only.
@@ -45,7 +48,7 @@ type Server struct {
 	svc      *service.Service
 	log      *slog.Logger
 	secure   bool
-	trust    bool
+	proxies  proxies
 	throttle *auth.Throttle
 	metrics  *metrics
 	routes   []*route
@@ -77,7 +80,7 @@ func New(cfg Config) *Server {
 		throttle = t
 	}
 	s := &Server{
-		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, trust: cfg.TrustProxy,
+		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications,
 	}
@@ -100,7 +103,7 @@ func New(cfg Config) *Server {
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.strictTransport(s.mux) }
 
 // Routes lists "METHOD PATH" for every API route (for tests and docs).
 func (s *Server) Routes() []string {
@@ -109,20 +112,6 @@ func (s *Server) Routes() []string {
 		out[i] = rt.method + " " + rt.path
 	}
 	return out
-}
-
-// clientAddr returns the caller's address for audit events and throttling.
-func (s *Server) clientAddr(r *http.Request) string {
-	if s.trust {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			return strings.TrimSpace(strings.Split(f, ",")[0])
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // authenticate resolves the caller from a bearer token or a session
@@ -138,11 +127,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*service.Pr
 		}
 		return s.svc.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
 	}
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	id := s.sessionCookieValue(r)
+	if id == "" {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "log in or send an API token (Authorization: Bearer …)")
 	}
-	p, sess, err := s.svc.AuthenticateSession(ctx, c.Value, remote)
+	p, sess, err := s.svc.AuthenticateSession(ctx, id, remote)
 	if err != nil {
 		return nil, err
 	}

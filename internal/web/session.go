@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
@@ -9,10 +8,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
-const (
-	sessionCookie = "lanyard_session"
-	csrfHeader    = "X-CSRF-Token"
-)
+const csrfHeader = "X-CSRF-Token"
 
 // login checks a password under throttling keyed by login and by client
 // address, so neither one account nor one address can be used to guess
@@ -42,10 +38,7 @@ func (s *Server) login(c *call) (any, error) {
 	for _, k := range keys {
 		s.throttle.Success(k)
 	}
-	http.SetCookie(c.w, &http.Cookie{
-		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt,
-	})
+	s.setSessionCookie(c.w, id, sess.ExpiresAt)
 	return SessionInfo{User: u, Roles: u.Roles, CSRFToken: sess.CSRFToken}, nil
 }
 
@@ -59,8 +52,8 @@ func retryAfter(d time.Duration) string {
 
 func (s *Server) whoami(c *call) (any, error) {
 	info := SessionInfo{User: c.p.User, Roles: c.p.Roles}
-	if ck, err := c.r.Cookie(sessionCookie); err == nil && c.p.TokenID == 0 {
-		if _, sess, err := s.svc.AuthenticateSession(c.r.Context(), ck.Value, s.clientAddr(c.r)); err == nil {
+	if id := s.sessionCookieValue(c.r); id != "" && c.p.TokenID == 0 {
+		if _, sess, err := s.svc.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
 			info.CSRFToken = sess.CSRFToken
 		}
 	}
@@ -68,13 +61,13 @@ func (s *Server) whoami(c *call) (any, error) {
 }
 
 func (s *Server) logout(c *call) (any, error) {
-	ck, err := c.r.Cookie(sessionCookie)
-	if err != nil || c.p.TokenID != 0 {
+	id := s.sessionCookieValue(c.r)
+	if id == "" || c.p.TokenID != 0 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "there is no browser session to end; revoke API tokens with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.svc.Logout(c.r.Context(), c.p, ck.Value); err != nil {
+	if err := s.svc.Logout(c.r.Context(), c.p, id); err != nil {
 		return nil, err
 	}
-	http.SetCookie(c.w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	s.clearSessionCookie(c.w)
 	return nil, nil
 }

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -141,11 +143,23 @@ func (u *UI) pageHandler(p page) http.Handler {
 	})
 }
 
-// safeNext keeps post-login redirects on this site: only absolute paths,
-// never "//host" or a scheme.
+// safeNext keeps post-login redirects on this site. Browsers drop tabs and
+// newlines from URLs and read a backslash as "/" (WHATWG URL standard, "basic URL
+// parser"), so "/\t/evil.example" would leave the site as "//evil.example".
+// The rule, the same as login.js's: remove control characters and white
+// space, then the rest must parse as a URL with no scheme, no host and no
+// backslash, and be a path starting with exactly one "/".
 func safeNext(next string) string {
-	if len(next) < 1 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
+	clean := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\uFEFF' {
+			return -1
+		}
+		return r
+	}, next)
+	u, err := url.Parse(clean)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.Contains(clean, "\\") || !strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "//") {
 		return "/"
 	}
-	return next
+	return clean
 }
