@@ -252,7 +252,9 @@ func TestBuildCertificateRefuses(t *testing.T) {
 		{"unknown EKU", with(func(tm *lanyard.Template, u *lanyard.User) { tm.ExtKeyUsage = []string{"teleport"} }), nil, lanyard.EInvalid, []string{"teleport"}},
 		// Issue 13: a template stored before the rule, carrying OCSP
 		// signing or any purpose, is not signed from.
-		{"OCSP signing", with(func(tm *lanyard.Template, u *lanyard.User) { tm.ExtKeyUsage = []string{lanyard.EKUClientAuth, lanyard.EKUOCSPSigning} }), nil, lanyard.EInvalid, []string{"ocsp_signing", "OCSP responder"}},
+		{"OCSP signing", with(func(tm *lanyard.Template, u *lanyard.User) {
+			tm.ExtKeyUsage = []string{lanyard.EKUClientAuth, lanyard.EKUOCSPSigning}
+		}), nil, lanyard.EInvalid, []string{"ocsp_signing", "OCSP responder"}},
 		{"any purpose", with(func(tm *lanyard.Template, u *lanyard.User) { tm.ExtKeyUsage = []string{lanyard.EKUAnyExtendedUsage} }), nil, lanyard.EInvalid, []string{`"any"`, "every purpose"}},
 		{"unknown KU", with(func(tm *lanyard.Template, u *lanyard.User) { tm.KeyUsage = []string{"crl_sign"} }), nil, lanyard.EInvalid, []string{"crl_sign"}},
 		{"no usage left for EC", with(func(tm *lanyard.Template, u *lanyard.User) { tm.KeyUsage = []string{lanyard.KUKeyEncipherment} }), nil, lanyard.EInvalid, []string{"ecp256"}},
