@@ -34,6 +34,9 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := secondPerson(p, r); err != nil {
 			return err
 		}
+		if err := cardHeld(tx, r, tpl); err != nil {
+			return err
+		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
 		if err != nil {
 			return err
@@ -85,6 +88,23 @@ func secondPerson(p *Principal, r *lanyard.CertRequest) error {
 		return lanyard.Errorf(lanyard.EForbidden, "you asked for request %d; another CA manager approves it", r.ID)
 	case r.UserID:
 		return lanyard.Errorf(lanyard.EForbidden, "request %d is for your own certificate; another CA manager approves it", r.ID)
+	}
+	return nil
+}
+
+// cardHeld refuses to sign a card-keys-only template's request that no
+// card issue made: one queued through the certificate API before the
+// template became card-only (or before the rule existed).
+func cardHeld(tx lanyard.Tx, r *lanyard.CertRequest, tpl *lanyard.Template) error {
+	if !tpl.CardKeysOnly {
+		return nil
+	}
+	op, _, _, err := cardRequest(tx, r.ID)
+	if err != nil {
+		return err
+	}
+	if op == nil {
+		return lanyard.Errorf(lanyard.EForbidden, "template %q certifies only keys generated on a card, and request %d did not come from a card issue; reject it", tpl.Name, r.ID)
 	}
 	return nil
 }

@@ -7,10 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // Four eyes: a CA manager cannot approve a request for their own
@@ -88,4 +91,24 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 		t.Fatalf("continue after approval: %v %+v", err, done)
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
+}
+
+// Issue 13: a smart card logon request queued through the certificate API
+// before the template became card-only is not signed: no card holds its
+// key.
+func TestApproveCardOnlyRequestWithoutCard(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	spki, _ := x509.MarshalPKIXPublicKey(key.Public())
+	r := &lanyard.CertRequest{CA: "builtin", Template: "smartcard-logon", UserID: e.alice.User.ID, RequestedBy: e.alice.User.ID,
+		PublicKey: spki, KeySHA256: "00", Subject: "Alice", Status: lanyard.RequestPending, CreatedAt: time.Now()}
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateRequest(r) })
+	carol := e.newUser(t, "carol")
+	if _, err := e.svc.ApproveRequest(ctx, carol, r.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "did not come from a card issue") {
+		t.Fatalf("approving a card-only request without a card: %v", err)
+	}
+	if _, err := e.svc.RejectRequest(ctx, carol, r.ID, "no card"); err != nil {
+		t.Fatal(err)
+	}
 }
