@@ -22,7 +22,8 @@ import (
 // IssueInput asks for a certificate. Exactly one of CSR and PublicKey is
 // given: a PKCS#10 request (its signature is checked; its subject is ignored
 // because the template builds the subject from the user's attributes), or a
-// bare SubjectPublicKeyInfo for keys generated on a card.
+// bare SubjectPublicKeyInfo for keys generated on a card (staff only: a
+// user proves possession of the key with a CSR).
 type IssueInput struct {
 	Template  string `json:"template"`
 	User      string `json:"user,omitempty"`       // login; default: the caller
