@@ -149,6 +149,9 @@ func DecideSoftwareStore(in Input, o *SoftwareStoreOptions, ch SoftwareStoreChoi
 		s.Workflow.SelectOptionalCertificates = true
 	}
 	for _, name := range ch.Optional {
+		if cardOnly(in, name) {
+			return nil, Issuable(in.Templates[name], in.CardType)
+		}
 		if slices.Contains(s.Certificates.Optional, name) && !slices.ContainsFunc(o.Optional, func(t TemplateInfo) bool { return t.Name == name }) {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "certificate %q cannot go into a software store", name)
 		}

@@ -191,7 +191,7 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	}
 	in = good
 	in.Templates = []string{"secure-email"}
-	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(err.Error(), "cannot go into a software store") {
+	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "only keys generated on a card") {
 		t.Errorf("a card-keys-only optional template in a software store: %v", err)
 	}
 	if o := e.softOptions(t, e.alice)[service.ScopeUser].Offer; o == nil || len(o.Optional) != 0 || len(o.Required) != 1 || o.Required[0].Name != "document-signing" {
