@@ -2,9 +2,10 @@ package issuance
 
 import "github.com/lanyard-cms/lanyard/internal/lanyard"
 
-// Trust rules every issuing path applies (docs/architecture.md, "Trust
-// boundaries"): the certificate API, the card flows and software stores
-// call these, so that no path is more lenient than another.
+// Trust rules every issuing path applies (docs/architecture.md, "Issuing a
+// certificate" and "Approval queue"): the certificate API, the card flows
+// and software stores call these, so that no path is more lenient than
+// another.
 
 // SecondPerson reports whether a certificate that requester asks for on
 // owner's behalf needs a second person's approval in the CA, whatever its
