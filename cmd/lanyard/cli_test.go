@@ -143,6 +143,29 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(carla.must(0, "ca", "pending", "--status", "issued"), "esign") {
 		t.Fatal("issued requests are not listed")
 	}
+	// Issue 13: who asked for a request does not approve it; a template
+	// kept for card-held keys is refused for a CSR.
+	writeCSR(t, filepath.Join(dir, "carla.csr"))
+	if _, errOut, code := carla.run("", "ca", "issue", "--template", "esign", "--user", "dan", "--csr", "carla.csr"); code != exitPending {
+		t.Fatalf("carla asking for dan: exit %d %s", code, errOut)
+	}
+	var mine []struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(carla.must(0, "ca", "pending", "--output", "json")), &mine); err != nil || len(mine) != 1 {
+		t.Fatalf("ca pending: %v %+v", err, mine)
+	}
+	if _, errOut, code := carla.run("", "ca", "approve", itoa(mine[0].ID)); code != 1 || !strings.Contains(errOut, "you asked for request") {
+		t.Fatalf("carla approving her own request: exit %d %q", code, errOut)
+	}
+	admin.must(0, "template", "update", "esign", "--card-keys-only")
+	if !strings.Contains(admin.must(0, "template", "show", "esign", "--output", "json"), `"card_keys_only": true`) {
+		t.Fatal("template update --card-keys-only did not switch it on")
+	}
+	if _, errOut, code := admin.run("", "ca", "issue", "--template", "esign", "--csr", "dan.csr"); code != 1 || !strings.Contains(errOut, "generated on a card") {
+		t.Fatalf("a card-keys-only template for a CSR: exit %d %q", code, errOut)
+	}
+	admin.must(0, "template", "update", "esign", "--card-keys-only=false")
 
 	// Errors: clear message, exit 1; usage mistakes exit 2.
 	if _, errOut, code := carla.run("", "template", "create", "nope"); code != 1 || !strings.Contains(errOut, "administrator") {

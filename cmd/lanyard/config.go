@@ -21,8 +21,8 @@ func configCommands() []command {
 	return []command{
 		{"template list", "template list", "list certificate templates", templateList},
 		{"template show", "template show NAME", "show a certificate template", showNamed("/api/v1/templates/", &lanyard.Template{})},
-		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] | --file FILE", "create a certificate template", templateSave(false)},
-		{"template update", "template update NAME --file FILE", "replace a certificate template", templateSave(true)},
+		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] [--card-keys-only] | --file FILE", "create a certificate template", templateSave(false)},
+		{"template update", "template update NAME (--file FILE | --card-keys-only[=false])", "replace a certificate template, or switch whether it certifies only keys generated on a card", templateSave(true)},
 		{"template delete", "template delete NAME", "delete a certificate template", deleteNamed("/api/v1/templates/")},
 		{"policy list", "policy list", "list policies", policyList},
 		{"policy show", "policy show NAME", "show a policy", showNamed("/api/v1/policies/", &lanyard.Policy{})},
@@ -170,13 +170,13 @@ func loadFile(name string, v any) error {
 	return nil
 }
 
-var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL"}, func(t *lanyard.Template) []string {
+var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL", "CARD-KEYS-ONLY"}, func(t *lanyard.Template) []string {
 	algs := make([]string, len(t.KeyAlgs))
 	for i, a := range t.KeyAlgs {
 		algs[i] = string(a)
 	}
 	return []string{t.Name, t.CA, strings.Join(algs, ","), strconv.Itoa(t.ValidityDays), strings.Join(t.ExtKeyUsage, ","),
-		fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval)}
+		fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval), fmt.Sprint(t.CardKeysOnly)}
 })
 
 func templateSave(update bool) func(context.Context, []string) error {
@@ -184,7 +184,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		var file, cn, slot string
 		var keys, kus, ekus multi
 		var validity int
-		var sanEmail, sanUPN, caApproval, formApproval bool
+		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly bool
 		cmd := newClientCmd("template")
 		cmd.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
 		cmd.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
@@ -197,6 +197,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		cmd.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
 		cmd.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
 		cmd.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
+		cmd.BoolVar(&cardKeysOnly, "card-keys-only", false, "certify only keys generated on a card (PIV, TPM virtual card, platform credential, AirCard); always on with smartcard_logon")
 		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
@@ -206,10 +207,22 @@ func templateSave(update bool) func(context.Context, []string) error {
 			if err := loadFile(file, &t); err != nil {
 				return err
 			}
-		} else {
-			if update {
-				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json)")
+		} else if update {
+			// Only the card-keys-only switch changes without a file.
+			set := false
+			cmd.Visit(func(f *flag.Flag) { set = set || f.Name == "card-keys-only" })
+			if !set || len(pos) != 1 {
+				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json), or --card-keys-only[=false]")
 			}
+			c, err := cmd.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Get(ctx, "/api/v1/templates/"+client.Esc(pos[0]), &t); err != nil {
+				return err
+			}
+			t.CardKeysOnly = cardKeysOnly
+		} else {
 			for _, k := range keys {
 				t.KeyAlgs = append(t.KeyAlgs, lanyard.KeyAlgorithm(k))
 			}
@@ -221,7 +234,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 			}
 			t.ValidityDays, t.KeyUsage, t.ExtKeyUsage, t.Slot = validity, kus, ekus, slot
 			t.Subject = lanyard.SubjectSpec{CommonName: cn, SANEmail: sanEmail, SANUPN: sanUPN}
-			t.RequiresCAApproval, t.RequiresFormApproval = caApproval, formApproval
+			t.RequiresCAApproval, t.RequiresFormApproval, t.CardKeysOnly = caApproval, formApproval, cardKeysOnly
 		}
 		if len(pos) == 1 {
 			t.Name = pos[0]

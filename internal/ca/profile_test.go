@@ -121,18 +121,18 @@ func TestBuildCertificate(t *testing.T) {
 			noSAN:   true,
 		},
 		{
-			name: "server and any purpose", key: "rsa2048",
+			name: "server, code signing and time stamping", key: "rsa2048",
 			tmpl: func() *lanyard.Template {
 				return &lanyard.Template{
 					Name: "any", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.RSA2048}, ValidityDays: 10,
 					KeyUsage:    []string{lanyard.KUDigitalSignature, lanyard.KUKeyAgreement},
-					ExtKeyUsage: []string{lanyard.EKUServerAuth, lanyard.EKUCodeSigning, lanyard.EKUTimeStamping, lanyard.EKUOCSPSigning, lanyard.EKUAnyExtendedUsage},
+					ExtKeyUsage: []string{lanyard.EKUServerAuth, lanyard.EKUCodeSigning, lanyard.EKUTimeStamping},
 					Subject:     lanyard.SubjectSpec{CommonName: "{upn}", SANUPN: true},
 				}
 			},
 			subject: "CN=alice@ad.corp.example",
 			ku:      x509.KeyUsageDigitalSignature,
-			eku:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageCodeSigning, x509.ExtKeyUsageTimeStamping, x509.ExtKeyUsageOCSPSigning, x509.ExtKeyUsageAny},
+			eku:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageCodeSigning, x509.ExtKeyUsageTimeStamping},
 			upns:    []string{"alice@ad.corp.example"},
 		},
 	}
@@ -250,6 +250,12 @@ func TestBuildCertificateRefuses(t *testing.T) {
 		{"CN too long", with(func(tm *lanyard.Template, u *lanyard.User) { u.DisplayName = strings.Repeat("x", 65) }), nil, lanyard.EInvalid, []string{"65 characters"}},
 		{"control character", with(func(tm *lanyard.Template, u *lanyard.User) { u.DisplayName = "Alice\nExample" }), nil, lanyard.EInvalid, []string{"control"}},
 		{"unknown EKU", with(func(tm *lanyard.Template, u *lanyard.User) { tm.ExtKeyUsage = []string{"teleport"} }), nil, lanyard.EInvalid, []string{"teleport"}},
+		// Issue 13: a template stored before the rule, carrying OCSP
+		// signing or any purpose, is not signed from.
+		{"OCSP signing", with(func(tm *lanyard.Template, u *lanyard.User) {
+			tm.ExtKeyUsage = []string{lanyard.EKUClientAuth, lanyard.EKUOCSPSigning}
+		}), nil, lanyard.EInvalid, []string{"ocsp_signing", "OCSP responder"}},
+		{"any purpose", with(func(tm *lanyard.Template, u *lanyard.User) { tm.ExtKeyUsage = []string{lanyard.EKUAnyExtendedUsage} }), nil, lanyard.EInvalid, []string{`"any"`, "every purpose"}},
 		{"unknown KU", with(func(tm *lanyard.Template, u *lanyard.User) { tm.KeyUsage = []string{"crl_sign"} }), nil, lanyard.EInvalid, []string{"crl_sign"}},
 		{"no usage left for EC", with(func(tm *lanyard.Template, u *lanyard.User) { tm.KeyUsage = []string{lanyard.KUKeyEncipherment} }), nil, lanyard.EInvalid, []string{"ecp256"}},
 		{"algorithm not allowed", with(func(tm *lanyard.Template, u *lanyard.User) {

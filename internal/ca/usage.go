@@ -55,20 +55,24 @@ type extUsage struct {
 }
 
 var extKeyUsages = map[string]extUsage{
-	lanyard.EKUSmartCardLogon:   {oid: OIDExtKeyUsageSmartCardLogon},
-	lanyard.EKUClientAuth:       {known: x509.ExtKeyUsageClientAuth},
-	lanyard.EKUEmailProtection:  {known: x509.ExtKeyUsageEmailProtection},
-	lanyard.EKUDocumentSigning:  {oid: OIDExtKeyUsageDocumentSigning},
-	lanyard.EKUServerAuth:       {known: x509.ExtKeyUsageServerAuth},
-	lanyard.EKUCodeSigning:      {known: x509.ExtKeyUsageCodeSigning},
-	lanyard.EKUOCSPSigning:      {known: x509.ExtKeyUsageOCSPSigning},
-	lanyard.EKUTimeStamping:     {known: x509.ExtKeyUsageTimeStamping},
-	lanyard.EKUAnyExtendedUsage: {known: x509.ExtKeyUsageAny},
+	lanyard.EKUSmartCardLogon:  {oid: OIDExtKeyUsageSmartCardLogon},
+	lanyard.EKUClientAuth:      {known: x509.ExtKeyUsageClientAuth},
+	lanyard.EKUEmailProtection: {known: x509.ExtKeyUsageEmailProtection},
+	lanyard.EKUDocumentSigning: {oid: OIDExtKeyUsageDocumentSigning},
+	lanyard.EKUServerAuth:      {known: x509.ExtKeyUsageServerAuth},
+	lanyard.EKUCodeSigning:     {known: x509.ExtKeyUsageCodeSigning},
+	lanyard.EKUTimeStamping:    {known: x509.ExtKeyUsageTimeStamping},
 }
 
 // extKeyUsage maps the template's extended key usages (RFC 5280
-// 4.2.1.12), in the template's order, without duplicates.
+// 4.2.1.12), in the template's order, without duplicates. OCSP signing
+// and any purpose are refused (lanyard.ForbiddenExtKeyUsages) whatever the
+// template's path here: a template stored before the rule existed is not
+// signed from.
 func extKeyUsage(t *lanyard.Template) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, error) {
+	if err := t.CheckExtKeyUsage(); err != nil {
+		return nil, nil, err
+	}
 	var known []x509.ExtKeyUsage
 	var oids []asn1.ObjectIdentifier
 	for _, name := range t.ExtKeyUsage {

@@ -220,9 +220,13 @@ func (s *stack) signer(c *client.Client) signer {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	spki, _ := x509.MarshalPKIXPublicKey(k.Public())
+	// A CSR: a user proves possession of the key (issue 13).
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	var res service.IssueResult
-	in := map[string]any{"template": "document-signing", "public_key": base64.StdEncoding.EncodeToString(spki)}
+	in := map[string]any{"template": "document-signing", "csr": base64.StdEncoding.EncodeToString(csr)}
 	if _, err := c.Post(context.Background(), "/api/v1/certificates", in, &res); err != nil {
 		s.t.Fatalf("a document signing certificate: %v", err)
 	}

@@ -48,17 +48,21 @@ func TestSoftwareStores(t *testing.T) {
 	}}
 
 	_, tiaToken := s.user("tia")
+	// Smart card logon is for card-held keys only and stays out of the
+	// stores; secure-email, required, goes in.
 	s.setPolicy(func(settings map[string]any) {
 		settings["allowed_card_types"] = []string{"piv", "software-store"}
 		section(settings, "issuance")["max_cards_per_user"] = 0
+		section(settings, "certificates")["required_templates"] = []string{"smartcard-logon", "secure-email"}
+		section(settings, "certificates")["optional_templates"] = []string{"document-signing"}
 	})
 	ctx := context.Background()
 	var tpl lanyard.Template
-	if err := s.admin.Get(ctx, "/api/v1/templates/smartcard-logon", &tpl); err != nil {
+	if err := s.admin.Get(ctx, "/api/v1/templates/secure-email", &tpl); err != nil {
 		t.Fatal(err)
 	}
 	tpl.PromptKeyPassword = true
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/templates/smartcard-logon", &tpl, nil); err != nil {
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/templates/secure-email", &tpl, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.pair("tia")

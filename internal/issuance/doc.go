@@ -17,5 +17,10 @@
 //     not yet registered when users may add cards; PINs falling back to
 //     the card type: Offer and Plan;
 //   - Set random user PIN (length, character groups, shown once): Plan;
-//   - tracked third-party certificates: Offer and Plan.
+//   - tracked third-party certificates: Offer and Plan;
+//   - templates for card-held keys only, extended key usages no user
+//     certificate carries, and the CA approval by a second person of a
+//     certificate asked for on another's behalf: trust.go (Issuable,
+//     SecondPerson), used by Offer, Plan, software stores and the
+//     service's certificate API alike.
 package issuance

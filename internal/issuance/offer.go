@@ -19,7 +19,11 @@ type Input struct {
 	// Staff is true when an operator or administrator issues on the
 	// owner's behalf: user permissions (Issue card, adding cards) then do
 	// not apply, the policy's card rules still do.
-	Staff      bool
+	Staff bool
+	// Requester is the caller's user ID: who asks for the certificates
+	// (0: the owner). Someone asking for another person's certificates
+	// needs a second person's approval (SecondPerson).
+	Requester  int64
 	CardType   *lanyard.CardType
 	Card       *lanyard.Card // the registered card; nil when Lanyard does not know it
 	OwnerID    int64
@@ -173,6 +177,9 @@ func templateInfos(in Input, names []string) ([]TemplateInfo, error) {
 			return nil, lanyard.Errorf(lanyard.EUnavailable, "the policy names template %q, which does not exist; ask your administrator", name)
 		}
 		if _, err := KeyAlgorithm(t, in.CardType); err != nil {
+			return nil, err
+		}
+		if err := Issuable(t, in.CardType); err != nil {
 			return nil, err
 		}
 		if in.Owner != nil {

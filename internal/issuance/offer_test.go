@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"bytes"
+	"crypto/rand"
 	"strings"
 	"testing"
 
@@ -299,18 +300,71 @@ func TestApprovals(t *testing.T) {
 	tests := []struct {
 		check          lanyard.DocumentsCheck
 		tpl            *lanyard.Template
+		onBehalf       bool
 		wantCA, wantFm bool
 	}{
-		{lanyard.DocsNone, plain, false, false},
-		{lanyard.DocsCARequest, plain, true, false},
-		{lanyard.DocsForm, plain, false, true},
-		{lanyard.DocsRequestForm, plain, true, true},
-		{lanyard.DocsNone, flagged, true, true},
+		{lanyard.DocsNone, plain, false, false, false},
+		{lanyard.DocsCARequest, plain, false, true, false},
+		{lanyard.DocsForm, plain, false, false, true},
+		{lanyard.DocsRequestForm, plain, false, true, true},
+		{lanyard.DocsNone, flagged, false, true, true},
+		// Issue 13: on another person's behalf, a second person approves
+		// whatever the template and the policy say.
+		{lanyard.DocsNone, plain, true, true, false},
+		{lanyard.DocsForm, plain, true, true, true},
 	}
 	for _, tt := range tests {
-		ca, form := Approvals(lanyard.DocumentsSettings{Check: tt.check}, tt.tpl)
+		ca, form := Approvals(lanyard.DocumentsSettings{Check: tt.check}, tt.tpl, tt.onBehalf)
 		if ca != tt.wantCA || form != tt.wantFm {
-			t.Errorf("%s/%s: CA %v form %v, want %v %v", tt.check, tt.tpl.Name, ca, form, tt.wantCA, tt.wantFm)
+			t.Errorf("%s/%s/%v: CA %v form %v, want %v %v", tt.check, tt.tpl.Name, tt.onBehalf, ca, form, tt.wantCA, tt.wantFm)
 		}
 	}
+}
+
+// Issue 13: an operator issuing a card for another user plans every
+// certificate for the CA's approval; the owner issuing their own does not.
+func TestDecideOnBehalfNeedsCA(t *testing.T) {
+	in := baseInput()
+	in.Staff, in.Requester = true, 99
+	o, err := Offer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decide(in, o, Choice{}, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range p.Slots {
+		if !sl.NeedCA {
+			t.Errorf("slot %s of a card issued on another's behalf needs no CA approval", sl.Slot)
+		}
+	}
+	in.Requester = in.OwnerID
+	if p, err = Decide(in, o, Choice{}, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range p.Slots {
+		if sl.NeedCA {
+			t.Errorf("slot %s of the owner's own card needs CA approval", sl.Slot)
+		}
+	}
+}
+
+// Issue 13: a card-keys-only template goes on cards of every kind that
+// generates keys on the card, never into a software store or to a key
+// from outside a card; a template with OCSP signing is refused anywhere.
+func TestIssuable(t *testing.T) {
+	only := &lanyard.Template{Name: "logon", CardKeysOnly: true}
+	for _, k := range lanyard.AllCardKinds {
+		err := Issuable(only, &lanyard.CardType{Name: string(k), Kind: k})
+		if (err == nil) != (k != lanyard.KindSoftwareStore) {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	wantErr(t, Issuable(only, nil), lanyard.EForbidden, "only keys generated on a card")
+	if err := Issuable(&lanyard.Template{Name: "mail"}, nil); err != nil {
+		t.Errorf("a template for any key: %v", err)
+	}
+	ocsp := &lanyard.Template{Name: "ocsp", ExtKeyUsage: []string{lanyard.EKUOCSPSigning}}
+	wantErr(t, Issuable(ocsp, pivType()), lanyard.EInvalid, "OCSP responder")
 }

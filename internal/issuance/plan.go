@@ -32,9 +32,11 @@ type SlotPlan struct {
 
 // Approvals says which approvals a certificate of template t needs under
 // the policy's documents check: the template's own flags, or the policy's
-// mode for every certificate of the card.
-func Approvals(d lanyard.DocumentsSettings, t *lanyard.Template) (needCA, needForm bool) {
-	needCA = t.RequiresCAApproval || d.Check == lanyard.DocsCARequest || d.Check == lanyard.DocsRequestForm
+// mode for every certificate of the card; and the CA's approval, by a
+// second person, for a certificate asked for on another person's behalf
+// (SecondPerson).
+func Approvals(d lanyard.DocumentsSettings, t *lanyard.Template, onBehalf bool) (needCA, needForm bool) {
+	needCA = t.RequiresCAApproval || onBehalf || d.Check == lanyard.DocsCARequest || d.Check == lanyard.DocsRequestForm
 	needForm = t.RequiresFormApproval || d.Check == lanyard.DocsForm || d.Check == lanyard.DocsRequestForm
 	return needCA, needForm
 }
@@ -93,7 +95,10 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 			return nil, lanyard.Errorf(lanyard.EConflict, "templates %q and %q both use card slot %s; ask your administrator to change one", other, name, slot)
 		}
 		used[slot] = name
-		needCA, needForm := Approvals(s.Documents, t)
+		if err := Issuable(t, in.CardType); err != nil {
+			return nil, err
+		}
+		needCA, needForm := Approvals(s.Documents, t, in.OnBehalf())
 		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg, NeedCA: needCA, NeedForm: needForm})
 	}
 

@@ -64,8 +64,11 @@ func OfferSoftwareStore(in Input) (*SoftwareStoreOptions, error) {
 	o := &SoftwareStoreOptions{CardType: ct.Name, OptionalSelectable: in.Staff || s.Workflow.SelectOptionalCertificates}
 	o.PasswordMinLength, o.PasswordMinClasses = policy.KeyPasswordRule(s.Issuance.KeyPassword)
 	o.PasswordRequired = s.Issuance.KeyPassword.Always
+	// A required certificate only a card may hold is not one of a
+	// software store's: the store carries the policy's others.
+	required := slices.DeleteFunc(slices.Clone(s.Certificates.Required), func(name string) bool { return cardOnly(in, name) })
 	var err error
-	if o.Required, err = softTemplates(in, s.Certificates.Required, &o.PasswordRequired); err != nil {
+	if o.Required, err = softTemplates(in, required, &o.PasswordRequired); err != nil {
 		return nil, err
 	}
 	// An optional template that cannot go into a software store is
@@ -108,8 +111,18 @@ func softTemplates(in Input, names []string, prompt *bool) ([]TemplateInfo, erro
 	return out, nil
 }
 
+// cardOnly reports whether the template named is one only a card may
+// hold (Issuable).
+func cardOnly(in Input, name string) bool {
+	t := in.Templates[name]
+	return t != nil && t.CardKeysOnly
+}
+
 func softTemplate(in Input, t *lanyard.Template) error {
 	if _, err := KeyAlgorithm(t, in.CardType); err != nil {
+		return err
+	}
+	if err := Issuable(t, in.CardType); err != nil {
 		return err
 	}
 	if in.Owner != nil {
@@ -119,7 +132,10 @@ func softTemplate(in Input, t *lanyard.Template) error {
 	}
 	// The key exists only in the agent's memory until its certificate is
 	// written with it: it cannot wait days for an approval.
-	if needCA, needForm := Approvals(in.Settings.Documents, t); needCA || needForm {
+	if needCA, needForm := Approvals(in.Settings.Documents, t, in.OnBehalf()); needCA || needForm {
+		if in.OnBehalf() {
+			return lanyard.Errorf(lanyard.EForbidden, "certificate %q for another user needs a second person's approval, which a software store cannot wait for; let the user issue it, or issue it on a card", t.Name)
+		}
 		return lanyard.Errorf(lanyard.EConflict, "certificate %q needs an approval (documents check), which a software store cannot wait for; issue it on a card", t.Name)
 	}
 	return nil
@@ -133,6 +149,9 @@ func DecideSoftwareStore(in Input, o *SoftwareStoreOptions, ch SoftwareStoreChoi
 		s.Workflow.SelectOptionalCertificates = true
 	}
 	for _, name := range ch.Optional {
+		if cardOnly(in, name) {
+			return nil, Issuable(in.Templates[name], in.CardType)
+		}
 		if slices.Contains(s.Certificates.Optional, name) && !slices.ContainsFunc(o.Optional, func(t TemplateInfo) bool { return t.Name == name }) {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "certificate %q cannot go into a software store", name)
 		}
@@ -150,6 +169,9 @@ func DecideSoftwareStore(in Input, o *SoftwareStoreOptions, ch SoftwareStoreChoi
 		t := in.Templates[name]
 		if t == nil {
 			return nil, lanyard.Errorf(lanyard.EUnavailable, "template %q does not exist; ask your administrator", name)
+		}
+		if t.CardKeysOnly && !slices.Contains(ch.Optional, name) {
+			continue // required, but for cards only (OfferSoftwareStore)
 		}
 		if err := softTemplate(in, t); err != nil {
 			return nil, err

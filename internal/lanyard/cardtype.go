@@ -28,6 +28,10 @@ type KindRules struct {
 	OnePerUserPerStation  bool // platform credential: one per user per workstation
 	PasswordResettable    bool // software store: key container password cannot be reset
 	HasAdminKey           bool // kinds managed with a PIV management key
+	// KeysOnCard: keys are generated inside the card (or the TPM, or the
+	// AirCard service's sealed card) and never leave it, so a template
+	// with CardKeysOnly may certify them.
+	KeysOnCard bool
 }
 
 // Rules returns the rules of kind k; ok is false for unknown kinds.
@@ -35,13 +39,13 @@ func (k CardKind) Rules() (r KindRules, ok bool) {
 	rsa := []KeyAlgorithm{RSA2048, RSA3072, RSA4096}
 	switch k {
 	case KindPIV:
-		return KindRules{KeyAlgorithms: slices.Clone(AllKeyAlgorithms), InitializationAllowed: true, HasAdminKey: true, PasswordResettable: true}, true
+		return KindRules{KeyAlgorithms: slices.Clone(AllKeyAlgorithms), InitializationAllowed: true, HasAdminKey: true, PasswordResettable: true, KeysOnCard: true}, true
 	case KindTPMVirtualCard: // guide: only RSA certificates; initialization not supported
-		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true}, true
+		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true, KeysOnCard: true}, true
 	case KindPlatformCredential: // guide: RSA 2048 only; at most 10 per computer; one per user per workstation
-		return KindRules{KeyAlgorithms: []KeyAlgorithm{RSA2048}, MaxPerWorkstation: 10, OnePerUserPerStation: true, PasswordResettable: true}, true
+		return KindRules{KeyAlgorithms: []KeyAlgorithm{RSA2048}, MaxPerWorkstation: 10, OnePerUserPerStation: true, PasswordResettable: true, KeysOnCard: true}, true
 	case KindAirCard: // guide: only RSA certificates
-		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true}, true
+		return KindRules{KeyAlgorithms: rsa, HasAdminKey: true, PasswordResettable: true, KeysOnCard: true}, true
 	case KindSoftwareStore: // guide: the key container password cannot be reset
 		return KindRules{KeyAlgorithms: slices.Clone(AllKeyAlgorithms)}, true
 	}

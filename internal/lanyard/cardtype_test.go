@@ -17,19 +17,19 @@ func TestCardKindRules(t *testing.T) {
 		want lanyard.KindRules
 	}{
 		{lanyard.KindPIV, lanyard.KindRules{
-			KeyAlgorithms: all, InitializationAllowed: true, PasswordResettable: true, HasAdminKey: true,
+			KeyAlgorithms: all, InitializationAllowed: true, PasswordResettable: true, HasAdminKey: true, KeysOnCard: true,
 		}},
 		// Guide: only RSA certificates; initialization is not supported.
 		{lanyard.KindTPMVirtualCard, lanyard.KindRules{
-			KeyAlgorithms: rsaOnly, PasswordResettable: true, HasAdminKey: true,
+			KeyAlgorithms: rsaOnly, PasswordResettable: true, HasAdminKey: true, KeysOnCard: true,
 		}},
 		// Guide: RSA 2048 only; at most 10 per computer; one per user per workstation.
 		{lanyard.KindPlatformCredential, lanyard.KindRules{
-			KeyAlgorithms: []lanyard.KeyAlgorithm{lanyard.RSA2048}, MaxPerWorkstation: 10, OnePerUserPerStation: true, PasswordResettable: true,
+			KeyAlgorithms: []lanyard.KeyAlgorithm{lanyard.RSA2048}, MaxPerWorkstation: 10, OnePerUserPerStation: true, PasswordResettable: true, KeysOnCard: true,
 		}},
 		// Guide: only RSA certificates.
 		{lanyard.KindAirCard, lanyard.KindRules{
-			KeyAlgorithms: rsaOnly, PasswordResettable: true, HasAdminKey: true,
+			KeyAlgorithms: rsaOnly, PasswordResettable: true, HasAdminKey: true, KeysOnCard: true,
 		}},
 		// Guide: the key container password cannot be reset.
 		{lanyard.KindSoftwareStore, lanyard.KindRules{KeyAlgorithms: all}},

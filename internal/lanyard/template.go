@@ -32,7 +32,18 @@ const (
 )
 
 // AllExtKeyUsages lists the extended usages a template may name.
-var AllExtKeyUsages = []string{EKUSmartCardLogon, EKUClientAuth, EKUEmailProtection, EKUDocumentSigning, EKUServerAuth, EKUCodeSigning, EKUOCSPSigning, EKUTimeStamping, EKUAnyExtendedUsage}
+var AllExtKeyUsages = []string{EKUSmartCardLogon, EKUClientAuth, EKUEmailProtection, EKUDocumentSigning, EKUServerAuth, EKUCodeSigning, EKUTimeStamping}
+
+// ForbiddenExtKeyUsages are the extended usages no end-entity template
+// may carry, with the reason. A certificate with id-kp-OCSPSigning issued
+// straight by the issuing CA is a delegated OCSP responder for every
+// certificate of that CA (RFC 6960 4.2.2.2): its holder could answer
+// "good" for revoked ones. anyExtendedKeyUsage (RFC 5280 4.2.1.12)
+// includes that purpose and every other one.
+var ForbiddenExtKeyUsages = map[string]string{
+	EKUOCSPSigning:      "it would make the holder a delegated OCSP responder for the whole CA (RFC 6960 4.2.2.2)",
+	EKUAnyExtendedUsage: "it allows every purpose, OCSP signing included (RFC 5280 4.2.1.12)",
+}
 
 // SubjectSpec builds a certificate subject from user attributes. Each field
 // is text in which {login}, {display_name}, {email}, {upn} and {group} are
@@ -66,12 +77,17 @@ type Template struct {
 	Subject      SubjectSpec `json:"subject"`
 	Slot         string      `json:"slot,omitempty"` // PIV slot on cards: 9a, 9c, 9d, 9e
 	// Approval and handling flags (PRODUCT.md, "Certificate template").
-	RequiresCAApproval   bool      `json:"requires_ca_approval"`
-	RequiresFormApproval bool      `json:"requires_form_approval"`
-	PromptKeyPassword    bool      `json:"prompt_key_password"`
-	KeyArchival          bool      `json:"key_archival"`
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	RequiresCAApproval   bool `json:"requires_ca_approval"`
+	RequiresFormApproval bool `json:"requires_form_approval"`
+	PromptKeyPassword    bool `json:"prompt_key_password"`
+	KeyArchival          bool `json:"key_archival"`
+	// CardKeysOnly: the template certifies only keys generated on a card
+	// (PIV, TPM virtual card, platform credential, AirCard), never a key
+	// from a CSR or a software store. Always on with smart card logon
+	// (NormalizeCardKeysOnly); administrators set it on others.
+	CardKeysOnly bool      `json:"card_keys_only"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // AllowsKey reports whether the template accepts keys of algorithm a.
@@ -101,10 +117,8 @@ func (t *Template) Validate() error {
 			return Errorf(EInvalid, "template %q: unknown key usage %q", t.Name, u)
 		}
 	}
-	for _, u := range t.ExtKeyUsage {
-		if !slices.Contains(AllExtKeyUsages, u) {
-			return Errorf(EInvalid, "template %q: unknown extended key usage %q", t.Name, u)
-		}
+	if err := t.CheckExtKeyUsage(); err != nil {
+		return err
 	}
 	if slices.Contains(t.ExtKeyUsage, EKUSmartCardLogon) && !t.Subject.SANUPN {
 		return Errorf(EInvalid, "template %q: smart card logon needs the UPN subject alternative name (subject.san_upn)", t.Name)
@@ -123,6 +137,32 @@ func (t *Template) Validate() error {
 		return Errorf(EInvalid, "template %q: slot must be 9a, 9c, 9d or 9e", t.Name)
 	}
 	return nil
+}
+
+// CheckExtKeyUsage refuses an extended key usage that is unknown or that
+// no end-entity certificate may carry (ForbiddenExtKeyUsages). Validate
+// calls it on every change; the CA profile calls it again at signing, so a
+// template stored before the rule is refused there too.
+func (t *Template) CheckExtKeyUsage() error {
+	for _, u := range t.ExtKeyUsage {
+		if why, bad := ForbiddenExtKeyUsages[u]; bad {
+			return Errorf(EInvalid, "template %q: extended key usage %q is not allowed in a user certificate: %s; remove it from the template", t.Name, u, why)
+		}
+		if !slices.Contains(AllExtKeyUsages, u) {
+			return Errorf(EInvalid, "template %q: unknown extended key usage %q", t.Name, u)
+		}
+	}
+	return nil
+}
+
+// NormalizeCardKeysOnly turns CardKeysOnly on for a smart card logon
+// template: a logon certificate is what a card proves to Windows or
+// PKINIT (RFC 4556), and one for a key outside a card would let its
+// holder log on as the user without the card.
+func (t *Template) NormalizeCardKeysOnly() {
+	if slices.Contains(t.ExtKeyUsage, EKUSmartCardLogon) {
+		t.CardKeysOnly = true
+	}
 }
 
 func checkPlaceholders(s string) *Error {

@@ -78,6 +78,10 @@ func TestTemplateValidate(t *testing.T) {
 		{"validity negative", func(tp *lanyard.Template) { tp.ValidityDays = -30 }, "validity must be 1-3650 days"},
 		{"validity 3651", func(tp *lanyard.Template) { tp.ValidityDays = 3651 }, "validity must be 1-3650 days"},
 		{"no key usage", func(tp *lanyard.Template) { tp.KeyUsage = nil }, "at least one key usage"},
+		// Issue 13: no delegated OCSP responder or any-purpose certificate
+		// from an end-entity template.
+		{"OCSP signing", func(tp *lanyard.Template) { tp.ExtKeyUsage = []string{lanyard.EKUClientAuth, lanyard.EKUOCSPSigning} }, `"ocsp_signing" is not allowed`},
+		{"any purpose", func(tp *lanyard.Template) { tp.ExtKeyUsage = []string{lanyard.EKUAnyExtendedUsage} }, `"any" is not allowed`},
 		{"unknown key usage", func(tp *lanyard.Template) { tp.KeyUsage = []string{"crl_sign"} }, `unknown key usage "crl_sign"`},
 		{"camel-case key usage", func(tp *lanyard.Template) { tp.KeyUsage = []string{"digitalSignature"} }, `unknown key usage "digitalSignature"`},
 		{"unknown extended key usage", func(tp *lanyard.Template) { tp.ExtKeyUsage = []string{"smart_card_logon"} }, `unknown extended key usage "smart_card_logon"`},

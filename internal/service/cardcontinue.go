@@ -206,8 +206,10 @@ func (s *Service) queueCardRequest(ctx context.Context, j *issueJob, sl issuance
 		return lanyard.Wrap(lanyard.EInternal, err, "public key cannot be encoded")
 	}
 	sum := sha256.Sum256(spki)
+	// Who asked is who started the issue (the operation's actor), also
+	// when someone else continues it: four eyes hold against them.
 	r := &lanyard.CertRequest{
-		CA: tpl.CA, Template: tpl.Name, UserID: j.user.ID, RequestedBy: j.p.User.ID, PublicKey: spki,
+		CA: tpl.CA, Template: tpl.Name, UserID: j.user.ID, RequestedBy: j.op.ActorID, PublicKey: spki,
 		KeySHA256: hex.EncodeToString(sum[:]), Subject: lanyard.ExpandSubject(tpl.Subject.CommonName, j.user),
 		Status: lanyard.RequestPending, CreatedAt: s.clock(),
 	}

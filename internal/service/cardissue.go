@@ -146,7 +146,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 // loadIssue reads what an issue decision needs, in one read transaction.
 func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *ReaderState, serial string) (*issueJob, *issuance.Input, error) {
 	j := &issueJob{p: p}
-	in := &issuance.Input{Staff: isCardStaff(p)}
+	in := &issuance.Input{Staff: isCardStaff(p), Requester: p.User.ID}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
 		var err error
 		switch {

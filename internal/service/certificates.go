@@ -15,13 +15,15 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // IssueInput asks for a certificate. Exactly one of CSR and PublicKey is
 // given: a PKCS#10 request (its signature is checked; its subject is ignored
 // because the template builds the subject from the user's attributes), or a
-// bare SubjectPublicKeyInfo for keys generated on a card.
+// bare SubjectPublicKeyInfo for keys generated on a card (staff only: a
+// user proves possession of the key with a CSR).
 type IssueInput struct {
 	Template  string `json:"template"`
 	User      string `json:"user,omitempty"`       // login; default: the caller
@@ -54,8 +56,11 @@ func decodeInput(s, what string) ([]byte, error) {
 	return der, nil
 }
 
-// Issue issues a certificate, or queues the request when the template
-// requires CA manager approval.
+// Issue issues a certificate, or queues the request when it needs a CA
+// manager's approval: the template asks for it, the owner's policy's
+// documents check does, or the caller asks on another person's behalf
+// (issuance.Approvals, the card flow's rule). Templates whose keys must be
+// generated on a card are refused here.
 func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*IssueResult, error) {
 	if (in.CSR == "") == (in.PublicKey == "") {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "give exactly one of csr and public_key")
@@ -87,8 +92,14 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	if in.User != p.User.Login && !isStaff(p) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "you can request certificates only for yourself")
 	}
+	if csrDER == nil && !isStaff(p) {
+		// Proof of possession (RFC 4211 4): the CSR's signature shows the
+		// caller holds the private key; a bare public key shows nothing.
+		return nil, lanyard.Errorf(lanyard.EForbidden, "send a certificate signing request (csr) signed with your key; only staff may send a bare public key")
+	}
 	var tpl *lanyard.Template
 	var user *lanyard.User
+	var docs lanyard.DocumentsSettings // the owner's documents check; staff: none
 	if t, ok := s.templateCache.get(in.Template); ok && in.User == p.User.Login && isStaff(p) {
 		// The hot path of bulk issuance by a service account: everything
 		// needed is already in memory.
@@ -113,6 +124,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 				if !slices.Contains(c.Required, tpl.Name) && !slices.Contains(c.Optional, tpl.Name) {
 					return lanyard.Errorf(lanyard.EForbidden, "your policy %q does not include template %q", pol.Name, tpl.Name)
 				}
+				docs = pol.Settings.Documents
 			}
 			return nil
 		})
@@ -122,6 +134,15 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	}
 	if user.Disabled {
 		return nil, lanyard.Errorf(lanyard.EConflict, "user %q is disabled", user.Login)
+	}
+	// The rules of the card flow (issuance): no card-only template for a
+	// key from outside a card, and the same approvals.
+	if err := issuance.Issuable(tpl, nil); err != nil {
+		return nil, err
+	}
+	needCA, needForm := issuance.Approvals(docs, tpl, issuance.SecondPerson(p.User.ID, user.ID))
+	if needForm {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "certificate %q needs its signed certificate form approved (documents check), which only a card issue records; issue it on a card", tpl.Name)
 	}
 	if err := ca.CheckPublicKey(tpl, pub); err != nil {
 		return nil, err
@@ -134,7 +155,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInvalid, err, "public key cannot be encoded")
 	}
-	if tpl.RequiresCAApproval {
+	if needCA {
 		return s.queueRequest(ctx, p, tpl, user, spki, csrDER)
 	}
 	cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: user, PublicKey: pub})

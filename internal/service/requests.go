@@ -31,9 +31,11 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err != nil {
 			return err
 		}
-		if r.UserID == p.User.ID {
-			// Four eyes: approval exists so that someone else checks.
-			return lanyard.Errorf(lanyard.EForbidden, "another CA manager approves your own certificate requests")
+		if err := secondPerson(p, r); err != nil {
+			return err
+		}
+		if err := cardHeld(tx, r, tpl); err != nil {
+			return err
 		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
 		if err != nil {
@@ -76,7 +78,40 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 	return &res, nil
 }
 
-// RejectRequest closes a pending request without issuing.
+// secondPerson is the four-eyes rule of an approval: the approver is
+// neither the certificate's owner nor whoever asked for it (an operator or
+// CA manager asking for another person's certificate, possibly for a key
+// of their own). Approval exists so that someone else checks.
+func secondPerson(p *Principal, r *lanyard.CertRequest) error {
+	switch p.User.ID {
+	case r.RequestedBy:
+		return lanyard.Errorf(lanyard.EForbidden, "you asked for request %d; another CA manager approves it", r.ID)
+	case r.UserID:
+		return lanyard.Errorf(lanyard.EForbidden, "request %d is for your own certificate; another CA manager approves it", r.ID)
+	}
+	return nil
+}
+
+// cardHeld refuses to sign a card-keys-only template's request that no
+// card issue made: one queued through the certificate API before the
+// template became card-only (or before the rule existed).
+func cardHeld(tx lanyard.Tx, r *lanyard.CertRequest, tpl *lanyard.Template) error {
+	if !tpl.CardKeysOnly {
+		return nil
+	}
+	op, _, _, err := cardRequest(tx, r.ID)
+	if err != nil {
+		return err
+	}
+	if op == nil {
+		return lanyard.Errorf(lanyard.EForbidden, "template %q certifies only keys generated on a card, and request %d did not come from a card issue; reject it", tpl.Name, r.ID)
+	}
+	return nil
+}
+
+// RejectRequest closes a pending request without issuing. Anyone with the
+// CA manager role may reject, the requester too: withdrawing a request
+// issues nothing, so it needs no second person.
 func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, comment string) (*lanyard.CertRequest, error) {
 	var out *lanyard.CertRequest
 	var notify func(context.Context)

@@ -7,14 +7,20 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // Four eyes: a CA manager cannot approve a request for their own
-// certificate; another one can.
+// certificate, nor one they asked for on alice's behalf (issue 13: it was
+// compared with the owner only); another CA manager can. A certificate
+// asked for on another's behalf waits for that approval whatever its
+// template says.
 func TestApproveOwnRequestRefused(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
@@ -36,7 +42,73 @@ func TestApproveOwnRequestRefused(t *testing.T) {
 	if _, err := e.svc.ApproveRequest(ctx, e.admin, own.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("approving one's own request: %v", err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Request.ID, ""); err != nil {
-		t.Fatalf("approving alice's request: %v", err)
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("approving the request one asked for alice: %v", err)
+	}
+	plain, err := e.svc.Issue(ctx, e.admin, service.IssueInput{Template: "secure-email", User: "alice", PublicKey: base64.StdEncoding.EncodeToString(spki)})
+	if err != nil || plain.Request == nil || plain.Certificate != nil {
+		t.Fatalf("a template without approval, for alice: %v %+v", err, plain)
+	}
+	carol := e.newUser(t, "carol")
+	carol.User.Roles = lanyard.Roles{lanyard.RoleCAManager, lanyard.RoleUser}
+	carol.Roles = carol.User.Roles
+	for _, id := range []int64{res.Request.ID, plain.Request.ID} {
+		if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); err != nil {
+			t.Fatalf("another CA manager approving request %d: %v", id, err)
+		}
+	}
+}
+
+// Issue 13: staff issuing a card on alice's behalf cannot finish it alone,
+// whatever the template says: every certificate waits in the CA's queue,
+// the issuer's own approval is refused, another CA manager's is taken, and
+// Continue card issue then writes the certificates.
+func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	target := e.target()
+	target.User = "alice"
+	res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "pending" || len(res.Card.Certificates) != 1 || res.Card.Certificates[0].RequestID == 0 {
+		t.Fatalf("a card issued for alice: state %s, contents %+v", res.State, res.Card.Certificates)
+	}
+	id := res.Card.Certificates[0].RequestID
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("the issuer approving: %v", err)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.alice, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("the owner approving: %v", err)
+	}
+	carol := e.newUser(t, "carol")
+	if _, err := e.svc.ApproveRequest(ctx, carol, id, "identity checked"); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.admin, res.Card.ID, service.ContinueInput{CardTarget: target, UserPIN: "24681357"})
+	if err != nil || done.State != string(lanyard.CardIssued) {
+		t.Fatalf("continue after approval: %v %+v", err, done)
+	}
+	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
+}
+
+// Issue 13: a smart card logon request queued through the certificate API
+// before the template became card-only is not signed: no card holds its
+// key.
+func TestApproveCardOnlyRequestWithoutCard(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	spki, _ := x509.MarshalPKIXPublicKey(key.Public())
+	r := &lanyard.CertRequest{CA: "builtin", Template: "smartcard-logon", UserID: e.alice.User.ID, RequestedBy: e.alice.User.ID,
+		PublicKey: spki, KeySHA256: "00", Subject: "Alice", Status: lanyard.RequestPending, CreatedAt: time.Now()}
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateRequest(r) })
+	carol := e.newUser(t, "carol")
+	if _, err := e.svc.ApproveRequest(ctx, carol, r.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "did not come from a card issue") {
+		t.Fatalf("approving a card-only request without a card: %v", err)
+	}
+	if _, err := e.svc.RejectRequest(ctx, carol, r.ID, "no card"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -19,16 +19,19 @@ import (
 
 const storePassword = "TiaStore-pass"
 
-// newSoftEnv is an issue env whose policy allows software stores, the
-// smartcard-logon template prompting for a key container password, and
-// alice's workstation 1 writing both scopes into a temporary directory.
+// newSoftEnv is an issue env whose policy allows software stores and
+// requires smartcard-logon (card keys only: never in a software store) and
+// document-signing, the latter prompting for a key container password,
+// with alice's workstation 1 writing both scopes into a temporary
+// directory.
 func newSoftEnv(t *testing.T) *issueEnv {
 	t.Helper()
 	e := newIssueEnv(t)
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.AllowedCards, s.Issuance.MaxCardsPerUser = []string{"piv", "software-store"}, 10
+		s.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon", "document-signing"}, Optional: []string{"secure-email"}}
 	})
-	e.setPrompt(t, "smartcard-logon", true)
+	e.setPrompt(t, "document-signing", true)
 	ws := e.access.Workstation(1)
 	ws.SoftStores, ws.StoreDir = []string{service.ScopeMachine, service.ScopeUser}, t.TempDir()
 	return e
@@ -170,6 +173,34 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Errorf("alice issuing for bob: %v", err)
 	}
+	// Issue 13: staff issuing a software store on alice's behalf would
+	// need a second person's approval, which a store cannot wait for; a
+	// template an administrator keeps for card-held keys is not offered.
+	in = good
+	in.User = "alice"
+	if err := issue(e.admin, in); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "second person") {
+		t.Errorf("staff issuing a software store for alice: %v", err)
+	}
+	mail, err := e.svc.GetTemplate(ctx, "secure-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail.CardKeysOnly = true
+	if _, err := e.svc.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
+		t.Fatal(err)
+	}
+	in = good
+	in.Templates = []string{"secure-email"}
+	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "only keys generated on a card") {
+		t.Errorf("a card-keys-only optional template in a software store: %v", err)
+	}
+	if o := e.softOptions(t, e.alice)[service.ScopeUser].Offer; o == nil || len(o.Optional) != 0 || len(o.Required) != 1 || o.Required[0].Name != "document-signing" {
+		t.Errorf("offer with card-only templates: %+v", o)
+	}
+	mail.CardKeysOnly = false
+	if _, err := e.svc.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
+		t.Fatal(err)
+	}
 	in = good
 	in.Scope = "domain"
 	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EInvalid) {
@@ -220,7 +251,7 @@ func TestIssueSoftwareStore(t *testing.T) {
 	// The machine store, with an optional template chosen; no template
 	// prompts now, and the policy does not always ask: the password may
 	// be empty, but one given still follows the rules.
-	e.setPrompt(t, "smartcard-logon", false)
+	e.setPrompt(t, "document-signing", false)
 	in := service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeMachine, Templates: []string{"secure-email"}, Password: "weak"}
 	if _, err := e.svc.IssueSoftwareStore(ctx, e.alice, in); !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Fatalf("a weak optional password: %v", err)

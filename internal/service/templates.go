@@ -21,6 +21,7 @@ func (s *Service) normalizeTemplate(t *lanyard.Template) error {
 	if t.ExtKeyUsage == nil {
 		t.ExtKeyUsage = []string{}
 	}
+	t.NormalizeCardKeysOnly()
 	return t.Validate()
 }
 
@@ -33,7 +34,7 @@ func (s *Service) CreateTemplate(ctx context.Context, p *Principal, t lanyard.Te
 	t.CreatedAt, t.UpdatedAt = s.clock(), s.clock()
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "template.create", "template", t.Name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
-			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval})
+			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly})
 	}, func(tx lanyard.Tx) error { return tx.CreateTemplate(&t) })
 	s.templateCache.purge() // after commit, so no reader re-caches the old value
 	if err != nil {
@@ -63,7 +64,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, p *Principal, name string,
 			return err
 		}
 		return tx.AppendAudit(s.event(p, "template.update", "template", name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
-			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval}))
+			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly}))
 	})
 	s.templateCache.purge()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -86,7 +87,7 @@ func TestIssueRevokeCRLOCSP(t *testing.T) {
 	key := p256(t)
 	var res service.IssueResult
 	// A user may issue for themselves with a template in their policy.
-	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "smartcard-logon", CSR: csrPEM(t, key)}).json(&res)
+	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, key)}).json(&res)
 	block, _ := pem.Decode([]byte(res.PEM))
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
@@ -185,7 +186,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 	user := e.mustUser("carol")
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	goodCSR := csrPEM(t, p256(t))
+	goodKey := p256(t)
+	goodCSR := csrPEM(t, goodKey)
+	spki, _ := x509.MarshalPKIXPublicKey(goodKey.Public())
+	goodSPKI := base64.StdEncoding.EncodeToString(spki)
 	badSig := []byte(goodCSR)
 	// Flip one character inside the base64 body (the signature is at the end).
 	badSig[len(badSig)-40] ^= 0x01
@@ -210,13 +214,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad token", "POST", "/api/v1/users", "lyd_bogus", map[string]string{"login": "x"}, nil, 401, "unauthenticated"},
 		{"missing role", "POST", "/api/v1/templates", user, lanyard.Template{Name: "x"}, nil, 403, "forbidden"},
 		{"user grants admin", "POST", "/api/v1/users", user, map[string]any{"login": "x"}, nil, 403, "forbidden"},
-		{"invalid CSR", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", User: "carol", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}, nil, 400, "invalid_csr"},
-		{"CSR bad signature", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", User: "carol", CSR: string(badSig)}, nil, 400, "invalid_csr"},
-		{"CSR key too weak", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", User: "carol", CSR: csrPEM(t, rsaKey)}, nil, 422, "key_not_allowed"},
-		{"CSR key not allowed", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", User: "carol", CSR: csrPEM(t, edKey)}, nil, 422, "key_not_allowed"},
-		{"CSR and key both", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", CSR: goodCSR, PublicKey: "x"}, nil, 400, "invalid"},
+		{"invalid CSR", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}, nil, 400, "invalid_csr"},
+		{"CSR bad signature", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: string(badSig)}, nil, 400, "invalid_csr"},
+		{"CSR key too weak", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, rsaKey)}, nil, 422, "key_not_allowed"},
+		{"CSR key not allowed", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, edKey)}, nil, 422, "key_not_allowed"},
+		{"CSR and key both", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", CSR: goodCSR, PublicKey: "x"}, nil, 400, "invalid"},
 		{"unknown template", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "nope", CSR: goodCSR}, nil, 404, "not_found"},
-		{"issue for another user", "POST", "/api/v1/certificates", user, service.IssueInput{Template: "smartcard-logon", User: "admin", CSR: goodCSR}, nil, 403, "forbidden"},
+		{"card-keys-only template for a CSR", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", CSR: goodCSR}, nil, 403, "forbidden"},
+		{"bare public key from a user", "POST", "/api/v1/certificates", user, service.IssueInput{Template: "secure-email", PublicKey: goodSPKI}, nil, 403, "forbidden"},
+		{"template OCSP signing", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t3", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"ocsp_signing"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
+		{"template any purpose", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t4", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"client_auth", "any"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
+		{"issue for another user", "POST", "/api/v1/certificates", user, service.IssueInput{Template: "secure-email", User: "admin", CSR: goodCSR}, nil, 403, "forbidden"},
 		{"template bad EKU", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t1", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"telepathy"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
 		{"template placeholder", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t2", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "subject": map[string]any{"common_name": "{shoe}"}}, nil, 400, "invalid"},
 		{"policy unknown template", "POST", "/api/v1/policies", e.admin, map[string]any{"name": "p1", "settings": map[string]any{"certificates": map[string]any{"required_templates": []string{"ghost"}}}}, nil, 400, "invalid"},

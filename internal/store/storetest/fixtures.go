@@ -80,6 +80,7 @@ func NewTemplate(name string) *lanyard.Template {
 		RequiresFormApproval: true,
 		PromptKeyPassword:    true,
 		KeyArchival:          true,
+		CardKeysOnly:         true,
 		CreatedAt:            t0,
 		UpdatedAt:            at(time.Second),
 	}

@@ -25,7 +25,7 @@ func testTemplates(t *testing.T, s lanyard.Store) {
 			tp.ExtKeyUsage = []string{}
 			tp.Subject = lanyard.SubjectSpec{CommonName: "{login}"}
 			tp.Slot = "9d"
-			tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival = false, false, false, false
+			tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly = false, false, false, false, false
 			tp.UpdatedAt = at(2 * time.Hour)
 		},
 		id:        func(tp *T) int64 { return tp.ID },

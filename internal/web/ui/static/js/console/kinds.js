@@ -33,8 +33,11 @@ export const kinds = {
       { label: 'Validity', cell: (t) => `${t.validity_days} days` },
       { label: 'Key algorithms', cell: (t) => (t.key_algorithms || []).join(', ') },
       { label: 'Approval', cell: (t) => [t.requires_ca_approval ? 'CA manager' : '', t.requires_form_approval ? 'Certificate form' : ''].filter(Boolean).join(', ') || 'None' },
+      { label: 'Card-held keys only', cell: (t) => yes(t.card_keys_only) },
     ],
-    seed: (name) => ({ name, display_name: name, key_algorithms: ['ecp256'], validity_days: 365, key_usage: ['digital_signature'], ext_key_usage: ['client_auth'], subject: { common_name: '{display_name}' } }),
+    // card_keys_only: the template certifies only keys generated on a card;
+    // the server turns it on for every smart card logon template.
+    seed: (name) => ({ name, display_name: name, key_algorithms: ['ecp256'], validity_days: 365, key_usage: ['digital_signature'], ext_key_usage: ['client_auth'], subject: { common_name: '{display_name}' }, card_keys_only: false }),
   },
 };
 
