@@ -16,6 +16,9 @@ type AccountChange struct {
 	Before   lanyard.Roles // the account's roles now (none for a new account)
 	After    lanyard.Roles // its roles after the change; Before when roles stay
 	NewRoles bool          // After differs from Before
+	// Profile: the change sets the account's attributes, state or
+	// password (UpdateUser), not only its authenticator app.
+	Profile bool
 }
 
 // holdsStaffRole reports whether rs holds a role beyond user.
@@ -33,7 +36,8 @@ func holdsStaffRole(rs lanyard.Roles) bool {
 //     administrator to user and then take the account;
 //   - on other people's accounts, operators act only on accounts that hold
 //     no role beyond user, before and after the change; a staff account
-//     (any role beyond user) is changed only by an administrator.
+//     (any role beyond user) is changed only by an administrator, and so
+//     is the operator's own account (Profile changes).
 //
 // Own accounts otherwise follow the caller's own checks (a current code
 // to remove one's authenticator app, and so on).
@@ -50,6 +54,13 @@ func CheckAccountChange(actor lanyard.Roles, c AccountChange) error {
 		}
 	}
 	if c.Self {
+		// A staff member below administrator does not edit their own
+		// account either: an operator who set their own UPN or e-mail could
+		// have a card issued that logs on as someone else, with no second
+		// person involved. An administrator does it for them.
+		if c.Profile && !admin && holdsStaffRole(c.Before) {
+			return lanyard.Errorf(lanyard.EForbidden, "your account holds a staff role; only an administrator can change it")
+		}
 		return nil
 	}
 	if !admin && !actor.Has(lanyard.RoleOperator) {

@@ -181,6 +181,18 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 	return totpInfo(p.User.Login, e), nil
 }
 
+// ResetTOTP is staff's recovery of another person's lost authenticator
+// app (issue 13: recovery by another administrator). One's own is never
+// reset this way, only removed with a current code (RemoveTOTP): a stolen
+// staff password or session must not be enough to replace the second
+// factor.
+func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) error {
+	if p.User != nil && p.User.Login == login {
+		return lanyard.Errorf(lanyard.EForbidden, "you cannot reset your own authenticator app: remove it with a current code, or ask another administrator")
+	}
+	return s.RemoveTOTP(ctx, p, login, "")
+}
+
 // RemoveTOTP removes login's authenticator app. Users remove their own
 // and must prove it with a current code (code), so that a stolen password
 // alone cannot replace the second factor; a user who lost the phone asks

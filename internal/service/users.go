@@ -158,7 +158,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 			return err
 		}
 		change := AccountChange{Login: u.Login, Self: p.User != nil && p.User.ID == u.ID, Before: before, After: u.Roles,
-			NewRoles: !slices.Equal(before, u.Roles)}
+			NewRoles: !slices.Equal(before, u.Roles), Profile: true}
 		if err := CheckAccountChange(p.Roles, change); err != nil {
 			return err
 		}

@@ -26,8 +26,9 @@ func TestCheckAccountChange(t *testing.T) {
 		roles = func(from, to lanyard.Roles) service.AccountChange {
 			return service.AccountChange{Login: "x", Before: from, After: to, NewRoles: true}
 		}
-		self   = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
-		create = func(rs lanyard.Roles) service.AccountChange {
+		self    = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
+		profile = func(c service.AccountChange) service.AccountChange { c.Profile = true; return c }
+		create  = func(rs lanyard.Roles) service.AccountChange {
 			return service.AccountChange{Login: "x", After: rs, NewRoles: true}
 		}
 		denied   = lanyard.EForbidden
@@ -61,7 +62,10 @@ func TestCheckAccountChange(t *testing.T) {
 		{"administrator adds a role to self", admin, self(roles(admin, adminOp)), denied},
 		{"administrator changes own attributes", admin, self(same(admin)), accepted},
 		{"operator changes own roles", op, self(roles(op, user)), denied},
-		{"operator changes own attributes", op, self(same(op)), accepted},
+		{"operator changes own attributes", op, self(profile(same(op))), denied},
+		{"CA manager changes own attributes", caMgr, self(profile(same(caMgr))), denied},
+		{"operator removes own authenticator app (with a code)", op, self(same(op)), accepted},
+		{"administrator changes own attributes (profile)", admin, self(profile(same(admin))), accepted},
 		{"user changes own attributes", user, self(same(user)), accepted},
 		{"user changes another user", user, same(user), denied},
 		{"auditor changes another user", auditor, same(user), denied},

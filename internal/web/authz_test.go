@@ -335,11 +335,16 @@ func mustAuthzFixture(t *testing.T) *authzFixture {
 	// Alice's certificate request document, for a receipt and approval by
 	// the same officer (item 14).
 	f.refs["request-document"] = itoa(docs["9e/certificate_request"].ID)
-	// A request the CA manager makes for alice (item 3).
+	// A request the CA manager makes for alice (item 3): a template without
+	// a certificate form (which only a card issue records); made on alice's
+	// behalf, it waits for a second person's approval.
 	key, _ := x509.MarshalPKIXPublicKey(mustKey(t).Public())
 	var queued service.IssueResult
 	f.refs["own-request"] = "0"
-	if r := d.do("POST", "/api/v1/certificates", f.tokens["ca_manager"], map[string]any{"template": "approved-signing", "user": "alice",
+	d.must(201, "POST", "/api/v1/templates", d.admin, map[string]any{"name": "authz-signing", "display_name": "Signing", "ca": "builtin",
+		"key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"document_signing"},
+		"subject": map[string]any{"common_name": "{display_name}"}})
+	if r := d.do("POST", "/api/v1/certificates", f.tokens["ca_manager"], map[string]any{"template": "authz-signing", "user": "alice",
 		"public_key": base64.StdEncoding.EncodeToString(key)}); r.status == http.StatusAccepted {
 		r.json(&queued)
 		f.refs["own-request"] = itoa(queued.Request.ID)

@@ -58,7 +58,7 @@ func (s *Server) totpRoutes() []*route {
 			h: func(c *call) (any, error) { return s.svc.TOTPStatus(c.r.Context(), c.p, c.r.PathValue("login")) }},
 		{method: "DELETE", path: v1 + "/users/{login}/totp", summary: "Reset a user's authenticator app (a lost phone): operators reset plain users', administrators anyone's; the user enrolls again", tag: "authenticator", roles: staff, status: 204,
 			h: func(c *call) (any, error) {
-				return nil, s.svc.RemoveTOTP(c.r.Context(), c.p, c.r.PathValue("login"), "")
+				return nil, s.svc.ResetTOTP(c.r.Context(), c.p, c.r.PathValue("login"))
 			}},
 	}
 }
