@@ -21,17 +21,17 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (se
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		// Spend the same time as a real check so that timing does not
 		// reveal which logins exist.
-		auth.VerifyPassword(dummyHash, password)
+		auth.VerifyPassword(ctx, dummyHash, password)
 		return "", nil, nil, bad
 	}
 	if err != nil {
 		return "", nil, nil, err
 	}
 	if u.PasswordHash == "" || u.Disabled {
-		auth.VerifyPassword(dummyHash, password)
+		auth.VerifyPassword(ctx, dummyHash, password)
 		return "", nil, nil, bad
 	}
-	ok, verr := auth.VerifyPassword(u.PasswordHash, password)
+	ok, verr := auth.VerifyPassword(ctx, u.PasswordHash, password)
 	if verr != nil || !ok {
 		_ = s.update(ctx, func() *lanyard.AuditEvent {
 			return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login, nil)
@@ -60,7 +60,7 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (se
 // dummyHash is a valid argon2id hash of a random password, verified when
 // a login does not exist.
 var dummyHash = func() string {
-	h, err := auth.HashPassword("not a real password, only for timing", rand.Reader)
+	h, err := auth.HashPassword(context.Background(), "not a real password, only for timing", rand.Reader)
 	if err != nil {
 		panic(err)
 	}

@@ -293,7 +293,7 @@ func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password
 	if hash == "" || u.Disabled {
 		hash = dummyHash // same time as a real check; never matches
 	}
-	if ok, err := auth.VerifyPassword(hash, password); err != nil || !ok || hash == dummyHash {
+	if ok, err := auth.VerifyPassword(ctx, hash, password); err != nil || !ok || hash == dummyHash {
 		s.refuseStepUp(keys, u.Login, "wrong password")
 		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
 	}
