@@ -56,7 +56,13 @@ type Tx interface {
 	CreateSession(s *Session) error
 	SessionByHash(hash []byte) (*Session, error)
 	DeleteSession(hash []byte) error
+	// DeleteExpiredSessions deletes expired sessions and expired login
+	// challenges, and counts both.
 	DeleteExpiredSessions(now time.Time) (int, error)
+	// Logins between password and second factor.
+	CreateLoginChallenge(c *LoginChallenge) error
+	LoginChallengeByHash(hash []byte) (*LoginChallenge, error)
+	DeleteLoginChallenge(hash []byte) error
 
 	// Card types.
 	CreateCardType(c *CardType) error // sets c.ID

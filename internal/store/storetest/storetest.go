@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"UserFilters", testUserFilters},
 		{"Tokens", testTokens},
 		{"Sessions", testSessions},
+		{"LoginChallenges", testLoginChallenges},
 		{"CardTypes", testCardTypes},
 		{"Templates", testTemplates},
 		{"Policies", testPolicies},
