@@ -250,8 +250,8 @@ func (b *Browser) SecondFactor(login string) {
 		b.t.Fatalf("log in as %s: the page asks for a code of an authenticator app enrolled outside uitest; call webtest.RememberTOTP first", login)
 	}
 	for try := 0; ; try++ {
+		Eval[string](b, `document.querySelector('#code').value = ''`)
 		b.Run("second factor of "+login,
-			chromedp.SetValue(chromedp.CSS("#code"), ""),
 			chromedp.SendKeys(chromedp.CSS("#code"), webtest.TOTPCode(b.t, b.base, login)),
 			chromedp.Click(chromedp.CSS("#factor-form button[type=submit]")),
 		)
