@@ -463,7 +463,7 @@ func (s *Service) beginAttempt(keys []string) (*auth.Attempt, error) {
 		if errors.As(err, &te) {
 			wait = te.Wait
 		}
-		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many failed attempts; try again in "+max(wait, time.Second).Round(time.Second).String())
+		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many failed logins and codes; try again in "+max(wait, time.Second).Round(time.Second).String())
 	}
 	return att, nil
 }
