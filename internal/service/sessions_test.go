@@ -103,6 +103,16 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 		t.Errorf("audit events %q", got)
 	}
 	e.wantNoSecrets(t, res.Setup.Secret, totpPassword, res.ChallengeID, done.SessionID)
+
+	// Recovery: an administrator resets the app (a lost phone); the next
+	// login enrolls a new one.
+	if err := e.svc.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
+		t.Fatal(err)
+	}
+	again := e.login(t, "olivia", service.SecondFactorEnroll)
+	if again.Setup.Secret == res.Setup.Secret {
+		t.Fatal("the reset app's key is offered again")
+	}
 }
 
 // TestLoginSecondFactorThrottled: wrong codes count in the login throttle
