@@ -23,7 +23,7 @@ func TestBrowserStaffLoginSecondFactor(t *testing.T) {
 
 	b.LoginStep("otto", password)
 	b.WaitFor("enrollment shown", `!document.querySelector('#enroll').hidden`)
-	b.WaitFor("QR code loaded", `(() => { const i = document.querySelector('#enroll-qr'); return i.complete && i.naturalWidth === 256; })()`)
+	b.WaitFor("QR code loaded", `(() => { const i = document.querySelector('#totp-qr'); return i.complete && i.naturalWidth === 256; })()`)
 	b.CheckAccessible("login: enrollment")
 	if f := b.Focused(); f != "code" {
 		t.Errorf("focus on %q, want the code field", f)
@@ -42,7 +42,7 @@ func TestBrowserStaffLoginSecondFactor(t *testing.T) {
 	}
 
 	b.LoginStep("otto", password) // a new enrollment: the reload dropped the step
-	secret := strings.ReplaceAll(uitest.Eval[string](b, `document.querySelector('#enroll-secret').value`), " ", "")
+	secret := strings.ReplaceAll(uitest.Eval[string](b, `document.querySelector('#totp-secret').value`), " ", "")
 	b.Run("wrong code", chromedp.SendKeys(chromedp.CSS("#code"), "000000"+kb.Enter))
 	b.WaitFor("refused", `document.querySelector('#factor-error').textContent !== ''`)
 	if got := b.Text("#factor-error"); !strings.Contains(got, "Wrong code") {
@@ -65,7 +65,7 @@ func TestBrowserStaffLoginSecondFactor(t *testing.T) {
 	b2 := mustBrowser(t, s)
 	b2.LoginStep("otto", password)
 	b2.WaitFor("code asked", `!document.querySelector('#factor-form').hidden`)
-	if !uitest.Eval[bool](b2, `document.querySelector('#enroll').hidden`) || uitest.Eval[string](b2, `document.querySelector('#enroll-secret').value`) != "" {
+	if !uitest.Eval[bool](b2, `document.querySelector('#enroll').hidden`) || uitest.Eval[string](b2, `document.querySelector('#totp-secret').value`) != "" {
 		t.Fatal("the key is shown again")
 	}
 	b2.CheckAccessible("login: code")

@@ -245,7 +245,7 @@ func (b *Browser) SecondFactor(login string) {
 		b.t.Fatalf("log in as %s: no second step: %s", login, b.Text("#login-error"))
 	}
 	if !Eval[bool](b, `document.querySelector('#enroll').hidden`) {
-		webtest.RememberTOTP(b.base, login, Eval[string](b, `document.querySelector('#enroll-secret').value`))
+		webtest.RememberTOTP(b.base, login, Eval[string](b, `document.querySelector('#totp-secret').value`))
 	} else if !webtest.KnowsTOTP(b.base, login) {
 		b.t.Fatalf("log in as %s: the page asks for a code of an authenticator app enrolled outside uitest; call webtest.RememberTOTP first", login)
 	}

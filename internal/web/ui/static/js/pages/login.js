@@ -4,7 +4,7 @@
 // (QR code or key) confirmed with its first code. Only then is there a
 // session.
 import { session } from '../api.js';
-import { $, errorText, fieldError, setStatus } from '../dom.js';
+import { $, errorText, fieldError, groupKey, setStatus } from '../dom.js';
 
 const form = $('#login-form');
 const err = $('#login-error');
@@ -19,9 +19,6 @@ function next() {
   return n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : '/';
 }
 
-// group spaces the base32 key in fours, as apps accept it and people read it.
-const group = (s) => s.replace(/(.{4})(?=.)/g, '$1 ');
-
 function signedIn() {
   setStatus(status, 'Logged in. Opening Lanyard…', 'ok');
   location.assign(next());
@@ -34,8 +31,8 @@ function showFactor(pending) {
   $('#factor-title').textContent = enroll ? 'Set up your authenticator app' : 'Code from your authenticator app';
   $('#factor-hint').hidden = enroll;
   if (enroll) {
-    $('#enroll-secret').value = group(pending.secret);
-    $('#enroll-qr').src = `${session.qrURL}?n=${++shown}`;
+    $('#totp-secret').value = groupKey(pending.secret);
+    $('#totp-qr').src = `${session.qrURL}?n=${++shown}`;
   }
   code.value = '';
   fieldError(code, '');
@@ -48,8 +45,8 @@ function showFactor(pending) {
 
 function restart() {
   factor.hidden = true;
-  $('#enroll-secret').value = '';
-  $('#enroll-qr').removeAttribute('src');
+  $('#totp-secret').value = '';
+  $('#totp-qr').removeAttribute('src');
   form.hidden = false;
   $('#password').value = '';
   $('#password').focus();
