@@ -97,6 +97,20 @@ func TestCLI(t *testing.T) {
 	}
 	carla := &cli{t: t, bin: bin, dir: dir, env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + secret}}
 
+	// The token policy caps every token's lifetime; administrators set it.
+	if out := admin.must(0, "token", "settings"); !strings.Contains(out, "2160h") {
+		t.Fatalf("token settings: %q", out)
+	}
+	if _, errOut, code := carla.run("", "token", "settings", "--max-ttl", "8760h"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("token settings by a CA manager: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "token", "settings", "--max-ttl", "720h"); !strings.Contains(out, "720h") {
+		t.Fatalf("token settings --max-ttl: %q", out)
+	}
+	if _, errOut, code := admin.run("", "token", "create", "--ttl", "721h"); code != 1 || !strings.Contains(errOut, "longest token lifetime allowed, 720h") {
+		t.Fatalf("token over the cap: exit %d %q", code, errOut)
+	}
+
 	// A template that needs approval: issue exits 3 and prints no certificate.
 	admin.must(0, "user", "create", "dan", "--email", "dan@example.com", "--name", "Dan")
 	admin.must(0, "template", "create", "esign", "--key", "ecp256", "--ku", "digital_signature", "--ku", "content_commitment",

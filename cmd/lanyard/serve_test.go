@@ -42,13 +42,21 @@ func freeAddr(t *testing.T) string {
 // startServe runs `lanyard serve` and returns its stderr once it is ready.
 func startServe(t *testing.T, bin, data, addr string, extra ...string) (stop func() string) {
 	t.Helper()
+	_, stop = startServeEnv(t, bin, data, addr, nil, extra...)
+	return stop
+}
+
+// startServeEnv is startServe with more environment variables, and it
+// returns the server's process too.
+func startServeEnv(t *testing.T, bin, data, addr string, env []string, extra ...string) (proc *os.Process, stop func() string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if len(extra) == 0 {
 		// Not the default 127.0.0.1:8443, which other servers may hold.
 		extra = []string{"--agent-listen", freeAddr(t)}
 	}
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--data", data, "--listen", addr}, extra...)...)
-	cmd.Env = append(os.Environ(), "LANYARD_MASTER_KEY=")
+	cmd.Env = append(append(os.Environ(), "LANYARD_MASTER_KEY="), env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -71,7 +79,7 @@ func startServe(t *testing.T, bin, data, addr string, extra ...string) (stop fun
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return func() string {
+	return cmd.Process, func() string {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()

@@ -17,7 +17,32 @@ func tokenCommands() []command {
 		{"token create", "token create [--user LOGIN] [--ttl DURATION] [--role ROLE]... [--name NAME]", "create an API token and print it (shown once)", tokenCreate},
 		{"token list", "token list [--all]", "list API tokens", tokenList},
 		{"token revoke", "token revoke ID", "revoke an API token", tokenRevoke},
+		{"token settings", "token settings [--max-ttl DURATION]", "show or set (administrators) the longest lifetime of new API tokens", tokenSettings},
 	}
+}
+
+// tokenSettings shows the token policy, or sets it with --max-ttl.
+func tokenSettings(ctx context.Context, args []string) error {
+	cmd := newClientCmd("token settings")
+	maxTTL := cmd.String("max-ttl", "", "longest lifetime of new tokens, e.g. 720h (1h to 17520h; default 2160h = 90 days)")
+	_, c, err := cmd.start(args, 0)
+	if err != nil {
+		return err
+	}
+	var ts service.TokenSettings
+	if *maxTTL == "" {
+		err = c.Get(ctx, "/api/v1/settings/tokens", &ts)
+	} else {
+		_, err = c.Do(ctx, http.MethodPut, "/api/v1/settings/tokens", service.TokenSettings{MaxTTL: *maxTTL}, &ts)
+	}
+	if err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&ts)
+	}
+	fmt.Printf("Longest token lifetime: %s\n", ts.MaxTTL)
+	return nil
 }
 
 func tokenCreate(ctx context.Context, args []string) error {
@@ -25,7 +50,7 @@ func tokenCreate(ctx context.Context, args []string) error {
 	var roles multi
 	cmd := newClientCmd("token create")
 	cmd.StringVar(&in.User, "user", "", "owner's login (default: yourself)")
-	cmd.StringVar(&in.TTL, "ttl", "", "lifetime, e.g. 24h or 720h (default 2160h = 90 days)")
+	cmd.StringVar(&in.TTL, "ttl", "", "lifetime, e.g. 24h or 720h (default 2160h = 90 days, at most the token settings' max-ttl)")
 	cmd.StringVar(&in.Name, "name", "", "label")
 	cmd.Var(&roles, "role", "limit the token to this role (repeatable; default: all of the owner's roles)")
 	if pos, err := parse(cmd.FlagSet, args); err != nil || len(pos) != 0 {

@@ -31,7 +31,7 @@ func FuzzVerifyPassword(f *testing.F) {
 		if derr == nil && uint64(p.Memory)*uint64(p.Time) > 4096 {
 			return
 		}
-		ok, err := VerifyPassword(encoded, pw)
+		ok, err := VerifyPassword(t.Context(), encoded, pw)
 		if err != nil {
 			if ok || !errors.Is(err, ErrMalformedHash) {
 				t.Fatalf("VerifyPassword = %v, %v", ok, err)
@@ -47,7 +47,7 @@ func FuzzVerifyPassword(f *testing.F) {
 		if got := encoded[:len(encoded)-base64.RawStdEncoding.EncodedLen(int(p.KeyLen))]; got != canonical[:len(got)] {
 			t.Fatalf("accepted a non-canonical encoding %q (canonical prefix %q)", encoded, canonical[:len(got)])
 		}
-		if ok2, err := VerifyPassword(canonical, pw); !ok2 || err != nil {
+		if ok2, err := VerifyPassword(t.Context(), canonical, pw); !ok2 || err != nil {
 			t.Fatalf("a hash of the password with the same salt and parameters does not verify: %v, %v", ok2, err)
 		}
 		if ok && encoded != canonical {

@@ -1,15 +1,18 @@
 package auth
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/sync/semaphore"
 )
 
 // Params are argon2id cost parameters (RFC 9106, 3.1).
@@ -53,15 +56,17 @@ const argonVersion = argon2.Version
 
 // HashPassword hashes pw with DefaultParams and a salt read from r (pass
 // crypto/rand.Reader). It does not judge the password; call CheckPassword
-// first when a person chooses one.
-func HashPassword(pw string, r io.Reader) (string, error) {
-	return DefaultParams().Hash(pw, r)
+// first when a person chooses one. It waits for a hashing slot (see
+// hashMemory) as long as ctx allows.
+func HashPassword(ctx context.Context, pw string, r io.Reader) (string, error) {
+	return DefaultParams().Hash(ctx, pw, r)
 }
 
 // Hash hashes pw with p and a salt read from r, and returns the PHC string
 // $argon2id$v=19$m=<KiB>,t=<passes>,p=<threads>$<salt>$<hash>, with salt
-// and hash in unpadded standard base64 as the PHC format specifies.
-func (p Params) Hash(pw string, r io.Reader) (string, error) {
+// and hash in unpadded standard base64 as the PHC format specifies. It
+// waits for a hashing slot as long as ctx allows.
+func (p Params) Hash(ctx context.Context, pw string, r io.Reader) (string, error) {
 	if err := p.check(); err != nil {
 		return "", err
 	}
@@ -69,7 +74,10 @@ func (p Params) Hash(pw string, r io.Reader) (string, error) {
 	if _, err := io.ReadFull(r, salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key, err := idKey(ctx, []byte(pw), salt, p)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argonVersion, p.Memory, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -104,18 +112,56 @@ var dummySalt = []byte("lanyard-no-password")
 // does not exist) returns false after hashing pw anyway, so that the
 // answer takes as long as for a real account and does not reveal which
 // accounts have passwords.
-func VerifyPassword(encoded, pw string) (ok bool, err error) {
+//
+// It waits for a hashing slot as long as ctx allows; when ctx ends first
+// it returns false and an error wrapping ErrBusy and ctx's error.
+func VerifyPassword(ctx context.Context, encoded, pw string) (ok bool, err error) {
 	if encoded == "" {
-		d := DefaultParams()
-		argon2.IDKey([]byte(pw), dummySalt, d.Time, d.Memory, d.Threads, d.KeyLen)
-		return false, nil
+		_, err := idKey(ctx, []byte(pw), dummySalt, DefaultParams())
+		return false, err
 	}
 	p, salt, want, err := decodeHash(encoded)
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got, err := idKey(ctx, []byte(pw), salt, p)
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// ErrBusy means a password could not be checked or hashed because the
+// caller's context ended while it waited for a hashing slot.
+var ErrBusy = errors.New("auth: too many password checks at once")
+
+// hashSlots is how many argon2id computations with DefaultParams run at
+// once: one per CPU the process may use (each is single-threaded and
+// CPU-bound, so more would not finish sooner), at least 2, at most 8.
+func hashSlots() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
+
+// hashMemory bounds the memory of concurrent argon2id computations. Each
+// one allocates its whole memory parameter (19 MiB with DefaultParams)
+// for its duration, and anyone can make the server compute one by trying
+// a login; without a bound, 500 parallel attempts would allocate about
+// 9.5 GiB. The semaphore is weighted by memory in KiB, so a stored hash
+// with a larger memory parameter takes more of the budget.
+var hashMemory = struct {
+	sem    *semaphore.Weighted
+	budget int64 // KiB
+}{semaphore.NewWeighted(int64(hashSlots()) * int64(DefaultParams().Memory)), int64(hashSlots()) * int64(DefaultParams().Memory)}
+
+// idKey computes argon2id under the memory bound, waiting for room as
+// long as ctx allows. A computation larger than the whole budget (a
+// stored hash's own parameters, at most maxMemory) waits until it runs
+// alone.
+func idKey(ctx context.Context, pw, salt []byte, p Params) ([]byte, error) {
+	w := min(int64(p.Memory), hashMemory.budget)
+	if err := hashMemory.sem.Acquire(ctx, w); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	defer hashMemory.sem.Release(w)
+	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
 }
 
 // NeedsRehash reports whether encoded should be replaced by a fresh hash

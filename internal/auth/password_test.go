@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	crand "crypto/rand"
 	"errors"
 	"io"
@@ -33,7 +34,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no entrop
 
 func mustHash(tb testing.TB, p Params, pw string) string {
 	tb.Helper()
-	h, err := p.Hash(pw, crand.Reader)
+	h, err := p.Hash(tb.Context(), pw, crand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,43 +51,43 @@ func TestVerifyPasswordKnownAnswers(t *testing.T) {
 		{"$argon2id$v=19$m=64,t=3,p=4$MDEyMzQ1Njc4OWFiY2RlZg$re+n5pIy4P4SiUe+cWK0hHE80EZGTbjE", "pässwörd"},
 	}
 	for _, tt := range tests {
-		ok, err := VerifyPassword(tt.encoded, tt.pw)
+		ok, err := VerifyPassword(t.Context(), tt.encoded, tt.pw)
 		if err != nil || !ok {
 			t.Errorf("VerifyPassword(%s) = %v, %v; want true", tt.encoded, ok, err)
 		}
-		ok, err = VerifyPassword(tt.encoded, tt.pw+"x")
+		ok, err = VerifyPassword(t.Context(), tt.encoded, tt.pw+"x")
 		if err != nil || ok {
 			t.Errorf("VerifyPassword(%s, wrong) = %v, %v; want false", tt.encoded, ok, err)
 		}
 	}
 	// And Lanyard produces the first one itself from the same salt.
-	got, err := HashPassword("correct horse battery staple", bytes.NewReader([]byte("lanyard-kat-salt")))
+	got, err := HashPassword(t.Context(), "correct horse battery staple", bytes.NewReader([]byte("lanyard-kat-salt")))
 	if err != nil || got != tests[0].encoded {
 		t.Fatalf("HashPassword = %s, %v; want %s", got, err, tests[0].encoded)
 	}
 }
 
 func TestHashPassword(t *testing.T) {
-	h, err := HashPassword("correct horse battery staple", crand.Reader)
+	h, err := HashPassword(t.Context(), "correct horse battery staple", crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`).MatchString(h) {
 		t.Fatalf("HashPassword = %s: not a PHC argon2id string with the default parameters", h)
 	}
-	if ok, err := VerifyPassword(h, "correct horse battery staple"); !ok || err != nil {
+	if ok, err := VerifyPassword(t.Context(), h, "correct horse battery staple"); !ok || err != nil {
 		t.Fatalf("VerifyPassword(own hash) = %v, %v", ok, err)
 	}
-	if ok, _ := VerifyPassword(h, "Correct horse battery staple"); ok {
+	if ok, _ := VerifyPassword(t.Context(), h, "Correct horse battery staple"); ok {
 		t.Fatal("VerifyPassword accepted a different password")
 	}
 	if NeedsRehash(h) {
 		t.Fatal("a fresh default hash needs rehashing")
 	}
-	if h2, _ := HashPassword("correct horse battery staple", crand.Reader); h2 == h {
+	if h2, _ := HashPassword(t.Context(), "correct horse battery staple", crand.Reader); h2 == h {
 		t.Fatal("two hashes of one password are equal: salt not random")
 	}
-	if _, err := HashPassword("x", failingReader{}); err == nil {
+	if _, err := HashPassword(t.Context(), "x", failingReader{}); err == nil {
 		t.Fatal("HashPassword ignored a failing reader")
 	}
 }
@@ -96,7 +97,7 @@ func TestParamsHash(t *testing.T) {
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=8,t=1,p=1$") {
 		t.Fatalf("Hash = %s", h)
 	}
-	if ok, err := VerifyPassword(h, "pw"); !ok || err != nil {
+	if ok, err := VerifyPassword(t.Context(), h, "pw"); !ok || err != nil {
 		t.Fatalf("VerifyPassword = %v, %v", ok, err)
 	}
 	if !NeedsRehash(h) {
@@ -113,7 +114,7 @@ func TestParamsHash(t *testing.T) {
 		{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 65},
 	}
 	for _, p := range bad {
-		if _, err := p.Hash("pw", fixedReader(1)); err == nil {
+		if _, err := p.Hash(t.Context(), "pw", fixedReader(1)); err == nil {
 			t.Errorf("Hash accepted %+v", p)
 		}
 	}
@@ -176,7 +177,7 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 		strings.Replace(good, "$re+", "$"+strings.Repeat("A", 100)+"re+", 1), // 64+ byte hash
 	}
 	for _, enc := range tests {
-		ok, err := VerifyPassword(enc, "pässwörd")
+		ok, err := VerifyPassword(t.Context(), enc, "pässwörd")
 		if ok || !errors.Is(err, ErrMalformedHash) {
 			t.Errorf("VerifyPassword(%q) = %v, %v; want ErrMalformedHash", enc, ok, err)
 		}
@@ -187,7 +188,7 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 			t.Errorf("NeedsRehash(%q) = false", enc)
 		}
 	}
-	if ok, err := VerifyPassword(good, "pässwörd"); !ok || err != nil {
+	if ok, err := VerifyPassword(t.Context(), good, "pässwörd"); !ok || err != nil {
 		t.Fatalf("control: VerifyPassword(good) = %v, %v", ok, err)
 	}
 }
@@ -197,7 +198,7 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 // accounts exist or have passwords.
 func TestVerifyPasswordNoPassword(t *testing.T) {
 	start := time.Now()
-	ok, err := VerifyPassword("", "anything")
+	ok, err := VerifyPassword(t.Context(), "", "anything")
 	if ok || err != nil {
 		t.Fatalf("VerifyPassword(\"\") = %v, %v; want false, nil", ok, err)
 	}
@@ -236,3 +237,48 @@ func TestCheckPassword(t *testing.T) {
 }
 
 var _ io.Reader = fixedReader(0)
+
+// TestPasswordChecksWaitForMemory: while the hashing memory budget is
+// taken, a check waits, gives up with ErrBusy when its context ends, and
+// goes ahead once room is released. The budget is what bounds a flood of
+// logins (cmd/lanyard's TestServeBoundsLoginMemory measures the process).
+func TestPasswordChecksWaitForMemory(t *testing.T) {
+	h := mustHash(t, cheap, "pw")
+	if !hashMemory.sem.TryAcquire(hashMemory.budget) {
+		t.Fatal("the budget is in use at the start")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	ok, err := VerifyPassword(ctx, h, "pw")
+	if ok || !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("VerifyPassword with the budget taken = %v, %v; want ErrBusy after the deadline", ok, err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("gave up after %v, before the deadline", d)
+	}
+	if _, err := HashPassword(ctx, "pw", crand.Reader); !errors.Is(err, ErrBusy) {
+		t.Fatalf("HashPassword with the budget taken: %v", err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ok, err := VerifyPassword(t.Context(), h, "pw")
+		if err == nil && !ok {
+			err = errors.New("the right password did not verify")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a check ran while the budget was taken: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	hashMemory.sem.Release(hashMemory.budget)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if hashSlots() < 2 || hashMemory.budget != int64(hashSlots())*int64(DefaultParams().Memory) {
+		t.Fatalf("budget %d KiB for %d slots", hashMemory.budget, hashSlots())
+	}
+}

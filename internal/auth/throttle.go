@@ -3,6 +3,7 @@ package auth
 import (
 	"container/list"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -63,6 +64,7 @@ type throttleEntry struct {
 	level    int         // locks so far in this episode
 	last     time.Time   // last failure
 	until    time.Time   // locked until
+	inflight int         // attempts begun and not settled (Begin)
 }
 
 // NewThrottle returns a Throttle that reads the time from now (pass
@@ -106,6 +108,11 @@ func (t *Throttle) Failure(key string) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.failure(key, now)
+}
+
+// failure is Failure with t.mu held.
+func (t *Throttle) failure(key string, now time.Time) {
 	t.sweep(now)
 	el := t.keys[key]
 	if el != nil && t.expired(el.Value.(*throttleEntry), now) {
@@ -152,6 +159,127 @@ func (t *Throttle) Success(key string) {
 	}
 }
 
+// ThrottledError is Begin's refusal: the attempt may be tried again after
+// Wait (an HTTP server sends it as Retry-After).
+type ThrottledError struct{ Wait time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many attempts; try again in %s", e.Wait.Round(time.Second))
+}
+
+// inflightWait is the Retry-After of an attempt refused because others on
+// its key are still being checked: they finish within a password check.
+const inflightWait = time.Second
+
+// Attempt is a try reserved on a throttle's keys by Begin. Until it is
+// settled it counts against each key as if it had failed, so parallel
+// attempts cannot all slip past a key that has room for only a few more
+// failures. Settle it exactly once with Fail, Succeed or Release (extra
+// calls do nothing), typically with a deferred Release.
+type Attempt struct {
+	t       *Throttle
+	keys    []string
+	settled bool
+}
+
+// Begin reserves an attempt on every key, before any password or code is
+// checked. It refuses, with a *ThrottledError, while a key is locked, or
+// while the key's failures within Window plus its attempts in flight
+// already reach MaxFailures (once a key has been locked, any failure locks
+// it again, so it then has room for one attempt at a time). Nothing is
+// reserved when it refuses.
+func (t *Throttle) Begin(keys ...string) (*Attempt, error) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweep(now)
+	for _, k := range keys {
+		el := t.keys[k]
+		if el == nil {
+			continue
+		}
+		e := el.Value.(*throttleEntry)
+		if t.expired(e, now) {
+			t.remove(el)
+			continue
+		}
+		if now.Before(e.until) {
+			return nil, &ThrottledError{Wait: e.until.Sub(now)}
+		}
+		if e.inflight >= t.room(e, now) {
+			return nil, &ThrottledError{Wait: inflightWait}
+		}
+	}
+	for _, k := range keys {
+		el := t.keys[k]
+		if el == nil {
+			if len(t.keys) >= t.lim.MaxKeys {
+				t.remove(t.lru.Front())
+			}
+			el = t.lru.PushBack(&throttleEntry{key: k})
+			t.keys[k] = el
+		}
+		el.Value.(*throttleEntry).inflight++
+	}
+	return &Attempt{t: t, keys: keys}, nil
+}
+
+// room is how many failures e may still have before it locks.
+func (t *Throttle) room(e *throttleEntry, now time.Time) int {
+	if e.level > 0 {
+		return 1
+	}
+	n := 0
+	for _, f := range e.failures {
+		if now.Sub(f) < t.lim.Window {
+			n++
+		}
+	}
+	return t.lim.MaxFailures - n
+}
+
+// Fail settles a as a failure on each of its keys.
+func (a *Attempt) Fail() {
+	a.settle(func(k string, now time.Time) { a.t.failure(k, now) })
+}
+
+// Succeed settles a as a success: its keys are forgotten (Success).
+func (a *Attempt) Succeed() {
+	a.settle(func(k string, _ time.Time) {
+		if el := a.t.keys[k]; el != nil {
+			a.t.remove(el)
+		}
+	})
+}
+
+// Release settles a without counting it either way: the check could not
+// be made, or it passed only the first of two factors.
+func (a *Attempt) Release() { a.settle(func(string, time.Time) {}) }
+
+func (a *Attempt) settle(then func(key string, now time.Time)) {
+	if a == nil {
+		return
+	}
+	now := a.t.now()
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	if a.settled {
+		return
+	}
+	a.settled = true
+	for _, k := range a.keys {
+		if el := a.t.keys[k]; el != nil {
+			if e := el.Value.(*throttleEntry); e.inflight > 0 {
+				e.inflight--
+			}
+		}
+		then(k, now)
+		if el := a.t.keys[k]; el != nil && a.t.expired(el.Value.(*throttleEntry), now) {
+			a.t.remove(el) // reserved, released, and nothing to remember
+		}
+	}
+}
+
 // Len returns the number of keys held, for metrics and tests.
 func (t *Throttle) Len() int {
 	t.mu.Lock()
@@ -174,6 +302,9 @@ func (t *Throttle) lockFor(level int) time.Duration {
 // expired reports whether e has been quiet, neither failing nor locked,
 // for a whole Window: then it no longer affects anything.
 func (t *Throttle) expired(e *throttleEntry, now time.Time) bool {
+	if e.inflight > 0 {
+		return false
+	}
 	quietSince := e.last
 	if e.until.After(quietSince) {
 		quietSince = e.until

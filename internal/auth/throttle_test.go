@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -234,5 +235,97 @@ func TestNewThrottle(t *testing.T) {
 	}
 	if _, err := NewThrottle(time.Now, good); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestThrottleBegin: an attempt counts before its check. Of many parallel
+// attempts on one key with room for MaxFailures failures, only that many
+// are let through; Release gives the room back, Fail keeps it used, and
+// Succeed forgets the key.
+func TestThrottleBegin(t *testing.T) {
+	lim := DefaultLimits()
+	th, clock := mustThrottle(t, lim)
+	keys := []string{"login:olga", "ip:192.0.2.1"}
+
+	var mu sync.Mutex
+	var granted []*Attempt
+	refused := 0
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := th.Begin(keys...)
+			mu.Lock()
+			defer mu.Unlock()
+			var te *ThrottledError
+			switch {
+			case err == nil:
+				granted = append(granted, a)
+			case errors.As(err, &te) && te.Wait == inflightWait:
+				refused++
+			default:
+				t.Errorf("Begin: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(granted) != lim.MaxFailures || refused != 100-lim.MaxFailures {
+		t.Fatalf("granted %d, refused %d; want %d granted", len(granted), refused, lim.MaxFailures)
+	}
+	// Another key is not affected by the first one's attempts.
+	other, err := th.Begin("login:otto")
+	if err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	other.Release()
+
+	granted[0].Release()
+	granted[0].Fail() // settled already: no effect
+	a, err := th.Begin(keys...)
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	granted[0] = a
+	for _, a := range granted {
+		a.Fail()
+	}
+	_, err = th.Begin(keys...)
+	var te *ThrottledError
+	if !errors.As(err, &te) || te.Wait != lim.BaseLock {
+		t.Fatalf("after %d failures: %v, want a lock of %v", lim.MaxFailures, err, lim.BaseLock)
+	}
+
+	// Once the lock ends, a locked key has room for one attempt at a time.
+	clock.set(t0.Add(lim.BaseLock + time.Second))
+	first, err := th.Begin(keys...)
+	if err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
+	if _, err := th.Begin(keys...); !errors.As(err, &te) {
+		t.Fatalf("second attempt during the first: %v", err)
+	}
+	first.Succeed()
+	for range lim.MaxFailures {
+		a, err := th.Begin(keys...)
+		if err != nil {
+			t.Fatalf("after a success: %v", err)
+		}
+		defer a.Release()
+	}
+	if th.Len() != 2 {
+		t.Fatalf("Len = %d, want the 2 keys in flight", th.Len())
+	}
+}
+
+func TestThrottleBeginReleasedLeavesNothing(t *testing.T) {
+	th, _ := mustThrottle(t, DefaultLimits())
+	a, err := th.Begin("login:x", "ip:y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+	if th.Len() != 0 {
+		t.Fatalf("Len = %d after a released attempt", th.Len())
 	}
 }

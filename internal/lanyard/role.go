@@ -18,6 +18,14 @@ const (
 // AllRoles lists every role in display order.
 var AllRoles = []Role{RoleUser, RoleOperator, RoleAdministrator, RoleDocumentOfficer, RoleCAManager, RoleAuditor}
 
+// StaffRoles are the roles beyond user: they act on other people's
+// accounts, cards, documents, certificates or the audit log, and sign in
+// with a second factor.
+var StaffRoles = []Role{RoleOperator, RoleAdministrator, RoleDocumentOfficer, RoleCAManager, RoleAuditor}
+
+// Staff reports whether rs holds any staff role.
+func (rs Roles) Staff() bool { return rs.Has(StaffRoles...) }
+
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return slices.Contains(AllRoles, r) }
 

@@ -64,10 +64,16 @@ type Tx interface {
 	CreateSession(s *Session) error
 	SessionByHash(hash []byte) (*Session, error)
 	DeleteSession(hash []byte) error
+	// DeleteExpiredSessions deletes expired sessions and expired login
+	// challenges, and counts both.
 	DeleteExpiredSessions(now time.Time) (int, error)
 	// DeleteUserSessions ends every browser session of userID and says
 	// how many there were.
 	DeleteUserSessions(userID int64) (int, error)
+	// Logins between password and second factor.
+	CreateLoginChallenge(c *LoginChallenge) error
+	LoginChallengeByHash(hash []byte) (*LoginChallenge, error)
+	DeleteLoginChallenge(hash []byte) error
 
 	// Card types.
 	CreateCardType(c *CardType) error // sets c.ID

@@ -52,4 +52,20 @@ type Session struct {
 	CSRFToken string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// SecondFactorAt is when the login's second factor (a code from the
+	// authenticator app) was verified; zero for a password-only login,
+	// which a staff account's session may not be.
+	SecondFactorAt time.Time
+}
+
+// LoginChallenge is a login between its two factors: the password was
+// right and the authenticator app's code (or its enrollment) is due. The
+// browser holds a random secret in a cookie of its own; only its SHA-256
+// is stored. It grants nothing but the second step, and only until
+// ExpiresAt.
+type LoginChallenge struct {
+	Hash      []byte
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

@@ -77,7 +77,7 @@ func (s *Service) SetMySecretAnswers(ctx context.Context, p *Principal, in Secre
 		if utf8.RuneCountInString(norm) < 3 || len(norm) > 200 {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "the answer to %q must be 3 to 200 characters", a.Question)
 		}
-		h, err := auth.HashPassword(norm, s.rand)
+		h, err := auth.HashPassword(ctx, norm, s.rand)
 		if err != nil {
 			return nil, lanyard.Wrap(lanyard.EInternal, err, "hashing the answer failed")
 		}

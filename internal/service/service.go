@@ -154,6 +154,11 @@ type Principal struct {
 	Roles      lanyard.Roles
 	TokenID    int64
 	RemoteAddr string
+	// Session is set when the caller authenticated with a browser
+	// session, and SecondFactorAt is when that session's second factor
+	// was verified (zero: password only).
+	Session        bool
+	SecondFactorAt time.Time
 }
 
 // Has reports whether the principal holds any of the roles.

@@ -3,64 +3,282 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// SessionTTL is how long a browser login lasts.
-const SessionTTL = 12 * time.Hour
+const (
+	// SessionTTL is how long a browser login lasts.
+	SessionTTL = 12 * time.Hour
+	// LoginChallengeTTL is how long a login waits between the password
+	// and the second factor: long enough to find the phone (or to set up
+	// the app), short enough that the pending state is worth little.
+	LoginChallengeTTL = 5 * time.Minute
+)
 
-// Login checks a password and opens a browser session. Throttling is the
-// caller's (internal/web) job because it knows the client address; here
+// The second factor a login asks for after the password.
+const (
+	// SecondFactorCode: a code from the confirmed authenticator app.
+	SecondFactorCode = "code"
+	// SecondFactorEnroll: a staff account without an authenticator app
+	// sets one up now (QR code or typed-in key) and confirms it with its
+	// first code, which also completes the login.
+	SecondFactorEnroll = "enroll"
+)
+
+// LoginResult is what a login step gives: either a session (SessionID,
+// Session) or, when a second factor is due, a challenge (ChallengeID,
+// Challenge, SecondFactor, and Setup for an enrollment).
+type LoginResult struct {
+	User      *lanyard.User
+	SessionID string // the session cookie's secret
+	Session   *lanyard.Session
+
+	ChallengeID  string // the login cookie's secret, for the second step only
+	Challenge    *lanyard.LoginChallenge
+	SecondFactor string     // SecondFactorCode or SecondFactorEnroll
+	Setup        *TOTPSetup // the new authenticator app (SecondFactorEnroll)
+}
+
+// Login checks a password under the login throttle (LoginThrottleKeys:
+// one key per account, one per client address). The attempt is counted
+// before the password is hashed, so parallel guesses cannot all run, and
 // every failure looks the same.
-func (s *Service) Login(ctx context.Context, login, password, remote string) (sessionID string, sess *lanyard.Session, u *lanyard.User, err error) {
-	bad := lanyard.Errorf(lanyard.EUnauthenticated, "wrong login or password")
-	err = s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
-	if lanyard.IsCode(err, lanyard.ENotFound) {
-		// Spend the same time as a real check so that timing does not
-		// reveal which logins exist.
-		auth.VerifyPassword(dummyHash, password)
-		return "", nil, nil, bad
-	}
+//
+// Who needs a second factor (secondFactorFor): staff accounts always, and
+// any user who set up an authenticator app (they opted in, and expect it
+// to protect the account). Then no session is made yet: the result is a
+// challenge that CompleteLogin finishes with a code. A staff account
+// without a confirmed app gets a new enrollment with the challenge.
+func (s *Service) Login(ctx context.Context, login, password, remote string) (*LoginResult, error) {
+	att, err := s.beginAttempt(LoginThrottleKeys(login, remote))
 	if err != nil {
-		return "", nil, nil, err
+		return nil, err
 	}
-	if u.PasswordHash == "" || u.Disabled {
-		auth.VerifyPassword(dummyHash, password)
-		return "", nil, nil, bad
+	defer att.Release()
+	u, err := s.checkPassword(ctx, login, password, remote)
+	if err != nil {
+		if lanyard.IsCode(err, lanyard.EUnauthenticated) {
+			att.Fail()
+		}
+		return nil, err
 	}
-	ok, verr := auth.VerifyPassword(u.PasswordHash, password)
-	if verr != nil || !ok {
+	e, err := s.totpEnrollment(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if mode := secondFactorFor(u, e); mode != "" {
+		// The password alone clears nothing: the attempt is released, not
+		// counted as a success, until the second factor is right too.
+		return s.challenge(ctx, u, mode, remote)
+	}
+	res, err := s.openSession(ctx, u, remote, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	att.Succeed()
+	return res, nil
+}
+
+// checkPassword returns login's user if password is theirs. Unknown
+// logins, accounts without a password and disabled accounts spend the
+// same time and get the same answer as a wrong password.
+func (s *Service) checkPassword(ctx context.Context, login, password, remote string) (*lanyard.User, error) {
+	bad := lanyard.Errorf(lanyard.EUnauthenticated, "wrong login or password")
+	var u *lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil, err
+	}
+	hash := dummyHash
+	if u != nil && u.PasswordHash != "" && !u.Disabled {
+		hash = u.PasswordHash
+	}
+	ok, err := auth.VerifyPassword(ctx, hash, password)
+	if errors.Is(err, auth.ErrBusy) {
+		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "the server is busy checking other logins; try again")
+	}
+	if err == nil && ok && hash != dummyHash {
+		return u, nil
+	}
+	if u != nil {
 		_ = s.update(ctx, func() *lanyard.AuditEvent {
 			return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login, nil)
 		}, func(lanyard.Tx) error { return nil })
-		return "", nil, nil, bad
 	}
+	return nil, bad
+}
+
+// secondFactorFor says which second factor u's login needs after the
+// password: a code when an authenticator app is confirmed, an enrollment
+// for staff without one, none for other users without one.
+func secondFactorFor(u *lanyard.User, e *lanyard.TOTPEnrollment) string {
+	switch {
+	case e.Confirmed():
+		return SecondFactorCode
+	case u.Roles.Staff():
+		return SecondFactorEnroll
+	}
+	return ""
+}
+
+// challenge stores a login challenge for u (and, for SecondFactorEnroll,
+// a new unconfirmed authenticator app replacing an unconfirmed one) in
+// one transaction with its audit event.
+func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode, remote string) (*LoginResult, error) {
+	id, hash, err := auth.NewSessionID(s.rand)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a login")
+	}
+	now := s.clock()
+	res := &LoginResult{User: u, ChallengeID: id, SecondFactor: mode,
+		Challenge: &lanyard.LoginChallenge{Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(LoginChallengeTTL)}}
+	var e *lanyard.TOTPEnrollment
+	if mode == SecondFactorEnroll {
+		if res.Setup, e, err = s.newTOTPEnrollment(u); err != nil {
+			return nil, err
+		}
+	}
+	p := &Principal{User: u, Roles: u.Roles, RemoteAddr: remote}
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "session.second_factor", "user", u.Login, map[string]any{"second_factor": mode})
+	}, func(tx lanyard.Tx) error {
+		if e != nil {
+			if _, err := putTOTPEnrollment(tx, e); err != nil {
+				return err
+			}
+		}
+		return tx.CreateLoginChallenge(res.Challenge)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// CompleteLogin is a login's second step: challengeID is the login
+// cookie's secret from Login, code the authenticator app's code. A code
+// for an unconfirmed app (the enrollment Login made) confirms it. Wrong
+// and replayed codes count in the login throttle like wrong passwords; the
+// challenge stays until it expires, so a mistyped code can be entered
+// again. On success the challenge is used up and the session records when
+// the second factor was verified, all in one transaction.
+func (s *Service) CompleteLogin(ctx context.Context, challengeID, code, remote string) (*LoginResult, error) {
+	c, u, err := s.loginChallenge(ctx, challengeID)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := s.checkCode(ctx, u, remote, code)
+	if err != nil {
+		if lanyard.IsCode(err, lanyard.EStepUpFailed) {
+			_ = s.update(ctx, func() *lanyard.AuditEvent {
+				return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login,
+					map[string]any{"second_factor": true})
+			}, func(lanyard.Tx) error { return nil })
+			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "%s", lanyard.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	defer chk.att.Release()
+	res, err := s.openSession(ctx, u, remote, chk, c)
+	if err != nil {
+		return nil, err
+	}
+	chk.att.Succeed()
+	return res, nil
+}
+
+// loginChallenge resolves a login cookie's secret to its challenge and
+// user; expired, unknown and disabled look the same.
+func (s *Service) loginChallenge(ctx context.Context, challengeID string) (*lanyard.LoginChallenge, *lanyard.User, error) {
+	bad := lanyard.Errorf(lanyard.EUnauthenticated, "this login has expired; enter your login and password again")
+	if challengeID == "" {
+		return nil, nil, bad
+	}
+	var c *lanyard.LoginChallenge
+	var u *lanyard.User
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+		if c, err = tx.LoginChallengeByHash(auth.HashToken(challengeID)); err != nil {
+			return err
+		}
+		u, err = tx.UserByID(c.UserID)
+		return err
+	})
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil, nil, bad
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Disabled || !s.clock().Before(c.ExpiresAt) {
+		return nil, nil, bad
+	}
+	return c, u, nil
+}
+
+// LoginEnrollment returns the authenticator app setup of a login waiting
+// for its enrollment (the QR code image of the login page); ENotFound when
+// the login waits for a code instead.
+func (s *Service) LoginEnrollment(ctx context.Context, challengeID string) (*TOTPSetup, error) {
+	_, u, err := s.loginChallenge(ctx, challengeID)
+	if err != nil {
+		return nil, err
+	}
+	return s.PendingTOTPSetup(ctx, &Principal{User: u, Roles: u.Roles})
+}
+
+// openSession creates u's session, in one transaction with its audit
+// event. With chk (a checked code) it records the code's step, the
+// session's second factor time and, for a new app, its confirmation;
+// with c it uses up the login challenge.
+func (s *Service) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
-		return "", nil, nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
 	}
 	csrf, err := auth.NewCSRFToken(s.rand)
 	if err != nil {
-		return "", nil, nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
 	}
 	now := s.clock()
-	sess = &lanyard.Session{Hash: hash, UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, nil)
-	}, func(tx lanyard.Tx) error { return tx.CreateSession(sess) })
-	if err != nil {
-		return "", nil, nil, err
+	sess := &lanyard.Session{Hash: hash, UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	details := map[string]any{"second_factor": chk != nil}
+	if chk != nil {
+		sess.SecondFactorAt = now
+		details["enrolled"] = !chk.e.Confirmed()
 	}
-	return sessionID, sess, u, nil
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)
+	}, func(tx lanyard.Tx) error {
+		if c != nil {
+			err := tx.DeleteLoginChallenge(c.Hash)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				return lanyard.Errorf(lanyard.EUnauthenticated, "this login was completed or has expired; enter your login and password again")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if chk != nil {
+			if err := chk.record(tx, now); err != nil {
+				return err
+			}
+		}
+		return tx.CreateSession(sess)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{User: u, SessionID: sessionID, Session: sess}, nil
 }
 
 // dummyHash is a valid argon2id hash of a random password, verified when
 // a login does not exist.
 var dummyHash = func() string {
-	h, err := auth.HashPassword("not a real password, only for timing", rand.Reader)
+	h, err := auth.HashPassword(context.Background(), "not a real password, only for timing", rand.Reader)
 	if err != nil {
 		panic(err)
 	}
@@ -68,7 +286,9 @@ var dummyHash = func() string {
 }()
 
 // AuthenticateSession resolves a session cookie to a principal and the
-// session (whose CSRF token the caller checks on unsafe requests).
+// session (whose CSRF token the caller checks on unsafe requests). A
+// staff account's session without a second factor is refused: it was
+// made before staff needed one, or before the account became staff.
 func (s *Service) AuthenticateSession(ctx context.Context, sessionID, remote string) (*Principal, *lanyard.Session, error) {
 	bad := lanyard.Errorf(lanyard.EUnauthenticated, "your session has expired; log in again")
 	var sess *lanyard.Session
@@ -90,7 +310,10 @@ func (s *Service) AuthenticateSession(ctx context.Context, sessionID, remote str
 	if u.Disabled || !s.clock().Before(sess.ExpiresAt) {
 		return nil, nil, bad
 	}
-	return &Principal{User: u, Roles: u.Roles, RemoteAddr: remote}, sess, nil
+	if u.Roles.Staff() && sess.SecondFactorAt.IsZero() {
+		return nil, nil, lanyard.Errorf(lanyard.EUnauthenticated, "staff accounts sign in with their authenticator app; log in again")
+	}
+	return &Principal{User: u, Roles: u.Roles, RemoteAddr: remote, Session: true, SecondFactorAt: sess.SecondFactorAt}, sess, nil
 }
 
 // Logout ends a session.
@@ -100,7 +323,8 @@ func (s *Service) Logout(ctx context.Context, p *Principal, sessionID string) er
 	}, func(tx lanyard.Tx) error { return tx.DeleteSession(auth.HashToken(sessionID)) })
 }
 
-// PurgeSessions deletes expired sessions (run on a schedule).
+// PurgeSessions deletes expired sessions and login challenges (run on a
+// schedule).
 func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
 	var n int
 	err := s.store.Update(ctx, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(s.clock()); return })

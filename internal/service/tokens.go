@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
@@ -11,8 +13,19 @@ import (
 
 // Token lifetimes.
 const (
+	// DefaultTokenTTL is a new token's lifetime when none is asked for,
+	// and the default of the longest lifetime allowed (TokenSettings);
+	// a shorter setting shortens the default too.
 	DefaultTokenTTL = 90 * 24 * time.Hour
-	MaxTokenTTL     = 2 * 365 * 24 * time.Hour
+	// MaxTokenTTL is the most administrators may allow.
+	MaxTokenTTL = 2 * 365 * 24 * time.Hour
+	// minTokenMaxTTL is the least the allowed lifetime may be set to.
+	minTokenMaxTTL = time.Hour
+	// TokenFactorFresh is how recent a browser session's second factor
+	// must be for the session to create an API token without a code: a
+	// token outlives the session by far, so it is minted only right
+	// after the authenticator app was used.
+	TokenFactorFresh = 5 * time.Minute
 	// tokenTouchEvery limits last-used updates, which would otherwise turn
 	// every API read into a write.
 	tokenTouchEvery = 5 * time.Minute
@@ -23,7 +36,77 @@ type TokenInput struct {
 	User  string        `json:"user"`            // login; default: the caller
 	Name  string        `json:"name,omitempty"`  // label
 	Roles lanyard.Roles `json:"roles,omitempty"` // scope; default: all of the owner's roles
-	TTL   string        `json:"ttl,omitempty"`   // Go duration, e.g. "720h"; default 90 days
+	TTL   string        `json:"ttl,omitempty"`   // Go duration, e.g. "720h"; default 90 days (at most the allowed lifetime)
+	// Code is a current code from the caller's authenticator app. A
+	// browser session needs it unless its second factor was verified
+	// within TokenFactorFresh; tokens creating tokens do not.
+	Code string `json:"code,omitempty"`
+}
+
+// TokenSettings is the token policy administrators set.
+type TokenSettings struct {
+	// MaxTTL is the longest lifetime a new API token may have, a Go
+	// duration ("2160h" = 90 days, the default; 1h to 17520h).
+	MaxTTL string `json:"max_ttl"`
+}
+
+const settingTokens = "tokens"
+
+// TokenSettings returns the token policy.
+func (s *Service) TokenSettings(ctx context.Context) (TokenSettings, error) {
+	var d time.Duration
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { d, err = tokenMaxTTL(tx); return })
+	return TokenSettings{MaxTTL: hours(d)}, err
+}
+
+// PutTokenSettings sets the token policy (administrators). Tokens made
+// before keep their expiry.
+func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSettings) (TokenSettings, error) {
+	if !p.Has(lanyard.RoleAdministrator) {
+		return TokenSettings{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change the token policy")
+	}
+	d, err := time.ParseDuration(in.MaxTTL)
+	if err != nil || d < minTokenMaxTTL || d > MaxTokenTTL {
+		return TokenSettings{}, lanyard.Errorf(lanyard.EInvalid, "max_ttl %q: want a duration from %s to %s, such as 720h", in.MaxTTL, hours(minTokenMaxTTL), hours(MaxTokenTTL))
+	}
+	out := TokenSettings{MaxTTL: hours(d)}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return TokenSettings{}, err
+	}
+	err = s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(p, "tokens.settings", "settings", settingTokens, map[string]any{"max_ttl": out.MaxTTL})
+	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingTokens, b) })
+	return out, err
+}
+
+// tokenMaxTTL reads the longest token lifetime allowed.
+func tokenMaxTTL(tx lanyard.Tx) (time.Duration, error) {
+	b, err := tx.Setting(settingTokens)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return DefaultTokenTTL, nil
+	case err != nil:
+		return 0, err
+	}
+	var ts TokenSettings
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return 0, lanyard.Wrap(lanyard.EInternal, err, "stored token settings")
+	}
+	d, err := time.ParseDuration(ts.MaxTTL)
+	if err != nil {
+		return 0, lanyard.Wrap(lanyard.EInternal, err, "stored token settings")
+	}
+	return d, nil
+}
+
+// hours writes a whole number of hours as "2160h", anything else as
+// time.Duration does.
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
 }
 
 // NewToken is a created token; Secret is shown once and never stored.
@@ -33,7 +116,9 @@ type NewToken struct {
 }
 
 // CreateToken issues an API token. Administrators may create tokens for
-// anyone; others only for themselves, scoped to roles they hold.
+// anyone; others only for themselves, scoped to roles they hold. The
+// lifetime is at most the token policy's (TokenSettings). From a browser
+// session it needs a fresh second factor (tokenFactor).
 func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*NewToken, error) {
 	if in.User == "" {
 		in.User = p.User.Login
@@ -41,14 +126,18 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 	if in.User != p.User.Login && !p.Has(lanyard.RoleAdministrator) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only an administrator can create tokens for other users")
 	}
-	ttl := DefaultTokenTTL
+	var maxTTL time.Duration
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { maxTTL, err = tokenMaxTTL(tx); return }); err != nil {
+		return nil, err
+	}
+	ttl := min(DefaultTokenTTL, maxTTL)
 	if in.TTL != "" {
 		d, err := time.ParseDuration(in.TTL)
 		if err != nil || d <= 0 {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "ttl %q: want a positive duration such as 24h or 720h", in.TTL)
 		}
-		if d > MaxTokenTTL {
-			return nil, lanyard.Errorf(lanyard.EInvalid, "ttl %s exceeds the maximum of %s", d, MaxTokenTTL)
+		if d > maxTTL {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "ttl %s exceeds the longest token lifetime allowed, %s (administrators set it: lanyard token settings --max-ttl)", hours(d), hours(maxTTL))
 		}
 		ttl = d
 	}
@@ -58,6 +147,13 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 	scope, err := in.Roles.Normalize()
 	if err != nil {
 		return nil, err
+	}
+	chk, err := s.tokenFactor(ctx, p, in.Code)
+	if err != nil {
+		return nil, err
+	}
+	if chk != nil {
+		defer chk.att.Release()
 	}
 	secret, prefix, hash, err := auth.NewToken(s.rand)
 	if err != nil {
@@ -86,16 +182,44 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 		if !p.Has(lanyard.RoleAdministrator) {
 			t.Roles = t.Roles.Intersect(p.Roles) // a scoped token cannot mint a wider one
 		}
+		if chk != nil {
+			if err := chk.record(tx, now); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateToken(t); err != nil {
 			return err
 		}
 		return tx.AppendAudit(s.event(p, "token.create", "token", strconv.FormatInt(t.ID, 10),
-			map[string]any{"user": u.Login, "roles": t.Roles, "expires_at": t.ExpiresAt, "prefix": t.Prefix}))
+			map[string]any{"user": u.Login, "roles": t.Roles, "expires_at": t.ExpiresAt, "prefix": t.Prefix, "second_factor": chk != nil}))
 	})
 	if err != nil {
 		return nil, err
 	}
+	if chk != nil {
+		chk.att.Succeed()
+	}
 	return &NewToken{Secret: secret, Token: t}, nil
+}
+
+// tokenFactor is the second factor a token needs from a browser session:
+// a current code from the caller's authenticator app (checked here,
+// recorded with the token), or none when the session's second factor was
+// verified within TokenFactorFresh. A session can be stolen from an
+// unlocked screen for its remaining hours; a token would outlive it by
+// months. Principals that are not sessions (tokens, the system) need none.
+func (s *Service) tokenFactor(ctx context.Context, p *Principal, code string) (*codeCheck, error) {
+	if !p.Session {
+		return nil, nil
+	}
+	if strings.TrimSpace(code) != "" {
+		return s.checkCode(ctx, p.User, p.RemoteAddr, code)
+	}
+	if !p.SecondFactorAt.IsZero() && s.clock().Sub(p.SecondFactorAt) <= TokenFactorFresh {
+		return nil, nil
+	}
+	return nil, lanyard.Errorf(lanyard.ESecondFactorRequired,
+		"creating an API token from a browser session needs a fresh second factor: send a current code from your authenticator app as \"code\" (none set up? set one up in Self-Service → Authenticator app)")
 }
 
 // ListTokens lists the caller's tokens, or everyone's for administrators

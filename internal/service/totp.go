@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"errors"
 	"image/png"
 	"io"
 	"strconv"
@@ -90,31 +91,13 @@ func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPS
 	if err := selfOnly(p); err != nil {
 		return nil, err
 	}
-	secret := make([]byte, totpSecretSize)
-	if _, err := io.ReadFull(s.rand, secret); err != nil {
-		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for the authenticator secret")
-	}
-	setup, err := totpSetup(p.User.Login, secret)
+	setup, e, err := s.newTOTPEnrollment(p.User)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.sealer.Seal(secret, totpAAD(p.User.ID))
-	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the authenticator secret failed")
-	}
-	e := &lanyard.TOTPEnrollment{UserID: p.User.ID, SealedSecret: sealed, CreatedAt: s.clock()}
 	replaced := false
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
-		old, err := tx.TOTPEnrollment(p.User.ID)
-		switch {
-		case err == nil && old.Confirmed():
-			return lanyard.Errorf(lanyard.EConflict, "an authenticator app is already enrolled; remove it first")
-		case err == nil:
-			replaced = true
-		case !lanyard.IsCode(err, lanyard.ENotFound):
-			return err
-		}
-		if err := tx.PutTOTPEnrollment(e); err != nil {
+	err = s.store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		if replaced, err = putTOTPEnrollment(tx, e); err != nil {
 			return err
 		}
 		return tx.AppendAudit(s.event(p, "totp.begin", "user", p.User.Login, map[string]any{"replaced": replaced}))
@@ -123,6 +106,39 @@ func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPS
 		return nil, err
 	}
 	return setup, nil
+}
+
+// newTOTPEnrollment makes a new authenticator app secret for u: the setup
+// to show and the enrollment to store (sealed, unconfirmed).
+func (s *Service) newTOTPEnrollment(u *lanyard.User) (*TOTPSetup, *lanyard.TOTPEnrollment, error) {
+	secret := make([]byte, totpSecretSize)
+	if _, err := io.ReadFull(s.rand, secret); err != nil {
+		return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for the authenticator secret")
+	}
+	setup, err := totpSetup(u.Login, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := s.sealer.Seal(secret, totpAAD(u.ID))
+	if err != nil {
+		return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the authenticator secret failed")
+	}
+	return setup, &lanyard.TOTPEnrollment{UserID: u.ID, SealedSecret: sealed, CreatedAt: s.clock()}, nil
+}
+
+// putTOTPEnrollment stores e, replacing an unconfirmed enrollment (and
+// saying so) but never a confirmed one.
+func putTOTPEnrollment(tx lanyard.Tx, e *lanyard.TOTPEnrollment) (replaced bool, err error) {
+	old, err := tx.TOTPEnrollment(e.UserID)
+	switch {
+	case err == nil && old.Confirmed():
+		return false, lanyard.Errorf(lanyard.EConflict, "an authenticator app is already enrolled; remove it first")
+	case err == nil:
+		replaced = true
+	case !lanyard.IsCode(err, lanyard.ENotFound):
+		return false, err
+	}
+	return replaced, tx.PutTOTPEnrollment(e)
 }
 
 // PendingTOTPSetup returns the caller's unconfirmed enrollment again (the
@@ -226,13 +242,15 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 		return err
 	}
 	if self && e.Confirmed() {
-		if err := s.throttled(LoginThrottleKeys(p.User.Login, p.RemoteAddr)); err != nil {
-			return err
-		}
 		if strings.TrimSpace(code) == "" {
 			return lanyard.Errorf(lanyard.EStepUpFailed, "enter a current code from the authenticator app to remove it (lost the phone? another operator or administrator can reset it)")
 		}
-		if _, err := s.stepUpCode(LoginThrottleKeys(p.User.Login, p.RemoteAddr), p.User.Login, e, code); err != nil {
+		att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
+		if err != nil {
+			return err
+		}
+		defer att.Release()
+		if _, err := s.stepUpCode(att, p.User.Login, e, code); err != nil {
 			return err
 		}
 	}
@@ -291,13 +309,14 @@ func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password
 	if err := selfOnly(p); err != nil {
 		return err
 	}
-	keys := LoginThrottleKeys(p.User.Login, p.RemoteAddr)
-	if err := s.throttled(keys); err != nil {
+	att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
+	if err != nil {
 		return err
 	}
+	defer att.Release()
 	var u *lanyard.User
 	var e *lanyard.TOTPEnrollment
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err = s.view(ctx, func(tx lanyard.Tx) (err error) {
 		if u, err = tx.UserByID(p.User.ID); err != nil {
 			return err
 		}
@@ -317,11 +336,15 @@ func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password
 	if hash == "" || u.Disabled {
 		hash = dummyHash // same time as a real check; never matches
 	}
-	if ok, err := auth.VerifyPassword(hash, password); err != nil || !ok || hash == dummyHash {
-		s.refuseStepUp(keys, u.Login, "wrong password")
+	ok, err := auth.VerifyPassword(ctx, hash, password)
+	if errors.Is(err, auth.ErrBusy) {
+		return lanyard.Wrap(lanyard.EUnavailable, err, "the server is busy checking other passwords; try again")
+	}
+	if err != nil || !ok || hash == dummyHash {
+		s.refuseStepUp(att, u.Login, "wrong password")
 		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
 	}
-	step, err := s.stepUpCode(keys, u.Login, e, code)
+	step, err := s.stepUpCode(att, u.Login, e, code)
 	if err != nil {
 		return err
 	}
@@ -332,24 +355,22 @@ func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password
 	}, func(tx lanyard.Tx) error { return tx.UpdateTOTPEnrollment(e, prev) })
 	if lanyard.IsCode(err, lanyard.EConflict) {
 		// Another request used this step (or a newer one) first.
-		s.refuseStepUp(keys, u.Login, "code already used")
+		s.refuseStepUp(att, u.Login, "code already used")
 		return lanyard.Errorf(lanyard.EStepUpFailed, msgCodeUsed)
 	}
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		s.throttle.Success(k)
-	}
+	att.Succeed()
 	return nil
 }
 
-// stepUpCode checks a code of the step-up (or of a removal) against e:
-// wrong and replayed codes count as failures under keys.
-func (s *Service) stepUpCode(keys []string, login string, e *lanyard.TOTPEnrollment, code string) (int64, error) {
+// stepUpCode checks a code of the step-up (or of a removal, a login, a
+// token) against e: wrong and replayed codes settle att as a failure.
+func (s *Service) stepUpCode(att *auth.Attempt, login string, e *lanyard.TOTPEnrollment, code string) (int64, error) {
 	norm, err := normalizeTOTPCode(code)
 	if err != nil {
-		s.refuseStepUp(keys, login, "malformed code")
+		s.refuseStepUp(att, login, "malformed code")
 		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
 	}
 	step, err := s.checkTOTP(e, norm)
@@ -357,10 +378,67 @@ func (s *Service) stepUpCode(keys []string, login string, e *lanyard.TOTPEnrollm
 		return 0, err
 	}
 	if err != nil {
-		s.refuseStepUp(keys, login, lanyard.ErrorMessage(err))
+		s.refuseStepUp(att, login, lanyard.ErrorMessage(err))
 		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
 	}
 	return step, nil
+}
+
+// codeCheck is an authenticator app code found right, to be recorded in
+// the transaction of what it allows (record), and the throttle attempt to
+// settle after that commits.
+type codeCheck struct {
+	e    *lanyard.TOTPEnrollment
+	step int64
+	att  *auth.Attempt
+}
+
+// checkCode checks code against u's authenticator app, confirmed or not,
+// under the login throttle. ESecondFactorRequired when u has none;
+// EStepUpFailed (counted) for a wrong, malformed or used code. On success
+// the caller settles the returned attempt (Succeed after its commit; a
+// deferred Release otherwise).
+func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string) (*codeCheck, error) {
+	att, err := s.beginAttempt(LoginThrottleKeys(u.Login, remote))
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.totpEnrollment(ctx, u.ID)
+	if err == nil && e == nil {
+		err = lanyard.Errorf(lanyard.ESecondFactorRequired, "no authenticator app is set up (it was reset meanwhile?); log in again")
+	}
+	if err != nil {
+		att.Release()
+		return nil, err
+	}
+	step, err := s.stepUpCode(att, u.Login, e, code)
+	if err != nil {
+		att.Release() // settled already when the code was wrong
+		return nil, err
+	}
+	return &codeCheck{e: e, step: step, att: att}, nil
+}
+
+// record writes the code's time step (so it cannot be used again) and
+// confirms a new app, if the enrollment is still the one checked; a
+// concurrent use of the step fails with EStepUpFailed.
+func (c *codeCheck) record(tx lanyard.Tx, now time.Time) error {
+	e := *c.e
+	if !e.Confirmed() {
+		e.ConfirmedAt = now
+	}
+	e.LastStep = c.step
+	err := tx.UpdateTOTPEnrollment(&e, c.e.LastStep)
+	if lanyard.IsCode(err, lanyard.EConflict) {
+		return lanyard.Errorf(lanyard.EStepUpFailed, msgCodeUsed)
+	}
+	return err
+}
+
+// TOTPCode is the code an authenticator app shows at t for the base32
+// secret of a TOTPSetup (tests and tools that play the app).
+func TOTPCode(secret string, t time.Time) (string, error) {
+	return totp.GenerateCodeCustom(secret, t, totpOpts)
 }
 
 // checkTOTP returns the time step whose code code is, among the current
@@ -398,22 +476,26 @@ func (s *Service) checkTOTP(e *lanyard.TOTPEnrollment, code string) (int64, erro
 	return 0, lanyard.Errorf(lanyard.EInvalid, msgWrongCode)
 }
 
-// throttled refuses while any of keys is locked.
-func (s *Service) throttled(keys []string) error {
-	for _, k := range keys {
-		if ok, wait := s.throttle.Allow(k); !ok {
-			return lanyard.Errorf(lanyard.ERateLimited, "too many failed attempts; try again in %s", wait.Round(time.Second))
+// beginAttempt reserves a password or code check on keys in the login
+// throttle before it is made (auth.Throttle.Begin); refused with
+// ERateLimited, whose cause carries the wait.
+func (s *Service) beginAttempt(keys []string) (*auth.Attempt, error) {
+	att, err := s.throttle.Begin(keys...)
+	if err != nil {
+		var te *auth.ThrottledError
+		wait := time.Second
+		if errors.As(err, &te) {
+			wait = te.Wait
 		}
+		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many failed logins and codes; try again in "+max(wait, time.Second).Round(time.Second).String())
 	}
-	return nil
+	return att, nil
 }
 
 // refuseStepUp counts a failed step-up and logs it; the password and the
 // code are never logged.
-func (s *Service) refuseStepUp(keys []string, login, reason string) {
-	for _, k := range keys {
-		s.throttle.Failure(k)
-	}
+func (s *Service) refuseStepUp(att *auth.Attempt, login, reason string) {
+	att.Fail()
 	s.log.Info("second factor refused", "login", login, "reason", reason)
 }
 

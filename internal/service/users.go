@@ -117,7 +117,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		return nil, err
 	}
 	if in.Password != nil {
-		h, err := s.hashPassword(*in.Password)
+		h, err := s.hashPassword(ctx, *in.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in UserInput) (*lanyard.User, error) {
 	var pwHash string
 	if in.Password != nil {
-		h, err := s.hashPassword(*in.Password)
+		h, err := s.hashPassword(ctx, *in.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -269,11 +269,11 @@ func (s *Service) checkGrant(p *Principal, login string, roles lanyard.Roles) er
 	return CheckAccountChange(p.Roles, AccountChange{Login: login, After: roles, NewRoles: true})
 }
 
-func (s *Service) hashPassword(pw string) (string, error) {
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
 	if err := auth.CheckPassword(pw); err != nil {
 		return "", err
 	}
-	return auth.HashPassword(pw, s.rand)
+	return auth.HashPassword(ctx, pw, s.rand)
 }
 
 // GetUser returns a user. Users without staff roles may read only

@@ -198,14 +198,7 @@ func TestOperatorCannotResetStaffTOTP(t *testing.T) {
 func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
-	login := func(login string) string {
-		t.Helper()
-		id, _, _, err := e.svc.Login(ctx, login, totpPassword, "192.0.2.30")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
+	login := func(login string) string { t.Helper(); return e.session(t, login) }
 	token := func(login string) string {
 		t.Helper()
 		tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: login, TTL: "1h"})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -45,6 +46,19 @@ type (
 		User      *lanyard.User `json:"user"`
 		Roles     lanyard.Roles `json:"roles"`
 		CSRFToken string        `json:"csrf_token,omitempty"`
+		// SecondFactorAt is when the session's second factor was
+		// verified; absent for password-only sessions and tokens.
+		SecondFactorAt time.Time `json:"second_factor_at,omitzero"`
+	}
+	// LoginPending answers a right password (202) when a second factor is
+	// due: the login cookie then allows only the second step.
+	LoginPending struct {
+		SecondFactor string    `json:"second_factor"` // "code", or "enroll": set up an authenticator app first
+		ExpiresAt    time.Time `json:"expires_at"`    // the second step's deadline
+		// For "enroll": the new app's otpauth URL and base32 key (the QR
+		// code image is GET /api/v1/session/second-factor/qr.png).
+		OTPAuthURL string `json:"otpauth_url,omitempty"`
+		Secret     string `json:"secret,omitempty"`
 	}
 )
 
@@ -60,7 +74,9 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) { c.raw("application/json", s.openapi); return nil, nil }},
 
 		// Sessions.
-		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session)", tag: "sessions", public: true, in: LoginInput{}, out: SessionInfo{}, status: 201, h: s.login},
+		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: LoginInput{}, out: SessionInfo{}, status: 201, h: s.login},
+		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: TOTPCode{}, out: SessionInfo{}, status: 201, h: s.loginSecondFactor},
+		{method: "GET", path: v1 + "/session/second-factor/qr.png", summary: "The QR code of the authenticator app a login enrolls (login cookie of POST /session)", tag: "sessions", public: true, produces: "image/png", status: 200, h: s.loginQR},
 		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: SessionInfo{}, status: 200, h: s.whoami},
 		{method: "DELETE", path: v1 + "/session", summary: "Log out", tag: "sessions", roles: anyone, status: 204, h: s.logout},
 
@@ -97,7 +113,17 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) {
 				return s.svc.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
 			}},
-		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once)", tag: "tokens", roles: anyone, in: service.TokenInput{}, out: &service.NewToken{}, status: 201,
+		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &service.TokenSettings{}, status: 200,
+			h: func(c *call) (any, error) { return s.svc.TokenSettings(c.r.Context()) }},
+		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: service.TokenSettings{}, out: &service.TokenSettings{}, status: 200,
+			h: func(c *call) (any, error) {
+				var in service.TokenSettings
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.PutTokenSettings(c.r.Context(), c.p, in)
+			}},
+		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: service.TokenInput{}, out: &service.NewToken{}, status: 201,
 			h: func(c *call) (any, error) {
 				var in service.TokenInput
 				if err := c.decode(&in); err != nil {

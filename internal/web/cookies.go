@@ -16,6 +16,17 @@ const (
 	secureSessionCookie = "__Host-" + sessionCookie
 )
 
+// The login cookie holds a login between password and second factor
+// (service.LoginChallenge). Its path keeps it to the second step's routes
+// (no other route reads it, so it grants nothing else), which rules out the
+// __Host- prefix; over HTTPS it carries __Secure- (RFC 6265bis, section
+// 4.1.3.1) so that a plain-HTTP page cannot set it.
+const (
+	loginCookie       = "lanyard_login"
+	secureLoginCookie = "__Secure-" + loginCookie
+	loginCookiePath   = "/api/v1/session/second-factor"
+)
+
 // hstsValue asks browsers to use only HTTPS for this host for a year (RFC
 // 6797). includeSubDomains is left out: Lanyard does not know which other
 // hosts share its domain.
@@ -44,10 +55,13 @@ func (s *Server) sessionCookieValue(r *http.Request) string {
 // token guards the rest), Secure with the __Host- name when served over
 // HTTPS. An expires of zero clears the cookie.
 func (s *Server) setSessionCookie(w http.ResponseWriter, id string, expires time.Time) {
-	c := &http.Cookie{
-		Name: s.sessionCookieName(), Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: expires,
-	}
+	s.setCookie(w, s.sessionCookieName(), "/", http.SameSiteLaxMode, id, expires)
+}
+
+// setCookie sets an HttpOnly cookie, Secure over HTTPS; an expires of
+// zero clears it.
+func (s *Server) setCookie(w http.ResponseWriter, name, path string, sameSite http.SameSite, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: s.secure, SameSite: sameSite, Expires: expires}
 	if expires.IsZero() {
 		c.Value, c.Expires, c.MaxAge = "", time.Time{}, -1
 	}
@@ -68,4 +82,19 @@ func (s *Server) strictTransport(next http.Handler) http.Handler {
 		w.Header().Set("Strict-Transport-Security", hstsValue)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// loginCookieName is the name the login cookie has in this server's mode.
+func (s *Server) loginCookieName() string {
+	if s.secure {
+		return secureLoginCookie
+	}
+	return loginCookie
+}
+
+// setLoginCookie hands the browser its pending login (SameSite=Strict: the
+// second step is always the login page's own request); an expires of zero
+// clears it.
+func (s *Server) setLoginCookie(w http.ResponseWriter, id string, expires time.Time) {
+	s.setCookie(w, s.loginCookieName(), loginCookiePath, http.SameSiteStrictMode, id, expires)
 }

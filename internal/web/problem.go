@@ -25,6 +25,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if p.Status >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", p.Code, "err", err)
 	}
+	setRetryAfter(w, err)
 	problem.Write(w, p)
 }
 

@@ -1,45 +1,90 @@
 package web
 
 import (
+	"errors"
+	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 const csrfHeader = "X-CSRF-Token"
 
-// login checks a password under throttling keyed by login and by client
+// login checks a password (the service throttles by login and by client
 // address, so neither one account nor one address can be used to guess
-// passwords quickly.
+// passwords quickly). When a second factor is due it answers 202 with
+// LoginPending and the login cookie instead of a session.
 func (s *Server) login(c *call) (any, error) {
 	var in LoginInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	remote := s.clientAddr(c.r)
-	keys := service.LoginThrottleKeys(in.Login, remote)
-	for _, k := range keys {
-		if ok, wait := s.throttle.Allow(k); !ok {
-			c.w.Header().Set("Retry-After", retryAfter(wait))
-			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many failed logins; try again in %s", wait.Round(time.Second))
-		}
-	}
-	id, sess, u, err := s.svc.Login(c.r.Context(), in.Login, in.Password, remote)
+	res, err := s.svc.Login(c.r.Context(), in.Login, in.Password, s.clientAddr(c.r))
 	if err != nil {
-		if lanyard.IsCode(err, lanyard.EUnauthenticated) {
-			for _, k := range keys {
-				s.throttle.Failure(k)
-			}
-		}
 		return nil, err
 	}
-	for _, k := range keys {
-		s.throttle.Success(k)
+	if res.Challenge != nil {
+		s.setLoginCookie(c.w, res.ChallengeID, res.Challenge.ExpiresAt)
+		c.w.Header().Set("Cache-Control", "no-store")
+		c.status = http.StatusAccepted
+		out := LoginPending{SecondFactor: res.SecondFactor, ExpiresAt: res.Challenge.ExpiresAt}
+		if res.Setup != nil {
+			out.OTPAuthURL, out.Secret = res.Setup.URL, res.Setup.Secret
+		}
+		return out, nil
 	}
-	s.setSessionCookie(c.w, id, sess.ExpiresAt)
-	return SessionInfo{User: u, Roles: u.Roles, CSRFToken: sess.CSRFToken}, nil
+	return s.startSession(c, res), nil
+}
+
+// loginSecondFactor is the login's second step: the code, with the login
+// cookie from login.
+func (s *Server) loginSecondFactor(c *call) (any, error) {
+	var in TOTPCode
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	res, err := s.svc.CompleteLogin(c.r.Context(), s.loginChallenge(c.r), in.Code, s.clientAddr(c.r))
+	if err != nil {
+		return nil, err
+	}
+	s.setLoginCookie(c.w, "", time.Time{})
+	return s.startSession(c, res), nil
+}
+
+// loginQR is the QR code of the authenticator app the login enrolls.
+func (s *Server) loginQR(c *call) (any, error) {
+	setup, err := s.svc.LoginEnrollment(c.r.Context(), s.loginChallenge(c.r))
+	if err != nil {
+		return nil, err
+	}
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.raw("image/png", setup.QRPNG)
+	return nil, nil
+}
+
+func (s *Server) loginChallenge(r *http.Request) string {
+	if ck, err := r.Cookie(s.loginCookieName()); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// startSession sets the session cookie of a completed login.
+func (s *Server) startSession(c *call, res *service.LoginResult) SessionInfo {
+	s.setSessionCookie(c.w, res.SessionID, res.Session.ExpiresAt)
+	return SessionInfo{User: res.User, Roles: res.User.Roles, CSRFToken: res.Session.CSRFToken, SecondFactorAt: res.Session.SecondFactorAt}
+}
+
+// setRetryAfter sends a throttle refusal's wait as Retry-After (RFC 9110,
+// 10.2.3).
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		w.Header().Set("Retry-After", retryAfter(te.Wait))
+	}
 }
 
 func retryAfter(d time.Duration) string {
@@ -51,7 +96,7 @@ func retryAfter(d time.Duration) string {
 }
 
 func (s *Server) whoami(c *call) (any, error) {
-	info := SessionInfo{User: c.p.User, Roles: c.p.Roles}
+	info := SessionInfo{User: c.p.User, Roles: c.p.Roles, SecondFactorAt: c.p.SecondFactorAt}
 	if id := s.sessionCookieValue(c.r); id != "" && c.p.TokenID == 0 {
 		if _, sess, err := s.svc.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
 			info.CSRFToken = sess.CSRFToken

@@ -9,6 +9,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
 func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
@@ -37,16 +38,39 @@ func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
 	if r.StatusCode != 401 {
 		t.Fatalf("wrong password: %d", r.StatusCode)
 	}
-	login := e.do("POST", "/api/v1/session", "", map[string]string{"login": "olga", "password": "correct horse battery"})
+	// olga is staff: the password step sets only the login cookie, and
+	// the code step (an enrollment, her first login) the session's.
+	pw := e.do("POST", "/api/v1/session", "", map[string]string{"login": "olga", "password": "correct horse battery"})
+	if pw.status != 202 {
+		t.Fatalf("password step: %d %s", pw.status, pw.body)
+	}
+	var pending web.LoginPending
+	pw.json(&pending)
+	if pending.SecondFactor != "enroll" || pending.Secret == "" {
+		t.Fatalf("pending %+v", pending)
+	}
+	lck := pw.header.Get("Set-Cookie")
+	for _, attr := range []string{"lanyard_login=", "HttpOnly", "SameSite=Strict", "Path=/api/v1/session/second-factor"} {
+		if !strings.Contains(lck, attr) {
+			t.Errorf("login cookie %q lacks %s", lck, attr)
+		}
+	}
+	webtest.RememberTOTP(e.url, "olga", pending.Secret)
+	login := e.do("POST", "/api/v1/session/second-factor", "", map[string]string{"code": webtest.TOTPCode(t, e.url, "olga")}, "Cookie", strings.Split(lck, ";")[0])
 	if login.status != 201 {
 		t.Fatalf("login: %d %s", login.status, login.body)
 	}
 	var info web.SessionInfo
 	login.json(&info)
-	if info.CSRFToken == "" || info.User.Login != "olga" {
+	if info.CSRFToken == "" || info.User.Login != "olga" || info.SecondFactorAt.IsZero() {
 		t.Fatalf("session info %+v", info)
 	}
-	ck := login.header.Get("Set-Cookie")
+	ck := ""
+	for _, c := range login.header.Values("Set-Cookie") {
+		if strings.Contains(c, "lanyard_session=") {
+			ck = c
+		}
+	}
 	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(ck, attr) {
 			t.Errorf("cookie %q lacks %s", ck, attr)

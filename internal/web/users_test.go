@@ -8,6 +8,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
 const adaPassword = "ada's own long password"
@@ -93,8 +94,7 @@ func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
 func TestStaffPasswordResetEndsSessionsAPI(t *testing.T) {
 	e := mustEnv(t)
 	ada := e.mustAda()
-	login := e.must(201, "POST", "/api/v1/session", "", map[string]string{"login": "ada", "password": adaPassword})
-	cookie := strings.Split(login.header.Get("Set-Cookie"), ";")[0]
+	cookie, _ := webtest.Login(t, e.url, "ada", adaPassword) // with her second factor
 	e.must(200, "GET", "/api/v1/session", ada, nil)
 	if r := e.do("GET", "/api/v1/session", "", nil, "Cookie", cookie); r.status != 200 {
 		t.Fatalf("ada's session before: %d %s", r.status, r.body)

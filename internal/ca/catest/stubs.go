@@ -42,6 +42,13 @@ func (*tx) DeleteSession([]byte) error { return notImplemented("DeleteSession") 
 func (*tx) DeleteExpiredSessions(time.Time) (int, error) {
 	return 0, notImplemented("DeleteExpiredSessions")
 }
+func (*tx) CreateLoginChallenge(*lanyard.LoginChallenge) error {
+	return notImplemented("CreateLoginChallenge")
+}
+func (*tx) LoginChallengeByHash([]byte) (*lanyard.LoginChallenge, error) {
+	return nil, notImplemented("LoginChallengeByHash")
+}
+func (*tx) DeleteLoginChallenge([]byte) error      { return notImplemented("DeleteLoginChallenge") }
 func (*tx) CreateCardType(*lanyard.CardType) error { return notImplemented("CreateCardType") }
 func (*tx) UpdateCardType(*lanyard.CardType) error { return notImplemented("UpdateCardType") }
 func (*tx) CardTypeByName(string) (*lanyard.CardType, error) {

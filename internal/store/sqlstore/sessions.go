@@ -7,18 +7,23 @@ import (
 )
 
 var (
-	qInsertSession      = prepared(`INSERT INTO sessions (hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`)
-	qSessionByHash      = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE hash = ?`)
+	qInsertSession      = prepared(`INSERT INTO sessions (hash, user_id, csrf_token, created_at, expires_at, second_factor_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	qSessionByHash      = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at, second_factor_at FROM sessions WHERE hash = ?`)
 	qDeleteSession      = prepared(`DELETE FROM sessions WHERE hash = ?`)
 	qDeleteUserSessions = prepared(`DELETE FROM sessions WHERE user_id = ?`)
 	// A session is expired once its expiry time has been reached.
 	qDeleteExpiredSessions = prepared(`DELETE FROM sessions WHERE expires_at <= ?`)
+
+	qInsertLoginChallenge        = prepared(`INSERT INTO login_challenges (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`)
+	qLoginChallengeByHash        = prepared(`SELECT hash, user_id, created_at, expires_at FROM login_challenges WHERE hash = ?`)
+	qDeleteLoginChallenge        = prepared(`DELETE FROM login_challenges WHERE hash = ?`)
+	qDeleteExpiredLoginChallenge = prepared(`DELETE FROM login_challenges WHERE expires_at <= ?`)
 )
 
 func (t *txn) CreateSession(s *lanyard.Session) error {
 	s.Hash = bytesOut(s.Hash)
-	s.CreatedAt, s.ExpiresAt = normTime(s.CreatedAt), normTime(s.ExpiresAt)
-	_, err := t.exec(qInsertSession, blob(s.Hash), s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt))
+	s.CreatedAt, s.ExpiresAt, s.SecondFactorAt = normTime(s.CreatedAt), normTime(s.ExpiresAt), normTime(s.SecondFactorAt)
+	_, err := t.exec(qInsertSession, blob(s.Hash), s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.SecondFactorAt))
 	if err != nil {
 		return t.writeErr(err, "session already exists", "session: user does not exist")
 	}
@@ -27,14 +32,41 @@ func (t *txn) CreateSession(s *lanyard.Session) error {
 
 func (t *txn) SessionByHash(hash []byte) (*lanyard.Session, error) {
 	var s lanyard.Session
-	var created, expires int64
-	err := t.row(qSessionByHash, blob(hash)).Scan(&s.Hash, &s.UserID, &s.CSRFToken, &created, &expires)
+	var created, expires, factor int64
+	err := t.row(qSessionByHash, blob(hash)).Scan(&s.Hash, &s.UserID, &s.CSRFToken, &created, &expires, &factor)
 	if err != nil {
 		return nil, t.readErr(err, notFound("session not found"))
 	}
 	s.Hash = bytesOut(s.Hash)
-	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	s.CreatedAt, s.ExpiresAt, s.SecondFactorAt = fromMicros(created), fromMicros(expires), fromMicros(factor)
 	return &s, nil
+}
+
+func (t *txn) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
+	c.Hash = bytesOut(c.Hash)
+	c.CreatedAt, c.ExpiresAt = normTime(c.CreatedAt), normTime(c.ExpiresAt)
+	_, err := t.exec(qInsertLoginChallenge, blob(c.Hash), c.UserID, micros(c.CreatedAt), micros(c.ExpiresAt))
+	if err != nil {
+		return t.writeErr(err, "login challenge already exists", "login challenge: user does not exist")
+	}
+	return nil
+}
+
+func (t *txn) LoginChallengeByHash(hash []byte) (*lanyard.LoginChallenge, error) {
+	var c lanyard.LoginChallenge
+	var created, expires int64
+	err := t.row(qLoginChallengeByHash, blob(hash)).Scan(&c.Hash, &c.UserID, &created, &expires)
+	if err != nil {
+		return nil, t.readErr(err, notFound("login challenge not found"))
+	}
+	c.Hash = bytesOut(c.Hash)
+	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &c, nil
+}
+
+func (t *txn) DeleteLoginChallenge(hash []byte) error {
+	res, err := t.exec(qDeleteLoginChallenge, blob(hash))
+	return t.one(res, err, notFound("login challenge not found"), "", "")
 }
 
 func (t *txn) DeleteSession(hash []byte) error {
@@ -45,8 +77,15 @@ func (t *txn) DeleteSession(hash []byte) error {
 // DeleteExpiredSessions deletes the sessions whose ExpiresAt is at or
 // before now and says how many there were.
 func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
-	res, err := t.exec(qDeleteExpiredSessions, micros(now))
-	return t.affected(res, err)
+	total := 0
+	for _, q := range []stmt{qDeleteExpiredSessions, qDeleteExpiredLoginChallenge} {
+		n, err := t.affected(t.exec(q, micros(now)))
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func (t *txn) DeleteUserSessions(userID int64) (int, error) {

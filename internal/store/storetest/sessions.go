@@ -13,6 +13,7 @@ func testSessions(t *testing.T, s lanyard.Store) {
 		return &lanyard.Session{Hash: []byte(hash), UserID: alice.ID, CSRFToken: "csrf-" + hash, CreatedAt: t0, ExpiresAt: at(expires)}
 	}
 	s1, s2, s3 := mk("one", time.Hour), mk("two", 2*time.Hour), mk("three", 3*time.Hour)
+	s2.SecondFactorAt = at(time.Minute)
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, x := range []*lanyard.Session{s1, s2, s3} {
 			if err := tx.CreateSession(x); err != nil {
@@ -28,6 +29,14 @@ func testSessions(t *testing.T, s lanyard.Store) {
 		}
 		equal(t, "SessionByHash", got, s2)
 		wantTime(t, "ExpiresAt", got.ExpiresAt, at(2*time.Hour))
+		wantTime(t, "SecondFactorAt", got.SecondFactorAt, at(time.Minute))
+		got, err = tx.SessionByHash([]byte("one"))
+		if err != nil {
+			return err
+		}
+		if !got.SecondFactorAt.IsZero() {
+			t.Errorf("a password-only session has SecondFactorAt %v", got.SecondFactorAt)
+		}
 		_, err = tx.SessionByHash([]byte("nope"))
 		wantCode(t, "SessionByHash unknown", err, lanyard.ENotFound)
 		return nil
@@ -62,4 +71,55 @@ func testSessions(t *testing.T, s lanyard.Store) {
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteSession([]byte("three")) })
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteSession([]byte("three")) })
 	wantCode(t, "DeleteSession twice", err, lanyard.ENotFound)
+}
+
+// testLoginChallenges: a login between password and second factor is
+// created, read, deleted once, purged with the expired sessions, and goes
+// with its user.
+func testLoginChallenges(t *testing.T, s lanyard.Store) {
+	olga := MustCreateUser(t, s, "olga")
+	mk := func(hash string, expires time.Duration) *lanyard.LoginChallenge {
+		return &lanyard.LoginChallenge{Hash: []byte(hash), UserID: olga.ID, CreatedAt: t0, ExpiresAt: at(expires)}
+	}
+	c1, c2 := mk("c-one", time.Minute), mk("c-two", 5*time.Minute)
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateLoginChallenge(c1); err != nil {
+			return err
+		}
+		return tx.CreateLoginChallenge(c2)
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.LoginChallengeByHash([]byte("c-two"))
+		if err != nil {
+			return err
+		}
+		equal(t, "LoginChallengeByHash", got, c2)
+		wantTime(t, "ExpiresAt", got.ExpiresAt, at(5*time.Minute))
+		_, err = tx.LoginChallengeByHash([]byte("nope"))
+		wantCode(t, "LoginChallengeByHash unknown", err, lanyard.ENotFound)
+		// A challenge is not a session.
+		_, err = tx.SessionByHash([]byte("c-two"))
+		wantCode(t, "a challenge as a session", err, lanyard.ENotFound)
+		return nil
+	})
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateLoginChallenge(mk("c-one", time.Minute)) })
+	wantCode(t, "CreateLoginChallenge duplicate", err, lanyard.EConflict)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.CreateLoginChallenge(&lanyard.LoginChallenge{Hash: []byte("orphan"), UserID: 999_999, CreatedAt: t0, ExpiresAt: t0})
+	})
+	wantCode(t, "CreateLoginChallenge for a missing user", err, lanyard.EInvalid)
+
+	var n int
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(at(time.Minute)); return })
+	if n != 1 {
+		t.Errorf("DeleteExpiredSessions = %d, want the 1 expired challenge", n)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		_, err := tx.LoginChallengeByHash([]byte("c-one"))
+		wantCode(t, "expired challenge", err, lanyard.ENotFound)
+		return nil
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteLoginChallenge([]byte("c-two")) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteLoginChallenge([]byte("c-two")) })
+	wantCode(t, "DeleteLoginChallenge twice", err, lanyard.ENotFound)
 }

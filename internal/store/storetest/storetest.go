@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Sessions", testSessions},
 		{"UPNUnique", testUPNUnique},
 		{"UserCredentials", testUserCredentials},
+		{"LoginChallenges", testLoginChallenges},
 		{"CardTypes", testCardTypes},
 		{"Templates", testTemplates},
 		{"Policies", testPolicies},

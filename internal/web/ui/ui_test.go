@@ -58,19 +58,12 @@ func (s *site) mustUser(login, password string, roles ...string) {
 	}
 }
 
-// cookie logs in and returns the session cookie header value.
+// cookie logs in (second factor included, webtest.Login) and returns the
+// session cookie header value.
 func (s *site) cookie(login, password string) string {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]string{"login": login, "password": password})
-	res, err := http.Post(s.srv.URL+"/api/v1/session", "application/json", bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 201 {
-		s.t.Fatalf("login %s: %d", login, res.StatusCode)
-	}
-	return strings.Split(res.Header.Get("Set-Cookie"), ";")[0]
+	ck, _ := webtest.Login(s.t, s.srv.URL, login, password)
+	return ck
 }
 
 type page struct {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
 // Browser is a headless Chromium driving one test's pages against a real
@@ -205,8 +207,26 @@ func (b *Browser) Shot(name string) {
 	}
 }
 
-// Login fills the login form the way a person does.
+// Login fills the login form the way a person does, second factor
+// included: on a staff account's first login it reads the key the page
+// shows to enroll an authenticator app, remembers it for the server and
+// login (webtest.RememberTOTP: later logins, in this browser or another,
+// type a code), and confirms it with a code; on later logins it types a
+// fresh code (waiting for the next 30-second step when this one's code
+// was used already). Log a user in whose app a test enrolled otherwise
+// only after webtest.RememberTOTP.
 func (b *Browser) Login(login, password string) {
+	b.t.Helper()
+	b.LoginStep(login, password)
+	if b.Path() == "/login" {
+		b.SecondFactor(login)
+	}
+	b.Settle()
+}
+
+// LoginStep fills the login form's password step and waits for its
+// outcome: another page (signed in), the second step, or an error.
+func (b *Browser) LoginStep(login, password string) {
 	b.t.Helper()
 	b.Visit("/login")
 	b.Run("log in as "+login,
@@ -214,8 +234,38 @@ func (b *Browser) Login(login, password string) {
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
-	b.WaitFor("signed in", `location.pathname !== '/login'`)
-	b.Settle()
+	b.WaitFor("password step done", `location.pathname !== '/login' || !document.querySelector('#factor-form').hidden || document.querySelector('#login-error').textContent !== ''`)
+}
+
+// SecondFactor completes the login's second step the page shows: an
+// enrollment (its key read and remembered) or a code.
+func (b *Browser) SecondFactor(login string) {
+	b.t.Helper()
+	if Eval[bool](b, `document.querySelector('#factor-form').hidden`) {
+		b.t.Fatalf("log in as %s: no second step: %s", login, b.Text("#login-error"))
+	}
+	if !Eval[bool](b, `document.querySelector('#enroll').hidden`) {
+		webtest.RememberTOTP(b.base, login, Eval[string](b, `document.querySelector('#totp-secret').value`))
+	} else if !webtest.KnowsTOTP(b.base, login) {
+		b.t.Fatalf("log in as %s: the page asks for a code of an authenticator app enrolled outside uitest; call webtest.RememberTOTP first", login)
+	}
+	for try := 0; ; try++ {
+		Eval[string](b, `document.querySelector('#code').value = ''`)
+		b.Run("second factor of "+login,
+			chromedp.SendKeys(chromedp.CSS("#code"), webtest.TOTPCode(b.t, b.base, login)),
+			chromedp.Click(chromedp.CSS("#factor-form button[type=submit]")),
+		)
+		b.WaitFor("second step done", `location.pathname !== '/login' || document.querySelector('#factor-error').textContent !== ''`)
+		// A code of this step used outside TOTPCode (a step-up in the
+		// test): the next step's code goes.
+		if b.Path() == "/login" && strings.Contains(b.Text("#factor-error"), "already used") && try == 0 {
+			continue
+		}
+		break
+	}
+	if b.Path() == "/login" {
+		b.t.Fatalf("log in as %s: second factor refused: %s", login, b.Text("#factor-error"))
+	}
 }
 
 // CheckAccessible fails for form controls without a label and for pages

@@ -50,7 +50,7 @@ async function send(method, path, body, contentType) {
   if (!res.ok) {
     // An expired session on any page but the login form: log in again and
     // come back here.
-    if (res.status === 401 && path !== '/session') {
+    if (res.status === 401 && path !== '/session' && path !== '/session/second-factor') {
       location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
     }
     throw new APIError(res.status, data || { detail: `The server answered ${res.status} ${res.statusText}.` }, res.headers.get('Retry-After'));
@@ -77,11 +77,20 @@ function query(params) {
 const enc = encodeURIComponent;
 
 export const session = {
+  // The session, or {second_factor: 'code'|'enroll', secret, otpauth_url}
+  // when the second step is due.
   login: async (login, password) => {
     const info = await call('POST', '/session', { login, password });
     if (info && info.csrf_token) csrfToken = info.csrf_token;
     return info;
   },
+  // The login's second step: the authenticator app's code.
+  secondFactor: async (code) => {
+    const info = await call('POST', '/session/second-factor', { code });
+    if (info && info.csrf_token) csrfToken = info.csrf_token;
+    return info;
+  },
+  qrURL: base + '/session/second-factor/qr.png', // the enrolling app's QR code
   whoami: () => call('GET', '/session'),
   logout: () => call('DELETE', '/session'),
 };

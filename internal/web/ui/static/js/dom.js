@@ -156,3 +156,7 @@ export function confirmAction(opener, title, message, actionLabel) {
     openDialog(dlg, opener, dlg.querySelector('button'));
   });
 }
+
+// groupKey spaces a base32 key in fours, as authenticator apps accept it
+// and people read it.
+export const groupKey = (s) => s.replace(/(.{4})(?=.)/g, '$1 ');

@@ -4,7 +4,7 @@
 // 'self'); the secret is shown only while the enrollment is unconfirmed.
 import '../app.js';
 import * as api from '../api.js';
-import { $, errorText, fieldError, fmtDateTime, setStatus } from '../dom.js';
+import { $, errorText, fieldError, fmtDateTime, groupKey, setStatus } from '../dom.js';
 
 const status = $('#totp-status');
 const start = $('#totp-start');
@@ -16,11 +16,8 @@ function show(section) {
   for (const s of [start, enroll, done]) s.hidden = s !== section;
 }
 
-// group spaces the base32 key in fours, as apps accept it and people read it.
-const group = (s) => s.replace(/(.{4})(?=.)/g, '$1 ');
-
 function showSetup(setup) {
-  $('#totp-secret').value = group(setup.secret);
+  $('#totp-secret').value = groupKey(setup.secret);
   $('#totp-qr').src = `${api.totp.qrURL}?n=${++shown}`;
   $('#totp-code').value = '';
   $('#totp-error').textContent = '';

@@ -1,11 +1,17 @@
 // The login form: POST /api/v1/session, then on to the page that sent
-// the person here.
+// the person here. Staff (and users with an authenticator app) get a
+// second step: the app's code, or, for staff without an app, its set-up
+// (QR code or key) confirmed with its first code. Only then is there a
+// session.
 import { session } from '../api.js';
-import { $, errorText, fieldError, setStatus } from '../dom.js';
+import { $, errorText, fieldError, groupKey, setStatus } from '../dom.js';
 
 const form = $('#login-form');
 const err = $('#login-error');
 const status = $('#login-status');
+const factor = $('#factor-form');
+const code = $('#code');
+let shown = 0; // QR code loads, so that a new key never shows a cached image
 
 // next is where to go after login: only a path on this site. Browsers drop
 // tabs and newlines from URLs and read a backslash as "/", so "/\t/evil"
@@ -23,6 +29,39 @@ function next() {
   }
 }
 
+function signedIn() {
+  setStatus(status, 'Logged in. Opening Lanyard…', 'ok');
+  location.assign(next());
+}
+
+// showFactor replaces the password form with the second step.
+function showFactor(pending) {
+  const enroll = pending.second_factor === 'enroll';
+  $('#enroll').hidden = !enroll;
+  $('#factor-title').textContent = enroll ? 'Set up your authenticator app' : 'Code from your authenticator app';
+  $('#factor-hint').hidden = enroll;
+  if (enroll) {
+    $('#totp-secret').value = groupKey(pending.secret);
+    $('#totp-qr').src = `${session.qrURL}?n=${++shown}`;
+  }
+  code.value = '';
+  fieldError(code, '');
+  $('#factor-error').textContent = '';
+  form.hidden = true;
+  factor.hidden = false;
+  setStatus(status, '');
+  code.focus();
+}
+
+function restart() {
+  factor.hidden = true;
+  $('#totp-secret').value = '';
+  $('#totp-qr').removeAttribute('src');
+  form.hidden = false;
+  $('#password').value = '';
+  $('#password').focus();
+}
+
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   err.textContent = '';
@@ -38,9 +77,12 @@ form.addEventListener('submit', async (e) => {
   button.disabled = true;
   setStatus(status, 'Logging in…');
   try {
-    await session.login(login.value.trim(), password.value);
-    setStatus(status, 'Logged in. Opening Lanyard…', 'ok');
-    location.assign(next());
+    const res = await session.login(login.value.trim(), password.value);
+    if (res && res.second_factor) {
+      showFactor(res);
+      return;
+    }
+    signedIn();
   } catch (ex) {
     setStatus(status, '');
     if (ex.status === 401) {
@@ -54,3 +96,32 @@ form.addEventListener('submit', async (e) => {
     button.disabled = false;
   }
 });
+
+factor.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const ferr = $('#factor-error');
+  ferr.textContent = '';
+  const c = code.value.replace(/\s/g, '');
+  const msg = /^\d{6}$/.test(c) ? '' : 'Enter the 6 digits the app shows.';
+  fieldError(code, msg);
+  if (msg) {
+    code.focus();
+    return;
+  }
+  const button = factor.querySelector('button[type=submit]');
+  button.disabled = true;
+  setStatus(status, 'Checking the code…');
+  try {
+    await session.secondFactor(c);
+    signedIn();
+  } catch (ex) {
+    setStatus(status, '');
+    ferr.textContent = `Not logged in. ${errorText(ex)}`;
+    code.value = '';
+    code.focus();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('#factor-restart').addEventListener('click', restart);

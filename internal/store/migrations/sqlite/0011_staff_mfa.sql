@@ -1,0 +1,22 @@
+-- Staff sign in with a second factor (issue 13). Keep in step with
+-- postgres/0011_staff_mfa.sql.
+--
+-- sessions.second_factor_at is when the login's authenticator app code
+-- was verified (Unix microseconds; 0: password only). Sessions made before
+-- this migration have 0, so a staff account's old sessions stop working
+-- (the service refuses a staff session without a second factor) while
+-- other users stay logged in.
+ALTER TABLE sessions ADD COLUMN second_factor_at INTEGER NOT NULL DEFAULT 0;
+
+-- A login between its two factors: the password was right, the code (or
+-- the authenticator app's enrollment) is due. hash is the SHA-256 of the
+-- random secret in the browser's login cookie; it grants nothing but the
+-- second step, for a few minutes.
+CREATE TABLE login_challenges (
+    hash       BLOB    NOT NULL PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX login_challenges_expires ON login_challenges (expires_at);
+CREATE INDEX login_challenges_user ON login_challenges (user_id);
