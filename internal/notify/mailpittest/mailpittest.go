@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,6 +50,11 @@ func MustEnv(tb testing.TB) *Env {
 	}
 	e := &Env{SMTP: kv["smtp"], API: kv["api"], StartTLS: kv["starttls"], StartTLSAPI: kv["starttls_api"], TLS: kv["tls"], TLSAPI: kv["tls_api"],
 		CA: kv["ca"], Cert: kv["cert"], Key: kv["key"], User: kv["user"], Password: kv["password"], Mailpit: kv["bin"]}
+	if e.Cert == "" && e.Key == "" && e.CA != "" {
+		// An earlier script's self-signed certificate: its own CA, its
+		// key beside it.
+		e.Cert, e.Key = e.CA, filepath.Join(filepath.Dir(e.CA), "key.pem")
+	}
 	if e.SMTP == "" || e.API == "" || e.StartTLS == "" || e.TLS == "" || e.CA == "" || e.Mailpit == "" {
 		tb.Fatalf("%s=%q lacks smtp, api, starttls, tls, ca or bin: is it the output of scripts/mailpit-test.sh?", EnvVar, v)
 	}
