@@ -10,19 +10,28 @@
 # read the delivered mail through /api/v1/…):
 #
 #   smtp      plain SMTP, no TLS, no authentication
-#   starttls  STARTTLS required (self-signed certificate), AUTH required
+#   starttls  STARTTLS required, AUTH required
 #   tls       implicit TLS (port-465 style), AUTH required
 #
-# Instances of an earlier run of this script are stopped first. The
-# certificate, key and the AUTH password are made once and kept in $STATE
-# (mode 0700). The one line on stdout is space-separated key=value pairs:
+# The TLS servers' certificate (localhost, 127.0.0.1) is signed by a
+# throwaway test CA, as an internal mail relay's would be: Lanyard sends
+# PINs, codes and documents only over TLS it can verify, and the tests
+# trust that CA (the notification settings' CA certificates, or
+# notify.Config.RootCAs). The CA's private key is deleted once the
+# certificate is signed, so nothing else can ever be signed by it.
+#
+# Instances of an earlier run of this script are stopped first. The CA,
+# the certificate, its key and the AUTH password are made once and kept in
+# $STATE (mode 0700). The one line on stdout is space-separated key=value
+# pairs:
 #
 #   smtp=HOST:PORT api=URL starttls=HOST:PORT starttls_api=URL tls=HOST:PORT
-#   tls_api=URL ca=CERT.pem user=NAME password=SECRET bin=MAILPIT
+#   tls_api=URL ca=CA.pem cert=CERT.pem key=KEY.pem user=NAME
+#   password=SECRET bin=MAILPIT
 #
-# `bin` lets a test run its own instance (SMTP server down, then up). All
-# progress goes to stderr; the servers are left running, their logs in
-# $STATE/*.log.
+# `bin`, `cert` and `key` let a test run its own instance (SMTP server
+# down, then up; plain or STARTTLS). All progress goes to stderr; the
+# servers are left running, their logs in $STATE/*.log.
 set -euo pipefail
 
 VERSION=v1.27.11
@@ -59,15 +68,27 @@ for pidfile in "$STATE"/*.pid; do
 	rm -f "$pidfile"
 done
 
-# 3. Certificate, key and the AUTH password, made once.
-CERT=$STATE/cert.pem
-KEY=$STATE/key.pem
-if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
-	log "making a self-signed certificate for localhost and 127.0.0.1"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj /CN=localhost \
-		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$KEY" -out "$CERT" 2>/dev/null ||
-		die "openssl could not make the certificate"
-	chmod 600 "$KEY"
+# 3. The test CA, the servers' certificate and key, and the AUTH
+# password, made once.
+CA=$STATE/tls-ca.pem
+CERT=$STATE/tls-cert.pem
+KEY=$STATE/tls-key.pem
+if [ ! -s "$CA" ] || [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
+	log "making a throwaway test CA and its certificate for localhost and 127.0.0.1"
+	work=$(mktemp -d "$STATE/ca.XXXXXX")
+	(
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=Lanyard test mail CA" \
+			-addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+			-keyout "$work/ca.key" -out "$work/ca.pem" &&
+			openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+				-keyout "$work/key.pem" -out "$work/req.pem" &&
+			printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/ext" &&
+			openssl x509 -req -in "$work/req.pem" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+				-days 3650 -extfile "$work/ext" -out "$work/cert.pem"
+	) 2>/dev/null || { rm -rf "$work"; die "openssl could not make the test CA and certificate"; }
+	mv "$work/key.pem" "$KEY" && mv "$work/cert.pem" "$CERT" && mv "$work/ca.pem" "$CA"
+	rm -rf "$work" # the CA's key with it
 fi
 AUTH=$STATE/auth
 if [ ! -s "$AUTH" ]; then
@@ -113,5 +134,5 @@ start plain "$p_smtp" "$p_api"
 start starttls "$s_smtp" "$s_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-starttls --smtp-auth-file "$AUTH"
 start tls "$t_smtp" "$t_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-tls --smtp-auth-file "$AUTH"
 log "mailpit $VERSION ready: plain 127.0.0.1:$p_smtp, STARTTLS 127.0.0.1:$s_smtp, TLS 127.0.0.1:$t_smtp"
-printf 'smtp=127.0.0.1:%s api=http://127.0.0.1:%s starttls=127.0.0.1:%s starttls_api=http://127.0.0.1:%s tls=127.0.0.1:%s tls_api=http://127.0.0.1:%s ca=%s user=lanyard password=%s bin=%s\n' \
-	"$p_smtp" "$p_api" "$s_smtp" "$s_api" "$t_smtp" "$t_api" "$CERT" "$PASSWORD" "$BIN"
+printf 'smtp=127.0.0.1:%s api=http://127.0.0.1:%s starttls=127.0.0.1:%s starttls_api=http://127.0.0.1:%s tls=127.0.0.1:%s tls_api=http://127.0.0.1:%s ca=%s cert=%s key=%s user=lanyard password=%s bin=%s\n' \
+	"$p_smtp" "$p_api" "$s_smtp" "$s_api" "$t_smtp" "$t_api" "$CA" "$CERT" "$KEY" "$PASSWORD" "$BIN"

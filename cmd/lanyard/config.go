@@ -281,6 +281,7 @@ func printPolicy(cf *clientFlags, p *lanyard.Policy) error {
 		{"optional templates", strings.Join(p.Settings.Certificates.Optional, ", ")},
 		{"card types", strings.Join(p.Settings.AllowedCards, ", ")},
 		{"issue card", fmt.Sprint(p.Settings.Workflow.IssueCard)},
+		{"issue AirCard", fmt.Sprint(p.Settings.Workflow.IssueAirCard)},
 		{"documents check", string(p.Settings.Documents.Check)},
 	})
 }

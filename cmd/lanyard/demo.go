@@ -138,6 +138,9 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Prin
 	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
 	pol.Settings.Issuance.MaxCardsPerUser = 0
 	pol.Settings.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential", "aircard", "software-store"}
+	// The demo runs its AirCard service inside the server, so its user
+	// may issue AirCards (off by default: the service must be deployed).
+	pol.Settings.Workflow.IssueAirCard = true
 	if _, err := svc.CreatePolicy(ctx, p, pol); err != nil {
 		return err
 	}

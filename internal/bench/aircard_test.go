@@ -71,6 +71,7 @@ func BenchmarkAirCardSign(b *testing.B) {
 		b.Fatal(err)
 	}
 	p.Settings.AllowedCards = []string{"piv", "aircard"}
+	p.Settings.Workflow.IssueAirCard = true
 	if _, err := srv.Service.UpdatePolicy(ctx, systemAdmin(b, srv), "default", p); err != nil {
 		b.Fatal(err)
 	}

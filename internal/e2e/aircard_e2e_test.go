@@ -214,14 +214,21 @@ func TestAirCard(t *testing.T) {
 	ctx := context.Background()
 
 	amy, _ := s.user("amy")
+	// The card type alone is not the Issue AirCard permission (issue 13):
+	// the API refuses to create one for amy until the policy grants it.
 	s.setPolicy(func(set map[string]any) { set["allowed_card_types"] = []string{"piv", "aircard"} })
 	airDir := t.TempDir()
 	air := s.startAirService(airDir, "aircard-service", true)
 	s.pair("amy")
 	wsA := s.ws
+	var cc service.ConnectedCard
+	if code, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); code != 403 ||
+		err == nil || !strings.Contains(err.Error(), "Issue AirCard") {
+		t.Fatalf("an AirCard without the Issue AirCard permission: %d %v", code, err)
+	}
+	s.setPolicy(allowAirCards)
 
 	// Issue AirCard from workstation A: Create a new AirCard → Issue.
-	var cc service.ConnectedCard
 	if _, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +352,7 @@ func TestBrowserAirCard(t *testing.T) {
 	s.user("ida")
 	s.user("otto", lanyard.RoleOperator)
 	s.user("cara", lanyard.RoleCAManager)
-	s.setPolicy(func(set map[string]any) { set["allowed_card_types"] = []string{"piv", "aircard"} })
+	s.setPolicy(allowAirCards)
 	s.startAirService(t.TempDir(), "aircard-service", true)
 	s.pair("ida")
 
@@ -461,7 +468,7 @@ func TestAirCardServices(t *testing.T) {
 
 	amy, _ := s.user("amy")
 	s.setPolicy(func(set map[string]any) {
-		set["allowed_card_types"] = []string{"piv", "aircard"}
+		allowAirCards(set)
 		section(set, "issuance")["max_cards_per_user"] = 0
 	})
 	airA := s.startAirService(t.TempDir(), "aircard-a", true)
@@ -555,4 +562,11 @@ func TestAirCardServices(t *testing.T) {
 	second.stop(t)
 	waitIndicator(t, s.agentDir, "AirCard: not connected (the AirCard service is not reachable)")
 	s.waitAirCard(s.ws, cards[1].Serial, false)
+}
+
+// allowAirCards lets the default policy's users issue AirCards: the card
+// type and the Issue AirCard permission.
+func allowAirCards(set map[string]any) {
+	set["allowed_card_types"] = []string{"piv", "aircard"}
+	section(set, "workflow")["issue_aircard"] = true
 }

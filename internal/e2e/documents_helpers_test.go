@@ -46,13 +46,15 @@ type mailServer struct {
 }
 
 // startMail starts a mailpit on a free loopback port and points Lanyard's
-// notification settings at it (plain SMTP: a test server).
+// notification settings at it: STARTTLS with the certificate of the test
+// CA, which the settings trust (PINs, codes and documents go only over
+// TLS).
 func (s *stack) startMail() *mailServer {
 	s.t.Helper()
 	env := mailpittest.MustEnv(s.t)
 	m := &mailServer{t: s.t, env: env, smtp: mailpittest.FreeAddr(s.t)}
-	m.api, m.stop = env.Start(s.t, m.smtp)
-	s.mailSettings(m.smtp)
+	m.api, m.stop = env.StartSecure(s.t, m.smtp)
+	s.mailSettings(m.smtp, env.CAPEM(s.t))
 	return m
 }
 
@@ -61,14 +63,15 @@ func (s *stack) startMail() *mailServer {
 func (m *mailServer) restart() {
 	m.t.Helper()
 	m.stop()
-	m.api, m.stop = m.env.Start(m.t, m.smtp)
+	m.api, m.stop = m.env.StartSecure(m.t, m.smtp)
 }
 
-// mailSettings turns notifications on with the SMTP server at addr.
-func (s *stack) mailSettings(addr string) {
+// mailSettings turns notifications on with the STARTTLS server at addr
+// whose certificate ca (PEM) signed.
+func (s *stack) mailSettings(addr, ca string) {
 	s.t.Helper()
-	host, port := mailpittest.HostPort(s.t, addr)
-	in := service.MailSettingsInput{Enabled: true, Host: host, Port: port, Security: service.SMTPNone, From: "Lanyard <lanyard@example.com>"}
+	_, port := mailpittest.HostPort(s.t, addr)
+	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPStartTLS, CA: ca, From: "Lanyard <lanyard@example.com>"}
 	if _, err := s.admin.Do(context.Background(), "PUT", "/api/v1/notifications/settings", in, nil); err != nil {
 		s.t.Fatalf("PUT /notifications/settings: %v", err)
 	}

@@ -83,6 +83,18 @@ const (
 	maxPUK = 8
 )
 
+// AirCardPermitted checks the policy's user permission *Issue AirCard*
+// (User permissions → General): allowing the aircard card type says
+// which card type an AirCard is, the permission says whether users may
+// have one made and issued for themselves. As for *Issue card*, staff
+// issuing on a user's behalf are not bound by user permissions.
+func AirCardPermitted(s lanyard.PolicySettings, staff bool, policyName string) error {
+	if staff || s.Workflow.IssueAirCard {
+		return nil
+	}
+	return lanyard.Errorf(lanyard.EForbidden, "the policy %q does not allow you to issue AirCards; an administrator enables the Issue AirCard option in User permissions → General (workflow.issue_aircard)", policyName)
+}
+
 // Offer decides whether the card may be issued to its owner and what the
 // dialog offers. Errors carry the message the user sees.
 func Offer(in Input) (*Options, error) {
@@ -96,6 +108,11 @@ func Offer(in Input) (*Options, error) {
 	}
 	if !policy.CardTypeAllowed(s, ct.Name) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "cards of type %q are not allowed by the policy %q", ct.Name, in.PolicyName)
+	}
+	if ct.Kind == lanyard.KindAirCard {
+		if err := AirCardPermitted(s, in.Staff, in.PolicyName); err != nil {
+			return nil, err
+		}
 	}
 	if c := in.Card; c != nil {
 		switch {

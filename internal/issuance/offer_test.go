@@ -54,6 +54,10 @@ func TestOfferRefusals(t *testing.T) {
 	}{
 		{"unknown card type", func(in *Input) { in.CardType = nil }, lanyard.EInvalid, "card type"},
 		{"no Issue card permission", func(in *Input) { in.Settings.Workflow.IssueCard = false }, lanyard.EForbidden, "does not allow you to issue cards"},
+		{"AirCard without the Issue AirCard permission", func(in *Input) {
+			in.CardType = &lanyard.CardType{Name: "aircard", Kind: lanyard.KindAirCard}
+			in.Settings.AllowedCards = []string{"aircard"}
+		}, lanyard.EForbidden, "Issue AirCard"},
 		{"card type not allowed", func(in *Input) { in.Settings.AllowedCards = []string{"other"} }, lanyard.EForbidden, "not allowed"},
 		{"unregistered card, users may not add cards", func(in *Input) { in.Settings.Workflow.AllowUserAddCards = false }, lanyard.EForbidden, "not registered"},
 		{"maximum cards per user", func(in *Input) { in.Settings.Issuance.MaxCardsPerUser = 2; in.OwnedCards = 2 }, lanyard.EConflict, "at most 2"},

@@ -211,6 +211,11 @@ type Tx interface {
 	// UpdateMail records an attempt's outcome: state, attempts, next
 	// attempt, last error, UpdatedAt and SentAt.
 	UpdateMail(m *MailMessage) error
+	// ClearMailContent empties a message's sealed Content and keeps the
+	// rest (recipients, kind, subject, times, state): a delivered or
+	// given-up body, which may hold a PIN, a code or a document, is not
+	// kept longer than needed.
+	ClearMailContent(id int64) error
 	MailByID(id int64) (*MailMessage, error) // with Content
 	// ListMail returns messages without Content, newest first.
 	ListMail(f MailFilter) ([]*MailMessage, error)

@@ -16,6 +16,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 )
 
@@ -31,8 +33,21 @@ type harness struct {
 // backoff, so retries happen within the test.
 func newHarness(t *testing.T, tweak func(*notify.Config)) *harness {
 	t.Helper()
+	return newHarnessOn(t, "sqlite", tweak)
+}
+
+// newHarnessOn is newHarness on a fresh store of engine (sqlite or
+// postgres).
+func newHarnessOn(t *testing.T, engine string, tweak func(*notify.Config)) *harness {
+	t.Helper()
 	env := mailpittest.MustEnv(t)
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
+	var st lanyard.Store
+	var err error
+	if engine == "postgres" {
+		st, err = postgres.Open(t.Context(), pgtest.FreshSchema(t))
+	} else {
+		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +141,8 @@ func contains(t *testing.T, what, s string, want ...string) {
 // server and reads it back: recipients, subject, body, attachment.
 func TestEveryKindArrives(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	// PINs, codes and documents go only over TLS: the STARTTLS server.
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
 	ctx := t.Context()
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -196,7 +212,7 @@ func TestEveryKindArrives(t *testing.T) {
 
 	// Alice: PIN, three card issue mails, two document decisions, an
 	// AirCard connection code.
-	got := mailpittest.Wait(t, h.env.API, alice.Email, 7)
+	got := mailpittest.Wait(t, h.env.StartTLSAPI, alice.Email, 7)
 	subjects := map[string]*mailpittest.Message{}
 	for _, m := range got {
 		subjects[m.Subject] = m
@@ -230,7 +246,7 @@ func TestEveryKindArrives(t *testing.T) {
 	}
 
 	// A document received by other means: how it came and who recorded it.
-	if m := mailpittest.Wait(t, h.env.API, receiver, 1)[0]; m.Subject != "Document to review: certificate form of Alice Example (received by other means)" {
+	if m := mailpittest.Wait(t, h.env.StartTLSAPI, receiver, 1)[0]; m.Subject != "Document to review: certificate form of Alice Example (received by other means)" {
 		t.Errorf("receipt mail subject %q", m.Subject)
 	} else {
 		contains(t, "receipt mail", m.Text, "certificate form of Alice Example (alice) for the certificate e-signature, card 99887766 was received by other means, as olga recorded",
@@ -239,7 +255,7 @@ func TestEveryKindArrives(t *testing.T) {
 
 	// Document officers: one mail to both, the form attached.
 	for _, o := range officers {
-		got := mailpittest.Wait(t, h.env.API, o, 1)
+		got := mailpittest.Wait(t, h.env.StartTLSAPI, o, 1)
 		m := got[0]
 		if m.Subject != "Document to review: certificate form of Alice Example" {
 			t.Errorf("officer mail subject %q", m.Subject)
@@ -248,12 +264,12 @@ func TestEveryKindArrives(t *testing.T) {
 		if len(m.Attachments) != 1 || m.Attachments[0].FileName != "form.pdf" || m.Attachments[0].ContentType != "application/pdf" {
 			t.Fatalf("attachments %+v", m.Attachments)
 		}
-		if b := mailpittest.Part(t, h.env.API, m.ID, m.Attachments[0].PartID); !bytes.Equal(b, pdf) {
+		if b := mailpittest.Part(t, h.env.StartTLSAPI, m.ID, m.Attachments[0].PartID); !bytes.Equal(b, pdf) {
 			t.Errorf("attachment %q, want %q", b, pdf)
 		}
 	}
 	// The test mail to the manager's address too.
-	bossMail := mailpittest.Wait(t, h.env.API, boss, 2)
+	bossMail := mailpittest.Wait(t, h.env.StartTLSAPI, boss, 2)
 	if !slices.ContainsFunc(bossMail, func(m *mailpittest.Message) bool {
 		return m.Subject == "Lanyard test e-mail" && strings.Contains(m.Text, "sent by Root Admin (root)")
 	}) {
@@ -465,4 +481,113 @@ func TestDisabledRefuses(t *testing.T) {
 func waitOne(t *testing.T, h *harness, to string) *mailpittest.Message {
 	t.Helper()
 	return mailpittest.Wait(t, h.env.API, to, 1)[0]
+}
+
+// TestSecretBodyGoneOnceSent (issue 13, item 13): mails carrying a random
+// PIN, an AirCard code and a document arrive over STARTTLS with a
+// verified certificate, and afterwards the outbox keeps none of their
+// bodies, only the metadata; on both engines.
+func TestSecretBodyGoneOnceSent(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			h := newHarnessOn(t, engine, nil)
+			h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+			ctx := t.Context()
+			alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
+			card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
+			officer := addr(t, "officer")
+			if err := h.mailer.RandomPIN(ctx, []string{alice.Email}, alice, card, "73915528"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.mailer.Document(ctx, []string{officer}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+				FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
+				t.Fatal(err)
+			}
+			if n := h.deliver(t); n != 3 {
+				t.Fatalf("delivered %d, want 3", n)
+			}
+			for _, m := range mailpittest.Wait(t, h.env.StartTLSAPI, alice.Email, 2) {
+				if !strings.Contains(m.Text, "73915528") && !strings.Contains(m.Text, "QWERT-YUIOP") {
+					t.Errorf("mail %q lacks its secret", m.Subject)
+				}
+			}
+			mailpittest.Wait(t, h.env.StartTLSAPI, officer, 1)
+			sent := h.outbox(t, lanyard.MailSent)
+			if len(sent) != 3 {
+				t.Fatalf("%d sent, want 3", len(sent))
+			}
+			for _, m := range sent {
+				full := h.stored(t, m.ID)
+				if len(full.Content) != 0 {
+					t.Errorf("sent %s message %d keeps its body (%d bytes)", m.Kind, m.ID, len(full.Content))
+				}
+				if len(full.To) == 0 || full.Subject == "" || full.SentAt.IsZero() || full.Kind == "" {
+					t.Errorf("sent message %d lost its metadata: %+v", m.ID, full)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretRefusedWithoutTLS (issue 13, item 13): with security none a
+// mail carrying a PIN, a code or a document is never sent: it fails at
+// once with the reason in the outbox, its body discarded and no retry; a
+// mail without a secret (the test e-mail) still goes.
+func TestSecretRefusedWithoutTLS(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	ctx := t.Context()
+	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
+	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
+	if err := h.mailer.RandomPIN(ctx, []string{alice.Email}, alice, card, "73915528"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
+		t.Fatal(err)
+	}
+	ops := addr(t, "ops")
+	if _, err := h.mailer.SendTestMail(ctx, admin, ops); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	mailpittest.Wait(t, h.env.API, ops, 1)
+	failed := h.outbox(t, lanyard.MailFailed)
+	if len(failed) != 3 {
+		t.Fatalf("%d failed, want the 3 carrying a secret; outbox %+v", len(failed), h.outbox(t, ""))
+	}
+	for _, m := range failed {
+		if m.Attempts != 1 || !strings.Contains(m.LastError, "only over TLS") || !strings.Contains(m.LastError, "starttls or tls") {
+			t.Errorf("%s message: attempts %d, error %q", m.Kind, m.Attempts, m.LastError)
+		}
+		if b := h.stored(t, m.ID).Content; len(b) != 0 {
+			t.Errorf("the refused %s message keeps its body", m.Kind)
+		}
+		if _, err := h.mailer.RetryMail(ctx, admin, m.ID); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "discarded") {
+			t.Errorf("retry of the discarded %s message: %v", m.Kind, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // anything sent would have arrived by now
+	if got := mailpittest.Find(t, h.env.API, alice.Email); len(got) != 0 {
+		t.Fatalf("%d secret mails went over plain SMTP", len(got))
+	}
+	if evs := h.audit(t, "mail.failed"); len(evs) != 3 || !bytes.Contains(evs[0].Details, []byte(`"content_discarded":true`)) {
+		t.Errorf("mail.failed events: %d", len(evs))
+	}
+}
+
+// stored reads a message with its body, as the store keeps it.
+func (h *harness) stored(t *testing.T, id int64) *lanyard.MailMessage {
+	t.Helper()
+	var m *lanyard.MailMessage
+	if err := h.store.View(t.Context(), func(tx lanyard.Tx) (err error) { m, err = tx.MailByID(id); return }); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

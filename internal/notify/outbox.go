@@ -152,6 +152,10 @@ func (m *Mailer) RetryMail(ctx context.Context, p *service.Principal, id int64) 
 		if msg.State != lanyard.MailFailed {
 			return nil, lanyard.Errorf(lanyard.EConflict, "message %d is %s; only failed messages can be retried", id, msg.State)
 		}
+		if len(msg.Content) == 0 {
+			// deliver discarded it: it carried a PIN, a code or a document.
+			return nil, lanyard.Errorf(lanyard.EConflict, "message %d carried a PIN, a code or a document and was discarded when it failed; send it again from where it came (for example, reset the PIN)", id)
+		}
 		now := m.clock()
 		prev := msg.LastError
 		msg.State, msg.Attempts, msg.NextAttemptAt, msg.LastError, msg.UpdatedAt = lanyard.MailQueued, 0, now, "", now

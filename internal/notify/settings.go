@@ -1,8 +1,11 @@
 package notify
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -25,12 +28,13 @@ type stored struct {
 	Username string `json:"username,omitempty"`
 	Password []byte `json:"password,omitempty"` // sealed
 	From     string `json:"from"`
+	CA       string `json:"ca,omitempty"` // extra trusted CA certificates, PEM
 }
 
 func (st *stored) view() *service.MailSettings {
 	return &service.MailSettings{
 		Enabled: st.Enabled, Host: st.Host, Port: st.Port, Security: st.Security,
-		Username: st.Username, PasswordSet: len(st.Password) > 0, From: st.From,
+		Username: st.Username, PasswordSet: len(st.Password) > 0, From: st.From, CA: st.CA,
 	}
 }
 
@@ -112,7 +116,45 @@ func checkSettings(in service.MailSettingsInput) (service.MailSettingsInput, err
 	if in.Security == service.SMTPNone && (in.Username != "" || in.Password != "") {
 		return in, lanyard.Errorf(lanyard.EInvalid, "authentication needs TLS: choose starttls or tls, or leave username and password empty")
 	}
+	in.CA = strings.TrimSpace(in.CA)
+	if in.CA != "" {
+		if err := checkCA(in.CA); err != nil {
+			return in, err
+		}
+	}
 	return in, nil
+}
+
+// maxCA bounds the extra CA certificates: a few certificates, not a
+// bundle of every public root.
+const maxCA = 64 << 10
+
+// checkCA checks the extra CA certificates of the settings: PEM
+// certificates that parse, and nothing else (a private key pasted by
+// mistake is refused rather than stored).
+func checkCA(pemText string) error {
+	if len(pemText) > maxCA {
+		return lanyard.Errorf(lanyard.EInvalid, "the CA certificates are limited to %d KiB", maxCA>>10)
+	}
+	rest, n := []byte(pemText), 0
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return lanyard.Errorf(lanyard.EInvalid, "the CA field holds a %s; give only certificates (PEM, BEGIN CERTIFICATE)", b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return lanyard.Errorf(lanyard.EInvalid, "CA certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 || len(bytes.TrimSpace(rest)) > 0 {
+		return lanyard.Errorf(lanyard.EInvalid, "the CA field must hold PEM certificates (-----BEGIN CERTIFICATE-----) and nothing else")
+	}
+	return nil
 }
 
 // PutMailSettings replaces the SMTP settings. An empty password keeps
@@ -134,7 +176,7 @@ func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in s
 		if err != nil {
 			return nil, err
 		}
-		st := &stored{Enabled: in.Enabled, Host: in.Host, Port: in.Port, Security: in.Security, Username: in.Username, From: in.From, Password: old.Password}
+		st := &stored{Enabled: in.Enabled, Host: in.Host, Port: in.Port, Security: in.Security, Username: in.Username, From: in.From, Password: old.Password, CA: in.CA}
 		switch {
 		case sealed != nil:
 			st.Password = sealed
@@ -155,6 +197,7 @@ func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in s
 		return m.event(p, "mail.settings", "setting", settingsKey, map[string]any{
 			"enabled": st.Enabled, "host": st.Host, "port": strconv.Itoa(st.Port), "security": st.Security,
 			"username": st.Username, "from": st.From, "password_changed": sealed != nil || (in.ClearPassword && len(old.Password) > 0),
+			"ca_changed": st.CA != old.CA,
 		}), nil
 	})
 	if err != nil {
@@ -169,6 +212,7 @@ type smtpConfig struct {
 	host, security, username, password string
 	port                               int
 	from                               *mail.Address
+	rootCAs                            *x509.CertPool // nil: Config.RootCAs
 }
 
 // deliveryConfig reads the settings for the worker; ok is false while
@@ -186,6 +230,11 @@ func (m *Mailer) deliveryConfig(ctx context.Context) (cfg smtpConfig, ok bool, e
 		return cfg, false, lanyard.Wrap(lanyard.EInternal, err, "the stored from address does not parse")
 	}
 	cfg = smtpConfig{host: st.Host, port: st.Port, security: st.Security, username: st.Username, from: from}
+	if st.CA != "" {
+		if cfg.rootCAs, err = m.trusted(st.CA); err != nil {
+			return cfg, false, err
+		}
+	}
 	if len(st.Password) > 0 {
 		pw, err := m.cfg.Sealer.Open(st.Password, []byte(passwordAAD))
 		if err != nil {
@@ -194,4 +243,22 @@ func (m *Mailer) deliveryConfig(ctx context.Context) (cfg smtpConfig, ok bool, e
 		cfg.password = string(pw)
 	}
 	return cfg, true, nil
+}
+
+// trusted is the pool that verifies SMTP servers with extra CAs: the
+// Mailer's roots (Config.RootCAs, else the system's) and the settings' CA
+// certificates.
+func (m *Mailer) trusted(extra string) (*x509.CertPool, error) {
+	var pool *x509.CertPool
+	if m.cfg.RootCAs != nil {
+		pool = m.cfg.RootCAs.Clone()
+	} else if sys, err := x509.SystemCertPool(); err == nil {
+		pool = sys
+	} else {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM([]byte(extra)) {
+		return nil, lanyard.Errorf(lanyard.EInternal, "the stored CA certificates of the e-mail settings do not parse")
+	}
+	return pool, nil
 }

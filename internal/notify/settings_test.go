@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notify"
+	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
@@ -55,6 +57,9 @@ func TestSettingsKeepThePasswordSecret(t *testing.T) {
 		"bad from":         {Enabled: true, Host: "h", From: "lanyard"},
 		"bad port":         {Enabled: true, Host: "h", Port: 70000, From: "a@example.com"},
 		"bad host":         {Enabled: true, Host: "h/x", From: "a@example.com"},
+		"CA not PEM":       {Enabled: true, Host: "h", From: "a@example.com", CA: "MIIB..."},
+		"CA with a key":    {Enabled: true, Host: "h", From: "a@example.com", CA: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
+		"CA that is junk":  {Enabled: true, Host: "h", From: "a@example.com", CA: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
 	} {
 		if _, err := h.mailer.PutMailSettings(ctx, admin, bad); !lanyard.IsCode(err, lanyard.EInvalid) {
 			t.Errorf("%s: %v", what, err)
@@ -139,5 +144,46 @@ func TestTemplates(t *testing.T) {
 		if bytes.Contains(e.Details, []byte("QWERT-YUIOP")) {
 			t.Errorf("audit event %s holds the code", e.Action)
 		}
+	}
+}
+
+// TestSettingsCA: an internal relay whose certificate a private CA signed
+// is verified through the CA certificates of the settings (the Mailer
+// itself trusts only the system's roots here), shown back to the
+// administrator; without them the certificate is not trusted.
+func TestSettingsCA(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) { c.RootCAs = nil })
+	ctx := t.Context()
+	_, port := mailpittest.HostPort(t, h.env.StartTLS)
+	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPStartTLS,
+		Username: h.env.User, Password: h.env.Password, From: "lanyard@example.com", CA: h.env.CAPEM(t)}
+	got, err := h.mailer.PutMailSettings(ctx, admin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CA != strings.TrimSpace(h.env.CAPEM(t)) {
+		t.Errorf("settings show the CA %q", got.CA)
+	}
+	to := addr(t, "alice")
+	u := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice", Email: to}
+	if err := h.mailer.RandomPIN(ctx, []string{to}, u, &lanyard.Card{ID: 2, Serial: "42"}, "24681357"); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	if m := mailpittest.Wait(t, h.env.StartTLSAPI, to, 1)[0]; !strings.Contains(m.Text, "24681357") {
+		t.Errorf("PIN mail %q", m.Text)
+	}
+
+	// Without the CA: the certificate is not trusted, the mail waits.
+	in.CA = ""
+	if _, err := h.mailer.PutMailSettings(ctx, admin, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.mailer.SendTestMail(ctx, admin, addr(t, "ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	if q := h.outbox(t, lanyard.MailQueued); len(q) != 1 || !strings.Contains(q[0].LastError, "certificate") {
+		t.Fatalf("without the CA: %+v", q)
 	}
 }

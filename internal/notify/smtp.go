@@ -35,7 +35,11 @@ func (m *Mailer) send(ctx context.Context, cfg smtpConfig, to []string, msg []by
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
-	tlsConf := &tls.Config{ServerName: cfg.host, RootCAs: m.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	roots := m.cfg.RootCAs
+	if cfg.rootCAs != nil {
+		roots = cfg.rootCAs
+	}
+	tlsConf := &tls.Config{ServerName: cfg.host, RootCAs: roots, MinVersion: tls.VersionTLS12}
 	var conn net.Conn
 	dialer := &net.Dialer{Timeout: m.cfg.Timeout}
 	if cfg.security == service.SMTPTLS {

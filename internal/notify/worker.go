@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Run delivers the outbox until ctx ends: a pass at start, then one every
@@ -65,21 +66,30 @@ func (m *Mailer) DeliverDue(ctx context.Context) (int, error) {
 // deliver tries msg once and records the outcome. Only the end of a
 // message's life (sent or failed) is an audit event; the attempts in
 // between are recorded on the row (attempts, next attempt, last error).
+//
+// The body leaves the outbox with the message: a sent message keeps only
+// its metadata (recipients, kind, subject, times, state), and so does a
+// message carrying a secret that failed for good; a failed message
+// without one keeps its body for Retry.
 func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) {
-	err := m.attempt(ctx, cfg, msg)
+	secret, err := m.attempt(ctx, cfg, msg)
 	now := m.clock()
 	msg.UpdatedAt = now
 	var ev *lanyard.AuditEvent
 	var perm *permanentError
+	discard := false
 	switch {
 	case err == nil:
 		msg.State, msg.SentAt, msg.NextAttemptAt, msg.LastError = lanyard.MailSent, now, time.Time{}, ""
+		discard = true
 		ev = m.event(nil, "mail.sent", "mail", idString(msg.ID), map[string]any{"kind": msg.Kind, "to": msg.To, "attempts": msg.Attempts})
 		m.log.Info("e-mail sent", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts)
 	case errors.As(err, &perm) || msg.Attempts >= m.cfg.MaxAttempts:
 		msg.State, msg.NextAttemptAt, msg.LastError = lanyard.MailFailed, time.Time{}, errorText(err)
-		ev = m.event(nil, "mail.failed", "mail", idString(msg.ID), map[string]any{"kind": msg.Kind, "to": msg.To, "attempts": msg.Attempts, "error": msg.LastError})
-		m.log.Error("e-mail failed for good; retry it from the console", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts, "err", msg.LastError)
+		discard = secret
+		ev = m.event(nil, "mail.failed", "mail", idString(msg.ID), map[string]any{"kind": msg.Kind, "to": msg.To, "attempts": msg.Attempts, "error": msg.LastError,
+			"content_discarded": discard})
+		m.log.Error("e-mail failed for good", "id", msg.ID, "kind", msg.Kind, "attempts", msg.Attempts, "err", msg.LastError, "content_discarded", discard)
 	default:
 		msg.State, msg.LastError = lanyard.MailQueued, errorText(err)
 		msg.NextAttemptAt = now.Add(m.backoff(msg.Attempts))
@@ -93,6 +103,11 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailM
 		if err := tx.UpdateMail(msg); err != nil {
 			return err
 		}
+		if discard {
+			if err := tx.ClearMailContent(msg.ID); err != nil {
+				return err
+			}
+		}
 		if ev == nil {
 			return nil
 		}
@@ -104,28 +119,47 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailM
 	}
 }
 
-// attempt opens the sealed content, composes and sends it.
-func (m *Mailer) attempt(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) error {
+// attempt opens the sealed content, composes and sends it, and says
+// whether the message carries a secret. A secret is never sent without
+// TLS: with security "none" such a message fails at once, visibly, and
+// nothing is sent.
+func (m *Mailer) attempt(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) (secret bool, err error) {
+	secret = secretKinds[msg.Kind]
 	plain, err := m.cfg.Sealer.Open(msg.Content, []byte(contentAAD))
 	if err != nil {
-		return &permanentError{errors.New("the message content cannot be opened (sealed under another master key?)")}
+		return secret, &permanentError{errors.New("the message content cannot be opened (sealed under another master key?)")}
 	}
 	defer clear(plain)
 	var c content
 	if err := json.Unmarshal(plain, &c); err != nil {
-		return &permanentError{errors.New("the message content is corrupt")}
+		return secret, &permanentError{errors.New("the message content is corrupt")}
+	}
+	secret = secret || len(c.Attachments) > 0
+	if secret && cfg.security == service.SMTPNone {
+		return secret, &permanentError{errPlainSecret}
 	}
 	var random [16]byte
 	if _, err := io.ReadFull(m.cfg.Rand, random[:]); err != nil {
-		return err
+		return secret, err
 	}
 	raw, err := compose(cfg.from, msg.To, msg.Subject, &c, m.cfg.Now(), messageID(random[:], cfg.from))
 	if err != nil {
-		return &permanentError{err}
+		return secret, &permanentError{err}
 	}
 	defer clear(raw)
-	return m.send(ctx, cfg, msg.To, raw)
+	return secret, m.send(ctx, cfg, msg.To, raw)
 }
+
+// secretKinds are the notifications whose body is a secret: a random
+// PIN, an AirCard connection code. A message with attachments (a signed
+// document) carries one too.
+var secretKinds = map[string]bool{KindRandomPIN: true, KindAirCardCode: true}
+
+// errPlainSecret is the outbox's reason for refusing a secret over a
+// connection without TLS.
+var errPlainSecret = errors.New("not sent: this message carries a PIN, a code or a document, which Lanyard sends only over TLS; " +
+	"the SMTP settings use security none: choose starttls or tls (a private CA goes in the settings' CA certificates). " +
+	"The message is discarded; send it again from where it came")
 
 // backoff is the wait after the attempts-th failed attempt: Backoff
 // doubled for each earlier failure, at most MaxBackoff, drawn uniformly

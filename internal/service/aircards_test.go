@@ -23,6 +23,7 @@ func TestAirCard(t *testing.T) {
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.AllowedCards = []string{"piv", "aircard"}
+		s.Workflow.IssueAirCard = true
 		s.Issuance.MaxCardsPerUser = 0
 	})
 	ws2 := e.access.AddWorkstation(2, e.alice.User.ID, "pc-2")
@@ -200,6 +201,7 @@ func TestAirCardServices(t *testing.T) {
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.AllowedCards = []string{"piv", "aircard"}
+		s.Workflow.IssueAirCard = true
 		s.Issuance.MaxCardsPerUser = 0
 	})
 	e.storeWorkstations(t, "pc-1", "pc-2", "air:air-3", "air:air-4", "air:air-5")
@@ -287,5 +289,46 @@ func (e *issueEnv) storeWorkstations(t *testing.T, names ...string) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAirCardNeedsPermission (issue 13, item 15): a policy that allows
+// the aircard card type but not the Issue AirCard permission offers no
+// Issue AirCard button (the reason instead) and refuses to create or
+// issue one for the user; staff acting for the user are not bound by the
+// user permission, as for Issue card; turning the permission on offers it.
+func TestAirCardNeedsPermission(t *testing.T) {
+	e := newVirtualEnv(t, nil)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.AllowedCards = []string{"piv", "aircard"}
+		s.Workflow.IssueAirCard = false
+		s.Issuance.MaxCardsPerUser = 0
+	})
+	e.storeWorkstations(t, "pc-1", "pc-2", "air:aircard-service")
+	e.access.AddAirCardService(3)
+
+	wantReason(t, "without the permission", e.options(t, e.alice)[lanyard.KindAirCard], "Issue AirCard")
+	_, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
+	wantErr(t, "alice creates an AirCard", err, lanyard.EForbidden, "Issue AirCard option in User permissions → General")
+
+	// An administrator makes one for alice; alice still may not issue it.
+	cc, err := e.svc.CreateVirtualCard(ctx, e.admin, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, User: "alice", Name: "Air"})
+	if err != nil {
+		t.Fatalf("staff create an AirCard for alice: %v", err)
+	}
+	target := service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}
+	_, err = e.svc.IssueOptions(ctx, e.alice, target)
+	wantErr(t, "alice's Issue card dialog", err, lanyard.EForbidden, "Issue AirCard")
+	_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	wantErr(t, "alice issues the AirCard", err, lanyard.EForbidden, "Issue AirCard")
+
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssueAirCard = true })
+	if a := e.options(t, e.alice)[lanyard.KindAirCard]; !a.Available {
+		t.Fatalf("with the permission the AirCard option is %+v", a)
+	}
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	if err != nil || res.Card.State != lanyard.CardIssued {
+		t.Fatalf("alice issues the AirCard with the permission: %v", err)
 	}
 }

@@ -281,7 +281,7 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	if d.UserID == p.User.ID && v.Channel == lanyard.DocsViaLanyard && (d.State == lanyard.DocAwaitingUpload || d.State == lanyard.DocRejected) {
 		v.Actions = append(v.Actions, "upload")
 	}
-	if p.Has(lanyard.RoleDocumentOfficer) && d.State == lanyard.DocUploaded && d.UserID != p.User.ID {
+	if p.Has(lanyard.RoleDocumentOfficer) && d.State == lanyard.DocUploaded && d.UserID != p.User.ID && suppliedBy(ups, d.Uploads) != p.User.ID {
 		v.Actions = append(v.Actions, "decide")
 	}
 	if p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) && d.UserID != p.User.ID &&

@@ -46,6 +46,9 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 		if d.State != lanyard.DocUploaded {
 			return lanyard.Errorf(lanyard.EConflict, "the %s is %s: only an uploaded document can be decided", kindText(d.Kind), strings.ReplaceAll(string(d.State), "_", " "))
 		}
+		if err := notSupplier(tx, p, d); err != nil {
+			return err
+		}
 		dec.Version = d.Uploads
 		if err := tx.CreateDocumentDecision(dec); err != nil {
 			return err
@@ -70,4 +73,30 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 		}
 	}
 	return s.GetDocument(ctx, p, id)
+}
+
+// notSupplier refuses a decision by whoever supplied the version being
+// decided: an operator or document officer who recorded its receipt
+// (documents sent by other means) vouched for it once already, and four
+// eyes need a second person (ARCHITECTURE.md principle 12).
+func notSupplier(tx lanyard.Tx, p *Principal, d *lanyard.Document) error {
+	ups, err := tx.DocumentUploads(d.ID)
+	if err != nil {
+		return err
+	}
+	if suppliedBy(ups, d.Uploads) == p.User.ID {
+		return lanyard.Errorf(lanyard.EForbidden, "you recorded the receipt of this %s; another document officer approves or rejects it", kindText(d.Kind))
+	}
+	return nil
+}
+
+// suppliedBy is the user who uploaded version (or recorded its receipt);
+// 0 when there is no such version.
+func suppliedBy(ups []*lanyard.DocumentUpload, version int) int64 {
+	for _, u := range ups {
+		if u.Version == version {
+			return u.UploadedBy
+		}
+	}
+	return 0
 }

@@ -113,7 +113,7 @@ type Notifications interface {
 const (
 	SMTPStartTLS = "starttls" // plain connection upgraded with STARTTLS (RFC 3207), usually port 587
 	SMTPTLS      = "tls"      // implicit TLS from the first byte (RFC 8314), usually port 465
-	SMTPNone     = "none"     // no TLS at all: test servers only; authentication is refused
+	SMTPNone     = "none"     // no TLS at all: test servers only; authentication and mail carrying a secret are refused
 )
 
 // MailSettings are the SMTP settings as the API shows them: the password
@@ -126,6 +126,10 @@ type MailSettings struct {
 	Username    string `json:"username,omitempty"`
 	PasswordSet bool   `json:"password_set"`
 	From        string `json:"from"`
+	// CA is extra trusted CA certificates (PEM) for an internal mail
+	// relay whose certificate no public CA signed; the system's roots are
+	// trusted as well.
+	CA string `json:"ca,omitempty"`
 }
 
 // MailSettingsInput replaces the SMTP settings. An empty Password keeps
@@ -138,7 +142,9 @@ type MailSettingsInput struct {
 	Username      string `json:"username,omitempty"`
 	Password      string `json:"password,omitempty"`
 	ClearPassword bool   `json:"clear_password,omitempty"`
-	From          string `json:"from"`
+	// CA replaces the extra trusted CA certificates (PEM; empty: none).
+	CA   string `json:"ca,omitempty"`
+	From string `json:"from"`
 }
 
 // MailTemplate is the text/template source of one notification kind.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
@@ -106,7 +107,7 @@ func (s *Service) VirtualOptions(ctx context.Context, p *Principal, login string
 			}
 			for _, kind := range VirtualKinds {
 				o := VirtualOption{WorkstationID: ws.ID, Workstation: ws.Name, Kind: kind}
-				ct, err := s.virtualAllowed(ctx, tx, u, &ws, kind)
+				ct, err := s.virtualAllowed(ctx, tx, u, isCardStaff(p), &ws, kind)
 				if ct != nil {
 					o.CardType = ct.Name
 				}
@@ -150,11 +151,12 @@ func (s *Service) cardUser(tx lanyard.Tx, p *Principal, login string) (*lanyard.
 
 // virtualAllowed checks every rule for creating a virtual card of kind
 // for u on ws and returns the card type it will be: the feature switch,
-// the policy (issue permission and an allowed card type of the kind), the
+// the policy (an allowed card type of the kind; for AirCards the Issue
+// AirCard permission unless staff act for the user, staff true), the
 // workstation's TPM and free reader slots, and for platform credentials
 // the guide's limits (at most 10 per computer, one per user per
 // workstation) and an enrolled second factor for Set up PIN.
-func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.User, ws *WorkstationState, kind lanyard.CardKind) (*lanyard.CardType, error) {
+func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.User, staff bool, ws *WorkstationState, kind lanyard.CardKind) (*lanyard.CardType, error) {
 	f, err := readFeatures(tx)
 	if err != nil {
 		return nil, err
@@ -191,6 +193,9 @@ func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.
 		}
 	}
 	if kind == lanyard.KindAirCard {
+		if err := issuance.AirCardPermitted(pol.Settings, staff, pol.Name); err != nil {
+			return ct, err
+		}
 		if ws.Role == lanyard.RoleAirCardService {
 			return ct, lanyard.Errorf(lanyard.EInvalid, "an AirCard is issued from the workstation that will use it")
 		}
@@ -279,7 +284,7 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 		if u, err = s.cardUser(tx, p, in.User); err != nil {
 			return err
 		}
-		ct, err = s.virtualAllowed(ctx, tx, u, &ws, in.Kind)
+		ct, err = s.virtualAllowed(ctx, tx, u, isCardStaff(p), &ws, in.Kind)
 		return err
 	}); err != nil {
 		return nil, err

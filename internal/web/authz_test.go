@@ -60,8 +60,12 @@ const (
 // authzRow is what the rules say about one route.
 type authzRow struct {
 	public bool
-	roles  []lanyard.Role // the roles the route admits; nil: any authenticated caller
-	obj    object         // the owned object the path names
+	// pendingLogin: public, but only for the holder of a pending login's
+	// cookie (POST /api/v1/session's answer for a second factor); anyone
+	// else gets 401.
+	pendingLogin bool
+	roles        []lanyard.Role // the roles the route admits; nil: any authenticated caller
+	obj          object         // the owned object the path names
 	// others are the admitted roles that may act on another person's
 	// object; every other admitted role gets 403 or 404 there.
 	others []lanyard.Role
@@ -139,9 +143,16 @@ var authzRows = map[string]authzRow{
 	"GET /ocsp/{request...}":   {public: true, params: map[string]string{"request...": "MAA="}},
 
 	// Sessions.
-	"POST /api/v1/session":   {public: true, body: `{"login":"walkin","password":"correct horse battery"}`},
-	"GET /api/v1/session":    {roles: anyone},
-	"DELETE /api/v1/session": {roles: anyone},
+	"POST /api/v1/session": {public: true, body: `{"login":"walkin","password":"correct horse battery"}`},
+	"GET /api/v1/session":  {roles: anyone},
+	// The login's second step: public, but only with the login cookie.
+	"POST /api/v1/session/second-factor":       {public: true, pendingLogin: true, body: `{"code":"123456"}`},
+	"GET /api/v1/session/second-factor/qr.png": {public: true, pendingLogin: true},
+	"DELETE /api/v1/session":                   {roles: anyone},
+
+	// The token policy: everyone reads it, administrators set it.
+	"GET /api/v1/settings/tokens": {roles: anyone},
+	"PUT /api/v1/settings/tokens": {roles: admins, body: `{"max_ttl":"720h"}`},
 
 	// Users.
 	"GET /api/v1/users":         {roles: readers},
@@ -396,7 +407,11 @@ func (f *authzFixture) cases(key string, row authzRow) []authzCase {
 		return row.path(pattern, f.objs[row.obj])
 	}
 	if row.public {
-		return []authzCase{{caller: "none", path: at("none", false), want: admitted}}
+		want := admitted
+		if row.pendingLogin {
+			want = unauthorized
+		}
+		return []authzCase{{caller: "none", path: at("none", false), want: want}}
 	}
 	refusals := []authzCase{{caller: "none", path: at("none", false), want: unauthorized}}
 	var admits []authzCase

@@ -484,3 +484,41 @@ func TestDocumentsSentByOtherMeans(t *testing.T) {
 		t.Fatalf("officers told of the receipt: %+v", mails)
 	}
 }
+
+// Four eyes on documents sent by other means (issue 13, item 14): the
+// document officer who recorded a receipt is not offered the decision
+// and is refused it, through the API and the service alike; a second
+// officer approves.
+func TestDocumentReceiptRecorderCannotApprove(t *testing.T) {
+	e := mustDocEnv(t)
+	officer2 := e.mustUser("officer2", lanyard.RoleDocumentOfficer)
+	doc := e.documents(e.alice)["9d/certificate_form"]
+	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
+	var v service.DocumentView
+	e.must(200, "POST", path+"/receipt", e.officer, map[string]any{"comment": "signed paper received by mail"}).json(&v)
+	if v.State != lanyard.DocUploaded || contains(v.Actions, "decide") {
+		t.Fatalf("after their own receipt the officer sees %s, actions %v", v.State, v.Actions)
+	}
+	r := e.do("POST", path+"/approve", e.officer, map[string]any{"comment": "checked"})
+	if p := r.problem(); r.status != 403 || !strings.Contains(p.Detail, "another document officer") {
+		t.Fatalf("the recorder approves: %d %q", r.status, p.Detail)
+	}
+	var rec lanyard.User
+	e.must(200, "GET", "/api/v1/users/officer", e.admin, nil).json(&rec)
+	recorder := &service.Principal{User: &rec, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleDocumentOfficer}}
+	if _, err := e.svc.DecideDocument(context.Background(), recorder, doc.ID, true, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("the recorder approves through the service: %v", err)
+	}
+	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
+		t.Fatal("the form is approved after the refusals")
+	}
+	var other service.DocumentView
+	e.must(200, "GET", path, officer2, nil).json(&other)
+	if !contains(other.Actions, "decide") {
+		t.Fatalf("a second officer is not offered the decision: %v", other.Actions)
+	}
+	e.must(200, "POST", path+"/approve", officer2, map[string]any{"comment": "checked"})
+	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
+		t.Fatalf("FormApproved after the second officer's approval: %v %v", ok, err)
+	}
+}

@@ -137,6 +137,7 @@ func (*tx) DeleteExpiredPairings(time.Time) (int, error) {
 
 func (*tx) CreateMail(*lanyard.MailMessage) error { return notImplemented("CreateMail") }
 func (*tx) UpdateMail(*lanyard.MailMessage) error { return notImplemented("UpdateMail") }
+func (*tx) ClearMailContent(int64) error          { return notImplemented("ClearMailContent") }
 func (*tx) MailByID(int64) (*lanyard.MailMessage, error) {
 	return nil, notImplemented("MailByID")
 }

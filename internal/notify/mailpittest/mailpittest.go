@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +31,8 @@ type Env struct {
 	SMTP, API               string // plain SMTP host:port, its API URL
 	StartTLS, StartTLSAPI   string // STARTTLS + AUTH required
 	TLS, TLSAPI             string // implicit TLS + AUTH required
-	CA                      string // the servers' self-signed certificate (PEM file)
+	CA                      string // the test CA that signed the servers' certificate (PEM file)
+	Cert, Key               string // the servers' certificate and key (PEM files), for StartSecure
 	User, Password, Mailpit string // AUTH credentials; the mailpit binary
 }
 
@@ -47,7 +49,12 @@ func MustEnv(tb testing.TB) *Env {
 		kv[k] = val
 	}
 	e := &Env{SMTP: kv["smtp"], API: kv["api"], StartTLS: kv["starttls"], StartTLSAPI: kv["starttls_api"], TLS: kv["tls"], TLSAPI: kv["tls_api"],
-		CA: kv["ca"], User: kv["user"], Password: kv["password"], Mailpit: kv["bin"]}
+		CA: kv["ca"], Cert: kv["cert"], Key: kv["key"], User: kv["user"], Password: kv["password"], Mailpit: kv["bin"]}
+	if e.Cert == "" && e.Key == "" && e.CA != "" {
+		// An earlier script's self-signed certificate: its own CA, its
+		// key beside it.
+		e.Cert, e.Key = e.CA, filepath.Join(filepath.Dir(e.CA), "key.pem")
+	}
 	if e.SMTP == "" || e.API == "" || e.StartTLS == "" || e.TLS == "" || e.CA == "" || e.Mailpit == "" {
 		tb.Fatalf("%s=%q lacks smtp, api, starttls, tls, ca or bin: is it the output of scripts/mailpit-test.sh?", EnvVar, v)
 	}
@@ -57,15 +64,22 @@ func MustEnv(tb testing.TB) *Env {
 // RootCAs trusts the servers' certificate.
 func (e *Env) RootCAs(tb testing.TB) *x509.CertPool {
 	tb.Helper()
-	pem, err := os.ReadFile(e.CA)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
+	if !pool.AppendCertsFromPEM([]byte(e.CAPEM(tb))) {
 		tb.Fatalf("%s holds no certificate", e.CA)
 	}
 	return pool
+}
+
+// CAPEM is the test CA's certificate (PEM), for the notification
+// settings' CA certificates.
+func (e *Env) CAPEM(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(e.CA)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
 
 // HostPort splits host:port.
@@ -196,8 +210,23 @@ func FreeAddr(tb testing.TB) string {
 // stop is called, and returns its API URL.
 func (e *Env) Start(tb testing.TB, smtpAddr string) (api string, stop func()) {
 	tb.Helper()
+	return e.start(tb, smtpAddr)
+}
+
+// StartSecure is Start with STARTTLS required (the test CA's certificate, no
+// AUTH): what mail carrying a PIN, a code or a document needs.
+func (e *Env) StartSecure(tb testing.TB, smtpAddr string) (api string, stop func()) {
+	tb.Helper()
+	if e.Cert == "" || e.Key == "" {
+		tb.Fatalf("%s lacks cert and key: rerun scripts/mailpit-test.sh", EnvVar)
+	}
+	return e.start(tb, smtpAddr, "--smtp-tls-cert", e.Cert, "--smtp-tls-key", e.Key, "--smtp-require-starttls")
+}
+
+func (e *Env) start(tb testing.TB, smtpAddr string, args ...string) (api string, stop func()) {
+	tb.Helper()
 	apiAddr := FreeAddr(tb)
-	cmd := exec.Command(e.Mailpit, "--smtp", smtpAddr, "--listen", apiAddr, "--smtp-disable-rdns", "--disable-version-check", "--quiet")
+	cmd := exec.Command(e.Mailpit, append([]string{"--smtp", smtpAddr, "--listen", apiAddr, "--smtp-disable-rdns", "--disable-version-check", "--quiet"}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting mailpit: %v", err)

@@ -1,63 +1,18 @@
 package postgres
 
 import (
-	"crypto/rand"
 	"database/sql"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/store/migrations"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// serverURL is the test server. The tests fail rather than skip without
-// it: PostgreSQL support is only real if every test run proves it.
-func serverURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("LANYARD_TEST_POSTGRES")
-	if u == "" {
-		tb.Fatal("LANYARD_TEST_POSTGRES is not set: run `make test`, which starts PostgreSQL and sets it " +
-			"(or: LANYARD_TEST_POSTGRES=$(scripts/postgres-test.sh) go test ./internal/store/postgres/)")
-	}
-	return u
-}
-
-// freshSchema creates an empty schema with a random name, dropped when tb
-// ends, and returns the server URL with search_path set to it: every test
-// gets its own tables, and tests can run in parallel.
-func freshSchema(tb testing.TB) string {
-	tb.Helper()
-	base := serverURL(tb)
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("LANYARD_TEST_POSTGRES is not a URL: %v", err)
-	}
-	schema := "lanyard_test_" + strings.ToLower(rand.Text()[:16]) // base32: letters and digits
-	admin, err := OpenRaw(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	// Tests need no durability; not waiting for the WAL flush on each
-	// commit keeps the suite fast. Visibility and locking are unchanged.
-	q.Set("synchronous_commit", "off")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshSchema: see pgtest.
+func freshSchema(tb testing.TB) string { return pgtest.FreshSchema(tb) }
 
 func open(tb testing.TB, url string) lanyard.Store {
 	tb.Helper()
@@ -224,4 +179,20 @@ func mustMigrations(t *testing.T) []migrations.Migration {
 func TestUPNMigrationResolvesDuplicates(t *testing.T) {
 	u := freshSchema(t)
 	storetest.UPNMigration(t, "postgres", raw(t, u), func() lanyard.Store { return open(t, u) })
+}
+
+// The migration that empties delivered bodies (issue 13), applied to a
+// database that kept them.
+func TestMailContentMigration(t *testing.T) {
+	u := freshSchema(t)
+	db := open(t, u)
+	storetest.MailMigration(t, db, func() lanyard.Store {
+		db.Close()
+		if _, err := raw(t, u).Exec(`DELETE FROM schema_migrations WHERE name LIKE '%_mail_content_cleared.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		db = open(t, u)
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }

@@ -175,3 +175,25 @@ func mustMigrations(t *testing.T) []migrations.Migration {
 	}
 	return ms
 }
+
+// The migration that empties delivered bodies (issue 13), applied to a
+// database that kept them.
+func TestMailContentMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MailMigration(t, db, func() lanyard.Store {
+		db.Close()
+		if _, err := openRaw(t, path).Exec(`DELETE FROM schema_migrations WHERE name LIKE '%_mail_content_cleared.sql'`); err != nil {
+			t.Fatal(err)
+		}
+		db, err = Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}

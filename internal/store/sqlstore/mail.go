@@ -17,6 +17,7 @@ var (
 	qInsertMail = prepared(`INSERT INTO mail_outbox (kind, recipients, subject, content, size, state, attempts, next_attempt_at, last_error,
 		created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateMail = prepared(`UPDATE mail_outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?, sent_at = ? WHERE id = ?`)
+	qClearMail  = prepared(`UPDATE mail_outbox SET content = ? WHERE id = ?`)
 	qMailByID   = prepared(`SELECT ` + mailCols + ` FROM mail_outbox WHERE id = ?`)
 )
 
@@ -51,6 +52,11 @@ func (t *txn) UpdateMail(m *lanyard.MailMessage) error {
 	normMail(m)
 	res, err := t.exec(qUpdateMail, string(m.State), m.Attempts, micros(m.NextAttemptAt), m.LastError, micros(m.UpdatedAt), micros(m.SentAt), m.ID)
 	return t.one(res, err, notFound("mail message %d not found", m.ID), "", "")
+}
+
+func (t *txn) ClearMailContent(id int64) error {
+	res, err := t.exec(qClearMail, blob(nil), id)
+	return t.one(res, err, notFound("mail message %d not found", id), "", "")
 }
 
 func (t *txn) MailByID(id int64) (*lanyard.MailMessage, error) {

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Mail", testMail},
 		{"MailClaim", testMailClaim},
 		{"MailClaimConcurrent", testMailClaimConcurrent},
+		{"MailClearContent", testMailClearContent},
 		{"Settings", testSettings},
 		{"Times", testTimes},
 		{"Audit", testAudit},

@@ -97,6 +97,9 @@ func TestBrowserDocuments(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#doc-decide-comment"), "signed paper received by mail"),
 		chromedp.Click(chromedp.CSS("#doc-decide-submit")))
 	olga.WaitFor("received", `/received/.test(document.querySelector('#doc-status')?.textContent || '')`)
+	// Four eyes: olga recorded the receipt, so another officer decides.
+	uitest.Eval[bool](olga, `(() => { const s = document.querySelector('#doc-filter'); s.value = 'uploaded'; s.dispatchEvent(new Event('change')); return true })()`)
+	olga.WaitFor("the note instead of Approve", `document.querySelector('#documents').textContent.includes('another document officer decides') && !document.querySelector('button[aria-label^="Approve document"]')`)
 	olga.Shot("documents-receipt")
 	ann.CheckConsole()
 	olga.CheckConsole()

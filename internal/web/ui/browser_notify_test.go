@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 )
 
@@ -67,4 +68,38 @@ func TestBrowserNotifications(t *testing.T) {
 	b.WaitFor("refused", `document.querySelector('#tpl-error').textContent.includes('not valid')`)
 	b.CheckAccessible("notifications after edits")
 	b.Shot("03-template-refused")
+
+	// A random PIN is never sent without TLS: the outbox shows it failed
+	// and why; over STARTTLS to a relay of the company's own CA (pasted
+	// into the settings) the next one arrives.
+	alice := &lanyard.User{Login: "alice", DisplayName: "Alice", Email: "alice-" + strings.ToLower(t.Name()) + "@example.com"}
+	if err := s.srv.Mailer.RandomPIN(t.Context(), []string{alice.Email}, alice, &lanyard.Card{Serial: "4242"}, "97531864"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("refresh", chromedp.Click(chromedp.CSS("#outbox-refresh")))
+	b.WaitFor("the PIN refused", `[...document.querySelectorAll('#outbox tr.failed')].some((tr) => tr.textContent.includes('only over TLS'))`)
+	b.Shot("04-secret-refused-without-tls")
+	_, tlsPort := mailpittest.HostPort(t, smtp.StartTLS)
+	b.Run("STARTTLS with the company CA",
+		chromedp.SetValue(chromedp.CSS("#smtp-host"), "localhost"),
+		chromedp.SetValue(chromedp.CSS("#smtp-security"), "starttls"),
+		chromedp.SetValue(chromedp.CSS("#smtp-port"), strconv.Itoa(tlsPort)),
+		chromedp.SendKeys(chromedp.CSS("#smtp-username"), smtp.User),
+		chromedp.SendKeys(chromedp.CSS("#smtp-password"), smtp.Password),
+		chromedp.SetValue(chromedp.CSS("#smtp-ca"), smtp.CAPEM(t)),
+		chromedp.Click(chromedp.CSS("#smtp-save")))
+	b.WaitFor("saved with the CA", `document.querySelector('#nt-status').textContent.includes('Settings saved') && document.querySelector('#smtp-ca').value.includes('BEGIN CERTIFICATE')`)
+	if err := s.srv.Mailer.RandomPIN(t.Context(), []string{alice.Email}, alice, &lanyard.Card{Serial: "4242"}, "86420975"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.srv.Mailer.DeliverDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m := mailpittest.Wait(t, smtp.StartTLSAPI, alice.Email, 1)[0]; !strings.Contains(m.Text, "86420975") || strings.Contains(m.Text, "97531864") {
+		t.Errorf("the PIN mail over STARTTLS: %q", m.Text)
+	}
+	b.CheckConsole()
 }

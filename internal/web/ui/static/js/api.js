@@ -202,7 +202,7 @@ function uploadType(file) {
 
 // E-mail notifications (administrators).
 export const notifications = {
-  settings: () => call('GET', '/notifications/settings'), // {enabled, host, port, security, username, password_set, from}
+  settings: () => call('GET', '/notifications/settings'), // {enabled, host, port, security, username, password_set, from, ca}
   saveSettings: (s) => call('PUT', '/notifications/settings', s), // password: '' keeps the stored one
   templates: () => call('GET', '/notifications/templates').then(items),
   saveTemplate: (kind, t) => call('PUT', `/notifications/templates/${enc(kind)}`, t), // {subject, text, html}; all empty: default

@@ -50,6 +50,10 @@ async function load() {
           h('button', { type: 'button', class: 'small primary', 'aria-label': `Approve document ${d.id}`, onclick: (e) => decide(d, true, e.currentTarget) }, 'Approve'),
           h('button', { type: 'button', class: 'small', 'aria-label': `Reject document ${d.id}`, onclick: (e) => decide(d, false, e.currentTarget) }, 'Reject'),
         ] : '',
+        // Four eyes: whoever recorded the receipt does not decide on it.
+        d.state === 'uploaded' && !(d.actions || []).includes('decide') && latest(d)?.format === 'receipt'
+          ? h('span', { class: 'hint' }, `Receipt recorded by ${latest(d).uploaded_by_login || 'staff'}; another document officer decides.`)
+          : '',
         (d.actions || []).includes('receipt')
           ? h('button', { type: 'button', class: 'small', 'aria-label': `Record receipt of document ${d.id}`, onclick: (e) => decide(d, 'receipt', e.currentTarget) }, 'Record receipt')
           : '',

@@ -17,6 +17,7 @@ function fillSettings(s) {
   $('#smtp-password').placeholder = s.password_set ? '(a password is stored)' : '';
   $('#smtp-clear').checked = false;
   $('#smtp-from').value = s.from || '';
+  $('#smtp-ca').value = s.ca || '';
 }
 
 $('#smtp-form').addEventListener('submit', async (e) => {
@@ -34,6 +35,7 @@ $('#smtp-form').addEventListener('submit', async (e) => {
       password: $('#smtp-password').value,
       clear_password: $('#smtp-clear').checked,
       from: $('#smtp-from').value.trim(),
+      ca: $('#smtp-ca').value.trim(),
     });
     fillSettings(s);
     setStatus(status, `Settings saved; notifications are ${s.enabled ? 'on' : 'off'}.`, 'ok');
