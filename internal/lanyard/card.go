@@ -51,13 +51,13 @@ type Card struct {
 	GUID string `json:"-"`
 	// SealedPUK is the card's own random PUK (PUKState random), sealed
 	// with the service's sealer; it is never shown or logged.
-	SealedPUK []byte   `json:"-"`
-	PUKState  PUKState `json:"puk_state,omitempty"`
-	ATR             []byte    `json:"atr,omitempty"`
-	WorkstationID   int64     `json:"workstation_id,omitempty"` // where it was last seen
-	IssuedAt        time.Time `json:"issued_at,omitzero"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	SealedPUK     []byte    `json:"-"`
+	PUKState      PUKState  `json:"puk_state,omitempty"`
+	ATR           []byte    `json:"atr,omitempty"`
+	WorkstationID int64     `json:"workstation_id,omitempty"` // where it was last seen
+	IssuedAt      time.Time `json:"issued_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // PUKState says which PUK (the PIV Admin PIN) a card holds. Only a card

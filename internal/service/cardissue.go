@@ -38,9 +38,9 @@ type IssueCardInput struct {
 	UserPIN   string   `json:"user_pin,omitempty"`
 	// AdminPIN is the card's current Admin PIN (PUK) when it is not the
 	// card type's default; the card gets its own random PUK.
-	AdminPIN string `json:"admin_pin,omitempty"`
-	Tracked   []string `json:"tracked,omitempty"` // slots of found certificates to track
-	Name      string   `json:"name,omitempty"`
+	AdminPIN string   `json:"admin_pin,omitempty"`
+	Tracked  []string `json:"tracked,omitempty"` // slots of found certificates to track
+	Name     string   `json:"name,omitempty"`
 }
 
 // IssueCardResult reports an issue. RandomPIN is set once, in this
@@ -111,10 +111,10 @@ type issueData struct {
 	// recorded before it is sent to the card: a run resumed after the
 	// change reached the card, its reply lost, still knows it. It moves to
 	// the card record once the card has it (PUKSet).
-	NewPUK []byte `json:"new_puk,omitempty"`
-	PUKSet bool   `json:"puk_set,omitempty"`
-	PINSet          bool `json:"pin_set,omitempty"`
-	Tracked         bool `json:"tracked,omitempty"`
+	NewPUK  []byte `json:"new_puk,omitempty"`
+	PUKSet  bool   `json:"puk_set,omitempty"`
+	PINSet  bool   `json:"pin_set,omitempty"`
+	Tracked bool   `json:"tracked,omitempty"`
 }
 
 // openCard finds the target's reader and opens an exclusive session.
