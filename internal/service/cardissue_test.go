@@ -263,7 +263,7 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	if _, err := pc.Authenticate(ctx, k.Kind, k.Value); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)
 	}
-	e.checkOwnPUK(t, res.Card.ID, "11223344")
+	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")
 	// Your cards lists it; the card is not issued twice.
 	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	if err != nil || len(cards) != 1 || cards[0].Owner != "alice" || len(cards[0].Certificates) != 2 {
@@ -385,7 +385,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 					t.Fatal(err)
 				}
 				e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
-				e.checkOwnPUK(t, res.Card.ID, adminPIN)
+				e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
 				return
 			}
 			if cards[0].State != lanyard.CardAssigned {
@@ -402,7 +402,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 				t.Fatal(err)
 			}
 			e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
-			e.checkOwnPUK(t, res.Card.ID, adminPIN)
+			e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
 		})
 	}
 }
@@ -449,13 +449,9 @@ func setPUKBefore(t *testing.T, c *emu.Card, puk string) {
 // the shared ones given, and accepts the sealed one (tried last, which
 // restores the tries). The PUK is never printed, and neither the audit
 // log nor the operation records hold it.
-func (e *issueEnv) checkOwnPUK(t *testing.T, id int64, shared ...string) {
+func (e *issueEnv) checkOwnPUK(t *testing.T, c *emu.Card, id int64, shared ...string) {
 	t.Helper()
 	ctx := context.Background()
-	c := e.card
-	if ws := e.access.Workstation(1); ws != nil {
-		c = ws.Readers[reader]
-	}
 	puk, err := e.svc.CardPUK(ctx, id)
 	if err != nil || len(puk) != 8 {
 		t.Fatalf("card %d has no sealed PUK of 8 characters: %v", id, err)
