@@ -107,7 +107,7 @@ type issueData struct {
 	// the card's management key to; TakeoverDone once the card has it.
 	TakeoverVersion int  `json:"takeover_version,omitempty"`
 	TakeoverDone    bool `json:"takeover_done,omitempty"`
-	// NewPUK is the card's own random PUK, sealed (cardPUKAAD), drawn and
+	// NewPUK is the card's own random PUK, sealed (CardPUKAAD), drawn and
 	// recorded before it is sent to the card: a run resumed after the
 	// change reached the card, its reply lost, still knows it. It moves to
 	// the card record once the card has it (PUKSet).

@@ -85,8 +85,10 @@ func (s *Service) reidentify(ctx context.Context, j *issueJob) error {
 	return nil
 }
 
-// cardPUKAAD binds a sealed PUK to its card.
-func cardPUKAAD(cardID int64) []byte {
+// CardPUKAAD is the additional data that binds a card's sealed PUK
+// (Card.SealedPUK) to the card: a sealed PUK copied to another card's
+// record does not open.
+func CardPUKAAD(cardID int64) []byte {
 	return []byte("lanyard card puk " + strconv.FormatInt(cardID, 10))
 }
 
@@ -100,7 +102,7 @@ func (s *Service) cardPUK(c *lanyard.Card) (string, error) {
 }
 
 func (s *Service) openPUK(cardID int64, sealed []byte) (string, error) {
-	pt, err := s.sealer.Open(sealed, cardPUKAAD(cardID))
+	pt, err := s.sealer.Open(sealed, CardPUKAAD(cardID))
 	if err != nil {
 		return "", lanyard.Wrap(lanyard.EInternal, err, "the card's sealed PUK does not open")
 	}
@@ -116,7 +118,7 @@ func (s *Service) randomPUK(cardID int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.sealer.Seal([]byte(puk), cardPUKAAD(cardID))
+	sealed, err := s.sealer.Seal([]byte(puk), CardPUKAAD(cardID))
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the card's PUK")
 	}
