@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -61,4 +63,69 @@ func TestIssuedCardRefusesFactoryPUK(t *testing.T) {
 		t.Fatalf("the card's own PUK does not unblock it: %v\n%s", err, out)
 	}
 	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "654321")
+}
+
+// TestSharedPUKReplacedWhenCardConnects (issue 13, item 5): a card issued
+// before cards got their own PUK — the card type's default on the card,
+// puk_state default on the server — gets its own random PUK as soon as it
+// is connected to a workstation again: the agent reports it, the hub
+// hands it to the service, which replaces the PUK through the agent.
+func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
+	s := newStack(t)
+	fay, _ := s.user("fay")
+	s.pair("fay")
+	c := newVCard(t)
+	s.insert(c)
+	var res service.IssueCardResult
+	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
+	if _, err := fay.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
+		t.Fatal(err)
+	}
+	s.pull(c)
+
+	// As before issue 13: the default PUK on the card and in the record.
+	ctx := context.Background()
+	err := s.srv.Store.Update(ctx, func(tx lanyard.Tx) error {
+		card, err := tx.CardByID(res.Card.ID)
+		if err != nil {
+			return err
+		}
+		puk, err := s.srv.Sealer.Open(card.SealedPUK, service.CardPUKAAD(card.ID))
+		if err != nil {
+			return err
+		}
+		pc, err := piv.New(c.Card.Transport(), piv.Config{Rand: rand.Reader})
+		if err != nil {
+			return err
+		}
+		if _, err := pc.Select(ctx); err != nil {
+			return err
+		}
+		if err := pc.ChangePUK(ctx, string(puk), piv.DefaultPUK); err != nil {
+			return err
+		}
+		card.PUKState, card.SealedPUK = lanyard.PUKDefault, nil
+		return tx.UpdateCard(card)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := s.cardView(res.Card.ID); v.PUKState != lanyard.PUKDefault {
+		t.Fatalf("PUK state %q before the card connects, want default", v.PUKState)
+	}
+
+	s.insert(c)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.cardView(res.Card.ID).PUKState != lanyard.PUKRandom {
+		if time.Now().After(deadline) {
+			t.Fatal("the card's shared PUK was not replaced within 20 s of its connection")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.agent.stop(t)
+	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx2, "yubico-piv-tool", "-r", s.reader, "-a", "unblock-pin", "-P", piv.DefaultPUK, "-N", "654321").CombinedOutput(); err == nil {
+		t.Fatalf("the factory PUK still unblocks the card:\n%s", out)
+	}
 }

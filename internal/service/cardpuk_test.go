@@ -2,11 +2,13 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
 )
 
 // TestIssuedCardKeepsNoSharedPUK (issue 13, item 5): after Issue card the
@@ -46,5 +48,72 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 	e.checkOwnPUK(t, e.card, res.Card.ID)
 	if second, _ := e.svc.CardPUK(ctx, res.Card.ID); second == first {
 		t.Fatal("the next issue kept the card's PUK")
+	}
+}
+
+// makeLegacyPUK makes issued card id look as issued before cards got
+// their own PUK: the card back on the card type's default PUK and its
+// record saying so (puk_state default, as migration 0009 leaves it).
+func makeLegacyPUK(t *testing.T, e *issueEnv, id int64) {
+	t.Helper()
+	ctx := context.Background()
+	puk, err := e.svc.CardPUK(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pivOf(t, e.card).ChangePUK(ctx, puk, piv.DefaultPUK); err != nil {
+		t.Fatal(err)
+	}
+	err = e.st.Update(ctx, func(tx lanyard.Tx) error {
+		c, err := tx.CardByID(id)
+		if err != nil {
+			return err
+		}
+		c.PUKState, c.SealedPUK = lanyard.PUKDefault, nil
+		return tx.UpdateCard(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSharedPUKReplacedAtConnection (issue 13, item 5): a card issued
+// before cards got their own PUK (record: default) gets its own random,
+// sealed PUK when it next connects, in two recorded steps; a card pulled
+// at any APDU of it (or its reply lost) is finished at the next
+// connection. A card in stock, or one being issued, is left alone.
+func TestSharedPUKReplacedAtConnection(t *testing.T) {
+	for _, lose := range []bool{false, true} {
+		completed := false
+		for after := 1; !completed && after < 40; after++ {
+			t.Run(fmt.Sprintf("lose-reply-%v/after-%d-APDUs", lose, after), func(t *testing.T) {
+				e := newIssueEnv(t)
+				ctx := context.Background()
+				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				makeLegacyPUK(t, e, res.Card.ID)
+				serial, _ := cardtest.Serial(e.card)
+				if lose {
+					e.access.LoseReplyAfter(1, reader, after)
+				} else {
+					e.access.FailAfter(1, reader, after)
+				}
+				done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial)
+				if err == nil {
+					if !done {
+						t.Fatal("the shared PUK was not replaced")
+					}
+					completed = true // it takes fewer APDUs: every point was covered
+				} else if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); err != nil || !done {
+					t.Fatalf("at the next connection: %v %v", done, err)
+				}
+				e.checkOwnPUK(t, e.card, res.Card.ID)
+				if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); err != nil || done {
+					t.Fatalf("a card with its own PUK was changed again: %v %v", done, err)
+				}
+			})
+		}
 	}
 }

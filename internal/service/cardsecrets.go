@@ -171,7 +171,16 @@ func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) 
 	if err != nil {
 		return err
 	}
-	if err := j.pc.ChangePUK(ctx, cur, want); err != nil && !(resumed && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
+	err = j.pc.ChangePUK(ctx, cur, want)
+	if err != nil && wrongSecret(err, 2) && j.card.PUKState == lanyard.PUKDefault && len(j.card.SealedPUK) > 0 {
+		// A replacement of the shared PUK at the card's connection
+		// (RotateSharedPUK) was interrupted with its reply lost: the card
+		// may hold the PUK it recorded.
+		if pending, perr := s.openPUK(j.card.ID, j.card.SealedPUK); perr == nil {
+			err = j.pc.ChangePUK(ctx, pending, want)
+		}
+	}
+	if err != nil && !(resumed && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
 		return issuance.CardError(err, "giving the card its own Admin PIN (PUK) failed")
 	}
 	was := *j.card
