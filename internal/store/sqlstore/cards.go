@@ -15,7 +15,7 @@ var (
 		workstation_id, issued_at, created_at, updated_at, guid, sealed_puk, puk_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateCard = prepared(`UPDATE cards SET owner_id = ?, name = ?, state = ?, card_ident = ?, admin_key_version = ?, atr = ?,
 		workstation_id = ?, issued_at = ?, updated_at = ?, guid = ?, sealed_puk = ?, puk_state = ? WHERE id = ?`)
-	qCardByIdent  = prepared(`SELECT ` + cardCols + ` FROM cards WHERE card_ident = ? OR (guid = ? AND guid <> '') ORDER BY id`)
+	qCardByIdent  = prepared(`SELECT ` + cardCols + ` FROM cards WHERE (card_ident = ? AND card_ident <> '') OR (guid = ? AND guid <> '') ORDER BY id`)
 	qCardByID     = prepared(`SELECT ` + cardCols + ` FROM cards WHERE id = ?`)
 	qCardBySerial = prepared(`SELECT ` + cardCols + ` FROM cards WHERE card_type = ? AND serial = ?`)
 	qCountCards   = prepared(`SELECT COUNT(*) FROM cards WHERE owner_id = ? AND state <> 'revoked'`)

@@ -33,4 +33,4 @@ UPDATE cards SET puk_state = 'default'
 WHERE state <> 'clean' OR EXISTS (SELECT 1 FROM operations o WHERE o.card_id = cards.id AND o.kind = 'issue');
 UPDATE cards SET puk_state = 'unknown'
 WHERE state <> 'clean' AND EXISTS (SELECT 1 FROM operations o WHERE o.card_id = cards.id AND o.kind = 'issue'
-    AND o.data LIKE '%"custom_admin_pin":true%' AND o.data LIKE '%"puk_set":true%');
+    AND CAST(o.data AS TEXT) LIKE '%"custom_admin_pin":true%' AND CAST(o.data AS TEXT) LIKE '%"puk_set":true%');
