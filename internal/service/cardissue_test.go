@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"slices"
 	"strings"
@@ -44,6 +45,8 @@ type issueEnv struct {
 	dir    string
 	key    []byte
 	mail   service.Notifier
+	log    *slog.Logger // nil: discarded
+	logs   *logBuffer   // what log wrote, when set
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
@@ -80,7 +83,7 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 // "restart").
 func (e *issueEnv) start(t *testing.T) {
 	t.Helper()
-	svc, st := mustServiceWith(t, e.dir, e.key, e.mail)
+	svc, st := mustServiceWith(t, e.dir, e.key, e.mail, e.log)
 	e.svc, e.st = svc, st
 	t.Cleanup(func() { svc.Close(); st.Close() })
 	if e.access != nil {
@@ -354,7 +357,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
-			e := newIssueEnv(t)
+			e := newLoggedIssueEnv(t) // the PUK must not reach the log of an interrupted run either
 			ctx := context.Background()
 			if setup != nil {
 				setup(t, e)
@@ -467,6 +470,9 @@ func (e *issueEnv) checkOwnPUK(t *testing.T, c *emu.Card, id int64, shared ...st
 		}
 	}
 	checkPUK(t, c, puk)
+	if e.logs != nil && strings.Contains(e.logs.String(), puk) {
+		t.Fatal("the server's log holds the card's PUK")
+	}
 	for _, ev := range storetest.CheckAuditChain(t, e.st) {
 		if bytes.Contains(ev.Details, []byte(puk)) {
 			t.Fatalf("audit event %s holds the card's PUK", ev.Action)

@@ -1,12 +1,16 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
 )
@@ -17,7 +21,7 @@ import (
 // on the server. Revoke and clear resets the PIN with that PUK, and the
 // next issue replaces it with a new one.
 func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
-	e := newIssueEnv(t)
+	e := newLoggedIssueEnv(t)
 	ctx := context.Background()
 	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
@@ -87,7 +91,7 @@ func TestSharedPUKReplacedAtConnection(t *testing.T) {
 		completed := false
 		for after := 1; !completed && after < 40; after++ {
 			t.Run(fmt.Sprintf("lose-reply-%v/after-%d-APDUs", lose, after), func(t *testing.T) {
-				e := newIssueEnv(t)
+				e := newLoggedIssueEnv(t)
 				ctx := context.Background()
 				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 				if err != nil {
@@ -116,4 +120,31 @@ func TestSharedPUKReplacedAtConnection(t *testing.T) {
 			})
 		}
 	}
+}
+
+// logBuffer collects a server's log, every level, for tests that check
+// what it must never hold.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// newLoggedIssueEnv is newIssueEnv with the server's log kept.
+func newLoggedIssueEnv(t *testing.T) *issueEnv {
+	t.Helper()
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), log: log, logs: logs})
 }
