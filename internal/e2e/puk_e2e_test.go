@@ -23,17 +23,7 @@ func TestIssuedCardRefusesFactoryPUK(t *testing.T) {
 	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
 		t.Skip("yubico-piv-tool is not installed")
 	}
-	s := newStack(t)
-	eve, _ := s.user("eve")
-	s.pair("eve")
-	c := newVCard(t)
-	s.insert(c)
-
-	var res service.IssueCardResult
-	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
-	if _, err := eve.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
-		t.Fatal(err)
-	}
+	s, _, res := issuedOnStack(t, "eve")
 	if res.State != "issued" || res.Card.PUKState != lanyard.PUKRandom {
 		t.Fatalf("issued %s with PUK state %q, want issued, random", res.State, res.Card.PUKState)
 	}
@@ -71,16 +61,7 @@ func TestIssuedCardRefusesFactoryPUK(t *testing.T) {
 // is connected to a workstation again: the agent reports it, the hub
 // hands it to the service, which replaces the PUK through the agent.
 func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
-	s := newStack(t)
-	fay, _ := s.user("fay")
-	s.pair("fay")
-	c := newVCard(t)
-	s.insert(c)
-	var res service.IssueCardResult
-	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
-	if _, err := fay.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
-		t.Fatal(err)
-	}
+	s, c, res := issuedOnStack(t, "fay")
 	s.pull(c)
 
 	// As before issue 13: the default PUK on the card and in the record.
@@ -128,4 +109,21 @@ func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
 	if out, err := exec.CommandContext(ctx2, "yubico-piv-tool", "-r", s.reader, "-a", "unblock-pin", "-P", piv.DefaultPUK, "-N", "654321").CombinedOutput(); err == nil {
 		t.Fatalf("the factory PUK still unblocks the card:\n%s", out)
 	}
+}
+
+// issuedOnStack starts the stack, pairs login's workstation and issues
+// the card inserted there (user PIN 24681357) through the API.
+func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *service.IssueCardResult) {
+	t.Helper()
+	s := newStack(t)
+	u, _ := s.user(login)
+	s.pair(login)
+	c := newVCard(t)
+	s.insert(c)
+	var res service.IssueCardResult
+	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
+	if _, err := u.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, &res
 }

@@ -5,7 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -122,29 +123,16 @@ func TestSharedPUKReplacedAtConnection(t *testing.T) {
 	}
 }
 
-// logBuffer collects a server's log, every level, for tests that check
-// what it must never hold.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// newLoggedIssueEnv is newIssueEnv with the server's log kept.
+// newLoggedIssueEnv is newIssueEnv with the server's log, every level,
+// kept in a file for tests that check what it must never hold.
 func newLoggedIssueEnv(t *testing.T) *issueEnv {
 	t.Helper()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), log: log, logs: logs})
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	log := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return newIssueEnvFrom(t, &issueEnv{dir: dir, key: bytes.Repeat([]byte{9}, seal.KeySize), log: log, logFile: f.Name()})
 }
