@@ -90,6 +90,11 @@ func cardShow(ctx context.Context, args []string) error {
 
 func printCard(v *service.CardView) {
 	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, v.State, v.Owner)
+	if v.PUKState != "" {
+		// Which Admin PIN (PUK) the card holds: its own (random) or a
+		// shared one still to be replaced (issue 13).
+		fmt.Printf("  Admin PIN (PUK): %s\n", v.PUKState)
+	}
 	for _, cc := range v.Certificates {
 		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, cc.Status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
