@@ -136,3 +136,44 @@ func newLoggedIssueEnv(t *testing.T) *issueEnv {
 	log := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return newIssueEnvFrom(t, &issueEnv{dir: dir, key: bytes.Repeat([]byte{9}, seal.KeySize), log: log, logFile: f.Name()})
 }
+
+// TestClearCardWithUnknownPUK: a card whose Admin PIN was chosen at an
+// issue before the server stored PUKs (puk_state unknown) is cleared only
+// with that Admin PIN, and goes back to the card type's default, the state
+// of a card Lanyard has not issued; its next issue gives it its own.
+func TestClearCardWithUnknownPUK(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeLegacyPUK(t, e, res.Card.ID)
+	setPUKBefore(t, e.card, "11223344")
+	err = e.st.Update(ctx, func(tx lanyard.Tx) error {
+		c, err := tx.CardByID(res.Card.ID)
+		if err != nil {
+			return err
+		}
+		c.PUKState = lanyard.PUKUnknown
+		return tx.UpdateCard(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	wantCode(t, err, lanyard.EInvalid)
+	v, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target(), AdminPIN: "11223344"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.State != lanyard.CardClean || v.PUKState != lanyard.PUKDefault {
+		t.Fatalf("after clearing: %s, PUK %q", v.State, v.PUKState)
+	}
+	checkPUK(t, e.card, piv.DefaultPUK)
+	res, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")
+}
