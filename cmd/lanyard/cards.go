@@ -90,6 +90,11 @@ func cardShow(ctx context.Context, args []string) error {
 
 func printCard(v *service.CardView) {
 	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, v.State, v.Owner)
+	if v.PUKState != "" {
+		// Which Admin PIN (PUK) the card holds: its own (random) or a
+		// shared one still to be replaced (issue 13).
+		fmt.Printf("  Admin PIN (PUK): %s\n", v.PUKState)
+	}
 	for _, cc := range v.Certificates {
 		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, cc.Status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
@@ -100,7 +105,7 @@ type pinFlags struct{ user, admin string }
 
 func (p *pinFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.user, "user-pin", "", "new user PIN (default: the card type's; not allowed when the policy sets a random PIN)")
-	fs.StringVar(&p.admin, "admin-pin", "", "new Admin PIN (PUK) for a card not yet registered (default: the card type's)")
+	fs.StringVar(&p.admin, "admin-pin", "", "the card's current Admin PIN (PUK), when it is not the card type's default (a card used before); the card gets its own random one")
 }
 
 func cardIssue(ctx context.Context, args []string) error {
@@ -245,7 +250,7 @@ func cardContinue(ctx context.Context, args []string) error {
 
 func cardClear(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card clear")
-	adminPIN := cmd.String("admin-pin", "", "the Admin PIN chosen at issue, if one was")
+	adminPIN := cmd.String("admin-pin", "", "the Admin PIN chosen at an issue before cards got their own (PUK state unknown); other cards need none")
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err

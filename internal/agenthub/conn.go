@@ -226,9 +226,13 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 			}
 		}
 	}
+	var arrived []Reader // cards whose serial is newly known in a reader
 	for _, ar := range rs {
 		r := Reader{Name: ar.Name, Present: ar.Present, ATR: ar.ATR, Serial: ar.Serial}
 		was, seen := c.readers[r.Name]
+		if r.Present && r.Serial != "" && (!was.Present || was.Serial != r.Serial) {
+			arrived = append(arrived, r)
+		}
 		switch {
 		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
 			events = append(events, Event{Kind: EventInserted, Reader: r.Name})
@@ -260,6 +264,9 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 				s.end(ErrCardRemoved)
 			}
 		}
+	}
+	for _, r := range arrived {
+		c.hub.cardSeen(c.id, r)
 	}
 	if len(events) == 0 || !c.hub.subscribed() {
 		c.mu.Unlock()

@@ -54,6 +54,10 @@ type Hub struct {
 	recheckOnce sync.Once
 	stopRecheck context.CancelFunc
 
+	seenOnce sync.Once
+	seen     chan seenCard // cards that arrived, for the service (cardseen.go)
+	stopSeen context.CancelFunc
+
 	mu      sync.Mutex
 	conns   map[int64]*agentConn
 	subs    map[int]func(Event)
@@ -318,6 +322,10 @@ func (h *Hub) Close() {
 	h.recheckOnce.Do(func() {}) // no loop starts after Close
 	if h.stopRecheck != nil {
 		h.stopRecheck()
+	}
+	h.seenOnce.Do(func() {})
+	if h.stopSeen != nil {
+		h.stopSeen()
 	}
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))

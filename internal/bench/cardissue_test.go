@@ -35,7 +35,7 @@ import (
 // Card issue (issue #4): the whole Issue card operation of
 // internal/service/cardissue.go on a factory-fresh emulated PIV card under
 // the default policy (smartcard-logon required) with one optional template
-// (secure-email) chosen, User PIN and Admin PIN entered: select, serial,
+// (secure-email) chosen, User PIN entered: select, serial,
 // card and operation recorded, takeover to the card's diversified AES-192
 // management key, two P-256 keys generated on the card, two certificates
 // signed and recorded, written and checked with GET METADATA, PUK and PIN
@@ -47,7 +47,7 @@ const issueReader = "Bench reader"
 // issueInput is the Issue card dialog's answer the benchmarks send.
 func issueInput(ws int64, reader string) service.IssueCardInput {
 	return service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: ws, Reader: reader},
-		Templates: []string{"secure-email"}, UserPIN: "24681357", AdminPIN: "11223344"}
+		Templates: []string{"secure-email"}, UserPIN: "24681357"}
 }
 
 // BenchmarkCardIssue is one card issue, one card at a time:

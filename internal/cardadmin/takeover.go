@@ -28,10 +28,14 @@ type Master struct {
 	Secret  []byte
 }
 
-// CardID returns the identifier a card's diversified key is bound to: its
-// CHUID GUID (SP 800-73-4 part 1, 3.1.2: unique per card), or, for cards
-// without one, its vendor serial number.
-func CardID(ctx context.Context, c *piv.Card) ([]byte, error) {
+// LegacyCardID returns the identifier the diversified keys of cards taken
+// over before issue 13 are bound to: the CHUID GUID, else the vendor
+// serial number. A CHUID is readable by anyone and copied as easily, so
+// new keys are bound to the store's identifier instead
+// (issuance.Identity.KeyIdent); the server uses this one only for cards
+// whose record names it, and only after the card presented the GUID and
+// serial recorded for it.
+func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
 	ch, err := c.CHUID(ctx)
 	if err == nil && len(ch.GUID) == 16 && !allZero(ch.GUID) {
 		return append([]byte("guid:"), ch.GUID...), nil
@@ -56,21 +60,15 @@ func Diversified(m Master, kind lanyard.AdminKeyKind, cardID []byte) (Key, error
 
 // Takeover moves a card from the management key it has (from: the factory
 // default or the card type's default) to its diversified key of kind under
-// m, and proves the new key by authenticating with it. The caller records
+// m for identifier id, and proves the new key by authenticating with it.
+// The caller checked that the card is the one id belongs to, and records
 // m.Version with the card so that the key can be derived again after
 // master secrets rotate. It returns an authenticated administration
 // session under the new key.
 //
 // If the card already has its diversified key (a takeover that was
 // interrupted after SET MANAGEMENT KEY), that key is accepted as it is.
-func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyKind, m Master) (*piv.Admin, error) {
-	if _, err := c.Select(ctx); err != nil {
-		return nil, err
-	}
-	id, err := CardID(ctx, c)
-	if err != nil {
-		return nil, err
-	}
+func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyKind, m Master, id []byte) (*piv.Admin, error) {
 	to, err := Diversified(m, kind, id)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,9 @@ func mustCard(t *testing.T) (*emu.Card, *piv.Card) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Select(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return e, c
 }
 
@@ -34,31 +37,31 @@ func TestTakeover(t *testing.T) {
 	ctx := context.Background()
 	m := Master{Version: 1, Secret: bytes.Repeat([]byte{0x42}, 32)}
 	_, c := mustCard(t)
-	admin, err := Takeover(ctx, c, factory, lanyard.AdminKeyAES192, m)
+	id, err := LegacyCardID(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := Takeover(ctx, c, factory, lanyard.AdminKeyAES192, m, id)
 	if err != nil || admin == nil {
 		t.Fatalf("Takeover: %v", err)
 	}
 	if _, err := c.Authenticate(ctx, factory.Kind, factory.Value); !errors.Is(err, piv.ErrManagementKey) {
 		t.Fatalf("factory key after takeover: %v, want ErrManagementKey", err)
 	}
-	id, err := CardID(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, _ := Diversified(m, lanyard.AdminKeyAES192, id)
 	if _, err := c.Authenticate(ctx, key.Kind, key.Value); err != nil {
 		t.Fatalf("diversified key: %v", err)
 	}
 	// Resuming a takeover whose SET MANAGEMENT KEY already went through.
-	if _, err := Takeover(ctx, c, factory, lanyard.AdminKeyAES192, m); err != nil {
+	if _, err := Takeover(ctx, c, factory, lanyard.AdminKeyAES192, m, id); err != nil {
 		t.Fatalf("repeated takeover: %v", err)
 	}
 	// Another card, another key.
 	_, c2 := mustCard(t)
-	if _, err := Takeover(ctx, c2, factory, lanyard.AdminKeyAES192, m); err != nil {
+	id2, _ := LegacyCardID(ctx, c2)
+	if _, err := Takeover(ctx, c2, factory, lanyard.AdminKeyAES192, m, id2); err != nil {
 		t.Fatal(err)
 	}
-	id2, _ := CardID(ctx, c2)
 	key2, _ := Diversified(m, lanyard.AdminKeyAES192, id2)
 	if bytes.Equal(id, id2) || bytes.Equal(key.Value, key2.Value) {
 		t.Fatal("two cards share an identifier or a key")
@@ -69,7 +72,7 @@ func TestTakeover(t *testing.T) {
 	// A card whose key is neither expected one is refused clearly.
 	_, c3 := mustCard(t)
 	wrong := Key{Kind: lanyard.AdminKey3DES, Value: bytes.Repeat([]byte{9}, 24)}
-	if _, err := Takeover(ctx, c3, wrong, lanyard.AdminKeyAES192, m); err == nil {
+	if _, err := Takeover(ctx, c3, wrong, lanyard.AdminKeyAES192, m, id); err == nil {
 		t.Fatal("takeover with a wrong current key succeeded")
 	}
 	// Rotation: the same card under master version 2 gets a new key.

@@ -79,8 +79,9 @@ func (b *browser) setSecretQuestions() {
 // TestBrowserIssueCard is the guide's "Issue a card", not initialized:
 // the user sees the connected card, opens Issue card, gets the required
 // template fixed and picks one optional template, enters the User PIN
-// twice and the Admin PIN (the card is not registered; the default policy
-// lets users add cards), issues, closes, answers the secret questions,
+// twice and leaves the card's current Admin PIN empty (the card is not
+// registered, so the default policy shows the field; the card has the
+// default PUK, and leaves the issue with its own), issues, closes, answers the secret questions,
 // and finds the card under Your cards. OpenSC then reads exactly the
 // issued certificates from the card, signs with the PIN the user chose,
 // and openssl chains each certificate to the built-in CA.
@@ -135,7 +136,10 @@ func TestBrowserIssueCard(t *testing.T) {
 		t.Errorf("the dialog opens with focus on %q, want the first selectable template", f)
 	}
 
-	const userPIN, adminPIN = "24681357", "87654321"
+	if got := b.Text("#issue-form"); !strings.Contains(got, "Current Admin PIN") || !strings.Contains(got, "its own random Admin PIN") {
+		t.Errorf("dialog text %q does not explain the Admin PIN field", got)
+	}
+	const userPIN = "24681357"
 	// The page checks the confirmation before anything reaches the card.
 	b.Run("PINs that differ",
 		chromedp.SendKeys(chromedp.CSS("#user-pin"), userPIN),
@@ -150,8 +154,7 @@ func TestBrowserIssueCard(t *testing.T) {
 	uitest.Eval[bool](b.Browser, `(() => { document.querySelector('#user-pin2').value = ''; return true })()`)
 	b.Run("fill the dialog",
 		chromedp.Click(chromedp.CSS(`input[data-template="secure-email"]`)),
-		chromedp.SendKeys(chromedp.CSS("#user-pin2"), userPIN),
-		chromedp.SendKeys(chromedp.CSS("#admin-pin"), adminPIN))
+		chromedp.SendKeys(chromedp.CSS("#user-pin2"), userPIN))
 	b.Shot("04-issue-dialog-filled")
 	b.Run("Issue", chromedp.Click(chromedp.CSS(`#issue-form button[type=submit]`)))
 	b.WaitFor("Card issued", `document.querySelector('#issue-result-title')?.textContent === 'Card issued'`)

@@ -16,16 +16,13 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
-const (
-	robustPIN = "13572468"
-	robustPUK = "86427531"
-)
+const robustPIN = "13572468"
 
 // startIssue posts an issue of the card in the vpcd reader with the
 // optional secure-email template, in the background.
 func (s *stack) startIssue(c *client.Client) <-chan error {
 	errc := make(chan error, 1)
-	in := service.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN, AdminPIN: robustPUK}
+	in := service.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN}
 	go func() {
 		var res service.IssueCardResult
 		_, err := c.Post(context.Background(), "/api/v1/issue", in, &res)
@@ -82,7 +79,7 @@ func (s *stack) checkKnown(tk *token, cardID int64, wantSlots ...string) {
 func (s *stack) continueIssue(c *client.Client, cardID int64) *service.IssueCardResult {
 	s.t.Helper()
 	var res service.IssueCardResult
-	in := service.ContinueInput{CardTarget: s.target(), UserPIN: robustPIN, AdminPIN: robustPUK}
+	in := service.ContinueInput{CardTarget: s.target(), UserPIN: robustPIN}
 	if _, err := c.Post(context.Background(), "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/continue", in, &res); err != nil {
 		s.t.Fatalf("Continue card issue: %v", err)
 	}
@@ -172,7 +169,6 @@ func TestIssueCardPulledThenContinued(t *testing.T) {
 	b.Shot("continue-dialog")
 	b.Run("enter the PINs and continue",
 		chromedp.SendKeys(chromedp.CSS("#continue-user-pin"), robustPIN),
-		chromedp.SendKeys(chromedp.CSS("#continue-admin-pin"), robustPUK),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
 	b.WaitFor("the card issued", `document.querySelector('dialog[open]') && document.querySelector('dialog[open]').textContent.includes('The card is issued.')`)
 	b.Shot("continue-done")

@@ -146,6 +146,10 @@ func TestTPMVirtualCards(t *testing.T) {
 		t.Fatalf("the platform credential's slot 9a: %v", pcert)
 	}
 	pt.sign("9a", "24680246", pcert)
+	// Each has its own PUK (issue 13): a standard tool cannot reset the
+	// PIN with the factory one.
+	refusesFactoryPUK(t, tpmCard.Reader)
+	refusesFactoryPUK(t, platform.Reader)
 
 	// A wrong PIN: refused, and the TPM counts it.
 	tpm := s.agent.tpm.(*agenttpm.TPM)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -18,15 +19,58 @@ import (
 // SERIAL), else the CHUID's GUID in hex (SP 800-73-4 part 1, 3.1.2). The
 // workstation agent reports the same value in its inventory.
 func Serial(ctx context.Context, c *piv.Card) (string, error) {
-	n, err := c.Serial(ctx)
-	if err == nil {
-		return strconv.FormatUint(uint64(n), 10), nil
-	}
+	id, err := Identify(ctx, c)
+	return id.Serial, err
+}
+
+// Identity is what a PIV card says it is, read once. Serial names the
+// card in the store (with its card type) and, through KeyIdent, is what
+// its diversified management key is bound to: one identifier for both, so
+// a card presenting another card's CHUID is a different card and never
+// obtains that card's key. GUID is the CHUID GUID in hex ("" without one,
+// or all zero), recorded so that no second card presents it.
+type Identity struct {
+	Serial string
+	GUID   string
+}
+
+// Identify reads the card's vendor serial number and CHUID.
+func Identify(ctx context.Context, c *piv.Card) (Identity, error) {
+	var id Identity
 	ch, cerr := c.CHUID(ctx)
-	if cerr == nil && len(ch.GUID) > 0 {
-		return hex.EncodeToString(ch.GUID), nil
+	if cerr == nil && len(ch.GUID) > 0 && !allZero(ch.GUID) {
+		id.GUID = hex.EncodeToString(ch.GUID)
 	}
-	return "", lanyard.Errorf(lanyard.EInvalid, "the card has neither a serial number nor a CHUID (%v; %v)", err, cerr)
+	n, err := c.Serial(ctx)
+	var answered *apdu.StatusError
+	switch {
+	case err != nil && !errors.As(err, &answered):
+		// No answer at all: the card or its session went away.
+		return Identity{}, CardError(err, "identifying the card")
+	case err == nil:
+		id.Serial = strconv.FormatUint(uint64(n), 10)
+	case id.GUID != "":
+		id.Serial = id.GUID
+	case cerr == nil && len(ch.GUID) > 0:
+		id.Serial = hex.EncodeToString(ch.GUID) // all zero: named, never bound
+	default:
+		return Identity{}, lanyard.Errorf(lanyard.EInvalid, "the card has neither a serial number nor a CHUID (%v; %v)", err, cerr)
+	}
+	return id, nil
+}
+
+// KeyIdent is the identifier the card's diversified management key is
+// derived from (internal/adminkey): its store serial. Card types are told
+// apart by the store, which holds each identifier for one card only.
+func (id Identity) KeyIdent() []byte { return []byte("card:" + id.Serial) }
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Keys are the card's secrets as they are before a step: its management

@@ -13,9 +13,9 @@
 //     users adding unregistered cards: Offer;
 //   - required and optional templates, "Select optional certificates
 //     when card is issued": Offer and Plan (via policy.Templates);
-//   - Initialize card and its caution; the Admin PIN field only for cards
-//     not yet registered when users may add cards; PINs falling back to
-//     the card type: Offer and Plan;
+//   - Initialize card and its caution; the (current) Admin PIN field only
+//     for cards not yet registered when users may add cards; PINs falling
+//     back to the card type: Offer and Plan;
 //   - Set random user PIN (length, character groups, shown once): Plan;
 //   - tracked third-party certificates: Offer and Plan;
 //   - templates for card-held keys only, extended key usages no user

@@ -145,8 +145,13 @@ func Offer(in Input) (*Options, error) {
 		o.Caution = InitializeCaution
 	}
 	// The guide: the Admin PIN field appears when the card was not added to
-	// Lanyard and users may add cards (operators always register it).
-	o.ShowAdminPIN = in.Card == nil && (in.Staff || s.Workflow.AllowUserAddCards)
+	// Lanyard and users may add cards (operators always register it). It
+	// asks for the card's current Admin PIN (PUK), needed only when that is
+	// not the card type's default; the card leaves the issue with its own
+	// random PUK in any case. A registered card whose PUK was chosen at an
+	// earlier issue and never stored asks for it too.
+	o.ShowAdminPIN = in.Card == nil && (in.Staff || s.Workflow.AllowUserAddCards) ||
+		in.Card != nil && in.Card.PUKState == lanyard.PUKUnknown
 	o.ShowUserPIN = !o.Initialize && !o.RandomPIN
 	o.PINMin, o.PINMax = pinRange(s, ct)
 	if ct.Kind == lanyard.KindPlatformCredential {

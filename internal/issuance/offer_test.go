@@ -102,6 +102,17 @@ func TestOfferDialog(t *testing.T) {
 			t.Fatalf("registered card offers the Admin PIN: %+v", o)
 		}
 	})
+	t.Run("registered card whose PUK was chosen at an earlier issue: its current Admin PIN", func(t *testing.T) {
+		in := baseInput()
+		in.Card = &lanyard.Card{Serial: "1", State: lanyard.CardClean, PUKState: lanyard.PUKUnknown}
+		o, err := Offer(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.ShowAdminPIN {
+			t.Fatalf("a card whose PUK Lanyard does not know offers no Admin PIN: %+v", o)
+		}
+	})
 	t.Run("operators register cards without the user permission", func(t *testing.T) {
 		in := baseInput()
 		in.Settings.Workflow.AllowUserAddCards, in.Settings.Workflow.IssueCard, in.Staff = false, false, true

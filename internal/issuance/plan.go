@@ -13,7 +13,11 @@ import (
 type Choice struct {
 	Optional []string // optional templates picked
 	UserPIN  string   // new user PIN; empty: the card type's default (or a random PIN, by policy)
-	AdminPIN string   // new admin PIN (the PIV PUK); empty: the card type's default
+	// AdminPIN is the card's current Admin PIN (the PIV PUK) when it is not
+	// the card type's default (a card Lanyard does not know yet); empty:
+	// the card type's default. The card's final PUK is always its own
+	// random one, sealed on the server.
+	AdminPIN string
 	Tracked  []string // slots of found certificates to register as tracked
 	Name     string   // the card's name, optional
 }
@@ -55,9 +59,14 @@ type Plan struct {
 	Name    string               `json:"name,omitempty"`
 
 	UserPIN  string `json:"-"` // "" = the card type's default user PIN
-	AdminPIN string `json:"-"` // "" = the card type's default PUK
-	// CustomAdminPIN records that the user chose the Admin PIN (which is
-	// not stored): clearing the card later needs it again.
+	AdminPIN string `json:"-"` // the card's current PUK as entered; "" = the card type's default
+	// EnteredAdminPIN records that the card's current Admin PIN was
+	// entered (it is not stored): a Continue before the card has its own
+	// PUK asks for it again.
+	EnteredAdminPIN bool `json:"entered_admin_pin,omitempty"`
+	// CustomAdminPIN is only in records of issues made before cards got
+	// their own random PUK: the user chose the card's final Admin PIN,
+	// which the server never stored.
 	CustomAdminPIN bool `json:"custom_admin_pin,omitempty"`
 	// PINSetup: the card's user sets the PIN after the issue.
 	PINSetup bool `json:"pin_setup,omitempty"`
@@ -108,7 +117,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "the PIN of a %s is set up after the issue (Set up PIN); leave the PINs empty", in.CardType.Name)
 		}
 		// A random PIN nobody is shown: the credential cannot be used
-		// until its user sets the PIN with the card type's PUK.
+		// until its user sets the PIN (with the credential's own PUK).
 		if p.UserPIN, err = policy.RandomPIN(lanyard.RandomPINSettings{Length: o.PINMax, Groups: []lanyard.PINCharGroup{lanyard.PINDigits}, MailTo: lanyard.PINMailNobody}, rand); err != nil {
 			return nil, err
 		}
@@ -136,12 +145,12 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 	}
 	if ch.AdminPIN != "" {
 		if !o.ShowAdminPIN {
-			return nil, lanyard.Errorf(lanyard.EInvalid, "the Admin PIN of this card is managed by Lanyard and cannot be set here")
+			return nil, lanyard.Errorf(lanyard.EInvalid, "the Admin PIN of this card is managed by Lanyard; leave the Admin PIN empty")
 		}
 		if err := checkSecret("Admin PIN", ch.AdminPIN, minPUK, maxPUK); err != nil {
 			return nil, err
 		}
-		p.AdminPIN, p.CustomAdminPIN = ch.AdminPIN, true
+		p.AdminPIN, p.EnteredAdminPIN = ch.AdminPIN, true
 	}
 	if len(ch.Tracked) > 0 {
 		if !o.TrackedSelectable {

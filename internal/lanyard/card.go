@@ -42,13 +42,48 @@ type Card struct {
 	OwnerID         int64     `json:"owner_id,omitempty"`
 	Name            string    `json:"name,omitempty"`
 	State           CardState `json:"state"`
-	CardID          string    `json:"-"` // hex identifier the admin key is bound to (CHUID GUID or serial)
+	CardID          string    `json:"-"` // hex identifier the admin key is bound to (CardIdent; older cards: CHUID GUID or serial)
 	AdminKeyVersion int       `json:"-"`
-	ATR             []byte    `json:"atr,omitempty"`
-	WorkstationID   int64     `json:"workstation_id,omitempty"` // where it was last seen
-	IssuedAt        time.Time `json:"issued_at,omitzero"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	// GUID is the card's CHUID GUID in hex as it was when the card was
+	// registered (or initialized): no other card may present it, and the
+	// card must still present it before the server uses its derived
+	// management key (a copied CHUID is refused). "" when it has none.
+	GUID string `json:"-"`
+	// SealedPUK is the card's own random PUK (PUKState random), sealed
+	// with the service's sealer; it is never shown or logged.
+	SealedPUK     []byte    `json:"-"`
+	PUKState      PUKState  `json:"puk_state,omitempty"`
+	ATR           []byte    `json:"atr,omitempty"`
+	WorkstationID int64     `json:"workstation_id,omitempty"` // where it was last seen
+	IssuedAt      time.Time `json:"issued_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// PUKState says which PUK (the PIV Admin PIN) a card holds. Only a card
+// with its own random PUK, sealed on the server, is safe to hand out: a
+// shared default PUK lets anyone holding the card reset its PIN.
+type PUKState string
+
+const (
+	// PUKFactory: never issued by Lanyard; the card has what it came with.
+	PUKFactory PUKState = ""
+	// PUKRandom: the card's own random PUK, sealed on the server.
+	PUKRandom PUKState = "random"
+	// PUKDefault: the card type's (or the factory's) shared default PUK.
+	PUKDefault PUKState = "default"
+	// PUKUnknown: a PUK chosen at an issue before Lanyard stored PUKs;
+	// the server does not know it.
+	PUKUnknown PUKState = "unknown"
+)
+
+// Valid reports whether s is a known state.
+func (s PUKState) Valid() bool {
+	switch s {
+	case PUKFactory, PUKRandom, PUKDefault, PUKUnknown:
+		return true
+	}
+	return false
 }
 
 // CardFilter selects cards for ListCards. Zero fields match everything.

@@ -114,7 +114,7 @@ type InitializationSettings struct {
 	PINMinLength int              `json:"pin_min_length"` // 0 = card type's value
 	PINMaxLength int              `json:"pin_max_length"` // 0 = card type's value
 	AdminKey     AdminKeyHandling `json:"admin_key"`
-	RandomPUK    bool             `json:"random_puk"` // set a random PUK, kept sealed on the server
+	RandomPUK    bool             `json:"random_puk"` // always in force: every issued card gets its own random PUK, sealed on the server
 }
 
 // RandomPINSettings configures "Set random user PIN".

@@ -124,6 +124,9 @@ type Tx interface {
 	UpdateCard(c *Card) error // every field but ID, Serial, CardType and CreatedAt
 	CardByID(id int64) (*Card, error)
 	CardBySerial(cardType, serial string) (*Card, error)
+	// CardsByIdentity returns the cards bound to the management key
+	// identifier ident or presenting CHUID GUID guid ("" matches none).
+	CardsByIdentity(ident, guid string) ([]*Card, error)
 	ListCards(f CardFilter) ([]*Card, error)
 	CountCards(ownerID int64) (int, error) // cards of ownerID that are not revoked
 	// LockCard holds card id until the transaction ends, as LockUser

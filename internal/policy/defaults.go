@@ -13,7 +13,8 @@ func Defaults() lanyard.PolicySettings {
 		Workflow: lanyard.WorkflowSettings{
 			// Self-Service is the point of the product: users register the
 			// blank cards they are handed while issuing them (guide: the
-			// Admin PIN field appears for cards not yet in Lanyard).
+			// Admin PIN field, the card's current one, appears for cards
+			// not yet in Lanyard).
 			AllowUserAddCards: true,
 			// Certificates already on a card belong to some other system;
 			// registering them in Lanyard's inventory is a decision the
@@ -43,9 +44,10 @@ func Defaults() lanyard.PolicySettings {
 				// The card type decides between its default key and a key
 				// diversified per card (ARCHITECTURE.md principle 1).
 				AdminKey: lanyard.AdminKeyFromCardType,
-				// The card type's PUK stays in force until the administrator
-				// opts in to server-kept random PUKs.
-				RandomPUK: false,
+				// Every issued card gets its own random PUK, kept sealed on
+				// the server (ARCHITECTURE.md principle 12); this cannot be
+				// turned off.
+				RandomPUK: true,
 			},
 			// Users choose their own PIN unless the administrator wants
 			// generated ones.

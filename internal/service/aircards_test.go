@@ -67,6 +67,8 @@ func TestAirCard(t *testing.T) {
 	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
 		t.Fatalf("an AirCard holds a %T key, want RSA", cert.PublicKey)
 	}
+	// Its own random PUK, sealed on the server (issue 13, item 5).
+	e.checkOwnPUK(t, e.access.Card(3, cc.Reader), res.Card.ID)
 	id := res.Card.ID
 
 	// Bound to workstation 1.

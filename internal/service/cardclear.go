@@ -67,25 +67,13 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
 	}
 	var certs []*lanyard.Certificate
-	var last *issueData // the newest issue's record: was a custom Admin PIN set?
 	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		if certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID}); err != nil {
-			return err
-		}
-		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 50})
-		for _, op := range ops {
-			var d issueData
-			if op.Kind == lanyard.OpIssue && json.Unmarshal(op.Data, &d) == nil {
-				last = &d
-				break
-			}
-		}
+		certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID})
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	customPUK := last != nil && last.Plan.CustomAdminPIN && last.PUKSet
-	if customPUK && in.AdminPIN == "" {
+	if card.PUKState == lanyard.PUKUnknown && in.AdminPIN == "" {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "enter the Admin PIN chosen when the card was issued: clearing the card resets its PIN with it")
 	}
 	ct, err := s.GetCardType(ctx, card.CardType)
@@ -96,7 +84,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	if err != nil {
 		return nil, err
 	}
-	admin, err := s.authenticateCard(ctx, cc.pc, ct, secrets, card)
+	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
 	if err != nil {
 		return nil, err
 	}
@@ -118,26 +106,38 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		}
 	}
 
-	// Back to the card type's PINs, so that the next issue starts from
-	// values the server knows: the PUK resets the PIN (RESET RETRY
-	// COUNTER), whatever the user set or was given.
-	puk, defPUK, defPIN := secrets.PUK, secrets.PUK, secrets.UserPIN
+	// Back to the card type's user PIN, so that the next issue starts
+	// from a value the server knows: the PUK resets the PIN (RESET RETRY
+	// COUNTER), whatever the user set or was given. A card with its own
+	// PUK keeps it (the next issue replaces it); one whose PUK the server
+	// never stored goes back to the card type's default, the state of a
+	// card Lanyard has not issued.
+	defPUK, defPIN := secrets.PUK, secrets.UserPIN
 	if defPUK == "" {
-		defPUK, puk = piv.DefaultPUK, piv.DefaultPUK
+		defPUK = piv.DefaultPUK
 	}
 	if defPIN == "" {
 		defPIN = piv.DefaultPIN
 	}
-	if in.AdminPIN != "" {
+	puk, err := s.cardPUK(card)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case puk != "":
+	case in.AdminPIN != "":
 		puk = in.AdminPIN
+	default:
+		puk = defPUK
 	}
 	if err := cc.pc.UnblockPIN(ctx, puk, defPIN); err != nil {
 		return nil, issuance.CardError(err, "resetting the card's PIN with its Admin PIN")
 	}
-	if puk != defPUK {
+	if card.PUKState != lanyard.PUKRandom && puk != defPUK {
 		if err := cc.pc.ChangePUK(ctx, puk, defPUK); err != nil {
 			return nil, issuance.CardError(err, "resetting the card's Admin PIN")
 		}
+		card.PUKState = lanyard.PUKDefault
 	}
 
 	now := s.clock()
@@ -202,18 +202,21 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 }
 
 // ClearInput names the connected card to revoke and clear; AdminPIN is
-// the Admin PIN (PUK) chosen at issue, when one was.
+// the Admin PIN (PUK) chosen at an issue before Lanyard gave cards their
+// own PUK (PUK state unknown); other cards need none.
 type ClearInput struct {
 	CardTarget
 	AdminPIN string `json:"admin_pin,omitempty"`
 }
 
 // authenticateCard opens a management session with the key the server
-// recorded for the card: its diversified key, or the card type's default
-// (else the factory key) for a card never taken over.
-func (s *Service) authenticateCard(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets, card *lanyard.Card) (*piv.Admin, error) {
+// recorded for the card: its diversified key (only once the card proved
+// to be the one recorded), or the card type's default (else the factory
+// key) for a card never taken over.
+func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets, card *lanyard.Card) (*piv.Admin, error) {
+	pc := cc.pc
 	if card.AdminKeyVersion > 0 {
-		ident, err := cardIdent(ctx, pc)
+		ident, err := keyIdent(ctx, pc, card, cc.id)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -20,7 +19,9 @@ import (
 // ContinueInput continues an interrupted or pending card issue on the card
 // in a reader. The PINs are asked again: they were never stored. Empty
 // PINs fall back as in the Issue card dialog; a random PIN is drawn anew
-// if it had not reached the card.
+// if it had not reached the card. AdminPIN is the card's current Admin PIN,
+// asked again only when it was entered at issue and the card does not
+// have its own PUK yet.
 type ContinueInput struct {
 	CardTarget
 	UserPIN  string `json:"user_pin,omitempty"`
@@ -94,15 +95,12 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	}
 	// The plan is the one recorded; only the PINs are chosen again.
 	plan := j.data.Plan
-	// The Admin PIN is asked again only if the user chose one at issue and
-	// it has not reached the card yet; a card whose Admin PIN Lanyard
-	// manages never takes one here.
-	o.ShowAdminPIN = plan.CustomAdminPIN && !j.data.PUKSet
-	if plan.CustomAdminPIN && j.data.PUKSet {
-		// On the card already: nothing to set (the dialog offers the
-		// field "if you set one"), but it can finish a User PIN change
-		// interrupted with its reply lost.
-		j.knownPUK, in.AdminPIN = in.AdminPIN, ""
+	// The card's current Admin PIN is asked again only if it was entered
+	// at issue and the card does not have its own PUK yet; afterwards the
+	// server knows the card's PUK.
+	o.ShowAdminPIN = (plan.EnteredAdminPIN || card.PUKState == lanyard.PUKUnknown) && !j.data.PUKSet
+	if !o.ShowAdminPIN {
+		in.AdminPIN = ""
 	}
 	o.ShowUserPIN = !plan.Initialize && !plan.RandomPIN
 	o.RandomPIN, o.Initialize = plan.RandomPIN, plan.Initialize
@@ -112,8 +110,8 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		return nil, err
 	}
 	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
-	j.pc, j.plan, j.card, j.op, j.resumeAt = pc, &plan, card, op, resumePoint(&j.data)
-	if j.ident, err = cardIdent(ctx, pc); err != nil {
+	j.pc, j.plan, j.card, j.op, j.resumeAt, j.id = pc, &plan, card, op, resumePoint(&j.data), cc.id
+	if err := checkIdentity(card, cc.id); err != nil {
 		return nil, err
 	}
 	resumed := *op
@@ -170,25 +168,12 @@ func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (in
 	return n, nil
 }
 
-// cardIdent is the identifier the card's diversified key is bound to.
-func cardIdent(ctx context.Context, pc *piv.Card) ([]byte, error) {
-	id, err := cardadmin.CardID(ctx, pc)
-	if err != nil {
-		return nil, issuance.CardError(err, "identifying the card")
-	}
-	return id, nil
-}
-
 func diversified(m cardadmin.Master, kind lanyard.AdminKeyKind, ident []byte) (cardadmin.Key, error) {
 	k, err := cardadmin.Diversified(m, kind, ident)
 	if err != nil {
 		return cardadmin.Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
 	}
 	return k, nil
-}
-
-func takeover(ctx context.Context, pc *piv.Card, from cardadmin.Key, kind lanyard.AdminKeyKind, m cardadmin.Master) (*piv.Admin, error) {
-	return cardadmin.Takeover(ctx, pc, from, kind, m)
 }
 
 // publicKeysEqual compares public keys by their SubjectPublicKeyInfo.

@@ -36,9 +36,11 @@ type IssueCardInput struct {
 	CardTarget
 	Templates []string `json:"templates,omitempty"` // optional templates chosen
 	UserPIN   string   `json:"user_pin,omitempty"`
-	AdminPIN  string   `json:"admin_pin,omitempty"`
-	Tracked   []string `json:"tracked,omitempty"` // slots of found certificates to track
-	Name      string   `json:"name,omitempty"`
+	// AdminPIN is the card's current Admin PIN (PUK) when it is not the
+	// card type's default; the card gets its own random PUK.
+	AdminPIN string   `json:"admin_pin,omitempty"`
+	Tracked  []string `json:"tracked,omitempty"` // slots of found certificates to track
+	Name     string   `json:"name,omitempty"`
 }
 
 // IssueCardResult reports an issue. RandomPIN is set once, in this
@@ -66,14 +68,11 @@ type issueJob struct {
 	tpls    map[string]*lanyard.Template
 	found   []issuance.Found
 	pc      *piv.Card
-	ident   []byte
+	id      issuance.Identity
 	// resumeAt is, for a Continue, the PIN step the interrupted run had
 	// reached ("puk" or "pin"; "" before them): its change may have
-	// reached the card with the reply lost. knownPUK is the Admin PIN
-	// entered again at Continue when the one chosen at issue is on the
-	// card already.
+	// reached the card with the reply lost.
 	resumeAt string
-	knownPUK string
 }
 
 // resumePoint is the PIN step an interrupted issue recorded as d had
@@ -108,9 +107,14 @@ type issueData struct {
 	// the card's management key to; TakeoverDone once the card has it.
 	TakeoverVersion int  `json:"takeover_version,omitempty"`
 	TakeoverDone    bool `json:"takeover_done,omitempty"`
-	PUKSet          bool `json:"puk_set,omitempty"`
-	PINSet          bool `json:"pin_set,omitempty"`
-	Tracked         bool `json:"tracked,omitempty"`
+	// NewPUK is the card's own random PUK, sealed (CardPUKAAD), drawn and
+	// recorded before it is sent to the card: a run resumed after the
+	// change reached the card, its reply lost, still knows it. It moves to
+	// the card record once the card has it (PUKSet).
+	NewPUK  []byte `json:"new_puk,omitempty"`
+	PUKSet  bool   `json:"puk_set,omitempty"`
+	PINSet  bool   `json:"pin_set,omitempty"`
+	Tracked bool   `json:"tracked,omitempty"`
 }
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -211,22 +215,22 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 
 // connect selects the PIV application and identifies the card; the
 // serial must be the one the agent reported.
-func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, string, error) {
+func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, issuance.Identity, error) {
 	pc, err := piv.New(sess, piv.Config{Rand: s.rand, MinPINLength: 4})
 	if err != nil {
-		return nil, "", err
+		return nil, issuance.Identity{}, err
 	}
 	if _, err := pc.Select(ctx); err != nil {
-		return nil, "", issuance.CardError(err, "the card has no PIV application")
+		return nil, issuance.Identity{}, issuance.CardError(err, "the card has no PIV application")
 	}
-	serial, err := issuance.Serial(ctx, pc)
+	id, err := issuance.Identify(ctx, pc)
 	if err != nil {
-		return nil, "", err
+		return nil, issuance.Identity{}, err
 	}
-	if r.Serial != "" && serial != r.Serial {
-		return nil, "", lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, serial, r.Serial)
+	if r.Serial != "" && id.Serial != r.Serial {
+		return nil, issuance.Identity{}, lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, id.Serial, r.Serial)
 	}
-	return pc, serial, nil
+	return pc, id, nil
 }
 
 // cardConn is an open, identified card: an exclusive session with the PIV
@@ -235,6 +239,7 @@ type cardConn struct {
 	sess   CardSession
 	pc     *piv.Card
 	serial string
+	id     issuance.Identity
 	r      *ReaderState
 	ws     *WorkstationState
 }
@@ -252,12 +257,12 @@ func (s *Service) openPIV(ctx context.Context, p *Principal, t CardTarget) (*car
 		return nil, err
 	}
 	sess := &slotSession{CardSession: raw, release: release}
-	pc, serial, err := s.connect(ctx, sess, r)
+	pc, id, err := s.connect(ctx, sess, r)
 	if err != nil {
 		sess.Close()
 		return nil, err
 	}
-	return &cardConn{sess: sess, pc: pc, serial: serial, r: r, ws: ws}, nil
+	return &cardConn{sess: sess, pc: pc, serial: id.Serial, id: id, r: r, ws: ws}, nil
 }
 
 // findTracked reads third-party certificates on the card when the policy
@@ -358,7 +363,7 @@ func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput
 	if err != nil {
 		return nil, err
 	}
-	j.pc, j.plan, j.found = pc, plan, input.Found
+	j.pc, j.plan, j.found, j.id = pc, plan, input.Found, cc.id
 	j.data = issueData{Plan: *plan, Certs: map[string]string{}, Written: map[string]bool{}}
 	if err := s.startIssue(ctx, j, serial, r, ws); err != nil {
 		return nil, err
@@ -378,6 +383,10 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 		was = *c
 	}
 	c.OwnerID, c.State, c.ATR, c.WorkstationID, c.UpdatedAt = j.user.ID, lanyard.CardAssigned, r.ATR, ws.ID, now
+	if err := checkIdentity(c, j.id); err != nil {
+		return err
+	}
+	c.GUID = j.id.GUID
 	if j.plan.Name != "" {
 		c.Name = j.plan.Name
 	}
@@ -400,6 +409,9 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 			if err := unchangedForIssue(tx, &was); err != nil {
 				return err
 			}
+		}
+		if err := identityFree(tx, c, j.id); err != nil {
+			return err
 		}
 		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
 		if err := s.checkMaxCards(tx, j.user, counted); err != nil {
@@ -692,16 +704,18 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			keys = k
 		}
 		d.Initialized = true
-		d.TakeoverVersion, d.TakeoverDone = 0, false
+		d.TakeoverVersion, d.TakeoverDone, d.NewPUK = 0, false, nil
+		// RESET wrote a new CHUID (or none) and the factory PUK.
+		if err := s.reidentify(ctx, j); err != nil {
+			return false, err
+		}
 		j.card.AdminKeyVersion, j.card.CardID = 0, ""
+		j.card.SealedPUK, j.card.PUKState = nil, lanyard.PUKDefault
 		if err := s.step(ctx, j, "initialized", true, nil, nil); err != nil {
 			return false, err
 		}
 	} else if d.Initialized {
 		keys = factory
-	}
-	if d.PUKSet {
-		keys.PUK = j.newPUK()
 	}
 
 	admin, err := s.cardAdmin(ctx, j, keys)
@@ -786,20 +800,10 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 	}
 
-	// Admin PIN (PUK), then the user PIN, falling back to the card type.
+	// The card's own random Admin PIN (PUK), then the user PIN, falling
+	// back to the card type.
 	if !d.PUKSet {
-		if want := j.newPUK(); want != keys.PUK {
-			if err := j.pc.ChangePUK(ctx, keys.PUK, want); err != nil && !(j.resumeAt == "puk" && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
-				// Resumed at this step, the change may have reached the
-				// card before the interruption, its reply lost: the card
-				// then holds the new Admin PIN already, which one more
-				// try shows (a success restores the tries; it is made
-				// only while two are left).
-				return false, issuance.CardError(err, "setting the Admin PIN failed")
-			}
-		}
-		d.PUKSet = true
-		if err := s.step(ctx, j, "puk", false, nil, nil); err != nil {
+		if err := s.setCardPUK(ctx, j, keys.PUK); err != nil {
 			return false, err
 		}
 	}
@@ -819,7 +823,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			return false, lanyard.Errorf(lanyard.EInvalid, "enter the User PIN again to continue")
 		}
 		if want != keys.PIN {
-			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && wrongSecret(err, 1) && j.resetPIN(ctx, want, err)) {
+			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && wrongSecret(err, 1) && s.resetPIN(ctx, j, want, err)) {
 				return false, issuance.CardError(err, "setting the User PIN failed")
 			}
 		}
@@ -847,31 +851,16 @@ func wrongSecret(err error, left int) bool {
 
 // resetPIN sets the User PIN to want when a resumed change found the old
 // one refused (the change may have reached the card, its reply lost):
-// with the Admin PIN when it is known (RESET RETRY COUNTER, no guess, the
-// tries restored), else — for a PIN the user entered, never one drawn
-// afresh — by trying want once while two tries are left.
-func (j *issueJob) resetPIN(ctx context.Context, want string, changeErr error) bool {
-	puk := j.knownPUK
-	if !j.data.Plan.CustomAdminPIN {
-		puk = j.newPUK()
-	}
-	if puk != "" {
+// with the card's own PUK (RESET RETRY COUNTER, no guess, the tries
+// restored), else — for a card from before PUKs were stored, and a PIN
+// the user entered, never one drawn afresh — by trying want once while
+// two tries are left.
+func (s *Service) resetPIN(ctx context.Context, j *issueJob, want string, changeErr error) bool {
+	if puk, err := s.cardPUK(j.card); err == nil && puk != "" {
 		return j.pc.UnblockPIN(ctx, puk, want) == nil
 	}
 	drawn := j.data.Plan.RandomPIN || j.data.Plan.PINSetup
 	return !drawn && wrongSecret(changeErr, 2) && j.pc.VerifyPIN(ctx, want) == nil
-}
-
-// newPUK is the Admin PIN the card gets: the one entered, else the card
-// type's default, else the factory value.
-func (j *issueJob) newPUK() string {
-	switch {
-	case j.plan != nil && j.plan.AdminPIN != "":
-		return j.plan.AdminPIN
-	case j.secrets.PUK != "":
-		return j.secrets.PUK
-	}
-	return piv.DefaultPUK
 }
 
 // newPIN is the user PIN the card gets: the one entered or drawn, else the
@@ -901,7 +890,9 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		}
 		return admin, nil
 	}
-	ident, err := cardIdent(ctx, j.pc)
+	// Checked before any key derived for this card is used or sent: the
+	// card must be the one recorded (serial, CHUID GUID, bound identifier).
+	ident, err := keyIdent(ctx, j.pc, j.card, j.id)
 	if err != nil {
 		return nil, err
 	}
@@ -932,6 +923,8 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		// goes away between SET MANAGEMENT KEY and the next record, the
 		// resumed takeover finds the diversified key already in place
 		// (Takeover accepts it) and still knows which version it is.
+		// The store holds each identifier for one card only: binding it
+		// here fails if another card holds it already.
 		d.TakeoverVersion = m.Version
 		j.card.AdminKeyVersion, j.card.CardID = m.Version, hex.EncodeToString(ident)
 		if err := s.step(ctx, j, "admin_key", true, nil, nil); err != nil {
@@ -940,7 +933,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 	} else if m, err = s.adminMaster(ctx, d.TakeoverVersion); err != nil {
 		return nil, err
 	}
-	admin, err := takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m)
+	admin, err := cardadmin.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
 	if err != nil {
 		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
 	}

@@ -12,7 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +46,9 @@ type issueEnv struct {
 	dir    string
 	key    []byte
 	mail   service.Notifier
+	log    *slog.Logger // nil: discarded
+	// logFile holds what log wrote, when set.
+	logFile string
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
@@ -80,7 +85,7 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 // "restart").
 func (e *issueEnv) start(t *testing.T) {
 	t.Helper()
-	svc, st := mustServiceWith(t, e.dir, e.key, e.mail)
+	svc, st := mustServiceWith(t, e.dir, e.key, e.mail, e.log)
 	e.svc, e.st = svc, st
 	t.Cleanup(func() { svc.Close(); st.Close() })
 	if e.access != nil {
@@ -227,10 +232,12 @@ func sigAlg(c *x509.Certificate) x509.SignatureAlgorithm {
 }
 
 // The guide's "Not initialized" variant on a card Lanyard does not know:
-// User PIN and Admin PIN entered, an optional template chosen.
+// User PIN and the card's current Admin PIN entered (it is not the card
+// type's default), an optional template chosen.
 func TestIssueCardNotInitialized(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
+	setPUKBefore(t, e.card, "11223344")
 	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
 	if err != nil {
 		t.Fatal(err)
@@ -249,20 +256,19 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 
 	// The card's management key is now its diversified key, and only the
-	// server can derive it; the PUK is the Admin PIN entered.
+	// server can derive it, from the identifier the store knows the card
+	// by; the PUK is the card's own, not the Admin PIN entered.
 	pc := pivOf(t, e.card)
 	if _, err := pc.Authenticate(ctx, lanyard.AdminKeyAES192, bytes.Repeat([]byte{1}, 24)); err == nil {
 		t.Fatal("the card accepts an arbitrary management key")
 	}
 	_, secret, _ := e.svc.AdminMaster(ctx)
-	ident, _ := cardadmin.CardID(ctx, pc)
-	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, ident)
+	id, _ := issuance.Identify(ctx, pc)
+	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
 	if _, err := pc.Authenticate(ctx, k.Kind, k.Value); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)
 	}
-	if err := pc.ChangePUK(ctx, "11223344", "11223344"); err != nil {
-		t.Fatalf("the Admin PIN is not the card's PUK: %v", err)
-	}
+	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")
 	// Your cards lists it; the card is not issued twice.
 	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	if err != nil || len(cards) != 1 || cards[0].Owner != "alice" || len(cards[0].Certificates) != 2 {
@@ -348,12 +354,12 @@ func TestIssueCardRandomPINReplyLostAnywhereThenContinued(t *testing.T) {
 }
 
 func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Access, afterAPDUs int), setup func(*testing.T, *issueEnv)) {
-	const adminPIN = "11223344" // so that the Admin PIN (PUK) changes too
+	const adminPIN = "11223344" // the card's PUK before the issue, entered as its current Admin PIN
 	userPIN, wantPIN := "13572468", "13572468"
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
-			e := newIssueEnv(t)
+			e := newLoggedIssueEnv(t) // the PUK must not reach the log of an interrupted run either
 			ctx := context.Background()
 			if setup != nil {
 				setup(t, e)
@@ -368,6 +374,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 					userPIN, wantPIN = "", piv.DefaultPIN // the card type's
 				}
 			}
+			setPUKBefore(t, e.card, adminPIN)
 			interrupt(e.access, after)
 			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
 			if err == nil {
@@ -383,7 +390,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 					t.Fatal(err)
 				}
 				e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
-				checkPUK(t, e.card, adminPIN)
+				e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
 				return
 			}
 			if cards[0].State != lanyard.CardAssigned {
@@ -400,7 +407,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 				t.Fatal(err)
 			}
 			e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
-			checkPUK(t, e.card, adminPIN)
+			e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
 		})
 	}
 }
@@ -429,7 +436,56 @@ func checkPUK(t *testing.T, c *emu.Card, puk string) {
 	ctx := context.Background()
 	pc := pivOf(t, c)
 	if err := pc.ChangePUK(ctx, puk, puk); err != nil {
-		t.Fatalf("the card's Admin PIN is not %s: %v", puk, err)
+		t.Fatal("the card's Admin PIN is not the expected one:", err) // never the PUK itself
+	}
+}
+
+// setPUKBefore gives a factory-fresh card another PUK, as a card used
+// before Lanyard has.
+func setPUKBefore(t *testing.T, c *emu.Card, puk string) {
+	t.Helper()
+	if err := pivOf(t, c).ChangePUK(context.Background(), piv.DefaultPUK, puk); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkOwnPUK checks that card id left the issue with its own random PUK,
+// sealed by the server: the card refuses the card type's default PUK and
+// the shared ones given, and accepts the sealed one (tried last, which
+// restores the tries). The PUK is never printed, and neither the audit
+// log nor the operation records hold it.
+func (e *issueEnv) checkOwnPUK(t *testing.T, c *emu.Card, id int64, shared ...string) {
+	t.Helper()
+	ctx := context.Background()
+	puk, err := e.svc.CardPUK(ctx, id)
+	if err != nil || len(puk) != 8 {
+		t.Fatalf("card %d has no sealed PUK of 8 characters: %v", id, err)
+	}
+	v, err := e.svc.GetCard(ctx, e.admin, id)
+	if err != nil || v.PUKState != lanyard.PUKRandom {
+		t.Fatalf("card %d PUK state: %v %+v", id, err, v)
+	}
+	pc := pivOf(t, c)
+	for _, s := range append([]string{piv.DefaultPUK}, shared...) {
+		if err := pc.ChangePUK(ctx, s, s); err == nil {
+			t.Fatal("the card still accepts a shared PUK after the issue")
+		}
+	}
+	checkPUK(t, c, puk)
+	if e.logFile != "" {
+		if b, err := os.ReadFile(e.logFile); err != nil || bytes.Contains(b, []byte(puk)) {
+			t.Fatalf("the server's log holds the card's PUK (or cannot be read: %v)", err)
+		}
+	}
+	for _, ev := range storetest.CheckAuditChain(t, e.st) {
+		if bytes.Contains(ev.Details, []byte(puk)) {
+			t.Fatalf("audit event %s holds the card's PUK", ev.Action)
+		}
+	}
+	for _, op := range v.Operations {
+		if bytes.Contains(op.Data, []byte(puk)) {
+			t.Fatalf("operation %d's record holds the card's PUK in clear", op.ID)
+		}
 	}
 }
 
@@ -913,7 +969,7 @@ func TestCAManagerDoesNoCardWork(t *testing.T) {
 	_, err = e.svc.IssueCard(ctx, carol, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
 	wantCode(t, err, lanyard.ENotFound)
 
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,9 @@ type PINSetupInput struct {
 
 // SetupPIN sets the PIN of a platform credential that waits for it: the
 // caller, its owner, proves the password and a second factor, and the
-// PIN is set on the card with the card type's PUK (the credential was
-// made with a random PIN nobody saw). One transaction and audit event
+// PIN is set on the card with the credential's own PUK, sealed on the
+// server since the issue (the credential was made with a random PIN
+// nobody saw). One transaction and audit event
 // record it; the card is then issued.
 func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in PINSetupInput) (*CardView, error) {
 	var card *lanyard.Card
@@ -78,13 +79,19 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
 	}
-	secrets, err := s.cardTypeSecrets(ct)
+	puk, err := s.cardPUK(card)
 	if err != nil {
 		return nil, err
 	}
-	puk := secrets.PUK
 	if puk == "" {
-		puk = piv.DefaultPUK
+		// Issued before credentials got their own PUK: the card type's.
+		secrets, err := s.cardTypeSecrets(ct)
+		if err != nil {
+			return nil, err
+		}
+		if puk = secrets.PUK; puk == "" {
+			puk = piv.DefaultPUK
+		}
 	}
 	if err := cc.pc.UnblockPIN(ctx, puk, in.PIN); err != nil {
 		return nil, issuance.CardError(err, "setting the PIN failed")

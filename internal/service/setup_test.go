@@ -2,9 +2,11 @@ package service_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyar
 	return mustServiceWith(t, dir, key, nil)
 }
 
-func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier) (*service.Service, lanyard.Store) {
+func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier, log ...*slog.Logger) (*service.Service, lanyard.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
@@ -35,7 +37,7 @@ func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n})
+	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n, Log: cmp.Or(append(log, nil)...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,6 +209,8 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 	if err := pc.VerifyPIN(ctx, "24681357"); err != nil {
 		t.Fatal(err)
 	}
+	// Its own random PUK, sealed on the server (issue 13, item 5).
+	e.checkOwnPUK(t, card, res.Card.ID)
 
 	// An EC-only required template: refused, nothing written.
 	ec := lanyard.Template{Name: "ec-only", DisplayName: "EC only", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.ECP256}, ValidityDays: 30, Slot: "9c",
@@ -280,6 +282,10 @@ func TestIssuePlatformCredential(t *testing.T) {
 	if err := pivOf(t, card).VerifyPIN(ctx, "123456"); err == nil {
 		t.Fatal("the factory PIN works on a platform credential before Set up PIN")
 	}
+	// The credential has its own random PUK, sealed on the server, which
+	// Set up PIN uses below: the card type's default PUK is refused
+	// (issue 13, item 5).
+	e.checkOwnPUK(t, card, res.Card.ID)
 
 	// Refusals change nothing.
 	id := res.Card.ID

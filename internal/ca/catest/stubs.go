@@ -110,6 +110,9 @@ func (*tx) CardByID(int64) (*lanyard.Card, error) { return nil, notImplemented("
 func (*tx) CardBySerial(string, string) (*lanyard.Card, error) {
 	return nil, notImplemented("CardBySerial")
 }
+func (*tx) CardsByIdentity(string, string) ([]*lanyard.Card, error) {
+	return nil, notImplemented("CardsByIdentity")
+}
 func (*tx) ListCards(lanyard.CardFilter) ([]*lanyard.Card, error) {
 	return nil, notImplemented("ListCards")
 }

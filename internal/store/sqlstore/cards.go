@@ -8,46 +8,70 @@ import (
 )
 
 const cardCols = `id, serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr, workstation_id,
-	issued_at, created_at, updated_at`
+	issued_at, created_at, updated_at, guid, sealed_puk, puk_state`
 
 var (
 	qInsertCard = prepared(`INSERT INTO cards (serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr,
-		workstation_id, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		workstation_id, issued_at, created_at, updated_at, guid, sealed_puk, puk_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateCard = prepared(`UPDATE cards SET owner_id = ?, name = ?, state = ?, card_ident = ?, admin_key_version = ?, atr = ?,
-		workstation_id = ?, issued_at = ?, updated_at = ? WHERE id = ?`)
+		workstation_id = ?, issued_at = ?, updated_at = ?, guid = ?, sealed_puk = ?, puk_state = ? WHERE id = ?`)
+	qCardByIdent  = prepared(`SELECT ` + cardCols + ` FROM cards WHERE (card_ident = ? AND card_ident <> '') OR (guid = ? AND guid <> '') ORDER BY id`)
 	qCardByID     = prepared(`SELECT ` + cardCols + ` FROM cards WHERE id = ?`)
 	qCardBySerial = prepared(`SELECT ` + cardCols + ` FROM cards WHERE card_type = ? AND serial = ?`)
 	qCountCards   = prepared(`SELECT COUNT(*) FROM cards WHERE owner_id = ? AND state <> 'revoked'`)
 )
 
-const cardMissing = "card refers to a user that does not exist"
+const (
+	cardMissing = "card refers to a user that does not exist"
+	cardTaken   = "another card is already bound to this card's identifier or CHUID GUID"
+)
 
 func normCard(c *lanyard.Card) {
 	c.ATR = bytesOut(c.ATR)
 	c.IssuedAt, c.CreatedAt, c.UpdatedAt = normTime(c.IssuedAt), normTime(c.CreatedAt), normTime(c.UpdatedAt)
 }
 
-func (t *txn) CreateCard(c *lanyard.Card) error {
+// checkCard refuses states the store does not know.
+func checkCard(c *lanyard.Card) error {
 	if !c.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "card state %q is not valid", c.State)
 	}
+	if !c.PUKState.Valid() {
+		return lanyard.Errorf(lanyard.EInvalid, "card PUK state %q is not valid", c.PUKState)
+	}
+	return nil
+}
+
+func (t *txn) CreateCard(c *lanyard.Card) error {
+	if err := checkCard(c); err != nil {
+		return err
+	}
 	normCard(c)
 	err := t.row(qInsertCard, c.Serial, c.CardType, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion,
-		blob(c.ATR), ref(c.WorkstationID), micros(c.IssuedAt), micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+		blob(c.ATR), ref(c.WorkstationID), micros(c.IssuedAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.GUID, blob(c.SealedPUK),
+		string(c.PUKState)).Scan(&c.ID)
 	if err != nil {
-		return t.writeErr(err, "card "+c.Serial+" of type "+c.CardType+" is already registered", cardMissing)
+		return t.writeErr(err, "card "+c.Serial+" of type "+c.CardType+" is already registered (or "+cardTaken+")", cardMissing)
 	}
 	return nil
 }
 
 func (t *txn) UpdateCard(c *lanyard.Card) error {
-	if !c.State.Valid() {
-		return lanyard.Errorf(lanyard.EInvalid, "card state %q is not valid", c.State)
+	if err := checkCard(c); err != nil {
+		return err
 	}
 	normCard(c)
 	res, err := t.exec(qUpdateCard, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion, blob(c.ATR),
-		ref(c.WorkstationID), micros(c.IssuedAt), micros(c.UpdatedAt), c.ID)
-	return t.one(res, err, notFound("card %d not found", c.ID), "", cardMissing)
+		ref(c.WorkstationID), micros(c.IssuedAt), micros(c.UpdatedAt), c.GUID, blob(c.SealedPUK), string(c.PUKState), c.ID)
+	return t.one(res, err, notFound("card %d not found", c.ID), cardTaken, cardMissing)
+}
+
+// CardsByIdentity returns the cards bound to the management key
+// identifier ident (hex) or presenting the CHUID GUID guid (hex; "" matches
+// none), oldest first: at most one card may own either.
+func (t *txn) CardsByIdentity(ident, guid string) ([]*lanyard.Card, error) {
+	rows, err := t.rows(qCardByIdent, ident, guid)
+	return collect(t, rows, err, scanCard)
 }
 
 func (t *txn) CardByID(id int64) (*lanyard.Card, error) {
@@ -111,15 +135,15 @@ func (t *txn) CountCards(ownerID int64) (int, error) {
 func scanCard(s scanner) (*lanyard.Card, error) {
 	var c lanyard.Card
 	var owner, ws sql.NullInt64
-	var state string
+	var state, puk string
 	var issued, created, updated int64
 	if err := s.Scan(&c.ID, &c.Serial, &c.CardType, &owner, &c.Name, &state, &c.CardID, &c.AdminKeyVersion, &c.ATR, &ws,
-		&issued, &created, &updated); err != nil {
+		&issued, &created, &updated, &c.GUID, &c.SealedPUK, &puk); err != nil {
 		return nil, err
 	}
 	c.OwnerID, c.WorkstationID = refOut(owner), refOut(ws)
-	c.State = lanyard.CardState(state)
-	c.ATR = bytesOut(c.ATR)
+	c.State, c.PUKState = lanyard.CardState(state), lanyard.PUKState(puk)
+	c.ATR, c.SealedPUK = bytesOut(c.ATR), bytesOut(c.SealedPUK)
 	c.IssuedAt, c.CreatedAt, c.UpdatedAt = fromMicros(issued), fromMicros(created), fromMicros(updated)
 	return &c, nil
 }

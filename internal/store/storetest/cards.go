@@ -15,6 +15,7 @@ func NewCard(serial string, ownerID int64) *lanyard.Card {
 	return &lanyard.Card{
 		Serial: serial, CardType: "piv", OwnerID: ownerID, Name: "Card " + serial, State: lanyard.CardIssued,
 		CardID: "a0b1c2" + serial, AdminKeyVersion: 1, ATR: []byte{0x3b, 0xf8, 0x13}, WorkstationID: 5,
+		GUID: "9f3e" + serial, SealedPUK: []byte("sealed " + serial), PUKState: lanyard.PUKRandom,
 		IssuedAt: at(time.Minute), CreatedAt: t0, UpdatedAt: at(time.Second),
 	}
 }
@@ -90,6 +91,18 @@ func testCards(t *testing.T, s lanyard.Store) {
 	wantCode(t, "CreateCard duplicate", err, lanyard.EConflict)
 	other := NewCard("1001", bob.ID)
 	other.CardType = "tpm"
+	// ... but no two cards share the identifier their management key is
+	// bound to, or a CHUID GUID (issue 13: a copied CHUID is refused).
+	for _, clash := range []func(c *lanyard.Card){
+		func(c *lanyard.Card) { c.GUID = "" },   // a1's key identifier
+		func(c *lanyard.Card) { c.CardID = "" }, // a1's GUID
+	} {
+		c := *other
+		clash(&c)
+		err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(&c) })
+		wantCode(t, "CreateCard with another card's identity", err, lanyard.EConflict)
+	}
+	other.CardID, other.GUID = "", ""
 	bad := NewCard("4001", 999_999)
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCard(other) })
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(bad) })
@@ -98,12 +111,35 @@ func testCards(t *testing.T, s lanyard.Store) {
 	badState.State = "lost"
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(badState) })
 	wantCode(t, "CreateCard bad state", err, lanyard.EInvalid)
+	badState.State, badState.PUKState = lanyard.CardClean, "shared"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateCard(badState) })
+	wantCode(t, "CreateCard bad PUK state", err, lanyard.EInvalid)
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for _, tc := range []struct {
+			ident, guid string
+			want        []int64
+		}{
+			{a1.CardID, "", []int64{a1.ID}},
+			{"", b1.GUID, []int64{b1.ID}},
+			{a1.CardID, b1.GUID, []int64{a1.ID, b1.ID}},
+			{"nope", "", nil},
+			{"", "", nil}, // cards without a GUID or identifier share ""
+		} {
+			list, err := tx.CardsByIdentity(tc.ident, tc.guid)
+			if err != nil {
+				return err
+			}
+			wantIDs(t, fmt.Sprintf("CardsByIdentity(%q, %q)", tc.ident, tc.guid), list, func(c *lanyard.Card) int64 { return c.ID }, tc.want...)
+		}
+		return nil
+	})
 
 	// Update writes every mutable field and leaves serial, type and
 	// creation alone; revoked cards stop counting.
 	upd := *a2
 	upd.OwnerID, upd.Name, upd.State, upd.CardID, upd.AdminKeyVersion = bob.ID, "renamed", lanyard.CardRevoked, "ff", 2
 	upd.ATR, upd.WorkstationID, upd.IssuedAt, upd.UpdatedAt = []byte{1}, 9, at(time.Hour), at(2*time.Hour)
+	upd.GUID, upd.SealedPUK, upd.PUKState = "77aa", []byte("resealed"), lanyard.PUKUnknown
 	upd.Serial, upd.CreatedAt = "changed", at(-time.Hour)
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateCard(&upd) })
 	want := upd

@@ -80,8 +80,9 @@ export function openContinueDialog(card, opener, onDone) {
     id: 'continue', title: 'Continue card issue', submitText: 'Continue card issue',
     hint: `Connect card ${card.serial} to your workstation. If the user PIN was not set yet, enter the PIN you chose `
       + '(or leave it empty for the card type\'s PIN, or when your policy sets a random PIN: a new one is shown). '
-      + 'The Admin PIN is needed only if you entered one when the issue started.',
-    fields: [['continue-user-pin', 'User PIN (if asked)', 'new-password'], ['continue-admin-pin', 'Admin PIN (if you set one)', 'new-password']],
+      + 'The card\'s current Admin PIN is needed only if you entered one when the issue started '
+      + 'and the card does not have its own Admin PIN yet.',
+    fields: [['continue-user-pin', 'User PIN (if asked)', 'new-password'], ['continue-admin-pin', 'Current Admin PIN (if you entered one)', 'off']],
     busyText: 'Continuing the card issue. Keep the card connected…',
     failText: 'The card issue could not be continued.',
     card,
@@ -112,7 +113,7 @@ export function openClearDialog(card, opener, onDone) {
     hint: `Every certificate Lanyard issued for card ${card.serial} is revoked, waiting requests are withdrawn, `
       + 'and the card is cleared so that it can be issued again. Its PIN goes back to the card type\'s PIN. '
       + 'Connect the card first. This cannot be undone.',
-    fields: [['clear-admin-pin', 'Admin PIN (if you chose one at issue)', 'off']],
+    fields: [['clear-admin-pin', 'Admin PIN (only for a card whose Admin PIN was chosen at an earlier issue)', 'off']],
     busyText: 'Revoking and clearing the card. Keep it connected…',
     failText: 'The card was not revoked and cleared.',
     card,

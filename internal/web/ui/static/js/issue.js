@@ -72,14 +72,20 @@ function optionsForm(opts, card, dlg) {
   const required = opts.required_templates || [];
   const optional = opts.optional_templates || [];
 
-  const pinInput = (id, text, hintID) => h('div', { class: 'field' },
+  const pinInput = (id, text, hintID, auto = 'new-password', lo = min, hi = max) => h('div', { class: 'field' },
     h('label', { for: id }, text),
-    h('input', { id, name: id, type: 'password', autocomplete: 'new-password', minlength: min || null, maxlength: max || null, 'aria-describedby': hintID }));
+    h('input', { id, name: id, type: 'password', autocomplete: auto, minlength: lo || null, maxlength: hi || null, 'aria-describedby': hintID }));
 
   const pinHint = [
     rule ? `PINs have ${rule}.` : '',
-    'If you leave a PIN empty, Lanyard uses the PIN set by your administrator for this card type.',
+    'If you leave the User PIN empty, Lanyard uses the PIN set by your administrator for this card type.',
   ].join(' ');
+  // The Admin PIN (PUK) asked here is the one the card has now; the card
+  // leaves the issue with its own random Admin PIN, kept sealed by
+  // Lanyard and never shown (it resets a forgotten PIN later).
+  const adminHint = 'Current Admin PIN of the card (PUK): needed only if it is not the default of its card type, '
+    + 'for example a card used before. Leave it empty otherwise. '
+    + 'After the issue the card has its own random Admin PIN, kept by Lanyard and never shown.';
 
   return h('form', { id: 'issue-form', novalidate: true },
     h('p', {}, 'Card ', h('strong', {}, card.serial || '(no serial)'), card.card_type ? ` (${card.card_type})` : '', ' in ', card.reader || 'the reader',
@@ -105,7 +111,8 @@ function optionsForm(opts, card, dlg) {
       opts.random_pin ? h('p', { class: 'notice', id: 'random-note' }, 'A random User PIN is set on this card. It is shown to you once, after the card is issued.') : null,
       opts.pin_setup ? h('p', { class: 'notice', id: 'pin-setup-note' }, 'You set up the PIN right after the issue, with your password and your authenticator app.') : null,
       showUser ? [pinInput('user-pin', 'User PIN', 'pin-hint'), pinInput('user-pin2', 'Confirm User PIN', 'pin-hint')] : null,
-      showAdmin ? pinInput('admin-pin', 'Admin PIN', 'pin-hint') : null,
+      showAdmin ? [pinInput('admin-pin', 'Current Admin PIN (if not the default)', 'admin-pin-hint', 'off', 6, 8),
+        h('p', { class: 'hint', id: 'admin-pin-hint' }, adminHint)] : null,
       !showUser && !showAdmin && !opts.random_pin && !opts.pin_setup ? h('p', {}, 'No PIN is needed here: the card keeps the PINs set by your administrator.') : null),
 
     h('div', { class: 'error', id: 'issue-error', role: 'alert' }),

@@ -11,6 +11,18 @@ const main = $('#main');
 const id = main.dataset.id;
 const status = $('#card-status');
 const inConsole = document.body.classList.contains('console');
+
+// pukText says which Admin PIN (PUK) the card holds (issue 13): its own
+// random one, sealed by the server, or a shared or unknown one that the
+// server replaces at the card's next connection.
+function pukText(state) {
+  switch (state) {
+    case 'random': return 'Its own random PUK, kept sealed by Lanyard';
+    case 'default': return 'The card type\'s shared default PUK: replaced by its own at the card\'s next connection';
+    case 'unknown': return 'Chosen at an earlier issue and not known to Lanyard: replaced at the next issue or clear';
+    default: return 'Not issued by Lanyard (as the card came)';
+  }
+}
 // Card staff (operators, administrators) do card work in the console; a
 // CA manager there reads the card, not its AirCard's computers.
 const cardStaff = document.getElementById('main').hasAttribute('data-card-staff');
@@ -62,6 +74,7 @@ async function load() {
       ['Owner', inConsole && c.owner ? h('a', { href: `/console/users?q=${encodeURIComponent(c.owner)}` }, c.owner) : c.owner],
       ['State', badge(c.state)],
       ['Issued', fmtDate(c.issued_at)],
+      ...(inConsole ? [['Admin PIN (PUK)', pukText(c.puk_state)]] : []),
       ['Certificates', String(certs.length)],
       ['Registered', fmtDate(c.created_at)],
       ['Last change', fmtDateTime(c.updated_at)],

@@ -1,0 +1,195 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// A card's secrets and identity (ARCHITECTURE.md, principle 12: no card
+// keeps a default or shared secret after issue). The management key is
+// derived from the store's identifier of the card (issuance.Identity),
+// and used only on a card that presents the serial and CHUID GUID its
+// record holds. The PUK is the card's own, random, sealed here.
+
+// checkIdentity fails when card, bound to a derived management key,
+// presents another CHUID GUID than the one recorded: a card with the same
+// serial that is not the same card.
+func checkIdentity(card *lanyard.Card, id issuance.Identity) error {
+	if card.Serial != "" && id.Serial != card.Serial {
+		return lanyard.Errorf(lanyard.EConflict, "the card is %s, not card %s", id.Serial, card.Serial)
+	}
+	if card.CardID != "" && card.GUID != "" && id.GUID != card.GUID {
+		return lanyard.Errorf(lanyard.EConflict, "card %s presents another CHUID than the one recorded for it; it is not the card Lanyard issued (initialize it or ask an operator)", card.Serial)
+	}
+	return nil
+}
+
+// identityFree fails when another card than card holds id's management
+// key identifier or CHUID GUID: a card presenting a copied CHUID is
+// refused, whatever its serial.
+func identityFree(tx lanyard.Tx, card *lanyard.Card, id issuance.Identity) error {
+	others, err := tx.CardsByIdentity(hex.EncodeToString(id.KeyIdent()), id.GUID)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o.ID != card.ID {
+			return lanyard.Errorf(lanyard.EConflict, "the card presents the identity (CHUID GUID or serial) of card %s, which is another card; it is refused", o.Serial)
+		}
+	}
+	return nil
+}
+
+// keyIdent returns the identifier card's diversified management key is
+// bound to, after checking that the card in the reader (read as id) is the
+// one recorded. A card not bound yet gets its store identifier
+// (Identity.KeyIdent); a card bound before issue 13 keeps the CHUID- or
+// serial-based identifier its record holds, which the card must still
+// present.
+func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id issuance.Identity) ([]byte, error) {
+	if err := checkIdentity(card, id); err != nil {
+		return nil, err
+	}
+	if card.CardID == "" {
+		return id.KeyIdent(), nil
+	}
+	stored, err := hex.DecodeString(card.CardID)
+	if err == nil && bytes.Equal(stored, id.KeyIdent()) {
+		return stored, nil
+	}
+	if legacy, lerr := cardadmin.LegacyCardID(ctx, pc); err == nil && lerr == nil && bytes.Equal(stored, legacy) {
+		return stored, nil
+	}
+	return nil, lanyard.Errorf(lanyard.EConflict, "card %s does not present the identity its management key is bound to; it is not the card Lanyard issued (initialize it or ask an operator)", card.Serial)
+}
+
+// reidentify reads the card's identity again after RESET (which writes a
+// new CHUID) and records it with the card, which must keep its serial.
+func (s *Service) reidentify(ctx context.Context, j *issueJob) error {
+	id, err := issuance.Identify(ctx, j.pc)
+	if err != nil {
+		return err
+	}
+	if id.Serial != j.card.Serial {
+		return lanyard.Errorf(lanyard.EConflict, "card %s reports serial %s after initialization; register it again", j.card.Serial, id.Serial)
+	}
+	j.id, j.card.GUID = id, id.GUID
+	return nil
+}
+
+// CardPUKAAD is the additional data that binds a card's sealed PUK
+// (Card.SealedPUK) to the card: a sealed PUK copied to another card's
+// record does not open.
+func CardPUKAAD(cardID int64) []byte {
+	return []byte("lanyard card puk " + strconv.FormatInt(cardID, 10))
+}
+
+// cardPUK returns the card's own PUK, or "" when the server does not hold
+// one (PUKState other than random).
+func (s *Service) cardPUK(c *lanyard.Card) (string, error) {
+	if c.PUKState != lanyard.PUKRandom || len(c.SealedPUK) == 0 {
+		return "", nil
+	}
+	return s.openPUK(c.ID, c.SealedPUK)
+}
+
+func (s *Service) openPUK(cardID int64, sealed []byte) (string, error) {
+	pt, err := s.sealer.Open(sealed, CardPUKAAD(cardID))
+	if err != nil {
+		return "", lanyard.Wrap(lanyard.EInternal, err, "the card's sealed PUK does not open")
+	}
+	return string(pt), nil
+}
+
+// randomPUK is an 8-character PUK (the PIV maximum, SP 800-73-4 part 2,
+// 2.4.3) of digits and letters, drawn for one card and returned sealed.
+// Nobody enters it: the server uses it for PIN resets and unblocks.
+func (s *Service) randomPUK(cardID int64) ([]byte, error) {
+	puk, err := policy.RandomPIN(lanyard.RandomPINSettings{Length: 8, MailTo: lanyard.PINMailNobody,
+		Groups: []lanyard.PINCharGroup{lanyard.PINDigits, lanyard.PINLower, lanyard.PINUpper}}, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealer.Seal([]byte(puk), CardPUKAAD(cardID))
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the card's PUK")
+	}
+	return sealed, nil
+}
+
+// currentPUK is the PUK the card holds before the issue gives it its own:
+// the factory PUK after this issue's initialization, the card's sealed
+// PUK, the Admin PIN entered in the dialog, else fallback (the card
+// type's default, else the factory value).
+func (s *Service) currentPUK(j *issueJob, fallback string) (string, error) {
+	switch {
+	case j.data.Initialized:
+		return piv.DefaultPUK, nil
+	case j.card.PUKState == lanyard.PUKRandom:
+		return s.cardPUK(j.card)
+	case j.plan != nil && j.plan.AdminPIN != "":
+		return j.plan.AdminPIN, nil
+	case j.card.PUKState == lanyard.PUKUnknown:
+		return "", lanyard.Errorf(lanyard.EInvalid, "enter the card's current Admin PIN (the one chosen when it was issued before): Lanyard replaces it with the card's own")
+	}
+	return fallback, nil
+}
+
+// setCardPUK gives the card its own random PUK. The PUK is drawn and
+// recorded sealed in the operation before it is sent, so that a run
+// resumed after the change reached the card with its reply lost still
+// knows it (one more try with it shows; made only while two tries are
+// left, and a success restores the tries); the card record takes it in the
+// step that follows the change. fallback is the card type's default PUK.
+func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) error {
+	d := &j.data
+	resumed := len(d.NewPUK) > 0
+	if !resumed {
+		sealed, err := s.randomPUK(j.card.ID)
+		if err != nil {
+			return err
+		}
+		d.NewPUK = sealed
+		if err := s.step(ctx, j, "puk_drawn", false, nil, nil); err != nil {
+			d.NewPUK = nil
+			return err
+		}
+	}
+	want, err := s.openPUK(j.card.ID, d.NewPUK)
+	if err != nil {
+		return err
+	}
+	cur, err := s.currentPUK(j, fallback)
+	if err != nil {
+		return err
+	}
+	err = j.pc.ChangePUK(ctx, cur, want)
+	if err != nil && wrongSecret(err, 2) && j.card.PUKState == lanyard.PUKDefault && len(j.card.SealedPUK) > 0 {
+		// A replacement of the shared PUK at the card's connection
+		// (RotateSharedPUK) was interrupted with its reply lost: the card
+		// may hold the PUK it recorded.
+		if pending, perr := s.openPUK(j.card.ID, j.card.SealedPUK); perr == nil {
+			err = j.pc.ChangePUK(ctx, pending, want)
+		}
+	}
+	if err != nil && !(resumed && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
+		return issuance.CardError(err, "giving the card its own Admin PIN (PUK) failed")
+	}
+	was := *j.card
+	sealed := d.NewPUK
+	d.PUKSet, d.NewPUK = true, nil
+	j.card.SealedPUK, j.card.PUKState = sealed, lanyard.PUKRandom
+	if err := s.step(ctx, j, "puk", true, nil, nil); err != nil {
+		d.PUKSet, d.NewPUK, *j.card = false, sealed, was
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Cards issued before cards got their own PUK (issue 13) still hold the
+// card type's shared default (puk_state default, migration 0009). Each
+// gets its own random PUK at its next connection: the agent hub calls
+// RotateSharedPUK when a card arrives in a reader. A card whose PUK was
+// chosen at such an issue (unknown) cannot be changed without it: its
+// next issue or Revoke and clear asks for it.
+
+// rotatable are the states of cards in someone's hands; a clean card is
+// in stock and gets its PUK at its issue, an assigned one is being issued.
+func rotatable(c *lanyard.Card) bool {
+	switch c.State {
+	case lanyard.CardIssued, lanyard.CardPending, lanyard.CardPINSetup, lanyard.CardDisabled:
+		return c.PUKState == lanyard.PUKDefault
+	}
+	return false
+}
+
+// sharedPUKCard returns the card with serial whose PUK is to be replaced,
+// or nil.
+func (s *Service) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card, *lanyard.CardType, error) {
+	var card *lanyard.Card
+	var ct *lanyard.CardType
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		types, err := tx.ListCardTypes()
+		if err != nil {
+			return err
+		}
+		for _, t := range types {
+			c, err := tx.CardBySerial(t.Name, serial)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if rotatable(c) {
+				card, ct = c, t
+				return nil
+			}
+		}
+		return nil
+	})
+	return card, ct, err
+}
+
+// RotateSharedPUK gives the card with serial, just connected in reader of
+// workstation wsID, its own random PUK when its record says it still has
+// the card type's shared default. It reports whether it did. Like the
+// issue's PUK step it is resumable: the new PUK is drawn and recorded
+// sealed with the card (one transaction, audit event card.puk.rotate.start)
+// before it is sent; the card is then recorded as having it (one
+// transaction, card.puk.rotate). A run after an interruption that lost
+// the card's reply finds the card holding either PUK.
+func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial string) (bool, error) {
+	card, ct, err := s.sharedPUKCard(ctx, serial)
+	if card == nil || err != nil {
+		return false, err
+	}
+	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil || op != nil {
+		return false, err // an issue under way sets the PUK itself
+	}
+	access := s.cardAccess()
+	if access == nil {
+		return false, nil
+	}
+	release, err := s.cardSlots.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	raw, err := access.Open(ctx, wsID, reader)
+	if err != nil {
+		release()
+		return false, err
+	}
+	sess := &slotSession{CardSession: raw, release: release}
+	defer sess.Close()
+	pc, id, err := s.connect(ctx, sess, &ReaderState{Name: reader, Serial: serial})
+	if err != nil {
+		return false, err
+	}
+	// Read again inside the exclusive session, and check it is the card.
+	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(card.ID); return }); err != nil {
+		return false, err
+	}
+	if !rotatable(card) {
+		return false, nil
+	}
+	if err := checkIdentity(card, id); err != nil {
+		return false, err
+	}
+	secrets, err := s.cardTypeSecrets(ct)
+	if err != nil {
+		return false, err
+	}
+	shared := secrets.PUK
+	if shared == "" {
+		shared = piv.DefaultPUK
+	}
+	resumed := len(card.SealedPUK) > 0
+	if !resumed {
+		sealed, err := s.randomPUK(card.ID)
+		if err != nil {
+			return false, err
+		}
+		card.SealedPUK = sealed
+		if err := s.recordPUK(ctx, card, "card.puk.rotate.start"); err != nil {
+			return false, err
+		}
+	}
+	want, err := s.openPUK(card.ID, card.SealedPUK)
+	if err != nil {
+		return false, err
+	}
+	if err := pc.ChangePUK(ctx, shared, want); err != nil && !(resumed && wrongSecret(err, 2) && pc.ChangePUK(ctx, want, want) == nil) {
+		return false, issuance.CardError(err, "giving card "+card.Serial+" its own Admin PIN (PUK)")
+	}
+	card.PUKState = lanyard.PUKRandom
+	if err := s.recordPUK(context.WithoutCancel(ctx), card, "card.puk.rotate"); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// recordPUK stores card's PUK fields, provided the card did not change
+// since it was read, with one audit event (which never holds the PUK).
+func (s *Service) recordPUK(ctx context.Context, card *lanyard.Card, action string) error {
+	was := card.UpdatedAt
+	next := *card
+	next.UpdatedAt = s.clock()
+	err := s.update(ctx, func() *lanyard.AuditEvent {
+		return s.event(systemPrincipal, action, "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "puk_state": string(next.PUKState)})
+	}, func(tx lanyard.Tx) error {
+		if err := tx.LockCard(card.ID); err != nil {
+			return err
+		}
+		cur, err := tx.CardByID(card.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.UpdatedAt.Equal(was) {
+			return lanyard.Errorf(lanyard.EConflict, "card %s changed meanwhile", card.Serial)
+		}
+		return tx.UpdateCard(&next)
+	})
+	if err == nil {
+		*card = next
+	}
+	return err
+}

@@ -1,0 +1,23 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+// TestMigrateCardSecrets: migration 0009 on cards issued before it.
+func TestMigrateCardSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	raw := openRaw(t, path)
+	storetest.MigrateCardSecrets(t, "sqlite", raw, func(q string) string { return q }, func() lanyard.Store {
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
