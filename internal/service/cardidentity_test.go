@@ -139,7 +139,7 @@ func TestForgedCHUIDGetsNoManagementKey(t *testing.T) {
 
 // bindToGUID makes card id look as issued before issue 13: its management
 // key diversified from its CHUID GUID, its record bound to that GUID (as
-// migration 0009 leaves it).
+// migration 0013 leaves it).
 func bindToGUID(t *testing.T, e *issueEnv, id int64, c *emu.Card) {
 	t.Helper()
 	ctx := context.Background()

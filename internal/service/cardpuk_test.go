@@ -58,7 +58,7 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 
 // makeLegacyPUK makes issued card id look as issued before cards got
 // their own PUK: the card back on the card type's default PUK and its
-// record saying so (puk_state default, as migration 0009 leaves it).
+// record saying so (puk_state default, as migration 0013 leaves it).
 func makeLegacyPUK(t *testing.T, e *issueEnv, id int64) {
 	t.Helper()
 	ctx := context.Background()

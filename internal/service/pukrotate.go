@@ -10,7 +10,7 @@ import (
 )
 
 // Cards issued before cards got their own PUK (issue 13) still hold the
-// card type's shared default (puk_state default, migration 0009). Each
+// card type's shared default (puk_state default, migration 0013). Each
 // gets its own random PUK at its next connection: the agent hub calls
 // RotateSharedPUK when a card arrives in a reader. A card whose PUK was
 // chosen at such an issue (unknown) cannot be changed without it: its

@@ -9,7 +9,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// TestMigrateCardSecrets: migration 0009 on cards issued before it.
+// TestMigrateCardSecrets: migration 0013 on cards issued before it.
 func TestMigrateCardSecrets(t *testing.T) {
 	u := freshSchema(t)
 	raw, err := OpenRaw(u)

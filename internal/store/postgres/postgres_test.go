@@ -188,7 +188,7 @@ func TestMailContentMigration(t *testing.T) {
 	db := open(t, u)
 	storetest.MailMigration(t, db, func() lanyard.Store {
 		db.Close()
-		if _, err := raw(t, u).Exec(`DELETE FROM schema_migrations WHERE name LIKE '%_mail_content_cleared.sql'`); err != nil {
+		if _, err := raw(t, u).Exec(storetest.MigrationSQL(t, "postgres", "_mail_content_cleared.sql")); err != nil {
 			t.Fatal(err)
 		}
 		db = open(t, u)

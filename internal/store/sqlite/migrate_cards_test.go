@@ -8,7 +8,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// TestMigrateCardSecrets: migration 0009 on cards issued before it.
+// TestMigrateCardSecrets: migration 0013 on cards issued before it.
 func TestMigrateCardSecrets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	raw := openRaw(t, path)

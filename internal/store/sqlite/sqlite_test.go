@@ -186,7 +186,7 @@ func TestMailContentMigration(t *testing.T) {
 	}
 	storetest.MailMigration(t, db, func() lanyard.Store {
 		db.Close()
-		if _, err := openRaw(t, path).Exec(`DELETE FROM schema_migrations WHERE name LIKE '%_mail_content_cleared.sql'`); err != nil {
+		if _, err := openRaw(t, path).Exec(storetest.MigrationSQL(t, "sqlite", "_mail_content_cleared.sql")); err != nil {
 			t.Fatal(err)
 		}
 		db, err = Open(t.Context(), path)

@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/store/migrations"
 )
 
 // NewMail returns a queued message due at due.
@@ -227,7 +229,7 @@ func testMailClearContent(t *testing.T, s lanyard.Store) {
 // MailMigration checks the migration that empties the bodies the outbox
 // kept before issue 13: on a store of the engine under test, it adds
 // messages with bodies, lets rerun apply that migration again (the
-// engine's test forgets it in schema_migrations and reopens), and checks
+// engine's test runs MigrationSQL on the database and reopens), and checks
 // that sent messages and failed ones carrying a secret lost their body
 // while queued messages and other failed ones kept theirs.
 func MailMigration(t *testing.T, s lanyard.Store, rerun func() lanyard.Store) {
@@ -265,4 +267,21 @@ func MailMigration(t *testing.T, s lanyard.Store, rerun func() lanyard.Store) {
 		}
 		return nil
 	})
+}
+
+// MigrationSQL is the SQL of engine's migration whose file name ends in
+// suffix, for tests that apply one again to data written after it.
+func MigrationSQL(t *testing.T, engine, suffix string) string {
+	t.Helper()
+	ms, err := migrations.For(engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if strings.HasSuffix(m.Name, suffix) {
+			return m.SQL
+		}
+	}
+	t.Fatalf("no %s migration ending in %q", engine, suffix)
+	return ""
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/migrations"
 )
 
-// MigrateCardSecrets checks migration 0009_card_secrets on data written
+// MigrateCardSecrets checks migration 0013_card_secrets on data written
 // before it (issue 13): raw is an empty database of engine, rebind turns ?
 // into the engine's placeholders, open opens it as a store (migrating it
-// to the newest version). It applies the migrations before 0009 by hand,
+// to the newest version). It applies the migrations before 0013 by hand,
 // writes cards issued before cards got their own PUK, and checks what the
 // migration records: the PUK state of each, the CHUID GUID its management
 // key is bound to, and that of two cards bound to one identifier only the
@@ -33,7 +33,7 @@ func MigrateCardSecrets(t *testing.T, engine string, raw *sql.DB, rebind func(st
 	}
 	exec(`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
 	for _, m := range ms {
-		if m.Name == "0009_card_secrets.sql" {
+		if m.Name == "0013_card_secrets.sql" {
 			break
 		}
 		exec(m.SQL)

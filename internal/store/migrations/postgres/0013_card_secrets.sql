@@ -1,5 +1,5 @@
 -- Per-card secrets and identity (issue 13, items 5 and 7; keep in step with
--- postgres/0009_card_secrets.sql).
+-- sqlite/0013_card_secrets.sql).
 --
 -- guid: the CHUID GUID the card presented when registered. No two cards
 -- may present one GUID, and a card must still present its own before the
@@ -9,7 +9,7 @@
 -- (default) or one chosen at an issue and never stored (unknown). Such
 -- cards get their random PUK at their next connection.
 ALTER TABLE cards ADD COLUMN guid TEXT NOT NULL DEFAULT '';
-ALTER TABLE cards ADD COLUMN sealed_puk BLOB    NOT NULL DEFAULT x'';
+ALTER TABLE cards ADD COLUMN sealed_puk BYTEA   NOT NULL DEFAULT ''::bytea;
 ALTER TABLE cards ADD COLUMN puk_state TEXT NOT NULL DEFAULT '';
 
 -- Management keys diversified from the CHUID GUID ('guid:' in hex is
@@ -33,4 +33,4 @@ UPDATE cards SET puk_state = 'default'
 WHERE state <> 'clean' OR EXISTS (SELECT 1 FROM operations o WHERE o.card_id = cards.id AND o.kind = 'issue');
 UPDATE cards SET puk_state = 'unknown'
 WHERE state <> 'clean' AND EXISTS (SELECT 1 FROM operations o WHERE o.card_id = cards.id AND o.kind = 'issue'
-    AND CAST(o.data AS TEXT) LIKE '%"custom_admin_pin":true%' AND CAST(o.data AS TEXT) LIKE '%"puk_set":true%');
+    AND convert_from(o.data, 'UTF8') LIKE '%"custom_admin_pin":true%' AND convert_from(o.data, 'UTF8') LIKE '%"puk_set":true%');
