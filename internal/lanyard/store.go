@@ -67,8 +67,9 @@ type Tx interface {
 	// DeleteExpiredSessions deletes expired sessions and expired login
 	// challenges, and counts both.
 	DeleteExpiredSessions(now time.Time) (int, error)
-	// DeleteUserSessions ends every browser session of userID and says
-	// how many there were.
+	// DeleteUserSessions ends every browser session of userID, and its
+	// logins waiting for a second factor (login challenges), and says how
+	// many sessions there were.
 	DeleteUserSessions(userID int64) (int, error)
 	// Logins between password and second factor.
 	CreateLoginChallenge(c *LoginChallenge) error

@@ -66,11 +66,56 @@ func testUPNUnique(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 
-	// A user keeps (or recases) their own UPN; a freed UPN can be taken.
+	// A user keeps (or recases) their own UPN.
 	alice.UPN = "alice@corp.example.com"
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(alice) })
+	testUPNHistory(t, s, alice, bob)
+}
+
+// testUPNHistory: a UPN given up stays with the user who held it: nobody
+// else gets it, in any case, on update or create, in the same transaction
+// or later; its holder gets it back. alice holds alice@corp.example.com,
+// bob has no UPN.
+func testUPNHistory(t *testing.T, s lanyard.Store, alice, bob *lanyard.User) {
+	t.Helper()
+	const belonged = `belonged to another user`
+	// The two-step move in one transaction: the second step fails.
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
+		a, b := *alice, *bob
+		a.UPN, b.UPN = "alice.old@corp.example.com", "ALICE@corp.example.com"
+		if err := tx.UpdateUser(&a); err != nil {
+			return err
+		}
+		return tx.UpdateUser(&b)
+	})
+	wantCode(t, "move a UPN in one transaction", err, lanyard.EConflict)
+	wantMessage(t, "move a UPN in one transaction", err, `UPN "ALICE@corp.example.com" `+belonged)
+	// ... and in two.
 	alice.UPN = ""
-	bob.UPN = "ALICE@corp.example.com"
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(alice) })
+	for _, upn := range []string{"alice@corp.example.com", "Alice@Corp.Example.COM"} {
+		taken := *bob
+		taken.UPN = upn
+		err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateUser(&taken) })
+		wantCode(t, "UpdateUser onto a given-up UPN "+upn, err, lanyard.EConflict)
+		wantMessage(t, "UpdateUser onto a given-up UPN "+upn, err, `UPN "`+upn+`" `+belonged)
+		erin := NewUser("erin")
+		erin.UPN = upn
+		err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateUser(erin) })
+		wantCode(t, "CreateUser with a given-up UPN "+upn, err, lanyard.EConflict)
+		wantMessage(t, "CreateUser with a given-up UPN "+upn, err, `UPN "`+upn+`" `+belonged)
+	}
+	// A UPN set on create is held too.
+	frank := NewUser("frank")
+	frank.UPN = "frank@corp.example.com"
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateUser(frank) })
+	frank.UPN = ""
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(frank) })
+	bob.UPN = "FRANK@corp.example.com"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateUser(bob) })
+	wantMessage(t, "UpdateUser onto frank's old UPN", err, `UPN "FRANK@corp.example.com" `+belonged)
+	// The holder gets it back, in another case; a new UPN is free.
+	alice.UPN, bob.UPN = "Alice@corp.example.com", "bob@corp.example.com"
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		if err := tx.UpdateUser(alice); err != nil {
 			return err
@@ -79,8 +124,8 @@ func testUPNUnique(t *testing.T, s lanyard.Store) {
 	})
 }
 
-// testUserCredentials: a user's sessions and tokens end together, other
-// users' stay.
+// testUserCredentials: a user's sessions, login challenges and tokens end
+// together, other users' stay.
 func testUserCredentials(t *testing.T, s lanyard.Store) {
 	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
 	tokens := []*lanyard.APIToken{
@@ -94,6 +139,10 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 		{Hash: []byte("sa2"), UserID: alice.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
 		{Hash: []byte("sb1"), UserID: bob.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
 	}
+	challenges := []*lanyard.LoginChallenge{
+		{Hash: []byte("ca1"), UserID: alice.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
+		{Hash: []byte("cb1"), UserID: bob.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
+	}
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, k := range tokens {
 			if err := tx.CreateToken(k); err != nil {
@@ -102,6 +151,11 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 		}
 		for _, x := range sessions {
 			if err := tx.CreateSession(x); err != nil {
+				return err
+			}
+		}
+		for _, c := range challenges {
+			if err := tx.CreateLoginChallenge(c); err != nil {
 				return err
 			}
 		}
@@ -134,6 +188,14 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 				wantCode(t, "alice's session "+string(x.Hash), err, lanyard.ENotFound)
 			} else if err != nil {
 				t.Errorf("bob's session: %v", err)
+			}
+		}
+		for _, c := range challenges {
+			_, err := tx.LoginChallengeByHash(c.Hash)
+			if c.UserID == alice.ID {
+				wantCode(t, "alice's login challenge", err, lanyard.ENotFound)
+			} else if err != nil {
+				t.Errorf("bob's login challenge: %v", err)
 			}
 		}
 		return nil
