@@ -67,14 +67,16 @@ type Tx interface {
 	// DeleteExpiredSessions deletes expired sessions and expired login
 	// challenges, and counts both.
 	DeleteExpiredSessions(now time.Time) (int, error)
-	// DeleteUserSessions ends every browser session of userID, and its
-	// logins waiting for a second factor (login challenges), and says how
-	// many sessions there were.
+	// DeleteUserSessions ends every browser session of userID and says
+	// how many there were.
 	DeleteUserSessions(userID int64) (int, error)
 	// Logins between password and second factor.
 	CreateLoginChallenge(c *LoginChallenge) error
 	LoginChallengeByHash(hash []byte) (*LoginChallenge, error)
 	DeleteLoginChallenge(hash []byte) error
+	// DeleteUserLoginChallenges deletes every login challenge of userID
+	// and says how many there were.
+	DeleteUserLoginChallenges(userID int64) (int, error)
 
 	// Card types.
 	CreateCardType(c *CardType) error // sets c.ID

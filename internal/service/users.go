@@ -241,10 +241,14 @@ func (in *UserInput) changed() []string {
 	return changed
 }
 
-// endCredentials ends userID's browser sessions and logins waiting for a
-// second factor, and revokes its API tokens, and says how many sessions
-// and tokens.
+// endCredentials ends userID's browser sessions and pending logins
+// (between password and second factor: the password they checked may be
+// the one being replaced) and revokes its API tokens, and says how many
+// sessions and tokens it ended.
 func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
+	if _, err = tx.DeleteUserLoginChallenges(userID); err != nil {
+		return 0, 0, err
+	}
 	if sessions, err = tx.DeleteUserSessions(userID); err != nil {
 		return 0, 0, err
 	}

@@ -11,14 +11,13 @@ var (
 	qSessionByHash      = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at, second_factor_at FROM sessions WHERE hash = ?`)
 	qDeleteSession      = prepared(`DELETE FROM sessions WHERE hash = ?`)
 	qDeleteUserSessions = prepared(`DELETE FROM sessions WHERE user_id = ?`)
-	// A login between its two factors is half a session: it ends with them.
-	qDeleteUserLoginChallenges = prepared(`DELETE FROM login_challenges WHERE user_id = ?`)
 	// A session is expired once its expiry time has been reached.
 	qDeleteExpiredSessions = prepared(`DELETE FROM sessions WHERE expires_at <= ?`)
 
 	qInsertLoginChallenge        = prepared(`INSERT INTO login_challenges (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`)
 	qLoginChallengeByHash        = prepared(`SELECT hash, user_id, created_at, expires_at FROM login_challenges WHERE hash = ?`)
 	qDeleteLoginChallenge        = prepared(`DELETE FROM login_challenges WHERE hash = ?`)
+	qDeleteUserLoginChallenges   = prepared(`DELETE FROM login_challenges WHERE user_id = ?`)
 	qDeleteExpiredLoginChallenge = prepared(`DELETE FROM login_challenges WHERE expires_at <= ?`)
 )
 
@@ -90,11 +89,12 @@ func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
 	return total, nil
 }
 
-// DeleteUserSessions ends userID's sessions and its logins waiting for a
-// second factor, and counts the sessions.
 func (t *txn) DeleteUserSessions(userID int64) (int, error) {
-	if _, err := t.affected(t.exec(qDeleteUserLoginChallenges, userID)); err != nil {
-		return 0, err
-	}
-	return t.affected(t.exec(qDeleteUserSessions, userID))
+	res, err := t.exec(qDeleteUserSessions, userID)
+	return t.affected(res, err)
+}
+
+func (t *txn) DeleteUserLoginChallenges(userID int64) (int, error) {
+	res, err := t.exec(qDeleteUserLoginChallenges, userID)
+	return t.affected(res, err)
 }

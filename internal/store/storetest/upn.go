@@ -124,8 +124,8 @@ func testUPNHistory(t *testing.T, s lanyard.Store, alice, bob *lanyard.User) {
 	})
 }
 
-// testUserCredentials: a user's sessions, login challenges and tokens end
-// together, other users' stay.
+// testUserCredentials: a user's sessions and tokens end together, other
+// users' stay.
 func testUserCredentials(t *testing.T, s lanyard.Store) {
 	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
 	tokens := []*lanyard.APIToken{
@@ -139,10 +139,6 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 		{Hash: []byte("sa2"), UserID: alice.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
 		{Hash: []byte("sb1"), UserID: bob.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
 	}
-	challenges := []*lanyard.LoginChallenge{
-		{Hash: []byte("ca1"), UserID: alice.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
-		{Hash: []byte("cb1"), UserID: bob.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)},
-	}
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, k := range tokens {
 			if err := tx.CreateToken(k); err != nil {
@@ -151,11 +147,6 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 		}
 		for _, x := range sessions {
 			if err := tx.CreateSession(x); err != nil {
-				return err
-			}
-		}
-		for _, c := range challenges {
-			if err := tx.CreateLoginChallenge(c); err != nil {
 				return err
 			}
 		}
@@ -188,14 +179,6 @@ func testUserCredentials(t *testing.T, s lanyard.Store) {
 				wantCode(t, "alice's session "+string(x.Hash), err, lanyard.ENotFound)
 			} else if err != nil {
 				t.Errorf("bob's session: %v", err)
-			}
-		}
-		for _, c := range challenges {
-			_, err := tx.LoginChallengeByHash(c.Hash)
-			if c.UserID == alice.ID {
-				wantCode(t, "alice's login challenge", err, lanyard.ENotFound)
-			} else if err != nil {
-				t.Errorf("bob's login challenge: %v", err)
 			}
 		}
 		return nil
