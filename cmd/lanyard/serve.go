@@ -71,14 +71,17 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
-		"addresses and CIDR ranges of the reverse proxies in front of the server, e.g. 127.0.0.1/32,10.0.0.0/8: a request from one of them is attributed to the rightmost X-Forwarded-For address outside these ranges (LANYARD_TRUSTED_PROXIES)")
+		"the reverse proxies' own addresses, e.g. 192.0.2.10,192.0.2.11: a request from one of them is attributed to the rightmost X-Forwarded-For address not in this list. List only the proxies: a range that also holds clients lets them choose the address they are throttled and audited under (LANYARD_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "a reverse proxy on this host: the same as adding 127.0.0.0/8,::1 to --trusted-proxies")
 	secure := fs.Bool("secure-cookies", false, "browsers reach the server over HTTPS (e.g. through a TLS-terminating proxy): Secure __Host- session cookie and HSTS (default: on when --url is https)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return c, errUsage
 	}
-	if c.bootstrapTTL <= 0 || c.bootstrapTTL > service.MaxTokenTTL {
-		return c, fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %s", c.bootstrapTTL, service.MaxTokenTTL)
+	// The first start mints the token under the token policy, which
+	// allows DefaultTokenTTL until an administrator changes it.
+	if c.bootstrapTTL <= 0 || c.bootstrapTTL > service.DefaultTokenTTL {
+		return c, fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %dh (%d days, the most the token policy allows on first start)",
+			c.bootstrapTTL, int(service.DefaultTokenTTL.Hours()), int(service.DefaultTokenTTL.Hours()/24))
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "secure-cookies" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -193,13 +194,20 @@ func TestBootstrapTokenLifetimeAndRevocation(t *testing.T) {
 		t.Errorf("--bootstrap-ttl 90m: the token lives %s", toks[0].ExpiresAt.Sub(toks[0].CreatedAt))
 	}
 
-	for _, bad := range []string{"0", "-1h", "forever", "100000h"} {
+	// Above 90 days the token policy would refuse the token at the first
+	// start: the flag is refused before.
+	for _, bad := range []string{"0", "-1h", "forever", "100000h", "2161h", "8760h"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		out, err := exec.CommandContext(ctx, bin, "serve", "--data", filepath.Join(dir, "bad"), "--listen", freeAddr(t), "--bootstrap-ttl", bad).CombinedOutput()
 		cancel()
 		if err == nil {
 			t.Errorf("serve --bootstrap-ttl %s started:\n%s", bad, out)
+		} else if bad != "forever" && !strings.Contains(string(out), "--bootstrap-ttl "+bad) {
+			t.Errorf("serve --bootstrap-ttl %s: not refused for the flag:\n%s", bad, out)
 		}
+	}
+	if _, err := parseServe([]string{"--bootstrap-ttl", "2160h"}); err != nil {
+		t.Errorf("--bootstrap-ttl of 90 days: %v", err)
 	}
 }
 
@@ -241,5 +249,29 @@ func TestServeEdgeFlags(t *testing.T) {
 	c, _ := parseServe([]string{"--trusted-proxies", "10.0.0.0/33"})
 	if _, _, err := c.edge(); err == nil {
 		t.Error("a bad --trusted-proxies range was accepted")
+	}
+}
+
+// The --trusted-proxies help suggests single proxy addresses, not a range
+// such as 10.0.0.0/8: with clients inside the range, the rightmost-trusted
+// strategy would take an address a client wrote itself.
+func TestTrustedProxiesHelpNamesProxiesOnly(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	_, perr := parseServe([]string{"-h"})
+	os.Stderr = stderr
+	w.Close()
+	out, _ := io.ReadAll(r)
+	_, help, _ := strings.Cut(string(out), "-trusted-proxies string")
+	help, _, _ = strings.Cut(help, "\n  -")
+	if perr == nil || help == "" {
+		t.Fatalf("serve -h: %v\n%s", perr, out)
+	}
+	if strings.Contains(help, "/8") || strings.Contains(help, "/16") || !strings.Contains(help, "List only the proxies") {
+		t.Errorf("--trusted-proxies help: %s", help)
 	}
 }

@@ -74,6 +74,9 @@ type Tx interface {
 	CreateLoginChallenge(c *LoginChallenge) error
 	LoginChallengeByHash(hash []byte) (*LoginChallenge, error)
 	DeleteLoginChallenge(hash []byte) error
+	// DeleteUserLoginChallenges deletes every login challenge of userID
+	// and says how many there were.
+	DeleteUserLoginChallenges(userID int64) (int, error)
 
 	// Card types.
 	CreateCardType(c *CardType) error // sets c.ID

@@ -202,13 +202,14 @@ func TestStaffSessionWithoutSecondFactorRefused(t *testing.T) {
 	if _, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote); err != nil {
 		t.Fatalf("alice's session: %v", err)
 	}
-	// alice becomes an operator: her password-only session ends.
-	roles := lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}
-	if _, err := e.svc.UpdateUser(ctx, e.ad, "alice", service.UserInput{Roles: &roles}); err != nil {
+	// alice becomes an operator (with a new password, as a grant needs):
+	// her password-only session ends.
+	roles, pw := lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}, "alice's password as an operator"
+	if _, err := e.svc.UpdateUser(ctx, e.ad, "alice", service.UserInput{Roles: &roles, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote)
-	wantErr(t, "alice as an operator", err, lanyard.EUnauthenticated, "authenticator app")
+	wantErr(t, "alice as an operator", err, lanyard.EUnauthenticated, "")
 }
 
 // TestLoginCountsAttemptsBeforeHashing: parallel wrong passwords for one

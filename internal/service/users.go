@@ -46,6 +46,20 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s
 }
 
+// validUPN reports whether upn is printable ASCII without spaces. A UPN
+// names one user ignoring case, and both databases and Go must fold it the
+// same way: SQLite's lower() folds ASCII letters only, PostgreSQL's
+// follows the database locale, strings.EqualFold all of Unicode; on ASCII
+// they agree with strings.ToLower.
+func validUPN(upn string) bool {
+	for i := 0; i < len(upn); i++ {
+		if upn[i] <= ' ' || upn[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // apply copies the set fields of in onto u and validates the result.
 func (in *UserInput) apply(u *lanyard.User) error {
 	if in.DisplayName != nil {
@@ -82,6 +96,8 @@ func (in *UserInput) apply(u *lanyard.User) error {
 		return lanyard.Errorf(lanyard.EInvalid, "manager e-mail %q is not a valid address", u.ManagerEmail)
 	case len(u.DisplayName) > 256 || len(u.UPN) > 256:
 		return lanyard.Errorf(lanyard.EInvalid, "display name and UPN are limited to 256 characters")
+	case in.UPN != nil && !validUPN(u.UPN):
+		return lanyard.Errorf(lanyard.EInvalid, "UPN %q: use printable ASCII letters, digits and punctuation, without spaces", u.UPN)
 	case u.UPN != "" && !strings.Contains(u.UPN, "@"):
 		return lanyard.Errorf(lanyard.EInvalid, "UPN %q must look like name@domain", u.UPN)
 	}
@@ -137,6 +153,11 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 // account ends that account's sessions and revokes its API tokens in the
 // same transaction: whoever held them before the reset loses them. A UPN
 // is not changed while certificates name it (upnChangeAllowed).
+//
+// Granting a role beyond user needs a new password in the same change
+// (checkStaffGrant): the help desk may have set the account's password
+// while it was a plain user's, and would otherwise sign in to the new
+// staff account and enrol its second factor first.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in UserInput) (*lanyard.User, error) {
 	var pwHash string
 	if in.Password != nil {
@@ -158,8 +179,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 			return err
 		}
 		change := AccountChange{Login: u.Login, Self: p.User != nil && p.User.ID == u.ID, Before: before, After: u.Roles,
-			NewRoles: !slices.Equal(before, u.Roles), Profile: true}
+			NewRoles: !slices.Equal(before, u.Roles), Profile: true, UPN: oldUPN != "" && !strings.EqualFold(oldUPN, u.UPN)}
 		if err := CheckAccountChange(p.Roles, change); err != nil {
+			return err
+		}
+		if err := checkStaffGrant(change, pwHash != ""); err != nil {
 			return err
 		}
 		if err := s.upnChangeAllowed(tx, u, oldUPN); err != nil {
@@ -192,6 +216,18 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 	return u, nil
 }
 
+// checkStaffGrant refuses to grant a role beyond user to an existing
+// account without setting a new password in the same change (UpdateUser
+// then ends the account's sessions, login challenges and tokens).
+func checkStaffGrant(c AccountChange, newPassword bool) error {
+	for _, r := range c.After {
+		if r != lanyard.RoleUser && !c.Before.Has(r) && !newPassword {
+			return lanyard.Errorf(lanyard.EInvalid, "%s: set a new password when granting a staff role, and hand it to the person", c.Login)
+		}
+	}
+	return nil
+}
+
 // changed names the fields in sets, sorted, for the audit event.
 func (in *UserInput) changed() []string {
 	changed := []string{}
@@ -205,9 +241,14 @@ func (in *UserInput) changed() []string {
 	return changed
 }
 
-// endCredentials ends userID's browser sessions and revokes its API
-// tokens, and says how many of each.
+// endCredentials ends userID's browser sessions and pending logins
+// (between password and second factor: the password they checked may be
+// the one being replaced) and revokes its API tokens, and says how many
+// sessions and tokens it ended.
 func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
+	if _, err = tx.DeleteUserLoginChallenges(userID); err != nil {
+		return 0, 0, err
+	}
 	if sessions, err = tx.DeleteUserSessions(userID); err != nil {
 		return 0, 0, err
 	}

@@ -28,6 +28,7 @@ func TestCheckAccountChange(t *testing.T) {
 		}
 		self    = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
 		profile = func(c service.AccountChange) service.AccountChange { c.Profile = true; return c }
+		upn     = func(c service.AccountChange) service.AccountChange { c.UPN = true; return c }
 		create  = func(rs lanyard.Roles) service.AccountChange {
 			return service.AccountChange{Login: "x", After: rs, NewRoles: true}
 		}
@@ -71,6 +72,9 @@ func TestCheckAccountChange(t *testing.T) {
 		{"auditor changes another user", auditor, same(user), denied},
 		{"CA manager changes another user", caMgr, same(user), denied},
 		{"no roles at all", noRoles, same(user), denied},
+		{"operator changes a user's UPN", op, profile(upn(same(user))), denied},
+		{"administrator changes a user's UPN", admin, profile(upn(same(user))), accepted},
+		{"administrator changes own UPN", admin, self(profile(upn(same(admin)))), accepted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,5 +244,125 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	})
 	if len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"sessions_ended":1`) || !strings.Contains(string(evs[0].Details), `"tokens_revoked":1`) {
 		t.Fatalf("audit of the reset: %+v", evs)
+	}
+}
+
+// A UPN does not move between users: an operator cannot change or clear
+// one once set, and a UPN given up (by an administrator) stays with its
+// first holder, so that no one gets alice's UPN, and with a smart card
+// logon certificate for it her Windows account, in two steps. Operators
+// still set a UPN where there is none, and change its case.
+func TestUPNCannotMoveBetweenUsers(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	upn := func(p *service.Principal, login, to string) error {
+		_, err := e.svc.UpdateUser(ctx, p, login, service.UserInput{UPN: &to})
+		return err
+	}
+	if err := upn(e.op, "alice", "alice@corp.example"); err != nil {
+		t.Fatalf("operator sets alice's first UPN: %v", err)
+	}
+	if err := upn(e.op, "alice", "Alice@Corp.Example"); err != nil {
+		t.Fatalf("operator changes only the case of alice's UPN: %v", err)
+	}
+	for _, to := range []string{"alice.old@corp.example", ""} {
+		wantErr(t, "operator changes alice's UPN to "+to, upn(e.op, "alice", to), lanyard.EForbidden, "only an administrator can change or clear it")
+	}
+	if got := e.user(t, "alice").UPN; got != "Alice@Corp.Example" {
+		t.Fatalf("alice's UPN after refused changes: %q", got)
+	}
+	// An administrator renames it; the old one stays alice's.
+	if err := upn(e.ada, "alice", "alice.old@corp.example"); err != nil {
+		t.Fatalf("administrator changes alice's UPN: %v", err)
+	}
+	for _, p := range []*service.Principal{e.op, e.ada} {
+		wantErr(t, p.User.Login+" gives bob alice's old UPN", upn(p, "bob", "ALICE@corp.example"), lanyard.EConflict, `UPN "ALICE@corp.example" belonged to another user`)
+		_, err := e.svc.CreateUser(ctx, p, service.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
+		wantErr(t, p.User.Login+" creates mallory with alice's old UPN", err, lanyard.EConflict, "belonged to another user")
+	}
+	if got := e.user(t, "bob").UPN; got != "" {
+		t.Fatalf("bob's UPN after refused changes: %q", got)
+	}
+	if err := upn(e.ada, "alice", "alice@corp.example"); err != nil {
+		t.Fatalf("alice gets her old UPN back: %v", err)
+	}
+}
+
+// UPNs are printable ASCII without spaces: the databases and Go fold
+// their case alike only there (a Kelvin sign folds to k in Go, not in
+// SQLite).
+func TestUPNIsASCII(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	for _, bad := range []string{"b\u00f6b@corp.example", "\u212ate@corp.example", "bob smith@corp.example", "bob\t@corp.example", "bob@corp.example\x7f"} {
+		_, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{UPN: &bad})
+		wantErr(t, "UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
+		_, err = e.svc.CreateUser(ctx, e.ada, service.UserInput{Login: "mallory", UPN: &bad})
+		wantErr(t, "new user's UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
+	}
+	good := "Bob.O'Neil+cards@Corp-1.example"
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{UPN: &good}); err != nil {
+		t.Fatalf("UPN %s: %v", good, err)
+	}
+}
+
+// Granting a staff role needs a new password in the same change: the help
+// desk may have set the plain user's password, and would otherwise sign
+// in to the new staff account first and enrol its authenticator app. The
+// grant ends the account's sessions, pending logins and tokens.
+func TestStaffGrantNeedsNewPassword(t *testing.T) {
+	e := newUserEnv(t)
+	ctx := context.Background()
+	helpDesk := "set by the help desk for bob"
+	if _, err := e.svc.UpdateUser(ctx, e.op, "bob", service.UserInput{Password: &helpDesk}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Login(ctx, "bob", helpDesk, remote) // the operator, as bob
+	if err != nil || res.SessionID == "" {
+		t.Fatalf("operator logs in as bob: %+v %v", res, err)
+	}
+	tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: "bob", TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}
+	before, bobBefore := e.snapshot(t), e.user(t, "bob")
+	_, err = e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{Roles: &admin})
+	wantErr(t, "grant without a password", err, lanyard.EInvalid, "set a new password when granting a staff role")
+	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "bob"), bobBefore) {
+		t.Fatal("a refused grant wrote something")
+	}
+
+	// carl, a CA manager, is between password and authenticator app.
+	carl, err := e.svc.Login(ctx, "carl", totpPassword, remote)
+	if err != nil || carl.ChallengeID == "" {
+		t.Fatalf("carl's password step: %+v %v", carl, err)
+	}
+	pw := "bob's own password, from ada"
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{Roles: &admin, Password: &pw}); err != nil {
+		t.Fatalf("grant with a new password: %v", err)
+	}
+	caMgrAdmin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager, lanyard.RoleAdministrator}
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &caMgrAdmin, Password: &pw}); err != nil {
+		t.Fatalf("grant carl administrator: %v", err)
+	}
+	if _, _, err := e.svc.AuthenticateSession(ctx, res.SessionID, remote); err == nil {
+		t.Error("the operator's session as bob survived the grant")
+	}
+	if _, err := e.svc.AuthenticateToken(ctx, tok.Secret, remote); err == nil {
+		t.Error("bob's token survived the grant")
+	}
+	if _, err := e.svc.CompleteLogin(ctx, carl.ChallengeID, e.code(t, carl.Setup.Secret, 0), remote); err == nil {
+		t.Error("carl's pending login survived the grant")
+	}
+	if _, err := e.svc.Login(ctx, "bob", helpDesk, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		t.Errorf("the help desk's password after the grant: %v", err)
+	}
+	if res, err := e.svc.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != service.SecondFactorEnroll {
+		t.Errorf("bob's new password: %+v %v", res, err)
+	}
+	// Removing a staff role, or keeping one, needs no password.
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {
+		t.Fatalf("remove carl's administrator role: %v", err)
 	}
 }

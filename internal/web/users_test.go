@@ -108,8 +108,7 @@ func TestStaffPasswordResetEndsSessionsAPI(t *testing.T) {
 	}
 }
 
-// A UPN names one user: an operator cannot give bob alice's UPN, in any
-// case (a smart card logon certificate with it would log on as alice),
+// A UPN names one user: nobody gives bob alice's UPN, in any case (a smart card logon certificate with it would log on as alice),
 // and a UPN that live certificates carry is not changed until they are
 // revoked.
 func TestUPNTakeoverRefusedAPI(t *testing.T) {
@@ -119,9 +118,9 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 	bob := e.mustUser("bob")
 	before := e.storedUser("bob")
 	for _, upn := range []string{"alice@example.com", "Alice@Example.COM"} {
-		r := e.do("PATCH", "/api/v1/users/bob", op, map[string]any{"upn": upn})
+		r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": upn}) // bob has one: an administrator's change
 		if p := r.problem(); r.status != 409 || p.Detail != `UPN "`+upn+`" is already used by another user` {
-			t.Errorf("operator gives bob the UPN %s: %d %s", upn, r.status, r.body)
+			t.Errorf("administrator gives bob the UPN %s: %d %s", upn, r.status, r.body)
 		}
 		r = e.do("POST", "/api/v1/users", op, map[string]any{"login": "mallory", "upn": upn})
 		if r.status != 409 {
@@ -136,11 +135,71 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 	// bob's certificate names his UPN: it stays his until it is revoked.
 	var res service.IssueResult
 	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
-	r := e.do("PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "robert@example.com"})
+	r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "robert@example.com"})
 	if r.status != 409 || !strings.Contains(r.problem().Detail, "revoke them") {
 		t.Errorf("UPN change while a certificate is valid: %d %s", r.status, r.body)
 	}
 	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "BOB@example.com"}) // only the case
 	e.must(200, "POST", "/api/v1/certificates/"+res.Certificate.Serial+"/revoke", e.admin, map[string]string{"reason": "superseded"})
-	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "robert@example.com"})
+	e.must(403, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "robert@example.com"}) // an administrator's
+	e.must(200, "PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "robert@example.com"})
+}
+
+// The two-step UPN move: the operator frees alice's UPN (renaming it,
+// which needs an administrator) and gives it to bob, a plain user whose
+// password the operator knows; bob's smart card logon card would then log
+// on as alice. Neither step passes for the operator, and the second fails
+// for everyone, since alice's UPN stays hers.
+func TestUPNMoveInTwoStepsRefusedAPI(t *testing.T) {
+	e := mustEnv(t)
+	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
+	e.mustUser("alice") // UPN alice@example.com
+	e.must(201, "POST", "/api/v1/users", op, map[string]any{"login": "bob", "password": "bob's password, the operator's"})
+	for _, upn := range []any{"alice.old@example.com", ""} {
+		r := e.do("PATCH", "/api/v1/users/alice", op, map[string]any{"upn": upn})
+		if r.status != 403 || !strings.Contains(r.problem().Detail, "only an administrator can change or clear it") {
+			t.Errorf("operator changes alice's UPN to %q: %d %s", upn, r.status, r.body)
+		}
+	}
+	e.must(200, "PATCH", "/api/v1/users/alice", e.admin, map[string]any{"upn": "alice.old@example.com"})
+	for _, caller := range []string{op, e.admin} {
+		r := e.do("PATCH", "/api/v1/users/bob", caller, map[string]any{"upn": "alice@example.com"})
+		if p := r.problem(); r.status != 409 || p.Detail != `UPN "alice@example.com" belonged to another user` {
+			t.Errorf("bob gets alice's old UPN: %d %s", r.status, r.body)
+		}
+	}
+	if got := e.storedUser("bob").UPN; got != "" {
+		t.Errorf("bob's UPN: %q", got)
+	}
+	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "bob@example.com"}) // a first UPN: the help desk's
+}
+
+// An operator sets a plain user's password; an administrator later makes
+// that user an administrator. Unless the grant sets a new password, the
+// operator would sign in first and enrol the account's authenticator app.
+func TestStaffGrantNeedsNewPasswordAPI(t *testing.T) {
+	e := mustEnv(t)
+	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
+	bob := e.mustUser("bob")
+	helpDesk := "bob's password, set by the help desk"
+	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"password": helpDesk})
+	cookie, _ := webtest.Login(t, e.url, "bob", helpDesk)
+	before := e.storedUser("bob")
+	r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"roles": []string{"user", "administrator"}})
+	if r.status != 400 || !strings.Contains(r.problem().Detail, "set a new password when granting a staff role") {
+		t.Errorf("grant without a password: %d %s", r.status, r.body)
+	}
+	if got := e.storedUser("bob"); !reflect.DeepEqual(got, before) {
+		t.Errorf("bob changed: %+v", got)
+	}
+	e.must(200, "PATCH", "/api/v1/users/bob", e.admin, map[string]any{"roles": []string{"user", "administrator"}, "password": "bob's own, from the administrator"})
+	if r := e.do("GET", "/api/v1/session", bob, nil); r.status != 401 {
+		t.Errorf("bob's token after the grant: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/v1/session", "", nil, "Cookie", cookie); r.status != 401 {
+		t.Errorf("the operator's session as bob after the grant: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/api/v1/session", "", map[string]string{"login": "bob", "password": helpDesk}); r.status != 401 {
+		t.Errorf("the help desk's password after the grant: %d %s", r.status, r.body)
+	}
 }

@@ -17,6 +17,7 @@ var (
 	qInsertLoginChallenge        = prepared(`INSERT INTO login_challenges (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`)
 	qLoginChallengeByHash        = prepared(`SELECT hash, user_id, created_at, expires_at FROM login_challenges WHERE hash = ?`)
 	qDeleteLoginChallenge        = prepared(`DELETE FROM login_challenges WHERE hash = ?`)
+	qDeleteUserLoginChallenges   = prepared(`DELETE FROM login_challenges WHERE user_id = ?`)
 	qDeleteExpiredLoginChallenge = prepared(`DELETE FROM login_challenges WHERE expires_at <= ?`)
 )
 
@@ -90,5 +91,10 @@ func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
 
 func (t *txn) DeleteUserSessions(userID int64) (int, error) {
 	res, err := t.exec(qDeleteUserSessions, userID)
+	return t.affected(res, err)
+}
+
+func (t *txn) DeleteUserLoginChallenges(userID int64) (int, error) {
+	res, err := t.exec(qDeleteUserLoginChallenges, userID)
 	return t.affected(res, err)
 }

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -19,6 +21,10 @@ var (
 	// users_upn_lower (migration 0009).
 	qUserByUPN  = prepared(`SELECT ` + userCols + ` FROM users WHERE lower(upn) = lower(?) AND upn <> ''`)
 	qCountUsers = prepared(`SELECT count(*) FROM users`)
+	// upn_history (migration 0014) keys UPNs by lower(upn), as the
+	// unique index users_upn_lower compares them.
+	qUPNHolder     = prepared(`SELECT h.user_id, u.login FROM upn_history h JOIN users u ON u.id = h.user_id WHERE h.upn = lower(?)`)
+	qInsertUPNHeld = prepared(`INSERT INTO upn_history (upn, user_id, first_held) VALUES (lower(?), ?, ?)`)
 )
 
 // normUser makes u what a read will return (see the package doc).
@@ -46,11 +52,11 @@ func (t *txn) CreateUser(u *lanyard.User) error {
 	if err != nil {
 		return t.writeErr(err, "user "+quote(u.Login)+" already exists", "")
 	}
-	return nil
+	return t.holdUPN(u)
 }
 
-// upnFree refuses u's UPN when another user holds it, ignoring case. It
-// reads before the write so that the clash gets its own message (the
+// upnFree refuses u's UPN when another user holds it or ever held it
+// (upn_history), ignoring case. It reads before the write so that the clash gets its own message (the
 // error code of a unique violation does not say which index) and leaves
 // the transaction usable. The unique index users_upn_lower (migration
 // 0009) still refuses a clash committed by a concurrent transaction in
@@ -65,6 +71,46 @@ func (t *txn) upnFree(u *lanyard.User) error {
 		return err
 	case other.ID != u.ID && other.Login != u.Login: // the same login clashes on the login
 		return lanyard.Errorf(lanyard.EConflict, "UPN %q is already used by another user", u.UPN)
+	}
+	_, err = t.upnHolder(u)
+	return err
+}
+
+// upnHolder says whether u's UPN is in upn_history already (held by u),
+// and refuses it when it names another user: a UPN is tied for good to
+// the first user who held it, so that no one moves it between users by
+// clearing it on one and setting it on another (a smart card logon
+// certificate issued for the new holder would reach the old holder's
+// Windows account, and the old holder's certificates the new one's).
+func (t *txn) upnHolder(u *lanyard.User) (held bool, err error) {
+	if u.UPN == "" {
+		return false, nil
+	}
+	var id int64
+	var login string
+	switch err := t.row(qUPNHolder, u.UPN).Scan(&id, &login); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, t.readErr(err, nil)
+	case id != u.ID && login != u.Login: // the same login clashes on the login
+		return false, lanyard.Errorf(lanyard.EConflict, "UPN %q belonged to another user", u.UPN)
+	}
+	return true, nil
+}
+
+// holdUPN records u's UPN in upn_history unless it is there already. A
+// concurrent transaction that recorded it for another user in between
+// makes the insert fail on the primary key (PostgreSQL; SQLite
+// serializes writers).
+func (t *txn) holdUPN(u *lanyard.User) error {
+	held, err := t.upnHolder(u)
+	if err != nil || held || u.UPN == "" {
+		return err
+	}
+	_, err = t.exec(qInsertUPNHeld, u.UPN, u.ID, micros(u.UpdatedAt))
+	if err != nil {
+		return t.writeErr(err, "UPN "+quote(u.UPN)+" belonged to another user", "")
 	}
 	return nil
 }
@@ -84,7 +130,10 @@ func (t *txn) UpdateUser(u *lanyard.User) error {
 	}
 	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
 		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), u.ID)
-	return t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", "")
+	if err := t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", ""); err != nil {
+		return err
+	}
+	return t.holdUPN(u)
 }
 
 func (t *txn) UserByID(id int64) (*lanyard.User, error) {

@@ -66,11 +66,56 @@ func testUPNUnique(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 
-	// A user keeps (or recases) their own UPN; a freed UPN can be taken.
+	// A user keeps (or recases) their own UPN.
 	alice.UPN = "alice@corp.example.com"
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(alice) })
+	testUPNHistory(t, s, alice, bob)
+}
+
+// testUPNHistory: a UPN given up stays with the user who held it: nobody
+// else gets it, in any case, on update or create, in the same transaction
+// or later; its holder gets it back. alice holds alice@corp.example.com,
+// bob has no UPN.
+func testUPNHistory(t *testing.T, s lanyard.Store, alice, bob *lanyard.User) {
+	t.Helper()
+	const belonged = `belonged to another user`
+	// The two-step move in one transaction: the second step fails.
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
+		a, b := *alice, *bob
+		a.UPN, b.UPN = "alice.old@corp.example.com", "ALICE@corp.example.com"
+		if err := tx.UpdateUser(&a); err != nil {
+			return err
+		}
+		return tx.UpdateUser(&b)
+	})
+	wantCode(t, "move a UPN in one transaction", err, lanyard.EConflict)
+	wantMessage(t, "move a UPN in one transaction", err, `UPN "ALICE@corp.example.com" `+belonged)
+	// ... and in two.
 	alice.UPN = ""
-	bob.UPN = "ALICE@corp.example.com"
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(alice) })
+	for _, upn := range []string{"alice@corp.example.com", "Alice@Corp.Example.COM"} {
+		taken := *bob
+		taken.UPN = upn
+		err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateUser(&taken) })
+		wantCode(t, "UpdateUser onto a given-up UPN "+upn, err, lanyard.EConflict)
+		wantMessage(t, "UpdateUser onto a given-up UPN "+upn, err, `UPN "`+upn+`" `+belonged)
+		erin := NewUser("erin")
+		erin.UPN = upn
+		err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateUser(erin) })
+		wantCode(t, "CreateUser with a given-up UPN "+upn, err, lanyard.EConflict)
+		wantMessage(t, "CreateUser with a given-up UPN "+upn, err, `UPN "`+upn+`" `+belonged)
+	}
+	// A UPN set on create is held too.
+	frank := NewUser("frank")
+	frank.UPN = "frank@corp.example.com"
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateUser(frank) })
+	frank.UPN = ""
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(frank) })
+	bob.UPN = "FRANK@corp.example.com"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateUser(bob) })
+	wantMessage(t, "UpdateUser onto frank's old UPN", err, `UPN "FRANK@corp.example.com" `+belonged)
+	// The holder gets it back, in another case; a new UPN is free.
+	alice.UPN, bob.UPN = "Alice@corp.example.com", "bob@corp.example.com"
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		if err := tx.UpdateUser(alice); err != nil {
 			return err

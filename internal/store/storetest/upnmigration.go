@@ -14,7 +14,8 @@ import (
 // UPNMigration checks the UPN migration (*_upn_unique.sql) of engine on a
 // database that already holds duplicate UPNs: the oldest user keeps the
 // UPN, the later ones lose it and are listed in upn_duplicates_0009, and
-// from then on the database refuses a duplicate in any case. raw is a
+// from then on the database refuses a duplicate in any case; the UPNs
+// held then stay with their holders (upn_history). raw is a
 // connection to an empty database; open opens the store on it, which
 // applies the remaining migrations.
 func UPNMigration(t *testing.T, engine string, raw *sql.DB, open func() lanyard.Store) {
@@ -97,4 +98,21 @@ func UPNMigration(t *testing.T, engine string, raw *sql.DB, open func() lanyard.
 	if _, err := raw.Exec(`UPDATE users SET upn = 'Dave@Corp.Example' WHERE login = 'erin'`); err == nil {
 		t.Error("the database accepted a duplicate UPN in another case")
 	}
+	// The UPNs held at the migration stay with their holders
+	// (upn_history, 0014): carol gives hers up, erin cannot take it.
+	var carol, erin *lanyard.User
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
+		if carol, err = tx.UserByLogin("carol"); err != nil {
+			return err
+		}
+		carol.UPN = ""
+		if err = tx.UpdateUser(carol); err != nil {
+			return err
+		}
+		erin, err = tx.UserByLogin("erin")
+		return err
+	})
+	erin.UPN = "shared@corp.example"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateUser(erin) })
+	wantMessage(t, "erin takes the UPN carol held at the migration", err, `UPN "shared@corp.example" belonged to another user`)
 }

@@ -186,7 +186,10 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 
 		b.Run("edit", chromedp.Click(chromedp.CSS(`button[aria-label="Edit newbie"]`)))
 		b.WaitFor("edit dialog", `document.querySelector('#user-dialog').open`)
-		b.Run("make operator", chromedp.Click(chromedp.CSS(`#user-form input[value=operator]`)), chromedp.Click(chromedp.CSS("#user-save")))
+		// Granting a staff role needs a new password in the same change.
+		b.Run("make operator without a password", chromedp.Click(chromedp.CSS(`#user-form input[value=operator]`)), chromedp.Click(chromedp.CSS("#user-save")))
+		b.WaitFor("refused", `document.querySelector('#user-error').textContent.includes('set a new password when granting a staff role')`)
+		b.Run("make operator", chromedp.SendKeys(chromedp.CSS("#u-password"), "a new password for the new operator"), chromedp.Click(chromedp.CSS("#user-save")))
 		b.WaitFor("saved", `document.querySelector('#users-status').textContent.includes('User newbie saved')`)
 		_, body := s.api("GET", "/api/v1/users/newbie", nil)
 		json.Unmarshal(body, &u)
