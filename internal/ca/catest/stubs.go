@@ -48,7 +48,13 @@ func (*tx) CreateLoginChallenge(*lanyard.LoginChallenge) error {
 func (*tx) LoginChallengeByHash([]byte) (*lanyard.LoginChallenge, error) {
 	return nil, notImplemented("LoginChallengeByHash")
 }
-func (*tx) DeleteLoginChallenge([]byte) error      { return notImplemented("DeleteLoginChallenge") }
+func (*tx) DeleteLoginChallenge([]byte) error { return notImplemented("DeleteLoginChallenge") }
+func (*tx) DeleteUserLoginChallenges(int64) (int, error) {
+	return 0, notImplemented("DeleteUserLoginChallenges")
+}
+func (*tx) ClipTokenLifetimes(time.Duration) (int, error) {
+	return 0, notImplemented("ClipTokenLifetimes")
+}
 func (*tx) CreateCardType(*lanyard.CardType) error { return notImplemented("CreateCardType") }
 func (*tx) UpdateCardType(*lanyard.CardType) error { return notImplemented("UpdateCardType") }
 func (*tx) CardTypeByName(string) (*lanyard.CardType, error) {
