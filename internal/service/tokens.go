@@ -213,7 +213,7 @@ func (s *Service) tokenFactor(ctx context.Context, p *Principal, code string) (*
 		return nil, nil
 	}
 	if strings.TrimSpace(code) != "" {
-		return s.checkCode(ctx, p.User, p.RemoteAddr, code)
+		return s.checkCode(ctx, p.User, p.RemoteAddr, code, confirmedApp)
 	}
 	if !p.SecondFactorAt.IsZero() && s.clock().Sub(p.SecondFactorAt) <= TokenFactorFresh {
 		return nil, nil
@@ -309,4 +309,13 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 type tokenAuth struct {
 	token *lanyard.APIToken
 	user  *lanyard.User
+}
+
+// confirmedApp accepts only a confirmed authenticator app: an app being
+// set up is no second factor yet.
+func confirmedApp(e *lanyard.TOTPEnrollment) error {
+	if !e.Confirmed() {
+		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
+	}
+	return nil
 }

@@ -201,7 +201,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 // app (issue 13: recovery by another administrator). One's own is never
 // reset this way, only removed with a current code (RemoveTOTP): a stolen
 // staff password or session must not be enough to replace the second
-// factor.
+// factor. The person's sessions and pending logins end with it
+// (RemoveTOTP): the lost phone may be in someone else's hands, and so may
+// what was signed in with it.
 func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) error {
 	if p.User != nil && p.User.Login == login {
 		return lanyard.Errorf(lanyard.EForbidden, "you cannot reset your own authenticator app: remove it with a current code, or ask another administrator")
@@ -218,6 +220,11 @@ func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) err
 // Nobody removes their own confirmed enrollment without a code, staff
 // included (four eyes). An unconfirmed enrollment is not a factor yet and
 // goes without one.
+//
+// The user's pending logins end with the app they were made for. Removed
+// by staff, the user's browser sessions end too (the user logs in again,
+// and a staff account enrolls a new app); removed by the user, the
+// session that proved the code stays.
 func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
@@ -254,8 +261,9 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 			return err
 		}
 	}
+	ended := 0
 	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self})
+		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self, "sessions_ended": ended})
 	}, func(tx lanyard.Tx) error {
 		// Remove what was checked: a concurrent change (re-enrolled,
 		// confirmed meanwhile, made staff meanwhile) makes this fail
@@ -273,6 +281,13 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 		}
 		if !bytes.Equal(cur.SealedSecret, e.SealedSecret) || !cur.ConfirmedAt.Equal(e.ConfirmedAt) {
 			return lanyard.Errorf(lanyard.EConflict, "the authenticator app changed meanwhile; try again")
+		}
+		if self {
+			if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
+				return err
+			}
+		} else if ended, err = endSessions(tx, u.ID); err != nil {
+			return err
 		}
 		return tx.DeleteTOTPEnrollment(u.ID)
 	})
@@ -393,12 +408,14 @@ type codeCheck struct {
 	att  *auth.Attempt
 }
 
-// checkCode checks code against u's authenticator app, confirmed or not,
-// under the login throttle. ESecondFactorRequired when u has none;
-// EStepUpFailed (counted) for a wrong, malformed or used code. On success
-// the caller settles the returned attempt (Succeed after its commit; a
-// deferred Release otherwise).
-func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string) (*codeCheck, error) {
+// checkCode checks code against u's authenticator app under the login
+// throttle, if accept takes that app (which one may be used, and whether
+// it must be confirmed, depends on what the code is for).
+// ESecondFactorRequired when u has none; accept's error when it refuses
+// the app; EStepUpFailed (counted) for a wrong, malformed or used code.
+// On success the caller settles the returned attempt (Succeed after its
+// commit; a deferred Release otherwise).
+func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string, accept func(*lanyard.TOTPEnrollment) error) (*codeCheck, error) {
 	att, err := s.beginAttempt(LoginThrottleKeys(u.Login, remote))
 	if err != nil {
 		return nil, err
@@ -406,6 +423,9 @@ func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code s
 	e, err := s.totpEnrollment(ctx, u.ID)
 	if err == nil && e == nil {
 		err = lanyard.Errorf(lanyard.ESecondFactorRequired, "no authenticator app is set up (it was reset meanwhile?); log in again")
+	}
+	if err == nil {
+		err = accept(e)
 	}
 	if err != nil {
 		att.Release()
@@ -420,8 +440,9 @@ func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code s
 }
 
 // record writes the code's time step (so it cannot be used again) and
-// confirms a new app, if the enrollment is still the one checked; a
-// concurrent use of the step fails with EStepUpFailed.
+// confirms a new app, if the enrollment is still the one checked (the
+// store compares the sealed secret and the last step); a concurrent use
+// of the step, or a replaced app, fails with EStepUpFailed.
 func (c *codeCheck) record(tx lanyard.Tx, now time.Time) error {
 	e := *c.e
 	if !e.Confirmed() {

@@ -205,10 +205,12 @@ func (in *UserInput) changed() []string {
 	return changed
 }
 
-// endCredentials ends userID's browser sessions and revokes its API
-// tokens, and says how many of each.
+// endCredentials ends userID's browser sessions and pending logins
+// (between password and second factor: the password they checked may be
+// the one being replaced) and revokes its API tokens, and says how many
+// sessions and tokens it ended.
 func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
-	if sessions, err = tx.DeleteUserSessions(userID); err != nil {
+	if sessions, err = endSessions(tx, userID); err != nil {
 		return 0, 0, err
 	}
 	tokens, err = tx.RevokeUserTokens(userID)
