@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +69,33 @@ func totpAAD(userID int64) []byte { return []byte("totp-secret:" + strconv.Forma
 func totpStep(t time.Time) int64 { return t.Unix() / int64(TOTPPeriod/time.Second) }
 
 // LoginThrottleKeys are the throttle keys of a password check for login
-// from address remote: one per account, one per address (auth.Throttle).
-// The login form and the second-factor step-up share them, so neither is
-// a faster way to guess a password.
+// from address remote: one per account, first (a success clears it,
+// auth.Attempt.Succeed), one per client network (throttleNet). The login
+// form and the second-factor step-up share them, so neither is a faster
+// way to guess a password.
 func LoginThrottleKeys(login, remote string) []string {
 	keys := []string{"login:" + login}
 	if remote != "" {
-		keys = append(keys, "ip:"+remote)
+		keys = append(keys, "ip:"+throttleNet(remote))
 	}
 	return keys
+}
+
+// throttleNet is the network a client address is throttled as: an IPv4
+// address itself, an IPv6 address its /64. One IPv6 client usually holds
+// a whole /64 (RFC 4291 section 2.5.1 interface identifiers; RFC 8981
+// temporary addresses change within it), so per-address keys would give
+// it 2^64 fresh counters. An address that does not parse is its own key.
+func throttleNet(remote string) string {
+	addr, err := netip.ParseAddr(remote)
+	if err != nil {
+		return remote
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
 // LoginThrottle is the throttle that the login form and the step-up share.
