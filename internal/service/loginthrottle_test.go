@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
@@ -42,5 +43,30 @@ func TestLoginThrottleIPv6Block(t *testing.T) {
 	wantErr(t, "a new address in the same /64", err, lanyard.ERateLimited, "try again")
 	if _, err := e.svc.Login(ctx, "alice", totpPassword, "2001:db8:7:8::1"); err != nil {
 		t.Fatalf("another /64: %v", err)
+	}
+}
+
+// TestOverlongPasswordNotCounted: a password over auth.MaxPasswordInput
+// is answered like a wrong one (login) or refused as invalid (step-up)
+// before the throttle and the hash: a flood of them neither locks the
+// account nor costs a check.
+func TestOverlongPasswordNotCounted(t *testing.T) {
+	e := newTOTPEnv(t)
+	ctx := context.Background()
+	long := strings.Repeat("p", auth.MaxPasswordInput+1)
+	for range 2 * auth.DefaultLimits().MaxFailures {
+		_, err := e.svc.Login(ctx, "alice", long, remote)
+		wantErr(t, "login with an overlong password", err, lanyard.EUnauthenticated, "wrong login or password")
+	}
+	if _, err := e.svc.Login(ctx, "alice", totpPassword, remote); err != nil {
+		t.Fatalf("the right password after overlong ones: %v", err)
+	}
+	e.enroll(t, e.alice)
+	for range 2 * auth.DefaultLimits().MaxFailures {
+		err := e.svc.VerifySecondFactor(ctx, e.alice, long, "123456")
+		wantErr(t, "step-up with an overlong password", err, lanyard.EInvalid, "at most")
+	}
+	if _, err := e.svc.Login(ctx, "alice", totpPassword, remote); err != nil {
+		t.Fatalf("the right password after overlong step-ups: %v", err)
 	}
 }

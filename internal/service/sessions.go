@@ -31,6 +31,9 @@ const (
 	SecondFactorEnroll = "enroll"
 )
 
+// msgBadLogin answers every failed password check of a login.
+const msgBadLogin = "wrong login or password"
+
 // LoginResult is what a login step gives: either a session (SessionID,
 // Session) or, when a second factor is due, a challenge (ChallengeID,
 // Challenge, SecondFactor, and Setup for an enrollment).
@@ -55,7 +58,14 @@ type LoginResult struct {
 // to protect the account). Then no session is made yet: the result is a
 // challenge that CompleteLogin finishes with a code. A staff account
 // without a confirmed app gets a new enrollment with the challenge.
+//
+// A password longer than auth.MaxPasswordInput is never right (none that
+// long is set): it gets the wrong password's answer at once, neither
+// hashed nor counted, so that it costs the server nothing.
 func (s *Service) Login(ctx context.Context, login, password, remote string) (*LoginResult, error) {
+	if len(password) > auth.MaxPasswordInput {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
+	}
 	att, err := s.beginAttempt(LoginThrottleKeys(login, remote))
 	if err != nil {
 		return nil, err
@@ -89,7 +99,7 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (*L
 // logins, accounts without a password and disabled accounts spend the
 // same time and get the same answer as a wrong password.
 func (s *Service) checkPassword(ctx context.Context, login, password, remote string) (*lanyard.User, error) {
-	bad := lanyard.Errorf(lanyard.EUnauthenticated, "wrong login or password")
+	bad := lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
 	var u *lanyard.User
 	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
 	if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {

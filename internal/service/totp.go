@@ -336,12 +336,17 @@ func (s *Service) TOTPStatus(ctx context.Context, p *Principal, login string) (*
 // code of that step or an older one is refused afterwards. Refusals write
 // nothing.
 //
-// Errors: ESecondFactorRequired when no authenticator app is confirmed;
+// Errors: EInvalid for a password longer than auth.MaxPasswordInput;
+// ESecondFactorRequired when no authenticator app is confirmed;
 // EStepUpFailed for a wrong password, a wrong code or a code already
 // used (the message says which); ERateLimited while throttled.
 func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
+	}
+	if len(password) > auth.MaxPasswordInput {
+		// Never right, so never hashed nor counted (Login).
+		return lanyard.Errorf(lanyard.EInvalid, "a password is at most %d bytes", auth.MaxPasswordInput)
 	}
 	att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
 	if err != nil {
