@@ -76,11 +76,7 @@ func TestLoginEnrollmentOnlyItsOwnApp(t *testing.T) {
 func TestResetTOTPEndsSessionsAndLogins(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	res := e.login(t, "olivia", service.SecondFactorEnroll)
-	done, err := e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, done := e.enrollAtLogin(t, "olivia")
 	e.clock.Add(service.TOTPPeriod)
 	pending := e.login(t, "olivia", service.SecondFactorCode)
 	if err := e.svc.ResetTOTP(ctx, e.ad, "olivia"); err != nil {
@@ -89,7 +85,7 @@ func TestResetTOTPEndsSessionsAndLogins(t *testing.T) {
 	if _, _, err := e.svc.AuthenticateSession(ctx, done.SessionID, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Fatalf("a session survives the reset of its authenticator app: %v", err)
 	}
-	_, err = e.svc.CompleteLogin(ctx, pending.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	_, err := e.svc.CompleteLogin(ctx, pending.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "a pending login after the reset", err, lanyard.EUnauthenticated, "expired")
 	storetest.MustView(t, e.st, func(tx lanyard.Tx) error {
 		_, err := tx.LoginChallengeByHash(pending.Challenge.Hash)
@@ -111,4 +107,16 @@ func TestPasswordResetEndsPendingLogins(t *testing.T) {
 	}
 	_, err := e.svc.CompleteLogin(ctx, pending.ChallengeID, e.code(t, pending.Setup.Secret, 0), remote)
 	wantErr(t, "a login begun with the old password", err, lanyard.EUnauthenticated, "expired")
+}
+
+// enrollAtLogin logs staff member login in for the first time, enrolling
+// the authenticator app: the password step's result and the session's.
+func (e *totpEnv) enrollAtLogin(t *testing.T, login string) (pending, done *service.LoginResult) {
+	t.Helper()
+	pending = e.login(t, login, service.SecondFactorEnroll)
+	done, err := e.svc.CompleteLogin(context.Background(), pending.ChallengeID, e.code(t, pending.Setup.Secret, 0), remote)
+	if err != nil {
+		t.Fatalf("login %s, enrolling: %v", login, err)
+	}
+	return pending, done
 }
