@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,9 @@ func tokenCreate(ctx context.Context, args []string) error {
 	}
 	if cmd.output == "json" {
 		return printJSON(&out)
+	}
+	if out.Notice != "" {
+		fmt.Fprintln(os.Stderr, "lanyard: "+out.Notice) // stdout stays the secret alone, for scripts
 	}
 	fmt.Println(out.Secret)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/sync/semaphore"
@@ -70,6 +71,9 @@ func (p Params) Hash(ctx context.Context, pw string, r io.Reader) (string, error
 	if err := p.check(); err != nil {
 		return "", err
 	}
+	if len(pw) > MaxPasswordInput {
+		return "", ErrPasswordTooLong
+	}
 	salt := make([]byte, p.SaltLen)
 	if _, err := io.ReadFull(r, salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
@@ -116,6 +120,9 @@ var dummySalt = []byte("lanyard-no-password")
 // It waits for a hashing slot as long as ctx allows; when ctx ends first
 // it returns false and an error wrapping ErrBusy and ctx's error.
 func VerifyPassword(ctx context.Context, encoded, pw string) (ok bool, err error) {
+	if len(pw) > MaxPasswordInput {
+		return false, ErrPasswordTooLong
+	}
 	if encoded == "" {
 		_, err := idKey(ctx, []byte(pw), dummySalt, DefaultParams())
 		return false, err
@@ -132,8 +139,26 @@ func VerifyPassword(ctx context.Context, encoded, pw string) (ok bool, err error
 }
 
 // ErrBusy means a password could not be checked or hashed because the
-// caller's context ended while it waited for a hashing slot.
+// caller's context ended while it waited for a hashing slot, or because
+// maxHashWaiters others were waiting already.
 var ErrBusy = errors.New("auth: too many password checks at once")
+
+// MaxPasswordInput is the longest password (in bytes) that is hashed or
+// checked at all; longer ones are refused before any work with
+// ErrPasswordTooLong. No password Lanyard sets is this long
+// (MaxPasswordLen), so a longer one is always wrong, and checking it
+// would only let a caller make the server copy and hash megabytes.
+const MaxPasswordInput = 1024
+
+// ErrPasswordTooLong means a password was longer than MaxPasswordInput.
+var ErrPasswordTooLong = fmt.Errorf("auth: password longer than %d bytes", MaxPasswordInput)
+
+// maxHashWaiters bounds the password checks waiting for a hashing slot.
+// Each waiter is a request holding its goroutine, its body and its
+// connection; beyond this many the server answers "busy" at once rather
+// than queueing without limit (64 waiters are at most a few seconds of
+// hashing on a small server, longer than anyone should wait for a login).
+const maxHashWaiters = 64
 
 // hashSlots is how many argon2id computations with DefaultParams run at
 // once: one per CPU the process may use (each is single-threaded and
@@ -147,18 +172,30 @@ func hashSlots() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
 // 9.5 GiB. The semaphore is weighted by memory in KiB, so a stored hash
 // with a larger memory parameter takes more of the budget.
 var hashMemory = struct {
-	sem    *semaphore.Weighted
-	budget int64 // KiB
-}{semaphore.NewWeighted(int64(hashSlots()) * int64(DefaultParams().Memory)), int64(hashSlots()) * int64(DefaultParams().Memory)}
+	sem     *semaphore.Weighted
+	budget  int64        // KiB
+	waiters atomic.Int64 // checks waiting for room (maxHashWaiters)
+}{sem: semaphore.NewWeighted(int64(hashSlots()) * int64(DefaultParams().Memory)), budget: int64(hashSlots()) * int64(DefaultParams().Memory)}
+
+// errQueueFull is ErrBusy's cause when maxHashWaiters checks wait already.
+var errQueueFull = errors.New("the queue of password checks is full")
 
 // idKey computes argon2id under the memory bound, waiting for room as
-// long as ctx allows. A computation larger than the whole budget (a
-// stored hash's own parameters, at most maxMemory) waits until it runs
-// alone.
+// long as ctx allows, behind at most maxHashWaiters others. A computation
+// larger than the whole budget (a stored hash's own parameters, at most
+// maxMemory) waits until it runs alone.
 func idKey(ctx context.Context, pw, salt []byte, p Params) ([]byte, error) {
 	w := min(int64(p.Memory), hashMemory.budget)
-	if err := hashMemory.sem.Acquire(ctx, w); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	if !hashMemory.sem.TryAcquire(w) {
+		if hashMemory.waiters.Add(1) > maxHashWaiters {
+			hashMemory.waiters.Add(-1)
+			return nil, fmt.Errorf("%w: %w", ErrBusy, errQueueFull)
+		}
+		err := hashMemory.sem.Acquire(ctx, w)
+		hashMemory.waiters.Add(-1)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+		}
 	}
 	defer hashMemory.sem.Release(w)
 	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil

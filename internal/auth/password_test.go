@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,5 +281,87 @@ func TestPasswordChecksWaitForMemory(t *testing.T) {
 	}
 	if hashSlots() < 2 || hashMemory.budget != int64(hashSlots())*int64(DefaultParams().Memory) {
 		t.Fatalf("budget %d KiB for %d slots", hashMemory.budget, hashSlots())
+	}
+}
+
+// TestOverlongPasswordNotHashed: a password over MaxPasswordInput is
+// refused at once, without waiting for (or taking) a hashing slot.
+func TestOverlongPasswordNotHashed(t *testing.T) {
+	h := mustHash(t, cheap, "pw")
+	if !hashMemory.sem.TryAcquire(hashMemory.budget) {
+		t.Fatal("the budget is in use at the start")
+	}
+	defer hashMemory.sem.Release(hashMemory.budget)
+	long := strings.Repeat("x", MaxPasswordInput+1)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	for name, check := range map[string]func() error{
+		"VerifyPassword":       func() error { _, err := VerifyPassword(ctx, h, long); return err },
+		"VerifyPassword, none": func() error { _, err := VerifyPassword(ctx, "", long); return err },
+		"HashPassword":         func() error { _, err := HashPassword(ctx, long, crand.Reader); return err },
+	} {
+		start := time.Now()
+		err := check()
+		if !errors.Is(err, ErrPasswordTooLong) || time.Since(start) > time.Second {
+			t.Errorf("%s of %d bytes = %v after %v; want ErrPasswordTooLong at once", name, len(long), err, time.Since(start))
+		}
+	}
+	// The longest allowed is checked as usual (it waits for the budget).
+	short, cancel2 := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := VerifyPassword(short, h, long[1:]); !errors.Is(err, ErrBusy) {
+		t.Errorf("VerifyPassword of %d bytes: %v, want it to wait for a slot", MaxPasswordInput, err)
+	}
+}
+
+// TestPasswordCheckQueueBounded: while the hashing budget is taken, at
+// most maxHashWaiters checks wait; the next is refused with ErrBusy at
+// once instead of queueing (each waiter holds a request), and once room
+// is released the waiters all run.
+func TestPasswordCheckQueueBounded(t *testing.T) {
+	h := mustHash(t, cheap, "pw")
+	if !hashMemory.sem.TryAcquire(hashMemory.budget) {
+		t.Fatal("the budget is in use at the start")
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			hashMemory.sem.Release(hashMemory.budget)
+		}
+	}
+	defer release()
+	var wg sync.WaitGroup
+	errs := make(chan error, maxHashWaiters)
+	for range maxHashWaiters {
+		wg.Go(func() {
+			ok, err := VerifyPassword(t.Context(), h, "pw")
+			if err == nil && !ok {
+				err = errors.New("the right password did not verify")
+			}
+			errs <- err
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hashMemory.waiters.Load() < maxHashWaiters && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := VerifyPassword(ctx, h, "pw")
+	if !errors.Is(err, ErrBusy) || time.Since(start) > time.Second {
+		t.Errorf("check %d while %d wait: %v after %v; want ErrBusy at once", maxHashWaiters+1, maxHashWaiters, err, time.Since(start))
+	}
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := hashMemory.waiters.Load(); n != 0 {
+		t.Fatalf("%d waiters left", n)
 	}
 }

@@ -120,9 +120,7 @@ func (t *Throttle) failure(key string, now time.Time) {
 		el = nil
 	}
 	if el == nil {
-		if len(t.keys) >= t.lim.MaxKeys {
-			t.remove(t.lru.Front())
-		}
+		t.makeRoom()
 		el = t.lru.PushBack(&throttleEntry{key: key})
 		t.keys[key] = el
 	} else {
@@ -154,8 +152,38 @@ func (t *Throttle) failure(key string, now time.Time) {
 func (t *Throttle) Success(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if el := t.keys[key]; el != nil {
+	t.forget(key)
+}
+
+// forget clears key's failures and lock (with t.mu held). An entry with
+// attempts still in flight stays, so that they keep counting (Begin) and
+// their settling finds them.
+func (t *Throttle) forget(key string) {
+	el := t.keys[key]
+	if el == nil {
+		return
+	}
+	e := el.Value.(*throttleEntry)
+	if e.inflight == 0 {
 		t.remove(el)
+		return
+	}
+	e.failures, e.level, e.last, e.until = nil, 0, time.Time{}, time.Time{}
+}
+
+// makeRoom forgets the entry whose last failure is oldest when MaxKeys
+// are held, skipping entries with attempts in flight (there are at most as
+// many of those as checks running at once, so the bound holds but for
+// them).
+func (t *Throttle) makeRoom() {
+	if len(t.keys) < t.lim.MaxKeys {
+		return
+	}
+	for el := t.lru.Front(); el != nil; el = el.Next() {
+		if el.Value.(*throttleEntry).inflight == 0 {
+			t.remove(el)
+			return
+		}
 	}
 }
 
@@ -176,6 +204,9 @@ const inflightWait = time.Second
 // attempts cannot all slip past a key that has room for only a few more
 // failures. Settle it exactly once with Fail, Succeed or Release (extra
 // calls do nothing), typically with a deferred Release.
+//
+// The first key is the account's ("login:<name>"), the others the
+// client's ("ip:<addr>"): a success clears only the first.
 type Attempt struct {
 	t       *Throttle
 	keys    []string
@@ -213,9 +244,7 @@ func (t *Throttle) Begin(keys ...string) (*Attempt, error) {
 	for _, k := range keys {
 		el := t.keys[k]
 		if el == nil {
-			if len(t.keys) >= t.lim.MaxKeys {
-				t.remove(t.lru.Front())
-			}
+			t.makeRoom()
 			el = t.lru.PushBack(&throttleEntry{key: k})
 			t.keys[k] = el
 		}
@@ -243,11 +272,14 @@ func (a *Attempt) Fail() {
 	a.settle(func(k string, now time.Time) { a.t.failure(k, now) })
 }
 
-// Succeed settles a as a success: its keys are forgotten (Success).
+// Succeed settles a as a success: its first key, the account's, is
+// forgotten (Success). The other keys keep their failures: otherwise
+// someone with one valid account would clear their address's failures
+// after every few guesses at other accounts and guess on for ever.
 func (a *Attempt) Succeed() {
 	a.settle(func(k string, _ time.Time) {
-		if el := a.t.keys[k]; el != nil {
-			a.t.remove(el)
+		if len(a.keys) > 0 && k == a.keys[0] {
+			a.t.forget(k)
 		}
 	})
 }

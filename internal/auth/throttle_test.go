@@ -241,7 +241,7 @@ func TestNewThrottle(t *testing.T) {
 // TestThrottleBegin: an attempt counts before its check. Of many parallel
 // attempts on one key with room for MaxFailures failures, only that many
 // are let through; Release gives the room back, Fail keeps it used, and
-// Succeed forgets the key.
+// Succeed forgets the account's key but not the address's.
 func TestThrottleBegin(t *testing.T) {
 	lim := DefaultLimits()
 	th, clock := mustThrottle(t, lim)
@@ -307,15 +307,108 @@ func TestThrottleBegin(t *testing.T) {
 	}
 	first.Succeed()
 	for range lim.MaxFailures {
-		a, err := th.Begin(keys...)
+		a, err := th.Begin(keys[0])
 		if err != nil {
-			t.Fatalf("after a success: %v", err)
+			t.Fatalf("the account after a success: %v", err)
 		}
 		defer a.Release()
+	}
+	// The address is still in its lock episode: one attempt at a time.
+	a, err = th.Begin(keys[1])
+	if err != nil {
+		t.Fatalf("the address after a success: %v", err)
+	}
+	defer a.Release()
+	if _, err := th.Begin(keys[1]); !errors.As(err, &te) {
+		t.Fatalf("the address's second attempt after a success: %v", err)
 	}
 	if th.Len() != 2 {
 		t.Fatalf("Len = %d, want the 2 keys in flight", th.Len())
 	}
+}
+
+// TestSucceedKeepsTheAddressKey: one valid account does not clear an
+// address's failures at other accounts (password spraying), so the
+// address locks after MaxFailures wrong guesses however many successes
+// come between them.
+func TestSucceedKeepsTheAddressKey(t *testing.T) {
+	lim := DefaultLimits()
+	th, _ := mustThrottle(t, lim)
+	for i := range lim.MaxFailures {
+		a, err := th.Begin(fmt.Sprint("login:victim", i), "ip:203.0.113.9")
+		if err != nil {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+		a.Fail()
+		if i < lim.MaxFailures-1 {
+			ok, err := th.Begin("login:mine", "ip:203.0.113.9")
+			if err != nil {
+				t.Fatalf("own login %d: %v", i, err)
+			}
+			ok.Succeed()
+		}
+	}
+	var te *ThrottledError
+	if _, err := th.Begin("login:victim9", "ip:203.0.113.9"); !errors.As(err, &te) || te.Wait != lim.BaseLock {
+		t.Fatalf("after %d guesses with successes between them: %v, want the address locked", lim.MaxFailures, err)
+	}
+	// The account's own key was cleared by its successes.
+	if ok, _ := th.Allow("login:mine"); !ok {
+		t.Fatal("the succeeding account is locked")
+	}
+}
+
+// TestSucceedKeepsAttemptsInFlight: a success does not forget attempts on
+// its key that are still being checked; they keep counting, so the key
+// still has room for only MaxFailures attempts at once.
+func TestSucceedKeepsAttemptsInFlight(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxFailures = 2
+	th, _ := mustThrottle(t, lim)
+	a1, err := th.Begin("login:olga")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := th.Begin("login:olga")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Release()
+	a1.Succeed()
+	a3, err := th.Begin("login:olga")
+	if err != nil {
+		t.Fatalf("after the success: %v", err)
+	}
+	defer a3.Release()
+	var te *ThrottledError
+	if _, err := th.Begin("login:olga"); !errors.As(err, &te) {
+		t.Fatalf("a third attempt in flight with room for %d: %v", lim.MaxFailures, err)
+	}
+	// Settling a2 and a3 as failures locks the key: their count was kept.
+	a2.Fail()
+	a3.Fail()
+	if ok, _ := th.Allow("login:olga"); ok {
+		t.Fatal("two failures after the success did not lock the key")
+	}
+}
+
+// TestEvictionKeepsAttemptsInFlight: at MaxKeys, a key with attempts in
+// flight is not the one forgotten.
+func TestEvictionKeepsAttemptsInFlight(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxKeys, lim.MaxFailures = 2, 1
+	th, _ := mustThrottle(t, lim)
+	a, err := th.Begin("login:olga") // oldest, in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.Failure("b")
+	th.Failure("c") // evicts b, not olga
+	var te *ThrottledError
+	if _, err := th.Begin("login:olga"); !errors.As(err, &te) {
+		t.Fatalf("the key in flight was evicted: %v", err)
+	}
+	a.Release()
 }
 
 func TestThrottleBeginReleasedLeavesNothing(t *testing.T) {

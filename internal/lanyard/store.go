@@ -59,6 +59,10 @@ type Tx interface {
 	// RevokeUserTokens revokes every token of userID that is not revoked
 	// yet and says how many there were.
 	RevokeUserTokens(userID int64) (int, error)
+	// ClipTokenLifetimes makes every token whose lifetime (from CreatedAt
+	// to ExpiresAt) exceeds max expire at CreatedAt + max, and says how
+	// many it changed.
+	ClipTokenLifetimes(max time.Duration) (int, error)
 
 	// Browser sessions.
 	CreateSession(s *Session) error

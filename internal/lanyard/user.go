@@ -63,9 +63,16 @@ type Session struct {
 // browser holds a random secret in a cookie of its own; only its SHA-256
 // is stored. It grants nothing but the second step, and only until
 // ExpiresAt.
+//
+// Mode and Enrollment bind it to the second factor it was made for: Mode
+// is the step due ("code" or "enroll"), Enrollment identifies the
+// authenticator app enrollment it accepts (the SHA-256 of its sealed
+// secret), so that a challenge cannot be used with an app set up after it.
 type LoginChallenge struct {
-	Hash      []byte
-	UserID    int64
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Hash       []byte
+	UserID     int64
+	Mode       string
+	Enrollment []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
 }

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -29,6 +31,9 @@ const (
 	SecondFactorEnroll = "enroll"
 )
 
+// msgBadLogin answers every failed password check of a login.
+const msgBadLogin = "wrong login or password"
+
 // LoginResult is what a login step gives: either a session (SessionID,
 // Session) or, when a second factor is due, a challenge (ChallengeID,
 // Challenge, SecondFactor, and Setup for an enrollment).
@@ -53,7 +58,14 @@ type LoginResult struct {
 // to protect the account). Then no session is made yet: the result is a
 // challenge that CompleteLogin finishes with a code. A staff account
 // without a confirmed app gets a new enrollment with the challenge.
+//
+// A password longer than auth.MaxPasswordInput is never right (none that
+// long is set): it gets the wrong password's answer at once, neither
+// hashed nor counted, so that it costs the server nothing.
 func (s *Service) Login(ctx context.Context, login, password, remote string) (*LoginResult, error) {
+	if len(password) > auth.MaxPasswordInput {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
+	}
 	att, err := s.beginAttempt(LoginThrottleKeys(login, remote))
 	if err != nil {
 		return nil, err
@@ -73,7 +85,7 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (*L
 	if mode := secondFactorFor(u, e); mode != "" {
 		// The password alone clears nothing: the attempt is released, not
 		// counted as a success, until the second factor is right too.
-		return s.challenge(ctx, u, mode, remote)
+		return s.challenge(ctx, u, mode, e, remote)
 	}
 	res, err := s.openSession(ctx, u, remote, nil, nil)
 	if err != nil {
@@ -87,7 +99,7 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (*L
 // logins, accounts without a password and disabled accounts spend the
 // same time and get the same answer as a wrong password.
 func (s *Service) checkPassword(ctx context.Context, login, password, remote string) (*lanyard.User, error) {
-	bad := lanyard.Errorf(lanyard.EUnauthenticated, "wrong login or password")
+	bad := lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
 	var u *lanyard.User
 	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
 	if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
@@ -125,28 +137,36 @@ func secondFactorFor(u *lanyard.User, e *lanyard.TOTPEnrollment) string {
 	return ""
 }
 
-// challenge stores a login challenge for u (and, for SecondFactorEnroll,
-// a new unconfirmed authenticator app replacing an unconfirmed one) in
-// one transaction with its audit event.
-func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode, remote string) (*LoginResult, error) {
+// challenge stores a login challenge for u bound to its mode and to the
+// enrollment it accepts: for SecondFactorCode the confirmed app e, for
+// SecondFactorEnroll a new unconfirmed app, which replaces an unconfirmed
+// one. A new enrollment also deletes u's other login challenges: they
+// were made for an app that no longer exists, and whoever holds one (a
+// login with a stolen password) must not reach the new app's secret or
+// complete a login with it. One transaction with its audit event.
+func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode string, e *lanyard.TOTPEnrollment, remote string) (*LoginResult, error) {
 	id, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a login")
 	}
 	now := s.clock()
-	res := &LoginResult{User: u, ChallengeID: id, SecondFactor: mode,
-		Challenge: &lanyard.LoginChallenge{Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(LoginChallengeTTL)}}
-	var e *lanyard.TOTPEnrollment
-	if mode == SecondFactorEnroll {
+	res := &LoginResult{User: u, ChallengeID: id, SecondFactor: mode}
+	enroll := mode == SecondFactorEnroll
+	if enroll {
 		if res.Setup, e, err = s.newTOTPEnrollment(u); err != nil {
 			return nil, err
 		}
 	}
+	res.Challenge = &lanyard.LoginChallenge{Hash: hash, UserID: u.ID, Mode: mode, Enrollment: enrollmentID(e),
+		CreatedAt: now, ExpiresAt: now.Add(LoginChallengeTTL)}
 	p := &Principal{User: u, Roles: u.Roles, RemoteAddr: remote}
 	err = s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "session.second_factor", "user", u.Login, map[string]any{"second_factor": mode})
 	}, func(tx lanyard.Tx) error {
-		if e != nil {
+		if enroll {
+			if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
+				return err
+			}
 			if _, err := putTOTPEnrollment(tx, e); err != nil {
 				return err
 			}
@@ -160,8 +180,10 @@ func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode, remote s
 }
 
 // CompleteLogin is a login's second step: challengeID is the login
-// cookie's secret from Login, code the authenticator app's code. A code
-// for an unconfirmed app (the enrollment Login made) confirms it. Wrong
+// cookie's secret from Login, code the authenticator app's code. Only
+// the enrollment the challenge was made for counts (challengeEnrollment):
+// the confirmed app for a code, the app Login set up for an enrollment,
+// whose first code confirms it. Wrong
 // and replayed codes count in the login throttle like wrong passwords; the
 // challenge stays until it expires, so a mistyped code can be entered
 // again. On success the challenge is used up and the session records when
@@ -171,7 +193,7 @@ func (s *Service) CompleteLogin(ctx context.Context, challengeID, code, remote s
 	if err != nil {
 		return nil, err
 	}
-	chk, err := s.checkCode(ctx, u, remote, code)
+	chk, err := s.checkCode(ctx, u, remote, code, func(e *lanyard.TOTPEnrollment) error { return challengeEnrollment(c, e) })
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.EStepUpFailed) {
 			_ = s.update(ctx, func() *lanyard.AuditEvent {
@@ -220,14 +242,51 @@ func (s *Service) loginChallenge(ctx context.Context, challengeID string) (*lany
 }
 
 // LoginEnrollment returns the authenticator app setup of a login waiting
-// for its enrollment (the QR code image of the login page); ENotFound when
-// the login waits for a code instead.
+// for its enrollment (the QR code image of the login page): the app that
+// login set up, never one set up later (by another login of the same
+// account, which may be its owner's while this one is an attacker's).
+// ENotFound when the login waits for a code instead, or its app was
+// replaced or confirmed meanwhile.
 func (s *Service) LoginEnrollment(ctx context.Context, challengeID string) (*TOTPSetup, error) {
-	_, u, err := s.loginChallenge(ctx, challengeID)
+	c, u, err := s.loginChallenge(ctx, challengeID)
 	if err != nil {
 		return nil, err
 	}
-	return s.PendingTOTPSetup(ctx, &Principal{User: u, Roles: u.Roles})
+	e, err := s.totpEnrollment(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Mode != SecondFactorEnroll || challengeEnrollment(c, e) != nil {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "this login does not set up an authenticator app; enter the code your app shows")
+	}
+	secret, err := s.openTOTP(e)
+	if err != nil {
+		return nil, err
+	}
+	return totpSetup(u.Login, secret)
+}
+
+// enrollmentID identifies an authenticator app enrollment: the SHA-256
+// of its sealed secret, which is new for every enrollment (a fresh
+// secret, sealed with a fresh nonce). Nil for none.
+func enrollmentID(e *lanyard.TOTPEnrollment) []byte {
+	if e == nil {
+		return nil
+	}
+	h := sha256.Sum256(e.SealedSecret)
+	return h[:]
+}
+
+// challengeEnrollment refuses e (u's enrollment now) unless it is the one
+// login challenge c was made for, in the state c's mode expects: a code
+// challenge takes only the confirmed app it was made for, an enrollment
+// challenge only the unconfirmed app it set up.
+func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) error {
+	if e == nil || subtle.ConstantTimeCompare(enrollmentID(e), c.Enrollment) != 1 ||
+		e.Confirmed() != (c.Mode == SecondFactorCode) {
+		return lanyard.Errorf(lanyard.EUnauthenticated, "the authenticator app changed since this login began; enter your login and password again")
+	}
+	return nil
 }
 
 // openSession creates u's session, in one transaction with its audit
@@ -321,6 +380,15 @@ func (s *Service) Logout(ctx context.Context, p *Principal, sessionID string) er
 	return s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "session.logout", "user", p.User.Login, nil)
 	}, func(tx lanyard.Tx) error { return tx.DeleteSession(auth.HashToken(sessionID)) })
+}
+
+// endSessions ends userID's browser sessions and pending logins, and says
+// how many sessions there were.
+func endSessions(tx lanyard.Tx, userID int64) (int, error) {
+	if _, err := tx.DeleteUserLoginChallenges(userID); err != nil {
+		return 0, err
+	}
+	return tx.DeleteUserSessions(userID)
 }
 
 // PurgeSessions deletes expired sessions and login challenges (run on a

@@ -244,11 +244,7 @@ func TestLoginCountsAttemptsBeforeHashing(t *testing.T) {
 func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	res := e.login(t, "olivia", service.SecondFactorEnroll)
-	done, err := e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, done := e.enrollAtLogin(t, "olivia")
 	session := func() *service.Principal {
 		p, _, err := e.svc.AuthenticateSession(ctx, done.SessionID, remote)
 		if err != nil {
@@ -260,7 +256,7 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 		t.Fatalf("right after the login: %v", err)
 	}
 	e.clock.Add(service.TokenFactorFresh + time.Second)
-	_, err = e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "stale"})
+	_, err := e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "stale"})
 	wantErr(t, "a stale factor", err, lanyard.ESecondFactorRequired, "code")
 	_, err = e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "wrong", Code: "000000"})
 	wantErr(t, "a wrong code", err, lanyard.EStepUpFailed, "wrong code")

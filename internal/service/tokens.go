@@ -59,8 +59,11 @@ func (s *Service) TokenSettings(ctx context.Context) (TokenSettings, error) {
 	return TokenSettings{MaxTTL: hours(d)}, err
 }
 
-// PutTokenSettings sets the token policy (administrators). Tokens made
-// before keep their expiry.
+// PutTokenSettings sets the token policy (administrators). Lowering the
+// longest lifetime shortens the tokens that already live longer: each
+// then expires that long after it was made (at once, when that is past),
+// in the same transaction, and the audit event counts them. A cap that
+// old tokens escape caps nothing.
 func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSettings) (TokenSettings, error) {
 	if !p.Has(lanyard.RoleAdministrator) {
 		return TokenSettings{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change the token policy")
@@ -74,9 +77,17 @@ func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSe
 	if err != nil {
 		return TokenSettings{}, err
 	}
+	shortened := 0
 	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "tokens.settings", "settings", settingTokens, map[string]any{"max_ttl": out.MaxTTL})
-	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingTokens, b) })
+		return s.event(p, "tokens.settings", "settings", settingTokens, map[string]any{"max_ttl": out.MaxTTL, "tokens_shortened": shortened})
+	}, func(tx lanyard.Tx) error {
+		if err := tx.PutSetting(settingTokens, b); err != nil {
+			return err
+		}
+		shortened, err = tx.ClipTokenLifetimes(d)
+		return err
+	})
+	s.tokenCache.purge() // cached tokens carry their old expiry; purged after commit
 	return out, err
 }
 
@@ -113,12 +124,20 @@ func hours(d time.Duration) string {
 type NewToken struct {
 	Secret string            `json:"token"`
 	Token  *lanyard.APIToken `json:"info"`
+	// Notice says why the token expires sooner than asked: a token made
+	// with a token expires with it at the latest.
+	Notice string `json:"notice,omitempty"`
 }
 
 // CreateToken issues an API token. Administrators may create tokens for
 // anyone; others only for themselves, scoped to roles they hold. The
 // lifetime is at most the token policy's (TokenSettings). From a browser
-// session it needs a fresh second factor (tokenFactor).
+// session it needs a fresh second factor (tokenFactor). A token made by
+// a token (which needs no second factor) expires no later than its
+// parent: otherwise a short-lived token, the bootstrap token of a day
+// included, would mint a 90-day one, and that one the next, for ever.
+// The lifetime is cut silently, so that scripts asking for the default
+// keep working, and NewToken.Notice says so.
 func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*NewToken, error) {
 	if in.User == "" {
 		in.User = p.User.Login
@@ -161,6 +180,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 	}
 	now := s.clock()
 	t := &lanyard.APIToken{Name: in.Name, Prefix: prefix, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	notice := ""
 	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
 		u, err := tx.UserByLogin(in.User)
 		if err != nil {
@@ -182,6 +202,9 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 		if !p.Has(lanyard.RoleAdministrator) {
 			t.Roles = t.Roles.Intersect(p.Roles) // a scoped token cannot mint a wider one
 		}
+		if notice, err = capToParent(tx, p, t); err != nil {
+			return err
+		}
 		if chk != nil {
 			if err := chk.record(tx, now); err != nil {
 				return err
@@ -199,7 +222,25 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 	if chk != nil {
 		chk.att.Succeed()
 	}
-	return &NewToken{Secret: secret, Token: t}, nil
+	return &NewToken{Secret: secret, Token: t, Notice: notice}, nil
+}
+
+// capToParent makes t, about to be created by p, expire no later than the
+// token p authenticated with (if any), and says so when it did.
+func capToParent(tx lanyard.Tx, p *Principal, t *lanyard.APIToken) (string, error) {
+	if p.TokenID == 0 {
+		return "", nil
+	}
+	parent, err := tx.TokenByID(p.TokenID)
+	if err != nil {
+		return "", err
+	}
+	if !t.ExpiresAt.After(parent.ExpiresAt) {
+		return "", nil
+	}
+	t.ExpiresAt = parent.ExpiresAt
+	return "the new token expires at " + t.ExpiresAt.UTC().Format(time.RFC3339) +
+		", with the token that created it; create long-lived tokens from a browser session with your authenticator app", nil
 }
 
 // tokenFactor is the second factor a token needs from a browser session:
@@ -213,7 +254,7 @@ func (s *Service) tokenFactor(ctx context.Context, p *Principal, code string) (*
 		return nil, nil
 	}
 	if strings.TrimSpace(code) != "" {
-		return s.checkCode(ctx, p.User, p.RemoteAddr, code)
+		return s.checkCode(ctx, p.User, p.RemoteAddr, code, confirmedApp)
 	}
 	if !p.SecondFactorAt.IsZero() && s.clock().Sub(p.SecondFactorAt) <= TokenFactorFresh {
 		return nil, nil
@@ -309,4 +350,13 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 type tokenAuth struct {
 	token *lanyard.APIToken
 	user  *lanyard.User
+}
+
+// confirmedApp accepts only a confirmed authenticator app: an app being
+// set up is no second factor yet.
+func confirmedApp(e *lanyard.TOTPEnrollment) error {
+	if !e.Confirmed() {
+		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +69,33 @@ func totpAAD(userID int64) []byte { return []byte("totp-secret:" + strconv.Forma
 func totpStep(t time.Time) int64 { return t.Unix() / int64(TOTPPeriod/time.Second) }
 
 // LoginThrottleKeys are the throttle keys of a password check for login
-// from address remote: one per account, one per address (auth.Throttle).
-// The login form and the second-factor step-up share them, so neither is
-// a faster way to guess a password.
+// from address remote: one per account, first (a success clears it,
+// auth.Attempt.Succeed), one per client network (throttleNet). The login
+// form and the second-factor step-up share them, so neither is a faster
+// way to guess a password.
 func LoginThrottleKeys(login, remote string) []string {
 	keys := []string{"login:" + login}
 	if remote != "" {
-		keys = append(keys, "ip:"+remote)
+		keys = append(keys, "ip:"+throttleNet(remote))
 	}
 	return keys
+}
+
+// throttleNet is the network a client address is throttled as: an IPv4
+// address itself, an IPv6 address its /64. One IPv6 client usually holds
+// a whole /64 (RFC 4291 section 2.5.1 interface identifiers; RFC 8981
+// temporary addresses change within it), so per-address keys would give
+// it 2^64 fresh counters. An address that does not parse is its own key.
+func throttleNet(remote string) string {
+	addr, err := netip.ParseAddr(remote)
+	if err != nil {
+		return remote
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
 // LoginThrottle is the throttle that the login form and the step-up share.
@@ -201,7 +220,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 // app (issue 13: recovery by another administrator). One's own is never
 // reset this way, only removed with a current code (RemoveTOTP): a stolen
 // staff password or session must not be enough to replace the second
-// factor.
+// factor. The person's sessions and pending logins end with it
+// (RemoveTOTP): the lost phone may be in someone else's hands, and so may
+// what was signed in with it.
 func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) error {
 	if p.User != nil && p.User.Login == login {
 		return lanyard.Errorf(lanyard.EForbidden, "you cannot reset your own authenticator app: remove it with a current code, or ask another administrator")
@@ -218,6 +239,11 @@ func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) err
 // Nobody removes their own confirmed enrollment without a code, staff
 // included (four eyes). An unconfirmed enrollment is not a factor yet and
 // goes without one.
+//
+// The user's pending logins end with the app they were made for. Removed
+// by staff, the user's browser sessions end too (the user logs in again,
+// and a staff account enrolls a new app); removed by the user, the
+// session that proved the code stays.
 func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
@@ -254,8 +280,9 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 			return err
 		}
 	}
+	ended := 0
 	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self})
+		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self, "sessions_ended": ended})
 	}, func(tx lanyard.Tx) error {
 		// Remove what was checked: a concurrent change (re-enrolled,
 		// confirmed meanwhile, made staff meanwhile) makes this fail
@@ -273,6 +300,13 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 		}
 		if !bytes.Equal(cur.SealedSecret, e.SealedSecret) || !cur.ConfirmedAt.Equal(e.ConfirmedAt) {
 			return lanyard.Errorf(lanyard.EConflict, "the authenticator app changed meanwhile; try again")
+		}
+		if self {
+			if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
+				return err
+			}
+		} else if ended, err = endSessions(tx, u.ID); err != nil {
+			return err
 		}
 		return tx.DeleteTOTPEnrollment(u.ID)
 	})
@@ -302,12 +336,17 @@ func (s *Service) TOTPStatus(ctx context.Context, p *Principal, login string) (*
 // code of that step or an older one is refused afterwards. Refusals write
 // nothing.
 //
-// Errors: ESecondFactorRequired when no authenticator app is confirmed;
+// Errors: EInvalid for a password longer than auth.MaxPasswordInput;
+// ESecondFactorRequired when no authenticator app is confirmed;
 // EStepUpFailed for a wrong password, a wrong code or a code already
 // used (the message says which); ERateLimited while throttled.
 func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
+	}
+	if len(password) > auth.MaxPasswordInput {
+		// Never right, so never hashed nor counted (Login).
+		return lanyard.Errorf(lanyard.EInvalid, "a password is at most %d bytes", auth.MaxPasswordInput)
 	}
 	att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
 	if err != nil {
@@ -393,12 +432,14 @@ type codeCheck struct {
 	att  *auth.Attempt
 }
 
-// checkCode checks code against u's authenticator app, confirmed or not,
-// under the login throttle. ESecondFactorRequired when u has none;
-// EStepUpFailed (counted) for a wrong, malformed or used code. On success
-// the caller settles the returned attempt (Succeed after its commit; a
-// deferred Release otherwise).
-func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string) (*codeCheck, error) {
+// checkCode checks code against u's authenticator app under the login
+// throttle, if accept takes that app (which one may be used, and whether
+// it must be confirmed, depends on what the code is for).
+// ESecondFactorRequired when u has none; accept's error when it refuses
+// the app; EStepUpFailed (counted) for a wrong, malformed or used code.
+// On success the caller settles the returned attempt (Succeed after its
+// commit; a deferred Release otherwise).
+func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string, accept func(*lanyard.TOTPEnrollment) error) (*codeCheck, error) {
 	att, err := s.beginAttempt(LoginThrottleKeys(u.Login, remote))
 	if err != nil {
 		return nil, err
@@ -406,6 +447,9 @@ func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code s
 	e, err := s.totpEnrollment(ctx, u.ID)
 	if err == nil && e == nil {
 		err = lanyard.Errorf(lanyard.ESecondFactorRequired, "no authenticator app is set up (it was reset meanwhile?); log in again")
+	}
+	if err == nil {
+		err = accept(e)
 	}
 	if err != nil {
 		att.Release()
@@ -420,8 +464,9 @@ func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code s
 }
 
 // record writes the code's time step (so it cannot be used again) and
-// confirms a new app, if the enrollment is still the one checked; a
-// concurrent use of the step fails with EStepUpFailed.
+// confirms a new app, if the enrollment is still the one checked (the
+// store compares the sealed secret and the last step); a concurrent use
+// of the step, or a replaced app, fails with EStepUpFailed.
 func (c *codeCheck) record(tx lanyard.Tx, now time.Time) error {
 	e := *c.e
 	if !e.Confirmed() {

@@ -286,6 +286,12 @@ func TestVerifySecondFactor(t *testing.T) {
 		t.Fatal("a refused step-up wrote something")
 	}
 
+	// From another address: the four failures above stay on this one's
+	// throttle key (a success clears only the account's), and one more
+	// would lock it.
+	alice := *e.alice
+	alice.RemoteAddr = "192.0.2.11"
+	e.alice = &alice
 	e.clock.Add(service.TOTPPeriod)
 	code := e.code(t, setup.Secret, 0)
 	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, code); err != nil {

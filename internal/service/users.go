@@ -246,10 +246,7 @@ func (in *UserInput) changed() []string {
 // the one being replaced) and revokes its API tokens, and says how many
 // sessions and tokens it ended.
 func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
-	if _, err = tx.DeleteUserLoginChallenges(userID); err != nil {
-		return 0, 0, err
-	}
-	if sessions, err = tx.DeleteUserSessions(userID); err != nil {
+	if sessions, err = endSessions(tx, userID); err != nil {
 		return 0, 0, err
 	}
 	tokens, err = tx.RevokeUserTokens(userID)

@@ -52,6 +52,9 @@ func (*tx) DeleteLoginChallenge([]byte) error { return notImplemented("DeleteLog
 func (*tx) DeleteUserLoginChallenges(int64) (int, error) {
 	return 0, notImplemented("DeleteUserLoginChallenges")
 }
+func (*tx) ClipTokenLifetimes(time.Duration) (int, error) {
+	return 0, notImplemented("ClipTokenLifetimes")
+}
 func (*tx) CreateCardType(*lanyard.CardType) error { return notImplemented("CreateCardType") }
 func (*tx) UpdateCardType(*lanyard.CardType) error { return notImplemented("UpdateCardType") }
 func (*tx) CardTypeByName(string) (*lanyard.CardType, error) {

@@ -196,3 +196,15 @@ func TestMailContentMigration(t *testing.T) {
 		return db
 	})
 }
+
+// Migration 0011 caps the lifetime of the tokens made before it.
+func TestTokenClipMigration(t *testing.T) {
+	u := freshSchema(t)
+	db := open(t, u)
+	defer db.Close()
+	storetest.TokenClipMigration(t, "postgres", db, func(sql string) {
+		if _, err := raw(t, u).Exec(sql); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

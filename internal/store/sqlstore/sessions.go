@@ -14,8 +14,8 @@ var (
 	// A session is expired once its expiry time has been reached.
 	qDeleteExpiredSessions = prepared(`DELETE FROM sessions WHERE expires_at <= ?`)
 
-	qInsertLoginChallenge        = prepared(`INSERT INTO login_challenges (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`)
-	qLoginChallengeByHash        = prepared(`SELECT hash, user_id, created_at, expires_at FROM login_challenges WHERE hash = ?`)
+	qInsertLoginChallenge        = prepared(`INSERT INTO login_challenges (hash, user_id, mode, enrollment, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	qLoginChallengeByHash        = prepared(`SELECT hash, user_id, mode, enrollment, created_at, expires_at FROM login_challenges WHERE hash = ?`)
 	qDeleteLoginChallenge        = prepared(`DELETE FROM login_challenges WHERE hash = ?`)
 	qDeleteUserLoginChallenges   = prepared(`DELETE FROM login_challenges WHERE user_id = ?`)
 	qDeleteExpiredLoginChallenge = prepared(`DELETE FROM login_challenges WHERE expires_at <= ?`)
@@ -44,9 +44,9 @@ func (t *txn) SessionByHash(hash []byte) (*lanyard.Session, error) {
 }
 
 func (t *txn) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
-	c.Hash = bytesOut(c.Hash)
+	c.Hash, c.Enrollment = bytesOut(c.Hash), bytesOut(c.Enrollment)
 	c.CreatedAt, c.ExpiresAt = normTime(c.CreatedAt), normTime(c.ExpiresAt)
-	_, err := t.exec(qInsertLoginChallenge, blob(c.Hash), c.UserID, micros(c.CreatedAt), micros(c.ExpiresAt))
+	_, err := t.exec(qInsertLoginChallenge, blob(c.Hash), c.UserID, c.Mode, blob(c.Enrollment), micros(c.CreatedAt), micros(c.ExpiresAt))
 	if err != nil {
 		return t.writeErr(err, "login challenge already exists", "login challenge: user does not exist")
 	}
@@ -56,11 +56,11 @@ func (t *txn) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
 func (t *txn) LoginChallengeByHash(hash []byte) (*lanyard.LoginChallenge, error) {
 	var c lanyard.LoginChallenge
 	var created, expires int64
-	err := t.row(qLoginChallengeByHash, blob(hash)).Scan(&c.Hash, &c.UserID, &created, &expires)
+	err := t.row(qLoginChallengeByHash, blob(hash)).Scan(&c.Hash, &c.UserID, &c.Mode, &c.Enrollment, &created, &expires)
 	if err != nil {
 		return nil, t.readErr(err, notFound("login challenge not found"))
 	}
-	c.Hash = bytesOut(c.Hash)
+	c.Hash, c.Enrollment = bytesOut(c.Hash), bytesOut(c.Enrollment)
 	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return &c, nil
 }

@@ -19,6 +19,9 @@ var (
 	qRevokeToken      = prepared(`UPDATE api_tokens SET revoked = ? WHERE id = ?`)
 	qTouchToken       = prepared(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`)
 	qRevokeUserTokens = prepared(`UPDATE api_tokens SET revoked = ? WHERE user_id = ? AND revoked = ?`)
+	// The same statement as the end of migration 0011_staff_mfa.sql, with
+	// the lifetime as a parameter (microseconds).
+	qClipTokenLifetimes = prepared(`UPDATE api_tokens SET expires_at = created_at + ? WHERE expires_at > created_at + ?`)
 )
 
 func (t *txn) CreateToken(k *lanyard.APIToken) error {
@@ -70,6 +73,12 @@ func (t *txn) RevokeToken(id int64) error {
 
 func (t *txn) RevokeUserTokens(userID int64) (int, error) {
 	res, err := t.exec(qRevokeUserTokens, true, userID, false)
+	return t.affected(res, err)
+}
+
+func (t *txn) ClipTokenLifetimes(max time.Duration) (int, error) {
+	us := max.Microseconds()
+	res, err := t.exec(qClipTokenLifetimes, us, us)
 	return t.affected(res, err)
 }
 

@@ -79,9 +79,10 @@ func testSessions(t *testing.T, s lanyard.Store) {
 func testLoginChallenges(t *testing.T, s lanyard.Store) {
 	olga := MustCreateUser(t, s, "olga")
 	mk := func(hash string, expires time.Duration) *lanyard.LoginChallenge {
-		return &lanyard.LoginChallenge{Hash: []byte(hash), UserID: olga.ID, CreatedAt: t0, ExpiresAt: at(expires)}
+		return &lanyard.LoginChallenge{Hash: []byte(hash), UserID: olga.ID, Mode: "code", Enrollment: []byte("e-" + hash), CreatedAt: t0, ExpiresAt: at(expires)}
 	}
 	c1, c2 := mk("c-one", time.Minute), mk("c-two", 5*time.Minute)
+	c2.Mode = "enroll"
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		if err := tx.CreateLoginChallenge(c1); err != nil {
 			return err
@@ -105,7 +106,7 @@ func testLoginChallenges(t *testing.T, s lanyard.Store) {
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateLoginChallenge(mk("c-one", time.Minute)) })
 	wantCode(t, "CreateLoginChallenge duplicate", err, lanyard.EConflict)
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error {
-		return tx.CreateLoginChallenge(&lanyard.LoginChallenge{Hash: []byte("orphan"), UserID: 999_999, CreatedAt: t0, ExpiresAt: t0})
+		return tx.CreateLoginChallenge(&lanyard.LoginChallenge{Hash: []byte("orphan"), UserID: 999_999, Mode: "code", Enrollment: []byte("e"), CreatedAt: t0, ExpiresAt: t0})
 	})
 	wantCode(t, "CreateLoginChallenge for a missing user", err, lanyard.EInvalid)
 
@@ -122,4 +123,37 @@ func testLoginChallenges(t *testing.T, s lanyard.Store) {
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteLoginChallenge([]byte("c-two")) })
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteLoginChallenge([]byte("c-two")) })
 	wantCode(t, "DeleteLoginChallenge twice", err, lanyard.ENotFound)
+}
+
+// testUserLoginChallenges: DeleteUserLoginChallenges deletes one user's
+// pending logins, not another's (ending a user's credentials, a reset of
+// the authenticator app, a new enrollment).
+func testUserLoginChallenges(t *testing.T, s lanyard.Store) {
+	olga, otto := MustCreateUser(t, s, "olga"), MustCreateUser(t, s, "otto")
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for i, u := range []*lanyard.User{olga, olga, otto} {
+			c := &lanyard.LoginChallenge{Hash: []byte{byte(i)}, UserID: u.ID, Mode: "code", Enrollment: []byte("e"), CreatedAt: t0, ExpiresAt: at(time.Minute)}
+			if err := tx.CreateLoginChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var n int
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteUserLoginChallenges(olga.ID); return })
+	if n != 2 {
+		t.Errorf("DeleteUserLoginChallenges = %d, want 2", n)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for i := range 2 {
+			_, err := tx.LoginChallengeByHash([]byte{byte(i)})
+			wantCode(t, "olga's challenge", err, lanyard.ENotFound)
+		}
+		_, err := tx.LoginChallengeByHash([]byte{2})
+		return err
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteUserLoginChallenges(olga.ID); return })
+	if n != 0 {
+		t.Errorf("second DeleteUserLoginChallenges = %d, want 0", n)
+	}
 }

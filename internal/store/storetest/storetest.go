@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"UPNUnique", testUPNUnique},
 		{"UserCredentials", testUserCredentials},
 		{"LoginChallenges", testLoginChallenges},
+		{"UserLoginChallenges", testUserLoginChallenges},
+		{"ClipTokenLifetimes", testClipTokenLifetimes},
 		{"CardTypes", testCardTypes},
 		{"Templates", testTemplates},
 		{"Policies", testPolicies},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,81 @@ func testTokens(t *testing.T, s lanyard.Store) {
 	wantCode(t, "RevokeToken missing", err, lanyard.ENotFound)
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.TouchToken(999_999, t0) })
 	wantCode(t, "TouchToken missing", err, lanyard.ENotFound)
+}
+
+// clipFixture makes tokens for ClipTokenLifetimes and the migration that
+// caps tokens: a year-long one, one of exactly 90 days, a short one and a
+// revoked year-long one. The returned map holds each one's expiry once
+// lifetimes are clipped to 90 days.
+func clipFixture(t *testing.T, s lanyard.Store) map[*lanyard.APIToken]time.Time {
+	t.Helper()
+	u := MustCreateUser(t, s, "clip")
+	const days90 = 90 * 24 * time.Hour
+	mk := func(name string, created, ttl time.Duration, revoked bool) *lanyard.APIToken {
+		return &lanyard.APIToken{UserID: u.ID, Name: name, Hash: []byte("clip-" + name), Roles: lanyard.Roles{},
+			CreatedAt: at(created), ExpiresAt: at(created + ttl), Revoked: revoked}
+	}
+	year, exact, short, revoked := mk("year", time.Hour, 365*24*time.Hour, false), mk("exact", 0, days90, false),
+		mk("short", 2*time.Hour, time.Hour, false), mk("revoked", 0, 365*24*time.Hour, true)
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, k := range []*lanyard.APIToken{year, exact, short, revoked} {
+			if err := tx.CreateToken(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return map[*lanyard.APIToken]time.Time{year: at(time.Hour + days90), exact: at(days90), short: at(3 * time.Hour), revoked: at(days90)}
+}
+
+// wantExpiries checks each token's expiry.
+func wantExpiries(t *testing.T, s lanyard.Store, want map[*lanyard.APIToken]time.Time) {
+	t.Helper()
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for k, exp := range want {
+			got, err := tx.TokenByID(k.ID)
+			if err != nil {
+				return err
+			}
+			wantTime(t, k.Name+" expires", got.ExpiresAt, exp)
+			if got.Revoked != k.Revoked || !got.CreatedAt.Equal(k.CreatedAt) {
+				t.Errorf("%s: revoked %v created %v; only the expiry may change", k.Name, got.Revoked, got.CreatedAt)
+			}
+		}
+		return nil
+	})
+}
+
+// testClipTokenLifetimes: lowering the token policy's longest lifetime
+// shortens the tokens that live longer (issue 13), measured from when each
+// was made; shorter ones keep their expiry.
+func testClipTokenLifetimes(t *testing.T, s lanyard.Store) {
+	want := clipFixture(t, s)
+	var n int
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.ClipTokenLifetimes(90 * 24 * time.Hour); return })
+	if n != 2 {
+		t.Errorf("ClipTokenLifetimes = %d, want the 2 year-long tokens", n)
+	}
+	wantExpiries(t, s, want)
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.ClipTokenLifetimes(90 * 24 * time.Hour); return })
+	if n != 0 {
+		t.Errorf("second ClipTokenLifetimes = %d, want 0", n)
+	}
+}
+
+// TokenClipMigration checks the statement of the staff second-factor
+// migration (0011) that caps the tokens made before it at 90 days:
+// runStatement runs sql (that statement, taken from engine's migration)
+// on s's database.
+func TokenClipMigration(t *testing.T, engine string, s lanyard.Store, runStatement func(sql string)) {
+	t.Helper()
+	want := clipFixture(t, s)
+	all := MigrationSQL(t, engine, "_staff_mfa.sql")
+	i := strings.Index(all, "UPDATE api_tokens")
+	if i < 0 {
+		t.Fatalf("%s: the staff second-factor migration does not cap tokens", engine)
+	}
+	stmt, _, _ := strings.Cut(all[i:], ";")
+	runStatement(stmt)
+	wantExpiries(t, s, want)
 }

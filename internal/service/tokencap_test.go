@@ -1,0 +1,103 @@
+package service_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// TestTokenByTokenExpiresWithParent: a token needs no second factor to
+// mint another, so the child may not outlive it (issue 13, M2): a 1-hour
+// administrator token must not become a 90-day all-roles token, nor a
+// chain of them live for ever.
+func TestTokenByTokenExpiresWithParent(t *testing.T) {
+	e := newTOTPEnv(t)
+	ctx := context.Background()
+	parent, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "one hour", TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent.Notice != "" {
+		t.Errorf("a token made without a token has the notice %q", parent.Notice)
+	}
+	p := e.tokenPrincipal(t, parent.Secret)
+	for _, in := range []service.TokenInput{{Name: "default"}, {Name: "asked for 30 days", TTL: "720h"}} {
+		child, err := e.svc.CreateToken(ctx, p, in)
+		if err != nil {
+			t.Fatalf("%s: %v", in.Name, err)
+		}
+		if !child.Token.ExpiresAt.Equal(parent.Token.ExpiresAt) {
+			t.Errorf("%s: a token made by a 1-hour token expires at %v, after its parent (%v)", in.Name, child.Token.ExpiresAt, parent.Token.ExpiresAt)
+		}
+		if !strings.Contains(child.Notice, "expires at") {
+			t.Errorf("%s: the shortened lifetime is not said: notice %q", in.Name, child.Notice)
+		}
+		// The grandchild, made later, still ends with the first token.
+		e.clock.Add(10 * time.Minute)
+		grand, err := e.svc.CreateToken(ctx, e.tokenPrincipal(t, child.Secret), service.TokenInput{Name: "grandchild"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grand.Token.ExpiresAt.After(parent.Token.ExpiresAt) {
+			t.Errorf("%s: a token chain outlives its first token: %v", in.Name, grand.Token.ExpiresAt)
+		}
+	}
+	// Shorter than the parent: kept, no notice.
+	short, err := e.svc.CreateToken(ctx, p, service.TokenInput{Name: "short", TTL: "10m"})
+	if err != nil || short.Notice != "" || !short.Token.ExpiresAt.Equal(e.clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("a shorter child: %+v %v", short, err)
+	}
+}
+
+// TestLoweringTokenCapShortensTokens: lowering the longest token lifetime
+// applies to the tokens that exist (issue 13, M3), measured from when each
+// was made, and ends at once those older than the new cap, even while
+// they are cached.
+func TestLoweringTokenCapShortensTokens(t *testing.T) {
+	e := newTOTPEnv(t)
+	ctx := context.Background()
+	old, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(40 * 24 * time.Hour)
+	recent, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "recent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tokenPrincipal(t, old.Secret) // cached with its old expiry
+	if _, err := e.svc.PutTokenSettings(ctx, e.ad, service.TokenSettings{MaxTTL: "720h"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AuthenticateToken(ctx, old.Secret, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		t.Fatalf("a 40-day-old token under a 30-day cap: %v", err)
+	}
+	e.tokenPrincipal(t, recent.Secret)
+	toks, err := e.svc.ListTokens(ctx, e.ad, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range toks {
+		if k.ExpiresAt.Sub(k.CreatedAt) > 720*time.Hour {
+			t.Errorf("token %q lives %v after the cap was lowered to 720h", k.Name, k.ExpiresAt.Sub(k.CreatedAt))
+		}
+	}
+	evs := e.auditOf(t, "tokens.settings")
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"tokens_shortened":2`) {
+		t.Errorf("audit %+v; want one event counting 2 shortened tokens", evs)
+	}
+}
+
+// tokenPrincipal authenticates with a token secret.
+func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *service.Principal {
+	t.Helper()
+	p, err := e.svc.AuthenticateToken(context.Background(), secret, remote)
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	return p
+}
