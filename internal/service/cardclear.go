@@ -117,10 +117,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// PUK keeps it (the next issue replaces it); one whose PUK the server
 	// never stored goes back to the card type's default, the state of a
 	// card Lanyard has not issued.
-	defPUK, defPIN := secrets.PUK, secrets.UserPIN
-	if defPUK == "" {
-		defPUK = piv.DefaultPUK
-	}
+	defPUK, defPIN := typePUK(secrets), secrets.UserPIN
 	if defPIN == "" {
 		defPIN = piv.DefaultPIN
 	}

@@ -65,6 +65,14 @@ func (s *Service) pukCandidates(card *lanyard.Card, named string, extra ...pukCa
 	return out, nil
 }
 
+// typePUK is the card type's default PUK, else the factory value.
+func typePUK(secrets *lanyard.CardTypeSecrets) string {
+	if secrets.PUK != "" {
+		return secrets.PUK
+	}
+	return piv.DefaultPUK
+}
+
 // sealedCandidate opens a sealed PUK of card for pukCandidates; nil
 // sealed (or one that does not open) gives an empty candidate, skipped.
 func (s *Service) sealedCandidate(cardID int64, sealed []byte) pukCandidate {

@@ -34,6 +34,20 @@ func cloneCard(t *testing.T, victim *emu.State) (*emu.Card, *recordingStore) {
 	return forged, fs
 }
 
+// newVictim puts a factory-fresh card whose state can be read (vs) in
+// alice's reader.
+func newVictim(t *testing.T, e *issueEnv) (victim *emu.Card, vs *emu.MemoryStore) {
+	t.Helper()
+	vs = &emu.MemoryStore{}
+	victim, err := emu.New(emu.WithStateStore(vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	putCard(t, e.access, 1, victim)
+	e.card = victim
+	return victim, vs
+}
+
 // updateCard changes card id's record as change says.
 func updateCard(t *testing.T, e *issueEnv, id int64, change func(c *lanyard.Card)) {
 	t.Helper()
@@ -72,6 +86,18 @@ func pukTries(t *testing.T, c *emu.Card) (left, all int) {
 	return md.RetriesLeft, md.Retries
 }
 
+// issueLegacy issues alice's card (the one in e.card) and makes it look
+// as issued before cards got their own PUK (makeLegacyPUK).
+func issueLegacy(t *testing.T, e *issueEnv) *service.IssueCardResult {
+	t.Helper()
+	res, err := e.svc.IssueCard(context.Background(), e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeLegacyPUK(t, e, res.Card.ID)
+	return res
+}
+
 // TestForgedCardGetsNoPUKRotation (F1): a programmable card in mallory's
 // reader answering with the serial and CHUID of alice's card, still on the
 // shared PUK, is not given a new PUK, and alice's record keeps saying
@@ -84,18 +110,8 @@ func TestForgedCardGetsNoPUKRotation(t *testing.T) {
 		t.Run(map[bool]string{false: "diversified key", true: "static key"}[static], func(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
-			vs := &emu.MemoryStore{}
-			victim, err := emu.New(emu.WithStateStore(vs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			putCard(t, e.access, 1, victim)
-			e.card = victim
-			res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			makeLegacyPUK(t, e, res.Card.ID)
+			victim, vs := newVictim(t, e)
+			res := issueLegacy(t, e)
 			if static {
 				updateCard(t, e, res.Card.ID, func(c *lanyard.Card) { c.AdminKeyVersion = 0 })
 			}
@@ -136,11 +152,7 @@ func TestRotationStopsAtUnknownPUK(t *testing.T) {
 	t.Run("changed by its owner", func(t *testing.T) {
 		e := newIssueEnv(t)
 		ctx := context.Background()
-		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		makeLegacyPUK(t, e, res.Card.ID)
+		res := issueLegacy(t, e)
 		setPUKBefore(t, e.card, "11223344") // ykman piv access change-puk
 		serial, _ := cardtest.Serial(e.card)
 		if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); done || err == nil {
@@ -175,11 +187,7 @@ func TestRotationStopsAtUnknownPUK(t *testing.T) {
 	t.Run("tries already spent", func(t *testing.T) {
 		e := newIssueEnv(t)
 		ctx := context.Background()
-		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		makeLegacyPUK(t, e, res.Card.ID)
+		res := issueLegacy(t, e)
 		if err := pivOf(t, e.card).ChangePUK(ctx, "99999999", "99999999"); err == nil {
 			t.Fatal("a wrong PUK was accepted")
 		}
@@ -203,11 +211,7 @@ func TestRotationStopsAtUnknownPUK(t *testing.T) {
 func TestClearFindsPendingPUK(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	makeLegacyPUK(t, e, res.Card.ID)
+	res := issueLegacy(t, e)
 	const pending = "Pend7531"
 	sealed, err := e.svc.SealCardPUK(res.Card.ID, pending)
 	if err != nil {
@@ -239,15 +243,11 @@ func TestClearFindsPendingPUK(t *testing.T) {
 func TestClearRefusesForgedCard(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	makeLegacyPUK(t, e, res.Card.ID)
+	res := issueLegacy(t, e)
 	updateCard(t, e, res.Card.ID, func(c *lanyard.Card) { c.AdminKeyVersion = 0 })
 	forged := forgeSerial(t, e.card)
 	putCard(t, e.access, 1, forged)
-	_, err = e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	_, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
 	wantCode(t, err, lanyard.EConflict)
 	if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
 		t.Fatalf("the card's record after the refusal: %v %+v", err, v)
@@ -287,21 +287,14 @@ func forgeSerial(t *testing.T, victim *emu.Card) *emu.Card {
 // PUK only to the card recorded: a card in its reader that reports its
 // serial but presents another CHUID is refused before any PUK is sent.
 func TestSetupPINRefusesForgedCard(t *testing.T) {
-	e := newVirtualEnv(t, emu.SoftKeyStore{})
-	e.enableTPM(t)
+	e, secret, target := newPlatformCredential(t)
 	ctx := context.Background()
-	secret := e.enrollTOTP(t)
-	cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
 	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target})
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := forgeSerial(t, e.access.Card(1, cc.Reader))
-	e.access.Workstation(1).Readers[cc.Reader] = forged
+	forged := forgeSerial(t, e.access.Card(1, target.Reader))
+	e.access.Workstation(1).Readers[target.Reader] = forged
 	_, err = e.svc.SetupPIN(ctx, e.alice, res.Card.ID, service.PINSetupInput{CardTarget: target, Password: alicePassword, Code: totpCode(t, secret, 30*time.Second), PIN: "13572468"})
 	wantCode(t, err, lanyard.EConflict)
 	if left, all := pukTries(t, forged); left != all {

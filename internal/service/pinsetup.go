@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -96,11 +95,7 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	if err != nil {
 		return nil, err
 	}
-	shared := secrets.PUK
-	if shared == "" {
-		shared = piv.DefaultPUK
-	}
-	candidates, err := s.pukCandidates(card, shared)
+	candidates, err := s.pukCandidates(card, typePUK(secrets))
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -103,10 +102,7 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	shared := secrets.PUK
-	if shared == "" {
-		shared = piv.DefaultPUK
-	}
+	shared := typePUK(secrets)
 	// The shared PUK, and after a change whose reply was lost the new one
 	// (changing it to itself shows it, and restores the tries): listed
 	// before a new one is drawn, which is not on the card.
