@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -101,12 +102,17 @@ var errWrongPUK = errors.New("the card refused every Admin PIN (PUK) the server 
 // wrapping errWrongPUK and the card's last answer.
 func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bool, what string, use func(puk string) error) (pukCandidate, error) {
 	left := -1 // unknown
-	if md, err := pc.Metadata(ctx, piv.KeyPUK); err == nil && md.Retries > 0 {
+	md, err := pc.Metadata(ctx, piv.KeyPUK)
+	var se *apdu.StatusError
+	switch {
+	case err == nil && md.Retries > 0:
 		if all && md.RetriesLeft < md.Retries {
 			return pukCandidate{}, lanyard.Errorf(lanyard.EConflict, "%s: the card has %d of its %d Admin PIN (PUK) tries left; Lanyard does not guess at it", what, md.RetriesLeft, md.Retries)
 		}
 		left = md.RetriesLeft
-	} else if err != nil && !errors.Is(err, piv.ErrUnsupported) && !errors.Is(err, piv.ErrNotFound) {
+	case err != nil && !errors.As(err, &se):
+		// The card did not answer (pulled); one that refuses the
+		// instruction, whatever its status word, is a card without it.
 		return pukCandidate{}, issuance.CardError(err, what)
 	}
 	var last error
@@ -123,6 +129,9 @@ func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bo
 			return pukCandidate{}, issuance.CardError(err, what)
 		}
 		last, left = err, ae.Retries
+		if left < 0 {
+			left = 0 // the card did not say (6300): guess no more
+		}
 	}
 	if last == nil {
 		return pukCandidate{}, lanyard.Wrap(lanyard.EConflict, errWrongPUK, what+": the card has fewer than two Admin PIN (PUK) tries left; Lanyard does not guess at it")
