@@ -19,7 +19,7 @@ import (
 // but has its own keys, PIN and PUK: the factory values.
 func cloneCard(t *testing.T, victim *emu.State) (*emu.Card, *recordingStore) {
 	t.Helper()
-	forged, fs := forgeCard(t, victim.Objects[chuidTag])
+	_, fs := forgeCard(t, victim.Objects[chuidTag])
 	st, err := fs.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,8 @@ func cloneCard(t *testing.T, victim *emu.State) (*emu.Card, *recordingStore) {
 	if err := fs.Save(st); err != nil {
 		t.Fatal(err)
 	}
-	if forged, err = emu.New(emu.WithStateStore(fs)); err != nil {
+	forged, err := emu.New(emu.WithStateStore(fs))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return forged, fs
