@@ -114,9 +114,11 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// Back to the card type's user PIN, so that the next issue starts
 	// from a value the server knows: the PUK resets the PIN (RESET RETRY
 	// COUNTER), whatever the user set or was given. A card with its own
-	// PUK keeps it (the next issue replaces it); one whose PUK the server
-	// never stored goes back to the card type's default, the state of a
-	// card Lanyard has not issued.
+	// PUK keeps it (the next issue replaces it), as does one found holding
+	// a new PUK an interrupted issue or rotation drew (the server holds it
+	// sealed); one whose PUK the server never stored goes back to the card
+	// type's default, the state of a card Lanyard has not issued. The
+	// candidates are tried by usePUK, each while two tries remain.
 	defPUK, defPIN := typePUK(secrets), secrets.UserPIN
 	if defPIN == "" {
 		defPIN = piv.DefaultPIN
