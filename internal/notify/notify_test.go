@@ -532,13 +532,14 @@ func TestSecretBodyGoneOnceSent(t *testing.T) {
 	}
 }
 
-// TestSecretRefusedWithoutTLS (issue 13, item 13): with security none a
-// mail carrying a PIN, a code or a document is never sent: it fails at
-// once with the reason in the outbox, its body discarded and no retry; a
-// mail without a secret (the test e-mail) still goes.
+// TestSecretRefusedWithoutTLS (issue 13, item 13): a mail carrying a PIN,
+// a code or a document, queued while the relay was reached over TLS, is
+// never sent once the settings say security none: it fails at once with
+// the reason in the outbox, its body discarded and no retry; a mail
+// without a secret (the test e-mail) still goes.
 func TestSecretRefusedWithoutTLS(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, "", "") // queued, not sent
 	ctx := t.Context()
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -552,6 +553,7 @@ func TestSecretRefusedWithoutTLS(t *testing.T) {
 		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
 		t.Fatal(err)
 	}
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
 	ops := addr(t, "ops")
 	if _, err := h.mailer.SendTestMail(ctx, admin, ops); err != nil {
 		t.Fatal(err)
@@ -582,6 +584,34 @@ func TestSecretRefusedWithoutTLS(t *testing.T) {
 	}
 }
 
+// TestSecretNotQueuedWithoutTLS: with security none a mail carrying a
+// PIN, a code or a document is refused when it is queued (EUnavailable,
+// "not sent"), so that the caller never reports it mailed; nothing is
+// queued, and a mail without a secret still is.
+func TestSecretNotQueuedWithoutTLS(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	ctx := t.Context()
+	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
+	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
+	refused := func(what string, err error) {
+		t.Helper()
+		if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "not sent: the mail relay has no TLS") {
+			t.Errorf("%s over a relay without TLS: %v", what, err)
+		}
+	}
+	refused("random PIN", h.mailer.RandomPIN(ctx, []string{alice.Email}, alice, card, "73915528"))
+	refused("AirCard code", h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"))
+	refused("document", h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}))
+	if got := h.outbox(t, ""); len(got) != 0 {
+		t.Fatalf("%d secret mails queued for a relay without TLS", len(got))
+	}
+	if _, err := h.mailer.SendTestMail(ctx, admin, addr(t, "ops")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // stored reads a message with its body, as the store keeps it.
 func (h *harness) stored(t *testing.T, id int64) *lanyard.MailMessage {
 	t.Helper()
@@ -590,4 +620,20 @@ func (h *harness) stored(t *testing.T, id int64) *lanyard.MailMessage {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestNoSTARTTLSNamesNoPlainRelay: a relay that offers no STARTTLS is
+// reported as such, without suggesting security none (which sends
+// everything in clear).
+func TestNoSTARTTLSNamesNoPlainRelay(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.SMTP, service.SMTPStartTLS, "", "")
+	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t)
+	m := h.outbox(t, "")[0]
+	if !strings.Contains(m.LastError, "does not offer STARTTLS") || strings.Contains(m.LastError, "none") {
+		t.Fatalf("error of a relay without STARTTLS: %q", m.LastError)
+	}
 }

@@ -59,8 +59,9 @@ func checkRecipients(to []string) ([]string, error) {
 
 // enqueue renders kind's template on d and queues the message, sealed,
 // with one audit event, in one transaction. It refuses while
-// notifications are off, so that callers can tell people the mail was
-// not sent (service.mailRandomPIN does).
+// notifications are off, and a secret (secretKinds, or attachments) while
+// the relay is reached without TLS, so that callers can tell people the
+// mail was not sent (service.mailRandomPIN does).
 func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
 	k, ok := kindByName(kind)
 	if !ok {
@@ -79,6 +80,11 @@ func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string,
 		}
 		if !st.Enabled {
 			return nil, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are turned off")
+		}
+		if (secretKinds[kind] || len(atts) > 0) && st.Security == service.SMTPNone {
+			// The worker would refuse it (attempt): say so now, so the
+			// caller does not report it mailed.
+			return nil, lanyard.Errorf(lanyard.EUnavailable, "not sent: the mail relay has no TLS (SMTP security none), and Lanyard sends PINs, codes and documents only over TLS")
 		}
 		t, err := loadTemplate(tx, k)
 		if err != nil {

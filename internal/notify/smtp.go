@@ -66,7 +66,7 @@ func (m *Mailer) send(ctx context.Context, cfg smtpConfig, to []string, msg []by
 	}
 	if cfg.security == service.SMTPStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fmt.Errorf("%s does not offer STARTTLS; choose security tls or none in the settings", addr)
+			return fmt.Errorf("%s does not offer STARTTLS", addr)
 		}
 		if err := c.StartTLS(tlsConf); err != nil {
 			return classify(fmt.Errorf("STARTTLS: %w", err))

@@ -66,6 +66,11 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
 	}
+	// Before its PUK is sent: a card with another CHUID than the one
+	// recorded is not the card (a static management key proves nothing).
+	if err := checkPUKHolder(card, cc.id); err != nil {
+		return nil, err
+	}
 	var certs []*lanyard.Certificate
 	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
 		certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: card.ID})
@@ -109,35 +114,51 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// Back to the card type's user PIN, so that the next issue starts
 	// from a value the server knows: the PUK resets the PIN (RESET RETRY
 	// COUNTER), whatever the user set or was given. A card with its own
-	// PUK keeps it (the next issue replaces it); one whose PUK the server
-	// never stored goes back to the card type's default, the state of a
-	// card Lanyard has not issued.
-	defPUK, defPIN := secrets.PUK, secrets.UserPIN
-	if defPUK == "" {
-		defPUK = piv.DefaultPUK
-	}
+	// PUK keeps it (the next issue replaces it), as does one found holding
+	// a new PUK an interrupted issue or rotation drew (the server holds it
+	// sealed); one whose PUK the server never stored goes back to the card
+	// type's default, the state of a card Lanyard has not issued. The
+	// candidates are tried by usePUK, each while two tries remain.
+	defPUK, defPIN := typePUK(secrets), secrets.UserPIN
 	if defPIN == "" {
 		defPIN = piv.DefaultPIN
 	}
-	puk, err := s.cardPUK(card)
+	named := defPUK
+	if in.AdminPIN != "" {
+		named = in.AdminPIN
+	}
+	// An unfinished issue may have given the card its new PUK, its reply
+	// lost.
+	var issuing pukCandidate
+	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil {
+		return nil, err
+	} else if op != nil && op.Kind == lanyard.OpIssue {
+		var d issueData
+		if json.Unmarshal(op.Data, &d) == nil {
+			issuing = s.sealedCandidate(card.ID, d.NewPUK)
+		}
+	}
+	candidates, err := s.pukCandidates(card, named, issuing)
+	if err != nil {
+		return nil, err
+	}
+	used, err := usePUK(ctx, cc.pc, candidates, false, "resetting the card's PIN with its Admin PIN", func(puk string) error {
+		return cc.pc.UnblockPIN(ctx, puk, defPIN)
+	})
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case puk != "":
-	case in.AdminPIN != "":
-		puk = in.AdminPIN
-	default:
-		puk = defPUK
-	}
-	if err := cc.pc.UnblockPIN(ctx, puk, defPIN); err != nil {
-		return nil, issuance.CardError(err, "resetting the card's PIN with its Admin PIN")
-	}
-	if card.PUKState != lanyard.PUKRandom && puk != defPUK {
-		if err := cc.pc.ChangePUK(ctx, puk, defPUK); err != nil {
+	case len(used.sealed) > 0:
+		// A PUK the server holds sealed: the card keeps it.
+		card.SealedPUK, card.PUKState = used.sealed, lanyard.PUKRandom
+	case used.puk != defPUK:
+		if err := cc.pc.ChangePUK(ctx, used.puk, defPUK); err != nil {
 			return nil, issuance.CardError(err, "resetting the card's Admin PIN")
 		}
-		card.PUKState = lanyard.PUKDefault
+		card.SealedPUK, card.PUKState = nil, lanyard.PUKDefault
+	default:
+		card.SealedPUK = nil
 	}
 
 	now := s.clock()
@@ -214,33 +235,77 @@ type ClearInput struct {
 // to be the one recorded), or the card type's default (else the factory
 // key) for a card never taken over.
 func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets, card *lanyard.Card) (*piv.Admin, error) {
-	pc := cc.pc
 	if card.AdminKeyVersion > 0 {
-		ident, err := keyIdent(ctx, pc, card, cc.id)
-		if err != nil {
-			return nil, err
-		}
-		m, err := s.adminMaster(ctx, card.AdminKeyVersion)
-		if err != nil {
-			return nil, err
-		}
-		k, err := diversified(m, ct.AdminKey, ident)
-		if err != nil {
-			return nil, err
-		}
-		admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
-		if err != nil {
-			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
-		}
-		return admin, nil
+		return s.derivedAdmin(ctx, cc.pc, ct, card, cc.id)
 	}
 	k := issuance.FactoryKeys().Admin
 	if len(secrets.AdminKey) > 0 {
 		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
 	}
-	admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
+	admin, err := cc.pc.Authenticate(ctx, k.Kind, k.Value)
 	if err != nil {
 		return nil, issuance.CardError(err, "authenticating to the card")
 	}
 	return admin, nil
+}
+
+// derivedAdmin opens a management session with card's diversified key
+// (AdminKeyVersion > 0), once the card in the reader (read as id) proved
+// to be the one recorded. GENERAL AUTHENTICATE is mutual (SP 800-73-4
+// part 2, 3.2.4; piv.Card.Authenticate checks the card's answer to our
+// challenge): a card that does not hold the key fails, whatever serial
+// and CHUID it presents.
+func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (*piv.Admin, error) {
+	ident, err := keyIdent(ctx, pc, card, id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.adminMaster(ctx, card.AdminKeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	k, err := diversified(m, ct.AdminKey, ident)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
+	if err != nil {
+		return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
+	}
+	return admin, nil
+}
+
+// cardProven reports whether the card in a reader of workstation wsID,
+// read as id, may be sent card's PUK (or a new one). A card with a
+// diversified management key must prove it holds it (derivedAdmin): a
+// programmable card or a modified agent can answer with anyone's serial
+// and CHUID, but not with their key. A card without one (its card type
+// keeps a static management key, which any card accepts) is trusted only
+// in its owner's own workstation or, an AirCard, at the AirCard service
+// hosting it; elsewhere it is not proven (false, no error).
+func (s *Service) cardProven(ctx context.Context, pc *piv.Card, wsID int64, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (bool, error) {
+	if err := checkPUKHolder(card, id); err != nil {
+		return false, err
+	}
+	if card.AdminKeyVersion > 0 {
+		_, err := s.derivedAdmin(ctx, pc, ct, card, id)
+		return err == nil, err
+	}
+	// The hub's record of the connected workstation (its owner and role
+	// come from its pairing, not from what the agent says).
+	access := s.cardAccess()
+	if access == nil {
+		return false, nil
+	}
+	ws, ok := access.WorkstationState(wsID)
+	if !ok {
+		return false, nil
+	}
+	switch {
+	case ws.OwnerID != 0 && ws.OwnerID == card.OwnerID:
+		return true, nil
+	case ct.Kind == lanyard.KindAirCard && ws.Role == lanyard.RoleAirCardService && card.WorkstationID == ws.ID:
+		return true, nil
+	}
+	return false, nil
 }

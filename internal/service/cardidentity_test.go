@@ -91,12 +91,7 @@ func TestForgedCHUIDGetsNoManagementKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
-			vs := &emu.MemoryStore{}
-			victim, err := emu.New(emu.WithStateStore(vs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			putCard(t, e.access, 1, victim)
+			victim, vs := newVictim(t, e)
 			res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 			if err != nil {
 				t.Fatal(err)

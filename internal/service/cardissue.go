@@ -76,20 +76,21 @@ type issueJob struct {
 }
 
 // resumePoint is the PIN step an interrupted issue recorded as d had
-// reached: "puk" when every certificate step is done (written, or waiting
-// for the CA) and the Admin PIN is not recorded, "pin" after the Admin
-// PIN, "" otherwise.
+// reached once every certificate step is done (written, or waiting for
+// the CA): "pin" when the Admin PIN is recorded (since issue 13 it is set
+// before the first key), "puk" when not (an operation recorded by an
+// older server), "" otherwise.
 func resumePoint(d *issueData) string {
-	switch {
-	case d.PINSet:
+	if d.PINSet {
 		return ""
-	case d.PUKSet:
-		return "pin"
 	}
 	for _, sl := range d.Plan.Slots {
 		if !d.Written[sl.Slot] && !(d.Requests[sl.Slot] != 0 && d.Certs[sl.Slot] == "") {
 			return ""
 		}
+	}
+	if d.PUKSet {
+		return "pin"
 	}
 	return "puk"
 }
@@ -722,6 +723,16 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	if err != nil {
 		return false, err
 	}
+	// The card's own random Admin PIN (PUK) before any key or certificate
+	// reaches it: a card pulled, or an issue failing, after that never
+	// holds a logon certificate with the shared PUK (which resets its
+	// PIN). The management session stays open: CHANGE REFERENCE of the
+	// PUK does not touch it.
+	if !d.PUKSet {
+		if err := s.setCardPUK(ctx, j, keys.PUK); err != nil {
+			return false, err
+		}
+	}
 
 	// Keys on the card and their certificates.
 	for _, sl := range d.Plan.Slots {
@@ -800,13 +811,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 	}
 
-	// The card's own random Admin PIN (PUK), then the user PIN, falling
-	// back to the card type.
-	if !d.PUKSet {
-		if err := s.setCardPUK(ctx, j, keys.PUK); err != nil {
-			return false, err
-		}
-	}
+	// The user PIN, falling back to the card type.
 	if !d.PINSet {
 		want := j.newPIN()
 		if want == "" && d.Plan.PINSetup {

@@ -151,7 +151,9 @@ func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView
 		return nil, err
 	}
 	if full {
-		v.Operations = ops
+		for _, op := range ops {
+			v.Operations = append(v.Operations, viewOperation(op))
+		}
 	}
 	// Certificates still waiting in the CA (or refused there) are lines
 	// of the Contents tab too (guide: "you can check the certificate
@@ -334,4 +336,24 @@ func slotOf(t *lanyard.Template) string {
 		return t.Slot
 	}
 	return "9a"
+}
+
+// viewOperation is op as card views show it: without the sealed new PUK
+// an issue records (issueData.NewPUK). Operation.Data never carries a
+// PIN, PUK or key to a client, sealed or not.
+func viewOperation(op *lanyard.Operation) *lanyard.Operation {
+	if op.Kind != lanyard.OpIssue || len(op.Data) == 0 {
+		return op
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(op.Data, &fields) != nil {
+		return op
+	}
+	if _, ok := fields["new_puk"]; !ok {
+		return op
+	}
+	delete(fields, "new_puk")
+	out := *op
+	out.Data, _ = json.Marshal(fields)
+	return &out
 }

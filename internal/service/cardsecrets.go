@@ -32,6 +32,21 @@ func checkIdentity(card *lanyard.Card, id issuance.Identity) error {
 	return nil
 }
 
+// checkPUKHolder is checkIdentity before a card's PUK (or a new one) is
+// sent: the card must present the CHUID GUID recorded for it whenever one
+// is recorded, bound to a derived management key or not (a card type's
+// static management key is accepted by any card, so it proves nothing).
+// A card whose CHUID was rewritten since is refused: initialize it.
+func checkPUKHolder(card *lanyard.Card, id issuance.Identity) error {
+	if err := checkIdentity(card, id); err != nil {
+		return err
+	}
+	if card.GUID != "" && id.GUID != card.GUID {
+		return lanyard.Errorf(lanyard.EConflict, "card %s presents another CHUID than the one recorded for it; its Admin PIN (PUK) is not sent to it (initialize it or ask an operator)", card.Serial)
+	}
+	return nil
+}
+
 // identityFree fails when another card than card holds id's management
 // key identifier or CHUID GUID: a card presenting a copied CHUID is
 // refused, whatever its serial.
@@ -146,9 +161,10 @@ func (s *Service) currentPUK(j *issueJob, fallback string) (string, error) {
 // setCardPUK gives the card its own random PUK. The PUK is drawn and
 // recorded sealed in the operation before it is sent, so that a run
 // resumed after the change reached the card with its reply lost still
-// knows it (one more try with it shows; made only while two tries are
-// left, and a success restores the tries); the card record takes it in the
-// step that follows the change. fallback is the card type's default PUK.
+// knows it (one more try with it shows; usePUK tries only while two tries
+// are left, and a success restores the tries); the card record takes it in
+// the step that follows the change. fallback is the card type's default
+// PUK.
 func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) error {
 	d := &j.data
 	resumed := len(d.NewPUK) > 0
@@ -171,17 +187,21 @@ func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) 
 	if err != nil {
 		return err
 	}
-	err = j.pc.ChangePUK(ctx, cur, want)
-	if err != nil && wrongSecret(err, 2) && j.card.PUKState == lanyard.PUKDefault && len(j.card.SealedPUK) > 0 {
-		// A replacement of the shared PUK at the card's connection
-		// (RotateSharedPUK) was interrupted with its reply lost: the card
-		// may hold the PUK it recorded.
-		if pending, perr := s.openPUK(j.card.ID, j.card.SealedPUK); perr == nil {
-			err = j.pc.ChangePUK(ctx, pending, want)
-		}
+	// The PUK the card had, a replacement of the shared PUK at the card's
+	// connection (RotateSharedPUK) interrupted with its reply lost, and a
+	// resumed run's own change (to itself, which restores the tries).
+	var mine pukCandidate
+	if resumed {
+		mine = pukCandidate{puk: want, sealed: d.NewPUK}
 	}
-	if err != nil && !(resumed && wrongSecret(err, 2) && j.pc.ChangePUK(ctx, want, want) == nil) {
-		return issuance.CardError(err, "giving the card its own Admin PIN (PUK) failed")
+	candidates, err := s.pukCandidates(j.card, cur, mine)
+	if err != nil {
+		return err
+	}
+	if _, err := usePUK(ctx, j.pc, candidates, false, "giving the card its own Admin PIN (PUK) failed", func(old string) error {
+		return j.pc.ChangePUK(ctx, old, want)
+	}); err != nil {
+		return err
 	}
 	was := *j.card
 	sealed := d.NewPUK

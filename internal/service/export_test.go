@@ -15,3 +15,9 @@ func (s *Service) CardPUK(ctx context.Context, id int64) (string, error) {
 	}
 	return s.cardPUK(c)
 }
+
+// SealCardPUK seals puk for card id as the server seals a card's PUK, for
+// tests that set up a PUK change the server recorded but did not finish.
+func (s *Service) SealCardPUK(id int64, puk string) ([]byte, error) {
+	return s.sealer.Seal([]byte(puk), CardPUKAAD(id))
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -79,22 +78,35 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
 	}
-	puk, err := s.cardPUK(card)
+	// The card must be the one recorded before its PUK is sent, and prove
+	// it holds its diversified management key where it has one: a card
+	// that copies the serial and CHUID does not have the key.
+	if err := checkPUKHolder(card, cc.id); err != nil {
+		return nil, err
+	}
+	if card.AdminKeyVersion > 0 {
+		if _, err := s.derivedAdmin(ctx, cc.pc, ct, card, cc.id); err != nil {
+			return nil, err
+		}
+	}
+	// Issued before credentials got their own PUK: the card type's, or
+	// a rotation's pending one.
+	secrets, err := s.cardTypeSecrets(ct)
 	if err != nil {
 		return nil, err
 	}
-	if puk == "" {
-		// Issued before credentials got their own PUK: the card type's.
-		secrets, err := s.cardTypeSecrets(ct)
-		if err != nil {
-			return nil, err
-		}
-		if puk = secrets.PUK; puk == "" {
-			puk = piv.DefaultPUK
-		}
+	candidates, err := s.pukCandidates(card, typePUK(secrets))
+	if err != nil {
+		return nil, err
 	}
-	if err := cc.pc.UnblockPIN(ctx, puk, in.PIN); err != nil {
-		return nil, issuance.CardError(err, "setting the PIN failed")
+	used, err := usePUK(ctx, cc.pc, candidates, false, "setting the PIN failed", func(puk string) error {
+		return cc.pc.UnblockPIN(ctx, puk, in.PIN)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(used.sealed) > 0 {
+		card.SealedPUK, card.PUKState = used.sealed, lanyard.PUKRandom
 	}
 	card.State, card.UpdatedAt = lanyard.CardIssued, s.clock()
 	var view *CardView

@@ -2,10 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -96,19 +95,22 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if !rotatable(card) {
 		return false, nil
 	}
-	if err := checkIdentity(card, id); err != nil {
+	if ok, err := s.cardProven(ctx, pc, wsID, ct, card, id); !ok || err != nil {
 		return false, err
 	}
 	secrets, err := s.cardTypeSecrets(ct)
 	if err != nil {
 		return false, err
 	}
-	shared := secrets.PUK
-	if shared == "" {
-		shared = piv.DefaultPUK
+	shared := typePUK(secrets)
+	// The shared PUK, and after a change whose reply was lost the new one
+	// (changing it to itself shows it, and restores the tries): listed
+	// before a new one is drawn, which is not on the card.
+	candidates, err := s.pukCandidates(card, shared)
+	if err != nil {
+		return false, err
 	}
-	resumed := len(card.SealedPUK) > 0
-	if !resumed {
+	if len(card.SealedPUK) == 0 {
 		sealed, err := s.randomPUK(card.ID)
 		if err != nil {
 			return false, err
@@ -122,8 +124,20 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	if err := pc.ChangePUK(ctx, shared, want); err != nil && !(resumed && wrongSecret(err, 2) && pc.ChangePUK(ctx, want, want) == nil) {
-		return false, issuance.CardError(err, "giving card "+card.Serial+" its own Admin PIN (PUK)")
+	_, err = usePUK(ctx, pc, candidates, true, "giving card "+card.Serial+" its own Admin PIN (PUK)", func(cur string) error {
+		return pc.ChangePUK(ctx, cur, want)
+	})
+	if errors.Is(err, errWrongPUK) {
+		// The owner changed it, or the card type's default changed: the
+		// server does not know it and never guesses again.
+		card.PUKState, card.SealedPUK = lanyard.PUKUnknown, nil
+		if rerr := s.recordPUK(context.WithoutCancel(ctx), card, "card.puk.unknown"); rerr != nil {
+			return false, rerr
+		}
+		return false, err
+	}
+	if err != nil {
+		return false, err
 	}
 	card.PUKState = lanyard.PUKRandom
 	if err := s.recordPUK(context.WithoutCancel(ctx), card, "card.puk.rotate"); err != nil {

@@ -247,20 +247,27 @@ func auditCount(t *testing.T, e *issueEnv) int {
 	return n
 }
 
+// newPlatformCredential is a virtual-card env where alice, enrolled in an
+// authenticator app (secret), created platform credential "Hello" in
+// target, not issued yet.
+func newPlatformCredential(t *testing.T) (e *issueEnv, secret string, target service.CardTarget) {
+	t.Helper()
+	e = newVirtualEnv(t, emu.SoftKeyStore{})
+	e.enableTPM(t)
+	secret = e.enrollTOTP(t)
+	cc, err := e.svc.CreateVirtualCard(context.Background(), e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, secret, service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
+}
+
 // TestIssuePlatformCredential: Issue card → name → Create platform
 // credential → Issue → Set up PIN (password + authenticator code), with
 // the guide's limits: one per user per workstation, ten per computer.
 func TestIssuePlatformCredential(t *testing.T) {
-	e := newVirtualEnv(t, emu.SoftKeyStore{})
-	e.enableTPM(t)
+	e, secret, target := newPlatformCredential(t)
 	ctx := context.Background()
-	secret := e.enrollTOTP(t)
-
-	cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
 	opts, err := e.svc.IssueOptions(ctx, e.alice, target)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +285,7 @@ func TestIssuePlatformCredential(t *testing.T) {
 	if res.Card.State != lanyard.CardPINSetup || res.RandomPIN != "" {
 		t.Fatalf("after issue: state %s, random PIN shown %v; want pin_setup and none", res.Card.State, res.RandomPIN != "")
 	}
-	card := e.access.Card(1, cc.Reader)
+	card := e.access.Card(1, target.Reader)
 	if err := pivOf(t, card).VerifyPIN(ctx, "123456"); err == nil {
 		t.Fatal("the factory PIN works on a platform credential before Set up PIN")
 	}

@@ -46,3 +46,38 @@ func TestBrowserConsoleCardPUKState(t *testing.T) {
 	b.Visit("/console/cards/" + strconv.FormatInt(card.ID, 10))
 	b.WaitFor("the overview", `document.querySelector('#panel-overview').textContent.includes('its own random PUK') || document.querySelector('#panel-overview').textContent.includes('Its own random PUK')`)
 }
+
+// TestCardViewHoldsNoNewPUK: the sealed new PUK an unfinished issue
+// records in its operation (new_puk) never leaves the server: GET
+// /api/v1/cards/{id} shows the operation without it (Operation.Data never
+// carries a PIN, PUK or key).
+func TestCardViewHoldsNoNewPUK(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("root", password, "administrator")
+	now := time.Now()
+	card := &lanyard.Card{Serial: "27182818", CardType: "piv", State: lanyard.CardAssigned, PUKState: lanyard.PUKDefault, CreatedAt: now, UpdatedAt: now}
+	ctx := context.Background()
+	err := s.srv.Store.Update(ctx, func(tx lanyard.Tx) error {
+		root, err := tx.UserByLogin("root")
+		if err != nil {
+			return err
+		}
+		card.OwnerID = root.ID
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		return tx.CreateOperation(&lanyard.Operation{Kind: lanyard.OpIssue, CardID: card.ID, UserID: root.ID, ActorID: root.ID, State: lanyard.OpInterrupted, Step: "puk_drawn",
+			Data: []byte(`{"plan":{},"certs":{},"written":{},"new_puk":"c2VhbGVkLXB1ay1zZWNyZXQ=","takeover_done":true}`), CreatedAt: now, UpdatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/cards/" + strconv.FormatInt(card.ID, 10)
+	code, body := s.api("GET", path, nil)
+	if code != 200 || !strings.Contains(string(body), `"puk_drawn"`) || !strings.Contains(string(body), "takeover_done") {
+		t.Fatalf("GET %s: %d %s, want the operation", path, code, body)
+	}
+	if strings.Contains(string(body), "new_puk") || strings.Contains(string(body), "c2VhbGVkLXB1ay1zZWNyZXQ=") {
+		t.Fatalf("GET %s shows the sealed new PUK: %s", path, body)
+	}
+}
