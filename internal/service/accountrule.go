@@ -19,7 +19,7 @@ type AccountChange struct {
 	// Profile: the change sets the account's attributes, state or
 	// password (UpdateUser), not only its authenticator app.
 	Profile bool
-	// UPN: the change replaces or clears the UPN the account has (not
+	// UPN: the change sets, replaces or clears the account's UPN (not
 	// only its case).
 	UPN bool
 }
@@ -41,19 +41,19 @@ func holdsStaffRole(rs lanyard.Roles) bool {
 //     no role beyond user, before and after the change; a staff account
 //     (any role beyond user) is changed only by an administrator, and so
 //     is the operator's own account (Profile changes);
-//   - only an administrator changes or clears a UPN once set: Windows maps
-//     a smart card logon certificate to an account by its UPN, and an
-//     operator who could rename a UPN could hand a user's logon identity to
-//     an account whose password the operator knows (the store also keeps a
-//     UPN with its first holder for good). Operators set a UPN where there
-//     is none.
+//   - only an administrator sets, changes or clears a UPN: Windows maps a
+//     smart card logon certificate to an account by its UPN, and an
+//     operator who could give one could hand anyone's logon identity (a
+//     staff member's, or a Windows account Lanyard does not know) to an
+//     account whose password the operator knows (the store also keeps a
+//     UPN with its first holder for good).
 //
 // Own accounts otherwise follow the caller's own checks (a current code
 // to remove one's authenticator app, and so on).
 func CheckAccountChange(actor lanyard.Roles, c AccountChange) error {
 	admin := actor.Has(lanyard.RoleAdministrator)
 	if c.UPN && !admin {
-		return lanyard.Errorf(lanyard.EForbidden, "%s has a UPN; only an administrator can change or clear it", c.Login)
+		return lanyard.Errorf(lanyard.EForbidden, "only an administrator can set, change or clear a UPN (%s)", c.Login)
 	}
 	if c.NewRoles {
 		if c.Self {

@@ -95,13 +95,16 @@ var errWrongPUK = errors.New("the card refused every Admin PIN (PUK) the server 
 // returns. A candidate is tried only while the card has at least two PUK
 // tries left: known before the first try from GET METADATA (vendor
 // instruction F7, key reference 81) where the card has it, else from the
-// 63CX of the refusal before. all asks for every try left before the
+// 63CX of the refusal before. The one exception is the first candidate on
+// a card whose counter is full: a card type allowing a single PUK try
+// (puk_retries 1) is still issued and cleared with the PUK the server
+// knows best, and a card that never refused one is not being guessed at. all asks for every try left before the
 // first one (an automatic change the user did not ask for must not spend
 // a try another tool's failures left short). A failure other than a wrong
 // PUK (the card pulled) is returned as it is; refusals end in an error
 // wrapping errWrongPUK and the card's last answer.
 func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bool, what string, use func(puk string) error) (pukCandidate, error) {
-	left := -1 // unknown
+	left, full := -1, false // unknown
 	md, err := pc.Metadata(ctx, piv.KeyPUK)
 	var se *apdu.StatusError
 	switch {
@@ -109,15 +112,15 @@ func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bo
 		if all && md.RetriesLeft < md.Retries {
 			return pukCandidate{}, lanyard.Errorf(lanyard.EConflict, "%s: the card has %d of its %d Admin PIN (PUK) tries left; Lanyard does not guess at it", what, md.RetriesLeft, md.Retries)
 		}
-		left = md.RetriesLeft
+		left, full = md.RetriesLeft, md.RetriesLeft == md.Retries
 	case err != nil && !errors.As(err, &se):
 		// The card did not answer (pulled); one that refuses the
 		// instruction, whatever its status word, is a card without it.
 		return pukCandidate{}, issuance.CardError(err, what)
 	}
 	var last error
-	for _, c := range candidates {
-		if left >= 0 && left < 2 {
+	for i, c := range candidates {
+		if left >= 0 && left < 2 && !(i == 0 && full && left > 0) {
 			break
 		}
 		err := use(c.puk)
@@ -134,7 +137,9 @@ func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bo
 		}
 	}
 	if last == nil {
-		return pukCandidate{}, lanyard.Wrap(lanyard.EConflict, errWrongPUK, what+": the card has fewer than two Admin PIN (PUK) tries left; Lanyard does not guess at it")
+		// Nothing was tried: the server's candidates may be right, so this
+		// is no errWrongPUK (which records the PUK as unknown).
+		return pukCandidate{}, lanyard.Errorf(lanyard.EConflict, "%s: the card has fewer than two Admin PIN (PUK) tries left; Lanyard does not guess at it", what)
 	}
 	return pukCandidate{}, lanyard.Wrap(lanyard.EConflict, errors.Join(errWrongPUK, last), what+": the card refused its Admin PIN (PUK)")
 }

@@ -336,3 +336,35 @@ func TestIssuePulledNeverLeavesCertificateWithSharedPUK(t *testing.T) {
 		})
 	}
 }
+
+// TestIssueCardWithSingleTryPUK: a card that allows a single PUK try (a
+// card type's puk_retries 1) is still issued: the rule "a PUK is tried
+// only while two tries remain" lets the first, best-known candidate
+// through on a card whose counter is full, and the card leaves with its
+// own sealed PUK and its one try intact.
+func TestIssueCardWithSingleTryPUK(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	admin, err := pivOf(t, e.card).Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.SetRetries(ctx, piv.DefaultPIN, 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	if left, all := pukTries(t, e.card); left != 1 || all != 1 {
+		t.Fatalf("set-up: %d of %d PUK tries", left, all)
+	}
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatalf("a card allowing one PUK try is not issued: %v", err)
+	}
+	puk, err := e.svc.CardPUK(ctx, res.Card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, all := pukTries(t, e.card); left != 1 || all != 1 {
+		t.Fatalf("after the issue: %d of %d PUK tries left", left, all)
+	}
+	checkPUK(t, e.card, puk)
+}

@@ -129,7 +129,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	if err := in.apply(u); err != nil {
 		return nil, err
 	}
-	if err := s.checkGrant(p, u.Login, u.Roles); err != nil {
+	if err := CheckAccountChange(p.Roles, AccountChange{Login: u.Login, After: u.Roles, NewRoles: true, UPN: u.UPN != ""}); err != nil {
 		return nil, err
 	}
 	if in.Password != nil {
@@ -179,7 +179,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 			return err
 		}
 		change := AccountChange{Login: u.Login, Self: p.User != nil && p.User.ID == u.ID, Before: before, After: u.Roles,
-			NewRoles: !slices.Equal(before, u.Roles), Profile: true, UPN: oldUPN != "" && !strings.EqualFold(oldUPN, u.UPN)}
+			NewRoles: !slices.Equal(before, u.Roles), Profile: true, UPN: !strings.EqualFold(oldUPN, u.UPN)}
 		if err := CheckAccountChange(p.Roles, change); err != nil {
 			return err
 		}
@@ -200,6 +200,16 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 				details["sessions_ended"], details["tokens_revoked"] = ended, revoked
 			}
 		}
+		if !holdsStaffRole(before) && holdsStaffRole(u.Roles) {
+			// A plain account's authenticator app may be one the help desk
+			// enrolled while it knew the password: a new staff member
+			// enrols their own at the first staff login.
+			err := tx.DeleteTOTPEnrollment(u.ID)
+			if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
+				return err
+			}
+			details["authenticator_reset"] = err == nil
+		}
 		u.UpdatedAt = s.clock()
 		if err := tx.UpdateUser(u); err != nil {
 			return err
@@ -218,7 +228,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 
 // checkStaffGrant refuses to grant a role beyond user to an existing
 // account without setting a new password in the same change (UpdateUser
-// then ends the account's sessions, login challenges and tokens).
+// then ends the account's sessions, login challenges and tokens, and the
+// authenticator app of an account that becomes staff).
 func checkStaffGrant(c AccountChange, newPassword bool) error {
 	for _, r := range c.After {
 		if r != lanyard.RoleUser && !c.Before.Has(r) && !newPassword {
@@ -299,12 +310,6 @@ func certNamesUser(c *lanyard.Certificate, now time.Time) bool {
 		return now.Before(c.NotAfter)
 	}
 	return false
-}
-
-// checkGrant refuses to let anyone but an administrator give a new
-// account roles beyond "user" (CheckAccountChange).
-func (s *Service) checkGrant(p *Principal, login string, roles lanyard.Roles) error {
-	return CheckAccountChange(p.Roles, AccountChange{Login: login, After: roles, NewRoles: true})
 }
 
 func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {

@@ -247,11 +247,12 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	}
 }
 
-// A UPN does not move between users: an operator cannot change or clear
-// one once set, and a UPN given up (by an administrator) stays with its
-// first holder, so that no one gets alice's UPN, and with a smart card
-// logon certificate for it her Windows account, in two steps. Operators
-// still set a UPN where there is none, and change its case.
+// A UPN does not move between users: only an administrator sets, changes
+// or clears one (an operator could otherwise give bob the UPN of a staff
+// member or of a Windows account Lanyard does not know), and a UPN given
+// up stays with its first holder, so that no one gets alice's UPN, and
+// with a smart card logon certificate for it her Windows account, in two
+// steps. Operators still change a UPN's case.
 func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
@@ -259,14 +260,17 @@ func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 		_, err := e.svc.UpdateUser(ctx, p, login, service.UserInput{UPN: &to})
 		return err
 	}
-	if err := upn(e.op, "alice", "alice@corp.example"); err != nil {
-		t.Fatalf("operator sets alice's first UPN: %v", err)
+	wantErr(t, "operator sets alice's first UPN", upn(e.op, "alice", "alice@corp.example"), lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
+	_, err := e.svc.CreateUser(ctx, e.op, service.UserInput{Login: "trudy", UPN: ptr("admin@corp.example")})
+	wantErr(t, "operator creates a user with a UPN", err, lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
+	if err := upn(e.ada, "alice", "alice@corp.example"); err != nil {
+		t.Fatalf("administrator sets alice's first UPN: %v", err)
 	}
 	if err := upn(e.op, "alice", "Alice@Corp.Example"); err != nil {
 		t.Fatalf("operator changes only the case of alice's UPN: %v", err)
 	}
 	for _, to := range []string{"alice.old@corp.example", ""} {
-		wantErr(t, "operator changes alice's UPN to "+to, upn(e.op, "alice", to), lanyard.EForbidden, "only an administrator can change or clear it")
+		wantErr(t, "operator changes alice's UPN to "+to, upn(e.op, "alice", to), lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
 	}
 	if got := e.user(t, "alice").UPN; got != "Alice@Corp.Example" {
 		t.Fatalf("alice's UPN after refused changes: %q", got)
@@ -275,11 +279,9 @@ func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 	if err := upn(e.ada, "alice", "alice.old@corp.example"); err != nil {
 		t.Fatalf("administrator changes alice's UPN: %v", err)
 	}
-	for _, p := range []*service.Principal{e.op, e.ada} {
-		wantErr(t, p.User.Login+" gives bob alice's old UPN", upn(p, "bob", "ALICE@corp.example"), lanyard.EConflict, `UPN "ALICE@corp.example" belonged to another user`)
-		_, err := e.svc.CreateUser(ctx, p, service.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
-		wantErr(t, p.User.Login+" creates mallory with alice's old UPN", err, lanyard.EConflict, "belonged to another user")
-	}
+	wantErr(t, "ada gives bob alice's old UPN", upn(e.ada, "bob", "ALICE@corp.example"), lanyard.EConflict, `UPN "ALICE@corp.example" belonged to another user`)
+	_, err = e.svc.CreateUser(ctx, e.ada, service.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
+	wantErr(t, "ada creates mallory with alice's old UPN", err, lanyard.EConflict, "belonged to another user")
 	if got := e.user(t, "bob").UPN; got != "" {
 		t.Fatalf("bob's UPN after refused changes: %q", got)
 	}
@@ -321,6 +323,9 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 	if err != nil || res.SessionID == "" {
 		t.Fatalf("operator logs in as bob: %+v %v", res, err)
 	}
+	// ... and enrols an authenticator app of the operator's as bob's.
+	bobU := e.user(t, "bob")
+	e.enroll(t, &service.Principal{User: bobU, Roles: bobU.Roles, RemoteAddr: remote})
 	tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: "bob", TTL: "1h"})
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +364,7 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 		t.Errorf("the help desk's password after the grant: %v", err)
 	}
 	if res, err := e.svc.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != service.SecondFactorEnroll {
-		t.Errorf("bob's new password: %+v %v", res, err)
+		t.Errorf("bob's new password: %+v %v (want the enrolment of bob's own app, not the operator's)", res, err)
 	}
 	// Removing a staff role, or keeping one, needs no password.
 	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {

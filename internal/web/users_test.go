@@ -122,9 +122,15 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 		if p := r.problem(); r.status != 409 || p.Detail != `UPN "`+upn+`" is already used by another user` {
 			t.Errorf("administrator gives bob the UPN %s: %d %s", upn, r.status, r.body)
 		}
-		r = e.do("POST", "/api/v1/users", op, map[string]any{"login": "mallory", "upn": upn})
+		r = e.do("POST", "/api/v1/users", e.admin, map[string]any{"login": "mallory", "upn": upn})
 		if r.status != 409 {
-			t.Errorf("operator creates mallory with the UPN %s: %d %s", upn, r.status, r.body)
+			t.Errorf("administrator creates mallory with the UPN %s: %d %s", upn, r.status, r.body)
+		}
+		// An operator sets no UPN at all: not even one no one holds (a
+		// staff member's, a Windows account's Lanyard does not know).
+		r = e.do("POST", "/api/v1/users", op, map[string]any{"login": "mallory", "upn": "admin@example.com"})
+		if r.status != 403 {
+			t.Errorf("operator creates mallory with a UPN: %d %s", r.status, r.body)
 		}
 	}
 	if got := e.storedUser("bob"); !reflect.DeepEqual(got, before) {
@@ -148,8 +154,9 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 // The two-step UPN move: the operator frees alice's UPN (renaming it,
 // which needs an administrator) and gives it to bob, a plain user whose
 // password the operator knows; bob's smart card logon card would then log
-// on as alice. Neither step passes for the operator, and the second fails
-// for everyone, since alice's UPN stays hers.
+// on as alice. Neither step passes for the operator (only administrators
+// set UPNs), and the second fails for everyone, since alice's UPN stays
+// hers.
 func TestUPNMoveInTwoStepsRefusedAPI(t *testing.T) {
 	e := mustEnv(t)
 	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
@@ -157,21 +164,23 @@ func TestUPNMoveInTwoStepsRefusedAPI(t *testing.T) {
 	e.must(201, "POST", "/api/v1/users", op, map[string]any{"login": "bob", "password": "bob's password, the operator's"})
 	for _, upn := range []any{"alice.old@example.com", ""} {
 		r := e.do("PATCH", "/api/v1/users/alice", op, map[string]any{"upn": upn})
-		if r.status != 403 || !strings.Contains(r.problem().Detail, "only an administrator can change or clear it") {
+		if r.status != 403 || !strings.Contains(r.problem().Detail, "only an administrator can set, change or clear a UPN") {
 			t.Errorf("operator changes alice's UPN to %q: %d %s", upn, r.status, r.body)
 		}
 	}
 	e.must(200, "PATCH", "/api/v1/users/alice", e.admin, map[string]any{"upn": "alice.old@example.com"})
-	for _, caller := range []string{op, e.admin} {
-		r := e.do("PATCH", "/api/v1/users/bob", caller, map[string]any{"upn": "alice@example.com"})
-		if p := r.problem(); r.status != 409 || p.Detail != `UPN "alice@example.com" belonged to another user` {
-			t.Errorf("bob gets alice's old UPN: %d %s", r.status, r.body)
-		}
+	if r := e.do("PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "alice@example.com"}); r.status != 403 {
+		t.Errorf("the operator gives bob alice's old UPN: %d %s", r.status, r.body)
+	}
+	r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "alice@example.com"})
+	if p := r.problem(); r.status != 409 || p.Detail != `UPN "alice@example.com" belonged to another user` {
+		t.Errorf("an administrator gives bob alice's old UPN: %d %s", r.status, r.body)
 	}
 	if got := e.storedUser("bob").UPN; got != "" {
 		t.Errorf("bob's UPN: %q", got)
 	}
-	e.must(200, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "bob@example.com"}) // a first UPN: the help desk's
+	e.must(403, "PATCH", "/api/v1/users/bob", op, map[string]any{"upn": "bob@example.com"}) // a first UPN too: an administrator's
+	e.must(200, "PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "bob@example.com"})
 }
 
 // An operator sets a plain user's password; an administrator later makes
