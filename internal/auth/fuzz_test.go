@@ -32,6 +32,14 @@ func FuzzVerifyPassword(f *testing.F) {
 			return
 		}
 		ok, err := VerifyPassword(t.Context(), encoded, pw)
+		if len(pw) > MaxPasswordInput {
+			// Refused before the hash is even read: no argon2id for an
+			// attacker's megabyte.
+			if ok || !errors.Is(err, ErrPasswordTooLong) {
+				t.Fatalf("VerifyPassword of a %d-byte password = %v, %v", len(pw), ok, err)
+			}
+			return
+		}
 		if err != nil {
 			if ok || !errors.Is(err, ErrMalformedHash) {
 				t.Fatalf("VerifyPassword = %v, %v", ok, err)
