@@ -60,6 +60,13 @@ func putCard(t *testing.T, a *cardtest.Access, wsID int64, c *emu.Card) {
 // victim's CHUID (readable by anyone who holds the victim card a moment).
 func forgeCard(t *testing.T, chuid []byte) (*emu.Card, *recordingStore) {
 	t.Helper()
+	return programCard(t, func(st *emu.State) { st.Objects[chuidTag] = bytes.Clone(chuid) })
+}
+
+// programCard makes a factory-fresh emulated card whose state program
+// changes first, as a programmable card answers what it is told to.
+func programCard(t *testing.T, program func(*emu.State)) (*emu.Card, *recordingStore) {
+	t.Helper()
 	fs := &recordingStore{}
 	if _, err := emu.New(emu.WithStateStore(fs)); err != nil {
 		t.Fatal(err)
@@ -68,15 +75,15 @@ func forgeCard(t *testing.T, chuid []byte) (*emu.Card, *recordingStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Objects[chuidTag] = bytes.Clone(chuid)
+	program(st)
 	if err := fs.Save(st); err != nil {
 		t.Fatal(err)
 	}
-	forged, err := emu.New(emu.WithStateStore(fs))
+	card, err := emu.New(emu.WithStateStore(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return forged, fs
+	return card, fs
 }
 
 // TestForgedCHUIDGetsNoManagementKey (issue 13, item 7): a card that

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -19,20 +20,10 @@ import (
 // but has its own keys, PIN and PUK: the factory values.
 func cloneCard(t *testing.T, victim *emu.State) (*emu.Card, *recordingStore) {
 	t.Helper()
-	_, fs := forgeCard(t, victim.Objects[chuidTag])
-	st, err := fs.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Serial = victim.Serial
-	if err := fs.Save(st); err != nil {
-		t.Fatal(err)
-	}
-	forged, err := emu.New(emu.WithStateStore(fs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return forged, fs
+	return programCard(t, func(st *emu.State) {
+		st.Objects[chuidTag] = bytes.Clone(victim.Objects[chuidTag])
+		st.Serial = victim.Serial
+	})
 }
 
 // newVictim puts a factory-fresh card whose state can be read (vs) in
