@@ -95,8 +95,12 @@ type CardFilter struct {
 	// workstation.
 	WorkstationID int64
 	Query         string // substring of serial or name
-	Limit         int
-	Offset        int
+	// PUKState: cards holding that PUK, such as PUKDefault for the cards
+	// that still have a shared one (issue 13). The zero value (PUKFactory)
+	// matches every card, so factory-fresh cards cannot be selected here.
+	PUKState PUKState
+	Limit    int
+	Offset   int
 }
 
 // OperationKind names a card workflow.

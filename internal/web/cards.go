@@ -12,7 +12,7 @@ func (s *Server) cardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
 		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*service.CardView{}, status: 200,
-			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
+			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listCards},
 		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: service.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
 			h: func(c *call) (any, error) {
@@ -97,6 +97,9 @@ func (s *Server) listCards(c *call) (any, error) {
 	if f.State != "" && !f.State.Valid() {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown card state %q", f.State)
 	}
+	if f.PUKState, err = pukStateFilter(q.Get("puk_state")); err != nil {
+		return nil, err
+	}
 	if login := q.Get("user"); login != "" {
 		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
@@ -105,4 +108,15 @@ func (s *Server) listCards(c *call) (any, error) {
 		f.OwnerID = u.ID
 	}
 	return s.svc.ListCards(c.r.Context(), c.p, f)
+}
+
+// pukStateFilter reads the puk_state filter of the cards list: which
+// cards still have a shared PUK (issue 13). Only the states a filter can
+// select are accepted; the empty one (factory) would match every card.
+func pukStateFilter(v string) (lanyard.PUKState, error) {
+	switch s := lanyard.PUKState(v); s {
+	case lanyard.PUKFactory, lanyard.PUKDefault, lanyard.PUKUnknown, lanyard.PUKRandom:
+		return s, nil
+	}
+	return "", lanyard.Errorf(lanyard.EInvalid, "puk_state %q: want default, unknown or random", v)
 }

@@ -111,6 +111,10 @@ func (t *txn) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 		q.WriteString(` AND workstation_id = ?`)
 		args = append(args, f.WorkstationID)
 	}
+	if f.PUKState != lanyard.PUKFactory {
+		q.WriteString(` AND puk_state = ?`)
+		args = append(args, string(f.PUKState))
+	}
 	if f.Query != "" {
 		q.WriteString(` AND (LOWER(serial) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
 		like := "%" + escapeLike(strings.ToLower(f.Query)) + "%"

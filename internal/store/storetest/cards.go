@@ -24,8 +24,10 @@ func testCards(t *testing.T, s lanyard.Store) {
 	alice, bob := MustCreateUser(t, s, "alice"), MustCreateUser(t, s, "bob")
 	a1, a2, b1 := NewCard("1001", alice.ID), NewCard("1002", alice.ID), NewCard("2001", bob.ID)
 	a2.WorkstationID, b1.WorkstationID = 77, 77
+	a2.PUKState, a2.SealedPUK, b1.PUKState, b1.SealedPUK = lanyard.PUKDefault, nil, lanyard.PUKUnknown, nil
 	clean := NewCard("3001", 0)
 	clean.State, clean.IssuedAt, clean.ATR, clean.WorkstationID, clean.Name = lanyard.CardClean, time.Time{}, nil, 0, ""
+	clean.PUKState, clean.SealedPUK = lanyard.PUKFactory, nil
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, c := range []*lanyard.Card{a1, a2, b1, clean} {
 			if err := tx.CreateCard(c); err != nil {
@@ -66,6 +68,21 @@ func testCards(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		wantIDs(t, "ListCards workstation", list, func(c *lanyard.Card) int64 { return c.ID }, a2.ID, b1.ID)
+		// Which cards still have a shared PUK (issue 13), by PUK state.
+		for state, want := range map[lanyard.PUKState][]int64{
+			lanyard.PUKDefault: {a2.ID}, lanyard.PUKUnknown: {b1.ID}, lanyard.PUKRandom: {a1.ID},
+		} {
+			list, err = tx.ListCards(lanyard.CardFilter{PUKState: state})
+			if err != nil {
+				return err
+			}
+			wantIDs(t, "ListCards PUK state "+string(state), list, func(c *lanyard.Card) int64 { return c.ID }, want...)
+		}
+		list, err = tx.ListCards(lanyard.CardFilter{PUKState: lanyard.PUKDefault, OwnerID: bob.ID})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListCards PUK state and owner", list, func(c *lanyard.Card) int64 { return c.ID })
 		list, err = tx.ListCards(lanyard.CardFilter{Query: "200"})
 		if err != nil {
 			return err
