@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -20,7 +21,7 @@ import (
 
 func cardIssueCommands() []command {
 	return []command{
-		{"card list", "card list [--user LOGIN] [--connected]", "list your cards (--connected: the cards in your workstations' readers)", cardList},
+		{"card list", "card list [--user LOGIN] [--puk-state default|unknown|random] [--connected]", "list your cards (--connected: the cards in your workstations' readers; --puk-state default: the cards that still have the shared PUK)", cardList},
 		{"card show", "card show ID", "show a card and its contents", cardShow},
 		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard|software-machine|software-user [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
 			"issue a card connected at your workstation, or create a TPM virtual smart card, platform credential or AirCard and issue it (prints a random PIN once when the policy sets one); software-machine and software-user issue a software store, reading the key container password from standard input", cardIssue},
@@ -37,6 +38,7 @@ func cardList(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card list")
 	user := cmd.String("user", "", "owner's login (staff)")
 	connected := cmd.Bool("connected", false, "list the cards in your workstations' readers instead")
+	pukState := cmd.String("puk-state", "", "only the cards holding this PUK: default (the card type's shared one), unknown or random (their own)")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
@@ -54,20 +56,27 @@ func cardList(ctx context.Context, args []string) error {
 			return []string{k.Workstation, k.Reader, k.Serial, k.CardType, state, k.Owner}
 		})
 	}
-	path := "/api/v1/cards"
+	q := url.Values{}
 	if *user != "" {
-		path += "?user=" + client.Esc(*user)
+		q.Set("user", *user)
+	}
+	if *pukState != "" {
+		q.Set("puk_state", *pukState) // the server refuses a state it does not know
+	}
+	path := "/api/v1/cards"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var cards []*service.CardView
 	if err := c.Get(ctx, path, &cards); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED"}, func(v *service.CardView) []string {
+	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED", "PUK"}, func(v *service.CardView) []string {
 		issued := ""
 		if !v.IssuedAt.IsZero() {
 			issued = v.IssuedAt.Format("2006-01-02")
 		}
-		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, string(v.State), v.Owner, strconv.Itoa(len(v.Certificates)), issued}
+		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, string(v.State), v.Owner, strconv.Itoa(len(v.Certificates)), issued, string(v.PUKState)}
 	})
 }
 

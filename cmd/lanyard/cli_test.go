@@ -111,6 +111,15 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("token over the cap: exit %d %q", code, errOut)
 	}
 
+	// Which cards still have a shared PUK (issue 13): the filter reaches
+	// the server, which refuses a state it does not know.
+	if _, errOut, code := admin.run("", "card", "list", "--puk-state", "shared"); code != 1 || !strings.Contains(errOut, "want default, unknown or random") {
+		t.Fatalf("card list --puk-state shared: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "card", "list", "--puk-state", "default", "--output", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("card list --puk-state default with no card: %q", out)
+	}
+
 	// A template that needs approval: issue exits 3 and prints no certificate.
 	admin.must(0, "user", "create", "dan", "--email", "dan@example.com", "--name", "Dan")
 	admin.must(0, "template", "create", "esign", "--key", "ecp256", "--ku", "digital_signature", "--ku", "content_commitment",
