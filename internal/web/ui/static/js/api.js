@@ -97,7 +97,7 @@ export const session = {
 
 // Cards (issue #4: the lead's card API).
 export const cards = {
-  list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q}
+  list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q, puk_state}
   get: (id) => call('GET', `/cards/${enc(id)}`), // the card's fields with certificates and operations
   // req: {workstation_id, reader, user_pin, admin_pin}
   continueIssue: (id, req) => call('POST', `/cards/${enc(id)}/continue`, req),
@@ -110,6 +110,13 @@ export const cards = {
   removeComputer: (id, ws) => call('DELETE', `/cards/${enc(id)}/computers/${enc(ws)}`),
   // {code, serial, expires_at, mailed_to, mail_note}, shown once; mail: also sent to the owner
   airCardCode: (id, mail) => call('POST', `/cards/${enc(id)}/aircard-codes`, { mail: !!mail }),
+};
+
+// The token policy: {max_ttl}, the longest lifetime a new API token may
+// have (a Go duration such as "720h"); administrators change it.
+export const tokenSettings = {
+  get: () => call('GET', '/settings/tokens'),
+  put: (s) => call('PUT', '/settings/tokens', s),
 };
 
 export const features = {

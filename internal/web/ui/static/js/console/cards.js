@@ -1,5 +1,5 @@
-// Console cards: search by serial/name, owner and state; each row opens
-// the card's details.
+// Console cards: search by serial/name, owner, state and which Admin PIN
+// (PUK) the card holds; each row opens the card's details.
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
@@ -7,8 +7,18 @@ import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 const status = $('#cards-status');
 const form = $('#card-search');
 
+// pukBadge says in words which PUK a card holds (issue 13): a shared one
+// (the card type's default, or one chosen at an old issue and never
+// stored) lets whoever holds the card reset its PIN. A factory-fresh card
+// has none of Lanyard's.
+const pukWords = { default: 'Shared (default)', unknown: 'Unknown', random: 'Own' };
+function pukBadge(state) {
+  if (!pukWords[state]) return '—';
+  return h('span', { class: 'badge puk-' + state }, pukWords[state]);
+}
+
 async function load() {
-  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value };
+  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value, puk_state: $('#card-puk').value };
   setStatus(status, 'Loading…');
   let list;
   try {
@@ -25,6 +35,7 @@ async function load() {
     { label: 'Name', cell: (c) => c.name || '—' },
     { label: 'State', cell: (c) => badge(c.state) },
     { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
+    { label: 'Admin PIN (PUK)', cell: (c) => pukBadge(c.puk_state) },
     {
       label: 'Card menu', class: 'actions',
       cell: (c) => h('details', { class: 'menu' },
@@ -39,7 +50,7 @@ async function load() {
 }
 
 const params = new URLSearchParams(location.search);
-for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state']]) {
+for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state'], ['puk_state', 'card-puk']]) {
   if (params.get(k)) $('#' + id).value = params.get(k);
 }
 form.addEventListener('submit', (e) => { e.preventDefault(); load(); });

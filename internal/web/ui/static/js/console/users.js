@@ -1,6 +1,7 @@
 // Console users: search, create, edit attributes, roles and state.
 import '../app.js';
 import * as api from '../api.js';
+import './tokens.js';
 import { $, $$, h, confirmAction, errorText, fieldError, fmtDateTime, label, openDialog, setStatus, table } from '../dom.js';
 
 const status = $('#users-status');
