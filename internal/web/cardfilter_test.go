@@ -28,8 +28,12 @@ func TestCardListPUKStateFilter(t *testing.T) {
 	for state, want := range map[string]string{"default": "5001", "random": "5002", "unknown": "5003"} {
 		var list []*service.CardView
 		e.must(200, "GET", "/api/v1/cards?puk_state="+state, e.admin, nil).json(&list)
+		var got []string
+		for _, c := range list {
+			got = append(got, c.Serial+" "+string(c.PUKState))
+		}
 		if len(list) != 1 || list[0].Serial != want || string(list[0].PUKState) != state {
-			t.Errorf("puk_state=%s: got %d cards %v, want only %s", state, len(list), list, want)
+			t.Errorf("puk_state=%s: got %v, want only %s", state, got, want)
 		}
 	}
 	for _, bad := range []string{"shared", "DEFAULT", "factory"} {
