@@ -25,7 +25,7 @@ if ($('#token-save')) {
     try {
       const saved = await api.tokenSettings.put({ max_ttl: maxTTL });
       input.value = saved.max_ttl;
-      setStatus(status, `Token policy saved: new API tokens live at most ${saved.max_ttl}.`, 'ok');
+      setStatus(status, `Token policy saved: API tokens live at most ${saved.max_ttl} from their creation, existing ones included.`, 'ok');
     } catch (err) {
       setStatus(status, `The token policy was not saved. ${errorText(err)}`, 'error');
       input.focus();
