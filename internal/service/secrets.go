@@ -10,8 +10,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// SecretQuestions are the questions users choose from. Answers unlock a
-// card online (PIN unblock, a later issue); they are normalised (trimmed,
+// SecretQuestions are the questions users choose from. Answers are kept
+// for unlocking a card online (self-service PIN unblock, issue 16; until
+// then nothing reads them and the pages say so); they are normalised (trimmed,
 // lower case, inner spaces collapsed) and stored as argon2id hashes only.
 var SecretQuestions = []string{
 	"What was the name of your first pet?",

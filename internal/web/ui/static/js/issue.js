@@ -257,7 +257,8 @@ function resultView(res) {
     parts.push(h('h4', {}, 'Certificates'), h('ul', {}, certs.map((c) => h('li', {}, c.template || 'certificate', ' ', badge(c.status), c.subject ? ` — ${c.subject}` : ''))));
   }
   if (res.secret_questions_needed) {
-    parts.push(h('p', { class: 'notice' }, 'You have not set your secret questions yet. They let you unblock your PIN on your own. Closing this window takes you to them.'));
+    parts.push(h('p', { class: 'notice' }, 'You have not set your secret questions yet; closing this window takes you to them. '
+      + 'Your answers are kept for unblocking your PIN yourself, which is not available yet: until then, contact your administrator if your PIN is blocked.'));
   }
   parts.push(h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
   return h('div', {}, parts);
