@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -194,4 +195,50 @@ func (s *Service) putIssueData(ctx context.Context, op *lanyard.Operation, d *is
 	}
 	*op = next
 	return nil
+}
+
+// purgeScan bounds how many recent operations of each state
+// PurgePINCopies reads: copies live PINMailWindow, so only recent issues
+// hold one.
+const purgeScan = 1000
+
+// PurgePINCopies erases the sealed random-PIN copies of issues whose
+// PINMailWindow has passed (run on a schedule): a copy exists only for
+// the result dialog's mail choices, and is not kept once they are over.
+// One transaction, one audit event for all it erases.
+func (s *Service) PurgePINCopies(ctx context.Context) (int, error) {
+	now := s.clock()
+	var ids []int64
+	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		for _, state := range []lanyard.OperationState{lanyard.OpDone, lanyard.OpPending} {
+			ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: purgeScan})
+			if err != nil {
+				return err
+			}
+			for _, op := range ops {
+				if op.Kind != lanyard.OpIssue || !bytes.Contains(op.Data, []byte(`"pin_copy":`)) {
+					continue
+				}
+				var d issueData
+				if err := json.Unmarshal(op.Data, &d); err != nil || now.Before(d.PINCopyUntil) {
+					continue
+				}
+				d.PINCopy = nil
+				prev := op.UpdatedAt
+				if op.Data, err = json.Marshal(&d); err != nil {
+					return lanyard.Wrap(lanyard.EInternal, err, "operation record")
+				}
+				op.UpdatedAt = now
+				if err := tx.UpdateOperation(op, prev); err != nil {
+					return err
+				}
+				ids = append(ids, op.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return tx.AppendAudit(s.event(systemPrincipal, "card.issue.pin_copies_purged", "operation", "", map[string]any{"operations": ids}))
+	})
+	return len(ids), err
 }

@@ -108,6 +108,8 @@ func TestMailIssuePINWindow(t *testing.T) {
 	if left := time.Until(until); left < service.PINMailWindow-time.Minute || left > service.PINMailWindow {
 		t.Fatalf("the copy is kept %v", left)
 	}
+	purge(t, e, 0) // within the window the copy stays
+	op = operation(t, e, res.OperationID)
 	d["pin_copy_until"] = time.Now().Add(-time.Second)
 	prev := op.UpdatedAt
 	op.Data, _ = json.Marshal(d)
@@ -119,6 +121,14 @@ func TestMailIssuePINWindow(t *testing.T) {
 	if !strings.Contains(lanyard.ErrorMessage(err), "no longer be e-mailed") || m.calls != 1 {
 		t.Fatalf("after the window: %v, %d calls", err, m.calls)
 	}
+
+	// The schedule erases the copy past its window, once.
+	purge(t, e, 1)
+	purge(t, e, 0)
+	if data := string(operation(t, e, res.OperationID).Data); strings.Contains(data, `"pin_copy":`) || !strings.Contains(data, `"slots":`) {
+		t.Errorf("after the purge the record is %s", data)
+	}
+	wantAudit(t, e, "card.issue.pin_copies_purged", 1)
 }
 
 // When the outbox refuses the mail (here: the relay has no TLS) the user
@@ -154,6 +164,13 @@ func TestMailIssuePINNotOffered(t *testing.T) {
 		}
 		_, err := e.svc.MailIssuePIN(context.Background(), e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe})
 		wantCode(t, err, lanyard.EConflict)
+	}
+}
+
+func purge(t *testing.T, e *issueEnv, want int) {
+	t.Helper()
+	if n, err := e.svc.PurgePINCopies(context.Background()); err != nil || n != want {
+		t.Fatalf("PurgePINCopies: %d, %v; want %d", n, err, want)
 	}
 }
 
