@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -216,11 +215,11 @@ func (s *Service) PurgePINCopies(ctx context.Context) (int, error) {
 				return err
 			}
 			for _, op := range ops {
-				if op.Kind != lanyard.OpIssue || !bytes.Contains(op.Data, []byte(`"pin_copy":`)) {
+				if op.Kind != lanyard.OpIssue {
 					continue
 				}
 				var d issueData
-				if err := json.Unmarshal(op.Data, &d); err != nil || now.Before(d.PINCopyUntil) {
+				if err := json.Unmarshal(op.Data, &d); err != nil || d.PINCopy == nil || now.Before(d.PINCopyUntil) {
 					continue
 				}
 				d.PINCopy = nil
