@@ -316,6 +316,11 @@ func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapT
 			} else if n > 0 {
 				log.Info("expired sessions purged", "count", n)
 			}
+			if n, err := svc.PurgePINCopies(ctx); err != nil {
+				log.Error("purging sealed PIN copies failed", "err", err)
+			} else if n > 0 {
+				log.Info("sealed random-PIN copies past their mail window erased", "count", n)
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -46,13 +47,16 @@ type IssueCardInput struct {
 // IssueCardResult reports an issue. RandomPIN is set once, in this
 // response, when the policy sets a random user PIN shown to the user.
 type IssueCardResult struct {
-	Card                  *CardView `json:"card"`
-	OperationID           int64     `json:"operation_id"`
-	State                 string    `json:"state"` // issued or pending
-	RandomPIN             string    `json:"random_pin,omitempty"`
-	PINMailedTo           []string  `json:"pin_mailed_to,omitempty"`
-	PINMailNote           string    `json:"pin_mail_note,omitempty"`
-	SecretQuestionsNeeded bool      `json:"secret_questions_needed"`
+	Card        *CardView `json:"card"`
+	OperationID int64     `json:"operation_id"`
+	State       string    `json:"state"` // issued or pending
+	RandomPIN   string    `json:"random_pin,omitempty"`
+	PINMailedTo []string  `json:"pin_mailed_to,omitempty"`
+	PINMailNote string    `json:"pin_mail_note,omitempty"`
+	// PINMailChoices are whom the user may still e-mail the shown random
+	// PIN to (user, manager), once, within PINMailWindow (MailIssuePIN).
+	PINMailChoices        []string `json:"pin_mail_choices,omitempty"`
+	SecretQuestionsNeeded bool     `json:"secret_questions_needed"`
 }
 
 // issueJob is one issue operation in progress in this process.
@@ -116,6 +120,14 @@ type issueData struct {
 	PUKSet  bool   `json:"puk_set,omitempty"`
 	PINSet  bool   `json:"pin_set,omitempty"`
 	Tracked bool   `json:"tracked,omitempty"`
+	// PINCopy is the random user PIN of the run that set it, sealed
+	// (issuePINAAD), kept until PINCopyUntil for the result dialog's
+	// mail choices PINCopyTo; PINCopyMailed is the one that got it (the
+	// copy is erased then).
+	PINCopy       []byte    `json:"pin_copy,omitempty"`
+	PINCopyUntil  time.Time `json:"pin_copy_until,omitzero"`
+	PINCopyTo     []string  `json:"pin_copy_to,omitempty"`
+	PINCopyMailed string    `json:"pin_copy_mailed,omitempty"`
 }
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -612,6 +624,12 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	if err != nil {
 		return nil, s.stop(ctx, j, err)
 	}
+	newRandomPIN := j.plan != nil && j.plan.RandomPIN && !pinWasSet && j.data.PINSet && j.plan.UserPIN != ""
+	var offer []string
+	if newRandomPIN {
+		offer = s.pinMailChoices(j)
+	}
+	offer = s.keepPINCopy(j, offer)
 	now := s.clock()
 	j.card.State = lanyard.CardIssued
 	j.op.State = lanyard.OpDone
@@ -657,9 +675,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		s.notifyCardIssue(ctx, "pending", j.user, j.card, "", "")
 	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
-	if j.plan != nil && j.plan.RandomPIN && !pinWasSet && j.data.PINSet && j.plan.UserPIN != "" {
+	if newRandomPIN {
 		if j.plan.ShowPIN {
-			res.RandomPIN = j.plan.UserPIN
+			res.RandomPIN, res.PINMailChoices = j.plan.UserPIN, offer
 		}
 		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
 	}

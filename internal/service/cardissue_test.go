@@ -668,9 +668,13 @@ type pinMail struct {
 	to    []string
 	pin   string
 	calls int
+	err   error // the outbox's refusal, when set
 }
 
 func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *lanyard.Card, pin string) error {
+	if m.err != nil {
+		return m.err
+	}
 	m.to, m.pin = to, pin
 	m.calls++
 	return nil

@@ -43,6 +43,18 @@ func (s *Server) cardRoutes() []*route {
 				c.w.Header().Set("Cache-Control", "no-store") // may carry a new random PIN
 				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
 			}},
+		{method: "POST", path: v1 + "/cards/{id}/mail-pin", summary: "E-mail the random PIN of the issue just finished to its user or their manager (once, from the server's sealed copy; card owner only)", tag: "cards", roles: anyone, in: service.MailIssuePINInput{}, out: &service.MailIssuePINResult{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.MailIssuePINInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.svc.MailIssuePIN(c.r.Context(), c.p, id, in)
+			}},
 		{method: "POST", path: v1 + "/cards/{id}/revoke-clear", summary: "Revoke and clear card: revoke what was issued for it, withdraw pending requests, clear it for a new issue", tag: "cards", roles: anyone, in: service.ClearInput{}, out: &service.CardView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")

@@ -103,6 +103,9 @@ export const cards = {
   continueIssue: (id, req) => call('POST', `/cards/${enc(id)}/continue`, req),
   // req: {workstation_id, reader, admin_pin}
   revokeClear: (id, req) => call('POST', `/cards/${enc(id)}/revoke-clear`, req),
+  // req: {operation_id, to: 'user' | 'manager'}: e-mail the random PIN of
+  // the issue just finished (once; the server mails its own sealed copy)
+  mailPIN: (id, req) => call('POST', `/cards/${enc(id)}/mail-pin`, req),
   connected: () => call('GET', '/connected-cards').then(items),
   // req: {password, code, pin}: Set up PIN of a platform credential
   setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),

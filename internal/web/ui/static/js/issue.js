@@ -6,7 +6,7 @@
 // What the dialog shows is what POST /issue/options says; the server
 // checks every value again on POST /issue.
 import * as api from './api.js';
-import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, setStatus } from './dom.js';
+import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, sentence, setStatus } from './dom.js';
 
 let busy = false;
 
@@ -253,6 +253,8 @@ function resultView(res) {
         onclick: async () => setStatus(copyStatus, (await copyText(res.random_pin, pinInput)) ? 'PIN copied.' : 'Copying failed; select the PIN and copy it yourself.'),
       }, 'Copy PIN'), ' ', copyStatus));
   }
+  const mail = pinMailView(res);
+  if (mail) parts.push(mail);
   if (certs.length) {
     parts.push(h('h4', {}, 'Certificates'), h('ul', {}, certs.map((c) => h('li', {}, c.template || 'certificate', ' ', badge(c.status), c.subject ? ` — ${c.subject}` : ''))));
   }
@@ -262,6 +264,47 @@ function resultView(res) {
   }
   parts.push(h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
   return h('div', {}, parts);
+}
+
+// pinMailView says whether and where the policy mailed the random PIN
+// (pin_mailed_to, pin_mail_note) and offers the user's own choice — the
+// guide's "email it to yourself or your manager" — when the server allows
+// one (pin_mail_choices). The server mails its sealed copy, once: the
+// buttons go away after a mail, and a refusal is shown as it is.
+function pinMailView(res) {
+  const choices = res.pin_mail_choices || [];
+  const mailed = res.pin_mailed_to || [];
+  if (!choices.length && !mailed.length && !res.pin_mail_note) return null;
+  const box = h('div', { class: 'pin-mail', id: 'pin-mail' });
+  if (mailed.length) box.append(h('p', { id: 'pin-mailed', class: 'success' }, `Your PIN was e-mailed to ${mailed.join(' and ')}.`));
+  if (res.pin_mail_note) box.append(h('p', { id: 'pin-mail-note', class: 'notice' }, sentence(res.pin_mail_note)));
+  if (!choices.length) return box;
+  const status = h('p', { id: 'pin-mail-status', role: 'status', 'aria-live': 'polite' });
+  const label = { user: 'E-mail it to me', manager: 'E-mail it to my manager' };
+  const buttons = choices.map((to) => h('button', {
+    type: 'button',
+    id: `pin-mail-${to}`,
+    // Not disabled after a mail: asking again gets the server's answer
+    // (sent only once), which says so better than a dead button.
+    onclick: async (e) => {
+      const btn = e.currentTarget;
+      btn.disabled = true;
+      status.className = '';
+      status.textContent = 'Sending…';
+      try {
+        const r = await api.cards.mailPIN(res.card.id, { operation_id: res.operation_id, to });
+        status.className = 'success';
+        status.textContent = `Your PIN was e-mailed to ${r.mailed_to}. It is sent only once.`;
+      } catch (err) {
+        status.className = 'error';
+        status.textContent = errorText(err);
+      } finally {
+        btn.disabled = false;
+      }
+    },
+  }, label[to] || to));
+  box.append(h('p', {}, 'If necessary, e-mail your PIN (once):'), h('div', { class: 'buttons' }, buttons), status);
+  return box;
 }
 
 // pinSetupForm is Set up PIN of a platform credential: the user proves
