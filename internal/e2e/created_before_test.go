@@ -120,3 +120,42 @@ func TestBrowserIssueTPMCreatedBefore(t *testing.T) {
 		t.Errorf("the agent holds %+v (%v), want the one card created before", st.VirtualCards, err)
 	}
 }
+
+// TestBrowserIssueAirCardCreatedBefore: the user creates an AirCard in
+// Issue AirCard and cancels the Issue card dialog that follows; the
+// AirCard stays, clean. Issue AirCard then offers it as created before
+// beside Create a new AirCard; the user picks it, names it and issues
+// onto it, and the AirCard service holds no second AirCard.
+func TestBrowserIssueAirCardCreatedBefore(t *testing.T) {
+	s := newStack(t)
+	s.slots = []string{s.vpcd}
+	s.user("ida")
+	s.setPolicy(allowAirCards)
+	air := s.startAirService(t.TempDir(), "aircard-service", true)
+	s.pair("ida")
+
+	b := mustBrowser(t, s.srv.URL)
+	b.Login("ida", password)
+	b.WaitFor("Issue AirCard", `document.querySelector('#virtual button[data-kind="aircard"]')`)
+	b.Run("Issue AirCard", chromedp.Click(`#virtual button[data-kind="aircard"]`))
+	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	b.Run("Create a new AirCard", chromedp.Click("#virtual-create"))
+	b.WaitFor("the Issue card form", `document.querySelector('#issue-form')`)
+	b.Run("Cancel", chromedp.Click(`#issue-form .buttons button[type=button]`))
+	b.WaitFor("dialog closed", `!document.querySelector('#issue-dialog').open`)
+
+	var cards []*service.CardView
+	if err := mustClientFor(t, s, "ida").Get(context.Background(), "/api/v1/cards", &cards); err != nil || len(cards) != 1 || cards[0].State != lanyard.CardClean {
+		t.Fatalf("after the cancelled dialog ida's cards are %+v (%v), want one clean AirCard", cards, err)
+	}
+	made := cards[0]
+	s.waitAirCard(s.ws, made.Serial, true)
+
+	if got := b.issueCreatedBefore(lanyard.KindAirCard, made.Serial, "Travel card", ""); !strings.Contains(got, "Card issued") {
+		t.Fatalf("issuing onto the AirCard created before: %q", got)
+	}
+	s.checkIssuedOnto("ida", made.ID, lanyard.KindAirCard, "Travel card")
+	if list := air.host.Serials(); len(list) != 1 {
+		t.Errorf("the AirCard service holds %v, want only the AirCard created before", list)
+	}
+}
