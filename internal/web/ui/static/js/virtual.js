@@ -79,7 +79,7 @@ export function virtualSection(options, connected, onDone) {
     const text = kindText[o.kind];
     if (!text) return null;
     // AirCards live on the AirCard service, not at the workstation.
-    const existing = connected.filter((c) => (o.kind === 'aircard' || c.workstation_id === o.workstation_id) && c.kind === o.kind && (!c.card_id || c.state === 'clean'));
+    const existing = oncePerCard(connected.filter((c) => (o.kind === 'aircard' || c.workstation_id === o.workstation_id) && c.kind === o.kind && (!c.card_id || c.state === 'clean')), o.workstation_id);
     return h('li', {},
       h('strong', {}, o.workstation), ': ',
       o.available || existing.length
@@ -89,4 +89,17 @@ export function virtualSection(options, connected, onDone) {
         }, o.kind === 'aircard' ? 'Issue AirCard' : `Issue ${text.name}`)
         : h('span', { class: 'hint', 'data-kind': o.kind }, `No ${text.name}: ${o.reason}`));
   }));
+}
+
+// oncePerCard keeps one connected entry per card serial: an AirCard shows
+// in a reader of the AirCard service and, once bridged, in one of each
+// allowed workstation. The entry at workstation wsID (where the user
+// issues) wins.
+function oncePerCard(cards, wsID) {
+  const bySerial = new Map();
+  for (const c of cards) {
+    const seen = bySerial.get(c.serial);
+    if (!seen || (seen.workstation_id !== wsID && c.workstation_id === wsID)) bySerial.set(c.serial, c);
+  }
+  return [...bySerial.values()];
 }
