@@ -17,6 +17,18 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
+// openVirtualStep opens Your cards afresh (its lists are read on load)
+// and clicks the Issue button of the virtual card kind: the card name
+// step.
+func (b *browser) openVirtualStep(kind lanyard.CardKind) {
+	b.t.Helper()
+	b.Visit("/")
+	button := `#virtual button[data-kind="` + string(kind) + `"]`
+	b.WaitFor("the Issue button of "+string(kind), `document.querySelector(`+uitest.JSString(button)+`)`)
+	b.Run("Issue "+string(kind), chromedp.Click(button))
+	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+}
+
 // issueCreatedBefore is the guide's "select a card created before" in
 // Chromium: from Your cards, the kind's Issue button, a card name, the
 // radio of the card created earlier (serial), Next, the Issue card dialog
@@ -25,11 +37,7 @@ import (
 // and offer only the card created before.
 func (b *browser) issueCreatedBefore(kind lanyard.CardKind, serial, name, noNew string) string {
 	b.t.Helper()
-	b.Visit("/")
-	button := `#virtual button[data-kind="` + string(kind) + `"]`
-	b.WaitFor("the Issue button of "+string(kind), `document.querySelector(`+uitest.JSString(button)+`)`)
-	b.Run("Issue "+string(kind), chromedp.Click(button))
-	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	b.openVirtualStep(kind)
 	b.CheckAccessible("card name step with a card created before")
 	b.Shot(string(kind) + "-created-before-choice")
 	if got := b.Text("#virtual-form"); strings.Count(got, serial+" (created before)") != 1 || b.exists("#virtual-old-1") {
@@ -138,9 +146,7 @@ func TestBrowserIssueAirCardCreatedBefore(t *testing.T) {
 
 	b := mustBrowser(t, s.srv.URL)
 	b.Login("ida", password)
-	b.WaitFor("Issue AirCard", `document.querySelector('#virtual button[data-kind="aircard"]')`)
-	b.Run("Issue AirCard", chromedp.Click(`#virtual button[data-kind="aircard"]`))
-	b.WaitFor("the card name step", `document.querySelector('#virtual-form')`)
+	b.openVirtualStep(lanyard.KindAirCard)
 	b.Run("Create a new AirCard", chromedp.Click("#virtual-create"))
 	b.WaitFor("the Issue card form", `document.querySelector('#issue-form')`)
 	b.Run("Cancel", chromedp.Click(`#issue-form .buttons button[type=button]`))
