@@ -238,6 +238,15 @@ func TestBrowserIssueCard(t *testing.T) {
 // changed PIN. Only an initialization lets an issue use the card then.
 func personalize(t *testing.T, c *vcard, pin string) {
 	t.Helper()
+	writeCardAuth(t, c, "Old card authentication", pin)
+}
+
+// writeCardAuth puts a key and a self-signed certificate with subject CN
+// cn into the card's 9E slot (which no template of the default policy
+// uses) and, unless pin is empty, changes the PIN to pin. It returns the
+// certificate.
+func writeCardAuth(t *testing.T, c *vcard, cn, pin string) *x509.Certificate {
+	t.Helper()
 	ctx := context.Background()
 	pc, err := piv.New(c.Card.Transport(), piv.Config{Rand: rand.Reader})
 	if err != nil {
@@ -255,7 +264,8 @@ func personalize(t *testing.T, c *vcard, pin string) {
 		t.Fatal(err)
 	}
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(4242), Subject: pkix.Name{CommonName: "Old card authentication"},
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, caKey)
 	if err != nil {
@@ -265,10 +275,13 @@ func personalize(t *testing.T, c *vcard, pin string) {
 	if err := admin.PutCertificate(ctx, piv.SlotCardAuthentication, cert); err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.ChangePIN(ctx, piv.DefaultPIN, pin); err != nil {
-		t.Fatal(err)
+	if pin != "" {
+		if err := pc.ChangePIN(ctx, piv.DefaultPIN, pin); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.Card.PowerOff()
+	return cert
 }
 
 // defaultMgmKey is the factory 3DES management key.

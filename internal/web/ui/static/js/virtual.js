@@ -24,11 +24,17 @@ export function openVirtualDialog(option, existing, opener, onDone) {
   const text = kindText[option.kind];
   setStatus(status, '');
   dlg.onclose = null;
+  // A new card may be impossible (no free reader slot, the most cards
+  // a user may have) while one created before is still there to issue:
+  // the guide's "or select a card created before" stays open then.
+  const canCreate = option.available;
   const choices = existing.length ? h('fieldset', {},
     h('legend', {}, 'Card'),
-    h('div', { class: 'option' }, h('label', {}, h('input', { type: 'radio', name: 'virtual-card', value: '', checked: true, id: 'virtual-new' }), ' ', text.create)),
+    h('div', { class: 'option' }, h('label', {},
+      h('input', { type: 'radio', name: 'virtual-card', value: '', checked: canCreate, disabled: !canCreate, id: 'virtual-new', 'aria-describedby': canCreate ? null : 'virtual-new-reason' }), ' ', text.create),
+    canCreate ? null : h('p', { class: 'desc', id: 'virtual-new-reason' }, `Not possible now: ${option.reason}`)),
     existing.map((c, i) => h('div', { class: 'option' }, h('label', {},
-      h('input', { type: 'radio', name: 'virtual-card', value: String(i), id: `virtual-old-${i}` }), ' ', `${text.name} ${c.serial} (created before)`)))) : null;
+      h('input', { type: 'radio', name: 'virtual-card', value: String(i), id: `virtual-old-${i}`, checked: !canCreate && i === 0 }), ' ', `${text.name} ${c.serial} (created before)`)))) : null;
   const form = h('form', { id: 'virtual-form', novalidate: true },
     h('p', {}, option.kind === 'aircard'
       ? `An AirCard lives on the AirCard service and is connected to ${option.workstation}, where you issue it, and to the computers you add later.`
@@ -73,14 +79,27 @@ export function virtualSection(options, connected, onDone) {
     const text = kindText[o.kind];
     if (!text) return null;
     // AirCards live on the AirCard service, not at the workstation.
-    const existing = connected.filter((c) => (o.kind === 'aircard' || c.workstation_id === o.workstation_id) && c.kind === o.kind && (!c.card_id || c.state === 'clean'));
+    const existing = oncePerCard(connected.filter((c) => (o.kind === 'aircard' || c.workstation_id === o.workstation_id) && c.kind === o.kind && (!c.card_id || c.state === 'clean')), o.workstation_id);
     return h('li', {},
       h('strong', {}, o.workstation), ': ',
-      o.available
+      o.available || existing.length
         ? h('button', {
           type: 'button', class: 'primary', 'data-kind': o.kind, 'data-workstation': String(o.workstation_id),
           onclick: (e) => openVirtualDialog(o, existing, e.currentTarget, onDone),
         }, o.kind === 'aircard' ? 'Issue AirCard' : `Issue ${text.name}`)
         : h('span', { class: 'hint', 'data-kind': o.kind }, `No ${text.name}: ${o.reason}`));
   }));
+}
+
+// oncePerCard keeps one connected entry per card serial: an AirCard shows
+// in a reader of the AirCard service and, once bridged, in one of each
+// allowed workstation. The entry at workstation wsID (where the user
+// issues) wins.
+function oncePerCard(cards, wsID) {
+  const bySerial = new Map();
+  for (const c of cards) {
+    const seen = bySerial.get(c.serial);
+    if (!seen || (seen.workstation_id !== wsID && c.workstation_id === wsID)) bySerial.set(c.serial, c);
+  }
+  return [...bySerial.values()];
 }
