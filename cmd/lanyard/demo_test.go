@@ -321,6 +321,27 @@ func TestDocumentsCLI(t *testing.T) {
 		}
 		adm.must(0, "policy", "update", "demo", "--file", "policy.json")
 	}
+	// signDocs uploads the demo user's documents of kind that await
+	// upload (the form itself stands for the signed copy); approve: a
+	// document officer approves each.
+	signDocs := func(kind string, approve bool) {
+		t.Helper()
+		var docs []map[string]any
+		if err := json.Unmarshal([]byte(demo.must(0, "document", "list", "--state", "awaiting_upload", "--output", "json")), &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			if d["kind"] != kind {
+				continue
+			}
+			id := strconv.FormatFloat(d["id"].(float64), 'f', 0, 64)
+			demo.must(0, "document", "form", id, "--out", "form-"+id+".pdf")
+			demo.must(0, "document", "upload", id, "form-"+id+".pdf")
+			if approve {
+				officer.must(0, "document", "approve", id)
+			}
+		}
+	}
 	for _, check := range []string{"certificate_request", "both"} {
 		if out := demo.must(0, "card", "clear", cardID); !strings.Contains(out, "clean") {
 			t.Fatalf("%s: card clear:\n%s", check, out)
@@ -334,6 +355,9 @@ func TestDocumentsCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(caManager.must(0, "ca", "pending", "--output", "json")), &reqs); err != nil || len(reqs) == 0 {
 			t.Fatalf("%s: ca pending: %v %v", check, err, reqs)
 		}
+		// The CA approves once the signed certificate request form is
+		// uploaded.
+		signDocs("certificate_request", false)
 		for _, r := range reqs {
 			caManager.must(0, "ca", "approve", strconv.FormatFloat(r["id"].(float64), 'f', 0, 64))
 		}
@@ -342,19 +366,7 @@ func TestDocumentsCLI(t *testing.T) {
 			if out := demo.must(exitPending, "card", "continue", cardID); !strings.Contains(out, "pending") {
 				t.Fatalf("both: continue before the form:\n%s", out)
 			}
-			var docs []map[string]any
-			if err := json.Unmarshal([]byte(demo.must(0, "document", "list", "--state", "awaiting_upload", "--output", "json")), &docs); err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range docs {
-				if d["kind"] != "certificate_form" {
-					continue
-				}
-				id := strconv.FormatFloat(d["id"].(float64), 'f', 0, 64)
-				demo.must(0, "document", "form", id, "--out", "form-"+id+".pdf")
-				demo.must(0, "document", "upload", id, "form-"+id+".pdf")
-				officer.must(0, "document", "approve", id)
-			}
+			signDocs("certificate_form", true)
 		}
 		if done := demo.must(0, "card", "continue", cardID); !strings.Contains(done, "issued") || !strings.Contains(done, "written") {
 			t.Fatalf("%s: card continue:\n%s", check, done)

@@ -32,6 +32,15 @@ type SlotPlan struct {
 	Algorithm lanyard.KeyAlgorithm `json:"algorithm"`
 	NeedCA    bool                 `json:"need_ca,omitempty"`
 	NeedForm  bool                 `json:"need_form,omitempty"`
+	// SignedRequest: the policy's documents check asks for the owner's
+	// signed certificate request form before the CA manager may approve
+	// the request (guide: "Submit a signed certificate request form for it
+	// to be approved in the CA"); Precheck: a document officer must also
+	// have accepted it ("The administrator can precheck the certificate
+	// request before it is sent to the CA"). Recorded at planning time, so
+	// a later policy change does not move the goalposts of a waiting issue.
+	SignedRequest bool `json:"signed_request,omitempty"`
+	Precheck      bool `json:"precheck,omitempty"`
 }
 
 // Approvals says which approvals a certificate of template t needs under
@@ -108,7 +117,9 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 			return nil, err
 		}
 		needCA, needForm := Approvals(s.Documents, t, in.OnBehalf())
-		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg, NeedCA: needCA, NeedForm: needForm})
+		signed := needCA && (s.Documents.Check == lanyard.DocsCARequest || s.Documents.Check == lanyard.DocsRequestForm)
+		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg, NeedCA: needCA, NeedForm: needForm,
+			SignedRequest: signed, Precheck: signed && s.Documents.Precheck})
 	}
 
 	switch {

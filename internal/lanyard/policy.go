@@ -147,6 +147,11 @@ const (
 type DocumentsSettings struct {
 	Check   DocumentsCheck   `json:"check"`
 	Channel DocumentsChannel `json:"channel"`
+	// Precheck: with the check certificate_request or both, a document
+	// officer accepts the signed certificate request form before the CA
+	// manager may approve the request (guide: "The administrator can
+	// precheck the certificate request before it is sent to the CA").
+	Precheck bool `json:"precheck,omitempty"`
 }
 
 // CertificateSettings lists the templates a card issued under the policy

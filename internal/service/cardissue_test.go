@@ -751,6 +751,7 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 	if err != nil || again.State != "pending" {
 		t.Fatalf("continue before approval: %v %+v", err, again)
 	}
+	e.signRequests(t, res)
 	for _, id := range reqs {
 		if _, err := e.svc.ApproveRequest(ctx, e.admin, id, "documents checked"); err != nil {
 			t.Fatal(err)
@@ -794,6 +795,7 @@ func TestIssueCardPendingRandomPIN(t *testing.T) {
 	if res.State != "pending" || len(res.RandomPIN) != 8 || m.calls != 1 || m.pin != res.RandomPIN {
 		t.Fatalf("pending issue: %s, PIN %q; mailed %d times, %q", res.State, res.RandomPIN, m.calls, m.pin)
 	}
+	e.signRequests(t, res)
 	for _, cc := range res.Card.Certificates {
 		if _, err := e.svc.ApproveRequest(ctx, e.admin, cc.RequestID, ""); err != nil {
 			t.Fatal(err)
@@ -820,6 +822,7 @@ func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.signRequests(t, res)
 	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
 	if err != nil {
 		t.Fatal(err)
@@ -864,6 +867,7 @@ func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.signRequests(t, res)
 	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
 	if err != nil {
 		t.Fatal(err)
@@ -940,6 +944,7 @@ func TestIssueCardBothFormFirstThenCA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	e.signRequests(t, res)
 	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,9 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := cardHeld(tx, r, tpl); err != nil {
 			return err
 		}
+		if err := requestFormRequired(tx, r); err != nil {
+			return err
+		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
 		if err != nil {
 			return err

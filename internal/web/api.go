@@ -331,6 +331,9 @@ type RequestView struct {
 	*lanyard.CertRequest
 	User        string `json:"user,omitempty"`
 	RequestedBy string `json:"requested_by_login,omitempty"`
+	// SignedForm is the owner's signed certificate request form the
+	// request waits for (documents check), when its card issue needs one.
+	SignedForm *service.RequestForm `json:"signed_form,omitempty"`
 }
 
 func (s *Server) listRequests(c *call) (any, error) {
@@ -346,9 +349,19 @@ func (s *Server) listRequests(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending := make([]int64, 0, len(rs))
+	for _, r := range rs {
+		if r.Status == lanyard.RequestPending {
+			pending = append(pending, r.ID)
+		}
+	}
+	forms, err := s.svc.RequestForms(c.r.Context(), pending)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*RequestView, len(rs))
 	for i, r := range rs {
-		out[i] = &RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy]}
+		out[i] = &RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy], SignedForm: forms[r.ID]}
 	}
 	return out, nil
 }

@@ -72,6 +72,7 @@ type docEnv struct {
 	aliceUser                 *lanyard.User
 	card                      *lanyard.Card
 	formKey, requestKey       []byte // SPKI DER of the slots' keys
+	request                   int64  // 9e's CA request
 	aliceSigner, bobSigner    signer
 	aliceMailCert             signer // secure-email: not for document signing
 }
@@ -137,7 +138,12 @@ func mustDocEnv(t *testing.T) *docEnv {
 		}
 		// The pending issue operation records the slot's CA request, as
 		// the Issue card workflow does.
-		data, _ := json.Marshal(map[string]any{"certs": map[string]string{"9d": rec.Serial}, "requests": map[string]int64{"9e": queued.ID}})
+		// Its plan says the policy's documents check asks for the signed
+		// certificate request form before the CA approves.
+		plan := map[string]any{"slots": []map[string]any{
+			{"slot": "9d", "template": "secure-email", "need_form": true},
+			{"slot": "9e", "template": "approved-signing", "need_ca": true, "need_form": true, "signed_request": true}}}
+		data, _ := json.Marshal(map[string]any{"certs": map[string]string{"9d": rec.Serial}, "requests": map[string]int64{"9e": queued.ID}, "plan": plan})
 		op := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: e.card.ID, UserID: e.aliceUser.ID, State: lanyard.OpPending, Step: "done",
 			Data: data, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		if err := tx.CreateOperation(op); err != nil {
@@ -151,6 +157,7 @@ func mustDocEnv(t *testing.T) *docEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.request = queued.ID
 	return e
 }
 

@@ -1,0 +1,192 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// RequestForm is the owner's signed certificate request form that a
+// card's CA request waits for when the policy's documents check asks for
+// it (guide: "Submit a signed certificate request form for it to be
+// approved in the CA. The administrator can precheck the certificate
+// request before it is sent to the CA"). The CA queue shows it beside the
+// request; ApproveRequest refuses the request until Ready.
+type RequestForm struct {
+	DocumentID int64                 `json:"document_id"`
+	State      lanyard.DocumentState `json:"state"`
+	// Precheck: a document officer must accept the form first.
+	Precheck bool `json:"precheck,omitempty"`
+	// Ready: the CA manager may approve the request.
+	Ready bool `json:"ready"`
+	// Reason says why the request still waits ("" when Ready).
+	Reason string `json:"reason,omitempty"`
+	// Latest is the newest version supplied (upload or receipt).
+	Latest *lanyard.DocumentUpload `json:"latest,omitempty"`
+	// Signature describes the latest version's signature as Lanyard
+	// knows it: verified CMS signer, a signed PDF or scan to look at, or
+	// a receipt by other means.
+	Signature string            `json:"signature,omitempty"`
+	Links     map[string]string `json:"links"` // form: the PDF to sign; file: the latest version
+}
+
+// RequestForms returns the signed request form of each of the given CA
+// requests that needs one (requests without are left out), for the CA
+// queue.
+func (s *Service) RequestForms(ctx context.Context, ids []int64) (map[int64]*RequestForm, error) {
+	out := map[int64]*RequestForm{}
+	err := s.view(ctx, func(tx lanyard.Tx) error {
+		slots, err := cardRequestSlots(tx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			cs, ok := slots[id]
+			if !ok {
+				continue
+			}
+			f, err := requestForm(tx, id, cs)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				out[id] = f
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// cardSlot is a card issue's slot whose certificate a CA request is for.
+type cardSlot struct {
+	op *lanyard.Operation
+	sl issuance.SlotPlan
+}
+
+// cardRequestSlots maps every CA request of an unfinished card issue to
+// its operation and slot plan (one pass, for a whole queue).
+func cardRequestSlots(tx lanyard.Tx) (map[int64]cardSlot, error) {
+	out := map[int64]cardSlot{}
+	for _, state := range []lanyard.OperationState{lanyard.OpPending, lanyard.OpInterrupted, lanyard.OpRunning} {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, op := range ops {
+			var d issueData
+			if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, &d) != nil {
+				continue
+			}
+			for _, sl := range d.Plan.Slots {
+				if id, ok := d.Requests[sl.Slot]; ok {
+					out[id] = cardSlot{op: op, sl: sl}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// requestFormRequired checks, inside ApproveRequest's transaction, that a
+// card's request whose issue needs the signed request form has it (and,
+// with a precheck, that a document officer accepted it).
+func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest) error {
+	op, _, sl, err := cardRequest(tx, r.ID)
+	if err != nil || op == nil {
+		return err
+	}
+	f, err := requestForm(tx, r.ID, cardSlot{op: op, sl: *sl})
+	if err != nil || f == nil || f.Ready {
+		return err
+	}
+	return lanyard.Errorf(lanyard.EConflict, "%s", f.Reason)
+}
+
+// requestForm is the signed request form of request id from the card
+// issue cs, or nil when its issue does not need one. Only a document of
+// this very issue counts (same operation, slot and template), never one
+// of an earlier issue of the card.
+func requestForm(tx lanyard.Tx, id int64, cs cardSlot) (*RequestForm, error) {
+	if !cs.sl.SignedRequest {
+		return nil, nil
+	}
+	ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: cs.op.CardID, Slot: cs.sl.Slot, Kind: lanyard.DocCertificateRequest, Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	var d *lanyard.Document
+	for _, x := range ds {
+		if x.OperationID == cs.op.ID && x.Template == cs.sl.Template {
+			d = x
+			break
+		}
+	}
+	f := &RequestForm{Precheck: cs.sl.Precheck, Links: map[string]string{}}
+	if d == nil {
+		f.Reason = fmt.Sprintf("request %d needs the owner's signed certificate request form, and the card issue has none; reject the request", id)
+		return f, nil
+	}
+	f.DocumentID, f.State = d.ID, d.State
+	base := "/api/v1/documents/" + strconv.FormatInt(d.ID, 10)
+	f.Links["form"] = base + "/form.pdf"
+	if d.Uploads > 0 {
+		if f.Latest, err = latestUpload(tx, d.ID); err != nil {
+			return nil, err
+		}
+		if f.Latest != nil {
+			f.Signature = signatureStatus(f.Latest)
+			if f.Latest.Format != lanyard.UploadReceipt {
+				f.Links["file"] = base + "/uploads/" + strconv.Itoa(f.Latest.Version)
+			}
+		}
+	}
+	f.Ready, f.Reason = formReady(id, d, cs.sl.Precheck)
+	return f, nil
+}
+
+// formReady says whether the form's state lets the CA manager approve
+// request id, and if not why, in words a CA manager can act on.
+func formReady(id int64, d *lanyard.Document, precheck bool) (bool, string) {
+	switch {
+	case d.State == lanyard.DocApproved:
+		return true, ""
+	case d.State == lanyard.DocUploaded && !precheck:
+		return true, ""
+	case d.State == lanyard.DocUploaded:
+		return false, fmt.Sprintf("request %d waits for a document officer to accept the owner's signed certificate request form (document %d): the policy asks for a precheck before the CA approves", id, d.ID)
+	case d.State == lanyard.DocRejected:
+		return false, fmt.Sprintf("request %d waits for the owner's signed certificate request form (document %d): a document officer rejected the last version, and the owner has not supplied a new one", id, d.ID)
+	default:
+		return false, fmt.Sprintf("request %d waits for the owner's signed certificate request form (document %d): it has not been uploaded (or its receipt recorded) yet", id, d.ID)
+	}
+}
+
+// latestUpload is the document's newest version, without its content.
+func latestUpload(tx lanyard.Tx, docID int64) (*lanyard.DocumentUpload, error) {
+	ups, err := tx.DocumentUploads(docID)
+	if err != nil || len(ups) == 0 {
+		return nil, err
+	}
+	return ups[len(ups)-1], nil
+}
+
+// signatureStatus says what Lanyard knows of an upload's signature: a
+// detached CMS signature was verified at upload (documents_cms.go); a
+// PDF or a scan carries a handwritten or PDF signature a person checks.
+func signatureStatus(u *lanyard.DocumentUpload) string {
+	switch u.Format {
+	case lanyard.UploadCMS:
+		return "signature verified: " + u.SignerSubject + " (certificate " + u.SignerSerial + ")"
+	case lanyard.UploadReceipt:
+		return "received by other means: " + u.FileName
+	case lanyard.UploadImage:
+		return "scanned image: check the handwritten signature"
+	default:
+		return "PDF: check the signature in the file"
+	}
+}

@@ -1,0 +1,168 @@
+package service_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+)
+
+// signedPDF stands for a printed, signed and scanned request form: the
+// upload checks only that it is a PDF.
+var signedPDF = service.UploadInput{FileName: "request-signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}
+
+// requestDocs returns the card's certificate request forms by request id.
+func (e *issueEnv) requestDocs(t *testing.T, res *service.IssueCardResult) map[int64]*service.DocumentView {
+	t.Helper()
+	docs, err := e.svc.CardDocuments(context.Background(), e.alice, res.Card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]*service.DocumentView{}
+	for _, cc := range res.Card.Certificates {
+		for _, d := range docs {
+			if d.Kind == lanyard.DocCertificateRequest && d.Slot == cc.Slot {
+				out[cc.RequestID] = d
+			}
+		}
+	}
+	if len(out) != len(res.Card.Certificates) {
+		t.Fatalf("request forms %v for %d certificates", out, len(res.Card.Certificates))
+	}
+	return out
+}
+
+// signRequests uploads alice's signed request form of every request of
+// the card issue, as the documents check "certificate request" asks.
+func (e *issueEnv) signRequests(t *testing.T, res *service.IssueCardResult) {
+	t.Helper()
+	for _, d := range e.requestDocs(t, res) {
+		if _, err := e.svc.UploadDocument(context.Background(), e.alice, d.ID, signedPDF); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// requestForm is what the CA queue shows of request id's signed form.
+func (e *issueEnv) requestForm(t *testing.T, id int64) *service.RequestForm {
+	t.Helper()
+	fs, err := e.svc.RequestForms(context.Background(), []int64{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs[id]
+}
+
+// Guide: "Submit a signed certificate request form for it to be approved
+// in the CA." The CA manager cannot approve a card's request before its
+// owner uploaded the signed form; the queue says what it waits for, and
+// after the upload shows the file and its signature status and the
+// approval goes through.
+func TestApproveRequestWaitsForSignedForm(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	id := res.Card.Certificates[0].RequestID
+	doc := e.requestDocs(t, res)[id]
+	f := e.requestForm(t, id)
+	if f == nil || f.Ready || f.DocumentID != doc.ID || f.State != lanyard.DocAwaitingUpload || f.Links["form"] == "" || f.Links["file"] != "" {
+		t.Fatalf("the queue's form before the upload: %+v", f)
+	}
+	_, err = e.svc.ApproveRequest(ctx, e.admin, id, "")
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "signed certificate request form") || !strings.Contains(err.Error(), "not been uploaded") {
+		t.Fatalf("approving before the upload: %v, want a conflict naming the missing signed form", err)
+	}
+	if v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID); v.Certificates[0].Status != lanyard.CertPending {
+		t.Fatalf("after the refused approval the line is %+v", v.Certificates[0])
+	}
+
+	e.signRequests(t, res)
+	f = e.requestForm(t, id)
+	if f == nil || !f.Ready || f.State != lanyard.DocUploaded || f.Latest == nil || f.Latest.FileName != "request-signed.pdf" ||
+		f.Links["file"] != "/api/v1/documents/"+strconv.FormatInt(doc.ID, 10)+"/uploads/1" || !strings.Contains(f.Signature, "PDF") {
+		t.Fatalf("the queue's form after the upload: %+v", f)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, "form checked"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// "The administrator can precheck the certificate request before it is
+// sent to the CA": with the policy's precheck, an uploaded form is not
+// enough; a rejected one is not either; once a document officer accepts
+// a new version, the CA manager approves.
+func TestApproveRequestPrecheck(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Documents.Check, s.Documents.Precheck = lanyard.DocsCARequest, true
+	})
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	id := res.Card.Certificates[0].RequestID
+	doc := e.requestDocs(t, res)[id]
+	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
+	e.signRequests(t, res)
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "precheck") {
+		t.Fatalf("approving an uploaded form not prechecked: %v", err)
+	}
+	if _, err := e.svc.DecideDocument(ctx, officer, doc.ID, false, "unsigned"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "rejected") {
+		t.Fatalf("approving with a rejected form: %v", err)
+	}
+	if f := e.requestForm(t, id); f == nil || f.Ready || !f.Precheck || f.State != lanyard.DocRejected {
+		t.Fatalf("the queue's form after the rejection: %+v", f)
+	}
+	if _, err := e.svc.UploadDocument(ctx, e.alice, doc.ID, signedPDF); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DecideDocument(ctx, officer, doc.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if f := e.requestForm(t, id); f == nil || !f.Ready || f.State != lanyard.DocApproved || f.Links["file"] != "/api/v1/documents/"+strconv.FormatInt(doc.ID, 10)+"/uploads/2" {
+		t.Fatalf("the queue's form after the precheck: %+v", f)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Documents by other means (policy channel "other"): an operator records
+// the signed form's receipt, and that is what the CA approval waits for.
+func TestApproveRequestOtherChannelReceipt(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Documents.Check, s.Documents.Channel = lanyard.DocsCARequest, lanyard.DocsViaOther
+	})
+	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	id := res.Card.Certificates[0].RequestID
+	doc := e.requestDocs(t, res)[id]
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("approving before the receipt: %v", err)
+	}
+	if _, err := e.svc.RecordReceipt(ctx, e.admin, doc.ID, "signed paper received by mail"); err != nil {
+		t.Fatal(err)
+	}
+	f := e.requestForm(t, id)
+	if f == nil || !f.Ready || f.Links["file"] != "" || !strings.Contains(f.Signature, "signed paper received by mail") {
+		t.Fatalf("the queue's form after the receipt: %+v", f)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); err != nil {
+		t.Fatal(err)
+	}
+}
