@@ -486,6 +486,20 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	s.mail(m, "dee@example.com", 1)
 
 	carl := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + carlTok}}
+	// Guide: "Submit a signed certificate request form for it to be
+	// approved in the CA": without dee's signed form the CA manager's
+	// approval is refused, and says why; with it, it goes through.
+	if _, errOut := carl.run(1, "ca", "approve", itoa(mail.RequestID)); !strings.Contains(errOut, "signed certificate request form") {
+		t.Errorf("ca approve before the signed form: %s", errOut)
+	}
+	if mail = s.cert(cardID, "9d"); mail.Status != lanyard.CertPending {
+		t.Fatalf("after the refused approval the 9d line is %+v", mail)
+	}
+	reqDoc := s.documents(dee, cardID)["9d/certificate_request"]
+	if reqDoc == nil {
+		t.Fatal("no certificate request form for 9d")
+	}
+	s.mustUpload(deeTok, reqDoc.ID, "request.pdf", "application/pdf", signPDF(s.form(deeTok, cardID, "9d", lanyard.DocCertificateRequest), "dee"))
 	carl.run(0, "ca", "approve", itoa(mail.RequestID))
 	if mail = s.cert(cardID, "9d"); mail.Status != lanyard.CertApproved || mail.Serial == "" {
 		t.Fatalf("the approved 9d line is %+v", mail)
