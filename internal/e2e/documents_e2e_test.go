@@ -364,26 +364,45 @@ func TestDocumentsBoth(t *testing.T) {
 	}
 	wantMail(t, s.mail(m, "cy@example.com", 1)[0], "cy@example.com", "Card issue pending: card "+c.serial)
 
-	// The request: signed, uploaded, approved in the CA.
-	reqPDF := signPDF(s.form(cyTok, cardID, "9a", lanyard.DocCertificateRequest), "cy")
-	s.mustUpload(cyTok, req.ID, "request.pdf", "application/pdf", reqPDF)
-	wantAttachment(t, m, s.mail(m, "olga@example.com", 1)[0], "request.pdf", "application/pdf", reqPDF)
-	// The CA manager approves in the console's CA approval queue.
+	// Before cy signs, the console's CA approval queue shows the request
+	// waiting for the signed request form, and the approval is refused.
 	cb := mustBrowser(t, s.srv.URL)
 	cb.Login("carl", password)
 	cb.Visit("/console/requests")
 	approve := `button[aria-label="Approve request ` + itoa(line.RequestID) + `"]`
+	signed := `.signed-form[data-request="` + itoa(line.RequestID) + `"]`
 	cb.WaitFor("the request in the queue", `document.querySelector(`+uitest.JSString(approve)+`)`)
+	if got := cb.Text(signed); !strings.Contains(got, "Awaiting upload") || !strings.Contains(got, "Form (PDF)") || !strings.Contains(got, "has not been uploaded") {
+		t.Errorf("the queue's signed form before the upload: %q", got)
+	}
+	cb.Run("approve too early", chromedp.Click(chromedp.CSS(approve)))
+	cb.WaitFor("the decision dialog", `document.querySelector('#decide-dialog')?.open`)
+	cb.Run("confirm", chromedp.Click(chromedp.CSS("#decide-submit")))
+	cb.WaitFor("the refusal", `(document.querySelector('#decide-error')?.textContent || '').includes('signed certificate request form')`)
+	cb.Shot("01-ca-queue-refused")
+	cb.Run("cancel", chromedp.Click(chromedp.CSS("#decide-form .cancel")))
+
+	// The request: signed, uploaded, approved in the CA.
+	reqPDF := signPDF(s.form(cyTok, cardID, "9a", lanyard.DocCertificateRequest), "cy")
+	s.mustUpload(cyTok, req.ID, "request.pdf", "application/pdf", reqPDF)
+	wantAttachment(t, m, s.mail(m, "olga@example.com", 1)[0], "request.pdf", "application/pdf", reqPDF)
+	// The CA manager approves in the console's CA approval queue, the
+	// signed form beside the request.
+	cb.Visit("/console/requests")
+	cb.WaitFor("the signed form in the queue", `document.querySelector(`+uitest.JSString(signed+` a[href="/api/v1/documents/`+itoa(req.ID)+`/uploads/1"]`)+`)`)
+	if got := cb.Text(signed); !strings.Contains(got, "Uploaded") || !strings.Contains(got, "Signed form: request.pdf") || !strings.Contains(got, "PDF: check the signature") {
+		t.Errorf("the queue's signed form after the upload: %q", got)
+	}
 	if got := cb.Text("#requests"); !strings.Contains(got, "cy") || !strings.Contains(got, "smartcard-logon") {
 		t.Errorf("the CA approval queue shows %q", got)
 	}
 	cb.CheckAccessible("CA approval queue")
-	cb.Shot("01-ca-queue")
+	cb.Shot("02-ca-queue")
 	cb.Run("approve", chromedp.Click(chromedp.CSS(approve)))
 	cb.WaitFor("the decision dialog", `document.querySelector('#decide-dialog')?.open`)
 	cb.Run("confirm", chromedp.SendKeys(chromedp.CSS("#decide-comment"), "request form checked"), chromedp.Click(chromedp.CSS("#decide-submit")))
 	cb.WaitFor("approved", `(document.querySelector('#req-status')?.textContent || '').includes('approved: the certificate is issued')`)
-	cb.Shot("02-ca-approved")
+	cb.Shot("03-ca-approved")
 	if line = s.cert(cardID, "9a"); line.Status != lanyard.CertValid || line.Serial == "" {
 		t.Fatalf("after the CA's approval the 9a line is %+v, want valid (the form is still to be approved)", line)
 	}

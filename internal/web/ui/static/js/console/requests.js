@@ -1,8 +1,26 @@
 // Console CA approval queue: approve or reject pending requests with a
-// comment that goes to the audit log.
+// comment that goes to the audit log. Beside a card's request whose
+// documents check asks for it, the owner's signed certificate request
+// form: its state, the files and what Lanyard knows of the signature
+// (the server refuses the approval until the form is there).
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDateTime, openDialog, setStatus, table } from '../dom.js';
+
+// signedForm shows the signed certificate request form a request waits
+// for ('—' when its card issue needs none).
+function signedForm(r) {
+  const f = r.signed_form;
+  if (!f) return '—';
+  const links = f.links || {};
+  return h('div', { class: 'signed-form', 'data-request': String(r.id) },
+    badge(f.state || 'missing'), f.precheck ? ' (precheck by a document officer)' : '',
+    links.form ? [h('br'), h('a', { href: links.form, download: `certificate-request-${r.id}.pdf` }, 'Form (PDF)')] : '',
+    links.file && f.latest ? [h('br'), h('a', { href: links.file, download: f.latest.file_name }, `Signed form: ${f.latest.file_name}`)] : '',
+    f.signature ? [h('br'), h('span', { class: 'signature' }, f.signature)] : '',
+    f.ready ? '' : [h('br'), h('span', { class: 'hint waiting' }, f.reason)],
+  );
+}
 
 const status = $('#req-status');
 const dlg = $('#decide-dialog');
@@ -27,6 +45,7 @@ async function load() {
     { label: 'CA', cell: (r) => r.ca },
     { label: 'Requested', cell: (r) => fmtDateTime(r.created_at) },
     { label: 'Status', cell: (r) => badge(r.status === 'issued' ? 'approved' : r.status) },
+    { label: 'Signed request form', cell: signedForm },
     { label: 'Comment', cell: (r) => r.comment || '—' },
     {
       label: 'Actions', class: 'actions',
@@ -44,7 +63,8 @@ function decide(req, approve, opener) {
   form.reset();
   $('#decide-error').textContent = '';
   $('#decide-title').textContent = `${approve ? 'Approve' : 'Reject'} request #${req.id}`;
-  $('#decide-summary').textContent = `${req.template} for ${req.subject || 'an unnamed subject'}. ${approve ? 'The certificate is issued at once.' : 'The request is closed; the user must start again.'}`;
+  const waiting = approve && req.signed_form && !req.signed_form.ready ? ` Not yet: ${req.signed_form.reason}.` : '';
+  $('#decide-summary').textContent = `${req.template} for ${req.subject || 'an unnamed subject'}. ${approve ? 'The certificate is issued at once.' : 'The request is closed; the user must start again.'}${waiting}`;
   const submit = $('#decide-submit');
   submit.textContent = approve ? 'Approve' : 'Reject';
   submit.className = approve ? 'primary' : 'danger';
