@@ -19,6 +19,10 @@ func checkDocuments(d *lanyard.DocumentsSettings) *lanyard.Error {
 	default:
 		return invalid(labelDocs+" → Documents channel", "unknown value %q; use lanyard or other", d.Channel)
 	}
+	if d.Precheck && d.Check != lanyard.DocsCARequest && d.Check != lanyard.DocsRequestForm {
+		// Only a signed certificate request form is prechecked.
+		return invalid(labelDocs+" → Precheck", "prechecks the signed certificate request form; set the check to certificate_request or both")
+	}
 	return nil
 }
 

@@ -77,6 +77,12 @@ func TestValidate(t *testing.T) {
 		{"documents empty", func(p *lanyard.Policy) { p.Settings.Documents.Check = "" }, "Documents check: unknown mode"},
 		{"documents bogus", func(p *lanyard.Policy) { p.Settings.Documents.Check = "notary" }, `Documents check: unknown mode "notary"`},
 		{"documents channel other", func(p *lanyard.Policy) { p.Settings.Documents.Channel = lanyard.DocsViaOther }, ""},
+		{"documents precheck", func(p *lanyard.Policy) {
+			p.Settings.Documents.Check, p.Settings.Documents.Precheck = lanyard.DocsCARequest, true
+		}, ""},
+		{"documents precheck without request", func(p *lanyard.Policy) {
+			p.Settings.Documents.Check, p.Settings.Documents.Precheck = lanyard.DocsForm, true
+		}, "Documents check → Precheck: prechecks the signed certificate request form"},
 		{"documents channel bogus", func(p *lanyard.Policy) { p.Settings.Documents.Channel = "fax" }, `Documents check → Documents channel: unknown value "fax"`},
 
 		{"required unknown", func(p *lanyard.Policy) { p.Settings.Certificates.Required = []string{"vpn"} }, `Certificates → Required templates: unknown template "vpn"`},
