@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -49,32 +48,15 @@ func (s *Service) notifyCardIssue(ctx context.Context, kind string, u *lanyard.U
 // cardRequest finds the card issue a CA request belongs to: the
 // unfinished operation whose record names it, with its plan for the slot.
 func cardRequest(tx lanyard.Tx, requestID int64) (*lanyard.Operation, *issueData, *issuance.SlotPlan, error) {
-	for _, state := range []lanyard.OperationState{lanyard.OpPending, lanyard.OpInterrupted, lanyard.OpRunning} {
-		ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: 1000})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for _, op := range ops {
-			if op.Kind != lanyard.OpIssue {
-				continue
-			}
-			var d issueData
-			if json.Unmarshal(op.Data, &d) != nil {
-				continue
-			}
-			for slot, id := range d.Requests {
-				if id != requestID {
-					continue
-				}
-				for i := range d.Plan.Slots {
-					if d.Plan.Slots[i].Slot == slot {
-						return op, &d, &d.Plan.Slots[i], nil
-					}
-				}
-			}
-		}
+	slots, err := cardRequestSlots(tx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return nil, nil, nil, nil
+	cs, ok := slots[requestID]
+	if !ok {
+		return nil, nil, nil, nil
+	}
+	return cs.op, cs.data, &cs.sl, nil
 }
 
 // cardRequestDecided binds a certificate the CA issued for a card's

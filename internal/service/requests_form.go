@@ -64,8 +64,9 @@ func (s *Service) RequestForms(ctx context.Context, ids []int64) (map[int64]*Req
 
 // cardSlot is a card issue's slot whose certificate a CA request is for.
 type cardSlot struct {
-	op *lanyard.Operation
-	sl issuance.SlotPlan
+	op   *lanyard.Operation
+	data *issueData
+	sl   issuance.SlotPlan
 }
 
 // cardRequestSlots maps every CA request of an unfinished card issue to
@@ -78,13 +79,15 @@ func cardRequestSlots(tx lanyard.Tx) (map[int64]cardSlot, error) {
 			return nil, err
 		}
 		for _, op := range ops {
-			var d issueData
-			if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, &d) != nil {
+			d := &issueData{}
+			if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, d) != nil {
 				continue
 			}
 			for _, sl := range d.Plan.Slots {
 				if id, ok := d.Requests[sl.Slot]; ok {
-					out[id] = cardSlot{op: op, sl: sl}
+					if _, seen := out[id]; !seen { // the first state listed wins, as it always did
+						out[id] = cardSlot{op: op, data: d, sl: sl}
+					}
 				}
 			}
 		}
@@ -96,11 +99,11 @@ func cardRequestSlots(tx lanyard.Tx) (map[int64]cardSlot, error) {
 // card's request whose issue needs the signed request form has it (and,
 // with a precheck, that a document officer accepted it).
 func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest) error {
-	op, _, sl, err := cardRequest(tx, r.ID)
+	op, d, sl, err := cardRequest(tx, r.ID)
 	if err != nil || op == nil {
 		return err
 	}
-	f, err := requestForm(tx, r.ID, cardSlot{op: op, sl: *sl})
+	f, err := requestForm(tx, r.ID, cardSlot{op: op, data: d, sl: *sl})
 	if err != nil || f == nil || f.Ready {
 		return err
 	}
