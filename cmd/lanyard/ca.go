@@ -142,13 +142,27 @@ func caPending(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rs []*lanyard.CertRequest
+	var rs []*web.RequestView
 	if err := c.Get(ctx, "/api/v1/requests?status="+client.Esc(status), &rs); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "CREATED"}, func(r *lanyard.CertRequest) []string {
-		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), r.CreatedAt.Format(time.RFC3339)}
+	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "SIGNED FORM", "CREATED"}, func(r *web.RequestView) []string {
+		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), signedForm(r.SignedForm), r.CreatedAt.Format(time.RFC3339)}
 	})
+}
+
+// signedForm is the SIGNED FORM column of `ca pending`: the state of the
+// signed certificate request form a card's request waits for ("-": none
+// needed), "waiting" while the CA manager may not approve yet.
+func signedForm(f *service.RequestForm) string {
+	switch {
+	case f == nil:
+		return "-"
+	case f.Ready:
+		return string(f.State)
+	default:
+		return string(f.State) + " (waiting)"
+	}
 }
 
 func caDecide(verb string) func(context.Context, []string) error {

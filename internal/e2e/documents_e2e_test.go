@@ -147,7 +147,7 @@ func TestDocumentsCertificateRequest(t *testing.T) {
 	// The CA manager approves with the CLI.
 	carl := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + carlTok}}
 	out, _ := carl.run(0, "ca", "pending")
-	if !regexp.MustCompile(`(?m)^` + itoa(line.RequestID) + `\s+smartcard-logon\s+User ann\s+pending`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^` + itoa(line.RequestID) + `\s+smartcard-logon\s+User ann\s+pending\s+uploaded\s`).MatchString(out) {
 		t.Errorf("ca pending:\n%s", out)
 	}
 	if out, _ = carl.run(0, "ca", "approve", itoa(line.RequestID), "--comment", "form checked"); !strings.Contains(out, "BEGIN CERTIFICATE") {
@@ -508,6 +508,9 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	// Guide: "Submit a signed certificate request form for it to be
 	// approved in the CA": without dee's signed form the CA manager's
 	// approval is refused, and says why; with it, it goes through.
+	if out, _ := carl.run(0, "ca", "pending"); !regexp.MustCompile(`(?m)^` + itoa(mail.RequestID) + `\s+secure-email\s+.*pending\s+awaiting_upload \(waiting\)\s`).MatchString(out) {
+		t.Errorf("ca pending before the signed form:\n%s", out)
+	}
 	if _, errOut := carl.run(1, "ca", "approve", itoa(mail.RequestID)); !strings.Contains(errOut, "signed certificate request form") {
 		t.Errorf("ca approve before the signed form: %s", errOut)
 	}
