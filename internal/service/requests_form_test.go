@@ -56,6 +56,29 @@ func (e *issueEnv) requestForm(t *testing.T, id int64) *service.RequestForm {
 	return fs[id]
 }
 
+// pendingRequest issues alice's card under the documents settings docs:
+// it goes pending with one CA request, whose id and signed request form
+// it returns.
+func (e *issueEnv) pendingRequest(t *testing.T, docs lanyard.DocumentsSettings) (*service.IssueCardResult, int64, *service.DocumentView) {
+	t.Helper()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents = docs })
+	res, err := e.svc.IssueCard(context.Background(), e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+	id := res.Card.Certificates[0].RequestID
+	return res, id, e.requestDocs(t, res)[id]
+}
+
+// approveRefused checks that the CA manager's approval of request id is
+// refused as a conflict whose message says want.
+func (e *issueEnv) approveRefused(t *testing.T, id int64, want string) {
+	t.Helper()
+	if _, err := e.svc.ApproveRequest(context.Background(), e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("approving request %d: %v, want a conflict saying %q", id, err, want)
+	}
+}
+
 // Guide: "Submit a signed certificate request form for it to be approved
 // in the CA." The CA manager cannot approve a card's request before its
 // owner uploaded the signed form; the queue says what it waits for, and
@@ -64,21 +87,12 @@ func (e *issueEnv) requestForm(t *testing.T, id int64) *service.RequestForm {
 func TestApproveRequestWaitsForSignedForm(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
-		t.Fatalf("issue: %v %+v", err, res)
-	}
-	id := res.Card.Certificates[0].RequestID
-	doc := e.requestDocs(t, res)[id]
+	res, id, doc := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaLanyard})
 	f := e.requestForm(t, id)
 	if f == nil || f.Ready || f.DocumentID != doc.ID || f.State != lanyard.DocAwaitingUpload || f.Links["form"] == "" || f.Links["file"] != "" {
 		t.Fatalf("the queue's form before the upload: %+v", f)
 	}
-	_, err = e.svc.ApproveRequest(ctx, e.admin, id, "")
-	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "signed certificate request form") || !strings.Contains(err.Error(), "not been uploaded") {
-		t.Fatalf("approving before the upload: %v, want a conflict naming the missing signed form", err)
-	}
+	e.approveRefused(t, id, "waits for the owner's signed certificate request form (document "+strconv.FormatInt(doc.ID, 10)+"): it has not been uploaded")
 	if v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID); v.Certificates[0].Status != lanyard.CertPending {
 		t.Fatalf("after the refused approval the line is %+v", v.Certificates[0])
 	}
@@ -101,26 +115,14 @@ func TestApproveRequestWaitsForSignedForm(t *testing.T) {
 func TestApproveRequestPrecheck(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Documents.Check, s.Documents.Precheck = lanyard.DocsCARequest, true
-	})
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-	if err != nil || res.State != "pending" {
-		t.Fatalf("issue: %v %+v", err, res)
-	}
-	id := res.Card.Certificates[0].RequestID
-	doc := e.requestDocs(t, res)[id]
+	res, id, doc := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaLanyard, Precheck: true})
 	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
 	e.signRequests(t, res)
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "precheck") {
-		t.Fatalf("approving an uploaded form not prechecked: %v", err)
-	}
+	e.approveRefused(t, id, "the policy asks for a precheck")
 	if _, err := e.svc.DecideDocument(ctx, officer, doc.ID, false, "unsigned"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "rejected") {
-		t.Fatalf("approving with a rejected form: %v", err)
-	}
+	e.approveRefused(t, id, "a document officer rejected the last version")
 	if f := e.requestForm(t, id); f == nil || f.Ready || !f.Precheck || f.State != lanyard.DocRejected {
 		t.Fatalf("the queue's form after the rejection: %+v", f)
 	}
@@ -143,18 +145,8 @@ func TestApproveRequestPrecheck(t *testing.T) {
 func TestApproveRequestOtherChannelReceipt(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Documents.Check, s.Documents.Channel = lanyard.DocsCARequest, lanyard.DocsViaOther
-	})
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
-	if err != nil || res.State != "pending" {
-		t.Fatalf("issue: %v %+v", err, res)
-	}
-	id := res.Card.Certificates[0].RequestID
-	doc := e.requestDocs(t, res)[id]
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) {
-		t.Fatalf("approving before the receipt: %v", err)
-	}
+	_, id, doc := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaOther})
+	e.approveRefused(t, id, "not been uploaded (or its receipt recorded)")
 	if _, err := e.svc.RecordReceipt(ctx, e.admin, doc.ID, "signed paper received by mail"); err != nil {
 		t.Fatal(err)
 	}
