@@ -676,7 +676,7 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
 	if newRandomPIN {
-		if j.plan.ShowPIN {
+		if j.showPIN() {
 			res.RandomPIN, res.PINMailChoices = j.plan.UserPIN, offer
 		}
 		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
@@ -695,6 +695,17 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	}
 	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
 	return res, nil
+}
+
+// showPIN reports whether the caller of this stage sees the random PIN it
+// set: the owner as the policy's "shown to the user" says, anyone else
+// (staff issuing on the owner's behalf) only if the policy shows
+// generated PINs to administrators.
+func (j *issueJob) showPIN() bool {
+	if j.user.ID == j.p.User.ID {
+		return j.plan.ShowPIN
+	}
+	return j.plan.ShowPINToStaff
 }
 
 // issueSteps runs the card steps not yet recorded. It reports pending when

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -91,6 +93,41 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 		t.Fatalf("continue after approval: %v %+v", err, done)
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
+}
+
+// Issue 14 item 1: a random PIN set while staff issue a card for alice
+// reaches alice as her policy says (here by mail), never the operator's
+// screen, unless the policy's "Show generated user PIN to administrator"
+// is on.
+func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
+	for _, toAdmin := range []bool{false, true} {
+		ctx := context.Background()
+		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+		m := &pinMail{}
+		e.mail = m
+		e = newIssueEnvFrom(t, e)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Issuance.RandomUserPIN = true
+			s.Issuance.RandomPIN.ShowToUser = true
+			s.Issuance.RandomPIN.ShowToAdmin = toAdmin
+			s.Issuance.RandomPIN.MailTo = lanyard.PINMailUser
+		})
+		target := e.target()
+		target.User = "alice"
+		res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.calls != 1 || len(m.pin) != 8 || len(res.PINMailedTo) != 1 || res.PINMailedTo[0] != e.alice.User.Email {
+			t.Fatalf("show to admin %v: the PIN was mailed %d times to %v (result says %v)", toAdmin, m.calls, m.to, res.PINMailedTo)
+		}
+		if toAdmin != (res.RandomPIN == m.pin) || (!toAdmin && res.RandomPIN != "") {
+			t.Errorf("show to admin %v: the operator's result shows PIN %q (the card's is %s)", toAdmin, res.RandomPIN, m.pin)
+		}
+		if len(res.PINMailChoices) != 0 {
+			t.Errorf("the operator is offered to mail alice's PIN to %v", res.PINMailChoices)
+		}
+	}
 }
 
 // Issue 13: a smart card logon request queued through the certificate API
