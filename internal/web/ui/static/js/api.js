@@ -142,8 +142,9 @@ export const softwareStores = {
 };
 
 export const issue = {
-  options: (workstationID, reader) => call('POST', '/issue/options', { workstation_id: workstationID, reader }),
-  // req: {workstation_id, reader, templates, user_pin, admin_pin, tracked}
+  // user: the login an operator issues the card for (default: the caller)
+  options: (workstationID, reader, user) => call('POST', '/issue/options', { workstation_id: workstationID, reader, user }),
+  // req: {workstation_id, reader, user, templates, user_pin, admin_pin, tracked}
   run: (req) => call('POST', '/issue', req),
 };
 

@@ -2,8 +2,9 @@
 // person's workstations with an Issue card button each.
 import '../app.js';
 import * as api from '../api.js';
-import { $, h, badge, errorText, facts, fmtDate, label, openDialog, setStatus, table } from '../dom.js';
+import { $, h, badge, errorText, facts, fmtDate, openDialog, setStatus } from '../dom.js';
 import { openIssueDialog, pinSetupForm } from '../issue.js';
+import { connectedTable } from '../connected.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
@@ -73,12 +74,6 @@ export async function loadCards() {
     : 'You have no cards yet. Connect a card to your workstation and issue it under Connected cards.');
 }
 
-function registered(c) {
-  if (!c.card_id) return 'No';
-  if (c.owner && c.owner !== me) return `Yes, to ${c.owner}`;
-  return c.owner ? 'Yes, to you' : 'Yes';
-}
-
 async function loadConnected() {
   const status = $('#connected-status');
   const box = $('#connected');
@@ -91,21 +86,8 @@ async function loadConnected() {
     setStatus(status, `Connected cards cannot be shown. ${errorText(e)}`, 'error');
     return;
   }
-  box.replaceChildren(table('Cards at your workstations', [
-    { label: 'Workstation', cell: (c) => c.workstation || c.workstation_id || '—' },
-    { label: 'Reader', cell: (c) => c.reader },
-    { label: 'Serial', cell: (c) => h('code', {}, c.serial || '—') },
-    { label: 'Card type', cell: (c) => c.card_type || 'Not recognized' },
-    { label: 'Registered', cell: registered },
-    { label: 'State', cell: (c) => (c.state ? badge(c.state) : label('')) },
-    {
-      label: 'Actions', class: 'actions',
-      cell: (c) => h('button', {
-        type: 'button', class: 'primary', 'aria-label': `Issue card in ${c.reader}`,
-        onclick: (e) => openIssueDialog(c, e.currentTarget, onIssued),
-      }, 'Issue card'),
-    },
-  ], conn, 'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
+  box.replaceChildren(connectedTable('Cards at your workstations', conn, (c, opener) => openIssueDialog(c, opener, onIssued),
+    'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
   setStatus(status, conn.length ? `${conn.length} connected ${conn.length === 1 ? 'card' : 'cards'}.` : '');
   loadVirtual(conn);
 }
