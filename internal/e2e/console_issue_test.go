@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ import (
 // finds the card under Your cards at her next login.
 func TestBrowserConsoleIssueForUser(t *testing.T) {
 	s := newStack(t)
-	s.user("alice")
+	alice, _ := s.user("alice")
 	s.user("olga", lanyard.RoleOperator)
 	carl, _ := s.user("carl", lanyard.RoleCAManager)
 	m := s.startMail()
@@ -119,5 +120,30 @@ func TestBrowserConsoleIssueForUser(t *testing.T) {
 	if got := a.Text("#cards-status"); got != "You have 1 card." {
 		t.Errorf("alice's Your cards status %q", got)
 	}
+
+	// Her policy shows random PINs to the user: the PIN olga never saw
+	// waits, sealed, for alice's login, shown once.
+	show := "#show-pin-" + strconv.FormatInt(card.ID, 10)
+	a.WaitFor("the PIN offered", `document.querySelector(`+uitest.JSString(show)+`)`)
+	if got := a.Text("#issued-pins"); !strings.Contains(got, "Card "+c.serial+" (piv) was issued for you by User olga") {
+		t.Errorf("alice's notice says %q", got)
+	}
+	a.CheckAccessible("Your cards with a PIN to show")
 	a.Shot("04-alice-your-cards")
+	a.Run("Show PIN", chromedp.Click(chromedp.CSS(show)))
+	field := "#issued-pin-" + strconv.FormatInt(card.ID, 10)
+	a.WaitFor("the PIN shown", `document.querySelector(`+uitest.JSString(field)+`)`)
+	pin := uitest.Eval[string](a.Browser, `document.querySelector(`+uitest.JSString(field)+`).value`)
+	if !regexp.MustCompile(`^\d{8}$`).MatchString(pin) || !strings.Contains(pinMail.Text, pin) {
+		t.Errorf("alice is shown PIN %q; the PIN mail says %q", pin, pinMail.Text)
+	}
+	a.Shot("05-alice-pin-shown")
+	if _, err := alice.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(card.ID, 10)+"/issued-pin", map[string]any{"operation_id": card.Operations[0].ID}, nil); err == nil {
+		t.Error("the PIN is shown a second time")
+	}
+	a.Visit("/")
+	a.WaitFor("Your cards again", `document.querySelector(`+uitest.JSString(art)+`)`)
+	if a.exists(show) {
+		t.Error("the PIN is offered again after it was shown")
+	}
 }

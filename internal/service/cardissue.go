@@ -128,6 +128,10 @@ type issueData struct {
 	PINCopyUntil  time.Time `json:"pin_copy_until,omitzero"`
 	PINCopyTo     []string  `json:"pin_copy_to,omitempty"`
 	PINCopyMailed string    `json:"pin_copy_mailed,omitempty"`
+	// OwnerPIN is the random user PIN of an issue run by someone else for
+	// the card's owner, sealed (issueOwnerPINAAD) until the owner has seen
+	// it once (ShowIssuedPIN).
+	OwnerPIN []byte `json:"owner_pin,omitempty"`
 }
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -630,6 +634,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		offer = s.pinMailChoices(j)
 	}
 	offer = s.keepPINCopy(j, offer)
+	if newRandomPIN {
+		s.keepPINForOwner(j)
+	}
 	now := s.clock()
 	j.card.State = lanyard.CardIssued
 	j.op.State = lanyard.OpDone

@@ -130,6 +130,62 @@ func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
 	}
 }
 
+// Issue 14 item 1: with nothing mailed and no PIN shown to staff, the
+// random PIN an operator's issue sets waits sealed for alice, who is
+// shown it once (IssuedPINs, ShowIssuedPIN); nobody else may ask, and it
+// is the card's PIN once the second person approved and the issue is
+// continued.
+func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Issuance.RandomUserPIN = true
+		s.Issuance.RandomPIN.ShowToUser = true
+		s.Issuance.RandomPIN.MailTo = lanyard.PINMailNobody
+	})
+	target := e.target()
+	target.User = "alice"
+	res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RandomPIN != "" {
+		t.Fatalf("the operator is shown alice's PIN %q", res.RandomPIN)
+	}
+	if mine, err := e.svc.IssuedPINs(ctx, e.admin); err != nil || len(mine) != 0 {
+		t.Fatalf("the operator's own waiting PINs: %v %+v", err, mine)
+	}
+	waiting, err := e.svc.IssuedPINs(ctx, e.alice)
+	if err != nil || len(waiting) != 1 || waiting[0].CardID != res.Card.ID || waiting[0].OperationID != res.OperationID {
+		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
+	}
+	in := service.ShowIssuedPINInput{OperationID: res.OperationID}
+	if _, err := e.svc.ShowIssuedPIN(ctx, e.admin, res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("the operator asking for alice's PIN: %v", err)
+	}
+	shown, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in)
+	if err != nil || len(shown.PIN) != 8 {
+		t.Fatalf("alice's PIN: %v %+v", err, shown)
+	}
+	if _, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("a second look: %v", err)
+	}
+	if waiting, _ := e.svc.IssuedPINs(ctx, e.alice); len(waiting) != 0 {
+		t.Fatalf("still waiting after it was shown: %+v", waiting)
+	}
+	carol := e.newUser(t, "carol")
+	for _, cc := range res.Card.Certificates {
+		if _, err := e.svc.ApproveRequest(ctx, carol, cc.RequestID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.admin, res.Card.ID, service.ContinueInput{CardTarget: target})
+	if err != nil || done.State != string(lanyard.CardIssued) || done.RandomPIN != "" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	e.checkIssued(t, res.Card.ID, shown.PIN, "smartcard-logon")
+}
+
 // Issue 13: a smart card logon request queued through the certificate API
 // before the template became card-only is not signed: no card holds its
 // key.

@@ -151,6 +151,10 @@ export const issue = {
 export const me = {
   secretQuestions: () => call('GET', '/me/secret-questions'), // {set, questions}
   setSecretQuestions: (answers) => call('PUT', '/me/secret-questions', { answers }), // [{question, answer}]
+  // cards someone else issued for the caller whose random PIN waits to be
+  // shown once: [{card_id, serial, card_type, operation_id, issued_by}]
+  issuedPINs: () => call('GET', '/me/issued-pins').then(items),
+  showIssuedPIN: (cardID, operationID) => call('POST', `/cards/${enc(cardID)}/issued-pin`, { operation_id: operationID }), // {pin}, once
 };
 
 // The caller's authenticator app (TOTP second factor).

@@ -127,6 +127,46 @@ function onIssued(result) {
   loadConnected();
 }
 
+// issuedPINView offers the random PIN of a card someone else issued for
+// this user (the console's Issue a card for a user): shown once, at the
+// user's next login, then erased on the server.
+function issuedPINView(it) {
+  const id = `issued-pin-${it.card_id}`;
+  const box = h('div', { class: 'pin-once', id: `issued-${it.card_id}` },
+    h('p', { class: 'notice' }, `Card ${it.serial}${it.card_type ? ` (${it.card_type})` : ''} was issued for you${it.issued_by ? ` by ${it.issued_by}` : ''}, with a random User PIN. `,
+      'It is shown to you once: write it down or store it safely.'));
+  const status = h('p', { role: 'status', 'aria-live': 'polite' });
+  const button = h('button', {
+    type: 'button', class: 'primary', id: `show-pin-${it.card_id}`,
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const r = await api.me.showIssuedPIN(it.card_id, it.operation_id);
+        button.replaceWith(h('div', { class: 'field' }, h('label', { for: id }, `User PIN of card ${it.serial}`),
+          h('input', { id, readonly: true, value: r.pin, autocomplete: 'off', 'aria-describedby': `${id}-warning` })),
+        h('p', { id: `${id}-warning` }, h('strong', {}, 'This PIN will not be shown again.')));
+        $('#' + id).focus();
+      } catch (e) {
+        button.disabled = false;
+        setStatus(status, `The PIN cannot be shown. ${errorText(e)}`, 'error');
+      }
+    },
+  }, 'Show PIN');
+  box.append(button, status);
+  return box;
+}
+
+async function loadIssuedPINs() {
+  let list = [];
+  try {
+    list = await api.me.issuedPINs();
+  } catch {
+    return; // Your cards still loads; the PIN waits for the next visit
+  }
+  $('#issued-pins').replaceChildren(...list.map(issuedPINView));
+}
+
 $('#connected-refresh').addEventListener('click', loadConnected);
+loadIssuedPINs();
 loadCards();
 loadConnected();
