@@ -95,29 +95,37 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
 }
 
+// issueForAlice has the administrator issue a card for alice under a
+// policy that sets a random PIN shown to the user (and to administrators
+// when toAdmin) and mailed to mailTo.
+func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdmin bool) (*service.IssueCardResult, service.CardTarget) {
+	t.Helper()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Issuance.RandomUserPIN = true
+		s.Issuance.RandomPIN.ShowToUser = true
+		s.Issuance.RandomPIN.ShowToAdmin = toAdmin
+		s.Issuance.RandomPIN.MailTo = mailTo
+	})
+	target := e.target()
+	target.User = "alice"
+	res, err := e.svc.IssueCard(context.Background(), e.admin, service.IssueCardInput{CardTarget: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, target
+}
+
 // Issue 14 item 1: a random PIN set while staff issue a card for alice
 // reaches alice as her policy says (here by mail), never the operator's
 // screen, unless the policy's "Show generated user PIN to administrator"
 // is on.
 func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
 	for _, toAdmin := range []bool{false, true} {
-		ctx := context.Background()
 		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
 		m := &pinMail{}
 		e.mail = m
 		e = newIssueEnvFrom(t, e)
-		e.setPolicy(t, func(s *lanyard.PolicySettings) {
-			s.Issuance.RandomUserPIN = true
-			s.Issuance.RandomPIN.ShowToUser = true
-			s.Issuance.RandomPIN.ShowToAdmin = toAdmin
-			s.Issuance.RandomPIN.MailTo = lanyard.PINMailUser
-		})
-		target := e.target()
-		target.User = "alice"
-		res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, _ := issueForAlice(t, e, lanyard.PINMailUser, toAdmin)
 		if m.calls != 1 || len(m.pin) != 8 || len(res.PINMailedTo) != 1 || res.PINMailedTo[0] != e.alice.User.Email {
 			t.Fatalf("show to admin %v: the PIN was mailed %d times to %v (result says %v)", toAdmin, m.calls, m.to, res.PINMailedTo)
 		}
@@ -138,17 +146,7 @@ func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
 func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Issuance.RandomUserPIN = true
-		s.Issuance.RandomPIN.ShowToUser = true
-		s.Issuance.RandomPIN.MailTo = lanyard.PINMailNobody
-	})
-	target := e.target()
-	target.User = "alice"
-	res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, target := issueForAlice(t, e, lanyard.PINMailNobody, false)
 	if res.RandomPIN != "" {
 		t.Fatalf("the operator is shown alice's PIN %q", res.RandomPIN)
 	}

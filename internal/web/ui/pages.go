@@ -97,7 +97,7 @@ func (u *UI) data(r *http.Request, p page, v *Viewer, params map[string]string) 
 // mustPage parses the layout with one page's template.
 func mustPage(name string) *template.Template {
 	return template.Must(template.New("layout.html").Funcs(template.FuncMap{}).
-		ParseFS(templateFS, "templates/layout.html", "templates/totp-key.html", "templates/"+name+".html"))
+		ParseFS(templateFS, "templates/layout.html", "templates/totp-key.html", "templates/issue-dialog.html", "templates/"+name+".html"))
 }
 
 // render executes a page into a buffer first, so that a template error
