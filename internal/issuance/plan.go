@@ -63,6 +63,11 @@ type Plan struct {
 	Tracked    []string   `json:"tracked,omitempty"`
 	RandomPIN  bool       `json:"random_pin"`
 	ShowPIN    bool       `json:"show_pin"` // the random PIN is shown to the user once
+	// ShowPINToStaff: the random PIN is shown to staff running the issue
+	// for someone else (the policy's "Show generated user PIN to
+	// administrator"). Who runs a stage is known only then: a Continue
+	// may be run by the owner or by staff.
+	ShowPINToStaff bool `json:"show_pin_to_staff,omitempty"`
 	// MailPIN is who gets the random PIN by e-mail.
 	MailPIN lanyard.PINRecipient `json:"mail_pin,omitempty"`
 	Name    string               `json:"name,omitempty"`
@@ -144,7 +149,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 		if p.UserPIN, err = policy.RandomPIN(rp, rand); err != nil {
 			return nil, err
 		}
-		p.ShowPIN, p.MailPIN = rp.ShowToUser, rp.MailTo
+		p.ShowPIN, p.ShowPINToStaff, p.MailPIN = rp.ShowToUser, rp.ShowToAdmin, rp.MailTo
 	case ch.UserPIN != "":
 		if !o.ShowUserPIN {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "the User PIN cannot be chosen for this card: it is set from the card type")

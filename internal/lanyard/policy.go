@@ -122,7 +122,12 @@ type RandomPINSettings struct {
 	Length     int            `json:"length"`
 	Groups     []PINCharGroup `json:"groups"`
 	ShowToUser bool           `json:"show_to_user"`
-	MailTo     PINRecipient   `json:"mail_to"`
+	// ShowToAdmin is "Show generated user PIN to administrator": staff
+	// issuing a card for someone else see its random PIN. Off, the PIN
+	// reaches its user only as the policy says (shown to them, mailed),
+	// never the operator (ARCHITECTURE.md principle 12).
+	ShowToAdmin bool         `json:"show_to_admin,omitempty"`
+	MailTo      PINRecipient `json:"mail_to"`
 }
 
 // DocumentsCheck is the documents check mode (guide: "Documents check").

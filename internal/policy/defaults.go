@@ -61,7 +61,10 @@ func Defaults() lanyard.PolicySettings {
 				// Shown once to the user who issued the card; mailing a PIN
 				// in clear text is an opt-in.
 				ShowToUser: true,
-				MailTo:     lanyard.PINMailNobody,
+				// Staff issuing for someone else never see it (ARCHITECTURE.md
+				// principle 12): the user gets it at their next login.
+				ShowToAdmin: false,
+				MailTo:      lanyard.PINMailNobody,
 			},
 			// One card plus one spare (for example a replacement being
 			// issued before the old card is revoked).

@@ -25,6 +25,7 @@ func TestDefaultsValues(t *testing.T) {
 		{"random PIN length", s.Issuance.RandomPIN.Length, 8},
 		{"random PIN groups", s.Issuance.RandomPIN.Groups, []lanyard.PINCharGroup{lanyard.PINDigits}},
 		{"random PIN shown", s.Issuance.RandomPIN.ShowToUser, true},
+		{"random PIN shown to administrators", s.Issuance.RandomPIN.ShowToAdmin, false},
 		{"random PIN mail", s.Issuance.RandomPIN.MailTo, lanyard.PINMailNobody},
 		{"max cards per user", s.Issuance.MaxCardsPerUser, 2},
 		{"documents check", s.Documents.Check, lanyard.DocsNone},

@@ -128,6 +128,10 @@ type issueData struct {
 	PINCopyUntil  time.Time `json:"pin_copy_until,omitzero"`
 	PINCopyTo     []string  `json:"pin_copy_to,omitempty"`
 	PINCopyMailed string    `json:"pin_copy_mailed,omitempty"`
+	// OwnerPIN is the random user PIN of an issue run by someone else for
+	// the card's owner, sealed (issueOwnerPINAAD) until the owner has seen
+	// it once (ShowIssuedPIN).
+	OwnerPIN []byte `json:"owner_pin,omitempty"`
 }
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -630,6 +634,9 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		offer = s.pinMailChoices(j)
 	}
 	offer = s.keepPINCopy(j, offer)
+	if newRandomPIN {
+		s.keepPINForOwner(j)
+	}
 	now := s.clock()
 	j.card.State = lanyard.CardIssued
 	j.op.State = lanyard.OpDone
@@ -676,7 +683,7 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	}
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
 	if newRandomPIN {
-		if j.plan.ShowPIN {
+		if j.showPIN() {
 			res.RandomPIN, res.PINMailChoices = j.plan.UserPIN, offer
 		}
 		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
@@ -695,6 +702,17 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	}
 	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
 	return res, nil
+}
+
+// showPIN reports whether the caller of this stage sees the random PIN it
+// set: the owner as the policy's "shown to the user" says, anyone else
+// (staff issuing on the owner's behalf) only if the policy shows
+// generated PINs to administrators.
+func (j *issueJob) showPIN() bool {
+	if j.user.ID == j.p.User.ID {
+		return j.plan.ShowPIN
+	}
+	return j.plan.ShowPINToStaff
 }
 
 // issueSteps runs the card steps not yet recorded. It reports pending when

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -91,6 +93,95 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 		t.Fatalf("continue after approval: %v %+v", err, done)
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
+}
+
+// issueForAlice has the administrator issue a card for alice under a
+// policy that sets a random PIN shown to the user (and to administrators
+// when toAdmin) and mailed to mailTo.
+func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdmin bool) (*service.IssueCardResult, service.CardTarget) {
+	t.Helper()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Issuance.RandomUserPIN = true
+		s.Issuance.RandomPIN.ShowToUser = true
+		s.Issuance.RandomPIN.ShowToAdmin = toAdmin
+		s.Issuance.RandomPIN.MailTo = mailTo
+	})
+	target := e.target()
+	target.User = "alice"
+	res, err := e.svc.IssueCard(context.Background(), e.admin, service.IssueCardInput{CardTarget: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, target
+}
+
+// Issue 14 item 1: a random PIN set while staff issue a card for alice
+// reaches alice as her policy says (here by mail), never the operator's
+// screen, unless the policy's "Show generated user PIN to administrator"
+// is on.
+func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
+	for _, toAdmin := range []bool{false, true} {
+		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+		m := &pinMail{}
+		e.mail = m
+		e = newIssueEnvFrom(t, e)
+		res, _ := issueForAlice(t, e, lanyard.PINMailUser, toAdmin)
+		if m.calls != 1 || len(m.pin) != 8 || len(res.PINMailedTo) != 1 || res.PINMailedTo[0] != e.alice.User.Email {
+			t.Fatalf("show to admin %v: the PIN was mailed %d times to %v (result says %v)", toAdmin, m.calls, m.to, res.PINMailedTo)
+		}
+		if toAdmin != (res.RandomPIN == m.pin) || (!toAdmin && res.RandomPIN != "") {
+			t.Errorf("show to admin %v: the operator's result shows PIN %q (the card's is %s)", toAdmin, res.RandomPIN, m.pin)
+		}
+		if len(res.PINMailChoices) != 0 {
+			t.Errorf("the operator is offered to mail alice's PIN to %v", res.PINMailChoices)
+		}
+	}
+}
+
+// Issue 14 item 1: with nothing mailed and no PIN shown to staff, the
+// random PIN an operator's issue sets waits sealed for alice, who is
+// shown it once (IssuedPINs, ShowIssuedPIN); nobody else may ask, and it
+// is the card's PIN once the second person approved and the issue is
+// continued.
+func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, target := issueForAlice(t, e, lanyard.PINMailNobody, false)
+	if res.RandomPIN != "" {
+		t.Fatalf("the operator is shown alice's PIN %q", res.RandomPIN)
+	}
+	if mine, err := e.svc.IssuedPINs(ctx, e.admin); err != nil || len(mine) != 0 {
+		t.Fatalf("the operator's own waiting PINs: %v %+v", err, mine)
+	}
+	waiting, err := e.svc.IssuedPINs(ctx, e.alice)
+	if err != nil || len(waiting) != 1 || waiting[0].CardID != res.Card.ID || waiting[0].OperationID != res.OperationID {
+		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
+	}
+	in := service.ShowIssuedPINInput{OperationID: res.OperationID}
+	if _, err := e.svc.ShowIssuedPIN(ctx, e.admin, res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("the operator asking for alice's PIN: %v", err)
+	}
+	shown, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in)
+	if err != nil || len(shown.PIN) != 8 {
+		t.Fatalf("alice's PIN: %v %+v", err, shown)
+	}
+	if _, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("a second look: %v", err)
+	}
+	if waiting, _ := e.svc.IssuedPINs(ctx, e.alice); len(waiting) != 0 {
+		t.Fatalf("still waiting after it was shown: %+v", waiting)
+	}
+	carol := e.newUser(t, "carol")
+	for _, cc := range res.Card.Certificates {
+		if _, err := e.svc.ApproveRequest(ctx, carol, cc.RequestID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.svc.ContinueCardIssue(ctx, e.admin, res.Card.ID, service.ContinueInput{CardTarget: target})
+	if err != nil || done.State != string(lanyard.CardIssued) || done.RandomPIN != "" {
+		t.Fatalf("continue: %v %+v", err, done)
+	}
+	e.checkIssued(t, res.Card.ID, shown.PIN, "smartcard-logon")
 }
 
 // Issue 13: a smart card logon request queued through the certificate API

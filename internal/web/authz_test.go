@@ -239,6 +239,8 @@ var authzRows = map[string]authzRow{
 	"GET /api/v1/cards/{id}":                            {roles: anyone, obj: objCard, others: cardReaders},
 	"POST /api/v1/cards/{id}/continue":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"POST /api/v1/cards/{id}/mail-pin":                  {roles: anyone, obj: objCard, body: `{}`},
+	"POST /api/v1/cards/{id}/issued-pin":                {roles: anyone, obj: objCard, body: `{}`},
+	"GET /api/v1/me/issued-pins":                        {roles: anyone},
 	"POST /api/v1/cards/{id}/revoke-clear":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},

@@ -43,6 +43,21 @@ func (s *Server) cardRoutes() []*route {
 				c.w.Header().Set("Cache-Control", "no-store") // may carry a new random PIN
 				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
 			}},
+		{method: "GET", path: v1 + "/me/issued-pins", summary: "The caller's cards issued by someone else whose random PIN waits to be shown to them once", tag: "cards", roles: anyone, out: []*service.IssuedPIN{}, status: 200,
+			h: func(c *call) (any, error) { return s.svc.IssuedPINs(c.r.Context(), c.p) }},
+		{method: "POST", path: v1 + "/cards/{id}/issued-pin", summary: "Show, once, the random PIN of a card someone else issued for the caller (the sealed copy is erased; card owner only)", tag: "cards", roles: anyone, in: service.ShowIssuedPINInput{}, out: &service.ShownPIN{}, status: 200,
+			h: func(c *call) (any, error) {
+				id, err := c.pathInt("id")
+				if err != nil {
+					return nil, err
+				}
+				var in service.ShowIssuedPINInput
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				c.w.Header().Set("Cache-Control", "no-store") // carries the PIN
+				return s.svc.ShowIssuedPIN(c.r.Context(), c.p, id, in)
+			}},
 		{method: "POST", path: v1 + "/cards/{id}/mail-pin", summary: "E-mail the random PIN of the issue just finished to its user or their manager (once, from the server's sealed copy; card owner only)", tag: "cards", roles: anyone, in: service.MailIssuePINInput{}, out: &service.MailIssuePINResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")

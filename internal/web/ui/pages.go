@@ -32,6 +32,7 @@ var pageTable = []page{
 	{pattern: "/console/{$}", title: "Management console", tmpl: "console-home", script: "console/home", console: true, nav: "/console/"},
 	{pattern: "/console/users", title: "Users", tmpl: "console-users", script: "console/users", console: true, nav: "/console/users"},
 	{pattern: "/console/cards", title: "Cards", tmpl: "console-cards", script: "console/cards", console: true, nav: "/console/cards"},
+	{pattern: "/console/issue", title: "Issue a card for a user", tmpl: "console-issue", script: "console/issue", console: true, nav: "/console/issue"},
 	{pattern: "/console/cards/{id}", title: "Card", tmpl: "card", script: "pages/card", params: []string{"id"}, console: true, nav: "/console/cards"},
 	{pattern: "/console/requests", title: "CA approval queue", tmpl: "console-requests", script: "console/requests", console: true, nav: "/console/requests"},
 	{pattern: "/console/documents", title: "Documents", tmpl: "console-documents", script: "console/documents", console: true, nav: "/console/documents"},
@@ -54,7 +55,7 @@ type navItem struct {
 var (
 	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}, {Href: "/authenticator", Label: "Authenticator app"}}
 	consoleNav     = []navItem{
-		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"},
+		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"}, {Href: "/console/issue", Label: "Issue a card"},
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},
 		{Href: "/console/templates", Label: "Certificate templates"}, {Href: "/console/requests", Label: "CA approval queue"},
 		{Href: "/console/documents", Label: "Documents"},
@@ -96,7 +97,7 @@ func (u *UI) data(r *http.Request, p page, v *Viewer, params map[string]string) 
 // mustPage parses the layout with one page's template.
 func mustPage(name string) *template.Template {
 	return template.Must(template.New("layout.html").Funcs(template.FuncMap{}).
-		ParseFS(templateFS, "templates/layout.html", "templates/totp-key.html", "templates/"+name+".html"))
+		ParseFS(templateFS, "templates/layout.html", "templates/totp-key.html", "templates/issue-dialog.html", "templates/"+name+".html"))
 }
 
 // render executes a page into a buffer first, so that a template error

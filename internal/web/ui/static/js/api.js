@@ -142,14 +142,19 @@ export const softwareStores = {
 };
 
 export const issue = {
-  options: (workstationID, reader) => call('POST', '/issue/options', { workstation_id: workstationID, reader }),
-  // req: {workstation_id, reader, templates, user_pin, admin_pin, tracked}
+  // user: the login an operator issues the card for (default: the caller)
+  options: (workstationID, reader, user) => call('POST', '/issue/options', { workstation_id: workstationID, reader, user }),
+  // req: {workstation_id, reader, user, templates, user_pin, admin_pin, tracked}
   run: (req) => call('POST', '/issue', req),
 };
 
 export const me = {
   secretQuestions: () => call('GET', '/me/secret-questions'), // {set, questions}
   setSecretQuestions: (answers) => call('PUT', '/me/secret-questions', { answers }), // [{question, answer}]
+  // cards someone else issued for the caller whose random PIN waits to be
+  // shown once: [{card_id, serial, card_type, operation_id, issued_by}]
+  issuedPINs: () => call('GET', '/me/issued-pins').then(items),
+  showIssuedPIN: (cardID, operationID) => call('POST', `/cards/${enc(cardID)}/issued-pin`, { operation_id: operationID }), // {pin}, once
 };
 
 // The caller's authenticator app (TOTP second factor).

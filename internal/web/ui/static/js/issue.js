@@ -5,28 +5,34 @@
 //
 // What the dialog shows is what POST /issue/options says; the server
 // checks every value again on POST /issue.
+//
+// The console's "Issue a card for a user" opens the same dialog with
+// preset.user: the card is issued to that user under their policy, and
+// the texts speak of them instead of "you".
 import * as api from './api.js';
 import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, sentence, setStatus } from './dom.js';
 
 let busy = false;
 
 // preset carries what an earlier step of the dialog chose: the card name
-// of a virtual card (virtual.js).
+// of a virtual card (virtual.js), or the login of the user an operator
+// issues the card for (console/issuefor.js).
 export async function openIssueDialog(connected, opener, onDone, preset = {}) {
+  const who = words(preset.user);
   const dlg = $('#issue-dialog');
   const body = $('#issue-body');
   const status = $('#issue-status');
   let result = null;
   busy = false;
   setStatus(status, '');
-  body.replaceChildren(h('p', {}, 'Reading the card and your policy…'));
+  body.replaceChildren(h('p', {}, `Reading the card and ${who.policy}…`));
   dlg.oncancel = (e) => { if (busy) e.preventDefault(); }; // never abandon a card half-written
   dlg.onclose = () => { if (result) onDone(result); };
   openDialog(dlg, opener, $('#issue-title'));
 
   let opts;
   try {
-    opts = await api.issue.options(connected.workstation_id, connected.reader);
+    opts = await api.issue.options(connected.workstation_id, connected.reader, preset.user);
   } catch (e) {
     body.replaceChildren(
       h('p', { class: 'error', role: 'alert' }, `This card cannot be issued. ${errorText(e)}`),
@@ -35,7 +41,7 @@ export async function openIssueDialog(connected, opener, onDone, preset = {}) {
     return;
   }
   const card = opts.card || connected;
-  const form = optionsForm(opts, card, dlg);
+  const form = optionsForm(opts, card, dlg, who);
   body.replaceChildren(form);
   focusFirst(form);
 
@@ -44,18 +50,38 @@ export async function openIssueDialog(connected, opener, onDone, preset = {}) {
     const req = collect(form, opts, connected);
     if (!req) return;
     if (preset.name) req.name = preset.name;
+    if (preset.user) req.user = preset.user;
     const tracked = opts.tracked || [];
     if (tracked.length && opts.tracked_selectable) {
       const step = trackedStep(tracked, async (slots) => {
         req.tracked = slots;
-        result = await run(req, body, status, step);
+        result = await run(req, body, status, step, who);
       }, () => { body.replaceChildren(form); focusFirst(form); });
       body.replaceChildren(step);
       focusFirst(step);
       return;
     }
-    result = await run(req, body, status, form);
+    result = await run(req, body, status, form, who);
   });
+}
+
+// words are the dialog's texts that depend on whom the card is for: the
+// caller (Self-Service) or the user an operator issues it for.
+function words(user) {
+  if (!user) {
+    return {
+      policy: 'your policy', Policy: 'Your policy', cards: 'your cards',
+      randomNote: 'A random User PIN is set on this card. It is shown to you once, after the card is issued.',
+      ready: 'Your card is ready to use.', pinLabel: 'Your new User PIN', pinOf: 'Your PIN',
+      pending: 'Your card issue request is awaiting approval; the card has the Pending state. Depending on your company’s rules, submit the signed documents it needs. When everything is approved, open the card menu and choose Continue card issue.',
+    };
+  }
+  return {
+    policy: `the policy of ${user}`, Policy: `The policy of ${user}`, cards: `the cards of ${user}`,
+    randomNote: `A random User PIN is set on this card and reaches ${user} as their policy says. It is shown to you only if the policy lets administrators see it.`,
+    ready: `The card is ready to use. ${user} finds it under Your cards at their next login.`, pinLabel: `New User PIN of ${user}`, pinOf: `The PIN of ${user}`,
+    pending: `The card issue request is awaiting approval: certificates issued on another person’s behalf wait for a second person’s approval in the CA. ${user} finds the card, Pending, under Your cards; when everything is approved, Continue card issue finishes it.`,
+  };
 }
 
 function focusFirst(root) {
@@ -63,7 +89,7 @@ function focusFirst(root) {
   if (el) el.focus();
 }
 
-function optionsForm(opts, card, dlg) {
+function optionsForm(opts, card, dlg, who) {
   const min = opts.pin_min || 0;
   const max = opts.pin_max || 0;
   const rule = min && max ? `${min} to ${max} characters` : min ? `at least ${min} characters` : max ? `at most ${max} characters` : '';
@@ -90,15 +116,15 @@ function optionsForm(opts, card, dlg) {
   return h('form', { id: 'issue-form', novalidate: true },
     h('p', {}, 'Card ', h('strong', {}, card.serial || '(no serial)'), card.card_type ? ` (${card.card_type})` : '', ' in ', card.reader || 'the reader',
       card.workstation ? ` at ${card.workstation}` : '', '.'),
-    opts.registered === false ? h('p', { class: 'hint' }, 'This card is not yet registered in Lanyard; issuing adds it to your cards.') : null,
+    opts.registered === false ? h('p', { class: 'hint' }, `This card is not yet registered in Lanyard; issuing adds it to ${who.cards}.`) : null,
 
     h('fieldset', {},
       h('legend', {}, 'Certificates'),
-      required.length || optional.length ? null : h('p', { class: 'empty' }, 'Your policy lists no certificates for this card.'),
+      required.length || optional.length ? null : h('p', { class: 'empty' }, `${who.Policy} lists no certificates for this card.`),
       required.map((t, i) => templateOption(t, `tpl-req-${i}`, { checked: true, disabled: true, tag: 'Required' })),
       optional.map((t, i) => templateOption(t, `tpl-opt-${i}`, { checked: false, disabled: !opts.optional_selectable, tag: 'Optional', optional: true })),
       optional.length && !opts.optional_selectable
-        ? h('p', { class: 'hint', id: 'optional-note' }, 'Your policy does not let you choose optional certificates, so they are not issued now. Ask your administrator if you need one.')
+        ? h('p', { class: 'hint', id: 'optional-note' }, `${who.Policy} does not let you choose optional certificates, so they are not issued now. Ask your administrator if you need one.`)
         : null),
 
     opts.initialize ? h('div', { class: 'caution', id: 'init-caution', role: 'note' },
@@ -108,7 +134,7 @@ function optionsForm(opts, card, dlg) {
     h('fieldset', {},
       h('legend', {}, 'PINs'),
       h('p', { class: 'hint', id: 'pin-hint' }, pinHint),
-      opts.random_pin ? h('p', { class: 'notice', id: 'random-note' }, 'A random User PIN is set on this card. It is shown to you once, after the card is issued.') : null,
+      opts.random_pin ? h('p', { class: 'notice', id: 'random-note' }, who.randomNote) : null,
       opts.pin_setup ? h('p', { class: 'notice', id: 'pin-setup-note' }, 'You set up the PIN right after the issue, with your password and your authenticator app.') : null,
       showUser ? [pinInput('user-pin', 'User PIN', 'pin-hint'), pinInput('user-pin2', 'Confirm User PIN', 'pin-hint')] : null,
       showAdmin ? [pinInput('admin-pin', 'Current Admin PIN (if not the default)', 'admin-pin-hint', 'off', 6, 8),
@@ -196,7 +222,7 @@ function trackedStep(tracked, onIssue, onBack) {
   return form;
 }
 
-async function run(req, body, status, back) {
+async function run(req, body, status, back, who) {
   busy = true;
   const buttons = Array.from(back.querySelectorAll('button'));
   buttons.forEach((b) => { b.disabled = true; });
@@ -204,7 +230,7 @@ async function run(req, body, status, back) {
   try {
     const res = await api.issue.run(req);
     setStatus(status, '');
-    body.replaceChildren(resultView(res));
+    body.replaceChildren(resultView(res, who));
     $('#issue-result-title', body).focus();
     if (res.card && res.card.state === 'pin_setup') {
       // Windows Hello for Business model: Issue → Set up PIN.
@@ -229,7 +255,7 @@ async function run(req, body, status, back) {
   }
 }
 
-function resultView(res) {
+function resultView(res, who) {
   const dlg = $('#issue-dialog');
   const pending = res.state === 'pending';
   // The issued card comes with its certificates (service.IssueCardResult).
@@ -239,21 +265,21 @@ function resultView(res) {
   const parts = [
     h('h3', { id: 'issue-result-title', tabindex: '-1' }, pending ? 'Card issue pending' : 'Card issued'),
     pending
-      ? h('p', { class: 'notice' }, 'Your card issue request is awaiting approval; the card has the Pending state. Depending on your company’s rules, submit the signed documents it needs. When everything is approved, open the card menu and choose Continue card issue.')
-      : h('p', { class: 'success' }, 'Your card is ready to use.'),
+      ? h('p', { class: 'notice' }, who.pending)
+      : h('p', { class: 'success' }, who.ready),
   ];
   if (res.random_pin) {
     pinInput = h('input', { id: 'random-pin', readonly: true, value: res.random_pin, 'aria-describedby': 'random-pin-warning', autocomplete: 'off' });
     copyStatus = h('span', { role: 'status', 'aria-live': 'polite', class: 'status' });
     parts.push(h('div', { class: 'pin-once' },
-      h('div', { class: 'field' }, h('label', { for: 'random-pin' }, 'Your new User PIN'), pinInput),
+      h('div', { class: 'field' }, h('label', { for: 'random-pin' }, who.pinLabel), pinInput),
       h('p', { id: 'random-pin-warning' }, h('strong', {}, 'This PIN will not be shown again. '), 'Write it down or store it safely now.'),
       h('button', {
         type: 'button',
         onclick: async () => setStatus(copyStatus, (await copyText(res.random_pin, pinInput)) ? 'PIN copied.' : 'Copying failed; select the PIN and copy it yourself.'),
       }, 'Copy PIN'), ' ', copyStatus));
   }
-  const mail = pinMailView(res);
+  const mail = pinMailView(res, who);
   if (mail) parts.push(mail);
   if (certs.length) {
     parts.push(h('h4', {}, 'Certificates'), h('ul', {}, certs.map((c) => h('li', {}, c.template || 'certificate', ' ', badge(c.status), c.subject ? ` — ${c.subject}` : ''))));
@@ -271,12 +297,12 @@ function resultView(res) {
 // guide's "email it to yourself or your manager" — when the server allows
 // one (pin_mail_choices). The server mails its sealed copy, once: the
 // buttons go away after a mail, and a refusal is shown as it is.
-function pinMailView(res) {
+function pinMailView(res, who) {
   const choices = res.pin_mail_choices || [];
   const mailed = res.pin_mailed_to || [];
   if (!choices.length && !mailed.length && !res.pin_mail_note) return null;
   const box = h('div', { class: 'pin-mail', id: 'pin-mail' });
-  if (mailed.length) box.append(h('p', { id: 'pin-mailed', class: 'success' }, `Your PIN was e-mailed to ${mailed.join(' and ')}.`));
+  if (mailed.length) box.append(h('p', { id: 'pin-mailed', class: 'success' }, `${who.pinOf} was e-mailed to ${mailed.join(' and ')}.`));
   if (res.pin_mail_note) box.append(h('p', { id: 'pin-mail-note', class: 'notice' }, sentence(res.pin_mail_note)));
   if (!choices.length) return box;
   const status = h('p', { id: 'pin-mail-status', role: 'status', 'aria-live': 'polite' });

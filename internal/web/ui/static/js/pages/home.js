@@ -2,8 +2,9 @@
 // person's workstations with an Issue card button each.
 import '../app.js';
 import * as api from '../api.js';
-import { $, h, badge, errorText, facts, fmtDate, label, openDialog, setStatus, table } from '../dom.js';
+import { $, h, badge, errorText, facts, fmtDate, openDialog, setStatus } from '../dom.js';
 import { openIssueDialog, pinSetupForm } from '../issue.js';
+import { connectedTable } from '../connected.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
@@ -73,12 +74,6 @@ export async function loadCards() {
     : 'You have no cards yet. Connect a card to your workstation and issue it under Connected cards.');
 }
 
-function registered(c) {
-  if (!c.card_id) return 'No';
-  if (c.owner && c.owner !== me) return `Yes, to ${c.owner}`;
-  return c.owner ? 'Yes, to you' : 'Yes';
-}
-
 async function loadConnected() {
   const status = $('#connected-status');
   const box = $('#connected');
@@ -91,21 +86,8 @@ async function loadConnected() {
     setStatus(status, `Connected cards cannot be shown. ${errorText(e)}`, 'error');
     return;
   }
-  box.replaceChildren(table('Cards at your workstations', [
-    { label: 'Workstation', cell: (c) => c.workstation || c.workstation_id || '—' },
-    { label: 'Reader', cell: (c) => c.reader },
-    { label: 'Serial', cell: (c) => h('code', {}, c.serial || '—') },
-    { label: 'Card type', cell: (c) => c.card_type || 'Not recognized' },
-    { label: 'Registered', cell: registered },
-    { label: 'State', cell: (c) => (c.state ? badge(c.state) : label('')) },
-    {
-      label: 'Actions', class: 'actions',
-      cell: (c) => h('button', {
-        type: 'button', class: 'primary', 'aria-label': `Issue card in ${c.reader}`,
-        onclick: (e) => openIssueDialog(c, e.currentTarget, onIssued),
-      }, 'Issue card'),
-    },
-  ], conn, 'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
+  box.replaceChildren(connectedTable('Cards at your workstations', conn, (c, opener) => openIssueDialog(c, opener, onIssued),
+    'No cards are connected. Insert a card into a reader at a workstation where the Lanyard agent runs, then choose Refresh.'));
   setStatus(status, conn.length ? `${conn.length} connected ${conn.length === 1 ? 'card' : 'cards'}.` : '');
   loadVirtual(conn);
 }
@@ -145,6 +127,46 @@ function onIssued(result) {
   loadConnected();
 }
 
+// issuedPINView offers the random PIN of a card someone else issued for
+// this user (the console's Issue a card for a user): shown once, at the
+// user's next login, then erased on the server.
+function issuedPINView(it) {
+  const id = `issued-pin-${it.card_id}`;
+  const box = h('div', { class: 'pin-once', id: `issued-${it.card_id}` },
+    h('p', { class: 'notice' }, `Card ${it.serial}${it.card_type ? ` (${it.card_type})` : ''} was issued for you${it.issued_by ? ` by ${it.issued_by}` : ''}, with a random User PIN. `,
+      'It is shown to you once: write it down or store it safely.'));
+  const status = h('p', { role: 'status', 'aria-live': 'polite' });
+  const button = h('button', {
+    type: 'button', class: 'primary', id: `show-pin-${it.card_id}`,
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const r = await api.me.showIssuedPIN(it.card_id, it.operation_id);
+        button.replaceWith(h('div', { class: 'field' }, h('label', { for: id }, `User PIN of card ${it.serial}`),
+          h('input', { id, readonly: true, value: r.pin, autocomplete: 'off', 'aria-describedby': `${id}-warning` })),
+        h('p', { id: `${id}-warning` }, h('strong', {}, 'This PIN will not be shown again.')));
+        $('#' + id).focus();
+      } catch (e) {
+        button.disabled = false;
+        setStatus(status, `The PIN cannot be shown. ${errorText(e)}`, 'error');
+      }
+    },
+  }, 'Show PIN');
+  box.append(button, status);
+  return box;
+}
+
+async function loadIssuedPINs() {
+  let list = [];
+  try {
+    list = await api.me.issuedPINs();
+  } catch {
+    return; // Your cards still loads; the PIN waits for the next visit
+  }
+  $('#issued-pins').replaceChildren(...list.map(issuedPINView));
+}
+
 $('#connected-refresh').addEventListener('click', loadConnected);
+loadIssuedPINs();
 loadCards();
 loadConnected();
