@@ -97,6 +97,9 @@ func (s *Service) IssuedPINs(ctx context.Context, p *Principal) ([]*IssuedPIN, e
 // that records it (audit card.issue.pin_shown) before the PIN leaves the
 // server; a second request finds none. Only the card's owner may ask.
 func (s *Service) ShowIssuedPIN(ctx context.Context, p *Principal, cardID int64, in ShowIssuedPINInput) (*ShownPIN, error) {
+	if err := pinInOwnSession(p); err != nil {
+		return nil, err
+	}
 	var op *lanyard.Operation
 	var d issueData
 	err := s.view(ctx, func(tx lanyard.Tx) error {
@@ -126,4 +129,14 @@ func (s *Service) ShowIssuedPIN(ctx context.Context, p *Principal, cardID int64,
 		return nil, err
 	}
 	return &ShownPIN{PIN: string(pin)}, nil
+}
+
+// pinInOwnSession refuses a PIN to anything but the owner's own browser
+// session: an API token may have been minted for the owner by an
+// administrator (who must not see a PIN the policy hides from staff).
+func pinInOwnSession(p *Principal) error {
+	if p.TokenID != 0 {
+		return lanyard.Errorf(lanyard.EForbidden, "a card's PIN is shown or e-mailed only in your own browser session, not to an API token")
+	}
+	return nil
 }

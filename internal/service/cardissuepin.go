@@ -92,6 +92,9 @@ func (s *Service) keepPINCopy(j *issueJob, offer []string) []string {
 // without TLS) the copy is put back and the reason returned. Only the
 // card's owner may ask.
 func (s *Service) MailIssuePIN(ctx context.Context, p *Principal, cardID int64, in MailIssuePINInput) (*MailIssuePINResult, error) {
+	if err := pinInOwnSession(p); err != nil {
+		return nil, err
+	}
 	var card *lanyard.Card
 	var op *lanyard.Operation
 	var d issueData

@@ -67,6 +67,10 @@ func TestMailIssuePIN(t *testing.T) {
 	}
 	_, err = e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID + 1000, To: service.PINMailToMe})
 	wantCode(t, err, lanyard.EInvalid)
+	viaToken := *e.alice // an API token an administrator could have minted for alice
+	viaToken.TokenID = 1
+	_, err = e.svc.MailIssuePIN(ctx, &viaToken, res.Card.ID, in)
+	wantCode(t, err, lanyard.EForbidden)
 	if m.calls != 1 {
 		t.Fatalf("refused requests mailed: %d calls", m.calls)
 	}

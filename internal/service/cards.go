@@ -338,8 +338,14 @@ func slotOf(t *lanyard.Template) string {
 	return "9a"
 }
 
-// viewOperation is op as card views show it: without the sealed new PUK
-// an issue records (issueData.NewPUK). Operation.Data never carries a
+// sealedIssueFields are the issue record's sealed secrets: the new PUK
+// (issueData.NewPUK), the PIN copy kept for the owner's mail
+// (issueData.PINCopy) and the PIN kept for the owner's first look
+// (issueData.OwnerPIN).
+var sealedIssueFields = []string{"new_puk", "pin_copy", "owner_pin"}
+
+// viewOperation is op as card views show it: without the sealed secrets
+// an issue records (sealedIssueFields). Operation.Data never carries a
 // PIN, PUK or key to a client, sealed or not.
 func viewOperation(op *lanyard.Operation) *lanyard.Operation {
 	if op.Kind != lanyard.OpIssue || len(op.Data) == 0 {
@@ -349,10 +355,16 @@ func viewOperation(op *lanyard.Operation) *lanyard.Operation {
 	if json.Unmarshal(op.Data, &fields) != nil {
 		return op
 	}
-	if _, ok := fields["new_puk"]; !ok {
+	found := false
+	for _, f := range sealedIssueFields {
+		if _, ok := fields[f]; ok {
+			delete(fields, f)
+			found = true
+		}
+	}
+	if !found {
 		return op
 	}
-	delete(fields, "new_puk")
 	out := *op
 	out.Data, _ = json.Marshal(fields)
 	return &out

@@ -161,6 +161,13 @@ func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
 	if _, err := e.svc.ShowIssuedPIN(ctx, e.admin, res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("the operator asking for alice's PIN: %v", err)
 	}
+	// Not through an API token, which an administrator could have minted
+	// for alice: only alice's own browser session.
+	viaToken := *e.alice
+	viaToken.TokenID = 1
+	if _, err := e.svc.ShowIssuedPIN(ctx, &viaToken, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("alice's PIN through an API token: %v", err)
+	}
 	shown, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in)
 	if err != nil || len(shown.PIN) != 8 {
 		t.Fatalf("alice's PIN: %v %+v", err, shown)

@@ -47,10 +47,11 @@ func TestBrowserConsoleCardPUKState(t *testing.T) {
 	b.WaitFor("the overview", `document.querySelector('#panel-overview').textContent.includes('its own random PUK') || document.querySelector('#panel-overview').textContent.includes('Its own random PUK')`)
 }
 
-// TestCardViewHoldsNoNewPUK: the sealed new PUK an unfinished issue
-// records in its operation (new_puk) never leaves the server: GET
-// /api/v1/cards/{id} shows the operation without it (Operation.Data never
-// carries a PIN, PUK or key).
+// TestCardViewHoldsNoNewPUK: the sealed secrets an issue records in its
+// operation (the new PUK, new_puk; the PIN copies kept for the owner's
+// mail, pin_copy, and first look, owner_pin) never leave the server: GET
+// /api/v1/cards/{id} shows the operation without them (Operation.Data
+// never carries a PIN, PUK or key).
 func TestCardViewHoldsNoNewPUK(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("root", password, "administrator")
@@ -67,7 +68,7 @@ func TestCardViewHoldsNoNewPUK(t *testing.T) {
 			return err
 		}
 		return tx.CreateOperation(&lanyard.Operation{Kind: lanyard.OpIssue, CardID: card.ID, UserID: root.ID, ActorID: root.ID, State: lanyard.OpInterrupted, Step: "puk_drawn",
-			Data: []byte(`{"plan":{},"certs":{},"written":{},"new_puk":"c2VhbGVkLXB1ay1zZWNyZXQ=","takeover_done":true}`), CreatedAt: now, UpdatedAt: now})
+			Data: []byte(`{"plan":{},"certs":{},"written":{},"new_puk":"c2VhbGVkLXB1ay1zZWNyZXQ=","pin_copy":"c2VhbGVkLXBpbi1jb3B5","owner_pin":"c2VhbGVkLW93bmVyLXBpbg==","takeover_done":true}`), CreatedAt: now, UpdatedAt: now})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +78,9 @@ func TestCardViewHoldsNoNewPUK(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"puk_drawn"`) || !strings.Contains(string(body), "takeover_done") {
 		t.Fatalf("GET %s: %d %s, want the operation", path, code, body)
 	}
-	if strings.Contains(string(body), "new_puk") || strings.Contains(string(body), "c2VhbGVkLXB1ay1zZWNyZXQ=") {
-		t.Fatalf("GET %s shows the sealed new PUK: %s", path, body)
+	for _, secret := range []string{"new_puk", "c2VhbGVkLXB1ay1zZWNyZXQ=", "pin_copy\"", "c2VhbGVkLXBpbi1jb3B5", "owner_pin", "c2VhbGVkLW93bmVyLXBpbg=="} {
+		if strings.Contains(string(body), secret) {
+			t.Fatalf("GET %s shows a sealed secret (%s): %s", path, secret, body)
+		}
 	}
 }
