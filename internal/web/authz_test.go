@@ -75,6 +75,10 @@ type authzRow struct {
 	// ownDenied are the roles refused on their own account or token, with
 	// the issue 13 item that says so.
 	ownDenied map[lanyard.Role]string
+	// sessionOnly: the owner acts only in their own browser session; an
+	// API token, the owner's own included (an administrator may have
+	// minted it), gets 403. The table's callers all use tokens.
+	sessionOnly bool
 	// extra are further cases (e.g. an operator acting on an
 	// administrator's account), sent in order after the generated
 	// refusals; "{ref:name}" in their paths names a fixture object.
@@ -238,8 +242,8 @@ var authzRows = map[string]authzRow{
 	"POST /api/v1/cards":                                {roles: staff, body: `{}`},
 	"GET /api/v1/cards/{id}":                            {roles: anyone, obj: objCard, others: cardReaders},
 	"POST /api/v1/cards/{id}/continue":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/mail-pin":                  {roles: anyone, obj: objCard, body: `{}`},
-	"POST /api/v1/cards/{id}/issued-pin":                {roles: anyone, obj: objCard, body: `{}`},
+	"POST /api/v1/cards/{id}/mail-pin":                  {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
+	"POST /api/v1/cards/{id}/issued-pin":                {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
 	"GET /api/v1/me/issued-pins":                        {roles: anyone},
 	"POST /api/v1/cards/{id}/revoke-clear":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
@@ -436,6 +440,8 @@ func (f *authzFixture) cases(key string, row authzRow) []authzCase {
 			if caller != "alice" {
 				add(authzCase{caller: caller, path: at(caller, false), want: admitted})
 			}
+		case caller == "alice" && row.sessionOnly:
+			add(authzCase{caller: caller, path: at(caller, true), want: forbidden})
 		case caller == "alice":
 			add(authzCase{caller: caller, path: at(caller, true), want: allowed})
 		default:
