@@ -268,7 +268,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 	}
 	t0 := time.Now()
 	for range calls {
-		cards, err := svc.ConnectedCards(ctx, oneP)
+		cards, err := svc.ConnectedCards(ctx, oneP, false)
 		if err != nil {
 			b.Fatal(err)
 		}

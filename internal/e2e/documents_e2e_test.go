@@ -119,7 +119,7 @@ func TestDocumentsCertificateRequest(t *testing.T) {
 	// Contents: the pending certificate with its "!".
 	b.openDocuments(card.ID, "Smart card logon")
 	if got := b.Text("dialog[open]"); !strings.Contains(got, "Certificate request") || !strings.Contains(got, "Download the certificate request (PDF)") ||
-		strings.Contains(got, "Certificate form") {
+		!strings.Contains(got, "the CA manager can approve your certificate request only once it is here") || strings.Contains(got, "Certificate form") {
 		t.Errorf("the documents panel says %q", got)
 	}
 	b.Shot("02-documents-panel-request")

@@ -176,6 +176,9 @@ type CertRequest struct {
 	Comment       string        `json:"comment,omitempty"`
 	CreatedAt     time.Time     `json:"created_at"`
 	DecidedAt     time.Time     `json:"decided_at,omitzero"`
+	// OperationID is the card issue that made the request (0: made
+	// through the certificate API): the CA's decision goes back to it.
+	OperationID int64 `json:"operation_id,omitempty"`
 }
 
 // CARecord is what the store keeps of a CA Lanyard runs itself: its

@@ -224,7 +224,7 @@ func TestAirCardServices(t *testing.T) {
 	if got := []int64{made[0].WorkstationID, made[1].WorkstationID, made[2].WorkstationID}; !slices.Equal(got, []int64{3, 4, 3}) {
 		t.Fatalf("AirCards made at services %v, want [3 4 3]", got)
 	}
-	connected, err := e.svc.ConnectedCards(ctx, e.alice)
+	connected, err := e.svc.ConnectedCards(ctx, e.alice, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,7 @@ func (s *Service) queueCardRequest(ctx context.Context, j *issueJob, sl issuance
 	r := &lanyard.CertRequest{
 		CA: tpl.CA, Template: tpl.Name, UserID: j.user.ID, RequestedBy: j.op.ActorID, PublicKey: spki,
 		KeySHA256: hex.EncodeToString(sum[:]), Subject: lanyard.ExpandSubject(tpl.Subject.CommonName, j.user),
-		Status: lanyard.RequestPending, CreatedAt: s.clock(),
+		Status: lanyard.RequestPending, CreatedAt: s.clock(), OperationID: j.op.ID,
 	}
 	if j.data.Requests == nil {
 		j.data.Requests = map[string]int64{}

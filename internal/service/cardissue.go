@@ -1034,6 +1034,13 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 	return nil
 }
 
+// trackedCA names the issuer of a third-party certificate where Lanyard's
+// own CAs are named: a serial number is unique only per issuer (RFC 5280,
+// 4.1.2.2), so two issuers' certificates with one serial are two records.
+// Before, every tracked certificate was filed under "external", and the
+// second of two such certificates was taken for the first.
+func trackedCA(c *x509.Certificate) string { return "external:" + c.Issuer.String() }
+
 // trackCertificates records the third-party certificates the user chose
 // (or the policy tracks) so that their validity is followed.
 func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
@@ -1045,7 +1052,7 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 				continue
 			}
 			rec := certRecord(f.Certificate, &lanyard.Template{}, j.user, now)
-			rec.CA, rec.Source, rec.Status, rec.CardID, rec.Slot = "external", lanyard.SourceTracked, lanyard.CertValid, j.card.ID, f.Slot
+			rec.CA, rec.Source, rec.Status, rec.CardID, rec.Slot = trackedCA(f.Certificate), lanyard.SourceTracked, lanyard.CertValid, j.card.ID, f.Slot
 			if now.After(f.Certificate.NotAfter) {
 				rec.Status = lanyard.CertExpired
 			}

@@ -610,11 +610,42 @@ func TestIssueCardPolicyRules(t *testing.T) {
 			t.Fatalf("the third-party certificate is not tracked: %+v", v.Certificates)
 		}
 	})
+	// RFC 5280 4.1.2.2: a serial number is unique per issuer only. Two
+	// third-party certificates with one serial from two issuers are two
+	// certificates, and both are tracked.
+	t.Run("tracked certificates of two issuers with one serial", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
+		})
+		first := putThirdPartyFrom(t, e.card, piv.SlotCardAuthentication, "Other system")
+		second := putThirdPartyFrom(t, e.card, piv.SlotKeyManagement, "Yet another system")
+		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e", "9d"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+		tracked := 0
+		for _, cc := range v.Certificates {
+			if cc.Source == lanyard.SourceTracked {
+				tracked++
+			}
+		}
+		if !isTracked(v, first) || !isTracked(v, second) || tracked != 2 {
+			t.Fatalf("tracked %d of the two issuers' certificates: %+v", tracked, v.Certificates)
+		}
+	})
 }
 
 // putThirdParty writes a self-signed certificate for a new key in slot, as
 // another system would have.
 func putThirdParty(t *testing.T, c *emu.Card, slot piv.Slot) *x509.Certificate {
+	t.Helper()
+	return putThirdPartyFrom(t, c, slot, "Other system")
+}
+
+// putThirdPartyFrom is putThirdParty with the issuer's common name.
+func putThirdPartyFrom(t *testing.T, c *emu.Card, slot piv.Slot, issuer string) *x509.Certificate {
 	t.Helper()
 	ctx := context.Background()
 	pc := pivOf(t, c)
@@ -633,7 +664,7 @@ func putThirdParty(t *testing.T, c *emu.Card, slot piv.Slot) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := selfSigned(t, signer)
+	cert := selfSignedAs(t, signer, issuer)
 	if err := adm.PutCertificate(ctx, slot, cert); err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +673,14 @@ func putThirdParty(t *testing.T, c *emu.Card, slot piv.Slot) *x509.Certificate {
 
 func selfSigned(t *testing.T, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(424242), Subject: pkix.Name{CommonName: "Other system"},
+	return selfSignedAs(t, signer, "Other system")
+}
+
+// selfSignedAs is a self-signed certificate of cn, always with serial
+// 424242: two of them differ only in their issuer.
+func selfSignedAs(t *testing.T, signer crypto.Signer, cn string) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(424242), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
 	if err != nil {
@@ -1037,5 +1075,33 @@ func TestClearAfterTemplateSlotChanged(t *testing.T) {
 	}
 	if all, _ := pivOf(t, e.card).Certificates(ctx); len(all) != 0 {
 		t.Fatalf("the card still holds %d certificates after Revoke and clear", len(all))
+	}
+}
+
+// Staff issuing a card for someone (console "Issue a card") hold it at
+// their own workstation: with own, the connected cards are only those of
+// the caller's workstations, though staff may see every workstation's.
+func TestConnectedCardsOwnWorkstations(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.access.Add(t, 2, e.admin.User.ID, "operator's reader")
+	workstations := func(own bool) []int64 {
+		t.Helper()
+		cards, err := e.svc.ConnectedCards(ctx, e.admin, own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, c := range cards {
+			ids = append(ids, c.WorkstationID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got := workstations(false); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("every workstation's cards: %v, want [1 2]", got)
+	}
+	if got := workstations(true); !slices.Equal(got, []int64{2}) {
+		t.Errorf("the operator's own cards: %v, want [2]", got)
 	}
 }

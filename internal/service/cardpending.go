@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -46,17 +47,44 @@ func (s *Service) notifyCardIssue(ctx context.Context, kind string, u *lanyard.U
 }
 
 // cardRequest finds the card issue a CA request belongs to: the
-// unfinished operation whose record names it, with its plan for the slot.
-func cardRequest(tx lanyard.Tx, requestID int64) (*lanyard.Operation, *issueData, *issuance.SlotPlan, error) {
-	slots, err := cardRequestSlots(tx)
+// unfinished operation that made it (CertRequest.OperationID), with its
+// plan for the slot. It returns nil for a request made through the
+// certificate API, and for one whose issue no longer waits for it
+// (done, failed); cardRequestGone tells those apart.
+func cardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*lanyard.Operation, *issueData, *issuance.SlotPlan, error) {
+	if r.OperationID == 0 {
+		return nil, nil, nil, nil
+	}
+	op, err := tx.OperationByID(r.OperationID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cs, ok := slots[requestID]
-	if !ok {
+	switch op.State {
+	case lanyard.OpPending, lanyard.OpInterrupted, lanyard.OpRunning:
+	default:
 		return nil, nil, nil, nil
 	}
-	return cs.op, cs.data, &cs.sl, nil
+	d := &issueData{}
+	if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, d) != nil {
+		return nil, nil, nil, nil
+	}
+	for _, sl := range d.Plan.Slots {
+		if id, ok := d.Requests[sl.Slot]; ok && id == r.ID {
+			return op, d, &sl, nil
+		}
+	}
+	return nil, nil, nil, nil
+}
+
+// cardRequestGone refuses to approve a request whose card issue no
+// longer waits for it: made by a card issue (OperationID set), yet
+// cardRequest found no unfinished issue holding it. Approving it would
+// sign a certificate bound to no card, past the checks its issue made.
+func cardRequestGone(r *lanyard.CertRequest, op *lanyard.Operation) error {
+	if r.OperationID == 0 || op != nil {
+		return nil
+	}
+	return lanyard.Errorf(lanyard.EConflict, "request %d belongs to card issue %d, which no longer waits for it; reject it", r.ID, r.OperationID)
 }
 
 // cardRequestDecided binds a certificate the CA issued for a card's
@@ -64,7 +92,7 @@ func cardRequest(tx lanyard.Tx, requestID int64) (*lanyard.Operation, *issueData
 // form is still to be approved) and reports what to tell the owner once
 // the decision committed. It runs inside the CA decision's transaction.
 func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (notify func(ctx context.Context), err error) {
-	op, d, sl, err := cardRequest(tx, r.ID)
+	op, d, sl, err := cardRequest(tx, r)
 	if err != nil || op == nil {
 		return nil, err
 	}

@@ -224,7 +224,7 @@ func (s *Service) RegisterCard(ctx context.Context, p *Principal, in RegisterCar
 // ConnectedCards lists the cards in the readers of the caller's
 // workstations (staff: every workstation), recognized by card type and
 // matched with Lanyard's records.
-func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*ConnectedCard, error) {
+func (s *Service) ConnectedCards(ctx context.Context, p *Principal, own bool) ([]*ConnectedCard, error) {
 	out := []*ConnectedCard{}
 	ca := s.cardAccess()
 	if ca == nil {
@@ -244,7 +244,7 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal) ([]*Connecte
 			return err
 		}
 		var states []WorkstationState
-		if isCardStaff(p) {
+		if isCardStaff(p) && !own {
 			states = ca.Workstations(0)
 		} else {
 			states = ca.Workstations(p.User.ID)

@@ -102,8 +102,11 @@ func cardHeld(tx lanyard.Tx, r *lanyard.CertRequest, tpl *lanyard.Template) erro
 	if !tpl.CardKeysOnly {
 		return nil
 	}
-	op, _, _, err := cardRequest(tx, r.ID)
+	op, _, _, err := cardRequest(tx, r)
 	if err != nil {
+		return err
+	}
+	if err := cardRequestGone(r, op); err != nil {
 		return err
 	}
 	if op == nil {

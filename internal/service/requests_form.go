@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -40,15 +39,19 @@ type RequestForm struct {
 func (s *Service) RequestForms(ctx context.Context, ids []int64) (map[int64]*RequestForm, error) {
 	out := map[int64]*RequestForm{}
 	err := s.view(ctx, func(tx lanyard.Tx) error {
-		slots, err := cardRequestSlots(tx)
-		if err != nil {
-			return err
-		}
 		for _, id := range ids {
-			cs, ok := slots[id]
-			if !ok {
+			r, err := tx.RequestByID(id)
+			if err != nil {
+				return err
+			}
+			op, d, sl, err := cardRequest(tx, r)
+			if err != nil {
+				return err
+			}
+			if op == nil {
 				continue
 			}
+			cs := cardSlot{op: op, data: d, sl: *sl}
 			f, err := requestForm(tx, id, cs)
 			if err != nil {
 				return err
@@ -69,39 +72,16 @@ type cardSlot struct {
 	sl   issuance.SlotPlan
 }
 
-// cardRequestSlots maps every CA request of an unfinished card issue to
-// its operation and slot plan (one pass, for a whole queue).
-func cardRequestSlots(tx lanyard.Tx) (map[int64]cardSlot, error) {
-	out := map[int64]cardSlot{}
-	for _, state := range []lanyard.OperationState{lanyard.OpPending, lanyard.OpInterrupted, lanyard.OpRunning} {
-		ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		for _, op := range ops {
-			d := &issueData{}
-			if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, d) != nil {
-				continue
-			}
-			for _, sl := range d.Plan.Slots {
-				if id, ok := d.Requests[sl.Slot]; ok {
-					if _, seen := out[id]; !seen { // the first state listed wins, as it always did
-						out[id] = cardSlot{op: op, data: d, sl: sl}
-					}
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
 // requestFormRequired checks, inside ApproveRequest's transaction, that a
 // card's request whose issue needs the signed request form has it (and,
 // with a precheck, that a document officer accepted it).
 func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest) error {
-	op, d, sl, err := cardRequest(tx, r.ID)
-	if err != nil || op == nil {
+	op, d, sl, err := cardRequest(tx, r)
+	if err != nil {
 		return err
+	}
+	if op == nil {
+		return cardRequestGone(r, op)
 	}
 	f, err := requestForm(tx, r.ID, cardSlot{op: op, data: d, sl: *sl})
 	if err != nil || f == nil || f.Ready {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -157,4 +158,57 @@ func TestApproveRequestOtherChannelReceipt(t *testing.T) {
 	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A card's request names its issue (CertRequest.OperationID): the signed
+// form is required however many issues started since. Before, the issue
+// was looked up among the newest 1000 unfinished ones, and a request
+// whose issue fell outside was approved without its form.
+func TestApproveRequestOldIssueStillWaitsForForm(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, id, _ := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaLanyard})
+	var r *lanyard.CertRequest
+	err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { r, err = tx.RequestByID(id); return })
+	if err != nil || r.OperationID != res.OperationID {
+		t.Fatalf("request %d: %+v %v, want operation %d", id, r, err, res.OperationID)
+	}
+	err = e.st.Update(ctx, func(tx lanyard.Tx) error {
+		for range 1001 {
+			op := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: res.Card.ID, UserID: e.alice.User.ID, State: lanyard.OpPending,
+				Data: []byte(`{"plan":{"slots":[]}}`), CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			if err := tx.CreateOperation(op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.approveRefused(t, id, "signed certificate request form")
+	if f := e.requestForm(t, id); f == nil || f.Ready {
+		t.Fatalf("the queue's form: %+v", f)
+	}
+}
+
+// A request of a card issue that no longer waits for it (the issue was
+// finished by other means) is refused, not taken for an API request.
+func TestApproveRequestOfFinishedIssueRefused(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, id, _ := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaLanyard})
+	err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		op, err := tx.OperationByID(res.OperationID)
+		if err != nil {
+			return err
+		}
+		prev := op.UpdatedAt
+		op.State, op.UpdatedAt = lanyard.OpDone, time.Now()
+		return tx.UpdateOperation(op, prev)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.approveRefused(t, id, "which no longer waits for it")
 }

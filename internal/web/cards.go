@@ -82,8 +82,11 @@ func (s *Server) cardRoutes() []*route {
 				}
 				return s.svc.RevokeAndClearCard(c.r.Context(), c.p, id, in)
 			}},
-		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all)", tag: "cards", roles: anyone, out: []*service.ConnectedCard{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ConnectedCards(c.r.Context(), c.p) }},
+		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all, or their own with own=true)", tag: "cards", roles: anyone, out: []*service.ConnectedCard{}, status: 200,
+			query: []param{{"own", "boolean", "only the caller's own workstations (staff issuing a card they hold)"}},
+			h: func(c *call) (any, error) {
+				return s.svc.ConnectedCards(c.r.Context(), c.p, c.r.URL.Query().Get("own") == "true")
+			}},
 		{method: "POST", path: v1 + "/issue/options", summary: "Open the Issue card dialog: what may be issued on this card", tag: "cards", roles: anyone, in: service.CardTarget{}, out: &service.IssueOptionsResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in service.CardTarget

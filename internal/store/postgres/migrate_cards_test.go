@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,8 +10,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// TestMigrateCardSecrets: migration 0013 on cards issued before it.
-func TestMigrateCardSecrets(t *testing.T) {
+// migrationTest runs check on a fresh schema: raw to write what earlier
+// versions wrote, open to open it as a store (migrating it).
+func migrationTest(t *testing.T, check func(*testing.T, string, *sql.DB, func(string) string, func() lanyard.Store)) {
 	u := freshSchema(t)
 	raw, err := OpenRaw(u)
 	if err != nil {
@@ -30,7 +32,7 @@ func TestMigrateCardSecrets(t *testing.T) {
 		}
 		return b.String()
 	}
-	storetest.MigrateCardSecrets(t, "postgres", raw, rebind, func() lanyard.Store {
+	check(t, "postgres", raw, rebind, func() lanyard.Store {
 		db, err := Open(t.Context(), u)
 		if err != nil {
 			t.Fatal(err)
@@ -39,3 +41,9 @@ func TestMigrateCardSecrets(t *testing.T) {
 		return db
 	})
 }
+
+// TestMigrateCardSecrets: migration 0013 on cards issued before it.
+func TestMigrateCardSecrets(t *testing.T) { migrationTest(t, storetest.MigrateCardSecrets) }
+
+// TestMigrateRequestOperation: migration 0015 on requests made before it.
+func TestMigrateRequestOperation(t *testing.T) { migrationTest(t, storetest.MigrateRequestOperation) }

@@ -7,11 +7,11 @@ import (
 )
 
 const requestCols = `id, ca, template, user_id, requested_by, public_key, csr, key_sha256, subject, status, certificate_id,
-	decided_by, comment, created_at, decided_at`
+	decided_by, comment, created_at, decided_at, operation_id`
 
 var (
 	qInsertRequest = prepared(`INSERT INTO cert_requests (ca, template, user_id, requested_by, public_key, csr, key_sha256, subject, status,
-		certificate_id, decided_by, comment, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		certificate_id, decided_by, comment, created_at, decided_at, operation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	// The status condition makes a decision a compare-and-set: of two CA
 	// managers deciding at once (two replicas, READ COMMITTED), one wins
 	// and the other gets EConflict instead of deciding twice.
@@ -32,7 +32,8 @@ func normRequest(r *lanyard.CertRequest) {
 func (t *txn) CreateRequest(r *lanyard.CertRequest) error {
 	normRequest(r)
 	err := t.row(qInsertRequest, r.CA, r.Template, r.UserID, ref(r.RequestedBy), blob(r.PublicKey), blob(r.CSR), r.KeySHA256,
-		r.Subject, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.CreatedAt), micros(r.DecidedAt)).Scan(&r.ID)
+		r.Subject, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.CreatedAt), micros(r.DecidedAt),
+		ref(r.OperationID)).Scan(&r.ID)
 	if err != nil {
 		return t.writeErr(err, "certificate request already exists", requestMissing)
 	}
@@ -77,14 +78,14 @@ func (t *txn) ListRequests(status lanyard.RequestStatus) ([]*lanyard.CertRequest
 
 func scanRequest(s scanner) (*lanyard.CertRequest, error) {
 	var r lanyard.CertRequest
-	var requestedBy, certID, decidedBy sql.NullInt64
+	var requestedBy, certID, decidedBy, opID sql.NullInt64
 	var status string
 	var created, decided int64
 	if err := s.Scan(&r.ID, &r.CA, &r.Template, &r.UserID, &requestedBy, &r.PublicKey, &r.CSR, &r.KeySHA256, &r.Subject, &status,
-		&certID, &decidedBy, &r.Comment, &created, &decided); err != nil {
+		&certID, &decidedBy, &r.Comment, &created, &decided, &opID); err != nil {
 		return nil, err
 	}
-	r.RequestedBy, r.CertificateID, r.DecidedBy = refOut(requestedBy), refOut(certID), refOut(decidedBy)
+	r.RequestedBy, r.CertificateID, r.DecidedBy, r.OperationID = refOut(requestedBy), refOut(certID), refOut(decidedBy), refOut(opID)
 	r.Status = lanyard.RequestStatus(status)
 	r.PublicKey, r.CSR = bytesOut(r.PublicKey), bytesOut(r.CSR)
 	r.CreatedAt, r.DecidedAt = fromMicros(created), fromMicros(decided)

@@ -20,25 +20,7 @@ import (
 // first keeps it.
 func MigrateCardSecrets(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
 	t.Helper()
-	ctx := context.Background()
-	ms, err := migrations.For(engine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, rebind(q), args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
-	for _, m := range ms {
-		if m.Name == "0013_card_secrets.sql" {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name)
-	}
+	exec := migrateBefore(t, engine, raw, rebind, "0013_card_secrets.sql")
 	exec(`INSERT INTO users (login, created_at, updated_at) VALUES ('alice', 0, 0)`)
 	guid := "00112233445566778899aabbccddeeff"
 	legacy := hex.EncodeToString([]byte("guid:")) + guid
@@ -80,6 +62,67 @@ func MigrateCardSecrets(t *testing.T, engine string, raw *sql.DB, rebind func(st
 			}
 			if c.PUKState != w.puk || c.GUID != w.guid || c.CardID != w.ident {
 				t.Errorf("card %s after the migration: PUK %q, GUID %q, identifier %q; want %q, %q, %q", c.Serial, c.PUKState, c.GUID, c.CardID, w.puk, w.guid, w.ident)
+			}
+		}
+		return nil
+	})
+}
+
+// migrateBefore applies to the empty database raw of engine, by hand, the
+// migrations before the one named before, and returns a statement runner
+// for writing the data that migration finds.
+func migrateBefore(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, before string) func(q string, args ...any) {
+	t.Helper()
+	ms, err := migrations.For(engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(context.Background(), rebind(q), args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	for _, m := range ms {
+		if m.Name == before {
+			return exec
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name)
+	}
+	t.Fatalf("no migration %s for %s", before, engine)
+	return nil
+}
+
+// MigrateRequestOperation checks migration 0015_request_operation: the CA
+// requests card issues made before it are linked to their issue (found in
+// the issue's JSON record), and requests made through the certificate API
+// stay unlinked.
+func MigrateRequestOperation(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
+	t.Helper()
+	exec := migrateBefore(t, engine, raw, rebind, "0015_request_operation.sql")
+	exec(`INSERT INTO users (login, created_at, updated_at) VALUES ('alice', 0, 0)`)
+	exec(`INSERT INTO cards (serial, card_type, owner_id, state, created_at, updated_at) VALUES ('1', 'piv', 1, 'pending', 0, 0)`)
+	for range 3 {
+		exec(`INSERT INTO cert_requests (ca, template, user_id, status, created_at) VALUES ('builtin', 'logon', 1, 'pending', 0)`)
+	}
+	for _, data := range []string{
+		`{"plan":{"slots":[]}}`,                            // an issue without requests
+		`{"plan":{"slots":[]},"requests":{"9a":1,"9c":3}}`, // requests 1 and 3
+		``, // an operation with no record yet
+	} {
+		exec(`INSERT INTO operations (kind, card_id, user_id, state, data, created_at, updated_at) VALUES ('issue', 1, 1, 'pending', ?, 0, 0)`, []byte(data))
+	}
+	s := open()
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for id, want := range map[int64]int64{1: 2, 2: 0, 3: 2} {
+			r, err := tx.RequestByID(id)
+			if err != nil {
+				return err
+			}
+			if r.OperationID != want {
+				t.Errorf("request %d after the migration: operation %d, want %d", id, r.OperationID, want)
 			}
 		}
 		return nil

@@ -13,7 +13,17 @@ func testRequests(t *testing.T, s lanyard.Store) {
 	r2.CSR = nil
 	r3 := NewRequest(alice.ID, manager.ID)
 	cert := NewCertificate("builtin", "0a", alice.ID)
+	card := NewCard("1001", alice.ID)
+	issue := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: alice.ID, State: lanyard.OpPending, CreatedAt: t0, UpdatedAt: t0}
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		issue.CardID = card.ID
+		if err := tx.CreateOperation(issue); err != nil {
+			return err
+		}
+		r1.OperationID = issue.ID // made by a card issue
 		for _, r := range []*lanyard.CertRequest{r1, r2, r3} {
 			if err := tx.CreateRequest(r); err != nil {
 				return err

@@ -221,6 +221,7 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 	t.Run("policy with an invalid value shows the server's message", func(t *testing.T) {
 		b.Visit("/console/policies")
 		b.CheckAccessible("policies")
+		b.WaitFor("the policy list", `document.querySelector('main table')?.textContent.includes('Documents check')`)
 		b.Shot("04-policies")
 		b.Visit("/console/policies/default")
 		b.WaitFor("editor", `document.querySelector('#obj-json').value.includes('"default"')`)

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // page is one server-rendered shell.
@@ -50,12 +52,15 @@ var pageTable = []page{
 type navItem struct {
 	Href, Label string
 	Current     bool
+	// only: the roles that see the item (none: every viewer of the
+	// section); a page the viewer cannot use is not offered.
+	only lanyard.Roles
 }
 
 var (
 	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}, {Href: "/authenticator", Label: "Authenticator app"}}
 	consoleNav     = []navItem{
-		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"}, {Href: "/console/issue", Label: "Issue a card"},
+		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"}, {Href: "/console/issue", Label: "Issue a card", only: lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}},
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},
 		{Href: "/console/templates", Label: "Certificate templates"}, {Href: "/console/requests", Label: "CA approval queue"},
 		{Href: "/console/documents", Label: "Documents"},
@@ -87,6 +92,9 @@ func (u *UI) data(r *http.Request, p page, v *Viewer, params map[string]string) 
 	}
 	if v != nil {
 		for _, n := range base {
+			if len(n.only) > 0 && !v.Roles.Has(n.only...) {
+				continue
+			}
 			n.Current = n.Href == p.nav
 			d.Nav = append(d.Nav, n)
 		}

@@ -284,3 +284,22 @@ func TestUnknownPageAndStaticFiles(t *testing.T) {
 		t.Fatalf("revalidation: %d", res.StatusCode)
 	}
 }
+
+// The console offers "Issue a card" only to those who may issue for
+// someone else (operators, administrators): a CA manager or a document
+// officer does not see a page that would refuse them.
+func TestConsoleNavOffersIssueToCardStaffOnly(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("olga", "correct horse battery", "operator")
+	s.mustUser("carl", "correct horse battery", "ca_manager")
+	s.mustUser("dora", "correct horse battery", "document_officer")
+	for login, want := range map[string]bool{"olga": true, "carl": false, "dora": false} {
+		p := s.get("/console/", s.cookie(login, "correct horse battery"))
+		if p.status != 200 {
+			t.Fatalf("%s: console status %d", login, p.status)
+		}
+		if got := strings.Contains(p.body, `href="/console/issue"`); got != want {
+			t.Errorf("%s sees \"Issue a card\": %v, want %v", login, got, want)
+		}
+	}
+}

@@ -106,7 +106,8 @@ export const cards = {
   // req: {operation_id, to: 'user' | 'manager'}: e-mail the random PIN of
   // the issue just finished (once; the server mails its own sealed copy)
   mailPIN: (id, req) => call('POST', `/cards/${enc(id)}/mail-pin`, req),
-  connected: () => call('GET', '/connected-cards').then(items),
+  // own: only the caller's own workstations (staff see every one without)
+  connected: (own) => call('GET', '/connected-cards' + (own ? '?own=true' : '')).then(items),
   // req: {password, code, pin}: Set up PIN of a platform credential
   setupPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-setup`, req),
   computers: (id) => call('GET', `/cards/${enc(id)}/computers`).then(items), // AirCard: [{workstation_id, workstation, added_by, added_at, online}]

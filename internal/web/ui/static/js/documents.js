@@ -72,7 +72,7 @@ function documentSection(d, refresh) {
       (other ? ' — print it, sign it and send it as your company asks (for example by e-mail or post); an operator records its receipt and '
         : ' — print it, sign it and upload it; ') +
       (d.kind === 'certificate_request'
-        ? 'the CA manager approves the request.'
+        ? 'the CA waits for it: the CA manager can approve your certificate request only once it is here (and, if your organization asks for a precheck, a document officer has accepted it).'
         : 'a document officer approves it before the certificate is written.')));
   const rejected = (d.decisions || []).filter((x) => x.decision === 'rejected').pop();
   if (d.state === 'rejected' && rejected) {

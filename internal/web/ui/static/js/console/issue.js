@@ -42,16 +42,14 @@ function issueFor(card, opener) {
   openIssueDialog(card, opener, load, { user });
 }
 
-// load lists the cards connected at the operator's own workstations:
-// staff see every workstation's readers (GET /connected-cards), but a card
-// is issued where the operator has it in hand.
+// load lists the cards connected at the operator's own workstations
+// (GET /connected-cards?own=true): staff may see every workstation's
+// readers, but a card is issued where the operator has it in hand.
 async function load() {
   setStatus(status, 'Looking for connected cards…');
   let conn;
   try {
-    const [all, own] = await Promise.all([api.cards.connected(), api.workstations.list({ owner: api.currentUser() })]);
-    const mine = new Set(own.map((w) => w.id));
-    conn = all.filter((c) => mine.has(c.workstation_id));
+    conn = await api.cards.connected(true);
   } catch (e) {
     $('#issue-connected').replaceChildren();
     setStatus(status, `Connected cards cannot be shown. ${errorText(e)}`, 'error');

@@ -3,6 +3,12 @@ import { h, label } from '../dom.js';
 
 const yes = (b) => (b ? 'Yes' : 'No');
 
+function documentsCheck(d) {
+  if (!d || !d.check || d.check === 'none') return 'None';
+  const what = { certificate_request: 'Certificate request', certificate_form: 'Certificate form', both: 'Request and form' }[d.check] || label(d.check);
+  return [what, d.channel === 'other' ? 'by other means' : '', d.precheck ? 'prechecked' : ''].filter(Boolean).join(', ');
+}
+
 export const kinds = {
   policies: {
     one: 'policy',
@@ -12,6 +18,9 @@ export const kinds = {
       { label: 'Assigned to', cell: (p) => (p.assignments || []).map((a) => (a.kind === 'everyone' ? 'Everyone' : `${label(a.kind)} ${a.name}`)).join(', ') || 'Nobody' },
       { label: 'Initialize card', cell: (p) => yes(p.settings?.issuance?.initialize_card) },
       { label: 'Random PIN', cell: (p) => yes(p.settings?.issuance?.random_user_pin) },
+      // Documents check: which signed documents an issue waits for, and
+      // whether a document officer prechecks the request form first.
+      { label: 'Documents check', cell: (p) => documentsCheck(p.settings?.documents) },
     ],
     seed: (name) => ({ name, description: '', priority: 100, assignments: [] }),
   },
