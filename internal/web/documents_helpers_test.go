@@ -125,9 +125,6 @@ func mustDocEnv(t *testing.T) *docEnv {
 		if err := tx.CreateCard(e.card); err != nil {
 			return err
 		}
-		if err := tx.CreateRequest(queued); err != nil {
-			return err
-		}
 		rec, err := tx.CertificateBySerial("builtin", cert.Certificate.Serial)
 		if err != nil {
 			return err
@@ -143,10 +140,20 @@ func mustDocEnv(t *testing.T) *docEnv {
 		plan := map[string]any{"slots": []map[string]any{
 			{"slot": "9d", "template": "secure-email", "need_form": true},
 			{"slot": "9e", "template": "approved-signing", "need_ca": true, "need_form": true, "signed_request": true}}}
-		data, _ := json.Marshal(map[string]any{"certs": map[string]string{"9d": rec.Serial}, "requests": map[string]int64{"9e": queued.ID}, "plan": plan})
 		op := &lanyard.Operation{Kind: lanyard.OpIssue, CardID: e.card.ID, UserID: e.aliceUser.ID, State: lanyard.OpPending, Step: "done",
-			Data: data, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			Data: []byte(`{}`), CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		if err := tx.CreateOperation(op); err != nil {
+			return err
+		}
+		// The request names the issue, and the issue the request.
+		queued.OperationID = op.ID
+		if err := tx.CreateRequest(queued); err != nil {
+			return err
+		}
+		prev := op.UpdatedAt
+		op.Data, _ = json.Marshal(map[string]any{"certs": map[string]string{"9d": rec.Serial}, "requests": map[string]int64{"9e": queued.ID}, "plan": plan})
+		op.UpdatedAt = time.Now()
+		if err := tx.UpdateOperation(op, prev); err != nil {
 			return err
 		}
 		if err := e.svc.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", lanyard.DocCertificateForm); err != nil {
