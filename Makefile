@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 5s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run build test check unit try-it fuzz bench clean
+.PHONY: run build test check unit integration try-it fuzz bench clean
 
 ## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
 run:
@@ -22,7 +22,8 @@ test:
 	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
 	scripts/mailpit-test.sh >/dev/null  # builds mailpit on first use; fails here, loudly, if it cannot start
 	scripts/swtpm-test.sh >/dev/null  # installs swtpm on first use; fails here, loudly, if it cannot start
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(MAKE) unit
+	$(MAKE) unit
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(MAKE) integration
 	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
@@ -31,14 +32,21 @@ check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags integration ./...
 
+## unit: every test that needs only Go, with the services' variables unset (what a plain `go test ./...` runs anywhere)
 unit:
+	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM $(GO) test -count=1 -race ./...
+
+## integration: the tests of the files built with -tags integration, on the services make test starts
+integration:
 	@test -n "$$LANYARD_TEST_POSTGRES" || { echo "LANYARD_TEST_POSTGRES is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_VPCD" || { echo "LANYARD_TEST_VPCD is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SMTP" || { echo "LANYARD_TEST_SMTP is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SWTPM" || { echo "LANYARD_TEST_SWTPM is not set (make test sets it)"; exit 1; }
-	$(GO) test -count=1 -race ./...
+	GO=$(GO) scripts/integration-test.sh
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)
 fuzz:

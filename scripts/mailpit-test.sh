@@ -2,7 +2,7 @@
 # mailpit-test.sh — start real SMTP servers for the e-mail tests and print
 # where they are. Used by `make test`:
 #
-#   LANYARD_TEST_SMTP=$(scripts/mailpit-test.sh) go test ./internal/notify/...
+#   LANYARD_TEST_SMTP=$(scripts/mailpit-test.sh) go test -tags integration ./internal/notify/...
 #
 # Mailpit (github.com/axllent/mailpit, a test-only tool, not a module
 # dependency) is built with `go install` into $BIN_DIR when missing. Three

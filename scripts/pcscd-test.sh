@@ -2,7 +2,7 @@
 # pcscd-test.sh — make the real PC/SC stack ready for the card tests and
 # print the address virtual cards dial. Used by `make test`:
 #
-#   LANYARD_TEST_VPCD=$(scripts/pcscd-test.sh) go test ./internal/card/...
+#   LANYARD_TEST_VPCD=$(scripts/pcscd-test.sh) go test -tags integration ./internal/card/...
 #
 # What it does, idempotently:
 #   1. installs pcscd, vsmartcard-vpcd and the client tools when missing

@@ -2,7 +2,7 @@
 # postgres-test.sh — make a local PostgreSQL ready for the store tests and
 # print its URL. Used by `make test`:
 #
-#   LANYARD_TEST_POSTGRES=$(scripts/postgres-test.sh) go test ./...
+#   LANYARD_TEST_POSTGRES=$(scripts/postgres-test.sh) go test -tags integration ./...
 #
 # Idempotent: installs the server if missing (apt), creates a cluster if
 # none exists, starts it if stopped, creates the role and database

@@ -2,7 +2,7 @@
 # swtpm-test.sh — start a software TPM 2.0 (swtpm, Debian package swtpm)
 # for the TPM tests and print its spec. Used by `make test`:
 #
-#   LANYARD_TEST_SWTPM=$(scripts/swtpm-test.sh) go test ./internal/tpm/... ./internal/card/tpmkeys/...
+#   LANYARD_TEST_SWTPM=$(scripts/swtpm-test.sh) go test -tags integration ./internal/tpm/... ./internal/card/tpmkeys/...
 #
 # What it does, idempotently:
 #   1. installs swtpm and swtpm-tools from Debian when missing (as

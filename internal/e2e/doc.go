@@ -11,7 +11,7 @@
 // LANYARD_TEST_VPCD, LANYARD_TEST_SMTP, Chromium or the card tools are
 // missing: run them with `make test`, or as root:
 //
-//	LANYARD_TEST_VPCD=$(scripts/pcscd-test.sh) LANYARD_TEST_SMTP=$(scripts/mailpit-test.sh) go test ./internal/e2e/
+//	LANYARD_TEST_VPCD=$(scripts/pcscd-test.sh) LANYARD_TEST_SMTP=$(scripts/mailpit-test.sh) go test -tags integration ./internal/e2e/
 //
 // Screenshots of every Self-Service state go to
 // $LANYARD_TEST_OUT/e2e/TEST/ (default /tmp/lanyard-test-out).

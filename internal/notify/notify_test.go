@@ -1,3 +1,5 @@
+//go:build integration
+
 package notify_test
 
 import (
@@ -5,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,20 +15,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/postgres"
-	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 )
-
-var admin = &service.Principal{User: &lanyard.User{Login: "root", DisplayName: "Root Admin"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-
-type harness struct {
-	env    *mailpittest.Env
-	store  lanyard.Store
-	mailer *notify.Mailer
-}
 
 // newHarness returns a Mailer over a fresh SQLite store with a short
 // backoff, so retries happen within the test.
@@ -41,36 +30,9 @@ func newHarness(t *testing.T, tweak func(*notify.Config)) *harness {
 func newHarnessOn(t *testing.T, engine string, tweak func(*notify.Config)) *harness {
 	t.Helper()
 	env := mailpittest.MustEnv(t)
-	var st lanyard.Store
-	var err error
-	if engine == "postgres" {
-		st, err = postgres.Open(t.Context(), pgtest.FreshSchema(t))
-	} else {
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := notify.Config{
-		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, BaseURL: "https://lanyard.example.com",
-		Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, Poll: 50 * time.Millisecond,
-		RootCAs: env.RootCAs(t),
-	}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	m, err := notify.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &harness{env: env, store: st, mailer: m}
+	h := newStoreHarness(t, engine, env.RootCAs(t), tweak)
+	h.env = env
+	return h
 }
 
 // settings points the mailer at addr.

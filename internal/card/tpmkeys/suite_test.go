@@ -20,7 +20,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/tpm"
-	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
 
 // TestSimulator runs the suite on the in-process reference TPM.
@@ -29,11 +28,6 @@ func TestSimulator(t *testing.T) {
 		tp, _ := simulator(t)
 		return tp
 	})
-}
-
-// TestSwtpm runs the same suite on swtpm (scripts/swtpm-test.sh).
-func TestSwtpm(t *testing.T) {
-	runSuite(t, func(t *testing.T) *tpm.TPM { return tpmtest.OpenSwtpm(t) })
 }
 
 // runSuite runs the TPM virtual smart card's tests, each on a fresh card

@@ -26,7 +26,7 @@ func Swtpm(tb testing.TB) string {
 	tb.Helper()
 	spec := os.Getenv(EnvVar)
 	if spec == "" {
-		tb.Fatalf("%s is not set: run `make test`, or: %s=$(scripts/swtpm-test.sh) go test ./internal/tpm/... ./internal/card/tpmkeys/...", EnvVar, EnvVar)
+		tb.Fatalf("%s is not set: run `make test`, or: %s=$(scripts/swtpm-test.sh) go test -tags integration ./internal/tpm/... ./internal/card/tpmkeys/...", EnvVar, EnvVar)
 	}
 	if !strings.HasPrefix(spec, "swtpm:") {
 		tb.Fatalf("%s=%q is not swtpm:SOCKET", EnvVar, spec)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package ui_test
 
 import (
@@ -19,8 +21,6 @@ import (
 // These tests drive headless Chromium against a real server (SQLite, the
 // built-in CA): what a person sees and does, with every page's console
 // checked for CSP violations and script errors when the test ends.
-
-const password = "correct horse battery"
 
 func TestBrowserLogin(t *testing.T) {
 	s := mustSite(t)

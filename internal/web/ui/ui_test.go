@@ -21,6 +21,9 @@ type site struct {
 	srv *webtest.Server
 }
 
+// password is the test users' password.
+const password = "correct horse battery"
+
 func mustSite(t testing.TB) *site {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))

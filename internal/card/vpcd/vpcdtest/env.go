@@ -19,7 +19,7 @@ func Addr(tb testing.TB) string {
 	tb.Helper()
 	addr := os.Getenv(EnvVar)
 	if addr == "" {
-		tb.Fatalf("%s is not set: run `make test`, or as root: %s=$(scripts/pcscd-test.sh) go test ./internal/card/...", EnvVar, EnvVar)
+		tb.Fatalf("%s is not set: run `make test`, or as root: %s=$(scripts/pcscd-test.sh) go test -tags integration ./internal/card/...", EnvVar, EnvVar)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		tb.Fatalf("%s=%q is not host:port: %v", EnvVar, addr, err)

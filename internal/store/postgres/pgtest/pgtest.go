@@ -24,7 +24,7 @@ func ServerURL(tb testing.TB) string {
 	u := os.Getenv(EnvVar)
 	if u == "" {
 		tb.Fatal(EnvVar + " is not set: run `make test`, which starts PostgreSQL and sets it " +
-			"(or: " + EnvVar + "=$(scripts/postgres-test.sh) go test ./internal/store/postgres/)")
+			"(or: " + EnvVar + "=$(scripts/postgres-test.sh) go test -tags integration ./internal/store/postgres/)")
 	}
 	return u
 }
