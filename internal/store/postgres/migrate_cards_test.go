@@ -17,19 +17,6 @@ func TestMigrateCardSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	rebind := func(q string) string {
-		var b strings.Builder
-		n := 0
-		for _, r := range q {
-			if r == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-				continue
-			}
-			b.WriteRune(r)
-		}
-		return b.String()
-	}
 	storetest.MigrateCardSecrets(t, "postgres", raw, rebind, func() lanyard.Store {
 		db, err := Open(t.Context(), u)
 		if err != nil {
@@ -38,4 +25,38 @@ func TestMigrateCardSecrets(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
+}
+
+// TestMigrateHeldPINs: migration 0015 erases the PIN copies of issue
+// records written before it.
+func TestMigrateHeldPINs(t *testing.T) {
+	u := freshSchema(t)
+	raw, err := OpenRaw(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	storetest.MigrateHeldPINs(t, "postgres", raw, rebind, func() lanyard.Store {
+		db, err := Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
