@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,33 +11,21 @@ import (
 )
 
 // TestMigrateCardSecrets: migration 0013 on cards issued before it.
-func TestMigrateCardSecrets(t *testing.T) {
-	u := freshSchema(t)
-	raw, err := OpenRaw(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	storetest.MigrateCardSecrets(t, "postgres", raw, rebind, func() lanyard.Store {
-		db, err := Open(t.Context(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
-}
+func TestMigrateCardSecrets(t *testing.T) { migrateOld(t, storetest.MigrateCardSecrets) }
 
 // TestMigrateHeldPINs: migration 0015 erases the PIN copies of issue
 // records written before it.
-func TestMigrateHeldPINs(t *testing.T) {
+func TestMigrateHeldPINs(t *testing.T) { migrateOld(t, storetest.MigrateHeldPINs) }
+
+// migrateOld runs a storetest migration check on a fresh schema.
+func migrateOld(t *testing.T, check func(*testing.T, string, *sql.DB, func(string) string, func() lanyard.Store)) {
 	u := freshSchema(t)
 	raw, err := OpenRaw(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	storetest.MigrateHeldPINs(t, "postgres", raw, rebind, func() lanyard.Store {
+	check(t, "postgres", raw, rebind, func() lanyard.Store {
 		db, err := Open(t.Context(), u)
 		if err != nil {
 			t.Fatal(err)

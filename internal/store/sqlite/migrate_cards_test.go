@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -9,25 +10,17 @@ import (
 )
 
 // TestMigrateCardSecrets: migration 0013 on cards issued before it.
-func TestMigrateCardSecrets(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
-	raw := openRaw(t, path)
-	storetest.MigrateCardSecrets(t, "sqlite", raw, func(q string) string { return q }, func() lanyard.Store {
-		db, err := Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
-}
+func TestMigrateCardSecrets(t *testing.T) { migrateOld(t, storetest.MigrateCardSecrets) }
 
 // TestMigrateHeldPINs: migration 0015 erases the PIN copies of issue
 // records written before it.
-func TestMigrateHeldPINs(t *testing.T) {
+func TestMigrateHeldPINs(t *testing.T) { migrateOld(t, storetest.MigrateHeldPINs) }
+
+// migrateOld runs a storetest migration check on a new database file.
+func migrateOld(t *testing.T, check func(*testing.T, string, *sql.DB, func(string) string, func() lanyard.Store)) {
 	path := filepath.Join(t.TempDir(), FileName)
 	raw := openRaw(t, path)
-	storetest.MigrateHeldPINs(t, "sqlite", raw, func(q string) string { return q }, func() lanyard.Store {
+	check(t, "sqlite", raw, func(q string) string { return q }, func() lanyard.Store {
 		db, err := Open(t.Context(), path)
 		if err != nil {
 			t.Fatal(err)
