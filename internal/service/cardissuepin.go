@@ -113,28 +113,11 @@ func (s *Service) MailIssuePIN(ctx context.Context, p *Principal, cardID int64, 
 	}
 	var addr string
 	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		card, op, err := s.ownIssue(tx, p, cardID, in.OperationID)
+		card, h, err := s.mailCopy(tx, p, cardID, in)
 		if err != nil {
 			return err
 		}
-		if in.To != PINMailToMe && in.To != PINMailToManager {
-			return lanyard.Errorf(lanyard.EInvalid, "choose who gets the PIN: user (you) or manager")
-		}
-		h, err := tx.HeldPIN(op.ID, lanyard.HeldPINMail)
-		if lanyard.IsCode(err, lanyard.ENotFound) {
-			return lanyard.Errorf(lanyard.EConflict, "the PIN of this issue cannot be e-mailed: no random PIN was shown, the policy mails no PIN, e-mail notifications are not configured, or it is no longer kept (%v after the issue)", PINMailWindow)
-		} else if err != nil {
-			return err
-		}
-		if h.MailedTo != "" {
-			return lanyard.Errorf(lanyard.EConflict, "the PIN of this issue was already e-mailed to %s; it is sent only once", whom(h.MailedTo))
-		}
-		if len(h.Sealed) == 0 || !s.clock().Before(h.ExpiresAt) {
-			return lanyard.Errorf(lanyard.EConflict, "the PIN of this card can no longer be e-mailed: it is kept only for %v after the issue", PINMailWindow)
-		}
-		if addr = h.Recipient(in.To); addr == "" {
-			return lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: not allowed by the policy, or no e-mail address at the issue", whom(in.To))
-		}
+		addr = h.Recipient(in.To)
 		if s.notifier == nil {
 			return s.notMailed(cardID, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are not configured"))
 		}
@@ -142,12 +125,12 @@ func (s *Service) MailIssuePIN(ctx context.Context, p *Principal, cardID int64, 
 		if err != nil {
 			return err
 		}
-		pin, err := s.sealer.Open(h.Sealed, issuePINAAD(op.ID))
+		pin, err := s.sealer.Open(h.Sealed, issuePINAAD(h.OperationID))
 		if err != nil {
 			return lanyard.Wrap(lanyard.EInternal, err, "cannot open the sealed PIN")
 		}
 		defer clear(pin)
-		if err := tx.MarkHeldPINMailed(op.ID, in.To); err != nil {
+		if err := tx.MarkHeldPINMailed(h.OperationID, in.To); err != nil {
 			return err
 		}
 		mailID, err := s.notifier.QueueRandomPIN(tx, []string{addr}, user, card, string(pin))
@@ -155,13 +138,41 @@ func (s *Service) MailIssuePIN(ctx context.Context, p *Principal, cardID int64, 
 			return s.notMailed(cardID, err)
 		}
 		return tx.AppendAudit(s.event(p, "card.issue.pin_mail", "card", strconv.FormatInt(cardID, 10),
-			map[string]any{"operation": op.ID, "to": in.To, "address": addr, "mail": mailID}))
+			map[string]any{"operation": h.OperationID, "to": in.To, "address": addr, "mail": mailID}))
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.notifier.Wake()
 	return &MailIssuePINResult{MailedTo: addr}, nil
+}
+
+// mailCopy reads, in tx, the mail copy of p's issue in.OperationID of
+// card cardID, and refuses what MailIssuePIN must not do with it: mail
+// it twice, after PINMailWindow, or to a choice that named no address at
+// the issue.
+func (s *Service) mailCopy(tx lanyard.Tx, p *Principal, cardID int64, in MailIssuePINInput) (*lanyard.Card, *lanyard.HeldPIN, error) {
+	card, op, err := s.ownIssue(tx, p, cardID, in.OperationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.To != PINMailToMe && in.To != PINMailToManager {
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "choose who gets the PIN: user (you) or manager")
+	}
+	h, err := tx.HeldPIN(op.ID, lanyard.HeldPINMail)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue cannot be e-mailed: no random PIN was shown, the policy mails no PIN, e-mail notifications are not configured, or it is no longer kept (%v after the issue)", PINMailWindow)
+	case err != nil:
+		return nil, nil, err
+	case h.MailedTo != "":
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue was already e-mailed to %s; it is sent only once", whom(h.MailedTo))
+	case len(h.Sealed) == 0 || !s.clock().Before(h.ExpiresAt):
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this card can no longer be e-mailed: it is kept only for %v after the issue", PINMailWindow)
+	case h.Recipient(in.To) == "":
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: not allowed by the policy, or no e-mail address at the issue", whom(in.To))
+	}
+	return card, h, nil
 }
 
 // notMailed is what the user is told when the outbox refused the PIN's
