@@ -116,10 +116,6 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 		if err := tx.UpdateCard(card); err != nil {
 			return err
 		}
-		// The user chose their PIN: a copy of an earlier one is void.
-		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
-			return err
-		}
 		view, err = s.cardView(tx, card, false)
 		return err
 	})
