@@ -319,7 +319,7 @@ func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapT
 			if n, err := svc.PurgePINCopies(ctx); err != nil {
 				log.Error("purging sealed PIN copies failed", "err", err)
 			} else if n > 0 {
-				log.Info("sealed random-PIN copies past their mail window erased", "count", n)
+				log.Info("expired sealed random-PIN copies erased", "count", n)
 			}
 		}
 	}

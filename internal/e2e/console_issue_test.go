@@ -127,7 +127,8 @@ func TestBrowserConsoleIssueForUser(t *testing.T) {
 	// waits, sealed, for alice's login, shown once.
 	show := "#show-pin-" + strconv.FormatInt(card.ID, 10)
 	a.WaitFor("the PIN offered", `document.querySelector(`+uitest.JSString(show)+`)`)
-	if got := a.Text("#issued-pins"); !strings.Contains(got, "Card "+c.serial+" (piv) was issued for you by User olga") {
+	if got := a.Text("#issued-pins"); !strings.Contains(got, "Card "+c.serial+" (piv) was issued for you by User olga") ||
+		!strings.Contains(got, "It is kept for you until ") || !strings.Contains(got, "the card's PIN has to be reset") {
 		t.Errorf("alice's notice says %q", got)
 	}
 	a.CheckAccessible("Your cards with a PIN to show")

@@ -151,6 +151,27 @@ type Tx interface {
 	OperationByID(id int64) (*Operation, error)
 	ListOperations(f OperationFilter) ([]*Operation, error) // newest first
 
+	// Held PINs: a card issue's random user PIN kept sealed for one
+	// purpose (HeldPIN); (OperationID, Purpose) is unique.
+	CreateHeldPIN(h *HeldPIN) error                                      // EConflict when the operation holds one for the purpose
+	HeldPIN(operationID int64, purpose HeldPINPurpose) (*HeldPIN, error) // ENotFound
+	// HeldPINsOf lists ownerID's held PINs kept for purpose, oldest first.
+	HeldPINsOf(ownerID int64, purpose HeldPINPurpose) ([]*HeldPIN, error)
+	// MarkHeldPINMailed empties a mail copy's Sealed and records mailedTo
+	// if it still holds its PIN: ENotFound when there is none, EConflict
+	// when it was mailed meanwhile (of two requests, one mails).
+	MarkHeldPINMailed(operationID int64, mailedTo string) error
+	// DeleteHeldPIN deletes one; ENotFound when there is none (of two
+	// requests taking it, one finds it).
+	DeleteHeldPIN(operationID int64, purpose HeldPINPurpose) error
+	// DeleteCardHeldPINs deletes every held PIN of cardID and says how
+	// many there were.
+	DeleteCardHeldPINs(cardID int64) (int, error)
+	// DeleteExpiredHeldPINs deletes every held PIN whose ExpiresAt is not
+	// after now, with one indexed statement, and returns their operation
+	// IDs.
+	DeleteExpiredHeldPINs(now time.Time) ([]int64, error)
+
 	// Secret questions of a user, in order; Set replaces them all.
 	SecretAnswers(userID int64) ([]SecretAnswer, error)
 	SetSecretAnswers(userID int64, answers []SecretAnswer) error

@@ -48,6 +48,18 @@ func (m *Mailer) RandomPIN(ctx context.Context, to []string, user *lanyard.User,
 	return err
 }
 
+// QueueRandomPIN queues the random user PIN of a newly issued card inside
+// tx, the caller's transaction: the message exists once tx commits, and
+// not at all if it rolls back. The caller's audit event names it (the
+// returned ID); Wake after the commit delivers it now.
+func (m *Mailer) QueueRandomPIN(tx lanyard.Tx, to []string, user *lanyard.User, card *lanyard.Card, pin string) (int64, error) {
+	msg, err := m.queueIn(tx, KindRandomPIN, to, Data{User: userData(user), Card: cardData(card), PIN: pin}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return msg.ID, nil
+}
+
 // AirCardCode queues an AirCard connection code for the card's owner.
 // Like a PIN, the code is in the sealed body only.
 func (m *Mailer) AirCardCode(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, code string) error {

@@ -599,3 +599,51 @@ func TestNoSTARTTLSNamesNoPlainRelay(t *testing.T) {
 		t.Fatalf("error of a relay without STARTTLS: %q", m.LastError)
 	}
 }
+
+// TestQueueRandomPINInCallersTransaction: QueueRandomPIN queues in the
+// caller's transaction, so the caller's claim of the PIN and the mail
+// land together or not at all: a transaction that fails after it leaves
+// no message; one that commits leaves one, with the caller's audit event
+// only (none of the mailer's), and it is delivered.
+func TestQueueRandomPINInCallersTransaction(t *testing.T) {
+	h := newHarness(t, nil)
+	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
+	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
+	claimFailed := lanyard.Errorf(lanyard.EConflict, "the PIN was taken meanwhile")
+	err := h.store.Update(t.Context(), func(tx lanyard.Tx) error {
+		if _, err := h.mailer.QueueRandomPIN(tx, []string{alice.Email}, alice, card, "73915528"); err != nil {
+			return err
+		}
+		return claimFailed
+	})
+	if err != claimFailed {
+		t.Fatal(err)
+	}
+	if got := h.outbox(t, ""); len(got) != 0 {
+		t.Fatalf("a rolled-back transaction queued %d messages", len(got))
+	}
+	var id int64
+	err = h.store.Update(t.Context(), func(tx lanyard.Tx) (err error) {
+		if id, err = h.mailer.QueueRandomPIN(tx, []string{alice.Email}, alice, card, "73915528"); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&lanyard.AuditEvent{Time: time.Now(), Actor: "alice", Action: "card.issue.pin_mail", ObjectType: "card", ObjectID: "9"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.outbox(t, lanyard.MailQueued); len(got) != 1 || got[0].ID != id || got[0].Kind != notify.KindRandomPIN {
+		t.Fatalf("queued after the commit: %+v, want message %d", got, id)
+	}
+	if evs := h.audit(t, "mail.queue"); len(evs) != 0 {
+		t.Errorf("the mailer appended %d events of its own", len(evs))
+	}
+	if n := h.deliver(t); n != 1 {
+		t.Fatalf("delivered %d", n)
+	}
+	if got := h.outbox(t, lanyard.MailSent); len(got) != 1 {
+		t.Fatalf("sent: %+v", got)
+	}
+
+}

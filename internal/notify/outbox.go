@@ -58,11 +58,31 @@ func checkRecipients(to []string) ([]string, error) {
 }
 
 // enqueue renders kind's template on d and queues the message, sealed,
-// with one audit event, in one transaction. It refuses while
+// with one audit event, in one transaction (queueIn).
+func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
+	var msg *lanyard.MailMessage
+	err := m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
+		var err error
+		if msg, err = m.queueIn(tx, kind, to, d, atts); err != nil {
+			return nil, err
+		}
+		return m.event(p, "mail.queue", "mail", idString(msg.ID), map[string]any{"kind": kind, "to": msg.To, "subject": msg.Subject}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.Wake()
+	return msg, nil
+}
+
+// queueIn renders kind's template on d and queues the message, sealed, in
+// tx, without an audit event (the caller's names it) and without waking
+// the worker (the caller does once tx commits). It refuses while
 // notifications are off, and a secret (secretKinds, or attachments) while
 // the relay is reached without TLS, so that callers can tell people the
-// mail was not sent (service.mailRandomPIN does).
-func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
+// mail was not sent (service.mailRandomPIN does). The message returned
+// has no Content.
+func (m *Mailer) queueIn(tx lanyard.Tx, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
 	k, ok := kindByName(kind)
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.EInternal, "no notification kind %q", kind)
@@ -72,59 +92,51 @@ func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string,
 		return nil, err
 	}
 	d.Kind, d.URL = kind, m.cfg.BaseURL
-	var msg *lanyard.MailMessage
-	err = m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
-		st, err := loadSettings(tx)
-		if err != nil {
-			return nil, err
-		}
-		if !st.Enabled {
-			return nil, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are turned off")
-		}
-		if (secretKinds[kind] || len(atts) > 0) && st.Security == service.SMTPNone {
-			// The worker would refuse it (attempt): say so now, so the
-			// caller does not report it mailed.
-			return nil, lanyard.Errorf(lanyard.EUnavailable, "not sent: the mail relay has no TLS (SMTP security none), and Lanyard sends PINs, codes and documents only over TLS")
-		}
-		t, err := loadTemplate(tx, k)
-		if err != nil {
-			return nil, err
-		}
-		c, err := compile(service.MailTemplateInput{Subject: t.Subject, Text: t.Text, HTML: t.HTML})
-		if err != nil {
-			return nil, lanyard.Wrap(lanyard.EInternal, err, "the "+kind+" template does not render")
-		}
-		r, err := c.render(d)
-		if err != nil {
-			return nil, lanyard.Wrap(lanyard.EInternal, err, "the "+kind+" template does not render")
-		}
-		plain, err := json.Marshal(content{Text: r.text, HTML: r.html, Attachments: atts})
-		if err != nil {
-			return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot encode the message")
-		}
-		if len(plain) > maxContent {
-			return nil, lanyard.Errorf(lanyard.ETooLarge, "the message is larger than %d MiB", maxContent>>20)
-		}
-		sealed, err := m.cfg.Sealer.Seal(plain, []byte(contentAAD))
-		clear(plain)
-		if err != nil {
-			return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot seal the message")
-		}
-		now := m.clock()
-		msg = &lanyard.MailMessage{
-			Kind: kind, To: to, Subject: r.subject, Content: sealed, Size: int64(len(r.text) + len(r.html) + attachmentBytes(atts)),
-			State: lanyard.MailQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := tx.CreateMail(msg); err != nil {
-			return nil, err
-		}
-		return m.event(p, "mail.queue", "mail", idString(msg.ID), map[string]any{"kind": kind, "to": to, "subject": r.subject}), nil
-	})
+	st, err := loadSettings(tx)
 	if err != nil {
 		return nil, err
 	}
+	if !st.Enabled {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are turned off")
+	}
+	if (secretKinds[kind] || len(atts) > 0) && st.Security == service.SMTPNone {
+		// The worker would refuse it (attempt): say so now, so the
+		// caller does not report it mailed.
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "not sent: the mail relay has no TLS (SMTP security none), and Lanyard sends PINs, codes and documents only over TLS")
+	}
+	t, err := loadTemplate(tx, k)
+	if err != nil {
+		return nil, err
+	}
+	c, err := compile(service.MailTemplateInput{Subject: t.Subject, Text: t.Text, HTML: t.HTML})
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "the "+kind+" template does not render")
+	}
+	r, err := c.render(d)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "the "+kind+" template does not render")
+	}
+	plain, err := json.Marshal(content{Text: r.text, HTML: r.html, Attachments: atts})
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot encode the message")
+	}
+	if len(plain) > maxContent {
+		return nil, lanyard.Errorf(lanyard.ETooLarge, "the message is larger than %d MiB", maxContent>>20)
+	}
+	sealed, err := m.cfg.Sealer.Seal(plain, []byte(contentAAD))
+	clear(plain)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot seal the message")
+	}
+	now := m.clock()
+	msg := &lanyard.MailMessage{
+		Kind: kind, To: to, Subject: r.subject, Content: sealed, Size: int64(len(r.text) + len(r.html) + attachmentBytes(atts)),
+		State: lanyard.MailQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.CreateMail(msg); err != nil {
+		return nil, err
+	}
 	msg.Content = nil
-	m.Wake()
 	return msg, nil
 }
 

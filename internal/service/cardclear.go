@@ -211,8 +211,13 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		if err := tx.UpdateCard(card); err != nil {
 			return err
 		}
+		// The PIN was reset: no copy of the one an issue set is kept.
+		held, err := tx.DeleteCardHeldPINs(card.ID)
+		if err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
-			"serial": card.Serial, "revoked": revoked, "cleared_slots": len(slots)}))
+			"serial": card.Serial, "revoked": revoked, "cleared_slots": len(slots), "held_pins_erased": held}))
 	})
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -120,18 +119,10 @@ type issueData struct {
 	PUKSet  bool   `json:"puk_set,omitempty"`
 	PINSet  bool   `json:"pin_set,omitempty"`
 	Tracked bool   `json:"tracked,omitempty"`
-	// PINCopy is the random user PIN of the run that set it, sealed
-	// (issuePINAAD), kept until PINCopyUntil for the result dialog's
-	// mail choices PINCopyTo; PINCopyMailed is the one that got it (the
-	// copy is erased then).
-	PINCopy       []byte    `json:"pin_copy,omitempty"`
-	PINCopyUntil  time.Time `json:"pin_copy_until,omitzero"`
-	PINCopyTo     []string  `json:"pin_copy_to,omitempty"`
-	PINCopyMailed string    `json:"pin_copy_mailed,omitempty"`
-	// OwnerPIN is the random user PIN of an issue run by someone else for
-	// the card's owner, sealed (issueOwnerPINAAD) until the owner has seen
-	// it once (ShowIssuedPIN).
-	OwnerPIN []byte `json:"owner_pin,omitempty"`
+	// The random user PIN is never in this record, sealed or not: the
+	// copies the result dialog's mail choices and the card's owner may
+	// use are held apart (lanyard.HeldPIN). Records written before that
+	// may still name pin_copy and owner_pin; they are ignored.
 }
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -629,13 +620,15 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		return nil, s.stop(ctx, j, err)
 	}
 	newRandomPIN := j.plan != nil && j.plan.RandomPIN && !pinWasSet && j.data.PINSet && j.plan.UserPIN != ""
-	var offer []string
+	var held []*lanyard.HeldPIN
+	var mailCopy *lanyard.HeldPIN
 	if newRandomPIN {
-		offer = s.pinMailChoices(j)
-	}
-	offer = s.keepPINCopy(j, offer)
-	if newRandomPIN {
-		s.keepPINForOwner(j)
+		mailCopy = s.keepPINCopy(j, s.pinMailChoices(j))
+		for _, h := range []*lanyard.HeldPIN{mailCopy, s.keepPINForOwner(j)} {
+			if h != nil {
+				held = append(held, h)
+			}
+		}
 	}
 	now := s.clock()
 	j.card.State = lanyard.CardIssued
@@ -649,31 +642,17 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 			j.card.State = lanyard.CardPINSetup
 		}
 	}
-	var documents func(tx lanyard.Tx) error
-	if pending {
-		// Documents check: the forms the user signs and uploads (guide:
-		// "Sign and upload the following documents"), created with the
-		// pending state they belong to.
-		documents = func(tx lanyard.Tx) error {
-			for _, sl := range j.data.Plan.Slots {
-				var kinds []lanyard.DocumentKind
-				if sl.NeedCA {
-					kinds = append(kinds, lanyard.DocCertificateRequest)
-				}
-				if sl.NeedForm {
-					kinds = append(kinds, lanyard.DocCertificateForm)
-				}
-				if len(kinds) == 0 || j.data.Written[sl.Slot] {
-					continue
-				}
-				if err := s.RequireDocuments(tx, j.card, j.user, sl.Slot, sl.Template, kinds...); err != nil {
-					return err
-				}
-			}
-			return nil
+	// The held PIN copies and the documents are recorded with the step.
+	final := func(tx lanyard.Tx) error {
+		if err := holdPINs(tx, j, newRandomPIN, held); err != nil {
+			return err
 		}
+		if pending {
+			return s.requireIssueDocuments(tx, j)
+		}
+		return nil
 	}
-	err = s.step(ctx, j, "done", true, documents, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+	err = s.step(ctx, j, "done", true, final, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
 		"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}))
 	if err != nil {
 		return nil, err
@@ -684,7 +663,7 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	res := &IssueCardResult{OperationID: j.op.ID, State: string(j.card.State)}
 	if newRandomPIN {
 		if j.showPIN() {
-			res.RandomPIN, res.PINMailChoices = j.plan.UserPIN, offer
+			res.RandomPIN, res.PINMailChoices = j.plan.UserPIN, choices(mailCopy)
 		}
 		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
 	}
@@ -713,6 +692,29 @@ func (j *issueJob) showPIN() bool {
 		return j.plan.ShowPIN
 	}
 	return j.plan.ShowPINToStaff
+}
+
+// requireIssueDocuments creates, in tx, the documents check's forms the
+// user signs and uploads for j's pending certificates (guide: "Sign and
+// upload the following documents"), with the pending state they belong
+// to.
+func (s *Service) requireIssueDocuments(tx lanyard.Tx, j *issueJob) error {
+	for _, sl := range j.data.Plan.Slots {
+		var kinds []lanyard.DocumentKind
+		if sl.NeedCA {
+			kinds = append(kinds, lanyard.DocCertificateRequest)
+		}
+		if sl.NeedForm {
+			kinds = append(kinds, lanyard.DocCertificateForm)
+		}
+		if len(kinds) == 0 || j.data.Written[sl.Slot] {
+			continue
+		}
+		if err := s.RequireDocuments(tx, j.card, j.user, sl.Slot, sl.Template, kinds...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // issueSteps runs the card steps not yet recorded. It reports pending when

@@ -47,6 +47,7 @@ type issueEnv struct {
 	key    []byte
 	mail   service.Notifier
 	log    *slog.Logger // nil: discarded
+	opts   svcOpts      // the service's clock and store wrapper
 	// logFile holds what log wrote, when set.
 	logFile string
 }
@@ -85,7 +86,7 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 // "restart").
 func (e *issueEnv) start(t *testing.T) {
 	t.Helper()
-	svc, st := mustServiceWith(t, e.dir, e.key, e.mail, e.log)
+	svc, st := mustServiceOpts(t, e.dir, e.key, e.mail, e.opts, e.log)
 	e.svc, e.st = svc, st
 	t.Cleanup(func() { svc.Close(); st.Close() })
 	if e.access != nil {
@@ -717,6 +718,15 @@ func (m *pinMail) RandomPIN(_ context.Context, to []string, _ *lanyard.User, _ *
 	m.calls++
 	return nil
 }
+
+func (m *pinMail) QueueRandomPIN(_ lanyard.Tx, to []string, u *lanyard.User, c *lanyard.Card, pin string) (int64, error) {
+	if err := m.RandomPIN(context.Background(), to, u, c, pin); err != nil {
+		return 0, err
+	}
+	return int64(m.calls), nil
+}
+
+func (m *pinMail) Wake() {}
 
 func (m *pinMail) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
 func (m *pinMail) Document(context.Context, []string, service.DocumentEvent) error   { return nil }

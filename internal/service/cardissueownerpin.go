@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -11,8 +11,16 @@ import (
 // A random PIN set while staff issue a card for someone else is not
 // shown to them (unless the policy's "Show generated user PIN to
 // administrator" says so): when the policy shows random PINs to the user,
-// the operation keeps it sealed for its owner, who sees it once at their
-// next login (Self-Service's Your cards), and it is erased then.
+// the server holds it sealed for its owner (lanyard.HeldPINOwner), who
+// sees it once at their next login (Self-Service's Your cards), and it is
+// erased then, or when it expires, or when the card is cleared.
+
+// OwnerPINWindow is how long the owner's copy of a PIN set by someone
+// else is held: a month covers a card handed over in person or sent by
+// post and an owner away for a few weeks, while a PIN nobody came for
+// does not stay in the database for the card's lifetime. After it the
+// owner needs a PIN reset (their Admin PIN, or the help desk).
+const OwnerPINWindow = 30 * 24 * time.Hour
 
 // issueOwnerPINAAD binds the owner's sealed copy of an issue's random PIN
 // to its operation (and apart from the mail copy, issuePINAAD).
@@ -20,30 +28,33 @@ func issueOwnerPINAAD(opID int64) []byte {
 	return []byte("issue-owner-pin:" + strconv.FormatInt(opID, 10))
 }
 
-// keepPINForOwner seals j's random PIN in the operation record for its
-// owner when someone else runs the issue and the policy shows random PINs
-// to the user. A sealing failure is logged, not fatal: the card is
-// issued, and the PIN may still have been mailed.
-func (s *Service) keepPINForOwner(j *issueJob) {
+// keepPINForOwner seals j's random PIN for its owner when someone else
+// runs the issue and the policy shows random PINs to the user, to be held
+// by the issue's final step. A sealing failure is logged, not fatal (nil):
+// the card is issued, and the PIN may still have been mailed.
+func (s *Service) keepPINForOwner(j *issueJob) *lanyard.HeldPIN {
 	if j.user.ID == j.p.User.ID || !j.plan.ShowPIN {
-		return
+		return nil
 	}
 	sealed, err := s.sealer.Seal([]byte(j.plan.UserPIN), issueOwnerPINAAD(j.op.ID))
 	if err != nil {
 		s.log.Error("sealing the random PIN for the card's owner failed", "card", j.card.ID, "err", err)
-		return
+		return nil
 	}
-	j.data.OwnerPIN = sealed
+	now := s.clock()
+	return &lanyard.HeldPIN{OperationID: j.op.ID, Purpose: lanyard.HeldPINOwner, CardID: j.card.ID, OwnerID: j.user.ID,
+		Sealed: sealed, CreatedAt: now, ExpiresAt: now.Add(OwnerPINWindow)}
 }
 
 // IssuedPIN is a card issued for the caller by someone else whose random
-// PIN waits to be shown to them once.
+// PIN waits to be shown to them once, until Until.
 type IssuedPIN struct {
-	CardID      int64  `json:"card_id"`
-	Serial      string `json:"serial"`
-	CardType    string `json:"card_type"`
-	OperationID int64  `json:"operation_id"`
-	IssuedBy    string `json:"issued_by"`
+	CardID      int64     `json:"card_id"`
+	Serial      string    `json:"serial"`
+	CardType    string    `json:"card_type"`
+	OperationID int64     `json:"operation_id"`
+	IssuedBy    string    `json:"issued_by"`
+	Until       time.Time `json:"until"`
 }
 
 // ShowIssuedPINInput names the issue whose PIN the owner asks for.
@@ -56,33 +67,31 @@ type ShownPIN struct {
 	PIN string `json:"pin"`
 }
 
-// issuedPINScan bounds how many of the caller's operations IssuedPINs
-// reads: a person has a few cards, each with a few operations.
-const issuedPINScan = 200
-
 // IssuedPINs lists the caller's cards whose random PIN, set by someone
 // who issued the card for them, waits to be shown (ShowIssuedPIN).
 func (s *Service) IssuedPINs(ctx context.Context, p *Principal) ([]*IssuedPIN, error) {
 	out := []*IssuedPIN{}
+	now := s.clock()
 	err := s.view(ctx, func(tx lanyard.Tx) error {
-		ops, err := tx.ListOperations(lanyard.OperationFilter{UserID: p.User.ID, Limit: issuedPINScan})
+		held, err := tx.HeldPINsOf(p.User.ID, lanyard.HeldPINOwner)
 		if err != nil {
 			return err
 		}
-		for _, op := range ops {
-			var d issueData
-			if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, &d) != nil || d.OwnerPIN == nil {
+		for _, h := range held {
+			if !now.Before(h.ExpiresAt) {
+				continue // the purge has not run yet
+			}
+			card, err := tx.CardByID(h.CardID)
+			if err != nil || card.OwnerID != p.User.ID {
 				continue
 			}
-			card, err := tx.CardByID(op.CardID)
-			if err != nil || card.OwnerID != p.User.ID {
-				continue // cleared and given to someone else since
-			}
-			it := &IssuedPIN{CardID: card.ID, Serial: card.Serial, CardType: card.CardType, OperationID: op.ID}
-			if by, err := tx.UserByID(op.ActorID); err == nil {
-				it.IssuedBy = by.DisplayName
-				if it.IssuedBy == "" {
-					it.IssuedBy = by.Login
+			it := &IssuedPIN{CardID: card.ID, Serial: card.Serial, CardType: card.CardType, OperationID: h.OperationID, Until: h.ExpiresAt}
+			if op, err := tx.OperationByID(h.OperationID); err == nil {
+				if by, err := tx.UserByID(op.ActorID); err == nil {
+					it.IssuedBy = by.DisplayName
+					if it.IssuedBy == "" {
+						it.IssuedBy = by.Login
+					}
 				}
 			}
 			out = append(out, it)
@@ -93,39 +102,38 @@ func (s *Service) IssuedPINs(ctx context.Context, p *Principal) ([]*IssuedPIN, e
 }
 
 // ShowIssuedPIN returns, once, the random PIN of a card someone else
-// issued for the caller: the sealed copy is erased in the transaction
+// issued for the caller: the held copy is deleted in the transaction
 // that records it (audit card.issue.pin_shown) before the PIN leaves the
-// server; a second request finds none. Only the card's owner may ask.
+// server; a second request finds none. The operation record is not
+// written, so a Continue of the issue does not collide with it. Only
+// the card's owner may ask, in their own browser session.
 func (s *Service) ShowIssuedPIN(ctx context.Context, p *Principal, cardID int64, in ShowIssuedPINInput) (*ShownPIN, error) {
 	if err := pinInOwnSession(p); err != nil {
 		return nil, err
 	}
-	var op *lanyard.Operation
-	var d issueData
-	err := s.view(ctx, func(tx lanyard.Tx) error {
-		card, err := tx.CardByID(cardID)
-		if err != nil || card.OwnerID != p.User.ID {
-			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+	var pin []byte
+	err := s.update(context.WithoutCancel(ctx), func() *lanyard.AuditEvent {
+		return s.event(p, "card.issue.pin_shown", "card", strconv.FormatInt(cardID, 10), map[string]any{"operation": in.OperationID})
+	}, func(tx lanyard.Tx) error {
+		if _, _, err := s.ownIssue(tx, p, cardID, in.OperationID); err != nil {
+			return err
 		}
-		if op, err = tx.OperationByID(in.OperationID); err != nil || op.CardID != cardID || op.Kind != lanyard.OpIssue || op.UserID != p.User.ID {
-			return lanyard.Errorf(lanyard.EInvalid, "operation %d is not an issue of card %d for you", in.OperationID, cardID)
+		h, err := tx.HeldPIN(in.OperationID, lanyard.HeldPINOwner)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			return lanyard.Errorf(lanyard.EConflict, "the PIN of this card is not kept: it was already shown to you, it was not set at random by someone else, or it was kept only %d days; the card's PIN has to be reset", int(OwnerPINWindow.Hours()/24))
+		} else if err != nil {
+			return err
 		}
-		return json.Unmarshal(op.Data, &d)
+		if !s.clock().Before(h.ExpiresAt) {
+			return lanyard.Errorf(lanyard.EConflict, "the PIN of this card is no longer kept: it was kept only %d days; the card's PIN has to be reset", int(OwnerPINWindow.Hours()/24))
+		}
+		if pin, err = s.sealer.Open(h.Sealed, issueOwnerPINAAD(h.OperationID)); err != nil {
+			return lanyard.Wrap(lanyard.EInternal, err, "cannot open the sealed PIN")
+		}
+		return tx.DeleteHeldPIN(h.OperationID, lanyard.HeldPINOwner)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if d.OwnerPIN == nil {
-		return nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this card is not kept: it was already shown to you, or it was not set at random by someone else")
-	}
-	pin, err := s.sealer.Open(d.OwnerPIN, issueOwnerPINAAD(op.ID))
-	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot open the sealed PIN")
-	}
 	defer clear(pin)
-	d.OwnerPIN = nil
-	if err := s.putIssueData(ctx, op, &d, s.event(p, "card.issue.pin_shown", "card", strconv.FormatInt(cardID, 10),
-		map[string]any{"operation": op.ID})); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return &ShownPIN{PIN: string(pin)}, nil

@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,8 +11,9 @@ import (
 
 // PINMailWindow is how long after an issue its user may still e-mail the
 // random PIN from the result dialog (guide: "If necessary, save your PIN
-// and email it to yourself or your manager"): the operation keeps its
-// sealed copy of the PIN that long, and not past the first mail.
+// and email it to yourself or your manager"): the server holds its
+// sealed copy of the PIN (lanyard.HeldPINMail) that long, and not past
+// the first mail.
 const PINMailWindow = 15 * time.Minute
 
 // Who a user may e-mail their random PIN to from the result dialog.
@@ -48,30 +47,32 @@ func whom(to string) string {
 func issuePINAAD(opID int64) []byte { return []byte("issue-random-pin:" + strconv.FormatInt(opID, 10)) }
 
 // pinMailChoices are the recipients the result dialog offers for j's
-// random PIN: only when it is shown to the user, the policy mails PINs at
-// all and notifications are configured; only those with an address.
-func (s *Service) pinMailChoices(j *issueJob) []string {
+// random PIN, with the address each names now: only when the PIN is
+// shown to the user, the policy mails PINs at all and notifications are
+// configured; only those with an address. The addresses are recorded
+// with the copy and the PIN goes only there: a later change of the
+// user's or the manager's address (by an operator, a directory sync)
+// does not redirect a PIN issued before it.
+func (s *Service) pinMailChoices(j *issueJob) []lanyard.HeldPINRecipient {
 	mailTo := j.data.Plan.MailPIN
 	if !j.plan.ShowPIN || mailTo == "" || mailTo == lanyard.PINMailNobody || s.notifier == nil || j.user.ID != j.p.User.ID {
 		return nil
 	}
-	var to []string
+	var to []lanyard.HeldPINRecipient
 	if j.user.Email != "" {
-		to = append(to, PINMailToMe)
+		to = append(to, lanyard.HeldPINRecipient{To: PINMailToMe, Address: j.user.Email})
 	}
 	if j.user.ManagerEmail != "" {
-		to = append(to, PINMailToManager)
+		to = append(to, lanyard.HeldPINRecipient{To: PINMailToManager, Address: j.user.ManagerEmail})
 	}
 	return to
 }
 
-// keepPINCopy records in j's operation a sealed copy of the random PIN
-// for the result dialog's mail choices (PINMailWindow), or drops any
-// earlier one when there is nothing to offer. It returns what can be
-// offered: nothing when the PIN cannot be sealed (the issue itself is
-// not failed for that; the PIN is still shown).
-func (s *Service) keepPINCopy(j *issueJob, offer []string) []string {
-	j.data.PINCopy, j.data.PINCopyUntil, j.data.PINCopyTo = nil, time.Time{}, nil
+// keepPINCopy seals j's random PIN for the result dialog's mail choices
+// offer (PINMailWindow), to be held by the issue's final step. It returns
+// nil when there is nothing to offer or the PIN cannot be sealed (the
+// issue itself is not failed for that; the PIN is still shown).
+func (s *Service) keepPINCopy(j *issueJob, offer []lanyard.HeldPINRecipient) *lanyard.HeldPIN {
 	if len(offer) == 0 {
 		return nil
 	}
@@ -80,165 +81,158 @@ func (s *Service) keepPINCopy(j *issueJob, offer []string) []string {
 		s.log.Error("sealing the random PIN for the mail choices failed", "card", j.card.ID, "err", err)
 		return nil
 	}
-	j.data.PINCopy, j.data.PINCopyUntil, j.data.PINCopyTo = sealed, s.clock().Add(PINMailWindow), offer
-	return offer
+	now := s.clock()
+	return &lanyard.HeldPIN{OperationID: j.op.ID, Purpose: lanyard.HeldPINMail, CardID: j.card.ID, OwnerID: j.user.ID,
+		Sealed: sealed, Recipients: offer, CreatedAt: now, ExpiresAt: now.Add(PINMailWindow)}
+}
+
+// choices are the mail choices h offers ("user", "manager").
+func choices(h *lanyard.HeldPIN) []string {
+	if h == nil {
+		return nil
+	}
+	out := make([]string, len(h.Recipients))
+	for i, r := range h.Recipients {
+		out[i] = r.To
+	}
+	return out
 }
 
 // MailIssuePIN e-mails the random PIN of the issue just finished to its
-// user or their manager, once: the copy sealed in the operation is
-// erased in the transaction that records the request (audit
-// card.issue.pin_mail), before the mail is queued, so a second request
-// finds none. If the outbox refuses the mail (notifications off, a relay
-// without TLS) the copy is put back and the reason returned. Only the
-// card's owner may ask.
+// user or their manager, at the address recorded when the issue made
+// the copy, once. Taking the copy (its PIN erased, the choice recorded)
+// and queueing the mail are one transaction with one audit event
+// (card.issue.pin_mail): if the outbox refuses the mail (notifications
+// off, a relay without TLS) nothing changes, the reason is returned and
+// the user may try again. The operation record is not written, so a
+// Continue of the issue running meanwhile does not collide with it. Only
+// the card's owner may ask, in their own browser session.
 func (s *Service) MailIssuePIN(ctx context.Context, p *Principal, cardID int64, in MailIssuePINInput) (*MailIssuePINResult, error) {
 	if err := pinInOwnSession(p); err != nil {
 		return nil, err
 	}
-	var card *lanyard.Card
-	var op *lanyard.Operation
-	var d issueData
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		if card, err = tx.CardByID(cardID); err != nil {
+	var addr string
+	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
+		card, h, err := s.mailCopy(tx, p, cardID, in)
+		if err != nil {
 			return err
 		}
-		if card.OwnerID != p.User.ID {
-			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+		addr = h.Recipient(in.To)
+		if s.notifier == nil {
+			return s.notMailed(cardID, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are not configured"))
 		}
-		if in.To != PINMailToMe && in.To != PINMailToManager {
-			return lanyard.Errorf(lanyard.EInvalid, "choose who gets the PIN: user (you) or manager")
+		user, err := tx.UserByID(card.OwnerID)
+		if err != nil {
+			return err
 		}
-		if op, err = tx.OperationByID(in.OperationID); err != nil || op.CardID != cardID || op.Kind != lanyard.OpIssue || op.UserID != p.User.ID {
-			return lanyard.Errorf(lanyard.EInvalid, "operation %d is not an issue of card %d for you", in.OperationID, cardID)
+		pin, err := s.sealer.Open(h.Sealed, issuePINAAD(h.OperationID))
+		if err != nil {
+			return lanyard.Wrap(lanyard.EInternal, err, "cannot open the sealed PIN")
 		}
-		return json.Unmarshal(op.Data, &d)
+		defer clear(pin)
+		if err := tx.MarkHeldPINMailed(h.OperationID, in.To); err != nil {
+			return err
+		}
+		mailID, err := s.notifier.QueueRandomPIN(tx, []string{addr}, user, card, string(pin))
+		if err != nil {
+			return s.notMailed(cardID, err)
+		}
+		return tx.AppendAudit(s.event(p, "card.issue.pin_mail", "card", strconv.FormatInt(cardID, 10),
+			map[string]any{"operation": h.OperationID, "to": in.To, "address": addr, "mail": mailID}))
 	})
 	if err != nil {
 		return nil, err
 	}
-	if d.PINCopyMailed != "" {
-		return nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue was already e-mailed to %s; it is sent only once", whom(d.PINCopyMailed))
-	}
-	if d.PINCopyUntil.IsZero() {
-		return nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue cannot be e-mailed: no random PIN was shown, the policy mails no PIN, or e-mail notifications are not configured")
-	}
-	if d.PINCopy == nil || !s.clock().Before(d.PINCopyUntil) {
-		return nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this card can no longer be e-mailed: it is kept only for %v after the issue", PINMailWindow)
-	}
-	if !slices.Contains(d.PINCopyTo, in.To) {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: not allowed by the policy, or no e-mail address", whom(in.To))
-	}
-	user, to, err := s.pinMailRecipient(ctx, card, in.To)
-	if err != nil {
-		return nil, err
-	}
-	pin, err := s.sealer.Open(d.PINCopy, issuePINAAD(op.ID))
-	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot open the sealed PIN")
-	}
-	defer clear(pin)
-	sealed := d.PINCopy
-	d.PINCopy, d.PINCopyMailed = nil, in.To
-	if err := s.putIssueData(ctx, op, &d, s.event(p, "card.issue.pin_mail", "card", strconv.FormatInt(cardID, 10),
-		map[string]any{"operation": op.ID, "to": in.To})); err != nil {
-		return nil, err
-	}
-	if s.notifier == nil {
-		err = lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are not configured")
-	} else {
-		err = s.notifier.RandomPIN(ctx, []string{to}, user, card, string(pin))
-	}
-	if err != nil {
-		// Nothing was queued: the user may try again (or the other address).
-		d.PINCopy, d.PINCopyMailed = sealed, ""
-		if perr := s.putIssueData(ctx, op, &d, s.event(p, "card.issue.pin_mail_failed", "card", strconv.FormatInt(cardID, 10),
-			map[string]any{"operation": op.ID, "to": in.To, "reason": lanyard.ErrorMessage(err)})); perr != nil {
-			s.log.Error("restoring the sealed PIN copy failed", "card", cardID, "err", perr)
-		}
-		if !lanyard.IsCode(err, lanyard.EUnavailable) {
-			s.log.Error("queueing the random PIN e-mail failed", "card", cardID, "err", err)
-			return nil, lanyard.Errorf(lanyard.EInternal, "the PIN was not e-mailed; keep it from this screen")
-		}
-		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "the PIN was not e-mailed: "+strings.TrimPrefix(lanyard.ErrorMessage(err), "not sent: "))
-	}
-	return &MailIssuePINResult{MailedTo: to}, nil
+	s.notifier.Wake()
+	return &MailIssuePINResult{MailedTo: addr}, nil
 }
 
-// pinMailRecipient returns the card's owner and the address "to" names.
-func (s *Service) pinMailRecipient(ctx context.Context, card *lanyard.Card, to string) (*lanyard.User, string, error) {
-	var u *lanyard.User
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByID(card.OwnerID); return }); err != nil {
-		return nil, "", err
+// mailCopy reads, in tx, the mail copy of p's issue in.OperationID of
+// card cardID, and refuses what MailIssuePIN must not do with it: mail
+// it twice, after PINMailWindow, or to a choice that named no address at
+// the issue.
+func (s *Service) mailCopy(tx lanyard.Tx, p *Principal, cardID int64, in MailIssuePINInput) (*lanyard.Card, *lanyard.HeldPIN, error) {
+	card, op, err := s.ownIssue(tx, p, cardID, in.OperationID)
+	if err != nil {
+		return nil, nil, err
 	}
-	addr := u.Email
-	if to == PINMailToManager {
-		addr = u.ManagerEmail
+	if in.To != PINMailToMe && in.To != PINMailToManager {
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "choose who gets the PIN: user (you) or manager")
 	}
-	if addr == "" {
-		return nil, "", lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: no e-mail address", whom(to))
+	h, err := tx.HeldPIN(op.ID, lanyard.HeldPINMail)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue cannot be e-mailed: no random PIN was shown, the policy mails no PIN, e-mail notifications are not configured, or it is no longer kept (%v after the issue)", PINMailWindow)
+	case err != nil:
+		return nil, nil, err
+	case h.MailedTo != "":
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this issue was already e-mailed to %s; it is sent only once", whom(h.MailedTo))
+	case len(h.Sealed) == 0 || !s.clock().Before(h.ExpiresAt):
+		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this card can no longer be e-mailed: it is kept only for %v after the issue", PINMailWindow)
+	case h.Recipient(in.To) == "":
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: not allowed by the policy, or no e-mail address at the issue", whom(in.To))
 	}
-	return u, addr, nil
+	return card, h, nil
 }
 
-// putIssueData writes d to op if nobody changed op since it was read
-// (a second request in parallel gets EConflict), with ev.
-func (s *Service) putIssueData(ctx context.Context, op *lanyard.Operation, d *issueData, ev *lanyard.AuditEvent) error {
-	data, err := json.Marshal(d)
-	if err != nil {
-		return lanyard.Wrap(lanyard.EInternal, err, "operation record")
+// notMailed is what the user is told when the outbox refused the PIN's
+// mail (cause): why, when it is a setting (EUnavailable); else that it
+// was not sent, the cause going to the log.
+func (s *Service) notMailed(cardID int64, cause error) error {
+	if lanyard.IsCode(cause, lanyard.EUnavailable) {
+		return lanyard.Wrap(lanyard.EUnavailable, cause, "the PIN was not e-mailed: "+strings.TrimPrefix(lanyard.ErrorMessage(cause), "not sent: "))
 	}
-	prev := op.UpdatedAt
-	next := *op
-	next.Data, next.UpdatedAt = data, s.clock()
-	if err := s.update(context.WithoutCancel(ctx), func() *lanyard.AuditEvent { return ev }, func(tx lanyard.Tx) error {
-		return tx.UpdateOperation(&next, prev)
-	}); err != nil {
+	s.log.Error("queueing the random PIN e-mail failed", "card", cardID, "err", cause)
+	return lanyard.Errorf(lanyard.EInternal, "the PIN was not e-mailed; keep it from this screen")
+}
+
+// ownIssue reads, in tx, p's card cardID and its issue operation opID:
+// ENotFound when the card is not p's, EInvalid when the operation is not
+// an issue of that card for p.
+func (s *Service) ownIssue(tx lanyard.Tx, p *Principal, cardID, opID int64) (*lanyard.Card, *lanyard.Operation, error) {
+	card, err := tx.CardByID(cardID)
+	if err != nil || card.OwnerID != p.User.ID {
+		return nil, nil, lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
+	}
+	op, err := tx.OperationByID(opID)
+	if err != nil || op.CardID != cardID || op.Kind != lanyard.OpIssue || op.UserID != p.User.ID {
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "operation %d is not an issue of card %d for you", opID, cardID)
+	}
+	return card, op, nil
+}
+
+// holdPINs records, in tx (the issue's final step), the copies of the
+// random PIN this run set: the card's earlier copies go (the card has a
+// new PIN). A run that set no PIN (a Continue) drops its issue's mail
+// copy: the result dialog that offered it is gone.
+func holdPINs(tx lanyard.Tx, j *issueJob, newPIN bool, held []*lanyard.HeldPIN) error {
+	if !newPIN {
+		if err := tx.DeleteHeldPIN(j.op.ID, lanyard.HeldPINMail); err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
+			return err
+		}
+		return nil
+	}
+	if _, err := tx.DeleteCardHeldPINs(j.card.ID); err != nil {
 		return err
 	}
-	*op = next
+	for _, h := range held {
+		if err := tx.CreateHeldPIN(h); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// purgeScan bounds how many recent operations of each state
-// PurgePINCopies reads: copies live PINMailWindow, so only recent issues
-// hold one.
-const purgeScan = 1000
-
-// PurgePINCopies erases the sealed random-PIN copies of issues whose
-// PINMailWindow has passed (run on a schedule): a copy exists only for
-// the result dialog's mail choices, and is not kept once they are over.
-// One transaction, one audit event for all it erases.
+// PurgePINCopies erases the held random-PIN copies past their expiry
+// (run on a schedule): a mail copy past PINMailWindow, an owner's copy
+// past OwnerPINWindow, whatever became of their issue (done, pending,
+// failed or interrupted). One indexed DELETE, one transaction, one audit
+// event for all it erases.
 func (s *Service) PurgePINCopies(ctx context.Context) (int, error) {
-	now := s.clock()
 	var ids []int64
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
-		for _, state := range []lanyard.OperationState{lanyard.OpDone, lanyard.OpPending} {
-			ops, err := tx.ListOperations(lanyard.OperationFilter{State: state, Limit: purgeScan})
-			if err != nil {
-				return err
-			}
-			for _, op := range ops {
-				if op.Kind != lanyard.OpIssue {
-					continue
-				}
-				var d issueData
-				if err := json.Unmarshal(op.Data, &d); err != nil || d.PINCopy == nil || now.Before(d.PINCopyUntil) {
-					continue
-				}
-				d.PINCopy = nil
-				prev := op.UpdatedAt
-				if op.Data, err = json.Marshal(&d); err != nil {
-					return lanyard.Wrap(lanyard.EInternal, err, "operation record")
-				}
-				op.UpdatedAt = now
-				if err := tx.UpdateOperation(op, prev); err != nil {
-					return err
-				}
-				ids = append(ids, op.ID)
-			}
-		}
-		if len(ids) == 0 {
-			return nil
+	err := s.store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		if ids, err = tx.DeleteExpiredHeldPINs(s.clock()); err != nil || len(ids) == 0 {
+			return err
 		}
 		return tx.AppendAudit(s.event(systemPrincipal, "card.issue.pin_copies_purged", "operation", "", map[string]any{"operations": ids}))
 	})

@@ -3,14 +3,11 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
@@ -19,21 +16,7 @@ import (
 // the issue's result.
 func pinMailEnv(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient) (*issueEnv, *service.IssueCardResult) {
 	t.Helper()
-	e := newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), mail: m})
-	ctx := context.Background()
-	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
-		t.Fatal(err)
-	}
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Issuance.RandomUserPIN = true
-		s.Issuance.RandomPIN.ShowToUser = true
-		s.Issuance.RandomPIN.MailTo = mailTo
-	})
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, res
+	return pinMailEnvWith(t, m, mailTo, svcOpts{})
 }
 
 // The result dialog's "E-mail it to me / to my manager" (issue 14 item
@@ -51,8 +34,12 @@ func TestMailIssuePIN(t *testing.T) {
 		t.Fatalf("the dialog offers %v, want user and manager", res.PINMailChoices)
 	}
 	op := operation(t, e, res.OperationID)
-	if strings.Contains(string(op.Data), res.RandomPIN) || !strings.Contains(string(op.Data), `"pin_copy":`) {
-		t.Fatalf("the operation record holds no sealed copy, or the PIN in clear: %s", op.Data)
+	if strings.Contains(string(op.Data), res.RandomPIN) || strings.Contains(string(op.Data), `"pin_copy"`) {
+		t.Fatalf("the operation record holds the PIN: %s", op.Data)
+	}
+	h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail)
+	if h == nil || len(h.Sealed) == 0 || bytes.Contains(h.Sealed, []byte(res.RandomPIN)) || h.Recipient(service.PINMailToManager) != "boss@example.test" {
+		t.Fatalf("the held copy: %+v", h)
 	}
 
 	// Nobody but the card's owner: not another user, not an operator.
@@ -82,8 +69,8 @@ func TestMailIssuePIN(t *testing.T) {
 	if got.MailedTo != "boss@example.test" || m.calls != 2 || m.pin != res.RandomPIN || !slices.Equal(m.to, []string{"boss@example.test"}) {
 		t.Fatalf("mailed to %q: %d calls, last %v %q; the PIN is %s", got.MailedTo, m.calls, m.to, m.pin, res.RandomPIN)
 	}
-	if strings.Contains(string(operation(t, e, res.OperationID).Data), `"pin_copy":`) {
-		t.Error("the sealed copy outlives the mail")
+	if h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail); h == nil || h.Sealed != nil || h.MailedTo != service.PINMailToManager {
+		t.Errorf("the sealed copy outlives the mail: %+v", h)
 	}
 	for _, to := range []string{service.PINMailToManager, service.PINMailToMe} {
 		_, err = e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: to})
@@ -102,24 +89,14 @@ func TestMailIssuePIN(t *testing.T) {
 func TestMailIssuePINWindow(t *testing.T) {
 	ctx := context.Background()
 	m := &pinMail{}
-	e, res := pinMailEnv(t, m, lanyard.PINMailManager)
-	op := operation(t, e, res.OperationID)
-	var d map[string]any
-	if err := json.Unmarshal(op.Data, &d); err != nil {
-		t.Fatal(err)
-	}
-	until, _ := time.Parse(time.RFC3339Nano, d["pin_copy_until"].(string))
-	if left := time.Until(until); left < service.PINMailWindow-time.Minute || left > service.PINMailWindow {
+	clock := &testClock{}
+	e, res := pinMailEnvWith(t, m, lanyard.PINMailManager, svcOpts{now: clock.now})
+	h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail)
+	if left := h.ExpiresAt.Sub(h.CreatedAt); left != service.PINMailWindow {
 		t.Fatalf("the copy is kept %v", left)
 	}
 	purge(t, e, 0) // within the window the copy stays
-	op = operation(t, e, res.OperationID)
-	d["pin_copy_until"] = time.Now().Add(-time.Second)
-	prev := op.UpdatedAt
-	op.Data, _ = json.Marshal(d)
-	if err := e.st.Update(ctx, func(tx lanyard.Tx) error { return tx.UpdateOperation(op, prev) }); err != nil {
-		t.Fatal(err)
-	}
+	clock.advance(service.PINMailWindow)
 	_, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe})
 	wantCode(t, err, lanyard.EConflict)
 	if !strings.Contains(lanyard.ErrorMessage(err), "no longer be e-mailed") || m.calls != 1 {
@@ -129,14 +106,15 @@ func TestMailIssuePINWindow(t *testing.T) {
 	// The schedule erases the copy past its window, once.
 	purge(t, e, 1)
 	purge(t, e, 0)
-	if data := string(operation(t, e, res.OperationID).Data); strings.Contains(data, `"pin_copy":`) || !strings.Contains(data, `"slots":`) {
-		t.Errorf("after the purge the record is %s", data)
+	if h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail); h != nil {
+		t.Errorf("after the purge the copy is still held: %+v", h)
 	}
 	wantAudit(t, e, "card.issue.pin_copies_purged", 1)
 }
 
 // When the outbox refuses the mail (here: the relay has no TLS) the user
-// is told why, and the copy is kept for another try.
+// is told why, and nothing changed: the copy is kept for another try,
+// with no audit event (the claim and the queueing are one transaction).
 func TestMailIssuePINRefusedByOutbox(t *testing.T) {
 	ctx := context.Background()
 	m := &pinMail{}
@@ -152,7 +130,7 @@ func TestMailIssuePINRefusedByOutbox(t *testing.T) {
 	if _, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, in); err != nil || m.calls != 2 || m.pin != res.RandomPIN {
 		t.Fatalf("the try after the refusal: %v, %d calls", err, m.calls)
 	}
-	wantAudit(t, e, "card.issue.pin_mail_failed", 1)
+	wantAudit(t, e, "card.issue.pin_mail", 1)
 }
 
 // Without notifications, or with a policy that mails no PIN, nothing is
@@ -199,4 +177,18 @@ func wantAudit(t *testing.T, e *issueEnv, action string, n int) {
 	if len(evs) != n {
 		t.Errorf("%d %s audit events, want %d", len(evs), action, n)
 	}
+}
+
+// heldPIN is the copy of opID's PIN held for purpose, nil when none.
+func heldPIN(t *testing.T, e *issueEnv, opID int64, purpose lanyard.HeldPINPurpose) *lanyard.HeldPIN {
+	t.Helper()
+	var h *lanyard.HeldPIN
+	err := e.st.View(context.Background(), func(tx lanyard.Tx) (err error) { h, err = tx.HeldPIN(opID, purpose); return })
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

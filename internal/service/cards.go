@@ -339,9 +339,10 @@ func slotOf(t *lanyard.Template) string {
 }
 
 // sealedIssueFields are the issue record's sealed secrets: the new PUK
-// (issueData.NewPUK), the PIN copy kept for the owner's mail
-// (issueData.PINCopy) and the PIN kept for the owner's first look
-// (issueData.OwnerPIN).
+// (issueData.NewPUK) and, in records written before the random PIN's
+// copies were held apart (lanyard.HeldPIN, migration 0016 erases them),
+// the PIN copy kept for the owner's mail (pin_copy) and the PIN kept for
+// the owner's first look (owner_pin).
 var sealedIssueFields = []string{"new_puk", "pin_copy", "owner_pin"}
 
 // viewOperation is op as card views show it: without the sealed secrets

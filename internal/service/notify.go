@@ -17,6 +17,14 @@ type Notifier interface {
 	// recipients the policy names (guide: "email it to yourself or your
 	// manager").
 	RandomPIN(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, pin string) error
+	// QueueRandomPIN queues the same message inside tx, the caller's
+	// transaction (it is queued if and only if tx commits), appending no
+	// audit event of its own: the caller's event names the message ID
+	// returned. EUnavailable when notifications are off or the relay
+	// has no TLS. Call Wake once tx committed.
+	QueueRandomPIN(tx lanyard.Tx, to []string, user *lanyard.User, card *lanyard.Card, pin string) (mailID int64, err error)
+	// Wake makes the delivery worker look for queued messages now.
+	Wake()
 	// CardIssue tells the card's owner that its issue is pending,
 	// approved (Continue card issue can write the certificates) or
 	// rejected (revoke and clear the card, then issue it again).

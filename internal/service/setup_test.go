@@ -26,18 +26,37 @@ func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyar
 }
 
 func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier, log ...*slog.Logger) (*service.Service, lanyard.Store) {
+	return mustServiceOpts(t, dir, key, n, svcOpts{}, log...)
+}
+
+// svcOpts changes a test service: its clock (nil: time.Now), and the
+// store it is given (wrap gets the real one; nil: unchanged).
+type svcOpts struct {
+	now  func() time.Time
+	wrap func(lanyard.Store) lanyard.Store
+}
+
+func mustServiceOpts(t *testing.T, dir string, key []byte, n service.Notifier, o svcOpts, log ...*slog.Logger) (*service.Service, lanyard.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	sealer, _ := seal.New(key)
 	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n, Log: cmp.Or(append(log, nil)...)})
+	var given lanyard.Store = st
+	if o.wrap != nil {
+		given = o.wrap(st)
+	}
+	svc, err := service.New(service.Config{Store: given, Sealer: sealer, CAs: []ca.CA{authority}, Now: now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n, Log: cmp.Or(append(log, nil)...)})
 	if err != nil {
 		t.Fatal(err)
 	}

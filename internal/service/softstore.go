@@ -462,6 +462,10 @@ func (s *Service) failSoft(ctx context.Context, j *softJob, cause error) error {
 		if err := tx.UpdateCard(&card); err != nil {
 			return err
 		}
+		// A revoked card keeps no copy of a PIN.
+		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.event(j.p, "card.issue.fail", "card", strconv.FormatInt(card.ID, 10), map[string]any{
 			"operation": op.ID, "step": op.Step, "error": msg, "revoked": revoked}))
 	})

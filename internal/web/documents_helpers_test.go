@@ -43,6 +43,10 @@ type sentDocument struct {
 func (m *mailbox) RandomPIN(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil
 }
+func (m *mailbox) QueueRandomPIN(lanyard.Tx, []string, *lanyard.User, *lanyard.Card, string) (int64, error) {
+	return 0, nil
+}
+func (m *mailbox) Wake()                                                             {}
 func (m *mailbox) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
 func (m *mailbox) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil

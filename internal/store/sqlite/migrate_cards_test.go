@@ -9,9 +9,18 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// migrationTest runs check on a new empty database: raw to write what
-// earlier versions wrote, open to open it as a store (migrating it).
-func migrationTest(t *testing.T, check func(*testing.T, string, *sql.DB, func(string) string, func() lanyard.Store)) {
+// TestMigrateCardSecrets: migration 0013 on cards issued before it.
+func TestMigrateCardSecrets(t *testing.T) { migrateOld(t, storetest.MigrateCardSecrets) }
+
+// TestMigrateHeldPINs: migration 0016 erases the PIN copies of issue
+// records written before it.
+func TestMigrateHeldPINs(t *testing.T) { migrateOld(t, storetest.MigrateHeldPINs) }
+
+// TestMigrateRequestOperation: migration 0015 on requests made before it.
+func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
+
+// migrateOld runs a storetest migration check on a new database file.
+func migrateOld(t *testing.T, check func(*testing.T, string, *sql.DB, func(string) string, func() lanyard.Store)) {
 	path := filepath.Join(t.TempDir(), FileName)
 	raw := openRaw(t, path)
 	check(t, "sqlite", raw, func(q string) string { return q }, func() lanyard.Store {
@@ -23,9 +32,3 @@ func migrationTest(t *testing.T, check func(*testing.T, string, *sql.DB, func(st
 		return db
 	})
 }
-
-// TestMigrateCardSecrets: migration 0013 on cards issued before it.
-func TestMigrateCardSecrets(t *testing.T) { migrationTest(t, storetest.MigrateCardSecrets) }
-
-// TestMigrateRequestOperation: migration 0015 on requests made before it.
-func TestMigrateRequestOperation(t *testing.T) { migrationTest(t, storetest.MigrateRequestOperation) }

@@ -20,7 +20,7 @@ import (
 // first keeps it.
 func MigrateCardSecrets(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
 	t.Helper()
-	exec := migrateBefore(t, engine, raw, rebind, "0013_card_secrets.sql")
+	exec := migrateUpTo(t, engine, raw, rebind, "0013_card_secrets.sql")
 	exec(`INSERT INTO users (login, created_at, updated_at) VALUES ('alice', 0, 0)`)
 	guid := "00112233445566778899aabbccddeeff"
 	legacy := hex.EncodeToString([]byte("guid:")) + guid
@@ -68,30 +68,31 @@ func MigrateCardSecrets(t *testing.T, engine string, raw *sql.DB, rebind func(st
 	})
 }
 
-// migrateBefore applies to the empty database raw of engine, by hand, the
-// migrations before the one named before, and returns a statement runner
-// for writing the data that migration finds.
-func migrateBefore(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, before string) func(q string, args ...any) {
+// migrateUpTo applies engine's migrations before the one named stop to
+// the empty database raw, recording them as applied, and returns an exec
+// for the test's own statements (? placeholders, rebound).
+func migrateUpTo(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, stop string) func(q string, args ...any) {
 	t.Helper()
+	ctx := context.Background()
 	ms, err := migrations.For(engine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := raw.ExecContext(context.Background(), rebind(q), args...); err != nil {
+		if _, err := raw.ExecContext(ctx, rebind(q), args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	exec(`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
 	for _, m := range ms {
-		if m.Name == before {
+		if m.Name == stop {
 			return exec
 		}
 		exec(m.SQL)
 		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name)
 	}
-	t.Fatalf("no migration %s for %s", before, engine)
+	t.Fatalf("no migration %s", stop)
 	return nil
 }
 
@@ -101,7 +102,7 @@ func migrateBefore(t *testing.T, engine string, raw *sql.DB, rebind func(string)
 // stay unlinked.
 func MigrateRequestOperation(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
 	t.Helper()
-	exec := migrateBefore(t, engine, raw, rebind, "0015_request_operation.sql")
+	exec := migrateUpTo(t, engine, raw, rebind, "0015_request_operation.sql")
 	exec(`INSERT INTO users (login, created_at, updated_at) VALUES ('alice', 0, 0)`)
 	exec(`INSERT INTO cards (serial, card_type, owner_id, state, created_at, updated_at) VALUES ('1', 'piv', 1, 'pending', 0, 0)`)
 	for range 3 {

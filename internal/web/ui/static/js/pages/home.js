@@ -129,12 +129,14 @@ function onIssued(result) {
 
 // issuedPINView offers the random PIN of a card someone else issued for
 // this user (the console's Issue a card for a user): shown once, at the
-// user's next login, then erased on the server.
+// user's next login, then erased on the server; kept no later than
+// it.until, after which the card's PIN has to be reset.
 function issuedPINView(it) {
   const id = `issued-pin-${it.card_id}`;
+  const until = it.until ? ` It is kept for you until ${fmtDate(it.until)}; after that the card's PIN has to be reset.` : '';
   const box = h('div', { class: 'pin-once', id: `issued-${it.card_id}` },
     h('p', { class: 'notice' }, `Card ${it.serial}${it.card_type ? ` (${it.card_type})` : ''} was issued for you${it.issued_by ? ` by ${it.issued_by}` : ''}, with a random User PIN. `,
-      'It is shown to you once: write it down or store it safely.'));
+      `It is shown to you once: write it down or store it safely.${until}`));
   const status = h('p', { role: 'status', 'aria-live': 'polite' });
   const button = h('button', {
     type: 'button', class: 'primary', id: `show-pin-${it.card_id}`,
