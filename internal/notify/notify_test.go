@@ -18,21 +18,25 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
+// smtpHarness is a harness with the test SMTP servers.
+type smtpHarness struct {
+	*harness
+	env *mailpittest.Env
+}
+
 // newHarness returns a Mailer over a fresh SQLite store with a short
 // backoff, so retries happen within the test.
-func newHarness(t *testing.T, tweak func(*notify.Config)) *harness {
+func newHarness(t *testing.T, tweak func(*notify.Config)) *smtpHarness {
 	t.Helper()
 	return newHarnessOn(t, "sqlite", tweak)
 }
 
 // newHarnessOn is newHarness on a fresh store of engine (sqlite or
 // postgres).
-func newHarnessOn(t *testing.T, engine string, tweak func(*notify.Config)) *harness {
+func newHarnessOn(t *testing.T, engine string, tweak func(*notify.Config)) *smtpHarness {
 	t.Helper()
 	env := mailpittest.MustEnv(t)
-	h := newStoreHarness(t, engine, env.RootCAs(t), tweak)
-	h.env = env
-	return h
+	return &smtpHarness{harness: newStoreHarness(t, engine, env.RootCAs(t), tweak), env: env}
 }
 
 // settings points the mailer at addr.
@@ -440,7 +444,7 @@ func TestDisabledRefuses(t *testing.T) {
 	}
 }
 
-func waitOne(t *testing.T, h *harness, to string) *mailpittest.Message {
+func waitOne(t *testing.T, h *smtpHarness, to string) *mailpittest.Message {
 	t.Helper()
 	return mailpittest.Wait(t, h.env.API, to, 1)[0]
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
-	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
@@ -21,13 +20,12 @@ import (
 var admin = &service.Principal{User: &lanyard.User{Login: "root", DisplayName: "Root Admin"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
 
 type harness struct {
-	env    *mailpittest.Env
 	store  lanyard.Store
 	mailer *notify.Mailer
 }
 
-// newStoreHarness is a harness without the test SMTP servers (h.env nil):
-// settings and templates, no delivery.
+// newStoreHarness is a harness without the test SMTP servers: settings
+// and templates, no delivery.
 func newStoreHarness(t *testing.T, engine string, roots *x509.CertPool, tweak func(*notify.Config)) *harness {
 	t.Helper()
 	var st lanyard.Store

@@ -672,11 +672,6 @@ func putThirdPartyFrom(t *testing.T, c *emu.Card, slot piv.Slot, issuer string) 
 	return cert
 }
 
-func selfSigned(t *testing.T, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	return selfSignedAs(t, signer, "Other system")
-}
-
 // selfSignedAs is a self-signed certificate of cn, always with serial
 // 424242: two of them differ only in their issuer.
 func selfSignedAs(t *testing.T, signer crypto.Signer, cn string) *x509.Certificate {
