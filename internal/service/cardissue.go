@@ -652,8 +652,11 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 		}
 		return nil
 	}
-	err = s.step(ctx, j, "done", true, final, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
-		"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}))
+	details := map[string]any{"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}
+	if newRandomPIN {
+		details["random_pin"] = randomPINFate(j, held)
+	}
+	err = s.step(ctx, j, "done", true, final, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), details))
 	if err != nil {
 		return nil, err
 	}
@@ -681,6 +684,26 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	}
 	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
 	return res, nil
+}
+
+// randomPINFate is what the issue's audit event says of the random PIN it
+// set: whether the caller was shown it, which sealed copies are held
+// (mail: the result dialog's mail choices; owner: for the owner's first
+// look) and whether the owner's copy, due when staff issue without being
+// shown the PIN, could not be kept (then nobody knows the PIN, and the
+// card's PIN must be reset).
+func randomPINFate(j *issueJob, held []*lanyard.HeldPIN) map[string]any {
+	purposes := []string{}
+	owner := false
+	for _, h := range held {
+		purposes = append(purposes, string(h.Purpose))
+		owner = owner || h.Purpose == lanyard.HeldPINOwner
+	}
+	fate := map[string]any{"shown_to_caller": j.showPIN(), "held": purposes}
+	if j.user.ID != j.p.User.ID && j.plan.ShowPIN && !owner {
+		fate["owner_copy_failed"] = true
+	}
+	return fate
 }
 
 // showPIN reports whether the caller of this stage sees the random PIN it

@@ -75,7 +75,7 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.alice = &service.Principal{User: u, Roles: u.Roles}
+	e.alice = &service.Principal{User: u, Roles: u.Roles, Session: true} // her browser session
 	e.access = cardtest.New()
 	e.card = e.access.Add(t, 1, u.ID, reader)
 	e.svc.SetCardAccess(e.access)

@@ -143,8 +143,23 @@ func (s *Service) ShowIssuedPIN(ctx context.Context, p *Principal, cardID int64,
 // session: an API token may have been minted for the owner by an
 // administrator (who must not see a PIN the policy hides from staff).
 func pinInOwnSession(p *Principal) error {
-	if p.TokenID != 0 {
+	if !p.Session || p.TokenID != 0 {
 		return lanyard.Errorf(lanyard.EForbidden, "a card's PIN is shown or e-mailed only in your own browser session, not to an API token")
 	}
 	return nil
+}
+
+// dropOwnerPINs erases, in tx, every random PIN kept for userID's first
+// look and says how many.
+func dropOwnerPINs(tx lanyard.Tx, userID int64) (int, error) {
+	held, err := tx.HeldPINsOf(userID, lanyard.HeldPINOwner)
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range held {
+		if err := tx.DeleteHeldPIN(h.OperationID, h.Purpose); err != nil {
+			return 0, err
+		}
+	}
+	return len(held), nil
 }

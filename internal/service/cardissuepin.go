@@ -170,7 +170,7 @@ func (s *Service) mailCopy(tx lanyard.Tx, p *Principal, cardID int64, in MailIss
 	case len(h.Sealed) == 0 || !s.clock().Before(h.ExpiresAt):
 		return nil, nil, lanyard.Errorf(lanyard.EConflict, "the PIN of this card can no longer be e-mailed: it is kept only for %v after the issue", PINMailWindow)
 	case h.Recipient(in.To) == "":
-		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: not allowed by the policy, or no e-mail address at the issue", whom(in.To))
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "the PIN cannot be e-mailed to %s: no e-mail address was on record for them when the card was issued", whom(in.To))
 	}
 	return card, h, nil
 }

@@ -48,7 +48,7 @@ func TestMailIssuePIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe}
-	for _, p := range []*service.Principal{{User: bob, Roles: bob.Roles}, e.admin} {
+	for _, p := range []*service.Principal{{User: bob, Roles: bob.Roles, Session: true}, inSession(e.admin)} {
 		_, err := e.svc.MailIssuePIN(ctx, p, res.Card.ID, in)
 		wantCode(t, err, lanyard.ENotFound)
 	}
@@ -191,4 +191,11 @@ func heldPIN(t *testing.T, e *issueEnv, opID int64, purpose lanyard.HeldPINPurpo
 		t.Fatal(err)
 	}
 	return h
+}
+
+// inSession is p calling from a browser session.
+func inSession(p *service.Principal) *service.Principal {
+	c := *p
+	c.Session = true
+	return &c
 }

@@ -40,6 +40,15 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 		if d, err = tx.DocumentByID(id); err != nil {
 			return err
 		}
+		// Held with the card, as ApproveRequest holds it while it reads
+		// the signed request form: a decision and a CA approval that
+		// depends on it do not pass each other.
+		if err := tx.LockCard(d.CardID); err != nil {
+			return err
+		}
+		if d, err = tx.DocumentByID(id); err != nil {
+			return err
+		}
 		if d.UserID == p.User.ID {
 			return lanyard.Errorf(lanyard.EForbidden, "another document officer decides on your own documents")
 		}

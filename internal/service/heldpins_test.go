@@ -215,3 +215,24 @@ func (c *testClock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.off += d
 }
+
+// Whoever sets someone else's password can sign in as them: the random
+// PIN kept for the owner's first look is erased with the change, so an
+// operator who issued a card for alice cannot reset her password and
+// read it in her session.
+func TestOwnerPINErasedWhenSomeoneElseSetsPassword(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
+	if waiting, err := e.svc.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 1 {
+		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
+	}
+	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{Password: ptr("a new password for alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if waiting, err := e.svc.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 0 {
+		t.Fatalf("alice's waiting PINs after someone else set her password: %v %+v", err, waiting)
+	}
+	_, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, service.ShowIssuedPINInput{OperationID: res.OperationID})
+	wantCode(t, err, lanyard.EConflict)
+}

@@ -37,7 +37,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := cardHeld(tx, r, tpl); err != nil {
 			return err
 		}
-		if err := requestFormRequired(tx, r); err != nil {
+		if err := requestFormRequired(tx, r, p); err != nil {
 			return err
 		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)

@@ -29,8 +29,11 @@ type RequestForm struct {
 	// Signature describes the latest version's signature as Lanyard
 	// knows it: verified CMS signer, a signed PDF or scan to look at, or
 	// a receipt by other means.
-	Signature string            `json:"signature,omitempty"`
-	Links     map[string]string `json:"links"` // form: the PDF to sign; file: the latest version
+	Signature string `json:"signature,omitempty"`
+	// SuppliedBy is who uploaded the latest version or recorded its
+	// receipt (login).
+	SuppliedBy string            `json:"supplied_by,omitempty"`
+	Links      map[string]string `json:"links"` // form: the PDF to sign; file: the latest version
 }
 
 // RequestForms returns the signed request form of each of the given CA
@@ -74,8 +77,10 @@ type cardSlot struct {
 
 // requestFormRequired checks, inside ApproveRequest's transaction, that a
 // card's request whose issue needs the signed request form has it (and,
-// with a precheck, that a document officer accepted it).
-func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest) error {
+// with a precheck, that a document officer accepted it), and that the
+// form is more than the word of the approver p or of the requester: see
+// formSupplier.
+func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *Principal) error {
 	op, d, sl, err := cardRequest(tx, r)
 	if err != nil {
 		return err
@@ -83,11 +88,42 @@ func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest) error {
 	if op == nil {
 		return cardRequestGone(r, op)
 	}
-	f, err := requestForm(tx, r.ID, cardSlot{op: op, data: d, sl: *sl})
-	if err != nil || f == nil || f.Ready {
+	if !sl.SignedRequest {
+		return nil
+	}
+	// Held until the approval commits: a document officer's decision on
+	// the form (DecideDocument holds the card too) cannot pass it.
+	if err := tx.LockCard(op.CardID); err != nil {
 		return err
 	}
-	return lanyard.Errorf(lanyard.EConflict, "%s", f.Reason)
+	f, err := requestForm(tx, r.ID, cardSlot{op: op, data: d, sl: *sl})
+	if err != nil || f == nil {
+		return err
+	}
+	if !f.Ready {
+		return lanyard.Errorf(lanyard.EConflict, "%s", f.Reason)
+	}
+	return formSupplier(r, op.UserID, f, p)
+}
+
+// formSupplier refuses a form that only the approver or the requester
+// vouches for: the gate is the owner's signature. A version the approver
+// uploaded or recorded the receipt of is refused (the approver would
+// check their own word), as is one the requester supplied for someone
+// else's card (staff issuing for a user recording "signed paper
+// received" themselves) — unless a document officer accepted it.
+func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, p *Principal) error {
+	if f.Latest == nil || f.State == lanyard.DocApproved {
+		return nil
+	}
+	by := f.Latest.UploadedBy
+	switch {
+	case by == p.User.ID:
+		return lanyard.Errorf(lanyard.EForbidden, "you supplied the signed certificate request form of request %d; another CA manager approves it, or a document officer accepts the form first", r.ID)
+	case by == r.RequestedBy && by != ownerID:
+		return lanyard.Errorf(lanyard.EConflict, "the signed certificate request form of request %d was supplied by its requester (%s), not its owner; a document officer accepts it first, or the owner uploads it", r.ID, f.SuppliedBy)
+	}
+	return nil
 }
 
 // requestForm is the signed request form of request id from the card
@@ -123,6 +159,9 @@ func requestForm(tx lanyard.Tx, id int64, cs cardSlot) (*RequestForm, error) {
 		}
 		if f.Latest != nil {
 			f.Signature = signatureStatus(f.Latest)
+			if u, err := tx.UserByID(f.Latest.UploadedBy); err == nil {
+				f.SuppliedBy = u.Login
+			}
 			if f.Latest.Format != lanyard.UploadReceipt {
 				f.Links["file"] = base + "/uploads/" + strconv.Itoa(f.Latest.Version)
 			}

@@ -141,8 +141,21 @@ func TestApproveRequestPrecheck(t *testing.T) {
 	}
 }
 
+// staff creates a staff account with roles and returns it as a caller.
+func (e *issueEnv) staff(t *testing.T, login string, roles ...lanyard.Role) *service.Principal {
+	t.Helper()
+	rs := lanyard.Roles(roles)
+	u, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: login, DisplayName: ptr(login), Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &service.Principal{User: u, Roles: u.Roles}
+}
+
 // Documents by other means (policy channel "other"): an operator records
 // the signed form's receipt, and that is what the CA approval waits for.
+// Whoever recorded it does not approve on their own word: another CA
+// manager does.
 func TestApproveRequestOtherChannelReceipt(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
@@ -152,10 +165,44 @@ func TestApproveRequestOtherChannelReceipt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := e.requestForm(t, id)
-	if f == nil || !f.Ready || f.Links["file"] != "" || !strings.Contains(f.Signature, "signed paper received by mail") {
+	if f == nil || !f.Ready || f.Links["file"] != "" || !strings.Contains(f.Signature, "signed paper received by mail") || f.SuppliedBy != e.admin.User.Login {
 		t.Fatalf("the queue's form after the receipt: %+v", f)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); err != nil {
+	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you supplied the signed certificate request form") {
+		t.Fatalf("approval by the one who recorded the receipt: %v", err)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, e.staff(t, "carol", lanyard.RoleCAManager), id, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Staff issuing a card for a user cannot stand in for the user's
+// signature: a receipt the requester recorded themselves does not let the
+// request through until a document officer accepts the form.
+func TestApproveRequestReceiptByRequesterNeedsOfficer(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Documents = lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaOther}
+	})
+	olga := e.staff(t, "olga", lanyard.RoleOperator)
+	res, err := e.svc.IssueCard(ctx, olga, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 1, Reader: reader, User: "alice"}, UserPIN: "24681357"})
+	if err != nil || res.State != "pending" {
+		t.Fatalf("olga issues alice's card: %v %+v", err, res)
+	}
+	id := res.Card.Certificates[0].RequestID
+	doc := e.requestDocs(t, res)[id]
+	if _, err := e.svc.RecordReceipt(ctx, olga, doc.ID, "signed paper received"); err != nil {
+		t.Fatal(err)
+	}
+	carol := e.staff(t, "carol", lanyard.RoleCAManager)
+	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "supplied by its requester (olga)") {
+		t.Fatalf("approval of a form only the requester vouches for: %v", err)
+	}
+	if _, err := e.svc.DecideDocument(ctx, e.staff(t, "dora", lanyard.RoleDocumentOfficer), doc.ID, true, "called alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -150,6 +150,14 @@ func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
 	if res.RandomPIN != "" {
 		t.Fatalf("the operator is shown alice's PIN %q", res.RandomPIN)
 	}
+	// The audit trail says where the PIN went.
+	var evs []*lanyard.AuditEvent
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+		evs, err = tx.ListAudit(lanyard.AuditFilter{Action: "card.issue.pending"})
+		return
+	}); err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"random_pin":{"held":["owner"],"shown_to_caller":false}`) {
+		t.Fatalf("the issue's audit event: %v %+v", err, evs)
+	}
 	if mine, err := e.svc.IssuedPINs(ctx, e.admin); err != nil || len(mine) != 0 {
 		t.Fatalf("the operator's own waiting PINs: %v %+v", err, mine)
 	}
@@ -158,7 +166,7 @@ func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
 		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
 	}
 	in := service.ShowIssuedPINInput{OperationID: res.OperationID}
-	if _, err := e.svc.ShowIssuedPIN(ctx, e.admin, res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := e.svc.ShowIssuedPIN(ctx, inSession(e.admin), res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("the operator asking for alice's PIN: %v", err)
 	}
 	// Not through an API token, which an administrator could have minted

@@ -190,6 +190,18 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 			return err
 		}
 		details := map[string]any{"changed": in.changed(), "roles": u.Roles, "disabled": u.Disabled}
+		if pwHash != "" && !change.Self {
+			// Whoever sets someone's password can sign in as them: a
+			// random PIN kept for the owner's first look (an issue by
+			// staff) is not shown to that session.
+			n, err := dropOwnerPINs(tx, u.ID)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				details["held_pins_erased"] = n
+			}
+		}
 		if pwHash != "" {
 			u.PasswordHash = pwHash
 			if !change.Self && (holdsStaffRole(before) || holdsStaffRole(u.Roles)) {

@@ -8,9 +8,13 @@
 ALTER TABLE cert_requests ADD COLUMN operation_id INTEGER REFERENCES operations (id);
 
 -- Requests made before: the issue records them as slot -> request id
--- ("requests" in its JSON data).
-UPDATE cert_requests SET operation_id = (
-    SELECT o.id FROM operations o,
+-- ("requests" in its JSON data). One pass over the issues (a subquery per
+-- request would read every issue once per request).
+UPDATE cert_requests SET operation_id = made.op FROM (
+    SELECT CAST(r.value AS INTEGER) AS request_id, MAX(o.id) AS op
+    FROM operations o,
         json_each(CASE WHEN json_valid(CAST(o.data AS TEXT)) THEN CAST(o.data AS TEXT) ELSE '{}' END, '$.requests') r
-    WHERE o.kind = 'issue' AND CAST(r.value AS INTEGER) = cert_requests.id
-    ORDER BY o.id DESC LIMIT 1);
+    WHERE o.kind = 'issue'
+    GROUP BY request_id
+) AS made
+WHERE made.request_id = cert_requests.id;

@@ -18,6 +18,7 @@ function signedForm(r) {
     links.form ? [h('br'), h('a', { href: links.form, download: `certificate-request-${r.id}.pdf` }, 'Form (PDF)')] : '',
     links.file && f.latest ? [h('br'), h('a', { href: links.file, download: f.latest.file_name }, `Signed form: ${f.latest.file_name}`)] : '',
     f.signature ? [h('br'), h('span', { class: 'signature' }, f.signature)] : '',
+    f.supplied_by ? [h('br'), h('span', { class: 'supplied-by' }, `supplied by ${f.supplied_by}`)] : '',
     f.ready ? '' : [h('br'), h('span', { class: 'hint waiting' }, f.reason)],
   );
 }
