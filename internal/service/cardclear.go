@@ -165,26 +165,17 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	var revoked []string
 	// The card is cleared: record it even if the caller goes away now.
 	err = s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		cas := map[string]bool{}
-		for _, c := range certs {
-			if c.Source != lanyard.SourceManaged {
-				continue
-			}
+		r, err := s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
 			switch c.Status {
 			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
-				c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation, lanyard.ReasonCessationOfOperation.String(), now
-				if err := tx.UpdateCertificate(c); err != nil {
-					return err
-				}
-				cas[c.CA] = true
-				revoked = append(revoked, c.Serial)
+				return c.Source == lanyard.SourceManaged
 			}
+			return false
+		})
+		if err != nil {
+			return err
 		}
-		for name := range cas {
-			if err := s.signCRL(ctx, tx, name); err != nil {
-				return err
-			}
-		}
+		revoked = r
 		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 50})
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 )
 
 // ContinueInput continues an interrupted or pending card issue on the card
@@ -110,14 +111,12 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 		return nil, err
 	}
 	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
-	j.pc, j.plan, j.card, j.op, j.resumeAt, j.id = pc, &plan, card, op, resumePoint(&j.data), cc.id
+	j.pc, j.plan, j.resumeAt, j.id = pc, &plan, resumePoint(&j.data), cc.id
 	if err := checkIdentity(card, cc.id); err != nil {
 		return nil, err
 	}
-	resumed := *op
-	resumed.State, resumed.Error = lanyard.OpRunning, ""
-	j.op = &resumed
-	if err := s.step(ctx, j, op.Step, false, nil, s.event(p, "card.issue.continue", "card", strconv.FormatInt(card.ID, 10),
+	s.attachIssue(j, operation.Attach(s.runner, op, card, &j.data))
+	if err := j.run.Resume(ctx, s.event(p, "card.issue.continue", "card", strconv.FormatInt(card.ID, 10),
 		map[string]any{"operation": op.ID, "from_step": op.Step})); err != nil {
 		return nil, err
 	}
@@ -136,36 +135,10 @@ const OperationIdleLimit = time.Minute
 // touching another replica's live operation. (Continuing does not depend
 // on it: an exclusive card session keeps two runs apart.)
 func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (int, error) {
-	var ops []*lanyard.Operation
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		ops, err = tx.ListOperations(lanyard.OperationFilter{State: lanyard.OpRunning, Limit: 1000})
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, op := range ops {
-		if s.clock().Sub(op.UpdatedAt) < idle {
-			continue
-		}
-		prev := op.UpdatedAt
-		op.State, op.Error, op.UpdatedAt = lanyard.OpInterrupted, "the server stopped during the operation", s.clock()
-		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
-			if err := tx.UpdateOperation(op, prev); err != nil {
-				return err
-			}
-			return tx.AppendAudit(s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
-				map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error}))
-		})
-		if lanyard.IsCode(err, lanyard.EConflict) {
-			continue // it moved on meanwhile: it is alive
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	return s.runner.Sweep(ctx, idle, "the server stopped during the operation", func(op *lanyard.Operation) *lanyard.AuditEvent {
+		return s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
+			map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error})
+	})
 }
 
 func diversified(m cardadmin.Master, kind lanyard.AdminKeyKind, ident []byte) (cardadmin.Key, error) {
@@ -201,13 +174,13 @@ func (s *Service) queueCardRequest(ctx context.Context, j *issueJob, sl issuance
 	if j.data.Requests == nil {
 		j.data.Requests = map[string]int64{}
 	}
-	err = s.step(ctx, j, "requested:"+sl.Slot, false, func(tx lanyard.Tx) error {
+	err = j.run.Step(ctx, operation.Requested.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error {
 		if err := tx.CreateRequest(r); err != nil {
 			return err
 		}
 		j.data.Requests[sl.Slot] = r.ID
 		return nil
-	}, nil)
+	}))
 	if err != nil {
 		delete(j.data.Requests, sl.Slot)
 	}
@@ -247,7 +220,7 @@ func (s *Service) approvedCertificate(ctx context.Context, j *issueJob, sl issua
 		cert.Status = lanyard.CertApproved // guide: approved in the CA, to be written by Continue card issue
 	}
 	j.data.Certs[sl.Slot] = cert.Serial
-	err = s.step(ctx, j, "approved:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(cert) }, nil)
+	err = j.run.Step(ctx, operation.Approved.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.UpdateCertificate(cert) }))
 	if err != nil {
 		delete(j.data.Certs, sl.Slot)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strconv"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
@@ -67,11 +67,14 @@ type issueJob struct {
 	card    *lanyard.Card
 	op      *lanyard.Operation
 	data    issueData
-	plan    *issuance.Plan
-	tpls    map[string]*lanyard.Template
-	found   []issuance.Found
-	pc      *piv.Card
-	id      issuance.Identity
+	// run records the steps; its Op, Card and Data are op, card and
+	// &data.
+	run   *operation.Run[issueData]
+	plan  *issuance.Plan
+	tpls  map[string]*lanyard.Template
+	found []issuance.Found
+	pc    *piv.Card
+	id    issuance.Identity
 	// resumeAt is, for a Continue, the PIN step the interrupted run had
 	// reached ("puk" or "pin"; "" before them): its change may have
 	// reached the card with the reply lost.
@@ -398,13 +401,8 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 	if j.plan.Name != "" {
 		c.Name = j.plan.Name
 	}
-	data, err := json.Marshal(j.data)
-	if err != nil {
-		return lanyard.Wrap(lanyard.EInternal, err, "operation record")
-	}
-	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID, State: lanyard.OpRunning,
-		Step: "planned", Data: data, CreatedAt: now, UpdatedAt: now}
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}
+	check := func(tx lanyard.Tx) error {
 		// The decision was made outside this transaction, with card I/O
 		// since: what it relied on is checked again here. An AirCard
 		// takes several sessions at once, so two issues can reach this
@@ -422,30 +420,28 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 			return err
 		}
 		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
-		if err := s.checkMaxCards(tx, j.user, counted); err != nil {
-			return err
-		}
-		if c.ID == 0 {
-			if err := tx.CreateCard(c); err != nil {
-				return err
-			}
-		} else if err := tx.UpdateCard(c); err != nil {
-			return err
-		}
-		op.CardID = c.ID
-		if err := tx.CreateOperation(op); err != nil {
-			return err
-		}
-		return tx.AppendAudit(s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+		return s.checkMaxCards(tx, j.user, counted)
+	}
+	run, err := operation.Start(ctx, s.runner, c, op, &j.data, check, func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+		return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
 			"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
 			"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
-		}))
+		})
 	})
 	if err != nil {
 		return err
 	}
-	j.card, j.op = c, op
+	s.attachIssue(j, run)
 	return nil
+}
+
+// attachIssue makes run j's record: j.op and j.card are the run's, and
+// a step recorded without an event of its own gets card.issue.step.
+func (s *Service) attachIssue(j *issueJob, run *operation.Run[issueData]) {
+	run.StepEvent = func(step operation.Step) *lanyard.AuditEvent {
+		return s.event(j.p, "card.issue.step", "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
+	}
+	j.run, j.card, j.op = run, run.Card, run.Op
 }
 
 // unchangedForIssue fails with EConflict when the card changed since the
@@ -528,50 +524,6 @@ func (s *Service) unfinishedOperation(ctx context.Context, cardID int64) (*lanya
 	return out, err
 }
 
-// step records the operation's progress (and the card, when given) with
-// an audit event, in one transaction.
-func (s *Service) step(ctx context.Context, j *issueJob, name string, card bool, extra func(tx lanyard.Tx) error, ev *lanyard.AuditEvent) error {
-	now := s.clock()
-	op := *j.op
-	prev := op.UpdatedAt
-	op.Step, op.UpdatedAt = name, now
-	c := *j.card
-	c.UpdatedAt = now
-	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		if extra != nil {
-			if err := extra(tx); err != nil {
-				return err
-			}
-		}
-		// Marshalled after extra, which may add to the record (a request ID).
-		data, err := json.Marshal(j.data)
-		if err != nil {
-			return lanyard.Wrap(lanyard.EInternal, err, "operation record")
-		}
-		op.Data = data
-		if err := tx.UpdateOperation(&op, prev); err != nil {
-			return err
-		}
-		if card {
-			if err := tx.UpdateCard(&c); err != nil {
-				return err
-			}
-		}
-		if ev == nil {
-			ev = s.event(j.p, "card.issue.step", "card", strconv.FormatInt(c.ID, 10), map[string]any{"operation": op.ID, "step": name})
-		}
-		return tx.AppendAudit(ev)
-	})
-	if err != nil {
-		return err
-	}
-	*j.op = op
-	if card {
-		*j.card = c
-	}
-	return nil
-}
-
 // stop ends a run that failed: the operation becomes interrupted (the
 // card, the agent or the connection went away; resumable) or failed (the
 // card refused; a new issue is needed), with one audit event.
@@ -582,28 +534,20 @@ func (s *Service) stop(ctx context.Context, j *issueJob, cause error) error {
 	}
 	msg := lanyard.ErrorMessage(cause)
 	s.log.Warn("card issue stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
-	op := *j.op
-	prev := op.UpdatedAt
-	op.State, op.Error, op.UpdatedAt = state, msg, s.clock()
-	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		if err := tx.UpdateOperation(&op, prev); err != nil {
-			return err
+	withdraw := func(tx lanyard.Tx) error {
+		if state != lanyard.OpFailed {
+			return nil
 		}
-		if state == lanyard.OpFailed {
-			// A failed issue cannot continue: its requests still waiting
-			// in the CA are withdrawn, so none is approved later into a
-			// certificate bound to no card.
-			if err := s.withdrawRequests(tx, j.p, &j.data, "the card issue failed"); err != nil {
-				return err
-			}
-		}
-		return tx.AppendAudit(s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
-			"operation": op.ID, "step": op.Step, "error": msg}))
-	})
-	if err != nil {
-		s.log.Error("recording a stopped card issue failed", "operation", j.op.ID, "error", err)
+		// A failed issue cannot continue: its requests still waiting in
+		// the CA are withdrawn, so none is approved later into a
+		// certificate bound to no card.
+		return s.withdrawRequests(tx, j.p, &j.data, "the card issue failed")
 	}
-	*j.op = op
+	ev := s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "step": j.op.Step, "error": msg})
+	if err := j.run.Stop(ctx, state, msg, operation.Also(withdraw), operation.Event(ev)); err != nil {
+		s.log.Error("recording a stopped card issue failed", "operation", j.op.ID, "error", err)
+		j.op.State, j.op.Error = state, msg
+	}
 	if state == lanyard.OpInterrupted {
 		return lanyard.Wrap(lanyard.EUnavailable, cause, msg+"; the card issue can be continued (Continue card issue)")
 	}
@@ -656,7 +600,7 @@ func (s *Service) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, 
 	if newRandomPIN {
 		details["random_pin"] = randomPINFate(j, held)
 	}
-	err = s.step(ctx, j, "done", true, final, s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), details))
+	err = j.run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(final), operation.Event(s.event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), details)))
 	if err != nil {
 		return nil, err
 	}
@@ -773,7 +717,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 		j.card.AdminKeyVersion, j.card.CardID = 0, ""
 		j.card.SealedPUK, j.card.PUKState = nil, lanyard.PUKDefault
-		if err := s.step(ctx, j, "initialized", true, nil, nil); err != nil {
+		if err := j.run.Step(ctx, operation.Initialized, operation.WithCard()); err != nil {
 			return false, err
 		}
 	} else if d.Initialized {
@@ -846,7 +790,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		d.Certs[sl.Slot] = rec.Serial
 		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
 			"user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot})
-		if err := s.step(ctx, j, "issued:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }, ev); err != nil {
+		if err := j.run.Step(ctx, operation.Issued.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }), operation.Event(ev)); err != nil {
 			delete(d.Certs, sl.Slot)
 			return false, err
 		}
@@ -894,7 +838,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			}
 		}
 		d.PINSet = true
-		if err := s.step(ctx, j, "pin", false, nil, nil); err != nil {
+		if err := j.run.Step(ctx, operation.PIN); err != nil {
 			return false, err
 		}
 	}
@@ -993,7 +937,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		// here fails if another card holds it already.
 		d.TakeoverVersion = m.Version
 		j.card.AdminKeyVersion, j.card.CardID = m.Version, hex.EncodeToString(ident)
-		if err := s.step(ctx, j, "admin_key", true, nil, nil); err != nil {
+		if err := j.run.Step(ctx, operation.AdminKey, operation.WithCard()); err != nil {
 			return nil, err
 		}
 	} else if m, err = s.adminMaster(ctx, d.TakeoverVersion); err != nil {
@@ -1004,7 +948,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
 	}
 	d.TakeoverDone = true
-	if err := s.step(ctx, j, "admin_key_set", false, nil, nil); err != nil {
+	if err := j.run.Step(ctx, operation.AdminKeySet); err != nil {
 		return nil, err
 	}
 	return admin, nil
@@ -1052,7 +996,7 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 	j.data.Written[sl.Slot] = true
 	rec.Status, rec.CardID, rec.Slot, rec.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.clock()
 	ev := s.event(j.p, "cert.write", "certificate", rec.Serial, map[string]any{"card": j.card.ID, "slot": sl.Slot})
-	if err := s.step(ctx, j, "written:"+sl.Slot, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }, ev); err != nil {
+	if err := j.run.Step(ctx, operation.Written.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }), operation.Event(ev)); err != nil {
 		delete(j.data.Written, sl.Slot)
 		return err
 	}
@@ -1085,7 +1029,7 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 		}
 	}
 	j.data.Tracked = true
-	return s.step(ctx, j, "tracked", false, func(tx lanyard.Tx) error {
+	return j.run.Step(ctx, operation.Tracked, operation.Also(func(tx lanyard.Tx) error {
 		for _, rec := range recs {
 			if _, err := tx.CertificateBySerial(rec.CA, rec.Serial); err == nil {
 				continue // already tracked from an earlier issue
@@ -1095,5 +1039,5 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 			}
 		}
 		return nil
-	}, s.event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "tracked": len(recs)}))
+	}), operation.Event(s.event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "tracked": len(recs)})))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
@@ -174,7 +175,7 @@ func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) 
 			return err
 		}
 		d.NewPUK = sealed
-		if err := s.step(ctx, j, "puk_drawn", false, nil, nil); err != nil {
+		if err := j.run.Step(ctx, operation.PUKDrawn); err != nil {
 			d.NewPUK = nil
 			return err
 		}
@@ -207,7 +208,7 @@ func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) 
 	sealed := d.NewPUK
 	d.PUKSet, d.NewPUK = true, nil
 	j.card.SealedPUK, j.card.PUKState = sealed, lanyard.PUKRandom
-	if err := s.step(ctx, j, "puk", true, nil, nil); err != nil {
+	if err := j.run.Step(ctx, operation.PUK, operation.WithCard()); err != nil {
 		d.PUKSet, d.NewPUK, *j.card = false, sealed, was
 		return err
 	}

@@ -168,3 +168,31 @@ func (s *Service) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 	}
 	return nil, lanyard.Errorf(lanyard.ENotFound, "the OCSP request names no CA served here")
 }
+
+// revokeCertificates revokes, in tx, the certificates of certs that
+// revoke selects (reason cessation of operation, RFC 5280 5.3.1: what
+// they certify is gone) and signs a new CRL of each CA concerned. It
+// returns the serials revoked.
+func (s *Service) revokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
+	now := s.clock()
+	cas := map[string]bool{}
+	var serials []string
+	for _, c := range certs {
+		if !revoke(c) {
+			continue
+		}
+		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation,
+			lanyard.ReasonCessationOfOperation.String(), now
+		if err := tx.UpdateCertificate(c); err != nil {
+			return nil, err
+		}
+		cas[c.CA] = true
+		serials = append(serials, c.Serial)
+	}
+	for name := range cas {
+		if err := s.signCRL(ctx, tx, name); err != nil {
+			return nil, err
+		}
+	}
+	return serials, nil
+}

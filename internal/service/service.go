@@ -19,6 +19,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
 
@@ -75,6 +76,7 @@ type Service struct {
 
 	cards     cardAccess // workstations' cards (cardaccess.go)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
+	runner    *operation.Runner
 	notifier  Notifier
 	throttle  *auth.Throttle // login and step-up failures (totp.go)
 	// joinThrottle: wrong AirCard connection codes (aircards.go).
@@ -132,6 +134,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
+	s.runner = operation.New(cfg.Store, s.clock)
 	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
 	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
 	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)

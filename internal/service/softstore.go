@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 )
 
 // SoftwareStoreOption is whether a software store of Scope can be issued
@@ -82,6 +82,7 @@ type softJob struct {
 	card *lanyard.Card
 	op   *lanyard.Operation
 	data softData
+	run  *operation.Run[softData] // its Op, Card and Data are op, card and &data
 }
 
 // SoftwareStoreOptions lists, for every connected workstation the caller
@@ -230,9 +231,9 @@ func (s *Service) IssueSoftwareStore(ctx context.Context, p *Principal, in Softw
 	}
 	now := s.clock()
 	j.card.State, j.card.IssuedAt, j.op.State = lanyard.CardIssued, now, lanyard.OpDone
-	if err := s.softStep(ctx, j, "done", true, nil, s.event(p, "card.issue", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+	if err := j.run.Step(ctx, operation.Done, operation.WithCard(), operation.Event(s.event(p, "card.issue", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
 		"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "kind": string(lanyard.KindSoftwareStore), "scope": in.Scope,
-		"templates": softTemplates(j.plan)})); err != nil {
+		"templates": softTemplates(j.plan)}))); err != nil {
 		return nil, err
 	}
 	res := &SoftwareStoreResult{Files: files}
@@ -258,33 +259,19 @@ func (s *Service) startSoft(ctx context.Context, j *softJob) error {
 	now := s.clock()
 	c := &lanyard.Card{Serial: "SW-" + strings.ToUpper(hex.EncodeToString(id[:])), CardType: j.ct.Name, OwnerID: j.user.ID, Name: j.plan.Name,
 		State: lanyard.CardAssigned, WorkstationID: j.ws.ID, CreatedAt: now, UpdatedAt: now}
-	data, err := json.Marshal(j.data)
-	if err != nil {
-		return lanyard.Wrap(lanyard.EInternal, err, "operation record")
-	}
-	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID, State: lanyard.OpRunning,
-		Step: "planned", Data: data, CreatedAt: now, UpdatedAt: now}
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
-		// Counted again in the transaction: two issues at once must not
-		// both pass the maximum.
-		if err := s.checkMaxCards(tx, j.user, false); err != nil {
-			return err
-		}
-		if err := tx.CreateCard(c); err != nil {
-			return err
-		}
-		op.CardID = c.ID
-		if err := tx.CreateOperation(op); err != nil {
-			return err
-		}
-		return tx.AppendAudit(s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}
+	// Counted again in the transaction: two issues at once must not both
+	// pass the maximum.
+	check := func(tx lanyard.Tx) error { return s.checkMaxCards(tx, j.user, false) }
+	run, err := operation.Start(ctx, s.runner, c, op, &j.data, check, func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+		return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
 			"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID, "kind": string(lanyard.KindSoftwareStore),
-			"scope": j.data.Scope, "workstation": j.ws.Name, "templates": softTemplates(j.plan)}))
+			"scope": j.data.Scope, "workstation": j.ws.Name, "templates": softTemplates(j.plan)})
 	})
 	if err != nil {
 		return err
 	}
-	j.card, j.op = c, op
+	j.run, j.card, j.op = run, run.Card, run.Op
 	return nil
 }
 
@@ -326,7 +313,7 @@ func (s *Service) softSteps(ctx context.Context, j *softJob, password string) ([
 		j.data.Certs[sl.Template] = rec.Serial
 		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
 			"user": j.user.Login, "subject": rec.Subject, "card": j.card.ID})
-		if err := s.softStep(ctx, j, "issued:"+sl.Template, false, func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }, ev); err != nil {
+		if err := j.run.Step(ctx, operation.Issued.On(sl.Template), operation.Also(func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }), operation.Event(ev)); err != nil {
 			delete(j.data.Certs, sl.Template)
 			return nil, err
 		}
@@ -348,7 +335,7 @@ func (s *Service) softSteps(ctx context.Context, j *softJob, password string) ([
 		rec.Status, rec.UpdatedAt = lanyard.CertWritten, s.clock()
 		ev = s.event(j.p, "cert.write", "certificate", rec.Serial, map[string]any{"card": j.card.ID, "scope": j.data.Scope,
 			"path": stored.Path, "nss": stored.NSS})
-		if err := s.softStep(ctx, j, "written:"+sl.Template, false, func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }, ev); err != nil {
+		if err := j.run.Step(ctx, operation.Written.On(sl.Template), operation.Also(func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }), operation.Event(ev)); err != nil {
 			return nil, err
 		}
 		files = append(files, SoftwareStoreFile{Template: sl.Template, Certificate: rec.Serial, SoftwareStored: stored})
@@ -383,43 +370,6 @@ func softFileName(c *lanyard.Card, template string, n int) string {
 	return base
 }
 
-// softStep records the operation's progress (and the card, when asked)
-// with an audit event, in one transaction.
-func (s *Service) softStep(ctx context.Context, j *softJob, name string, card bool, extra func(tx lanyard.Tx) error, ev *lanyard.AuditEvent) error {
-	now := s.clock()
-	op := *j.op
-	prev := op.UpdatedAt
-	op.Step, op.UpdatedAt = name, now
-	c := *j.card
-	c.UpdatedAt = now
-	data, err := json.Marshal(j.data)
-	if err != nil {
-		return lanyard.Wrap(lanyard.EInternal, err, "operation record")
-	}
-	op.Data = data
-	err = s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		if extra != nil {
-			if err := extra(tx); err != nil {
-				return err
-			}
-		}
-		if err := tx.UpdateOperation(&op, prev); err != nil {
-			return err
-		}
-		if card {
-			if err := tx.UpdateCard(&c); err != nil {
-				return err
-			}
-		}
-		return tx.AppendAudit(ev)
-	})
-	if err != nil {
-		return err
-	}
-	*j.op, *j.card = op, c
-	return nil
-}
-
 // failSoft ends a software store issue that failed, in one transaction:
 // the certificates it issued are revoked (their keys are gone, or in a
 // file the server cannot vouch for), the operation failed and the card
@@ -427,49 +377,30 @@ func (s *Service) softStep(ctx context.Context, j *softJob, name string, card bo
 func (s *Service) failSoft(ctx context.Context, j *softJob, cause error) error {
 	msg := lanyard.ErrorMessage(cause)
 	s.log.Warn("software store issue failed", "operation", j.op.ID, "card", j.card.ID, "error", cause)
-	now := s.clock()
-	op := *j.op
-	prev := op.UpdatedAt
-	op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, msg, now
-	card := *j.card
-	card.State, card.UpdatedAt = lanyard.CardRevoked, now
+	was := *j.card
+	j.card.State = lanyard.CardRevoked
 	var revoked []string
-	err := s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
-		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: card.ID})
+	revoke := func(tx lanyard.Tx) error {
+		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: j.card.ID})
 		if err != nil {
 			return err
 		}
-		cas := map[string]bool{}
-		for _, c := range certs {
-			if c.Status != lanyard.CertValid && c.Status != lanyard.CertWritten {
-				continue
-			}
-			c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation, lanyard.ReasonCessationOfOperation.String(), now
-			if err := tx.UpdateCertificate(c); err != nil {
-				return err
-			}
-			cas[c.CA] = true
-			revoked = append(revoked, c.Serial)
-		}
-		for name := range cas {
-			if err := s.signCRL(ctx, tx, name); err != nil {
-				return err
-			}
-		}
-		if err := tx.UpdateOperation(&op, prev); err != nil {
-			return err
-		}
-		if err := tx.UpdateCard(&card); err != nil {
+		revoked, err = s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
+			return c.Status == lanyard.CertValid || c.Status == lanyard.CertWritten
+		})
+		if err != nil {
 			return err
 		}
 		// A revoked card keeps no copy of a PIN.
-		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
-			return err
-		}
-		return tx.AppendAudit(s.event(j.p, "card.issue.fail", "card", strconv.FormatInt(card.ID, 10), map[string]any{
-			"operation": op.ID, "step": op.Step, "error": msg, "revoked": revoked}))
-	})
+		_, err = tx.DeleteCardHeldPINs(j.card.ID)
+		return err
+	}
+	err := j.run.Stop(ctx, lanyard.OpFailed, msg, operation.WithCard(), operation.Also(revoke), operation.EventAfter(func() *lanyard.AuditEvent {
+		return s.event(j.p, "card.issue.fail", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{
+			"operation": j.op.ID, "step": j.op.Step, "error": msg, "revoked": revoked})
+	}))
 	if err != nil {
+		*j.card = was
 		s.log.Error("recording a failed software store issue failed", "operation", j.op.ID, "error", err)
 	}
 	return lanyard.Wrap(lanyard.ErrorCode(cause), cause, msg+"; the software store was not issued: issue it again")

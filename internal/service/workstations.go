@@ -348,7 +348,6 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 		if w.Status == lanyard.WorkstationRevoked {
 			return lanyard.Errorf(lanyard.EConflict, "workstation %d is already revoked", id)
 		}
-		now := s.clock()
 		if w.CertSerial != "" {
 			authority, _, err := s.machineCA()
 			if err != nil {
@@ -358,15 +357,10 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 			if err != nil {
 				return err
 			}
-			if c.Status != lanyard.CertRevoked {
-				c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation,
-					lanyard.ReasonCessationOfOperation.String(), now
-				if err := tx.UpdateCertificate(c); err != nil {
-					return err
-				}
-				if err := s.signCRL(ctx, tx, authority.Name()); err != nil {
-					return err
-				}
+			if _, err := s.revokeCertificates(ctx, tx, []*lanyard.Certificate{c}, func(c *lanyard.Certificate) bool {
+				return c.Status != lanyard.CertRevoked
+			}); err != nil {
+				return err
 			}
 		}
 		w.Status, w.PairingCode, w.PairingExpiresAt = lanyard.WorkstationRevoked, "", time.Time{}
