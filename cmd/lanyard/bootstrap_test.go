@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/ca"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // The file of an expired bootstrap token goes at the next check (a
@@ -24,30 +19,12 @@ import (
 func TestBootstrapTokenFileCheckAndDemoRenewal(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(data, "lanyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sealer, _ := seal.New(bytes.Repeat([]byte{3}, seal.KeySize))
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ahead atomic.Int64 // how far the service's clock is ahead of time.Now
 	now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	b := newBootstrapTokenFile(data, slog.New(slog.DiscardHandler))
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: now, Rand: rand.Reader,
-		TokensRevoked: func() { b.check(ctx) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	stack := servicetest.New(t, servicetest.Options{Dir: data, Now: now, TokensRevoked: func() { b.check(ctx) }})
+	svc, tok := stack.Service, stack.Token
 	b.svc = svc
-	tok, err := svc.Setup(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := b.write(tok); err != nil {
 		t.Fatal(err)
 	}

@@ -1,47 +1,27 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
-// bootstrapService starts a service on a new store with cfg's bootstrap
+// bootstrapService starts a service on a new store with o's bootstrap
 // settings and a fake clock, and runs Setup; it returns the bootstrap
 // token.
-func bootstrapService(t *testing.T, cfg service.Config) (*service.Service, *fakeClock, string) {
+func bootstrapService(t *testing.T, o servicetest.Options) (*service.Service, *fakeClock, string) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{9}, seal.KeySize))
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &fakeClock{t: time.Date(2026, time.March, 1, 9, 0, 0, 0, time.UTC)}
-	cfg.Store, cfg.Sealer, cfg.CAs, cfg.Now, cfg.Rand = st, sealer, []ca.CA{authority}, clock.Now, rand.Reader
-	svc, err := service.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	o.Now = clock.Now
+	s := servicetest.New(t, o)
+	if s.Token == "" {
+		t.Fatal("Setup made no bootstrap token")
 	}
-	t.Cleanup(func() { svc.Close(); st.Close() })
-	tok, err := svc.Setup(ctx)
-	if err != nil || tok == "" {
-		t.Fatalf("Setup: %q %v", tok, err)
-	}
-	return svc, clock, tok
+	return s.Service, clock, s.Token
 }
 
 // The first-start token lives 24 hours unless configured otherwise, and
@@ -51,7 +31,7 @@ func TestBootstrapTokenLifetime(t *testing.T) {
 	for _, tc := range []struct {
 		ttl, want time.Duration
 	}{{0, 24 * time.Hour}, {90 * time.Minute, 90 * time.Minute}} {
-		svc, clock, tok := bootstrapService(t, service.Config{BootstrapTokenTTL: tc.ttl})
+		svc, clock, tok := bootstrapService(t, servicetest.Options{BootstrapTokenTTL: tc.ttl})
 		p, err := svc.AuthenticateToken(ctx, tok, "")
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +64,7 @@ func TestBootstrapTokenLifetime(t *testing.T) {
 func TestTokensRevokedHook(t *testing.T) {
 	ctx := context.Background()
 	calls := 0
-	svc, _, tok := bootstrapService(t, service.Config{TokensRevoked: func() { calls++ }})
+	svc, _, tok := bootstrapService(t, servicetest.Options{TokensRevoked: func() { calls++ }})
 	admin, err := svc.AuthenticateToken(ctx, tok, "")
 	if err != nil {
 		t.Fatal(err)

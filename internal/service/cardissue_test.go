@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"os"
 	"slices"
@@ -25,9 +24,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -43,54 +42,44 @@ type issueEnv struct {
 	admin  *service.Principal
 	access *cardtest.Access
 	card   *emu.Card
-	dir    string
-	key    []byte
-	mail   service.Notifier
-	log    *slog.Logger // nil: discarded
-	opts   svcOpts      // the service's clock and store wrapper
-	// logFile holds what log wrote, when set.
+	// opts builds the service (servicetest): its notifier, log, clock
+	// and store wrapper; start keeps its data directory and master key in
+	// it for a restart.
+	opts servicetest.Options
+	// logFile holds what opts.Log wrote, when set.
 	logFile string
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
 	t.Helper()
-	return newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)})
+	return newIssueEnvFrom(t, &issueEnv{})
 }
 
 func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 	t.Helper()
+	e.access = cardtest.New()
 	e.start(t)
-	ctx := context.Background()
-	if _, err := e.svc.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.admin = &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	admin, err := e.svc.GetUser(ctx, e.admin, service.BootstrapLogin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.admin = &service.Principal{User: admin, Roles: admin.Roles}
 	name := "Alice Example"
-	u, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "alice", DisplayName: &name, UPN: ptr("alice@example.test"), Email: ptr("alice@example.test")})
+	u, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: "alice", DisplayName: &name, UPN: ptr("alice@example.test"), Email: ptr("alice@example.test")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.alice = &service.Principal{User: u, Roles: u.Roles, Session: true} // her browser session
-	e.access = cardtest.New()
 	e.card = e.access.Add(t, 1, u.ID, reader)
-	e.svc.SetCardAccess(e.access)
 	return e
 }
 
-// start opens the service on the env's data directory (again, after a
-// "restart").
+// start opens the service on the env's data directory: a first start
+// (with Setup), or again after a "restart" (without).
 func (e *issueEnv) start(t *testing.T) {
 	t.Helper()
-	svc, st := mustServiceOpts(t, e.dir, e.key, e.mail, e.opts, e.log)
-	e.svc, e.st = svc, st
-	t.Cleanup(func() { svc.Close(); st.Close() })
-	if e.access != nil {
-		e.svc.SetCardAccess(e.access)
+	o := e.opts
+	o.Cards, o.NoSetup = e.access, e.svc != nil
+	s := servicetest.New(t, o)
+	e.opts.Dir, e.opts.Key = s.Dir, s.Key
+	e.svc, e.st = s.Service, s.Store
+	if s.Admin != nil {
+		e.admin = s.Admin
 	}
 }
 
@@ -735,10 +724,10 @@ func (m *pinMail) AirCardCode(context.Context, []string, *lanyard.User, *lanyard
 func TestIssueCardRandomPINMail(t *testing.T) {
 	ctx := context.Background()
 	for _, withMail := range []bool{true, false} {
-		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+		e := &issueEnv{}
 		m := &pinMail{}
 		if withMail {
-			e.mail = m
+			e.opts.Notifier = m
 		}
 		e2 := newIssueEnvFrom(t, e)
 		if _, err := e2.svc.UpdateUser(ctx, e2.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
@@ -821,9 +810,9 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 // mails no other (it would never be the card's).
 func TestIssueCardPendingRandomPIN(t *testing.T) {
 	ctx := context.Background()
-	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	e := &issueEnv{}
 	m := &pinMail{}
-	e.mail = m
+	e.opts.Notifier = m
 	e = newIssueEnvFrom(t, e)
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Documents.Check = lanyard.DocsCARequest
@@ -962,9 +951,9 @@ func (m *issueMail) CardIssue(_ context.Context, _ []string, ev service.CardIssu
 // is approved (guide: "Card issue approved") and can continue it.
 func TestIssueCardBothFormFirstThenCA(t *testing.T) {
 	ctx := context.Background()
-	e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+	e := &issueEnv{}
 	m := &issueMail{}
-	e.mail = m
+	e.opts.Notifier = m
 	e = newIssueEnvFrom(t, e)
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsRequestForm })
 	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // pinMailEnv is alice's issue under a policy that sets a random PIN,
@@ -16,7 +17,7 @@ import (
 // the issue's result.
 func pinMailEnv(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient) (*issueEnv, *service.IssueCardResult) {
 	t.Helper()
-	return pinMailEnvWith(t, m, mailTo, svcOpts{})
+	return pinMailEnvWith(t, m, mailTo, servicetest.Options{})
 }
 
 // The result dialog's "E-mail it to me / to my manager" (issue 14 item
@@ -90,7 +91,7 @@ func TestMailIssuePINWindow(t *testing.T) {
 	ctx := context.Background()
 	m := &pinMail{}
 	clock := &testClock{}
-	e, res := pinMailEnvWith(t, m, lanyard.PINMailManager, svcOpts{now: clock.now})
+	e, res := pinMailEnvWith(t, m, lanyard.PINMailManager, servicetest.Options{Now: clock.now})
 	h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail)
 	if left := h.ExpiresAt.Sub(h.CreatedAt); left != service.PINMailWindow {
 		t.Fatalf("the copy is kept %v", left)

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,9 +10,9 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // TestIssuedCardKeepsNoSharedPUK (issue 13, item 5): after Issue card the
@@ -134,7 +133,7 @@ func newLoggedIssueEnv(t *testing.T) *issueEnv {
 	}
 	t.Cleanup(func() { f.Close() })
 	log := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return newIssueEnvFrom(t, &issueEnv{dir: dir, key: bytes.Repeat([]byte{9}, seal.KeySize), log: log, logFile: f.Name()})
+	return newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Dir: dir, Log: log}, logFile: f.Name()})
 }
 
 // TestClearCardWithUnknownPUK: a card whose Admin PIN was chosen at an

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -9,8 +8,8 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // Where a random PIN set at an issue is held, and for how long (docs/
@@ -18,9 +17,10 @@ import (
 // record, until it is used, it expires, or the card is cleared.
 
 // pinMailEnvWith is pinMailEnv on a service changed by opts.
-func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient, opts svcOpts) (*issueEnv, *service.IssueCardResult) {
+func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient, opts servicetest.Options) (*issueEnv, *service.IssueCardResult) {
 	t.Helper()
-	e := newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), mail: m, opts: opts})
+	opts.Notifier = m
+	e := newIssueEnvFrom(t, &issueEnv{opts: opts})
 	ctx := context.Background()
 	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipien
 func TestOwnerPINExpires(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{}
-	e := newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), opts: svcOpts{now: clock.now}})
+	e := newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.now}})
 	res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
 	waiting, err := e.svc.IssuedPINs(ctx, e.alice)
 	if err != nil || len(waiting) != 1 {
@@ -65,7 +65,7 @@ func TestOwnerPINExpires(t *testing.T) {
 func TestPINCopyOfStoppedIssuePurged(t *testing.T) {
 	for _, state := range []lanyard.OperationState{lanyard.OpFailed, lanyard.OpInterrupted} {
 		clock := &testClock{}
-		e, res := pinMailEnvWith(t, &pinMail{}, lanyard.PINMailUser, svcOpts{now: clock.now})
+		e, res := pinMailEnvWith(t, &pinMail{}, lanyard.PINMailUser, servicetest.Options{Now: clock.now})
 		op := operation(t, e, res.OperationID)
 		prev := op.UpdatedAt
 		op.State, op.UpdatedAt = state, time.Now()
@@ -85,11 +85,11 @@ func TestRevokeAndClearErasesPINCopies(t *testing.T) {
 	ctx := context.Background()
 	for name, setup := range map[string]func(*testClock) (*issueEnv, *service.IssueCardResult, *service.Principal){
 		"mail copy": func(c *testClock) (*issueEnv, *service.IssueCardResult, *service.Principal) {
-			e, res := pinMailEnvWith(t, &pinMail{}, lanyard.PINMailUser, svcOpts{now: c.now})
+			e, res := pinMailEnvWith(t, &pinMail{}, lanyard.PINMailUser, servicetest.Options{Now: c.now})
 			return e, res, e.alice
 		},
 		"owner's copy": func(c *testClock) (*issueEnv, *service.IssueCardResult, *service.Principal) {
-			e := newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), opts: svcOpts{now: c.now}})
+			e := newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: c.now}})
 			res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
 			return e, res, e.admin
 		},
@@ -136,7 +136,7 @@ func TestMailIssuePINToAddressAtIssue(t *testing.T) {
 func TestPINTakeWithOperationUpdateBetween(t *testing.T) {
 	ctx := context.Background()
 	race := &raceStore{}
-	opts := svcOpts{wrap: func(st lanyard.Store) lanyard.Store { race.Store = st; return race }}
+	opts := servicetest.Options{WrapStore: func(st lanyard.Store) lanyard.Store { race.Store = st; return race }}
 	m := &pinMail{}
 	e, res := pinMailEnvWith(t, m, lanyard.PINMailUser, opts)
 	race.arm(func() { touchOperation(t, e, res.OperationID) })
@@ -144,7 +144,7 @@ func TestPINTakeWithOperationUpdateBetween(t *testing.T) {
 		t.Errorf("mailing the PIN with the operation updated meanwhile: %v", err)
 	}
 
-	e2 := newIssueEnvFrom(t, &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize), opts: opts})
+	e2 := newIssueEnvFrom(t, &issueEnv{opts: opts})
 	res, _ = issueForAlice(t, e2, lanyard.PINMailNobody, false)
 	race.arm(func() { touchOperation(t, e2, res.OperationID) })
 	if shown, err := e2.svc.ShowIssuedPIN(ctx, e2.alice, res.Card.ID, service.ShowIssuedPINInput{OperationID: res.OperationID}); err != nil || len(shown.PIN) != 8 {

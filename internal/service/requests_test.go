@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -121,9 +119,9 @@ func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdm
 // is on.
 func TestIssueCardOnBehalfRandomPINNotShownToStaff(t *testing.T) {
 	for _, toAdmin := range []bool{false, true} {
-		e := &issueEnv{dir: t.TempDir(), key: bytes.Repeat([]byte{9}, seal.KeySize)}
+		e := &issueEnv{}
 		m := &pinMail{}
-		e.mail = m
+		e.opts.Notifier = m
 		e = newIssueEnvFrom(t, e)
 		res, _ := issueForAlice(t, e, lanyard.PINMailUser, toAdmin)
 		if m.calls != 1 || len(m.pin) != 8 || len(res.PINMailedTo) != 1 || res.PINMailedTo[0] != e.alice.User.Email {

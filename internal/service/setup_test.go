@@ -2,11 +2,9 @@ package service_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,51 +14,16 @@ import (
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-func mustService(t *testing.T, dir string, key []byte) (*service.Service, lanyard.Store) {
-	return mustServiceWith(t, dir, key, nil)
-}
-
-func mustServiceWith(t *testing.T, dir string, key []byte, n service.Notifier, log ...*slog.Logger) (*service.Service, lanyard.Store) {
-	return mustServiceOpts(t, dir, key, n, svcOpts{}, log...)
-}
-
-// svcOpts changes a test service: its clock (nil: time.Now), and the
-// store it is given (wrap gets the real one; nil: unchanged).
-type svcOpts struct {
-	now  func() time.Time
-	wrap func(lanyard.Store) lanyard.Store
-}
-
-func mustServiceOpts(t *testing.T, dir string, key []byte, n service.Notifier, o svcOpts, log ...*slog.Logger) (*service.Service, lanyard.Store) {
+// mustService starts a service on dir with master key key, without
+// Setup: the tests here run it themselves.
+func mustService(t *testing.T, dir string, key []byte) *servicetest.Stack {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := o.now
-	if now == nil {
-		now = time.Now
-	}
-	sealer, _ := seal.New(key)
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var given lanyard.Store = st
-	if o.wrap != nil {
-		given = o.wrap(st)
-	}
-	svc, err := service.New(service.Config{Store: given, Sealer: sealer, CAs: []ca.CA{authority}, Now: now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1", Notifier: n, Log: cmp.Or(append(log, nil)...)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc, st
+	return servicetest.New(t, servicetest.Options{Dir: dir, Key: key, NoSetup: true})
 }
 
 // TestSetupIsIdempotentAndSealsSecrets starts a service twice on one store:
@@ -69,7 +32,8 @@ func mustServiceOpts(t *testing.T, dir string, key []byte, n service.Notifier, o
 func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, seal.KeySize)
-	svc, st := mustService(t, dir, key)
+	stack := mustService(t, dir, key)
+	svc, st := stack.Service, stack.Store
 	ctx := context.Background()
 	tok, err := svc.Setup(ctx)
 	if err != nil || tok == "" {
@@ -93,12 +57,10 @@ func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
 		}
 	}
 	events := storetest.CheckAuditChain(t, st)
-	svc.Close()
-	st.Close()
+	stack.Close()
 
-	svc2, st2 := mustService(t, dir, key)
-	defer st2.Close()
-	defer svc2.Close()
+	stack2 := mustService(t, dir, key)
+	svc2, st2 := stack2.Service, stack2.Store
 	tok2, err := svc2.Setup(ctx)
 	if err != nil || tok2 != "" {
 		t.Fatalf("second Setup: %q %v", tok2, err)
@@ -116,9 +78,7 @@ func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
 // master key: the CA refuses to open, naming the master key.
 func TestWrongMasterKeyIsReported(t *testing.T) {
 	dir := t.TempDir()
-	svc, st := mustService(t, dir, bytes.Repeat([]byte{1}, seal.KeySize))
-	svc.Close()
-	st.Close()
+	mustService(t, dir, bytes.Repeat([]byte{1}, seal.KeySize)).Close()
 	ctx := context.Background()
 	st2, err := sqlite.Open(ctx, filepath.Join(dir, "lanyard.db"))
 	if err != nil {
@@ -136,9 +96,7 @@ func TestWrongMasterKeyIsReported(t *testing.T) {
 // leaves a chain that is intact in itself; the checkpoint makes it visible.
 func TestAuditCheckpointDetectsTruncation(t *testing.T) {
 	dir := t.TempDir()
-	svc, st := mustService(t, dir, bytes.Repeat([]byte{3}, seal.KeySize))
-	defer st.Close()
-	defer svc.Close()
+	svc := mustService(t, dir, bytes.Repeat([]byte{3}, seal.KeySize)).Service
 	ctx := context.Background()
 	if _, err := svc.Setup(ctx); err != nil {
 		t.Fatal(err)

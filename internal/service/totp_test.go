@@ -3,11 +3,9 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"image/png"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +14,9 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -53,30 +49,13 @@ type totpEnv struct {
 func newTOTPEnv(t *testing.T) *totpEnv {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{5}, seal.KeySize))
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &fakeClock{t: time.Date(2026, time.February, 3, 10, 0, 12, 0, time.UTC)}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: clock.Now, Rand: rand.Reader, BaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close(); st.Close() })
-	if _, err := svc.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &totpEnv{svc: svc, st: st, clock: clock}
-	admin, err := svc.GetUser(ctx, &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}, service.BootstrapLogin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ad = &service.Principal{User: admin, Roles: admin.Roles, RemoteAddr: "192.0.2.1"}
+	stack := servicetest.New(t, servicetest.Options{Now: clock.Now})
+	svc := stack.Service
+	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
+	ad := *stack.Admin
+	ad.RemoteAddr = "192.0.2.1"
+	e.ad = &ad
 	mk := func(login string, roles ...lanyard.Role) *service.Principal {
 		pw := totpPassword
 		rs := lanyard.Roles(roles)

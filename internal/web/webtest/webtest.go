@@ -1,6 +1,7 @@
 // Package webtest starts a whole Lanyard server for tests and benchmarks:
 // a real store, the built-in CA, the service and the HTTP handler on an
-// httptest listener. Nothing is faked.
+// httptest listener. Nothing is faked. The service stack is built by
+// internal/service/servicetest, as in the service's own tests.
 package webtest
 
 import (
@@ -16,12 +17,11 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/auth"
-	"github.com/lanyard-cms/lanyard/internal/ca"
-	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -77,37 +77,22 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = AgentHeartbeat
 	}
-	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		tb.Fatal(err)
-	}
-	sealer, err := seal.New(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
-	authority, err := ca.New(ctx, "builtin", ca.Config{Name: "builtin", Store: st, Sealer: sealer, BaseURL: base, Now: opts.Now, Rand: rand.Reader})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mailer, err := notify.New(notify.Config{Store: st, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
-		Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var notifier service.Notifier = mailer
-	if opts.Notifier != nil {
-		notifier = opts.Notifier
-	}
-	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: opts.Now, Rand: rand.Reader, BaseURL: base, Notifier: notifier})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tok, err := svc.Setup(ctx)
-	if err != nil || tok == "" {
-		tb.Fatalf("first-start setup: token %q, %v", tok, err)
+	var mailer *notify.Mailer
+	stack := servicetest.New(tb, servicetest.Options{Store: st, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier,
+		NewNotifier: func(store lanyard.Store, sealer *seal.AESGCM) service.Notifier {
+			m, err := notify.New(notify.Config{Store: store, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
+				Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			mailer = m
+			return m
+		}})
+	svc, tok := stack.Service, stack.Token
+	if tok == "" {
+		tb.Fatal("first-start setup made no administrator token")
 	}
 	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
 	svc.SetCardAccess(hub.CardAccess())
@@ -115,8 +100,8 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
-	tb.Cleanup(func() { stopAgents(); hs.Close(); svc.Close(); st.Close() })
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer}
+	tb.Cleanup(func() { stopAgents(); hs.Close() }) // before the stack's cleanup closes the service and st
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer}
 }
 
 // AgentHeartbeat is the agent connections' ping interval in test servers:
