@@ -3,7 +3,7 @@ package agentproto
 import (
 	"fmt"
 
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Message types.
@@ -141,11 +141,11 @@ const MaxAirCards = 64
 func VirtualATR(kind string) []byte {
 	switch kind {
 	case KindTPMVirtualCard:
-		return emu.ATRWithIssuerData("LanyardTPM")
+		return pivspec.ATRWithIssuerData("LanyardTPM")
 	case KindPlatformCredential:
-		return emu.ATRWithIssuerData("LanyardPC")
+		return pivspec.ATRWithIssuerData("LanyardPC")
 	case KindAirCard:
-		return emu.ATRWithIssuerData("LanyardAir")
+		return pivspec.ATRWithIssuerData("LanyardAir")
 	}
 	return nil
 }

@@ -10,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // TestCardFileHoldsNoSecretsInClear generates keys on a hosted card, sets
@@ -46,28 +45,28 @@ func TestCardFileHoldsNoSecretsInClear(t *testing.T) {
 	if _, err := c.Select(ctx); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := c.Authenticate(ctx, lanyard.AdminKey3DES, emu.DefaultManagementKey)
+	admin, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, slot := range []piv.Slot{piv.SlotAuthentication, piv.SlotSignature} {
-		if _, err := admin.GenerateKey(ctx, slot, lanyard.RSA2048, piv.KeyPolicy{}); err != nil {
+	for _, slot := range []piv.Slot{pivspec.SlotAuthentication, pivspec.SlotSignature} {
+		if _, err := admin.GenerateKey(ctx, slot, pivspec.AlgRSA2048, piv.KeyPolicy{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := admin.GenerateKey(ctx, piv.SlotKeyManagement, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+	if _, err := admin.GenerateKey(ctx, pivspec.SlotKeyManagement, pivspec.AlgECCP256, piv.KeyPolicy{}); err != nil {
 		t.Fatal(err)
 	}
 	const pin, puk = "73915264", "84026375"
-	if err := c.ChangePIN(ctx, emu.DefaultPIN, pin); err != nil {
+	if err := c.ChangePIN(ctx, pivspec.DefaultPIN, pin); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ChangePUK(ctx, emu.DefaultPUK, puk); err != nil {
+	if err := c.ChangePUK(ctx, pivspec.DefaultPUK, puk); err != nil {
 		t.Fatal(err)
 	}
 	mgm := make([]byte, 32)
 	rand.Read(mgm)
-	if err := admin.SetManagementKey(ctx, lanyard.AdminKeyAES256, mgm); err != nil {
+	if err := admin.SetManagementKey(ctx, pivspec.AlgAES256, mgm); err != nil {
 		t.Fatal(err)
 	}
 

@@ -21,9 +21,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 var ctx = context.Background()
@@ -64,23 +63,23 @@ func testRestart(t *testing.T, kek func(t *testing.T) aircard.KEK) {
 	if s, err := c.Serial(ctx); err != nil || strconv.FormatUint(uint64(s), 10) != serial {
 		t.Fatalf("GET SERIAL: %d %v, want %s", s, err, serial)
 	}
-	admin, err := c.Authenticate(ctx, lanyard.AdminKey3DES, emu.DefaultManagementKey)
+	admin, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ecPub, err := admin.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	ecPub, err := admin.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaPub, err := admin.GenerateKey(ctx, piv.SlotSignature, lanyard.RSA2048, piv.KeyPolicy{})
+	rsaPub, err := admin.GenerateKey(ctx, pivspec.SlotSignature, pivspec.AlgRSA2048, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ChangePIN(ctx, emu.DefaultPIN, "24681357"); err != nil {
+	if err := c.ChangePIN(ctx, pivspec.DefaultPIN, "24681357"); err != nil {
 		t.Fatal(err)
 	}
-	signAndVerify(t, c, piv.SlotAuthentication, ecPub, "24681357", "before the restart")
-	signAndVerify(t, c, piv.SlotSignature, rsaPub, "24681357", "before the restart")
+	signAndVerify(t, c, pivspec.SlotAuthentication, ecPub, "24681357", "before the restart")
+	signAndVerify(t, c, pivspec.SlotSignature, rsaPub, "24681357", "before the restart")
 	h.Close()
 
 	// A new host on the same directory (a restarted service) has the
@@ -90,11 +89,11 @@ func testRestart(t *testing.T, kek func(t *testing.T) aircard.KEK) {
 		t.Fatalf("Serials after restart: %v", got)
 	}
 	c2, _ := connect(t, h2, serial)
-	if err := c2.VerifyPIN(ctx, emu.DefaultPIN); err == nil {
+	if err := c2.VerifyPIN(ctx, pivspec.DefaultPIN); err == nil {
 		t.Fatal("the factory PIN works after the restart")
 	}
-	signAndVerify(t, c2, piv.SlotAuthentication, ecPub, "24681357", "after the restart")
-	signAndVerify(t, c2, piv.SlotSignature, rsaPub, "24681357", "after the restart")
+	signAndVerify(t, c2, pivspec.SlotAuthentication, ecPub, "24681357", "after the restart")
+	signAndVerify(t, c2, pivspec.SlotSignature, rsaPub, "24681357", "after the restart")
 }
 
 func validDecimal(s string) bool {
@@ -114,19 +113,19 @@ func TestHostTwoSessions(t *testing.T) {
 	serial := create(t, h)
 	a, _ := connect(t, h, serial)
 	b, _ := connect(t, h, serial) // both "exclusive": not enforced
-	admin, err := a.Authenticate(ctx, lanyard.AdminKey3DES, emu.DefaultManagementKey)
+	admin, err := a.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := admin.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := admin.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	signAndVerify(t, a, piv.SlotAuthentication, pub, emu.DefaultPIN, "A signs")
+	signAndVerify(t, a, pivspec.SlotAuthentication, pub, pivspec.DefaultPIN, "A signs")
 
 	// B shares neither A's PIN nor its management key authentication.
 	d := sha256.Sum256([]byte("B tries"))
-	if _, err := b.Sign(ctx, piv.SlotAuthentication, pub, d[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := b.Sign(ctx, pivspec.SlotAuthentication, pub, d[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("B signs without its own VERIFY: %v", err)
 	}
 	// B's wrong PIN costs a try of the card's one counter; A stays
@@ -137,7 +136,7 @@ func TestHostTwoSessions(t *testing.T) {
 	if n, err := b.PINRetries(ctx); err != nil || n != 2 {
 		t.Fatalf("PIN retries after B's wrong PIN: %d %v, want 2", n, err)
 	}
-	if _, err := a.Sign(ctx, piv.SlotAuthentication, pub, d[:], crypto.SHA256); err != nil {
+	if _, err := a.Sign(ctx, pivspec.SlotAuthentication, pub, d[:], crypto.SHA256); err != nil {
 		t.Fatalf("A after B's wrong PIN: %v", err)
 	}
 }
@@ -282,11 +281,11 @@ func TestHostConcurrent(t *testing.T) {
 	pubs := map[string]crypto.PublicKey{}
 	for _, s := range serials {
 		c, conn := connect(t, h, s)
-		admin, err := c.Authenticate(ctx, lanyard.AdminKey3DES, emu.DefaultManagementKey)
+		admin, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pubs[s], err = admin.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+		if pubs[s], err = admin.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{}); err != nil {
 			t.Fatal(err)
 		}
 		conn.Close()
@@ -343,13 +342,13 @@ func useSession(c *piv.Card, pub crypto.PublicKey, msg []byte) error {
 		return err
 	}
 	d := sha256.Sum256(msg)
-	if _, err := c.Sign(ctx, piv.SlotAuthentication, pub, d[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := c.Sign(ctx, pivspec.SlotAuthentication, pub, d[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 		return errors.New("signed before VERIFY in this session: " + errString(err))
 	}
-	if err := c.VerifyPIN(ctx, emu.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		return err
 	}
-	sig, err := c.Sign(ctx, piv.SlotAuthentication, pub, d[:], crypto.SHA256)
+	sig, err := c.Sign(ctx, pivspec.SlotAuthentication, pub, d[:], crypto.SHA256)
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // heap returns the live heap after a full collection.
@@ -94,19 +93,19 @@ func TestIssuedCardCost(t *testing.T) {
 	for range n {
 		s := create(t, h)
 		c, conn := connect(t, h, s)
-		admin, err := c.Authenticate(ctx, lanyard.AdminKey3DES, emu.DefaultManagementKey)
+		admin, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []struct {
 			slot piv.Slot
 			key  crypto.PrivateKey
-		}{{piv.SlotAuthentication, rsa1}, {piv.SlotSignature, rsa2}, {piv.SlotKeyManagement, ec}} {
+		}{{pivspec.SlotAuthentication, rsa1}, {pivspec.SlotSignature, rsa2}, {pivspec.SlotKeyManagement, ec}} {
 			if err := admin.ImportKey(ctx, k.slot, k.key, piv.KeyPolicy{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := admin.PutCertificate(ctx, piv.SlotAuthentication, cert); err != nil {
+		if err := admin.PutCertificate(ctx, pivspec.SlotAuthentication, cert); err != nil {
 			t.Fatal(err)
 		}
 		conn.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -114,24 +115,24 @@ func BenchmarkAirCardSign(b *testing.B) {
 			if _, err := pc.Select(ctx); err != nil {
 				b.Fatal(err)
 			}
-			a, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+			a, err := pc.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 			if err != nil {
 				b.Fatal(err)
 			}
-			pub, err := a.GenerateKey(ctx, piv.SlotSignature, lanyard.RSA2048, piv.KeyPolicy{})
+			pub, err := a.GenerateKey(ctx, pivspec.SlotSignature, pivspec.AlgRSA2048, piv.KeyPolicy{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := pc.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+			if err := pc.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 				b.Fatal(err)
 			}
 			digest := sha256.Sum256([]byte("signed through " + tc.name))
 			for b.Loop() {
-				if _, err := pc.Sign(ctx, piv.SlotSignature, pub, digest[:], crypto.SHA256); err != nil {
+				if _, err := pc.Sign(ctx, pivspec.SlotSignature, pub, digest[:], crypto.SHA256); err != nil {
 					b.Fatal(err)
 				}
 				// Slot 9C asks for the PIN before each signature.
-				if err := pc.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+				if err := pc.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/pcsc"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -76,8 +77,8 @@ func BenchmarkCardAPDU(b *testing.B) {
 // card is outside the timing.
 func BenchmarkCardPersonalize(b *testing.B) {
 	certs := []piv.SlotCertificate{
-		{Slot: piv.SlotAuthentication, Certificate: benchCertificate(b, "auth")},
-		{Slot: piv.SlotSignature, Certificate: benchCertificate(b, "sign")},
+		{Slot: pivspec.SlotAuthentication, Certificate: benchCertificate(b, "auth")},
+		{Slot: pivspec.SlotSignature, Certificate: benchCertificate(b, "sign")},
 	}
 	b.Run("in-process", func(b *testing.B) {
 		for b.Loop() {
@@ -127,24 +128,24 @@ func personalize(b *testing.B, t apdu.Transport, certs []piv.SlotCertificate) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := c.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := a.SetManagementKey(ctx, lanyard.AdminKeyAES192, key); err != nil {
+	if err := a.SetManagementKey(ctx, pivspec.AlgAES192, key); err != nil {
 		b.Fatal(err)
 	}
-	if a, err = c.Authenticate(ctx, lanyard.AdminKeyAES192, key); err != nil {
+	if a, err = c.Authenticate(ctx, pivspec.AlgAES192, key); err != nil {
 		b.Fatal(err)
 	}
-	if err := c.ChangePIN(ctx, piv.DefaultPIN, "24681357"); err != nil {
+	if err := c.ChangePIN(ctx, pivspec.DefaultPIN, "24681357"); err != nil {
 		b.Fatal(err)
 	}
-	if err := c.ChangePUK(ctx, piv.DefaultPUK, "97531864"); err != nil {
+	if err := c.ChangePUK(ctx, pivspec.DefaultPUK, "97531864"); err != nil {
 		b.Fatal(err)
 	}
 	for _, sc := range certs {
-		if _, err := a.GenerateKey(ctx, sc.Slot, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+		if _, err := a.GenerateKey(ctx, sc.Slot, pivspec.AlgECCP256, piv.KeyPolicy{}); err != nil {
 			b.Fatal(err)
 		}
 		if err := a.PutCertificate(ctx, sc.Slot, sc.Certificate); err != nil {

@@ -73,10 +73,10 @@ func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyK
 	if err != nil {
 		return nil, err
 	}
-	admin, err := c.Authenticate(ctx, from.Kind, from.Value)
+	admin, err := Authenticate(ctx, c, from)
 	if errors.Is(err, piv.ErrManagementKey) {
 		// Resuming: the key may already be the diversified one.
-		if a, err2 := c.Authenticate(ctx, to.Kind, to.Value); err2 == nil {
+		if a, err2 := Authenticate(ctx, c, to); err2 == nil {
 			return a, nil
 		}
 		return nil, fmt.Errorf("cardadmin: the card accepts neither its expected key nor its diversified key: %w", err)
@@ -84,10 +84,10 @@ func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyK
 	if err != nil {
 		return nil, err
 	}
-	if err := admin.SetManagementKey(ctx, to.Kind, to.Value); err != nil {
+	if err := SetKey(ctx, admin, to); err != nil {
 		return nil, err
 	}
-	return c.Authenticate(ctx, to.Kind, to.Value)
+	return Authenticate(ctx, c, to)
 }
 
 func allZero(b []byte) bool {

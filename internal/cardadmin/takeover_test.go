@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -28,7 +29,7 @@ func mustCard(t *testing.T) (*emu.Card, *piv.Card) {
 	return e, c
 }
 
-var factory = Key{Kind: lanyard.AdminKey3DES, Value: piv.DefaultManagementKey()}
+var factory = Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}
 
 // TestTakeover moves a factory-fresh card to its diversified AES-192 key:
 // afterwards the factory key is refused, the diversified key works, a
@@ -45,11 +46,11 @@ func TestTakeover(t *testing.T) {
 	if err != nil || admin == nil {
 		t.Fatalf("Takeover: %v", err)
 	}
-	if _, err := c.Authenticate(ctx, factory.Kind, factory.Value); !errors.Is(err, piv.ErrManagementKey) {
+	if _, err := Authenticate(ctx, c, factory); !errors.Is(err, piv.ErrManagementKey) {
 		t.Fatalf("factory key after takeover: %v, want ErrManagementKey", err)
 	}
 	key, _ := Diversified(m, lanyard.AdminKeyAES192, id)
-	if _, err := c.Authenticate(ctx, key.Kind, key.Value); err != nil {
+	if _, err := Authenticate(ctx, c, key); err != nil {
 		t.Fatalf("diversified key: %v", err)
 	}
 	// Resuming a takeover whose SET MANAGEMENT KEY already went through.
@@ -66,7 +67,7 @@ func TestTakeover(t *testing.T) {
 	if bytes.Equal(id, id2) || bytes.Equal(key.Value, key2.Value) {
 		t.Fatal("two cards share an identifier or a key")
 	}
-	if _, err := c.Authenticate(ctx, key2.Kind, key2.Value); !errors.Is(err, piv.ErrManagementKey) {
+	if _, err := Authenticate(ctx, c, key2); !errors.Is(err, piv.ErrManagementKey) {
 		t.Fatalf("card 1 accepts card 2's key: %v", err)
 	}
 	// A card whose key is neither expected one is refused clearly.

@@ -21,7 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
@@ -257,11 +257,11 @@ func writeCardAuth(t *testing.T, c *vcard, cn, pin string) *x509.Certificate {
 	if _, err := pc.Select(ctx); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, defaultMgmKey)
+	admin, err := pc.Authenticate(ctx, pivspec.Alg3DES, defaultMgmKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := admin.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := admin.GenerateKey(ctx, pivspec.SlotCardAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,11 +274,11 @@ func writeCardAuth(t *testing.T, c *vcard, cn, pin string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	if err := admin.PutCertificate(ctx, piv.SlotCardAuthentication, cert); err != nil {
+	if err := admin.PutCertificate(ctx, pivspec.SlotCardAuthentication, cert); err != nil {
 		t.Fatal(err)
 	}
 	if pin != "" {
-		if err := pc.ChangePIN(ctx, piv.DefaultPIN, pin); err != nil {
+		if err := pc.ChangePIN(ctx, pivspec.DefaultPIN, pin); err != nil {
 			t.Fatal(err)
 		}
 	}

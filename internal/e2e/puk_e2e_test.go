@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -74,7 +75,7 @@ func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
 		if _, err := pc.Select(ctx); err != nil {
 			return err
 		}
-		if err := pc.ChangePUK(ctx, string(puk), piv.DefaultPUK); err != nil {
+		if err := pc.ChangePUK(ctx, string(puk), pivspec.DefaultPUK); err != nil {
 			return err
 		}
 		card.PUKState, card.SealedPUK = lanyard.PUKDefault, nil
@@ -132,7 +133,7 @@ func refusesFactoryPUK(t *testing.T, reader string) {
 	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
 		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
 	}
-	if out, err := unblock(reader, piv.DefaultPUK); err == nil {
+	if out, err := unblock(reader, pivspec.DefaultPUK); err == nil {
 		t.Fatalf("yubico-piv-tool unblocked the issued card in %s with the factory PUK:\n%s", reader, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -85,7 +86,7 @@ type Keys struct {
 // that the emulator and most PIV cards use (3DES management key
 // 010203…08 ×3, PIN 123456, PUK 12345678).
 func FactoryKeys() Keys {
-	return Keys{Admin: cardadmin.Key{Kind: lanyard.AdminKey3DES, Value: piv.DefaultManagementKey()}, PIN: piv.DefaultPIN, PUK: piv.DefaultPUK}
+	return Keys{Admin: cardadmin.Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
 }
 
 // Initialize deletes everything on the card (vendor RESET: keys,
@@ -101,7 +102,7 @@ func Initialize(ctx context.Context, c *piv.Card, pinTries, pukTries int) (Keys,
 	if pinTries == 0 && pukTries == 0 {
 		return keys, nil
 	}
-	admin, err := c.Authenticate(ctx, keys.Admin.Kind, keys.Admin.Value)
+	admin, err := cardadmin.Authenticate(ctx, c, keys.Admin)
 	if err != nil {
 		return Keys{}, CardError(err, "the card does not accept the factory management key after reset")
 	}
@@ -160,7 +161,7 @@ var ErrCard = errors.New("card error")
 func CardError(err error, what string) error {
 	var auth *piv.AuthError
 	switch {
-	case errors.As(err, &auth) && auth.Ref == piv.KeyPIN:
+	case errors.As(err, &auth) && auth.Ref == pivspec.KeyPIN:
 		return lanyard.Wrap(lanyard.EConflict, err, what+": the card refused its PIN (it is not the card type's default; was the card used before? initialize it or ask an operator)")
 	case errors.As(err, &auth):
 		return lanyard.Wrap(lanyard.EConflict, err, what+": the card refused its Admin PIN (PUK)")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -60,7 +60,7 @@ func TestAirCard(t *testing.T) {
 	if res.Card.State != lanyard.CardIssued {
 		t.Fatalf("AirCard after issue: %s", res.Card.State)
 	}
-	cert, err := pivOf(t, e.access.Card(3, cc.Reader)).Certificate(ctx, piv.SlotAuthentication)
+	cert, err := pivOf(t, e.access.Card(3, cc.Reader)).Certificate(ctx, pivspec.SlotAuthentication)
 	if err != nil {
 		t.Fatal(err)
 	}

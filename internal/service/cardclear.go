@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -121,7 +123,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// candidates are tried by usePUK, each while two tries remain.
 	defPUK, defPIN := typePUK(secrets), secrets.UserPIN
 	if defPIN == "" {
-		defPIN = piv.DefaultPIN
+		defPIN = pivspec.DefaultPIN
 	}
 	named := defPUK
 	if in.AdminPIN != "" {
@@ -238,7 +240,7 @@ func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyar
 	if len(secrets.AdminKey) > 0 {
 		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
 	}
-	admin, err := cc.pc.Authenticate(ctx, k.Kind, k.Value)
+	admin, err := cardadmin.Authenticate(ctx, cc.pc, k)
 	if err != nil {
 		return nil, issuance.CardError(err, "authenticating to the card")
 	}
@@ -264,7 +266,7 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 	if err != nil {
 		return nil, err
 	}
-	admin, err := pc.Authenticate(ctx, k.Kind, k.Value)
+	admin, err := cardadmin.Authenticate(ctx, pc, k)
 	if err != nil {
 		return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
 	}

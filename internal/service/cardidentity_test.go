@@ -158,11 +158,11 @@ func bindToGUID(t *testing.T, e *issueEnv, id int64, c *emu.Card) {
 		t.Fatal(err)
 	}
 	old, _ := cardadmin.Diversified(m, lanyard.AdminKeyAES192, legacyID)
-	admin, err := pc.Authenticate(ctx, cur.Kind, cur.Value)
+	admin, err := cardadmin.Authenticate(ctx, pc, cur)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.SetManagementKey(ctx, old.Kind, old.Value); err != nil {
+	if err := cardadmin.SetKey(ctx, admin, old); err != nil {
 		t.Fatal(err)
 	}
 	err = e.st.Update(ctx, func(tx lanyard.Tx) error {

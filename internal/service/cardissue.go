@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -760,7 +761,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if tpl == nil {
 			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
 		}
-		pub, err := admin.GenerateKey(ctx, slot, sl.Algorithm, piv.KeyPolicy{})
+		pub, err := cardadmin.GenerateKey(ctx, admin, slot, sl.Algorithm, piv.KeyPolicy{})
 		if err != nil {
 			return false, issuance.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
 		}
@@ -884,7 +885,7 @@ func (j *issueJob) newPIN() string {
 	case j.secrets.UserPIN != "":
 		return j.secrets.UserPIN
 	}
-	return piv.DefaultPIN
+	return pivspec.DefaultPIN
 }
 
 // cardAdmin authenticates with the card's management key, moving the card
@@ -894,7 +895,7 @@ func (j *issueJob) newPIN() string {
 // again.
 func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
-		admin, err := j.pc.Authenticate(ctx, keys.Admin.Kind, keys.Admin.Value)
+		admin, err := cardadmin.Authenticate(ctx, j.pc, keys.Admin)
 		if err != nil {
 			return nil, issuance.CardError(err, "authenticating to the card")
 		}
@@ -918,7 +919,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		if err != nil {
 			return nil, err
 		}
-		admin, err := j.pc.Authenticate(ctx, k.Kind, k.Value)
+		admin, err := cardadmin.Authenticate(ctx, j.pc, k)
 		if err != nil {
 			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
 		}

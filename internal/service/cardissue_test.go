@@ -21,6 +21,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -249,13 +250,13 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	// server can derive it, from the identifier the store knows the card
 	// by; the PUK is the card's own, not the Admin PIN entered.
 	pc := pivOf(t, e.card)
-	if _, err := pc.Authenticate(ctx, lanyard.AdminKeyAES192, bytes.Repeat([]byte{1}, 24)); err == nil {
+	if _, err := pc.Authenticate(ctx, pivspec.AlgAES192, bytes.Repeat([]byte{1}, 24)); err == nil {
 		t.Fatal("the card accepts an arbitrary management key")
 	}
 	_, secret, _ := e.svc.AdminMaster(ctx)
 	id, _ := issuance.Identify(ctx, pc)
 	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
-	if _, err := pc.Authenticate(ctx, k.Kind, k.Value); err != nil {
+	if _, err := cardadmin.Authenticate(ctx, pc, k); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")
@@ -295,7 +296,7 @@ func TestIssueCardInitializedRandomPIN(t *testing.T) {
 		t.Fatalf("random PIN %q, want 8 digits shown once", res.RandomPIN)
 	}
 	e.checkIssued(t, res.Card.ID, res.RandomPIN, "smartcard-logon", "document-signing")
-	if _, err := pivOf(t, e.card).Metadata(ctx, piv.SlotCardAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := pivOf(t, e.card).Metadata(ctx, pivspec.SlotCardAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("slot 9E after initialization: %v, want empty", err)
 	}
 	// The PIN is shown once: the card record and the audit log do not hold it.
@@ -361,7 +362,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 				case p.Settings.Issuance.RandomUserPIN:
 					userPIN, wantPIN = "", "" // the one shown at the end
 				case p.Settings.Issuance.InitializeCard:
-					userPIN, wantPIN = "", piv.DefaultPIN // the card type's
+					userPIN, wantPIN = "", pivspec.DefaultPIN // the card type's
 				}
 			}
 			setPUKBefore(t, e.card, adminPIN)
@@ -411,11 +412,11 @@ func useCardBefore(t *testing.T, e *issueEnv) {
 	if err := pc.ChangePIN(ctx, "123456", "999999"); err != nil {
 		t.Fatal(err)
 	}
-	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	adm, err := pc.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{}); err != nil {
+	if _, err := adm.GenerateKey(ctx, pivspec.SlotCardAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -434,7 +435,7 @@ func checkPUK(t *testing.T, c *emu.Card, puk string) {
 // before Lanyard has.
 func setPUKBefore(t *testing.T, c *emu.Card, puk string) {
 	t.Helper()
-	if err := pivOf(t, c).ChangePUK(context.Background(), piv.DefaultPUK, puk); err != nil {
+	if err := pivOf(t, c).ChangePUK(context.Background(), pivspec.DefaultPUK, puk); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -456,7 +457,7 @@ func (e *issueEnv) checkOwnPUK(t *testing.T, c *emu.Card, id int64, shared ...st
 		t.Fatalf("card %d PUK state: %v %+v", id, err, v)
 	}
 	pc := pivOf(t, c)
-	for _, s := range append([]string{piv.DefaultPUK}, shared...) {
+	for _, s := range append([]string{pivspec.DefaultPUK}, shared...) {
 		if err := pc.ChangePUK(ctx, s, s); err == nil {
 			t.Fatal("the card still accepts a shared PUK after the issue")
 		}
@@ -583,7 +584,7 @@ func TestIssueCardPolicyRules(t *testing.T) {
 		e.setPolicy(t, func(s *lanyard.PolicySettings) {
 			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
 		})
-		third := putThirdParty(t, e.card, piv.SlotCardAuthentication)
+		third := putThirdParty(t, e.card, pivspec.SlotCardAuthentication)
 		o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
 		if err != nil {
 			t.Fatal(err)
@@ -608,8 +609,8 @@ func TestIssueCardPolicyRules(t *testing.T) {
 		e.setPolicy(t, func(s *lanyard.PolicySettings) {
 			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
 		})
-		first := putThirdPartyFrom(t, e.card, piv.SlotCardAuthentication, "Other system")
-		second := putThirdPartyFrom(t, e.card, piv.SlotKeyManagement, "Yet another system")
+		first := putThirdPartyFrom(t, e.card, pivspec.SlotCardAuthentication, "Other system")
+		second := putThirdPartyFrom(t, e.card, pivspec.SlotKeyManagement, "Yet another system")
 		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e", "9d"}})
 		if err != nil {
 			t.Fatal(err)
@@ -639,15 +640,15 @@ func putThirdPartyFrom(t *testing.T, c *emu.Card, slot piv.Slot, issuer string) 
 	t.Helper()
 	ctx := context.Background()
 	pc := pivOf(t, c)
-	adm, err := pc.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	adm, err := pc.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := adm.GenerateKey(ctx, slot, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := adm.GenerateKey(ctx, slot, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := pc.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
 	signer, err := pc.Signer(ctx, slot, pub)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -71,7 +72,7 @@ func typePUK(secrets *lanyard.CardTypeSecrets) string {
 	if secrets.PUK != "" {
 		return secrets.PUK
 	}
-	return piv.DefaultPUK
+	return pivspec.DefaultPUK
 }
 
 // sealedCandidate opens a sealed PUK of card for pukCandidates; nil
@@ -105,7 +106,7 @@ var errWrongPUK = errors.New("the card refused every Admin PIN (PUK) the server 
 // wrapping errWrongPUK and the card's last answer.
 func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bool, what string, use func(puk string) error) (pukCandidate, error) {
 	left, full := -1, false // unknown
-	md, err := pc.Metadata(ctx, piv.KeyPUK)
+	md, err := pc.Metadata(ctx, pivspec.KeyPUK)
 	var se *apdu.StatusError
 	switch {
 	case err == nil && md.Retries > 0:

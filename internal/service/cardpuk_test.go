@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -27,7 +27,7 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pivOf(t, e.card).UnblockPIN(ctx, piv.DefaultPUK, "654321"); err == nil {
+	if err := pivOf(t, e.card).UnblockPIN(ctx, pivspec.DefaultPUK, "654321"); err == nil {
 		t.Fatal("the issued card resets its PIN with the default PUK")
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID)
@@ -36,7 +36,7 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 	if _, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := pivOf(t, e.card).VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := pivOf(t, e.card).VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatalf("the PIN after clearing: %v", err)
 	}
 	v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID)
@@ -65,7 +65,7 @@ func makeLegacyPUK(t *testing.T, e *issueEnv, id int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pivOf(t, e.card).ChangePUK(ctx, puk, piv.DefaultPUK); err != nil {
+	if err := pivOf(t, e.card).ChangePUK(ctx, puk, pivspec.DefaultPUK); err != nil {
 		t.Fatal(err)
 	}
 	err = e.st.Update(ctx, func(tx lanyard.Tx) error {
@@ -169,7 +169,7 @@ func TestClearCardWithUnknownPUK(t *testing.T) {
 	if v.State != lanyard.CardClean || v.PUKState != lanyard.PUKDefault {
 		t.Fatalf("after clearing: %s, PUK %q", v.State, v.PUKState)
 	}
-	checkPUK(t, e.card, piv.DefaultPUK)
+	checkPUK(t, e.card, pivspec.DefaultPUK)
 	res, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)

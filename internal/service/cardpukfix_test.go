@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -71,7 +71,7 @@ func addMallory(t *testing.T, e *issueEnv) *lanyard.User {
 // which spends none).
 func pukTries(t *testing.T, c *emu.Card) (left, all int) {
 	t.Helper()
-	md, err := pivOf(t, c).Metadata(context.Background(), piv.KeyPUK)
+	md, err := pivOf(t, c).Metadata(context.Background(), pivspec.KeyPUK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestForgedCardGetsNoPUKRotation(t *testing.T) {
 				t.Fatal("the forged card was given alice's new PUK")
 			}
 			t.Logf("rotation on the forged card: %v", err)
-			checkPUK(t, forged, piv.DefaultPUK)
+			checkPUK(t, forged, pivspec.DefaultPUK)
 			if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKDefault {
 				t.Fatalf("alice's card after the forgery: %v %+v", err, v)
 			}
@@ -219,7 +219,7 @@ func TestClearFindsPendingPUK(t *testing.T) {
 	if v.State != lanyard.CardClean || v.PUKState != lanyard.PUKRandom {
 		t.Fatalf("after clearing: %s, PUK %q", v.State, v.PUKState)
 	}
-	if err := pivOf(t, e.card).VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := pivOf(t, e.card).VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatalf("the PIN after clearing: %v", err)
 	}
 	checkPUK(t, e.card, pending)
@@ -317,7 +317,7 @@ func TestIssuePulledNeverLeavesCertificateWithSharedPUK(t *testing.T) {
 			if err != nil || len(certs) == 0 {
 				return
 			}
-			md, err := pc.Metadata(ctx, piv.KeyPUK)
+			md, err := pc.Metadata(ctx, pivspec.KeyPUK)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,11 +336,11 @@ func TestIssuePulledNeverLeavesCertificateWithSharedPUK(t *testing.T) {
 func TestIssueCardWithSingleTryPUK(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	admin, err := pivOf(t, e.card).Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	admin, err := pivOf(t, e.card).Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.SetRetries(ctx, piv.DefaultPIN, 3, 1); err != nil {
+	if err := admin.SetRetries(ctx, pivspec.DefaultPIN, 3, 1); err != nil {
 		t.Fatal(err)
 	}
 	if left, all := pukTries(t, e.card); left != 1 || all != 1 {

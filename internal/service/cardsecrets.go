@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -148,7 +149,7 @@ func (s *Service) randomPUK(cardID int64) ([]byte, error) {
 func (s *Service) currentPUK(j *issueJob, fallback string) (string, error) {
 	switch {
 	case j.data.Initialized:
-		return piv.DefaultPUK, nil
+		return pivspec.DefaultPUK, nil
 	case j.card.PUKState == lanyard.PUKRandom:
 		return s.cardPUK(j.card)
 	case j.plan != nil && j.plan.AdminPIN != "":

@@ -12,7 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -198,7 +198,7 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 	}
 	card := e.access.Card(1, cc.Reader)
 	pc := pivOf(t, card)
-	cert, err := pc.Certificate(ctx, piv.SlotAuthentication)
+	cert, err := pc.Certificate(ctx, pivspec.SlotAuthentication)
 	if err != nil {
 		t.Fatal(err)
 	}

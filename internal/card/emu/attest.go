@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Yubico's attestation extensions (arc 1.3.6.1.4.1.41482.3), which piv-go's
@@ -32,7 +33,7 @@ var noWellDefinedExpiration = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 // its self-signed certificate, which the card keeps in object 5FFF01 as
 // YubiKeys do. Its subject names the card's serial number.
 func (c *Card) newAttestationCA(serial uint32) (SlotKey, []byte, error) {
-	alg := AlgECCP256
+	alg := pivspec.AlgECCP256
 	if g := c.guard(); g != nil {
 		alg = g.AttestationAlgorithm()
 	}
@@ -62,7 +63,7 @@ func (c *Card) newAttestationCA(serial uint32) (SlotKey, []byte, error) {
 	if err != nil {
 		return SlotKey{}, nil, err
 	}
-	sk := SlotKey{Algorithm: alg, PINPolicy: PINPolicyNever, TouchPolicy: TouchPolicyNever, Origin: OriginGenerated, Blob: blob}
+	sk := SlotKey{Algorithm: alg, PINPolicy: pivspec.PINPolicyNever, TouchPolicy: pivspec.TouchPolicyNever, Origin: pivspec.OriginGenerated, Blob: blob}
 	return sk, der, nil
 }
 
@@ -82,7 +83,7 @@ func (c *Card) attest(cmd apdu.Command) apdu.Response {
 	if !ok {
 		return status(apdu.SWReferenceNotFound)
 	}
-	if sk.Origin != OriginGenerated {
+	if sk.Origin != pivspec.OriginGenerated {
 		return status(apdu.SWIncorrectData)
 	}
 	der, err := c.attestationCertificate(cmd.P1, sk)
@@ -134,7 +135,7 @@ func (c *Card) attestationCertificate(ref byte, sk SlotKey) ([]byte, error) {
 
 // attestationCA parses the certificate in object 5FFF01.
 func (c *Card) attestationCA() (*x509.Certificate, error) {
-	v, ok := c.st.Objects[objAttestation]
+	v, ok := c.st.Objects[pivspec.ObjectAttestation]
 	if !ok {
 		return nil, errors.New("no attestation certificate in 5FFF01")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // attestationCA reads the attestation certificate as clients do: GET DATA
@@ -77,9 +78,9 @@ func TestAttest(t *testing.T) {
 		cn    string
 		pol   []byte
 	}{
-		{0x9A, emu.AlgECCP256, "AA0101AB0101", "YubiKey PIV Attestation 9a", []byte{1, 1}},
-		{0x9C, emu.AlgECCP384, "", "YubiKey PIV Attestation 9c", []byte{3, 1}},
-		{0x85, emu.AlgRSA2048, "AB0102", "YubiKey PIV Attestation 85", []byte{2, 2}},
+		{0x9A, pivspec.AlgECCP256, "AA0101AB0101", "YubiKey PIV Attestation 9a", []byte{1, 1}},
+		{0x9C, pivspec.AlgECCP384, "", "YubiKey PIV Attestation 9c", []byte{3, 1}},
+		{0x85, pivspec.AlgRSA2048, "AB0102", "YubiKey PIV Attestation 85", []byte{2, 2}},
 	} {
 		pub := c.generate(tt.slot, tt.alg, mustHex(t, tt.extra)...)
 		cert := checkAttestation(t, ca, c.must(0xF9, tt.slot, 0x00, nil), pub)
@@ -131,7 +132,7 @@ func TestAttestWithImportedRSAKey(t *testing.T) {
 		t.Fatal(sw)
 	}
 	ca, _ := x509.ParseCertificate(der)
-	pub := c.generate(0x9A, emu.AlgECCP256)
+	pub := c.generate(0x9A, pivspec.AlgECCP256)
 	cert := checkAttestation(t, ca, c.must(0xF9, 0x9A, 0x00, nil), pub)
 	if cert.SignatureAlgorithm != x509.SHA256WithRSA {
 		t.Fatalf("signature algorithm %v", cert.SignatureAlgorithm)

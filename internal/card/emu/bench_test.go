@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // BenchmarkGetData is one APDU round trip in process: GET DATA of the
@@ -30,15 +30,15 @@ func BenchmarkPersonalize(b *testing.B) {
 	for b.Loop() {
 		c := newCard(b)
 		c.authDefault()
-		if sw := c.setManagementKey(emu.AlgAES256, aes); sw != apdu.SWOK {
+		if sw := c.setManagementKey(pivspec.AlgAES256, aes); sw != apdu.SWOK {
 			b.Fatal(sw)
 		}
 		c.selectPIV()
-		c.authenticate(emu.AlgAES256, aes)
-		c.must(0x24, 0x00, 0x80, append(pad(emu.DefaultPIN), pad("24682468")...))
-		c.must(0x24, 0x00, 0x81, append(pad(emu.DefaultPUK), pad("86428642")...))
-		c.generate(0x9A, emu.AlgECCP256)
-		c.generate(0x9C, emu.AlgECCP256)
+		c.authenticate(pivspec.AlgAES256, aes)
+		c.must(0x24, 0x00, 0x80, append(pad(pivspec.DefaultPIN), pad("24682468")...))
+		c.must(0x24, 0x00, 0x81, append(pad(pivspec.DefaultPUK), pad("86428642")...))
+		c.generate(0x9A, pivspec.AlgECCP256)
+		c.generate(0x9C, pivspec.AlgECCP256)
 		for _, tag := range []string{"5FC105", "5FC10A"} {
 			if sw := c.putData(mustHex(b, tag), cert); sw != apdu.SWOK {
 				b.Fatal(sw)

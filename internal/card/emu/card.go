@@ -6,50 +6,21 @@ import (
 	"sync"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
-// Factory defaults of a new card, as blank PIV cards and YubiKeys ship.
-const (
-	DefaultPIN = "123456"
-	DefaultPUK = "12345678"
-	// DefaultRetries is the PIN's and the PUK's retry counter.
-	DefaultRetries = 3
-)
-
-// DefaultManagementKey is the factory 3DES management key.
-var DefaultManagementKey = []byte{
-	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-}
+// DefaultRetries is the PIN's and the PUK's retry counter of a new card,
+// as blank PIV cards and YubiKeys ship.
+const DefaultRetries = 3
 
 // Version is the firmware version GET VERSION reports: YubiKey 5.4.3, from
 // which on clients (piv-go, ykman) read GET METADATA and may set AES
 // management keys.
 var Version = [3]byte{5, 4, 3}
 
-// atr is the card's Answer To Reset (ISO/IEC 7816-3, 8): direct convention,
-// TD1 announcing TD2, TD2 announcing T=1 (PC/SC clients connect with T=1
-// only), then the historical bytes 80 (COMPACT-TLV follows) and 57
-// "Lanyard" (card issuer's data, ISO/IEC 7816-4, 8.1.1.2.5), then TCK.
-var atr = ATRWithIssuerData("Lanyard")
-
-// ATRWithIssuerData returns the emulator's ATR with data (1 to 13 bytes: with 80 and 5L, 15 historical bytes at most) as
-// the card issuer's data in the historical bytes. Lanyard's virtual card
-// kinds each have their own ("LanyardTPM", "LanyardPC", ...), so that a
-// card type's ATR pattern tells them apart from a plain emulated card.
-func ATRWithIssuerData(data string) []byte {
-	if len(data) < 1 || len(data) > 13 {
-		panic("emu: issuer data must be 1 to 13 bytes")
-	}
-	// T0's low nibble counts the historical bytes: 80, 5L and the data.
-	b := append([]byte{0x3B, 0x80 | byte(2+len(data)), 0x80, 0x01, 0x80, 0x50 | byte(len(data))}, data...)
-	var tck byte
-	for _, x := range b[1:] {
-		tck ^= x
-	}
-	return append(b, tck)
-}
+// atr is the card's Answer To Reset, with the card issuer's data
+// "Lanyard" (see pivspec.ATRWithIssuerData).
+var atr = pivspec.ATRWithIssuerData("Lanyard")
 
 // Card is an emulated PIV card. It implements vpcd.Card; Transport adapts
 // it to apdu.Transport for in-process clients. All methods are safe for
@@ -184,7 +155,7 @@ func (c *Card) Serial() uint32 {
 func (c *Card) GUID() ([16]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return chuidGUID(c.st.Objects[objCHUID])
+	return chuidGUID(c.st.Objects[pivspec.ObjectCHUID])
 }
 
 // chuidGUID extracts tag 34 from a CHUID value.
@@ -202,26 +173,6 @@ func chuidGUID(chuid []byte) ([16]byte, bool) {
 	return g, true
 }
 
-// Instructions (SP 800-73-4 Part 2 table 5; Yubico's vendor instructions).
-const (
-	insVerify           = 0x20
-	insChangeReference  = 0x24
-	insResetRetry       = 0x2C
-	insGenerate         = 0x47
-	insGeneralAuth      = 0x87
-	insSelect           = 0xA4
-	insGetData          = 0xCB
-	insPutData          = 0xDB
-	insGetMetadata      = 0xF7
-	insGetSerial        = 0xF8
-	insAttest           = 0xF9
-	insSetPINRetries    = 0xFA
-	insReset            = 0xFB
-	insGetVersion       = 0xFD
-	insImportKey        = 0xFE
-	insSetManagementKey = 0xFF
-)
-
 // swLogicalChannelNotSupported is 6881 (ISO/IEC 7816-4, 5.1.3 table 6).
 const swLogicalChannelNotSupported apdu.SW = 0x6881
 
@@ -236,12 +187,12 @@ func (c *Card) handle(cmd apdu.Command) apdu.Response {
 	case cmd.CLA != 0:
 		return status(swLogicalChannelNotSupported)
 	}
-	if cmd.INS != insGeneralAuth {
+	if cmd.INS != pivspec.InsGeneralAuth {
 		// A management key challenge is answered by the very next
 		// command or not at all.
 		c.sess.pending = nil
 	}
-	if cmd.INS == insSelect {
+	if cmd.INS == pivspec.InsSelect {
 		return c.selectApp(cmd)
 	}
 	if !c.sess.selected {
@@ -250,35 +201,35 @@ func (c *Card) handle(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWInstructionNotSupported)
 	}
 	switch cmd.INS {
-	case insGetData:
+	case pivspec.InsGetData:
 		return c.getData(cmd)
-	case insPutData:
+	case pivspec.InsPutData:
 		return c.putData(cmd)
-	case insVerify:
+	case pivspec.InsVerify:
 		return c.verify(cmd)
-	case insChangeReference:
+	case pivspec.InsChangeReference:
 		return c.changeReference(cmd)
-	case insResetRetry:
+	case pivspec.InsResetRetry:
 		return c.resetRetryCounter(cmd)
-	case insGeneralAuth:
+	case pivspec.InsGeneralAuth:
 		return c.generalAuthenticate(cmd)
-	case insGenerate:
+	case pivspec.InsGenerateKey:
 		return c.generate(cmd)
-	case insGetVersion:
+	case pivspec.InsGetVersion:
 		return c.getVersion(cmd)
-	case insGetSerial:
+	case pivspec.InsGetSerial:
 		return c.getSerial(cmd)
-	case insGetMetadata:
+	case pivspec.InsGetMetadata:
 		return c.getMetadata(cmd)
-	case insSetManagementKey:
+	case pivspec.InsSetManagementKey:
 		return c.setManagementKey(cmd)
-	case insReset:
+	case pivspec.InsReset:
 		return c.resetCard(cmd)
-	case insSetPINRetries:
+	case pivspec.InsSetRetries:
 		return c.setPINRetries(cmd)
-	case insImportKey:
+	case pivspec.InsImportKey:
 		return c.importKey(cmd)
-	case insAttest:
+	case pivspec.InsAttest:
 		return c.attest(cmd)
 	}
 	return status(apdu.SWInstructionNotSupported)

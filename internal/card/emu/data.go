@@ -4,11 +4,8 @@ import (
 	"bytes"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
-
-// tagList is the tag of the data field of GET DATA and PUT DATA that names
-// the object (SP 800-73-4 Part 2, 3.1.2).
-const tagList = 0x5C
 
 // getData is GET DATA (SP 800-73-4 Part 2, 3.1.2): P1-P2 3FFF, data 5C
 // with the object's tag. The object comes back in its 53 container (the
@@ -21,7 +18,7 @@ func (c *Card) getData(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWIncorrectP1P2)
 	}
 	tlvs, err := apdu.ParseTLVs(cmd.Data)
-	if err != nil || len(tlvs) != 1 || tlvs[0].Tag != tagList {
+	if err != nil || len(tlvs) != 1 || tlvs[0].Tag != pivspec.TagObjectID {
 		return status(apdu.SWIncorrectData)
 	}
 	tag, ok := tagValue(tlvs[0].Value)
@@ -41,7 +38,7 @@ func (c *Card) getData(cmd apdu.Command) apdu.Response {
 	if unwrapped(tag) {
 		return success(bytes.Clone(v))
 	}
-	return success(apdu.AppendTLV(nil, 0x53, v))
+	return success(apdu.AppendTLV(nil, pivspec.TagData, v))
 }
 
 // putData is PUT DATA (SP 800-73-4 Part 2, 3.3.1), which needs the
@@ -67,7 +64,7 @@ func (c *Card) putData(cmd apdu.Command) apdu.Response {
 		if len(first.Value) == 0 {
 			value = nil
 		}
-	case len(tlvs) == 2 && first.Tag == tagList && tlvs[1].Tag == 0x53:
+	case len(tlvs) == 2 && first.Tag == pivspec.TagObjectID && tlvs[1].Tag == pivspec.TagData:
 		var ok bool
 		if tag, ok = tagValue(first.Value); !ok || !knownObject(tag) || unwrapped(tag) {
 			return status(apdu.SWIncorrectData)

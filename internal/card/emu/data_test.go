@@ -7,6 +7,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestFactoryObjects(t *testing.T) {
@@ -178,7 +179,7 @@ func TestPINProtectedObjects(t *testing.T) {
 			if sw := c.getData(mustHex(t, tag)).SW; sw != apdu.SWSecurityStatusNotSatisfied {
 				t.Fatalf("GET without PIN: %v", sw)
 			}
-			c.verifyPIN(emu.DefaultPIN)
+			c.verifyPIN(pivspec.DefaultPIN)
 			if r := c.getData(mustHex(t, tag)); r.SW != apdu.SWOK || !bytes.Equal(r.Data, mustHex(t, "53028800")) {
 				t.Fatalf("GET with PIN: %X %v", r.Data, r.SW)
 			}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // factoryState returns the state of a card fresh from the factory, or
@@ -16,16 +18,16 @@ import (
 func (c *Card) factoryState(prev *State) (*State, error) {
 	st := &State{
 		Format:       StateFormat,
-		PIN:          padReference(DefaultPIN),
-		PUK:          padReference(DefaultPUK),
+		PIN:          padReference(pivspec.DefaultPIN),
+		PUK:          padReference(pivspec.DefaultPUK),
 		PINRetries:   DefaultRetries,
 		PINTriesLeft: DefaultRetries,
 		PUKRetries:   DefaultRetries,
 		PUKTriesLeft: DefaultRetries,
 		ManagementKey: ManagementKey{
-			Algorithm: Alg3DES,
-			Key:       bytes.Clone(DefaultManagementKey),
-			Touch:     TouchPolicyNever,
+			Algorithm: pivspec.Alg3DES,
+			Key:       pivspec.DefaultManagementKey(),
+			Touch:     pivspec.TouchPolicyNever,
 		},
 		Objects: map[uint32][]byte{},
 		Keys:    map[byte]SlotKey{},
@@ -41,11 +43,11 @@ func (c *Card) factoryState(prev *State) (*State, error) {
 	// An RFC 4122 version 4 UUID, as SP 800-73-4 Part 1, 3.1.2 asks.
 	guid[6] = guid[6]&0x0F | 0x40
 	guid[8] = guid[8]&0x3F | 0x80
-	st.Objects[objCHUID] = newCHUID(guid)
-	st.Objects[objCCC] = newCCC(cardID)
-	st.Objects[objDiscovery] = newDiscovery()
+	st.Objects[pivspec.ObjectCHUID] = newCHUID(guid)
+	st.Objects[pivspec.ObjectCCC] = newCCC(cardID)
+	st.Objects[pivspec.ObjectDiscovery] = newDiscovery()
 	if g := c.guard(); g != nil {
-		data, err := g.NewGuard(padReference(DefaultPIN), padReference(DefaultPUK))
+		data, err := g.NewGuard(padReference(pivspec.DefaultPIN), padReference(pivspec.DefaultPUK))
 		if err != nil {
 			return nil, fmt.Errorf("emu: PIN guard: %w", err)
 		}
@@ -58,8 +60,8 @@ func (c *Card) factoryState(prev *State) (*State, error) {
 		if k, ok := prev.Keys[SlotAttestation]; ok {
 			st.Keys[SlotAttestation] = k
 		}
-		if v, ok := prev.Objects[objAttestation]; ok {
-			st.Objects[objAttestation] = bytes.Clone(v)
+		if v, ok := prev.Objects[pivspec.ObjectAttestation]; ok {
+			st.Objects[pivspec.ObjectAttestation] = bytes.Clone(v)
 		}
 		return st, nil
 	}
@@ -69,6 +71,6 @@ func (c *Card) factoryState(prev *State) (*State, error) {
 		return nil, err
 	}
 	st.Keys[SlotAttestation] = att
-	st.Objects[objAttestation] = certContainer(cert)
+	st.Objects[pivspec.ObjectAttestation] = certContainer(cert)
 	return st, nil
 }

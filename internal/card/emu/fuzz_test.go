@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // FuzzTransmit feeds the card sequences of raw APDUs (each prefixed with
@@ -238,9 +239,9 @@ func (r *recorder) raw(b []byte) {
 	}
 }
 
-func (r *recorder) selectPIV() { r.do(insSelect, 0x04, 0x00, pivRID, 256) }
+func (r *recorder) selectPIV() { r.do(pivspec.InsSelect, 0x04, 0x00, pivspec.RID(), 256) }
 
-func (r *recorder) verify(pin string) { r.do(insVerify, 0x00, RefPIN, padReference(pin), 0) }
+func (r *recorder) verify(pin string) { r.do(pivspec.InsVerify, 0x00, RefPIN, padReference(pin), 0) }
 
 // authenticate runs the mutual authentication with key.
 func (r *recorder) authenticate(alg Algorithm, key []byte) {
@@ -249,29 +250,29 @@ func (r *recorder) authenticate(alg Algorithm, key []byte) {
 		r.tb.Fatal(err)
 	}
 	n := block.BlockSize()
-	resp := r.do(insGeneralAuth, byte(alg), SlotManagement, dynamicAuth(apdu.TLV{Tag: tagWitness}), 256)
+	resp := r.do(pivspec.InsGeneralAuth, byte(alg), SlotManagement, dynamicAuth(apdu.TLV{Tag: pivspec.TagWitness}), 256)
 	t, ok := parseTemplate(resp.Data)
 	if !ok || len(t.witness) != n {
 		r.tb.Fatalf("witness: %X %v", resp.Data, resp.SW)
 	}
 	w := make([]byte, n)
 	block.Decrypt(w, t.witness)
-	resp = r.do(insGeneralAuth, byte(alg), SlotManagement, dynamicAuth(apdu.TLV{Tag: tagWitness, Value: w}, apdu.TLV{Tag: tagChallenge, Value: bytes.Repeat([]byte{7}, n)}), 256)
+	resp = r.do(pivspec.InsGeneralAuth, byte(alg), SlotManagement, dynamicAuth(apdu.TLV{Tag: pivspec.TagWitness, Value: w}, apdu.TLV{Tag: pivspec.TagChallenge, Value: bytes.Repeat([]byte{7}, n)}), 256)
 	if resp.SW != apdu.SWOK {
 		r.tb.Fatalf("mutual authentication: %v", resp.SW)
 	}
 }
 
 func (r *recorder) generate(slot byte, alg Algorithm) {
-	r.do(insGenerate, 0, slot, apdu.AppendTLV(nil, tagKeyControl, apdu.AppendTLV(nil, tagAlgorithm, []byte{byte(alg)})), 256)
+	r.do(pivspec.InsGenerateKey, 0, slot, apdu.AppendTLV(nil, pivspec.TagKeyControl, apdu.AppendTLV(nil, pivspec.TagAlgorithm, []byte{byte(alg)})), 256)
 }
 
 func (r *recorder) sign(alg Algorithm, slot byte, in []byte, tag uint32) {
-	r.do(insGeneralAuth, byte(alg), slot, dynamicAuth(apdu.TLV{Tag: tagResponse}, apdu.TLV{Tag: tag, Value: in}), 256)
+	r.do(pivspec.InsGeneralAuth, byte(alg), slot, dynamicAuth(apdu.TLV{Tag: pivspec.TagResponse}, apdu.TLV{Tag: tag, Value: in}), 256)
 }
 
 func (r *recorder) putData(tag, value []byte) {
-	r.do(insPutData, 0x3F, 0xFF, append(apdu.AppendTLV(nil, tagList, tag), apdu.AppendTLV(nil, 0x53, value)...), 0)
+	r.do(pivspec.InsPutData, 0x3F, 0xFF, append(apdu.AppendTLV(nil, pivspec.TagObjectID, tag), apdu.AppendTLV(nil, pivspec.TagData, value)...), 0)
 }
 
 var fuzzScripts = []func(*recorder){
@@ -282,79 +283,79 @@ var fuzzScripts = []func(*recorder){
 		r.raw([]byte{0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x02, 0x08})
 		r.raw([]byte{0x00, 0xC0, 0x00, 0x00, 0x00})
 		for _, tag := range [][]byte{{0x7E}, {0x5F, 0xC1, 0x07}, {0x5F, 0xC1, 0x05}, {0x5F, 0xFF, 0x01}, {0x5F, 0xC1, 0x09}} {
-			r.do(insGetData, 0x3F, 0xFF, apdu.AppendTLV(nil, tagList, tag), 256)
+			r.do(pivspec.InsGetData, 0x3F, 0xFF, apdu.AppendTLV(nil, pivspec.TagObjectID, tag), 256)
 		}
-		r.do(insGetVersion, 0, 0, nil, 256)
-		r.do(insGetSerial, 0, 0, nil, 256)
+		r.do(pivspec.InsGetVersion, 0, 0, nil, 256)
+		r.do(pivspec.InsGetSerial, 0, 0, nil, 256)
 		for _, ref := range []byte{SlotManagement, RefPIN, RefPUK, SlotAttestation, SlotAuthentication} {
-			r.do(insGetMetadata, 0, ref, nil, 256)
+			r.do(pivspec.InsGetMetadata, 0, ref, nil, 256)
 		}
-		r.do(insVerify, 0, RefPIN, nil, 0)
+		r.do(pivspec.InsVerify, 0, RefPIN, nil, 0)
 		r.verify("000000")
-		r.verify(DefaultPIN)
-		r.do(insVerify, 0, RefPIN, nil, 0)
-		r.do(insGetData, 0x3F, 0xFF, apdu.AppendTLV(nil, tagList, []byte{0x5F, 0xC1, 0x09}), 256)
-		r.do(insVerify, 0xFF, RefPIN, nil, 0)
-		r.do(insSelect, 0x04, 0x00, []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}, 256)
+		r.verify(pivspec.DefaultPIN)
+		r.do(pivspec.InsVerify, 0, RefPIN, nil, 0)
+		r.do(pivspec.InsGetData, 0x3F, 0xFF, apdu.AppendTLV(nil, pivspec.TagObjectID, []byte{0x5F, 0xC1, 0x09}), 256)
+		r.do(pivspec.InsVerify, 0xFF, RefPIN, nil, 0)
+		r.do(pivspec.InsSelect, 0x04, 0x00, []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}, 256)
 	},
 	// Personalisation, signing, ECDH and attestation, as piv-go does it.
 	func(r *recorder) {
 		r.selectPIV()
-		r.authenticate(Alg3DES, DefaultManagementKey)
-		r.generate(SlotAuthentication, AlgECCP256)
-		r.generate(SlotKeyManagement, AlgECCP384)
+		r.authenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey())
+		r.generate(SlotAuthentication, pivspec.AlgECCP256)
+		r.generate(SlotKeyManagement, pivspec.AlgECCP384)
 		r.putData([]byte{0x5F, 0xC1, 0x05}, certContainer(bytes.Repeat([]byte{0x30}, 600)))
-		r.verify(DefaultPIN)
-		r.sign(AlgECCP256, SlotAuthentication, bytes.Repeat([]byte{1}, 32), tagChallenge)
+		r.verify(pivspec.DefaultPIN)
+		r.sign(pivspec.AlgECCP256, SlotAuthentication, bytes.Repeat([]byte{1}, 32), pivspec.TagChallenge)
 		peer, _ := ecdh.P384().GenerateKey(rand.Reader)
-		r.sign(AlgECCP384, SlotKeyManagement, peer.PublicKey().Bytes(), tagExponent)
-		r.do(insAttest, SlotAuthentication, 0, nil, 256)
-		r.do(insSetManagementKey, 0xFF, 0xFF, append([]byte{byte(AlgAES128), SlotManagement, 16}, bytes.Repeat([]byte{9}, 16)...), 0)
+		r.sign(pivspec.AlgECCP384, SlotKeyManagement, peer.PublicKey().Bytes(), pivspec.TagExponent)
+		r.do(pivspec.InsAttest, SlotAuthentication, 0, nil, 256)
+		r.do(pivspec.InsSetManagementKey, 0xFF, 0xFF, append([]byte{byte(pivspec.AlgAES128), SlotManagement, 16}, bytes.Repeat([]byte{9}, 16)...), 0)
 		r.selectPIV()
-		r.authenticate(AlgAES128, bytes.Repeat([]byte{9}, 16))
-		r.generate(SlotSignature, AlgRSA2048)
-		r.verify(DefaultPIN)
-		r.sign(AlgRSA2048, SlotSignature, append([]byte{0, 1}, bytes.Repeat([]byte{0xFF}, 254)...), tagChallenge)
+		r.authenticate(pivspec.AlgAES128, bytes.Repeat([]byte{9}, 16))
+		r.generate(SlotSignature, pivspec.AlgRSA2048)
+		r.verify(pivspec.DefaultPIN)
+		r.sign(pivspec.AlgRSA2048, SlotSignature, append([]byte{0, 1}, bytes.Repeat([]byte{0xFF}, 254)...), pivspec.TagChallenge)
 		priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		d, _ := priv.Bytes()
-		r.do(insImportKey, byte(AlgECCP256), 0x82, append(apdu.AppendTLV(nil, 0x06, d), 0xAA, 0x01, 0x01), 0)
-		r.sign(AlgECCP256, 0x82, bytes.Repeat([]byte{2}, 32), tagChallenge)
-		r.do(insAttest, 0x82, 0, nil, 256)
+		r.do(pivspec.InsImportKey, byte(pivspec.AlgECCP256), 0x82, append(apdu.AppendTLV(nil, 0x06, d), 0xAA, 0x01, 0x01), 0)
+		r.sign(pivspec.AlgECCP256, 0x82, bytes.Repeat([]byte{2}, 32), pivspec.TagChallenge)
+		r.do(pivspec.InsAttest, 0x82, 0, nil, 256)
 	},
 	// PIN and PUK life cycle, down to RESET and SET PIN RETRIES.
 	func(r *recorder) {
 		r.selectPIV()
-		r.do(insChangeReference, 0, RefPIN, append(padReference(DefaultPIN), padReference("24682468")...), 0)
-		r.do(insChangeReference, 0, RefPUK, append(padReference(DefaultPUK), padReference("11223344")...), 0)
+		r.do(pivspec.InsChangeReference, 0, RefPIN, append(padReference(pivspec.DefaultPIN), padReference("24682468")...), 0)
+		r.do(pivspec.InsChangeReference, 0, RefPUK, append(padReference(pivspec.DefaultPUK), padReference("11223344")...), 0)
 		for i := 0; i < 4; i++ {
 			r.verify("000000")
 		}
-		r.do(insResetRetry, 0, RefPIN, append(padReference("11223344"), padReference("13571357")...), 0)
+		r.do(pivspec.InsResetRetry, 0, RefPIN, append(padReference("11223344"), padReference("13571357")...), 0)
 		r.verify("13571357")
-		r.authenticate(Alg3DES, DefaultManagementKey)
-		r.do(insSetPINRetries, 5, 4, nil, 0)
+		r.authenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey())
+		r.do(pivspec.InsSetRetries, 5, 4, nil, 0)
 		for i := 0; i < 5; i++ {
 			r.verify("000000")
 		}
 		for i := 0; i < 4; i++ {
-			r.do(insChangeReference, 0, RefPUK, append(padReference("00000000"), padReference("00000000")...), 0)
+			r.do(pivspec.InsChangeReference, 0, RefPUK, append(padReference("00000000"), padReference("00000000")...), 0)
 		}
-		r.do(insReset, 0, 0, nil, 0)
-		r.verify(DefaultPIN)
+		r.do(pivspec.InsReset, 0, 0, nil, 0)
+		r.verify(pivspec.DefaultPIN)
 	},
 	// External authentication, OpenSC's GET CHALLENGE, and malformed
 	// commands.
 	func(r *recorder) {
 		r.selectPIV()
-		resp := r.do(insGeneralAuth, byte(Alg3DES), SlotManagement, dynamicAuth(apdu.TLV{Tag: tagChallenge}), 256)
+		resp := r.do(pivspec.InsGeneralAuth, byte(pivspec.Alg3DES), SlotManagement, dynamicAuth(apdu.TLV{Tag: pivspec.TagChallenge}), 256)
 		if t, ok := parseTemplate(resp.Data); ok {
-			block, _ := managementCipher(ManagementKey{Algorithm: Alg3DES, Key: DefaultManagementKey})
+			block, _ := managementCipher(ManagementKey{Algorithm: pivspec.Alg3DES, Key: pivspec.DefaultManagementKey()})
 			enc := make([]byte, 8)
 			block.Encrypt(enc, t.challenge)
-			r.do(insGeneralAuth, byte(Alg3DES), SlotManagement, dynamicAuth(apdu.TLV{Tag: tagResponse, Value: enc}), 0)
+			r.do(pivspec.InsGeneralAuth, byte(pivspec.Alg3DES), SlotManagement, dynamicAuth(apdu.TLV{Tag: pivspec.TagResponse, Value: enc}), 0)
 		}
-		r.do(insGeneralAuth, 0x00, SlotManagement, dynamicAuth(apdu.TLV{Tag: tagChallenge}), 256)
-		r.do(insPutData, 0x3F, 0xFF, newDiscovery(), 0)
+		r.do(pivspec.InsGeneralAuth, 0x00, SlotManagement, dynamicAuth(apdu.TLV{Tag: pivspec.TagChallenge}), 256)
+		r.do(pivspec.InsPutData, 0x3F, 0xFF, newDiscovery(), 0)
 		r.raw([]byte{0x10, 0xDB, 0x3F, 0xFF, 0x03, 0x5C, 0x03, 0x5F})
 		r.raw([]byte{0x00, 0xDB, 0x3F, 0xFF, 0x04, 0xC1, 0x05, 0x53, 0x00})
 		r.raw([]byte{0x00, 0x47, 0x00, 0x9A, 0x05, 0xAC, 0x03, 0x80, 0x01, 0x16})

@@ -6,16 +6,7 @@ import (
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-)
-
-// Tags of the dynamic authentication template (SP 800-73-4 Part 2, 3.2.4
-// table 7).
-const (
-	tagDynamicAuth = 0x7C
-	tagWitness     = 0x80
-	tagChallenge   = 0x81
-	tagResponse    = 0x82
-	tagExponent    = 0x85 // exponentiation: the peer's public point for ECDH
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // template is a parsed dynamic authentication template. present records
@@ -31,7 +22,7 @@ func (t template) has(tag uint32) bool { return t.present[tag] }
 // parseTemplate decodes the data of GENERAL AUTHENTICATE: exactly one 7C
 // holding each of 80, 81, 82 and 85 at most once and nothing else.
 func parseTemplate(data []byte) (template, bool) {
-	inner, err := apdu.Unwrap(data, tagDynamicAuth)
+	inner, err := apdu.Unwrap(data, pivspec.TagDynamicAuth)
 	if err != nil {
 		return template{}, false
 	}
@@ -46,13 +37,13 @@ func parseTemplate(data []byte) (template, bool) {
 		}
 		t.present[x.Tag] = true
 		switch x.Tag {
-		case tagWitness:
+		case pivspec.TagWitness:
 			t.witness = x.Value
-		case tagChallenge:
+		case pivspec.TagChallenge:
 			t.challenge = x.Value
-		case tagResponse:
+		case pivspec.TagResponse:
 			t.response = x.Value
-		case tagExponent:
+		case pivspec.TagExponent:
 			t.exponent = x.Value
 		default:
 			return template{}, false
@@ -63,7 +54,7 @@ func parseTemplate(data []byte) (template, bool) {
 
 // dynamicAuth wraps response objects in a 7C template.
 func dynamicAuth(tlvs ...apdu.TLV) []byte {
-	return apdu.AppendTLV(nil, tagDynamicAuth, apdu.AppendTLVs(nil, tlvs...))
+	return apdu.AppendTLV(nil, pivspec.TagDynamicAuth, apdu.AppendTLVs(nil, tlvs...))
 }
 
 // generalAuthenticate is GENERAL AUTHENTICATE (SP 800-73-4 Part 2,
@@ -99,15 +90,15 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 	if cmd.P1 != byte(sk.Algorithm) {
 		return status(apdu.SWIncorrectP1P2)
 	}
-	if !t.has(tagResponse) || len(t.response) != 0 || t.has(tagWitness) || t.has(tagChallenge) == t.has(tagExponent) {
+	if !t.has(pivspec.TagResponse) || len(t.response) != 0 || t.has(pivspec.TagWitness) || t.has(pivspec.TagChallenge) == t.has(pivspec.TagExponent) {
 		return status(apdu.SWIncorrectData)
 	}
 	switch sk.PINPolicy {
-	case PINPolicyAlways:
+	case pivspec.PINPolicyAlways:
 		if !c.sess.pinFresh {
 			return status(apdu.SWSecurityStatusNotSatisfied)
 		}
-	case PINPolicyOnce:
+	case pivspec.PINPolicyOnce:
 		if !c.sess.pinVerified {
 			return status(apdu.SWSecurityStatusNotSatisfied)
 		}
@@ -120,7 +111,7 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 
 	var out []byte
 	switch {
-	case t.has(tagExponent) && sk.Algorithm.IsEC():
+	case t.has(pivspec.TagExponent) && sk.Algorithm.IsEC():
 		peer, err := ecdhCurveOf(sk.Algorithm).NewPublicKey(t.exponent)
 		if err != nil {
 			return status(apdu.SWIncorrectData)
@@ -129,7 +120,7 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 		if err != nil {
 			return c.keyFailure(err)
 		}
-	case t.has(tagChallenge) && sk.Algorithm.IsEC():
+	case t.has(pivspec.TagChallenge) && sk.Algorithm.IsEC():
 		if len(t.challenge) == 0 || len(t.challenge) > sk.Algorithm.ECBytes() {
 			return status(apdu.SWIncorrectData)
 		}
@@ -137,7 +128,7 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 		if err != nil {
 			return c.keyFailure(err)
 		}
-	case t.has(tagChallenge) && sk.Algorithm.IsRSA():
+	case t.has(pivspec.TagChallenge) && sk.Algorithm.IsRSA():
 		if !rsaInputOK(key, t.challenge) {
 			return status(apdu.SWIncorrectData)
 		}
@@ -153,7 +144,7 @@ func (c *Card) privateKeyOperation(cmd apdu.Command, t template) apdu.Response {
 		return status(apdu.SWIncorrectData)
 	}
 	c.sess.pinFresh = false
-	return success(dynamicAuth(apdu.TLV{Tag: tagResponse, Value: out}))
+	return success(dynamicAuth(apdu.TLV{Tag: pivspec.TagResponse, Value: out}))
 }
 
 // keyFailure logs a key store failure and answers its status word: 6A81

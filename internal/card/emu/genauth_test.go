@@ -15,6 +15,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // pkcs1v15 builds the EMSA-PKCS1-v1_5 block the client sends for a
@@ -35,26 +36,26 @@ func TestGenerateAndSign(t *testing.T) {
 		alg  emu.Algorithm
 		keys emu.KeyStore
 	}{
-		{emu.AlgECCP256, emu.SoftKeyStore{}},
-		{emu.AlgECCP384, emu.SoftKeyStore{}},
-		{emu.AlgRSA1024, emu.SoftKeyStore{}},
-		{emu.AlgRSA2048, emu.SoftKeyStore{}},
-		{emu.AlgRSA3072, pooledKeys{}},
-		{emu.AlgRSA4096, pooledKeys{}},
+		{pivspec.AlgECCP256, emu.SoftKeyStore{}},
+		{pivspec.AlgECCP384, emu.SoftKeyStore{}},
+		{pivspec.AlgRSA1024, emu.SoftKeyStore{}},
+		{pivspec.AlgRSA2048, emu.SoftKeyStore{}},
+		{pivspec.AlgRSA3072, pooledKeys{}},
+		{pivspec.AlgRSA4096, pooledKeys{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.alg.String(), func(t *testing.T) {
 			c := newCard(t, emu.WithKeyStore(tt.keys))
 			c.authDefault()
 			pub := c.generate(0x9A, tt.alg)
-			c.verifyPIN(emu.DefaultPIN)
+			c.verifyPIN(pivspec.DefaultPIN)
 			switch p := pub.(type) {
 			case *ecdsa.PublicKey:
 				if p.Curve != ecdsaCurve(tt.alg) {
 					t.Fatalf("curve %s", p.Curve.Params().Name)
 				}
 				digests := [][]byte{sha1Sum(msg), sha256Sum(msg)}
-				if tt.alg == emu.AlgECCP384 {
+				if tt.alg == pivspec.AlgECCP384 {
 					digests = append(digests, sha384Sum(msg))
 				}
 				for _, d := range digests {
@@ -92,7 +93,7 @@ func TestGenerateAndSign(t *testing.T) {
 }
 
 func TestECDH(t *testing.T) {
-	for _, alg := range []emu.Algorithm{emu.AlgECCP256, emu.AlgECCP384} {
+	for _, alg := range []emu.Algorithm{pivspec.AlgECCP256, pivspec.AlgECCP384} {
 		t.Run(alg.String(), func(t *testing.T) {
 			c := newCard(t)
 			c.authDefault()
@@ -102,14 +103,14 @@ func TestECDH(t *testing.T) {
 				t.Fatal(err)
 			}
 			curve := ecdh.P256()
-			if alg == emu.AlgECCP384 {
+			if alg == pivspec.AlgECCP384 {
 				curve = ecdh.P384()
 			}
 			peer, err := curve.GenerateKey(rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.verifyPIN(emu.DefaultPIN)
+			c.verifyPIN(pivspec.DefaultPIN)
 			got := field(t, c.must(0x87, byte(alg), 0x9D, tlv(0x7C, append(tlv(0x82, nil), tlv(0x85, peer.PublicKey().Bytes())...))), 0x82)
 			want, err := peer.ECDH(cardPub)
 			if err != nil {
@@ -133,36 +134,36 @@ func TestPINPolicies(t *testing.T) {
 		extra []byte // AA/AB in the GENERATE template
 		want  emu.PINPolicy
 	}{
-		{"9A default once", 0x9A, nil, emu.PINPolicyOnce},
-		{"9C default always", 0x9C, nil, emu.PINPolicyAlways},
-		{"9D default once", 0x9D, nil, emu.PINPolicyOnce},
-		{"9E default never", 0x9E, nil, emu.PINPolicyNever},
-		{"retired 82 default once", 0x82, nil, emu.PINPolicyOnce},
-		{"retired 95 default once", 0x95, nil, emu.PINPolicyOnce},
-		{"9A never", 0x9A, mustHex(t, "AA0101"), emu.PINPolicyNever},
-		{"9E always", 0x9E, mustHex(t, "AA0103 AB0102"), emu.PINPolicyAlways},
-		{"9C once", 0x9C, mustHex(t, "AA0102"), emu.PINPolicyOnce},
+		{"9A default once", 0x9A, nil, pivspec.PINPolicyOnce},
+		{"9C default always", 0x9C, nil, pivspec.PINPolicyAlways},
+		{"9D default once", 0x9D, nil, pivspec.PINPolicyOnce},
+		{"9E default never", 0x9E, nil, pivspec.PINPolicyNever},
+		{"retired 82 default once", 0x82, nil, pivspec.PINPolicyOnce},
+		{"retired 95 default once", 0x95, nil, pivspec.PINPolicyOnce},
+		{"9A never", 0x9A, mustHex(t, "AA0101"), pivspec.PINPolicyNever},
+		{"9E always", 0x9E, mustHex(t, "AA0103 AB0102"), pivspec.PINPolicyAlways},
+		{"9C once", 0x9C, mustHex(t, "AA0102"), pivspec.PINPolicyOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCard(t)
 			c.authDefault()
-			c.generate(tt.slot, emu.AlgECCP256, tt.extra...)
+			c.generate(tt.slot, pivspec.AlgECCP256, tt.extra...)
 			meta := c.must(0xF7, 0x00, tt.slot, nil)
 			if !bytes.Contains(meta, []byte{0x02, 0x02, byte(tt.want)}) {
 				t.Fatalf("metadata %X does not report PIN policy %d", meta, tt.want)
 			}
-			sign := func() apdu.SW { return c.sign(emu.AlgECCP256, tt.slot, digest).SW }
+			sign := func() apdu.SW { return c.sign(pivspec.AlgECCP256, tt.slot, digest).SW }
 			switch tt.want {
-			case emu.PINPolicyNever:
+			case pivspec.PINPolicyNever:
 				if sw := sign(); sw != apdu.SWOK {
 					t.Fatalf("without PIN: %v", sw)
 				}
-			case emu.PINPolicyOnce:
+			case pivspec.PINPolicyOnce:
 				if sw := sign(); sw != apdu.SWSecurityStatusNotSatisfied {
 					t.Fatalf("without PIN: %v", sw)
 				}
-				c.verifyPIN(emu.DefaultPIN)
+				c.verifyPIN(pivspec.DefaultPIN)
 				for i := 0; i < 3; i++ {
 					if sw := sign(); sw != apdu.SWOK {
 						t.Fatalf("use %d after one VERIFY: %v", i+1, sw)
@@ -173,11 +174,11 @@ func TestPINPolicies(t *testing.T) {
 				if sw := sign(); sw != apdu.SWSecurityStatusNotSatisfied {
 					t.Fatalf("after a card reset: %v", sw)
 				}
-			case emu.PINPolicyAlways:
+			case pivspec.PINPolicyAlways:
 				if sw := sign(); sw != apdu.SWSecurityStatusNotSatisfied {
 					t.Fatalf("without PIN: %v", sw)
 				}
-				c.verifyPIN(emu.DefaultPIN)
+				c.verifyPIN(pivspec.DefaultPIN)
 				if sw := sign(); sw != apdu.SWOK {
 					t.Fatalf("right after VERIFY: %v", sw)
 				}
@@ -188,7 +189,7 @@ func TestPINPolicies(t *testing.T) {
 				if sw := sign(); sw != apdu.SWSecurityStatusNotSatisfied {
 					t.Fatalf("after a status query: %v", sw)
 				}
-				c.verifyPIN(emu.DefaultPIN)
+				c.verifyPIN(pivspec.DefaultPIN)
 				if sw := sign(); sw != apdu.SWOK {
 					t.Fatalf("after a second VERIFY: %v", sw)
 				}
@@ -200,9 +201,9 @@ func TestPINPolicies(t *testing.T) {
 func TestPrivateKeyErrors(t *testing.T) {
 	c := newCard(t, emu.WithKeyStore(pooledKeys{}))
 	c.authDefault()
-	c.generate(0x9A, emu.AlgECCP384)
-	rsaPub := c.generate(0x9C, emu.AlgRSA2048, mustHex(t, "AA0101")...).(*rsa.PublicKey)
-	c.verifyPIN(emu.DefaultPIN)
+	c.generate(0x9A, pivspec.AlgECCP384)
+	rsaPub := c.generate(0x9C, pivspec.AlgRSA2048, mustHex(t, "AA0101")...).(*rsa.PublicKey)
+	c.verifyPIN(pivspec.DefaultPIN)
 	req := func(objs ...[]byte) []byte { return tlv(0x7C, bytes.Join(objs, nil)) }
 	d48 := make([]byte, 48)
 	tests := []struct {
@@ -267,14 +268,14 @@ func TestGenerateErrors(t *testing.T) {
 		})
 	}
 	// A new key replaces the old one.
-	first := c.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
-	second := c.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
+	first := c.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
+	second := c.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
 	if first.Equal(second) {
 		t.Fatal("GENERATE returned the same key twice")
 	}
-	c.verifyPIN(emu.DefaultPIN)
+	c.verifyPIN(pivspec.DefaultPIN)
 	d := sha256Sum([]byte("y"))
-	if !ecdsa.VerifyASN1(second, d, field(t, c.sign(emu.AlgECCP256, 0x9A, d).Data, 0x82)) {
+	if !ecdsa.VerifyASN1(second, d, field(t, c.sign(pivspec.AlgECCP256, 0x9A, d).Data, 0x82)) {
 		t.Fatal("the slot does not sign with the new key")
 	}
 }

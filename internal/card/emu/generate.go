@@ -8,15 +8,7 @@ import (
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-)
-
-// Tags of GENERATE ASYMMETRIC KEY PAIR and IMPORT KEY.
-const (
-	tagKeyControl  = 0xAC   // control reference template (SP 800-73-4 Part 2, 3.3.2)
-	tagAlgorithm   = 0x80   // in AC: the algorithm
-	tagPINPolicy   = 0xAA   // Yubico: PIN policy
-	tagTouchPolicy = 0xAB   // Yubico: touch policy
-	tagPublicKey   = 0x7F49 // public key data object (SP 800-73-4 Part 2 table 12)
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // generate is GENERATE ASYMMETRIC KEY PAIR (SP 800-73-4 Part 2, 3.3.2),
@@ -31,7 +23,7 @@ func (c *Card) generate(cmd apdu.Command) apdu.Response {
 	if !c.sess.mgmAuthenticated {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
-	inner, err := apdu.Unwrap(cmd.Data, tagKeyControl)
+	inner, err := apdu.Unwrap(cmd.Data, pivspec.TagKeyControl)
 	if err != nil {
 		return status(apdu.SWIncorrectData)
 	}
@@ -49,17 +41,17 @@ func (c *Card) generate(cmd apdu.Command) apdu.Response {
 		}
 		seen[t.Tag] = true
 		switch t.Tag {
-		case tagAlgorithm:
+		case pivspec.TagAlgorithm:
 			alg = Algorithm(t.Value[0])
-		case tagPINPolicy:
+		case pivspec.TagPINPolicy:
 			pin = PINPolicy(t.Value[0])
-		case tagTouchPolicy:
+		case pivspec.TagTouchPolicy:
 			touch = TouchPolicy(t.Value[0])
 		default:
 			return status(apdu.SWIncorrectData)
 		}
 	}
-	if !alg.IsAsymmetric() || pin > PINPolicyAlways || touch > TouchPolicyCached {
+	if !supportedKeyPair(alg) || pin > pivspec.PINPolicyAlways || touch > pivspec.TouchPolicyCached {
 		return status(apdu.SWIncorrectData)
 	}
 	var key Key
@@ -79,7 +71,7 @@ func (c *Card) generate(cmd apdu.Command) apdu.Response {
 	if err != nil {
 		return c.keyFailure(err)
 	}
-	if sw := c.storeKey(cmd.P2, key, pin, touch, OriginGenerated); sw != apdu.SWOK {
+	if sw := c.storeKey(cmd.P2, key, pin, touch, pivspec.OriginGenerated); sw != apdu.SWOK {
 		return status(sw)
 	}
 	return success(tmpl)
@@ -112,7 +104,7 @@ func publicKeyTemplate(pub crypto.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apdu.AppendTLV(nil, tagPublicKey, inner), nil
+	return apdu.AppendTLV(nil, pivspec.TagPublicKey, inner), nil
 }
 
 // publicKeyObjects encodes the contents of 7F49 (SP 800-73-4 Part 2,
@@ -123,15 +115,15 @@ func publicKeyObjects(pub crypto.PublicKey) ([]byte, error) {
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
 		return apdu.AppendTLVs(nil,
-			apdu.TLV{Tag: 0x81, Value: p.N.Bytes()},
-			apdu.TLV{Tag: 0x82, Value: big.NewInt(int64(p.E)).Bytes()},
+			apdu.TLV{Tag: pivspec.TagRSAModulus, Value: p.N.Bytes()},
+			apdu.TLV{Tag: pivspec.TagRSAExponent, Value: big.NewInt(int64(p.E)).Bytes()},
 		), nil
 	case *ecdsa.PublicKey:
 		point, err := p.Bytes()
 		if err != nil {
 			return nil, err
 		}
-		return apdu.AppendTLV(nil, 0x86, point), nil
+		return apdu.AppendTLV(nil, pivspec.TagECPoint, point), nil
 	}
 	return nil, fmt.Errorf("emu: cannot encode a %T public key", pub)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // tcard is a card under test with an apdu.Client in front of it.
@@ -124,7 +125,10 @@ func (c *tcard) authenticate(alg emu.Algorithm, key []byte) {
 	}
 }
 
-func (c *tcard) authDefault() { c.tb.Helper(); c.authenticate(emu.Alg3DES, emu.DefaultManagementKey) }
+func (c *tcard) authDefault() {
+	c.tb.Helper()
+	c.authenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey())
+}
 
 // tryAuthenticate runs the mutual authentication and returns the status
 // word of its second step (or of the first, when that failed).
@@ -172,7 +176,7 @@ func blockCipher(tb testing.TB, alg emu.Algorithm, key []byte) cipher.Block {
 	tb.Helper()
 	var b cipher.Block
 	var err error
-	if alg == emu.Alg3DES {
+	if alg == pivspec.Alg3DES {
 		b, err = des.NewTripleDESCipher(key)
 	} else {
 		b, err = aes.NewCipher(key)

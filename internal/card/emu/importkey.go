@@ -7,6 +7,7 @@ import (
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // importKey is IMPORT KEY (FE), which needs the management key: P1 the
@@ -21,7 +22,7 @@ import (
 // 6A80.
 func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 	alg := Algorithm(cmd.P1)
-	if !alg.IsAsymmetric() || (!isKeySlot(cmd.P2) && cmd.P2 != SlotAttestation) {
+	if !supportedKeyPair(alg) || (!isKeySlot(cmd.P2) && cmd.P2 != SlotAttestation) {
 		return status(apdu.SWIncorrectP1P2)
 	}
 	if !c.sess.mgmAuthenticated {
@@ -40,11 +41,11 @@ func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 		}
 		parts[t.Tag] = t.Value
 		switch t.Tag {
-		case tagPINPolicy, tagTouchPolicy:
+		case pivspec.TagPINPolicy, pivspec.TagTouchPolicy:
 			if len(t.Value) != 1 {
 				return status(apdu.SWIncorrectData)
 			}
-			if t.Tag == tagPINPolicy {
+			if t.Tag == pivspec.TagPINPolicy {
 				pin = PINPolicy(t.Value[0])
 			} else {
 				touch = TouchPolicy(t.Value[0])
@@ -61,7 +62,7 @@ func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 			return status(apdu.SWIncorrectData)
 		}
 	}
-	if pin > PINPolicyAlways || touch > TouchPolicyCached {
+	if pin > pivspec.PINPolicyAlways || touch > pivspec.TouchPolicyCached {
 		return status(apdu.SWIncorrectData)
 	}
 	var priv crypto.Signer
@@ -79,7 +80,7 @@ func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 	if err != nil {
 		return c.keyFailure(err)
 	}
-	if sw := c.storeKey(cmd.P2, key, pin, touch, OriginImported); sw != apdu.SWOK {
+	if sw := c.storeKey(cmd.P2, key, pin, touch, pivspec.OriginImported); sw != apdu.SWOK {
 		return status(sw)
 	}
 	return success(nil)
@@ -137,7 +138,7 @@ func ecFromScalar(alg Algorithm, d []byte) *ecdsa.PrivateKey {
 	}
 	padded := make([]byte, size)
 	copy(padded[size-len(d):], d)
-	priv, err := ecdsa.ParseRawPrivateKey(curveOf(alg), padded)
+	priv, err := ecdsa.ParseRawPrivateKey(alg.Curve(), padded)
 	if err != nil {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // factory3DES is the factory management key in hex, the only kind
@@ -45,8 +46,8 @@ func TestInteropRealStack(t *testing.T) {
 	// only for slots with a certificate).
 	c := newCard(t, emu.WithKeyStore(pooledKeys{}))
 	c.authDefault()
-	ecPub := c.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
-	rsaPub := c.generate(0x9C, emu.AlgRSA2048).(*rsa.PublicKey)
+	ecPub := c.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
+	rsaPub := c.generate(0x9C, pivspec.AlgRSA2048).(*rsa.PublicKey)
 	certs := map[string][]byte{} // by PKCS#11 id
 	for slot, pub := range map[string]crypto.PublicKey{"5FC105": ecPub, "5FC10A": rsaPub} {
 		der := interoptest.SelfIssued(t, pub, "Lanyard interop "+slot)
@@ -83,7 +84,7 @@ func TestInteropRealStack(t *testing.T) {
 	}
 	t.Run("pkcs11-tool signs with ECDSA P-256", func(t *testing.T) {
 		out := filepath.Join(dir, "ec.sig")
-		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", emu.DefaultPIN,
+		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
 			"--sign", "--id", "01", "-m", "ECDSA-SHA256", "--signature-format", "openssl", "-i", in, "-o", out)
 		sig, _ := os.ReadFile(out)
 		if !ecdsa.VerifyASN1(ecPub, digest, sig) {
@@ -93,7 +94,7 @@ func TestInteropRealStack(t *testing.T) {
 	})
 	t.Run("pkcs11-tool signs with RSA 2048", func(t *testing.T) {
 		out := filepath.Join(dir, "rsa.sig")
-		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", emu.DefaultPIN,
+		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
 			"--sign", "--id", "02", "-m", "SHA256-RSA-PKCS", "-i", in, "-o", out)
 		sig, _ := os.ReadFile(out)
 		if err := rsa.VerifyPKCS1v15(rsaPub, crypto.SHA256, digest, sig); err != nil {
@@ -146,13 +147,13 @@ func TestInteropRealStack(t *testing.T) {
 		}
 	})
 	t.Run("yubico-piv-tool PIN handling", func(t *testing.T) {
-		piv(t, "-a", "verify-pin", "-P", emu.DefaultPIN)
-		piv(t, "-a", "change-pin", "-P", emu.DefaultPIN, "-N", "24682468")
-		out, err := exec.Command("yubico-piv-tool", "-r", reader, "-a", "verify-pin", "-P", emu.DefaultPIN).CombinedOutput()
+		piv(t, "-a", "verify-pin", "-P", pivspec.DefaultPIN)
+		piv(t, "-a", "change-pin", "-P", pivspec.DefaultPIN, "-N", "24682468")
+		out, err := exec.Command("yubico-piv-tool", "-r", reader, "-a", "verify-pin", "-P", pivspec.DefaultPIN).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "2 tries left") {
 			t.Fatalf("verify-pin with the old PIN: %v\n%s", err, out)
 		}
-		piv(t, "-a", "unblock-pin", "-P", emu.DefaultPUK, "-N", "13571357")
+		piv(t, "-a", "unblock-pin", "-P", pivspec.DefaultPUK, "-N", "13571357")
 		piv(t, "-a", "verify-pin", "-P", "13571357")
 	})
 	t.Run("the card saw it all", func(t *testing.T) {

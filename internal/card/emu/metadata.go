@@ -4,16 +4,7 @@ import (
 	"crypto/subtle"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-)
-
-// Tags of the GET METADATA response (Yubico extension, firmware 5.3 on).
-const (
-	metaAlgorithm = 0x01 // algorithm; FF for the PIN and the PUK
-	metaPolicy    = 0x02 // PIN policy, touch policy
-	metaOrigin    = 0x03 // generated or imported
-	metaPublicKey = 0x04 // the objects of a 7F49 template
-	metaDefault   = 0x05 // 01: the factory value is still set
-	metaRetries   = 0x06 // retry count, tries left
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // getMetadata is GET METADATA (F7): P1 00, P2 a key reference.
@@ -34,18 +25,18 @@ func (c *Card) getMetadata(cmd apdu.Command) apdu.Response {
 	switch ref := cmd.P2; {
 	case ref == SlotManagement:
 		k := c.st.ManagementKey
-		isDefault := k.Algorithm == Alg3DES && subtle.ConstantTimeCompare(k.Key, DefaultManagementKey) == 1
+		isDefault := k.Algorithm == pivspec.Alg3DES && subtle.ConstantTimeCompare(k.Key, pivspec.DefaultManagementKey()) == 1
 		return success(apdu.AppendTLVs(nil,
-			apdu.TLV{Tag: metaAlgorithm, Value: []byte{byte(k.Algorithm)}},
-			apdu.TLV{Tag: metaPolicy, Value: []byte{0x00, byte(touchOrNever(k.Touch))}},
-			apdu.TLV{Tag: metaDefault, Value: []byte{boolByte(isDefault)}},
+			apdu.TLV{Tag: pivspec.MetaAlgorithm, Value: []byte{byte(k.Algorithm)}},
+			apdu.TLV{Tag: pivspec.MetaPolicy, Value: []byte{0x00, byte(touchOrNever(k.Touch))}},
+			apdu.TLV{Tag: pivspec.MetaDefault, Value: []byte{boolByte(isDefault)}},
 		))
 	case ref == RefPIN || ref == RefPUK:
 		ctr := c.counterFor(ref)
 		return success(apdu.AppendTLVs(nil,
-			apdu.TLV{Tag: metaAlgorithm, Value: []byte{0xFF}},
-			apdu.TLV{Tag: metaDefault, Value: []byte{boolByte(c.referenceIsDefault(ref))}},
-			apdu.TLV{Tag: metaRetries, Value: []byte{byte(ctr.reset), byte(*ctr.left)}},
+			apdu.TLV{Tag: pivspec.MetaAlgorithm, Value: []byte{0xFF}},
+			apdu.TLV{Tag: pivspec.MetaDefault, Value: []byte{boolByte(c.referenceIsDefault(ref))}},
+			apdu.TLV{Tag: pivspec.MetaRetries, Value: []byte{byte(ctr.reset), byte(*ctr.left)}},
 		))
 	case isKeySlot(ref) || ref == SlotAttestation:
 		sk, ok := c.st.Keys[ref]
@@ -61,18 +52,18 @@ func (c *Card) getMetadata(cmd apdu.Command) apdu.Response {
 			return c.keyFailure(err)
 		}
 		return success(apdu.AppendTLVs(nil,
-			apdu.TLV{Tag: metaAlgorithm, Value: []byte{byte(sk.Algorithm)}},
-			apdu.TLV{Tag: metaPolicy, Value: []byte{byte(sk.PINPolicy), byte(sk.TouchPolicy)}},
-			apdu.TLV{Tag: metaOrigin, Value: []byte{byte(sk.Origin)}},
-			apdu.TLV{Tag: metaPublicKey, Value: pub},
+			apdu.TLV{Tag: pivspec.MetaAlgorithm, Value: []byte{byte(sk.Algorithm)}},
+			apdu.TLV{Tag: pivspec.MetaPolicy, Value: []byte{byte(sk.PINPolicy), byte(sk.TouchPolicy)}},
+			apdu.TLV{Tag: pivspec.MetaOrigin, Value: []byte{byte(sk.Origin)}},
+			apdu.TLV{Tag: pivspec.MetaPublicKey, Value: pub},
 		))
 	}
 	return status(apdu.SWIncorrectP1P2)
 }
 
 func touchOrNever(t TouchPolicy) TouchPolicy {
-	if t == TouchPolicyDefault {
-		return TouchPolicyNever
+	if t == pivspec.TouchPolicyDefault {
+		return pivspec.TouchPolicyNever
 	}
 	return t
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // challenge is a management key authentication in progress.
@@ -23,7 +24,7 @@ type challenge struct {
 
 // managementCipher returns the block cipher of the management key.
 func managementCipher(k ManagementKey) (cipher.Block, error) {
-	if k.Algorithm == Alg3DES {
+	if k.Algorithm == pivspec.Alg3DES {
 		return des.NewTripleDESCipher(k.Key)
 	}
 	return aes.NewCipher(k.Key)
@@ -58,7 +59,7 @@ func (c *Card) authenticateManagement(cmd apdu.Command, t template) apdu.Respons
 	c.sess.pending = nil
 
 	switch {
-	case t.has(tagWitness) && len(t.witness) == 0 && !t.has(tagChallenge) && !t.has(tagResponse) && !t.has(tagExponent):
+	case t.has(pivspec.TagWitness) && len(t.witness) == 0 && !t.has(pivspec.TagChallenge) && !t.has(pivspec.TagResponse) && !t.has(pivspec.TagExponent):
 		w, err := c.random(n)
 		if err != nil {
 			return status(apdu.SWNoPreciseDiagnosis)
@@ -67,9 +68,9 @@ func (c *Card) authenticateManagement(cmd apdu.Command, t template) apdu.Respons
 		c.sess.pending = &challenge{mutual: true, value: w}
 		enc := make([]byte, n)
 		block.Encrypt(enc, w)
-		return success(dynamicAuth(apdu.TLV{Tag: tagWitness, Value: enc}))
+		return success(dynamicAuth(apdu.TLV{Tag: pivspec.TagWitness, Value: enc}))
 
-	case t.has(tagWitness) && t.has(tagChallenge) && !t.has(tagExponent) && len(t.response) == 0:
+	case t.has(pivspec.TagWitness) && t.has(pivspec.TagChallenge) && !t.has(pivspec.TagExponent) && len(t.response) == 0:
 		if len(t.witness) != n || len(t.challenge) != n {
 			return status(apdu.SWIncorrectData)
 		}
@@ -82,18 +83,18 @@ func (c *Card) authenticateManagement(cmd apdu.Command, t template) apdu.Respons
 		c.sess.mgmAuthenticated = true
 		enc := make([]byte, n)
 		block.Encrypt(enc, t.challenge)
-		return success(dynamicAuth(apdu.TLV{Tag: tagResponse, Value: enc}))
+		return success(dynamicAuth(apdu.TLV{Tag: pivspec.TagResponse, Value: enc}))
 
-	case t.has(tagChallenge) && len(t.challenge) == 0 && !t.has(tagWitness) && !t.has(tagResponse) && !t.has(tagExponent):
+	case t.has(pivspec.TagChallenge) && len(t.challenge) == 0 && !t.has(pivspec.TagWitness) && !t.has(pivspec.TagResponse) && !t.has(pivspec.TagExponent):
 		ch, err := c.random(n)
 		if err != nil {
 			return status(apdu.SWNoPreciseDiagnosis)
 		}
 		c.sess.mgmAuthenticated = false
 		c.sess.pending = &challenge{value: ch}
-		return success(dynamicAuth(apdu.TLV{Tag: tagChallenge, Value: ch}))
+		return success(dynamicAuth(apdu.TLV{Tag: pivspec.TagChallenge, Value: ch}))
 
-	case t.has(tagResponse) && len(t.response) > 0 && !t.has(tagWitness) && !t.has(tagChallenge) && !t.has(tagExponent):
+	case t.has(pivspec.TagResponse) && len(t.response) > 0 && !t.has(pivspec.TagWitness) && !t.has(pivspec.TagChallenge) && !t.has(pivspec.TagExponent):
 		if len(t.response) != n {
 			return status(apdu.SWIncorrectData)
 		}

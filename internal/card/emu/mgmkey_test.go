@@ -6,6 +6,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // setManagementKey sets a new management key (the session must be
@@ -19,7 +20,7 @@ func TestManagementKeyAlgorithms(t *testing.T) {
 	for _, tt := range []struct {
 		alg emu.Algorithm
 		len int
-	}{{emu.Alg3DES, 24}, {emu.AlgAES128, 16}, {emu.AlgAES192, 24}, {emu.AlgAES256, 32}} {
+	}{{pivspec.Alg3DES, 24}, {pivspec.AlgAES128, 16}, {pivspec.AlgAES192, 24}, {pivspec.AlgAES256, 32}} {
 		t.Run(tt.alg.String(), func(t *testing.T) {
 			c := newCard(t)
 			c.authDefault()
@@ -50,7 +51,7 @@ func TestManagementKeyAlgorithms(t *testing.T) {
 
 			// The old key no longer works.
 			c.selectPIV()
-			if sw := c.tryAuthenticate(emu.Alg3DES, emu.DefaultManagementKey); sw == apdu.SWOK {
+			if sw := c.tryAuthenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey()); sw == apdu.SWOK {
 				t.Fatal("the default key still authenticates")
 			}
 		})
@@ -58,11 +59,11 @@ func TestManagementKeyAlgorithms(t *testing.T) {
 }
 
 func TestManagementKeyErrors(t *testing.T) {
-	key := emu.DefaultManagementKey
+	key := pivspec.DefaultManagementKey()
 	t.Run("wrong key", func(t *testing.T) {
 		c := newCard(t)
 		wrong := bytes.Repeat([]byte{0x11}, 24)
-		if sw := c.tryAuthenticate(emu.Alg3DES, wrong); sw != apdu.SWSecurityStatusNotSatisfied {
+		if sw := c.tryAuthenticate(pivspec.Alg3DES, wrong); sw != apdu.SWSecurityStatusNotSatisfied {
 			t.Fatalf("%v, want 6982", sw)
 		}
 		c.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, mustHex(t, "AC03800111"))
@@ -83,7 +84,7 @@ func TestManagementKeyErrors(t *testing.T) {
 		c := newCard(t)
 		enc := field(t, c.must(0x87, 0x03, 0x9B, tlv(0x7C, tlv(0x80, nil))), 0x80)
 		witness := make([]byte, 8)
-		blockCipher(t, emu.Alg3DES, key).Decrypt(witness, enc)
+		blockCipher(t, pivspec.Alg3DES, key).Decrypt(witness, enc)
 		c.must(0xFD, 0, 0, nil)
 		c.expect(apdu.SWConditionsNotSatisfied, 0x87, 0x03, 0x9B, tlv(0x7C, append(tlv(0x80, witness), tlv(0x81, make([]byte, 8))...)))
 	})
@@ -125,7 +126,7 @@ func TestManagementKeyErrors(t *testing.T) {
 func TestSetManagementKeyErrors(t *testing.T) {
 	c := newCard(t)
 	aes := randBytes(t, 16)
-	if sw := c.setManagementKey(emu.AlgAES128, aes); sw != apdu.SWSecurityStatusNotSatisfied {
+	if sw := c.setManagementKey(pivspec.AlgAES128, aes); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Fatalf("without authentication: %v", sw)
 	}
 	c.authDefault()

@@ -2,6 +2,7 @@ package emu
 
 import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // MaxObjectSize is the largest data object value PUT DATA accepts. SP
@@ -10,30 +11,13 @@ import (
 // room for RSA 4096 certificates with long chains of extensions.
 const MaxObjectSize = 16 << 10
 
-// Tags of the data objects the card fills itself (SP 800-73-4 Part 1
-// table 3; 5FFF01 is Yubico's).
-const (
-	objCHUID       uint32 = 0x5FC102
-	objCCC         uint32 = 0x5FC107
-	objDiscovery   uint32 = 0x7E
-	objBITGroup    uint32 = 0x7F61
-	objAttestation uint32 = 0x5FFF01
-)
-
-// pivAID is the full AID of the PIV Card Application, version 01 00 (SP
-// 800-73-4 Part 1, 2.2); pivRID is the right-truncated AID clients select.
-var (
-	pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
-	pivRID = pivAID[:5]
-)
-
 // knownObject reports whether tag names a data object the card stores: the
 // BER-TLV tags 5FC101 to 5FC123 of SP 800-73-4 Part 1 table 3, the
 // Discovery object 7E, the BIT group template 7F61, and Yubico's objects
 // 5FFF00 to 5FFF15 (attestation certificate, admin data, ...).
 func knownObject(tag uint32) bool {
 	switch {
-	case tag == objDiscovery || tag == objBITGroup:
+	case tag == pivspec.ObjectDiscovery || tag == pivspec.ObjectBITGroup:
 		return true
 	case tag >= 0x5FC101 && tag <= 0x5FC123:
 		return true
@@ -46,7 +30,9 @@ func knownObject(tag uint32) bool {
 // unwrapped reports whether the object is stored and returned as its own
 // TLV rather than inside a 53 container (SP 800-73-4 Part 1, 3.3.2 and
 // 3.5: the Discovery object and the BIT group template).
-func unwrapped(tag uint32) bool { return tag == objDiscovery || tag == objBITGroup }
+func unwrapped(tag uint32) bool {
+	return tag == pivspec.ObjectDiscovery || tag == pivspec.ObjectBITGroup
+}
 
 // readNeedsPIN reports whether GET DATA of tag needs the PIN verified: the
 // objects whose read access rule in SP 800-73-4 Part 1 table 3 is "PIN" or
@@ -113,10 +99,10 @@ func newCCC(cardID [14]byte) []byte {
 // the PIN's security status.
 func newDiscovery() []byte {
 	inner := apdu.AppendTLVs(nil,
-		apdu.TLV{Tag: 0x4F, Value: pivAID},
+		apdu.TLV{Tag: pivspec.TagAID, Value: pivspec.AID()},
 		apdu.TLV{Tag: 0x5F2F, Value: []byte{0x40, 0x00}},
 	)
-	return apdu.AppendTLV(nil, objDiscovery, inner)
+	return apdu.AppendTLV(nil, pivspec.ObjectDiscovery, inner)
 }
 
 // certContainer builds the value of a certificate data object (SP 800-73-4

@@ -88,7 +88,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithATR makes the card answer reset with atr (default: the emulator's
-// ATR, issuer data "Lanyard"); see ATRWithIssuerData.
+// ATR, issuer data "Lanyard"); see pivspec.ATRWithIssuerData.
 func WithATR(a []byte) Option {
 	return func(c *config) {
 		if len(a) > 0 {

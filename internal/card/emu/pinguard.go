@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // checkGuard checks, when a card starts from a saved state, that the
@@ -86,9 +87,9 @@ func (c *Card) guardedVerify(g PINGuard, pin []byte) apdu.SW {
 // guardedChange is CHANGE REFERENCE DATA on a card with a PINGuard.
 func (c *Card) guardedChange(g PINGuard, ref byte, old, next []byte) apdu.SW {
 	return c.guardedCheck(ref, func() error {
-		change, def := g.ChangePIN, DefaultPIN
+		change, def := g.ChangePIN, pivspec.DefaultPIN
 		if ref == RefPUK {
-			change, def = g.ChangePUK, DefaultPUK
+			change, def = g.ChangePUK, pivspec.DefaultPUK
 		}
 		data, err := change(c.st.Guard.Data, old, next)
 		if err != nil {
@@ -112,7 +113,7 @@ func (c *Card) guardedUnblock(g PINGuard, puk, pin []byte) apdu.SW {
 			return err
 		}
 		c.st.Guard.Data = data
-		c.st.Guard.PINDefault = bytes.Equal(pin, padReference(DefaultPIN))
+		c.st.Guard.PINDefault = bytes.Equal(pin, padReference(pivspec.DefaultPIN))
 		c.st.PINTriesLeft = c.st.PINRetries
 		return nil
 	})
@@ -127,9 +128,9 @@ func (c *Card) referenceIsDefault(ref byte) bool {
 		}
 		return g.PINDefault
 	}
-	def := DefaultPIN
+	def := pivspec.DefaultPIN
 	if ref == RefPUK {
-		def = DefaultPUK
+		def = pivspec.DefaultPUK
 	}
 	return bytes.Equal(*c.counterFor(ref).value, padReference(def))
 }
@@ -143,7 +144,7 @@ func (c *Card) guardedResetReferences(g PINGuard) apdu.SW {
 			return apdu.SWConditionsNotSatisfied
 		}
 	}
-	data, err := g.NewGuard(padReference(DefaultPIN), padReference(DefaultPUK))
+	data, err := g.NewGuard(padReference(pivspec.DefaultPIN), padReference(pivspec.DefaultPUK))
 	if err != nil {
 		c.cfg.log.Error("emu: PIN guard", "err", err)
 		return apdu.SWNoPreciseDiagnosis
@@ -156,11 +157,11 @@ func (c *Card) guardedResetReferences(g PINGuard) apdu.SW {
 // such key needs the PIN, so "never" is refused and the default becomes
 // "once" where the slot's would be "never" (9E).
 func guardedPolicy(ref byte, pin PINPolicy) (PINPolicy, bool) {
-	if pin == PINPolicyNever {
+	if pin == pivspec.PINPolicyNever {
 		return 0, false
 	}
-	if pin == PINPolicyDefault && defaultPINPolicy(ref) == PINPolicyNever {
-		return PINPolicyOnce, true
+	if pin == pivspec.PINPolicyDefault && defaultPINPolicy(ref) == pivspec.PINPolicyNever {
+		return pivspec.PINPolicyOnce, true
 	}
 	return pin, true
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Power off, power on and reset clear what a card keeps in RAM and keep
@@ -20,8 +21,8 @@ func TestPowerEvents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := newCard(t)
 			c.authDefault()
-			c.generate(0x9A, emu.AlgECCP256)
-			c.verifyPIN(emu.DefaultPIN)
+			c.generate(0x9A, pivspec.AlgECCP256)
+			c.verifyPIN(pivspec.DefaultPIN)
 			c.expect(apdu.VerifyFailed(2), 0x24, 0x00, 0x81, append(pad("00000000"), pad("00000000")...))
 
 			// A pending response (61XX) and a command chain in progress.

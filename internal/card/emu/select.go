@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // selectApp is SELECT (SP 800-73-4 Part 2, 3.1.1): P1 04 selects by AID,
@@ -26,7 +27,7 @@ func (c *Card) selectApp(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWIncorrectP1P2)
 	}
 	aid := cmd.Data
-	if len(aid) < len(pivRID) || len(aid) > len(pivAID) || !bytes.HasPrefix(pivAID, aid) {
+	if full := pivspec.AID(); len(aid) < len(pivspec.RID()) || len(aid) > len(full) || !bytes.HasPrefix(full, aid) {
 		if len(aid) == 0 || len(aid) > 16 {
 			return status(apdu.SWIncorrectData)
 		}
@@ -47,14 +48,14 @@ func (c *Card) selectApp(cmd apdu.Command) apdu.Response {
 func applicationPropertyTemplate() []byte {
 	var algs []byte
 	for _, a := range append(append([]Algorithm(nil), symmetric...), asymmetric...) {
-		algs = apdu.AppendTLV(algs, 0x80, []byte{byte(a)})
+		algs = apdu.AppendTLV(algs, pivspec.TagAlgorithm, []byte{byte(a)})
 	}
 	algs = apdu.AppendTLV(algs, 0x06, []byte{0x00})
 	inner := apdu.AppendTLVs(nil,
-		apdu.TLV{Tag: 0x4F, Value: pivAID[5:]},
-		apdu.TLV{Tag: 0x79, Value: apdu.AppendTLV(nil, 0x4F, pivRID)},
-		apdu.TLV{Tag: 0x50, Value: []byte("Lanyard PIV")},
-		apdu.TLV{Tag: 0xAC, Value: algs},
+		apdu.TLV{Tag: pivspec.TagAID, Value: pivspec.PIX()},
+		apdu.TLV{Tag: pivspec.TagAuthority, Value: apdu.AppendTLV(nil, pivspec.TagAID, pivspec.RID())},
+		apdu.TLV{Tag: pivspec.TagLabel, Value: []byte("Lanyard PIV")},
+		apdu.TLV{Tag: pivspec.TagAlgorithms, Value: algs},
 	)
-	return apdu.AppendTLV(nil, 0x61, inner)
+	return apdu.AppendTLV(nil, pivspec.TagApplication, inner)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 )
 
@@ -47,24 +48,24 @@ func TestSessionsHaveTheirOwnSecurityStatus(t *testing.T) {
 	b, _ := sessionOn(t, card)
 
 	// Management key authentication in A does not count in B.
-	b.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(emu.AlgECCP256)})))
+	b.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(pivspec.AlgECCP256)})))
 	a.authDefault()
-	pub := a.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
-	b.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(emu.AlgECCP256)})))
+	pub := a.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
+	b.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(pivspec.AlgECCP256)})))
 
 	// A verifies the PIN and signs; B cannot sign with the same key.
-	a.verifyPIN(emu.DefaultPIN)
+	a.verifyPIN(pivspec.DefaultPIN)
 	digest := sha256Of([]byte("only A may sign"))
-	r := a.sign(emu.AlgECCP256, 0x9A, digest)
+	r := a.sign(pivspec.AlgECCP256, 0x9A, digest)
 	if r.SW != apdu.SWOK || !ecdsa.VerifyASN1(pub, digest, field(t, r.Data, 0x82)) {
 		t.Fatalf("A's signature: %v", r.SW)
 	}
-	if r := b.sign(emu.AlgECCP256, 0x9A, digest); r.SW != apdu.SWSecurityStatusNotSatisfied {
+	if r := b.sign(pivspec.AlgECCP256, 0x9A, digest); r.SW != apdu.SWSecurityStatusNotSatisfied {
 		t.Fatalf("B signs without a PIN: %v, want 6982", r.SW)
 	}
 	// Nor does the default session (Card.Transmit) share A's status.
 	d := &tcard{tb: t, card: card, client: &apdu.Client{Transport: card.Transport()}}
-	if r := d.sign(emu.AlgECCP256, 0x9A, digest); r.SW != apdu.SWSecurityStatusNotSatisfied {
+	if r := d.sign(pivspec.AlgECCP256, 0x9A, digest); r.SW != apdu.SWSecurityStatusNotSatisfied {
 		t.Fatalf("the default session signs without a PIN: %v, want 6982", r.SW)
 	}
 
@@ -77,11 +78,11 @@ func TestSessionsHaveTheirOwnSecurityStatus(t *testing.T) {
 	if got := a.pinTries(); got != -1 {
 		t.Fatalf("A after B's wrong PIN: %d tries, want still verified", got)
 	}
-	if r := a.sign(emu.AlgECCP256, 0x9A, digest); r.SW != apdu.SWOK {
+	if r := a.sign(pivspec.AlgECCP256, 0x9A, digest); r.SW != apdu.SWOK {
 		t.Fatalf("A signs after B's wrong PIN: %v", r.SW)
 	}
 	// A's correct PIN resets the shared counter.
-	a.verifyPIN(emu.DefaultPIN)
+	a.verifyPIN(pivspec.DefaultPIN)
 	if got := b.pinTries(); got != 3 {
 		t.Fatalf("B's tries after A's VERIFY: %d, want 3", got)
 	}
@@ -99,8 +100,8 @@ func TestSessionLosesStatusWhenAnotherChangesTheCard(t *testing.T) {
 		card := newCard(t).card
 		a, _ := sessionOn(t, card)
 		b, _ := sessionOn(t, card)
-		a.verifyPIN(emu.DefaultPIN)
-		b.must(0x24, 0x00, 0x80, append(pad(emu.DefaultPIN), pad("654321")...))
+		a.verifyPIN(pivspec.DefaultPIN)
+		b.must(0x24, 0x00, 0x80, append(pad(pivspec.DefaultPIN), pad("654321")...))
 		if got := a.pinTries(); got != 3 {
 			t.Fatalf("A after B changed the PIN: %d, want not verified (3)", got)
 		}
@@ -112,7 +113,7 @@ func TestSessionLosesStatusWhenAnotherChangesTheCard(t *testing.T) {
 		card := newCard(t).card
 		a, _ := sessionOn(t, card)
 		b, _ := sessionOn(t, card)
-		a.verifyPIN(emu.DefaultPIN)
+		a.verifyPIN(pivspec.DefaultPIN)
 		for range 3 {
 			b.send(0x20, 0x00, 0x80, pad("000000"))
 		}
@@ -125,9 +126,9 @@ func TestSessionLosesStatusWhenAnotherChangesTheCard(t *testing.T) {
 		a.authDefault()
 		b.authDefault()
 		newKey := randBytes(t, 32)
-		b.must(0xFF, 0xFF, 0xFF, append([]byte{byte(emu.AlgAES256), 0x9B, 32}, newKey...))
-		a.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(emu.AlgECCP256)})))
-		b.generate(0x9A, emu.AlgECCP256) // B keeps its authentication
+		b.must(0xFF, 0xFF, 0xFF, append([]byte{byte(pivspec.AlgAES256), 0x9B, 32}, newKey...))
+		a.expect(apdu.SWSecurityStatusNotSatisfied, 0x47, 0x00, 0x9A, tlv(0xAC, tlv(0x80, []byte{byte(pivspec.AlgECCP256)})))
+		b.generate(0x9A, pivspec.AlgECCP256) // B keeps its authentication
 	})
 }
 
@@ -135,8 +136,8 @@ func TestSessionPowerAndClose(t *testing.T) {
 	card := newCard(t).card
 	a, sa := sessionOn(t, card)
 	b, _ := sessionOn(t, card)
-	a.verifyPIN(emu.DefaultPIN)
-	b.verifyPIN(emu.DefaultPIN)
+	a.verifyPIN(pivspec.DefaultPIN)
+	b.verifyPIN(pivspec.DefaultPIN)
 	sa.PowerOff()
 	// A's power cycle cleared A's state only: nothing is selected.
 	a.expect(apdu.SWInstructionNotSupported, 0x20, 0x00, 0x80, nil)
@@ -163,7 +164,7 @@ func TestSessionsConcurrent(t *testing.T) {
 	card := newCard(t).card
 	admin, _ := sessionOn(t, card)
 	admin.authDefault()
-	pub := admin.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
+	pub := admin.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
@@ -181,15 +182,15 @@ func TestSessionsConcurrent(t *testing.T) {
 				}
 				digest := sha256Of(fmt.Appendf(nil, "%d/%d", i, j))
 				in := tlv(0x7C, append(tlv(0x82, nil), tlv(0x81, digest)...))
-				if r, _ := send(0x87, byte(emu.AlgECCP256), 0x9A, in); r.SW != apdu.SWSecurityStatusNotSatisfied {
+				if r, _ := send(0x87, byte(pivspec.AlgECCP256), 0x9A, in); r.SW != apdu.SWSecurityStatusNotSatisfied {
 					errs <- fmt.Errorf("session %d signs before its VERIFY: %v", i, r.SW)
 					return
 				}
-				if r, err := send(0x20, 0x00, 0x80, pad(emu.DefaultPIN)); err != nil || r.SW != apdu.SWOK {
+				if r, err := send(0x20, 0x00, 0x80, pad(pivspec.DefaultPIN)); err != nil || r.SW != apdu.SWOK {
 					errs <- fmt.Errorf("session %d: VERIFY: %v %v", i, r.SW, err)
 					return
 				}
-				r, err := send(0x87, byte(emu.AlgECCP256), 0x9A, in)
+				r, err := send(0x87, byte(pivspec.AlgECCP256), 0x9A, in)
 				if err != nil || r.SW != apdu.SWOK {
 					errs <- fmt.Errorf("session %d: sign: %v %v", i, r.SW, err)
 					return

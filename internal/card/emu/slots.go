@@ -1,60 +1,35 @@
 package emu
 
-// Key references (SP 800-73-4 Part 1, 3.1 and table 4; Part 2 table 4).
+import "github.com/lanyard-cms/lanyard/internal/card/pivspec"
+
+// Key references (SP 800-73-4 Part 1, 3.1 and table 4; Part 2 table 4), as
+// the bytes of P2 the card's command handlers switch on.
 const (
-	RefPIN                 = 0x80 // PIV Card Application PIN
-	RefPUK                 = 0x81 // PIN Unblocking Key
-	SlotAuthentication     = 0x9A // PIV Authentication key
-	SlotManagement         = 0x9B // PIV Card Application Administration (management) key
-	SlotSignature          = 0x9C // Digital Signature key
-	SlotKeyManagement      = 0x9D // Key Management key
-	SlotCardAuthentication = 0x9E // Card Authentication key
-	SlotRetiredFirst       = 0x82 // first retired Key Management key
-	SlotRetiredLast        = 0x95 // last (20th) retired Key Management key
-	SlotAttestation        = 0xF9 // Yubico: the attestation key
+	RefPIN                 = byte(pivspec.KeyPIN)
+	RefPUK                 = byte(pivspec.KeyPUK)
+	SlotAuthentication     = byte(pivspec.SlotAuthentication)
+	SlotManagement         = byte(pivspec.KeyAdmin)
+	SlotSignature          = byte(pivspec.SlotSignature)
+	SlotKeyManagement      = byte(pivspec.SlotKeyManagement)
+	SlotCardAuthentication = byte(pivspec.SlotCardAuthentication)
+	SlotAttestation        = byte(pivspec.SlotAttestation)
 )
 
-// PINPolicy says when a slot's private key needs the PIN, as YubiKeys
-// encode it in GENERATE, IMPORT KEY and GET METADATA (tag AA).
-type PINPolicy byte
-
-// PIN policies.
-const (
-	PINPolicyDefault PINPolicy = 0x00 // the slot's default (see defaultPINPolicy)
-	PINPolicyNever   PINPolicy = 0x01
-	PINPolicyOnce    PINPolicy = 0x02 // once per session (until reset or SELECT)
-	PINPolicyAlways  PINPolicy = 0x03 // verified immediately before each use
-)
+// PINPolicy says when a slot's private key needs the PIN (tag AA).
+type PINPolicy = pivspec.PINPolicy
 
 // TouchPolicy is the YubiKey touch policy (tag AB). The emulator records
 // and reports it; there is nothing to touch.
-type TouchPolicy byte
-
-// Touch policies.
-const (
-	TouchPolicyDefault TouchPolicy = 0x00
-	TouchPolicyNever   TouchPolicy = 0x01
-	TouchPolicyAlways  TouchPolicy = 0x02
-	TouchPolicyCached  TouchPolicy = 0x03
-)
+type TouchPolicy = pivspec.TouchPolicy
 
 // Origin says how a key got into its slot (GET METADATA tag 03).
-type Origin byte
-
-// Key origins.
-const (
-	OriginGenerated Origin = 0x01
-	OriginImported  Origin = 0x02
-)
+type Origin = pivspec.Origin
 
 // isKeySlot reports whether ref names an asymmetric key slot that GENERAL
 // AUTHENTICATE may use: 9A, 9C, 9D, 9E and the retired 82 to 95.
 func isKeySlot(ref byte) bool {
-	switch ref {
-	case SlotAuthentication, SlotSignature, SlotKeyManagement, SlotCardAuthentication:
-		return true
-	}
-	return ref >= SlotRetiredFirst && ref <= SlotRetiredLast
+	s := pivspec.Slot(ref)
+	return s.Valid() && s != pivspec.SlotAttestation
 }
 
 // defaultPINPolicy is a YubiKey's default per slot: the PIN before every
@@ -64,20 +39,20 @@ func isKeySlot(ref byte) bool {
 func defaultPINPolicy(ref byte) PINPolicy {
 	switch ref {
 	case SlotSignature:
-		return PINPolicyAlways
+		return pivspec.PINPolicyAlways
 	case SlotCardAuthentication, SlotAttestation:
-		return PINPolicyNever
+		return pivspec.PINPolicyNever
 	}
-	return PINPolicyOnce
+	return pivspec.PINPolicyOnce
 }
 
 // resolvePolicies replaces default policies by the slot's actual ones.
 func resolvePolicies(ref byte, pin PINPolicy, touch TouchPolicy) (PINPolicy, TouchPolicy) {
-	if pin == PINPolicyDefault {
+	if pin == pivspec.PINPolicyDefault {
 		pin = defaultPINPolicy(ref)
 	}
-	if touch == TouchPolicyDefault {
-		touch = TouchPolicyNever
+	if touch == pivspec.TouchPolicyDefault {
+		touch = pivspec.TouchPolicyNever
 	}
 	return pin, touch
 }

@@ -4,11 +4,12 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // SoftKeyStore keeps private keys in memory as Go crypto keys; a key's blob
@@ -29,7 +30,7 @@ func (SoftKeyStore) Generate(alg Algorithm) (Key, error) {
 		}
 		return &softRSA{alg: alg, priv: priv}, nil
 	case alg.IsEC():
-		priv, err := ecdsa.GenerateKey(curveOf(alg), rand.Reader)
+		priv, err := ecdsa.GenerateKey(alg.Curve(), rand.Reader)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +49,7 @@ func (SoftKeyStore) Import(alg Algorithm, priv crypto.Signer) (Key, error) {
 		p.Precompute()
 		return &softRSA{alg: alg, priv: p}, nil
 	case *ecdsa.PrivateKey:
-		if !alg.IsEC() || p.Curve != curveOf(alg) {
+		if !alg.IsEC() || p.Curve != alg.Curve() {
 			return nil, fmt.Errorf("emu: EC key on %s does not match %v", p.Curve.Params().Name, alg)
 		}
 		return newSoftEC(alg, p)
@@ -69,17 +70,9 @@ func (s SoftKeyStore) Load(alg Algorithm, blob []byte) (Key, error) {
 	return s.Import(alg, signer)
 }
 
-// curveOf returns the curve of an EC algorithm.
-func curveOf(alg Algorithm) elliptic.Curve {
-	if alg == AlgECCP384 {
-		return elliptic.P384()
-	}
-	return elliptic.P256()
-}
-
 // ecdhCurveOf returns the crypto/ecdh curve of an EC algorithm.
 func ecdhCurveOf(alg Algorithm) ecdh.Curve {
-	if alg == AlgECCP384 {
+	if alg == pivspec.AlgECCP384 {
 		return ecdh.P384()
 	}
 	return ecdh.P256()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // StateFormat is the version of State that this package writes and reads.
@@ -128,7 +130,7 @@ func (s *State) Validate() error {
 	if s.PUKRetries < 1 || s.PUKRetries > 255 || s.PUKTriesLeft < 0 || s.PUKTriesLeft > s.PUKRetries {
 		bad("PUK retries %d of %d", s.PUKTriesLeft, s.PUKRetries)
 	}
-	if n, ok := s.ManagementKey.Algorithm.managementKeyLen(); !ok || len(s.ManagementKey.Key) != n {
+	if n := s.ManagementKey.Algorithm.ManagementKeyLen(); n == 0 || len(s.ManagementKey.Key) != n {
 		bad("management key: %v with %d bytes", s.ManagementKey.Algorithm, len(s.ManagementKey.Key))
 	}
 	for tag, v := range s.Objects {
@@ -143,12 +145,12 @@ func (s *State) Validate() error {
 		if !isKeySlot(ref) && ref != SlotAttestation {
 			bad("key in slot %02X, which is not a key slot", ref)
 		}
-		if !k.Algorithm.IsAsymmetric() {
+		if !supportedKeyPair(k.Algorithm) {
 			bad("slot %02X: %v is not a key-pair algorithm", ref, k.Algorithm)
 		}
-		if k.PINPolicy < PINPolicyNever || k.PINPolicy > PINPolicyAlways ||
-			k.TouchPolicy < TouchPolicyNever || k.TouchPolicy > TouchPolicyCached ||
-			(k.Origin != OriginGenerated && k.Origin != OriginImported) {
+		if k.PINPolicy < pivspec.PINPolicyNever || k.PINPolicy > pivspec.PINPolicyAlways ||
+			k.TouchPolicy < pivspec.TouchPolicyNever || k.TouchPolicy > pivspec.TouchPolicyCached ||
+			(k.Origin != pivspec.OriginGenerated && k.Origin != pivspec.OriginImported) {
 			bad("slot %02X: policies or origin out of range", ref)
 		}
 		if len(k.Blob) == 0 {

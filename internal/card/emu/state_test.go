@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // fastKDF keeps the sealed-file tests quick; the format is the same.
@@ -37,16 +38,16 @@ func personalize(t *testing.T, c *tcard) personalized {
 	p := personalized{serial: c.card.Serial(), newPIN: "24682468", aesKey: randBytes(t, 32)}
 	p.guid, _ = c.card.GUID()
 	c.authDefault()
-	p.ecPub = c.generate(0x9A, emu.AlgECCP256).(*ecdsa.PublicKey)
-	p.rsaPub = c.generate(0x9C, emu.AlgRSA2048).(*rsa.PublicKey)
+	p.ecPub = c.generate(0x9A, pivspec.AlgECCP256).(*ecdsa.PublicKey)
+	p.rsaPub = c.generate(0x9C, pivspec.AlgRSA2048).(*rsa.PublicKey)
 	p.cert = append(tlv(0x70, bytes.Repeat([]byte{0x30}, 600)), mustHex(t, "710100FE00")...)
 	if sw := c.putData(mustHex(t, "5FC105"), p.cert); sw != apdu.SWOK {
 		t.Fatal(sw)
 	}
-	if sw := c.setManagementKey(emu.AlgAES256, p.aesKey); sw != apdu.SWOK {
+	if sw := c.setManagementKey(pivspec.AlgAES256, p.aesKey); sw != apdu.SWOK {
 		t.Fatal(sw)
 	}
-	c.must(0x24, 0x00, 0x80, append(pad(emu.DefaultPIN), pad(p.newPIN)...))
+	c.must(0x24, 0x00, 0x80, append(pad(pivspec.DefaultPIN), pad(p.newPIN)...))
 	c.expect(apdu.VerifyFailed(2), 0x20, 0x00, 0x80, pad("000000"))
 	c.expect(apdu.VerifyFailed(2), 0x2C, 0x00, 0x80, append(pad("00000000"), pad("000000")...))
 	p.metaKey = c.must(0xF7, 0x00, 0x9A, nil)
@@ -77,18 +78,18 @@ func checkRestored(t *testing.T, c *tcard, p personalized) {
 	if !bytes.Equal(c.attestationCA().Raw, p.attCA) {
 		t.Fatal("attestation certificate changed")
 	}
-	if sw := c.tryAuthenticate(emu.Alg3DES, emu.DefaultManagementKey); sw == apdu.SWOK {
+	if sw := c.tryAuthenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey()); sw == apdu.SWOK {
 		t.Fatal("default management key works again")
 	}
 	c.selectPIV()
-	c.authenticate(emu.AlgAES256, p.aesKey)
+	c.authenticate(pivspec.AlgAES256, p.aesKey)
 	c.verifyPIN(p.newPIN)
 	d := sha256Sum([]byte("restored"))
-	if !ecdsa.VerifyASN1(p.ecPub, d, field(t, c.sign(emu.AlgECCP256, 0x9A, d).Data, 0x82)) {
+	if !ecdsa.VerifyASN1(p.ecPub, d, field(t, c.sign(pivspec.AlgECCP256, 0x9A, d).Data, 0x82)) {
 		t.Fatal("restored 9A key does not sign for its public key")
 	}
 	c.verifyPIN(p.newPIN) // 9C: PIN always
-	sig := field(t, c.sign(emu.AlgRSA2048, 0x9C, pkcs1v15(p.rsaPub.Size(), d)).Data, 0x82)
+	sig := field(t, c.sign(pivspec.AlgRSA2048, 0x9C, pkcs1v15(p.rsaPub.Size(), d)).Data, 0x82)
 	if err := rsa.VerifyPKCS1v15(p.rsaPub, crypto.SHA256, d, sig); err != nil {
 		t.Fatalf("restored 9C key: %v", err)
 	}
@@ -250,7 +251,7 @@ func TestStateValidate(t *testing.T) {
 		"unknown object":  func(s *emu.State) { s.Objects[0x5FC201] = []byte{1} },
 		"empty object":    func(s *emu.State) { s.Objects[0x5FC105] = nil },
 		"key in 9B":       func(s *emu.State) { s.Keys[0x9B] = s.Keys[0xF9] },
-		"symmetric key":   func(s *emu.State) { k := s.Keys[0xF9]; k.Algorithm = emu.AlgAES128; s.Keys[0x9A] = k },
+		"symmetric key":   func(s *emu.State) { k := s.Keys[0xF9]; k.Algorithm = pivspec.AlgAES128; s.Keys[0x9A] = k },
 		"policy":          func(s *emu.State) { k := s.Keys[0xF9]; k.PINPolicy = 9; s.Keys[0x9A] = k },
 		"empty blob":      func(s *emu.State) { k := s.Keys[0xF9]; k.Blob = nil; s.Keys[0x9A] = k },
 	}

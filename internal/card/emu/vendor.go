@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // The vendor instructions below are Yubico's PIV extensions
@@ -42,12 +43,12 @@ func (c *Card) setManagementKey(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWIncorrectData)
 	}
 	alg := Algorithm(d[0])
-	if n, ok := alg.managementKeyLen(); !ok || n != len(d)-3 {
+	if n := alg.ManagementKeyLen(); n == 0 || n != len(d)-3 {
 		return status(apdu.SWIncorrectData)
 	}
-	touch := TouchPolicyNever
+	touch := pivspec.TouchPolicyNever
 	if cmd.P2 == 0xFE {
-		touch = TouchPolicyAlways
+		touch = pivspec.TouchPolicyAlways
 	}
 	c.st.ManagementKey = ManagementKey{Algorithm: alg, Key: bytes.Clone(d[3:]), Touch: touch}
 	if !c.commit() {
@@ -113,7 +114,7 @@ func (c *Card) setPINRetries(cmd apdu.Command) apdu.Response {
 			return status(sw)
 		}
 	} else {
-		c.st.PIN, c.st.PUK = padReference(DefaultPIN), padReference(DefaultPUK)
+		c.st.PIN, c.st.PUK = padReference(pivspec.DefaultPIN), padReference(pivspec.DefaultPUK)
 	}
 	c.st.PINRetries, c.st.PINTriesLeft = int(cmd.P1), int(cmd.P1)
 	c.st.PUKRetries, c.st.PUKTriesLeft = int(cmd.P2), int(cmd.P2)

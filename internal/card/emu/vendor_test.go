@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestVersionAndSerial(t *testing.T) {
@@ -46,7 +47,7 @@ func TestMetadata(t *testing.T) {
 		}
 	}
 	c.expect(apdu.VerifyFailed(2), 0x20, 0x00, 0x80, pad("000000"))
-	c.must(0x24, 0x00, 0x81, append(pad(emu.DefaultPUK), pad("87654321")...))
+	c.must(0x24, 0x00, 0x81, append(pad(pivspec.DefaultPUK), pad("87654321")...))
 	if got := c.must(0xF7, 0x00, 0x80, nil); !bytes.Equal(got, mustHex(t, "0101FF 050101 06020302")) {
 		t.Errorf("PIN after a wrong try: %X", got)
 	}
@@ -60,7 +61,7 @@ func TestMetadata(t *testing.T) {
 	c.expect(apdu.SWWrongLength, 0xF7, 0x00, 0x9B, []byte{1})
 
 	c.authDefault()
-	pub := c.generate(0x9D, emu.AlgECCP384, mustHex(t, "AB0103")...)
+	pub := c.generate(0x9D, pivspec.AlgECCP384, mustHex(t, "AB0103")...)
 	meta := c.must(0xF7, 0x00, 0x9D, nil)
 	tlvs, err := apdu.ParseTLVs(meta)
 	if err != nil {
@@ -73,7 +74,7 @@ func TestMetadata(t *testing.T) {
 		}
 	}
 	pk, _ := apdu.Find(tlvs, 0x04)
-	got, err := decodePublicObjects(emu.AlgECCP384, pk.Value)
+	got, err := decodePublicObjects(pivspec.AlgECCP384, pk.Value)
 	if err != nil || !pub.(*ecdsa.PublicKey).Equal(got) {
 		t.Fatalf("metadata public key %v differs from GENERATE's (%v)", got, err)
 	}
@@ -85,7 +86,7 @@ func TestMetadata(t *testing.T) {
 
 func TestSetPINRetries(t *testing.T) {
 	c := newCard(t)
-	c.must(0x24, 0x00, 0x80, append(pad(emu.DefaultPIN), pad("222222")...))
+	c.must(0x24, 0x00, 0x80, append(pad(pivspec.DefaultPIN), pad("222222")...))
 	c.selectPIV()
 	c.authDefault()
 	c.expect(apdu.SWSecurityStatusNotSatisfied, 0xFA, 5, 4, nil) // PIN not verified
@@ -97,20 +98,20 @@ func TestSetPINRetries(t *testing.T) {
 	// The PIN and PUK are back to their defaults, with the new counters.
 	c.expect(apdu.VerifyFailed(5), 0x20, 0x00, 0x80, nil)
 	c.expect(apdu.VerifyFailed(4), 0x20, 0x00, 0x80, pad("222222"))
-	c.verifyPIN(emu.DefaultPIN)
+	c.verifyPIN(pivspec.DefaultPIN)
 	if got := c.must(0xF7, 0x00, 0x81, nil); !bytes.Equal(got, mustHex(t, "0101FF 050101 06020404")) {
 		t.Fatalf("PUK metadata %X", got)
 	}
 
 	c2 := newCard(t)
-	c2.verifyPIN(emu.DefaultPIN)
+	c2.verifyPIN(pivspec.DefaultPIN)
 	c2.expect(apdu.SWSecurityStatusNotSatisfied, 0xFA, 5, 4, nil) // no management key
 }
 
 func TestReset(t *testing.T) {
 	c := newCard(t)
 	c.authDefault()
-	c.generate(0x9A, emu.AlgECCP256)
+	c.generate(0x9A, pivspec.AlgECCP256)
 	if sw := c.putData(mustHex(t, "5FC105"), mustHex(t, "7003010203 710100 FE00")); sw != apdu.SWOK {
 		t.Fatal(sw)
 	}
@@ -134,8 +135,8 @@ func TestReset(t *testing.T) {
 	c.expect(apdu.SWWrongLength, 0xFB, 0, 0, []byte{0})
 	c.must(0xFB, 0, 0, nil)
 
-	c.verifyPIN(emu.DefaultPIN)
-	c.must(0x24, 0x00, 0x81, append(pad(emu.DefaultPUK), pad(emu.DefaultPUK)...))
+	c.verifyPIN(pivspec.DefaultPIN)
+	c.must(0x24, 0x00, 0x81, append(pad(pivspec.DefaultPUK), pad(pivspec.DefaultPUK)...))
 	c.authDefault() // 3DES default again
 	c.expect(apdu.SWReferenceNotFound, 0xF7, 0x00, 0x9A, nil)
 	if sw := c.getData(mustHex(t, "5FC105")).SW; sw != apdu.SWNotFound {
@@ -170,13 +171,13 @@ func importTLVs(priv crypto.Signer) (emu.Algorithm, []byte) {
 		for i, v := range [][]byte{k.Primes[0].Bytes(), k.Primes[1].Bytes(), k.Precomputed.Dp.Bytes(), k.Precomputed.Dq.Bytes(), k.Precomputed.Qinv.Bytes()} {
 			b = append(b, tlv(uint32(i+1), append(make([]byte, n-len(v)), v...))...)
 		}
-		alg := map[int]emu.Algorithm{1024: emu.AlgRSA1024, 2048: emu.AlgRSA2048, 3072: emu.AlgRSA3072, 4096: emu.AlgRSA4096}[k.N.BitLen()]
+		alg := map[int]emu.Algorithm{1024: pivspec.AlgRSA1024, 2048: pivspec.AlgRSA2048, 3072: pivspec.AlgRSA3072, 4096: pivspec.AlgRSA4096}[k.N.BitLen()]
 		return alg, b
 	case *ecdsa.PrivateKey:
 		d, _ := k.Bytes()
-		alg := emu.AlgECCP256
+		alg := pivspec.AlgECCP256
 		if k.Curve == elliptic.P384() {
-			alg = emu.AlgECCP384
+			alg = pivspec.AlgECCP384
 		}
 		return alg, tlv(0x06, d)
 	}
@@ -229,8 +230,8 @@ func TestImportKey(t *testing.T) {
 		{"inconsistent CRT values", byte(rsaAlg), 0x9A, broken, apdu.SWIncorrectData},
 		{"RSA data for an EC algorithm", byte(ecAlg), 0x9A, rsaData, apdu.SWIncorrectData},
 		{"EC data for an RSA algorithm", byte(rsaAlg), 0x9A, ecData, apdu.SWIncorrectData},
-		{"RSA 2048 parts as RSA 3072", byte(emu.AlgRSA3072), 0x9A, rsaData, apdu.SWIncorrectData},
-		{"P-256 scalar as P-384", byte(emu.AlgECCP384), 0x9A, append(tlv(0x06, make([]byte, 47)), 1), apdu.SWIncorrectData},
+		{"RSA 2048 parts as RSA 3072", byte(pivspec.AlgRSA3072), 0x9A, rsaData, apdu.SWIncorrectData},
+		{"P-256 scalar as P-384", byte(pivspec.AlgECCP384), 0x9A, append(tlv(0x06, make([]byte, 47)), 1), apdu.SWIncorrectData},
 		{"zero scalar", byte(ecAlg), 0x9A, tlv(0x06, make([]byte, 32)), apdu.SWIncorrectData},
 		{"scalar too long", byte(ecAlg), 0x9A, tlv(0x06, make([]byte, 33)), apdu.SWIncorrectData},
 		{"missing prime", byte(rsaAlg), 0x9A, rsaData[:len(rsaData)/2], apdu.SWIncorrectData},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Attest returns a certificate for the key in slot, signed by the card's
@@ -18,7 +19,7 @@ func (c *Card) Attest(ctx context.Context, slot Slot) (*x509.Certificate, error)
 	if err := checkSlot(op, slot); err != nil {
 		return nil, err
 	}
-	der, err := c.do(ctx, op, apdu.Command{INS: insAttest, P1: byte(slot), Le: apdu.MaxShortLe})
+	der, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsAttest, P1: byte(slot), Le: apdu.MaxShortLe})
 	if err != nil {
 		return nil, err
 	}
@@ -32,5 +33,5 @@ func (c *Card) Attest(ctx context.Context, slot Slot) (*x509.Certificate, error)
 // AttestationCertificate reads the certificate of the attestation key
 // (slot F9, object 5FFF01), issued by the card vendor's attestation CA.
 func (c *Card) AttestationCertificate(ctx context.Context) (*x509.Certificate, error) {
-	return c.Certificate(ctx, SlotAttestation)
+	return c.Certificate(ctx, pivspec.SlotAttestation)
 }

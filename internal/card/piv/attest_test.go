@@ -8,6 +8,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestAttest(t *testing.T) {
@@ -28,14 +29,14 @@ func TestAttest(t *testing.T) {
 		}
 		return apdu.Response{SW: apdu.SWReferenceNotFound}
 	}))
-	got, err := card.Attest(ctx, piv.SlotSignature)
+	got, err := card.Attest(ctx, pivspec.SlotSignature)
 	if err != nil || !got.Equal(cert) {
 		t.Fatalf("Attest = %v, %v", got, err)
 	}
-	if _, err := card.Attest(ctx, piv.SlotAuthentication); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := card.Attest(ctx, pivspec.SlotAuthentication); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("empty slot: %v", err)
 	}
-	if _, err := card.Attest(ctx, piv.SlotKeyManagement); err == nil {
+	if _, err := card.Attest(ctx, pivspec.SlotKeyManagement); err == nil {
 		t.Fatal("a DER that is no certificate was accepted")
 	}
 	if _, err := card.Attest(ctx, piv.Slot(0x9B)); err == nil {
@@ -58,7 +59,7 @@ func TestAttestTranscript(t *testing.T) {
 < %X 61%02X
 > 00 C0 00 00 %02X
 < %X 9000`, cert.Raw[:256], len(cert.Raw)-256, len(cert.Raw)-256, cert.Raw[256:]))
-	got, err := c.Attest(context.Background(), piv.SlotAuthentication)
+	got, err := c.Attest(context.Background(), pivspec.SlotAuthentication)
 	if err != nil || !got.Equal(cert) {
 		t.Fatalf("Attest = %v, %v", got, err)
 	}

@@ -58,28 +58,6 @@ func New(t apdu.Transport, cfg Config) (*Card, error) {
 	return &Card{client: apdu.Client{Transport: t}, rand: cfg.Rand, minPIN: minPIN}, nil
 }
 
-// Instructions of SP 800-73-4 Part 2 section 3 and of the vendor
-// extensions (vendor.go).
-const (
-	insSelect          byte = 0xA4
-	insGetData         byte = 0xCB
-	insPutData         byte = 0xDB
-	insVerify          byte = 0x20
-	insChangeReference byte = 0x24
-	insResetRetry      byte = 0x2C
-	insGeneralAuth     byte = 0x87
-	insGenerateKey     byte = 0x47
-
-	insSetManagementKey byte = 0xFF
-	insReset            byte = 0xFB
-	insSetRetries       byte = 0xFA
-	insImportKey        byte = 0xFE
-	insAttest           byte = 0xF9
-	insGetSerial        byte = 0xF8
-	insGetMetadata      byte = 0xF7
-	insGetVersion       byte = 0xFD
-)
-
 // do sends cmd and returns the response data of a 9000, or the status
 // word as one of the package's errors, naming op.
 func (c *Card) do(ctx context.Context, op string, cmd apdu.Command) ([]byte, error) {

@@ -10,14 +10,7 @@ import (
 	"io"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-)
-
-// Tags of a certificate data object (SP 800-73-4 Part 1 appendix A, table
-// 10 for the PIV Authentication certificate and its siblings).
-const (
-	tagCertificate uint32 = 0x70 // the X.509 certificate, DER
-	tagCertInfo    uint32 = 0x71 // CertInfo: 00 plain, 01 gzip-compressed
-	tagErrorDetect uint32 = 0xFE // error detection code, always empty
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // maxCertificate caps a decompressed certificate; no PIV certificate
@@ -34,9 +27,9 @@ func (a *Admin) PutCertificate(ctx context.Context, slot Slot, cert *x509.Certif
 	if cert == nil || len(cert.Raw) == 0 {
 		return errors.New("piv: PutCertificate without a certificate")
 	}
-	v := apdu.AppendTLV(nil, tagCertificate, cert.Raw)
-	v = apdu.AppendTLV(v, tagCertInfo, []byte{0x00})
-	v = apdu.AppendTLV(v, tagErrorDetect, nil)
+	v := apdu.AppendTLV(nil, pivspec.TagCertificate, cert.Raw)
+	v = apdu.AppendTLV(v, pivspec.TagCertInfo, []byte{0x00})
+	v = apdu.AppendTLV(v, pivspec.TagErrorDetect, nil)
 	return a.WriteObject(ctx, slot.Object(), v)
 }
 
@@ -83,7 +76,7 @@ type SlotCertificate struct {
 func (c *Card) Certificates(ctx context.Context) ([]SlotCertificate, error) {
 	var found []SlotCertificate
 	var bad []error
-	for _, slot := range CertificateSlots() {
+	for _, slot := range pivspec.CertificateSlots() {
 		cert, err := c.Certificate(ctx, slot)
 		switch {
 		case err == nil:
@@ -107,12 +100,12 @@ func parseCertificateObject(v []byte) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, ok := apdu.Find(tlvs, tagCertificate)
+	der, ok := apdu.Find(tlvs, pivspec.TagCertificate)
 	if !ok || len(der.Value) == 0 {
 		return nil, fmt.Errorf("%w: no certificate (70)", errBadCertificate)
 	}
 	raw := der.Value
-	if info, ok := apdu.Find(tlvs, tagCertInfo); ok && len(info.Value) == 1 && info.Value[0]&0x01 != 0 {
+	if info, ok := apdu.Find(tlvs, pivspec.TagCertInfo); ok && len(info.Value) == 1 && info.Value[0]&0x01 != 0 {
 		if raw, err = gunzip(raw); err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadCertificate, err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // mustCertificate returns a self-signed certificate for pub, signed by a
@@ -52,7 +53,7 @@ func TestPutAndGetCertificate(t *testing.T) {
 	f := newFakeCard(t)
 	a := f.adminSession(t)
 	cert := mustCertificate(t, "alice", nil)
-	if err := a.PutCertificate(ctx, piv.SlotAuthentication, cert); err != nil {
+	if err := a.PutCertificate(ctx, pivspec.SlotAuthentication, cert); err != nil {
 		t.Fatal(err)
 	}
 	// SP 800-73-4 Part 2 3.3.1 and Part 1 table 10: 5C 03 5FC105, then
@@ -64,17 +65,17 @@ func TestPutAndGetCertificate(t *testing.T) {
 	if put.INS != 0xDB || put.P1 != 0x3F || put.P2 != 0xFF || !bytes.Equal(put.Data, want) {
 		t.Fatalf("PUT DATA %02X %02X%02X\n%X\nwant\n%X", put.INS, put.P1, put.P2, put.Data, want)
 	}
-	got, err := a.Card().Certificate(ctx, piv.SlotAuthentication)
+	got, err := a.Card().Certificate(ctx, pivspec.SlotAuthentication)
 	if err != nil || !got.Equal(cert) {
 		t.Fatalf("Certificate = %v, %v", got, err)
 	}
-	if _, err := a.Card().Certificate(ctx, piv.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := a.Card().Certificate(ctx, pivspec.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("empty slot: %v", err)
 	}
-	if err := a.DeleteCertificate(ctx, piv.SlotAuthentication); err != nil {
+	if err := a.DeleteCertificate(ctx, pivspec.SlotAuthentication); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Card().Certificate(ctx, piv.SlotAuthentication); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := a.Card().Certificate(ctx, pivspec.SlotAuthentication); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("deleted certificate: %v", err)
 	}
 }
@@ -84,14 +85,14 @@ func TestPutCertificateNeedsTheManagementKey(t *testing.T) {
 	f := newFakeCard(t)
 	a := f.adminSession(t)
 	f.authed = false // as after a reset of the card
-	err := a.PutCertificate(ctx, piv.SlotSignature, mustCertificate(t, "bob", nil))
+	err := a.PutCertificate(ctx, pivspec.SlotSignature, mustCertificate(t, "bob", nil))
 	if !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("PutCertificate = %v, want ErrSecurityStatus", err)
 	}
 	if err := a.PutCertificate(ctx, piv.Slot(0x9B), mustCertificate(t, "bob", nil)); err == nil {
 		t.Fatal("PutCertificate accepted slot 9B")
 	}
-	if err := a.PutCertificate(ctx, piv.SlotSignature, nil); err == nil {
+	if err := a.PutCertificate(ctx, pivspec.SlotSignature, nil); err == nil {
 		t.Fatal("PutCertificate accepted a nil certificate")
 	}
 }
@@ -100,10 +101,10 @@ func TestCertificates(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeCard(t)
 	a := f.adminSession(t)
-	retired5, _ := piv.RetiredSlot(5)
-	retired20, _ := piv.RetiredSlot(20)
+	retired5, _ := pivspec.RetiredSlot(5)
+	retired20, _ := pivspec.RetiredSlot(20)
 	want := map[piv.Slot]*x509.Certificate{}
-	for _, s := range []piv.Slot{piv.SlotSignature, piv.SlotCardAuthentication, retired5, retired20} {
+	for _, s := range []piv.Slot{pivspec.SlotSignature, pivspec.SlotCardAuthentication, retired5, retired20} {
 		want[s] = mustCertificate(t, s.String(), nil)
 		if err := a.PutCertificate(ctx, s, want[s]); err != nil {
 			t.Fatal(err)
@@ -113,7 +114,7 @@ func TestCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	order := []piv.Slot{piv.SlotSignature, piv.SlotCardAuthentication, retired5, retired20}
+	order := []piv.Slot{pivspec.SlotSignature, pivspec.SlotCardAuthentication, retired5, retired20}
 	if len(got) != len(order) {
 		t.Fatalf("Certificates found %d, want %d", len(got), len(order))
 	}
@@ -175,7 +176,7 @@ func TestCertificateObjects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeCard(t)
 			f.objects[string(mustHex(t, "5FC101"))] = tt.object
-			got, err := mustCard(t, newHandlerCard(f.handle)).Certificate(ctx, piv.SlotCardAuthentication)
+			got, err := mustCard(t, newHandlerCard(f.handle)).Certificate(ctx, pivspec.SlotCardAuthentication)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("Certificate succeeded")
@@ -203,16 +204,16 @@ func TestReadAndWriteObject(t *testing.T) {
 > 00 CB 3F FF 05 5C035FC109 00
 < 5304 01020304 9000`)
 	discovery := mustHex(t, "4F0BA0000003080000100001005F2F024000")
-	if err := a.WriteObject(ctx, piv.ObjectDiscovery, discovery); err != nil {
+	if err := a.WriteObject(ctx, pivspec.ObjectDiscovery, discovery); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.WriteObject(ctx, piv.ObjectPrintedInfo, mustHex(t, "01020304")); err != nil {
+	if err := a.WriteObject(ctx, pivspec.ObjectPrintedInfo, mustHex(t, "01020304")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := a.Card().ReadObject(ctx, piv.ObjectDiscovery); err != nil || !bytes.Equal(got, discovery) {
+	if got, err := a.Card().ReadObject(ctx, pivspec.ObjectDiscovery); err != nil || !bytes.Equal(got, discovery) {
 		t.Fatalf("Discovery = %X, %v", got, err)
 	}
-	if got, err := a.Card().ReadObject(ctx, piv.ObjectPrintedInfo); err != nil || !bytes.Equal(got, mustHex(t, "01020304")) {
+	if got, err := a.Card().ReadObject(ctx, pivspec.ObjectPrintedInfo); err != nil || !bytes.Equal(got, mustHex(t, "01020304")) {
 		t.Fatalf("printed information = %X, %v", got, err)
 	}
 	for _, id := range []uint32{0, 0x5F, 0x1F1F1F1F} {
@@ -223,7 +224,7 @@ func TestReadAndWriteObject(t *testing.T) {
 			t.Errorf("WriteObject(%X) accepted", id)
 		}
 	}
-	if err := a.WriteObject(ctx, piv.ObjectPrintedInfo, make([]byte, piv.MaxObjectSize+1)); err == nil {
+	if err := a.WriteObject(ctx, pivspec.ObjectPrintedInfo, make([]byte, piv.MaxObjectSize+1)); err == nil {
 		t.Error("WriteObject accepted an oversized object")
 	}
 }
@@ -234,10 +235,10 @@ func TestLongObjectsAreChained(t *testing.T) {
 	a := f.adminSession(t)
 	// A 3 KiB object needs a command chain and several GET RESPONSEs.
 	long := bytes.Repeat([]byte{0xA5}, 3000)
-	if err := a.WriteObject(ctx, piv.ObjectFacialImage, long); err != nil {
+	if err := a.WriteObject(ctx, pivspec.ObjectFacialImage, long); err != nil {
 		t.Fatal(err)
 	}
-	got, err := a.Card().ReadObject(ctx, piv.ObjectFacialImage)
+	got, err := a.Card().ReadObject(ctx, pivspec.ObjectFacialImage)
 	if err != nil || !bytes.Equal(got, long) {
 		t.Fatalf("ReadObject = %d bytes, %v", len(got), err)
 	}
@@ -249,13 +250,13 @@ func TestSlots(t *testing.T) {
 		object uint32
 	}{
 		// SP 800-73-4 Part 1 table 3.
-		{piv.SlotAuthentication, 0x5FC105},
-		{piv.SlotSignature, 0x5FC10A},
-		{piv.SlotKeyManagement, 0x5FC10B},
-		{piv.SlotCardAuthentication, 0x5FC101},
+		{pivspec.SlotAuthentication, 0x5FC105},
+		{pivspec.SlotSignature, 0x5FC10A},
+		{pivspec.SlotKeyManagement, 0x5FC10B},
+		{pivspec.SlotCardAuthentication, 0x5FC101},
 		{piv.Slot(0x82), 0x5FC10D},
 		{piv.Slot(0x95), 0x5FC120},
-		{piv.SlotAttestation, 0x5FFF01},
+		{pivspec.SlotAttestation, 0x5FFF01},
 		{piv.Slot(0x9B), 0},
 		{piv.Slot(0x96), 0},
 		{piv.Slot(0x81), 0},
@@ -268,23 +269,23 @@ func TestSlots(t *testing.T) {
 			t.Errorf("%v.Valid() = %v", tt.slot, tt.slot.Valid())
 		}
 	}
-	slots := piv.CertificateSlots()
-	if len(slots) != 24 || slots[0] != piv.SlotAuthentication || slots[4] != piv.Slot(0x82) || slots[23] != piv.Slot(0x95) {
+	slots := pivspec.CertificateSlots()
+	if len(slots) != 24 || slots[0] != pivspec.SlotAuthentication || slots[4] != piv.Slot(0x82) || slots[23] != piv.Slot(0x95) {
 		t.Fatalf("CertificateSlots = %v", slots)
 	}
 	for n, want := range map[int]piv.Slot{1: 0x82, 20: 0x95} {
-		if s, ok := piv.RetiredSlot(n); !ok || s != want {
+		if s, ok := pivspec.RetiredSlot(n); !ok || s != want {
 			t.Errorf("RetiredSlot(%d) = %v, %v", n, s, ok)
 		}
 	}
 	for _, n := range []int{0, 21} {
-		if _, ok := piv.RetiredSlot(n); ok {
+		if _, ok := pivspec.RetiredSlot(n); ok {
 			t.Errorf("RetiredSlot(%d) accepted", n)
 		}
 	}
 	for ref, want := range map[piv.KeyRef]string{
-		piv.KeyPIN: "PIN", piv.KeyPUK: "PUK", piv.KeyAdmin: "management key",
-		piv.SlotSignature.Ref(): "key 9C (Digital Signature)", piv.KeyRef(0x42): "key reference 42",
+		pivspec.KeyPIN: "PIN", pivspec.KeyPUK: "PUK", pivspec.KeyAdmin: "management key",
+		pivspec.SlotSignature.Ref(): "key 9C (Digital Signature)", piv.KeyRef(0x42): "key reference 42",
 	} {
 		if got := ref.String(); got != want {
 			t.Errorf("KeyRef %02X: %q, want %q", byte(ref), got, want)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // CHUID is the Card Holder Unique Identifier (SP 800-73-4 Part 1 3.1.2,
@@ -32,7 +33,7 @@ type CHUID struct {
 
 // CHUID reads and parses the CHUID object (5FC102).
 func (c *Card) CHUID(ctx context.Context) (CHUID, error) {
-	v, err := c.ReadObject(ctx, ObjectCHUID)
+	v, err := c.ReadObject(ctx, pivspec.ObjectCHUID)
 	if err != nil {
 		return CHUID{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/adminkey"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -58,7 +59,7 @@ func newEmu(t *testing.T) (*emu.Card, *piv.Card) {
 // factoryAdmin authenticates with the factory 3DES key.
 func factoryAdmin(t *testing.T, c *piv.Card) *piv.Admin {
 	t.Helper()
-	a, err := c.Authenticate(context.Background(), lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := c.Authenticate(context.Background(), pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +73,11 @@ func TestEmuIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(app.Authority) < 5 || !bytes.HasPrefix(piv.AID(), app.Authority) || len(app.AID) == 0 {
+	if len(app.Authority) < 5 || !bytes.HasPrefix(pivspec.AID(), app.Authority) || len(app.AID) == 0 {
 		t.Fatalf("application property template %+v", app)
 	}
-	for _, alg := range lanyard.AllKeyAlgorithms {
-		if !slices.ContainsFunc(app.Algorithms, func(a piv.Algorithm) bool { return a.KeyAlgorithm() == alg }) {
+	for _, alg := range []piv.Algorithm{pivspec.AlgRSA2048, pivspec.AlgRSA3072, pivspec.AlgRSA4096, pivspec.AlgECCP256, pivspec.AlgECCP384} {
+		if !slices.Contains(app.Algorithms, alg) {
 			t.Errorf("the template does not list %s: %v", alg, app.Algorithms)
 		}
 	}
@@ -101,13 +102,13 @@ func TestEmuIdentity(t *testing.T) {
 			t.Fatalf("the emulator's FASC-N: %v", err)
 		}
 	}
-	for _, ref := range []piv.KeyRef{piv.KeyPIN, piv.KeyPUK, piv.KeyAdmin} {
+	for _, ref := range []piv.KeyRef{pivspec.KeyPIN, pivspec.KeyPUK, pivspec.KeyAdmin} {
 		m, err := c.Metadata(ctx, ref)
 		if err != nil || !m.Default {
 			t.Fatalf("Metadata(%v) = %+v, %v; want a factory default", ref, m, err)
 		}
 	}
-	if _, err := c.Metadata(ctx, piv.SlotSignature.Ref()); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := c.Metadata(ctx, pivspec.SlotSignature.Ref()); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("Metadata of an empty slot: %v", err)
 	}
 }
@@ -115,20 +116,26 @@ func TestEmuIdentity(t *testing.T) {
 func TestEmuManagementKey(t *testing.T) {
 	ctx := context.Background()
 	master := bytes.Repeat([]byte{0x42}, adminkey.MinMasterLen)
-	for _, kind := range []lanyard.AdminKeyKind{lanyard.AdminKey3DES, lanyard.AdminKeyAES128, lanyard.AdminKeyAES192, lanyard.AdminKeyAES256} {
-		t.Run(string(kind), func(t *testing.T) {
+	kinds := map[piv.Algorithm]lanyard.AdminKeyKind{
+		pivspec.Alg3DES:   lanyard.AdminKey3DES,
+		pivspec.AlgAES128: lanyard.AdminKeyAES128,
+		pivspec.AlgAES192: lanyard.AdminKeyAES192,
+		pivspec.AlgAES256: lanyard.AdminKeyAES256,
+	}
+	for kind, domainKind := range kinds {
+		t.Run(kind.String(), func(t *testing.T) {
 			card, c := newEmu(t)
 			a := factoryAdmin(t, c)
 			// Take the card over: its diversified key from the master secret.
 			serial := binary.BigEndian.AppendUint32(nil, card.Serial())
-			key, err := adminkey.Derive(master, 1, kind, serial)
+			key, err := adminkey.Derive(master, 1, domainKind, serial)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := a.SetManagementKey(ctx, kind, key); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey()); !errors.Is(err, piv.ErrManagementKey) {
+			if _, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey()); !errors.Is(err, piv.ErrManagementKey) {
 				t.Fatalf("factory key after takeover: %v, want ErrManagementKey", err)
 			}
 			wrong := bytes.Clone(key)
@@ -139,8 +146,8 @@ func TestEmuManagementKey(t *testing.T) {
 			if _, err := c.Authenticate(ctx, kind, key); err != nil {
 				t.Fatalf("diversified key: %v", err)
 			}
-			m, err := c.Metadata(ctx, piv.KeyAdmin)
-			if err != nil || m.Algorithm.AdminKeyKind() != kind || m.Default {
+			m, err := c.Metadata(ctx, pivspec.KeyAdmin)
+			if err != nil || m.Algorithm != kind || m.Default {
 				t.Fatalf("Metadata(9B) = %+v, %v", m, err)
 			}
 		})
@@ -151,12 +158,12 @@ func TestEmuSecurityStatus(t *testing.T) {
 	ctx := context.Background()
 	card, c := newEmu(t)
 	a := factoryAdmin(t, c)
-	pub, err := a.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := a.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("x"))
-	if _, err := c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("Sign without the PIN: %v, want ErrSecurityStatus", err)
 	}
 	// A reset of the card ends the management key session.
@@ -164,10 +171,10 @@ func TestEmuSecurityStatus(t *testing.T) {
 	if _, err := c.Select(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{}); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := a.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{}); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("GenerateKey after a card reset: %v, want ErrSecurityStatus", err)
 	}
-	if err := a.PutCertificate(ctx, piv.SlotAuthentication, mustCertificate(t, "x", pub)); !errors.Is(err, piv.ErrSecurityStatus) {
+	if err := a.PutCertificate(ctx, pivspec.SlotAuthentication, mustCertificate(t, "x", pub)); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("PutCertificate after a card reset: %v, want ErrSecurityStatus", err)
 	}
 }
@@ -181,26 +188,26 @@ func TestEmuPIN(t *testing.T) {
 		do   func() error
 		want func(error) bool
 	}{
-		{"right PIN", func() error { return c.VerifyPIN(ctx, piv.DefaultPIN) }, isNil},
-		{"wrong PIN", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, piv.KeyPIN, 2)},
+		{"right PIN", func() error { return c.VerifyPIN(ctx, pivspec.DefaultPIN) }, isNil},
+		{"wrong PIN", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, pivspec.KeyPIN, 2)},
 		{"tries left", retries(ctx, c, 2), isNil},
-		{"right PIN resets the counter", func() error { return c.VerifyPIN(ctx, piv.DefaultPIN) }, isNil},
+		{"right PIN resets the counter", func() error { return c.VerifyPIN(ctx, pivspec.DefaultPIN) }, isNil},
 		{"PIN too long, nothing sent", func() error { return c.VerifyPIN(ctx, "123456789") }, is(piv.ErrPINFormat)},
-		{"wrong 1", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, piv.KeyPIN, 2)},
-		{"wrong 2", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, piv.KeyPIN, 1)},
+		{"wrong 1", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, pivspec.KeyPIN, 2)},
+		{"wrong 2", func() error { return c.VerifyPIN(ctx, "000000") }, authError(&ae, pivspec.KeyPIN, 1)},
 		{"wrong 3 blocks", func() error { return c.VerifyPIN(ctx, "000000") }, is(piv.ErrBlocked)},
-		{"blocked", func() error { return c.VerifyPIN(ctx, piv.DefaultPIN) }, is(piv.ErrBlocked)},
+		{"blocked", func() error { return c.VerifyPIN(ctx, pivspec.DefaultPIN) }, is(piv.ErrBlocked)},
 		{"no tries left", retries(ctx, c, 0), isNil},
-		{"unblock with a wrong PUK", func() error { return c.UnblockPIN(ctx, "87654321", "654321") }, authError(&ae, piv.KeyPUK, 2)},
-		{"unblock", func() error { return c.UnblockPIN(ctx, piv.DefaultPUK, "654321") }, isNil},
+		{"unblock with a wrong PUK", func() error { return c.UnblockPIN(ctx, "87654321", "654321") }, authError(&ae, pivspec.KeyPUK, 2)},
+		{"unblock", func() error { return c.UnblockPIN(ctx, pivspec.DefaultPUK, "654321") }, isNil},
 		{"new PIN", func() error { return c.VerifyPIN(ctx, "654321") }, isNil},
-		{"change PIN, wrong old", func() error { return c.ChangePIN(ctx, piv.DefaultPIN, "13572468") }, authError(&ae, piv.KeyPIN, 2)},
+		{"change PIN, wrong old", func() error { return c.ChangePIN(ctx, pivspec.DefaultPIN, "13572468") }, authError(&ae, pivspec.KeyPIN, 2)},
 		{"change PIN", func() error { return c.ChangePIN(ctx, "654321", "13572468") }, isNil},
 		{"changed PIN", func() error { return c.VerifyPIN(ctx, "13572468") }, isNil},
-		{"change PUK", func() error { return c.ChangePUK(ctx, piv.DefaultPUK, "abcdefgh") }, isNil},
-		{"old PUK refused", func() error { return c.UnblockPIN(ctx, piv.DefaultPUK, "123456") }, authError(&ae, piv.KeyPUK, 2)},
+		{"change PUK", func() error { return c.ChangePUK(ctx, pivspec.DefaultPUK, "abcdefgh") }, isNil},
+		{"old PUK refused", func() error { return c.UnblockPIN(ctx, pivspec.DefaultPUK, "123456") }, authError(&ae, pivspec.KeyPUK, 2)},
 		{"new PUK", func() error { return c.UnblockPIN(ctx, "abcdefgh", "123456") }, isNil},
-		{"PIN after unblock", func() error { return c.VerifyPIN(ctx, piv.DefaultPIN) }, isNil},
+		{"PIN after unblock", func() error { return c.VerifyPIN(ctx, pivspec.DefaultPIN) }, isNil},
 	}
 	for _, s := range steps {
 		if err := s.do(); !s.want(err) {
@@ -237,7 +244,7 @@ func retries(ctx context.Context, c *piv.Card, want int) func() error {
 func TestEmuPINRetriesWhenVerified(t *testing.T) {
 	ctx := context.Background()
 	_, c := newEmu(t)
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
 	// The card answers the empty VERIFY with 9000 now; the count comes
@@ -251,7 +258,7 @@ func TestEmuKeys(t *testing.T) {
 	ctx := context.Background()
 	card, c := newEmu(t)
 	a := factoryAdmin(t, c)
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
 	attestCA, err := c.AttestationCertificate(ctx)
@@ -261,29 +268,29 @@ func TestEmuKeys(t *testing.T) {
 	if emuCA, err := card.AttestationCA(); err != nil || !emuCA.Equal(attestCA) {
 		t.Fatalf("attestation CA %v, %v", emuCA, err)
 	}
-	retired1, _ := piv.RetiredSlot(1)
+	retired1, _ := pivspec.RetiredSlot(1)
 	tests := []struct {
-		alg  lanyard.KeyAlgorithm
+		alg  piv.Algorithm
 		slot piv.Slot
 	}{
-		{lanyard.ECP256, piv.SlotAuthentication},
-		{lanyard.ECP384, piv.SlotKeyManagement},
-		{lanyard.RSA2048, piv.SlotCardAuthentication},
-		{lanyard.RSA3072, retired1},
-		{lanyard.RSA4096, piv.SlotKeyManagement},
+		{pivspec.AlgECCP256, pivspec.SlotAuthentication},
+		{pivspec.AlgECCP384, pivspec.SlotKeyManagement},
+		{pivspec.AlgRSA2048, pivspec.SlotCardAuthentication},
+		{pivspec.AlgRSA3072, retired1},
+		{pivspec.AlgRSA4096, pivspec.SlotKeyManagement},
 	}
 	msg := []byte("signed on the emulated card")
 	for _, tt := range tests {
 		t.Run(string(tt.alg), func(t *testing.T) {
-			pub, err := a.GenerateKey(ctx, tt.slot, tt.alg, piv.KeyPolicy{PIN: piv.PINPolicyOnce, Touch: piv.TouchPolicyNever})
+			pub, err := a.GenerateKey(ctx, tt.slot, tt.alg, piv.KeyPolicy{PIN: pivspec.PINPolicyOnce, Touch: pivspec.TouchPolicyNever})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := lanyard.KeyAlgorithmOf(pub); got != tt.alg {
+			if got, _ := pivspec.AlgorithmOf(pub); got != tt.alg {
 				t.Fatalf("generated a %s key", got)
 			}
 			m, err := c.Metadata(ctx, tt.slot.Ref())
-			if err != nil || m.Origin != piv.OriginGenerated || m.PINPolicy != piv.PINPolicyOnce ||
+			if err != nil || m.Origin != pivspec.OriginGenerated || m.PINPolicy != pivspec.PINPolicyOnce ||
 				!pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(m.PublicKey) {
 				t.Fatalf("Metadata = %+v, %v", m, err)
 			}
@@ -333,7 +340,7 @@ func TestEmuKeys(t *testing.T) {
 			}
 		})
 	}
-	if _, err := c.Attest(ctx, piv.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := c.Attest(ctx, pivspec.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("Attest of an empty slot: %v", err)
 	}
 }
@@ -342,31 +349,31 @@ func TestEmuSignatureSlotNeedsThePINEachTime(t *testing.T) {
 	ctx := context.Background()
 	_, c := newEmu(t)
 	a := factoryAdmin(t, c)
-	pub, err := a.GenerateKey(ctx, piv.SlotSignature, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := a.GenerateKey(ctx, pivspec.SlotSignature, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("x"))
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Sign(ctx, piv.SlotSignature, pub, digest[:], crypto.SHA256); err != nil {
+	if _, err := c.Sign(ctx, pivspec.SlotSignature, pub, digest[:], crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
 	// 9C defaults to PIN policy "always" (SP 800-73-4 Part 1 3.2.2).
-	if _, err := c.Sign(ctx, piv.SlotSignature, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := c.Sign(ctx, pivspec.SlotSignature, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("second signature without the PIN: %v", err)
 	}
 	// 9E needs no PIN at all.
-	pub9e, err := a.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub9e, err := a.GenerateKey(ctx, pivspec.SlotCardAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Sign(ctx, piv.SlotCardAuthentication, pub9e, digest[:], crypto.SHA256); err != nil {
+	if _, err := c.Sign(ctx, pivspec.SlotCardAuthentication, pub9e, digest[:], crypto.SHA256); err != nil {
 		t.Fatalf("card authentication key: %v", err)
 	}
 	// A public key that is not the slot's is caught.
-	if _, err := c.Sign(ctx, piv.SlotCardAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrKeyMismatch) {
+	if _, err := c.Sign(ctx, pivspec.SlotCardAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrKeyMismatch) {
 		t.Fatalf("wrong public key: %v", err)
 	}
 }
@@ -375,19 +382,19 @@ func TestEmuImportKey(t *testing.T) {
 	ctx := context.Background()
 	_, c := newEmu(t)
 	a := factoryAdmin(t, c)
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []crypto.Signer{ecKey(t, elliptic.P256()), ecKey(t, elliptic.P384()), rsaKey(t, 2048)} {
-		if err := a.ImportKey(ctx, piv.SlotKeyManagement, key, piv.KeyPolicy{}); err != nil {
+		if err := a.ImportKey(ctx, pivspec.SlotKeyManagement, key, piv.KeyPolicy{}); err != nil {
 			t.Fatalf("ImportKey %T: %v", key, err)
 		}
-		m, err := c.Metadata(ctx, piv.SlotKeyManagement.Ref())
-		if err != nil || m.Origin != piv.OriginImported {
+		m, err := c.Metadata(ctx, pivspec.SlotKeyManagement.Ref())
+		if err != nil || m.Origin != pivspec.OriginImported {
 			t.Fatalf("Metadata = %+v, %v", m, err)
 		}
 		digest := sha512.Sum384([]byte("imported"))
-		sig, err := c.Sign(ctx, piv.SlotKeyManagement, key.Public(), digest[:], crypto.SHA384)
+		sig, err := c.Sign(ctx, pivspec.SlotKeyManagement, key.Public(), digest[:], crypto.SHA384)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +405,7 @@ func TestEmuImportKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			priv, _ := ec.ECDH()
-			got, err := c.ECDH(ctx, piv.SlotKeyManagement, peer.PublicKey())
+			got, err := c.ECDH(ctx, pivspec.SlotKeyManagement, peer.PublicKey())
 			want, _ := priv.ECDH(peer.PublicKey())
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("ECDH with an imported key = %X, %v", got, err)
@@ -421,14 +428,14 @@ func TestEmuCertificates(t *testing.T) {
 	if got, err := c.Certificates(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("a fresh card holds %d certificates, %v", len(got), err)
 	}
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatal(err)
 	}
-	retired20, _ := piv.RetiredSlot(20)
-	slots := []piv.Slot{piv.SlotAuthentication, piv.SlotSignature, retired20}
+	retired20, _ := pivspec.RetiredSlot(20)
+	slots := []piv.Slot{pivspec.SlotAuthentication, pivspec.SlotSignature, retired20}
 	want := map[piv.Slot]*x509.Certificate{}
 	for _, s := range slots {
-		pub, err := a.GenerateKey(ctx, s, lanyard.ECP256, piv.KeyPolicy{})
+		pub, err := a.GenerateKey(ctx, s, pivspec.AlgECCP256, piv.KeyPolicy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,8 +444,8 @@ func TestEmuCertificates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s == piv.SlotSignature {
-			if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+		if s == pivspec.SlotSignature {
+			if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -464,10 +471,10 @@ func TestEmuCertificates(t *testing.T) {
 			t.Fatalf("certificate %d in %v: %s", i, sc.Slot, sc.Certificate.Subject)
 		}
 	}
-	if err := a.DeleteCertificate(ctx, piv.SlotSignature); err != nil {
+	if err := a.DeleteCertificate(ctx, pivspec.SlotSignature); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Certificate(ctx, piv.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := c.Certificate(ctx, pivspec.SlotSignature); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("deleted certificate: %v", err)
 	}
 	if got, err := c.Certificates(ctx); err != nil || len(got) != 2 {
@@ -479,13 +486,13 @@ func TestEmuSetRetries(t *testing.T) {
 	ctx := context.Background()
 	_, c := newEmu(t)
 	a := factoryAdmin(t, c)
-	if err := a.SetRetries(ctx, piv.DefaultPIN, 5, 7); err != nil {
+	if err := a.SetRetries(ctx, pivspec.DefaultPIN, 5, 7); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.PINRetries(ctx); err != nil || n != 5 {
 		t.Fatalf("PINRetries = %d, %v", n, err)
 	}
-	m, err := c.Metadata(ctx, piv.KeyPUK)
+	m, err := c.Metadata(ctx, pivspec.KeyPUK)
 	if err != nil || m.Retries != 7 || m.RetriesLeft != 7 {
 		t.Fatalf("PUK metadata %+v, %v", m, err)
 	}
@@ -500,17 +507,17 @@ func TestEmuReset(t *testing.T) {
 	card, c := newEmu(t)
 	a := factoryAdmin(t, c)
 	guid, _ := card.GUID()
-	pub, err := a.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := a.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutCertificate(ctx, piv.SlotAuthentication, mustCertificate(t, "before reset", pub)); err != nil {
+	if err := a.PutCertificate(ctx, pivspec.SlotAuthentication, mustCertificate(t, "before reset", pub)); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetManagementKey(ctx, lanyard.AdminKeyAES256, bytes.Repeat([]byte{7}, 32)); err != nil {
+	if err := a.SetManagementKey(ctx, pivspec.AlgAES256, bytes.Repeat([]byte{7}, 32)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ChangePIN(ctx, piv.DefaultPIN, "24682468"); err != nil {
+	if err := c.ChangePIN(ctx, pivspec.DefaultPIN, "24682468"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -521,16 +528,16 @@ func TestEmuReset(t *testing.T) {
 	if got, err := c.Certificates(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("after reset: %d certificates, %v", len(got), err)
 	}
-	if _, err := c.Metadata(ctx, piv.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+	if _, err := c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
 		t.Fatalf("after reset the key is still there: %v", err)
 	}
-	if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
+	if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatalf("factory PIN after reset: %v", err)
 	}
-	if err := c.UnblockPIN(ctx, piv.DefaultPUK, piv.DefaultPIN); err != nil {
+	if err := c.UnblockPIN(ctx, pivspec.DefaultPUK, pivspec.DefaultPIN); err != nil {
 		t.Fatalf("factory PUK after reset: %v", err)
 	}
-	if _, err := c.Authenticate(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey()); err != nil {
+	if _, err := c.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey()); err != nil {
 		t.Fatalf("factory management key after reset: %v", err)
 	}
 	if newGUID, _ := card.GUID(); newGUID == guid {

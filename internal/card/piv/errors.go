@@ -64,13 +64,13 @@ type AuthError struct {
 func (e *AuthError) Error() string {
 	switch {
 	case e.Retries < 0:
-		return fmt.Sprintf("piv: wrong %s", e.Ref.name())
+		return fmt.Sprintf("piv: wrong %s", e.Ref.String())
 	case e.Retries == 0:
-		return fmt.Sprintf("piv: wrong %s, now blocked", e.Ref.name())
+		return fmt.Sprintf("piv: wrong %s, now blocked", e.Ref.String())
 	case e.Retries == 1:
-		return fmt.Sprintf("piv: wrong %s, 1 try left", e.Ref.name())
+		return fmt.Sprintf("piv: wrong %s, 1 try left", e.Ref.String())
 	}
-	return fmt.Sprintf("piv: wrong %s, %d tries left", e.Ref.name(), e.Retries)
+	return fmt.Sprintf("piv: wrong %s, %d tries left", e.Ref.String(), e.Retries)
 }
 
 // Is makes an AuthError with no retries left match ErrBlocked.

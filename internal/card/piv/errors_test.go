@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestStatusWordsBecomeTypedErrors(t *testing.T) {
@@ -33,7 +34,7 @@ func TestStatusWordsBecomeTypedErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.sw.String(), func(t *testing.T) {
 			c := replayCard(t, fmt.Sprintf("> 00 CB 3F FF 05 5C035FC102 00\n< %04X", uint16(tt.sw)))
-			_, err := c.ReadObject(ctx, piv.ObjectCHUID)
+			_, err := c.ReadObject(ctx, pivspec.ObjectCHUID)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -59,10 +60,10 @@ func TestAuthErrorMessages(t *testing.T) {
 		err  *piv.AuthError
 		want string
 	}{
-		{&piv.AuthError{Ref: piv.KeyPIN, Retries: 2}, "piv: wrong PIN, 2 tries left"},
-		{&piv.AuthError{Ref: piv.KeyPUK, Retries: 1}, "piv: wrong PUK, 1 try left"},
-		{&piv.AuthError{Ref: piv.KeyPIN, Retries: 0}, "piv: wrong PIN, now blocked"},
-		{&piv.AuthError{Ref: piv.KeyPUK, Retries: -1}, "piv: wrong PUK"},
+		{&piv.AuthError{Ref: pivspec.KeyPIN, Retries: 2}, "piv: wrong PIN, 2 tries left"},
+		{&piv.AuthError{Ref: pivspec.KeyPUK, Retries: 1}, "piv: wrong PUK, 1 try left"},
+		{&piv.AuthError{Ref: pivspec.KeyPIN, Retries: 0}, "piv: wrong PIN, now blocked"},
+		{&piv.AuthError{Ref: pivspec.KeyPUK, Retries: -1}, "piv: wrong PUK"},
 	} {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.err, got, tt.want)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // fakeCard is the smallest card the tests need where a transcript would
@@ -33,7 +33,7 @@ type fakeCard struct {
 
 func newFakeCard(tb testing.TB) *fakeCard {
 	return &fakeCard{
-		admin:   newAdminFake(tb, lanyard.AdminKey3DES, piv.DefaultManagementKey()),
+		admin:   newAdminFake(tb, pivspec.Alg3DES, pivspec.DefaultManagementKey()),
 		objects: map[string][]byte{},
 		keys:    map[byte]crypto.Signer{},
 	}
@@ -43,7 +43,7 @@ func newFakeCard(tb testing.TB) *fakeCard {
 func (f *fakeCard) adminSession(tb testing.TB) *piv.Admin {
 	tb.Helper()
 	c := mustCard(tb, newHandlerCard(f.handle))
-	a, err := c.Authenticate(context.Background(), lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := c.Authenticate(context.Background(), pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -146,14 +146,14 @@ func (f *fakeCard) privateKeyOp(c apdu.Command) apdu.Response {
 // else with handle.
 func handlerAdmin(tb testing.TB, handle func(apdu.Command) apdu.Response) *piv.Admin {
 	tb.Helper()
-	admin := newAdminFake(tb, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	admin := newAdminFake(tb, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	c := mustCard(tb, newHandlerCard(func(c apdu.Command) apdu.Response {
 		if c.INS == 0x87 && c.P2 == 0x9B {
 			return admin.handle(c)
 		}
 		return handle(c)
 	}))
-	a, err := c.Authenticate(context.Background(), lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := c.Authenticate(context.Background(), pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // The fuzz targets feed card responses to the parsers: a card, or
@@ -42,17 +43,17 @@ func FuzzParsePublicKey(f *testing.F) {
 		f.Fatal(err)
 	}
 	point, _ := ec.PublicKey.Bytes()
-	f.Add(byte(AlgECCP256), apdu.AppendTLV(nil, 0x86, point))
+	f.Add(byte(pivspec.AlgECCP256), apdu.AppendTLV(nil, 0x86, point))
 	r, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		f.Fatal(err)
 	}
 	rsaTmpl := apdu.AppendTLV(apdu.AppendTLV(nil, 0x81, r.N.Bytes()), 0x82, []byte{1, 0, 1})
-	f.Add(byte(AlgRSA2048), rsaTmpl)
-	f.Add(byte(AlgRSA1024), rsaTmpl)
-	f.Add(byte(AlgECCP384), apdu.AppendTLV(nil, 0x86, point))
-	f.Add(byte(AlgEd25519), fuzzHex(f, "8620 00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"))
-	f.Add(byte(AlgRSA2048), fuzzHex(f, "8101FF 8200"))
+	f.Add(byte(pivspec.AlgRSA2048), rsaTmpl)
+	f.Add(byte(pivspec.AlgRSA1024), rsaTmpl)
+	f.Add(byte(pivspec.AlgECCP384), apdu.AppendTLV(nil, 0x86, point))
+	f.Add(byte(pivspec.AlgEd25519), fuzzHex(f, "8620 00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"))
+	f.Add(byte(pivspec.AlgRSA2048), fuzzHex(f, "8101FF 8200"))
 	f.Fuzz(func(t *testing.T, alg byte, b []byte) {
 		pub, err := parsePublicKey(Algorithm(alg), b)
 		if err != nil {
@@ -66,12 +67,12 @@ func FuzzParsePublicKey(f *testing.F) {
 		case *ecdsa.PublicKey:
 			p, _ := apdu.Find(tlvs, 0x86)
 			enc, err := k.Bytes()
-			if err != nil || !bytes.Equal(enc, p.Value) || k.Curve != Algorithm(alg).curve() {
+			if err != nil || !bytes.Equal(enc, p.Value) || k.Curve != Algorithm(alg).Curve() {
 				t.Fatalf("EC key %v does not encode back to %X", k, p.Value)
 			}
 		case *rsa.PublicKey:
 			n, _ := apdu.Find(tlvs, 0x81)
-			if k.N.BitLen() != Algorithm(alg).rsaBits() || k.N.Cmp(new(big.Int).SetBytes(n.Value)) != 0 || k.E < 3 || k.E%2 == 0 {
+			if k.N.BitLen() != Algorithm(alg).RSABits() || k.N.Cmp(new(big.Int).SetBytes(n.Value)) != 0 || k.E < 3 || k.E%2 == 0 {
 				t.Fatalf("RSA key of %d bits, e %d, for %v", k.N.BitLen(), k.E, Algorithm(alg))
 			}
 		default:

@@ -9,7 +9,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/apdu/apdutest"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // seqReader is a deterministic randomness source: 00 01 02 … FF 00 …, so
@@ -70,7 +70,7 @@ const auth3DES = `
 func replayAdmin(tb testing.TB, transcript string) *piv.Admin {
 	tb.Helper()
 	c := replayCard(tb, auth3DES+transcript)
-	a, err := c.Authenticate(context.Background(), lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := c.Authenticate(context.Background(), pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		tb.Fatalf("Authenticate: %v", err)
 	}

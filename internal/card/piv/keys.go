@@ -9,7 +9,7 @@ import (
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // GenerateKey has the card generate a key pair of algorithm alg in slot,
@@ -17,34 +17,35 @@ import (
 // KEY PAIR, SP 800-73-4 Part 2 3.3.2). The certificate in the slot, if
 // any, no longer matches and should be replaced.
 //
-// The public key is an *rsa.PublicKey or an *ecdsa.PublicKey. RSA 3072 and
-// 4096 need a card that supports them (YubiKey 5.7, the emulator);
-// others fail with ErrUnsupported or a 6A80/6A86 status error.
-func (a *Admin) GenerateKey(ctx context.Context, slot Slot, alg lanyard.KeyAlgorithm, policy KeyPolicy) (crypto.PublicKey, error) {
+// alg is an RSA or ECC algorithm (pivspec.Algorithm.IsRSA, IsEC); others
+// fail with ErrUnsupported before anything is sent. The public key is an
+// *rsa.PublicKey or an *ecdsa.PublicKey. RSA 3072 and 4096 need a card
+// that supports them (YubiKey 5.7, the emulator); others fail with a
+// 6A80/6A86 status error.
+func (a *Admin) GenerateKey(ctx context.Context, slot Slot, alg Algorithm, policy KeyPolicy) (crypto.PublicKey, error) {
 	op := fmt.Sprintf("GENERATE ASYMMETRIC KEY PAIR %02X", byte(slot))
 	if err := checkSlot(op, slot); err != nil {
 		return nil, err
 	}
-	id, err := keyAlgorithm(alg)
-	if err != nil {
-		return nil, fmt.Errorf("piv: %s: %w", op, err)
+	if !alg.IsRSA() && !alg.IsEC() {
+		return nil, fmt.Errorf("piv: %s: %w: key algorithm %s", op, ErrUnsupported, alg)
 	}
 	// Control reference template AC (3.3.2, table 10): the algorithm (80),
 	// then the vendor policies.
-	tmpl, err := policy.append([]byte{0x80, 0x01, byte(id)})
+	tmpl, err := policy.append([]byte{pivspec.TagAlgorithm, 0x01, byte(alg)})
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: %w", op, err)
 	}
-	cmd := apdu.Command{INS: insGenerateKey, P2: byte(slot), Data: apdu.AppendTLV(nil, 0xAC, tmpl), Le: apdu.MaxShortLe}
+	cmd := apdu.Command{INS: pivspec.InsGenerateKey, P2: byte(slot), Data: apdu.AppendTLV(nil, pivspec.TagKeyControl, tmpl), Le: apdu.MaxShortLe}
 	resp, err := a.do(ctx, op, cmd)
 	if err != nil {
 		return nil, err
 	}
-	v, err := apdu.Unwrap(resp, 0x7F49)
+	v, err := apdu.Unwrap(resp, pivspec.TagPublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: public key template: %w", op, err)
 	}
-	pub, err := parsePublicKey(id, v)
+	pub, err := parsePublicKey(alg, v)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: %w", op, err)
 	}
@@ -60,9 +61,9 @@ func parsePublicKey(alg Algorithm, b []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	if bits := alg.rsaBits(); bits != 0 {
-		n, ok1 := apdu.Find(tlvs, 0x81)
-		e, ok2 := apdu.Find(tlvs, 0x82)
+	if bits := alg.RSABits(); bits != 0 {
+		n, ok1 := apdu.Find(tlvs, pivspec.TagRSAModulus)
+		e, ok2 := apdu.Find(tlvs, pivspec.TagRSAExponent)
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("%w public key: %s without modulus (81) and exponent (82)", apdu.ErrMalformed, alg)
 		}
@@ -77,8 +78,8 @@ func parsePublicKey(alg Algorithm, b []byte) (crypto.PublicKey, error) {
 		pub.E = int(exp.Int64())
 		return pub, nil
 	}
-	if curve := alg.curve(); curve != nil {
-		p, ok := apdu.Find(tlvs, 0x86)
+	if curve := alg.Curve(); curve != nil {
+		p, ok := apdu.Find(tlvs, pivspec.TagECPoint)
 		if !ok {
 			return nil, fmt.Errorf("%w public key: %s without point (86)", apdu.ErrMalformed, alg)
 		}
@@ -92,13 +93,14 @@ func parsePublicKey(alg Algorithm, b []byte) (crypto.PublicKey, error) {
 }
 
 // publicKeyAlgorithm returns the algorithm of a public key this package
-// can use.
+// can use: RSA of 2048, 3072 or 4096 bits, ECC P-256 or P-384. RSA 1024
+// is refused: SP 800-78-4 no longer allows it for PIV keys.
 func publicKeyAlgorithm(pub crypto.PublicKey) (Algorithm, error) {
-	alg := lanyard.KeyAlgorithmOf(pub)
-	if alg == "" {
+	alg, ok := pivspec.AlgorithmOf(pub)
+	if !ok || alg == pivspec.AlgRSA1024 {
 		return 0, fmt.Errorf("%w: public key %T", ErrUnsupported, pub)
 	}
-	return keyAlgorithm(alg)
+	return alg, nil
 }
 
 // ImportKey stores a private key made elsewhere in slot (vendor
@@ -118,7 +120,7 @@ func (a *Admin) ImportKey(ctx context.Context, slot Slot, priv crypto.PrivateKey
 	if data, err = policy.append(data); err != nil {
 		return fmt.Errorf("piv: %s: %w", op, err)
 	}
-	_, err = a.do(ctx, op, apdu.Command{INS: insImportKey, P1: byte(alg), P2: byte(slot), Data: data})
+	_, err = a.do(ctx, op, apdu.Command{INS: pivspec.InsImportKey, P1: byte(alg), P2: byte(slot), Data: data})
 	return err
 }
 
@@ -143,13 +145,13 @@ func importData(priv crypto.PrivateKey) (Algorithm, []byte, error) {
 		if qinv == nil {
 			return 0, nil, fmt.Errorf("invalid RSA key: q has no inverse modulo p")
 		}
-		size := alg.rsaBits() / 16
+		size := alg.RSABits() / 16
 		var data []byte
 		for i, v := range []*big.Int{p, q, dp, dq, qinv} {
 			if v.Sign() <= 0 || (v.BitLen()+7)/8 > size {
 				return 0, nil, fmt.Errorf("invalid RSA key: CRT component %d does not fit %d bytes", i+1, size)
 			}
-			data = apdu.AppendTLV(data, uint32(0x01+i), v.FillBytes(make([]byte, size)))
+			data = apdu.AppendTLV(data, uint32(pivspec.TagImportP+i), v.FillBytes(make([]byte, size)))
 		}
 		return alg, data, nil
 	case *ecdsa.PrivateKey:
@@ -161,7 +163,7 @@ func importData(priv crypto.PrivateKey) (Algorithm, []byte, error) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("invalid EC key: %v", err)
 		}
-		return alg, apdu.AppendTLV(nil, 0x06, d), nil
+		return alg, apdu.AppendTLV(nil, pivspec.TagImportECScalar, d), nil
 	}
 	return 0, nil, fmt.Errorf("%w: private key %T", ErrUnsupported, priv)
 }

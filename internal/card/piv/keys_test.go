@@ -18,7 +18,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // rsaKeys caches RSA keys across tests; generating 4096-bit keys is slow.
@@ -76,11 +76,11 @@ func TestGenerateKeyTranscript(t *testing.T) {
 # with the YubiKey PIN and touch policies
 > 00 47 00 9C 0B AC09 800111 AA0103 AB0101 00
 < `+resp)
-	pub, err := a.GenerateKey(ctx, piv.SlotAuthentication, lanyard.ECP256, piv.KeyPolicy{})
+	pub, err := a.GenerateKey(ctx, pivspec.SlotAuthentication, pivspec.AlgECCP256, piv.KeyPolicy{})
 	if err != nil || !key.PublicKey.Equal(pub) {
 		t.Fatalf("GenerateKey = %v, %v", pub, err)
 	}
-	pub, err = a.GenerateKey(ctx, piv.SlotSignature, lanyard.ECP256, piv.KeyPolicy{PIN: piv.PINPolicyAlways, Touch: piv.TouchPolicyNever})
+	pub, err = a.GenerateKey(ctx, pivspec.SlotSignature, pivspec.AlgECCP256, piv.KeyPolicy{PIN: pivspec.PINPolicyAlways, Touch: pivspec.TouchPolicyNever})
 	if err != nil || !key.PublicKey.Equal(pub) {
 		t.Fatalf("GenerateKey with policy = %v, %v", pub, err)
 	}
@@ -101,29 +101,29 @@ func generateFake(t *testing.T, wantAlg byte, template []byte) func(apdu.Command
 func TestGenerateKeyEveryAlgorithm(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
-		alg   lanyard.KeyAlgorithm
+		alg   piv.Algorithm
 		id    byte // SP 800-78-4 table 6-2; YubiKey for RSA 3072 and 4096
 		key   crypto.Signer
 		large bool
 	}{
-		{lanyard.RSA2048, 0x07, rsaKey(t, 2048), false},
-		{lanyard.RSA3072, 0x05, rsaKey(t, 3072), true},
-		{lanyard.RSA4096, 0x16, rsaKey(t, 4096), true},
-		{lanyard.ECP256, 0x11, ecKey(t, elliptic.P256()), false},
-		{lanyard.ECP384, 0x14, ecKey(t, elliptic.P384()), false},
+		{pivspec.AlgRSA2048, 0x07, rsaKey(t, 2048), false},
+		{pivspec.AlgRSA3072, 0x05, rsaKey(t, 3072), true},
+		{pivspec.AlgRSA4096, 0x16, rsaKey(t, 4096), true},
+		{pivspec.AlgECCP256, 0x11, ecKey(t, elliptic.P256()), false},
+		{pivspec.AlgECCP384, 0x14, ecKey(t, elliptic.P384()), false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.alg), func(t *testing.T) {
 			a := handlerAdmin(t, generateFake(t, tt.id, publicKeyTemplate(t, tt.key.Public())))
-			pub, err := a.GenerateKey(ctx, piv.SlotKeyManagement, tt.alg, piv.KeyPolicy{})
+			pub, err := a.GenerateKey(ctx, pivspec.SlotKeyManagement, tt.alg, piv.KeyPolicy{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(tt.key.Public()) {
 				t.Fatalf("public key %v", pub)
 			}
-			if lanyard.KeyAlgorithmOf(pub) != tt.alg {
-				t.Fatalf("public key of %s", lanyard.KeyAlgorithmOf(pub))
+			if got, _ := pivspec.AlgorithmOf(pub); got != tt.alg {
+				t.Fatalf("public key of %s", got)
 			}
 		})
 	}
@@ -137,24 +137,25 @@ func TestGenerateKeyErrors(t *testing.T) {
 	rsaEven := &rsa.PublicKey{N: rsa2048.N, E: 65536}
 	tests := []struct {
 		name   string
-		alg    lanyard.KeyAlgorithm
+		alg    piv.Algorithm
 		slot   piv.Slot
 		policy piv.KeyPolicy
 		answer apdu.Response
 		want   error
 	}{
-		{"card refuses the algorithm", lanyard.RSA4096, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWIncorrectP1P2}, apdu.ErrWrongParameters},
-		{"not authenticated", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWSecurityStatusNotSatisfied}, piv.ErrSecurityStatus},
-		{"P-384 point for P-256", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &p384.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"RSA for EC", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &rsa2048.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"2048-bit modulus for 3072", lanyard.RSA3072, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &rsa2048.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"even exponent", lanyard.RSA2048, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, rsaEven), SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"no 7F49", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &p256.PublicKey)[3:], SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"no template at all", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWOK}, apdu.ErrMalformed},
-		{"Ed25519", "ed25519", piv.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{}, piv.ErrUnsupported},
-		{"not a slot", lanyard.ECP256, piv.Slot(0x9B), piv.KeyPolicy{}, apdu.Response{}, nil},
-		{"unknown PIN policy", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{PIN: 9}, apdu.Response{}, nil},
-		{"unknown touch policy", lanyard.ECP256, piv.SlotKeyManagement, piv.KeyPolicy{Touch: 9}, apdu.Response{}, nil},
+		{"card refuses the algorithm", pivspec.AlgRSA4096, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWIncorrectP1P2}, apdu.ErrWrongParameters},
+		{"not authenticated", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWSecurityStatusNotSatisfied}, piv.ErrSecurityStatus},
+		{"P-384 point for P-256", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &p384.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"RSA for EC", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &rsa2048.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"2048-bit modulus for 3072", pivspec.AlgRSA3072, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &rsa2048.PublicKey), SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"even exponent", pivspec.AlgRSA2048, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, rsaEven), SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"no 7F49", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{Data: publicKeyTemplate(t, &p256.PublicKey)[3:], SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"no template at all", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{SW: apdu.SWOK}, apdu.ErrMalformed},
+		{"Ed25519", pivspec.AlgEd25519, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{}, piv.ErrUnsupported},
+		{"management key algorithm", pivspec.AlgAES128, pivspec.SlotKeyManagement, piv.KeyPolicy{}, apdu.Response{}, piv.ErrUnsupported},
+		{"not a slot", pivspec.AlgECCP256, piv.Slot(0x9B), piv.KeyPolicy{}, apdu.Response{}, nil},
+		{"unknown PIN policy", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{PIN: 9}, apdu.Response{}, nil},
+		{"unknown touch policy", pivspec.AlgECCP256, pivspec.SlotKeyManagement, piv.KeyPolicy{Touch: 9}, apdu.Response{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,8 +192,8 @@ func TestImportKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got apdu.Command
 			a := handlerAdmin(t, func(c apdu.Command) apdu.Response { got = c; return apdu.Response{SW: apdu.SWOK} })
-			policy := piv.KeyPolicy{PIN: piv.PINPolicyOnce, Touch: piv.TouchPolicyCached}
-			if err := a.ImportKey(ctx, piv.SlotSignature, tt.key, policy); err != nil {
+			policy := piv.KeyPolicy{PIN: pivspec.PINPolicyOnce, Touch: pivspec.TouchPolicyCached}
+			if err := a.ImportKey(ctx, pivspec.SlotSignature, tt.key, policy); err != nil {
 				t.Fatal(err)
 			}
 			if got.INS != 0xFE || got.P1 != tt.alg || got.P2 != 0x9C {
@@ -267,7 +268,7 @@ func TestImportKeyRefuses(t *testing.T) {
 			t.Errorf("%s: a command was sent", name)
 			return apdu.Response{SW: apdu.SWOK}
 		})
-		if err := a.ImportKey(ctx, piv.SlotSignature, key, piv.KeyPolicy{}); !errors.Is(err, piv.ErrUnsupported) {
+		if err := a.ImportKey(ctx, pivspec.SlotSignature, key, piv.KeyPolicy{}); !errors.Is(err, piv.ErrUnsupported) {
 			t.Errorf("%s: ImportKey = %v, want ErrUnsupported", name, err)
 		}
 	}

@@ -6,16 +6,11 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
-// Origin says where a slot's key came from.
-type Origin byte
-
-// Key origins in GET METADATA.
-const (
-	OriginGenerated Origin = 1
-	OriginImported  Origin = 2
-)
+// Origin says where a slot's key came from (GET METADATA tag 03).
+type Origin = pivspec.Origin
 
 // Metadata describes a key reference as GET METADATA reports it (vendor
 // instruction F7, YubiKey 5.3 and later). Fields the card left out are
@@ -44,7 +39,7 @@ type Metadata struct {
 // the instruction fail with ErrUnsupported.
 func (c *Card) Metadata(ctx context.Context, ref KeyRef) (Metadata, error) {
 	op := fmt.Sprintf("GET METADATA %02X", byte(ref))
-	b, err := c.do(ctx, op, apdu.Command{INS: insGetMetadata, P2: byte(ref), Le: apdu.MaxShortLe})
+	b, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsGetMetadata, P2: byte(ref), Le: apdu.MaxShortLe})
 	if err != nil {
 		return Metadata{}, err
 	}
@@ -72,29 +67,29 @@ func parseMetadata(b []byte) (Metadata, error) {
 	havePub := false
 	for _, t := range tlvs {
 		switch t.Tag {
-		case 0x01:
+		case pivspec.MetaAlgorithm:
 			if err := size(t, 1); err != nil {
 				return Metadata{}, err
 			}
 			m.Algorithm = Algorithm(t.Value[0])
-		case 0x02:
+		case pivspec.MetaPolicy:
 			if err := size(t, 2); err != nil {
 				return Metadata{}, err
 			}
 			m.PINPolicy, m.TouchPolicy = PINPolicy(t.Value[0]), TouchPolicy(t.Value[1])
-		case 0x03:
+		case pivspec.MetaOrigin:
 			if err := size(t, 1); err != nil {
 				return Metadata{}, err
 			}
 			m.Origin = Origin(t.Value[0])
-		case 0x04:
+		case pivspec.MetaPublicKey:
 			pub, havePub = t.Value, true
-		case 0x05:
+		case pivspec.MetaDefault:
 			if err := size(t, 1); err != nil {
 				return Metadata{}, err
 			}
 			m.Default = t.Value[0] != 0
-		case 0x06:
+		case pivspec.MetaRetries:
 			if err := size(t, 2); err != nil {
 				return Metadata{}, err
 			}

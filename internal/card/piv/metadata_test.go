@@ -11,6 +11,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestMetadata(t *testing.T) {
@@ -30,15 +31,15 @@ func TestMetadata(t *testing.T) {
 		want       piv.Metadata
 		wantPublic bool
 	}{
-		{"PIN", piv.KeyPIN, "0101FF 050101 06020302 9000",
-			piv.Metadata{Algorithm: piv.AlgPIN, Default: true, Retries: 3, RetriesLeft: 2}, false},
-		{"management key", piv.KeyAdmin, "010103 02020001 050100 9000",
-			piv.Metadata{Algorithm: piv.Alg3DES, TouchPolicy: piv.TouchPolicyNever}, false},
-		{"generated P-256 key", piv.SlotAuthentication.Ref(), fmt.Sprintf("010111 02020201 030101 0443 8641 %X 9000", point),
-			piv.Metadata{Algorithm: piv.AlgECCP256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever, Origin: piv.OriginGenerated}, true},
+		{"PIN", pivspec.KeyPIN, "0101FF 050101 06020302 9000",
+			piv.Metadata{Algorithm: pivspec.AlgPIN, Default: true, Retries: 3, RetriesLeft: 2}, false},
+		{"management key", pivspec.KeyAdmin, "010103 02020001 050100 9000",
+			piv.Metadata{Algorithm: pivspec.Alg3DES, TouchPolicy: pivspec.TouchPolicyNever}, false},
+		{"generated P-256 key", pivspec.SlotAuthentication.Ref(), fmt.Sprintf("010111 02020201 030101 0443 8641 %X 9000", point),
+			piv.Metadata{Algorithm: pivspec.AlgECCP256, PINPolicy: pivspec.PINPolicyOnce, TouchPolicy: pivspec.TouchPolicyNever, Origin: pivspec.OriginGenerated}, true},
 		// Tags in another order: the algorithm after the public key.
-		{"public key before algorithm", piv.SlotSignature.Ref(), fmt.Sprintf("0443 8641 %X 010111 030102 9000", point),
-			piv.Metadata{Algorithm: piv.AlgECCP256, Origin: piv.OriginImported}, true},
+		{"public key before algorithm", pivspec.SlotSignature.Ref(), fmt.Sprintf("0443 8641 %X 010111 030102 9000", point),
+			piv.Metadata{Algorithm: pivspec.AlgECCP256, Origin: pivspec.OriginImported}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestMetadataErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := replayCard(t, "> 00 F7 00 9A 00\n< "+tt.response)
-			if _, err := c.Metadata(ctx, piv.SlotAuthentication.Ref()); !errors.Is(err, tt.want) {
+			if _, err := c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); !errors.Is(err, tt.want) {
 				t.Fatalf("Metadata error %v, want %v", err, tt.want)
 			}
 		})

@@ -10,19 +10,8 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
-
-// DefaultManagementKey returns the 3DES management key PIV cards and
-// YubiKeys leave the factory with, and the Lanyard emulator starts with:
-// 0102030405060708 three times.
-func DefaultManagementKey() []byte {
-	return []byte{
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-	}
-}
 
 // Admin is a Card whose management key has been authenticated, and the
 // only way to call the operations that personalise a card (writing objects
@@ -78,14 +67,11 @@ func (a *Admin) do(ctx context.Context, op string, cmd apdu.Command) ([]byte, er
 //     that accepts anything) fails with ErrCardAuthentication.
 //
 // alg is the card's management key algorithm: 3DES (03), AES-128 (08),
-// AES-192 (0A) or AES-256 (0C). A wrong key or algorithm fails with
-// ErrManagementKey.
-func (c *Card) Authenticate(ctx context.Context, alg lanyard.AdminKeyKind, key []byte) (*Admin, error) {
+// AES-192 (0A) or AES-256 (0C). A wrong key, or an algorithm that is not
+// the card's, fails with ErrManagementKey; an algorithm that is not one of
+// these four, with ErrUnsupported before anything is sent.
+func (c *Card) Authenticate(ctx context.Context, alg Algorithm, key []byte) (*Admin, error) {
 	const op = "GENERAL AUTHENTICATE 9B"
-	id, err := adminAlgorithm(alg)
-	if err != nil {
-		return nil, fmt.Errorf("piv: %s: %w", op, err)
-	}
 	block, err := adminCipher(alg, key)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: %w", op, err)
@@ -93,12 +79,12 @@ func (c *Card) Authenticate(ctx context.Context, alg lanyard.AdminKeyKind, key [
 	n := block.BlockSize()
 
 	// Step 1: request a witness.
-	req := apdu.AppendTLV(nil, 0x7C, apdu.AppendTLV(nil, 0x80, nil))
-	resp, err := c.client.Do(ctx, apdu.Command{INS: insGeneralAuth, P1: byte(id), P2: byte(KeyAdmin), Data: req, Le: apdu.MaxShortLe})
+	req := apdu.AppendTLV(nil, pivspec.TagDynamicAuth, apdu.AppendTLV(nil, pivspec.TagWitness, nil))
+	resp, err := c.client.Do(ctx, apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(alg), P2: byte(pivspec.KeyAdmin), Data: req, Le: apdu.MaxShortLe})
 	if err != nil {
 		return nil, adminAuthError(op, alg, err)
 	}
-	witness, err := dynamicAuthValue(resp, 0x80)
+	witness, err := dynamicAuthValue(resp, pivspec.TagWitness)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: witness: %w", op, err)
 	}
@@ -113,15 +99,15 @@ func (c *Card) Authenticate(ctx context.Context, alg lanyard.AdminKeyKind, key [
 	if err != nil {
 		return nil, err
 	}
-	inner := apdu.AppendTLV(nil, 0x80, decrypted)
-	inner = apdu.AppendTLV(inner, 0x81, challenge)
-	resp, err = c.client.Do(ctx, apdu.Command{INS: insGeneralAuth, P1: byte(id), P2: byte(KeyAdmin), Data: apdu.AppendTLV(nil, 0x7C, inner), Le: apdu.MaxShortLe})
+	inner := apdu.AppendTLV(nil, pivspec.TagWitness, decrypted)
+	inner = apdu.AppendTLV(inner, pivspec.TagChallenge, challenge)
+	resp, err = c.client.Do(ctx, apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(alg), P2: byte(pivspec.KeyAdmin), Data: apdu.AppendTLV(nil, pivspec.TagDynamicAuth, inner), Le: apdu.MaxShortLe})
 	if err != nil {
 		return nil, adminAuthError(op, alg, err)
 	}
 
 	// Step 3: the card must have encrypted our challenge with the same key.
-	got, err := dynamicAuthValue(resp, 0x82)
+	got, err := dynamicAuthValue(resp, pivspec.TagResponse)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: response: %w", op, err)
 	}
@@ -137,27 +123,27 @@ func (c *Card) Authenticate(ctx context.Context, alg lanyard.AdminKeyKind, key [
 // (vendor instruction SET MANAGEMENT KEY, INS FF, P2 FF: no touch
 // required). The card keeps the current session authenticated. YubiKeys
 // before 5.4 accept only 3DES.
-func (a *Admin) SetManagementKey(ctx context.Context, alg lanyard.AdminKeyKind, key []byte) error {
+func (a *Admin) SetManagementKey(ctx context.Context, alg Algorithm, key []byte) error {
 	const op = "SET MANAGEMENT KEY"
-	id, err := adminAlgorithm(alg)
-	if err != nil {
-		return fmt.Errorf("piv: %s: %w", op, err)
-	}
 	if _, err := adminCipher(alg, key); err != nil {
 		return fmt.Errorf("piv: %s: %w", op, err)
 	}
-	data := append([]byte{byte(id), byte(KeyAdmin), byte(len(key))}, key...)
-	_, err = a.do(ctx, op, apdu.Command{INS: insSetManagementKey, P1: 0xFF, P2: 0xFF, Data: data})
+	data := append([]byte{byte(alg), byte(pivspec.KeyAdmin), byte(len(key))}, key...)
+	_, err := a.do(ctx, op, apdu.Command{INS: pivspec.InsSetManagementKey, P1: 0xFF, P2: 0xFF, Data: data})
 	return err
 }
 
 // adminCipher returns the block cipher of a management key after checking
-// its length.
-func adminCipher(alg lanyard.AdminKeyKind, key []byte) (cipher.Block, error) {
-	if len(key) != alg.KeyLen() {
-		return nil, fmt.Errorf("a %s management key is %d bytes, not %d", alg, alg.KeyLen(), len(key))
+// its algorithm (ErrUnsupported unless 3DES or AES) and length.
+func adminCipher(alg Algorithm, key []byte) (cipher.Block, error) {
+	n := alg.ManagementKeyLen()
+	if n == 0 {
+		return nil, fmt.Errorf("%w: management key algorithm %s", ErrUnsupported, alg)
 	}
-	if alg == lanyard.AdminKey3DES {
+	if len(key) != n {
+		return nil, fmt.Errorf("a %s management key is %d bytes, not %d", alg, n, len(key))
+	}
+	if alg == pivspec.Alg3DES {
 		return des.NewTripleDESCipher(key)
 	}
 	return aes.NewCipher(key)
@@ -166,7 +152,7 @@ func adminCipher(alg lanyard.AdminKeyKind, key []byte) (cipher.Block, error) {
 // adminAuthError classifies the card's refusal of a management key: 6982
 // (security status, the witness was wrong) and 6A80/6A86 (the algorithm
 // is not the key's) mean the key is wrong.
-func adminAuthError(op string, alg lanyard.AdminKeyKind, err error) error {
+func adminAuthError(op string, alg Algorithm, err error) error {
 	var se *apdu.StatusError
 	if errors.As(err, &se) {
 		switch se.SW {
@@ -181,7 +167,7 @@ func adminAuthError(op string, alg lanyard.AdminKeyKind, err error) error {
 // authentication template 7C of a GENERAL AUTHENTICATE response (SP
 // 800-73-4 Part 2 3.2.4, table 7).
 func dynamicAuthValue(resp []byte, tag uint32) ([]byte, error) {
-	v, err := apdu.Unwrap(resp, 0x7C)
+	v, err := apdu.Unwrap(resp, pivspec.TagDynamicAuth)
 	if err != nil {
 		return nil, err
 	}

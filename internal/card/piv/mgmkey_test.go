@@ -13,7 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/apdu/apdutest"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestAuthenticateKnownAnswers(t *testing.T) {
@@ -32,7 +32,7 @@ func TestAuthenticateKnownAnswers(t *testing.T) {
 > 00 87 08 9B 26 7C24 8010 762A5AB50929189CEFDB99434790AAD8 8110 000102030405060708090A0B0C0D0E0F 00
 < 7C12 8210 0A940BB5416EF045F1C39458C653EA5A 9000
 `)
-		if _, err := c.Authenticate(ctx, lanyard.AdminKeyAES128, mustHex(t, "000102030405060708090A0B0C0D0E0F")); err != nil {
+		if _, err := c.Authenticate(ctx, pivspec.AlgAES128, mustHex(t, "000102030405060708090A0B0C0D0E0F")); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -40,50 +40,50 @@ func TestAuthenticateKnownAnswers(t *testing.T) {
 
 func TestAuthenticateErrors(t *testing.T) {
 	ctx := context.Background()
-	key := piv.DefaultManagementKey()
+	key := pivspec.DefaultManagementKey()
 	tests := []struct {
 		name       string
-		alg        lanyard.AdminKeyKind
+		alg        piv.Algorithm
 		key        []byte
 		transcript string
 		want       error // errors.Is target; nil means only "some error"
 	}{
-		{"key too short", lanyard.AdminKey3DES, key[:16], "", nil},
-		{"AES-256 key of 24 bytes", lanyard.AdminKeyAES256, key, "", nil},
-		{"unknown algorithm", "rc4", key, "", piv.ErrUnsupported},
-		{"wrong algorithm refused", lanyard.AdminKeyAES192, key, `
+		{"key too short", pivspec.Alg3DES, key[:16], "", nil},
+		{"AES-256 key of 24 bytes", pivspec.AlgAES256, key, "", nil},
+		{"not a management key algorithm", pivspec.AlgRSA2048, key, "", piv.ErrUnsupported},
+		{"wrong algorithm refused", pivspec.AlgAES192, key, `
 > 00 87 0A 9B 04 7C02 8000 00
 < 6A86`, piv.ErrManagementKey},
-		{"wrong key refused", lanyard.AdminKey3DES, key, `
+		{"wrong key refused", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C0A 8008 0011223344556677 9000
 > 00 87 03 9B 16 7C14 8008 24F248A3CCEBC299 8108 0001020304050607 00
 < 6982`, piv.ErrManagementKey},
-		{"card answers our challenge wrongly", lanyard.AdminKey3DES, key, `
+		{"card answers our challenge wrongly", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C0A 8008 0011223344556677 9000
 > 00 87 03 9B 16 7C14 8008 24F248A3CCEBC299 8108 0001020304050607 00
 < 7C0A 8208 90152A4C1CF42781 9000`, piv.ErrCardAuthentication},
-		{"card echoes our challenge", lanyard.AdminKey3DES, key, `
+		{"card echoes our challenge", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C0A 8008 0011223344556677 9000
 > 00 87 03 9B 16 7C14 8008 24F248A3CCEBC299 8108 0001020304050607 00
 < 7C0A 8208 0001020304050607 9000`, piv.ErrCardAuthentication},
-		{"card gives no response", lanyard.AdminKey3DES, key, `
+		{"card gives no response", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C0A 8008 0011223344556677 9000
 > 00 87 03 9B 16 7C14 8008 24F248A3CCEBC299 8108 0001020304050607 00
 < 9000`, apdu.ErrMalformed},
-		{"witness of the wrong size", lanyard.AdminKey3DES, key, `
+		{"witness of the wrong size", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C09 8007 00112233445566 9000`, apdu.ErrMalformed},
-		{"no witness", lanyard.AdminKey3DES, key, `
+		{"no witness", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 7C0A 8108 0011223344556677 9000`, apdu.ErrMalformed},
-		{"instruction unsupported", lanyard.AdminKey3DES, key, `
+		{"instruction unsupported", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 < 6D00`, piv.ErrUnsupported},
-		{"card removed", lanyard.AdminKey3DES, key, `
+		{"card removed", pivspec.Alg3DES, key, `
 > 00 87 03 9B 04 7C02 8000 00
 ! card removed`, nil},
 	}
@@ -114,7 +114,7 @@ type adminFake struct {
 	authenticated bool
 }
 
-func newAdminFake(tb testing.TB, kind lanyard.AdminKeyKind, key []byte) *adminFake {
+func newAdminFake(tb testing.TB, kind piv.Algorithm, key []byte) *adminFake {
 	tb.Helper()
 	var (
 		block cipher.Block
@@ -122,12 +122,12 @@ func newAdminFake(tb testing.TB, kind lanyard.AdminKeyKind, key []byte) *adminFa
 		alg   byte
 	)
 	switch kind {
-	case lanyard.AdminKey3DES:
+	case pivspec.Alg3DES:
 		block, err = des.NewTripleDESCipher(key)
 		alg = 0x03
 	default:
 		block, err = aes.NewCipher(key)
-		alg = map[lanyard.AdminKeyKind]byte{lanyard.AdminKeyAES128: 0x08, lanyard.AdminKeyAES192: 0x0A, lanyard.AdminKeyAES256: 0x0C}[kind]
+		alg = map[piv.Algorithm]byte{pivspec.AlgAES128: 0x08, pivspec.AlgAES192: 0x0A, pivspec.AlgAES256: 0x0C}[kind]
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -181,9 +181,9 @@ func (f *adminFake) handle(c apdu.Command) apdu.Response {
 
 func TestAuthenticateEveryAlgorithm(t *testing.T) {
 	ctx := context.Background()
-	for _, kind := range []lanyard.AdminKeyKind{lanyard.AdminKey3DES, lanyard.AdminKeyAES128, lanyard.AdminKeyAES192, lanyard.AdminKeyAES256} {
-		t.Run(string(kind), func(t *testing.T) {
-			key := make([]byte, kind.KeyLen())
+	for _, kind := range []piv.Algorithm{pivspec.Alg3DES, pivspec.AlgAES128, pivspec.AlgAES192, pivspec.AlgAES256} {
+		t.Run(kind.String(), func(t *testing.T) {
+			key := make([]byte, kind.ManagementKeyLen())
 			rand.Read(key)
 			fake := newAdminFake(t, kind, key)
 			c, err := piv.New(apdutest.NewCard(fake.handle), piv.Config{Rand: rand.Reader})
@@ -211,24 +211,24 @@ func TestSetManagementKey(t *testing.T) {
 	aes256 := mustHex(t, "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F")
 	tests := []struct {
 		name       string
-		alg        lanyard.AdminKeyKind
+		alg        piv.Algorithm
 		key        []byte
 		transcript string
 		want       error
 		ok         bool
 	}{
-		{"3DES", lanyard.AdminKey3DES, piv.DefaultManagementKey(), `
+		{"3DES", pivspec.Alg3DES, pivspec.DefaultManagementKey(), `
 > 00 FF FF FF 1B 03 9B 18 010203040506070801020304050607080102030405060708
 < 9000`, nil, true},
-		{"AES-256", lanyard.AdminKeyAES256, aes256, `
+		{"AES-256", pivspec.AlgAES256, aes256, `
 > 00 FF FF FF 23 0C 9B 20 000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F
 < 9000`, nil, true},
-		{"key of the wrong length", lanyard.AdminKeyAES128, aes256, "", nil, false},
-		{"unknown algorithm", "blowfish", aes256, "", piv.ErrUnsupported, false},
-		{"card refuses AES", lanyard.AdminKeyAES256, aes256, `
+		{"key of the wrong length", pivspec.AlgAES128, aes256, "", nil, false},
+		{"not a management key algorithm", pivspec.AlgECCP256, aes256, "", piv.ErrUnsupported, false},
+		{"card refuses AES", pivspec.AlgAES256, aes256, `
 > 00 FF FF FF 23 0C 9B 20 000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F
 < 6A80`, apdu.ErrWrongParameters, false},
-		{"authentication lost", lanyard.AdminKey3DES, piv.DefaultManagementKey(), `
+		{"authentication lost", pivspec.Alg3DES, pivspec.DefaultManagementKey(), `
 > 00 FF FF FF 1B 03 9B 18 010203040506070801020304050607080102030405060708
 < 6982`, piv.ErrSecurityStatus, false},
 	}
@@ -254,14 +254,14 @@ func TestZeroAdminRefuses(t *testing.T) {
 	var zero piv.Admin
 	calls := map[string]func() error{
 		"SetManagementKey": func() error {
-			return zero.SetManagementKey(ctx, lanyard.AdminKey3DES, piv.DefaultManagementKey())
+			return zero.SetManagementKey(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
 		},
 		"GenerateKey": func() error {
-			_, err := zero.GenerateKey(ctx, piv.SlotSignature, lanyard.ECP256, piv.KeyPolicy{})
+			_, err := zero.GenerateKey(ctx, pivspec.SlotSignature, pivspec.AlgECCP256, piv.KeyPolicy{})
 			return err
 		},
-		"WriteObject": func() error { return zero.WriteObject(ctx, piv.ObjectCHUID, []byte{1}) },
-		"SetRetries":  func() error { return zero.SetRetries(ctx, piv.DefaultPIN, 3, 3) },
+		"WriteObject": func() error { return zero.WriteObject(ctx, pivspec.ObjectCHUID, []byte{1}) },
+		"SetRetries":  func() error { return zero.SetRetries(ctx, pivspec.DefaultPIN, 3, 3) },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {
@@ -269,7 +269,7 @@ func TestZeroAdminRefuses(t *testing.T) {
 		}
 	}
 	var nilAdmin *piv.Admin
-	if err := nilAdmin.DeleteCertificate(ctx, piv.SlotSignature); err == nil {
+	if err := nilAdmin.DeleteCertificate(ctx, pivspec.SlotSignature); err == nil {
 		t.Error("DeleteCertificate on a nil Admin succeeded")
 	}
 }

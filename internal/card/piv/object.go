@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // MaxObjectSize caps what WriteObject sends: the largest data object of SP
@@ -22,7 +23,7 @@ func (c *Card) ReadObject(ctx context.Context, id uint32) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: %w", op, err)
 	}
-	cmd := apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, objectIDBytes(id)), Le: apdu.MaxShortLe}
+	cmd := apdu.Command{INS: pivspec.InsGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, pivspec.TagObjectID, objectIDBytes(id)), Le: apdu.MaxShortLe}
 	data, err := c.do(ctx, op, cmd)
 	if err != nil {
 		return nil, err
@@ -53,11 +54,11 @@ func (a *Admin) WriteObject(ctx context.Context, id uint32, contents []byte) err
 	// 3.3.1: the Discovery Object and the BIT Group Template are sent as
 	// their own TLV; every other object as a tag list 5C and a 53.
 	var data []byte
-	if tag == 0x53 {
-		data = apdu.AppendTLV(data, 0x5C, objectIDBytes(id))
+	if tag == pivspec.TagData {
+		data = apdu.AppendTLV(data, pivspec.TagObjectID, objectIDBytes(id))
 	}
 	data = apdu.AppendTLV(data, tag, contents)
-	_, err = a.do(ctx, op, apdu.Command{INS: insPutData, P1: 0x3F, P2: 0xFF, Data: data})
+	_, err = a.do(ctx, op, apdu.Command{INS: pivspec.InsPutData, P1: 0x3F, P2: 0xFF, Data: data})
 	return err
 }
 
@@ -65,15 +66,13 @@ func (a *Admin) WriteObject(ctx context.Context, id uint32, contents []byte) err
 // IDs that are no BER-TLV tag.
 func objectTag(id uint32) (uint32, error) {
 	switch id {
-	case ObjectDiscovery:
-		return 0x7E, nil
-	case ObjectBITGroup:
-		return 0x7F61, nil
+	case pivspec.ObjectDiscovery, pivspec.ObjectBITGroup:
+		return id, nil
 	}
 	if !apdu.ValidTag(id) {
 		return 0, fmt.Errorf("%X is not a data object identifier", id)
 	}
-	return 0x53, nil
+	return pivspec.TagData, nil
 }
 
 // objectIDBytes encodes id in its 1 to 3 bytes.

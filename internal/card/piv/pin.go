@@ -5,12 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-)
-
-// Factory PIN and PUK of PIV cards, YubiKeys and the Lanyard emulator.
-const (
-	DefaultPIN = "123456"
-	DefaultPUK = "12345678"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // VerifyPIN verifies the PIN (VERIFY, SP 800-73-4 Part 2 3.2.1), which
@@ -23,7 +18,7 @@ func (c *Card) VerifyPIN(ctx context.Context, pin string) error {
 	if err != nil {
 		return fmt.Errorf("piv: %s: %w", op, err)
 	}
-	_, err = c.doAuth(ctx, op, KeyPIN, apdu.Command{INS: insVerify, P2: byte(KeyPIN), Data: ref})
+	_, err = c.doAuth(ctx, op, pivspec.KeyPIN, apdu.Command{INS: pivspec.InsVerify, P2: byte(pivspec.KeyPIN), Data: ref})
 	return err
 }
 
@@ -34,7 +29,7 @@ func (c *Card) VerifyPIN(ctx context.Context, pin string) error {
 // (YubiKey 5.3 and later) and fails on cards without it.
 func (c *Card) PINRetries(ctx context.Context) (int, error) {
 	const op = "VERIFY PIN (status)"
-	r, err := c.client.Send(ctx, apdu.Command{INS: insVerify, P2: byte(KeyPIN)})
+	r, err := c.client.Send(ctx, apdu.Command{INS: pivspec.InsVerify, P2: byte(pivspec.KeyPIN)})
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -45,7 +40,7 @@ func (c *Card) PINRetries(ctx context.Context) (int, error) {
 	case apdu.SWAuthBlocked:
 		return 0, nil
 	case apdu.SWOK:
-		m, err := c.Metadata(ctx, KeyPIN)
+		m, err := c.Metadata(ctx, pivspec.KeyPIN)
 		if err != nil {
 			return 0, fmt.Errorf("piv: the PIN is verified and the card does not report its tries left: %w", err)
 		}
@@ -57,13 +52,13 @@ func (c *Card) PINRetries(ctx context.Context) (int, error) {
 // ChangePIN replaces the PIN (CHANGE REFERENCE DATA, SP 800-73-4 Part 2
 // 3.2.2). A wrong old PIN fails with *AuthError.
 func (c *Card) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
-	return c.changeReference(ctx, KeyPIN, "PIN", oldPIN, newPIN)
+	return c.changeReference(ctx, pivspec.KeyPIN, "PIN", oldPIN, newPIN)
 }
 
 // ChangePUK replaces the PUK (CHANGE REFERENCE DATA, SP 800-73-4 Part 2
 // 3.2.2). A wrong old PUK fails with *AuthError.
 func (c *Card) ChangePUK(ctx context.Context, oldPUK, newPUK string) error {
-	return c.changeReference(ctx, KeyPUK, "PUK", oldPUK, newPUK)
+	return c.changeReference(ctx, pivspec.KeyPUK, "PUK", oldPUK, newPUK)
 }
 
 func (c *Card) changeReference(ctx context.Context, ref KeyRef, name, current, next string) error {
@@ -76,7 +71,7 @@ func (c *Card) changeReference(ctx context.Context, ref KeyRef, name, current, n
 	if err != nil {
 		return fmt.Errorf("piv: %s: %w", op, err)
 	}
-	_, err = c.doAuth(ctx, op, ref, apdu.Command{INS: insChangeReference, P2: byte(ref), Data: append(a, b...)})
+	_, err = c.doAuth(ctx, op, ref, apdu.Command{INS: pivspec.InsChangeReference, P2: byte(ref), Data: append(a, b...)})
 	return err
 }
 
@@ -94,7 +89,7 @@ func (c *Card) UnblockPIN(ctx context.Context, puk, newPIN string) error {
 	if err != nil {
 		return fmt.Errorf("piv: %s: %w", op, err)
 	}
-	_, err = c.doAuth(ctx, op, KeyPUK, apdu.Command{INS: insResetRetry, P2: byte(KeyPIN), Data: append(a, b...)})
+	_, err = c.doAuth(ctx, op, pivspec.KeyPUK, apdu.Command{INS: pivspec.InsResetRetry, P2: byte(pivspec.KeyPIN), Data: append(a, b...)})
 	return err
 }
 

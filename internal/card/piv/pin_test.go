@@ -8,6 +8,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/apdu/apdutest"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestVerifyPIN(t *testing.T) {
@@ -68,7 +69,7 @@ func TestVerifyPIN(t *testing.T) {
 			if (tt.retries != -2) != gotAuth {
 				t.Fatalf("error %v: AuthError %v, want %v", err, gotAuth, tt.retries != -2)
 			}
-			if gotAuth && (ae.Retries != tt.retries || ae.Ref != piv.KeyPIN) {
+			if gotAuth && (ae.Retries != tt.retries || ae.Ref != pivspec.KeyPIN) {
 				t.Fatalf("AuthError %+v, want PIN with %d retries", ae, tt.retries)
 			}
 			if errors.Is(err, piv.ErrBlocked) != tt.blocked {
@@ -186,7 +187,7 @@ func TestChangeAndUnblock(t *testing.T) {
 < 9000`, 0, nil},
 		{"change PIN, wrong old PIN", func(c *piv.Card) error { return c.ChangePIN(ctx, "111111", "87654321") }, `
 > 00 24 00 80 10 313131313131FFFF 3837363534333231
-< 63C1`, piv.KeyPIN, nil},
+< 63C1`, pivspec.KeyPIN, nil},
 		{"change PIN, new PIN too long", func(c *piv.Card) error { return c.ChangePIN(ctx, "123456", "123456789") }, "", 0, piv.ErrPINFormat},
 		{"change PUK", func(c *piv.Card) error { return c.ChangePUK(ctx, "12345678", "abcdefgh") }, `
 > 00 24 00 81 10 3132333435363738 6162636465666768
@@ -199,7 +200,7 @@ func TestChangeAndUnblock(t *testing.T) {
 < 9000`, 0, nil},
 		{"unblock PIN, wrong PUK", func(c *piv.Card) error { return c.UnblockPIN(ctx, "00000000", "246810") }, `
 > 00 2C 00 80 10 3030303030303030 323436383130FFFF
-< 63C2`, piv.KeyPUK, nil},
+< 63C2`, pivspec.KeyPUK, nil},
 		{"unblock PIN, PUK too short", func(c *piv.Card) error { return c.UnblockPIN(ctx, "1234", "246810") }, "", 0, piv.ErrPINFormat},
 	}
 	for _, tt := range tests {

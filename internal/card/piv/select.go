@@ -6,15 +6,8 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
-
-// pivAID is the PIV application identifier: the NIST RID A0 00 00 03 08
-// followed by the PIX 00 00 10 00 01 00 (SP 800-73-4 Part 1 2.2).
-var pivAID = [...]byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
-
-// AID returns the PIV application identifier, A0 00 00 03 08 00 00 10 00
-// 01 00 (SP 800-73-4 Part 1 2.2).
-func AID() []byte { return bytes.Clone(pivAID[:]) }
 
 // Application is the application property template that SELECT returns
 // (SP 800-73-4 Part 2 3.1.1, table 3).
@@ -43,7 +36,7 @@ type Application struct {
 func (c *Card) Select(ctx context.Context) (Application, error) {
 	// The RID alone selects any version of the application (3.1.1 allows
 	// right-truncated AIDs).
-	data, err := c.do(ctx, "SELECT", apdu.Command{INS: insSelect, P1: 0x04, Data: pivAID[:5], Le: apdu.MaxShortLe})
+	data, err := c.do(ctx, "SELECT", apdu.Command{INS: pivspec.InsSelect, P1: 0x04, Data: pivspec.RID(), Le: apdu.MaxShortLe})
 	if err != nil {
 		return Application{}, err
 	}
@@ -60,7 +53,7 @@ func (c *Card) Select(ctx context.Context) (Application, error) {
 // parseApplication decodes 61 { 4F, 79 { 4F }, 50, 5F50, AC { 80…, 06 } }.
 // Unknown tags are ignored, as the template may grow.
 func parseApplication(b []byte) (Application, error) {
-	v, err := apdu.Unwrap(b, 0x61)
+	v, err := apdu.Unwrap(b, pivspec.TagApplication)
 	if err != nil {
 		return Application{}, fmt.Errorf("application property template: %w", err)
 	}
@@ -71,27 +64,27 @@ func parseApplication(b []byte) (Application, error) {
 	var app Application
 	for _, t := range tlvs {
 		switch t.Tag {
-		case 0x4F:
+		case pivspec.TagAID:
 			app.AID = bytes.Clone(t.Value)
-		case 0x79:
+		case pivspec.TagAuthority:
 			inner, err := t.Children()
 			if err != nil {
 				return Application{}, fmt.Errorf("application property template, tag 79: %w", err)
 			}
-			if a, ok := apdu.Find(inner, 0x4F); ok {
+			if a, ok := apdu.Find(inner, pivspec.TagAID); ok {
 				app.Authority = bytes.Clone(a.Value)
 			}
-		case 0x50:
+		case pivspec.TagLabel:
 			app.Label = string(t.Value)
-		case 0x5F50:
+		case pivspec.TagURL:
 			app.URL = string(t.Value)
-		case 0xAC:
+		case pivspec.TagAlgorithms:
 			inner, err := t.Children()
 			if err != nil {
 				return Application{}, fmt.Errorf("application property template, tag AC: %w", err)
 			}
 			for _, a := range inner {
-				if a.Tag == 0x80 && len(a.Value) == 1 {
+				if a.Tag == pivspec.TagAlgorithm && len(a.Value) == 1 {
 					app.Algorithms = append(app.Algorithms, Algorithm(a.Value[0]))
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 func TestSelect(t *testing.T) {
@@ -32,7 +33,7 @@ func TestSelect(t *testing.T) {
 				Authority:  mustHex(t, "A000000308"),
 				Label:      "PIV ",
 				URL:        "x.or",
-				Algorithms: []piv.Algorithm{piv.AlgECCP256, piv.AlgRSA2048, piv.AlgECCP384},
+				Algorithms: []piv.Algorithm{pivspec.AlgECCP256, pivspec.AlgRSA2048, pivspec.AlgECCP384},
 			}, nil},
 		{"template with the response split by 61XX", `
 > 00 A4 04 00 05 A000000308 00
@@ -73,12 +74,5 @@ func TestSelect(t *testing.T) {
 				t.Fatalf("Select = %+v, want %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestAIDIsThePIVApplication(t *testing.T) {
-	// SP 800-73-4 Part 1 2.2: NIST RID A0 00 00 03 08, PIX 00 00 10 00 01 00.
-	if want := mustHex(t, "A0000003080000100001 00"); !bytes.Equal(piv.AID(), want) {
-		t.Fatalf("AID = %X", piv.AID())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Sign signs digest with the private key in slot, whose public key is pub,
@@ -48,7 +49,7 @@ func (c *Card) sign(ctx context.Context, slot Slot, pub crypto.PublicKey, digest
 		} else {
 			copy(data[size-len(digest):], digest) // same integer
 		}
-		sig, err := c.generalAuthenticate(ctx, op, alg, slot, 0x81, data)
+		sig, err := c.generalAuthenticate(ctx, op, alg, slot, pivspec.TagChallenge, data)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +62,7 @@ func (c *Card) sign(ctx context.Context, slot Slot, pub crypto.PublicKey, digest
 		if err != nil {
 			return nil, fmt.Errorf("piv: %s: %w", op, err)
 		}
-		raw, err := c.generalAuthenticate(ctx, op, alg, slot, 0x81, block)
+		raw, err := c.generalAuthenticate(ctx, op, alg, slot, pivspec.TagChallenge, block)
 		if err != nil {
 			return nil, err
 		}
@@ -99,17 +100,17 @@ func (c *Card) ECDH(ctx context.Context, slot Slot, peer *ecdh.PublicKey) ([]byt
 	var alg Algorithm
 	switch peer.Curve() {
 	case ecdh.P256():
-		alg = AlgECCP256
+		alg = pivspec.AlgECCP256
 	case ecdh.P384():
-		alg = AlgECCP384
+		alg = pivspec.AlgECCP384
 	default:
 		return nil, fmt.Errorf("piv: %s: %w: curve %v", op, ErrUnsupported, peer.Curve())
 	}
-	secret, err := c.generalAuthenticate(ctx, op, alg, slot, 0x85, peer.Bytes())
+	secret, err := c.generalAuthenticate(ctx, op, alg, slot, pivspec.TagExponent, peer.Bytes())
 	if err != nil {
 		return nil, err
 	}
-	if want := (alg.curve().Params().BitSize + 7) / 8; len(secret) != want {
+	if want := (alg.Curve().Params().BitSize + 7) / 8; len(secret) != want {
 		return nil, fmt.Errorf("piv: %s: %w shared secret of %d bytes, want %d", op, apdu.ErrMalformed, len(secret), want)
 	}
 	return secret, nil
@@ -119,13 +120,13 @@ func (c *Card) ECDH(ctx context.Context, slot Slot, peer *ecdh.PublicKey) ([]byt
 // returns the value of 82 in the card's 7C. Tag 81 is a challenge (to
 // sign), 85 an exponentiation (a peer point).
 func (c *Card) generalAuthenticate(ctx context.Context, op string, alg Algorithm, slot Slot, tag uint32, data []byte) ([]byte, error) {
-	inner := apdu.AppendTLV(nil, 0x82, nil)
+	inner := apdu.AppendTLV(nil, pivspec.TagResponse, nil)
 	inner = apdu.AppendTLV(inner, tag, data)
-	resp, err := c.do(ctx, op, apdu.Command{INS: insGeneralAuth, P1: byte(alg), P2: byte(slot), Data: apdu.AppendTLV(nil, 0x7C, inner), Le: apdu.MaxShortLe})
+	resp, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(alg), P2: byte(slot), Data: apdu.AppendTLV(nil, pivspec.TagDynamicAuth, inner), Le: apdu.MaxShortLe})
 	if err != nil {
 		return nil, err
 	}
-	out, err := dynamicAuthValue(resp, 0x82)
+	out, err := dynamicAuthValue(resp, pivspec.TagResponse)
 	if err != nil {
 		return nil, fmt.Errorf("piv: %s: %w", op, err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // verify checks sig with the standard library.
@@ -71,7 +72,7 @@ func TestSign(t *testing.T) {
 			f := newFakeCard(t)
 			f.keys[0x9C] = tt.key
 			c := mustCard(t, newHandlerCard(f.handle))
-			sig, err := c.Sign(ctx, piv.SlotSignature, tt.key.Public(), tt.digest, tt.opts)
+			sig, err := c.Sign(ctx, pivspec.SlotSignature, tt.key.Public(), tt.digest, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,12 +95,12 @@ func TestSignTranscript(t *testing.T) {
 < %X 9000
 > 00 87 11 9A 26 7C24 8200 8120 %X 00
 < 6982`, digest, apdu.AppendTLV(nil, 0x7C, apdu.AppendTLV(nil, 0x82, sig)), digest))
-	got, err := c.Sign(context.Background(), piv.SlotAuthentication, &key.PublicKey, digest[:], crypto.SHA256)
+	got, err := c.Sign(context.Background(), pivspec.SlotAuthentication, &key.PublicKey, digest[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verify(t, &key.PublicKey, digest[:], got, crypto.SHA256)
-	if _, err := c.Sign(context.Background(), piv.SlotAuthentication, &key.PublicKey, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+	if _, err := c.Sign(context.Background(), pivspec.SlotAuthentication, &key.PublicKey, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 		t.Fatalf("without the PIN: %v, want ErrSecurityStatus", err)
 	}
 }
@@ -139,7 +140,7 @@ func TestSignErrors(t *testing.T) {
 			}
 			f.corrupt = tt.corrupt
 			c := mustCard(t, newHandlerCard(f.handle))
-			sig, err := c.Sign(ctx, piv.SlotSignature, tt.pub, tt.digest, tt.opts)
+			sig, err := c.Sign(ctx, pivspec.SlotSignature, tt.pub, tt.digest, tt.opts)
 			if err == nil || sig != nil {
 				t.Fatalf("Sign = %X, %v", sig, err)
 			}
@@ -160,11 +161,11 @@ func TestSigner(t *testing.T) {
 		f := newFakeCard(t)
 		f.keys[0x9A] = key
 		c := mustCard(t, newHandlerCard(f.handle))
-		s, err := c.Signer(ctx, piv.SlotAuthentication, key.Public())
+		s, err := c.Signer(ctx, pivspec.SlotAuthentication, key.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Slot() != piv.SlotAuthentication {
+		if s.Slot() != pivspec.SlotAuthentication {
 			t.Fatalf("Slot() = %v", s.Slot())
 		}
 		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice"}}, s)
@@ -193,7 +194,7 @@ func TestSigner(t *testing.T) {
 	if _, err := c.Signer(ctx, piv.Slot(0x9B), &ecKey(t, elliptic.P256()).PublicKey); err == nil {
 		t.Fatal("Signer accepted slot 9B")
 	}
-	if _, err := c.Signer(ctx, piv.SlotSignature, "not a key"); !errors.Is(err, piv.ErrUnsupported) {
+	if _, err := c.Signer(ctx, pivspec.SlotSignature, "not a key"); !errors.Is(err, piv.ErrUnsupported) {
 		t.Fatalf("Signer with a string: %v", err)
 	}
 }
@@ -214,7 +215,7 @@ func TestECDH(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := c.ECDH(ctx, piv.SlotKeyManagement, peer.PublicKey())
+			got, err := c.ECDH(ctx, pivspec.SlotKeyManagement, peer.PublicKey())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,13 +243,13 @@ func TestECDHErrors(t *testing.T) {
 	f := newFakeCard(t)
 	f.keys[0x9D] = ecKey(t, elliptic.P256())
 	c := mustCard(t, newHandlerCard(f.handle))
-	if _, err := c.ECDH(ctx, piv.SlotKeyManagement, x.PublicKey()); !errors.Is(err, piv.ErrUnsupported) {
+	if _, err := c.ECDH(ctx, pivspec.SlotKeyManagement, x.PublicKey()); !errors.Is(err, piv.ErrUnsupported) {
 		t.Errorf("X25519: %v", err)
 	}
-	if _, err := c.ECDH(ctx, piv.SlotKeyManagement, p384.PublicKey()); !errors.Is(err, apdu.ErrWrongParameters) {
+	if _, err := c.ECDH(ctx, pivspec.SlotKeyManagement, p384.PublicKey()); !errors.Is(err, apdu.ErrWrongParameters) {
 		t.Errorf("P-384 peer for a P-256 key: %v", err)
 	}
-	if _, err := c.ECDH(ctx, piv.SlotKeyManagement, nil); err == nil {
+	if _, err := c.ECDH(ctx, pivspec.SlotKeyManagement, nil); err == nil {
 		t.Error("nil peer accepted")
 	}
 	if _, err := c.ECDH(ctx, piv.Slot(0x42), p384.PublicKey()); err == nil {
@@ -256,7 +257,7 @@ func TestECDHErrors(t *testing.T) {
 	}
 	f.keys[0x9D] = ecKey(t, elliptic.P384())
 	f.corrupt = make([]byte, 47)
-	if _, err := c.ECDH(ctx, piv.SlotKeyManagement, p384.PublicKey()); !errors.Is(err, apdu.ErrMalformed) {
+	if _, err := c.ECDH(ctx, pivspec.SlotKeyManagement, p384.PublicKey()); !errors.Is(err, apdu.ErrMalformed) {
 		t.Errorf("47-byte secret: %v", err)
 	}
 }

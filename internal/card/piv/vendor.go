@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // Version is the firmware version a card reports to GET VERSION. Clients
@@ -34,7 +35,7 @@ func (v Version) AtLeast(major, minor, patch int) bool {
 // VERSION, INS FD). Cards without the extension fail with ErrUnsupported.
 func (c *Card) Version(ctx context.Context) (Version, error) {
 	const op = "GET VERSION"
-	b, err := c.do(ctx, op, apdu.Command{INS: insGetVersion, Le: apdu.MaxShortLe})
+	b, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsGetVersion, Le: apdu.MaxShortLe})
 	if err != nil {
 		return Version{}, err
 	}
@@ -48,7 +49,7 @@ func (c *Card) Version(ctx context.Context) (Version, error) {
 // INS F8, YubiKey 5 and the emulator), a 32-bit big-endian number.
 func (c *Card) Serial(ctx context.Context) (uint32, error) {
 	const op = "GET SERIAL"
-	b, err := c.do(ctx, op, apdu.Command{INS: insGetSerial, Le: apdu.MaxShortLe})
+	b, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsGetSerial, Le: apdu.MaxShortLe})
 	if err != nil {
 		return 0, err
 	}
@@ -62,7 +63,7 @@ func (c *Card) Serial(ctx context.Context) (uint32, error) {
 // instruction SET PIN RETRIES, INS FA, P1 and P2 the counts, 1 to 255).
 // The card requires both the management key, hence Admin, and the PIN,
 // which SetRetries verifies first. YubiKeys then reset the PIN and PUK to
-// their factory values (DefaultPIN, DefaultPUK); set them again after.
+// their factory values (pivspec.DefaultPIN, DefaultPUK); set them again after.
 func (a *Admin) SetRetries(ctx context.Context, pin string, pinTries, pukTries int) error {
 	const op = "SET PIN RETRIES"
 	if pinTries < 1 || pinTries > 255 || pukTries < 1 || pukTries > 255 {
@@ -75,7 +76,7 @@ func (a *Admin) SetRetries(ctx context.Context, pin string, pinTries, pukTries i
 	if err := c.VerifyPIN(ctx, pin); err != nil {
 		return err
 	}
-	_, err = c.do(ctx, op, apdu.Command{INS: insSetRetries, P1: byte(pinTries), P2: byte(pukTries)})
+	_, err = c.do(ctx, op, apdu.Command{INS: pivspec.InsSetRetries, P1: byte(pinTries), P2: byte(pukTries)})
 	return err
 }
 
@@ -94,13 +95,13 @@ const maxBlockTries = 256
 // a guess were right). This destroys everything on the card; there is no
 // confirmation.
 func (c *Card) Reset(ctx context.Context) error {
-	if err := c.block(ctx, KeyPIN); err != nil {
+	if err := c.block(ctx, pivspec.KeyPIN); err != nil {
 		return err
 	}
-	if err := c.block(ctx, KeyPUK); err != nil {
+	if err := c.block(ctx, pivspec.KeyPUK); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, "RESET", apdu.Command{INS: insReset})
+	_, err := c.do(ctx, "RESET", apdu.Command{INS: pivspec.InsReset})
 	return err
 }
 
@@ -120,7 +121,7 @@ func (c *Card) block(ctx context.Context, ref KeyRef) error {
 		case errors.As(err, &ae):
 			// One try fewer; go on.
 		case err != nil:
-			return fmt.Errorf("piv: blocking the %s before RESET: %w", ref.name(), err)
+			return fmt.Errorf("piv: blocking the %s before RESET: %w", ref.String(), err)
 		default:
 			// The guess was the real value; use another.
 			if guess, err = c.wrongGuess(); err != nil {
@@ -128,17 +129,17 @@ func (c *Card) block(ctx context.Context, ref KeyRef) error {
 			}
 		}
 	}
-	return fmt.Errorf("piv: the %s did not block after %d wrong tries", ref.name(), maxBlockTries)
+	return fmt.Errorf("piv: the %s did not block after %d wrong tries", ref.String(), maxBlockTries)
 }
 
 // tryWrong presents guess for ref: VERIFY for the PIN, CHANGE REFERENCE
 // DATA from guess to guess for the PUK.
 func (c *Card) tryWrong(ctx context.Context, ref KeyRef, guess []byte) error {
-	if ref == KeyPIN {
-		_, err := c.doAuth(ctx, "VERIFY PIN", KeyPIN, apdu.Command{INS: insVerify, P2: byte(KeyPIN), Data: guess})
+	if ref == pivspec.KeyPIN {
+		_, err := c.doAuth(ctx, "VERIFY PIN", pivspec.KeyPIN, apdu.Command{INS: pivspec.InsVerify, P2: byte(pivspec.KeyPIN), Data: guess})
 		return err
 	}
-	_, err := c.doAuth(ctx, "CHANGE REFERENCE DATA PUK", KeyPUK, apdu.Command{INS: insChangeReference, P2: byte(KeyPUK), Data: append(bytes.Clone(guess), guess...)})
+	_, err := c.doAuth(ctx, "CHANGE REFERENCE DATA PUK", pivspec.KeyPUK, apdu.Command{INS: pivspec.InsChangeReference, P2: byte(pivspec.KeyPUK), Data: append(bytes.Clone(guess), guess...)})
 	return err
 }
 

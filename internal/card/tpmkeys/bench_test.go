@@ -9,7 +9,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
 
@@ -22,12 +22,12 @@ func BenchmarkSignRSA2048(b *testing.B) {
 	ctx := context.Background()
 	digest := sha256.Sum256([]byte("benchmark"))
 	run := func(b *testing.B, c *piv.Card, pub *rsa.PublicKey) {
-		if err := c.VerifyPIN(ctx, emu.DefaultPIN); err != nil {
+		if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
 		for b.Loop() {
-			if _, err := c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+			if _, err := c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -35,11 +35,11 @@ func BenchmarkSignRSA2048(b *testing.B) {
 	b.Run("tpm-simulator", func(b *testing.B) {
 		tp, _ := simulator(b)
 		tc := newTPMCard(b, tp, nil)
-		run(b, tc.c, tc.generate(piv.SlotAuthentication, lanyard.RSA2048))
+		run(b, tc.c, tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048))
 	})
 	b.Run("swtpm", func(b *testing.B) {
 		tc := newTPMCard(b, tpmtest.OpenSwtpm(b), nil)
-		run(b, tc.c, tc.generate(piv.SlotAuthentication, lanyard.RSA2048))
+		run(b, tc.c, tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048))
 	})
 	b.Run("software", func(b *testing.B) {
 		card, err := emu.New()
@@ -47,6 +47,6 @@ func BenchmarkSignRSA2048(b *testing.B) {
 			b.Fatal(err)
 		}
 		tc := &tpmCard{t: b, card: card, c: client(b, card)}
-		run(b, tc.c, tc.generate(piv.SlotAuthentication, lanyard.RSA2048))
+		run(b, tc.c, tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048))
 	})
 }

@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
-
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // seedObject is an object as TPM2_Create returns it, with stand-ins for
@@ -37,9 +36,9 @@ func FuzzParseBlob(f *testing.F) {
 			}
 			pub, _ := k.pub.Contents()
 			params, _ := pub.Parameters.RSADetail()
-			alg := emu.AlgRSA2048
+			alg := pivspec.AlgRSA2048
 			if params.KeyBits == 3072 {
-				alg = emu.AlgRSA3072
+				alg = pivspec.AlgRSA3072
 			}
 			key, err := newKey(nil, alg, k)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // sealedSize is the size of the random data sealed in the PIN and PUK
@@ -15,7 +16,7 @@ const sealedSize = 32
 
 // AttestationAlgorithm is RSA 2048, which every TPM that passes
 // tpm.Info.Usable can make (emu.PINGuard).
-func (s *Store) AttestationAlgorithm() emu.Algorithm { return emu.AlgRSA2048 }
+func (s *Store) AttestationAlgorithm() emu.Algorithm { return pivspec.AlgRSA2048 }
 
 // NewGuard makes the PUK object, then the PIN object whose policy names
 // the PUK object (emu.PINGuard).

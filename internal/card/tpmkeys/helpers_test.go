@@ -11,8 +11,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/tpm"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
@@ -62,7 +62,7 @@ func client(t testing.TB, card *emu.Card) *piv.Card {
 // admin authenticates the factory management key.
 func (tc *tpmCard) admin() *piv.Admin {
 	tc.t.Helper()
-	a, err := tc.c.Authenticate(context.Background(), lanyard.AdminKey3DES, piv.DefaultManagementKey())
+	a, err := tc.c.Authenticate(context.Background(), pivspec.Alg3DES, pivspec.DefaultManagementKey())
 	if err != nil {
 		tc.t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func (tc *tpmCard) admin() *piv.Admin {
 }
 
 // generate makes an RSA key in slot with the default policy.
-func (tc *tpmCard) generate(slot piv.Slot, alg lanyard.KeyAlgorithm) *rsa.PublicKey {
+func (tc *tpmCard) generate(slot piv.Slot, alg piv.Algorithm) *rsa.PublicKey {
 	tc.t.Helper()
 	pub, err := tc.admin().GenerateKey(context.Background(), slot, alg, piv.KeyPolicy{})
 	if err != nil {

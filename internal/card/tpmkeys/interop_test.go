@@ -14,10 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // TestInteropRealStack puts the TPM virtual smart card (keys in the
@@ -34,13 +32,13 @@ func TestInteropRealStack(t *testing.T) {
 	ctx := context.Background()
 	tp, _ := simulator(t)
 	tc := newTPMCard(t, tp, nil)
-	pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+	pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
 	der := interoptest.SelfIssued(t, pub, "Lanyard TPM interop 9A")
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tc.admin().PutCertificate(ctx, piv.SlotAuthentication, cert); err != nil {
+	if err := tc.admin().PutCertificate(ctx, pivspec.SlotAuthentication, cert); err != nil {
 		t.Fatal(err)
 	}
 	tc.card.PowerOff()
@@ -58,7 +56,7 @@ func TestInteropRealStack(t *testing.T) {
 
 	t.Run("pkcs11-tool signs with RSA PKCS#1 v1.5", func(t *testing.T) {
 		out := filepath.Join(dir, "sig")
-		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", emu.DefaultPIN,
+		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
 			"--sign", "--id", "01", "-m", "SHA256-RSA-PKCS", "-i", in, "-o", out)
 		sig, _ := os.ReadFile(out)
 		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
@@ -68,7 +66,7 @@ func TestInteropRealStack(t *testing.T) {
 	})
 	t.Run("pkcs11-tool signs with RSA-PSS", func(t *testing.T) {
 		out := filepath.Join(dir, "pss")
-		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", emu.DefaultPIN,
+		interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
 			"--sign", "--id", "01", "-m", "SHA256-RSA-PKCS-PSS", "-i", in, "-o", out)
 		sig, _ := os.ReadFile(out)
 		if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // errImport is IMPORT KEY's answer.
@@ -18,9 +19,9 @@ var errImport = fmt.Errorf("tpmkeys: keys of a TPM virtual smart card are genera
 // keyBits returns the modulus size of a supported algorithm.
 func keyBits(alg emu.Algorithm) (tpm2.TPMKeyBits, error) {
 	switch alg {
-	case emu.AlgRSA2048:
+	case pivspec.AlgRSA2048:
 		return 2048, nil
-	case emu.AlgRSA3072:
+	case pivspec.AlgRSA3072:
 		return 3072, nil
 	}
 	return 0, fmt.Errorf("%w (asked for %v)", errRSAOnly, alg)

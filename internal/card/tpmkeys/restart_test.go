@@ -9,8 +9,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
 
@@ -23,8 +22,8 @@ func TestRestartSurvival(t *testing.T) {
 	st := &emu.MemoryStore{}
 	tp := tpmtest.OpenSimulator(t, seed)
 	tc := newTPMCard(t, tp, st)
-	pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-	if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "31415926"); err != nil {
+	pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+	if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "31415926"); err != nil {
 		t.Fatal(err)
 	}
 	serial := tc.card.Serial()
@@ -37,7 +36,7 @@ func TestRestartSurvival(t *testing.T) {
 	}
 	tc.verifyPIN("31415926")
 	digest := sha256.Sum256([]byte("after a restart"))
-	sig, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+	sig, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
 	if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
 		t.Fatalf("signing after a restart: %v", err)
 	}

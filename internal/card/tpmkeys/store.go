@@ -9,14 +9,15 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
 // ATR and PlatformATR are the Answers To Reset of the two TPM-backed card
 // kinds, by which the server's card types tell them from other cards: the
 // TPM virtual smart card and the platform credential.
 var (
-	ATR         = emu.ATRWithIssuerData("LanyardTPM")
-	PlatformATR = emu.ATRWithIssuerData("LanyardPC")
+	ATR         = pivspec.ATRWithIssuerData("LanyardTPM")
+	PlatformATR = pivspec.ATRWithIssuerData("LanyardPC")
 )
 
 // ErrForeignBlob: a blob does not load under this TPM's storage root key.

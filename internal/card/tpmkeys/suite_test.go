@@ -18,7 +18,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/tpm"
 )
 
@@ -38,29 +38,29 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 
 	t.Run("factory state", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		if !bytes.Equal(tc.card.ATR(), emu.ATRWithIssuerData("LanyardTPM")) {
+		if !bytes.Equal(tc.card.ATR(), pivspec.ATRWithIssuerData("LanyardTPM")) {
 			t.Fatalf("ATR % X", tc.card.ATR())
 		}
-		for _, ref := range []piv.KeyRef{piv.KeyPIN, piv.KeyPUK} {
+		for _, ref := range []piv.KeyRef{pivspec.KeyPIN, pivspec.KeyPUK} {
 			m, err := tc.c.Metadata(ctx, ref)
 			if err != nil || !m.Default || m.Retries != emu.DefaultRetries || m.RetriesLeft != emu.DefaultRetries {
 				t.Fatalf("metadata %v: %+v, %v", ref, m, err)
 			}
 		}
-		tc.verifyPIN(emu.DefaultPIN)
+		tc.verifyPIN(pivspec.DefaultPIN)
 	})
 
 	t.Run("sign PKCS#1 v1.5 and PSS, decrypt, attest", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
 		if pub.N.BitLen() != 2048 {
 			t.Fatalf("%d-bit key", pub.N.BitLen())
 		}
-		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
 			t.Fatalf("signing without the PIN: %v", err)
 		}
-		tc.verifyPIN(emu.DefaultPIN)
-		sig, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 			t.Fatalf("PKCS#1 v1.5: %v", err)
 		}
 		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
-		sig, err = tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], pss)
+		sig, err = tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], pss)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		c := new(big.Int).Exp(new(big.Int).SetBytes(m), big.NewInt(int64(pub.E)), pub.N)
 		ct := c.FillBytes(make([]byte, pub.Size()))
 		data := apdu.AppendTLV(nil, 0x7C, apdu.AppendTLVs(nil, apdu.TLV{Tag: 0x82}, apdu.TLV{Tag: 0x81, Value: ct}))
-		r := tc.send(apdu.Command{INS: 0x87, P1: byte(emu.AlgRSA2048), P2: 0x9A, Data: data, Le: 256})
+		r := tc.send(apdu.Command{INS: 0x87, P1: byte(pivspec.AlgRSA2048), P2: 0x9A, Data: data, Le: 256})
 		if r.SW != apdu.SWOK {
 			t.Fatalf("decrypt: %v", r.SW)
 		}
@@ -99,15 +99,15 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 
 		// 9C: PIN always, still through the TPM.
-		pub9c := tc.generate(piv.SlotSignature, lanyard.RSA2048)
-		tc.verifyPIN(emu.DefaultPIN)
-		sig, err = tc.c.Sign(ctx, piv.SlotSignature, pub9c, digest[:], crypto.SHA256)
+		pub9c := tc.generate(pivspec.SlotSignature, pivspec.AlgRSA2048)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err = tc.c.Sign(ctx, pivspec.SlotSignature, pub9c, digest[:], crypto.SHA256)
 		if err != nil || rsa.VerifyPKCS1v15(pub9c, crypto.SHA256, digest[:], sig) != nil {
 			t.Fatalf("9C: %v", err)
 		}
 
 		// Attestation: by the card's RSA attestation key, without PIN.
-		att, err := tc.c.Attest(ctx, piv.SlotAuthentication)
+		att, err := tc.c.Attest(ctx, pivspec.SlotAuthentication)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 	t.Run("RSA 3072 where the TPM has it", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
 		info := tc.info()
-		pub, err := tc.admin().GenerateKey(ctx, piv.SlotKeyManagement, lanyard.RSA3072, piv.KeyPolicy{})
+		pub, err := tc.admin().GenerateKey(ctx, pivspec.SlotKeyManagement, pivspec.AlgRSA3072, piv.KeyPolicy{})
 		if !info.RSA3072 {
 			if swOf(err) != apdu.SWFunctionNotSupported {
 				t.Fatalf("RSA 3072 on a TPM without it: %v", err)
@@ -133,8 +133,8 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc.verifyPIN(emu.DefaultPIN)
-		sig, err := tc.c.Sign(ctx, piv.SlotKeyManagement, pub, digest[:], crypto.SHA256)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, pivspec.SlotKeyManagement, pub, digest[:], crypto.SHA256)
 		if err != nil || rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA256, digest[:], sig) != nil {
 			t.Fatalf("RSA 3072 signature: %v", err)
 		}
@@ -143,53 +143,53 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 	t.Run("EC and import refused", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
 		a := tc.admin()
-		for _, alg := range []lanyard.KeyAlgorithm{lanyard.ECP256, lanyard.ECP384} {
-			_, err := a.GenerateKey(ctx, piv.SlotAuthentication, alg, piv.KeyPolicy{})
+		for _, alg := range []piv.Algorithm{pivspec.AlgECCP256, pivspec.AlgECCP384} {
+			_, err := a.GenerateKey(ctx, pivspec.SlotAuthentication, alg, piv.KeyPolicy{})
 			if !errors.Is(err, piv.ErrUnsupported) || swOf(err) != apdu.SWFunctionNotSupported {
 				t.Fatalf("GENERATE %s: %v", alg, err)
 			}
 		}
-		if _, err := tc.store.Generate(emu.AlgECCP256); err == nil || !strings.Contains(err.Error(), "a TPM virtual smart card holds RSA keys only") || !errors.Is(err, emu.ErrNotSupported) {
+		if _, err := tc.store.Generate(pivspec.AlgECCP256); err == nil || !strings.Contains(err.Error(), "a TPM virtual smart card holds RSA keys only") || !errors.Is(err, emu.ErrNotSupported) {
 			t.Fatalf("Store.Generate(P-256): %v", err)
 		}
 		priv, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.ImportKey(ctx, piv.SlotAuthentication, priv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
+		if err := a.ImportKey(ctx, pivspec.SlotAuthentication, priv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
 			t.Fatalf("IMPORT KEY: %v", err)
 		}
 		// PIN policy never does not exist on a TPM card; the default of
 		// 9E becomes once.
-		if _, err := a.GenerateKey(ctx, piv.SlotCardAuthentication, lanyard.RSA2048, piv.KeyPolicy{PIN: piv.PINPolicyNever}); swOf(err) != apdu.SWIncorrectData {
+		if _, err := a.GenerateKey(ctx, pivspec.SlotCardAuthentication, pivspec.AlgRSA2048, piv.KeyPolicy{PIN: pivspec.PINPolicyNever}); swOf(err) != apdu.SWIncorrectData {
 			t.Fatalf("GENERATE with PIN policy never: %v", err)
 		}
-		tc.generate(piv.SlotCardAuthentication, lanyard.RSA2048)
-		if m, err := tc.c.Metadata(ctx, piv.SlotCardAuthentication.Ref()); err != nil || m.PINPolicy != piv.PINPolicyOnce {
+		tc.generate(pivspec.SlotCardAuthentication, pivspec.AlgRSA2048)
+		if m, err := tc.c.Metadata(ctx, pivspec.SlotCardAuthentication.Ref()); err != nil || m.PINPolicy != pivspec.PINPolicyOnce {
 			t.Fatalf("9E metadata: %+v, %v", m, err)
 		}
 		// SET PIN RETRIES would make a new PIN object, to which the 9E
 		// key is not bound: refused while keys exist.
-		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); err != nil {
+		if err := tc.c.VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 			t.Fatal(err)
 		}
-		if err := tc.admin().SetRetries(ctx, emu.DefaultPIN, 5, 5); swOf(err) != apdu.SWConditionsNotSatisfied {
+		if err := tc.admin().SetRetries(ctx, pivspec.DefaultPIN, 5, 5); swOf(err) != apdu.SWConditionsNotSatisfied {
 			t.Fatalf("SET PIN RETRIES with keys: %v", err)
 		}
 	})
 
 	t.Run("SET PIN RETRIES on an empty card", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		if err := tc.admin().SetRetries(ctx, emu.DefaultPIN, 5, 4); err != nil {
+		if err := tc.admin().SetRetries(ctx, pivspec.DefaultPIN, 5, 4); err != nil {
 			t.Fatal(err)
 		}
-		if m, err := tc.c.Metadata(ctx, piv.KeyPIN); err != nil || m.Retries != 5 || !m.Default {
+		if m, err := tc.c.Metadata(ctx, pivspec.KeyPIN); err != nil || m.Retries != 5 || !m.Default {
 			t.Fatalf("PIN metadata: %+v, %v", m, err)
 		}
-		tc.verifyPIN(emu.DefaultPIN)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-		tc.verifyPIN(emu.DefaultPIN)
-		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+		tc.verifyPIN(pivspec.DefaultPIN)
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -205,15 +205,15 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if after := tc.info().LockoutCounter; after != before+1 {
 			t.Fatalf("TPM lockout counter %d, then %d", before, after)
 		}
-		tc.verifyPIN(emu.DefaultPIN)
-		if m, _ := tc.c.Metadata(ctx, piv.KeyPIN); m.RetriesLeft != 3 {
+		tc.verifyPIN(pivspec.DefaultPIN)
+		if m, _ := tc.c.Metadata(ctx, pivspec.KeyPIN); m.RetriesLeft != 3 {
 			t.Fatalf("PIN tries left after a match: %d", m.RetriesLeft)
 		}
 	})
 
 	t.Run("TPM lockout holds when the card's counter is reset by editing the state", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
 		const maxTries = 4
 		if err := tc.tpm.SetDictionaryAttackParameters(maxTries, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
@@ -223,7 +223,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 				t.Fatal("wrong PIN accepted")
 			}
 		}
-		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); !errors.Is(err, piv.ErrBlocked) {
+		if err := tc.c.VerifyPIN(ctx, pivspec.DefaultPIN); !errors.Is(err, piv.ErrBlocked) {
 			t.Fatalf("the card is not blocked: %v", err)
 		}
 		if i := tc.info(); i.LockoutCounter != 3 || i.InLockout {
@@ -246,14 +246,14 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 		// Locked out: even the right PIN is refused, with 6983, and the
 		// card counts no try for a guess the TPM did not check.
-		err := tc2.c.VerifyPIN(ctx, emu.DefaultPIN)
+		err := tc2.c.VerifyPIN(ctx, pivspec.DefaultPIN)
 		if swOf(err) != apdu.SWAuthBlocked {
 			t.Fatalf("right PIN in TPM lockout: %v", err)
 		}
-		if m, _ := tc2.c.Metadata(ctx, piv.KeyPIN); m.RetriesLeft != 2 {
+		if m, _ := tc2.c.Metadata(ctx, pivspec.KeyPIN); m.RetriesLeft != 2 {
 			t.Fatalf("PIN tries left after a lockout refusal: %d", m.RetriesLeft)
 		}
-		if err := tc2.c.UnblockPIN(ctx, emu.DefaultPUK, "11223344"); swOf(err) != apdu.SWAuthBlocked {
+		if err := tc2.c.UnblockPIN(ctx, pivspec.DefaultPUK, "11223344"); swOf(err) != apdu.SWAuthBlocked {
 			t.Fatalf("PUK in TPM lockout: %v", err)
 		}
 		// Once the TPM recovers (here: the lockout hierarchy resets
@@ -261,73 +261,73 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if err := tc2.tpm.ResetDictionaryAttackLockout(); err != nil {
 			t.Fatal(err)
 		}
-		tc2.verifyPIN(emu.DefaultPIN)
-		if _, err := tc2.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+		tc2.verifyPIN(pivspec.DefaultPIN)
+		if _, err := tc2.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("PIN change", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
 		if err := tc.c.ChangePIN(ctx, "000000", "24682468"); swOf(err) != 0x63C2 {
 			t.Fatalf("change with a wrong PIN: %v", err)
 		}
-		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "24682468"); err != nil {
+		if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "24682468"); err != nil {
 			t.Fatal(err)
 		}
 		// CHANGE REFERENCE DATA verifies: the key signs at once.
-		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 		c := client(t, tc.card)
-		if err := c.VerifyPIN(ctx, emu.DefaultPIN); swOf(err) != 0x63C2 {
+		if err := c.VerifyPIN(ctx, pivspec.DefaultPIN); swOf(err) != 0x63C2 {
 			t.Fatalf("old PIN: %v", err)
 		}
 		if err := c.VerifyPIN(ctx, "24682468"); err != nil {
 			t.Fatal(err)
 		}
-		sig, err := c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		sig, err := c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
 		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
 			t.Fatalf("sign with the new PIN: %v", err)
 		}
-		if m, _ := tc.c.Metadata(ctx, piv.KeyPIN); m.Default {
+		if m, _ := tc.c.Metadata(ctx, pivspec.KeyPIN); m.Default {
 			t.Fatal("metadata: PIN still default")
 		}
 	})
 
 	t.Run("PUK change and unblock", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-		if err := tc.c.ChangePUK(ctx, emu.DefaultPUK, "87654321"); err != nil {
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		if err := tc.c.ChangePUK(ctx, pivspec.DefaultPUK, "87654321"); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
 			tc.c.VerifyPIN(ctx, "000000")
 		}
-		if err := tc.c.UnblockPIN(ctx, emu.DefaultPUK, "13571357"); swOf(err) != 0x63C2 {
+		if err := tc.c.UnblockPIN(ctx, pivspec.DefaultPUK, "13571357"); swOf(err) != 0x63C2 {
 			t.Fatalf("unblock with the old PUK: %v", err)
 		}
 		if err := tc.c.UnblockPIN(ctx, "87654321", "13571357"); err != nil {
 			t.Fatal(err)
 		}
-		if err := tc.c.VerifyPIN(ctx, emu.DefaultPIN); swOf(err) != 0x63C2 {
+		if err := tc.c.VerifyPIN(ctx, pivspec.DefaultPIN); swOf(err) != 0x63C2 {
 			t.Fatalf("old PIN after unblock: %v", err)
 		}
 		tc.verifyPIN("13571357")
-		sig, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		sig, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
 		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
 			t.Fatalf("sign after unblock: %v", err)
 		}
-		if m, _ := tc.c.Metadata(ctx, piv.KeyPUK); m.Default || m.RetriesLeft != 3 {
+		if m, _ := tc.c.Metadata(ctx, pivspec.KeyPUK); m.Default || m.RetriesLeft != 3 {
 			t.Fatalf("PUK metadata: %+v", m)
 		}
 	})
 
 	t.Run("RESET with PIN and PUK blocked", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "77778888"); err != nil {
+		tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "77778888"); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
@@ -337,25 +337,25 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if err := tc.c.Reset(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tc.c.Metadata(ctx, piv.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+		if _, err := tc.c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
 			t.Fatalf("9A after RESET: %v", err)
 		}
-		tc.verifyPIN(emu.DefaultPIN)
-		pub := tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-		tc.verifyPIN(emu.DefaultPIN)
-		if _, err := tc.c.Sign(ctx, piv.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
+		tc.verifyPIN(pivspec.DefaultPIN)
+		pub := tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("the state holds no PIN, PUK or private key", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
-		tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
-		tc.generate(piv.SlotSignature, lanyard.RSA2048)
-		if err := tc.c.ChangePIN(ctx, emu.DefaultPIN, "58295829"); err != nil {
+		tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		tc.generate(pivspec.SlotSignature, pivspec.AlgRSA2048)
+		if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "58295829"); err != nil {
 			t.Fatal(err)
 		}
-		if err := tc.c.ChangePUK(ctx, emu.DefaultPUK, "93749374"); err != nil {
+		if err := tc.c.ChangePUK(ctx, pivspec.DefaultPUK, "93749374"); err != nil {
 			t.Fatal(err)
 		}
 		st := tc.state()
@@ -382,7 +382,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 				t.Fatal("a key blob is a PKCS#8 private key")
 			}
 		}
-		for _, secret := range []string{emu.DefaultPIN, emu.DefaultPUK, "58295829", "93749374"} {
+		for _, secret := range []string{pivspec.DefaultPIN, pivspec.DefaultPUK, "58295829", "93749374"} {
 			for _, b := range blobs {
 				if bytes.Contains(b, []byte(secret)) {
 					t.Fatalf("the state contains %q", secret)

@@ -9,9 +9,8 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
-	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/tpm"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
@@ -29,7 +28,7 @@ func TestBlobsOfAnotherTPM(t *testing.T) {
 	st := &emu.MemoryStore{}
 	tp := tpmtest.OpenSimulator(t, filepath.Join(dir, "seed-a"))
 	tc := newTPMCard(t, tp, st)
-	tc.generate(piv.SlotAuthentication, lanyard.RSA2048)
+	tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
 	blob := tc.state().Keys[emu.SlotAuthentication].Blob
 	tc.store.Close()
 	tp.Close()
@@ -54,7 +53,7 @@ func TestBlobsOfAnotherTPM(t *testing.T) {
 				t.Fatalf("starting the card on another TPM: %v", err)
 			}
 			t.Logf("as expected: %v", err)
-			if _, err := store.Load(emu.AlgRSA2048, blob); !errors.Is(err, tpmkeys.ErrForeignBlob) {
+			if _, err := store.Load(pivspec.AlgRSA2048, blob); !errors.Is(err, tpmkeys.ErrForeignBlob) {
 				t.Fatalf("loading the key blob on another TPM: %v", err)
 			}
 		})
