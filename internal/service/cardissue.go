@@ -1030,15 +1030,35 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 		}
 	}
 	j.data.Tracked = true
+	// A certificate already recorded under its issuer and serial is
+	// tracked already: by an earlier issue of this card, or — a copy:
+	// certificates are public — on another card. Such a conflict is
+	// never rebound to this card; the audit event names it for staff.
+	var conflicts []string
 	return j.run.Step(ctx, operation.Tracked, operation.Also(func(tx lanyard.Tx) error {
+		conflicts = nil
 		for _, rec := range recs {
-			if _, err := tx.CertificateBySerial(rec.CA, rec.Serial); err == nil {
-				continue // already tracked from an earlier issue
+			old, err := tx.CertificateBySerial(rec.CA, rec.Serial)
+			if err == nil {
+				if old.CardID != rec.CardID || old.KeySHA256 != rec.KeySHA256 {
+					conflicts = append(conflicts, rec.Serial)
+					s.log.Warn("a tracked certificate is already recorded for another card", "card", j.card.ID, "ca", rec.CA, "serial", rec.Serial, "recorded_for_card", old.CardID)
+				}
+				continue
+			}
+			if !lanyard.IsCode(err, lanyard.ENotFound) {
+				return err
 			}
 			if err := tx.CreateCertificate(rec); err != nil {
 				return err
 			}
 		}
 		return nil
-	}), operation.Event(s.event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "tracked": len(recs)})))
+	}), operation.EventAfter(func() *lanyard.AuditEvent {
+		details := map[string]any{"operation": j.op.ID, "tracked": len(recs) - len(conflicts)}
+		if len(conflicts) > 0 {
+			details["recorded_for_another_card"] = conflicts
+		}
+		return s.event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), details)
+	}))
 }

@@ -626,6 +626,53 @@ func TestIssueCardPolicyRules(t *testing.T) {
 			t.Fatalf("tracked %d of the two issuers' certificates: %+v", tracked, v.Certificates)
 		}
 	})
+	// A certificate is public: bob copies alice's tracked certificate
+	// onto his card. His issue does not take it over; its audit event
+	// names the conflict, and the record stays alice's.
+	t.Run("a copy of another card's tracked certificate", func(t *testing.T) {
+		e := newIssueEnv(t)
+		e.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
+		})
+		third := putThirdParty(t, e.card, pivspec.SlotCardAuthentication)
+		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "bob", UPN: ptr("bob@example.test"), Email: ptr("bob@example.test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobsCard := e.access.Add(t, 2, bob.ID, "bob's reader")
+		adm, err := pivOf(t, bobsCard).Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := adm.PutCertificate(ctx, pivspec.SlotCardAuthentication, third); err != nil {
+			t.Fatal(err)
+		}
+		bobP := &service.Principal{User: bob, Roles: bob.Roles}
+		if _, err := e.svc.IssueCard(ctx, bobP, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 2, Reader: "bob's reader"}, Tracked: []string{"9e"}}); err != nil {
+			t.Fatal(err)
+		}
+		var rec *lanyard.Certificate
+		var evs []*lanyard.AuditEvent
+		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+			if rec, err = tx.CertificateBySerial("external:CN=Other system", third.SerialNumber.Text(16)); err != nil {
+				return err
+			}
+			evs, err = tx.ListAudit(lanyard.AuditFilter{Action: "card.track"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if rec.CardID != res.Card.ID || rec.UserID != e.alice.User.ID {
+			t.Fatalf("the tracked record moved to card %d of user %d", rec.CardID, rec.UserID)
+		}
+		if len(evs) != 2 || !strings.Contains(string(evs[1].Details), `"recorded_for_another_card":["`+third.SerialNumber.Text(16)+`"]`) {
+			t.Fatalf("card.track events: %+v", evs)
+		}
+	})
 }
 
 // putThirdParty writes a self-signed certificate for a new key in slot, as
