@@ -131,8 +131,9 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 
 // changeReference is CHANGE REFERENCE DATA (SP 800-73-4 Part 2, 3.2.2) of
 // the PIN (80) or the PUK (81): data is the current value and the new one,
-// 8 bytes each. A new value of the wrong form is 6A80 and costs no try.
-// Changing the PIN verifies it.
+// 8 bytes each. A new value of the wrong form is 6A80 and costs no try
+// when the current value is right; a wrong current value costs a try
+// whatever the new one. Changing the PIN verifies it.
 func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 	if cmd.P1 != 0x00 {
 		return status(apdu.SWIncorrectP1P2)
@@ -144,10 +145,10 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWIncorrectData)
 	}
 	old, next := cmd.Data[:referenceLen], cmd.Data[referenceLen:]
-	if !validReference(next) {
-		return status(apdu.SWIncorrectData)
-	}
 	if g := c.guard(); g != nil {
+		if !validReference(next) {
+			return status(apdu.SWIncorrectData)
+		}
 		if cmd.P2 == RefPIN {
 			c.forgetPIN()
 		}
@@ -159,6 +160,16 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 			c.sess.pin = bytes.Clone(next)
 		}
 		return success(nil)
+	}
+	// A new value of the wrong form with the right current one is 6A80
+	// and costs nothing; with a wrong current one it is a wrong try like
+	// any other, as on YubiKeys (piv-go blocks the PUK by changing a
+	// random value to itself, which may be shorter than a PIN can be).
+	if !validReference(next) {
+		ctr := c.counterFor(cmd.P2)
+		if *ctr.left > 0 && subtle.ConstantTimeCompare(old, *ctr.value) == 1 {
+			return status(apdu.SWIncorrectData)
+		}
 	}
 	if sw := c.check(cmd.P2, old); sw != apdu.SWOK {
 		if cmd.P2 == RefPIN {

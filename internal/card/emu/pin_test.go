@@ -88,6 +88,12 @@ func TestChangeReference(t *testing.T) {
 		t.Fatalf("short new PIN: %v", sw)
 	}
 	c.expect(apdu.VerifyFailed(2), 0x20, 0x00, 0x80, nil) // the malformed attempt cost nothing
+	// A wrong current PUK costs a try whatever the new value, as on a
+	// YubiKey (piv-go's Reset changes a random PUK, maybe of 5 digits,
+	// to itself until the PUK is blocked).
+	if sw := change(0x81, "1234", "1234"); sw != apdu.VerifyFailed(2) {
+		t.Fatalf("wrong short PUK: %v", sw)
+	}
 	if sw := change(0x80, pivspec.DefaultPIN, "abcdefgh"); sw != apdu.SWOK {
 		t.Fatalf("change PIN: %v", sw)
 	}
