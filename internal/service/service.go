@@ -150,25 +150,12 @@ func (s *Service) Store() lanyard.Store { return s.store }
 // Now returns the service clock's time, truncated to what the store keeps.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Principal is who is calling: the user, the roles in force for this call
-// (a token's scope narrows its owner's roles) and where the call came from.
-type Principal struct {
-	User       *lanyard.User
-	Roles      lanyard.Roles
-	TokenID    int64
-	RemoteAddr string
-	// Session is set when the caller authenticated with a browser
-	// session, and SecondFactorAt is when that session's second factor
-	// was verified (zero: password only).
-	Session        bool
-	SecondFactorAt time.Time
-}
-
-// Has reports whether the principal holds any of the roles.
-func (p *Principal) Has(r ...lanyard.Role) bool { return p != nil && p.Roles.Has(r...) }
+// Principal is who is calling (lanyard.Principal); the alias keeps the
+// service's signatures until the capability packages take the domain type.
+type Principal = lanyard.Principal
 
 // systemPrincipal acts for Lanyard itself (first start, schedules).
-var systemPrincipal = &Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+var systemPrincipal = lanyard.SystemPrincipal
 
 // event builds an audit event attributed to p.
 func (s *Service) event(p *Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
