@@ -62,7 +62,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	wantCode(t, "the code again", err, lanyard.ENotFound)
 
 	// The inventory: the card with its ATR and serial, the empty reader.
-	st := waitState(t, s.Hub, id, "showing the card's serial", func(st agenthub.WorkstationState) bool {
+	st := waitState(t, s.Hub, id, "showing the card's serial", func(st lanyard.WorkstationState) bool {
 		return reader(st, "Reader A").Serial != ""
 	})
 	if r := reader(st, "Reader A"); !r.Present || !bytes.Equal(r.ATR, card.ATR()) || r.Serial != serialOf(card) {
@@ -123,7 +123,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		card2 := newCard(t)
 		readers.Insert("Reader B", card2)
 		defer readers.Remove("Reader B")
-		waitState(t, s.Hub, id, "showing card 2", func(st agenthub.WorkstationState) bool { return reader(st, "Reader B").Serial != "" })
+		waitState(t, s.Hub, id, "showing card 2", func(st lanyard.WorkstationState) bool { return reader(st, "Reader B").Serial != "" })
 		sa, err := s.Hub.Open(ctx, id, "Reader A")
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +179,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		waitEvent(t, events, agenthub.EventInserted, "Reader A")
 		_, err = sess.Transmit(ctx, []byte{0, 0xA4, 4, 0})
 		wantErr(t, "the old session after reinsertion", err, agenthub.ErrCardRemoved)
-		waitState(t, s.Hub, id, "showing the serial again", func(st agenthub.WorkstationState) bool { return reader(st, "Reader A").Serial != "" })
+		waitState(t, s.Hub, id, "showing the serial again", func(st lanyard.WorkstationState) bool { return reader(st, "Reader A").Serial != "" })
 	})
 
 	t.Run("agent killed and restarted keeps its identity", func(t *testing.T) {
@@ -188,14 +188,14 @@ func TestAgentEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.stop(t)
-		waitState(t, s.Hub, id, "offline", func(st agenthub.WorkstationState) bool { return !st.Online })
+		waitState(t, s.Hub, id, "offline", func(st lanyard.WorkstationState) bool { return !st.Online })
 		_, err = sess.Transmit(ctx, []byte{0, 0xA4, 4, 0})
 		wantErr(t, "transmit after the agent went", err, agenthub.ErrAgentGone)
 		_, err = s.Hub.Open(ctx, id, "Reader A")
 		wantErr(t, "open while the agent is gone", err, agenthub.ErrOffline)
 
 		a = startAgent(outer, s, dir, readers)
-		waitState(t, s.Hub, id, "online again", func(st agenthub.WorkstationState) bool { return st.Online && reader(st, "Reader A").Serial != "" })
+		waitState(t, s.Hub, id, "online again", func(st lanyard.WorkstationState) bool { return st.Online && reader(st, "Reader A").Serial != "" })
 		select {
 		case c := <-a.codes:
 			t.Fatalf("the restarted agent asked to pair again (code %s)", c)

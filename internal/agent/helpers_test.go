@@ -131,12 +131,12 @@ func pairAgent(t *testing.T, s *server, c *client.Client, dir string, readers ag
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, s.Hub, w.ID, "online", func(st agenthub.WorkstationState) bool { return st.Online })
+	waitState(t, s.Hub, w.ID, "online", func(st lanyard.WorkstationState) bool { return st.Online })
 	return a, w.ID
 }
 
 // waitState waits until the hub's state of workstation id satisfies ok.
-func waitState(t *testing.T, h *agenthub.Hub, id int64, what string, ok func(agenthub.WorkstationState) bool) agenthub.WorkstationState {
+func waitState(t *testing.T, h *agenthub.Hub, id int64, what string, ok func(lanyard.WorkstationState) bool) lanyard.WorkstationState {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -154,13 +154,13 @@ func waitState(t *testing.T, h *agenthub.Hub, id int64, what string, ok func(age
 	}
 }
 
-func reader(st agenthub.WorkstationState, name string) agenthub.Reader {
+func reader(st lanyard.WorkstationState, name string) lanyard.Reader {
 	for _, r := range st.Readers {
 		if r.Name == name {
 			return r
 		}
 	}
-	return agenthub.Reader{}
+	return lanyard.Reader{}
 }
 
 func newCard(t *testing.T) *emu.Card {

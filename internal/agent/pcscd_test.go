@@ -16,6 +16,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // TestAgentThroughPCSCD is the agent as it runs on a workstation: PC/SC
@@ -36,7 +37,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	}
 	defer readers.Close()
 	_, id := pairAgent(t, s, s.admin, t.TempDir(), readers)
-	st := waitState(t, s.Hub, id, "listing the vpcd readers", func(st agenthub.WorkstationState) bool {
+	st := waitState(t, s.Hub, id, "listing the vpcd readers", func(st lanyard.WorkstationState) bool {
 		names := make([]string, len(st.Readers))
 		for i, r := range st.Readers {
 			names[i] = r.Name
@@ -58,7 +59,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st = waitState(t, s.Hub, id, "showing the card", func(st agenthub.WorkstationState) bool { return reader(st, name).Present })
+	st = waitState(t, s.Hub, id, "showing the card", func(st lanyard.WorkstationState) bool { return reader(st, name).Present })
 	t.Logf("insert reached the server after %v", time.Since(inserted))
 	if d := time.Since(inserted); d > 3*time.Second { // pcscd polls vpcd about every 0.45 s
 		t.Errorf("insert took %v to reach the server", d)
@@ -66,7 +67,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	if r := reader(st, name); !bytes.Equal(r.ATR, card.ATR()) {
 		t.Errorf("ATR %X, want %X", r.ATR, card.ATR())
 	}
-	waitState(t, s.Hub, id, "showing the serial", func(st agenthub.WorkstationState) bool { return reader(st, name).Serial == serialOf(card) })
+	waitState(t, s.Hub, id, "showing the serial", func(st lanyard.WorkstationState) bool { return reader(st, name).Serial == serialOf(card) })
 
 	ctx := context.Background()
 	relay, err := s.Hub.Open(ctx, id, name)
@@ -86,7 +87,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	removed := time.Now()
 	pull()
 	<-sess.Done()
-	waitState(t, s.Hub, id, "seeing the removal", func(st agenthub.WorkstationState) bool { return !reader(st, name).Present })
+	waitState(t, s.Hub, id, "seeing the removal", func(st lanyard.WorkstationState) bool { return !reader(st, name).Present })
 	t.Logf("removal reached the server after %v", time.Since(removed))
 	if d := time.Since(removed); d > 3*time.Second {
 		t.Errorf("removal took %v to reach the server", d)

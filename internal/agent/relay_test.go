@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // gatedReaders are MemReaders whose card in reader slow, once armed,
@@ -58,7 +58,7 @@ func TestRelaySlowCardDoesNotBlockOthers(t *testing.T) {
 	}
 	g := &gatedReaders{MemReaders: mem, slow: "Slow", gate: make(chan struct{})}
 	_, id := pairAgent(t, s, s.admin, t.TempDir(), g)
-	waitState(t, s.Hub, id, "showing both serials", func(st agenthub.WorkstationState) bool {
+	waitState(t, s.Hub, id, "showing both serials", func(st lanyard.WorkstationState) bool {
 		return reader(st, "Fast").Serial == serialOf(fastCard) && reader(st, "Slow").Serial == serialOf(slowCard)
 	})
 	ctx := context.Background()

@@ -122,12 +122,12 @@ func lookupAirCard(services []*agentConn, serial string) (*agentConn, string, bo
 // with, of its readers, only those holding the AirCards with these
 // serials: a copy of the few a user's page shows, not of every AirCard.
 // ReaderCount still tells how many each hosts.
-func (h *Hub) AirCardServices(serials []string) []WorkstationState {
+func (h *Hub) AirCardServices(serials []string) []lanyard.WorkstationState {
 	services := h.airServices()
-	out := make([]WorkstationState, 0, len(services))
+	out := make([]lanyard.WorkstationState, 0, len(services))
 	for _, svc := range services {
 		svc.mu.Lock()
-		out = append(out, svc.stateWithLocked(func(yield func(Reader) bool) {
+		out = append(out, svc.stateWithLocked(func(yield func(lanyard.Reader) bool) {
 			for _, serial := range serials {
 				if name, ok := svc.serials[serial]; ok && !yield(svc.readers[name]) {
 					return

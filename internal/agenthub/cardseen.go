@@ -3,6 +3,8 @@ package agenthub
 import (
 	"context"
 	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // A card that arrives in a reader is the moment the server can finish
@@ -25,12 +27,12 @@ const (
 
 type seenCard struct {
 	workstation int64
-	reader      Reader
+	reader      lanyard.Reader
 }
 
 // cardSeen queues a card that arrived in a reader of workstation ws.
 // c.mu may be held: it never blocks.
-func (h *Hub) cardSeen(ws int64, r Reader) {
+func (h *Hub) cardSeen(ws int64, r lanyard.Reader) {
 	h.seenOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		h.seen, h.stopSeen = make(chan seenCard, seenQueue), cancel

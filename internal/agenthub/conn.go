@@ -28,9 +28,9 @@ type agentConn struct {
 	// readers are the agent's readers by name, and serials the reader
 	// of each present card whose serial is known: an AirCard service
 	// has one per AirCard it hosts, and sessions find theirs by serial.
-	readers  map[string]Reader
+	readers  map[string]lanyard.Reader
 	serials  map[string]string
-	tpm      *agentproto.TPMStatus
+	tpm      *lanyard.TPMState
 	slots    int
 	soft     []string
 	features []string // hello's: the requests beyond the first version's it takes
@@ -48,23 +48,25 @@ func newAgentConn(h *Hub, w *lanyard.Workstation, pc *agentproto.Conn) *agentCon
 	return &agentConn{
 		hub: h, id: w.ID, name: w.Name, ownerID: w.OwnerID, role: w.Role, pc: pc,
 		pending: map[uint64]chan *agentproto.Message{}, sessions: map[uint64]*Session{}, busy: map[string]bool{},
-		air: map[uint64]*airSession{}, readers: map[string]Reader{}, serials: map[string]string{},
+		air: map[uint64]*airSession{}, readers: map[string]lanyard.Reader{}, serials: map[string]string{},
 	}
 }
 
-func (c *agentConn) state() WorkstationState {
+func (c *agentConn) state() lanyard.WorkstationState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stateLocked()
 }
 
-func (c *agentConn) stateLocked() WorkstationState { return c.stateWithLocked(maps.Values(c.readers)) }
+func (c *agentConn) stateLocked() lanyard.WorkstationState {
+	return c.stateWithLocked(maps.Values(c.readers))
+}
 
 // stateWithLocked is the connection's state with readers (copies, by
 // name) instead of all of them. c.mu must be held.
-func (c *agentConn) stateWithLocked(readers iter.Seq[Reader]) WorkstationState {
-	st := WorkstationState{WorkstationID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: []Reader{},
-		VirtualSlots: c.slots, SoftStores: slices.Clone(c.soft), ReaderCount: len(c.readers)}
+func (c *agentConn) stateWithLocked(readers iter.Seq[lanyard.Reader]) lanyard.WorkstationState {
+	st := lanyard.WorkstationState{ID: c.id, Name: c.name, OwnerID: c.ownerID, Role: c.role, Online: true, Readers: []lanyard.Reader{},
+		VirtualSlots: c.slots, SoftwareStores: slices.Clone(c.soft), ReaderCount: len(c.readers)}
 	if c.tpm != nil {
 		t := *c.tpm
 		st.TPM = &t
@@ -73,7 +75,7 @@ func (c *agentConn) stateWithLocked(readers iter.Seq[Reader]) WorkstationState {
 		r.ATR = bytes.Clone(r.ATR)
 		st.Readers = append(st.Readers, r)
 	}
-	slices.SortFunc(st.Readers, func(a, b Reader) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Readers, func(a, b lanyard.Reader) int { return strings.Compare(a.Name, b.Name) })
 	select {
 	case <-c.pc.Done():
 		st.Online = false
@@ -83,7 +85,7 @@ func (c *agentConn) stateWithLocked(readers iter.Seq[Reader]) WorkstationState {
 }
 
 // reader returns the reader named name.
-func (c *agentConn) reader(name string) (Reader, bool) {
+func (c *agentConn) reader(name string) (lanyard.Reader, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.readers[name]
@@ -157,7 +159,7 @@ func (c *agentConn) handle(m *agentproto.Message) error {
 	switch m.Type {
 	case agentproto.TypeHello:
 		c.mu.Lock()
-		c.tpm, c.slots, c.soft, c.features = m.TPM, m.VirtualSlots, m.SoftStores, m.Features
+		c.tpm, c.slots, c.soft, c.features = tpmState(m.TPM), m.VirtualSlots, m.SoftStores, m.Features
 		st := c.stateLocked()
 		c.mu.Unlock()
 		c.hub.publish(Event{Kind: EventChanged, State: st})
@@ -226,9 +228,9 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 			}
 		}
 	}
-	var arrived []Reader // cards whose serial is newly known in a reader
+	var arrived []lanyard.Reader // cards whose serial is newly known in a reader
 	for _, ar := range rs {
-		r := Reader{Name: ar.Name, Present: ar.Present, ATR: ar.ATR, Serial: ar.Serial}
+		r := reader(ar)
 		was, seen := c.readers[r.Name]
 		if r.Present && r.Serial != "" && (!was.Present || was.Serial != r.Serial) {
 			arrived = append(arrived, r)
@@ -282,7 +284,7 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 }
 
 // setReaderLocked stores r, keeping the serial index. c.mu must be held.
-func (c *agentConn) setReaderLocked(r Reader) {
+func (c *agentConn) setReaderLocked(r lanyard.Reader) {
 	c.deleteReaderLocked(r.Name)
 	c.readers[r.Name] = r
 	if r.Present && r.Serial != "" {

@@ -64,39 +64,6 @@ type Hub struct {
 	nextSub int
 }
 
-// WorkstationState is a connected (or recently known) workstation as the
-// hub sees it.
-type WorkstationState struct {
-	WorkstationID int64    `json:"workstation_id"`
-	Name          string   `json:"name"`
-	OwnerID       int64    `json:"owner_id"`
-	Online        bool     `json:"online"`
-	Readers       []Reader `json:"readers"`
-	// TPM is the agent's requirements check of the workstation's TPM
-	// (nil until the agent said hello).
-	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
-	// VirtualSlots is how many more virtual cards the agent can attach.
-	VirtualSlots int `json:"virtual_slots"`
-	// Role tells an AirCard service from a workstation.
-	Role lanyard.WorkstationRole `json:"role"`
-	// SoftStores are the software store scopes the agent can write.
-	SoftStores []string `json:"soft_stores,omitempty"`
-	// ReaderCount is how many readers the agent reports, also when
-	// Readers holds only some of them (AirCardServices): an AirCard
-	// service's count is how many AirCards it hosts.
-	ReaderCount int `json:"reader_count"`
-}
-
-// Reader is a card reader on a workstation and the card in it.
-type Reader struct {
-	Name    string `json:"name"`
-	Present bool   `json:"present"`
-	ATR     []byte `json:"atr,omitempty"`
-	// Serial is the card's serial (vendor serial in decimal, else the
-	// CHUID GUID in hex); empty while unknown.
-	Serial string `json:"serial,omitempty"`
-}
-
 // EventKind says what changed.
 type EventKind string
 
@@ -112,7 +79,7 @@ const (
 type Event struct {
 	Kind   EventKind
 	Reader string // for inserted, removed
-	State  WorkstationState
+	State  lanyard.WorkstationState
 }
 
 // New returns a hub.
@@ -156,12 +123,12 @@ var PairLimits = auth.Limits{MaxFailures: 10, Window: 15 * time.Minute, BaseLock
 func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.relay} }
 
 // States returns every connected workstation, by ID.
-func (h *Hub) States() []WorkstationState { return h.StatesOf(0) }
+func (h *Hub) States() []lanyard.WorkstationState { return h.StatesOf(0) }
 
 // StatesOf returns the connected workstations of ownerID (0: every
 // connected workstation and AirCard service), by ID. Only those are
 // copied: with thousands connected, a user's page needs a few.
-func (h *Hub) StatesOf(ownerID int64) []WorkstationState {
+func (h *Hub) StatesOf(ownerID int64) []lanyard.WorkstationState {
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))
 	for _, c := range h.conns {
@@ -170,36 +137,36 @@ func (h *Hub) StatesOf(ownerID int64) []WorkstationState {
 		}
 	}
 	h.mu.Unlock()
-	out := make([]WorkstationState, 0, len(conns))
+	out := make([]lanyard.WorkstationState, 0, len(conns))
 	for _, c := range conns {
 		out = append(out, c.state())
 	}
-	slices.SortFunc(out, func(a, b WorkstationState) int { return int(a.WorkstationID - b.WorkstationID) })
+	slices.SortFunc(out, func(a, b lanyard.WorkstationState) int { return int(a.ID - b.ID) })
 	return out
 }
 
 // Summary is State without the readers (ReaderCount still counts them):
 // what a list of workstations shows of an AirCard service, whose readers
 // are its thousands of AirCards.
-func (h *Hub) Summary(id int64) (WorkstationState, bool) {
+func (h *Hub) Summary(id int64) (lanyard.WorkstationState, bool) {
 	h.mu.Lock()
 	c := h.conns[id]
 	h.mu.Unlock()
 	if c == nil {
-		return WorkstationState{WorkstationID: id}, false
+		return lanyard.WorkstationState{ID: id}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stateWithLocked(func(func(Reader) bool) {}), true
+	return c.stateWithLocked(func(func(lanyard.Reader) bool) {}), true
 }
 
 // State returns the workstation's state if its agent is connected here.
-func (h *Hub) State(id int64) (WorkstationState, bool) {
+func (h *Hub) State(id int64) (lanyard.WorkstationState, bool) {
 	h.mu.Lock()
 	c := h.conns[id]
 	h.mu.Unlock()
 	if c == nil {
-		return WorkstationState{WorkstationID: id}, false
+		return lanyard.WorkstationState{ID: id}, false
 	}
 	return c.state(), true
 }

@@ -157,30 +157,30 @@ func (s *Session) ended() error {
 // returns the reader it is in, once the agent's inventory shows it. When
 // the agent made the card but the wait for it failed, the error comes
 // with the card's serial (and nothing else), for DestroyVirtual.
-func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind string) (Reader, error) {
+func (h *Hub) CreateVirtual(ctx context.Context, workstationID int64, kind string) (lanyard.Reader, error) {
 	c := h.live(workstationID)
 	if c == nil {
-		return Reader{}, ErrOffline
+		return lanyard.Reader{}, ErrOffline
 	}
 	m, err := c.request(ctx, &agentproto.Message{Type: agentproto.TypeCreate, Kind: kind})
 	if err != nil {
-		return Reader{}, err
+		return lanyard.Reader{}, err
 	}
 	if m.Error != nil {
-		return Reader{}, agentError(m.Error)
+		return lanyard.Reader{}, agentError(m.Error)
 	}
 	if m.Reader == "" || m.Serial == "" {
-		return Reader{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent created a virtual card but did not say where")
+		return lanyard.Reader{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent created a virtual card but did not say where")
 	}
 	// The agent answers after its own snapshot showed the card; the
 	// snapshot may still be on its way here.
-	var r Reader
+	var r lanyard.Reader
 	if err := c.waitFor(ctx, func() bool {
 		var ok bool
 		r, ok = c.reader(m.Reader)
 		return ok && r.Present && r.Serial == m.Serial
 	}); err != nil {
-		return Reader{Serial: m.Serial}, err
+		return lanyard.Reader{Serial: m.Serial}, err
 	}
 	return r, nil
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // SoftwareKey asks the workstation's agent for a key pair of alg for a
@@ -54,19 +53,19 @@ func (h *Hub) softRequest(ctx context.Context, workstationID int64, m *agentprot
 	return r, nil
 }
 
-func (a cardAccess) SoftwareKey(ctx context.Context, workstationID int64, alg lanyard.KeyAlgorithm) (service.SoftwareKey, error) {
+func (a cardAccess) SoftwareKey(ctx context.Context, workstationID int64, alg lanyard.KeyAlgorithm) (lanyard.SoftwareKey, error) {
 	k, err := a.h.SoftwareKey(ctx, workstationID, string(alg))
 	if err != nil {
-		return service.SoftwareKey{}, err
+		return lanyard.SoftwareKey{}, err
 	}
-	return service.SoftwareKey{Handle: k.Handle, PublicKey: k.PublicKey}, nil
+	return lanyard.SoftwareKey{Handle: k.Handle, PublicKey: k.PublicKey}, nil
 }
 
-func (a cardAccess) SoftwareStore(ctx context.Context, workstationID int64, req service.SoftwareStoreRequest) (service.SoftwareStored, error) {
+func (a cardAccess) SoftwareStore(ctx context.Context, workstationID int64, req lanyard.SoftwareStoreRequest) (lanyard.SoftwareStored, error) {
 	st, err := a.h.SoftwareStore(ctx, workstationID, &agentproto.Store{Handle: req.Handle, Chain: req.Chain, Password: req.Password,
 		Scope: req.Scope, Account: req.Account, Name: req.Name})
 	if err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
-	return service.SoftwareStored{Path: st.Path, NSS: st.NSS, NSSNote: st.NSSNote}, nil
+	return lanyard.SoftwareStored{Path: st.Path, NSS: st.NSS, NSSNote: st.NSSNote}, nil
 }

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
@@ -100,7 +100,7 @@ func benchRelay(b *testing.B, readers agent.Readers, pick func([]string) string,
 			names = append(names, r.Name)
 		}
 		reader = pick(names)
-		if i := slices.IndexFunc(state.Readers, func(r agenthub.Reader) bool { return r.Name == reader }); i >= 0 && state.Readers[i].Serial != "" {
+		if i := slices.IndexFunc(state.Readers, func(r lanyard.Reader) bool { return r.Name == reader }); i >= 0 && state.Readers[i].Serial != "" {
 			break
 		}
 		if time.Now().After(deadline) {

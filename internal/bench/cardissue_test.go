@@ -140,7 +140,7 @@ func benchIssuePCSCD(b *testing.B) {
 	ta := &timingAccess{CardAccess: ib.srv.Hub.CardAccess()}
 	ib.srv.Service.SetCardAccess(ta)
 	var reader string
-	ib.waitHub(b, "the vpcd reader", func(states []agenthub.WorkstationState) bool {
+	ib.waitHub(b, "the vpcd reader", func(states []lanyard.WorkstationState) bool {
 		var names []string
 		for _, r := range hubState(states, ws).Readers {
 			names = append(names, r.Name)
@@ -160,7 +160,7 @@ func benchIssuePCSCD(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		pull()
-		ib.waitHub(b, "the card's removal", func(states []agenthub.WorkstationState) bool {
+		ib.waitHub(b, "the card's removal", func(states []lanyard.WorkstationState) bool {
 			return !hubReader(hubState(states, ws), reader).Present
 		})
 		c := newEmuCard(b)
@@ -174,7 +174,7 @@ func benchIssuePCSCD(b *testing.B) {
 			b.Fatal(err)
 		}
 		pull = func() { cancel(); <-s.Done() }
-		ib.waitHub(b, "the new card's serial", func(states []agenthub.WorkstationState) bool {
+		ib.waitHub(b, "the new card's serial", func(states []lanyard.WorkstationState) bool {
 			return hubReader(hubState(states, ws), reader).Serial == serial
 		})
 		ta.take()
@@ -285,7 +285,7 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 				b.Fatal(err)
 			}
 		}
-		ib.waitHub(b, "every new card's serial", func(states []agenthub.WorkstationState) bool {
+		ib.waitHub(b, "every new card's serial", func(states []lanyard.WorkstationState) bool {
 			for _, s := range slots {
 				if hubReader(hubState(states, s.ws), s.reader).Serial != s.serial {
 					return false
@@ -491,7 +491,7 @@ func (ib *issueBench) pairAgents(b *testing.B, readers []agent.Readers) []int64 
 		b.Fatal(err)
 	default:
 	}
-	ib.waitHub(b, "every agent connected", func(states []agenthub.WorkstationState) bool {
+	ib.waitHub(b, "every agent connected", func(states []lanyard.WorkstationState) bool {
 		for _, id := range ids {
 			if !hubState(states, id).Online {
 				return false
@@ -503,7 +503,7 @@ func (ib *issueBench) pairAgents(b *testing.B, readers []agent.Readers) []int64 
 }
 
 // waitHub polls the hub's states until ok holds (at most 60 s).
-func (ib *issueBench) waitHub(b *testing.B, what string, ok func([]agenthub.WorkstationState) bool) {
+func (ib *issueBench) waitHub(b *testing.B, what string, ok func([]lanyard.WorkstationState) bool) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		states := ib.srv.Hub.States()
@@ -517,22 +517,22 @@ func (ib *issueBench) waitHub(b *testing.B, what string, ok func([]agenthub.Work
 	}
 }
 
-func hubState(states []agenthub.WorkstationState, id int64) agenthub.WorkstationState {
+func hubState(states []lanyard.WorkstationState, id int64) lanyard.WorkstationState {
 	for _, st := range states {
-		if st.WorkstationID == id {
+		if st.ID == id {
 			return st
 		}
 	}
-	return agenthub.WorkstationState{WorkstationID: id}
+	return lanyard.WorkstationState{ID: id}
 }
 
-func hubReader(st agenthub.WorkstationState, name string) agenthub.Reader {
+func hubReader(st lanyard.WorkstationState, name string) lanyard.Reader {
 	for _, r := range st.Readers {
 		if r.Name == name {
 			return r
 		}
 	}
-	return agenthub.Reader{}
+	return lanyard.Reader{}
 }
 
 // rawSignMS is the mean time of x509.CreateCertificate with the CA's

@@ -87,7 +87,7 @@ func (s *stack) startAirService(dir, name string, pair bool) *airService {
 	for {
 		for _, st := range s.hub.States() {
 			if st.Role == lanyard.RoleAirCardService && st.Online && st.Name == name {
-				a.ws = st.WorkstationID
+				a.ws = st.ID
 				return a
 			}
 		}

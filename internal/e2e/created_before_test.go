@@ -13,7 +13,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
@@ -107,13 +106,13 @@ func TestBrowserIssueTPMCreatedBefore(t *testing.T) {
 	}
 	allowVirtualCards(t, s.admin)
 	s.pair("tia")
-	s.waitState("reporting a usable TPM", func(st agenthub.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
+	s.waitState("reporting a usable TPM", func(st lanyard.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
 
 	var made service.ConnectedCard
 	if _, err := tia.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindTPMVirtualCard}, &made); err != nil {
 		t.Fatal(err)
 	}
-	s.waitState("showing the TPM card created before", func(st agenthub.WorkstationState) bool {
+	s.waitState("showing the TPM card created before", func(st lanyard.WorkstationState) bool {
 		for _, r := range st.Readers {
 			if r.Present && r.Serial == made.Serial {
 				return true

@@ -5,13 +5,13 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"github.com/chromedp/chromedp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/chromedp/chromedp"
+
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -131,7 +131,7 @@ func TestIssueAgentKilledThenContinued(t *testing.T) {
 	s.checkKnown(tk, v.ID) // nothing was written
 
 	s.restartAgent()
-	s.waitState("showing the card again", func(st agenthub.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
+	s.waitState("showing the card again", func(st lanyard.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
 	s.continueIssue(cal, v.ID)
 	s.agent.stop(t)
 	s.checkIssued(tk, v.ID, robustPIN, "9a", "9d")
@@ -159,7 +159,7 @@ func TestIssueCardPulledThenContinued(t *testing.T) {
 	tk := openToken(t, s.reader)
 	s.checkKnown(tk, v.ID, "9a")
 
-	s.waitState("showing the card again", func(st agenthub.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
+	s.waitState("showing the card again", func(st lanyard.WorkstationState) bool { return s.readerState(st).Serial == c.serial })
 	b := mustBrowser(t, s.srv.URL)
 	b.Login("dee", password)
 	b.WaitFor("the interrupted card under Your cards", `document.querySelector('#cards').textContent.includes(`+uitest.JSString(c.serial)+`)`)

@@ -243,7 +243,7 @@ func (s *stack) pair(owner string) {
 // waitReaders waits until the agent is online and reports the vpcd reader.
 func (s *stack) waitReaders() {
 	s.t.Helper()
-	s.waitState("online with the vpcd reader", func(st agenthub.WorkstationState) bool {
+	s.waitState("online with the vpcd reader", func(st lanyard.WorkstationState) bool {
 		for _, r := range st.Readers {
 			if name, ok := vpcdtest.Reader([]string{r.Name}, s.port); ok {
 				s.reader = name
@@ -268,7 +268,7 @@ func (s *stack) restartAgent() {
 }
 
 // waitState waits until the hub's state of the workstation satisfies ok.
-func (s *stack) waitState(what string, ok func(agenthub.WorkstationState) bool) agenthub.WorkstationState {
+func (s *stack) waitState(what string, ok func(lanyard.WorkstationState) bool) lanyard.WorkstationState {
 	s.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -283,13 +283,13 @@ func (s *stack) waitState(what string, ok func(agenthub.WorkstationState) bool) 
 	}
 }
 
-func (s *stack) readerState(st agenthub.WorkstationState) agenthub.Reader {
+func (s *stack) readerState(st lanyard.WorkstationState) lanyard.Reader {
 	for _, r := range st.Readers {
 		if r.Name == s.reader {
 			return r
 		}
 	}
-	return agenthub.Reader{}
+	return lanyard.Reader{}
 }
 
 // vcard is an emulated PIV card that can be put into the vpcd slot,
@@ -360,7 +360,7 @@ func (c *vcard) waitHeld(t *testing.T, what string) {
 func (s *stack) insert(c *vcard) {
 	s.t.Helper()
 	if s.agent != nil {
-		s.waitState("showing the vpcd slot empty", func(st agenthub.WorkstationState) bool { return !s.readerState(st).Present })
+		s.waitState("showing the vpcd slot empty", func(st lanyard.WorkstationState) bool { return !s.readerState(st).Present })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess, err := vpcd.Start(ctx, s.vpcd, c)
@@ -376,7 +376,7 @@ func (s *stack) insert(c *vcard) {
 		s.t.Fatalf("the card did not attach to vpcd %s: %v", s.vpcd, err)
 	}
 	if s.agent != nil {
-		s.waitState("showing the card "+c.serial, func(st agenthub.WorkstationState) bool {
+		s.waitState("showing the card "+c.serial, func(st lanyard.WorkstationState) bool {
 			r := s.readerState(st)
 			return r.Present && r.Serial == c.serial
 		})
@@ -402,7 +402,7 @@ func (s *stack) pull(c *vcard) {
 		s.t.Fatal("the vpcd session did not end within 10 s of pulling the card")
 	}
 	if s.agent != nil {
-		s.waitState("seeing the card pulled", func(st agenthub.WorkstationState) bool { return !s.readerState(st).Present })
+		s.waitState("seeing the card pulled", func(st lanyard.WorkstationState) bool { return !s.readerState(st).Present })
 	}
 }
 

@@ -69,7 +69,7 @@ func TestTPMVirtualCards(t *testing.T) {
 	}
 	s.newTPM = func() agent.TPM { return agenttpm.Open("simulator:"+seed, nil) }
 	s.restartAgent()
-	s.waitState("reporting a usable TPM", func(st agenthub.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
+	s.waitState("reporting a usable TPM", func(st lanyard.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
 
 	// TPM virtual smart card: name → Create a TPM → Issue.
 	b.Visit("/")
@@ -180,7 +180,7 @@ func TestTPMVirtualCards(t *testing.T) {
 	waitPortEmpty(t, s.port)
 	waitPortEmpty(t, s.port+1)
 	s.restartAgent()
-	s.waitState("showing both virtual cards again", func(st agenthub.WorkstationState) bool {
+	s.waitState("showing both virtual cards again", func(st lanyard.WorkstationState) bool {
 		n := 0
 		for _, r := range st.Readers {
 			if r.Present && (r.Serial == tpmCard.Serial || r.Serial == platform.Serial) {
@@ -297,7 +297,7 @@ func TestDestroyVirtualCard(t *testing.T) {
 	s.newTPM = func() agent.TPM { return agenttpm.Open("simulator:"+seed, nil) }
 	s.user("una")
 	s.pair("una")
-	st := s.waitState("reporting a usable TPM", func(st agenthub.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
+	st := s.waitState("reporting a usable TPM", func(st lanyard.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
 	slots := st.VirtualSlots
 	ctx := context.Background()
 
@@ -305,7 +305,7 @@ func TestDestroyVirtualCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.waitState("one slot taken", func(st agenthub.WorkstationState) bool { return st.VirtualSlots == slots-1 })
+	s.waitState("one slot taken", func(st lanyard.WorkstationState) bool { return st.VirtualSlots == slots-1 })
 	files, _ := filepath.Glob(filepath.Join(s.agentDir, "virtual", "*.card"))
 	if len(files) != 1 {
 		t.Fatalf("virtual card files after the creation: %v", files)
@@ -314,7 +314,7 @@ func TestDestroyVirtualCard(t *testing.T) {
 	if err := s.hub.DestroyVirtual(ctx, s.ws, r.Serial); err != nil {
 		t.Fatal(err)
 	}
-	s.waitState("the card gone and its slot free", func(st agenthub.WorkstationState) bool {
+	s.waitState("the card gone and its slot free", func(st lanyard.WorkstationState) bool {
 		for _, rd := range st.Readers {
 			if rd.Present && rd.Serial == r.Serial {
 				return false

@@ -29,8 +29,34 @@ type Store interface {
 // Tx is one transaction. Methods return *Error values: ENotFound when a
 // looked-up object does not exist, EConflict on a unique-name clash. Times
 // are stored with microsecond precision in UTC.
+//
+// Tx is composed of one interface per aggregate, so that a helper can ask
+// for only the part of the store it uses (a CardStore, say) and its
+// signature says what it may touch.
 type Tx interface {
-	// Users.
+	UserStore
+	TokenStore
+	SessionStore
+	CredentialStore
+	CardTypeStore
+	TemplateStore
+	PolicyStore
+	CAStore
+	CertificateStore
+	RequestStore
+	CardStore
+	OperationStore
+	HeldPINStore
+	WorkstationStore
+	AirCardStore
+	DocumentStore
+	MailStore
+	SettingStore
+	AuditStore
+}
+
+// UserStore holds users.
+type UserStore interface {
 	CreateUser(u *User) error // sets u.ID
 	UpdateUser(u *User) error
 	UserByID(id int64) (*User, error)
@@ -48,8 +74,10 @@ type Tx interface {
 	LockUser(id int64) error
 	ListUsers(f UserFilter) ([]*User, error)
 	CountUsers() (int, error)
+}
 
-	// API tokens.
+// TokenStore holds API tokens.
+type TokenStore interface {
 	CreateToken(t *APIToken) error // sets t.ID
 	TokenByHash(hash []byte) (*APIToken, error)
 	TokenByID(id int64) (*APIToken, error)
@@ -63,8 +91,11 @@ type Tx interface {
 	// to ExpiresAt) exceeds max expire at CreatedAt + max, and says how
 	// many it changed.
 	ClipTokenLifetimes(max time.Duration) (int, error)
+}
 
-	// Browser sessions.
+// SessionStore holds browser sessions and the logins between password and
+// second factor.
+type SessionStore interface {
 	CreateSession(s *Session) error
 	SessionByHash(hash []byte) (*Session, error)
 	DeleteSession(hash []byte) error
@@ -81,35 +112,45 @@ type Tx interface {
 	// DeleteUserLoginChallenges deletes every login challenge of userID
 	// and says how many there were.
 	DeleteUserLoginChallenges(userID int64) (int, error)
+}
 
-	// Card types.
+// CardTypeStore holds card types.
+type CardTypeStore interface {
 	CreateCardType(c *CardType) error // sets c.ID
 	UpdateCardType(c *CardType) error
 	CardTypeByName(name string) (*CardType, error)
 	ListCardTypes() ([]*CardType, error)
 	DeleteCardType(name string) error
+}
 
-	// Certificate templates.
+// TemplateStore holds certificate templates.
+type TemplateStore interface {
 	CreateTemplate(t *Template) error // sets t.ID
 	UpdateTemplate(t *Template) error
 	TemplateByName(name string) (*Template, error)
 	ListTemplates() ([]*Template, error)
 	DeleteTemplate(name string) error
+}
 
-	// Policies, with their assignments.
+// PolicyStore holds policies, with their assignments.
+type PolicyStore interface {
 	CreatePolicy(p *Policy) error // sets p.ID
 	UpdatePolicy(p *Policy) error
 	PolicyByName(name string) (*Policy, error)
 	ListPolicies() ([]*Policy, error)
 	DeletePolicy(name string) error
+}
 
-	// CAs run by Lanyard.
+// CAStore holds the CAs run by Lanyard.
+type CAStore interface {
 	CreateCA(c *CARecord) error
 	CAByName(name string) (*CARecord, error)
 	ListCAs() ([]*CARecord, error)
 	UpdateCACRL(name string, number int64, der []byte, updated time.Time) error
+}
 
-	// Certificates.
+// CertificateStore holds certificates.
+type CertificateStore interface {
 	CreateCertificate(c *Certificate) error // sets c.ID; (CA, Serial) is unique
 	// CreateCertificates inserts many certificates at once (the group
 	// commit of issuance); the result equals CreateCertificate for each.
@@ -119,14 +160,18 @@ type Tx interface {
 	CertificateByID(id int64) (*Certificate, error)
 	ListCertificates(f CertFilter) ([]*Certificate, error)
 	RevokedCertificates(ca string) ([]*Certificate, error) // status revoked, for the CRL
+}
 
-	// Certificate requests (the CA's pending queue).
+// RequestStore holds certificate requests (the CA's pending queue).
+type RequestStore interface {
 	CreateRequest(r *CertRequest) error // sets r.ID
 	UpdateRequest(r *CertRequest) error // records a decision; EConflict unless the request is still pending
 	RequestByID(id int64) (*CertRequest, error)
 	ListRequests(status RequestStatus) ([]*CertRequest, error) // "" = all
+}
 
-	// Cards. (CardType, Serial) is unique.
+// CardStore holds cards. (CardType, Serial) is unique.
+type CardStore interface {
 	CreateCard(c *Card) error // sets c.ID
 	UpdateCard(c *Card) error // every field but ID, Serial, CardType and CreatedAt
 	CardByID(id int64) (*Card, error)
@@ -140,8 +185,10 @@ type Tx interface {
 	// does a user: checks of the card made after it stay true until
 	// commit. ENotFound when the card does not exist. Only in Update.
 	LockCard(id int64) error
+}
 
-	// Operations: resumable card workflows.
+// OperationStore holds operations: resumable card workflows.
+type OperationStore interface {
 	CreateOperation(o *Operation) error // sets o.ID
 	// UpdateOperation writes state, step, data, error and UpdatedAt if the
 	// operation is unchanged since it was read (its UpdatedAt is still
@@ -150,9 +197,11 @@ type Tx interface {
 	UpdateOperation(o *Operation, prev time.Time) error
 	OperationByID(id int64) (*Operation, error)
 	ListOperations(f OperationFilter) ([]*Operation, error) // newest first
+}
 
-	// Held PINs: a card issue's random user PIN kept sealed for one
-	// purpose (HeldPIN); (OperationID, Purpose) is unique.
+// HeldPINStore holds held PINs: a card issue's random user PIN kept sealed
+// for one purpose (HeldPIN); (OperationID, Purpose) is unique.
+type HeldPINStore interface {
 	CreateHeldPIN(h *HeldPIN) error                                      // EConflict when the operation holds one for the purpose
 	HeldPIN(operationID int64, purpose HeldPINPurpose) (*HeldPIN, error) // ENotFound
 	// HeldPINsOf lists ownerID's held PINs kept for purpose, oldest first.
@@ -171,7 +220,11 @@ type Tx interface {
 	// after now, with one indexed statement, and returns their operation
 	// IDs.
 	DeleteExpiredHeldPINs(now time.Time) ([]int64, error)
+}
 
+// CredentialStore holds a user's second factors beyond the password:
+// secret answers and the TOTP enrollment.
+type CredentialStore interface {
 	// Secret questions of a user, in order; Set replaces them all.
 	SecretAnswers(userID int64) ([]SecretAnswer, error)
 	SetSecretAnswers(userID int64, answers []SecretAnswer) error
@@ -187,7 +240,10 @@ type Tx interface {
 	// two uses of one code, or a use racing a replacement, one wins.
 	UpdateTOTPEnrollment(e *TOTPEnrollment, prevStep int64) error
 	DeleteTOTPEnrollment(userID int64) error // ENotFound when none
-	// Workstations (paired agents).
+}
+
+// WorkstationStore holds workstations (paired agents).
+type WorkstationStore interface {
 	CreateWorkstation(w *Workstation) error // sets w.ID
 	UpdateWorkstation(w *Workstation) error // every field but ID and CreatedAt
 	WorkstationByID(id int64) (*Workstation, error)
@@ -202,9 +258,11 @@ type Tx interface {
 	// DeleteExpiredPairings deletes pending workstations whose pairing
 	// code expired before at (unconfirmed requests) and returns how many.
 	DeleteExpiredPairings(before time.Time) (int, error)
+}
 
-	// AirCards: the allowed computers of each AirCard and the connection
-	// codes that add one.
+// AirCardStore holds the allowed computers of each AirCard and the
+// connection codes that add one.
+type AirCardStore interface {
 	AddAirCardComputer(c *AirCardComputer) error             // EConflict when already allowed
 	RemoveAirCardComputer(cardID, workstationID int64) error // ENotFound when not allowed
 	AirCardComputers(cardID int64) ([]*AirCardComputer, error)
@@ -215,9 +273,11 @@ type Tx interface {
 	// UseAirCardCode marks the code used by workstationID at at, if it is
 	// still unused; EConflict when another use came first.
 	UseAirCardCode(id, workstationID int64, at time.Time) error
+}
 
-	// Documents of the documents check. Uploads and decisions are a
-	// document's history: they are only ever added.
+// DocumentStore holds the documents of the documents check. Uploads and
+// decisions are a document's history: they are only ever added.
+type DocumentStore interface {
 	CreateDocument(d *Document) error // sets d.ID
 	// UpdateDocument writes State, Uploads and UpdatedAt if the document
 	// is still in state from, else fails with EConflict: of two officers
@@ -237,7 +297,10 @@ type Tx interface {
 	DocumentUpload(documentID int64, version int) (*DocumentUpload, error)
 	CreateDocumentDecision(d *DocumentDecision) error                // sets d.ID
 	DocumentDecisions(documentID int64) ([]*DocumentDecision, error) // oldest first
-	// E-mail outbox (internal/notify).
+}
+
+// MailStore is the e-mail outbox (internal/notify).
+type MailStore interface {
 	CreateMail(m *MailMessage) error // sets m.ID
 	// UpdateMail records an attempt's outcome: state, attempts, next
 	// attempt, last error, UpdatedAt and SentAt.
@@ -256,14 +319,19 @@ type Tx interface {
 	// with Content, in id order (the most overdue are taken first). Concurrent claims (replicas) never
 	// return the same message while its lease lasts.
 	ClaimMail(now, leaseUntil time.Time, limit int) ([]*MailMessage, error)
+}
 
-	// Settings: small named values (sealed master secrets, feature switches).
+// SettingStore holds small named values (sealed master secrets, feature
+// switches).
+type SettingStore interface {
 	Setting(key string) ([]byte, error) // ENotFound when unset
 	PutSetting(key string, value []byte) error
+}
 
-	// Audit log. AppendAudit assigns Seq, PrevHash and Hash under the
-	// chain's lock, so concurrent writers (several replicas on PostgreSQL)
-	// still produce one linear chain.
+// AuditStore is the audit log. AppendAudit assigns Seq, PrevHash and Hash
+// under the chain's lock, so concurrent writers (several replicas on
+// PostgreSQL) still produce one linear chain.
+type AuditStore interface {
 	AppendAudit(e *AuditEvent) error
 	// AppendAudits appends events in order; the result equals AppendAudit
 	// for each.

@@ -1,135 +1,30 @@
 package service
 
 import (
-	"context"
 	"sync"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// CardAccess reaches cards at workstations: the live inventory that
-// workstation agents report, and exclusive APDU sessions relayed through
-// them (internal/agenthub). Card drivers run here, on the server; the
-// agent only relays (ARCHITECTURE.md, principle 1).
-type CardAccess interface {
-	// Workstations returns the state of the connected workstations of
-	// ownerID, or with ownerID 0 of every connected workstation and
-	// AirCard service. A server keeps thousands connected (AirCards):
-	// a user's page asks for their own only.
-	Workstations(ownerID int64) []WorkstationState
-	// AirCardServices returns the connected AirCard services (there may
-	// be several, each hosting its own AirCards) with, of their readers
-	// (one per AirCard, thousands), only those holding the AirCards with
-	// these serials; ReaderCount tells how many each hosts.
-	AirCardServices(serials []string) []WorkstationState
-	// WorkstationState returns the state of one workstation, if it is
-	// connected: a card operation needs only its own (Workstations costs
-	// a copy of every connected workstation).
-	WorkstationState(id int64) (WorkstationState, bool)
-	// Open starts an exclusive session with the card in reader at the
-	// workstation; no other application can use the card until Close.
-	Open(ctx context.Context, workstationID int64, reader string) (CardSession, error)
-	// CreateVirtual has the workstation's agent create a virtual card of
-	// kind (TPM virtual smart card, platform credential) and attach it to
-	// a reader; it returns that reader once the card shows in it.
-	// When the card was made but could not be reached, the error comes
-	// with its serial (for DestroyVirtual).
-	CreateVirtual(ctx context.Context, workstationID int64, kind lanyard.CardKind) (ReaderState, error)
-	// DestroyVirtual has the agent that made a virtual card (CreateVirtual)
-	// remove it: its reader goes and its state is deleted. The service
-	// asks only for a card it could not register.
-	DestroyVirtual(ctx context.Context, workstationID int64, serial string) error
-	// AirCardsChanged tells the agents of the workstations that their
-	// lists of AirCards changed (AirCardsFor): they connect new ones and
-	// disconnect the others.
-	AirCardsChanged(workstationIDs ...int64)
-	// SoftwareKey has the workstation's agent make a key pair of alg for
-	// a software store; the private key stays in the agent's memory under
-	// the returned handle until SoftwareStore writes it (or it expires).
-	SoftwareKey(ctx context.Context, workstationID int64, alg lanyard.KeyAlgorithm) (SoftwareKey, error)
-	// SoftwareStore has the agent write the key of a handle with its
-	// certificate chain as PKCS#12 into the machine's or a user's store.
-	SoftwareStore(ctx context.Context, workstationID int64, req SoftwareStoreRequest) (SoftwareStored, error)
-}
-
-// SoftwareKey is a key pair an agent made for a software store: its
-// public key (SubjectPublicKeyInfo, DER) and the handle of its private key.
-type SoftwareKey struct {
-	Handle    string
-	PublicKey []byte
-}
-
-// Software store scopes.
-const (
-	ScopeMachine = "machine"
-	ScopeUser    = "user"
+// The card-access port is the domain's (lanyard.CardAccess); these aliases
+// keep the service's names until the card workflows move to their own
+// package.
+type (
+	CardAccess           = lanyard.CardAccess
+	CardSession          = lanyard.CardSession
+	WorkstationState     = lanyard.WorkstationState
+	ReaderState          = lanyard.Reader
+	TPMState             = lanyard.TPMState
+	SoftwareKey          = lanyard.SoftwareKey
+	SoftwareStoreRequest = lanyard.SoftwareStoreRequest
+	SoftwareStored       = lanyard.SoftwareStored
 )
 
-// SoftwareStoreRequest asks an agent to write a software store: the key
-// of Handle with Chain (DER, the key's certificate first) protected by
-// Password, into the store of Scope (ScopeMachine, or ScopeUser of the
-// local account of Account, a Lanyard login), in file Name (without
-// extension). The password is never kept.
-type SoftwareStoreRequest struct {
-	Handle   string
-	Chain    [][]byte
-	Password string
-	Scope    string
-	Account  string
-	Name     string
-}
-
-// SoftwareStored is where an agent wrote a software store, and whether
-// it also went into the user's NSS database (NSSNote: why not).
-type SoftwareStored struct {
-	Path    string `json:"path"`
-	NSS     bool   `json:"nss"`
-	NSSNote string `json:"nss_note,omitempty"`
-}
-
-// CardSession is an exclusive APDU session with one card. It is an
-// apdu.Transport.
-type CardSession interface {
-	Transmit(ctx context.Context, cmd []byte) ([]byte, error)
-	Close() error
-}
-
-// WorkstationState is a workstation's live state.
-type WorkstationState struct {
-	ID      int64
-	Name    string
-	OwnerID int64
-	Role    lanyard.WorkstationRole
-	Online  bool
-	Readers []ReaderState
-	// TPM is the agent's requirements check (nil: not reported yet).
-	TPM *TPMState
-	// VirtualSlots is how many more virtual cards the agent can attach.
-	VirtualSlots int
-	// SoftwareStores are the software store scopes the agent can write
-	// (ScopeMachine, ScopeUser); none from agents without the feature.
-	SoftwareStores []string
-	// ReaderCount is how many readers the agent reports, also when
-	// Readers holds only some (an AirCard service: how many AirCards it
-	// hosts).
-	ReaderCount int
-}
-
-// TPMState is whether a workstation has a usable TPM 2.0 and, if not, why.
-type TPMState struct {
-	Usable       bool   `json:"usable"`
-	Reason       string `json:"reason,omitempty"`
-	Manufacturer string `json:"manufacturer,omitempty"`
-	Kind         string `json:"kind,omitempty"`
-}
-
-// ReaderState is one reader of a workstation and the card in it.
-type ReaderState struct {
-	Name    string
-	Present bool
-	ATR     []byte
-	Serial  string
-}
+// Software store scopes (lanyard.ScopeMachine, lanyard.ScopeUser).
+const (
+	ScopeMachine = lanyard.ScopeMachine
+	ScopeUser    = lanyard.ScopeUser
+)
 
 // cardAccess holds the CardAccess, set once the hub exists (it is built
 // after the service because it uses the service).

@@ -59,23 +59,13 @@ type RegisterCardInput struct {
 	Name     string `json:"name,omitempty"`
 }
 
-// isCardStaff reports whether p may do card work — issue, continue,
-// clear, create virtual cards, manage AirCards — on other users' cards and
-// workstations: operators (the help desk) and administrators. CA managers
-// decide certificate requests and may read cards, as auditors do; they
-// never write one (PRODUCT.md, people).
-func isCardStaff(p *Principal) bool {
-	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator)
-}
+// isCardStaff reports whether p may do card work on other users' cards
+// (lanyard.Principal.IsCardStaff).
+func isCardStaff(p *Principal) bool { return p.IsCardStaff() }
 
-// ownerScope is the owner whose workstations p works with: their own,
-// or (0) every one for staff.
-func ownerScope(p *Principal) int64 {
-	if isCardStaff(p) {
-		return 0
-	}
-	return p.User.ID
-}
+// ownerScope is the owner whose workstations p works with
+// (lanyard.Principal.OwnerScope).
+func ownerScope(p *Principal) int64 { return p.OwnerScope() }
 
 // ListCards lists cards; users see only their own.
 func (s *Service) ListCards(ctx context.Context, p *Principal, f lanyard.CardFilter) ([]*CardView, error) {

@@ -39,9 +39,7 @@ type IssueResult struct {
 }
 
 // isStaff reports whether p may act on other users' certificates.
-func isStaff(p *Principal) bool {
-	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleCAManager)
-}
+func isStaff(p *Principal) bool { return p.IsStaff() }
 
 // decodeInput accepts PEM or base64 DER.
 func decodeInput(s, what string) ([]byte, error) {

@@ -56,6 +56,7 @@ type Config struct {
 // Service implements Lanyard's operations.
 type Service struct {
 	store   lanyard.Store
+	rec     lanyard.Recorder // the clock, audit events, transactions
 	sealer  seal.Sealer
 	cas     map[string]ca.CA
 	caOrder []string
@@ -124,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		joinThrottle: join,
-		store:        cfg.Store, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
 		throttle: cfg.Throttle, bootstrapTTL: cfg.BootstrapTokenTTL, tokensRevoked: cfg.TokensRevoked,
 	}
@@ -147,56 +148,29 @@ func (s *Service) Close() { s.closeOnce.Do(s.certWriter.close) }
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }
 
-// Now returns the service clock's time, truncated to what the store keeps.
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+// clock returns the service clock's time, truncated to what the store
+// keeps (lanyard.Recorder.Clock).
+func (s *Service) clock() time.Time { return s.rec.Clock() }
 
-// Principal is who is calling: the user, the roles in force for this call
-// (a token's scope narrows its owner's roles) and where the call came from.
-type Principal struct {
-	User       *lanyard.User
-	Roles      lanyard.Roles
-	TokenID    int64
-	RemoteAddr string
-	// Session is set when the caller authenticated with a browser
-	// session, and SecondFactorAt is when that session's second factor
-	// was verified (zero: password only).
-	Session        bool
-	SecondFactorAt time.Time
-}
-
-// Has reports whether the principal holds any of the roles.
-func (p *Principal) Has(r ...lanyard.Role) bool { return p != nil && p.Roles.Has(r...) }
+// Principal is who is calling (lanyard.Principal); the alias keeps the
+// service's signatures until the capability packages take the domain type.
+type Principal = lanyard.Principal
 
 // systemPrincipal acts for Lanyard itself (first start, schedules).
-var systemPrincipal = &Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+var systemPrincipal = lanyard.SystemPrincipal
 
-// event builds an audit event attributed to p.
+// event builds an audit event attributed to p (lanyard.Recorder.Event).
 func (s *Service) event(p *Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
-	e := &lanyard.AuditEvent{
-		Time: s.clock(), Action: action, ObjectType: objectType, ObjectID: objectID,
-		Details: lanyard.AuditDetails(details),
-	}
-	if p != nil && p.User != nil {
-		e.Actor = p.User.Login
-		e.RemoteAddr = p.RemoteAddr
-	}
-	if e.Actor == "" {
-		e.Actor = "system"
-	}
-	return e
+	return s.rec.Event(p, action, objectType, objectID, details)
 }
 
-// update runs fn and then appends ev, all in one transaction.
+// update runs fn and then appends ev, all in one transaction
+// (lanyard.Recorder.Update).
 func (s *Service) update(ctx context.Context, ev func() *lanyard.AuditEvent, fn func(tx lanyard.Tx) error) error {
-	return s.store.Update(ctx, func(tx lanyard.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ev())
-	})
+	return s.rec.Update(ctx, ev, fn)
 }
 
 // view is shorthand for a read transaction.
 func (s *Service) view(ctx context.Context, fn func(tx lanyard.Tx) error) error {
-	return s.store.View(ctx, fn)
+	return s.rec.View(ctx, fn)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -13,9 +12,9 @@ import (
 // whether its agent is connected to this server and what it sees.
 type WorkstationView struct {
 	*lanyard.Workstation
-	Owner   string            `json:"owner,omitempty"` // the owner's login
-	Online  bool              `json:"online"`
-	Readers []agenthub.Reader `json:"readers"`
+	Owner   string           `json:"owner,omitempty"` // the owner's login
+	Online  bool             `json:"online"`
+	Readers []lanyard.Reader `json:"readers"`
 	// ReaderCount is how many readers the agent reports. A list leaves
 	// out an AirCard service's readers (one per AirCard it hosts, up to
 	// thousands) and gives only their count; GET of the one workstation
@@ -115,7 +114,7 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 // workstationView is w with its owner and live state; with readers false,
 // the readers are only counted.
 func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *WorkstationView {
-	v := &WorkstationView{Workstation: w, Readers: []agenthub.Reader{}}
+	v := &WorkstationView{Workstation: w, Readers: []lanyard.Reader{}}
 	if w.OwnerID != 0 {
 		if logins, err := s.svc.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
 			v.Owner = logins[w.OwnerID]

@@ -1,4 +1,4 @@
-// Package cardtest is an in-process service.CardAccess over emulated PIV
+// Package cardtest is an in-process lanyard.CardAccess over emulated PIV
 // cards (internal/card/emu), for tests of the server-side card workflows
 // without pcscd or an agent. The cards are the real emulator; only the
 // transport between the server and the reader is short-circuited. The
@@ -21,7 +21,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Access is a set of workstations with readers that hold emulated cards.
@@ -56,7 +55,7 @@ type Workstation struct {
 	LoseReply map[string]bool
 	// TPM is the workstation's TPM as its agent reports it; with Usable
 	// set, CreateVirtual makes cards whose keys come from VirtualKeys.
-	TPM          *service.TPMState
+	TPM          *lanyard.TPMState
 	VirtualKeys  emu.KeyStore
 	VirtualSlots int
 	// Role: lanyard.RoleAirCardService makes this the AirCard service,
@@ -176,11 +175,11 @@ func (a *Access) LoseReplyAfter(wsID int64, reader string, n int) {
 	}
 }
 
-// Workstations implements service.CardAccess.
-func (a *Access) Workstations(ownerID int64) []service.WorkstationState {
+// Workstations implements lanyard.CardAccess.
+func (a *Access) Workstations(ownerID int64) []lanyard.WorkstationState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []service.WorkstationState
+	var out []lanyard.WorkstationState
 	for _, w := range a.ws {
 		if st := w.state(); ownerID == 0 || st.OwnerID == ownerID && st.Role == lanyard.RoleWorkstation {
 			out = append(out, st)
@@ -189,11 +188,11 @@ func (a *Access) Workstations(ownerID int64) []service.WorkstationState {
 	return out
 }
 
-// AirCardServices implements service.CardAccess.
-func (a *Access) AirCardServices(serials []string) []service.WorkstationState {
+// AirCardServices implements lanyard.CardAccess.
+func (a *Access) AirCardServices(serials []string) []lanyard.WorkstationState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []service.WorkstationState
+	var out []lanyard.WorkstationState
 	for _, w := range a.ws {
 		st := w.state()
 		if st.Role != lanyard.RoleAirCardService {
@@ -211,8 +210,8 @@ func (a *Access) AirCardServices(serials []string) []service.WorkstationState {
 	return out
 }
 
-// WorkstationState implements service.CardAccess.
-func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
+// WorkstationState implements lanyard.CardAccess.
+func (a *Access) WorkstationState(id int64) (lanyard.WorkstationState, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.ws {
@@ -220,17 +219,17 @@ func (a *Access) WorkstationState(id int64) (service.WorkstationState, bool) {
 			return w.state(), true
 		}
 	}
-	return service.WorkstationState{}, false
+	return lanyard.WorkstationState{}, false
 }
 
-func (w *Workstation) state() service.WorkstationState {
-	st := service.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots,
+func (w *Workstation) state() lanyard.WorkstationState {
+	st := lanyard.WorkstationState{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, Role: w.Role, Online: !w.Offline, TPM: w.TPM, VirtualSlots: w.VirtualSlots,
 		SoftwareStores: w.SoftStores, ReaderCount: len(w.Readers)}
 	if st.Role == "" {
 		st.Role = lanyard.RoleWorkstation
 	}
 	for name, c := range w.Readers {
-		r := service.ReaderState{Name: name, Present: c != nil, Serial: w.Serials[name]}
+		r := lanyard.Reader{Name: name, Present: c != nil, Serial: w.Serials[name]}
 		if c != nil {
 			r.ATR = c.ATR()
 		}
@@ -242,8 +241,8 @@ func (w *Workstation) state() service.WorkstationState {
 // ErrRemoved is what a session reports once its card "left the reader".
 var ErrRemoved = lanyard.Errorf(lanyard.EUnavailable, "the card was removed from the reader")
 
-// Open implements service.CardAccess with exclusive sessions.
-func (a *Access) Open(ctx context.Context, wsID int64, reader string) (service.CardSession, error) {
+// Open implements lanyard.CardAccess with exclusive sessions.
+func (a *Access) Open(ctx context.Context, wsID int64, reader string) (lanyard.CardSession, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.ws {
@@ -317,10 +316,10 @@ func (s *session) Close() error {
 	return nil
 }
 
-// CreateVirtual implements service.CardAccess as an agent does: a new
+// CreateVirtual implements lanyard.CardAccess as an agent does: a new
 // emulated card with the kind's ATR and the workstation's VirtualKeys, in
 // a new reader "virtual N".
-func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.CardKind) (service.ReaderState, error) {
+func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.CardKind) (lanyard.Reader, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.ws {
@@ -330,23 +329,23 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		air := w.Role == lanyard.RoleAirCardService
 		switch {
 		case w.Offline:
-			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
+			return lanyard.Reader{}, lanyard.Errorf(lanyard.EUnavailable, "workstation %d not connected", wsID)
 		case air != (kind == lanyard.KindAirCard):
-			return service.ReaderState{}, lanyard.Errorf(lanyard.EInvalid, "workstation %d does not make %s cards", wsID, kind)
+			return lanyard.Reader{}, lanyard.Errorf(lanyard.EInvalid, "workstation %d does not make %s cards", wsID, kind)
 		case air:
 			w.VirtualKeys, w.VirtualSlots = emu.SoftKeyStore{}, w.VirtualSlots+1
 		case w.TPM == nil || !w.TPM.Usable || w.VirtualKeys == nil:
-			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no usable TPM 2.0")
+			return lanyard.Reader{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no usable TPM 2.0")
 		case w.VirtualSlots <= 0:
-			return service.ReaderState{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no free reader slot for another virtual card")
+			return lanyard.Reader{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation has no free reader slot for another virtual card")
 		}
 		c, err := emu.New(emu.WithKeyStore(w.VirtualKeys), emu.WithATR(agentproto.VirtualATR(string(kind))))
 		if err != nil {
-			return service.ReaderState{}, err
+			return lanyard.Reader{}, err
 		}
 		serial, err := Serial(c)
 		if err != nil {
-			return service.ReaderState{}, err
+			return lanyard.Reader{}, err
 		}
 		if len(w.NextSerials) > 0 {
 			serial, w.NextSerials = w.NextSerials[0], w.NextSerials[1:]
@@ -355,12 +354,12 @@ func (a *Access) CreateVirtual(ctx context.Context, wsID int64, kind lanyard.Car
 		name := fmt.Sprintf("virtual %d", w.made)
 		w.Readers[name], w.Serials[name] = c, serial
 		w.VirtualSlots--
-		return service.ReaderState{Name: name, Present: true, ATR: c.ATR(), Serial: serial}, nil
+		return lanyard.Reader{Name: name, Present: true, ATR: c.ATR(), Serial: serial}, nil
 	}
-	return service.ReaderState{}, lanyard.Errorf(lanyard.ENotFound, "workstation %d not connected", wsID)
+	return lanyard.Reader{}, lanyard.Errorf(lanyard.ENotFound, "workstation %d not connected", wsID)
 }
 
-// DestroyVirtual implements service.CardAccess: the virtual card with
+// DestroyVirtual implements lanyard.CardAccess: the virtual card with
 // serial leaves its reader, which frees its slot; Destroyed records it.
 func (a *Access) DestroyVirtual(ctx context.Context, wsID int64, serial string) error {
 	a.mu.Lock()
@@ -406,7 +405,7 @@ func (a *Access) Card(wsID int64, reader string) *emu.Card {
 	return nil
 }
 
-// AirCardsChanged implements service.CardAccess: it records which
+// AirCardsChanged implements lanyard.CardAccess: it records which
 // workstations were told, for tests to check (Changed).
 func (a *Access) AirCardsChanged(workstationIDs ...int64) {
 	a.mu.Lock()

@@ -19,7 +19,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // softKeys are the software stores' key pairs waiting for their
@@ -31,11 +30,11 @@ type softKeys struct {
 	stored int
 }
 
-// SoftwareKey implements service.CardAccess as an agent does: a real key
+// SoftwareKey implements lanyard.CardAccess as an agent does: a real key
 // pair, kept here under a random handle.
-func (a *Access) SoftwareKey(ctx context.Context, wsID int64, alg lanyard.KeyAlgorithm) (service.SoftwareKey, error) {
+func (a *Access) SoftwareKey(ctx context.Context, wsID int64, alg lanyard.KeyAlgorithm) (lanyard.SoftwareKey, error) {
 	if _, err := a.softWorkstation(wsID, ""); err != nil {
-		return service.SoftwareKey{}, err
+		return lanyard.SoftwareKey{}, err
 	}
 	var key crypto.Signer
 	var err error
@@ -54,11 +53,11 @@ func (a *Access) SoftwareKey(ctx context.Context, wsID int64, alg lanyard.KeyAlg
 		err = fmt.Errorf("cardtest: unknown key algorithm %q", alg)
 	}
 	if err != nil {
-		return service.SoftwareKey{}, err
+		return lanyard.SoftwareKey{}, err
 	}
 	spki, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
-		return service.SoftwareKey{}, err
+		return lanyard.SoftwareKey{}, err
 	}
 	var id [16]byte
 	rand.Read(id[:])
@@ -69,59 +68,59 @@ func (a *Access) SoftwareKey(ctx context.Context, wsID int64, alg lanyard.KeyAlg
 		a.soft.keys = map[string]crypto.Signer{}
 	}
 	a.soft.keys[h] = key
-	return service.SoftwareKey{Handle: h, PublicKey: spki}, nil
+	return lanyard.SoftwareKey{Handle: h, PublicKey: spki}, nil
 }
 
-// SoftwareStore implements service.CardAccess as an agent does: the
+// SoftwareStore implements lanyard.CardAccess as an agent does: the
 // PKCS#12 file goes to StoreDir/machine or StoreDir/user/ACCOUNT.
-func (a *Access) SoftwareStore(ctx context.Context, wsID int64, req service.SoftwareStoreRequest) (service.SoftwareStored, error) {
+func (a *Access) SoftwareStore(ctx context.Context, wsID int64, req lanyard.SoftwareStoreRequest) (lanyard.SoftwareStored, error) {
 	w, err := a.softWorkstation(wsID, req.Scope)
 	if err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
 	m := &agentproto.Message{Type: agentproto.TypeStore, ID: 1, Store: &agentproto.Store{Handle: req.Handle, Chain: req.Chain,
 		Password: req.Password, Scope: req.Scope, Account: req.Account, Name: req.Name}}
 	if err := m.Validate(); err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
 	a.soft.mu.Lock()
 	key := a.soft.keys[req.Handle]
 	delete(a.soft.keys, req.Handle)
 	a.soft.mu.Unlock()
 	if w.FailStore != nil {
-		return service.SoftwareStored{}, w.FailStore
+		return lanyard.SoftwareStored{}, w.FailStore
 	}
 	if key == nil {
-		return service.SoftwareStored{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent no longer holds the key pair")
+		return lanyard.SoftwareStored{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent no longer holds the key pair")
 	}
 	certs := make([]*x509.Certificate, len(req.Chain))
 	for i, der := range req.Chain {
 		if certs[i], err = x509.ParseCertificate(der); err != nil {
-			return service.SoftwareStored{}, err
+			return lanyard.SoftwareStored{}, err
 		}
 	}
 	if !certs[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
-		return service.SoftwareStored{}, fmt.Errorf("cardtest: the certificate is not for the key pair")
+		return lanyard.SoftwareStored{}, fmt.Errorf("cardtest: the certificate is not for the key pair")
 	}
 	pfx, err := pkcs12.Modern2023.Encode(key, certs[0], certs[1:], req.Password)
 	if err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
 	dir := filepath.Join(w.StoreDir, "machine")
-	if req.Scope == service.ScopeUser {
+	if req.Scope == lanyard.ScopeUser {
 		dir = filepath.Join(w.StoreDir, "user", req.Account)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
 	path := filepath.Join(dir, req.Name+".p12")
 	if err := os.WriteFile(path, pfx, 0o600); err != nil {
-		return service.SoftwareStored{}, err
+		return lanyard.SoftwareStored{}, err
 	}
 	a.soft.mu.Lock()
 	a.soft.stored++
 	a.soft.mu.Unlock()
-	return service.SoftwareStored{Path: path}, nil
+	return lanyard.SoftwareStored{Path: path}, nil
 }
 
 // SoftwareStores is how many software stores were written.

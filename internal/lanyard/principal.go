@@ -1,0 +1,47 @@
+package lanyard
+
+import "time"
+
+// Principal is who is calling: the user, the roles in force for this call
+// (a token's scope narrows its owner's roles) and where the call came from.
+type Principal struct {
+	User       *User
+	Roles      Roles
+	TokenID    int64
+	RemoteAddr string
+	// Session is set when the caller authenticated with a browser
+	// session, and SecondFactorAt is when that session's second factor
+	// was verified (zero: password only).
+	Session        bool
+	SecondFactorAt time.Time
+}
+
+// SystemPrincipal acts for Lanyard itself (first start, schedules).
+var SystemPrincipal = &Principal{User: &User{Login: "system"}, Roles: Roles{RoleAdministrator}}
+
+// Has reports whether the principal holds any of the roles.
+func (p *Principal) Has(r ...Role) bool { return p != nil && p.Roles.Has(r...) }
+
+// IsStaff reports whether p may act on other users' certificates: an
+// operator, an administrator or a CA manager.
+func (p *Principal) IsStaff() bool {
+	return p.Has(RoleOperator, RoleAdministrator, RoleCAManager)
+}
+
+// IsCardStaff reports whether p may do card work — issue, continue,
+// clear, create virtual cards, manage AirCards — on other users' cards and
+// workstations: operators (the help desk) and administrators. CA managers
+// decide certificate requests and may read cards, as auditors do; they
+// never write one.
+func (p *Principal) IsCardStaff() bool {
+	return p.Has(RoleOperator, RoleAdministrator)
+}
+
+// OwnerScope is the owner whose workstations p works with: their own, or
+// (0) every one for card staff.
+func (p *Principal) OwnerScope() int64 {
+	if p.IsCardStaff() {
+		return 0
+	}
+	return p.User.ID
+}
