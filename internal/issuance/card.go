@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -61,7 +61,7 @@ func Identify(ctx context.Context, c *piv.Card) (Identity, error) {
 }
 
 // KeyIdent is the identifier the card's diversified management key is
-// derived from (internal/adminkey): its store serial. Card types are told
+// derived from (personalize.Derive): its store serial. Card types are told
 // apart by the store, which holds each identifier for one card only.
 func (id Identity) KeyIdent() []byte { return []byte("card:" + id.Serial) }
 
@@ -77,7 +77,7 @@ func allZero(b []byte) bool {
 // Keys are the card's secrets as they are before a step: its management
 // key, PIN and PUK.
 type Keys struct {
-	Admin cardadmin.Key
+	Admin personalize.Key
 	PIN   string
 	PUK   string
 }
@@ -86,7 +86,7 @@ type Keys struct {
 // that the emulator and most PIV cards use (3DES management key
 // 010203…08 ×3, PIN 123456, PUK 12345678).
 func FactoryKeys() Keys {
-	return Keys{Admin: cardadmin.Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
+	return Keys{Admin: personalize.Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
 }
 
 // Initialize deletes everything on the card (vendor RESET: keys,
@@ -102,7 +102,7 @@ func Initialize(ctx context.Context, c *piv.Card, pinTries, pukTries int) (Keys,
 	if pinTries == 0 && pukTries == 0 {
 		return keys, nil
 	}
-	admin, err := cardadmin.Authenticate(ctx, c, keys.Admin)
+	admin, err := personalize.Authenticate(ctx, c, keys.Admin)
 	if err != nil {
 		return Keys{}, CardError(err, "the card does not accept the factory management key after reset")
 	}

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -240,7 +240,7 @@ func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyar
 	if len(secrets.AdminKey) > 0 {
 		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
 	}
-	admin, err := cardadmin.Authenticate(ctx, cc.pc, k)
+	admin, err := personalize.Authenticate(ctx, cc.pc, k)
 	if err != nil {
 		return nil, issuance.CardError(err, "authenticating to the card")
 	}
@@ -266,7 +266,7 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 	if err != nil {
 		return nil, err
 	}
-	admin, err := cardadmin.Authenticate(ctx, pc, k)
+	admin, err := personalize.Authenticate(ctx, pc, k)
 	if err != nil {
 		return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
@@ -141,10 +141,10 @@ func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (in
 	})
 }
 
-func diversified(m cardadmin.Master, kind lanyard.AdminKeyKind, ident []byte) (cardadmin.Key, error) {
-	k, err := cardadmin.Diversified(m, kind, ident)
+func diversified(m personalize.Master, kind lanyard.AdminKeyKind, ident []byte) (personalize.Key, error) {
+	k, err := personalize.Diversified(m, kind, ident)
 	if err != nil {
-		return cardadmin.Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
+		return personalize.Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
 	}
 	return k, nil
 }

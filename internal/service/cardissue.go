@@ -8,9 +8,9 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
@@ -761,7 +761,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if tpl == nil {
 			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
 		}
-		pub, err := cardadmin.GenerateKey(ctx, admin, slot, sl.Algorithm, piv.KeyPolicy{})
+		pub, err := personalize.GenerateKey(ctx, admin, slot, sl.Algorithm, piv.KeyPolicy{})
 		if err != nil {
 			return false, issuance.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
 		}
@@ -895,7 +895,7 @@ func (j *issueJob) newPIN() string {
 // again.
 func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
-		admin, err := cardadmin.Authenticate(ctx, j.pc, keys.Admin)
+		admin, err := personalize.Authenticate(ctx, j.pc, keys.Admin)
 		if err != nil {
 			return nil, issuance.CardError(err, "authenticating to the card")
 		}
@@ -919,13 +919,13 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		if err != nil {
 			return nil, err
 		}
-		admin, err := cardadmin.Authenticate(ctx, j.pc, k)
+		admin, err := personalize.Authenticate(ctx, j.pc, k)
 		if err != nil {
 			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
 		}
 		return admin, nil
 	}
-	var m cardadmin.Master
+	var m personalize.Master
 	if d.TakeoverVersion == 0 {
 		if m, err = s.adminMaster(ctx, 0); err != nil {
 			return nil, err
@@ -944,7 +944,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 	} else if m, err = s.adminMaster(ctx, d.TakeoverVersion); err != nil {
 		return nil, err
 	}
-	admin, err := cardadmin.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
+	admin, err := personalize.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
 	if err != nil {
 		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
 	}

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -255,8 +255,8 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	}
 	_, secret, _ := e.svc.AdminMaster(ctx)
 	id, _ := issuance.Identify(ctx, pc)
-	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
-	if _, err := cardadmin.Authenticate(ctx, pc, k); err != nil {
+	k, _ := personalize.Diversified(personalize.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
+	if _, err := personalize.Authenticate(ctx, pc, k); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")

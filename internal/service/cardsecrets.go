@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"strconv"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
@@ -82,7 +82,7 @@ func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id issuance
 	if err == nil && bytes.Equal(stored, id.KeyIdent()) {
 		return stored, nil
 	}
-	if legacy, lerr := cardadmin.LegacyCardID(ctx, pc); err == nil && lerr == nil && bytes.Equal(stored, legacy) {
+	if legacy, lerr := personalize.LegacyCardID(ctx, pc); err == nil && lerr == nil && bytes.Equal(stored, legacy) {
 		return stored, nil
 	}
 	return nil, lanyard.Errorf(lanyard.EConflict, "card %s does not present the identity its management key is bound to; it is not the card Lanyard issued (initialize it or ask an operator)", card.Serial)

@@ -1,9 +1,4 @@
-// Package cardadmin holds the server-side steps that need a card's
-// management key (ARCHITECTURE.md, principle 1): the key is derived here
-// from the sealed master secret (internal/adminkey) and used over an APDU
-// transport, so it never travels to the workstation, which only relays
-// APDUs. Only server code may import this package.
-package cardadmin
+package personalize
 
 import (
 	"context"
@@ -11,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/lanyard-cms/lanyard/internal/adminkey"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -42,7 +36,7 @@ func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
 	}
 	serial, serr := c.Serial(ctx)
 	if serr != nil {
-		return nil, fmt.Errorf("cardadmin: the card has neither a CHUID GUID (%v) nor a serial number (%v)", err, serr)
+		return nil, fmt.Errorf("personalize: the card has neither a CHUID GUID (%v) nor a serial number (%v)", err, serr)
 	}
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], serial)
@@ -51,7 +45,7 @@ func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
 
 // Diversified returns the management key of kind for the card under m.
 func Diversified(m Master, kind lanyard.AdminKeyKind, cardID []byte) (Key, error) {
-	k, err := adminkey.Derive(m.Secret, m.Version, kind, cardID)
+	k, err := Derive(m.Secret, m.Version, kind, cardID)
 	if err != nil {
 		return Key{}, err
 	}
@@ -79,7 +73,7 @@ func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyK
 		if a, err2 := Authenticate(ctx, c, to); err2 == nil {
 			return a, nil
 		}
-		return nil, fmt.Errorf("cardadmin: the card accepts neither its expected key nor its diversified key: %w", err)
+		return nil, fmt.Errorf("personalize: the card accepts neither its expected key nor its diversified key: %w", err)
 	}
 	if err != nil {
 		return nil, err
