@@ -10,7 +10,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -104,12 +103,12 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		}
 	}
 	for name := range slots {
-		slot, err := issuance.ParseSlot(name)
+		slot, err := personalize.ParseSlot(name)
 		if err != nil {
 			return nil, err
 		}
 		if err := admin.DeleteCertificate(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
-			return nil, issuance.CardError(err, "deleting the certificate in slot "+name)
+			return nil, personalize.CardError(err, "deleting the certificate in slot "+name)
 		}
 	}
 
@@ -156,7 +155,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		card.SealedPUK, card.PUKState = used.sealed, lanyard.PUKRandom
 	case used.puk != defPUK:
 		if err := cc.pc.ChangePUK(ctx, used.puk, defPUK); err != nil {
-			return nil, issuance.CardError(err, "resetting the card's Admin PIN")
+			return nil, personalize.CardError(err, "resetting the card's Admin PIN")
 		}
 		card.SealedPUK, card.PUKState = nil, lanyard.PUKDefault
 	default:
@@ -236,13 +235,13 @@ func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyar
 	if card.AdminKeyVersion > 0 {
 		return s.derivedAdmin(ctx, cc.pc, ct, card, cc.id)
 	}
-	k := issuance.FactoryKeys().Admin
+	k := personalize.FactoryKeys().Admin
 	if len(secrets.AdminKey) > 0 {
 		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
 	}
 	admin, err := personalize.Authenticate(ctx, cc.pc, k)
 	if err != nil {
-		return nil, issuance.CardError(err, "authenticating to the card")
+		return nil, personalize.CardError(err, "authenticating to the card")
 	}
 	return admin, nil
 }
@@ -253,7 +252,7 @@ func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyar
 // part 2, 3.2.4; piv.Card.Authenticate checks the card's answer to our
 // challenge): a card that does not hold the key fails, whatever serial
 // and CHUID it presents.
-func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (*piv.Admin, error) {
+func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, card *lanyard.Card, id personalize.Identity) (*piv.Admin, error) {
 	ident, err := keyIdent(ctx, pc, card, id)
 	if err != nil {
 		return nil, err
@@ -268,7 +267,7 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 	}
 	admin, err := personalize.Authenticate(ctx, pc, k)
 	if err != nil {
-		return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
+		return nil, personalize.CardError(err, "authenticating to the card with its Lanyard key")
 	}
 	return admin, nil
 }
@@ -281,7 +280,7 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 // keeps a static management key, which any card accepts) is trusted only
 // in its owner's own workstation or, an AirCard, at the AirCard service
 // hosting it; elsewhere it is not proven (false, no error).
-func (s *Service) cardProven(ctx context.Context, pc *piv.Card, wsID int64, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (bool, error) {
+func (s *Service) cardProven(ctx context.Context, pc *piv.Card, wsID int64, ct *lanyard.CardType, card *lanyard.Card, id personalize.Identity) (bool, error) {
 	if err := checkPUKHolder(card, id); err != nil {
 		return false, err
 	}

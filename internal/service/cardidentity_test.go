@@ -9,7 +9,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -148,7 +147,7 @@ func bindToGUID(t *testing.T, e *issueEnv, id int64, c *emu.Card) {
 	pc := pivOf(t, c)
 	_, secret, _ := e.svc.AdminMaster(ctx)
 	m := personalize.Master{Version: 1, Secret: secret}
-	ident, err := issuance.Identify(ctx, pc)
+	ident, err := personalize.Identify(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}

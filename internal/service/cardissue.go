@@ -75,7 +75,7 @@ type issueJob struct {
 	tpls  map[string]*lanyard.Template
 	found []issuance.Found
 	pc    *piv.Card
-	id    issuance.Identity
+	id    personalize.Identity
 	// resumeAt is, for a Continue, the PIN step the interrupted run had
 	// reached ("puk" or "pin"; "" before them): its change may have
 	// reached the card with the reply lost.
@@ -227,20 +227,20 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 
 // connect selects the PIV application and identifies the card; the
 // serial must be the one the agent reported.
-func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, issuance.Identity, error) {
+func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, personalize.Identity, error) {
 	pc, err := piv.New(sess, piv.Config{Rand: s.rand, MinPINLength: 4})
 	if err != nil {
-		return nil, issuance.Identity{}, err
+		return nil, personalize.Identity{}, err
 	}
 	if _, err := pc.Select(ctx); err != nil {
-		return nil, issuance.Identity{}, issuance.CardError(err, "the card has no PIV application")
+		return nil, personalize.Identity{}, personalize.CardError(err, "the card has no PIV application")
 	}
-	id, err := issuance.Identify(ctx, pc)
+	id, err := personalize.Identify(ctx, pc)
 	if err != nil {
-		return nil, issuance.Identity{}, err
+		return nil, personalize.Identity{}, err
 	}
 	if r.Serial != "" && id.Serial != r.Serial {
-		return nil, issuance.Identity{}, lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, id.Serial, r.Serial)
+		return nil, personalize.Identity{}, lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, id.Serial, r.Serial)
 	}
 	return pc, id, nil
 }
@@ -251,7 +251,7 @@ type cardConn struct {
 	sess   CardSession
 	pc     *piv.Card
 	serial string
-	id     issuance.Identity
+	id     personalize.Identity
 	r      *ReaderState
 	ws     *WorkstationState
 }
@@ -295,7 +295,7 @@ func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.In
 		})
 		return known
 	}
-	found, err := issuance.ReadFound(ctx, pc, managed)
+	found, err := personalize.ReadFound(ctx, pc, managed)
 	if err != nil {
 		return err
 	}
@@ -689,8 +689,8 @@ func (s *Service) requireIssueDocuments(tx lanyard.Tx, j *issueJob) error {
 // a certificate waits for CA approval (documents check).
 func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, err error) {
 	d := &j.data
-	keys := issuance.Keys{PIN: j.secrets.UserPIN, PUK: j.secrets.PUK}
-	factory := issuance.FactoryKeys()
+	keys := personalize.Keys{PIN: j.secrets.UserPIN, PUK: j.secrets.PUK}
+	factory := personalize.FactoryKeys()
 	if keys.PIN == "" {
 		keys.PIN = factory.PIN
 	}
@@ -705,7 +705,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	// Initialize card: everything on it is deleted (the dialog warned).
 	if d.Plan.Initialize && !d.Initialized {
 		pinTries, pukTries := j.ct.PIN.PINRetries, j.ct.PIN.PUKRetries
-		if k, err := issuance.Initialize(ctx, j.pc, pinTries, pukTries); err != nil {
+		if k, err := personalize.Initialize(ctx, j.pc, pinTries, pukTries); err != nil {
 			return false, err
 		} else {
 			keys = k
@@ -753,7 +753,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			pending = pending || waiting
 			continue
 		}
-		slot, err := issuance.ParseSlot(sl.Slot)
+		slot, err := personalize.ParseSlot(sl.Slot)
 		if err != nil {
 			return false, err
 		}
@@ -763,7 +763,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 		pub, err := personalize.GenerateKey(ctx, admin, slot, sl.Algorithm, piv.KeyPolicy{})
 		if err != nil {
-			return false, issuance.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
+			return false, personalize.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
 		}
 		if err := ca.CheckPublicKey(tpl, pub); err != nil {
 			return false, err
@@ -835,7 +835,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		}
 		if want != keys.PIN {
 			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && wrongSecret(err, 1) && s.resetPIN(ctx, j, want, err)) {
-				return false, issuance.CardError(err, "setting the User PIN failed")
+				return false, personalize.CardError(err, "setting the User PIN failed")
 			}
 		}
 		d.PINSet = true
@@ -893,11 +893,11 @@ func (j *issueJob) newPIN() string {
 // (ARCHITECTURE.md, principle 1). The key version is recorded with the
 // card before anything else happens, so the key can always be derived
 // again.
-func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys) (*piv.Admin, error) {
+func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
 		admin, err := personalize.Authenticate(ctx, j.pc, keys.Admin)
 		if err != nil {
-			return nil, issuance.CardError(err, "authenticating to the card")
+			return nil, personalize.CardError(err, "authenticating to the card")
 		}
 		return admin, nil
 	}
@@ -921,7 +921,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		}
 		admin, err := personalize.Authenticate(ctx, j.pc, k)
 		if err != nil {
-			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
+			return nil, personalize.CardError(err, "authenticating to the card with its Lanyard key")
 		}
 		return admin, nil
 	}
@@ -946,7 +946,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 	}
 	admin, err := personalize.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
 	if err != nil {
-		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
+		return nil, personalize.CardError(err, "setting the card's Lanyard management key")
 	}
 	d.TakeoverDone = true
 	if err := j.run.Step(ctx, operation.AdminKeySet); err != nil {
@@ -959,7 +959,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 // checking that the slot's key is the certified one when the card can
 // tell (GET METADATA).
 func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan) error {
-	slot, err := issuance.ParseSlot(sl.Slot)
+	slot, err := personalize.ParseSlot(sl.Slot)
 	if err != nil {
 		return err
 	}
@@ -989,10 +989,10 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 			return lanyard.Errorf(lanyard.EConflict, "the key in slot %s is no longer the certified key; the card was changed during the issue", sl.Slot)
 		}
 	} else if err != nil && !errors.Is(err, piv.ErrUnsupported) {
-		return issuance.CardError(err, "reading the key in slot "+sl.Slot)
+		return personalize.CardError(err, "reading the key in slot "+sl.Slot)
 	}
 	if err := admin.PutCertificate(ctx, slot, cert); err != nil {
-		return issuance.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
+		return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
 	}
 	j.data.Written[sl.Slot] = true
 	rec.Status, rec.CardID, rec.Slot, rec.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.clock()

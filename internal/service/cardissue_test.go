@@ -162,7 +162,7 @@ func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTempl
 			t.Fatalf("certificate %s (%s) is %s, want written", cc.Serial, cc.Template, cc.Status)
 		}
 		got = append(got, cc.Template)
-		slot, _ := issuance.ParseSlot(cc.Slot)
+		slot, _ := personalize.ParseSlot(cc.Slot)
 		onCard, err := pc.Certificate(ctx, slot)
 		if err != nil {
 			t.Fatalf("slot %s: %v", cc.Slot, err)
@@ -254,7 +254,7 @@ func TestIssueCardNotInitialized(t *testing.T) {
 		t.Fatal("the card accepts an arbitrary management key")
 	}
 	_, secret, _ := e.svc.AdminMaster(ctx)
-	id, _ := issuance.Identify(ctx, pc)
+	id, _ := personalize.Identify(ctx, pc)
 	k, _ := personalize.Diversified(personalize.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
 	if _, err := personalize.Authenticate(ctx, pc, k); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)

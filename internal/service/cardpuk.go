@@ -5,9 +5,9 @@ import (
 	"errors"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -117,7 +117,7 @@ func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bo
 	case err != nil && !errors.As(err, &se):
 		// The card did not answer (pulled); one that refuses the
 		// instruction, whatever its status word, is a card without it.
-		return pukCandidate{}, issuance.CardError(err, what)
+		return pukCandidate{}, personalize.CardError(err, what)
 	}
 	var last error
 	for i, c := range candidates {
@@ -130,7 +130,7 @@ func usePUK(ctx context.Context, pc *piv.Card, candidates []pukCandidate, all bo
 		}
 		var ae *piv.AuthError
 		if !errors.As(err, &ae) {
-			return pukCandidate{}, issuance.CardError(err, what)
+			return pukCandidate{}, personalize.CardError(err, what)
 		}
 		last, left = err, ae.Retries
 		if left < 0 {

@@ -9,7 +9,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
@@ -17,14 +16,14 @@ import (
 
 // A card's secrets and identity (ARCHITECTURE.md, principle 12: no card
 // keeps a default or shared secret after issue). The management key is
-// derived from the store's identifier of the card (issuance.Identity),
+// derived from the store's identifier of the card (personalize.Identity),
 // and used only on a card that presents the serial and CHUID GUID its
 // record holds. The PUK is the card's own, random, sealed here.
 
 // checkIdentity fails when card, bound to a derived management key,
 // presents another CHUID GUID than the one recorded: a card with the same
 // serial that is not the same card.
-func checkIdentity(card *lanyard.Card, id issuance.Identity) error {
+func checkIdentity(card *lanyard.Card, id personalize.Identity) error {
 	if card.Serial != "" && id.Serial != card.Serial {
 		return lanyard.Errorf(lanyard.EConflict, "the card is %s, not card %s", id.Serial, card.Serial)
 	}
@@ -39,7 +38,7 @@ func checkIdentity(card *lanyard.Card, id issuance.Identity) error {
 // is recorded, bound to a derived management key or not (a card type's
 // static management key is accepted by any card, so it proves nothing).
 // A card whose CHUID was rewritten since is refused: initialize it.
-func checkPUKHolder(card *lanyard.Card, id issuance.Identity) error {
+func checkPUKHolder(card *lanyard.Card, id personalize.Identity) error {
 	if err := checkIdentity(card, id); err != nil {
 		return err
 	}
@@ -52,7 +51,7 @@ func checkPUKHolder(card *lanyard.Card, id issuance.Identity) error {
 // identityFree fails when another card than card holds id's management
 // key identifier or CHUID GUID: a card presenting a copied CHUID is
 // refused, whatever its serial.
-func identityFree(tx lanyard.Tx, card *lanyard.Card, id issuance.Identity) error {
+func identityFree(tx lanyard.Tx, card *lanyard.Card, id personalize.Identity) error {
 	others, err := tx.CardsByIdentity(hex.EncodeToString(id.KeyIdent()), id.GUID)
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func identityFree(tx lanyard.Tx, card *lanyard.Card, id issuance.Identity) error
 // (Identity.KeyIdent); a card bound before issue 13 keeps the CHUID- or
 // serial-based identifier its record holds, which the card must still
 // present.
-func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id issuance.Identity) ([]byte, error) {
+func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id personalize.Identity) ([]byte, error) {
 	if err := checkIdentity(card, id); err != nil {
 		return nil, err
 	}
@@ -91,7 +90,7 @@ func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id issuance
 // reidentify reads the card's identity again after RESET (which writes a
 // new CHUID) and records it with the card, which must keep its serial.
 func (s *Service) reidentify(ctx context.Context, j *issueJob) error {
-	id, err := issuance.Identify(ctx, j.pc)
+	id, err := personalize.Identify(ctx, j.pc)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ type Master struct {
 // over before issue 13 are bound to: the CHUID GUID, else the vendor
 // serial number. A CHUID is readable by anyone and copied as easily, so
 // new keys are bound to the store's identifier instead
-// (issuance.Identity.KeyIdent); the server uses this one only for cards
+// (Identity.KeyIdent); the server uses this one only for cards
 // whose record names it, and only after the card presented the GUID and
 // serial recorded for it.
 func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {

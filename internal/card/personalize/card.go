@@ -1,4 +1,4 @@
-package issuance
+package personalize
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
-	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -61,23 +61,14 @@ func Identify(ctx context.Context, c *piv.Card) (Identity, error) {
 }
 
 // KeyIdent is the identifier the card's diversified management key is
-// derived from (personalize.Derive): its store serial. Card types are told
+// derived from (Derive): its store serial. Card types are told
 // apart by the store, which holds each identifier for one card only.
 func (id Identity) KeyIdent() []byte { return []byte("card:" + id.Serial) }
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // Keys are the card's secrets as they are before a step: its management
 // key, PIN and PUK.
 type Keys struct {
-	Admin personalize.Key
+	Admin Key
 	PIN   string
 	PUK   string
 }
@@ -86,7 +77,7 @@ type Keys struct {
 // that the emulator and most PIV cards use (3DES management key
 // 010203…08 ×3, PIN 123456, PUK 12345678).
 func FactoryKeys() Keys {
-	return Keys{Admin: personalize.Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
+	return Keys{Admin: Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
 }
 
 // Initialize deletes everything on the card (vendor RESET: keys,
@@ -102,7 +93,7 @@ func Initialize(ctx context.Context, c *piv.Card, pinTries, pukTries int) (Keys,
 	if pinTries == 0 && pukTries == 0 {
 		return keys, nil
 	}
-	admin, err := personalize.Authenticate(ctx, c, keys.Admin)
+	admin, err := Authenticate(ctx, c, keys.Admin)
 	if err != nil {
 		return Keys{}, CardError(err, "the card does not accept the factory management key after reset")
 	}
@@ -134,17 +125,17 @@ func SlotString(s piv.Slot) string { return strings.ToLower(strconv.FormatUint(u
 
 // ReadFound reads the certificates on the card. managed reports the ones
 // Lanyard issued, which are not third-party certificates.
-func ReadFound(ctx context.Context, c *piv.Card, managed func(*x509.Certificate) bool) ([]Found, error) {
+func ReadFound(ctx context.Context, c *piv.Card, managed func(*x509.Certificate) bool) ([]issuance.Found, error) {
 	certs, err := c.Certificates(ctx)
 	if err != nil && len(certs) == 0 {
 		return nil, CardError(err, "reading the certificates on the card failed")
 	}
-	out := []Found{}
+	out := []issuance.Found{}
 	for _, sc := range certs {
 		if managed(sc.Certificate) {
 			continue
 		}
-		out = append(out, Found{
+		out = append(out, issuance.Found{
 			Slot: SlotString(sc.Slot), Subject: sc.Certificate.Subject.String(), Issuer: sc.Certificate.Issuer.String(),
 			Serial: sc.Certificate.SerialNumber.Text(16), NotAfter: sc.Certificate.NotAfter, Certificate: sc.Certificate,
 		})
