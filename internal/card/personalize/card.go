@@ -3,67 +3,15 @@ package personalize
 import (
 	"context"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 
-	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
-
-// Serial is how Lanyard names a PIV card to people: the vendor serial
-// number in decimal, as printed on YubiKeys (vendor instruction GET
-// SERIAL), else the CHUID's GUID in hex (SP 800-73-4 part 1, 3.1.2). The
-// workstation agent reports the same value in its inventory.
-func Serial(ctx context.Context, c *piv.Card) (string, error) {
-	id, err := Identify(ctx, c)
-	return id.Serial, err
-}
-
-// Identity is what a PIV card says it is, read once. Serial names the
-// card in the store (with its card type) and, through KeyIdent, is what
-// its diversified management key is bound to: one identifier for both, so
-// a card presenting another card's CHUID is a different card and never
-// obtains that card's key. GUID is the CHUID GUID in hex ("" without one,
-// or all zero), recorded so that no second card presents it.
-type Identity struct {
-	Serial string
-	GUID   string
-}
-
-// Identify reads the card's vendor serial number and CHUID.
-func Identify(ctx context.Context, c *piv.Card) (Identity, error) {
-	var id Identity
-	ch, cerr := c.CHUID(ctx)
-	if cerr == nil && len(ch.GUID) > 0 && !allZero(ch.GUID) {
-		id.GUID = hex.EncodeToString(ch.GUID)
-	}
-	n, err := c.Serial(ctx)
-	var answered *apdu.StatusError
-	switch {
-	case err != nil && !errors.As(err, &answered):
-		// No answer at all: the card or its session went away.
-		return Identity{}, CardError(err, "identifying the card")
-	case err == nil:
-		id.Serial = strconv.FormatUint(uint64(n), 10)
-	case id.GUID != "":
-		id.Serial = id.GUID
-	case cerr == nil && len(ch.GUID) > 0:
-		id.Serial = hex.EncodeToString(ch.GUID) // all zero: named, never bound
-	default:
-		return Identity{}, lanyard.Errorf(lanyard.EInvalid, "the card has neither a serial number nor a CHUID (%v; %v)", err, cerr)
-	}
-	return id, nil
-}
-
-// KeyIdent is the identifier the card's diversified management key is
-// derived from (Derive): its store serial. Card types are told
-// apart by the store, which holds each identifier for one card only.
-func (id Identity) KeyIdent() []byte { return []byte("card:" + id.Serial) }
 
 // Keys are the card's secrets as they are before a step: its management
 // key, PIN and PUK.
@@ -78,6 +26,21 @@ type Keys struct {
 // 010203…08 ×3, PIN 123456, PUK 12345678).
 func FactoryKeys() Keys {
 	return Keys{Admin: Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
+}
+
+// TypeKeys are what a card of type ct holds before Lanyard gives it its
+// own secrets: the card type's default management key, user PIN and PUK,
+// each else the factory value.
+func TypeKeys(ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets) Keys {
+	keys := FactoryKeys()
+	if secrets.UserPIN != "" {
+		keys.PIN = secrets.UserPIN
+	}
+	keys.PUK = TypePUK(secrets)
+	if len(secrets.AdminKey) > 0 {
+		keys.Admin.Kind, keys.Admin.Value = ct.AdminKey, secrets.AdminKey
+	}
+	return keys
 }
 
 // Initialize deletes everything on the card (vendor RESET: keys,

@@ -52,6 +52,45 @@ func Diversified(m Master, kind lanyard.AdminKeyKind, cardID []byte) (Key, error
 	return Key{Kind: kind, Value: k}, nil
 }
 
+// DiversifiedKey is Diversified for the service: a failure (a master
+// secret too short, an unknown kind) is an internal error.
+func DiversifiedKey(m Master, kind lanyard.AdminKeyKind, ident []byte) (Key, error) {
+	k, err := Diversified(m, kind, ident)
+	if err != nil {
+		return Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
+	}
+	return k, nil
+}
+
+// AuthenticateStatic opens a management session with a key the server
+// does not derive: the card type's default or the factory key
+// (TypeKeys, FactoryKeys).
+func AuthenticateStatic(ctx context.Context, c *piv.Card, k Key) (*piv.Admin, error) {
+	admin, err := Authenticate(ctx, c, k)
+	if err != nil {
+		return nil, CardError(err, "authenticating to the card")
+	}
+	return admin, nil
+}
+
+// AuthenticateDerived opens a management session with the card's
+// diversified key of kind under m for ident (KeyIdent, which checked that
+// the card is the one recorded). GENERAL AUTHENTICATE is mutual
+// (SP 800-73-4 part 2, 3.2.4; piv.Card.Authenticate checks the card's
+// answer to our challenge): a card that does not hold the key fails,
+// whatever serial and CHUID it presents.
+func AuthenticateDerived(ctx context.Context, c *piv.Card, kind lanyard.AdminKeyKind, m Master, ident []byte) (*piv.Admin, error) {
+	k, err := DiversifiedKey(m, kind, ident)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := Authenticate(ctx, c, k)
+	if err != nil {
+		return nil, CardError(err, "authenticating to the card with its Lanyard key")
+	}
+	return admin, nil
+}
+
 // Takeover moves a card from the management key it has (from: the factory
 // default or the card type's default) to its diversified key of kind under
 // m for identifier id, and proves the new key by authenticating with it.
