@@ -7,13 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -92,20 +90,10 @@ func TestWriteCertificateChecksKey(t *testing.T) {
 	}
 }
 
-// certificateFor returns a certificate for pub, signed by a throwaway key.
+// certificateFor returns a certificate for pub, issued by a throwaway CA.
 func certificateFor(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
 	t.Helper()
-	signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := x509.ParseCertificate(interoptest.SelfIssued(t, pub, "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
