@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/adminkey"
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/pcsc"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
@@ -72,7 +72,7 @@ func BenchmarkCardAPDU(b *testing.B) {
 // card with the PIV client (issue #3 targets: < 50 ms in process, < 500 ms
 // through pcscd): select, read the serial, authenticate with the factory
 // 3DES management key, switch to an AES-192 key derived with
-// internal/adminkey, authenticate with it, set PIN and PUK, generate two
+// internal/card/personalize, authenticate with it, set PIN and PUK, generate two
 // P-256 keys on the card and write two certificates. Making the fresh
 // card is outside the timing.
 func BenchmarkCardPersonalize(b *testing.B) {
@@ -85,7 +85,7 @@ func BenchmarkCardPersonalize(b *testing.B) {
 			b.StopTimer()
 			card := newEmuCard(b)
 			b.StartTimer()
-			personalize(b, card.Transport(), certs)
+			personalizeCard(b, card.Transport(), certs)
 		}
 	})
 	b.Run("pcscd", func(b *testing.B) {
@@ -99,7 +99,7 @@ func BenchmarkCardPersonalize(b *testing.B) {
 			sc.set(newEmuCard(b))
 			b.StartTimer()
 			err := k.Transaction(context.Background(), func(context.Context) error {
-				personalize(b, k, certs)
+				personalizeCard(b, k, certs)
 				return nil
 			})
 			if err != nil {
@@ -109,10 +109,10 @@ func BenchmarkCardPersonalize(b *testing.B) {
 	})
 }
 
-// personalize takes over a factory-fresh card and personalizes it.
-func personalize(b *testing.B, t apdu.Transport, certs []piv.SlotCertificate) {
+// personalizeCard takes over a factory-fresh card and personalizes it.
+func personalizeCard(b *testing.B, t apdu.Transport, certs []piv.SlotCertificate) {
 	ctx := context.Background()
-	master := bytes.Repeat([]byte{0x42}, adminkey.MinMasterLen)
+	master := bytes.Repeat([]byte{0x42}, personalize.MinMasterLen)
 	c, err := piv.New(t, piv.Config{Rand: rand.Reader})
 	if err != nil {
 		b.Fatal(err)
@@ -124,7 +124,7 @@ func personalize(b *testing.B, t apdu.Transport, certs []piv.SlotCertificate) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, err := adminkey.Derive(master, 1, lanyard.AdminKeyAES192, binary.BigEndian.AppendUint32(nil, serial))
+	key, err := personalize.Derive(master, 1, lanyard.AdminKeyAES192, binary.BigEndian.AppendUint32(nil, serial))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func (s CardState) Valid() bool {
 // together with the card type it identifies the card. The card's
 // management key is never stored: AdminKeyVersion names the master secret
 // version it was diversified from (0: the card type's default key), so the
-// server can derive it again (internal/adminkey).
+// server can derive it again (internal/card/personalize).
 type Card struct {
 	ID              int64     `json:"id"`
 	Serial          string    `json:"serial"`

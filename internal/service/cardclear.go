@@ -3,14 +3,13 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -70,7 +69,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	}
 	// Before its PUK is sent: a card with another CHUID than the one
 	// recorded is not the card (a static management key proves nothing).
-	if err := checkPUKHolder(card, cc.id); err != nil {
+	if err := personalize.CheckPUKHolder(card, cc.id); err != nil {
 		return nil, err
 	}
 	var certs []*lanyard.Certificate
@@ -103,14 +102,8 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 			}
 		}
 	}
-	for name := range slots {
-		slot, err := issuance.ParseSlot(name)
-		if err != nil {
-			return nil, err
-		}
-		if err := admin.DeleteCertificate(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
-			return nil, issuance.CardError(err, "deleting the certificate in slot "+name)
-		}
+	if err := personalize.DeleteCertificates(ctx, admin, slices.Collect(maps.Keys(slots))); err != nil {
+		return nil, err
 	}
 
 	// Back to the card type's user PIN, so that the next issue starts
@@ -120,18 +113,17 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// a new PUK an interrupted issue or rotation drew (the server holds it
 	// sealed); one whose PUK the server never stored goes back to the card
 	// type's default, the state of a card Lanyard has not issued. The
-	// candidates are tried by usePUK, each while two tries remain.
-	defPUK, defPIN := typePUK(secrets), secrets.UserPIN
-	if defPIN == "" {
-		defPIN = pivspec.DefaultPIN
-	}
+	// candidates are tried by personalize.UsePUK, each while two tries
+	// remain.
+	defaults := personalize.TypeKeys(ct, secrets)
+	defPUK, defPIN := defaults.PUK, defaults.PIN
 	named := defPUK
 	if in.AdminPIN != "" {
 		named = in.AdminPIN
 	}
 	// An unfinished issue may have given the card its new PUK, its reply
 	// lost.
-	var issuing pukCandidate
+	var issuing personalize.PUKCandidate
 	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil {
 		return nil, err
 	} else if op != nil && op.Kind == lanyard.OpIssue {
@@ -144,19 +136,19 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	if err != nil {
 		return nil, err
 	}
-	used, err := usePUK(ctx, cc.pc, candidates, false, "resetting the card's PIN with its Admin PIN", func(puk string) error {
+	used, err := personalize.UsePUK(ctx, cc.pc, candidates, false, "resetting the card's PIN with its Admin PIN", func(puk string) error {
 		return cc.pc.UnblockPIN(ctx, puk, defPIN)
 	})
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case len(used.sealed) > 0:
+	case len(used.Sealed) > 0:
 		// A PUK the server holds sealed: the card keeps it.
-		card.SealedPUK, card.PUKState = used.sealed, lanyard.PUKRandom
-	case used.puk != defPUK:
-		if err := cc.pc.ChangePUK(ctx, used.puk, defPUK); err != nil {
-			return nil, issuance.CardError(err, "resetting the card's Admin PIN")
+		card.SealedPUK, card.PUKState = used.Sealed, lanyard.PUKRandom
+	case used.PUK != defPUK:
+		if err := cc.pc.ChangePUK(ctx, used.PUK, defPUK); err != nil {
+			return nil, personalize.CardError(err, "resetting the card's Admin PIN")
 		}
 		card.SealedPUK, card.PUKState = nil, lanyard.PUKDefault
 	default:
@@ -236,25 +228,15 @@ func (s *Service) authenticateCard(ctx context.Context, cc *cardConn, ct *lanyar
 	if card.AdminKeyVersion > 0 {
 		return s.derivedAdmin(ctx, cc.pc, ct, card, cc.id)
 	}
-	k := issuance.FactoryKeys().Admin
-	if len(secrets.AdminKey) > 0 {
-		k.Kind, k.Value = ct.AdminKey, secrets.AdminKey
-	}
-	admin, err := cardadmin.Authenticate(ctx, cc.pc, k)
-	if err != nil {
-		return nil, issuance.CardError(err, "authenticating to the card")
-	}
-	return admin, nil
+	return personalize.AuthenticateStatic(ctx, cc.pc, personalize.TypeKeys(ct, secrets).Admin)
 }
 
 // derivedAdmin opens a management session with card's diversified key
 // (AdminKeyVersion > 0), once the card in the reader (read as id) proved
-// to be the one recorded. GENERAL AUTHENTICATE is mutual (SP 800-73-4
-// part 2, 3.2.4; piv.Card.Authenticate checks the card's answer to our
-// challenge): a card that does not hold the key fails, whatever serial
-// and CHUID it presents.
-func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (*piv.Admin, error) {
-	ident, err := keyIdent(ctx, pc, card, id)
+// to be the one recorded (personalize.KeyIdent,
+// personalize.AuthenticateDerived). The master secret is unsealed here.
+func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.CardType, card *lanyard.Card, id personalize.Identity) (*piv.Admin, error) {
+	ident, err := personalize.KeyIdent(ctx, pc, card, id)
 	if err != nil {
 		return nil, err
 	}
@@ -262,15 +244,7 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 	if err != nil {
 		return nil, err
 	}
-	k, err := diversified(m, ct.AdminKey, ident)
-	if err != nil {
-		return nil, err
-	}
-	admin, err := cardadmin.Authenticate(ctx, pc, k)
-	if err != nil {
-		return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
-	}
-	return admin, nil
+	return personalize.AuthenticateDerived(ctx, pc, ct.AdminKey, m, ident)
 }
 
 // cardProven reports whether the card in a reader of workstation wsID,
@@ -281,8 +255,8 @@ func (s *Service) derivedAdmin(ctx context.Context, pc *piv.Card, ct *lanyard.Ca
 // keeps a static management key, which any card accepts) is trusted only
 // in its owner's own workstation or, an AirCard, at the AirCard service
 // hosting it; elsewhere it is not proven (false, no error).
-func (s *Service) cardProven(ctx context.Context, pc *piv.Card, wsID int64, ct *lanyard.CardType, card *lanyard.Card, id issuance.Identity) (bool, error) {
-	if err := checkPUKHolder(card, id); err != nil {
+func (s *Service) cardProven(ctx context.Context, pc *piv.Card, wsID int64, ct *lanyard.CardType, card *lanyard.Card, id personalize.Identity) (bool, error) {
+	if err := personalize.CheckPUKHolder(card, id); err != nil {
 		return false, err
 	}
 	if card.AdminKeyVersion > 0 {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -11,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
@@ -112,7 +111,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	}
 	plan.UserPIN, plan.AdminPIN = pins.UserPIN, pins.AdminPIN
 	j.pc, j.plan, j.resumeAt, j.id = pc, &plan, resumePoint(&j.data), cc.id
-	if err := checkIdentity(card, cc.id); err != nil {
+	if err := personalize.CheckIdentity(card, cc.id); err != nil {
 		return nil, err
 	}
 	s.attachIssue(j, operation.Attach(s.runner, op, card, &j.data))
@@ -139,21 +138,6 @@ func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (in
 		return s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
 			map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error})
 	})
-}
-
-func diversified(m cardadmin.Master, kind lanyard.AdminKeyKind, ident []byte) (cardadmin.Key, error) {
-	k, err := cardadmin.Diversified(m, kind, ident)
-	if err != nil {
-		return cardadmin.Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
-	}
-	return k, nil
-}
-
-// publicKeysEqual compares public keys by their SubjectPublicKeyInfo.
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	da, err1 := x509.MarshalPKIXPublicKey(a)
-	db, err2 := x509.MarshalPKIXPublicKey(b)
-	return err1 == nil && err2 == nil && bytes.Equal(da, db)
 }
 
 // queueCardRequest puts the slot's key in the CA's approval queue and

@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -147,22 +146,22 @@ func bindToGUID(t *testing.T, e *issueEnv, id int64, c *emu.Card) {
 	ctx := context.Background()
 	pc := pivOf(t, c)
 	_, secret, _ := e.svc.AdminMaster(ctx)
-	m := cardadmin.Master{Version: 1, Secret: secret}
-	ident, err := issuance.Identify(ctx, pc)
+	m := personalize.Master{Version: 1, Secret: secret}
+	ident, err := personalize.Identify(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, _ := cardadmin.Diversified(m, lanyard.AdminKeyAES192, ident.KeyIdent())
-	legacyID, err := cardadmin.LegacyCardID(ctx, pc)
+	cur, _ := personalize.Diversified(m, lanyard.AdminKeyAES192, ident.KeyIdent())
+	legacyID, err := personalize.LegacyCardID(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, _ := cardadmin.Diversified(m, lanyard.AdminKeyAES192, legacyID)
-	admin, err := cardadmin.Authenticate(ctx, pc, cur)
+	old, _ := personalize.Diversified(m, lanyard.AdminKeyAES192, legacyID)
+	admin, err := personalize.Authenticate(ctx, pc, cur)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cardadmin.SetKey(ctx, admin, old); err != nil {
+	if err := personalize.SetKey(ctx, admin, old); err != nil {
 		t.Fatal(err)
 	}
 	err = e.st.Update(ctx, func(tx lanyard.Tx) error {

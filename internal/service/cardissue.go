@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
@@ -75,7 +74,7 @@ type issueJob struct {
 	tpls  map[string]*lanyard.Template
 	found []issuance.Found
 	pc    *piv.Card
-	id    issuance.Identity
+	id    personalize.Identity
 	// resumeAt is, for a Continue, the PIN step the interrupted run had
 	// reached ("puk" or "pin"; "" before them): its change may have
 	// reached the card with the reply lost.
@@ -225,33 +224,13 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 	return j, in, nil
 }
 
-// connect selects the PIV application and identifies the card; the
-// serial must be the one the agent reported.
-func (s *Service) connect(ctx context.Context, sess CardSession, r *ReaderState) (*piv.Card, issuance.Identity, error) {
-	pc, err := piv.New(sess, piv.Config{Rand: s.rand, MinPINLength: 4})
-	if err != nil {
-		return nil, issuance.Identity{}, err
-	}
-	if _, err := pc.Select(ctx); err != nil {
-		return nil, issuance.Identity{}, issuance.CardError(err, "the card has no PIV application")
-	}
-	id, err := issuance.Identify(ctx, pc)
-	if err != nil {
-		return nil, issuance.Identity{}, err
-	}
-	if r.Serial != "" && id.Serial != r.Serial {
-		return nil, issuance.Identity{}, lanyard.Errorf(lanyard.EConflict, "the card in reader %q changed (serial %s, expected %s); try again", r.Name, id.Serial, r.Serial)
-	}
-	return pc, id, nil
-}
-
 // cardConn is an open, identified card: an exclusive session with the PIV
 // application selected.
 type cardConn struct {
 	sess   CardSession
 	pc     *piv.Card
 	serial string
-	id     issuance.Identity
+	id     personalize.Identity
 	r      *ReaderState
 	ws     *WorkstationState
 }
@@ -269,7 +248,7 @@ func (s *Service) openPIV(ctx context.Context, p *Principal, t CardTarget) (*car
 		return nil, err
 	}
 	sess := &slotSession{CardSession: raw, release: release}
-	pc, id, err := s.connect(ctx, sess, r)
+	pc, id, err := personalize.Connect(ctx, sess, s.rand, r.Serial, r.Name)
 	if err != nil {
 		sess.Close()
 		return nil, err
@@ -295,7 +274,7 @@ func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.In
 		})
 		return known
 	}
-	found, err := issuance.ReadFound(ctx, pc, managed)
+	found, err := personalize.ReadFound(ctx, pc, managed)
 	if err != nil {
 		return err
 	}
@@ -395,7 +374,7 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 		was = *c
 	}
 	c.OwnerID, c.State, c.ATR, c.WorkstationID, c.UpdatedAt = j.user.ID, lanyard.CardAssigned, r.ATR, ws.ID, now
-	if err := checkIdentity(c, j.id); err != nil {
+	if err := personalize.CheckIdentity(c, j.id); err != nil {
 		return err
 	}
 	c.GUID = j.id.GUID
@@ -689,23 +668,13 @@ func (s *Service) requireIssueDocuments(tx lanyard.Tx, j *issueJob) error {
 // a certificate waits for CA approval (documents check).
 func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, err error) {
 	d := &j.data
-	keys := issuance.Keys{PIN: j.secrets.UserPIN, PUK: j.secrets.PUK}
-	factory := issuance.FactoryKeys()
-	if keys.PIN == "" {
-		keys.PIN = factory.PIN
-	}
-	if keys.PUK == "" {
-		keys.PUK = factory.PUK
-	}
-	keys.Admin = factory.Admin
-	if len(j.secrets.AdminKey) > 0 {
-		keys.Admin.Kind, keys.Admin.Value = j.ct.AdminKey, j.secrets.AdminKey
-	}
+	keys := personalize.TypeKeys(j.ct, j.secrets)
+	factory := personalize.FactoryKeys()
 
 	// Initialize card: everything on it is deleted (the dialog warned).
 	if d.Plan.Initialize && !d.Initialized {
 		pinTries, pukTries := j.ct.PIN.PINRetries, j.ct.PIN.PUKRetries
-		if k, err := issuance.Initialize(ctx, j.pc, pinTries, pukTries); err != nil {
+		if k, err := personalize.Initialize(ctx, j.pc, pinTries, pukTries); err != nil {
 			return false, err
 		} else {
 			keys = k
@@ -753,7 +722,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			pending = pending || waiting
 			continue
 		}
-		slot, err := issuance.ParseSlot(sl.Slot)
+		slot, err := personalize.ParseSlot(sl.Slot)
 		if err != nil {
 			return false, err
 		}
@@ -761,9 +730,9 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if tpl == nil {
 			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
 		}
-		pub, err := cardadmin.GenerateKey(ctx, admin, slot, sl.Algorithm, piv.KeyPolicy{})
+		pub, err := personalize.GenerateKey(ctx, admin, slot, sl.Algorithm)
 		if err != nil {
-			return false, issuance.CardError(err, "generating the "+string(sl.Algorithm)+" key in slot "+sl.Slot+" failed")
+			return false, err
 		}
 		if err := ca.CheckPublicKey(tpl, pub); err != nil {
 			return false, err
@@ -834,8 +803,8 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 			return false, lanyard.Errorf(lanyard.EInvalid, "enter the User PIN again to continue")
 		}
 		if want != keys.PIN {
-			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && wrongSecret(err, 1) && s.resetPIN(ctx, j, want, err)) {
-				return false, issuance.CardError(err, "setting the User PIN failed")
+			if err := j.pc.ChangePIN(ctx, keys.PIN, want); err != nil && !(j.resumeAt == "pin" && personalize.WrongSecret(err, 1) && s.resetPIN(ctx, j, want, err)) {
+				return false, personalize.CardError(err, "setting the User PIN failed")
 			}
 		}
 		d.PINSet = true
@@ -852,14 +821,6 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 	return pending, nil
 }
 
-// wrongSecret reports whether err is the card refusing a PIN or PUK with
-// at least left tries left (63CX): the reference may have been changed
-// already, and there is room to find out.
-func wrongSecret(err error, left int) bool {
-	var ae *piv.AuthError
-	return errors.As(err, &ae) && ae.Retries >= left
-}
-
 // resetPIN sets the User PIN to want when a resumed change found the old
 // one refused (the change may have reached the card, its reply lost):
 // with the card's own PUK (RESET RETRY COUNTER, no guess, the tries
@@ -867,11 +828,12 @@ func wrongSecret(err error, left int) bool {
 // the user entered, never one drawn afresh — by trying want once while
 // two tries are left.
 func (s *Service) resetPIN(ctx context.Context, j *issueJob, want string, changeErr error) bool {
-	if puk, err := s.cardPUK(j.card); err == nil && puk != "" {
-		return j.pc.UnblockPIN(ctx, puk, want) == nil
+	puk, err := s.cardPUK(j.card)
+	if err != nil {
+		puk = ""
 	}
 	drawn := j.data.Plan.RandomPIN || j.data.Plan.PINSetup
-	return !drawn && wrongSecret(changeErr, 2) && j.pc.VerifyPIN(ctx, want) == nil
+	return personalize.UnblockOrProbePIN(ctx, j.pc, puk, want, drawn, changeErr)
 }
 
 // newPIN is the user PIN the card gets: the one entered or drawn, else the
@@ -893,17 +855,13 @@ func (j *issueJob) newPIN() string {
 // (ARCHITECTURE.md, principle 1). The key version is recorded with the
 // card before anything else happens, so the key can always be derived
 // again.
-func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys) (*piv.Admin, error) {
+func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
-		admin, err := cardadmin.Authenticate(ctx, j.pc, keys.Admin)
-		if err != nil {
-			return nil, issuance.CardError(err, "authenticating to the card")
-		}
-		return admin, nil
+		return personalize.AuthenticateStatic(ctx, j.pc, keys.Admin)
 	}
 	// Checked before any key derived for this card is used or sent: the
 	// card must be the one recorded (serial, CHUID GUID, bound identifier).
-	ident, err := keyIdent(ctx, j.pc, j.card, j.id)
+	ident, err := personalize.KeyIdent(ctx, j.pc, j.card, j.id)
 	if err != nil {
 		return nil, err
 	}
@@ -915,17 +873,9 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 		if err != nil {
 			return nil, err
 		}
-		k, err := diversified(m, j.ct.AdminKey, ident)
-		if err != nil {
-			return nil, err
-		}
-		admin, err := cardadmin.Authenticate(ctx, j.pc, k)
-		if err != nil {
-			return nil, issuance.CardError(err, "authenticating to the card with its Lanyard key")
-		}
-		return admin, nil
+		return personalize.AuthenticateDerived(ctx, j.pc, j.ct.AdminKey, m, ident)
 	}
-	var m cardadmin.Master
+	var m personalize.Master
 	if d.TakeoverVersion == 0 {
 		if m, err = s.adminMaster(ctx, 0); err != nil {
 			return nil, err
@@ -944,9 +894,9 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 	} else if m, err = s.adminMaster(ctx, d.TakeoverVersion); err != nil {
 		return nil, err
 	}
-	admin, err := cardadmin.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
+	admin, err := personalize.Takeover(ctx, j.pc, keys.Admin, j.ct.AdminKey, m, ident)
 	if err != nil {
-		return nil, issuance.CardError(err, "setting the card's Lanyard management key")
+		return nil, personalize.CardError(err, "setting the card's Lanyard management key")
 	}
 	d.TakeoverDone = true
 	if err := j.run.Step(ctx, operation.AdminKeySet); err != nil {
@@ -959,7 +909,7 @@ func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys issuance.Keys
 // checking that the slot's key is the certified one when the card can
 // tell (GET METADATA).
 func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan) error {
-	slot, err := issuance.ParseSlot(sl.Slot)
+	slot, err := personalize.ParseSlot(sl.Slot)
 	if err != nil {
 		return err
 	}
@@ -984,15 +934,8 @@ func (s *Service) writeCertificate(ctx context.Context, j *issueJob, admin *piv.
 	if err != nil {
 		return lanyard.Wrap(lanyard.EInternal, err, "stored certificate does not parse")
 	}
-	if md, err := j.pc.Metadata(ctx, slot.Ref()); err == nil && md.PublicKey != nil {
-		if !publicKeysEqual(md.PublicKey, cert.PublicKey) {
-			return lanyard.Errorf(lanyard.EConflict, "the key in slot %s is no longer the certified key; the card was changed during the issue", sl.Slot)
-		}
-	} else if err != nil && !errors.Is(err, piv.ErrUnsupported) {
-		return issuance.CardError(err, "reading the key in slot "+sl.Slot)
-	}
-	if err := admin.PutCertificate(ctx, slot, cert); err != nil {
-		return issuance.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
+	if err := personalize.WriteCertificate(ctx, j.pc, admin, slot, cert); err != nil {
+		return err
 	}
 	j.data.Written[sl.Slot] = true
 	rec.Status, rec.CardID, rec.Slot, rec.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.clock()

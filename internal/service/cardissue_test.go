@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -162,7 +162,7 @@ func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTempl
 			t.Fatalf("certificate %s (%s) is %s, want written", cc.Serial, cc.Template, cc.Status)
 		}
 		got = append(got, cc.Template)
-		slot, _ := issuance.ParseSlot(cc.Slot)
+		slot, _ := personalize.ParseSlot(cc.Slot)
 		onCard, err := pc.Certificate(ctx, slot)
 		if err != nil {
 			t.Fatalf("slot %s: %v", cc.Slot, err)
@@ -254,9 +254,9 @@ func TestIssueCardNotInitialized(t *testing.T) {
 		t.Fatal("the card accepts an arbitrary management key")
 	}
 	_, secret, _ := e.svc.AdminMaster(ctx)
-	id, _ := issuance.Identify(ctx, pc)
-	k, _ := cardadmin.Diversified(cardadmin.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
-	if _, err := cardadmin.Authenticate(ctx, pc, k); err != nil {
+	id, _ := personalize.Identify(ctx, pc)
+	k, _ := personalize.Diversified(personalize.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
+	if _, err := personalize.Authenticate(ctx, pc, k); err != nil {
 		t.Fatalf("the diversified key does not open the card: %v", err)
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")

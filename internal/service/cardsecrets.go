@@ -1,15 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
@@ -17,42 +14,15 @@ import (
 
 // A card's secrets and identity (ARCHITECTURE.md, principle 12: no card
 // keeps a default or shared secret after issue). The management key is
-// derived from the store's identifier of the card (issuance.Identity),
+// derived from the store's identifier of the card (personalize.Identity),
 // and used only on a card that presents the serial and CHUID GUID its
-// record holds. The PUK is the card's own, random, sealed here.
-
-// checkIdentity fails when card, bound to a derived management key,
-// presents another CHUID GUID than the one recorded: a card with the same
-// serial that is not the same card.
-func checkIdentity(card *lanyard.Card, id issuance.Identity) error {
-	if card.Serial != "" && id.Serial != card.Serial {
-		return lanyard.Errorf(lanyard.EConflict, "the card is %s, not card %s", id.Serial, card.Serial)
-	}
-	if card.CardID != "" && card.GUID != "" && id.GUID != card.GUID {
-		return lanyard.Errorf(lanyard.EConflict, "card %s presents another CHUID than the one recorded for it; it is not the card Lanyard issued (initialize it or ask an operator)", card.Serial)
-	}
-	return nil
-}
-
-// checkPUKHolder is checkIdentity before a card's PUK (or a new one) is
-// sent: the card must present the CHUID GUID recorded for it whenever one
-// is recorded, bound to a derived management key or not (a card type's
-// static management key is accepted by any card, so it proves nothing).
-// A card whose CHUID was rewritten since is refused: initialize it.
-func checkPUKHolder(card *lanyard.Card, id issuance.Identity) error {
-	if err := checkIdentity(card, id); err != nil {
-		return err
-	}
-	if card.GUID != "" && id.GUID != card.GUID {
-		return lanyard.Errorf(lanyard.EConflict, "card %s presents another CHUID than the one recorded for it; its Admin PIN (PUK) is not sent to it (initialize it or ask an operator)", card.Serial)
-	}
-	return nil
-}
+// record holds (personalize.CheckIdentity, personalize.KeyIdent). The PUK
+// is the card's own, random, sealed here.
 
 // identityFree fails when another card than card holds id's management
 // key identifier or CHUID GUID: a card presenting a copied CHUID is
 // refused, whatever its serial.
-func identityFree(tx lanyard.Tx, card *lanyard.Card, id issuance.Identity) error {
+func identityFree(tx lanyard.Tx, card *lanyard.Card, id personalize.Identity) error {
 	others, err := tx.CardsByIdentity(hex.EncodeToString(id.KeyIdent()), id.GUID)
 	if err != nil {
 		return err
@@ -65,33 +35,10 @@ func identityFree(tx lanyard.Tx, card *lanyard.Card, id issuance.Identity) error
 	return nil
 }
 
-// keyIdent returns the identifier card's diversified management key is
-// bound to, after checking that the card in the reader (read as id) is the
-// one recorded. A card not bound yet gets its store identifier
-// (Identity.KeyIdent); a card bound before issue 13 keeps the CHUID- or
-// serial-based identifier its record holds, which the card must still
-// present.
-func keyIdent(ctx context.Context, pc *piv.Card, card *lanyard.Card, id issuance.Identity) ([]byte, error) {
-	if err := checkIdentity(card, id); err != nil {
-		return nil, err
-	}
-	if card.CardID == "" {
-		return id.KeyIdent(), nil
-	}
-	stored, err := hex.DecodeString(card.CardID)
-	if err == nil && bytes.Equal(stored, id.KeyIdent()) {
-		return stored, nil
-	}
-	if legacy, lerr := cardadmin.LegacyCardID(ctx, pc); err == nil && lerr == nil && bytes.Equal(stored, legacy) {
-		return stored, nil
-	}
-	return nil, lanyard.Errorf(lanyard.EConflict, "card %s does not present the identity its management key is bound to; it is not the card Lanyard issued (initialize it or ask an operator)", card.Serial)
-}
-
 // reidentify reads the card's identity again after RESET (which writes a
 // new CHUID) and records it with the card, which must keep its serial.
 func (s *Service) reidentify(ctx context.Context, j *issueJob) error {
-	id, err := issuance.Identify(ctx, j.pc)
+	id, err := personalize.Identify(ctx, j.pc)
 	if err != nil {
 		return err
 	}
@@ -163,7 +110,7 @@ func (s *Service) currentPUK(j *issueJob, fallback string) (string, error) {
 // setCardPUK gives the card its own random PUK. The PUK is drawn and
 // recorded sealed in the operation before it is sent, so that a run
 // resumed after the change reached the card with its reply lost still
-// knows it (one more try with it shows; usePUK tries only while two tries
+// knows it (one more try with it shows; personalize.UsePUK tries only while two tries
 // are left, and a success restores the tries); the card record takes it in
 // the step that follows the change. fallback is the card type's default
 // PUK.
@@ -192,15 +139,15 @@ func (s *Service) setCardPUK(ctx context.Context, j *issueJob, fallback string) 
 	// The PUK the card had, a replacement of the shared PUK at the card's
 	// connection (RotateSharedPUK) interrupted with its reply lost, and a
 	// resumed run's own change (to itself, which restores the tries).
-	var mine pukCandidate
+	var mine personalize.PUKCandidate
 	if resumed {
-		mine = pukCandidate{puk: want, sealed: d.NewPUK}
+		mine = personalize.PUKCandidate{PUK: want, Sealed: d.NewPUK}
 	}
 	candidates, err := s.pukCandidates(j.card, cur, mine)
 	if err != nil {
 		return err
 	}
-	if _, err := usePUK(ctx, j.pc, candidates, false, "giving the card its own Admin PIN (PUK) failed", func(old string) error {
+	if _, err := personalize.UsePUK(ctx, j.pc, candidates, false, "giving the card its own Admin PIN (PUK) failed", func(old string) error {
 		return j.pc.ChangePUK(ctx, old, want)
 	}); err != nil {
 		return err

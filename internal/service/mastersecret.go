@@ -5,7 +5,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -83,18 +83,18 @@ func (s *Service) AdminMaster(ctx context.Context) (version int, secret []byte, 
 // adminMaster returns version v of the card admin key master secret, or
 // the current version when v is 0: a card's key is derived again from the
 // version recorded with the card, even after the secret rotated.
-func (s *Service) adminMaster(ctx context.Context, v int) (cardadmin.Master, error) {
+func (s *Service) adminMaster(ctx context.Context, v int) (personalize.Master, error) {
 	if v == 0 {
 		cur, secret, err := s.AdminMaster(ctx)
-		return cardadmin.Master{Version: cur, Secret: secret}, err
+		return personalize.Master{Version: cur, Secret: secret}, err
 	}
 	var sealed []byte
 	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { sealed, err = tx.Setting(adminMasterSetting(v)); return }); err != nil {
-		return cardadmin.Master{}, err
+		return personalize.Master{}, err
 	}
 	secret, err := s.sealer.Open(sealed, adminMasterAAD(v))
 	if err != nil {
-		return cardadmin.Master{}, lanyard.Wrap(lanyard.EInternal, err, "the card admin key master secret does not open")
+		return personalize.Master{}, lanyard.Wrap(lanyard.EInternal, err, "the card admin key master secret does not open")
 	}
-	return cardadmin.Master{Version: v, Secret: secret}, nil
+	return personalize.Master{Version: v, Secret: secret}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -81,7 +82,7 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	// The card must be the one recorded before its PUK is sent, and prove
 	// it holds its diversified management key where it has one: a card
 	// that copies the serial and CHUID does not have the key.
-	if err := checkPUKHolder(card, cc.id); err != nil {
+	if err := personalize.CheckPUKHolder(card, cc.id); err != nil {
 		return nil, err
 	}
 	if card.AdminKeyVersion > 0 {
@@ -95,18 +96,18 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	if err != nil {
 		return nil, err
 	}
-	candidates, err := s.pukCandidates(card, typePUK(secrets))
+	candidates, err := s.pukCandidates(card, personalize.TypePUK(secrets))
 	if err != nil {
 		return nil, err
 	}
-	used, err := usePUK(ctx, cc.pc, candidates, false, "setting the PIN failed", func(puk string) error {
+	used, err := personalize.UsePUK(ctx, cc.pc, candidates, false, "setting the PIN failed", func(puk string) error {
 		return cc.pc.UnblockPIN(ctx, puk, in.PIN)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(used.sealed) > 0 {
-		card.SealedPUK, card.PUKState = used.sealed, lanyard.PUKRandom
+	if len(used.Sealed) > 0 {
+		card.SealedPUK, card.PUKState = used.Sealed, lanyard.PUKRandom
 	}
 	card.State, card.UpdatedAt = lanyard.CardIssued, s.clock()
 	var view *CardView

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -84,7 +85,7 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	}
 	sess := &slotSession{CardSession: raw, release: release}
 	defer sess.Close()
-	pc, id, err := s.connect(ctx, sess, &ReaderState{Name: reader, Serial: serial})
+	pc, id, err := personalize.Connect(ctx, sess, s.rand, serial, reader)
 	if err != nil {
 		return false, err
 	}
@@ -102,7 +103,7 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	shared := typePUK(secrets)
+	shared := personalize.TypePUK(secrets)
 	// The shared PUK, and after a change whose reply was lost the new one
 	// (changing it to itself shows it, and restores the tries): listed
 	// before a new one is drawn, which is not on the card.
@@ -124,10 +125,10 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	_, err = usePUK(ctx, pc, candidates, true, "giving card "+card.Serial+" its own Admin PIN (PUK)", func(cur string) error {
+	_, err = personalize.UsePUK(ctx, pc, candidates, true, "giving card "+card.Serial+" its own Admin PIN (PUK)", func(cur string) error {
 		return pc.ChangePUK(ctx, cur, want)
 	})
-	if errors.Is(err, errWrongPUK) {
+	if errors.Is(err, personalize.ErrWrongPUK) {
 		// The owner changed it, or the card type's default changed: the
 		// server does not know it and never guesses again.
 		card.PUKState, card.SealedPUK = lanyard.PUKUnknown, nil

@@ -18,8 +18,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/lanyard-cms/lanyard/internal/adminkey"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -115,7 +115,7 @@ func TestEmuIdentity(t *testing.T) {
 
 func TestEmuManagementKey(t *testing.T) {
 	ctx := context.Background()
-	master := bytes.Repeat([]byte{0x42}, adminkey.MinMasterLen)
+	master := bytes.Repeat([]byte{0x42}, personalize.MinMasterLen)
 	kinds := map[piv.Algorithm]lanyard.AdminKeyKind{
 		pivspec.Alg3DES:   lanyard.AdminKey3DES,
 		pivspec.AlgAES128: lanyard.AdminKeyAES128,
@@ -128,7 +128,7 @@ func TestEmuManagementKey(t *testing.T) {
 			a := factoryAdmin(t, c)
 			// Take the card over: its diversified key from the master secret.
 			serial := binary.BigEndian.AppendUint32(nil, card.Serial())
-			key, err := adminkey.Derive(master, 1, domainKind, serial)
+			key, err := personalize.Derive(master, 1, domainKind, serial)
 			if err != nil {
 				t.Fatal(err)
 			}

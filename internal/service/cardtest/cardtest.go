@@ -18,8 +18,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -107,7 +107,7 @@ func Serial(c *emu.Card) (string, error) {
 	if _, err := pc.Select(ctx); err != nil {
 		return "", err
 	}
-	return issuance.Serial(ctx, pc)
+	return personalize.Serial(ctx, pc)
 }
 
 // direct is an apdu.Transport straight into an emulated card.

@@ -1,16 +1,10 @@
-// Package adminkey diversifies PIV management keys ("admin keys"): each
-// card's key is derived from a versioned master secret and the card's
-// identity, so no two cards share a key, a compromised card reveals nothing
-// about the others, and the server never has to store per-card keys
-// (ARCHITECTURE.md, principle 1). Only server-side code may import this
-// package; the workstation agent never sees master secrets or card keys.
-//
-// The derivation is HKDF-SHA256 (RFC 5869) with the master secret as input
-// keying material and an info string that binds the result to its purpose,
-// the master secret's version, the key algorithm and the card identifier.
-// SP 800-108 calls this key diversification; SP 800-56C recommends HKDF
-// for it.
-package adminkey
+package personalize
+
+// The derivation of the per-card management key (see the package
+// documentation): HKDF-SHA256 (RFC 5869) with the master secret as input
+// keying material and an info string that binds the result to its
+// purpose, the master secret's version, the key algorithm and the card
+// identifier.
 
 import (
 	"bytes"
@@ -30,18 +24,19 @@ const MinMasterLen = 32
 const label = "lanyard card admin key v1"
 
 // Derive returns the management key of kind for the card identified by
-// cardID (its serial number or CHUID GUID) under master secret version.
+// cardID (Identity.KeyIdent; LegacyCardID for cards taken over before
+// issue 13) under master secret version.
 func Derive(master []byte, version int, kind lanyard.AdminKeyKind, cardID []byte) ([]byte, error) {
 	n := kind.KeyLen()
 	switch {
 	case n == 0:
-		return nil, fmt.Errorf("adminkey: unknown key kind %q", kind)
+		return nil, fmt.Errorf("personalize: unknown key kind %q", kind)
 	case len(master) < MinMasterLen:
-		return nil, fmt.Errorf("adminkey: master secret must be at least %d bytes", MinMasterLen)
+		return nil, fmt.Errorf("personalize: master secret must be at least %d bytes", MinMasterLen)
 	case version < 1:
-		return nil, fmt.Errorf("adminkey: master secret version must be positive")
+		return nil, fmt.Errorf("personalize: master secret version must be positive")
 	case len(cardID) == 0 || len(cardID) > 64:
-		return nil, fmt.Errorf("adminkey: card identifier must be 1-64 bytes")
+		return nil, fmt.Errorf("personalize: card identifier must be 1-64 bytes")
 	}
 	for attempt := uint32(0); attempt < 16; attempt++ {
 		key, err := hkdf.Key(sha256.New, master, nil, info(version, kind, cardID, attempt), n)
@@ -58,7 +53,7 @@ func Derive(master []byte, version int, kind lanyard.AdminKeyKind, cardID []byte
 			return key, nil
 		}
 	}
-	return nil, fmt.Errorf("adminkey: no usable Triple DES key after 16 attempts")
+	return nil, fmt.Errorf("personalize: no usable Triple DES key after 16 attempts")
 }
 
 // info encodes the derivation context unambiguously (fixed-width fields

@@ -1,9 +1,4 @@
-// Package cardadmin holds the server-side steps that need a card's
-// management key (ARCHITECTURE.md, principle 1): the key is derived here
-// from the sealed master secret (internal/adminkey) and used over an APDU
-// transport, so it never travels to the workstation, which only relays
-// APDUs. Only server code may import this package.
-package cardadmin
+package personalize
 
 import (
 	"context"
@@ -11,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/lanyard-cms/lanyard/internal/adminkey"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -32,7 +26,7 @@ type Master struct {
 // over before issue 13 are bound to: the CHUID GUID, else the vendor
 // serial number. A CHUID is readable by anyone and copied as easily, so
 // new keys are bound to the store's identifier instead
-// (issuance.Identity.KeyIdent); the server uses this one only for cards
+// (Identity.KeyIdent); the server uses this one only for cards
 // whose record names it, and only after the card presented the GUID and
 // serial recorded for it.
 func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
@@ -42,7 +36,7 @@ func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
 	}
 	serial, serr := c.Serial(ctx)
 	if serr != nil {
-		return nil, fmt.Errorf("cardadmin: the card has neither a CHUID GUID (%v) nor a serial number (%v)", err, serr)
+		return nil, fmt.Errorf("personalize: the card has neither a CHUID GUID (%v) nor a serial number (%v)", err, serr)
 	}
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], serial)
@@ -51,11 +45,50 @@ func LegacyCardID(ctx context.Context, c *piv.Card) ([]byte, error) {
 
 // Diversified returns the management key of kind for the card under m.
 func Diversified(m Master, kind lanyard.AdminKeyKind, cardID []byte) (Key, error) {
-	k, err := adminkey.Derive(m.Secret, m.Version, kind, cardID)
+	k, err := Derive(m.Secret, m.Version, kind, cardID)
 	if err != nil {
 		return Key{}, err
 	}
 	return Key{Kind: kind, Value: k}, nil
+}
+
+// DiversifiedKey is Diversified for the service: a failure (a master
+// secret too short, an unknown kind) is an internal error.
+func DiversifiedKey(m Master, kind lanyard.AdminKeyKind, ident []byte) (Key, error) {
+	k, err := Diversified(m, kind, ident)
+	if err != nil {
+		return Key{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's management key")
+	}
+	return k, nil
+}
+
+// AuthenticateStatic opens a management session with a key the server
+// does not derive: the card type's default or the factory key
+// (TypeKeys, FactoryKeys).
+func AuthenticateStatic(ctx context.Context, c *piv.Card, k Key) (*piv.Admin, error) {
+	admin, err := Authenticate(ctx, c, k)
+	if err != nil {
+		return nil, CardError(err, "authenticating to the card")
+	}
+	return admin, nil
+}
+
+// AuthenticateDerived opens a management session with the card's
+// diversified key of kind under m for ident (KeyIdent, which checked that
+// the card is the one recorded). GENERAL AUTHENTICATE is mutual
+// (SP 800-73-4 part 2, 3.2.4; piv.Card.Authenticate checks the card's
+// answer to our challenge): a card that does not hold the key fails,
+// whatever serial and CHUID it presents.
+func AuthenticateDerived(ctx context.Context, c *piv.Card, kind lanyard.AdminKeyKind, m Master, ident []byte) (*piv.Admin, error) {
+	k, err := DiversifiedKey(m, kind, ident)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := Authenticate(ctx, c, k)
+	if err != nil {
+		return nil, CardError(err, "authenticating to the card with its Lanyard key")
+	}
+	return admin, nil
 }
 
 // Takeover moves a card from the management key it has (from: the factory
@@ -79,7 +112,7 @@ func Takeover(ctx context.Context, c *piv.Card, from Key, kind lanyard.AdminKeyK
 		if a, err2 := Authenticate(ctx, c, to); err2 == nil {
 			return a, nil
 		}
-		return nil, fmt.Errorf("cardadmin: the card accepts neither its expected key nor its diversified key: %w", err)
+		return nil, fmt.Errorf("personalize: the card accepts neither its expected key nor its diversified key: %w", err)
 	}
 	if err != nil {
 		return nil, err

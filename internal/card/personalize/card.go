@@ -1,83 +1,22 @@
-package issuance
+package personalize
 
 import (
 	"context"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 
-	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/cardadmin"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
-
-// Serial is how Lanyard names a PIV card to people: the vendor serial
-// number in decimal, as printed on YubiKeys (vendor instruction GET
-// SERIAL), else the CHUID's GUID in hex (SP 800-73-4 part 1, 3.1.2). The
-// workstation agent reports the same value in its inventory.
-func Serial(ctx context.Context, c *piv.Card) (string, error) {
-	id, err := Identify(ctx, c)
-	return id.Serial, err
-}
-
-// Identity is what a PIV card says it is, read once. Serial names the
-// card in the store (with its card type) and, through KeyIdent, is what
-// its diversified management key is bound to: one identifier for both, so
-// a card presenting another card's CHUID is a different card and never
-// obtains that card's key. GUID is the CHUID GUID in hex ("" without one,
-// or all zero), recorded so that no second card presents it.
-type Identity struct {
-	Serial string
-	GUID   string
-}
-
-// Identify reads the card's vendor serial number and CHUID.
-func Identify(ctx context.Context, c *piv.Card) (Identity, error) {
-	var id Identity
-	ch, cerr := c.CHUID(ctx)
-	if cerr == nil && len(ch.GUID) > 0 && !allZero(ch.GUID) {
-		id.GUID = hex.EncodeToString(ch.GUID)
-	}
-	n, err := c.Serial(ctx)
-	var answered *apdu.StatusError
-	switch {
-	case err != nil && !errors.As(err, &answered):
-		// No answer at all: the card or its session went away.
-		return Identity{}, CardError(err, "identifying the card")
-	case err == nil:
-		id.Serial = strconv.FormatUint(uint64(n), 10)
-	case id.GUID != "":
-		id.Serial = id.GUID
-	case cerr == nil && len(ch.GUID) > 0:
-		id.Serial = hex.EncodeToString(ch.GUID) // all zero: named, never bound
-	default:
-		return Identity{}, lanyard.Errorf(lanyard.EInvalid, "the card has neither a serial number nor a CHUID (%v; %v)", err, cerr)
-	}
-	return id, nil
-}
-
-// KeyIdent is the identifier the card's diversified management key is
-// derived from (internal/adminkey): its store serial. Card types are told
-// apart by the store, which holds each identifier for one card only.
-func (id Identity) KeyIdent() []byte { return []byte("card:" + id.Serial) }
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // Keys are the card's secrets as they are before a step: its management
 // key, PIN and PUK.
 type Keys struct {
-	Admin cardadmin.Key
+	Admin Key
 	PIN   string
 	PUK   string
 }
@@ -86,7 +25,22 @@ type Keys struct {
 // that the emulator and most PIV cards use (3DES management key
 // 010203…08 ×3, PIN 123456, PUK 12345678).
 func FactoryKeys() Keys {
-	return Keys{Admin: cardadmin.Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
+	return Keys{Admin: Key{Kind: lanyard.AdminKey3DES, Value: pivspec.DefaultManagementKey()}, PIN: pivspec.DefaultPIN, PUK: pivspec.DefaultPUK}
+}
+
+// TypeKeys are what a card of type ct holds before Lanyard gives it its
+// own secrets: the card type's default management key, user PIN and PUK,
+// each else the factory value.
+func TypeKeys(ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets) Keys {
+	keys := FactoryKeys()
+	if secrets.UserPIN != "" {
+		keys.PIN = secrets.UserPIN
+	}
+	keys.PUK = TypePUK(secrets)
+	if len(secrets.AdminKey) > 0 {
+		keys.Admin.Kind, keys.Admin.Value = ct.AdminKey, secrets.AdminKey
+	}
+	return keys
 }
 
 // Initialize deletes everything on the card (vendor RESET: keys,
@@ -102,7 +56,7 @@ func Initialize(ctx context.Context, c *piv.Card, pinTries, pukTries int) (Keys,
 	if pinTries == 0 && pukTries == 0 {
 		return keys, nil
 	}
-	admin, err := cardadmin.Authenticate(ctx, c, keys.Admin)
+	admin, err := Authenticate(ctx, c, keys.Admin)
 	if err != nil {
 		return Keys{}, CardError(err, "the card does not accept the factory management key after reset")
 	}
@@ -134,17 +88,17 @@ func SlotString(s piv.Slot) string { return strings.ToLower(strconv.FormatUint(u
 
 // ReadFound reads the certificates on the card. managed reports the ones
 // Lanyard issued, which are not third-party certificates.
-func ReadFound(ctx context.Context, c *piv.Card, managed func(*x509.Certificate) bool) ([]Found, error) {
+func ReadFound(ctx context.Context, c *piv.Card, managed func(*x509.Certificate) bool) ([]issuance.Found, error) {
 	certs, err := c.Certificates(ctx)
 	if err != nil && len(certs) == 0 {
 		return nil, CardError(err, "reading the certificates on the card failed")
 	}
-	out := []Found{}
+	out := []issuance.Found{}
 	for _, sc := range certs {
 		if managed(sc.Certificate) {
 			continue
 		}
-		out = append(out, Found{
+		out = append(out, issuance.Found{
 			Slot: SlotString(sc.Slot), Subject: sc.Certificate.Subject.String(), Issuer: sc.Certificate.Issuer.String(),
 			Serial: sc.Certificate.SerialNumber.Text(16), NotAfter: sc.Certificate.NotAfter, Certificate: sc.Certificate,
 		})

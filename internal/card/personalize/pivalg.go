@@ -1,8 +1,7 @@
-package cardadmin
+package personalize
 
 import (
 	"context"
-	"crypto"
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -69,14 +68,4 @@ func SetKey(ctx context.Context, a *piv.Admin, k Key) error {
 		return fmt.Errorf("piv: SET MANAGEMENT KEY: %w", err)
 	}
 	return a.SetManagementKey(ctx, alg, k.Value)
-}
-
-// GenerateKey has the card generate a key pair of the domain algorithm
-// alg in slot (GENERATE ASYMMETRIC KEY PAIR, piv.Admin.GenerateKey).
-func GenerateKey(ctx context.Context, a *piv.Admin, slot piv.Slot, alg lanyard.KeyAlgorithm, policy piv.KeyPolicy) (crypto.PublicKey, error) {
-	id, err := KeyAlg(alg)
-	if err != nil {
-		return nil, fmt.Errorf("piv: GENERATE ASYMMETRIC KEY PAIR %02X: %w", byte(slot), err)
-	}
-	return a.GenerateKey(ctx, slot, id, policy)
 }

@@ -1,4 +1,4 @@
-package cardadmin
+package personalize
 
 import (
 	"bytes"

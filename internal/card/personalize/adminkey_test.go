@@ -1,4 +1,4 @@
-package adminkey
+package personalize
 
 import (
 	"bytes"
