@@ -108,6 +108,12 @@ type OperationKind string
 
 const (
 	OpIssue OperationKind = "issue"
+	// OpClear is Revoke and clear card: never resumed (a failed one is
+	// repeated), so it never keeps a card from a new issue.
+	OpClear OperationKind = "clear"
+	// OpCreateVirtual records the creation of a virtual card (TPM
+	// virtual card, platform credential, AirCard): one transaction.
+	OpCreateVirtual OperationKind = "create_virtual"
 )
 
 // OperationState is where an operation stands. Running operations that

@@ -44,6 +44,10 @@ const (
 	PIN         Step = "pin"           // the User PIN is set
 	Tracked     Step = "tracked"       // third-party certificates are recorded
 	Done        Step = "done"          // the run is over (done or pending)
+
+	// Revoke and clear card.
+	CertificatesDeleted Step = "certificates_deleted" // Lanyard's certificates are off the card
+	PINReset            Step = "pin_reset"            // the PIN is the card type's again, the PUK recorded
 )
 
 // SlotStep is a step taken once per slot (or per template of a software
@@ -86,23 +90,47 @@ type Run[D any] struct {
 	r         *Runner
 }
 
-// Start records card (created when its ID is 0, else updated) and a new
-// running operation of op's kind, user and actor with data, at step
-// Planned, in one transaction: check runs first (the workflow's checks,
-// held until commit), then the writes, then event's audit event (built
-// with the card's and the operation's IDs).
-func Start[D any](ctx context.Context, r *Runner, card *lanyard.Card, op *lanyard.Operation, data *D,
-	check func(tx lanyard.Tx) error, event func(card *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent) (*Run[D], error) {
+// Begin is what Start records.
+type Begin struct {
+	// Card is created when its ID is 0, else updated.
+	Card *lanyard.Card
+	// Op gives the operation's Kind, UserID and ActorID.
+	Op lanyard.Operation
+	// Check runs first in the transaction: the workflow's checks, held
+	// until commit (nil: none).
+	Check func(tx lanyard.Tx) error
+	// Then runs after the card is written, its ID known (nil: nothing).
+	Then func(tx lanyard.Tx, card *lanyard.Card) error
+	// Event is the audit event, built with the card's and the
+	// operation's IDs.
+	Event func(card *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent
+}
+
+// Start records b's card and a new running operation at step Planned
+// with the record data, in one transaction with b's checks and event.
+func Start[D any](ctx context.Context, r *Runner, b Begin, data *D) (*Run[D], error) {
+	return begin(ctx, r, b, data, lanyard.OpRunning, Planned)
+}
+
+// Once records a workflow that is one transaction: b's card and its
+// operation, done at step Done, with b's checks and event. The card's
+// history lists it like any other operation.
+func Once[D any](ctx context.Context, r *Runner, b Begin, data *D) (*Run[D], error) {
+	return begin(ctx, r, b, data, lanyard.OpDone, Done)
+}
+
+func begin[D any](ctx context.Context, r *Runner, b Begin, data *D, state lanyard.OperationState, step Step) (*Run[D], error) {
 	raw, err := marshal(data)
 	if err != nil {
 		return nil, err
 	}
 	now := r.now()
-	o := *op
-	o.State, o.Step, o.Data, o.CreatedAt, o.UpdatedAt = lanyard.OpRunning, string(Planned), raw, now, now
+	o := b.Op
+	o.State, o.Step, o.Data, o.CreatedAt, o.UpdatedAt = state, string(step), raw, now, now
+	card := b.Card
 	err = r.store.Update(ctx, func(tx lanyard.Tx) error {
-		if check != nil {
-			if err := check(tx); err != nil {
+		if b.Check != nil {
+			if err := b.Check(tx); err != nil {
 				return err
 			}
 		}
@@ -113,11 +141,16 @@ func Start[D any](ctx context.Context, r *Runner, card *lanyard.Card, op *lanyar
 		} else if err := tx.UpdateCard(card); err != nil {
 			return err
 		}
+		if b.Then != nil {
+			if err := b.Then(tx, card); err != nil {
+				return err
+			}
+		}
 		o.CardID = card.ID
 		if err := tx.CreateOperation(&o); err != nil {
 			return err
 		}
-		return tx.AppendAudit(event(card, &o))
+		return tx.AppendAudit(b.Event(card, &o))
 	})
 	if err != nil {
 		return nil, err
@@ -262,13 +295,14 @@ func marshal(data any) ([]byte, error) {
 	return raw, nil
 }
 
-// Sweep marks running operations that recorded nothing for idle as
-// interrupted with message msg and event's audit event: the server
-// that ran them stopped or lost the request. An operation that moves on
-// meanwhile (EConflict) is alive and left alone; with several replicas,
-// idle keeps Sweep from touching another replica's live operation. It
-// returns how many it marked.
-func (r *Runner) Sweep(ctx context.Context, idle time.Duration, msg string, event func(op *lanyard.Operation) *lanyard.AuditEvent) (int, error) {
+// Sweep ends running operations that recorded nothing for idle: the
+// server that ran them stopped or lost the request. stop says, for each,
+// the state it ends in (interrupted: resumable; failed) with its message
+// and builds its audit event. An operation that moves on meanwhile
+// (EConflict) is alive and left alone; with several replicas, idle keeps
+// Sweep from touching another replica's live operation. It returns how
+// many it ended.
+func (r *Runner) Sweep(ctx context.Context, idle time.Duration, stop func(op *lanyard.Operation) (lanyard.OperationState, string, func() *lanyard.AuditEvent)) (int, error) {
 	var ops []*lanyard.Operation
 	if err := r.store.View(ctx, func(tx lanyard.Tx) (err error) {
 		ops, err = tx.ListOperations(lanyard.OperationFilter{State: lanyard.OpRunning, Limit: 1000})
@@ -282,12 +316,13 @@ func (r *Runner) Sweep(ctx context.Context, idle time.Duration, msg string, even
 			continue
 		}
 		prev := op.UpdatedAt
-		op.State, op.Error, op.UpdatedAt = lanyard.OpInterrupted, msg, r.now()
+		state, msg, event := stop(op)
+		op.State, op.Error, op.UpdatedAt = state, msg, r.now()
 		err := r.store.Update(ctx, func(tx lanyard.Tx) error {
 			if err := tx.UpdateOperation(op, prev); err != nil {
 				return err
 			}
-			return tx.AppendAudit(event(op))
+			return tx.AppendAudit(event())
 		})
 		if lanyard.IsCode(err, lanyard.EConflict) {
 			continue

@@ -52,8 +52,8 @@ func (e *env) start(t *testing.T, data *record) *operation.Run[record] {
 	t.Helper()
 	e.serial++
 	card := &lanyard.Card{Serial: fmt.Sprint(e.serial), CardType: "piv", OwnerID: e.alice.ID, State: lanyard.CardAssigned, CreatedAt: e.now, UpdatedAt: e.now}
-	run, err := operation.Start(t.Context(), e.r, card, &lanyard.Operation{Kind: lanyard.OpIssue, UserID: e.alice.ID, ActorID: e.alice.ID}, data,
-		nil, func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.issue.start") })
+	run, err := operation.Start(t.Context(), e.r, operation.Begin{Card: card, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: e.alice.ID, ActorID: e.alice.ID},
+		Event: func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.issue.start") }}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestStartRefusedByCheckRecordsNothing(t *testing.T) {
 	e := newEnv(t)
 	card := &lanyard.Card{Serial: "1001", CardType: "piv", OwnerID: e.alice.ID, State: lanyard.CardAssigned, CreatedAt: e.now, UpdatedAt: e.now}
 	refused := lanyard.Errorf(lanyard.EConflict, "the policy allows at most 1 card")
-	_, err := operation.Start(t.Context(), e.r, card, &lanyard.Operation{Kind: lanyard.OpIssue, UserID: e.alice.ID}, &record{},
-		func(lanyard.Tx) error { return refused }, func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.issue.start") })
+	_, err := operation.Start(t.Context(), e.r, operation.Begin{Card: card, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: e.alice.ID},
+		Check: func(lanyard.Tx) error { return refused }, Event: func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.issue.start") }}, &record{})
 	if !errors.Is(err, refused) {
 		t.Fatalf("start: %v, want the check's refusal", err)
 	}
@@ -254,11 +254,17 @@ func TestEventAfterSeesWrites(t *testing.T) {
 	}
 }
 
-// Sweep marks as interrupted the running operations idle for the limit,
-// and leaves the live and the finished ones alone.
-func TestSweepInterruptsIdleRuns(t *testing.T) {
+// Sweep ends the running operations idle for the limit, in the state the
+// workflow says (an issue: interrupted; a clear: failed), and leaves the
+// live and the finished ones alone.
+func TestSweepEndsIdleRuns(t *testing.T) {
 	e := newEnv(t)
 	idle := e.start(t, &record{})
+	idleClear, err := operation.Start(t.Context(), e.r, operation.Begin{Card: idle.Card, Op: lanyard.Operation{Kind: "clear", UserID: e.alice.ID},
+		Event: func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.clear.start") }}, &record{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.now = e.now.Add(2 * time.Minute)
 	live := e.start(t, &record{})
 	done := e.start(t, &record{})
@@ -267,16 +273,41 @@ func TestSweepInterruptsIdleRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.now = e.now.Add(30 * time.Second)
-	n, err := e.r.Sweep(context.Background(), time.Minute, "the server stopped during the operation", func(op *lanyard.Operation) *lanyard.AuditEvent {
-		return e.event("card.issue.interrupt")
+	n, err := e.r.Sweep(context.Background(), time.Minute, func(op *lanyard.Operation) (lanyard.OperationState, string, func() *lanyard.AuditEvent) {
+		state := lanyard.OpInterrupted
+		if op.Kind != lanyard.OpIssue {
+			state = lanyard.OpFailed
+		}
+		return state, "the server stopped during the operation", func() *lanyard.AuditEvent { return e.event("card.issue.interrupt") }
 	})
-	if err != nil || n != 1 {
-		t.Fatalf("sweep: %d %v, want 1", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("sweep: %d %v, want 2", n, err)
 	}
-	for run, want := range map[*operation.Run[record]]lanyard.OperationState{idle: lanyard.OpInterrupted, live: lanyard.OpRunning, done: lanyard.OpDone} {
+	for run, want := range map[*operation.Run[record]]lanyard.OperationState{idle: lanyard.OpInterrupted, idleClear: lanyard.OpFailed, live: lanyard.OpRunning, done: lanyard.OpDone} {
 		if op, _ := e.stored(t, run); op.State != want {
 			t.Errorf("operation %d is %s, want %s", op.ID, op.State, want)
 		}
+	}
+}
+
+// Once records a one-transaction workflow as a done operation, its card
+// and what Then writes, with one event; a refusal records nothing.
+func TestOnceRecordsDoneOperation(t *testing.T) {
+	e := newEnv(t)
+	card := &lanyard.Card{Serial: "TPM-1", CardType: "tpm", OwnerID: e.alice.ID, State: lanyard.CardClean, CreatedAt: e.now, UpdatedAt: e.now}
+	var thenCard int64
+	run, err := operation.Once(t.Context(), e.r, operation.Begin{Card: card, Op: lanyard.Operation{Kind: "create_virtual", UserID: e.alice.ID, ActorID: e.alice.ID},
+		Then:  func(_ lanyard.Tx, c *lanyard.Card) error { thenCard = c.ID; return nil },
+		Event: func(*lanyard.Card, *lanyard.Operation) *lanyard.AuditEvent { return e.event("card.virtual.create") }}, &record{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, stored := e.stored(t, run)
+	if op.State != lanyard.OpDone || op.Step != string(operation.Done) || stored.ID != thenCard || thenCard == 0 {
+		t.Fatalf("once: operation %+v, card %d, Then saw %d", op, stored.ID, thenCard)
+	}
+	if got := e.actions(t); len(got) != 1 || got[0] != "card.virtual.create" {
+		t.Fatalf("audit: %v", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 )
 
 // RevokeAndClearCard is the guide's *Revoke and clear card*, offered when
@@ -20,10 +21,12 @@ import (
 // wrote are deleted from the card, the card's unfinished operation fails
 // and the card returns to clean, unowned, so the issue can start again.
 // The card must be connected: its content is cleared through the same
-// relayed, server-authenticated session as the issue. The database
-// changes are one transaction with one audit event, made after the card
-// was cleared (a card pulled midway leaves the server's records as they
-// were, and the action can be repeated).
+// relayed, server-authenticated session as the issue. It runs as an
+// operation (lanyard.OpClear) on the operation runner: the card's steps
+// are recorded as they happen, the database changes are one final
+// transaction with one audit event, and a card pulled midway fails the
+// operation, leaving the certificates and the card's ownership as they
+// were: the action is repeated, never resumed.
 func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID int64, in ClearInput) (*CardView, error) {
 	t := in.CardTarget
 	load := func() (*lanyard.Card, *lanyard.User, error) {
@@ -90,9 +93,77 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	if err != nil {
 		return nil, err
 	}
-	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
+	// An unfinished issue may have given the card its new PUK, its reply
+	// lost (read before this clear records its own operation).
+	var issuing personalize.PUKCandidate
+	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil {
+		return nil, err
+	} else if op != nil && op.Kind == lanyard.OpIssue {
+		var d issueData
+		if json.Unmarshal(op.Data, &d) == nil {
+			issuing = s.sealedCandidate(card.ID, d.NewPUK)
+		}
+	}
+	run, err := s.startClear(ctx, p, card)
 	if err != nil {
 		return nil, err
+	}
+	err = s.clearCard(ctx, run, cc, ct, secrets, certs, in.AdminPIN, issuing)
+	if err == nil {
+		err = s.finishClear(ctx, p, run, certs)
+	}
+	if err != nil {
+		msg := lanyard.ErrorMessage(err)
+		ev := s.event(p, "card.clear.fail", "card", strconv.FormatInt(card.ID, 10), map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "error": msg})
+		if serr := run.Stop(ctx, lanyard.OpFailed, msg, operation.Event(ev)); serr != nil {
+			s.log.Error("recording a failed revoke and clear failed", "operation", run.Op.ID, "error", serr)
+		}
+		return nil, err
+	}
+	var out *CardView
+	err = s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = s.cardView(tx, run.Card, true); return })
+	return out, err
+}
+
+// clearData is a Revoke and clear operation's record: the slots whose
+// certificates it deleted from the card.
+type clearData struct {
+	Slots []string `json:"slots,omitempty"`
+}
+
+// startClear records the Revoke and clear of card as a running
+// operation, if the card is still as read.
+func (s *Service) startClear(ctx context.Context, p *Principal, card *lanyard.Card) (*operation.Run[clearData], error) {
+	user := card.OwnerID
+	if user == 0 {
+		user = p.User.ID
+	}
+	was := card.UpdatedAt
+	run, err := operation.Start(ctx, s.runner, operation.Begin{
+		Card: card, Op: lanyard.Operation{Kind: lanyard.OpClear, UserID: user, ActorID: p.User.ID},
+		Check: func(tx lanyard.Tx) error {
+			return lockUnchanged(tx, card, was, "while it was being read; look at the card and try again")
+		},
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			return s.event(p, "card.clear.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "operation": op.ID})
+		}}, &clearData{})
+	if err != nil {
+		return nil, err
+	}
+	run.StepEvent = func(step operation.Step) *lanyard.AuditEvent {
+		return s.event(p, "card.clear.step", "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
+	}
+	return run, nil
+}
+
+// clearCard deletes the certificates Lanyard wrote from the card and
+// resets its PIN, recording each as a step.
+func (s *Service) clearCard(ctx context.Context, run *operation.Run[clearData], cc *cardConn, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets,
+	certs []*lanyard.Certificate, adminPIN string, issuing personalize.PUKCandidate) error {
+	card := run.Card
+	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
+	if err != nil {
+		return err
 	}
 	slots := map[string]bool{}
 	for _, c := range certs {
@@ -102,8 +173,12 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 			}
 		}
 	}
-	if err := personalize.DeleteCertificates(ctx, admin, slices.Collect(maps.Keys(slots))); err != nil {
-		return nil, err
+	run.Data.Slots = slices.Sorted(maps.Keys(slots))
+	if err := personalize.DeleteCertificates(ctx, admin, run.Data.Slots); err != nil {
+		return err
+	}
+	if err := run.Step(ctx, operation.CertificatesDeleted); err != nil {
+		return err
 	}
 
 	// Back to the card type's user PIN, so that the next issue starts
@@ -118,29 +193,18 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	defaults := personalize.TypeKeys(ct, secrets)
 	defPUK, defPIN := defaults.PUK, defaults.PIN
 	named := defPUK
-	if in.AdminPIN != "" {
-		named = in.AdminPIN
-	}
-	// An unfinished issue may have given the card its new PUK, its reply
-	// lost.
-	var issuing personalize.PUKCandidate
-	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil {
-		return nil, err
-	} else if op != nil && op.Kind == lanyard.OpIssue {
-		var d issueData
-		if json.Unmarshal(op.Data, &d) == nil {
-			issuing = s.sealedCandidate(card.ID, d.NewPUK)
-		}
+	if adminPIN != "" {
+		named = adminPIN
 	}
 	candidates, err := s.pukCandidates(card, named, issuing)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	used, err := personalize.UsePUK(ctx, cc.pc, candidates, false, "resetting the card's PIN with its Admin PIN", func(puk string) error {
 		return cc.pc.UnblockPIN(ctx, puk, defPIN)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case len(used.Sealed) > 0:
@@ -148,17 +212,26 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 		card.SealedPUK, card.PUKState = used.Sealed, lanyard.PUKRandom
 	case used.PUK != defPUK:
 		if err := cc.pc.ChangePUK(ctx, used.PUK, defPUK); err != nil {
-			return nil, personalize.CardError(err, "resetting the card's Admin PIN")
+			return personalize.CardError(err, "resetting the card's Admin PIN")
 		}
 		card.SealedPUK, card.PUKState = nil, lanyard.PUKDefault
 	default:
 		card.SealedPUK = nil
 	}
+	return run.Step(ctx, operation.PINReset, operation.WithCard())
+}
 
-	now := s.clock()
+// finishClear records the cleared card, in one transaction with one audit
+// event: Lanyard's certificates of the card revoked (cessation of
+// operation), the requests of its issues withdrawn, its other unfinished
+// operations failed, its held PIN copies erased, the card clean and
+// unowned. It is recorded even if the caller goes away: the card is
+// cleared.
+func (s *Service) finishClear(ctx context.Context, p *Principal, run *operation.Run[clearData], certs []*lanyard.Certificate) error {
+	card := run.Card
 	var revoked []string
-	// The card is cleared: record it even if the caller goes away now.
-	err = s.store.Update(context.WithoutCancel(ctx), func(tx lanyard.Tx) error {
+	held := 0
+	writes := func(tx lanyard.Tx) error {
 		r, err := s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
 			switch c.Status {
 			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
@@ -175,6 +248,9 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 			return err
 		}
 		for _, op := range ops {
+			if op.ID == run.Op.ID {
+				continue
+			}
 			var d issueData
 			if op.Kind == lanyard.OpIssue && json.Unmarshal(op.Data, &d) == nil {
 				// Every issue of the card, finished or not: no request
@@ -187,29 +263,27 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 				continue
 			}
 			prev := op.UpdatedAt
-			op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, "the card was revoked and cleared", now
+			op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, "the card was revoked and cleared", s.clock()
 			if err := tx.UpdateOperation(op, prev); err != nil {
 				return err
 			}
 		}
-		card.State, card.OwnerID, card.IssuedAt, card.Name, card.UpdatedAt = lanyard.CardClean, 0, time.Time{}, "", now
-		if err := tx.UpdateCard(card); err != nil {
-			return err
-		}
 		// The PIN was reset: no copy of the one an issue set is kept.
-		held, err := tx.DeleteCardHeldPINs(card.ID)
-		if err != nil {
-			return err
-		}
-		return tx.AppendAudit(s.event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
-			"serial": card.Serial, "revoked": revoked, "cleared_slots": len(slots), "held_pins_erased": held}))
-	})
-	if err != nil {
-		return nil, err
+		held, err = tx.DeleteCardHeldPINs(card.ID)
+		return err
 	}
-	var out *CardView
-	err = s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = s.cardView(tx, card, true); return })
-	return out, err
+	was := *card
+	card.State, card.OwnerID, card.IssuedAt, card.Name = lanyard.CardClean, 0, time.Time{}, ""
+	run.Op.State = lanyard.OpDone
+	err := run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(writes), operation.EventAfter(func() *lanyard.AuditEvent {
+		return s.event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
+			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held})
+	}))
+	if err != nil {
+		*card = was
+		run.Op.State = lanyard.OpRunning
+	}
+	return err
 }
 
 // ClearInput names the connected card to revoke and clear; AdminPIN is

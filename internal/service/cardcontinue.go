@@ -133,10 +133,21 @@ const OperationIdleLimit = time.Minute
 // it at start and periodically; with several replicas, idle keeps it from
 // touching another replica's live operation. (Continuing does not depend
 // on it: an exclusive card session keeps two runs apart.)
+//
+// A card issue becomes interrupted (Continue card issue resumes it);
+// any other operation (Revoke and clear) failed: it is repeated, not
+// resumed, and must not keep the card from a new issue.
 func (s *Service) RecoverOperations(ctx context.Context, idle time.Duration) (int, error) {
-	return s.runner.Sweep(ctx, idle, "the server stopped during the operation", func(op *lanyard.Operation) *lanyard.AuditEvent {
-		return s.event(systemPrincipal, "card.issue.interrupt", "card", strconv.FormatInt(op.CardID, 10),
-			map[string]any{"operation": op.ID, "step": op.Step, "error": op.Error})
+	const msg = "the server stopped during the operation"
+	return s.runner.Sweep(ctx, idle, func(op *lanyard.Operation) (lanyard.OperationState, string, func() *lanyard.AuditEvent) {
+		state, action := lanyard.OpInterrupted, "card.issue.interrupt"
+		if op.Kind != lanyard.OpIssue {
+			state, action = lanyard.OpFailed, "card."+string(op.Kind)+".fail"
+		}
+		return state, msg, func() *lanyard.AuditEvent {
+			return s.event(systemPrincipal, action, "card", strconv.FormatInt(op.CardID, 10),
+				map[string]any{"operation": op.ID, "step": op.Step, "error": msg})
+		}
 	})
 }
 

@@ -381,7 +381,6 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 	if j.plan.Name != "" {
 		c.Name = j.plan.Name
 	}
-	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}
 	check := func(tx lanyard.Tx) error {
 		// The decision was made outside this transaction, with card I/O
 		// since: what it relied on is checked again here. An AirCard
@@ -402,12 +401,14 @@ func (s *Service) startIssue(ctx context.Context, j *issueJob, serial string, r 
 		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
 		return s.checkMaxCards(tx, j.user, counted)
 	}
-	run, err := operation.Start(ctx, s.runner, c, op, &j.data, check, func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
-		return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
-			"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
-			"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
-		})
-	})
+	run, err := operation.Start(ctx, s.runner, operation.Begin{
+		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}, Check: check,
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
+				"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
+			})
+		}}, &j.data)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -359,4 +360,21 @@ func viewOperation(op *lanyard.Operation) *lanyard.Operation {
 	out := *op
 	out.Data, _ = json.Marshal(fields)
 	return &out
+}
+
+// lockUnchanged holds card's row until commit (Tx.LockCard) and fails
+// with EConflict, saying when, if the card changed since it was read at
+// was (its UpdatedAt then).
+func lockUnchanged(tx lanyard.Tx, card *lanyard.Card, was time.Time, when string) error {
+	if err := tx.LockCard(card.ID); err != nil {
+		return err
+	}
+	cur, err := tx.CardByID(card.ID)
+	if err != nil {
+		return err
+	}
+	if !cur.UpdatedAt.Equal(was) {
+		return lanyard.Errorf(lanyard.EConflict, "card %s changed %s", card.Serial, when)
+	}
+	return nil
 }

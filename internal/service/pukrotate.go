@@ -156,15 +156,8 @@ func (s *Service) recordPUK(ctx context.Context, card *lanyard.Card, action stri
 	err := s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(systemPrincipal, action, "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "puk_state": string(next.PUKState)})
 	}, func(tx lanyard.Tx) error {
-		if err := tx.LockCard(card.ID); err != nil {
+		if err := lockUnchanged(tx, card, was, "meanwhile"); err != nil {
 			return err
-		}
-		cur, err := tx.CardByID(card.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.UpdatedAt.Equal(was) {
-			return lanyard.Errorf(lanyard.EConflict, "card %s changed meanwhile", card.Serial)
 		}
 		return tx.UpdateCard(&next)
 	})

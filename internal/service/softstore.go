@@ -259,15 +259,16 @@ func (s *Service) startSoft(ctx context.Context, j *softJob) error {
 	now := s.clock()
 	c := &lanyard.Card{Serial: "SW-" + strings.ToUpper(hex.EncodeToString(id[:])), CardType: j.ct.Name, OwnerID: j.user.ID, Name: j.plan.Name,
 		State: lanyard.CardAssigned, WorkstationID: j.ws.ID, CreatedAt: now, UpdatedAt: now}
-	op := &lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}
-	// Counted again in the transaction: two issues at once must not both
-	// pass the maximum.
-	check := func(tx lanyard.Tx) error { return s.checkMaxCards(tx, j.user, false) }
-	run, err := operation.Start(ctx, s.runner, c, op, &j.data, check, func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
-		return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
-			"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID, "kind": string(lanyard.KindSoftwareStore),
-			"scope": j.data.Scope, "workstation": j.ws.Name, "templates": softTemplates(j.plan)})
-	})
+	run, err := operation.Start(ctx, s.runner, operation.Begin{
+		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID},
+		// Counted again in the transaction: two issues at once must not
+		// both pass the maximum.
+		Check: func(tx lanyard.Tx) error { return s.checkMaxCards(tx, j.user, false) },
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			return s.event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID, "kind": string(lanyard.KindSoftwareStore),
+				"scope": j.data.Scope, "workstation": j.ws.Name, "templates": softTemplates(j.plan)})
+		}}, &j.data)
 	if err != nil {
 		return err
 	}

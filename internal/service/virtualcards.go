@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
@@ -305,38 +306,42 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 	now := s.clock()
 	c := &lanyard.Card{Serial: r.Serial, CardType: ct.Name, OwnerID: u.ID, Name: in.Name, State: lanyard.CardClean,
 		ATR: r.ATR, WorkstationID: ws.ID, CreatedAt: now, UpdatedAt: now}
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "card.virtual.create", "card", strconv.FormatInt(c.ID, 10), map[string]any{
-			"serial": c.Serial, "kind": string(in.Kind), "card_type": ct.Name, "user": u.Login, "workstation": ws.Name})
-	}, func(tx lanyard.Tx) error {
+	// One transaction, recorded as the card's first operation.
+	_, err = operation.Once(ctx, s.runner, operation.Begin{
+		Card: c, Op: lanyard.Operation{Kind: lanyard.OpCreateVirtual, UserID: u.ID, ActorID: p.User.ID},
 		// Checked again in the transaction: two creations at once must
 		// not both pass the maximum cards per user or the platform
 		// credential limits.
-		if err := s.checkMaxCards(tx, u, false); err != nil {
-			return err
-		}
-		if in.Kind == lanyard.KindPlatformCredential {
-			if err := s.platformLimits(tx, ct, u, ws.ID, 0); err != nil {
+		Check: func(tx lanyard.Tx) error {
+			if err := s.checkMaxCards(tx, u, false); err != nil {
 				return err
 			}
-		}
-		if in.Kind == lanyard.KindAirCard {
-			// Workstations and the hub know an AirCard by its serial
-			// alone, across AirCard card types and services.
-			if old, err := airCardBySerial(tx, c.Serial); err == nil {
-				return lanyard.Errorf(lanyard.EConflict, "AirCard serial %s is already registered (card %d); create the AirCard again", c.Serial, old.ID)
-			} else if !lanyard.IsCode(err, lanyard.ENotFound) {
-				return err
+			if in.Kind == lanyard.KindPlatformCredential {
+				if err := s.platformLimits(tx, ct, u, ws.ID, 0); err != nil {
+					return err
+				}
 			}
-		}
-		if err := tx.CreateCard(c); err != nil {
-			return err
-		}
-		if in.Kind == lanyard.KindAirCard {
-			return tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: ws.ID, AddedBy: p.User.Login, AddedAt: now})
-		}
-		return nil
-	})
+			if in.Kind == lanyard.KindAirCard {
+				// Workstations and the hub know an AirCard by its
+				// serial alone, across AirCard card types and services.
+				if old, err := airCardBySerial(tx, c.Serial); err == nil {
+					return lanyard.Errorf(lanyard.EConflict, "AirCard serial %s is already registered (card %d); create the AirCard again", c.Serial, old.ID)
+				} else if !lanyard.IsCode(err, lanyard.ENotFound) {
+					return err
+				}
+			}
+			return nil
+		},
+		Then: func(tx lanyard.Tx, c *lanyard.Card) error {
+			if in.Kind == lanyard.KindAirCard {
+				return tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: ws.ID, AddedBy: p.User.Login, AddedAt: now})
+			}
+			return nil
+		},
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			return s.event(p, "card.virtual.create", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+				"serial": c.Serial, "kind": string(in.Kind), "card_type": ct.Name, "user": u.Login, "workstation": ws.Name, "operation": op.ID})
+		}}, &struct{}{})
 	if err != nil {
 		s.discardVirtual(ctx, ca, host, r.Serial, err)
 		return nil, err

@@ -181,6 +181,11 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 	if cc.CardType != "tpm-virtual-card" || cc.Kind != lanyard.KindTPMVirtualCard || cc.State != lanyard.CardClean || cc.Owner != "alice" {
 		t.Fatalf("created %+v", cc)
 	}
+	// The creation is the card's first operation, recorded done.
+	if v, err := e.svc.GetCard(ctx, e.alice, cc.CardID); err != nil || len(v.Operations) != 1 ||
+		v.Operations[0].Kind != lanyard.OpCreateVirtual || v.Operations[0].State != lanyard.OpDone {
+		t.Fatalf("the new card's operations: %v %+v", err, v)
+	}
 	target := service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
 	opts, err := e.svc.IssueOptions(ctx, e.alice, target)
 	if err != nil {
