@@ -96,43 +96,59 @@ if [ ! -s "$AUTH" ]; then
 fi
 PASSWORD=$(sed -n 's/^lanyard://p' "$AUTH")
 
-# Free ports: random ones nobody listens on (checked in /proc), picked
-# before any instance starts so that none is handed out twice.
+# Free ports: random ones nobody listens on (checked in /proc), below
+# the kernel's ephemeral range (32768 and up by default), where the
+# outgoing connections of tests running meanwhile take theirs.
 taken=" "
 for hex in $(awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print a[n] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
 	taken="$taken$((16#$hex)) "
 done
-ports=()
-while [ ${#ports[@]} -lt 6 ]; do
-	p=$((20000 + RANDOM % 40000))
-	case "$taken" in *" $p "*) continue ;; esac
-	taken="$taken$p "
-	ports+=("$p")
-done
-
-# start NAME SMTPPORT APIPORT ARGS… starts one instance and waits for its API.
-start() {
-	local name=$1 smtp=$2 api=$3 pid
-	shift 3
-	setsid "$BIN" --smtp "127.0.0.1:$smtp" --listen "127.0.0.1:$api" --max 5000 --smtp-disable-rdns --disable-version-check "$@" \
-		>"$STATE/$name.log" 2>&1 </dev/null &
-	pid=$!
-	echo "$pid" >"$STATE/$name.pid"
-	for _ in $(seq 100); do
-		if curl -fsS "http://127.0.0.1:$api/api/v1/messages?limit=1" >/dev/null 2>&1; then
-			return
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		case "$taken" in *" $p "*) continue ;; esac
+		taken="$taken$p "
+		echo "$p"
+		return
 	done
-	cat "$STATE/$name.log" >&2
+}
+
+# listening PORT: something accepts TCP connections on 127.0.0.1:PORT.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME ARGS… starts one instance on two free ports (SMTP, API) and
+# waits until both answer; a port taken meanwhile (mailpit exits) is
+# retried with new ones. It sets the variables NAME_smtp and NAME_api.
+start() {
+	local name=$1 smtp api pid try
+	shift
+	for try in 1 2 3; do
+		smtp=$(port) api=$(port)
+		setsid "$BIN" --smtp "127.0.0.1:$smtp" --listen "127.0.0.1:$api" --max 5000 --smtp-disable-rdns --disable-version-check "$@" \
+			>"$STATE/$name.log" 2>&1 </dev/null &
+		pid=$!
+		echo "$pid" >"$STATE/$name.pid"
+		for _ in $(seq 100); do
+			if curl -fsS "http://127.0.0.1:$api/api/v1/messages?limit=1" >/dev/null 2>&1 && listening "$smtp" && kill -0 "$pid" 2>/dev/null; then
+				printf -v "${name}_smtp" '%s' "$smtp"
+				printf -v "${name}_api" '%s' "$api"
+				return
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null || true
+		log "mailpit ($name) did not start on ports $smtp/$api (attempt $try):"
+		cat "$STATE/$name.log" >&2
+	done
 	die "mailpit ($name) did not start"
 }
 
-p_smtp=${ports[0]} p_api=${ports[1]} s_smtp=${ports[2]} s_api=${ports[3]} t_smtp=${ports[4]} t_api=${ports[5]}
-start plain "$p_smtp" "$p_api"
-start starttls "$s_smtp" "$s_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-starttls --smtp-auth-file "$AUTH"
-start tls "$t_smtp" "$t_api" --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-tls --smtp-auth-file "$AUTH"
+start plain
+start starttls --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-starttls --smtp-auth-file "$AUTH"
+start tls --smtp-tls-cert "$CERT" --smtp-tls-key "$KEY" --smtp-require-tls --smtp-auth-file "$AUTH"
+p_smtp=$plain_smtp p_api=$plain_api s_smtp=$starttls_smtp s_api=$starttls_api t_smtp=$tls_smtp t_api=$tls_api
 log "mailpit $VERSION ready: plain 127.0.0.1:$p_smtp, STARTTLS 127.0.0.1:$s_smtp, TLS 127.0.0.1:$t_smtp"
 printf 'smtp=127.0.0.1:%s api=http://127.0.0.1:%s starttls=127.0.0.1:%s starttls_api=http://127.0.0.1:%s tls=127.0.0.1:%s tls_api=http://127.0.0.1:%s ca=%s cert=%s key=%s user=lanyard password=%s bin=%s\n' \
 	"$p_smtp" "$p_api" "$s_smtp" "$s_api" "$t_smtp" "$t_api" "$CA" "$CERT" "$KEY" "$PASSWORD" "$BIN"

@@ -154,8 +154,11 @@ type Operation struct {
 type OperationFilter struct {
 	CardID int64
 	UserID int64
+	Kind   OperationKind
 	State  OperationState
-	Limit  int
+	// Unfinished keeps running, interrupted and pending operations.
+	Unfinished bool
+	Limit      int
 }
 
 // SecretAnswer is one of a user's secret questions with the answer's

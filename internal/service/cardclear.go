@@ -96,7 +96,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	// An unfinished issue may have given the card its new PUK, its reply
 	// lost (read before this clear records its own operation).
 	var issuing personalize.PUKCandidate
-	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil {
+	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil {
 		return nil, err
 	} else if op != nil && op.Kind == lanyard.OpIssue {
 		var d issueData
@@ -110,7 +110,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	}
 	err = s.clearCard(ctx, run, cc, ct, secrets, certs, in.AdminPIN, issuing)
 	if err == nil {
-		err = s.finishClear(ctx, p, run, certs)
+		err = s.finishClear(ctx, p, run)
 	}
 	if err != nil {
 		msg := lanyard.ErrorMessage(err)
@@ -139,6 +139,7 @@ func (s *Service) startClear(ctx context.Context, p *Principal, card *lanyard.Ca
 		user = p.User.ID
 	}
 	was := card.UpdatedAt
+	card.UpdatedAt = s.clock() // the clear starting is a change of the card: a reader of it before sees it moved
 	run, err := operation.Start(ctx, s.runner, operation.Begin{
 		Card: card, Op: lanyard.Operation{Kind: lanyard.OpClear, UserID: user, ActorID: p.User.ID},
 		Check: func(tx lanyard.Tx) error {
@@ -227,11 +228,21 @@ func (s *Service) clearCard(ctx context.Context, run *operation.Run[clearData], 
 // operations failed, its held PIN copies erased, the card clean and
 // unowned. It is recorded even if the caller goes away: the card is
 // cleared.
-func (s *Service) finishClear(ctx context.Context, p *Principal, run *operation.Run[clearData], certs []*lanyard.Certificate) error {
+func (s *Service) finishClear(ctx context.Context, p *Principal, run *operation.Run[clearData]) error {
 	card := run.Card
 	var revoked []string
 	held := 0
 	writes := func(tx lanyard.Tx) error {
+		// The card first (as ApproveRequest and DecideDocument take it),
+		// then its certificates as they are now: one approved or revoked
+		// while the card was cleared is seen as it is.
+		if err := tx.LockCard(card.ID); err != nil {
+			return err
+		}
+		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: card.ID})
+		if err != nil {
+			return err
+		}
 		r, err := s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
 			switch c.Status {
 			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
@@ -243,23 +254,26 @@ func (s *Service) finishClear(ctx context.Context, p *Principal, run *operation.
 			return err
 		}
 		revoked = r
-		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Limit: 50})
+		// Every issue of the card, finished or not: no request for a key
+		// on this card may be approved later.
+		issues, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpIssue})
 		if err != nil {
 			return err
 		}
-		for _, op := range ops {
-			if op.ID == run.Op.ID {
-				continue
-			}
+		for _, op := range issues {
 			var d issueData
-			if op.Kind == lanyard.OpIssue && json.Unmarshal(op.Data, &d) == nil {
-				// Every issue of the card, finished or not: no request
-				// for a key on this card may be approved later.
+			if json.Unmarshal(op.Data, &d) == nil {
 				if err := s.withdrawRequests(tx, p, &d, "the card was revoked and cleared"); err != nil {
 					return err
 				}
 			}
-			if op.State.Finished() {
+		}
+		unfinished, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Unfinished: true})
+		if err != nil {
+			return err
+		}
+		for _, op := range unfinished {
+			if op.ID == run.Op.ID {
 				continue
 			}
 			prev := op.UpdatedAt

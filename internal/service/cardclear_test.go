@@ -85,3 +85,40 @@ func TestRevokeAndClearPulledAnywhereThenRepeated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An interrupted issue stays the one Continue card issue picks up however
+// many operations came after it (failed clears): it is found by kind and
+// state, not among the newest few.
+func TestInterruptedIssueFoundAfterManyClears(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.access.FailAfter(1, reader, 12)
+	_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if !lanyard.IsCode(err, lanyard.EUnavailable) {
+		t.Fatalf("the pulled issue: %v", err)
+	}
+	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	if err != nil || len(cards) != 1 {
+		t.Fatalf("cards: %v %+v", err, cards)
+	}
+	card := cards[0]
+	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+		for range 60 {
+			op := &lanyard.Operation{Kind: lanyard.OpClear, CardID: card.ID, UserID: e.alice.User.ID, State: lanyard.OpFailed, Step: "planned",
+				Data: []byte(`{}`), CreatedAt: card.CreatedAt, UpdatedAt: card.CreatedAt}
+			if err := tx.CreateOperation(op); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.ContinueCardIssue(ctx, e.alice, card.ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != string(lanyard.CardIssued) {
+		t.Fatalf("continued issue: %+v", res)
+	}
+}

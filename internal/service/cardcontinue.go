@@ -45,7 +45,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	}); err != nil {
 		return nil, err
 	}
-	op, err := s.unfinishedOperation(ctx, card.ID)
+	op, err := s.unfinishedIssue(ctx, card.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) ContinueCardIssue(ctx context.Context, p *Principal, cardID in
 	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(cardID); return }); err != nil {
 		return nil, err
 	}
-	if op, err = s.unfinishedOperation(ctx, card.ID); err != nil {
+	if op, err = s.unfinishedIssue(ctx, card.ID); err != nil {
 		return nil, err
 	}
 	if op == nil || op.Kind != lanyard.OpIssue {

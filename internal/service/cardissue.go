@@ -337,7 +337,7 @@ func (s *Service) IssueCard(ctx context.Context, p *Principal, in IssueCardInput
 		}
 	}
 	if j.card != nil {
-		if op, err := s.unfinishedOperation(ctx, j.card.ID); err != nil {
+		if op, err := s.unfinishedIssue(ctx, j.card.ID); err != nil {
 			return nil, err
 		} else if op != nil {
 			return nil, lanyard.Errorf(lanyard.EConflict, "an issue of card %s was interrupted (%s); continue it with Continue card issue", serial, op.Error)
@@ -435,14 +435,12 @@ func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
 	if !cur.UpdatedAt.Equal(was.UpdatedAt) || cur.State != was.State || cur.OwnerID != was.OwnerID {
 		return lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read (another issue?); look at the card and try again", was.Serial)
 	}
-	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID})
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Unfinished: true, Limit: 1})
 	if err != nil {
 		return err
 	}
-	for _, op := range ops {
-		if !op.State.Finished() {
-			return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, op.Step)
-		}
+	if len(ops) > 0 {
+		return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, ops[0].Step)
 	}
 	return nil
 }
@@ -485,24 +483,22 @@ func planTemplates(p *issuance.Plan) []string {
 	return out
 }
 
-// unfinishedOperation returns the card's running, interrupted or pending
-// operation, if any.
-func (s *Service) unfinishedOperation(ctx context.Context, cardID int64) (*lanyard.Operation, error) {
+// unfinishedIssue returns the card's running, interrupted or pending
+// issue, if any: found by kind and state, however many other operations
+// (failed clears) came after it.
+func (s *Service) unfinishedIssue(ctx context.Context, cardID int64) (*lanyard.Operation, error) {
 	var out *lanyard.Operation
-	err := s.view(ctx, func(tx lanyard.Tx) error {
-		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Limit: 10})
-		if err != nil {
-			return err
-		}
-		for _, op := range ops {
-			if !op.State.Finished() {
-				out = op
-				return nil
-			}
-		}
-		return nil
-	})
+	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = unfinishedIssueTx(tx, cardID); return })
 	return out, err
+}
+
+// unfinishedIssueTx is unfinishedIssue in tx.
+func unfinishedIssueTx(tx lanyard.Tx, cardID int64) (*lanyard.Operation, error) {
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Kind: lanyard.OpIssue, Unfinished: true, Limit: 1})
+	if err != nil || len(ops) == 0 {
+		return nil, err
+	}
+	return ops[0], nil
 }
 
 // stop ends a run that failed: the operation becomes interrupted (the

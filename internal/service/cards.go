@@ -149,10 +149,11 @@ func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView
 	// Certificates still waiting in the CA (or refused there) are lines
 	// of the Contents tab too (guide: "you can check the certificate
 	// status – Pending").
-	for _, op := range ops {
-		if op.State.Finished() || op.Kind != lanyard.OpIssue {
-			continue
-		}
+	unfinished, err := tx.ListOperations(lanyard.OperationFilter{CardID: c.ID, Kind: lanyard.OpIssue, Unfinished: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range unfinished {
 		var d issueData
 		if json.Unmarshal(op.Data, &d) != nil {
 			continue

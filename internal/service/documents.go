@@ -104,16 +104,11 @@ func (s *Service) RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lany
 
 // currentIssue is the card's unfinished issue operation (0: none).
 func currentIssue(tx lanyard.Tx, cardID int64) (int64, error) {
-	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Limit: 10})
-	if err != nil {
+	op, err := unfinishedIssueTx(tx, cardID)
+	if err != nil || op == nil {
 		return 0, err
 	}
-	for _, op := range ops {
-		if op.Kind == lanyard.OpIssue && !op.State.Finished() {
-			return op.ID, nil
-		}
-	}
-	return 0, nil
+	return op.ID, nil
 }
 
 // latestDocument is the newest document of kind for the card's slot, or

@@ -67,7 +67,7 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if card == nil || err != nil {
 		return false, err
 	}
-	if op, err := s.unfinishedOperation(ctx, card.ID); err != nil || op != nil {
+	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
 		return false, err // an issue under way sets the PUK itself
 	}
 	access := s.cardAccess()

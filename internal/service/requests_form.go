@@ -103,7 +103,22 @@ func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *Principal) er
 	if !f.Ready {
 		return lanyard.Errorf(lanyard.EConflict, "%s", f.Reason)
 	}
-	return formSupplier(r, op.UserID, f, p)
+	var officer int64
+	if f.State == lanyard.DocApproved {
+		if officer, err = lastDecider(tx, f.DocumentID); err != nil {
+			return err
+		}
+	}
+	return formSupplier(r, op.UserID, f, officer, p)
+}
+
+// lastDecider is who made the document's latest decision (0: none).
+func lastDecider(tx lanyard.Tx, docID int64) (int64, error) {
+	ds, err := tx.DocumentDecisions(docID)
+	if err != nil || len(ds) == 0 {
+		return 0, err
+	}
+	return ds[len(ds)-1].DecidedBy, nil
 }
 
 // formSupplier refuses a form that only the approver or the requester
@@ -111,9 +126,16 @@ func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *Principal) er
 // uploaded or recorded the receipt of is refused (the approver would
 // check their own word), as is one the requester supplied for someone
 // else's card (staff issuing for a user recording "signed paper
-// received" themselves) — unless a document officer accepted it.
-func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, p *Principal) error {
-	if f.Latest == nil || f.State == lanyard.DocApproved {
+// received" themselves) — unless a document officer other than the
+// approver accepted it (officer: who accepted the form, 0 if nobody).
+func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, officer int64, p *Principal) error {
+	if f.Latest == nil {
+		return nil
+	}
+	if f.State == lanyard.DocApproved {
+		if officer == p.User.ID && f.Latest.UploadedBy != ownerID {
+			return lanyard.Errorf(lanyard.EForbidden, "you accepted the signed certificate request form of request %d that %s supplied; another CA manager approves the request", r.ID, f.SuppliedBy)
+		}
 		return nil
 	}
 	by := f.Latest.UploadedBy

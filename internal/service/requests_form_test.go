@@ -199,8 +199,14 @@ func TestApproveRequestReceiptByRequesterNeedsOfficer(t *testing.T) {
 	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "supplied by its requester (olga)") {
 		t.Fatalf("approval of a form only the requester vouches for: %v", err)
 	}
-	if _, err := e.svc.DecideDocument(ctx, e.staff(t, "dora", lanyard.RoleDocumentOfficer), doc.ID, true, "called alice"); err != nil {
+	// Nor can the approver be the officer who accepted it: that is the
+	// requester and one other person again.
+	both := e.staff(t, "bea", lanyard.RoleCAManager, lanyard.RoleDocumentOfficer)
+	if _, err := e.svc.DecideDocument(ctx, both, doc.ID, true, "called alice"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveRequest(ctx, both, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you accepted the signed certificate request form") {
+		t.Fatalf("approval by the officer who accepted the requester's form: %v", err)
 	}
 	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); err != nil {
 		t.Fatal(err)

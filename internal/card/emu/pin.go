@@ -146,6 +146,9 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 	}
 	old, next := cmd.Data[:referenceLen], cmd.Data[referenceLen:]
 	if g := c.guard(); g != nil {
+		// A guarded (TPM-backed) card cannot compare the current value
+		// without spending the TPM's try: a new value of the wrong form
+		// is refused first, free.
 		if !validReference(next) {
 			return status(apdu.SWIncorrectData)
 		}

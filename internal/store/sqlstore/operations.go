@@ -69,9 +69,17 @@ func (t *txn) ListOperations(f lanyard.OperationFilter) ([]*lanyard.Operation, e
 		q.WriteString(` AND user_id = ?`)
 		args = append(args, f.UserID)
 	}
+	if f.Kind != "" {
+		q.WriteString(` AND kind = ?`)
+		args = append(args, string(f.Kind))
+	}
 	if f.State != "" {
 		q.WriteString(` AND state = ?`)
 		args = append(args, string(f.State))
+	}
+	if f.Unfinished {
+		q.WriteString(` AND state IN (?, ?, ?)`)
+		args = append(args, string(lanyard.OpRunning), string(lanyard.OpInterrupted), string(lanyard.OpPending))
 	}
 	q.WriteString(` ORDER BY id DESC`)
 	args = appendPage(&q, args, f.Limit, 0)
