@@ -259,6 +259,21 @@ func testOperations(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		wantIDs(t, "ListOperations by state", list, func(o *lanyard.Operation) int64 { return o.ID }, o1.ID)
+		list, err = tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Unfinished: true})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListOperations unfinished", list, func(o *lanyard.Operation) int64 { return o.ID }, o1.ID)
+		list, err = tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpIssue, State: lanyard.OpDone})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListOperations by kind and state", list, func(o *lanyard.Operation) int64 { return o.ID }, o2.ID)
+		list, err = tx.ListOperations(lanyard.OperationFilter{Kind: lanyard.OpClear})
+		if err != nil {
+			return err
+		}
+		wantIDs(t, "ListOperations of a kind there is none of", list, func(o *lanyard.Operation) int64 { return o.ID })
 		_, err = tx.OperationByID(999_999)
 		wantCode(t, "OperationByID missing", err, lanyard.ENotFound)
 		return nil
