@@ -98,7 +98,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	var tpl *lanyard.Template
 	var user *lanyard.User
 	var docs lanyard.DocumentsSettings // the owner's documents check; staff: none
-	if t, ok := s.templateCache.get(in.Template); ok && in.User == p.User.Login && isStaff(p) {
+	if t, ok := s.templateCache.Get(in.Template); ok && in.User == p.User.Login && isStaff(p) {
 		// The hot path of bulk issuance by a service account: everything
 		// needed is already in memory.
 		tpl, user = t, p.User

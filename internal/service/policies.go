@@ -55,7 +55,7 @@ func (s *Service) CreatePolicy(ctx context.Context, pr *Principal, p *PolicyInpu
 		}
 		return tx.AppendAudit(s.event(pr, "policy.create", "policy", p.Name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
 	})
-	s.policyCache.purge() // after commit, so no reader re-caches the old list
+	s.policyCache.Purge() // after commit, so no reader re-caches the old list
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, pr *Principal, name string, 
 		}
 		return tx.AppendAudit(s.event(pr, "policy.update", "policy", name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
 	})
-	s.policyCache.purge()
+	s.policyCache.Purge()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (s *Service) ListPolicies(ctx context.Context) ([]*lanyard.Policy, error) {
 
 // DeletePolicy removes a policy.
 func (s *Service) DeletePolicy(ctx context.Context, pr *Principal, name string) error {
-	defer s.policyCache.purge()
+	defer s.policyCache.Purge()
 	return s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(pr, "policy.delete", "policy", name, nil)
 	}, func(tx lanyard.Tx) error { return tx.DeletePolicy(name) })
@@ -132,13 +132,13 @@ func (s *Service) EffectivePolicy(ctx context.Context, pr *Principal, login stri
 }
 
 func (s *Service) effectivePolicy(tx lanyard.Tx, u *lanyard.User) (*lanyard.Policy, error) {
-	pols, ok := s.policyCache.get(struct{}{})
+	pols, ok := s.policyCache.Get(struct{}{})
 	if !ok {
 		var err error
 		if pols, err = tx.ListPolicies(); err != nil {
 			return nil, err
 		}
-		s.policyCache.put(struct{}{}, pols)
+		s.policyCache.Put(struct{}{}, pols)
 	}
 	p, ok := policy.Effective(u, pols)
 	if !ok {

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -68,10 +69,10 @@ type Service struct {
 
 	certWriter *certWriter
 
-	// Read caches for the issuance hot path (see readCacheTTL).
-	tokenCache    *ttlCache[string, tokenAuth]
-	templateCache *ttlCache[string, *lanyard.Template]
-	policyCache   *ttlCache[struct{}, []*lanyard.Policy]
+	// Read caches for the issuance hot path (see ttlcache.ReadTTL).
+	tokenCache    *ttlcache.Cache[string, tokenAuth]
+	templateCache *ttlcache.Cache[string, *lanyard.Template]
+	policyCache   *ttlcache.Cache[struct{}, []*lanyard.Policy]
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
@@ -136,9 +137,9 @@ func New(cfg Config) (*Service, error) {
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
-	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
-	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
-	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)
+	s.tokenCache = ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000)
+	s.templateCache = ttlcache.New[string, *lanyard.Template](cfg.Now, ttlcache.ReadTTL, 1000)
+	s.policyCache = ttlcache.New[struct{}, []*lanyard.Policy](cfg.Now, ttlcache.ReadTTL, 1)
 	return s, nil
 }
 

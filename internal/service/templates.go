@@ -36,7 +36,7 @@ func (s *Service) CreateTemplate(ctx context.Context, p *Principal, t lanyard.Te
 		return s.event(p, "template.create", "template", t.Name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
 			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly})
 	}, func(tx lanyard.Tx) error { return tx.CreateTemplate(&t) })
-	s.templateCache.purge() // after commit, so no reader re-caches the old value
+	s.templateCache.Purge() // after commit, so no reader re-caches the old value
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, p *Principal, name string,
 		return tx.AppendAudit(s.event(p, "template.update", "template", name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
 			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly}))
 	})
-	s.templateCache.purge()
+	s.templateCache.Purge()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) ListTemplates(ctx context.Context) ([]*lanyard.Template, error
 
 // DeleteTemplate removes a template no policy uses.
 func (s *Service) DeleteTemplate(ctx context.Context, p *Principal, name string) error {
-	defer s.templateCache.purge()
+	defer s.templateCache.Purge()
 	return s.update(ctx, func() *lanyard.AuditEvent {
 		return s.event(p, "template.delete", "template", name, nil)
 	}, func(tx lanyard.Tx) error {
@@ -108,13 +108,13 @@ func (s *Service) DeleteTemplate(ctx context.Context, p *Principal, name string)
 
 // template returns a template through the read cache.
 func (s *Service) template(tx lanyard.Tx, name string) (*lanyard.Template, error) {
-	if t, ok := s.templateCache.get(name); ok {
+	if t, ok := s.templateCache.Get(name); ok {
 		return t, nil
 	}
 	t, err := tx.TemplateByName(name)
 	if err != nil {
 		return nil, err
 	}
-	s.templateCache.put(name, t)
+	s.templateCache.Put(name, t)
 	return t, nil
 }

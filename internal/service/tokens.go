@@ -87,7 +87,7 @@ func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSe
 		shortened, err = tx.ClipTokenLifetimes(d)
 		return err
 	})
-	s.tokenCache.purge() // cached tokens carry their old expiry; purged after commit
+	s.tokenCache.Purge() // cached tokens carry their old expiry; purged after commit
 	return out, err
 }
 
@@ -294,7 +294,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error
 		}
 		return tx.AppendAudit(s.event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
 	})
-	s.tokenCache.purge() // after commit
+	s.tokenCache.Purge() // after commit
 	if err == nil {
 		s.tokensRevoked()
 	}
@@ -311,7 +311,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 	}
 	hash := auth.HashToken(secret)
 	key := string(hash)
-	ta, ok := s.tokenCache.get(key)
+	ta, ok := s.tokenCache.Get(key)
 	if !ok {
 		err := s.view(ctx, func(tx lanyard.Tx) error {
 			var err error
@@ -327,7 +327,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 		if err != nil {
 			return nil, err
 		}
-		s.tokenCache.put(key, ta)
+		s.tokenCache.Put(key, ta)
 	}
 	t, u := ta.token, ta.user
 	now := s.clock()
@@ -341,7 +341,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 		}
 		touched := *t
 		touched.LastUsedAt = now
-		s.tokenCache.put(key, tokenAuth{token: &touched, user: u})
+		s.tokenCache.Put(key, tokenAuth{token: &touched, user: u})
 	}
 	return &Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
 }

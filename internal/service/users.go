@@ -228,7 +228,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 		}
 		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, details))
 	})
-	s.tokenCache.purge() // cached principals carry the user's roles, state and tokens; purged after commit
+	s.tokenCache.Purge() // cached principals carry the user's roles, state and tokens; purged after commit
 	if err != nil {
 		return nil, err
 	}
