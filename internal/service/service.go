@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
 )
 
@@ -54,8 +55,12 @@ type Config struct {
 	TokensRevoked func()
 }
 
-// Service implements Lanyard's operations.
+// Service implements Lanyard's operations. It is being split into
+// capability packages (issue 15): it embeds each one built so far, so that
+// their methods are the Service's and its callers compile unchanged.
 type Service struct {
+	*catalog.Catalog // card types, templates, policies, features
+
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
 	sealer  seal.Sealer
@@ -69,10 +74,8 @@ type Service struct {
 
 	certWriter *certWriter
 
-	// Read caches for the issuance hot path (see ttlcache.ReadTTL).
-	tokenCache    *ttlcache.Cache[string, tokenAuth]
-	templateCache *ttlcache.Cache[string, *lanyard.Template]
-	policyCache   *ttlcache.Cache[struct{}, []*lanyard.Policy]
+	// Read cache for the issuance hot path (see ttlcache.ReadTTL).
+	tokenCache *ttlcache.Cache[string, tokenAuth]
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
@@ -134,12 +137,13 @@ func New(cfg Config) (*Service, error) {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
+	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
+		return nil, err
+	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
 	s.tokenCache = ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000)
-	s.templateCache = ttlcache.New[string, *lanyard.Template](cfg.Now, ttlcache.ReadTTL, 1000)
-	s.policyCache = ttlcache.New[struct{}, []*lanyard.Policy](cfg.Now, ttlcache.ReadTTL, 1)
 	return s, nil
 }
 
@@ -156,6 +160,18 @@ func (s *Service) clock() time.Time { return s.rec.Clock() }
 // Principal is who is calling (lanyard.Principal); the alias keeps the
 // service's signatures until the capability packages take the domain type.
 type Principal = lanyard.Principal
+
+// The catalog's API types keep their names in this package until the wire
+// types move to internal/apiv1 (issue 15, step 9).
+type (
+	CardTypeInput = catalog.CardTypeInput
+	PolicyInput   = catalog.PolicyInput
+	Features      = catalog.Features
+)
+
+// NewPolicyInput returns a policy input pre-filled with defaults, for
+// decoding request bodies onto (catalog.NewPolicyInput).
+func NewPolicyInput() *PolicyInput { return catalog.NewPolicyInput() }
 
 // systemPrincipal acts for Lanyard itself (first start, schedules).
 var systemPrincipal = lanyard.SystemPrincipal
