@@ -22,7 +22,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
-	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -59,7 +59,8 @@ type Config struct {
 // capability packages (issue 15): it embeds each one built so far, so that
 // their methods are the Service's and its callers compile unchanged.
 type Service struct {
-	*catalog.Catalog // card types, templates, policies, features
+	*catalog.Catalog   // card types, templates, policies, features
+	*identity.Identity // users, tokens, sessions, TOTP, secret answers
 
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
@@ -74,23 +75,18 @@ type Service struct {
 
 	certWriter *certWriter
 
-	// Read cache for the issuance hot path (see ttlcache.ReadTTL).
-	tokenCache *ttlcache.Cache[string, tokenAuth]
-
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
 	cards     cardAccess // workstations' cards (cardaccess.go)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	runner    *operation.Runner
 	notifier  Notifier
-	throttle  *auth.Throttle // login and step-up failures (totp.go)
 	// joinThrottle: wrong AirCard connection codes (aircards.go).
 	joinThrottle *auth.Throttle
 	// pairWaiters: agents' pairing polls (pairwait.go).
 	pairWaiters pairingWaiters
 
-	bootstrapTTL  time.Duration // Config.BootstrapTokenTTL
-	tokensRevoked func()        // Config.TokensRevoked
+	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 
 	closeOnce sync.Once
 }
@@ -113,9 +109,6 @@ func New(cfg Config) (*Service, error) {
 	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > MaxTokenTTL:
 		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, MaxTokenTTL)
 	}
-	if cfg.TokensRevoked == nil {
-		cfg.TokensRevoked = func() {}
-	}
 	if cfg.Throttle == nil {
 		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
 		if err != nil {
@@ -131,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 		joinThrottle: join,
 		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
-		throttle: cfg.Throttle, bootstrapTTL: cfg.BootstrapTokenTTL, tokensRevoked: cfg.TokensRevoked,
+		bootstrapTTL: cfg.BootstrapTokenTTL,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c
@@ -140,10 +133,14 @@ func New(cfg Config) (*Service, error) {
 	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
 		return nil, err
 	}
+	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked})
+	if err != nil {
+		return nil, err
+	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
-	s.tokenCache = ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000)
 	return s, nil
 }
 
@@ -160,18 +157,6 @@ func (s *Service) clock() time.Time { return s.rec.Clock() }
 // Principal is who is calling (lanyard.Principal); the alias keeps the
 // service's signatures until the capability packages take the domain type.
 type Principal = lanyard.Principal
-
-// The catalog's API types keep their names in this package until the wire
-// types move to internal/apiv1 (issue 15, step 9).
-type (
-	CardTypeInput = catalog.CardTypeInput
-	PolicyInput   = catalog.PolicyInput
-	Features      = catalog.Features
-)
-
-// NewPolicyInput returns a policy input pre-filled with defaults, for
-// decoding request bodies onto (catalog.NewPolicyInput).
-func NewPolicyInput() *PolicyInput { return catalog.NewPolicyInput() }
 
 // systemPrincipal acts for Lanyard itself (first start, schedules).
 var systemPrincipal = lanyard.SystemPrincipal

@@ -1,49 +1,33 @@
-package catalog
+package catalog_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// env is a catalog on a new SQLite store with a clock the test moves.
+// env is the catalog of a test stack that has not run Setup (no default
+// card types, templates or policy), on a clock the test moves.
 type env struct {
-	cat   *Catalog
+	cat   *catalog.Catalog
 	store lanyard.Store
-	now   time.Time
+	clock *servicetest.Clock
 	admin *lanyard.Principal
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{store: st, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	e.cat, err = New(Config{Store: st, Sealer: sealer, Now: func() time.Time { return e.now }, CAs: []string{"builtin", "other"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.admin = &lanyard.Principal{User: storetest.MustCreateUser(t, st, "root"), Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	return e
+	clock := servicetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	stack := servicetest.New(t, servicetest.Options{Now: clock.Now, NoSetup: true})
+	return &env{cat: stack.Service.Catalog, store: stack.Store, clock: clock,
+		admin: &lanyard.Principal{User: storetest.MustCreateUser(t, stack.Store, "root"), Roles: lanyard.Roles{lanyard.RoleAdministrator}}}
 }
 
 // cardType is a PIV card type as an administrator sends it: no secrets.
@@ -61,7 +45,7 @@ func TestCardTypeSecrets(t *testing.T) {
 	ctx := context.Background()
 	key := "0102030405060708090a0b0c0d0e0f101112131415161718"
 	pin, puk := "424242", "87654321"
-	c, err := e.cat.CreateCardType(ctx, e.admin, CardTypeInput{CardType: cardType("office"), DefaultAdminKeyHex: &key, DefaultUserPIN: &pin, DefaultPUK: &puk})
+	c, err := e.cat.CreateCardType(ctx, e.admin, catalog.CardTypeInput{CardType: cardType("office"), DefaultAdminKeyHex: &key, DefaultUserPIN: &pin, DefaultPUK: &puk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +69,7 @@ func TestCardTypeSecrets(t *testing.T) {
 	empty := ""
 	up := cardType("office")
 	up.Description = "changed"
-	if _, err := e.cat.UpdateCardType(ctx, e.admin, "office", CardTypeInput{CardType: up, DefaultUserPIN: &empty}); err != nil {
+	if _, err := e.cat.UpdateCardType(ctx, e.admin, "office", catalog.CardTypeInput{CardType: up, DefaultUserPIN: &empty}); err != nil {
 		t.Fatal(err)
 	}
 	stored, _ = e.cat.GetCardType(ctx, "office")
@@ -95,7 +79,7 @@ func TestCardTypeSecrets(t *testing.T) {
 	if sec.UserPIN != "" || sec.PUK != puk || len(sec.AdminKey) != 24 || stored.HasDefaultUserPIN || !stored.HasDefaultPUK {
 		t.Fatalf("after update: secrets %q %q %x, flags %v %v", sec.UserPIN, sec.PUK, sec.AdminKey, stored.HasDefaultUserPIN, stored.HasDefaultPUK)
 	}
-	if _, err := e.cat.UpdateCardType(ctx, e.admin, "office", CardTypeInput{CardType: cardType("renamed")}); !lanyard.IsCode(err, lanyard.EInvalid) {
+	if _, err := e.cat.UpdateCardType(ctx, e.admin, "office", catalog.CardTypeInput{CardType: cardType("renamed")}); !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Fatalf("rename: err = %v, want EInvalid", err)
 	}
 }
@@ -129,7 +113,7 @@ func TestReadCaches(t *testing.T) {
 	if _, err := e.cat.CreateTemplate(ctx, e.admin, *storetest.NewTemplate("logon")); err != nil {
 		t.Fatal(err)
 	}
-	pol := NewPolicyInput()
+	pol := catalog.NewPolicyInput()
 	pol.Name, pol.Assignments = "everyone", []lanyard.Assignment{{Kind: lanyard.AssignEveryone}}
 	pol.Settings.Certificates.Required, pol.Settings.Certificates.Optional = []string{"logon"}, []string{}
 	pol.Settings.AllowedCards = []string{}
@@ -171,7 +155,7 @@ func TestReadCaches(t *testing.T) {
 	if _, tpl := read(); tpl.ValidityDays != 365 {
 		t.Fatalf("validity %d within the TTL, want the cached 365", tpl.ValidityDays)
 	}
-	e.now = e.now.Add(ttlcache.ReadTTL)
+	e.clock.Add(ttlcache.ReadTTL)
 	if _, tpl := read(); tpl.ValidityDays != 30 {
 		t.Fatalf("validity %d after the TTL, want 30", tpl.ValidityDays)
 	}
@@ -194,18 +178,18 @@ func TestReadCaches(t *testing.T) {
 func TestFeatures(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if f, err := e.cat.Features(ctx); err != nil || f != (Features{}) {
+	if f, err := e.cat.Features(ctx); err != nil || f != (catalog.Features{}) {
 		t.Fatalf("Features() = %+v, %v; want all off", f, err)
 	}
 	op := &lanyard.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleOperator}}
-	if _, err := e.cat.PutFeatures(ctx, op, Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.cat.PutFeatures(ctx, op, catalog.Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("operator: err = %v, want EForbidden", err)
 	}
-	if _, err := e.cat.PutFeatures(ctx, e.admin, Features{TPMVirtualCard: true}); err != nil {
+	if _, err := e.cat.PutFeatures(ctx, e.admin, catalog.Features{TPMVirtualCard: true}); err != nil {
 		t.Fatal(err)
 	}
 	storetest.MustView(t, e.store, func(tx lanyard.Tx) error {
-		f, err := ReadFeatures(tx)
+		f, err := catalog.ReadFeatures(tx)
 		if err != nil || !f.TPMVirtualCard || f.PlatformCredential {
 			t.Fatalf("ReadFeatures = %+v, %v", f, err)
 		}
