@@ -384,7 +384,7 @@ func (s *Identity) Logout(ctx context.Context, p *lanyard.Principal, sessionID s
 
 // endSessions ends userID's browser sessions and pending logins, and says
 // how many sessions there were.
-func endSessions(tx lanyard.Tx, userID int64) (int, error) {
+func endSessions(tx lanyard.SessionStore, userID int64) (int, error) {
 	if _, err := tx.DeleteUserLoginChallenges(userID); err != nil {
 		return 0, err
 	}

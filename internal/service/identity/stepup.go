@@ -198,7 +198,7 @@ func (s *Identity) checkCode(ctx context.Context, u *lanyard.User, remote, code 
 // confirms a new app, if the enrollment is still the one checked (the
 // store compares the sealed secret and the last step); a concurrent use
 // of the step, or a replaced app, fails with EStepUpFailed.
-func (c *codeCheck) record(tx lanyard.Tx, now time.Time) error {
+func (c *codeCheck) record(tx lanyard.CredentialStore, now time.Time) error {
 	e := *c.e
 	if !e.Confirmed() {
 		e.ConfirmedAt = now

@@ -92,7 +92,7 @@ func (s *Identity) PutTokenSettings(ctx context.Context, p *lanyard.Principal, i
 }
 
 // tokenMaxTTL reads the longest token lifetime allowed.
-func tokenMaxTTL(tx lanyard.Tx) (time.Duration, error) {
+func tokenMaxTTL(tx lanyard.SettingStore) (time.Duration, error) {
 	b, err := tx.Setting(settingTokens)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
@@ -227,7 +227,7 @@ func (s *Identity) CreateToken(ctx context.Context, p *lanyard.Principal, in Tok
 
 // capToParent makes t, about to be created by p, expire no later than the
 // token p authenticated with (if any), and says so when it did.
-func capToParent(tx lanyard.Tx, p *lanyard.Principal, t *lanyard.APIToken) (string, error) {
+func capToParent(tx lanyard.TokenStore, p *lanyard.Principal, t *lanyard.APIToken) (string, error) {
 	if p.TokenID == 0 {
 		return "", nil
 	}

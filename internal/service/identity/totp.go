@@ -104,7 +104,7 @@ func (s *Identity) newTOTPEnrollment(u *lanyard.User) (*TOTPSetup, *lanyard.TOTP
 
 // putTOTPEnrollment stores e, replacing an unconfirmed enrollment (and
 // saying so) but never a confirmed one.
-func putTOTPEnrollment(tx lanyard.Tx, e *lanyard.TOTPEnrollment) (replaced bool, err error) {
+func putTOTPEnrollment(tx lanyard.CredentialStore, e *lanyard.TOTPEnrollment) (replaced bool, err error) {
 	old, err := tx.TOTPEnrollment(e.UserID)
 	switch {
 	case err == nil && old.Confirmed():

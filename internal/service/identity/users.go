@@ -268,7 +268,10 @@ func (in *UserInput) changed() []string {
 // (between password and second factor: the password they checked may be
 // the one being replaced) and revokes its API tokens, and says how many
 // sessions and tokens it ended.
-func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
+func endCredentials(tx interface {
+	lanyard.SessionStore
+	lanyard.TokenStore
+}, userID int64) (sessions, tokens int, err error) {
 	if sessions, err = endSessions(tx, userID); err != nil {
 		return 0, 0, err
 	}
@@ -283,7 +286,10 @@ func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err erro
 // certificates carry would let the next holder's account be reached with
 // them. Changing only the case keeps the same UPN (it is unique ignoring
 // case) and is allowed.
-func (s *Identity) upnChangeAllowed(tx lanyard.Tx, u *lanyard.User, old string) error {
+func (s *Identity) upnChangeAllowed(tx interface {
+	lanyard.CertificateStore
+	lanyard.RequestStore
+}, u *lanyard.User, old string) error {
 	if old == "" || strings.EqualFold(old, u.UPN) {
 		return nil
 	}
