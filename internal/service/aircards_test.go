@@ -11,6 +11,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // TestAirCard: Issue AirCard from workstation 1 (name → Create a new
@@ -334,3 +335,6 @@ func TestAirCardNeedsPermission(t *testing.T) {
 		t.Fatalf("alice issues the AirCard with the permission: %v", err)
 	}
 }
+
+// wantErr checks a refusal's code and message (servicetest.WantErr).
+var wantErr = servicetest.WantErr

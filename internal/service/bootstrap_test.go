@@ -13,9 +13,9 @@ import (
 // bootstrapService starts a service on a new store with o's bootstrap
 // settings and a fake clock, and runs Setup; it returns the bootstrap
 // token.
-func bootstrapService(t *testing.T, o servicetest.Options) (*service.Service, *fakeClock, string) {
+func bootstrapService(t *testing.T, o servicetest.Options) (*service.Service, *servicetest.Clock, string) {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, time.March, 1, 9, 0, 0, 0, time.UTC)}
+	clock := servicetest.NewClock(time.Date(2026, time.March, 1, 9, 0, 0, 0, time.UTC))
 	o.Now = clock.Now
 	s := servicetest.New(t, o)
 	if s.Token == "" {

@@ -89,7 +89,7 @@ func (s *Service) RevokeAndClearCard(ctx context.Context, p *Principal, cardID i
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := s.cardTypeSecrets(ct)
+	secrets, err := s.Catalog.CardTypeSecrets(ct)
 	if err != nil {
 		return nil, err
 	}

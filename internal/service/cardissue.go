@@ -182,7 +182,7 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 			return lanyard.Errorf(lanyard.EConflict, "user %q is disabled", j.user.Login)
 		}
 		in.OwnerID, in.Owner = j.user.ID, j.user
-		pol, err := s.effectivePolicy(tx, j.user)
+		pol, err := s.Catalog.PolicyFor(tx, j.user)
 		if err != nil {
 			return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", j.user.Login)
 		}
@@ -218,7 +218,7 @@ func (s *Service) loadIssue(ctx context.Context, p *Principal, t CardTarget, r *
 	if err != nil {
 		return nil, nil, err
 	}
-	if j.secrets, err = s.cardTypeSecrets(j.ct); err != nil {
+	if j.secrets, err = s.Catalog.CardTypeSecrets(j.ct); err != nil {
 		return nil, nil, err
 	}
 	return j, in, nil
@@ -454,7 +454,7 @@ func (s *Service) checkMaxCards(tx lanyard.Tx, u *lanyard.User, counted bool) er
 	if err := tx.LockUser(u.ID); err != nil {
 		return err
 	}
-	pol, err := s.effectivePolicy(tx, u)
+	pol, err := s.Catalog.PolicyFor(tx, u)
 	if err != nil {
 		return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
 	}

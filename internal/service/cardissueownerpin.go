@@ -148,18 +148,3 @@ func pinInOwnSession(p *Principal) error {
 	}
 	return nil
 }
-
-// dropOwnerPINs erases, in tx, every random PIN kept for userID's first
-// look and says how many.
-func dropOwnerPINs(tx lanyard.Tx, userID int64) (int, error) {
-	held, err := tx.HeldPINsOf(userID, lanyard.HeldPINOwner)
-	if err != nil {
-		return 0, err
-	}
-	for _, h := range held {
-		if err := tx.DeleteHeldPIN(h.OperationID, h.Purpose); err != nil {
-			return 0, err
-		}
-	}
-	return len(held), nil
-}

@@ -132,7 +132,7 @@ func (s *Service) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView
 		cc := &CardCertificate{ID: cert.ID, Serial: cert.Serial, CA: cert.CA, Template: cert.Template, Subject: cert.Subject,
 			Status: cert.Status, Source: cert.Source, NotAfter: cert.NotAfter.Format("2006-01-02")}
 		cc.Slot = cert.Slot
-		if t, err := s.template(tx, cert.Template); err == nil && cc.Slot == "" && cert.Source == lanyard.SourceManaged {
+		if t, err := s.Catalog.Template(tx, cert.Template); err == nil && cc.Slot == "" && cert.Source == lanyard.SourceManaged {
 			cc.Slot = slotOf(t)
 		}
 		v.Certificates = append(v.Certificates, cc)

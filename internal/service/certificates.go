@@ -98,14 +98,14 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	var tpl *lanyard.Template
 	var user *lanyard.User
 	var docs lanyard.DocumentsSettings // the owner's documents check; staff: none
-	if t, ok := s.templateCache.get(in.Template); ok && in.User == p.User.Login && isStaff(p) {
+	if t, ok := s.Catalog.CachedTemplate(in.Template); ok && in.User == p.User.Login && isStaff(p) {
 		// The hot path of bulk issuance by a service account: everything
 		// needed is already in memory.
 		tpl, user = t, p.User
 	} else {
 		err := s.view(ctx, func(tx lanyard.Tx) error {
 			var err error
-			if tpl, err = s.template(tx, in.Template); err != nil {
+			if tpl, err = s.Catalog.Template(tx, in.Template); err != nil {
 				return err
 			}
 			if in.User == p.User.Login {
@@ -114,7 +114,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 				return err
 			}
 			if !isStaff(p) {
-				pol, err := s.effectivePolicy(tx, user)
+				pol, err := s.Catalog.PolicyFor(tx, user)
 				if err != nil {
 					return lanyard.Errorf(lanyard.EForbidden, "no policy lets you request certificates")
 				}

@@ -227,7 +227,7 @@ func (s *Service) documentsChannel(tx lanyard.Tx, userID int64) lanyard.Document
 	if err != nil {
 		return lanyard.DocsViaLanyard
 	}
-	pol, err := s.effectivePolicy(tx, u)
+	pol, err := s.Catalog.PolicyFor(tx, u)
 	if err != nil || pol.Settings.Documents.Channel != lanyard.DocsViaOther {
 		return lanyard.DocsViaLanyard
 	}
@@ -255,7 +255,7 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	} else if !lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, err
 	}
-	if t, err := s.template(tx, d.Template); err == nil {
+	if t, err := s.Catalog.Template(tx, d.Template); err == nil {
 		v.TemplateName = t.DisplayName
 	}
 	ups, err := tx.DocumentUploads(d.ID)

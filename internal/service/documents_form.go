@@ -106,7 +106,7 @@ func (s *Service) formFacts(tx lanyard.Tx, d *lanyard.Document) (*docform.Form, 
 	}
 	f := &docform.Form{Kind: string(d.Kind), DocumentID: d.ID, DisplayName: u.DisplayName, Login: u.Login, Email: u.Email, UPN: u.UPN,
 		Template: d.Template, Slot: d.Slot, CardSerial: c.Serial, CardType: c.CardType, Date: s.clock(), Organization: s.organization()}
-	if t, err := s.template(tx, d.Template); err == nil {
+	if t, err := s.Catalog.Template(tx, d.Template); err == nil {
 		f.TemplateName, f.CA = t.DisplayName, t.CA
 	}
 	cert, req, err := documentKey(tx, d)

@@ -92,7 +92,7 @@ func (s *Service) SetupPIN(ctx context.Context, p *Principal, cardID int64, in P
 	}
 	// Issued before credentials got their own PUK: the card type's, or
 	// a rotation's pending one.
-	secrets, err := s.cardTypeSecrets(ct)
+	secrets, err := s.Catalog.CardTypeSecrets(ct)
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func (s *Service) RotateSharedPUK(ctx context.Context, wsID int64, reader, seria
 	if ok, err := s.cardProven(ctx, pc, wsID, ct, card, id); !ok || err != nil {
 		return false, err
 	}
-	secrets, err := s.cardTypeSecrets(ct)
+	secrets, err := s.Catalog.CardTypeSecrets(ct)
 	if err != nil {
 		return false, err
 	}

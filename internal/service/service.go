@@ -21,6 +21,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -53,8 +55,13 @@ type Config struct {
 	TokensRevoked func()
 }
 
-// Service implements Lanyard's operations.
+// Service implements Lanyard's operations. It is being split into
+// capability packages (issue 15): it embeds each one built so far, so that
+// their methods are the Service's and its callers compile unchanged.
 type Service struct {
+	*catalog.Catalog   // card types, templates, policies, features
+	*identity.Identity // users, tokens, sessions, TOTP, secret answers
+
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
 	sealer  seal.Sealer
@@ -68,25 +75,18 @@ type Service struct {
 
 	certWriter *certWriter
 
-	// Read caches for the issuance hot path (see readCacheTTL).
-	tokenCache    *ttlCache[string, tokenAuth]
-	templateCache *ttlCache[string, *lanyard.Template]
-	policyCache   *ttlCache[struct{}, []*lanyard.Policy]
-
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
 	cards     cardAccess // workstations' cards (cardaccess.go)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	runner    *operation.Runner
 	notifier  Notifier
-	throttle  *auth.Throttle // login and step-up failures (totp.go)
 	// joinThrottle: wrong AirCard connection codes (aircards.go).
 	joinThrottle *auth.Throttle
 	// pairWaiters: agents' pairing polls (pairwait.go).
 	pairWaiters pairingWaiters
 
-	bootstrapTTL  time.Duration // Config.BootstrapTokenTTL
-	tokensRevoked func()        // Config.TokensRevoked
+	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 
 	closeOnce sync.Once
 }
@@ -109,9 +109,6 @@ func New(cfg Config) (*Service, error) {
 	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > MaxTokenTTL:
 		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, MaxTokenTTL)
 	}
-	if cfg.TokensRevoked == nil {
-		cfg.TokensRevoked = func() {}
-	}
 	if cfg.Throttle == nil {
 		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
 		if err != nil {
@@ -127,18 +124,23 @@ func New(cfg Config) (*Service, error) {
 		joinThrottle: join,
 		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
-		throttle: cfg.Throttle, bootstrapTTL: cfg.BootstrapTokenTTL, tokensRevoked: cfg.TokensRevoked,
+		bootstrapTTL: cfg.BootstrapTokenTTL,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
+	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
+		return nil, err
+	}
+	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked})
+	if err != nil {
+		return nil, err
+	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
-	s.tokenCache = newTTLCache[string, tokenAuth](cfg.Now, readCacheTTL, 10000)
-	s.templateCache = newTTLCache[string, *lanyard.Template](cfg.Now, readCacheTTL, 1000)
-	s.policyCache = newTTLCache[struct{}, []*lanyard.Policy](cfg.Now, readCacheTTL, 1)
 	return s, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -53,33 +52,6 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 		return "", err
 	}
 	return tok.Secret, nil
-}
-
-// TokenWorks reports whether the API token secret would authenticate
-// now (known, not revoked, not expired, its owner not disabled), without
-// authenticating with it: its last-used time stays as it is. lanyard
-// serve asks it of the bootstrap token to delete the token's file once it
-// is dead.
-func (s *Service) TokenWorks(ctx context.Context, secret string) (bool, error) {
-	if !auth.LooksLikeToken(secret) {
-		return false, nil
-	}
-	var t *lanyard.APIToken
-	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		if t, err = tx.TokenByHash(auth.HashToken(secret)); err != nil {
-			return err
-		}
-		u, err = tx.UserByID(t.UserID)
-		return err
-	})
-	if lanyard.IsCode(err, lanyard.ENotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return !t.Revoked && !u.Disabled && s.clock().Before(t.ExpiresAt), nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -132,7 +132,7 @@ func (s *Service) SoftwareStoreOptions(ctx context.Context, p *Principal, login 
 // softInput gathers what the software store decisions need.
 func (s *Service) softInput(tx lanyard.Tx, p *Principal, u *lanyard.User) (*issuance.Input, error) {
 	in := &issuance.Input{Staff: isCardStaff(p), Requester: p.User.ID, OwnerID: u.ID, Owner: u}
-	pol, err := s.effectivePolicy(tx, u)
+	pol, err := s.Catalog.PolicyFor(tx, u)
 	if err != nil {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
 	}

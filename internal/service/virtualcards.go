@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,61 +14,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 )
-
-// Features are the server-wide switches of the virtual card kinds that
-// live on workstations, like the guide's Configuration Wizard options
-// ("Create TPM virtual smart card"). Both are off until an administrator
-// turns them on: a TPM-bound credential is a decision of the
-// organization, not a default.
-type Features struct {
-	TPMVirtualCard     bool `json:"tpm_virtual_card"`
-	PlatformCredential bool `json:"platform_credential"`
-}
-
-const settingFeatures = "features"
-
-// Features returns the feature switches.
-func (s *Service) Features(ctx context.Context) (Features, error) {
-	var f Features
-	err := s.view(ctx, func(tx lanyard.Tx) error {
-		var err error
-		f, err = readFeatures(tx)
-		return err
-	})
-	return f, err
-}
-
-func readFeatures(tx lanyard.Tx) (Features, error) {
-	var f Features
-	b, err := tx.Setting(settingFeatures)
-	switch {
-	case lanyard.IsCode(err, lanyard.ENotFound):
-		return f, nil
-	case err != nil:
-		return f, err
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return f, lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
-	}
-	return f, nil
-}
-
-// PutFeatures sets the feature switches (administrators).
-func (s *Service) PutFeatures(ctx context.Context, p *Principal, f Features) (Features, error) {
-	if !p.Has(lanyard.RoleAdministrator) {
-		return Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		return Features{}, err
-	}
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "features.update", "settings", settingFeatures, map[string]any{
-			"tpm_virtual_card": f.TPMVirtualCard, "platform_credential": f.PlatformCredential})
-	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingFeatures, b) })
-	return f, err
-}
 
 // VirtualKinds are the card kinds an agent creates on its workstation.
 var VirtualKinds = []lanyard.CardKind{lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential, lanyard.KindAirCard}
@@ -158,7 +104,7 @@ func (s *Service) cardUser(tx lanyard.Tx, p *Principal, login string) (*lanyard.
 // the guide's limits (at most 10 per computer, one per user per
 // workstation) and an enrolled second factor for Set up PIN.
 func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.User, staff bool, ws *WorkstationState, kind lanyard.CardKind) (*lanyard.CardType, error) {
-	f, err := readFeatures(tx)
+	f, err := catalog.ReadFeatures(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +114,7 @@ func (s *Service) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.
 		return nil, lanyard.Errorf(lanyard.EForbidden, "creating %ss is turned off on this server; an administrator turns it on (Console → Card types → Features, or: lanyard features set --%s on)",
 			label, featureFlag(kind))
 	}
-	pol, err := s.effectivePolicy(tx, u)
+	pol, err := s.Catalog.PolicyFor(tx, u)
 	if err != nil {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
 	}

@@ -1,4 +1,4 @@
-package service
+package catalog
 
 import (
 	"context"
@@ -19,8 +19,9 @@ type CardTypeInput struct {
 
 func cardTypeAAD(name string) []byte { return []byte("card-type-secrets:" + name) }
 
-// cardTypeSecrets opens c's sealed secrets.
-func (s *Service) cardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets, error) {
+// CardTypeSecrets opens c's sealed secrets: the factory administration
+// key, PIN and PUK that issuance and clearing use on cards of the type.
+func (s *Catalog) CardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets, error) {
 	sec := &lanyard.CardTypeSecrets{}
 	if len(c.SealedSecrets) == 0 {
 		return sec, nil
@@ -37,7 +38,7 @@ func (s *Service) cardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets
 
 // mergeSecrets applies the input's secret fields onto sec and reseals them
 // into c.
-func (s *Service) mergeSecrets(c *lanyard.CardType, sec *lanyard.CardTypeSecrets, in *CardTypeInput) error {
+func (s *Catalog) mergeSecrets(c *lanyard.CardType, sec *lanyard.CardTypeSecrets, in *CardTypeInput) error {
 	if in.DefaultAdminKeyHex != nil {
 		k, err := hex.DecodeString(*in.DefaultAdminKeyHex)
 		if err != nil {
@@ -68,7 +69,7 @@ func (s *Service) mergeSecrets(c *lanyard.CardType, sec *lanyard.CardTypeSecrets
 }
 
 // CreateCardType adds a card type.
-func (s *Service) CreateCardType(ctx context.Context, p *Principal, in CardTypeInput) (*lanyard.CardType, error) {
+func (s *Catalog) CreateCardType(ctx context.Context, p *lanyard.Principal, in CardTypeInput) (*lanyard.CardType, error) {
 	c := in.CardType
 	c.ID = 0
 	if c.ATRPatterns == nil {
@@ -80,9 +81,9 @@ func (s *Service) CreateCardType(ctx context.Context, p *Principal, in CardTypeI
 	if err := s.mergeSecrets(&c, &lanyard.CardTypeSecrets{}, &in); err != nil {
 		return nil, err
 	}
-	c.CreatedAt, c.UpdatedAt = s.clock(), s.clock()
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "card_type.create", "card_type", c.Name, map[string]any{"kind": c.Kind, "admin_key_mode": c.AdminMode})
+	c.CreatedAt, c.UpdatedAt = s.rec.Clock(), s.rec.Clock()
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "card_type.create", "card_type", c.Name, map[string]any{"kind": c.Kind, "admin_key_mode": c.AdminMode})
 	}, func(tx lanyard.Tx) error { return tx.CreateCardType(&c) })
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func (s *Service) CreateCardType(ctx context.Context, p *Principal, in CardTypeI
 }
 
 // UpdateCardType replaces a card type's settings; secrets not given stay.
-func (s *Service) UpdateCardType(ctx context.Context, p *Principal, name string, in CardTypeInput) (*lanyard.CardType, error) {
+func (s *Catalog) UpdateCardType(ctx context.Context, p *lanyard.Principal, name string, in CardTypeInput) (*lanyard.CardType, error) {
 	c := in.CardType
 	if c.Name == "" {
 		c.Name = name
@@ -105,23 +106,23 @@ func (s *Service) UpdateCardType(ctx context.Context, p *Principal, name string,
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		old, err := tx.CardTypeByName(name)
 		if err != nil {
 			return err
 		}
-		sec, err := s.cardTypeSecrets(old)
+		sec, err := s.CardTypeSecrets(old)
 		if err != nil {
 			return err
 		}
 		if err := s.mergeSecrets(&c, sec, &in); err != nil {
 			return err
 		}
-		c.ID, c.CreatedAt, c.UpdatedAt = old.ID, old.CreatedAt, s.clock()
+		c.ID, c.CreatedAt, c.UpdatedAt = old.ID, old.CreatedAt, s.rec.Clock()
 		if err := tx.UpdateCardType(&c); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "card_type.update", "card_type", name, map[string]any{"kind": c.Kind, "admin_key_mode": c.AdminMode}))
+		return tx.AppendAudit(s.rec.Event(p, "card_type.update", "card_type", name, map[string]any{"kind": c.Kind, "admin_key_mode": c.AdminMode}))
 	})
 	if err != nil {
 		return nil, err
@@ -130,23 +131,23 @@ func (s *Service) UpdateCardType(ctx context.Context, p *Principal, name string,
 }
 
 // GetCardType returns one card type.
-func (s *Service) GetCardType(ctx context.Context, name string) (*lanyard.CardType, error) {
+func (s *Catalog) GetCardType(ctx context.Context, name string) (*lanyard.CardType, error) {
 	var c *lanyard.CardType
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CardTypeByName(name); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CardTypeByName(name); return })
 	return c, err
 }
 
 // ListCardTypes lists card types.
-func (s *Service) ListCardTypes(ctx context.Context) ([]*lanyard.CardType, error) {
+func (s *Catalog) ListCardTypes(ctx context.Context) ([]*lanyard.CardType, error) {
 	var out []*lanyard.CardType
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListCardTypes(); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListCardTypes(); return })
 	return out, err
 }
 
 // DeleteCardType removes a card type that no policy allows.
-func (s *Service) DeleteCardType(ctx context.Context, p *Principal, name string) error {
-	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "card_type.delete", "card_type", name, nil)
+func (s *Catalog) DeleteCardType(ctx context.Context, p *lanyard.Principal, name string) error {
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "card_type.delete", "card_type", name, nil)
 	}, func(tx lanyard.Tx) error {
 		pols, err := tx.ListPolicies()
 		if err != nil {

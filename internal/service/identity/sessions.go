@@ -1,4 +1,4 @@
-package service
+package identity
 
 import (
 	"context"
@@ -62,7 +62,7 @@ type LoginResult struct {
 // A password longer than auth.MaxPasswordInput is never right (none that
 // long is set): it gets the wrong password's answer at once, neither
 // hashed nor counted, so that it costs the server nothing.
-func (s *Service) Login(ctx context.Context, login, password, remote string) (*LoginResult, error) {
+func (s *Identity) Login(ctx context.Context, login, password, remote string) (*LoginResult, error) {
 	if len(password) > auth.MaxPasswordInput {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
 	}
@@ -98,10 +98,10 @@ func (s *Service) Login(ctx context.Context, login, password, remote string) (*L
 // checkPassword returns login's user if password is theirs. Unknown
 // logins, accounts without a password and disabled accounts spend the
 // same time and get the same answer as a wrong password.
-func (s *Service) checkPassword(ctx context.Context, login, password, remote string) (*lanyard.User, error) {
+func (s *Identity) checkPassword(ctx context.Context, login, password, remote string) (*lanyard.User, error) {
 	bad := lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
 	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
 	if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, err
 	}
@@ -117,8 +117,8 @@ func (s *Service) checkPassword(ctx context.Context, login, password, remote str
 		return u, nil
 	}
 	if u != nil {
-		_ = s.update(ctx, func() *lanyard.AuditEvent {
-			return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login, nil)
+		_ = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+			return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login, nil)
 		}, func(lanyard.Tx) error { return nil })
 	}
 	return nil, bad
@@ -144,12 +144,12 @@ func secondFactorFor(u *lanyard.User, e *lanyard.TOTPEnrollment) string {
 // were made for an app that no longer exists, and whoever holds one (a
 // login with a stolen password) must not reach the new app's secret or
 // complete a login with it. One transaction with its audit event.
-func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode string, e *lanyard.TOTPEnrollment, remote string) (*LoginResult, error) {
+func (s *Identity) challenge(ctx context.Context, u *lanyard.User, mode string, e *lanyard.TOTPEnrollment, remote string) (*LoginResult, error) {
 	id, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a login")
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	res := &LoginResult{User: u, ChallengeID: id, SecondFactor: mode}
 	enroll := mode == SecondFactorEnroll
 	if enroll {
@@ -159,9 +159,9 @@ func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode string, e
 	}
 	res.Challenge = &lanyard.LoginChallenge{Hash: hash, UserID: u.ID, Mode: mode, Enrollment: enrollmentID(e),
 		CreatedAt: now, ExpiresAt: now.Add(LoginChallengeTTL)}
-	p := &Principal{User: u, Roles: u.Roles, RemoteAddr: remote}
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "session.second_factor", "user", u.Login, map[string]any{"second_factor": mode})
+	p := &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: remote}
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "session.second_factor", "user", u.Login, map[string]any{"second_factor": mode})
 	}, func(tx lanyard.Tx) error {
 		if enroll {
 			if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
@@ -188,7 +188,7 @@ func (s *Service) challenge(ctx context.Context, u *lanyard.User, mode string, e
 // challenge stays until it expires, so a mistyped code can be entered
 // again. On success the challenge is used up and the session records when
 // the second factor was verified, all in one transaction.
-func (s *Service) CompleteLogin(ctx context.Context, challengeID, code, remote string) (*LoginResult, error) {
+func (s *Identity) CompleteLogin(ctx context.Context, challengeID, code, remote string) (*LoginResult, error) {
 	c, u, err := s.loginChallenge(ctx, challengeID)
 	if err != nil {
 		return nil, err
@@ -196,8 +196,8 @@ func (s *Service) CompleteLogin(ctx context.Context, challengeID, code, remote s
 	chk, err := s.checkCode(ctx, u, remote, code, func(e *lanyard.TOTPEnrollment) error { return challengeEnrollment(c, e) })
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.EStepUpFailed) {
-			_ = s.update(ctx, func() *lanyard.AuditEvent {
-				return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login,
+			_ = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+				return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login,
 					map[string]any{"second_factor": true})
 			}, func(lanyard.Tx) error { return nil })
 			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "%s", lanyard.ErrorMessage(err))
@@ -215,14 +215,14 @@ func (s *Service) CompleteLogin(ctx context.Context, challengeID, code, remote s
 
 // loginChallenge resolves a login cookie's secret to its challenge and
 // user; expired, unknown and disabled look the same.
-func (s *Service) loginChallenge(ctx context.Context, challengeID string) (*lanyard.LoginChallenge, *lanyard.User, error) {
+func (s *Identity) loginChallenge(ctx context.Context, challengeID string) (*lanyard.LoginChallenge, *lanyard.User, error) {
 	bad := lanyard.Errorf(lanyard.EUnauthenticated, "this login has expired; enter your login and password again")
 	if challengeID == "" {
 		return nil, nil, bad
 	}
 	var c *lanyard.LoginChallenge
 	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if c, err = tx.LoginChallengeByHash(auth.HashToken(challengeID)); err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (s *Service) loginChallenge(ctx context.Context, challengeID string) (*lany
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Disabled || !s.clock().Before(c.ExpiresAt) {
+	if u.Disabled || !s.rec.Clock().Before(c.ExpiresAt) {
 		return nil, nil, bad
 	}
 	return c, u, nil
@@ -247,7 +247,7 @@ func (s *Service) loginChallenge(ctx context.Context, challengeID string) (*lany
 // account, which may be its owner's while this one is an attacker's).
 // ENotFound when the login waits for a code instead, or its app was
 // replaced or confirmed meanwhile.
-func (s *Service) LoginEnrollment(ctx context.Context, challengeID string) (*TOTPSetup, error) {
+func (s *Identity) LoginEnrollment(ctx context.Context, challengeID string) (*TOTPSetup, error) {
 	c, u, err := s.loginChallenge(ctx, challengeID)
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // event. With chk (a checked code) it records the code's step, the
 // session's second factor time and, for a new app, its confirmation;
 // with c it uses up the login challenge.
-func (s *Service) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
+func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
@@ -302,15 +302,15 @@ func (s *Service) openSession(ctx context.Context, u *lanyard.User, remote strin
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	sess := &lanyard.Session{Hash: hash, UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	details := map[string]any{"second_factor": chk != nil}
 	if chk != nil {
 		sess.SecondFactorAt = now
 		details["enrolled"] = !chk.e.Confirmed()
 	}
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(&Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)
 	}, func(tx lanyard.Tx) error {
 		if c != nil {
 			err := tx.DeleteLoginChallenge(c.Hash)
@@ -348,11 +348,11 @@ var dummyHash = func() string {
 // session (whose CSRF token the caller checks on unsafe requests). A
 // staff account's session without a second factor is refused: it was
 // made before staff needed one, or before the account became staff.
-func (s *Service) AuthenticateSession(ctx context.Context, sessionID, remote string) (*Principal, *lanyard.Session, error) {
+func (s *Identity) AuthenticateSession(ctx context.Context, sessionID, remote string) (*lanyard.Principal, *lanyard.Session, error) {
 	bad := lanyard.Errorf(lanyard.EUnauthenticated, "your session has expired; log in again")
 	var sess *lanyard.Session
 	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if sess, err = tx.SessionByHash(auth.HashToken(sessionID)); err != nil {
 			return err
@@ -366,25 +366,25 @@ func (s *Service) AuthenticateSession(ctx context.Context, sessionID, remote str
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Disabled || !s.clock().Before(sess.ExpiresAt) {
+	if u.Disabled || !s.rec.Clock().Before(sess.ExpiresAt) {
 		return nil, nil, bad
 	}
 	if u.Roles.Staff() && sess.SecondFactorAt.IsZero() {
 		return nil, nil, lanyard.Errorf(lanyard.EUnauthenticated, "staff accounts sign in with their authenticator app; log in again")
 	}
-	return &Principal{User: u, Roles: u.Roles, RemoteAddr: remote, Session: true, SecondFactorAt: sess.SecondFactorAt}, sess, nil
+	return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: remote, Session: true, SecondFactorAt: sess.SecondFactorAt}, sess, nil
 }
 
 // Logout ends a session.
-func (s *Service) Logout(ctx context.Context, p *Principal, sessionID string) error {
-	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "session.logout", "user", p.User.Login, nil)
+func (s *Identity) Logout(ctx context.Context, p *lanyard.Principal, sessionID string) error {
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "session.logout", "user", p.User.Login, nil)
 	}, func(tx lanyard.Tx) error { return tx.DeleteSession(auth.HashToken(sessionID)) })
 }
 
 // endSessions ends userID's browser sessions and pending logins, and says
 // how many sessions there were.
-func endSessions(tx lanyard.Tx, userID int64) (int, error) {
+func endSessions(tx lanyard.SessionStore, userID int64) (int, error) {
 	if _, err := tx.DeleteUserLoginChallenges(userID); err != nil {
 		return 0, err
 	}
@@ -393,8 +393,8 @@ func endSessions(tx lanyard.Tx, userID int64) (int, error) {
 
 // PurgeSessions deletes expired sessions and login challenges (run on a
 // schedule).
-func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
+func (s *Identity) PurgeSessions(ctx context.Context) (int, error) {
 	var n int
-	err := s.store.Update(ctx, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(s.clock()); return })
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteExpiredSessions(s.rec.Clock()); return })
 	return n, err
 }

@@ -1,4 +1,4 @@
-package service
+package catalog
 
 import (
 	"context"
@@ -19,7 +19,10 @@ func NewPolicyInput() *PolicyInput {
 }
 
 // validatePolicy checks p against the known templates and card types.
-func validatePolicy(tx lanyard.Tx, p *lanyard.Policy) error {
+func validatePolicy(tx interface {
+	lanyard.TemplateStore
+	lanyard.CardTypeStore
+}, p *lanyard.Policy) error {
 	tpls, err := tx.ListTemplates()
 	if err != nil {
 		return err
@@ -43,19 +46,19 @@ func validatePolicy(tx lanyard.Tx, p *lanyard.Policy) error {
 }
 
 // CreatePolicy adds a policy.
-func (s *Service) CreatePolicy(ctx context.Context, pr *Principal, p *PolicyInput) (*lanyard.Policy, error) {
+func (s *Catalog) CreatePolicy(ctx context.Context, pr *lanyard.Principal, p *PolicyInput) (*lanyard.Policy, error) {
 	p.ID = 0
-	p.CreatedAt, p.UpdatedAt = s.clock(), s.clock()
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	p.CreatedAt, p.UpdatedAt = s.rec.Clock(), s.rec.Clock()
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		if err := validatePolicy(tx, p); err != nil {
 			return err
 		}
 		if err := tx.CreatePolicy(p); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(pr, "policy.create", "policy", p.Name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
+		return tx.AppendAudit(s.rec.Event(pr, "policy.create", "policy", p.Name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
 	})
-	s.policyCache.purge() // after commit, so no reader re-caches the old list
+	s.policies.Purge() // after commit, so no reader re-caches the old list
 	if err != nil {
 		return nil, err
 	}
@@ -63,14 +66,14 @@ func (s *Service) CreatePolicy(ctx context.Context, pr *Principal, p *PolicyInpu
 }
 
 // UpdatePolicy replaces a policy.
-func (s *Service) UpdatePolicy(ctx context.Context, pr *Principal, name string, p *PolicyInput) (*lanyard.Policy, error) {
+func (s *Catalog) UpdatePolicy(ctx context.Context, pr *lanyard.Principal, name string, p *PolicyInput) (*lanyard.Policy, error) {
 	if p.Name == "" {
 		p.Name = name
 	}
 	if p.Name != name {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a policy cannot be renamed (body names %q, URL %q)", p.Name, name)
 	}
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		old, err := tx.PolicyByName(name)
 		if err != nil {
 			return err
@@ -78,13 +81,13 @@ func (s *Service) UpdatePolicy(ctx context.Context, pr *Principal, name string, 
 		if err := validatePolicy(tx, p); err != nil {
 			return err
 		}
-		p.ID, p.CreatedAt, p.UpdatedAt = old.ID, old.CreatedAt, s.clock()
+		p.ID, p.CreatedAt, p.UpdatedAt = old.ID, old.CreatedAt, s.rec.Clock()
 		if err := tx.UpdatePolicy(p); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(pr, "policy.update", "policy", name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
+		return tx.AppendAudit(s.rec.Event(pr, "policy.update", "policy", name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
 	})
-	s.policyCache.purge()
+	s.policies.Purge()
 	if err != nil {
 		return nil, err
 	}
@@ -92,53 +95,55 @@ func (s *Service) UpdatePolicy(ctx context.Context, pr *Principal, name string, 
 }
 
 // GetPolicy returns one policy.
-func (s *Service) GetPolicy(ctx context.Context, name string) (*lanyard.Policy, error) {
+func (s *Catalog) GetPolicy(ctx context.Context, name string) (*lanyard.Policy, error) {
 	var p *lanyard.Policy
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { p, err = tx.PolicyByName(name); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { p, err = tx.PolicyByName(name); return })
 	return p, err
 }
 
 // ListPolicies lists policies.
-func (s *Service) ListPolicies(ctx context.Context) ([]*lanyard.Policy, error) {
+func (s *Catalog) ListPolicies(ctx context.Context) ([]*lanyard.Policy, error) {
 	var out []*lanyard.Policy
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListPolicies(); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListPolicies(); return })
 	return out, err
 }
 
 // DeletePolicy removes a policy.
-func (s *Service) DeletePolicy(ctx context.Context, pr *Principal, name string) error {
-	defer s.policyCache.purge()
-	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(pr, "policy.delete", "policy", name, nil)
+func (s *Catalog) DeletePolicy(ctx context.Context, pr *lanyard.Principal, name string) error {
+	defer s.policies.Purge()
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(pr, "policy.delete", "policy", name, nil)
 	}, func(tx lanyard.Tx) error { return tx.DeletePolicy(name) })
 }
 
 // EffectivePolicy returns the policy that applies to the user login.
 // Users may ask only about themselves.
-func (s *Service) EffectivePolicy(ctx context.Context, pr *Principal, login string) (*lanyard.Policy, error) {
+func (s *Catalog) EffectivePolicy(ctx context.Context, pr *lanyard.Principal, login string) (*lanyard.Policy, error) {
 	if login != pr.User.Login && !pr.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor) {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "user %q not found", login)
 	}
 	var out *lanyard.Policy
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		u, err := tx.UserByLogin(login)
 		if err != nil {
 			return err
 		}
-		out, err = s.effectivePolicy(tx, u)
+		out, err = s.PolicyFor(tx, u)
 		return err
 	})
 	return out, err
 }
 
-func (s *Service) effectivePolicy(tx lanyard.Tx, u *lanyard.User) (*lanyard.Policy, error) {
-	pols, ok := s.policyCache.get(struct{}{})
+// PolicyFor returns the policy that applies to u, reading the policies
+// through the read cache (every issuance asks). ENotFound: none applies.
+func (s *Catalog) PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error) {
+	pols, ok := s.policies.Get(struct{}{})
 	if !ok {
 		var err error
 		if pols, err = tx.ListPolicies(); err != nil {
 			return nil, err
 		}
-		s.policyCache.put(struct{}{}, pols)
+		s.policies.Put(struct{}{}, pols)
 	}
 	p, ok := policy.Effective(u, pols)
 	if !ok {

@@ -1,11 +1,11 @@
-package service_test
+package identity_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -18,8 +18,8 @@ import (
 func TestLoginChallengeBoundToItsEnrollment(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	attacker := e.login(t, "olivia", service.SecondFactorEnroll)
-	victim := e.login(t, "olivia", service.SecondFactorEnroll)
+	attacker := e.login(t, "olivia", identity.SecondFactorEnroll)
+	victim := e.login(t, "olivia", identity.SecondFactorEnroll)
 
 	if setup, err := e.svc.LoginEnrollment(ctx, attacker.ChallengeID); err == nil {
 		if setup.Secret == victim.Setup.Secret {
@@ -39,7 +39,7 @@ func TestLoginChallengeBoundToItsEnrollment(t *testing.T) {
 	if _, err := e.svc.CompleteLogin(ctx, victim.ChallengeID, e.code(t, victim.Setup.Secret, 0), remote); err != nil {
 		t.Fatalf("the victim's enrollment: %v", err)
 	}
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	_, err = e.svc.CompleteLogin(ctx, attacker.ChallengeID, e.code(t, victim.Setup.Secret, 0), remote)
 	wantErr(t, "the attacker's enrollment login with the confirmed app's code", err, lanyard.EUnauthenticated, "")
 	if _, err := e.svc.LoginEnrollment(ctx, attacker.ChallengeID); err == nil {
@@ -54,7 +54,7 @@ func TestLoginChallengeBoundToItsEnrollment(t *testing.T) {
 func TestLoginEnrollmentOnlyItsOwnApp(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	pending := e.login(t, "olivia", service.SecondFactorEnroll)
+	pending := e.login(t, "olivia", identity.SecondFactorEnroll)
 	other, err := e.svc.BeginTOTPEnrollment(ctx, e.op)
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +77,8 @@ func TestResetTOTPEndsSessionsAndLogins(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
 	res, done := e.enrollAtLogin(t, "olivia")
-	e.clock.Add(service.TOTPPeriod)
-	pending := e.login(t, "olivia", service.SecondFactorCode)
+	e.clock.Add(identity.TOTPPeriod)
+	pending := e.login(t, "olivia", identity.SecondFactorCode)
 	if err := e.svc.ResetTOTP(ctx, e.ad, "olivia"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +100,9 @@ func TestResetTOTPEndsSessionsAndLogins(t *testing.T) {
 func TestPasswordResetEndsPendingLogins(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	pending := e.login(t, "olivia", service.SecondFactorEnroll)
+	pending := e.login(t, "olivia", identity.SecondFactorEnroll)
 	pw := "a brand new password for olivia"
-	if _, err := e.svc.UpdateUser(ctx, e.ad, "olivia", service.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ad, "olivia", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.svc.CompleteLogin(ctx, pending.ChallengeID, e.code(t, pending.Setup.Secret, 0), remote)
@@ -111,9 +111,9 @@ func TestPasswordResetEndsPendingLogins(t *testing.T) {
 
 // enrollAtLogin logs staff member login in for the first time, enrolling
 // the authenticator app: the password step's result and the session's.
-func (e *totpEnv) enrollAtLogin(t *testing.T, login string) (pending, done *service.LoginResult) {
+func (e *totpEnv) enrollAtLogin(t *testing.T, login string) (pending, done *identity.LoginResult) {
 	t.Helper()
-	pending = e.login(t, login, service.SecondFactorEnroll)
+	pending = e.login(t, login, identity.SecondFactorEnroll)
 	done, err := e.svc.CompleteLogin(context.Background(), pending.ChallengeID, e.code(t, pending.Setup.Secret, 0), remote)
 	if err != nil {
 		t.Fatalf("login %s, enrolling: %v", login, err)

@@ -1,4 +1,4 @@
-package service_test
+package identity_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // TestTokenByTokenExpiresWithParent: a token needs no second factor to
@@ -17,7 +17,7 @@ import (
 func TestTokenByTokenExpiresWithParent(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	parent, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "one hour", TTL: "1h"})
+	parent, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "one hour", TTL: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 		t.Errorf("a token made without a token has the notice %q", parent.Notice)
 	}
 	p := e.tokenPrincipal(t, parent.Secret)
-	for _, in := range []service.TokenInput{{Name: "default"}, {Name: "asked for 30 days", TTL: "720h"}} {
+	for _, in := range []identity.TokenInput{{Name: "default"}, {Name: "asked for 30 days", TTL: "720h"}} {
 		child, err := e.svc.CreateToken(ctx, p, in)
 		if err != nil {
 			t.Fatalf("%s: %v", in.Name, err)
@@ -38,7 +38,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 		}
 		// The grandchild, made later, still ends with the first token.
 		e.clock.Add(10 * time.Minute)
-		grand, err := e.svc.CreateToken(ctx, e.tokenPrincipal(t, child.Secret), service.TokenInput{Name: "grandchild"})
+		grand, err := e.svc.CreateToken(ctx, e.tokenPrincipal(t, child.Secret), identity.TokenInput{Name: "grandchild"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 		}
 	}
 	// Shorter than the parent: kept, no notice.
-	short, err := e.svc.CreateToken(ctx, p, service.TokenInput{Name: "short", TTL: "10m"})
+	short, err := e.svc.CreateToken(ctx, p, identity.TokenInput{Name: "short", TTL: "10m"})
 	if err != nil || short.Notice != "" || !short.Token.ExpiresAt.Equal(e.clock.Now().Add(10*time.Minute)) {
 		t.Fatalf("a shorter child: %+v %v", short, err)
 	}
@@ -60,17 +60,17 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 func TestLoweringTokenCapShortensTokens(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	old, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "old"})
+	old, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Add(40 * 24 * time.Hour)
-	recent, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{Name: "recent"})
+	recent, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "recent"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.tokenPrincipal(t, old.Secret) // cached with its old expiry
-	if _, err := e.svc.PutTokenSettings(ctx, e.ad, service.TokenSettings{MaxTTL: "720h"}); err != nil {
+	if _, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.AuthenticateToken(ctx, old.Secret, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
@@ -93,7 +93,7 @@ func TestLoweringTokenCapShortensTokens(t *testing.T) {
 }
 
 // tokenPrincipal authenticates with a token secret.
-func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *service.Principal {
+func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *lanyard.Principal {
 	t.Helper()
 	p, err := e.svc.AuthenticateToken(context.Background(), secret, remote)
 	if err != nil {

@@ -1,4 +1,4 @@
-package service
+package identity
 
 import (
 	"context"
@@ -117,14 +117,14 @@ func (in *UserInput) apply(u *lanyard.User) error {
 
 // CreateUser adds a user. Without roles the user gets the user role;
 // only administrators create staff accounts (CheckAccountChange).
-func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*lanyard.User, error) {
+func (s *Identity) CreateUser(ctx context.Context, p *lanyard.Principal, in UserInput) (*lanyard.User, error) {
 	if !validLogin(in.Login) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "login %q: use 1-128 letters, digits, '-', '_', '.' or '@'", in.Login)
 	}
 	if in.Roles == nil {
 		in.Roles = &lanyard.Roles{lanyard.RoleUser}
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	u := &lanyard.User{Login: in.Login, DisplayName: in.Login, CreatedAt: now, UpdatedAt: now}
 	if err := in.apply(u); err != nil {
 		return nil, err
@@ -139,8 +139,8 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		}
 		u.PasswordHash = h
 	}
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "user.create", "user", u.Login, map[string]any{"roles": u.Roles, "groups": u.Groups, "password_set": u.PasswordHash != ""})
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "user.create", "user", u.Login, map[string]any{"roles": u.Roles, "groups": u.Groups, "password_set": u.PasswordHash != ""})
 	}, func(tx lanyard.Tx) error { return tx.CreateUser(u) })
 	if err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 // (checkStaffGrant): the help desk may have set the account's password
 // while it was a plain user's, and would otherwise sign in to the new
 // staff account and enrol its second factor first.
-func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in UserInput) (*lanyard.User, error) {
+func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login string, in UserInput) (*lanyard.User, error) {
 	var pwHash string
 	if in.Password != nil {
 		h, err := s.hashPassword(ctx, *in.Password)
@@ -169,7 +169,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 	}
 	var u *lanyard.User
 	revoked := 0
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if u, err = tx.UserByLogin(login); err != nil {
 			return err
@@ -222,13 +222,13 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, login string, in
 			}
 			details["authenticator_reset"] = err == nil
 		}
-		u.UpdatedAt = s.clock()
+		u.UpdatedAt = s.rec.Clock()
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "user.update", "user", u.Login, details))
+		return tx.AppendAudit(s.rec.Event(p, "user.update", "user", u.Login, details))
 	})
-	s.tokenCache.purge() // cached principals carry the user's roles, state and tokens; purged after commit
+	s.tokenCache.Purge() // cached principals carry the user's roles, state and tokens; purged after commit
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,10 @@ func (in *UserInput) changed() []string {
 // (between password and second factor: the password they checked may be
 // the one being replaced) and revokes its API tokens, and says how many
 // sessions and tokens it ended.
-func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err error) {
+func endCredentials(tx interface {
+	lanyard.SessionStore
+	lanyard.TokenStore
+}, userID int64) (sessions, tokens int, err error) {
 	if sessions, err = endSessions(tx, userID); err != nil {
 		return 0, 0, err
 	}
@@ -283,7 +286,10 @@ func endCredentials(tx lanyard.Tx, userID int64) (sessions, tokens int, err erro
 // certificates carry would let the next holder's account be reached with
 // them. Changing only the case keeps the same UPN (it is unique ignoring
 // case) and is allowed.
-func (s *Service) upnChangeAllowed(tx lanyard.Tx, u *lanyard.User, old string) error {
+func (s *Identity) upnChangeAllowed(tx interface {
+	lanyard.CertificateStore
+	lanyard.RequestStore
+}, u *lanyard.User, old string) error {
 	if old == "" || strings.EqualFold(old, u.UPN) {
 		return nil
 	}
@@ -291,7 +297,7 @@ func (s *Service) upnChangeAllowed(tx lanyard.Tx, u *lanyard.User, old string) e
 	if err != nil {
 		return err
 	}
-	now, live := s.clock(), 0
+	now, live := s.rec.Clock(), 0
 	for _, c := range certs {
 		if c.Source == lanyard.SourceManaged && certNamesUser(c, now) {
 			live++
@@ -324,7 +330,7 @@ func certNamesUser(c *lanyard.Certificate, now time.Time) bool {
 	return false
 }
 
-func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+func (s *Identity) hashPassword(ctx context.Context, pw string) (string, error) {
 	if err := auth.CheckPassword(pw); err != nil {
 		return "", err
 	}
@@ -333,30 +339,30 @@ func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
 
 // GetUser returns a user. Users without staff roles may read only
 // themselves.
-func (s *Service) GetUser(ctx context.Context, p *Principal, login string) (*lanyard.User, error) {
+func (s *Identity) GetUser(ctx context.Context, p *lanyard.Principal, login string) (*lanyard.User, error) {
 	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor, lanyard.RoleDocumentOfficer, lanyard.RoleCAManager) && p.User.Login != login {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "user %q not found", login)
 	}
 	var u *lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByLogin(login); return })
 	return u, err
 }
 
 // ListUsers lists users matching f.
-func (s *Service) ListUsers(ctx context.Context, f lanyard.UserFilter) ([]*lanyard.User, error) {
+func (s *Identity) ListUsers(ctx context.Context, f lanyard.UserFilter) ([]*lanyard.User, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
 	var out []*lanyard.User
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListUsers(f); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListUsers(f); return })
 	return out, err
 }
 
 // UserLogins maps user IDs to logins, for views that show who owns
 // something; unknown IDs are left out.
-func (s *Service) UserLogins(ctx context.Context, ids []int64) (map[int64]string, error) {
+func (s *Identity) UserLogins(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(ids))
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		for _, id := range ids {
 			if _, ok := out[id]; ok {
 				continue
@@ -373,4 +379,20 @@ func (s *Service) UserLogins(ctx context.Context, ids []int64) (map[int64]string
 		return nil
 	})
 	return out, err
+}
+
+// dropOwnerPINs erases, in tx, every random PIN kept for userID's first
+// look (lanyard.HeldPINOwner: a PIN set while staff issued the user's
+// card) and says how many.
+func dropOwnerPINs(tx lanyard.HeldPINStore, userID int64) (int, error) {
+	held, err := tx.HeldPINsOf(userID, lanyard.HeldPINOwner)
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range held {
+		if err := tx.DeleteHeldPIN(h.OperationID, h.Purpose); err != nil {
+			return 0, err
+		}
+	}
+	return len(held), nil
 }

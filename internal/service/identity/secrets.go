@@ -1,4 +1,4 @@
-package service
+package identity
 
 import (
 	"context"
@@ -47,9 +47,9 @@ type SecretAnswersInput struct {
 }
 
 // MySecretQuestions returns the caller's secret question state.
-func (s *Service) MySecretQuestions(ctx context.Context, p *Principal) (*SecretQuestionsInfo, error) {
+func (s *Identity) MySecretQuestions(ctx context.Context, p *lanyard.Principal) (*SecretQuestionsInfo, error) {
 	var answers []lanyard.SecretAnswer
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { answers, err = tx.SecretAnswers(p.User.ID); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { answers, err = tx.SecretAnswers(p.User.ID); return }); err != nil {
 		return nil, err
 	}
 	info := &SecretQuestionsInfo{Set: len(answers) > 0, Chosen: []string{}, Questions: slices.Clone(SecretQuestions), Required: MinSecretAnswers}
@@ -60,7 +60,7 @@ func (s *Service) MySecretQuestions(ctx context.Context, p *Principal) (*SecretQ
 }
 
 // SetMySecretAnswers replaces the caller's answers.
-func (s *Service) SetMySecretAnswers(ctx context.Context, p *Principal, in SecretAnswersInput) (*SecretQuestionsInfo, error) {
+func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal, in SecretAnswersInput) (*SecretQuestionsInfo, error) {
 	if len(in.Answers) < MinSecretAnswers || len(in.Answers) > len(SecretQuestions) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "answer %d to %d different questions", MinSecretAnswers, len(SecretQuestions))
 	}
@@ -84,8 +84,8 @@ func (s *Service) SetMySecretAnswers(ctx context.Context, p *Principal, in Secre
 		}
 		out = append(out, lanyard.SecretAnswer{Question: a.Question, AnswerHash: h})
 	}
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "user.secret_questions", "user", p.User.Login, map[string]any{"questions": len(out)})
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "user.secret_questions", "user", p.User.Login, map[string]any{"questions": len(out)})
 	}, func(tx lanyard.Tx) error { return tx.SetSecretAnswers(p.User.ID, out) })
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package service
+package identity
 
 import (
 	"context"
@@ -53,9 +53,9 @@ type TokenSettings struct {
 const settingTokens = "tokens"
 
 // TokenSettings returns the token policy.
-func (s *Service) TokenSettings(ctx context.Context) (TokenSettings, error) {
+func (s *Identity) TokenSettings(ctx context.Context) (TokenSettings, error) {
 	var d time.Duration
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { d, err = tokenMaxTTL(tx); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { d, err = tokenMaxTTL(tx); return })
 	return TokenSettings{MaxTTL: hours(d)}, err
 }
 
@@ -64,7 +64,7 @@ func (s *Service) TokenSettings(ctx context.Context) (TokenSettings, error) {
 // then expires that long after it was made (at once, when that is past),
 // in the same transaction, and the audit event counts them. A cap that
 // old tokens escape caps nothing.
-func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSettings) (TokenSettings, error) {
+func (s *Identity) PutTokenSettings(ctx context.Context, p *lanyard.Principal, in TokenSettings) (TokenSettings, error) {
 	if !p.Has(lanyard.RoleAdministrator) {
 		return TokenSettings{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change the token policy")
 	}
@@ -78,8 +78,8 @@ func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSe
 		return TokenSettings{}, err
 	}
 	shortened := 0
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "tokens.settings", "settings", settingTokens, map[string]any{"max_ttl": out.MaxTTL, "tokens_shortened": shortened})
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "tokens.settings", "settings", settingTokens, map[string]any{"max_ttl": out.MaxTTL, "tokens_shortened": shortened})
 	}, func(tx lanyard.Tx) error {
 		if err := tx.PutSetting(settingTokens, b); err != nil {
 			return err
@@ -87,12 +87,12 @@ func (s *Service) PutTokenSettings(ctx context.Context, p *Principal, in TokenSe
 		shortened, err = tx.ClipTokenLifetimes(d)
 		return err
 	})
-	s.tokenCache.purge() // cached tokens carry their old expiry; purged after commit
+	s.tokenCache.Purge() // cached tokens carry their old expiry; purged after commit
 	return out, err
 }
 
 // tokenMaxTTL reads the longest token lifetime allowed.
-func tokenMaxTTL(tx lanyard.Tx) (time.Duration, error) {
+func tokenMaxTTL(tx lanyard.SettingStore) (time.Duration, error) {
 	b, err := tx.Setting(settingTokens)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
@@ -138,7 +138,7 @@ type NewToken struct {
 // included, would mint a 90-day one, and that one the next, for ever.
 // The lifetime is cut silently, so that scripts asking for the default
 // keep working, and NewToken.Notice says so.
-func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*NewToken, error) {
+func (s *Identity) CreateToken(ctx context.Context, p *lanyard.Principal, in TokenInput) (*NewToken, error) {
 	if in.User == "" {
 		in.User = p.User.Login
 	}
@@ -146,7 +146,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only an administrator can create tokens for other users")
 	}
 	var maxTTL time.Duration
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { maxTTL, err = tokenMaxTTL(tx); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { maxTTL, err = tokenMaxTTL(tx); return }); err != nil {
 		return nil, err
 	}
 	ttl := min(DefaultTokenTTL, maxTTL)
@@ -178,10 +178,10 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a token")
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	t := &lanyard.APIToken{Name: in.Name, Prefix: prefix, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	notice := ""
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		u, err := tx.UserByLogin(in.User)
 		if err != nil {
 			return err
@@ -213,7 +213,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 		if err := tx.CreateToken(t); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "token.create", "token", strconv.FormatInt(t.ID, 10),
+		return tx.AppendAudit(s.rec.Event(p, "token.create", "token", strconv.FormatInt(t.ID, 10),
 			map[string]any{"user": u.Login, "roles": t.Roles, "expires_at": t.ExpiresAt, "prefix": t.Prefix, "second_factor": chk != nil}))
 	})
 	if err != nil {
@@ -227,7 +227,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 
 // capToParent makes t, about to be created by p, expire no later than the
 // token p authenticated with (if any), and says so when it did.
-func capToParent(tx lanyard.Tx, p *Principal, t *lanyard.APIToken) (string, error) {
+func capToParent(tx lanyard.TokenStore, p *lanyard.Principal, t *lanyard.APIToken) (string, error) {
 	if p.TokenID == 0 {
 		return "", nil
 	}
@@ -249,14 +249,14 @@ func capToParent(tx lanyard.Tx, p *Principal, t *lanyard.APIToken) (string, erro
 // verified within TokenFactorFresh. A session can be stolen from an
 // unlocked screen for its remaining hours; a token would outlive it by
 // months. Principals that are not sessions (tokens, the system) need none.
-func (s *Service) tokenFactor(ctx context.Context, p *Principal, code string) (*codeCheck, error) {
+func (s *Identity) tokenFactor(ctx context.Context, p *lanyard.Principal, code string) (*codeCheck, error) {
 	if !p.Session {
 		return nil, nil
 	}
 	if strings.TrimSpace(code) != "" {
 		return s.checkCode(ctx, p.User, p.RemoteAddr, code, confirmedApp)
 	}
-	if !p.SecondFactorAt.IsZero() && s.clock().Sub(p.SecondFactorAt) <= TokenFactorFresh {
+	if !p.SecondFactorAt.IsZero() && s.rec.Clock().Sub(p.SecondFactorAt) <= TokenFactorFresh {
 		return nil, nil
 	}
 	return nil, lanyard.Errorf(lanyard.ESecondFactorRequired,
@@ -265,7 +265,7 @@ func (s *Service) tokenFactor(ctx context.Context, p *Principal, code string) (*
 
 // ListTokens lists the caller's tokens, or everyone's for administrators
 // asking with all=true.
-func (s *Service) ListTokens(ctx context.Context, p *Principal, all bool) ([]*lanyard.APIToken, error) {
+func (s *Identity) ListTokens(ctx context.Context, p *lanyard.Principal, all bool) ([]*lanyard.APIToken, error) {
 	uid := p.User.ID
 	if all {
 		if !p.Has(lanyard.RoleAdministrator) {
@@ -274,14 +274,14 @@ func (s *Service) ListTokens(ctx context.Context, p *Principal, all bool) ([]*la
 		uid = 0
 	}
 	var out []*lanyard.APIToken
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListTokens(uid); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListTokens(uid); return })
 	return out, err
 }
 
 // RevokeToken revokes a token of the caller (or anyone's, for
 // administrators).
-func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error {
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+func (s *Identity) RevokeToken(ctx context.Context, p *lanyard.Principal, id int64) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		t, err := tx.TokenByID(id)
 		if err != nil {
 			return err
@@ -292,9 +292,9 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error
 		if err := tx.RevokeToken(id); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
+		return tx.AppendAudit(s.rec.Event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
 	})
-	s.tokenCache.purge() // after commit
+	s.tokenCache.Purge() // after commit
 	if err == nil {
 		s.tokensRevoked()
 	}
@@ -304,16 +304,16 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, id int64) error
 // AuthenticateToken resolves a bearer secret to a principal. Unknown,
 // expired, revoked and disabled all yield the same EUnauthenticated error
 // so callers learn nothing from the difference.
-func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) (*Principal, error) {
+func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string) (*lanyard.Principal, error) {
 	bad := lanyard.Errorf(lanyard.EUnauthenticated, "invalid or expired API token")
 	if !auth.LooksLikeToken(secret) {
 		return nil, bad
 	}
 	hash := auth.HashToken(secret)
 	key := string(hash)
-	ta, ok := s.tokenCache.get(key)
+	ta, ok := s.tokenCache.Get(key)
 	if !ok {
-		err := s.view(ctx, func(tx lanyard.Tx) error {
+		err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 			var err error
 			if ta.token, err = tx.TokenByHash(hash); err != nil {
 				return err
@@ -327,23 +327,23 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, remote string) 
 		if err != nil {
 			return nil, err
 		}
-		s.tokenCache.put(key, ta)
+		s.tokenCache.Put(key, ta)
 	}
 	t, u := ta.token, ta.user
-	now := s.clock()
+	now := s.rec.Clock()
 	if t.Revoked || u.Disabled || !now.Before(t.ExpiresAt) {
 		return nil, bad
 	}
 	if now.Sub(t.LastUsedAt) > tokenTouchEvery {
 		// Best effort: a failed touch must not fail the request.
-		if err := s.store.Update(ctx, func(tx lanyard.Tx) error { return tx.TouchToken(t.ID, now) }); err != nil {
+		if err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error { return tx.TouchToken(t.ID, now) }); err != nil {
 			s.log.Warn("token last-used update failed", "token", t.ID, "err", err)
 		}
 		touched := *t
 		touched.LastUsedAt = now
-		s.tokenCache.put(key, tokenAuth{token: &touched, user: u})
+		s.tokenCache.Put(key, tokenAuth{token: &touched, user: u})
 	}
-	return &Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
+	return &lanyard.Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
 }
 
 // tokenAuth is a cached token lookup; both values are read-only.
@@ -359,4 +359,31 @@ func confirmedApp(e *lanyard.TOTPEnrollment) error {
 		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
 	}
 	return nil
+}
+
+// TokenWorks reports whether the API token secret would authenticate
+// now (known, not revoked, not expired, its owner not disabled), without
+// authenticating with it: its last-used time stays as it is. lanyard
+// serve asks it of the bootstrap token to delete the token's file once it
+// is dead.
+func (s *Identity) TokenWorks(ctx context.Context, secret string) (bool, error) {
+	if !auth.LooksLikeToken(secret) {
+		return false, nil
+	}
+	var t *lanyard.APIToken
+	var u *lanyard.User
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		if t, err = tx.TokenByHash(auth.HashToken(secret)); err != nil {
+			return err
+		}
+		u, err = tx.UserByID(t.UserID)
+		return err
+	})
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !t.Revoked && !u.Disabled && s.rec.Clock().Before(t.ExpiresAt), nil
 }

@@ -1,4 +1,4 @@
-package service_test
+package identity_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // TestLoginThrottleKeysIPv6: IPv6 clients are throttled per /64, the
@@ -23,7 +23,7 @@ func TestLoginThrottleKeysIPv6(t *testing.T) {
 		{"::ffff:192.0.2.10", "ip:192.0.2.10"},
 		{"not an address", "ip:not an address"},
 	} {
-		keys := service.LoginThrottleKeys("olga", tc.remote)
+		keys := identity.LoginThrottleKeys("olga", tc.remote)
 		if len(keys) != 2 || keys[0] != "login:olga" || keys[1] != tc.want {
 			t.Errorf("LoginThrottleKeys(%q) = %q, want [login:olga %s]", tc.remote, keys, tc.want)
 		}

@@ -1,13 +1,11 @@
-package service
+package identity
 
 import (
 	"bytes"
 	"context"
 	"encoding/base32"
-	"errors"
 	"image/png"
 	"io"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -35,13 +32,6 @@ const (
 	totpSecretSize = 20
 	// totpQRSize is the QR code PNG's width and height in pixels.
 	totpQRSize = 256
-)
-
-// Messages of the step-up check, shown to the user as they are.
-const (
-	msgEnrollFirst = "enroll an authenticator app in Self-Service first"
-	msgWrongCode   = "wrong code from the authenticator app; check that the phone's clock is right and enter the code it shows now"
-	msgCodeUsed    = "this code was already used; wait for the authenticator app to show the next one"
 )
 
 var totpOpts = totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
@@ -68,45 +58,12 @@ func totpAAD(userID int64) []byte { return []byte("totp-secret:" + strconv.Forma
 // totpStep is the RFC 6238 time step of t.
 func totpStep(t time.Time) int64 { return t.Unix() / int64(TOTPPeriod/time.Second) }
 
-// LoginThrottleKeys are the throttle keys of a password check for login
-// from address remote: one per account, first (a success clears it,
-// auth.Attempt.Succeed), one per client network (throttleNet). The login
-// form and the second-factor step-up share them, so neither is a faster
-// way to guess a password.
-func LoginThrottleKeys(login, remote string) []string {
-	keys := []string{"login:" + login}
-	if remote != "" {
-		keys = append(keys, "ip:"+throttleNet(remote))
-	}
-	return keys
-}
-
-// throttleNet is the network a client address is throttled as: an IPv4
-// address itself, an IPv6 address its /64. One IPv6 client usually holds
-// a whole /64 (RFC 4291 section 2.5.1 interface identifiers; RFC 8981
-// temporary addresses change within it), so per-address keys would give
-// it 2^64 fresh counters. An address that does not parse is its own key.
-func throttleNet(remote string) string {
-	addr, err := netip.ParseAddr(remote)
-	if err != nil {
-		return remote
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is4() {
-		return addr.String()
-	}
-	return netip.PrefixFrom(addr, 64).Masked().String()
-}
-
-// LoginThrottle is the throttle that the login form and the step-up share.
-func (s *Service) LoginThrottle() *auth.Throttle { return s.throttle }
-
 // BeginTOTPEnrollment makes a new authenticator app secret for the caller
 // and returns it for the app. It replaces an unconfirmed enrollment; a
 // confirmed one must be removed first (RemoveTOTP, which asks for a
 // current code), so that someone who learnt the password cannot swap the
 // authenticator for their own.
-func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPSetup, error) {
+func (s *Identity) BeginTOTPEnrollment(ctx context.Context, p *lanyard.Principal) (*TOTPSetup, error) {
 	if err := selfOnly(p); err != nil {
 		return nil, err
 	}
@@ -115,11 +72,11 @@ func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPS
 		return nil, err
 	}
 	replaced := false
-	err = s.store.Update(ctx, func(tx lanyard.Tx) (err error) {
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
 		if replaced, err = putTOTPEnrollment(tx, e); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "totp.begin", "user", p.User.Login, map[string]any{"replaced": replaced}))
+		return tx.AppendAudit(s.rec.Event(p, "totp.begin", "user", p.User.Login, map[string]any{"replaced": replaced}))
 	})
 	if err != nil {
 		return nil, err
@@ -129,7 +86,7 @@ func (s *Service) BeginTOTPEnrollment(ctx context.Context, p *Principal) (*TOTPS
 
 // newTOTPEnrollment makes a new authenticator app secret for u: the setup
 // to show and the enrollment to store (sealed, unconfirmed).
-func (s *Service) newTOTPEnrollment(u *lanyard.User) (*TOTPSetup, *lanyard.TOTPEnrollment, error) {
+func (s *Identity) newTOTPEnrollment(u *lanyard.User) (*TOTPSetup, *lanyard.TOTPEnrollment, error) {
 	secret := make([]byte, totpSecretSize)
 	if _, err := io.ReadFull(s.rand, secret); err != nil {
 		return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for the authenticator secret")
@@ -142,12 +99,12 @@ func (s *Service) newTOTPEnrollment(u *lanyard.User) (*TOTPSetup, *lanyard.TOTPE
 	if err != nil {
 		return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "sealing the authenticator secret failed")
 	}
-	return setup, &lanyard.TOTPEnrollment{UserID: u.ID, SealedSecret: sealed, CreatedAt: s.clock()}, nil
+	return setup, &lanyard.TOTPEnrollment{UserID: u.ID, SealedSecret: sealed, CreatedAt: s.rec.Clock()}, nil
 }
 
 // putTOTPEnrollment stores e, replacing an unconfirmed enrollment (and
 // saying so) but never a confirmed one.
-func putTOTPEnrollment(tx lanyard.Tx, e *lanyard.TOTPEnrollment) (replaced bool, err error) {
+func putTOTPEnrollment(tx lanyard.CredentialStore, e *lanyard.TOTPEnrollment) (replaced bool, err error) {
 	old, err := tx.TOTPEnrollment(e.UserID)
 	switch {
 	case err == nil && old.Confirmed():
@@ -163,7 +120,7 @@ func putTOTPEnrollment(tx lanyard.Tx, e *lanyard.TOTPEnrollment) (replaced bool,
 // PendingTOTPSetup returns the caller's unconfirmed enrollment again (the
 // page was reloaded, the QR code image is fetched); ENotFound when none
 // waits for confirmation. A confirmed secret is never shown again.
-func (s *Service) PendingTOTPSetup(ctx context.Context, p *Principal) (*TOTPSetup, error) {
+func (s *Identity) PendingTOTPSetup(ctx context.Context, p *lanyard.Principal) (*TOTPSetup, error) {
 	if err := selfOnly(p); err != nil {
 		return nil, err
 	}
@@ -184,7 +141,7 @@ func (s *Service) PendingTOTPSetup(ctx context.Context, p *Principal) (*TOTPSetu
 // ConfirmTOTP confirms the caller's enrollment with a code from the app:
 // from then on it counts as the caller's second factor. The code's time
 // step is recorded, so it cannot be used again.
-func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*TOTPInfo, error) {
+func (s *Identity) ConfirmTOTP(ctx context.Context, p *lanyard.Principal, code string) (*TOTPInfo, error) {
 	if err := selfOnly(p); err != nil {
 		return nil, err
 	}
@@ -206,9 +163,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 		return nil, err // EInvalid: wrong code or already used
 	}
 	prev := e.LastStep
-	e.ConfirmedAt, e.LastStep = s.clock(), step
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "totp.confirm", "user", p.User.Login, nil)
+	e.ConfirmedAt, e.LastStep = s.rec.Clock(), step
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "totp.confirm", "user", p.User.Login, nil)
 	}, func(tx lanyard.Tx) error { return tx.UpdateTOTPEnrollment(e, prev) })
 	if err != nil {
 		return nil, err
@@ -223,7 +180,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) (*
 // factor. The person's sessions and pending logins end with it
 // (RemoveTOTP): the lost phone may be in someone else's hands, and so may
 // what was signed in with it.
-func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) error {
+func (s *Identity) ResetTOTP(ctx context.Context, p *lanyard.Principal, login string) error {
 	if p.User != nil && p.User.Login == login {
 		return lanyard.Errorf(lanyard.EForbidden, "you cannot reset your own authenticator app: remove it with a current code, or ask another administrator")
 	}
@@ -244,7 +201,7 @@ func (s *Service) ResetTOTP(ctx context.Context, p *Principal, login string) err
 // by staff, the user's browser sessions end too (the user logs in again,
 // and a staff account enrolls a new app); removed by the user, the
 // session that proved the code stays.
-func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code string) error {
+func (s *Identity) RemoveTOTP(ctx context.Context, p *lanyard.Principal, login, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
 	}
@@ -254,7 +211,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 	}
 	var u *lanyard.User
 	var e *lanyard.TOTPEnrollment
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if u, err = tx.UserByLogin(login); err != nil {
 			return err
 		}
@@ -281,8 +238,8 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 		}
 	}
 	ended := 0
-	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self, "sessions_ended": ended})
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "totp.remove", "user", login, map[string]any{"confirmed": e.Confirmed(), "by_staff": !self, "sessions_ended": ended})
 	}, func(tx lanyard.Tx) error {
 		// Remove what was checked: a concurrent change (re-enrolled,
 		// confirmed meanwhile, made staff meanwhile) makes this fail
@@ -314,7 +271,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, p *Principal, login, code stri
 
 // TOTPStatus says whether login has an authenticator app. Users see their
 // own; staff (the roles that may read users) see anyone's.
-func (s *Service) TOTPStatus(ctx context.Context, p *Principal, login string) (*TOTPInfo, error) {
+func (s *Identity) TOTPStatus(ctx context.Context, p *lanyard.Principal, login string) (*TOTPInfo, error) {
 	u, err := s.GetUser(ctx, p, login)
 	if err != nil {
 		return nil, err
@@ -326,227 +283,9 @@ func (s *Service) TOTPStatus(ctx context.Context, p *Principal, login string) (*
 	return totpInfo(u.Login, e), nil
 }
 
-// VerifySecondFactor is the step-up check "primary credentials plus a
-// second factor" that the platform credential's Set up PIN asks for: the
-// caller's password and a current code from their confirmed authenticator
-// app. Password failures count in the login throttle under the same keys
-// as the login form (LoginThrottleKeys), so this is no faster way to guess
-// passwords; wrong or replayed codes count there too. The accepted code's
-// time step is recorded in the same transaction as the audit event, and a
-// code of that step or an older one is refused afterwards. Refusals write
-// nothing.
-//
-// Errors: EInvalid for a password longer than auth.MaxPasswordInput;
-// ESecondFactorRequired when no authenticator app is confirmed;
-// EStepUpFailed for a wrong password, a wrong code or a code already
-// used (the message says which); ERateLimited while throttled.
-func (s *Service) VerifySecondFactor(ctx context.Context, p *Principal, password, code string) error {
-	if err := selfOnly(p); err != nil {
-		return err
-	}
-	if len(password) > auth.MaxPasswordInput {
-		// Never right, so never hashed nor counted (Login).
-		return lanyard.Errorf(lanyard.EInvalid, "a password is at most %d bytes", auth.MaxPasswordInput)
-	}
-	att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
-	if err != nil {
-		return err
-	}
-	defer att.Release()
-	var u *lanyard.User
-	var e *lanyard.TOTPEnrollment
-	err = s.view(ctx, func(tx lanyard.Tx) (err error) {
-		if u, err = tx.UserByID(p.User.ID); err != nil {
-			return err
-		}
-		e, err = tx.TOTPEnrollment(u.ID)
-		if lanyard.IsCode(err, lanyard.ENotFound) {
-			e, err = nil, nil
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if !e.Confirmed() {
-		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
-	}
-	hash := u.PasswordHash
-	if hash == "" || u.Disabled {
-		hash = dummyHash // same time as a real check; never matches
-	}
-	ok, err := auth.VerifyPassword(ctx, hash, password)
-	if errors.Is(err, auth.ErrBusy) {
-		return lanyard.Wrap(lanyard.EUnavailable, err, "the server is busy checking other passwords; try again")
-	}
-	if err != nil || !ok || hash == dummyHash {
-		s.refuseStepUp(att, u.Login, "wrong password")
-		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
-	}
-	step, err := s.stepUpCode(att, u.Login, e, code)
-	if err != nil {
-		return err
-	}
-	prev := e.LastStep
-	e.LastStep = step
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "totp.verify", "user", u.Login, nil)
-	}, func(tx lanyard.Tx) error { return tx.UpdateTOTPEnrollment(e, prev) })
-	if lanyard.IsCode(err, lanyard.EConflict) {
-		// Another request used this step (or a newer one) first.
-		s.refuseStepUp(att, u.Login, "code already used")
-		return lanyard.Errorf(lanyard.EStepUpFailed, msgCodeUsed)
-	}
-	if err != nil {
-		return err
-	}
-	att.Succeed()
-	return nil
-}
-
-// stepUpCode checks a code of the step-up (or of a removal, a login, a
-// token) against e: wrong and replayed codes settle att as a failure.
-func (s *Service) stepUpCode(att *auth.Attempt, login string, e *lanyard.TOTPEnrollment, code string) (int64, error) {
-	norm, err := normalizeTOTPCode(code)
-	if err != nil {
-		s.refuseStepUp(att, login, "malformed code")
-		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
-	}
-	step, err := s.checkTOTP(e, norm)
-	if err != nil && !lanyard.IsCode(err, lanyard.EInvalid) {
-		return 0, err
-	}
-	if err != nil {
-		s.refuseStepUp(att, login, lanyard.ErrorMessage(err))
-		return 0, lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
-	}
-	return step, nil
-}
-
-// codeCheck is an authenticator app code found right, to be recorded in
-// the transaction of what it allows (record), and the throttle attempt to
-// settle after that commits.
-type codeCheck struct {
-	e    *lanyard.TOTPEnrollment
-	step int64
-	att  *auth.Attempt
-}
-
-// checkCode checks code against u's authenticator app under the login
-// throttle, if accept takes that app (which one may be used, and whether
-// it must be confirmed, depends on what the code is for).
-// ESecondFactorRequired when u has none; accept's error when it refuses
-// the app; EStepUpFailed (counted) for a wrong, malformed or used code.
-// On success the caller settles the returned attempt (Succeed after its
-// commit; a deferred Release otherwise).
-func (s *Service) checkCode(ctx context.Context, u *lanyard.User, remote, code string, accept func(*lanyard.TOTPEnrollment) error) (*codeCheck, error) {
-	att, err := s.beginAttempt(LoginThrottleKeys(u.Login, remote))
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.totpEnrollment(ctx, u.ID)
-	if err == nil && e == nil {
-		err = lanyard.Errorf(lanyard.ESecondFactorRequired, "no authenticator app is set up (it was reset meanwhile?); log in again")
-	}
-	if err == nil {
-		err = accept(e)
-	}
-	if err != nil {
-		att.Release()
-		return nil, err
-	}
-	step, err := s.stepUpCode(att, u.Login, e, code)
-	if err != nil {
-		att.Release() // settled already when the code was wrong
-		return nil, err
-	}
-	return &codeCheck{e: e, step: step, att: att}, nil
-}
-
-// record writes the code's time step (so it cannot be used again) and
-// confirms a new app, if the enrollment is still the one checked (the
-// store compares the sealed secret and the last step); a concurrent use
-// of the step, or a replaced app, fails with EStepUpFailed.
-func (c *codeCheck) record(tx lanyard.Tx, now time.Time) error {
-	e := *c.e
-	if !e.Confirmed() {
-		e.ConfirmedAt = now
-	}
-	e.LastStep = c.step
-	err := tx.UpdateTOTPEnrollment(&e, c.e.LastStep)
-	if lanyard.IsCode(err, lanyard.EConflict) {
-		return lanyard.Errorf(lanyard.EStepUpFailed, msgCodeUsed)
-	}
-	return err
-}
-
-// TOTPCode is the code an authenticator app shows at t for the base32
-// secret of a TOTPSetup (tests and tools that play the app).
-func TOTPCode(secret string, t time.Time) (string, error) {
-	return totp.GenerateCodeCustom(secret, t, totpOpts)
-}
-
-// checkTOTP returns the time step whose code code is, among the current
-// step and totpSkew steps either side, if it is newer than e.LastStep.
-// totp.ValidateCustom compares in constant time; it is asked one step at a
-// time so that the matching step is known.
-func (s *Service) checkTOTP(e *lanyard.TOTPEnrollment, code string) (int64, error) {
-	secret, err := s.openTOTP(e)
-	if err != nil {
-		return 0, err
-	}
-	b32 := b32NoPad.EncodeToString(secret)
-	now := totpStep(s.clock())
-	replay := false
-	// Newest first: of a code valid in two steps (a one-in-a-million
-	// coincidence), the newer unused step is taken.
-	for d := int64(totpSkew); d >= -totpSkew; d-- {
-		step := now + d
-		ok, err := totp.ValidateCustom(code, b32, time.Unix(step*int64(totpOpts.Period), 0), totpOpts)
-		if err != nil {
-			return 0, lanyard.Wrap(lanyard.EInternal, err, "checking the code failed")
-		}
-		if !ok {
-			continue
-		}
-		if step <= e.LastStep {
-			replay = true
-			continue
-		}
-		return step, nil
-	}
-	if replay {
-		return 0, lanyard.Errorf(lanyard.EInvalid, msgCodeUsed)
-	}
-	return 0, lanyard.Errorf(lanyard.EInvalid, msgWrongCode)
-}
-
-// beginAttempt reserves a password or code check on keys in the login
-// throttle before it is made (auth.Throttle.Begin); refused with
-// ERateLimited, whose cause carries the wait.
-func (s *Service) beginAttempt(keys []string) (*auth.Attempt, error) {
-	att, err := s.throttle.Begin(keys...)
-	if err != nil {
-		var te *auth.ThrottledError
-		wait := time.Second
-		if errors.As(err, &te) {
-			wait = te.Wait
-		}
-		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many failed logins and codes; try again in "+max(wait, time.Second).Round(time.Second).String())
-	}
-	return att, nil
-}
-
-// refuseStepUp counts a failed step-up and logs it; the password and the
-// code are never logged.
-func (s *Service) refuseStepUp(att *auth.Attempt, login, reason string) {
-	att.Fail()
-	s.log.Info("second factor refused", "login", login, "reason", reason)
-}
-
 // openTOTP opens e's sealed secret: the raw HMAC key (sealed raw, bound
 // to its user by the AAD, so a secret copied to another row fails).
-func (s *Service) openTOTP(e *lanyard.TOTPEnrollment) ([]byte, error) {
+func (s *Identity) openTOTP(e *lanyard.TOTPEnrollment) ([]byte, error) {
 	secret, err := s.sealer.Open(e.SealedSecret, totpAAD(e.UserID))
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "the authenticator secret cannot be opened")
@@ -555,9 +294,9 @@ func (s *Service) openTOTP(e *lanyard.TOTPEnrollment) ([]byte, error) {
 }
 
 // totpEnrollment reads userID's enrollment; nil when none.
-func (s *Service) totpEnrollment(ctx context.Context, userID int64) (*lanyard.TOTPEnrollment, error) {
+func (s *Identity) totpEnrollment(ctx context.Context, userID int64) (*lanyard.TOTPEnrollment, error) {
 	var e *lanyard.TOTPEnrollment
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { e, err = tx.TOTPEnrollment(userID); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { e, err = tx.TOTPEnrollment(userID); return })
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, nil
 	}
@@ -565,7 +304,7 @@ func (s *Service) totpEnrollment(ctx context.Context, userID int64) (*lanyard.TO
 }
 
 // selfOnly refuses principals without a stored user (the system).
-func selfOnly(p *Principal) error {
+func selfOnly(p *lanyard.Principal) error {
 	if p == nil || p.User == nil || p.User.ID == 0 {
 		return lanyard.Errorf(lanyard.EForbidden, "an authenticator app belongs to a user; log in as one")
 	}

@@ -1,4 +1,4 @@
-package service_test
+package identity_test
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,31 +15,18 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
-
-// fakeClock is the service's clock in these tests: TOTP codes depend on
-// the time step, so the tests set it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const totpPassword = "correct horse battery staple"
 
 type totpEnv struct {
 	svc                         *service.Service
 	st                          lanyard.Store
-	clock                       *fakeClock
-	alice, bob, op, auditor, ad *service.Principal
+	clock                       *servicetest.Clock
+	alice, bob, op, auditor, ad *lanyard.Principal
 }
 
 // newTOTPEnv starts a service on SQLite with a fake clock 12 s into a
@@ -49,21 +35,21 @@ type totpEnv struct {
 func newTOTPEnv(t *testing.T) *totpEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &fakeClock{t: time.Date(2026, time.February, 3, 10, 0, 12, 0, time.UTC)}
+	clock := servicetest.NewClock(time.Date(2026, time.February, 3, 10, 0, 12, 0, time.UTC)) // TOTP codes depend on the time step
 	stack := servicetest.New(t, servicetest.Options{Now: clock.Now})
 	svc := stack.Service
 	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
 	ad := *stack.Admin
 	ad.RemoteAddr = "192.0.2.1"
 	e.ad = &ad
-	mk := func(login string, roles ...lanyard.Role) *service.Principal {
+	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
 		pw := totpPassword
 		rs := lanyard.Roles(roles)
-		u, err := svc.CreateUser(ctx, e.ad, service.UserInput{Login: login, Password: &pw, Roles: &rs})
+		u, err := svc.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &service.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
+		return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
 	}
 	e.alice, e.bob = mk("alice", lanyard.RoleUser), mk("bob", lanyard.RoleUser)
 	e.op, e.auditor = mk("olivia", lanyard.RoleUser, lanyard.RoleOperator), mk("audrey", lanyard.RoleAuditor)
@@ -82,7 +68,7 @@ func (e *totpEnv) code(t *testing.T, secret string, d time.Duration) string {
 }
 
 // enroll begins and confirms p's enrollment and returns the secret.
-func (e *totpEnv) enroll(t *testing.T, p *service.Principal) string {
+func (e *totpEnv) enroll(t *testing.T, p *lanyard.Principal) string {
 	t.Helper()
 	setup, err := e.svc.BeginTOTPEnrollment(context.Background(), p)
 	if err != nil {
@@ -106,7 +92,7 @@ func (e *totpEnv) snapshot(t *testing.T) string {
 		}
 		j, _ := json.Marshal(evs)
 		b.Write(j)
-		for _, p := range []*service.Principal{e.alice, e.bob, e.op, e.auditor, e.ad} {
+		for _, p := range []*lanyard.Principal{e.alice, e.bob, e.op, e.auditor, e.ad} {
 			en, err := tx.TOTPEnrollment(p.User.ID)
 			if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
 				return err
@@ -119,12 +105,8 @@ func (e *totpEnv) snapshot(t *testing.T) string {
 	return b.String()
 }
 
-func wantErr(t *testing.T, what string, err error, code, msgPart string) {
-	t.Helper()
-	if !lanyard.IsCode(err, code) || !strings.Contains(lanyard.ErrorMessage(err), msgPart) {
-		t.Errorf("%s: got %v, want %s containing %q", what, err, code, msgPart)
-	}
-}
+// wantErr checks a refusal's code and message (servicetest.WantErr).
+var wantErr = servicetest.WantErr
 
 func TestTOTPEnrollAndConfirm(t *testing.T) {
 	e := newTOTPEnv(t)
@@ -216,16 +198,16 @@ func TestTOTPSkew(t *testing.T) {
 	}{{-2, false}, {-1, true}, {0, true}, {1, true}, {2, false}} {
 		login := "skew" + strings.ReplaceAll(time.Duration(tc.steps).String(), "-", "m")
 		pw := totpPassword
-		u, err := e.svc.CreateUser(ctx, e.ad, service.UserInput{Login: login, Password: &pw})
+		u, err := e.svc.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &service.Principal{User: u, Roles: u.Roles}
+		p := &lanyard.Principal{User: u, Roles: u.Roles}
 		setup, err := e.svc.BeginTOTPEnrollment(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.ConfirmTOTP(ctx, p, e.code(t, setup.Secret, time.Duration(tc.steps)*service.TOTPPeriod))
+		_, err = e.svc.ConfirmTOTP(ctx, p, e.code(t, setup.Secret, time.Duration(tc.steps)*identity.TOTPPeriod))
 		if tc.ok && err != nil {
 			t.Errorf("%+d steps: %v", tc.steps, err)
 		}
@@ -271,7 +253,7 @@ func TestVerifySecondFactor(t *testing.T) {
 	alice := *e.alice
 	alice.RemoteAddr = "192.0.2.11"
 	e.alice = &alice
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	code := e.code(t, setup.Secret, 0)
 	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, code); err != nil {
 		t.Fatalf("step-up: %v", err)
@@ -281,17 +263,17 @@ func TestVerifySecondFactor(t *testing.T) {
 	wantErr(t, "replay", err, lanyard.EStepUpFailed, "already used")
 	// The previous step's code is within the skew but older than the one
 	// used: refused too.
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -service.TOTPPeriod))
+	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -identity.TOTPPeriod))
 	wantErr(t, "an older step", err, lanyard.EStepUpFailed, "already used")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused replay wrote something")
 	}
 	// The next step's code (clock drift) is fine, and then the current
 	// step's is a replay.
-	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, service.TOTPPeriod)); err != nil {
+	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, identity.TOTPPeriod)); err != nil {
 		t.Fatalf("step-up with the next step's code: %v", err)
 	}
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, 0))
 	wantErr(t, "the step already used through drift", err, lanyard.EStepUpFailed, "already used")
 
@@ -311,7 +293,7 @@ func TestVerifySecondFactor(t *testing.T) {
 func TestVerifySecondFactorConcurrentReplay(t *testing.T) {
 	e := newTOTPEnv(t)
 	secret := e.enroll(t, e.alice)
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	code := e.code(t, secret, 0)
 	const n = 6
 	errs := make(chan error, n)
@@ -343,17 +325,17 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	secret := e.enroll(t, e.alice)
 	for i := range 5 {
 		e.clock.Add(time.Second)
-		err := e.svc.VerifySecondFactor(ctx, e.alice, "not the password "+string(rune('a'+i)), e.code(t, secret, service.TOTPPeriod))
+		err := e.svc.VerifySecondFactor(ctx, e.alice, "not the password "+string(rune('a'+i)), e.code(t, secret, identity.TOTPPeriod))
 		wantErr(t, "wrong password", err, lanyard.EStepUpFailed, "wrong password")
 	}
 	before := e.snapshot(t)
-	err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, service.TOTPPeriod))
+	err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, identity.TOTPPeriod))
 	wantErr(t, "throttled", err, lanyard.ERateLimited, "try again in")
 	if e.snapshot(t) != before {
 		t.Fatal("a throttled step-up wrote something")
 	}
 	// The login form uses the same throttle and keys: it is locked too.
-	for _, k := range service.LoginThrottleKeys("alice", "192.0.2.10") {
+	for _, k := range identity.LoginThrottleKeys("alice", "192.0.2.10") {
 		if ok, _ := e.svc.LoginThrottle().Allow(k); ok {
 			t.Errorf("login throttle key %s is not locked by the step-up's failures", k)
 		}
@@ -367,9 +349,9 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	// Failed logins (the web layer counts them under the same keys) lock
 	// the step-up.
 	bobSecret := e.enroll(t, e.bob)
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	for range 5 {
-		for _, k := range service.LoginThrottleKeys("bob", "192.0.2.99") {
+		for _, k := range identity.LoginThrottleKeys("bob", "192.0.2.99") {
 			e.svc.LoginThrottle().Failure(k)
 		}
 	}
@@ -399,7 +381,7 @@ func TestRemoveTOTP(t *testing.T) {
 	if e.snapshot(t) != before {
 		t.Fatal("a refused removal wrote something")
 	}
-	if err := e.svc.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, service.TOTPPeriod)); err != nil {
+	if err := e.svc.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, identity.TOTPPeriod)); err != nil {
 		t.Fatalf("own removal: %v", err)
 	}
 	info, err := e.svc.TOTPStatus(ctx, e.alice, "alice")

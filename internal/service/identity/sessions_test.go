@@ -1,4 +1,4 @@
-package service_test
+package identity_test
 
 import (
 	"bytes"
@@ -10,14 +10,14 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 const remote = "192.0.2.10"
 
 // login runs the password step and fails unless it asks for want.
-func (e *totpEnv) login(t *testing.T, login, want string) *service.LoginResult {
+func (e *totpEnv) login(t *testing.T, login, want string) *identity.LoginResult {
 	t.Helper()
 	res, err := e.svc.Login(context.Background(), login, totpPassword, remote)
 	if err != nil {
@@ -40,7 +40,7 @@ func (e *totpEnv) session(t *testing.T, login string) string {
 	}
 	switch res.SecondFactor {
 	case "":
-	case service.SecondFactorEnroll:
+	case identity.SecondFactorEnroll:
 		if res, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
 			t.Fatalf("login %s, enrolling: %v", login, err)
 		}
@@ -58,11 +58,11 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
 
-	res := e.login(t, "olivia", service.SecondFactorEnroll)
+	res := e.login(t, "olivia", identity.SecondFactorEnroll)
 	if res.Setup == nil || res.Setup.Secret == "" || res.ChallengeID == "" {
 		t.Fatalf("enrollment %+v", res)
 	}
-	if got := res.Challenge.ExpiresAt.Sub(e.clock.Now()); got != service.LoginChallengeTTL {
+	if got := res.Challenge.ExpiresAt.Sub(e.clock.Now()); got != identity.LoginChallengeTTL {
 		t.Errorf("challenge lasts %v", got)
 	}
 	if _, _, err := e.svc.AuthenticateSession(ctx, res.ChallengeID, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
@@ -100,13 +100,13 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 		t.Fatal("the app is not confirmed after the login")
 	}
 	// The challenge is used up.
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	_, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "a used challenge", err, lanyard.EUnauthenticated, "expired")
 
 	// Next login: a code; the code already used is refused, a newer one goes.
-	e.clock.Add(-service.TOTPPeriod)
-	next := e.login(t, "olivia", service.SecondFactorCode)
+	e.clock.Add(-identity.TOTPPeriod)
+	next := e.login(t, "olivia", identity.SecondFactorCode)
 	if next.Setup != nil {
 		t.Fatal("a confirmed app's key is shown again")
 	}
@@ -115,7 +115,7 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 	}
 	_, err = e.svc.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "a used code", err, lanyard.EUnauthenticated, "already used")
-	e.clock.Add(service.TOTPPeriod)
+	e.clock.Add(identity.TOTPPeriod)
 	if _, err := e.svc.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
 		t.Fatalf("second login: %v", err)
 	}
@@ -130,7 +130,7 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 	if err := e.svc.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
 		t.Fatal(err)
 	}
-	again := e.login(t, "olivia", service.SecondFactorEnroll)
+	again := e.login(t, "olivia", identity.SecondFactorEnroll)
 	if again.Setup.Secret == res.Setup.Secret {
 		t.Fatal("the reset app's key is offered again")
 	}
@@ -142,7 +142,7 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 func TestLoginSecondFactorThrottled(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	res := e.login(t, "olivia", service.SecondFactorEnroll)
+	res := e.login(t, "olivia", identity.SecondFactorEnroll)
 	for range auth.DefaultLimits().MaxFailures {
 		_, err := e.svc.CompleteLogin(ctx, res.ChallengeID, "123456", remote)
 		wantErr(t, "wrong code", err, lanyard.EUnauthenticated, "wrong code")
@@ -152,7 +152,7 @@ func TestLoginSecondFactorThrottled(t *testing.T) {
 	_, err = e.svc.Login(ctx, "olivia", totpPassword, remote)
 	wantErr(t, "password while locked", err, lanyard.ERateLimited, "try again")
 
-	e.clock.Add(service.LoginChallengeTTL)
+	e.clock.Add(identity.LoginChallengeTTL)
 	_, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "expired challenge", err, lanyard.EUnauthenticated, "expired")
 }
@@ -174,8 +174,8 @@ func TestPlainUserLogin(t *testing.T) {
 	wantErr(t, "unknown login", err, lanyard.EUnauthenticated, "wrong login or password")
 
 	secret := e.enroll(t, e.alice)
-	e.clock.Add(service.TOTPPeriod)
-	code := e.login(t, "alice", service.SecondFactorCode)
+	e.clock.Add(identity.TOTPPeriod)
+	code := e.login(t, "alice", identity.SecondFactorCode)
 	if _, err := e.svc.CompleteLogin(ctx, code.ChallengeID, e.code(t, secret, 0), remote); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestPlainUserLogin(t *testing.T) {
 func TestStaffSessionWithoutSecondFactorRefused(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	old := func(p *service.Principal, secret string) {
+	old := func(p *lanyard.Principal, secret string) {
 		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
 			return tx.CreateSession(&lanyard.Session{Hash: auth.HashToken(secret), UserID: p.User.ID, CSRFToken: "c", CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour)})
 		})
@@ -205,7 +205,7 @@ func TestStaffSessionWithoutSecondFactorRefused(t *testing.T) {
 	// alice becomes an operator (with a new password, as a grant needs):
 	// her password-only session ends.
 	roles, pw := lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}, "alice's password as an operator"
-	if _, err := e.svc.UpdateUser(ctx, e.ad, "alice", service.UserInput{Roles: &roles, Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ad, "alice", identity.UserInput{Roles: &roles, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote)
@@ -245,27 +245,27 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
 	res, done := e.enrollAtLogin(t, "olivia")
-	session := func() *service.Principal {
+	session := func() *lanyard.Principal {
 		p, _, err := e.svc.AuthenticateSession(ctx, done.SessionID, remote)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	if _, err := e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "fresh"}); err != nil {
+	if _, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "fresh"}); err != nil {
 		t.Fatalf("right after the login: %v", err)
 	}
-	e.clock.Add(service.TokenFactorFresh + time.Second)
-	_, err := e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "stale"})
+	e.clock.Add(identity.TokenFactorFresh + time.Second)
+	_, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "stale"})
 	wantErr(t, "a stale factor", err, lanyard.ESecondFactorRequired, "code")
-	_, err = e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "wrong", Code: "000000"})
+	_, err = e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "wrong", Code: "000000"})
 	wantErr(t, "a wrong code", err, lanyard.EStepUpFailed, "wrong code")
-	tok, err := e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "with code", Code: e.code(t, res.Setup.Secret, 0)})
+	tok, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "with code", Code: e.code(t, res.Setup.Secret, 0)})
 	if err != nil {
 		t.Fatalf("with a code: %v", err)
 	}
 	// The code is used up with the token.
-	_, err = e.svc.CreateToken(ctx, session(), service.TokenInput{Name: "replay", Code: e.code(t, res.Setup.Secret, 0)})
+	_, err = e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "replay", Code: e.code(t, res.Setup.Secret, 0)})
 	wantErr(t, "a used code", err, lanyard.EStepUpFailed, "already used")
 	// A session without any factor (a user without an app) cannot.
 	alice := e.login(t, "alice", "")
@@ -273,7 +273,7 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.CreateToken(ctx, ap, service.TokenInput{})
+	_, err = e.svc.CreateToken(ctx, ap, identity.TokenInput{})
 	wantErr(t, "alice's session", err, lanyard.ESecondFactorRequired, "authenticator app")
 
 	// A token creates tokens without a code.
@@ -281,32 +281,32 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := e.svc.CreateToken(ctx, tp, service.TokenInput{Name: "by token"})
+	def, err := e.svc.CreateToken(ctx, tp, identity.TokenInput{Name: "by token"})
 	if err != nil {
 		t.Fatalf("token by token: %v", err)
 	}
-	if got := def.Token.ExpiresAt.Sub(e.clock.Now()); got != service.DefaultTokenTTL {
+	if got := def.Token.ExpiresAt.Sub(e.clock.Now()); got != identity.DefaultTokenTTL {
 		t.Errorf("default lifetime %v", got)
 	}
 
 	// The lifetime cap: 90 days by default, then what administrators set.
-	_, err = e.svc.CreateToken(ctx, tp, service.TokenInput{TTL: "2161h"})
+	_, err = e.svc.CreateToken(ctx, tp, identity.TokenInput{TTL: "2161h"})
 	wantErr(t, "over 90 days", err, lanyard.EInvalid, "longest token lifetime allowed, 2160h")
 	if ts, err := e.svc.TokenSettings(ctx); err != nil || ts.MaxTTL != "2160h" {
 		t.Fatalf("default settings %+v %v", ts, err)
 	}
-	_, err = e.svc.PutTokenSettings(ctx, e.op, service.TokenSettings{MaxTTL: "720h"})
+	_, err = e.svc.PutTokenSettings(ctx, e.op, identity.TokenSettings{MaxTTL: "720h"})
 	wantErr(t, "an operator sets the policy", err, lanyard.EForbidden, "administrators")
 	for _, bad := range []string{"", "30m", "17521h", "forever"} {
-		_, err = e.svc.PutTokenSettings(ctx, e.ad, service.TokenSettings{MaxTTL: bad})
+		_, err = e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: bad})
 		wantErr(t, "max_ttl "+bad, err, lanyard.EInvalid, "max_ttl")
 	}
-	if ts, err := e.svc.PutTokenSettings(ctx, e.ad, service.TokenSettings{MaxTTL: "720h"}); err != nil || ts.MaxTTL != "720h" {
+	if ts, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil || ts.MaxTTL != "720h" {
 		t.Fatalf("set 720h: %+v %v", ts, err)
 	}
-	_, err = e.svc.CreateToken(ctx, tp, service.TokenInput{TTL: "721h"})
+	_, err = e.svc.CreateToken(ctx, tp, identity.TokenInput{TTL: "721h"})
 	wantErr(t, "over 30 days", err, lanyard.EInvalid, "720h")
-	short, err := e.svc.CreateToken(ctx, tp, service.TokenInput{})
+	short, err := e.svc.CreateToken(ctx, tp, identity.TokenInput{})
 	if err != nil || short.Token.ExpiresAt.Sub(e.clock.Now()) != 720*time.Hour {
 		t.Fatalf("default under a 30-day cap: %v", err)
 	}

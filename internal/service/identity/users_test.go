@@ -1,4 +1,4 @@
-package service_test
+package identity_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -20,17 +20,17 @@ func TestCheckAccountChange(t *testing.T) {
 		auditor = lanyard.Roles{lanyard.RoleAuditor}
 		adminOp = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}
 		noRoles = lanyard.Roles{}
-		same    = func(rs lanyard.Roles) service.AccountChange {
-			return service.AccountChange{Login: "x", Before: rs, After: rs}
+		same    = func(rs lanyard.Roles) identity.AccountChange {
+			return identity.AccountChange{Login: "x", Before: rs, After: rs}
 		}
-		roles = func(from, to lanyard.Roles) service.AccountChange {
-			return service.AccountChange{Login: "x", Before: from, After: to, NewRoles: true}
+		roles = func(from, to lanyard.Roles) identity.AccountChange {
+			return identity.AccountChange{Login: "x", Before: from, After: to, NewRoles: true}
 		}
-		self    = func(c service.AccountChange) service.AccountChange { c.Self = true; return c }
-		profile = func(c service.AccountChange) service.AccountChange { c.Profile = true; return c }
-		upn     = func(c service.AccountChange) service.AccountChange { c.UPN = true; return c }
-		create  = func(rs lanyard.Roles) service.AccountChange {
-			return service.AccountChange{Login: "x", After: rs, NewRoles: true}
+		self    = func(c identity.AccountChange) identity.AccountChange { c.Self = true; return c }
+		profile = func(c identity.AccountChange) identity.AccountChange { c.Profile = true; return c }
+		upn     = func(c identity.AccountChange) identity.AccountChange { c.UPN = true; return c }
+		create  = func(rs lanyard.Roles) identity.AccountChange {
+			return identity.AccountChange{Login: "x", After: rs, NewRoles: true}
 		}
 		denied   = lanyard.EForbidden
 		accepted = ""
@@ -38,7 +38,7 @@ func TestCheckAccountChange(t *testing.T) {
 	tests := []struct {
 		name   string
 		actor  lanyard.Roles
-		change service.AccountChange
+		change identity.AccountChange
 		want   string // error code, "" = allowed
 	}{
 		{"operator changes a user's attributes", op, same(user), accepted},
@@ -78,7 +78,7 @@ func TestCheckAccountChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := service.CheckAccountChange(tt.actor, tt.change)
+			err := identity.CheckAccountChange(tt.actor, tt.change)
 			if tt.want == accepted {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -97,19 +97,19 @@ func TestCheckAccountChange(t *testing.T) {
 // (auditor), admin (the bootstrap administrator, every role).
 type userEnv struct {
 	*totpEnv
-	ada, carl *service.Principal
+	ada, carl *lanyard.Principal
 }
 
 func newUserEnv(t *testing.T) *userEnv {
 	t.Helper()
 	e := &userEnv{totpEnv: newTOTPEnv(t)}
-	mk := func(login string, roles ...lanyard.Role) *service.Principal {
+	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
 		pw, rs := totpPassword, lanyard.Roles(roles)
-		u, err := e.svc.CreateUser(context.Background(), e.ad, service.UserInput{Login: login, Password: &pw, Roles: &rs})
+		u, err := e.svc.CreateUser(context.Background(), e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &service.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.20"}
+		return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.20"}
 	}
 	e.ada = mk("ada", lanyard.RoleUser, lanyard.RoleAdministrator)
 	e.carl = mk("carl", lanyard.RoleUser, lanyard.RoleCAManager)
@@ -135,41 +135,41 @@ func TestOperatorCannotTakeOverStaff(t *testing.T) {
 	before, adaBefore, carlBefore := e.snapshot(t), e.user(t, "ada"), e.user(t, "carl")
 	for _, tc := range []struct {
 		what, login string
-		in          service.UserInput
+		in          identity.UserInput
 	}{
-		{"sets an administrator's password", "ada", service.UserInput{Password: &pw}},
-		{"sets an administrator's e-mail", "ada", service.UserInput{Email: &mail}},
-		{"sets an administrator's UPN", "ada", service.UserInput{UPN: &upn}},
-		{"sets an administrator's groups", "ada", service.UserInput{Groups: &groups}},
-		{"disables an administrator", "ada", service.UserInput{Disabled: &yes}},
-		{"strips an administrator to user", "ada", service.UserInput{Roles: &userOnly}},
-		{"sets a CA manager's password", "carl", service.UserInput{Password: &pw}},
-		{"strips a CA manager to user", "carl", service.UserInput{Roles: &userOnly}},
-		{"sets another operator's password", "olivia", service.UserInput{Password: &pw}},
+		{"sets an administrator's password", "ada", identity.UserInput{Password: &pw}},
+		{"sets an administrator's e-mail", "ada", identity.UserInput{Email: &mail}},
+		{"sets an administrator's UPN", "ada", identity.UserInput{UPN: &upn}},
+		{"sets an administrator's groups", "ada", identity.UserInput{Groups: &groups}},
+		{"disables an administrator", "ada", identity.UserInput{Disabled: &yes}},
+		{"strips an administrator to user", "ada", identity.UserInput{Roles: &userOnly}},
+		{"sets a CA manager's password", "carl", identity.UserInput{Password: &pw}},
+		{"strips a CA manager to user", "carl", identity.UserInput{Roles: &userOnly}},
+		{"sets another operator's password", "olivia", identity.UserInput{Password: &pw}},
 	} {
 		op := e.op
 		if tc.login == "olivia" {
-			op = &service.Principal{User: e.user(t, "ada"), Roles: lanyard.Roles{lanyard.RoleOperator}} // ada's operator-only token
+			op = &lanyard.Principal{User: e.user(t, "ada"), Roles: lanyard.Roles{lanyard.RoleOperator}} // ada's operator-only token
 		}
 		_, err := e.svc.UpdateUser(ctx, op, tc.login, tc.in)
 		wantErr(t, "operator "+tc.what, err, lanyard.EForbidden, "only an administrator")
 	}
-	_, err := e.svc.CreateUser(ctx, e.op, service.UserInput{Login: "mallory", Roles: &lanyard.Roles{lanyard.RoleAuditor}})
+	_, err := e.svc.CreateUser(ctx, e.op, identity.UserInput{Login: "mallory", Roles: &lanyard.Roles{lanyard.RoleAuditor}})
 	wantErr(t, "operator creates an auditor", err, lanyard.EForbidden, "only an administrator")
 	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "ada"), adaBefore) || !reflect.DeepEqual(e.user(t, "carl"), carlBefore) {
 		t.Fatal("a refused change wrote something")
 	}
 	// The help desk still serves plain users.
-	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", service.UserInput{Password: &pw, Email: &mail}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw, Email: &mail}); err != nil {
 		t.Fatalf("operator changes a user: %v", err)
 	}
 	// An administrator changes a staff account, but not their own roles.
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &userOnly}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &userOnly}); err != nil {
 		t.Fatalf("administrator strips a CA manager: %v", err)
 	}
 	adminOnly := lanyard.Roles{lanyard.RoleAdministrator}
 	for _, rs := range []lanyard.Roles{adminOnly, {lanyard.RoleUser, lanyard.RoleAdministrator, lanyard.RoleAuditor}} {
-		_, err = e.svc.UpdateUser(ctx, e.ada, "ada", service.UserInput{Roles: &rs})
+		_, err = e.svc.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Roles: &rs})
 		wantErr(t, "administrator changes own roles", err, lanyard.EForbidden, "your own roles")
 	}
 	if got := e.user(t, "ada").Roles; len(got) != 2 {
@@ -205,7 +205,7 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	login := func(login string) string { t.Helper(); return e.session(t, login) }
 	token := func(login string) string {
 		t.Helper()
-		tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: login, TTL: "1h"})
+		tok, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{User: login, TTL: "1h"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,15 +225,15 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	works("carl before", carlS, carlT, true) // fills the token cache
 
 	pw := "a new password, set by ada"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("carl after ada reset his password", carlS, carlT, false)
-	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", service.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("alice after the operator reset hers", aliceS, aliceT, true)
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "ada", service.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("ada after changing her own", adaS, adaT, true)
@@ -256,12 +256,12 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
-	upn := func(p *service.Principal, login, to string) error {
-		_, err := e.svc.UpdateUser(ctx, p, login, service.UserInput{UPN: &to})
+	upn := func(p *lanyard.Principal, login, to string) error {
+		_, err := e.svc.UpdateUser(ctx, p, login, identity.UserInput{UPN: &to})
 		return err
 	}
 	wantErr(t, "operator sets alice's first UPN", upn(e.op, "alice", "alice@corp.example"), lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
-	_, err := e.svc.CreateUser(ctx, e.op, service.UserInput{Login: "trudy", UPN: ptr("admin@corp.example")})
+	_, err := e.svc.CreateUser(ctx, e.op, identity.UserInput{Login: "trudy", UPN: ptr("admin@corp.example")})
 	wantErr(t, "operator creates a user with a UPN", err, lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
 	if err := upn(e.ada, "alice", "alice@corp.example"); err != nil {
 		t.Fatalf("administrator sets alice's first UPN: %v", err)
@@ -280,7 +280,7 @@ func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 		t.Fatalf("administrator changes alice's UPN: %v", err)
 	}
 	wantErr(t, "ada gives bob alice's old UPN", upn(e.ada, "bob", "ALICE@corp.example"), lanyard.EConflict, `UPN "ALICE@corp.example" belonged to another user`)
-	_, err = e.svc.CreateUser(ctx, e.ada, service.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
+	_, err = e.svc.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
 	wantErr(t, "ada creates mallory with alice's old UPN", err, lanyard.EConflict, "belonged to another user")
 	if got := e.user(t, "bob").UPN; got != "" {
 		t.Fatalf("bob's UPN after refused changes: %q", got)
@@ -297,13 +297,13 @@ func TestUPNIsASCII(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
 	for _, bad := range []string{"b\u00f6b@corp.example", "\u212ate@corp.example", "bob smith@corp.example", "bob\t@corp.example", "bob@corp.example\x7f"} {
-		_, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{UPN: &bad})
+		_, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &bad})
 		wantErr(t, "UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
-		_, err = e.svc.CreateUser(ctx, e.ada, service.UserInput{Login: "mallory", UPN: &bad})
+		_, err = e.svc.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: &bad})
 		wantErr(t, "new user's UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
 	}
 	good := "Bob.O'Neil+cards@Corp-1.example"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{UPN: &good}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &good}); err != nil {
 		t.Fatalf("UPN %s: %v", good, err)
 	}
 }
@@ -316,7 +316,7 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
 	helpDesk := "set by the help desk for bob"
-	if _, err := e.svc.UpdateUser(ctx, e.op, "bob", service.UserInput{Password: &helpDesk}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.op, "bob", identity.UserInput{Password: &helpDesk}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.svc.Login(ctx, "bob", helpDesk, remote) // the operator, as bob
@@ -325,14 +325,14 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 	}
 	// ... and enrols an authenticator app of the operator's as bob's.
 	bobU := e.user(t, "bob")
-	e.enroll(t, &service.Principal{User: bobU, Roles: bobU.Roles, RemoteAddr: remote})
-	tok, err := e.svc.CreateToken(ctx, e.ad, service.TokenInput{User: "bob", TTL: "1h"})
+	e.enroll(t, &lanyard.Principal{User: bobU, Roles: bobU.Roles, RemoteAddr: remote})
+	tok, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{User: "bob", TTL: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}
 	before, bobBefore := e.snapshot(t), e.user(t, "bob")
-	_, err = e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{Roles: &admin})
+	_, err = e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin})
 	wantErr(t, "grant without a password", err, lanyard.EInvalid, "set a new password when granting a staff role")
 	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "bob"), bobBefore) {
 		t.Fatal("a refused grant wrote something")
@@ -344,11 +344,11 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 		t.Fatalf("carl's password step: %+v %v", carl, err)
 	}
 	pw := "bob's own password, from ada"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", service.UserInput{Roles: &admin, Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin, Password: &pw}); err != nil {
 		t.Fatalf("grant with a new password: %v", err)
 	}
 	caMgrAdmin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager, lanyard.RoleAdministrator}
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &caMgrAdmin, Password: &pw}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &caMgrAdmin, Password: &pw}); err != nil {
 		t.Fatalf("grant carl administrator: %v", err)
 	}
 	if _, _, err := e.svc.AuthenticateSession(ctx, res.SessionID, remote); err == nil {
@@ -363,11 +363,13 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 	if _, err := e.svc.Login(ctx, "bob", helpDesk, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Errorf("the help desk's password after the grant: %v", err)
 	}
-	if res, err := e.svc.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != service.SecondFactorEnroll {
+	if res, err := e.svc.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != identity.SecondFactorEnroll {
 		t.Errorf("bob's new password: %+v %v (want the enrolment of bob's own app, not the operator's)", res, err)
 	}
 	// Removing a staff role, or keeping one, needs no password.
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", service.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {
+	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {
 		t.Fatalf("remove carl's administrator role: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

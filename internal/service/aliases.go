@@ -1,0 +1,53 @@
+package service
+
+import (
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+)
+
+// The capability packages' API types, constants and functions keep their
+// names in this package until the wire types move to internal/apiv1 and
+// the web server takes the capabilities themselves (issue 15, steps 9
+// and 10); then these aliases go.
+
+// Catalog (internal/service/catalog).
+type (
+	CardTypeInput = catalog.CardTypeInput
+	PolicyInput   = catalog.PolicyInput
+	Features      = catalog.Features
+)
+
+// NewPolicyInput returns a policy input pre-filled with defaults, for
+// decoding request bodies onto (catalog.NewPolicyInput).
+func NewPolicyInput() *PolicyInput { return catalog.NewPolicyInput() }
+
+// Identity (internal/service/identity).
+type (
+	UserInput           = identity.UserInput
+	TokenInput          = identity.TokenInput
+	TokenSettings       = identity.TokenSettings
+	NewToken            = identity.NewToken
+	LoginResult         = identity.LoginResult
+	TOTPSetup           = identity.TOTPSetup
+	TOTPInfo            = identity.TOTPInfo
+	SecretQuestionsInfo = identity.SecretQuestionsInfo
+	SecretAnswersInput  = identity.SecretAnswersInput
+)
+
+const (
+	DefaultTokenTTL    = identity.DefaultTokenTTL
+	MaxTokenTTL        = identity.MaxTokenTTL
+	SecondFactorEnroll = identity.SecondFactorEnroll
+	TOTPPeriod         = identity.TOTPPeriod
+)
+
+// LoginThrottleKeys are the throttle keys of a login attempt
+// (identity.LoginThrottleKeys).
+func LoginThrottleKeys(login, remote string) []string {
+	return identity.LoginThrottleKeys(login, remote)
+}
+
+// TOTPCode is the authenticator app's code for secret at t (identity.TOTPCode).
+func TOTPCode(secret string, t time.Time) (string, error) { return identity.TOTPCode(secret, t) }

@@ -1,0 +1,64 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Features are the server-wide switches of the virtual card kinds that
+// live on workstations, like the guide's Configuration Wizard options
+// ("Create TPM virtual smart card"). Both are off until an administrator
+// turns them on: a TPM-bound credential is a decision of the
+// organization, not a default.
+type Features struct {
+	TPMVirtualCard     bool `json:"tpm_virtual_card"`
+	PlatformCredential bool `json:"platform_credential"`
+}
+
+const settingFeatures = "features"
+
+// Features returns the feature switches.
+func (s *Catalog) Features(ctx context.Context) (Features, error) {
+	var f Features
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		var err error
+		f, err = ReadFeatures(tx)
+		return err
+	})
+	return f, err
+}
+
+// ReadFeatures reads the feature switches in tx (virtual card creation
+// checks them in the transaction that creates the card).
+func ReadFeatures(tx lanyard.SettingStore) (Features, error) {
+	var f Features
+	b, err := tx.Setting(settingFeatures)
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		return f, nil
+	case err != nil:
+		return f, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
+	}
+	return f, nil
+}
+
+// PutFeatures sets the feature switches (administrators).
+func (s *Catalog) PutFeatures(ctx context.Context, p *lanyard.Principal, f Features) (Features, error) {
+	if !p.Has(lanyard.RoleAdministrator) {
+		return Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return Features{}, err
+	}
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "features.update", "settings", settingFeatures, map[string]any{
+			"tpm_virtual_card": f.TPMVirtualCard, "platform_credential": f.PlatformCredential})
+	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingFeatures, b) })
+	return f, err
+}

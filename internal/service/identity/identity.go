@@ -1,0 +1,65 @@
+// Package identity is the capability that knows who is calling: user
+// accounts and the rules for changing them (accountrule.go), API tokens,
+// browser sessions and the two-step staff login, the authenticator app
+// (TOTP) and the second-factor step-up, secret answers, the login
+// throttle and the token read cache.
+package identity
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
+)
+
+// Config holds the identity capability's dependencies. All are required
+// except Log and TokensRevoked.
+type Config struct {
+	Store  lanyard.Store
+	Sealer seal.Sealer // seals authenticator app secrets
+	Now    func() time.Time
+	Rand   io.Reader
+	Log    *slog.Logger
+	// Throttle limits password guessing: the web layer's login and the
+	// second-factor step-up (VerifySecondFactor) count failures in it
+	// together.
+	Throttle *auth.Throttle
+	// TokensRevoked, when set, is called after a change that revoked API
+	// tokens has committed (RevokeToken, a staff password reset).
+	TokensRevoked func()
+}
+
+// Identity implements the identity operations.
+type Identity struct {
+	rec           lanyard.Recorder // store, clock and audit events
+	sealer        seal.Sealer
+	rand          io.Reader
+	log           *slog.Logger
+	throttle      *auth.Throttle                     // login and step-up failures (stepup.go)
+	tokenCache    *ttlcache.Cache[string, tokenAuth] // token principals, for the hot path
+	tokensRevoked func()                             // Config.TokensRevoked
+}
+
+// New checks cfg and returns an Identity.
+func New(cfg Config) (*Identity, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Now == nil || cfg.Rand == nil || cfg.Throttle == nil {
+		return nil, errors.New("identity: Store, Sealer, Now, Rand and Throttle are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TokensRevoked == nil {
+		cfg.TokensRevoked = func() {}
+	}
+	return &Identity{
+		rec:    lanyard.Recorder{Store: cfg.Store, Now: cfg.Now},
+		sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log, throttle: cfg.Throttle,
+		tokenCache:    ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000),
+		tokensRevoked: cfg.TokensRevoked,
+	}, nil
+}

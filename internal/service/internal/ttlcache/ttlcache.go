@@ -1,0 +1,69 @@
+// Package ttlcache is the services' small read cache with expiry: the
+// identity capability caches token principals in it, the catalog
+// templates and policies. It lives under internal/service so that only
+// the services use it.
+package ttlcache
+
+import (
+	"sync"
+	"time"
+)
+
+// ReadTTL bounds how long a cached read (a token's principal, a template)
+// may be served after a change made by another server replica. Changes
+// made through this process invalidate at once. Two seconds keeps the hot
+// issuance path off the database while a revoked token or disabled user
+// stops working everywhere almost immediately.
+const ReadTTL = 2 * time.Second
+
+// Cache is a small map with expiry for read-mostly objects. Values must be
+// treated as immutable by callers.
+type Cache[K comparable, V any] struct {
+	mu   sync.RWMutex
+	now  func() time.Time
+	ttl  time.Duration
+	max  int
+	data map[K]entry[V]
+}
+
+type entry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+// New returns a cache whose entries expire ttl after they were put (by
+// now's clock) and which holds at most max entries.
+func New[K comparable, V any](now func() time.Time, ttl time.Duration, max int) *Cache[K, V] {
+	return &Cache[K, V]{now: now, ttl: ttl, max: max, data: map[K]entry[V]{}}
+}
+
+// Get returns k's value unless it is missing or expired.
+func (c *Cache[K, V]) Get(k K) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.data[k]
+	c.mu.RUnlock()
+	if !ok || !c.now().Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Put stores v under k until the TTL has passed.
+func (c *Cache[K, V]) Put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.data) >= c.max {
+		// Dropping everything is crude but bounded and rare: the cache
+		// refills from the database within one TTL.
+		clear(c.data)
+	}
+	c.data[k] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
+}
+
+// Purge drops every entry (after a change that may affect any of them).
+func (c *Cache[K, V]) Purge() {
+	c.mu.Lock()
+	clear(c.data)
+	c.mu.Unlock()
+}

@@ -1,0 +1,34 @@
+package ttlcache
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCache checks expiry at the TTL, Purge, and that a full cache drops
+// its entries instead of growing.
+func TestCache(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New[string, int](func() time.Time { return now }, ReadTTL, 2)
+	c.Put("a", 1)
+	if v, ok := c.Get("a"); !ok || v != 1 {
+		t.Fatalf("Get(a) = %d, %v; want 1, true", v, ok)
+	}
+	now = now.Add(ReadTTL)
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("an entry is served at its expiry")
+	}
+	c.Put("a", 1)
+	c.Put("b", 2)
+	c.Put("c", 3) // full: a and b go
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("a full cache kept its old entries")
+	}
+	if v, ok := c.Get("c"); !ok || v != 3 {
+		t.Fatalf("Get(c) = %d, %v; want 3, true", v, ok)
+	}
+	c.Purge()
+	if _, ok := c.Get("c"); ok {
+		t.Fatal("an entry survived Purge")
+	}
+}
