@@ -3,7 +3,8 @@
 // to the server's agent listener over which it reports the readers and
 // cards it sees and relays APDUs to cards for server-side card drivers.
 // It never holds card admin keys and never interprets the APDUs it
-// relays (ARCHITECTURE.md principle 1).
+// relays (docs/architecture.md, "Principles": the server alone holds
+// card admin keys).
 //
 // The agent's code path links neither the store nor the CA: it imports
 // only agentproto, the card packages (pcsc, piv, apdu, emu) and the

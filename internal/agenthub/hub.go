@@ -3,8 +3,8 @@
 // each paired agent holds), the live inventory of every connected
 // workstation's readers and cards, and APDU relay sessions that let
 // server-side card drivers use a card on a workstation as an
-// apdu.Transport (ARCHITECTURE.md principle 1: the server holds the admin
-// keys, the agent only relays).
+// apdu.Transport (docs/architecture.md, "Principles": the server holds
+// the admin keys, the agent only relays).
 //
 // The hub is per process. With several replicas each knows the agents
 // connected to it; a revocation on another replica reaches a connection

@@ -1,15 +1,14 @@
-// Package issuance holds the card workflows of Lanyard (ARCHITECTURE.md:
-// "workflows as resumable operations"): the pure decisions of the Issue
-// card dialog — what the user is offered and what a given choice means
-// under the policy (offer.go, plan.go). The package is pure: the card
+// Package issuance holds the pure decisions of the card workflows
+// (docs/architecture.md, "Issuing a card"): what the Issue card dialog
+// offers the user and what a given choice means under the policy (offer.go,
+// plan.go). The package is pure: the card
 // steps that carry a plan out over a PIV card are internal/card/personalize's,
 // and persistence, audit and the CA are the service's, which records each
 // step's outcome in the operation row before the next step starts, so
 // that a pulled card, a lost agent or a restarted server leaves the
 // operation resumable.
 //
-// The guide's rules ("Issue a card", issue-card-user-guide.txt) and where
-// they live:
+// The guide's rules ("Issue a card") and where they live:
 //   - Issue card permission, allowed card types, maximum cards per user,
 //     users adding unregistered cards: Offer;
 //   - required and optional templates, "Select optional certificates

@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// CardState is where a card stands (PRODUCT.md, "Card").
+// CardState is where a card stands in its life: registered and clean, then
+// through an issue (assigned, pending, issued, or waiting for its PIN to be
+// set) until it is disabled or revoked.
 type CardState string
 
 const (
@@ -133,7 +135,8 @@ const (
 func (s OperationState) Finished() bool { return s == OpDone || s == OpFailed }
 
 // Operation is a resumable card workflow with its steps recorded
-// (ARCHITECTURE.md, principle 4). Step is the last step completed; Data is
+// (docs/architecture.md, "Principles": workflows are resumable). Step is
+// the last step completed; Data is
 // the workflow's own record (the plan, keys generated, certificates
 // issued) — never a PIN, PUK or key.
 type Operation struct {

@@ -6,7 +6,7 @@ import (
 )
 
 // CardKind is the family a card type belongs to; it fixes which rules
-// apply (PRODUCT.md, "Virtual cards").
+// apply (KindRules).
 type CardKind string
 
 const (

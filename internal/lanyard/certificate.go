@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// CertStatus is where a certificate stands in its life (PRODUCT.md,
-// "Certificate").
+// CertStatus is where a certificate stands in its life: requested and
+// waiting, approved, issued, written to its card, rejected, revoked or
+// expired.
 type CertStatus string
 
 const (

@@ -2,8 +2,8 @@ package lanyard
 
 import "time"
 
-// DocumentKind names what a document is (PRODUCT.md, "Document"; guide:
-// "Documents check").
+// DocumentKind names what a document is (guide: "Documents check"): a
+// signed certificate request form or a signed certificate form.
 type DocumentKind string
 
 const (

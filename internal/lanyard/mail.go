@@ -20,8 +20,9 @@ func (s MailState) Valid() bool {
 	return s == MailQueued || s == MailSending || s == MailSent || s == MailFailed
 }
 
-// MailMessage is one e-mail in the durable outbox (ARCHITECTURE.md,
-// principle 6: background jobs are rows). Content is the sealed body
+// MailMessage is one e-mail in the durable outbox (docs/architecture.md,
+// "Principles": background jobs are rows, claimed once across replicas).
+// Content is the sealed body
 // (text, HTML, attachments): the store never sees a body in clear, and
 // lists leave Content out.
 type MailMessage struct {

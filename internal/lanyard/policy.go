@@ -32,7 +32,7 @@ type Assignment struct {
 }
 
 // PolicySettings holds every option of a policy, grouped as users see them
-// (PRODUCT.md, "Policy options"). The zero value is not the default: use
+// (the guide's policy options). The zero value is not the default: use
 // policy.Defaults.
 type PolicySettings struct {
 	Workflow      WorkflowSettings      `json:"workflow"`
@@ -125,7 +125,7 @@ type RandomPINSettings struct {
 	// ShowToAdmin is "Show generated user PIN to administrator": staff
 	// issuing a card for someone else see its random PIN. Off, the PIN
 	// reaches its user only as the policy says (shown to them, mailed),
-	// never the operator (ARCHITECTURE.md principle 12).
+	// never the operator (docs/security.md, "Cards").
 	ShowToAdmin bool         `json:"show_to_admin,omitempty"`
 	MailTo      PINRecipient `json:"mail_to"`
 }

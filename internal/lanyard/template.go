@@ -76,7 +76,8 @@ type Template struct {
 	ExtKeyUsage  []string    `json:"ext_key_usage"`
 	Subject      SubjectSpec `json:"subject"`
 	Slot         string      `json:"slot,omitempty"` // PIV slot on cards: 9a, 9c, 9d, 9e
-	// Approval and handling flags (PRODUCT.md, "Certificate template").
+	// Approval and handling flags: who must approve before the
+	// certificate is signed or written, and how its key is kept.
 	RequiresCAApproval   bool `json:"requires_ca_approval"`
 	RequiresFormApproval bool `json:"requires_form_approval"`
 	PromptKeyPassword    bool `json:"prompt_key_password"`

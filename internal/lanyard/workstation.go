@@ -18,7 +18,8 @@ func (s WorkstationStatus) Valid() bool {
 	return s == WorkstationPending || s == WorkstationActive || s == WorkstationRevoked
 }
 
-// Workstation is a registered agent (PRODUCT.md, "Workstation"): a
+// Workstation is a registered agent (docs/architecture.md, "Agent
+// protocol"): a
 // machine whose agent holds a key and a client certificate of the built-in
 // CA, with which it authenticates its one connection to the server.
 type Workstation struct {

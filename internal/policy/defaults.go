@@ -42,10 +42,11 @@ func Defaults() lanyard.PolicySettings {
 				PINMinLength: 0,
 				PINMaxLength: 0,
 				// The card type decides between its default key and a key
-				// diversified per card (ARCHITECTURE.md principle 1).
+				// diversified per card (docs/architecture.md, "Principles": the
+				// server alone holds card admin keys).
 				AdminKey: lanyard.AdminKeyFromCardType,
 				// Every issued card gets its own random PUK, kept sealed on
-				// the server (ARCHITECTURE.md principle 12); this cannot be
+				// the server (docs/security.md, "Cards"); this cannot be
 				// turned off.
 				RandomPUK: true,
 			},
@@ -61,8 +62,8 @@ func Defaults() lanyard.PolicySettings {
 				// Shown once to the user who issued the card; mailing a PIN
 				// in clear text is an opt-in.
 				ShowToUser: true,
-				// Staff issuing for someone else never see it (ARCHITECTURE.md
-				// principle 12): the user gets it at their next login.
+				// Staff issuing for someone else never see it (docs/security.md,
+				// "Cards"): the user gets it at their next login.
 				ShowToAdmin: false,
 				MailTo:      lanyard.PINMailNobody,
 			},

@@ -849,7 +849,7 @@ func (j *issueJob) newPIN() string {
 
 // cardAdmin authenticates with the card's management key, moving the card
 // to its diversified key first when the card type asks for random keys
-// (ARCHITECTURE.md, principle 1). The key version is recorded with the
+// (docs/architecture.md, "Principles"). The key version is recorded with the
 // card before anything else happens, so the key can always be derived
 // again.
 func (s *Service) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Keys) (*piv.Admin, error) {

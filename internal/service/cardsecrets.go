@@ -12,8 +12,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
-// A card's secrets and identity (ARCHITECTURE.md, principle 12: no card
-// keeps a default or shared secret after issue). The management key is
+// A card's secrets and identity (docs/security.md, "Cards": no card keeps
+// a default or shared secret after issue). The management key is
 // derived from the store's identifier of the card (personalize.Identity),
 // and used only on a card that presents the serial and CHUID GUID its
 // record holds (personalize.CheckIdentity, personalize.KeyIdent). The PUK

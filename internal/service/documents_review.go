@@ -87,7 +87,7 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 // notSupplier refuses a decision by whoever supplied the version being
 // decided: an operator or document officer who recorded its receipt
 // (documents sent by other means) vouched for it once already, and four
-// eyes need a second person (ARCHITECTURE.md principle 12).
+// eyes need a second person (docs/security.md, "Approvals (four eyes)").
 func notSupplier(tx lanyard.Tx, p *Principal, d *lanyard.Document) error {
 	ups, err := tx.DocumentUploads(d.ID)
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 )
 
 // Card admin keys in mode "random" are diversified per card from a master
-// secret and the card's serial (ARCHITECTURE.md, principle 1). The secrets
+// secret and the card's identifier (personalize.Derive; docs/architecture.md,
+// "Principles"). The secrets
 // are versioned so that they can be rotated: each card records the version
 // its key came from. Versions are stored sealed, one setting each.
 const (

@@ -2,7 +2,7 @@
 // web API (and through it the CLI and the web UI) into store transactions,
 // CA calls and audit events. Each state-changing method runs one
 // Store.Update that writes the change and its audit event together
-// (ARCHITECTURE.md, principle 5). Role gates live at the edge (internal/web
+// (docs/architecture.md, "The store"). Role gates live at the edge (internal/web
 // route table); object-level rules (a user may act only on their own
 // objects) live here.
 package service

@@ -24,7 +24,7 @@ import (
 )
 
 // factory3DES is the factory management key in hex, the only kind
-// yubico-piv-tool 2.2.0 handles (CARD-INTEROP.md).
+// yubico-piv-tool 2.2.0 handles (docs/interop.md).
 const factory3DES = "010203040506070801020304050607080102030405060708"
 
 // TestInteropRealStack attaches an emulated card to the real pcscd that
@@ -125,7 +125,8 @@ func TestInteropRealStack(t *testing.T) {
 	// yubico-piv-tool 2.2.0 administers the card with the factory 3DES
 	// management key (its default -k): a key generated on the card in 9D,
 	// a certificate for it made here (its selfsign-certificate is broken,
-	// CARD-INTEROP.md) and imported into 9D, then listed by -a status.
+	// upstream bug #388, docs/interop.md) and imported into 9D, then listed
+	// by -a status.
 	var genPub crypto.PublicKey
 	var genCert []byte
 	t.Run("yubico-piv-tool generate and import-certificate", func(t *testing.T) {

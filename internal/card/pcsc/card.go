@@ -17,9 +17,9 @@ type Card struct {
 }
 
 // Connect connects to the card in reader with protocol T=1 (PIV cards and
-// vpcd speak it; CARD-INTEROP.md). exclusive keeps every other application
-// away from the card until Close, for operations that must not be
-// interleaved; otherwise use Transaction for shorter exclusive spans.
+// vpcd speak it; clients connect with T=1 only). exclusive keeps every
+// other application away from the card until Close, for operations that
+// must not be interleaved; otherwise use Transaction for shorter exclusive spans.
 func (c *Context) Connect(reader string, exclusive bool) (*Card, error) {
 	mode := scard.ShareShared
 	if exclusive {

@@ -10,7 +10,8 @@
 // per card from a versioned master secret and the card's identifier
 // (Derive: HKDF-SHA256, RFC 5869, the key diversification SP 800-108
 // describes and SP 800-56C recommends HKDF for), so that no two cards share
-// a key and the server never stores one (ARCHITECTURE.md, principle 1).
+// a key and the server never stores one (docs/architecture.md,
+// "Principles").
 // The key is used here, over an APDU transport relayed by the workstation,
 // and never leaves the server: only server code may import this package.
 //

@@ -13,8 +13,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// A card's identity (ARCHITECTURE.md, principle 12: no card keeps a
-// default or shared secret after issue). The management key is derived
+// A card's identity (docs/security.md, "Cards": no card keeps a default
+// or shared secret after issue). The management key is derived
 // from the store's identifier of the card (Identity.KeyIdent), and used
 // only on a card that presents the serial and CHUID GUID its record holds.
 
