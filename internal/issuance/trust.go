@@ -3,7 +3,7 @@ package issuance
 import "github.com/lanyard-cms/lanyard/internal/lanyard"
 
 // Trust rules every issuing path applies (docs/architecture.md, "Issuing a
-// certificate" and "Approval queue"): the certificate API, the card flows
+// certificate"; docs/security.md, "Approvals (four eyes)"): the certificate API, the card flows
 // and software stores call these, so that no path is more lenient than
 // another.
 

@@ -7,7 +7,7 @@ import (
 
 // Recorder writes state changes with their audit events: every change is
 // one transaction that also appends the change's event (docs/architecture.md,
-// "One change, one transaction, one audit event"), and every event carries
+// "The store"), and every event carries
 // the time of Clock and the principal it is attributed to.
 type Recorder struct {
 	Store Store

@@ -18,10 +18,10 @@ func (s WorkstationStatus) Valid() bool {
 	return s == WorkstationPending || s == WorkstationActive || s == WorkstationRevoked
 }
 
-// Workstation is a registered agent (docs/architecture.md, "Agent
-// protocol"): a
-// machine whose agent holds a key and a client certificate of the built-in
-// CA, with which it authenticates its one connection to the server.
+// Workstation is a registered agent (docs/architecture.md, "The agent
+// protocol"): a machine whose agent holds a key and a client certificate
+// of the built-in CA, with which it authenticates its one connection to
+// the server.
 type Workstation struct {
 	ID      int64             `json:"id"`
 	Name    string            `json:"name"`     // the host name the agent reported

@@ -30,7 +30,7 @@ func holdsStaffRole(rs lanyard.Roles) bool {
 }
 
 // CheckAccountChange is the rule that keeps staff accounts out of the
-// help desk's reach (docs/architecture.md, "Who changes an account"):
+// help desk's reach (docs/security.md, "Roles"):
 //
 //   - nobody changes their own roles, administrators included (another
 //     administrator does), so no one widens or keeps privileges alone;
