@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
@@ -59,3 +60,16 @@ type (
 	IssueResult = pki.IssueResult
 	CAInfo      = pki.CAInfo
 )
+
+// Documents (internal/service/documents).
+type (
+	DocumentView  = documents.DocumentView
+	UploadView    = documents.UploadView
+	DecisionView  = documents.DecisionView
+	UploadInput   = documents.UploadInput
+	RequestForm   = documents.RequestForm
+	DocumentEvent = documents.DocumentEvent
+)
+
+// MaxDocumentSize bounds an uploaded document (documents.MaxDocumentSize).
+const MaxDocumentSize = documents.MaxDocumentSize

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
@@ -59,9 +60,10 @@ type Config struct {
 // capability packages (issue 15): it embeds each one built so far, so that
 // their methods are the Service's and its callers compile unchanged.
 type Service struct {
-	*catalog.Catalog   // card types, templates, policies, features
-	*identity.Identity // users, tokens, sessions, TOTP, secret answers
-	*pki.PKI           // certificates, CA requests, revocation, CRLs, OCSP
+	*catalog.Catalog     // card types, templates, policies, features
+	*identity.Identity   // users, tokens, sessions, TOTP, secret answers
+	*pki.PKI             // certificates, CA requests, revocation, CRLs, OCSP
+	*documents.Documents // the documents check: forms, uploads, decisions
 
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
@@ -134,6 +136,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.PKI, err = pki.New(pki.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,
 		CRLValidity: cfg.CRLValidity, Catalog: s.Catalog, Requests: requestHook{s}})
+	if err != nil {
+		return nil, err
+	}
+	s.Documents, err = documents.New(documents.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,
+		Notifier: cfg.Notifier, Catalog: s.Catalog, Cards: cardIssues{}})
 	if err != nil {
 		return nil, err
 	}
