@@ -163,4 +163,3 @@ type MailTemplateInput struct {
 type TestMailInput struct {
 	To string `json:"to"`
 }
-
