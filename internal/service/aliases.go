@@ -4,7 +4,9 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // The capability packages' API types, constants and functions keep their
@@ -51,3 +53,23 @@ func LoginThrottleKeys(login, remote string) []string {
 
 // TOTPCode is the authenticator app's code for secret at t (identity.TOTPCode).
 func TOTPCode(secret string, t time.Time) (string, error) { return identity.TOTPCode(secret, t) }
+
+// PKI (internal/service/pki).
+type (
+	IssueInput  = pki.IssueInput
+	IssueResult = pki.IssueResult
+	CAInfo      = pki.CAInfo
+)
+
+// Documents (internal/service/documents).
+type (
+	DocumentView  = documents.DocumentView
+	UploadView    = documents.UploadView
+	DecisionView  = documents.DecisionView
+	UploadInput   = documents.UploadInput
+	RequestForm   = documents.RequestForm
+	DocumentEvent = documents.DocumentEvent
+)
+
+// MaxDocumentSize bounds an uploaded document (documents.MaxDocumentSize).
+const MaxDocumentSize = documents.MaxDocumentSize

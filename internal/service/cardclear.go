@@ -243,7 +243,7 @@ func (s *Service) finishClear(ctx context.Context, p *Principal, run *operation.
 		if err != nil {
 			return err
 		}
-		r, err := s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
+		r, err := s.PKI.RevokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
 			switch c.Status {
 			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
 				return c.Source == lanyard.SourceManaged

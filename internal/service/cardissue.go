@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // CardTarget names a card in a reader of a workstation, and the user it
@@ -266,7 +267,7 @@ func (s *Service) findTracked(ctx context.Context, pc *piv.Card, in *issuance.In
 		var known bool
 		_ = s.view(ctx, func(tx lanyard.Tx) error {
 			for _, name := range s.caOrder {
-				if _, err := tx.CertificateBySerial(name, serialHex(c.SerialNumber)); err == nil {
+				if _, err := tx.CertificateBySerial(name, pki.SerialHex(c.SerialNumber)); err == nil {
 					known = true
 				}
 			}
@@ -752,7 +753,7 @@ func (s *Service) issueSteps(ctx context.Context, j *issueJob) (pending bool, er
 		if err != nil {
 			return false, err
 		}
-		rec := certRecord(cert, tpl, j.user, s.clock())
+		rec := pki.CertRecord(cert, tpl, j.user, s.clock())
 		rec.CardID, rec.Slot = j.card.ID, sl.Slot
 		d.Certs[sl.Slot] = rec.Serial
 		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
@@ -961,7 +962,7 @@ func (s *Service) trackCertificates(ctx context.Context, j *issueJob) error {
 			if f.Slot != slot || f.Certificate == nil {
 				continue
 			}
-			rec := certRecord(f.Certificate, &lanyard.Template{}, j.user, now)
+			rec := pki.CertRecord(f.Certificate, &lanyard.Template{}, j.user, now)
 			rec.CA, rec.Source, rec.Status, rec.CardID, rec.Slot = trackedCA(f.Certificate), lanyard.SourceTracked, lanyard.CertValid, j.card.ID, f.Slot
 			if now.After(f.Certificate.NotAfter) {
 				rec.Status = lanyard.CertExpired

@@ -131,7 +131,7 @@ func (s *Service) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert
 	if sl.NeedForm {
 		// The form's approval tells the owner itself, unless it came
 		// first: then this approval is the last one.
-		form, err := latestDocument(tx, card.ID, sl.Slot, lanyard.DocCertificateForm)
+		form, err := s.Documents.LatestDocument(tx, card.ID, sl.Slot, lanyard.DocCertificateForm)
 		if err != nil || form == nil || form.State != lanyard.DocApproved {
 			return nil, err
 		}

@@ -70,7 +70,7 @@ func ownerScope(p *Principal) int64 { return p.OwnerScope() }
 
 // ListCards lists cards; users see only their own.
 func (s *Service) ListCards(ctx context.Context, p *Principal, f lanyard.CardFilter) ([]*CardView, error) {
-	if !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+	if !p.IsStaff() && !p.Has(lanyard.RoleAuditor) {
 		f.OwnerID = p.User.ID
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
@@ -103,7 +103,7 @@ func (s *Service) GetCard(ctx context.Context, p *Principal, id int64) (*CardVie
 		if err != nil {
 			return err
 		}
-		if c.OwnerID != p.User.ID && !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+		if c.OwnerID != p.User.ID && !p.IsStaff() && !p.Has(lanyard.RoleAuditor) {
 			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", id)
 		}
 		out, err = s.cardView(tx, c, true)

@@ -47,20 +47,6 @@ type CardIssueEvent struct {
 	Comment  string // the approver's comment on a rejection
 }
 
-// DocumentEvent is what a document notification says.
-type DocumentEvent struct {
-	Kind        string // "uploaded", "received" (by other means; Comment says how), "approved" or "rejected"
-	User        *lanyard.User
-	Card        *lanyard.Card
-	DocKind     string // "certificate_request" or "certificate_form"
-	Template    string
-	Comment     string
-	FileName    string
-	By          string // the login that recorded a receipt
-	ContentType string
-	Content     []byte // the uploaded file, attached to "uploaded" mails
-}
-
 // pinRecipients are the addresses the policy's "Set random user PIN" mail
 // setting names for u; users without an address are skipped.
 func pinRecipients(mailTo lanyard.PINRecipient, u *lanyard.User) []string {
@@ -176,24 +162,4 @@ type MailTemplateInput struct {
 // TestMailInput names the address of a test e-mail.
 type TestMailInput struct {
 	To string `json:"to"`
-}
-
-// DocumentOfficerEmails returns the addresses of the enabled users who
-// hold the document officer role and have an e-mail address: the
-// recipients of "document uploaded".
-func (s *Service) DocumentOfficerEmails(ctx context.Context) ([]string, error) {
-	var users []*lanyard.User
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
-		users, err = tx.ListUsers(lanyard.UserFilter{Role: lanyard.RoleDocumentOfficer})
-		return
-	}); err != nil {
-		return nil, err
-	}
-	var to []string
-	for _, u := range users {
-		if !u.Disabled && u.Email != "" {
-			to = append(to, u.Email)
-		}
-	}
-	return to, nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
@@ -22,7 +21,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -59,8 +60,10 @@ type Config struct {
 // capability packages (issue 15): it embeds each one built so far, so that
 // their methods are the Service's and its callers compile unchanged.
 type Service struct {
-	*catalog.Catalog   // card types, templates, policies, features
-	*identity.Identity // users, tokens, sessions, TOTP, secret answers
+	*catalog.Catalog     // card types, templates, policies, features
+	*identity.Identity   // users, tokens, sessions, TOTP, secret answers
+	*pki.PKI             // certificates, CA requests, revocation, CRLs, OCSP
+	*documents.Documents // the documents check: forms, uploads, decisions
 
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
@@ -71,11 +74,6 @@ type Service struct {
 	rand    io.Reader
 	log     *slog.Logger
 	baseURL string
-	crlLife time.Duration
-
-	certWriter *certWriter
-
-	crlMu sync.Mutex // serializes CRL regeneration per process
 
 	cards     cardAccess // workstations' cards (cardaccess.go)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
@@ -87,8 +85,6 @@ type Service struct {
 	pairWaiters pairingWaiters
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
-
-	closeOnce sync.Once
 }
 
 // New checks cfg and returns a Service. Call Close to stop its background
@@ -123,7 +119,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		joinThrottle: join,
 		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
-		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
+		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, notifier: cfg.Notifier,
 		bootstrapTTL: cfg.BootstrapTokenTTL,
 	}
 	for _, c := range cfg.CAs {
@@ -138,14 +134,23 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.certWriter = newCertWriter(cfg.Store, 256)
+	s.PKI, err = pki.New(pki.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,
+		CRLValidity: cfg.CRLValidity, Catalog: s.Catalog, Requests: requestHook{s}})
+	if err != nil {
+		return nil, err
+	}
+	s.Documents, err = documents.New(documents.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,
+		Notifier: cfg.Notifier, Catalog: s.Catalog, Cards: cardIssues{}})
+	if err != nil {
+		return nil, err
+	}
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
 	return s, nil
 }
 
-// Close stops background work.
-func (s *Service) Close() { s.closeOnce.Do(s.certWriter.close) }
+// Close stops background work (the PKI's certificate writer).
+func (s *Service) Close() { s.PKI.Close() }
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }

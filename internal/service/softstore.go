@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // SoftwareStoreOption is whether a software store of Scope can be issued
@@ -309,7 +310,7 @@ func (s *Service) softSteps(ctx context.Context, j *softJob, password string) ([
 		if err != nil {
 			return nil, err
 		}
-		rec := certRecord(cert, tpl, j.user, s.clock())
+		rec := pki.CertRecord(cert, tpl, j.user, s.clock())
 		rec.CardID = j.card.ID
 		j.data.Certs[sl.Template] = rec.Serial
 		ev := s.event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
@@ -386,7 +387,7 @@ func (s *Service) failSoft(ctx context.Context, j *softJob, cause error) error {
 		if err != nil {
 			return err
 		}
-		revoked, err = s.revokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
+		revoked, err = s.PKI.RevokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
 			return c.Status == lanyard.CertValid || c.Status == lanyard.CertWritten
 		})
 		if err != nil {

@@ -1,4 +1,4 @@
-package service
+package documents
 
 import (
 	"bytes"
@@ -112,10 +112,10 @@ func checkUpload(in *UploadInput) (lanyard.UploadFormat, string, error) {
 // or was rejected, and only when the policy has documents uploaded here
 // (channel "lanyard"; under "other" they are sent by other means and an
 // operator records their receipt). Document officers are told (with the file attached).
-func (s *Service) UploadDocument(ctx context.Context, p *Principal, id int64, in UploadInput) (*DocumentView, error) {
+func (s *Documents) UploadDocument(ctx context.Context, p *lanyard.Principal, id int64, in UploadInput) (*DocumentView, error) {
 	var d *lanyard.Document
 	var form []byte
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if d, err = visibleDocument(tx, p, id); err != nil {
 			return err
 		}
@@ -150,19 +150,19 @@ func (s *Service) UploadDocument(ctx context.Context, p *Principal, id int64, in
 	}
 	sum := sha256.Sum256(in.Content)
 	up := &lanyard.DocumentUpload{DocumentID: d.ID, FileName: in.FileName, ContentType: mt, Format: format, Size: int64(len(in.Content)),
-		SHA256: hex.EncodeToString(sum[:]), Content: in.Content, UploadedBy: p.User.ID, UploadedAt: s.clock()}
+		SHA256: hex.EncodeToString(sum[:]), Content: in.Content, UploadedBy: p.User.ID, UploadedAt: s.rec.Clock()}
 	if up.FileName == "" {
 		up.FileName = fmt.Sprintf("%s-%s%s", d.Kind, d.Slot, map[lanyard.UploadFormat]string{lanyard.UploadPDF: ".pdf", lanyard.UploadCMS: ".p7s"}[format])
 	}
 	var owner *lanyard.User
 	var card *lanyard.Card
-	err = s.update(ctx, func() *lanyard.AuditEvent {
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		details := map[string]any{"card": d.CardID, "slot": d.Slot, "kind": d.Kind, "version": up.Version, "format": format,
 			"file_name": up.FileName, "size": up.Size, "sha256": up.SHA256}
 		if signer != nil {
 			details["signer_serial"], details["signer_ca"] = signer.serial, signer.ca
 		}
-		return s.event(p, "document.upload", "document", strconv.FormatInt(d.ID, 10), details)
+		return s.rec.Event(p, "document.upload", "document", strconv.FormatInt(d.ID, 10), details)
 	}, func(tx lanyard.Tx) error {
 		cur, err := tx.DocumentByID(d.ID)
 		if err != nil {
@@ -217,9 +217,9 @@ func uploadable(d *lanyard.Document) error {
 
 // DocumentFile returns one uploaded version of a document, for its owner
 // and staff.
-func (s *Service) DocumentFile(ctx context.Context, p *Principal, id int64, version int) (*lanyard.DocumentUpload, error) {
+func (s *Documents) DocumentFile(ctx context.Context, p *lanyard.Principal, id int64, version int) (*lanyard.DocumentUpload, error) {
 	var up *lanyard.DocumentUpload
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		if _, err := visibleDocument(tx, p, id); err != nil {
 			return err
 		}
@@ -233,12 +233,12 @@ func (s *Service) DocumentFile(ctx context.Context, p *Principal, id int64, vers
 // notifyOfficers tells the document officers with an e-mail address that
 // a document waits for them. Delivery problems are logged: the upload is
 // recorded and the queue shows it either way.
-func (s *Service) notifyOfficers(ctx context.Context, ev DocumentEvent) {
+func (s *Documents) notifyOfficers(ctx context.Context, ev DocumentEvent) {
 	if s.notifier == nil {
 		return
 	}
 	var to []string
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		us, err := tx.ListUsers(lanyard.UserFilter{Role: lanyard.RoleDocumentOfficer, Limit: 1000})
 		for _, u := range us {
 			if !u.Disabled && u.Email != "" {

@@ -1,4 +1,4 @@
-package service
+package pki
 
 import (
 	"context"
@@ -9,24 +9,26 @@ import (
 )
 
 // ListRequests lists the CA's request queue ("" = all statuses).
-func (s *Service) ListRequests(ctx context.Context, status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
+func (s *PKI) ListRequests(ctx context.Context, status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
 	switch status {
 	case "", lanyard.RequestPending, lanyard.RequestIssued, lanyard.RequestRejected:
 	default:
 		return nil, lanyard.Errorf(lanyard.EInvalid, "status %q: want pending, issued or rejected", status)
 	}
 	var out []*lanyard.CertRequest
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListRequests(status); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListRequests(status); return })
 	return out, err
 }
 
 // ApproveRequest signs a pending request. The certificate is issued,
 // recorded and the request closed in one transaction, so an approved
 // request can never have a certificate the store does not know about.
-func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, comment string) (*IssueResult, error) {
+// The request hook (Config.Requests) checks a card issue's request and
+// binds its certificate to the card in that same transaction.
+func (s *PKI) ApproveRequest(ctx context.Context, p *lanyard.Principal, id int64, comment string) (*IssueResult, error) {
 	var res IssueResult
 	var notify func(context.Context)
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		r, tpl, user, err := s.pendingRequest(tx, id)
 		if err != nil {
 			return err
@@ -34,10 +36,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := secondPerson(p, r); err != nil {
 			return err
 		}
-		if err := cardHeld(tx, r, tpl); err != nil {
-			return err
-		}
-		if err := requestFormRequired(tx, r, p); err != nil {
+		if err := s.hook.CheckApprove(tx, p, r, tpl); err != nil {
 			return err
 		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
@@ -55,8 +54,8 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err != nil {
 			return err
 		}
-		now := s.clock()
-		rec := certRecord(cert, tpl, user, now)
+		now := s.rec.Clock()
+		rec := CertRecord(cert, tpl, user, now)
 		rec.RequestID = r.ID
 		if err := tx.CreateCertificate(rec); err != nil {
 			return err
@@ -65,11 +64,11 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 		if err := tx.UpdateRequest(r); err != nil {
 			return err
 		}
-		if notify, err = s.cardRequestDecided(tx, r, rec); err != nil {
+		if notify, err = s.hook.Decided(tx, r, rec); err != nil {
 			return err
 		}
 		res = IssueResult{Certificate: rec, PEM: certPEM(cert.Raw), Request: r}
-		return tx.AppendAudit(s.event(p, "request.approve", "request", strconv.FormatInt(id, 10),
+		return tx.AppendAudit(s.rec.Event(p, "request.approve", "request", strconv.FormatInt(id, 10),
 			map[string]any{"serial": rec.Serial, "template": tpl.Name, "user": user.Login, "comment": comment}))
 	})
 	if err != nil {
@@ -85,7 +84,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id int64, co
 // neither the certificate's owner nor whoever asked for it (an operator or
 // CA manager asking for another person's certificate, possibly for a key
 // of their own). Approval exists so that someone else checks.
-func secondPerson(p *Principal, r *lanyard.CertRequest) error {
+func secondPerson(p *lanyard.Principal, r *lanyard.CertRequest) error {
 	switch p.User.ID {
 	case r.RequestedBy:
 		return lanyard.Errorf(lanyard.EForbidden, "you asked for request %d; another CA manager approves it", r.ID)
@@ -95,46 +94,26 @@ func secondPerson(p *Principal, r *lanyard.CertRequest) error {
 	return nil
 }
 
-// cardHeld refuses to sign a card-keys-only template's request that no
-// card issue made: one queued through the certificate API before the
-// template became card-only (or before the rule existed).
-func cardHeld(tx lanyard.Tx, r *lanyard.CertRequest, tpl *lanyard.Template) error {
-	if !tpl.CardKeysOnly {
-		return nil
-	}
-	op, _, _, err := cardRequest(tx, r)
-	if err != nil {
-		return err
-	}
-	if err := cardRequestGone(r, op); err != nil {
-		return err
-	}
-	if op == nil {
-		return lanyard.Errorf(lanyard.EForbidden, "template %q certifies only keys generated on a card, and request %d did not come from a card issue; reject it", tpl.Name, r.ID)
-	}
-	return nil
-}
-
 // RejectRequest closes a pending request without issuing. Anyone with the
 // CA manager role may reject, the requester too: withdrawing a request
 // issues nothing, so it needs no second person.
-func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, comment string) (*lanyard.CertRequest, error) {
+func (s *PKI) RejectRequest(ctx context.Context, p *lanyard.Principal, id int64, comment string) (*lanyard.CertRequest, error) {
 	var out *lanyard.CertRequest
 	var notify func(context.Context)
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		r, _, user, err := s.pendingRequest(tx, id)
 		if err != nil {
 			return err
 		}
-		r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, p.User.ID, s.clock(), comment
+		r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, p.User.ID, s.rec.Clock(), comment
 		if err := tx.UpdateRequest(r); err != nil {
 			return err
 		}
 		out = r
-		if notify, err = s.cardRequestDecided(tx, r, nil); err != nil {
+		if notify, err = s.hook.Decided(tx, r, nil); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "request.reject", "request", strconv.FormatInt(id, 10),
+		return tx.AppendAudit(s.rec.Event(p, "request.reject", "request", strconv.FormatInt(id, 10),
 			map[string]any{"template": r.Template, "user": user.Login, "comment": comment}))
 	})
 	if err == nil && notify != nil {
@@ -143,7 +122,7 @@ func (s *Service) RejectRequest(ctx context.Context, p *Principal, id int64, com
 	return out, err
 }
 
-func (s *Service) pendingRequest(tx lanyard.Tx, id int64) (*lanyard.CertRequest, *lanyard.Template, *lanyard.User, error) {
+func (s *PKI) pendingRequest(tx lanyard.Tx, id int64) (*lanyard.CertRequest, *lanyard.Template, *lanyard.User, error) {
 	r, err := tx.RequestByID(id)
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,11 +1,10 @@
-package service
+package documents
 
 import (
 	"context"
 	"fmt"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -39,23 +38,22 @@ type RequestForm struct {
 // RequestForms returns the signed request form of each of the given CA
 // requests that needs one (requests without are left out), for the CA
 // queue.
-func (s *Service) RequestForms(ctx context.Context, ids []int64) (map[int64]*RequestForm, error) {
+func (s *Documents) RequestForms(ctx context.Context, ids []int64) (map[int64]*RequestForm, error) {
 	out := map[int64]*RequestForm{}
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		for _, id := range ids {
 			r, err := tx.RequestByID(id)
 			if err != nil {
 				return err
 			}
-			op, d, sl, err := cardRequest(tx, r)
+			cr, err := s.cards.CardRequest(tx, r)
 			if err != nil {
 				return err
 			}
-			if op == nil {
+			if cr == nil {
 				continue
 			}
-			cs := cardSlot{op: op, data: d, sl: *sl}
-			f, err := requestForm(tx, id, cs)
+			f, err := requestForm(tx, id, cr)
 			if err != nil {
 				return err
 			}
@@ -68,26 +66,18 @@ func (s *Service) RequestForms(ctx context.Context, ids []int64) (map[int64]*Req
 	return out, err
 }
 
-// cardSlot is a card issue's slot whose certificate a CA request is for.
-type cardSlot struct {
-	op   *lanyard.Operation
-	data *issueData
-	sl   issuance.SlotPlan
-}
-
-// requestFormRequired checks, inside ApproveRequest's transaction, that a
+// RequestFormRequired checks, inside ApproveRequest's transaction, that a
 // card's request whose issue needs the signed request form has it (and,
 // with a precheck, that a document officer accepted it), and that the
 // form is more than the word of the approver p or of the requester: see
-// formSupplier.
-func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *Principal) error {
-	op, d, sl, err := cardRequest(tx, r)
-	if err != nil {
+// formSupplier. A request of no unfinished card issue needs no form here:
+// the caller refuses a card's request whose issue is gone.
+func (s *Documents) RequestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *lanyard.Principal) error {
+	cr, err := s.cards.CardRequest(tx, r)
+	if err != nil || cr == nil {
 		return err
 	}
-	if op == nil {
-		return cardRequestGone(r, op)
-	}
+	op, sl := cr.Operation, cr.Slot
 	if !sl.SignedRequest {
 		return nil
 	}
@@ -96,7 +86,7 @@ func requestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *Principal) er
 	if err := tx.LockCard(op.CardID); err != nil {
 		return err
 	}
-	f, err := requestForm(tx, r.ID, cardSlot{op: op, data: d, sl: *sl})
+	f, err := requestForm(tx, r.ID, cr)
 	if err != nil || f == nil {
 		return err
 	}
@@ -128,7 +118,7 @@ func lastDecider(tx lanyard.Tx, docID int64) (int64, error) {
 // else's card (staff issuing for a user recording "signed paper
 // received" themselves) — unless a document officer other than the
 // approver accepted it (officer: who accepted the form, 0 if nobody).
-func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, officer int64, p *Principal) error {
+func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, officer int64, p *lanyard.Principal) error {
 	if f.Latest == nil {
 		return nil
 	}
@@ -149,25 +139,25 @@ func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, officer
 }
 
 // requestForm is the signed request form of request id from the card
-// issue cs, or nil when its issue does not need one. Only a document of
+// issue cr, or nil when its issue does not need one. Only a document of
 // this very issue counts (same operation, slot and template), never one
 // of an earlier issue of the card.
-func requestForm(tx lanyard.Tx, id int64, cs cardSlot) (*RequestForm, error) {
-	if !cs.sl.SignedRequest {
+func requestForm(tx lanyard.Tx, id int64, cr *CardRequest) (*RequestForm, error) {
+	if !cr.Slot.SignedRequest {
 		return nil, nil
 	}
-	ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: cs.op.CardID, Slot: cs.sl.Slot, Kind: lanyard.DocCertificateRequest, Limit: 50})
+	ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: cr.Operation.CardID, Slot: cr.Slot.Slot, Kind: lanyard.DocCertificateRequest, Limit: 50})
 	if err != nil {
 		return nil, err
 	}
 	var d *lanyard.Document
 	for _, x := range ds {
-		if x.OperationID == cs.op.ID && x.Template == cs.sl.Template {
+		if x.OperationID == cr.Operation.ID && x.Template == cr.Slot.Template {
 			d = x
 			break
 		}
 	}
-	f := &RequestForm{Precheck: cs.sl.Precheck, Links: map[string]string{}}
+	f := &RequestForm{Precheck: cr.Slot.Precheck, Links: map[string]string{}}
 	if d == nil {
 		f.Reason = fmt.Sprintf("request %d needs the owner's signed certificate request form, and the card issue has none; reject the request", id)
 		return f, nil
@@ -189,7 +179,7 @@ func requestForm(tx lanyard.Tx, id int64, cs cardSlot) (*RequestForm, error) {
 			}
 		}
 	}
-	f.Ready, f.Reason = formReady(id, d, cs.sl.Precheck)
+	f.Ready, f.Reason = formReady(id, d, cr.Slot.Precheck)
 	return f, nil
 }
 
@@ -220,7 +210,7 @@ func latestUpload(tx lanyard.Tx, docID int64) (*lanyard.DocumentUpload, error) {
 }
 
 // signatureStatus says what Lanyard knows of an upload's signature: a
-// detached CMS signature was verified at upload (documents_cms.go); a
+// detached CMS signature was verified at upload (cms.go); a
 // PDF or a scan carries a handwritten or PDF signature a person checks.
 func signatureStatus(u *lanyard.DocumentUpload) string {
 	switch u.Format {

@@ -1,4 +1,4 @@
-package service
+package pki
 
 import (
 	"context"
@@ -38,9 +38,6 @@ type IssueResult struct {
 	Request     *lanyard.CertRequest `json:"request,omitempty"` // set when the template requires CA approval
 }
 
-// isStaff reports whether p may act on other users' certificates.
-func isStaff(p *Principal) bool { return p.IsStaff() }
-
 // decodeInput accepts PEM or base64 DER.
 func decodeInput(s, what string) ([]byte, error) {
 	s = strings.TrimSpace(s)
@@ -59,7 +56,7 @@ func decodeInput(s, what string) ([]byte, error) {
 // documents check does, or the caller asks on another person's behalf
 // (issuance.Approvals, the card flow's rule). Templates whose keys must be
 // generated on a card are refused here.
-func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*IssueResult, error) {
+func (s *PKI) Issue(ctx context.Context, p *lanyard.Principal, in IssueInput) (*IssueResult, error) {
 	if (in.CSR == "") == (in.PublicKey == "") {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "give exactly one of csr and public_key")
 	}
@@ -87,10 +84,10 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	if in.User == "" {
 		in.User = p.User.Login
 	}
-	if in.User != p.User.Login && !isStaff(p) {
+	if in.User != p.User.Login && !p.IsStaff() {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "you can request certificates only for yourself")
 	}
-	if csrDER == nil && !isStaff(p) {
+	if csrDER == nil && !p.IsStaff() {
 		// Proof of possession (RFC 4211 4): the CSR's signature shows the
 		// caller holds the private key; a bare public key shows nothing.
 		return nil, lanyard.Errorf(lanyard.EForbidden, "send a certificate signing request (csr) signed with your key; only staff may send a bare public key")
@@ -98,14 +95,14 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	var tpl *lanyard.Template
 	var user *lanyard.User
 	var docs lanyard.DocumentsSettings // the owner's documents check; staff: none
-	if t, ok := s.Catalog.CachedTemplate(in.Template); ok && in.User == p.User.Login && isStaff(p) {
+	if t, ok := s.catalog.CachedTemplate(in.Template); ok && in.User == p.User.Login && p.IsStaff() {
 		// The hot path of bulk issuance by a service account: everything
 		// needed is already in memory.
 		tpl, user = t, p.User
 	} else {
-		err := s.view(ctx, func(tx lanyard.Tx) error {
+		err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 			var err error
-			if tpl, err = s.Catalog.Template(tx, in.Template); err != nil {
+			if tpl, err = s.catalog.Template(tx, in.Template); err != nil {
 				return err
 			}
 			if in.User == p.User.Login {
@@ -113,8 +110,8 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 			} else if user, err = tx.UserByLogin(in.User); err != nil {
 				return err
 			}
-			if !isStaff(p) {
-				pol, err := s.Catalog.PolicyFor(tx, user)
+			if !p.IsStaff() {
+				pol, err := s.catalog.PolicyFor(tx, user)
 				if err != nil {
 					return lanyard.Errorf(lanyard.EForbidden, "no policy lets you request certificates")
 				}
@@ -160,8 +157,8 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	if err != nil {
 		return nil, err
 	}
-	rec := certRecord(cert, tpl, user, s.clock())
-	ev := s.event(p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name, "user": user.Login, "subject": rec.Subject})
+	rec := CertRecord(cert, tpl, user, s.rec.Clock())
+	ev := s.rec.Event(p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name, "user": user.Login, "subject": rec.Subject})
 	err = s.certWriter.write(ctx, rec, ev)
 	if err != nil {
 		return nil, err
@@ -169,18 +166,18 @@ func (s *Service) Issue(ctx context.Context, p *Principal, in IssueInput) (*Issu
 	return &IssueResult{Certificate: rec, PEM: certPEM(cert.Raw)}, nil
 }
 
-func (s *Service) queueRequest(ctx context.Context, p *Principal, tpl *lanyard.Template, user *lanyard.User, spki, csr []byte) (*IssueResult, error) {
+func (s *PKI) queueRequest(ctx context.Context, p *lanyard.Principal, tpl *lanyard.Template, user *lanyard.User, spki, csr []byte) (*IssueResult, error) {
 	sum := sha256.Sum256(spki)
 	r := &lanyard.CertRequest{
 		CA: tpl.CA, Template: tpl.Name, UserID: user.ID, RequestedBy: p.User.ID, PublicKey: spki, CSR: csr,
 		KeySHA256: hex.EncodeToString(sum[:]), Subject: lanyard.ExpandSubject(tpl.Subject.CommonName, user),
-		Status: lanyard.RequestPending, CreatedAt: s.clock(),
+		Status: lanyard.RequestPending, CreatedAt: s.rec.Clock(),
 	}
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		if err := tx.CreateRequest(r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(p, "request.create", "request", strconv.FormatInt(r.ID, 10),
+		return tx.AppendAudit(s.rec.Event(p, "request.create", "request", strconv.FormatInt(r.ID, 10),
 			map[string]any{"template": tpl.Name, "user": user.Login}))
 	})
 	if err != nil {
@@ -189,20 +186,20 @@ func (s *Service) queueRequest(ctx context.Context, p *Principal, tpl *lanyard.T
 	return &IssueResult{Request: r}, nil
 }
 
-// certRecord describes a freshly signed certificate for the store.
-func certRecord(cert *x509.Certificate, tpl *lanyard.Template, u *lanyard.User, now time.Time) *lanyard.Certificate {
+// CertRecord describes a freshly signed certificate for the store.
+func CertRecord(cert *x509.Certificate, tpl *lanyard.Template, u *lanyard.User, now time.Time) *lanyard.Certificate {
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	return &lanyard.Certificate{
-		Serial: serialHex(cert.SerialNumber), CA: tpl.CA, Template: tpl.Name, UserID: u.ID,
+		Serial: SerialHex(cert.SerialNumber), CA: tpl.CA, Template: tpl.Name, UserID: u.ID,
 		Subject: cert.Subject.String(), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
 		Status: lanyard.CertValid, Source: lanyard.SourceManaged, KeySHA256: hex.EncodeToString(sum[:]),
 		DER: cert.Raw, CreatedAt: now, UpdatedAt: now,
 	}
 }
 
-// serialHex formats a serial the way the store keys it: lower-case hex
+// SerialHex formats a serial the way the store keys it: lower-case hex
 // without leading zeros.
-func serialHex(n *big.Int) string { return n.Text(16) }
+func SerialHex(n *big.Int) string { return n.Text(16) }
 
 // parseSerial accepts hex with or without colons or a 0x prefix.
 func parseSerial(s string) (string, error) {
@@ -211,7 +208,7 @@ func parseSerial(s string) (string, error) {
 	if !ok || n.Sign() <= 0 || len(t) > 64 {
 		return "", lanyard.Errorf(lanyard.EInvalid, "serial %q: want a positive hexadecimal number", s)
 	}
-	return serialHex(n), nil
+	return SerialHex(n), nil
 }
 
 func certPEM(der []byte) string {

@@ -1,4 +1,4 @@
-package service
+package documents
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // A rejection needs a comment: it tells the owner what to change before
 // signing and uploading again. One transaction, one audit event; the
 // owner is told by e-mail when they have an address.
-func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, approve bool, comment string) (*DocumentView, error) {
+func (s *Documents) DecideDocument(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*DocumentView, error) {
 	if !p.Has(lanyard.RoleDocumentOfficer) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only document officers approve or reject documents")
 	}
@@ -31,9 +31,9 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 	var d *lanyard.Document
 	var owner *lanyard.User
 	var card *lanyard.Card
-	dec := &lanyard.DocumentDecision{DocumentID: id, Decision: decision, Comment: comment, DecidedBy: p.User.ID, DecidedAt: s.clock()}
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, action, "document", strconv.FormatInt(id, 10), map[string]any{
+	dec := &lanyard.DocumentDecision{DocumentID: id, Decision: decision, Comment: comment, DecidedBy: p.User.ID, DecidedAt: s.rec.Clock()}
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, action, "document", strconv.FormatInt(id, 10), map[string]any{
 			"card": d.CardID, "slot": d.Slot, "kind": d.Kind, "version": dec.Version, "user": owner.Login, "comment": comment})
 	}, func(tx lanyard.Tx) error {
 		var err error
@@ -88,7 +88,7 @@ func (s *Service) DecideDocument(ctx context.Context, p *Principal, id int64, ap
 // decided: an operator or document officer who recorded its receipt
 // (documents sent by other means) vouched for it once already, and four
 // eyes need a second person (docs/security.md, "Approvals (four eyes)").
-func notSupplier(tx lanyard.Tx, p *Principal, d *lanyard.Document) error {
+func notSupplier(tx lanyard.Tx, p *lanyard.Principal, d *lanyard.Document) error {
 	ups, err := tx.DocumentUploads(d.ID)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package service
+package documents
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -21,10 +20,10 @@ import (
 // for it. The form is generated on first request and kept byte for byte
 // from then on (one transaction, one audit event), because a detached
 // CMS signature the owner uploads covers exactly those bytes.
-func (s *Service) DocumentForm(ctx context.Context, p *Principal, id int64) (pdf []byte, fileName string, err error) {
+func (s *Documents) DocumentForm(ctx context.Context, p *lanyard.Principal, id int64) (pdf []byte, fileName string, err error) {
 	var d *lanyard.Document
 	var f *docform.Form
-	err = s.view(ctx, func(tx lanyard.Tx) error {
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		if d, err = visibleDocument(tx, p, id); err != nil {
 			return err
 		}
@@ -46,13 +45,13 @@ func (s *Service) DocumentForm(ctx context.Context, p *Principal, id int64) (pdf
 		return nil, "", lanyard.Wrap(lanyard.EInternal, err, "the form could not be generated")
 	}
 	sum := sha256.Sum256(pdf)
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "document.form", "document", strconv.FormatInt(d.ID, 10), map[string]any{
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "document.form", "document", strconv.FormatInt(d.ID, 10), map[string]any{
 			"card": d.CardID, "slot": d.Slot, "kind": d.Kind, "sha256": hex.EncodeToString(sum[:]), "key_sha256": f.KeySHA256})
 	}, func(tx lanyard.Tx) error { return tx.SetDocumentForm(d.ID, pdf, hex.EncodeToString(sum[:])) })
 	if lanyard.IsCode(err, lanyard.EConflict) {
 		// Generated at the same moment elsewhere: serve that one.
-		err = s.view(ctx, func(tx lanyard.Tx) (err error) { pdf, err = tx.DocumentForm(d.ID); return err })
+		err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { pdf, err = tx.DocumentForm(d.ID); return err })
 	}
 	if err != nil {
 		return nil, "", err
@@ -62,12 +61,12 @@ func (s *Service) DocumentForm(ctx context.Context, p *Principal, id int64) (pdf
 
 // CardDocumentForm is DocumentForm for the current document of kind for
 // the card's slot (GET /api/v1/cards/{id}/documents/{slot}/{kind}.pdf).
-func (s *Service) CardDocumentForm(ctx context.Context, p *Principal, cardID int64, slot string, kind lanyard.DocumentKind) ([]byte, string, error) {
+func (s *Documents) CardDocumentForm(ctx context.Context, p *lanyard.Principal, cardID int64, slot string, kind lanyard.DocumentKind) ([]byte, string, error) {
 	if !kind.Valid() {
 		return nil, "", lanyard.Errorf(lanyard.ENotFound, "there is no document kind %q (use certificate_request or certificate_form)", kind)
 	}
 	var id int64
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		c, err := tx.CardByID(cardID)
 		if err != nil {
 			return err
@@ -95,7 +94,7 @@ func (s *Service) CardDocumentForm(ctx context.Context, p *Principal, cardID int
 // now, the template, and the key the certificate is (to be) issued for —
 // from the CA request while it is pending, from the certificate once
 // issued.
-func (s *Service) formFacts(tx lanyard.Tx, d *lanyard.Document) (*docform.Form, error) {
+func (s *Documents) formFacts(tx lanyard.Tx, d *lanyard.Document) (*docform.Form, error) {
 	u, err := tx.UserByID(d.UserID)
 	if err != nil {
 		return nil, err
@@ -105,11 +104,11 @@ func (s *Service) formFacts(tx lanyard.Tx, d *lanyard.Document) (*docform.Form, 
 		return nil, err
 	}
 	f := &docform.Form{Kind: string(d.Kind), DocumentID: d.ID, DisplayName: u.DisplayName, Login: u.Login, Email: u.Email, UPN: u.UPN,
-		Template: d.Template, Slot: d.Slot, CardSerial: c.Serial, CardType: c.CardType, Date: s.clock(), Organization: s.organization()}
-	if t, err := s.Catalog.Template(tx, d.Template); err == nil {
+		Template: d.Template, Slot: d.Slot, CardSerial: c.Serial, CardType: c.CardType, Date: s.rec.Clock(), Organization: s.organization()}
+	if t, err := s.catalog.Template(tx, d.Template); err == nil {
 		f.TemplateName, f.CA = t.DisplayName, t.CA
 	}
-	cert, req, err := documentKey(tx, d)
+	cert, req, err := s.documentKey(tx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -140,19 +139,17 @@ func (s *Service) formFacts(tx lanyard.Tx, d *lanyard.Document) (*docform.Form, 
 // slot: through the issue operation's record first (the request or the
 // certificate of that very issue), else the newest certificate of the
 // template on the card.
-func documentKey(tx lanyard.Tx, d *lanyard.Document) (*lanyard.Certificate, *lanyard.CertRequest, error) {
+func (s *Documents) documentKey(tx lanyard.Tx, d *lanyard.Document) (*lanyard.Certificate, *lanyard.CertRequest, error) {
 	if d.OperationID != 0 {
 		op, err := tx.OperationByID(d.OperationID)
 		if err != nil {
 			return nil, nil, err
 		}
-		var data issueData
-		if len(op.Data) > 0 {
-			if err := json.Unmarshal(op.Data, &data); err != nil {
-				return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "the operation's record does not parse")
-			}
+		requests, certs, err := s.cards.IssueRecord(op)
+		if err != nil {
+			return nil, nil, err
 		}
-		if id := data.Requests[d.Slot]; id != 0 {
+		if id := requests[d.Slot]; id != 0 {
 			r, err := tx.RequestByID(id)
 			if err != nil {
 				return nil, nil, err
@@ -163,7 +160,7 @@ func documentKey(tx lanyard.Tx, d *lanyard.Document) (*lanyard.Certificate, *lan
 			}
 			return nil, r, nil
 		}
-		if serial := data.Certs[d.Slot]; serial != "" {
+		if serial := certs[d.Slot]; serial != "" {
 			certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: d.CardID})
 			if err != nil {
 				return nil, nil, err
@@ -202,7 +199,7 @@ func keyAlgorithmText(pub any) string {
 }
 
 // organization heads the forms: the server's host name.
-func (s *Service) organization() string {
+func (s *Documents) organization() string {
 	if u, err := url.Parse(s.baseURL); err == nil && u.Hostname() != "" {
 		return "Lanyard at " + u.Hostname()
 	}

@@ -1,4 +1,4 @@
-package service
+package documents
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // document then waits for a document officer's decision like an upload —
 // a receipt is not an approval. One transaction, one audit event; the
 // document officers are told, as for an upload.
-func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, note string) (*DocumentView, error) {
+func (s *Documents) RecordReceipt(ctx context.Context, p *lanyard.Principal, id int64, note string) (*DocumentView, error) {
 	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators and document officers record the receipt of documents")
 	}
@@ -27,12 +27,12 @@ func (s *Service) RecordReceipt(ctx context.Context, p *Principal, id int64, not
 	}
 	empty := sha256.Sum256(nil)
 	up := &lanyard.DocumentUpload{DocumentID: id, FileName: note, Format: lanyard.UploadReceipt, SHA256: hex.EncodeToString(empty[:]),
-		UploadedBy: p.User.ID, UploadedAt: s.clock()}
+		UploadedBy: p.User.ID, UploadedAt: s.rec.Clock()}
 	var d *lanyard.Document
 	var owner *lanyard.User
 	var card *lanyard.Card
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "document.receipt", "document", strconv.FormatInt(id, 10), map[string]any{"version": up.Version, "note": note})
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "document.receipt", "document", strconv.FormatInt(id, 10), map[string]any{"version": up.Version, "note": note})
 	}, func(tx lanyard.Tx) (err error) {
 		if d, err = tx.DocumentByID(id); err != nil {
 			return err

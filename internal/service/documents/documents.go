@@ -1,4 +1,16 @@
-package service
+// Package documents is the capability of the documents check (guide:
+// "Documents check"; issue #5). A card's certificate may need a signed
+// certificate request form (the CA manager approves the request in the
+// CA) and/or a signed certificate form (a document officer approves it
+// before the certificate is written). The card workflow creates the
+// documents when an issue goes pending (RequireDocuments) and asks
+// FormApproved before writing; owners download the forms (form.go), sign
+// and upload them (upload.go, cms.go) or an operator records their
+// receipt (receipt.go); document officers approve or reject (review.go);
+// the CA queue shows each card request's signed request form
+// (requestform.go). What a card issue recorded is the card code's, read
+// through CardIssues.
+package documents
 
 import (
 	"context"
@@ -6,16 +18,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
-
-// Documents check (guide: "Documents check"; issue #5). A card's
-// certificate may need a signed certificate request form (the CA manager
-// approves the request in the CA) and/or a signed certificate form (a
-// document officer approves it before the certificate is written). The
-// card workflow creates the documents when an issue goes pending
-// (RequireDocuments) and asks FormApproved before writing; owners download
-// the forms, sign and upload them (documents_upload.go); document officers
-// approve or reject (documents_review.go). Files: documents_form.go makes
-// the PDFs.
 
 // DocumentView is a document with its history, as Self-Service and the
 // console show it.
@@ -48,13 +50,13 @@ type DecisionView struct {
 // documentStaff may see every user's documents; only document officers
 // decide. Documents are signed forms, not secrets, but they carry
 // personal details: other users never see them.
-func documentStaff(p *Principal) bool {
+func documentStaff(p *lanyard.Principal) bool {
 	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer, lanyard.RoleCAManager)
 }
 
 // visibleDocument reads document id if p may see it; others get
 // ENotFound, as for cards.
-func visibleDocument(tx lanyard.Tx, p *Principal, id int64) (*lanyard.Document, error) {
+func visibleDocument(tx lanyard.Tx, p *lanyard.Principal, id int64) (*lanyard.Document, error) {
 	d, err := tx.DocumentByID(id)
 	if err != nil {
 		return nil, err
@@ -72,15 +74,15 @@ func visibleDocument(tx lanyard.Tx, p *Principal, id int64) (*lanyard.Document, 
 // document of the same slot and kind already required for that operation
 // is kept as it is, with its history; a new operation (the card was
 // revoked and cleared and is issued again) gets new documents.
-func (s *Service) RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lanyard.User, slot, template string, kinds ...lanyard.DocumentKind) error {
+func (s *Documents) RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lanyard.User, slot, template string, kinds ...lanyard.DocumentKind) error {
 	if card == nil || user == nil || card.ID == 0 || user.ID == 0 || slot == "" || template == "" {
 		return lanyard.Errorf(lanyard.EInvalid, "documents need a recorded card, its owner, a slot and a template")
 	}
-	opID, err := currentIssue(tx, card.ID)
+	opID, err := s.currentIssue(tx, card.ID)
 	if err != nil {
 		return err
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	for _, kind := range kinds {
 		if !kind.Valid() {
 			return lanyard.Errorf(lanyard.EInvalid, "unknown document kind %q", kind)
@@ -103,12 +105,19 @@ func (s *Service) RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lany
 }
 
 // currentIssue is the card's unfinished issue operation (0: none).
-func currentIssue(tx lanyard.Tx, cardID int64) (int64, error) {
-	op, err := unfinishedIssueTx(tx, cardID)
+func (s *Documents) currentIssue(tx lanyard.Tx, cardID int64) (int64, error) {
+	op, err := s.cards.UnfinishedIssue(tx, cardID)
 	if err != nil || op == nil {
 		return 0, err
 	}
 	return op.ID, nil
+}
+
+// LatestDocument is the newest document of kind for the card's slot
+// (nil: none), read in the caller's transaction tx: the card workflow
+// asks whether a form of the issue it decides is approved.
+func (s *Documents) LatestDocument(tx lanyard.Tx, cardID int64, slot string, kind lanyard.DocumentKind) (*lanyard.Document, error) {
+	return latestDocument(tx, cardID, slot, kind)
 }
 
 // latestDocument is the newest document of kind for the card's slot, or
@@ -125,9 +134,9 @@ func latestDocument(tx lanyard.Tx, cardID int64, slot string, kind lanyard.Docum
 // approved by a document officer: the card workflow asks before writing a
 // certificate whose template requires form approval. A slot without a
 // certificate form is not approved (false, nil).
-func (s *Service) FormApproved(ctx context.Context, cardID int64, slot string) (bool, error) {
+func (s *Documents) FormApproved(ctx context.Context, cardID int64, slot string) (bool, error) {
 	var ok bool
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		d, err := latestDocument(tx, cardID, slot, lanyard.DocCertificateForm)
 		ok = err == nil && d != nil && d.State == lanyard.DocApproved
 		return err
@@ -137,9 +146,9 @@ func (s *Service) FormApproved(ctx context.Context, cardID int64, slot string) (
 
 // CardDocuments lists the current documents of a card (the newest of
 // each slot and kind) with their histories, for its owner and staff.
-func (s *Service) CardDocuments(ctx context.Context, p *Principal, cardID int64) ([]*DocumentView, error) {
+func (s *Documents) CardDocuments(ctx context.Context, p *lanyard.Principal, cardID int64) ([]*DocumentView, error) {
 	out := []*DocumentView{}
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		c, err := tx.CardByID(cardID)
 		if err != nil {
 			return err
@@ -174,9 +183,9 @@ func (s *Service) CardDocuments(ctx context.Context, p *Principal, cardID int64)
 }
 
 // GetDocument returns one document with its history.
-func (s *Service) GetDocument(ctx context.Context, p *Principal, id int64) (*DocumentView, error) {
+func (s *Documents) GetDocument(ctx context.Context, p *lanyard.Principal, id int64) (*DocumentView, error) {
 	var out *DocumentView
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		d, err := visibleDocument(tx, p, id)
 		if err != nil {
 			return err
@@ -189,7 +198,7 @@ func (s *Service) GetDocument(ctx context.Context, p *Principal, id int64) (*Doc
 
 // ListDocuments lists documents for staff: by default the document
 // officers' queue (uploaded, waiting for a decision), oldest first.
-func (s *Service) ListDocuments(ctx context.Context, p *Principal, f lanyard.DocumentFilter) ([]*DocumentView, error) {
+func (s *Documents) ListDocuments(ctx context.Context, p *lanyard.Principal, f lanyard.DocumentFilter) ([]*DocumentView, error) {
 	if !documentStaff(p) {
 		f.UserID = p.User.ID
 	}
@@ -203,7 +212,7 @@ func (s *Service) ListDocuments(ctx context.Context, p *Principal, f lanyard.Doc
 		f.Limit = 100
 	}
 	out := []*DocumentView{}
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		ds, err := tx.ListDocuments(f)
 		if err != nil {
 			return err
@@ -222,19 +231,19 @@ func (s *Service) ListDocuments(ctx context.Context, p *Principal, f lanyard.Doc
 
 // documentsChannel is the documents channel of the policy that applies
 // to userID now: uploads in Self-Service unless it says other means.
-func (s *Service) documentsChannel(tx lanyard.Tx, userID int64) lanyard.DocumentsChannel {
+func (s *Documents) documentsChannel(tx lanyard.Tx, userID int64) lanyard.DocumentsChannel {
 	u, err := tx.UserByID(userID)
 	if err != nil {
 		return lanyard.DocsViaLanyard
 	}
-	pol, err := s.Catalog.PolicyFor(tx, u)
+	pol, err := s.catalog.PolicyFor(tx, u)
 	if err != nil || pol.Settings.Documents.Channel != lanyard.DocsViaOther {
 		return lanyard.DocsViaLanyard
 	}
 	return lanyard.DocsViaOther
 }
 
-func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document) (*DocumentView, error) {
+func (s *Documents) documentView(tx lanyard.Tx, p *lanyard.Principal, d *lanyard.Document) (*DocumentView, error) {
 	v := &DocumentView{Document: d, Uploads: []*UploadView{}, Decisions: []*DecisionView{}, Actions: []string{"download"}}
 	logins := map[int64]string{}
 	login := func(id int64) string {
@@ -255,7 +264,7 @@ func (s *Service) documentView(tx lanyard.Tx, p *Principal, d *lanyard.Document)
 	} else if !lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, err
 	}
-	if t, err := s.Catalog.Template(tx, d.Template); err == nil {
+	if t, err := s.catalog.Template(tx, d.Template); err == nil {
 		v.TemplateName = t.DisplayName
 	}
 	ups, err := tx.DocumentUploads(d.ID)

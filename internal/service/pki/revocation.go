@@ -1,4 +1,4 @@
-package service
+package pki
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 // Revoke revokes a certificate and re-signs its CA's CRL in the same
 // transaction, so the CRL served never lags a revocation that committed.
-func (s *Service) Revoke(ctx context.Context, p *Principal, caName, serial string, reason lanyard.RevocationReason) (*lanyard.Certificate, error) {
+func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial string, reason lanyard.RevocationReason) (*lanyard.Certificate, error) {
 	serial, err := parseSerial(serial)
 	if err != nil {
 		return nil, err
@@ -20,12 +20,12 @@ func (s *Service) Revoke(ctx context.Context, p *Principal, caName, serial strin
 		caName = s.caOrder[0]
 	}
 	var out *lanyard.Certificate
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		c, err := tx.CertificateBySerial(caName, serial)
 		if err != nil {
 			return err
 		}
-		if c.UserID != p.User.ID && !isStaff(p) {
+		if c.UserID != p.User.ID && !p.IsStaff() {
 			return lanyard.Errorf(lanyard.ENotFound, "certificate %s not found", serial)
 		}
 		switch c.Status {
@@ -35,7 +35,7 @@ func (s *Service) Revoke(ctx context.Context, p *Principal, caName, serial strin
 		default:
 			return lanyard.Errorf(lanyard.EConflict, "certificate %s is %s and cannot be revoked", serial, c.Status)
 		}
-		now := s.clock()
+		now := s.rec.Clock()
 		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, reason, reason.String(), now
 		if err := tx.UpdateCertificate(c); err != nil {
 			return err
@@ -44,14 +44,14 @@ func (s *Service) Revoke(ctx context.Context, p *Principal, caName, serial strin
 			return err
 		}
 		out = c
-		return tx.AppendAudit(s.event(p, "cert.revoke", "certificate", serial, map[string]any{"ca": caName, "reason": reason.String()}))
+		return tx.AppendAudit(s.rec.Event(p, "cert.revoke", "certificate", serial, map[string]any{"ca": caName, "reason": reason.String()}))
 	})
 	return out, err
 }
 
 // signCRL re-signs caName's CRL inside tx (RFC 5280 5: a complete CRL with
 // a monotonically increasing CRL number).
-func (s *Service) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
+func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 	signer, ok := s.cas[caName].(ca.CRLSigner)
 	if !ok {
 		return nil // the CA publishes its own CRL
@@ -72,7 +72,7 @@ func (s *Service) signCRL(ctx context.Context, tx lanyard.Tx, caName string) err
 		}
 		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: c.RevokedAt, Reason: c.Reason})
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	number := rec.CRLNumber + 1
 	der, err := signer.CreateCRL(ctx, number, entries, now, now.Add(s.crlLife))
 	if err != nil {
@@ -83,9 +83,9 @@ func (s *Service) signCRL(ctx context.Context, tx lanyard.Tx, caName string) err
 
 // CRL returns the current DER CRL of caName, signing one first if none
 // exists yet.
-func (s *Service) CRL(ctx context.Context, caName string) ([]byte, error) {
+func (s *PKI) CRL(ctx context.Context, caName string) ([]byte, error) {
 	var rec *lanyard.CARecord
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return }); err != nil {
 		return nil, err
 	}
 	if len(rec.CRLDER) > 0 {
@@ -94,7 +94,7 @@ func (s *Service) CRL(ctx context.Context, caName string) ([]byte, error) {
 	if err := s.RefreshCRL(ctx, caName, true); err != nil {
 		return nil, err
 	}
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { rec, err = tx.CAByName(caName); return })
 	if err != nil {
 		return nil, err
 	}
@@ -103,26 +103,26 @@ func (s *Service) CRL(ctx context.Context, caName string) ([]byte, error) {
 
 // RefreshCRL re-signs caName's CRL when it is older than half its validity
 // (or always with force), so relying parties never see an expired CRL.
-func (s *Service) RefreshCRL(ctx context.Context, caName string, force bool) error {
+func (s *PKI) RefreshCRL(ctx context.Context, caName string, force bool) error {
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
-	return s.store.Update(ctx, func(tx lanyard.Tx) error {
+	return s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		rec, err := tx.CAByName(caName)
 		if err != nil {
 			return err
 		}
-		if !force && len(rec.CRLDER) > 0 && s.clock().Sub(rec.CRLUpdated) < s.crlLife/2 {
+		if !force && len(rec.CRLDER) > 0 && s.rec.Clock().Sub(rec.CRLUpdated) < s.crlLife/2 {
 			return nil
 		}
 		if err := s.signCRL(ctx, tx, caName); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(systemPrincipal, "ca.crl", "ca", caName, map[string]any{"crl_number": rec.CRLNumber + 1}))
+		return tx.AppendAudit(s.rec.Event(lanyard.SystemPrincipal, "ca.crl", "ca", caName, map[string]any{"crl_number": rec.CRLNumber + 1}))
 	})
 }
 
 // RefreshCRLs runs RefreshCRL for every CA; for a periodic job.
-func (s *Service) RefreshCRLs(ctx context.Context) {
+func (s *PKI) RefreshCRLs(ctx context.Context) {
 	for _, name := range s.caOrder {
 		if err := s.RefreshCRL(ctx, name, false); err != nil {
 			s.log.Error("CRL refresh failed", "ca", name, "err", err)
@@ -132,7 +132,7 @@ func (s *Service) RefreshCRLs(ctx context.Context) {
 
 // OCSP answers a DER OCSP request (RFC 6960) from the store's view of
 // revocation, signed by the CA that the request names.
-func (s *Service) OCSP(ctx context.Context, req []byte) ([]byte, error) {
+func (s *PKI) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 	if len(req) == 0 || len(req) > 8192 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "OCSP request must be 1-8192 bytes")
 	}
@@ -148,10 +148,10 @@ func (s *Service) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 		if !mine {
 			continue
 		}
-		now := s.clock()
+		now := s.rec.Clock()
 		st := ca.OCSPStatus{Serial: oreq.Serial, Hash: oreq.Hash, ThisUpdate: now, NextUpdate: now.Add(time.Hour)}
 		var c *lanyard.Certificate
-		err = s.view(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(name, serialHex(oreq.Serial)); return })
+		err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(name, SerialHex(oreq.Serial)); return })
 		switch {
 		case lanyard.IsCode(err, lanyard.ENotFound):
 			st.Unknown = true
@@ -169,12 +169,12 @@ func (s *Service) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 	return nil, lanyard.Errorf(lanyard.ENotFound, "the OCSP request names no CA served here")
 }
 
-// revokeCertificates revokes, in tx, the certificates of certs that
+// RevokeCertificates revokes, in tx, the certificates of certs that
 // revoke selects (reason cessation of operation, RFC 5280 5.3.1: what
 // they certify is gone) and signs a new CRL of each CA concerned. It
 // returns the serials revoked.
-func (s *Service) revokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
-	now := s.clock()
+func (s *PKI) RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
+	now := s.rec.Clock()
 	cas := map[string]bool{}
 	var serials []string
 	for _, c := range certs {

@@ -1,4 +1,4 @@
-package service
+package pki
 
 import (
 	"context"
@@ -19,7 +19,7 @@ type CAInfo struct {
 }
 
 // ListCAs describes the running CAs in configuration order.
-func (s *Service) ListCAs(ctx context.Context) ([]*CAInfo, error) {
+func (s *PKI) ListCAs(ctx context.Context) ([]*CAInfo, error) {
 	out := make([]*CAInfo, 0, len(s.caOrder))
 	for _, n := range s.caOrder {
 		info, err := s.GetCA(ctx, n)
@@ -32,7 +32,7 @@ func (s *Service) ListCAs(ctx context.Context) ([]*CAInfo, error) {
 }
 
 // GetCA describes one CA.
-func (s *Service) GetCA(ctx context.Context, name string) (*CAInfo, error) {
+func (s *PKI) GetCA(ctx context.Context, name string) (*CAInfo, error) {
 	c, ok := s.cas[name]
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "CA %q not found", name)
@@ -53,7 +53,7 @@ func (s *Service) GetCA(ctx context.Context, name string) (*CAInfo, error) {
 
 // CACertificate returns the DER issuing certificate of name (served at the
 // AIA caIssuers URL).
-func (s *Service) CACertificate(ctx context.Context, name string) ([]byte, error) {
+func (s *PKI) CACertificate(ctx context.Context, name string) ([]byte, error) {
 	c, ok := s.cas[name]
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "CA %q not found", name)
@@ -66,7 +66,7 @@ func (s *Service) CACertificate(ctx context.Context, name string) ([]byte, error
 }
 
 // GetCertificate returns a certificate by serial; users see only their own.
-func (s *Service) GetCertificate(ctx context.Context, p *Principal, caName, serial string) (*lanyard.Certificate, string, error) {
+func (s *PKI) GetCertificate(ctx context.Context, p *lanyard.Principal, caName, serial string) (*lanyard.Certificate, string, error) {
 	serial, err := parseSerial(serial)
 	if err != nil {
 		return nil, "", err
@@ -75,24 +75,24 @@ func (s *Service) GetCertificate(ctx context.Context, p *Principal, caName, seri
 		caName = s.caOrder[0]
 	}
 	var c *lanyard.Certificate
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(caName, serial); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(caName, serial); return }); err != nil {
 		return nil, "", err
 	}
-	if c.UserID != p.User.ID && !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+	if c.UserID != p.User.ID && !p.IsStaff() && !p.Has(lanyard.RoleAuditor) {
 		return nil, "", lanyard.Errorf(lanyard.ENotFound, "certificate %s not found", serial)
 	}
 	return c, certPEM(c.DER), nil
 }
 
 // ListCertificates lists certificates; users see only their own.
-func (s *Service) ListCertificates(ctx context.Context, p *Principal, f lanyard.CertFilter) ([]*lanyard.Certificate, error) {
-	if !isStaff(p) && !p.Has(lanyard.RoleAuditor) {
+func (s *PKI) ListCertificates(ctx context.Context, p *lanyard.Principal, f lanyard.CertFilter) ([]*lanyard.Certificate, error) {
+	if !p.IsStaff() && !p.Has(lanyard.RoleAuditor) {
 		f.UserID = p.User.ID
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
 	var out []*lanyard.Certificate
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListCertificates(f); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListCertificates(f); return })
 	return out, err
 }

@@ -1,4 +1,4 @@
-package service
+package documents
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // oidDocumentSigning is the document signing extended key usage (RFC 9336),
@@ -31,7 +32,7 @@ type verifiedSigner struct {
 // SHA-2 digest, the signature valid over form, the signer's certificate
 // issued by one of Lanyard's CAs and valid now, with the digitalSignature
 // or nonRepudiation key usage and the document signing extended key usage.
-func (s *Service) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedSigner, error) {
+func (s *Documents) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedSigner, error) {
 	der := sig
 	if b := bytes.TrimSpace(sig); bytes.HasPrefix(b, []byte("-----BEGIN ")) {
 		block, _ := pem.Decode(b)
@@ -71,8 +72,9 @@ func (s *Service) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedSig
 		return nil, lanyard.Wrap(lanyard.EInvalid, err, "the signature does not verify")
 	}
 	caName := ""
-	for _, name := range s.caOrder {
-		chain, err := s.cas[name].Chain(ctx)
+	for _, authority := range s.cas {
+		name := authority.Name()
+		chain, err := authority.Chain(ctx)
 		if err != nil || len(chain) == 0 {
 			continue
 		}
@@ -83,7 +85,7 @@ func (s *Service) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedSig
 		}
 		// Go's verifier does not know the document signing usage; it is
 		// checked below.
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.now(),
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.rec.Now(),
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
 			caName = name
 			break
@@ -98,7 +100,7 @@ func (s *Service) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedSig
 	if !slices.ContainsFunc(cert.UnknownExtKeyUsage, oidDocumentSigning.Equal) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "the signing certificate (%s) is not a document signing certificate; sign with the certificate of your document signing template", cert.Subject)
 	}
-	return &verifiedSigner{ca: caName, serial: serialHex(cert.SerialNumber), subject: cert.Subject.String(), raw: cert.Raw}, nil
+	return &verifiedSigner{ca: caName, serial: pki.SerialHex(cert.SerialNumber), subject: cert.Subject.String(), raw: cert.Raw}, nil
 }
 
 // checkRecord checks the signer against Lanyard's record of the
