@@ -5,6 +5,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // The capability packages' API types, constants and functions keep their
@@ -51,3 +52,15 @@ func LoginThrottleKeys(login, remote string) []string {
 
 // TOTPCode is the authenticator app's code for secret at t (identity.TOTPCode).
 func TOTPCode(secret string, t time.Time) (string, error) { return identity.TOTPCode(secret, t) }
+
+// Workstations (internal/service/workstations).
+type (
+	PairConfirm      = workstations.PairConfirm
+	AirCardCode      = workstations.AirCardCode
+	AirCardCodeInput = workstations.AirCardCodeInput
+	AirCardComputer  = workstations.AirCardComputer
+)
+
+// HashAirCardCode is what the store keeps of a connection code
+// (workstations.HashAirCardCode).
+func HashAirCardCode(code string) string { return workstations.HashAirCardCode(code) }

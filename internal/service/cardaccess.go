@@ -45,3 +45,20 @@ func (s *Service) cardAccess() CardAccess {
 	defer s.cards.mu.RUnlock()
 	return s.cards.ca
 }
+
+// agentsOf gives the workstations capability the connected agents, once
+// SetCardAccess connected them (workstations.Agents).
+type agentsOf struct{ s *Service }
+
+func (a agentsOf) WorkstationState(id int64) (WorkstationState, bool) {
+	if ca := a.s.cardAccess(); ca != nil {
+		return ca.WorkstationState(id)
+	}
+	return WorkstationState{}, false
+}
+
+func (a agentsOf) AirCardsChanged(ids ...int64) {
+	if ca := a.s.cardAccess(); ca != nil {
+		ca.AirCardsChanged(ids...)
+	}
+}

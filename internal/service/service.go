@@ -23,6 +23,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -59,8 +60,9 @@ type Config struct {
 // capability packages (issue 15): it embeds each one built so far, so that
 // their methods are the Service's and its callers compile unchanged.
 type Service struct {
-	*catalog.Catalog   // card types, templates, policies, features
-	*identity.Identity // users, tokens, sessions, TOTP, secret answers
+	*catalog.Catalog           // card types, templates, policies, features
+	*identity.Identity         // users, tokens, sessions, TOTP, secret answers
+	*workstations.Workstations // pairing, agent TLS, AirCard codes and computers
 
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
@@ -81,10 +83,6 @@ type Service struct {
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	runner    *operation.Runner
 	notifier  Notifier
-	// joinThrottle: wrong AirCard connection codes (aircards.go).
-	joinThrottle *auth.Throttle
-	// pairWaiters: agents' pairing polls (pairwait.go).
-	pairWaiters pairingWaiters
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 
@@ -116,13 +114,8 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.Throttle = t
 	}
-	join, err := auth.NewThrottle(cfg.Now, AirCardJoinLimits)
-	if err != nil {
-		return nil, err
-	}
 	s := &Service{
-		joinThrottle: join,
-		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, crlLife: cfg.CRLValidity, notifier: cfg.Notifier,
 		bootstrapTTL: cfg.BootstrapTokenTTL,
 	}
@@ -130,6 +123,7 @@ func New(cfg Config) (*Service, error) {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
+	var err error
 	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
 		return nil, err
 	}
@@ -138,10 +132,27 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var notifier workstations.Notifier
+	if cfg.Notifier != nil {
+		notifier = cfg.Notifier
+	}
+	s.Workstations, err = workstations.New(workstations.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, CAs: cfg.CAs,
+		PKI: servicePKI{s}, Notifier: notifier, Agents: agentsOf{s}})
+	if err != nil {
+		return nil, err
+	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)
 	return s, nil
+}
+
+// servicePKI gives the capability packages the certificate operations
+// that are still the Service's.
+type servicePKI struct{ s *Service }
+
+func (p servicePKI) RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
+	return p.s.revokeCertificates(ctx, tx, certs, revoke)
 }
 
 // Close stops background work.

@@ -1,4 +1,12 @@
-package service
+// Package workstations is the capability that admits the computers
+// Lanyard's agents run on: pairing (an agent asks, a person confirms the
+// code both sides show, the machine CA certifies the agent's key), the
+// list and revocation of workstations, the agent listener's own TLS
+// certificate, the admission and liveness checks of agent connections,
+// and the AirCards a workstation may use (connection codes, allowed
+// computers). The agent hub calls it; it answers in the agent protocol's
+// terms (internal/agentproto).
+package workstations
 
 import (
 	"cmp"
@@ -8,15 +16,90 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
+
+// Config holds the workstations capability's dependencies. All are
+// required except Notifier and Agents.
+type Config struct {
+	Store lanyard.Store
+	Now   func() time.Time
+	Rand  io.Reader // the agent listener's keys
+	// CAs are the configured CAs in order: the first that signs machine
+	// certificates (ca.MachineSigner) certifies agents.
+	CAs []ca.CA
+	// PKI revokes a revoked workstation's certificate.
+	PKI PKI
+	// Notifier mails AirCard connection codes; nil: none are mailed.
+	Notifier Notifier
+	// Agents are the agents connected to this process; nil: none.
+	Agents Agents
+}
+
+// PKI is what workstations needs of the certificate capability.
+type PKI interface {
+	// RevokeCertificates revokes, in tx, those of certs that revoke
+	// selects, re-signs the CRLs concerned and returns the serials
+	// revoked.
+	RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error)
+}
+
+// Notifier sends an AirCard connection code to the card's owner
+// (internal/notify's outbox implements it).
+type Notifier interface {
+	AirCardCode(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, code string) error
+}
+
+// Agents is what workstations asks of the agents connected to this
+// process (the agent hub's card access, lanyard.CardAccess).
+type Agents interface {
+	// WorkstationState returns workstation id's state if its agent is
+	// connected here.
+	WorkstationState(id int64) (lanyard.WorkstationState, bool)
+	// AirCardsChanged tells the workstations' agents that the AirCards
+	// they may use changed.
+	AirCardsChanged(workstationIDs ...int64)
+}
+
+// Workstations implements the workstation and AirCard-computer
+// operations.
+type Workstations struct {
+	rec      lanyard.Recorder // store, clock and audit events
+	rand     io.Reader
+	cas      []ca.CA
+	pki      PKI
+	notifier Notifier
+	agents   Agents
+	// joinThrottle: wrong AirCard connection codes (aircards.go).
+	joinThrottle *auth.Throttle
+	// pairWaiters: agents' pairing polls (pairwait.go).
+	pairWaiters pairingWaiters
+}
+
+// New checks cfg and returns a Workstations.
+func New(cfg Config) (*Workstations, error) {
+	if cfg.Store == nil || cfg.Now == nil || cfg.Rand == nil || len(cfg.CAs) == 0 || cfg.PKI == nil {
+		return nil, errors.New("workstations: Store, Now, Rand, CAs and PKI are required")
+	}
+	join, err := auth.NewThrottle(cfg.Now, AirCardJoinLimits)
+	if err != nil {
+		return nil, err
+	}
+	return &Workstations{
+		rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, rand: cfg.Rand, cas: cfg.CAs, pki: cfg.PKI,
+		notifier: cfg.Notifier, agents: cfg.Agents, joinThrottle: join,
+	}, nil
+}
 
 // Workstation lifetimes.
 const (
@@ -42,10 +125,10 @@ func WorkstationCommonName(id int64) string {
 
 // machineCA returns the CA that certifies machines: the first configured
 // CA that can.
-func (s *Service) machineCA() (ca.CA, ca.MachineSigner, error) {
-	for _, n := range s.caOrder {
-		if m, ok := s.cas[n].(ca.MachineSigner); ok {
-			return s.cas[n], m, nil
+func (s *Workstations) machineCA() (ca.CA, ca.MachineSigner, error) {
+	for _, c := range s.cas {
+		if m, ok := c.(ca.MachineSigner); ok {
+			return c, m, nil
 		}
 	}
 	return nil, nil, lanyard.Errorf(lanyard.EUnavailable, "no configured CA issues machine certificates (the built-in CA does)")
@@ -53,7 +136,7 @@ func (s *Service) machineCA() (ca.CA, ca.MachineSigner, error) {
 
 // AgentRoot returns the root certificate of the CA that certifies
 // machines: what agents pin and what their pairing codes bind.
-func (s *Service) AgentRoot(ctx context.Context) (*x509.Certificate, error) {
+func (s *Workstations) AgentRoot(ctx context.Context) (*x509.Certificate, error) {
 	c, _, err := s.machineCA()
 	if err != nil {
 		return nil, err
@@ -71,7 +154,7 @@ func (s *Service) AgentRoot(ctx context.Context) (*x509.Certificate, error) {
 // both sides compute (agentproto.PairingCode). The same key asking again
 // (an agent restarted, or its code expired) renews its pending record
 // rather than adding one.
-func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto.PairRequest) (*agentproto.PairResponse, error) {
+func (s *Workstations) StartPairing(ctx context.Context, remote string, in agentproto.PairRequest) (*agentproto.PairResponse, error) {
 	csr, err := ca.ParseCSR(in.CSR)
 	if err != nil {
 		return nil, err
@@ -98,14 +181,14 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 	}
 	code := agentproto.PairingCode(csr.RawSubjectPublicKeyInfo, root.Raw)
 	sum := sha256.Sum256(csr.RawSubjectPublicKeyInfo)
-	now := s.clock()
+	now := s.rec.Clock()
 	w := &lanyard.Workstation{
 		Name: in.Hostname, Status: lanyard.WorkstationPending, PublicKey: csr.RawSubjectPublicKeyInfo,
 		KeySHA256: hex.EncodeToString(sum[:]), PairingCode: agentproto.HashPairingCode(code),
 		TPM: in.TPM, AgentVersion: in.AgentVersion, CreatedAt: now, PairingExpiresAt: now.Add(PairingTTL), Role: role,
 	}
-	agent := &Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	agent := &lanyard.Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		old, err := tx.WorkstationByPairingCode(w.PairingCode)
 		switch {
 		case err == nil:
@@ -117,7 +200,7 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.event(agent, "workstation.pair_request", "workstation", strconv.FormatInt(w.ID, 10),
+		return tx.AppendAudit(s.rec.Event(agent, "workstation.pair_request", "workstation", strconv.FormatInt(w.ID, 10),
 			map[string]any{"name": w.Name, "key_sha256": w.KeySHA256, "agent_version": w.AgentVersion, "tpm": w.TPM, "role": string(w.Role)}))
 	})
 	if err != nil {
@@ -128,14 +211,14 @@ func (s *Service) StartPairing(ctx context.Context, remote string, in agentproto
 
 // PairingStatus answers an agent's poll: proof is its signature over
 // agentproto.ProofMessage(id, at) with the key it asked to pair.
-func (s *Service) PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*agentproto.PairStatus, error) {
+func (s *Workstations) PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*agentproto.PairStatus, error) {
 	var w *lanyard.Workstation
 	var cert *lanyard.Certificate
 	c, _, err := s.machineCA()
 	if err != nil {
 		return nil, err
 	}
-	err = s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if w, err = tx.WorkstationByID(id); err != nil {
 			return err
 		}
@@ -147,13 +230,13 @@ func (s *Service) PairingStatus(ctx context.Context, id int64, at time.Time, pro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkProof(w, at, proof, s.clock()); err != nil {
+	if err := checkProof(w, at, proof, s.rec.Clock()); err != nil {
 		return nil, err
 	}
 	switch {
 	case w.Status == lanyard.WorkstationRevoked:
 		return &agentproto.PairStatus{Status: agentproto.PairRevoked}, nil
-	case w.Status == lanyard.WorkstationPending && s.clock().After(w.PairingExpiresAt):
+	case w.Status == lanyard.WorkstationPending && s.rec.Clock().After(w.PairingExpiresAt):
 		return &agentproto.PairStatus{Status: agentproto.PairExpired}, nil
 	case w.Status == lanyard.WorkstationPending:
 		return &agentproto.PairStatus{Status: agentproto.PairPending}, nil
@@ -195,7 +278,7 @@ func checkProof(w *lanyard.Workstation, at time.Time, proof []byte, now time.Tim
 // client certificate is issued, recorded and the workstation activated in
 // one transaction with one audit event. Users confirm for themselves;
 // operators and administrators may name an owner.
-func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfirm) (*lanyard.Workstation, error) {
+func (s *Workstations) ConfirmPairing(ctx context.Context, p *lanyard.Principal, in PairConfirm) (*lanyard.Workstation, error) {
 	code, ok := agentproto.NormalizePairingCode(in.Code)
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a pairing code is 10 letters and digits 2-7, shown as XXXXX-XXXXX")
@@ -214,7 +297,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 	hash := agentproto.HashPairingCode(code)
 	var w *lanyard.Workstation
 	var owner *lanyard.User
-	err = s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if w, err = tx.WorkstationByPairingCode(hash); err != nil {
 			return lanyard.Errorf(lanyard.ENotFound, "no workstation waits for pairing code %s; check the code the agent shows", code)
 		}
@@ -234,7 +317,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 		}
 		owner = nil
 	}
-	if now := s.clock(); now.After(w.PairingExpiresAt) {
+	if now := s.rec.Clock(); now.After(w.PairingExpiresAt) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "pairing code %s expired %s ago; the agent renews it by itself within a minute, or restart the agent",
 			code, now.Sub(w.PairingExpiresAt).Round(time.Second))
 	}
@@ -253,9 +336,9 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	rec := machineCertRecord(cert, authority.Name(), workstationTemplate, now)
-	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		cur, err := tx.WorkstationByID(w.ID)
 		if err != nil {
 			return err
@@ -278,7 +361,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 		if owner != nil {
 			details["owner"] = owner.Login
 		}
-		return tx.AppendAudit(s.event(p, "workstation.pair", "workstation", strconv.FormatInt(cur.ID, 10), details))
+		return tx.AppendAudit(s.rec.Event(p, "workstation.pair", "workstation", strconv.FormatInt(cur.ID, 10), details))
 	})
 	if err != nil {
 		return nil, err
@@ -291,7 +374,7 @@ func (s *Service) ConfirmPairing(ctx context.Context, p *Principal, in PairConfi
 func machineCertRecord(cert *x509.Certificate, caName, kind string, now time.Time) *lanyard.Certificate {
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	return &lanyard.Certificate{
-		Serial: serialHex(cert.SerialNumber), CA: caName, Template: kind,
+		Serial: cert.SerialNumber.Text(16), CA: caName, Template: kind, // as the store keys serials: lower-case hex
 		Subject: cert.Subject.String(), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
 		Status: lanyard.CertValid, Source: lanyard.SourceManaged, KeySHA256: hex.EncodeToString(sum[:]),
 		DER: cert.Raw, CreatedAt: now, UpdatedAt: now,
@@ -300,12 +383,12 @@ func machineCertRecord(cert *x509.Certificate, caName, kind string, now time.Tim
 
 // mayReadWorkstations: staff and auditors see every workstation, users
 // their own.
-func mayReadWorkstations(p *Principal) bool {
+func mayReadWorkstations(p *lanyard.Principal) bool {
 	return p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor)
 }
 
 // ListWorkstations lists workstations; users see their own.
-func (s *Service) ListWorkstations(ctx context.Context, p *Principal, f lanyard.WorkstationFilter) ([]*lanyard.Workstation, error) {
+func (s *Workstations) ListWorkstations(ctx context.Context, p *lanyard.Principal, f lanyard.WorkstationFilter) ([]*lanyard.Workstation, error) {
 	if !mayReadWorkstations(p) {
 		f.OwnerID = p.User.ID
 	}
@@ -316,14 +399,14 @@ func (s *Service) ListWorkstations(ctx context.Context, p *Principal, f lanyard.
 		f.Limit = 100
 	}
 	var out []*lanyard.Workstation
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListWorkstations(f); return })
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListWorkstations(f); return })
 	return out, err
 }
 
 // GetWorkstation returns one workstation; users only their own.
-func (s *Service) GetWorkstation(ctx context.Context, p *Principal, id int64) (*lanyard.Workstation, error) {
+func (s *Workstations) GetWorkstation(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.Workstation, error) {
 	var w *lanyard.Workstation
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { w, err = tx.WorkstationByID(id); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { w, err = tx.WorkstationByID(id); return }); err != nil {
 		return nil, err
 	}
 	if w.OwnerID != p.User.ID && !mayReadWorkstations(p) {
@@ -335,9 +418,9 @@ func (s *Service) GetWorkstation(ctx context.Context, p *Principal, id int64) (*
 // RevokeWorkstation revokes a workstation and its certificate (with the
 // CRL re-signed) in one transaction. Owners may revoke their own; staff
 // any. The caller drops the live connection (agenthub.Hub.Disconnect).
-func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64) (*lanyard.Workstation, error) {
+func (s *Workstations) RevokeWorkstation(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.Workstation, error) {
 	var out *lanyard.Workstation
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		w, err := tx.WorkstationByID(id)
 		if err != nil {
 			return err
@@ -357,7 +440,7 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 			if err != nil {
 				return err
 			}
-			if _, err := s.revokeCertificates(ctx, tx, []*lanyard.Certificate{c}, func(c *lanyard.Certificate) bool {
+			if _, err := s.pki.RevokeCertificates(ctx, tx, []*lanyard.Certificate{c}, func(c *lanyard.Certificate) bool {
 				return c.Status != lanyard.CertRevoked
 			}); err != nil {
 				return err
@@ -368,7 +451,7 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 			return err
 		}
 		out = w
-		return tx.AppendAudit(s.event(p, "workstation.revoke", "workstation", strconv.FormatInt(id, 10),
+		return tx.AppendAudit(s.rec.Event(p, "workstation.revoke", "workstation", strconv.FormatInt(id, 10),
 			map[string]any{"name": w.Name, "serial": w.CertSerial}))
 	})
 	if err == nil {
@@ -379,9 +462,9 @@ func (s *Service) RevokeWorkstation(ctx context.Context, p *Principal, id int64)
 
 // AgentConnected admits the agent whose verified client certificate has
 // serial (hex): its workstation must be active. It records the time seen.
-func (s *Service) AgentConnected(ctx context.Context, serial string) (*lanyard.Workstation, error) {
+func (s *Workstations) AgentConnected(ctx context.Context, serial string) (*lanyard.Workstation, error) {
 	var w *lanyard.Workstation
-	err := s.view(ctx, func(tx lanyard.Tx) (err error) {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if w, err = tx.WorkstationByCertSerial(serial); err != nil {
 			return lanyard.Errorf(lanyard.EUnauthenticated, "the client certificate belongs to no workstation")
 		}
@@ -393,8 +476,8 @@ func (s *Service) AgentConnected(ctx context.Context, serial string) (*lanyard.W
 	if w.Status != lanyard.WorkstationActive {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "workstation %d is %s", w.ID, w.Status)
 	}
-	w.LastSeenAt = s.clock()
-	if err := s.store.Update(ctx, func(tx lanyard.Tx) error { return tx.TouchWorkstation(w.ID, w.LastSeenAt) }); err != nil {
+	w.LastSeenAt = s.rec.Clock()
+	if err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error { return tx.TouchWorkstation(w.ID, w.LastSeenAt) }); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -403,15 +486,15 @@ func (s *Service) AgentConnected(ctx context.Context, serial string) (*lanyard.W
 // AgentSeen records that workstation id was connected until now, and
 // reports whether it is still active (another replica may have revoked
 // it).
-func (s *Service) AgentSeen(ctx context.Context, id int64) (bool, error) {
+func (s *Workstations) AgentSeen(ctx context.Context, id int64) (bool, error) {
 	active := false
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		w, err := tx.WorkstationByID(id)
 		if err != nil {
 			return err
 		}
 		active = w.Status == lanyard.WorkstationActive
-		return tx.TouchWorkstation(id, s.clock())
+		return tx.TouchWorkstation(id, s.rec.Clock())
 	})
 	return active, err
 }
@@ -424,13 +507,13 @@ const agentsSeenBatch = 1000
 // hub's periodic recheck needs it: a server holding 10,000 AirCard
 // workstations would otherwise commit 10,000 transactions every
 // recheck. It returns those no longer active (revoked, or deleted).
-func (s *Service) AgentsSeen(ctx context.Context, ids []int64) (inactive []int64, err error) {
+func (s *Workstations) AgentsSeen(ctx context.Context, ids []int64) (inactive []int64, err error) {
 	var firstErr error // a failed batch does not keep the others from being checked
 	for batch := range slices.Chunk(ids, agentsSeenBatch) {
 		var gone []int64
-		err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+		err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 			gone = gone[:0]
-			now := s.clock()
+			now := s.rec.Clock()
 			for _, id := range batch {
 				w, err := tx.WorkstationByID(id)
 				if lanyard.ErrorCode(err) == lanyard.ENotFound {
@@ -469,14 +552,14 @@ const PairingRetention = 24 * time.Hour
 // PurgePairings deletes pairing requests that expired more than
 // PairingRetention ago and were never confirmed, so that unauthenticated
 // pairing requests cannot pile up. One transaction, one audit event.
-func (s *Service) PurgePairings(ctx context.Context) (int, error) {
+func (s *Workstations) PurgePairings(ctx context.Context) (int, error) {
 	var n int
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		var err error
-		if n, err = tx.DeleteExpiredPairings(s.clock().Add(-PairingRetention)); err != nil || n == 0 {
+		if n, err = tx.DeleteExpiredPairings(s.rec.Clock().Add(-PairingRetention)); err != nil || n == 0 {
 			return err
 		}
-		return tx.AppendAudit(s.event(systemPrincipal, "workstation.pairings_purge", "workstation", "", map[string]any{"deleted": n}))
+		return tx.AppendAudit(s.rec.Event(lanyard.SystemPrincipal, "workstation.pairings_purge", "workstation", "", map[string]any{"deleted": n}))
 	})
 	return n, err
 }
