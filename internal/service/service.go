@@ -54,6 +54,13 @@ type Config struct {
 	// tokens has committed (RevokeToken, a staff password reset), so that
 	// lanyard serve deletes DATA/bootstrap-token once its token is gone.
 	TokensRevoked func()
+	// Agents, when set, makes the card access of the card workflows: New
+	// calls it once, after the workstations capability is built and
+	// before anything can use cards, with the workstations that the
+	// agent hub it builds serves (lanyard serve: agenthub.New, returning
+	// hub.CardAccess(); tests: cardtest's access). nil: no cards are
+	// reachable.
+	Agents func(*workstations.Workstations) CardAccess
 }
 
 // Service implements Lanyard's operations. It is being split into
@@ -79,7 +86,7 @@ type Service struct {
 
 	crlMu sync.Mutex // serializes CRL regeneration per process
 
-	cards     cardAccess // workstations' cards (cardaccess.go)
+	cards     CardAccess // workstations' cards (Config.Agents; nil: none)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	runner    *operation.Runner
 	notifier  Notifier
@@ -140,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 		PKI: servicePKI{s}, Notifier: notifier, Agents: agentsOf{s}})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Agents != nil {
+		s.cards = cfg.Agents(s.Workstations)
 	}
 	s.certWriter = newCertWriter(cfg.Store, 256)
 	s.cardSlots = newCardSlots(cfg.CardOperations)
