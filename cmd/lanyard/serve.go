@@ -24,6 +24,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web"
@@ -155,12 +156,20 @@ func serve(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	bootstrap := newBootstrapTokenFile(c.data, log)
+	// The agent hub serves the workstations capability and gives the card
+	// workflows their card access: the service builds it in that order.
+	var hub *agenthub.Hub
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) }})
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
+		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
+			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
+			return hub.CardAccess()
+		}})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	defer hub.Close()
 	bootstrap.svc = svc
 	token, err := svc.Setup(ctx)
 	if err != nil {
@@ -174,9 +183,10 @@ func serve(ctx context.Context, c serveConfig) error {
 	} else {
 		bootstrap.check(ctx) // revoked or expired while this server was down
 	}
-	hub := agenthub.New(agenthub.Config{Service: svc, Log: log})
-	defer hub.Close()
-	svc.SetCardAccess(hub.CardAccess())
+	arrivalsCtx, stopArrivals := context.WithCancel(ctx)
+	arrivalsDone := make(chan struct{})
+	go func() { defer close(arrivalsDone); svc.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
+	defer func() { stopArrivals(); <-arrivalsDone }()
 	srv := &http.Server{
 		Handler: web.New(web.Config{Service: svc, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),

@@ -185,7 +185,7 @@ func (h *Hub) pushAllAirCards() {
 func (h *Hub) pushAirCards(c *agentConn) {
 	ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
 	defer cancel()
-	allowed, err := h.svc.AirCardsFor(ctx, c.id)
+	allowed, err := h.ws.AirCardsFor(ctx, c.id)
 	if err != nil {
 		h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
 		return
@@ -253,7 +253,7 @@ func (c *agentConn) airRequest(m *agentproto.Message) {
 // airOpen checks that the workstation may use the AirCard and opens a
 // session on it at the AirCard service.
 func (c *agentConn) airOpen(ctx context.Context, serial string) (uint64, error) {
-	if err := c.hub.svc.AirCardAllowed(ctx, c.id, serial); err != nil {
+	if err := c.hub.ws.AirCardAllowed(ctx, c.id, serial); err != nil {
 		c.hub.log.Warn("a workstation was refused an AirCard", "workstation", c.id, "serial", serial, "err", err)
 		return 0, err
 	}

@@ -149,7 +149,7 @@ func (c *agentConn) serve(ctx context.Context) {
 	h.airDisconnected(c)
 	seenCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := h.svc.AgentSeen(seenCtx, c.id); err != nil {
+	if _, err := h.ws.AgentSeen(seenCtx, c.id); err != nil {
 		h.log.Warn("recording the agent's last contact failed", "workstation", c.id, "err", err)
 	}
 }

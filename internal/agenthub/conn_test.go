@@ -88,3 +88,28 @@ func TestDestroyVirtualNeedsTheFeature(t *testing.T) {
 		t.Fatalf("an agent's refusal: %v", err)
 	}
 }
+
+// Cards that arrive are queued for the card workflows (Arrivals) without
+// ever blocking the connection that reports them: past the queue's bound
+// they are dropped, to be handled at their next arrival.
+func TestArrivalsNeverBlock(t *testing.T) {
+	h := New(Config{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range arrivalQueue + 10 {
+			h.cardSeen(1, lanyard.Reader{Name: "r", Present: true, Serial: fmt.Sprint(i)})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("queuing an arrival blocked")
+	}
+	if n := len(h.Arrivals()); n != arrivalQueue {
+		t.Fatalf("%d arrivals queued, want %d", n, arrivalQueue)
+	}
+	if a := <-h.Arrivals(); a.WorkstationID != 1 || a.Reader.Serial != "0" {
+		t.Fatalf("first arrival %+v, want workstation 1, serial 0", a)
+	}
+}

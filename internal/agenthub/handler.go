@@ -50,7 +50,7 @@ func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "malformed pairing request: %v", err))
 		return
 	}
-	out, err := h.svc.StartPairing(r.Context(), remoteHost(r), in)
+	out, err := h.ws.StartPairing(r.Context(), remoteHost(r), in)
 	if err != nil {
 		writeProblem(w, err)
 		return
@@ -79,11 +79,11 @@ func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	// Woken at once by a confirmation in this process; one made on
 	// another replica is seen by the slower poll.
-	settled, release := h.svc.PairingSettled(id)
+	settled, release := h.ws.PairingSettled(id)
 	defer release()
 	deadline := time.Now().Add(agentproto.PollWait)
 	for {
-		st, err := h.svc.PairingStatus(r.Context(), id, time.Unix(unix, 0), proof)
+		st, err := h.ws.PairingStatus(r.Context(), id, time.Unix(unix, 0), proof)
 		if err != nil {
 			writeProblem(w, err)
 			return
@@ -112,7 +112,7 @@ func (h *Hub) connect(w http.ResponseWriter, r *http.Request) {
 	// authentication; the serial must belong to an active workstation
 	// (certificates the CA issued to people never do).
 	serial := r.TLS.PeerCertificates[0].SerialNumber.Text(16)
-	ws, err := h.svc.AgentConnected(r.Context(), serial)
+	ws, err := h.ws.AgentConnected(r.Context(), serial)
 	if err != nil {
 		writeProblem(w, err)
 		return
@@ -155,7 +155,7 @@ func (h *Hub) airCardJoin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "a workstation client certificate is required; pair the agent first"))
 		return
 	}
-	ws, err := h.svc.AgentConnected(r.Context(), r.TLS.PeerCertificates[0].SerialNumber.Text(16))
+	ws, err := h.ws.AgentConnected(r.Context(), r.TLS.PeerCertificates[0].SerialNumber.Text(16))
 	if err != nil {
 		writeProblem(w, err)
 		return
@@ -167,7 +167,7 @@ func (h *Hub) airCardJoin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "the request body must be {\"code\": \"XXXXX-XXXXX\"}"))
 		return
 	}
-	joined, err := h.svc.JoinAirCard(r.Context(), ws.ID, remoteHost(r), in.Code)
+	joined, err := h.ws.JoinAirCard(r.Context(), ws.ID, remoteHost(r), in.Code)
 	if err != nil {
 		writeProblem(w, err)
 		return

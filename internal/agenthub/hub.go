@@ -22,7 +22,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -30,10 +29,10 @@ import (
 // again, so that a revocation made elsewhere ends its connection.
 const RecheckInterval = 30 * time.Second
 
-// Config holds the hub's dependencies. Service is required.
+// Config holds the hub's dependencies. Workstations is required.
 type Config struct {
-	Service *service.Service
-	Log     *slog.Logger
+	Workstations Workstations
+	Log          *slog.Logger
 	// Heartbeat is the ping interval on agent connections (default
 	// agentproto.DefaultHeartbeat); a silent agent is dropped after three.
 	Heartbeat time.Duration
@@ -45,7 +44,7 @@ type Config struct {
 
 // Hub tracks connected agents. It is safe for concurrent use.
 type Hub struct {
-	svc       *service.Service
+	ws        Workstations
 	log       *slog.Logger
 	heartbeat time.Duration
 	relay     prometheus.Histogram
@@ -54,9 +53,7 @@ type Hub struct {
 	recheckOnce sync.Once
 	stopRecheck context.CancelFunc
 
-	seenOnce sync.Once
-	seen     chan seenCard // cards that arrived, for the service (cardseen.go)
-	stopSeen context.CancelFunc
+	arrivals chan lanyard.CardArrival // cards that arrived, for the card workflows (cardseen.go)
 
 	mu      sync.Mutex
 	conns   map[int64]*agentConn
@@ -99,7 +96,8 @@ func New(cfg Config) *Hub {
 		panic(fmt.Sprintf("agenthub: invalid pairing limits: %v", err))
 	}
 	return &Hub{
-		svc: cfg.Service, log: cfg.Log, heartbeat: cfg.Heartbeat, pairLimit: pairLimit,
+		ws: cfg.Workstations, log: cfg.Log, heartbeat: cfg.Heartbeat, pairLimit: pairLimit,
+		arrivals: make(chan lanyard.CardArrival, arrivalQueue),
 		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "lanyard_agent_apdu_relay_seconds",
 			Help: "Server-side round trip of one relayed APDU: sent to the agent until its reply arrived (target p99 < 20 ms).",
@@ -115,7 +113,7 @@ func New(cfg Config) *Hub {
 // an agent asks once per pairing (and again when its code expires), so ten
 // requests in fifteen minutes leave room for mistakes while a flood from
 // one address is turned away with 429 (stale requests are purged by
-// service.PurgePairings).
+// the workstations' PurgePairings).
 var PairLimits = auth.Limits{MaxFailures: 10, Window: 15 * time.Minute, BaseLock: time.Minute, MaxLock: 15 * time.Minute, MaxKeys: 100_000}
 
 // Collectors returns the hub's Prometheus metrics, for the server's
@@ -273,7 +271,7 @@ func (h *Hub) recheck(ctx context.Context) {
 		ids = append(ids, id)
 	}
 	h.mu.Unlock()
-	inactive, err := h.svc.AgentsSeen(ctx, ids)
+	inactive, err := h.ws.AgentsSeen(ctx, ids)
 	if err != nil && ctx.Err() == nil {
 		h.log.Warn("agent recheck failed for some workstations", "err", err)
 	}
@@ -289,10 +287,6 @@ func (h *Hub) Close() {
 	h.recheckOnce.Do(func() {}) // no loop starts after Close
 	if h.stopRecheck != nil {
 		h.stopRecheck()
-	}
-	h.seenOnce.Do(func() {})
-	if h.stopSeen != nil {
-		h.stopSeen()
 	}
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))

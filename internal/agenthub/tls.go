@@ -15,11 +15,11 @@ import (
 // certificate; the connect endpoint refuses requests without one.
 // HTTP/1.1 only: the agent's connection is an HTTP/1.1 upgrade.
 func (h *Hub) TLSConfig(ctx context.Context, hosts []string) (*tls.Config, error) {
-	cert, err := h.svc.AgentServerCertificate(ctx, hosts)
+	cert, err := h.ws.AgentServerCertificate(ctx, hosts)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := h.svc.AgentClientCAs(ctx)
+	pool, err := h.ws.AgentClientCAs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (r *renewer) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			c, err := r.h.svc.AgentServerCertificate(ctx, r.hosts)
+			c, err := r.h.ws.AgentServerCertificate(ctx, r.hosts)
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.renewing = false

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -72,16 +73,14 @@ func benchAirCardIdle(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := webtest.Start(b, st)
-	admin := systemAdmin(b, srv)
-	svc := srv.Service
-
 	// The hub as lanyard serve runs it (default heartbeat), with room for
 	// a mass enrolment from one address.
 	lim := agenthub.PairLimits
 	lim.MaxFailures = 10 * n
-	hub := agenthub.New(agenthub.Config{Service: svc, PairLimits: &lim})
-	svc.SetCardAccess(hub.CardAccess())
+	srv := webtest.StartWith(b, st, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat, PairLimits: &lim})
+	admin := systemAdmin(b, srv)
+	svc := srv.Service
+	hub := srv.Hub
 	tlsCfg, err := hub.TLSConfig(ctx, []string{"127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)
@@ -92,7 +91,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 	}
 	hs := &http.Server{Handler: hub.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	go hs.Serve(tls.NewListener(ln, tlsCfg))
-	b.Cleanup(func() { hs.Close(); hub.Close() })
+	b.Cleanup(func() { hs.Close() })
 	agentURL := "https://" + ln.Addr().String()
 
 	// The AirCard service in this process, holding N AirCards.

@@ -72,9 +72,8 @@ func BenchmarkCardIssue(b *testing.B) {
 
 func benchIssueInProcess(b *testing.B) {
 	ctx := context.Background()
-	ib := newIssueBench(b, webtest.Options{})
 	access := cardtest.New()
-	ib.srv.Service.SetCardAccess(access)
+	ib := newIssueBench(b, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return access }})
 	access.Add(b, 1, ib.user.User.ID, issueReader)
 	in := issueInput(1, issueReader)
 
@@ -130,15 +129,14 @@ func benchIssuePCSCD(b *testing.B) {
 	port, _ := strconv.Atoi(p)
 	ctx := context.Background()
 
-	ib := newIssueBench(b, webtest.Options{})
+	var ta *timingAccess
+	ib := newIssueBench(b, webtest.Options{Cards: timed(&ta)})
 	readers, err := agent.NewPCSCReaders()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { readers.Close() })
 	ws := ib.pairAgents(b, []agent.Readers{readers})[0]
-	ta := &timingAccess{CardAccess: ib.srv.Hub.CardAccess()}
-	ib.srv.Service.SetCardAccess(ta)
 	var reader string
 	ib.waitHub(b, "the vpcd reader", func(states []lanyard.WorkstationState) bool {
 		var names []string
@@ -241,7 +239,8 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 	// pairing limit that protects a real server.
 	limits := agenthub.PairLimits
 	limits.MaxFailures = 10 * concurrentCards
-	ib := newIssueBench(b, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat, PairLimits: &limits})
+	var ta *timingAccess
+	ib := newIssueBench(b, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat, PairLimits: &limits, Cards: timed(&ta)})
 	per := concurrentCards / agents
 	type slot struct {
 		ws     int64
@@ -266,8 +265,6 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 			slots = append(slots, &slot{ws: id, reader: fmt.Sprintf("Bench reader %02d", j), mem: mems[i]})
 		}
 	}
-	ta := &timingAccess{CardAccess: ib.srv.Hub.CardAccess()}
-	ib.srv.Service.SetCardAccess(ta)
 	user := ib.client(b)
 
 	var lat, after, reqs []time.Duration
@@ -598,6 +595,15 @@ func (s *countingStore) stats() (int64, time.Duration) {
 // timingAccess is the service's card access with every relayed APDU timed
 // on the server: the time Session.Transmit takes, as the hub's
 // lanyard_agent_apdu_relay_seconds histogram sees it.
+// timed gives the service a timingAccess over the hub's card access,
+// stored in *ta (webtest.Options.Cards).
+func timed(ta **timingAccess) func(lanyard.CardAccess) lanyard.CardAccess {
+	return func(hub lanyard.CardAccess) lanyard.CardAccess {
+		*ta = &timingAccess{CardAccess: hub}
+		return *ta
+	}
+}
+
 type timingAccess struct {
 	service.CardAccess
 	mu       sync.Mutex

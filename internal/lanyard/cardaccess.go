@@ -131,3 +131,12 @@ type SoftwareStored struct {
 	NSS     bool   `json:"nss"`
 	NSSNote string `json:"nss_note,omitempty"`
 }
+
+// CardArrival is a card that arrived in a reader of a connected
+// workstation (or an AirCard service): the moment the server can finish
+// what an earlier issue left undone. The agent hub reports arrivals; the
+// card workflows handle them.
+type CardArrival struct {
+	WorkstationID int64
+	Reader        Reader
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // The capability packages' API types, constants and functions keep their
@@ -73,3 +74,15 @@ type (
 
 // MaxDocumentSize bounds an uploaded document (documents.MaxDocumentSize).
 const MaxDocumentSize = documents.MaxDocumentSize
+
+// Workstations (internal/service/workstations).
+type (
+	PairConfirm      = workstations.PairConfirm
+	AirCardCode      = workstations.AirCardCode
+	AirCardCodeInput = workstations.AirCardCodeInput
+	AirCardComputer  = workstations.AirCardComputer
+)
+
+// HashAirCardCode is what the store keeps of a connection code
+// (workstations.HashAirCardCode).
+func HashAirCardCode(code string) string { return workstations.HashAirCardCode(code) }

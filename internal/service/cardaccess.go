@@ -1,8 +1,6 @@
 package service
 
 import (
-	"sync"
-
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -26,22 +24,28 @@ const (
 	ScopeUser    = lanyard.ScopeUser
 )
 
-// cardAccess holds the CardAccess, set once the hub exists (it is built
-// after the service because it uses the service).
-type cardAccess struct {
-	mu sync.RWMutex
-	ca CardAccess
+// cardAccess is the card access New was given (Config.Agents), or nil.
+func (s *Service) cardAccess() CardAccess { return s.cards }
+
+// agentsOf gives the workstations capability the connected agents
+// (workstations.Agents): the card access that New stores right after it
+// built the workstations and, with them, the hub (Config.Agents). The
+// two need each other — the hub admits agents through the workstations,
+// which tell the hub when an AirCard list changed and ask it which
+// computers are online — so one of them gets the other after both
+// exist; this indirection, set inside New before anything can call it,
+// is that one place.
+type agentsOf struct{ s *Service }
+
+func (a agentsOf) WorkstationState(id int64) (WorkstationState, bool) {
+	if ca := a.s.cardAccess(); ca != nil {
+		return ca.WorkstationState(id)
+	}
+	return WorkstationState{}, false
 }
 
-// SetCardAccess connects the service to the workstations' cards.
-func (s *Service) SetCardAccess(ca CardAccess) {
-	s.cards.mu.Lock()
-	defer s.cards.mu.Unlock()
-	s.cards.ca = ca
-}
-
-func (s *Service) cardAccess() CardAccess {
-	s.cards.mu.RLock()
-	defer s.cards.mu.RUnlock()
-	return s.cards.ca
+func (a agentsOf) AirCardsChanged(ids ...int64) {
+	if ca := a.s.cardAccess(); ca != nil {
+		ca.AirCardsChanged(ids...)
+	}
 }

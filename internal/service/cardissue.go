@@ -146,7 +146,7 @@ func (s *Service) openCard(ctx context.Context, p *Principal, t CardTarget) (Car
 			return nil, nil, nil, lanyard.Errorf(lanyard.EUnavailable, "workstation %s is not connected", ws.Name)
 		}
 		for _, r := range ws.Readers {
-			if r.Name == t.Reader && r.Present && (!air || s.airCardOwned(ctx, p, r)) {
+			if r.Name == t.Reader && r.Present && (!air || s.AirCardOwned(ctx, p, r)) {
 				sess, err := access.Open(ctx, ws.ID, r.Name)
 				if err != nil {
 					return nil, nil, nil, err

@@ -231,7 +231,7 @@ func (s *Service) ConnectedCards(ctx context.Context, p *Principal, own bool) ([
 		// (10,000 of them): the caller's are found in one query, not one
 		// per reader, and only their readers are copied from the hub, as
 		// only the caller's own workstations are.
-		airCards, err := airCardsOf(tx, types, p)
+		airCards, err := s.AirCardsOf(tx, types, p)
 		if err != nil {
 			return err
 		}

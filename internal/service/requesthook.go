@@ -3,11 +3,9 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
-	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // requestHook is the card issue's side of a CA decision (pki.RequestHook):
@@ -70,11 +68,3 @@ func (cardIssues) CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*documents
 	}
 	return &documents.CardRequest{Operation: op, Slot: *sl}, nil
 }
-
-// revokeCertificates and serialHex keep workstations.go's calls until it
-// moves to its own package (issue 15, step 7e): pki owns both.
-func (s *Service) revokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
-	return s.PKI.RevokeCertificates(ctx, tx, certs, revoke)
-}
-
-func serialHex(n *big.Int) string { return pki.SerialHex(n) }

@@ -24,6 +24,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // Config holds the service's dependencies. All are required except Log.
@@ -54,16 +55,24 @@ type Config struct {
 	// tokens has committed (RevokeToken, a staff password reset), so that
 	// lanyard serve deletes DATA/bootstrap-token once its token is gone.
 	TokensRevoked func()
+	// Agents, when set, makes the card access of the card workflows: New
+	// calls it once, after the workstations capability is built and
+	// before anything can use cards, with the workstations that the
+	// agent hub it builds serves (lanyard serve: agenthub.New, returning
+	// hub.CardAccess(); tests: cardtest's access). nil: no cards are
+	// reachable.
+	Agents func(*workstations.Workstations) CardAccess
 }
 
 // Service implements Lanyard's operations. It is being split into
 // capability packages (issue 15): it embeds each one built so far, so that
 // their methods are the Service's and its callers compile unchanged.
 type Service struct {
-	*catalog.Catalog     // card types, templates, policies, features
-	*identity.Identity   // users, tokens, sessions, TOTP, secret answers
-	*pki.PKI             // certificates, CA requests, revocation, CRLs, OCSP
-	*documents.Documents // the documents check: forms, uploads, decisions
+	*catalog.Catalog           // card types, templates, policies, features
+	*identity.Identity         // users, tokens, sessions, TOTP, secret answers
+	*pki.PKI                   // certificates, CA requests, revocation, CRLs, OCSP
+	*documents.Documents       // the documents check: forms, uploads, decisions
+	*workstations.Workstations // pairing, agent TLS, AirCard codes and computers
 
 	store   lanyard.Store
 	rec     lanyard.Recorder // the clock, audit events, transactions
@@ -75,14 +84,10 @@ type Service struct {
 	log     *slog.Logger
 	baseURL string
 
-	cards     cardAccess // workstations' cards (cardaccess.go)
+	cards     CardAccess // workstations' cards (Config.Agents; nil: none)
 	cardSlots cardSlots  // admission of card operations (cardslots.go)
 	runner    *operation.Runner
 	notifier  Notifier
-	// joinThrottle: wrong AirCard connection codes (aircards.go).
-	joinThrottle *auth.Throttle
-	// pairWaiters: agents' pairing polls (pairwait.go).
-	pairWaiters pairingWaiters
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 }
@@ -112,13 +117,8 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.Throttle = t
 	}
-	join, err := auth.NewThrottle(cfg.Now, AirCardJoinLimits)
-	if err != nil {
-		return nil, err
-	}
 	s := &Service{
-		joinThrottle: join,
-		store:        cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, notifier: cfg.Notifier,
 		bootstrapTTL: cfg.BootstrapTokenTTL,
 	}
@@ -126,6 +126,7 @@ func New(cfg Config) (*Service, error) {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
+	var err error
 	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
 		return nil, err
 	}
@@ -143,6 +144,18 @@ func New(cfg Config) (*Service, error) {
 		Notifier: cfg.Notifier, Catalog: s.Catalog, Cards: cardIssues{}})
 	if err != nil {
 		return nil, err
+	}
+	var notifier workstations.Notifier
+	if cfg.Notifier != nil {
+		notifier = cfg.Notifier
+	}
+	s.Workstations, err = workstations.New(workstations.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, CAs: cfg.CAs,
+		PKI: s.PKI, Notifier: notifier, Agents: agentsOf{s}})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Agents != nil {
+		s.cards = cfg.Agents(s.Workstations)
 	}
 	s.cardSlots = newCardSlots(cfg.CardOperations)
 	s.runner = operation.New(cfg.Store, s.clock)

@@ -270,7 +270,7 @@ func (s *Service) CreateVirtualCard(ctx context.Context, p *Principal, in Create
 			if in.Kind == lanyard.KindAirCard {
 				// Workstations and the hub know an AirCard by its
 				// serial alone, across AirCard card types and services.
-				if old, err := airCardBySerial(tx, c.Serial); err == nil {
+				if old, err := s.AirCardBySerial(tx, c.Serial); err == nil {
 					return lanyard.Errorf(lanyard.EConflict, "AirCard serial %s is already registered (card %d); create the AirCard again", c.Serial, old.ID)
 				} else if !lanyard.IsCode(err, lanyard.ENotFound) {
 					return err
@@ -318,7 +318,7 @@ func (s *Service) makeVirtual(ctx context.Context, ca CardAccess, host Workstati
 		}
 		taken := false
 		if err := s.view(ctx, func(tx lanyard.Tx) error {
-			_, err := airCardBySerial(tx, r.Serial)
+			_, err := s.AirCardBySerial(tx, r.Serial)
 			taken = err == nil
 			if lanyard.IsCode(err, lanyard.ENotFound) {
 				err = nil
@@ -387,4 +387,22 @@ func featureFlag(kind lanyard.CardKind) string {
 		return "platform-credential"
 	}
 	return fmt.Sprint(kind)
+}
+
+// airCardService returns the online AirCard service a new AirCard goes
+// to, if one is connected: of several, the one hosting the fewest, so
+// that adding a service spreads the new cards (a card stays on the
+// service that made it, since its sealed file is there).
+func airCardService(ca CardAccess) (WorkstationState, bool) {
+	if ca == nil {
+		return WorkstationState{}, false
+	}
+	var best WorkstationState
+	found := false
+	for _, ws := range ca.AirCardServices(nil) {
+		if ws.Online && (!found || ws.ReaderCount < best.ReaderCount) {
+			best, found = ws, true
+		}
+	}
+	return best, found
 }

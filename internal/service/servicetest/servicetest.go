@@ -22,6 +22,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 )
 
@@ -62,6 +63,10 @@ type Options struct {
 	Log *slog.Logger
 	// Cards is the service's card access (cardtest.Access; default none).
 	Cards service.CardAccess
+	// Agents, when set instead, builds the card access from the
+	// workstations capability (service.Config.Agents): webtest builds
+	// the agent hub with it.
+	Agents func(*workstations.Workstations) service.CardAccess
 	// BootstrapTokenTTL and TokensRevoked are passed to service.Config.
 	BootstrapTokenTTL time.Duration
 	TokensRevoked     func()
@@ -123,7 +128,10 @@ func New(tb testing.TB, o Options) *Stack {
 		tb.Fatal(err)
 	}
 	cfg := service.Config{Store: s.Store, Sealer: sealer, CAs: []ca.CA{s.CA}, Now: orNow(o.Now), Rand: rand.Reader, BaseURL: base,
-		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked}
+		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked, Agents: o.Agents}
+	if o.Cards != nil {
+		cfg.Agents = func(*workstations.Workstations) service.CardAccess { return o.Cards }
+	}
 	if o.WrapStore != nil {
 		cfg.Store = o.WrapStore(s.Store)
 	}
@@ -134,9 +142,6 @@ func New(tb testing.TB, o Options) *Stack {
 	}
 	if s.Service, err = service.New(cfg); err != nil {
 		tb.Fatal(err)
-	}
-	if o.Cards != nil {
-		s.Service.SetCardAccess(o.Cards)
 	}
 	if !o.NoSetup {
 		s.setup(tb)

@@ -22,6 +22,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -66,6 +67,10 @@ type Options struct {
 	PairLimits *auth.Limits
 	// SMTPRootCAs verifies test SMTP servers' certificates.
 	SMTPRootCAs *x509.CertPool
+	// Cards, when set, is given the hub's card access and returns the
+	// card access of the service's card workflows (benchmarks time the
+	// hub's, or use in-process cards).
+	Cards func(hub lanyard.CardAccess) lanyard.CardAccess
 }
 
 // StartWith is Start with options.
@@ -80,7 +85,15 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
 	var mailer *notify.Mailer
-	stack := servicetest.New(tb, servicetest.Options{Store: st, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier,
+	var hub *agenthub.Hub
+	agents := func(ws *workstations.Workstations) lanyard.CardAccess {
+		hub = agenthub.New(agenthub.Config{Workstations: ws, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
+		if opts.Cards != nil {
+			return opts.Cards(hub.CardAccess())
+		}
+		return hub.CardAccess()
+	}
+	stack := servicetest.New(tb, servicetest.Options{Store: st, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier, Agents: agents,
 		NewNotifier: func(store lanyard.Store, sealer *seal.AESGCM) service.Notifier {
 			m, err := notify.New(notify.Config{Store: store, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
 				Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
@@ -94,14 +107,22 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if tok == "" {
 		tb.Fatal("first-start setup made no administrator token")
 	}
-	hub := agenthub.New(agenthub.Config{Service: svc, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
-	svc.SetCardAccess(hub.CardAccess())
+	stopArrivals := handleArrivals(svc, hub)
 	srv := web.New(web.Config{Service: svc, Agents: hub, Notifications: mailer})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
-	tb.Cleanup(func() { stopAgents(); hs.Close() }) // before the stack's cleanup closes the service and st
+	tb.Cleanup(func() { stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
 	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer}
+}
+
+// handleArrivals runs the service's handling of the cards that arrive at
+// the hub's workstations, as lanyard serve does, until stop.
+func handleArrivals(svc *service.Service, hub *agenthub.Hub) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.HandleArrivals(ctx, hub.Arrivals()) }()
+	return func() { cancel(); <-done }
 }
 
 // AgentHeartbeat is the agent connections' ping interval in test servers:

@@ -1,4 +1,4 @@
-package service_test
+package workstations_test
 
 import (
 	"context"
@@ -14,17 +14,18 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // TestAgentsSeen: the hub's recheck records every connected workstation
 // in batched transactions and names those no longer active — revoked,
 // or deleted — across a batch boundary.
 func TestAgentsSeen(t *testing.T) {
-	e := newIssueEnv(t)
+	e := servicetest.New(t, servicetest.Options{})
 	ctx := context.Background()
 	var ids []int64
-	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+	if err := e.Store.Update(ctx, func(tx lanyard.Tx) error {
 		for i := range 1005 {
 			w := &lanyard.Workstation{Name: fmt.Sprintf("pc-%04d", i), Status: lanyard.WorkstationActive, CreatedAt: time.Now()}
 			if err := tx.CreateWorkstation(w); err != nil {
@@ -38,12 +39,12 @@ func TestAgentsSeen(t *testing.T) {
 	}
 	revoked := []int64{ids[3], ids[1002]} // one in each batch
 	for _, id := range revoked {
-		if _, err := e.svc.RevokeWorkstation(ctx, e.admin, id); err != nil {
+		if _, err := e.Service.RevokeWorkstation(ctx, e.Admin, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const missing = 9_999_999
-	inactive, err := e.svc.AgentsSeen(ctx, append(slices.Clone(ids), missing))
+	inactive, err := e.Service.AgentsSeen(ctx, append(slices.Clone(ids), missing))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestAgentsSeen(t *testing.T) {
 	}
 	for _, id := range []int64{ids[0], ids[1004]} {
 		var w *lanyard.Workstation
-		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { w, err = tx.WorkstationByID(id); return err }); err != nil {
+		if err := e.Store.View(ctx, func(tx lanyard.Tx) (err error) { w, err = tx.WorkstationByID(id); return err }); err != nil {
 			t.Fatal(err)
 		}
 		if w.LastSeenAt.IsZero() || time.Since(w.LastSeenAt) > time.Minute {
@@ -65,9 +66,9 @@ func TestAgentsSeen(t *testing.T) {
 // by the confirmation (or revocation) itself, not by its next read of the
 // store, each waiting poll of the workstation.
 func TestPairingSettledWakesPolls(t *testing.T) {
-	e := newIssueEnv(t)
+	e := servicetest.New(t, servicetest.Options{})
 	ctx := context.Background()
-	root, err := e.svc.AgentRoot(ctx)
+	root, err := e.Service.AgentRoot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host}}, key)
 		spki, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		out, err := e.svc.StartPairing(ctx, "192.0.2.1", agentproto.PairRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
+		out, err := e.Service.StartPairing(ctx, "192.0.2.1", agentproto.PairRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,15 +92,15 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 	}
 
 	id, code := pair("pc-a")
-	first, release1 := e.svc.PairingSettled(id)
-	second, release2 := e.svc.PairingSettled(id)
+	first, release1 := e.Service.PairingSettled(id)
+	second, release2 := e.Service.PairingSettled(id)
 	defer release2()
 	release1()
 	release1() // twice is harmless
 	if settledNow(first) {
 		t.Fatal("settled before anything happened")
 	}
-	if _, err := e.svc.ConfirmPairing(ctx, e.admin, service.PairConfirm{Code: code}); err != nil {
+	if _, err := e.Service.ConfirmPairing(ctx, e.Admin, workstations.PairConfirm{Code: code}); err != nil {
 		t.Fatal(err)
 	}
 	if !settledNow(first) || !settledNow(second) {
@@ -107,9 +108,9 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 	}
 
 	id, _ = pair("pc-b")
-	ch, release := e.svc.PairingSettled(id)
+	ch, release := e.Service.PairingSettled(id)
 	defer release()
-	if _, err := e.svc.RevokeWorkstation(ctx, e.admin, id); err != nil {
+	if _, err := e.Service.RevokeWorkstation(ctx, e.Admin, id); err != nil {
 		t.Fatal(err)
 	}
 	if !settledNow(ch) {

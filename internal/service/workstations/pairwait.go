@@ -1,4 +1,4 @@
-package service
+package workstations
 
 import "sync"
 
@@ -21,7 +21,7 @@ type pairingWaiter struct {
 // is confirmed or revoked by this process (another replica's decision is
 // not seen: poll the status as well, less often), and release, which the
 // caller calls when it stops waiting.
-func (s *Service) PairingSettled(id int64) (settled <-chan struct{}, release func()) {
+func (s *Workstations) PairingSettled(id int64) (settled <-chan struct{}, release func()) {
 	p := &s.pairWaiters
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -47,7 +47,7 @@ func (s *Service) PairingSettled(id int64) (settled <-chan struct{}, release fun
 }
 
 // pairingSettled wakes the polls waiting on workstation id.
-func (s *Service) pairingSettled(id int64) {
+func (s *Workstations) pairingSettled(id int64) {
 	p := &s.pairWaiters
 	p.mu.Lock()
 	defer p.mu.Unlock()

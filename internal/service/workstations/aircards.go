@@ -1,4 +1,4 @@
-package service
+package workstations
 
 import (
 	"context"
@@ -25,29 +25,11 @@ const AirCardCodeTTL = time.Hour
 // wrong ones lock the guesser out for ten minutes, doubling.
 var AirCardJoinLimits = auth.Limits{MaxFailures: 5, Window: 15 * time.Minute, BaseLock: 10 * time.Minute, MaxLock: 24 * time.Hour, MaxKeys: 100_000}
 
-// airCardService returns the online AirCard service a new AirCard goes
-// to, if one is connected: of several, the one hosting the fewest, so
-// that adding a service spreads the new cards (a card stays on the
-// service that made it, since its sealed file is there).
-func airCardService(ca CardAccess) (WorkstationState, bool) {
-	if ca == nil {
-		return WorkstationState{}, false
-	}
-	var best WorkstationState
-	found := false
-	for _, ws := range ca.AirCardServices(nil) {
-		if ws.Online && (!found || ws.ReaderCount < best.ReaderCount) {
-			best, found = ws, true
-		}
-	}
-	return best, found
-}
-
-// airCardOwned reports whether the card in reader r of the AirCard service
-// is registered to p (staff: to anyone), for card work on it.
-func (s *Service) airCardOwned(ctx context.Context, p *Principal, r ReaderState) bool {
+// AirCardOwned reports whether the card in reader r of the AirCard
+// service is registered to p (staff: to anyone), for card work on it.
+func (s *Workstations) AirCardOwned(ctx context.Context, p *lanyard.Principal, r lanyard.Reader) bool {
 	owned := false
-	_ = s.view(ctx, func(tx lanyard.Tx) error {
+	_ = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		owned = airCardOwnedTx(tx, p, r)
 		return nil
 	})
@@ -55,20 +37,20 @@ func (s *Service) airCardOwned(ctx context.Context, p *Principal, r ReaderState)
 }
 
 // airCardOwnedTx is airCardOwned inside a transaction.
-func airCardOwnedTx(tx lanyard.Tx, p *Principal, r ReaderState) bool {
+func airCardOwnedTx(tx airCardLookup, p *lanyard.Principal, r lanyard.Reader) bool {
 	if r.Serial == "" {
 		return false
 	}
 	c, err := airCardBySerial(tx, r.Serial)
-	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || isCardStaff(p))
+	return err == nil && c.OwnerID != 0 && (c.OwnerID == p.User.ID || p.IsCardStaff())
 }
 
-// airCardsOf returns, by serial, the registered AirCards p may use at the
+// AirCardsOf returns, by serial, the registered AirCards p may use at the
 // AirCard service: p's own, and for staff every one with an owner.
-func airCardsOf(tx lanyard.Tx, types []*lanyard.CardType, p *Principal) (map[string]*lanyard.Card, error) {
+func (s *Workstations) AirCardsOf(tx lanyard.CardStore, types []*lanyard.CardType, p *lanyard.Principal) (map[string]*lanyard.Card, error) {
 	out := map[string]*lanyard.Card{}
 	f := lanyard.CardFilter{OwnerID: p.User.ID}
-	if isCardStaff(p) {
+	if p.IsCardStaff() {
 		f.OwnerID = 0
 	}
 	for _, ct := range types {
@@ -89,8 +71,19 @@ func airCardsOf(tx lanyard.Tx, types []*lanyard.CardType, p *Principal) (map[str
 	return out, nil
 }
 
-// airCardBySerial returns the registered AirCard with serial.
-func airCardBySerial(tx lanyard.Tx, serial string) (*lanyard.Card, error) {
+// AirCardBySerial returns the registered AirCard with serial.
+func (s *Workstations) AirCardBySerial(tx airCardLookup, serial string) (*lanyard.Card, error) {
+	return airCardBySerial(tx, serial)
+}
+
+// airCardLookup is what finding an AirCard by serial reads.
+type airCardLookup interface {
+	lanyard.CardTypeStore
+	lanyard.CardStore
+}
+
+// airCardBySerial is AirCardBySerial.
+func airCardBySerial(tx airCardLookup, serial string) (*lanyard.Card, error) {
 	types, err := tx.ListCardTypes()
 	if err != nil {
 		return nil, err
@@ -117,9 +110,9 @@ func usable(c *lanyard.Card) bool {
 
 // AirCardsFor lists the AirCards workstation wsID may use: the aircards
 // message its agent gets when it connects and whenever the list changes.
-func (s *Service) AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.AirCard, error) {
+func (s *Workstations) AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.AirCard, error) {
 	out := []agentproto.AirCard{}
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		ids, err := tx.AirCardsAllowedOn(wsID)
 		if err != nil {
 			return err
@@ -142,8 +135,8 @@ func (s *Service) AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.Air
 // AirCard with serial: it is on the card's list of allowed computers and
 // the card is neither revoked nor disabled. The hub asks before every
 // session a workstation opens.
-func (s *Service) AirCardAllowed(ctx context.Context, wsID int64, serial string) error {
-	return s.view(ctx, func(tx lanyard.Tx) error {
+func (s *Workstations) AirCardAllowed(ctx context.Context, wsID int64, serial string) error {
+	return s.rec.View(ctx, func(tx lanyard.Tx) error {
 		c, err := airCardBySerial(tx, serial)
 		if err != nil {
 			return lanyard.Errorf(lanyard.EForbidden, "this computer is not allowed to use AirCard %s", serial)
@@ -176,20 +169,20 @@ type AirCardComputer struct {
 
 // airCardOf loads an AirCard the caller may manage: its owner, or staff
 // who do card work (operators, administrators).
-func (s *Service) airCardOf(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
-	return s.airCard(tx, p, cardID, isCardStaff(p))
+func (s *Workstations) airCardOf(tx lanyard.Tx, p *lanyard.Principal, cardID int64) (*lanyard.Card, error) {
+	return s.airCard(tx, p, cardID, p.IsCardStaff())
 }
 
 // airCardComputersReadable loads an AirCard whose allowed computers the
 // caller may read: its owner, and those who read workstations (operators,
 // administrators, auditors). CA managers read the card, not workstations.
-func (s *Service) airCardComputersReadable(tx lanyard.Tx, p *Principal, cardID int64) (*lanyard.Card, error) {
+func (s *Workstations) airCardComputersReadable(tx lanyard.Tx, p *lanyard.Principal, cardID int64) (*lanyard.Card, error) {
 	return s.airCard(tx, p, cardID, mayReadWorkstations(p))
 }
 
 // airCard loads AirCard cardID for p, who may have it when they own it
 // or when anyone's is allowed.
-func (s *Service) airCard(tx lanyard.Tx, p *Principal, cardID int64, anyones bool) (*lanyard.Card, error) {
+func (s *Workstations) airCard(tx lanyard.Tx, p *lanyard.Principal, cardID int64, anyones bool) (*lanyard.Card, error) {
 	c, err := tx.CardByID(cardID)
 	if err != nil {
 		return nil, err
@@ -208,17 +201,16 @@ func (s *Service) airCard(tx lanyard.Tx, p *Principal, cardID int64, anyones boo
 }
 
 // AirCardComputers lists the computers allowed to use an AirCard.
-func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int64) ([]AirCardComputer, error) {
+func (s *Workstations) AirCardComputers(ctx context.Context, p *lanyard.Principal, cardID int64) ([]AirCardComputer, error) {
 	out := []AirCardComputer{}
 	online := func(id int64) bool {
-		ca := s.cardAccess()
-		if ca == nil {
+		if s.agents == nil {
 			return false
 		}
-		ws, ok := ca.WorkstationState(id)
+		ws, ok := s.agents.WorkstationState(id)
 		return ok && ws.Online
 	}
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		if _, err := s.airCardComputersReadable(tx, p, cardID); err != nil {
 			return err
 		}
@@ -240,10 +232,10 @@ func (s *Service) AirCardComputers(ctx context.Context, p *Principal, cardID int
 
 // RemoveAirCardComputer takes a computer off an AirCard's list (its user
 // or an operator); the AirCard is disconnected there at once.
-func (s *Service) RemoveAirCardComputer(ctx context.Context, p *Principal, cardID, wsID int64) error {
+func (s *Workstations) RemoveAirCardComputer(ctx context.Context, p *lanyard.Principal, cardID, wsID int64) error {
 	var card *lanyard.Card
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "aircard.computer.remove", "card", strconv.FormatInt(cardID, 10),
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "aircard.computer.remove", "card", strconv.FormatInt(cardID, 10),
 			map[string]any{"serial": card.Serial, "workstation": wsID})
 	}, func(tx lanyard.Tx) (err error) {
 		if card, err = s.airCardOf(tx, p, cardID); err != nil {
@@ -254,8 +246,8 @@ func (s *Service) RemoveAirCardComputer(ctx context.Context, p *Principal, cardI
 	if err != nil {
 		return err
 	}
-	if ca := s.cardAccess(); ca != nil {
-		ca.AirCardsChanged(wsID)
+	if s.agents != nil {
+		s.agents.AirCardsChanged(wsID)
 	}
 	return nil
 }
@@ -280,7 +272,7 @@ type AirCardCodeInput struct {
 // CreateAirCardCode makes a connection code for a user's AirCard
 // (operators): valid for AirCardCodeTTL, usable once, stored hashed. The
 // user enters it on the computer to join (lanyard agent aircard add).
-func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID int64, in AirCardCodeInput) (*AirCardCode, error) {
+func (s *Workstations) CreateAirCardCode(ctx context.Context, p *lanyard.Principal, cardID int64, in AirCardCodeInput) (*AirCardCode, error) {
 	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators create AirCard connection codes")
 	}
@@ -290,12 +282,12 @@ func (s *Service) CreateAirCardCode(ctx context.Context, p *Principal, cardID in
 	}
 	b := base32.StdEncoding.EncodeToString(raw[:])[:10]
 	code := b[:5] + "-" + b[5:]
-	now := s.clock()
+	now := s.rec.Clock()
 	rec := &lanyard.AirCardCode{CardID: cardID, CodeHash: HashAirCardCode(code), CreatedBy: p.User.Login, CreatedAt: now, ExpiresAt: now.Add(AirCardCodeTTL)}
 	var card *lanyard.Card
 	var owner *lanyard.User
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(p, "aircard.code.create", "card", strconv.FormatInt(cardID, 10),
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "aircard.code.create", "card", strconv.FormatInt(cardID, 10),
 			map[string]any{"serial": card.Serial, "expires_at": rec.ExpiresAt, "mail": in.Mail})
 	}, func(tx lanyard.Tx) (err error) {
 		if card, err = s.airCardOf(tx, p, cardID); err != nil {
@@ -344,7 +336,7 @@ func HashAirCardCode(code string) string {
 // names, and uses the code up. Wrong codes count against the workstation
 // and the client address; expired and used codes are refused with what
 // happened.
-func (s *Service) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*agentproto.AirCardJoined, error) {
+func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*agentproto.AirCardJoined, error) {
 	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
 	for _, k := range keys {
 		if ok, wait := s.joinThrottle.Allow(k); !ok {
@@ -361,12 +353,12 @@ func (s *Service) JoinAirCard(ctx context.Context, wsID int64, remote, code stri
 	if !ok {
 		return nil, fail(lanyard.Errorf(lanyard.EInvalid, "a connection code is 10 letters and digits 2-7, shown as XXXXX-XXXXX"))
 	}
-	now := s.clock()
+	now := s.rec.Clock()
 	var card *lanyard.Card
 	var ws *lanyard.Workstation
-	agent := &Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
-	err := s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(agent, "aircard.computer.join", "card", strconv.FormatInt(card.ID, 10),
+	agent := &lanyard.Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(agent, "aircard.computer.join", "card", strconv.FormatInt(card.ID, 10),
 			map[string]any{"serial": card.Serial, "workstation": ws.ID, "workstation_name": ws.Name})
 	}, func(tx lanyard.Tx) error {
 		c, err := tx.AirCardCodeByHash(HashAirCardCode(norm))
@@ -410,8 +402,8 @@ func (s *Service) JoinAirCard(ctx context.Context, wsID int64, remote, code stri
 	for _, k := range keys {
 		s.joinThrottle.Success(k)
 	}
-	if ca := s.cardAccess(); ca != nil {
-		ca.AirCardsChanged(wsID)
+	if s.agents != nil {
+		s.agents.AirCardsChanged(wsID)
 	}
 	return &agentproto.AirCardJoined{Serial: card.Serial, Name: card.Name}, nil
 }

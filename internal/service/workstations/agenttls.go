@@ -1,4 +1,4 @@
-package service
+package workstations
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const AgentListenerValidity = 90 * 24 * time.Hour
 // (template "agent-listener") with an audit event. The returned
 // certificate carries the whole chain, leaf, issuing CA and root, because
 // an agent pairing for the first time pins the root it is sent.
-func (s *Service) AgentServerCertificate(ctx context.Context, hosts []string) (*tls.Certificate, error) {
+func (s *Workstations) AgentServerCertificate(ctx context.Context, hosts []string) (*tls.Certificate, error) {
 	authority, signer, err := s.machineCA()
 	if err != nil {
 		return nil, err
@@ -57,9 +57,9 @@ func (s *Service) AgentServerCertificate(ctx context.Context, hosts []string) (*
 	if err != nil {
 		return nil, err
 	}
-	rec := machineCertRecord(cert, authority.Name(), "agent-listener", s.clock())
-	err = s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(systemPrincipal, "cert.issue", "certificate", rec.Serial,
+	rec := machineCertRecord(cert, authority.Name(), "agent-listener", s.rec.Clock())
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(lanyard.SystemPrincipal, "cert.issue", "certificate", rec.Serial,
 			map[string]any{"ca": rec.CA, "template": rec.Template, "subject": rec.Subject, "hosts": hosts})
 	}, func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) })
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Service) AgentServerCertificate(ctx context.Context, hosts []string) (*
 
 // AgentClientCAs is the pool agents' client certificates are verified
 // against: the machine CA's root, with its issuing CA, which agents send.
-func (s *Service) AgentClientCAs(ctx context.Context) (*x509.CertPool, error) {
+func (s *Workstations) AgentClientCAs(ctx context.Context) (*x509.CertPool, error) {
 	root, err := s.AgentRoot(ctx)
 	if err != nil {
 		return nil, err
