@@ -33,7 +33,7 @@ import (
 )
 
 // Card issue (issue #4): the whole Issue card operation of
-// internal/service/cardissue.go on a factory-fresh emulated PIV card under
+// internal/service/cardops (issue.go) on a factory-fresh emulated PIV card under
 // the default policy (smartcard-logon required) with one optional template
 // (secure-email) chosen, User PIN entered: select, serial,
 // card and operation recorded, takeover to the card's diversified AES-192

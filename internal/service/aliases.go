@@ -3,6 +3,8 @@ package service
 import (
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -86,3 +88,69 @@ type (
 // HashAirCardCode is what the store keeps of a connection code
 // (workstations.HashAirCardCode).
 func HashAirCardCode(code string) string { return workstations.HashAirCardCode(code) }
+
+// Card workflows (internal/service/cardops).
+type (
+	CardTarget          = cardops.CardTarget
+	IssueOptionsResult  = cardops.IssueOptionsResult
+	IssueCardInput      = cardops.IssueCardInput
+	IssueCardResult     = cardops.IssueCardResult
+	ContinueInput       = cardops.ContinueInput
+	ClearInput          = cardops.ClearInput
+	IssuedPIN           = cardops.IssuedPIN
+	ShowIssuedPINInput  = cardops.ShowIssuedPINInput
+	ShownPIN            = cardops.ShownPIN
+	MailIssuePINInput   = cardops.MailIssuePINInput
+	MailIssuePINResult  = cardops.MailIssuePINResult
+	CardView            = cardops.CardView
+	CardCertificate     = cardops.CardCertificate
+	ConnectedCard       = cardops.ConnectedCard
+	RegisterCardInput   = cardops.RegisterCardInput
+	PINSetupInput       = cardops.PINSetupInput
+	SoftwareStoreOption = cardops.SoftwareStoreOption
+	SoftwareStoreInput  = cardops.SoftwareStoreInput
+	SoftwareStoreResult = cardops.SoftwareStoreResult
+	SoftwareStoreFile   = cardops.SoftwareStoreFile
+	SoftwareStoredRec   = cardops.SoftwareStoredRec
+	VirtualOption       = cardops.VirtualOption
+	CreateVirtualInput  = cardops.CreateVirtualInput
+	CardIssueEvent      = cardops.CardIssueEvent
+)
+
+const (
+	OperationIdleLimit = cardops.OperationIdleLimit
+	OwnerPINWindow     = cardops.OwnerPINWindow
+	PINMailWindow      = cardops.PINMailWindow
+	PINMailToMe        = cardops.PINMailToMe
+	PINMailToManager   = cardops.PINMailToManager
+)
+
+// VirtualKinds are the virtual card kinds (cardops.VirtualKinds).
+var VirtualKinds = cardops.VirtualKinds
+
+// CardPUKAAD binds a sealed card PUK to its card (cardops.CardPUKAAD).
+func CardPUKAAD(cardID int64) []byte { return cardops.CardPUKAAD(cardID) }
+
+// DefaultCardOperations is how many card operations run at once by
+// default (cardops.DefaultCardOperations).
+func DefaultCardOperations() int { return cardops.DefaultCardOperations() }
+
+// The card-access port is the domain's (lanyard.CardAccess); these aliases
+// keep the service's names until the card workflows move to their own
+// package.
+type (
+	CardAccess           = lanyard.CardAccess
+	CardSession          = lanyard.CardSession
+	WorkstationState     = lanyard.WorkstationState
+	ReaderState          = lanyard.Reader
+	TPMState             = lanyard.TPMState
+	SoftwareKey          = lanyard.SoftwareKey
+	SoftwareStoreRequest = lanyard.SoftwareStoreRequest
+	SoftwareStored       = lanyard.SoftwareStored
+)
+
+// Software store scopes (lanyard.ScopeMachine, lanyard.ScopeUser).
+const (
+	ScopeMachine = lanyard.ScopeMachine
+	ScopeUser    = lanyard.ScopeUser
+)

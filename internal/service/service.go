@@ -15,11 +15,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -42,7 +43,7 @@ type Config struct {
 	// nil: none are sent.
 	Notifier Notifier
 	// CardOperations is how many card operations run at once (0:
-	// DefaultCardOperations); the others wait (cardslots.go).
+	// cardops.DefaultCardOperations); the others wait.
 	CardOperations int
 	// Throttle limits password guessing: the web layer's login and the
 	// second-factor step-up (VerifySecondFactor) count failures in it
@@ -73,21 +74,13 @@ type Service struct {
 	*pki.PKI                   // certificates, CA requests, revocation, CRLs, OCSP
 	*documents.Documents       // the documents check: forms, uploads, decisions
 	*workstations.Workstations // pairing, agent TLS, AirCard codes and computers
+	*cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
+	*audit.Log                 // reading, verifying and checkpointing the audit chain
 
-	store   lanyard.Store
-	rec     lanyard.Recorder // the clock, audit events, transactions
-	sealer  seal.Sealer
-	cas     map[string]ca.CA
-	caOrder []string
-	now     func() time.Time
-	rand    io.Reader
-	log     *slog.Logger
-	baseURL string
+	store lanyard.Store
+	rec   lanyard.Recorder // the clock, audit events, transactions
 
-	cards     CardAccess // workstations' cards (Config.Agents; nil: none)
-	cardSlots cardSlots  // admission of card operations (cardslots.go)
-	runner    *operation.Runner
-	notifier  Notifier
+	cards CardAccess // workstations' cards (Config.Agents; nil: none)
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 }
@@ -117,17 +110,14 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.Throttle = t
 	}
-	s := &Service{
-		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
-		now: cfg.Now, rand: cfg.Rand, log: cfg.Log, baseURL: cfg.BaseURL, notifier: cfg.Notifier,
-		bootstrapTTL: cfg.BootstrapTokenTTL,
-	}
-	for _, c := range cfg.CAs {
-		s.cas[c.Name()] = c
-		s.caOrder = append(s.caOrder, c.Name())
+	s := &Service{store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, bootstrapTTL: cfg.BootstrapTokenTTL,
+		Log: audit.NewLog(cfg.Store, cfg.Now)}
+	caNames := make([]string, len(cfg.CAs))
+	for i, c := range cfg.CAs {
+		caNames[i] = c.Name()
 	}
 	var err error
-	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: s.caOrder}); err != nil {
+	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: caNames}); err != nil {
 		return nil, err
 	}
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
@@ -141,7 +131,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.Documents, err = documents.New(documents.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,
-		Notifier: cfg.Notifier, Catalog: s.Catalog, Cards: cardIssues{}})
+		Notifier: cfg.Notifier, Catalog: s.Catalog, Cards: cardops.CardIssues{}})
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +147,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Agents != nil {
 		s.cards = cfg.Agents(s.Workstations)
 	}
-	s.cardSlots = newCardSlots(cfg.CardOperations)
-	s.runner = operation.New(cfg.Store, s.clock)
+	var cardNotifier cardops.Notifier
+	if cfg.Notifier != nil {
+		cardNotifier = cfg.Notifier
+	}
+	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,
+		Log: cfg.Log, Cards: s.cards, CardOperations: cfg.CardOperations, Notifier: cardNotifier,
+		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, AirCards: s.Workstations})
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -167,10 +165,6 @@ func (s *Service) Close() { s.PKI.Close() }
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }
-
-// clock returns the service clock's time, truncated to what the store
-// keeps (lanyard.Recorder.Clock).
-func (s *Service) clock() time.Time { return s.rec.Clock() }
 
 // Principal is who is calling (lanyard.Principal); the alias keeps the
 // service's signatures until the capability packages take the domain type.

@@ -27,7 +27,7 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err := s.seedDefaults(ctx); err != nil {
 		return "", err
 	}
-	if err := s.ensureAdminMaster(ctx); err != nil {
+	if err := s.EnsureAdminMaster(ctx); err != nil {
 		return "", err
 	}
 	var users int

@@ -76,8 +76,9 @@ func (s *Workstations) AirCardBySerial(tx airCardLookup, serial string) (*lanyar
 	return airCardBySerial(tx, serial)
 }
 
-// airCardLookup is what finding an AirCard by serial reads.
-type airCardLookup interface {
+// airCardLookup is what finding an AirCard by serial reads (an alias,
+// so that an interface of the card workflows can name the same type).
+type airCardLookup = interface {
 	lanyard.CardTypeStore
 	lanyard.CardStore
 }

@@ -1,0 +1,159 @@
+// Package cardops is the capability of the card workflows: issuing a
+// card (and continuing an interrupted or pending issue), revoking and
+// clearing it, setting up its PIN, replacing a card type's shared PUK
+// with the card's own, software certificate stores, virtual cards, the
+// card list and the cards connected to a workstation. It reaches cards
+// through the card-access port (lanyard.CardAccess: the agent hub or a
+// test's emulators) and the other capabilities through the interfaces it
+// declares here; it is the only reader of a card issue's record
+// (issueData), which the CA queue and the documents check ask about
+// through RequestHook and CardIssues.
+package cardops
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+)
+
+// Catalog is what the card workflows read of the catalog (catalog.Catalog
+// implements it): card types, their secrets, templates and the policy
+// that applies to a user.
+type Catalog interface {
+	GetCardType(ctx context.Context, name string) (*lanyard.CardType, error)
+	CardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets, error)
+	GetTemplate(ctx context.Context, name string) (*lanyard.Template, error)
+	Template(tx lanyard.TemplateStore, name string) (*lanyard.Template, error)
+	PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error)
+}
+
+// PKI is what the card workflows need of the certificate capability
+// (pki.PKI implements it).
+type PKI interface {
+	// RevokeCertificates revokes, in tx, those of certs that revoke
+	// selects, re-signs the CRLs concerned and returns the serials
+	// revoked.
+	RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error)
+}
+
+// Documents is what the card workflows need of the documents check
+// (documents.Documents implements it).
+type Documents interface {
+	RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lanyard.User, slot, template string, kinds ...lanyard.DocumentKind) error
+	LatestDocument(tx lanyard.Tx, cardID int64, slot string, kind lanyard.DocumentKind) (*lanyard.Document, error)
+	RequestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *lanyard.Principal) error
+}
+
+// SecondFactor checks a person's password and second factor before a
+// PIN setup (identity.Identity implements it).
+type SecondFactor interface {
+	VerifySecondFactor(ctx context.Context, p *lanyard.Principal, password, code string) error
+}
+
+// AirCards is what the card workflows read of the AirCards a workstation
+// may use (workstations.Workstations implements it).
+type AirCards interface {
+	AirCardOwned(ctx context.Context, p *lanyard.Principal, r lanyard.Reader) bool
+	AirCardsOf(tx lanyard.CardStore, types []*lanyard.CardType, p *lanyard.Principal) (map[string]*lanyard.Card, error)
+	AirCardBySerial(tx interface {
+		lanyard.CardTypeStore
+		lanyard.CardStore
+	}, serial string) (*lanyard.Card, error)
+}
+
+// Notifier sends the e-mails of the card workflows (internal/notify's
+// outbox implements it; the methods are those of service.Notifier).
+type Notifier interface {
+	RandomPIN(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, pin string) error
+	QueueRandomPIN(tx lanyard.Tx, to []string, user *lanyard.User, card *lanyard.Card, pin string) (mailID int64, err error)
+	Wake()
+	CardIssue(ctx context.Context, to []string, ev CardIssueEvent) error
+}
+
+// CardIssueEvent is what a card issue notification says.
+type CardIssueEvent struct {
+	Kind     string // "pending", "approved" or "rejected"
+	User     *lanyard.User
+	Card     *lanyard.Card
+	Template string // the certificate concerned, when one is
+	Comment  string // the approver's comment on a rejection
+}
+
+// Config holds the card workflows' dependencies. All are required except
+// Log, Cards, CardOperations and Notifier.
+type Config struct {
+	Store  lanyard.Store
+	Sealer seal.Sealer // PUKs, PIN copies, the admin-key master secret
+	// CAs are the configured CAs in order: the first is the default for
+	// templates that name none.
+	CAs  []ca.CA
+	Now  func() time.Time
+	Rand io.Reader
+	Log  *slog.Logger
+	// Cards reaches the cards in workstations' readers; nil: none.
+	Cards lanyard.CardAccess
+	// CardOperations is how many card operations run at once (0:
+	// DefaultCardOperations); the others wait (slots.go).
+	CardOperations int
+	// Notifier mails random PINs and issue news; nil: none are sent.
+	Notifier     Notifier
+	Catalog      Catalog
+	PKI          PKI
+	Documents    Documents
+	SecondFactor SecondFactor
+	AirCards     AirCards
+}
+
+// Cards implements the card workflows.
+type Cards struct {
+	store   lanyard.Store
+	rec     lanyard.Recorder // the clock, audit events, transactions
+	sealer  seal.Sealer
+	cas     map[string]ca.CA
+	caOrder []string
+	rand    io.Reader
+	log     *slog.Logger
+
+	cards     lanyard.CardAccess // nil: none
+	cardSlots cardSlots          // admission of card operations (slots.go)
+	runner    *operation.Runner
+	notifier  Notifier
+
+	catalog      Catalog
+	pki          PKI
+	documents    Documents
+	secondFactor SecondFactor
+	airCards     AirCards
+}
+
+// New checks cfg and returns the card workflows.
+func New(cfg Config) (*Cards, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || len(cfg.CAs) == 0 || cfg.Now == nil || cfg.Rand == nil ||
+		cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.AirCards == nil {
+		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Catalog, PKI, Documents, SecondFactor and AirCards are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Cards{
+		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
+		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), notifier: cfg.Notifier,
+		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, airCards: cfg.AirCards,
+	}
+	for _, c := range cfg.CAs {
+		s.cas[c.Name()] = c
+		s.caOrder = append(s.caOrder, c.Name())
+	}
+	s.runner = operation.New(cfg.Store, s.rec.Clock)
+	return s, nil
+}
+
+// cardAccess is the card access New was given (Config.Cards), or nil.
+func (s *Cards) cardAccess() lanyard.CardAccess { return s.cards }

@@ -1,0 +1,23 @@
+package cardops
+
+import (
+	"context"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// CardPUK opens card id's sealed PUK, for tests that prove the card holds
+// it (they never print it).
+func (s *Cards) CardPUK(ctx context.Context, id int64) (string, error) {
+	var c *lanyard.Card
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CardByID(id); return }); err != nil {
+		return "", err
+	}
+	return s.cardPUK(c)
+}
+
+// SealCardPUK seals puk for card id as the server seals a card's PUK, for
+// tests that set up a PUK change the server recorded but did not finish.
+func (s *Cards) SealCardPUK(id int64, puk string) ([]byte, error) {
+	return s.sealer.Seal([]byte(puk), CardPUKAAD(id))
+}

@@ -1,0 +1,220 @@
+package cardops
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
+)
+
+// loadIssue reads what an issue decision needs, in one read transaction.
+func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarget, r *lanyard.Reader, serial string) (*issueJob, *issuance.Input, error) {
+	j := &issueJob{p: p}
+	in := &issuance.Input{Staff: isCardStaff(p), Requester: p.User.ID}
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		var err error
+		switch {
+		case t.User == "" || t.User == p.User.Login:
+			// Read afresh: the card and the e-mails use the current
+			// attributes, not the session's copy.
+			if j.user, err = tx.UserByID(p.User.ID); err != nil {
+				return err
+			}
+		case !isCardStaff(p):
+			return lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
+		default:
+			if j.user, err = tx.UserByLogin(t.User); err != nil {
+				return err
+			}
+		}
+		if j.user.Disabled {
+			return lanyard.Errorf(lanyard.EConflict, "user %q is disabled", j.user.Login)
+		}
+		in.OwnerID, in.Owner = j.user.ID, j.user
+		pol, err := s.catalog.PolicyFor(tx, j.user)
+		if err != nil {
+			return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", j.user.Login)
+		}
+		in.Settings, in.PolicyName = pol.Settings, pol.Name
+		types, err := tx.ListCardTypes()
+		if err != nil {
+			return err
+		}
+		if j.ct = recognize(types, r.ATR, serial != ""); j.ct == nil {
+			return lanyard.Errorf(lanyard.EInvalid, "no card type recognizes this card (ATR %x); ask your administrator to add its card type", r.ATR)
+		}
+		in.CardType = j.ct
+		switch c, err := tx.CardBySerial(j.ct.Name, serial); {
+		case err == nil:
+			j.card, in.Card = c, c
+		case !lanyard.IsCode(err, lanyard.ENotFound):
+			return err
+		}
+		if in.OwnedCards, err = tx.CountCards(j.user.ID); err != nil {
+			return err
+		}
+		tpls, err := tx.ListTemplates()
+		if err != nil {
+			return err
+		}
+		j.tpls = map[string]*lanyard.Template{}
+		for _, t := range tpls {
+			j.tpls[t.Name] = t
+		}
+		in.Templates = j.tpls
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.secrets, err = s.catalog.CardTypeSecrets(j.ct); err != nil {
+		return nil, nil, err
+	}
+	return j, in, nil
+}
+
+// startIssue records the card (registering it when new) as assigned to
+// its owner and the operation as running, in one transaction.
+func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *lanyard.Reader, ws *lanyard.WorkstationState) error {
+	now := s.rec.Clock()
+	c := j.card
+	var was lanyard.Card // the card as the decision read it
+	if c == nil {
+		c = &lanyard.Card{Serial: serial, CardType: j.ct.Name, CreatedAt: now}
+	} else {
+		was = *c
+	}
+	c.OwnerID, c.State, c.ATR, c.WorkstationID, c.UpdatedAt = j.user.ID, lanyard.CardAssigned, r.ATR, ws.ID, now
+	if err := personalize.CheckIdentity(c, j.id); err != nil {
+		return err
+	}
+	c.GUID = j.id.GUID
+	if j.plan.Name != "" {
+		c.Name = j.plan.Name
+	}
+	check := func(tx lanyard.Tx) error {
+		// The decision was made outside this transaction, with card I/O
+		// since: what it relied on is checked again here. An AirCard
+		// takes several sessions at once, so two issues can reach this
+		// point for one card; and two cards issued at once for one user
+		// must not both pass the policy's maximum.
+		if c.ID != 0 {
+			if err := tx.LockCard(c.ID); err != nil {
+				return err
+			}
+			if err := unchangedForIssue(tx, &was); err != nil {
+				return err
+			}
+		}
+		if err := identityFree(tx, c, j.id); err != nil {
+			return err
+		}
+		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
+		return s.checkMaxCards(tx, j.user, counted)
+	}
+	run, err := operation.Start(ctx, s.runner, operation.Begin{
+		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}, Check: check,
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			return s.rec.Event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
+				"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
+			})
+		}}, &j.data)
+	if err != nil {
+		return err
+	}
+	s.attachIssue(j, run)
+	return nil
+}
+
+// attachIssue makes run j's record: j.op and j.card are the run's, and
+// a step recorded without an event of its own gets card.issue.step.
+func (s *Cards) attachIssue(j *issueJob, run *operation.Run[issueData]) {
+	run.StepEvent = func(step operation.Step) *lanyard.AuditEvent {
+		return s.rec.Event(j.p, "card.issue.step", "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
+	}
+	j.run, j.card, j.op = run, run.Card, run.Op
+}
+
+// unchangedForIssue fails with EConflict when the card changed since the
+// issue decision read it as was, or has an unfinished operation.
+func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
+	cur, err := tx.CardByID(was.ID)
+	if err != nil {
+		return err
+	}
+	if !cur.UpdatedAt.Equal(was.UpdatedAt) || cur.State != was.State || cur.OwnerID != was.OwnerID {
+		return lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read (another issue?); look at the card and try again", was.Serial)
+	}
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Unfinished: true, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, ops[0].Step)
+	}
+	return nil
+}
+
+// checkMaxCards checks the policy's maximum cards per user inside the
+// transaction that adds a card to u or assigns one, with u held
+// (Tx.LockUser) so that two such transactions at once cannot both pass:
+// on PostgreSQL they would otherwise both count before either wrote.
+// counted says the card concerned is already among u's cards.
+func (s *Cards) checkMaxCards(tx lanyard.Tx, u *lanyard.User, counted bool) error {
+	if err := tx.LockUser(u.ID); err != nil {
+		return err
+	}
+	pol, err := s.catalog.PolicyFor(tx, u)
+	if err != nil {
+		return lanyard.Errorf(lanyard.EForbidden, "no policy applies to %s; ask your administrator", u.Login)
+	}
+	max := pol.Settings.Issuance.MaxCardsPerUser
+	if max <= 0 {
+		return nil
+	}
+	n, err := tx.CountCards(u.ID)
+	if err != nil {
+		return err
+	}
+	if counted {
+		n--
+	}
+	if n >= max {
+		return lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s already has %d", max, u.Login, n)
+	}
+	return nil
+}
+
+// stop ends a run that failed: the operation becomes interrupted (the
+// card, the agent or the connection went away; resumable) or failed (the
+// card refused; a new issue is needed), with one audit event.
+func (s *Cards) stop(ctx context.Context, j *issueJob, cause error) error {
+	state, action := lanyard.OpInterrupted, "card.issue.interrupt"
+	if lanyard.IsCode(cause, lanyard.EConflict) || lanyard.IsCode(cause, lanyard.EInvalid) || lanyard.IsCode(cause, lanyard.EForbidden) {
+		state, action = lanyard.OpFailed, "card.issue.fail"
+	}
+	msg := lanyard.ErrorMessage(cause)
+	s.log.Warn("card issue stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
+	withdraw := func(tx lanyard.Tx) error {
+		if state != lanyard.OpFailed {
+			return nil
+		}
+		// A failed issue cannot continue: its requests still waiting in
+		// the CA are withdrawn, so none is approved later into a
+		// certificate bound to no card.
+		return s.withdrawRequests(tx, j.p, &j.data, "the card issue failed")
+	}
+	ev := s.rec.Event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "step": j.op.Step, "error": msg})
+	if err := j.run.Stop(ctx, state, msg, operation.Also(withdraw), operation.Event(ev)); err != nil {
+		s.log.Error("recording a stopped card issue failed", "operation", j.op.ID, "error", err)
+		j.op.State, j.op.Error = state, msg
+	}
+	if state == lanyard.OpInterrupted {
+		return lanyard.Wrap(lanyard.EUnavailable, cause, msg+"; the card issue can be continued (Continue card issue)")
+	}
+	return cause
+}

@@ -1,0 +1,74 @@
+package cardops
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
+)
+
+// RequestHook is the card issue's side of a CA decision (pki.RequestHook):
+// only the card code reads a card issue's record (issueData), so the CA
+// queue asks it, through this, whether a request may be approved and
+// what its decision means for the card.
+type RequestHook struct{ s *Cards }
+
+// RequestHook returns the card issue's side of CA decisions.
+func (s *Cards) RequestHook() RequestHook { return RequestHook{s} }
+
+// CheckApprove refuses a card's request whose issue no longer waits for
+// it (cardRequestGone), a card-only template's request from no card
+// issue (one queued through the certificate API before the template
+// became card-only, or before the rule existed), and a card's request
+// whose signed request form is missing or vouched for only by the
+// approver or the requester (documents.RequestFormRequired).
+func (h RequestHook) CheckApprove(tx lanyard.Tx, p *lanyard.Principal, r *lanyard.CertRequest, tpl *lanyard.Template) error {
+	op, _, _, err := cardRequest(tx, r)
+	if err != nil {
+		return err
+	}
+	if err := cardRequestGone(r, op); err != nil {
+		return err
+	}
+	if op == nil && tpl.CardKeysOnly {
+		return lanyard.Errorf(lanyard.EForbidden, "template %q certifies only keys generated on a card, and request %d did not come from a card issue; reject it", tpl.Name, r.ID)
+	}
+	return h.s.documents.RequestFormRequired(tx, r, p)
+}
+
+// Decided binds the certificate to the card of r's issue (cardRequestDecided).
+func (h RequestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (func(context.Context), error) {
+	return h.s.cardRequestDecided(tx, r, cert)
+}
+
+// CardIssues is what the documents check reads of card issues
+// (documents.CardIssues): their records are the card code's. It reads
+// only the caller's transaction, so the zero value serves.
+type CardIssues struct{}
+
+// UnfinishedIssue is the card's unfinished issue operation (nil: none).
+func (CardIssues) UnfinishedIssue(tx lanyard.Tx, cardID int64) (*lanyard.Operation, error) {
+	return unfinishedIssueTx(tx, cardID)
+}
+
+// IssueRecord is what the issue operation op recorded by slot: its CA
+// requests and the serials of the certificates written.
+func (CardIssues) IssueRecord(op *lanyard.Operation) (map[string]int64, map[string]string, error) {
+	var data issueData
+	if len(op.Data) > 0 {
+		if err := json.Unmarshal(op.Data, &data); err != nil {
+			return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "the operation's record does not parse")
+		}
+	}
+	return data.Requests, data.Certs, nil
+}
+
+// CardRequest is the unfinished card issue slot that r is for (cardRequest).
+func (CardIssues) CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*documents.CardRequest, error) {
+	op, _, sl, err := cardRequest(tx, r)
+	if err != nil || op == nil {
+		return nil, err
+	}
+	return &documents.CardRequest{Operation: op, Slot: *sl}, nil
+}
