@@ -1,14 +1,16 @@
-// Package service is Lanyard's application layer: it turns requests from the
-// web API (and through it the CLI and the web UI) into store transactions,
-// CA calls and audit events. Each state-changing method runs one
-// Store.Update that writes the change and its audit event together
-// (docs/architecture.md, "The store"). Role gates live at the edge (internal/web
-// route table); object-level rules (a user may act only on their own
-// objects) live here.
+// Package service is the composition root of Lanyard's application layer:
+// New builds the capability packages (catalog, identity, pki, documents,
+// workstations, cardops, the audit log) from one Config and wires the
+// interfaces each declares for what it consumes. The capabilities turn
+// requests from the web API (and through it the CLI and the web UI) into
+// store transactions, CA calls and audit events; each state-changing
+// method runs one Store.Update that writes the change and its audit event
+// together (docs/architecture.md, "The store"). Role gates live at the
+// edge (internal/web route table); object-level rules (a user may act
+// only on their own objects) live in the capabilities.
 package service
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -65,9 +67,11 @@ type Config struct {
 	Agents func(*workstations.Workstations) CardAccess
 }
 
-// Service implements Lanyard's operations. It is being split into
-// capability packages (issue 15): it embeds each one built so far, so that
-// their methods are the Service's and its callers compile unchanged.
+// Service implements Lanyard's operations by embedding each capability, so
+// that their methods are the Service's and its callers compile unchanged
+// until they take the capabilities themselves (issue 15). No exported
+// method name is defined by two of them: a promoted name is never
+// ambiguous.
 type Service struct {
 	*catalog.Catalog           // card types, templates, policies, features
 	*identity.Identity         // users, tokens, sessions, TOTP, secret answers
@@ -169,22 +173,3 @@ func (s *Service) Store() lanyard.Store { return s.store }
 // Principal is who is calling (lanyard.Principal); the alias keeps the
 // service's signatures until the capability packages take the domain type.
 type Principal = lanyard.Principal
-
-// systemPrincipal acts for Lanyard itself (first start, schedules).
-var systemPrincipal = lanyard.SystemPrincipal
-
-// event builds an audit event attributed to p (lanyard.Recorder.Event).
-func (s *Service) event(p *Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
-	return s.rec.Event(p, action, objectType, objectID, details)
-}
-
-// update runs fn and then appends ev, all in one transaction
-// (lanyard.Recorder.Update).
-func (s *Service) update(ctx context.Context, ev func() *lanyard.AuditEvent, fn func(tx lanyard.Tx) error) error {
-	return s.rec.Update(ctx, ev, fn)
-}
-
-// view is shorthand for a read transaction.
-func (s *Service) view(ctx context.Context, fn func(tx lanyard.Tx) error) error {
-	return s.rec.View(ctx, fn)
-}

@@ -31,13 +31,13 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 		return "", err
 	}
 	var users int
-	if err := s.view(ctx, func(tx lanyard.Tx) (err error) { users, err = tx.CountUsers(); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { users, err = tx.CountUsers(); return }); err != nil {
 		return "", err
 	}
 	if users > 0 {
 		return "", nil
 	}
-	admin, err := s.CreateUser(ctx, systemPrincipal, UserInput{
+	admin, err := s.CreateUser(ctx, lanyard.SystemPrincipal, UserInput{
 		Login: BootstrapLogin, DisplayName: ptr("Lanyard administrator"),
 		Roles: &lanyard.Roles{lanyard.RoleAdministrator, lanyard.RoleOperator, lanyard.RoleCAManager, lanyard.RoleAuditor, lanyard.RoleDocumentOfficer},
 	})
@@ -47,7 +47,7 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err != nil {
 		return "", err
 	}
-	tok, err := s.CreateToken(ctx, systemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: s.bootstrapTTL.String()})
+	tok, err := s.CreateToken(ctx, lanyard.SystemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: s.bootstrapTTL.String()})
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Service) seedDefaults(ctx context.Context) error {
 	var done bool
-	err := s.view(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		_, err := tx.Setting(settingSeeded)
 		done = err == nil
 		if lanyard.IsCode(err, lanyard.ENotFound) {
@@ -70,23 +70,23 @@ func (s *Service) seedDefaults(ctx context.Context) error {
 		return err
 	}
 	for _, ct := range DefaultCardTypes() {
-		if _, err := s.CreateCardType(ctx, systemPrincipal, ct); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+		if _, err := s.CreateCardType(ctx, lanyard.SystemPrincipal, ct); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 			return err
 		}
 	}
 	for _, t := range DefaultTemplates() {
-		if _, err := s.CreateTemplate(ctx, systemPrincipal, t); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+		if _, err := s.CreateTemplate(ctx, lanyard.SystemPrincipal, t); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 			return err
 		}
 	}
 	def := NewPolicyInput()
 	def.Name, def.Description, def.Priority = "default", "Applies to everyone unless a more specific policy does.", 1000
 	def.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone}}
-	if _, err := s.CreatePolicy(ctx, systemPrincipal, def); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+	if _, err := s.CreatePolicy(ctx, lanyard.SystemPrincipal, def); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 		return err
 	}
-	return s.update(ctx, func() *lanyard.AuditEvent {
-		return s.event(systemPrincipal, "setup.defaults", "setting", settingSeeded, nil)
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(lanyard.SystemPrincipal, "setup.defaults", "setting", settingSeeded, nil)
 	}, func(tx lanyard.Tx) error { return tx.PutSetting(settingSeeded, []byte("done")) })
 }
 
