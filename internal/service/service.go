@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
@@ -156,7 +157,7 @@ func New(cfg Config) (*Service, error) {
 		cardNotifier = cfg.Notifier
 	}
 	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,
-		Log: cfg.Log, Cards: s.cards, CardOperations: cfg.CardOperations, Notifier: cardNotifier,
+		Log: cfg.Log, Cards: s.cards, CardOperations: cfg.CardOperations, Notifier: cardNotifier, Runner: operation.New(cfg.Store, s.rec.Clock),
 		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, AirCards: s.Workstations})
 	if err != nil {
 		return nil, err

@@ -103,7 +103,10 @@ type Config struct {
 	// DefaultCardOperations); the others wait (slots.go).
 	CardOperations int
 	// Notifier mails random PINs and issue news; nil: none are sent.
-	Notifier     Notifier
+	Notifier Notifier
+	// Runner runs the resumable issue operations (operation.New on
+	// Store and the store-truncated clock, lanyard.Recorder.Clock).
+	Runner       *operation.Runner
 	Catalog      Catalog
 	PKI          PKI
 	Documents    Documents
@@ -136,22 +139,21 @@ type Cards struct {
 // New checks cfg and returns the card workflows.
 func New(cfg Config) (*Cards, error) {
 	if cfg.Store == nil || cfg.Sealer == nil || len(cfg.CAs) == 0 || cfg.Now == nil || cfg.Rand == nil ||
-		cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.AirCards == nil {
-		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Catalog, PKI, Documents, SecondFactor and AirCards are required")
+		cfg.Runner == nil || cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.AirCards == nil {
+		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Runner, Catalog, PKI, Documents, SecondFactor and AirCards are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Cards{
 		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
-		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), notifier: cfg.Notifier,
+		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), runner: cfg.Runner, notifier: cfg.Notifier,
 		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, airCards: cfg.AirCards,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c
 		s.caOrder = append(s.caOrder, c.Name())
 	}
-	s.runner = operation.New(cfg.Store, s.rec.Clock)
 	return s, nil
 }
 
