@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
@@ -73,7 +74,7 @@ func (m *mailServer) restart() {
 func (s *stack) mailSettings(addr, ca string) {
 	s.t.Helper()
 	_, port := mailpittest.HostPort(s.t, addr)
-	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPStartTLS, CA: ca, From: "Lanyard <lanyard@example.com>"}
+	in := apiv1.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: apiv1.SMTPStartTLS, CA: ca, From: "Lanyard <lanyard@example.com>"}
 	if _, err := s.admin.Do(context.Background(), "PUT", "/api/v1/notifications/settings", in, nil); err != nil {
 		s.t.Fatalf("PUT /notifications/settings: %v", err)
 	}

@@ -40,7 +40,7 @@ type Config struct {
 	Agents *agenthub.Hub
 	// Notifications administers e-mail notifications (internal/notify);
 	// nil: its routes answer unavailable.
-	Notifications service.Notifications
+	Notifications Notifications
 }
 
 // Server routes HTTP requests to the service.
@@ -56,7 +56,7 @@ type Server struct {
 	openapi  []byte
 	version  string
 	agents   *agenthub.Hub
-	notify   service.Notifications
+	notify   Notifications
 }
 
 // New builds the server and its route table.
