@@ -11,6 +11,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -55,11 +56,11 @@ func (s *server) user(t *testing.T, login string) (*client.Client, *lanyard.User
 	t.Helper()
 	ctx := context.Background()
 	var u lanyard.User
-	if _, err := s.admin.Post(ctx, "/api/v1/users", service.UserInput{Login: login, Roles: &lanyard.Roles{lanyard.RoleUser}}, &u); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/users", apiv1.UserInput{Login: login, Roles: &lanyard.Roles{lanyard.RoleUser}}, &u); err != nil {
 		t.Fatal(err)
 	}
-	var tok service.NewToken
-	if _, err := s.admin.Post(ctx, "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(ctx, "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		t.Fatal(err)
 	}
 	return s.client(t, tok.Secret), &u

@@ -25,6 +25,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -474,8 +475,8 @@ func (b *browser) airCardRefusal() string {
 // mustClientFor is an API client with a new token of login.
 func mustClientFor(t *testing.T, s *stack, login string) *client.Client {
 	t.Helper()
-	var tok service.NewToken
-	if _, err := s.admin.Post(context.Background(), "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(context.Background(), "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		t.Fatal(err)
 	}
 	return mustClient(t, s.srv.URL, tok.Secret)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
@@ -147,11 +148,11 @@ func (s *stack) user(login string, roles ...lanyard.Role) (*client.Client, strin
 	}
 	rs := lanyard.Roles(roles)
 	name, email, upn, pw := "User "+login, login+"@example.com", login+"@example.com", password
-	if _, err := s.admin.Post(ctx, "/api/v1/users", service.UserInput{Login: login, DisplayName: &name, Email: &email, UPN: &upn, Password: &pw, Roles: &rs}, nil); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/users", apiv1.UserInput{Login: login, DisplayName: &name, Email: &email, UPN: &upn, Password: &pw, Roles: &rs}, nil); err != nil {
 		s.t.Fatalf("creating user %s: %v", login, err)
 	}
-	var tok service.NewToken
-	if _, err := s.admin.Post(ctx, "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(ctx, "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		s.t.Fatalf("token for %s: %v", login, err)
 	}
 	return mustClient(s.t, s.srv.URL, tok.Secret), tok.Secret

@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // Role sets used by the route table.
@@ -83,26 +85,26 @@ func (s *Server) apiRoutes() []*route {
 		// Users.
 		{method: "GET", path: v1 + "/users", summary: "List users", tag: "users", roles: readers, out: []*lanyard.User{}, status: 200,
 			query: []param{{"q", "string", "substring of login, name or e-mail"}, {"group", "string", "group name"}, {"role", "string", "role"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}}, h: s.listUsers},
-		{method: "POST", path: v1 + "/users", summary: "Create a user", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 201,
+		{method: "POST", path: v1 + "/users", summary: "Create a user", tag: "users", roles: staff, in: apiv1.UserInput{}, out: &lanyard.User{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.UserInput
+				var in apiv1.UserInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateUser(c.r.Context(), c.p, in)
+				return s.svc.CreateUser(c.r.Context(), c.p, identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}", summary: "Get a user", tag: "users", roles: anyone, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
-		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 200,
+		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: apiv1.UserInput{}, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.UserInput
+				var in apiv1.UserInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				if in.Login != "" && in.Login != c.r.PathValue("login") {
 					return nil, lanyard.Errorf(lanyard.EInvalid, "a login cannot be changed")
 				}
-				return s.svc.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), in)
+				return s.svc.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}/policy", summary: "The policy in effect for a user", tag: "policies", roles: anyone, out: &lanyard.Policy{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.EffectivePolicy(c.r.Context(), c.p, c.r.PathValue("login")) }},
@@ -113,23 +115,24 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) {
 				return s.svc.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
 			}},
-		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &service.TokenSettings{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.TokenSettings(c.r.Context()) }},
-		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: service.TokenSettings{}, out: &service.TokenSettings{}, status: 200,
+		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &apiv1.TokenSettings{}, status: 200,
+			h: func(c *call) (any, error) { return tokenSettings(s.svc.TokenSettings(c.r.Context())) }},
+		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: apiv1.TokenSettings{}, out: &apiv1.TokenSettings{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.TokenSettings
+				var in apiv1.TokenSettings
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.PutTokenSettings(c.r.Context(), c.p, in)
+				return tokenSettings(s.svc.PutTokenSettings(c.r.Context(), c.p, identity.TokenSettings(in)))
 			}},
-		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: service.TokenInput{}, out: &service.NewToken{}, status: 201,
+		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: apiv1.TokenInput{}, out: &apiv1.NewToken{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.TokenInput
+				var in apiv1.TokenInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateToken(c.r.Context(), c.p, in)
+				nt, err := s.svc.CreateToken(c.r.Context(), c.p, identity.TokenInput(in))
+				return (*apiv1.NewToken)(nt), err
 			}},
 		{method: "DELETE", path: v1 + "/tokens/{id}", summary: "Revoke an API token", tag: "tokens", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {

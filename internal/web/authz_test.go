@@ -13,6 +13,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
@@ -374,7 +375,7 @@ func mustAuthzFixture(t *testing.T) *authzFixture {
 
 // newToken makes a fresh API token of login's, for a case that revokes it.
 func (f *authzFixture) newToken(login string) string {
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	f.must(201, "POST", "/api/v1/tokens", f.admin, map[string]any{"user": login, "ttl": "1h"}).json(&tok)
 	return itoa(tok.Token.ID)
 }

@@ -2,10 +2,12 @@ package web
 
 import (
 	"errors"
-	"github.com/lanyard-cms/lanyard/internal/web/problem"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/web/problem"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -23,9 +25,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(s)
 	}
 	targets := []func() any{
-		func() any { return &service.UserInput{} },
+		func() any { return &apiv1.UserInput{} },
 		func() any { return &service.IssueInput{} },
-		func() any { return &service.TokenInput{} },
+		func() any { return &apiv1.TokenInput{} },
 		func() any { return &service.CardTypeInput{} },
 		func() any { return &lanyard.Template{} },
 		func() any { return service.NewPolicyInput() },

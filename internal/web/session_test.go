@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -132,7 +132,7 @@ func TestTokenScopeAndRevocation(t *testing.T) {
 	e := mustEnv(t)
 	// An auditor-only token of the administrator can read the log but not
 	// change anything.
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"roles": []string{"auditor"}, "ttl": "1h", "name": "read-only"}).json(&tok)
 	if !strings.HasPrefix(tok.Secret, "lyd_") || tok.Token.Prefix == "" || strings.Contains(string(mustJSON(tok.Token)), tok.Secret) {
 		t.Fatalf("token %+v", tok)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
@@ -26,7 +27,7 @@ func (e *env) storedUser(login string) *lanyard.User {
 func (e *env) mustAda() string {
 	e.t.Helper()
 	e.must(201, "POST", "/api/v1/users", e.admin, map[string]any{"login": "ada", "roles": []string{"user", "administrator"}, "password": adaPassword, "upn": "ada@corp.example"})
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"user": "ada", "ttl": "1h"}).json(&tok)
 	return tok.Secret
 }
@@ -40,7 +41,7 @@ func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
 	ada := e.mustAda()
 	e.mustUser("alice")
 
-	var setup service.TOTPSetup
+	var setup apiv1.TOTPSetup
 	e.must(201, "POST", "/api/v1/me/totp", ada, nil).json(&setup)
 	e.must(200, "POST", "/api/v1/me/totp/confirm", ada, map[string]string{"code": totpCode(t, setup.Secret)})
 
@@ -69,7 +70,7 @@ func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
 	if n := e.auditCount(); n != events {
 		t.Errorf("refused changes wrote %d audit events", n-events)
 	}
-	var info service.TOTPInfo
+	var info apiv1.TOTPInfo
 	e.must(200, "GET", "/api/v1/users/ada/totp", op, nil).json(&info)
 	if !info.Confirmed {
 		t.Errorf("ada's authenticator after the refused reset: %+v", info)
