@@ -46,8 +46,8 @@ func TestTPMVirtualCards(t *testing.T) {
 
 	_, tiaToken := s.user("tia")
 	ctx := context.Background()
-	var f service.Features
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", service.Features{TPMVirtualCard: true, PlatformCredential: true}, &f); err != nil {
+	var f apiv1.Features
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", apiv1.Features{TPMVirtualCard: true, PlatformCredential: true}, &f); err != nil {
 		t.Fatal(err)
 	}
 	allowVirtualCards(t, s.admin)

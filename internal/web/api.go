@@ -8,6 +8,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
@@ -146,23 +147,23 @@ func (s *Server) apiRoutes() []*route {
 		// Card types.
 		{method: "GET", path: v1 + "/card-types", summary: "List card types", tag: "card types", roles: anyone, out: []*lanyard.CardType{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.ListCardTypes(c.r.Context()) }},
-		{method: "POST", path: v1 + "/card-types", summary: "Create a card type", tag: "card types", roles: admins, in: service.CardTypeInput{}, out: &lanyard.CardType{}, status: 201,
+		{method: "POST", path: v1 + "/card-types", summary: "Create a card type", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.CardTypeInput
+				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateCardType(c.r.Context(), c.p, in)
+				return s.svc.CreateCardType(c.r.Context(), c.p, catalog.CardTypeInput(in))
 			}},
 		{method: "GET", path: v1 + "/card-types/{name}", summary: "Get a card type", tag: "card types", roles: anyone, out: &lanyard.CardType{}, status: 200,
 			h: func(c *call) (any, error) { return s.svc.GetCardType(c.r.Context(), c.r.PathValue("name")) }},
-		{method: "PUT", path: v1 + "/card-types/{name}", summary: "Replace a card type (secrets not given are kept)", tag: "card types", roles: admins, in: service.CardTypeInput{}, out: &lanyard.CardType{}, status: 200,
+		{method: "PUT", path: v1 + "/card-types/{name}", summary: "Replace a card type (secrets not given are kept)", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.CardTypeInput
+				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.svc.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), catalog.CardTypeInput(in))
 			}},
 		{method: "DELETE", path: v1 + "/card-types/{name}", summary: "Delete a card type", tag: "card types", roles: admins, status: 204,
 			h: func(c *call) (any, error) {
@@ -200,7 +201,7 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) { return s.svc.ListPolicies(c.r.Context()) }},
 		{method: "POST", path: v1 + "/policies", summary: "Create a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 201,
 			h: func(c *call) (any, error) {
-				in := service.NewPolicyInput()
+				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}
@@ -210,7 +211,7 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) { return s.svc.GetPolicy(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/policies/{name}", summary: "Replace a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 200,
 			h: func(c *call) (any, error) {
-				in := service.NewPolicyInput()
+				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}

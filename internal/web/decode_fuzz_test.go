@@ -28,9 +28,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		func() any { return &apiv1.UserInput{} },
 		func() any { return &service.IssueInput{} },
 		func() any { return &apiv1.TokenInput{} },
-		func() any { return &service.CardTypeInput{} },
+		func() any { return &apiv1.CardTypeInput{} },
 		func() any { return &lanyard.Template{} },
-		func() any { return service.NewPolicyInput() },
+		func() any { return apiv1.NewPolicyInput() },
 		func() any { return &RevokeInput{} },
 	}
 	f.Fuzz(func(t *testing.T, body string) {

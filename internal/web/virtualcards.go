@@ -1,7 +1,9 @@
 package web
 
 import (
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 )
 
 // virtualCardRoutes are the virtual card kinds that live on workstations
@@ -11,15 +13,15 @@ import (
 func (s *Server) virtualCardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
-		{method: "GET", path: v1 + "/features", summary: "Feature switches (Create TPM virtual smart card, Create platform credential)", tag: "cards", roles: anyone, out: &service.Features{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.Features(c.r.Context()) }},
-		{method: "PUT", path: v1 + "/features", summary: "Set the feature switches", tag: "cards", roles: admins, in: service.Features{}, out: &service.Features{}, status: 200,
+		{method: "GET", path: v1 + "/features", summary: "Feature switches (Create TPM virtual smart card, Create platform credential)", tag: "cards", roles: anyone, out: &apiv1.Features{}, status: 200,
+			h: func(c *call) (any, error) { return features(s.svc.Features(c.r.Context())) }},
+		{method: "PUT", path: v1 + "/features", summary: "Set the feature switches", tag: "cards", roles: admins, in: apiv1.Features{}, out: &apiv1.Features{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.Features
+				var in apiv1.Features
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.PutFeatures(c.r.Context(), c.p, in)
+				return features(s.svc.PutFeatures(c.r.Context(), c.p, catalog.Features(in)))
 			}},
 		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
 			out: []service.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
