@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -28,7 +29,7 @@ func caCommands() []command {
 }
 
 func caIssue(ctx context.Context, args []string) error {
-	var in service.IssueInput
+	var in apiv1.IssueInput
 	var csrFile, keyFile string
 	cmd := newClientCmd("ca issue")
 	cmd.StringVar(&in.Template, "template", "", "certificate template")
@@ -56,7 +57,7 @@ func caIssue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	status, err := c.Post(ctx, "/api/v1/certificates", in, &res)
 	if err != nil {
 		return err
@@ -92,9 +93,9 @@ func caCert(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var info service.CAInfo
+	var info apiv1.CAInfo
 	if name == "" {
-		var all []*service.CAInfo
+		var all []*apiv1.CAInfo
 		if err := c.Get(ctx, "/api/v1/cas", &all); err != nil {
 			return err
 		}
@@ -176,7 +177,7 @@ func caDecide(verb string) func(context.Context, []string) error {
 		}
 		path := "/api/v1/requests/" + client.Esc(pos[0]) + "/" + verb
 		if verb == "approve" {
-			var res service.IssueResult
+			var res apiv1.IssueResult
 			if _, err := c.Post(ctx, path, in, &res); err != nil {
 				return err
 			}
@@ -220,7 +221,7 @@ func certShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	if err := c.Get(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"?ca="+client.Esc(caName), &res); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -602,7 +603,7 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	if v.State != lanyard.CardClean || v.OwnerID != 0 {
 		t.Errorf("after Revoke and clear card the card is %s, owner %d", v.State, v.OwnerID)
 	}
-	var rec service.IssueResult
+	var rec apiv1.IssueResult
 	if err := s.admin.Get(context.Background(), "/api/v1/certificates/"+mail.Serial, &rec); err != nil || rec.Certificate == nil || rec.Certificate.Status != lanyard.CertRevoked {
 		t.Errorf("the approved 9d certificate after Revoke and clear card: %+v %v", rec.Certificate, err)
 	}

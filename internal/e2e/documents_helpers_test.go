@@ -231,7 +231,7 @@ func (s *stack) signer(c *client.Client) signer {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	in := map[string]any{"template": "document-signing", "csr": base64.StdEncoding.EncodeToString(csr)}
 	if _, err := c.Post(context.Background(), "/api/v1/certificates", in, &res); err != nil {
 		s.t.Fatalf("a document signing certificate: %v", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // Role sets used by the route table.
@@ -221,21 +222,21 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) { return nil, s.svc.DeletePolicy(c.r.Context(), c.p, c.r.PathValue("name")) }},
 
 		// CA.
-		{method: "GET", path: v1 + "/cas", summary: "List CAs with their chains and URLs", tag: "ca", roles: anyone, out: []*service.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListCAs(c.r.Context()) }},
-		{method: "GET", path: v1 + "/cas/{name}", summary: "Get a CA with its chain", tag: "ca", roles: anyone, out: &service.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetCA(c.r.Context(), c.r.PathValue("name")) }},
-		{method: "POST", path: v1 + "/certificates", summary: "Issue a certificate from a CSR or a public key (202 with a request when the template needs CA approval)", tag: "ca", roles: anyone, in: service.IssueInput{}, out: &service.IssueResult{}, status: 201, h: s.issue},
+		{method: "GET", path: v1 + "/cas", summary: "List CAs with their chains and URLs", tag: "ca", roles: anyone, out: []*apiv1.CAInfo{}, status: 200,
+			h: func(c *call) (any, error) { return caInfos(s.svc.ListCAs(c.r.Context())) }},
+		{method: "GET", path: v1 + "/cas/{name}", summary: "Get a CA with its chain", tag: "ca", roles: anyone, out: &apiv1.CAInfo{}, status: 200,
+			h: func(c *call) (any, error) { return caInfo(s.svc.GetCA(c.r.Context(), c.r.PathValue("name"))) }},
+		{method: "POST", path: v1 + "/certificates", summary: "Issue a certificate from a CSR or a public key (202 with a request when the template needs CA approval)", tag: "ca", roles: anyone, in: apiv1.IssueInput{}, out: &apiv1.IssueResult{}, status: 201, h: s.issue},
 		{method: "GET", path: v1 + "/certificates", summary: "List certificates (users see their own)", tag: "ca", roles: anyone, out: []*lanyard.Certificate{}, status: 200,
 			query: []param{{"ca", "string", "CA name"}, {"user", "string", "owner login"}, {"status", "string", "certificate status"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}}, h: s.listCertificates},
-		{method: "GET", path: v1 + "/certificates/{serial}", summary: "Get a certificate by serial (hex)", tag: "ca", roles: anyone, out: &service.IssueResult{}, status: 200,
+		{method: "GET", path: v1 + "/certificates/{serial}", summary: "Get a certificate by serial (hex)", tag: "ca", roles: anyone, out: &apiv1.IssueResult{}, status: 200,
 			query: []param{{"ca", "string", "CA name (default: the first CA)"}},
 			h: func(c *call) (any, error) {
 				cert, pemText, err := s.svc.GetCertificate(c.r.Context(), c.p, c.r.URL.Query().Get("ca"), c.r.PathValue("serial"))
 				if err != nil {
 					return nil, err
 				}
-				return &service.IssueResult{Certificate: cert, PEM: pemText}, nil
+				return &apiv1.IssueResult{Certificate: cert, PEM: pemText}, nil
 			}},
 		{method: "POST", path: v1 + "/certificates/{serial}/revoke", summary: "Revoke a certificate (RFC 5280 reason)", tag: "ca", roles: anyone, in: RevokeInput{}, out: &lanyard.Certificate{}, status: 200,
 			h: func(c *call) (any, error) {
@@ -255,13 +256,13 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
 			h:     s.listRequests},
-		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &service.IssueResult{}, status: 200,
+		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &apiv1.IssueResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.ApproveRequest(c.r.Context(), c.p, id, in.Comment)
+				return issueResult(s.svc.ApproveRequest(c.r.Context(), c.p, id, in.Comment))
 			}},
 		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: Decision{}, out: &lanyard.CertRequest{}, status: 200,
 			h: func(c *call) (any, error) {
@@ -313,11 +314,11 @@ func (s *Server) ready(c *call) (any, error) {
 }
 
 func (s *Server) issue(c *call) (any, error) {
-	var in service.IssueInput
+	var in apiv1.IssueInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.Issue(c.r.Context(), c.p, in)
+	res, err := issueResult(s.svc.Issue(c.r.Context(), c.p, pki.IssueInput(in)))
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/web/problem"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // FuzzDecodeJSON feeds arbitrary bodies to the strict decoder for each
@@ -26,7 +25,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	}
 	targets := []func() any{
 		func() any { return &apiv1.UserInput{} },
-		func() any { return &service.IssueInput{} },
+		func() any { return &apiv1.IssueInput{} },
 		func() any { return &apiv1.TokenInput{} },
 		func() any { return &apiv1.CardTypeInput{} },
 		func() any { return &lanyard.Template{} },

@@ -8,8 +8,8 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -60,7 +60,7 @@ func TestCAQueueSignedRequestForm(t *testing.T) {
 	if r := e.do("GET", f.Links["file"], carl, nil); r.status != 200 || !bytes.Equal(r.body, sig) {
 		t.Fatalf("the CA manager downloads the signed form: %d (%d bytes)", r.status, len(r.body))
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	e.must(200, "POST", approve, carl, map[string]any{"comment": "signed form checked"}).json(&res)
 	if res.Certificate == nil {
 		t.Fatalf("approval: %+v", res)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -140,8 +139,8 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 	e.must(404, "GET", "/api/v1/users/mallory", e.admin, nil)
 
 	// bob's certificate names his UPN: it stays his until it is revoked.
-	var res service.IssueResult
-	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
+	var res apiv1.IssueResult
+	e.must(201, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
 	r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "robert@example.com"})
 	if r.status != 409 || !strings.Contains(r.problem().Detail, "revoke them") {
 		t.Errorf("UPN change while a certificate is valid: %d %s", r.status, r.body)
