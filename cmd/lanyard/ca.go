@@ -11,7 +11,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -143,11 +142,11 @@ func caPending(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rs []*web.RequestView
+	var rs []*apiv1.RequestView
 	if err := c.Get(ctx, "/api/v1/requests?status="+client.Esc(status), &rs); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "SIGNED FORM", "CREATED"}, func(r *web.RequestView) []string {
+	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "SIGNED FORM", "CREATED"}, func(r *apiv1.RequestView) []string {
 		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), signedForm(r.SignedForm), r.CreatedAt.Format(time.RFC3339)}
 	})
 }
@@ -155,7 +154,7 @@ func caPending(ctx context.Context, args []string) error {
 // signedForm is the SIGNED FORM column of `ca pending`: the state of the
 // signed certificate request form a card's request waits for ("-": none
 // needed), "waiting" while the CA manager may not approve yet.
-func signedForm(f *service.RequestForm) string {
+func signedForm(f *apiv1.RequestForm) string {
 	switch {
 	case f == nil:
 		return "-"

@@ -30,3 +30,14 @@ type IssueResult struct {
 	PEM         string               `json:"pem,omitempty"`
 	Request     *lanyard.CertRequest `json:"request,omitempty"` // set when the template requires CA approval
 }
+
+// RequestView is a certificate request with the logins of the user it is
+// for and of who asked, as the CA managers' queue shows them.
+type RequestView struct {
+	*lanyard.CertRequest
+	User        string `json:"user,omitempty"`
+	RequestedBy string `json:"requested_by_login,omitempty"`
+	// SignedForm is the owner's signed certificate request form the
+	// request waits for (documents check), when its card issue needs one.
+	SignedForm *RequestForm `json:"signed_form,omitempty"`
+}

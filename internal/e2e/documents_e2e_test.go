@@ -450,7 +450,7 @@ func TestDocumentsBoth(t *testing.T) {
 	om := s.mail(m, "olga@example.com", 2)[1]
 	wantMail(t, om, "olga@example.com", "Document to review: certificate form of User cy", "(form.p7s)")
 	wantAttachment(t, m, om, "form.p7s", "application/pkcs7-signature", sig)
-	var queue []*service.DocumentView
+	var queue []*apiv1.DocumentView
 	if err := olga.Get(ctx, "/api/v1/documents?state=uploaded", &queue); err != nil {
 		t.Fatal(err)
 	}

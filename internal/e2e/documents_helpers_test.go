@@ -135,25 +135,25 @@ func (s *stack) outbox(state string) []*lanyard.MailMessage {
 }
 
 // docKey names a document by slot and kind, e.g. "9a/certificate_form".
-func docKey(d *service.DocumentView) string { return d.Slot + "/" + string(d.Kind) }
+func docKey(d *apiv1.DocumentView) string { return d.Slot + "/" + string(d.Kind) }
 
 // documents returns a card's documents as c sees them, by docKey.
-func (s *stack) documents(c *client.Client, cardID int64) map[string]*service.DocumentView {
+func (s *stack) documents(c *client.Client, cardID int64) map[string]*apiv1.DocumentView {
 	s.t.Helper()
-	var list []*service.DocumentView
+	var list []*apiv1.DocumentView
 	if err := c.Get(context.Background(), "/api/v1/cards/"+itoa(cardID)+"/documents", &list); err != nil {
 		s.t.Fatalf("GET the documents of card %d: %v", cardID, err)
 	}
-	out := map[string]*service.DocumentView{}
+	out := map[string]*apiv1.DocumentView{}
 	for _, d := range list {
 		out[docKey(d)] = d
 	}
 	return out
 }
 
-func (s *stack) document(c *client.Client, id int64) *service.DocumentView {
+func (s *stack) document(c *client.Client, id int64) *apiv1.DocumentView {
 	s.t.Helper()
-	var d service.DocumentView
+	var d apiv1.DocumentView
 	if err := c.Get(context.Background(), "/api/v1/documents/"+itoa(id), &d); err != nil {
 		s.t.Fatalf("GET document %d: %v", id, err)
 	}

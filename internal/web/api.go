@@ -7,7 +7,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
@@ -253,7 +252,7 @@ func (s *Server) apiRoutes() []*route {
 				}
 				return s.svc.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
 			}},
-		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*RequestView{}, status: 200,
+		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*apiv1.RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
 			h:     s.listRequests},
 		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &apiv1.IssueResult{}, status: 200,
@@ -330,17 +329,6 @@ func (s *Server) issue(c *call) (any, error) {
 	return res, nil
 }
 
-// RequestView is a certificate request with the logins of the user it is
-// for and of who asked, as the CA managers' queue shows them.
-type RequestView struct {
-	*lanyard.CertRequest
-	User        string `json:"user,omitempty"`
-	RequestedBy string `json:"requested_by_login,omitempty"`
-	// SignedForm is the owner's signed certificate request form the
-	// request waits for (documents check), when its card issue needs one.
-	SignedForm *service.RequestForm `json:"signed_form,omitempty"`
-}
-
 func (s *Server) listRequests(c *call) (any, error) {
 	rs, err := s.svc.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
 	if err != nil {
@@ -360,13 +348,13 @@ func (s *Server) listRequests(c *call) (any, error) {
 			pending = append(pending, r.ID)
 		}
 	}
-	forms, err := s.svc.RequestForms(c.r.Context(), pending)
+	forms, err := requestForms(s.svc.RequestForms(c.r.Context(), pending))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*RequestView, len(rs))
+	out := make([]*apiv1.RequestView, len(rs))
 	for i, r := range rs {
-		out[i] = &RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy], SignedForm: forms[r.ID]}
+		out[i] = &apiv1.RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy], SignedForm: forms[r.ID]}
 	}
 	return out, nil
 }

@@ -218,11 +218,11 @@ func (s signer) sign(t *testing.T, content []byte, digest asn1.ObjectIdentifier)
 
 // documents returns the card's documents as the token's user sees them,
 // by slot and kind ("9d/certificate_form").
-func (e *docEnv) documents(token string) map[string]*service.DocumentView {
+func (e *docEnv) documents(token string) map[string]*apiv1.DocumentView {
 	e.t.Helper()
-	var list []*service.DocumentView
+	var list []*apiv1.DocumentView
 	e.must(200, "GET", fmt.Sprintf("/api/v1/cards/%d/documents", e.card.ID), token, nil).json(&list)
-	out := map[string]*service.DocumentView{}
+	out := map[string]*apiv1.DocumentView{}
 	for _, d := range list {
 		out[d.Slot+"/"+string(d.Kind)] = d
 	}

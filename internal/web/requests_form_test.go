@@ -10,13 +10,12 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // queued is the docEnv's 9e request as the CA queue lists it.
-func (e *docEnv) queued(token string) *web.RequestView {
+func (e *docEnv) queued(token string) *apiv1.RequestView {
 	e.t.Helper()
-	var list []*web.RequestView
+	var list []*apiv1.RequestView
 	e.must(200, "GET", "/api/v1/requests?status=pending", token, nil).json(&list)
 	for _, r := range list {
 		if r.ID == e.request {
