@@ -15,9 +15,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -67,10 +65,10 @@ func (s *server) user(t *testing.T, login string) (*client.Client, *lanyard.User
 }
 
 // confirm confirms a pairing code as c.
-func confirm(t *testing.T, c *client.Client, code, owner string) (*web.WorkstationView, error) {
+func confirm(t *testing.T, c *client.Client, code, owner string) (*apiv1.WorkstationView, error) {
 	t.Helper()
-	var w web.WorkstationView
-	_, err := c.Post(context.Background(), "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w)
+	var w apiv1.WorkstationView
+	_, err := c.Post(context.Background(), "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w)
 	return &w, err
 }
 

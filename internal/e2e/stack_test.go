@@ -25,7 +25,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -233,8 +232,8 @@ func (s *stack) pair(owner string) {
 	case <-time.After(15 * time.Second):
 		s.t.Fatal("no pairing code within 15 s")
 	}
-	var w web.WorkstationView
-	if _, err := s.admin.Post(context.Background(), "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+	var w apiv1.WorkstationView
+	if _, err := s.admin.Post(context.Background(), "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
 		s.t.Fatalf("confirming the pairing code: %v", err)
 	}
 	s.ws = w.ID

@@ -4,6 +4,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // virtualCardRoutes are the virtual card kinds that live on workstations
@@ -51,13 +52,13 @@ func (s *Server) virtualCardRoutes() []*route {
 				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
 			}},
 		{method: "GET", path: v1 + "/cards/{id}/computers", summary: "The computers allowed to use an AirCard", tag: "cards", roles: anyone,
-			out: []service.AirCardComputer{}, status: 200,
+			out: []apiv1.AirCardComputer{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.AirCardComputers(c.r.Context(), c.p, id)
+				return airCardComputers(s.svc.AirCardComputers(c.r.Context(), c.p, id))
 			}},
 		{method: "DELETE", path: v1 + "/cards/{id}/computers/{workstation}", summary: "Remove a computer from an AirCard's allowed computers (it is disconnected there at once)", tag: "cards", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {
@@ -72,20 +73,21 @@ func (s *Server) virtualCardRoutes() []*route {
 				return nil, s.svc.RemoveAirCardComputer(c.r.Context(), c.p, id, ws)
 			}},
 		{method: "POST", path: v1 + "/cards/{id}/aircard-codes", summary: "Create a connection code for an AirCard: valid one hour, usable once; shown only in this response, and with mail also sent to the card's owner", tag: "cards", roles: staff,
-			in: service.AirCardCodeInput{}, out: &service.AirCardCode{}, status: 201,
+			in: apiv1.AirCardCodeInput{}, out: &apiv1.AirCardCode{}, status: 201,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.AirCardCodeInput
+				var in apiv1.AirCardCodeInput
 				if c.r.ContentLength != 0 { // the body is optional
 					if err := c.decode(&in); err != nil {
 						return nil, err
 					}
 				}
 				c.w.Header().Set("Cache-Control", "no-store")
-				return s.svc.CreateAirCardCode(c.r.Context(), c.p, id, in)
+				code, err := s.svc.CreateAirCardCode(c.r.Context(), c.p, id, workstations.AirCardCodeInput(in))
+				return (*apiv1.AirCardCode)(code), err
 			}},
 	}
 }
