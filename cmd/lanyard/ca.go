@@ -11,7 +11,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 func caCommands() []command {
@@ -113,7 +112,7 @@ func caCert(ctx context.Context, args []string) error {
 }
 
 func caRevoke(ctx context.Context, args []string) error {
-	var in web.RevokeInput
+	var in apiv1.RevokeInput
 	cmd := newClientCmd("ca revoke")
 	cmd.StringVar(&in.Reason, "reason", "unspecified", "RFC 5280 reason: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise")
 	cmd.StringVar(&in.CA, "ca", "", "CA name (default: the first CA)")
@@ -167,7 +166,7 @@ func signedForm(f *apiv1.RequestForm) string {
 
 func caDecide(verb string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var in web.Decision
+		var in apiv1.Decision
 		cmd := newClientCmd("ca " + verb)
 		cmd.StringVar(&in.Comment, "comment", "", "comment recorded with the decision")
 		pos, c, err := cmd.start(args, 1)

@@ -12,7 +12,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // The documents check from the command line: the same forms, uploads and
@@ -118,7 +117,7 @@ func documentDecide(action string) func(context.Context, []string) error {
 			return err
 		}
 		var v apiv1.DocumentView
-		if _, err := c.Post(ctx, "/api/v1/documents/"+client.Esc(pos[0])+"/"+action, web.Decision{Comment: *text}, &v); err != nil {
+		if _, err := c.Post(ctx, "/api/v1/documents/"+client.Esc(pos[0])+"/"+action, apiv1.Decision{Comment: *text}, &v); err != nil {
 			return err
 		}
 		return printOne(&cmd.clientFlags, &v, [][2]string{{"Document", strconv.FormatInt(v.ID, 10)}, {"State", string(v.State)}})

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/audit"
@@ -23,64 +22,22 @@ var (
 	auditors  = []lanyard.Role{lanyard.RoleAuditor, lanyard.RoleAdministrator}
 )
 
-// Response shapes that exist only at the edge.
-type (
-	// Health is the body of /healthz and /readyz.
-	Health struct {
-		Status string `json:"status"`
-		Engine string `json:"engine,omitempty"`
-	}
-	// Decision carries a CA manager's comment.
-	Decision struct {
-		Comment string `json:"comment,omitempty"`
-	}
-	// RevokeInput revokes a certificate.
-	RevokeInput struct {
-		CA     string `json:"ca,omitempty"`
-		Reason string `json:"reason"`
-	}
-	// LoginInput opens a browser session.
-	LoginInput struct {
-		Login    string `json:"login"`
-		Password string `json:"password"`
-	}
-	// SessionInfo describes the caller's session.
-	SessionInfo struct {
-		User      *lanyard.User `json:"user"`
-		Roles     lanyard.Roles `json:"roles"`
-		CSRFToken string        `json:"csrf_token,omitempty"`
-		// SecondFactorAt is when the session's second factor was
-		// verified; absent for password-only sessions and tokens.
-		SecondFactorAt time.Time `json:"second_factor_at,omitzero"`
-	}
-	// LoginPending answers a right password (202) when a second factor is
-	// due: the login cookie then allows only the second step.
-	LoginPending struct {
-		SecondFactor string    `json:"second_factor"` // "code", or "enroll": set up an authenticator app first
-		ExpiresAt    time.Time `json:"expires_at"`    // the second step's deadline
-		// For "enroll": the new app's otpauth URL and base32 key (the QR
-		// code image is GET /api/v1/session/second-factor/qr.png).
-		OTPAuthURL string `json:"otpauth_url,omitempty"`
-		Secret     string `json:"secret,omitempty"`
-	}
-)
-
 func (s *Server) apiRoutes() []*route {
 	v1 := "/api/v1"
 	return append([]*route{
 		// Operations.
-		{method: "GET", path: "/healthz", summary: "Liveness: the process serves HTTP", tag: "operations", public: true, out: Health{}, status: 200,
-			h: func(c *call) (any, error) { return Health{Status: "ok"}, nil }},
-		{method: "GET", path: "/readyz", summary: "Readiness: the database answers", tag: "operations", public: true, out: Health{}, status: 200, h: s.ready},
+		{method: "GET", path: "/healthz", summary: "Liveness: the process serves HTTP", tag: "operations", public: true, out: apiv1.Health{}, status: 200,
+			h: func(c *call) (any, error) { return apiv1.Health{Status: "ok"}, nil }},
+		{method: "GET", path: "/readyz", summary: "Readiness: the database answers", tag: "operations", public: true, out: apiv1.Health{}, status: 200, h: s.ready},
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics", tag: "operations", public: true, produces: "text/plain", status: 200, h: s.serveMetrics},
 		{method: "GET", path: v1 + "/openapi.json", summary: "This OpenAPI document", tag: "operations", public: true, produces: "application/json", status: 200,
 			h: func(c *call) (any, error) { c.raw("application/json", s.openapi); return nil, nil }},
 
 		// Sessions.
-		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: LoginInput{}, out: SessionInfo{}, status: 201, h: s.login},
-		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: TOTPCode{}, out: SessionInfo{}, status: 201, h: s.loginSecondFactor},
+		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: apiv1.LoginInput{}, out: apiv1.SessionInfo{}, status: 201, h: s.login},
+		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: apiv1.TOTPCode{}, out: apiv1.SessionInfo{}, status: 201, h: s.loginSecondFactor},
 		{method: "GET", path: v1 + "/session/second-factor/qr.png", summary: "The QR code of the authenticator app a login enrolls (login cookie of POST /session)", tag: "sessions", public: true, produces: "image/png", status: 200, h: s.loginQR},
-		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: SessionInfo{}, status: 200, h: s.whoami},
+		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: apiv1.SessionInfo{}, status: 200, h: s.whoami},
 		{method: "DELETE", path: v1 + "/session", summary: "Log out", tag: "sessions", roles: anyone, status: 204, h: s.logout},
 
 		// Users.
@@ -237,9 +194,9 @@ func (s *Server) apiRoutes() []*route {
 				}
 				return &apiv1.IssueResult{Certificate: cert, PEM: pemText}, nil
 			}},
-		{method: "POST", path: v1 + "/certificates/{serial}/revoke", summary: "Revoke a certificate (RFC 5280 reason)", tag: "ca", roles: anyone, in: RevokeInput{}, out: &lanyard.Certificate{}, status: 200,
+		{method: "POST", path: v1 + "/certificates/{serial}/revoke", summary: "Revoke a certificate (RFC 5280 reason)", tag: "ca", roles: anyone, in: apiv1.RevokeInput{}, out: &lanyard.Certificate{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in RevokeInput
+				var in apiv1.RevokeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
@@ -255,7 +212,7 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*apiv1.RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
 			h:     s.listRequests},
-		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &apiv1.IssueResult{}, status: 200,
+		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: apiv1.Decision{}, out: &apiv1.IssueResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
@@ -263,7 +220,7 @@ func (s *Server) apiRoutes() []*route {
 				}
 				return issueResult(s.svc.ApproveRequest(c.r.Context(), c.p, id, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: Decision{}, out: &lanyard.CertRequest{}, status: 200,
+		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: apiv1.Decision{}, out: &lanyard.CertRequest{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
@@ -287,8 +244,8 @@ func (s *Server) apiRoutes() []*route {
 	}, s.workstationRoutes(v1)...)
 }
 
-func decision(c *call) (int64, Decision, error) {
-	var in Decision
+func decision(c *call) (int64, apiv1.Decision, error) {
+	var in apiv1.Decision
 	id, err := c.pathInt("id")
 	if err != nil {
 		return 0, in, err
@@ -309,7 +266,7 @@ func (s *Server) ready(c *call) (any, error) {
 	if err := st.Ping(c.r.Context()); err != nil {
 		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "database is not answering")
 	}
-	return Health{Status: "ready", Engine: st.Engine()}, nil
+	return apiv1.Health{Status: "ready", Engine: st.Engine()}, nil
 }
 
 func (s *Server) issue(c *call) (any, error) {

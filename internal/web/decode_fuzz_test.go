@@ -30,7 +30,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		func() any { return &apiv1.CardTypeInput{} },
 		func() any { return &lanyard.Template{} },
 		func() any { return apiv1.NewPolicyInput() },
-		func() any { return &RevokeInput{} },
+		func() any { return &apiv1.RevokeInput{} },
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, newTarget := range targets {

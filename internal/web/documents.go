@@ -98,7 +98,7 @@ func (s *Server) documentRoutes() []*route {
 				return nil, nil
 			}},
 		{method: "POST", path: v1 + "/documents/{id}/receipt", summary: "Record that the signed document arrived by other means (operators, document officers)", tag: "documents",
-			roles: []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer}, in: Decision{}, out: &apiv1.DocumentView{}, status: 200,
+			roles: []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer}, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
@@ -106,7 +106,7 @@ func (s *Server) documentRoutes() []*route {
 				}
 				return documentView(s.svc.RecordReceipt(c.r.Context(), c.p, id, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: Decision{}, out: &apiv1.DocumentView{}, status: 200,
+		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
@@ -114,7 +114,7 @@ func (s *Server) documentRoutes() []*route {
 				}
 				return documentView(s.svc.DecideDocument(c.r.Context(), c.p, id, true, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/documents/{id}/reject", summary: "Reject the uploaded document with a comment (document officers); the owner uploads again", tag: "documents", roles: documentOfficers, in: Decision{}, out: &apiv1.DocumentView{}, status: 200,
+		{method: "POST", path: v1 + "/documents/{id}/reject", summary: "Reject the uploaded document with a comment (document officers); the owner uploads again", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
@@ -154,7 +155,7 @@ func TestSecureCookiesAndHSTS(t *testing.T) {
 			if res.StatusCode != 201 {
 				t.Fatalf("login: %d", res.StatusCode)
 			}
-			var info web.SessionInfo
+			var info apiv1.SessionInfo
 			json.Unmarshal(body, &info)
 			cks := res.Cookies()
 			if len(cks) != 1 {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -44,7 +43,7 @@ func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
 	if pw.status != 202 {
 		t.Fatalf("password step: %d %s", pw.status, pw.body)
 	}
-	var pending web.LoginPending
+	var pending apiv1.LoginPending
 	pw.json(&pending)
 	if pending.SecondFactor != "enroll" || pending.Secret == "" {
 		t.Fatalf("pending %+v", pending)
@@ -60,7 +59,7 @@ func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
 	if login.status != 201 {
 		t.Fatalf("login: %d %s", login.status, login.body)
 	}
-	var info web.SessionInfo
+	var info apiv1.SessionInfo
 	login.json(&info)
 	if info.CSRFToken == "" || info.User.Login != "olga" || info.SecondFactorAt.IsZero() {
 		t.Fatalf("session info %+v", info)
@@ -158,7 +157,7 @@ func TestTokenScopeAndRevocation(t *testing.T) {
 func TestOperationalEndpoints(t *testing.T) {
 	e := mustEnv(t)
 	e.must(200, "GET", "/healthz", "", nil)
-	var h web.Health
+	var h apiv1.Health
 	e.must(200, "GET", "/readyz", "", nil).json(&h)
 	if h.Engine != "sqlite" {
 		t.Fatalf("readyz %+v", h)

@@ -2,11 +2,6 @@ package web
 
 import "github.com/lanyard-cms/lanyard/internal/apiv1"
 
-// TOTPCode carries a code from the caller's authenticator app.
-type TOTPCode struct {
-	Code string `json:"code"`
-}
-
 // totpRoutes are the authenticator app (TOTP second factor) routes: the
 // caller's own under /me/totp, and staff's reset of another user's.
 // Answers that carry the secret or its QR code are never cached.
@@ -36,17 +31,17 @@ func (s *Server) totpRoutes() []*route {
 				c.raw("image/png", setup.QRPNG)
 				return nil, nil
 			}},
-		{method: "POST", path: v1 + "/me/totp/confirm", summary: "Confirm the enrollment with a current code from the app; from then on it is the caller's second factor", tag: "authenticator", roles: anyone, in: TOTPCode{}, out: &apiv1.TOTPInfo{}, status: 200,
+		{method: "POST", path: v1 + "/me/totp/confirm", summary: "Confirm the enrollment with a current code from the app; from then on it is the caller's second factor", tag: "authenticator", roles: anyone, in: apiv1.TOTPCode{}, out: &apiv1.TOTPInfo{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in TOTPCode
+				var in apiv1.TOTPCode
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				return totpInfo(s.svc.ConfirmTOTP(c.r.Context(), c.p, in.Code))
 			}},
-		{method: "DELETE", path: v1 + "/me/totp", summary: "Remove the caller's authenticator app; a confirmed one needs a current code (a lost phone: ask an operator)", tag: "authenticator", roles: anyone, in: TOTPCode{}, status: 204,
+		{method: "DELETE", path: v1 + "/me/totp", summary: "Remove the caller's authenticator app; a confirmed one needs a current code (a lost phone: ask an operator)", tag: "authenticator", roles: anyone, in: apiv1.TOTPCode{}, status: 204,
 			h: func(c *call) (any, error) {
-				var in TOTPCode
+				var in apiv1.TOTPCode
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
