@@ -49,10 +49,10 @@ func (s *Server) apiRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateUser(c.r.Context(), c.p, identity.UserInput(in))
+				return s.identity.CreateUser(c.r.Context(), c.p, identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}", summary: "Get a user", tag: "users", roles: anyone, out: &lanyard.User{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
+			h: func(c *call) (any, error) { return s.identity.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
 		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: apiv1.UserInput{}, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in apiv1.UserInput
@@ -62,26 +62,28 @@ func (s *Server) apiRoutes() []*route {
 				if in.Login != "" && in.Login != c.r.PathValue("login") {
 					return nil, lanyard.Errorf(lanyard.EInvalid, "a login cannot be changed")
 				}
-				return s.svc.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), identity.UserInput(in))
+				return s.identity.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}/policy", summary: "The policy in effect for a user", tag: "policies", roles: anyone, out: &lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.EffectivePolicy(c.r.Context(), c.p, c.r.PathValue("login")) }},
+			h: func(c *call) (any, error) {
+				return s.catalog.EffectivePolicy(c.r.Context(), c.p, c.r.PathValue("login"))
+			}},
 
 		// Tokens.
 		{method: "GET", path: v1 + "/tokens", summary: "List API tokens (own; all=true for administrators)", tag: "tokens", roles: anyone, out: []*lanyard.APIToken{}, status: 200,
 			query: []param{{"all", "boolean", "every user's tokens (administrators)"}},
 			h: func(c *call) (any, error) {
-				return s.svc.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
+				return s.identity.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
 			}},
 		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &apiv1.TokenSettings{}, status: 200,
-			h: func(c *call) (any, error) { return tokenSettings(s.svc.TokenSettings(c.r.Context())) }},
+			h: func(c *call) (any, error) { return tokenSettings(s.identity.TokenSettings(c.r.Context())) }},
 		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: apiv1.TokenSettings{}, out: &apiv1.TokenSettings{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in apiv1.TokenSettings
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return tokenSettings(s.svc.PutTokenSettings(c.r.Context(), c.p, identity.TokenSettings(in)))
+				return tokenSettings(s.identity.PutTokenSettings(c.r.Context(), c.p, identity.TokenSettings(in)))
 			}},
 		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: apiv1.TokenInput{}, out: &apiv1.NewToken{}, status: 201,
 			h: func(c *call) (any, error) {
@@ -89,7 +91,7 @@ func (s *Server) apiRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				nt, err := s.svc.CreateToken(c.r.Context(), c.p, identity.TokenInput(in))
+				nt, err := s.identity.CreateToken(c.r.Context(), c.p, identity.TokenInput(in))
 				return (*apiv1.NewToken)(nt), err
 			}},
 		{method: "DELETE", path: v1 + "/tokens/{id}", summary: "Revoke an API token", tag: "tokens", roles: anyone, status: 204,
@@ -98,97 +100,99 @@ func (s *Server) apiRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return nil, s.svc.RevokeToken(c.r.Context(), c.p, id)
+				return nil, s.identity.RevokeToken(c.r.Context(), c.p, id)
 			}},
 
 		// Card types.
 		{method: "GET", path: v1 + "/card-types", summary: "List card types", tag: "card types", roles: anyone, out: []*lanyard.CardType{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListCardTypes(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.catalog.ListCardTypes(c.r.Context()) }},
 		{method: "POST", path: v1 + "/card-types", summary: "Create a card type", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 201,
 			h: func(c *call) (any, error) {
 				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateCardType(c.r.Context(), c.p, catalog.CardTypeInput(in))
+				return s.catalog.CreateCardType(c.r.Context(), c.p, catalog.CardTypeInput(in))
 			}},
 		{method: "GET", path: v1 + "/card-types/{name}", summary: "Get a card type", tag: "card types", roles: anyone, out: &lanyard.CardType{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetCardType(c.r.Context(), c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) { return s.catalog.GetCardType(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/card-types/{name}", summary: "Replace a card type (secrets not given are kept)", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), catalog.CardTypeInput(in))
+				return s.catalog.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), catalog.CardTypeInput(in))
 			}},
 		{method: "DELETE", path: v1 + "/card-types/{name}", summary: "Delete a card type", tag: "card types", roles: admins, status: 204,
 			h: func(c *call) (any, error) {
-				return nil, s.svc.DeleteCardType(c.r.Context(), c.p, c.r.PathValue("name"))
+				return nil, s.catalog.DeleteCardType(c.r.Context(), c.p, c.r.PathValue("name"))
 			}},
 
 		// Templates.
 		{method: "GET", path: v1 + "/templates", summary: "List certificate templates", tag: "templates", roles: anyone, out: []*lanyard.Template{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListTemplates(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.catalog.ListTemplates(c.r.Context()) }},
 		{method: "POST", path: v1 + "/templates", summary: "Create a certificate template", tag: "templates", roles: admins, in: lanyard.Template{}, out: &lanyard.Template{}, status: 201,
 			h: func(c *call) (any, error) {
 				var in lanyard.Template
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateTemplate(c.r.Context(), c.p, in)
+				return s.catalog.CreateTemplate(c.r.Context(), c.p, in)
 			}},
 		{method: "GET", path: v1 + "/templates/{name}", summary: "Get a certificate template", tag: "templates", roles: anyone, out: &lanyard.Template{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetTemplate(c.r.Context(), c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) { return s.catalog.GetTemplate(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/templates/{name}", summary: "Replace a certificate template", tag: "templates", roles: admins, in: lanyard.Template{}, out: &lanyard.Template{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in lanyard.Template
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdateTemplate(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.catalog.UpdateTemplate(c.r.Context(), c.p, c.r.PathValue("name"), in)
 			}},
 		{method: "DELETE", path: v1 + "/templates/{name}", summary: "Delete a certificate template", tag: "templates", roles: admins, status: 204,
 			h: func(c *call) (any, error) {
-				return nil, s.svc.DeleteTemplate(c.r.Context(), c.p, c.r.PathValue("name"))
+				return nil, s.catalog.DeleteTemplate(c.r.Context(), c.p, c.r.PathValue("name"))
 			}},
 
 		// Policies.
 		{method: "GET", path: v1 + "/policies", summary: "List policies", tag: "policies", roles: readers, out: []*lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListPolicies(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.catalog.ListPolicies(c.r.Context()) }},
 		{method: "POST", path: v1 + "/policies", summary: "Create a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 201,
 			h: func(c *call) (any, error) {
 				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreatePolicy(c.r.Context(), c.p, in)
+				return s.catalog.CreatePolicy(c.r.Context(), c.p, in)
 			}},
 		{method: "GET", path: v1 + "/policies/{name}", summary: "Get a policy", tag: "policies", roles: readers, out: &lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetPolicy(c.r.Context(), c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) { return s.catalog.GetPolicy(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/policies/{name}", summary: "Replace a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 200,
 			h: func(c *call) (any, error) {
 				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdatePolicy(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.catalog.UpdatePolicy(c.r.Context(), c.p, c.r.PathValue("name"), in)
 			}},
 		{method: "DELETE", path: v1 + "/policies/{name}", summary: "Delete a policy", tag: "policies", roles: admins, status: 204,
-			h: func(c *call) (any, error) { return nil, s.svc.DeletePolicy(c.r.Context(), c.p, c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) {
+				return nil, s.catalog.DeletePolicy(c.r.Context(), c.p, c.r.PathValue("name"))
+			}},
 
 		// CA.
 		{method: "GET", path: v1 + "/cas", summary: "List CAs with their chains and URLs", tag: "ca", roles: anyone, out: []*apiv1.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return caInfos(s.svc.ListCAs(c.r.Context())) }},
+			h: func(c *call) (any, error) { return caInfos(s.pki.ListCAs(c.r.Context())) }},
 		{method: "GET", path: v1 + "/cas/{name}", summary: "Get a CA with its chain", tag: "ca", roles: anyone, out: &apiv1.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return caInfo(s.svc.GetCA(c.r.Context(), c.r.PathValue("name"))) }},
+			h: func(c *call) (any, error) { return caInfo(s.pki.GetCA(c.r.Context(), c.r.PathValue("name"))) }},
 		{method: "POST", path: v1 + "/certificates", summary: "Issue a certificate from a CSR or a public key (202 with a request when the template needs CA approval)", tag: "ca", roles: anyone, in: apiv1.IssueInput{}, out: &apiv1.IssueResult{}, status: 201, h: s.issue},
 		{method: "GET", path: v1 + "/certificates", summary: "List certificates (users see their own)", tag: "ca", roles: anyone, out: []*lanyard.Certificate{}, status: 200,
 			query: []param{{"ca", "string", "CA name"}, {"user", "string", "owner login"}, {"status", "string", "certificate status"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}}, h: s.listCertificates},
 		{method: "GET", path: v1 + "/certificates/{serial}", summary: "Get a certificate by serial (hex)", tag: "ca", roles: anyone, out: &apiv1.IssueResult{}, status: 200,
 			query: []param{{"ca", "string", "CA name (default: the first CA)"}},
 			h: func(c *call) (any, error) {
-				cert, pemText, err := s.svc.GetCertificate(c.r.Context(), c.p, c.r.URL.Query().Get("ca"), c.r.PathValue("serial"))
+				cert, pemText, err := s.pki.GetCertificate(c.r.Context(), c.p, c.r.URL.Query().Get("ca"), c.r.PathValue("serial"))
 				if err != nil {
 					return nil, err
 				}
@@ -207,7 +211,7 @@ func (s *Server) apiRoutes() []*route {
 						return nil, err
 					}
 				}
-				return s.svc.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
+				return s.pki.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
 			}},
 		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*apiv1.RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
@@ -218,7 +222,7 @@ func (s *Server) apiRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return issueResult(s.svc.ApproveRequest(c.r.Context(), c.p, id, in.Comment))
+				return issueResult(s.pki.ApproveRequest(c.r.Context(), c.p, id, in.Comment))
 			}},
 		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: apiv1.Decision{}, out: &lanyard.CertRequest{}, status: 200,
 			h: func(c *call) (any, error) {
@@ -226,7 +230,7 @@ func (s *Server) apiRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.RejectRequest(c.r.Context(), c.p, id, in.Comment)
+				return s.pki.RejectRequest(c.r.Context(), c.p, id, in.Comment)
 			}},
 
 		// Audit.
@@ -274,7 +278,7 @@ func (s *Server) issue(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := issueResult(s.svc.Issue(c.r.Context(), c.p, pki.IssueInput(in)))
+	res, err := issueResult(s.pki.Issue(c.r.Context(), c.p, pki.IssueInput(in)))
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +291,7 @@ func (s *Server) issue(c *call) (any, error) {
 }
 
 func (s *Server) listRequests(c *call) (any, error) {
-	rs, err := s.svc.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
+	rs, err := s.pki.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +299,7 @@ func (s *Server) listRequests(c *call) (any, error) {
 	for _, r := range rs {
 		ids = append(ids, r.UserID, r.RequestedBy)
 	}
-	logins, err := s.svc.UserLogins(c.r.Context(), ids)
+	logins, err := s.identity.UserLogins(c.r.Context(), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +309,7 @@ func (s *Server) listRequests(c *call) (any, error) {
 			pending = append(pending, r.ID)
 		}
 	}
-	forms, err := requestForms(s.svc.RequestForms(c.r.Context(), pending))
+	forms, err := requestForms(s.documents.RequestForms(c.r.Context(), pending))
 	if err != nil {
 		return nil, err
 	}

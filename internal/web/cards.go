@@ -106,14 +106,14 @@ func (s *Server) cardRoutes() []*route {
 				return s.svc.IssueCard(c.r.Context(), c.p, in)
 			}},
 		{method: "GET", path: v1 + "/me/secret-questions", summary: "The caller's secret questions (answers are never returned)", tag: "cards", roles: anyone, out: &apiv1.SecretQuestionsInfo{}, status: 200,
-			h: func(c *call) (any, error) { return secretQuestions(s.svc.MySecretQuestions(c.r.Context(), c.p)) }},
+			h: func(c *call) (any, error) { return secretQuestions(s.identity.MySecretQuestions(c.r.Context(), c.p)) }},
 		{method: "PUT", path: v1 + "/me/secret-questions", summary: "Set the caller's secret answers (stored hashed)", tag: "cards", roles: anyone, in: apiv1.SecretAnswersInput{}, out: &apiv1.SecretQuestionsInfo{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in apiv1.SecretAnswersInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return secretQuestions(s.svc.SetMySecretAnswers(c.r.Context(), c.p, secretAnswers(in)))
+				return secretQuestions(s.identity.SetMySecretAnswers(c.r.Context(), c.p, secretAnswers(in)))
 			}},
 	}
 }
@@ -132,7 +132,7 @@ func (s *Server) listCards(c *call) (any, error) {
 		return nil, err
 	}
 	if login := q.Get("user"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}

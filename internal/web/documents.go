@@ -35,7 +35,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return documentViews(s.svc.CardDocuments(c.r.Context(), c.p, id))
+				return documentViews(s.documents.CardDocuments(c.r.Context(), c.p, id))
 			}},
 		{method: "GET", path: v1 + "/cards/{id}/documents/{slot}/{file}", summary: "The form of a card slot's document as PDF; {file} is certificate_request.pdf or certificate_form.pdf", tag: "documents", roles: anyone, produces: "application/pdf", status: 200,
 			h: func(c *call) (any, error) {
@@ -47,7 +47,7 @@ func (s *Server) documentRoutes() []*route {
 				if !ok {
 					return nil, lanyard.Errorf(lanyard.ENotFound, "ask for certificate_request.pdf or certificate_form.pdf")
 				}
-				pdf, name, err := s.svc.CardDocumentForm(c.r.Context(), c.p, id, c.r.PathValue("slot"), lanyard.DocumentKind(kind))
+				pdf, name, err := s.documents.CardDocumentForm(c.r.Context(), c.p, id, c.r.PathValue("slot"), lanyard.DocumentKind(kind))
 				if err != nil {
 					return nil, err
 				}
@@ -63,7 +63,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return documentView(s.svc.GetDocument(c.r.Context(), c.p, id))
+				return documentView(s.documents.GetDocument(c.r.Context(), c.p, id))
 			}},
 		{method: "GET", path: v1 + "/documents/{id}/form.pdf", summary: "The document's form as PDF (generated once, then kept byte for byte)", tag: "documents", roles: anyone, produces: "application/pdf", status: 200,
 			h: func(c *call) (any, error) {
@@ -71,7 +71,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				pdf, name, err := s.svc.DocumentForm(c.r.Context(), c.p, id)
+				pdf, name, err := s.documents.DocumentForm(c.r.Context(), c.p, id)
 				if err != nil {
 					return nil, err
 				}
@@ -90,7 +90,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				up, err := s.svc.DocumentFile(c.r.Context(), c.p, id, int(v))
+				up, err := s.documents.DocumentFile(c.r.Context(), c.p, id, int(v))
 				if err != nil {
 					return nil, err
 				}
@@ -104,7 +104,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return documentView(s.svc.RecordReceipt(c.r.Context(), c.p, id, in.Comment))
+				return documentView(s.documents.RecordReceipt(c.r.Context(), c.p, id, in.Comment))
 			}},
 		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
@@ -112,7 +112,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return documentView(s.svc.DecideDocument(c.r.Context(), c.p, id, true, in.Comment))
+				return documentView(s.documents.DecideDocument(c.r.Context(), c.p, id, true, in.Comment))
 			}},
 		{method: "POST", path: v1 + "/documents/{id}/reject", summary: "Reject the uploaded document with a comment (document officers); the owner uploads again", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
@@ -120,7 +120,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return documentView(s.svc.DecideDocument(c.r.Context(), c.p, id, false, in.Comment))
+				return documentView(s.documents.DecideDocument(c.r.Context(), c.p, id, false, in.Comment))
 			}},
 	}
 }
@@ -138,13 +138,13 @@ func (s *Server) listDocuments(c *call) (any, error) {
 		}
 	}
 	if login := q.Get("user"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}
 		f.UserID = u.ID
 	}
-	return documentViews(s.svc.ListDocuments(c.r.Context(), c.p, f))
+	return documentViews(s.documents.ListDocuments(c.r.Context(), c.p, f))
 }
 
 // uploadDocument reads the raw body — not JSON, not multipart: the file
@@ -165,7 +165,7 @@ func (s *Server) uploadDocument(c *call) (any, error) {
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInvalid, err, "the upload was interrupted; try again")
 	}
-	return documentView(s.svc.UploadDocument(c.r.Context(), c.p, id, documents.UploadInput{
+	return documentView(s.documents.UploadDocument(c.r.Context(), c.p, id, documents.UploadInput{
 		FileName: c.r.URL.Query().Get("name"), ContentType: c.r.Header.Get("Content-Type"), Content: body}))
 }
 

@@ -20,7 +20,8 @@ import (
 // throttle.
 func edgeServer(t *testing.T, e *env, cfg web.Config) string {
 	t.Helper()
-	cfg.Service = e.svc
+	cfg.Service, cfg.Identity, cfg.Catalog, cfg.PKI = e.svc, e.svc.Identity, e.svc.Catalog, e.svc.PKI
+	cfg.Documents, cfg.Workstations = e.svc.Documents, e.svc.Workstations
 	hs := httptest.NewServer(web.New(cfg).Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL

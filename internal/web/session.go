@@ -23,7 +23,7 @@ func (s *Server) login(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.Login(c.r.Context(), in.Login, in.Password, s.clientAddr(c.r))
+	res, err := s.identity.Login(c.r.Context(), in.Login, in.Password, s.clientAddr(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Server) loginSecondFactor(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.CompleteLogin(c.r.Context(), s.loginChallenge(c.r), in.Code, s.clientAddr(c.r))
+	res, err := s.identity.CompleteLogin(c.r.Context(), s.loginChallenge(c.r), in.Code, s.clientAddr(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Server) loginSecondFactor(c *call) (any, error) {
 
 // loginQR is the QR code of the authenticator app the login enrolls.
 func (s *Server) loginQR(c *call) (any, error) {
-	setup, err := s.svc.LoginEnrollment(c.r.Context(), s.loginChallenge(c.r))
+	setup, err := s.identity.LoginEnrollment(c.r.Context(), s.loginChallenge(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func retryAfter(d time.Duration) string {
 func (s *Server) whoami(c *call) (any, error) {
 	info := apiv1.SessionInfo{User: c.p.User, Roles: c.p.Roles, SecondFactorAt: c.p.SecondFactorAt}
 	if id := s.sessionCookieValue(c.r); id != "" && c.p.TokenID == 0 {
-		if _, sess, err := s.svc.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
+		if _, sess, err := s.identity.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
 			info.CSRFToken = sess.CSRFToken
 		}
 	}
@@ -111,7 +111,7 @@ func (s *Server) logout(c *call) (any, error) {
 	if id == "" || c.p.TokenID != 0 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "there is no browser session to end; revoke API tokens with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.svc.Logout(c.r.Context(), c.p, id); err != nil {
+	if err := s.identity.Logout(c.r.Context(), c.p, id); err != nil {
 		return nil, err
 	}
 	s.clearSessionCookie(c.w)

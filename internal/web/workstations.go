@@ -22,7 +22,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 				if err != nil {
 					return nil, err
 				}
-				w, err := s.svc.GetWorkstation(c.r.Context(), c.p, id)
+				w, err := s.workstations.GetWorkstation(c.r.Context(), c.p, id)
 				if err != nil {
 					return nil, err
 				}
@@ -34,7 +34,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 				if err != nil {
 					return nil, err
 				}
-				if _, err := s.svc.RevokeWorkstation(c.r.Context(), c.p, id); err != nil {
+				if _, err := s.workstations.RevokeWorkstation(c.r.Context(), c.p, id); err != nil {
 					return nil, err
 				}
 				if s.agents != nil {
@@ -61,7 +61,7 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong pairing codes; try again in %s", wait.Round(time.Second))
 		}
 	}
-	w, err := s.svc.ConfirmPairing(c.r.Context(), c.p, workstations.PairConfirm(in))
+	w, err := s.workstations.ConfirmPairing(c.r.Context(), c.p, workstations.PairConfirm(in))
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.ENotFound) {
 			for _, k := range keys {
@@ -81,13 +81,13 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 	}
 	f := lanyard.WorkstationFilter{Status: lanyard.WorkstationStatus(q.Get("status")), Limit: limit, Offset: offset}
 	if login := q.Get("owner"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}
 		f.OwnerID = u.ID
 	}
-	ws, err := s.svc.ListWorkstations(c.r.Context(), c.p, f)
+	ws, err := s.workstations.ListWorkstations(c.r.Context(), c.p, f)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *apiv1.WorkstationView {
 	v := &apiv1.WorkstationView{Workstation: w, Readers: []lanyard.Reader{}}
 	if w.OwnerID != 0 {
-		if logins, err := s.svc.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
+		if logins, err := s.identity.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
 			v.Owner = logins[w.OwnerID]
 		}
 	}
