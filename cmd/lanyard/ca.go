@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 func caCommands() []command {
@@ -28,7 +27,7 @@ func caCommands() []command {
 }
 
 func caIssue(ctx context.Context, args []string) error {
-	var in service.IssueInput
+	var in apiv1.IssueInput
 	var csrFile, keyFile string
 	cmd := newClientCmd("ca issue")
 	cmd.StringVar(&in.Template, "template", "", "certificate template")
@@ -56,7 +55,7 @@ func caIssue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	status, err := c.Post(ctx, "/api/v1/certificates", in, &res)
 	if err != nil {
 		return err
@@ -92,9 +91,9 @@ func caCert(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var info service.CAInfo
+	var info apiv1.CAInfo
 	if name == "" {
-		var all []*service.CAInfo
+		var all []*apiv1.CAInfo
 		if err := c.Get(ctx, "/api/v1/cas", &all); err != nil {
 			return err
 		}
@@ -113,7 +112,7 @@ func caCert(ctx context.Context, args []string) error {
 }
 
 func caRevoke(ctx context.Context, args []string) error {
-	var in web.RevokeInput
+	var in apiv1.RevokeInput
 	cmd := newClientCmd("ca revoke")
 	cmd.StringVar(&in.Reason, "reason", "unspecified", "RFC 5280 reason: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise")
 	cmd.StringVar(&in.CA, "ca", "", "CA name (default: the first CA)")
@@ -142,11 +141,11 @@ func caPending(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rs []*web.RequestView
+	var rs []*apiv1.RequestView
 	if err := c.Get(ctx, "/api/v1/requests?status="+client.Esc(status), &rs); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "SIGNED FORM", "CREATED"}, func(r *web.RequestView) []string {
+	return printOut(&cmd.clientFlags, rs, []string{"ID", "TEMPLATE", "SUBJECT", "STATUS", "SIGNED FORM", "CREATED"}, func(r *apiv1.RequestView) []string {
 		return []string{strconv.FormatInt(r.ID, 10), r.Template, r.Subject, string(r.Status), signedForm(r.SignedForm), r.CreatedAt.Format(time.RFC3339)}
 	})
 }
@@ -154,7 +153,7 @@ func caPending(ctx context.Context, args []string) error {
 // signedForm is the SIGNED FORM column of `ca pending`: the state of the
 // signed certificate request form a card's request waits for ("-": none
 // needed), "waiting" while the CA manager may not approve yet.
-func signedForm(f *service.RequestForm) string {
+func signedForm(f *apiv1.RequestForm) string {
 	switch {
 	case f == nil:
 		return "-"
@@ -167,7 +166,7 @@ func signedForm(f *service.RequestForm) string {
 
 func caDecide(verb string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var in web.Decision
+		var in apiv1.Decision
 		cmd := newClientCmd("ca " + verb)
 		cmd.StringVar(&in.Comment, "comment", "", "comment recorded with the decision")
 		pos, c, err := cmd.start(args, 1)
@@ -176,7 +175,7 @@ func caDecide(verb string) func(context.Context, []string) error {
 		}
 		path := "/api/v1/requests/" + client.Esc(pos[0]) + "/" + verb
 		if verb == "approve" {
-			var res service.IssueResult
+			var res apiv1.IssueResult
 			if _, err := c.Post(ctx, path, in, &res); err != nil {
 				return err
 			}
@@ -220,7 +219,7 @@ func certShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	if err := c.Get(ctx, "/api/v1/certificates/"+client.Esc(pos[0])+"?ca="+client.Esc(caName), &res); err != nil {
 		return err
 	}

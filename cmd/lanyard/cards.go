@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -381,11 +382,11 @@ func cardComputers(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []service.AirCardComputer
+	var list []apiv1.AirCardComputer
 	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/computers", &list); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, list, []string{"WORKSTATION", "NAME", "ONLINE", "ADDED BY", "ADDED"}, func(k service.AirCardComputer) []string {
+	return printOut(&cmd.clientFlags, list, []string{"WORKSTATION", "NAME", "ONLINE", "ADDED BY", "ADDED"}, func(k apiv1.AirCardComputer) []string {
 		online := "no"
 		if k.Online {
 			online = "yes"
@@ -414,8 +415,8 @@ func cardAirCardCode(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var code service.AirCardCode
-	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/aircard-codes", service.AirCardCodeInput{Mail: *mail}, &code); err != nil {
+	var code apiv1.AirCardCode
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/aircard-codes", apiv1.AirCardCodeInput{Mail: *mail}, &code); err != nil {
 		return err
 	}
 	if cmd.output == "json" {

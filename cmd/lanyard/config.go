@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // configCommands manage templates, policies and card types. Each takes
@@ -45,14 +45,14 @@ func featuresShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var f service.Features
+	var f apiv1.Features
 	if err := c.Get(ctx, "/api/v1/features", &f); err != nil {
 		return err
 	}
 	return printFeatures(&cmd.clientFlags, &f)
 }
 
-func printFeatures(cf *clientFlags, f *service.Features) error {
+func printFeatures(cf *clientFlags, f *apiv1.Features) error {
 	if cf.output == "json" {
 		return printJSON(f)
 	}
@@ -69,7 +69,7 @@ func featuresSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var f service.Features
+	var f apiv1.Features
 	if err := c.Get(ctx, "/api/v1/features", &f); err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func policySave(update bool) func(context.Context, []string) error {
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
 		}
-		p := service.NewPolicyInput()
+		p := apiv1.NewPolicyInput()
 		set := map[string]bool{}
 		cmd.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if file != "" {
@@ -356,7 +356,7 @@ func cardTypeSave(update bool) func(context.Context, []string) error {
 		if err != nil || file == "" || (update && len(pos) != 1) {
 			return errUsage
 		}
-		var in service.CardTypeInput
+		var in apiv1.CardTypeInput
 		if err := loadFile(file, &in); err != nil {
 			return err
 		}

@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // The documents check from the command line: the same forms, uploads and
@@ -41,7 +41,7 @@ func documentList(ctx context.Context, args []string) error {
 	} else if *state != "" {
 		path += "?state=" + client.Esc(*state)
 	}
-	var docs []*service.DocumentView
+	var docs []*apiv1.DocumentView
 	err = c.Get(ctx, path, &docs)
 	if lanyard.IsCode(err, lanyard.EForbidden) && *card == "" {
 		// Not a reviewer: the documents of the caller's own cards.
@@ -50,7 +50,7 @@ func documentList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, docs, []string{"ID", "CARD", "SLOT", "TEMPLATE", "KIND", "STATE", "OWNER", "UPLOADS"}, func(d *service.DocumentView) []string {
+	return printOut(&cmd.clientFlags, docs, []string{"ID", "CARD", "SLOT", "TEMPLATE", "KIND", "STATE", "OWNER", "UPLOADS"}, func(d *apiv1.DocumentView) []string {
 		return []string{strconv.FormatInt(d.ID, 10), d.CardSerial, d.Slot, d.Template, string(d.Kind), string(d.State), d.Owner, strconv.Itoa(len(d.Uploads))}
 	})
 }
@@ -96,7 +96,7 @@ func documentUpload(ctx context.Context, args []string) error {
 	if !ok {
 		return fmt.Errorf("%s: upload a .pdf, .png, .jpg or a detached signature (.p7s)", pos[1])
 	}
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	path := "/api/v1/documents/" + client.Esc(pos[0]) + "/uploads?name=" + client.Esc(filepath.Base(pos[1]))
 	if _, err := c.PostRaw(ctx, path, ct, body, &v); err != nil {
 		return err
@@ -116,8 +116,8 @@ func documentDecide(action string) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		var v service.DocumentView
-		if _, err := c.Post(ctx, "/api/v1/documents/"+client.Esc(pos[0])+"/"+action, web.Decision{Comment: *text}, &v); err != nil {
+		var v apiv1.DocumentView
+		if _, err := c.Post(ctx, "/api/v1/documents/"+client.Esc(pos[0])+"/"+action, apiv1.Decision{Comment: *text}, &v); err != nil {
 			return err
 		}
 		return printOne(&cmd.clientFlags, &v, [][2]string{{"Document", strconv.FormatInt(v.ID, 10)}, {"State", string(v.State)}})
@@ -125,14 +125,14 @@ func documentDecide(action string) func(context.Context, []string) error {
 }
 
 // ownDocuments lists the documents of the caller's cards.
-func ownDocuments(ctx context.Context, c *client.Client, state string) ([]*service.DocumentView, error) {
+func ownDocuments(ctx context.Context, c *client.Client, state string) ([]*apiv1.DocumentView, error) {
 	var cards []*service.CardView
 	if err := c.Get(ctx, "/api/v1/cards", &cards); err != nil {
 		return nil, err
 	}
-	var out []*service.DocumentView
+	var out []*apiv1.DocumentView
 	for _, card := range cards {
-		var docs []*service.DocumentView
+		var docs []*apiv1.DocumentView
 		if err := c.Get(ctx, "/api/v1/cards/"+strconv.FormatInt(card.ID, 10)+"/documents", &docs); err != nil {
 			return nil, err
 		}

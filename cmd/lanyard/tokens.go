@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 func tokenCommands() []command {
@@ -30,11 +30,11 @@ func tokenSettings(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var ts service.TokenSettings
+	var ts apiv1.TokenSettings
 	if *maxTTL == "" {
 		err = c.Get(ctx, "/api/v1/settings/tokens", &ts)
 	} else {
-		_, err = c.Do(ctx, http.MethodPut, "/api/v1/settings/tokens", service.TokenSettings{MaxTTL: *maxTTL}, &ts)
+		_, err = c.Do(ctx, http.MethodPut, "/api/v1/settings/tokens", apiv1.TokenSettings{MaxTTL: *maxTTL}, &ts)
 	}
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func tokenSettings(ctx context.Context, args []string) error {
 }
 
 func tokenCreate(ctx context.Context, args []string) error {
-	var in service.TokenInput
+	var in apiv1.TokenInput
 	var roles multi
 	cmd := newClientCmd("token create")
 	cmd.StringVar(&in.User, "user", "", "owner's login (default: yourself)")
@@ -66,7 +66,7 @@ func tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var out service.NewToken
+	var out apiv1.NewToken
 	if _, err := c.Post(ctx, "/api/v1/tokens", in, &out); err != nil {
 		return err
 	}

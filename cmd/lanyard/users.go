@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 func userCommands() []command {
@@ -44,8 +44,8 @@ func (u *userFlags) register(fs *flag.FlagSet) {
 }
 
 // input turns the flags that were set into a UserInput.
-func (u *userFlags) input(fs *flag.FlagSet) (service.UserInput, error) {
-	var in service.UserInput
+func (u *userFlags) input(fs *flag.FlagSet) (apiv1.UserInput, error) {
+	var in apiv1.UserInput
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["email"] {

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 )
 
 func workstationCommands() []command {
@@ -22,7 +21,7 @@ func workstationCommands() []command {
 }
 
 func workstationApprove(ctx context.Context, args []string) error {
-	var in service.PairConfirm
+	var in apiv1.PairConfirm
 	cmd := newClientCmd("workstation approve")
 	cmd.StringVar(&in.Owner, "owner", "", "owner's login (operators and administrators; default: yourself, or nobody for staff)")
 	pos, c, err := cmd.start(args, 1)
@@ -30,7 +29,7 @@ func workstationApprove(ctx context.Context, args []string) error {
 		return err
 	}
 	in.Code = pos[0]
-	var w web.WorkstationView
+	var w apiv1.WorkstationView
 	if _, err := c.Post(ctx, "/api/v1/workstations/pair", in, &w); err != nil {
 		return err
 	}
@@ -57,11 +56,11 @@ func workstationList(ctx context.Context, args []string) error {
 	if status != "" {
 		q.Set("status", status)
 	}
-	var ws []*web.WorkstationView
+	var ws []*apiv1.WorkstationView
 	if err := c.Get(ctx, "/api/v1/workstations?"+q.Encode(), &ws); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, ws, []string{"ID", "NAME", "OWNER", "STATUS", "ONLINE", "CARDS", "LAST SEEN"}, func(w *web.WorkstationView) []string {
+	return printOut(&cmd.clientFlags, ws, []string{"ID", "NAME", "OWNER", "STATUS", "ONLINE", "CARDS", "LAST SEEN"}, func(w *apiv1.WorkstationView) []string {
 		var cards []string
 		for _, r := range w.Readers {
 			if r.Present {

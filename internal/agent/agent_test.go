@@ -14,9 +14,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // TestAgentEndToEnd runs a real server and a real agent with in-process
@@ -71,14 +71,14 @@ func TestAgentEndToEnd(t *testing.T) {
 	if r := reader(st, "Reader B"); r.Name == "" || r.Present {
 		t.Errorf("Reader B: %+v", r)
 	}
-	var view web.WorkstationView
+	var view apiv1.WorkstationView
 	if err := alice.Get(context.Background(), "/api/v1/workstations/"+itoa(id), &view); err != nil {
 		t.Fatal(err)
 	}
 	if !view.Online || len(view.Readers) != 2 || view.Readers[0].Serial != serialOf(card) {
 		t.Errorf("GET workstation: online %v, readers %+v", view.Online, view.Readers)
 	}
-	var list []web.WorkstationView
+	var list []apiv1.WorkstationView
 	if err := alice.Get(context.Background(), "/api/v1/workstations", &list); err != nil || len(list) != 1 || list[0].ID != id {
 		t.Errorf("alice's workstations: %+v, %v", list, err)
 	}
@@ -254,7 +254,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		if _, ok := s.Hub.State(id); ok {
 			t.Error("the revoked workstation is still online")
 		}
-		var view web.WorkstationView
+		var view apiv1.WorkstationView
 		alice.Get(ctx, "/api/v1/workstations/"+itoa(id), &view)
 		if view.Status != lanyard.WorkstationRevoked {
 			t.Errorf("status %s", view.Status)

@@ -11,12 +11,11 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -55,21 +54,21 @@ func (s *server) user(t *testing.T, login string) (*client.Client, *lanyard.User
 	t.Helper()
 	ctx := context.Background()
 	var u lanyard.User
-	if _, err := s.admin.Post(ctx, "/api/v1/users", service.UserInput{Login: login, Roles: &lanyard.Roles{lanyard.RoleUser}}, &u); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/users", apiv1.UserInput{Login: login, Roles: &lanyard.Roles{lanyard.RoleUser}}, &u); err != nil {
 		t.Fatal(err)
 	}
-	var tok service.NewToken
-	if _, err := s.admin.Post(ctx, "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(ctx, "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		t.Fatal(err)
 	}
 	return s.client(t, tok.Secret), &u
 }
 
 // confirm confirms a pairing code as c.
-func confirm(t *testing.T, c *client.Client, code, owner string) (*web.WorkstationView, error) {
+func confirm(t *testing.T, c *client.Client, code, owner string) (*apiv1.WorkstationView, error) {
 	t.Helper()
-	var w web.WorkstationView
-	_, err := c.Post(context.Background(), "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w)
+	var w apiv1.WorkstationView
+	_, err := c.Post(context.Background(), "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w)
 	return &w, err
 }
 

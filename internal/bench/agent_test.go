@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -85,7 +85,7 @@ func benchRelay(b *testing.B, readers agent.Readers, pick func([]string) string,
 	var w struct {
 		ID int64 `json:"id"`
 	}
-	if _, err := admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code}, &w); err != nil {
+	if _, err := admin.Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code}, &w); err != nil {
 		b.Fatal(err)
 	}
 	if attach != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/client"
@@ -161,7 +162,7 @@ func runAgent(b *testing.B, admin *client.Client, cfg agent.Config, owner string
 	var w struct {
 		ID int64 `json:"id"`
 	}
-	if _, err := admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+	if _, err := admin.Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
 		b.Fatal(err)
 	}
 	return w.ID

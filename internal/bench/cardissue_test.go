@@ -20,6 +20,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
@@ -474,7 +475,7 @@ func (ib *issueBench) pairAgents(b *testing.B, readers []agent.Readers) []int64 
 			var w struct {
 				ID int64 `json:"id"`
 			}
-			if _, err := admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: "bench"}, &w); err != nil {
+			if _, err := admin.Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: "bench"}, &w); err != nil {
 				errs <- fmt.Errorf("agent %d: %w", i, err)
 				return
 			}

@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
@@ -144,7 +144,7 @@ func benchHTTP(b *testing.B, s *server) {
 	bodies := make([][]byte, keys)
 	for i := range bodies {
 		spki, _ := x509.MarshalPKIXPublicKey(mustKey(b).Public())
-		bodies[i], _ = json.Marshal(service.IssueInput{Template: "bench-p256", PublicKey: base64.StdEncoding.EncodeToString(spki)})
+		bodies[i], _ = json.Marshal(apiv1.IssueInput{Template: "bench-p256", PublicKey: base64.StdEncoding.EncodeToString(spki)})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	b.SetParallelism(64)

@@ -25,10 +25,10 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -75,8 +75,8 @@ func (s *stack) startAirService(dir, name string, pair bool) *airService {
 		case <-time.After(15 * time.Second):
 			s.t.Fatal("the AirCard service showed no pairing code")
 		}
-		var w web.WorkstationView
-		if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code}, &w); err != nil {
+		var w apiv1.WorkstationView
+		if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code}, &w); err != nil {
 			s.t.Fatalf("confirming the AirCard service's pairing: %v", err)
 		}
 		if w.Role != lanyard.RoleAirCardService {
@@ -147,8 +147,8 @@ func (s *stack) secondAgent(owner, slot string) (string, int64) {
 	case <-time.After(30 * time.Second):
 		s.t.Fatal("the second agent showed no pairing code")
 	}
-	var w web.WorkstationView
-	if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+	var w apiv1.WorkstationView
+	if _, err := s.admin.Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
 		s.t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -267,8 +267,8 @@ func TestAirCard(t *testing.T) {
 	// sent by the administrator"), joins B; a second use, an expired code
 	// and a caller without a workstation certificate are refused.
 	mail := s.startMail()
-	var code service.AirCardCode
-	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/aircard-codes", service.AirCardCodeInput{Mail: true}, &code); err != nil {
+	var code apiv1.AirCardCode
+	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/aircard-codes", apiv1.AirCardCodeInput{Mail: true}, &code); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(code.MailedTo, []string{"amy@example.com"}) || code.MailNote != "" {
@@ -474,8 +474,8 @@ func (b *browser) airCardRefusal() string {
 // mustClientFor is an API client with a new token of login.
 func mustClientFor(t *testing.T, s *stack, login string) *client.Client {
 	t.Helper()
-	var tok service.NewToken
-	if _, err := s.admin.Post(context.Background(), "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(context.Background(), "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		t.Fatal(err)
 	}
 	return mustClient(t, s.srv.URL, tok.Secret)
@@ -556,12 +556,12 @@ func TestAirCardServices(t *testing.T) {
 	// The console's list counts each service's AirCards instead of
 	// listing them (a reader each, thousands); the workstation's own
 	// page lists them.
-	var list []web.WorkstationView
+	var list []apiv1.WorkstationView
 	if err := s.admin.Get(ctx, "/api/v1/workstations", &list); err != nil {
 		t.Fatal(err)
 	}
 	for _, air := range []*airService{airA, airB} {
-		i := slices.IndexFunc(list, func(w web.WorkstationView) bool { return w.ID == air.ws })
+		i := slices.IndexFunc(list, func(w apiv1.WorkstationView) bool { return w.ID == air.ws })
 		if i < 0 {
 			t.Fatalf("service %d is not in the workstation list", air.ws)
 		}
@@ -569,7 +569,7 @@ func TestAirCardServices(t *testing.T) {
 			t.Errorf("the list shows service %d with %d readers, count %d, online %v; want online, 1 AirCard counted, none listed", air.ws, len(w.Readers), w.ReaderCount, w.Online)
 		}
 	}
-	var one web.WorkstationView
+	var one apiv1.WorkstationView
 	if err := s.admin.Get(ctx, "/api/v1/workstations/"+strconv.FormatInt(airA.ws, 10), &one); err != nil || len(one.Readers) != 1 || one.ReaderCount != 1 {
 		t.Errorf("service A's own page: %d readers, count %d, %v", len(one.Readers), one.ReaderCount, err)
 	}

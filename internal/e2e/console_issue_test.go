@@ -11,9 +11,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -104,7 +104,7 @@ func TestBrowserConsoleIssueForUser(t *testing.T) {
 			t.Fatalf("certificate %s of a card issued for alice needs no CA approval", cc.Template)
 		}
 		// Issue 13: a second person, the CA manager, approves.
-		if _, err := carl.Post(ctx, "/api/v1/requests/"+strconv.FormatInt(cc.RequestID, 10)+"/approve", web.Decision{Comment: "identity checked"}, nil); err != nil {
+		if _, err := carl.Post(ctx, "/api/v1/requests/"+strconv.FormatInt(cc.RequestID, 10)+"/approve", apiv1.Decision{Comment: "identity checked"}, nil); err != nil {
 			t.Fatalf("carl approving request %d: %v", cc.RequestID, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
@@ -101,7 +102,7 @@ func TestBrowserIssueTPMCreatedBefore(t *testing.T) {
 	s.newTPM = func() agent.TPM { return agenttpm.Open("simulator:"+seed, nil) }
 	tia, _ := s.user("tia")
 	ctx := context.Background()
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", service.Features{TPMVirtualCard: true}, nil); err != nil {
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", apiv1.Features{TPMVirtualCard: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	allowVirtualCards(t, s.admin)

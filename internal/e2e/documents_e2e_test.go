@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -449,7 +450,7 @@ func TestDocumentsBoth(t *testing.T) {
 	om := s.mail(m, "olga@example.com", 2)[1]
 	wantMail(t, om, "olga@example.com", "Document to review: certificate form of User cy", "(form.p7s)")
 	wantAttachment(t, m, om, "form.p7s", "application/pkcs7-signature", sig)
-	var queue []*service.DocumentView
+	var queue []*apiv1.DocumentView
 	if err := olga.Get(ctx, "/api/v1/documents?state=uploaded", &queue); err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +603,7 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 	if v.State != lanyard.CardClean || v.OwnerID != 0 {
 		t.Errorf("after Revoke and clear card the card is %s, owner %d", v.State, v.OwnerID)
 	}
-	var rec service.IssueResult
+	var rec apiv1.IssueResult
 	if err := s.admin.Get(context.Background(), "/api/v1/certificates/"+mail.Serial, &rec); err != nil || rec.Certificate == nil || rec.Certificate.Status != lanyard.CertRevoked {
 		t.Errorf("the approved 9d certificate after Revoke and clear card: %+v %v", rec.Certificate, err)
 	}

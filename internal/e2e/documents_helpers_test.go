@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
@@ -73,7 +74,7 @@ func (m *mailServer) restart() {
 func (s *stack) mailSettings(addr, ca string) {
 	s.t.Helper()
 	_, port := mailpittest.HostPort(s.t, addr)
-	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPStartTLS, CA: ca, From: "Lanyard <lanyard@example.com>"}
+	in := apiv1.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: apiv1.SMTPStartTLS, CA: ca, From: "Lanyard <lanyard@example.com>"}
 	if _, err := s.admin.Do(context.Background(), "PUT", "/api/v1/notifications/settings", in, nil); err != nil {
 		s.t.Fatalf("PUT /notifications/settings: %v", err)
 	}
@@ -134,25 +135,25 @@ func (s *stack) outbox(state string) []*lanyard.MailMessage {
 }
 
 // docKey names a document by slot and kind, e.g. "9a/certificate_form".
-func docKey(d *service.DocumentView) string { return d.Slot + "/" + string(d.Kind) }
+func docKey(d *apiv1.DocumentView) string { return d.Slot + "/" + string(d.Kind) }
 
 // documents returns a card's documents as c sees them, by docKey.
-func (s *stack) documents(c *client.Client, cardID int64) map[string]*service.DocumentView {
+func (s *stack) documents(c *client.Client, cardID int64) map[string]*apiv1.DocumentView {
 	s.t.Helper()
-	var list []*service.DocumentView
+	var list []*apiv1.DocumentView
 	if err := c.Get(context.Background(), "/api/v1/cards/"+itoa(cardID)+"/documents", &list); err != nil {
 		s.t.Fatalf("GET the documents of card %d: %v", cardID, err)
 	}
-	out := map[string]*service.DocumentView{}
+	out := map[string]*apiv1.DocumentView{}
 	for _, d := range list {
 		out[docKey(d)] = d
 	}
 	return out
 }
 
-func (s *stack) document(c *client.Client, id int64) *service.DocumentView {
+func (s *stack) document(c *client.Client, id int64) *apiv1.DocumentView {
 	s.t.Helper()
-	var d service.DocumentView
+	var d apiv1.DocumentView
 	if err := c.Get(context.Background(), "/api/v1/documents/"+itoa(id), &d); err != nil {
 		s.t.Fatalf("GET document %d: %v", id, err)
 	}
@@ -230,7 +231,7 @@ func (s *stack) signer(c *client.Client) signer {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	in := map[string]any{"template": "document-signing", "csr": base64.StdEncoding.EncodeToString(csr)}
 	if _, err := c.Post(context.Background(), "/api/v1/certificates", in, &res); err != nil {
 		s.t.Fatalf("a document signing certificate: %v", err)

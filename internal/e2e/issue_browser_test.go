@@ -20,9 +20,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -192,7 +192,7 @@ func TestBrowserIssueCard(t *testing.T) {
 	b.Shot("06-secret-questions")
 	b.setSecretQuestions()
 	b.Shot("07-secret-questions-saved")
-	var sq service.SecretQuestionsInfo
+	var sq apiv1.SecretQuestionsInfo
 	if err := ann.Get(context.Background(), "/api/v1/me/secret-questions", &sq); err != nil || !sq.Set {
 		t.Errorf("after saving, the API says set=%v (%v)", sq.Set, err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -58,7 +58,7 @@ func TestBrowserIssueMailRandomPIN(t *testing.T) {
 
 	// A relay without TLS: the outbox refuses a PIN, and the dialog says why.
 	_, port := mailpittest.HostPort(t, m.smtp)
-	plain := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPNone, From: "Lanyard <lanyard@example.com>"}
+	plain := apiv1.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: apiv1.SMTPNone, From: "Lanyard <lanyard@example.com>"}
 	if _, err := s.admin.Do(context.Background(), "PUT", "/api/v1/notifications/settings", plain, nil); err != nil {
 		t.Fatal(err)
 	}

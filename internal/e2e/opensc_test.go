@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
@@ -229,7 +230,7 @@ func (s *stack) checkIssued(tk *token, cardID int64, pin string, slots ...string
 // CA's root, with its issuing certificate as untrusted intermediate.
 func (s *stack) verifyChain(certs map[string]*x509.Certificate) {
 	s.t.Helper()
-	var cas []*service.CAInfo
+	var cas []*apiv1.CAInfo
 	if err := s.admin.Get(context.Background(), "/api/v1/cas", &cas); err != nil || len(cas) == 0 {
 		s.t.Fatalf("GET /cas: %v %v", cas, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
@@ -24,7 +25,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -147,11 +147,11 @@ func (s *stack) user(login string, roles ...lanyard.Role) (*client.Client, strin
 	}
 	rs := lanyard.Roles(roles)
 	name, email, upn, pw := "User "+login, login+"@example.com", login+"@example.com", password
-	if _, err := s.admin.Post(ctx, "/api/v1/users", service.UserInput{Login: login, DisplayName: &name, Email: &email, UPN: &upn, Password: &pw, Roles: &rs}, nil); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/users", apiv1.UserInput{Login: login, DisplayName: &name, Email: &email, UPN: &upn, Password: &pw, Roles: &rs}, nil); err != nil {
 		s.t.Fatalf("creating user %s: %v", login, err)
 	}
-	var tok service.NewToken
-	if _, err := s.admin.Post(ctx, "/api/v1/tokens", service.TokenInput{User: login}, &tok); err != nil {
+	var tok apiv1.NewToken
+	if _, err := s.admin.Post(ctx, "/api/v1/tokens", apiv1.TokenInput{User: login}, &tok); err != nil {
 		s.t.Fatalf("token for %s: %v", login, err)
 	}
 	return mustClient(s.t, s.srv.URL, tok.Secret), tok.Secret
@@ -232,8 +232,8 @@ func (s *stack) pair(owner string) {
 	case <-time.After(15 * time.Second):
 		s.t.Fatal("no pairing code within 15 s")
 	}
-	var w web.WorkstationView
-	if _, err := s.admin.Post(context.Background(), "/api/v1/workstations/pair", service.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+	var w apiv1.WorkstationView
+	if _, err := s.admin.Post(context.Background(), "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
 		s.t.Fatalf("confirming the pairing code: %v", err)
 	}
 	s.ws = w.ID

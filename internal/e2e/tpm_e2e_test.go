@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -45,8 +46,8 @@ func TestTPMVirtualCards(t *testing.T) {
 
 	_, tiaToken := s.user("tia")
 	ctx := context.Background()
-	var f service.Features
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", service.Features{TPMVirtualCard: true, PlatformCredential: true}, &f); err != nil {
+	var f apiv1.Features
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/features", apiv1.Features{TPMVirtualCard: true, PlatformCredential: true}, &f); err != nil {
 		t.Fatal(err)
 	}
 	allowVirtualCards(t, s.admin)
@@ -216,7 +217,7 @@ func allowVirtualCards(t *testing.T, admin *client.Client) {
 func enrollAuthenticator(t *testing.T, user *client.Client) string {
 	t.Helper()
 	ctx := context.Background()
-	var setup service.TOTPSetup
+	var setup apiv1.TOTPSetup
 	if _, err := user.Post(ctx, "/api/v1/me/totp", nil, &setup); err != nil {
 		t.Fatal(err)
 	}

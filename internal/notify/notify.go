@@ -7,7 +7,7 @@
 // stays visible in the console; nothing is dropped silently.
 //
 // Mailer implements service.Notifier (what card workflows send) and
-// service.Notifications (what administrators manage). Bodies — a random
+// web.Notifications (what administrators manage, on apiv1 types). Bodies — a random
 // PIN is one — are never logged and never stored in clear.
 package notify
 
@@ -75,10 +75,7 @@ type Mailer struct {
 	wake chan struct{}
 }
 
-var (
-	_ service.Notifier      = (*Mailer)(nil)
-	_ service.Notifications = (*Mailer)(nil)
-)
+var _ service.Notifier = (*Mailer)(nil)
 
 // New checks cfg, fills in defaults and returns a Mailer. Run delivers.
 func New(cfg Config) (*Mailer, error) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
@@ -43,10 +44,10 @@ func newHarnessOn(t *testing.T, engine string, tweak func(*notify.Config)) *smtp
 func (h *harness) settings(t *testing.T, addr, security, user, password string) {
 	t.Helper()
 	host, port := mailpittest.HostPort(t, addr)
-	if host == "127.0.0.1" && security != service.SMTPNone {
+	if host == "127.0.0.1" && security != apiv1.SMTPNone {
 		host = "localhost" // the certificate names both; exercise the name
 	}
-	_, err := h.mailer.PutMailSettings(t.Context(), admin, service.MailSettingsInput{
+	_, err := h.mailer.PutMailSettings(t.Context(), admin, apiv1.MailSettingsInput{
 		Enabled: true, Host: host, Port: port, Security: security, Username: user, Password: password, From: "Lanyard <lanyard@example.com>",
 	})
 	if err != nil {
@@ -108,7 +109,7 @@ func contains(t *testing.T, what, s string, want ...string) {
 func TestEveryKindArrives(t *testing.T) {
 	h := newHarness(t, nil)
 	// PINs, codes and documents go only over TLS: the STARTTLS server.
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, h.env.User, h.env.Password)
 	ctx := t.Context()
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -269,7 +270,7 @@ func keys[V any](m map[string]V) []string {
 // that requires both, verifying its certificate.
 func TestStartTLSWithAuth(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, h.env.User, h.env.Password)
 	to := addr(t, "ops")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
 		t.Fatal(err)
@@ -284,7 +285,7 @@ func TestStartTLSWithAuth(t *testing.T) {
 // TestImplicitTLSWithAuth delivers over TLS from the first byte (465).
 func TestImplicitTLSWithAuth(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.TLS, service.SMTPTLS, h.env.User, h.env.Password)
+	h.settings(t, h.env.TLS, apiv1.SMTPTLS, h.env.User, h.env.Password)
 	to := addr(t, "ops")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestImplicitTLSWithAuth(t *testing.T) {
 // trusted gets nothing, and the message waits for another attempt.
 func TestUntrustedCertificateWaits(t *testing.T) {
 	h := newHarness(t, func(c *notify.Config) { c.RootCAs = nil })
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, h.env.User, h.env.Password)
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestUntrustedCertificateWaits(t *testing.T) {
 // required) fails the message on the first attempt, visibly.
 func TestRefusedFailsAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, "", "")
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, "", "")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestRefusedFailsAtOnce(t *testing.T) {
 func TestServerDownThenUp(t *testing.T) {
 	h := newHarness(t, nil)
 	smtpAddr := mailpittest.FreeAddr(t)
-	h.settings(t, smtpAddr, service.SMTPNone, "", "")
+	h.settings(t, smtpAddr, apiv1.SMTPNone, "", "")
 	to := addr(t, "user")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, to); err != nil {
 		t.Fatal(err)
@@ -367,7 +368,7 @@ func TestServerDownThenUp(t *testing.T) {
 func TestAttemptsRunOut(t *testing.T) {
 	h := newHarness(t, func(c *notify.Config) { c.MaxAttempts = 2 })
 	smtpAddr := mailpittest.FreeAddr(t)
-	h.settings(t, smtpAddr, service.SMTPNone, "", "")
+	h.settings(t, smtpAddr, apiv1.SMTPNone, "", "")
 	to := addr(t, "user")
 	msg, err := h.mailer.SendTestMail(t.Context(), admin, to)
 	if err != nil {
@@ -399,7 +400,7 @@ func TestAttemptsRunOut(t *testing.T) {
 // message promptly and returns when its context ends.
 func TestRunDeliversAndStops(t *testing.T) {
 	h := newHarness(t, func(c *notify.Config) { c.Poll = time.Hour }) // only Wake can start a pass
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPNone, "", "")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { h.mailer.Run(ctx); close(done) }()
@@ -424,11 +425,11 @@ func TestDisabledRefuses(t *testing.T) {
 	if !lanyard.IsCode(err, lanyard.EUnavailable) {
 		t.Fatalf("RandomPIN while off: %v", err)
 	}
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPNone, "", "")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, "a@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.mailer.PutMailSettings(t.Context(), admin, service.MailSettingsInput{Enabled: false, Host: "x", Security: "none"}); err != nil {
+	if _, err := h.mailer.PutMailSettings(t.Context(), admin, apiv1.MailSettingsInput{Enabled: false, Host: "x", Security: "none"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.deliver(t); n != 0 {
@@ -457,7 +458,7 @@ func TestSecretBodyGoneOnceSent(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			h := newHarnessOn(t, engine, nil)
-			h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+			h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, h.env.User, h.env.Password)
 			ctx := t.Context()
 			alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 			card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -505,7 +506,7 @@ func TestSecretBodyGoneOnceSent(t *testing.T) {
 // without a secret (the test e-mail) still goes.
 func TestSecretRefusedWithoutTLS(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, "", "") // queued, not sent
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, "", "") // queued, not sent
 	ctx := t.Context()
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -519,7 +520,7 @@ func TestSecretRefusedWithoutTLS(t *testing.T) {
 		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
 		t.Fatal(err)
 	}
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPNone, "", "")
 	ops := addr(t, "ops")
 	if _, err := h.mailer.SendTestMail(ctx, admin, ops); err != nil {
 		t.Fatal(err)
@@ -556,7 +557,7 @@ func TestSecretRefusedWithoutTLS(t *testing.T) {
 // queued, and a mail without a secret still is.
 func TestSecretNotQueuedWithoutTLS(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPNone, "", "")
 	ctx := t.Context()
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
@@ -593,7 +594,7 @@ func (h *harness) stored(t *testing.T, id int64) *lanyard.MailMessage {
 // everything in clear).
 func TestNoSTARTTLSNamesNoPlainRelay(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.SMTP, service.SMTPStartTLS, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPStartTLS, "", "")
 	if _, err := h.mailer.SendTestMail(t.Context(), admin, addr(t, "ops")); err != nil {
 		t.Fatal(err)
 	}
@@ -611,7 +612,7 @@ func TestNoSTARTTLSNamesNoPlainRelay(t *testing.T) {
 // only (none of the mailer's), and it is delivered.
 func TestQueueRandomPINInCallersTransaction(t *testing.T) {
 	h := newHarness(t, nil)
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, h.env.User, h.env.Password)
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, h.env.User, h.env.Password)
 	alice := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice Example", Email: addr(t, "alice")}
 	card := &lanyard.Card{ID: 9, Serial: "99887766", CardType: "piv"}
 	claimFailed := lanyard.Errorf(lanyard.EConflict, "the PIN was taken meanwhile")

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -99,7 +100,7 @@ func (m *Mailer) queueIn(tx lanyard.Tx, kind string, to []string, d Data, atts [
 	if !st.Enabled {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are turned off")
 	}
-	if (secretKinds[kind] || len(atts) > 0) && st.Security == service.SMTPNone {
+	if (secretKinds[kind] || len(atts) > 0) && st.Security == apiv1.SMTPNone {
 		// The worker would refuse it (attempt): say so now, so the
 		// caller does not report it mailed.
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "not sent: the mail relay has no TLS (SMTP security none), and Lanyard sends PINs, codes and documents only over TLS")
@@ -108,7 +109,7 @@ func (m *Mailer) queueIn(tx lanyard.Tx, kind string, to []string, d Data, atts [
 	if err != nil {
 		return nil, err
 	}
-	c, err := compile(service.MailTemplateInput{Subject: t.Subject, Text: t.Text, HTML: t.HTML})
+	c, err := compile(apiv1.MailTemplateInput{Subject: t.Subject, Text: t.Text, HTML: t.HTML})
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "the "+kind+" template does not render")
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -31,8 +32,8 @@ type stored struct {
 	CA       string `json:"ca,omitempty"` // extra trusted CA certificates, PEM
 }
 
-func (st *stored) view() *service.MailSettings {
-	return &service.MailSettings{
+func (st *stored) view() *apiv1.MailSettings {
+	return &apiv1.MailSettings{
 		Enabled: st.Enabled, Host: st.Host, Port: st.Port, Security: st.Security,
 		Username: st.Username, PasswordSet: len(st.Password) > 0, From: st.From, CA: st.CA,
 	}
@@ -40,7 +41,7 @@ func (st *stored) view() *service.MailSettings {
 
 // loadSettings reads the settings; unset means off, STARTTLS on port 587.
 func loadSettings(tx lanyard.Tx) (*stored, error) {
-	st := &stored{Port: 587, Security: service.SMTPStartTLS}
+	st := &stored{Port: 587, Security: apiv1.SMTPStartTLS}
 	b, err := tx.Setting(settingsKey)
 	if lanyard.IsCode(err, lanyard.ENotFound) || (err == nil && len(b) == 0) {
 		return st, nil
@@ -55,7 +56,7 @@ func loadSettings(tx lanyard.Tx) (*stored, error) {
 }
 
 // MailSettings returns the SMTP settings without the password.
-func (m *Mailer) MailSettings(ctx context.Context) (*service.MailSettings, error) {
+func (m *Mailer) MailSettings(ctx context.Context) (*apiv1.MailSettings, error) {
 	var st *stored
 	if err := m.cfg.Store.View(ctx, func(tx lanyard.Tx) (err error) { st, err = loadSettings(tx); return }); err != nil {
 		return nil, err
@@ -66,23 +67,23 @@ func (m *Mailer) MailSettings(ctx context.Context) (*service.MailSettings, error
 // defaultPort is the usual port of each kind of security.
 func defaultPort(security string) int {
 	switch security {
-	case service.SMTPTLS:
+	case apiv1.SMTPTLS:
 		return 465
-	case service.SMTPNone:
+	case apiv1.SMTPNone:
 		return 25
 	}
 	return 587
 }
 
 // checkSettings validates in and returns it normalised.
-func checkSettings(in service.MailSettingsInput) (service.MailSettingsInput, error) {
+func checkSettings(in apiv1.MailSettingsInput) (apiv1.MailSettingsInput, error) {
 	in.Host, in.Username, in.From = strings.TrimSpace(in.Host), strings.TrimSpace(in.Username), strings.TrimSpace(in.From)
 	in.Security = strings.ToLower(strings.TrimSpace(in.Security))
 	if in.Security == "" {
-		in.Security = service.SMTPStartTLS
+		in.Security = apiv1.SMTPStartTLS
 	}
 	switch in.Security {
-	case service.SMTPStartTLS, service.SMTPTLS, service.SMTPNone:
+	case apiv1.SMTPStartTLS, apiv1.SMTPTLS, apiv1.SMTPNone:
 	default:
 		return in, lanyard.Errorf(lanyard.EInvalid, "security must be starttls, tls or none, not %q", in.Security)
 	}
@@ -113,7 +114,7 @@ func checkSettings(in service.MailSettingsInput) (service.MailSettingsInput, err
 	if len(in.Password) > 1024 {
 		return in, lanyard.Errorf(lanyard.EInvalid, "password is limited to 1024 characters")
 	}
-	if in.Security == service.SMTPNone && (in.Username != "" || in.Password != "") {
+	if in.Security == apiv1.SMTPNone && (in.Username != "" || in.Password != "") {
 		return in, lanyard.Errorf(lanyard.EInvalid, "authentication needs TLS: choose starttls or tls, or leave username and password empty")
 	}
 	in.CA = strings.TrimSpace(in.CA)
@@ -159,7 +160,7 @@ func checkCA(pemText string) error {
 
 // PutMailSettings replaces the SMTP settings. An empty password keeps
 // the stored one, so a form that never shows it can be saved again.
-func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in service.MailSettingsInput) (*service.MailSettings, error) {
+func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in apiv1.MailSettingsInput) (*apiv1.MailSettings, error) {
 	in, err := checkSettings(in)
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in s
 		case in.ClearPassword:
 			st.Password = nil
 		}
-		if in.Security == service.SMTPNone && len(st.Password) > 0 {
+		if in.Security == apiv1.SMTPNone && len(st.Password) > 0 {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "authentication needs TLS: choose starttls or tls, or clear the stored password")
 		}
 		b, err := json.Marshal(st)

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestTemplates: templates are editable, checked by parsing and a trial
@@ -29,28 +29,28 @@ func TestTemplates(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		what string
-		in   service.MailTemplateInput
+		in   apiv1.MailTemplateInput
 		want string
 	}{
-		{"parse error", service.MailTemplateInput{Subject: "Hi {{.User.Name", Text: "x"}, "subject template is not valid"},
-		{"unknown field", service.MailTemplateInput{Subject: "Hi", Text: "{{.User.Salary}}"}, "text template is not valid"},
-		{"no text", service.MailTemplateInput{Subject: "Hi", Text: " "}, "needs a subject and a text body"},
-		{"bad HTML", service.MailTemplateInput{Subject: "Hi", Text: "x", HTML: "<p>{{.Nope}}</p>"}, "HTML template is not valid"},
+		{"parse error", apiv1.MailTemplateInput{Subject: "Hi {{.User.Name", Text: "x"}, "subject template is not valid"},
+		{"unknown field", apiv1.MailTemplateInput{Subject: "Hi", Text: "{{.User.Salary}}"}, "text template is not valid"},
+		{"no text", apiv1.MailTemplateInput{Subject: "Hi", Text: " "}, "needs a subject and a text body"},
+		{"bad HTML", apiv1.MailTemplateInput{Subject: "Hi", Text: "x", HTML: "<p>{{.Nope}}</p>"}, "HTML template is not valid"},
 	} {
 		_, err := h.mailer.PutMailTemplate(ctx, admin, "card_issue_approved", tc.in)
 		if !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(lanyard.ErrorMessage(err), tc.want) {
 			t.Errorf("%s: %v", tc.what, err)
 		}
 	}
-	if _, err := h.mailer.PutMailTemplate(ctx, admin, "nonsense", service.MailTemplateInput{Subject: "a", Text: "b"}); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := h.mailer.PutMailTemplate(ctx, admin, "nonsense", apiv1.MailTemplateInput{Subject: "a", Text: "b"}); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Errorf("unknown kind: %v", err)
 	}
-	tpl, err := h.mailer.PutMailTemplate(ctx, admin, "test", service.MailTemplateInput{
+	tpl, err := h.mailer.PutMailTemplate(ctx, admin, "test", apiv1.MailTemplateInput{
 		Subject: "Custom {{.User.Login}}\r\nBcc: evil@example.com", Text: "Custom body for {{.User.Name}}.", HTML: "<p>Custom <b>{{.User.Name}}</b></p>"})
 	if err != nil || tpl.Default {
 		t.Fatalf("saving: %+v, %v", tpl, err)
 	}
-	h.settings(t, h.env.SMTP, service.SMTPNone, "", "")
+	h.settings(t, h.env.SMTP, apiv1.SMTPNone, "", "")
 	to := addr(t, "ops")
 	msg, err := h.mailer.SendTestMail(ctx, admin, to)
 	if err != nil {
@@ -64,7 +64,7 @@ func TestTemplates(t *testing.T) {
 	if got.Subject != msg.Subject || !strings.Contains(got.Text, "Custom body for Root Admin.") || !strings.Contains(got.HTML, "<b>Root Admin</b>") {
 		t.Errorf("custom mail: %q %q %q", got.Subject, got.Text, got.HTML)
 	}
-	if tpl, err = h.mailer.PutMailTemplate(ctx, admin, "test", service.MailTemplateInput{}); err != nil || !tpl.Default || tpl.Subject != "Lanyard test e-mail" {
+	if tpl, err = h.mailer.PutMailTemplate(ctx, admin, "test", apiv1.MailTemplateInput{}); err != nil || !tpl.Default || tpl.Subject != "Lanyard test e-mail" {
 		t.Fatalf("reset: %+v, %v", tpl, err)
 	}
 	if evs := h.audit(t, "mail.template"); len(evs) != 2 {
@@ -73,11 +73,11 @@ func TestTemplates(t *testing.T) {
 
 	// Secrets stay out of subjects, which are stored in clear and
 	// audited, even when an administrator puts them there.
-	if _, err := h.mailer.PutMailTemplate(ctx, admin, "aircard_code", service.MailTemplateInput{Subject: "Code {{.Code}} PIN {{.PIN}}", Text: "{{.Code}}"}); err != nil {
+	if _, err := h.mailer.PutMailTemplate(ctx, admin, "aircard_code", apiv1.MailTemplateInput{Subject: "Code {{.Code}} PIN {{.PIN}}", Text: "{{.Code}}"}); err != nil {
 		t.Fatal(err)
 	}
 	u := &lanyard.User{ID: 1, Login: "alice", DisplayName: "Alice", Email: addr(t, "alice")}
-	h.settings(t, h.env.StartTLS, service.SMTPStartTLS, "", "") // a code is queued only for a relay over TLS
+	h.settings(t, h.env.StartTLS, apiv1.SMTPStartTLS, "", "") // a code is queued only for a relay over TLS
 	if err := h.mailer.AirCardCode(ctx, []string{u.Email}, u, &lanyard.Card{ID: 2, Serial: "42"}, "QWERT-YUIOP"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSettingsCA(t *testing.T) {
 	h := newHarness(t, func(c *notify.Config) { c.RootCAs = nil })
 	ctx := t.Context()
 	_, port := mailpittest.HostPort(t, h.env.StartTLS)
-	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: service.SMTPStartTLS,
+	in := apiv1.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: apiv1.SMTPStartTLS,
 		Username: h.env.User, Password: h.env.Password, From: "lanyard@example.com", CA: h.env.CAPEM(t)}
 	got, err := h.mailer.PutMailSettings(ctx, admin, in)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"net/textproto"
 	"strconv"
 
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 )
 
 // permanentError is an SMTP reply that will not change on retry
@@ -42,7 +42,7 @@ func (m *Mailer) send(ctx context.Context, cfg smtpConfig, to []string, msg []by
 	tlsConf := &tls.Config{ServerName: cfg.host, RootCAs: roots, MinVersion: tls.VersionTLS12}
 	var conn net.Conn
 	dialer := &net.Dialer{Timeout: m.cfg.Timeout}
-	if cfg.security == service.SMTPTLS {
+	if cfg.security == apiv1.SMTPTLS {
 		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsConf}).DialContext(ctx, "tcp", addr)
 	} else {
 		conn, err = dialer.DialContext(ctx, "tcp", addr)
@@ -64,7 +64,7 @@ func (m *Mailer) send(ctx context.Context, cfg smtpConfig, to []string, msg []by
 	if err := c.Hello(m.cfg.Hostname); err != nil {
 		return classify(fmt.Errorf("EHLO: %w", err))
 	}
-	if cfg.security == service.SMTPStartTLS {
+	if cfg.security == apiv1.SMTPStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
 			return fmt.Errorf("%s does not offer STARTTLS", addr)
 		}
@@ -73,7 +73,7 @@ func (m *Mailer) send(ctx context.Context, cfg smtpConfig, to []string, msg []by
 		}
 	}
 	if cfg.username != "" {
-		if cfg.security == service.SMTPNone {
+		if cfg.security == apiv1.SMTPNone {
 			return &permanentError{errors.New("refusing to send the SMTP password without TLS")}
 		}
 		// PLAIN (RFC 4616), only ever over TLS: smtp.PlainAuth checks.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -66,7 +67,7 @@ func newStoreHarness(t *testing.T, engine string, roots *x509.CertPool, tweak fu
 func TestSettingsKeepThePasswordSecret(t *testing.T) {
 	h := newStoreHarness(t, "sqlite", nil, nil)
 	ctx := t.Context()
-	in := service.MailSettingsInput{Enabled: true, Host: "smtp.example.com", Security: "starttls", Username: "lanyard", Password: "s3cret-pw", From: "lanyard@example.com"}
+	in := apiv1.MailSettingsInput{Enabled: true, Host: "smtp.example.com", Security: "starttls", Username: "lanyard", Password: "s3cret-pw", From: "lanyard@example.com"}
 	got, err := h.mailer.PutMailSettings(ctx, admin, in)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestSettingsKeepThePasswordSecret(t *testing.T) {
 	if got, err = h.mailer.PutMailSettings(ctx, admin, in); err != nil || got.PasswordSet {
 		t.Fatalf("clearing the password: %+v, %v", got, err)
 	}
-	for what, bad := range map[string]service.MailSettingsInput{
+	for what, bad := range map[string]apiv1.MailSettingsInput{
 		"auth without TLS": {Enabled: true, Host: "h", Security: "none", Username: "u", Password: "p", From: "a@example.com"},
 		"unknown security": {Enabled: true, Host: "h", Security: "ssl3", From: "a@example.com"},
 		"no host":          {Enabled: true, Security: "tls", From: "a@example.com"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -66,13 +67,13 @@ var sample = Data{
 // kindInfo is a kind's description and built-in template.
 type kindInfo struct {
 	kind, description string
-	def               service.MailTemplateInput
+	def               apiv1.MailTemplateInput
 }
 
 const signature = "\n-- \nLanyard card management\n{{.URL}}\n"
 
 var kinds = []kindInfo{
-	{KindCardIssuePending, "Card issue pending: to the card's owner when the issue waits for approvals", service.MailTemplateInput{
+	{KindCardIssuePending, "Card issue pending: to the card's owner when the issue waits for approvals", apiv1.MailTemplateInput{
 		Subject: "Card issue pending: card {{.Card.Serial}}",
 		Text: `Hello {{.User.Name}},
 
@@ -80,14 +81,14 @@ the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) is pending{{if .Tem
 It continues once the required approvals are in; you will get an e-mail then.
 Until then Self-Service shows the card as "Card issue pending".
 ` + signature}},
-	{KindCardIssueApproved, "Card issue approved: to the card's owner when every approval is in", service.MailTemplateInput{
+	{KindCardIssueApproved, "Card issue approved: to the card's owner when every approval is in", apiv1.MailTemplateInput{
 		Subject: "Card issue approved: card {{.Card.Serial}}",
 		Text: `Hello {{.User.Name}},
 
 the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) is approved{{if .Template}} (certificate {{.Template}}){{end}}.
 Connect the card, open Self-Service and choose "Continue card issue" in the card menu to write the certificates.
 ` + signature}},
-	{KindCardIssueRejected, "Card issue rejected: to the card's owner when the CA rejects a request", service.MailTemplateInput{
+	{KindCardIssueRejected, "Card issue rejected: to the card's owner when the CA rejects a request", apiv1.MailTemplateInput{
 		Subject: "Card issue rejected: card {{.Card.Serial}}",
 		Text: `Hello {{.User.Name}},
 
@@ -96,14 +97,14 @@ the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) was rejected{{if .T
 {{end}}
 In Self-Service, choose "Revoke and clear card" in the card menu, then issue the card again.
 ` + signature}},
-	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", service.MailTemplateInput{
+	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", apiv1.MailTemplateInput{
 		Subject: "Document to review: {{.DocKind}} of {{.User.Name}}",
 		Text: `Hello,
 
 {{.User.Name}} ({{.User.Login}}) uploaded a signed {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}}{{if .Card.Serial}}, card {{.Card.Serial}}{{end}}.
 The document is attached{{if .FileName}} ({{.FileName}}){{end}}. Approve or reject it in the management console.
 ` + signature}},
-	{KindDocumentReceived, "Document received: to document officers when an operator records a document sent by other means", service.MailTemplateInput{
+	{KindDocumentReceived, "Document received: to document officers when an operator records a document sent by other means", apiv1.MailTemplateInput{
 		Subject: "Document to review: {{.DocKind}} of {{.User.Name}} (received by other means)",
 		Text: `Hello,
 
@@ -111,14 +112,14 @@ a signed {{.DocKind}} of {{.User.Name}} ({{.User.Login}}){{if .Template}} for th
 {{.Comment}}
 Check the document you received, then approve or reject it in the management console.
 ` + signature}},
-	{KindDocumentApproved, "Document approved: to the document's owner", service.MailTemplateInput{
+	{KindDocumentApproved, "Document approved: to the document's owner", apiv1.MailTemplateInput{
 		Subject: "Document approved: your {{.DocKind}}",
 		Text: `Hello {{.User.Name}},
 
 your {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}} is approved.
 {{if .Comment}}Comment: {{.Comment}}
 {{end}}` + signature}},
-	{KindDocumentRejected, "Document rejected: to the document's owner, with the reason", service.MailTemplateInput{
+	{KindDocumentRejected, "Document rejected: to the document's owner, with the reason", apiv1.MailTemplateInput{
 		Subject: "Document rejected: your {{.DocKind}}",
 		Text: `Hello {{.User.Name}},
 
@@ -127,7 +128,7 @@ your {{.DocKind}}{{if .Template}} for the certificate {{.Template}}{{end}} was r
 {{end}}
 Correct the document, sign it and upload it again in Self-Service.
 ` + signature}},
-	{KindRandomPIN, "Random user PIN: to the user or the manager the policy names (the subject never shows the PIN)", service.MailTemplateInput{
+	{KindRandomPIN, "Random user PIN: to the user or the manager the policy names (the subject never shows the PIN)", apiv1.MailTemplateInput{
 		Subject: "User PIN of card {{.Card.Serial}}",
 		Text: `Hello,
 
@@ -137,7 +138,7 @@ the card {{.Card.Serial}} ({{.Card.CardType}}) was issued to {{.User.Name}} ({{.
 
 Keep it secret and delete this e-mail once the PIN is safe.
 ` + signature}},
-	{KindAirCardCode, "AirCard connection code: to the AirCard's owner when an operator sends one (the subject never shows the code)", service.MailTemplateInput{
+	{KindAirCardCode, "AirCard connection code: to the AirCard's owner when an operator sends one (the subject never shows the code)", apiv1.MailTemplateInput{
 		Subject: "Connection code for your AirCard {{.Card.Serial}}",
 		Text: `Hello {{.User.Name}},
 
@@ -147,7 +148,7 @@ to use your AirCard {{.Card.Serial}}{{if .Card.Name}} ({{.Card.Name}}){{end}} on
 
 The code works once, for one hour. If you did not ask for it, tell your help desk.
 ` + signature}},
-	{KindTest, "Test e-mail: sent from the settings page", service.MailTemplateInput{
+	{KindTest, "Test e-mail: sent from the settings page", apiv1.MailTemplateInput{
 		Subject: "Lanyard test e-mail",
 		Text: `Hello,
 
@@ -167,8 +168,8 @@ func kindByName(kind string) (kindInfo, bool) {
 func templateKey(kind string) string { return "mail.template." + kind }
 
 // loadTemplate returns a kind's template: the stored one, or the default.
-func loadTemplate(tx lanyard.Tx, k kindInfo) (*service.MailTemplate, error) {
-	t := &service.MailTemplate{Kind: k.kind, Description: k.description, Subject: k.def.Subject, Text: k.def.Text, HTML: k.def.HTML, Default: true, Fields: fields}
+func loadTemplate(tx lanyard.Tx, k kindInfo) (*apiv1.MailTemplate, error) {
+	t := &apiv1.MailTemplate{Kind: k.kind, Description: k.description, Subject: k.def.Subject, Text: k.def.Text, HTML: k.def.HTML, Default: true, Fields: fields}
 	b, err := tx.Setting(templateKey(k.kind))
 	if lanyard.IsCode(err, lanyard.ENotFound) || (err == nil && len(b) == 0) {
 		return t, nil
@@ -176,7 +177,7 @@ func loadTemplate(tx lanyard.Tx, k kindInfo) (*service.MailTemplate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var in service.MailTemplateInput
+	var in apiv1.MailTemplateInput
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "the stored template "+k.kind+" is corrupt")
 	}
@@ -185,8 +186,8 @@ func loadTemplate(tx lanyard.Tx, k kindInfo) (*service.MailTemplate, error) {
 }
 
 // MailTemplates returns every kind's template.
-func (m *Mailer) MailTemplates(ctx context.Context) ([]*service.MailTemplate, error) {
-	out := make([]*service.MailTemplate, 0, len(kinds))
+func (m *Mailer) MailTemplates(ctx context.Context) ([]*apiv1.MailTemplate, error) {
+	out := make([]*apiv1.MailTemplate, 0, len(kinds))
 	err := m.cfg.Store.View(ctx, func(tx lanyard.Tx) error {
 		for _, k := range kinds {
 			t, err := loadTemplate(tx, k)
@@ -202,7 +203,7 @@ func (m *Mailer) MailTemplates(ctx context.Context) ([]*service.MailTemplate, er
 
 // PutMailTemplate replaces a kind's template once it parses and renders
 // the sample data; all fields empty restores the default.
-func (m *Mailer) PutMailTemplate(ctx context.Context, p *service.Principal, kind string, in service.MailTemplateInput) (*service.MailTemplate, error) {
+func (m *Mailer) PutMailTemplate(ctx context.Context, p *service.Principal, kind string, in apiv1.MailTemplateInput) (*apiv1.MailTemplate, error) {
 	k, ok := kindByName(kind)
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "no notification kind %q", kind)
@@ -218,7 +219,7 @@ func (m *Mailer) PutMailTemplate(ctx context.Context, p *service.Principal, kind
 			return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot encode the template")
 		}
 	}
-	var out *service.MailTemplate
+	var out *apiv1.MailTemplate
 	err := m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
 		if err := tx.PutSetting(templateKey(kind), value); err != nil {
 			return nil, err
@@ -247,7 +248,7 @@ const (
 // compile parses in and renders it on the sample data, so that a
 // template that names a missing field or fails to execute is refused when
 // it is saved, not when a notification needs it.
-func compile(in service.MailTemplateInput) (*compiled, error) {
+func compile(in apiv1.MailTemplateInput) (*compiled, error) {
 	if strings.TrimSpace(in.Subject) == "" || strings.TrimSpace(in.Text) == "" {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a template needs a subject and a text body")
 	}

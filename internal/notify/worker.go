@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Run delivers the outbox until ctx ends: a pass at start, then one every
@@ -135,7 +135,7 @@ func (m *Mailer) attempt(ctx context.Context, cfg smtpConfig, msg *lanyard.MailM
 		return secret, &permanentError{errors.New("the message content is corrupt")}
 	}
 	secret = secret || len(c.Attachments) > 0
-	if secret && cfg.security == service.SMTPNone {
+	if secret && cfg.security == apiv1.SMTPNone {
 		return secret, &permanentError{errPlainSecret}
 	}
 	var random [16]byte

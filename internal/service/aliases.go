@@ -12,10 +12,11 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
-// The capability packages' API types, constants and functions keep their
-// names in this package until the wire types move to internal/apiv1 and
-// the web server takes the capabilities themselves (issue 15, steps 9
-// and 10); then these aliases go.
+// The capability packages' input and result types, constants and
+// functions keep their names in this package for the callers of the
+// facade (tests, benchmarks, the CLI's demo and bootstrap). They carry no
+// json tags: the wire types are in internal/apiv1 and the web server
+// converts. The aliases go with the facade (issue 15, step 10).
 
 // Catalog (internal/service/catalog).
 type (

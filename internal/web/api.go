@@ -2,11 +2,13 @@ package web
 
 import (
 	"net/http"
-	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // Role sets used by the route table.
@@ -20,116 +22,77 @@ var (
 	auditors  = []lanyard.Role{lanyard.RoleAuditor, lanyard.RoleAdministrator}
 )
 
-// Response shapes that exist only at the edge.
-type (
-	// Health is the body of /healthz and /readyz.
-	Health struct {
-		Status string `json:"status"`
-		Engine string `json:"engine,omitempty"`
-	}
-	// Decision carries a CA manager's comment.
-	Decision struct {
-		Comment string `json:"comment,omitempty"`
-	}
-	// RevokeInput revokes a certificate.
-	RevokeInput struct {
-		CA     string `json:"ca,omitempty"`
-		Reason string `json:"reason"`
-	}
-	// LoginInput opens a browser session.
-	LoginInput struct {
-		Login    string `json:"login"`
-		Password string `json:"password"`
-	}
-	// SessionInfo describes the caller's session.
-	SessionInfo struct {
-		User      *lanyard.User `json:"user"`
-		Roles     lanyard.Roles `json:"roles"`
-		CSRFToken string        `json:"csrf_token,omitempty"`
-		// SecondFactorAt is when the session's second factor was
-		// verified; absent for password-only sessions and tokens.
-		SecondFactorAt time.Time `json:"second_factor_at,omitzero"`
-	}
-	// LoginPending answers a right password (202) when a second factor is
-	// due: the login cookie then allows only the second step.
-	LoginPending struct {
-		SecondFactor string    `json:"second_factor"` // "code", or "enroll": set up an authenticator app first
-		ExpiresAt    time.Time `json:"expires_at"`    // the second step's deadline
-		// For "enroll": the new app's otpauth URL and base32 key (the QR
-		// code image is GET /api/v1/session/second-factor/qr.png).
-		OTPAuthURL string `json:"otpauth_url,omitempty"`
-		Secret     string `json:"secret,omitempty"`
-	}
-)
-
 func (s *Server) apiRoutes() []*route {
 	v1 := "/api/v1"
 	return append([]*route{
 		// Operations.
-		{method: "GET", path: "/healthz", summary: "Liveness: the process serves HTTP", tag: "operations", public: true, out: Health{}, status: 200,
-			h: func(c *call) (any, error) { return Health{Status: "ok"}, nil }},
-		{method: "GET", path: "/readyz", summary: "Readiness: the database answers", tag: "operations", public: true, out: Health{}, status: 200, h: s.ready},
+		{method: "GET", path: "/healthz", summary: "Liveness: the process serves HTTP", tag: "operations", public: true, out: apiv1.Health{}, status: 200,
+			h: func(c *call) (any, error) { return apiv1.Health{Status: "ok"}, nil }},
+		{method: "GET", path: "/readyz", summary: "Readiness: the database answers", tag: "operations", public: true, out: apiv1.Health{}, status: 200, h: s.ready},
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics", tag: "operations", public: true, produces: "text/plain", status: 200, h: s.serveMetrics},
 		{method: "GET", path: v1 + "/openapi.json", summary: "This OpenAPI document", tag: "operations", public: true, produces: "application/json", status: 200,
 			h: func(c *call) (any, error) { c.raw("application/json", s.openapi); return nil, nil }},
 
 		// Sessions.
-		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: LoginInput{}, out: SessionInfo{}, status: 201, h: s.login},
-		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: TOTPCode{}, out: SessionInfo{}, status: 201, h: s.loginSecondFactor},
+		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: apiv1.LoginInput{}, out: apiv1.SessionInfo{}, status: 201, h: s.login},
+		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: apiv1.TOTPCode{}, out: apiv1.SessionInfo{}, status: 201, h: s.loginSecondFactor},
 		{method: "GET", path: v1 + "/session/second-factor/qr.png", summary: "The QR code of the authenticator app a login enrolls (login cookie of POST /session)", tag: "sessions", public: true, produces: "image/png", status: 200, h: s.loginQR},
-		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: SessionInfo{}, status: 200, h: s.whoami},
+		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: apiv1.SessionInfo{}, status: 200, h: s.whoami},
 		{method: "DELETE", path: v1 + "/session", summary: "Log out", tag: "sessions", roles: anyone, status: 204, h: s.logout},
 
 		// Users.
 		{method: "GET", path: v1 + "/users", summary: "List users", tag: "users", roles: readers, out: []*lanyard.User{}, status: 200,
 			query: []param{{"q", "string", "substring of login, name or e-mail"}, {"group", "string", "group name"}, {"role", "string", "role"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}}, h: s.listUsers},
-		{method: "POST", path: v1 + "/users", summary: "Create a user", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 201,
+		{method: "POST", path: v1 + "/users", summary: "Create a user", tag: "users", roles: staff, in: apiv1.UserInput{}, out: &lanyard.User{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.UserInput
+				var in apiv1.UserInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateUser(c.r.Context(), c.p, in)
+				return s.identity.CreateUser(c.r.Context(), c.p, identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}", summary: "Get a user", tag: "users", roles: anyone, out: &lanyard.User{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
-		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: service.UserInput{}, out: &lanyard.User{}, status: 200,
+			h: func(c *call) (any, error) { return s.identity.GetUser(c.r.Context(), c.p, c.r.PathValue("login")) }},
+		{method: "PATCH", path: v1 + "/users/{login}", summary: "Change a user's attributes, roles, state or password (operators: plain users only; roles beyond user and staff accounts: administrators; never one's own roles)", tag: "users", roles: staff, in: apiv1.UserInput{}, out: &lanyard.User{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.UserInput
+				var in apiv1.UserInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				if in.Login != "" && in.Login != c.r.PathValue("login") {
 					return nil, lanyard.Errorf(lanyard.EInvalid, "a login cannot be changed")
 				}
-				return s.svc.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), in)
+				return s.identity.UpdateUser(c.r.Context(), c.p, c.r.PathValue("login"), identity.UserInput(in))
 			}},
 		{method: "GET", path: v1 + "/users/{login}/policy", summary: "The policy in effect for a user", tag: "policies", roles: anyone, out: &lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.EffectivePolicy(c.r.Context(), c.p, c.r.PathValue("login")) }},
+			h: func(c *call) (any, error) {
+				return s.catalog.EffectivePolicy(c.r.Context(), c.p, c.r.PathValue("login"))
+			}},
 
 		// Tokens.
 		{method: "GET", path: v1 + "/tokens", summary: "List API tokens (own; all=true for administrators)", tag: "tokens", roles: anyone, out: []*lanyard.APIToken{}, status: 200,
 			query: []param{{"all", "boolean", "every user's tokens (administrators)"}},
 			h: func(c *call) (any, error) {
-				return s.svc.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
+				return s.identity.ListTokens(c.r.Context(), c.p, c.r.URL.Query().Get("all") == "true")
 			}},
-		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &service.TokenSettings{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.TokenSettings(c.r.Context()) }},
-		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: service.TokenSettings{}, out: &service.TokenSettings{}, status: 200,
+		{method: "GET", path: v1 + "/settings/tokens", summary: "The token policy: the longest lifetime a new API token may have", tag: "tokens", roles: anyone, out: &apiv1.TokenSettings{}, status: 200,
+			h: func(c *call) (any, error) { return tokenSettings(s.identity.TokenSettings(c.r.Context())) }},
+		{method: "PUT", path: v1 + "/settings/tokens", summary: "Set the token policy (administrators); existing tokens keep their expiry", tag: "tokens", roles: admins, in: apiv1.TokenSettings{}, out: &apiv1.TokenSettings{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.TokenSettings
+				var in apiv1.TokenSettings
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.PutTokenSettings(c.r.Context(), c.p, in)
+				return tokenSettings(s.identity.PutTokenSettings(c.r.Context(), c.p, identity.TokenSettings(in)))
 			}},
-		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: service.TokenInput{}, out: &service.NewToken{}, status: 201,
+		{method: "POST", path: v1 + "/tokens", summary: "Create an API token (the secret is shown once); from a browser session it needs \"code\" from the authenticator app unless the session's second factor is under 5 minutes old; the lifetime is capped by the token policy", tag: "tokens", roles: anyone, in: apiv1.TokenInput{}, out: &apiv1.NewToken{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.TokenInput
+				var in apiv1.TokenInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateToken(c.r.Context(), c.p, in)
+				nt, err := s.identity.CreateToken(c.r.Context(), c.p, identity.TokenInput(in))
+				return (*apiv1.NewToken)(nt), err
 			}},
 		{method: "DELETE", path: v1 + "/tokens/{id}", summary: "Revoke an API token", tag: "tokens", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {
@@ -137,105 +100,107 @@ func (s *Server) apiRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return nil, s.svc.RevokeToken(c.r.Context(), c.p, id)
+				return nil, s.identity.RevokeToken(c.r.Context(), c.p, id)
 			}},
 
 		// Card types.
 		{method: "GET", path: v1 + "/card-types", summary: "List card types", tag: "card types", roles: anyone, out: []*lanyard.CardType{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListCardTypes(c.r.Context()) }},
-		{method: "POST", path: v1 + "/card-types", summary: "Create a card type", tag: "card types", roles: admins, in: service.CardTypeInput{}, out: &lanyard.CardType{}, status: 201,
+			h: func(c *call) (any, error) { return s.catalog.ListCardTypes(c.r.Context()) }},
+		{method: "POST", path: v1 + "/card-types", summary: "Create a card type", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.CardTypeInput
+				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateCardType(c.r.Context(), c.p, in)
+				return s.catalog.CreateCardType(c.r.Context(), c.p, catalog.CardTypeInput(in))
 			}},
 		{method: "GET", path: v1 + "/card-types/{name}", summary: "Get a card type", tag: "card types", roles: anyone, out: &lanyard.CardType{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetCardType(c.r.Context(), c.r.PathValue("name")) }},
-		{method: "PUT", path: v1 + "/card-types/{name}", summary: "Replace a card type (secrets not given are kept)", tag: "card types", roles: admins, in: service.CardTypeInput{}, out: &lanyard.CardType{}, status: 200,
+			h: func(c *call) (any, error) { return s.catalog.GetCardType(c.r.Context(), c.r.PathValue("name")) }},
+		{method: "PUT", path: v1 + "/card-types/{name}", summary: "Replace a card type (secrets not given are kept)", tag: "card types", roles: admins, in: apiv1.CardTypeInput{}, out: &lanyard.CardType{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.CardTypeInput
+				var in apiv1.CardTypeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.catalog.UpdateCardType(c.r.Context(), c.p, c.r.PathValue("name"), catalog.CardTypeInput(in))
 			}},
 		{method: "DELETE", path: v1 + "/card-types/{name}", summary: "Delete a card type", tag: "card types", roles: admins, status: 204,
 			h: func(c *call) (any, error) {
-				return nil, s.svc.DeleteCardType(c.r.Context(), c.p, c.r.PathValue("name"))
+				return nil, s.catalog.DeleteCardType(c.r.Context(), c.p, c.r.PathValue("name"))
 			}},
 
 		// Templates.
 		{method: "GET", path: v1 + "/templates", summary: "List certificate templates", tag: "templates", roles: anyone, out: []*lanyard.Template{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListTemplates(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.catalog.ListTemplates(c.r.Context()) }},
 		{method: "POST", path: v1 + "/templates", summary: "Create a certificate template", tag: "templates", roles: admins, in: lanyard.Template{}, out: &lanyard.Template{}, status: 201,
 			h: func(c *call) (any, error) {
 				var in lanyard.Template
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateTemplate(c.r.Context(), c.p, in)
+				return s.catalog.CreateTemplate(c.r.Context(), c.p, in)
 			}},
 		{method: "GET", path: v1 + "/templates/{name}", summary: "Get a certificate template", tag: "templates", roles: anyone, out: &lanyard.Template{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetTemplate(c.r.Context(), c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) { return s.catalog.GetTemplate(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/templates/{name}", summary: "Replace a certificate template", tag: "templates", roles: admins, in: lanyard.Template{}, out: &lanyard.Template{}, status: 200,
 			h: func(c *call) (any, error) {
 				var in lanyard.Template
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdateTemplate(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.catalog.UpdateTemplate(c.r.Context(), c.p, c.r.PathValue("name"), in)
 			}},
 		{method: "DELETE", path: v1 + "/templates/{name}", summary: "Delete a certificate template", tag: "templates", roles: admins, status: 204,
 			h: func(c *call) (any, error) {
-				return nil, s.svc.DeleteTemplate(c.r.Context(), c.p, c.r.PathValue("name"))
+				return nil, s.catalog.DeleteTemplate(c.r.Context(), c.p, c.r.PathValue("name"))
 			}},
 
 		// Policies.
 		{method: "GET", path: v1 + "/policies", summary: "List policies", tag: "policies", roles: readers, out: []*lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListPolicies(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.catalog.ListPolicies(c.r.Context()) }},
 		{method: "POST", path: v1 + "/policies", summary: "Create a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 201,
 			h: func(c *call) (any, error) {
-				in := service.NewPolicyInput()
+				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreatePolicy(c.r.Context(), c.p, in)
+				return s.catalog.CreatePolicy(c.r.Context(), c.p, in)
 			}},
 		{method: "GET", path: v1 + "/policies/{name}", summary: "Get a policy", tag: "policies", roles: readers, out: &lanyard.Policy{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetPolicy(c.r.Context(), c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) { return s.catalog.GetPolicy(c.r.Context(), c.r.PathValue("name")) }},
 		{method: "PUT", path: v1 + "/policies/{name}", summary: "Replace a policy (settings left out take their defaults)", tag: "policies", roles: admins, in: lanyard.Policy{}, out: &lanyard.Policy{}, status: 200,
 			h: func(c *call) (any, error) {
-				in := service.NewPolicyInput()
+				in := apiv1.NewPolicyInput()
 				if err := c.decode(in); err != nil {
 					return nil, err
 				}
-				return s.svc.UpdatePolicy(c.r.Context(), c.p, c.r.PathValue("name"), in)
+				return s.catalog.UpdatePolicy(c.r.Context(), c.p, c.r.PathValue("name"), in)
 			}},
 		{method: "DELETE", path: v1 + "/policies/{name}", summary: "Delete a policy", tag: "policies", roles: admins, status: 204,
-			h: func(c *call) (any, error) { return nil, s.svc.DeletePolicy(c.r.Context(), c.p, c.r.PathValue("name")) }},
+			h: func(c *call) (any, error) {
+				return nil, s.catalog.DeletePolicy(c.r.Context(), c.p, c.r.PathValue("name"))
+			}},
 
 		// CA.
-		{method: "GET", path: v1 + "/cas", summary: "List CAs with their chains and URLs", tag: "ca", roles: anyone, out: []*service.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.ListCAs(c.r.Context()) }},
-		{method: "GET", path: v1 + "/cas/{name}", summary: "Get a CA with its chain", tag: "ca", roles: anyone, out: &service.CAInfo{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.GetCA(c.r.Context(), c.r.PathValue("name")) }},
-		{method: "POST", path: v1 + "/certificates", summary: "Issue a certificate from a CSR or a public key (202 with a request when the template needs CA approval)", tag: "ca", roles: anyone, in: service.IssueInput{}, out: &service.IssueResult{}, status: 201, h: s.issue},
+		{method: "GET", path: v1 + "/cas", summary: "List CAs with their chains and URLs", tag: "ca", roles: anyone, out: []*apiv1.CAInfo{}, status: 200,
+			h: func(c *call) (any, error) { return caInfos(s.pki.ListCAs(c.r.Context())) }},
+		{method: "GET", path: v1 + "/cas/{name}", summary: "Get a CA with its chain", tag: "ca", roles: anyone, out: &apiv1.CAInfo{}, status: 200,
+			h: func(c *call) (any, error) { return caInfo(s.pki.GetCA(c.r.Context(), c.r.PathValue("name"))) }},
+		{method: "POST", path: v1 + "/certificates", summary: "Issue a certificate from a CSR or a public key (202 with a request when the template needs CA approval)", tag: "ca", roles: anyone, in: apiv1.IssueInput{}, out: &apiv1.IssueResult{}, status: 201, h: s.issue},
 		{method: "GET", path: v1 + "/certificates", summary: "List certificates (users see their own)", tag: "ca", roles: anyone, out: []*lanyard.Certificate{}, status: 200,
 			query: []param{{"ca", "string", "CA name"}, {"user", "string", "owner login"}, {"status", "string", "certificate status"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}}, h: s.listCertificates},
-		{method: "GET", path: v1 + "/certificates/{serial}", summary: "Get a certificate by serial (hex)", tag: "ca", roles: anyone, out: &service.IssueResult{}, status: 200,
+		{method: "GET", path: v1 + "/certificates/{serial}", summary: "Get a certificate by serial (hex)", tag: "ca", roles: anyone, out: &apiv1.IssueResult{}, status: 200,
 			query: []param{{"ca", "string", "CA name (default: the first CA)"}},
 			h: func(c *call) (any, error) {
-				cert, pemText, err := s.svc.GetCertificate(c.r.Context(), c.p, c.r.URL.Query().Get("ca"), c.r.PathValue("serial"))
+				cert, pemText, err := s.pki.GetCertificate(c.r.Context(), c.p, c.r.URL.Query().Get("ca"), c.r.PathValue("serial"))
 				if err != nil {
 					return nil, err
 				}
-				return &service.IssueResult{Certificate: cert, PEM: pemText}, nil
+				return &apiv1.IssueResult{Certificate: cert, PEM: pemText}, nil
 			}},
-		{method: "POST", path: v1 + "/certificates/{serial}/revoke", summary: "Revoke a certificate (RFC 5280 reason)", tag: "ca", roles: anyone, in: RevokeInput{}, out: &lanyard.Certificate{}, status: 200,
+		{method: "POST", path: v1 + "/certificates/{serial}/revoke", summary: "Revoke a certificate (RFC 5280 reason)", tag: "ca", roles: anyone, in: apiv1.RevokeInput{}, out: &lanyard.Certificate{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in RevokeInput
+				var in apiv1.RevokeInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
@@ -246,26 +211,26 @@ func (s *Server) apiRoutes() []*route {
 						return nil, err
 					}
 				}
-				return s.svc.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
+				return s.pki.Revoke(c.r.Context(), c.p, in.CA, c.r.PathValue("serial"), reason)
 			}},
-		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*RequestView{}, status: 200,
+		{method: "GET", path: v1 + "/requests", summary: "List certificate requests (the CA's approval queue)", tag: "ca", roles: caReaders, out: []*apiv1.RequestView{}, status: 200,
 			query: []param{{"status", "string", "pending, issued or rejected"}},
 			h:     s.listRequests},
-		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: Decision{}, out: &service.IssueResult{}, status: 200,
+		{method: "POST", path: v1 + "/requests/{id}/approve", summary: "Approve a pending request: the certificate is issued", tag: "ca", roles: caManager, in: apiv1.Decision{}, out: &apiv1.IssueResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.ApproveRequest(c.r.Context(), c.p, id, in.Comment)
+				return issueResult(s.pki.ApproveRequest(c.r.Context(), c.p, id, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: Decision{}, out: &lanyard.CertRequest{}, status: 200,
+		{method: "POST", path: v1 + "/requests/{id}/reject", summary: "Reject a pending request", tag: "ca", roles: caManager, in: apiv1.Decision{}, out: &lanyard.CertRequest{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.RejectRequest(c.r.Context(), c.p, id, in.Comment)
+				return s.pki.RejectRequest(c.r.Context(), c.p, id, in.Comment)
 			}},
 
 		// Audit.
@@ -283,8 +248,8 @@ func (s *Server) apiRoutes() []*route {
 	}, s.workstationRoutes(v1)...)
 }
 
-func decision(c *call) (int64, Decision, error) {
-	var in Decision
+func decision(c *call) (int64, apiv1.Decision, error) {
+	var in apiv1.Decision
 	id, err := c.pathInt("id")
 	if err != nil {
 		return 0, in, err
@@ -305,15 +270,15 @@ func (s *Server) ready(c *call) (any, error) {
 	if err := st.Ping(c.r.Context()); err != nil {
 		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "database is not answering")
 	}
-	return Health{Status: "ready", Engine: st.Engine()}, nil
+	return apiv1.Health{Status: "ready", Engine: st.Engine()}, nil
 }
 
 func (s *Server) issue(c *call) (any, error) {
-	var in service.IssueInput
+	var in apiv1.IssueInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.Issue(c.r.Context(), c.p, in)
+	res, err := issueResult(s.pki.Issue(c.r.Context(), c.p, pki.IssueInput(in)))
 	if err != nil {
 		return nil, err
 	}
@@ -325,19 +290,8 @@ func (s *Server) issue(c *call) (any, error) {
 	return res, nil
 }
 
-// RequestView is a certificate request with the logins of the user it is
-// for and of who asked, as the CA managers' queue shows them.
-type RequestView struct {
-	*lanyard.CertRequest
-	User        string `json:"user,omitempty"`
-	RequestedBy string `json:"requested_by_login,omitempty"`
-	// SignedForm is the owner's signed certificate request form the
-	// request waits for (documents check), when its card issue needs one.
-	SignedForm *service.RequestForm `json:"signed_form,omitempty"`
-}
-
 func (s *Server) listRequests(c *call) (any, error) {
-	rs, err := s.svc.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
+	rs, err := s.pki.ListRequests(c.r.Context(), lanyard.RequestStatus(c.r.URL.Query().Get("status")))
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +299,7 @@ func (s *Server) listRequests(c *call) (any, error) {
 	for _, r := range rs {
 		ids = append(ids, r.UserID, r.RequestedBy)
 	}
-	logins, err := s.svc.UserLogins(c.r.Context(), ids)
+	logins, err := s.identity.UserLogins(c.r.Context(), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -355,13 +309,13 @@ func (s *Server) listRequests(c *call) (any, error) {
 			pending = append(pending, r.ID)
 		}
 	}
-	forms, err := s.svc.RequestForms(c.r.Context(), pending)
+	forms, err := requestForms(s.documents.RequestForms(c.r.Context(), pending))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*RequestView, len(rs))
+	out := make([]*apiv1.RequestView, len(rs))
 	for i, r := range rs {
-		out[i] = &RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy], SignedForm: forms[r.ID]}
+		out[i] = &apiv1.RequestView{CertRequest: r, User: logins[r.UserID], RequestedBy: logins[r.RequestedBy], SignedForm: forms[r.ID]}
 	}
 	return out, nil
 }

@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -85,9 +85,9 @@ func TestIssueRevokeCRLOCSP(t *testing.T) {
 	e := mustEnv(t)
 	bob := e.mustUser("bob")
 	key := p256(t)
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	// A user may issue for themselves with a template in their policy.
-	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, key)}).json(&res)
+	e.must(201, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, key)}).json(&res)
 	block, _ := pem.Decode([]byte(res.PEM))
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
@@ -104,7 +104,7 @@ func TestIssueRevokeCRLOCSP(t *testing.T) {
 	e.must(404, "GET", "/api/v1/certificates/"+res.Certificate.Serial, eve, nil)
 	e.must(404, "POST", "/api/v1/certificates/"+res.Certificate.Serial+"/revoke", eve, map[string]string{"reason": "key_compromise"})
 
-	var chainInfo []*service.CAInfo
+	var chainInfo []*apiv1.CAInfo
 	e.must(200, "GET", "/api/v1/cas", bob, nil).json(&chainInfo)
 	issuerBlock, _ := pem.Decode([]byte(chainInfo[0].Chain))
 	issuer, _ := x509.ParseCertificate(issuerBlock.Bytes)
@@ -214,17 +214,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad token", "POST", "/api/v1/users", "lyd_bogus", map[string]string{"login": "x"}, nil, 401, "unauthenticated"},
 		{"missing role", "POST", "/api/v1/templates", user, lanyard.Template{Name: "x"}, nil, 403, "forbidden"},
 		{"user grants admin", "POST", "/api/v1/users", user, map[string]any{"login": "x"}, nil, 403, "forbidden"},
-		{"invalid CSR", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}, nil, 400, "invalid_csr"},
-		{"CSR bad signature", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: string(badSig)}, nil, 400, "invalid_csr"},
-		{"CSR key too weak", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, rsaKey)}, nil, 422, "key_not_allowed"},
-		{"CSR key not allowed", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, edKey)}, nil, 422, "key_not_allowed"},
-		{"CSR and key both", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "secure-email", CSR: goodCSR, PublicKey: "x"}, nil, 400, "invalid"},
-		{"unknown template", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "nope", CSR: goodCSR}, nil, 404, "not_found"},
-		{"card-keys-only template for a CSR", "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", CSR: goodCSR}, nil, 403, "forbidden"},
-		{"bare public key from a user", "POST", "/api/v1/certificates", user, service.IssueInput{Template: "secure-email", PublicKey: goodSPKI}, nil, 403, "forbidden"},
+		{"invalid CSR", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "secure-email", User: "carol", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}, nil, 400, "invalid_csr"},
+		{"CSR bad signature", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "secure-email", User: "carol", CSR: string(badSig)}, nil, 400, "invalid_csr"},
+		{"CSR key too weak", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, rsaKey)}, nil, 422, "key_not_allowed"},
+		{"CSR key not allowed", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "secure-email", User: "carol", CSR: csrPEM(t, edKey)}, nil, 422, "key_not_allowed"},
+		{"CSR and key both", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "secure-email", CSR: goodCSR, PublicKey: "x"}, nil, 400, "invalid"},
+		{"unknown template", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "nope", CSR: goodCSR}, nil, 404, "not_found"},
+		{"card-keys-only template for a CSR", "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "smartcard-logon", CSR: goodCSR}, nil, 403, "forbidden"},
+		{"bare public key from a user", "POST", "/api/v1/certificates", user, apiv1.IssueInput{Template: "secure-email", PublicKey: goodSPKI}, nil, 403, "forbidden"},
 		{"template OCSP signing", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t3", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"ocsp_signing"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
 		{"template any purpose", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t4", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"client_auth", "any"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
-		{"issue for another user", "POST", "/api/v1/certificates", user, service.IssueInput{Template: "secure-email", User: "admin", CSR: goodCSR}, nil, 403, "forbidden"},
+		{"issue for another user", "POST", "/api/v1/certificates", user, apiv1.IssueInput{Template: "secure-email", User: "admin", CSR: goodCSR}, nil, 403, "forbidden"},
 		{"template bad EKU", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t1", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"telepathy"}, "subject": map[string]any{"common_name": "{login}"}}, nil, 400, "invalid"},
 		{"template placeholder", "POST", "/api/v1/templates", e.admin, map[string]any{"name": "t2", "key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "subject": map[string]any{"common_name": "{shoe}"}}, nil, 400, "invalid"},
 		{"policy unknown template", "POST", "/api/v1/policies", e.admin, map[string]any{"name": "p1", "settings": map[string]any{"certificates": map[string]any{"required_templates": []string{"ghost"}}}}, nil, 400, "invalid"},
@@ -269,10 +269,10 @@ func TestPendingApprovalQueue(t *testing.T) {
 		"key_usage": []string{"digital_signature", "content_commitment"}, "ext_key_usage": []string{"document_signing"},
 		"subject": map[string]any{"common_name": "{display_name}"}, "requires_ca_approval": true,
 	})
-	var res service.IssueResult
-	issue := func() *service.IssueResult {
-		var res service.IssueResult
-		e.must(202, "POST", "/api/v1/certificates", operator, service.IssueInput{Template: "esign", User: "dave", CSR: csrPEM(t, p256(t))}).json(&res)
+	var res apiv1.IssueResult
+	issue := func() *apiv1.IssueResult {
+		var res apiv1.IssueResult
+		e.must(202, "POST", "/api/v1/certificates", operator, apiv1.IssueInput{Template: "esign", User: "dave", CSR: csrPEM(t, p256(t))}).json(&res)
 		if res.Request == nil || res.Certificate != nil || res.Request.Status != lanyard.RequestPending {
 			t.Fatalf("want a pending request, got %+v", res)
 		}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
@@ -357,7 +357,7 @@ func mustAuthzFixture(t *testing.T) *authzFixture {
 	// a certificate form (which only a card issue records); made on alice's
 	// behalf, it waits for a second person's approval.
 	key, _ := x509.MarshalPKIXPublicKey(mustKey(t).Public())
-	var queued service.IssueResult
+	var queued apiv1.IssueResult
 	f.refs["own-request"] = "0"
 	d.must(201, "POST", "/api/v1/templates", d.admin, map[string]any{"name": "authz-signing", "display_name": "Signing", "ca": "builtin",
 		"key_algorithms": []string{"ecp256"}, "validity_days": 30, "key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"document_signing"},
@@ -374,7 +374,7 @@ func mustAuthzFixture(t *testing.T) *authzFixture {
 
 // newToken makes a fresh API token of login's, for a case that revokes it.
 func (f *authzFixture) newToken(login string) string {
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	f.must(201, "POST", "/api/v1/tokens", f.admin, map[string]any{"user": login, "ttl": "1h"}).json(&tok)
 	return itoa(tok.Token.ID)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -104,15 +105,15 @@ func (s *Server) cardRoutes() []*route {
 				c.w.Header().Set("Cache-Control", "no-store")
 				return s.svc.IssueCard(c.r.Context(), c.p, in)
 			}},
-		{method: "GET", path: v1 + "/me/secret-questions", summary: "The caller's secret questions (answers are never returned)", tag: "cards", roles: anyone, out: &service.SecretQuestionsInfo{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.MySecretQuestions(c.r.Context(), c.p) }},
-		{method: "PUT", path: v1 + "/me/secret-questions", summary: "Set the caller's secret answers (stored hashed)", tag: "cards", roles: anyone, in: service.SecretAnswersInput{}, out: &service.SecretQuestionsInfo{}, status: 200,
+		{method: "GET", path: v1 + "/me/secret-questions", summary: "The caller's secret questions (answers are never returned)", tag: "cards", roles: anyone, out: &apiv1.SecretQuestionsInfo{}, status: 200,
+			h: func(c *call) (any, error) { return secretQuestions(s.identity.MySecretQuestions(c.r.Context(), c.p)) }},
+		{method: "PUT", path: v1 + "/me/secret-questions", summary: "Set the caller's secret answers (stored hashed)", tag: "cards", roles: anyone, in: apiv1.SecretAnswersInput{}, out: &apiv1.SecretQuestionsInfo{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.SecretAnswersInput
+				var in apiv1.SecretAnswersInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.SetMySecretAnswers(c.r.Context(), c.p, in)
+				return secretQuestions(s.identity.SetMySecretAnswers(c.r.Context(), c.p, secretAnswers(in)))
 			}},
 	}
 }
@@ -131,7 +132,7 @@ func (s *Server) listCards(c *call) (any, error) {
 		return nil, err
 	}
 	if login := q.Get("user"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}

@@ -2,13 +2,14 @@ package web
 
 import (
 	"errors"
-	"github.com/lanyard-cms/lanyard/internal/web/problem"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/web/problem"
+
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // FuzzDecodeJSON feeds arbitrary bodies to the strict decoder for each
@@ -23,13 +24,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(s)
 	}
 	targets := []func() any{
-		func() any { return &service.UserInput{} },
-		func() any { return &service.IssueInput{} },
-		func() any { return &service.TokenInput{} },
-		func() any { return &service.CardTypeInput{} },
+		func() any { return &apiv1.UserInput{} },
+		func() any { return &apiv1.IssueInput{} },
+		func() any { return &apiv1.TokenInput{} },
+		func() any { return &apiv1.CardTypeInput{} },
 		func() any { return &lanyard.Template{} },
-		func() any { return service.NewPolicyInput() },
-		func() any { return &RevokeInput{} },
+		func() any { return apiv1.NewPolicyInput() },
+		func() any { return &apiv1.RevokeInput{} },
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, newTarget := range targets {

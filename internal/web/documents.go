@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 )
 
 // documentReaders see every user's documents; owners see their own
@@ -28,13 +29,13 @@ const uploadTypes = "application/pdf, image/png, image/jpeg, application/pkcs7-s
 func (s *Server) documentRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
-		{method: "GET", path: v1 + "/cards/{id}/documents", summary: "The documents a card's certificates need, with their history (owner and staff)", tag: "documents", roles: anyone, out: []*service.DocumentView{}, status: 200,
+		{method: "GET", path: v1 + "/cards/{id}/documents", summary: "The documents a card's certificates need, with their history (owner and staff)", tag: "documents", roles: anyone, out: []*apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.CardDocuments(c.r.Context(), c.p, id)
+				return documentViews(s.documents.CardDocuments(c.r.Context(), c.p, id))
 			}},
 		{method: "GET", path: v1 + "/cards/{id}/documents/{slot}/{file}", summary: "The form of a card slot's document as PDF; {file} is certificate_request.pdf or certificate_form.pdf", tag: "documents", roles: anyone, produces: "application/pdf", status: 200,
 			h: func(c *call) (any, error) {
@@ -46,23 +47,23 @@ func (s *Server) documentRoutes() []*route {
 				if !ok {
 					return nil, lanyard.Errorf(lanyard.ENotFound, "ask for certificate_request.pdf or certificate_form.pdf")
 				}
-				pdf, name, err := s.svc.CardDocumentForm(c.r.Context(), c.p, id, c.r.PathValue("slot"), lanyard.DocumentKind(kind))
+				pdf, name, err := s.documents.CardDocumentForm(c.r.Context(), c.p, id, c.r.PathValue("slot"), lanyard.DocumentKind(kind))
 				if err != nil {
 					return nil, err
 				}
 				c.download("application/pdf", name, pdf)
 				return nil, nil
 			}},
-		{method: "GET", path: v1 + "/documents", summary: "List documents (staff; state=uploaded is the document officers' queue), oldest first", tag: "documents", roles: documentReaders, out: []*service.DocumentView{}, status: 200,
+		{method: "GET", path: v1 + "/documents", summary: "List documents (staff; state=uploaded is the document officers' queue), oldest first", tag: "documents", roles: documentReaders, out: []*apiv1.DocumentView{}, status: 200,
 			query: []param{{"state", "string", "awaiting_upload, uploaded, approved or rejected"}, {"kind", "string", "certificate_request or certificate_form"}, {"user", "string", "owner login"}, {"card", "integer", "card ID"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listDocuments},
-		{method: "GET", path: v1 + "/documents/{id}", summary: "Get a document with its uploads and decisions", tag: "documents", roles: anyone, out: &service.DocumentView{}, status: 200,
+		{method: "GET", path: v1 + "/documents/{id}", summary: "Get a document with its uploads and decisions", tag: "documents", roles: anyone, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.GetDocument(c.r.Context(), c.p, id)
+				return documentView(s.documents.GetDocument(c.r.Context(), c.p, id))
 			}},
 		{method: "GET", path: v1 + "/documents/{id}/form.pdf", summary: "The document's form as PDF (generated once, then kept byte for byte)", tag: "documents", roles: anyone, produces: "application/pdf", status: 200,
 			h: func(c *call) (any, error) {
@@ -70,14 +71,14 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				pdf, name, err := s.svc.DocumentForm(c.r.Context(), c.p, id)
+				pdf, name, err := s.documents.DocumentForm(c.r.Context(), c.p, id)
 				if err != nil {
 					return nil, err
 				}
 				c.download("application/pdf", name, pdf)
 				return nil, nil
 			}},
-		{method: "POST", path: v1 + "/documents/{id}/uploads", summary: "Upload the signed document (the owner): the file is the body, its type the Content-Type (PDF, PNG, JPEG, or a detached CMS signature over the form), its name the query parameter name; at most 10 MiB", tag: "documents", roles: anyone, consumes: uploadTypes, out: &service.DocumentView{}, status: 201,
+		{method: "POST", path: v1 + "/documents/{id}/uploads", summary: "Upload the signed document (the owner): the file is the body, its type the Content-Type (PDF, PNG, JPEG, or a detached CMS signature over the form), its name the query parameter name; at most 10 MiB", tag: "documents", roles: anyone, consumes: uploadTypes, out: &apiv1.DocumentView{}, status: 201,
 			query: []param{{"name", "string", "the file's name"}}, h: s.uploadDocument},
 		{method: "GET", path: v1 + "/documents/{id}/uploads/{version}", summary: "Download an uploaded version (owner and staff)", tag: "documents", roles: anyone, produces: "application/octet-stream", status: 200,
 			h: func(c *call) (any, error) {
@@ -89,7 +90,7 @@ func (s *Server) documentRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				up, err := s.svc.DocumentFile(c.r.Context(), c.p, id, int(v))
+				up, err := s.documents.DocumentFile(c.r.Context(), c.p, id, int(v))
 				if err != nil {
 					return nil, err
 				}
@@ -97,29 +98,29 @@ func (s *Server) documentRoutes() []*route {
 				return nil, nil
 			}},
 		{method: "POST", path: v1 + "/documents/{id}/receipt", summary: "Record that the signed document arrived by other means (operators, document officers)", tag: "documents",
-			roles: []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer}, in: Decision{}, out: &service.DocumentView{}, status: 200,
+			roles: []lanyard.Role{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleDocumentOfficer}, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.RecordReceipt(c.r.Context(), c.p, id, in.Comment)
+				return documentView(s.documents.RecordReceipt(c.r.Context(), c.p, id, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: Decision{}, out: &service.DocumentView{}, status: 200,
+		{method: "POST", path: v1 + "/documents/{id}/approve", summary: "Approve the uploaded document (document officers)", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.DecideDocument(c.r.Context(), c.p, id, true, in.Comment)
+				return documentView(s.documents.DecideDocument(c.r.Context(), c.p, id, true, in.Comment))
 			}},
-		{method: "POST", path: v1 + "/documents/{id}/reject", summary: "Reject the uploaded document with a comment (document officers); the owner uploads again", tag: "documents", roles: documentOfficers, in: Decision{}, out: &service.DocumentView{}, status: 200,
+		{method: "POST", path: v1 + "/documents/{id}/reject", summary: "Reject the uploaded document with a comment (document officers); the owner uploads again", tag: "documents", roles: documentOfficers, in: apiv1.Decision{}, out: &apiv1.DocumentView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, in, err := decision(c)
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.DecideDocument(c.r.Context(), c.p, id, false, in.Comment)
+				return documentView(s.documents.DecideDocument(c.r.Context(), c.p, id, false, in.Comment))
 			}},
 	}
 }
@@ -137,26 +138,26 @@ func (s *Server) listDocuments(c *call) (any, error) {
 		}
 	}
 	if login := q.Get("user"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}
 		f.UserID = u.ID
 	}
-	return s.svc.ListDocuments(c.r.Context(), c.p, f)
+	return documentViews(s.documents.ListDocuments(c.r.Context(), c.p, f))
 }
 
 // uploadDocument reads the raw body — not JSON, not multipart: the file
-// is the body — bounded by service.MaxDocumentSize.
+// is the body — bounded by documents.MaxDocumentSize.
 func (s *Server) uploadDocument(c *call) (any, error) {
 	id, err := c.pathInt("id")
 	if err != nil {
 		return nil, err
 	}
-	if c.r.ContentLength > service.MaxDocumentSize {
+	if c.r.ContentLength > documents.MaxDocumentSize {
 		return nil, tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, service.MaxDocumentSize))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, documents.MaxDocumentSize))
 	var big *http.MaxBytesError
 	if errors.As(err, &big) {
 		return nil, tooLarge()
@@ -164,12 +165,12 @@ func (s *Server) uploadDocument(c *call) (any, error) {
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInvalid, err, "the upload was interrupted; try again")
 	}
-	return s.svc.UploadDocument(c.r.Context(), c.p, id, service.UploadInput{
-		FileName: c.r.URL.Query().Get("name"), ContentType: c.r.Header.Get("Content-Type"), Content: body})
+	return documentView(s.documents.UploadDocument(c.r.Context(), c.p, id, documents.UploadInput{
+		FileName: c.r.URL.Query().Get("name"), ContentType: c.r.Header.Get("Content-Type"), Content: body}))
 }
 
 func tooLarge() error {
-	return lanyard.Errorf(lanyard.ETooLarge, "the file exceeds %d MiB, the limit for documents", service.MaxDocumentSize>>20)
+	return lanyard.Errorf(lanyard.ETooLarge, "the file exceeds %d MiB, the limit for documents", documents.MaxDocumentSize>>20)
 }
 
 // download sends a file as an attachment. Uploaded files come from users:

@@ -23,6 +23,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
@@ -115,7 +116,7 @@ func mustDocEnv(t *testing.T) *docEnv {
 	e.card = &lanyard.Card{Serial: "D0C5", CardType: "piv", OwnerID: e.aliceUser.ID, State: lanyard.CardPending, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	formKey := mustKey(t)
 	e.formKey, _ = x509.MarshalPKIXPublicKey(formKey.Public())
-	var cert service.IssueResult
+	var cert apiv1.IssueResult
 	e.must(201, "POST", "/api/v1/certificates", e.alice, map[string]any{"template": "secure-email", "csr": csrPEM(t, formKey)}).json(&cert)
 	reqKey := mustKey(t)
 	e.requestKey, _ = x509.MarshalPKIXPublicKey(reqKey.Public())
@@ -186,7 +187,7 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 func (e *docEnv) mustSigner(token, template string) signer {
 	e.t.Helper()
 	k := mustKey(e.t)
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	e.must(201, "POST", "/api/v1/certificates", token, map[string]any{"template": template, "csr": csrPEM(e.t, k)}).json(&res)
 	b, _ := pem.Decode([]byte(res.PEM))
 	cert, err := x509.ParseCertificate(b.Bytes)
@@ -217,11 +218,11 @@ func (s signer) sign(t *testing.T, content []byte, digest asn1.ObjectIdentifier)
 
 // documents returns the card's documents as the token's user sees them,
 // by slot and kind ("9d/certificate_form").
-func (e *docEnv) documents(token string) map[string]*service.DocumentView {
+func (e *docEnv) documents(token string) map[string]*apiv1.DocumentView {
 	e.t.Helper()
-	var list []*service.DocumentView
+	var list []*apiv1.DocumentView
 	e.must(200, "GET", fmt.Sprintf("/api/v1/cards/%d/documents", e.card.ID), token, nil).json(&list)
-	out := map[string]*service.DocumentView{}
+	out := map[string]*apiv1.DocumentView{}
 	for _, d := range list {
 		out[d.Slot+"/"+string(d.Kind)] = d
 	}

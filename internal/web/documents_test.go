@@ -19,6 +19,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -108,7 +109,7 @@ func TestRequireDocumentsIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []*service.DocumentView
+	var all []*apiv1.DocumentView
 	e.must(200, "GET", fmt.Sprintf("/api/v1/documents?card=%d", e.card.ID), e.oper, nil).json(&all)
 	if len(all) != 3 {
 		t.Errorf("RequireDocuments again made %d documents, want 3", len(all))
@@ -210,7 +211,7 @@ func TestDocumentUploadValidation(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("valid CMS: %d %s", r.status, r.body)
 	}
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	r.json(&v)
 	if v.State != lanyard.DocUploaded || len(v.Uploads) != 1 || v.Uploads[0].Format != lanyard.UploadCMS ||
 		v.Uploads[0].SignerSerial != e.aliceSigner.serial || v.Uploads[0].Version != 1 || v.Uploads[0].UploadedByLogin != "alice" {
@@ -282,7 +283,7 @@ func TestDocumentReview(t *testing.T) {
 	}
 
 	// The officers' queue.
-	var queue []*service.DocumentView
+	var queue []*apiv1.DocumentView
 	e.must(200, "GET", "/api/v1/documents?state=uploaded", e.officer, nil).json(&queue)
 	if len(queue) != 1 || queue[0].ID != doc.ID || !contains(queue[0].Actions, "decide") || queue[0].Owner != "alice" {
 		t.Fatalf("queue: %+v", queue)
@@ -297,7 +298,7 @@ func TestDocumentReview(t *testing.T) {
 	if r := e.do("POST", path+"/reject", e.officer, map[string]any{"comment": " "}); r.status != 400 {
 		t.Errorf("reject without a comment: %d %s", r.status, r.body)
 	}
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	e.must(200, "POST", path+"/reject", e.officer, map[string]any{"comment": "page 2 is not signed"}).json(&v)
 	if v.State != lanyard.DocRejected {
 		t.Fatalf("after rejection: %s", v.State)
@@ -407,17 +408,17 @@ func TestDocumentReceipt(t *testing.T) {
 	if r := e.do("POST", path+"/receipt", e.oper, map[string]any{"comment": "  "}); r.status != 400 {
 		t.Fatalf("a receipt without a note: %d %s", r.status, r.body)
 	}
-	var before service.DocumentView
+	var before apiv1.DocumentView
 	e.must(200, "GET", path, e.oper, nil).json(&before)
 	if !contains(before.Actions, "receipt") {
 		t.Fatalf("an operator is not offered to record the receipt: %v", before.Actions)
 	}
-	var mine service.DocumentView
+	var mine apiv1.DocumentView
 	e.must(200, "GET", path, e.alice, nil).json(&mine)
 	if contains(mine.Actions, "receipt") {
 		t.Fatalf("the owner is offered to record a receipt: %v", mine.Actions)
 	}
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	e.must(200, "POST", path+"/receipt", e.oper, map[string]any{"comment": "signed paper received by mail"}).json(&v)
 	if contains(v.Actions, "receipt") {
 		t.Fatalf("receipt still offered after it was recorded: %v", v.Actions)
@@ -473,7 +474,7 @@ func TestDocumentsSentByOtherMeans(t *testing.T) {
 	}
 	sent := len(e.mail.documents())
 	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	e.must(200, "POST", path+"/receipt", e.oper, map[string]any{"comment": "signed paper received by post"}).json(&v)
 	if v.State != lanyard.DocUploaded {
 		t.Fatalf("after the receipt: %s", v.State)
@@ -494,7 +495,7 @@ func TestDocumentReceiptRecorderCannotApprove(t *testing.T) {
 	officer2 := e.mustUser("officer2", lanyard.RoleDocumentOfficer)
 	doc := e.documents(e.alice)["9d/certificate_form"]
 	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
-	var v service.DocumentView
+	var v apiv1.DocumentView
 	e.must(200, "POST", path+"/receipt", e.officer, map[string]any{"comment": "signed paper received by mail"}).json(&v)
 	if v.State != lanyard.DocUploaded || contains(v.Actions, "decide") {
 		t.Fatalf("after their own receipt the officer sees %s, actions %v", v.State, v.Actions)
@@ -512,7 +513,7 @@ func TestDocumentReceiptRecorderCannotApprove(t *testing.T) {
 	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
 		t.Fatal("the form is approved after the refusals")
 	}
-	var other service.DocumentView
+	var other apiv1.DocumentView
 	e.must(200, "GET", path, officer2, nil).json(&other)
 	if !contains(other.Actions, "decide") {
 		t.Fatalf("a second officer is not offered the decision: %v", other.Actions)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/web"
 )
@@ -19,7 +20,8 @@ import (
 // throttle.
 func edgeServer(t *testing.T, e *env, cfg web.Config) string {
 	t.Helper()
-	cfg.Service = e.svc
+	cfg.Service, cfg.Identity, cfg.Catalog, cfg.PKI = e.svc, e.svc.Identity, e.svc.Catalog, e.svc.PKI
+	cfg.Documents, cfg.Workstations = e.svc.Documents, e.svc.Workstations
 	hs := httptest.NewServer(web.New(cfg).Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL
@@ -154,7 +156,7 @@ func TestSecureCookiesAndHSTS(t *testing.T) {
 			if res.StatusCode != 201 {
 				t.Fatalf("login: %d", res.StatusCode)
 			}
-			var info web.SessionInfo
+			var info apiv1.SessionInfo
 			json.Unmarshal(body, &info)
 			cks := res.Cookies()
 			if len(cks) != 1 {

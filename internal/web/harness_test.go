@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
@@ -118,7 +119,7 @@ func (e *env) mustUser(login string, roles ...lanyard.Role) string {
 		in["roles"] = roles
 	}
 	e.must(201, "POST", "/api/v1/users", e.admin, in)
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"user": login, "ttl": "1h"}).json(&tok)
 	return tok.Secret
 }

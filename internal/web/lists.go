@@ -16,7 +16,7 @@ func (s *Server) listUsers(c *call) (any, error) {
 	if role != "" && !role.Valid() {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown role %q", role)
 	}
-	return s.svc.ListUsers(c.r.Context(), lanyard.UserFilter{Query: q.Get("q"), Group: q.Get("group"), Role: role, Limit: limit, Offset: offset})
+	return s.identity.ListUsers(c.r.Context(), lanyard.UserFilter{Query: q.Get("q"), Group: q.Get("group"), Role: role, Limit: limit, Offset: offset})
 }
 
 func (s *Server) listCertificates(c *call) (any, error) {
@@ -27,13 +27,13 @@ func (s *Server) listCertificates(c *call) (any, error) {
 	}
 	f := lanyard.CertFilter{CA: q.Get("ca"), Status: lanyard.CertStatus(q.Get("status")), Limit: limit, Offset: offset}
 	if login := q.Get("user"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}
 		f.UserID = u.ID
 	}
-	return s.svc.ListCertificates(c.r.Context(), c.p, f)
+	return s.pki.ListCertificates(c.r.Context(), c.p, f)
 }
 
 func (s *Server) listAudit(c *call) (any, error) {

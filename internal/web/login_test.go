@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -29,7 +29,7 @@ func TestStaffLoginSecondFactorAPI(t *testing.T) {
 	e.must(201, "POST", "/api/v1/users", e.admin, map[string]any{"login": "olga", "roles": []string{"operator"}, "password": "correct horse battery"})
 
 	pw := e.must(202, "POST", "/api/v1/session", "", map[string]string{"login": "olga", "password": "correct horse battery"})
-	var pending web.LoginPending
+	var pending apiv1.LoginPending
 	pw.json(&pending)
 	lck := pw.setCookie("lanyard_login")
 	if pending.SecondFactor != service.SecondFactorEnroll || lck == "" || pw.setCookie("lanyard_session") != "" {
@@ -59,13 +59,13 @@ func TestStaffLoginSecondFactorAPI(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("code: %d %s", r.status, r.body)
 	}
-	var info web.SessionInfo
+	var info apiv1.SessionInfo
 	r.json(&info)
 	session := r.setCookie("lanyard_session")
 	if info.SecondFactorAt.IsZero() || session == "" || !strings.Contains(strings.Join(r.header.Values("Set-Cookie"), "\n"), "lanyard_login=; Path=/api/v1/session/second-factor") {
 		t.Fatalf("session %+v, cookies %v", info, r.header.Values("Set-Cookie"))
 	}
-	var who web.SessionInfo
+	var who apiv1.SessionInfo
 	if r := e.do("GET", "/api/v1/session", "", nil, "Cookie", session); r.status != 200 {
 		t.Fatalf("whoami: %d", r.status)
 	} else if r.json(&who); who.SecondFactorAt.IsZero() || who.User.Login != "olga" {

@@ -1,8 +1,8 @@
 package web
 
 import (
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // notificationRoutes serve the administration of e-mail notifications:
@@ -11,7 +11,7 @@ import (
 func (s *Server) notificationRoutes(v1 string) []*route {
 	p := v1 + "/notifications"
 	return []*route{
-		{method: "GET", path: p + "/settings", summary: "SMTP settings (the password is never returned)", tag: "notifications", roles: admins, out: &service.MailSettings{}, status: 200,
+		{method: "GET", path: p + "/settings", summary: "SMTP settings (the password is never returned)", tag: "notifications", roles: admins, out: &apiv1.MailSettings{}, status: 200,
 			h: func(c *call) (any, error) {
 				n, err := s.notifications()
 				if err != nil {
@@ -20,19 +20,19 @@ func (s *Server) notificationRoutes(v1 string) []*route {
 				return n.MailSettings(c.r.Context())
 			}},
 		{method: "PUT", path: p + "/settings", summary: "Replace the SMTP settings (an empty password keeps the stored one)", tag: "notifications", roles: admins,
-			in: service.MailSettingsInput{}, out: &service.MailSettings{}, status: 200,
+			in: apiv1.MailSettingsInput{}, out: &apiv1.MailSettings{}, status: 200,
 			h: func(c *call) (any, error) {
 				n, err := s.notifications()
 				if err != nil {
 					return nil, err
 				}
-				var in service.MailSettingsInput
+				var in apiv1.MailSettingsInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				return n.PutMailSettings(c.r.Context(), c.p, in)
 			}},
-		{method: "GET", path: p + "/templates", summary: "The e-mail template of each notification kind", tag: "notifications", roles: admins, out: []*service.MailTemplate{}, status: 200,
+		{method: "GET", path: p + "/templates", summary: "The e-mail template of each notification kind", tag: "notifications", roles: admins, out: []*apiv1.MailTemplate{}, status: 200,
 			h: func(c *call) (any, error) {
 				n, err := s.notifications()
 				if err != nil {
@@ -41,26 +41,26 @@ func (s *Server) notificationRoutes(v1 string) []*route {
 				return n.MailTemplates(c.r.Context())
 			}},
 		{method: "PUT", path: p + "/templates/{kind}", summary: "Replace a notification kind's template (checked first; empty restores the default)", tag: "notifications", roles: admins,
-			in: service.MailTemplateInput{}, out: &service.MailTemplate{}, status: 200,
+			in: apiv1.MailTemplateInput{}, out: &apiv1.MailTemplate{}, status: 200,
 			h: func(c *call) (any, error) {
 				n, err := s.notifications()
 				if err != nil {
 					return nil, err
 				}
-				var in service.MailTemplateInput
+				var in apiv1.MailTemplateInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				return n.PutMailTemplate(c.r.Context(), c.p, c.r.PathValue("kind"), in)
 			}},
 		{method: "POST", path: p + "/test", summary: "Queue a test e-mail to an address", tag: "notifications", roles: admins,
-			in: service.TestMailInput{}, out: &lanyard.MailMessage{}, status: 202,
+			in: apiv1.TestMailInput{}, out: &lanyard.MailMessage{}, status: 202,
 			h: func(c *call) (any, error) {
 				n, err := s.notifications()
 				if err != nil {
 					return nil, err
 				}
-				var in service.TestMailInput
+				var in apiv1.TestMailInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
@@ -97,7 +97,7 @@ func (s *Server) notificationRoutes(v1 string) []*route {
 
 // notifications is the configured administration, or the error every
 // route answers on a server without e-mail notifications.
-func (s *Server) notifications() (service.Notifications, error) {
+func (s *Server) notifications() (Notifications, error) {
 	if s.notify == nil {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "e-mail notifications are not available on this server")
 	}

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -41,18 +41,18 @@ func TestNotificationsAPI(t *testing.T) {
 	}
 
 	// Off: the test e-mail is refused with the reason.
-	if r := e.do("POST", "/api/v1/notifications/test", e.admin, service.TestMailInput{To: "x@example.com"}); r.status != 503 || !strings.Contains(r.problem().Detail, "turned off") {
+	if r := e.do("POST", "/api/v1/notifications/test", e.admin, apiv1.TestMailInput{To: "x@example.com"}); r.status != 503 || !strings.Contains(r.problem().Detail, "turned off") {
 		t.Errorf("test e-mail while off: %d %s", r.status, r.body)
 	}
 
 	// Settings: STARTTLS without credentials first (the server insists
 	// on AUTH: the message fails at once), the password never returned.
 	_, port := mailpittest.HostPort(t, smtp.StartTLS)
-	in := service.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: "starttls", From: "lanyard@example.com"}
+	in := apiv1.MailSettingsInput{Enabled: true, Host: "localhost", Port: port, Security: "starttls", From: "lanyard@example.com"}
 	e.must(200, "PUT", "/api/v1/notifications/settings", e.admin, in)
 	failTo := "fail-" + strings.ToLower(t.Name()) + "@example.com"
 	var queued lanyard.MailMessage
-	e.must(202, "POST", "/api/v1/notifications/test", e.admin, service.TestMailInput{To: failTo}).json(&queued)
+	e.must(202, "POST", "/api/v1/notifications/test", e.admin, apiv1.TestMailInput{To: failTo}).json(&queued)
 	if queued.State != lanyard.MailQueued || queued.Subject != "Lanyard test e-mail" {
 		t.Errorf("queued %+v", queued)
 	}
@@ -71,7 +71,7 @@ func TestNotificationsAPI(t *testing.T) {
 		t.Errorf("PUT answered the password: %s", r.body)
 	}
 	r = e.must(200, "GET", "/api/v1/notifications/settings", e.admin, nil)
-	var got service.MailSettings
+	var got apiv1.MailSettings
 	r.json(&got)
 	if bytes.Contains(r.body, []byte(smtp.Password)) || bytes.Contains(r.body, []byte(`"password"`)) || !got.PasswordSet || got.Host != "localhost" || got.Username != smtp.User {
 		t.Errorf("GET settings: %s", r.body)
@@ -101,22 +101,22 @@ func TestNotificationsAPI(t *testing.T) {
 
 	// Templates: an invalid one is refused with the parser's words; a
 	// valid one is saved.
-	r = e.do("PUT", "/api/v1/notifications/templates/card_issue_approved", e.admin, service.MailTemplateInput{Subject: "Approved {{.Card.Serial", Text: "x"})
+	r = e.do("PUT", "/api/v1/notifications/templates/card_issue_approved", e.admin, apiv1.MailTemplateInput{Subject: "Approved {{.Card.Serial", Text: "x"})
 	if r.status != 400 || !strings.Contains(r.problem().Detail, "subject template is not valid") {
 		t.Errorf("invalid template: %d %s", r.status, r.body)
 	}
-	var tpl service.MailTemplate
+	var tpl apiv1.MailTemplate
 	e.must(200, "PUT", "/api/v1/notifications/templates/card_issue_approved", e.admin,
-		service.MailTemplateInput{Subject: "Approved: {{.Card.Serial}}", Text: "Go on, {{.User.Name}}."}).json(&tpl)
+		apiv1.MailTemplateInput{Subject: "Approved: {{.Card.Serial}}", Text: "Go on, {{.User.Name}}."}).json(&tpl)
 	if tpl.Default || tpl.Subject != "Approved: {{.Card.Serial}}" {
 		t.Errorf("saved template %+v", tpl)
 	}
-	var tpls []*service.MailTemplate
+	var tpls []*apiv1.MailTemplate
 	e.must(200, "GET", "/api/v1/notifications/templates", e.admin, nil).json(&tpls)
 	if len(tpls) != 10 {
 		t.Errorf("%d templates, want 10", len(tpls))
 	}
-	if r := e.do("PUT", "/api/v1/notifications/templates/nope", e.admin, service.MailTemplateInput{Subject: "a", Text: "b"}); r.status != 404 {
+	if r := e.do("PUT", "/api/v1/notifications/templates/nope", e.admin, apiv1.MailTemplateInput{Subject: "a", Text: "b"}); r.status != 404 {
 		t.Errorf("unknown kind: %d", r.status)
 	}
 

@@ -21,7 +21,7 @@ func (s *Server) viewer(r *http.Request) (*ui.Viewer, error) {
 	if id == "" {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "no session")
 	}
-	p, sess, err := s.svc.AuthenticateSession(r.Context(), id, s.clientAddr(r))
+	p, sess, err := s.identity.AuthenticateSession(r.Context(), id, s.clientAddr(r))
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (s *Server) serveCRL(c *call) (any, error) {
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "CRLs are served as /crl/NAME.crl")
 	}
-	der, err := s.svc.CRL(c.r.Context(), name)
+	der, err := s.pki.CRL(c.r.Context(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (s *Server) serveCACert(c *call) (any, error) {
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "CA certificates are served as /ca/NAME.crt")
 	}
-	der, err := s.svc.CACertificate(c.r.Context(), name)
+	der, err := s.pki.CACertificate(c.r.Context(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Server) ocspGet(c *call) (any, error) {
 // a CA not served here gets unauthorized (RFC 6960 2.3), as OCSP clients
 // expect a response body rather than an HTTP error.
 func (s *Server) answerOCSP(c *call, req []byte) (any, error) {
-	resp, err := s.svc.OCSP(c.r.Context(), req)
+	resp, err := s.pki.OCSP(c.r.Context(), req)
 	switch lanyard.ErrorCode(err) {
 	case "":
 	case lanyard.EInvalid:

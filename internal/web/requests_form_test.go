@@ -8,15 +8,14 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // queued is the docEnv's 9e request as the CA queue lists it.
-func (e *docEnv) queued(token string) *web.RequestView {
+func (e *docEnv) queued(token string) *apiv1.RequestView {
 	e.t.Helper()
-	var list []*web.RequestView
+	var list []*apiv1.RequestView
 	e.must(200, "GET", "/api/v1/requests?status=pending", token, nil).json(&list)
 	for _, r := range list {
 		if r.ID == e.request {
@@ -60,7 +59,7 @@ func TestCAQueueSignedRequestForm(t *testing.T) {
 	if r := e.do("GET", f.Links["file"], carl, nil); r.status != 200 || !bytes.Equal(r.body, sig) {
 		t.Fatalf("the CA manager downloads the signed form: %d (%d bytes)", r.status, len(r.body))
 	}
-	var res service.IssueResult
+	var res apiv1.IssueResult
 	e.must(200, "POST", approve, carl, map[string]any{"comment": "signed form checked"}).json(&res)
 	if res.Certificate == nil {
 		t.Fatalf("approval: %+v", res)

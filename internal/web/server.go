@@ -22,8 +22,17 @@ import (
 
 // Config holds the server's dependencies.
 type Config struct {
+	// Service is the application facade, for what has no interface here
+	// yet: the card workflows, the audit log and readiness.
 	Service *service.Service
-	Log     *slog.Logger
+	// The capabilities the handlers use (deps.go); the facade satisfies
+	// each of them.
+	Identity     Identity
+	Catalog      Catalog
+	PKI          PKI
+	Documents    Documents
+	Workstations Workstations
+	Log          *slog.Logger
 	// SecureCookies says browsers reach the server over HTTPS (served with
 	// TLS or behind a TLS-terminating proxy): the session cookie is Secure
 	// and named __Host-…, and responses carry Strict-Transport-Security.
@@ -40,23 +49,28 @@ type Config struct {
 	Agents *agenthub.Hub
 	// Notifications administers e-mail notifications (internal/notify);
 	// nil: its routes answer unavailable.
-	Notifications service.Notifications
+	Notifications Notifications
 }
 
 // Server routes HTTP requests to the service.
 type Server struct {
-	svc      *service.Service
-	log      *slog.Logger
-	secure   bool
-	proxies  proxies
-	throttle *auth.Throttle
-	metrics  *metrics
-	routes   []*route
-	mux      *http.ServeMux
-	openapi  []byte
-	version  string
-	agents   *agenthub.Hub
-	notify   service.Notifications
+	svc          *service.Service
+	identity     Identity
+	catalog      Catalog
+	pki          PKI
+	documents    Documents
+	workstations Workstations
+	log          *slog.Logger
+	secure       bool
+	proxies      proxies
+	throttle     *auth.Throttle
+	metrics      *metrics
+	routes       []*route
+	mux          *http.ServeMux
+	openapi      []byte
+	version      string
+	agents       *agenthub.Hub
+	notify       Notifications
 }
 
 // New builds the server and its route table.
@@ -70,8 +84,8 @@ func New(cfg Config) *Server {
 	// The service's throttle: login and the second-factor step-up count
 	// password failures together.
 	var throttle *auth.Throttle
-	if cfg.Service != nil {
-		throttle = cfg.Service.LoginThrottle()
+	if cfg.Identity != nil {
+		throttle = cfg.Identity.LoginThrottle()
 	} else {
 		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
 		if err != nil {
@@ -80,7 +94,8 @@ func New(cfg Config) *Server {
 		throttle = t
 	}
 	s := &Server{
-		svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
+		svc: cfg.Service, identity: cfg.Identity, catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, workstations: cfg.Workstations,
+		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications,
 	}
@@ -125,13 +140,13 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*service.Pr
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "Authorization header must be \"Bearer <token>\"")
 		}
-		return s.svc.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+		return s.identity.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
 	}
 	id := s.sessionCookieValue(r)
 	if id == "" {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "log in or send an API token (Authorization: Bearer …)")
 	}
-	p, sess, err := s.svc.AuthenticateSession(ctx, id, remote)
+	p, sess, err := s.identity.AuthenticateSession(ctx, id, remote)
 	if err != nil {
 		return nil, err
 	}

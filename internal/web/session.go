@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -18,11 +19,11 @@ const csrfHeader = "X-CSRF-Token"
 // passwords quickly). When a second factor is due it answers 202 with
 // LoginPending and the login cookie instead of a session.
 func (s *Server) login(c *call) (any, error) {
-	var in LoginInput
+	var in apiv1.LoginInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.Login(c.r.Context(), in.Login, in.Password, s.clientAddr(c.r))
+	res, err := s.identity.Login(c.r.Context(), in.Login, in.Password, s.clientAddr(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func (s *Server) login(c *call) (any, error) {
 		s.setLoginCookie(c.w, res.ChallengeID, res.Challenge.ExpiresAt)
 		c.w.Header().Set("Cache-Control", "no-store")
 		c.status = http.StatusAccepted
-		out := LoginPending{SecondFactor: res.SecondFactor, ExpiresAt: res.Challenge.ExpiresAt}
+		out := apiv1.LoginPending{SecondFactor: res.SecondFactor, ExpiresAt: res.Challenge.ExpiresAt}
 		if res.Setup != nil {
 			out.OTPAuthURL, out.Secret = res.Setup.URL, res.Setup.Secret
 		}
@@ -42,11 +43,11 @@ func (s *Server) login(c *call) (any, error) {
 // loginSecondFactor is the login's second step: the code, with the login
 // cookie from login.
 func (s *Server) loginSecondFactor(c *call) (any, error) {
-	var in TOTPCode
+	var in apiv1.TOTPCode
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.CompleteLogin(c.r.Context(), s.loginChallenge(c.r), in.Code, s.clientAddr(c.r))
+	res, err := s.identity.CompleteLogin(c.r.Context(), s.loginChallenge(c.r), in.Code, s.clientAddr(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *Server) loginSecondFactor(c *call) (any, error) {
 
 // loginQR is the QR code of the authenticator app the login enrolls.
 func (s *Server) loginQR(c *call) (any, error) {
-	setup, err := s.svc.LoginEnrollment(c.r.Context(), s.loginChallenge(c.r))
+	setup, err := s.identity.LoginEnrollment(c.r.Context(), s.loginChallenge(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +74,9 @@ func (s *Server) loginChallenge(r *http.Request) string {
 }
 
 // startSession sets the session cookie of a completed login.
-func (s *Server) startSession(c *call, res *service.LoginResult) SessionInfo {
+func (s *Server) startSession(c *call, res *service.LoginResult) apiv1.SessionInfo {
 	s.setSessionCookie(c.w, res.SessionID, res.Session.ExpiresAt)
-	return SessionInfo{User: res.User, Roles: res.User.Roles, CSRFToken: res.Session.CSRFToken, SecondFactorAt: res.Session.SecondFactorAt}
+	return apiv1.SessionInfo{User: res.User, Roles: res.User.Roles, CSRFToken: res.Session.CSRFToken, SecondFactorAt: res.Session.SecondFactorAt}
 }
 
 // setRetryAfter sends a throttle refusal's wait as Retry-After (RFC 9110,
@@ -96,9 +97,9 @@ func retryAfter(d time.Duration) string {
 }
 
 func (s *Server) whoami(c *call) (any, error) {
-	info := SessionInfo{User: c.p.User, Roles: c.p.Roles, SecondFactorAt: c.p.SecondFactorAt}
+	info := apiv1.SessionInfo{User: c.p.User, Roles: c.p.Roles, SecondFactorAt: c.p.SecondFactorAt}
 	if id := s.sessionCookieValue(c.r); id != "" && c.p.TokenID == 0 {
-		if _, sess, err := s.svc.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
+		if _, sess, err := s.identity.AuthenticateSession(c.r.Context(), id, s.clientAddr(c.r)); err == nil {
 			info.CSRFToken = sess.CSRFToken
 		}
 	}
@@ -110,7 +111,7 @@ func (s *Server) logout(c *call) (any, error) {
 	if id == "" || c.p.TokenID != 0 {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "there is no browser session to end; revoke API tokens with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.svc.Logout(c.r.Context(), c.p, id); err != nil {
+	if err := s.identity.Logout(c.r.Context(), c.p, id); err != nil {
 		return nil, err
 	}
 	s.clearSessionCookie(c.w)

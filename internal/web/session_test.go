@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -44,7 +43,7 @@ func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
 	if pw.status != 202 {
 		t.Fatalf("password step: %d %s", pw.status, pw.body)
 	}
-	var pending web.LoginPending
+	var pending apiv1.LoginPending
 	pw.json(&pending)
 	if pending.SecondFactor != "enroll" || pending.Secret == "" {
 		t.Fatalf("pending %+v", pending)
@@ -60,7 +59,7 @@ func TestBrowserSessionCSRFAndThrottle(t *testing.T) {
 	if login.status != 201 {
 		t.Fatalf("login: %d %s", login.status, login.body)
 	}
-	var info web.SessionInfo
+	var info apiv1.SessionInfo
 	login.json(&info)
 	if info.CSRFToken == "" || info.User.Login != "olga" || info.SecondFactorAt.IsZero() {
 		t.Fatalf("session info %+v", info)
@@ -132,7 +131,7 @@ func TestTokenScopeAndRevocation(t *testing.T) {
 	e := mustEnv(t)
 	// An auditor-only token of the administrator can read the log but not
 	// change anything.
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"roles": []string{"auditor"}, "ttl": "1h", "name": "read-only"}).json(&tok)
 	if !strings.HasPrefix(tok.Secret, "lyd_") || tok.Token.Prefix == "" || strings.Contains(string(mustJSON(tok.Token)), tok.Secret) {
 		t.Fatalf("token %+v", tok)
@@ -158,7 +157,7 @@ func TestTokenScopeAndRevocation(t *testing.T) {
 func TestOperationalEndpoints(t *testing.T) {
 	e := mustEnv(t)
 	e.must(200, "GET", "/healthz", "", nil)
-	var h web.Health
+	var h apiv1.Health
 	e.must(200, "GET", "/readyz", "", nil).json(&h)
 	if h.Engine != "sqlite" {
 		t.Fatalf("readyz %+v", h)

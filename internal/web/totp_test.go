@@ -10,8 +10,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 func totpCode(t *testing.T, secret string) string {
@@ -32,7 +32,7 @@ func TestTOTPAPI(t *testing.T) {
 	bob := e.mustUser("bob")
 	op := e.mustUser("olivia", lanyard.RoleUser, lanyard.RoleOperator)
 
-	var info service.TOTPInfo
+	var info apiv1.TOTPInfo
 	e.must(200, "GET", "/api/v1/me/totp", alice, nil).json(&info)
 	if info.Enrolled || info.Confirmed || info.Login != "alice" {
 		t.Fatalf("status before: %+v", info)
@@ -45,7 +45,7 @@ func TestTOTPAPI(t *testing.T) {
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("begin: Cache-Control %q", r.header.Get("Cache-Control"))
 	}
-	var setup service.TOTPSetup
+	var setup apiv1.TOTPSetup
 	r.json(&setup)
 	u, err := url.Parse(setup.URL)
 	if err != nil || u.Query().Get("secret") != setup.Secret || u.Query().Get("issuer") != "Lanyard" {
@@ -62,7 +62,7 @@ func TestTOTPAPI(t *testing.T) {
 	if cfg, err := png.DecodeConfig(bytes.NewReader(img.body)); err != nil || cfg.Width != 256 || cfg.Height != 256 {
 		t.Fatalf("QR code PNG: %+v %v", cfg, err)
 	}
-	var again service.TOTPSetup
+	var again apiv1.TOTPSetup
 	e.must(200, "GET", "/api/v1/me/totp/setup", alice, nil).json(&again)
 	if again.Secret != setup.Secret || again.URL != setup.URL {
 		t.Errorf("setup again: %+v", again)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Issue 13, item 3, end to end over the REST API: a CA manager who asks
@@ -21,8 +21,8 @@ func TestFourEyesOnBehalfRequest(t *testing.T) {
 	maria := e.mustUser("maria", lanyard.RoleCAManager, lanyard.RoleUser)
 	carol := e.mustUser("carol", lanyard.RoleCAManager, lanyard.RoleUser)
 
-	var res service.IssueResult
-	e.must(202, "POST", "/api/v1/certificates", maria, service.IssueInput{Template: "secure-email", User: "alice", CSR: csrPEM(t, p256(t))}).json(&res)
+	var res apiv1.IssueResult
+	e.must(202, "POST", "/api/v1/certificates", maria, apiv1.IssueInput{Template: "secure-email", User: "alice", CSR: csrPEM(t, p256(t))}).json(&res)
 	if res.Request == nil || res.Certificate != nil || res.Request.Status != lanyard.RequestPending {
 		t.Fatalf("a certificate asked for alice by maria: %+v", res)
 	}
@@ -39,8 +39,8 @@ func TestFourEyesOnBehalfRequest(t *testing.T) {
 	var req lanyard.CertRequest
 	// The requester may still withdraw a request of their own: rejecting
 	// issues nothing.
-	res = service.IssueResult{}
-	e.must(202, "POST", "/api/v1/certificates", maria, service.IssueInput{Template: "secure-email", User: "alice", CSR: csrPEM(t, p256(t))}).json(&res)
+	res = apiv1.IssueResult{}
+	e.must(202, "POST", "/api/v1/certificates", maria, apiv1.IssueInput{Template: "secure-email", User: "alice", CSR: csrPEM(t, p256(t))}).json(&res)
 	e.must(200, "POST", "/api/v1/requests/"+itoa(res.Request.ID)+"/reject", maria, Decision("wrong key")).json(&req)
 	if req.Status != lanyard.RequestRejected {
 		t.Fatalf("withdrawn: %+v", req)
@@ -56,11 +56,11 @@ func TestCardKeysOnlyOverAPI(t *testing.T) {
 	e := mustEnv(t)
 	bob := e.mustUser("bob")
 
-	p := e.must(403, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "smartcard-logon", CSR: csrPEM(t, p256(t))}).problem()
+	p := e.must(403, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "smartcard-logon", CSR: csrPEM(t, p256(t))}).problem()
 	if !strings.Contains(p.Detail, "generated on a card") {
 		t.Errorf("refusal: %q", p.Detail)
 	}
-	e.must(403, "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "smartcard-logon", User: "bob", CSR: csrPEM(t, p256(t))})
+	e.must(403, "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "smartcard-logon", User: "bob", CSR: csrPEM(t, p256(t))})
 
 	// Every template with smart card logon is card-only; administrators
 	// make others so.
@@ -74,10 +74,10 @@ func TestCardKeysOnlyOverAPI(t *testing.T) {
 	e.must(201, "POST", "/api/v1/templates", e.admin, map[string]any{"name": "vpn", "key_algorithms": []string{"ecp256"}, "validity_days": 30,
 		"key_usage": []string{"digital_signature"}, "ext_key_usage": []string{"client_auth"}, "subject": map[string]any{"common_name": "{login}"},
 		"card_keys_only": true})
-	e.must(403, "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "vpn", CSR: csrPEM(t, p256(t))})
+	e.must(403, "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "vpn", CSR: csrPEM(t, p256(t))})
 
-	var res service.IssueResult
-	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
+	var res apiv1.IssueResult
+	e.must(201, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
 	if res.Certificate == nil {
 		t.Fatalf("secure-email for bob: %+v", res)
 	}
@@ -86,13 +86,13 @@ func TestCardKeysOnlyOverAPI(t *testing.T) {
 	// waits for the CA; a certificate form (recorded only by a card
 	// issue) cannot be had here.
 	setDocumentsCheck(t, e, lanyard.DocsCARequest)
-	res = service.IssueResult{}
-	e.must(202, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
+	res = apiv1.IssueResult{}
+	e.must(202, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
 	if res.Request == nil || res.Certificate != nil {
 		t.Fatalf("under a certificate request check: %+v", res)
 	}
 	setDocumentsCheck(t, e, lanyard.DocsForm)
-	e.must(403, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))})
+	e.must(403, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))})
 }
 
 func setDocumentsCheck(t *testing.T, e *env, check lanyard.DocumentsCheck) {
@@ -128,7 +128,7 @@ func TestTemplateOCSPSigningRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustUser("bob")
-	p := e.must(400, "POST", "/api/v1/certificates", e.admin, service.IssueInput{Template: "responder", CSR: csrPEM(t, p256(t))}).problem()
+	p := e.must(400, "POST", "/api/v1/certificates", e.admin, apiv1.IssueInput{Template: "responder", CSR: csrPEM(t, p256(t))}).problem()
 	if !strings.Contains(p.Detail, "OCSP responder") {
 		t.Errorf("issuing from a stored OCSP template: %q", p.Detail)
 	}

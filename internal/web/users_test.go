@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -26,7 +26,7 @@ func (e *env) storedUser(login string) *lanyard.User {
 func (e *env) mustAda() string {
 	e.t.Helper()
 	e.must(201, "POST", "/api/v1/users", e.admin, map[string]any{"login": "ada", "roles": []string{"user", "administrator"}, "password": adaPassword, "upn": "ada@corp.example"})
-	var tok service.NewToken
+	var tok apiv1.NewToken
 	e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"user": "ada", "ttl": "1h"}).json(&tok)
 	return tok.Secret
 }
@@ -40,7 +40,7 @@ func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
 	ada := e.mustAda()
 	e.mustUser("alice")
 
-	var setup service.TOTPSetup
+	var setup apiv1.TOTPSetup
 	e.must(201, "POST", "/api/v1/me/totp", ada, nil).json(&setup)
 	e.must(200, "POST", "/api/v1/me/totp/confirm", ada, map[string]string{"code": totpCode(t, setup.Secret)})
 
@@ -69,7 +69,7 @@ func TestOperatorCannotTakeOverStaffAPI(t *testing.T) {
 	if n := e.auditCount(); n != events {
 		t.Errorf("refused changes wrote %d audit events", n-events)
 	}
-	var info service.TOTPInfo
+	var info apiv1.TOTPInfo
 	e.must(200, "GET", "/api/v1/users/ada/totp", op, nil).json(&info)
 	if !info.Confirmed {
 		t.Errorf("ada's authenticator after the refused reset: %+v", info)
@@ -139,8 +139,8 @@ func TestUPNTakeoverRefusedAPI(t *testing.T) {
 	e.must(404, "GET", "/api/v1/users/mallory", e.admin, nil)
 
 	// bob's certificate names his UPN: it stays his until it is revoked.
-	var res service.IssueResult
-	e.must(201, "POST", "/api/v1/certificates", bob, service.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
+	var res apiv1.IssueResult
+	e.must(201, "POST", "/api/v1/certificates", bob, apiv1.IssueInput{Template: "secure-email", CSR: csrPEM(t, p256(t))}).json(&res)
 	r := e.do("PATCH", "/api/v1/users/bob", e.admin, map[string]any{"upn": "robert@example.com"})
 	if r.status != 409 || !strings.Contains(r.problem().Detail, "revoke them") {
 		t.Errorf("UPN change while a certificate is valid: %d %s", r.status, r.body)

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // virtualCardRoutes are the virtual card kinds that live on workstations
@@ -11,15 +14,15 @@ import (
 func (s *Server) virtualCardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
-		{method: "GET", path: v1 + "/features", summary: "Feature switches (Create TPM virtual smart card, Create platform credential)", tag: "cards", roles: anyone, out: &service.Features{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.Features(c.r.Context()) }},
-		{method: "PUT", path: v1 + "/features", summary: "Set the feature switches", tag: "cards", roles: admins, in: service.Features{}, out: &service.Features{}, status: 200,
+		{method: "GET", path: v1 + "/features", summary: "Feature switches (Create TPM virtual smart card, Create platform credential)", tag: "cards", roles: anyone, out: &apiv1.Features{}, status: 200,
+			h: func(c *call) (any, error) { return features(s.catalog.Features(c.r.Context())) }},
+		{method: "PUT", path: v1 + "/features", summary: "Set the feature switches", tag: "cards", roles: admins, in: apiv1.Features{}, out: &apiv1.Features{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.Features
+				var in apiv1.Features
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.PutFeatures(c.r.Context(), c.p, in)
+				return features(s.catalog.PutFeatures(c.r.Context(), c.p, catalog.Features(in)))
 			}},
 		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
 			out: []service.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
@@ -49,13 +52,13 @@ func (s *Server) virtualCardRoutes() []*route {
 				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
 			}},
 		{method: "GET", path: v1 + "/cards/{id}/computers", summary: "The computers allowed to use an AirCard", tag: "cards", roles: anyone,
-			out: []service.AirCardComputer{}, status: 200,
+			out: []apiv1.AirCardComputer{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.AirCardComputers(c.r.Context(), c.p, id)
+				return airCardComputers(s.workstations.AirCardComputers(c.r.Context(), c.p, id))
 			}},
 		{method: "DELETE", path: v1 + "/cards/{id}/computers/{workstation}", summary: "Remove a computer from an AirCard's allowed computers (it is disconnected there at once)", tag: "cards", roles: anyone, status: 204,
 			h: func(c *call) (any, error) {
@@ -67,23 +70,24 @@ func (s *Server) virtualCardRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				return nil, s.svc.RemoveAirCardComputer(c.r.Context(), c.p, id, ws)
+				return nil, s.workstations.RemoveAirCardComputer(c.r.Context(), c.p, id, ws)
 			}},
 		{method: "POST", path: v1 + "/cards/{id}/aircard-codes", summary: "Create a connection code for an AirCard: valid one hour, usable once; shown only in this response, and with mail also sent to the card's owner", tag: "cards", roles: staff,
-			in: service.AirCardCodeInput{}, out: &service.AirCardCode{}, status: 201,
+			in: apiv1.AirCardCodeInput{}, out: &apiv1.AirCardCode{}, status: 201,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.AirCardCodeInput
+				var in apiv1.AirCardCodeInput
 				if c.r.ContentLength != 0 { // the body is optional
 					if err := c.decode(&in); err != nil {
 						return nil, err
 					}
 				}
 				c.w.Header().Set("Cache-Control", "no-store")
-				return s.svc.CreateAirCardCode(c.r.Context(), c.p, id, in)
+				code, err := s.workstations.CreateAirCardCode(c.r.Context(), c.p, id, workstations.AirCardCodeInput(in))
+				return (*apiv1.AirCardCode)(code), err
 			}},
 	}
 }

@@ -4,38 +4,25 @@ import (
 	"context"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
-
-// WorkstationView is a workstation with its live state from the agent hub:
-// whether its agent is connected to this server and what it sees.
-type WorkstationView struct {
-	*lanyard.Workstation
-	Owner   string           `json:"owner,omitempty"` // the owner's login
-	Online  bool             `json:"online"`
-	Readers []lanyard.Reader `json:"readers"`
-	// ReaderCount is how many readers the agent reports. A list leaves
-	// out an AirCard service's readers (one per AirCard it hosts, up to
-	// thousands) and gives only their count; GET of the one workstation
-	// has them all.
-	ReaderCount int `json:"reader_count"`
-}
 
 func (s *Server) workstationRoutes(v1 string) []*route {
 	return []*route{
 		{method: "POST", path: v1 + "/workstations/pair", summary: "Confirm the pairing code a workstation's agent shows (issues its certificate)", tag: "workstations",
-			roles: anyone, in: service.PairConfirm{}, out: &WorkstationView{}, status: 201, h: s.pairWorkstation},
-		{method: "GET", path: v1 + "/workstations", summary: "List workstations (users see their own)", tag: "workstations", roles: anyone, out: []*WorkstationView{}, status: 200,
+			roles: anyone, in: apiv1.PairConfirm{}, out: &apiv1.WorkstationView{}, status: 201, h: s.pairWorkstation},
+		{method: "GET", path: v1 + "/workstations", summary: "List workstations (users see their own)", tag: "workstations", roles: anyone, out: []*apiv1.WorkstationView{}, status: 200,
 			query: []param{{"owner", "string", "owner login"}, {"status", "string", "pending, active or revoked"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listWorkstations},
-		{method: "GET", path: v1 + "/workstations/{id}", summary: "Get a workstation with its live state (online, readers, cards)", tag: "workstations", roles: anyone, out: &WorkstationView{}, status: 200,
+		{method: "GET", path: v1 + "/workstations/{id}", summary: "Get a workstation with its live state (online, readers, cards)", tag: "workstations", roles: anyone, out: &apiv1.WorkstationView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				w, err := s.svc.GetWorkstation(c.r.Context(), c.p, id)
+				w, err := s.workstations.GetWorkstation(c.r.Context(), c.p, id)
 				if err != nil {
 					return nil, err
 				}
@@ -47,7 +34,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 				if err != nil {
 					return nil, err
 				}
-				if _, err := s.svc.RevokeWorkstation(c.r.Context(), c.p, id); err != nil {
+				if _, err := s.workstations.RevokeWorkstation(c.r.Context(), c.p, id); err != nil {
 					return nil, err
 				}
 				if s.agents != nil {
@@ -63,7 +50,7 @@ func (s *Server) workstationRoutes(v1 string) []*route {
 // quickly (a code has 50 bits and lives 15 minutes; this is a second
 // line).
 func (s *Server) pairWorkstation(c *call) (any, error) {
-	var in service.PairConfirm
+	var in apiv1.PairConfirm
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
@@ -74,7 +61,7 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong pairing codes; try again in %s", wait.Round(time.Second))
 		}
 	}
-	w, err := s.svc.ConfirmPairing(c.r.Context(), c.p, in)
+	w, err := s.workstations.ConfirmPairing(c.r.Context(), c.p, workstations.PairConfirm(in))
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.ENotFound) {
 			for _, k := range keys {
@@ -94,17 +81,17 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 	}
 	f := lanyard.WorkstationFilter{Status: lanyard.WorkstationStatus(q.Get("status")), Limit: limit, Offset: offset}
 	if login := q.Get("owner"); login != "" {
-		u, err := s.svc.GetUser(c.r.Context(), c.p, login)
+		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
 			return nil, err
 		}
 		f.OwnerID = u.ID
 	}
-	ws, err := s.svc.ListWorkstations(c.r.Context(), c.p, f)
+	ws, err := s.workstations.ListWorkstations(c.r.Context(), c.p, f)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*WorkstationView, len(ws))
+	out := make([]*apiv1.WorkstationView, len(ws))
 	for i, w := range ws {
 		out[i] = s.workstationView(c.r.Context(), w, w.Role != lanyard.RoleAirCardService)
 	}
@@ -113,10 +100,10 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 
 // workstationView is w with its owner and live state; with readers false,
 // the readers are only counted.
-func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *WorkstationView {
-	v := &WorkstationView{Workstation: w, Readers: []lanyard.Reader{}}
+func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *apiv1.WorkstationView {
+	v := &apiv1.WorkstationView{Workstation: w, Readers: []lanyard.Reader{}}
 	if w.OwnerID != 0 {
-		if logins, err := s.svc.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
+		if logins, err := s.identity.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
 			v.Owner = logins[w.OwnerID]
 		}
 	}

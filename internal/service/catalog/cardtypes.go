@@ -12,9 +12,9 @@ import (
 // plus optional secrets, which are sealed before they reach the store.
 type CardTypeInput struct {
 	lanyard.CardType
-	DefaultAdminKeyHex *string `json:"default_admin_key,omitempty"` // hex; "" clears
-	DefaultUserPIN     *string `json:"default_user_pin,omitempty"`  // "" clears
-	DefaultPUK         *string `json:"default_puk,omitempty"`       // "" clears
+	DefaultAdminKeyHex *string // hex; "" clears
+	DefaultUserPIN     *string // "" clears
+	DefaultPUK         *string // "" clears
 }
 
 func cardTypeAAD(name string) []byte { return []byte("card-type-secrets:" + name) }

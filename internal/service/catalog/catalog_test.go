@@ -196,3 +196,25 @@ func TestFeatures(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFeaturesStoredFormat: the feature switches are kept in the settings
+// table with the snake_case names databases already hold; the catalog's
+// Features type carries no json tags since the wire types moved to
+// internal/apiv1, so the stored record has its own.
+func TestFeaturesStoredFormat(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.cat.PutFeatures(ctx, e.admin, catalog.Features{TPMVirtualCard: true}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	if err := e.store.View(ctx, func(tx lanyard.Tx) (err error) { b, err = tx.Setting("features"); return }); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"tpm_virtual_card":true,"platform_credential":false}`; string(b) != want {
+		t.Errorf("stored features %s, want %s", b, want)
+	}
+	if f, err := e.cat.Features(ctx); err != nil || !f.TPMVirtualCard || f.PlatformCredential {
+		t.Errorf("read back %+v, %v", f, err)
+	}
+}

@@ -13,6 +13,13 @@ import (
 // turns them on: a TPM-bound credential is a decision of the
 // organization, not a default.
 type Features struct {
+	TPMVirtualCard     bool
+	PlatformCredential bool
+}
+
+// storedFeatures are the switches as the settings table keeps them
+// (storage format: never rename a tag).
+type storedFeatures struct {
 	TPMVirtualCard     bool `json:"tpm_virtual_card"`
 	PlatformCredential bool `json:"platform_credential"`
 }
@@ -33,18 +40,18 @@ func (s *Catalog) Features(ctx context.Context) (Features, error) {
 // ReadFeatures reads the feature switches in tx (virtual card creation
 // checks them in the transaction that creates the card).
 func ReadFeatures(tx lanyard.SettingStore) (Features, error) {
-	var f Features
+	var f storedFeatures
 	b, err := tx.Setting(settingFeatures)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
-		return f, nil
+		return Features(f), nil
 	case err != nil:
-		return f, err
+		return Features(f), err
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
-		return f, lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
+		return Features(f), lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
 	}
-	return f, nil
+	return Features(f), nil
 }
 
 // PutFeatures sets the feature switches (administrators).
@@ -52,7 +59,7 @@ func (s *Catalog) PutFeatures(ctx context.Context, p *lanyard.Principal, f Featu
 	if !p.Has(lanyard.RoleAdministrator) {
 		return Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
 	}
-	b, err := json.Marshal(f)
+	b, err := json.Marshal(storedFeatures(f))
 	if err != nil {
 		return Features{}, err
 	}

@@ -23,28 +23,28 @@ import (
 // console show it.
 type DocumentView struct {
 	*lanyard.Document
-	Owner        string          `json:"owner,omitempty"`
-	CardSerial   string          `json:"card_serial,omitempty"`
-	TemplateName string          `json:"template_name,omitempty"`
-	Uploads      []*UploadView   `json:"uploads"`   // oldest first
-	Decisions    []*DecisionView `json:"decisions"` // oldest first
-	Actions      []string        `json:"actions"`   // what the caller may do: download, upload, decide, receipt
+	Owner        string
+	CardSerial   string
+	TemplateName string
+	Uploads      []*UploadView   // oldest first
+	Decisions    []*DecisionView // oldest first
+	Actions      []string        // what the caller may do: download, upload, decide, receipt
 	// Channel is how the owner's policy has documents reach the
 	// reviewers: uploaded in Self-Service, or sent by other means.
-	Channel lanyard.DocumentsChannel `json:"channel"`
-	Links   map[string]string        `json:"links,omitempty"`
+	Channel lanyard.DocumentsChannel
+	Links   map[string]string
 }
 
 // UploadView is one uploaded version, with who uploaded it.
 type UploadView struct {
 	*lanyard.DocumentUpload
-	UploadedByLogin string `json:"uploaded_by_login,omitempty"`
+	UploadedByLogin string
 }
 
 // DecisionView is one decision, with who made it.
 type DecisionView struct {
 	*lanyard.DocumentDecision
-	DecidedByLogin string `json:"decided_by_login,omitempty"`
+	DecidedByLogin string
 }
 
 // documentStaff may see every user's documents; only document officers

@@ -15,24 +15,24 @@ import (
 // request before it is sent to the CA"). The CA queue shows it beside the
 // request; ApproveRequest refuses the request until Ready.
 type RequestForm struct {
-	DocumentID int64                 `json:"document_id"`
-	State      lanyard.DocumentState `json:"state"`
+	DocumentID int64
+	State      lanyard.DocumentState
 	// Precheck: a document officer must accept the form first.
-	Precheck bool `json:"precheck,omitempty"`
+	Precheck bool
 	// Ready: the CA manager may approve the request.
-	Ready bool `json:"ready"`
+	Ready bool
 	// Reason says why the request still waits ("" when Ready).
-	Reason string `json:"reason,omitempty"`
+	Reason string
 	// Latest is the newest version supplied (upload or receipt).
-	Latest *lanyard.DocumentUpload `json:"latest,omitempty"`
+	Latest *lanyard.DocumentUpload
 	// Signature describes the latest version's signature as Lanyard
 	// knows it: verified CMS signer, a signed PDF or scan to look at, or
 	// a receipt by other means.
-	Signature string `json:"signature,omitempty"`
+	Signature string
 	// SuppliedBy is who uploaded the latest version or recorded its
 	// receipt (login).
-	SuppliedBy string            `json:"supplied_by,omitempty"`
-	Links      map[string]string `json:"links"` // form: the PDF to sign; file: the latest version
+	SuppliedBy string
+	Links      map[string]string // form: the PDF to sign; file: the latest version
 }
 
 // RequestForms returns the signed request form of each of the given CA

@@ -29,21 +29,21 @@ const MinSecretAnswers = 3
 // SecretQuestionsInfo says whether the user has set answers, and offers
 // the questions.
 type SecretQuestionsInfo struct {
-	Set       bool     `json:"set"`
-	Chosen    []string `json:"chosen"`
-	Questions []string `json:"questions"`
-	Required  int      `json:"required"`
+	Set       bool
+	Chosen    []string
+	Questions []string
+	Required  int
 }
 
 // SecretAnswerInput is one answer.
 type SecretAnswerInput struct {
-	Question string `json:"question"`
-	Answer   string `json:"answer"`
+	Question string
+	Answer   string
 }
 
 // SecretAnswersInput sets the caller's answers.
 type SecretAnswersInput struct {
-	Answers []SecretAnswerInput `json:"answers"`
+	Answers []SecretAnswerInput
 }
 
 // MySecretQuestions returns the caller's secret question state.

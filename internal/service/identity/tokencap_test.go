@@ -101,3 +101,25 @@ func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *lanyard.Principal
 	}
 	return p
 }
+
+// TestTokenSettingsStoredFormat: the token policy is kept in the settings
+// table as {"max_ttl": …}. The API type carries no json tags since the
+// wire types moved to internal/apiv1, so the stored record has its own;
+// this pins the bytes that databases already hold.
+func TestTokenSettingsStoredFormat(t *testing.T) {
+	e := newTOTPEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { b, err = tx.Setting("tokens"); return }); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"max_ttl":"720h"}`; string(b) != want {
+		t.Errorf("stored token settings %s, want %s", b, want)
+	}
+	if got, err := e.svc.TokenSettings(ctx); err != nil || got.MaxTTL != "720h" {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+}

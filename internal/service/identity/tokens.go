@@ -33,21 +33,21 @@ const (
 
 // TokenInput creates an API token.
 type TokenInput struct {
-	User  string        `json:"user"`            // login; default: the caller
-	Name  string        `json:"name,omitempty"`  // label
-	Roles lanyard.Roles `json:"roles,omitempty"` // scope; default: all of the owner's roles
-	TTL   string        `json:"ttl,omitempty"`   // Go duration, e.g. "720h"; default 90 days (at most the allowed lifetime)
+	User  string        // login; default: the caller
+	Name  string        // label
+	Roles lanyard.Roles // scope; default: all of the owner's roles
+	TTL   string        // Go duration, e.g. "720h"; default 90 days (at most the allowed lifetime)
 	// Code is a current code from the caller's authenticator app. A
 	// browser session needs it unless its second factor was verified
 	// within TokenFactorFresh; tokens creating tokens do not.
-	Code string `json:"code,omitempty"`
+	Code string
 }
 
 // TokenSettings is the token policy administrators set.
 type TokenSettings struct {
 	// MaxTTL is the longest lifetime a new API token may have, a Go
 	// duration ("2160h" = 90 days, the default; 1h to 17520h).
-	MaxTTL string `json:"max_ttl"`
+	MaxTTL string
 }
 
 const settingTokens = "tokens"
@@ -73,7 +73,7 @@ func (s *Identity) PutTokenSettings(ctx context.Context, p *lanyard.Principal, i
 		return TokenSettings{}, lanyard.Errorf(lanyard.EInvalid, "max_ttl %q: want a duration from %s to %s, such as 720h", in.MaxTTL, hours(minTokenMaxTTL), hours(MaxTokenTTL))
 	}
 	out := TokenSettings{MaxTTL: hours(d)}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(storedTokenSettings(out))
 	if err != nil {
 		return TokenSettings{}, err
 	}
@@ -91,6 +91,12 @@ func (s *Identity) PutTokenSettings(ctx context.Context, p *lanyard.Principal, i
 	return out, err
 }
 
+// storedTokenSettings is the token policy as the settings table keeps it
+// (storage format: never rename the tag).
+type storedTokenSettings struct {
+	MaxTTL string `json:"max_ttl"`
+}
+
 // tokenMaxTTL reads the longest token lifetime allowed.
 func tokenMaxTTL(tx lanyard.SettingStore) (time.Duration, error) {
 	b, err := tx.Setting(settingTokens)
@@ -100,7 +106,7 @@ func tokenMaxTTL(tx lanyard.SettingStore) (time.Duration, error) {
 	case err != nil:
 		return 0, err
 	}
-	var ts TokenSettings
+	var ts storedTokenSettings
 	if err := json.Unmarshal(b, &ts); err != nil {
 		return 0, lanyard.Wrap(lanyard.EInternal, err, "stored token settings")
 	}
@@ -122,11 +128,11 @@ func hours(d time.Duration) string {
 
 // NewToken is a created token; Secret is shown once and never stored.
 type NewToken struct {
-	Secret string            `json:"token"`
-	Token  *lanyard.APIToken `json:"info"`
+	Secret string
+	Token  *lanyard.APIToken
 	// Notice says why the token expires sooner than asked: a token made
 	// with a token expires with it at the latest.
-	Notice string `json:"notice,omitempty"`
+	Notice string
 }
 
 // CreateToken issues an API token. Administrators may create tokens for

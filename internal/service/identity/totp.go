@@ -39,18 +39,18 @@ var totpOpts = totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits:
 // TOTPSetup is what an authenticator app needs to enroll: the otpauth://
 // URL (as a QR code, or typed in as the base32 secret).
 type TOTPSetup struct {
-	URL    string `json:"otpauth_url"`
-	Secret string `json:"secret"` // base32 without padding, for manual entry
-	QRPNG  []byte `json:"qr_png"` // the URL as a QR code, PNG
+	URL    string
+	Secret string // base32 without padding, for manual entry
+	QRPNG  []byte // the URL as a QR code, PNG
 }
 
 // TOTPInfo says whether a user has an authenticator app.
 type TOTPInfo struct {
-	Login       string    `json:"login"`
-	Enrolled    bool      `json:"enrolled"`  // an enrollment exists, confirmed or not
-	Confirmed   bool      `json:"confirmed"` // it counts as a second factor
-	CreatedAt   time.Time `json:"created_at,omitzero"`
-	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+	Login       string
+	Enrolled    bool // an enrollment exists, confirmed or not
+	Confirmed   bool // it counts as a second factor
+	CreatedAt   time.Time
+	ConfirmedAt time.Time
 }
 
 func totpAAD(userID int64) []byte { return []byte("totp-secret:" + strconv.FormatInt(userID, 10)) }

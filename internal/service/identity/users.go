@@ -14,15 +14,15 @@ import (
 // UserInput creates or changes a user. On update, nil fields stay as they
 // are.
 type UserInput struct {
-	Login        string         `json:"login,omitempty"`
-	DisplayName  *string        `json:"display_name,omitempty"`
-	Email        *string        `json:"email,omitempty"`
-	UPN          *string        `json:"upn,omitempty"`
-	ManagerEmail *string        `json:"manager_email,omitempty"`
-	Groups       *[]string      `json:"groups,omitempty"`
-	Roles        *lanyard.Roles `json:"roles,omitempty"`
-	Disabled     *bool          `json:"disabled,omitempty"`
-	Password     *string        `json:"password,omitempty"` // never stored or logged; hashed with argon2id
+	Login        string
+	DisplayName  *string
+	Email        *string
+	UPN          *string
+	ManagerEmail *string
+	Groups       *[]string
+	Roles        *lanyard.Roles
+	Disabled     *bool
+	Password     *string // never stored or logged; hashed with argon2id
 }
 
 func validLogin(s string) bool {

@@ -10,12 +10,12 @@ import (
 
 // CAInfo describes a running CA.
 type CAInfo struct {
-	Name    string `json:"name"`
-	Subject string `json:"subject"`
-	Issuer  string `json:"issuer"`
-	Chain   string `json:"chain_pem"` // issuing certificate first, root last
-	CRLURL  string `json:"crl_url"`
-	OCSPURL string `json:"ocsp_url"`
+	Name    string
+	Subject string
+	Issuer  string
+	Chain   string // issuing certificate first, root last
+	CRLURL  string
+	OCSPURL string
 }
 
 // ListCAs describes the running CAs in configuration order.

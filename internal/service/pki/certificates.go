@@ -25,17 +25,17 @@ import (
 // bare SubjectPublicKeyInfo for keys generated on a card (staff only: a
 // user proves possession of the key with a CSR).
 type IssueInput struct {
-	Template  string `json:"template"`
-	User      string `json:"user,omitempty"`       // login; default: the caller
-	CSR       string `json:"csr,omitempty"`        // PEM or base64 DER
-	PublicKey string `json:"public_key,omitempty"` // PEM or base64 DER SubjectPublicKeyInfo
+	Template  string
+	User      string // login; default: the caller
+	CSR       string // PEM or base64 DER
+	PublicKey string // PEM or base64 DER SubjectPublicKeyInfo
 }
 
 // IssueResult is either an issued certificate or a queued request.
 type IssueResult struct {
-	Certificate *lanyard.Certificate `json:"certificate,omitempty"`
-	PEM         string               `json:"pem,omitempty"`
-	Request     *lanyard.CertRequest `json:"request,omitempty"` // set when the template requires CA approval
+	Certificate *lanyard.Certificate
+	PEM         string
+	Request     *lanyard.CertRequest // set when the template requires CA approval
 }
 
 // decodeInput accepts PEM or base64 DER.

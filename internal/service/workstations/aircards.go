@@ -161,11 +161,11 @@ func (s *Workstations) AirCardAllowed(ctx context.Context, wsID int64, serial st
 // AirCardComputer is one allowed computer of an AirCard as the card menu
 // lists it.
 type AirCardComputer struct {
-	WorkstationID int64     `json:"workstation_id"`
-	Workstation   string    `json:"workstation"`
-	AddedBy       string    `json:"added_by"`
-	AddedAt       time.Time `json:"added_at"`
-	Online        bool      `json:"online"`
+	WorkstationID int64
+	Workstation   string
+	AddedBy       string
+	AddedAt       time.Time
+	Online        bool
 }
 
 // airCardOf loads an AirCard the caller may manage: its owner, or staff
@@ -255,19 +255,19 @@ func (s *Workstations) RemoveAirCardComputer(ctx context.Context, p *lanyard.Pri
 
 // AirCardCode is a new connection code, shown once.
 type AirCardCode struct {
-	Code      string    `json:"code"`
-	Serial    string    `json:"serial"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Code      string
+	Serial    string
+	ExpiresAt time.Time
 	// MailedTo is where the code was sent by e-mail, when asked;
 	// MailNote says why it was not.
-	MailedTo []string `json:"mailed_to,omitempty"`
-	MailNote string   `json:"mail_note,omitempty"`
+	MailedTo []string
+	MailNote string
 }
 
 // AirCardCodeInput asks for a connection code. With Mail the code also
 // goes to the card's owner by e-mail, sealed in the outbox like a PIN.
 type AirCardCodeInput struct {
-	Mail bool `json:"mail,omitempty"`
+	Mail bool
 }
 
 // CreateAirCardCode makes a connection code for a user's AirCard

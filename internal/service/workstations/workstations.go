@@ -108,8 +108,8 @@ const (
 
 // PairConfirm confirms a pairing code shown by an agent.
 type PairConfirm struct {
-	Code  string `json:"code"`
-	Owner string `json:"owner,omitempty"` // login; staff only; default: the caller (users) or nobody (staff)
+	Code  string
+	Owner string // login; staff only; default: the caller (users) or nobody (staff)
 }
 
 // WorkstationCommonName is the subject CN of a workstation's certificate.

@@ -19,6 +19,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
@@ -37,10 +38,10 @@ func totpCodeAt(t *testing.T, secret string, at time.Time) string {
 
 // totpStatus asks the API (as the administrator) about login's
 // authenticator app.
-func totpStatus(t *testing.T, s *site, login string) service.TOTPInfo {
+func totpStatus(t *testing.T, s *site, login string) apiv1.TOTPInfo {
 	t.Helper()
 	code, body := s.api("GET", "/api/v1/users/"+login+"/totp", nil)
-	var info service.TOTPInfo
+	var info apiv1.TOTPInfo
 	if code != 200 || json.Unmarshal(body, &info) != nil {
 		t.Fatalf("status of %s: %d %s", login, code, body)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/web"
 )
 
 // Tests play the authenticator app of the staff accounts they log in
@@ -74,13 +74,13 @@ func TOTPCode(tb testing.TB, base, login string) string {
 // Login logs login in through the API as the login page does, second
 // factor included (enrolling an authenticator app on the first staff
 // login), and returns the session cookie ("name=value") and the session.
-func Login(tb testing.TB, base, login, password string) (cookie string, info web.SessionInfo) {
+func Login(tb testing.TB, base, login, password string) (cookie string, info apiv1.SessionInfo) {
 	tb.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	status, body, res := postJSON(tb, c, base+"/api/v1/session", map[string]string{"login": login, "password": password})
 	if status == http.StatusAccepted {
-		var pending web.LoginPending
+		var pending apiv1.LoginPending
 		if err := json.Unmarshal(body, &pending); err != nil {
 			tb.Fatal(err)
 		}
