@@ -78,11 +78,12 @@ swtpm socket --tpm2 --tpmstate dir="$STATE/tpm" \
 
 # 4. Wait until it answers.
 for i in $(seq 1 100); do
-	if [ -S "$SOCK" ] && swtpm_ioctl --unix "$CTRL" -e >/dev/null 2>&1; then
+	# The pid file too: the daemon writes it after the sockets exist.
+	if [ -S "$SOCK" ] && [ -s "$PIDFILE" ] && swtpm_ioctl --unix "$CTRL" -e >/dev/null 2>&1; then
 		break
 	fi
 	[ "$i" -eq 100 ] && { tail -n 20 "$LOG" >&2 2>/dev/null || true; die "swtpm did not answer within 10s"; }
 	sleep 0.1
 done
-log "swtpm (pid $(cat "$PIDFILE")) ready on $SOCK"
+log "swtpm (pid $(cat "$PIDFILE" 2>/dev/null || echo '?')) ready on $SOCK"
 printf 'swtpm:%s\n' "$SOCK"
