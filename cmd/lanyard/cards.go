@@ -17,7 +17,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 func cardIssueCommands() []command {
@@ -45,11 +44,11 @@ func cardList(ctx context.Context, args []string) error {
 		return err
 	}
 	if *connected {
-		var cards []*service.ConnectedCard
+		var cards []*apiv1.ConnectedCard
 		if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
 			return err
 		}
-		return printOut(&cmd.clientFlags, cards, []string{"WORKSTATION", "READER", "SERIAL", "CARD TYPE", "STATE", "OWNER"}, func(k *service.ConnectedCard) []string {
+		return printOut(&cmd.clientFlags, cards, []string{"WORKSTATION", "READER", "SERIAL", "CARD TYPE", "STATE", "OWNER"}, func(k *apiv1.ConnectedCard) []string {
 			state := string(k.State)
 			if k.CardID == 0 {
 				state = "not registered"
@@ -68,11 +67,11 @@ func cardList(ctx context.Context, args []string) error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	if err := c.Get(ctx, path, &cards); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED", "PUK"}, func(v *service.CardView) []string {
+	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED", "PUK"}, func(v *apiv1.CardView) []string {
 		issued := ""
 		if !v.IssuedAt.IsZero() {
 			issued = v.IssuedAt.Format("2006-01-02")
@@ -87,7 +86,7 @@ func cardShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v service.CardView
+	var v apiv1.CardView
 	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(pos[0]), &v); err != nil {
 		return err
 	}
@@ -98,7 +97,7 @@ func cardShow(ctx context.Context, args []string) error {
 	return nil
 }
 
-func printCard(v *service.CardView) {
+func printCard(v *apiv1.CardView) {
 	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, v.State, v.Owner)
 	if v.PUKState != "" {
 		// Which Admin PIN (PUK) the card holds: its own (random) or a
@@ -134,7 +133,7 @@ func cardIssue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var target *service.CardTarget
+	var target *apiv1.CardTarget
 	switch {
 	case *create != "" && *serial != "":
 		return errors.New("--card and --create exclude each other")
@@ -152,7 +151,7 @@ func cardIssue(ctx context.Context, args []string) error {
 		return err
 	}
 	target.User = *user
-	var opts service.IssueOptionsResult
+	var opts apiv1.IssueOptionsResult
 	if _, err := c.Post(ctx, "/api/v1/issue/options", target, &opts); err != nil {
 		return err
 	}
@@ -164,20 +163,20 @@ func cardIssue(ctx context.Context, args []string) error {
 	case opts.PINSetup && (pins.user != "" || pins.admin != ""):
 		return fmt.Errorf("the PIN of a %s is set up after the issue (lanyard card pin-setup); run without --user-pin and --admin-pin", opts.Card.CardType)
 	}
-	in := service.IssueCardInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin, Name: *name}
+	in := apiv1.IssueCardInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin, Name: *name}
 	for _, t := range templates {
 		if !slices.ContainsFunc(opts.Required, func(r issuance.TemplateInfo) bool { return r.Name == t }) {
 			in.Templates = append(in.Templates, t)
 		}
 	}
-	var res service.IssueCardResult
+	var res apiv1.IssueCardResult
 	if _, err := c.Post(ctx, "/api/v1/issue", in, &res); err != nil {
 		return err
 	}
 	return printIssue(&cmd.clientFlags, &res)
 }
 
-func printIssue(f *clientFlags, res *service.IssueCardResult) error {
+func printIssue(f *clientFlags, res *apiv1.IssueCardResult) error {
 	if f.output == "json" {
 		return printJSON(res)
 	}
@@ -203,12 +202,12 @@ func printIssue(f *clientFlags, res *service.IssueCardResult) error {
 
 // pickCard finds the connected card to issue: the one with serial, or the
 // only one connected.
-func pickCard(ctx context.Context, c *client.Client, serial string) (*service.CardTarget, error) {
-	var cards []*service.ConnectedCard
+func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.CardTarget, error) {
+	var cards []*apiv1.ConnectedCard
 	if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
 		return nil, err
 	}
-	var match []*service.ConnectedCard
+	var match []*apiv1.ConnectedCard
 	for _, k := range cards {
 		if serial == "" || k.Serial == serial {
 			match = append(match, k)
@@ -216,7 +215,7 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*service.Ca
 	}
 	switch {
 	case len(match) == 1:
-		return &service.CardTarget{WorkstationID: match[0].WorkstationID, Reader: match[0].Reader}, nil
+		return &apiv1.CardTarget{WorkstationID: match[0].WorkstationID, Reader: match[0].Reader}, nil
 	case len(cards) == 0:
 		return nil, errors.New("no card is connected at your workstations (is the agent running and paired? see lanyard card list --connected)")
 	case len(match) == 0:
@@ -230,8 +229,8 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*service.Ca
 }
 
 // connectedCard finds registered card id among the connected cards.
-func connectedCard(ctx context.Context, c *client.Client, id string) (*service.CardTarget, error) {
-	var v service.CardView
+func connectedCard(ctx context.Context, c *client.Client, id string) (*apiv1.CardTarget, error) {
+	var v apiv1.CardView
 	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(id), &v); err != nil {
 		return nil, err
 	}
@@ -250,8 +249,8 @@ func cardContinue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res service.IssueCardResult
-	in := service.ContinueInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin}
+	var res apiv1.IssueCardResult
+	in := apiv1.ContinueInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin}
 	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/continue", in, &res); err != nil {
 		return err
 	}
@@ -269,8 +268,8 @@ func cardClear(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var out service.CardView
-	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/revoke-clear", service.ClearInput{CardTarget: *target, AdminPIN: *adminPIN}, &out); err != nil {
+	var out apiv1.CardView
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/revoke-clear", apiv1.ClearInput{CardTarget: *target, AdminPIN: *adminPIN}, &out); err != nil {
 		return err
 	}
 	if cmd.output == "json" {
@@ -282,7 +281,7 @@ func cardClear(ctx context.Context, args []string) error {
 
 // createVirtual has a workstation's agent create a virtual card of kind
 // (tpm or platform) and returns where it is.
-func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int64, user, name string) (*service.CardTarget, error) {
+func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int64, user, name string) (*apiv1.CardTarget, error) {
 	var k lanyard.CardKind
 	switch kind {
 	case "tpm":
@@ -299,7 +298,7 @@ func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int6
 		if user != "" {
 			path += "?user=" + client.Esc(user)
 		}
-		var opts []service.VirtualOption
+		var opts []apiv1.VirtualOption
 		if err := c.Get(ctx, path, &opts); err != nil {
 			return nil, err
 		}
@@ -324,12 +323,12 @@ func createVirtual(ctx context.Context, c *client.Client, kind string, wsID int6
 			return nil, errors.New("none of your workstations is connected (is the agent running and paired?)")
 		}
 	}
-	var cc service.ConnectedCard
-	if _, err := c.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsID, Kind: k, User: user, Name: name}, &cc); err != nil {
+	var cc apiv1.ConnectedCard
+	if _, err := c.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: wsID, Kind: k, User: user, Name: name}, &cc); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "Created %s %s in reader %q of %s.\n", cc.CardType, cc.Serial, cc.Reader, cc.Workstation)
-	return &service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, nil
+	return &apiv1.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, nil
 }
 
 // cardPINSetup is Set up PIN: the password comes from standard input (so
@@ -364,8 +363,8 @@ func cardPINSetup(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	var v service.CardView
-	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/pin-setup", service.PINSetupInput{Password: password, Code: *code, PIN: *pin}, &v); err != nil {
+	var v apiv1.CardView
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/pin-setup", apiv1.PINSetupInput{Password: password, Code: *code, PIN: *pin}, &v); err != nil {
 		return err
 	}
 	if cmd.output == "json" {

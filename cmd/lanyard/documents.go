@@ -11,7 +11,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // The documents check from the command line: the same forms, uploads and
@@ -126,7 +125,7 @@ func documentDecide(action string) func(context.Context, []string) error {
 
 // ownDocuments lists the documents of the caller's cards.
 func ownDocuments(ctx context.Context, c *client.Client, state string) ([]*apiv1.DocumentView, error) {
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	if err := c.Get(ctx, "/api/v1/cards", &cards); err != nil {
 		return nil, err
 	}

@@ -188,8 +188,8 @@ func serve(ctx context.Context, c serveConfig) error {
 	go func() { defer close(arrivalsDone); svc.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
 	defer func() { stopArrivals(); <-arrivalsDone }()
 	srv := &http.Server{
-		Handler: web.New(web.Config{Service: svc, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+		Handler: web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Log, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

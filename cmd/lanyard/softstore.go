@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -26,11 +27,11 @@ func issueSoftwareStore(ctx context.Context, c *client.Client, f *clientFlags, c
 	if user != "" {
 		path += "?user=" + client.Esc(user)
 	}
-	var opts []service.SoftwareStoreOption
+	var opts []apiv1.SoftwareStoreOption
 	if err := c.Get(ctx, path, &opts); err != nil {
 		return err
 	}
-	var offer *service.SoftwareStoreOption
+	var offer *apiv1.SoftwareStoreOption
 	var avail, reasons []string
 	for i, o := range opts {
 		switch {
@@ -76,8 +77,8 @@ func issueSoftwareStore(ctx context.Context, c *client.Client, f *clientFlags, c
 	} else if o.PasswordRequired {
 		return errors.New("no key container password on standard input")
 	}
-	var res service.SoftwareStoreResult
-	req := service.SoftwareStoreInput{WorkstationID: offer.WorkstationID, Scope: scope, Name: name, Password: password, Templates: optional, User: user}
+	var res apiv1.SoftwareStoreResult
+	req := apiv1.SoftwareStoreInput{WorkstationID: offer.WorkstationID, Scope: scope, Name: name, Password: password, Templates: optional, User: user}
 	if _, err := c.Post(ctx, "/api/v1/software-stores", req, &res); err != nil {
 		return err
 	}

@@ -45,10 +45,17 @@ import (
 
 const issueReader = "Bench reader"
 
-// issueInput is the Issue card dialog's answer the benchmarks send.
-func issueInput(ws int64, reader string) service.IssueCardInput {
-	return service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: ws, Reader: reader},
+// issueRequest is the Issue card dialog's answer the benchmarks send.
+func issueRequest(ws int64, reader string) apiv1.IssueCardInput {
+	return apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: ws, Reader: reader},
 		Templates: []string{"secure-email"}, UserPIN: "24681357"}
+}
+
+// issueInput is issueRequest as the in-process benchmark gives it to the
+// service.
+func issueInput(ws int64, reader string) service.IssueCardInput {
+	r := issueRequest(ws, reader)
+	return service.IssueCardInput{CardTarget: service.CardTarget(r.CardTarget), Templates: r.Templates, UserPIN: r.UserPIN}
 }
 
 // BenchmarkCardIssue is one card issue, one card at a time:
@@ -149,7 +156,7 @@ func benchIssuePCSCD(b *testing.B) {
 		return ok
 	})
 	user := ib.client(b)
-	in := issueInput(ws, reader)
+	in := issueRequest(ws, reader)
 
 	var emuNanos atomic.Int64
 	pull := func() {}
@@ -180,7 +187,7 @@ func benchIssuePCSCD(b *testing.B) {
 		e0 := emuNanos.Load()
 		b.StartTimer()
 
-		var res service.IssueCardResult
+		var res apiv1.IssueCardResult
 		_, err = user.Post(ctx, "/api/v1/issue", in, &res)
 
 		b.StopTimer()
@@ -303,8 +310,8 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 			wg.Go(func() {
 				<-gate
 				t0 := time.Now()
-				var res service.IssueCardResult
-				_, err := user.Post(ctx, "/api/v1/issue", issueInput(s.ws, s.reader), &res)
+				var res apiv1.IssueCardResult
+				_, err := user.Post(ctx, "/api/v1/issue", issueRequest(s.ws, s.reader), &res)
 				if err == nil && res.State != "issued" {
 					err = fmt.Errorf("card state %q, want issued", res.State)
 				}

@@ -223,22 +223,22 @@ func TestAirCard(t *testing.T) {
 	air := s.startAirService(airDir, "aircard-service", true)
 	s.pair("amy")
 	wsA := s.ws
-	var cc service.ConnectedCard
-	if code, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); code != 403 ||
+	var cc apiv1.ConnectedCard
+	if code, err := amy.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); code != 403 ||
 		err == nil || !strings.Contains(err.Error(), "Issue AirCard") {
 		t.Fatalf("an AirCard without the Issue AirCard permission: %d %v", code, err)
 	}
 	s.setPolicy(allowAirCards)
 
 	// Issue AirCard from workstation A: Create a new AirCard → Issue.
-	if _, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); err != nil {
+	if _, err := amy.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: wsA, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); err != nil {
 		t.Fatal(err)
 	}
 	if cc.WorkstationID != air.ws || cc.Kind != lanyard.KindAirCard {
 		t.Fatalf("created %+v", cc)
 	}
-	var res service.IssueCardResult
-	if _, err := amy.Post(ctx, "/api/v1/issue", service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, UserPIN: "13572468"}, &res); err != nil {
+	var res apiv1.IssueCardResult
+	if _, err := amy.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, UserPIN: "13572468"}, &res); err != nil {
 		t.Fatal(err)
 	}
 	if res.Card.State != lanyard.CardIssued {
@@ -391,7 +391,7 @@ func TestBrowserAirCard(t *testing.T) {
 	}
 	b.Shot("aircard-01-issued")
 
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	ida := mustClientFor(t, s, "ida")
 	if err := ida.Get(ctx, "/api/v1/cards", &cards); err != nil || len(cards) != 1 || cards[0].Kind != lanyard.KindAirCard {
 		t.Fatalf("ida's cards: %+v, %v", cards, err)
@@ -505,9 +505,9 @@ func TestAirCardServices(t *testing.T) {
 	}
 	s.pair("amy")
 
-	var cards [2]service.ConnectedCard
+	var cards [2]apiv1.ConnectedCard
 	for i, name := range []string{"Air 1", "Air 2"} {
-		if _, err := amy.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindAirCard, Name: name}, &cards[i]); err != nil {
+		if _, err := amy.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindAirCard, Name: name}, &cards[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -520,7 +520,7 @@ func TestAirCardServices(t *testing.T) {
 	waitIndicator(t, s.agentDir, "AirCard: connected (2)")
 
 	// Self-Service lists both, each at its own service.
-	var connected []*service.ConnectedCard
+	var connected []*apiv1.ConnectedCard
 	if err := amy.Get(ctx, "/api/v1/connected-cards", &connected); err != nil {
 		t.Fatal(err)
 	}

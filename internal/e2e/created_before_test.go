@@ -15,7 +15,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agent/agenttpm"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -77,7 +76,7 @@ func (s *stack) checkIssuedOnto(owner string, id int64, kind lanyard.CardKind, n
 	if v.State != lanyard.CardIssued || v.Name != name || v.Owner != owner {
 		s.t.Errorf("the card created before is %s, named %q, owned by %q; want issued, %q, %s", v.State, v.Name, v.Owner, name, owner)
 	}
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	if err := s.admin.Get(context.Background(), "/api/v1/cards?q="+owner, &cards); err != nil {
 		s.t.Fatal(err)
 	}
@@ -109,8 +108,8 @@ func TestBrowserIssueTPMCreatedBefore(t *testing.T) {
 	s.pair("tia")
 	s.waitState("reporting a usable TPM", func(st lanyard.WorkstationState) bool { return st.TPM != nil && st.TPM.Usable })
 
-	var made service.ConnectedCard
-	if _, err := tia.Post(ctx, "/api/v1/virtual-cards", service.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindTPMVirtualCard}, &made); err != nil {
+	var made apiv1.ConnectedCard
+	if _, err := tia.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindTPMVirtualCard}, &made); err != nil {
 		t.Fatal(err)
 	}
 	s.waitState("showing the TPM card created before", func(st lanyard.WorkstationState) bool {
@@ -154,7 +153,7 @@ func TestBrowserIssueAirCardCreatedBefore(t *testing.T) {
 	b.Run("Cancel", chromedp.Click(`#issue-form .buttons button[type=button]`))
 	b.WaitFor("dialog closed", `!document.querySelector('#issue-dialog').open`)
 
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	if err := mustClientFor(t, s, "ida").Get(context.Background(), "/api/v1/cards", &cards); err != nil || len(cards) != 1 || cards[0].State != lanyard.CardClean {
 		t.Fatalf("after the cancelled dialog ida's cards are %+v (%v), want one clean AirCard", cards, err)
 	}

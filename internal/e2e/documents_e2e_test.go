@@ -465,8 +465,8 @@ func TestDocumentsBoth(t *testing.T) {
 	wantMail(t, s.mail(m, "cy@example.com", 2)[1], "cy@example.com", "Document approved: your certificate form",
 		"your certificate form for the certificate smartcard-logon is approved", "Comment: signature verified")
 
-	var done service.IssueCardResult
-	if _, err := cy.Post(ctx, "/api/v1/cards/"+itoa(cardID)+"/continue", service.ContinueInput{CardTarget: s.target(), UserPIN: docPIN}, &done); err != nil {
+	var done apiv1.IssueCardResult
+	if _, err := cy.Post(ctx, "/api/v1/cards/"+itoa(cardID)+"/continue", apiv1.ContinueInput{CardTarget: s.target(), UserPIN: docPIN}, &done); err != nil {
 		t.Fatalf("Continue card issue: %v", err)
 	}
 	if done.State != "issued" {
@@ -610,8 +610,8 @@ func TestDocumentsCARejectedRevokeClear(t *testing.T) {
 
 	// A second issue, the documents check off.
 	s.setPolicy(func(set map[string]any) { section(set, "documents")["check"] = "none" })
-	var again service.IssueCardResult
-	if _, err := dee.Post(context.Background(), "/api/v1/issue", service.IssueCardInput{CardTarget: s.target(), UserPIN: docPIN}, &again); err != nil {
+	var again apiv1.IssueCardResult
+	if _, err := dee.Post(context.Background(), "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: docPIN}, &again); err != nil {
 		t.Fatalf("the second issue: %v", err)
 	}
 	if again.State != "issued" || again.Card.ID != cardID {
@@ -662,8 +662,8 @@ func TestDocumentsRandomPIN(t *testing.T) {
 	s.insert(c)
 	ctx := context.Background()
 
-	var res service.IssueCardResult
-	if _, err := eva.Post(ctx, "/api/v1/issue", service.IssueCardInput{CardTarget: s.target()}, &res); err != nil {
+	var res apiv1.IssueCardResult
+	if _, err := eva.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target()}, &res); err != nil {
 		t.Fatal(err)
 	}
 	pin := res.RandomPIN
@@ -682,8 +682,8 @@ func TestDocumentsRandomPIN(t *testing.T) {
 	decide(t, olga, "/api/v1/documents/"+itoa(frm.ID)+"/approve", "", nil)
 	s.mail(m, "eva@example.com", 3)
 
-	var done service.IssueCardResult
-	if _, err := eva.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/continue", service.ContinueInput{CardTarget: s.target()}, &done); err != nil {
+	var done apiv1.IssueCardResult
+	if _, err := eva.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/continue", apiv1.ContinueInput{CardTarget: s.target()}, &done); err != nil {
 		t.Fatalf("Continue card issue: %v", err)
 	}
 	if done.State != "issued" {

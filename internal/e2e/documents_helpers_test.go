@@ -29,7 +29,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -268,10 +267,10 @@ func (sg signer) sign(t *testing.T, content []byte) []byte {
 
 // issuePending issues the card in the vpcd reader through the API and
 // expects the issue to go pending.
-func (s *stack) issuePending(c *client.Client, pin string, templates ...string) *service.IssueCardResult {
+func (s *stack) issuePending(c *client.Client, pin string, templates ...string) *apiv1.IssueCardResult {
 	s.t.Helper()
-	var res service.IssueCardResult
-	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: pin, Templates: templates}
+	var res apiv1.IssueCardResult
+	in := apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: pin, Templates: templates}
 	if _, err := c.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
 		s.t.Fatalf("POST /issue: %v", err)
 	}
@@ -282,7 +281,7 @@ func (s *stack) issuePending(c *client.Client, pin string, templates ...string) 
 }
 
 // cert finds the card's certificate line of slot.
-func (s *stack) cert(cardID int64, slot string) *service.CardCertificate {
+func (s *stack) cert(cardID int64, slot string) *apiv1.CardCertificate {
 	s.t.Helper()
 	v := s.cardView(cardID)
 	for _, c := range v.Certificates {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // The checks after an issue use independent clients on the card in the
@@ -202,7 +201,7 @@ func (s *stack) checkIssued(tk *token, cardID int64, pin string, slots ...string
 		s.t.Errorf("card %d is %s, want issued", cardID, v.State)
 	}
 	for sl, c := range certs {
-		var rec *service.CardCertificate
+		var rec *apiv1.CardCertificate
 		for _, r := range v.Certificates {
 			if r.Slot == sl {
 				rec = r

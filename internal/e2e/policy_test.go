@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestBrowserIssuePolicyRules shows the policy's rules in the Issue card
@@ -25,7 +25,7 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 	c := newVCard(t)
 	s.insert(c)
 	ctx := context.Background()
-	if _, err := s.admin.Post(ctx, "/api/v1/cards", service.RegisterCardInput{Serial: c.serial, CardType: "piv"}, nil); err != nil {
+	if _, err := s.admin.Post(ctx, "/api/v1/cards", apiv1.RegisterCardInput{Serial: c.serial, CardType: "piv"}, nil); err != nil {
 		t.Fatalf("registering the card as an operator: %v", err)
 	}
 	if k := s.connected(eve, c.serial); k.CardID == 0 || k.Owner != "" || k.State != lanyard.CardClean {
@@ -67,7 +67,7 @@ func TestBrowserIssuePolicyRules(t *testing.T) {
 		}
 		b.closeDialog()
 		// The server refuses what the page does not offer.
-		in := service.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: "12121212"}
+		in := apiv1.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: "12121212"}
 		_, err := eve.Post(ctx, "/api/v1/issue", in, nil)
 		if lanyard.ErrorCode(err) == "" {
 			t.Fatal("issuing with an optional template the policy does not let users select succeeded")
@@ -118,7 +118,7 @@ func TestAPIIssueRandomPINNotInitialized(t *testing.T) {
 	s.insert(c)
 	ctx := context.Background()
 
-	var opts service.IssueOptionsResult
+	var opts apiv1.IssueOptionsResult
 	if _, err := fay.Post(ctx, "/api/v1/issue/options", s.target(), &opts); err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestAPIIssueRandomPINNotInitialized(t *testing.T) {
 		t.Fatalf("options: random %v, user PIN field %v, initialize %v, admin PIN field %v; want true, false, false, true",
 			opts.RandomPIN, opts.ShowUserPIN, opts.Initialize, opts.ShowAdminPIN)
 	}
-	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "12341234"}
+	in := apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "12341234"}
 	if _, err := fay.Post(ctx, "/api/v1/issue", in, nil); lanyard.ErrorCode(err) != lanyard.EInvalid {
 		t.Errorf("issuing with a chosen PIN under a random-PIN policy: %v, want invalid", err)
 	}
-	var res service.IssueCardResult
+	var res apiv1.IssueCardResult
 	in.UserPIN = ""
 	if _, err := fay.Post(ctx, "/api/v1/issue", in, &res); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -102,15 +103,15 @@ func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
 
 // issuedOnStack starts the stack, pairs login's workstation and issues
 // the card inserted there (user PIN 24681357) through the API.
-func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *service.IssueCardResult) {
+func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *apiv1.IssueCardResult) {
 	t.Helper()
 	s := newStack(t)
 	u, _ := s.user(login)
 	s.pair(login)
 	c := newVCard(t)
 	s.insert(c)
-	var res service.IssueCardResult
-	in := service.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
+	var res apiv1.IssueCardResult
+	in := apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}
 	if _, err := u.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -24,9 +24,9 @@ const robustPIN = "13572468"
 // optional secure-email template, in the background.
 func (s *stack) startIssue(c *client.Client) <-chan error {
 	errc := make(chan error, 1)
-	in := service.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN}
+	in := apiv1.IssueCardInput{CardTarget: s.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN}
 	go func() {
-		var res service.IssueCardResult
+		var res apiv1.IssueCardResult
 		_, err := c.Post(context.Background(), "/api/v1/issue", in, &res)
 		errc <- err
 	}()
@@ -35,7 +35,7 @@ func (s *stack) startIssue(c *client.Client) <-chan error {
 
 // wantInterrupted waits for the issue request to fail as interrupted and
 // checks that the card's operation is interrupted at step.
-func (s *stack) wantInterrupted(errc <-chan error, serial, step string) *service.CardView {
+func (s *stack) wantInterrupted(errc <-chan error, serial, step string) *apiv1.CardView {
 	s.t.Helper()
 	select {
 	case err := <-errc:
@@ -78,10 +78,10 @@ func (s *stack) checkKnown(tk *token, cardID int64, wantSlots ...string) {
 }
 
 // continueIssue is Continue card issue on the card in the vpcd reader.
-func (s *stack) continueIssue(c *client.Client, cardID int64) *service.IssueCardResult {
+func (s *stack) continueIssue(c *client.Client, cardID int64) *apiv1.IssueCardResult {
 	s.t.Helper()
-	var res service.IssueCardResult
-	in := service.ContinueInput{CardTarget: s.target(), UserPIN: robustPIN}
+	var res apiv1.IssueCardResult
+	in := apiv1.ContinueInput{CardTarget: s.target(), UserPIN: robustPIN}
 	if _, err := c.Post(context.Background(), "/api/v1/cards/"+strconv.FormatInt(cardID, 10)+"/continue", in, &res); err != nil {
 		s.t.Fatalf("Continue card issue: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 )
@@ -117,8 +118,8 @@ func TestSoftwareStores(t *testing.T) {
 
 	// One more through the API.
 	user := mustClient(t, s.srv.URL, tiaToken)
-	var res service.SoftwareStoreResult
-	if _, err := user.Post(ctx, "/api/v1/software-stores", service.SoftwareStoreInput{WorkstationID: s.ws, Scope: service.ScopeUser, Name: "api",
+	var res apiv1.SoftwareStoreResult
+	if _, err := user.Post(ctx, "/api/v1/software-stores", apiv1.SoftwareStoreInput{WorkstationID: s.ws, Scope: service.ScopeUser, Name: "api",
 		Password: "Api-Store-31"}, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -407,9 +406,9 @@ func (s *stack) pull(c *vcard) {
 }
 
 // connected is what GET /connected-cards says about the test's card.
-func (s *stack) connected(c *client.Client, serial string) *service.ConnectedCard {
+func (s *stack) connected(c *client.Client, serial string) *apiv1.ConnectedCard {
 	s.t.Helper()
-	var cards []*service.ConnectedCard
+	var cards []*apiv1.ConnectedCard
 	if err := c.Get(context.Background(), "/api/v1/connected-cards", &cards); err != nil {
 		s.t.Fatal(err)
 	}
@@ -423,14 +422,14 @@ func (s *stack) connected(c *client.Client, serial string) *service.ConnectedCar
 }
 
 // target is the card in the vpcd reader of the stack's workstation.
-func (s *stack) target() service.CardTarget {
-	return service.CardTarget{WorkstationID: s.ws, Reader: s.reader}
+func (s *stack) target() apiv1.CardTarget {
+	return apiv1.CardTarget{WorkstationID: s.ws, Reader: s.reader}
 }
 
 // cardView fetches a card with its certificates and operations.
-func (s *stack) cardView(id int64) *service.CardView {
+func (s *stack) cardView(id int64) *apiv1.CardView {
 	s.t.Helper()
-	var v service.CardView
+	var v apiv1.CardView
 	if err := s.admin.Get(context.Background(), "/api/v1/cards/"+strconv.FormatInt(id, 10), &v); err != nil {
 		s.t.Fatalf("GET card %d: %v", id, err)
 	}
@@ -438,9 +437,9 @@ func (s *stack) cardView(id int64) *service.CardView {
 }
 
 // cardBySerial finds a card record by serial.
-func (s *stack) cardBySerial(serial string) *service.CardView {
+func (s *stack) cardBySerial(serial string) *apiv1.CardView {
 	s.t.Helper()
-	var cards []*service.CardView
+	var cards []*apiv1.CardView
 	if err := s.admin.Get(context.Background(), "/api/v1/cards?q="+serial, &cards); err != nil {
 		s.t.Fatal(err)
 	}

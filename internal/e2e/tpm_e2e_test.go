@@ -25,7 +25,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestTPMVirtualCards is the guide's "Issue virtual cards" on the real
@@ -132,7 +131,7 @@ func TestTPMVirtualCards(t *testing.T) {
 
 	// Both cards are in pcscd: OpenSC signs with each.
 	tpmCard, platform := virtualCards(t, user)
-	for _, c := range []*service.ConnectedCard{tpmCard, platform} {
+	for _, c := range []*apiv1.ConnectedCard{tpmCard, platform} {
 		if c.State != lanyard.CardIssued {
 			t.Fatalf("%s %s is %s, want issued", c.CardType, c.Serial, c.State)
 		}
@@ -239,9 +238,9 @@ func codeAt(t *testing.T, secret string, d time.Duration) string {
 
 // virtualCards returns the user's TPM virtual smart card and platform
 // credential as connected cards.
-func virtualCards(t *testing.T, user *client.Client) (tpmCard, platform *service.ConnectedCard) {
+func virtualCards(t *testing.T, user *client.Client) (tpmCard, platform *apiv1.ConnectedCard) {
 	t.Helper()
-	var cards []*service.ConnectedCard
+	var cards []*apiv1.ConnectedCard
 	if err := user.Get(context.Background(), "/api/v1/connected-cards", &cards); err != nil {
 		t.Fatal(err)
 	}

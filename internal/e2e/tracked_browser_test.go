@@ -10,8 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -77,7 +77,7 @@ func TestBrowserIssueTrackedCertificates(t *testing.T) {
 	cert := writeCardAuth(t, kept, "Tia's badge from the building", "")
 	card := issue(kept, "Tia's badge from the building", true)
 	v := s.cardView(card.ID)
-	i := slices.IndexFunc(v.Certificates, func(c *service.CardCertificate) bool { return c.Source == lanyard.SourceTracked })
+	i := slices.IndexFunc(v.Certificates, func(c *apiv1.CardCertificate) bool { return c.Source == lanyard.SourceTracked })
 	if i < 0 {
 		t.Fatalf("card %d lists no tracked certificate: %+v", card.ID, v.Certificates)
 	}

@@ -238,7 +238,7 @@ func (s *Server) apiRoutes() []*route {
 			query: []param{{"after", "integer", "events after this sequence number"}, {"action", "string", "e.g. cert.issue"}, {"object_type", "string", "e.g. user"}, {"object_id", "string", "object identifier"}, {"actor", "string", "login"}, {"limit", "integer", "at most this many (max 1000)"}},
 			h:     s.listAudit},
 		{method: "GET", path: v1 + "/audit/verify", summary: "Verify the audit hash chain", tag: "audit", roles: auditors, out: audit.Report{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.VerifyAudit(c.r.Context()) }},
+			h: func(c *call) (any, error) { return s.audit.VerifyAudit(c.r.Context()) }},
 
 		// PKI endpoints for relying parties (RFC 5280 CRL DP and AIA, RFC 6960 OCSP).
 		{method: "GET", path: "/crl/{file}", summary: "The CA's CRL (DER); {file} is NAME.crl", tag: "pki", public: true, produces: "application/pkix-crl", status: 200, h: s.serveCRL},
@@ -266,7 +266,7 @@ func decision(c *call) (int64, apiv1.Decision, error) {
 }
 
 func (s *Server) ready(c *call) (any, error) {
-	st := s.svc.Store()
+	st := s.db
 	if err := st.Ping(c.r.Context()); err != nil {
 		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "database is not answering")
 	}

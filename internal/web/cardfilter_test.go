@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestCardListPUKStateFilter: GET /api/v1/cards?puk_state= lists the cards
@@ -26,7 +26,7 @@ func TestCardListPUKStateFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for state, want := range map[string]string{"default": "5001", "random": "5002", "unknown": "5003"} {
-		var list []*service.CardView
+		var list []*apiv1.CardView
 		e.must(200, "GET", "/api/v1/cards?puk_state="+state, e.admin, nil).json(&list)
 		var got []string
 		for _, c := range list {

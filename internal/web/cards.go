@@ -3,7 +3,7 @@ package web
 import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 )
 
 // cardRoutes are the card operations: Your cards, the cards connected at
@@ -12,98 +12,98 @@ import (
 func (s *Server) cardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
-		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*service.CardView{}, status: 200,
+		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*apiv1.CardView{}, status: 200,
 			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listCards},
-		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: service.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
+		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: apiv1.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.RegisterCardInput
+				var in apiv1.RegisterCardInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.RegisterCard(c.r.Context(), c.p, in)
+				return s.cards.RegisterCard(c.r.Context(), c.p, cardops.RegisterCardInput(in))
 			}},
-		{method: "GET", path: v1 + "/cards/{id}", summary: "Get a card with its contents and operations", tag: "cards", roles: anyone, out: &service.CardView{}, status: 200,
+		{method: "GET", path: v1 + "/cards/{id}", summary: "Get a card with its contents and operations", tag: "cards", roles: anyone, out: &apiv1.CardView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				return s.svc.GetCard(c.r.Context(), c.p, id)
+				return cardView(s.cards.GetCard(c.r.Context(), c.p, id))
 			}},
-		{method: "POST", path: v1 + "/cards/{id}/continue", summary: "Continue card issue (an interrupted or approved pending issue)", tag: "cards", roles: anyone, in: service.ContinueInput{}, out: &service.IssueCardResult{}, status: 200,
+		{method: "POST", path: v1 + "/cards/{id}/continue", summary: "Continue card issue (an interrupted or approved pending issue)", tag: "cards", roles: anyone, in: apiv1.ContinueInput{}, out: &apiv1.IssueCardResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.ContinueInput
+				var in apiv1.ContinueInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				c.w.Header().Set("Cache-Control", "no-store") // may carry a new random PIN
-				return s.svc.ContinueCardIssue(c.r.Context(), c.p, id, in)
+				return issueCardResult(s.cards.ContinueCardIssue(c.r.Context(), c.p, id, continueInput(in)))
 			}},
-		{method: "GET", path: v1 + "/me/issued-pins", summary: "The caller's cards issued by someone else whose random PIN waits to be shown to them once", tag: "cards", roles: anyone, out: []*service.IssuedPIN{}, status: 200,
-			h: func(c *call) (any, error) { return s.svc.IssuedPINs(c.r.Context(), c.p) }},
-		{method: "POST", path: v1 + "/cards/{id}/issued-pin", summary: "Show, once, the random PIN of a card someone else issued for the caller (the sealed copy is erased; card owner only)", tag: "cards", roles: anyone, in: service.ShowIssuedPINInput{}, out: &service.ShownPIN{}, status: 200,
+		{method: "GET", path: v1 + "/me/issued-pins", summary: "The caller's cards issued by someone else whose random PIN waits to be shown to them once", tag: "cards", roles: anyone, out: []*apiv1.IssuedPIN{}, status: 200,
+			h: func(c *call) (any, error) { return issuedPINs(s.cards.IssuedPINs(c.r.Context(), c.p)) }},
+		{method: "POST", path: v1 + "/cards/{id}/issued-pin", summary: "Show, once, the random PIN of a card someone else issued for the caller (the sealed copy is erased; card owner only)", tag: "cards", roles: anyone, in: apiv1.ShowIssuedPINInput{}, out: &apiv1.ShownPIN{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.ShowIssuedPINInput
+				var in apiv1.ShowIssuedPINInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				c.w.Header().Set("Cache-Control", "no-store") // carries the PIN
-				return s.svc.ShowIssuedPIN(c.r.Context(), c.p, id, in)
+				return shownPIN(s.cards.ShowIssuedPIN(c.r.Context(), c.p, id, cardops.ShowIssuedPINInput(in)))
 			}},
-		{method: "POST", path: v1 + "/cards/{id}/mail-pin", summary: "E-mail the random PIN of the issue just finished to its user or their manager (once, from the server's sealed copy; card owner only)", tag: "cards", roles: anyone, in: service.MailIssuePINInput{}, out: &service.MailIssuePINResult{}, status: 200,
+		{method: "POST", path: v1 + "/cards/{id}/mail-pin", summary: "E-mail the random PIN of the issue just finished to its user or their manager (once, from the server's sealed copy; card owner only)", tag: "cards", roles: anyone, in: apiv1.MailIssuePINInput{}, out: &apiv1.MailIssuePINResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.MailIssuePINInput
+				var in apiv1.MailIssuePINInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.MailIssuePIN(c.r.Context(), c.p, id, in)
+				return mailIssuePINResult(s.cards.MailIssuePIN(c.r.Context(), c.p, id, cardops.MailIssuePINInput(in)))
 			}},
-		{method: "POST", path: v1 + "/cards/{id}/revoke-clear", summary: "Revoke and clear card: revoke what was issued for it, withdraw pending requests, clear it for a new issue", tag: "cards", roles: anyone, in: service.ClearInput{}, out: &service.CardView{}, status: 200,
+		{method: "POST", path: v1 + "/cards/{id}/revoke-clear", summary: "Revoke and clear card: revoke what was issued for it, withdraw pending requests, clear it for a new issue", tag: "cards", roles: anyone, in: apiv1.ClearInput{}, out: &apiv1.CardView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.ClearInput
+				var in apiv1.ClearInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.RevokeAndClearCard(c.r.Context(), c.p, id, in)
+				return cardView(s.cards.RevokeAndClearCard(c.r.Context(), c.p, id, clearInput(in)))
 			}},
-		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all, or their own with own=true)", tag: "cards", roles: anyone, out: []*service.ConnectedCard{}, status: 200,
+		{method: "GET", path: v1 + "/connected-cards", summary: "Cards in the readers of the caller's workstations (staff: all, or their own with own=true)", tag: "cards", roles: anyone, out: []*apiv1.ConnectedCard{}, status: 200,
 			query: []param{{"own", "boolean", "only the caller's own workstations (staff issuing a card they hold)"}},
 			h: func(c *call) (any, error) {
-				return s.svc.ConnectedCards(c.r.Context(), c.p, c.r.URL.Query().Get("own") == "true")
+				return connectedCards(s.cards.ConnectedCards(c.r.Context(), c.p, c.r.URL.Query().Get("own") == "true"))
 			}},
-		{method: "POST", path: v1 + "/issue/options", summary: "Open the Issue card dialog: what may be issued on this card", tag: "cards", roles: anyone, in: service.CardTarget{}, out: &service.IssueOptionsResult{}, status: 200,
+		{method: "POST", path: v1 + "/issue/options", summary: "Open the Issue card dialog: what may be issued on this card", tag: "cards", roles: anyone, in: apiv1.CardTarget{}, out: &apiv1.IssueOptionsResult{}, status: 200,
 			h: func(c *call) (any, error) {
-				var in service.CardTarget
+				var in apiv1.CardTarget
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.IssueOptions(c.r.Context(), c.p, in)
+				return issueOptions(s.cards.IssueOptions(c.r.Context(), c.p, cardops.CardTarget(in)))
 			}},
-		{method: "POST", path: v1 + "/issue", summary: "Issue card (the random user PIN, if any, is in this response only)", tag: "cards", roles: anyone, in: service.IssueCardInput{}, out: &service.IssueCardResult{}, status: 201,
+		{method: "POST", path: v1 + "/issue", summary: "Issue card (the random user PIN, if any, is in this response only)", tag: "cards", roles: anyone, in: apiv1.IssueCardInput{}, out: &apiv1.IssueCardResult{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.IssueCardInput
+				var in apiv1.IssueCardInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				c.w.Header().Set("Cache-Control", "no-store")
-				return s.svc.IssueCard(c.r.Context(), c.p, in)
+				return issueCardResult(s.cards.IssueCard(c.r.Context(), c.p, issueCardInput(in)))
 			}},
 		{method: "GET", path: v1 + "/me/secret-questions", summary: "The caller's secret questions (answers are never returned)", tag: "cards", roles: anyone, out: &apiv1.SecretQuestionsInfo{}, status: 200,
 			h: func(c *call) (any, error) { return secretQuestions(s.identity.MySecretQuestions(c.r.Context(), c.p)) }},
@@ -138,7 +138,7 @@ func (s *Server) listCards(c *call) (any, error) {
 		}
 		f.OwnerID = u.ID
 	}
-	return s.svc.ListCards(c.r.Context(), c.p, f)
+	return cardViews(s.cards.ListCards(c.r.Context(), c.p, f))
 }
 
 // pukStateFilter reads the puk_state filter of the cards list: which

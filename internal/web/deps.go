@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/audit"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -15,9 +17,9 @@ import (
 
 // The web server's dependencies, declared here where they are consumed:
 // each is only the methods the handlers call, so a handler test may use a
-// small fake where a real stack adds nothing. The application facade
-// (*service.Service) satisfies all of them; the card workflows are still
-// called on the facade (Config.Service).
+// small fake where a real stack adds nothing. The capability packages of
+// internal/service, the audit log and the store satisfy them; web imports
+// only their types, never the composition root.
 
 // Notifications is the administration of e-mail notifications
 // (internal/notify implements it; the web layer serves it to
@@ -130,4 +132,37 @@ type Workstations interface {
 	ListWorkstations(ctx context.Context, p *lanyard.Principal, f lanyard.WorkstationFilter) ([]*lanyard.Workstation, error)
 	GetWorkstation(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.Workstation, error)
 	RevokeWorkstation(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.Workstation, error)
+}
+
+// Cards is what the handlers use of the card workflows (internal/service/cardops).
+type Cards interface {
+	ListCards(ctx context.Context, p *lanyard.Principal, f lanyard.CardFilter) ([]*cardops.CardView, error)
+	GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*cardops.CardView, error)
+	RegisterCard(ctx context.Context, p *lanyard.Principal, in cardops.RegisterCardInput) (*lanyard.Card, error)
+	ConnectedCards(ctx context.Context, p *lanyard.Principal, own bool) ([]*cardops.ConnectedCard, error)
+	IssueOptions(ctx context.Context, p *lanyard.Principal, t cardops.CardTarget) (*cardops.IssueOptionsResult, error)
+	IssueCard(ctx context.Context, p *lanyard.Principal, in cardops.IssueCardInput) (*cardops.IssueCardResult, error)
+	ContinueCardIssue(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ContinueInput) (*cardops.IssueCardResult, error)
+	RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ClearInput) (*cardops.CardView, error)
+	IssuedPINs(ctx context.Context, p *lanyard.Principal) ([]*cardops.IssuedPIN, error)
+	ShowIssuedPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ShowIssuedPINInput) (*cardops.ShownPIN, error)
+	MailIssuePIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.MailIssuePINInput) (*cardops.MailIssuePINResult, error)
+	SetupPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.PINSetupInput) (*cardops.CardView, error)
+	VirtualOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.VirtualOption, error)
+	CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in cardops.CreateVirtualInput) (*cardops.ConnectedCard, error)
+	SoftwareStoreOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.SoftwareStoreOption, error)
+	IssueSoftwareStore(ctx context.Context, p *lanyard.Principal, in cardops.SoftwareStoreInput) (*cardops.SoftwareStoreResult, error)
+}
+
+// AuditLog is the audit log the auditors read and verify (internal/audit.Log).
+type AuditLog interface {
+	ListAudit(ctx context.Context, f lanyard.AuditFilter) ([]*lanyard.AuditEvent, error)
+	VerifyAudit(ctx context.Context) (audit.Report, error)
+}
+
+// Ready is what /readyz asks of the store (lanyard.Store satisfies it):
+// that the database answers, and which engine it is.
+type Ready interface {
+	Ping(ctx context.Context) error
+	Engine() string
 }

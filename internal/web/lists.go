@@ -48,7 +48,7 @@ func (s *Server) listAudit(c *call) (any, error) {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "query parameter after=%q must be a non-negative integer", v)
 		}
 	}
-	return s.svc.ListAudit(c.r.Context(), lanyard.AuditFilter{
+	return s.audit.ListAudit(c.r.Context(), lanyard.AuditFilter{
 		AfterSeq: after, Action: q.Get("action"), ObjectType: q.Get("object_type"), ObjectID: q.Get("object_id"), Actor: q.Get("actor"), Limit: limit,
 	})
 }

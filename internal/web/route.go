@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // route is one API operation. The same table registers the handler and
@@ -35,7 +34,7 @@ type call struct {
 	w      http.ResponseWriter
 	r      *http.Request
 	s      *Server
-	p      *service.Principal
+	p      *lanyard.Principal
 	status int  // overrides the route's success status
 	wrote  bool // the handler wrote the response itself
 }

@@ -17,22 +17,22 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Config holds the server's dependencies.
 type Config struct {
-	// Service is the application facade, for what has no interface here
-	// yet: the card workflows, the audit log and readiness.
-	Service *service.Service
-	// The capabilities the handlers use (deps.go); the facade satisfies
-	// each of them.
+	// The capabilities the handlers use (deps.go): service.New builds
+	// them (lanyard serve); tests may pass fakes.
 	Identity     Identity
 	Catalog      Catalog
 	PKI          PKI
 	Documents    Documents
 	Workstations Workstations
-	Log          *slog.Logger
+	Cards        Cards
+	Audit        AuditLog
+	// Ready answers /readyz (the store).
+	Ready Ready
+	Log   *slog.Logger
 	// SecureCookies says browsers reach the server over HTTPS (served with
 	// TLS or behind a TLS-terminating proxy): the session cookie is Secure
 	// and named __Host-…, and responses carry Strict-Transport-Security.
@@ -54,12 +54,14 @@ type Config struct {
 
 // Server routes HTTP requests to the service.
 type Server struct {
-	svc          *service.Service
 	identity     Identity
 	catalog      Catalog
 	pki          PKI
 	documents    Documents
 	workstations Workstations
+	cards        Cards
+	audit        AuditLog
+	db           Ready
 	log          *slog.Logger
 	secure       bool
 	proxies      proxies
@@ -94,7 +96,8 @@ func New(cfg Config) *Server {
 		throttle = t
 	}
 	s := &Server{
-		svc: cfg.Service, identity: cfg.Identity, catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, workstations: cfg.Workstations,
+		identity: cfg.Identity, catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, workstations: cfg.Workstations,
+		cards: cfg.Cards, audit: cfg.Audit, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications,
@@ -133,7 +136,7 @@ func (s *Server) Routes() []string {
 // cookie. Cookie-authenticated unsafe requests must carry the session's
 // CSRF token in X-CSRF-Token (synchronizer token pattern), because
 // browsers attach cookies to cross-site requests.
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (*service.Principal, error) {
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Principal, error) {
 	remote := s.clientAddr(r)
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, secret, ok := strings.Cut(h, " ")

@@ -9,7 +9,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 const csrfHeader = "X-CSRF-Token"
@@ -74,7 +74,7 @@ func (s *Server) loginChallenge(r *http.Request) string {
 }
 
 // startSession sets the session cookie of a completed login.
-func (s *Server) startSession(c *call, res *service.LoginResult) apiv1.SessionInfo {
+func (s *Server) startSession(c *call, res *identity.LoginResult) apiv1.SessionInfo {
 	s.setSessionCookie(c.w, res.SessionID, res.Session.ExpiresAt)
 	return apiv1.SessionInfo{User: res.User, Roles: res.User.Roles, CSRFToken: res.Session.CSRFToken, SecondFactorAt: res.Session.SecondFactorAt}
 }

@@ -2,7 +2,7 @@ package web
 
 import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
@@ -25,31 +25,31 @@ func (s *Server) virtualCardRoutes() []*route {
 				return features(s.catalog.PutFeatures(c.r.Context(), c.p, catalog.Features(in)))
 			}},
 		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
-			out: []service.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
+			out: []apiv1.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},
 			h: func(c *call) (any, error) {
-				return s.svc.VirtualOptions(c.r.Context(), c.p, c.r.URL.Query().Get("user"))
+				return virtualOptions(s.cards.VirtualOptions(c.r.Context(), c.p, c.r.URL.Query().Get("user")))
 			}},
 		{method: "POST", path: v1 + "/virtual-cards", summary: "Create a TPM virtual smart card or a platform credential on a workstation (then issue it like any card)", tag: "cards", roles: anyone,
-			in: service.CreateVirtualInput{}, out: &service.ConnectedCard{}, status: 201,
+			in: apiv1.CreateVirtualInput{}, out: &apiv1.ConnectedCard{}, status: 201,
 			h: func(c *call) (any, error) {
-				var in service.CreateVirtualInput
+				var in apiv1.CreateVirtualInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.CreateVirtualCard(c.r.Context(), c.p, in)
+				return connectedCard(s.cards.CreateVirtualCard(c.r.Context(), c.p, cardops.CreateVirtualInput(in)))
 			}},
 		{method: "POST", path: v1 + "/cards/{id}/pin-setup", summary: "Set up PIN of a platform credential: password and authenticator code, then the new PIN", tag: "cards", roles: anyone,
-			in: service.PINSetupInput{}, out: &service.CardView{}, status: 200,
+			in: apiv1.PINSetupInput{}, out: &apiv1.CardView{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
 				if err != nil {
 					return nil, err
 				}
-				var in service.PINSetupInput
+				var in apiv1.PINSetupInput
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return s.svc.SetupPIN(c.r.Context(), c.p, id, in)
+				return cardView(s.cards.SetupPIN(c.r.Context(), c.p, id, pinSetupInput(in)))
 			}},
 		{method: "GET", path: v1 + "/cards/{id}/computers", summary: "The computers allowed to use an AirCard", tag: "cards", roles: anyone,
 			out: []apiv1.AirCardComputer{}, status: 200,

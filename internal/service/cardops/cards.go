@@ -16,48 +16,48 @@ import (
 // certificates (the card menu's Contents tab).
 type CardView struct {
 	*lanyard.Card
-	Kind         lanyard.CardKind     `json:"kind,omitempty"` // of its card type
-	Owner        string               `json:"owner,omitempty"`
-	Certificates []*CardCertificate   `json:"certificates"`
-	Operations   []*lanyard.Operation `json:"operations,omitempty"`
+	Kind         lanyard.CardKind // of its card type
+	Owner        string
+	Certificates []*CardCertificate
+	Operations   []*lanyard.Operation
 }
 
 // CardCertificate is one line of a card's Contents tab.
 type CardCertificate struct {
-	ID       int64              `json:"id"`
-	Serial   string             `json:"serial"`
-	CA       string             `json:"ca"`
-	Template string             `json:"template"`
-	Subject  string             `json:"subject"`
-	Status   lanyard.CertStatus `json:"status"`
-	Source   lanyard.CertSource `json:"source"`
-	NotAfter string             `json:"not_after"`
-	Slot     string             `json:"slot,omitempty"`
+	ID       int64
+	Serial   string
+	CA       string
+	Template string
+	Subject  string
+	Status   lanyard.CertStatus
+	Source   lanyard.CertSource
+	NotAfter string
+	Slot     string
 	// RequestID names the CA request of a certificate that is not issued
 	// yet (status pending or rejected).
-	RequestID int64 `json:"request_id,omitempty"`
+	RequestID int64
 }
 
 // ConnectedCard is a card in a reader of a workstation the caller may
 // use, as Self-Service lists it.
 type ConnectedCard struct {
-	WorkstationID int64             `json:"workstation_id"`
-	Workstation   string            `json:"workstation"`
-	Reader        string            `json:"reader"`
-	ATR           string            `json:"atr"`
-	Serial        string            `json:"serial"`
-	CardType      string            `json:"card_type"` // "" when no card type recognizes the ATR
-	Kind          lanyard.CardKind  `json:"kind,omitempty"`
-	CardID        int64             `json:"card_id,omitempty"`
-	State         lanyard.CardState `json:"state,omitempty"`
-	Owner         string            `json:"owner,omitempty"`
+	WorkstationID int64
+	Workstation   string
+	Reader        string
+	ATR           string
+	Serial        string
+	CardType      string // "" when no card type recognizes the ATR
+	Kind          lanyard.CardKind
+	CardID        int64
+	State         lanyard.CardState
+	Owner         string
 }
 
 // RegisterCardInput registers a card an operator hands out.
 type RegisterCardInput struct {
-	Serial   string `json:"serial"`
-	CardType string `json:"card_type"`
-	Name     string `json:"name,omitempty"`
+	Serial   string
+	CardType string
+	Name     string
 }
 
 // isCardStaff reports whether p may do card work on other users' cards

@@ -305,7 +305,7 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 // own PUK (PUK state unknown); other cards need none.
 type ClearInput struct {
 	CardTarget
-	AdminPIN string `json:"admin_pin,omitempty"`
+	AdminPIN string
 }
 
 // authenticateCard opens a management session with the key the server

@@ -24,8 +24,8 @@ import (
 // have its own PUK yet.
 type ContinueInput struct {
 	CardTarget
-	UserPIN  string `json:"user_pin,omitempty"`
-	AdminPIN string `json:"admin_pin,omitempty"`
+	UserPIN  string
+	AdminPIN string
 }
 
 // ContinueCardIssue finishes the card's unfinished issue operation

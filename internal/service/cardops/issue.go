@@ -13,14 +13,14 @@ import (
 // CardTarget names a card in a reader of a workstation, and the user it
 // is issued to (operators issue on a user's behalf; default: the caller).
 type CardTarget struct {
-	WorkstationID int64  `json:"workstation_id"`
-	Reader        string `json:"reader"`
-	User          string `json:"user,omitempty"`
+	WorkstationID int64
+	Reader        string
+	User          string
 }
 
 // IssueOptionsResult is what the Issue card dialog shows for a card.
 type IssueOptionsResult struct {
-	Card *ConnectedCard `json:"card"`
+	Card *ConnectedCard
 	issuance.Options
 }
 
@@ -28,28 +28,28 @@ type IssueOptionsResult struct {
 // card and forgotten; they are never stored or logged.
 type IssueCardInput struct {
 	CardTarget
-	Templates []string `json:"templates,omitempty"` // optional templates chosen
-	UserPIN   string   `json:"user_pin,omitempty"`
+	Templates []string // optional templates chosen
+	UserPIN   string
 	// AdminPIN is the card's current Admin PIN (PUK) when it is not the
 	// card type's default; the card gets its own random PUK.
-	AdminPIN string   `json:"admin_pin,omitempty"`
-	Tracked  []string `json:"tracked,omitempty"` // slots of found certificates to track
-	Name     string   `json:"name,omitempty"`
+	AdminPIN string
+	Tracked  []string // slots of found certificates to track
+	Name     string
 }
 
 // IssueCardResult reports an issue. RandomPIN is set once, in this
 // response, when the policy sets a random user PIN shown to the user.
 type IssueCardResult struct {
-	Card        *CardView `json:"card"`
-	OperationID int64     `json:"operation_id"`
-	State       string    `json:"state"` // issued or pending
-	RandomPIN   string    `json:"random_pin,omitempty"`
-	PINMailedTo []string  `json:"pin_mailed_to,omitempty"`
-	PINMailNote string    `json:"pin_mail_note,omitempty"`
+	Card        *CardView
+	OperationID int64
+	State       string // issued or pending
+	RandomPIN   string
+	PINMailedTo []string
+	PINMailNote string
 	// PINMailChoices are whom the user may still e-mail the shown random
 	// PIN to (user, manager), once, within PINMailWindow (MailIssuePIN).
-	PINMailChoices        []string `json:"pin_mail_choices,omitempty"`
-	SecretQuestionsNeeded bool     `json:"secret_questions_needed"`
+	PINMailChoices        []string
+	SecretQuestionsNeeded bool
 }
 
 // IssueOptions opens the Issue card dialog for the card in a reader:

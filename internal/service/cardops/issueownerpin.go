@@ -49,22 +49,22 @@ func (s *Cards) keepPINForOwner(j *issueJob) *lanyard.HeldPIN {
 // IssuedPIN is a card issued for the caller by someone else whose random
 // PIN waits to be shown to them once, until Until.
 type IssuedPIN struct {
-	CardID      int64     `json:"card_id"`
-	Serial      string    `json:"serial"`
-	CardType    string    `json:"card_type"`
-	OperationID int64     `json:"operation_id"`
-	IssuedBy    string    `json:"issued_by"`
-	Until       time.Time `json:"until"`
+	CardID      int64
+	Serial      string
+	CardType    string
+	OperationID int64
+	IssuedBy    string
+	Until       time.Time
 }
 
 // ShowIssuedPINInput names the issue whose PIN the owner asks for.
 type ShowIssuedPINInput struct {
-	OperationID int64 `json:"operation_id"`
+	OperationID int64
 }
 
 // ShownPIN is the random PIN, shown once.
 type ShownPIN struct {
-	PIN string `json:"pin"`
+	PIN string
 }
 
 // IssuedPINs lists the caller's cards whose random PIN, set by someone

@@ -25,13 +25,13 @@ const (
 // MailIssuePINInput is the result dialog's "E-mail it to me / to my
 // manager". The PIN is not in it: the server mails its own sealed copy.
 type MailIssuePINInput struct {
-	OperationID int64  `json:"operation_id"`
-	To          string `json:"to"` // user or manager
+	OperationID int64
+	To          string // user or manager
 }
 
 // MailIssuePINResult says where the PIN went.
 type MailIssuePINResult struct {
-	MailedTo string `json:"mailed_to"`
+	MailedTo string
 }
 
 // whom is how a PINMailTo reads to the user.

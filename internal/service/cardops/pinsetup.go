@@ -16,9 +16,9 @@ import (
 // workstation it lives on. None of it is stored or logged.
 type PINSetupInput struct {
 	CardTarget
-	Password string `json:"password"`
-	Code     string `json:"code"`
-	PIN      string `json:"pin"`
+	Password string
+	Code     string
+	PIN      string
 }
 
 // SetupPIN sets the PIN of a platform credential that waits for it: the

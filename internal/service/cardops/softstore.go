@@ -21,12 +21,12 @@ import (
 // what the dialog shows. Self-Service shows "Issue software store
 // (machine)" and "(user)" per workstation from this list.
 type SoftwareStoreOption struct {
-	WorkstationID int64                          `json:"workstation_id"`
-	Workstation   string                         `json:"workstation"`
-	Scope         string                         `json:"scope"`
-	Available     bool                           `json:"available"`
-	Reason        string                         `json:"reason,omitempty"`
-	Offer         *issuance.SoftwareStoreOptions `json:"offer,omitempty"`
+	WorkstationID int64
+	Workstation   string
+	Scope         string
+	Available     bool
+	Reason        string
+	Offer         *issuance.SoftwareStoreOptions
 }
 
 // SoftwareStoreInput is the guide's "Registry" issue: Issue card → name →
@@ -35,25 +35,25 @@ type SoftwareStoreOption struct {
 // logged; it cannot be reset: the remedy for a forgotten one is to issue
 // again.
 type SoftwareStoreInput struct {
-	WorkstationID int64    `json:"workstation_id"`
-	Scope         string   `json:"scope"` // machine or user
-	Name          string   `json:"name,omitempty"`
-	Password      string   `json:"password,omitempty"`
-	Templates     []string `json:"templates,omitempty"` // optional templates chosen
-	User          string   `json:"user,omitempty"`
+	WorkstationID int64
+	Scope         string // machine or user
+	Name          string
+	Password      string
+	Templates     []string // optional templates chosen
+	User          string
 }
 
 // SoftwareStoreResult reports an issued software store: the card record
 // and, per certificate, the file the agent wrote.
 type SoftwareStoreResult struct {
-	Card  *CardView           `json:"card"`
-	Files []SoftwareStoreFile `json:"files"`
+	Card  *CardView
+	Files []SoftwareStoreFile
 }
 
 // SoftwareStoreFile is one certificate with its key in a software store.
 type SoftwareStoreFile struct {
-	Template    string `json:"template"`
-	Certificate string `json:"certificate"` // serial
+	Template    string
+	Certificate string // serial
 	lanyard.SoftwareStored
 }
 

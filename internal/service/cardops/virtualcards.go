@@ -25,12 +25,12 @@ var VirtualKinds = []lanyard.CardKind{lanyard.KindTPMVirtualCard, lanyard.KindPl
 // "Create a TPM" and "Create platform credential" buttons only where
 // Available, and the reason otherwise.
 type VirtualOption struct {
-	WorkstationID int64            `json:"workstation_id"`
-	Workstation   string           `json:"workstation"`
-	Kind          lanyard.CardKind `json:"kind"`
-	CardType      string           `json:"card_type,omitempty"`
-	Available     bool             `json:"available"`
-	Reason        string           `json:"reason,omitempty"`
+	WorkstationID int64
+	Workstation   string
+	Kind          lanyard.CardKind
+	CardType      string
+	Available     bool
+	Reason        string
 }
 
 // VirtualOptions lists, for every connected workstation the caller may
@@ -200,10 +200,10 @@ func (s *Cards) platformLimits(tx lanyard.Tx, ct *lanyard.CardType, u *lanyard.U
 
 // CreateVirtualInput asks for a new virtual card on a workstation.
 type CreateVirtualInput struct {
-	WorkstationID int64            `json:"workstation_id"`
-	Kind          lanyard.CardKind `json:"kind"`
-	User          string           `json:"user,omitempty"`
-	Name          string           `json:"name,omitempty"`
+	WorkstationID int64
+	Kind          lanyard.CardKind
+	User          string
+	Name          string
 }
 
 // CreateVirtualCard has the workstation's agent create a virtual card

@@ -108,8 +108,8 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		tb.Fatal("first-start setup made no administrator token")
 	}
 	stopArrivals := handleArrivals(svc, hub)
-	srv := web.New(web.Config{Service: svc, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
-		Documents: svc.Documents, Workstations: svc.Workstations, Agents: hub, Notifications: mailer})
+	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
+		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Log, Ready: st, Agents: hub, Notifications: mailer})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)

@@ -1,0 +1,187 @@
+package apiv1
+
+import (
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// The card workflows' wire types (internal/service/cardops takes and
+// returns the same shapes without tags; internal/web converts).
+
+// CardView is a card as people see it: with its owner's login and its
+// certificates (the card menu's Contents tab).
+type CardView struct {
+	*lanyard.Card
+	Kind         lanyard.CardKind     `json:"kind,omitempty"` // of its card type
+	Owner        string               `json:"owner,omitempty"`
+	Certificates []*CardCertificate   `json:"certificates"`
+	Operations   []*lanyard.Operation `json:"operations,omitempty"`
+}
+
+// CardCertificate is one line of a card's Contents tab.
+type CardCertificate struct {
+	ID       int64              `json:"id"`
+	Serial   string             `json:"serial"`
+	CA       string             `json:"ca"`
+	Template string             `json:"template"`
+	Subject  string             `json:"subject"`
+	Status   lanyard.CertStatus `json:"status"`
+	Source   lanyard.CertSource `json:"source"`
+	NotAfter string             `json:"not_after"`
+	Slot     string             `json:"slot,omitempty"`
+	// RequestID names the CA request of a certificate that is not issued
+	// yet (status pending or rejected).
+	RequestID int64 `json:"request_id,omitempty"`
+}
+
+// ConnectedCard is a card in a reader of a workstation the caller may
+// use, as Self-Service lists it.
+type ConnectedCard struct {
+	WorkstationID int64             `json:"workstation_id"`
+	Workstation   string            `json:"workstation"`
+	Reader        string            `json:"reader"`
+	ATR           string            `json:"atr"`
+	Serial        string            `json:"serial"`
+	CardType      string            `json:"card_type"` // "" when no card type recognizes the ATR
+	Kind          lanyard.CardKind  `json:"kind,omitempty"`
+	CardID        int64             `json:"card_id,omitempty"`
+	State         lanyard.CardState `json:"state,omitempty"`
+	Owner         string            `json:"owner,omitempty"`
+}
+
+// RegisterCardInput registers a card an operator hands out.
+type RegisterCardInput struct {
+	Serial   string `json:"serial"`
+	CardType string `json:"card_type"`
+	Name     string `json:"name,omitempty"`
+}
+
+// CardTarget names a card in a reader of a workstation, and the user it
+// is issued to (operators issue on a user's behalf; default: the caller).
+type CardTarget struct {
+	WorkstationID int64  `json:"workstation_id"`
+	Reader        string `json:"reader"`
+	User          string `json:"user,omitempty"`
+}
+
+// IssueCardInput is the Issue card dialog's answer. PINs are used on the
+// card and forgotten; they are never stored or logged.
+type IssueCardInput struct {
+	CardTarget
+	Templates []string `json:"templates,omitempty"` // optional templates chosen
+	UserPIN   string   `json:"user_pin,omitempty"`
+	// AdminPIN is the card's current Admin PIN (PUK) when it is not the
+	// card type's default; the card gets its own random PUK.
+	AdminPIN string   `json:"admin_pin,omitempty"`
+	Tracked  []string `json:"tracked,omitempty"` // slots of found certificates to track
+	Name     string   `json:"name,omitempty"`
+}
+
+// IssueCardResult reports an issue. RandomPIN is set once, in this
+// response, when the policy sets a random user PIN shown to the user.
+type IssueCardResult struct {
+	Card        *CardView `json:"card"`
+	OperationID int64     `json:"operation_id"`
+	State       string    `json:"state"` // issued or pending
+	RandomPIN   string    `json:"random_pin,omitempty"`
+	PINMailedTo []string  `json:"pin_mailed_to,omitempty"`
+	PINMailNote string    `json:"pin_mail_note,omitempty"`
+	// PINMailChoices are whom the user may still e-mail the shown random
+	// PIN to (user, manager), once, within PINMailWindow (MailIssuePIN).
+	PINMailChoices        []string `json:"pin_mail_choices,omitempty"`
+	SecretQuestionsNeeded bool     `json:"secret_questions_needed"`
+}
+
+// IssueOptionsResult is what the Issue card dialog shows for a card.
+type IssueOptionsResult struct {
+	Card *ConnectedCard `json:"card"`
+	issuance.Options
+}
+
+// ContinueInput continues an interrupted or pending card issue on the card
+// in a reader. The PINs are asked again: they were never stored. Empty
+// PINs fall back as in the Issue card dialog; a random PIN is drawn anew
+// if it had not reached the card. AdminPIN is the card's current Admin PIN,
+// asked again only when it was entered at issue and the card does not
+// have its own PUK yet.
+type ContinueInput struct {
+	CardTarget
+	UserPIN  string `json:"user_pin,omitempty"`
+	AdminPIN string `json:"admin_pin,omitempty"`
+}
+
+// ClearInput names the connected card to revoke and clear; AdminPIN is
+// the Admin PIN (PUK) chosen at an issue before Lanyard gave cards their
+// own PUK (PUK state unknown); other cards need none.
+type ClearInput struct {
+	CardTarget
+	AdminPIN string `json:"admin_pin,omitempty"`
+}
+
+// PINSetupInput is Set up PIN of a platform credential: the user's
+// password and a code from their authenticator app (the step-up of the
+// Windows Hello for Business model), and the PIN they choose. Where the
+// card is may be given; by default it is found in the readers of the
+// workstation it lives on. None of it is stored or logged.
+type PINSetupInput struct {
+	CardTarget
+	Password string `json:"password"`
+	Code     string `json:"code"`
+	PIN      string `json:"pin"`
+}
+
+// IssuedPIN is a card issued for the caller by someone else whose random
+// PIN waits to be shown to them once, until Until.
+type IssuedPIN struct {
+	CardID      int64     `json:"card_id"`
+	Serial      string    `json:"serial"`
+	CardType    string    `json:"card_type"`
+	OperationID int64     `json:"operation_id"`
+	IssuedBy    string    `json:"issued_by"`
+	Until       time.Time `json:"until"`
+}
+
+// ShowIssuedPINInput names the issue whose PIN the owner asks for.
+type ShowIssuedPINInput struct {
+	OperationID int64 `json:"operation_id"`
+}
+
+// ShownPIN is the random PIN, shown once.
+type ShownPIN struct {
+	PIN string `json:"pin"`
+}
+
+// MailIssuePINInput is the result dialog's "E-mail it to me / to my
+// manager". The PIN is not in it: the server mails its own sealed copy.
+type MailIssuePINInput struct {
+	OperationID int64  `json:"operation_id"`
+	To          string `json:"to"` // user or manager
+}
+
+// MailIssuePINResult says where the PIN went.
+type MailIssuePINResult struct {
+	MailedTo string `json:"mailed_to"`
+}
+
+// CreateVirtualInput asks for a new virtual card on a workstation.
+type CreateVirtualInput struct {
+	WorkstationID int64            `json:"workstation_id"`
+	Kind          lanyard.CardKind `json:"kind"`
+	User          string           `json:"user,omitempty"`
+	Name          string           `json:"name,omitempty"`
+}
+
+// VirtualOption is whether a virtual card of Kind can be created on a
+// workstation for a user, and if not, why: Self-Service shows the
+// "Create a TPM" and "Create platform credential" buttons only where
+// Available, and the reason otherwise.
+type VirtualOption struct {
+	WorkstationID int64            `json:"workstation_id"`
+	Workstation   string           `json:"workstation"`
+	Kind          lanyard.CardKind `json:"kind"`
+	CardType      string           `json:"card_type,omitempty"`
+	Available     bool             `json:"available"`
+	Reason        string           `json:"reason,omitempty"`
+}

@@ -1,0 +1,66 @@
+package web
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+)
+
+// everyFieldSet fails when in and out differ in field count or out has a
+// zero field: a field added to a cardops result and not copied by its
+// converter would silently vanish from the API. (The converters that are
+// plain type conversions are checked by the compiler.)
+func everyFieldSet(t *testing.T, in, out any) {
+	t.Helper()
+	iv, ov := reflect.Indirect(reflect.ValueOf(in)), reflect.Indirect(reflect.ValueOf(out))
+	if n, m := iv.NumField(), ov.NumField(); n != m {
+		t.Fatalf("%s has %d fields, %s %d", iv.Type(), n, ov.Type(), m)
+	}
+	for i := range ov.NumField() {
+		if iv.Field(i).IsZero() {
+			t.Fatalf("test input leaves %s.%s unset", iv.Type(), iv.Type().Field(i).Name)
+		}
+		if ov.Field(i).IsZero() {
+			t.Errorf("%s.%s not copied", ov.Type(), ov.Type().Field(i).Name)
+		}
+	}
+}
+
+func TestCardConvertersKeepEveryField(t *testing.T) {
+	view := &cardops.CardView{
+		Card: &lanyard.Card{ID: 3}, Kind: lanyard.CardKind("piv"), Owner: "alice",
+		Certificates: []*cardops.CardCertificate{{ID: 9, Serial: "0a"}},
+		Operations:   []*lanyard.Operation{{ID: 4}},
+	}
+	everyFieldSet(t, view, toCardView(view))
+	if got := toCardView(view); got.Certificates[0].Serial != "0a" {
+		t.Errorf("certificates not converted: %+v", got.Certificates[0])
+	}
+
+	res := &cardops.IssueCardResult{Card: view, OperationID: 5, State: "issued", RandomPIN: "123456",
+		PINMailedTo: []string{"alice"}, PINMailNote: "n", PINMailChoices: []string{"manager"}, SecretQuestionsNeeded: true}
+	out, _ := issueCardResult(res, nil)
+	everyFieldSet(t, res, out)
+
+	opts := &cardops.IssueOptionsResult{Card: &cardops.ConnectedCard{Serial: "C1"}, Options: issuance.Options{Registered: true}}
+	gotOpts, _ := issueOptions(opts, nil)
+	everyFieldSet(t, opts, gotOpts)
+
+	soft := &cardops.SoftwareStoreResult{Card: view, Files: []cardops.SoftwareStoreFile{{Template: "t"}}}
+	gotSoft, _ := softwareStoreResult(soft, nil)
+	everyFieldSet(t, soft, gotSoft)
+
+	// nil stays nil, and errors pass through.
+	if v, err := cardViews(nil, errTest); v != nil || err != errTest {
+		t.Errorf("cardViews(nil, err) = %v, %v", v, err)
+	}
+	if v := toCardView(&cardops.CardView{}); v.Certificates != nil {
+		t.Errorf("nil certificates became %v", v.Certificates)
+	}
+}
+
+var errTest = errors.New("test")
