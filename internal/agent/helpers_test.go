@@ -15,7 +15,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -29,7 +29,7 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 )
 
 var admin = &service.Principal{User: &lanyard.User{Login: "root", DisplayName: "Root Admin"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
@@ -34,7 +34,7 @@ func newStoreHarness(t *testing.T, engine string, roots *x509.CertPool, tweak fu
 	if engine == "postgres" {
 		st, err = postgres.Open(t.Context(), pgtest.FreshSchema(t))
 	} else {
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
+		st, err = sqlitetest.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
 	}
 	if err != nil {
 		t.Fatal(err)

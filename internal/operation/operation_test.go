@@ -11,7 +11,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -32,7 +32,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
+	st, err := sqlitetest.Open(t.Context(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -91,7 +91,7 @@ type signer struct {
 
 func mustDocEnv(t *testing.T) *docEnv {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

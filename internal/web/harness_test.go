@@ -12,7 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -31,7 +31,7 @@ type env struct {
 func mustEnv(t *testing.T) *env {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "lanyard.db")
-	st, err := sqlite.Open(context.Background(), dbPath)
+	st, err := sqlitetest.Open(context.Background(), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

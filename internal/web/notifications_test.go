@@ -13,7 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -23,7 +23,7 @@ import (
 // a failed message and its retry.
 func TestNotificationsAPI(t *testing.T) {
 	smtp := mailpittest.MustEnv(t)
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

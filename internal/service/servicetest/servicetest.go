@@ -23,7 +23,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 )
 
 // DefaultBaseURL is the base URL of a test service that serves no HTTP:
@@ -103,7 +103,7 @@ func New(tb testing.TB, o Options) *Stack {
 		if s.Dir == "" {
 			s.Dir = tb.TempDir()
 		}
-		st, err := sqlite.Open(ctx, filepath.Join(s.Dir, "lanyard.db"))
+		st, err := sqlitetest.Open(ctx, filepath.Join(s.Dir, "lanyard.db"))
 		if err != nil {
 			tb.Fatal(err)
 		}

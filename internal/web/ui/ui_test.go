@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -26,7 +26,7 @@ const password = "correct horse battery"
 
 func mustSite(t testing.TB) *site {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
