@@ -190,7 +190,7 @@ func (h *Hub) pushAirCards(c *agentConn) {
 		h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
 		return
 	}
-	list, online := h.reachableAirCards(allowed)
+	list, online := h.reachableAirCards(wireAirCards(allowed))
 	// Sessions on AirCards the workstation lost end now.
 	var drop []*airSession
 	c.mu.Lock()

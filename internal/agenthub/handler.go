@@ -50,13 +50,13 @@ func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "malformed pairing request: %v", err))
 		return
 	}
-	out, err := h.ws.StartPairing(r.Context(), remoteHost(r), in)
+	ws, err := h.ws.StartPairing(r.Context(), remoteHost(r), pairingRequestOf(in))
 	if err != nil {
 		writeProblem(w, err)
 		return
 	}
-	h.log.Info("pairing requested", "workstation", out.ID, "hostname", in.Hostname, "remote", remoteHost(r))
-	writeJSON(w, http.StatusCreated, out)
+	h.log.Info("pairing requested", "workstation", ws.ID, "hostname", in.Hostname, "remote", remoteHost(r))
+	writeJSON(w, http.StatusCreated, wirePairResponse(ws))
 }
 
 // pairPollInterval is how often a waiting pairing poll reads the status
@@ -88,8 +88,8 @@ func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, err)
 			return
 		}
-		if st.Status != agentproto.PairPending || time.Now().After(deadline) {
-			writeJSON(w, http.StatusOK, st)
+		if st.State != lanyard.PairingPending || time.Now().After(deadline) {
+			writeJSON(w, http.StatusOK, wirePairStatus(st))
 			return
 		}
 		select {
@@ -167,12 +167,12 @@ func (h *Hub) airCardJoin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EInvalid, "the request body must be {\"code\": \"XXXXX-XXXXX\"}"))
 		return
 	}
-	joined, err := h.ws.JoinAirCard(r.Context(), ws.ID, remoteHost(r), in.Code)
+	card, err := h.ws.JoinAirCard(r.Context(), ws.ID, remoteHost(r), in.Code)
 	if err != nil {
 		writeProblem(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, joined)
+	writeJSON(w, http.StatusOK, wireAirCardJoined(card))
 }
 
 func headerHas(h http.Header, name, token string) bool {

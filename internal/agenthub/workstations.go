@@ -6,24 +6,25 @@ import (
 	"crypto/x509"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // Workstations is what the hub asks of the server's workstation records
 // (internal/service/workstations implements it): pairing, the admission
 // and liveness of agent connections, the listener's certificate and the
-// AirCards a workstation may use.
+// AirCards a workstation may use. It speaks in domain types; the hub
+// converts them to and from the agent protocol (wire.go).
 type Workstations interface {
-	// StartPairing records an agent's pairing request from remote.
-	StartPairing(ctx context.Context, remote string, in agentproto.PairRequest) (*agentproto.PairResponse, error)
+	// StartPairing records an agent's pairing request from remote and
+	// returns the pending workstation.
+	StartPairing(ctx context.Context, remote string, in lanyard.PairingRequest) (*lanyard.Workstation, error)
 	// PairingSettled returns a channel closed when workstation id's
 	// pairing is confirmed or revoked in this process, and release, to
 	// call when the poll stops waiting.
 	PairingSettled(id int64) (settled <-chan struct{}, release func())
 	// PairingStatus answers an agent's poll, proof being its signature
 	// over agentproto.ProofMessage(id, at).
-	PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*agentproto.PairStatus, error)
+	PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*lanyard.PairingOutcome, error)
 	// AgentConnected admits the agent whose verified client certificate
 	// has serial (hex).
 	AgentConnected(ctx context.Context, serial string) (*lanyard.Workstation, error)
@@ -40,11 +41,11 @@ type Workstations interface {
 	// against.
 	AgentClientCAs(ctx context.Context) (*x509.CertPool, error)
 	// AirCardsFor lists the AirCards workstation wsID may use.
-	AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.AirCard, error)
+	AirCardsFor(ctx context.Context, wsID int64) ([]*lanyard.Card, error)
 	// AirCardAllowed checks that workstation wsID may open a session on
 	// the AirCard with serial.
 	AirCardAllowed(ctx context.Context, wsID int64, serial string) error
 	// JoinAirCard adds workstation wsID to the allowed computers of the
-	// AirCard a connection code names.
-	JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*agentproto.AirCardJoined, error)
+	// AirCard a connection code names, and returns that AirCard.
+	JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error)
 }

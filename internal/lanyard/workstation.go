@@ -67,3 +67,40 @@ const (
 	RoleWorkstation    WorkstationRole = "workstation"
 	RoleAirCardService WorkstationRole = "aircard_service" // hosts AirCards (issue 7)
 )
+
+// PairingRequest is an agent's request to pair, as the workstations
+// capability checks and records it: the agent listener decodes it from
+// the agent protocol's message, so the capability never reads wire
+// types.
+type PairingRequest struct {
+	// CSR is a PKCS #10 request (DER) for the agent's ECDSA P-256 key:
+	// the key the workstation's client certificate will certify.
+	CSR          []byte
+	Hostname     string // what the agent says the machine is called
+	AgentVersion string
+	TPM          bool // the agent found a usable TPM
+	// Role is what the agent says it is; empty means a workstation. Any
+	// other value than the known roles is refused.
+	Role WorkstationRole
+}
+
+// PairingState is where an agent's pairing stands when it polls: the
+// workstation's status, except that a pending pairing whose code lapsed
+// is expired, which tells the agent to ask again with a new request.
+type PairingState string
+
+const (
+	PairingPending PairingState = "pending"
+	PairingActive  PairingState = "active"
+	PairingExpired PairingState = "expired"
+	PairingRevoked PairingState = "revoked"
+)
+
+// PairingOutcome answers an agent's pairing poll. Once active it carries
+// what the agent needs to connect: its client certificate and the chain
+// above it (issuing CA first, root last), DER.
+type PairingOutcome struct {
+	State       PairingState
+	Certificate []byte
+	Chain       [][]byte
+}

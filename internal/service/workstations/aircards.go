@@ -109,10 +109,12 @@ func usable(c *lanyard.Card) bool {
 	return c.State != lanyard.CardRevoked && c.State != lanyard.CardDisabled
 }
 
-// AirCardsFor lists the AirCards workstation wsID may use: the aircards
-// message its agent gets when it connects and whenever the list changes.
-func (s *Workstations) AirCardsFor(ctx context.Context, wsID int64) ([]agentproto.AirCard, error) {
-	out := []agentproto.AirCard{}
+// AirCardsFor lists the AirCards workstation wsID may use, neither
+// revoked nor disabled, in the order they were allowed: what the aircards
+// message its agent gets when it connects and whenever the list changes
+// is made of (the hub bounds and converts it).
+func (s *Workstations) AirCardsFor(ctx context.Context, wsID int64) ([]*lanyard.Card, error) {
+	out := []*lanyard.Card{}
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		ids, err := tx.AirCardsAllowedOn(wsID)
 		if err != nil {
@@ -123,8 +125,8 @@ func (s *Workstations) AirCardsFor(ctx context.Context, wsID int64) ([]agentprot
 			if err != nil {
 				return err
 			}
-			if usable(c) && len(out) < agentproto.MaxAirCards {
-				out = append(out, agentproto.AirCard{Serial: c.Serial, Name: c.Name})
+			if usable(c) {
+				out = append(out, c)
 			}
 		}
 		return nil
@@ -336,8 +338,8 @@ func HashAirCardCode(code string) string {
 // certificate) to the allowed computers of the AirCard a connection code
 // names, and uses the code up. Wrong codes count against the workstation
 // and the client address; expired and used codes are refused with what
-// happened.
-func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*agentproto.AirCardJoined, error) {
+// happened. It returns the AirCard joined.
+func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error) {
 	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
 	for _, k := range keys {
 		if ok, wait := s.joinThrottle.Allow(k); !ok {
@@ -406,5 +408,5 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 	if s.agents != nil {
 		s.agents.AirCardsChanged(wsID)
 	}
-	return &agentproto.AirCardJoined{Serial: card.Serial, Name: card.Name}, nil
+	return card, nil
 }

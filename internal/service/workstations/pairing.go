@@ -17,12 +17,13 @@ import (
 )
 
 // StartPairing records a pending workstation for an agent's pairing
-// request. It is called by the agent listener, before anyone is
+// request and returns it (its ID and PairingExpiresAt are what the agent
+// learns). It is called by the agent listener, before anyone is
 // authenticated: nothing is issued until a person confirms the code that
 // both sides compute (agentproto.PairingCode). The same key asking again
 // (an agent restarted, or its code expired) renews its pending record
 // rather than adding one.
-func (s *Workstations) StartPairing(ctx context.Context, remote string, in agentproto.PairRequest) (*agentproto.PairResponse, error) {
+func (s *Workstations) StartPairing(ctx context.Context, remote string, in lanyard.PairingRequest) (*lanyard.Workstation, error) {
 	csr, err := ca.ParseCSR(in.CSR)
 	if err != nil {
 		return nil, err
@@ -37,8 +38,8 @@ func (s *Workstations) StartPairing(ctx context.Context, remote string, in agent
 	}
 	role := lanyard.RoleWorkstation
 	switch in.Role {
-	case "", string(lanyard.RoleWorkstation):
-	case string(lanyard.RoleAirCardService):
+	case "", lanyard.RoleWorkstation:
+	case lanyard.RoleAirCardService:
 		role = lanyard.RoleAirCardService
 	default:
 		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown agent role %q", in.Role)
@@ -74,12 +75,12 @@ func (s *Workstations) StartPairing(ctx context.Context, remote string, in agent
 	if err != nil {
 		return nil, err
 	}
-	return &agentproto.PairResponse{ID: w.ID, ExpiresAt: w.PairingExpiresAt}, nil
+	return w, nil
 }
 
 // PairingStatus answers an agent's poll: proof is its signature over
 // agentproto.ProofMessage(id, at) with the key it asked to pair.
-func (s *Workstations) PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*agentproto.PairStatus, error) {
+func (s *Workstations) PairingStatus(ctx context.Context, id int64, at time.Time, proof []byte) (*lanyard.PairingOutcome, error) {
 	var w *lanyard.Workstation
 	var cert *lanyard.Certificate
 	c, _, err := s.machineCA()
@@ -103,17 +104,17 @@ func (s *Workstations) PairingStatus(ctx context.Context, id int64, at time.Time
 	}
 	switch {
 	case w.Status == lanyard.WorkstationRevoked:
-		return &agentproto.PairStatus{Status: agentproto.PairRevoked}, nil
+		return &lanyard.PairingOutcome{State: lanyard.PairingRevoked}, nil
 	case w.Status == lanyard.WorkstationPending && s.rec.Clock().After(w.PairingExpiresAt):
-		return &agentproto.PairStatus{Status: agentproto.PairExpired}, nil
+		return &lanyard.PairingOutcome{State: lanyard.PairingExpired}, nil
 	case w.Status == lanyard.WorkstationPending:
-		return &agentproto.PairStatus{Status: agentproto.PairPending}, nil
+		return &lanyard.PairingOutcome{State: lanyard.PairingPending}, nil
 	}
 	chain, err := c.Chain(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := &agentproto.PairStatus{Status: agentproto.PairActive, Certificate: cert.DER}
+	st := &lanyard.PairingOutcome{State: lanyard.PairingActive, Certificate: cert.DER}
 	for _, ch := range chain {
 		st.Chain = append(st.Chain, ch.Raw)
 	}

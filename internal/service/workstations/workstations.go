@@ -4,8 +4,10 @@
 // list and revocation of workstations, the agent listener's own TLS
 // certificate, the admission and liveness checks of agent connections,
 // and the AirCards a workstation may use (connection codes, allowed
-// computers). The agent hub calls it; it answers in the agent protocol's
-// terms (internal/agentproto).
+// computers). The agent hub calls it with domain types and converts them
+// to and from the agent protocol's wire types itself (internal/agentproto);
+// of the protocol, this package uses only the rules both sides compute: the
+// pairing code, its normal form and hash, and the pairing poll's proof.
 package workstations
 
 import (

@@ -76,7 +76,7 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host}}, key)
 		spki, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		out, err := e.Service.StartPairing(ctx, "192.0.2.1", agentproto.PairRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
+		out, err := e.Service.StartPairing(ctx, "192.0.2.1", lanyard.PairingRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
