@@ -24,14 +24,15 @@ import (
 )
 
 // Catalog is what the card workflows read of the catalog (catalog.Catalog
-// implements it): card types, their secrets, templates and the policy
-// that applies to a user.
+// implements it): card types, their secrets, templates, the policy
+// that applies to a user and the feature switches of virtual cards.
 type Catalog interface {
 	GetCardType(ctx context.Context, name string) (*lanyard.CardType, error)
 	CardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets, error)
 	GetTemplate(ctx context.Context, name string) (*lanyard.Template, error)
 	Template(tx lanyard.TemplateStore, name string) (*lanyard.Template, error)
 	PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error)
+	ReadFeatures(tx lanyard.SettingStore) (lanyard.Features, error)
 }
 
 // PKI is what the card workflows need of the certificate capability
