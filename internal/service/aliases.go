@@ -22,7 +22,7 @@ import (
 type (
 	CardTypeInput = catalog.CardTypeInput
 	PolicyInput   = catalog.PolicyInput
-	Features      = catalog.Features
+	Features      = lanyard.Features
 )
 
 // NewPolicyInput returns a policy input pre-filled with defaults, for

@@ -78,8 +78,8 @@ type Catalog interface {
 	GetCardType(ctx context.Context, name string) (*lanyard.CardType, error)
 	ListCardTypes(ctx context.Context) ([]*lanyard.CardType, error)
 	DeleteCardType(ctx context.Context, p *lanyard.Principal, name string) error
-	Features(ctx context.Context) (catalog.Features, error)
-	PutFeatures(ctx context.Context, p *lanyard.Principal, f catalog.Features) (catalog.Features, error)
+	Features(ctx context.Context) (lanyard.Features, error)
+	PutFeatures(ctx context.Context, p *lanyard.Principal, f lanyard.Features) (lanyard.Features, error)
 	CreatePolicy(ctx context.Context, pr *lanyard.Principal, p *catalog.PolicyInput) (*lanyard.Policy, error)
 	UpdatePolicy(ctx context.Context, pr *lanyard.Principal, name string, p *catalog.PolicyInput) (*lanyard.Policy, error)
 	GetPolicy(ctx context.Context, name string) (*lanyard.Policy, error)

@@ -2,8 +2,8 @@ package web
 
 import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
-	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
@@ -22,7 +22,7 @@ func (s *Server) virtualCardRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return features(s.catalog.PutFeatures(c.r.Context(), c.p, catalog.Features(in)))
+				return features(s.catalog.PutFeatures(c.r.Context(), c.p, lanyard.Features(in)))
 			}},
 		{method: "GET", path: v1 + "/virtual-cards/options", summary: "Whether each virtual card kind can be created on each of the caller's workstations, and why not", tag: "cards", roles: anyone,
 			out: []apiv1.VirtualOption{}, status: 200, query: []param{{"user", "string", "the user the card is for (staff)"}},

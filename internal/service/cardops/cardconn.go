@@ -8,7 +8,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // openCard finds the target's reader and opens an exclusive session.
@@ -83,7 +82,7 @@ func (s *Cards) findTracked(ctx context.Context, pc *piv.Card, in *issuance.Inpu
 		var known bool
 		_ = s.rec.View(ctx, func(tx lanyard.Tx) error {
 			for _, name := range s.caOrder {
-				if _, err := tx.CertificateBySerial(name, pki.SerialHex(c.SerialNumber)); err == nil {
+				if _, err := tx.CertificateBySerial(name, lanyard.SerialHex(c.SerialNumber)); err == nil {
 					known = true
 				}
 			}

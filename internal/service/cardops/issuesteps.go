@@ -14,7 +14,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
-	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // issueSteps runs the card steps not yet recorded. It reports pending when
@@ -108,7 +107,7 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		if err != nil {
 			return false, err
 		}
-		rec := pki.CertRecord(cert, tpl, j.user, s.rec.Clock())
+		rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
 		rec.CardID, rec.Slot = j.card.ID, sl.Slot
 		d.Certs[sl.Slot] = rec.Serial
 		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
@@ -317,7 +316,7 @@ func (s *Cards) trackCertificates(ctx context.Context, j *issueJob) error {
 			if f.Slot != slot || f.Certificate == nil {
 				continue
 			}
-			rec := pki.CertRecord(f.Certificate, &lanyard.Template{}, j.user, now)
+			rec := lanyard.ManagedCertificate(f.Certificate, &lanyard.Template{}, j.user, now)
 			rec.CA, rec.Source, rec.Status, rec.CardID, rec.Slot = trackedCA(f.Certificate), lanyard.SourceTracked, lanyard.CertValid, j.card.ID, f.Slot
 			if now.After(f.Certificate.NotAfter) {
 				rec.Status = lanyard.CertExpired

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service/documents"
 )
 
 // RequestHook is the card issue's side of a CA decision (pki.RequestHook):
@@ -64,11 +64,12 @@ func (CardIssues) IssueRecord(op *lanyard.Operation) (map[string]int64, map[stri
 	return data.Requests, data.Certs, nil
 }
 
-// CardRequest is the unfinished card issue slot that r is for (cardRequest).
-func (CardIssues) CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*documents.CardRequest, error) {
-	op, _, sl, err := cardRequest(tx, r)
+// CardRequest is the unfinished card issue that r is for and its plan
+// for r's slot (cardRequest); op is nil when there is none.
+func (CardIssues) CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (op *lanyard.Operation, slot *issuance.SlotPlan, err error) {
+	op, _, slot, err = cardRequest(tx, r)
 	if err != nil || op == nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &documents.CardRequest{Operation: op, Slot: *sl}, nil
+	return op, slot, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
-	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // SoftwareStoreOption is whether a software store of Scope can be issued
@@ -310,7 +309,7 @@ func (s *Cards) softSteps(ctx context.Context, j *softJob, password string) ([]S
 		if err != nil {
 			return nil, err
 		}
-		rec := pki.CertRecord(cert, tpl, j.user, s.rec.Clock())
+		rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
 		rec.CardID = j.card.ID
 		j.data.Certs[sl.Template] = rec.Serial
 		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,

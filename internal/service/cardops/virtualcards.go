@@ -14,7 +14,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
-	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 )
 
 // VirtualKinds are the card kinds an agent creates on its workstation.
@@ -104,7 +103,7 @@ func (s *Cards) cardUser(tx lanyard.Tx, p *lanyard.Principal, login string) (*la
 // the guide's limits (at most 10 per computer, one per user per
 // workstation) and an enrolled second factor for Set up PIN.
 func (s *Cards) virtualAllowed(ctx context.Context, tx lanyard.Tx, u *lanyard.User, staff bool, ws *lanyard.WorkstationState, kind lanyard.CardKind) (*lanyard.CardType, error) {
-	f, err := catalog.ReadFeatures(tx)
+	f, err := s.catalog.ReadFeatures(tx)
 	if err != nil {
 		return nil, err
 	}

@@ -178,18 +178,18 @@ func TestReadCaches(t *testing.T) {
 func TestFeatures(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if f, err := e.cat.Features(ctx); err != nil || f != (catalog.Features{}) {
+	if f, err := e.cat.Features(ctx); err != nil || f != (lanyard.Features{}) {
 		t.Fatalf("Features() = %+v, %v; want all off", f, err)
 	}
 	op := &lanyard.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleOperator}}
-	if _, err := e.cat.PutFeatures(ctx, op, catalog.Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.cat.PutFeatures(ctx, op, lanyard.Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("operator: err = %v, want EForbidden", err)
 	}
-	if _, err := e.cat.PutFeatures(ctx, e.admin, catalog.Features{TPMVirtualCard: true}); err != nil {
+	if _, err := e.cat.PutFeatures(ctx, e.admin, lanyard.Features{TPMVirtualCard: true}); err != nil {
 		t.Fatal(err)
 	}
 	storetest.MustView(t, e.store, func(tx lanyard.Tx) error {
-		f, err := catalog.ReadFeatures(tx)
+		f, err := e.cat.ReadFeatures(tx)
 		if err != nil || !f.TPMVirtualCard || f.PlatformCredential {
 			t.Fatalf("ReadFeatures = %+v, %v", f, err)
 		}
@@ -198,13 +198,13 @@ func TestFeatures(t *testing.T) {
 }
 
 // TestFeaturesStoredFormat: the feature switches are kept in the settings
-// table with the snake_case names databases already hold; the catalog's
-// Features type carries no json tags since the wire types moved to
+// table with the snake_case names databases already hold;
+// lanyard.Features carries no json tags since the wire types moved to
 // internal/apiv1, so the stored record has its own.
 func TestFeaturesStoredFormat(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.cat.PutFeatures(ctx, e.admin, catalog.Features{TPMVirtualCard: true}); err != nil {
+	if _, err := e.cat.PutFeatures(ctx, e.admin, lanyard.Features{TPMVirtualCard: true}); err != nil {
 		t.Fatal(err)
 	}
 	var b []byte

@@ -7,16 +7,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// Features are the server-wide switches of the virtual card kinds that
-// live on workstations, like the guide's Configuration Wizard options
-// ("Create TPM virtual smart card"). Both are off until an administrator
-// turns them on: a TPM-bound credential is a decision of the
-// organization, not a default.
-type Features struct {
-	TPMVirtualCard     bool
-	PlatformCredential bool
-}
-
 // storedFeatures are the switches as the settings table keeps them
 // (storage format: never rename a tag).
 type storedFeatures struct {
@@ -27,11 +17,11 @@ type storedFeatures struct {
 const settingFeatures = "features"
 
 // Features returns the feature switches.
-func (s *Catalog) Features(ctx context.Context) (Features, error) {
-	var f Features
+func (s *Catalog) Features(ctx context.Context) (lanyard.Features, error) {
+	var f lanyard.Features
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
-		f, err = ReadFeatures(tx)
+		f, err = s.ReadFeatures(tx)
 		return err
 	})
 	return f, err
@@ -39,29 +29,29 @@ func (s *Catalog) Features(ctx context.Context) (Features, error) {
 
 // ReadFeatures reads the feature switches in tx (virtual card creation
 // checks them in the transaction that creates the card).
-func ReadFeatures(tx lanyard.SettingStore) (Features, error) {
+func (s *Catalog) ReadFeatures(tx lanyard.SettingStore) (lanyard.Features, error) {
 	var f storedFeatures
 	b, err := tx.Setting(settingFeatures)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
-		return Features(f), nil
+		return lanyard.Features(f), nil
 	case err != nil:
-		return Features(f), err
+		return lanyard.Features(f), err
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
-		return Features(f), lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
+		return lanyard.Features(f), lanyard.Wrap(lanyard.EInternal, err, "stored feature switches")
 	}
-	return Features(f), nil
+	return lanyard.Features(f), nil
 }
 
 // PutFeatures sets the feature switches (administrators).
-func (s *Catalog) PutFeatures(ctx context.Context, p *lanyard.Principal, f Features) (Features, error) {
+func (s *Catalog) PutFeatures(ctx context.Context, p *lanyard.Principal, f lanyard.Features) (lanyard.Features, error) {
 	if !p.Has(lanyard.RoleAdministrator) {
-		return Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
+		return lanyard.Features{}, lanyard.Errorf(lanyard.EForbidden, "only administrators change feature switches")
 	}
 	b, err := json.Marshal(storedFeatures(f))
 	if err != nil {
-		return Features{}, err
+		return lanyard.Features{}, err
 	}
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "features.update", "settings", settingFeatures, map[string]any{

@@ -12,7 +12,6 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // oidDocumentSigning is the document signing extended key usage (RFC 9336),
@@ -100,7 +99,7 @@ func (s *Documents) verifyCMS(ctx context.Context, sig, form []byte) (*verifiedS
 	if !slices.ContainsFunc(cert.UnknownExtKeyUsage, oidDocumentSigning.Equal) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "the signing certificate (%s) is not a document signing certificate; sign with the certificate of your document signing template", cert.Subject)
 	}
-	return &verifiedSigner{ca: caName, serial: pki.SerialHex(cert.SerialNumber), subject: cert.Subject.String(), raw: cert.Raw}, nil
+	return &verifiedSigner{ca: caName, serial: lanyard.SerialHex(cert.SerialNumber), subject: cert.Subject.String(), raw: cert.Raw}, nil
 }
 
 // checkRecord checks the signer against Lanyard's record of the

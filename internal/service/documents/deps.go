@@ -28,17 +28,11 @@ type CardIssues interface {
 	// IssueRecord is what an issue operation recorded by slot: the CA
 	// requests it made and the serials of the certificates it wrote.
 	IssueRecord(op *lanyard.Operation) (requests map[string]int64, certs map[string]string, err error)
-	// CardRequest is the unfinished card issue slot that CA request r
-	// is for; nil for a request made through the certificate API and
-	// for one whose issue no longer waits for it.
-	CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*CardRequest, error)
-}
-
-// CardRequest is a card issue's slot whose certificate a CA request is
-// for.
-type CardRequest struct {
-	Operation *lanyard.Operation // the unfinished issue
-	Slot      issuance.SlotPlan  // its plan for the request's slot
+	// CardRequest is the unfinished card issue that CA request r is
+	// for, and that issue's plan for the request's slot; op is nil for a
+	// request made through the certificate API and for one whose issue
+	// no longer waits for it.
+	CardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (op *lanyard.Operation, slot *issuance.SlotPlan, err error)
 }
 
 // Notifier sends the document e-mails (service.Notifier, internal/notify's

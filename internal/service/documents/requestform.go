@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -46,14 +47,14 @@ func (s *Documents) RequestForms(ctx context.Context, ids []int64) (map[int64]*R
 			if err != nil {
 				return err
 			}
-			cr, err := s.cards.CardRequest(tx, r)
+			op, sl, err := s.cards.CardRequest(tx, r)
 			if err != nil {
 				return err
 			}
-			if cr == nil {
+			if op == nil {
 				continue
 			}
-			f, err := requestForm(tx, id, cr)
+			f, err := requestForm(tx, id, op, sl)
 			if err != nil {
 				return err
 			}
@@ -73,11 +74,10 @@ func (s *Documents) RequestForms(ctx context.Context, ids []int64) (map[int64]*R
 // formSupplier. A request of no unfinished card issue needs no form here:
 // the caller refuses a card's request whose issue is gone.
 func (s *Documents) RequestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *lanyard.Principal) error {
-	cr, err := s.cards.CardRequest(tx, r)
-	if err != nil || cr == nil {
+	op, sl, err := s.cards.CardRequest(tx, r)
+	if err != nil || op == nil {
 		return err
 	}
-	op, sl := cr.Operation, cr.Slot
 	if !sl.SignedRequest {
 		return nil
 	}
@@ -86,7 +86,7 @@ func (s *Documents) RequestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p
 	if err := tx.LockCard(op.CardID); err != nil {
 		return err
 	}
-	f, err := requestForm(tx, r.ID, cr)
+	f, err := requestForm(tx, r.ID, op, sl)
 	if err != nil || f == nil {
 		return err
 	}
@@ -139,25 +139,25 @@ func formSupplier(r *lanyard.CertRequest, ownerID int64, f *RequestForm, officer
 }
 
 // requestForm is the signed request form of request id from the card
-// issue cr, or nil when its issue does not need one. Only a document of
+// issue op's slot sl, or nil when its issue does not need one. Only a document of
 // this very issue counts (same operation, slot and template), never one
 // of an earlier issue of the card.
-func requestForm(tx lanyard.Tx, id int64, cr *CardRequest) (*RequestForm, error) {
-	if !cr.Slot.SignedRequest {
+func requestForm(tx lanyard.Tx, id int64, op *lanyard.Operation, sl *issuance.SlotPlan) (*RequestForm, error) {
+	if !sl.SignedRequest {
 		return nil, nil
 	}
-	ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: cr.Operation.CardID, Slot: cr.Slot.Slot, Kind: lanyard.DocCertificateRequest, Limit: 50})
+	ds, err := tx.ListDocuments(lanyard.DocumentFilter{CardID: op.CardID, Slot: sl.Slot, Kind: lanyard.DocCertificateRequest, Limit: 50})
 	if err != nil {
 		return nil, err
 	}
 	var d *lanyard.Document
 	for _, x := range ds {
-		if x.OperationID == cr.Operation.ID && x.Template == cr.Slot.Template {
+		if x.OperationID == op.ID && x.Template == sl.Template {
 			d = x
 			break
 		}
 	}
-	f := &RequestForm{Precheck: cr.Slot.Precheck, Links: map[string]string{}}
+	f := &RequestForm{Precheck: sl.Precheck, Links: map[string]string{}}
 	if d == nil {
 		f.Reason = fmt.Sprintf("request %d needs the owner's signed certificate request form, and the card issue has none; reject the request", id)
 		return f, nil
@@ -179,7 +179,7 @@ func requestForm(tx lanyard.Tx, id int64, cr *CardRequest) (*RequestForm, error)
 			}
 		}
 	}
-	f.Ready, f.Reason = formReady(id, d, cr.Slot.Precheck)
+	f.Ready, f.Reason = formReady(id, d, sl.Precheck)
 	return f, nil
 }
 

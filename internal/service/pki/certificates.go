@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
@@ -157,7 +156,7 @@ func (s *PKI) Issue(ctx context.Context, p *lanyard.Principal, in IssueInput) (*
 	if err != nil {
 		return nil, err
 	}
-	rec := CertRecord(cert, tpl, user, s.rec.Clock())
+	rec := lanyard.ManagedCertificate(cert, tpl, user, s.rec.Clock())
 	ev := s.rec.Event(p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name, "user": user.Login, "subject": rec.Subject})
 	err = s.certWriter.write(ctx, rec, ev)
 	if err != nil {
@@ -186,21 +185,6 @@ func (s *PKI) queueRequest(ctx context.Context, p *lanyard.Principal, tpl *lanya
 	return &IssueResult{Request: r}, nil
 }
 
-// CertRecord describes a freshly signed certificate for the store.
-func CertRecord(cert *x509.Certificate, tpl *lanyard.Template, u *lanyard.User, now time.Time) *lanyard.Certificate {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return &lanyard.Certificate{
-		Serial: SerialHex(cert.SerialNumber), CA: tpl.CA, Template: tpl.Name, UserID: u.ID,
-		Subject: cert.Subject.String(), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
-		Status: lanyard.CertValid, Source: lanyard.SourceManaged, KeySHA256: hex.EncodeToString(sum[:]),
-		DER: cert.Raw, CreatedAt: now, UpdatedAt: now,
-	}
-}
-
-// SerialHex formats a serial the way the store keys it: lower-case hex
-// without leading zeros.
-func SerialHex(n *big.Int) string { return n.Text(16) }
-
 // parseSerial accepts hex with or without colons or a 0x prefix.
 func parseSerial(s string) (string, error) {
 	t := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"), ":", ""))
@@ -208,7 +192,7 @@ func parseSerial(s string) (string, error) {
 	if !ok || n.Sign() <= 0 || len(t) > 64 {
 		return "", lanyard.Errorf(lanyard.EInvalid, "serial %q: want a positive hexadecimal number", s)
 	}
-	return SerialHex(n), nil
+	return lanyard.SerialHex(n), nil
 }
 
 func certPEM(der []byte) string {

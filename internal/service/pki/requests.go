@@ -55,7 +55,7 @@ func (s *PKI) ApproveRequest(ctx context.Context, p *lanyard.Principal, id int64
 			return err
 		}
 		now := s.rec.Clock()
-		rec := CertRecord(cert, tpl, user, now)
+		rec := lanyard.ManagedCertificate(cert, tpl, user, now)
 		rec.RequestID = r.ID
 		if err := tx.CreateCertificate(rec); err != nil {
 			return err

@@ -151,7 +151,10 @@ func (s *PKI) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 		now := s.rec.Clock()
 		st := ca.OCSPStatus{Serial: oreq.Serial, Hash: oreq.Hash, ThisUpdate: now, NextUpdate: now.Add(time.Hour)}
 		var c *lanyard.Certificate
-		err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { c, err = tx.CertificateBySerial(name, SerialHex(oreq.Serial)); return })
+		err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+			c, err = tx.CertificateBySerial(name, lanyard.SerialHex(oreq.Serial))
+			return
+		})
 		switch {
 		case lanyard.IsCode(err, lanyard.ENotFound):
 			st.Unknown = true

@@ -1,0 +1,111 @@
+package cardops
+
+// The card workflows' dependencies: the other capabilities reach cardops
+// only through the small interfaces declared here, each holding just the
+// methods the workflows call; the composition root (internal/service,
+// which servicetest builds on) wires the concrete catalog, pki,
+// documents, identity and workstations into Config.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
+	"github.com/lanyard-cms/lanyard/internal/seal"
+)
+
+// Catalog is what the card workflows read of the catalog (catalog.Catalog
+// implements it): card types, their secrets, templates, the policy
+// that applies to a user and the feature switches of virtual cards.
+type Catalog interface {
+	GetCardType(ctx context.Context, name string) (*lanyard.CardType, error)
+	CardTypeSecrets(c *lanyard.CardType) (*lanyard.CardTypeSecrets, error)
+	GetTemplate(ctx context.Context, name string) (*lanyard.Template, error)
+	Template(tx lanyard.TemplateStore, name string) (*lanyard.Template, error)
+	PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error)
+	ReadFeatures(tx lanyard.SettingStore) (lanyard.Features, error)
+}
+
+// PKI is what the card workflows need of the certificate capability
+// (pki.PKI implements it).
+type PKI interface {
+	// RevokeCertificates revokes, in tx, those of certs that revoke
+	// selects, re-signs the CRLs concerned and returns the serials
+	// revoked.
+	RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error)
+}
+
+// Documents is what the card workflows need of the documents check
+// (documents.Documents implements it).
+type Documents interface {
+	RequireDocuments(tx lanyard.Tx, card *lanyard.Card, user *lanyard.User, slot, template string, kinds ...lanyard.DocumentKind) error
+	LatestDocument(tx lanyard.Tx, cardID int64, slot string, kind lanyard.DocumentKind) (*lanyard.Document, error)
+	RequestFormRequired(tx lanyard.Tx, r *lanyard.CertRequest, p *lanyard.Principal) error
+}
+
+// SecondFactor checks a person's password and second factor before a
+// PIN setup (identity.Identity implements it).
+type SecondFactor interface {
+	VerifySecondFactor(ctx context.Context, p *lanyard.Principal, password, code string) error
+}
+
+// AirCards is what the card workflows read of the AirCards a workstation
+// may use (workstations.Workstations implements it).
+type AirCards interface {
+	AirCardOwned(ctx context.Context, p *lanyard.Principal, r lanyard.Reader) bool
+	AirCardsOf(tx lanyard.CardStore, types []*lanyard.CardType, p *lanyard.Principal) (map[string]*lanyard.Card, error)
+	AirCardBySerial(tx interface {
+		lanyard.CardTypeStore
+		lanyard.CardStore
+	}, serial string) (*lanyard.Card, error)
+}
+
+// Notifier sends the e-mails of the card workflows (internal/notify's
+// outbox implements it; the methods are those of service.Notifier).
+type Notifier interface {
+	RandomPIN(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, pin string) error
+	QueueRandomPIN(tx lanyard.Tx, to []string, user *lanyard.User, card *lanyard.Card, pin string) (mailID int64, err error)
+	Wake()
+	CardIssue(ctx context.Context, to []string, ev CardIssueEvent) error
+}
+
+// CardIssueEvent is what a card issue notification says.
+type CardIssueEvent struct {
+	Kind     string // "pending", "approved" or "rejected"
+	User     *lanyard.User
+	Card     *lanyard.Card
+	Template string // the certificate concerned, when one is
+	Comment  string // the approver's comment on a rejection
+}
+
+// Config holds the card workflows' dependencies. All are required except
+// Log, Cards, CardOperations and Notifier.
+type Config struct {
+	Store  lanyard.Store
+	Sealer seal.Sealer // PUKs, PIN copies, the admin-key master secret
+	// CAs are the configured CAs in order: the first is the default for
+	// templates that name none.
+	CAs  []ca.CA
+	Now  func() time.Time
+	Rand io.Reader
+	Log  *slog.Logger
+	// Cards reaches the cards in workstations' readers; nil: none.
+	Cards lanyard.CardAccess
+	// CardOperations is how many card operations run at once (0:
+	// DefaultCardOperations); the others wait (slots.go).
+	CardOperations int
+	// Notifier mails random PINs and issue news; nil: none are sent.
+	Notifier Notifier
+	// Runner runs the resumable issue operations (operation.New on
+	// Store and the store-truncated clock, lanyard.Recorder.Clock).
+	Runner       *operation.Runner
+	Catalog      Catalog
+	PKI          PKI
+	Documents    Documents
+	SecondFactor SecondFactor
+	AirCards     AirCards
+}
