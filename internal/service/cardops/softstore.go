@@ -90,39 +90,23 @@ type softJob struct {
 // (login; "" = the caller).
 func (s *Cards) SoftwareStoreOptions(ctx context.Context, p *lanyard.Principal, login string) ([]SoftwareStoreOption, error) {
 	out := []SoftwareStoreOption{}
-	access := s.cardAccess()
-	if access == nil {
-		return out, nil
-	}
-	states := access.Workstations(ownerScope(p))
-	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		u, err := s.cardUser(tx, p, login)
-		if err != nil {
-			return err
-		}
-		for _, ws := range states {
-			if !ws.Online || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
-				continue
+	err := s.eachUsableWorkstation(ctx, p, login, func(tx lanyard.Tx, u *lanyard.User, ws *lanyard.WorkstationState) error {
+		for _, scope := range []string{lanyard.ScopeMachine, lanyard.ScopeUser} {
+			o := SoftwareStoreOption{WorkstationID: ws.ID, Workstation: ws.Name, Scope: scope}
+			in, err := s.softInput(tx, p, u)
+			if err == nil {
+				o.Offer, err = issuance.OfferSoftwareStore(*in)
 			}
-			for _, scope := range []string{lanyard.ScopeMachine, lanyard.ScopeUser} {
-				o := SoftwareStoreOption{WorkstationID: ws.ID, Workstation: ws.Name, Scope: scope}
-				in, err := s.softInput(tx, p, u)
-				if err == nil {
-					o.Offer, err = issuance.OfferSoftwareStore(*in)
-				}
-				if err == nil {
-					err = softScopeAllowed(&ws, scope)
-				}
-				switch {
-				case err == nil:
-					o.Available = true
-				case lanyard.IsCode(err, lanyard.EInternal):
-					return err
-				default:
-					o.Offer, o.Reason = nil, lanyard.ErrorMessage(err)
-				}
-				out = append(out, o)
+			if err == nil {
+				err = softScopeAllowed(ws, scope)
 			}
+			if o.Available, o.Reason, err = optionOutcome(err); err != nil {
+				return err
+			}
+			if !o.Available {
+				o.Offer = nil
+			}
+			out = append(out, o)
 		}
 		return nil
 	})

@@ -37,40 +37,65 @@ type VirtualOption struct {
 // (login; "" = the caller).
 func (s *Cards) VirtualOptions(ctx context.Context, p *lanyard.Principal, login string) ([]VirtualOption, error) {
 	out := []VirtualOption{}
-	ca := s.cardAccess()
-	if ca == nil {
-		return out, nil
-	}
-	states := ca.Workstations(ownerScope(p))
-	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		u, err := s.cardUser(tx, p, login)
-		if err != nil {
-			return err
+	err := s.eachUsableWorkstation(ctx, p, login, func(tx lanyard.Tx, u *lanyard.User, ws *lanyard.WorkstationState) error {
+		if ws.Role == lanyard.RoleAirCardService {
+			return nil // it hosts AirCards; it makes no virtual cards of its own
 		}
-		for _, ws := range states {
-			if !ws.Online || ws.Role == lanyard.RoleAirCardService || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
-				continue
+		for _, kind := range VirtualKinds {
+			o := VirtualOption{WorkstationID: ws.ID, Workstation: ws.Name, Kind: kind}
+			ct, err := s.virtualAllowed(ctx, tx, u, isCardStaff(p), ws, kind)
+			if ct != nil {
+				o.CardType = ct.Name
 			}
-			for _, kind := range VirtualKinds {
-				o := VirtualOption{WorkstationID: ws.ID, Workstation: ws.Name, Kind: kind}
-				ct, err := s.virtualAllowed(ctx, tx, u, isCardStaff(p), &ws, kind)
-				if ct != nil {
-					o.CardType = ct.Name
-				}
-				switch {
-				case err == nil:
-					o.Available = true
-				case lanyard.IsCode(err, lanyard.EInternal):
-					return err
-				default:
-					o.Reason = lanyard.ErrorMessage(err)
-				}
-				out = append(out, o)
+			if o.Available, o.Reason, err = optionOutcome(err); err != nil {
+				return err
 			}
+			out = append(out, o)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// eachUsableWorkstation calls fn, in one read transaction, for every
+// online workstation the caller may use (their own; staff: every one),
+// with the user the Issue dialog's options are for (cardUser).
+func (s *Cards) eachUsableWorkstation(ctx context.Context, p *lanyard.Principal, login string, fn func(tx lanyard.Tx, u *lanyard.User, ws *lanyard.WorkstationState) error) error {
+	access := s.cardAccess()
+	if access == nil {
+		return nil
+	}
+	states := access.Workstations(ownerScope(p))
+	return s.rec.View(ctx, func(tx lanyard.Tx) error {
+		u, err := s.cardUser(tx, p, login)
+		if err != nil {
+			return err
+		}
+		for i := range states {
+			ws := &states[i]
+			if !ws.Online || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
+				continue
+			}
+			if err := fn(tx, u, ws); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// optionOutcome turns a rule's verdict into an option's availability and
+// the reason shown when it is not available; an internal error is not a
+// verdict and is returned instead.
+func optionOutcome(err error) (available bool, reason string, fatal error) {
+	switch {
+	case err == nil:
+		return true, "", nil
+	case lanyard.IsCode(err, lanyard.EInternal):
+		return false, "", err
+	default:
+		return false, lanyard.ErrorMessage(err), nil
+	}
 }
 
 // cardUser is the user a card workflow acts for: the caller, or (staff
