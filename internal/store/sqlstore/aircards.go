@@ -19,7 +19,7 @@ var (
 
 const airCardMissing = "the card or the workstation does not exist"
 
-func (t *txn) AddAirCardComputer(c *lanyard.AirCardComputer) error {
+func (t airCardsTx) AddAirCardComputer(c *lanyard.AirCardComputer) error {
 	c.AddedAt = normTime(c.AddedAt)
 	if _, err := t.exec(qAddAirCardComputer, c.CardID, c.WorkstationID, c.AddedBy, micros(c.AddedAt)); err != nil {
 		return t.writeErr(err, "the computer is already allowed to use this AirCard", airCardMissing)
@@ -27,14 +27,14 @@ func (t *txn) AddAirCardComputer(c *lanyard.AirCardComputer) error {
 	return nil
 }
 
-func (t *txn) RemoveAirCardComputer(cardID, workstationID int64) error {
+func (t airCardsTx) RemoveAirCardComputer(cardID, workstationID int64) error {
 	res, err := t.exec(qRemoveAirCardComputer, cardID, workstationID)
 	return t.one(res, err, notFound("workstation %d is not allowed to use card %d", workstationID, cardID), "", "")
 }
 
-func (t *txn) AirCardComputers(cardID int64) ([]*lanyard.AirCardComputer, error) {
+func (t airCardsTx) AirCardComputers(cardID int64) ([]*lanyard.AirCardComputer, error) {
 	rows, err := t.rows(qAirCardComputers, cardID)
-	return collect(t, rows, err, func(s scanner) (*lanyard.AirCardComputer, error) {
+	return collect(t.txn, rows, err, func(s scanner) (*lanyard.AirCardComputer, error) {
 		var c lanyard.AirCardComputer
 		var at int64
 		if err := s.Scan(&c.CardID, &c.WorkstationID, &c.AddedBy, &at); err != nil {
@@ -45,9 +45,9 @@ func (t *txn) AirCardComputers(cardID int64) ([]*lanyard.AirCardComputer, error)
 	})
 }
 
-func (t *txn) AirCardsAllowedOn(workstationID int64) ([]int64, error) {
+func (t airCardsTx) AirCardsAllowedOn(workstationID int64) ([]int64, error) {
 	rows, err := t.rows(qAirCardsAllowedOn, workstationID)
-	ids, err := collect(t, rows, err, func(s scanner) (*int64, error) {
+	ids, err := collect(t.txn, rows, err, func(s scanner) (*int64, error) {
 		var id int64
 		return &id, s.Scan(&id)
 	})
@@ -58,7 +58,7 @@ func (t *txn) AirCardsAllowedOn(workstationID int64) ([]int64, error) {
 	return out, err
 }
 
-func (t *txn) CreateAirCardCode(c *lanyard.AirCardCode) error {
+func (t airCardsTx) CreateAirCardCode(c *lanyard.AirCardCode) error {
 	c.CreatedAt, c.ExpiresAt = normTime(c.CreatedAt), normTime(c.ExpiresAt)
 	if err := t.row(qCreateAirCardCode, c.CardID, c.CodeHash, c.CreatedBy, micros(c.CreatedAt), micros(c.ExpiresAt)).Scan(&c.ID); err != nil {
 		return t.writeErr(err, "this connection code exists already", airCardMissing)
@@ -66,7 +66,7 @@ func (t *txn) CreateAirCardCode(c *lanyard.AirCardCode) error {
 	return nil
 }
 
-func (t *txn) AirCardCodeByHash(hash string) (*lanyard.AirCardCode, error) {
+func (t airCardsTx) AirCardCodeByHash(hash string) (*lanyard.AirCardCode, error) {
 	var c lanyard.AirCardCode
 	var created, expires, used int64
 	var by sql.NullInt64
@@ -78,7 +78,7 @@ func (t *txn) AirCardCodeByHash(hash string) (*lanyard.AirCardCode, error) {
 	return &c, nil
 }
 
-func (t *txn) UseAirCardCode(id, workstationID int64, at time.Time) error {
+func (t airCardsTx) UseAirCardCode(id, workstationID int64, at time.Time) error {
 	res, err := t.exec(qUseAirCardCode, micros(normTime(at)), workstationID, id)
 	return t.one(res, err, lanyard.Errorf(lanyard.EConflict, "the connection code was used already"), "", "")
 }

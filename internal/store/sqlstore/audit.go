@@ -33,7 +33,7 @@ type auditHead struct {
 // commit or rollback; other writers wait for it when they append, so
 // appending last in a transaction keeps the wait short. On SQLite the
 // writer lock (BEGIN IMMEDIATE) already serializes every writer.
-func (t *txn) AppendAudit(e *lanyard.AuditEvent) error {
+func (t auditTx) AppendAudit(e *lanyard.AuditEvent) error {
 	if e.Time.IsZero() {
 		return lanyard.Errorf(lanyard.EInvalid, "audit event %q has no time", e.Action)
 	}
@@ -80,7 +80,7 @@ func (t *txn) loadAuditHead() error {
 }
 
 // ListAudit returns the events matching f in chain order.
-func (t *txn) ListAudit(f lanyard.AuditFilter) ([]*lanyard.AuditEvent, error) {
+func (t auditTx) ListAudit(f lanyard.AuditFilter) ([]*lanyard.AuditEvent, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + auditCols + ` FROM audit_events WHERE seq > ?`)
@@ -96,7 +96,7 @@ func (t *txn) ListAudit(f lanyard.AuditFilter) ([]*lanyard.AuditEvent, error) {
 	q.WriteString(` ORDER BY seq`)
 	args = appendPage(&q, args, f.Limit, 0)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanAudit)
+	return collect(t.txn, rows, err, scanAudit)
 }
 
 func scanAudit(r scanner) (*lanyard.AuditEvent, error) {

@@ -54,7 +54,7 @@ func valuesList(rows, cols int) string {
 // path of issuance writes a batch in a few statements instead of one per
 // certificate. IDs are matched back by (CA, serial), which is unique,
 // because neither engine promises RETURNING rows in VALUES order.
-func (t *txn) CreateCertificates(cs []*lanyard.Certificate) error {
+func (t batchTx) CreateCertificates(cs []*lanyard.Certificate) error {
 	for len(cs) > 0 {
 		n := chunk(len(cs))
 		if err := t.insertCerts(cs[:n]); err != nil {
@@ -132,7 +132,7 @@ func (m *certIDs) check() error {
 
 // AppendAudits links es to the chain in order and stores them with
 // multi-row INSERTs; the result equals calling AppendAudit for each.
-func (t *txn) AppendAudits(es []*lanyard.AuditEvent) error {
+func (t batchTx) AppendAudits(es []*lanyard.AuditEvent) error {
 	for _, e := range es {
 		if e.Time.IsZero() {
 			return lanyard.Errorf(lanyard.EInvalid, "audit event %q has no time", e.Action)

@@ -42,7 +42,7 @@ func checkCard(c *lanyard.Card) error {
 	return nil
 }
 
-func (t *txn) CreateCard(c *lanyard.Card) error {
+func (t cardsTx) CreateCard(c *lanyard.Card) error {
 	if err := checkCard(c); err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (t *txn) CreateCard(c *lanyard.Card) error {
 	return nil
 }
 
-func (t *txn) UpdateCard(c *lanyard.Card) error {
+func (t cardsTx) UpdateCard(c *lanyard.Card) error {
 	if err := checkCard(c); err != nil {
 		return err
 	}
@@ -69,12 +69,12 @@ func (t *txn) UpdateCard(c *lanyard.Card) error {
 // CardsByIdentity returns the cards bound to the management key
 // identifier ident (hex) or presenting the CHUID GUID guid (hex; "" matches
 // none), oldest first: at most one card may own either.
-func (t *txn) CardsByIdentity(ident, guid string) ([]*lanyard.Card, error) {
+func (t cardsTx) CardsByIdentity(ident, guid string) ([]*lanyard.Card, error) {
 	rows, err := t.rows(qCardByIdent, ident, guid)
-	return collect(t, rows, err, scanCard)
+	return collect(t.txn, rows, err, scanCard)
 }
 
-func (t *txn) CardByID(id int64) (*lanyard.Card, error) {
+func (t cardsTx) CardByID(id int64) (*lanyard.Card, error) {
 	c, err := scanCard(t.row(qCardByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("card %d not found", id))
@@ -82,7 +82,7 @@ func (t *txn) CardByID(id int64) (*lanyard.Card, error) {
 	return c, nil
 }
 
-func (t *txn) CardBySerial(cardType, serial string) (*lanyard.Card, error) {
+func (t cardsTx) CardBySerial(cardType, serial string) (*lanyard.Card, error) {
 	c, err := scanCard(t.row(qCardBySerial, cardType, serial))
 	if err != nil {
 		return nil, t.readErr(err, notFound("card %s of type %s is not registered", serial, cardType))
@@ -91,7 +91,7 @@ func (t *txn) CardBySerial(cardType, serial string) (*lanyard.Card, error) {
 }
 
 // ListCards returns the cards matching f, oldest first.
-func (t *txn) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
+func (t cardsTx) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + cardCols + ` FROM cards WHERE 1 = 1`)
@@ -123,12 +123,12 @@ func (t *txn) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 	q.WriteString(` ORDER BY id`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanCard)
+	return collect(t.txn, rows, err, scanCard)
 }
 
 // CountCards counts ownerID's cards that still count against "maximum
 // cards per user": every state but revoked.
-func (t *txn) CountCards(ownerID int64) (int, error) {
+func (t cardsTx) CountCards(ownerID int64) (int, error) {
 	var n int
 	if err := t.row(qCountCards, ownerID).Scan(&n); err != nil {
 		return 0, t.readErr(err, nil)

@@ -38,7 +38,7 @@ func normCardType(c *lanyard.CardType) {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
 }
 
-func (t *txn) CreateCardType(c *lanyard.CardType) error {
+func (t cardTypesTx) CreateCardType(c *lanyard.CardType) error {
 	normCardType(c)
 	atrs, pin, algs, err := cardTypeDocs(c)
 	if err != nil {
@@ -52,7 +52,7 @@ func (t *txn) CreateCardType(c *lanyard.CardType) error {
 	return nil
 }
 
-func (t *txn) UpdateCardType(c *lanyard.CardType) error {
+func (t cardTypesTx) UpdateCardType(c *lanyard.CardType) error {
 	normCardType(c)
 	atrs, pin, algs, err := cardTypeDocs(c)
 	if err != nil {
@@ -63,7 +63,7 @@ func (t *txn) UpdateCardType(c *lanyard.CardType) error {
 	return t.one(res, err, notFound("card type %d not found", c.ID), "card type "+quote(c.Name)+" already exists", "")
 }
 
-func (t *txn) CardTypeByName(name string) (*lanyard.CardType, error) {
+func (t cardTypesTx) CardTypeByName(name string) (*lanyard.CardType, error) {
 	c, err := scanCardType(t.row(qCardTypeByName, name))
 	if err != nil {
 		return nil, t.readErr(err, notFound("card type %q not found", name))
@@ -72,12 +72,12 @@ func (t *txn) CardTypeByName(name string) (*lanyard.CardType, error) {
 }
 
 // ListCardTypes returns every card type, ordered by name.
-func (t *txn) ListCardTypes() ([]*lanyard.CardType, error) {
+func (t cardTypesTx) ListCardTypes() ([]*lanyard.CardType, error) {
 	rows, err := t.rows(qListCardTypes)
-	return collect(t, rows, err, scanCardType)
+	return collect(t.txn, rows, err, scanCardType)
 }
 
-func (t *txn) DeleteCardType(name string) error {
+func (t cardTypesTx) DeleteCardType(name string) error {
 	res, err := t.exec(qDeleteCardType, name)
 	return t.one(res, err, notFound("card type %q not found", name), "", "")
 }

@@ -24,7 +24,7 @@ func normCA(c *lanyard.CARecord) {
 	c.CRLUpdated, c.CreatedAt = normTime(c.CRLUpdated), normTime(c.CreatedAt)
 }
 
-func (t *txn) CreateCA(c *lanyard.CARecord) error {
+func (t casTx) CreateCA(c *lanyard.CARecord) error {
 	normCA(c)
 	chain, err := jsonList(c.ChainDER)
 	if err != nil {
@@ -38,7 +38,7 @@ func (t *txn) CreateCA(c *lanyard.CARecord) error {
 	return nil
 }
 
-func (t *txn) CAByName(name string) (*lanyard.CARecord, error) {
+func (t casTx) CAByName(name string) (*lanyard.CARecord, error) {
 	c, err := scanCA(t.row(qCAByName, name))
 	if err != nil {
 		return nil, t.readErr(err, notFound("CA %q not found", name))
@@ -47,16 +47,16 @@ func (t *txn) CAByName(name string) (*lanyard.CARecord, error) {
 }
 
 // ListCAs returns every CA record, ordered by name.
-func (t *txn) ListCAs() ([]*lanyard.CARecord, error) {
+func (t casTx) ListCAs() ([]*lanyard.CARecord, error) {
 	rows, err := t.rows(qListCAs)
-	return collect(t, rows, err, scanCA)
+	return collect(t.txn, rows, err, scanCA)
 }
 
 // UpdateCACRL stores a newly issued CRL. RFC 5280 5.2.3 requires CRL
 // numbers to increase; the update only applies when number is greater than
 // the stored one, so two replicas that raced to issue the same number
 // cannot both record it: the loser gets EConflict and nothing is stored.
-func (t *txn) UpdateCACRL(name string, number int64, der []byte, updated time.Time) error {
+func (t casTx) UpdateCACRL(name string, number int64, der []byte, updated time.Time) error {
 	res, err := t.exec(qUpdateCACRL, number, blob(der), micros(updated), name, number)
 	if err := t.one(res, err, notFound("CA %q not found", name), "", ""); !lanyard.IsCode(err, lanyard.ENotFound) {
 		return err

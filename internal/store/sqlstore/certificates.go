@@ -29,7 +29,7 @@ func normCert(c *lanyard.Certificate) {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
 }
 
-func (t *txn) CreateCertificate(c *lanyard.Certificate) error {
+func (t certificatesTx) CreateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
 	err := t.row(qInsertCert, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
 		micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
@@ -44,14 +44,14 @@ func (t *txn) CreateCertificate(c *lanyard.Certificate) error {
 
 // UpdateCertificate writes the fields that change after issue: status,
 // card and slot, revocation time and reason, UpdatedAt.
-func (t *txn) UpdateCertificate(c *lanyard.Certificate) error {
+func (t certificatesTx) UpdateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
 	res, err := t.exec(qUpdateCert, string(c.Status), ref(c.CardID), c.Slot, micros(c.RevokedAt), int64(c.Reason), c.ReasonName,
 		micros(c.UpdatedAt), c.ID)
 	return t.one(res, err, notFound("certificate %d not found", c.ID), "", "")
 }
 
-func (t *txn) CertificateBySerial(ca, serial string) (*lanyard.Certificate, error) {
+func (t certificatesTx) CertificateBySerial(ca, serial string) (*lanyard.Certificate, error) {
 	c, err := scanCert(t.row(qCertBySerial, ca, serial))
 	if err != nil {
 		return nil, t.readErr(err, notFound("certificate %q of CA %q not found", serial, ca))
@@ -59,7 +59,7 @@ func (t *txn) CertificateBySerial(ca, serial string) (*lanyard.Certificate, erro
 	return c, nil
 }
 
-func (t *txn) CertificateByID(id int64) (*lanyard.Certificate, error) {
+func (t certificatesTx) CertificateByID(id int64) (*lanyard.Certificate, error) {
 	c, err := scanCert(t.row(qCertByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("certificate %d not found", id))
@@ -68,7 +68,7 @@ func (t *txn) CertificateByID(id int64) (*lanyard.Certificate, error) {
 }
 
 // ListCertificates returns the certificates matching f, oldest first.
-func (t *txn) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certificate, error) {
+func (t certificatesTx) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certificate, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + certCols + ` FROM certificates WHERE 1 = 1`)
@@ -91,14 +91,14 @@ func (t *txn) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certificate, er
 	q.WriteString(` ORDER BY id`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanCert)
+	return collect(t.txn, rows, err, scanCert)
 }
 
 // RevokedCertificates returns the revoked certificates of ca, oldest
 // first, for its CRL.
-func (t *txn) RevokedCertificates(ca string) ([]*lanyard.Certificate, error) {
+func (t certificatesTx) RevokedCertificates(ca string) ([]*lanyard.Certificate, error) {
 	rows, err := t.rows(qRevokedCerts, string(lanyard.CertRevoked), ca)
-	return collect(t, rows, err, scanCert)
+	return collect(t.txn, rows, err, scanCert)
 }
 
 func scanCert(r scanner) (*lanyard.Certificate, error) {

@@ -66,7 +66,7 @@ func (db *DB) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(t); err != nil {
+	if err := fn(t.asTx()); err != nil {
 		return err
 	}
 	if t.failed != nil {
@@ -93,7 +93,7 @@ func (db *DB) View(ctx context.Context, fn func(lanyard.Tx) error) error {
 	}
 	defer func() { _ = sqlTx.Rollback() }()
 	t := newTxn(ctx, &db.d, sqlTx, db.rstmts)
-	if err := fn(t); err != nil {
+	if err := fn(t.asTx()); err != nil {
 		return err
 	}
 	return t.failed

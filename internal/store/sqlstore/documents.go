@@ -40,7 +40,7 @@ func normDocument(d *lanyard.Document) {
 	d.CreatedAt, d.UpdatedAt = normTime(d.CreatedAt), normTime(d.UpdatedAt)
 }
 
-func (t *txn) CreateDocument(d *lanyard.Document) error {
+func (t documentsTx) CreateDocument(d *lanyard.Document) error {
 	if !d.Kind.Valid() || !d.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "unknown document kind %q or state %q", d.Kind, d.State)
 	}
@@ -55,7 +55,7 @@ func (t *txn) CreateDocument(d *lanyard.Document) error {
 
 // UpdateDocument moves a document from state from to d.State with its
 // upload count; a document in another state yields EConflict.
-func (t *txn) UpdateDocument(d *lanyard.Document, from lanyard.DocumentState) error {
+func (t documentsTx) UpdateDocument(d *lanyard.Document, from lanyard.DocumentState) error {
 	if !d.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "unknown document state %q", d.State)
 	}
@@ -73,7 +73,7 @@ func (t *txn) UpdateDocument(d *lanyard.Document, from lanyard.DocumentState) er
 		strings.ReplaceAll(string(from), "_", " "))
 }
 
-func (t *txn) DocumentByID(id int64) (*lanyard.Document, error) {
+func (t documentsTx) DocumentByID(id int64) (*lanyard.Document, error) {
 	d, err := scanDocument(t.row(qDocumentByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("document %d not found", id))
@@ -82,7 +82,7 @@ func (t *txn) DocumentByID(id int64) (*lanyard.Document, error) {
 }
 
 // ListDocuments returns the documents matching f, newest first.
-func (t *txn) ListDocuments(f lanyard.DocumentFilter) ([]*lanyard.Document, error) {
+func (t documentsTx) ListDocuments(f lanyard.DocumentFilter) ([]*lanyard.Document, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + documentCols + ` FROM documents WHERE 1 = 1`)
@@ -108,13 +108,13 @@ func (t *txn) ListDocuments(f lanyard.DocumentFilter) ([]*lanyard.Document, erro
 	q.WriteString(` ORDER BY id DESC`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanDocument)
+	return collect(t.txn, rows, err, scanDocument)
 }
 
 // SetDocumentForm records the generated form once: the hash is set only
 // while empty, so a second generation (another replica, at the same
 // moment) gets EConflict and keeps the first.
-func (t *txn) SetDocumentForm(id int64, pdf []byte, sha256Hex string) error {
+func (t documentsTx) SetDocumentForm(id int64, pdf []byte, sha256Hex string) error {
 	res, err := t.exec(qSetFormSHA, sha256Hex, id)
 	if err := t.one(res, err, notFound("document %d not found", id), "", documentMissing); err != nil {
 		if !lanyard.IsCode(err, lanyard.ENotFound) {
@@ -131,7 +131,7 @@ func (t *txn) SetDocumentForm(id int64, pdf []byte, sha256Hex string) error {
 	return nil
 }
 
-func (t *txn) DocumentForm(id int64) ([]byte, error) {
+func (t documentsTx) DocumentForm(id int64) ([]byte, error) {
 	var pdf []byte
 	if err := t.row(qDocumentForm, id).Scan(&pdf); err != nil {
 		return nil, t.readErr(err, notFound("document %d has no form yet", id))
@@ -141,7 +141,7 @@ func (t *txn) DocumentForm(id int64) ([]byte, error) {
 
 const uploadMissing = "upload refers to a document or user that does not exist"
 
-func (t *txn) CreateDocumentUpload(u *lanyard.DocumentUpload) error {
+func (t documentsTx) CreateDocumentUpload(u *lanyard.DocumentUpload) error {
 	u.UploadedAt = normTime(u.UploadedAt)
 	u.Content = bytesOut(u.Content)
 	err := t.row(qInsertUpload, u.DocumentID, u.Version, u.FileName, u.ContentType, string(u.Format), u.Size, u.SHA256, blob(u.Content),
@@ -152,12 +152,12 @@ func (t *txn) CreateDocumentUpload(u *lanyard.DocumentUpload) error {
 	return nil
 }
 
-func (t *txn) DocumentUploads(documentID int64) ([]*lanyard.DocumentUpload, error) {
+func (t documentsTx) DocumentUploads(documentID int64) ([]*lanyard.DocumentUpload, error) {
 	rows, err := t.rows(qListUploads, documentID)
-	return collect(t, rows, err, func(s scanner) (*lanyard.DocumentUpload, error) { return scanUpload(s, false) })
+	return collect(t.txn, rows, err, func(s scanner) (*lanyard.DocumentUpload, error) { return scanUpload(s, false) })
 }
 
-func (t *txn) DocumentUpload(documentID int64, version int) (*lanyard.DocumentUpload, error) {
+func (t documentsTx) DocumentUpload(documentID int64, version int) (*lanyard.DocumentUpload, error) {
 	u, err := scanUpload(t.row(qUploadByVersion, documentID, version), true)
 	if err != nil {
 		return nil, t.readErr(err, notFound("document %d has no upload %d", documentID, version))
@@ -165,7 +165,7 @@ func (t *txn) DocumentUpload(documentID int64, version int) (*lanyard.DocumentUp
 	return u, nil
 }
 
-func (t *txn) CreateDocumentDecision(d *lanyard.DocumentDecision) error {
+func (t documentsTx) CreateDocumentDecision(d *lanyard.DocumentDecision) error {
 	d.DecidedAt = normTime(d.DecidedAt)
 	err := t.row(qInsertDecision, d.DocumentID, d.Version, string(d.Decision), d.Comment, d.DecidedBy, micros(d.DecidedAt)).Scan(&d.ID)
 	if err != nil {
@@ -174,9 +174,9 @@ func (t *txn) CreateDocumentDecision(d *lanyard.DocumentDecision) error {
 	return nil
 }
 
-func (t *txn) DocumentDecisions(documentID int64) ([]*lanyard.DocumentDecision, error) {
+func (t documentsTx) DocumentDecisions(documentID int64) ([]*lanyard.DocumentDecision, error) {
 	rows, err := t.rows(qListDecisions, documentID)
-	return collect(t, rows, err, scanDecision)
+	return collect(t.txn, rows, err, scanDecision)
 }
 
 func scanDocument(s scanner) (*lanyard.Document, error) {

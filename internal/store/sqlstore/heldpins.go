@@ -25,7 +25,7 @@ var (
 
 const heldPINMissing = "held PIN refers to an operation, card or user that does not exist"
 
-func (t *txn) CreateHeldPIN(h *lanyard.HeldPIN) error {
+func (t heldPINsTx) CreateHeldPIN(h *lanyard.HeldPIN) error {
 	h.CreatedAt, h.ExpiresAt = normTime(h.CreatedAt), normTime(h.ExpiresAt)
 	h.Sealed = bytesOut(h.Sealed)
 	if h.Recipients == nil {
@@ -43,7 +43,7 @@ func (t *txn) CreateHeldPIN(h *lanyard.HeldPIN) error {
 	return nil
 }
 
-func (t *txn) HeldPIN(operationID int64, purpose lanyard.HeldPINPurpose) (*lanyard.HeldPIN, error) {
+func (t heldPINsTx) HeldPIN(operationID int64, purpose lanyard.HeldPINPurpose) (*lanyard.HeldPIN, error) {
 	h, err := scanHeldPIN(t.row(qHeldPIN, operationID, string(purpose)))
 	if err != nil {
 		return nil, t.readErr(err, notFound("operation %d holds no PIN for %s", operationID, purpose))
@@ -51,12 +51,12 @@ func (t *txn) HeldPIN(operationID int64, purpose lanyard.HeldPINPurpose) (*lanya
 	return h, nil
 }
 
-func (t *txn) HeldPINsOf(ownerID int64, purpose lanyard.HeldPINPurpose) ([]*lanyard.HeldPIN, error) {
+func (t heldPINsTx) HeldPINsOf(ownerID int64, purpose lanyard.HeldPINPurpose) ([]*lanyard.HeldPIN, error) {
 	rows, err := t.rows(qHeldPINsOf, ownerID, string(purpose))
-	return collect(t, rows, err, scanHeldPIN)
+	return collect(t.txn, rows, err, scanHeldPIN)
 }
 
-func (t *txn) MarkHeldPINMailed(operationID int64, mailedTo string) error {
+func (t heldPINsTx) MarkHeldPINMailed(operationID int64, mailedTo string) error {
 	n, err := t.affected(t.exec(qMarkHeldPINMailed, []byte{}, mailedTo, operationID))
 	if err != nil || n == 1 {
 		return err
@@ -67,18 +67,18 @@ func (t *txn) MarkHeldPINMailed(operationID int64, mailedTo string) error {
 	return lanyard.Errorf(lanyard.EConflict, "the PIN of operation %d was already mailed", operationID)
 }
 
-func (t *txn) DeleteHeldPIN(operationID int64, purpose lanyard.HeldPINPurpose) error {
+func (t heldPINsTx) DeleteHeldPIN(operationID int64, purpose lanyard.HeldPINPurpose) error {
 	res, err := t.exec(qDeleteHeldPIN, operationID, string(purpose))
 	return t.one(res, err, notFound("operation %d holds no PIN for %s", operationID, purpose), "", "")
 }
 
-func (t *txn) DeleteCardHeldPINs(cardID int64) (int, error) {
+func (t heldPINsTx) DeleteCardHeldPINs(cardID int64) (int, error) {
 	return t.affected(t.exec(qDeleteCardHeldPINs, cardID))
 }
 
-func (t *txn) DeleteExpiredHeldPINs(now time.Time) ([]int64, error) {
+func (t heldPINsTx) DeleteExpiredHeldPINs(now time.Time) ([]int64, error) {
 	rows, err := t.rows(qDeleteExpiredHeldPINs, micros(normTime(now)))
-	list, err := collect(t, rows, err, func(s scanner) (*int64, error) {
+	list, err := collect(t.txn, rows, err, func(s scanner) (*int64, error) {
 		var id int64
 		return &id, s.Scan(&id)
 	})

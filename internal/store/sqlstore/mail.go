@@ -28,7 +28,7 @@ func normMail(m *lanyard.MailMessage) {
 	m.UpdatedAt, m.SentAt = normTime(m.UpdatedAt), normTime(m.SentAt)
 }
 
-func (t *txn) CreateMail(m *lanyard.MailMessage) error {
+func (t mailTx) CreateMail(m *lanyard.MailMessage) error {
 	if !m.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "unknown mail state %q", m.State)
 	}
@@ -45,7 +45,7 @@ func (t *txn) CreateMail(m *lanyard.MailMessage) error {
 	return nil
 }
 
-func (t *txn) UpdateMail(m *lanyard.MailMessage) error {
+func (t mailTx) UpdateMail(m *lanyard.MailMessage) error {
 	if !m.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "unknown mail state %q", m.State)
 	}
@@ -54,12 +54,12 @@ func (t *txn) UpdateMail(m *lanyard.MailMessage) error {
 	return t.one(res, err, notFound("mail message %d not found", m.ID), "", "")
 }
 
-func (t *txn) ClearMailContent(id int64) error {
+func (t mailTx) ClearMailContent(id int64) error {
 	res, err := t.exec(qClearMail, blob(nil), id)
 	return t.one(res, err, notFound("mail message %d not found", id), "", "")
 }
 
-func (t *txn) MailByID(id int64) (*lanyard.MailMessage, error) {
+func (t mailTx) MailByID(id int64) (*lanyard.MailMessage, error) {
 	m, err := scanMail(t.row(qMailByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("mail message %d not found", id))
@@ -69,7 +69,7 @@ func (t *txn) MailByID(id int64) (*lanyard.MailMessage, error) {
 
 // ListMail returns the messages matching f without their content, newest
 // first.
-func (t *txn) ListMail(f lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
+func (t mailTx) ListMail(f lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + mailListCols + ` FROM mail_outbox WHERE 1 = 1`)
@@ -80,7 +80,7 @@ func (t *txn) ListMail(f lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 	q.WriteString(` ORDER BY id DESC`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanMailHead)
+	return collect(t.txn, rows, err, scanMailHead)
 }
 
 // ClaimMail takes due messages in one statement: the sub-select picks
@@ -88,7 +88,7 @@ func (t *txn) ListMail(f lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 // lock rows) and the UPDATE marks them sending under a lease, so no two
 // claimers get the same message. SQLite's single writer serializes
 // claims anyway.
-func (t *txn) ClaimMail(now, leaseUntil time.Time, limit int) ([]*lanyard.MailMessage, error) {
+func (t mailTx) ClaimMail(now, leaseUntil time.Time, limit int) ([]*lanyard.MailMessage, error) {
 	if limit <= 0 {
 		return []*lanyard.MailMessage{}, nil
 	}
@@ -101,7 +101,7 @@ func (t *txn) ClaimMail(now, leaseUntil time.Time, limit int) ([]*lanyard.MailMe
 	if err != nil {
 		return nil, t.writeErr(err, "", "")
 	}
-	out, err := collect(t, rows, nil, scanMail)
+	out, err := collect(t.txn, rows, nil, scanMail)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func normOperation(o *lanyard.Operation) {
 	o.CreatedAt, o.UpdatedAt = normTime(o.CreatedAt), normTime(o.UpdatedAt)
 }
 
-func (t *txn) CreateOperation(o *lanyard.Operation) error {
+func (t operationsTx) CreateOperation(o *lanyard.Operation) error {
 	normOperation(o)
 	err := t.row(qInsertOperation, string(o.Kind), o.CardID, o.UserID, ref(o.ActorID), string(o.State), o.Step, blob(o.Data), o.Error,
 		micros(o.CreatedAt), micros(o.UpdatedAt)).Scan(&o.ID)
@@ -35,7 +35,7 @@ func (t *txn) CreateOperation(o *lanyard.Operation) error {
 	return nil
 }
 
-func (t *txn) UpdateOperation(o *lanyard.Operation, prev time.Time) error {
+func (t operationsTx) UpdateOperation(o *lanyard.Operation, prev time.Time) error {
 	normOperation(o)
 	res, err := t.exec(qUpdateOperation, string(o.State), o.Step, blob(o.Data), o.Error, micros(o.UpdatedAt), o.ID, micros(normTime(prev)))
 	err = t.one(res, err, notFound("operation %d not found", o.ID), "", operationMissing)
@@ -48,7 +48,7 @@ func (t *txn) UpdateOperation(o *lanyard.Operation, prev time.Time) error {
 	return lanyard.Errorf(lanyard.EConflict, "operation %d changed meanwhile (another run of it, or a recovery); reload and try again", o.ID)
 }
 
-func (t *txn) OperationByID(id int64) (*lanyard.Operation, error) {
+func (t operationsTx) OperationByID(id int64) (*lanyard.Operation, error) {
 	o, err := scanOperation(t.row(qOperationByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("operation %d not found", id))
@@ -57,7 +57,7 @@ func (t *txn) OperationByID(id int64) (*lanyard.Operation, error) {
 }
 
 // ListOperations returns the operations matching f, newest first.
-func (t *txn) ListOperations(f lanyard.OperationFilter) ([]*lanyard.Operation, error) {
+func (t operationsTx) ListOperations(f lanyard.OperationFilter) ([]*lanyard.Operation, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + operationCols + ` FROM operations WHERE 1 = 1`)
@@ -84,7 +84,7 @@ func (t *txn) ListOperations(f lanyard.OperationFilter) ([]*lanyard.Operation, e
 	q.WriteString(` ORDER BY id DESC`)
 	args = appendPage(&q, args, f.Limit, 0)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanOperation)
+	return collect(t.txn, rows, err, scanOperation)
 }
 
 func scanOperation(s scanner) (*lanyard.Operation, error) {

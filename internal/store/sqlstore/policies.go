@@ -31,7 +31,7 @@ func policyDocs(p *lanyard.Policy) (settings, assignments string, err error) {
 	return
 }
 
-func (t *txn) CreatePolicy(p *lanyard.Policy) error {
+func (t policiesTx) CreatePolicy(p *lanyard.Policy) error {
 	normPolicy(p)
 	settings, assignments, err := policyDocs(p)
 	if err != nil {
@@ -44,7 +44,7 @@ func (t *txn) CreatePolicy(p *lanyard.Policy) error {
 	return nil
 }
 
-func (t *txn) UpdatePolicy(p *lanyard.Policy) error {
+func (t policiesTx) UpdatePolicy(p *lanyard.Policy) error {
 	normPolicy(p)
 	settings, assignments, err := policyDocs(p)
 	if err != nil {
@@ -54,7 +54,7 @@ func (t *txn) UpdatePolicy(p *lanyard.Policy) error {
 	return t.one(res, err, notFound("policy %d not found", p.ID), "policy "+quote(p.Name)+" already exists", "")
 }
 
-func (t *txn) PolicyByName(name string) (*lanyard.Policy, error) {
+func (t policiesTx) PolicyByName(name string) (*lanyard.Policy, error) {
 	p, err := scanPolicy(t.row(qPolicyByName, name))
 	if err != nil {
 		return nil, t.readErr(err, notFound("policy %q not found", name))
@@ -64,12 +64,12 @@ func (t *txn) PolicyByName(name string) (*lanyard.Policy, error) {
 
 // ListPolicies returns every policy with its assignments, lowest priority
 // number (the winner) first, then by name.
-func (t *txn) ListPolicies() ([]*lanyard.Policy, error) {
+func (t policiesTx) ListPolicies() ([]*lanyard.Policy, error) {
 	rows, err := t.rows(qListPolicies)
-	return collect(t, rows, err, scanPolicy)
+	return collect(t.txn, rows, err, scanPolicy)
 }
 
-func (t *txn) DeletePolicy(name string) error {
+func (t policiesTx) DeletePolicy(name string) error {
 	res, err := t.exec(qDeletePolicy, name)
 	return t.one(res, err, notFound("policy %q not found", name), "", "")
 }

@@ -29,7 +29,7 @@ func normRequest(r *lanyard.CertRequest) {
 	r.CreatedAt, r.DecidedAt = normTime(r.CreatedAt), normTime(r.DecidedAt)
 }
 
-func (t *txn) CreateRequest(r *lanyard.CertRequest) error {
+func (t requestsTx) CreateRequest(r *lanyard.CertRequest) error {
 	normRequest(r)
 	err := t.row(qInsertRequest, r.CA, r.Template, r.UserID, ref(r.RequestedBy), blob(r.PublicKey), blob(r.CSR), r.KeySHA256,
 		r.Subject, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.CreatedAt), micros(r.DecidedAt),
@@ -43,7 +43,7 @@ func (t *txn) CreateRequest(r *lanyard.CertRequest) error {
 // UpdateRequest writes the decision on a pending request: status,
 // certificate, decided by, comment and time. A request that is no longer
 // pending yields EConflict.
-func (t *txn) UpdateRequest(r *lanyard.CertRequest) error {
+func (t requestsTx) UpdateRequest(r *lanyard.CertRequest) error {
 	normRequest(r)
 	res, err := t.exec(qUpdateRequest, string(r.Status), ref(r.CertificateID), ref(r.DecidedBy), r.Comment, micros(r.DecidedAt), r.ID)
 	err = t.one(res, err, notFound("certificate request %d not found", r.ID), "", requestMissing)
@@ -57,7 +57,7 @@ func (t *txn) UpdateRequest(r *lanyard.CertRequest) error {
 	return lanyard.Errorf(lanyard.EConflict, "certificate request %d is already %s", r.ID, cur.Status)
 }
 
-func (t *txn) RequestByID(id int64) (*lanyard.CertRequest, error) {
+func (t requestsTx) RequestByID(id int64) (*lanyard.CertRequest, error) {
 	r, err := scanRequest(t.row(qRequestByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("certificate request %d not found", id))
@@ -67,13 +67,13 @@ func (t *txn) RequestByID(id int64) (*lanyard.CertRequest, error) {
 
 // ListRequests returns the requests with status ("" = all) in arrival
 // order: the CA managers' queue.
-func (t *txn) ListRequests(status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
+func (t requestsTx) ListRequests(status lanyard.RequestStatus) ([]*lanyard.CertRequest, error) {
 	if status == "" {
 		rows, err := t.rows(qListRequests)
-		return collect(t, rows, err, scanRequest)
+		return collect(t.txn, rows, err, scanRequest)
 	}
 	rows, err := t.rows(qListRequestsStatus, string(status))
-	return collect(t, rows, err, scanRequest)
+	return collect(t.txn, rows, err, scanRequest)
 }
 
 func scanRequest(s scanner) (*lanyard.CertRequest, error) {

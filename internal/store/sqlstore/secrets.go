@@ -12,9 +12,9 @@ var (
 
 // SecretAnswers returns userID's secret questions and answer hashes in
 // the order they were set; none is an empty list.
-func (t *txn) SecretAnswers(userID int64) ([]lanyard.SecretAnswer, error) {
+func (t secretsTx) SecretAnswers(userID int64) ([]lanyard.SecretAnswer, error) {
 	rows, err := t.rows(qSecretAnswers, userID)
-	list, err := collect(t, rows, err, func(s scanner) (*lanyard.SecretAnswer, error) {
+	list, err := collect(t.txn, rows, err, func(s scanner) (*lanyard.SecretAnswer, error) {
 		var a lanyard.SecretAnswer
 		return &a, s.Scan(&a.Question, &a.AnswerHash)
 	})
@@ -29,7 +29,7 @@ func (t *txn) SecretAnswers(userID int64) ([]lanyard.SecretAnswer, error) {
 }
 
 // SetSecretAnswers replaces userID's secret questions.
-func (t *txn) SetSecretAnswers(userID int64, answers []lanyard.SecretAnswer) error {
+func (t secretsTx) SetSecretAnswers(userID int64, answers []lanyard.SecretAnswer) error {
 	if _, err := t.exec(qDeleteSecrets, userID); err != nil {
 		return t.writeErr(err, "", "")
 	}

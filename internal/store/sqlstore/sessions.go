@@ -21,7 +21,7 @@ var (
 	qDeleteExpiredLoginChallenge = prepared(`DELETE FROM login_challenges WHERE expires_at <= ?`)
 )
 
-func (t *txn) CreateSession(s *lanyard.Session) error {
+func (t sessionsTx) CreateSession(s *lanyard.Session) error {
 	s.Hash = bytesOut(s.Hash)
 	s.CreatedAt, s.ExpiresAt, s.SecondFactorAt = normTime(s.CreatedAt), normTime(s.ExpiresAt), normTime(s.SecondFactorAt)
 	_, err := t.exec(qInsertSession, blob(s.Hash), s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.SecondFactorAt))
@@ -31,7 +31,7 @@ func (t *txn) CreateSession(s *lanyard.Session) error {
 	return nil
 }
 
-func (t *txn) SessionByHash(hash []byte) (*lanyard.Session, error) {
+func (t sessionsTx) SessionByHash(hash []byte) (*lanyard.Session, error) {
 	var s lanyard.Session
 	var created, expires, factor int64
 	err := t.row(qSessionByHash, blob(hash)).Scan(&s.Hash, &s.UserID, &s.CSRFToken, &created, &expires, &factor)
@@ -43,7 +43,7 @@ func (t *txn) SessionByHash(hash []byte) (*lanyard.Session, error) {
 	return &s, nil
 }
 
-func (t *txn) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
+func (t sessionsTx) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
 	c.Hash, c.Enrollment = bytesOut(c.Hash), bytesOut(c.Enrollment)
 	c.CreatedAt, c.ExpiresAt = normTime(c.CreatedAt), normTime(c.ExpiresAt)
 	_, err := t.exec(qInsertLoginChallenge, blob(c.Hash), c.UserID, c.Mode, blob(c.Enrollment), micros(c.CreatedAt), micros(c.ExpiresAt))
@@ -53,7 +53,7 @@ func (t *txn) CreateLoginChallenge(c *lanyard.LoginChallenge) error {
 	return nil
 }
 
-func (t *txn) LoginChallengeByHash(hash []byte) (*lanyard.LoginChallenge, error) {
+func (t sessionsTx) LoginChallengeByHash(hash []byte) (*lanyard.LoginChallenge, error) {
 	var c lanyard.LoginChallenge
 	var created, expires int64
 	err := t.row(qLoginChallengeByHash, blob(hash)).Scan(&c.Hash, &c.UserID, &c.Mode, &c.Enrollment, &created, &expires)
@@ -65,19 +65,19 @@ func (t *txn) LoginChallengeByHash(hash []byte) (*lanyard.LoginChallenge, error)
 	return &c, nil
 }
 
-func (t *txn) DeleteLoginChallenge(hash []byte) error {
+func (t sessionsTx) DeleteLoginChallenge(hash []byte) error {
 	res, err := t.exec(qDeleteLoginChallenge, blob(hash))
 	return t.one(res, err, notFound("login challenge not found"), "", "")
 }
 
-func (t *txn) DeleteSession(hash []byte) error {
+func (t sessionsTx) DeleteSession(hash []byte) error {
 	res, err := t.exec(qDeleteSession, blob(hash))
 	return t.one(res, err, notFound("session not found"), "", "")
 }
 
 // DeleteExpiredSessions deletes the sessions whose ExpiresAt is at or
 // before now and says how many there were.
-func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
+func (t sessionsTx) DeleteExpiredSessions(now time.Time) (int, error) {
 	total := 0
 	for _, q := range []stmt{qDeleteExpiredSessions, qDeleteExpiredLoginChallenge} {
 		n, err := t.affected(t.exec(q, micros(now)))
@@ -89,12 +89,12 @@ func (t *txn) DeleteExpiredSessions(now time.Time) (int, error) {
 	return total, nil
 }
 
-func (t *txn) DeleteUserSessions(userID int64) (int, error) {
+func (t sessionsTx) DeleteUserSessions(userID int64) (int, error) {
 	res, err := t.exec(qDeleteUserSessions, userID)
 	return t.affected(res, err)
 }
 
-func (t *txn) DeleteUserLoginChallenges(userID int64) (int, error) {
+func (t sessionsTx) DeleteUserLoginChallenges(userID int64) (int, error) {
 	res, err := t.exec(qDeleteUserLoginChallenges, userID)
 	return t.affected(res, err)
 }

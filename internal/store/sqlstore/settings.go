@@ -7,7 +7,7 @@ var (
 
 // Setting returns the value stored under key; an empty value comes back as
 // nil, an unset key as ENotFound.
-func (t *txn) Setting(key string) ([]byte, error) {
+func (t settingsTx) Setting(key string) ([]byte, error) {
 	var v []byte
 	if err := t.row(qSetting, key).Scan(&v); err != nil {
 		return nil, t.readErr(err, notFound("setting %q not found", key))
@@ -16,7 +16,7 @@ func (t *txn) Setting(key string) ([]byte, error) {
 }
 
 // PutSetting stores value under key, replacing any earlier value.
-func (t *txn) PutSetting(key string, value []byte) error {
+func (t settingsTx) PutSetting(key string, value []byte) error {
 	if _, err := t.exec(qPutSetting, key, blob(value)); err != nil {
 		return t.writeErr(err, "", "")
 	}

@@ -42,7 +42,7 @@ func normTemplate(tp *lanyard.Template) {
 	tp.CreatedAt, tp.UpdatedAt = normTime(tp.CreatedAt), normTime(tp.UpdatedAt)
 }
 
-func (t *txn) CreateTemplate(tp *lanyard.Template) error {
+func (t templatesTx) CreateTemplate(tp *lanyard.Template) error {
 	normTemplate(tp)
 	algs, ku, eku, subject, err := templateDocs(tp)
 	if err != nil {
@@ -57,7 +57,7 @@ func (t *txn) CreateTemplate(tp *lanyard.Template) error {
 	return nil
 }
 
-func (t *txn) UpdateTemplate(tp *lanyard.Template) error {
+func (t templatesTx) UpdateTemplate(tp *lanyard.Template) error {
 	normTemplate(tp)
 	algs, ku, eku, subject, err := templateDocs(tp)
 	if err != nil {
@@ -68,7 +68,7 @@ func (t *txn) UpdateTemplate(tp *lanyard.Template) error {
 	return t.one(res, err, notFound("template %d not found", tp.ID), "template "+quote(tp.Name)+" already exists", "")
 }
 
-func (t *txn) TemplateByName(name string) (*lanyard.Template, error) {
+func (t templatesTx) TemplateByName(name string) (*lanyard.Template, error) {
 	tp, err := scanTemplate(t.row(qTemplateByName, name))
 	if err != nil {
 		return nil, t.readErr(err, notFound("template %q not found", name))
@@ -77,12 +77,12 @@ func (t *txn) TemplateByName(name string) (*lanyard.Template, error) {
 }
 
 // ListTemplates returns every template, ordered by name.
-func (t *txn) ListTemplates() ([]*lanyard.Template, error) {
+func (t templatesTx) ListTemplates() ([]*lanyard.Template, error) {
 	rows, err := t.rows(qListTemplates)
-	return collect(t, rows, err, scanTemplate)
+	return collect(t.txn, rows, err, scanTemplate)
 }
 
-func (t *txn) DeleteTemplate(name string) error {
+func (t templatesTx) DeleteTemplate(name string) error {
 	res, err := t.exec(qDeleteTemplate, name)
 	return t.one(res, err, notFound("template %q not found", name), "", "")
 }

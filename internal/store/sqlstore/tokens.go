@@ -24,7 +24,7 @@ var (
 	qClipTokenLifetimes = prepared(`UPDATE api_tokens SET expires_at = created_at + ? WHERE expires_at > created_at + ?`)
 )
 
-func (t *txn) CreateToken(k *lanyard.APIToken) error {
+func (t tokensTx) CreateToken(k *lanyard.APIToken) error {
 	k.Roles = nonNil(k.Roles)
 	k.Hash = bytesOut(k.Hash)
 	k.ExpiresAt, k.CreatedAt, k.LastUsedAt = normTime(k.ExpiresAt), normTime(k.CreatedAt), normTime(k.LastUsedAt)
@@ -40,7 +40,7 @@ func (t *txn) CreateToken(k *lanyard.APIToken) error {
 	return nil
 }
 
-func (t *txn) TokenByHash(hash []byte) (*lanyard.APIToken, error) {
+func (t tokensTx) TokenByHash(hash []byte) (*lanyard.APIToken, error) {
 	k, err := scanToken(t.row(qTokenByHash, blob(hash)))
 	if err != nil {
 		return nil, t.readErr(err, notFound("token not found"))
@@ -48,7 +48,7 @@ func (t *txn) TokenByHash(hash []byte) (*lanyard.APIToken, error) {
 	return k, nil
 }
 
-func (t *txn) TokenByID(id int64) (*lanyard.APIToken, error) {
+func (t tokensTx) TokenByID(id int64) (*lanyard.APIToken, error) {
 	k, err := scanToken(t.row(qTokenByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("token %d not found", id))
@@ -57,32 +57,32 @@ func (t *txn) TokenByID(id int64) (*lanyard.APIToken, error) {
 }
 
 // ListTokens returns the tokens of userID (0: of everyone), oldest first.
-func (t *txn) ListTokens(userID int64) ([]*lanyard.APIToken, error) {
+func (t tokensTx) ListTokens(userID int64) ([]*lanyard.APIToken, error) {
 	if userID == 0 {
 		rows, err := t.rows(qListTokens)
-		return collect(t, rows, err, scanToken)
+		return collect(t.txn, rows, err, scanToken)
 	}
 	rows, err := t.rows(qListTokensByUser, userID)
-	return collect(t, rows, err, scanToken)
+	return collect(t.txn, rows, err, scanToken)
 }
 
-func (t *txn) RevokeToken(id int64) error {
+func (t tokensTx) RevokeToken(id int64) error {
 	res, err := t.exec(qRevokeToken, true, id)
 	return t.one(res, err, notFound("token %d not found", id), "", "")
 }
 
-func (t *txn) RevokeUserTokens(userID int64) (int, error) {
+func (t tokensTx) RevokeUserTokens(userID int64) (int, error) {
 	res, err := t.exec(qRevokeUserTokens, true, userID, false)
 	return t.affected(res, err)
 }
 
-func (t *txn) ClipTokenLifetimes(max time.Duration) (int, error) {
+func (t tokensTx) ClipTokenLifetimes(max time.Duration) (int, error) {
 	us := max.Microseconds()
 	res, err := t.exec(qClipTokenLifetimes, us, us)
 	return t.affected(res, err)
 }
 
-func (t *txn) TouchToken(id int64, at time.Time) error {
+func (t tokensTx) TouchToken(id int64, at time.Time) error {
 	res, err := t.exec(qTouchToken, micros(at), id)
 	return t.one(res, err, notFound("token %d not found", id), "", "")
 }

@@ -17,7 +17,7 @@ var (
 )
 
 // TOTPEnrollment returns userID's enrollment.
-func (t *txn) TOTPEnrollment(userID int64) (*lanyard.TOTPEnrollment, error) {
+func (t totpTx) TOTPEnrollment(userID int64) (*lanyard.TOTPEnrollment, error) {
 	var e lanyard.TOTPEnrollment
 	var confirmed, created int64
 	if err := t.row(qTOTPEnrollment, userID).Scan(&e.UserID, &e.SealedSecret, &confirmed, &e.LastStep, &created); err != nil {
@@ -29,7 +29,7 @@ func (t *txn) TOTPEnrollment(userID int64) (*lanyard.TOTPEnrollment, error) {
 }
 
 // PutTOTPEnrollment creates or replaces the user's unconfirmed enrollment.
-func (t *txn) PutTOTPEnrollment(e *lanyard.TOTPEnrollment) error {
+func (t totpTx) PutTOTPEnrollment(e *lanyard.TOTPEnrollment) error {
 	e.ConfirmedAt, e.CreatedAt = normTime(e.ConfirmedAt), normTime(e.CreatedAt)
 	res, err := t.exec(qPutTOTP, e.UserID, blob(e.SealedSecret), micros(e.ConfirmedAt), e.LastStep, micros(e.CreatedAt))
 	return t.one(res, err, lanyard.Errorf(lanyard.EConflict, "an authenticator app is already enrolled; remove it first"), "", "user does not exist")
@@ -37,14 +37,14 @@ func (t *txn) PutTOTPEnrollment(e *lanyard.TOTPEnrollment) error {
 
 // UpdateTOTPEnrollment records a confirmation or a used time step, if
 // nothing changed the enrollment since it was read.
-func (t *txn) UpdateTOTPEnrollment(e *lanyard.TOTPEnrollment, prevStep int64) error {
+func (t totpTx) UpdateTOTPEnrollment(e *lanyard.TOTPEnrollment, prevStep int64) error {
 	e.ConfirmedAt = normTime(e.ConfirmedAt)
 	res, err := t.exec(qUpdateTOTP, micros(e.ConfirmedAt), e.LastStep, e.UserID, blob(e.SealedSecret), prevStep)
 	return t.one(res, err, lanyard.Errorf(lanyard.EConflict, "the authenticator app changed meanwhile or the code was just used; try again with a new code"), "", "")
 }
 
 // DeleteTOTPEnrollment removes userID's enrollment.
-func (t *txn) DeleteTOTPEnrollment(userID int64) error {
+func (t totpTx) DeleteTOTPEnrollment(userID int64) error {
 	res, err := t.exec(qDeleteTOTP, userID)
 	return t.one(res, err, notFound("no authenticator app is enrolled"), "", "")
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// txn is the lanyard.Tx of one View or Update call. Its methods live in
-// one file per noun (users.go, certificates.go …); this file holds the
-// plumbing they share.
+// txn is the state of one View or Update call and the plumbing the
+// store's methods share (this file). The methods themselves live in one
+// file per noun (users.go, certificates.go …), each on its own small type
+// embedding the txn, and storeTx puts them together as the lanyard.Tx the
+// callback gets — as lanyard.Tx is composed of one interface per aggregate.
 type txn struct {
 	ctx    context.Context // the View/Update context; lanyard.Tx methods take none
 	d      *Dialect
@@ -21,7 +23,60 @@ type txn struct {
 	head   *auditHead  // audit chain head, once read (audit.go)
 }
 
-var _ lanyard.Tx = (*txn)(nil)
+// The per-noun parts of a transaction.
+type airCardsTx struct{ *txn }     // aircards.go
+type auditTx struct{ *txn }        // audit.go
+type batchTx struct{ *txn }        // batch.go
+type cardsTx struct{ *txn }        // cards.go
+type cardTypesTx struct{ *txn }    // cardtypes.go
+type casTx struct{ *txn }          // cas.go
+type certificatesTx struct{ *txn } // certificates.go
+type documentsTx struct{ *txn }    // documents.go
+type heldPINsTx struct{ *txn }     // heldpins.go
+type mailTx struct{ *txn }         // mail.go
+type operationsTx struct{ *txn }   // operations.go
+type policiesTx struct{ *txn }     // policies.go
+type requestsTx struct{ *txn }     // requests.go
+type secretsTx struct{ *txn }      // secrets.go
+type sessionsTx struct{ *txn }     // sessions.go
+type settingsTx struct{ *txn }     // settings.go
+type templatesTx struct{ *txn }    // templates.go
+type tokensTx struct{ *txn }       // tokens.go
+type totpTx struct{ *txn }         // totp.go
+type usersTx struct{ *txn }        // users.go
+type workstationsTx struct{ *txn } // workstations.go
+
+// storeTx is the lanyard.Tx of one View or Update call.
+type storeTx struct {
+	airCardsTx
+	auditTx
+	batchTx
+	cardsTx
+	cardTypesTx
+	casTx
+	certificatesTx
+	documentsTx
+	heldPINsTx
+	mailTx
+	operationsTx
+	policiesTx
+	requestsTx
+	secretsTx
+	sessionsTx
+	settingsTx
+	templatesTx
+	tokensTx
+	totpTx
+	usersTx
+	workstationsTx
+}
+
+var _ lanyard.Tx = storeTx{}
+
+// asTx is t as the lanyard.Tx the View or Update callback gets.
+func (t *txn) asTx() storeTx {
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
+}
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {
 	return &txn{ctx: ctx, d: d, tx: tx, parent: parent}

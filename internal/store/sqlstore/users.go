@@ -34,7 +34,7 @@ func normUser(u *lanyard.User) {
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
 }
 
-func (t *txn) CreateUser(u *lanyard.User) error {
+func (t usersTx) CreateUser(u *lanyard.User) error {
 	normUser(u)
 	if err := t.upnFree(u); err != nil {
 		return err
@@ -62,7 +62,7 @@ func (t *txn) CreateUser(u *lanyard.User) error {
 // 0009) still refuses a clash committed by a concurrent transaction in
 // between (PostgreSQL; SQLite serializes writers), with the message of a
 // login clash.
-func (t *txn) upnFree(u *lanyard.User) error {
+func (t usersTx) upnFree(u *lanyard.User) error {
 	other, err := t.UserByUPN(u.UPN)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
@@ -82,7 +82,7 @@ func (t *txn) upnFree(u *lanyard.User) error {
 // clearing it on one and setting it on another (a smart card logon
 // certificate issued for the new holder would reach the old holder's
 // Windows account, and the old holder's certificates the new one's).
-func (t *txn) upnHolder(u *lanyard.User) (held bool, err error) {
+func (t usersTx) upnHolder(u *lanyard.User) (held bool, err error) {
 	if u.UPN == "" {
 		return false, nil
 	}
@@ -103,7 +103,7 @@ func (t *txn) upnHolder(u *lanyard.User) (held bool, err error) {
 // concurrent transaction that recorded it for another user in between
 // makes the insert fail on the primary key (PostgreSQL; SQLite
 // serializes writers).
-func (t *txn) holdUPN(u *lanyard.User) error {
+func (t usersTx) holdUPN(u *lanyard.User) error {
 	held, err := t.upnHolder(u)
 	if err != nil || held || u.UPN == "" {
 		return err
@@ -115,7 +115,7 @@ func (t *txn) holdUPN(u *lanyard.User) error {
 	return nil
 }
 
-func (t *txn) UpdateUser(u *lanyard.User) error {
+func (t usersTx) UpdateUser(u *lanyard.User) error {
 	normUser(u)
 	if err := t.upnFree(u); err != nil {
 		return err
@@ -136,7 +136,7 @@ func (t *txn) UpdateUser(u *lanyard.User) error {
 	return t.holdUPN(u)
 }
 
-func (t *txn) UserByID(id int64) (*lanyard.User, error) {
+func (t usersTx) UserByID(id int64) (*lanyard.User, error) {
 	u, err := scanUser(t.row(qUserByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("user %d not found", id))
@@ -149,13 +149,13 @@ func (t *txn) UserByID(id int64) (*lanyard.User, error) {
 // count a user's cards before either adds one); SQLite's writer lock
 // (BEGIN IMMEDIATE) already serializes writers, so there it only checks
 // that the user exists.
-func (t *txn) LockUser(id int64) error {
+func (t usersTx) LockUser(id int64) error {
 	return t.lockRow("users", id, notFound("user %d not found", id))
 }
 
 // LockCard is LockUser for a card (two issues of one AirCard, which takes
 // several sessions at once).
-func (t *txn) LockCard(id int64) error {
+func (t usersTx) LockCard(id int64) error {
 	return t.lockRow("cards", id, notFound("card %d not found", id))
 }
 
@@ -172,7 +172,7 @@ func (t *txn) lockRow(table string, id int64, missing *lanyard.Error) error {
 	return nil
 }
 
-func (t *txn) UserByLogin(login string) (*lanyard.User, error) {
+func (t usersTx) UserByLogin(login string) (*lanyard.User, error) {
 	u, err := scanUser(t.row(qUserByLogin, login))
 	if err != nil {
 		return nil, t.readErr(err, notFound("user %q not found", login))
@@ -180,7 +180,7 @@ func (t *txn) UserByLogin(login string) (*lanyard.User, error) {
 	return u, nil
 }
 
-func (t *txn) UserByUPN(upn string) (*lanyard.User, error) {
+func (t usersTx) UserByUPN(upn string) (*lanyard.User, error) {
 	missing := notFound("no user has the UPN %q", upn)
 	if upn == "" {
 		return nil, missing
@@ -194,7 +194,7 @@ func (t *txn) UserByUPN(upn string) (*lanyard.User, error) {
 
 // ListUsers returns the users matching f, ordered by login. Query matches a
 // case-insensitive (ASCII) substring of login, display name or e-mail.
-func (t *txn) ListUsers(f lanyard.UserFilter) ([]*lanyard.User, error) {
+func (t usersTx) ListUsers(f lanyard.UserFilter) ([]*lanyard.User, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + userCols + ` FROM users WHERE 1 = 1`)
@@ -214,10 +214,10 @@ func (t *txn) ListUsers(f lanyard.UserFilter) ([]*lanyard.User, error) {
 	q.WriteString(` ORDER BY login`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanUser)
+	return collect(t.txn, rows, err, scanUser)
 }
 
-func (t *txn) CountUsers() (int, error) {
+func (t usersTx) CountUsers() (int, error) {
 	var n int
 	if err := t.row(qCountUsers).Scan(&n); err != nil {
 		return 0, t.readErr(err, nil)

@@ -32,7 +32,7 @@ func normWorkstation(w *lanyard.Workstation) {
 	w.PairingExpiresAt = normTime(w.PairingExpiresAt)
 }
 
-func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
+func (t workstationsTx) CreateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
 	if w.Role == "" {
 		w.Role = lanyard.RoleWorkstation
@@ -45,7 +45,7 @@ func (t *txn) CreateWorkstation(w *lanyard.Workstation) error {
 	return nil
 }
 
-func (t *txn) UpdateWorkstation(w *lanyard.Workstation) error {
+func (t workstationsTx) UpdateWorkstation(w *lanyard.Workstation) error {
 	normWorkstation(w)
 	res, err := t.exec(qUpdateWorkstation, w.Name, ref(w.OwnerID), string(w.Status), blob(w.PublicKey), w.KeySHA256, w.CertSerial, w.PairingCode, micros(w.PairingExpiresAt), w.TPM,
 		w.AgentVersion, micros(w.PairedAt), micros(w.LastSeenAt), w.ID)
@@ -53,12 +53,12 @@ func (t *txn) UpdateWorkstation(w *lanyard.Workstation) error {
 		"a workstation with this pairing code or certificate already exists", workstationMissing)
 }
 
-func (t *txn) TouchWorkstation(id int64, at time.Time) error {
+func (t workstationsTx) TouchWorkstation(id int64, at time.Time) error {
 	res, err := t.exec(qTouchWorkstation, micros(at), id)
 	return t.one(res, err, notFound("workstation %d not found", id), "", "")
 }
 
-func (t *txn) WorkstationByID(id int64) (*lanyard.Workstation, error) {
+func (t workstationsTx) WorkstationByID(id int64) (*lanyard.Workstation, error) {
 	w, err := scanWorkstation(t.row(qWorkstationByID, id))
 	if err != nil {
 		return nil, t.readErr(err, notFound("workstation %d not found", id))
@@ -66,7 +66,7 @@ func (t *txn) WorkstationByID(id int64) (*lanyard.Workstation, error) {
 	return w, nil
 }
 
-func (t *txn) WorkstationByPairingCode(hash string) (*lanyard.Workstation, error) {
+func (t workstationsTx) WorkstationByPairingCode(hash string) (*lanyard.Workstation, error) {
 	w, err := scanWorkstation(t.row(qWorkstationByCode, hash))
 	if err != nil {
 		return nil, t.readErr(err, notFound("no workstation waits for this pairing code"))
@@ -74,7 +74,7 @@ func (t *txn) WorkstationByPairingCode(hash string) (*lanyard.Workstation, error
 	return w, nil
 }
 
-func (t *txn) WorkstationByCertSerial(serial string) (*lanyard.Workstation, error) {
+func (t workstationsTx) WorkstationByCertSerial(serial string) (*lanyard.Workstation, error) {
 	w, err := scanWorkstation(t.row(qWorkstationBySerial, serial))
 	if err != nil {
 		return nil, t.readErr(err, notFound("no workstation holds certificate %s", serial))
@@ -83,7 +83,7 @@ func (t *txn) WorkstationByCertSerial(serial string) (*lanyard.Workstation, erro
 }
 
 // ListWorkstations returns the workstations matching f in id order.
-func (t *txn) ListWorkstations(f lanyard.WorkstationFilter) ([]*lanyard.Workstation, error) {
+func (t workstationsTx) ListWorkstations(f lanyard.WorkstationFilter) ([]*lanyard.Workstation, error) {
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + workstationCols + ` FROM workstations WHERE 1 = 1`)
@@ -98,7 +98,7 @@ func (t *txn) ListWorkstations(f lanyard.WorkstationFilter) ([]*lanyard.Workstat
 	q.WriteString(` ORDER BY id`)
 	args = appendPage(&q, args, f.Limit, f.Offset)
 	rows, err := t.query(q.String(), args...)
-	return collect(t, rows, err, scanWorkstation)
+	return collect(t.txn, rows, err, scanWorkstation)
 }
 
 func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
@@ -121,7 +121,7 @@ func scanWorkstation(s scanner) (*lanyard.Workstation, error) {
 
 // DeleteExpiredPairings deletes unconfirmed pairing requests that expired
 // before before: they hold no certificate and can never be confirmed.
-func (t *txn) DeleteExpiredPairings(before time.Time) (int, error) {
+func (t workstationsTx) DeleteExpiredPairings(before time.Time) (int, error) {
 	res, err := t.exec(qPurgePairings, micros(before))
 	return t.affected(res, err)
 }
