@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 func aircardCommands() []command {
@@ -116,7 +117,7 @@ func startAirCardService(ctx context.Context, svc *service.Service, state, kekSp
 	}
 	cfg := airCardAgent(host, agentURL, filepath.Join(state, "agent"), log, func(code string) {
 		go func() {
-			if _, err := svc.ConfirmPairing(ctx, admin, service.PairConfirm{Code: code}); err != nil {
+			if _, err := svc.Workstations.ConfirmPairing(ctx, admin, workstations.PairConfirm{Code: code}); err != nil {
 				log.Error("confirming the built-in AirCard service's pairing failed", "err", err)
 			}
 		}()
@@ -132,11 +133,11 @@ func startAirCardService(ctx context.Context, svc *service.Service, state, kekSp
 
 // bootstrapAdmin acts as the first administrator, for what the server
 // sets up itself.
-func bootstrapAdmin(ctx context.Context, svc *service.Service) (*service.Principal, error) {
-	setup := &service.Principal{User: &lanyard.User{Login: "lanyard-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	admin, err := svc.GetUser(ctx, setup, service.BootstrapLogin)
+func bootstrapAdmin(ctx context.Context, svc *service.Service) (*lanyard.Principal, error) {
+	setup := &lanyard.Principal{User: &lanyard.User{Login: "lanyard-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := svc.Identity.GetUser(ctx, setup, service.BootstrapLogin)
 	if err != nil {
 		return nil, err
 	}
-	return &service.Principal{User: admin, Roles: admin.Roles}, nil
+	return &lanyard.Principal{User: admin, Roles: admin.Roles}, nil
 }

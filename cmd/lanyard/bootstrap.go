@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // bootstrapTokenFile is DATA/bootstrap-token: the first-start
@@ -74,7 +75,7 @@ func (b *bootstrapTokenFile) alive(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return b.svc.TokenWorks(ctx, strings.TrimSpace(string(raw)))
+	return b.svc.Identity.TokenWorks(ctx, strings.TrimSpace(string(raw)))
 }
 
 // exists reports whether the file is there.
@@ -95,7 +96,7 @@ func (b *bootstrapTokenFile) renewForDemo(ctx context.Context, svc *service.Serv
 	if err != nil {
 		return false, err
 	}
-	tok, err := svc.CreateToken(ctx, admin, service.TokenInput{Name: "bootstrap", TTL: ttl})
+	tok, err := svc.Identity.CreateToken(ctx, admin, identity.TokenInput{Name: "bootstrap", TTL: ttl})
 	if err != nil {
 		return false, fmt.Errorf("a new demo administrator token: %w", err)
 	}

@@ -51,12 +51,12 @@ func TestBootstrapTokenFileCheckAndDemoRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := svc.AuthenticateToken(ctx, strings.TrimSpace(string(raw)), "")
+	p, err := svc.Identity.AuthenticateToken(ctx, strings.TrimSpace(string(raw)), "")
 	if err != nil || p.User.Login != service.BootstrapLogin {
 		t.Fatalf("the demo's new token: %v %v", p, err)
 	}
 	// Revoked in process (the API, the console): the hook deletes it.
-	if err := svc.RevokeToken(ctx, p, p.TokenID); err != nil {
+	if err := svc.Identity.RevokeToken(ctx, p, p.TokenID); err != nil {
 		t.Fatal(err)
 	}
 	if b.exists() {

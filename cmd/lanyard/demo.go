@@ -15,6 +15,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // The demo (lanyard serve --demo, make run): everything a newcomer needs
@@ -41,12 +44,12 @@ const (
 // card and the workstation) and starts the in-process agent. It returns
 // the banner to print.
 func startDemo(ctx context.Context, svc *service.Service, data, agentURL string, log *slog.Logger) (string, error) {
-	setup := &service.Principal{User: &lanyard.User{Login: "demo-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	admin, err := svc.GetUser(ctx, setup, service.BootstrapLogin)
+	setup := &lanyard.Principal{User: &lanyard.User{Login: "demo-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := svc.Identity.GetUser(ctx, setup, service.BootstrapLogin)
 	if err != nil {
 		return "", err
 	}
-	p := &service.Principal{User: admin, Roles: admin.Roles}
+	p := &lanyard.Principal{User: admin, Roles: admin.Roles}
 	password, err := demoUser(ctx, svc, p, data)
 	if err != nil {
 		return "", err
@@ -82,7 +85,7 @@ func startDemo(ctx context.Context, svc *service.Service, data, agentURL string,
 				// The demo workstation belongs to the demo user; confirming
 				// it here is what the user would do in Self-Service.
 				go func() {
-					if _, err := svc.ConfirmPairing(ctx, p, service.PairConfirm{Code: code, Owner: demoLogin}); err != nil {
+					if _, err := svc.Workstations.ConfirmPairing(ctx, p, workstations.PairConfirm{Code: code, Owner: demoLogin}); err != nil {
 						log.Error("demo: confirming the demo agent's pairing failed", "err", err)
 					}
 				}()
@@ -104,9 +107,9 @@ Demo: an emulated PIV card is in "%s" at the demo workstation.
 
 // demoUser creates the demo user on first start, with a random password
 // kept in DATA/demo-password (0600) so later starts can print it again.
-func demoUser(ctx context.Context, svc *service.Service, p *service.Principal, data string) (string, error) {
+func demoUser(ctx context.Context, svc *service.Service, p *lanyard.Principal, data string) (string, error) {
 	file := filepath.Join(data, demoPassFile)
-	if _, err := svc.GetUser(ctx, p, demoLogin); err == nil {
+	if _, err := svc.Identity.GetUser(ctx, p, demoLogin); err == nil {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("the demo user exists but its password file is unreadable: %w", err)
@@ -117,7 +120,7 @@ func demoUser(ctx context.Context, svc *service.Service, p *service.Principal, d
 	}
 	password := strings.ToLower(rand.Text()[:12])
 	name, email := "Demo User", "demo@example.test"
-	_, err := svc.CreateUser(ctx, p, service.UserInput{Login: demoLogin, DisplayName: &name, Email: &email, UPN: &email, Password: &password})
+	_, err := svc.Identity.CreateUser(ctx, p, identity.UserInput{Login: demoLogin, DisplayName: &name, Email: &email, UPN: &email, Password: &password})
 	if err != nil {
 		return "", err
 	}
@@ -126,13 +129,13 @@ func demoUser(ctx context.Context, svc *service.Service, p *service.Principal, d
 
 // demoPolicyEnsure gives the demo user a policy with one required and
 // one optional template, as the issue asks of the demo.
-func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Principal) error {
-	if _, err := svc.GetPolicy(ctx, demoPolicy); err == nil {
+func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *lanyard.Principal) error {
+	if _, err := svc.Catalog.GetPolicy(ctx, demoPolicy); err == nil {
 		return nil
 	} else if !lanyard.IsCode(err, lanyard.ENotFound) {
 		return err
 	}
-	pol := service.NewPolicyInput()
+	pol := catalog.NewPolicyInput()
 	pol.Name, pol.Description, pol.Priority = demoPolicy, "The demo user's policy (lanyard serve --demo).", 10
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: demoLogin}}
 	pol.Settings.Certificates = lanyard.CertificateSettings{Required: []string{"smartcard-logon"}, Optional: []string{"secure-email"}}
@@ -141,12 +144,12 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *service.Prin
 	// The demo runs its AirCard service inside the server, so its user
 	// may issue AirCards (off by default: the service must be deployed).
 	pol.Settings.Workflow.IssueAirCard = true
-	if _, err := svc.CreatePolicy(ctx, p, pol); err != nil {
+	if _, err := svc.Catalog.CreatePolicy(ctx, p, pol); err != nil {
 		return err
 	}
 	// The demo workstation has a (simulated) TPM: turn its card kinds on,
 	// once; an administrator may turn them off again.
-	_, err := svc.PutFeatures(ctx, p, service.Features{TPMVirtualCard: true, PlatformCredential: true})
+	_, err := svc.Catalog.PutFeatures(ctx, p, lanyard.Features{TPMVirtualCard: true, PlatformCredential: true})
 	return err
 }
 

@@ -24,6 +24,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
@@ -80,9 +82,9 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	// The first start mints the token under the token policy, which
 	// allows DefaultTokenTTL until an administrator changes it.
-	if c.bootstrapTTL <= 0 || c.bootstrapTTL > service.DefaultTokenTTL {
+	if c.bootstrapTTL <= 0 || c.bootstrapTTL > identity.DefaultTokenTTL {
 		return c, fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %dh (%d days, the most the token policy allows on first start)",
-			c.bootstrapTTL, int(service.DefaultTokenTTL.Hours()), int(service.DefaultTokenTTL.Hours()/24))
+			c.bootstrapTTL, int(identity.DefaultTokenTTL.Hours()), int(identity.DefaultTokenTTL.Hours()/24))
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "secure-cookies" {
@@ -185,11 +187,11 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	arrivalsCtx, stopArrivals := context.WithCancel(ctx)
 	arrivalsDone := make(chan struct{})
-	go func() { defer close(arrivalsDone); svc.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
+	go func() { defer close(arrivalsDone); svc.Cards.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
 	defer func() { stopArrivals(); <-arrivalsDone }()
 	srv := &http.Server{
 		Handler: web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Log, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -294,11 +296,11 @@ func writeSecretFile(path, content string) error {
 // the hourly audit checkpoint. They are idempotent, so several replicas
 // running them is harmless.
 func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapTokenFile, log *slog.Logger) {
-	svc.RefreshCRLs(ctx)
+	svc.PKI.RefreshCRLs(ctx)
 	recoverOperations(ctx, svc, log)
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
-	ops := time.NewTicker(service.OperationIdleLimit)
+	ops := time.NewTicker(cardops.OperationIdleLimit)
 	defer ops.Stop()
 	for n := 1; ; n++ {
 		select {
@@ -308,26 +310,26 @@ func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapT
 			recoverOperations(ctx, svc, log)
 			n--
 		case <-tick.C:
-			svc.RefreshCRLs(ctx)
+			svc.PKI.RefreshCRLs(ctx)
 			bootstrap.check(ctx) // expired, or revoked through another replica
 			if n%6 == 0 {
-				if rep, err := svc.CheckpointAudit(ctx); err != nil {
+				if rep, err := svc.Audit.CheckpointAudit(ctx); err != nil {
 					log.Error("audit checkpoint failed", "err", err)
 				} else if !rep.OK {
 					log.Error("audit chain broken", "first_bad", rep.FirstBad, "problem", rep.Problem, "detail", rep.Detail)
 				}
 			}
-			if n, err := svc.PurgePairings(ctx); err != nil {
+			if n, err := svc.Workstations.PurgePairings(ctx); err != nil {
 				log.Error("pairing purge failed", "err", err)
 			} else if n > 0 {
 				log.Info("expired pairing requests purged", "count", n)
 			}
-			if n, err := svc.PurgeSessions(ctx); err != nil {
+			if n, err := svc.Identity.PurgeSessions(ctx); err != nil {
 				log.Error("session purge failed", "err", err)
 			} else if n > 0 {
 				log.Info("expired sessions purged", "count", n)
 			}
-			if n, err := svc.PurgePINCopies(ctx); err != nil {
+			if n, err := svc.Cards.PurgePINCopies(ctx); err != nil {
 				log.Error("purging sealed PIN copies failed", "err", err)
 			} else if n > 0 {
 				log.Info("expired sealed random-PIN copies erased", "count", n)
@@ -339,7 +341,7 @@ func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapT
 // recoverOperations marks card operations abandoned by a stopped server
 // or a lost request as interrupted, so their owners can continue them.
 func recoverOperations(ctx context.Context, svc *service.Service, log *slog.Logger) {
-	if n, err := svc.RecoverOperations(ctx, service.OperationIdleLimit); err != nil {
+	if n, err := svc.Cards.RecoverOperations(ctx, cardops.OperationIdleLimit); err != nil {
 		log.Error("recovering card operations failed", "err", err)
 	} else if n > 0 {
 		log.Warn("card operations interrupted by a stop were marked resumable", "count", n)

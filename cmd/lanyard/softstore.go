@@ -10,7 +10,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // issueSoftwareStore is `card issue --create software-machine|software-user`:
@@ -20,7 +20,7 @@ import (
 // is to issue again.
 func issueSoftwareStore(ctx context.Context, c *client.Client, f *clientFlags, create string, wsID int64, user, name string, templates []string) error {
 	scope := strings.TrimPrefix(create, "software-")
-	if scope != service.ScopeMachine && scope != service.ScopeUser {
+	if scope != lanyard.ScopeMachine && scope != lanyard.ScopeUser {
 		return fmt.Errorf("--create %q: want tpm, platform, software-machine or software-user", create)
 	}
 	path := "/api/v1/software-stores/options"

@@ -213,7 +213,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	})
 
 	t.Run("mTLS required", func(t *testing.T) {
-		root, err := s.Service.AgentRoot(ctx)
+		root, err := s.Service.Workstations.AgentRoot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

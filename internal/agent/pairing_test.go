@@ -25,7 +25,7 @@ import (
 func TestPairingCodeExpires(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
-	root, err := s.Service.AgentRoot(ctx)
+	root, err := s.Service.Workstations.AgentRoot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -63,29 +65,29 @@ func BenchmarkAirCardSign(b *testing.B) {
 		b.Fatal(err)
 	}
 	name := "bench"
-	u, err := srv.Service.CreateUser(ctx, systemAdmin(b, srv), service.UserInput{Login: name, DisplayName: &name})
+	u, err := srv.Service.Identity.CreateUser(ctx, systemAdmin(b, srv), identity.UserInput{Login: name, DisplayName: &name})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ws := runAgent(b, admin, agent.Config{Server: srv.AgentURL, StateDir: b.TempDir(), Readers: readers, Slots: readers}, name)
-	p, err := srv.Service.GetPolicy(ctx, "default")
+	p, err := srv.Service.Catalog.GetPolicy(ctx, "default")
 	if err != nil {
 		b.Fatal(err)
 	}
 	p.Settings.AllowedCards = []string{"piv", "aircard"}
 	p.Settings.Workflow.IssueAirCard = true
-	if _, err := srv.Service.UpdatePolicy(ctx, systemAdmin(b, srv), "default", p); err != nil {
+	if _, err := srv.Service.Catalog.UpdatePolicy(ctx, systemAdmin(b, srv), "default", p); err != nil {
 		b.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if opts, _ := srv.Service.VirtualOptions(ctx, &service.Principal{User: u, Roles: u.Roles}, ""); len(opts) > 0 && opts[len(opts)-1].Available {
+		if opts, _ := srv.Service.Cards.VirtualOptions(ctx, &lanyard.Principal{User: u, Roles: u.Roles}, ""); len(opts) > 0 && opts[len(opts)-1].Available {
 			break
 		}
 		if time.Now().After(deadline) {
 			b.Fatal("the AirCard service is not online")
 		}
 	}
-	cc, err := srv.Service.CreateVirtualCard(ctx, &service.Principal{User: u, Roles: u.Roles}, service.CreateVirtualInput{WorkstationID: ws, Kind: lanyard.KindAirCard})
+	cc, err := srv.Service.Cards.CreateVirtualCard(ctx, &lanyard.Principal{User: u, Roles: u.Roles}, cardops.CreateVirtualInput{WorkstationID: ws, Kind: lanyard.KindAirCard})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,12 +171,12 @@ func runAgent(b *testing.B, admin *client.Client, cfg agent.Config, owner string
 }
 
 // systemAdmin is the bootstrap administrator as a principal.
-func systemAdmin(b *testing.B, srv *webtest.Server) *service.Principal {
+func systemAdmin(b *testing.B, srv *webtest.Server) *lanyard.Principal {
 	b.Helper()
-	setup := &service.Principal{User: &lanyard.User{Login: "bench-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	u, err := srv.Service.GetUser(context.Background(), setup, service.BootstrapLogin)
+	setup := &lanyard.Principal{User: &lanyard.User{Login: "bench-setup"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	u, err := srv.Service.Identity.GetUser(context.Background(), setup, service.BootstrapLogin)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &service.Principal{User: u, Roles: u.Roles}
+	return &lanyard.Principal{User: u, Roles: u.Roles}
 }

@@ -25,7 +25,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -116,18 +117,18 @@ func benchAirCardIdle(b *testing.B, n int) {
 	b.Cleanup(scancel)
 	go agent.Run(sctx, agent.Config{Server: agentURL, StateDir: filepath.Join(dir, "agent"), Readers: host,
 		Role: string(lanyard.RoleAirCardService), OnPairingCode: func(c string) { svcCodes <- c }})
-	if _, err := svc.ConfirmPairing(ctx, admin, service.PairConfirm{Code: <-svcCodes}); err != nil {
+	if _, err := svc.Workstations.ConfirmPairing(ctx, admin, workstations.PairConfirm{Code: <-svcCodes}); err != nil {
 		b.Fatal(err)
 	}
 	name := "bench"
-	user, err := svc.CreateUser(ctx, admin, service.UserInput{Login: name, DisplayName: &name})
+	user, err := svc.Identity.CreateUser(ctx, admin, identity.UserInput{Login: name, DisplayName: &name})
 	if err != nil {
 		b.Fatal(err)
 	}
 	// One user with one AirCard among the N: what their Self-Service
 	// pages cost at this scale.
 	oneName := "bench-one"
-	one, err := svc.CreateUser(ctx, admin, service.UserInput{Login: oneName, DisplayName: &oneName})
+	one, err := svc.Identity.CreateUser(ctx, admin, identity.UserInput{Login: oneName, DisplayName: &oneName})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 				case <-all:
 					return
 				}
-				w, err := svc.ConfirmPairing(ctx, admin, service.PairConfirm{Code: code, Owner: name})
+				w, err := svc.Workstations.ConfirmPairing(ctx, admin, workstations.PairConfirm{Code: code, Owner: name})
 				if err != nil {
 					b.Error(err)
 					return
@@ -255,7 +256,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 	b.Logf("all %d AirCards connected after %v", n, time.Since(start).Round(time.Millisecond))
 
 	// Self-Service's connected cards for the user with one AirCard.
-	oneP := &service.Principal{User: one, Roles: one.Roles}
+	oneP := &lanyard.Principal{User: one, Roles: one.Roles}
 	const calls = 20
 	if dir := os.Getenv(envIdleProfile); dir != "" {
 		f, err := os.Create(filepath.Join(dir, "connected-cards-cpu.pprof"))
@@ -267,7 +268,7 @@ func benchAirCardIdle(b *testing.B, n int) {
 	}
 	t0 := time.Now()
 	for range calls {
-		cards, err := svc.ConnectedCards(ctx, oneP, false)
+		cards, err := svc.Cards.ConnectedCards(ctx, oneP, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -28,7 +28,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
@@ -53,9 +55,9 @@ func issueRequest(ws int64, reader string) apiv1.IssueCardInput {
 
 // issueInput is issueRequest as the in-process benchmark gives it to the
 // service.
-func issueInput(ws int64, reader string) service.IssueCardInput {
+func issueInput(ws int64, reader string) cardops.IssueCardInput {
 	r := issueRequest(ws, reader)
-	return service.IssueCardInput{CardTarget: service.CardTarget(r.CardTarget), Templates: r.Templates, UserPIN: r.UserPIN}
+	return cardops.IssueCardInput{CardTarget: cardops.CardTarget(r.CardTarget), Templates: r.Templates, UserPIN: r.UserPIN}
 }
 
 // BenchmarkCardIssue is one card issue, one card at a time:
@@ -104,7 +106,7 @@ func benchIssueInProcess(b *testing.B) {
 		tx0, d0 := ib.store.stats()
 		b.StartTimer()
 
-		res, err := ib.srv.Service.IssueCard(ctx, ib.user, in)
+		res, err := ib.srv.Service.Cards.IssueCard(ctx, ib.user, in)
 
 		b.StopTimer()
 		if err != nil || res.State != "issued" {
@@ -373,8 +375,8 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 type issueBench struct {
 	srv        *server
 	store      *countingStore
-	admin      *service.Principal
-	user       *service.Principal
+	admin      *lanyard.Principal
+	user       *lanyard.Principal
 	adminToken string
 	userToken  string
 	heartbeat  time.Duration // of the agent connections
@@ -393,27 +395,27 @@ func newIssueBench(b *testing.B, opts webtest.Options) *issueBench {
 	if ib.heartbeat <= 0 {
 		ib.heartbeat = webtest.AgentHeartbeat
 	}
-	sys := &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	admin, err := w.Service.GetUser(ctx, sys, service.BootstrapLogin)
+	sys := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := w.Service.Identity.GetUser(ctx, sys, service.BootstrapLogin)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ib.admin = &service.Principal{User: admin, Roles: admin.Roles}
+	ib.admin = &lanyard.Principal{User: admin, Roles: admin.Roles}
 	name, upn := "Bench User", "bench@example.test"
-	u, err := w.Service.CreateUser(ctx, ib.admin, service.UserInput{Login: "bench", DisplayName: &name, UPN: &upn, Email: &upn})
+	u, err := w.Service.Identity.CreateUser(ctx, ib.admin, identity.UserInput{Login: "bench", DisplayName: &name, UPN: &upn, Email: &upn})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ib.user = &service.Principal{User: u, Roles: u.Roles}
-	pol, err := w.Service.GetPolicy(ctx, "default")
+	ib.user = &lanyard.Principal{User: u, Roles: u.Roles}
+	pol, err := w.Service.Catalog.GetPolicy(ctx, "default")
 	if err != nil {
 		b.Fatal(err)
 	}
 	pol.Settings.Issuance.MaxCardsPerUser = 0 // unlimited: every iteration issues one more card
-	if _, err := w.Service.UpdatePolicy(ctx, ib.admin, "default", pol); err != nil {
+	if _, err := w.Service.Catalog.UpdatePolicy(ctx, ib.admin, "default", pol); err != nil {
 		b.Fatal(err)
 	}
-	tok, err := w.Service.CreateToken(ctx, ib.admin, service.TokenInput{User: "bench", Name: "bench"})
+	tok, err := w.Service.Identity.CreateToken(ctx, ib.admin, identity.TokenInput{User: "bench", Name: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -613,7 +615,7 @@ func timed(ta **timingAccess) func(lanyard.CardAccess) lanyard.CardAccess {
 }
 
 type timingAccess struct {
-	service.CardAccess
+	lanyard.CardAccess
 	mu       sync.Mutex
 	sessions [][]relayed // of the sessions closed since the last take
 }
@@ -625,7 +627,7 @@ type relayed struct {
 	d  time.Duration
 }
 
-func (t *timingAccess) Open(ctx context.Context, ws int64, reader string) (service.CardSession, error) {
+func (t *timingAccess) Open(ctx context.Context, ws int64, reader string) (lanyard.CardSession, error) {
 	s, err := t.CardAccess.Open(ctx, ws, reader)
 	if err != nil {
 		return nil, err
@@ -643,7 +645,7 @@ func (t *timingAccess) take() [][]relayed {
 }
 
 type timedSession struct {
-	service.CardSession
+	lanyard.CardSession
 	t   *timingAccess
 	lat []relayed
 }

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -28,7 +27,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -295,7 +294,7 @@ func TestAirCard(t *testing.T) {
 	}
 	expired := "DDDDD-DDDDD"
 	if err := s.srv.Store.Update(ctx, func(tx lanyard.Tx) error {
-		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: cardID, CodeHash: service.HashAirCardCode(expired), CreatedBy: "admin",
+		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: cardID, CodeHash: workstations.HashAirCardCode(expired), CreatedBy: "admin",
 			CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
 	}); err != nil {
 		t.Fatal(err)

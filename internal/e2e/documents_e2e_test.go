@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -435,7 +434,7 @@ func TestDocumentsBoth(t *testing.T) {
 	form := s.form(cyTok, cardID, "9a", lanyard.DocCertificateForm)
 	bad("form.txt", "text/plain", []byte("signed\n"), 400, "files of type text/plain are not accepted")
 	bad("form.pdf", "application/pdf", []byte("GIF89a not a pdf"), 400, "declared a PDF but is not one")
-	bad("form.pdf", "application/pdf", append(append([]byte("%PDF-1.4\n"), make([]byte, service.MaxDocumentSize)...), "%%EOF\n"...), 413, "10 MiB")
+	bad("form.pdf", "application/pdf", append(append([]byte("%PDF-1.4\n"), make([]byte, documents.MaxDocumentSize)...), "%%EOF\n"...), 413, "10 MiB")
 	bad("form.p7s", "application/pkcs7-signature", danSigner.sign(t, form), 400, "signed with another person's certificate")
 	bad("form.p7s", "application/pkcs7-signature", cyRevoked.sign(t, form), 400, "is revoked")
 	bad("form.p7s", "application/pkcs7-signature", cySigner.sign(t, reqPDF), 400, "not over this document's form")

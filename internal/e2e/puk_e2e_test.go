@@ -14,7 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 )
 
 // TestIssuedCardRefusesFactoryPUK (issue 13, item 5) issues a card through
@@ -39,7 +39,7 @@ func TestIssuedCardRefusesFactoryPUK(t *testing.T) {
 	if err := s.srv.Store.View(context.Background(), func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(res.Card.ID); return }); err != nil {
 		t.Fatal(err)
 	}
-	puk, err := s.srv.Sealer.Open(card.SealedPUK, service.CardPUKAAD(card.ID))
+	puk, err := s.srv.Sealer.Open(card.SealedPUK, cardops.CardPUKAAD(card.ID))
 	if err != nil || len(puk) != 8 {
 		t.Fatalf("the card's sealed PUK does not open: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		puk, err := s.srv.Sealer.Open(card.SealedPUK, service.CardPUKAAD(card.ID))
+		puk, err := s.srv.Sealer.Open(card.SealedPUK, cardops.CardPUKAAD(card.ID))
 		if err != nil {
 			return err
 		}

@@ -14,11 +14,9 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // TestSoftwareStores is the guide's "Registry" on the real stack: the
@@ -119,7 +117,7 @@ func TestSoftwareStores(t *testing.T) {
 	// One more through the API.
 	user := mustClient(t, s.srv.URL, tiaToken)
 	var res apiv1.SoftwareStoreResult
-	if _, err := user.Post(ctx, "/api/v1/software-stores", apiv1.SoftwareStoreInput{WorkstationID: s.ws, Scope: service.ScopeUser, Name: "api",
+	if _, err := user.Post(ctx, "/api/v1/software-stores", apiv1.SoftwareStoreInput{WorkstationID: s.ws, Scope: lanyard.ScopeUser, Name: "api",
 		Password: "Api-Store-31"}, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,8 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 )
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }
@@ -68,7 +69,7 @@ func (m *Mailer) AirCardCode(ctx context.Context, to []string, user *lanyard.Use
 }
 
 // CardIssue queues a card issue pending, approved or rejected message.
-func (m *Mailer) CardIssue(ctx context.Context, to []string, ev service.CardIssueEvent) error {
+func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssueEvent) error {
 	var kind string
 	switch ev.Kind {
 	case "pending":
@@ -87,7 +88,7 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev service.CardIssu
 
 // Document queues a document uploaded (with the file attached), approved
 // or rejected message.
-func (m *Mailer) Document(ctx context.Context, to []string, ev service.DocumentEvent) error {
+func (m *Mailer) Document(ctx context.Context, to []string, ev documents.DocumentEvent) error {
 	var kind string
 	var atts []Attachment
 	switch ev.Kind {
@@ -119,7 +120,7 @@ func (m *Mailer) Document(ctx context.Context, to []string, ev service.DocumentE
 }
 
 // SendTestMail queues the test e-mail to one address.
-func (m *Mailer) SendTestMail(ctx context.Context, p *service.Principal, to string) (*lanyard.MailMessage, error) {
+func (m *Mailer) SendTestMail(ctx context.Context, p *lanyard.Principal, to string) (*lanyard.MailMessage, error) {
 	var u *lanyard.User
 	if p != nil {
 		u = p.User

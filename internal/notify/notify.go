@@ -128,7 +128,7 @@ func (m *Mailer) Wake() {
 }
 
 // event builds an audit event attributed to p (nil: the system).
-func (m *Mailer) event(p *service.Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
+func (m *Mailer) event(p *lanyard.Principal, action, objectType, objectID string, details map[string]any) *lanyard.AuditEvent {
 	e := &lanyard.AuditEvent{
 		Time: m.clock(), Action: action, ObjectType: objectType, ObjectID: objectID,
 		Details: lanyard.AuditDetails(details), Actor: "system",

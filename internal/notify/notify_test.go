@@ -16,7 +16,8 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 )
 
 // smtpHarness is a harness with the test SMTP servers.
@@ -121,11 +122,11 @@ func TestEveryKindArrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kind := range []string{"pending", "approved", "rejected"} {
-		if err := h.mailer.CardIssue(ctx, []string{alice.Email}, service.CardIssueEvent{Kind: kind, User: alice, Card: card, Template: "e-signature", Comment: "key too weak"}); err != nil {
+		if err := h.mailer.CardIssue(ctx, []string{alice.Email}, cardops.CardIssueEvent{Kind: kind, User: alice, Card: card, Template: "e-signature", Comment: "key too weak"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.mailer.Document(ctx, officers, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form", Template: "e-signature",
+	if err := h.mailer.Document(ctx, officers, documents.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form", Template: "e-signature",
 		FileName: "form.pdf", ContentType: "application/pdf", Content: pdf}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +134,12 @@ func TestEveryKindArrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	receiver := addr(t, "officer3")
-	if err := h.mailer.Document(ctx, []string{receiver}, service.DocumentEvent{Kind: "received", User: alice, Card: card, DocKind: "certificate_form",
+	if err := h.mailer.Document(ctx, []string{receiver}, documents.DocumentEvent{Kind: "received", User: alice, Card: card, DocKind: "certificate_form",
 		Template: "e-signature", Comment: "signed paper received by post", By: "olga"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, kind := range []string{"approved", "rejected"} {
-		if err := h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: kind, User: alice, Card: card, DocKind: "certificate_request", Comment: "unsigned"}); err != nil {
+		if err := h.mailer.Document(ctx, []string{alice.Email}, documents.DocumentEvent{Kind: kind, User: alice, Card: card, DocKind: "certificate_request", Comment: "unsigned"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -469,7 +470,7 @@ func TestSecretBodyGoneOnceSent(t *testing.T) {
 			if err := h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"); err != nil {
 				t.Fatal(err)
 			}
-			if err := h.mailer.Document(ctx, []string{officer}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+			if err := h.mailer.Document(ctx, []string{officer}, documents.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
 				FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
 				t.Fatal(err)
 			}
@@ -516,7 +517,7 @@ func TestSecretRefusedWithoutTLS(t *testing.T) {
 	if err := h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+	if err := h.mailer.Document(ctx, []string{alice.Email}, documents.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
 		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}); err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +570,7 @@ func TestSecretNotQueuedWithoutTLS(t *testing.T) {
 	}
 	refused("random PIN", h.mailer.RandomPIN(ctx, []string{alice.Email}, alice, card, "73915528"))
 	refused("AirCard code", h.mailer.AirCardCode(ctx, []string{alice.Email}, alice, card, "QWERT-YUIOP"))
-	refused("document", h.mailer.Document(ctx, []string{alice.Email}, service.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
+	refused("document", h.mailer.Document(ctx, []string{alice.Email}, documents.DocumentEvent{Kind: "uploaded", User: alice, Card: card, DocKind: "certificate_form",
 		FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.7 signed")}))
 	if got := h.outbox(t, ""); len(got) != 0 {
 		t.Fatalf("%d secret mails queued for a relay without TLS", len(got))

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // contentAAD binds sealed message content to its use.
@@ -60,7 +59,7 @@ func checkRecipients(to []string) ([]string, error) {
 
 // enqueue renders kind's template on d and queues the message, sealed,
 // with one audit event, in one transaction (queueIn).
-func (m *Mailer) enqueue(ctx context.Context, p *service.Principal, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
+func (m *Mailer) enqueue(ctx context.Context, p *lanyard.Principal, kind string, to []string, d Data, atts []Attachment) (*lanyard.MailMessage, error) {
 	var msg *lanyard.MailMessage
 	err := m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
 		var err error
@@ -161,7 +160,7 @@ func (m *Mailer) ListMail(ctx context.Context, f lanyard.MailFilter) ([]*lanyard
 
 // RetryMail queues a failed message again with a fresh count of
 // attempts.
-func (m *Mailer) RetryMail(ctx context.Context, p *service.Principal, id int64) (*lanyard.MailMessage, error) {
+func (m *Mailer) RetryMail(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.MailMessage, error) {
 	var msg *lanyard.MailMessage
 	err := m.update(ctx, func(tx lanyard.Tx) (*lanyard.AuditEvent, error) {
 		var err error

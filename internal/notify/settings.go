@@ -12,7 +12,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 const (
@@ -160,7 +159,7 @@ func checkCA(pemText string) error {
 
 // PutMailSettings replaces the SMTP settings. An empty password keeps
 // the stored one, so a form that never shows it can be saved again.
-func (m *Mailer) PutMailSettings(ctx context.Context, p *service.Principal, in apiv1.MailSettingsInput) (*apiv1.MailSettings, error) {
+func (m *Mailer) PutMailSettings(ctx context.Context, p *lanyard.Principal, in apiv1.MailSettingsInput) (*apiv1.MailSettings, error) {
 	in, err := checkSettings(in)
 	if err != nil {
 		return nil, err

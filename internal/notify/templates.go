@@ -11,7 +11,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 )
 
 // Notification kinds: one template each.
@@ -203,7 +202,7 @@ func (m *Mailer) MailTemplates(ctx context.Context) ([]*apiv1.MailTemplate, erro
 
 // PutMailTemplate replaces a kind's template once it parses and renders
 // the sample data; all fields empty restores the default.
-func (m *Mailer) PutMailTemplate(ctx context.Context, p *service.Principal, kind string, in apiv1.MailTemplateInput) (*apiv1.MailTemplate, error) {
+func (m *Mailer) PutMailTemplate(ctx context.Context, p *lanyard.Principal, kind string, in apiv1.MailTemplateInput) (*apiv1.MailTemplate, error) {
 	k, ok := kindByName(kind)
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.ENotFound, "no notification kind %q", kind)

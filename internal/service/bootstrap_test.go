@@ -7,6 +7,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
@@ -32,11 +33,11 @@ func TestBootstrapTokenLifetime(t *testing.T) {
 		ttl, want time.Duration
 	}{{0, 24 * time.Hour}, {90 * time.Minute, 90 * time.Minute}} {
 		svc, clock, tok := bootstrapService(t, servicetest.Options{BootstrapTokenTTL: tc.ttl})
-		p, err := svc.AuthenticateToken(ctx, tok, "")
+		p, err := svc.Identity.AuthenticateToken(ctx, tok, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		toks, err := svc.ListTokens(ctx, p, false)
+		toks, err := svc.Identity.ListTokens(ctx, p, false)
 		if err != nil || len(toks) != 1 {
 			t.Fatalf("tokens: %v %v", toks, err)
 		}
@@ -44,15 +45,15 @@ func TestBootstrapTokenLifetime(t *testing.T) {
 			t.Errorf("TTL %s: the bootstrap token lives %s, want %s", tc.ttl, got, tc.want)
 		}
 		clock.Add(tc.want - time.Second)
-		if ok, err := svc.TokenWorks(ctx, tok); !ok || err != nil {
+		if ok, err := svc.Identity.TokenWorks(ctx, tok); !ok || err != nil {
 			t.Errorf("TTL %s: TokenWorks before expiry = %v, %v", tc.ttl, ok, err)
 		}
 		clock.Add(time.Second)
-		if ok, err := svc.TokenWorks(ctx, tok); ok || err != nil {
+		if ok, err := svc.Identity.TokenWorks(ctx, tok); ok || err != nil {
 			t.Errorf("TTL %s: TokenWorks at expiry = %v, %v", tc.ttl, ok, err)
 		}
 	}
-	for _, bad := range []time.Duration{-time.Hour, service.MaxTokenTTL + time.Hour} {
+	for _, bad := range []time.Duration{-time.Hour, identity.MaxTokenTTL + time.Hour} {
 		if _, err := service.New(service.Config{BootstrapTokenTTL: bad}); err == nil {
 			t.Errorf("New accepted a bootstrap token lifetime of %s", bad)
 		}
@@ -65,28 +66,28 @@ func TestTokensRevokedHook(t *testing.T) {
 	ctx := context.Background()
 	calls := 0
 	svc, _, tok := bootstrapService(t, servicetest.Options{TokensRevoked: func() { calls++ }})
-	admin, err := svc.AuthenticateToken(ctx, tok, "")
+	admin, err := svc.Identity.AuthenticateToken(ctx, tok, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.RevokeToken(ctx, admin, 999); err == nil || calls != 0 {
+	if err := svc.Identity.RevokeToken(ctx, admin, 999); err == nil || calls != 0 {
 		t.Fatalf("revoking a missing token: %v, %d calls", err, calls)
 	}
-	if err := svc.RevokeToken(ctx, admin, admin.TokenID); err != nil || calls != 1 {
+	if err := svc.Identity.RevokeToken(ctx, admin, admin.TokenID); err != nil || calls != 1 {
 		t.Fatalf("revoking the bootstrap token: %v, %d calls", err, calls)
 	}
-	if ok, err := svc.TokenWorks(ctx, tok); ok || err != nil {
+	if ok, err := svc.Identity.TokenWorks(ctx, tok); ok || err != nil {
 		t.Fatalf("TokenWorks after revocation = %v, %v", ok, err)
 	}
 	pw, rs := "ada's password here", lanyard.Roles{lanyard.RoleUser, lanyard.RoleAuditor}
-	if _, err := svc.CreateUser(ctx, admin, service.UserInput{Login: "ada", Password: &pw, Roles: &rs}); err != nil {
+	if _, err := svc.Identity.CreateUser(ctx, admin, identity.UserInput{Login: "ada", Password: &pw, Roles: &rs}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateToken(ctx, admin, service.TokenInput{User: "ada"}); err != nil {
+	if _, err := svc.Identity.CreateToken(ctx, admin, identity.TokenInput{User: "ada"}); err != nil {
 		t.Fatal(err)
 	}
 	pw = "reset by the administrator"
-	if _, err := svc.UpdateUser(ctx, admin, "ada", service.UserInput{Password: &pw}); err != nil || calls != 2 {
+	if _, err := svc.Identity.UpdateUser(ctx, admin, "ada", identity.UserInput{Password: &pw}); err != nil || calls != 2 {
 		t.Fatalf("staff password reset: %v, %d calls", err, calls)
 	}
 }

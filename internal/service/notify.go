@@ -5,6 +5,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 )
 
 // Notifier delivers the e-mails card workflows send (guide: "If the
@@ -33,7 +34,7 @@ type Notifier interface {
 	// Document tells document officers that a signed document was
 	// uploaded (with the document attached), or its owner that it was
 	// approved or rejected.
-	Document(ctx context.Context, to []string, ev DocumentEvent) error
+	Document(ctx context.Context, to []string, ev documents.DocumentEvent) error
 	// AirCardCode sends an AirCard connection code to the card's owner
 	// (guide: "enter the code sent by the administrator").
 	AirCardCode(ctx context.Context, to []string, user *lanyard.User, card *lanyard.Card, code string) error

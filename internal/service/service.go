@@ -65,27 +65,26 @@ type Config struct {
 	// agent hub it builds serves (lanyard serve: agenthub.New, returning
 	// hub.CardAccess(); tests: cardtest's access). nil: no cards are
 	// reachable.
-	Agents func(*workstations.Workstations) CardAccess
+	Agents func(*workstations.Workstations) lanyard.CardAccess
 }
 
-// Service implements Lanyard's operations by embedding each capability, so
-// that their methods are the Service's and its callers compile unchanged
-// until they take the capabilities themselves (issue 15). No exported
-// method name is defined by two of them: a promoted name is never
-// ambiguous.
+// Service holds the capabilities New built and wired. It has no
+// operations of its own: callers take the capability they need
+// (svc.Identity.CreateToken, svc.Cards.IssueCard …), and the web server
+// gets each as the interface it declares.
 type Service struct {
-	*catalog.Catalog           // card types, templates, policies, features
-	*identity.Identity         // users, tokens, sessions, TOTP, secret answers
-	*pki.PKI                   // certificates, CA requests, revocation, CRLs, OCSP
-	*documents.Documents       // the documents check: forms, uploads, decisions
-	*workstations.Workstations // pairing, agent TLS, AirCard codes and computers
-	*cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
-	*audit.Log                 // reading, verifying and checkpointing the audit chain
+	Catalog      *catalog.Catalog           // card types, templates, policies, features
+	Identity     *identity.Identity         // users, tokens, sessions, TOTP, secret answers
+	PKI          *pki.PKI                   // certificates, CA requests, revocation, CRLs, OCSP
+	Documents    *documents.Documents       // the documents check: forms, uploads, decisions
+	Workstations *workstations.Workstations // pairing, agent TLS, AirCard codes and computers
+	Cards        *cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
+	Audit        *audit.Log                 // reading, verifying and checkpointing the audit chain
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
 
-	cards CardAccess // workstations' cards (Config.Agents; nil: none)
+	cards lanyard.CardAccess // workstations' cards (Config.Agents; nil: none)
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
 }
@@ -105,8 +104,8 @@ func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.BootstrapTokenTTL == 0:
 		cfg.BootstrapTokenTTL = DefaultBootstrapTokenTTL
-	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > MaxTokenTTL:
-		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, MaxTokenTTL)
+	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > identity.MaxTokenTTL:
+		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, identity.MaxTokenTTL)
 	}
 	if cfg.Throttle == nil {
 		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
@@ -116,7 +115,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Throttle = t
 	}
 	s := &Service{store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, bootstrapTTL: cfg.BootstrapTokenTTL,
-		Log: audit.NewLog(cfg.Store, cfg.Now)}
+		Audit: audit.NewLog(cfg.Store, cfg.Now)}
 	caNames := make([]string, len(cfg.CAs))
 	for i, c := range cfg.CAs {
 		caNames[i] = c.Name()
@@ -170,7 +169,3 @@ func (s *Service) Close() { s.PKI.Close() }
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }
-
-// Principal is who is calling (lanyard.Principal); the alias keeps the
-// service's signatures until the capability packages take the domain type.
-type Principal = lanyard.Principal

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // Setting keys written by Setup.
@@ -27,7 +29,7 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err := s.seedDefaults(ctx); err != nil {
 		return "", err
 	}
-	if err := s.EnsureAdminMaster(ctx); err != nil {
+	if err := s.Cards.EnsureAdminMaster(ctx); err != nil {
 		return "", err
 	}
 	var users int
@@ -37,7 +39,7 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if users > 0 {
 		return "", nil
 	}
-	admin, err := s.CreateUser(ctx, lanyard.SystemPrincipal, UserInput{
+	admin, err := s.Identity.CreateUser(ctx, lanyard.SystemPrincipal, identity.UserInput{
 		Login: BootstrapLogin, DisplayName: ptr("Lanyard administrator"),
 		Roles: &lanyard.Roles{lanyard.RoleAdministrator, lanyard.RoleOperator, lanyard.RoleCAManager, lanyard.RoleAuditor, lanyard.RoleDocumentOfficer},
 	})
@@ -47,7 +49,7 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err != nil {
 		return "", err
 	}
-	tok, err := s.CreateToken(ctx, lanyard.SystemPrincipal, TokenInput{User: admin.Login, Name: "bootstrap", TTL: s.bootstrapTTL.String()})
+	tok, err := s.Identity.CreateToken(ctx, lanyard.SystemPrincipal, identity.TokenInput{User: admin.Login, Name: "bootstrap", TTL: s.bootstrapTTL.String()})
 	if err != nil {
 		return "", err
 	}
@@ -70,19 +72,19 @@ func (s *Service) seedDefaults(ctx context.Context) error {
 		return err
 	}
 	for _, ct := range DefaultCardTypes() {
-		if _, err := s.CreateCardType(ctx, lanyard.SystemPrincipal, ct); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+		if _, err := s.Catalog.CreateCardType(ctx, lanyard.SystemPrincipal, ct); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 			return err
 		}
 	}
 	for _, t := range DefaultTemplates() {
-		if _, err := s.CreateTemplate(ctx, lanyard.SystemPrincipal, t); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+		if _, err := s.Catalog.CreateTemplate(ctx, lanyard.SystemPrincipal, t); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 			return err
 		}
 	}
-	def := NewPolicyInput()
+	def := catalog.NewPolicyInput()
 	def.Name, def.Description, def.Priority = "default", "Applies to everyone unless a more specific policy does.", 1000
 	def.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone}}
-	if _, err := s.CreatePolicy(ctx, lanyard.SystemPrincipal, def); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
+	if _, err := s.Catalog.CreatePolicy(ctx, lanyard.SystemPrincipal, def); err != nil && !lanyard.IsCode(err, lanyard.EConflict) {
 		return err
 	}
 	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
@@ -115,12 +117,12 @@ func DefaultTemplates() []lanyard.Template {
 // card with the industry's factory defaults (PIN 123456, PUK 12345678; the
 // management key is diversified per card) and one card type per virtual
 // kind with that kind's rules.
-func DefaultCardTypes() []CardTypeInput {
+func DefaultCardTypes() []catalog.CardTypeInput {
 	pin := lanyard.PINPolicy{MinLength: 6, MaxLength: 8, PINRetries: 3, PUKRetries: 3}
 	all := lanyard.AllKeyAlgorithms
 	rsa := []lanyard.KeyAlgorithm{lanyard.RSA2048, lanyard.RSA3072, lanyard.RSA4096}
-	mk := func(name, desc string, kind lanyard.CardKind, algs []lanyard.KeyAlgorithm, init bool) CardTypeInput {
-		ct := CardTypeInput{CardType: lanyard.CardType{
+	mk := func(name, desc string, kind lanyard.CardKind, algs []lanyard.KeyAlgorithm, init bool) catalog.CardTypeInput {
+		ct := catalog.CardTypeInput{CardType: lanyard.CardType{
 			Name: name, Description: desc, Kind: kind, ATRPatterns: []string{}, PIN: pin, KeyAlgorithms: algs, SupportsInit: init,
 		}}
 		if r, _ := kind.Rules(); r.HasAdminKey {
@@ -131,7 +133,7 @@ func DefaultCardTypes() []CardTypeInput {
 	}
 	piv := mk("piv", "PIV smart card or token (NIST SP 800-73-4)", lanyard.KindPIV, all, true)
 	piv.AdminKey = lanyard.AdminKeyAES192
-	return []CardTypeInput{
+	return []catalog.CardTypeInput{
 		piv,
 		mk("tpm-virtual-card", "TPM virtual smart card: keys in the workstation's TPM 2.0", lanyard.KindTPMVirtualCard, rsa, false),
 		mk("platform-credential", "Platform credential (Windows Hello for Business model)", lanyard.KindPlatformCredential, []lanyard.KeyAlgorithm{lanyard.RSA2048}, false),

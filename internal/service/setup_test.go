@@ -39,7 +39,7 @@ func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
 	if err != nil || tok == "" {
 		t.Fatalf("first Setup: %q %v", tok, err)
 	}
-	v, secret, err := svc.AdminMaster(ctx)
+	v, secret, err := svc.Cards.AdminMaster(ctx)
 	if err != nil || v != 1 || len(secret) != 32 {
 		t.Fatalf("AdminMaster: v%d len %d %v", v, len(secret), err)
 	}
@@ -65,7 +65,7 @@ func TestSetupIsIdempotentAndSealsSecrets(t *testing.T) {
 	if err != nil || tok2 != "" {
 		t.Fatalf("second Setup: %q %v", tok2, err)
 	}
-	v2, secret2, err := svc2.AdminMaster(ctx)
+	v2, secret2, err := svc2.Cards.AdminMaster(ctx)
 	if err != nil || v2 != 1 || !bytes.Equal(secret, secret2) {
 		t.Fatalf("master secret changed across restarts")
 	}
@@ -101,7 +101,7 @@ func TestAuditCheckpointDetectsTruncation(t *testing.T) {
 	if _, err := svc.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := svc.CheckpointAudit(ctx)
+	rep, err := svc.Audit.CheckpointAudit(ctx)
 	if err != nil || !rep.OK {
 		t.Fatalf("checkpoint: %+v %v", rep, err)
 	}
@@ -115,7 +115,7 @@ func TestAuditCheckpointDetectsTruncation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err = svc.VerifyAudit(ctx)
+	rep, err = svc.Audit.VerifyAudit(ctx)
 	if err != nil || rep.OK || rep.Problem != audit.ProblemTruncated {
 		t.Fatalf("after deleting the newest events: %+v %v", rep, err)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // cardAccess is the card access New was given (Config.Agents), or nil.
-func (s *Service) cardAccess() CardAccess { return s.cards }
+func (s *Service) cardAccess() lanyard.CardAccess { return s.cards }
 
 // agentsOf gives the workstations capability the connected agents
 // (workstations.Agents): the card access that New stores right after it
@@ -19,11 +19,11 @@ func (s *Service) cardAccess() CardAccess { return s.cards }
 // is that one place.
 type agentsOf struct{ s *Service }
 
-func (a agentsOf) WorkstationState(id int64) (WorkstationState, bool) {
+func (a agentsOf) WorkstationState(id int64) (lanyard.WorkstationState, bool) {
 	if ca := a.s.cardAccess(); ca != nil {
 		return ca.WorkstationState(id)
 	}
-	return WorkstationState{}, false
+	return lanyard.WorkstationState{}, false
 }
 
 func (a agentsOf) AirCardsChanged(ids ...int64) {

@@ -21,13 +21,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smallstep/pkcs7"
-
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
+	"github.com/smallstep/pkcs7"
 )
 
 // mailbox records the notifications the service hands to its Notifier.
@@ -38,7 +38,7 @@ type mailbox struct {
 
 type sentDocument struct {
 	to []string
-	ev service.DocumentEvent
+	ev documents.DocumentEvent
 }
 
 func (m *mailbox) RandomPIN(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
@@ -48,11 +48,11 @@ func (m *mailbox) QueueRandomPIN(lanyard.Tx, []string, *lanyard.User, *lanyard.C
 	return 0, nil
 }
 func (m *mailbox) Wake()                                                             {}
-func (m *mailbox) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
+func (m *mailbox) CardIssue(context.Context, []string, cardops.CardIssueEvent) error { return nil }
 func (m *mailbox) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil
 }
-func (m *mailbox) Document(_ context.Context, to []string, ev service.DocumentEvent) error {
+func (m *mailbox) Document(_ context.Context, to []string, ev documents.DocumentEvent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.docs = append(m.docs, sentDocument{to: to, ev: ev})
@@ -161,10 +161,10 @@ func mustDocEnv(t *testing.T) *docEnv {
 		if err := tx.UpdateOperation(op, prev); err != nil {
 			return err
 		}
-		if err := e.svc.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", lanyard.DocCertificateForm); err != nil {
+		if err := e.svc.Documents.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", lanyard.DocCertificateForm); err != nil {
 			return err
 		}
-		return e.svc.RequireDocuments(tx, e.card, e.aliceUser, "9e", "approved-signing", lanyard.DocCertificateRequest, lanyard.DocCertificateForm)
+		return e.svc.Documents.RequireDocuments(tx, e.card, e.aliceUser, "9e", "approved-signing", lanyard.DocCertificateRequest, lanyard.DocCertificateForm)
 	})
 	if err != nil {
 		t.Fatal(err)

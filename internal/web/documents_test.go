@@ -17,11 +17,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smallstep/pkcs7"
-
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/smallstep/pkcs7"
 )
 
 // pdfText is the text a generated (uncompressed) PDF shows.
@@ -104,7 +102,7 @@ func TestDocumentForms(t *testing.T) {
 func TestRequireDocumentsIsIdempotent(t *testing.T) {
 	e := mustDocEnv(t)
 	err := e.store.Update(context.Background(), func(tx lanyard.Tx) error {
-		return e.svc.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", lanyard.DocCertificateForm)
+		return e.svc.Documents.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", lanyard.DocCertificateForm)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +113,7 @@ func TestRequireDocumentsIsIdempotent(t *testing.T) {
 		t.Errorf("RequireDocuments again made %d documents, want 3", len(all))
 	}
 	err = e.store.Update(context.Background(), func(tx lanyard.Tx) error {
-		return e.svc.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", "other")
+		return e.svc.Documents.RequireDocuments(tx, e.card, e.aliceUser, "9d", "secure-email", "other")
 	})
 	if !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Errorf("an unknown kind: %v", err)
@@ -265,7 +263,7 @@ func TestDocumentReview(t *testing.T) {
 	doc := e.documents(e.alice)["9d/certificate_form"]
 	path := fmt.Sprintf("/api/v1/documents/%d", doc.ID)
 	scan := e.form(e.alice, doc.ID) // printed, signed and scanned: any real PDF will do
-	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok || err != nil {
+	if ok, err := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); ok || err != nil {
 		t.Fatalf("FormApproved before any upload: %v %v", ok, err)
 	}
 	if r := e.upload(e.alice, doc.ID, "signed.pdf", "application/pdf", scan); r.status != 201 {
@@ -307,7 +305,7 @@ func TestDocumentReview(t *testing.T) {
 	if len(sent) != 2 || sent[1].to[0] != "alice@example.com" || sent[1].ev.Kind != "rejected" || sent[1].ev.Comment != "page 2 is not signed" {
 		t.Fatalf("rejection notification: %+v", sent[1:])
 	}
-	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
+	if ok, _ := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); ok {
 		t.Fatal("FormApproved after a rejection")
 	}
 
@@ -346,10 +344,10 @@ func TestDocumentReview(t *testing.T) {
 		v.Decisions[1].Version != 2 || v.Decisions[0].Version != 1 || v.Uploads[1].Format != lanyard.UploadImage {
 		t.Fatalf("after approval: %+v", v)
 	}
-	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
+	if ok, err := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
 		t.Fatalf("FormApproved after approval: %v %v", ok, err)
 	}
-	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9e"); ok {
+	if ok, _ := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9e"); ok {
 		t.Fatal("FormApproved for another slot")
 	}
 	sent = e.mail.documents()
@@ -426,18 +424,18 @@ func TestDocumentReceipt(t *testing.T) {
 	if v.State != lanyard.DocUploaded {
 		t.Fatalf("after the receipt: %s", v.State)
 	}
-	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
+	if ok, _ := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); ok {
 		t.Fatal("a receipt approved the form by itself")
 	}
 	e.must(200, "POST", path+"/approve", e.officer, map[string]any{"comment": "checked"})
-	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
+	if ok, err := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
 		t.Fatalf("FormApproved after the officer's approval: %v %v", ok, err)
 	}
 
 	// Staff do not record the receipt of their own documents.
 	other := e.documents(e.alice)["9e/certificate_form"]
-	aliceOperator := &service.Principal{User: e.aliceUser, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}}
-	if _, err := e.svc.RecordReceipt(context.Background(), aliceOperator, other.ID, "I brought it myself"); !lanyard.IsCode(err, lanyard.EForbidden) {
+	aliceOperator := &lanyard.Principal{User: e.aliceUser, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}}
+	if _, err := e.svc.Documents.RecordReceipt(context.Background(), aliceOperator, other.ID, "I brought it myself"); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("an operator recorded the receipt of their own document: %v", err)
 	}
 }
@@ -450,13 +448,13 @@ func TestDocumentReceipt(t *testing.T) {
 func TestDocumentsSentByOtherMeans(t *testing.T) {
 	e := mustDocEnv(t)
 	ctx := context.Background()
-	pol, err := e.svc.GetPolicy(ctx, "default")
+	pol, err := e.svc.Catalog.GetPolicy(ctx, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pol.Settings.Documents.Channel = lanyard.DocsViaOther
-	adminP := &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	if _, err := e.svc.UpdatePolicy(ctx, adminP, "default", pol); err != nil {
+	adminP := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	if _, err := e.svc.Catalog.UpdatePolicy(ctx, adminP, "default", pol); err != nil {
 		t.Fatal(err)
 	}
 	doc := e.documents(e.alice)["9d/certificate_form"]
@@ -506,11 +504,11 @@ func TestDocumentReceiptRecorderCannotApprove(t *testing.T) {
 	}
 	var rec lanyard.User
 	e.must(200, "GET", "/api/v1/users/officer", e.admin, nil).json(&rec)
-	recorder := &service.Principal{User: &rec, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleDocumentOfficer}}
-	if _, err := e.svc.DecideDocument(context.Background(), recorder, doc.ID, true, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+	recorder := &lanyard.Principal{User: &rec, Roles: lanyard.Roles{lanyard.RoleUser, lanyard.RoleDocumentOfficer}}
+	if _, err := e.svc.Documents.DecideDocument(context.Background(), recorder, doc.ID, true, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("the recorder approves through the service: %v", err)
 	}
-	if ok, _ := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); ok {
+	if ok, _ := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); ok {
 		t.Fatal("the form is approved after the refusals")
 	}
 	var other apiv1.DocumentView
@@ -519,7 +517,7 @@ func TestDocumentReceiptRecorderCannotApprove(t *testing.T) {
 		t.Fatalf("a second officer is not offered the decision: %v", other.Actions)
 	}
 	e.must(200, "POST", path+"/approve", officer2, map[string]any{"comment": "checked"})
-	if ok, err := e.svc.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
+	if ok, err := e.svc.Documents.FormApproved(context.Background(), e.card.ID, "9d"); !ok || err != nil {
 		t.Fatalf("FormApproved after the second officer's approval: %v %v", ok, err)
 	}
 }

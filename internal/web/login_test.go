@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
 )
 
@@ -32,7 +32,7 @@ func TestStaffLoginSecondFactorAPI(t *testing.T) {
 	var pending apiv1.LoginPending
 	pw.json(&pending)
 	lck := pw.setCookie("lanyard_login")
-	if pending.SecondFactor != service.SecondFactorEnroll || lck == "" || pw.setCookie("lanyard_session") != "" {
+	if pending.SecondFactor != identity.SecondFactorEnroll || lck == "" || pw.setCookie("lanyard_session") != "" {
 		t.Fatalf("password step: %+v, cookies %v", pending, pw.header.Values("Set-Cookie"))
 	}
 	challenge := strings.TrimPrefix(lck, "lanyard_login=")

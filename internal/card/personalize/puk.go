@@ -22,7 +22,7 @@ import (
 // them sealed.
 
 // PUKCandidate is a PUK the card may hold. Sealed is set for a random PUK
-// the server holds sealed (service.CardPUKAAD): the card can be recorded
+// the server holds sealed (cardops.CardPUKAAD): the card can be recorded
 // as holding it.
 type PUKCandidate struct {
 	PUK    string

@@ -10,8 +10,9 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
 // TestAirCard: Issue AirCard from workstation 1 (name → Create a new
@@ -38,7 +39,7 @@ func TestAirCard(t *testing.T) {
 		t.Fatalf("AirCard option %+v", a)
 	}
 
-	cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
+	cc, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +51,11 @@ func TestAirCard(t *testing.T) {
 	}
 	// Only its owner (and staff) reach the AirCard at the service.
 	bob := e.newUser(t, "bob")
-	target := service.CardTarget{WorkstationID: 3, Reader: cc.Reader}
-	if _, err := e.svc.IssueOptions(ctx, bob, target); !lanyard.IsCode(err, lanyard.ENotFound) {
+	target := cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader}
+	if _, err := e.svc.Cards.IssueOptions(ctx, bob, target); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("bob opened alice's AirCard: %v", err)
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,21 +74,21 @@ func TestAirCard(t *testing.T) {
 	id := res.Card.ID
 
 	// Bound to workstation 1.
-	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != 1 || list[0].Serial != cc.Serial || list[0].Name != "Air" {
+	if list, err := e.svc.Workstations.AirCardsFor(ctx, 1); err != nil || len(list) != 1 || list[0].Serial != cc.Serial || list[0].Name != "Air" {
 		t.Fatalf("AirCards for workstation 1: %v, %v", list, err)
 	}
-	if err := e.svc.AirCardAllowed(ctx, 1, cc.Serial); err != nil {
+	if err := e.svc.Workstations.AirCardAllowed(ctx, 1, cc.Serial); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if err := e.svc.Workstations.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("an unknown computer used the AirCard: %v", err)
 	}
 
 	// Connection codes: operators only; once; not expired; throttled.
-	if _, err := e.svc.CreateAirCardCode(ctx, e.alice, id, service.AirCardCodeInput{}); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.Workstations.CreateAirCardCode(ctx, e.alice, id, workstations.AirCardCodeInput{}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("a user created a connection code: %v", err)
 	}
-	code, err := e.svc.CreateAirCardCode(ctx, e.admin, id, service.AirCardCodeInput{})
+	code, err := e.svc.Workstations.CreateAirCardCode(ctx, e.admin, id, workstations.AirCardCodeInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,54 +98,54 @@ func TestAirCard(t *testing.T) {
 	if audit := auditText(t, e); strings.Contains(audit, code.Code) || strings.Contains(audit, strings.ReplaceAll(code.Code, "-", "")) {
 		t.Error("the connection code is in the audit log")
 	}
-	if _, err := e.svc.JoinAirCard(ctx, 2, "10.0.0.2", "AAAAA-AAAAA"); !lanyard.IsCode(err, lanyard.ENotFound) || !strings.Contains(err.Error(), "unknown connection code") {
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 2, "10.0.0.2", "AAAAA-AAAAA"); !lanyard.IsCode(err, lanyard.ENotFound) || !strings.Contains(err.Error(), "unknown connection code") {
 		t.Fatalf("an unknown code: %v", err)
 	}
-	joined, err := e.svc.JoinAirCard(ctx, 2, "10.0.0.2", strings.ToLower(code.Code))
+	joined, err := e.svc.Workstations.JoinAirCard(ctx, 2, "10.0.0.2", strings.ToLower(code.Code))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if joined.Serial != cc.Serial || !slices.Equal(e.access.Changed(), []int64{2}) {
 		t.Fatalf("joined %+v", joined)
 	}
-	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); err != nil {
+	if err := e.svc.Workstations.AirCardAllowed(ctx, 2, cc.Serial); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.1", code.Code); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already used") {
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.1", code.Code); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already used") {
 		t.Fatalf("a used code: %v", err)
 	}
 	// An expired code, as the store holds it.
 	expired := "BBBBB-BBBBB"
 	if err := e.st.Update(ctx, func(tx lanyard.Tx) error {
-		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: id, CodeHash: service.HashAirCardCode(expired), CreatedBy: "admin",
+		return tx.CreateAirCardCode(&lanyard.AirCardCode{CardID: id, CodeHash: workstations.HashAirCardCode(expired), CreatedBy: "admin",
 			CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.1", expired); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "expired") {
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.1", expired); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("an expired code: %v", err)
 	}
 	// Guessing: after five wrong codes even a good one is refused.
-	good, err := e.svc.CreateAirCardCode(ctx, e.admin, id, service.AirCardCodeInput{})
+	good, err := e.svc.Workstations.CreateAirCardCode(ctx, e.admin, id, workstations.AirCardCodeInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
-		e.svc.JoinAirCard(ctx, 1, "10.0.0.9", "CCCCC-CCCCC")
+		e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.9", "CCCCC-CCCCC")
 	}
-	if _, err := e.svc.JoinAirCard(ctx, 1, "10.0.0.9", good.Code); !lanyard.IsCode(err, lanyard.ERateLimited) {
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.9", good.Code); !lanyard.IsCode(err, lanyard.ERateLimited) {
 		t.Fatalf("after five wrong codes: %v", err)
 	}
 
 	// The computers, and removing one.
-	comps, err := e.svc.AirCardComputers(ctx, e.alice, id)
+	comps, err := e.svc.Workstations.AirCardComputers(ctx, e.alice, id)
 	if err != nil || len(comps) != 2 || comps[0].WorkstationID != 1 || comps[1].WorkstationID != 2 || comps[1].AddedBy != "code" {
 		t.Fatalf("computers %+v, %v", comps, err)
 	}
-	if _, err := e.svc.AirCardComputers(ctx, bob, id); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := e.svc.Workstations.AirCardComputers(ctx, bob, id); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("bob listed alice's computers: %v", err)
 	}
-	if err := e.svc.RemoveAirCardComputer(ctx, bob, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if err := e.svc.Workstations.RemoveAirCardComputer(ctx, bob, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("bob removed a computer: %v", err)
 	}
 	// Auditors read the list, as they read workstations; CA managers,
@@ -153,27 +154,27 @@ func TestAirCard(t *testing.T) {
 	for _, role := range []lanyard.Role{lanyard.RoleCAManager, lanyard.RoleAuditor} {
 		reader := e.newUser(t, "reader-"+string(role))
 		reader.Roles = []lanyard.Role{role}
-		got, err := e.svc.AirCardComputers(ctx, reader, id)
+		got, err := e.svc.Workstations.AirCardComputers(ctx, reader, id)
 		switch {
 		case role == lanyard.RoleAuditor && (err != nil || len(got) != 2):
 			t.Errorf("an auditor listed the computers: %+v, %v", got, err)
 		case role == lanyard.RoleCAManager && !lanyard.IsCode(err, lanyard.ENotFound):
 			t.Errorf("a CA manager listed the computers: %+v, %v", got, err)
 		}
-		if err := e.svc.RemoveAirCardComputer(ctx, reader, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
+		if err := e.svc.Workstations.RemoveAirCardComputer(ctx, reader, id, 2); !lanyard.IsCode(err, lanyard.ENotFound) {
 			t.Errorf("a %s removed a computer: %v", role, err)
 		}
 	}
-	if err := e.svc.RemoveAirCardComputer(ctx, e.alice, id, 2); err != nil {
+	if err := e.svc.Workstations.RemoveAirCardComputer(ctx, e.alice, id, 2); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.access.Changed(); !slices.Equal(got, []int64{2}) {
 		t.Errorf("workstations told after the removal: %v, want [2]", got)
 	}
-	if err := e.svc.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if err := e.svc.Workstations.AirCardAllowed(ctx, 2, cc.Serial); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("a removed computer still uses the AirCard: %v", err)
 	}
-	if list, _ := e.svc.AirCardsFor(ctx, 2); len(list) != 0 {
+	if list, _ := e.svc.Workstations.AirCardsFor(ctx, 2); len(list) != 0 {
 		t.Fatalf("a removed computer still lists the AirCard: %v", list)
 	}
 }
@@ -212,9 +213,9 @@ func TestAirCardServices(t *testing.T) {
 	e.access.AddAirCardService(4)
 	down := e.access.AddAirCardService(5)
 	down.Offline = true
-	var made []*service.ConnectedCard
+	var made []*cardops.ConnectedCard
 	for _, name := range []string{"Air 1", "Air 2", "Air 3"} {
-		cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: name})
+		cc, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,12 +226,12 @@ func TestAirCardServices(t *testing.T) {
 	if got := []int64{made[0].WorkstationID, made[1].WorkstationID, made[2].WorkstationID}; !slices.Equal(got, []int64{3, 4, 3}) {
 		t.Fatalf("AirCards made at services %v, want [3 4 3]", got)
 	}
-	connected, err := e.svc.ConnectedCards(ctx, e.alice, false)
+	connected, err := e.svc.Cards.ConnectedCards(ctx, e.alice, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, cc := range made {
-		if !slices.ContainsFunc(connected, func(c *service.ConnectedCard) bool {
+		if !slices.ContainsFunc(connected, func(c *cardops.ConnectedCard) bool {
 			return c.Serial == cc.Serial && c.WorkstationID == cc.WorkstationID && c.Kind == lanyard.KindAirCard
 		}) {
 			t.Errorf("alice's connected cards lack AirCard %s at service %d", cc.Serial, cc.WorkstationID)
@@ -249,11 +250,11 @@ func TestAirCardServices(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RegisterCard(ctx, e.admin, service.RegisterCardInput{Serial: "12345", CardType: "aircard"}); !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(err.Error(), "Issue AirCard") {
+	if _, err := e.svc.Cards.RegisterCard(ctx, e.admin, cardops.RegisterCardInput{Serial: "12345", CardType: "aircard"}); !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(err.Error(), "Issue AirCard") {
 		t.Errorf("registering an AirCard by hand: %v", err)
 	}
 	e.access.Workstation(4).NextSerials = []string{"DUPLICATE"}
-	again, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 4"})
+	again, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 4"})
 	if err != nil || again.Serial == "DUPLICATE" {
 		t.Fatalf("an AirCard made again after a taken serial: %+v, %v", again, err)
 	}
@@ -263,13 +264,13 @@ func TestAirCardServices(t *testing.T) {
 	before := len(made) + 1
 	e.access.Workstation(3).NextSerials = []string{"DUPLICATE", "DUPLICATE", "DUPLICATE"}
 	e.access.Workstation(4).NextSerials = []string{"DUPLICATE", "DUPLICATE", "DUPLICATE"}
-	if _, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 5"}); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already registered") {
+	if _, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air 5"}); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("an AirCard with a registered serial three times: %v", err)
 	}
 	if got := e.access.Destroyed(); len(got) != 4 {
 		t.Errorf("virtual cards removed: %v, want the four with the taken serial", got)
 	}
-	if list, err := e.svc.AirCardsFor(ctx, 1); err != nil || len(list) != before {
+	if list, err := e.svc.Workstations.AirCardsFor(ctx, 1); err != nil || len(list) != before {
 		t.Errorf("after the refused AirCard workstation 1 lists %d AirCards (%v), want %d", len(list), err, before)
 	}
 }
@@ -312,25 +313,25 @@ func TestAirCardNeedsPermission(t *testing.T) {
 	e.access.AddAirCardService(3)
 
 	wantReason(t, "without the permission", e.options(t, e.alice)[lanyard.KindAirCard], "Issue AirCard")
-	_, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
+	_, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
 	wantErr(t, "alice creates an AirCard", err, lanyard.EForbidden, "Issue AirCard option in User permissions → General")
 
 	// An administrator makes one for alice; alice still may not issue it.
-	cc, err := e.svc.CreateVirtualCard(ctx, e.admin, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, User: "alice", Name: "Air"})
+	cc, err := e.svc.Cards.CreateVirtualCard(ctx, e.admin, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, User: "alice", Name: "Air"})
 	if err != nil {
 		t.Fatalf("staff create an AirCard for alice: %v", err)
 	}
-	target := service.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}
-	_, err = e.svc.IssueOptions(ctx, e.alice, target)
+	target := cardops.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}
+	_, err = e.svc.Cards.IssueOptions(ctx, e.alice, target)
 	wantErr(t, "alice's Issue card dialog", err, lanyard.EForbidden, "Issue AirCard")
-	_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 	wantErr(t, "alice issues the AirCard", err, lanyard.EForbidden, "Issue AirCard")
 
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssueAirCard = true })
 	if a := e.options(t, e.alice)[lanyard.KindAirCard]; !a.Available {
 		t.Fatalf("with the permission the AirCard option is %+v", a)
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 	if err != nil || res.Card.State != lanyard.CardIssued {
 		t.Fatalf("alice issues the AirCard with the permission: %v", err)
 	}

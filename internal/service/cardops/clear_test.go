@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 )
 
 // Revoke and clear card runs as an operation (issue 15): pulled after any
@@ -17,32 +17,32 @@ import (
 func TestRevokeAndClearPulledAnywhereThenRepeated(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serial := res.Card.Certificates[0].Serial
-	var cleared *service.CardView
+	var cleared *cardops.CardView
 	failures := 0
 	for n := 1; cleared == nil; n++ {
 		if n > 200 {
 			t.Fatal("revoke and clear never went through")
 		}
 		e.access.FailAfter(1, reader, n)
-		v, err := e.svc.RevokeAndClearCard(ctx, e.alice, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+		v, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 		if err == nil {
 			cleared = v
 			break
 		}
 		failures++
-		card, err := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+		card, err := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID)
 		if err != nil {
 			t.Fatalf("after %d APDUs: %v", n, err)
 		}
 		if card.State != lanyard.CardIssued || card.OwnerID != e.alice.User.ID {
 			t.Fatalf("after %d APDUs the card is %s, owner %d", n, card.State, card.OwnerID)
 		}
-		if c, _, err := e.svc.GetCertificate(ctx, e.admin, "", serial); err != nil || c.Status == lanyard.CertRevoked {
+		if c, _, err := e.svc.PKI.GetCertificate(ctx, e.admin, "", serial); err != nil || c.Status == lanyard.CertRevoked {
 			t.Fatalf("after %d APDUs the certificate is %+v (%v)", n, c, err)
 		}
 		for _, op := range card.Operations {
@@ -57,7 +57,7 @@ func TestRevokeAndClearPulledAnywhereThenRepeated(t *testing.T) {
 	if cleared.State != lanyard.CardClean || cleared.OwnerID != 0 {
 		t.Fatalf("after revoke and clear: %s, owner %d", cleared.State, cleared.OwnerID)
 	}
-	if c, _, err := e.svc.GetCertificate(ctx, e.admin, "", serial); err != nil || c.Status != lanyard.CertRevoked {
+	if c, _, err := e.svc.PKI.GetCertificate(ctx, e.admin, "", serial); err != nil || c.Status != lanyard.CertRevoked {
 		t.Fatalf("the certificate after revoke and clear: %+v (%v)", c, err)
 	}
 	var clears, failed int
@@ -81,7 +81,7 @@ func TestRevokeAndClearPulledAnywhereThenRepeated(t *testing.T) {
 	}
 	wantAudit(t, e, "card.revoke_clear", 1)
 	wantAudit(t, e, "card.clear.fail", failed)
-	if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"}); err != nil {
+	if _, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -93,11 +93,11 @@ func TestInterruptedIssueFoundAfterManyClears(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	e.access.FailAfter(1, reader, 12)
-	_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if !lanyard.IsCode(err, lanyard.EUnavailable) {
 		t.Fatalf("the pulled issue: %v", err)
 	}
-	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	cards, err := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	if err != nil || len(cards) != 1 {
 		t.Fatalf("cards: %v %+v", err, cards)
 	}
@@ -114,7 +114,7 @@ func TestInterruptedIssueFoundAfterManyClears(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.svc.ContinueCardIssue(ctx, e.alice, card.ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, card.ID, cardops.ContinueInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}

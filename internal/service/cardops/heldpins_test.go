@@ -9,6 +9,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
@@ -17,12 +19,12 @@ import (
 // record, until it is used, it expires, or the card is cleared.
 
 // pinMailEnvWith is pinMailEnv on a service changed by opts.
-func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient, opts servicetest.Options) (*issueEnv, *service.IssueCardResult) {
+func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient, opts servicetest.Options) (*issueEnv, *cardops.IssueCardResult) {
 	t.Helper()
 	opts.Notifier = m
 	e := newIssueEnvFrom(t, &issueEnv{opts: opts})
 	ctx := context.Background()
-	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
 		t.Fatal(err)
 	}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
@@ -30,7 +32,7 @@ func pinMailEnvWith(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipien
 		s.Issuance.RandomPIN.ShowToUser = true
 		s.Issuance.RandomPIN.MailTo = mailTo
 	})
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +47,16 @@ func TestOwnerPINExpires(t *testing.T) {
 	clock := &testClock{}
 	e := newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.now}})
 	res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
-	waiting, err := e.svc.IssuedPINs(ctx, e.alice)
+	waiting, err := e.svc.Cards.IssuedPINs(ctx, e.alice)
 	if err != nil || len(waiting) != 1 {
 		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
 	}
 	purge(t, e, 0)
-	clock.advance(service.OwnerPINWindow)
-	if waiting, err := e.svc.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 0 {
-		t.Fatalf("alice's waiting PINs after %v: %v %+v", service.OwnerPINWindow, err, waiting)
+	clock.advance(cardops.OwnerPINWindow)
+	if waiting, err := e.svc.Cards.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 0 {
+		t.Fatalf("alice's waiting PINs after %v: %v %+v", cardops.OwnerPINWindow, err, waiting)
 	}
-	_, err = e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, service.ShowIssuedPINInput{OperationID: res.OperationID})
+	_, err = e.svc.Cards.ShowIssuedPIN(ctx, e.alice, res.Card.ID, cardops.ShowIssuedPINInput{OperationID: res.OperationID})
 	wantCode(t, err, lanyard.EConflict)
 	purge(t, e, 1)
 	purge(t, e, 0)
@@ -72,8 +74,8 @@ func TestPINCopyOfStoppedIssuePurged(t *testing.T) {
 		if err := e.st.Update(context.Background(), func(tx lanyard.Tx) error { return tx.UpdateOperation(op, prev) }); err != nil {
 			t.Fatal(err)
 		}
-		clock.advance(service.PINMailWindow)
-		if n, err := e.svc.PurgePINCopies(context.Background()); err != nil || n != 1 {
+		clock.advance(cardops.PINMailWindow)
+		if n, err := e.svc.Cards.PurgePINCopies(context.Background()); err != nil || n != 1 {
 			t.Errorf("%s issue: the purge erased %d copies (%v), want 1", state, n, err)
 		}
 	}
@@ -83,12 +85,12 @@ func TestPINCopyOfStoppedIssuePurged(t *testing.T) {
 // copy and the owner's, in the same transaction.
 func TestRevokeAndClearErasesPINCopies(t *testing.T) {
 	ctx := context.Background()
-	for name, setup := range map[string]func(*testClock) (*issueEnv, *service.IssueCardResult, *service.Principal){
-		"mail copy": func(c *testClock) (*issueEnv, *service.IssueCardResult, *service.Principal) {
+	for name, setup := range map[string]func(*testClock) (*issueEnv, *cardops.IssueCardResult, *lanyard.Principal){
+		"mail copy": func(c *testClock) (*issueEnv, *cardops.IssueCardResult, *lanyard.Principal) {
 			e, res := pinMailEnvWith(t, &pinMail{}, lanyard.PINMailUser, servicetest.Options{Now: c.now})
 			return e, res, e.alice
 		},
-		"owner's copy": func(c *testClock) (*issueEnv, *service.IssueCardResult, *service.Principal) {
+		"owner's copy": func(c *testClock) (*issueEnv, *cardops.IssueCardResult, *lanyard.Principal) {
 			e := newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: c.now}})
 			res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
 			return e, res, e.admin
@@ -96,15 +98,15 @@ func TestRevokeAndClearErasesPINCopies(t *testing.T) {
 	} {
 		clock := &testClock{}
 		e, res, by := setup(clock)
-		if _, err := e.svc.RevokeAndClearCard(ctx, by, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
+		if _, err := e.svc.Cards.RevokeAndClearCard(ctx, by, res.Card.ID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if data := string(operation(t, e, res.OperationID).Data); strings.Contains(data, "pin_copy\"") || strings.Contains(data, "owner_pin") {
 			t.Errorf("%s: the issue record keeps a copy after the card was cleared: %s", name, data)
 		}
 		// Nothing is left for the schedule to erase, even past every window.
-		clock.advance(service.OwnerPINWindow + service.PINMailWindow)
-		if n, err := e.svc.PurgePINCopies(ctx); err != nil || n != 0 {
+		clock.advance(cardops.OwnerPINWindow + cardops.PINMailWindow)
+		if n, err := e.svc.Cards.PurgePINCopies(ctx); err != nil || n != 0 {
 			t.Errorf("%s: %d copies outlived the clearing (%v)", name, n, err)
 		}
 	}
@@ -118,10 +120,10 @@ func TestMailIssuePINToAddressAtIssue(t *testing.T) {
 	ctx := context.Background()
 	m := &pinMail{}
 	e, res := pinMailEnv(t, m, lanyard.PINMailUser)
-	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{Email: ptr("mallory@example.test"), ManagerEmail: ptr("mallory-boss@example.test")}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Email: ptr("mallory@example.test"), ManagerEmail: ptr("mallory-boss@example.test")}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToManager})
+	got, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToManager})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +142,14 @@ func TestPINTakeWithOperationUpdateBetween(t *testing.T) {
 	m := &pinMail{}
 	e, res := pinMailEnvWith(t, m, lanyard.PINMailUser, opts)
 	race.arm(func() { touchOperation(t, e, res.OperationID) })
-	if _, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe}); err != nil {
+	if _, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToMe}); err != nil {
 		t.Errorf("mailing the PIN with the operation updated meanwhile: %v", err)
 	}
 
 	e2 := newIssueEnvFrom(t, &issueEnv{opts: opts})
 	res, _ = issueForAlice(t, e2, lanyard.PINMailNobody, false)
 	race.arm(func() { touchOperation(t, e2, res.OperationID) })
-	if shown, err := e2.svc.ShowIssuedPIN(ctx, e2.alice, res.Card.ID, service.ShowIssuedPINInput{OperationID: res.OperationID}); err != nil || len(shown.PIN) != 8 {
+	if shown, err := e2.svc.Cards.ShowIssuedPIN(ctx, e2.alice, res.Card.ID, cardops.ShowIssuedPINInput{OperationID: res.OperationID}); err != nil || len(shown.PIN) != 8 {
 		t.Errorf("showing the PIN with the operation updated meanwhile: %v", err)
 	}
 }
@@ -224,15 +226,15 @@ func TestOwnerPINErasedWhenSomeoneElseSetsPassword(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	res, _ := issueForAlice(t, e, lanyard.PINMailNobody, false)
-	if waiting, err := e.svc.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 1 {
+	if waiting, err := e.svc.Cards.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 1 {
 		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
 	}
-	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{Password: ptr("a new password for alice")}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Password: ptr("a new password for alice")}); err != nil {
 		t.Fatal(err)
 	}
-	if waiting, err := e.svc.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 0 {
+	if waiting, err := e.svc.Cards.IssuedPINs(ctx, e.alice); err != nil || len(waiting) != 0 {
 		t.Fatalf("alice's waiting PINs after someone else set her password: %v %+v", err, waiting)
 	}
-	_, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, service.ShowIssuedPINInput{OperationID: res.OperationID})
+	_, err := e.svc.Cards.ShowIssuedPIN(ctx, e.alice, res.Card.ID, cardops.ShowIssuedPINInput{OperationID: res.OperationID})
 	wantCode(t, err, lanyard.EConflict)
 }

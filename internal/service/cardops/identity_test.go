@@ -10,8 +10,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // chuidTag is the CHUID's data object tag (SP 800-73-4 part 1, table 3).
@@ -98,7 +99,7 @@ func TestForgedCHUIDGetsNoManagementKey(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
 			victim, vs := newVictim(t, e)
-			res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+			res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,22 +109,22 @@ func TestForgedCHUIDGetsNoManagementKey(t *testing.T) {
 			st, _ := vs.Load()
 			victimKey := st.ManagementKey.Key
 
-			mallory, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "mallory", DisplayName: ptr("Mallory"), UPN: ptr("mallory@example.test"), Email: ptr("mallory@example.test")})
+			mallory, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "mallory", DisplayName: ptr("Mallory"), UPN: ptr("mallory@example.test"), Email: ptr("mallory@example.test")})
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.access.AddWorkstation(2, mallory.ID, "ws-mallory").FailAfter = map[string]int{}
 			forged, fs := forgeCard(t, st.Objects[chuidTag])
 			putCard(t, e.access, 2, forged)
-			mp := &service.Principal{User: mallory, Roles: mallory.Roles}
-			target := service.CardTarget{WorkstationID: 2, Reader: reader}
-			_, err = e.svc.IssueCard(ctx, mp, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+			mp := &lanyard.Principal{User: mallory, Roles: mallory.Roles}
+			target := cardops.CardTarget{WorkstationID: 2, Reader: reader}
+			_, err = e.svc.Cards.IssueCard(ctx, mp, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 			wantCode(t, err, lanyard.EConflict)
 			if fs.heldKey(victimKey) {
 				t.Fatal("the forged card received alice's management key")
 			}
 			// An operator issuing it for mallory is refused the same way.
-			_, err = e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 2, Reader: reader, User: "mallory"}, UserPIN: "24681357"})
+			_, err = e.svc.Cards.IssueCard(ctx, e.admin, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 2, Reader: reader, User: "mallory"}, UserPIN: "24681357"})
 			wantCode(t, err, lanyard.EConflict)
 			if fs.heldKey(victimKey) {
 				t.Fatal("the forged card received alice's management key")
@@ -131,7 +132,7 @@ func TestForgedCHUIDGetsNoManagementKey(t *testing.T) {
 
 			// Alice's card still works with its key: revoke and clear it
 			// (which authenticates with the derived key).
-			if _, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
+			if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
 				t.Fatalf("alice's card after the forgery: %v", err)
 			}
 		})
@@ -145,7 +146,7 @@ func bindToGUID(t *testing.T, e *issueEnv, id int64, c *emu.Card) {
 	t.Helper()
 	ctx := context.Background()
 	pc := pivOf(t, c)
-	_, secret, _ := e.svc.AdminMaster(ctx)
+	_, secret, _ := e.svc.Cards.AdminMaster(ctx)
 	m := personalize.Master{Version: 1, Secret: secret}
 	ident, err := personalize.Identify(ctx, pc)
 	if err != nil {

@@ -26,7 +26,10 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -39,8 +42,8 @@ const reader = "Lanyard test reader 00"
 type issueEnv struct {
 	svc    *service.Service
 	st     lanyard.Store
-	alice  *service.Principal
-	admin  *service.Principal
+	alice  *lanyard.Principal
+	admin  *lanyard.Principal
 	access *cardtest.Access
 	card   *emu.Card
 	// opts builds the service (servicetest): its notifier, log, clock
@@ -61,11 +64,11 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 	e.access = cardtest.New()
 	e.start(t)
 	name := "Alice Example"
-	u, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: "alice", DisplayName: &name, UPN: ptr("alice@example.test"), Email: ptr("alice@example.test")})
+	u, err := e.svc.Identity.CreateUser(context.Background(), e.admin, identity.UserInput{Login: "alice", DisplayName: &name, UPN: ptr("alice@example.test"), Email: ptr("alice@example.test")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.alice = &service.Principal{User: u, Roles: u.Roles, Session: true} // her browser session
+	e.alice = &lanyard.Principal{User: u, Roles: u.Roles, Session: true} // her browser session
 	e.card = e.access.Add(t, 1, u.ID, reader)
 	return e
 }
@@ -86,19 +89,19 @@ func (e *issueEnv) start(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func (e *issueEnv) target() service.CardTarget {
-	return service.CardTarget{WorkstationID: 1, Reader: reader}
+func (e *issueEnv) target() cardops.CardTarget {
+	return cardops.CardTarget{WorkstationID: 1, Reader: reader}
 }
 
 func (e *issueEnv) setPolicy(t *testing.T, change func(*lanyard.PolicySettings)) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := e.svc.GetPolicy(ctx, "default")
+	p, err := e.svc.Catalog.GetPolicy(ctx, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	change(&p.Settings)
-	if _, err := e.svc.UpdatePolicy(ctx, e.admin, "default", p); err != nil {
+	if _, err := e.svc.Catalog.UpdatePolicy(ctx, e.admin, "default", p); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -124,14 +127,14 @@ func pivOf(t *testing.T, c *emu.Card) *piv.Card {
 func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTemplates ...string) {
 	t.Helper()
 	ctx := context.Background()
-	v, err := e.svc.GetCard(ctx, e.alice, cardID)
+	v, err := e.svc.Cards.GetCard(ctx, e.alice, cardID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.State != lanyard.CardIssued {
 		t.Fatalf("card state %s, want issued", v.State)
 	}
-	cas, err := e.svc.ListCAs(ctx)
+	cas, err := e.svc.PKI.ListCAs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +202,14 @@ func (e *issueEnv) checkIssued(t *testing.T, cardID int64, pin string, wantTempl
 		t.Fatal(err)
 	}
 	for _, sc := range all {
-		if _, _, err := e.svc.GetCertificate(ctx, e.admin, "", sc.Certificate.SerialNumber.Text(16)); err != nil && !isTracked(v, sc.Certificate) {
+		if _, _, err := e.svc.PKI.GetCertificate(ctx, e.admin, "", sc.Certificate.SerialNumber.Text(16)); err != nil && !isTracked(v, sc.Certificate) {
 			t.Fatalf("slot %s holds certificate %x that the server does not know", sc.Slot, sc.Certificate.SerialNumber)
 		}
 	}
 	storetest.CheckAuditChain(t, e.st)
 }
 
-func isTracked(v *service.CardView, c *x509.Certificate) bool {
+func isTracked(v *cardops.CardView, c *x509.Certificate) bool {
 	for _, cc := range v.Certificates {
 		if cc.Source == lanyard.SourceTracked && cc.Serial == c.SerialNumber.Text(16) {
 			return true
@@ -229,14 +232,14 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	setPUKBefore(t, e.card, "11223344")
-	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+	o, err := e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Initialize || !o.ShowUserPIN || !o.ShowAdminPIN || o.Registered || len(o.Required) != 1 || o.Required[0].Name != "smartcard-logon" || !o.OptionalSelectable {
 		t.Fatalf("dialog options %+v", o.Options)
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"},
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"},
 		UserPIN: "24681357", AdminPIN: "11223344", Name: "My card"})
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +256,7 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	if _, err := pc.Authenticate(ctx, pivspec.AlgAES192, bytes.Repeat([]byte{1}, 24)); err == nil {
 		t.Fatal("the card accepts an arbitrary management key")
 	}
-	_, secret, _ := e.svc.AdminMaster(ctx)
+	_, secret, _ := e.svc.Cards.AdminMaster(ctx)
 	id, _ := personalize.Identify(ctx, pc)
 	k, _ := personalize.Diversified(personalize.Master{Version: 1, Secret: secret}, lanyard.AdminKeyAES192, id.KeyIdent())
 	if _, err := personalize.Authenticate(ctx, pc, k); err != nil {
@@ -261,11 +264,11 @@ func TestIssueCardNotInitialized(t *testing.T) {
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID, "11223344")
 	// Your cards lists it; the card is not issued twice.
-	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	cards, err := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	if err != nil || len(cards) != 1 || cards[0].Owner != "alice" || len(cards[0].Certificates) != 2 {
 		t.Fatalf("ListCards: %v %+v", err, cards)
 	}
-	_, err = e.svc.IssueOptions(ctx, e.alice, e.target())
+	_, err = e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 	wantCode(t, err, lanyard.EConflict)
 }
 
@@ -279,16 +282,16 @@ func TestIssueCardInitializedRandomPIN(t *testing.T) {
 		s.Issuance.RandomUserPIN = true
 	})
 	useCardBefore(t, e) // other PIN, a key in 9E
-	o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+	o, err := e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !o.Initialize || o.Caution != issuance.InitializeCaution || o.ShowUserPIN || !o.RandomPIN {
 		t.Fatalf("dialog options %+v", o.Options)
 	}
-	_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "12345678"})
+	_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "12345678"})
 	wantCode(t, err, lanyard.EInvalid)
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"document-signing"}})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"document-signing"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +357,7 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			ctx := context.Background()
 			if setup != nil {
 				setup(t, e)
-				p, err := e.svc.GetPolicy(ctx, "default")
+				p, err := e.svc.Catalog.GetPolicy(ctx, "default")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -367,16 +370,16 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			}
 			setPUKBefore(t, e.card, adminPIN)
 			interrupt(e.access, after)
-			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
+			_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
 			if err == nil {
 				completed = true // the whole issue takes fewer APDUs: every point was covered
 				return
 			}
-			cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+			cards, _ := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
 			if len(cards) == 0 {
 				// Pulled before the card was recorded: nothing to continue,
 				// nothing issued; a new issue starts afresh.
-				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
+				res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: userPIN, AdminPIN: adminPIN})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -387,13 +390,13 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			if cards[0].State != lanyard.CardAssigned {
 				t.Fatalf("card state %s after a pulled card, want assigned", cards[0].State)
 			}
-			v, _ := e.svc.GetCard(ctx, e.alice, cards[0].ID)
+			v, _ := e.svc.Cards.GetCard(ctx, e.alice, cards[0].ID)
 			if len(v.Operations) == 0 || v.Operations[0].State != lanyard.OpInterrupted {
 				t.Fatalf("operations %+v, want the last interrupted", v.Operations)
 			}
-			_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: userPIN})
+			_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: userPIN})
 			wantCode(t, err, lanyard.EConflict)
-			res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: userPIN, AdminPIN: adminPIN})
+			res, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, cards[0].ID, cardops.ContinueInput{CardTarget: e.target(), UserPIN: userPIN, AdminPIN: adminPIN})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -448,11 +451,11 @@ func setPUKBefore(t *testing.T, c *emu.Card, puk string) {
 func (e *issueEnv) checkOwnPUK(t *testing.T, c *emu.Card, id int64, shared ...string) {
 	t.Helper()
 	ctx := context.Background()
-	puk, err := e.svc.CardPUK(ctx, id)
+	puk, err := e.svc.Cards.CardPUK(ctx, id)
 	if err != nil || len(puk) != 8 {
 		t.Fatalf("card %d has no sealed PUK of 8 characters: %v", id, err)
 	}
-	v, err := e.svc.GetCard(ctx, e.admin, id)
+	v, err := e.svc.Cards.GetCard(ctx, e.admin, id)
 	if err != nil || v.PUKState != lanyard.PUKRandom {
 		t.Fatalf("card %d PUK state: %v %+v", id, err, v)
 	}
@@ -486,10 +489,10 @@ func TestIssueCardServerRestart(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	e.access.FailAfter(1, reader, 10)
-	if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"}); err == nil {
+	if _, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"}); err == nil {
 		t.Fatal("the issue survived the card leaving")
 	}
-	cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	cards, _ := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	// Make it look like the server died in the middle: the operation is
 	// still running when the next server starts.
 	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
@@ -504,11 +507,11 @@ func TestIssueCardServerRestart(t *testing.T) {
 	e.svc.Close()
 	e.st.Close()
 	e.start(t)
-	n, err := e.svc.RecoverOperations(ctx, 0)
+	n, err := e.svc.Cards.RecoverOperations(ctx, 0)
 	if err != nil || n != 1 {
 		t.Fatalf("RecoverOperations: %d %v, want 1", n, err)
 	}
-	res, err := e.svc.ContinueCardIssue(ctx, e.alice, cards[0].ID, service.ContinueInput{CardTarget: e.target(), UserPIN: "13572468"})
+	res, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, cards[0].ID, cardops.ContinueInput{CardTarget: e.target(), UserPIN: "13572468"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,61 +524,61 @@ func TestIssueCardPolicyRules(t *testing.T) {
 	t.Run("registered card: no Admin PIN field", func(t *testing.T) {
 		e := newIssueEnv(t)
 		serial, _ := cardtest.Serial(e.card)
-		if _, err := e.svc.RegisterCard(ctx, e.admin, service.RegisterCardInput{Serial: serial, CardType: "piv"}); err != nil {
+		if _, err := e.svc.Cards.RegisterCard(ctx, e.admin, cardops.RegisterCardInput{Serial: serial, CardType: "piv"}); err != nil {
 			t.Fatal(err)
 		}
-		o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		o, err := e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if o.ShowAdminPIN || !o.Registered {
 			t.Fatalf("registered card shows the Admin PIN: %+v", o.Options)
 		}
-		_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), AdminPIN: "12345678"})
+		_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), AdminPIN: "12345678"})
 		wantCode(t, err, lanyard.EInvalid)
 	})
 	t.Run("users may not add cards", func(t *testing.T) {
 		e := newIssueEnv(t)
 		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.AllowUserAddCards = false })
-		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+		_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target()})
 		wantCode(t, err, lanyard.EForbidden)
 	})
 	t.Run("no Issue card permission", func(t *testing.T) {
 		e := newIssueEnv(t)
 		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssueCard = false })
-		_, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		_, err := e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 		wantCode(t, err, lanyard.EForbidden)
 	})
 	t.Run("optional templates not selectable", func(t *testing.T) {
 		e := newIssueEnv(t)
 		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.SelectOptionalCertificates = false })
-		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}})
+		_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}})
 		wantCode(t, err, lanyard.EForbidden)
 	})
 	t.Run("maximum cards per user", func(t *testing.T) {
 		e := newIssueEnv(t)
 		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.MaxCardsPerUser = 1 })
-		if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()}); err != nil {
+		if _, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target()}); err != nil {
 			t.Fatal(err)
 		}
 		e.access.Add(t, 2, e.alice.User.ID, "second reader")
-		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 2, Reader: "second reader"}})
+		_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 2, Reader: "second reader"}})
 		wantCode(t, err, lanyard.EConflict)
 	})
 	t.Run("another user's workstation", func(t *testing.T) {
 		e := newIssueEnv(t)
-		bob, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "bob"})
+		bob, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "bob"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.IssueOptions(ctx, &service.Principal{User: bob, Roles: bob.Roles}, e.target())
+		_, err = e.svc.Cards.IssueOptions(ctx, &lanyard.Principal{User: bob, Roles: bob.Roles}, e.target())
 		wantCode(t, err, lanyard.ENotFound)
 	})
 	t.Run("PIN of the wrong length changes nothing", func(t *testing.T) {
 		e := newIssueEnv(t)
-		_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "123"})
+		_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "123"})
 		wantCode(t, err, lanyard.EInvalid)
-		if cards, _ := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{}); len(cards) != 0 {
+		if cards, _ := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{}); len(cards) != 0 {
 			t.Fatalf("a refused issue registered the card: %+v", cards)
 		}
 	})
@@ -585,18 +588,18 @@ func TestIssueCardPolicyRules(t *testing.T) {
 			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
 		})
 		third := putThirdParty(t, e.card, pivspec.SlotCardAuthentication)
-		o, err := e.svc.IssueOptions(ctx, e.alice, e.target())
+		o, err := e.svc.Cards.IssueOptions(ctx, e.alice, e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !o.TrackedSelectable || len(o.Tracked) != 1 || o.Tracked[0].Slot != "9e" {
 			t.Fatalf("tracked offered: %+v", o.Tracked)
 		}
-		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
+		res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+		v, _ := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID)
 		if !isTracked(v, third) {
 			t.Fatalf("the third-party certificate is not tracked: %+v", v.Certificates)
 		}
@@ -611,11 +614,11 @@ func TestIssueCardPolicyRules(t *testing.T) {
 		})
 		first := putThirdPartyFrom(t, e.card, pivspec.SlotCardAuthentication, "Other system")
 		second := putThirdPartyFrom(t, e.card, pivspec.SlotKeyManagement, "Yet another system")
-		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e", "9d"}})
+		res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e", "9d"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+		v, _ := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID)
 		tracked := 0
 		for _, cc := range v.Certificates {
 			if cc.Source == lanyard.SourceTracked {
@@ -635,11 +638,11 @@ func TestIssueCardPolicyRules(t *testing.T) {
 			s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
 		})
 		third := putThirdParty(t, e.card, pivspec.SlotCardAuthentication)
-		res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
+		res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Tracked: []string{"9e"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bob, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "bob", UPN: ptr("bob@example.test"), Email: ptr("bob@example.test")})
+		bob, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "bob", UPN: ptr("bob@example.test"), Email: ptr("bob@example.test")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -651,8 +654,8 @@ func TestIssueCardPolicyRules(t *testing.T) {
 		if err := adm.PutCertificate(ctx, pivspec.SlotCardAuthentication, third); err != nil {
 			t.Fatal(err)
 		}
-		bobP := &service.Principal{User: bob, Roles: bob.Roles}
-		if _, err := e.svc.IssueCard(ctx, bobP, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 2, Reader: "bob's reader"}, Tracked: []string{"9e"}}); err != nil {
+		bobP := &lanyard.Principal{User: bob, Roles: bob.Roles}
+		if _, err := e.svc.Cards.IssueCard(ctx, bobP, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 2, Reader: "bob's reader"}, Tracked: []string{"9e"}}); err != nil {
 			t.Fatal(err)
 		}
 		var rec *lanyard.Certificate
@@ -760,8 +763,8 @@ func (m *pinMail) QueueRandomPIN(_ lanyard.Tx, to []string, u *lanyard.User, c *
 
 func (m *pinMail) Wake() {}
 
-func (m *pinMail) CardIssue(context.Context, []string, service.CardIssueEvent) error { return nil }
-func (m *pinMail) Document(context.Context, []string, service.DocumentEvent) error   { return nil }
+func (m *pinMail) CardIssue(context.Context, []string, cardops.CardIssueEvent) error { return nil }
+func (m *pinMail) Document(context.Context, []string, documents.DocumentEvent) error { return nil }
 func (m *pinMail) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil
 }
@@ -778,14 +781,14 @@ func TestIssueCardRandomPINMail(t *testing.T) {
 			e.opts.Notifier = m
 		}
 		e2 := newIssueEnvFrom(t, e)
-		if _, err := e2.svc.UpdateUser(ctx, e2.admin, "alice", service.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
+		if _, err := e2.svc.Identity.UpdateUser(ctx, e2.admin, "alice", identity.UserInput{ManagerEmail: ptr("boss@example.test")}); err != nil {
 			t.Fatal(err)
 		}
 		e2.setPolicy(t, func(s *lanyard.PolicySettings) {
 			s.Issuance.RandomUserPIN = true
 			s.Issuance.RandomPIN.MailTo = lanyard.PINMailBoth
 		})
-		res, err := e2.svc.IssueCard(ctx, e2.alice, service.IssueCardInput{CardTarget: e2.target()})
+		res, err := e2.svc.Cards.IssueCard(ctx, e2.alice, cardops.IssueCardInput{CardTarget: e2.target()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -809,7 +812,7 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -827,23 +830,23 @@ func TestIssueCardPendingCAApproval(t *testing.T) {
 		t.Fatalf("%d pending lines, want 2", len(reqs))
 	}
 	// Not yet: Continue leaves it pending.
-	again, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	again, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if err != nil || again.State != "pending" {
 		t.Fatalf("continue before approval: %v %+v", err, again)
 	}
 	e.signRequests(t, res)
 	for _, id := range reqs {
-		if _, err := e.svc.ApproveRequest(ctx, e.admin, id, "documents checked"); err != nil {
+		if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, "documents checked"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+	v, _ := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID)
 	for _, cc := range v.Certificates {
 		if cc.Status != lanyard.CertApproved {
 			t.Fatalf("after CA approval: %+v, want approved", cc)
 		}
 	}
-	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	done, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -868,7 +871,7 @@ func TestIssueCardPendingRandomPIN(t *testing.T) {
 		s.Issuance.RandomPIN.ShowToUser = true
 		s.Issuance.RandomPIN.MailTo = lanyard.PINMailUser
 	})
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target()})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -877,11 +880,11 @@ func TestIssueCardPendingRandomPIN(t *testing.T) {
 	}
 	e.signRequests(t, res)
 	for _, cc := range res.Card.Certificates {
-		if _, err := e.svc.ApproveRequest(ctx, e.admin, cc.RequestID, ""); err != nil {
+		if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, cc.RequestID, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	done, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if err != nil || done.State != "issued" {
 		t.Fatalf("continue: %v %+v", err, done)
 	}
@@ -898,30 +901,30 @@ func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.signRequests(t, res)
-	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
+	approved, err := e.svc.PKI.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RejectRequest(ctx, e.admin, res.Card.Certificates[1].RequestID, "identity not proven"); err != nil {
+	if _, err := e.svc.PKI.RejectRequest(ctx, e.admin, res.Card.Certificates[1].RequestID, "identity not proven"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	_, err = e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "identity not proven") {
 		t.Fatalf("continue after a rejection: %v", err)
 	}
-	v, err := e.svc.RevokeAndClearCard(ctx, e.alice, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	v, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.State != lanyard.CardClean || v.OwnerID != 0 {
 		t.Fatalf("after revoke and clear: %s owner %d", v.State, v.OwnerID)
 	}
-	c, _, err := e.svc.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
+	c, _, err := e.svc.PKI.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
 	if err != nil || c.Status != lanyard.CertRevoked || c.Reason != lanyard.ReasonCessationOfOperation {
 		t.Fatalf("the approved certificate after revoke and clear: %v %+v", err, c)
 	}
@@ -929,7 +932,7 @@ func TestIssueCardRejectedRevokeAndClear(t *testing.T) {
 		t.Fatalf("the card still holds %d certificates", len(all))
 	}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsNone })
-	again, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
+	again, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "13572468"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -943,23 +946,23 @@ func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.signRequests(t, res)
-	approved, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
+	approved, err := e.svc.PKI.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Revoke(ctx, e.admin, "", approved.Certificate.Serial, lanyard.ReasonKeyCompromise); err != nil {
+	if _, err := e.svc.PKI.Revoke(ctx, e.admin, "", approved.Certificate.Serial, lanyard.ReasonKeyCompromise); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	_, err = e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("continue with a revoked certificate: %v", err)
 	}
-	c, _, _ := e.svc.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
+	c, _, _ := e.svc.PKI.GetCertificate(ctx, e.admin, "", approved.Certificate.Serial)
 	if c.Status != lanyard.CertRevoked {
 		t.Fatalf("the revoked certificate is %s after Continue", c.Status)
 	}
@@ -967,7 +970,7 @@ func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
 		t.Fatalf("the card holds %d certificates", len(all))
 	}
 	other := res.Card.Certificates[1].RequestID
-	reqs, err := e.svc.ListRequests(ctx, lanyard.RequestRejected)
+	reqs, err := e.svc.PKI.ListRequests(ctx, lanyard.RequestRejected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -978,7 +981,7 @@ func TestIssueCardPendingRevokedAndWithdrawn(t *testing.T) {
 	if !withdrawn {
 		t.Fatalf("request %d still waits after the issue failed", other)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, other, ""); !lanyard.IsCode(err, lanyard.EConflict) {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, other, ""); !lanyard.IsCode(err, lanyard.EConflict) {
 		t.Fatalf("approving the withdrawn request: %v", err)
 	}
 }
@@ -989,7 +992,7 @@ type issueMail struct {
 	kinds []string
 }
 
-func (m *issueMail) CardIssue(_ context.Context, _ []string, ev service.CardIssueEvent) error {
+func (m *issueMail) CardIssue(_ context.Context, _ []string, ev cardops.CardIssueEvent) error {
 	m.kinds = append(m.kinds, ev.Kind)
 	return nil
 }
@@ -1004,34 +1007,34 @@ func TestIssueCardBothFormFirstThenCA(t *testing.T) {
 	e.opts.Notifier = m
 	e = newIssueEnvFrom(t, e)
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsRequestForm })
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
 		t.Fatalf("issue: %v %+v", err, res)
 	}
-	docs, err := e.svc.CardDocuments(ctx, e.alice, res.Card.ID)
+	docs, err := e.svc.Documents.CardDocuments(ctx, e.alice, res.Card.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
+	officer := &lanyard.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
 	for _, d := range docs {
 		if d.Kind != lanyard.DocCertificateForm {
 			continue
 		}
-		if _, err := e.svc.UploadDocument(ctx, e.alice, d.ID, service.UploadInput{FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}); err != nil {
+		if _, err := e.svc.Documents.UploadDocument(ctx, e.alice, d.ID, documents.UploadInput{FileName: "form.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.DecideDocument(ctx, officer, d.ID, true, ""); err != nil {
+		if _, err := e.svc.Documents.DecideDocument(ctx, officer, d.ID, true, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.signRequests(t, res)
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, ""); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, res.Card.Certificates[0].RequestID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(m.kinds, []string{"pending", "approved"}) {
 		t.Errorf("card issue notifications %v, want pending, approved", m.kinds)
 	}
-	done, err := e.svc.ContinueCardIssue(ctx, e.alice, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	done, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	if err != nil || done.State != "issued" {
 		t.Fatalf("continue: %v %+v", err, done)
 	}
@@ -1047,29 +1050,29 @@ func TestCAManagerDoesNoCardWork(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	roles := lanyard.Roles{lanyard.RoleCAManager}
-	u, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "carol", DisplayName: ptr("Carol"), Roles: &roles})
+	u, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "carol", DisplayName: ptr("Carol"), Roles: &roles})
 	if err != nil {
 		t.Fatal(err)
 	}
-	carol := &service.Principal{User: u, Roles: u.Roles}
+	carol := &lanyard.Principal{User: u, Roles: u.Roles}
 
-	_, err = e.svc.IssueOptions(ctx, carol, e.target())
+	_, err = e.svc.Cards.IssueOptions(ctx, carol, e.target())
 	wantCode(t, err, lanyard.ENotFound)
-	_, err = e.svc.IssueCard(ctx, carol, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
+	_, err = e.svc.Cards.IssueCard(ctx, carol, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357", AdminPIN: "11223344"})
 	wantCode(t, err, lanyard.ENotFound)
 
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := e.svc.GetCard(ctx, carol, res.Card.ID); err != nil || v.Owner != "alice" {
+	if v, err := e.svc.Cards.GetCard(ctx, carol, res.Card.ID); err != nil || v.Owner != "alice" {
 		t.Fatalf("the CA manager reading alice's card: %v %+v", err, v)
 	}
-	_, err = e.svc.RevokeAndClearCard(ctx, carol, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	_, err = e.svc.Cards.RevokeAndClearCard(ctx, carol, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 	wantCode(t, err, lanyard.ENotFound)
-	_, err = e.svc.ContinueCardIssue(ctx, carol, res.Card.ID, service.ContinueInput{CardTarget: e.target()})
+	_, err = e.svc.Cards.ContinueCardIssue(ctx, carol, res.Card.ID, cardops.ContinueInput{CardTarget: e.target()})
 	wantCode(t, err, lanyard.ENotFound)
-	if v, err := e.svc.GetCard(ctx, e.alice, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
+	if v, err := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
 		t.Fatalf("alice's card after the CA manager's attempts: %v %+v", err, v)
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon")
@@ -1082,7 +1085,7 @@ func TestCAManagerDoesNoCardWork(t *testing.T) {
 func TestClearAfterTemplateSlotChanged(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1094,16 +1097,16 @@ func TestClearAfterTemplateSlotChanged(t *testing.T) {
 	if logon == "" || slots["secure-email"] == "" || logon == slots["secure-email"] {
 		t.Fatalf("slots at issue %v", slots)
 	}
-	tpl, err := e.svc.GetTemplate(ctx, "smartcard-logon")
+	tpl, err := e.svc.Catalog.GetTemplate(ctx, "smartcard-logon")
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved := *tpl
 	moved.Slot = "9e"
-	if _, err := e.svc.UpdateTemplate(ctx, e.admin, moved.Name, moved); err != nil {
+	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, moved.Name, moved); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.svc.GetCard(ctx, e.alice, res.Card.ID)
+	v, err := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1112,7 +1115,7 @@ func TestClearAfterTemplateSlotChanged(t *testing.T) {
 			t.Errorf("after the template moved, the card shows %s in slot %s, want %s", c.Template, c.Slot, slots[c.Template])
 		}
 	}
-	if _, err := e.svc.RevokeAndClearCard(ctx, e.alice, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
+	if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, res.Card.ID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
 		t.Fatal(err)
 	}
 	if all, _ := pivOf(t, e.card).Certificates(ctx); len(all) != 0 {
@@ -1129,7 +1132,7 @@ func TestConnectedCardsOwnWorkstations(t *testing.T) {
 	e.access.Add(t, 2, e.admin.User.ID, "operator's reader")
 	workstations := func(own bool) []int64 {
 		t.Helper()
-		cards, err := e.svc.ConnectedCards(ctx, e.admin, own)
+		cards, err := e.svc.Cards.ConnectedCards(ctx, e.admin, own)
 		if err != nil {
 			t.Fatal(err)
 		}

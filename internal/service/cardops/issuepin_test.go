@@ -9,13 +9,15 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
 
 // pinMailEnv is alice's issue under a policy that sets a random PIN,
 // shows it and mails it to her; she has a manager's address. It returns
 // the issue's result.
-func pinMailEnv(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient) (*issueEnv, *service.IssueCardResult) {
+func pinMailEnv(t *testing.T, m service.Notifier, mailTo lanyard.PINRecipient) (*issueEnv, *cardops.IssueCardResult) {
 	t.Helper()
 	return pinMailEnvWith(t, m, mailTo, servicetest.Options{})
 }
@@ -31,7 +33,7 @@ func TestMailIssuePIN(t *testing.T) {
 	if m.calls != 1 || !slices.Equal(res.PINMailedTo, []string{"alice@example.test"}) {
 		t.Fatalf("the policy's own mail: %d calls, result says %v", m.calls, res.PINMailedTo)
 	}
-	if !slices.Equal(res.PINMailChoices, []string{service.PINMailToMe, service.PINMailToManager}) {
+	if !slices.Equal(res.PINMailChoices, []string{cardops.PINMailToMe, cardops.PINMailToManager}) {
 		t.Fatalf("the dialog offers %v, want user and manager", res.PINMailChoices)
 	}
 	op := operation(t, e, res.OperationID)
@@ -39,42 +41,42 @@ func TestMailIssuePIN(t *testing.T) {
 		t.Fatalf("the operation record holds the PIN: %s", op.Data)
 	}
 	h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail)
-	if h == nil || len(h.Sealed) == 0 || bytes.Contains(h.Sealed, []byte(res.RandomPIN)) || h.Recipient(service.PINMailToManager) != "boss@example.test" {
+	if h == nil || len(h.Sealed) == 0 || bytes.Contains(h.Sealed, []byte(res.RandomPIN)) || h.Recipient(cardops.PINMailToManager) != "boss@example.test" {
 		t.Fatalf("the held copy: %+v", h)
 	}
 
 	// Nobody but the card's owner: not another user, not an operator.
-	bob, err := e.svc.CreateUser(ctx, e.admin, service.UserInput{Login: "bob", Email: ptr("bob@example.test")})
+	bob, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "bob", Email: ptr("bob@example.test")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe}
-	for _, p := range []*service.Principal{{User: bob, Roles: bob.Roles, Session: true}, inSession(e.admin)} {
-		_, err := e.svc.MailIssuePIN(ctx, p, res.Card.ID, in)
+	in := cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToMe}
+	for _, p := range []*lanyard.Principal{{User: bob, Roles: bob.Roles, Session: true}, inSession(e.admin)} {
+		_, err := e.svc.Cards.MailIssuePIN(ctx, p, res.Card.ID, in)
 		wantCode(t, err, lanyard.ENotFound)
 	}
-	_, err = e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID + 1000, To: service.PINMailToMe})
+	_, err = e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID + 1000, To: cardops.PINMailToMe})
 	wantCode(t, err, lanyard.EInvalid)
 	viaToken := *e.alice // an API token an administrator could have minted for alice
 	viaToken.TokenID = 1
-	_, err = e.svc.MailIssuePIN(ctx, &viaToken, res.Card.ID, in)
+	_, err = e.svc.Cards.MailIssuePIN(ctx, &viaToken, res.Card.ID, in)
 	wantCode(t, err, lanyard.EForbidden)
 	if m.calls != 1 {
 		t.Fatalf("refused requests mailed: %d calls", m.calls)
 	}
 
-	got, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToManager})
+	got, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToManager})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.MailedTo != "boss@example.test" || m.calls != 2 || m.pin != res.RandomPIN || !slices.Equal(m.to, []string{"boss@example.test"}) {
 		t.Fatalf("mailed to %q: %d calls, last %v %q; the PIN is %s", got.MailedTo, m.calls, m.to, m.pin, res.RandomPIN)
 	}
-	if h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail); h == nil || h.Sealed != nil || h.MailedTo != service.PINMailToManager {
+	if h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail); h == nil || h.Sealed != nil || h.MailedTo != cardops.PINMailToManager {
 		t.Errorf("the sealed copy outlives the mail: %+v", h)
 	}
-	for _, to := range []string{service.PINMailToManager, service.PINMailToMe} {
-		_, err = e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: to})
+	for _, to := range []string{cardops.PINMailToManager, cardops.PINMailToMe} {
+		_, err = e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: to})
 		wantCode(t, err, lanyard.EConflict)
 		if !strings.Contains(lanyard.ErrorMessage(err), "already e-mailed to your manager; it is sent only once") {
 			t.Errorf("a second request is refused with %q", lanyard.ErrorMessage(err))
@@ -93,12 +95,12 @@ func TestMailIssuePINWindow(t *testing.T) {
 	clock := &testClock{}
 	e, res := pinMailEnvWith(t, m, lanyard.PINMailManager, servicetest.Options{Now: clock.now})
 	h := heldPIN(t, e, res.OperationID, lanyard.HeldPINMail)
-	if left := h.ExpiresAt.Sub(h.CreatedAt); left != service.PINMailWindow {
+	if left := h.ExpiresAt.Sub(h.CreatedAt); left != cardops.PINMailWindow {
 		t.Fatalf("the copy is kept %v", left)
 	}
 	purge(t, e, 0) // within the window the copy stays
-	clock.advance(service.PINMailWindow)
-	_, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe})
+	clock.advance(cardops.PINMailWindow)
+	_, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToMe})
 	wantCode(t, err, lanyard.EConflict)
 	if !strings.Contains(lanyard.ErrorMessage(err), "no longer be e-mailed") || m.calls != 1 {
 		t.Fatalf("after the window: %v, %d calls", err, m.calls)
@@ -121,14 +123,14 @@ func TestMailIssuePINRefusedByOutbox(t *testing.T) {
 	m := &pinMail{}
 	e, res := pinMailEnv(t, m, lanyard.PINMailUser)
 	m.err = lanyard.Errorf(lanyard.EUnavailable, "not sent: the mail relay has no TLS (SMTP security none)")
-	in := service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe}
-	_, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, in)
+	in := cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToMe}
+	_, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, in)
 	wantCode(t, err, lanyard.EUnavailable)
 	if msg := lanyard.ErrorMessage(err); msg != "the PIN was not e-mailed: the mail relay has no TLS (SMTP security none)" {
 		t.Errorf("the refusal says %q", msg)
 	}
 	m.err = nil
-	if _, err := e.svc.MailIssuePIN(ctx, e.alice, res.Card.ID, in); err != nil || m.calls != 2 || m.pin != res.RandomPIN {
+	if _, err := e.svc.Cards.MailIssuePIN(ctx, e.alice, res.Card.ID, in); err != nil || m.calls != 2 || m.pin != res.RandomPIN {
 		t.Fatalf("the try after the refusal: %v, %d calls", err, m.calls)
 	}
 	wantAudit(t, e, "card.issue.pin_mail", 1)
@@ -145,14 +147,14 @@ func TestMailIssuePINNotOffered(t *testing.T) {
 		if len(res.PINMailChoices) != 0 || res.RandomPIN == "" {
 			t.Errorf("%s: PIN %q, offered %v", name, res.RandomPIN, res.PINMailChoices)
 		}
-		_, err := e.svc.MailIssuePIN(context.Background(), e.alice, res.Card.ID, service.MailIssuePINInput{OperationID: res.OperationID, To: service.PINMailToMe})
+		_, err := e.svc.Cards.MailIssuePIN(context.Background(), e.alice, res.Card.ID, cardops.MailIssuePINInput{OperationID: res.OperationID, To: cardops.PINMailToMe})
 		wantCode(t, err, lanyard.EConflict)
 	}
 }
 
 func purge(t *testing.T, e *issueEnv, want int) {
 	t.Helper()
-	if n, err := e.svc.PurgePINCopies(context.Background()); err != nil || n != want {
+	if n, err := e.svc.Cards.PurgePINCopies(context.Background()); err != nil || n != want {
 		t.Fatalf("PurgePINCopies: %d, %v; want %d", n, err, want)
 	}
 }
@@ -195,7 +197,7 @@ func heldPIN(t *testing.T, e *issueEnv, opID int64, purpose lanyard.HeldPINPurpo
 }
 
 // inSession is p calling from a browser session.
-func inSession(p *service.Principal) *service.Principal {
+func inSession(p *lanyard.Principal) *lanyard.Principal {
 	c := *p
 	c.Session = true
 	return &c

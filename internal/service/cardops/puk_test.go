@@ -10,7 +10,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 )
@@ -23,7 +23,7 @@ import (
 func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 	e := newLoggedIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,26 +31,26 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 		t.Fatal("the issued card resets its PIN with the default PUK")
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID)
-	first, _ := e.svc.CardPUK(ctx, res.Card.ID)
+	first, _ := e.svc.Cards.CardPUK(ctx, res.Card.ID)
 
-	if _, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()}); err != nil {
+	if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := pivOf(t, e.card).VerifyPIN(ctx, pivspec.DefaultPIN); err != nil {
 		t.Fatalf("the PIN after clearing: %v", err)
 	}
-	v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID)
+	v, err := e.svc.Cards.GetCard(ctx, e.admin, res.Card.ID)
 	if err != nil || v.State != lanyard.CardClean || v.PUKState != lanyard.PUKRandom {
 		t.Fatalf("after clearing: %v %+v", err, v)
 	}
 	checkPUK(t, e.card, first)
 
-	res, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.checkOwnPUK(t, e.card, res.Card.ID)
-	if second, _ := e.svc.CardPUK(ctx, res.Card.ID); second == first {
+	if second, _ := e.svc.Cards.CardPUK(ctx, res.Card.ID); second == first {
 		t.Fatal("the next issue kept the card's PUK")
 	}
 }
@@ -61,7 +61,7 @@ func TestIssuedCardKeepsNoSharedPUK(t *testing.T) {
 func makeLegacyPUK(t *testing.T, e *issueEnv, id int64) {
 	t.Helper()
 	ctx := context.Background()
-	puk, err := e.svc.CardPUK(ctx, id)
+	puk, err := e.svc.Cards.CardPUK(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSharedPUKReplacedAtConnection(t *testing.T) {
 			t.Run(fmt.Sprintf("lose-reply-%v/after-%d-APDUs", lose, after), func(t *testing.T) {
 				e := newLoggedIssueEnv(t)
 				ctx := context.Background()
-				res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+				res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -104,17 +104,17 @@ func TestSharedPUKReplacedAtConnection(t *testing.T) {
 				} else {
 					e.access.FailAfter(1, reader, after)
 				}
-				done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial)
+				done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial)
 				if err == nil {
 					if !done {
 						t.Fatal("the shared PUK was not replaced")
 					}
 					completed = true // it takes fewer APDUs: every point was covered
-				} else if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); err != nil || !done {
+				} else if done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial); err != nil || !done {
 					t.Fatalf("at the next connection: %v %v", done, err)
 				}
 				e.checkOwnPUK(t, e.card, res.Card.ID)
-				if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); err != nil || done {
+				if done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial); err != nil || done {
 					t.Fatalf("a card with its own PUK was changed again: %v %v", done, err)
 				}
 			})
@@ -143,7 +143,7 @@ func newLoggedIssueEnv(t *testing.T) *issueEnv {
 func TestClearCardWithUnknownPUK(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +160,9 @@ func TestClearCardWithUnknownPUK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	_, err = e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 	wantCode(t, err, lanyard.EInvalid)
-	v, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target(), AdminPIN: "11223344"})
+	v, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target(), AdminPIN: "11223344"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestClearCardWithUnknownPUK(t *testing.T) {
 		t.Fatalf("after clearing: %s, PUK %q", v.State, v.PUKState)
 	}
 	checkPUK(t, e.card, pivspec.DefaultPUK)
-	res, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -59,7 +60,7 @@ func updateCard(t *testing.T, e *issueEnv, id int64, change func(c *lanyard.Card
 // addMallory adds user mallory with her workstation 2.
 func addMallory(t *testing.T, e *issueEnv) *lanyard.User {
 	t.Helper()
-	mallory, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: "mallory", DisplayName: ptr("Mallory"), UPN: ptr("mallory@example.test"), Email: ptr("mallory@example.test")})
+	mallory, err := e.svc.Identity.CreateUser(context.Background(), e.admin, identity.UserInput{Login: "mallory", DisplayName: ptr("Mallory"), UPN: ptr("mallory@example.test"), Email: ptr("mallory@example.test")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +81,9 @@ func pukTries(t *testing.T, c *emu.Card) (left, all int) {
 
 // issueLegacy issues alice's card (the one in e.card) and makes it look
 // as issued before cards got their own PUK (makeLegacyPUK).
-func issueLegacy(t *testing.T, e *issueEnv) *service.IssueCardResult {
+func issueLegacy(t *testing.T, e *issueEnv) *cardops.IssueCardResult {
 	t.Helper()
-	res, err := e.svc.IssueCard(context.Background(), e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,17 +117,17 @@ func TestForgedCardGetsNoPUKRotation(t *testing.T) {
 				t.Fatalf("the forged card reports %s, not %s", s, serial)
 			}
 
-			done, err := e.svc.RotateSharedPUK(ctx, 2, reader, serial)
+			done, err := e.svc.Cards.RotateSharedPUK(ctx, 2, reader, serial)
 			if done {
 				t.Fatal("the forged card was given alice's new PUK")
 			}
 			t.Logf("rotation on the forged card: %v", err)
 			checkPUK(t, forged, pivspec.DefaultPUK)
-			if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKDefault {
+			if v, err := e.svc.Cards.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKDefault {
 				t.Fatalf("alice's card after the forgery: %v %+v", err, v)
 			}
 
-			done, err = e.svc.RotateSharedPUK(ctx, 1, reader, serial)
+			done, err = e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial)
 			if err != nil || !done {
 				t.Fatalf("alice's own card: %v %v", done, err)
 			}
@@ -147,18 +148,18 @@ func TestRotationStopsAtUnknownPUK(t *testing.T) {
 		res := issueLegacy(t, e)
 		setPUKBefore(t, e.card, "11223344") // ykman piv access change-puk
 		serial, _ := cardtest.Serial(e.card)
-		if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); done || err == nil {
+		if done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial); done || err == nil {
 			t.Fatalf("rotation of a card with another PUK: %v %v", done, err)
 		}
 		left, all := pukTries(t, e.card)
 		if left != all-1 {
 			t.Fatalf("%d of %d PUK tries left after the first connection, want one spent", left, all)
 		}
-		if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKUnknown {
+		if v, err := e.svc.Cards.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKUnknown {
 			t.Fatalf("PUK state after the refusal: %v %+v", err, v)
 		}
 		for range 3 {
-			if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); done || err != nil {
+			if done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial); done || err != nil {
 				t.Fatalf("a later connection: %v %v", done, err)
 			}
 		}
@@ -185,13 +186,13 @@ func TestRotationStopsAtUnknownPUK(t *testing.T) {
 		}
 		left, _ := pukTries(t, e.card)
 		serial, _ := cardtest.Serial(e.card)
-		if done, err := e.svc.RotateSharedPUK(ctx, 1, reader, serial); done || err == nil {
+		if done, err := e.svc.Cards.RotateSharedPUK(ctx, 1, reader, serial); done || err == nil {
 			t.Fatalf("rotation of a card short of PUK tries: %v %v", done, err)
 		}
 		if l, _ := pukTries(t, e.card); l != left {
 			t.Fatalf("the rotation spent a PUK try: %d left, were %d", l, left)
 		}
-		if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKDefault {
+		if v, err := e.svc.Cards.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.PUKState != lanyard.PUKDefault {
 			t.Fatalf("PUK state: %v %+v", err, v)
 		}
 	})
@@ -205,14 +206,14 @@ func TestClearFindsPendingPUK(t *testing.T) {
 	ctx := context.Background()
 	res := issueLegacy(t, e)
 	const pending = "Pend7531"
-	sealed, err := e.svc.SealCardPUK(res.Card.ID, pending)
+	sealed, err := e.svc.Cards.SealCardPUK(res.Card.ID, pending)
 	if err != nil {
 		t.Fatal(err)
 	}
 	updateCard(t, e, res.Card.ID, func(c *lanyard.Card) { c.SealedPUK = sealed })
 	setPUKBefore(t, e.card, pending)
 
-	v, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	v, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestClearFindsPendingPUK(t *testing.T) {
 		t.Fatalf("the PIN after clearing: %v", err)
 	}
 	checkPUK(t, e.card, pending)
-	if puk, _ := e.svc.CardPUK(ctx, res.Card.ID); puk != pending {
+	if puk, _ := e.svc.Cards.CardPUK(ctx, res.Card.ID); puk != pending {
 		t.Fatal("the card's record does not hold the PUK the card has")
 	}
 }
@@ -239,9 +240,9 @@ func TestClearRefusesForgedCard(t *testing.T) {
 	updateCard(t, e, res.Card.ID, func(c *lanyard.Card) { c.AdminKeyVersion = 0 })
 	forged := forgeSerial(t, e.card)
 	putCard(t, e.access, 1, forged)
-	_, err := e.svc.RevokeAndClearCard(ctx, e.admin, res.Card.ID, service.ClearInput{CardTarget: e.target()})
+	_, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, res.Card.ID, cardops.ClearInput{CardTarget: e.target()})
 	wantCode(t, err, lanyard.EConflict)
-	if v, err := e.svc.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
+	if v, err := e.svc.Cards.GetCard(ctx, e.admin, res.Card.ID); err != nil || v.State != lanyard.CardIssued {
 		t.Fatalf("the card's record after the refusal: %v %+v", err, v)
 	}
 	if left, all := pukTries(t, forged); left != all {
@@ -281,18 +282,18 @@ func forgeSerial(t *testing.T, victim *emu.Card) *emu.Card {
 func TestSetupPINRefusesForgedCard(t *testing.T) {
 	e, secret, target := newPlatformCredential(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target})
 	if err != nil {
 		t.Fatal(err)
 	}
 	forged := forgeSerial(t, e.access.Card(1, target.Reader))
 	e.access.Workstation(1).Readers[target.Reader] = forged
-	_, err = e.svc.SetupPIN(ctx, e.alice, res.Card.ID, service.PINSetupInput{CardTarget: target, Password: alicePassword, Code: totpCode(t, secret, 30*time.Second), PIN: "13572468"})
+	_, err = e.svc.Cards.SetupPIN(ctx, e.alice, res.Card.ID, cardops.PINSetupInput{CardTarget: target, Password: alicePassword, Code: totpCode(t, secret, 30*time.Second), PIN: "13572468"})
 	wantCode(t, err, lanyard.EConflict)
 	if left, all := pukTries(t, forged); left != all {
 		t.Fatal("the forged card was sent the credential's PUK")
 	}
-	if v, err := e.svc.GetCard(ctx, e.alice, res.Card.ID); err != nil || v.State != lanyard.CardPINSetup {
+	if v, err := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID); err != nil || v.State != lanyard.CardPINSetup {
 		t.Fatalf("the credential after the refusal: %v %+v", err, v)
 	}
 }
@@ -307,7 +308,7 @@ func TestIssuePulledNeverLeavesCertificateWithSharedPUK(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
 			e.access.FailAfter(1, reader, after)
-			_, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+			_, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 			if err == nil {
 				completed = true
 				return
@@ -346,11 +347,11 @@ func TestIssueCardWithSingleTryPUK(t *testing.T) {
 	if left, all := pukTries(t, e.card); left != 1 || all != 1 {
 		t.Fatalf("set-up: %d of %d PUK tries", left, all)
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
 		t.Fatalf("a card allowing one PUK try is not issued: %v", err)
 	}
-	puk, err := e.svc.CardPUK(ctx, res.Card.ID)
+	puk, err := e.svc.Cards.CardPUK(ctx, res.Card.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

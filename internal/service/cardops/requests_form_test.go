@@ -8,21 +8,23 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/documents"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // signedPDF stands for a printed, signed and scanned request form: the
 // upload checks only that it is a PDF.
-var signedPDF = service.UploadInput{FileName: "request-signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}
+var signedPDF = documents.UploadInput{FileName: "request-signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\n%%EOF\n")}
 
 // requestDocs returns the card's certificate request forms by request id.
-func (e *issueEnv) requestDocs(t *testing.T, res *service.IssueCardResult) map[int64]*service.DocumentView {
+func (e *issueEnv) requestDocs(t *testing.T, res *cardops.IssueCardResult) map[int64]*documents.DocumentView {
 	t.Helper()
-	docs, err := e.svc.CardDocuments(context.Background(), e.alice, res.Card.ID)
+	docs, err := e.svc.Documents.CardDocuments(context.Background(), e.alice, res.Card.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[int64]*service.DocumentView{}
+	out := map[int64]*documents.DocumentView{}
 	for _, cc := range res.Card.Certificates {
 		for _, d := range docs {
 			if d.Kind == lanyard.DocCertificateRequest && d.Slot == cc.Slot {
@@ -38,19 +40,19 @@ func (e *issueEnv) requestDocs(t *testing.T, res *service.IssueCardResult) map[i
 
 // signRequests uploads alice's signed request form of every request of
 // the card issue, as the documents check "certificate request" asks.
-func (e *issueEnv) signRequests(t *testing.T, res *service.IssueCardResult) {
+func (e *issueEnv) signRequests(t *testing.T, res *cardops.IssueCardResult) {
 	t.Helper()
 	for _, d := range e.requestDocs(t, res) {
-		if _, err := e.svc.UploadDocument(context.Background(), e.alice, d.ID, signedPDF); err != nil {
+		if _, err := e.svc.Documents.UploadDocument(context.Background(), e.alice, d.ID, signedPDF); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
 // requestForm is what the CA queue shows of request id's signed form.
-func (e *issueEnv) requestForm(t *testing.T, id int64) *service.RequestForm {
+func (e *issueEnv) requestForm(t *testing.T, id int64) *documents.RequestForm {
 	t.Helper()
-	fs, err := e.svc.RequestForms(context.Background(), []int64{id})
+	fs, err := e.svc.Documents.RequestForms(context.Background(), []int64{id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +62,10 @@ func (e *issueEnv) requestForm(t *testing.T, id int64) *service.RequestForm {
 // pendingRequest issues alice's card under the documents settings docs:
 // it goes pending with one CA request, whose id and signed request form
 // it returns.
-func (e *issueEnv) pendingRequest(t *testing.T, docs lanyard.DocumentsSettings) (*service.IssueCardResult, int64, *service.DocumentView) {
+func (e *issueEnv) pendingRequest(t *testing.T, docs lanyard.DocumentsSettings) (*cardops.IssueCardResult, int64, *documents.DocumentView) {
 	t.Helper()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents = docs })
-	res, err := e.svc.IssueCard(context.Background(), e.alice, service.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil || res.State != "pending" || len(res.Card.Certificates) != 1 {
 		t.Fatalf("issue: %v %+v", err, res)
 	}
@@ -75,7 +77,7 @@ func (e *issueEnv) pendingRequest(t *testing.T, docs lanyard.DocumentsSettings) 
 // refused as a conflict whose message says want.
 func (e *issueEnv) approveRefused(t *testing.T, id int64, want string) {
 	t.Helper()
-	if _, err := e.svc.ApproveRequest(context.Background(), e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), want) {
+	if _, err := e.svc.PKI.ApproveRequest(context.Background(), e.admin, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("approving request %d: %v, want a conflict saying %q", id, err, want)
 	}
 }
@@ -94,7 +96,7 @@ func TestApproveRequestWaitsForSignedForm(t *testing.T) {
 		t.Fatalf("the queue's form before the upload: %+v", f)
 	}
 	e.approveRefused(t, id, "waits for the owner's signed certificate request form (document "+strconv.FormatInt(doc.ID, 10)+"): it has not been uploaded")
-	if v, _ := e.svc.GetCard(ctx, e.alice, res.Card.ID); v.Certificates[0].Status != lanyard.CertPending {
+	if v, _ := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID); v.Certificates[0].Status != lanyard.CertPending {
 		t.Fatalf("after the refused approval the line is %+v", v.Certificates[0])
 	}
 
@@ -104,7 +106,7 @@ func TestApproveRequestWaitsForSignedForm(t *testing.T) {
 		f.Links["file"] != "/api/v1/documents/"+strconv.FormatInt(doc.ID, 10)+"/uploads/1" || !strings.Contains(f.Signature, "PDF") {
 		t.Fatalf("the queue's form after the upload: %+v", f)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, "form checked"); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, "form checked"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -117,39 +119,39 @@ func TestApproveRequestPrecheck(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
 	res, id, doc := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaLanyard, Precheck: true})
-	officer := &service.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
+	officer := &lanyard.Principal{User: e.admin.User, Roles: lanyard.Roles{lanyard.RoleDocumentOfficer}}
 	e.signRequests(t, res)
 	e.approveRefused(t, id, "the policy asks for a precheck")
-	if _, err := e.svc.DecideDocument(ctx, officer, doc.ID, false, "unsigned"); err != nil {
+	if _, err := e.svc.Documents.DecideDocument(ctx, officer, doc.ID, false, "unsigned"); err != nil {
 		t.Fatal(err)
 	}
 	e.approveRefused(t, id, "a document officer rejected the last version")
 	if f := e.requestForm(t, id); f == nil || f.Ready || !f.Precheck || f.State != lanyard.DocRejected {
 		t.Fatalf("the queue's form after the rejection: %+v", f)
 	}
-	if _, err := e.svc.UploadDocument(ctx, e.alice, doc.ID, signedPDF); err != nil {
+	if _, err := e.svc.Documents.UploadDocument(ctx, e.alice, doc.ID, signedPDF); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.DecideDocument(ctx, officer, doc.ID, true, ""); err != nil {
+	if _, err := e.svc.Documents.DecideDocument(ctx, officer, doc.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	if f := e.requestForm(t, id); f == nil || !f.Ready || f.State != lanyard.DocApproved || f.Links["file"] != "/api/v1/documents/"+strconv.FormatInt(doc.ID, 10)+"/uploads/2" {
 		t.Fatalf("the queue's form after the precheck: %+v", f)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, ""); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // staff creates a staff account with roles and returns it as a caller.
-func (e *issueEnv) staff(t *testing.T, login string, roles ...lanyard.Role) *service.Principal {
+func (e *issueEnv) staff(t *testing.T, login string, roles ...lanyard.Role) *lanyard.Principal {
 	t.Helper()
 	rs := lanyard.Roles(roles)
-	u, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: login, DisplayName: ptr(login), Roles: &rs})
+	u, err := e.svc.Identity.CreateUser(context.Background(), e.admin, identity.UserInput{Login: login, DisplayName: ptr(login), Roles: &rs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &service.Principal{User: u, Roles: u.Roles}
+	return &lanyard.Principal{User: u, Roles: u.Roles}
 }
 
 // Documents by other means (policy channel "other"): an operator records
@@ -161,17 +163,17 @@ func TestApproveRequestOtherChannelReceipt(t *testing.T) {
 	ctx := context.Background()
 	_, id, doc := e.pendingRequest(t, lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaOther})
 	e.approveRefused(t, id, "not been uploaded (or its receipt recorded)")
-	if _, err := e.svc.RecordReceipt(ctx, e.admin, doc.ID, "signed paper received by mail"); err != nil {
+	if _, err := e.svc.Documents.RecordReceipt(ctx, e.admin, doc.ID, "signed paper received by mail"); err != nil {
 		t.Fatal(err)
 	}
 	f := e.requestForm(t, id)
 	if f == nil || !f.Ready || f.Links["file"] != "" || !strings.Contains(f.Signature, "signed paper received by mail") || f.SuppliedBy != e.admin.User.Login {
 		t.Fatalf("the queue's form after the receipt: %+v", f)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you supplied the signed certificate request form") {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you supplied the signed certificate request form") {
 		t.Fatalf("approval by the one who recorded the receipt: %v", err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.staff(t, "carol", lanyard.RoleCAManager), id, ""); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.staff(t, "carol", lanyard.RoleCAManager), id, ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -186,29 +188,29 @@ func TestApproveRequestReceiptByRequesterNeedsOfficer(t *testing.T) {
 		s.Documents = lanyard.DocumentsSettings{Check: lanyard.DocsCARequest, Channel: lanyard.DocsViaOther}
 	})
 	olga := e.staff(t, "olga", lanyard.RoleOperator)
-	res, err := e.svc.IssueCard(ctx, olga, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 1, Reader: reader, User: "alice"}, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, olga, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: reader, User: "alice"}, UserPIN: "24681357"})
 	if err != nil || res.State != "pending" {
 		t.Fatalf("olga issues alice's card: %v %+v", err, res)
 	}
 	id := res.Card.Certificates[0].RequestID
 	doc := e.requestDocs(t, res)[id]
-	if _, err := e.svc.RecordReceipt(ctx, olga, doc.ID, "signed paper received"); err != nil {
+	if _, err := e.svc.Documents.RecordReceipt(ctx, olga, doc.ID, "signed paper received"); err != nil {
 		t.Fatal(err)
 	}
 	carol := e.staff(t, "carol", lanyard.RoleCAManager)
-	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "supplied by its requester (olga)") {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, carol, id, ""); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "supplied by its requester (olga)") {
 		t.Fatalf("approval of a form only the requester vouches for: %v", err)
 	}
 	// Nor can the approver be the officer who accepted it: that is the
 	// requester and one other person again.
 	both := e.staff(t, "bea", lanyard.RoleCAManager, lanyard.RoleDocumentOfficer)
-	if _, err := e.svc.DecideDocument(ctx, both, doc.ID, true, "called alice"); err != nil {
+	if _, err := e.svc.Documents.DecideDocument(ctx, both, doc.ID, true, "called alice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, both, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you accepted the signed certificate request form") {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, both, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "you accepted the signed certificate request form") {
 		t.Fatalf("approval by the officer who accepted the requester's form: %v", err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, carol, id, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
@@ -26,26 +28,26 @@ func TestApproveOwnRequestRefused(t *testing.T) {
 	ctx := context.Background()
 	tpl := service.DefaultTemplates()[1] // secure-email
 	tpl.Name, tpl.RequiresCAApproval = "approved-email", true
-	if _, err := e.svc.CreateTemplate(ctx, e.admin, tpl); err != nil {
+	if _, err := e.svc.Catalog.CreateTemplate(ctx, e.admin, tpl); err != nil {
 		t.Fatal(err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	spki, _ := x509.MarshalPKIXPublicKey(key.Public())
-	res, err := e.svc.Issue(ctx, e.admin, service.IssueInput{Template: "approved-email", User: "alice", PublicKey: base64.StdEncoding.EncodeToString(spki)})
+	res, err := e.svc.PKI.Issue(ctx, e.admin, pki.IssueInput{Template: "approved-email", User: "alice", PublicKey: base64.StdEncoding.EncodeToString(spki)})
 	if err != nil || res.Request == nil {
 		t.Fatalf("queue for alice: %v %+v", err, res)
 	}
-	own, err := e.svc.Issue(ctx, e.admin, service.IssueInput{Template: "approved-email", PublicKey: base64.StdEncoding.EncodeToString(spki)})
+	own, err := e.svc.PKI.Issue(ctx, e.admin, pki.IssueInput{Template: "approved-email", PublicKey: base64.StdEncoding.EncodeToString(spki)})
 	if err != nil || own.Request == nil {
 		t.Fatalf("queue for the admin: %v %+v", err, own)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, own.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, own.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("approving one's own request: %v", err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, res.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, res.Request.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("approving the request one asked for alice: %v", err)
 	}
-	plain, err := e.svc.Issue(ctx, e.admin, service.IssueInput{Template: "secure-email", User: "alice", PublicKey: base64.StdEncoding.EncodeToString(spki)})
+	plain, err := e.svc.PKI.Issue(ctx, e.admin, pki.IssueInput{Template: "secure-email", User: "alice", PublicKey: base64.StdEncoding.EncodeToString(spki)})
 	if err != nil || plain.Request == nil || plain.Certificate != nil {
 		t.Fatalf("a template without approval, for alice: %v %+v", err, plain)
 	}
@@ -53,7 +55,7 @@ func TestApproveOwnRequestRefused(t *testing.T) {
 	carol.User.Roles = lanyard.Roles{lanyard.RoleCAManager, lanyard.RoleUser}
 	carol.Roles = carol.User.Roles
 	for _, id := range []int64{res.Request.ID, plain.Request.ID} {
-		if _, err := e.svc.ApproveRequest(ctx, carol, id, ""); err != nil {
+		if _, err := e.svc.PKI.ApproveRequest(ctx, carol, id, ""); err != nil {
 			t.Fatalf("another CA manager approving request %d: %v", id, err)
 		}
 	}
@@ -68,7 +70,7 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 	ctx := context.Background()
 	target := e.target()
 	target.User = "alice"
-	res, err := e.svc.IssueCard(ctx, e.admin, service.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.admin, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,17 +78,17 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 		t.Fatalf("a card issued for alice: state %s, contents %+v", res.State, res.Card.Certificates)
 	}
 	id := res.Card.Certificates[0].RequestID
-	if _, err := e.svc.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("the issuer approving: %v", err)
 	}
-	if _, err := e.svc.ApproveRequest(ctx, e.alice, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, e.alice, id, ""); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("the owner approving: %v", err)
 	}
 	carol := e.newUser(t, "carol")
-	if _, err := e.svc.ApproveRequest(ctx, carol, id, "identity checked"); err != nil {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, carol, id, "identity checked"); err != nil {
 		t.Fatal(err)
 	}
-	done, err := e.svc.ContinueCardIssue(ctx, e.admin, res.Card.ID, service.ContinueInput{CardTarget: target, UserPIN: "24681357"})
+	done, err := e.svc.Cards.ContinueCardIssue(ctx, e.admin, res.Card.ID, cardops.ContinueInput{CardTarget: target, UserPIN: "24681357"})
 	if err != nil || done.State != string(lanyard.CardIssued) {
 		t.Fatalf("continue after approval: %v %+v", err, done)
 	}
@@ -96,7 +98,7 @@ func TestIssueCardOnBehalfNeedsSecondPerson(t *testing.T) {
 // issueForAlice has the administrator issue a card for alice under a
 // policy that sets a random PIN shown to the user (and to administrators
 // when toAdmin) and mailed to mailTo.
-func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdmin bool) (*service.IssueCardResult, service.CardTarget) {
+func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdmin bool) (*cardops.IssueCardResult, cardops.CardTarget) {
 	t.Helper()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Issuance.RandomUserPIN = true
@@ -106,7 +108,7 @@ func issueForAlice(t *testing.T, e *issueEnv, mailTo lanyard.PINRecipient, toAdm
 	})
 	target := e.target()
 	target.User = "alice"
-	res, err := e.svc.IssueCard(context.Background(), e.admin, service.IssueCardInput{CardTarget: target})
+	res, err := e.svc.Cards.IssueCard(context.Background(), e.admin, cardops.IssueCardInput{CardTarget: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,41 +158,41 @@ func TestIssueCardOnBehalfRandomPINShownToOwnerOnce(t *testing.T) {
 	}); err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"random_pin":{"held":["owner"],"shown_to_caller":false}`) {
 		t.Fatalf("the issue's audit event: %v %+v", err, evs)
 	}
-	if mine, err := e.svc.IssuedPINs(ctx, e.admin); err != nil || len(mine) != 0 {
+	if mine, err := e.svc.Cards.IssuedPINs(ctx, e.admin); err != nil || len(mine) != 0 {
 		t.Fatalf("the operator's own waiting PINs: %v %+v", err, mine)
 	}
-	waiting, err := e.svc.IssuedPINs(ctx, e.alice)
+	waiting, err := e.svc.Cards.IssuedPINs(ctx, e.alice)
 	if err != nil || len(waiting) != 1 || waiting[0].CardID != res.Card.ID || waiting[0].OperationID != res.OperationID {
 		t.Fatalf("alice's waiting PINs: %v %+v", err, waiting)
 	}
-	in := service.ShowIssuedPINInput{OperationID: res.OperationID}
-	if _, err := e.svc.ShowIssuedPIN(ctx, inSession(e.admin), res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
+	in := cardops.ShowIssuedPINInput{OperationID: res.OperationID}
+	if _, err := e.svc.Cards.ShowIssuedPIN(ctx, inSession(e.admin), res.Card.ID, in); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("the operator asking for alice's PIN: %v", err)
 	}
 	// Not through an API token, which an administrator could have minted
 	// for alice: only alice's own browser session.
 	viaToken := *e.alice
 	viaToken.TokenID = 1
-	if _, err := e.svc.ShowIssuedPIN(ctx, &viaToken, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.Cards.ShowIssuedPIN(ctx, &viaToken, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("alice's PIN through an API token: %v", err)
 	}
-	shown, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in)
+	shown, err := e.svc.Cards.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in)
 	if err != nil || len(shown.PIN) != 8 {
 		t.Fatalf("alice's PIN: %v %+v", err, shown)
 	}
-	if _, err := e.svc.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EConflict) {
+	if _, err := e.svc.Cards.ShowIssuedPIN(ctx, e.alice, res.Card.ID, in); !lanyard.IsCode(err, lanyard.EConflict) {
 		t.Fatalf("a second look: %v", err)
 	}
-	if waiting, _ := e.svc.IssuedPINs(ctx, e.alice); len(waiting) != 0 {
+	if waiting, _ := e.svc.Cards.IssuedPINs(ctx, e.alice); len(waiting) != 0 {
 		t.Fatalf("still waiting after it was shown: %+v", waiting)
 	}
 	carol := e.newUser(t, "carol")
 	for _, cc := range res.Card.Certificates {
-		if _, err := e.svc.ApproveRequest(ctx, carol, cc.RequestID, ""); err != nil {
+		if _, err := e.svc.PKI.ApproveRequest(ctx, carol, cc.RequestID, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	done, err := e.svc.ContinueCardIssue(ctx, e.admin, res.Card.ID, service.ContinueInput{CardTarget: target})
+	done, err := e.svc.Cards.ContinueCardIssue(ctx, e.admin, res.Card.ID, cardops.ContinueInput{CardTarget: target})
 	if err != nil || done.State != string(lanyard.CardIssued) || done.RandomPIN != "" {
 		t.Fatalf("continue: %v %+v", err, done)
 	}
@@ -209,10 +211,10 @@ func TestApproveCardOnlyRequestWithoutCard(t *testing.T) {
 		PublicKey: spki, KeySHA256: "00", Subject: "Alice", Status: lanyard.RequestPending, CreatedAt: time.Now()}
 	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateRequest(r) })
 	carol := e.newUser(t, "carol")
-	if _, err := e.svc.ApproveRequest(ctx, carol, r.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "did not come from a card issue") {
+	if _, err := e.svc.PKI.ApproveRequest(ctx, carol, r.ID, ""); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "did not come from a card issue") {
 		t.Fatalf("approving a card-only request without a card: %v", err)
 	}
-	if _, err := e.svc.RejectRequest(ctx, carol, r.ID, "no card"); err != nil {
+	if _, err := e.svc.PKI.RejectRequest(ctx, carol, r.ID, "no card"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,11 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 const storePassword = "TiaStore-pass"
@@ -33,30 +32,30 @@ func newSoftEnv(t *testing.T) *issueEnv {
 	})
 	e.setPrompt(t, "document-signing", true)
 	ws := e.access.Workstation(1)
-	ws.SoftStores, ws.StoreDir = []string{service.ScopeMachine, service.ScopeUser}, t.TempDir()
+	ws.SoftStores, ws.StoreDir = []string{lanyard.ScopeMachine, lanyard.ScopeUser}, t.TempDir()
 	return e
 }
 
 func (e *issueEnv) setPrompt(t *testing.T, name string, prompt bool) {
 	t.Helper()
 	ctx := context.Background()
-	tpl, err := e.svc.GetTemplate(ctx, name)
+	tpl, err := e.svc.Catalog.GetTemplate(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tpl.PromptKeyPassword = prompt
-	if _, err := e.svc.UpdateTemplate(ctx, e.admin, name, *tpl); err != nil {
+	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, name, *tpl); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *issueEnv) softOptions(t *testing.T, p *service.Principal) map[string]service.SoftwareStoreOption {
+func (e *issueEnv) softOptions(t *testing.T, p *lanyard.Principal) map[string]cardops.SoftwareStoreOption {
 	t.Helper()
-	opts, err := e.svc.SoftwareStoreOptions(context.Background(), p, "")
+	opts, err := e.svc.Cards.SoftwareStoreOptions(context.Background(), p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]service.SoftwareStoreOption{}
+	out := map[string]cardops.SoftwareStoreOption{}
 	for _, o := range opts {
 		out[o.Scope] = o
 	}
@@ -81,10 +80,10 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	e := newSoftEnv(t)
 	ctx := context.Background()
 	ws := e.access.Workstation(1)
-	issue := func(p *service.Principal, in service.SoftwareStoreInput) error {
+	issue := func(p *lanyard.Principal, in cardops.SoftwareStoreInput) error {
 		t.Helper()
 		before := auditCount(t, e)
-		_, err := e.svc.IssueSoftwareStore(ctx, p, in)
+		_, err := e.svc.Cards.IssueSoftwareStore(ctx, p, in)
 		if err == nil {
 			t.Fatalf("issued %+v", in)
 		}
@@ -96,7 +95,7 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 		}
 		return err
 	}
-	good := service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeUser, Name: "Work", Password: storePassword}
+	good := cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeUser, Name: "Work", Password: storePassword}
 
 	// Password rules: the template prompts, so the password is required,
 	// and it follows the policy's rules (8 characters of 3 kinds).
@@ -131,7 +130,7 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 			lanyard.EForbidden, "does not allow you to issue cards"},
 		"agent without software stores": {
 			func() { ws.SoftStores = nil },
-			func() { ws.SoftStores = []string{service.ScopeMachine, service.ScopeUser} },
+			func() { ws.SoftStores = []string{lanyard.ScopeMachine, lanyard.ScopeUser} },
 			lanyard.EUnavailable, "does not write software stores"},
 		"template needs approval": {
 			func() {
@@ -144,24 +143,24 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 		if err := issue(e.alice, good); !lanyard.IsCode(err, c.code) || !strings.Contains(err.Error(), c.part) {
 			t.Errorf("%s: %v", name, err)
 		}
-		if o := e.softOptions(t, e.alice)[service.ScopeUser]; o.Available || !strings.Contains(o.Reason, c.part) {
+		if o := e.softOptions(t, e.alice)[lanyard.ScopeUser]; o.Available || !strings.Contains(o.Reason, c.part) {
 			t.Errorf("%s: option %+v", name, o)
 		}
 		c.undo()
 	}
 
 	// The machine store needs an agent running as root.
-	ws.SoftStores = []string{service.ScopeUser}
+	ws.SoftStores = []string{lanyard.ScopeUser}
 	in := good
-	in.Scope = service.ScopeMachine
+	in.Scope = lanyard.ScopeMachine
 	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "cannot write the machine store") {
 		t.Errorf("machine store of a non-root agent: %v", err)
 	}
 	o := e.softOptions(t, e.alice)
-	if o[service.ScopeMachine].Available || !o[service.ScopeUser].Available || o[service.ScopeUser].Offer == nil || !o[service.ScopeUser].Offer.PasswordRequired {
+	if o[lanyard.ScopeMachine].Available || !o[lanyard.ScopeUser].Available || o[lanyard.ScopeUser].Offer == nil || !o[lanyard.ScopeUser].Offer.PasswordRequired {
 		t.Errorf("options %+v", o)
 	}
-	ws.SoftStores = []string{service.ScopeMachine, service.ScopeUser}
+	ws.SoftStores = []string{lanyard.ScopeMachine, lanyard.ScopeUser}
 
 	// Another user, another's workstation, an unknown scope.
 	bob := e.newUser(t, "bob")
@@ -181,12 +180,12 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	if err := issue(e.admin, in); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "second person") {
 		t.Errorf("staff issuing a software store for alice: %v", err)
 	}
-	mail, err := e.svc.GetTemplate(ctx, "secure-email")
+	mail, err := e.svc.Catalog.GetTemplate(ctx, "secure-email")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mail.CardKeysOnly = true
-	if _, err := e.svc.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
+	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
 		t.Fatal(err)
 	}
 	in = good
@@ -194,11 +193,11 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 	if err := issue(e.alice, in); !lanyard.IsCode(err, lanyard.EForbidden) || !strings.Contains(err.Error(), "only keys generated on a card") {
 		t.Errorf("a card-keys-only optional template in a software store: %v", err)
 	}
-	if o := e.softOptions(t, e.alice)[service.ScopeUser].Offer; o == nil || len(o.Optional) != 0 || len(o.Required) != 1 || o.Required[0].Name != "document-signing" {
+	if o := e.softOptions(t, e.alice)[lanyard.ScopeUser].Offer; o == nil || len(o.Optional) != 0 || len(o.Required) != 1 || o.Required[0].Name != "document-signing" {
 		t.Errorf("offer with card-only templates: %+v", o)
 	}
 	mail.CardKeysOnly = false
-	if _, err := e.svc.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
+	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, mail.Name, *mail); err != nil {
 		t.Fatal(err)
 	}
 	in = good
@@ -209,11 +208,11 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 
 	// The maximum number of cards per user counts software stores.
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.MaxCardsPerUser = 1 })
-	if _, err := e.svc.IssueSoftwareStore(ctx, e.alice, good); err != nil {
+	if _, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, good); err != nil {
 		t.Fatal(err)
 	}
 	before := auditCount(t, e)
-	if _, err := e.svc.IssueSoftwareStore(ctx, e.alice, good); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "at most 1 card") {
+	if _, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, good); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "at most 1 card") {
 		t.Errorf("over the maximum: %v", err)
 	}
 	if n := auditCount(t, e); n != before {
@@ -229,7 +228,7 @@ func TestSoftwareStoreRefusals(t *testing.T) {
 func TestIssueSoftwareStore(t *testing.T) {
 	e := newSoftEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.IssueSoftwareStore(ctx, e.alice, service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeUser, Name: "Work laptop", Password: storePassword})
+	res, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeUser, Name: "Work laptop", Password: storePassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,12 +251,12 @@ func TestIssueSoftwareStore(t *testing.T) {
 	// prompts now, and the policy does not always ask: the password may
 	// be empty, but one given still follows the rules.
 	e.setPrompt(t, "document-signing", false)
-	in := service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeMachine, Templates: []string{"secure-email"}, Password: "weak"}
-	if _, err := e.svc.IssueSoftwareStore(ctx, e.alice, in); !lanyard.IsCode(err, lanyard.EInvalid) {
+	in := cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeMachine, Templates: []string{"secure-email"}, Password: "weak"}
+	if _, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, in); !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Fatalf("a weak optional password: %v", err)
 	}
 	in.Password = "Machine-Pass-7"
-	res, err = e.svc.IssueSoftwareStore(ctx, e.alice, in)
+	res, err = e.svc.Cards.IssueSoftwareStore(ctx, e.alice, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +269,7 @@ func TestIssueSoftwareStore(t *testing.T) {
 		}
 		e.checkStore(t, f.Path, "Machine-Pass-7")
 	}
-	res, err = e.svc.IssueSoftwareStore(ctx, e.alice, service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeUser, Name: "nopass"})
+	res, err = e.svc.Cards.IssueSoftwareStore(ctx, e.alice, cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeUser, Name: "nopass"})
 	if err != nil {
 		t.Fatalf("a store without a password where none is required: %v", err)
 	}
@@ -289,7 +288,7 @@ func TestIssueSoftwareStore(t *testing.T) {
 		}
 	}
 	// Nor the operation record.
-	v, err := e.svc.GetCard(ctx, e.alice, c.ID)
+	v, err := e.svc.Cards.GetCard(ctx, e.alice, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,18 +343,18 @@ func TestSoftwareStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	ws := e.access.Workstation(1)
 	ws.FailStore = lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent disconnected")
-	_, err := e.svc.IssueSoftwareStore(ctx, e.alice, service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeUser, Password: storePassword})
+	_, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeUser, Password: storePassword})
 	if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "issue it again") {
 		t.Fatalf("failed store: %v", err)
 	}
-	cards, err := e.svc.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	cards, err := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sw *service.CardView
+	var sw *cardops.CardView
 	for _, c := range cards {
 		if c.CardType == "software-store" {
-			sw, _ = e.svc.GetCard(ctx, e.alice, c.ID)
+			sw, _ = e.svc.Cards.GetCard(ctx, e.alice, c.ID)
 		}
 	}
 	if sw == nil || sw.State != lanyard.CardRevoked || len(sw.Certificates) != 1 || sw.Certificates[0].Status != lanyard.CertRevoked ||
@@ -363,7 +362,7 @@ func TestSoftwareStoreFailure(t *testing.T) {
 		t.Fatalf("after the failure: %+v", sw)
 	}
 	ws.FailStore = nil
-	if _, err := e.svc.IssueSoftwareStore(ctx, e.alice, service.SoftwareStoreInput{WorkstationID: 1, Scope: service.ScopeUser, Password: storePassword}); err != nil {
+	if _, err := e.svc.Cards.IssueSoftwareStore(ctx, e.alice, cardops.SoftwareStoreInput{WorkstationID: 1, Scope: lanyard.ScopeUser, Password: storePassword}); err != nil {
 		t.Fatalf("issuing again: %v", err)
 	}
 }

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 const alicePassword = "correct horse battery staple"
@@ -25,14 +25,14 @@ func newVirtualEnv(t *testing.T, keys emu.KeyStore) *issueEnv {
 	t.Helper()
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	if _, err := e.svc.UpdateUser(ctx, e.admin, "alice", service.UserInput{Password: ptr(alicePassword)}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Password: ptr(alicePassword)}); err != nil {
 		t.Fatal(err)
 	}
-	u, err := e.svc.GetUser(ctx, e.admin, "alice")
+	u, err := e.svc.Identity.GetUser(ctx, e.admin, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.alice = &service.Principal{User: u, Roles: u.Roles}
+	e.alice = &lanyard.Principal{User: u, Roles: u.Roles}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.AllowedCards = []string{"piv", "tpm-virtual-card", "platform-credential"}
 	})
@@ -41,20 +41,20 @@ func newVirtualEnv(t *testing.T, keys emu.KeyStore) *issueEnv {
 	return e
 }
 
-func (e *issueEnv) options(t *testing.T, p *service.Principal) map[lanyard.CardKind]service.VirtualOption {
+func (e *issueEnv) options(t *testing.T, p *lanyard.Principal) map[lanyard.CardKind]cardops.VirtualOption {
 	t.Helper()
-	opts, err := e.svc.VirtualOptions(context.Background(), p, "")
+	opts, err := e.svc.Cards.VirtualOptions(context.Background(), p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[lanyard.CardKind]service.VirtualOption{}
+	out := map[lanyard.CardKind]cardops.VirtualOption{}
 	for _, o := range opts {
 		out[o.Kind] = o
 	}
 	return out
 }
 
-func wantReason(t *testing.T, what string, o service.VirtualOption, part string) {
+func wantReason(t *testing.T, what string, o cardops.VirtualOption, part string) {
 	t.Helper()
 	if o.Available || !strings.Contains(o.Reason, part) {
 		t.Errorf("%s: available %v, reason %q; want unavailable with %q", what, o.Available, o.Reason, part)
@@ -66,11 +66,11 @@ func wantReason(t *testing.T, what string, o service.VirtualOption, part string)
 func (e *issueEnv) enrollTOTP(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	setup, err := e.svc.BeginTOTPEnrollment(ctx, e.alice)
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ConfirmTOTP(ctx, e.alice, totpCode(t, setup.Secret, 0)); err != nil {
+	if _, err := e.svc.Identity.ConfirmTOTP(ctx, e.alice, totpCode(t, setup.Secret, 0)); err != nil {
 		t.Fatal(err)
 	}
 	return setup.Secret
@@ -96,26 +96,26 @@ func TestVirtualCardRules(t *testing.T) {
 	o := e.options(t, e.alice)
 	wantReason(t, "switched off", o[lanyard.KindTPMVirtualCard], "turned off")
 	wantReason(t, "switched off", o[lanyard.KindPlatformCredential], "turned off")
-	if _, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard}); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("create while switched off: %v", err)
 	}
-	if _, err := e.svc.PutFeatures(ctx, e.alice, service.Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
+	if _, err := e.svc.Catalog.PutFeatures(ctx, e.alice, lanyard.Features{TPMVirtualCard: true}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Fatalf("a user switched features: %v", err)
 	}
-	if _, err := e.svc.PutFeatures(ctx, e.admin, service.Features{TPMVirtualCard: true, PlatformCredential: true}); err != nil {
+	if _, err := e.svc.Catalog.PutFeatures(ctx, e.admin, lanyard.Features{TPMVirtualCard: true, PlatformCredential: true}); err != nil {
 		t.Fatal(err)
 	}
 
 	o = e.options(t, e.alice)
 	wantReason(t, "TPM not reported", o[lanyard.KindTPMVirtualCard], "has not reported its TPM")
-	ws.TPM = &service.TPMState{Reason: "no TPM 2.0 device (/dev/tpmrm0 is missing)"}
+	ws.TPM = &lanyard.TPMState{Reason: "no TPM 2.0 device (/dev/tpmrm0 is missing)"}
 	o = e.options(t, e.alice)
 	wantReason(t, "no TPM", o[lanyard.KindTPMVirtualCard], "no usable TPM 2.0: no TPM 2.0 device")
-	_, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard})
+	_, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard})
 	if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "no usable TPM") {
 		t.Fatalf("create without a TPM: %v", err)
 	}
-	ws.TPM = &service.TPMState{Usable: true, Manufacturer: "IBM", Kind: "simulator"}
+	ws.TPM = &lanyard.TPMState{Usable: true, Manufacturer: "IBM", Kind: "simulator"}
 	o = e.options(t, e.alice)
 	wantReason(t, "no slot", o[lanyard.KindTPMVirtualCard], "no free reader slot")
 	ws.VirtualSlots = 4
@@ -134,28 +134,28 @@ func TestVirtualCardRules(t *testing.T) {
 
 	// Another user cannot create on alice's workstation.
 	bob := e.newUser(t, "bob")
-	if _, err := e.svc.CreateVirtualCard(ctx, bob, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard}); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := e.svc.Cards.CreateVirtualCard(ctx, bob, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard}); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("bob created on alice's workstation: %v", err)
 	}
-	if _, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: "yubikey"}); !lanyard.IsCode(err, lanyard.EInvalid) {
+	if _, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: "yubikey"}); !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 }
 
-func (e *issueEnv) newUser(t *testing.T, login string) *service.Principal {
+func (e *issueEnv) newUser(t *testing.T, login string) *lanyard.Principal {
 	t.Helper()
-	u, err := e.svc.CreateUser(context.Background(), e.admin, service.UserInput{Login: login, DisplayName: ptr(login), UPN: ptr(login + "@example.test")})
+	u, err := e.svc.Identity.CreateUser(context.Background(), e.admin, identity.UserInput{Login: login, DisplayName: ptr(login), UPN: ptr(login + "@example.test")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &service.Principal{User: u, Roles: u.Roles}
+	return &lanyard.Principal{User: u, Roles: u.Roles}
 }
 
 func (e *issueEnv) enableTPM(t *testing.T) {
 	t.Helper()
 	ws := e.access.Workstation(1)
-	ws.TPM, ws.VirtualSlots = &service.TPMState{Usable: true, Kind: "simulator"}, 12
-	if _, err := e.svc.PutFeatures(context.Background(), e.admin, service.Features{TPMVirtualCard: true, PlatformCredential: true}); err != nil {
+	ws.TPM, ws.VirtualSlots = &lanyard.TPMState{Usable: true, Kind: "simulator"}, 12
+	if _, err := e.svc.Catalog.PutFeatures(context.Background(), e.admin, lanyard.Features{TPMVirtualCard: true, PlatformCredential: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -174,7 +174,7 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 	ctx := context.Background()
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Issuance.InitializeCard = true })
 
-	cc, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard, Name: "Laptop TPM"})
+	cc, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard, Name: "Laptop TPM"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,19 +182,19 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 		t.Fatalf("created %+v", cc)
 	}
 	// The creation is the card's first operation, recorded done.
-	if v, err := e.svc.GetCard(ctx, e.alice, cc.CardID); err != nil || len(v.Operations) != 1 ||
+	if v, err := e.svc.Cards.GetCard(ctx, e.alice, cc.CardID); err != nil || len(v.Operations) != 1 ||
 		v.Operations[0].Kind != lanyard.OpCreateVirtual || v.Operations[0].State != lanyard.OpDone {
 		t.Fatalf("the new card's operations: %v %+v", err, v)
 	}
-	target := service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
-	opts, err := e.svc.IssueOptions(ctx, e.alice, target)
+	target := cardops.CardTarget{WorkstationID: 1, Reader: cc.Reader}
+	opts, err := e.svc.Cards.IssueOptions(ctx, e.alice, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.Initialize {
 		t.Error("a TPM virtual smart card is offered initialization")
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "24681357", Name: "Laptop TPM"})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357", Name: "Laptop TPM"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,16 +220,16 @@ func testIssueTPMVirtualCard(t *testing.T, keys emu.KeyStore) {
 	// An EC-only required template: refused, nothing written.
 	ec := lanyard.Template{Name: "ec-only", DisplayName: "EC only", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.ECP256}, ValidityDays: 30, Slot: "9c",
 		KeyUsage: []string{lanyard.KUDigitalSignature}, Subject: lanyard.SubjectSpec{CommonName: "{display_name}"}}
-	if _, err := e.svc.CreateTemplate(ctx, e.admin, ec); err != nil {
+	if _, err := e.svc.Catalog.CreateTemplate(ctx, e.admin, ec); err != nil {
 		t.Fatal(err)
 	}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Certificates.Required = []string{"ec-only"} })
-	cc2, err := e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard})
+	cc2, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := auditCount(t, e)
-	_, err = e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: service.CardTarget{WorkstationID: 1, Reader: cc2.Reader}})
+	_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: cc2.Reader}})
 	if !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(err.Error(), "cannot hold") {
 		t.Fatalf("EC template on a TPM card: %v", err)
 	}
@@ -255,16 +255,16 @@ func auditCount(t *testing.T, e *issueEnv) int {
 // newPlatformCredential is a virtual-card env where alice, enrolled in an
 // authenticator app (secret), created platform credential "Hello" in
 // target, not issued yet.
-func newPlatformCredential(t *testing.T) (e *issueEnv, secret string, target service.CardTarget) {
+func newPlatformCredential(t *testing.T) (e *issueEnv, secret string, target cardops.CardTarget) {
 	t.Helper()
 	e = newVirtualEnv(t, emu.SoftKeyStore{})
 	e.enableTPM(t)
 	secret = e.enrollTOTP(t)
-	cc, err := e.svc.CreateVirtualCard(context.Background(), e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
+	cc, err := e.svc.Cards.CreateVirtualCard(context.Background(), e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, secret, service.CardTarget{WorkstationID: 1, Reader: cc.Reader}
+	return e, secret, cardops.CardTarget{WorkstationID: 1, Reader: cc.Reader}
 }
 
 // TestIssuePlatformCredential: Issue card → name → Create platform
@@ -273,17 +273,17 @@ func newPlatformCredential(t *testing.T) (e *issueEnv, secret string, target ser
 func TestIssuePlatformCredential(t *testing.T) {
 	e, secret, target := newPlatformCredential(t)
 	ctx := context.Background()
-	opts, err := e.svc.IssueOptions(ctx, e.alice, target)
+	opts, err := e.svc.Cards.IssueOptions(ctx, e.alice, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !opts.PINSetup || opts.ShowUserPIN || opts.ShowAdminPIN {
 		t.Fatalf("platform credential options %+v: want PIN setup and no PIN fields", opts.Options)
 	}
-	if _, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target, UserPIN: "12345678"}); !lanyard.IsCode(err, lanyard.EInvalid) {
+	if _, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "12345678"}); !lanyard.IsCode(err, lanyard.EInvalid) {
 		t.Fatalf("a PIN chosen in the Issue dialog: %v", err)
 	}
-	res, err := e.svc.IssueCard(ctx, e.alice, service.IssueCardInput{CardTarget: target})
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,26 +303,26 @@ func TestIssuePlatformCredential(t *testing.T) {
 	id := res.Card.ID
 	for _, tc := range []struct {
 		name string
-		in   service.PINSetupInput
+		in   cardops.PINSetupInput
 		code string
 	}{
-		{"wrong password", service.PINSetupInput{Password: "nope", Code: totpCode(t, secret, 0), PIN: "13572468"}, lanyard.EStepUpFailed},
-		{"wrong code", service.PINSetupInput{Password: alicePassword, Code: "000000", PIN: "13572468"}, lanyard.EStepUpFailed},
-		{"short PIN", service.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 0), PIN: "123"}, lanyard.EInvalid},
+		{"wrong password", cardops.PINSetupInput{Password: "nope", Code: totpCode(t, secret, 0), PIN: "13572468"}, lanyard.EStepUpFailed},
+		{"wrong code", cardops.PINSetupInput{Password: alicePassword, Code: "000000", PIN: "13572468"}, lanyard.EStepUpFailed},
+		{"short PIN", cardops.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 0), PIN: "123"}, lanyard.EInvalid},
 	} {
-		if _, err := e.svc.SetupPIN(ctx, e.alice, id, tc.in); !lanyard.IsCode(err, tc.code) {
+		if _, err := e.svc.Cards.SetupPIN(ctx, e.alice, id, tc.in); !lanyard.IsCode(err, tc.code) {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
-		if v, _ := e.svc.GetCard(ctx, e.alice, id); v.State != lanyard.CardPINSetup {
+		if v, _ := e.svc.Cards.GetCard(ctx, e.alice, id); v.State != lanyard.CardPINSetup {
 			t.Fatalf("%s: state %s", tc.name, v.State)
 		}
 	}
 	bob := e.newUser(t, "bob")
-	if _, err := e.svc.SetupPIN(ctx, bob, id, service.PINSetupInput{Password: "x", Code: "123456", PIN: "13572468"}); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := e.svc.Cards.SetupPIN(ctx, bob, id, cardops.PINSetupInput{Password: "x", Code: "123456", PIN: "13572468"}); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Errorf("bob set up alice's PIN: %v", err)
 	}
 	e.clearThrottle(t)
-	v, err := e.svc.SetupPIN(ctx, e.alice, id, service.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 30*time.Second), PIN: "13572468"})
+	v, err := e.svc.Cards.SetupPIN(ctx, e.alice, id, cardops.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 30*time.Second), PIN: "13572468"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,12 +333,12 @@ func TestIssuePlatformCredential(t *testing.T) {
 	if err := pc.VerifyPIN(ctx, "13572468"); err != nil {
 		t.Fatalf("the new PIN: %v", err)
 	}
-	if _, err := e.svc.SetupPIN(ctx, e.alice, id, service.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 0), PIN: "11112222"}); !lanyard.IsCode(err, lanyard.EConflict) {
+	if _, err := e.svc.Cards.SetupPIN(ctx, e.alice, id, cardops.PINSetupInput{Password: alicePassword, Code: totpCode(t, secret, 0), PIN: "11112222"}); !lanyard.IsCode(err, lanyard.EConflict) {
 		t.Errorf("a second Set up PIN: %v", err)
 	}
 
 	// One per user per workstation.
-	_, err = e.svc.CreateVirtualCard(ctx, e.alice, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential})
+	_, err = e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential})
 	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "only one per workstation") {
 		t.Fatalf("second platform credential: %v", err)
 	}
@@ -362,7 +362,7 @@ func TestIssuePlatformCredential(t *testing.T) {
 	}
 	carol := e.newUser(t, "carol")
 	e.access.Workstation(1).OwnerID = carol.User.ID
-	_, err = e.svc.CreateVirtualCard(ctx, carol, service.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential})
+	_, err = e.svc.Cards.CreateVirtualCard(ctx, carol, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential})
 	if !lanyard.IsCode(err, lanyard.EConflict) && !strings.Contains(err.Error(), "enroll") {
 		t.Fatalf("eleventh platform credential: %v", err)
 	}
@@ -373,7 +373,7 @@ func TestIssuePlatformCredential(t *testing.T) {
 // clearThrottle lets the step-up try again after the refusals above.
 func (e *issueEnv) clearThrottle(t *testing.T) {
 	t.Helper()
-	for _, k := range service.LoginThrottleKeys("alice", "") {
-		e.svc.LoginThrottle().Success(k)
+	for _, k := range identity.LoginThrottleKeys("alice", "") {
+		e.svc.Identity.LoginThrottle().Success(k)
 	}
 }

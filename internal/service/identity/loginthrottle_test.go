@@ -36,12 +36,12 @@ func TestLoginThrottleIPv6Block(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
 	for i := range auth.DefaultLimits().MaxFailures {
-		_, err := e.svc.Login(ctx, fmt.Sprint("nobody", i), "wrong", fmt.Sprintf("2001:db8:7:7::%x", i+1))
+		_, err := e.svc.Identity.Login(ctx, fmt.Sprint("nobody", i), "wrong", fmt.Sprintf("2001:db8:7:7::%x", i+1))
 		wantErr(t, "a guess", err, lanyard.EUnauthenticated, "wrong")
 	}
-	_, err := e.svc.Login(ctx, "alice", totpPassword, "2001:db8:7:7::ffff")
+	_, err := e.svc.Identity.Login(ctx, "alice", totpPassword, "2001:db8:7:7::ffff")
 	wantErr(t, "a new address in the same /64", err, lanyard.ERateLimited, "try again")
-	if _, err := e.svc.Login(ctx, "alice", totpPassword, "2001:db8:7:8::1"); err != nil {
+	if _, err := e.svc.Identity.Login(ctx, "alice", totpPassword, "2001:db8:7:8::1"); err != nil {
 		t.Fatalf("another /64: %v", err)
 	}
 }
@@ -55,18 +55,18 @@ func TestOverlongPasswordNotCounted(t *testing.T) {
 	ctx := context.Background()
 	long := strings.Repeat("p", auth.MaxPasswordInput+1)
 	for range 2 * auth.DefaultLimits().MaxFailures {
-		_, err := e.svc.Login(ctx, "alice", long, remote)
+		_, err := e.svc.Identity.Login(ctx, "alice", long, remote)
 		wantErr(t, "login with an overlong password", err, lanyard.EUnauthenticated, "wrong login or password")
 	}
-	if _, err := e.svc.Login(ctx, "alice", totpPassword, remote); err != nil {
+	if _, err := e.svc.Identity.Login(ctx, "alice", totpPassword, remote); err != nil {
 		t.Fatalf("the right password after overlong ones: %v", err)
 	}
 	e.enroll(t, e.alice)
 	for range 2 * auth.DefaultLimits().MaxFailures {
-		err := e.svc.VerifySecondFactor(ctx, e.alice, long, "123456")
+		err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, long, "123456")
 		wantErr(t, "step-up with an overlong password", err, lanyard.EInvalid, "at most")
 	}
-	if _, err := e.svc.Login(ctx, "alice", totpPassword, remote); err != nil {
+	if _, err := e.svc.Identity.Login(ctx, "alice", totpPassword, remote); err != nil {
 		t.Fatalf("the right password after overlong step-ups: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ const remote = "192.0.2.10"
 // login runs the password step and fails unless it asks for want.
 func (e *totpEnv) login(t *testing.T, login, want string) *identity.LoginResult {
 	t.Helper()
-	res, err := e.svc.Login(context.Background(), login, totpPassword, remote)
+	res, err := e.svc.Identity.Login(context.Background(), login, totpPassword, remote)
 	if err != nil {
 		t.Fatalf("login %s: %v", login, err)
 	}
@@ -34,14 +34,14 @@ func (e *totpEnv) login(t *testing.T, login, want string) *identity.LoginResult 
 func (e *totpEnv) session(t *testing.T, login string) string {
 	t.Helper()
 	ctx := context.Background()
-	res, err := e.svc.Login(ctx, login, totpPassword, remote)
+	res, err := e.svc.Identity.Login(ctx, login, totpPassword, remote)
 	if err != nil {
 		t.Fatalf("login %s: %v", login, err)
 	}
 	switch res.SecondFactor {
 	case "":
 	case identity.SecondFactorEnroll:
-		if res, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
+		if res, err = e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
 			t.Fatalf("login %s, enrolling: %v", login, err)
 		}
 	default:
@@ -65,43 +65,43 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 	if got := res.Challenge.ExpiresAt.Sub(e.clock.Now()); got != identity.LoginChallengeTTL {
 		t.Errorf("challenge lasts %v", got)
 	}
-	if _, _, err := e.svc.AuthenticateSession(ctx, res.ChallengeID, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+	if _, _, err := e.svc.Identity.AuthenticateSession(ctx, res.ChallengeID, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Fatalf("the login challenge works as a session: %v", err)
 	}
-	setup, err := e.svc.LoginEnrollment(ctx, res.ChallengeID)
+	setup, err := e.svc.Identity.LoginEnrollment(ctx, res.ChallengeID)
 	if err != nil || setup.Secret != res.Setup.Secret {
 		t.Fatalf("LoginEnrollment: %+v %v", setup, err)
 	}
 	if img, err := png.Decode(bytes.NewReader(setup.QRPNG)); err != nil || img.Bounds().Dx() != 256 {
 		t.Fatalf("QR code: %v", err)
 	}
-	if _, err := e.svc.LoginEnrollment(ctx, "not a challenge"); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+	if _, err := e.svc.Identity.LoginEnrollment(ctx, "not a challenge"); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Fatalf("LoginEnrollment with a made-up challenge: %v", err)
 	}
 
 	// A wrong code is refused, and the challenge stays for another try.
-	_, err = e.svc.CompleteLogin(ctx, res.ChallengeID, "000000", remote)
+	_, err = e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, "000000", remote)
 	wantErr(t, "wrong code", err, lanyard.EUnauthenticated, "wrong code")
-	if info, _ := e.svc.TOTPStatus(ctx, e.ad, "olivia"); info.Confirmed {
+	if info, _ := e.svc.Identity.TOTPStatus(ctx, e.ad, "olivia"); info.Confirmed {
 		t.Fatal("a wrong code confirmed the app")
 	}
-	done, err := e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	done, err := e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	if err != nil {
 		t.Fatalf("enrollment code: %v", err)
 	}
 	if done.Session == nil || !done.Session.SecondFactorAt.Equal(e.clock.Now()) || done.SessionID == "" {
 		t.Fatalf("session %+v", done.Session)
 	}
-	p, _, err := e.svc.AuthenticateSession(ctx, done.SessionID, remote)
+	p, _, err := e.svc.Identity.AuthenticateSession(ctx, done.SessionID, remote)
 	if err != nil || !p.Session || !p.SecondFactorAt.Equal(e.clock.Now()) || !p.Has(lanyard.RoleOperator) {
 		t.Fatalf("the session: %+v %v", p, err)
 	}
-	if info, _ := e.svc.TOTPStatus(ctx, e.ad, "olivia"); !info.Confirmed {
+	if info, _ := e.svc.Identity.TOTPStatus(ctx, e.ad, "olivia"); !info.Confirmed {
 		t.Fatal("the app is not confirmed after the login")
 	}
 	// The challenge is used up.
 	e.clock.Add(identity.TOTPPeriod)
-	_, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	_, err = e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "a used challenge", err, lanyard.EUnauthenticated, "expired")
 
 	// Next login: a code; the code already used is refused, a newer one goes.
@@ -110,13 +110,13 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 	if next.Setup != nil {
 		t.Fatal("a confirmed app's key is shown again")
 	}
-	if _, err := e.svc.LoginEnrollment(ctx, next.ChallengeID); !lanyard.IsCode(err, lanyard.ENotFound) {
+	if _, err := e.svc.Identity.LoginEnrollment(ctx, next.ChallengeID); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("the QR code of a confirmed app: %v", err)
 	}
-	_, err = e.svc.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	_, err = e.svc.Identity.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "a used code", err, lanyard.EUnauthenticated, "already used")
 	e.clock.Add(identity.TOTPPeriod)
-	if _, err := e.svc.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
+	if _, err := e.svc.Identity.CompleteLogin(ctx, next.ChallengeID, e.code(t, res.Setup.Secret, 0), remote); err != nil {
 		t.Fatalf("second login: %v", err)
 	}
 
@@ -127,7 +127,7 @@ func TestStaffLoginEnrollsThenAsksForCode(t *testing.T) {
 
 	// Recovery: an administrator resets the app (a lost phone); the next
 	// login enrolls a new one.
-	if err := e.svc.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
 		t.Fatal(err)
 	}
 	again := e.login(t, "olivia", identity.SecondFactorEnroll)
@@ -144,16 +144,16 @@ func TestLoginSecondFactorThrottled(t *testing.T) {
 	ctx := context.Background()
 	res := e.login(t, "olivia", identity.SecondFactorEnroll)
 	for range auth.DefaultLimits().MaxFailures {
-		_, err := e.svc.CompleteLogin(ctx, res.ChallengeID, "123456", remote)
+		_, err := e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, "123456", remote)
 		wantErr(t, "wrong code", err, lanyard.EUnauthenticated, "wrong code")
 	}
-	_, err := e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	_, err := e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "right code while locked", err, lanyard.ERateLimited, "try again")
-	_, err = e.svc.Login(ctx, "olivia", totpPassword, remote)
+	_, err = e.svc.Identity.Login(ctx, "olivia", totpPassword, remote)
 	wantErr(t, "password while locked", err, lanyard.ERateLimited, "try again")
 
 	e.clock.Add(identity.LoginChallengeTTL)
-	_, err = e.svc.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
+	_, err = e.svc.Identity.CompleteLogin(ctx, res.ChallengeID, e.code(t, res.Setup.Secret, 0), remote)
 	wantErr(t, "expired challenge", err, lanyard.EUnauthenticated, "expired")
 }
 
@@ -164,19 +164,19 @@ func TestPlainUserLogin(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
 	res := e.login(t, "alice", "")
-	p, _, err := e.svc.AuthenticateSession(ctx, res.SessionID, remote)
+	p, _, err := e.svc.Identity.AuthenticateSession(ctx, res.SessionID, remote)
 	if err != nil || !p.Session || !p.SecondFactorAt.IsZero() {
 		t.Fatalf("alice's session: %+v %v", p, err)
 	}
-	_, err = e.svc.Login(ctx, "alice", "wrong password", remote)
+	_, err = e.svc.Identity.Login(ctx, "alice", "wrong password", remote)
 	wantErr(t, "wrong password", err, lanyard.EUnauthenticated, "wrong login or password")
-	_, err = e.svc.Login(ctx, "nobody", totpPassword, remote)
+	_, err = e.svc.Identity.Login(ctx, "nobody", totpPassword, remote)
 	wantErr(t, "unknown login", err, lanyard.EUnauthenticated, "wrong login or password")
 
 	secret := e.enroll(t, e.alice)
 	e.clock.Add(identity.TOTPPeriod)
 	code := e.login(t, "alice", identity.SecondFactorCode)
-	if _, err := e.svc.CompleteLogin(ctx, code.ChallengeID, e.code(t, secret, 0), remote); err != nil {
+	if _, err := e.svc.Identity.CompleteLogin(ctx, code.ChallengeID, e.code(t, secret, 0), remote); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -196,19 +196,19 @@ func TestStaffSessionWithoutSecondFactorRefused(t *testing.T) {
 	old(e.auditor, "audrey-old-session")
 	alice := e.login(t, "alice", "")
 	for _, id := range []string{"olivia-old-session", "audrey-old-session"} {
-		_, _, err := e.svc.AuthenticateSession(ctx, id, remote)
+		_, _, err := e.svc.Identity.AuthenticateSession(ctx, id, remote)
 		wantErr(t, id, err, lanyard.EUnauthenticated, "authenticator app")
 	}
-	if _, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote); err != nil {
+	if _, _, err := e.svc.Identity.AuthenticateSession(ctx, alice.SessionID, remote); err != nil {
 		t.Fatalf("alice's session: %v", err)
 	}
 	// alice becomes an operator (with a new password, as a grant needs):
 	// her password-only session ends.
 	roles, pw := lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}, "alice's password as an operator"
-	if _, err := e.svc.UpdateUser(ctx, e.ad, "alice", identity.UserInput{Roles: &roles, Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ad, "alice", identity.UserInput{Roles: &roles, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote)
+	_, _, err := e.svc.Identity.AuthenticateSession(ctx, alice.SessionID, remote)
 	wantErr(t, "alice as an operator", err, lanyard.EUnauthenticated, "")
 }
 
@@ -225,7 +225,7 @@ func TestLoginCountsAttemptsBeforeHashing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.svc.Login(context.Background(), "alice", "wrong password", remote)
+			_, err := e.svc.Identity.Login(context.Background(), "alice", "wrong password", remote)
 			mu.Lock()
 			codes[lanyard.ErrorCode(err)]++
 			mu.Unlock()
@@ -246,42 +246,42 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	ctx := context.Background()
 	res, done := e.enrollAtLogin(t, "olivia")
 	session := func() *lanyard.Principal {
-		p, _, err := e.svc.AuthenticateSession(ctx, done.SessionID, remote)
+		p, _, err := e.svc.Identity.AuthenticateSession(ctx, done.SessionID, remote)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	if _, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "fresh"}); err != nil {
+	if _, err := e.svc.Identity.CreateToken(ctx, session(), identity.TokenInput{Name: "fresh"}); err != nil {
 		t.Fatalf("right after the login: %v", err)
 	}
 	e.clock.Add(identity.TokenFactorFresh + time.Second)
-	_, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "stale"})
+	_, err := e.svc.Identity.CreateToken(ctx, session(), identity.TokenInput{Name: "stale"})
 	wantErr(t, "a stale factor", err, lanyard.ESecondFactorRequired, "code")
-	_, err = e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "wrong", Code: "000000"})
+	_, err = e.svc.Identity.CreateToken(ctx, session(), identity.TokenInput{Name: "wrong", Code: "000000"})
 	wantErr(t, "a wrong code", err, lanyard.EStepUpFailed, "wrong code")
-	tok, err := e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "with code", Code: e.code(t, res.Setup.Secret, 0)})
+	tok, err := e.svc.Identity.CreateToken(ctx, session(), identity.TokenInput{Name: "with code", Code: e.code(t, res.Setup.Secret, 0)})
 	if err != nil {
 		t.Fatalf("with a code: %v", err)
 	}
 	// The code is used up with the token.
-	_, err = e.svc.CreateToken(ctx, session(), identity.TokenInput{Name: "replay", Code: e.code(t, res.Setup.Secret, 0)})
+	_, err = e.svc.Identity.CreateToken(ctx, session(), identity.TokenInput{Name: "replay", Code: e.code(t, res.Setup.Secret, 0)})
 	wantErr(t, "a used code", err, lanyard.EStepUpFailed, "already used")
 	// A session without any factor (a user without an app) cannot.
 	alice := e.login(t, "alice", "")
-	ap, _, err := e.svc.AuthenticateSession(ctx, alice.SessionID, remote)
+	ap, _, err := e.svc.Identity.AuthenticateSession(ctx, alice.SessionID, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.CreateToken(ctx, ap, identity.TokenInput{})
+	_, err = e.svc.Identity.CreateToken(ctx, ap, identity.TokenInput{})
 	wantErr(t, "alice's session", err, lanyard.ESecondFactorRequired, "authenticator app")
 
 	// A token creates tokens without a code.
-	tp, err := e.svc.AuthenticateToken(ctx, tok.Secret, remote)
+	tp, err := e.svc.Identity.AuthenticateToken(ctx, tok.Secret, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := e.svc.CreateToken(ctx, tp, identity.TokenInput{Name: "by token"})
+	def, err := e.svc.Identity.CreateToken(ctx, tp, identity.TokenInput{Name: "by token"})
 	if err != nil {
 		t.Fatalf("token by token: %v", err)
 	}
@@ -290,23 +290,23 @@ func TestTokenFromSessionNeedsFreshSecondFactor(t *testing.T) {
 	}
 
 	// The lifetime cap: 90 days by default, then what administrators set.
-	_, err = e.svc.CreateToken(ctx, tp, identity.TokenInput{TTL: "2161h"})
+	_, err = e.svc.Identity.CreateToken(ctx, tp, identity.TokenInput{TTL: "2161h"})
 	wantErr(t, "over 90 days", err, lanyard.EInvalid, "longest token lifetime allowed, 2160h")
-	if ts, err := e.svc.TokenSettings(ctx); err != nil || ts.MaxTTL != "2160h" {
+	if ts, err := e.svc.Identity.TokenSettings(ctx); err != nil || ts.MaxTTL != "2160h" {
 		t.Fatalf("default settings %+v %v", ts, err)
 	}
-	_, err = e.svc.PutTokenSettings(ctx, e.op, identity.TokenSettings{MaxTTL: "720h"})
+	_, err = e.svc.Identity.PutTokenSettings(ctx, e.op, identity.TokenSettings{MaxTTL: "720h"})
 	wantErr(t, "an operator sets the policy", err, lanyard.EForbidden, "administrators")
 	for _, bad := range []string{"", "30m", "17521h", "forever"} {
-		_, err = e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: bad})
+		_, err = e.svc.Identity.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: bad})
 		wantErr(t, "max_ttl "+bad, err, lanyard.EInvalid, "max_ttl")
 	}
-	if ts, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil || ts.MaxTTL != "720h" {
+	if ts, err := e.svc.Identity.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil || ts.MaxTTL != "720h" {
 		t.Fatalf("set 720h: %+v %v", ts, err)
 	}
-	_, err = e.svc.CreateToken(ctx, tp, identity.TokenInput{TTL: "721h"})
+	_, err = e.svc.Identity.CreateToken(ctx, tp, identity.TokenInput{TTL: "721h"})
 	wantErr(t, "over 30 days", err, lanyard.EInvalid, "720h")
-	short, err := e.svc.CreateToken(ctx, tp, identity.TokenInput{})
+	short, err := e.svc.Identity.CreateToken(ctx, tp, identity.TokenInput{})
 	if err != nil || short.Token.ExpiresAt.Sub(e.clock.Now()) != 720*time.Hour {
 		t.Fatalf("default under a 30-day cap: %v", err)
 	}

@@ -17,7 +17,7 @@ import (
 func TestTokenByTokenExpiresWithParent(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	parent, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "one hour", TTL: "1h"})
+	parent, err := e.svc.Identity.CreateToken(ctx, e.ad, identity.TokenInput{Name: "one hour", TTL: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 	}
 	p := e.tokenPrincipal(t, parent.Secret)
 	for _, in := range []identity.TokenInput{{Name: "default"}, {Name: "asked for 30 days", TTL: "720h"}} {
-		child, err := e.svc.CreateToken(ctx, p, in)
+		child, err := e.svc.Identity.CreateToken(ctx, p, in)
 		if err != nil {
 			t.Fatalf("%s: %v", in.Name, err)
 		}
@@ -38,7 +38,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 		}
 		// The grandchild, made later, still ends with the first token.
 		e.clock.Add(10 * time.Minute)
-		grand, err := e.svc.CreateToken(ctx, e.tokenPrincipal(t, child.Secret), identity.TokenInput{Name: "grandchild"})
+		grand, err := e.svc.Identity.CreateToken(ctx, e.tokenPrincipal(t, child.Secret), identity.TokenInput{Name: "grandchild"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 		}
 	}
 	// Shorter than the parent: kept, no notice.
-	short, err := e.svc.CreateToken(ctx, p, identity.TokenInput{Name: "short", TTL: "10m"})
+	short, err := e.svc.Identity.CreateToken(ctx, p, identity.TokenInput{Name: "short", TTL: "10m"})
 	if err != nil || short.Notice != "" || !short.Token.ExpiresAt.Equal(e.clock.Now().Add(10*time.Minute)) {
 		t.Fatalf("a shorter child: %+v %v", short, err)
 	}
@@ -60,24 +60,24 @@ func TestTokenByTokenExpiresWithParent(t *testing.T) {
 func TestLoweringTokenCapShortensTokens(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	old, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "old"})
+	old, err := e.svc.Identity.CreateToken(ctx, e.ad, identity.TokenInput{Name: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Add(40 * 24 * time.Hour)
-	recent, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{Name: "recent"})
+	recent, err := e.svc.Identity.CreateToken(ctx, e.ad, identity.TokenInput{Name: "recent"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.tokenPrincipal(t, old.Secret) // cached with its old expiry
-	if _, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
+	if _, err := e.svc.Identity.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.AuthenticateToken(ctx, old.Secret, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+	if _, err := e.svc.Identity.AuthenticateToken(ctx, old.Secret, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Fatalf("a 40-day-old token under a 30-day cap: %v", err)
 	}
 	e.tokenPrincipal(t, recent.Secret)
-	toks, err := e.svc.ListTokens(ctx, e.ad, true)
+	toks, err := e.svc.Identity.ListTokens(ctx, e.ad, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestLoweringTokenCapShortensTokens(t *testing.T) {
 // tokenPrincipal authenticates with a token secret.
 func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *lanyard.Principal {
 	t.Helper()
-	p, err := e.svc.AuthenticateToken(context.Background(), secret, remote)
+	p, err := e.svc.Identity.AuthenticateToken(context.Background(), secret, remote)
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
@@ -109,7 +109,7 @@ func (e *totpEnv) tokenPrincipal(t *testing.T, secret string) *lanyard.Principal
 func TestTokenSettingsStoredFormat(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	if _, err := e.svc.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
+	if _, err := e.svc.Identity.PutTokenSettings(ctx, e.ad, identity.TokenSettings{MaxTTL: "720h"}); err != nil {
 		t.Fatal(err)
 	}
 	var b []byte
@@ -119,7 +119,7 @@ func TestTokenSettingsStoredFormat(t *testing.T) {
 	if want := `{"max_ttl":"720h"}`; string(b) != want {
 		t.Errorf("stored token settings %s, want %s", b, want)
 	}
-	if got, err := e.svc.TokenSettings(ctx); err != nil || got.MaxTTL != "720h" {
+	if got, err := e.svc.Identity.TokenSettings(ctx); err != nil || got.MaxTTL != "720h" {
 		t.Errorf("read back %+v, %v", got, err)
 	}
 }

@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 const totpPassword = "correct horse battery staple"
@@ -45,7 +44,7 @@ func newTOTPEnv(t *testing.T) *totpEnv {
 	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
 		pw := totpPassword
 		rs := lanyard.Roles(roles)
-		u, err := svc.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
+		u, err := svc.Identity.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,11 +69,11 @@ func (e *totpEnv) code(t *testing.T, secret string, d time.Duration) string {
 // enroll begins and confirms p's enrollment and returns the secret.
 func (e *totpEnv) enroll(t *testing.T, p *lanyard.Principal) string {
 	t.Helper()
-	setup, err := e.svc.BeginTOTPEnrollment(context.Background(), p)
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ConfirmTOTP(context.Background(), p, e.code(t, setup.Secret, 0)); err != nil {
+	if _, err := e.svc.Identity.ConfirmTOTP(context.Background(), p, e.code(t, setup.Secret, 0)); err != nil {
 		t.Fatal(err)
 	}
 	return setup.Secret
@@ -111,11 +110,11 @@ var wantErr = servicetest.WantErr
 func TestTOTPEnrollAndConfirm(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	info, err := e.svc.TOTPStatus(ctx, e.alice, "alice")
+	info, err := e.svc.Identity.TOTPStatus(ctx, e.alice, "alice")
 	if err != nil || info.Enrolled || info.Confirmed {
 		t.Fatalf("status before: %+v %v", info, err)
 	}
-	first, err := e.svc.BeginTOTPEnrollment(ctx, e.alice)
+	first, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,18 +134,18 @@ func TestTOTPEnrollAndConfirm(t *testing.T) {
 	if err != nil || img.Bounds().Dx() != 256 || img.Bounds().Dy() != 256 {
 		t.Fatalf("QR PNG: %v %v", img, err)
 	}
-	again, err := e.svc.PendingTOTPSetup(ctx, e.alice)
+	again, err := e.svc.Identity.PendingTOTPSetup(ctx, e.alice)
 	if err != nil || again.URL != first.URL || again.Secret != first.Secret {
 		t.Fatalf("PendingTOTPSetup: %+v %v", again, err)
 	}
 
 	// An unconfirmed enrollment is replaced by a new one: the old
 	// secret's codes no longer confirm.
-	second, err := e.svc.BeginTOTPEnrollment(ctx, e.alice)
+	second, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
 	if err != nil || second.Secret == first.Secret {
 		t.Fatalf("second begin: %v (same secret: %v)", err, second != nil && second.Secret == first.Secret)
 	}
-	info, _ = e.svc.TOTPStatus(ctx, e.alice, "alice")
+	info, _ = e.svc.Identity.TOTPStatus(ctx, e.alice, "alice")
 	if !info.Enrolled || info.Confirmed {
 		t.Fatalf("status after begin: %+v", info)
 	}
@@ -159,24 +158,24 @@ func TestTOTPEnrollAndConfirm(t *testing.T) {
 	}
 
 	before := e.snapshot(t)
-	_, err = e.svc.ConfirmTOTP(ctx, e.alice, e.code(t, first.Secret, 0))
+	_, err = e.svc.Identity.ConfirmTOTP(ctx, e.alice, e.code(t, first.Secret, 0))
 	wantErr(t, "confirm with the replaced secret's code", err, lanyard.EInvalid, "wrong code")
-	_, err = e.svc.ConfirmTOTP(ctx, e.alice, "12345")
+	_, err = e.svc.Identity.ConfirmTOTP(ctx, e.alice, "12345")
 	wantErr(t, "confirm with 5 digits", err, lanyard.EInvalid, "6 digits")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused confirmation wrote something")
 	}
 
 	code := e.code(t, second.Secret, 0)
-	info, err = e.svc.ConfirmTOTP(ctx, e.alice, code[:3]+" "+code[3:])
+	info, err = e.svc.Identity.ConfirmTOTP(ctx, e.alice, code[:3]+" "+code[3:])
 	if err != nil || !info.Confirmed || !info.ConfirmedAt.Equal(e.clock.Now()) {
 		t.Fatalf("confirm: %+v %v", info, err)
 	}
-	_, err = e.svc.ConfirmTOTP(ctx, e.alice, e.code(t, second.Secret, 30*time.Second))
+	_, err = e.svc.Identity.ConfirmTOTP(ctx, e.alice, e.code(t, second.Secret, 30*time.Second))
 	wantErr(t, "confirm twice", err, lanyard.EConflict, "already confirmed")
-	_, err = e.svc.BeginTOTPEnrollment(ctx, e.alice)
+	_, err = e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
 	wantErr(t, "begin over a confirmed enrollment", err, lanyard.EConflict, "remove it first")
-	_, err = e.svc.PendingTOTPSetup(ctx, e.alice)
+	_, err = e.svc.Identity.PendingTOTPSetup(ctx, e.alice)
 	wantErr(t, "the confirmed secret again", err, lanyard.ENotFound, "no authenticator app enrollment waits")
 
 	// One audit event per change, none with a secret in it.
@@ -198,16 +197,16 @@ func TestTOTPSkew(t *testing.T) {
 	}{{-2, false}, {-1, true}, {0, true}, {1, true}, {2, false}} {
 		login := "skew" + strings.ReplaceAll(time.Duration(tc.steps).String(), "-", "m")
 		pw := totpPassword
-		u, err := e.svc.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw})
+		u, err := e.svc.Identity.CreateUser(ctx, e.ad, identity.UserInput{Login: login, Password: &pw})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := &lanyard.Principal{User: u, Roles: u.Roles}
-		setup, err := e.svc.BeginTOTPEnrollment(ctx, p)
+		setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.ConfirmTOTP(ctx, p, e.code(t, setup.Secret, time.Duration(tc.steps)*identity.TOTPPeriod))
+		_, err = e.svc.Identity.ConfirmTOTP(ctx, p, e.code(t, setup.Secret, time.Duration(tc.steps)*identity.TOTPPeriod))
 		if tc.ok && err != nil {
 			t.Errorf("%+d steps: %v", tc.steps, err)
 		}
@@ -220,28 +219,28 @@ func TestTOTPSkew(t *testing.T) {
 func TestVerifySecondFactor(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, "123456")
+	err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, "123456")
 	wantErr(t, "no authenticator", err, lanyard.ESecondFactorRequired, "enroll an authenticator app in Self-Service first")
-	setup, err := e.svc.BeginTOTPEnrollment(ctx, e.alice)
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, 0))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, 0))
 	wantErr(t, "unconfirmed authenticator", err, lanyard.ESecondFactorRequired, "enroll an authenticator app")
 	confirmCode := e.code(t, setup.Secret, 0)
-	if _, err := e.svc.ConfirmTOTP(ctx, e.alice, confirmCode); err != nil {
+	if _, err := e.svc.Identity.ConfirmTOTP(ctx, e.alice, confirmCode); err != nil {
 		t.Fatal(err)
 	}
 
 	// The confirmation used this step's code: it cannot be used again.
 	before := e.snapshot(t)
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, confirmCode)
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, confirmCode)
 	wantErr(t, "the confirmation's code", err, lanyard.EStepUpFailed, "already used")
-	err = e.svc.VerifySecondFactor(ctx, e.alice, "wrong password, long enough", e.code(t, setup.Secret, 30*time.Second))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, "wrong password, long enough", e.code(t, setup.Secret, 30*time.Second))
 	wantErr(t, "wrong password", err, lanyard.EStepUpFailed, "wrong password")
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, "000000")
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, "000000")
 	wantErr(t, "wrong code", err, lanyard.EStepUpFailed, "wrong code")
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -60*time.Second))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -60*time.Second))
 	wantErr(t, "a code two steps old", err, lanyard.EStepUpFailed, "wrong code")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused step-up wrote something")
@@ -255,30 +254,30 @@ func TestVerifySecondFactor(t *testing.T) {
 	e.alice = &alice
 	e.clock.Add(identity.TOTPPeriod)
 	code := e.code(t, setup.Secret, 0)
-	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, code); err != nil {
+	if err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, code); err != nil {
 		t.Fatalf("step-up: %v", err)
 	}
 	before = e.snapshot(t)
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, code)
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, code)
 	wantErr(t, "replay", err, lanyard.EStepUpFailed, "already used")
 	// The previous step's code is within the skew but older than the one
 	// used: refused too.
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -identity.TOTPPeriod))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, -identity.TOTPPeriod))
 	wantErr(t, "an older step", err, lanyard.EStepUpFailed, "already used")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused replay wrote something")
 	}
 	// The next step's code (clock drift) is fine, and then the current
 	// step's is a replay.
-	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, identity.TOTPPeriod)); err != nil {
+	if err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, identity.TOTPPeriod)); err != nil {
 		t.Fatalf("step-up with the next step's code: %v", err)
 	}
 	e.clock.Add(identity.TOTPPeriod)
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, 0))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, setup.Secret, 0))
 	wantErr(t, "the step already used through drift", err, lanyard.EStepUpFailed, "already used")
 
 	// Bob's password does not help alice's step-up; bob has no factor.
-	err = e.svc.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, setup.Secret, 30*time.Second))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, setup.Secret, 30*time.Second))
 	wantErr(t, "bob without an authenticator", err, lanyard.ESecondFactorRequired, "enroll")
 
 	if got := actions(e.auditOf(t, "totp.verify")); got != "totp.verify totp.verify" {
@@ -298,7 +297,7 @@ func TestVerifySecondFactorConcurrentReplay(t *testing.T) {
 	const n = 6
 	errs := make(chan error, n)
 	for range n {
-		go func() { errs <- e.svc.VerifySecondFactor(context.Background(), e.alice, totpPassword, code) }()
+		go func() { errs <- e.svc.Identity.VerifySecondFactor(context.Background(), e.alice, totpPassword, code) }()
 	}
 	ok := 0
 	for range n {
@@ -325,24 +324,24 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	secret := e.enroll(t, e.alice)
 	for i := range 5 {
 		e.clock.Add(time.Second)
-		err := e.svc.VerifySecondFactor(ctx, e.alice, "not the password "+string(rune('a'+i)), e.code(t, secret, identity.TOTPPeriod))
+		err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, "not the password "+string(rune('a'+i)), e.code(t, secret, identity.TOTPPeriod))
 		wantErr(t, "wrong password", err, lanyard.EStepUpFailed, "wrong password")
 	}
 	before := e.snapshot(t)
-	err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, identity.TOTPPeriod))
+	err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, identity.TOTPPeriod))
 	wantErr(t, "throttled", err, lanyard.ERateLimited, "try again in")
 	if e.snapshot(t) != before {
 		t.Fatal("a throttled step-up wrote something")
 	}
 	// The login form uses the same throttle and keys: it is locked too.
 	for _, k := range identity.LoginThrottleKeys("alice", "192.0.2.10") {
-		if ok, _ := e.svc.LoginThrottle().Allow(k); ok {
+		if ok, _ := e.svc.Identity.LoginThrottle().Allow(k); ok {
 			t.Errorf("login throttle key %s is not locked by the step-up's failures", k)
 		}
 	}
 	// Once the lock is over, the right answer passes and clears it.
 	e.clock.Add(31 * time.Second)
-	if err := e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, 0)); err != nil {
+	if err := e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, 0)); err != nil {
 		t.Fatalf("after the lock: %v", err)
 	}
 
@@ -352,10 +351,10 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	e.clock.Add(identity.TOTPPeriod)
 	for range 5 {
 		for _, k := range identity.LoginThrottleKeys("bob", "192.0.2.99") {
-			e.svc.LoginThrottle().Failure(k)
+			e.svc.Identity.LoginThrottle().Failure(k)
 		}
 	}
-	err = e.svc.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, bobSecret, 0))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, bobSecret, 0))
 	wantErr(t, "after failed logins", err, lanyard.ERateLimited, "try again")
 }
 
@@ -365,26 +364,26 @@ func TestRemoveTOTP(t *testing.T) {
 	secret := e.enroll(t, e.alice)
 
 	before := e.snapshot(t)
-	err := e.svc.RemoveTOTP(ctx, e.bob, "alice", "")
+	err := e.svc.Identity.RemoveTOTP(ctx, e.bob, "alice", "")
 	wantErr(t, "a user removes another's", err, lanyard.EForbidden, "only operators and administrators")
-	err = e.svc.RemoveTOTP(ctx, e.auditor, "alice", "")
+	err = e.svc.Identity.RemoveTOTP(ctx, e.auditor, "alice", "")
 	wantErr(t, "an auditor removes another's", err, lanyard.EForbidden, "only operators and administrators")
-	_, err = e.svc.TOTPStatus(ctx, e.bob, "alice")
+	_, err = e.svc.Identity.TOTPStatus(ctx, e.bob, "alice")
 	wantErr(t, "a user reads another's status", err, lanyard.ENotFound, "not found")
 	// Removing one's own confirmed authenticator needs a current code.
-	err = e.svc.RemoveTOTP(ctx, e.alice, "alice", "")
+	err = e.svc.Identity.RemoveTOTP(ctx, e.alice, "alice", "")
 	wantErr(t, "own removal without a code", err, lanyard.EStepUpFailed, "enter a current code")
-	err = e.svc.RemoveTOTP(ctx, e.alice, "alice", "000000")
+	err = e.svc.Identity.RemoveTOTP(ctx, e.alice, "alice", "000000")
 	wantErr(t, "own removal with a wrong code", err, lanyard.EStepUpFailed, "wrong code")
-	err = e.svc.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, 0))
+	err = e.svc.Identity.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, 0))
 	wantErr(t, "own removal with the used code", err, lanyard.EStepUpFailed, "already used")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused removal wrote something")
 	}
-	if err := e.svc.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, identity.TOTPPeriod)); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.alice, "alice", e.code(t, secret, identity.TOTPPeriod)); err != nil {
 		t.Fatalf("own removal: %v", err)
 	}
-	info, err := e.svc.TOTPStatus(ctx, e.alice, "alice")
+	info, err := e.svc.Identity.TOTPStatus(ctx, e.alice, "alice")
 	if err != nil || info.Enrolled {
 		t.Fatalf("status after removal: %+v %v", info, err)
 	}
@@ -392,28 +391,28 @@ func TestRemoveTOTP(t *testing.T) {
 	// Lost phone: an operator resets it without a code; an auditor sees
 	// the state.
 	e.enroll(t, e.alice)
-	if info, err := e.svc.TOTPStatus(ctx, e.auditor, "alice"); err != nil || !info.Confirmed {
+	if info, err := e.svc.Identity.TOTPStatus(ctx, e.auditor, "alice"); err != nil || !info.Confirmed {
 		t.Fatalf("auditor reads alice's status: %+v %v", info, err)
 	}
-	if err := e.svc.RemoveTOTP(ctx, e.op, "alice", ""); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.op, "alice", ""); err != nil {
 		t.Fatalf("operator resets alice's: %v", err)
 	}
-	err = e.svc.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, 0))
+	err = e.svc.Identity.VerifySecondFactor(ctx, e.alice, totpPassword, e.code(t, secret, 0))
 	wantErr(t, "step-up after the reset", err, lanyard.ESecondFactorRequired, "enroll")
-	err = e.svc.RemoveTOTP(ctx, e.op, "alice", "")
+	err = e.svc.Identity.RemoveTOTP(ctx, e.op, "alice", "")
 	wantErr(t, "reset twice", err, lanyard.ENotFound, "no authenticator app")
 	// Staff do not skip their own code (four eyes).
 	e.enroll(t, e.op)
-	err = e.svc.RemoveTOTP(ctx, e.op, "olivia", "")
+	err = e.svc.Identity.RemoveTOTP(ctx, e.op, "olivia", "")
 	wantErr(t, "operator removes own without a code", err, lanyard.EStepUpFailed, "enter a current code")
-	if err := e.svc.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.ad, "olivia", ""); err != nil {
 		t.Fatalf("administrator resets the operator's: %v", err)
 	}
 	// An unconfirmed enrollment is not a factor: removed without a code.
-	if _, err := e.svc.BeginTOTPEnrollment(ctx, e.bob); err != nil {
+	if _, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.bob); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.RemoveTOTP(ctx, e.bob, "bob", ""); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.bob, "bob", ""); err != nil {
 		t.Fatalf("removing an unconfirmed enrollment: %v", err)
 	}
 

@@ -105,7 +105,7 @@ func newUserEnv(t *testing.T) *userEnv {
 	e := &userEnv{totpEnv: newTOTPEnv(t)}
 	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
 		pw, rs := totpPassword, lanyard.Roles(roles)
-		u, err := e.svc.CreateUser(context.Background(), e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
+		u, err := e.svc.Identity.CreateUser(context.Background(), e.ad, identity.UserInput{Login: login, Password: &pw, Roles: &rs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,25 +151,25 @@ func TestOperatorCannotTakeOverStaff(t *testing.T) {
 		if tc.login == "olivia" {
 			op = &lanyard.Principal{User: e.user(t, "ada"), Roles: lanyard.Roles{lanyard.RoleOperator}} // ada's operator-only token
 		}
-		_, err := e.svc.UpdateUser(ctx, op, tc.login, tc.in)
+		_, err := e.svc.Identity.UpdateUser(ctx, op, tc.login, tc.in)
 		wantErr(t, "operator "+tc.what, err, lanyard.EForbidden, "only an administrator")
 	}
-	_, err := e.svc.CreateUser(ctx, e.op, identity.UserInput{Login: "mallory", Roles: &lanyard.Roles{lanyard.RoleAuditor}})
+	_, err := e.svc.Identity.CreateUser(ctx, e.op, identity.UserInput{Login: "mallory", Roles: &lanyard.Roles{lanyard.RoleAuditor}})
 	wantErr(t, "operator creates an auditor", err, lanyard.EForbidden, "only an administrator")
 	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "ada"), adaBefore) || !reflect.DeepEqual(e.user(t, "carl"), carlBefore) {
 		t.Fatal("a refused change wrote something")
 	}
 	// The help desk still serves plain users.
-	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw, Email: &mail}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw, Email: &mail}); err != nil {
 		t.Fatalf("operator changes a user: %v", err)
 	}
 	// An administrator changes a staff account, but not their own roles.
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &userOnly}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &userOnly}); err != nil {
 		t.Fatalf("administrator strips a CA manager: %v", err)
 	}
 	adminOnly := lanyard.Roles{lanyard.RoleAdministrator}
 	for _, rs := range []lanyard.Roles{adminOnly, {lanyard.RoleUser, lanyard.RoleAdministrator, lanyard.RoleAuditor}} {
-		_, err = e.svc.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Roles: &rs})
+		_, err = e.svc.Identity.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Roles: &rs})
 		wantErr(t, "administrator changes own roles", err, lanyard.EForbidden, "your own roles")
 	}
 	if got := e.user(t, "ada").Roles; len(got) != 2 {
@@ -183,15 +183,15 @@ func TestOperatorCannotResetStaffTOTP(t *testing.T) {
 	ctx := context.Background()
 	e.enroll(t, e.ada)
 	before := e.snapshot(t)
-	err := e.svc.RemoveTOTP(ctx, e.op, "ada", "")
+	err := e.svc.Identity.RemoveTOTP(ctx, e.op, "ada", "")
 	wantErr(t, "operator resets an administrator's", err, lanyard.EForbidden, "only an administrator")
 	if e.snapshot(t) != before {
 		t.Fatal("a refused reset wrote something")
 	}
-	if info, err := e.svc.TOTPStatus(ctx, e.ada, "ada"); err != nil || !info.Confirmed {
+	if info, err := e.svc.Identity.TOTPStatus(ctx, e.ada, "ada"); err != nil || !info.Confirmed {
 		t.Fatalf("ada's authenticator after the refused reset: %+v %v", info, err)
 	}
-	if err := e.svc.RemoveTOTP(ctx, e.ad, "ada", ""); err != nil {
+	if err := e.svc.Identity.RemoveTOTP(ctx, e.ad, "ada", ""); err != nil {
 		t.Fatalf("another administrator resets it: %v", err)
 	}
 }
@@ -205,7 +205,7 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	login := func(login string) string { t.Helper(); return e.session(t, login) }
 	token := func(login string) string {
 		t.Helper()
-		tok, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{User: login, TTL: "1h"})
+		tok, err := e.svc.Identity.CreateToken(ctx, e.ad, identity.TokenInput{User: login, TTL: "1h"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,8 +213,8 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	}
 	works := func(what, session, tok string, want bool) {
 		t.Helper()
-		_, _, errS := e.svc.AuthenticateSession(ctx, session, "")
-		_, errT := e.svc.AuthenticateToken(ctx, tok, "")
+		_, _, errS := e.svc.Identity.AuthenticateSession(ctx, session, "")
+		_, errT := e.svc.Identity.AuthenticateToken(ctx, tok, "")
 		if (errS == nil) != want || (errT == nil) != want {
 			t.Errorf("%s: session error %v, token error %v; want working = %v", what, errS, errT, want)
 		}
@@ -225,15 +225,15 @@ func TestStaffPasswordResetEndsCredentials(t *testing.T) {
 	works("carl before", carlS, carlT, true) // fills the token cache
 
 	pw := "a new password, set by ada"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("carl after ada reset his password", carlS, carlT, false)
-	if _, err := e.svc.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.op, "alice", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("alice after the operator reset hers", aliceS, aliceT, true)
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "ada", identity.UserInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	works("ada after changing her own", adaS, adaT, true)
@@ -257,11 +257,11 @@ func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
 	upn := func(p *lanyard.Principal, login, to string) error {
-		_, err := e.svc.UpdateUser(ctx, p, login, identity.UserInput{UPN: &to})
+		_, err := e.svc.Identity.UpdateUser(ctx, p, login, identity.UserInput{UPN: &to})
 		return err
 	}
 	wantErr(t, "operator sets alice's first UPN", upn(e.op, "alice", "alice@corp.example"), lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
-	_, err := e.svc.CreateUser(ctx, e.op, identity.UserInput{Login: "trudy", UPN: ptr("admin@corp.example")})
+	_, err := e.svc.Identity.CreateUser(ctx, e.op, identity.UserInput{Login: "trudy", UPN: ptr("admin@corp.example")})
 	wantErr(t, "operator creates a user with a UPN", err, lanyard.EForbidden, "only an administrator can set, change or clear a UPN")
 	if err := upn(e.ada, "alice", "alice@corp.example"); err != nil {
 		t.Fatalf("administrator sets alice's first UPN: %v", err)
@@ -280,7 +280,7 @@ func TestUPNCannotMoveBetweenUsers(t *testing.T) {
 		t.Fatalf("administrator changes alice's UPN: %v", err)
 	}
 	wantErr(t, "ada gives bob alice's old UPN", upn(e.ada, "bob", "ALICE@corp.example"), lanyard.EConflict, `UPN "ALICE@corp.example" belonged to another user`)
-	_, err = e.svc.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
+	_, err = e.svc.Identity.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: ptr("alice@corp.example")})
 	wantErr(t, "ada creates mallory with alice's old UPN", err, lanyard.EConflict, "belonged to another user")
 	if got := e.user(t, "bob").UPN; got != "" {
 		t.Fatalf("bob's UPN after refused changes: %q", got)
@@ -297,13 +297,13 @@ func TestUPNIsASCII(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
 	for _, bad := range []string{"b\u00f6b@corp.example", "\u212ate@corp.example", "bob smith@corp.example", "bob\t@corp.example", "bob@corp.example\x7f"} {
-		_, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &bad})
+		_, err := e.svc.Identity.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &bad})
 		wantErr(t, "UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
-		_, err = e.svc.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: &bad})
+		_, err = e.svc.Identity.CreateUser(ctx, e.ada, identity.UserInput{Login: "mallory", UPN: &bad})
 		wantErr(t, "new user's UPN "+bad, err, lanyard.EInvalid, "printable ASCII")
 	}
 	good := "Bob.O'Neil+cards@Corp-1.example"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &good}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "bob", identity.UserInput{UPN: &good}); err != nil {
 		t.Fatalf("UPN %s: %v", good, err)
 	}
 }
@@ -316,58 +316,58 @@ func TestStaffGrantNeedsNewPassword(t *testing.T) {
 	e := newUserEnv(t)
 	ctx := context.Background()
 	helpDesk := "set by the help desk for bob"
-	if _, err := e.svc.UpdateUser(ctx, e.op, "bob", identity.UserInput{Password: &helpDesk}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.op, "bob", identity.UserInput{Password: &helpDesk}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.svc.Login(ctx, "bob", helpDesk, remote) // the operator, as bob
+	res, err := e.svc.Identity.Login(ctx, "bob", helpDesk, remote) // the operator, as bob
 	if err != nil || res.SessionID == "" {
 		t.Fatalf("operator logs in as bob: %+v %v", res, err)
 	}
 	// ... and enrols an authenticator app of the operator's as bob's.
 	bobU := e.user(t, "bob")
 	e.enroll(t, &lanyard.Principal{User: bobU, Roles: bobU.Roles, RemoteAddr: remote})
-	tok, err := e.svc.CreateToken(ctx, e.ad, identity.TokenInput{User: "bob", TTL: "1h"})
+	tok, err := e.svc.Identity.CreateToken(ctx, e.ad, identity.TokenInput{User: "bob", TTL: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}
 	before, bobBefore := e.snapshot(t), e.user(t, "bob")
-	_, err = e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin})
+	_, err = e.svc.Identity.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin})
 	wantErr(t, "grant without a password", err, lanyard.EInvalid, "set a new password when granting a staff role")
 	if e.snapshot(t) != before || !reflect.DeepEqual(e.user(t, "bob"), bobBefore) {
 		t.Fatal("a refused grant wrote something")
 	}
 
 	// carl, a CA manager, is between password and authenticator app.
-	carl, err := e.svc.Login(ctx, "carl", totpPassword, remote)
+	carl, err := e.svc.Identity.Login(ctx, "carl", totpPassword, remote)
 	if err != nil || carl.ChallengeID == "" {
 		t.Fatalf("carl's password step: %+v %v", carl, err)
 	}
 	pw := "bob's own password, from ada"
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin, Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "bob", identity.UserInput{Roles: &admin, Password: &pw}); err != nil {
 		t.Fatalf("grant with a new password: %v", err)
 	}
 	caMgrAdmin := lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager, lanyard.RoleAdministrator}
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &caMgrAdmin, Password: &pw}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &caMgrAdmin, Password: &pw}); err != nil {
 		t.Fatalf("grant carl administrator: %v", err)
 	}
-	if _, _, err := e.svc.AuthenticateSession(ctx, res.SessionID, remote); err == nil {
+	if _, _, err := e.svc.Identity.AuthenticateSession(ctx, res.SessionID, remote); err == nil {
 		t.Error("the operator's session as bob survived the grant")
 	}
-	if _, err := e.svc.AuthenticateToken(ctx, tok.Secret, remote); err == nil {
+	if _, err := e.svc.Identity.AuthenticateToken(ctx, tok.Secret, remote); err == nil {
 		t.Error("bob's token survived the grant")
 	}
-	if _, err := e.svc.CompleteLogin(ctx, carl.ChallengeID, e.code(t, carl.Setup.Secret, 0), remote); err == nil {
+	if _, err := e.svc.Identity.CompleteLogin(ctx, carl.ChallengeID, e.code(t, carl.Setup.Secret, 0), remote); err == nil {
 		t.Error("carl's pending login survived the grant")
 	}
-	if _, err := e.svc.Login(ctx, "bob", helpDesk, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+	if _, err := e.svc.Identity.Login(ctx, "bob", helpDesk, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		t.Errorf("the help desk's password after the grant: %v", err)
 	}
-	if res, err := e.svc.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != identity.SecondFactorEnroll {
+	if res, err := e.svc.Identity.Login(ctx, "bob", pw, remote); err != nil || res.SecondFactor != identity.SecondFactorEnroll {
 		t.Errorf("bob's new password: %+v %v (want the enrolment of bob's own app, not the operator's)", res, err)
 	}
 	// Removing a staff role, or keeping one, needs no password.
-	if _, err := e.svc.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.ada, "carl", identity.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleCAManager}}); err != nil {
 		t.Fatalf("remove carl's administrator role: %v", err)
 	}
 }

@@ -62,11 +62,11 @@ type Options struct {
 	// Log is the service's log (default: discarded).
 	Log *slog.Logger
 	// Cards is the service's card access (cardtest.Access; default none).
-	Cards service.CardAccess
+	Cards lanyard.CardAccess
 	// Agents, when set instead, builds the card access from the
 	// workstations capability (service.Config.Agents): webtest builds
 	// the agent hub with it.
-	Agents func(*workstations.Workstations) service.CardAccess
+	Agents func(*workstations.Workstations) lanyard.CardAccess
 	// BootstrapTokenTTL and TokensRevoked are passed to service.Config.
 	BootstrapTokenTTL time.Duration
 	TokensRevoked     func()
@@ -88,7 +88,7 @@ type Stack struct {
 	// ("" on a restart or with NoSetup).
 	Token string
 	// Admin is the bootstrap administrator (nil with NoSetup).
-	Admin *service.Principal
+	Admin *lanyard.Principal
 
 	closeOnce sync.Once
 }
@@ -130,7 +130,7 @@ func New(tb testing.TB, o Options) *Stack {
 	cfg := service.Config{Store: s.Store, Sealer: sealer, CAs: []ca.CA{s.CA}, Now: orNow(o.Now), Rand: rand.Reader, BaseURL: base,
 		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked, Agents: o.Agents}
 	if o.Cards != nil {
-		cfg.Agents = func(*workstations.Workstations) service.CardAccess { return o.Cards }
+		cfg.Agents = func(*workstations.Workstations) lanyard.CardAccess { return o.Cards }
 	}
 	if o.WrapStore != nil {
 		cfg.Store = o.WrapStore(s.Store)
@@ -159,12 +159,12 @@ func (s *Stack) setup(tb testing.TB) {
 		tb.Fatal(err)
 	}
 	s.Token = tok
-	system := &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	admin, err := s.Service.GetUser(ctx, system, service.BootstrapLogin)
+	system := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := s.Service.Identity.GetUser(ctx, system, service.BootstrapLogin)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.Admin = &service.Principal{User: admin, Roles: admin.Roles}
+	s.Admin = &lanyard.Principal{User: admin, Roles: admin.Roles}
 }
 
 // Close stops the service and closes the store, once: a restart test

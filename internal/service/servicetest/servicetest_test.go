@@ -41,7 +41,7 @@ func TestRestartOnSameDirAndKey(t *testing.T) {
 	if wrapped == nil || wrapped != again.Store {
 		t.Fatalf("WrapStore got %v, the stack's store is %v", wrapped, again.Store)
 	}
-	if _, err := again.Service.AuthenticateToken(ctx, first.Token, ""); err != nil {
+	if _, err := again.Service.Identity.AuthenticateToken(ctx, first.Token, ""); err != nil {
 		t.Fatalf("the first start's token after the restart: %v", err)
 	}
 }

@@ -39,12 +39,12 @@ func TestAgentsSeen(t *testing.T) {
 	}
 	revoked := []int64{ids[3], ids[1002]} // one in each batch
 	for _, id := range revoked {
-		if _, err := e.Service.RevokeWorkstation(ctx, e.Admin, id); err != nil {
+		if _, err := e.Service.Workstations.RevokeWorkstation(ctx, e.Admin, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const missing = 9_999_999
-	inactive, err := e.Service.AgentsSeen(ctx, append(slices.Clone(ids), missing))
+	inactive, err := e.Service.Workstations.AgentsSeen(ctx, append(slices.Clone(ids), missing))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestAgentsSeen(t *testing.T) {
 func TestPairingSettledWakesPolls(t *testing.T) {
 	e := servicetest.New(t, servicetest.Options{})
 	ctx := context.Background()
-	root, err := e.Service.AgentRoot(ctx)
+	root, err := e.Service.Workstations.AgentRoot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host}}, key)
 		spki, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		out, err := e.Service.StartPairing(ctx, "192.0.2.1", lanyard.PairingRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
+		out, err := e.Service.Workstations.StartPairing(ctx, "192.0.2.1", lanyard.PairingRequest{CSR: csr, Hostname: host, AgentVersion: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,15 +92,15 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 	}
 
 	id, code := pair("pc-a")
-	first, release1 := e.Service.PairingSettled(id)
-	second, release2 := e.Service.PairingSettled(id)
+	first, release1 := e.Service.Workstations.PairingSettled(id)
+	second, release2 := e.Service.Workstations.PairingSettled(id)
 	defer release2()
 	release1()
 	release1() // twice is harmless
 	if settledNow(first) {
 		t.Fatal("settled before anything happened")
 	}
-	if _, err := e.Service.ConfirmPairing(ctx, e.Admin, workstations.PairConfirm{Code: code}); err != nil {
+	if _, err := e.Service.Workstations.ConfirmPairing(ctx, e.Admin, workstations.PairConfirm{Code: code}); err != nil {
 		t.Fatal(err)
 	}
 	if !settledNow(first) || !settledNow(second) {
@@ -108,9 +108,9 @@ func TestPairingSettledWakesPolls(t *testing.T) {
 	}
 
 	id, _ = pair("pc-b")
-	ch, release := e.Service.PairingSettled(id)
+	ch, release := e.Service.Workstations.PairingSettled(id)
 	defer release()
-	if _, err := e.Service.RevokeWorkstation(ctx, e.Admin, id); err != nil {
+	if _, err := e.Service.Workstations.RevokeWorkstation(ctx, e.Admin, id); err != nil {
 		t.Fatal(err)
 	}
 	if !settledNow(ch) {

@@ -21,9 +21,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -173,8 +172,8 @@ func mustDocumentCard(t *testing.T, s *site, login string) *lanyard.Card {
 	if err := st.View(context.Background(), func(tx lanyard.Tx) (err error) { owner, err = tx.UserByLogin(login); return }); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Issue(context.Background(), &service.Principal{User: owner, Roles: owner.Roles},
-		service.IssueInput{Template: "secure-email", CSR: base64.StdEncoding.EncodeToString(csr)})
+	res, err := svc.PKI.Issue(context.Background(), &lanyard.Principal{User: owner, Roles: owner.Roles},
+		pki.IssueInput{Template: "secure-email", CSR: base64.StdEncoding.EncodeToString(csr)})
 	if err != nil || res.Certificate == nil {
 		t.Fatalf("issue: %v %+v", err, res)
 	}
@@ -196,7 +195,7 @@ func mustDocumentCard(t *testing.T, s *site, login string) *lanyard.Card {
 		if err := tx.UpdateCertificate(rec); err != nil {
 			return err
 		}
-		return svc.RequireDocuments(tx, card, u, "9d", "secure-email", lanyard.DocCertificateForm)
+		return svc.Documents.RequireDocuments(tx, card, u, "9d", "secure-email", lanyard.DocCertificateForm)
 	})
 	if err != nil {
 		t.Fatal(err)

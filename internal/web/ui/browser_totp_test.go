@@ -16,13 +16,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
@@ -165,17 +163,17 @@ func TestBrowserConsoleResetsAuthenticator(t *testing.T) {
 	s.mustUser("carol", password)
 	ctx := context.Background()
 	svc := s.srv.Service
-	admin := &service.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
-	u, err := svc.GetUser(ctx, admin, "carol")
+	admin := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	u, err := svc.Identity.GetUser(ctx, admin, "carol")
 	if err != nil {
 		t.Fatal(err)
 	}
-	carol := &service.Principal{User: u, Roles: u.Roles}
-	setup, err := svc.BeginTOTPEnrollment(ctx, carol)
+	carol := &lanyard.Principal{User: u, Roles: u.Roles}
+	setup, err := svc.Identity.BeginTOTPEnrollment(ctx, carol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ConfirmTOTP(ctx, carol, totpCodeAt(t, setup.Secret, time.Now())); err != nil {
+	if _, err := svc.Identity.ConfirmTOTP(ctx, carol, totpCodeAt(t, setup.Secret, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 

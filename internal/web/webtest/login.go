@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
-	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // Tests play the authenticator app of the staff accounts they log in
@@ -55,7 +55,7 @@ func TOTPCode(tb testing.TB, base, login string) string {
 		totpApps.mu.Unlock()
 		tb.Fatalf("webtest: no authenticator app key for %s at %s (RememberTOTP)", login, base)
 	}
-	period := int64(service.TOTPPeriod / time.Second)
+	period := int64(identity.TOTPPeriod / time.Second)
 	step := max(time.Now().Unix()/period, app.last+1)
 	app.last = step
 	secret := app.secret
@@ -64,7 +64,7 @@ func TOTPCode(tb testing.TB, base, login string) string {
 	if d := time.Until(at); d > 0 {
 		time.Sleep(d + 100*time.Millisecond)
 	}
-	code, err := service.TOTPCode(secret, at)
+	code, err := identity.TOTPCode(secret, at)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func Login(tb testing.TB, base, login, password string) (cookie string, info api
 		if err := json.Unmarshal(body, &pending); err != nil {
 			tb.Fatal(err)
 		}
-		if pending.SecondFactor == service.SecondFactorEnroll {
+		if pending.SecondFactor == identity.SecondFactorEnroll {
 			RememberTOTP(base, login, pending.Secret)
 		}
 		for try := 0; ; try++ {

@@ -109,7 +109,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	}
 	stopArrivals := handleArrivals(svc, hub)
 	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
-		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Log, Ready: st, Agents: hub, Notifications: mailer})
+		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Ready: st, Agents: hub, Notifications: mailer})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
@@ -122,7 +122,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 func handleArrivals(svc *service.Service, hub *agenthub.Hub) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); svc.HandleArrivals(ctx, hub.Arrivals()) }()
+	go func() { defer close(done); svc.Cards.HandleArrivals(ctx, hub.Arrivals()) }()
 	return func() { cancel(); <-done }
 }
 
