@@ -54,7 +54,8 @@ if [ -S "$CTRL" ]; then
 	swtpm_ioctl --unix "$CTRL" -s >/dev/null 2>&1 || true
 fi
 if [ -s "$PIDFILE" ]; then
-	pid=$(cat "$PIDFILE")
+	# The swtpm stopped just above removes its pid file as it exits.
+	pid=$(cat "$PIDFILE" 2>/dev/null || true)
 	if [ -n "$pid" ] && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null || true)")" = swtpm ]; then
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		if kill -0 "$pid" 2>/dev/null; then
