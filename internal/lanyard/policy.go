@@ -54,6 +54,40 @@ type WorkflowSettings struct {
 	SelectOptionalCertificates bool `json:"select_optional_certificates"` // "Select optional certificates when card is issued"
 	// User permissions → General
 	IssueAirCard bool `json:"issue_aircard"` // "Issue AirCard"
+	// User permissions → Issued card operations
+	IssuedCardOps IssuedCardOperations `json:"issued_card_operations"`
+	// Administrator permissions
+	Administrator AdministratorPermissions `json:"administrator_permissions"`
+}
+
+// IssuedCardOperations is Workflow → User permissions → Issued card
+// operations: what the owner of an issued card may do to it themselves
+// (docs/lifecycle.md, "Who may do what"; cardperm decides).
+type IssuedCardOperations struct {
+	ChangePIN bool `json:"change_pin"` // "Change PIN" (old PIN, new PIN)
+	// ResetPIN lets the owner set a new PIN after answering their secret
+	// questions: online unblock in Self-Service and on the workstation,
+	// and the offline unblock response in Remote Self-Service.
+	ResetPIN bool `json:"reset_pin"` // "Reset PIN"
+	Disable  bool `json:"disable"`   // "Disable card" (also urgently, in Remote Self-Service)
+	Enable   bool `json:"enable"`    // "Enable card"
+	Revoke   bool `json:"revoke"`    // "Revoke card"
+	Clear    bool `json:"clear"`     // "Clear card"
+	// TemporaryReplacement lets the owner get a temporary card for one
+	// left at home.
+	TemporaryReplacement bool `json:"temporary_replacement"` // "Issue temporary replacement card"
+}
+
+// AdministratorPermissions is Workflow → Administrator permissions: what
+// operators may do to the cards of the users the policy applies to, beyond
+// what their role allows everywhere (disable, enable, revoke, clear,
+// withdraw, replace).
+type AdministratorPermissions struct {
+	ResetUserPIN   bool `json:"reset_user_pin"`  // "Reset user PIN" (card connected)
+	UnblockOffline bool `json:"unblock_offline"` // "Unblock card offline" (challenge–response)
+	// ValidateAnswers makes the operator check the user's secret answers
+	// before a PIN reset or an offline unblock.
+	ValidateAnswers bool `json:"validate_answers"` // "Validate answers to security questions"
 }
 
 // AdminKeyHandling says what happens to a card's management key when it is

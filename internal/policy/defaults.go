@@ -29,6 +29,19 @@ func Defaults() lanyard.PolicySettings {
 			// AirCard needs the AirCard service to be deployed and reachable
 			// from workstations; it stays off until that is done.
 			IssueAirCard: false,
+			// After issue, owners look after their own cards: the help
+			// desk's most common calls (forgotten PIN, card left at home or
+			// lost) are answered in Self-Service. A temporary replacement
+			// card needs a stock of cards at hand, so it is the
+			// administrator's choice.
+			IssuedCardOps: lanyard.IssuedCardOperations{
+				ChangePIN: true, ResetPIN: true, Disable: true, Enable: true, Revoke: true, Clear: true,
+				TemporaryReplacement: false,
+			},
+			// The help desk resets PINs and answers offline unblock calls,
+			// after checking the caller's secret answers: a voice on the
+			// phone is not an identity.
+			Administrator: lanyard.AdministratorPermissions{ResetUserPIN: true, UnblockOffline: true, ValidateAnswers: true},
 		},
 		Issuance: lanyard.IssuanceSettings{
 			// Initializing deletes everything on the card (guide: "all card

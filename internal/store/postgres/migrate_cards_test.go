@@ -19,6 +19,10 @@ func TestMigrateCardSecrets(t *testing.T) { migrateOld(t, storetest.MigrateCardS
 // records written before it.
 func TestMigrateHeldPINs(t *testing.T) { migrateOld(t, storetest.MigrateHeldPINs) }
 
+// TestMigrateCardPermissions: migration 0017 gives policies saved before
+// it the issued card operations and administrator permissions.
+func TestMigrateCardPermissions(t *testing.T) { migrateOld(t, storetest.MigrateCardPermissions) }
+
 // TestMigrateRequestOperation: migration 0015 on requests made before it.
 func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
 

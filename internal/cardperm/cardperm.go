@@ -1,0 +1,201 @@
+// Package cardperm decides which operations on a card a person may start.
+// It is one pure function of who acts, the card owner's policy, the
+// card's state and whose card it is (docs/lifecycle.md, "Who may do
+// what"), so that Self-Service, the console, the CLI, the REST API and
+// the agent offer and allow exactly the same operations: the card
+// workflows check an operation with Check before they start it, and the
+// card views list Allowed.
+package cardperm
+
+import (
+	"slices"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Op is an operation on a card after issue (docs/lifecycle.md).
+type Op string
+
+const (
+	ChangePIN        Op = "change_pin"        // owner: old PIN → new PIN
+	ResetPIN         Op = "reset_pin"         // new PIN with the card's PUK (online unblock), card connected
+	UnblockOffline   Op = "unblock_offline"   // response to a challenge read from the card
+	Disable          Op = "disable"           // out of use for a while; certificates on hold per template
+	Enable           Op = "enable"            // back in use
+	Revoke           Op = "revoke"            // out of use for good, with a reason
+	Clear            Op = "clear"             // remove Lanyard's keys and certificates, card connected
+	Withdraw         Op = "withdraw"          // a revoked card back to stock, or to its owner for a new issue
+	Replace          Op = "replace"           // permanent replacement: old card revoked, new one issued
+	ReplaceTemporary Op = "replace_temporary" // temporary card while the original is missing
+)
+
+// Ops lists every operation, in the order menus show them.
+var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary}
+
+// Channel is how the actor reached Lanyard.
+type Channel int
+
+const (
+	// Signed is a normal sign-in (Self-Service, the console, the CLI, the
+	// API, the agent acting for its signed-in user).
+	Signed Channel = iota
+	// RemoteSelfService is a user who proved who they are with their
+	// secret answers only (/rss/): no password, no card. Such a user
+	// gets only what helps them when they cannot sign in: the offline
+	// unblock response and urgent disable.
+	RemoteSelfService
+)
+
+// Actor is who asks.
+type Actor struct {
+	UserID  int64
+	Roles   lanyard.Roles
+	Channel Channel
+}
+
+// Card is what the decision needs to know about the card.
+type Card struct {
+	State      lanyard.CardState
+	OwnerID    int64         // 0: no owner (a clean card in stock)
+	OwnerRoles lanyard.Roles // the owner's roles, for staff acting on staff cards
+	// Temporary marks a temporary replacement card: it is not itself
+	// replaced (the original's story decides its fate).
+	Temporary bool
+}
+
+// Decision is the set of operations the actor may start on the card.
+type Decision struct {
+	Ops []Op
+	// AnswersFirst: staff must check the owner's secret answers before a
+	// PIN reset or an offline unblock (Administrator permissions →
+	// Validate answers to security questions).
+	AnswersFirst bool
+}
+
+// Has reports whether op is allowed.
+func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
+
+// byState lists what a card's state allows at all, whoever asks: a
+// disabled card cannot be unblocked or have its PIN changed (it is out of
+// use), a revoked one only leaves Lanyard, and a card on its way to issue
+// (assigned, pending) can only be stopped.
+var byState = map[lanyard.CardState][]Op{
+	lanyard.CardIssued:   {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
+	lanyard.CardDisabled: {Enable, Revoke, Replace},
+	lanyard.CardRevoked:  {Clear, Withdraw},
+	lanyard.CardAssigned: {Revoke, Clear},
+	lanyard.CardPending:  {Revoke, Clear},
+	lanyard.CardClean:    {},
+}
+
+// Allowed decides what actor a may start on card c, whose owner's policy
+// grants perms. The rules:
+//
+//   - the card's state limits everything (byState);
+//   - the owner acts under the policy's user permissions (Issued card
+//     operations); a staff member's own card is no exception, so no one
+//     skips the secret answers on their own card with a staff role;
+//   - through Remote Self-Service the owner gets only the offline unblock
+//     response (with Reset PIN) and urgent disable (with Disable);
+//   - operators and administrators act on other people's cards: disable,
+//     enable, revoke, clear, withdraw and replace always, a PIN reset and
+//     an offline unblock when the policy's administrator permissions
+//     allow them; never a PIN change (that needs the old PIN);
+//   - an operator does not reset, unblock or replace the card of someone
+//     holding a staff role: that would give the operator a card that
+//     signs in as them (docs/security.md, "Roles"); an administrator
+//     does. Stopping such a card (disable, revoke) stays with the help
+//     desk, where a lost card is reported.
+func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
+	possible := byState[c.State]
+	var ops []Op
+	switch {
+	case c.OwnerID != 0 && a.UserID == c.OwnerID:
+		ops = ownerOps(a.Channel, perms.IssuedCardOps)
+	case a.Channel != Signed:
+		// Remote Self-Service acts only on the caller's own cards.
+	case a.Roles.Has(lanyard.RoleAdministrator, lanyard.RoleOperator):
+		ops = staffOps(a.Roles, perms.Administrator, c)
+	}
+	out := Decision{Ops: []Op{}}
+	for _, op := range Ops {
+		if slices.Contains(possible, op) && slices.Contains(ops, op) {
+			out.Ops = append(out.Ops, op)
+		}
+	}
+	if c.Temporary {
+		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Replace || op == ReplaceTemporary })
+	}
+	staffOnOthers := a.UserID != c.OwnerID && a.Channel == Signed
+	out.AnswersFirst = staffOnOthers && perms.Administrator.ValidateAnswers && (out.Has(ResetPIN) || out.Has(UnblockOffline))
+	return out
+}
+
+func ownerOps(ch Channel, u lanyard.IssuedCardOperations) []Op {
+	var ops []Op
+	add := func(ok bool, op ...Op) {
+		if ok {
+			ops = append(ops, op...)
+		}
+	}
+	if ch == RemoteSelfService {
+		add(u.ResetPIN, UnblockOffline)
+		add(u.Disable, Disable)
+		return ops
+	}
+	add(u.ChangePIN, ChangePIN)
+	// Resetting one's own PIN online and asking for an offline response
+	// both rest on the secret answers.
+	add(u.ResetPIN, ResetPIN, UnblockOffline)
+	add(u.Disable, Disable)
+	add(u.Enable, Enable)
+	add(u.Revoke, Revoke)
+	add(u.Clear, Clear)
+	add(u.TemporaryReplacement, ReplaceTemporary)
+	return ops
+}
+
+func staffOps(actor lanyard.Roles, adm lanyard.AdministratorPermissions, c Card) []Op {
+	ops := []Op{Disable, Enable, Revoke, Clear, Withdraw}
+	if c.OwnerID == 0 {
+		return ops // a card in stock has no PIN of anyone's to reset
+	}
+	if c.OwnerRoles.Staff() && !actor.Has(lanyard.RoleAdministrator) {
+		return ops
+	}
+	ops = append(ops, Replace, ReplaceTemporary)
+	if adm.ResetUserPIN {
+		ops = append(ops, ResetPIN)
+	}
+	if adm.UnblockOffline {
+		ops = append(ops, UnblockOffline)
+	}
+	return ops
+}
+
+// Check returns nil when a may start op on c, and otherwise the error to
+// show: EConflict when the card's state does not allow op (it may later),
+// EForbidden when a may not do it to this card.
+func Check(a Actor, perms lanyard.WorkflowSettings, c Card, op Op) error {
+	if Allowed(a, perms, c).Has(op) {
+		return nil
+	}
+	if !slices.Contains(byState[c.State], op) {
+		return lanyard.Errorf(lanyard.EConflict, "%s is not possible while the card is %s", Label(op), c.State)
+	}
+	return lanyard.Errorf(lanyard.EForbidden, "you are not allowed to use %s on this card", Label(op))
+}
+
+// Label is op as the card menu names it.
+func Label(op Op) string {
+	if l, ok := labels[op]; ok {
+		return l
+	}
+	return string(op)
+}
+
+var labels = map[Op]string{
+	ChangePIN: "Change PIN", ResetPIN: "Reset PIN", UnblockOffline: "Unblock offline",
+	Disable: "Disable", Enable: "Enable", Revoke: "Revoke", Clear: "Clear", Withdraw: "Withdraw",
+	Replace: "Replace", ReplaceTemporary: "Temporary replacement",
+}

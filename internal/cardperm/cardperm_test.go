@@ -1,0 +1,158 @@
+package cardperm
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+var (
+	user     = lanyard.Roles{lanyard.RoleUser}
+	operator = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator}
+	admin    = lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}
+	auditor  = lanyard.Roles{lanyard.RoleUser, lanyard.RoleAuditor}
+)
+
+// all grants every user and administrator permission.
+func all() lanyard.WorkflowSettings {
+	return lanyard.WorkflowSettings{
+		IssuedCardOps: lanyard.IssuedCardOperations{ChangePIN: true, ResetPIN: true, Disable: true, Enable: true, Revoke: true, Clear: true, TemporaryReplacement: true},
+		Administrator: lanyard.AdministratorPermissions{ResetUserPIN: true, UnblockOffline: true, ValidateAnswers: true},
+	}
+}
+
+func none() lanyard.WorkflowSettings { return lanyard.WorkflowSettings{} }
+
+func with(f func(*lanyard.WorkflowSettings)) lanyard.WorkflowSettings {
+	w := all()
+	f(&w)
+	return w
+}
+
+func ops(o ...Op) []Op {
+	if o == nil {
+		return []Op{}
+	}
+	return o
+}
+
+func TestAllowed(t *testing.T) {
+	const owner, other = 1, 2
+	own := func(roles lanyard.Roles) Actor { return Actor{UserID: owner, Roles: roles} }
+	staff := func(roles lanyard.Roles) Actor { return Actor{UserID: other, Roles: roles} }
+	rss := Actor{UserID: owner, Roles: user, Channel: RemoteSelfService}
+	card := func(state lanyard.CardState) Card { return Card{State: state, OwnerID: owner, OwnerRoles: user} }
+	staffCard := func(state lanyard.CardState, roles lanyard.Roles) Card {
+		return Card{State: state, OwnerID: owner, OwnerRoles: roles}
+	}
+
+	tests := []struct {
+		name    string
+		actor   Actor
+		perms   lanyard.WorkflowSettings
+		card    Card
+		want    []Op
+		answers bool
+	}{
+		// The owner, under the policy's user permissions.
+		{"owner, issued, everything allowed", own(user), all(), card(lanyard.CardIssued),
+			ops(ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, ReplaceTemporary), false},
+		{"owner, issued, nothing allowed", own(user), none(), card(lanyard.CardIssued), ops(), false},
+		{"owner, issued, only change PIN", own(user), lanyard.WorkflowSettings{IssuedCardOps: lanyard.IssuedCardOperations{ChangePIN: true}},
+			card(lanyard.CardIssued), ops(ChangePIN), false},
+		{"owner, disabled: enable and revoke, no PIN operations", own(user), all(), card(lanyard.CardDisabled), ops(Enable, Revoke), false},
+		{"owner, disabled, enable not allowed", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false }),
+			card(lanyard.CardDisabled), ops(Revoke), false},
+		{"owner, revoked: clear only (withdraw is staff's)", own(user), all(), card(lanyard.CardRevoked), ops(Clear), false},
+		{"owner, pending: stop it", own(user), all(), card(lanyard.CardPending), ops(Revoke, Clear), false},
+		{"owner, clean card", own(user), all(), Card{State: lanyard.CardClean}, ops(), false},
+		{"owner, temporary card is not replaced again", own(user), all(), Card{State: lanyard.CardIssued, OwnerID: owner, OwnerRoles: user, Temporary: true},
+			ops(ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke), false},
+		// A staff member's own card follows the user permissions.
+		{"operator's own card: user permissions only", own(operator), none(), staffCard(lanyard.CardIssued, operator), ops(), false},
+		{"administrator's own card: no answers skipped", own(admin), all(), staffCard(lanyard.CardIssued, admin),
+			ops(ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, ReplaceTemporary), false},
+
+		// Remote Self-Service: offline response and urgent disable.
+		{"rss, issued", rss, all(), card(lanyard.CardIssued), ops(UnblockOffline, Disable), false},
+		{"rss, reset not allowed", rss, with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.ResetPIN = false }), card(lanyard.CardIssued), ops(Disable), false},
+		{"rss, disabled card: nothing", rss, all(), card(lanyard.CardDisabled), ops(), false},
+		{"rss, someone else's card", Actor{UserID: other, Roles: admin, Channel: RemoteSelfService}, all(), card(lanyard.CardIssued), ops(), false},
+
+		// Staff on other people's cards.
+		{"operator, issued", staff(operator), all(), card(lanyard.CardIssued),
+			ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+		{"operator, issued, no administrator permissions", staff(operator), with(func(w *lanyard.WorkflowSettings) {
+			w.Administrator = lanyard.AdministratorPermissions{}
+		}), card(lanyard.CardIssued), ops(Disable, Revoke, Replace, ReplaceTemporary), false},
+		{"operator, issued, answers not required", staff(operator), with(func(w *lanyard.WorkflowSettings) { w.Administrator.ValidateAnswers = false }),
+			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), false},
+		{"operator, user permissions do not limit staff", staff(operator), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps = lanyard.IssuedCardOperations{} }),
+			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+		{"operator, disabled", staff(operator), all(), card(lanyard.CardDisabled), ops(Enable, Revoke, Replace), false},
+		{"operator, revoked", staff(operator), all(), card(lanyard.CardRevoked), ops(Clear, Withdraw), false},
+		{"operator, clean card in stock", staff(operator), all(), Card{State: lanyard.CardClean}, ops(), false},
+		{"operator, revoked card in stock", staff(operator), all(), Card{State: lanyard.CardRevoked}, ops(Clear, Withdraw), false},
+		{"operator on an administrator's card: stop it, nothing more", staff(operator), all(), staffCard(lanyard.CardIssued, admin), ops(Disable, Revoke), false},
+		{"operator on an operator's card", staff(operator), all(), staffCard(lanyard.CardIssued, operator), ops(Disable, Revoke), false},
+		{"administrator on an administrator's card", staff(admin), all(), staffCard(lanyard.CardIssued, admin),
+			ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+
+		// Nobody else.
+		{"another user", staff(user), all(), card(lanyard.CardIssued), ops(), false},
+		{"auditor", staff(auditor), all(), card(lanyard.CardIssued), ops(), false},
+		{"document officer", staff(lanyard.Roles{lanyard.RoleDocumentOfficer}), all(), card(lanyard.CardIssued), ops(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Allowed(tt.actor, tt.perms, tt.card)
+			if !slices.Equal(got.Ops, tt.want) {
+				t.Errorf("ops = %v, want %v", got.Ops, tt.want)
+			}
+			if got.AnswersFirst != tt.answers {
+				t.Errorf("answers first = %v, want %v", got.AnswersFirst, tt.answers)
+			}
+			for _, op := range Ops {
+				err := Check(tt.actor, tt.perms, tt.card, op)
+				if (err == nil) != got.Has(op) {
+					t.Errorf("Check(%s) = %v, Allowed has it: %v", op, err, got.Has(op))
+				}
+			}
+		})
+	}
+}
+
+// Every state a card can be in has its row, and no row lists an
+// operation the menus do not know.
+func TestEveryStateDecided(t *testing.T) {
+	for _, st := range []lanyard.CardState{lanyard.CardClean, lanyard.CardAssigned, lanyard.CardPending, lanyard.CardIssued, lanyard.CardDisabled, lanyard.CardRevoked} {
+		row, ok := byState[st]
+		if !ok {
+			t.Errorf("no row for state %s", st)
+		}
+		for _, op := range row {
+			if !slices.Contains(Ops, op) || Label(op) == string(op) {
+				t.Errorf("state %s lists unknown operation %q", st, op)
+			}
+		}
+	}
+	if len(labels) != len(Ops) {
+		t.Errorf("%d labels for %d operations", len(labels), len(Ops))
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	owner := Actor{UserID: 1, Roles: user}
+	c := Card{State: lanyard.CardDisabled, OwnerID: 1, OwnerRoles: user}
+	if err := Check(owner, all(), c, ResetPIN); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Errorf("reset on a disabled card: %v, want a conflict", err)
+	}
+	c.State = lanyard.CardIssued
+	if err := Check(owner, none(), c, ResetPIN); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Errorf("reset not allowed by policy: %v, want forbidden", err)
+	}
+	if err := Check(Actor{UserID: 2, Roles: operator}, all(), c, ChangePIN); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Errorf("operator changing a user's PIN: %v, want forbidden", err)
+	}
+}
