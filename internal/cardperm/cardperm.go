@@ -199,3 +199,12 @@ var labels = map[Op]string{
 	Disable: "Disable", Enable: "Enable", Revoke: "Revoke", Clear: "Clear", Withdraw: "Withdraw",
 	Replace: "Replace", ReplaceTemporary: "Temporary replacement",
 }
+
+// ActorOf is the Actor of a principal.
+func ActorOf(p *lanyard.Principal) Actor {
+	a := Actor{UserID: p.User.ID, Roles: p.Roles}
+	if p.RemoteSelfService {
+		a.Channel = RemoteSelfService
+	}
+	return a
+}

@@ -156,3 +156,14 @@ func TestCheckErrors(t *testing.T) {
 		t.Errorf("operator changing a user's PIN: %v, want forbidden", err)
 	}
 }
+
+func TestActorOf(t *testing.T) {
+	p := &lanyard.Principal{User: &lanyard.User{ID: 7}, Roles: operator}
+	if a := ActorOf(p); a.UserID != 7 || a.Channel != Signed || !a.Roles.Has(lanyard.RoleOperator) {
+		t.Errorf("signed-in operator: %+v", a)
+	}
+	p.RemoteSelfService = true
+	if a := ActorOf(p); a.Channel != RemoteSelfService {
+		t.Errorf("remote self-service: %+v", a)
+	}
+}

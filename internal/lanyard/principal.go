@@ -14,6 +14,11 @@ type Principal struct {
 	// was verified (zero: password only).
 	Session        bool
 	SecondFactorAt time.Time
+	// RemoteSelfService is set for a user who proved who they are with
+	// their secret answers only (Remote Self-Service, /rss/): no password,
+	// no card. Roles then hold only user, and the card operations allow
+	// only what helps someone who cannot sign in (cardperm).
+	RemoteSelfService bool
 }
 
 // SystemPrincipal acts for Lanyard itself (first start, schedules).

@@ -98,3 +98,45 @@ func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal,
 func NormalizeAnswer(a string) string {
 	return strings.ToLower(strings.Join(strings.Fields(a), " "))
 }
+
+// CheckSecretAnswers checks a user's answers to their secret questions,
+// as a PIN reset or an offline unblock asks them (docs/lifecycle.md):
+// every answer given must match, and at least MinSecretAnswers must be
+// given, each to a different question the user chose. It does not say
+// which answer was wrong. Every given answer is verified, right or wrong,
+// so the time taken does not tell either; the argon2id comparison itself
+// is constant-time (auth.VerifyPassword).
+func (s *Identity) CheckSecretAnswers(ctx context.Context, userID int64, answers []SecretAnswerInput) error {
+	var stored []lanyard.SecretAnswer
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { stored, err = tx.SecretAnswers(userID); return }); err != nil {
+		return err
+	}
+	if len(stored) == 0 {
+		return lanyard.Errorf(lanyard.EConflict, "no secret answers are set for this account; the user sets them in Self-Service")
+	}
+	if len(answers) < MinSecretAnswers {
+		return lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", MinSecretAnswers)
+	}
+	hashes := map[string]string{}
+	for _, a := range stored {
+		hashes[a.Question] = a.AnswerHash
+	}
+	seen := map[string]bool{}
+	ok := true
+	for _, a := range answers {
+		h, known := hashes[a.Question]
+		if !known || seen[a.Question] {
+			return lanyard.Errorf(lanyard.EInvalid, "%q is not one of this user's questions, or is answered twice", a.Question)
+		}
+		seen[a.Question] = true
+		match, err := auth.VerifyPassword(ctx, h, NormalizeAnswer(a.Answer))
+		if err != nil {
+			return lanyard.Wrap(lanyard.EInternal, err, "checking the answer failed")
+		}
+		ok = ok && match
+	}
+	if !ok {
+		return lanyard.Errorf(lanyard.EForbidden, "the answers do not match")
+	}
+	return nil
+}
