@@ -181,7 +181,10 @@ const swLogicalChannelNotSupported apdu.SW = 0x6881
 func (c *Card) handle(cmd apdu.Command) apdu.Response {
 	switch {
 	case cmd.CLA&0x80 != 0:
-		return status(apdu.SWClassNotSupported)
+		if cmd.INS != pivspec.InsGeneralAuth {
+			c.sess.pending = nil
+		}
+		return c.handleVendor(cmd)
 	case cmd.CLA&0x0C != 0:
 		return status(apdu.SWSecureMessagingNotSupported)
 	case cmd.CLA != 0:

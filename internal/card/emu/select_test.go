@@ -105,7 +105,10 @@ func TestClassAndInstruction(t *testing.T) {
 		raw  string
 		want apdu.SW
 	}{
-		{"proprietary class", "80FD0000", apdu.SWClassNotSupported},
+		{"proprietary class", "A0FD0000", apdu.SWClassNotSupported},
+		// Class 80 is Lanyard's vendor class (offline unblock), which
+		// knows only its own instructions.
+		{"Lanyard's class, another instruction", "80FD0000", apdu.SWInstructionNotSupported},
 		{"secure messaging", "0CFD0000", apdu.SWSecureMessagingNotSupported},
 		{"logical channel 1", "01FD0000", 0x6881},
 		{"unknown instruction", "00B00000", apdu.SWInstructionNotSupported},

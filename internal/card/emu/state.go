@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
@@ -53,6 +54,27 @@ type State struct {
 	// Keys maps a key reference (0x9A, ...; 0xF9 the attestation key) to
 	// the key in that slot.
 	Keys map[byte]SlotKey `json:"keys"`
+
+	// Offline is the card's offline unblock state (offline.go).
+	Offline OfflineState `json:"offline,omitzero"`
+}
+
+// OfflineState is what an offline unblock keeps across power cycles: a
+// phone call to the help desk outlasts a card session.
+type OfflineState struct {
+	// Counter counts the challenges the card made; the server never
+	// answers a counter twice.
+	Counter uint16 `json:"counter,omitempty"`
+	// Pending is the challenge waiting for its response, if any.
+	Pending *PendingChallenge `json:"pending,omitempty"`
+}
+
+// PendingChallenge is a challenge the card made and has not seen an
+// answer to.
+type PendingChallenge struct {
+	Counter uint16    `json:"counter"`
+	Nonce   uint64    `json:"nonce"`
+	Created time.Time `json:"created"`
 }
 
 // ManagementKey is the PIV Card Application Administration Key (9B).
@@ -87,6 +109,10 @@ func (s *State) Clone() *State {
 	c.Objects = make(map[uint32][]byte, len(s.Objects))
 	for t, v := range s.Objects {
 		c.Objects[t] = bytes.Clone(v)
+	}
+	if s.Offline.Pending != nil {
+		p := *s.Offline.Pending
+		c.Offline.Pending = &p
 	}
 	c.Keys = maps.Clone(s.Keys)
 	if c.Keys == nil {
@@ -129,6 +155,9 @@ func (s *State) Validate() error {
 	}
 	if s.PUKRetries < 1 || s.PUKRetries > 255 || s.PUKTriesLeft < 0 || s.PUKTriesLeft > s.PUKRetries {
 		bad("PUK retries %d of %d", s.PUKTriesLeft, s.PUKRetries)
+	}
+	if p := s.Offline.Pending; p != nil && (p.Counter == 0 || p.Counter > s.Offline.Counter || p.Nonce>>36 != 0) {
+		bad("offline unblock challenge %d (nonce %#x) beyond the card's count %d", p.Counter, p.Nonce, s.Offline.Counter)
 	}
 	if n := s.ManagementKey.Algorithm.ManagementKeyLen(); n == 0 || len(s.ManagementKey.Key) != n {
 		bad("management key: %v with %d bytes", s.ManagementKey.Algorithm, len(s.ManagementKey.Key))

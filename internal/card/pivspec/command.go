@@ -22,6 +22,32 @@ const (
 	InsSetManagementKey = 0xFF // YubiKey: SET MANAGEMENT KEY
 )
 
+// Lanyard's vendor instructions for offline PIN unblock on its own cards
+// (docs/lifecycle.md, "Offline unblock"). They use the proprietary class
+// (ISO/IEC 7816-4, 5.1.1: b8 of CLA set) so that no standard card mistakes
+// them for its own; a standard card answers 6E00 (class not supported) or
+// 6D00, which is how a client tells the two apart. The INS values mirror
+// ISO's GET CHALLENGE and RESET RETRY COUNTER.
+const (
+	ClaLanyard = 0x80
+
+	// InsGetUnblockChallenge (80 84 00 80): the card's pending offline
+	// unblock challenge, a new one when none is pending or it expired.
+	// Answer: C0 09 payload (70 bits, right-aligned) ‖ C2 04 seconds left.
+	// 6985 when the card cannot be unblocked offline (its management key
+	// is still the factory default).
+	InsGetUnblockChallenge = 0x84
+	// InsUnblockWithResponse (80 2C 00 80): counter (2) ‖ response (9) ‖
+	// new PIN (8, FF-padded). Any attempt consumes the pending challenge;
+	// a right response sets the PIN and restores its tries.
+	InsUnblockWithResponse = 0x2C
+
+	// TagUnblockChallenge, TagUnblockSecondsLeft tag the fields of the
+	// GET UNBLOCK CHALLENGE answer.
+	TagUnblockChallenge   = 0xC0
+	TagUnblockSecondsLeft = 0xC2
+)
+
 // Tags of the application property template that SELECT returns (SP
 // 800-73-4 Part 2 3.1.1, table 3).
 const (

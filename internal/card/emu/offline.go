@@ -1,0 +1,149 @@
+package emu
+
+import (
+	"crypto/subtle"
+	"encoding/binary"
+	"strconv"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/unblockcode"
+)
+
+// Offline PIN unblock on Lanyard's own cards (docs/lifecycle.md, "Offline
+// unblock", scheme lanyard-mac): the card makes a challenge, the server
+// answers with a MAC of it under a key derived from the card's management
+// key (unblockcode.MACKey), and the card sets a new PIN when the MAC is
+// right. Nothing reusable is disclosed: the response fits one challenge,
+// and any attempt consumes the challenge.
+
+// OfflineChallengeLifetime is how long a challenge waits for its
+// response, on the card's clock.
+const OfflineChallengeLifetime = 8 * time.Hour
+
+// handleVendor runs Lanyard's vendor instructions (class 80) on the
+// selected PIV application; any other proprietary command is 6D00.
+func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
+	if cmd.CLA != pivspec.ClaLanyard {
+		return status(apdu.SWClassNotSupported)
+	}
+	if !c.sess.selected {
+		return status(apdu.SWInstructionNotSupported)
+	}
+	switch cmd.INS {
+	case pivspec.InsGetUnblockChallenge:
+		return c.getUnblockChallenge(cmd)
+	case pivspec.InsUnblockWithResponse:
+		return c.unblockWithResponse(cmd)
+	}
+	return status(apdu.SWInstructionNotSupported)
+}
+
+// serialName is the card's serial as Lanyard names it (personalize.Serial:
+// the vendor serial in decimal), which the MAC key is bound to.
+func (c *Card) serialName() string { return strconv.FormatUint(uint64(c.st.Serial), 10) }
+
+// offlineCapable reports whether the card can be unblocked offline: a
+// card still on the factory management key would answer anyone who knows
+// that key, and a card whose PIN a guard (TPM) holds checks its own way.
+func (c *Card) offlineCapable() bool {
+	k := c.st.ManagementKey
+	factory := k.Algorithm == pivspec.Alg3DES && subtle.ConstantTimeCompare(k.Key, pivspec.DefaultManagementKey()) == 1
+	return !factory && c.st.Guard == nil
+}
+
+// getUnblockChallenge is GET UNBLOCK CHALLENGE (80 84 00 80): the pending
+// challenge while it is valid, so a tool run twice shows the code already
+// read out; otherwise a new one, saved before it is shown.
+func (c *Card) getUnblockChallenge(cmd apdu.Command) apdu.Response {
+	if sw := noData(cmd, 0x00, 0x80); sw != apdu.SWOK {
+		return status(sw)
+	}
+	if !c.offlineCapable() {
+		return status(apdu.SWConditionsNotSatisfied)
+	}
+	now := c.cfg.now()
+	p := c.st.Offline.Pending
+	if p == nil || now.Sub(p.Created) >= OfflineChallengeLifetime || now.Before(p.Created) {
+		var b [8]byte
+		if _, err := c.cfg.rand.Read(b[:]); err != nil {
+			return status(apdu.SWMemoryFailure)
+		}
+		c.st.Offline.Counter++
+		p = &PendingChallenge{Counter: c.st.Offline.Counter, Nonce: binary.BigEndian.Uint64(b[:]) & unblockcode.NonceMax, Created: now}
+		c.st.Offline.Pending = p
+		if !c.commit() {
+			return status(apdu.SWMemoryFailure)
+		}
+	}
+	payload, err := c.challengeFields(p).Pack()
+	if err != nil {
+		return status(apdu.SWMemoryFailure)
+	}
+	left := uint32((OfflineChallengeLifetime - now.Sub(p.Created)) / time.Second)
+	out := apdu.AppendTLV(nil, pivspec.TagUnblockChallenge, payload[:])
+	out = apdu.AppendTLV(out, pivspec.TagUnblockSecondsLeft, binary.BigEndian.AppendUint32(nil, left))
+	return success(out)
+}
+
+func (c *Card) challengeFields(p *PendingChallenge) unblockcode.ChallengeFields {
+	return unblockcode.ChallengeFields{Scheme: unblockcode.SchemeLanyardMAC, CardTag: unblockcode.CardTag(c.serialName()),
+		Counter: p.Counter, Nonce: p.Nonce}
+}
+
+// unblockWithResponse is UNBLOCK PIN WITH RESPONSE (80 2C 00 80):
+// counter (2) ‖ response (9) ‖ new PIN (8, FF-padded). The order of
+// checks: the form of the data (6700, 6A80: nothing consumed), a pending
+// challenge with that counter (6985), then the challenge is consumed and
+// saved before the response is compared, so that pulling the card
+// mid-command gives no second try; a wrong response is 6982.
+func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
+	if cmd.P1 != 0x00 || cmd.P2 != RefPIN {
+		return status(apdu.SWIncorrectP1P2)
+	}
+	if len(cmd.Data) != 2+9+referenceLen {
+		return status(apdu.SWWrongLength)
+	}
+	counter := binary.BigEndian.Uint16(cmd.Data[:2])
+	var got unblockcode.Payload
+	copy(got[:], cmd.Data[2:11])
+	newPIN := cmd.Data[11:]
+	if !validReference(newPIN) || !got.Valid() {
+		return status(apdu.SWIncorrectData)
+	}
+	if !c.offlineCapable() {
+		return status(apdu.SWConditionsNotSatisfied)
+	}
+	p := c.st.Offline.Pending
+	now := c.cfg.now()
+	if p == nil || p.Counter != counter || now.Sub(p.Created) >= OfflineChallengeLifetime || now.Before(p.Created) {
+		return status(apdu.SWConditionsNotSatisfied)
+	}
+	fields := c.challengeFields(p)
+	c.st.Offline.Pending = nil
+	if !c.commit() {
+		return status(apdu.SWMemoryFailure)
+	}
+	ch, err := fields.Pack()
+	if err != nil {
+		return status(apdu.SWMemoryFailure)
+	}
+	key, err := unblockcode.MACKey(c.st.ManagementKey.Key, c.serialName())
+	if err != nil {
+		return status(apdu.SWMemoryFailure)
+	}
+	want := unblockcode.ResponseMAC(key, c.serialName(), ch)
+	if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+		return status(apdu.SWSecurityStatusNotSatisfied)
+	}
+	c.st.PIN = append([]byte(nil), newPIN...)
+	c.st.PINTriesLeft = c.st.PINRetries
+	if !c.commit() {
+		return status(apdu.SWMemoryFailure)
+	}
+	// The PIN changed: every session's PIN security status is void.
+	c.pinEpoch++
+	c.forgetPIN()
+	return success(nil)
+}
