@@ -1,0 +1,75 @@
+package piv
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+)
+
+// Offline PIN unblock on Lanyard's own cards: the vendor instructions of
+// class 80 (pivspec.InsGetUnblockChallenge, InsUnblockWithResponse;
+// docs/lifecycle.md, "Offline unblock"). A standard PIV card answers them
+// 6E00 or 6D00, which UnblockChallenge reports as ErrUnsupported.
+
+// ErrNoChallenge: the card has no pending challenge with that counter (it
+// expired, was used, or the card made a newer one), or it cannot be
+// unblocked offline at all (6985).
+var ErrNoChallenge = errors.New("piv: no offline unblock challenge pending")
+
+// UnblockChallenge is a Lanyard card's offline unblock challenge.
+type UnblockChallenge struct {
+	Payload     [9]byte // 70 bits, right-aligned (unblockcode.Payload)
+	SecondsLeft uint32  // before the card drops it
+}
+
+// UnblockChallenge returns the card's pending offline unblock challenge,
+// or a new one. ErrUnsupported: not a Lanyard card; ErrNoChallenge: a
+// Lanyard card that cannot be unblocked offline.
+func (c *Card) UnblockChallenge(ctx context.Context) (UnblockChallenge, error) {
+	const op = "GET UNBLOCK CHALLENGE"
+	b, err := c.do(ctx, op, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsGetUnblockChallenge, P2: byte(pivspec.KeyPIN), Le: apdu.MaxShortLe})
+	if err != nil {
+		return UnblockChallenge{}, noChallenge(err)
+	}
+	tlvs, err := apdu.ParseTLVs(b)
+	ch, ok1 := apdu.Find(tlvs, pivspec.TagUnblockChallenge)
+	left, ok2 := apdu.Find(tlvs, pivspec.TagUnblockSecondsLeft)
+	if err != nil || !ok1 || !ok2 || len(ch.Value) != 9 || len(left.Value) != 4 || ch.Value[0]&0xC0 != 0 {
+		return UnblockChallenge{}, fmt.Errorf("piv: %s: %w response % X", op, apdu.ErrMalformed, b)
+	}
+	var out UnblockChallenge
+	copy(out.Payload[:], ch.Value)
+	out.SecondsLeft = binary.BigEndian.Uint32(left.Value)
+	return out, nil
+}
+
+// UnblockWithResponse sets a new PIN with the response to the challenge
+// numbered counter. The card consumes the challenge whatever the outcome:
+// a wrong response fails with ErrSecurityStatus and a new challenge is
+// needed. The new PIN's form is checked here first (ErrPINFormat), so a
+// typo in it costs nothing.
+func (c *Card) UnblockWithResponse(ctx context.Context, counter uint16, response [9]byte, newPIN string) error {
+	const op = "UNBLOCK PIN WITH RESPONSE"
+	pin, err := c.encodePIN("new PIN", newPIN)
+	if err != nil {
+		return fmt.Errorf("piv: %s: %w", op, err)
+	}
+	data := binary.BigEndian.AppendUint16(nil, counter)
+	data = append(data, response[:]...)
+	data = append(data, pin...)
+	_, err = c.do(ctx, op, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsUnblockWithResponse, P2: byte(pivspec.KeyPIN), Data: data})
+	return noChallenge(err)
+}
+
+// noChallenge turns 6985 into ErrNoChallenge.
+func noChallenge(err error) error {
+	var se *apdu.StatusError
+	if errors.As(err, &se) && se.SW == apdu.SWConditionsNotSatisfied {
+		return fmt.Errorf("%w (%w)", ErrNoChallenge, err)
+	}
+	return err
+}
