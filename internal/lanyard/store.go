@@ -47,6 +47,7 @@ type Tx interface {
 	CardStore
 	OperationStore
 	HeldPINStore
+	OfflineUnblockStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"TOTP", testTOTP},
 		{"TOTPConcurrent", testTOTPConcurrent},
 		{"HeldPINs", testHeldPINs},
+		{"OfflineUnblocks", testOfflineUnblocks},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
