@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // cardAccess is the card access New was given (Config.Agents), or nil.
@@ -46,4 +48,16 @@ func (h requestHook) CheckApprove(tx lanyard.Tx, p *lanyard.Principal, r *lanyar
 
 func (h requestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (func(context.Context), error) {
 	return h.s.Cards.RequestHook().Decided(tx, r, cert)
+}
+
+// secretAnswersOf lets the card workflows check a user's secret answers
+// (cardops.SecretAnswers) with the identity capability.
+type secretAnswersOf struct{ id *identity.Identity }
+
+func (a secretAnswersOf) CheckSecretAnswers(ctx context.Context, userID int64, answers []cardops.SecretAnswer) error {
+	in := make([]identity.SecretAnswerInput, len(answers))
+	for i, x := range answers {
+		in[i] = identity.SecretAnswerInput{Question: x.Question, Answer: x.Answer}
+	}
+	return a.id.CheckSecretAnswers(ctx, userID, in)
 }

@@ -36,18 +36,19 @@ type Cards struct {
 	runner    *operation.Runner
 	notifier  Notifier
 
-	catalog      Catalog
-	pki          PKI
-	documents    Documents
-	secondFactor SecondFactor
-	airCards     AirCards
+	catalog       Catalog
+	pki           PKI
+	documents     Documents
+	secondFactor  SecondFactor
+	secretAnswers SecretAnswers
+	airCards      AirCards
 }
 
 // New checks cfg and returns the card workflows.
 func New(cfg Config) (*Cards, error) {
 	if cfg.Store == nil || cfg.Sealer == nil || len(cfg.CAs) == 0 || cfg.Now == nil || cfg.Rand == nil ||
-		cfg.Runner == nil || cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.AirCards == nil {
-		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Runner, Catalog, PKI, Documents, SecondFactor and AirCards are required")
+		cfg.Runner == nil || cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.SecretAnswers == nil || cfg.AirCards == nil {
+		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Runner, Catalog, PKI, Documents, SecondFactor, SecretAnswers and AirCards are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -55,7 +56,7 @@ func New(cfg Config) (*Cards, error) {
 	s := &Cards{
 		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), runner: cfg.Runner, notifier: cfg.Notifier,
-		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, airCards: cfg.AirCards,
+		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, secretAnswers: cfg.SecretAnswers, airCards: cfg.AirCards,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

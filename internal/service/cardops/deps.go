@@ -53,6 +53,19 @@ type SecondFactor interface {
 	VerifySecondFactor(ctx context.Context, p *lanyard.Principal, password, code string) error
 }
 
+// SecretAnswers checks a user's answers to their secret questions
+// (identity.Identity, through the composition root): an error when they
+// do not match, without saying which.
+type SecretAnswers interface {
+	CheckSecretAnswers(ctx context.Context, userID int64, answers []SecretAnswer) error
+}
+
+// SecretAnswer is an answer given to one of a user's secret questions.
+type SecretAnswer struct {
+	Question string
+	Answer   string
+}
+
 // AirCards is what the card workflows read of the AirCards a workstation
 // may use (workstations.Workstations implements it).
 type AirCards interface {
@@ -102,10 +115,11 @@ type Config struct {
 	Notifier Notifier
 	// Runner runs the resumable issue operations (operation.New on
 	// Store and the store-truncated clock, lanyard.Recorder.Clock).
-	Runner       *operation.Runner
-	Catalog      Catalog
-	PKI          PKI
-	Documents    Documents
-	SecondFactor SecondFactor
-	AirCards     AirCards
+	Runner        *operation.Runner
+	Catalog       Catalog
+	PKI           PKI
+	Documents     Documents
+	SecondFactor  SecondFactor
+	SecretAnswers SecretAnswers
+	AirCards      AirCards
 }
