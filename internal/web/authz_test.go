@@ -246,6 +246,7 @@ var authzRows = map[string]authzRow{
 	"POST /api/v1/cards/{id}/issued-pin":                {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
 	"GET /api/v1/me/issued-pins":                        {roles: anyone},
 	"POST /api/v1/cards/{id}/revoke-clear":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/offline-unblock":           {roles: anyone, obj: objCard, others: staff, body: `{"challenge":"0000-0000-0000-0000"}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},
 	"POST /api/v1/issue":                                {roles: anyone, body: `{}`},

@@ -152,6 +152,7 @@ type Cards interface {
 	CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in cardops.CreateVirtualInput) (*cardops.ConnectedCard, error)
 	SoftwareStoreOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.SoftwareStoreOption, error)
 	IssueSoftwareStore(ctx context.Context, p *lanyard.Principal, in cardops.SoftwareStoreInput) (*cardops.SoftwareStoreResult, error)
+	OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.OfflineUnblockInput) (*cardops.OfflineUnblockResult, error)
 }
 
 // AuditLog is the audit log the auditors read and verify (internal/audit.Log).

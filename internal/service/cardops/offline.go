@@ -38,26 +38,24 @@ const (
 
 // OfflineUnblock answers the challenge of card cardID. The server never
 // learns the new PIN: the card sets it when the tool sends the response
-// with it. Checks, in order: the challenge is well typed, the caller may
-// unblock this card offline (cardperm, with the owner's policy), the
+// with it. Checks, in order: the caller may unblock this card offline
+// (cardperm, with the owner's policy), the challenge is well typed, the
 // owner's secret answers when they are needed, the challenge is from
 // this card and of a scheme its kind supports, and it was not answered
 // before. One transaction records the answer with its audit event.
 func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID int64, in OfflineUnblockInput) (*OfflineUnblockResult, error) {
-	payload, err := unblockcode.Decode(unblockcode.Challenge, in.Challenge)
-	if err != nil {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "the challenge is mistyped: check it and type it again")
-	}
-	ch := unblockcode.UnpackChallenge(payload)
-
 	var card *lanyard.Card
 	var owner *lanyard.User
 	var ct *lanyard.CardType
 	var decision cardperm.Decision
-	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if card, err = tx.CardByID(cardID); err != nil {
 			return err
+		}
+		if card.OwnerID != p.User.ID && !p.IsCardStaff() {
+			// Nothing about someone else's card, not even that it exists.
+			return lanyard.Errorf(lanyard.ENotFound, "card not found")
 		}
 		if card.OwnerID == 0 {
 			return lanyard.Errorf(lanyard.EConflict, "card %s has no owner; nothing to unblock", card.Serial)
@@ -79,8 +77,14 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		return err
 	})
 	if err != nil {
-		return nil, notFoundAsForbidden(err, p, card)
+		return nil, err
 	}
+
+	payload, err := unblockcode.Decode(unblockcode.Challenge, in.Challenge)
+	if err != nil {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "the challenge is mistyped: check it and type it again")
+	}
+	ch := unblockcode.UnpackChallenge(payload)
 
 	channel, needAnswers := offlineChannel(p, card, decision)
 	if needAnswers {
@@ -163,14 +167,4 @@ func (s *Cards) offlineMAC(ctx context.Context, ct *lanyard.CardType, card *lany
 		return unblockcode.Payload{}, lanyard.Wrap(lanyard.EInternal, err, "deriving the card's unblock key")
 	}
 	return unblockcode.ResponseMAC(key, card.Serial, payload), nil
-}
-
-// notFoundAsForbidden keeps a user from learning which card IDs exist:
-// someone who may not see a card gets the same refusal for it as for a
-// card that does not exist.
-func notFoundAsForbidden(err error, p *lanyard.Principal, card *lanyard.Card) error {
-	if card != nil && card.OwnerID != p.User.ID && !p.IsCardStaff() && (lanyard.IsCode(err, lanyard.EForbidden) || lanyard.IsCode(err, lanyard.EConflict)) {
-		return lanyard.Errorf(lanyard.ENotFound, "card not found")
-	}
-	return err
 }
