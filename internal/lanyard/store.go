@@ -161,6 +161,10 @@ type CertificateStore interface {
 	CertificateByID(id int64) (*Certificate, error)
 	ListCertificates(f CertFilter) ([]*Certificate, error)
 	RevokedCertificates(ca string) ([]*Certificate, error) // status revoked, for the CRL
+	// LockCertificate holds certificate id until the transaction ends,
+	// as LockCard does a card: a change made from a copy read before
+	// (a revocation, marking it written) reads it again after the lock.
+	LockCertificate(id int64) error
 }
 
 // RequestStore holds certificate requests (the CA's pending queue).

@@ -8,3 +8,5 @@ func (*tx) CreateOfflineUnblock(*lanyard.OfflineUnblock) error {
 func (*tx) OfflineUnblocksOf(int64) ([]*lanyard.OfflineUnblock, error) {
 	return nil, notImplemented("OfflineUnblocksOf")
 }
+
+func (*tx) LockCertificate(int64) error { return notImplemented("LockCertificate") }

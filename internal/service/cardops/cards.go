@@ -338,15 +338,19 @@ func slotOf(t *lanyard.Template) string {
 var sealedIssueFields = []string{"new_puk", "pin_copy", "owner_pin"}
 
 // viewOperation is op as card views show it: without the sealed secrets
-// an issue records (sealedIssueFields). Operation.Data never carries a
-// PIN, PUK or key to a client, sealed or not.
+// an issue records (sealedIssueFields), whatever the operation's kind, so
+// that a kind added later cannot leak one by recording it under the same
+// name. Operation.Data never carries a PIN, PUK or key to a client,
+// sealed or not; a record that is not a JSON object is not shown at all.
 func viewOperation(op *lanyard.Operation) *lanyard.Operation {
-	if op.Kind != lanyard.OpIssue || len(op.Data) == 0 {
+	if len(op.Data) == 0 {
 		return op
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(op.Data, &fields) != nil {
-		return op
+		out := *op
+		out.Data = nil
+		return &out
 	}
 	found := false
 	for _, f := range sealedIssueFields {

@@ -104,11 +104,18 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 			issuing = s.sealedCandidate(card.ID, d.NewPUK)
 		}
 	}
+	// The card proves it is the one recorded (its own management key)
+	// before anything is written: a card presenting a copied serial and
+	// CHUID leaves no operation and no audit trail of a clear behind.
+	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
+	if err != nil {
+		return nil, err
+	}
 	run, err := s.startClear(ctx, p, card)
 	if err != nil {
 		return nil, err
 	}
-	err = s.clearCard(ctx, run, cc, ct, secrets, certs, in.AdminPIN, issuing)
+	err = s.clearCard(ctx, run, cc, admin, ct, secrets, certs, in.AdminPIN, issuing)
 	if err == nil {
 		err = s.finishClear(ctx, p, run)
 	}
@@ -159,13 +166,9 @@ func (s *Cards) startClear(ctx context.Context, p *lanyard.Principal, card *lany
 
 // clearCard deletes the certificates Lanyard wrote from the card and
 // resets its PIN, recording each as a step.
-func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc *cardConn, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets,
+func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc *cardConn, admin *piv.Admin, ct *lanyard.CardType, secrets *lanyard.CardTypeSecrets,
 	certs []*lanyard.Certificate, adminPIN string, issuing personalize.PUKCandidate) error {
 	card := run.Card
-	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
-	if err != nil {
-		return err
-	}
 	slots := map[string]bool{}
 	for _, c := range certs {
 		if c.Source == lanyard.SourceManaged && c.Status == lanyard.CertWritten {

@@ -21,3 +21,6 @@ func (s *Cards) CardPUK(ctx context.Context, id int64) (string, error) {
 func (s *Cards) SealCardPUK(id int64, puk string) ([]byte, error) {
 	return s.sealer.Seal([]byte(puk), CardPUKAAD(id))
 }
+
+// ViewOperation exposes viewOperation to the tests.
+var ViewOperation = viewOperation

@@ -149,12 +149,19 @@ func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
 	if !cur.UpdatedAt.Equal(was.UpdatedAt) || cur.State != was.State || cur.OwnerID != was.OwnerID {
 		return lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read (another issue?); look at the card and try again", was.Serial)
 	}
-	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Unfinished: true, Limit: 1})
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: was.ID, Unfinished: true})
 	if err != nil {
 		return err
 	}
-	if len(ops) > 0 {
-		return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, ops[0].Step)
+	for _, op := range ops {
+		// An unfinished issue is continued, not replaced; another
+		// operation blocks only while it runs. One left interrupted (a
+		// server of an older version swept it so, during an upgrade) is
+		// never resumed (RecoverOperations fails those it finds running)
+		// and must not keep the card from a new issue.
+		if op.Kind == lanyard.OpIssue || op.State == lanyard.OpRunning {
+			return lanyard.Errorf(lanyard.EConflict, "card %s already has an operation under way (%s)", was.Serial, op.Step)
+		}
 	}
 	return nil
 }

@@ -290,9 +290,22 @@ func (s *Cards) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Ad
 		return err
 	}
 	j.data.Written[sl.Slot] = true
-	rec.Status, rec.CardID, rec.Slot, rec.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.rec.Clock()
 	ev := s.rec.Event(j.p, "cert.write", "certificate", rec.Serial, map[string]any{"card": j.card.ID, "slot": sl.Slot})
-	if err := j.run.Step(ctx, operation.Written.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.UpdateCertificate(rec) }), operation.Event(ev)); err != nil {
+	markWritten := func(tx lanyard.Tx) error {
+		cur, err := heldCertificate(tx, rec)
+		if err != nil {
+			return err
+		}
+		if cur.Status != lanyard.CertValid && cur.Status != lanyard.CertApproved {
+			// Revoked while it was being written: the record keeps the
+			// revocation (and the CRL the certificate); the card holds a
+			// dead certificate until it is cleared.
+			return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s was %s while it was written to the card; revoke and clear the card, then issue it again", sl.Template, cur.Serial, cur.Status)
+		}
+		cur.Status, cur.CardID, cur.Slot, cur.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.rec.Clock()
+		return tx.UpdateCertificate(cur)
+	}
+	if err := j.run.Step(ctx, operation.Written.On(sl.Slot), operation.Also(markWritten), operation.Event(ev)); err != nil {
 		delete(j.data.Written, sl.Slot)
 		return err
 	}
@@ -356,4 +369,15 @@ func (s *Cards) trackCertificates(ctx context.Context, j *issueJob) error {
 		}
 		return s.rec.Event(j.p, "card.track", "card", strconv.FormatInt(j.card.ID, 10), details)
 	}))
+}
+
+// heldCertificate reads c again inside tx, holding its row until tx ends
+// (Tx.LockCertificate): a step that changes a certificate read earlier
+// (outside tx, before card I/O) starts from this, not from its old copy,
+// so a revocation committed meanwhile is seen and not overwritten.
+func heldCertificate(tx lanyard.CertificateStore, c *lanyard.Certificate) (*lanyard.Certificate, error) {
+	if err := tx.LockCertificate(c.ID); err != nil {
+		return nil, err
+	}
+	return tx.CertificateByID(c.ID)
 }

@@ -25,6 +25,14 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 		if err != nil {
 			return err
 		}
+		// Held, and read again: a card issue marking it written at the
+		// same time does not overwrite the revocation, nor this the card.
+		if err := tx.LockCertificate(c.ID); err != nil {
+			return err
+		}
+		if c, err = tx.CertificateByID(c.ID); err != nil {
+			return err
+		}
 		if c.UserID != p.User.ID && !p.IsStaff() {
 			return lanyard.Errorf(lanyard.ENotFound, "certificate %s not found", serial)
 		}
@@ -180,10 +188,22 @@ func (s *PKI) RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*la
 	now := s.rec.Clock()
 	cas := map[string]bool{}
 	var serials []string
-	for _, c := range certs {
+	for _, read := range certs {
+		// The caller read them before (often before card I/O): each is
+		// held and read again, so that a change committed meanwhile (a
+		// revocation, a write to the card) is decided on, not undone.
+		if err := tx.LockCertificate(read.ID); err != nil {
+			return nil, err
+		}
+		c, err := tx.CertificateByID(read.ID)
+		if err != nil {
+			return nil, err
+		}
 		if !revoke(c) {
 			continue
 		}
+		*read = *c
+		c = read
 		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation,
 			lanyard.ReasonCessationOfOperation.String(), now
 		if err := tx.UpdateCertificate(c); err != nil {

@@ -117,3 +117,7 @@ func scanCert(r scanner) (*lanyard.Certificate, error) {
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &c, nil
 }
+
+func (t certificatesTx) LockCertificate(id int64) error {
+	return t.lockRow("certificates", id, notFound("certificate %d not found", id))
+}
