@@ -237,6 +237,20 @@ func TestAirCardServices(t *testing.T) {
 			t.Errorf("alice's connected cards lack AirCard %s at service %d", cc.Serial, cc.WorkstationID)
 		}
 	}
+	// Staff asking for their own connected cards (the console's Issue a
+	// card for a card they hold) get none of alice's AirCards.
+	own, err := e.svc.Cards.ConnectedCards(ctx, e.admin, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range own {
+		if c.Kind == lanyard.KindAirCard {
+			t.Errorf("staff's own connected cards list %s's AirCard %s", c.Owner, c.Serial)
+		}
+	}
+	if all, err := e.svc.Cards.ConnectedCards(ctx, e.admin, false); err != nil || !slices.ContainsFunc(all, func(c *cardops.ConnectedCard) bool { return c.Kind == lanyard.KindAirCard }) {
+		t.Errorf("staff's view of every connected card lacks the AirCards: %v", err)
+	}
 
 	// A serial is an AirCard's name to workstations and the hub, across
 	// AirCard card types: a new card reporting one already registered

@@ -235,6 +235,11 @@ func (s *Cards) ConnectedCards(ctx context.Context, p *lanyard.Principal, own bo
 		if err != nil {
 			return err
 		}
+		if own {
+			// Staff asked for their own cards: other people's AirCards
+			// are not theirs either.
+			maps.DeleteFunc(airCards, func(_ string, c *lanyard.Card) bool { return c.OwnerID != p.User.ID })
+		}
 		var states []lanyard.WorkstationState
 		if isCardStaff(p) && !own {
 			states = ca.Workstations(0)
