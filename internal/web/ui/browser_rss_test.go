@@ -162,3 +162,66 @@ func putAnswers(t *testing.T, s *site, login string, set []map[string]string) {
 		t.Fatalf("answers: %d", res.StatusCode)
 	}
 }
+
+// TestBrowserConsoleSecretAnswers: in the console's user dialog an
+// operator sees that wrong answers locked a user's secret answers,
+// unlocks them, and then resets them; each after a confirmation.
+func TestBrowserConsoleSecretAnswers(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("olga", password, "operator", "user")
+	s.mustUser("una", password)
+	putAnswers(t, s, "una", []map[string]string{
+		{"question": "What was the name of your first pet?", "answer": "Rex"},
+		{"question": "In which city were you born?", "answer": "Ghent"},
+		{"question": "What is your favourite book?", "answer": "Dune"},
+	})
+	b := mustBrowser(t, s)
+	// Olga signs in first: wrong answers count against the address as
+	// wrong passwords do, and these come from hers.
+	b.Login("olga", password)
+	for range 5 { // the default policy locks after five wrong answers in a row
+		rssWrong(t, s, "una")
+	}
+	b.Visit("/console/users")
+	b.Run("edit una", chromedp.Click(chromedp.CSS(`button[aria-label="Edit una"]`)))
+	b.WaitFor("locked shown", `document.querySelector('#u-secret-status').textContent.includes('Locked since') && !document.querySelector('#u-secret-unlock').hidden`)
+	b.CheckAccessible("user dialog: secret answers")
+	b.Shot("console-secret-locked")
+	confirm := func(button, done string) {
+		b.Run("click "+button, chromedp.Click(chromedp.CSS(button)))
+		b.WaitFor("confirmation", `document.querySelector('dialog[open]:not(#user-dialog) button.danger') !== null`)
+		b.Run("confirm", chromedp.Click(chromedp.CSS(`dialog[open]:not(#user-dialog) button.danger`)))
+		b.WaitFor(done, `document.querySelector('#u-secret-status').textContent.includes(`+uitest.JSString(done)+`)`)
+	}
+	confirm("#u-secret-unlock", "Unlocked")
+	if !uitest.Eval[bool](b, `document.querySelector('#u-secret-unlock').hidden`) {
+		t.Error("Unlock is still offered after unlocking")
+	}
+	confirm("#u-secret-reset", "Reset.")
+	code, body := s.api("GET", "/api/v1/users/una/secret-answers", nil)
+	if code != 200 || !strings.Contains(string(body), `"set":false`) || !strings.Contains(string(body), `"locked":false`) {
+		t.Fatalf("after unlock and reset: %d %s", code, body)
+	}
+	b.CheckConsole()
+}
+
+// rssWrong signs in to Remote Self-Service as login with wrong answers.
+func rssWrong(t *testing.T, s *site, login string) {
+	t.Helper()
+	var q struct {
+		Questions []string `json:"questions"`
+		Ticket    string   `json:"ticket"`
+	}
+	if code, body := s.api("POST", "/api/v1/rss/questions", map[string]string{"login": login}); code != 200 {
+		t.Fatalf("questions: %d %s", code, body)
+	} else if err := json.Unmarshal(body, &q); err != nil {
+		t.Fatal(err)
+	}
+	var answers []map[string]string
+	for _, text := range q.Questions {
+		answers = append(answers, map[string]string{"question": text, "answer": "wrong"})
+	}
+	if code, body := s.api("POST", "/api/v1/rss/session", map[string]any{"login": login, "ticket": q.Ticket, "answers": answers}); code != 401 {
+		t.Fatalf("wrong answers: %d %s", code, body)
+	}
+}
