@@ -33,6 +33,7 @@ func commands() []command {
 		{"version", "version", "print the version", func(context.Context, []string) error { fmt.Println(version); return nil }},
 	}
 	cmds = append(cmds, userCommands()...)
+	cmds = append(cmds, secretAnswerCommands()...)
 	cmds = append(cmds, tokenCommands()...)
 	cmds = append(cmds, configCommands()...)
 	cmds = append(cmds, caCommands()...)

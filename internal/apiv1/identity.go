@@ -68,10 +68,12 @@ type TOTPInfo struct {
 // SecretQuestionsInfo says whether the user has set answers, and offers
 // the questions.
 type SecretQuestionsInfo struct {
-	Set       bool     `json:"set"`
-	Chosen    []string `json:"chosen"`
-	Questions []string `json:"questions"`
-	Required  int      `json:"required"`
+	Set             bool     `json:"set"`
+	Chosen          []string `json:"chosen"`
+	Questions       []string `json:"questions"`
+	Required        int      `json:"required"`
+	MinAnswerLength int      `json:"min_answer_length"`
+	Locked          bool     `json:"locked"`
 }
 
 // SecretAnswerInput is one answer.

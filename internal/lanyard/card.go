@@ -172,3 +172,15 @@ type SecretAnswer struct {
 	Question   string `json:"question"`
 	AnswerHash string `json:"-"`
 }
+
+// SecretLock is a user's count of wrong secret answers in a row and,
+// once the policy's limit is reached, when the answers were locked
+// (zero: not locked). A right answer clears the count; only an operator
+// clears a lock.
+type SecretLock struct {
+	Failures int       `json:"failures"`
+	LockedAt time.Time `json:"locked_at"`
+}
+
+// Locked reports whether the answers are locked.
+func (l SecretLock) Locked() bool { return !l.LockedAt.IsZero() }

@@ -41,6 +41,25 @@ type PolicySettings struct {
 	Certificates  CertificateSettings   `json:"certificates"`
 	AllowedCards  []string              `json:"allowed_card_types"` // card type names; empty = none allowed
 	Notifications NotificationsSettings `json:"notifications"`
+	// Authentication is how users prove who they are when they cannot
+	// sign in (docs/lifecycle.md, "Secret questions").
+	Authentication AuthenticationSettings `json:"authentication"`
+}
+
+// AuthenticationSettings is the Authentication section.
+type AuthenticationSettings struct {
+	SecretQuestions SecretQuestionSettings `json:"secret_questions"`
+}
+
+// SecretQuestionSettings is Authentication → Secret questions: the
+// questions users choose from, how many they answer (and are asked), the
+// shortest answer accepted, and how many wrong answers in a row lock the
+// user out of every use of the answers until an operator unlocks them.
+type SecretQuestionSettings struct {
+	Questions       []string `json:"questions"`
+	Asked           int      `json:"asked"`
+	MinAnswerLength int      `json:"min_answer_length"`
+	WrongBeforeLock int      `json:"wrong_before_lock"`
 }
 
 // WorkflowSettings is Workflow → General and Workflow → User permissions.

@@ -233,6 +233,22 @@ type CredentialStore interface {
 	// Secret questions of a user, in order; Set replaces them all.
 	SecretAnswers(userID int64) ([]SecretAnswer, error)
 	SetSecretAnswers(userID int64, answers []SecretAnswer) error
+	// SecretLock is userID's wrong-answer count and lock (zero when
+	// none); SetSecretLock replaces it (ENotFound: no such user).
+	SecretLock(userID int64) (SecretLock, error)
+	SetSecretLock(userID int64, l SecretLock) error
+	// AddSecretFailure counts one more wrong answer for userID in one
+	// statement, so that parallel attempts cannot lose a count, and
+	// locks the answers at now when the count reaches lockAt (a lock, once
+	// set, keeps its time). It returns the new state.
+	AddSecretFailure(userID int64, lockAt int, now time.Time) (SecretLock, error)
+	// Remote Self-Service sessions (/rss/) live apart from browser
+	// sessions, so that no sign-in path can take one for the other.
+	// RSSSessionByHash fails with ENotFound for an unknown hash; expired
+	// ones go with DeleteExpiredSessions.
+	CreateRSSSession(s *Session) error
+	RSSSessionByHash(hash []byte) (*Session, error)
+	DeleteRSSSession(hash []byte) error
 	// TOTP enrollments (authenticator apps), one per user.
 	TOTPEnrollment(userID int64) (*TOTPEnrollment, error) // ENotFound when none
 	// PutTOTPEnrollment stores e as its user's enrollment, replacing an

@@ -108,5 +108,29 @@ func Defaults() lanyard.PolicySettings {
 			// than poll Self-Service (guide: "Card issue approved").
 			NotifyUser: true,
 		},
+		Authentication: lanyard.AuthenticationSettings{
+			SecretQuestions: lanyard.SecretQuestionSettings{
+				// Questions most people answer the same way for years and
+				// that a colleague does not simply know; the administrator
+				// replaces them with the organization's own.
+				Questions: []string{
+					"What was the name of your first pet?",
+					"In which city were you born?",
+					"What was the name of your first school?",
+					"What is your favourite book?",
+					"What was the make of your first car?",
+					"What is your mother's maiden name?",
+				},
+				// Three answers stand between a caller and a new PIN: each
+				// is weak alone (the argon2id hash and the lock below make
+				// guessing slow), together they are what a help desk asks.
+				Asked:           3,
+				MinAnswerLength: 3,
+				// Five wrong answers in a row lock the answers until an
+				// operator has spoken with the user: a person who forgot an
+				// answer gets a few tries, a guesser does not.
+				WrongBeforeLock: 5,
+			},
+		},
 	}
 }

@@ -34,6 +34,10 @@ func TestDefaultsValues(t *testing.T) {
 		{"optional templates", s.Certificates.Optional, []string{"secure-email", "document-signing"}},
 		{"allowed card types", s.AllowedCards, []string{"piv"}},
 		{"notify user", s.Notifications.NotifyUser, true},
+		{"secret questions", len(s.Authentication.SecretQuestions.Questions), 6},
+		{"secret questions asked", s.Authentication.SecretQuestions.Asked, 3},
+		{"secret answer minimum length", s.Authentication.SecretQuestions.MinAnswerLength, 3},
+		{"wrong answers before lock", s.Authentication.SecretQuestions.WrongBeforeLock, 5},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {

@@ -25,6 +25,7 @@ const (
 	labelOptional  = "Certificates → Optional templates"
 	labelCardTypes = "Allowed card types"
 	labelAssign    = "Assignments"
+	labelSecretQ   = "Authentication → Secret questions"
 )
 
 // Validate checks every field of p and returns the first problem as an
@@ -69,6 +70,9 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 		return err
 	}
 	if err := checkNames(labelCardTypes, "card type", s.AllowedCards, cardTypes); err != nil {
+		return err
+	}
+	if err := checkSecretQuestions(&s.Authentication.SecretQuestions); err != nil {
 		return err
 	}
 	if err := checkAssignments(p.Assignments); err != nil {

@@ -130,6 +130,32 @@ func TestValidate(t *testing.T) {
 		{"assign everyone twice", func(p *lanyard.Policy) {
 			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignEveryone}, {Kind: lanyard.AssignEveryone}}
 		}, "everyone is assigned twice"},
+
+		// Authentication → Secret questions: 1 to 20 distinct, non-empty
+		// questions, a number asked between 1 and their number, a minimum
+		// answer length and a lock limit in range.
+		{"no questions", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Questions = nil }, "Authentication → Secret questions: give 1 to 20 questions"},
+		{"21 questions", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Questions = manyQuestions(21) }, "give 1 to 20"},
+		{"20 questions", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Questions = manyQuestions(20) }, ""},
+		{"an empty question", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Questions[1] = "  " }, "question 2 must be 1 to 200 characters"},
+		{"spaces around", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Questions[0] = " Pet? " }, "question 1 must be"},
+		{"too long", func(p *lanyard.Policy) {
+			p.Settings.Authentication.SecretQuestions.Questions[0] = strings.Repeat("q", 201)
+		}, "question 1 must be 1 to 200"},
+		{"twice, other case", func(p *lanyard.Policy) {
+			p.Settings.Authentication.SecretQuestions.Questions[3] = strings.ToUpper(p.Settings.Authentication.SecretQuestions.Questions[0])
+		}, "is listed twice"},
+		{"asked 0", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Asked = 0 }, "Number asked: must be 1 to 6"},
+		{"asked more than there are", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Asked = 7 }, "Number asked: must be 1 to 6"},
+		{"asked all", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.Asked = 6 }, ""},
+		{"one question asked once", func(p *lanyard.Policy) {
+			p.Settings.Authentication.SecretQuestions.Questions, p.Settings.Authentication.SecretQuestions.Asked = []string{"Pet?"}, 1
+		}, ""},
+		{"min length 0", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.MinAnswerLength = 0 }, "Minimum answer length: must be 1 to 200"},
+		{"min length 201", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.MinAnswerLength = 201 }, "Minimum answer length"},
+		{"lock after 0", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.WrongBeforeLock = 0 }, "Wrong answers before lock: must be 1 to 100"},
+		{"lock after 101", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.WrongBeforeLock = 101 }, "Wrong answers before lock"},
+		{"lock after 1", func(p *lanyard.Policy) { p.Settings.Authentication.SecretQuestions.WrongBeforeLock = 1 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,4 +191,13 @@ func TestValidateKnownNames(t *testing.T) {
 	// Syntax is checked even without a catalogue.
 	p.Settings.AllowedCards = []string{"bad name"}
 	wantError(t, Validate(p, nil, nil), lanyard.EInvalid, "not a valid card type name")
+}
+
+// manyQuestions returns n distinct questions.
+func manyQuestions(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "Question " + strings.Repeat("x", i+1) + "?"
+	}
+	return out
 }

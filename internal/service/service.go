@@ -125,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
-		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked})
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog})
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,9 @@ type authzRow struct {
 	// administrator's account), sent in order after the generated
 	// refusals; "{ref:name}" in their paths names a fixture object.
 	extra []authzCase
+	// rssOnly: only a Remote Self-Service session is accepted; every
+	// caller of the table (API tokens) gets 401 (issue 16).
+	rssOnly bool
 }
 
 // authzCase is one request of a caller with the status class it must get.
@@ -189,6 +192,26 @@ var authzRows = map[string]authzRow{
 			// 13.1: an operator resets no staff member's authenticator app.
 			{caller: "operator", path: "/api/v1/users/victim-admin/totp", want: denied, fixedBy: "13.1"},
 		}},
+
+	// Secret answers (issue 16): staff see them, operators reset and
+	// unlock plain users' (an administrator's: only an administrator);
+	// nobody resets or unlocks their own (ownDenied without an item: the
+	// rule holds since it exists).
+	"GET /api/v1/users/{login}/secret-answers": {roles: readers, obj: objUser, others: oversight},
+	"DELETE /api/v1/users/{login}/secret-answers": {roles: staff, obj: objUser, others: staff,
+		ownDenied: map[lanyard.Role]string{lanyard.RoleOperator: "", lanyard.RoleAdministrator: ""},
+		extra:     []authzCase{{caller: "operator", path: "/api/v1/users/victim-admin/secret-answers", want: denied}}},
+	"POST /api/v1/users/{login}/secret-answers/unlock": {roles: staff, obj: objUser, others: staff,
+		ownDenied: map[lanyard.Role]string{lanyard.RoleOperator: "", lanyard.RoleAdministrator: ""},
+		extra:     []authzCase{{caller: "operator", path: "/api/v1/users/victim-admin/secret-answers/unlock", want: denied}}},
+
+	// Remote Self-Service (issue 16): asking and answering are public;
+	// the rest takes only its own session, never a token.
+	"POST /api/v1/rss/questions": {public: true, body: `{"login":"alice"}`},
+	"POST /api/v1/rss/session":   {public: true, body: `{}`},
+	"GET /api/v1/rss/session":    {roles: anyone, rssOnly: true},
+	"DELETE /api/v1/rss/session": {roles: anyone, rssOnly: true},
+	"GET /api/v1/rss/cards":      {roles: anyone, rssOnly: true},
 
 	// API tokens.
 	"GET /api/v1/tokens":         {roles: anyone},
@@ -422,6 +445,12 @@ func (f *authzFixture) cases(key string, row authzRow) []authzCase {
 		return []authzCase{{caller: "none", path: at("none", false), want: want}}
 	}
 	refusals := []authzCase{{caller: "none", path: at("none", false), want: unauthorized}}
+	if row.rssOnly {
+		for _, caller := range []string{"user", "operator", "administrator", "document_officer", "ca_manager", "auditor", "alice"} {
+			refusals = append(refusals, authzCase{caller: caller, path: at(caller, false), want: unauthorized})
+		}
+		return refusals
+	}
 	var admits []authzCase
 	add := func(c authzCase) {
 		if c.want == admitted || c.want == allowed {

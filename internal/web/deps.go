@@ -69,6 +69,15 @@ type Identity interface {
 	GetUser(ctx context.Context, p *lanyard.Principal, login string) (*lanyard.User, error)
 	ListUsers(ctx context.Context, f lanyard.UserFilter) ([]*lanyard.User, error)
 	UserLogins(ctx context.Context, ids []int64) (map[int64]string, error)
+	// Secret answers: the help desk's view and actions (secretadmin.go),
+	// and Remote Self-Service (rss.go).
+	SecretAnswersStatusOf(ctx context.Context, p *lanyard.Principal, login string) (*identity.SecretAnswersStatus, error)
+	ResetSecretAnswers(ctx context.Context, p *lanyard.Principal, login string) (*identity.SecretAnswersStatus, error)
+	UnlockSecretAnswers(ctx context.Context, p *lanyard.Principal, login string) (*identity.SecretAnswersStatus, error)
+	RSSQuestionsFor(ctx context.Context, login string) (*identity.RSSQuestions, error)
+	RSSSignIn(ctx context.Context, in identity.RSSSignInInput) (*identity.RSSSignInResult, error)
+	AuthenticateRSS(ctx context.Context, sessionID, remote string) (*lanyard.Principal, *lanyard.Session, error)
+	EndRSS(ctx context.Context, p *lanyard.Principal, sessionID string) error
 }
 
 // Catalog is what the handlers use of the catalog capability (internal/service/catalog).
@@ -137,6 +146,8 @@ type Workstations interface {
 // Cards is what the handlers use of the card workflows (internal/service/cardops).
 type Cards interface {
 	ListCards(ctx context.Context, p *lanyard.Principal, f lanyard.CardFilter) ([]*cardops.CardView, error)
+	// RemoteSelfServiceCards lists a Remote Self-Service caller's cards.
+	RemoteSelfServiceCards(ctx context.Context, p *lanyard.Principal) ([]*cardops.RSSCard, error)
 	GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*cardops.CardView, error)
 	RegisterCard(ctx context.Context, p *lanyard.Principal, in cardops.RegisterCardInput) (*lanyard.Card, error)
 	ConnectedCards(ctx context.Context, p *lanyard.Principal, own bool) ([]*cardops.ConnectedCard, error)

@@ -17,3 +17,7 @@ func RouteInfos(s *Server) []RouteInfo {
 	}
 	return out
 }
+
+// RSSAlso names the routes of other files that accept a Remote
+// Self-Service session (rss.go).
+var RSSAlso = rssAlso

@@ -57,6 +57,12 @@ func mustOpenAPI(routes []*route, version string) []byte {
 			op.Security = []map[string][]string{}
 		} else {
 			op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
+			switch {
+			case rt.rss == rssOnly:
+				op.Security = []map[string][]string{{"rss": {}}}
+			case rssAlso[rt.method+" "+rt.path]:
+				op.Security = append(op.Security, map[string][]string{"rss": {}})
+			}
 			for _, r := range rt.roles {
 				op.XRoles = append(op.XRoles, string(r))
 			}
@@ -92,6 +98,7 @@ func mustOpenAPI(routes []*route, version string) []byte {
 		"securitySchemes": {
 			"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "API token (lanyard token create)"},
 			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie, "description": "browser session (named " + secureSessionCookie + " over HTTPS); unsafe methods also need the X-CSRF-Token header"},
+			"rss":     map[string]any{"type": "apiKey", "in": "cookie", "name": rssCookie, "description": "Remote Self-Service session (named " + secureRSSCookie + " over HTTPS), accepted only by the Remote Self-Service routes; unsafe methods also need the X-CSRF-Token header"},
 		},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")

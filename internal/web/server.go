@@ -110,6 +110,8 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.offlineRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
+	s.routes = append(s.routes, s.rssRoutes()...)
+	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}
@@ -169,7 +171,7 @@ func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, s: s}
 		if !rt.public {
-			p, err := s.authenticate(r.Context(), r)
+			p, err := s.routeAuthenticate(rt, r)
 			if err != nil {
 				writeError(w, r, s.log, err)
 				return

@@ -139,6 +139,18 @@ func (*tx) SecretAnswers(int64) ([]lanyard.SecretAnswer, error) {
 func (*tx) SetSecretAnswers(int64, []lanyard.SecretAnswer) error {
 	return notImplemented("SetSecretAnswers")
 }
+func (*tx) SecretLock(int64) (lanyard.SecretLock, error) {
+	return lanyard.SecretLock{}, notImplemented("SecretLock")
+}
+func (*tx) SetSecretLock(int64, lanyard.SecretLock) error { return notImplemented("SetSecretLock") }
+func (*tx) AddSecretFailure(int64, int, time.Time) (lanyard.SecretLock, error) {
+	return lanyard.SecretLock{}, notImplemented("AddSecretFailure")
+}
+func (*tx) CreateRSSSession(*lanyard.Session) error { return notImplemented("CreateRSSSession") }
+func (*tx) RSSSessionByHash([]byte) (*lanyard.Session, error) {
+	return nil, notImplemented("RSSSessionByHash")
+}
+func (*tx) DeleteRSSSession([]byte) error { return notImplemented("DeleteRSSSession") }
 
 func (*tx) DeleteExpiredPairings(time.Time) (int, error) {
 	return 0, notImplemented("DeleteExpiredPairings")

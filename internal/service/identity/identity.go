@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
@@ -32,6 +33,15 @@ type Config struct {
 	// TokensRevoked, when set, is called after a change that revoked API
 	// tokens has committed (RevokeToken, a staff password reset).
 	TokensRevoked func()
+	// Policies gives a user's policy, for its secret questions
+	// (Authentication → Secret questions); nil: every user has the
+	// defaults (policy.Defaults).
+	Policies Policies
+}
+
+// Policies finds the policy that applies to a user (the catalog).
+type Policies interface {
+	PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error)
 }
 
 // Identity implements the identity operations.
@@ -43,6 +53,8 @@ type Identity struct {
 	throttle      *auth.Throttle                     // login and step-up failures (stepup.go)
 	tokenCache    *ttlcache.Cache[string, tokenAuth] // token principals, for the hot path
 	tokensRevoked func()                             // Config.TokensRevoked
+	policies      Policies                           // Config.Policies
+	decoy         atomic.Pointer[[]byte]             // Remote Self-Service decoy key (rss.go)
 }
 
 // New checks cfg and returns an Identity.
@@ -60,6 +72,6 @@ func New(cfg Config) (*Identity, error) {
 		rec:    lanyard.Recorder{Store: cfg.Store, Now: cfg.Now},
 		sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log, throttle: cfg.Throttle,
 		tokenCache:    ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000),
-		tokensRevoked: cfg.TokensRevoked,
+		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies,
 	}, nil
 }

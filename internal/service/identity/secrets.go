@@ -8,31 +8,31 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
-// SecretQuestions are the questions users choose from. Answers are kept
-// for unlocking a card online (self-service PIN unblock, issue 16; until
-// then nothing reads them and the pages say so); they are normalised (trimmed,
-// lower case, inner spaces collapsed) and stored as argon2id hashes only.
-var SecretQuestions = []string{
-	"What was the name of your first pet?",
-	"In which city were you born?",
-	"What was the name of your first school?",
-	"What is your favourite book?",
-	"What was the make of your first car?",
-	"What is your mother's maiden name?",
-}
+// Secret questions are policy (Authentication → Secret questions,
+// docs/lifecycle.md): the user's policy lists the questions, how many a
+// user answers and is asked, the shortest answer and how many wrong
+// answers in a row lock them. Answers are normalised (trimmed, lower case,
+// inner spaces collapsed) and stored as argon2id hashes only.
 
-// MinSecretAnswers is how many questions a user answers.
-const MinSecretAnswers = 3
+// SecretQuestions are the questions of a new policy (policy.Defaults);
+// a user's policy may list others.
+var SecretQuestions = policy.Defaults().Authentication.SecretQuestions.Questions
 
 // SecretQuestionsInfo says whether the user has set answers, and offers
-// the questions.
+// the questions of their policy.
 type SecretQuestionsInfo struct {
 	Set       bool
 	Chosen    []string
 	Questions []string
-	Required  int
+	// Required is how many questions the user answers (the policy's
+	// number asked); MinAnswerLength the shortest answer.
+	Required        int
+	MinAnswerLength int
+	// Locked: too many wrong answers; an operator unlocks them.
+	Locked bool
 }
 
 // SecretAnswerInput is one answer.
@@ -46,28 +46,104 @@ type SecretAnswersInput struct {
 	Answers []SecretAnswerInput
 }
 
+// secretSettings is u's policy's secret questions; the defaults when no
+// policy applies (secret answers are about the person, not their cards)
+// or the policy has none.
+func (s *Identity) secretSettings(tx lanyard.Tx, u *lanyard.User) (lanyard.SecretQuestionSettings, error) {
+	def := policy.Defaults().Authentication.SecretQuestions
+	if s.policies == nil {
+		return def, nil
+	}
+	p, err := s.policies.PolicyFor(tx, u)
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return def, nil
+	}
+	if err != nil {
+		return def, err
+	}
+	if q := p.Settings.Authentication.SecretQuestions; len(q.Questions) > 0 && q.Asked > 0 {
+		return q, nil
+	}
+	return def, nil
+}
+
+// secretState is what a user's secret answers look like in the store.
+type secretState struct {
+	user     *lanyard.User
+	set      lanyard.SecretQuestionSettings
+	answers  []lanyard.SecretAnswer
+	lock     lanyard.SecretLock
+	notFound bool // no such user (Remote Self-Service hides it)
+}
+
+// readSecretState reads userID's (or, with userID 0, login's) answers,
+// lock and policy in one view.
+func (s *Identity) readSecretState(ctx context.Context, userID int64, login string) (*secretState, error) {
+	st := &secretState{}
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		if userID != 0 {
+			st.user, err = tx.UserByID(userID)
+		} else {
+			st.user, err = tx.UserByLogin(login)
+		}
+		if err != nil {
+			return err
+		}
+		if st.set, err = s.secretSettings(tx, st.user); err != nil {
+			return err
+		}
+		if st.answers, err = tx.SecretAnswers(st.user.ID); err != nil {
+			return err
+		}
+		st.lock, err = tx.SecretLock(st.user.ID)
+		return err
+	})
+	if lanyard.IsCode(err, lanyard.ENotFound) && st.user == nil {
+		st.notFound = true
+		st.set = policy.Defaults().Authentication.SecretQuestions
+		return st, err
+	}
+	return st, err
+}
+
 // MySecretQuestions returns the caller's secret question state.
 func (s *Identity) MySecretQuestions(ctx context.Context, p *lanyard.Principal) (*SecretQuestionsInfo, error) {
-	var answers []lanyard.SecretAnswer
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { answers, err = tx.SecretAnswers(p.User.ID); return }); err != nil {
+	st, err := s.readSecretState(ctx, p.User.ID, "")
+	if err != nil {
 		return nil, err
 	}
-	info := &SecretQuestionsInfo{Set: len(answers) > 0, Chosen: []string{}, Questions: slices.Clone(SecretQuestions), Required: MinSecretAnswers}
-	for _, a := range answers {
+	info := &SecretQuestionsInfo{Set: len(st.answers) > 0, Chosen: []string{}, Questions: slices.Clone(st.set.Questions),
+		Required: st.set.Asked, MinAnswerLength: st.set.MinAnswerLength, Locked: st.lock.Locked()}
+	for _, a := range st.answers {
 		info.Chosen = append(info.Chosen, a.Question)
 	}
 	return info, nil
 }
 
-// SetMySecretAnswers replaces the caller's answers.
+// SetMySecretAnswers replaces the caller's answers: at least the policy's
+// number asked, each to a different question of the policy and at least
+// its minimum length. New answers clear the wrong-answer count; while the
+// answers are locked they cannot be replaced (the lock is for an operator
+// to lift, after speaking with the user).
 func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal, in SecretAnswersInput) (*SecretQuestionsInfo, error) {
-	if len(in.Answers) < MinSecretAnswers || len(in.Answers) > len(SecretQuestions) {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "answer %d to %d different questions", MinSecretAnswers, len(SecretQuestions))
+	if p.RemoteSelfService {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "sign in to set your secret answers")
+	}
+	st, err := s.readSecretState(ctx, p.User.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	if st.lock.Locked() {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "your secret answers are locked after too many wrong answers; ask an operator to unlock them")
+	}
+	q := st.set
+	if len(in.Answers) < q.Asked || len(in.Answers) > len(q.Questions) {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "answer %d to %d different questions", q.Asked, len(q.Questions))
 	}
 	var out []lanyard.SecretAnswer
 	seen := map[string]bool{}
 	for _, a := range in.Answers {
-		if !slices.Contains(SecretQuestions, a.Question) {
+		if !slices.Contains(q.Questions, a.Question) {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "%q is not one of the offered questions", a.Question)
 		}
 		if seen[a.Question] {
@@ -75,8 +151,8 @@ func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal,
 		}
 		seen[a.Question] = true
 		norm := NormalizeAnswer(a.Answer)
-		if utf8.RuneCountInString(norm) < 3 || len(norm) > 200 {
-			return nil, lanyard.Errorf(lanyard.EInvalid, "the answer to %q must be 3 to 200 characters", a.Question)
+		if utf8.RuneCountInString(norm) < q.MinAnswerLength || len(norm) > policy.MaxAnswerLength {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "the answer to %q must be %d to %d characters", a.Question, q.MinAnswerLength, policy.MaxAnswerLength)
 		}
 		h, err := auth.HashPassword(ctx, norm, s.rand)
 		if err != nil {
@@ -84,9 +160,14 @@ func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal,
 		}
 		out = append(out, lanyard.SecretAnswer{Question: a.Question, AnswerHash: h})
 	}
-	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "user.secret_questions", "user", p.User.Login, map[string]any{"questions": len(out)})
-	}, func(tx lanyard.Tx) error { return tx.SetSecretAnswers(p.User.ID, out) })
+	}, func(tx lanyard.Tx) error {
+		if err := tx.SetSecretAnswers(p.User.ID, out); err != nil {
+			return err
+		}
+		return tx.SetSecretLock(p.User.ID, lanyard.SecretLock{})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -99,44 +180,165 @@ func NormalizeAnswer(a string) string {
 	return strings.ToLower(strings.Join(strings.Fields(a), " "))
 }
 
+// SecretCheck is one check of a user's secret answers.
+type SecretCheck struct {
+	UserID  int64
+	Answers []SecretAnswerInput
+	// RemoteAddr is the address the answers came from, for the throttle
+	// (empty: the user's key only).
+	RemoteAddr string
+	// Actor is who checks, for the audit log: an operator reading the
+	// answers over the phone, or nil for the user themselves.
+	Actor *lanyard.Principal
+}
+
+// msgWrongAnswers answers every wrong set of answers: it does not say
+// which answer was wrong.
+const msgWrongAnswers = "the answers do not match"
+
 // CheckSecretAnswers checks a user's answers to their secret questions,
-// as a PIN reset or an offline unblock asks them (docs/lifecycle.md):
-// every answer given must match, and at least MinSecretAnswers must be
-// given, each to a different question the user chose. It does not say
-// which answer was wrong. Every given answer is verified, right or wrong,
-// so the time taken does not tell either; the argon2id comparison itself
-// is constant-time (auth.VerifyPassword).
+// as a PIN reset or an offline unblock asks them (docs/lifecycle.md). It
+// is CheckAnswers without a client address.
 func (s *Identity) CheckSecretAnswers(ctx context.Context, userID int64, answers []SecretAnswerInput) error {
-	var stored []lanyard.SecretAnswer
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { stored, err = tx.SecretAnswers(userID); return }); err != nil {
+	return s.CheckAnswers(ctx, SecretCheck{UserID: userID, Answers: answers})
+}
+
+// CheckAnswers checks in.Answers under the user's policy
+// (docs/lifecycle.md, "Secret questions"): at least the number asked must
+// be given, each to a different question the user chose, and every one
+// must match. It does not say which answer was wrong. Every given answer
+// is verified, right or wrong, so the time taken does not tell either;
+// the argon2id comparison itself is constant-time (auth.VerifyPassword).
+//
+// Guessing is slowed twice. The login throttle counts wrong answers per
+// user and per client address (SecretThrottleKeys), as it counts wrong
+// passwords. And the user keeps a count of wrong answers in a row: at
+// the policy's Wrong answers before lock the answers are locked for every
+// use (not the password login) until an operator unlocks them
+// (UnlockSecretAnswers); a right answer clears the count. Each wrong
+// answer and the lock are one transaction with one audit event
+// (user.secret_answers.fail, user.secret_answers.locked); the answers are
+// never logged.
+func (s *Identity) CheckAnswers(ctx context.Context, in SecretCheck) error {
+	st, err := s.readSecretState(ctx, in.UserID, "")
+	if err != nil {
 		return err
 	}
-	if len(stored) == 0 {
+	if err := s.checkState(ctx, st, in, "user.secret_answers.fail"); err != nil {
+		return err
+	}
+	return s.clearFailures(ctx, st, in)
+}
+
+// checkState checks in against a state already read; a wrong answer is
+// recorded as failAction (or user.secret_answers.locked when it locks).
+// A right one changes nothing yet: the caller clears the count with
+// whatever the answers unlock.
+func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretCheck, failAction string) error {
+	att, err := s.throttle.Begin(SecretThrottleKeys(st.user.Login, in.RemoteAddr)...)
+	if err != nil {
+		return throttled(err, "too many wrong answers")
+	}
+	defer att.Release()
+	if st.lock.Locked() {
+		return lanyard.Errorf(lanyard.EForbidden, "the secret answers of this account are locked after too many wrong answers; an operator must unlock them")
+	}
+	if len(st.answers) == 0 {
 		return lanyard.Errorf(lanyard.EConflict, "no secret answers are set for this account; the user sets them in Self-Service")
 	}
-	if len(answers) < MinSecretAnswers {
-		return lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", MinSecretAnswers)
+	if len(st.answers) < st.set.Asked {
+		return lanyard.Errorf(lanyard.EConflict, "this account has fewer secret answers than its policy asks (%d); the user sets new ones in Self-Service", st.set.Asked)
 	}
+	if len(in.Answers) < st.set.Asked {
+		return lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", st.set.Asked)
+	}
+	ok, err := matchAnswers(ctx, st.answers, in.Answers)
+	if err != nil {
+		return err
+	}
+	if ok {
+		att.Succeed()
+		return nil
+	}
+	att.Fail()
+	return s.countFailure(ctx, st, in, failAction)
+}
+
+// matchAnswers verifies every given answer against the stored hashes and
+// reports whether all match. An answer to a question the user did not
+// choose, or a question answered twice, is bad input, not a wrong answer.
+func matchAnswers(ctx context.Context, stored []lanyard.SecretAnswer, given []SecretAnswerInput) (bool, error) {
 	hashes := map[string]string{}
 	for _, a := range stored {
 		hashes[a.Question] = a.AnswerHash
 	}
 	seen := map[string]bool{}
 	ok := true
-	for _, a := range answers {
+	for _, a := range given {
 		h, known := hashes[a.Question]
 		if !known || seen[a.Question] {
-			return lanyard.Errorf(lanyard.EInvalid, "%q is not one of this user's questions, or is answered twice", a.Question)
+			return false, lanyard.Errorf(lanyard.EInvalid, "%q is not one of this user's questions, or is answered twice", a.Question)
 		}
 		seen[a.Question] = true
 		match, err := auth.VerifyPassword(ctx, h, NormalizeAnswer(a.Answer))
 		if err != nil {
-			return lanyard.Wrap(lanyard.EInternal, err, "checking the answer failed")
+			return false, lanyard.Wrap(lanyard.EUnavailable, err, "checking the answers failed; try again")
 		}
 		ok = ok && match
 	}
-	if !ok {
-		return lanyard.Errorf(lanyard.EForbidden, "the answers do not match")
+	return ok, nil
+}
+
+// checker is who the audit log names for a check.
+func checker(st *secretState, in SecretCheck) *lanyard.Principal {
+	if in.Actor != nil {
+		return in.Actor
 	}
-	return nil
+	return &lanyard.Principal{User: st.user, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteAddr: in.RemoteAddr}
+}
+
+// clearFailures ends a run of wrong answers after a right one.
+func (s *Identity) clearFailures(ctx context.Context, st *secretState, in SecretCheck) error {
+	if st.lock.Failures == 0 {
+		return nil
+	}
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(checker(st, in), "user.secret_answers.ok", "user", st.user.Login, map[string]any{"failures_cleared": st.lock.Failures})
+	}, func(tx lanyard.Tx) error { return tx.SetSecretLock(st.user.ID, lanyard.SecretLock{}) })
+}
+
+// countFailure records a wrong set of answers and, at the policy's
+// limit, the lock.
+func (s *Identity) countFailure(ctx context.Context, st *secretState, in SecretCheck, action string) error {
+	var l lanyard.SecretLock
+	now := s.rec.Clock()
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		if l.LockedAt.Equal(now) { // this failure locked them
+			action = "user.secret_answers.locked"
+		}
+		return s.rec.Event(checker(st, in), action, "user", st.user.Login, map[string]any{"failures": l.Failures, "limit": st.set.WrongBeforeLock})
+	}, func(tx lanyard.Tx) (err error) {
+		l, err = tx.AddSecretFailure(st.user.ID, st.set.WrongBeforeLock, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("secret answers refused", "login", st.user.Login, "failures", l.Failures, "locked", l.Locked())
+	if l.Locked() {
+		return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers+"; the secret answers are now locked: ask an operator to unlock them")
+	}
+	return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers)
+}
+
+// SecretThrottleKeys are the throttle keys of a secret answer check for
+// login from remote: one for the account, one for the client's network
+// (shared with the login's, so one address guessing passwords and answers
+// is slowed as one).
+func SecretThrottleKeys(login, remote string) []string {
+	keys := []string{"secret:" + login}
+	if remote != "" {
+		keys = append(keys, "ip:"+throttleNet(remote))
+	}
+	return keys
 }

@@ -258,14 +258,20 @@ func (s *Identity) checkTOTP(e *lanyard.TOTPEnrollment, code string) (int64, err
 func (s *Identity) beginAttempt(keys []string) (*auth.Attempt, error) {
 	att, err := s.throttle.Begin(keys...)
 	if err != nil {
-		var te *auth.ThrottledError
-		wait := time.Second
-		if errors.As(err, &te) {
-			wait = te.Wait
-		}
-		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many failed logins and codes; try again in "+max(wait, time.Second).Round(time.Second).String())
+		return nil, throttled(err, "too many failed logins and codes")
 	}
 	return att, nil
+}
+
+// throttled is the error of a throttle refusal: what was refused and
+// how long to wait.
+func throttled(err error, what string) error {
+	var te *auth.ThrottledError
+	wait := time.Second
+	if errors.As(err, &te) {
+		wait = te.Wait
+	}
+	return lanyard.Wrap(lanyard.ERateLimited, err, what+"; try again in "+max(wait, time.Second).Round(time.Second).String())
 }
 
 // refuseStepUp counts a failed step-up and logs it; the password and the

@@ -11,6 +11,10 @@ var (
 	qSessionByHash      = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at, second_factor_at FROM sessions WHERE hash = ?`)
 	qDeleteSession      = prepared(`DELETE FROM sessions WHERE hash = ?`)
 	qDeleteUserSessions = prepared(`DELETE FROM sessions WHERE user_id = ?`)
+	// Remote Self-Service sessions go with the user's browser sessions
+	// (migration 0019).
+	qDeleteUserRSSSessions    = prepared(`DELETE FROM rss_sessions WHERE user_id = ?`)
+	qDeleteExpiredRSSSessions = prepared(`DELETE FROM rss_sessions WHERE expires_at <= ?`)
 	// A session is expired once its expiry time has been reached.
 	qDeleteExpiredSessions = prepared(`DELETE FROM sessions WHERE expires_at <= ?`)
 
@@ -79,7 +83,7 @@ func (t sessionsTx) DeleteSession(hash []byte) error {
 // before now and says how many there were.
 func (t sessionsTx) DeleteExpiredSessions(now time.Time) (int, error) {
 	total := 0
-	for _, q := range []stmt{qDeleteExpiredSessions, qDeleteExpiredLoginChallenge} {
+	for _, q := range []stmt{qDeleteExpiredSessions, qDeleteExpiredLoginChallenge, qDeleteExpiredRSSSessions} {
 		n, err := t.affected(t.exec(q, micros(now)))
 		if err != nil {
 			return 0, err
@@ -90,8 +94,12 @@ func (t sessionsTx) DeleteExpiredSessions(now time.Time) (int, error) {
 }
 
 func (t sessionsTx) DeleteUserSessions(userID int64) (int, error) {
-	res, err := t.exec(qDeleteUserSessions, userID)
-	return t.affected(res, err)
+	n, err := t.affected(t.exec(qDeleteUserSessions, userID))
+	if err != nil {
+		return 0, err
+	}
+	m, err := t.affected(t.exec(qDeleteUserRSSSessions, userID))
+	return n + m, err
 }
 
 func (t sessionsTx) DeleteUserLoginChallenges(userID int64) (int, error) {

@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Sessions", testSessions},
 		{"UPNUnique", testUPNUnique},
 		{"UserCredentials", testUserCredentials},
+		{"SecretLocks", testSecretLocks},
+		{"RSSSessions", testRSSSessions},
 		{"LoginChallenges", testLoginChallenges},
 		{"UserLoginChallenges", testUserLoginChallenges},
 		{"ClipTokenLifetimes", testClipTokenLifetimes},

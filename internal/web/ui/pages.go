@@ -25,6 +25,7 @@ type page struct {
 // script; the kind comes from the URL.
 var pageTable = []page{
 	{pattern: "/login", title: "Log in", tmpl: "login", script: "pages/login", public: true},
+	{pattern: "/rss/{$}", title: "Remote Self-Service", tmpl: "rss", script: "pages/rss", public: true},
 	{pattern: "/{$}", title: "Your cards", tmpl: "home", script: "pages/home", nav: "/"},
 	{pattern: "/cards/{id}", title: "Card", tmpl: "card", script: "pages/card", params: []string{"id"}, nav: "/"},
 	{pattern: "/workstations", title: "Workstations", tmpl: "workstations", script: "pages/workstations", nav: "/workstations"},

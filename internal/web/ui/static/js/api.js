@@ -28,14 +28,24 @@ function call(method, path, body) {
   return send(method, path, typeof body === 'string' ? body : JSON.stringify(body), 'application/json');
 }
 
-// send is call with a body of any type (a File for uploads).
-async function send(method, path, body, contentType) {
+// The Remote Self-Service session's CSRF token (/rss/): a session of its
+// own, which a 401 ends without sending anyone to the login form.
+let rssToken = '';
+
+function rssCall(method, path, body) {
+  if (body === undefined) return send(method, path, undefined, undefined, true);
+  return send(method, path, JSON.stringify(body), 'application/json', true);
+}
+
+// send is call with a body of any type (a File for uploads); rss sends
+// the Remote Self-Service session's token instead of the session's.
+async function send(method, path, body, contentType, rss = false) {
   const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json, application/problem+json' } };
   if (body !== undefined) {
     opts.headers['Content-Type'] = contentType;
     opts.body = body;
   }
-  if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken;
+  if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = rss ? rssToken : csrfToken;
   let res;
   try {
     res = await fetch(base + path, opts);
@@ -50,7 +60,7 @@ async function send(method, path, body, contentType) {
   if (!res.ok) {
     // An expired session on any page but the login form: log in again and
     // come back here.
-    if (res.status === 401 && path !== '/session' && path !== '/session/second-factor') {
+    if (res.status === 401 && !rss && path !== '/session' && path !== '/session/second-factor') {
       location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
     }
     throw new APIError(res.status, data || { detail: `The server answered ${res.status} ${res.statusText}.` }, res.headers.get('Retry-After'));
@@ -171,6 +181,13 @@ export const totp = {
   reset: (login) => call('DELETE', `/users/${enc(login)}/totp`),
 };
 
+// A user's secret answers, as the help desk sees them: never the answers.
+export const secretAnswers = {
+  statusOf: (login) => call('GET', `/users/${enc(login)}/secret-answers`), // {set, answered, failures, locked, locked_at}
+  reset: (login) => call('DELETE', `/users/${enc(login)}/secret-answers`),
+  unlock: (login) => call('POST', `/users/${enc(login)}/secret-answers/unlock`),
+};
+
 export const workstations = {
   list: (filter) => call('GET', '/workstations' + query(filter)).then(items), // {owner, status}
   pair: (code) => call('POST', '/workstations/pair', { code }),
@@ -244,4 +261,17 @@ export const objects = {
   policies: named('/policies'),
   'card-types': named('/card-types'),
   templates: named('/templates'),
+};
+
+// Remote Self-Service: secret questions for a user name, the answers, the
+// user's cards and the urgent disable (the card operation's own route,
+// which accepts this session).
+const keepToken = (s) => { rssToken = (s && s.csrf_token) || ''; return s; };
+export const rss = {
+  questions: (login) => rssCall('POST', '/rss/questions', { login }), // {questions, ticket}
+  signIn: (login, ticket, answers) => rssCall('POST', '/rss/session', { login, ticket, answers }).then(keepToken),
+  session: () => rssCall('GET', '/rss/session').then(keepToken),
+  signOut: () => rssCall('DELETE', '/rss/session'),
+  cards: () => rssCall('GET', '/rss/cards'), // [{id, serial, card_type, state, operations}]
+  disable: (id) => rssCall('POST', `/cards/${enc(id)}/disable`, {}),
 };

@@ -2,6 +2,7 @@
 import '../app.js';
 import * as api from '../api.js';
 import './tokens.js';
+import { showSecretAnswers } from './secretanswers.js';
 import { $, $$, h, confirmAction, errorText, fieldError, fmtDateTime, label, openDialog, setStatus, table } from '../dom.js';
 
 const status = $('#users-status');
@@ -56,6 +57,7 @@ function fill(u) {
   $('#field-login').hidden = !!u;
   $('#field-disabled').hidden = !u;
   if (totpField) totpField.hidden = true;
+  showSecretAnswers(null);
   $('#user-dialog-title').textContent = u ? `Edit user ${u.login}` : 'New user';
   $('#u-password-label').textContent = u ? 'New password' : 'Password';
   $('#user-save').textContent = u ? 'Save changes' : 'Create user';
@@ -66,6 +68,7 @@ function edit(u, opener) {
   fill(u);
   openDialog(dlg, opener, $('#u-name'));
   showTOTP(u.login);
+  showSecretAnswers(u.login);
 }
 
 // The authenticator app section of the user dialog: a lost phone is reset

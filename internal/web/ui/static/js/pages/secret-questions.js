@@ -8,6 +8,7 @@ const form = $('#sq-form');
 const status = $('#sq-status');
 const fromIssue = new URLSearchParams(location.search).get('after') === 'issue';
 let count = 3;
+let minLength = 3;
 
 async function load() {
   let d;
@@ -19,8 +20,13 @@ async function load() {
   }
   const questions = d.questions || [];
   count = Math.min(typeof d.required === 'number' && d.required > 0 ? d.required : 3, questions.length);
+  minLength = typeof d.min_answer_length === 'number' && d.min_answer_length > 0 ? d.min_answer_length : 3;
   if (!count) {
     setStatus(status, 'No secret questions are configured on this server.', 'error');
+    return;
+  }
+  if (d.locked) {
+    setStatus(status, 'Your secret answers are locked after too many wrong answers. Ask the help desk to unlock them.', 'error');
     return;
   }
   setStatus(status, d.set
@@ -57,7 +63,7 @@ form.addEventListener('submit', async (e) => {
     if (!q.value) qmsg = 'Choose a question.';
     else if (seen.has(q.value)) qmsg = 'Choose a different question for each answer.';
     seen.add(q.value);
-    const amsg = a.value.trim().length < 3 ? 'Give an answer of at least 3 characters.' : '';
+    const amsg = a.value.trim().length < minLength ? `Give an answer of at least ${minLength} characters.` : '';
     fieldError(q, qmsg);
     fieldError(a, amsg);
     first = first || (qmsg ? q : amsg ? a : null);
