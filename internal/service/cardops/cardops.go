@@ -41,6 +41,7 @@ type Cards struct {
 	documents    Documents
 	secondFactor SecondFactor
 	airCards     AirCards
+	answers      SecretAnswers
 }
 
 // New checks cfg and returns the card workflows.
@@ -56,6 +57,7 @@ func New(cfg Config) (*Cards, error) {
 		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), runner: cfg.Runner, notifier: cfg.Notifier,
 		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, airCards: cfg.AirCards,
+		answers: cfg.SecretAnswers,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

@@ -104,6 +104,12 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 			issuing = s.sealedCandidate(card.ID, d.NewPUK)
 		}
 	}
+	if issuing.PUK == "" {
+		// An interrupted PIN reset's new PUK, likewise.
+		if issuing, err = s.resetPUK(ctx, card.ID); err != nil {
+			return nil, err
+		}
+	}
 	run, err := s.startClear(ctx, p, card)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,20 @@ type AirCards interface {
 	}, serial string) (*lanyard.Card, error)
 }
 
+// SecretAnswers checks a user's answers to their secret questions before
+// a PIN reset (identity.Identity implements it, through the composition
+// root's adapter): every answer must match, and it does not say which did
+// not.
+type SecretAnswers interface {
+	CheckSecretAnswers(ctx context.Context, userID int64, answers []SecretAnswer) error
+}
+
+// SecretAnswer is one answer to one of the user's secret questions.
+type SecretAnswer struct {
+	Question string
+	Answer   string
+}
+
 // Notifier sends the e-mails of the card workflows (internal/notify's
 // outbox implements it; the methods are those of service.Notifier).
 type Notifier interface {
@@ -83,7 +97,7 @@ type CardIssueEvent struct {
 }
 
 // Config holds the card workflows' dependencies. All are required except
-// Log, Cards, CardOperations and Notifier.
+// Log, Cards, CardOperations, Notifier and SecretAnswers.
 type Config struct {
 	Store  lanyard.Store
 	Sealer seal.Sealer // PUKs, PIN copies, the admin-key master secret
@@ -108,4 +122,7 @@ type Config struct {
 	Documents    Documents
 	SecondFactor SecondFactor
 	AirCards     AirCards
+	// SecretAnswers checks the answers a PIN reset asks for; nil: no
+	// reset that needs answers can be made.
+	SecretAnswers SecretAnswers
 }
