@@ -130,10 +130,11 @@ func TestBrowserChangePIN(t *testing.T) {
 	b.CheckAccessible("card with PIN actions")
 	b.Run("open Change PIN", chromedp.Click("#pin-change-open"))
 	b.WaitFor("the Change PIN dialog", `!!document.querySelector('#pin-change-old')`)
+	const submit = `dialog[aria-labelledby="pin-change-title"] button[type=submit]`
 	b.Run("a wrong current PIN", chromedp.SendKeys("#pin-change-old", "00000000"), chromedp.SendKeys("#pin-change-new", "13572468"),
-		chromedp.SendKeys("#pin-change-again", "13572468"), chromedp.Submit("#pin-change-new"))
-	b.WaitFor("the tries left", `document.querySelector('dialog .status').textContent.includes('2 tries left')`)
-	b.Run("the right one", chromedp.SetValue("#pin-change-old", "24681357"), chromedp.Submit("#pin-change-new"))
+		chromedp.SendKeys("#pin-change-again", "13572468"), chromedp.Click(submit))
+	b.WaitFor("the tries left", `document.querySelector('dialog[aria-labelledby="pin-change-title"] .status').textContent.includes('2 tries left')`)
+	b.Run("the right one", chromedp.SetValue("#pin-change-old", "24681357"), chromedp.Click(submit))
 	b.WaitFor("the PIN changed", `!!document.querySelector('#pin-change-done')`)
 	b.Shot("pin-changed")
 	b.CheckConsole()
