@@ -23,20 +23,8 @@ func TestCLIPINChangeAndReset(t *testing.T) {
 	addr := freeAddr(t)
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
 	defer stop()
-	var admin []byte
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if admin, err = os.ReadFile(filepath.Join(data, "bootstrap-token")); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	server := "http://" + addr
-	c := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=" + server, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
-	token := strings.TrimSpace(c.must(0, "token", "create", "--user", "demo"))
-	c.env = append(c.env, "LANYARD_TOKEN="+token)
+	c, _, token, _ := demoCLI(t, bin, data, addr)
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if strings.Contains(c.must(0, "card", "list", "--connected"), "Lanyard demo reader") {
 			break

@@ -307,14 +307,7 @@ func (s *Cards) holdResetPIN(run *operation.Run[resetData], plan *resetPlan) *la
 	if !plan.random || !plan.holdOwner {
 		return nil
 	}
-	sealed, err := s.sealer.Seal([]byte(plan.pin), issueOwnerPINAAD(run.Op.ID))
-	if err != nil {
-		s.log.Error("sealing the reset PIN for the card's owner failed", "card", run.Card.ID, "err", err)
-		return nil
-	}
-	now := s.rec.Clock()
-	return &lanyard.HeldPIN{OperationID: run.Op.ID, Purpose: lanyard.HeldPINOwner, CardID: run.Card.ID, OwnerID: run.Card.OwnerID,
-		Sealed: sealed, CreatedAt: now, ExpiresAt: now.Add(OwnerPINWindow)}
+	return s.ownerPINCopy(run.Op.ID, run.Card.ID, run.Card.OwnerID, plan.pin)
 }
 
 // finishReset records the reset in one transaction with one audit event
