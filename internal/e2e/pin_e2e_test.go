@@ -25,15 +25,7 @@ import (
 // token and the card's ID.
 func issuedForPIN(t *testing.T, login string) (*stack, *client.Client, string, int64) {
 	t.Helper()
-	s := newStack(t)
-	u, tok := s.user(login)
-	s.pair(login)
-	c := newVCard(t)
-	s.insert(c)
-	var res apiv1.IssueCardResult
-	if _, err := u.Post(context.Background(), "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}, &res); err != nil {
-		t.Fatal(err)
-	}
+	s, _, u, tok, res := issueOnStack(t, login)
 	return s, u, tok, res.Card.ID
 }
 
