@@ -112,9 +112,11 @@ func TestCLIChangeAndResetPIN(t *testing.T) {
 
 // TestBrowserChangePIN: Self-Service's card page offers Change PIN for the
 // owner's issued card; the dialog changes it on the card connected at the
-// owner's workstation, and the card takes the new PIN.
+// owner's workstation (a wrong current PIN says the tries left). Reset PIN
+// then asks the owner's secret questions and resets it; the card takes
+// the last PIN.
 func TestBrowserChangePIN(t *testing.T) {
-	s, _, _, id := issuedForPIN(t, "ida")
+	s, u, _, id := issuedForPIN(t, "ida")
 	b := mustBrowser(t, s.srv.URL)
 	b.Login("ida", password)
 	b.Visit("/cards/" + itoa(id))
@@ -129,10 +131,28 @@ func TestBrowserChangePIN(t *testing.T) {
 	b.Run("the right one", chromedp.SetValue("#pin-change-old", "24681357"), chromedp.Click(submit))
 	b.WaitFor("the PIN changed", `!!document.querySelector('#pin-change-done')`)
 	b.Shot("pin-changed")
+	b.Run("close", chromedp.Click(`dialog[aria-labelledby="pin-change-title"] .buttons button`))
+
+	// Reset PIN with the secret answers (set as the Secret questions page does).
+	var answers []apiv1.SecretAnswerInput
+	for _, q := range identity.SecretQuestions[:identity.MinSecretAnswers] {
+		answers = append(answers, apiv1.SecretAnswerInput{Question: q, Answer: "the same answer"})
+	}
+	if _, err := u.Do(context.Background(), http.MethodPut, "/api/v1/me/secret-questions", apiv1.SecretAnswersInput{Answers: answers}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor("the Reset PIN button", `!!document.querySelector('#pin-reset-open')`)
+	b.Run("open Reset PIN", chromedp.Click("#pin-reset-open"))
+	b.WaitFor("the Reset PIN dialog with the questions", `!!document.querySelector('#pin-reset-answer-2')`)
+	b.Run("answers and the new PIN", chromedp.SendKeys("#pin-reset-answer-0", "the same answer"), chromedp.SendKeys("#pin-reset-answer-1", "the same answer"),
+		chromedp.SendKeys("#pin-reset-answer-2", "the same answer"), chromedp.SendKeys("#pin-reset-new", "11223355"),
+		chromedp.SendKeys("#pin-reset-again", "11223355"), chromedp.Click(`dialog[aria-labelledby="pin-reset-title"] button[type=submit]`))
+	b.WaitFor("the PIN reset", `!!document.querySelector('#pin-reset-done')`)
+	b.Shot("pin-reset")
 	b.CheckConsole()
 
 	s.agent.stop(t)
-	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "13572468")
+	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "11223355")
 }
 
 // TestAgentUnblockAndPINChange: on the workstation without a browser.
