@@ -197,3 +197,40 @@ func TestAgentUnblockAndPINChange(t *testing.T) {
 	cli.runStdin("11223355\n13572468\n13572468\n", 0, "agent", "pin", "change", "--reader", s.reader)
 	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "13572468")
 }
+
+// TestBrowserConsoleResetPIN: an operator resets a user's PIN from the
+// console's card page; the policy says Validate answers, so the operator
+// types the user's answers to the questions the user names. The card,
+// still at the user's workstation, takes the new PIN.
+func TestBrowserConsoleResetPIN(t *testing.T) {
+	s, u, _, id := issuedForPIN(t, "kim")
+	s.user("olga", lanyard.RoleOperator)
+	var answers []apiv1.SecretAnswerInput
+	for _, q := range identity.SecretQuestions[:identity.MinSecretAnswers] {
+		answers = append(answers, apiv1.SecretAnswerInput{Question: q, Answer: "kim's answer"})
+	}
+	if _, err := u.Do(context.Background(), http.MethodPut, "/api/v1/me/secret-questions", apiv1.SecretAnswersInput{Answers: answers}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := mustBrowser(t, s.srv.URL)
+	b.Login("olga", password)
+	b.Visit("/console/cards/" + itoa(id))
+	b.WaitFor("the Reset user PIN button", `!!document.querySelector('#pin-reset-open')`)
+	if b.exists("#pin-change-open") {
+		t.Error("the console offers Change PIN of someone else's card")
+	}
+	b.Run("open Reset user PIN", chromedp.Click("#pin-reset-open"))
+	b.WaitFor("the Reset user PIN dialog", `!!document.querySelector('#pin-reset-new')`)
+	b.CheckAccessible("console Reset user PIN")
+	const submit = `dialog[aria-labelledby="pin-reset-title"] button[type=submit]`
+	b.Run("no answers", chromedp.SendKeys("#pin-reset-new", "11223355"), chromedp.SendKeys("#pin-reset-again", "11223355"), chromedp.Click(submit))
+	b.WaitFor("the answers asked", `document.querySelector('dialog[aria-labelledby="pin-reset-title"] .status').textContent.includes('secret questions')`)
+	b.Run("kim's answers", chromedp.SendKeys("#pin-reset-answer-0", "kim's answer"), chromedp.SendKeys("#pin-reset-answer-1", "kim's answer"),
+		chromedp.SendKeys("#pin-reset-answer-2", "kim's answer"), chromedp.Click(submit))
+	b.WaitFor("the PIN reset", `!!document.querySelector('#pin-reset-done')`)
+	b.Shot("console-pin-reset")
+	b.CheckConsole()
+
+	s.agent.stop(t)
+	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "11223355")
+}

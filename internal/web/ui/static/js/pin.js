@@ -55,22 +55,24 @@ export function openChangePINDialog(card, opener, onDone) {
 
 // openResetPINDialog resets the PIN with the card's own Admin PIN: the
 // owner answers their secret questions first (online unblock); staff
-// reset it as the owner's policy allows (the answers the policy may ask of
-// them are given through the API or the CLI).
+// reset it as the owner's policy allows, typing the owner's answers to the
+// questions the owner names when the policy says Validate answers (every
+// offered question has a field; those left empty are not sent).
 export async function openResetPINDialog(card, inConsole, opener, onDone) {
   let questions = [];
-  if (!inConsole) {
-    try {
-      questions = (await api.me.secretQuestions()).chosen || [];
-    } catch {
-      questions = [];
-    }
+  try {
+    const info = await api.me.secretQuestions();
+    questions = (inConsole ? info.questions : info.chosen) || [];
+  } catch {
+    questions = [];
   }
-  const answerFields = questions.map((q, i) => [`pin-reset-answer-${i}`, q, 'off', 'text']);
+  const answerFields = questions.map((q, i) => [`pin-reset-answer-${i}`, inConsole ? `${q} (if asked)` : q, 'off', 'text']);
   cardActionDialog({
     id: 'pin-reset', title: inConsole ? 'Reset user PIN' : 'Reset PIN',
     submitText: 'Reset PIN',
-    hint: (inConsole ? `Connect card ${card.serial} at a workstation. ` : `Connect card ${card.serial} to your workstation and answer your secret questions. `)
+    hint: (inConsole
+      ? `Connect card ${card.serial} at a workstation. If the policy asks for the user's secret answers, ask ${card.owner || 'the user'} which questions they chose and type their answers; leave the other questions empty. `
+      : `Connect card ${card.serial} to your workstation and answer your secret questions. `)
       + 'Enter the new PIN twice, or leave both empty when the policy sets a random PIN (it is then shown once, '
       + 'or kept for the card\'s owner). The card\'s own Admin PIN resets the PIN, and the card gets a new Admin PIN afterwards.',
     fields: [...answerFields, ['pin-reset-new', 'New PIN', 'new-password'], ['pin-reset-again', 'New PIN again', 'new-password']],
@@ -81,7 +83,7 @@ export async function openResetPINDialog(card, inConsole, opener, onDone) {
       const res = await api.cards.resetPIN(card.id, {
         workstation_id: target.workstation_id, reader: target.reader,
         new_pin: newPIN(v, 'pin-reset-new', 'pin-reset-again'),
-        answers: questions.map((q, i) => ({ question: q, answer: v[`pin-reset-answer-${i}`] })),
+        answers: questions.map((q, i) => ({ question: q, answer: v[`pin-reset-answer-${i}`] })).filter((a) => a.answer !== ''),
       });
       const lines = [h('p', { class: 'success', id: 'pin-reset-done' }, 'The PIN is reset and its tries are restored.')];
       if (res.random_pin) {
