@@ -42,12 +42,7 @@ func agentPINChange(ctx context.Context, args []string) error {
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
-	in := newLineReader(os.Stdin)
-	old, err := in.line("Current PIN:")
-	if err != nil {
-		return err
-	}
-	pin, err := in.newPIN()
+	old, pin, err := readPINChange()
 	if err != nil {
 		return err
 	}

@@ -59,18 +59,24 @@ func (l *lineReader) newPIN() (string, error) {
 	return pin, nil
 }
 
+// readPINChange reads the current PIN, then the new one twice, from
+// standard input.
+func readPINChange() (old, pin string, err error) {
+	in := newLineReader(os.Stdin)
+	if old, err = in.line("Current PIN:"); err != nil {
+		return "", "", err
+	}
+	pin, err = in.newPIN()
+	return old, pin, err
+}
+
 func cardPINChange(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card pin-change")
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
 	}
-	in := newLineReader(os.Stdin)
-	old, err := in.line("Current PIN:")
-	if err != nil {
-		return err
-	}
-	pin, err := in.newPIN()
+	old, pin, err := readPINChange()
 	if err != nil {
 		return err
 	}
