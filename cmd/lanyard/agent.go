@@ -18,7 +18,6 @@ func agentCommands() []command {
 		{"agent", "agent --server https://HOST:8443 [--state DIR] [--tpm auto|none|device:PATH|swtpm:SOCKET|simulator:SEEDFILE] [--vpcd HOST:PORT]... [--store-dir DIR] [--no-software-store]", "run the workstation agent (pairs on first start; hosts TPM virtual smart cards and platform credentials in vpcd slots; writes software stores)", runAgent},
 		{"agent status", "agent status [--state DIR]", "show the agent's pairing and connection state", agentStatus},
 		{"agent aircard add", "agent aircard add CODE [--state DIR]", "connect this computer to an AirCard with the code an operator gave you", agentAirCardAdd},
-		{"agent unblock", "agent unblock --offline [--reader NAME] [--forgot]", "unblock this computer's card when its PIN is blocked and the server cannot be reached: shows the card's challenge, then sets a new PIN with the response from the help desk or Remote Self-Service", agentUnblock},
 	}
 }
 

@@ -20,22 +20,18 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
 
-// agentUnblock is `lanyard agent unblock --offline`: the offline PIN
+// agentUnblockOffline is `lanyard agent unblock --offline`: the offline PIN
 // unblock on the workstation (docs/lifecycle.md, "Offline unblock"). It
 // talks to the card through pcscd only, so it works with no connection to
 // the server: it shows the card's challenge, reads the response the user
 // got from the help desk or Remote Self-Service, and sets the new PIN the
 // user types, which nobody else sees.
-func agentUnblock(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("agent unblock", flag.ContinueOnError)
-	offline := fs.Bool("offline", false, "unblock without a connection to the server: show the card's challenge, then enter the response code")
+func agentUnblockOffline(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("agent unblock --offline", flag.ContinueOnError)
 	reader := fs.String("reader", "", "the reader holding the card (default: the one card that answers)")
 	forgot := fs.Bool("forgot", false, "the PIN is not blocked, but forgotten: unblock anyway")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if !*offline {
-		return errors.New("agent unblock: only --offline is available here; with a connection, reset the PIN in Self-Service")
 	}
 	pc, err := pcsc.Establish()
 	if err != nil {

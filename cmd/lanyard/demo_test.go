@@ -28,23 +28,7 @@ func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	agentAddr := freeAddr(t) // kept across the restart: a paired agent keeps its server
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", agentAddr)
-	var password []byte
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if password, err = os.ReadFile(filepath.Join(data, "demo-password")); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
-	token := strings.TrimSpace(c.must(0, "token", "create", "--user", "demo"))
-	c.env = append(c.env, "LANYARD_TOKEN="+token)
+	c, admin, token, password := demoCLI(t, bin, data, addr)
 
 	var connected string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -113,7 +97,7 @@ func TestDemo(t *testing.T) {
 	// An operator's connection code for another computer; the demo sends
 	// no e-mail, so --mail says why the code was not sent, and the code is
 	// printed all the same.
-	op := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
+	op := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + admin}}
 	out, errOut, code = op.run("", "card", "aircard-code", "--mail", airID)
 	if code != 0 || !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}\n$`).MatchString(out) || !strings.Contains(errOut, "was not sent") {
 		t.Fatalf("card aircard-code --mail: exit %d\n%s\n%s", code, out, errOut)
@@ -173,6 +157,32 @@ func TestDemo(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "already issued") {
 		t.Fatalf("issuing the issued demo card again: exit %d, %s", code, errOut)
 	}
+}
+
+// demoCLI waits for the demo server at addr, with data directory data,
+// to write its demo password, and returns a CLI for the demo user with a
+// token of theirs (made with the bootstrap token, admin), the token and
+// the password.
+func demoCLI(t *testing.T, bin, data, addr string) (c *cli, admin, token string, password []byte) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if password, err = os.ReadFile(filepath.Join(data, "demo-password")); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin = strings.TrimSpace(string(b))
+	c = &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + admin}}
+	token = strings.TrimSpace(c.must(0, "token", "create", "--user", "demo"))
+	c.env = append(c.env, "LANYARD_TOKEN="+token)
+	return c, admin, token, password
 }
 
 // connectedSerial is the serial of the card in reader.

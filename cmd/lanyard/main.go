@@ -41,9 +41,11 @@ func commands() []command {
 	cmds = append(cmds, cardCommands()...)
 	cmds = append(cmds, cardIssueCommands()...)
 	cmds = append(cmds, cardOfflineCommands()...)
+	cmds = append(cmds, pinCommands()...)
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)
 	cmds = append(cmds, agentCommands()...)
+	cmds = append(cmds, agentPINCommands()...)
 	cmds = append(cmds, aircardCommands()...)
 	return cmds
 }

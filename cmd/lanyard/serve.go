@@ -172,6 +172,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	defer svc.Close()
 	defer hub.Close()
+	hub.SetUnblocker(svc.AgentUnblock()) // lanyard agent unblock
 	bootstrap.svc = svc
 	token, err := svc.Setup(ctx)
 	if err != nil {

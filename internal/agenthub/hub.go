@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -54,6 +55,9 @@ type Hub struct {
 	stopRecheck context.CancelFunc
 
 	arrivals chan lanyard.CardArrival // cards that arrived, for the card workflows (cardseen.go)
+	// unblocker is the online unblock of workstations' command lines
+	// (unblock.go), set once the card workflows exist.
+	unblocker atomic.Pointer[unblockerBox]
 
 	mu      sync.Mutex
 	conns   map[int64]*agentConn

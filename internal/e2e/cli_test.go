@@ -55,12 +55,14 @@ type lanyardCLI struct {
 	env []string
 }
 
-func (c *lanyardCLI) run(want int, args ...string) (stdout, stderr string) {
+// runStdin runs the lanyard binary with stdin on its standard input.
+func (c *lanyardCLI) runStdin(stdin string, want int, args ...string) (stdout, stderr string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -75,6 +77,11 @@ func (c *lanyardCLI) run(want int, args ...string) (stdout, stderr string) {
 		c.t.Fatalf("lanyard %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out.String(), errb.String())
 	}
 	return out.String(), errb.String()
+}
+
+func (c *lanyardCLI) run(want int, args ...string) (stdout, stderr string) {
+	c.t.Helper()
+	return c.runStdin("", want, args...)
 }
 
 // TestCLIIssueCard issues a user's connected card with the lanyard binary:

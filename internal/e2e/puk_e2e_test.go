@@ -13,6 +13,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 )
@@ -105,8 +106,16 @@ func TestSharedPUKReplacedWhenCardConnects(t *testing.T) {
 // the card inserted there (user PIN 24681357) through the API.
 func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *apiv1.IssueCardResult) {
 	t.Helper()
+	s, c, _, _, res := issueOnStack(t, login)
+	return s, c, res
+}
+
+// issueOnStack is issuedOnStack that also returns login's client and
+// API token.
+func issueOnStack(t *testing.T, login string) (*stack, *vcard, *client.Client, string, *apiv1.IssueCardResult) {
+	t.Helper()
 	s := newStack(t)
-	u, _ := s.user(login)
+	u, tok := s.user(login)
 	s.pair(login)
 	c := newVCard(t)
 	s.insert(c)
@@ -115,7 +124,7 @@ func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *apiv1.IssueCard
 	if _, err := u.Post(context.Background(), "/api/v1/issue", in, &res); err != nil {
 		t.Fatal(err)
 	}
-	return s, c, &res
+	return s, c, u, tok, &res
 }
 
 // unblock runs `yubico-piv-tool -a unblock-pin` on the card in reader

@@ -178,6 +178,12 @@ func Offer(in Input) (*Options, error) {
 
 // pinRange is the user PIN length the card will accept: the card type's
 // PIN policy, narrowed by the policy's initialization settings when set.
+// PINRange is the length range of a user PIN on a card of type ct under
+// the policy s: the card type's, narrowed by the policy's initialization
+// settings when the policy initializes cards. A PIN changed or reset
+// after the issue follows the same rules as one set at the issue.
+func PINRange(s lanyard.PolicySettings, ct *lanyard.CardType) (int, int) { return pinRange(s, ct) }
+
 func pinRange(s lanyard.PolicySettings, ct *lanyard.CardType) (int, int) {
 	lo, hi := ct.PIN.MinLength, ct.PIN.MaxLength
 	if s.Issuance.InitializeCard && ct.SupportsInit {

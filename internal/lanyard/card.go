@@ -116,6 +116,12 @@ const (
 	// OpCreateVirtual records the creation of a virtual card (TPM
 	// virtual card, platform credential, AirCard): one transaction.
 	OpCreateVirtual OperationKind = "create_virtual"
+	// OpChangePIN records a Change PIN (old PIN → new PIN by the owner):
+	// one transaction once the card changed it.
+	OpChangePIN OperationKind = "change_pin"
+	// OpResetPIN is Reset user PIN / online unblock: the card's PUK sets
+	// a new PIN, then the PUK is rotated; resumable (cardops/pinreset.go).
+	OpResetPIN OperationKind = "reset_pin"
 )
 
 // OperationState is where an operation stands. Running operations that

@@ -48,6 +48,9 @@ const (
 	// Revoke and clear card.
 	CertificatesDeleted Step = "certificates_deleted" // Lanyard's certificates are off the card
 	PINReset            Step = "pin_reset"            // the PIN is the card type's again, the PUK recorded
+
+	// Reset user PIN (online unblock); PUKDrawn comes first.
+	PINUnblocked Step = "pin_unblocked" // RESET RETRY COUNTER set the new PIN with the card's PUK
 )
 
 // SlotStep is a step taken once per slot (or per template of a software

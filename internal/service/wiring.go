@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -60,4 +61,61 @@ func (a secretAnswersOf) CheckSecretAnswers(ctx context.Context, userID int64, a
 		in[i] = identity.SecretAnswerInput{Question: x.Question, Answer: x.Answer}
 	}
 	return a.id.CheckSecretAnswers(ctx, userID, in)
+}
+
+// AgentUnblock is the online unblock of workstations' command lines
+// (agenthub.Unblocker): the workstation's owner answers their secret
+// questions and the card workflows reset the PIN through the agent's
+// relay (cardops.ResetPINAt). Give it to the hub with SetUnblocker.
+type AgentUnblock struct{ s *Service }
+
+// AgentUnblock returns the service's AgentUnblock.
+func (s *Service) AgentUnblock() AgentUnblock { return AgentUnblock{s} }
+
+// owner is the principal of ws's owner.
+func (a AgentUnblock) owner(ctx context.Context, ws *lanyard.Workstation) (*lanyard.Principal, error) {
+	if ws.OwnerID == 0 {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "workstation %s has no owner; its cards are unblocked in Self-Service", ws.Name)
+	}
+	var u *lanyard.User
+	if err := a.s.store.View(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByID(ws.OwnerID); return }); err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "the owner of workstation %s is disabled", ws.Name)
+	}
+	return &lanyard.Principal{User: u, Roles: u.Roles}, nil
+}
+
+// UnblockQuestions are the secret questions ws's owner chose.
+func (a AgentUnblock) UnblockQuestions(ctx context.Context, ws *lanyard.Workstation) ([]string, error) {
+	p, err := a.owner(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	info, err := a.s.Identity.MySecretQuestions(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Set {
+		return nil, lanyard.Errorf(lanyard.EConflict, "%s has set no secret answers: the PIN cannot be reset online; ask the help desk", p.User.Login)
+	}
+	return info.Chosen, nil
+}
+
+// Unblock resets the PIN of the owner's card connected at ws.
+func (a AgentUnblock) Unblock(ctx context.Context, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error) {
+	p, err := a.owner(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	rin := cardops.ResetPINInput{NewPIN: in.NewPIN}
+	for _, x := range in.Answers {
+		rin.Answers = append(rin.Answers, cardops.SecretAnswer{Question: x.Question, Answer: x.Answer})
+	}
+	res, err := a.s.Cards.ResetPINAt(ctx, p, ws.ID, in.Serial, rin)
+	if err != nil {
+		return nil, err
+	}
+	return &agentproto.Unblocked{Serial: res.Card.Serial, RandomPIN: res.RandomPIN}, nil
 }

@@ -278,6 +278,8 @@ var authzRows = map[string]authzRow{
 	"GET /api/v1/cards/{id}/documents":                  {roles: anyone, obj: objCard, others: docStaff},
 	"GET /api/v1/cards/{id}/documents/{slot}/{file}":    {roles: anyone, obj: objCard, others: docStaff, params: map[string]string{"slot": "9d", "file": "certificate_form.pdf"}},
 	"POST /api/v1/cards/{id}/pin-setup":                 {roles: anyone, obj: objCard, others: nobody, body: `{}`},
+	"POST /api/v1/cards/{id}/pin-change":                {roles: anyone, obj: objCard, others: nobody, body: `{}`},
+	"POST /api/v1/cards/{id}/pin-reset":                 {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/cards/{id}/computers":                  {roles: anyone, obj: objCard, others: oversight},
 	"DELETE /api/v1/cards/{id}/computers/{workstation}": {roles: anyone, obj: objCard, others: staff, params: map[string]string{"workstation": "999999"}},
 	"POST /api/v1/cards/{id}/aircard-codes":             {roles: staff, obj: objCard, others: staff, body: `{}`},

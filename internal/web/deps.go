@@ -159,6 +159,8 @@ type Cards interface {
 	ShowIssuedPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ShowIssuedPINInput) (*cardops.ShownPIN, error)
 	MailIssuePIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.MailIssuePINInput) (*cardops.MailIssuePINResult, error)
 	SetupPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.PINSetupInput) (*cardops.CardView, error)
+	ChangePIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ChangePINInput) (*cardops.CardView, error)
+	ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResetPINInput) (*cardops.ResetPINResult, error)
 	VirtualOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.VirtualOption, error)
 	CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in cardops.CreateVirtualInput) (*cardops.ConnectedCard, error)
 	SoftwareStoreOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.SoftwareStoreOption, error)

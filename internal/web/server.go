@@ -108,6 +108,7 @@ func New(cfg Config) *Server {
 	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.softStoreRoutes()...)
 	s.routes = append(s.routes, s.offlineRoutes()...)
+	s.routes = append(s.routes, s.pinRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)

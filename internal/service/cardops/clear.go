@@ -104,6 +104,12 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 			issuing = s.sealedCandidate(card.ID, d.NewPUK)
 		}
 	}
+	if issuing.PUK == "" {
+		// An interrupted PIN reset's new PUK, likewise.
+		if issuing, err = s.resetPUK(ctx, card.ID); err != nil {
+			return nil, err
+		}
+	}
 	// The card proves it is the one recorded (its own management key)
 	// before anything is written: a card presenting a copied serial and
 	// CHUID leaves no operation and no audit trail of a clear behind.

@@ -96,7 +96,7 @@ type CardIssueEvent struct {
 }
 
 // Config holds the card workflows' dependencies. All are required except
-// Log, Cards, CardOperations and Notifier.
+// Log, Cards, CardOperations, Notifier and SecretAnswers.
 type Config struct {
 	Store  lanyard.Store
 	Sealer seal.Sealer // PUKs, PIN copies, the admin-key master secret

@@ -36,13 +36,20 @@ func (s *Cards) keepPINForOwner(j *issueJob) *lanyard.HeldPIN {
 	if j.user.ID == j.p.User.ID || !j.plan.ShowPIN {
 		return nil
 	}
-	sealed, err := s.sealer.Seal([]byte(j.plan.UserPIN), issueOwnerPINAAD(j.op.ID))
+	return s.ownerPINCopy(j.op.ID, j.card.ID, j.user.ID, j.plan.UserPIN)
+}
+
+// ownerPINCopy seals pin, set by operation opID on card cardID, for the
+// card's owner to see once (OwnerPINWindow). A sealing failure is logged
+// and gives nil: the card has its PIN, and it can be reset.
+func (s *Cards) ownerPINCopy(opID, cardID, ownerID int64, pin string) *lanyard.HeldPIN {
+	sealed, err := s.sealer.Seal([]byte(pin), issueOwnerPINAAD(opID))
 	if err != nil {
-		s.log.Error("sealing the random PIN for the card's owner failed", "card", j.card.ID, "err", err)
+		s.log.Error("sealing the random PIN for the card's owner failed", "card", cardID, "err", err)
 		return nil
 	}
 	now := s.rec.Clock()
-	return &lanyard.HeldPIN{OperationID: j.op.ID, Purpose: lanyard.HeldPINOwner, CardID: j.card.ID, OwnerID: j.user.ID,
+	return &lanyard.HeldPIN{OperationID: opID, Purpose: lanyard.HeldPINOwner, CardID: cardID, OwnerID: ownerID,
 		Sealed: sealed, CreatedAt: now, ExpiresAt: now.Add(OwnerPINWindow)}
 }
 

@@ -195,8 +195,10 @@ func (s *Cards) ownIssue(tx lanyard.Tx, p *lanyard.Principal, cardID, opID int64
 		return nil, nil, lanyard.Errorf(lanyard.ENotFound, "card %d not found", cardID)
 	}
 	op, err := tx.OperationByID(opID)
-	if err != nil || op.CardID != cardID || op.Kind != lanyard.OpIssue || op.UserID != p.User.ID {
-		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "operation %d is not an issue of card %d for you", opID, cardID)
+	// A PIN reset by staff holds the owner's copy of its random PIN as an
+	// issue does (pinreset.go).
+	if err != nil || op.CardID != cardID || (op.Kind != lanyard.OpIssue && op.Kind != lanyard.OpResetPIN) || op.UserID != p.User.ID {
+		return nil, nil, lanyard.Errorf(lanyard.EInvalid, "operation %d is not an issue or PIN reset of card %d for you", opID, cardID)
 	}
 	return card, op, nil
 }

@@ -23,21 +23,27 @@ func pinRecipients(mailTo lanyard.PINRecipient, u *lanyard.User) []string {
 // reports to whom; without a notifier nothing is sent and the result
 // says so.
 func (s *Cards) mailRandomPIN(ctx context.Context, j *issueJob, pin string) (sentTo []string, note string) {
-	to := pinRecipients(j.data.Plan.MailPIN, j.user)
-	if j.data.Plan.MailPIN == "" || j.data.Plan.MailPIN == lanyard.PINMailNobody {
+	return s.mailPIN(ctx, j.data.Plan.MailPIN, j.user, j.card, pin)
+}
+
+// mailPIN mails u's new random PIN of card to whom mailTo names (an issue
+// or a PIN reset) and reports to whom, or why not.
+func (s *Cards) mailPIN(ctx context.Context, mailTo lanyard.PINRecipient, u *lanyard.User, card *lanyard.Card, pin string) (sentTo []string, note string) {
+	if mailTo == "" || mailTo == lanyard.PINMailNobody {
 		return nil, ""
 	}
+	to := pinRecipients(mailTo, u)
 	if len(to) == 0 {
 		return nil, "the PIN could not be e-mailed: no address for the recipients the policy names"
 	}
 	if s.notifier == nil {
 		return nil, "the PIN could not be e-mailed: e-mail notifications are not configured"
 	}
-	if err := s.notifier.RandomPIN(ctx, to, j.user, j.card, pin); err != nil {
+	if err := s.notifier.RandomPIN(ctx, to, u, card, pin); err != nil {
 		if lanyard.IsCode(err, lanyard.EUnavailable) {
 			return nil, "the PIN could not be e-mailed: " + lanyard.ErrorMessage(err)
 		}
-		s.log.Error("queueing the random PIN e-mail failed", "card", j.card.ID, "err", err)
+		s.log.Error("queueing the random PIN e-mail failed", "card", card.ID, "err", err)
 		return nil, "the PIN could not be e-mailed; keep it from this screen"
 	}
 	return to, ""

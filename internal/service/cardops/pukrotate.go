@@ -70,6 +70,9 @@ func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial 
 	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
 		return false, err // an issue under way sets the PUK itself
 	}
+	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
+		return false, err // so does a PIN reset under way (pinreset.go)
+	}
 	access := s.cardAccess()
 	if access == nil {
 		return false, nil

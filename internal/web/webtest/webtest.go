@@ -104,6 +104,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 			return m
 		}})
 	svc, tok := stack.Service, stack.Token
+	hub.SetUnblocker(svc.AgentUnblock())
 	if tok == "" {
 		tb.Fatal("first-start setup made no administrator token")
 	}

@@ -124,6 +124,11 @@ export const cards = {
   removeComputer: (id, ws) => call('DELETE', `/cards/${enc(id)}/computers/${enc(ws)}`),
   // {code, serial, expires_at, mailed_to, mail_note}, shown once; mail: also sent to the owner
   airCardCode: (id, mail) => call('POST', `/cards/${enc(id)}/aircard-codes`, { mail: !!mail }),
+  // req: {workstation_id, reader, old_pin, new_pin}: Change PIN (the owner)
+  changePIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-change`, req),
+  // req: {workstation_id, reader, new_pin, answers: [{question, answer}]}:
+  // Reset PIN / online unblock; {card, random_pin, pin_held_for_owner, pin_mailed_to, pin_mail_note}
+  resetPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-reset`, req),
 };
 
 // The token policy: {max_ttl}, the longest lifetime a new API token may

@@ -27,19 +27,21 @@ export function canContinue(card) {
   return card.state === 'assigned' || card.state === 'pending';
 }
 
-// cardActionDialog is the dialog both card menu actions share: a hint,
-// PIN fields, Cancel and the action's button; on submit it finds the card
-// among the connected ones, runs action(target, values) while refusing to
-// close, and shows what it returned (a list of nodes) with Close.
-function cardActionDialog({ id, title, hint, fields, submitText, submitClass, busyText, failText, card, action }, opener, onDone) {
+// cardActionDialog is the dialog the card menu actions share: a hint,
+// PIN fields (a field's fourth element, when given, is its input type:
+// 'text' for a secret answer), Cancel and the action's button; on submit
+// it finds the card among the connected ones, runs action(target, values)
+// while refusing to close, and shows what it returned (a list of nodes)
+// with Close.
+export function cardActionDialog({ id, title, hint, fields, submitText, submitClass, busyText, failText, card, action }, opener, onDone) {
   const titleID = `${id}-title`;
   const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: submitClass || null }, submitText);
   const form = h('form', { novalidate: true },
     h('p', { id: `${id}-hint` }, hint),
-    fields.map(([fid, text, autocomplete]) => h('div', { class: 'field' },
+    fields.map(([fid, text, autocomplete, type]) => h('div', { class: 'field' },
       h('label', { for: fid }, text),
-      h('input', { id: fid, name: fid, type: 'password', autocomplete, 'aria-describedby': `${id}-hint` }))),
+      h('input', { id: fid, name: fid, type: type || 'password', autocomplete, 'aria-describedby': `${id}-hint` }))),
     h('div', { class: 'buttons' },
       h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
       submit));

@@ -3,6 +3,7 @@
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
+import { allowed, openResetPINDialog } from '../pin.js';
 
 const status = $('#cards-status');
 const form = $('#card-search');
@@ -43,7 +44,8 @@ async function load() {
         h('ul', {},
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}` }, 'Details')),
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#contents` }, 'Contents')),
-          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')))),
+          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')),
+          allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '')),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);

@@ -6,6 +6,7 @@ import * as api from '../api.js';
 import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStatus, table } from '../dom.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 import { documentsButton, groupDocuments } from '../documents.js';
+import { pinButtons } from '../pin.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -84,6 +85,7 @@ async function load() {
     }, 'Continue card issue'), ' ', h('button', {
       type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
     }, 'Revoke and clear card')) : '',
+    pinButtons({ ...c, kind: c.kind || d.kind }, inConsole, () => load()),
     (c.kind === 'aircard' || d.kind === 'aircard') && (!inConsole || cardStaff) ? computersSection(c) : '');
 
   // Documents check: a "!" next to each certificate that needs documents;
