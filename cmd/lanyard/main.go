@@ -39,6 +39,7 @@ func commands() []command {
 	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, cardCommands()...)
 	cmds = append(cmds, cardIssueCommands()...)
+	cmds = append(cmds, cardStateCommands()...)
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)
 	cmds = append(cmds, agentCommands()...)

@@ -107,6 +107,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.softStoreRoutes()...)
+	s.routes = append(s.routes, s.cardStateRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	for _, rt := range s.routes {

@@ -114,6 +114,14 @@ export const cards = {
   removeComputer: (id, ws) => call('DELETE', `/cards/${enc(id)}/computers/${enc(ws)}`),
   // {code, serial, expires_at, mailed_to, mail_note}, shown once; mail: also sent to the owner
   airCardCode: (id, mail) => call('POST', `/cards/${enc(id)}/aircard-codes`, { mail: !!mail }),
+  // Card state operations, the card absent (docs/lifecycle.md); each
+  // returns the card as it is now.
+  disable: (id) => call('POST', `/cards/${enc(id)}/disable`, {}),
+  enable: (id) => call('POST', `/cards/${enc(id)}/enable`, {}),
+  // req: {reason: lost|compromised|damaged|superseded|withdrawn, comment}
+  revoke: (id, req) => call('POST', `/cards/${enc(id)}/revoke`, req),
+  // req: {to: 'stock' | 'owner'}
+  withdraw: (id, req) => call('POST', `/cards/${enc(id)}/withdraw`, req),
 };
 
 // The token policy: {max_ttl}, the longest lifetime a new API token may

@@ -3,6 +3,7 @@
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
+import { reasonText, stateButtons } from '../cardstates.js';
 
 const status = $('#cards-status');
 const form = $('#card-search');
@@ -33,7 +34,7 @@ async function load() {
     { label: 'Card type', cell: (c) => c.card_type || '—' },
     { label: 'Owner', cell: (c) => c.owner || '—' },
     { label: 'Name', cell: (c) => c.name || '—' },
-    { label: 'State', cell: (c) => badge(c.state) },
+    { label: 'State', cell: (c) => (c.revocation_reason ? [badge(c.state), ' ', reasonText(c.revocation_reason)] : badge(c.state)) },
     { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
     { label: 'Admin PIN (PUK)', cell: (c) => pukBadge(c.puk_state) },
     {
@@ -43,7 +44,9 @@ async function load() {
         h('ul', {},
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}` }, 'Details')),
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#contents` }, 'Contents')),
-          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')))),
+          h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')),
+          // The state operations this person may start on the card.
+          h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())))),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);

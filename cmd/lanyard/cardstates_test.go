@@ -1,0 +1,125 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The card state commands on the demo's emulated card, as its user and
+// an administrator run them: disable (the connected card shows as
+// disabled, Issue refuses it, the CRL lists its certificates on hold as
+// openssl reads it), enable (the CRL no longer lists them), revoke as
+// lost with the card absent, withdraw refused until the connected card
+// is cleared, then withdraw to stock.
+func TestCardStatesCLI(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
+	defer stop()
+	var adminToken []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if adminToken, err = os.ReadFile(filepath.Join(data, "bootstrap-token")); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(adminToken))}}
+	token := strings.TrimSpace(admin.must(0, "token", "create", "--user", "demo"))
+	user := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + token}}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(user.must(0, "card", "list", "--connected"), "Lanyard demo reader") {
+			break
+		}
+	}
+	out := user.must(0, "card", "issue", "--user-pin", "24682468")
+	if !strings.Contains(out, "issued") || !strings.Contains(out, "Allowed operations:") || !strings.Contains(out, "disable") {
+		t.Fatalf("card issue:\n%s", out)
+	}
+	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
+
+	out = user.must(0, "card", "disable", id)
+	if !strings.Contains(out, "disabled") || !strings.Contains(out, "on hold") || !strings.Contains(out, "Allowed operations: enable, revoke") {
+		t.Fatalf("card disable:\n%s", out)
+	}
+	if linesWith(user.must(0, "card", "list", "--connected"), "disabled") != 1 {
+		t.Fatalf("the connected card is not shown disabled:\n%s", user.must(0, "card", "list", "--connected"))
+	}
+	if _, errOut, code := user.run("", "card", "issue", "--user-pin", "24682468"); code != 1 || !strings.Contains(errOut, "a disabled card cannot be issued") {
+		t.Fatalf("card issue of a disabled card: exit %d %s", code, errOut)
+	}
+	if crl := crlText(t, addr); !strings.Contains(crl, "Certificate Hold") {
+		t.Fatalf("the CRL does not list the held certificate:\n%s", crl)
+	}
+	out = user.must(0, "card", "enable", id)
+	if !strings.Contains(out, "issued") || strings.Contains(out, "on hold") {
+		t.Fatalf("card enable:\n%s", out)
+	}
+	if crl := crlText(t, addr); strings.Contains(crl, "Certificate Hold") || strings.Contains(crl, "Serial Number") {
+		t.Fatalf("the CRL still lists the released certificate:\n%s", crl)
+	}
+
+	if _, errOut, code := user.run("", "card", "revoke", id); code != 1 || !strings.Contains(errOut, "--reason is required") {
+		t.Fatalf("card revoke without a reason: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := user.run("", "card", "revoke", id, "--reason", "misplaced"); code != 1 || !strings.Contains(errOut, "use lost, compromised") {
+		t.Fatalf("card revoke --reason misplaced: exit %d %s", code, errOut)
+	}
+	out = user.must(0, "card", "revoke", id, "--reason", "lost", "--comment", "left on a train")
+	if !strings.Contains(out, "revoked (lost)") {
+		t.Fatalf("card revoke:\n%s", out)
+	}
+	if crl := crlText(t, addr); !strings.Contains(crl, "Key Compromise") {
+		t.Fatalf("the CRL does not list the certificate revoked for key compromise:\n%s", crl)
+	}
+	if !strings.Contains(admin.must(0, "card", "list"), "revoked (lost)") {
+		t.Fatalf("card list does not show the reason:\n%s", admin.must(0, "card", "list"))
+	}
+	if _, errOut, code := user.run("", "card", "withdraw", id); code != 1 || !strings.Contains(errOut, "not allowed") {
+		t.Fatalf("card withdraw by the user: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "card", "withdraw", id); code != 1 || !strings.Contains(errOut, "clear it first") {
+		t.Fatalf("card withdraw before clear: exit %d %s", code, errOut)
+	}
+	out = user.must(0, "card", "clear", id)
+	if !strings.Contains(out, "revoked (lost)") || strings.Contains(out, " written ") {
+		t.Fatalf("card clear:\n%s", out)
+	}
+	out = admin.must(0, "card", "withdraw", id, "--to", "stock")
+	if first := strings.SplitN(out, "\n", 2)[0]; !strings.HasSuffix(first, ", clean, owner ") {
+		t.Fatalf("card withdraw --to stock:\n%s", out)
+	}
+}
+
+// crlText is the built-in CA's CRL, fetched from its distribution point,
+// as `openssl crl -text` prints it.
+func crlText(t *testing.T, addr string) string {
+	t.Helper()
+	r, err := http.Get("http://" + addr + "/crl/builtin.crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("fetching the CRL: %v %s", err, r.Status)
+	}
+	path := filepath.Join(t.TempDir(), "ca.crl")
+	if err := os.WriteFile(path, der, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text, err := exec.Command("openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl crl: %v %s", err, text)
+	}
+	return string(text)
+}
