@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -60,12 +61,25 @@ func TestCardStatesCLI(t *testing.T) {
 	if crl := crlText(t, addr); !strings.Contains(crl, "Certificate Hold") {
 		t.Fatalf("the CRL does not list the held certificate:\n%s", crl)
 	}
+	var card struct {
+		Certificates []struct{ Serial string } `json:"certificates"`
+	}
+	if err := json.Unmarshal([]byte(user.must(0, "card", "show", id, "--output", "json")), &card); err != nil || len(card.Certificates) == 0 {
+		t.Fatalf("card show: %v %+v", err, card)
+	}
+	serial := card.Certificates[0].Serial
+	if st := ocspText(t, admin, addr, serial); !strings.Contains(st, ": revoked") || !strings.Contains(st, "Reason: certificateHold") {
+		t.Fatalf("openssl ocsp on the held certificate:\n%s", st)
+	}
 	out = user.must(0, "card", "enable", id)
 	if !strings.Contains(out, "issued") || strings.Contains(out, "on hold") {
 		t.Fatalf("card enable:\n%s", out)
 	}
 	if crl := crlText(t, addr); strings.Contains(crl, "Certificate Hold") || strings.Contains(crl, "Serial Number") {
 		t.Fatalf("the CRL still lists the released certificate:\n%s", crl)
+	}
+	if st := ocspText(t, admin, addr, serial); !strings.Contains(st, ": good") {
+		t.Fatalf("openssl ocsp on the released certificate:\n%s", st)
 	}
 
 	if _, errOut, code := user.run("", "card", "revoke", id); code != 1 || !strings.Contains(errOut, "--reason is required") {
@@ -122,4 +136,43 @@ func crlText(t *testing.T, addr string) string {
 		t.Fatalf("openssl crl: %v %s", err, text)
 	}
 	return string(text)
+}
+
+// ocspText asks the server's OCSP responder about the certificate serial
+// with `openssl ocsp` and returns what it prints.
+func ocspText(t *testing.T, admin *cli, addr, serial string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var cert struct {
+		PEM string `json:"pem"`
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/certificates/"+serial, nil)
+	for _, kv := range admin.env {
+		if tok, ok := strings.CutPrefix(kv, "LANYARD_TOKEN="); ok {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	if err := json.NewDecoder(r.Body).Decode(&cert); err != nil || cert.PEM == "" {
+		t.Fatalf("certificate %s: %v %s", serial, err, r.Status)
+	}
+	chain := admin.must(0, "ca", "cert")
+	issuer := chain[:strings.Index(chain, "-----END CERTIFICATE-----")+len("-----END CERTIFICATE-----")] + "\n"
+	leafPath, issuerPath := filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "issuer.pem")
+	if err := os.WriteFile(leafPath, []byte(cert.PEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(issuerPath, []byte(issuer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "ocsp", "-issuer", issuerPath, "-cert", leafPath, "-url", "http://"+addr+"/ocsp",
+		"-CAfile", issuerPath, "-no_nonce", "-partial_chain").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl ocsp: %v\n%s", err, out)
+	}
+	return string(out)
 }
