@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // TestBrowserCardStates on the real stack (pcscd, vpcd, the emulated
@@ -57,6 +58,20 @@ func TestBrowserCardStates(t *testing.T) {
 	if b.exists("#card-disable-" + id) {
 		t.Error("a disabled card's page still offers Disable")
 	}
+	// Connected, it shows as disabled, and Issue card refuses it.
+	b.Visit("/")
+	b.WaitFor("the connected card", `document.querySelector('#connected').textContent.includes(`+uitest.JSString(res.Card.Serial)+`)`)
+	if got := b.Text("#connected"); !strings.Contains(got, "Disabled") {
+		t.Errorf("the connected card is not shown disabled: %q", got)
+	}
+	b.Run("Issue card", chromedp.Click(chromedp.CSS(`#connected button[aria-label="Issue card in `+s.reader+`"]`)))
+	b.WaitFor("the Issue card dialog's answer", `document.querySelector('#issue-dialog').open && (document.querySelector('#issue-form') || document.querySelector('#issue-body .error'))`)
+	if got := b.Text("#issue-body"); !strings.Contains(got, "a disabled card cannot be issued, updated or unblocked") {
+		t.Errorf("the Issue card dialog for a disabled card says %q", got)
+	}
+	b.Shot("cardstates-02b-issue-refused")
+	b.Visit("/cards/" + id)
+	b.WaitFor("the Enable card button", `document.querySelector('#card-enable-`+id+`')`)
 	b.Run("Enable card", chromedp.Click(chromedp.CSS("#card-enable-"+id)))
 	b.WaitFor("the card enabled", `document.querySelector('#card-disable-`+id+`') && document.querySelector('#card-status').textContent.includes('The card is enabled')`)
 	if v := s.cardView(res.Card.ID); v.State != lanyard.CardIssued || v.Certificates[0].OnHold {
