@@ -20,7 +20,9 @@ import (
 // Self-Service page and enables it again, the buttons being exactly the
 // card's allowed operations; operator olga then revokes it as lost from
 // the console's card menu, the card absent. The console shows the
-// reason; alice is told each time by e-mail.
+// reason. When the card turns up, alice clears it from its page (it stays
+// revoked) and olga withdraws it to stock. Alice is told of the disable,
+// the enable and the revoke by e-mail.
 func TestBrowserCardStates(t *testing.T) {
 	s := newStack(t)
 	alice, _ := s.user("alice")
@@ -100,6 +102,36 @@ func TestBrowserCardStates(t *testing.T) {
 	}
 	if v := s.cardView(res.Card.ID); v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost || v.Certificates[0].Status != lanyard.CertRevoked {
 		t.Fatalf("after Revoke in the console: %s %q %s", v.State, v.RevocationReason, v.Certificates[0].Status)
+	}
+
+	// The card turns up: alice clears it from its page (it stays
+	// revoked), and olga withdraws it to stock from the console.
+	s.insert(c)
+	b.Visit("/cards/" + id)
+	b.WaitFor("the Clear card button", `document.querySelector('#card-clear')`)
+	if b.exists("#card-withdraw-" + id) {
+		t.Error("the owner is offered Withdraw")
+	}
+	b.Run("Clear card", chromedp.Click(chromedp.CSS("#card-clear")))
+	b.WaitFor("the Clear card dialog", `document.querySelector('#clear-hint')`)
+	b.Run("clear", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)))
+	b.WaitFor("the card cleared", `document.querySelector('dialog[open] .success') || document.querySelector('dialog[open] .status.error, dialog[open] .error')`)
+	if got := b.Text("dialog[open]"); !strings.Contains(got, "The card is cleared") {
+		t.Fatalf("the Clear card dialog says %q", got)
+	}
+	if v := s.cardView(res.Card.ID); v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
+		t.Fatalf("after Clear: %s %q", v.State, v.RevocationReason)
+	}
+	ob.Visit("/console/cards")
+	ob.WaitFor("the Withdraw card button", `document.querySelector('#card-withdraw-`+id+`')`)
+	ob.Run("open the card menu", chromedp.Click(chromedp.CSS(`#cards summary[aria-label="Card menu for `+res.Card.Serial+`"]`)))
+	ob.Run("Withdraw card", chromedp.Click(chromedp.CSS("#card-withdraw-"+id)))
+	ob.WaitFor("the Withdraw card dialog", `document.querySelector('#withdraw-stock')`)
+	ob.CheckAccessible("Withdraw card dialog")
+	ob.Run("withdraw to stock", chromedp.Click(chromedp.CSS("#withdraw-submit")))
+	ob.WaitFor("the card in stock", `document.querySelector('#cards-status').textContent.includes('The card is back in stock')`)
+	if v := s.cardView(res.Card.ID); v.State != lanyard.CardClean || v.OwnerID != 0 {
+		t.Fatalf("after Withdraw: %s owner %d", v.State, v.OwnerID)
 	}
 	ob.CheckConsole()
 	b.CheckConsole()
