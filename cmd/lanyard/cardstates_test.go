@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The card state commands on the demo's emulated card, as its user and
@@ -24,23 +23,16 @@ func TestCardStatesCLI(t *testing.T) {
 	addr := freeAddr(t)
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
 	defer stop()
-	var adminToken []byte
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if adminToken, err = os.ReadFile(filepath.Join(data, "bootstrap-token")); err == nil {
-			break
-		}
-	}
+	waitFile(t, filepath.Join(data, "demo-password")) // the demo user exists
+	adminToken, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(adminToken))}}
 	token := strings.TrimSpace(admin.must(0, "token", "create", "--user", "demo"))
 	user := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + token}}
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if strings.Contains(user.must(0, "card", "list", "--connected"), "Lanyard demo reader") {
-			break
-		}
+	if !strings.Contains(waitConnected(user, "Lanyard demo reader"), "Lanyard demo reader") {
+		t.Fatal("the demo card is not connected")
 	}
 	out := user.must(0, "card", "issue", "--user-pin", "24682468")
 	if !strings.Contains(out, "issued") || !strings.Contains(out, "Allowed operations:") || !strings.Contains(out, "disable") {

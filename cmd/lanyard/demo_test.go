@@ -28,16 +28,7 @@ func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	agentAddr := freeAddr(t) // kept across the restart: a paired agent keeps its server
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", agentAddr)
-	var password []byte
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if password, err = os.ReadFile(filepath.Join(data, "demo-password")); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	password := waitFile(t, filepath.Join(data, "demo-password"))
 	admin, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +37,7 @@ func TestDemo(t *testing.T) {
 	token := strings.TrimSpace(c.must(0, "token", "create", "--user", "demo"))
 	c.env = append(c.env, "LANYARD_TOKEN="+token)
 
-	var connected string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if connected = c.must(0, "card", "list", "--connected"); strings.Contains(connected, "Lanyard demo reader") {
-			break
-		}
-	}
+	connected := waitConnected(c, "Lanyard demo reader")
 	if !strings.Contains(connected, "Lanyard demo reader") || !strings.Contains(connected, "not registered") {
 		t.Fatalf("the demo card is not connected:\n%s", connected)
 	}
@@ -176,6 +162,34 @@ func TestDemo(t *testing.T) {
 }
 
 // connectedSerial is the serial of the card in reader.
+// waitFile reads path once it exists (at most 10 s): a file the server
+// writes as it starts.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, err = os.ReadFile(path); err == nil {
+			return b
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+// waitConnected lists the connected cards until one is in reader (at
+// most 15 s) and returns the last listing.
+func waitConnected(c *cli, reader string) string {
+	c.t.Helper()
+	var connected string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if connected = c.must(0, "card", "list", "--connected"); strings.Contains(connected, reader) {
+			break
+		}
+	}
+	return connected
+}
+
 func connectedSerial(t *testing.T, c *cli, reader string) string {
 	t.Helper()
 	var cards []struct{ Reader, Serial string }
