@@ -23,14 +23,7 @@ func TestCardStatesCLI(t *testing.T) {
 	addr := freeAddr(t)
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
 	defer stop()
-	waitFile(t, filepath.Join(data, "demo-password")) // the demo user exists
-	adminToken, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(adminToken))}}
-	token := strings.TrimSpace(admin.must(0, "token", "create", "--user", "demo"))
-	user := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + token}}
+	admin, user, _, _ := demoClients(t, bin, data, addr)
 	if !strings.Contains(waitConnected(user, "Lanyard demo reader"), "Lanyard demo reader") {
 		t.Fatal("the demo card is not connected")
 	}
@@ -139,11 +132,7 @@ func ocspText(t *testing.T, admin *cli, addr, serial string) string {
 		PEM string `json:"pem"`
 	}
 	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/certificates/"+serial, nil)
-	for _, kv := range admin.env {
-		if tok, ok := strings.CutPrefix(kv, "LANYARD_TOKEN="); ok {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-	}
+	req.Header.Set("Authorization", "Bearer "+admin.token)
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

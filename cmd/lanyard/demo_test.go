@@ -28,15 +28,7 @@ func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	agentAddr := freeAddr(t) // kept across the restart: a paired agent keeps its server
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", agentAddr)
-	password := waitFile(t, filepath.Join(data, "demo-password"))
-	admin, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
-	token := strings.TrimSpace(c.must(0, "token", "create", "--user", "demo"))
-	c.env = append(c.env, "LANYARD_TOKEN="+token)
-
+	op, c, token, password := demoClients(t, bin, data, addr)
 	connected := waitConnected(c, "Lanyard demo reader")
 	if !strings.Contains(connected, "Lanyard demo reader") || !strings.Contains(connected, "not registered") {
 		t.Fatalf("the demo card is not connected:\n%s", connected)
@@ -99,7 +91,6 @@ func TestDemo(t *testing.T) {
 	// An operator's connection code for another computer; the demo sends
 	// no e-mail, so --mail says why the code was not sent, and the code is
 	// printed all the same.
-	op := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + strings.TrimSpace(string(admin))}}
 	out, errOut, code = op.run("", "card", "aircard-code", "--mail", airID)
 	if code != 0 || !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}\n$`).MatchString(out) || !strings.Contains(errOut, "was not sent") {
 		t.Fatalf("card aircard-code --mail: exit %d\n%s\n%s", code, out, errOut)
@@ -162,6 +153,25 @@ func TestDemo(t *testing.T) {
 }
 
 // connectedSerial is the serial of the card in reader.
+// demoClients waits for the demo server at addr (data: its directory) to
+// be set up and returns CLI callers as its administrator (the bootstrap
+// token) and as the demo user (a token of theirs), that token, and the
+// demo user's password.
+func demoClients(t *testing.T, bin, data, addr string) (admin, user *cli, token string, password []byte) {
+	t.Helper()
+	password = waitFile(t, filepath.Join(data, "demo-password")) // written once the demo user exists
+	boot, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := func(tok string) *cli {
+		return &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + tok}, token: tok}
+	}
+	admin = as(strings.TrimSpace(string(boot)))
+	token = strings.TrimSpace(admin.must(0, "token", "create", "--user", "demo"))
+	return admin, as(token), token, password
+}
+
 // waitFile reads path once it exists (at most 10 s): a file the server
 // writes as it starts.
 func waitFile(t *testing.T, path string) []byte {
