@@ -1,5 +1,5 @@
 -- Disable, enable, revoke with a reason and withdraw (keep in step with
--- postgres/0018_card_states.sql; docs/lifecycle.md).
+-- postgres/0020_card_states.sql; docs/lifecycle.md).
 --
 -- templates.revoke_on_disable: "Put certificate on hold when the card is
 -- disabled". Off for every existing template: no certificate already
