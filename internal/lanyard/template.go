@@ -91,7 +91,7 @@ type Template struct {
 	// disabled"): disabling the card puts the certificate on hold (RFC
 	// 5280 certificateHold) and enabling it takes it off again.
 	// Templates saved before the setting existed have it off (migration
-	// 0018); the console and the CLI turn it on for new ones.
+	// 0020); the console and the CLI turn it on for new ones.
 	RevokeOnDisable bool      `json:"revoke_on_disable"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
