@@ -76,7 +76,11 @@ func cardList(ctx context.Context, args []string) error {
 		if !v.IssuedAt.IsZero() {
 			issued = v.IssuedAt.Format("2006-01-02")
 		}
-		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, string(v.State), v.Owner, strconv.Itoa(len(v.Certificates)), issued, string(v.PUKState)}
+		state := string(v.State)
+		if v.RevocationReason != "" {
+			state += " (" + string(v.RevocationReason) + ")"
+		}
+		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, state, v.Owner, strconv.Itoa(len(v.Certificates)), issued, string(v.PUKState)}
 	})
 }
 
@@ -98,15 +102,24 @@ func cardShow(ctx context.Context, args []string) error {
 }
 
 func printCard(v *apiv1.CardView) {
-	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, v.State, v.Owner)
+	state := string(v.State)
+	if v.RevocationReason != "" {
+		state += " (" + string(v.RevocationReason) + ")"
+	}
+	fmt.Printf("Card %d: %s %s, %s, owner %s\n", v.ID, v.CardType, v.Serial, state, v.Owner)
 	if v.PUKState != "" {
 		// Which Admin PIN (PUK) the card holds: its own (random) or a
 		// shared one still to be replaced (issue 13).
 		fmt.Printf("  Admin PIN (PUK): %s\n", v.PUKState)
 	}
 	for _, cc := range v.Certificates {
-		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, cc.Status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
+		status := string(cc.Status)
+		if cc.OnHold {
+			status = "on hold"
+		}
+		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
+	fmt.Printf("  Allowed operations: %s\n", allowedLine(v))
 }
 
 // pinFlags are the PIN flags of card issue and card continue.

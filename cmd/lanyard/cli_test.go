@@ -22,6 +22,7 @@ type cli struct {
 	t        *testing.T
 	bin, dir string
 	env      []string
+	token    string // the API token in env, when a helper made it
 }
 
 func (c *cli) run(stdin string, args ...string) (stdout, stderr string, code int) {

@@ -170,13 +170,13 @@ func loadFile(name string, v any) error {
 	return nil
 }
 
-var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL", "CARD-KEYS-ONLY"}, func(t *lanyard.Template) []string {
+var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "DAYS", "EKU", "CA-APPROVAL", "FORM-APPROVAL", "CARD-KEYS-ONLY", "HOLD-ON-DISABLE"}, func(t *lanyard.Template) []string {
 	algs := make([]string, len(t.KeyAlgs))
 	for i, a := range t.KeyAlgs {
 		algs[i] = string(a)
 	}
 	return []string{t.Name, t.CA, strings.Join(algs, ","), strconv.Itoa(t.ValidityDays), strings.Join(t.ExtKeyUsage, ","),
-		fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval), fmt.Sprint(t.CardKeysOnly)}
+		fmt.Sprint(t.RequiresCAApproval), fmt.Sprint(t.RequiresFormApproval), fmt.Sprint(t.CardKeysOnly), fmt.Sprint(t.RevokeOnDisable)}
 })
 
 func templateSave(update bool) func(context.Context, []string) error {
@@ -184,7 +184,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		var file, cn, slot string
 		var keys, kus, ekus multi
 		var validity int
-		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly bool
+		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly, holdOnDisable bool
 		cmd := newClientCmd("template")
 		cmd.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
 		cmd.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
@@ -198,6 +198,9 @@ func templateSave(update bool) func(context.Context, []string) error {
 		cmd.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
 		cmd.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
 		cmd.BoolVar(&cardKeysOnly, "card-keys-only", false, "certify only keys generated on a card (PIV, TPM virtual card, platform credential, AirCard); always on with smartcard_logon")
+		// On for new templates: a card is disabled when it may be in the
+		// wrong hands, and its certificates should not be trusted meanwhile.
+		cmd.BoolVar(&holdOnDisable, "revoke-on-disable", true, "put the certificate on hold (certificateHold) while its card is disabled")
 		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
@@ -208,11 +211,12 @@ func templateSave(update bool) func(context.Context, []string) error {
 				return err
 			}
 		} else if update {
-			// Only the card-keys-only switch changes without a file.
-			set := false
-			cmd.Visit(func(f *flag.Flag) { set = set || f.Name == "card-keys-only" })
-			if !set || len(pos) != 1 {
-				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json), or --card-keys-only[=false]")
+			// Only the card-keys-only and revoke-on-disable switches
+			// change without a file.
+			set := map[string]bool{}
+			cmd.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if !set["card-keys-only"] && !set["revoke-on-disable"] || len(pos) != 1 {
+				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json), or --card-keys-only[=false] or --revoke-on-disable[=false]")
 			}
 			c, err := cmd.client()
 			if err != nil {
@@ -221,7 +225,12 @@ func templateSave(update bool) func(context.Context, []string) error {
 			if err := c.Get(ctx, "/api/v1/templates/"+client.Esc(pos[0]), &t); err != nil {
 				return err
 			}
-			t.CardKeysOnly = cardKeysOnly
+			if set["card-keys-only"] {
+				t.CardKeysOnly = cardKeysOnly
+			}
+			if set["revoke-on-disable"] {
+				t.RevokeOnDisable = holdOnDisable
+			}
 		} else {
 			for _, k := range keys {
 				t.KeyAlgs = append(t.KeyAlgs, lanyard.KeyAlgorithm(k))
@@ -235,6 +244,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 			t.ValidityDays, t.KeyUsage, t.ExtKeyUsage, t.Slot = validity, kus, ekus, slot
 			t.Subject = lanyard.SubjectSpec{CommonName: cn, SANEmail: sanEmail, SANUPN: sanUPN}
 			t.RequiresCAApproval, t.RequiresFormApproval, t.CardKeysOnly = caApproval, formApproval, cardKeysOnly
+			t.RevokeOnDisable = holdOnDisable
 		}
 		if len(pos) == 1 {
 			t.Name = pos[0]

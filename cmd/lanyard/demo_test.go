@@ -28,14 +28,8 @@ func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	agentAddr := freeAddr(t) // kept across the restart: a paired agent keeps its server
 	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", agentAddr)
-	c, admin, token, password := demoCLI(t, bin, data, addr)
-
-	var connected string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if connected = c.must(0, "card", "list", "--connected"); strings.Contains(connected, "Lanyard demo reader") {
-			break
-		}
-	}
+	op, c, token, password := demoClients(t, bin, data, addr)
+	connected := waitConnected(c, "Lanyard demo reader")
 	if !strings.Contains(connected, "Lanyard demo reader") || !strings.Contains(connected, "not registered") {
 		t.Fatalf("the demo card is not connected:\n%s", connected)
 	}
@@ -97,7 +91,6 @@ func TestDemo(t *testing.T) {
 	// An operator's connection code for another computer; the demo sends
 	// no e-mail, so --mail says why the code was not sent, and the code is
 	// printed all the same.
-	op := &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + admin}}
 	out, errOut, code = op.run("", "card", "aircard-code", "--mail", airID)
 	if code != 0 || !regexp.MustCompile(`^[A-Z2-7]{5}-[A-Z2-7]{5}\n$`).MatchString(out) || !strings.Contains(errOut, "was not sent") {
 		t.Fatalf("card aircard-code --mail: exit %d\n%s\n%s", code, out, errOut)
@@ -186,6 +179,53 @@ func demoCLI(t *testing.T, bin, data, addr string) (c *cli, admin, token string,
 }
 
 // connectedSerial is the serial of the card in reader.
+// demoClients waits for the demo server at addr (data: its directory) to
+// be set up and returns CLI callers as its administrator (the bootstrap
+// token) and as the demo user (a token of theirs), that token, and the
+// demo user's password.
+func demoClients(t *testing.T, bin, data, addr string) (admin, user *cli, token string, password []byte) {
+	t.Helper()
+	password = waitFile(t, filepath.Join(data, "demo-password")) // written once the demo user exists
+	boot, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := func(tok string) *cli {
+		return &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{"LANYARD_SERVER=http://" + addr, "LANYARD_TOKEN=" + tok}, token: tok}
+	}
+	admin = as(strings.TrimSpace(string(boot)))
+	token = strings.TrimSpace(admin.must(0, "token", "create", "--user", "demo"))
+	return admin, as(token), token, password
+}
+
+// waitFile reads path once it exists (at most 10 s): a file the server
+// writes as it starts.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, err = os.ReadFile(path); err == nil {
+			return b
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+// waitConnected lists the connected cards until one is in reader (at
+// most 15 s) and returns the last listing.
+func waitConnected(c *cli, reader string) string {
+	c.t.Helper()
+	var connected string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if connected = c.must(0, "card", "list", "--connected"); strings.Contains(connected, reader) {
+			break
+		}
+	}
+	return connected
+}
+
 func connectedSerial(t *testing.T, c *cli, reader string) string {
 	t.Helper()
 	var cards []struct{ Reader, Serial string }

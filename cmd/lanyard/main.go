@@ -42,6 +42,7 @@ func commands() []command {
 	cmds = append(cmds, cardIssueCommands()...)
 	cmds = append(cmds, cardOfflineCommands()...)
 	cmds = append(cmds, pinCommands()...)
+	cmds = append(cmds, cardStateCommands()...)
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)
 	cmds = append(cmds, agentCommands()...)

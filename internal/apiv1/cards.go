@@ -18,6 +18,12 @@ type CardView struct {
 	Owner        string               `json:"owner,omitempty"`
 	Certificates []*CardCertificate   `json:"certificates"`
 	Operations   []*lanyard.Operation `json:"operations,omitempty"`
+	// AllowedOperations are the operations the caller may start on the
+	// card (docs/lifecycle.md, "Who may do what"): change_pin, reset_pin,
+	// unblock_offline, disable, enable, revoke, clear, withdraw, replace,
+	// replace_temporary. The card's revocation_reason (lost, compromised,
+	// damaged, superseded, withdrawn) is set while it is revoked.
+	AllowedOperations []string `json:"allowed_operations"`
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -34,6 +40,9 @@ type CardCertificate struct {
 	// RequestID names the CA request of a certificate that is not issued
 	// yet (status pending or rejected).
 	RequestID int64 `json:"request_id,omitempty"`
+	// OnHold: the certificate is on hold while its card is disabled
+	// (RFC 5280 certificateHold).
+	OnHold bool `json:"on_hold,omitempty"`
 }
 
 // ConnectedCard is a card in a reader of a workstation the caller may
@@ -184,4 +193,16 @@ type VirtualOption struct {
 	CardType      string           `json:"card_type,omitempty"`
 	Available     bool             `json:"available"`
 	Reason        string           `json:"reason,omitempty"`
+}
+
+// RevokeCardInput is Revoke card's answer (the card need not be
+// connected): why the card is revoked, and a comment for the audit log.
+type RevokeCardInput struct {
+	Reason  string `json:"reason"` // lost, compromised, damaged, superseded or withdrawn
+	Comment string `json:"comment,omitempty"`
+}
+
+// WithdrawCardInput says where a withdrawn card goes.
+type WithdrawCardInput struct {
+	To string `json:"to,omitempty"` // stock (default: clean, no owner) or owner (clean, kept for a new issue)
 }

@@ -116,8 +116,10 @@ func Offer(in Input) (*Options, error) {
 	}
 	if c := in.Card; c != nil {
 		switch {
-		case c.State == lanyard.CardRevoked || c.State == lanyard.CardDisabled:
-			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s and cannot be issued", c.Serial, c.State)
+		case c.State == lanyard.CardDisabled:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is disabled: a disabled card cannot be issued, updated or unblocked; enable it first", c.Serial)
+		case c.State == lanyard.CardRevoked:
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is revoked and cannot be issued; clear and withdraw it first", c.Serial)
 		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State != lanyard.CardClean:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
 		case c.State == lanyard.CardIssued || c.State == lanyard.CardPINSetup:

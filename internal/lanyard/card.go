@@ -58,8 +58,57 @@ type Card struct {
 	ATR           []byte    `json:"atr,omitempty"`
 	WorkstationID int64     `json:"workstation_id,omitempty"` // where it was last seen
 	IssuedAt      time.Time `json:"issued_at,omitzero"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	// RevocationReason is why a revoked card was revoked (Revoke card);
+	// "" for a card never revoked or withdrawn since.
+	RevocationReason CardRevocationReason `json:"revocation_reason,omitempty"`
+	CreatedAt        time.Time            `json:"created_at"`
+	UpdatedAt        time.Time            `json:"updated_at"`
+}
+
+// CardRevocationReason is why a card was revoked, as the person who
+// revokes it says it (docs/lifecycle.md, "Revoke"). Each maps to the RFC
+// 5280 (5.3.1) reason its certificates are revoked with (CertReason).
+type CardRevocationReason string
+
+const (
+	CardLost        CardRevocationReason = "lost"
+	CardCompromised CardRevocationReason = "compromised" // stolen, or its PIN known to others
+	CardDamaged     CardRevocationReason = "damaged"
+	CardSuperseded  CardRevocationReason = "superseded" // replaced by another card
+	CardWithdrawn   CardRevocationReason = "withdrawn"  // its owner left, or no longer needs a card
+)
+
+// CardRevocationReasons lists the reasons in the order pickers show them.
+var CardRevocationReasons = []CardRevocationReason{CardLost, CardCompromised, CardDamaged, CardSuperseded, CardWithdrawn}
+
+// ParseCardRevocationReason accepts one of CardRevocationReasons.
+func ParseCardRevocationReason(s string) (CardRevocationReason, error) {
+	for _, r := range CardRevocationReasons {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", Errorf(EInvalid, "revocation reason %q: use lost, compromised, damaged, superseded or withdrawn", s)
+}
+
+// CertReason is the CRL reason (RFC 5280 5.3.1) the card's certificates
+// are revoked with. A lost card is treated as compromised: its keys are
+// out of its owner's hands, and only the PIN retry counter stands between
+// a finder and them, so relying parties must distrust what those keys
+// signed since (keyCompromise). A damaged card's keys are gone with it
+// (cessationOfOperation); a superseded card's certificates are replaced
+// (superseded); a withdrawn card's owner no longer belongs to the
+// organization (affiliationChanged).
+func (r CardRevocationReason) CertReason() RevocationReason {
+	switch r {
+	case CardLost, CardCompromised:
+		return ReasonKeyCompromise
+	case CardSuperseded:
+		return ReasonSuperseded
+	case CardWithdrawn:
+		return ReasonAffiliationChanged
+	}
+	return ReasonCessationOfOperation
 }
 
 // PUKState says which PUK (the PIV Admin PIN) a card holds. Only a card

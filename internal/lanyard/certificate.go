@@ -135,9 +135,19 @@ type Certificate struct {
 	RevokedAt  time.Time        `json:"revoked_at,omitzero"`
 	Reason     RevocationReason `json:"-"`
 	ReasonName string           `json:"revocation_reason,omitempty"`
-	CreatedAt  time.Time        `json:"created_at"`
-	UpdatedAt  time.Time        `json:"updated_at"`
+	// HeldAt is when the certificate was put on hold (RFC 5280 5.3.1,
+	// certificateHold) because its card was disabled; zero when it is not
+	// on hold. A held certificate keeps its status: enabling the card
+	// takes it off hold, and it is listed on the CRL and answered as
+	// revoked (certificateHold) by OCSP only while HeldAt is set. A
+	// revoked certificate is never on hold.
+	HeldAt    time.Time `json:"held_at,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// OnHold reports whether c is on hold (HeldAt set, not revoked for good).
+func (c *Certificate) OnHold() bool { return !c.HeldAt.IsZero() && c.Status != CertRevoked }
 
 // CertFilter narrows ListCertificates. Zero values match everything.
 type CertFilter struct {

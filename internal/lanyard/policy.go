@@ -223,4 +223,7 @@ type CertificateSettings struct {
 // NotificationsSettings says which e-mails users get.
 type NotificationsSettings struct {
 	NotifyUser bool `json:"notify_user"`
+	// NotifyManager puts the user's manager in copy of the card state
+	// notifications (disabled, enabled, revoked).
+	NotifyManager bool `json:"notify_manager"`
 }

@@ -86,9 +86,15 @@ type Template struct {
 	// (PIV, TPM virtual card, platform credential, AirCard), never a key
 	// from a CSR or a software store. Always on with smart card logon
 	// (NormalizeCardKeysOnly); administrators set it on others.
-	CardKeysOnly bool      `json:"card_keys_only"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	CardKeysOnly bool `json:"card_keys_only"`
+	// RevokeOnDisable ("Put certificate on hold when the card is
+	// disabled"): disabling the card puts the certificate on hold (RFC
+	// 5280 certificateHold) and enabling it takes it off again.
+	// Templates saved before the setting existed have it off (migration
+	// 0020); the console and the CLI turn it on for new ones.
+	RevokeOnDisable bool      `json:"revoke_on_disable"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // AllowsKey reports whether the template accepts keys of algorithm a.

@@ -86,6 +86,21 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssu
 	return err
 }
 
+// cardStateKinds are the kinds of the card state notifications, by
+// cardops.CardStateEvent.Kind.
+var cardStateKinds = map[string]string{"disabled": KindCardDisabled, "enabled": KindCardEnabled, "revoked": KindCardRevoked}
+
+// CardState queues a card disabled, enabled or revoked message.
+func (m *Mailer) CardState(ctx context.Context, to []string, ev cardops.CardStateEvent) error {
+	kind, ok := cardStateKinds[ev.Kind]
+	if !ok {
+		return lanyard.Errorf(lanyard.EInternal, "unknown card state notification %q", ev.Kind)
+	}
+	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Reason: ev.Reason, By: ev.By}
+	_, err := m.enqueue(ctx, nil, kind, to, d, nil)
+	return err
+}
+
 // Document queues a document uploaded (with the file attached), approved
 // or rejected message.
 func (m *Mailer) Document(ctx context.Context, to []string, ev documents.DocumentEvent) error {

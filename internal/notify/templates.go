@@ -18,6 +18,9 @@ const (
 	KindCardIssuePending  = "card_issue_pending"
 	KindCardIssueApproved = "card_issue_approved"
 	KindCardIssueRejected = "card_issue_rejected"
+	KindCardDisabled      = "card_disabled"
+	KindCardEnabled       = "card_enabled"
+	KindCardRevoked       = "card_revoked"
 	KindDocumentUploaded  = "document_uploaded"
 	KindDocumentReceived  = "document_received"
 	KindDocumentApproved  = "document_approved"
@@ -37,7 +40,8 @@ type Data struct {
 	Comment  string // the approver's comment; how a document received by other means came
 	DocKind  string // "certificate request form" or "certificate form"
 	FileName string // the uploaded file
-	By       string // who acted: the login that recorded a document's receipt
+	By       string // who acted: the login that recorded a document's receipt, or changed a card's state
+	Reason   string // why a card was revoked: lost, compromised, damaged, superseded or withdrawn
 	PIN      string // the random user PIN (random_pin only; never in subjects)
 	Code     string // an AirCard connection code (aircard_code only; never in subjects)
 	URL      string // Lanyard's address
@@ -54,13 +58,13 @@ type CardData struct {
 
 // fields lists what Data offers, for the template editor.
 var fields = []string{".User.Name", ".User.Login", ".User.Email", ".Card.Serial", ".Card.CardType", ".Card.Name", ".Card.ID",
-	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".PIN", ".Code", ".URL", ".Kind"}
+	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".Reason", ".PIN", ".Code", ".URL", ".Kind"}
 
 // sample is the data templates are tried on before they are saved.
 var sample = Data{
 	Kind: KindTest, User: UserData{Login: "alice", Name: "Alice Example", Email: "alice@example.com"},
 	Card: CardData{ID: 7, Serial: "12345678", CardType: "piv", Name: "Alice's card"}, Template: "smartcard-logon",
-	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", PIN: "12345678", Code: "ABCDE-FGHIJ", URL: "https://lanyard.example.com",
+	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", Reason: "lost", PIN: "12345678", Code: "ABCDE-FGHIJ", URL: "https://lanyard.example.com",
 }
 
 // kindInfo is a kind's description and built-in template.
@@ -95,6 +99,28 @@ the issue of your card {{.Card.Serial}} ({{.Card.CardType}}) was rejected{{if .T
 {{if .Comment}}Comment: {{.Comment}}
 {{end}}
 In Self-Service, choose "Revoke and clear card" in the card menu, then issue the card again.
+` + signature}},
+	{KindCardDisabled, "Card disabled: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Card disabled: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+your card {{.Card.Serial}} ({{.Card.CardType}}) was disabled{{if .By}} by {{.By}}{{end}}. It cannot be used until it is enabled again;
+certificates whose template says so are on hold meanwhile.
+If you did not ask for this, tell your help desk.
+` + signature}},
+	{KindCardEnabled, "Card enabled: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Card enabled: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+your card {{.Card.Serial}} ({{.Card.CardType}}) was enabled{{if .By}} by {{.By}}{{end}} and can be used again.
+If you did not ask for this, tell your help desk.
+` + signature}},
+	{KindCardRevoked, "Card revoked: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Card revoked: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+your card {{.Card.Serial}} ({{.Card.CardType}}) was revoked{{if .By}} by {{.By}}{{end}}{{if .Reason}} as {{.Reason}}{{end}}: it and its certificates can no longer be used.
+If you did not ask for this, tell your help desk.
 ` + signature}},
 	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", apiv1.MailTemplateInput{
 		Subject: "Document to review: {{.DocKind}} of {{.User.Name}}",

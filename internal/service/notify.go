@@ -31,6 +31,9 @@ type Notifier interface {
 	// approved (Continue card issue can write the certificates) or
 	// rejected (revoke and clear the card, then issue it again).
 	CardIssue(ctx context.Context, to []string, ev cardops.CardIssueEvent) error
+	// CardState tells the card's owner (and their manager in copy when
+	// the policy says so) that the card was disabled, enabled or revoked.
+	CardState(ctx context.Context, to []string, ev cardops.CardStateEvent) error
 	// Document tells document officers that a signed document was
 	// uploaded (with the document attached), or its owner that it was
 	// approved or rejected.

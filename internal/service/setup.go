@@ -93,23 +93,29 @@ func (s *Service) seedDefaults(ctx context.Context) error {
 }
 
 // DefaultTemplates are the templates a new installation starts with.
+// Each puts its certificate on hold while its card is disabled
+// (RevokeOnDisable): a card is disabled when it may be out of its owner's
+// hands, and relying parties should not trust it until it is enabled.
 func DefaultTemplates() []lanyard.Template {
 	algs := []lanyard.KeyAlgorithm{lanyard.ECP256, lanyard.ECP384, lanyard.RSA2048, lanyard.RSA3072, lanyard.RSA4096}
 	return []lanyard.Template{{
 		Name: "smartcard-logon", DisplayName: "Smart card logon", KeyAlgs: algs, ValidityDays: 365, Slot: "9a",
-		KeyUsage:    []string{lanyard.KUDigitalSignature},
-		ExtKeyUsage: []string{lanyard.EKUSmartCardLogon, lanyard.EKUClientAuth},
-		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true},
+		KeyUsage:        []string{lanyard.KUDigitalSignature},
+		ExtKeyUsage:     []string{lanyard.EKUSmartCardLogon, lanyard.EKUClientAuth},
+		Subject:         lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true},
+		RevokeOnDisable: true,
 	}, {
 		Name: "secure-email", DisplayName: "Secure e-mail", KeyAlgs: algs, ValidityDays: 365, Slot: "9d",
-		KeyUsage:    []string{lanyard.KUDigitalSignature, lanyard.KUKeyEncipherment},
-		ExtKeyUsage: []string{lanyard.EKUEmailProtection},
-		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+		KeyUsage:        []string{lanyard.KUDigitalSignature, lanyard.KUKeyEncipherment},
+		ExtKeyUsage:     []string{lanyard.EKUEmailProtection},
+		Subject:         lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+		RevokeOnDisable: true,
 	}, {
 		Name: "document-signing", DisplayName: "Document signing", KeyAlgs: algs, ValidityDays: 730, Slot: "9c",
-		KeyUsage:    []string{lanyard.KUDigitalSignature, lanyard.KUContentCommitment},
-		ExtKeyUsage: []string{lanyard.EKUDocumentSigning},
-		Subject:     lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+		KeyUsage:        []string{lanyard.KUDigitalSignature, lanyard.KUContentCommitment},
+		ExtKeyUsage:     []string{lanyard.EKUDocumentSigning},
+		Subject:         lanyard.SubjectSpec{CommonName: "{display_name}", SANEmail: true},
+		RevokeOnDisable: true,
 	}}
 }
 

@@ -261,15 +261,22 @@ var authzRows = map[string]authzRow{
 	"DELETE /api/v1/workstations/{id}": {roles: anyone, obj: objWorkstation, others: staff},
 
 	// Cards.
-	"GET /api/v1/cards":                                 {roles: anyone},
-	"POST /api/v1/cards":                                {roles: staff, body: `{}`},
-	"GET /api/v1/cards/{id}":                            {roles: anyone, obj: objCard, others: cardReaders},
-	"POST /api/v1/cards/{id}/continue":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/mail-pin":                  {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
-	"POST /api/v1/cards/{id}/issued-pin":                {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
-	"GET /api/v1/me/issued-pins":                        {roles: anyone},
-	"POST /api/v1/cards/{id}/revoke-clear":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/offline-unblock":           {roles: anyone, obj: objCard, others: staff, body: `{"challenge":"0000-0000-0000-0000"}`},
+	"GET /api/v1/cards":                       {roles: anyone},
+	"POST /api/v1/cards":                      {roles: staff, body: `{}`},
+	"GET /api/v1/cards/{id}":                  {roles: anyone, obj: objCard, others: cardReaders},
+	"POST /api/v1/cards/{id}/continue":        {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/mail-pin":        {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
+	"POST /api/v1/cards/{id}/issued-pin":      {roles: anyone, obj: objCard, body: `{}`, sessionOnly: true},
+	"GET /api/v1/me/issued-pins":              {roles: anyone},
+	"POST /api/v1/cards/{id}/revoke-clear":    {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/offline-unblock": {roles: anyone, obj: objCard, others: staff, body: `{"challenge":"0000-0000-0000-0000"}`},
+	// Card state operations: cardperm decides (the fixture card is
+	// pending: 409 for disable, enable and withdraw, 400 for a revoke
+	// without a reason, past the role and ownership checks).
+	"POST /api/v1/cards/{id}/disable":                   {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/enable":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/revoke":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/withdraw":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},
 	"POST /api/v1/issue":                                {roles: anyone, body: `{}`},

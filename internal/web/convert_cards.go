@@ -15,7 +15,10 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 	if v == nil {
 		return nil
 	}
-	out := &apiv1.CardView{Card: v.Card, Kind: v.Kind, Owner: v.Owner, Operations: v.Operations}
+	out := &apiv1.CardView{Card: v.Card, Kind: v.Kind, Owner: v.Owner, Operations: v.Operations, AllowedOperations: make([]string, len(v.AllowedOperations))}
+	for i, op := range v.AllowedOperations {
+		out.AllowedOperations[i] = string(op)
+	}
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
@@ -33,10 +34,14 @@ func everyFieldSet(t *testing.T, in, out any) {
 func TestCardConvertersKeepEveryField(t *testing.T) {
 	view := &cardops.CardView{
 		Card: &lanyard.Card{ID: 3}, Kind: lanyard.CardKind("piv"), Owner: "alice",
-		Certificates: []*cardops.CardCertificate{{ID: 9, Serial: "0a"}},
-		Operations:   []*lanyard.Operation{{ID: 4}},
+		Certificates:      []*cardops.CardCertificate{{ID: 9, Serial: "0a"}},
+		Operations:        []*lanyard.Operation{{ID: 4}},
+		AllowedOperations: []cardperm.Op{cardperm.Disable},
 	}
 	everyFieldSet(t, view, toCardView(view))
+	if got := toCardView(view); len(got.AllowedOperations) != 1 || got.AllowedOperations[0] != "disable" {
+		t.Errorf("allowed operations not converted: %v", got.AllowedOperations)
+	}
 	if got := toCardView(view); got.Certificates[0].Serial != "0a" {
 		t.Errorf("certificates not converted: %+v", got.Certificates[0])
 	}

@@ -49,6 +49,7 @@ func (m *mailbox) QueueRandomPIN(lanyard.Tx, []string, *lanyard.User, *lanyard.C
 }
 func (m *mailbox) Wake()                                                             {}
 func (m *mailbox) CardIssue(context.Context, []string, cardops.CardIssueEvent) error { return nil }
+func (m *mailbox) CardState(context.Context, []string, cardops.CardStateEvent) error { return nil }
 func (m *mailbox) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -20,6 +21,11 @@ type CardView struct {
 	Owner        string
 	Certificates []*CardCertificate
 	Operations   []*lanyard.Operation
+	// AllowedOperations are the operations the caller may start on the
+	// card (cardperm.Allowed with the owner's policy): the card menu,
+	// the console and the CLI offer exactly these. Set by GetCard,
+	// ListCards and the card state operations.
+	AllowedOperations []cardperm.Op
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -36,6 +42,9 @@ type CardCertificate struct {
 	// RequestID names the CA request of a certificate that is not issued
 	// yet (status pending or rejected).
 	RequestID int64
+	// OnHold: the certificate is on hold while its card is disabled
+	// (RFC 5280 certificateHold).
+	OnHold bool
 }
 
 // ConnectedCard is a card in a reader of a workstation the caller may
@@ -88,6 +97,9 @@ func (s *Cards) ListCards(ctx context.Context, p *lanyard.Principal, f lanyard.C
 			if err != nil {
 				return err
 			}
+			if err := s.addAllowed(tx, p, v); err != nil {
+				return err
+			}
 			out = append(out, v)
 		}
 		return nil
@@ -106,8 +118,10 @@ func (s *Cards) GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*C
 		if c.OwnerID != p.User.ID && !p.IsStaff() && !p.Has(lanyard.RoleAuditor) {
 			return lanyard.Errorf(lanyard.ENotFound, "card %d not found", id)
 		}
-		out, err = s.cardView(tx, c, true)
-		return err
+		if out, err = s.cardView(tx, c, true); err != nil {
+			return err
+		}
+		return s.addAllowed(tx, p, out)
 	})
 	return out, err
 }
@@ -130,7 +144,7 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 	}
 	for _, cert := range certs {
 		cc := &CardCertificate{ID: cert.ID, Serial: cert.Serial, CA: cert.CA, Template: cert.Template, Subject: cert.Subject,
-			Status: cert.Status, Source: cert.Source, NotAfter: cert.NotAfter.Format("2006-01-02")}
+			Status: cert.Status, Source: cert.Source, NotAfter: cert.NotAfter.Format("2006-01-02"), OnHold: cert.OnHold()}
 		cc.Slot = cert.Slot
 		if t, err := s.catalog.Template(tx, cert.Template); err == nil && cc.Slot == "" && cert.Source == lanyard.SourceManaged {
 			cc.Slot = slotOf(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 )
@@ -64,8 +65,11 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	if err != nil {
 		return nil, err
 	}
-	if card.State == lanyard.CardClean || card.State == lanyard.CardRevoked {
+	if card.State == lanyard.CardClean {
 		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s; there is nothing to revoke and clear", card.Serial, card.State)
+	}
+	if err := s.checkClear(ctx, p, card); err != nil {
+		return nil, err
 	}
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
@@ -134,7 +138,12 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 		return nil, err
 	}
 	var out *CardView
-	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = s.cardView(tx, run.Card, true); return })
+	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		if out, err = s.cardView(tx, run.Card, true); err == nil {
+			err = s.addAllowed(tx, p, out)
+		}
+		return err
+	})
 	return out, err
 }
 
@@ -177,7 +186,7 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 	card := run.Card
 	slots := map[string]bool{}
 	for _, c := range certs {
-		if c.Source == lanyard.SourceManaged && c.Status == lanyard.CertWritten {
+		if onCard(card, c) {
 			if slot := s.certSlot(ctx, c); slot != "" {
 				slots[slot] = true
 			}
@@ -234,9 +243,11 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 // finishClear records the cleared card, in one transaction with one audit
 // event: Lanyard's certificates of the card revoked (cessation of
 // operation), the requests of its issues withdrawn, its other unfinished
-// operations failed, its held PIN copies erased, the card clean and
-// unowned. It is recorded even if the caller goes away: the card is
-// cleared.
+// operations failed (retireCard), its held PIN copies erased. A card on
+// its way to issue (or issued) becomes clean and unowned; a revoked card
+// stays revoked, with its owner and reason, until it is withdrawn to
+// stock or to its owner (WithdrawCard). It is recorded even if the
+// caller goes away: the card is cleared.
 func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *operation.Run[clearData]) error {
 	card := run.Card
 	var revoked []string
@@ -248,65 +259,58 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 		if err := tx.LockCard(card.ID); err != nil {
 			return err
 		}
-		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: card.ID})
-		if err != nil {
-			return err
-		}
-		r, err := s.pki.RevokeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
-			switch c.Status {
-			case lanyard.CertValid, lanyard.CertApproved, lanyard.CertWritten:
-				return c.Source == lanyard.SourceManaged
-			}
-			return false
-		})
+		r, err := s.retireCard(ctx, tx, p, card, lanyard.ReasonCessationOfOperation, run.Op.ID, "the card was revoked and cleared")
 		if err != nil {
 			return err
 		}
 		revoked = r
-		// Every issue of the card, finished or not: no request for a key
-		// on this card may be approved later.
-		issues, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpIssue})
-		if err != nil {
-			return err
-		}
-		for _, op := range issues {
-			var d issueData
-			if json.Unmarshal(op.Data, &d) == nil {
-				if err := s.withdrawRequests(tx, p, &d, "the card was revoked and cleared"); err != nil {
-					return err
-				}
-			}
-		}
-		unfinished, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Unfinished: true})
-		if err != nil {
-			return err
-		}
-		for _, op := range unfinished {
-			if op.ID == run.Op.ID {
-				continue
-			}
-			prev := op.UpdatedAt
-			op.State, op.Error, op.UpdatedAt = lanyard.OpFailed, "the card was revoked and cleared", s.rec.Clock()
-			if err := tx.UpdateOperation(op, prev); err != nil {
-				return err
-			}
-		}
 		// The PIN was reset: no copy of the one an issue set is kept.
 		held, err = tx.DeleteCardHeldPINs(card.ID)
 		return err
 	}
 	was := *card
-	card.State, card.OwnerID, card.IssuedAt, card.Name = lanyard.CardClean, 0, time.Time{}, ""
+	if card.State != lanyard.CardRevoked {
+		card.State, card.OwnerID, card.IssuedAt, card.Name = lanyard.CardClean, 0, time.Time{}, ""
+	}
 	run.Op.State = lanyard.OpDone
 	err := run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(writes), operation.EventAfter(func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
-			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held})
+			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held,
+			"state": string(card.State)})
 	}))
 	if err != nil {
 		*card = was
 		run.Op.State = lanyard.OpRunning
 	}
 	return err
+}
+
+// checkClear checks with cardperm that p may clear card: Clear for a
+// revoked card (its certificates are revoked already), Revoke for any
+// other, whose certificates Revoke and clear revokes first.
+func (s *Cards) checkClear(ctx context.Context, p *lanyard.Principal, card *lanyard.Card) error {
+	op := cardperm.Revoke
+	if card.State == lanyard.CardRevoked {
+		op = cardperm.Clear
+	}
+	return s.rec.View(ctx, func(tx lanyard.Tx) error {
+		owner, pol, err := s.ownerPolicy(tx, card)
+		if err != nil {
+			return err
+		}
+		return cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), permCard(card, owner), op)
+	})
+}
+
+// onCard reports whether cert is one Lanyard wrote to card that a clear
+// deletes: a managed certificate written to it, or, on a revoked card,
+// one revoked with it (Revoke card revokes the certificates and leaves
+// them on the card until it is connected).
+func onCard(card *lanyard.Card, c *lanyard.Certificate) bool {
+	if c.Source != lanyard.SourceManaged {
+		return false
+	}
+	return c.Status == lanyard.CertWritten || card.State == lanyard.CardRevoked && c.Status == lanyard.CertRevoked && c.Slot != ""
 }
 
 // ClearInput names the connected card to revoke and clear; AdminPIN is

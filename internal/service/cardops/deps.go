@@ -37,6 +37,14 @@ type PKI interface {
 	// selects, re-signs the CRLs concerned and returns the serials
 	// revoked.
 	RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error)
+	// RevokeCertificatesFor is RevokeCertificates with the RFC 5280
+	// reason given (Revoke card).
+	RevokeCertificatesFor(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, reason lanyard.RevocationReason,
+		revoke func(*lanyard.Certificate) bool) ([]string, error)
+	// HoldCertificates puts on hold (or takes off hold) those of certs
+	// that sel selects, in tx, and re-signs the CRLs concerned
+	// (Disable and Enable card).
+	HoldCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, hold bool, sel func(*lanyard.Certificate) bool) ([]string, error)
 }
 
 // Documents is what the card workflows need of the documents check
@@ -84,6 +92,17 @@ type Notifier interface {
 	QueueRandomPIN(tx lanyard.Tx, to []string, user *lanyard.User, card *lanyard.Card, pin string) (mailID int64, err error)
 	Wake()
 	CardIssue(ctx context.Context, to []string, ev CardIssueEvent) error
+	CardState(ctx context.Context, to []string, ev CardStateEvent) error
+}
+
+// CardStateEvent is what a card disabled, enabled or revoked
+// notification says.
+type CardStateEvent struct {
+	Kind   string // "disabled", "enabled" or "revoked"
+	User   *lanyard.User
+	Card   *lanyard.Card
+	Reason string // why a revoked card was revoked
+	By     string // the login of who did it
 }
 
 // CardIssueEvent is what a card issue notification says.

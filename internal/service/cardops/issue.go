@@ -198,6 +198,9 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		if res.Card, err = s.cardView(tx, j.card, false); err != nil {
 			return err
 		}
+		if err := s.addAllowed(tx, j.p, res.Card); err != nil {
+			return err
+		}
 		answers, err = tx.SecretAnswers(j.user.ID)
 		return err
 	})

@@ -764,6 +764,7 @@ func (m *pinMail) QueueRandomPIN(_ lanyard.Tx, to []string, u *lanyard.User, c *
 func (m *pinMail) Wake() {}
 
 func (m *pinMail) CardIssue(context.Context, []string, cardops.CardIssueEvent) error { return nil }
+func (m *pinMail) CardState(context.Context, []string, cardops.CardStateEvent) error { return nil }
 func (m *pinMail) Document(context.Context, []string, documents.DocumentEvent) error { return nil }
 func (m *pinMail) AirCardCode(context.Context, []string, *lanyard.User, *lanyard.Card, string) error {
 	return nil

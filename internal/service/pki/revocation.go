@@ -44,7 +44,7 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 			return lanyard.Errorf(lanyard.EConflict, "certificate %s is %s and cannot be revoked", serial, c.Status)
 		}
 		now := s.rec.Clock()
-		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, reason, reason.String(), now
+		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.HeldAt, c.UpdatedAt = lanyard.CertRevoked, now, reason, reason.String(), time.Time{}, now
 		if err := tx.UpdateCertificate(c); err != nil {
 			return err
 		}
@@ -78,7 +78,8 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 		if !ok {
 			return lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", c.Serial)
 		}
-		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: c.RevokedAt, Reason: c.Reason})
+		at, reason := revocationOf(c)
+		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: at, Reason: reason})
 	}
 	now := s.rec.Clock()
 	number := rec.CRLNumber + 1
@@ -87,6 +88,18 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 		return err
 	}
 	return tx.UpdateCACRL(caName, number, der, now)
+}
+
+// revocationOf is how the CRL and OCSP report a certificate that is
+// revoked or on hold: a certificate on hold (its card disabled) as
+// revoked since it was held, reason certificateHold (RFC 5280 5.3.1);
+// taken off hold, it is left out of the next CRL (a complete CRL simply
+// no longer lists it, 5.3.1: removeFromCRL belongs only in delta CRLs).
+func revocationOf(c *lanyard.Certificate) (time.Time, lanyard.RevocationReason) {
+	if c.OnHold() {
+		return c.HeldAt, lanyard.ReasonCertificateHold
+	}
+	return c.RevokedAt, c.Reason
 }
 
 // CRL returns the current DER CRL of caName, signing one first if none
@@ -168,8 +181,8 @@ func (s *PKI) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 			st.Unknown = true
 		case err != nil:
 			return nil, err
-		case c.Status == lanyard.CertRevoked:
-			st.RevokedAt, st.Reason = c.RevokedAt, c.Reason
+		case c.Status == lanyard.CertRevoked || c.OnHold():
+			st.RevokedAt, st.Reason = revocationOf(c)
 		case c.Status == lanyard.CertPending || c.Status == lanyard.CertRejected:
 			st.Unknown = true
 		default:
@@ -185,7 +198,43 @@ func (s *PKI) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 // they certify is gone) and signs a new CRL of each CA concerned. It
 // returns the serials revoked.
 func (s *PKI) RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, revoke func(*lanyard.Certificate) bool) ([]string, error) {
+	return s.RevokeCertificatesFor(ctx, tx, certs, lanyard.ReasonCessationOfOperation, revoke)
+}
+
+// RevokeCertificatesFor is RevokeCertificates with the reason given: a
+// card revoked as lost revokes its certificates for key compromise. A
+// certificate on hold is revoked for good with the new reason (RFC 5280
+// 5.3.1 lets a held certificate be revoked) and is no longer on hold.
+func (s *PKI) RevokeCertificatesFor(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, reason lanyard.RevocationReason,
+	revoke func(*lanyard.Certificate) bool) ([]string, error) {
 	now := s.rec.Clock()
+	return s.changeCertificates(ctx, tx, certs, revoke, func(c *lanyard.Certificate) {
+		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.HeldAt, c.UpdatedAt = lanyard.CertRevoked, now, reason, reason.String(), time.Time{}, now
+	})
+}
+
+// HoldCertificates puts on hold (hold true) or takes off hold (false),
+// in tx, the certificates of certs that sel selects, and signs a new CRL
+// of each CA concerned: the CRL served lists a held certificate from the
+// commit on, and stops listing it from the commit that releases it. A
+// revoked certificate is never put on hold nor taken off it: revocation
+// is for good. It returns the serials changed.
+func (s *PKI) HoldCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, hold bool, sel func(*lanyard.Certificate) bool) ([]string, error) {
+	now := s.rec.Clock()
+	return s.changeCertificates(ctx, tx, certs, func(c *lanyard.Certificate) bool {
+		return c.Status != lanyard.CertRevoked && c.OnHold() != hold && sel(c)
+	}, func(c *lanyard.Certificate) {
+		c.HeldAt, c.UpdatedAt = time.Time{}, now
+		if hold {
+			c.HeldAt = now
+		}
+	})
+}
+
+// changeCertificates applies change to the certificates of certs that sel
+// selects, writes them in tx and re-signs the CRL of each CA concerned.
+func (s *PKI) changeCertificates(ctx context.Context, tx lanyard.Tx, certs []*lanyard.Certificate, sel func(*lanyard.Certificate) bool,
+	change func(*lanyard.Certificate)) ([]string, error) {
 	cas := map[string]bool{}
 	var serials []string
 	for _, read := range certs {
@@ -199,13 +248,12 @@ func (s *PKI) RevokeCertificates(ctx context.Context, tx lanyard.Tx, certs []*la
 		if err != nil {
 			return nil, err
 		}
-		if !revoke(c) {
+		if !sel(c) {
 			continue
 		}
 		*read = *c
 		c = read
-		c.Status, c.RevokedAt, c.Reason, c.ReasonName, c.UpdatedAt = lanyard.CertRevoked, now, lanyard.ReasonCessationOfOperation,
-			lanyard.ReasonCessationOfOperation.String(), now
+		change(c)
 		if err := tx.UpdateCertificate(c); err != nil {
 			return nil, err
 		}

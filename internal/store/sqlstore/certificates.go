@@ -9,31 +9,35 @@ import (
 )
 
 const certCols = `id, ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after, status, source,
-	key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot`
+	key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot, held_at`
 
 var (
 	// CreateCertificate is the issuing hot path: one prepared insert.
 	qInsertCert = prepared(`INSERT INTO certificates (ca, serial, template, user_id, card_id, request_id, subject, not_before, not_after,
-		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		status, source, key_sha256, der, revoked_at, revocation_reason, revocation_reason_name, created_at, updated_at, slot, held_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateCert = prepared(`UPDATE certificates SET status = ?, card_id = ?, slot = ?, revoked_at = ?, revocation_reason = ?,
-		revocation_reason_name = ?, updated_at = ? WHERE id = ?`)
+		revocation_reason_name = ?, updated_at = ?, held_at = ? WHERE id = ?`)
 	qCertBySerial = prepared(`SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND serial = ?`)
 	qCertByID     = prepared(`SELECT ` + certCols + ` FROM certificates WHERE id = ?`)
-	qRevokedCerts = prepared(`SELECT ` + certCols + ` FROM certificates WHERE status = ? AND ca = ? ORDER BY id`)
+	// The CRL's entries: the revoked certificates (index certificates_status)
+	// and those on hold (the partial index certificates_held), as two
+	// index lookups rather than one OR that would scan the CA's rows.
+	qRevokedCerts = prepared(`SELECT ` + certCols + ` FROM certificates WHERE status = ? AND ca = ?
+		UNION ALL SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND held_at <> 0 AND status <> ? ORDER BY id`)
 )
 
 func normCert(c *lanyard.Certificate) {
 	c.DER = bytesOut(c.DER)
 	c.NotBefore, c.NotAfter, c.RevokedAt = normTime(c.NotBefore), normTime(c.NotAfter), normTime(c.RevokedAt)
-	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	c.CreatedAt, c.UpdatedAt, c.HeldAt = normTime(c.CreatedAt), normTime(c.UpdatedAt), normTime(c.HeldAt)
 }
 
 func (t certificatesTx) CreateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
 	err := t.row(qInsertCert, c.CA, c.Serial, c.Template, ref(c.UserID), ref(c.CardID), ref(c.RequestID), c.Subject,
 		micros(c.NotBefore), micros(c.NotAfter), string(c.Status), string(c.Source), c.KeySHA256, blob(c.DER),
-		micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt), c.Slot).Scan(&c.ID)
+		micros(c.RevokedAt), int64(c.Reason), c.ReasonName, micros(c.CreatedAt), micros(c.UpdatedAt), c.Slot, micros(c.HeldAt)).Scan(&c.ID)
 	if err != nil {
 		return t.writeErr(err,
 			fmt.Sprintf("certificate %q of CA %q already exists", c.Serial, c.CA),
@@ -43,11 +47,11 @@ func (t certificatesTx) CreateCertificate(c *lanyard.Certificate) error {
 }
 
 // UpdateCertificate writes the fields that change after issue: status,
-// card and slot, revocation time and reason, UpdatedAt.
+// card and slot, revocation time and reason, hold, UpdatedAt.
 func (t certificatesTx) UpdateCertificate(c *lanyard.Certificate) error {
 	normCert(c)
 	res, err := t.exec(qUpdateCert, string(c.Status), ref(c.CardID), c.Slot, micros(c.RevokedAt), int64(c.Reason), c.ReasonName,
-		micros(c.UpdatedAt), c.ID)
+		micros(c.UpdatedAt), micros(c.HeldAt), c.ID)
 	return t.one(res, err, notFound("certificate %d not found", c.ID), "", "")
 }
 
@@ -94,10 +98,10 @@ func (t certificatesTx) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certi
 	return collect(t.txn, rows, err, scanCert)
 }
 
-// RevokedCertificates returns the revoked certificates of ca, oldest
-// first, for its CRL.
+// RevokedCertificates returns the revoked certificates of ca and those on
+// hold, oldest first, for its CRL.
 func (t certificatesTx) RevokedCertificates(ca string) ([]*lanyard.Certificate, error) {
-	rows, err := t.rows(qRevokedCerts, string(lanyard.CertRevoked), ca)
+	rows, err := t.rows(qRevokedCerts, string(lanyard.CertRevoked), ca, ca, string(lanyard.CertRevoked))
 	return collect(t.txn, rows, err, scanCert)
 }
 
@@ -105,16 +109,16 @@ func scanCert(r scanner) (*lanyard.Certificate, error) {
 	var c lanyard.Certificate
 	var userID, cardID, requestID sql.NullInt64
 	var status, source string
-	var reason, notBefore, notAfter, revoked, created, updated int64
+	var reason, notBefore, notAfter, revoked, created, updated, held int64
 	if err := r.Scan(&c.ID, &c.CA, &c.Serial, &c.Template, &userID, &cardID, &requestID, &c.Subject, &notBefore, &notAfter,
-		&status, &source, &c.KeySHA256, &c.DER, &revoked, &reason, &c.ReasonName, &created, &updated, &c.Slot); err != nil {
+		&status, &source, &c.KeySHA256, &c.DER, &revoked, &reason, &c.ReasonName, &created, &updated, &c.Slot, &held); err != nil {
 		return nil, err
 	}
 	c.UserID, c.CardID, c.RequestID = refOut(userID), refOut(cardID), refOut(requestID)
 	c.Status, c.Source, c.Reason = lanyard.CertStatus(status), lanyard.CertSource(source), lanyard.RevocationReason(reason)
 	c.DER = bytesOut(c.DER)
 	c.NotBefore, c.NotAfter, c.RevokedAt = fromMicros(notBefore), fromMicros(notAfter), fromMicros(revoked)
-	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.CreatedAt, c.UpdatedAt, c.HeldAt = fromMicros(created), fromMicros(updated), fromMicros(held)
 	return &c, nil
 }
 

@@ -5,15 +5,15 @@ import (
 )
 
 const templateCols = `id, name, display_name, ca, key_algorithms, validity_days, key_usage, ext_key_usage, subject, slot,
-	requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at`
+	requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable`
 
 var (
 	qInsertTemplate = prepared(`INSERT INTO templates (name, display_name, ca, key_algorithms, validity_days, key_usage, ext_key_usage, subject, slot,
-		requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateTemplate = prepared(`UPDATE templates SET name = ?, display_name = ?, ca = ?, key_algorithms = ?, validity_days = ?, key_usage = ?,
 		ext_key_usage = ?, subject = ?, slot = ?, requires_ca_approval = ?, requires_form_approval = ?, prompt_key_password = ?,
-		key_archival = ?, card_keys_only = ?, updated_at = ? WHERE id = ?`)
+		key_archival = ?, card_keys_only = ?, updated_at = ?, revoke_on_disable = ? WHERE id = ?`)
 	// TemplateByName runs for every certificate issued.
 	qTemplateByName = prepared(`SELECT ` + templateCols + ` FROM templates WHERE name = ?`)
 	qListTemplates  = prepared(`SELECT ` + templateCols + ` FROM templates ORDER BY name`)
@@ -50,7 +50,7 @@ func (t templatesTx) CreateTemplate(tp *lanyard.Template) error {
 	}
 	err = t.row(qInsertTemplate, tp.Name, tp.DisplayName, tp.CA, algs, tp.ValidityDays, ku, eku, subject, tp.Slot,
 		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly,
-		micros(tp.CreatedAt), micros(tp.UpdatedAt)).Scan(&tp.ID)
+		micros(tp.CreatedAt), micros(tp.UpdatedAt), tp.RevokeOnDisable).Scan(&tp.ID)
 	if err != nil {
 		return t.writeErr(err, "template "+quote(tp.Name)+" already exists", "")
 	}
@@ -64,7 +64,7 @@ func (t templatesTx) UpdateTemplate(tp *lanyard.Template) error {
 		return err
 	}
 	res, err := t.exec(qUpdateTemplate, tp.Name, tp.DisplayName, tp.CA, algs, tp.ValidityDays, ku, eku, subject, tp.Slot,
-		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly, micros(tp.UpdatedAt), tp.ID)
+		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly, micros(tp.UpdatedAt), tp.RevokeOnDisable, tp.ID)
 	return t.one(res, err, notFound("template %d not found", tp.ID), "template "+quote(tp.Name)+" already exists", "")
 }
 
@@ -92,7 +92,7 @@ func scanTemplate(r scanner) (*lanyard.Template, error) {
 	var algs, ku, eku, subject string
 	var created, updated int64
 	if err := r.Scan(&tp.ID, &tp.Name, &tp.DisplayName, &tp.CA, &algs, &tp.ValidityDays, &ku, &eku, &subject, &tp.Slot,
-		&tp.RequiresCAApproval, &tp.RequiresFormApproval, &tp.PromptKeyPassword, &tp.KeyArchival, &tp.CardKeysOnly, &created, &updated); err != nil {
+		&tp.RequiresCAApproval, &tp.RequiresFormApproval, &tp.PromptKeyPassword, &tp.KeyArchival, &tp.CardKeysOnly, &created, &updated, &tp.RevokeOnDisable); err != nil {
 		return nil, err
 	}
 	var err error

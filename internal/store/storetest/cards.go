@@ -157,6 +157,7 @@ func testCards(t *testing.T, s lanyard.Store) {
 	upd.OwnerID, upd.Name, upd.State, upd.CardID, upd.AdminKeyVersion = bob.ID, "renamed", lanyard.CardRevoked, "ff", 2
 	upd.ATR, upd.WorkstationID, upd.IssuedAt, upd.UpdatedAt = []byte{1}, 9, at(time.Hour), at(2*time.Hour)
 	upd.GUID, upd.SealedPUK, upd.PUKState = "77aa", []byte("resealed"), lanyard.PUKUnknown
+	upd.RevocationReason = lanyard.CardLost
 	upd.Serial, upd.CreatedAt = "changed", at(-time.Hour)
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateCard(&upd) })
 	want := upd

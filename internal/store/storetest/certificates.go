@@ -159,7 +159,8 @@ func testCertificateFilters(t *testing.T, s lanyard.Store) {
 			})
 		})
 	}
-	t.Run("revoked for the CRL", func(t *testing.T) {
+	// The CRL's entries when nothing is on hold.
+	revokedOnly := func(t *testing.T) {
 		MustView(t, s, func(tx lanyard.Tx) error {
 			for ca, want := range map[string][]int64{"ca1": pick(1, 4), "ca2": pick(3), "ca3": nil} {
 				got, err := tx.RevokedCertificates(ca)
@@ -170,5 +171,38 @@ func testCertificateFilters(t *testing.T, s lanyard.Store) {
 			}
 			return nil
 		})
+	}
+	t.Run("revoked for the CRL", revokedOnly)
+	// A certificate on hold (its card disabled) is on the CRL while it is
+	// held, and leaves it when released; its status stays as it was.
+	t.Run("held for the CRL", func(t *testing.T) {
+		hold := func(i int, at time.Time) {
+			MustUpdate(t, s, func(tx lanyard.Tx) error {
+				c, err := tx.CertificateByID(ids[i])
+				if err != nil {
+					return err
+				}
+				c.HeldAt = at
+				return tx.UpdateCertificate(c)
+			})
+		}
+		hold(2, t0.Add(time.Hour))
+		MustView(t, s, func(tx lanyard.Tx) error {
+			got, err := tx.RevokedCertificates("ca1")
+			if err != nil {
+				return err
+			}
+			wantIDs(t, "RevokedCertificates(ca1) with one held", got, certID, pick(1, 2, 4)...)
+			c, err := tx.CertificateByID(ids[2])
+			if err != nil {
+				return err
+			}
+			if !c.HeldAt.Equal(t0.Add(time.Hour).Truncate(time.Microsecond)) || c.Status != lanyard.CertWritten || !c.OnHold() {
+				t.Errorf("held certificate read back: held %v status %s", c.HeldAt, c.Status)
+			}
+			return nil
+		})
+		hold(2, time.Time{})
+		revokedOnly(t)
 	})
 }

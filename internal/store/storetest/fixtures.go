@@ -81,6 +81,7 @@ func NewTemplate(name string) *lanyard.Template {
 		PromptKeyPassword:    true,
 		KeyArchival:          true,
 		CardKeysOnly:         true,
+		RevokeOnDisable:      true,
 		CreatedAt:            t0,
 		UpdatedAt:            at(time.Second),
 	}

@@ -129,6 +129,14 @@ export const cards = {
   // req: {workstation_id, reader, new_pin, answers: [{question, answer}]}:
   // Reset PIN / online unblock; {card, random_pin, pin_held_for_owner, pin_mailed_to, pin_mail_note}
   resetPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-reset`, req),
+  // Card state operations, the card absent (docs/lifecycle.md); each
+  // returns the card as it is now.
+  disable: (id) => call('POST', `/cards/${enc(id)}/disable`, {}),
+  enable: (id) => call('POST', `/cards/${enc(id)}/enable`, {}),
+  // req: {reason: lost|compromised|damaged|superseded|withdrawn, comment}
+  revoke: (id, req) => call('POST', `/cards/${enc(id)}/revoke`, req),
+  // req: {to: 'stock' | 'owner'}
+  withdraw: (id, req) => call('POST', `/cards/${enc(id)}/withdraw`, req),
 };
 
 // The token policy: {max_ttl}, the longest lifetime a new API token may

@@ -110,9 +110,16 @@ export function openContinueDialog(card, opener, onDone) {
 // the card is revoked and the card is cleared for a new issue. The card
 // must be connected.
 export function openClearDialog(card, opener, onDone) {
+  // A revoked card (Revoke card, the card absent) has its certificates
+  // revoked already: clearing it removes them from the card, and it stays
+  // revoked until an operator withdraws it.
+  const revoked = card.state === 'revoked';
   cardActionDialog({
-    id: 'clear', title: 'Revoke and clear card', submitText: 'Revoke and clear card', submitClass: 'danger',
-    hint: `Every certificate Lanyard issued for card ${card.serial} is revoked, waiting requests are withdrawn, `
+    id: 'clear', title: revoked ? 'Clear card' : 'Revoke and clear card', submitText: revoked ? 'Clear card' : 'Revoke and clear card', submitClass: 'danger',
+    hint: revoked
+      ? `The certificates Lanyard wrote to card ${card.serial} are deleted from it and its PIN goes back to the card type's PIN. `
+        + 'The card stays revoked until an operator withdraws it. Connect the card first.'
+      : `Every certificate Lanyard issued for card ${card.serial} is revoked, waiting requests are withdrawn, `
       + 'and the card is cleared so that it can be issued again. Its PIN goes back to the card type\'s PIN. '
       + 'Connect the card first. This cannot be undone.',
     fields: [['clear-admin-pin', 'Admin PIN (only for a card whose Admin PIN was chosen at an earlier issue)', 'off']],
@@ -123,7 +130,9 @@ export function openClearDialog(card, opener, onDone) {
       result: await api.cards.revokeClear(card.id, {
         workstation_id: target.workstation_id, reader: target.reader, admin_pin: v['clear-admin-pin'],
       }),
-      lines: [h('p', { class: 'success' }, 'The card is revoked and cleared. You can issue it again under Connected cards.')],
+      lines: [h('p', { class: 'success' }, revoked
+        ? 'The card is cleared. An operator can now withdraw it to stock or keep it for its owner.'
+        : 'The card is revoked and cleared. You can issue it again under Connected cards.')],
     }),
   }, opener, onDone);
 }

@@ -4,6 +4,7 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 import { allowed, openResetPINDialog } from '../pin.js';
+import { reasonText, stateButtons } from '../cardstates.js';
 
 const status = $('#cards-status');
 const form = $('#card-search');
@@ -34,7 +35,7 @@ async function load() {
     { label: 'Card type', cell: (c) => c.card_type || '—' },
     { label: 'Owner', cell: (c) => c.owner || '—' },
     { label: 'Name', cell: (c) => c.name || '—' },
-    { label: 'State', cell: (c) => badge(c.state) },
+    { label: 'State', cell: (c) => (c.revocation_reason ? [badge(c.state), ' ', reasonText(c.revocation_reason)] : badge(c.state)) },
     { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
     { label: 'Admin PIN (PUK)', cell: (c) => pukBadge(c.puk_state) },
     {
@@ -45,7 +46,9 @@ async function load() {
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}` }, 'Details')),
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#contents` }, 'Contents')),
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')),
-          allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '')),
+          allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '')),,
+          // The state operations this person may start on the card.
+          h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())))),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);

@@ -7,6 +7,7 @@ import { $, $$, h, badge, errorText, facts, fmtDate, fmtDateTime, label, setStat
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 import { documentsButton, groupDocuments } from '../documents.js';
 import { pinButtons } from '../pin.js';
+import { reasonText, stateButtons } from '../cardstates.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -74,6 +75,7 @@ async function load() {
       ['Name', c.name],
       ['Owner', inConsole && c.owner ? h('a', { href: `/console/users?q=${encodeURIComponent(c.owner)}` }, c.owner) : c.owner],
       ['State', badge(c.state)],
+      ...(c.revocation_reason ? [['Revocation reason', reasonText(c.revocation_reason)]] : []),
       ['Issued', fmtDate(c.issued_at)],
       ...(inConsole ? [['Admin PIN (PUK)', pukText(c.puk_state)]] : []),
       ['Certificates', String(certs.length)],
@@ -86,6 +88,12 @@ async function load() {
       type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
     }, 'Revoke and clear card')) : '',
     pinButtons({ ...c, kind: c.kind || d.kind }, inConsole, () => load()),
+    // Disable, enable, revoke with a reason, withdraw: exactly what the
+    // server allows this person on this card.
+    stateButtons(c, d.allowed_operations, status, () => load()),
+    c.state === 'revoked' && (d.allowed_operations || []).includes('clear') ? h('p', {}, h('button', {
+      type: 'button', id: 'card-clear', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
+    }, 'Clear card')) : '',
     (c.kind === 'aircard' || d.kind === 'aircard') && (!inConsole || cardStaff) ? computersSection(c) : '');
 
   // Documents check: a "!" next to each certificate that needs documents;
@@ -106,7 +114,7 @@ async function load() {
       { label: 'Template', cell: (x) => x.template || (x.source === 'tracked' ? 'Tracked (third-party)' : '—') },
       { label: 'Subject', cell: (x) => x.subject || '—' },
       { label: 'Serial', cell: (x) => h('code', {}, x.serial || '—') },
-      { label: 'Status', cell: (x) => badge(x.status) },
+      { label: 'Status', cell: (x) => badge(x.on_hold ? 'on hold' : x.status) },
       { label: 'Valid until', cell: (x) => fmtDate(x.not_after) },
       { label: 'Slot', cell: (x) => x.slot || '—' },
       { label: 'Source', cell: (x) => label(x.source || 'managed') },

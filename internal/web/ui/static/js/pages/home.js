@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { $, h, badge, errorText, facts, fmtDate, openDialog, setStatus } from '../dom.js';
 import { openIssueDialog, pinSetupForm } from '../issue.js';
 import { connectedTable } from '../connected.js';
+import { reasonText, stateButtons } from '../cardstates.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
@@ -28,6 +29,7 @@ function cardArticle(card, details) {
       ['Card type', card.card_type],
       ['Name', card.name],
       ['State', badge(card.state)],
+      ...(card.revocation_reason ? [['Revocation reason', reasonText(card.revocation_reason)]] : []),
       ['Issued', fmtDate(card.issued_at)],
       ['Certificates', certCount(card, details)],
     ]),
@@ -50,6 +52,8 @@ function cardArticle(card, details) {
           type: 'button', class: 'link',
           onclick: (e) => openClearDialog(card, e.currentTarget, () => loadCards()),
         }, 'Revoke and clear card')) : null,
+        // Disable, enable, revoke: what the server allows on this card.
+        h('li', {}, stateButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
       )),
   );
 }
