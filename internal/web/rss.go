@@ -37,11 +37,12 @@ const (
 
 // rssAlso lists the routes of other files that a Remote Self-Service
 // session may call besides the session cookie and API tokens: the urgent
-// card disable (cardperm decides whether the card's owner may, through
-// this channel). Named here, by method and path, so that the list of
+// card disable and the offline unblock's response (cardperm decides
+// whether the card's owner may, through this channel). Named here, by method and path, so that the list of
 // everything such a session reaches is in one place.
 var rssAlso = map[string]bool{
-	"POST /api/v1/cards/{id}/disable": true,
+	"POST /api/v1/cards/{id}/disable":         true,
+	"POST /api/v1/cards/{id}/offline-unblock": true,
 }
 
 func (s *Server) rssCookieName() string {

@@ -203,3 +203,37 @@ func setCardState(t *testing.T, e *issueEnv, id int64, st lanyard.CardState) {
 		t.Fatal(err)
 	}
 }
+
+// Remote Self-Service: the owner proved who they are with their answers
+// at sign-in, so none are asked again; the request is recorded as rss.
+func TestOfflineUnblockRemoteSelfService(t *testing.T) {
+	e, _, id, pc := offlineEnv(t)
+	ctx := context.Background()
+	code, counter := challengeOf(t, pc)
+	rss := &lanyard.Principal{User: e.alice.User, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteSelfService: true}
+	res, err := e.svc.Cards.OfflineUnblock(ctx, rss, id, cardops.OfflineUnblockInput{Challenge: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := unblockcode.Decode(unblockcode.Response, res.Response)
+	if err := pc.UnblockWithResponse(ctx, counter, resp, "97531864"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*lanyard.OfflineUnblock
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { recs, err = tx.OfflineUnblocksOf(id); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Channel != "rss" || !recs[0].AnswersChecked {
+		t.Fatalf("record %+v", recs)
+	}
+	// Someone else's card through Remote Self-Service: not found.
+	u, err := e.svc.Identity.CreateUser(ctx, e.admin, identity.UserInput{Login: "rob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ = challengeOf(t, pc)
+	other := &lanyard.Principal{User: u, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteSelfService: true}
+	if _, err := e.svc.Cards.OfflineUnblock(ctx, other, id, cardops.OfflineUnblockInput{Challenge: code}); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("another user's card through RSS: %v", err)
+	}
+}

@@ -287,4 +287,6 @@ export const rss = {
   signOut: () => rssCall('DELETE', '/rss/session'),
   cards: () => rssCall('GET', '/rss/cards'), // [{id, serial, card_type, state, operations}]
   disable: (id) => rssCall('POST', `/cards/${enc(id)}/disable`, {}),
+  // The response to a challenge read from the card ({response, serial, scheme}).
+  offlineUnblock: (id, challenge) => rssCall('POST', `/cards/${enc(id)}/offline-unblock`, { challenge }),
 };

@@ -111,7 +111,48 @@ async function showCards() {
 }
 
 function actions(c) {
-  if (!(c.operations || []).includes('disable')) return '—';
+  const ops = c.operations || [];
+  const out = [];
+  if (ops.includes('unblock_offline')) out.push(unblockButton(c));
+  if (ops.includes('disable')) out.push(disableButton(c));
+  return out.length ? h('div', { class: 'actions' }, ...out) : '—';
+}
+
+// unblockButton opens the offline unblock: the user types the challenge
+// that `lanyard agent unblock --offline` shows on their computer and gets
+// the response to type back there. The new PIN never comes here.
+function unblockButton(c) {
+  const b = h('button', { type: 'button', 'data-unblock': String(c.id) }, 'Unblock offline');
+  b.addEventListener('click', () => {
+    const input = h('input', { id: `rss-challenge-${c.id}`, autocomplete: 'off', spellcheck: 'false', placeholder: 'XXXX-XXXX-XXXX-XXXX', 'aria-describedby': `rss-challenge-help-${c.id}` });
+    const result = h('output', { id: `rss-response-${c.id}`, 'aria-live': 'polite' });
+    const err = h('p', { class: 'error', role: 'alert' });
+    const form = h('form', { class: 'inline-form' },
+      h('label', { for: input.id }, `Challenge shown for card ${c.serial}`),
+      h('p', { id: `rss-challenge-help-${c.id}`, class: 'help' }, 'Run lanyard agent unblock --offline on your computer and type the 16 characters it shows.'),
+      input, h('button', { type: 'submit' }, 'Get response'), err, result);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      err.textContent = '';
+      fieldError(input, input.value.trim() ? '' : 'Type the challenge.');
+      if (!input.value.trim()) { input.focus(); return; }
+      try {
+        const r = await rss.offlineUnblock(c.id, input.value.trim());
+        result.replaceChildren(h('p', {}, 'Type this response into the tool on your computer, then choose your new PIN there:'),
+          h('p', { class: 'code', 'data-response': '' }, r.response));
+        input.disabled = true;
+      } catch (ex) {
+        err.textContent = errorText(ex);
+        input.focus();
+      }
+    });
+    b.replaceWith(form);
+    input.focus();
+  });
+  return b;
+}
+
+function disableButton(c) {
   const b = h('button', { type: 'button', class: 'danger', 'data-card': String(c.id) }, 'Disable');
   b.addEventListener('click', async () => {
     const ok = await confirmAction(b, `Disable card ${c.serial}?`,
