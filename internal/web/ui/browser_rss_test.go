@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,8 +107,18 @@ func TestBrowserRemoteSelfService(t *testing.T) {
 			t.Errorf("no row with %s %s: %q", want.serial, want.state, rows)
 		}
 	}
-	if got := uitest.Eval[[]string](r, `[...document.querySelectorAll('#rss-cards button')].map(b => b.closest('tr').textContent.includes('RSS00001') ? 'issued:' + b.textContent : 'other:' + b.textContent)`); len(got) != 1 || got[0] != "issued:Disable" {
-		t.Errorf("card buttons %q, want Disable on the issued card only", got)
+	if got := uitest.Eval[[]string](r, `[...document.querySelectorAll('#rss-cards button')].map(b => b.closest('tr').textContent.includes('RSS00001') ? 'issued:' + b.textContent : 'other:' + b.textContent)`); !slices.Equal(got, []string{"issued:Unblock offline", "issued:Disable"}) {
+		t.Errorf("card buttons %q, want Unblock offline and Disable on the issued card only", got)
+	}
+	// Unblock offline: the form takes the challenge; a mistyped one gets
+	// a clear error and nothing is answered.
+	r.Run("unblock offline", chromedp.Click(chromedp.CSS("button[data-unblock]")))
+	r.WaitFor("challenge form", `document.querySelector('[id^=rss-challenge-]') !== null`)
+	r.CheckAccessible("rss: offline unblock")
+	r.Run("challenge", chromedp.SendKeys(chromedp.CSS("input[id^=rss-challenge-]"), "7K3M-9QXA-2D4F-H8TZ"), chromedp.Click(chromedp.CSS(".inline-form button[type=submit]")))
+	r.WaitFor("refused", `document.querySelector('.inline-form .error').textContent !== ''`)
+	if msg := r.Text(".inline-form .error"); !strings.Contains(msg, "mistyped") {
+		t.Errorf("a mistyped challenge: %q", msg)
 	}
 	if !strings.Contains(r.Text("#rss-who"), "rita") {
 		t.Errorf("signed in as: %q", r.Text("#rss-who"))
