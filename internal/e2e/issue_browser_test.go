@@ -170,10 +170,10 @@ func TestBrowserIssueCard(t *testing.T) {
 			t.Errorf("the result %q lacks %q", result, want)
 		}
 	}
-	// Self-service unblock is not built yet (issue 16): the result says
-	// so instead of promising it (issue 14 item 6).
-	if strings.Contains(result, "unblock your PIN on your own") || !strings.Contains(result, "not available yet") {
-		t.Errorf("the result's secret questions notice promises an unblock Lanyard does not have yet: %q", result)
+	// The notice says what the answers are for (issue 16 built the
+	// self-service reset and unblock that issue 14 item 6 held back).
+	if !strings.Contains(result, "reset a forgotten or blocked PIN yourself") || strings.Contains(result, "not available yet") {
+		t.Errorf("the result's secret questions notice does not say what the answers are for: %q", result)
 	}
 	if f := b.Focused(); f != "issue-result-title" {
 		t.Errorf("after the issue focus is on %q, want the result heading", f)
@@ -185,8 +185,8 @@ func TestBrowserIssueCard(t *testing.T) {
 	if got := b.Text("#sq-status"); got != "Your card is issued. Now set your secret questions." {
 		t.Errorf("secret questions after the issue say %q", got)
 	}
-	if got := b.Text("#sq-intro"); strings.Contains(got, "let you unblock") || !strings.Contains(got, "not available yet") {
-		t.Errorf("the secret questions page says %q; want no promise of a self-service unblock before it exists", got)
+	if got := b.Text("#sq-intro"); strings.Contains(got, "not available yet") || !strings.Contains(got, "reset a forgotten or blocked PIN") {
+		t.Errorf("the secret questions page says %q; want what the answers are used for", got)
 	}
 	b.CheckAccessible("secret questions")
 	b.Shot("06-secret-questions")

@@ -220,9 +220,9 @@ type OperationFilter struct {
 }
 
 // SecretAnswer is one of a user's secret questions with the answer's
-// password hash (argon2id, internal/auth): answers are kept for unlocking
-// a card online (self-service unblock, not built yet) and are never
-// stored in the clear.
+// password hash (argon2id, internal/auth): a user proves with them who
+// they are for a PIN reset, an offline unblock and Remote Self-Service
+// (docs/lifecycle.md); they are never stored in the clear.
 type SecretAnswer struct {
 	Question   string `json:"question"`
 	AnswerHash string `json:"-"`

@@ -139,23 +139,20 @@ var (
 	scriptSrc    = regexp.MustCompile(`<script type="module" src="([^"]+)"`)
 )
 
-// TestSecretQuestionsPageSaysUnblockIsNotBuiltYet: the page must not
-// promise a self-service PIN unblock that Lanyard does not have yet
-// (issue 14 item 6; issue 16 builds it); it says what the answers are
-// kept for and who helps with a blocked PIN until then.
-func TestSecretQuestionsPageSaysUnblockIsNotBuiltYet(t *testing.T) {
+// TestSecretQuestionsPageSaysWhatAnswersAreFor: the page says what the
+// answers are used for — Remote Self-Service, the PIN reset and offline
+// unblock (issue 16) — and no longer that unblocking is not available.
+func TestSecretQuestionsPageSaysWhatAnswersAreFor(t *testing.T) {
 	s := mustSite(t)
 	s.mustUser("ann", "correct horse battery")
 	p := s.get("/secret-questions", s.cookie("ann", "correct horse battery"))
 	if p.status != 200 {
 		t.Fatalf("status %d: %s", p.status, p.body)
 	}
-	for _, promise := range []string{"let you unblock", "unblock your card's PIN yourself if"} {
-		if strings.Contains(p.body, promise) {
-			t.Errorf("the page still promises %q", promise)
-		}
+	if strings.Contains(p.body, "not available yet") {
+		t.Error("the page still says the unblock is not available")
 	}
-	for _, want := range []string{"not available yet", "contact your administrator"} {
+	for _, want := range []string{"Remote Self-Service", "unblocks your card offline", "reset a forgotten or blocked PIN", "lanyard agent unblock"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the page does not say %q", want)
 		}

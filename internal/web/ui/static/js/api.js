@@ -129,6 +129,9 @@ export const cards = {
   // req: {workstation_id, reader, new_pin, answers: [{question, answer}]}:
   // Reset PIN / online unblock; {card, random_pin, pin_held_for_owner, pin_mailed_to, pin_mail_note}
   resetPIN: (id, req) => call('POST', `/cards/${enc(id)}/pin-reset`, req),
+  // req: {challenge, answers: [{question, answer}]}: the offline unblock's
+  // response to a challenge read from the card; {response, serial, scheme}
+  offlineUnblock: (id, req) => call('POST', `/cards/${enc(id)}/offline-unblock`, req),
   // Card state operations, the card absent (docs/lifecycle.md); each
   // returns the card as it is now.
   disable: (id) => call('POST', `/cards/${enc(id)}/disable`, {}),

@@ -286,7 +286,7 @@ function resultView(res, who) {
   }
   if (res.secret_questions_needed) {
     parts.push(h('p', { class: 'notice' }, 'You have not set your secret questions yet; closing this window takes you to them. '
-      + 'Your answers are kept for unblocking your PIN yourself, which is not available yet: until then, contact your administrator if your PIN is blocked.'));
+      + 'With them you reset a forgotten or blocked PIN yourself, online or offline, and sign in to Remote Self-Service when you cannot sign in.'));
   }
   parts.push(h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
   return h('div', {}, parts);

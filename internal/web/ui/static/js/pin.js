@@ -5,6 +5,7 @@
 import * as api from './api.js';
 import { h } from './dom.js';
 import { cardActionDialog } from './continue.js';
+import { openOfflineUnblockDialog } from './offline.js';
 
 // allowed tells whether the card's menu offers op: from the card's
 // allowed_operations when the server lists them (cardperm), else from its
@@ -23,6 +24,11 @@ export function pinButtons(card, inConsole, onDone) {
   }
   if (allowed(card, 'reset_pin', inConsole)) {
     buttons.push(h('button', { type: 'button', id: 'pin-reset-open', onclick: (e) => openResetPINDialog(card, inConsole, e.currentTarget, onDone) }, inConsole ? 'Reset user PIN' : 'Reset PIN (forgotten or blocked)'));
+  }
+  // Offline unblock: only when the server lists it (never from the state
+  // alone: it depends on the card kind and its own key).
+  if (Array.isArray(card.allowed_operations) && card.allowed_operations.includes('unblock_offline')) {
+    buttons.push(h('button', { type: 'button', id: 'offline-unblock-open', onclick: (e) => openOfflineUnblockDialog(card, inConsole, e.currentTarget) }, inConsole ? 'Unblock card offline' : 'Unblock offline'));
   }
   return buttons.length ? h('p', { class: 'pin-actions' }, buttons.flatMap((b, i) => (i ? [' ', b] : [b]))) : '';
 }
