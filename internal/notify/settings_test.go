@@ -24,8 +24,13 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 10 {
-		t.Fatalf("%d templates, want 10", len(list))
+	if len(list) != 13 {
+		t.Fatalf("%d templates, want 13", len(list))
+	}
+	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked} {
+		if !slices.ContainsFunc(list, func(m *apiv1.MailTemplate) bool { return m.Kind == k }) {
+			t.Errorf("no template of kind %s", k)
+		}
 	}
 	for _, tc := range []struct {
 		what string
