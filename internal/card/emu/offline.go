@@ -12,11 +12,15 @@ import (
 )
 
 // Offline PIN unblock on Lanyard's own cards (docs/lifecycle.md, "Offline
-// unblock", scheme lanyard-mac): the card makes a challenge, the server
-// answers with a MAC of it under a key derived from the card's management
-// key (unblockcode.MACKey), and the card sets a new PIN when the MAC is
-// right. Nothing reusable is disclosed: the response fits one challenge,
-// and any attempt consumes the challenge.
+// unblock", scheme lanyard-mac): the server gives the card an offline key
+// (SET OFFLINE KEY, under the management key) when the card has a
+// management key of its own; the card makes a challenge, the server
+// answers with a MAC of it under that key (unblockcode.MACKey, derived
+// from the card's diversified management key), and the card sets a new
+// PIN when the MAC is right. Nothing reusable is disclosed: the response
+// fits one challenge, and any attempt consumes the challenge. A card the
+// server never gave the key (a shared or default management key, which
+// others may know) refuses to make a challenge.
 
 // OfflineChallengeLifetime is how long a challenge waits for its
 // response, on the card's clock.
@@ -36,6 +40,8 @@ func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
 		return c.getUnblockChallenge(cmd)
 	case pivspec.InsUnblockWithResponse:
 		return c.unblockWithResponse(cmd)
+	case pivspec.InsSetOfflineKey:
+		return c.setOfflineKey(cmd)
 	}
 	return status(apdu.SWInstructionNotSupported)
 }
@@ -44,13 +50,33 @@ func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
 // the vendor serial in decimal), which the MAC key is bound to.
 func (c *Card) serialName() string { return strconv.FormatUint(uint64(c.st.Serial), 10) }
 
-// offlineCapable reports whether the card can be unblocked offline: a
-// card still on the factory management key would answer anyone who knows
-// that key, and a card whose PIN a guard (TPM) holds checks its own way.
-func (c *Card) offlineCapable() bool {
-	k := c.st.ManagementKey
-	factory := k.Algorithm == pivspec.Alg3DES && subtle.ConstantTimeCompare(k.Key, pivspec.DefaultManagementKey()) == 1
-	return !factory && c.st.Guard == nil
+// offlineCapable reports whether the card can be unblocked offline: the
+// server set its offline key, and its PIN is not held by a guard (TPM),
+// which checks its own way.
+func (c *Card) offlineCapable() bool { return len(c.st.Offline.Key) == 32 && c.st.Guard == nil }
+
+// setOfflineKey is SET OFFLINE KEY (80 2A 00 80): 32 bytes, the
+// management key authenticated. Setting a new key drops a pending
+// challenge (its response would be computed under the old one).
+func (c *Card) setOfflineKey(cmd apdu.Command) apdu.Response {
+	if cmd.P1 != 0x00 || cmd.P2 != RefPIN {
+		return status(apdu.SWIncorrectP1P2)
+	}
+	if len(cmd.Data) != 32 {
+		return status(apdu.SWWrongLength)
+	}
+	if !c.sess.mgmAuthenticated {
+		return status(apdu.SWSecurityStatusNotSatisfied)
+	}
+	if subtle.ConstantTimeCompare(c.st.Offline.Key, cmd.Data) == 1 {
+		return success(nil) // already set: a resumed issue sends it again
+	}
+	c.st.Offline.Key = append([]byte(nil), cmd.Data...)
+	c.st.Offline.Pending = nil
+	if !c.commit() {
+		return status(apdu.SWMemoryFailure)
+	}
+	return success(nil)
 }
 
 // getUnblockChallenge is GET UNBLOCK CHALLENGE (80 84 00 80): the pending
@@ -129,11 +155,7 @@ func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
 	if err != nil {
 		return status(apdu.SWMemoryFailure)
 	}
-	key, err := unblockcode.MACKey(c.st.ManagementKey.Key, c.serialName())
-	if err != nil {
-		return status(apdu.SWMemoryFailure)
-	}
-	want := unblockcode.ResponseMAC(key, c.serialName(), ch)
+	want := unblockcode.ResponseMAC(c.st.Offline.Key, c.serialName(), ch)
 	if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}

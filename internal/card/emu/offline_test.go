@@ -30,7 +30,22 @@ func newOfflineCard(t *testing.T) *offlineCard {
 	o.tcard = newCard(t, emu.WithKeyStore(pooledKeys{}), emu.WithClock(func() time.Time { o.mu.Lock(); defer o.mu.Unlock(); return o.now }))
 	o.authDefault()
 	o.must(pivspec.InsSetManagementKey, 0xFF, 0xFF, append([]byte{byte(pivspec.AlgAES128), 0x9B, 16}, o.mgm...))
+	// As the server does at issue: the offline key, derived from the
+	// card's own management key, set in the management session.
+	o.authenticate(pivspec.AlgAES128, o.mgm)
+	if r := o.vendor(pivspec.InsSetOfflineKey, o.offlineKey()); r.SW != apdu.SWOK {
+		t.Fatalf("SET OFFLINE KEY: %v", r.SW)
+	}
 	return o
+}
+
+func (o *offlineCard) offlineKey() []byte {
+	o.tb.Helper()
+	key, err := unblockcode.MACKey(o.mgm, strconv.FormatUint(uint64(o.card.Serial()), 10))
+	if err != nil {
+		o.tb.Fatal(err)
+	}
+	return key
 }
 
 func (o *offlineCard) advance(d time.Duration) { o.mu.Lock(); o.now = o.now.Add(d); o.mu.Unlock() }
@@ -146,6 +161,24 @@ func TestOfflineUnblockWrongResponse(t *testing.T) {
 }
 
 func TestOfflineUnblockRefusals(t *testing.T) {
+	t.Run("own management key but no offline key", func(t *testing.T) {
+		// A card whose management key someone else may know (a card
+		// type's default, or the factory bytes under another algorithm)
+		// is never unblocked offline: only the server's key enables it.
+		c := newCard(t, emu.WithKeyStore(pooledKeys{}))
+		c.authDefault()
+		c.must(pivspec.InsSetManagementKey, 0xFF, 0xFF, append([]byte{byte(pivspec.AlgAES192), 0x9B, 24}, pivspec.DefaultManagementKey()...))
+		r, err := c.client.Send(context.Background(), apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsGetUnblockChallenge, P2: 0x80, Le: 256})
+		if err != nil || r.SW != apdu.SWConditionsNotSatisfied {
+			t.Fatalf("challenge from a card without an offline key: %v %v, want 6985", r.SW, err)
+		}
+		// Setting the key needs the management key authenticated.
+		c.selectPIV()
+		r, err = c.client.Send(context.Background(), apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsSetOfflineKey, P2: 0x80, Data: make([]byte, 32)})
+		if err != nil || r.SW != apdu.SWSecurityStatusNotSatisfied {
+			t.Fatalf("SET OFFLINE KEY unauthenticated: %v %v, want 6982", r.SW, err)
+		}
+	})
 	t.Run("factory management key", func(t *testing.T) {
 		c := newCard(t, emu.WithKeyStore(pooledKeys{}))
 		r, err := c.client.Send(context.Background(), apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsGetUnblockChallenge, P2: 0x80, Le: 256})

@@ -62,6 +62,9 @@ type State struct {
 // OfflineState is what an offline unblock keeps across power cycles: a
 // phone call to the help desk outlasts a card session.
 type OfflineState struct {
+	// Key is the offline unblock key the server set (SET OFFLINE KEY);
+	// nil: the card cannot be unblocked offline.
+	Key []byte `json:"key,omitempty"`
 	// Counter counts the challenges the card made; the server never
 	// answers a counter twice.
 	Counter uint16 `json:"counter,omitempty"`
@@ -110,6 +113,7 @@ func (s *State) Clone() *State {
 	for t, v := range s.Objects {
 		c.Objects[t] = bytes.Clone(v)
 	}
+	c.Offline.Key = bytes.Clone(s.Offline.Key)
 	if s.Offline.Pending != nil {
 		p := *s.Offline.Pending
 		c.Offline.Pending = &p
@@ -155,6 +159,9 @@ func (s *State) Validate() error {
 	}
 	if s.PUKRetries < 1 || s.PUKRetries > 255 || s.PUKTriesLeft < 0 || s.PUKTriesLeft > s.PUKRetries {
 		bad("PUK retries %d of %d", s.PUKTriesLeft, s.PUKRetries)
+	}
+	if k := s.Offline.Key; k != nil && len(k) != 32 {
+		bad("offline unblock key of %d bytes, want 32", len(k))
 	}
 	if p := s.Offline.Pending; p != nil && (p.Counter == 0 || p.Counter > s.Offline.Counter || p.Nonce>>36 != 0) {
 		bad("offline unblock challenge %d (nonce %#x) beyond the card's count %d", p.Counter, p.Nonce, s.Offline.Counter)

@@ -73,3 +73,15 @@ func noChallenge(err error) error {
 	}
 	return err
 }
+
+// SetOfflineKey gives a Lanyard card the 32-byte key it checks offline
+// unblock responses with (pivspec.InsSetOfflineKey), in the management
+// session. A standard PIV card fails with ErrUnsupported.
+func (a *Admin) SetOfflineKey(ctx context.Context, key []byte) error {
+	const op = "SET OFFLINE KEY"
+	if len(key) != 32 {
+		return fmt.Errorf("piv: %s: a key of %d bytes, want 32", op, len(key))
+	}
+	_, err := a.do(ctx, op, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsSetOfflineKey, P2: byte(pivspec.KeyPIN), Data: key})
+	return err
+}

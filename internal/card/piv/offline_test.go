@@ -25,6 +25,18 @@ func TestOfflineUnblockClient(t *testing.T) {
 	if err := factoryAdmin(t, c).SetManagementKey(ctx, pivspec.Alg3DES, mgm); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.UnblockChallenge(ctx); !errors.Is(err, piv.ErrNoChallenge) {
+		t.Fatalf("a card without its offline key: %v, want ErrNoChallenge", err)
+	}
+	admin, err := c.Authenticate(ctx, pivspec.Alg3DES, mgm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serialName := strconv.FormatUint(uint64(card.Serial()), 10)
+	offlineKey, _ := unblockcode.MACKey(mgm, serialName)
+	if err := admin.SetOfflineKey(ctx, offlineKey); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		_ = c.VerifyPIN(ctx, "999999")
 	}

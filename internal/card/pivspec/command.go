@@ -41,6 +41,13 @@ const (
 	// new PIN (8, FF-padded). Any attempt consumes the pending challenge;
 	// a right response sets the PIN and restores its tries.
 	InsUnblockWithResponse = 0x2C
+	// InsSetOfflineKey (80 2A 00 80): the 32-byte key the card checks
+	// offline unblock responses with (HMAC-SHA256). Needs the management
+	// key authenticated: the server sets it when the card has a key of
+	// its own, so a card on a shared or default management key never
+	// accepts an offline unblock. Until it is set, GET UNBLOCK CHALLENGE
+	// answers 6985.
+	InsSetOfflineKey = 0x2A
 
 	// TagUnblockChallenge, TagUnblockSecondsLeft tag the fields of the
 	// GET UNBLOCK CHALLENGE answer.

@@ -225,7 +225,11 @@ func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Key
 		if err != nil {
 			return nil, err
 		}
-		return personalize.AuthenticateDerived(ctx, j.pc, j.ct.AdminKey, m, ident)
+		admin, err := personalize.AuthenticateDerived(ctx, j.pc, j.ct.AdminKey, m, ident)
+		if err != nil {
+			return nil, err
+		}
+		return admin, s.enableOffline(ctx, j, admin, m, ident)
 	}
 	var m personalize.Master
 	if d.TakeoverVersion == 0 {
@@ -254,7 +258,20 @@ func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Key
 	if err := j.run.Step(ctx, operation.AdminKeySet); err != nil {
 		return nil, err
 	}
-	return admin, nil
+	return admin, s.enableOffline(ctx, j, admin, m, ident)
+}
+
+// enableOffline gives a card with its own management key the key its
+// offline unblock is checked with (personalize.EnableOfflineUnblock),
+// every time an issue authenticates to it: the instruction is idempotent,
+// and a card issued before offline unblock existed gets it at its next
+// issue or continue.
+func (s *Cards) enableOffline(ctx context.Context, j *issueJob, admin *piv.Admin, m personalize.Master, ident []byte) error {
+	k, err := personalize.DiversifiedKey(m, j.ct.AdminKey, ident)
+	if err != nil {
+		return err
+	}
+	return personalize.EnableOfflineUnblock(ctx, admin, k, j.card.Serial)
 }
 
 // writeCertificate writes the slot's certificate to the card, after
