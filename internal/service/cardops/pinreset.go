@@ -239,14 +239,22 @@ func (s *Cards) unfinishedReset(ctx context.Context, cardID int64) (*lanyard.Ope
 	return ops[0], nil
 }
 
-// resetPUK is the PUK an interrupted PIN reset of the card drew, which the
-// card may hold (its change's reply lost): a candidate for every action
-// that needs the card's PUK; empty when there is none.
+// resetPUK is the PUK the card's latest PIN reset drew when that reset
+// did not record it on the card: an interrupted one (its change's reply
+// lost), or one failed by a revocation that ended it mid-way (the card may
+// hold the new PUK all the same). A candidate for every action that needs
+// the card's PUK; empty when there is none (a finished reset moved it to
+// the card record and cleared it from its own).
 func (s *Cards) resetPUK(ctx context.Context, cardID int64) (personalize.PUKCandidate, error) {
-	op, err := s.unfinishedReset(ctx, cardID)
-	if err != nil || op == nil {
+	var ops []*lanyard.Operation
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Kind: lanyard.OpResetPIN, Limit: 1})
+		return err
+	})
+	if err != nil || len(ops) == 0 {
 		return personalize.PUKCandidate{}, err
 	}
+	op := ops[0]
 	var d resetData
 	if json.Unmarshal(op.Data, &d) != nil {
 		return personalize.PUKCandidate{}, nil
@@ -317,11 +325,26 @@ func (s *Cards) holdResetPIN(run *operation.Run[resetData], plan *resetPlan) *la
 // away: the card already has both.
 func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *operation.Run[resetData], plan *resetPlan, answered bool, held *lanyard.HeldPIN) error {
 	card := run.Card
-	was, sealed := *card, run.Data.NewPUK
-	card.SealedPUK, card.PUKState = sealed, lanyard.PUKRandom
+	sealed := run.Data.NewPUK
 	run.Data.NewPUK = nil // the card record holds it now
 	run.Op.State = lanyard.OpDone
+	var fresh *lanyard.Card
 	writes := func(tx lanyard.Tx) error {
+		// Only the PUK is this step's to write, on the card as it is now:
+		// a disable or revoke committed while the card was reset stays
+		// (the record read before the card I/O would undo it).
+		if err := tx.LockCard(card.ID); err != nil {
+			return err
+		}
+		cur, err := tx.CardByID(card.ID)
+		if err != nil {
+			return err
+		}
+		cur.SealedPUK, cur.PUKState, cur.UpdatedAt = sealed, lanyard.PUKRandom, s.rec.Clock()
+		if err := tx.UpdateCard(cur); err != nil {
+			return err
+		}
+		fresh = cur
 		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
 			return err
 		}
@@ -336,11 +359,13 @@ func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *oper
 	}
 	ev := s.rec.Event(p, "card.pin.reset", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID,
 		"by": by, "answers_checked": answered, "random_pin": plan.random, "shown_to_caller": plan.random && plan.showCaller, "held_for_owner": held != nil, "puk_rotated": true})
-	err := run.Step(context.WithoutCancel(ctx), operation.Done, operation.WithCard(), operation.Also(writes), operation.Event(ev))
+	err := run.Step(context.WithoutCancel(ctx), operation.Done, operation.Also(writes), operation.Event(ev))
 	if err != nil {
-		*card, run.Data.NewPUK, run.Op.State = was, sealed, lanyard.OpRunning
+		run.Data.NewPUK, run.Op.State = sealed, lanyard.OpRunning
+		return err
 	}
-	return err
+	*card = *fresh
+	return nil
 }
 
 // ResetPINAt is the online unblock of a workstation's command line
