@@ -85,6 +85,9 @@ var byState = map[lanyard.CardState][]Op{
 	lanyard.CardRevoked:  {Clear, Withdraw},
 	lanyard.CardAssigned: {Revoke, Clear},
 	lanyard.CardPending:  {Revoke, Clear},
+	// A platform credential waiting for its PIN holds issued
+	// certificates: a lost laptop's must be revocable.
+	lanyard.CardPINSetup: {Revoke, Clear},
 	lanyard.CardClean:    {},
 }
 

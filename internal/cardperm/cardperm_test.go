@@ -67,6 +67,8 @@ func TestAllowed(t *testing.T) {
 		{"owner, revoked: clear only (withdraw is staff's)", own(user), all(), card(lanyard.CardRevoked), ops(Clear), false},
 		{"owner, pending: stop it", own(user), all(), card(lanyard.CardPending), ops(Revoke, Clear), false},
 		{"owner, clean card", own(user), all(), Card{State: lanyard.CardClean}, ops(), false},
+		{"owner, platform credential waiting for its PIN", own(user), all(), card(lanyard.CardPINSetup), ops(Revoke, Clear), false},
+		{"operator, platform credential waiting for its PIN", staff(operator), all(), card(lanyard.CardPINSetup), ops(Revoke, Clear), false},
 		{"owner, temporary card is not replaced again", own(user), all(), Card{State: lanyard.CardIssued, OwnerID: owner, OwnerRoles: user, Temporary: true},
 			ops(ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke), false},
 		// A staff member's own card follows the user permissions.
@@ -126,7 +128,7 @@ func TestAllowed(t *testing.T) {
 // Every state a card can be in has its row, and no row lists an
 // operation the menus do not know.
 func TestEveryStateDecided(t *testing.T) {
-	for _, st := range []lanyard.CardState{lanyard.CardClean, lanyard.CardAssigned, lanyard.CardPending, lanyard.CardIssued, lanyard.CardDisabled, lanyard.CardRevoked} {
+	for _, st := range []lanyard.CardState{lanyard.CardClean, lanyard.CardAssigned, lanyard.CardPending, lanyard.CardPINSetup, lanyard.CardIssued, lanyard.CardDisabled, lanyard.CardRevoked} {
 		row, ok := byState[st]
 		if !ok {
 			t.Errorf("no row for state %s", st)

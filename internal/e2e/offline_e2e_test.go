@@ -126,10 +126,11 @@ func TestOfflineUnblockOnWorkstation(t *testing.T) {
 	if out, err := exec.Command("yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "24681357").CombinedOutput(); err == nil {
 		t.Fatalf("the old PIN still verifies:\n%s", out)
 	}
-	// Answered once: the same challenge again is refused.
-	_, errOut = cli.run(1, "card", "unblock-offline", id, "--challenge", challenge, "--answers-file", answersFile)
-	if !strings.Contains(errOut, "answered already") {
-		t.Errorf("the same challenge again: %s", errOut)
+	// The same challenge again gets the same response (the call may have
+	// dropped); the card, which spent it, no longer takes it.
+	said, _ = cli.run(0, "card", "unblock-offline", id, "--challenge", challenge, "--answers-file", answersFile)
+	if !strings.Contains(said, r[1]) {
+		t.Errorf("the same challenge again:\n%s", said)
 	}
 }
 

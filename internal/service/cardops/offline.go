@@ -41,8 +41,9 @@ const (
 // with it. Checks, in order: the caller may unblock this card offline
 // (cardperm, with the owner's policy), the challenge is well typed, the
 // owner's secret answers when they are needed, the challenge is from
-// this card and of a scheme its kind supports, and it was not answered
-// before. One transaction records the answer with its audit event.
+// this card and of a scheme its kind supports. One transaction records
+// the answer with its audit event; a challenge answered before gets the
+// same response again.
 func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID int64, in OfflineUnblockInput) (*OfflineUnblockResult, error) {
 	var card *lanyard.Card
 	var owner *lanyard.User
@@ -115,12 +116,29 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 
 	rec := &lanyard.OfflineUnblock{CardID: card.ID, Scheme: ch.Scheme.String(), Counter: int(ch.Counter), Nonce: int64(ch.Nonce),
 		Channel: channel, ActorID: p.User.ID, AnswersChecked: needAnswers || p.RemoteSelfService}
+	again := false
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "card.offline_unblock", "card", card.Serial, map[string]any{
 			"card_id": card.ID, "owner": owner.Login, "scheme": rec.Scheme, "counter": rec.Counter,
-			"channel": channel, "answers_checked": rec.AnswersChecked,
+			"channel": channel, "answers_checked": rec.AnswersChecked, "again": again,
 		})
 	}, func(tx lanyard.Tx) error {
+		// A challenge answered before is answered again, with the same
+		// response: the call may have dropped before the user wrote it
+		// down, and the card shows the same challenge until it is used
+		// or expires. Nothing new is disclosed (the response fits that
+		// challenge only, and the card spends it on the first attempt);
+		// the record stays the first one, the audit log has both.
+		prev, err := tx.OfflineUnblocksOf(card.ID)
+		if err != nil {
+			return err
+		}
+		for _, u := range prev {
+			if u.Scheme == rec.Scheme && u.Counter == rec.Counter && u.Nonce == rec.Nonce {
+				again = true
+				return nil
+			}
+		}
 		rec.CreatedAt = s.rec.Clock()
 		return tx.CreateOfflineUnblock(rec)
 	})

@@ -91,11 +91,22 @@ func TestOfflineUnblockByOperator(t *testing.T) {
 	if err := pc.VerifyPIN(ctx, "97531864"); err != nil {
 		t.Fatalf("the new PIN: %v", err)
 	}
-	if _, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers}); !lanyard.IsCode(err, lanyard.EConflict) {
-		t.Fatalf("the same challenge again: %v, want a conflict", err)
+	// Asked again (the call dropped before the user wrote it down): the
+	// same response, which the card no longer takes; one record, two
+	// audit events.
+	again, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if err != nil || again.Response != res.Response {
+		t.Fatalf("the same challenge again: %+v, %v; want the same response", again, err)
+	}
+	if err := pc.UnblockWithResponse(ctx, counter, resp, "11223344"); !errors.Is(err, piv.ErrNoChallenge) {
+		t.Fatalf("the used response a second time: %v, want ErrNoChallenge", err)
+	}
+	var recs []*lanyard.OfflineUnblock
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { recs, err = tx.OfflineUnblocksOf(id); return }); err != nil || len(recs) != 1 {
+		t.Fatalf("records: %d, %v", len(recs), err)
 	}
 	evs, err := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.offline_unblock"})
-	if err != nil || len(evs) != 1 {
+	if err != nil || len(evs) != 2 {
 		t.Fatalf("audit: %v, %d events", err, len(evs))
 	}
 	var d map[string]any
