@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -74,11 +73,23 @@ func (s *Identity) RSSQuestionsFor(ctx context.Context, login string) (*RSSQuest
 	}
 	var qs []string
 	if len(st.answers) >= st.set.Asked && st.set.Asked > 0 {
+		// Asked like a decoy (decoyQuestions): the same questions on
+		// every ask, in the policy's order, so that neither the order
+		// nor a new draw on asking again tells a real user from an
+		// unknown name, and asking again does not re-roll until the
+		// questions someone knows come up.
 		chosen := make([]string, len(st.answers))
 		for i, a := range st.answers {
 			chosen[i] = a.Question
 		}
-		qs = pickQuestions(chosen, st.set.Asked, s.randSource())
+		slices.SortStableFunc(chosen, func(a, b string) int {
+			return policyIndex(st.set.Questions, a) - policyIndex(st.set.Questions, b)
+		})
+		r, err := s.loginRand(ctx, login)
+		if err != nil {
+			return nil, err
+		}
+		qs = pickQuestions(chosen, st.set.Asked, r)
 	} else if qs, err = s.decoyQuestions(ctx, login, st); err != nil {
 		return nil, err
 	}
@@ -105,17 +116,6 @@ func pickQuestions(chosen []string, n int, r *rand.Rand) []string {
 	return out
 }
 
-// randSource is a math/rand generator seeded from the service's
-// randomness (which questions to ask is not a secret, only not chosen by
-// the caller).
-func (s *Identity) randSource() *rand.Rand {
-	var seed [32]byte
-	if _, err := io.ReadFull(s.rand, seed[:]); err != nil {
-		binary.LittleEndian.PutUint64(seed[:], uint64(time.Now().UnixNano()))
-	}
-	return rand.New(rand.NewChaCha8(seed))
-}
-
 // decoyQuestions are the questions shown for a login without answers:
 // the policy's number asked, picked from the policy's questions by
 // HMAC(decoy key, login), the same on every replica and every ask.
@@ -137,6 +137,18 @@ func (s *Identity) decoyQuestions(ctx context.Context, login string, st *secretS
 			return nil, err
 		}
 	}
+	r, err := s.loginRand(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	n := min(max(set.Asked, 1), len(set.Questions))
+	return pickQuestions(set.Questions, n, r), nil
+}
+
+// loginRand is a generator seeded by HMAC(decoy key, login): the same on
+// every replica and every ask for one login, unpredictable without the
+// key.
+func (s *Identity) loginRand(ctx context.Context, login string) (*rand.Rand, error) {
 	key, err := s.decoyKey(ctx)
 	if err != nil {
 		return nil, err
@@ -145,8 +157,16 @@ func (s *Identity) decoyQuestions(ctx context.Context, login string, st *secretS
 	m.Write([]byte(login))
 	var seed [32]byte
 	copy(seed[:], m.Sum(nil))
-	n := min(max(set.Asked, 1), len(set.Questions))
-	return pickQuestions(set.Questions, n, rand.New(rand.NewChaCha8(seed))), nil
+	return rand.New(rand.NewChaCha8(seed)), nil
+}
+
+// policyIndex is q's place among the policy's questions; a question the
+// policy no longer offers sorts after them.
+func policyIndex(questions []string, q string) int {
+	if i := slices.Index(questions, q); i >= 0 {
+		return i
+	}
+	return len(questions)
 }
 
 // decoyKey returns the decoy key, making and storing it (sealed) on first
