@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -146,6 +147,19 @@ func TestDocumentUploadValidation(t *testing.T) {
 	pdfHead := []byte("%PDF-1.7\n")
 	revoked := e.mustSigner(e.alice, "document-signing")
 	e.must(200, "POST", "/api/v1/certificates/"+revoked.serial+"/revoke", e.alice, map[string]any{"reason": "key_compromise"})
+	// A certificate on hold (its card disabled): CRL and OCSP say
+	// certificateHold, and so does the upload check.
+	held := e.mustSigner(e.alice, "document-signing")
+	if err := e.store.Update(context.Background(), func(tx lanyard.Tx) error {
+		c, err := tx.CertificateBySerial("builtin", held.serial)
+		if err != nil {
+			return err
+		}
+		c.HeldAt = time.Now()
+		return tx.UpdateCertificate(c)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	sha256 := pkcs7.OIDDigestAlgorithmSHA256
 
 	cases := []struct {
@@ -169,6 +183,7 @@ func TestDocumentUploadValidation(t *testing.T) {
 		{"CMS garbage DER", "form.p7s", "application/pkcs7-signature", []byte{0x30, 0x03, 0x02, 0x01, 0x01}, 400, "not a CMS"},
 		{"CMS by another user", "form.p7s", "application/pkcs7-signature", e.bobSigner.sign(t, form, sha256), 400, "another person's certificate"},
 		{"CMS with a revoked certificate", "form.p7s", "application/pkcs7-signature", revoked.sign(t, form, sha256), 400, "revoked"},
+		{"CMS with a certificate on hold", "form.p7s", "application/pkcs7-signature", held.sign(t, form, sha256), 400, "on hold"},
 		{"CMS over different bytes", "form.p7s", "application/pkcs7-signature", e.aliceSigner.sign(t, append(bytes.Clone(form), ' '), sha256), 400, "not over this document's form"},
 		{"CMS with an e-mail certificate", "form.p7s", "application/pkcs7-signature", e.aliceMailCert.sign(t, form, sha256), 400, "not a document signing certificate"},
 		{"CMS with SHA-1", "form.p7s", "application/pkcs7-signature", e.aliceSigner.sign(t, form, pkcs7.OIDDigestAlgorithmSHA1), 400, "SHA-256"},

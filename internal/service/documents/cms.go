@@ -119,6 +119,10 @@ func (v *verifiedSigner) checkRecord(tx lanyard.Tx, uploader *lanyard.User) erro
 		return lanyard.Errorf(lanyard.EInvalid, "the document is signed with another person's certificate (%s); sign it with your own", v.subject)
 	case rec.Status == lanyard.CertRevoked:
 		return lanyard.Errorf(lanyard.EInvalid, "the signing certificate %s is revoked; sign with a valid certificate", v.serial)
+	case rec.OnHold():
+		// Its card is disabled: the CRL and OCSP say certificateHold, and
+		// so does this check (RFC 5280 5.3.1).
+		return lanyard.Errorf(lanyard.EInvalid, "the signing certificate %s is on hold (its card is disabled); sign with a valid certificate", v.serial)
 	case rec.Status != lanyard.CertValid && rec.Status != lanyard.CertWritten:
 		return lanyard.Errorf(lanyard.EInvalid, "the signing certificate %s is %s, not valid", v.serial, rec.Status)
 	}
