@@ -15,19 +15,21 @@ import (
 
 // Notification kinds: one template each.
 const (
-	KindCardIssuePending  = "card_issue_pending"
-	KindCardIssueApproved = "card_issue_approved"
-	KindCardIssueRejected = "card_issue_rejected"
-	KindCardDisabled      = "card_disabled"
-	KindCardEnabled       = "card_enabled"
-	KindCardRevoked       = "card_revoked"
-	KindDocumentUploaded  = "document_uploaded"
-	KindDocumentReceived  = "document_received"
-	KindDocumentApproved  = "document_approved"
-	KindDocumentRejected  = "document_rejected"
-	KindRandomPIN         = "random_pin"
-	KindAirCardCode       = "aircard_code"
-	KindTest              = "test"
+	KindCardIssuePending   = "card_issue_pending"
+	KindCardIssueApproved  = "card_issue_approved"
+	KindCardIssueRejected  = "card_issue_rejected"
+	KindCardDisabled       = "card_disabled"
+	KindCardPINReset       = "card_pin_reset"
+	KindCardOfflineUnblock = "card_offline_unblock"
+	KindCardEnabled        = "card_enabled"
+	KindCardRevoked        = "card_revoked"
+	KindDocumentUploaded   = "document_uploaded"
+	KindDocumentReceived   = "document_received"
+	KindDocumentApproved   = "document_approved"
+	KindDocumentRejected   = "document_rejected"
+	KindRandomPIN          = "random_pin"
+	KindAirCardCode        = "aircard_code"
+	KindTest               = "test"
 )
 
 // Data is what a template sees. Every kind gets the same fields; those a
@@ -121,6 +123,20 @@ If you did not ask for this, tell your help desk.
 
 your card {{.Card.Serial}} ({{.Card.CardType}}) was revoked{{if .By}} by {{.By}}{{end}}{{if .Reason}} as {{.Reason}}{{end}}: it and its certificates can no longer be used.
 If you did not ask for this, tell your help desk.
+` + signature}},
+	{KindCardPINReset, "Card PIN reset: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "PIN reset: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the PIN of your card {{.Card.Serial}} ({{.Card.CardType}}) was reset{{if .By}} by {{.By}}{{end}}.
+If you did not ask for this, tell your help desk at once: someone may hold your card.
+` + signature}},
+	{KindCardOfflineUnblock, "Card unblocked offline: to the card's owner when a response to its challenge was given (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Offline unblock: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+a response that unblocks the PIN of your card {{.Card.Serial}} ({{.Card.CardType}}) was given{{if .By}} to {{.By}}{{end}}.
+If you did not ask for this, tell your help desk at once: someone may hold your card.
 ` + signature}},
 	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", apiv1.MailTemplateInput{
 		Subject: "Document to review: {{.DocKind}} of {{.User.Name}}",

@@ -377,7 +377,8 @@ func holdsContent(tx lanyard.Tx, cardID int64) (bool, error) {
 
 // stateNotices names the notification of each state operation; the
 // others (withdraw) send none.
-var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": "enabled", "card.revoke": "revoked"}
+var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": "enabled", "card.revoke": "revoked",
+	"card.pin.reset": "pin_reset", "card.offline_unblock": "offline_unblock"}
 
 // notifyCardState tells the card's owner that action changed the card,
 // when the owner's policy asks for user notifications (Notifications →

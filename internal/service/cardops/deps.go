@@ -95,10 +95,10 @@ type Notifier interface {
 	CardState(ctx context.Context, to []string, ev CardStateEvent) error
 }
 
-// CardStateEvent is what a card disabled, enabled or revoked
-// notification says.
+// CardStateEvent is what a card disabled, enabled, revoked, PIN reset or
+// offline unblock notification says.
 type CardStateEvent struct {
-	Kind   string // "disabled", "enabled" or "revoked"
+	Kind   string // "disabled", "enabled", "revoked", "pin_reset" or "offline_unblock"
 	User   *lanyard.User
 	Card   *lanyard.Card
 	Reason string // why a revoked card was revoked

@@ -49,6 +49,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	var owner *lanyard.User
 	var ct *lanyard.CardType
 	var decision cardperm.Decision
+	var pol *lanyard.Policy
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if card, err = tx.CardByID(cardID); err != nil {
@@ -64,8 +65,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		if owner, err = tx.UserByID(card.OwnerID); err != nil {
 			return err
 		}
-		pol, err := s.catalog.PolicyFor(tx, owner)
-		if err != nil {
+		if pol, err = s.catalog.PolicyFor(tx, owner); err != nil {
 			return err
 		}
 		actor := cardperm.ActorOf(p)
@@ -144,6 +144,11 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !again {
+		// The owner hears of it: a response they did not ask for is
+		// someone with their card and their answers.
+		s.notifyCardState(ctx, p, "card.offline_unblock", owner, pol, card)
 	}
 	return &OfflineUnblockResult{Response: unblockcode.Encode(unblockcode.Response, response), Serial: card.Serial, Scheme: rec.Scheme}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
 
@@ -24,7 +26,12 @@ var aliceAnswers = []cardops.SecretAnswer{
 // answers set, and an operator.
 func offlineEnv(t *testing.T) (*issueEnv, *lanyard.Principal, int64, *piv.Card) {
 	t.Helper()
-	e := newIssueEnv(t)
+	return offlineEnvFrom(t, &issueEnv{})
+}
+
+func offlineEnvFrom(t *testing.T, e *issueEnv) (*issueEnv, *lanyard.Principal, int64, *piv.Card) {
+	t.Helper()
+	e = newIssueEnvFrom(t, e)
 	ctx := context.Background()
 	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
 	if err != nil {
@@ -246,5 +253,27 @@ func TestOfflineUnblockRemoteSelfService(t *testing.T) {
 	other := &lanyard.Principal{User: u, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteSelfService: true}
 	if _, err := e.svc.Cards.OfflineUnblock(ctx, other, id, cardops.OfflineUnblockInput{Challenge: code}); !lanyard.IsCode(err, lanyard.ENotFound) {
 		t.Fatalf("another user's card through RSS: %v", err)
+	}
+}
+
+// The owner is told of an offline unblock response and of a PIN reset
+// (a reset or response they did not ask for is someone with their card
+// and their answers); a response asked for again is not told twice.
+func TestOfflineUnblockAndResetNotifyOwner(t *testing.T) {
+	m := &stateMail{}
+	e, olivia, id, pc := offlineEnvFrom(t, &issueEnv{opts: servicetest.Options{Notifier: m}})
+	ctx := context.Background()
+	code, _ := challengeOf(t, pc)
+	for range 2 {
+		if _, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Cards.ResetPIN(ctx, e.alice, id, cardops.ResetPINInput{CardTarget: e.target(), NewPIN: "86420864", Answers: aliceAnswers}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"offline_unblock : alice@example.test", "pin_reset : alice@example.test"}
+	if !slices.Equal(m.sent, want) {
+		t.Errorf("notifications %q, want %q", m.sent, want)
 	}
 }

@@ -130,6 +130,9 @@ func (s *Cards) ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 	if err := s.finishReset(ctx, p, run, plan, answered, held); err != nil {
 		return nil, err
 	}
+	// The owner hears of it (a reset they did not ask for is someone
+	// holding their card and their answers), as the policy asks.
+	s.notifyCardState(ctx, p, "card.pin.reset", c.owner, c.policy, run.Card)
 	res := &ResetPINResult{PINHeldForOwner: held != nil}
 	if plan.random {
 		if plan.showCaller {
