@@ -55,12 +55,18 @@ func (h requestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyar
 // (cardops.SecretAnswers) with the identity capability.
 type secretAnswersOf struct{ id *identity.Identity }
 
-func (a secretAnswersOf) CheckSecretAnswers(ctx context.Context, userID int64, answers []cardops.SecretAnswer) error {
-	in := make([]identity.SecretAnswerInput, len(answers))
+func (a secretAnswersOf) CheckSecretAnswers(ctx context.Context, p *lanyard.Principal, userID int64, answers []cardops.SecretAnswer) error {
+	in := identity.SecretCheck{UserID: userID, Answers: make([]identity.SecretAnswerInput, len(answers))}
 	for i, x := range answers {
-		in[i] = identity.SecretAnswerInput{Question: x.Question, Answer: x.Answer}
+		in.Answers[i] = identity.SecretAnswerInput{Question: x.Question, Answer: x.Answer}
 	}
-	return a.id.CheckSecretAnswers(ctx, userID, in)
+	if p != nil {
+		in.RemoteAddr = p.RemoteAddr
+		if p.User != nil && p.User.ID != userID {
+			in.Actor = p // an operator reading the user's answers
+		}
+	}
+	return a.id.CheckAnswers(ctx, in)
 }
 
 // AgentUnblock is the online unblock of workstations' command lines

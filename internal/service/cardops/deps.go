@@ -63,9 +63,11 @@ type SecondFactor interface {
 
 // SecretAnswers checks a user's answers to their secret questions
 // (identity.Identity, through the composition root): an error when they
-// do not match, without saying which.
+// do not match, without saying which. p is who gives them — the user, or
+// an operator reading them over the phone — for the throttle (p's
+// address) and the audit log (p named when it is not the user).
 type SecretAnswers interface {
-	CheckSecretAnswers(ctx context.Context, userID int64, answers []SecretAnswer) error
+	CheckSecretAnswers(ctx context.Context, p *lanyard.Principal, userID int64, answers []SecretAnswer) error
 }
 
 // SecretAnswer is an answer given to one of a user's secret questions.

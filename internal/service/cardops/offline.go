@@ -92,7 +92,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		if len(in.Answers) == 0 {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "the owner's answers to their secret questions are needed")
 		}
-		if err := s.secretAnswers.CheckSecretAnswers(ctx, owner.ID, in.Answers); err != nil {
+		if err := s.secretAnswers.CheckSecretAnswers(ctx, p, owner.ID, in.Answers); err != nil {
 			return nil, err
 		}
 	}

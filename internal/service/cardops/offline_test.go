@@ -277,3 +277,25 @@ func TestOfflineUnblockAndResetNotifyOwner(t *testing.T) {
 		t.Errorf("notifications %q, want %q", m.sent, want)
 	}
 }
+
+// An operator's wrong reading of the owner's answers is audited under the
+// operator's name and address, not the owner's (review of issue 16, L2),
+// and counts on the operator's address in the throttle.
+func TestWrongAnswersByOperatorAudited(t *testing.T) {
+	e, olivia, id, pc := offlineEnv(t)
+	ctx := context.Background()
+	code, _ := challengeOf(t, pc)
+	olivia.RemoteAddr = "192.0.2.77"
+	wrong := append([]cardops.SecretAnswer(nil), aliceAnswers...)
+	wrong[0].Answer = "Fido"
+	if _, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: wrong}); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("wrong answers: %v", err)
+	}
+	evs, err := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "user.secret_answers.fail"})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("audit: %v, %d events", err, len(evs))
+	}
+	if evs[0].Actor != "olivia" || evs[0].RemoteAddr != "192.0.2.77" || evs[0].ObjectID != "alice" {
+		t.Errorf("the failure is audited as actor %q from %q on %q, want olivia from 192.0.2.77 on alice", evs[0].Actor, evs[0].RemoteAddr, evs[0].ObjectID)
+	}
+}

@@ -92,7 +92,7 @@ func (s *Cards) ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 	}
 	answered := owner || dec.AnswersFirst
 	if answered {
-		if err := s.checkAnswers(ctx, c.owner, in.Answers); err != nil {
+		if err := s.checkAnswers(ctx, p, c.owner, in.Answers); err != nil {
 			return nil, err
 		}
 	}
@@ -180,14 +180,14 @@ func (s *Cards) planReset(c *pinCard, owner bool, newPIN string) (*resetPlan, er
 }
 
 // checkAnswers checks the owner's answers to their secret questions.
-func (s *Cards) checkAnswers(ctx context.Context, owner *lanyard.User, answers []SecretAnswer) error {
+func (s *Cards) checkAnswers(ctx context.Context, p *lanyard.Principal, owner *lanyard.User, answers []SecretAnswer) error {
 	if s.secretAnswers == nil {
 		return lanyard.Errorf(lanyard.EUnavailable, "secret answers cannot be checked on this server")
 	}
 	if len(answers) == 0 {
 		return lanyard.Errorf(lanyard.EInvalid, "answer the secret questions of %s first", owner.Login)
 	}
-	return s.secretAnswers.CheckSecretAnswers(ctx, owner.ID, answers)
+	return s.secretAnswers.CheckSecretAnswers(ctx, p, owner.ID, answers)
 }
 
 // startReset resumes the card's unfinished PIN reset (its drawn PUK may be
