@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
-	"github.com/lanyard-cms/lanyard/internal/agenthub"
-	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
@@ -245,93 +243,30 @@ func BenchmarkCardIssueConcurrent(b *testing.B) {
 
 func benchIssueConcurrent(b *testing.B, agents int) {
 	ctx := context.Background()
-	// Hundreds of agents pair from this one address: lift the per-address
-	// pairing limit that protects a real server.
-	limits := agenthub.PairLimits
-	limits.MaxFailures = 10 * concurrentCards
 	var ta *timingAccess
-	ib := newIssueBench(b, webtest.Options{Heartbeat: agentproto.DefaultHeartbeat, PairLimits: &limits, Cards: timed(&ta)})
-	per := concurrentCards / agents
-	type slot struct {
-		ws     int64
-		reader string
-		mem    *agent.MemReaders
-		serial string
-	}
-	var slots []*slot
-	readers := make([]agent.Readers, agents)
-	mems := make([]*agent.MemReaders, agents)
-	for i := range agents {
-		names := make([]string, per)
-		for j := range names {
-			names[j] = fmt.Sprintf("Bench reader %02d", j)
-		}
-		mems[i] = agent.NewMemReaders(names...)
-		readers[i] = mems[i]
-	}
-	ids := ib.pairAgents(b, readers)
-	for i, id := range ids {
-		for j := range per {
-			slots = append(slots, &slot{ws: id, reader: fmt.Sprintf("Bench reader %02d", j), mem: mems[i]})
-		}
-	}
+	ib, slots := newConcurrentBench(b, agents, &ta)
 	user := ib.client(b)
 
 	var lat, after, reqs []time.Duration
 	var wall, burst time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		for _, s := range slots {
-			c := newEmuCard(b)
-			serial, err := cardtest.Serial(c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.serial = serial
-			if err := s.mem.Insert(s.reader, c); err != nil {
-				b.Fatal(err)
-			}
-		}
-		ib.waitHub(b, "every new card's serial", func(states []lanyard.WorkstationState) bool {
-			for _, s := range slots {
-				if hubReader(hubState(states, s.ws), s.reader).Serial != s.serial {
-					return false
-				}
-			}
-			return true
-		})
+		ib.insertFresh(b, slots)
 		ta.take()
 		b.StartTimer()
 
-		start := time.Now()
-		errs := make([]error, len(slots))
-		took := make([]time.Duration, len(slots))
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i, s := range slots {
-			wg.Go(func() {
-				<-gate
-				t0 := time.Now()
-				var res apiv1.IssueCardResult
-				_, err := user.Post(ctx, "/api/v1/issue", issueRequest(s.ws, s.reader), &res)
-				if err == nil && res.State != "issued" {
-					err = fmt.Errorf("card state %q, want issued", res.State)
-				}
-				errs[i], took[i] = err, time.Since(t0)
-			})
-		}
-		close(gate)
-		wg.Wait()
-		wall += time.Since(start)
+		r := allAtOnce(len(slots), func(i int) error {
+			var res apiv1.IssueCardResult
+			_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
+			if err == nil && res.State != "issued" {
+				err = fmt.Errorf("card state %q, want issued", res.State)
+			}
+			return err
+		})
+		wall += r.wall
 
 		b.StopTimer()
-		var failed []string
-		for i, err := range errs {
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("workstation %d %s: %v", slots[i].ws, slots[i].reader, err))
-			}
-		}
-		if len(failed) > 0 {
+		if failed := r.failures(slots); len(failed) > 0 {
 			b.Fatalf("%d of %d issues failed; first: %s", len(failed), len(slots), failed[0])
 		}
 		// The opening burst: until every issue has had its first APDU
@@ -351,8 +286,8 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 				}
 			}
 		}
-		burst += burstEnd.Sub(start)
-		reqs = append(reqs, took...)
+		burst += burstEnd.Sub(r.start)
+		reqs = append(reqs, r.took...)
 		b.StartTimer()
 	}
 	slices.Sort(lat)
@@ -425,10 +360,17 @@ func newIssueBench(b *testing.B, opts webtest.Options) *issueBench {
 
 // client is an API client acting as user bench, with enough keep-alive
 // connections for many requests at once.
-func (ib *issueBench) client(b *testing.B) *client.Client {
+func (ib *issueBench) client(b *testing.B) *client.Client { return ib.clientWith(b, ib.userToken) }
+
+// adminClient is client as the administrator.
+func (ib *issueBench) adminClient(b *testing.B) *client.Client {
+	return ib.clientWith(b, ib.adminToken)
+}
+
+func (ib *issueBench) clientWith(b *testing.B, token string) *client.Client {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512}}
 	b.Cleanup(hc.CloseIdleConnections)
-	c, err := client.New(ib.srv.url, ib.userToken, hc)
+	c, err := client.New(ib.srv.url, token, hc)
 	if err != nil {
 		b.Fatal(err)
 	}
