@@ -88,9 +88,7 @@ func benchIssueInProcess(b *testing.B) {
 	signMS := ib.rawSignMS(b, 200)
 	commitMS := ib.rawCommitMS(b, 50)
 
-	var cardTime time.Duration
-	var apdus, txs int64
-	var dbTime time.Duration
+	cost := inProcessCost{access: access, store: ib.store}
 	for b.Loop() {
 		b.StopTimer()
 		c := newEmuCard(b)
@@ -100,8 +98,7 @@ func benchIssueInProcess(b *testing.B) {
 		}
 		access.Workstation(1).Readers[issueReader] = c
 		access.SetSerial(1, issueReader, serial)
-		c0, n0 := access.CardTime()
-		tx0, d0 := ib.store.stats()
+		cost.start()
 		b.StartTimer()
 
 		res, err := ib.srv.Service.Cards.IssueCard(ctx, ib.user, in)
@@ -110,51 +107,18 @@ func benchIssueInProcess(b *testing.B) {
 		if err != nil || res.State != "issued" {
 			b.Fatalf("issue: %v (%+v)", err, res)
 		}
-		c1, n1 := access.CardTime()
-		tx1, d1 := ib.store.stats()
-		cardTime += c1 - c0
-		apdus += n1 - n0
-		txs += tx1 - tx0
-		dbTime += d1 - d0
+		cost.stop()
 		b.StartTimer()
 	}
-	n := float64(b.N)
-	perCard := float64(b.Elapsed()) / n / 1e6
-	card := float64(cardTime) / n / 1e6
-	b.ReportMetric(perCard-card, "server-ms/card")
-	b.ReportMetric(card, "card-ms/card")
-	b.ReportMetric(float64(txs)/n, "db-tx/card")
-	b.ReportMetric(float64(dbTime)/n/1e6, "db-ms/card")
-	b.ReportMetric(float64(apdus)/n, "apdus/card")
+	cost.report(b, "card")
 	b.ReportMetric(signMS, "sign-ms")
 	b.ReportMetric(commitMS, "commit-ms")
 }
 
 func benchIssuePCSCD(b *testing.B) {
-	addr := vpcdtest.Addr(b)
-	vpcdtest.Lock(b, addr)
-	_, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
 	ctx := context.Background()
-
 	var ta *timingAccess
-	ib := newIssueBench(b, webtest.Options{Cards: timed(&ta)})
-	readers, err := agent.NewPCSCReaders()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { readers.Close() })
-	ws := ib.pairAgents(b, []agent.Readers{readers})[0]
-	var reader string
-	ib.waitHub(b, "the vpcd reader", func(states []lanyard.WorkstationState) bool {
-		var names []string
-		for _, r := range hubState(states, ws).Readers {
-			names = append(names, r.Name)
-		}
-		var ok bool
-		reader, ok = vpcdtest.Reader(names, port)
-		return ok
-	})
+	ib, addr, ws, reader := newPCSCDBench(b, &ta)
 	user := ib.client(b)
 	in := issueRequest(ws, reader)
 
@@ -209,6 +173,35 @@ func benchIssuePCSCD(b *testing.B) {
 	b.ReportMetric(float64(relay)/n/1e6, "relay-ms/card")
 	b.ReportMetric(float64(emuTime)/n/1e6, "card-ms/card")
 	b.ReportMetric(float64(apdus)/n, "apdus/card")
+}
+
+// newPCSCDBench is a server whose relayed APDUs are timed into *ta, with
+// one real agent reading pcscd (agent.NewPCSCReaders), paired as user
+// bench's workstation, and the vpcd slot of LANYARD_TEST_VPCD held for
+// the benchmark (vpcdtest.Lock): the server, the slot's address, the
+// workstation and pcscd's name of the slot's reader.
+func newPCSCDBench(b *testing.B, ta **timingAccess) (ib *issueBench, addr string, ws int64, reader string) {
+	addr = vpcdtest.Addr(b)
+	vpcdtest.Lock(b, addr)
+	_, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	ib = newIssueBench(b, webtest.Options{Cards: timed(ta)})
+	readers, err := agent.NewPCSCReaders()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { readers.Close() })
+	ws = ib.pairAgents(b, []agent.Readers{readers})[0]
+	ib.waitHub(b, "the vpcd reader", func(states []lanyard.WorkstationState) bool {
+		var names []string
+		for _, r := range hubState(states, ws).Readers {
+			names = append(names, r.Name)
+		}
+		var ok bool
+		reader, ok = vpcdtest.Reader(names, port)
+		return ok
+	})
+	return ib, addr, ws, reader
 }
 
 // concurrentCards is how many cards BenchmarkCardIssueConcurrent issues
@@ -522,6 +515,46 @@ func (ib *issueBench) rawCommitMS(b *testing.B, n int) float64 {
 		}
 	}
 	return float64(time.Since(start)) / float64(n) / 1e6
+}
+
+// inProcessCost adds up, over the timed calls of an in-process
+// benchmark, the time spent inside the emulated cards (with their APDUs)
+// and in the store's read-write transactions (with their number).
+type inProcessCost struct {
+	access *cardtest.Access
+	store  *countingStore
+
+	c0, d0         time.Duration // at start
+	n0, tx0        int64
+	card, db       time.Duration // added up
+	apdus, updates int64
+}
+
+func (c *inProcessCost) start() {
+	c.c0, c.n0 = c.access.CardTime()
+	c.tx0, c.d0 = c.store.stats()
+}
+
+func (c *inProcessCost) stop() {
+	c1, n1 := c.access.CardTime()
+	tx1, d1 := c.store.stats()
+	c.card += c1 - c.c0
+	c.apdus += n1 - c.n0
+	c.updates += tx1 - c.tx0
+	c.db += d1 - c.d0
+}
+
+// report reports, per unit (one timed call): the server's own time (the
+// benchmark's time less the cards'), the cards' time, the transactions,
+// their time and the APDUs.
+func (c *inProcessCost) report(b *testing.B, unit string) {
+	n := float64(b.N)
+	card := float64(c.card) / n / 1e6
+	b.ReportMetric(float64(b.Elapsed())/n/1e6-card, "server-ms/"+unit)
+	b.ReportMetric(card, "card-ms/"+unit)
+	b.ReportMetric(float64(c.updates)/n, "db-tx/"+unit)
+	b.ReportMetric(float64(c.db)/n/1e6, "db-ms/"+unit)
+	b.ReportMetric(float64(c.apdus)/n, "apdus/"+unit)
 }
 
 // countingStore counts the read-write transactions and the time spent in

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -15,9 +14,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
-	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -89,10 +88,42 @@ func BenchmarkPINReset(b *testing.B) {
 
 func benchResetInProcess(b *testing.B) {
 	ctx := context.Background()
+	ib, access, _, cardID, answers := issuedInProcess(b)
+	answersMS := ib.answersMS(b, 10)
+	commitMS := durableCommitMS(b, ib.store.Store, 50)
+
+	cost := inProcessCost{access: access, store: ib.store}
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		in := cardops.ResetPINInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}, NewPIN: benchPINs[i%2], Answers: answers}
+		i++
+		cost.start()
+		b.StartTimer()
+
+		_, err := ib.srv.Service.Cards.ResetPIN(ctx, ib.user, cardID, in)
+
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("reset: %v", err)
+		}
+		cost.stop()
+		b.StartTimer()
+	}
+	cost.report(b, "reset")
+	b.ReportMetric(answersMS, "answers-ms")
+	b.ReportMetric(commitMS, "commit-ms")
+}
+
+// issuedInProcess is a server with cardtest's in-process card access and
+// user bench's card, issued in reader issueReader of workstation 1, and
+// bench's secret answers set: the server, the access, the card, its ID
+// and the answers as the card workflows take them.
+func issuedInProcess(b *testing.B) (*issueBench, *cardtest.Access, *emu.Card, int64, []cardops.SecretAnswer) {
 	access := cardtest.New()
 	ib := newIssueBench(b, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return access }})
-	access.Add(b, 1, ib.user.User.ID, issueReader)
-	res, err := ib.srv.Service.Cards.IssueCard(ctx, ib.user, issueInput(1, issueReader))
+	c := access.Add(b, 1, ib.user.User.ID, issueReader)
+	res, err := ib.srv.Service.Cards.IssueCard(context.Background(), ib.user, issueInput(1, issueReader))
 	if err != nil || res.State != "issued" {
 		b.Fatalf("issue: %v (%+v)", err, res)
 	}
@@ -101,72 +132,13 @@ func benchResetInProcess(b *testing.B) {
 	for _, a := range benchAnswers() {
 		answers = append(answers, cardops.SecretAnswer(a))
 	}
-
-	answersMS := ib.answersMS(b, 10)
-	commitMS := durableCommitMS(b, ib.store.Store, 50)
-
-	var cardTime, dbTime time.Duration
-	var apdus, txs int64
-	i := 0
-	for b.Loop() {
-		b.StopTimer()
-		in := cardops.ResetPINInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}, NewPIN: benchPINs[i%2], Answers: answers}
-		i++
-		c0, n0 := access.CardTime()
-		tx0, d0 := ib.store.stats()
-		b.StartTimer()
-
-		_, err := ib.srv.Service.Cards.ResetPIN(ctx, ib.user, res.Card.ID, in)
-
-		b.StopTimer()
-		if err != nil {
-			b.Fatalf("reset: %v", err)
-		}
-		c1, n1 := access.CardTime()
-		tx1, d1 := ib.store.stats()
-		cardTime += c1 - c0
-		apdus += n1 - n0
-		txs += tx1 - tx0
-		dbTime += d1 - d0
-		b.StartTimer()
-	}
-	n := float64(b.N)
-	perReset := float64(b.Elapsed()) / n / 1e6
-	card := float64(cardTime) / n / 1e6
-	b.ReportMetric(perReset-card, "server-ms/reset")
-	b.ReportMetric(card, "card-ms/reset")
-	b.ReportMetric(float64(txs)/n, "db-tx/reset")
-	b.ReportMetric(float64(dbTime)/n/1e6, "db-ms/reset")
-	b.ReportMetric(float64(apdus)/n, "apdus/reset")
-	b.ReportMetric(answersMS, "answers-ms")
-	b.ReportMetric(commitMS, "commit-ms")
+	return ib, access, c, res.Card.ID, answers
 }
 
 func benchResetPCSCD(b *testing.B) {
-	addr := vpcdtest.Addr(b)
-	vpcdtest.Lock(b, addr)
-	_, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
 	ctx, cancel := context.WithCancel(context.Background())
-
 	var ta *timingAccess
-	ib := newIssueBench(b, webtest.Options{Cards: timed(&ta)})
-	readers, err := agent.NewPCSCReaders()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { readers.Close() })
-	ws := ib.pairAgents(b, []agent.Readers{readers})[0]
-	var reader string
-	ib.waitHub(b, "the vpcd reader", func(states []lanyard.WorkstationState) bool {
-		var names []string
-		for _, r := range hubState(states, ws).Readers {
-			names = append(names, r.Name)
-		}
-		var ok bool
-		reader, ok = vpcdtest.Reader(names, port)
-		return ok
-	})
+	ib, addr, ws, reader := newPCSCDBench(b, &ta)
 	c := newEmuCard(b)
 	serial, err := cardtest.Serial(c)
 	if err != nil {
@@ -327,18 +299,7 @@ func benchResetConcurrent(b *testing.B, agents int) {
 // in BenchmarkPINReset.
 func BenchmarkOfflineUnblockResponse(b *testing.B) {
 	ctx := context.Background()
-	access := cardtest.New()
-	ib := newIssueBench(b, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return access }})
-	c := access.Add(b, 1, ib.user.User.ID, issueReader)
-	res, err := ib.srv.Service.Cards.IssueCard(ctx, ib.user, issueInput(1, issueReader))
-	if err != nil || res.State != "issued" {
-		b.Fatalf("issue: %v (%+v)", err, res)
-	}
-	ib.setAnswers(b)
-	var answers []cardops.SecretAnswer
-	for _, a := range benchAnswers() {
-		answers = append(answers, cardops.SecretAnswer(a))
-	}
+	ib, _, c, cardID, answers := issuedInProcess(b)
 	pc, err := piv.New(cardtest.Transport(c), piv.Config{Rand: rand.Reader})
 	if err != nil {
 		b.Fatal(err)
@@ -364,7 +325,7 @@ func BenchmarkOfflineUnblockResponse(b *testing.B) {
 		tx0, _ := ib.store.stats()
 		b.StartTimer()
 
-		out, err := ib.srv.Service.Cards.OfflineUnblock(ctx, ib.user, res.Card.ID, cardops.OfflineUnblockInput{Challenge: code, Answers: answers})
+		out, err := ib.srv.Service.Cards.OfflineUnblock(ctx, ib.user, cardID, cardops.OfflineUnblockInput{Challenge: code, Answers: answers})
 
 		b.StopTimer()
 		if err != nil {
