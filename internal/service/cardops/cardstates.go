@@ -153,7 +153,10 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 // from it), checks op with cardperm against the owner's policy (the
 // error cardperm gives is what the caller sees), applies change and
 // records the card with one audit event named action. The card's owner
-// is notified after the commit (notifyCardState).
+// is notified after the commit (notifyCardState), and so are the agents
+// of the computers an AirCard is connected to: a disabled or revoked
+// AirCard leaves their readers, an enabled one comes back
+// (Workstations.AirCardsFor lists only usable ones).
 func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID int64, op cardperm.Op, action string, valid func() error,
 	change cardChange) (*CardView, error) {
 	var card *lanyard.Card
@@ -161,6 +164,7 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 	var pol *lanyard.Policy
 	var details map[string]any
 	var was lanyard.CardState
+	var computers []int64
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		d := map[string]any{"serial": card.Serial, "from": string(was), "to": string(card.State)}
 		for k, v := range details {
@@ -193,10 +197,16 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 			return err
 		}
 		card.UpdatedAt = s.rec.Clock()
+		if computers, err = airCardComputers(tx, card.ID); err != nil {
+			return err
+		}
 		return tx.UpdateCard(card)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ca := s.cardAccess(); ca != nil && len(computers) > 0 {
+		ca.AirCardsChanged(computers...)
 	}
 	s.notifyCardState(ctx, p, action, owner, pol, card)
 	var out *CardView
@@ -207,6 +217,20 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 		return err
 	})
 	return out, err
+}
+
+// airCardComputers are the workstations allowed to use AirCard cardID
+// (none for any other card).
+func airCardComputers(tx lanyard.Tx, cardID int64) ([]int64, error) {
+	list, err := tx.AirCardComputers(cardID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(list))
+	for i, c := range list {
+		ids[i] = c.WorkstationID
+	}
+	return ids, nil
 }
 
 // ownerPolicy returns card's owner and the owner's policy, which decides
