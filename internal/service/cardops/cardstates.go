@@ -209,8 +209,14 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 		ca.AirCardsChanged(computers...)
 	}
 	s.notifyCardState(ctx, p, action, owner, pol, card)
+	return s.viewFor(ctx, p, card)
+}
+
+// viewFor is card with its contents and the operations p may start on it
+// now, as an operation on it answers.
+func (s *Cards) viewFor(ctx context.Context, p *lanyard.Principal, card *lanyard.Card) (*CardView, error) {
 	var out *CardView
-	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if out, err = s.cardView(tx, card, true); err == nil {
 			err = s.addAllowed(tx, p, out)
 		}

@@ -82,9 +82,7 @@ func (s *Cards) ChangePIN(ctx context.Context, p *lanyard.Principal, cardID int6
 	if err != nil {
 		return nil, err
 	}
-	var view *CardView
-	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { view, err = s.cardView(tx, run.Card, true); return })
-	return view, err
+	return s.viewFor(ctx, p, run.Card)
 }
 
 // pinChangeRefused turns the card's refusal of a PIN change into the

@@ -140,7 +140,7 @@ func (s *Cards) ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 		}
 		res.PINMailedTo, res.PINMailNote = s.mailPIN(ctx, plan.mailTo, c.owner, run.Card, plan.pin)
 	}
-	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { res.Card, err = s.cardView(tx, run.Card, true); return })
+	res.Card, err = s.viewFor(ctx, p, run.Card)
 	return res, err
 }
 
