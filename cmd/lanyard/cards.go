@@ -214,7 +214,10 @@ func printIssue(f *clientFlags, res *apiv1.IssueCardResult) error {
 }
 
 // pickCard finds the connected card to issue: the one with serial, or the
-// only one connected.
+// only one connected. A card with serial may be listed more than once: an
+// AirCard is in a reader of each computer connected to it and of its
+// AirCard service, and any of them reaches it (the first, as the pages
+// take it).
 func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.CardTarget, error) {
 	var cards []*apiv1.ConnectedCard
 	if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
@@ -227,7 +230,7 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.Card
 		}
 	}
 	switch {
-	case len(match) == 1:
+	case len(match) == 1, len(match) > 1 && serial != "":
 		return &apiv1.CardTarget{WorkstationID: match[0].WorkstationID, Reader: match[0].Reader}, nil
 	case len(cards) == 0:
 		return nil, errors.New("no card is connected at your workstations (is the agent running and paired? see lanyard card list --connected)")

@@ -384,3 +384,23 @@ func (b *browser) consoleWithdraw(id, serial string) {
 	b.Run("withdraw to stock", chromedp.Click(chromedp.CSS("#withdraw-submit")))
 	b.WaitFor("the card in stock", `document.querySelector('#cards-status').textContent.includes('The card is back in stock')`)
 }
+
+// TestCLIIssueAirCardCreatedBefore: an AirCard created and not issued yet
+// is listed twice among the connected cards, in the reader of the
+// computer it was created for and at its AirCard service, with one
+// serial; `lanyard card issue --card SERIAL` issues it (it said "several
+// cards are connected; choose one with --card", which named the same
+// serial twice).
+func TestCLIIssueAirCardCreatedBefore(t *testing.T) {
+	s, u, tok := virtualStack(t, lanyard.KindAirCard, "ann")
+	var cc apiv1.ConnectedCard
+	if _, err := u.Post(context.Background(), "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: s.ws, Kind: lanyard.KindAirCard, Name: "Air"}, &cc); err != nil {
+		t.Fatal(err)
+	}
+	s.atComputer(lanyard.KindAirCard, cc.Serial, true)
+	user := &lanyardCLI{t: t, bin: lanyardBinary(t), env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + tok}}
+	out, _ := user.runStdin("", 0, "card", "issue", "--card", cc.Serial, "--user-pin", "24681357")
+	if !strings.Contains(out, "aircard "+cc.Serial+", issued") {
+		t.Fatalf("card issue --card %s:\n%s", cc.Serial, out)
+	}
+}
