@@ -125,8 +125,7 @@ func benchIssuePCSCD(b *testing.B) {
 	var emuNanos atomic.Int64
 	pull := func() {}
 	b.Cleanup(func() { pull() })
-	var relay, emuTime time.Duration
-	var apdus int64
+	cost := relayCost{ta: ta, emu: &emuNanos}
 	for b.Loop() {
 		b.StopTimer()
 		pull()
@@ -147,8 +146,7 @@ func benchIssuePCSCD(b *testing.B) {
 		ib.waitHub(b, "the new card's serial", func(states []lanyard.WorkstationState) bool {
 			return hubReader(hubState(states, ws), reader).Serial == serial
 		})
-		ta.take()
-		e0 := emuNanos.Load()
+		cost.start()
 		b.StartTimer()
 
 		var res apiv1.IssueCardResult
@@ -158,21 +156,49 @@ func benchIssuePCSCD(b *testing.B) {
 		if err != nil || res.State != "issued" {
 			b.Fatalf("issue: %v (%+v)", err, res)
 		}
-		emuTime += time.Duration(emuNanos.Load() - e0)
-		for _, sess := range ta.take() {
-			for _, r := range sess {
-				relay += r.d
-				apdus++
-			}
-		}
+		cost.stop()
 		b.StartTimer()
 	}
+	cost.report(b, "card")
+}
+
+// relayCost adds up, over the timed calls of a benchmark through pcscd,
+// the time the server waited for relayed APDUs (with their number) and
+// the emulated card's own share of it.
+type relayCost struct {
+	ta  *timingAccess
+	emu *atomic.Int64 // nanoseconds in the emulator (timedCard)
+
+	e0          int64
+	relay, card time.Duration
+	apdus       int64
+}
+
+func (c *relayCost) start() {
+	c.ta.take()
+	c.e0 = c.emu.Load()
+}
+
+func (c *relayCost) stop() {
+	c.card += time.Duration(c.emu.Load() - c.e0)
+	for _, sess := range c.ta.take() {
+		for _, r := range sess {
+			c.relay += r.d
+			c.apdus++
+		}
+	}
+}
+
+// report reports, per unit (one timed call): the server's own time (the
+// benchmark's time less the relayed APDUs'), the relayed APDUs' time, the
+// emulator's share of it and the APDUs.
+func (c *relayCost) report(b *testing.B, unit string) {
 	n := float64(b.N)
-	perCard := float64(b.Elapsed()) / n / 1e6
-	b.ReportMetric(perCard-float64(relay)/n/1e6, "server-ms/card")
-	b.ReportMetric(float64(relay)/n/1e6, "relay-ms/card")
-	b.ReportMetric(float64(emuTime)/n/1e6, "card-ms/card")
-	b.ReportMetric(float64(apdus)/n, "apdus/card")
+	relay := float64(c.relay) / n / 1e6
+	b.ReportMetric(float64(b.Elapsed())/n/1e6-relay, "server-ms/"+unit)
+	b.ReportMetric(relay, "relay-ms/"+unit)
+	b.ReportMetric(float64(c.card)/n/1e6, "card-ms/"+unit)
+	b.ReportMetric(float64(c.apdus)/n, "apdus/"+unit)
 }
 
 // newPCSCDBench is a server whose relayed APDUs are timed into *ta, with

@@ -161,15 +161,13 @@ func benchResetPCSCD(b *testing.B) {
 	ib.setAnswers(b)
 	path := fmt.Sprintf("/api/v1/cards/%d/pin-reset", issued.Card.ID)
 
-	var relay, emuTime time.Duration
-	var apdus int64
+	cost := relayCost{ta: ta, emu: &emuNanos}
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
 		in := resetRequest(ws, reader, i)
 		i++
-		ta.take()
-		e0 := emuNanos.Load()
+		cost.start()
 		b.StartTimer()
 
 		_, err := user.Post(ctx, path, in, nil)
@@ -178,21 +176,10 @@ func benchResetPCSCD(b *testing.B) {
 		if err != nil {
 			b.Fatalf("reset: %v", err)
 		}
-		emuTime += time.Duration(emuNanos.Load() - e0)
-		for _, sess := range ta.take() {
-			for _, r := range sess {
-				relay += r.d
-				apdus++
-			}
-		}
+		cost.stop()
 		b.StartTimer()
 	}
-	n := float64(b.N)
-	perReset := float64(b.Elapsed()) / n / 1e6
-	b.ReportMetric(perReset-float64(relay)/n/1e6, "server-ms/reset")
-	b.ReportMetric(float64(relay)/n/1e6, "relay-ms/reset")
-	b.ReportMetric(float64(emuTime)/n/1e6, "card-ms/reset")
-	b.ReportMetric(float64(apdus)/n, "apdus/reset")
+	cost.report(b, "reset")
 }
 
 // BenchmarkPINResetConcurrent resets the PINs of 200 cards at once
