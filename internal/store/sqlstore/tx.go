@@ -34,18 +34,19 @@ type certificatesTx struct{ *txn } // certificates.go
 type documentsTx struct{ *txn }    // documents.go
 type heldPINsTx struct{ *txn }     // heldpins.go
 type mailTx struct{ *txn }
-type offlineUnblocksTx struct{ *txn } // offline.go         // mail.go
-type operationsTx struct{ *txn }      // operations.go
-type policiesTx struct{ *txn }        // policies.go
-type requestsTx struct{ *txn }        // requests.go
-type secretsTx struct{ *txn }         // secrets.go
-type sessionsTx struct{ *txn }        // sessions.go
-type settingsTx struct{ *txn }        // settings.go
-type templatesTx struct{ *txn }       // templates.go
-type tokensTx struct{ *txn }          // tokens.go
-type totpTx struct{ *txn }            // totp.go
-type usersTx struct{ *txn }           // users.go
-type workstationsTx struct{ *txn }    // workstations.go
+type cardReplacementsTx struct{ *txn } // replacements.go
+type offlineUnblocksTx struct{ *txn }  // offline.go         // mail.go
+type operationsTx struct{ *txn }       // operations.go
+type policiesTx struct{ *txn }         // policies.go
+type requestsTx struct{ *txn }         // requests.go
+type secretsTx struct{ *txn }          // secrets.go
+type sessionsTx struct{ *txn }         // sessions.go
+type settingsTx struct{ *txn }         // settings.go
+type templatesTx struct{ *txn }        // templates.go
+type tokensTx struct{ *txn }           // tokens.go
+type totpTx struct{ *txn }             // totp.go
+type usersTx struct{ *txn }            // users.go
+type workstationsTx struct{ *txn }     // workstations.go
 
 // storeTx is the lanyard.Tx of one View or Update call.
 type storeTx struct {
@@ -60,6 +61,7 @@ type storeTx struct {
 	heldPINsTx
 	mailTx
 	offlineUnblocksTx
+	cardReplacementsTx
 	operationsTx
 	policiesTx
 	requestsTx
@@ -77,7 +79,7 @@ var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {
