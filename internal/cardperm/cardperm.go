@@ -89,7 +89,9 @@ func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
 // (assigned, pending) can only be stopped.
 var byState = map[lanyard.CardState][]Op{
 	lanyard.CardIssued:   {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
-	lanyard.CardDisabled: {Enable, Revoke, Replace, ResolveReplacement},
+	// A card disabled at once (urgent disable) may get its temporary
+	// replacement later.
+	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},
 	lanyard.CardRevoked:  {Clear, Withdraw},
 	lanyard.CardAssigned: {Revoke, Clear},
 	lanyard.CardPending:  {Revoke, Clear},

@@ -185,7 +185,11 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 		if owner, pol, err = s.ownerPolicy(tx, card); err != nil {
 			return err
 		}
-		if err := cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), permCard(card, owner), op); err != nil {
+		pc, err := permCardTx(tx, card, owner)
+		if err != nil {
+			return err
+		}
+		if err := cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), pc, op); err != nil {
 			return err
 		}
 		was = card.State
@@ -252,7 +256,11 @@ func (s *Cards) addAllowed(tx lanyard.Tx, p *lanyard.Principal, v *CardView) err
 	if err != nil {
 		return err
 	}
-	v.AllowedOperations = cardperm.Allowed(cardperm.ActorOf(p), workflowOf(pol), permCard(v.Card, owner)).Ops
+	pc, err := permCardTx(tx, v.Card, owner)
+	if err != nil {
+		return err
+	}
+	v.AllowedOperations = cardperm.Allowed(cardperm.ActorOf(p), workflowOf(pol), pc).Ops
 	return nil
 }
 
@@ -387,7 +395,16 @@ var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": 
 // logged: the state change stands.
 func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, action string, owner *lanyard.User, pol *lanyard.Policy, card *lanyard.Card) {
 	kind, ok := stateNotices[action]
-	if !ok || s.notifier == nil || owner == nil || pol == nil {
+	if !ok {
+		return
+	}
+	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, Reason: string(card.RevocationReason), By: p.User.Login})
+}
+
+// sendCardState queues ev for the card's owner, and their manager in copy,
+// as the owner's policy says (notifyCardState).
+func (s *Cards) sendCardState(ctx context.Context, owner *lanyard.User, pol *lanyard.Policy, ev CardStateEvent) {
+	if s.notifier == nil || owner == nil || pol == nil {
 		return
 	}
 	var to []string
@@ -400,8 +417,7 @@ func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, actio
 	if len(to) == 0 {
 		return
 	}
-	ev := CardStateEvent{Kind: kind, User: owner, Card: card, Reason: string(card.RevocationReason), By: p.User.Login}
 	if err := s.notifier.CardState(context.WithoutCancel(ctx), to, ev); err != nil {
-		s.log.Error("queueing the card state notification failed", "kind", kind, "card", card.ID, "err", err)
+		s.log.Error("queueing the card state notification failed", "kind", ev.Kind, "card", ev.Card.ID, "err", err)
 	}
 }
