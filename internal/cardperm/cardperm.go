@@ -88,7 +88,7 @@ func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
 // use), a revoked one only leaves Lanyard, and a card on its way to issue
 // (assigned, pending) can only be stopped.
 var byState = map[lanyard.CardState][]Op{
-	lanyard.CardIssued:   {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
+	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
 	// A card disabled at once (urgent disable) may get its temporary
 	// replacement later.
 	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},

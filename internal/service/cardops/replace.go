@@ -300,9 +300,8 @@ func (rs *replaceStart) optional(o *issuance.Options) ([]string, error) {
 
 // planned narrows a temporary card's plan to the chosen templates and
 // bounds its certificates' validity by the policy's temporary card
-// validity. Its certificates are issued at once: one that would wait for
-// CA approval (documents check) could not be given the shorter validity,
-// so it is refused.
+// validity: those issued at once (issueSteps) and those a CA manager
+// approves later (RequestHook.MaxValidityDays).
 func (rs *replaceStart) planned(j *issueJob, in *issuance.Input) error {
 	if rs.in.Kind != lanyard.ReplaceTemporary {
 		return nil
@@ -313,11 +312,6 @@ func (rs *replaceStart) planned(j *issueJob, in *issuance.Input) error {
 	}
 	if len(j.data.Plan.Slots) == 0 {
 		return lanyard.Errorf(lanyard.EInvalid, "a temporary card needs at least one certificate: choose a template")
-	}
-	for _, sl := range j.data.Plan.Slots {
-		if sl.NeedCA {
-			return lanyard.Errorf(lanyard.EConflict, "the %s certificate needs CA approval under the owner's policy, and a temporary card's certificates are issued at once: leave it out", sl.Template)
-		}
 	}
 	j.data.MaxValidityDays = in.Settings.Workflow.TemporaryValidity()
 	return nil
