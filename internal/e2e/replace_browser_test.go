@@ -156,8 +156,10 @@ func TestBrowserReplaceCard(t *testing.T) {
 	ob.CheckConsole()
 	b.CheckConsole()
 
+	// Pending and approved for the new card's issue on her behalf, each
+	// replacement, and her card back in use.
 	var subjects []string
-	for _, msg := range s.mail(m, "alice@example.com", 3) {
+	for _, msg := range s.mail(m, "alice@example.com", 5) {
 		subjects = append(subjects, msg.Subject)
 	}
 	for _, want := range []string{"Card replaced: card " + res.Card.Serial, "Card replaced: card " + second.serial, "Card enabled: card " + second.serial} {
