@@ -374,3 +374,40 @@ func TestReplaceRefused(t *testing.T) {
 		t.Errorf("links recorded by refusals: %+v", links)
 	}
 }
+
+// The temporary card may be an AirCard, made for the owner at the AirCard
+// service and bound to her workstation, when the policy allows AirCards;
+// its certificate has the short validity too.
+func TestReplaceTemporaryWithAirCard(t *testing.T) {
+	e := newVirtualEnv(t, nil)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.AllowedCards = []string{"piv", "aircard"}
+		s.Workflow.IssueAirCard = true
+		s.Workflow.IssuedCardOps.TemporaryReplacement = true
+	})
+	e.storeWorkstations(t, "pc-1", "air:aircard-service")
+	orig, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.access.AddAirCardService(3)
+	res, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.Card.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, AirCard: true,
+		CardTarget: cardops.CardTarget{WorkstationID: 1}, UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	temp := e.cardOf(t, res.Card.ID)
+	if temp.Kind != lanyard.KindAirCard || temp.State != lanyard.CardIssued || res.Old.State != lanyard.CardDisabled {
+		t.Fatalf("temporary card %s %s, original %s; want an issued AirCard, the original disabled", temp.Kind, temp.State, res.Old.State)
+	}
+	for _, c := range temp.Certificates {
+		if l := e.leaf(t, c); l.NotAfter.Sub(l.NotBefore) > lanyard.DefaultTemporaryCardValidityDays*24*time.Hour+time.Hour {
+			t.Errorf("temporary AirCard's %s certificate valid %v", c.Template, l.NotAfter.Sub(l.NotBefore))
+		}
+	}
+	if _, err := e.svc.Cards.ReplaceCard(ctx, e.alice, temp.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, AirCard: true,
+		CardTarget: cardops.CardTarget{WorkstationID: 1}}); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Errorf("replacing the temporary card: %v, want forbidden", err)
+	}
+}
