@@ -124,7 +124,9 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	// even when the new card's issue stopped (it continues later).
 	s.notifyReplaced(ctx, p, rs)
 	if err != nil {
-		return nil, err
+		// Say that the old card changed: the caller continues the new
+		// card's issue, they do not replace the card again.
+		return nil, lanyard.Wrap(lanyard.ErrorCode(err), err, "card "+rs.old.Serial+" is "+string(rs.old.State)+" and replaced (pending) by the new card, whose issue stopped: "+lanyard.ErrorMessage(err))
 	}
 	out := &ReplaceCardResult{IssueCardResult: res}
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -409,5 +410,36 @@ func TestReplaceTemporaryWithAirCard(t *testing.T) {
 	if _, err := e.svc.Cards.ReplaceCard(ctx, e.alice, temp.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, AirCard: true,
 		CardTarget: cardops.CardTarget{WorkstationID: 1}}); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Errorf("replacing the temporary card: %v, want forbidden", err)
+	}
+}
+
+// A new card pulled in the middle of its issue: the original stays
+// disabled and the link pending, the error says so, and Continue card
+// issue finishes the temporary card and makes the link active.
+func TestReplaceInterruptedThenContinued(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.TemporaryReplacement = true })
+	orig, _ := e.issueTwo(t)
+	target := e.second(t)
+	e.access.FailAfter(2, secondReader, 14)
+	_, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: target, UserPIN: "13572468"})
+	if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(err.Error(), "replaced (pending) by the new card, whose issue stopped") {
+		t.Fatalf("replacement with the new card pulled: %v", err)
+	}
+	links := e.replacements(t, orig.ID)
+	if len(links) != 1 || links[0].State != lanyard.ReplacementPending {
+		t.Fatalf("links after the interruption: %+v", links)
+	}
+	if v := e.cardOf(t, orig.ID); v.State != lanyard.CardDisabled {
+		t.Fatalf("the original after the interruption: %s", v.State)
+	}
+	res, err := e.svc.Cards.ContinueCardIssue(ctx, e.alice, links[0].NewCardID, cardops.ContinueInput{CardTarget: target, UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkIssuedSecond(t, res.Card.ID, "13572468", "smartcard-logon")
+	if links = e.replacements(t, orig.ID); links[0].State != lanyard.ReplacementActive {
+		t.Errorf("link after Continue card issue: %s, want active", links[0].State)
 	}
 }
