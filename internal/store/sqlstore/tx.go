@@ -34,19 +34,21 @@ type certificatesTx struct{ *txn } // certificates.go
 type documentsTx struct{ *txn }    // documents.go
 type heldPINsTx struct{ *txn }     // heldpins.go
 type mailTx struct{ *txn }
-type cardReplacementsTx struct{ *txn } // replacements.go
-type offlineUnblocksTx struct{ *txn }  // offline.go         // mail.go
-type operationsTx struct{ *txn }       // operations.go
-type policiesTx struct{ *txn }         // policies.go
-type requestsTx struct{ *txn }         // requests.go
-type secretsTx struct{ *txn }          // secrets.go
-type sessionsTx struct{ *txn }         // sessions.go
-type settingsTx struct{ *txn }         // settings.go
-type templatesTx struct{ *txn }        // templates.go
-type tokensTx struct{ *txn }           // tokens.go
-type totpTx struct{ *txn }             // totp.go
-type usersTx struct{ *txn }            // users.go
-type workstationsTx struct{ *txn }     // workstations.go
+type offlineUnblocksTx struct{ *txn } // offline.go         // mail.go
+type operationsTx struct{ *txn }      // operations.go
+type policiesTx struct{ *txn }        // policies.go
+type requestsTx struct{ *txn }        // requests.go
+type secretsTx struct{ *txn }         // secrets.go
+type sessionsTx struct{ *txn }        // sessions.go
+type settingsTx struct{ *txn }        // settings.go
+type templatesTx struct{ *txn }       // templates.go
+type tokensTx struct{ *txn }          // tokens.go
+type totpTx struct{ *txn }            // totp.go
+type usersTx struct{ *txn }           // users.go
+type workstationsTx struct{ *txn }    // workstations.go
+
+// cardReplacementsTx is the card replacements' part (replacements.go).
+type cardReplacementsTx struct{ *txn }
 
 // storeTx is the lanyard.Tx of one View or Update call.
 type storeTx struct {
