@@ -93,21 +93,35 @@ func (s *Cards) RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int
 		return nil
 	}
 	return s.changeState(ctx, p, cardID, cardperm.Revoke, "card.revoke", valid, func(tx lanyard.Tx, card *lanyard.Card) (map[string]any, error) {
-		revoked, err := s.retireCard(ctx, tx, p, card, reason.CertReason(), 0, "the card was revoked ("+string(reason)+")")
+		details, err := s.revokeInTx(ctx, tx, p, card, reason, "the card was revoked ("+string(reason)+")")
 		if err != nil {
 			return nil, err
 		}
-		held, err := tx.DeleteCardHeldPINs(card.ID)
-		if err != nil {
-			return nil, err
-		}
-		card.State, card.RevocationReason = lanyard.CardRevoked, reason
-		details := map[string]any{"reason": string(reason), "certificate_reason": reason.CertReason().String(), "revoked": revoked, "held_pins_erased": held}
+		details["reason"] = string(reason)
 		if in.Comment != "" {
 			details["comment"] = in.Comment
 		}
 		return details, nil
 	})
+}
+
+// revokeInTx revokes card in tx (its lock held) for reason: its
+// certificates and pending requests end (retireCard, why for its
+// unfinished operations), the copies of its random PIN are erased, and
+// card becomes revoked with the reason (the caller writes it). It returns
+// what the audit event says of it. Revoke card, a permanent replacement
+// and a temporary replacement's resolution end a card this way.
+func (s *Cards) revokeInTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, card *lanyard.Card, reason lanyard.CardRevocationReason, why string) (map[string]any, error) {
+	revoked, err := s.retireCard(ctx, tx, p, card, reason.CertReason(), 0, why)
+	if err != nil {
+		return nil, err
+	}
+	held, err := tx.DeleteCardHeldPINs(card.ID)
+	if err != nil {
+		return nil, err
+	}
+	card.State, card.RevocationReason = lanyard.CardRevoked, reason
+	return map[string]any{"certificate_reason": reason.CertReason().String(), "revoked": revoked, "held_pins_erased": held}, nil
 }
 
 // WithdrawCard returns a revoked card that holds nothing of Lanyard's

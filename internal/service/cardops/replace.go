@@ -360,16 +360,9 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 	was := old.State
 	switch rs.in.Kind {
 	case lanyard.ReplacePermanent:
-		revoked, err := s.retireCard(rs.ctx, tx, rs.p, old, rs.in.Reason.CertReason(), 0, "the card was replaced ("+string(rs.in.Reason)+")")
-		if err != nil {
+		if rs.details, err = s.revokeInTx(rs.ctx, tx, rs.p, old, rs.in.Reason, "the card was replaced ("+string(rs.in.Reason)+")"); err != nil {
 			return err
 		}
-		erased, err := tx.DeleteCardHeldPINs(old.ID)
-		if err != nil {
-			return err
-		}
-		old.State, old.RevocationReason = lanyard.CardRevoked, rs.in.Reason
-		rs.details = map[string]any{"certificate_reason": rs.in.Reason.CertReason().String(), "revoked": revoked, "held_pins_erased": erased}
 	case lanyard.ReplaceTemporary:
 		held := []string{}
 		if old.State == lanyard.CardIssued {
@@ -529,18 +522,15 @@ func openTemporary(tx lanyard.Tx, p *lanyard.Principal, cardID int64) (*lanyard.
 func (s *Cards) originalFound(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, original, temp *lanyard.Card) (map[string]any, error) {
 	d := map[string]any{"from": string(original.State), "to": string(lanyard.CardIssued)}
 	if temp.State != lanyard.CardRevoked {
-		revoked, err := s.retireCard(ctx, tx, p, temp, lanyard.CardSuperseded.CertReason(), 0, "the original card was found")
+		revoked, err := s.revokeInTx(ctx, tx, p, temp, lanyard.CardSuperseded, "the original card was found")
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.DeleteCardHeldPINs(temp.ID); err != nil {
-			return nil, err
-		}
-		temp.State, temp.RevocationReason, temp.UpdatedAt = lanyard.CardRevoked, lanyard.CardSuperseded, s.rec.Clock()
+		temp.UpdatedAt = s.rec.Clock()
 		if err := tx.UpdateCard(temp); err != nil {
 			return nil, err
 		}
-		d["temporary_revoked"] = revoked
+		d["temporary_revoked"] = revoked["revoked"]
 	}
 	released, err := s.holdCertificates(ctx, tx, original, false)
 	if err != nil {
@@ -557,17 +547,12 @@ func (s *Cards) originalNotFound(ctx context.Context, tx lanyard.Tx, p *lanyard.
 	if reason == "" {
 		reason = lanyard.CardLost
 	}
-	revoked, err := s.retireCard(ctx, tx, p, original, reason.CertReason(), 0, "the card was not found and is replaced ("+string(reason)+")")
+	from := original.State
+	d, err := s.revokeInTx(ctx, tx, p, original, reason, "the card was not found and is replaced ("+string(reason)+")")
 	if err != nil {
 		return nil, err
 	}
-	erased, err := tx.DeleteCardHeldPINs(original.ID)
-	if err != nil {
-		return nil, err
-	}
-	d := map[string]any{"from": string(original.State), "to": string(lanyard.CardRevoked), "reason": string(reason),
-		"certificate_reason": reason.CertReason().String(), "revoked": revoked, "held_pins_erased": erased}
-	original.State, original.RevocationReason = lanyard.CardRevoked, reason
+	d["from"], d["to"], d["reason"] = string(from), string(lanyard.CardRevoked), string(reason)
 	return d, nil
 }
 
