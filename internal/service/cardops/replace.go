@@ -129,27 +129,37 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 		return nil, lanyard.Wrap(lanyard.ErrorCode(err), err, "card "+rs.old.Serial+" is "+string(rs.old.State)+" and replaced (pending) by the new card, whose issue stopped: "+lanyard.ErrorMessage(err))
 	}
 	out := &ReplaceCardResult{IssueCardResult: res}
-	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
-		old, err := tx.CardByID(cardID)
-		if err != nil {
-			return err
+	// The issue result's view was read before the link was active: both
+	// cards are read again.
+	views, err := s.viewsOf(ctx, p, cardID, res.Card.ID)
+	if err != nil {
+		return nil, err
+	}
+	out.Old, out.Card = views[0], views[1]
+	if out.Card.Replaces != nil {
+		out.Replacement = out.Card.Replaces.CardReplacement
+	}
+	return out, nil
+}
+
+// viewsOf reads the cards ids as p sees them now, with their allowed
+// operations, in one read transaction.
+func (s *Cards) viewsOf(ctx context.Context, p *lanyard.Principal, ids ...int64) ([]*CardView, error) {
+	out := make([]*CardView, len(ids))
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		for i, id := range ids {
+			c, err := tx.CardByID(id)
+			if err != nil {
+				return err
+			}
+			if out[i], err = s.cardView(tx, c, false); err != nil {
+				return err
+			}
+			if err := s.addAllowed(tx, p, out[i]); err != nil {
+				return err
+			}
 		}
-		if out.Old, err = s.cardView(tx, old, false); err != nil {
-			return err
-		}
-		if err := s.addAllowed(tx, p, out.Old); err != nil {
-			return err
-		}
-		if out.Replacement, err = tx.OpenReplacementByNew(res.Card.ID); err != nil {
-			return err
-		}
-		// The issue result's view was read before the link was
-		// active; read it again.
-		out.Card, err = s.cardView(tx, res.Card.Card, false)
-		if err == nil {
-			err = s.addAllowed(tx, p, out.Card)
-		}
-		return err
+		return nil
 	})
 	return out, err
 }
@@ -473,26 +483,11 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 		kind = "revoked"
 	}
 	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: original, Reason: string(original.RevocationReason), By: p.User.Login})
-	out := &ResolveReplacementResult{Replacement: link}
-	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
-		for _, c := range []struct {
-			card *lanyard.Card
-			to   **CardView
-		}{{original, &out.Original}, {temp, &out.Temporary}} {
-			cur, err := tx.CardByID(c.card.ID)
-			if err != nil {
-				return err
-			}
-			if *c.to, err = s.cardView(tx, cur, false); err != nil {
-				return err
-			}
-			if err := s.addAllowed(tx, p, *c.to); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	views, err := s.viewsOf(ctx, p, original.ID, temp.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &ResolveReplacementResult{Original: views[0], Temporary: views[1], Replacement: link}, nil
 }
 
 // openTemporary finds the open temporary replacement card cardID takes
