@@ -443,3 +443,40 @@ func TestReplaceInterruptedThenContinued(t *testing.T) {
 		t.Errorf("link after Continue card issue: %s, want active", links[0].State)
 	}
 }
+
+// A lost temporary card is revoked like any card (lost: keyCompromise);
+// the original stays disabled, and Original found then enables it, the
+// temporary card staying revoked as lost.
+func TestReplaceTemporaryCardLost(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.TemporaryReplacement = true })
+	e.setHold(t, "smartcard-logon", true)
+	orig, certs := e.issueTwo(t)
+	res, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: e.second(t), UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cards.RevokeCard(ctx, e.alice, res.Card.ID, cardops.RevokeCardInput{Reason: lanyard.CardLost}); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.cardOf(t, orig.ID); v.State != lanyard.CardDisabled || !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.ResolveReplacement}) {
+		t.Fatalf("the original after its temporary card was revoked: %s %v", v.State, v.AllowedOperations)
+	}
+	out, err := e.svc.Cards.ResolveReplacement(ctx, e.alice, orig.ID, cardops.ResolveReplacementInput{Found: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Original.State != lanyard.CardIssued || out.Temporary.State != lanyard.CardRevoked || out.Temporary.RevocationReason != lanyard.CardLost {
+		t.Fatalf("after found: original %s, temporary %s (%s)", out.Original.State, out.Temporary.State, out.Temporary.RevocationReason)
+	}
+	logon := certs["smartcard-logon"]
+	if r := e.revocationOf(t, logon.CA, logon.Serial); r.onCRL || r.ocsp != ocsp.Good {
+		t.Errorf("the original's logon certificate: %+v, want off hold", r)
+	}
+	for _, c := range out.Temporary.Certificates {
+		if r := e.revocationOf(t, c.CA, c.Serial); r.crlReason != reasonKeyCompromise || r.ocsp != ocsp.Revoked {
+			t.Errorf("the lost temporary card's %s certificate: %+v, want revoked keyCompromise", c.Template, r)
+		}
+	}
+}
