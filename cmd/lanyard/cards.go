@@ -119,6 +119,12 @@ func printCard(v *apiv1.CardView) {
 		}
 		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
+	if r := v.ReplacedBy; r != nil {
+		fmt.Printf("  Replaced by: card %d (%s), %s replacement, %s\n", r.NewCardID, r.NewSerial, r.Kind, r.State)
+	}
+	if r := v.Replaces; r != nil {
+		fmt.Printf("  Replaces: card %d (%s), %s replacement, %s\n", r.OldCardID, r.OldSerial, r.Kind, r.State)
+	}
 	fmt.Printf("  Allowed operations: %s\n", allowedLine(v))
 }
 

@@ -21,9 +21,15 @@ type CardView struct {
 	// AllowedOperations are the operations the caller may start on the
 	// card (docs/lifecycle.md, "Who may do what"): change_pin, reset_pin,
 	// unblock_offline, disable, enable, revoke, clear, withdraw, replace,
-	// replace_temporary. The card's revocation_reason (lost, compromised,
-	// damaged, superseded, withdrawn) is set while it is revoked.
+	// replace_temporary, resolve_replacement. The card's
+	// revocation_reason (lost, compromised, damaged, superseded,
+	// withdrawn) is set while it is revoked.
 	AllowedOperations []string `json:"allowed_operations"`
+	// ReplacedBy is the card's latest replacement (this card the old
+	// one: replaced_by), Replaces the one that made it (this card the
+	// new one).
+	ReplacedBy *Replacement `json:"replaced_by,omitempty"`
+	Replaces   *Replacement `json:"replaces,omitempty"`
 }
 
 // CardCertificate is one line of a card's Contents tab.

@@ -27,10 +27,14 @@ const (
 	Withdraw         Op = "withdraw"          // a revoked card back to stock, or to its owner for a new issue
 	Replace          Op = "replace"           // permanent replacement: old card revoked, new one issued
 	ReplaceTemporary Op = "replace_temporary" // temporary card while the original is missing
+	// ResolveReplacement ends a temporary replacement: the original found
+	// (the temporary card revoked, the original enabled) or not found
+	// (the original revoked, the temporary card kept for good).
+	ResolveReplacement Op = "resolve_replacement"
 )
 
 // Ops lists every operation, in the order menus show them.
-var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary}
+var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary, ResolveReplacement}
 
 // Channel is how the actor reached Lanyard.
 type Channel int
@@ -61,6 +65,10 @@ type Card struct {
 	// Temporary marks a temporary replacement card: it is not itself
 	// replaced (the original's story decides its fate).
 	Temporary bool
+	// TemporarilyReplaced marks the original of a temporary replacement
+	// not yet resolved: only the resolution (found, not found) moves it,
+	// so that the temporary card's fate follows the original's.
+	TemporarilyReplaced bool
 }
 
 // Decision is the set of operations the actor may start on the card.
@@ -80,8 +88,10 @@ func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
 // use), a revoked one only leaves Lanyard, and a card on its way to issue
 // (assigned, pending) can only be stopped.
 var byState = map[lanyard.CardState][]Op{
-	lanyard.CardIssued:   {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
-	lanyard.CardDisabled: {Enable, Revoke, Replace},
+	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
+	// A card disabled at once (urgent disable) may get its temporary
+	// replacement later.
+	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},
 	lanyard.CardRevoked:  {Clear, Withdraw},
 	lanyard.CardAssigned: {Revoke, Clear},
 	lanyard.CardPending:  {Revoke, Clear},
@@ -104,6 +114,9 @@ var byState = map[lanyard.CardState][]Op{
 //     enable, revoke, clear, withdraw and replace always, a PIN reset and
 //     an offline unblock when the policy's administrator permissions
 //     allow them; never a PIN change (that needs the old PIN);
+//   - the original of a temporary replacement only waits for its
+//     resolution (ResolveReplacement), with the replacement's
+//     permission; a temporary card is not itself replaced;
 //   - an operator does not reset, unblock or replace the card of someone
 //     holding a staff role: that would give the operator a card that
 //     signs in as them (docs/security.md, "Roles"); an administrator
@@ -129,6 +142,13 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 	if c.Temporary {
 		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Replace || op == ReplaceTemporary })
 	}
+	// The original of a temporary replacement is found or not found, and
+	// nothing else: enabling it alone would leave the temporary card in
+	// use beside it, revoking it alone would leave the temporary card
+	// temporary. A card that is no such original has nothing to resolve.
+	// So: such an original keeps ResolveReplacement only, any other card
+	// everything but it.
+	out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return (op == ResolveReplacement) != c.TemporarilyReplaced })
 	staffOnOthers := a.UserID != c.OwnerID && a.Channel == Signed
 	out.AnswersFirst = staffOnOthers && perms.Administrator.ValidateAnswers && (out.Has(ResetPIN) || out.Has(UnblockOffline))
 	return out
@@ -154,7 +174,9 @@ func ownerOps(ch Channel, u lanyard.IssuedCardOperations) []Op {
 	add(u.Enable, Enable)
 	add(u.Revoke, Revoke)
 	add(u.Clear, Clear)
-	add(u.TemporaryReplacement, ReplaceTemporary)
+	// Who may get a temporary card may say whether the original turned
+	// up.
+	add(u.TemporaryReplacement, ReplaceTemporary, ResolveReplacement)
 	return ops
 }
 
@@ -166,7 +188,7 @@ func staffOps(actor lanyard.Roles, adm lanyard.AdministratorPermissions, c Card)
 	if c.OwnerRoles.Staff() && !actor.Has(lanyard.RoleAdministrator) {
 		return ops
 	}
-	ops = append(ops, Replace, ReplaceTemporary)
+	ops = append(ops, Replace, ReplaceTemporary, ResolveReplacement)
 	if adm.ResetUserPIN {
 		ops = append(ops, ResetPIN)
 	}
@@ -200,7 +222,7 @@ func Label(op Op) string {
 var labels = map[Op]string{
 	ChangePIN: "Change PIN", ResetPIN: "Reset PIN", UnblockOffline: "Unblock offline",
 	Disable: "Disable", Enable: "Enable", Revoke: "Revoke", Clear: "Clear", Withdraw: "Withdraw",
-	Replace: "Replace", ReplaceTemporary: "Temporary replacement",
+	Replace: "Replace", ReplaceTemporary: "Temporary replacement", ResolveReplacement: "Original found / not found",
 }
 
 // ActorOf is the Actor of a principal.

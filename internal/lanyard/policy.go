@@ -77,6 +77,26 @@ type WorkflowSettings struct {
 	IssuedCardOps IssuedCardOperations `json:"issued_card_operations"`
 	// Administrator permissions
 	Administrator AdministratorPermissions `json:"administrator_permissions"`
+	// TemporaryCardValidityDays bounds the validity of a temporary
+	// replacement card's certificates: each gets the shorter of its
+	// template's validity and this (docs/lifecycle.md, "Replace"). 0 is
+	// the default, DefaultTemporaryCardValidityDays.
+	TemporaryCardValidityDays int `json:"temporary_card_validity_days,omitempty"` // "Temporary card validity (days)"
+}
+
+// DefaultTemporaryCardValidityDays is a temporary card's validity when the
+// policy does not say: two weeks, long enough to find a card left at home
+// or on a trip, short enough that a temporary card forgotten in a drawer
+// soon stops working.
+const DefaultTemporaryCardValidityDays = 14
+
+// TemporaryValidity is the validity in days of a temporary replacement
+// card's certificates under w.
+func (w WorkflowSettings) TemporaryValidity() int {
+	if w.TemporaryCardValidityDays > 0 {
+		return w.TemporaryCardValidityDays
+	}
+	return DefaultTemporaryCardValidityDays
 }
 
 // IssuedCardOperations is Workflow → User permissions → Issued card

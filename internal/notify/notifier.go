@@ -88,7 +88,7 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssu
 
 // cardStateKinds are the kinds of the card state notifications, by
 // cardops.CardStateEvent.Kind.
-var cardStateKinds = map[string]string{"disabled": KindCardDisabled, "enabled": KindCardEnabled, "revoked": KindCardRevoked,
+var cardStateKinds = map[string]string{"disabled": KindCardDisabled, "enabled": KindCardEnabled, "revoked": KindCardRevoked, "replaced": KindCardReplaced,
 	"pin_reset": KindCardPINReset, "offline_unblock": KindCardOfflineUnblock}
 
 // CardState queues a card disabled, enabled or revoked message.
@@ -97,7 +97,7 @@ func (m *Mailer) CardState(ctx context.Context, to []string, ev cardops.CardStat
 	if !ok {
 		return lanyard.Errorf(lanyard.EInternal, "unknown card state notification %q", ev.Kind)
 	}
-	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Reason: ev.Reason, By: ev.By}
+	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Reason: ev.Reason, By: ev.By, Comment: ev.Detail}
 	_, err := m.enqueue(ctx, nil, kind, to, d, nil)
 	return err
 }

@@ -23,6 +23,7 @@ const (
 	KindCardOfflineUnblock = "card_offline_unblock"
 	KindCardEnabled        = "card_enabled"
 	KindCardRevoked        = "card_revoked"
+	KindCardReplaced       = "card_replaced"
 	KindDocumentUploaded   = "document_uploaded"
 	KindDocumentReceived   = "document_received"
 	KindDocumentApproved   = "document_approved"
@@ -39,7 +40,7 @@ type Data struct {
 	User     UserData // the person the notification is about
 	Card     CardData
 	Template string // the certificate template concerned
-	Comment  string // the approver's comment; how a document received by other means came
+	Comment  string // the approver's comment; how a document received by other means came; card_replaced: the replacing card
 	DocKind  string // "certificate request form" or "certificate form"
 	FileName string // the uploaded file
 	By       string // who acted: the login that recorded a document's receipt, or changed a card's state
@@ -122,6 +123,13 @@ If you did not ask for this, tell your help desk.
 		Text: `Hello {{.User.Name}},
 
 your card {{.Card.Serial}} ({{.Card.CardType}}) was revoked{{if .By}} by {{.By}}{{end}}{{if .Reason}} as {{.Reason}}{{end}}: it and its certificates can no longer be used.
+If you did not ask for this, tell your help desk.
+` + signature}},
+	{KindCardReplaced, "Card replaced: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Card replaced: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+your card {{.Card.Serial}} ({{.Card.CardType}}){{if .Reason}}, reported {{.Reason}},{{end}} was replaced{{if .By}} by {{.By}}{{end}}: {{.Comment}}.
 If you did not ask for this, tell your help desk.
 ` + signature}},
 	{KindCardPINReset, "Card PIN reset: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{

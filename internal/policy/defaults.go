@@ -42,6 +42,8 @@ func Defaults() lanyard.PolicySettings {
 			// after checking the caller's secret answers: a voice on the
 			// phone is not an identity.
 			Administrator: lanyard.AdministratorPermissions{ResetUserPIN: true, UnblockOffline: true, ValidateAnswers: true},
+			// A temporary card stands in while the original is looked for.
+			TemporaryCardValidityDays: lanyard.DefaultTemporaryCardValidityDays,
 		},
 		Issuance: lanyard.IssuanceSettings{
 			// Initializing deletes everything on the card (guide: "all card

@@ -26,6 +26,7 @@ const (
 	labelCardTypes = "Allowed card types"
 	labelAssign    = "Assignments"
 	labelSecretQ   = "Authentication → Secret questions"
+	labelTempDays  = "Workflow → Temporary card validity (days)"
 )
 
 // Validate checks every field of p and returns the first problem as an
@@ -56,6 +57,9 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 	}
 	if err := checkRandomPIN(&s.Issuance.RandomPIN); err != nil {
 		return err
+	}
+	if d := s.Workflow.TemporaryCardValidityDays; d < 0 || d > 3650 {
+		return invalid(labelTempDays, "must be 1–3650 (0: the default, %d)", lanyard.DefaultTemporaryCardValidityDays)
 	}
 	if s.Issuance.MaxCardsPerUser < 0 {
 		return invalid(labelMaxCards, "must be 0 (unlimited) or more")

@@ -70,6 +70,10 @@ func TestValidate(t *testing.T) {
 		{"random PIN mail empty", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.MailTo = "" }, "unknown e-mail recipient"},
 		{"random PIN mail bogus", func(p *lanyard.Policy) { p.Settings.Issuance.RandomPIN.MailTo = "ceo" }, `unknown e-mail recipient "ceo"`},
 
+		{"temporary card validity 0 (default)", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 0 }, ""},
+		{"temporary card validity 3650", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 3650 }, ""},
+		{"temporary card validity -1", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = -1 }, "Workflow → Temporary card validity (days): must be 1–3650"},
+		{"temporary card validity 3651", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 3651 }, "Workflow → Temporary card validity (days): must be 1–3650"},
 		{"max cards 0 (unlimited)", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = 0 }, ""},
 		{"max cards -1", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = -1 }, "Issuance → Maximum cards per user: must be 0"},
 

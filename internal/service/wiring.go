@@ -7,6 +7,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/pki"
 )
 
 // cardAccess is the card access New was given (Config.Agents), or nil.
@@ -49,6 +50,14 @@ func (h requestHook) CheckApprove(tx lanyard.Tx, p *lanyard.Principal, r *lanyar
 
 func (h requestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (func(context.Context), error) {
 	return h.s.Cards.RequestHook().Decided(tx, r, cert)
+}
+
+var _ pki.RequestValidity = requestHook{}
+
+// MaxValidityDays bounds a temporary replacement card's approved
+// certificates (pki.RequestValidity).
+func (h requestHook) MaxValidityDays(tx lanyard.Tx, r *lanyard.CertRequest) (int, error) {
+	return h.s.Cards.RequestHook().MaxValidityDays(tx, r)
 }
 
 // secretAnswersOf lets the card workflows check a user's secret answers

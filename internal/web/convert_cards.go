@@ -19,6 +19,7 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 	for i, op := range v.AllowedOperations {
 		out.AllowedOperations[i] = string(op)
 	}
+	out.ReplacedBy, out.Replaces = toReplacement(v.ReplacedBy), toReplacement(v.Replaces)
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {

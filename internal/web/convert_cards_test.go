@@ -37,8 +37,13 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		Certificates:      []*cardops.CardCertificate{{ID: 9, Serial: "0a"}},
 		Operations:        []*lanyard.Operation{{ID: 4}},
 		AllowedOperations: []cardperm.Op{cardperm.Disable},
+		ReplacedBy:        &cardops.ReplacementView{CardReplacement: &lanyard.CardReplacement{ID: 1, NewCardID: 8}, OldSerial: "0b", NewSerial: "0c"},
+		Replaces:          &cardops.ReplacementView{CardReplacement: &lanyard.CardReplacement{ID: 2, OldCardID: 7}, OldSerial: "0d", NewSerial: "0b"},
 	}
 	everyFieldSet(t, view, toCardView(view))
+	if got := toCardView(view); got.ReplacedBy.NewSerial != "0c" || got.Replaces.OldCardID != 7 {
+		t.Errorf("replacements not converted: %+v %+v", got.ReplacedBy, got.Replaces)
+	}
 	if got := toCardView(view); len(got.AllowedOperations) != 1 || got.AllowedOperations[0] != "disable" {
 		t.Errorf("allowed operations not converted: %v", got.AllowedOperations)
 	}
@@ -54,6 +59,11 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 	opts := &cardops.IssueOptionsResult{Card: &cardops.ConnectedCard{Serial: "C1"}, Options: issuance.Options{Registered: true}}
 	gotOpts, _ := issueOptions(opts, nil)
 	everyFieldSet(t, opts, gotOpts)
+
+	rep := &cardops.ReplaceCardResult{IssueCardResult: res, Old: view, Replacement: &lanyard.CardReplacement{ID: 1}}
+	gotRep, _ := replaceResult(rep, nil)
+	everyFieldSet(t, rep, gotRep)
+	everyFieldSet(t, rep.IssueCardResult, &gotRep.IssueCardResult)
 
 	soft := &cardops.SoftwareStoreResult{Card: view, Files: []cardops.SoftwareStoreFile{{Template: "t"}}}
 	gotSoft, _ := softwareStoreResult(soft, nil)

@@ -158,6 +158,8 @@ type Cards interface {
 	DisableCard(ctx context.Context, p *lanyard.Principal, cardID int64) (*cardops.CardView, error)
 	EnableCard(ctx context.Context, p *lanyard.Principal, cardID int64) (*cardops.CardView, error)
 	RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RevokeCardInput) (*cardops.CardView, error)
+	ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ReplaceCardInput) (*cardops.ReplaceCardResult, error)
+	ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResolveReplacementInput) (*cardops.ResolveReplacementResult, error)
 	WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.WithdrawCardInput) (*cardops.CardView, error)
 	IssuedPINs(ctx context.Context, p *lanyard.Principal) ([]*cardops.IssuedPIN, error)
 	ShowIssuedPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ShowIssuedPINInput) (*cardops.ShownPIN, error)

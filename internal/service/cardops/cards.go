@@ -26,6 +26,18 @@ type CardView struct {
 	// the console and the CLI offer exactly these. Set by GetCard,
 	// ListCards and the card state operations.
 	AllowedOperations []cardperm.Op
+	// ReplacedBy is the card's latest replacement (this card the old
+	// one), Replaces the replacement that made it (this card the new
+	// one); nil when none (docs/lifecycle.md, "Replace").
+	ReplacedBy *ReplacementView
+	Replaces   *ReplacementView
+}
+
+// ReplacementView is a replacement link with both cards' serials.
+type ReplacementView struct {
+	*lanyard.CardReplacement
+	OldSerial string
+	NewSerial string
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -192,7 +204,7 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 				Status: status, Source: lanyard.SourceManaged, Slot: sl.Slot, RequestID: r.ID})
 		}
 	}
-	return v, nil
+	return v, addReplacements(tx, v)
 }
 
 // RegisterCard records a card an operator hands out: it is then known to

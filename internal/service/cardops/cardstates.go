@@ -93,21 +93,35 @@ func (s *Cards) RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int
 		return nil
 	}
 	return s.changeState(ctx, p, cardID, cardperm.Revoke, "card.revoke", valid, func(tx lanyard.Tx, card *lanyard.Card) (map[string]any, error) {
-		revoked, err := s.retireCard(ctx, tx, p, card, reason.CertReason(), 0, "the card was revoked ("+string(reason)+")")
+		details, err := s.revokeInTx(ctx, tx, p, card, reason, "the card was revoked ("+string(reason)+")")
 		if err != nil {
 			return nil, err
 		}
-		held, err := tx.DeleteCardHeldPINs(card.ID)
-		if err != nil {
-			return nil, err
-		}
-		card.State, card.RevocationReason = lanyard.CardRevoked, reason
-		details := map[string]any{"reason": string(reason), "certificate_reason": reason.CertReason().String(), "revoked": revoked, "held_pins_erased": held}
+		details["reason"] = string(reason)
 		if in.Comment != "" {
 			details["comment"] = in.Comment
 		}
 		return details, nil
 	})
+}
+
+// revokeInTx revokes card in tx (its lock held) for reason: its
+// certificates and pending requests end (retireCard, why for its
+// unfinished operations), the copies of its random PIN are erased, and
+// card becomes revoked with the reason (the caller writes it). It returns
+// what the audit event says of it. Revoke card, a permanent replacement
+// and a temporary replacement's resolution end a card this way.
+func (s *Cards) revokeInTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, card *lanyard.Card, reason lanyard.CardRevocationReason, why string) (map[string]any, error) {
+	revoked, err := s.retireCard(ctx, tx, p, card, reason.CertReason(), 0, why)
+	if err != nil {
+		return nil, err
+	}
+	held, err := tx.DeleteCardHeldPINs(card.ID)
+	if err != nil {
+		return nil, err
+	}
+	card.State, card.RevocationReason = lanyard.CardRevoked, reason
+	return map[string]any{"certificate_reason": reason.CertReason().String(), "revoked": revoked, "held_pins_erased": held}, nil
 }
 
 // WithdrawCard returns a revoked card that holds nothing of Lanyard's
@@ -189,7 +203,11 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 		if owner, pol, err = s.ownerPolicy(tx, card); err != nil {
 			return err
 		}
-		if err := cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), permCard(card, owner), op); err != nil {
+		pc, err := permCardTx(tx, card, owner)
+		if err != nil {
+			return err
+		}
+		if err := cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), pc, op); err != nil {
 			return err
 		}
 		was = card.State
@@ -282,7 +300,11 @@ func (s *Cards) addAllowed(tx lanyard.Tx, p *lanyard.Principal, v *CardView) err
 	if err != nil {
 		return err
 	}
-	v.AllowedOperations = cardperm.Allowed(cardperm.ActorOf(p), workflowOf(pol), permCard(v.Card, owner)).Ops
+	pc, err := permCardTx(tx, v.Card, owner)
+	if err != nil {
+		return err
+	}
+	v.AllowedOperations = cardperm.Allowed(cardperm.ActorOf(p), workflowOf(pol), pc).Ops
 	return nil
 }
 
@@ -417,7 +439,16 @@ var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": 
 // logged: the state change stands.
 func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, action string, owner *lanyard.User, pol *lanyard.Policy, card *lanyard.Card) {
 	kind, ok := stateNotices[action]
-	if !ok || s.notifier == nil || owner == nil || pol == nil {
+	if !ok {
+		return
+	}
+	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, Reason: string(card.RevocationReason), By: p.User.Login})
+}
+
+// sendCardState queues ev for the card's owner, and their manager in copy,
+// as the owner's policy says (notifyCardState).
+func (s *Cards) sendCardState(ctx context.Context, owner *lanyard.User, pol *lanyard.Policy, ev CardStateEvent) {
+	if s.notifier == nil || owner == nil || pol == nil {
 		return
 	}
 	var to []string
@@ -430,8 +461,7 @@ func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, actio
 	if len(to) == 0 {
 		return
 	}
-	ev := CardStateEvent{Kind: kind, User: owner, Card: card, Reason: string(card.RevocationReason), By: p.User.Login}
 	if err := s.notifier.CardState(context.WithoutCancel(ctx), to, ev); err != nil {
-		s.log.Error("queueing the card state notification failed", "kind", kind, "card", card.ID, "err", err)
+		s.log.Error("queueing the card state notification failed", "kind", ev.Kind, "card", ev.Card.ID, "err", err)
 	}
 }

@@ -100,11 +100,14 @@ type Notifier interface {
 // CardStateEvent is what a card disabled, enabled, revoked, PIN reset or
 // offline unblock notification says.
 type CardStateEvent struct {
-	Kind   string // "disabled", "enabled", "revoked", "pin_reset" or "offline_unblock"
+	Kind   string // "disabled", "enabled", "revoked", "replaced", "pin_reset" or "offline_unblock"
 	User   *lanyard.User
 	Card   *lanyard.Card
 	Reason string // why a revoked card was revoked
 	By     string // the login of who did it
+	// Detail says more where the kind needs it: for "replaced", the
+	// replacing card and the kind of replacement.
+	Detail string
 }
 
 // CardIssueEvent is what a card issue notification says.

@@ -87,6 +87,14 @@ func (s *Cards) IssueOptions(ctx context.Context, p *lanyard.Principal, t CardTa
 // goes away, the operation is left interrupted and ContinueCardIssue
 // finishes it.
 func (s *Cards) IssueCard(ctx context.Context, p *lanyard.Principal, in IssueCardInput) (*IssueCardResult, error) {
+	return s.issueCard(ctx, p, in, nil)
+}
+
+// issueCard is IssueCard, as the new card of a replacement when rs is
+// set: rs checks the card and the choice, and its start (the old card
+// revoked or disabled, the link recorded) is one transaction with the
+// issue's start (replace.go).
+func (s *Cards) issueCard(ctx context.Context, p *lanyard.Principal, in IssueCardInput, rs *replaceStart) (*IssueCardResult, error) {
 	cc, err := s.openPIV(ctx, p, in.CardTarget)
 	if err != nil {
 		return nil, err
@@ -113,6 +121,11 @@ func (s *Cards) IssueCard(ctx context.Context, p *lanyard.Principal, in IssueCar
 			return nil, lanyard.Errorf(lanyard.EConflict, "an issue of card %s was interrupted (%s); continue it with Continue card issue", serial, op.Error)
 		}
 	}
+	if rs != nil {
+		if err := rs.loaded(j, input); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.findTracked(ctx, pc, input); err != nil {
 		return nil, err
 	}
@@ -120,12 +133,23 @@ func (s *Cards) IssueCard(ctx context.Context, p *lanyard.Principal, in IssueCar
 	if err != nil {
 		return nil, err
 	}
-	plan, err := issuance.Decide(*input, o, issuance.Choice{Optional: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Tracked: in.Tracked, Name: in.Name}, s.rand)
+	choice := issuance.Choice{Optional: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Tracked: in.Tracked, Name: in.Name}
+	if rs != nil {
+		if choice.Optional, err = rs.optional(o); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := issuance.Decide(*input, o, choice, s.rand)
 	if err != nil {
 		return nil, err
 	}
 	j.pc, j.plan, j.found, j.id = pc, plan, input.Found, cc.id
 	j.data = issueData{Plan: *plan, Certs: map[string]string{}, Written: map[string]bool{}}
+	if rs != nil {
+		if err := rs.planned(j, input); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startIssue(ctx, j, serial, r, ws); err != nil {
 		return nil, err
 	}
@@ -172,7 +196,7 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		if pending {
 			return s.requireIssueDocuments(tx, j)
 		}
-		return nil
+		return replacementIssued(tx, j.card, now)
 	}
 	details := map[string]any{"serial": j.card.Serial, "user": j.user.Login, "operation": j.op.ID, "templates": planTemplates(&j.data.Plan)}
 	if newRandomPIN {

@@ -31,6 +31,8 @@ type issueJob struct {
 	// reached ("puk" or "pin"; "" before them): its change may have
 	// reached the card with the reply lost.
 	resumeAt string
+	// replace is set when the issue's card replaces another (replace.go).
+	replace *replaceStart
 }
 
 // resumePoint is the PIN step an interrupted issue recorded as d had
@@ -74,6 +76,10 @@ type issueData struct {
 	PUKSet  bool   `json:"puk_set,omitempty"`
 	PINSet  bool   `json:"pin_set,omitempty"`
 	Tracked bool   `json:"tracked,omitempty"`
+	// MaxValidityDays bounds the validity of the certificates issued, in
+	// days (0: each template's own): a temporary replacement card's
+	// (policy: Workflow → Temporary card validity).
+	MaxValidityDays int `json:"max_validity_days,omitempty"`
 	// The random user PIN is never in this record, sealed or not: the
 	// copies the result dialog's mail choices and the card's owner may
 	// use are held apart (lanyard.HeldPIN). Records written before that

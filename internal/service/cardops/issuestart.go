@@ -112,17 +112,26 @@ func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *l
 		if err := identityFree(tx, c, j.id); err != nil {
 			return err
 		}
+		if j.replace != nil {
+			// A replacement gives the owner a card for one they have:
+			// the maximum cards per user does not stop it.
+			return nil
+		}
 		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
 		return s.checkMaxCards(tx, j.user, counted)
 	}
-	run, err := operation.Start(ctx, s.runner, operation.Begin{
+	begin := operation.Begin{
 		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}, Check: check,
 		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
 			return s.rec.Event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
 				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
 				"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
 			})
-		}}, &j.data)
+		}}
+	if j.replace != nil {
+		j.replace.begin(&begin)
+	}
+	run, err := operation.Start(ctx, s.runner, begin, &j.data)
 	if err != nil {
 		return err
 	}

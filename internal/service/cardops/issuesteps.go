@@ -82,6 +82,7 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		if tpl == nil {
 			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
 		}
+		tpl = shortened(tpl, d.MaxValidityDays)
 		pub, err := personalize.GenerateKey(ctx, admin, slot, sl.Algorithm)
 		if err != nil {
 			return false, err

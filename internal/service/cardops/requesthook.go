@@ -37,6 +37,17 @@ func (h RequestHook) CheckApprove(tx lanyard.Tx, p *lanyard.Principal, r *lanyar
 	return h.s.documents.RequestFormRequired(tx, r, p)
 }
 
+// MaxValidityDays bounds the certificate approved for a card issue's
+// request by the issue's bound (a temporary replacement card's;
+// pki.RequestValidity).
+func (h RequestHook) MaxValidityDays(tx lanyard.Tx, r *lanyard.CertRequest) (int, error) {
+	_, d, _, err := cardRequest(tx, r)
+	if err != nil || d == nil {
+		return 0, err
+	}
+	return d.MaxValidityDays, nil
+}
+
 // Decided binds the certificate to the card of r's issue (cardRequestDecided).
 func (h RequestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (func(context.Context), error) {
 	return h.s.cardRequestDecided(tx, r, cert)

@@ -40,6 +40,14 @@ type RequestHook interface {
 	Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyard.Certificate) (after func(context.Context), err error)
 }
 
+// RequestValidity is implemented by a RequestHook that bounds the
+// validity of the certificate approved for a request (a temporary
+// replacement card's: docs/lifecycle.md, "Replace"): MaxValidityDays
+// returns the bound in days, 0 for none.
+type RequestValidity interface {
+	MaxValidityDays(tx lanyard.Tx, r *lanyard.CertRequest) (int, error)
+}
+
 // Config holds the pki capability's dependencies. All are required except
 // Log and BaseURL.
 type Config struct {

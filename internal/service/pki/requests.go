@@ -39,6 +39,17 @@ func (s *PKI) ApproveRequest(ctx context.Context, p *lanyard.Principal, id int64
 		if err := s.hook.CheckApprove(tx, p, r, tpl); err != nil {
 			return err
 		}
+		if v, ok := s.hook.(RequestValidity); ok {
+			days, err := v.MaxValidityDays(tx, r)
+			if err != nil {
+				return err
+			}
+			if days > 0 && tpl.ValidityDays > days {
+				bounded := *tpl
+				bounded.ValidityDays = days
+				tpl = &bounded
+			}
+		}
 		pub, err := ca.ParsePublicKey(r.PublicKey)
 		if err != nil {
 			return err

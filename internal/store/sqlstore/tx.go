@@ -47,6 +47,9 @@ type totpTx struct{ *txn }            // totp.go
 type usersTx struct{ *txn }           // users.go
 type workstationsTx struct{ *txn }    // workstations.go
 
+// cardReplacementsTx is the card replacements' part (replacements.go).
+type cardReplacementsTx struct{ *txn }
+
 // storeTx is the lanyard.Tx of one View or Update call.
 type storeTx struct {
 	airCardsTx
@@ -60,6 +63,7 @@ type storeTx struct {
 	heldPINsTx
 	mailTx
 	offlineUnblocksTx
+	cardReplacementsTx
 	operationsTx
 	policiesTx
 	requestsTx
@@ -77,7 +81,7 @@ var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {

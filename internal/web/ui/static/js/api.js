@@ -140,6 +140,12 @@ export const cards = {
   revoke: (id, req) => call('POST', `/cards/${enc(id)}/revoke`, req),
   // req: {to: 'stock' | 'owner'}
   withdraw: (id, req) => call('POST', `/cards/${enc(id)}/withdraw`, req),
+  // req: {kind: permanent|temporary, reason: lost|compromised|damaged,
+  // workstation_id, reader, templates, user_pin, comment}: Replace card;
+  // {card, state, random_pin, old_card, replacement}
+  replace: (id, req) => call('POST', `/cards/${enc(id)}/replace`, req),
+  // req: {found}: end a temporary replacement; {original, temporary, replacement}
+  resolveReplacement: (id, req) => call('POST', `/cards/${enc(id)}/replace/resolve`, req),
 };
 
 // The token policy: {max_ttl}, the longest lifetime a new API token may

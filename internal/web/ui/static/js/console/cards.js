@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 import { allowed, openResetPINDialog } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
+import { replaceButtons } from '../replace.js';
 
 const status = $('#cards-status');
 const form = $('#card-search');
@@ -48,7 +49,8 @@ async function load() {
           h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#history` }, 'History')),
           allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '',
           // The state operations this person may start on the card.
-          h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())))),
+          h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())),
+          h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())))),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);

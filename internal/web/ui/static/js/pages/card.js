@@ -8,6 +8,7 @@ import { canContinue, openClearDialog, openContinueDialog } from '../continue.js
 import { documentsButton, groupDocuments } from '../documents.js';
 import { pinButtons } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
+import { replaceButtons, replacementFacts } from '../replace.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -76,6 +77,7 @@ async function load() {
       ['Owner', inConsole && c.owner ? h('a', { href: `/console/users?q=${encodeURIComponent(c.owner)}` }, c.owner) : c.owner],
       ['State', badge(c.state)],
       ...(c.revocation_reason ? [['Revocation reason', reasonText(c.revocation_reason)]] : []),
+      ...replacementFacts(d),
       ['Issued', fmtDate(c.issued_at)],
       ...(inConsole ? [['Admin PIN (PUK)', pukText(c.puk_state)]] : []),
       ['Certificates', String(certs.length)],
@@ -91,6 +93,7 @@ async function load() {
     // Disable, enable, revoke with a reason, withdraw: exactly what the
     // server allows this person on this card.
     stateButtons(c, d.allowed_operations, status, () => load()),
+    replaceButtons({ ...c, owner: c.owner || d.owner }, d.allowed_operations, status, () => load()),
     c.state === 'revoked' && (d.allowed_operations || []).includes('clear') ? h('p', {}, h('button', {
       type: 'button', id: 'card-clear', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
     }, 'Clear card')) : '',

@@ -6,6 +6,7 @@ import { $, h, badge, errorText, facts, fmtDate, openDialog, setStatus } from '.
 import { openIssueDialog, pinSetupForm } from '../issue.js';
 import { connectedTable } from '../connected.js';
 import { reasonText, stateButtons } from '../cardstates.js';
+import { replaceButtons, replacementFacts } from '../replace.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
@@ -30,6 +31,7 @@ function cardArticle(card, details) {
       ['Name', card.name],
       ['State', badge(card.state)],
       ...(card.revocation_reason ? [['Revocation reason', reasonText(card.revocation_reason)]] : []),
+      ...replacementFacts(card),
       ['Issued', fmtDate(card.issued_at)],
       ['Certificates', certCount(card, details)],
     ]),
@@ -54,6 +56,8 @@ function cardArticle(card, details) {
         }, 'Revoke and clear card')) : null,
         // Disable, enable, revoke: what the server allows on this card.
         h('li', {}, stateButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
+        // Temporary replacement, and Original found / not found.
+        h('li', {}, replaceButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
       )),
   );
 }
