@@ -37,12 +37,6 @@ block "### A card's life" >"$work/lifecycle.sh"
 test -s "$work/try-it.sh" || { echo "README.md has no '## Try it' sh block"; exit 1; }
 test -s "$work/lifecycle.sh" || { echo "README.md has no \"### A card's life\" sh block"; exit 1; }
 
-# TEMPORARY, until `lanyard card replace` is merged: without the command
-# the lifecycle block runs up to its "# Replace" comment.
-if ! lanyard card replace --help 2>&1 | grep -q '^usage: lanyard card replace'; then
-  echo "try-it: lanyard card replace does not exist yet; the lifecycle block stops before '# Replace'"
-  sed -i '/^# Replace/,$d' "$work/lifecycle.sh"
-fi
 
 # The demo's agent pairs itself as the server starts; the lifecycle block
 # needs its card connected.

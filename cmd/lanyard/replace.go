@@ -30,7 +30,7 @@ func cardReplace(ctx context.Context, args []string) error {
 	ws := cmd.String("workstation", "", "the workstation of the new card: its ID or name")
 	reader := cmd.String("reader", "", "the reader the new card is in")
 	serial := cmd.String("card", "", "the serial of the new card, when it is connected (instead of --reader)")
-	aircard := cmd.Bool("aircard", false, "the new card is an AirCard, bound to --workstation (an ID), when the policy allows AirCards")
+	aircard := cmd.Bool("aircard", false, "the new card is an AirCard, bound to --workstation, when the policy allows AirCards")
 	name := cmd.String("name", "", "a name for the new card")
 	comment := cmd.String("comment", "", "a comment for the audit log")
 	var pins pinFlags
@@ -61,8 +61,8 @@ func cardReplace(ctx context.Context, args []string) error {
 		if *reader != "" || *serial != "" {
 			return errors.New("card replace: --aircard makes the new card; leave out --reader and --card")
 		}
-		if in.WorkstationID, err = strconv.ParseInt(*ws, 10, 64); err != nil {
-			return errors.New("card replace: --aircard needs --workstation ID (the workstation the AirCard is bound to)")
+		if in.WorkstationID, err = workstationID(ctx, c, *ws); err != nil {
+			return err
 		}
 	} else {
 		target, err := replacementTarget(ctx, c, oldID, *ws, *reader, *serial)
@@ -83,6 +83,34 @@ func cardReplace(ctx context.Context, args []string) error {
 		return printJSON(&res)
 	}
 	return printIssue(&cmd.clientFlags, &res.IssueCardResult)
+}
+
+// workstationID is the ID of workstation ws, named by its ID or its name
+// (the AirCard a replacement makes is bound to it).
+func workstationID(ctx context.Context, c *client.Client, ws string) (int64, error) {
+	if ws == "" {
+		return 0, errors.New("card replace: --aircard needs --workstation (the workstation the AirCard is bound to: its ID or name)")
+	}
+	if id, err := strconv.ParseInt(ws, 10, 64); err == nil {
+		return id, nil
+	}
+	var all []*apiv1.WorkstationView
+	if err := c.Get(ctx, "/api/v1/workstations", &all); err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for _, w := range all {
+		if w.Name == ws {
+			ids = append(ids, w.ID)
+		}
+	}
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		return 0, fmt.Errorf("card replace: no workstation named %q (see lanyard workstation list)", ws)
+	}
+	return 0, fmt.Errorf("card replace: %d workstations are named %q: give its ID (see lanyard workstation list)", len(ids), ws)
 }
 
 // replacementTarget finds the new card among the connected ones: the one

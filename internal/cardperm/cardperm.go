@@ -69,6 +69,9 @@ type Card struct {
 	// not yet resolved: only the resolution (found, not found) moves it,
 	// so that the temporary card's fate follows the original's.
 	TemporarilyReplaced bool
+	// Replaced marks a card already replaced for good (the old card of a
+	// permanent replacement): it is not replaced a second time.
+	Replaced bool
 }
 
 // Decision is the set of operations the actor may start on the card.
@@ -92,7 +95,10 @@ var byState = map[lanyard.CardState][]Op{
 	// A card disabled at once (urgent disable) may get its temporary
 	// replacement later.
 	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},
-	lanyard.CardRevoked:  {Clear, Withdraw},
+	// A card revoked (reported lost on the phone, say) is replaced when
+	// its owner gets a new one: the new card is issued pre-filled and
+	// linked to it, and the revocation stands.
+	lanyard.CardRevoked:  {Clear, Withdraw, Replace},
 	lanyard.CardAssigned: {Revoke, Clear},
 	lanyard.CardPending:  {Revoke, Clear},
 	// A platform credential waiting for its PIN holds issued
@@ -116,7 +122,8 @@ var byState = map[lanyard.CardState][]Op{
 //     allow them; never a PIN change (that needs the old PIN);
 //   - the original of a temporary replacement only waits for its
 //     resolution (ResolveReplacement), with the replacement's
-//     permission; a temporary card is not itself replaced;
+//     permission; a temporary card is not itself replaced, nor is a
+//     card replaced once for good;
 //   - an operator does not reset, unblock or replace the card of someone
 //     holding a staff role: that would give the operator a card that
 //     signs in as them (docs/security.md, "Roles"); an administrator
@@ -139,7 +146,7 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 			out.Ops = append(out.Ops, op)
 		}
 	}
-	if c.Temporary {
+	if c.Temporary || c.Replaced {
 		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Replace || op == ReplaceTemporary })
 	}
 	// The original of a temporary replacement is found or not found, and
@@ -207,6 +214,9 @@ func Check(a Actor, perms lanyard.WorkflowSettings, c Card, op Op) error {
 	}
 	if !slices.Contains(byState[c.State], op) {
 		return lanyard.Errorf(lanyard.EConflict, "%s is not possible while the card is %s", Label(op), c.State)
+	}
+	if c.Replaced && (op == Replace || op == ReplaceTemporary) {
+		return lanyard.Errorf(lanyard.EConflict, "the card was already replaced")
 	}
 	return lanyard.Errorf(lanyard.EForbidden, "you are not allowed to use %s on this card", Label(op))
 }

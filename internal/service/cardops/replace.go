@@ -98,8 +98,9 @@ type replaceStart struct {
 // ReplaceCard replaces card cardID (see the top of this file). The caller
 // needs cardperm's Replace (permanent) or ReplaceTemporary (temporary) on
 // the old card, with its owner's policy. Refused, with nothing changed:
-// a card not issued or disabled (or one a temporary replacement stands
-// in for, or that is itself temporary), the old card as its own
+// a card not issued, disabled or revoked (a revoked card only for good,
+// and once), one a temporary replacement stands in for or that is
+// itself temporary, the old card as its own
 // replacement, a new card issued or assigned to someone else, a
 // temporary card whose certificates would wait for CA approval.
 func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in ReplaceCardInput) (*ReplaceCardResult, error) {
@@ -370,6 +371,12 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 	was := old.State
 	switch rs.in.Kind {
 	case lanyard.ReplacePermanent:
+		if old.State == lanyard.CardRevoked {
+			// Revoked before (Revoke card): the revocation stands, with
+			// its own reason; the new card is linked to it.
+			rs.details = map[string]any{"already_revoked": true, "revocation_reason": string(old.RevocationReason)}
+			break
+		}
 		if rs.details, err = s.revokeInTx(rs.ctx, tx, rs.p, old, rs.in.Reason, "the card was replaced ("+string(rs.in.Reason)+")"); err != nil {
 			return err
 		}
@@ -561,6 +568,9 @@ func permCardTx(tx lanyard.Tx, card *lanyard.Card, owner *lanyard.User) (cardper
 		return c, err
 	}
 	for _, r := range links {
+		if r.Kind == lanyard.ReplacePermanent && r.OldCardID == card.ID {
+			c.Replaced = true
+		}
 		if r.Kind != lanyard.ReplaceTemporary || !r.Open() {
 			continue
 		}

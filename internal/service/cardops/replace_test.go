@@ -364,12 +364,13 @@ func TestReplaceRefused(t *testing.T) {
 	if _, err := e.svc.Cards.ResolveReplacement(ctx, op, old.ID, cardops.ResolveReplacementInput{Found: true}); !lanyard.IsCode(err, lanyard.EConflict) {
 		t.Errorf("resolving a card never replaced: %v, want a conflict", err)
 	}
-	// A revoked card is not replaced: issue a new card.
+	// A revoked card is replaced for good only (TestReplaceRevokedCard):
+	// no temporary card stands in for it.
 	if _, err := e.svc.Cards.RevokeCard(ctx, op, old.ID, cardops.RevokeCardInput{Reason: lanyard.CardDamaged}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target}); !lanyard.IsCode(err, lanyard.EConflict) {
-		t.Errorf("replacing a revoked card: %v, want a conflict", err)
+	if _, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, Reason: lanyard.CardLost, CardTarget: target}); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Errorf("a temporary replacement of a revoked card: %v, want a conflict", err)
 	}
 	if links := e.replacements(t, old.ID); len(links) != 0 {
 		t.Errorf("links recorded by refusals: %+v", links)
@@ -478,5 +479,44 @@ func TestReplaceTemporaryCardLost(t *testing.T) {
 		if r := e.revocationOf(t, c.CA, c.Serial); r.crlReason != reasonKeyCompromise || r.ocsp != ocsp.Revoked {
 			t.Errorf("the lost temporary card's %s certificate: %+v, want revoked keyCompromise", c.Template, r)
 		}
+	}
+}
+
+// A card revoked as lost (on the phone, the card absent) is replaced when
+// its owner gets a new one: the revocation and its reason stand, the new
+// card is issued for the owner and linked to it, and the card is not
+// replaced a second time.
+func TestReplaceRevokedCard(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	old, certs := e.issueTwo(t)
+	target := e.second(t)
+	op := e.operator(t, "olga")
+	if _, err := e.svc.Cards.RevokeCard(ctx, op, old.ID, cardops.RevokeCardInput{Reason: lanyard.CardLost}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardDamaged, CardTarget: target, UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Old.State != lanyard.CardRevoked || res.Old.RevocationReason != lanyard.CardLost {
+		t.Errorf("old card %s (%s), want still revoked as lost", res.Old.State, res.Old.RevocationReason)
+	}
+	for _, c := range certs {
+		if r := e.revocationOf(t, c.CA, c.Serial); r.crlReason != reasonKeyCompromise || r.ocsp != ocsp.Revoked {
+			t.Errorf("old card's %s certificate: %+v, want still revoked keyCompromise", c.Template, r)
+		}
+	}
+	done := e.approveAndContinue(t, op, res.IssueCardResult, target)
+	e.checkIssuedSecond(t, done.Card.ID, "13572468", "smartcard-logon", "secure-email")
+	if links := e.replacements(t, old.ID); len(links) != 1 || links[0].State != lanyard.ReplacementActive || links[0].NewCardID != res.Card.ID {
+		t.Fatalf("links %+v, want one active link to the new card", links)
+	}
+	v := e.cardOf(t, old.ID)
+	if slices.Contains(v.AllowedOperations, cardperm.Replace) {
+		t.Errorf("a card replaced for good still offers %v", v.AllowedOperations)
+	}
+	if _, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target}); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Errorf("replacing a card a second time: %v, want a conflict", err)
 	}
 }
