@@ -42,6 +42,8 @@ func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
 		return c.unblockWithResponse(cmd)
 	case pivspec.InsSetOfflineKey:
 		return c.setOfflineKey(cmd)
+	case pivspec.InsArmOfflineUnblock:
+		return c.armOfflineUnblock(cmd)
 	}
 	return status(apdu.SWInstructionNotSupported)
 }
@@ -85,6 +87,9 @@ func (c *Card) setOfflineKey(cmd apdu.Command) apdu.Response {
 func (c *Card) getUnblockChallenge(cmd apdu.Command) apdu.Response {
 	if sw := noData(cmd, 0x00, 0x80); sw != apdu.SWOK {
 		return status(sw)
+	}
+	if c.st.Guard != nil {
+		return c.armedChallenge() // offlinetpm.go
 	}
 	if !c.offlineCapable() {
 		return status(apdu.SWConditionsNotSatisfied)
@@ -137,6 +142,9 @@ func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
 	newPIN := cmd.Data[11:]
 	if !validReference(newPIN) || !got.Valid() {
 		return status(apdu.SWIncorrectData)
+	}
+	if c.st.Guard != nil {
+		return c.unblockWithArmedCode(counter, got, newPIN) // offlinetpm.go
 	}
 	if !c.offlineCapable() {
 		return status(apdu.SWConditionsNotSatisfied)
