@@ -48,6 +48,7 @@ type Tx interface {
 	OperationStore
 	HeldPINStore
 	OfflineUnblockStore
+	OfflineArmStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"TOTPConcurrent", testTOTPConcurrent},
 		{"HeldPINs", testHeldPINs},
 		{"OfflineUnblocks", testOfflineUnblocks},
+		{"OfflineArms", testOfflineArms},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
