@@ -29,11 +29,12 @@ func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 	}
 	defer unlock()
 	seal := make([]byte, sealedSize)
-	disarmed := make([]byte, sealedSize)
-	for _, b := range [][]byte{seal, disarmed} {
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
+	if _, err := rand.Read(seal); err != nil {
+		return nil, err
+	}
+	disarmed, err := randomAuth()
+	if err != nil {
+		return nil, err
 	}
 	var g guardBlob
 	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {

@@ -2,6 +2,7 @@ package tpmkeys
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -42,11 +43,23 @@ import (
 var errNoUnblockObject = fmt.Errorf("tpmkeys: this card's PIN guard was made before offline unblock existed and has no unblock object; re-issue the card: %w", emu.ErrNotSupported)
 
 // unblockAuth is the unblock object's authorization value for code: the
-// code and a constant non-zero byte, since the TPM drops trailing zero
-// octets of an authorization value (Part 1, "Authorization Values") and
-// a code may end in one.
+// code in hexadecimal. An authorization value with a zero octet is not
+// used as it was set (the TPM drops trailing zero octets, Part 1,
+// "Authorization Values", and one inside failed on swtpm and the
+// reference TPM alike), and a code may hold any octet; its hexadecimal
+// form holds none.
 func unblockAuth(code []byte) []byte {
-	return append(append(make([]byte, 0, len(code)+1), code...), 0x4C)
+	return []byte(hex.EncodeToString(code))
+}
+
+// randomAuth is an authorization value nobody knows: 128 random bits, in
+// hexadecimal for the same reason.
+func randomAuth() ([]byte, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return []byte(hex.EncodeToString(b)), nil
 }
 
 // OfflineUnblockAvailable reports whether guard is a guard v2, which can
@@ -90,7 +103,7 @@ func (s *Store) ArmUnblock(guard, puk, code []byte) ([]byte, error) {
 
 // UnblockWithCode gives the PIN object newPIN, authorized by the branch
 // that proves code to the unblock object (PolicySecret), then disarms the
-// unblock object: its authorization value becomes 32 random bytes,
+// unblock object: its authorization value becomes 128 random bits,
 // authorized by the code itself (PolicyAuthValue). It returns the guard
 // data with both changes, or an error and nothing changed for the card
 // (emu.OfflineGuard). A wrong code matches emu.ErrWrongReference.
@@ -120,8 +133,8 @@ func (s *Store) UnblockWithCode(guard, code, newPIN []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := make([]byte, sealedSize)
-	if _, err := rand.Read(fresh); err != nil {
+	fresh, err := randomAuth()
+	if err != nil {
 		return nil, err
 	}
 	defer clear(fresh)

@@ -1,6 +1,7 @@
 package tpmkeys_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -90,6 +91,14 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if err := admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 1, 0x9_8765_4321, code); err != nil {
 			t.Fatal(err)
 		}
+		// The PIN and the PUK change after arming, as at issue: the code
+		// stays armed (ObjectChangeAuth keeps Names).
+		if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "55556666"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.c.ChangePUK(ctx, pivspec.DefaultPUK, "8765432a"); err != nil {
+			t.Fatal(err)
+		}
 		got, err := tc.c.UnblockChallenge(ctx)
 		if err != nil || !got.Armed || got.TriesLeft != pivspec.ArmedCodeTries || got.Payload != ch {
 			t.Fatalf("challenge %+v, %v; want the armed one %x with 3 tries", got, err, ch)
@@ -97,7 +106,7 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		for range 3 {
 			tc.c.VerifyPIN(ctx, "000000")
 		}
-		if err := tc.c.VerifyPIN(ctx, pivspec.DefaultPIN); !errors.Is(err, piv.ErrBlocked) {
+		if err := tc.c.VerifyPIN(ctx, "55556666"); !errors.Is(err, piv.ErrBlocked) {
 			t.Fatalf("PIN not blocked: %v", err)
 		}
 		wrong := code
@@ -113,7 +122,7 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if err := tc.c.UnblockWithResponse(ctx, 1, code, "24682468"); err != nil {
 			t.Fatal(err)
 		}
-		if err := tc.c.VerifyPIN(ctx, pivspec.DefaultPIN); swOf(err) != 0x63C2 {
+		if err := tc.c.VerifyPIN(ctx, "55556666"); swOf(err) != 0x63C2 {
 			t.Fatalf("the old PIN after the unblock: %v", err)
 		}
 		tc.verifyPIN("24682468")
@@ -137,6 +146,32 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		// state, with the code).
 		if _, err := tc.store.UnblockWithCode(guardBefore, code[:], []byte("11112222")); err != nil {
 			t.Fatalf("the copy from before the use: %v (the documented residual risk no longer holds: update the docs)", err)
+		}
+	})
+
+	// Any 70 bits are a code, zero octets included (a zero octet in an
+	// authorization value failed before codes were armed in hexadecimal).
+	t.Run("codes with zero octets", func(t *testing.T) {
+		tp := open(t)
+		store, err := tpmkeys.New(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		pad := func(s string) []byte { return append([]byte(s), bytes.Repeat([]byte{0xFF}, 8-len(s))...) }
+		for pos := range 9 {
+			code := []byte{0x11, 0x9a, 0xaf, 0x42, 0x66, 0xaf, 0xd0, 0x1f, 0x19}
+			code[pos] = 0
+			g, err := store.NewGuard(pad("123456"), pad("12345678"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, err = store.ArmUnblock(g, pad("12345678"), code); err != nil {
+				t.Fatalf("arming %x: %v", code, err)
+			}
+			if _, err := store.UnblockWithCode(g, code, pad("654321")); err != nil {
+				t.Errorf("unblocking with %x: %v", code, err)
+			}
 		}
 	})
 

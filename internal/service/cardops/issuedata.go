@@ -70,10 +70,13 @@ type issueData struct {
 	// recorded before it is sent to the card: a run resumed after the
 	// change reached the card, its reply lost, still knows it. It moves to
 	// the card record once the card has it (PUKSet).
-	NewPUK  []byte `json:"new_puk,omitempty"`
-	PUKSet  bool   `json:"puk_set,omitempty"`
-	PINSet  bool   `json:"pin_set,omitempty"`
-	Tracked bool   `json:"tracked,omitempty"`
+	NewPUK []byte `json:"new_puk,omitempty"`
+	PUKSet bool   `json:"puk_set,omitempty"`
+	PINSet bool   `json:"pin_set,omitempty"`
+	// OfflineArmed: a TPM card's offline unblock code is armed (or the
+	// card cannot hold one); offlinetpm.go.
+	OfflineArmed bool `json:"offline_armed,omitempty"`
+	Tracked      bool `json:"tracked,omitempty"`
 	// The random user PIN is never in this record, sealed or not: the
 	// copies the result dialog's mail choices and the card's owner may
 	// use are held apart (lanyard.HeldPIN). Records written before that
