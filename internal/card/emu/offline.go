@@ -168,11 +168,17 @@ func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
 	c.st.PIN = append([]byte(nil), newPIN...)
+	return c.commitUnblocked()
+}
+
+// commitUnblocked ends an offline unblock whose new PIN is in the state:
+// the PIN gets all its tries, the state is saved, and every session's PIN
+// security status is void.
+func (c *Card) commitUnblocked() apdu.Response {
 	c.st.PINTriesLeft = c.st.PINRetries
 	if !c.commit() {
 		return status(apdu.SWMemoryFailure)
 	}
-	// The PIN changed: every session's PIN security status is void.
 	c.pinEpoch++
 	c.forgetPIN()
 	return success(nil)

@@ -163,11 +163,5 @@ func (c *Card) unblockWithArmedCode(counter uint16, code unblockcode.Payload, ne
 	c.st.Guard.Data = data
 	c.st.Guard.PINDefault = bytes.Equal(newPIN, padReference(pivspec.DefaultPIN))
 	c.st.Offline.Armed = nil
-	c.st.PINTriesLeft = c.st.PINRetries
-	if !c.commit() {
-		return status(apdu.SWMemoryFailure)
-	}
-	c.pinEpoch++
-	c.forgetPIN()
-	return success(nil)
+	return c.commitUnblocked()
 }

@@ -1,10 +1,5 @@
 package tpmkeys
 
-import (
-	"crypto/rand"
-	"fmt"
-)
-
 // NewGuardV1 makes a guard as cards made before offline unblock hold it:
 // the PUK object and a PIN object with two policy branches, no unblock
 // object.
@@ -14,15 +9,8 @@ func (s *Store) NewGuardV1(pin, puk []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer unlock()
-	seal := make([]byte, sealedSize)
-	if _, err := rand.Read(seal); err != nil {
-		return nil, err
-	}
 	var g guardBlob
-	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {
-		return nil, fmt.Errorf("creating the PUK object: %w", err)
-	}
-	pukName, err := g.puk.name()
+	seal, pukName, err := s.newPUKObject(&g, puk)
 	if err != nil {
 		return nil, err
 	}

@@ -28,19 +28,12 @@ func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer unlock()
-	seal := make([]byte, sealedSize)
-	if _, err := rand.Read(seal); err != nil {
-		return nil, err
-	}
-	disarmed, err := randomAuth()
+	var g guardBlob
+	seal, pukName, err := s.newPUKObject(&g, puk)
 	if err != nil {
 		return nil, err
 	}
-	var g guardBlob
-	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {
-		return nil, fmt.Errorf("tpmkeys: creating the PUK object: %w", err)
-	}
-	pukName, err := g.puk.name()
+	disarmed, err := randomAuth()
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +58,21 @@ func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 		return nil, fmt.Errorf("tpmkeys: creating the PIN object: %w", err)
 	}
 	return g.marshal(), nil
+}
+
+// newPUKObject draws the data every sealed object of a guard seals and
+// creates g's PUK object; it returns the data and the PUK object's Name,
+// which the other objects' policies name.
+func (s *Store) newPUKObject(g *guardBlob, puk []byte) (seal []byte, pukName tpm2.TPM2BName, err error) {
+	seal = make([]byte, sealedSize)
+	if _, err := rand.Read(seal); err != nil {
+		return nil, tpm2.TPM2BName{}, err
+	}
+	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {
+		return nil, tpm2.TPM2BName{}, fmt.Errorf("tpmkeys: creating the PUK object: %w", err)
+	}
+	pukName, err = g.puk.name()
+	return seal, pukName, err
 }
 
 // CheckGuard loads every object once (emu.PINGuard): guard data of

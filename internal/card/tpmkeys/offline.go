@@ -77,14 +77,11 @@ func (s *Store) ArmUnblock(guard, puk, code []byte) ([]byte, error) {
 	if len(code) == 0 {
 		return nil, errors.New("tpmkeys: an empty unblock code")
 	}
-	g, unlock, err := s.lockGuard(guard)
+	g, unlock, err := s.lockGuardV2(guard)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if g.unblock == nil {
-		return nil, errNoUnblockObject
-	}
 	or, err := s.unblockOr(g)
 	if err != nil {
 		return nil, err
@@ -108,14 +105,11 @@ func (s *Store) ArmUnblock(guard, puk, code []byte) ([]byte, error) {
 // data with both changes, or an error and nothing changed for the card
 // (emu.OfflineGuard). A wrong code matches emu.ErrWrongReference.
 func (s *Store) UnblockWithCode(guard, code, newPIN []byte) ([]byte, error) {
-	g, unlock, err := s.lockGuard(guard)
+	g, unlock, err := s.lockGuardV2(guard)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if g.unblock == nil {
-		return nil, errNoUnblockObject
-	}
 	auth := unblockAuth(code)
 	pinOr, err := s.pinOrFor(g)
 	if err != nil {
@@ -153,6 +147,19 @@ func (s *Store) UnblockWithCode(guard, code, newPIN []byte) ([]byte, error) {
 	}
 	g.unblock = &u
 	return g.marshal(), nil
+}
+
+// lockGuardV2 is lockGuard for a guard v2: a guard v1 fails with
+// errNoUnblockObject before the TPM is waited for.
+func (s *Store) lockGuardV2(guard []byte) (guardBlob, func(), error) {
+	g, err := parseGuardBlob(guard)
+	if err == nil && g.unblock == nil {
+		err = errNoUnblockObject
+	}
+	if err != nil {
+		return guardBlob{}, nil, err
+	}
+	return s.lockGuard(guard)
 }
 
 // withPolicySecret runs fn in a policy session in which PolicySecret of o

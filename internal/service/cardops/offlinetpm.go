@@ -194,24 +194,11 @@ func (s *Cards) RearmOffline(ctx context.Context, wsID int64, reader, serial str
 	if err != nil || puk == "" {
 		return false, err
 	}
-	access := s.cardAccess()
-	if access == nil {
-		return false, nil
-	}
-	release, err := s.cardSlots.acquire(ctx)
-	if err != nil {
+	cc, err := s.openArrived(ctx, wsID, reader, serial)
+	if cc == nil || err != nil {
 		return false, err
 	}
-	raw, err := access.Open(ctx, wsID, reader)
-	if err != nil {
-		release()
-		return false, err
-	}
-	cc := &cardConn{sess: &slotSession{CardSession: raw, release: release}}
 	defer cc.sess.Close()
-	if cc.pc, cc.id, err = personalize.Connect(ctx, cc.sess, s.rand, serial, reader); err != nil {
-		return false, err
-	}
 	if fresh, err := s.armFresh(ctx, cc.pc, card, a); err != nil || fresh {
 		return false, err
 	}
@@ -230,6 +217,32 @@ func (s *Cards) RearmOffline(ctx context.Context, wsID int64, reader, serial str
 		return s.rec.Update(ctx, func() *lanyard.AuditEvent { return ev }, fn)
 	})
 	return err == nil, err
+}
+
+// openArrived opens the card with serial that arrived in reader of
+// workstation wsID, in a card operation slot, and identifies it; nil
+// without error when no card can be reached (no agents). The caller
+// closes cc.sess.
+func (s *Cards) openArrived(ctx context.Context, wsID int64, reader, serial string) (*cardConn, error) {
+	access := s.cardAccess()
+	if access == nil {
+		return nil, nil
+	}
+	release, err := s.cardSlots.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := access.Open(ctx, wsID, reader)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	cc := &cardConn{sess: &slotSession{CardSession: raw, release: release}, serial: serial}
+	if cc.pc, cc.id, err = personalize.Connect(ctx, cc.sess, s.rand, serial, reader); err != nil {
+		cc.sess.Close()
+		return nil, err
+	}
+	return cc, nil
 }
 
 // armedCard returns the TPM card with serial that is in someone's hands,
