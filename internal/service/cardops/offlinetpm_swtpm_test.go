@@ -139,6 +139,24 @@ func TestOfflineUnblockTPMVirtualCard(t *testing.T) {
 	if _, c := challengeOf(t, pc); c != 3 {
 		t.Fatalf("third code: counter %d", c)
 	}
+
+	// A platform credential has the same PIN guard: it is armed at
+	// issue too, before its PIN is set up.
+	e.enrollTOTP(t)
+	pcc, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindPlatformCredential, Name: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: pcc.Reader}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := e.armOf(t, pres.Card.ID); a.State != lanyard.OfflineArmed || a.Counter != 1 {
+		t.Fatalf("the platform credential's arm record: %+v", a)
+	}
+	if ch, err := pivOf(t, e.access.Card(1, pcc.Reader)).UnblockChallenge(ctx); err != nil || !ch.Armed {
+		t.Fatalf("the platform credential's challenge: %+v, %v", ch, err)
+	}
 }
 
 func decodeChallenge(t *testing.T, code string) unblockcode.ChallengeFields {
