@@ -70,6 +70,12 @@ func (c *Card) setOfflineKey(cmd apdu.Command) apdu.Response {
 	if !c.sess.mgmAuthenticated {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
+	if c.st.Guard != nil {
+		// Its PIN guard checks offline unblock codes itself
+		// (offlinetpm.go): a key in the card's software state would be a
+		// way around it.
+		return status(apdu.SWFunctionNotSupported)
+	}
 	if subtle.ConstantTimeCompare(c.st.Offline.Key, cmd.Data) == 1 {
 		return success(nil) // already set: a resumed issue sends it again
 	}

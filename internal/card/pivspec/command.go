@@ -56,7 +56,7 @@ const (
 	// whose PIN guard cannot hold a code (a TPM card made before offline
 	// unblock, or a card without a TPM). The INS mirrors ISO's CHANGE
 	// REFERENCE DATA: it sets the unblock code's reference data. 80 2A is
-	// SET OFFLINE KEY, which a TPM card refuses (6985): its offline
+	// SET OFFLINE KEY, which a TPM card refuses (6A81): its offline
 	// unblock is not checked in software.
 	InsArmOfflineUnblock = 0x24
 	// ArmedCodeTries is how many responses a TPM virtual card takes for

@@ -77,6 +77,10 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 			t.Fatalf("ARM without the management key: %s", r.SW)
 		}
 		admin := tc.admin()
+		// SET OFFLINE KEY (the emulator's software check) is refused.
+		if err := admin.SetOfflineKey(ctx, make([]byte, 32)); !errors.Is(err, piv.ErrUnsupported) {
+			t.Fatalf("SET OFFLINE KEY on a TPM card: %v", err)
+		}
 		var ae *piv.AuthError
 		if err := admin.ArmOfflineUnblock(ctx, "87654321", 1, 0x9_8765_4321, code); !errors.As(err, &ae) || ae.Ref != pivspec.KeyPUK || ae.Retries != 2 {
 			t.Fatalf("ARM with a wrong PUK: %v", err)
