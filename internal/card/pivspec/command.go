@@ -33,9 +33,12 @@ const (
 
 	// InsGetUnblockChallenge (80 84 00 80): the card's pending offline
 	// unblock challenge, a new one when none is pending or it expired.
-	// Answer: C0 09 payload (70 bits, right-aligned) ‖ C2 04 seconds left.
-	// 6985 when the card cannot be unblocked offline (its management key
-	// is still the factory default).
+	// Answer: C0 09 payload (70 bits, right-aligned) ‖ C2 04 seconds left;
+	// on a TPM virtual card the armed code's challenge ‖ C3 01 tries left
+	// (InsArmOfflineUnblock). 6985 when the card cannot be unblocked
+	// offline now (its management key is still the factory default; a
+	// TPM card holds no unused code); 6A81 on a TPM card made before
+	// offline unblock, which never can.
 	InsGetUnblockChallenge = 0x84
 	// InsUnblockWithResponse (80 2C 00 80): counter (2) ‖ response (9) ‖
 	// new PIN (8, FF-padded). Any attempt consumes the pending challenge;
