@@ -109,8 +109,10 @@ func describeUnblockError(err error) error {
 	switch {
 	case errors.Is(err, piv.ErrUnsupported):
 		return errors.New("this card cannot be unblocked offline (it is not one of Lanyard's own cards); connect to the network and reset the PIN in Self-Service, or ask the help desk")
+	case errors.Is(err, piv.ErrOfflineUnavailable):
+		return errors.New("this card cannot be unblocked offline: it is a TPM virtual card made before offline unblock existed; connect to the network and reset the PIN in Self-Service, or ask the help desk, and have the card re-issued")
 	case errors.Is(err, piv.ErrNoChallenge):
-		return errors.New("this card cannot be unblocked offline: it was not issued with a key of its own; ask the help desk")
+		return errors.New("this card cannot be unblocked offline now: it was not issued with a key of its own, or (a TPM virtual card) it holds no unused unblock code, which it gets when it next connects to Lanyard; ask the help desk")
 	}
 	return err
 }
@@ -133,10 +135,15 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 		return describeUnblockError(err)
 	}
 	fields := unblockcode.UnpackChallenge(ch.Payload)
-	valid := time.Now().Add(time.Duration(ch.SecondsLeft) * time.Second)
+	valid := "valid until " + time.Now().Add(time.Duration(ch.SecondsLeft)*time.Second).Format("15:04")
+	if ch.Armed {
+		// A TPM virtual card: the code armed by the server stays until
+		// it is used.
+		valid = fmt.Sprintf("valid until used; %d tries", ch.TriesLeft)
+	}
 	in.say("Card %s in %s.\n", serial, reader)
-	in.say("Call your help desk, or open Remote Self-Service, and give this challenge:\n\n    %s    (valid until %s)\n\n",
-		unblockcode.Encode(unblockcode.Challenge, ch.Payload), valid.Format("15:04"))
+	in.say("Call your help desk, or open Remote Self-Service, and give this challenge:\n\n    %s    (%s)\n\n",
+		unblockcode.Encode(unblockcode.Challenge, ch.Payload), valid)
 	var response unblockcode.Payload
 	for attempt := 0; ; attempt++ {
 		line, err := in.line("Response: ")
@@ -171,7 +178,12 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 		break
 	}
 	err = c.UnblockWithResponse(ctx, fields.Counter, response, pin)
+	var wrong *piv.WrongCodeError
 	switch {
+	case errors.As(err, &wrong) && wrong.TriesLeft > 0:
+		return fmt.Errorf("the card refused the response (%d tries left for this challenge): check it with the help desk and run again", wrong.TriesLeft)
+	case errors.As(err, &wrong), errors.Is(err, piv.ErrBlocked):
+		return errors.New("the card takes no more responses for this challenge: connect it to a computer that reaches Lanyard, which gives it a new one, or reset the PIN there")
 	case errors.Is(err, piv.ErrSecurityStatus):
 		return errors.New("the card refused the response (wrong code, or a code for another challenge); its challenge is used up: run again for a new one")
 	case errors.Is(err, piv.ErrNoChallenge):

@@ -49,6 +49,7 @@ type Tx interface {
 	HeldPINStore
 	OfflineUnblockStore
 	CardReplacementStore
+	OfflineArmStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

@@ -63,3 +63,25 @@ func TestResponseMACBinds(t *testing.T) {
 		}
 	}
 }
+
+// The TPM key depends on every input.
+func TestTPMKeyBinds(t *testing.T) {
+	master := bytes.Repeat([]byte{7}, 32)
+	k, err := TPMKey(master, 1, 42, "12345678")
+	if err != nil || len(k) != 32 {
+		t.Fatalf("TPMKey: %x, %v", k, err)
+	}
+	for name, alt := range map[string]func() ([]byte, error){
+		"master":  func() ([]byte, error) { return TPMKey(bytes.Repeat([]byte{8}, 32), 1, 42, "12345678") },
+		"version": func() ([]byte, error) { return TPMKey(master, 2, 42, "12345678") },
+		"card":    func() ([]byte, error) { return TPMKey(master, 1, 43, "12345678") },
+		"serial":  func() ([]byte, error) { return TPMKey(master, 1, 42, "12345679") },
+	} {
+		if other, err := alt(); err != nil || bytes.Equal(other, k) {
+			t.Errorf("another %s gives the same key (%v)", name, err)
+		}
+	}
+	if mac, _ := MACKey(master, "12345678"); bytes.Equal(mac, k) {
+		t.Error("the TPM key equals the MAC key")
+	}
+}

@@ -42,6 +42,8 @@ func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
 		return c.unblockWithResponse(cmd)
 	case pivspec.InsSetOfflineKey:
 		return c.setOfflineKey(cmd)
+	case pivspec.InsArmOfflineUnblock:
+		return c.armOfflineUnblock(cmd)
 	}
 	return status(apdu.SWInstructionNotSupported)
 }
@@ -68,6 +70,12 @@ func (c *Card) setOfflineKey(cmd apdu.Command) apdu.Response {
 	if !c.sess.mgmAuthenticated {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
+	if c.st.Guard != nil {
+		// Its PIN guard checks offline unblock codes itself
+		// (offlinetpm.go): a key in the card's software state would be a
+		// way around it.
+		return status(apdu.SWFunctionNotSupported)
+	}
 	if subtle.ConstantTimeCompare(c.st.Offline.Key, cmd.Data) == 1 {
 		return success(nil) // already set: a resumed issue sends it again
 	}
@@ -85,6 +93,9 @@ func (c *Card) setOfflineKey(cmd apdu.Command) apdu.Response {
 func (c *Card) getUnblockChallenge(cmd apdu.Command) apdu.Response {
 	if sw := noData(cmd, 0x00, 0x80); sw != apdu.SWOK {
 		return status(sw)
+	}
+	if c.st.Guard != nil {
+		return c.armedChallenge() // offlinetpm.go
 	}
 	if !c.offlineCapable() {
 		return status(apdu.SWConditionsNotSatisfied)
@@ -138,6 +149,9 @@ func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
 	if !validReference(newPIN) || !got.Valid() {
 		return status(apdu.SWIncorrectData)
 	}
+	if c.st.Guard != nil {
+		return c.unblockWithArmedCode(counter, got, newPIN) // offlinetpm.go
+	}
 	if !c.offlineCapable() {
 		return status(apdu.SWConditionsNotSatisfied)
 	}
@@ -160,11 +174,17 @@ func (c *Card) unblockWithResponse(cmd apdu.Command) apdu.Response {
 		return status(apdu.SWSecurityStatusNotSatisfied)
 	}
 	c.st.PIN = append([]byte(nil), newPIN...)
+	return c.commitUnblocked()
+}
+
+// commitUnblocked ends an offline unblock whose new PIN is in the state:
+// the PIN gets all its tries, the state is saved, and every session's PIN
+// security status is void.
+func (c *Card) commitUnblocked() apdu.Response {
 	c.st.PINTriesLeft = c.st.PINRetries
 	if !c.commit() {
 		return status(apdu.SWMemoryFailure)
 	}
-	// The PIN changed: every session's PIN security status is void.
 	c.pinEpoch++
 	c.forgetPIN()
 	return success(nil)

@@ -150,6 +150,7 @@ func (c *Card) guardedResetReferences(g PINGuard) apdu.SW {
 		return apdu.SWNoPreciseDiagnosis
 	}
 	c.st.Guard = &GuardState{Data: data, PINDefault: true, PUKDefault: true}
+	c.st.Offline.Armed = nil // the new guard holds no code
 	return apdu.SWOK
 }
 

@@ -70,6 +70,9 @@ type OfflineState struct {
 	Counter uint16 `json:"counter,omitempty"`
 	// Pending is the challenge waiting for its response, if any.
 	Pending *PendingChallenge `json:"pending,omitempty"`
+	// Armed is the code armed in the PIN guard of a card that has one
+	// (offlinetpm.go), if any.
+	Armed *ArmedCode `json:"armed,omitempty"`
 }
 
 // PendingChallenge is a challenge the card made and has not seen an
@@ -118,6 +121,10 @@ func (s *State) Clone() *State {
 		p := *s.Offline.Pending
 		c.Offline.Pending = &p
 	}
+	if s.Offline.Armed != nil {
+		a := *s.Offline.Armed
+		c.Offline.Armed = &a
+	}
 	c.Keys = maps.Clone(s.Keys)
 	if c.Keys == nil {
 		c.Keys = map[byte]SlotKey{}
@@ -165,6 +172,9 @@ func (s *State) Validate() error {
 	}
 	if p := s.Offline.Pending; p != nil && (p.Counter == 0 || p.Counter > s.Offline.Counter || p.Nonce>>36 != 0) {
 		bad("offline unblock challenge %d (nonce %#x) beyond the card's count %d", p.Counter, p.Nonce, s.Offline.Counter)
+	}
+	if a := s.Offline.Armed; a != nil && (s.Guard == nil || a.Counter == 0 || a.Nonce>>36 != 0 || a.TriesLeft < 0 || a.TriesLeft > pivspec.ArmedCodeTries) {
+		bad("armed offline unblock code %d (nonce %#x, %d tries) invalid or without a PIN guard", a.Counter, a.Nonce, a.TriesLeft)
 	}
 	if n := s.ManagementKey.Algorithm.ManagementKeyLen(); n == 0 || len(s.ManagementKey.Key) != n {
 		bad("management key: %v with %d bytes", s.ManagementKey.Algorithm, len(s.ManagementKey.Key))

@@ -20,10 +20,19 @@ import (
 // unblocked offline at all (6985).
 var ErrNoChallenge = errors.New("piv: no offline unblock challenge pending")
 
+// ErrOfflineUnavailable: a Lanyard card that cannot hold an offline
+// unblock code at all (6A81: a TPM virtual card made before offline
+// unblock existed); it must be re-issued.
+var ErrOfflineUnavailable = errors.New("piv: this card cannot be unblocked offline; re-issue it")
+
 // UnblockChallenge is a Lanyard card's offline unblock challenge.
 type UnblockChallenge struct {
 	Payload     [9]byte // 70 bits, right-aligned (unblockcode.Payload)
 	SecondsLeft uint32  // before the card drops it
+	// Armed: the challenge of a code armed by the server (a TPM virtual
+	// card), which does not expire; TriesLeft responses it still takes.
+	Armed     bool
+	TriesLeft int
 }
 
 // UnblockChallenge returns the card's pending offline unblock challenge,
@@ -38,12 +47,17 @@ func (c *Card) UnblockChallenge(ctx context.Context) (UnblockChallenge, error) {
 	tlvs, err := apdu.ParseTLVs(b)
 	ch, ok1 := apdu.Find(tlvs, pivspec.TagUnblockChallenge)
 	left, ok2 := apdu.Find(tlvs, pivspec.TagUnblockSecondsLeft)
-	if err != nil || !ok1 || !ok2 || len(ch.Value) != 9 || len(left.Value) != 4 || ch.Value[0]&0xC0 != 0 {
+	tries, ok3 := apdu.Find(tlvs, pivspec.TagUnblockTriesLeft)
+	if err != nil || !ok1 || ok2 == ok3 || len(ch.Value) != 9 || (ok2 && len(left.Value) != 4) || (ok3 && len(tries.Value) != 1) || ch.Value[0]&0xC0 != 0 {
 		return UnblockChallenge{}, fmt.Errorf("piv: %s: %w response % X", op, apdu.ErrMalformed, b)
 	}
 	var out UnblockChallenge
 	copy(out.Payload[:], ch.Value)
-	out.SecondsLeft = binary.BigEndian.Uint32(left.Value)
+	if ok2 {
+		out.SecondsLeft = binary.BigEndian.Uint32(left.Value)
+	} else {
+		out.Armed, out.TriesLeft = true, int(tries.Value[0])
+	}
 	return out, nil
 }
 
@@ -62,15 +76,66 @@ func (c *Card) UnblockWithResponse(ctx context.Context, counter uint16, response
 	data = append(data, response[:]...)
 	data = append(data, pin...)
 	_, err = c.do(ctx, op, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsUnblockWithResponse, P2: byte(pivspec.KeyPIN), Data: data})
+	var se *apdu.StatusError
+	if errors.As(err, &se) && errors.Is(se, apdu.ErrVerifyFailed) {
+		n, _ := se.SW.Retries()
+		return &WrongCodeError{TriesLeft: n, sw: se}
+	}
 	return noChallenge(err)
 }
 
-// noChallenge turns 6985 into ErrNoChallenge.
+// WrongCodeError: a TPM virtual card's TPM refused the response to the
+// armed code (63CX); the code takes TriesLeft more responses. At 0, or
+// when the card answers 6983 (ErrBlocked), only a new code armed by the
+// server helps.
+type WrongCodeError struct {
+	TriesLeft int
+	sw        *apdu.StatusError
+}
+
+func (e *WrongCodeError) Error() string {
+	return fmt.Sprintf("piv: the card refused the unblock response; %d tries left for this challenge", e.TriesLeft)
+}
+
+// Unwrap returns the card's status error.
+func (e *WrongCodeError) Unwrap() error { return e.sw }
+
+// noChallenge turns 6985 into ErrNoChallenge, and 6A81 (a Lanyard
+// card's answer; a standard card answers 6D00 or 6E00) into
+// ErrOfflineUnavailable.
 func noChallenge(err error) error {
 	var se *apdu.StatusError
 	if errors.As(err, &se) && se.SW == apdu.SWConditionsNotSatisfied {
 		return fmt.Errorf("%w (%w)", ErrNoChallenge, err)
 	}
+	if errors.As(err, &se) && se.SW == apdu.SWFunctionNotSupported {
+		return fmt.Errorf("%w (%w)", ErrOfflineUnavailable, err)
+	}
+	return err
+}
+
+// ArmOfflineUnblock arms a TPM virtual card's offline unblock code
+// (pivspec.InsArmOfflineUnblock) with the card's PUK, in the management
+// session. A wrong PUK is an *AuthError on the PUK; a card that cannot
+// hold a code fails with ErrUnsupported.
+func (a *Admin) ArmOfflineUnblock(ctx context.Context, puk string, counter uint16, nonce uint64, code [9]byte) error {
+	const op = "ARM OFFLINE UNBLOCK"
+	p, err := a.c.encodePIN("PUK", puk)
+	if err != nil {
+		return fmt.Errorf("piv: %s: %w", op, err)
+	}
+	if nonce >= 1<<36 || code[0]&0xC0 != 0 {
+		return fmt.Errorf("piv: %s: nonce or code out of range", op)
+	}
+	data := binary.BigEndian.AppendUint16(p, counter)
+	data = append(data, byte(nonce>>32))
+	data = binary.BigEndian.AppendUint32(data, uint32(nonce))
+	data = append(data, code[:]...)
+	c, err := a.card()
+	if err != nil {
+		return err
+	}
+	_, err = c.doAuth(ctx, op, pivspec.KeyPUK, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsArmOfflineUnblock, P2: byte(pivspec.KeyPIN), Data: data})
 	return err
 }
 

@@ -33,9 +33,12 @@ const (
 
 	// InsGetUnblockChallenge (80 84 00 80): the card's pending offline
 	// unblock challenge, a new one when none is pending or it expired.
-	// Answer: C0 09 payload (70 bits, right-aligned) ‖ C2 04 seconds left.
-	// 6985 when the card cannot be unblocked offline (its management key
-	// is still the factory default).
+	// Answer: C0 09 payload (70 bits, right-aligned) ‖ C2 04 seconds left;
+	// on a TPM virtual card the armed code's challenge ‖ C3 01 tries left
+	// (InsArmOfflineUnblock). 6985 when the card cannot be unblocked
+	// offline now (its management key is still the factory default; a
+	// TPM card holds no unused code); 6A81 on a TPM card made before
+	// offline unblock, which never can.
 	InsGetUnblockChallenge = 0x84
 	// InsUnblockWithResponse (80 2C 00 80): counter (2) ‖ response (9) ‖
 	// new PIN (8, FF-padded). Any attempt consumes the pending challenge;
@@ -48,11 +51,28 @@ const (
 	// accepts an offline unblock. Until it is set, GET UNBLOCK CHALLENGE
 	// answers 6985.
 	InsSetOfflineKey = 0x2A
+	// InsArmOfflineUnblock (80 24 00 80): on a TPM virtual card, the
+	// one-time code its TPM will check (scheme lanyard-tpm). Data: PUK (8,
+	// FF-padded) ‖ counter (2) ‖ nonce (5, 36 bits) ‖ code (9, 70 bits).
+	// Needs the management key authenticated, and the PUK, which the TPM
+	// checks; a wrong PUK is 63CX on the PUK's counter. 6A81 on a card
+	// whose PIN guard cannot hold a code (a TPM card made before offline
+	// unblock, or a card without a TPM). The INS mirrors ISO's CHANGE
+	// REFERENCE DATA: it sets the unblock code's reference data. 80 2A is
+	// SET OFFLINE KEY, which a TPM card refuses (6A81): its offline
+	// unblock is not checked in software.
+	InsArmOfflineUnblock = 0x24
+	// ArmedCodeTries is how many responses a TPM virtual card takes for
+	// one armed code: more than one, since re-arming needs the server.
+	ArmedCodeTries = 3
 
 	// TagUnblockChallenge, TagUnblockSecondsLeft tag the fields of the
 	// GET UNBLOCK CHALLENGE answer.
 	TagUnblockChallenge   = 0xC0
 	TagUnblockSecondsLeft = 0xC2
+	// TagUnblockTriesLeft: a TPM virtual card's armed code has no
+	// expiry; it answers the tries left for it instead of C2.
+	TagUnblockTriesLeft = 0xC3
 )
 
 // Tags of the application property template that SELECT returns (SP

@@ -20,7 +20,8 @@ const (
 
 	kindPINKey  = 1 // a card key bound to the PIN object
 	kindOpenKey = 2 // a key without PIN (the attestation key)
-	kindGuard   = 3 // the PIN object and the PUK object
+	kindGuard   = 3 // the PIN object and the PUK object (guard v1)
+	kindGuardV2 = 4 // the PIN, PUK and unblock objects (guard v2: offline unblock)
 )
 
 // maxPrivate bounds a TPM2B_PRIVATE (Part 2, 12.3.7: at most the size of
@@ -33,9 +34,11 @@ type keyBlob struct {
 	object
 }
 
-// guardBlob is a parsed guard blob.
+// guardBlob is a parsed guard blob. unblock is nil in a guard v1, made
+// before offline unblock: its PIN object's policy has no branch for it.
 type guardBlob struct {
 	pin, puk object
+	unblock  *object
 }
 
 func appendObject(b []byte, o object) []byte {
@@ -48,7 +51,10 @@ func (k keyBlob) marshal() []byte {
 }
 
 func (g guardBlob) marshal() []byte {
-	return appendObject(appendObject([]byte{blobVersion, kindGuard}, g.pin), g.puk)
+	if g.unblock == nil {
+		return appendObject(appendObject([]byte{blobVersion, kindGuard}, g.pin), g.puk)
+	}
+	return appendObject(appendObject(appendObject([]byte{blobVersion, kindGuardV2}, g.pin), g.puk), *g.unblock)
 }
 
 var errBlob = errors.New("tpmkeys: not a TPM key blob of this version")
@@ -151,14 +157,16 @@ func rsaParams(pub *tpm2.TPMTPublic) (*tpm2.TPMSRSAParms, error) {
 	return p, nil
 }
 
-// parseGuardBlob parses the guard data and checks that both objects are
-// sealed data objects as sealedTemplate makes them.
+// parseGuardBlob parses the guard data and checks that its objects are
+// sealed data objects as sealedTemplate makes them: the PIN object and
+// the unblock object (guard v2) with an admin policy, the PUK object
+// without.
 func parseGuardBlob(b []byte) (guardBlob, error) {
 	kind, rest, err := parseHeader(b)
 	if err != nil {
 		return guardBlob{}, err
 	}
-	if kind != kindGuard {
+	if kind != kindGuard && kind != kindGuardV2 {
 		return guardBlob{}, fmt.Errorf("%w: kind %d is not PIN guard data", errBlob, kind)
 	}
 	var g guardBlob
@@ -168,18 +176,27 @@ func parseGuardBlob(b []byte) (guardBlob, error) {
 	if g.puk, rest, err = parseObject(rest); err != nil {
 		return guardBlob{}, err
 	}
+	objs := []object{g.pin, g.puk}
+	if kind == kindGuardV2 {
+		var u object
+		if u, rest, err = parseObject(rest); err != nil {
+			return guardBlob{}, err
+		}
+		g.unblock = &u
+		objs = append(objs, u)
+	}
 	if len(rest) != 0 {
 		return guardBlob{}, fmt.Errorf("%w: trailing data", errBlob)
 	}
-	for i, o := range []object{g.pin, g.puk} {
+	for i, o := range objs {
 		pub, err := o.pub.Contents()
 		if err != nil {
 			return guardBlob{}, fmt.Errorf("%w: %v", errBlob, err)
 		}
 		a := pub.ObjectAttributes
 		if pub.Type != tpm2.TPMAlgKeyedHash || pub.NameAlg != tpm2.TPMAlgSHA256 || !a.FixedTPM || !a.FixedParent ||
-			!a.UserWithAuth || a.NoDA || a.SignEncrypt || a.Decrypt || a.AdminWithPolicy != (i == 0) {
-			return guardBlob{}, fmt.Errorf("%w: the PIN or PUK object's attributes are wrong", errBlob)
+			!a.UserWithAuth || a.NoDA || a.SignEncrypt || a.Decrypt || a.AdminWithPolicy != (i != 1) {
+			return guardBlob{}, fmt.Errorf("%w: the PIN, PUK or unblock object's attributes are wrong", errBlob)
 		}
 	}
 	return g, nil

@@ -27,6 +27,12 @@
 //     TPM2_ObjectChangeAuth) is PolicyOR of two branches, each ending in
 //     PolicyCommandCode(ObjectChangeAuth): PolicyAuthValue (the PIN
 //     itself) and PolicySecret(PUK object) (the PUK);
+//   - in a guard v2 (cards made since offline unblock), the unblock
+//     object: a sealed data object whose authorization value is a
+//     one-time code the server arms with the PUK, and a third branch of
+//     the PIN object's policy, PolicySecret(unblock object), that sets a
+//     new PIN with it (offline.go; a guard v1 has neither and its
+//     card says offline unblock is not available);
 //   - the keys of the card's slots: RSA 2048 (or 3072 where the TPM has
 //     it), fixedTPM, fixedParent, sensitiveDataOrigin, sign and decrypt
 //     with the NULL scheme, not noDA, and usable only in a policy session
@@ -82,7 +88,9 @@
 // and knows the PIN of that time can still use the keys with it. A PIN
 // change protects against a PIN that leaked, not against a leaked PIN
 // together with an old copy of the state (which SealedFile encrypts). The
-// same holds for key blobs of keys the card has replaced.
+// same holds for key blobs of keys the card has replaced, and for an
+// offline unblock code: a copy of the state taken while it was armed,
+// with the code, unblocks that copy after the card disarmed it.
 //
 // # Other choices
 //

@@ -18,27 +18,39 @@ const sealedSize = 32
 // tpm.Info.Usable can make (emu.PINGuard).
 func (s *Store) AttestationAlgorithm() emu.Algorithm { return pivspec.AlgRSA2048 }
 
-// NewGuard makes the PUK object, then the PIN object whose policy names
-// the PUK object (emu.PINGuard).
+// NewGuard makes a guard v2 (emu.PINGuard): the PUK object; the unblock
+// object, whose admin policy names the PUK object and whose random
+// authorization value nobody knows until the server arms it
+// (ArmUnblock); then the PIN object, whose policy names both.
 func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	seal := make([]byte, sealedSize)
-	if _, err := rand.Read(seal); err != nil {
-		return nil, err
-	}
 	var g guardBlob
-	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {
-		return nil, fmt.Errorf("tpmkeys: creating the PUK object: %w", err)
-	}
-	pukName, err := g.puk.name()
+	seal, pukName, err := s.newPUKObject(&g, puk)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := pinPolicy(pukName)
+	disarmed, err := randomAuth()
+	if err != nil {
+		return nil, err
+	}
+	unblockPolicy, err := pinPolicy(pukName, nil)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.create(sealedTemplate(unblockPolicy), disarmed, seal)
+	if err != nil {
+		return nil, fmt.Errorf("tpmkeys: creating the unblock object: %w", err)
+	}
+	g.unblock = &u
+	unblockName, err := u.name()
+	if err != nil {
+		return nil, err
+	}
+	policy, err := pinPolicy(pukName, &unblockName)
 	if err != nil {
 		return nil, err
 	}
@@ -48,15 +60,34 @@ func (s *Store) NewGuard(pin, puk []byte) ([]byte, error) {
 	return g.marshal(), nil
 }
 
-// CheckGuard loads both objects once (emu.PINGuard): guard data of another
-// TPM fails with ErrForeignBlob.
+// newPUKObject draws the data every sealed object of a guard seals and
+// creates g's PUK object; it returns the data and the PUK object's Name,
+// which the other objects' policies name.
+func (s *Store) newPUKObject(g *guardBlob, puk []byte) (seal []byte, pukName tpm2.TPM2BName, err error) {
+	seal = make([]byte, sealedSize)
+	if _, err := rand.Read(seal); err != nil {
+		return nil, tpm2.TPM2BName{}, err
+	}
+	if g.puk, err = s.create(sealedTemplate(nil), puk, seal); err != nil {
+		return nil, tpm2.TPM2BName{}, fmt.Errorf("tpmkeys: creating the PUK object: %w", err)
+	}
+	pukName, err = g.puk.name()
+	return seal, pukName, err
+}
+
+// CheckGuard loads every object once (emu.PINGuard): guard data of
+// another TPM fails with ErrForeignBlob.
 func (s *Store) CheckGuard(guard []byte) error {
 	g, unlock, err := s.lockGuard(guard)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	for _, o := range []object{g.pin, g.puk} {
+	objs := []object{g.pin, g.puk}
+	if g.unblock != nil {
+		objs = append(objs, *g.unblock)
+	}
+	for _, o := range objs {
 		h, err := s.load(o)
 		if err != nil {
 			return err
@@ -155,13 +186,20 @@ func (s *Store) pinOrFor(g guardBlob) (tpm2.PolicyOr, error) {
 	if err != nil {
 		return tpm2.PolicyOr{}, err
 	}
-	return pinOr(pukName)
+	if g.unblock == nil {
+		return pinOr(pukName, nil)
+	}
+	unblockName, err := g.unblock.name()
+	if err != nil {
+		return tpm2.PolicyOr{}, err
+	}
+	return pinOr(pukName, &unblockName)
 }
 
-// changeAuth ends a branch of the PIN object's policy in sess
-// (PolicyCommandCode, PolicyOR) and runs TPM2_ObjectChangeAuth on the PIN
-// object with it; what names the secret the branch proved.
-func (s *Store) changeAuth(sess tpm2.Session, or tpm2.PolicyOr, pinObj object, newPIN []byte, what string, extra ...tpm2.Session) (object, error) {
+// changeAuth ends a branch of an object's admin policy in sess
+// (PolicyCommandCode, PolicyOR or) and runs TPM2_ObjectChangeAuth on o
+// with it; what names the secret the branch proved.
+func (s *Store) changeAuth(sess tpm2.Session, or tpm2.PolicyOr, o object, newAuth []byte, what string, extra ...tpm2.Session) (object, error) {
 	if _, err := (tpm2.PolicyCommandCode{PolicySession: sess.Handle(), Code: tpm2.TPMCCObjectChangeAuth}).Execute(s.tpm); err != nil {
 		return object{}, fmt.Errorf("tpmkeys: TPM2_PolicyCommandCode: %w", err)
 	}
@@ -169,7 +207,7 @@ func (s *Store) changeAuth(sess tpm2.Session, or tpm2.PolicyOr, pinObj object, n
 	if _, err := or.Execute(s.tpm); err != nil {
 		return object{}, fmt.Errorf("tpmkeys: TPM2_PolicyOR: %w", err)
 	}
-	return s.objectChangeAuth(pinObj, sess, newPIN, what, extra...)
+	return s.objectChangeAuth(o, sess, newAuth, what, extra...)
 }
 
 // ChangePUK gives the PUK object newPUK with TPM2_ObjectChangeAuth,

@@ -107,18 +107,40 @@ func pinBranches(pukName tpm2.TPM2BName) (byPIN, byPUK []byte, err error) {
 	return byPIN, byPUK, err
 }
 
-// pinOr is the PolicyOR of the two branches.
-func pinOr(pukName tpm2.TPM2BName) (tpm2.PolicyOr, error) {
+// unblockBranch is the third way to change the PIN object's
+// authorization value in a guard v2: PolicySecret of the unblock object,
+// whose authorization value is the one-time code the server armed
+// (offline unblock, ArmUnblock), again limited to TPM2_ObjectChangeAuth.
+func unblockBranch(unblockName tpm2.TPM2BName) ([]byte, error) {
+	return digest(tpm2.PolicySecret{AuthHandle: tpm2.NamedHandle{Name: unblockName}}, tpm2.PolicyCommandCode{Code: tpm2.TPMCCObjectChangeAuth})
+}
+
+// pinOr is the PolicyOR of the PIN object's branches: by PIN and by PUK,
+// and in a guard v2 (unblockName not nil) by the unblock object.
+//
+// The unblock object's own admin policy is pinOr(pukName, nil): it is
+// armed through the PUK branch and disarmed through PolicyAuthValue with
+// the code it holds.
+func pinOr(pukName tpm2.TPM2BName, unblockName *tpm2.TPM2BName) (tpm2.PolicyOr, error) {
 	byPIN, byPUK, err := pinBranches(pukName)
 	if err != nil {
 		return tpm2.PolicyOr{}, err
 	}
-	return tpm2.PolicyOr{PHashList: tpm2.TPMLDigest{Digests: []tpm2.TPM2BDigest{{Buffer: byPIN}, {Buffer: byPUK}}}}, nil
+	digests := []tpm2.TPM2BDigest{{Buffer: byPIN}, {Buffer: byPUK}}
+	if unblockName != nil {
+		byCode, err := unblockBranch(*unblockName)
+		if err != nil {
+			return tpm2.PolicyOr{}, err
+		}
+		digests = append(digests, tpm2.TPM2BDigest{Buffer: byCode})
+	}
+	return tpm2.PolicyOr{PHashList: tpm2.TPMLDigest{Digests: digests}}, nil
 }
 
-// pinPolicy is the PIN object's authPolicy.
-func pinPolicy(pukName tpm2.TPM2BName) ([]byte, error) {
-	or, err := pinOr(pukName)
+// pinPolicy is the PIN object's authPolicy (and, with a nil unblockName,
+// the unblock object's).
+func pinPolicy(pukName tpm2.TPM2BName, unblockName *tpm2.TPM2BName) ([]byte, error) {
+	or, err := pinOr(pukName, unblockName)
 	if err != nil {
 		return nil, err
 	}

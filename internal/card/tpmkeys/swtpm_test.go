@@ -20,6 +20,11 @@ func TestSwtpm(t *testing.T) {
 	runSuite(t, func(t *testing.T) *tpm.TPM { return tpmtest.OpenSwtpm(t) })
 }
 
+// TestOfflineUnblockSwtpm runs the offline unblock tests on swtpm.
+func TestOfflineUnblockSwtpm(t *testing.T) {
+	runOfflineSuite(t, func(t *testing.T) *tpm.TPM { return tpmtest.OpenSwtpm(t) })
+}
+
 // TestBlobsOfAnotherTPM makes a card in one TPM and starts it on others:
 // the simulator with another seed, and swtpm. Both refuse it with
 // ErrForeignBlob, as does loading its key blob directly.

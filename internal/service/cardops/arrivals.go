@@ -9,7 +9,9 @@ import (
 )
 
 // Arrival handling: a card that arrives in a reader gets its own PUK if
-// it still holds its card type's shared one (RotateSharedPUK; issue 13).
+// it still holds its card type's shared one (RotateSharedPUK; issue 13),
+// and a TPM card a new offline unblock code when its last was used or
+// given out (RearmOffline).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2
@@ -50,5 +52,12 @@ func (s *Cards) handleArrival(ctx context.Context, a lanyard.CardArrival) {
 		s.log.Warn("replacing a card's shared PUK failed; tried again at its next connection", "workstation", a.WorkstationID, "serial", a.Reader.Serial, "err", err)
 	case done:
 		s.log.Info("card got its own PUK", "workstation", a.WorkstationID, "serial", a.Reader.Serial)
+	}
+	armed, err := s.RearmOffline(ctx, a.WorkstationID, a.Reader.Name, a.Reader.Serial)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("arming a TPM card's offline unblock code failed; tried again at its next connection", "workstation", a.WorkstationID, "serial", a.Reader.Serial, "err", err)
+	case armed:
+		s.log.Info("TPM card got a new offline unblock code", "workstation", a.WorkstationID, "serial", a.Reader.Serial)
 	}
 }

@@ -72,10 +72,13 @@ type issueData struct {
 	// recorded before it is sent to the card: a run resumed after the
 	// change reached the card, its reply lost, still knows it. It moves to
 	// the card record once the card has it (PUKSet).
-	NewPUK  []byte `json:"new_puk,omitempty"`
-	PUKSet  bool   `json:"puk_set,omitempty"`
-	PINSet  bool   `json:"pin_set,omitempty"`
-	Tracked bool   `json:"tracked,omitempty"`
+	NewPUK []byte `json:"new_puk,omitempty"`
+	PUKSet bool   `json:"puk_set,omitempty"`
+	PINSet bool   `json:"pin_set,omitempty"`
+	// OfflineArmed: a TPM card's offline unblock code is armed (or the
+	// card cannot hold one); offlinetpm.go.
+	OfflineArmed bool `json:"offline_armed,omitempty"`
+	Tracked      bool `json:"tracked,omitempty"`
 	// MaxValidityDays bounds the validity of the certificates issued, in
 	// days (0: each template's own): a temporary replacement card's
 	// (policy: Workflow → Temporary card validity).

@@ -60,6 +60,12 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 			return false, err
 		}
 	}
+	// A TPM card's offline unblock code, armed with that PUK (offlinetpm.go).
+	if tpmOffline(j.ct.Kind) && !d.OfflineArmed {
+		if err := s.armAtIssue(ctx, j, admin); err != nil {
+			return false, err
+		}
+	}
 
 	// Keys on the card and their certificates.
 	for _, sl := range d.Plan.Slots {

@@ -102,6 +102,12 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	}
 	var response unblockcode.Payload
 	switch {
+	case tpmOffline(ct.Kind) || ch.Scheme == unblockcode.SchemeLanyardTPM:
+		// The code armed in the card's TPM (offlinetpm.go); the scheme
+		// must be the card's.
+		if response, err = s.offlineTPMResponse(ctx, ct, card, ch); err != nil {
+			return nil, err
+		}
 	case ch.Scheme != unblockcode.SchemeLanyardMAC:
 		return nil, lanyard.Errorf(lanyard.EInvalid, "offline unblock by %s is not available for this card; connect it and use Reset PIN", ch.Scheme)
 	case card.AdminKeyVersion == 0 || card.CardID == "":

@@ -37,6 +37,16 @@ func offlineEnvFrom(t *testing.T, e *issueEnv) (*issueEnv, *lanyard.Principal, i
 	if err != nil {
 		t.Fatal(err)
 	}
+	olivia := helpDesk(t, e)
+	pc := pivOf(t, e.card)
+	blockPIN(t, pc, "24681357")
+	return e, olivia, res.Card.ID, pc
+}
+
+// helpDesk sets alice's secret answers and returns operator olivia.
+func helpDesk(t *testing.T, e *issueEnv) *lanyard.Principal {
+	t.Helper()
+	ctx := context.Background()
 	in := identity.SecretAnswersInput{}
 	for _, a := range aliceAnswers {
 		in.Answers = append(in.Answers, identity.SecretAnswerInput{Question: a.Question, Answer: a.Answer})
@@ -49,14 +59,19 @@ func offlineEnvFrom(t *testing.T, e *issueEnv) (*issueEnv, *lanyard.Principal, i
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := pivOf(t, e.card)
+	return &lanyard.Principal{User: op, Roles: op.Roles, Session: true}
+}
+
+// blockPIN blocks the PIN of pc, whose PIN is pin, with wrong tries.
+func blockPIN(t *testing.T, pc *piv.Card, pin string) {
+	t.Helper()
+	ctx := context.Background()
 	for range 3 {
 		_ = pc.VerifyPIN(ctx, "11111111")
 	}
-	if err := pc.VerifyPIN(ctx, "24681357"); !errors.Is(err, piv.ErrBlocked) {
+	if err := pc.VerifyPIN(ctx, pin); !errors.Is(err, piv.ErrBlocked) {
 		t.Fatalf("PIN not blocked: %v", err)
 	}
-	return e, &lanyard.Principal{User: op, Roles: op.Roles, Session: true}, res.Card.ID, pc
 }
 
 func challengeOf(t *testing.T, pc *piv.Card) (string, uint16) {

@@ -73,25 +73,12 @@ func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial 
 	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
 		return false, err // so does a PIN reset under way (pinreset.go)
 	}
-	access := s.cardAccess()
-	if access == nil {
-		return false, nil
-	}
-	release, err := s.cardSlots.acquire(ctx)
-	if err != nil {
+	cc, err := s.openArrived(ctx, wsID, reader, serial)
+	if cc == nil || err != nil {
 		return false, err
 	}
-	raw, err := access.Open(ctx, wsID, reader)
-	if err != nil {
-		release()
-		return false, err
-	}
-	sess := &slotSession{CardSession: raw, release: release}
-	defer sess.Close()
-	pc, id, err := personalize.Connect(ctx, sess, s.rand, serial, reader)
-	if err != nil {
-		return false, err
-	}
+	defer cc.sess.Close()
+	pc, id := cc.pc, cc.id
 	// Read again inside the exclusive session, and check it is the card.
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(card.ID); return }); err != nil {
 		return false, err

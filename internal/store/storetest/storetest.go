@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"HeldPINs", testHeldPINs},
 		{"OfflineUnblocks", testOfflineUnblocks},
 		{"CardReplacements", testCardReplacements},
+		{"OfflineArms", testOfflineArms},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
