@@ -66,6 +66,11 @@ type Config struct {
 	OnPairingCode func(code string)
 	// Heartbeat is the ping interval (default agentproto.DefaultHeartbeat).
 	Heartbeat time.Duration
+	// PINCheck is how often a workstation agent reads its cards' PIN
+	// status again (pincheck.go; default DefaultPINCheck, negative:
+	// never). An AirCard service never does: its cards' PINs are used
+	// only through the server's sessions, after which they are read.
+	PINCheck time.Duration
 	// NoStatusSocket leaves out the status socket (agent status), for
 	// agents embedded by the thousand in a benchmark.
 	NoStatusSocket bool
@@ -166,6 +171,11 @@ func (a *Agent) run(ctx context.Context) error {
 	a.inv = newInventory(a.cfg.Readers, a.log)
 	invDone := make(chan struct{})
 	go func() { defer close(invDone); a.inv.run(ctx) }()
+	if every := a.pinCheck(); every > 0 {
+		checksDone := make(chan struct{})
+		go func() { defer close(checksDone); a.inv.checkPINs(ctx, every) }()
+		defer func() { cancel(); <-checksDone }()
+	}
 	defer func() { cancel(); <-invDone }()
 	if a.virtual != nil {
 		if err := a.virtual.start(ctx); err != nil {
@@ -360,7 +370,7 @@ func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) 
 	names := make(map[string]bool, len(cur))
 	for _, r := range cur {
 		names[r.Name] = true
-		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) {
+		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) || !samePIN(was.PIN, r.PIN) {
 			m.Readers = append(m.Readers, r)
 		}
 	}

@@ -116,15 +116,19 @@ const serialTries = 3
 func (inv *inventory) readSerialTry(reader string, gen uint64, try int) {
 	l := inv.lock(reader)
 	l.Lock()
-	serial := func() string {
+	serial, pin := func() (string, *agentproto.PINStatus) {
 		card, err := inv.readers.Connect(reader, false)
 		if err != nil {
-			return ""
+			return "", nil
 		}
 		defer card.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), serialTimeout)
 		defer cancel()
-		return cardSerial(ctx, card)
+		serial := cardSerial(ctx, card)
+		if serial == "" {
+			return "", nil
+		}
+		return serial, cardPINStatus(ctx, card, false)
 	}()
 	l.Unlock()
 	inv.mu.Lock()
@@ -139,7 +143,7 @@ func (inv *inventory) readSerialTry(reader string, gen uint64, try int) {
 		}
 		return
 	}
-	r.Serial = serial
+	r.Serial, r.PIN = serial, pin
 	inv.list[reader] = r
 	inv.gen[reader]++
 	inv.notifyLocked()

@@ -171,6 +171,30 @@ type Reader struct {
 	// card has one, else the CHUID GUID in hex; empty when unknown or not
 	// read yet.
 	Serial string `json:"serial,omitempty"`
+	// PIN is the card's PIN status as the agent read it without spending
+	// a try (on arrival, after the server's sessions, and now and then);
+	// nil when not read (not a PIV card, older agents).
+	PIN *PINStatus `json:"pin,omitempty"`
+}
+
+// PINStatus is a card's PIN and PUK tries left: VERIFY without data (SP
+// 800-73-4 Part 2 3.2.1) and GET METADATA (vendor F7) as the agent read
+// them. Left 0 is a blocked PIN.
+type PINStatus struct {
+	// Left is the PIN's tries left, -1 when unknown (the PIN is verified
+	// and the card has no GET METADATA).
+	Left int `json:"left"`
+	// Total is the PIN's retry count, 0 when unknown.
+	Total int `json:"total,omitempty"`
+	// PUKLeft is the PUK's tries left, -1 when unknown.
+	PUKLeft int `json:"puk_left"`
+}
+
+// valid reports that the counts are within what a card can say: a
+// count is one byte, and no more tries are left than there are.
+func (p *PINStatus) valid() bool {
+	return p.Left >= -1 && p.Left <= 255 && p.Total >= 0 && p.Total <= 255 && p.PUKLeft >= -1 && p.PUKLeft <= 255 &&
+		(p.Total == 0 || p.Left <= p.Total)
 }
 
 // Error codes of replies and ended messages.
@@ -349,7 +373,8 @@ func (m *Message) Validate() error {
 		}
 	}
 	for _, r := range m.Readers {
-		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {
+		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) ||
+			(r.PIN != nil && (r.Serial == "" || !r.PIN.valid())) {
 			return fmt.Errorf("agentproto: malformed reader %q", r.Name)
 		}
 	}

@@ -48,6 +48,7 @@ type Tx interface {
 	OperationStore
 	HeldPINStore
 	OfflineUnblockStore
+	CardPINStatusStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

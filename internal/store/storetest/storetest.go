@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"TOTPConcurrent", testTOTPConcurrent},
 		{"HeldPINs", testHeldPINs},
 		{"OfflineUnblocks", testOfflineUnblocks},
+		{"CardPINStatus", testCardPINStatus},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
