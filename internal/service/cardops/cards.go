@@ -26,6 +26,9 @@ type CardView struct {
 	// the console and the CLI offer exactly these. Set by GetCard,
 	// ListCards and the card state operations.
 	AllowedOperations []cardperm.Op
+	// PIN is the card's last known PIN status (an agent's report, or
+	// Lanyard's own PIN reset or change); nil when none is known.
+	PIN *lanyard.CardPINStatus
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -138,6 +141,11 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 		}
 		v.Owner = u.Login
 	}
+	pin, err := cardPINStatus(tx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	v.PIN = pin
 	certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID})
 	if err != nil {
 		return nil, err

@@ -380,15 +380,13 @@ func holdsContent(tx lanyard.Tx, cardID int64) (bool, error) {
 var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": "enabled", "card.revoke": "revoked",
 	"card.pin.reset": "pin_reset", "card.offline_unblock": "offline_unblock"}
 
-// notifyCardState tells the card's owner that action changed the card,
-// when the owner's policy asks for user notifications (Notifications →
-// notify user) and the owner has an address, with their manager in copy
-// when the policy asks for that too. A mail that cannot be queued is
-// logged: the state change stands.
-func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, action string, owner *lanyard.User, pol *lanyard.Policy, card *lanyard.Card) {
-	kind, ok := stateNotices[action]
-	if !ok || s.notifier == nil || owner == nil || pol == nil {
-		return
+// ownerRecipients are the addresses of the card state notifications to
+// owner under policy pol: the owner's when the policy asks to notify the
+// user, the manager's in copy when it asks for that; none without a
+// policy.
+func ownerRecipients(owner *lanyard.User, pol *lanyard.Policy) []string {
+	if owner == nil || pol == nil {
+		return nil
 	}
 	var to []string
 	if pol.Settings.Notifications.NotifyUser && owner.Email != "" {
@@ -397,6 +395,20 @@ func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, actio
 	if pol.Settings.Notifications.NotifyManager && owner.ManagerEmail != "" {
 		to = append(to, owner.ManagerEmail)
 	}
+	return to
+}
+
+// notifyCardState tells the card's owner that action changed the card,
+// when the owner's policy asks for user notifications (Notifications →
+// notify user) and the owner has an address, with their manager in copy
+// when the policy asks for that too. A mail that cannot be queued is
+// logged: the state change stands.
+func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, action string, owner *lanyard.User, pol *lanyard.Policy, card *lanyard.Card) {
+	kind, ok := stateNotices[action]
+	if !ok || s.notifier == nil {
+		return
+	}
+	to := ownerRecipients(owner, pol)
 	if len(to) == 0 {
 		return
 	}
