@@ -154,7 +154,7 @@ type CardFilter struct {
 	// (docs/lifecycle.md, "PIN blocked cards").
 	PINBlocked bool
 	Limit      int
-	Offset   int
+	Offset     int
 }
 
 // OperationKind names a card workflow.
