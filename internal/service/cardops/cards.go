@@ -28,7 +28,14 @@ type CardView struct {
 	AllowedOperations []cardperm.Op
 	// PIN is the card's last known PIN status (an agent's report, or
 	// Lanyard's own PIN reset or change); nil when none is known.
-	PIN *lanyard.CardPINStatus
+	PIN *CardPIN
+}
+
+// CardPIN is a card's last known PIN status and the name of the
+// workstation it was reported from (empty: Lanyard's own).
+type CardPIN struct {
+	lanyard.CardPINStatus
+	Workstation string
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -145,7 +152,12 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 	if err != nil {
 		return nil, err
 	}
-	v.PIN = pin
+	if pin != nil {
+		v.PIN = &CardPIN{CardPINStatus: *pin}
+		if ws, err := tx.WorkstationByID(pin.WorkstationID); pin.WorkstationID != 0 && err == nil {
+			v.PIN.Workstation = ws.Name
+		}
+	}
 	certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID})
 	if err != nil {
 		return nil, err

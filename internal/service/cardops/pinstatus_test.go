@@ -57,7 +57,10 @@ func TestRecordPINStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v.PIN
+		if v.PIN == nil {
+			return nil
+		}
+		return &v.PIN.CardPINStatus
 	}
 	blockedList := func() []int64 {
 		t.Helper()
