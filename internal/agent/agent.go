@@ -307,7 +307,7 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 			slotsChanged := a.virtual.slotsChanged() // before freeSlots: no change is missed
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
-			m := readersMessage(sent, readers)
+			m := readersMessage(sent, readers, a.inv.takeAgain())
 			sent = make(map[string]agentproto.Reader, len(readers))
 			for _, rd := range readers {
 				sent[rd.Name] = rd
@@ -360,9 +360,12 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 
 // readersMessage is what tells the server the reader list is now cur: the
 // whole list the first time (sent is nil), after that only what changed
-// since sent — nil when nothing did. An AirCard service lists a reader
-// per AirCard, so a new AirCard costs one entry, not all of them.
-func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) *agentproto.Message {
+// since sent — nil when nothing did — and the readers named in again
+// whose PIN status is to be reported again though unchanged (the server
+// records a reader repeated with its PIN status as a new report). An
+// AirCard service lists a reader per AirCard, so a new AirCard costs one
+// entry, not all of them.
+func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader, again map[string]bool) *agentproto.Message {
 	if sent == nil {
 		return &agentproto.Message{Type: agentproto.TypeSnapshot, Readers: nonNilReaders(cur)}
 	}
@@ -370,7 +373,8 @@ func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) 
 	names := make(map[string]bool, len(cur))
 	for _, r := range cur {
 		names[r.Name] = true
-		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) || !samePIN(was.PIN, r.PIN) {
+		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) || !samePIN(was.PIN, r.PIN) ||
+			(again[r.Name] && r.PIN != nil) {
 			m.Readers = append(m.Readers, r)
 		}
 	}

@@ -30,12 +30,13 @@ type inventory struct {
 	list    map[string]agentproto.Reader
 	gen     map[string]uint64 // bumped on every change of a reader's card
 	locks   map[string]*sync.Mutex
-	changed chan struct{} // closed and replaced on every change
+	again   map[string]bool // readers whose PIN status is to be reported again (pincheck.go)
+	changed chan struct{}   // closed and replaced on every change
 }
 
 func newInventory(r Readers, log *slog.Logger) *inventory {
 	return &inventory{readers: r, log: log, list: map[string]agentproto.Reader{}, gen: map[string]uint64{},
-		locks: map[string]*sync.Mutex{}, changed: make(chan struct{})}
+		locks: map[string]*sync.Mutex{}, again: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // run watches the readers until ctx ends, retrying when the watch fails

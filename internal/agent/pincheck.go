@@ -48,8 +48,11 @@ func cardPINStatus(ctx context.Context, t Card, selected bool) *agentproto.PINSt
 
 // checkPIN reads the PIN status of the card gen in reader again and
 // records it when it changed. A change of PIN status is no new card: the
-// generation stays, and sessions on the card go on.
-func (inv *inventory) checkPIN(reader string, gen uint64) {
+// generation stays, and sessions on the card go on. With again (after a
+// server's session on the card) the status is reported even unchanged:
+// the session may have made the card known to the server (an issue),
+// which then records the status it ignored at the card's arrival.
+func (inv *inventory) checkPIN(reader string, gen uint64, again bool) {
 	l := inv.lock(reader)
 	l.Lock()
 	pin := func() *agentproto.PINStatus {
@@ -69,12 +72,31 @@ func (inv *inventory) checkPIN(reader string, gen uint64) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	r, ok := inv.list[reader]
-	if !ok || inv.gen[reader] != gen || !r.Present || r.Serial == "" || samePIN(r.PIN, pin) {
+	if !ok || inv.gen[reader] != gen || !r.Present || r.Serial == "" {
 		return
+	}
+	if samePIN(r.PIN, pin) {
+		if !again {
+			return
+		}
+		inv.again[reader] = true
 	}
 	r.PIN = pin
 	inv.list[reader] = r
 	inv.notifyLocked()
+}
+
+// takeAgain returns the readers whose unchanged PIN status is to be
+// reported again (checkPIN), and forgets them.
+func (inv *inventory) takeAgain() map[string]bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if len(inv.again) == 0 {
+		return nil
+	}
+	again := inv.again
+	inv.again = map[string]bool{}
+	return again
 }
 
 // checkPINs checks every card whose serial is known, one after the
@@ -104,7 +126,7 @@ func (inv *inventory) checkPINs(ctx context.Context, interval time.Duration) {
 			if ctx.Err() != nil {
 				return
 			}
-			inv.checkPIN(c.reader, c.gen)
+			inv.checkPIN(c.reader, c.gen, false)
 		}
 	}
 }

@@ -160,7 +160,7 @@ func (r *relay) close(id uint64) *agentproto.Message {
 	r.mu.Unlock()
 	if s != nil {
 		s.card.Close()
-		go r.inv.checkPIN(s.reader, s.gen) // the session may have changed it
+		go r.inv.checkPIN(s.reader, s.gen, true) // the session may have changed it
 	}
 	return &agentproto.Message{}
 }

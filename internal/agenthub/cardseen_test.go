@@ -9,9 +9,8 @@ import (
 )
 
 // A card's PIN status reaches the card workflows with its arrival, and
-// afterwards only when the agent reports a different one (PINOnly): the
-// same status again, a reader without a card, or a card without a serial
-// queue nothing.
+// afterwards with every report of it (PINOnly) in a change message; a
+// snapshot of a card already known or a card removed queue nothing.
 func TestPINStatusReports(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
@@ -39,11 +38,22 @@ func TestPINStatusReports(t *testing.T) {
 		*got.Reader.PIN != (lanyard.PINState{TriesLeft: 3, TriesTotal: 3, PUKTriesLeft: 3}) {
 		t.Fatalf("arrival %+v", got)
 	}
+	// The agent repeats a reader only to report its PIN status again
+	// (after a session on the card): passed on, for the card workflows to
+	// record if it is news to them.
 	if err := c.update(card(&agentproto.PINStatus{Left: 3, Total: 3, PUKLeft: 3}), nil, false); err != nil {
 		t.Fatal(err)
 	}
+	if got := next(); got == nil || !got.PINOnly {
+		t.Fatalf("the status reported again: %+v", got)
+	}
+	// A snapshot (a reconnection) of the same card is no report: the card
+	// is not new, its status not either.
+	if err := c.update(card(&agentproto.PINStatus{Left: 3, Total: 3, PUKLeft: 3}), nil, true); err != nil {
+		t.Fatal(err)
+	}
 	if got := next(); got != nil {
-		t.Fatalf("the same status again queued %+v", got)
+		t.Fatalf("a snapshot of the same card queued %+v", got)
 	}
 	if err := c.update(card(&agentproto.PINStatus{Left: 0, Total: 3, PUKLeft: 3}), nil, false); err != nil {
 		t.Fatal(err)

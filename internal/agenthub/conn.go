@@ -229,7 +229,10 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 		}
 	}
 	var arrived []lanyard.Reader    // cards whose serial is newly known in a reader
-	var pinChanged []lanyard.Reader // cards already there whose PIN status changed
+	// Cards already there with a PIN status reported: changed, or the
+	// same again after a session on the card (the agent repeats a reader
+	// only then), which the card workflows record if it is news to them.
+	var pinReported []lanyard.Reader
 	for _, ar := range rs {
 		r := reader(ar)
 		was, seen := c.readers[r.Name]
@@ -237,8 +240,8 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 		switch {
 		case r.Present && r.Serial != "" && (!was.Present || was.Serial != r.Serial):
 			arrived = append(arrived, r)
-		case r.Present && r.Serial != "" && pinNews:
-			pinChanged = append(pinChanged, r)
+		case r.Present && r.Serial != "" && r.PIN != nil && !full:
+			pinReported = append(pinReported, r)
 		}
 		switch {
 		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
@@ -275,7 +278,7 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 	for _, r := range arrived {
 		c.hub.cardSeen(c.id, r, false)
 	}
-	for _, r := range pinChanged {
+	for _, r := range pinReported {
 		c.hub.cardSeen(c.id, r, true)
 	}
 	if len(events) == 0 || !c.hub.subscribed() {
