@@ -103,7 +103,7 @@ func agentStatus(ctx context.Context, args []string) error {
 	for _, r := range st.Readers {
 		card := "empty"
 		if r.Present {
-			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?"))
+			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?")) + readerNotes(r, st.CardStates)
 		}
 		fmt.Fprintf(tw, "reader %s:\t%s\n", r.Name, card)
 	}

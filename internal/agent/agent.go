@@ -285,7 +285,7 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 func (a *Agent) serveConn(pc *agentproto.Conn) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
 		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes(),
-		Features: []string{agentproto.FeatureDestroy}}
+		Features: []string{agentproto.FeatureDestroy, agentproto.FeatureCardState}}
 	if err := pc.Send(hello); err != nil {
 		return err
 	}

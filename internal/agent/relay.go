@@ -50,6 +50,8 @@ func (r *relay) handle(m *agentproto.Message) {
 		go func() { r.reply(m.ID, r.transmit(m.Session, m.APDU)) }()
 	case agentproto.TypeClose:
 		go func() { r.reply(m.ID, r.close(m.Session)) }()
+	case agentproto.TypeCardState:
+		r.inv.cardState(m.CardState)
 	case agentproto.TypeAirCards:
 		if r.air != nil {
 			r.air.update(m)

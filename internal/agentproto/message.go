@@ -74,6 +74,8 @@ const (
 //	airtransmit ID, Session, APDU
 //	airclose  ID, Session
 //	airreply  ID, and Session (to airopen), APDU (to airtransmit) or Error
+//	cardstate CardState (server → agent: a card in its readers is, for
+//	          instance, disabled; cardstate.go)
 //
 // The air requests go from the agent to the server, with IDs the agent
 // chooses; their replies are airreply, never reply, so the two ID spaces
@@ -114,6 +116,8 @@ type Message struct {
 	Key      *Key     `json:"key,omitempty"`
 	Store    *Store   `json:"store,omitempty"`
 	Stored   *Stored  `json:"stored,omitempty"`
+	// CardState is the cardstate message's (cardstate.go).
+	CardState *CardState `json:"card_state,omitempty"`
 }
 
 // Agent features (hello's Features).
@@ -243,7 +247,7 @@ func (m *Message) Validate() error {
 	}
 	var allowed struct {
 		id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool
-		keygen, key, store, stored, gone                                       bool
+		keygen, key, store, stored, gone, cardState                            bool
 	}
 	switch m.Type {
 	case TypeHello:
@@ -282,6 +286,8 @@ func (m *Message) Validate() error {
 		allowed.id, allowed.store = true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
+	case TypeCardState:
+		allowed.cardState = true
 	case TypePing:
 	default:
 		return fmt.Errorf("agentproto: unknown message type %q", m.Type)
@@ -305,6 +311,7 @@ func (m *Message) Validate() error {
 		{m.Key != nil, allowed.key, "key"},
 		{m.Store != nil, allowed.store, "store"},
 		{m.Stored != nil, allowed.stored, "stored"},
+		{m.CardState != nil, allowed.cardState, "card_state"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -366,6 +373,14 @@ func (m *Message) Validate() error {
 	}
 	if err := m.validateSoftStore(); err != nil {
 		return err
+	}
+	if m.Type == TypeCardState && m.CardState == nil {
+		return fmt.Errorf("agentproto: cardstate message without its state")
+	}
+	if m.CardState != nil {
+		if err := m.CardState.validate(); err != nil {
+			return err
+		}
 	}
 	for _, name := range m.Gone {
 		if name == "" || len(name) > MaxNameLength {

@@ -117,3 +117,49 @@ func TestAgentReportsPINBlocked(t *testing.T) {
 	s.agent.stop(t)
 	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "11223355")
 }
+
+// TestAgentShowsDisabledCard (issue 16 item 7): a card disabled on the
+// server and connected again is shown disabled by the agent's own status
+// (lanyard agent status), which the server told it at the card's
+// arrival; the same status says the PIN's tries left, and a blocked PIN.
+func TestAgentShowsDisabledCard(t *testing.T) {
+	bin := lanyardBinary(t)
+	s := newStack(t)
+	owner, tok := s.user("dina")
+	s.pair("dina")
+	c := newVCard(t)
+	s.insert(c)
+	ctx := context.Background()
+	var res apiv1.IssueCardResult
+	if _, err := owner.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	cli := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + tok}}
+	status := func(what string, ok func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			out, _ := cli.run(0, "agent", "status", "--state", s.agentDir)
+			if ok(out) {
+				return out
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("agent status does not show %s:\n%s", what, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	out := status("the tries left", func(o string) bool { return strings.Contains(o, "PIN: 3 tries left") })
+	if strings.Contains(out, "disabled") {
+		t.Fatalf("an issued card shown disabled:\n%s", out)
+	}
+
+	if _, err := owner.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/disable", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.pull(c)
+	s.insert(c)
+	status("the card disabled", func(o string) bool {
+		return strings.Contains(o, "serial "+c.serial+", disabled by the server: it cannot be used, ask your help desk")
+	})
+}

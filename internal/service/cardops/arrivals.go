@@ -10,8 +10,9 @@ import (
 
 // Arrival handling: a card that arrives in a reader gets its own PUK if
 // it still holds its card type's shared one (RotateSharedPUK; issue 13),
-// and the PIN status its agent read is recorded (RecordPINStatus), as is
-// every change of it the agent sees later.
+// the PIN status its agent read is recorded (RecordPINStatus), as is
+// every change of it the agent sees later, and the agent is told the
+// card's state (tellCardState: disabled, revoked).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2
@@ -54,6 +55,7 @@ func (s *Cards) handleArrival(ctx context.Context, a lanyard.CardArrival) {
 	if a.PINOnly {
 		return
 	}
+	s.tellCardState(ctx, a.WorkstationID, a.Reader.Serial)
 	done, err := s.RotateSharedPUK(ctx, a.WorkstationID, a.Reader.Name, a.Reader.Serial)
 	switch {
 	case err != nil && ctx.Err() == nil:
