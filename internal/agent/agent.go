@@ -277,12 +277,12 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 	a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = true, time.Now().UTC() })
 	defer a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = false, time.Time{} })
 	a.log.Info("connected to the server", "server", a.cfg.Server)
-	return true, a.serveConn(pc)
+	return true, a.serveConn(pc, serverTakes(resp.Header, agentproto.ServerFeaturePINStatus))
 }
 
 // serveConn sends hello and snapshots and answers the server's requests
 // until the connection ends.
-func (a *Agent) serveConn(pc *agentproto.Conn) error {
+func (a *Agent) serveConn(pc *agentproto.Conn, pinStatus bool) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
 		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes(),
 		Features: []string{agentproto.FeatureDestroy, agentproto.FeatureCardState}}
@@ -307,6 +307,9 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 			slotsChanged := a.virtual.slotsChanged() // before freeSlots: no change is missed
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
+			if !pinStatus {
+				readers = withoutPIN(readers)
+			}
 			m := readersMessage(sent, readers, a.inv.takeAgain())
 			sent = make(map[string]agentproto.Reader, len(readers))
 			for _, rd := range readers {

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -148,4 +150,29 @@ func (a *Agent) pinCheck() time.Duration {
 		return DefaultPINCheck
 	}
 	return a.cfg.PINCheck
+}
+
+// serverTakes reports that the server's 101 answer lists feature in
+// agentproto.ServerFeaturesHeader: an older server drops a connection
+// whose frames carry a field it does not know (Reader.PIN).
+func serverTakes(h http.Header, feature string) bool {
+	for _, v := range h.Values(agentproto.ServerFeaturesHeader) {
+		for _, f := range strings.Split(v, ",") {
+			if strings.TrimSpace(f) == feature {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutPIN is readers without their PIN status, for a server that does
+// not take it.
+func withoutPIN(readers []agentproto.Reader) []agentproto.Reader {
+	out := make([]agentproto.Reader, len(readers))
+	for i, r := range readers {
+		r.PIN = nil
+		out[i] = r
+	}
+	return out
 }

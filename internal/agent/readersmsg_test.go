@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"encoding/json"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -55,5 +58,28 @@ func TestReadersMessage(t *testing.T) {
 	}
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The agent sends a card's PIN status only to a server whose 101 answer
+// says it takes it: an older server drops a connection whose frames carry
+// a field it does not know.
+func TestPINStatusOnlyToServersThatTakeIt(t *testing.T) {
+	h := http.Header{}
+	if serverTakes(h, agentproto.ServerFeaturePINStatus) {
+		t.Error("a server without the header takes the PIN status")
+	}
+	h.Add(agentproto.ServerFeaturesHeader, "other, "+agentproto.ServerFeaturePINStatus)
+	if !serverTakes(h, agentproto.ServerFeaturePINStatus) {
+		t.Error("a server listing pin_status does not take it")
+	}
+	rs := []agentproto.Reader{{Name: "A", Present: true, Serial: "1", PIN: &agentproto.PINStatus{Left: 1, PUKLeft: -1}}}
+	m := readersMessage(nil, withoutPIN(rs), nil)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "pin") || rs[0].PIN == nil {
+		t.Errorf("without the feature the agent sends %s (inventory's status kept: %v)", b, rs[0].PIN != nil)
 	}
 }

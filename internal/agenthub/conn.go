@@ -228,7 +228,7 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 			}
 		}
 	}
-	var arrived []lanyard.Reader    // cards whose serial is newly known in a reader
+	var arrived []lanyard.Reader // cards whose serial is newly known in a reader
 	// Cards already there with a PIN status reported: changed, or the
 	// same again after a session on the card (the agent repeats a reader
 	// only then), which the card workflows record if it is news to them.

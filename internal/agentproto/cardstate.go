@@ -14,6 +14,16 @@ const (
 	FeatureCardState = "cardstate"
 )
 
+// A server tells the agent which of the agent's optional fields it
+// decodes in the 101 answer's ServerFeaturesHeader: frames are decoded
+// strictly, so an agent sends a field an older server does not know only
+// when it is listed.
+const (
+	ServerFeaturesHeader = "Lanyard-Server-Features"
+	// ServerFeaturePINStatus: the server takes Reader.PIN.
+	ServerFeaturePINStatus = "pin_status"
+)
+
 // CardState is the state of the card with Serial as the server records
 // it: a card state of internal/lanyard ("issued", "disabled", "revoked",
 // …) and, for a revoked card, why.
