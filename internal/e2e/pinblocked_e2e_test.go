@@ -124,16 +124,8 @@ func TestAgentReportsPINBlocked(t *testing.T) {
 // arrival; the same status says the PIN's tries left, and a blocked PIN.
 func TestAgentShowsDisabledCard(t *testing.T) {
 	bin := lanyardBinary(t)
-	s := newStack(t)
-	owner, tok := s.user("dina")
-	s.pair("dina")
-	c := newVCard(t)
-	s.insert(c)
+	s, c, owner, tok, res := issueOnStack(t, "dina")
 	ctx := context.Background()
-	var res apiv1.IssueCardResult
-	if _, err := owner.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}, &res); err != nil {
-		t.Fatal(err)
-	}
 	cli := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + tok}}
 	status := func(what string, ok func(string) bool) string {
 		t.Helper()
