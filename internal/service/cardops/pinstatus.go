@@ -34,6 +34,11 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 			return err
 		}
 		card = c
+		// Two reports of the card at once (two readers' workers) see one
+		// another's: one records, the other finds nothing new.
+		if err := tx.LockCard(c.ID); err != nil {
+			return err
+		}
 		prev, err := tx.CardPINStatus(c.ID)
 		switch {
 		case lanyard.IsCode(err, lanyard.ENotFound):

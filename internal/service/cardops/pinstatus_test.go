@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -87,7 +89,7 @@ func TestRecordPINStatus(t *testing.T) {
 	if !blocked.Blocked() || blocked.TriesTotal != 3 {
 		t.Fatalf("the card says %+v", blocked)
 	}
-	record(true, blocked)
+	recordsOnce(t, e, serial, blocked)
 	record(false, blocked)
 	if got := view(); got == nil || !got.Blocked || got.TriesLeft != 0 || got.TriesTotal != 3 || got.PUKTriesLeft != 3 {
 		t.Fatalf("card view's PIN %+v", got)
@@ -130,5 +132,26 @@ func TestRecordPINStatus(t *testing.T) {
 	}
 	if !slices.Contains(m.sent, "pin_blocked : olivia@example.test") {
 		t.Fatalf("the second block was not told: %q", m.sent)
+	}
+}
+
+// recordsOnce has workers report the same news of the card with serial
+// at once (two readers' arrival workers): exactly one records it.
+func recordsOnce(t *testing.T, e *issueEnv, serial string, pin lanyard.PINState) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var recorded atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			if changed, err := e.svc.Cards.RecordPINStatus(context.Background(), 1, serial, pin); err != nil {
+				t.Error(err)
+			} else if changed {
+				recorded.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := recorded.Load(); n != 1 {
+		t.Fatalf("the same report at once recorded %d times", n)
 	}
 }
