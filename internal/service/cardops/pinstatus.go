@@ -53,7 +53,7 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 		if ws, err := tx.WorkstationByID(wsID); err == nil {
 			seenAt, wsName = ws.ID, ws.Name
 		}
-		next := &lanyard.CardPINStatus{CardID: c.ID, PINState: merged(prev, pin), Blocked: pin.Blocked(), ReportedAt: s.rec.Clock(), WorkstationID: seenAt}
+		next := &lanyard.CardPINStatus{CardID: c.ID, PINState: mergedPIN(prev, pin), Blocked: pin.Blocked(), ReportedAt: s.rec.Clock(), WorkstationID: seenAt}
 		if err := tx.PutCardPINStatus(next); err != nil {
 			return err
 		}
@@ -96,9 +96,9 @@ func cardBySerial(tx lanyard.Tx, serial string) (*lanyard.Card, error) {
 	return found, nil
 }
 
-// merged is the status next says, with the counts it leaves out (-1, 0)
+// mergedPIN is the status next says, with the counts it leaves out (-1, 0)
 // kept from prev while the PIN's blocked state is the same.
-func merged(prev *lanyard.CardPINStatus, next lanyard.PINState) lanyard.PINState {
+func mergedPIN(prev *lanyard.CardPINStatus, next lanyard.PINState) lanyard.PINState {
 	if prev == nil {
 		return next
 	}
