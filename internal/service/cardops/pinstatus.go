@@ -23,6 +23,12 @@ import (
 // the status changed; a card Lanyard does not know is no error (a
 // visitor's card in a managed reader).
 func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, pin lanyard.PINState) (bool, error) {
+	// Most reports say nothing new (every arrival of a card, thousands at
+	// an AirCard service's start): a read decides, and only news takes a
+	// write transaction and the card's lock.
+	if news, err := s.pinNews(ctx, serial, pin); !news || err != nil {
+		return false, err
+	}
 	var card *lanyard.Card
 	var owner *lanyard.User
 	var pol *lanyard.Policy
@@ -39,11 +45,8 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 		if err := tx.LockCard(c.ID); err != nil {
 			return err
 		}
-		prev, err := tx.CardPINStatus(c.ID)
-		switch {
-		case lanyard.IsCode(err, lanyard.ENotFound):
-			prev = nil
-		case err != nil:
+		prev, err := cardPINStatus(tx, c.ID)
+		if err != nil {
 			return err
 		}
 		if !prev.Changed(pin) {
@@ -70,6 +73,22 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 	}
 	s.notifyPINBlocked(ctx, card, owner, pol, wsName)
 	return true, nil
+}
+
+// pinNews reports whether pin is news about the card with serial: the
+// card is known and its recorded status differs.
+func (s *Cards) pinNews(ctx context.Context, serial string, pin lanyard.PINState) (bool, error) {
+	var news bool
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		c, err := cardBySerial(tx, serial)
+		if c == nil || err != nil {
+			return err
+		}
+		prev, err := cardPINStatus(tx, c.ID)
+		news = err == nil && prev.Changed(pin)
+		return err
+	})
+	return news, err
 }
 
 // cardBySerial is the card registered with serial under any card type,
