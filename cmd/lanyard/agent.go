@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -32,6 +33,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.Var(&vpcdAddrs, "vpcd", "a vpcd slot for a virtual card, HOST:PORT on this machine (repeatable; default: Debian's two, 127.0.0.1:35963 and 127.0.0.1:35964)")
 	storeDir := fs.String("store-dir", agent.DefaultMachineStore, "the machine's software store (PKCS#12 files; the agent must run as root to write it); user stores go to ~/"+agent.UserStoreDir)
 	noSoft := fs.Bool("no-software-store", false, "write no software stores on this workstation")
+	pinCheck := fs.Duration("pin-check", agent.DefaultPINCheck, "how often the PIN status of the cards in the readers is read again, without spending a try, so that the console shows a blocked PIN (0: only on arrival and after the server's sessions)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
@@ -60,7 +62,7 @@ func runAgent(ctx context.Context, args []string) error {
 	t := agenttpm.Open(*tpmSpec, log)
 	defer t.Close()
 	return agent.Run(ctx, agent.Config{Server: server, StateDir: state, Readers: readers, Log: log, Version: version,
-		TPM: t, Slots: agent.NewVPCDSlots(vpcdAddrs, log), SoftStore: soft})
+		TPM: t, Slots: agent.NewVPCDSlots(vpcdAddrs, log), SoftStore: soft, PINCheck: cmp.Or(*pinCheck, -1)})
 }
 
 func agentStatus(ctx context.Context, args []string) error {
@@ -103,7 +105,7 @@ func agentStatus(ctx context.Context, args []string) error {
 	for _, r := range st.Readers {
 		card := "empty"
 		if r.Present {
-			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?"))
+			card = fmt.Sprintf("card %X serial %s", r.ATR, cmpOr(r.Serial, "?")) + readerNotes(r, st.CardStates)
 		}
 		fmt.Fprintf(tw, "reader %s:\t%s\n", r.Name, card)
 	}

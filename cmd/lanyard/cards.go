@@ -39,6 +39,7 @@ func cardList(ctx context.Context, args []string) error {
 	user := cmd.String("user", "", "owner's login (staff)")
 	connected := cmd.Bool("connected", false, "list the cards in your workstations' readers instead")
 	pukState := cmd.String("puk-state", "", "only the cards holding this PUK: default (the card type's shared one), unknown or random (their own)")
+	pinBlocked := cmd.Bool("pin-blocked", false, "only the cards whose PIN an agent last saw blocked")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
@@ -62,6 +63,9 @@ func cardList(ctx context.Context, args []string) error {
 	}
 	if *pukState != "" {
 		q.Set("puk_state", *pukState) // the server refuses a state it does not know
+	}
+	if *pinBlocked {
+		q.Set("pin_blocked", "true")
 	}
 	path := "/api/v1/cards"
 	if len(q) > 0 {
@@ -111,6 +115,9 @@ func printCard(v *apiv1.CardView) {
 		// Which Admin PIN (PUK) the card holds: its own (random) or a
 		// shared one still to be replaced (issue 13).
 		fmt.Printf("  Admin PIN (PUK): %s\n", v.PUKState)
+	}
+	if v.PIN != nil {
+		fmt.Printf("  PIN: %s\n", pinLine(v.PIN))
 	}
 	for _, cc := range v.Certificates {
 		status := string(cc.Status)

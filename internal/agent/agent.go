@@ -66,6 +66,11 @@ type Config struct {
 	OnPairingCode func(code string)
 	// Heartbeat is the ping interval (default agentproto.DefaultHeartbeat).
 	Heartbeat time.Duration
+	// PINCheck is how often a workstation agent reads its cards' PIN
+	// status again (pincheck.go; default DefaultPINCheck, negative:
+	// never). An AirCard service never does: its cards' PINs are used
+	// only through the server's sessions, after which they are read.
+	PINCheck time.Duration
 	// NoStatusSocket leaves out the status socket (agent status), for
 	// agents embedded by the thousand in a benchmark.
 	NoStatusSocket bool
@@ -166,6 +171,11 @@ func (a *Agent) run(ctx context.Context) error {
 	a.inv = newInventory(a.cfg.Readers, a.log)
 	invDone := make(chan struct{})
 	go func() { defer close(invDone); a.inv.run(ctx) }()
+	if every := a.pinCheck(); every > 0 {
+		checksDone := make(chan struct{})
+		go func() { defer close(checksDone); a.inv.checkPINs(ctx, every) }()
+		defer func() { cancel(); <-checksDone }()
+	}
 	defer func() { cancel(); <-invDone }()
 	if a.virtual != nil {
 		if err := a.virtual.start(ctx); err != nil {
@@ -267,15 +277,15 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 	a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = true, time.Now().UTC() })
 	defer a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = false, time.Time{} })
 	a.log.Info("connected to the server", "server", a.cfg.Server)
-	return true, a.serveConn(pc)
+	return true, a.serveConn(pc, serverTakes(resp.Header, agentproto.ServerFeaturePINStatus))
 }
 
 // serveConn sends hello and snapshots and answers the server's requests
 // until the connection ends.
-func (a *Agent) serveConn(pc *agentproto.Conn) error {
+func (a *Agent) serveConn(pc *agentproto.Conn, pinStatus bool) error {
 	hello := &agentproto.Message{Type: agentproto.TypeHello, Version: a.cfg.Version, Hostname: a.cfg.Hostname,
 		TPM: a.virtual.status(), VirtualSlots: a.virtual.freeSlots(), SoftStores: a.soft.scopes(),
-		Features: []string{agentproto.FeatureDestroy}}
+		Features: []string{agentproto.FeatureDestroy, agentproto.FeatureCardState}}
 	if err := pc.Send(hello); err != nil {
 		return err
 	}
@@ -297,7 +307,10 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 			slotsChanged := a.virtual.slotsChanged() // before freeSlots: no change is missed
 			readers, changed := a.inv.snapshot()
 			r.cardsChanged()
-			m := readersMessage(sent, readers)
+			if !pinStatus {
+				readers = withoutPIN(readers)
+			}
+			m := readersMessage(sent, readers, a.inv.takeAgain())
 			sent = make(map[string]agentproto.Reader, len(readers))
 			for _, rd := range readers {
 				sent[rd.Name] = rd
@@ -350,9 +363,12 @@ func (a *Agent) serveConn(pc *agentproto.Conn) error {
 
 // readersMessage is what tells the server the reader list is now cur: the
 // whole list the first time (sent is nil), after that only what changed
-// since sent — nil when nothing did. An AirCard service lists a reader
-// per AirCard, so a new AirCard costs one entry, not all of them.
-func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) *agentproto.Message {
+// since sent — nil when nothing did — and the readers named in again
+// whose PIN status is to be reported again though unchanged (the server
+// records a reader repeated with its PIN status as a new report). An
+// AirCard service lists a reader per AirCard, so a new AirCard costs one
+// entry, not all of them.
+func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader, again map[string]bool) *agentproto.Message {
 	if sent == nil {
 		return &agentproto.Message{Type: agentproto.TypeSnapshot, Readers: nonNilReaders(cur)}
 	}
@@ -360,7 +376,8 @@ func readersMessage(sent map[string]agentproto.Reader, cur []agentproto.Reader) 
 	names := make(map[string]bool, len(cur))
 	for _, r := range cur {
 		names[r.Name] = true
-		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) {
+		if was, ok := sent[r.Name]; !ok || was.Present != r.Present || was.Serial != r.Serial || !bytes.Equal(was.ATR, r.ATR) || !samePIN(was.PIN, r.PIN) ||
+			(again[r.Name] && r.PIN != nil) {
 			m.Readers = append(m.Readers, r)
 		}
 	}

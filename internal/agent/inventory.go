@@ -30,12 +30,14 @@ type inventory struct {
 	list    map[string]agentproto.Reader
 	gen     map[string]uint64 // bumped on every change of a reader's card
 	locks   map[string]*sync.Mutex
-	changed chan struct{} // closed and replaced on every change
+	again   map[string]bool                 // readers whose PIN status is to be reported again (pincheck.go)
+	states  map[string]agentproto.CardState // by serial: what the server said (cardstate.go)
+	changed chan struct{}                   // closed and replaced on every change
 }
 
 func newInventory(r Readers, log *slog.Logger) *inventory {
 	return &inventory{readers: r, log: log, list: map[string]agentproto.Reader{}, gen: map[string]uint64{},
-		locks: map[string]*sync.Mutex{}, changed: make(chan struct{})}
+		locks: map[string]*sync.Mutex{}, again: map[string]bool{}, states: map[string]agentproto.CardState{}, changed: make(chan struct{})}
 }
 
 // run watches the readers until ctx ends, retrying when the watch fails
@@ -65,6 +67,9 @@ func (inv *inventory) event(ev ReaderEvent) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	old, had := inv.list[ev.Reader]
+	if had && old.Serial != "" && (ev.Gone || !ev.Present || !bytes.Equal(old.ATR, ev.ATR)) {
+		delete(inv.states, old.Serial) // the card left: the server tells its state again at its next arrival
+	}
 	switch {
 	case ev.Gone:
 		delete(inv.list, ev.Reader)
@@ -116,15 +121,19 @@ const serialTries = 3
 func (inv *inventory) readSerialTry(reader string, gen uint64, try int) {
 	l := inv.lock(reader)
 	l.Lock()
-	serial := func() string {
+	serial, pin := func() (string, *agentproto.PINStatus) {
 		card, err := inv.readers.Connect(reader, false)
 		if err != nil {
-			return ""
+			return "", nil
 		}
 		defer card.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), serialTimeout)
 		defer cancel()
-		return cardSerial(ctx, card)
+		serial := cardSerial(ctx, card)
+		if serial == "" {
+			return "", nil
+		}
+		return serial, cardPINStatus(ctx, card, false)
 	}()
 	l.Unlock()
 	inv.mu.Lock()
@@ -139,7 +148,7 @@ func (inv *inventory) readSerialTry(reader string, gen uint64, try int) {
 		}
 		return
 	}
-	r.Serial = serial
+	r.Serial, r.PIN = serial, pin
 	inv.list[reader] = r
 	inv.gen[reader]++
 	inv.notifyLocked()

@@ -50,6 +50,8 @@ func (r *relay) handle(m *agentproto.Message) {
 		go func() { r.reply(m.ID, r.transmit(m.Session, m.APDU)) }()
 	case agentproto.TypeClose:
 		go func() { r.reply(m.ID, r.close(m.Session)) }()
+	case agentproto.TypeCardState:
+		r.inv.cardState(m.CardState)
 	case agentproto.TypeAirCards:
 		if r.air != nil {
 			r.air.update(m)
@@ -160,6 +162,7 @@ func (r *relay) close(id uint64) *agentproto.Message {
 	r.mu.Unlock()
 	if s != nil {
 		s.card.Close()
+		go r.inv.checkPIN(s.reader, s.gen, true) // the session may have changed it
 	}
 	return &agentproto.Message{}
 }

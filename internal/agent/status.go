@@ -22,6 +22,9 @@ type Status struct {
 	Connected      bool                `json:"connected"`
 	ConnectedSince time.Time           `json:"connected_since,omitzero"`
 	Readers        []agentproto.Reader `json:"readers"`
+	// CardStates are the states the server gave of the cards in the
+	// readers (disabled and revoked ones cannot be used).
+	CardStates []agentproto.CardState `json:"card_states,omitempty"`
 	// TPM is the requirements check of the workstation's TPM.
 	TPM *agentproto.TPMStatus `json:"tpm,omitempty"`
 	// VirtualCards are the TPM virtual smart cards and platform
@@ -54,6 +57,7 @@ func (a *Agent) currentStatus() Status {
 	st.Readers = []agentproto.Reader{}
 	if a.inv != nil {
 		st.Readers, _ = a.inv.snapshot()
+		st.CardStates = a.inv.cardStates(st.Readers)
 	}
 	if a.virtual != nil {
 		st.TPM, st.VirtualCards = a.virtual.status(), a.virtual.list()

@@ -31,7 +31,24 @@ func (a cardAccess) WorkstationState(id int64) (lanyard.WorkstationState, bool) 
 
 // reader is the agent's report of a reader (the wire) as the domain's.
 func reader(r agentproto.Reader) lanyard.Reader {
-	return lanyard.Reader{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial}
+	return lanyard.Reader{Name: r.Name, Present: r.Present, ATR: r.ATR, Serial: r.Serial, PIN: pinState(r.PIN)}
+}
+
+// pinState is the PIN status an agent read (the wire) as the domain's;
+// nil when the agent reported none.
+func pinState(p *agentproto.PINStatus) *lanyard.PINState {
+	if p == nil {
+		return nil
+	}
+	return &lanyard.PINState{TriesLeft: p.Left, TriesTotal: p.Total, PUKTriesLeft: p.PUKLeft}
+}
+
+// samePINState reports that a and b say the same.
+func samePINState(a, b *lanyard.PINState) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // tpmState is the agent's TPM check (the wire) as the domain's; nil when

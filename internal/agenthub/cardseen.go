@@ -21,11 +21,12 @@ const arrivalQueue = 256
 // (service.HandleArrivals). Arrivals that find it full are dropped.
 func (h *Hub) Arrivals() <-chan lanyard.CardArrival { return h.arrivals }
 
-// cardSeen queues a card that arrived in a reader of workstation ws.
-// c.mu may be held: it never blocks.
-func (h *Hub) cardSeen(ws int64, r lanyard.Reader) {
+// cardSeen queues a card that arrived in a reader of workstation ws,
+// or (pinOnly) one whose PIN status the agent saw change (docs/
+// lifecycle.md, "PIN blocked cards"). c.mu may be held: it never blocks.
+func (h *Hub) cardSeen(ws int64, r lanyard.Reader, pinOnly bool) {
 	select {
-	case h.arrivals <- lanyard.CardArrival{WorkstationID: ws, Reader: r}:
+	case h.arrivals <- lanyard.CardArrival{WorkstationID: ws, Reader: r, PINOnly: pinOnly}:
 	default:
 	}
 }

@@ -229,18 +229,26 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 		}
 	}
 	var arrived []lanyard.Reader // cards whose serial is newly known in a reader
+	// Cards already there with a PIN status reported: changed, or the
+	// same again after a session on the card (the agent repeats a reader
+	// only then), which the card workflows record if it is news to them.
+	var pinReported []lanyard.Reader
 	for _, ar := range rs {
 		r := reader(ar)
 		was, seen := c.readers[r.Name]
-		if r.Present && r.Serial != "" && (!was.Present || was.Serial != r.Serial) {
+		pinNews := r.PIN != nil && !samePINState(was.PIN, r.PIN)
+		switch {
+		case r.Present && r.Serial != "" && (!was.Present || was.Serial != r.Serial):
 			arrived = append(arrived, r)
+		case r.Present && r.Serial != "" && r.PIN != nil && !full:
+			pinReported = append(pinReported, r)
 		}
 		switch {
 		case r.Present && (!was.Present || !bytes.Equal(was.ATR, r.ATR)):
 			events = append(events, Event{Kind: EventInserted, Reader: r.Name})
 		case !r.Present && was.Present:
 			events = append(events, Event{Kind: EventRemoved, Reader: r.Name})
-		case !seen || was.Serial != r.Serial:
+		case !seen || was.Serial != r.Serial || pinNews:
 			events = append(events, Event{Kind: EventChanged, Reader: r.Name})
 		}
 		c.setReaderLocked(r)
@@ -268,7 +276,10 @@ func (c *agentConn) update(rs []agentproto.Reader, gone []string, full bool) err
 		}
 	}
 	for _, r := range arrived {
-		c.hub.cardSeen(c.id, r)
+		c.hub.cardSeen(c.id, r, false)
+	}
+	for _, r := range pinReported {
+		c.hub.cardSeen(c.id, r, true)
 	}
 	if len(events) == 0 || !c.hub.subscribed() {
 		c.mu.Unlock()

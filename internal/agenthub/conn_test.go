@@ -98,7 +98,7 @@ func TestArrivalsNeverBlock(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range arrivalQueue + 10 {
-			h.cardSeen(1, lanyard.Reader{Name: "r", Present: true, Serial: fmt.Sprint(i)})
+			h.cardSeen(1, lanyard.Reader{Name: "r", Present: true, Serial: fmt.Sprint(i)}, false)
 		}
 	}()
 	select {

@@ -131,7 +131,8 @@ func (h *Hub) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nc.SetDeadline(time.Time{}) // the heartbeat watchdog takes over
-	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + agentproto.UpgradeToken + "\r\nConnection: Upgrade\r\n\r\n")
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + agentproto.UpgradeToken + "\r\nConnection: Upgrade\r\n" +
+		agentproto.ServerFeaturesHeader + ": " + agentproto.ServerFeaturePINStatus + "\r\n\r\n")
 	if err := brw.Flush(); err != nil {
 		nc.Close()
 		return

@@ -60,42 +60,77 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 }
 
+// A reader's PIN status (issue 16 item 10) is an optional, additive
+// field: a reader without it reads as before, one with it round-trips,
+// and a blocked PIN is Left 0; so does a cardstate message (item 7).
+func TestReaderPINStatus(t *testing.T) {
+	for _, body := range []string{
+		`{"type":"snapshot","readers":[{"name":"r","present":true,"atr":"Ow==","serial":"12"}]}`,
+		`{"type":"snapshot","readers":[{"name":"r","present":true,"atr":"Ow==","serial":"12","pin":{"left":0,"total":3,"puk_left":3}}]}`,
+		`{"type":"readers","readers":[{"name":"r","present":true,"serial":"12","pin":{"left":-1,"puk_left":-1}}]}`,
+		`{"type":"cardstate","card_state":{"serial":"12","state":"revoked","reason":"lost"}}`,
+	} {
+		raw := append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+		m, err := ReadFrame(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		var out bytes.Buffer
+		if err := WriteFrame(&out, m); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String()[4:]; got != body {
+			t.Errorf("round trip: %s, want %s", got, body)
+		}
+	}
+}
+
 func TestFrameRefused(t *testing.T) {
 	frame := func(body string) []byte {
 		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 	}
 	for name, raw := range map[string][]byte{
-		"too large":         binary.BigEndian.AppendUint32(nil, MaxFrame+1),
-		"truncated":         frame(`{"type":"ping"}`)[:8],
-		"unknown type":      frame(`{"type":"launch"}`),
-		"unknown field":     frame(`{"type":"ping","x":1}`),
-		"foreign field":     frame(`{"type":"ping","reader":"r"}`),
-		"open without id":   frame(`{"type":"open","reader":"r"}`),
-		"short apdu":        frame(`{"type":"transmit","id":1,"session":1,"apdu":"AAE="}`),
-		"trailing data":     frame(`{"type":"ping"} {}`),
-		"not json":          frame(`ping`),
-		"absent with atr":   frame(`{"type":"snapshot","readers":[{"name":"r","atr":"Ow=="}]}`),
-		"ended without err": frame(`{"type":"ended","session":1}`),
-		"create of a kind":  frame(`{"type":"create","id":1,"kind":"yubikey"}`),
-		"create without id": frame(`{"type":"create","kind":"tpm_virtual_card"}`),
-		"kind in open":      frame(`{"type":"open","id":1,"reader":"r","kind":"tpm_virtual_card"}`),
-		"tpm in snapshot":   frame(`{"type":"snapshot","readers":[],"tpm":{"usable":true}}`),
-		"gone in snapshot":  frame(`{"type":"snapshot","readers":[],"gone":["r"]}`),
-		"empty change":      frame(`{"type":"readers"}`),
-		"unnamed gone":      frame(`{"type":"readers","gone":[""]}`),
-		"serial in create":  frame(`{"type":"create","id":1,"kind":"tpm_virtual_card","serial":"1"}`),
-		"aircards no list":  frame(`{"type":"aircards","service_online":true}`),
-		"aircards in hello": frame(`{"type":"hello","aircards":[]}`),
-		"airopen no serial": frame(`{"type":"airopen","id":1}`),
-		"airopen no id":     frame(`{"type":"airopen","serial":"1"}`),
-		"destroy no serial": frame(`{"type":"destroy","id":1}`),
-		"destroy no id":     frame(`{"type":"destroy","serial":"1"}`),
-		"kind in destroy":   frame(`{"type":"destroy","id":1,"serial":"1","kind":"aircard"}`),
-		"features in ping":  frame(`{"type":"ping","features":["destroy"]}`),
-		"empty feature":     frame(`{"type":"hello","features":[""]}`),
-		"many features":     frame(`{"type":"hello","features":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`),
-		"airtransmit short": frame(`{"type":"airtransmit","id":1,"session":1,"apdu":"AAE="}`),
-		"aircard no serial": frame(`{"type":"aircards","aircards":[{"name":"x"}]}`),
+		"too large":           binary.BigEndian.AppendUint32(nil, MaxFrame+1),
+		"truncated":           frame(`{"type":"ping"}`)[:8],
+		"unknown type":        frame(`{"type":"launch"}`),
+		"unknown field":       frame(`{"type":"ping","x":1}`),
+		"foreign field":       frame(`{"type":"ping","reader":"r"}`),
+		"open without id":     frame(`{"type":"open","reader":"r"}`),
+		"short apdu":          frame(`{"type":"transmit","id":1,"session":1,"apdu":"AAE="}`),
+		"trailing data":       frame(`{"type":"ping"} {}`),
+		"not json":            frame(`ping`),
+		"absent with atr":     frame(`{"type":"snapshot","readers":[{"name":"r","atr":"Ow=="}]}`),
+		"ended without err":   frame(`{"type":"ended","session":1}`),
+		"create of a kind":    frame(`{"type":"create","id":1,"kind":"yubikey"}`),
+		"create without id":   frame(`{"type":"create","kind":"tpm_virtual_card"}`),
+		"kind in open":        frame(`{"type":"open","id":1,"reader":"r","kind":"tpm_virtual_card"}`),
+		"tpm in snapshot":     frame(`{"type":"snapshot","readers":[],"tpm":{"usable":true}}`),
+		"gone in snapshot":    frame(`{"type":"snapshot","readers":[],"gone":["r"]}`),
+		"empty change":        frame(`{"type":"readers"}`),
+		"unnamed gone":        frame(`{"type":"readers","gone":[""]}`),
+		"serial in create":    frame(`{"type":"create","id":1,"kind":"tpm_virtual_card","serial":"1"}`),
+		"aircards no list":    frame(`{"type":"aircards","service_online":true}`),
+		"aircards in hello":   frame(`{"type":"hello","aircards":[]}`),
+		"airopen no serial":   frame(`{"type":"airopen","id":1}`),
+		"airopen no id":       frame(`{"type":"airopen","serial":"1"}`),
+		"destroy no serial":   frame(`{"type":"destroy","id":1}`),
+		"destroy no id":       frame(`{"type":"destroy","serial":"1"}`),
+		"kind in destroy":     frame(`{"type":"destroy","id":1,"serial":"1","kind":"aircard"}`),
+		"features in ping":    frame(`{"type":"ping","features":["destroy"]}`),
+		"empty feature":       frame(`{"type":"hello","features":[""]}`),
+		"many features":       frame(`{"type":"hello","features":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`),
+		"airtransmit short":   frame(`{"type":"airtransmit","id":1,"session":1,"apdu":"AAE="}`),
+		"aircard no serial":   frame(`{"type":"aircards","aircards":[{"name":"x"}]}`),
+		"pin without serial":  frame(`{"type":"snapshot","readers":[{"name":"r","present":true,"pin":{"left":3,"puk_left":3}}]}`),
+		"pin of no card":      frame(`{"type":"snapshot","readers":[{"name":"r","pin":{"left":3,"puk_left":3}}]}`),
+		"pin left > total":    frame(`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":4,"total":3,"puk_left":3}}]}`),
+		"pin left < -1":       frame(`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":-2,"puk_left":3}}]}`),
+		"pin left > 255":      frame(`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":256,"puk_left":3}}]}`),
+		"puk left < -1":       frame(`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":1,"puk_left":-5}}]}`),
+		"cardstate no state":  frame(`{"type":"cardstate"}`),
+		"cardstate no serial": frame(`{"type":"cardstate","card_state":{"state":"disabled"}}`),
+		"cardstate in ping":   frame(`{"type":"ping","card_state":{"serial":"1","state":"disabled"}}`),
+		"pin unknown field":   frame(`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":1,"puk_left":1,"x":1}}]}`),
 	} {
 		if _, err := ReadFrame(bytes.NewReader(raw)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -22,6 +22,8 @@ func FuzzReadFrame(f *testing.F) {
 		`{"type":"reply","id":2,"key":{"handle":"0a1b","public_key":"MFkwEwYHKoZIzj0CAQ=="}}`,
 		`{"type":"store","id":3,"store":{"handle":"0a1b","chain":["MIIB","MIIC"],"password":"Secret-99","scope":"user","account":"tia","name":"Work.tls"}}`,
 		`{"type":"reply","id":3,"stored":{"path":"/home/tia/.local/share/lanyard/store/Work.p12","nss":true}}`,
+		`{"type":"readers","readers":[{"name":"r","present":true,"serial":"1","pin":{"left":0,"total":3,"puk_left":-1}}]}`,
+		`{"type":"cardstate","card_state":{"serial":"1","state":"revoked","reason":"lost"}}`,
 	} {
 		f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...))
 	}

@@ -74,6 +74,8 @@ const (
 //	airtransmit ID, Session, APDU
 //	airclose  ID, Session
 //	airreply  ID, and Session (to airopen), APDU (to airtransmit) or Error
+//	cardstate CardState (server → agent: a card in its readers is, for
+//	          instance, disabled; cardstate.go)
 //
 // The air requests go from the agent to the server, with IDs the agent
 // chooses; their replies are airreply, never reply, so the two ID spaces
@@ -114,6 +116,8 @@ type Message struct {
 	Key      *Key     `json:"key,omitempty"`
 	Store    *Store   `json:"store,omitempty"`
 	Stored   *Stored  `json:"stored,omitempty"`
+	// CardState is the cardstate message's (cardstate.go).
+	CardState *CardState `json:"card_state,omitempty"`
 }
 
 // Agent features (hello's Features).
@@ -171,6 +175,30 @@ type Reader struct {
 	// card has one, else the CHUID GUID in hex; empty when unknown or not
 	// read yet.
 	Serial string `json:"serial,omitempty"`
+	// PIN is the card's PIN status as the agent read it without spending
+	// a try (on arrival, after the server's sessions, and now and then);
+	// nil when not read (not a PIV card, older agents).
+	PIN *PINStatus `json:"pin,omitempty"`
+}
+
+// PINStatus is a card's PIN and PUK tries left: VERIFY without data (SP
+// 800-73-4 Part 2 3.2.1) and GET METADATA (vendor F7) as the agent read
+// them. Left 0 is a blocked PIN.
+type PINStatus struct {
+	// Left is the PIN's tries left, -1 when unknown (the PIN is verified
+	// and the card has no GET METADATA).
+	Left int `json:"left"`
+	// Total is the PIN's retry count, 0 when unknown.
+	Total int `json:"total,omitempty"`
+	// PUKLeft is the PUK's tries left, -1 when unknown.
+	PUKLeft int `json:"puk_left"`
+}
+
+// valid reports that the counts are within what a card can say: a
+// count is one byte, and no more tries are left than there are.
+func (p *PINStatus) valid() bool {
+	return p.Left >= -1 && p.Left <= 255 && p.Total >= 0 && p.Total <= 255 && p.PUKLeft >= -1 && p.PUKLeft <= 255 &&
+		(p.Total == 0 || p.Left <= p.Total)
 }
 
 // Error codes of replies and ended messages.
@@ -219,7 +247,7 @@ func (m *Message) Validate() error {
 	}
 	var allowed struct {
 		id, session, reader, apdu, err, readers, hello, kind, serial, aircards bool
-		keygen, key, store, stored, gone                                       bool
+		keygen, key, store, stored, gone, cardState                            bool
 	}
 	switch m.Type {
 	case TypeHello:
@@ -258,6 +286,8 @@ func (m *Message) Validate() error {
 		allowed.id, allowed.store = true, true
 	case TypeEnded:
 		allowed.session, allowed.err = true, true
+	case TypeCardState:
+		allowed.cardState = true
 	case TypePing:
 	default:
 		return fmt.Errorf("agentproto: unknown message type %q", m.Type)
@@ -281,6 +311,7 @@ func (m *Message) Validate() error {
 		{m.Key != nil, allowed.key, "key"},
 		{m.Store != nil, allowed.store, "store"},
 		{m.Stored != nil, allowed.stored, "stored"},
+		{m.CardState != nil, allowed.cardState, "card_state"},
 	} {
 		if c.set {
 			if err := has(c.ok, c.name); err != nil {
@@ -343,13 +374,22 @@ func (m *Message) Validate() error {
 	if err := m.validateSoftStore(); err != nil {
 		return err
 	}
+	if m.Type == TypeCardState && m.CardState == nil {
+		return fmt.Errorf("agentproto: cardstate message without its state")
+	}
+	if m.CardState != nil {
+		if err := m.CardState.validate(); err != nil {
+			return err
+		}
+	}
 	for _, name := range m.Gone {
 		if name == "" || len(name) > MaxNameLength {
 			return fmt.Errorf("agentproto: malformed reader name %q", name)
 		}
 	}
 	for _, r := range m.Readers {
-		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) {
+		if r.Name == "" || len(r.Name) > MaxNameLength || len(r.ATR) > 33 || len(r.Serial) > 64 || (!r.Present && (r.ATR != nil || r.Serial != "")) ||
+			(r.PIN != nil && (r.Serial == "" || !r.PIN.valid())) {
 			return fmt.Errorf("agentproto: malformed reader %q", r.Name)
 		}
 	}

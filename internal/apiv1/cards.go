@@ -30,6 +30,26 @@ type CardView struct {
 	// new one).
 	ReplacedBy *Replacement `json:"replaced_by,omitempty"`
 	Replaces   *Replacement `json:"replaces,omitempty"`
+	// PIN is the card's last known PIN status; absent when none is known
+	// (docs/lifecycle.md, "PIN blocked cards").
+	PIN *CardPIN `json:"pin,omitempty"`
+}
+
+// CardPIN is a card's PIN status as an agent last reported it without
+// spending a try, or as Lanyard's own PIN reset or change left it. The
+// counts are absent when the card did not give them.
+type CardPIN struct {
+	Blocked      bool `json:"blocked"`
+	TriesLeft    *int `json:"tries_left,omitempty"`
+	TriesTotal   *int `json:"tries_total,omitempty"`
+	PUKTriesLeft *int `json:"puk_tries_left,omitempty"`
+	// ReportedAt is when the status was first reported (a report that
+	// says the same again changes nothing).
+	ReportedAt time.Time `json:"reported_at"`
+	// WorkstationID and Workstation say where the card was seen; absent
+	// when the status is Lanyard's own (after a PIN reset or change).
+	WorkstationID int64  `json:"workstation_id,omitempty"`
+	Workstation   string `json:"workstation,omitempty"`
 }
 
 // CardCertificate is one line of a card's Contents tab.

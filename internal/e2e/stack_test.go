@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net"
@@ -53,6 +54,10 @@ type stack struct {
 	slots  []string
 	// softStore, when set, is the agent's software store configuration.
 	softStore *agent.SoftStore
+	// pinCheck is how often the agent reads its cards' PIN status again
+	// (agent.Config.PINCheck); 0: never, so that no other test's card
+	// sees APDUs it did not cause.
+	pinCheck time.Duration
 }
 
 // newStack starts a server and takes the vpcd slot; pair starts the agent.
@@ -190,7 +195,7 @@ func (s *stack) startAgent() *runningAgent {
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
 			Server: cfg.Server, StateDir: cfg.StateDir, Readers: readers, Hostname: cfg.Hostname, TPM: cfg.TPM, Slots: cfg.Slots, SoftStore: s.softStore,
-			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat,
+			OnPairingCode: func(code string) { a.codes <- code }, Heartbeat: heartbeat, PINCheck: cmp.Or(s.pinCheck, -1),
 		})
 	}()
 	s.agent = a

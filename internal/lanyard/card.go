@@ -150,8 +150,11 @@ type CardFilter struct {
 	// that still have a shared one (issue 13). The zero value (PUKFactory)
 	// matches every card, so factory-fresh cards cannot be selected here.
 	PUKState PUKState
-	Limit    int
-	Offset   int
+	// PINBlocked: only the cards whose PIN an agent last saw blocked
+	// (docs/lifecycle.md, "PIN blocked cards").
+	PINBlocked bool
+	Limit      int
+	Offset     int
 }
 
 // OperationKind names a card workflow.

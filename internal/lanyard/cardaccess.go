@@ -86,6 +86,9 @@ type Reader struct {
 	// Serial is the card's serial (vendor serial in decimal, else the
 	// CHUID GUID in hex); empty while unknown.
 	Serial string `json:"serial,omitempty"`
+	// PIN is the card's PIN status as the agent last read it; nil when
+	// unknown.
+	PIN *PINState `json:"pin,omitempty"`
 }
 
 // TPMState is whether a workstation has a usable TPM 2.0 and, if not, why;
@@ -139,4 +142,7 @@ type SoftwareStored struct {
 type CardArrival struct {
 	WorkstationID int64
 	Reader        Reader
+	// PINOnly: the card was in the reader already; only its PIN status
+	// (Reader.PIN) changed, so nothing but that is to be handled.
+	PINOnly bool
 }

@@ -50,6 +50,7 @@ type Tx interface {
 	OfflineUnblockStore
 	CardReplacementStore
 	OfflineArmStore
+	CardPINStatusStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

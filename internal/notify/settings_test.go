@@ -24,10 +24,10 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 16 {
-		t.Fatalf("%d templates, want 16", len(list))
+	if len(list) != 17 {
+		t.Fatalf("%d templates, want 17", len(list))
 	}
-	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardReplaced, notify.KindCardPINReset, notify.KindCardOfflineUnblock} {
+	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardReplaced, notify.KindCardPINReset, notify.KindCardOfflineUnblock, notify.KindCardPINBlocked} {
 		if !slices.ContainsFunc(list, func(m *apiv1.MailTemplate) bool { return m.Kind == k }) {
 			t.Errorf("no template of kind %s", k)
 		}

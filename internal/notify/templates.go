@@ -21,6 +21,7 @@ const (
 	KindCardDisabled       = "card_disabled"
 	KindCardPINReset       = "card_pin_reset"
 	KindCardOfflineUnblock = "card_offline_unblock"
+	KindCardPINBlocked     = "card_pin_blocked"
 	KindCardEnabled        = "card_enabled"
 	KindCardRevoked        = "card_revoked"
 	KindCardReplaced       = "card_replaced"
@@ -145,6 +146,13 @@ If you did not ask for this, tell your help desk at once: someone may hold your 
 
 a response that unblocks the PIN of your card {{.Card.Serial}} ({{.Card.CardType}}) was given{{if .By}} to {{.By}}{{end}}.
 If you did not ask for this, tell your help desk at once: someone may hold your card.
+` + signature}},
+	{KindCardPINBlocked, "Card PIN blocked: to the operators and to the card's owner (their manager in copy when the policy says so), once per block, when an agent sees the card's PIN blocked", apiv1.MailTemplateInput{
+		Subject: "PIN blocked: card {{.Card.Serial}}",
+		Text: `Hello,
+
+the PIN of the card {{.Card.Serial}} ({{.Card.CardType}}){{if .User.Name}} of {{.User.Name}}{{end}} is blocked{{if .By}}: it was seen so at {{.By}}{{end}}.
+Its owner can unblock it in Self-Service (Reset PIN, with the card connected) or ask the help desk.
 ` + signature}},
 	{KindDocumentUploaded, "Document uploaded: to document officers, with the document attached", apiv1.MailTemplateInput{
 		Subject: "Document to review: {{.DocKind}} of {{.User.Name}}",

@@ -13,7 +13,7 @@ func (s *Server) cardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
 		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*apiv1.CardView{}, status: 200,
-			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
+			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"pin_blocked", "boolean", "true: only the cards whose PIN was last seen blocked"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listCards},
 		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: apiv1.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
 			h: func(c *call) (any, error) {
@@ -131,6 +131,9 @@ func (s *Server) listCards(c *call) (any, error) {
 	if f.PUKState, err = pukStateFilter(q.Get("puk_state")); err != nil {
 		return nil, err
 	}
+	if f.PINBlocked, err = pinBlockedFilter(q.Get("pin_blocked")); err != nil {
+		return nil, err
+	}
 	if login := q.Get("user"); login != "" {
 		u, err := s.identity.GetUser(c.r.Context(), c.p, login)
 		if err != nil {
@@ -150,4 +153,17 @@ func pukStateFilter(v string) (lanyard.PUKState, error) {
 		return s, nil
 	}
 	return "", lanyard.Errorf(lanyard.EInvalid, "puk_state %q: want default, unknown or random", v)
+}
+
+// pinBlockedFilter reads the pin_blocked filter of the cards list
+// (docs/lifecycle.md, "PIN blocked cards"); false and absent list every
+// card.
+func pinBlockedFilter(v string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, lanyard.Errorf(lanyard.EInvalid, "pin_blocked %q: want true or false", v)
 }

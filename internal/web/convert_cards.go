@@ -20,6 +20,7 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 		out.AllowedOperations[i] = string(op)
 	}
 	out.ReplacedBy, out.Replaces = toReplacement(v.ReplacedBy), toReplacement(v.Replaces)
+	out.PIN = cardPIN(v.PIN)
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {
@@ -27,6 +28,22 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 		}
 	}
 	return out
+}
+
+// cardPIN is a card's PIN status on the wire: the counts the card did
+// not give (-1, 0) are left out.
+func cardPIN(st *cardops.CardPIN) *apiv1.CardPIN {
+	if st == nil {
+		return nil
+	}
+	known := func(n, unknown int) *int {
+		if n == unknown {
+			return nil
+		}
+		return &n
+	}
+	return &apiv1.CardPIN{Blocked: st.Blocked, TriesLeft: known(st.TriesLeft, -1), TriesTotal: known(st.TriesTotal, 0), PUKTriesLeft: known(st.PUKTriesLeft, -1),
+		ReportedAt: st.ReportedAt, WorkstationID: st.WorkstationID, Workstation: st.Workstation}
 }
 
 func cardView(v *cardops.CardView, err error) (*apiv1.CardView, error) { return toCardView(v), err }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
@@ -39,10 +40,18 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		AllowedOperations: []cardperm.Op{cardperm.Disable},
 		ReplacedBy:        &cardops.ReplacementView{CardReplacement: &lanyard.CardReplacement{ID: 1, NewCardID: 8}, OldSerial: "0b", NewSerial: "0c"},
 		Replaces:          &cardops.ReplacementView{CardReplacement: &lanyard.CardReplacement{ID: 2, OldCardID: 7}, OldSerial: "0d", NewSerial: "0b"},
+		PIN: &cardops.CardPIN{CardPINStatus: lanyard.CardPINStatus{CardID: 3, PINState: lanyard.PINState{TriesLeft: 0, TriesTotal: 3, PUKTriesLeft: -1}, Blocked: true,
+			ReportedAt: time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), WorkstationID: 2}, Workstation: "pc"},
 	}
 	everyFieldSet(t, view, toCardView(view))
 	if got := toCardView(view); got.ReplacedBy.NewSerial != "0c" || got.Replaces.OldCardID != 7 {
 		t.Errorf("replacements not converted: %+v %+v", got.ReplacedBy, got.Replaces)
+	}
+	// The counts a card did not give are left out, those it gave (0
+	// included) are not.
+	if pin := toCardView(view).PIN; !pin.Blocked || pin.TriesLeft == nil || *pin.TriesLeft != 0 || *pin.TriesTotal != 3 || pin.PUKTriesLeft != nil ||
+		pin.WorkstationID != 2 || pin.Workstation != "pc" || !pin.ReportedAt.Equal(view.PIN.ReportedAt) {
+		t.Errorf("PIN status converted to %+v", pin)
 	}
 	if got := toCardView(view); len(got.AllowedOperations) != 1 || got.AllowedOperations[0] != "disable" {
 		t.Errorf("allowed operations not converted: %v", got.AllowedOperations)

@@ -11,7 +11,9 @@ import (
 // Arrival handling: a card that arrives in a reader gets its own PUK if
 // it still holds its card type's shared one (RotateSharedPUK; issue 13),
 // and a TPM card a new offline unblock code when its last was used or
-// given out (RearmOffline).
+// given out (RearmOffline); the PIN status its agent read is recorded
+// (RecordPINStatus), as is every change of it the agent sees later, and
+// the agent is told the card's state (tellCardState: disabled, revoked).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2
@@ -46,6 +48,15 @@ func (s *Cards) HandleArrivals(ctx context.Context, arrivals <-chan lanyard.Card
 func (s *Cards) handleArrival(ctx context.Context, a lanyard.CardArrival) {
 	ctx, cancel := context.WithTimeout(ctx, arrivalTimeout)
 	defer cancel()
+	if pin := a.Reader.PIN; pin != nil {
+		if _, err := s.RecordPINStatus(ctx, a.WorkstationID, a.Reader.Serial, *pin); err != nil && ctx.Err() == nil {
+			s.log.Warn("recording a card's PIN status failed", "workstation", a.WorkstationID, "serial", a.Reader.Serial, "err", err)
+		}
+	}
+	if a.PINOnly {
+		return
+	}
+	s.tellCardState(ctx, a.WorkstationID, a.Reader.Serial)
 	done, err := s.RotateSharedPUK(ctx, a.WorkstationID, a.Reader.Name, a.Reader.Serial)
 	switch {
 	case err != nil && ctx.Err() == nil:

@@ -31,6 +31,9 @@ type CardView struct {
 	// one); nil when none (docs/lifecycle.md, "Replace").
 	ReplacedBy *ReplacementView
 	Replaces   *ReplacementView
+	// PIN is the card's last known PIN status (an agent's report, or
+	// Lanyard's own PIN reset or change); nil when none is known.
+	PIN *CardPIN
 }
 
 // ReplacementView is a replacement link with both cards' serials.
@@ -38,6 +41,13 @@ type ReplacementView struct {
 	*lanyard.CardReplacement
 	OldSerial string
 	NewSerial string
+}
+
+// CardPIN is a card's last known PIN status and the name of the
+// workstation it was reported from (empty: Lanyard's own).
+type CardPIN struct {
+	lanyard.CardPINStatus
+	Workstation string
 }
 
 // CardCertificate is one line of a card's Contents tab.
@@ -149,6 +159,16 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 			return nil, err
 		}
 		v.Owner = u.Login
+	}
+	pin, err := cardPINStatus(tx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if pin != nil {
+		v.PIN = &CardPIN{CardPINStatus: *pin}
+		if ws, err := tx.WorkstationByID(pin.WorkstationID); pin.WorkstationID != 0 && err == nil {
+			v.PIN.Workstation = ws.Name
+		}
 	}
 	certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID})
 	if err != nil {

@@ -432,6 +432,24 @@ func holdsContent(tx lanyard.Tx, cardID int64) (bool, error) {
 var stateNotices = map[string]string{"card.disable": "disabled", "card.enable": "enabled", "card.revoke": "revoked",
 	"card.pin.reset": "pin_reset", "card.offline_unblock": "offline_unblock"}
 
+// ownerRecipients are the addresses of the card state notifications to
+// owner under policy pol: the owner's when the policy asks to notify the
+// user, the manager's in copy when it asks for that; none without a
+// policy.
+func ownerRecipients(owner *lanyard.User, pol *lanyard.Policy) []string {
+	if owner == nil || pol == nil {
+		return nil
+	}
+	var to []string
+	if pol.Settings.Notifications.NotifyUser && owner.Email != "" {
+		to = append(to, owner.Email)
+	}
+	if pol.Settings.Notifications.NotifyManager && owner.ManagerEmail != "" {
+		to = append(to, owner.ManagerEmail)
+	}
+	return to
+}
+
 // notifyCardState tells the card's owner that action changed the card,
 // when the owner's policy asks for user notifications (Notifications →
 // notify user) and the owner has an address, with their manager in copy
@@ -446,19 +464,10 @@ func (s *Cards) notifyCardState(ctx context.Context, p *lanyard.Principal, actio
 }
 
 // sendCardState queues ev for the card's owner, and their manager in copy,
-// as the owner's policy says (notifyCardState).
+// as the owner's policy says (ownerRecipients).
 func (s *Cards) sendCardState(ctx context.Context, owner *lanyard.User, pol *lanyard.Policy, ev CardStateEvent) {
-	if s.notifier == nil || owner == nil || pol == nil {
-		return
-	}
-	var to []string
-	if pol.Settings.Notifications.NotifyUser && owner.Email != "" {
-		to = append(to, owner.Email)
-	}
-	if pol.Settings.Notifications.NotifyManager && owner.ManagerEmail != "" {
-		to = append(to, owner.ManagerEmail)
-	}
-	if len(to) == 0 {
+	to := ownerRecipients(owner, pol)
+	if s.notifier == nil || len(to) == 0 {
 		return
 	}
 	if err := s.notifier.CardState(context.WithoutCancel(ctx), to, ev); err != nil {

@@ -75,7 +75,12 @@ func (s *Cards) ChangePIN(ctx context.Context, p *lanyard.Principal, cardID int6
 	// Recorded even if the caller went away: the card has the new PIN.
 	run, err := operation.Once(context.WithoutCancel(ctx), s.runner, operation.Begin{
 		Card: card, Op: lanyard.Operation{Kind: lanyard.OpChangePIN, UserID: card.OwnerID, ActorID: p.User.ID},
-		Check: func(tx lanyard.Tx) error { return lockUnchanged(tx, card, was, "while its PIN was changed") },
+		Check: func(tx lanyard.Tx) error {
+			if err := lockUnchanged(tx, card, was, "while its PIN was changed"); err != nil {
+				return err
+			}
+			return s.pinRestored(tx, card.ID)
+		},
 		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
 			return s.rec.Event(p, "card.pin.change", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "operation": op.ID})
 		}}, &struct{}{})

@@ -351,6 +351,9 @@ func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *oper
 		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
 			return err
 		}
+		if err := s.pinRestored(tx, card.ID); err != nil {
+			return err
+		}
 		if held != nil {
 			return tx.CreateHeldPIN(held)
 		}

@@ -116,6 +116,10 @@ func (t cardsTx) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 		q.WriteString(` AND puk_state = ?`)
 		args = append(args, string(f.PUKState))
 	}
+	if f.PINBlocked {
+		q.WriteString(` AND id IN (SELECT card_id FROM card_pin_status WHERE pin_blocked = ?)`)
+		args = append(args, true)
+	}
 	if f.Query != "" {
 		q.WriteString(` AND (LOWER(serial) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
 		like := "%" + escapeLike(strings.ToLower(f.Query)) + "%"

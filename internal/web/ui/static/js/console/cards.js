@@ -1,11 +1,12 @@
-// Console cards: search by serial/name, owner, state and which Admin PIN
-// (PUK) the card holds; each row opens the card's details.
+// Console cards: search by serial/name, owner, state, which Admin PIN
+// (PUK) the card holds and PIN blocked; each row opens the card's details.
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 import { allowed, openResetPINDialog } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
 import { replaceButtons } from '../replace.js';
+import { pinBlockedBadge } from '../pinstatus.js';
 
 const status = $('#cards-status');
 const form = $('#card-search');
@@ -21,7 +22,7 @@ function pukBadge(state) {
 }
 
 async function load() {
-  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value, puk_state: $('#card-puk').value };
+  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value, puk_state: $('#card-puk').value, pin_blocked: $('#card-pin').value };
   setStatus(status, 'Loading…');
   let list;
   try {
@@ -36,7 +37,7 @@ async function load() {
     { label: 'Card type', cell: (c) => c.card_type || '—' },
     { label: 'Owner', cell: (c) => c.owner || '—' },
     { label: 'Name', cell: (c) => c.name || '—' },
-    { label: 'State', cell: (c) => (c.revocation_reason ? [badge(c.state), ' ', reasonText(c.revocation_reason)] : badge(c.state)) },
+    { label: 'State', cell: (c) => [badge(c.state), c.revocation_reason ? [' ', reasonText(c.revocation_reason)] : '', c.pin && c.pin.blocked ? [' ', pinBlockedBadge(c)] : ''] },
     { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
     { label: 'Admin PIN (PUK)', cell: (c) => pukBadge(c.puk_state) },
     {
@@ -57,7 +58,7 @@ async function load() {
 }
 
 const params = new URLSearchParams(location.search);
-for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state'], ['puk_state', 'card-puk']]) {
+for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state'], ['puk_state', 'card-puk'], ['pin_blocked', 'card-pin']]) {
   if (params.get(k)) $('#' + id).value = params.get(k);
 }
 form.addEventListener('submit', (e) => { e.preventDefault(); load(); });

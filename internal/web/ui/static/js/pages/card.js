@@ -9,6 +9,7 @@ import { documentsButton, groupDocuments } from '../documents.js';
 import { pinButtons } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
 import { replaceButtons, replacementFacts } from '../replace.js';
+import { pinBlockedNotice, pinText } from '../pinstatus.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -80,6 +81,7 @@ async function load() {
       ...replacementFacts(d),
       ['Issued', fmtDate(c.issued_at)],
       ...(inConsole ? [['Admin PIN (PUK)', pukText(c.puk_state)]] : []),
+      ...(c.state !== 'clean' ? [['PIN', pinText(c.pin)]] : []),
       ['Certificates', String(certs.length)],
       ['Registered', fmtDate(c.created_at)],
       ['Last change', fmtDateTime(c.updated_at)],
@@ -89,6 +91,7 @@ async function load() {
     }, 'Continue card issue'), ' ', h('button', {
       type: 'button', class: 'danger', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
     }, 'Revoke and clear card')) : '',
+    pinBlockedNotice({ ...c, kind: c.kind || d.kind, allowed_operations: d.allowed_operations }, inConsole, () => load()),
     pinButtons({ ...c, kind: c.kind || d.kind }, inConsole, () => load()),
     // Disable, enable, revoke with a reason, withdraw: exactly what the
     // server allows this person on this card.

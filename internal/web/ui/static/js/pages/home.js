@@ -7,6 +7,7 @@ import { openIssueDialog, pinSetupForm } from '../issue.js';
 import { connectedTable } from '../connected.js';
 import { reasonText, stateButtons } from '../cardstates.js';
 import { replaceButtons, replacementFacts } from '../replace.js';
+import { pinBlockedBadge, pinBlockedNotice } from '../pinstatus.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
@@ -29,12 +30,13 @@ function cardArticle(card, details) {
       ['Serial', h('code', {}, card.serial || '—')],
       ['Card type', card.card_type],
       ['Name', card.name],
-      ['State', badge(card.state)],
+      ['State', [badge(card.state), ' ', pinBlockedBadge(card)]],
       ...(card.revocation_reason ? [['Revocation reason', reasonText(card.revocation_reason)]] : []),
       ...replacementFacts(card),
       ['Issued', fmtDate(card.issued_at)],
       ['Certificates', certCount(card, details)],
     ]),
+    pinBlockedNotice(card, false, () => loadCards()),
     h('details', { class: 'menu' },
       h('summary', { 'aria-label': `Card menu for card ${card.serial || title}` }, 'Card menu'),
       h('ul', {},

@@ -1,0 +1,34 @@
+package cardops
+
+import (
+	"context"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// cardStateTeller is the part of the card access (the agent hub's) that
+// tells a workstation's agent the state of a card that arrived in its
+// readers (issue 16 item 7: "the agent reports a disabled card when it is
+// connected"). Card access without it tells nothing.
+type cardStateTeller interface {
+	TellCardState(wsID int64, card *lanyard.Card)
+}
+
+// tellCardState tells the agent of workstation wsID the state of the
+// card with serial that arrived there, when Lanyard knows the card; the
+// agent shows a disabled or revoked one to the person at the
+// workstation (lanyard agent status).
+func (s *Cards) tellCardState(ctx context.Context, wsID int64, serial string) {
+	teller, ok := s.cards.(cardStateTeller)
+	if !ok {
+		return
+	}
+	var card *lanyard.Card
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = cardBySerial(tx, serial); return }); err != nil {
+		s.log.Warn("reading the state of an arrived card failed", "workstation", wsID, "serial", serial, "err", err)
+		return
+	}
+	if card != nil {
+		teller.TellCardState(wsID, card)
+	}
+}
