@@ -74,7 +74,7 @@ type Card struct {
 	// last rotated it. The card's next online arrival rotates it.
 	PUKReleasedAt time.Time `json:"-"`
 	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt        time.Time            `json:"updated_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // CardRevocationReason is why a card was revoked, as the person who
