@@ -209,6 +209,13 @@ func (j *issueJob) newPIN() string {
 // again.
 func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
+		// Probed before the management session, which no answer
+		// to an unknown command may disturb.
+		scheme, err := personalize.ProbeOfflineScheme(ctx, j.pc)
+		if err != nil {
+			return nil, err
+		}
+		j.card.OfflineScheme = scheme.String()
 		return personalize.AuthenticateStatic(ctx, j.pc, keys.Admin)
 	}
 	// Checked before any key derived for this card is used or sent: the
@@ -265,13 +272,20 @@ func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Key
 // offline unblock is checked with (personalize.EnableOfflineUnblock),
 // every time an issue authenticates to it: the instruction is idempotent,
 // and a card issued before offline unblock existed gets it at its next
-// issue or continue.
+// issue or continue. The card's answer fixes its offline scheme
+// (Card.OfflineScheme), written with the card at the issue's end: a card
+// that does not know the instruction is a standard PIV card.
 func (s *Cards) enableOffline(ctx context.Context, j *issueJob, admin *piv.Admin, m personalize.Master, ident []byte) error {
 	k, err := personalize.DiversifiedKey(m, j.ct.AdminKey, ident)
 	if err != nil {
 		return err
 	}
-	return personalize.EnableOfflineUnblock(ctx, admin, k, j.card.Serial)
+	scheme, err := personalize.EnableOfflineUnblock(ctx, admin, k, j.card.Serial)
+	if err != nil {
+		return err
+	}
+	j.card.OfflineScheme = scheme.String()
+	return nil
 }
 
 // writeCertificate writes the slot's certificate to the card, after

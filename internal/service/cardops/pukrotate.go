@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -26,9 +27,9 @@ func rotatable(c *lanyard.Card) bool {
 	return false
 }
 
-// sharedPUKCard returns the card with serial whose PUK is to be replaced,
-// or nil.
-func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card, *lanyard.CardType, error) {
+// arrivalCard returns the card with serial for which want holds (whose
+// PUK is to be replaced), or nil.
+func (s *Cards) arrivalCard(ctx context.Context, serial string, want func(*lanyard.Card) bool) (*lanyard.Card, *lanyard.CardType, error) {
 	var card *lanyard.Card
 	var ct *lanyard.CardType
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
@@ -44,7 +45,7 @@ func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card
 			if err != nil {
 				return err
 			}
-			if rotatable(c) {
+			if want(c) {
 				card, ct = c, t
 				return nil
 			}
@@ -63,7 +64,7 @@ func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card
 // transaction, card.puk.rotate). A run after an interruption that lost
 // the card's reply finds the card holding either PUK.
 func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial string) (bool, error) {
-	card, ct, err := s.sharedPUKCard(ctx, serial)
+	card, ct, err := s.arrivalCard(ctx, serial, rotatable)
 	if card == nil || err != nil {
 		return false, err
 	}
@@ -73,35 +74,11 @@ func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial 
 	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
 		return false, err // so does a PIN reset under way (pinreset.go)
 	}
-	access := s.cardAccess()
-	if access == nil {
-		return false, nil
-	}
-	release, err := s.cardSlots.acquire(ctx)
-	if err != nil {
+	pc, sess, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, rotatable)
+	if pc == nil || err != nil {
 		return false, err
 	}
-	raw, err := access.Open(ctx, wsID, reader)
-	if err != nil {
-		release()
-		return false, err
-	}
-	sess := &slotSession{CardSession: raw, release: release}
 	defer sess.Close()
-	pc, id, err := personalize.Connect(ctx, sess, s.rand, serial, reader)
-	if err != nil {
-		return false, err
-	}
-	// Read again inside the exclusive session, and check it is the card.
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(card.ID); return }); err != nil {
-		return false, err
-	}
-	if !rotatable(card) {
-		return false, nil
-	}
-	if ok, err := s.cardProven(ctx, pc, wsID, ct, card, id); !ok || err != nil {
-		return false, err
-	}
 	secrets, err := s.catalog.CardTypeSecrets(ct)
 	if err != nil {
 		return false, err
@@ -168,4 +145,47 @@ func (s *Cards) recordPUK(ctx context.Context, card *lanyard.Card, action string
 		*card = next
 	}
 	return err
+}
+
+// arrivalSession opens the card with serial just connected in reader of
+// workstation wsID, for an automatic change of its PUK: it reads card
+// again inside the exclusive session (want must still hold) and checks the
+// card is the one recorded (cardProven). A nil card and no error: nothing
+// to do (no card access, or the card changed meanwhile, or it cannot
+// prove it is the card).
+func (s *Cards) arrivalSession(ctx context.Context, wsID int64, reader, serial string, ct *lanyard.CardType, card *lanyard.Card, want func(*lanyard.Card) bool) (*piv.Card, *slotSession, error) {
+	access := s.cardAccess()
+	if access == nil {
+		return nil, nil, nil
+	}
+	release, err := s.cardSlots.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := access.Open(ctx, wsID, reader)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	sess := &slotSession{CardSession: raw, release: release}
+	pc, id, err := personalize.Connect(ctx, sess, s.rand, serial, reader)
+	if err == nil {
+		// Read again inside the exclusive session, and check it is the card.
+		err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+			cur, err := tx.CardByID(card.ID)
+			if err == nil {
+				*card = *cur
+			}
+			return err
+		})
+	}
+	ok := err == nil && want(card)
+	if ok {
+		ok, err = s.cardProven(ctx, pc, wsID, ct, card, id)
+	}
+	if !ok || err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	return pc, sess, nil
 }
