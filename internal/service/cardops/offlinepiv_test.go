@@ -181,7 +181,9 @@ func TestOfflineUnblockStandardPIVRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			change(tc.f)
-			defer change(func(c *lanyard.Card) { c.PUKState, c.SealedPUK, c.OfflineScheme = orig.PUKState, orig.SealedPUK, orig.OfflineScheme })
+			defer change(func(c *lanyard.Card) {
+				c.PUKState, c.SealedPUK, c.OfflineScheme = orig.PUKState, orig.SealedPUK, orig.OfflineScheme
+			})
 			if err := ask(); !lanyard.IsCode(err, tc.code) {
 				t.Fatalf("%v, want %s", err, tc.code)
 			}
