@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/card/pcsc"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -30,6 +31,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent unblock --offline", flag.ContinueOnError)
 	reader := fs.String("reader", "", "the reader holding the card (default: the one card that answers)")
 	forgot := fs.Bool("forgot", false, "the PIN is not blocked, but forgotten: unblock anyway")
+	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (a standard PIV card's new Admin PIN is left there, sealed, for the agent to upload)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,7 +47,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	}
 	defer card.close()
 	if card.standard {
-		return unblockOfflinePIV(ctx, card.piv, name, *forgot, in, pivNonceStore{})
+		return unblockOfflinePIV(ctx, card.piv, name, *forgot, in, pivNonceStore{}, *state)
 	}
 	return unblockOffline(ctx, card.piv, name, *forgot, in)
 }

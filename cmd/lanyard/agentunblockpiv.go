@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/pukescrow"
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
 
@@ -89,7 +93,7 @@ func (s pivNonceStore) drop(serial string) {
 
 // unblockOfflinePIV runs the exchange with the user on a selected standard
 // PIV card.
-func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter, nonces pivNonceStore) error {
+func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter, nonces pivNonceStore, stateDir string) error {
 	serial, err := unblockSerial(ctx, c, forgot)
 	if err != nil {
 		return err
@@ -128,6 +132,65 @@ func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot b
 	}
 	nonces.drop(serial)
 	in.say("The PIN of card %s is set; it has all its tries again.\n", serial)
-	in.say("The response carried the card's Admin PIN (PUK): it stays valid on this card until the card is next used on a computer connected to Lanyard, which changes it.\n")
+	switch rolled, note := rollForwardPUK(ctx, c, stateDir, serial, ch, puk); {
+	case rolled:
+		in.say("The card's Admin PIN (PUK) was changed to a new one nobody has seen; Lanyard receives it, sealed, when this computer next connects.\n")
+	default:
+		in.say("The response carried the card's Admin PIN (PUK): it stays valid on this card until the card is next used on a computer connected to Lanyard, which changes it (%s).\n", note)
+	}
 	return nil
+}
+
+// rollForwardPUK changes the card's released PUK at once to a fresh one
+// nobody sees (the roll-forward): drawn as the server draws PUKs, sealed
+// to the server's escrow key the agent keeps in stateDir, saved in the
+// agent's spool (synced) before CHANGE REFERENCE DATA (SP 800-73-4 part
+// 2, 3.2.2) sends it, and marked done when the card took it. The agent
+// uploads it before its next connection. It reports whether the card
+// holds the new PUK, else why not; without the escrow key (no agent on
+// this computer, or one that never reached the server) it changes
+// nothing, since the server would not know the card's PUK.
+func rollForwardPUK(ctx context.Context, c *piv.Card, stateDir, serial string, ch unblockcode.Payload, puk string) (bool, string) {
+	key, err := agent.EscrowKey(stateDir)
+	if err != nil {
+		return false, "no Lanyard agent's escrow key on this computer"
+	}
+	next, err := randomPUK()
+	if err != nil {
+		return false, err.Error()
+	}
+	blob, err := pukescrow.Seal(key, serial, ch, next)
+	if err != nil {
+		return false, "the agent's escrow key is damaged"
+	}
+	path, err := agent.SpoolEscrow(stateDir, agentproto.PUKEscrow{Serial: serial, Challenge: unblockcode.Encode(unblockcode.Challenge, ch), Sealed: blob, Changed: "unknown"})
+	if err != nil {
+		return false, "the agent's state directory cannot be written: " + err.Error()
+	}
+	err = c.ChangePUK(ctx, puk, next)
+	var ae *piv.AuthError
+	switch {
+	case errors.As(err, &ae):
+		_ = os.Remove(path) // refused: the card keeps the released PUK
+		return false, "the card refused the change"
+	case err != nil:
+		return false, "the card did not answer the change; Lanyard tries both when it next sees the card"
+	}
+	// Left "unknown" if this fails: the server then tries both PUKs.
+	_ = agent.UpdateEscrow(path, "done")
+	return true, ""
+}
+
+// randomPUK draws 8 characters of digits and letters (unblockcode's PUK
+// alphabet), as the server draws a card's PUK.
+func randomPUK() (string, error) {
+	b := make([]byte, unblockcode.PUKLength)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(unblockcode.PUKAlphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = unblockcode.PUKAlphabet[n.Int64()]
+	}
+	return string(b), nil
 }

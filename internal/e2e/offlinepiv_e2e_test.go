@@ -32,10 +32,20 @@ import (
 // challenge is refused by the tool before any PUK try is spent; the
 // operator's `lanyard card unblock-offline` answers the real one with the
 // card's PUK; the tool unblocks the card with it and the new PIN;
-// yubico-piv-tool verifies the new PIN and refuses the old. When the card
-// next connects the server rotates the released PUK, which the card then
-// refuses (yubico-piv-tool -a unblock-pin).
+// yubico-piv-tool verifies the new PIN and refuses the old. With the
+// agent's escrow key the tool changes the released PUK at once (the card
+// refuses it right away) and the agent uploads the new one before it
+// connects; without, the server rotates the released PUK when the card
+// next connects. Either way the card then refuses the released PUK
+// (yubico-piv-tool -a unblock-pin) and takes the one the server holds.
 func TestOfflineUnblockStandardPIVOnWorkstation(t *testing.T) {
+	t.Run("rotated at the next connection", func(t *testing.T) { offlineUnblockStandardPIV(t, false) })
+	t.Run("rolled forward by the tool", func(t *testing.T) { offlineUnblockStandardPIV(t, true) })
+}
+
+// offlineUnblockStandardPIV runs the offline unblock of a standard card,
+// the tool finding the agent's escrow key (escrow) or not.
+func offlineUnblockStandardPIV(t *testing.T, escrow bool) {
 	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
 		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
 	}
@@ -46,13 +56,17 @@ func TestOfflineUnblockStandardPIVOnWorkstation(t *testing.T) {
 	s.agent.stop(t) // the workstation is offline
 	blockPIN(t, s.reader)
 	cache := t.TempDir()
+	state := t.TempDir() // no agent here: no escrow key
+	if escrow {
+		state = s.agentDir
+	}
 
 	// A first run shows the challenge; the user closes it (Ctrl-C) and
 	// runs it again: the same challenge.
-	first := startOfflineTool(t, bin, s.reader, cache)
+	first := startOfflineTool(t, bin, s.reader, cache, "--state", state)
 	challenge := first.challenge(t)
 	first.kill()
-	tool := startOfflineTool(t, bin, s.reader, cache)
+	tool := startOfflineTool(t, bin, s.reader, cache, "--state", state)
 	if again := tool.challenge(t); again != challenge {
 		t.Fatalf("the second run shows %s, the first showed %s", again, challenge)
 	}
@@ -83,8 +97,10 @@ func TestOfflineUnblockStandardPIVOnWorkstation(t *testing.T) {
 	pukTriesFull(t, c)
 
 	io.WriteString(tool.stdin, answer(challenge)+"\n97531864\n97531864\n")
+	released := sealedPUK(t, s, res.Card.ID)
 	rest := tool.finish(t)
-	if !strings.Contains(rest, "PIN of card") || !strings.Contains(rest, "stays valid") {
+	said := map[bool]string{false: "stays valid", true: "nobody has seen"}[escrow]
+	if !strings.Contains(rest, "PIN of card") || !strings.Contains(rest, said) {
 		t.Errorf("the tool said:\n%s", rest)
 	}
 	if strings.Contains(rest, "97531864") {
@@ -95,23 +111,45 @@ func TestOfflineUnblockStandardPIVOnWorkstation(t *testing.T) {
 		t.Fatalf("the old PIN still verifies:\n%s", out)
 	}
 	pukTriesFull(t, c)
+	if escrow { // this refusal costs a PUK try, the card's next one restores them
+		if out, err := unblock(s.reader, released); err == nil {
+			t.Fatalf("the card still takes the released PUK after the tool's roll-forward:\n%s", out)
+		}
+	}
 
-	// The card connects again: the released PUK is rotated.
-	released := sealedPUK(t, s, res.Card.ID)
+	// The card connects again: the server holds the escrowed PUK, or
+	// rotates the released one.
 	s.restartAgent()
 	s.pull(c)
 	s.insert(c)
 	deadline := time.Now().Add(20 * time.Second)
-	for sealedPUK(t, s, res.Card.ID) == released {
+	for sealedPUK(t, s, res.Card.ID) == released || !cardRecordOf(t, s, res.Card.ID).PUKReleasedAt.IsZero() {
 		if time.Now().After(deadline) {
-			t.Fatal("the released PUK was not rotated within 20 s of the card's connection")
+			t.Fatal("the server does not hold a new PUK within 20 s of the card's connection")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.agent.stop(t)
 	if out, err := unblock(s.reader, released); err == nil {
-		t.Fatalf("the card still takes the released PUK after the rotation:\n%s", out)
+		t.Fatalf("the card still takes the released PUK:\n%s", out)
 	}
+	if out, err := unblock(s.reader, sealedPUK(t, s, res.Card.ID)); err != nil {
+		t.Fatalf("the card refuses the PUK the server holds:\n%s", out)
+	}
+	events, err := s.srv.Service.Audit.ListAudit(context.Background(), lanyard.AuditFilter{Action: map[bool]string{false: "card.puk.rotate", true: "card.puk.escrow"}[escrow]})
+	if err != nil || len(events) != 1 {
+		t.Errorf("audit: %d events, %v", len(events), err)
+	}
+}
+
+// cardRecordOf is card id's record.
+func cardRecordOf(t *testing.T, s *stack, id int64) *lanyard.Card {
+	t.Helper()
+	var c *lanyard.Card
+	if err := s.srv.Store.View(context.Background(), func(tx lanyard.Tx) (err error) { c, err = tx.CardByID(id); return }); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // blockPIN blocks the PIN of the card in reader with wrong VERIFYs.
@@ -195,10 +233,10 @@ type offlineTool struct {
 
 // startOfflineTool runs `lanyard agent unblock --offline` on reader, with
 // cache as the user's cache directory (where it keeps a standard card's
-// challenge).
-func startOfflineTool(t *testing.T, bin, reader, cache string) *offlineTool {
+// challenge) and args.
+func startOfflineTool(t *testing.T, bin, reader, cache string, args ...string) *offlineTool {
 	t.Helper()
-	cmd := exec.Command(bin, "agent", "unblock", "--offline", "--reader", reader)
+	cmd := exec.Command(bin, append([]string{"agent", "unblock", "--offline", "--reader", reader}, args...)...)
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -10,6 +10,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/pukescrow"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
@@ -200,5 +201,77 @@ func TestOfflineUnblockStandardPIVRefused(t *testing.T) {
 	}
 	if err := ask(); err != nil {
 		t.Fatalf("after the refusals: %v", err)
+	}
+}
+
+// The tool's roll-forward reaches the server through the agent: a blob
+// for another owner, another challenge or tampered is refused and changes
+// nothing; one whose outcome the tool does not know is kept as the drawn
+// PUK of an interrupted rotation, which the card's next arrival finishes
+// with whichever PUK the card holds.
+func TestAcceptPUKEscrow(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card := cardRecord(t, e, id)
+	code, ch := pivChallenge(t, card.Serial, 0xABCDE)
+	res, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := unblockcode.Decode(unblockcode.Response, res.Response)
+	released, err := unblockcode.OpenPUKResponse(card.Serial, ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := e.svc.Cards.PUKEscrowKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const next = "Nx7kQ2pZ"
+	blob, err := pukescrow.Seal(pub, card.Serial, ch, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCode, otherCh := pivChallenge(t, card.Serial, 0xABCDF)
+	otherBlob, _ := pukescrow.Seal(pub, card.Serial, otherCh, next)
+	tampered := append([]byte(nil), blob...)
+	tampered[len(tampered)-1] ^= 1
+	for _, tc := range []struct {
+		name  string
+		owner int64
+		in    cardops.PUKEscrowInput
+		code  string
+	}{
+		{"another owner", olivia.User.ID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
+		{"a challenge never answered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: otherCode, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
+		{"tampered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: tampered, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
+		{"sealed for another challenge", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
+		{"bad outcome", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: "maybe"}, lanyard.EInvalid},
+	} {
+		if err := e.svc.Cards.AcceptPUKEscrow(ctx, tc.owner, tc.in); !lanyard.IsCode(err, tc.code) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != released || cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+		t.Fatal("a refused escrow changed the card record")
+	}
+
+	// The tool changed the PUK, its answer lost.
+	if err := pc.ChangePUK(ctx, released, next); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial)
+	if err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	after := cardRecord(t, e, id)
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != next || !after.PUKReleasedAt.IsZero() {
+		t.Fatalf("after the arrival the server holds another PUK than the escrowed one, or the release stands (%v)", after.PUKReleasedAt)
+	}
+	if err := pc.UnblockPIN(ctx, next, "11223344"); err != nil {
+		t.Fatalf("the escrowed PUK: %v", err)
 	}
 }
