@@ -103,18 +103,11 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 	if card == nil || err != nil {
 		return false, err
 	}
-	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
-		return false, err // an issue under way sets the PUK itself
-	}
-	pc, sess, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, releasedPUK)
+	pc, sess, typePUK, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, releasedPUK)
 	if pc == nil || err != nil {
 		return false, err
 	}
 	defer sess.Close()
-	secrets, err := s.catalog.CardTypeSecrets(ct)
-	if err != nil {
-		return false, err
-	}
 	run, err := s.startReset(ctx, lanyard.SystemPrincipal, card, "card.puk.rotate")
 	if err != nil {
 		return false, err
@@ -122,7 +115,7 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 	drawn, err := s.drawnPUK(ctx, run)
 	if err == nil {
 		var candidates []personalize.PUKCandidate
-		if candidates, err = s.pukCandidates(run.Card, personalize.TypePUK(secrets), drawn); err == nil {
+		if candidates, err = s.pukCandidates(run.Card, typePUK, drawn); err == nil {
 			_, err = personalize.UsePUK(ctx, pc, candidates, false, "changing the released Admin PIN (PUK) of card "+card.Serial, func(cur string) error {
 				return pc.ChangePUK(ctx, cur, drawn.PUK)
 			})
@@ -162,29 +155,7 @@ func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData],
 // finishRotation records the card holding the drawn PUK, its release
 // over, with the operation done: one transaction, one audit event.
 func (s *Cards) finishRotation(ctx context.Context, run *operation.Run[resetData]) error {
-	card := run.Card
-	sealed := run.Data.NewPUK
-	run.Data.NewPUK = nil // the card record holds it now
-	run.Op.State = lanyard.OpDone
-	var fresh *lanyard.Card
-	writes := func(tx lanyard.Tx) error {
-		if err := tx.LockCard(card.ID); err != nil {
-			return err
-		}
-		cur, err := tx.CardByID(card.ID)
-		if err != nil {
-			return err
-		}
-		cur.SealedPUK, cur.PUKState, cur.PUKReleasedAt, cur.UpdatedAt = sealed, lanyard.PUKRandom, time.Time{}, s.rec.Clock()
-		fresh = cur
-		return tx.UpdateCard(cur)
-	}
-	ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate", "card", strconv.FormatInt(card.ID, 10), map[string]any{
-		"serial": card.Serial, "operation": run.Op.ID, "reason": "offline_release", "puk_state": string(lanyard.PUKRandom)})
-	if err := run.Step(context.WithoutCancel(ctx), operation.Done, operation.Also(writes), operation.Event(ev)); err != nil {
-		run.Data.NewPUK, run.Op.State = sealed, lanyard.OpRunning
-		return err
-	}
-	*card = *fresh
-	return nil
+	ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate", "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{
+		"serial": run.Card.Serial, "operation": run.Op.ID, "reason": "offline_release", "puk_state": string(lanyard.PUKRandom)})
+	return s.recordDrawnPUK(ctx, run, ev, func(lanyard.Tx) error { return nil })
 }

@@ -341,29 +341,13 @@ func (s *Cards) holdResetPIN(run *operation.Run[resetData], plan *resetPlan) *la
 // away: the card already has both.
 func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *operation.Run[resetData], plan *resetPlan, answered bool, held *lanyard.HeldPIN) error {
 	card := run.Card
-	sealed := run.Data.NewPUK
-	run.Data.NewPUK = nil // the card record holds it now
-	run.Op.State = lanyard.OpDone
-	var fresh *lanyard.Card
-	writes := func(tx lanyard.Tx) error {
-		// Only the PUK is this step's to write, on the card as it is now:
-		// a disable or revoke committed while the card was reset stays
-		// (the record read before the card I/O would undo it).
-		if err := tx.LockCard(card.ID); err != nil {
-			return err
-		}
-		cur, err := tx.CardByID(card.ID)
-		if err != nil {
-			return err
-		}
-		// The PUK is a new one: one an offline unblock released is
-		// gone (RotateReleasedPUK has nothing left to do).
-		cur.SealedPUK, cur.PUKState, cur.UpdatedAt = sealed, lanyard.PUKRandom, s.rec.Clock()
-		cur.PUKReleasedAt = time.Time{}
-		if err := tx.UpdateCard(cur); err != nil {
-			return err
-		}
-		fresh = cur
+	by := "staff"
+	if p.User.ID == card.OwnerID {
+		by = "owner"
+	}
+	ev := s.rec.Event(p, "card.pin.reset", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID,
+		"by": by, "answers_checked": answered, "random_pin": plan.random, "shown_to_caller": plan.random && plan.showCaller, "held_for_owner": held != nil, "puk_rotated": true})
+	return s.recordDrawnPUK(ctx, run, ev, func(tx lanyard.Tx) error {
 		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
 			return err
 		}
@@ -371,13 +355,37 @@ func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *oper
 			return tx.CreateHeldPIN(held)
 		}
 		return nil
+	})
+}
+
+// recordDrawnPUK ends run (done) with the card record holding the drawn
+// PUK, in one transaction with ev and extra: only the PUK fields are
+// written, on the card as it is now, so a disable or revoke committed
+// while the card was worked on stays (the record read before the card
+// I/O would undo it). The PUK is a new one, so a release by an offline
+// unblock is over (RotateReleasedPUK has nothing left to do). Recorded
+// even if the caller went away: the card already has the PUK.
+func (s *Cards) recordDrawnPUK(ctx context.Context, run *operation.Run[resetData], ev *lanyard.AuditEvent, extra func(tx lanyard.Tx) error) error {
+	card := run.Card
+	sealed := run.Data.NewPUK
+	run.Data.NewPUK = nil // the card record holds it now
+	run.Op.State = lanyard.OpDone
+	var fresh *lanyard.Card
+	writes := func(tx lanyard.Tx) error {
+		if err := tx.LockCard(card.ID); err != nil {
+			return err
+		}
+		cur, err := tx.CardByID(card.ID)
+		if err != nil {
+			return err
+		}
+		cur.SealedPUK, cur.PUKState, cur.PUKReleasedAt, cur.UpdatedAt = sealed, lanyard.PUKRandom, time.Time{}, s.rec.Clock()
+		if err := tx.UpdateCard(cur); err != nil {
+			return err
+		}
+		fresh = cur
+		return extra(tx)
 	}
-	by := "staff"
-	if p.User.ID == card.OwnerID {
-		by = "owner"
-	}
-	ev := s.rec.Event(p, "card.pin.reset", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID,
-		"by": by, "answers_checked": answered, "random_pin": plan.random, "shown_to_caller": plan.random && plan.showCaller, "held_for_owner": held != nil, "puk_rotated": true})
 	err := run.Step(context.WithoutCancel(ctx), operation.Done, operation.Also(writes), operation.Event(ev))
 	if err != nil {
 		run.Data.NewPUK, run.Op.State = sealed, lanyard.OpRunning

@@ -68,22 +68,14 @@ func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial 
 	if card == nil || err != nil {
 		return false, err
 	}
-	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
-		return false, err // an issue under way sets the PUK itself
-	}
 	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
-		return false, err // so does a PIN reset under way (pinreset.go)
+		return false, err // a PIN reset under way sets the PUK itself (pinreset.go)
 	}
-	pc, sess, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, rotatable)
+	pc, sess, shared, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, rotatable)
 	if pc == nil || err != nil {
 		return false, err
 	}
 	defer sess.Close()
-	secrets, err := s.catalog.CardTypeSecrets(ct)
-	if err != nil {
-		return false, err
-	}
-	shared := personalize.TypePUK(secrets)
 	// The shared PUK, and after a change whose reply was lost the new one
 	// (changing it to itself shows it, and restores the tries): listed
 	// before a new one is drawn, which is not on the card.
@@ -148,24 +140,33 @@ func (s *Cards) recordPUK(ctx context.Context, card *lanyard.Card, action string
 }
 
 // arrivalSession opens the card with serial just connected in reader of
-// workstation wsID, for an automatic change of its PUK: it reads card
-// again inside the exclusive session (want must still hold) and checks the
-// card is the one recorded (cardProven). A nil card and no error: nothing
-// to do (no card access, or the card changed meanwhile, or it cannot
-// prove it is the card).
-func (s *Cards) arrivalSession(ctx context.Context, wsID int64, reader, serial string, ct *lanyard.CardType, card *lanyard.Card, want func(*lanyard.Card) bool) (*piv.Card, *slotSession, error) {
+// workstation wsID, for an automatic change of its PUK, and returns the
+// card type's PUK (its default, else the factory one). Nothing is done
+// while an issue of the card is under way (it sets the PUK itself). It
+// reads card again inside the exclusive session (want must still hold)
+// and checks the card is the one recorded (cardProven). A nil card and no
+// error: nothing to do (no card access, an issue under way, the card
+// changed meanwhile, or it cannot prove it is the card).
+func (s *Cards) arrivalSession(ctx context.Context, wsID int64, reader, serial string, ct *lanyard.CardType, card *lanyard.Card, want func(*lanyard.Card) bool) (*piv.Card, *slotSession, string, error) {
+	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
+		return nil, nil, "", err
+	}
+	secrets, err := s.catalog.CardTypeSecrets(ct)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	access := s.cardAccess()
 	if access == nil {
-		return nil, nil, nil
+		return nil, nil, "", nil
 	}
 	release, err := s.cardSlots.acquire(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	raw, err := access.Open(ctx, wsID, reader)
 	if err != nil {
 		release()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	sess := &slotSession{CardSession: raw, release: release}
 	pc, id, err := personalize.Connect(ctx, sess, s.rand, serial, reader)
@@ -185,7 +186,7 @@ func (s *Cards) arrivalSession(ctx context.Context, wsID int64, reader, serial s
 	}
 	if !ok || err != nil {
 		sess.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return pc, sess, nil
+	return pc, sess, personalize.TypePUK(secrets), nil
 }
