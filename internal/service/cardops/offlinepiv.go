@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -95,9 +94,8 @@ func releasedPUK(c *lanyard.Card) bool {
 // personalize.UsePUK never lets a guess drop the PUK counter below two
 // tries. The card record takes the new PUK and loses the release mark in
 // the final step, one transaction with the audit event card.puk.rotate
-// (reason offline_release). A card that refuses both (the owner changed
-// the released PUK with another tool) is recorded as having a PUK
-// Lanyard does not know (card.puk.unknown), as RotateSharedPUK does.
+// (reason offline_release). A card that refuses the PUKs the server knows
+// is left for later (stopRotation).
 func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, serial string) (bool, error) {
 	card, ct, err := s.arrivalCard(ctx, serial, releasedPUK)
 	if card == nil || err != nil {
@@ -108,14 +106,25 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 		return false, err
 	}
 	defer sess.Close()
+	unfinished, err := s.unfinishedReset(ctx, card.ID)
+	if err != nil {
+		return false, err
+	}
 	run, err := s.startReset(ctx, lanyard.SystemPrincipal, card, "card.puk.rotate")
 	if err != nil {
 		return false, err
 	}
 	drawn, err := s.drawnPUK(ctx, run)
 	if err == nil {
+		// The drawn PUK can be on the card only if an earlier run (or
+		// an escrow whose outcome the tool did not know) sent it: a PUK
+		// drawn now is not tried, which would cost a try for nothing.
+		var extra []personalize.PUKCandidate
+		if unfinished != nil {
+			extra = append(extra, drawn)
+		}
 		var candidates []personalize.PUKCandidate
-		if candidates, err = s.pukCandidates(run.Card, typePUK, drawn); err == nil {
+		if candidates, err = s.pukCandidates(run.Card, typePUK, extra...); err == nil {
 			_, err = personalize.UsePUK(ctx, pc, candidates, false, "changing the released Admin PIN (PUK) of card "+card.Serial, func(cur string) error {
 				return pc.ChangePUK(ctx, cur, drawn.PUK)
 			})
@@ -127,27 +136,22 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 	return true, s.finishRotation(ctx, run)
 }
 
-// stopRotation ends a rotation that failed with cause: interrupted (the
-// next arrival resumes it), or failed with the card's PUK recorded as
-// unknown when the card refused every PUK the server knows.
+// stopRotation ends a rotation that failed with cause as interrupted:
+// the card's next arrival resumes it. A card that refuses the released
+// PUK (and the drawn one) keeps its release mark (card.puk.rotate.deferred
+// rather than a PUK recorded unknown): the workstation tool may have
+// rolled it forward with an escrow still on its way from that
+// workstation's agent, which then records it; personalize.UsePUK keeps
+// every later arrival from guessing below two tries.
 func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData], cause error) error {
-	ctx = context.WithoutCancel(ctx)
-	msg := lanyard.ErrorMessage(cause)
-	state := lanyard.OpInterrupted
+	action := "card.puk.rotate.interrupted"
 	if errors.Is(cause, personalize.ErrWrongPUK) {
-		state = lanyard.OpFailed
+		action = "card.puk.rotate.deferred"
 	}
-	id := strconv.FormatInt(run.Card.ID, 10)
-	ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.interrupted", "card", id, map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "reason": "offline_release", "error": msg})
-	if err := run.Stop(ctx, state, msg, operation.Event(ev)); err != nil {
+	msg := lanyard.ErrorMessage(cause)
+	ev := s.rec.Event(lanyard.SystemPrincipal, action, "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "reason": "offline_release", "error": msg})
+	if err := run.Stop(context.WithoutCancel(ctx), lanyard.OpInterrupted, msg, operation.Event(ev)); err != nil {
 		return errors.Join(cause, err)
-	}
-	if state == lanyard.OpFailed {
-		card := run.Card
-		card.PUKState, card.SealedPUK, card.PUKReleasedAt = lanyard.PUKUnknown, nil, time.Time{}
-		if err := s.recordPUK(ctx, card, "card.puk.unknown"); err != nil {
-			return errors.Join(cause, err)
-		}
 	}
 	return cause
 }

@@ -275,3 +275,39 @@ func TestAcceptPUKEscrow(t *testing.T) {
 		t.Fatalf("the escrowed PUK: %v", err)
 	}
 }
+
+// A card that refuses its released PUK (changed behind the server's back,
+// or rolled forward by a tool whose escrow has not arrived) keeps its
+// release mark and its PUK state: the rotation is deferred, one PUK try
+// spent, and a later arrival does not guess below two tries.
+func TestRotateReleasedPUKDeferred(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card := cardRecord(t, e, id)
+	code, _ := pivChallenge(t, card.Serial, 0x77)
+	if _, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers}); err != nil {
+		t.Fatal(err)
+	}
+	released, _ := e.svc.Cards.CardPUK(ctx, id)
+	if err := pc.ChangePUK(ctx, released, "Zz9Yy8Xx"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
+			t.Fatalf("RotateReleasedPUK = %v, %v; want refused", done, err)
+		}
+	}
+	after := cardRecord(t, e, id)
+	if after.PUKState != lanyard.PUKRandom || after.PUKReleasedAt.IsZero() {
+		t.Errorf("after a refused rotation: PUK %s, released at %v", after.PUKState, after.PUKReleasedAt)
+	}
+	if md, err := pc.Metadata(ctx, 0x81); err != nil || md.RetriesLeft < 1 || md.RetriesLeft < md.Retries-2 {
+		t.Errorf("PUK tries after two deferred rotations: %+v, %v", md, err)
+	}
+	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) == 0 {
+		t.Error("no card.puk.rotate.deferred event")
+	}
+	if err := pc.UnblockPIN(ctx, "Zz9Yy8Xx", "11223344"); err != nil {
+		t.Fatalf("the card's PUK: %v", err)
+	}
+}
