@@ -106,21 +106,18 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 		return false, err
 	}
 	defer sess.Close()
-	unfinished, err := s.unfinishedReset(ctx, card.ID)
-	if err != nil {
-		return false, err
-	}
 	run, err := s.startReset(ctx, lanyard.SystemPrincipal, card, "card.puk.rotate")
 	if err != nil {
 		return false, err
 	}
+	sent := len(run.Data.NewPUK) > 0 // drawn by an earlier run: maybe sent
 	drawn, err := s.drawnPUK(ctx, run)
 	if err == nil {
 		// The drawn PUK can be on the card only if an earlier run (or
 		// an escrow whose outcome the tool did not know) sent it: a PUK
 		// drawn now is not tried, which would cost a try for nothing.
 		var extra []personalize.PUKCandidate
-		if unfinished != nil {
+		if sent {
 			extra = append(extra, drawn)
 		}
 		var candidates []personalize.PUKCandidate
