@@ -212,17 +212,7 @@ func TestOfflineUnblockStandardPIVRefused(t *testing.T) {
 func TestAcceptPUKEscrow(t *testing.T) {
 	e, olivia, id, pc := pivOfflineEnv(t)
 	ctx := context.Background()
-	card := cardRecord(t, e, id)
-	code, ch := pivChallenge(t, card.Serial, 0xABCDE)
-	res, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := unblockcode.Decode(unblockcode.Response, res.Response)
-	released, err := unblockcode.OpenPUKResponse(card.Serial, ch, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	card, code, ch, released := releasePUK(t, e, olivia, id, 0xABCDE)
 	pub, err := e.svc.Cards.PUKEscrowKey(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -283,12 +273,7 @@ func TestAcceptPUKEscrow(t *testing.T) {
 func TestRotateReleasedPUKDeferred(t *testing.T) {
 	e, olivia, id, pc := pivOfflineEnv(t)
 	ctx := context.Background()
-	card := cardRecord(t, e, id)
-	code, _ := pivChallenge(t, card.Serial, 0x77)
-	if _, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers}); err != nil {
-		t.Fatal(err)
-	}
-	released, _ := e.svc.Cards.CardPUK(ctx, id)
+	card, _, _, released := releasePUK(t, e, olivia, id, 0x77)
 	if err := pc.ChangePUK(ctx, released, "Zz9Yy8Xx"); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +295,26 @@ func TestRotateReleasedPUKDeferred(t *testing.T) {
 	if err := pc.UnblockPIN(ctx, "Zz9Yy8Xx", "11223344"); err != nil {
 		t.Fatalf("the card's PUK: %v", err)
 	}
+}
+
+// releasePUK has the operator answer the tool's challenge (nonce) for card
+// id, and returns the card, the challenge and the PUK the response
+// releases.
+func releasePUK(t *testing.T, e *issueEnv, operator *lanyard.Principal, id int64, nonce uint64) (*lanyard.Card, string, unblockcode.Payload, string) {
+	t.Helper()
+	card := cardRecord(t, e, id)
+	code, ch := pivChallenge(t, card.Serial, nonce)
+	res, err := e.svc.Cards.OfflineUnblock(context.Background(), operator, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := unblockcode.Decode(unblockcode.Response, res.Response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released, err := unblockcode.OpenPUKResponse(card.Serial, ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return card, code, ch, released
 }
