@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/card/pcsc"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -30,6 +31,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent unblock --offline", flag.ContinueOnError)
 	reader := fs.String("reader", "", "the reader holding the card (default: the one card that answers)")
 	forgot := fs.Bool("forgot", false, "the PIN is not blocked, but forgotten: unblock anyway")
+	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (a standard PIV card's new Admin PIN is left there, sealed, for the agent to upload)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,12 +46,18 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 		return err
 	}
 	defer card.close()
+	if card.standard {
+		return unblockOfflinePIV(ctx, card.piv, name, *forgot, in, pivNonceStore{}, *state)
+	}
 	return unblockOffline(ctx, card.piv, name, *forgot, in)
 }
 
 type unblockCard struct {
 	conn *pcsc.Card
 	piv  *piv.Card
+	// standard: a standard PIV card (it does not know Lanyard's
+	// instructions), unblocked by the PUK the response releases.
+	standard bool
 }
 
 func (c unblockCard) close() { c.conn.Close() }
@@ -77,8 +85,12 @@ func openUnblockCard(ctx context.Context, pc *pcsc.Context, reader string) (unbl
 		if err == nil {
 			_, err = c.Select(ctx)
 		}
+		standard := false
 		if err == nil {
 			_, err = c.UnblockChallenge(ctx)
+			if errors.Is(err, piv.ErrUnsupported) {
+				standard, err = true, nil
+			}
 		}
 		if err != nil && reader == "" {
 			lastErr = err
@@ -89,7 +101,7 @@ func openUnblockCard(ctx context.Context, pc *pcsc.Context, reader string) (unbl
 			conn.Close()
 			return unblockCard{}, "", describeUnblockError(err)
 		}
-		found, names = append(found, unblockCard{conn: conn, piv: c}), append(names, r)
+		found, names = append(found, unblockCard{conn: conn, piv: c, standard: standard}), append(names, r)
 	}
 	switch {
 	case len(found) == 1:
@@ -107,8 +119,6 @@ func openUnblockCard(ctx context.Context, pc *pcsc.Context, reader string) (unbl
 
 func describeUnblockError(err error) error {
 	switch {
-	case errors.Is(err, piv.ErrUnsupported):
-		return errors.New("this card cannot be unblocked offline (it is not one of Lanyard's own cards); connect to the network and reset the PIN in Self-Service, or ask the help desk")
 	case errors.Is(err, piv.ErrOfflineUnavailable):
 		return errors.New("this card cannot be unblocked offline: it is a TPM virtual card made before offline unblock existed; connect to the network and reset the PIN in Self-Service, or ask the help desk, and have the card re-issued")
 	case errors.Is(err, piv.ErrNoChallenge):
@@ -117,17 +127,28 @@ func describeUnblockError(err error) error {
 	return err
 }
 
-// unblockOffline runs the exchange with the user on a selected card.
-func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter) error {
+// unblockSerial is the serial of the card to unblock offline, after
+// checking its PIN is blocked (or forgot).
+func unblockSerial(ctx context.Context, c *piv.Card, forgot bool) (string, error) {
 	serial, err := personalize.Serial(ctx, c)
 	if err != nil {
-		return err
+		return "", err
 	}
 	tries, err := c.PINRetries(ctx)
 	switch {
 	case err == nil && tries > 0 && !forgot:
-		return fmt.Errorf("card %s: the PIN is not blocked (%d tries left); if you have forgotten it, run again with --forgot", serial, tries)
+		return "", fmt.Errorf("card %s: the PIN is not blocked (%d tries left); if you have forgotten it, run again with --forgot", serial, tries)
 	case err != nil && !errors.Is(err, piv.ErrBlocked):
+		return "", err
+	}
+	return serial, nil
+}
+
+// unblockOffline runs the exchange with the user on a selected Lanyard
+// card.
+func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter) error {
+	serial, err := unblockSerial(ctx, c, forgot)
+	if err != nil {
 		return err
 	}
 	ch, err := c.UnblockChallenge(ctx)
@@ -144,38 +165,13 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 	in.say("Card %s in %s.\n", serial, reader)
 	in.say("Call your help desk, or open Remote Self-Service, and give this challenge:\n\n    %s    (%s)\n\n",
 		unblockcode.Encode(unblockcode.Challenge, ch.Payload), valid)
-	var response unblockcode.Payload
-	for attempt := 0; ; attempt++ {
-		line, err := in.line("Response: ")
-		if err != nil {
-			return err
-		}
-		if response, err = unblockcode.Decode(unblockcode.Response, line); err == nil {
-			break
-		}
-		if attempt == 4 {
-			return errors.New("the response was mistyped five times; nothing was sent to the card, and the challenge still stands: run again")
-		}
-		in.say("That response is mistyped; nothing was sent to the card. Type it again.\n")
+	response, _, err := readResponse(in, nil)
+	if err != nil {
+		return err
 	}
-	var pin string
-	for {
-		if pin, err = in.secret("New PIN: "); err != nil {
-			return err
-		}
-		again, err := in.secret("New PIN again: ")
-		if err != nil {
-			return err
-		}
-		if again != pin {
-			in.say("The two PINs differ. Type them again.\n")
-			continue
-		}
-		if len(pin) < piv.DefaultMinPINLength || len(pin) > piv.MaxPINLength {
-			in.say("A PIN has %d to %d characters. Type it again.\n", piv.DefaultMinPINLength, piv.MaxPINLength)
-			continue
-		}
-		break
+	pin, err := readNewPIN(in)
+	if err != nil {
+		return err
 	}
 	err = c.UnblockWithResponse(ctx, fields.Counter, response, pin)
 	var wrong *piv.WrongCodeError
@@ -193,6 +189,59 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 	}
 	in.say("The PIN of card %s is set; it has all its tries again.\n", serial)
 	return nil
+}
+
+// readResponse reads the response the user was given, until it is well
+// typed and open accepts it (open may be nil; what it returns is kept).
+// Nothing reaches the card before: a typo or a response for another
+// card or challenge costs nothing.
+func readResponse(in *prompter, open func(unblockcode.Payload) (string, error)) (unblockcode.Payload, string, error) {
+	for attempt := 0; ; attempt++ {
+		line, err := in.line("Response: ")
+		if err != nil {
+			return unblockcode.Payload{}, "", err
+		}
+		response, err := unblockcode.Decode(unblockcode.Response, line)
+		var opened string
+		if err == nil && open != nil {
+			opened, err = open(response)
+		}
+		if err == nil {
+			return response, opened, nil
+		}
+		if attempt == 4 {
+			return unblockcode.Payload{}, "", fmt.Errorf("the response was refused five times (%w); nothing was sent to the card, and the challenge still stands: run again", err)
+		}
+		if errors.Is(err, unblockcode.ErrMistyped) {
+			in.say("That response is mistyped; nothing was sent to the card. Type it again.\n")
+		} else {
+			in.say("%s; nothing was sent to the card. Check it and type it again.\n", strings.ToUpper(err.Error()[:1])+err.Error()[1:])
+		}
+	}
+}
+
+// readNewPIN reads the new PIN twice, not echoed, until both agree and it
+// has the length a PIV card takes.
+func readNewPIN(in *prompter) (string, error) {
+	for {
+		pin, err := in.secret("New PIN: ")
+		if err != nil {
+			return "", err
+		}
+		again, err := in.secret("New PIN again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != pin {
+			in.say("The two PINs differ. Type them again.\n")
+			continue
+		}
+		if len(pin) < piv.DefaultMinPINLength || len(pin) > piv.MaxPINLength {
+			in.say("A PIN has %d to %d characters. Type it again.\n", piv.DefaultMinPINLength, piv.MaxPINLength)
+			continue
+		}
+		return pin, nil
+	}
 }
 
 // prompter reads the user's answers: lines from standard input, PINs

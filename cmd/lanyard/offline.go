@@ -48,5 +48,8 @@ func cardUnblockOffline(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Response for card %s: %s\n", out.Serial, out.Response)
 	fmt.Println("Read it to the card's owner; it fits this challenge only.")
+	if out.PUKReleased {
+		fmt.Println("This card is a standard PIV card: the response carries its Admin PIN (PUK), which the owner's tool changes at once; otherwise Lanyard changes it when the card is next connected. Do not write it down.")
+	}
 	return nil
 }

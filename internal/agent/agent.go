@@ -222,6 +222,7 @@ func (a *Agent) run(ctx context.Context) error {
 func (a *Agent) keepConnected(ctx context.Context, tlsCfg *tls.Config) error {
 	wait := MinBackoff
 	for ctx.Err() == nil {
+		a.syncEscrow(ctx)
 		connected, err := a.connectOnce(ctx, tlsCfg)
 		if ctx.Err() != nil {
 			break

@@ -21,4 +21,8 @@ type OfflineUnblockResult struct {
 	Response string `json:"response"`
 	Serial   string `json:"serial"`
 	Scheme   string `json:"scheme"`
+	// PUKReleased: the card is a standard PIV card (scheme piv-puk), and
+	// the response carries its Admin PIN (PUK), which whoever hears both
+	// codes learns; the PUK is changed at the card's next online contact.
+	PUKReleased bool `json:"puk_released,omitempty"`
 }

@@ -4,18 +4,14 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
-	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // TestOfflineUnblockOnWorkstation (issue 16, item 5) is the whole offline
@@ -31,58 +27,15 @@ func TestOfflineUnblockOnWorkstation(t *testing.T) {
 	}
 	bin := lanyardBinary(t)
 	s, _, res := issuedOnStack(t, "uma")
-	ctx := context.Background()
-	var owner *lanyard.User
-	if err := s.srv.Store.View(ctx, func(tx lanyard.Tx) (err error) { owner, err = tx.UserByLogin("uma"); return }); err != nil {
-		t.Fatal(err)
-	}
-	q := identity.SecretQuestions
-	answers := []apiv1.SecretAnswer{{Question: q[0], Answer: "Rex"}, {Question: q[1], Answer: "Ghent"}, {Question: q[2], Answer: "Elm"}}
-	in := identity.SecretAnswersInput{}
-	for _, a := range answers {
-		in.Answers = append(in.Answers, identity.SecretAnswerInput(a))
-	}
-	if _, err := s.srv.Service.Identity.SetMySecretAnswers(ctx, &lanyard.Principal{User: owner, Roles: owner.Roles, Session: true}, in); err != nil {
-		t.Fatal(err)
-	}
+	answersFile := ownerAnswersFile(t, s, "uma")
 	_, opTok := s.user("otto", lanyard.RoleOperator)
 	s.agent.stop(t) // the card is the tool's now; the workstation is offline
+	blockPIN(t, s.reader)
 
-	for range 3 {
-		_ = exec.Command("yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "00000000").Run()
-	}
-	if out, err := exec.Command("yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "24681357").CombinedOutput(); err == nil {
-		t.Fatalf("the PIN is not blocked:\n%s", out)
-	}
-
-	tool := exec.Command(bin, "agent", "unblock", "--offline", "--reader", s.reader)
-	tool.Env = os.Environ()
-	stdin, _ := tool.StdinPipe()
-	stdout, _ := tool.StdoutPipe()
-	var stderr strings.Builder
-	tool.Stderr = &stderr
-	if err := tool.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	out := bufio.NewReader(stdout)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the tool's standard error:\n%s", stderr.String())
-		}
-	})
-	shown := readUntil(t, out, "Response: ")
-	m := regexp.MustCompile(`\b([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})\b`).FindStringSubmatch(shown)
-	if m == nil {
-		t.Fatalf("the tool showed no challenge:\n%s", shown)
-	}
-	challenge := m[1]
+	tool := startOfflineTool(t, bin, s.reader, t.TempDir())
+	challenge := tool.challenge(t)
 
 	// The help desk: the operator's CLI, with the owner's answers.
-	answersFile := t.TempDir() + "/answers.json"
-	if err := os.WriteFile(answersFile, []byte(`[{"question":"`+q[0]+`","answer":"rex"},{"question":"`+q[1]+`","answer":"GHENT"},{"question":"`+q[2]+`","answer":"Elm"}]`), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cli := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + opTok}}
 	id := itoa(res.Card.ID)
 	_, errOut := cli.run(1, "card", "unblock-offline", id, "--challenge", challenge)
@@ -97,35 +50,12 @@ func TestOfflineUnblockOnWorkstation(t *testing.T) {
 	// A typo first: refused by the tool, nothing sent to the card.
 	typo := []byte(r[1])
 	typo[0] = map[bool]byte{true: '7', false: '8'}[typo[0] == '8']
-	io.WriteString(stdin, string(typo)+"\n")
-	if got := readUntil(t, out, "Response: "); !strings.Contains(got, "mistyped") {
+	io.WriteString(tool.stdin, string(typo)+"\n")
+	if got := readUntil(t, tool.out, "Response: "); !strings.Contains(got, "mistyped") {
 		t.Errorf("a mistyped response: %q", got)
 	}
-	io.WriteString(stdin, r[1]+"\n97531864\n97531864\n")
-	var rest []byte
-	go func() {
-		rest, _ = io.ReadAll(out) // to the end: the tool exits
-		done <- tool.Wait()
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("lanyard agent unblock --offline: %v\n%s\n%s", err, rest, stderr.String())
-		}
-		if !strings.Contains(string(rest), "PIN of card") {
-			t.Errorf("the tool said:\n%s", rest)
-		}
-		if strings.Contains(string(rest)+stderr.String(), "97531864") {
-			t.Error("the tool printed the new PIN")
-		}
-	case <-time.After(60 * time.Second):
-		tool.Process.Kill()
-		t.Fatal("the tool did not finish")
-	}
-	runTool(t, "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "97531864")
-	if out, err := exec.Command("yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "24681357").CombinedOutput(); err == nil {
-		t.Fatalf("the old PIN still verifies:\n%s", out)
-	}
+	io.WriteString(tool.stdin, r[1]+"\n97531864\n97531864\n")
+	checkUnblocked(t, s.reader, tool.finish(t))
 	// The same challenge again gets the same response (the call may have
 	// dropped); the card, which spent it, no longer takes it.
 	said, _ = cli.run(0, "card", "unblock-offline", id, "--challenge", challenge, "--answers-file", answersFile)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/client"
@@ -111,13 +112,13 @@ func issuedOnStack(t *testing.T, login string) (*stack, *vcard, *apiv1.IssueCard
 }
 
 // issueOnStack is issuedOnStack that also returns login's client and
-// API token.
-func issueOnStack(t *testing.T, login string) (*stack, *vcard, *client.Client, string, *apiv1.IssueCardResult) {
+// API token; the card is made with opts.
+func issueOnStack(t *testing.T, login string, opts ...emu.Option) (*stack, *vcard, *client.Client, string, *apiv1.IssueCardResult) {
 	t.Helper()
 	s := newStack(t)
 	u, tok := s.user(login)
 	s.pair(login)
-	c := newVCard(t)
+	c := newVCard(t, opts...)
 	s.insert(c)
 	var res apiv1.IssueCardResult
 	in := apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: "24681357"}

@@ -313,9 +313,9 @@ type vcard struct {
 	sess   *vpcd.Session
 }
 
-func newVCard(t *testing.T) *vcard {
+func newVCard(t *testing.T, opts ...emu.Option) *vcard {
 	t.Helper()
-	c, err := emu.New()
+	c, err := emu.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,8 +61,20 @@ type Card struct {
 	// RevocationReason is why a revoked card was revoked (Revoke card);
 	// "" for a card never revoked or withdrawn since.
 	RevocationReason CardRevocationReason `json:"revocation_reason,omitempty"`
-	CreatedAt        time.Time            `json:"created_at"`
-	UpdatedAt        time.Time            `json:"updated_at"`
+	// OfflineScheme is how the card is unblocked offline
+	// (docs/lifecycle.md, "Offline unblock"), as its issue found out:
+	// "lanyard-mac" (it took Lanyard's offline key), "piv-puk" (a standard
+	// PIV card: it does not know Lanyard's instructions), "" when not
+	// known (issued before this was recorded). Only a challenge of the
+	// recorded scheme is answered, so a Lanyard card cannot obtain its
+	// PUK by claiming to be a standard one.
+	OfflineScheme string `json:"-"`
+	// PUKReleasedAt is when an offline unblock released the card's PUK
+	// (scheme piv-puk); zero when it was not released since the server
+	// last rotated it. The card's next online arrival rotates it.
+	PUKReleasedAt time.Time `json:"-"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // CardRevocationReason is why a card was revoked, as the person who

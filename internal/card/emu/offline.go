@@ -27,9 +27,10 @@ import (
 const OfflineChallengeLifetime = 8 * time.Hour
 
 // handleVendor runs Lanyard's vendor instructions (class 80) on the
-// selected PIV application; any other proprietary command is 6D00.
+// selected PIV application; any other proprietary command is 6D00. A
+// card made WithoutLanyardExtensions answers 6E00 to all of class 80.
 func (c *Card) handleVendor(cmd apdu.Command) apdu.Response {
-	if cmd.CLA != pivspec.ClaLanyard {
+	if cmd.CLA != pivspec.ClaLanyard || c.cfg.plain {
 		return status(apdu.SWClassNotSupported)
 	}
 	if !c.sess.selected {

@@ -232,3 +232,25 @@ func TestOfflineUnblockRefusals(t *testing.T) {
 		}
 	})
 }
+
+// A card made WithoutLanyardExtensions answers every class-80 command as
+// a YubiKey does (6E00), so the tool and the server take it for a standard
+// PIV card; the standard instructions still work (RESET RETRY COUNTER).
+func TestWithoutLanyardExtensions(t *testing.T) {
+	c := newCard(t, emu.WithKeyStore(pooledKeys{}), emu.WithoutLanyardExtensions())
+	c.authDefault()
+	for _, ins := range []byte{pivspec.InsGetUnblockChallenge, pivspec.InsUnblockWithResponse, pivspec.InsSetOfflineKey, 0x00} {
+		r, err := c.client.Send(context.Background(), apdu.Command{CLA: pivspec.ClaLanyard, INS: ins, P2: 0x80, Data: make([]byte, 32), Le: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.SW != apdu.SWClassNotSupported {
+			t.Errorf("80 %02X: %v, want 6E00", ins, r.SW)
+		}
+	}
+	for range 3 {
+		c.send(pivspec.InsVerify, 0x00, 0x80, pad("999999"))
+	}
+	c.must(pivspec.InsResetRetry, 0x00, 0x80, append(pad(pivspec.DefaultPUK), pad("24681357")...))
+	c.verifyPIN("24681357")
+}

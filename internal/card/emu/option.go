@@ -14,6 +14,8 @@ type config struct {
 	now   func() time.Time
 	log   *slog.Logger
 	atr   []byte
+	// plain: no Lanyard vendor instructions (WithoutLanyardExtensions).
+	plain bool
 }
 
 func newConfig(opts []Option) config {
@@ -95,4 +97,15 @@ func WithATR(a []byte) Option {
 			c.atr = append([]byte(nil), a...)
 		}
 	}
+}
+
+// WithoutLanyardExtensions makes the card a plain PIV card as far as
+// Lanyard's own instructions go: every class-80 command (GET UNBLOCK
+// CHALLENGE, UNBLOCK PIN WITH RESPONSE, SET OFFLINE KEY) is answered 6E00,
+// class not supported, as a YubiKey or any other SP 800-73-4 card does.
+// Tests use it to run the standard PIV offline unblock (scheme piv-puk,
+// docs/lifecycle.md "Offline unblock") through pcscd exactly as with a
+// YubiKey.
+func WithoutLanyardExtensions() Option {
+	return func(c *config) { c.plain = true }
 }

@@ -150,3 +150,22 @@ func (a *Admin) SetOfflineKey(ctx context.Context, key []byte) error {
 	_, err := a.do(ctx, op, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsSetOfflineKey, P2: byte(pivspec.KeyPIN), Data: key})
 	return err
 }
+
+// KnowsLanyardInstructions reports whether the card is one of Lanyard's
+// own (it knows the class-80 instructions) without changing anything on
+// it: GET UNBLOCK CHALLENGE with P1 FF, a parameter no card accepts, so a
+// Lanyard card refuses it (6A86) before it makes any challenge, and a
+// standard PIV card does not know the instruction (6E00, 6D00, 6A81:
+// ErrUnsupported). Any other answer counts as a Lanyard card, so a card
+// is taken for a standard one only when it says so.
+func (c *Card) KnowsLanyardInstructions(ctx context.Context) (bool, error) {
+	_, err := c.do(ctx, "probe of Lanyard's instructions", apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsGetUnblockChallenge, P1: 0xFF, P2: byte(pivspec.KeyPIN)})
+	var se *apdu.StatusError
+	switch {
+	case errors.Is(err, ErrUnsupported):
+		return false, nil
+	case err == nil || errors.As(err, &se):
+		return true, nil
+	}
+	return false, err
+}

@@ -10,10 +10,12 @@ import (
 
 // Arrival handling: a card that arrives in a reader gets its own PUK if
 // it still holds its card type's shared one (RotateSharedPUK; issue 13),
-// and a TPM card a new offline unblock code when its last was used or
-// given out (RearmOffline); the PIN status its agent read is recorded
-// (RecordPINStatus), as is every change of it the agent sees later, and
-// the agent is told the card's state (tellCardState: disabled, revoked).
+// or a new one if an offline unblock released its own
+// (RotateReleasedPUK), and a TPM card a new offline unblock code when its
+// last was used or given out (RearmOffline); the PIN status its agent
+// read is recorded (RecordPINStatus), as is every change of it the agent
+// sees later, and the agent is told the card's state (tellCardState:
+// disabled, revoked).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2
@@ -63,6 +65,15 @@ func (s *Cards) handleArrival(ctx context.Context, a lanyard.CardArrival) {
 		s.log.Warn("replacing a card's shared PUK failed; tried again at its next connection", "workstation", a.WorkstationID, "serial", a.Reader.Serial, "err", err)
 	case done:
 		s.log.Info("card got its own PUK", "workstation", a.WorkstationID, "serial", a.Reader.Serial)
+	}
+	if err == nil && !done {
+		done, err = s.RotateReleasedPUK(ctx, a.WorkstationID, a.Reader.Name, a.Reader.Serial)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("changing a card's PUK released by an offline unblock failed; tried again at its next connection", "workstation", a.WorkstationID, "serial", a.Reader.Serial, "err", err)
+		case done:
+			s.log.Info("card's released PUK changed", "workstation", a.WorkstationID, "serial", a.Reader.Serial)
+		}
 	}
 	armed, err := s.RearmOffline(ctx, a.WorkstationID, a.Reader.Name, a.Reader.Serial)
 	switch {

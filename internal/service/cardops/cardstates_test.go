@@ -209,7 +209,7 @@ func TestRevokeLostThenClearAndWithdraw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost || !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.Clear, cardperm.Withdraw}) {
+	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost || !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.Clear, cardperm.Withdraw, cardperm.Replace}) {
 		t.Fatalf("after revoke: %s %q allowed %v", v.State, v.RevocationReason, v.AllowedOperations)
 	}
 	for _, c := range certs {

@@ -52,6 +52,9 @@ type issueEnv struct {
 	opts servicetest.Options
 	// logFile holds what opts.Log wrote, when set.
 	logFile string
+	// cardOpts make alice's card (emu.WithoutLanyardExtensions: a
+	// standard PIV card).
+	cardOpts []emu.Option
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
@@ -69,7 +72,7 @@ func newIssueEnvFrom(t *testing.T, e *issueEnv) *issueEnv {
 		t.Fatal(err)
 	}
 	e.alice = &lanyard.Principal{User: u, Roles: u.Roles, Session: true} // her browser session
-	e.card = e.access.Add(t, 1, u.ID, reader)
+	e.card = e.access.AddWith(t, 1, u.ID, reader, e.cardOpts...)
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/policy"
+	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
 
 // issueSteps runs the card steps not yet recorded. It reports pending when
@@ -216,6 +217,13 @@ func (j *issueJob) newPIN() string {
 // again.
 func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Keys) (*piv.Admin, error) {
 	if j.ct.AdminMode != lanyard.AdminKeyRandom {
+		// Probed before the management session, which no answer
+		// to an unknown command may disturb.
+		scheme, err := personalize.ProbeOfflineScheme(ctx, j.pc)
+		if err != nil {
+			return nil, err
+		}
+		j.card.OfflineScheme = offlineScheme(j.ct.Kind, scheme)
 		return personalize.AuthenticateStatic(ctx, j.pc, keys.Admin)
 	}
 	// Checked before any key derived for this card is used or sent: the
@@ -272,13 +280,32 @@ func (s *Cards) cardAdmin(ctx context.Context, j *issueJob, keys personalize.Key
 // offline unblock is checked with (personalize.EnableOfflineUnblock),
 // every time an issue authenticates to it: the instruction is idempotent,
 // and a card issued before offline unblock existed gets it at its next
-// issue or continue.
+// issue or continue. The card's answer fixes its offline scheme
+// (Card.OfflineScheme), written with the card at the issue's end: a card
+// that does not know the instruction is a standard PIV card.
 func (s *Cards) enableOffline(ctx context.Context, j *issueJob, admin *piv.Admin, m personalize.Master, ident []byte) error {
 	k, err := personalize.DiversifiedKey(m, j.ct.AdminKey, ident)
 	if err != nil {
 		return err
 	}
-	return personalize.EnableOfflineUnblock(ctx, admin, k, j.card.Serial)
+	scheme, err := personalize.EnableOfflineUnblock(ctx, admin, k, j.card.Serial)
+	if err != nil {
+		return err
+	}
+	j.card.OfflineScheme = offlineScheme(j.ct.Kind, scheme)
+	return nil
+}
+
+// offlineScheme is the offline scheme recorded for a card of kind k whose
+// answer to Lanyard's instructions said probed. A TPM card refuses SET
+// OFFLINE KEY (6A81) like a standard PIV card, but its code is armed in
+// its TPM (offlinetpm.go): it is lanyard-tpm, never piv-puk, so no
+// challenge of it can ask for its PUK.
+func offlineScheme(k lanyard.CardKind, probed unblockcode.Scheme) string {
+	if tpmOffline(k) {
+		return unblockcode.SchemeLanyardTPM.String()
+	}
+	return probed.String()
 }
 
 // writeCertificate writes the slot's certificate to the card, after

@@ -27,6 +27,10 @@ type OfflineUnblockResult struct {
 	Response string // 16 symbols in four groups
 	Serial   string
 	Scheme   string
+	// PUKReleased: the response carries the card's PUK (a standard PIV
+	// card, scheme piv-puk); it is rotated at the card's next online
+	// contact.
+	PUKReleased bool
 }
 
 // Channels of an offline unblock, as recorded.
@@ -101,6 +105,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		return nil, lanyard.Errorf(lanyard.EInvalid, "this challenge is from another card than %s: read it from the card again", card.Serial)
 	}
 	var response unblockcode.Payload
+	var releasedPUK []byte // the sealed PUK the response carries (piv-puk)
 	switch {
 	case tpmOffline(ct.Kind) || ch.Scheme == unblockcode.SchemeLanyardTPM:
 		// The code armed in the card's TPM (offlinetpm.go); the scheme
@@ -108,8 +113,14 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		if response, err = s.offlineTPMResponse(ctx, ct, card, ch); err != nil {
 			return nil, err
 		}
+	case ch.Scheme == unblockcode.SchemePIVPUK:
+		if response, releasedPUK, err = s.offlinePUK(ct, card, payload); err != nil {
+			return nil, err
+		}
 	case ch.Scheme != unblockcode.SchemeLanyardMAC:
 		return nil, lanyard.Errorf(lanyard.EInvalid, "offline unblock by %s is not available for this card; connect it and use Reset PIN", ch.Scheme)
+	case card.OfflineScheme != "" && card.OfflineScheme != ch.Scheme.String():
+		return nil, lanyard.Errorf(lanyard.EInvalid, "this challenge is of scheme %s, but card %s is unblocked offline by %s: read the challenge from the card again", ch.Scheme, card.Serial, card.OfflineScheme)
 	case card.AdminKeyVersion == 0 || card.CardID == "":
 		// Without a management key of its own the card would share its
 		// MAC key with every card of its type.
@@ -126,9 +137,14 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "card.offline_unblock", "card", card.Serial, map[string]any{
 			"card_id": card.ID, "owner": owner.Login, "scheme": rec.Scheme, "counter": rec.Counter,
-			"channel": channel, "answers_checked": rec.AnswersChecked, "again": again,
+			"channel": channel, "answers_checked": rec.AnswersChecked, "again": again, "puk_released": releasedPUK != nil,
 		})
 	}, func(tx lanyard.Tx) error {
+		if releasedPUK != nil {
+			if err := s.markPUKReleased(tx, card, releasedPUK); err != nil {
+				return err
+			}
+		}
 		// A challenge answered before is answered again, with the same
 		// response: the call may have dropped before the user wrote it
 		// down, and the card shows the same challenge until it is used
@@ -156,7 +172,8 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		// someone with their card and their answers.
 		s.notifyCardState(ctx, p, "card.offline_unblock", owner, pol, card)
 	}
-	return &OfflineUnblockResult{Response: unblockcode.Encode(unblockcode.Response, response), Serial: card.Serial, Scheme: rec.Scheme}, nil
+	return &OfflineUnblockResult{Response: unblockcode.Encode(unblockcode.Response, response), Serial: card.Serial, Scheme: rec.Scheme,
+		PUKReleased: releasedPUK != nil}, nil
 }
 
 // offlineChannel says where the request comes from and whether the

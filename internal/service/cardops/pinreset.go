@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/cardperm"
@@ -114,7 +115,7 @@ func (s *Cards) ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 	if err != nil {
 		return nil, err
 	}
-	run, err := s.startReset(ctx, p, c.card)
+	run, err := s.startReset(ctx, p, c.card, "card.pin.reset")
 	if err != nil {
 		return nil, err
 	}
@@ -191,15 +192,17 @@ func (s *Cards) checkAnswers(ctx context.Context, p *lanyard.Principal, owner *l
 }
 
 // startReset resumes the card's unfinished PIN reset (its drawn PUK may be
-// on the card), else records a new one.
-func (s *Cards) startReset(ctx context.Context, p *lanyard.Principal, card *lanyard.Card) (*operation.Run[resetData], error) {
+// on the card), else records a new one. action names its audit events
+// (action.start, .step, .resume): card.pin.reset, or card.puk.rotate for
+// the PUK half alone (RotateReleasedPUK).
+func (s *Cards) startReset(ctx context.Context, p *lanyard.Principal, card *lanyard.Card, action string) (*operation.Run[resetData], error) {
 	unfinished, err := s.unfinishedReset(ctx, card.ID)
 	if err != nil {
 		return nil, err
 	}
 	stepEvent := func(run *operation.Run[resetData]) {
 		run.StepEvent = func(step operation.Step) *lanyard.AuditEvent {
-			return s.rec.Event(p, "card.pin.reset.step", "card", strconv.FormatInt(card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
+			return s.rec.Event(p, action+".step", "card", strconv.FormatInt(card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
 		}
 	}
 	if unfinished != nil {
@@ -208,7 +211,7 @@ func (s *Cards) startReset(ctx context.Context, p *lanyard.Principal, card *lany
 			return nil, lanyard.Wrap(lanyard.EInternal, err, "reading the unfinished PIN reset")
 		}
 		run := operation.Attach(s.runner, unfinished, card, &d)
-		if err := run.Resume(ctx, s.rec.Event(p, "card.pin.reset.resume", "card", strconv.FormatInt(card.ID, 10), map[string]any{"operation": unfinished.ID, "step": unfinished.Step})); err != nil {
+		if err := run.Resume(ctx, s.rec.Event(p, action+".resume", "card", strconv.FormatInt(card.ID, 10), map[string]any{"operation": unfinished.ID, "step": unfinished.Step})); err != nil {
 			return nil, err
 		}
 		stepEvent(run)
@@ -220,7 +223,7 @@ func (s *Cards) startReset(ctx context.Context, p *lanyard.Principal, card *lany
 		Card: card, Op: lanyard.Operation{Kind: lanyard.OpResetPIN, UserID: card.OwnerID, ActorID: p.User.ID},
 		Check: func(tx lanyard.Tx) error { return lockUnchanged(tx, card, was, "while it was being read; try again") },
 		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
-			return s.rec.Event(p, "card.pin.reset.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "operation": op.ID})
+			return s.rec.Event(p, action+".start", "card", strconv.FormatInt(c.ID, 10), map[string]any{"serial": c.Serial, "operation": op.ID})
 		}}, &resetData{})
 	if err != nil {
 		return nil, err
@@ -273,22 +276,11 @@ func (s *Cards) resetPUK(ctx context.Context, cardID int64) (personalize.PUKCand
 // lost; personalize.UsePUK never spends the card's last tries guessing.
 func (s *Cards) resetOnCard(ctx context.Context, run *operation.Run[resetData], cc *cardConn, typePUK, pin string) error {
 	card := run.Card
-	if len(run.Data.NewPUK) == 0 {
-		sealed, err := s.randomPUK(card.ID)
-		if err != nil {
-			return err
-		}
-		run.Data.NewPUK = sealed
-		if err := run.Step(ctx, operation.PUKDrawn); err != nil {
-			run.Data.NewPUK = nil
-			return err
-		}
-	}
-	next, err := s.openPUK(card.ID, run.Data.NewPUK)
+	drawn, err := s.drawnPUK(ctx, run)
 	if err != nil {
 		return err
 	}
-	drawn := personalize.PUKCandidate{PUK: next, Sealed: run.Data.NewPUK}
+	next := drawn.PUK
 	candidates, err := s.pukCandidates(card, typePUK, drawn)
 	if err != nil {
 		return err
@@ -310,6 +302,27 @@ func (s *Cards) resetOnCard(ctx context.Context, run *operation.Run[resetData], 
 	return nil
 }
 
+// drawnPUK is the card's next PUK: drawn, sealed and recorded in the
+// run (step puk_drawn) before it is sent, once per operation.
+func (s *Cards) drawnPUK(ctx context.Context, run *operation.Run[resetData]) (personalize.PUKCandidate, error) {
+	if len(run.Data.NewPUK) == 0 {
+		sealed, err := s.randomPUK(run.Card.ID)
+		if err != nil {
+			return personalize.PUKCandidate{}, err
+		}
+		run.Data.NewPUK = sealed
+		if err := run.Step(ctx, operation.PUKDrawn); err != nil {
+			run.Data.NewPUK = nil
+			return personalize.PUKCandidate{}, err
+		}
+	}
+	next, err := s.openPUK(run.Card.ID, run.Data.NewPUK)
+	if err != nil {
+		return personalize.PUKCandidate{}, err
+	}
+	return personalize.PUKCandidate{PUK: next, Sealed: run.Data.NewPUK}, nil
+}
+
 // holdResetPIN seals a random PIN for the card's owner when staff reset it
 // and were not shown it, as an issue by someone else does
 // (keepPINForOwner); nil otherwise or when sealing fails (logged: the
@@ -328,26 +341,13 @@ func (s *Cards) holdResetPIN(run *operation.Run[resetData], plan *resetPlan) *la
 // away: the card already has both.
 func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *operation.Run[resetData], plan *resetPlan, answered bool, held *lanyard.HeldPIN) error {
 	card := run.Card
-	sealed := run.Data.NewPUK
-	run.Data.NewPUK = nil // the card record holds it now
-	run.Op.State = lanyard.OpDone
-	var fresh *lanyard.Card
-	writes := func(tx lanyard.Tx) error {
-		// Only the PUK is this step's to write, on the card as it is now:
-		// a disable or revoke committed while the card was reset stays
-		// (the record read before the card I/O would undo it).
-		if err := tx.LockCard(card.ID); err != nil {
-			return err
-		}
-		cur, err := tx.CardByID(card.ID)
-		if err != nil {
-			return err
-		}
-		cur.SealedPUK, cur.PUKState, cur.UpdatedAt = sealed, lanyard.PUKRandom, s.rec.Clock()
-		if err := tx.UpdateCard(cur); err != nil {
-			return err
-		}
-		fresh = cur
+	by := "staff"
+	if p.User.ID == card.OwnerID {
+		by = "owner"
+	}
+	ev := s.rec.Event(p, "card.pin.reset", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID,
+		"by": by, "answers_checked": answered, "random_pin": plan.random, "shown_to_caller": plan.random && plan.showCaller, "held_for_owner": held != nil, "puk_rotated": true})
+	return s.recordDrawnPUK(ctx, run, ev, func(tx lanyard.Tx) error {
 		if _, err := tx.DeleteCardHeldPINs(card.ID); err != nil {
 			return err
 		}
@@ -358,13 +358,37 @@ func (s *Cards) finishReset(ctx context.Context, p *lanyard.Principal, run *oper
 			return tx.CreateHeldPIN(held)
 		}
 		return nil
+	})
+}
+
+// recordDrawnPUK ends run (done) with the card record holding the drawn
+// PUK, in one transaction with ev and extra: only the PUK fields are
+// written, on the card as it is now, so a disable or revoke committed
+// while the card was worked on stays (the record read before the card
+// I/O would undo it). The PUK is a new one, so a release by an offline
+// unblock is over (RotateReleasedPUK has nothing left to do). Recorded
+// even if the caller went away: the card already has the PUK.
+func (s *Cards) recordDrawnPUK(ctx context.Context, run *operation.Run[resetData], ev *lanyard.AuditEvent, extra func(tx lanyard.Tx) error) error {
+	card := run.Card
+	sealed := run.Data.NewPUK
+	run.Data.NewPUK = nil // the card record holds it now
+	run.Op.State = lanyard.OpDone
+	var fresh *lanyard.Card
+	writes := func(tx lanyard.Tx) error {
+		if err := tx.LockCard(card.ID); err != nil {
+			return err
+		}
+		cur, err := tx.CardByID(card.ID)
+		if err != nil {
+			return err
+		}
+		cur.SealedPUK, cur.PUKState, cur.PUKReleasedAt, cur.UpdatedAt = sealed, lanyard.PUKRandom, time.Time{}, s.rec.Clock()
+		if err := tx.UpdateCard(cur); err != nil {
+			return err
+		}
+		fresh = cur
+		return extra(tx)
 	}
-	by := "staff"
-	if p.User.ID == card.OwnerID {
-		by = "owner"
-	}
-	ev := s.rec.Event(p, "card.pin.reset", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID,
-		"by": by, "answers_checked": answered, "random_pin": plan.random, "shown_to_caller": plan.random && plan.showCaller, "held_for_owner": held != nil, "puk_rotated": true})
 	err := run.Step(context.WithoutCancel(ctx), operation.Done, operation.Also(writes), operation.Event(ev))
 	if err != nil {
 		run.Data.NewPUK, run.Op.State = sealed, lanyard.OpRunning

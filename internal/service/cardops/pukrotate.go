@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -26,9 +27,9 @@ func rotatable(c *lanyard.Card) bool {
 	return false
 }
 
-// sharedPUKCard returns the card with serial whose PUK is to be replaced,
-// or nil.
-func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card, *lanyard.CardType, error) {
+// arrivalCard returns the card with serial for which want holds (whose
+// PUK is to be replaced), or nil.
+func (s *Cards) arrivalCard(ctx context.Context, serial string, want func(*lanyard.Card) bool) (*lanyard.Card, *lanyard.CardType, error) {
 	var card *lanyard.Card
 	var ct *lanyard.CardType
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
@@ -44,7 +45,7 @@ func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card
 			if err != nil {
 				return err
 			}
-			if rotatable(c) {
+			if want(c) {
 				card, ct = c, t
 				return nil
 			}
@@ -63,37 +64,18 @@ func (s *Cards) sharedPUKCard(ctx context.Context, serial string) (*lanyard.Card
 // transaction, card.puk.rotate). A run after an interruption that lost
 // the card's reply finds the card holding either PUK.
 func (s *Cards) RotateSharedPUK(ctx context.Context, wsID int64, reader, serial string) (bool, error) {
-	card, ct, err := s.sharedPUKCard(ctx, serial)
+	card, ct, err := s.arrivalCard(ctx, serial, rotatable)
 	if card == nil || err != nil {
 		return false, err
 	}
-	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
-		return false, err // an issue under way sets the PUK itself
-	}
 	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
-		return false, err // so does a PIN reset under way (pinreset.go)
+		return false, err // a PIN reset under way sets the PUK itself (pinreset.go)
 	}
-	cc, err := s.openArrived(ctx, wsID, reader, serial)
-	if cc == nil || err != nil {
+	pc, sess, shared, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, rotatable)
+	if pc == nil || err != nil {
 		return false, err
 	}
-	defer cc.sess.Close()
-	pc, id := cc.pc, cc.id
-	// Read again inside the exclusive session, and check it is the card.
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(card.ID); return }); err != nil {
-		return false, err
-	}
-	if !rotatable(card) {
-		return false, nil
-	}
-	if ok, err := s.cardProven(ctx, pc, wsID, ct, card, id); !ok || err != nil {
-		return false, err
-	}
-	secrets, err := s.catalog.CardTypeSecrets(ct)
-	if err != nil {
-		return false, err
-	}
-	shared := personalize.TypePUK(secrets)
+	defer sess.Close()
 	// The shared PUK, and after a change whose reply was lost the new one
 	// (changing it to itself shows it, and restores the tries): listed
 	// before a new one is drawn, which is not on the card.
@@ -155,4 +137,44 @@ func (s *Cards) recordPUK(ctx context.Context, card *lanyard.Card, action string
 		*card = next
 	}
 	return err
+}
+
+// arrivalSession opens the card with serial just connected in reader of
+// workstation wsID, for an automatic change of its PUK, and returns the
+// card type's PUK (its default, else the factory one). Nothing is done
+// while an issue of the card is under way (it sets the PUK itself). It
+// reads card again inside the exclusive session (want must still hold)
+// and checks the card is the one recorded (cardProven). A nil card and no
+// error: nothing to do (no card access, an issue under way, the card
+// changed meanwhile, or it cannot prove it is the card).
+func (s *Cards) arrivalSession(ctx context.Context, wsID int64, reader, serial string, ct *lanyard.CardType, card *lanyard.Card, want func(*lanyard.Card) bool) (*piv.Card, lanyard.CardSession, string, error) {
+	if op, err := s.unfinishedIssue(ctx, card.ID); err != nil || op != nil {
+		return nil, nil, "", err
+	}
+	secrets, err := s.catalog.CardTypeSecrets(ct)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cc, err := s.openArrived(ctx, wsID, reader, serial)
+	if cc == nil || err != nil {
+		return nil, nil, "", err
+	}
+	pc, sess, id := cc.pc, cc.sess, cc.id
+	// Read again inside the exclusive session, and check it is the card.
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+		cur, err := tx.CardByID(card.ID)
+		if err == nil {
+			*card = *cur
+		}
+		return err
+	})
+	ok := err == nil && want(card)
+	if ok {
+		ok, err = s.cardProven(ctx, pc, wsID, ct, card, id)
+	}
+	if !ok || err != nil {
+		sess.Close()
+		return nil, nil, "", err
+	}
+	return pc, sess, personalize.TypePUK(secrets), nil
 }

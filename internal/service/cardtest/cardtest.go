@@ -82,7 +82,13 @@ func New() *Access { return &Access{busy: map[*emu.Card]bool{}} }
 // Add adds a workstation owned by ownerID with one reader holding a fresh
 // emulated card, and returns the card.
 func (a *Access) Add(t interface{ Fatal(...any) }, id, ownerID int64, reader string) *emu.Card {
-	c, err := emu.New()
+	return a.AddWith(t, id, ownerID, reader)
+}
+
+// AddWith is Add with a card made with opts (emu.WithoutLanyardExtensions
+// for a standard PIV card).
+func (a *Access) AddWith(t interface{ Fatal(...any) }, id, ownerID int64, reader string, opts ...emu.Option) *emu.Card {
+	c, err := emu.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,16 @@ import (
 )
 
 const cardCols = `id, serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr, workstation_id,
-	issued_at, created_at, updated_at, guid, sealed_puk, puk_state, revocation_reason`
+	issued_at, created_at, updated_at, guid, sealed_puk, puk_state, revocation_reason,
+	offline_scheme, puk_released_at`
 
 var (
 	qInsertCard = prepared(`INSERT INTO cards (serial, card_type, owner_id, name, state, card_ident, admin_key_version, atr,
-		workstation_id, issued_at, created_at, updated_at, guid, sealed_puk, puk_state, revocation_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		workstation_id, issued_at, created_at, updated_at, guid, sealed_puk, puk_state, revocation_reason, offline_scheme, puk_released_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateCard = prepared(`UPDATE cards SET owner_id = ?, name = ?, state = ?, card_ident = ?, admin_key_version = ?, atr = ?,
-		workstation_id = ?, issued_at = ?, updated_at = ?, guid = ?, sealed_puk = ?, puk_state = ?, revocation_reason = ? WHERE id = ?`)
+		workstation_id = ?, issued_at = ?, updated_at = ?, guid = ?, sealed_puk = ?, puk_state = ?, revocation_reason = ?,
+		offline_scheme = ?, puk_released_at = ? WHERE id = ?`)
 	qCardByIdent  = prepared(`SELECT ` + cardCols + ` FROM cards WHERE (card_ident = ? AND card_ident <> '') OR (guid = ? AND guid <> '') ORDER BY id`)
 	qCardByID     = prepared(`SELECT ` + cardCols + ` FROM cards WHERE id = ?`)
 	qCardBySerial = prepared(`SELECT ` + cardCols + ` FROM cards WHERE card_type = ? AND serial = ?`)
@@ -30,6 +32,7 @@ const (
 func normCard(c *lanyard.Card) {
 	c.ATR = bytesOut(c.ATR)
 	c.IssuedAt, c.CreatedAt, c.UpdatedAt = normTime(c.IssuedAt), normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	c.PUKReleasedAt = normTime(c.PUKReleasedAt)
 }
 
 // checkCard refuses states the store does not know.
@@ -50,7 +53,7 @@ func (t cardsTx) CreateCard(c *lanyard.Card) error {
 	normCard(c)
 	err := t.row(qInsertCard, c.Serial, c.CardType, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion,
 		blob(c.ATR), ref(c.WorkstationID), micros(c.IssuedAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.GUID, blob(c.SealedPUK),
-		string(c.PUKState), string(c.RevocationReason)).Scan(&c.ID)
+		string(c.PUKState), string(c.RevocationReason), c.OfflineScheme, micros(c.PUKReleasedAt)).Scan(&c.ID)
 	if err != nil {
 		return t.writeErr(err, "card "+c.Serial+" of type "+c.CardType+" is already registered (or "+cardTaken+")", cardMissing)
 	}
@@ -63,7 +66,8 @@ func (t cardsTx) UpdateCard(c *lanyard.Card) error {
 	}
 	normCard(c)
 	res, err := t.exec(qUpdateCard, ref(c.OwnerID), c.Name, string(c.State), c.CardID, c.AdminKeyVersion, blob(c.ATR),
-		ref(c.WorkstationID), micros(c.IssuedAt), micros(c.UpdatedAt), c.GUID, blob(c.SealedPUK), string(c.PUKState), string(c.RevocationReason), c.ID)
+		ref(c.WorkstationID), micros(c.IssuedAt), micros(c.UpdatedAt), c.GUID, blob(c.SealedPUK), string(c.PUKState), string(c.RevocationReason),
+		c.OfflineScheme, micros(c.PUKReleasedAt), c.ID)
 	return t.one(res, err, notFound("card %d not found", c.ID), cardTaken, cardMissing)
 }
 
@@ -145,14 +149,15 @@ func scanCard(s scanner) (*lanyard.Card, error) {
 	var c lanyard.Card
 	var owner, ws sql.NullInt64
 	var state, puk, reason string
-	var issued, created, updated int64
+	var issued, created, updated, released int64
 	if err := s.Scan(&c.ID, &c.Serial, &c.CardType, &owner, &c.Name, &state, &c.CardID, &c.AdminKeyVersion, &c.ATR, &ws,
-		&issued, &created, &updated, &c.GUID, &c.SealedPUK, &puk, &reason); err != nil {
+		&issued, &created, &updated, &c.GUID, &c.SealedPUK, &puk, &reason, &c.OfflineScheme, &released); err != nil {
 		return nil, err
 	}
 	c.OwnerID, c.WorkstationID = refOut(owner), refOut(ws)
 	c.State, c.PUKState, c.RevocationReason = lanyard.CardState(state), lanyard.PUKState(puk), lanyard.CardRevocationReason(reason)
 	c.ATR, c.SealedPUK = bytesOut(c.ATR), bytesOut(c.SealedPUK)
 	c.IssuedAt, c.CreatedAt, c.UpdatedAt = fromMicros(issued), fromMicros(created), fromMicros(updated)
+	c.PUKReleasedAt = fromMicros(released)
 	return &c, nil
 }

@@ -158,6 +158,7 @@ func testCards(t *testing.T, s lanyard.Store) {
 	upd.ATR, upd.WorkstationID, upd.IssuedAt, upd.UpdatedAt = []byte{1}, 9, at(time.Hour), at(2*time.Hour)
 	upd.GUID, upd.SealedPUK, upd.PUKState = "77aa", []byte("resealed"), lanyard.PUKUnknown
 	upd.RevocationReason = lanyard.CardLost
+	upd.OfflineScheme, upd.PUKReleasedAt = "piv-puk", at(90*time.Minute)
 	upd.Serial, upd.CreatedAt = "changed", at(-time.Hour)
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateCard(&upd) })
 	want := upd

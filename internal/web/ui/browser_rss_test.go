@@ -14,7 +14,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
@@ -23,7 +25,8 @@ import (
 // first: refused with the same message an unknown user gets), and then
 // sees their cards with their state, serial and type; Disable is offered
 // on the issued card (the policy's Disable card), not on the disabled
-// one. The session is Remote Self-Service only: Self-Service still asks
+// one. The issued card is a standard PIV card: its offline unblock
+// response carries its PUK, and the page says what that discloses. The session is Remote Self-Service only: Self-Service still asks
 // for a login.
 func TestBrowserRemoteSelfService(t *testing.T) {
 	s := mustSite(t)
@@ -51,7 +54,17 @@ func TestBrowserRemoteSelfService(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		// The issued card is a standard PIV card with its own PUK, as its
+		// issue records it.
+		c, err := tx.CardBySerial("piv", "RSS00001")
+		if err != nil {
+			return err
+		}
+		if c.SealedPUK, err = s.srv.Sealer.Seal([]byte(rssPUK), cardops.CardPUKAAD(c.ID)); err != nil {
+			return err
+		}
+		c.PUKState, c.OfflineScheme = lanyard.PUKRandom, "piv-puk"
+		return tx.UpdateCard(c)
 	})
 
 	r := mustBrowser(t, s)
@@ -120,6 +133,31 @@ func TestBrowserRemoteSelfService(t *testing.T) {
 	if msg := r.Text(".inline-form .error"); !strings.Contains(msg, "mistyped") {
 		t.Errorf("a mistyped challenge: %q", msg)
 	}
+	// The challenge of `lanyard agent unblock --offline` for a standard
+	// card: the response carries the card's PUK, and the page says so.
+	ch, err := unblockcode.ChallengeFields{Scheme: unblockcode.SchemePIVPUK, CardTag: unblockcode.CardTag("RSS00001"), Nonce: 0x5EED}.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uitest.Eval[string](r, `document.querySelector('input[id^=rss-challenge-]').value = ''`)
+	r.Run("piv challenge", chromedp.SendKeys(chromedp.CSS("input[id^=rss-challenge-]"), unblockcode.Encode(unblockcode.Challenge, ch)),
+		chromedp.Click(chromedp.CSS(".inline-form button[type=submit]")))
+	r.WaitFor("response", `document.querySelector('[data-response]') !== null || document.querySelector('.inline-form .error')?.textContent.includes('card')`)
+	if msg := r.Text(".inline-form .error"); msg != "" {
+		t.Fatalf("the standard card's challenge: %q", msg)
+	}
+	resp, err := unblockcode.Decode(unblockcode.Response, r.Text("[data-response]"))
+	if err != nil {
+		t.Fatalf("response %q: %v", r.Text("[data-response]"), err)
+	}
+	if puk, err := unblockcode.OpenPUKResponse("RSS00001", ch, resp); err != nil || puk != rssPUK {
+		t.Errorf("the response does not carry the card's PUK: %v", err)
+	}
+	if note := r.Text("#offline-puk-note"); !strings.Contains(note, "Admin PIN (PUK)") || !strings.Contains(note, "changes") {
+		t.Errorf("the note on the released PUK: %q", note)
+	}
+	r.CheckAccessible("rss: offline unblock response")
+	r.Shot("rss-03-puk-released")
 	if !strings.Contains(r.Text("#rss-who"), "rita") {
 		t.Errorf("signed in as: %q", r.Text("#rss-who"))
 	}
@@ -135,6 +173,9 @@ func TestBrowserRemoteSelfService(t *testing.T) {
 	r.WaitFor("signed out", `!document.querySelector('#rss-name-form').hidden`)
 	r.CheckConsole()
 }
+
+// rssPUK is the PUK of rita's standard card.
+const rssPUK = "Rt5kP9qZ"
 
 // anyRow reports whether any row satisfies f.
 func anyRow(rows []string, f func(string) bool) bool {

@@ -56,6 +56,7 @@ export async function openOfflineUnblockDialog(card, inConsole, opener) {
       form.replaceChildren(
         h('p', {}, inConsole ? 'Read this response to the user. It fits this challenge only:' : 'Type this response into the tool on your computer, then choose your new PIN there:'),
         h('p', {}, h('code', { class: 'code', id: 'offline-response' }, res.response)),
+        ...(res.puk_released ? [pukNote(card)] : []),
         h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dlg.close() }, 'Close')));
       form.querySelector('button').focus();
       setStatus(status, '');
@@ -64,4 +65,12 @@ export async function openOfflineUnblockDialog(card, inConsole, opener) {
       submit.disabled = false;
     }
   });
+}
+
+// pukNote says what a standard PIV card's response discloses: whoever
+// hears the challenge and the response can work out the card's Admin PIN
+// (PUK), valid until the tool changes it or the card next connects.
+export function pukNote(card) {
+  return h('p', { id: 'offline-puk-note' }, `Card ${card.serial} is a standard PIV card: this response carries its Admin PIN (PUK). `
+    + 'Do not write it down. The tool on the computer changes the Admin PIN at once; otherwise Lanyard changes it when the card is next connected.');
 }

@@ -7,6 +7,7 @@
 import '../app.js';
 import { rss } from '../api.js';
 import { $, h, badge, errorText, fieldError, fmtDate, label, setStatus, table, confirmAction } from '../dom.js';
+import { pukNote } from '../offline.js';
 
 const nameForm = $('#rss-name-form');
 const answerForm = $('#rss-answer-form');
@@ -139,7 +140,7 @@ function unblockButton(c) {
       try {
         const r = await rss.offlineUnblock(c.id, input.value.trim());
         result.replaceChildren(h('p', {}, 'Type this response into the tool on your computer, then choose your new PIN there:'),
-          h('p', { class: 'code', 'data-response': '' }, r.response));
+          h('p', { class: 'code', 'data-response': '' }, r.response), ...(r.puk_released ? [pukNote(c)] : []));
         input.disabled = true;
       } catch (ex) {
         err.textContent = errorText(ex);

@@ -1,0 +1,320 @@
+package cardops_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/pukescrow"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/unblockcode"
+)
+
+// pivOfflineEnv is offlineEnv with alice's card a standard PIV card (no
+// Lanyard instructions, as a YubiKey).
+func pivOfflineEnv(t *testing.T) (*issueEnv, *lanyard.Principal, int64, *piv.Card) {
+	t.Helper()
+	return offlineEnvFrom(t, &issueEnv{cardOpts: []emu.Option{emu.WithoutLanyardExtensions()}})
+}
+
+func cardRecord(t *testing.T, e *issueEnv, id int64) *lanyard.Card {
+	t.Helper()
+	var c *lanyard.Card
+	if err := e.st.View(context.Background(), func(tx lanyard.Tx) (err error) { c, err = tx.CardByID(id); return }); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// pivChallenge is the challenge the workstation tool makes for a standard
+// PIV card: scheme piv-puk, the card's tag, counter 0, its own nonce.
+func pivChallenge(t *testing.T, serial string, nonce uint64) (string, unblockcode.Payload) {
+	t.Helper()
+	p, err := unblockcode.ChallengeFields{Scheme: unblockcode.SchemePIVPUK, CardTag: unblockcode.CardTag(serial), Nonce: nonce}.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unblockcode.Encode(unblockcode.Challenge, p), p
+}
+
+// A standard PIV card is recorded as such at its issue; the response to
+// its challenge carries its own PUK (checked against the challenge), which
+// unblocks it with RESET RETRY COUNTER; the release is recorded, and the
+// card's next arrival rotates the PUK, after which the released one is
+// refused.
+func TestOfflineUnblockStandardPIV(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card := cardRecord(t, e, id)
+	if card.OfflineScheme != "piv-puk" || card.PUKState != lanyard.PUKRandom {
+		t.Fatalf("the issued standard card: scheme %q, PUK %s", card.OfflineScheme, card.PUKState)
+	}
+	code, ch := pivChallenge(t, card.Serial, 0x123456789)
+	res, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.PUKReleased || res.Scheme != "piv-puk" {
+		t.Errorf("result %+v, want the PUK released by piv-puk", res)
+	}
+	r, err := unblockcode.Decode(unblockcode.Response, res.Response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another challenge's or card's response is refused without the card.
+	_, other := pivChallenge(t, card.Serial, 0x123456788)
+	if _, err := unblockcode.OpenPUKResponse(card.Serial, other, r); !errors.Is(err, unblockcode.ErrNotForThisChallenge) {
+		t.Errorf("a response for another challenge: %v", err)
+	}
+	released, err := unblockcode.OpenPUKResponse(card.Serial, ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := e.svc.Cards.CardPUK(ctx, id); released != want {
+		t.Fatal("the response does not carry the card's PUK")
+	}
+	if err := pc.UnblockPIN(ctx, released, "97531864"); err != nil {
+		t.Fatalf("RESET RETRY COUNTER with the released PUK: %v", err)
+	}
+	if err := pc.VerifyPIN(ctx, "97531864"); err != nil {
+		t.Fatal(err)
+	}
+	if cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+		t.Fatal("the release is not recorded")
+	}
+	evs, err := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.offline_unblock"})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("audit: %v, %d events", err, len(evs))
+	}
+	var d map[string]any
+	if err := json.Unmarshal(evs[0].Details, &d); err != nil || d["puk_released"] != true || d["scheme"] != "piv-puk" {
+		t.Errorf("audit details %s", evs[0].Details)
+	}
+	if strings.Contains(string(evs[0].Details), released) || strings.Contains(string(evs[0].Details), res.Response) {
+		t.Fatal("the audit event holds the PUK or the response")
+	}
+
+	// The card arrives online: its PUK is rotated, spending no try.
+	done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial)
+	if err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	after := cardRecord(t, e, id)
+	if !after.PUKReleasedAt.IsZero() || after.PUKState != lanyard.PUKRandom {
+		t.Errorf("after the rotation: released at %v, PUK %s", after.PUKReleasedAt, after.PUKState)
+	}
+	if tries, err := pc.Metadata(ctx, 0x81); err != nil || tries.RetriesLeft != tries.Retries {
+		t.Errorf("PUK tries after the rotation: %+v, %v", tries, err)
+	}
+	next, _ := e.svc.Cards.CardPUK(ctx, id)
+	if next == released {
+		t.Fatal("the PUK was not changed")
+	}
+	var ae *piv.AuthError
+	if err := pc.UnblockPIN(ctx, released, "11223344"); !errors.As(err, &ae) {
+		t.Fatalf("the released PUK after the rotation: %v, want refused", err)
+	}
+	if err := pc.UnblockPIN(ctx, next, "11223344"); err != nil {
+		t.Fatalf("the new PUK: %v", err)
+	}
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err != nil {
+		t.Errorf("a second arrival: %v, %v; want nothing to do", done, err)
+	}
+	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate"}); len(evs) != 1 {
+		t.Errorf("%d card.puk.rotate events, want 1", len(evs))
+	}
+}
+
+// What a standard PIV card's challenge never obtains: the PUK of a
+// Lanyard card (downgrade), of a card whose PUK is shared or unknown, or
+// of a card whose scheme is not known.
+func TestOfflineUnblockStandardPIVRefused(t *testing.T) {
+	t.Run("lanyard card claiming piv-puk", func(t *testing.T) {
+		e, olivia, id, _ := offlineEnv(t)
+		card := cardRecord(t, e, id)
+		if card.OfflineScheme != "lanyard-mac" {
+			t.Fatalf("a Lanyard card is recorded as %q", card.OfflineScheme)
+		}
+		code, _ := pivChallenge(t, card.Serial, 7)
+		_, err := e.svc.Cards.OfflineUnblock(context.Background(), olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+		if !lanyard.IsCode(err, lanyard.EInvalid) || !strings.Contains(err.Error(), "not recorded as a standard PIV card") {
+			t.Fatalf("%v", err)
+		}
+		if !cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+			t.Fatal("release recorded")
+		}
+	})
+	e, olivia, id, _ := pivOfflineEnv(t)
+	ctx := context.Background()
+	serial := cardRecord(t, e, id).Serial
+	code, _ := pivChallenge(t, serial, 9)
+	ask := func() error {
+		_, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+		return err
+	}
+	change := func(f func(c *lanyard.Card)) {
+		err := e.st.Update(ctx, func(tx lanyard.Tx) error {
+			c, err := tx.CardByID(id)
+			if err != nil {
+				return err
+			}
+			f(c)
+			return tx.UpdateCard(c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	orig := cardRecord(t, e, id)
+	for _, tc := range []struct {
+		name string
+		f    func(c *lanyard.Card)
+		code string
+	}{
+		{"shared PUK", func(c *lanyard.Card) { c.PUKState = lanyard.PUKDefault }, lanyard.EConflict},
+		{"unknown PUK", func(c *lanyard.Card) { c.PUKState, c.SealedPUK = lanyard.PUKUnknown, nil }, lanyard.EConflict},
+		{"scheme not known", func(c *lanyard.Card) { c.OfflineScheme = "" }, lanyard.EInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			change(tc.f)
+			defer change(func(c *lanyard.Card) {
+				c.PUKState, c.SealedPUK, c.OfflineScheme = orig.PUKState, orig.SealedPUK, orig.OfflineScheme
+			})
+			if err := ask(); !lanyard.IsCode(err, tc.code) {
+				t.Fatalf("%v, want %s", err, tc.code)
+			}
+			if !cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+				t.Fatal("release recorded")
+			}
+		})
+	}
+	// A lanyard-mac challenge for the standard card: refused too.
+	p, _ := unblockcode.ChallengeFields{Scheme: unblockcode.SchemeLanyardMAC, CardTag: unblockcode.CardTag(serial), Counter: 1, Nonce: 9}.Pack()
+	_, err := e.svc.Cards.OfflineUnblock(ctx, olivia, id, cardops.OfflineUnblockInput{Challenge: unblockcode.Encode(unblockcode.Challenge, p), Answers: aliceAnswers})
+	if !lanyard.IsCode(err, lanyard.EInvalid) {
+		t.Fatalf("a lanyard-mac challenge for a standard card: %v", err)
+	}
+	if err := ask(); err != nil {
+		t.Fatalf("after the refusals: %v", err)
+	}
+}
+
+// The tool's roll-forward reaches the server through the agent: a blob
+// for another owner, another challenge or tampered is refused and changes
+// nothing; one whose outcome the tool does not know is kept as the drawn
+// PUK of an interrupted rotation, which the card's next arrival finishes
+// with whichever PUK the card holds.
+func TestAcceptPUKEscrow(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, code, ch, released := releasePUK(t, e, olivia, id, 0xABCDE)
+	pub, err := e.svc.Cards.PUKEscrowKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const next = "Nx7kQ2pZ"
+	blob, err := pukescrow.Seal(pub, card.Serial, ch, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCode, otherCh := pivChallenge(t, card.Serial, 0xABCDF)
+	otherBlob, _ := pukescrow.Seal(pub, card.Serial, otherCh, next)
+	tampered := append([]byte(nil), blob...)
+	tampered[len(tampered)-1] ^= 1
+	for _, tc := range []struct {
+		name  string
+		owner int64
+		in    cardops.PUKEscrowInput
+		code  string
+	}{
+		{"another owner", olivia.User.ID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
+		{"a challenge never answered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: otherCode, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
+		{"tampered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: tampered, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
+		{"sealed for another challenge", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
+		{"bad outcome", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: "maybe"}, lanyard.EInvalid},
+	} {
+		if err := e.svc.Cards.AcceptPUKEscrow(ctx, tc.owner, tc.in); !lanyard.IsCode(err, tc.code) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != released || cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+		t.Fatal("a refused escrow changed the card record")
+	}
+
+	// The tool changed the PUK, its answer lost.
+	if err := pc.ChangePUK(ctx, released, next); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial)
+	if err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	after := cardRecord(t, e, id)
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != next || !after.PUKReleasedAt.IsZero() {
+		t.Fatalf("after the arrival the server holds another PUK than the escrowed one, or the release stands (%v)", after.PUKReleasedAt)
+	}
+	if err := pc.UnblockPIN(ctx, next, "11223344"); err != nil {
+		t.Fatalf("the escrowed PUK: %v", err)
+	}
+}
+
+// A card that refuses its released PUK (changed behind the server's back,
+// or rolled forward by a tool whose escrow has not arrived) keeps its
+// release mark and its PUK state: the rotation is deferred, one PUK try
+// spent, and a later arrival does not guess below two tries.
+func TestRotateReleasedPUKDeferred(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, _, _, released := releasePUK(t, e, olivia, id, 0x77)
+	if err := pc.ChangePUK(ctx, released, "Zz9Yy8Xx"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
+			t.Fatalf("RotateReleasedPUK = %v, %v; want refused", done, err)
+		}
+	}
+	after := cardRecord(t, e, id)
+	if after.PUKState != lanyard.PUKRandom || after.PUKReleasedAt.IsZero() {
+		t.Errorf("after a refused rotation: PUK %s, released at %v", after.PUKState, after.PUKReleasedAt)
+	}
+	if md, err := pc.Metadata(ctx, 0x81); err != nil || md.RetriesLeft < 1 || md.RetriesLeft < md.Retries-2 {
+		t.Errorf("PUK tries after two deferred rotations: %+v, %v", md, err)
+	}
+	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) == 0 {
+		t.Error("no card.puk.rotate.deferred event")
+	}
+	if err := pc.UnblockPIN(ctx, "Zz9Yy8Xx", "11223344"); err != nil {
+		t.Fatalf("the card's PUK: %v", err)
+	}
+}
+
+// releasePUK has the operator answer the tool's challenge (nonce) for card
+// id, and returns the card, the challenge and the PUK the response
+// releases.
+func releasePUK(t *testing.T, e *issueEnv, operator *lanyard.Principal, id int64, nonce uint64) (*lanyard.Card, string, unblockcode.Payload, string) {
+	t.Helper()
+	card := cardRecord(t, e, id)
+	code, ch := pivChallenge(t, card.Serial, nonce)
+	res, err := e.svc.Cards.OfflineUnblock(context.Background(), operator, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := unblockcode.Decode(unblockcode.Response, res.Response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released, err := unblockcode.OpenPUKResponse(card.Serial, ch, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return card, code, ch, released
+}
