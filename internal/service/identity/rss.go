@@ -226,7 +226,8 @@ type RSSSignInResult struct {
 // RSSSignIn checks the answers to the questions of in.Ticket and opens a
 // Remote Self-Service session (RSSSessionTTL). The answers must be to
 // exactly the questions asked. Wrong answers count as in CheckAnswers
-// (throttle, lock; audited rss.signin.fail, user.secret_answers.locked);
+// (throttle, lock, counted before they are verified; audited
+// rss.signin.attempt, then rss.signin.fail or user.secret_answers.locked);
 // a user who does not exist, has no answers or is locked gets the same
 // refusal after the same work. Success clears the wrong-answer count and
 // opens the session in one transaction (rss.signin).
@@ -249,7 +250,7 @@ func (s *Identity) RSSSignIn(ctx context.Context, in RSSSignInInput) (*RSSSignIn
 	if st.notFound || len(st.answers) == 0 || st.lock.Locked() || st.user.Disabled {
 		return nil, s.refuseRSS(ctx, st, in, refused)
 	}
-	err = s.checkState(ctx, st, SecretCheck{UserID: st.user.ID, Answers: in.Answers, RemoteAddr: in.RemoteAddr}, "rss.signin.fail")
+	_, err = s.checkState(ctx, st, SecretCheck{UserID: st.user.ID, Answers: in.Answers, RemoteAddr: in.RemoteAddr}, rssActions)
 	if lanyard.IsCode(err, lanyard.EForbidden) || lanyard.IsCode(err, lanyard.EConflict) {
 		return nil, refused
 	}

@@ -31,11 +31,14 @@ type totpEnv struct {
 // newTOTPEnv starts a service on SQLite with a fake clock 12 s into a
 // time step, and users with passwords: alice and bob (users), an
 // operator, an auditor and the administrator.
-func newTOTPEnv(t *testing.T) *totpEnv {
+func newTOTPEnv(t *testing.T) *totpEnv { return newTOTPEnvOn(t, nil) }
+
+// newTOTPEnvOn is newTOTPEnv on st (nil: a new SQLite store).
+func newTOTPEnvOn(t *testing.T, st lanyard.Store) *totpEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := servicetest.NewClock(time.Date(2026, time.February, 3, 10, 0, 12, 0, time.UTC)) // TOTP codes depend on the time step
-	stack := servicetest.New(t, servicetest.Options{Now: clock.Now})
+	stack := servicetest.New(t, servicetest.Options{Now: clock.Now, Store: st})
 	svc := stack.Service
 	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
 	ad := *stack.Admin
