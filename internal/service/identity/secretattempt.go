@@ -56,9 +56,12 @@ func (s *Identity) reserveAttempt(ctx context.Context, st *secretState, in Secre
 		}
 		if over = l.Failures > limit; over {
 			l.Failures--
-			return tx.SetSecretLock(st.user.ID, l)
+			if err := tx.SetSecretLock(st.user.ID, l); err != nil {
+				return err
+			}
+			_, err = tx.DeleteUserRSSSessions(st.user.ID)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return l, err
@@ -71,15 +74,28 @@ func (s *Identity) reserveAttempt(ctx context.Context, st *secretState, in Secre
 
 // recordFailure records a wrong answer already counted by reserveAttempt
 // (l is the count it returned): act.fail, or user.secret_answers.locked
-// when this attempt reached the limit.
+// when this attempt reached the limit. The lock ends the user's Remote
+// Self-Service sessions in the same transaction (review L4): whoever
+// holds one may be the guesser.
 func (s *Identity) recordFailure(ctx context.Context, st *secretState, in SecretCheck, l lanyard.SecretLock, act checkActions) error {
 	action := act.fail
-	if l.Locked() && l.Failures == st.set.WrongBeforeLock {
+	locks := l.Locked() && l.Failures == st.set.WrongBeforeLock
+	if locks {
 		action = "user.secret_answers.locked"
 	}
+	ended := 0
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		return s.rec.Event(checker(st, in), action, "user", st.user.Login, map[string]any{"failures": l.Failures, "limit": st.set.WrongBeforeLock})
-	}, func(lanyard.Tx) error { return nil })
+		d := map[string]any{"failures": l.Failures, "limit": st.set.WrongBeforeLock}
+		if locks {
+			d["rss_sessions_ended"] = ended
+		}
+		return s.rec.Event(checker(st, in), action, "user", st.user.Login, d)
+	}, func(tx lanyard.Tx) (err error) {
+		if locks {
+			ended, err = tx.DeleteUserRSSSessions(st.user.ID)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
