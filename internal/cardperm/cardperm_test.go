@@ -95,6 +95,8 @@ func TestAllowed(t *testing.T) {
 		{"operator, disabled", staff(operator), all(), card(lanyard.CardDisabled), ops(Enable, Revoke, Replace), false},
 		{"operator, revoked", staff(operator), all(), card(lanyard.CardRevoked), ops(Clear, Withdraw), false},
 		{"operator, clean card in stock", staff(operator), all(), Card{State: lanyard.CardClean}, ops(), false},
+		{"operator, clean card kept for its owner: to stock", staff(operator), all(), card(lanyard.CardClean), ops(Withdraw), false},
+		{"owner, clean card kept for her", own(user), all(), card(lanyard.CardClean), ops(), false},
 		{"operator, revoked card in stock", staff(operator), all(), Card{State: lanyard.CardRevoked}, ops(Clear, Withdraw), false},
 		{"operator on an administrator's card: stop it, nothing more", staff(operator), all(), staffCard(lanyard.CardIssued, admin), ops(Disable, Revoke), false},
 		{"operator on an operator's card", staff(operator), all(), staffCard(lanyard.CardIssued, operator), ops(Disable, Revoke), false},
