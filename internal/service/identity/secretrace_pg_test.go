@@ -5,6 +5,7 @@ package identity_test
 import (
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
 )
@@ -16,5 +17,5 @@ func TestSecretAnswersParallelWrongPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parallelWrongAnswers(t, newTOTPEnvOn(t, st))
+	parallelWrongAnswers(t, newTOTPEnvWith(t, servicetest.Options{Store: st}))
 }
