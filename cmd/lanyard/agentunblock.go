@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/lanyard-cms/lanyard/internal/agent"
 	"github.com/lanyard-cms/lanyard/internal/card/pcsc"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -30,6 +31,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent unblock --offline", flag.ContinueOnError)
 	reader := fs.String("reader", "", "the reader holding the card (default: the one card that answers)")
 	forgot := fs.Bool("forgot", false, "the PIN is not blocked, but forgotten: unblock anyway")
+	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (it keeps the owner's PIN rules for the card)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +46,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 		return err
 	}
 	defer card.close()
-	return unblockOffline(ctx, card.piv, name, *forgot, in)
+	return unblockOffline(ctx, card.piv, name, *forgot, *state, in)
 }
 
 type unblockCard struct {
@@ -116,11 +118,12 @@ func describeUnblockError(err error) error {
 }
 
 // unblockOffline runs the exchange with the user on a selected card.
-func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter) error {
+func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, stateDir string, in *prompter) error {
 	serial, err := personalize.Serial(ctx, c)
 	if err != nil {
 		return err
 	}
+	rule := offlinePINBounds(stateDir, serial)
 	tries, err := c.PINRetries(ctx)
 	switch {
 	case err == nil && tries > 0 && !forgot:
@@ -164,8 +167,8 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 			in.say("The two PINs differ. Type them again.\n")
 			continue
 		}
-		if len(pin) < piv.DefaultMinPINLength || len(pin) > piv.MaxPINLength {
-			in.say("A PIN has %d to %d characters. Type it again.\n", piv.DefaultMinPINLength, piv.MaxPINLength)
+		if rule.check(pin) != nil {
+			in.say("A PIN of this card has %d to %d characters. Type it again.\n", rule.lo, rule.hi)
 			continue
 		}
 		break
