@@ -24,10 +24,11 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 15 {
-		t.Fatalf("%d templates, want 15", len(list))
+	if len(list) != 18 {
+		t.Fatalf("%d templates, want 18", len(list))
 	}
-	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardPINReset, notify.KindCardOfflineUnblock} {
+	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardPINReset, notify.KindCardOfflineUnblock,
+		notify.KindRSSSignIn, notify.KindSecretAnswersLocked, notify.KindSecretAnswersLockedOps} {
 		if !slices.ContainsFunc(list, func(m *apiv1.MailTemplate) bool { return m.Kind == k }) {
 			t.Errorf("no template of kind %s", k)
 		}

@@ -364,6 +364,7 @@ func (s *Identity) openRSSSession(ctx context.Context, u *lanyard.User, remote s
 	if err != nil {
 		return nil, err
 	}
+	s.notifyUser(ctx, NoticeRSSSignIn, u, remote, false)
 	return &RSSSignInResult{User: u, SessionID: id, Session: sess}, nil
 }
 

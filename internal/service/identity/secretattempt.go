@@ -100,6 +100,12 @@ func (s *Identity) recordFailure(ctx context.Context, st *secretState, in Secret
 		return err
 	}
 	s.log.Info("secret answers refused", "login", st.user.Login, "failures", l.Failures, "locked", l.Locked())
+	if locks {
+		// Queued apart from the answer: in Remote Self-Service the
+		// refusal that locks must take no longer than any other, or the
+		// time would tell a real user name (review L5).
+		go s.notifyUser(ctx, NoticeSecretAnswersLocked, st.user, in.RemoteAddr, true)
+	}
 	if l.Locked() {
 		return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers+"; the secret answers are now locked: ask an operator to unlock them")
 	}
