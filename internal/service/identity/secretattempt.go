@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -38,7 +39,7 @@ const msgLocked = "the secret answers of this account are locked after too many 
 // were locked by a parallel one after st was read, or the policy was
 // lowered below the count — is not counted: the lock is kept (set, when
 // a lowered policy leaves the count above its limit) and the attempt is
-// refused unverified.
+// refused without the user's answers being verified (refuseOverLimit).
 func (s *Identity) reserveAttempt(ctx context.Context, st *secretState, in SecretCheck, act checkActions) (lanyard.SecretLock, error) {
 	limit := st.set.WrongBeforeLock
 	now := s.rec.Clock()
@@ -67,9 +68,29 @@ func (s *Identity) reserveAttempt(ctx context.Context, st *secretState, in Secre
 		return l, err
 	}
 	if over {
-		return l, lanyard.Errorf(lanyard.EForbidden, msgLocked)
+		return l, s.refuseOverLimit(ctx, st, in, act)
 	}
 	return l, nil
+}
+
+// refuseOverLimit refuses an attempt past the limit after the work a
+// wrong answer costs (review L5: in Remote Self-Service the time must
+// not tell this refusal from others): every answer hashed against the
+// dummy hash, never the user's, and the refusal committed with its event
+// (act.fail, reason locked).
+func (s *Identity) refuseOverLimit(ctx context.Context, st *secretState, in SecretCheck, act checkActions) error {
+	for _, a := range in.Answers {
+		if _, err := auth.VerifyPassword(ctx, dummyHash, NormalizeAnswer(a.Answer)); err != nil {
+			return lanyard.Wrap(lanyard.EUnavailable, err, "checking the answers failed; try again")
+		}
+	}
+	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(checker(st, in), act.fail, "user", st.user.Login, map[string]any{"reason": "locked"})
+	}, func(lanyard.Tx) error { return nil })
+	if err != nil {
+		return err
+	}
+	return lanyard.Errorf(lanyard.EForbidden, msgLocked)
 }
 
 // recordFailure records a wrong answer already counted by reserveAttempt
