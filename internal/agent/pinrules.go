@@ -48,19 +48,25 @@ func FetchPINRules(ctx context.Context, dir string) ([]agentproto.CardPINRule, e
 // CachedPINRule is the rule for serial kept in dir at the agent's last
 // connection; ok is false when none is kept.
 func CachedPINRule(dir, serial string) (r agentproto.CardPINRule, ok bool, err error) {
+	rules, err := cachedPINRules(dir)
+	r, ok = rules[serial]
+	return r, ok, err
+}
+
+// cachedPINRules are the rules kept in dir, by serial (none: empty).
+func cachedPINRules(dir string) (map[string]agentproto.CardPINRule, error) {
 	b, err := os.ReadFile(filepath.Join(dir, pinRulesFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return r, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return r, false, err
+		return nil, err
 	}
 	var c pinRulesCache
 	if err := json.Unmarshal(b, &c); err != nil {
-		return r, false, err
+		return nil, err
 	}
-	r, ok = c.Cards[serial]
-	return r, ok, nil
+	return c.Cards, nil
 }
 
 // PINRuleFor is the rule for serial: the server's when it answers
@@ -95,12 +101,13 @@ func (a *Agent) keepPINRules(ctx context.Context) {
 	for {
 		readers, changed := a.inv.snapshot()
 		unknown := false
+		kept, _ := cachedPINRules(a.cfg.StateDir) // read once: an AirCard service has thousands of readers
 		for _, r := range readers {
 			if r.Serial == "" || asked[r.Serial] {
 				continue
 			}
 			asked[r.Serial] = true
-			if _, ok, _ := CachedPINRule(a.cfg.StateDir, r.Serial); !ok {
+			if _, ok := kept[r.Serial]; !ok {
 				unknown = true
 			}
 		}
