@@ -24,7 +24,7 @@ import (
 
 func agentPINCommands() []command {
 	return []command{
-		{"agent pin change", "agent pin change [--reader NAME] (current PIN, then the new PIN twice, on standard input)",
+		{"agent pin change", "agent pin change [--reader NAME] [--state DIR] (current PIN, then the new PIN twice, on standard input)",
 			"change the PIN of the card in a reader of this workstation, on the card itself (PC/SC)", agentPINChange},
 		{"agent unblock", "agent unblock [--card SERIAL] [--state DIR] | agent unblock --offline [--reader NAME] [--forgot]",
 			"reset the forgotten or blocked PIN of your card connected here: answer your secret questions, and the server resets it with the card's own Admin PIN through the running agent; --offline, when the server cannot be reached: shows the card's challenge, then sets a new PIN with the response from the help desk or Remote Self-Service", agentUnblock},
@@ -34,12 +34,14 @@ func agentPINCommands() []command {
 // agentPINChange changes the PIN on the card directly: VERIFY, then
 // CHANGE REFERENCE DATA (SP 800-73-4 part 2, 3.2.1 and 3.2.2), as any
 // middleware on the workstation may. The server is not involved and not
-// told: it works without a connection, and the card itself enforces its
-// PIN rules (the PIV bounds, 6 to 8 characters, are checked here; the
-// policy's narrower ones only by Change PIN through the server).
+// told: it works without a connection. The new PIN must fit the owner's
+// policy for the card: the server's rules when it answers, else those the
+// agent kept at its last connection (agentpinrules.go), else the PIV
+// bounds, 6 to 8 characters.
 func agentPINChange(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent pin change", flag.ContinueOnError)
 	readerName := fs.String("reader", "", "the reader holding the card (default: the only reader with a card)")
+	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (it keeps the owner's PIN rules for the card)")
 	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
 		return errUsage
 	}
@@ -48,7 +50,7 @@ func agentPINChange(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := issuance.CheckPIN("the new PIN", pin, 0, 0); err != nil {
-		return err
+		return err // outside the PIV bounds: no card needed to say so
 	}
 	pc, err := pcsc.Establish()
 	if err != nil {
@@ -66,6 +68,13 @@ func agentPINChange(ctx context.Context, args []string) error {
 	}
 	if _, err := c.Select(ctx); err != nil {
 		return fmt.Errorf("the card in %s is not a PIV card: %w", k.Reader(), err)
+	}
+	serial, err := personalize.Serial(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := onlinePINBounds(ctx, *state, serial).check(pin); err != nil {
+		return err
 	}
 	if err := c.VerifyPIN(ctx, old); err != nil {
 		return pinRefused(err)

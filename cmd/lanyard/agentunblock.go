@@ -31,7 +31,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent unblock --offline", flag.ContinueOnError)
 	reader := fs.String("reader", "", "the reader holding the card (default: the one card that answers)")
 	forgot := fs.Bool("forgot", false, "the PIN is not blocked, but forgotten: unblock anyway")
-	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (a standard PIV card's new Admin PIN is left there, sealed, for the agent to upload)")
+	state := fs.String("state", agent.DefaultStateDir(), "the agent's state directory (it keeps the owner's PIN rules for the card; a standard PIV card's new Admin PIN is left there, sealed, for the agent to upload)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func agentUnblockOffline(ctx context.Context, args []string) error {
 	if card.standard {
 		return unblockOfflinePIV(ctx, card.piv, name, *forgot, in, pivNonceStore{}, *state)
 	}
-	return unblockOffline(ctx, card.piv, name, *forgot, in)
+	return unblockOffline(ctx, card.piv, name, *forgot, *state, in)
 }
 
 type unblockCard struct {
@@ -146,7 +146,7 @@ func unblockSerial(ctx context.Context, c *piv.Card, forgot bool) (string, error
 
 // unblockOffline runs the exchange with the user on a selected Lanyard
 // card.
-func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, in *prompter) error {
+func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool, stateDir string, in *prompter) error {
 	serial, err := unblockSerial(ctx, c, forgot)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func unblockOffline(ctx context.Context, c *piv.Card, reader string, forgot bool
 	if err != nil {
 		return err
 	}
-	pin, err := readNewPIN(in)
+	pin, err := readNewPIN(in, offlinePINBounds(stateDir, serial))
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func readResponse(in *prompter, open func(unblockcode.Payload) (string, error)) 
 
 // readNewPIN reads the new PIN twice, not echoed, until both agree and it
 // has the length a PIV card takes.
-func readNewPIN(in *prompter) (string, error) {
+func readNewPIN(in *prompter, rule pinBounds) (string, error) {
 	for {
 		pin, err := in.secret("New PIN: ")
 		if err != nil {
@@ -236,8 +236,8 @@ func readNewPIN(in *prompter) (string, error) {
 			in.say("The two PINs differ. Type them again.\n")
 			continue
 		}
-		if len(pin) < piv.DefaultMinPINLength || len(pin) > piv.MaxPINLength {
-			in.say("A PIN has %d to %d characters. Type it again.\n", piv.DefaultMinPINLength, piv.MaxPINLength)
+		if rule.check(pin) != nil {
+			in.say("A PIN of this card has %d to %d characters. Type it again.\n", rule.lo, rule.hi)
 			continue
 		}
 		return pin, nil

@@ -60,7 +60,7 @@ func TestAgentUnblockOfflineTPM(t *testing.T) {
 	run := func(input string) (string, error) {
 		var out strings.Builder
 		p := &prompter{r: bufio.NewReader(strings.NewReader(input)), out: &out}
-		err := unblockOffline(ctx, pc, "Virtual PCD 00 00", false, p)
+		err := unblockOffline(ctx, pc, "Virtual PCD 00 00", false, t.TempDir(), p)
 		return out.String(), err
 	}
 
@@ -87,7 +87,7 @@ func TestAgentUnblockOfflineTPM(t *testing.T) {
 		t.Fatalf("run again with the PIN fine: %v", err)
 	}
 	p := &prompter{r: bufio.NewReader(strings.NewReader("")), out: &strings.Builder{}}
-	if err := unblockOffline(ctx, pc, "r", true, p); err == nil || !strings.Contains(err.Error(), "no unused unblock code") {
+	if err := unblockOffline(ctx, pc, "r", true, t.TempDir(), p); err == nil || !strings.Contains(err.Error(), "no unused unblock code") {
 		t.Fatalf("--forgot on a card whose code was used: %v", err)
 	}
 }

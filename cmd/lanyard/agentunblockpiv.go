@@ -118,7 +118,7 @@ func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot b
 	if err != nil {
 		return err
 	}
-	pin, err := readNewPIN(in)
+	pin, err := readNewPIN(in, offlinePINBounds(stateDir, serial))
 	if err != nil {
 		return err
 	}

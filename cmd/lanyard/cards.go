@@ -30,7 +30,7 @@ func cardIssueCommands() []command {
 		{"card computer remove", "card computer remove ID WORKSTATION", "remove a computer from an AirCard's allowed computers (it is disconnected there)", cardComputerRemove},
 		{"card aircard-code", "card aircard-code ID", "create a one-hour, single-use code that connects another computer to an AirCard (operators); --mail also sends it to the owner", cardAirCardCode},
 		{"card pin-setup", "card pin-setup ID --code CODE [--pin PIN] (password on standard input)", "set up the PIN of a new platform credential: your password (first line of standard input) and a code from your authenticator app", cardPINSetup},
-		{"card clear", "card clear ID [--admin-pin PIN]", "revoke and clear a card whose issue cannot finish (the card must be connected)", cardClear},
+		{"card clear", "card clear ID [--admin-pin PIN] [--initialize]", "revoke and clear a card whose issue cannot finish, or a revoked card (the card must be connected); --initialize wipes it completely", cardClear},
 	}
 }
 
@@ -289,6 +289,7 @@ func cardContinue(ctx context.Context, args []string) error {
 func cardClear(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card clear")
 	adminPIN := cmd.String("admin-pin", "", "the Admin PIN chosen at an issue before cards got their own (PUK state unknown); other cards need none")
+	initialize := cmd.Bool("initialize", false, "wipe the whole card (vendor reset) instead of removing Lanyard's keys and certificates, for a card type that supports initialization")
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
@@ -298,7 +299,7 @@ func cardClear(ctx context.Context, args []string) error {
 		return err
 	}
 	var out apiv1.CardView
-	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/revoke-clear", apiv1.ClearInput{CardTarget: *target, AdminPIN: *adminPIN}, &out); err != nil {
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/revoke-clear", apiv1.ClearInput{CardTarget: *target, AdminPIN: *adminPIN, Initialize: *initialize}, &out); err != nil {
 		return err
 	}
 	if cmd.output == "json" {

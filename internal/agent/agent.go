@@ -278,6 +278,10 @@ func (a *Agent) connectOnce(ctx context.Context, tlsCfg *tls.Config) (connected 
 	a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = true, time.Now().UTC() })
 	defer a.setStatus(func(s *Status) { s.Connected, s.ConnectedSince = false, time.Time{} })
 	a.log.Info("connected to the server", "server", a.cfg.Server)
+	rulesCtx, stopRules := context.WithCancel(ctx)
+	rulesDone := make(chan struct{})
+	go func() { defer close(rulesDone); a.keepPINRules(rulesCtx) }() // for PINs set without the server (pinrules.go)
+	defer func() { stopRules(); <-rulesDone }()
 	return true, a.serveConn(pc, serverTakes(resp.Header, agentproto.ServerFeaturePINStatus))
 }
 

@@ -33,6 +33,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("POST "+agentproto.PathUnblock, h.unblock)
 	mux.HandleFunc("GET "+agentproto.PathPUKEscrow, h.pukEscrowKey)
 	mux.HandleFunc("POST "+agentproto.PathPUKEscrow, h.pukEscrow)
+	mux.HandleFunc("GET "+agentproto.PathPINRules, h.pinRules)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.ENotFound, "no agent endpoint %s %s", r.Method, r.URL.Path))
 	})

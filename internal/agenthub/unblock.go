@@ -20,6 +20,9 @@ type Unblocker interface {
 	UnblockQuestions(ctx context.Context, ws *lanyard.Workstation) ([]string, error)
 	// Unblock resets the PIN of the card in.Serial connected at ws.
 	Unblock(ctx context.Context, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error)
+	// PINRules are the PIN rules of the cards ws may set a PIN on
+	// without the server (agentproto.PathPINRules).
+	PINRules(ctx context.Context, ws *lanyard.Workstation) (*agentproto.PINRules, error)
 }
 
 // unblockerBox holds the Unblocker set with SetUnblocker.

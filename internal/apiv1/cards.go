@@ -149,10 +149,13 @@ type ContinueInput struct {
 
 // ClearInput names the connected card to revoke and clear; AdminPIN is
 // the Admin PIN (PUK) chosen at an issue before Lanyard gave cards their
-// own PUK (PUK state unknown); other cards need none.
+// own PUK (PUK state unknown); other cards need none. Initialize wipes
+// the whole card (vendor RESET) instead of removing Lanyard's keys and
+// certificates, for a card type that supports initialization.
 type ClearInput struct {
 	CardTarget
-	AdminPIN string `json:"admin_pin,omitempty"`
+	AdminPIN   string `json:"admin_pin,omitempty"`
+	Initialize bool   `json:"initialize,omitempty"`
 }
 
 // PINSetupInput is Set up PIN of a platform credential: the user's

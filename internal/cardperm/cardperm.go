@@ -104,7 +104,9 @@ var byState = map[lanyard.CardState][]Op{
 	// A platform credential waiting for its PIN holds issued
 	// certificates: a lost laptop's must be revocable.
 	lanyard.CardPINSetup: {Revoke, Clear},
-	lanyard.CardClean:    {},
+	// A clean card kept for its owner (withdrawn to them) goes to
+	// stock only by a withdraw (Allowed drops it for a card in stock).
+	lanyard.CardClean: {Withdraw},
 }
 
 // Allowed decides what actor a may start on card c, whose owner's policy
@@ -156,6 +158,9 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 	// So: such an original keeps ResolveReplacement only, any other card
 	// everything but it.
 	out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return (op == ResolveReplacement) != c.TemporarilyReplaced })
+	if c.State == lanyard.CardClean && c.OwnerID == 0 {
+		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Withdraw }) // already in stock
+	}
 	staffOnOthers := a.UserID != c.OwnerID && a.Channel == Signed
 	out.AnswersFirst = staffOnOthers && perms.Administrator.ValidateAnswers && (out.Has(ResetPIN) || out.Has(UnblockOffline))
 	return out

@@ -114,6 +114,8 @@ func TestAllowed(t *testing.T) {
 		{"operator, issued card already replaced (its replacement pending)", staff(operator), all(),
 			Card{State: lanyard.CardIssued, OwnerID: owner, OwnerRoles: user, Replaced: true}, ops(ResetPIN, UnblockOffline, Disable, Revoke), true},
 		{"operator, clean card in stock", staff(operator), all(), Card{State: lanyard.CardClean}, ops(), false},
+		{"operator, clean card kept for its owner: to stock", staff(operator), all(), card(lanyard.CardClean), ops(Withdraw), false},
+		{"owner, clean card kept for her", own(user), all(), card(lanyard.CardClean), ops(), false},
 		{"operator, revoked card in stock", staff(operator), all(), Card{State: lanyard.CardRevoked}, ops(Clear, Withdraw), false},
 		{"operator on an administrator's card: stop it, nothing more", staff(operator), all(), staffCard(lanyard.CardIssued, admin), ops(Disable, Revoke), false},
 		{"operator on an operator's card", staff(operator), all(), staffCard(lanyard.CardIssued, operator), ops(Disable, Revoke), false},

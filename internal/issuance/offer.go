@@ -120,7 +120,11 @@ func Offer(in Input) (*Options, error) {
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is disabled: a disabled card cannot be issued, updated or unblocked; enable it first", c.Serial)
 		case c.State == lanyard.CardRevoked:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is revoked and cannot be issued; clear and withdraw it first", c.Serial)
-		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State != lanyard.CardClean:
+		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State == lanyard.CardClean:
+			// Withdrawn to its owner: kept for their new issue
+			// (docs/lifecycle.md, "Withdraw"), for nobody else.
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is kept for another user (withdrawn to its owner); an operator withdraws it to stock before it is issued to someone else", c.Serial)
+		case c.OwnerID != 0 && c.OwnerID != in.OwnerID:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
 		case c.State == lanyard.CardIssued || c.State == lanyard.CardPINSetup:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already issued", c.Serial)

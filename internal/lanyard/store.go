@@ -252,6 +252,9 @@ type CredentialStore interface {
 	CreateRSSSession(s *Session) error
 	RSSSessionByHash(hash []byte) (*Session, error)
 	DeleteRSSSession(hash []byte) error
+	// DeleteUserRSSSessions ends every Remote Self-Service session of
+	// userID, leaving browser sessions, and says how many there were.
+	DeleteUserRSSSessions(userID int64) (int, error)
 	// TOTP enrollments (authenticator apps), one per user.
 	TOTPEnrollment(userID int64) (*TOTPEnrollment, error) // ENotFound when none
 	// PutTOTPEnrollment stores e as its user's enrollment, replacing an

@@ -7,6 +7,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }
@@ -99,6 +100,22 @@ func (m *Mailer) CardState(ctx context.Context, to []string, ev cardops.CardStat
 	}
 	d := Data{User: userData(ev.User), Card: cardData(ev.Card), Reason: ev.Reason, By: ev.By, Comment: ev.Detail}
 	_, err := m.enqueue(ctx, nil, kind, to, d, nil)
+	return err
+}
+
+// accountKinds are the kinds of the account notices, by
+// identity.AccountEvent.Kind.
+var accountKinds = map[string]string{identity.NoticeRSSSignIn: KindRSSSignIn, identity.NoticeSecretAnswersLocked: KindSecretAnswersLocked,
+	identity.NoticeSecretAnswersLockedOps: KindSecretAnswersLockedOps}
+
+// Account queues a Remote Self-Service sign-in or secret answers locked
+// notice.
+func (m *Mailer) Account(ctx context.Context, to []string, ev identity.AccountEvent) error {
+	kind, ok := accountKinds[ev.Kind]
+	if !ok {
+		return lanyard.Errorf(lanyard.EInternal, "unknown account notification %q", ev.Kind)
+	}
+	_, err := m.enqueue(ctx, nil, kind, to, Data{User: userData(ev.User), Address: ev.Address}, nil)
 	return err
 }
 

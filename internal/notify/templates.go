@@ -25,13 +25,17 @@ const (
 	KindCardEnabled        = "card_enabled"
 	KindCardRevoked        = "card_revoked"
 	KindCardReplaced       = "card_replaced"
-	KindDocumentUploaded   = "document_uploaded"
-	KindDocumentReceived   = "document_received"
-	KindDocumentApproved   = "document_approved"
-	KindDocumentRejected   = "document_rejected"
-	KindRandomPIN          = "random_pin"
-	KindAirCardCode        = "aircard_code"
-	KindTest               = "test"
+	// Account notices (identity.AccountEvent).
+	KindRSSSignIn              = "rss_signin"
+	KindSecretAnswersLocked    = "secret_answers_locked"
+	KindSecretAnswersLockedOps = "secret_answers_locked_operators"
+	KindDocumentUploaded       = "document_uploaded"
+	KindDocumentReceived       = "document_received"
+	KindDocumentApproved       = "document_approved"
+	KindDocumentRejected       = "document_rejected"
+	KindRandomPIN              = "random_pin"
+	KindAirCardCode            = "aircard_code"
+	KindTest                   = "test"
 )
 
 // Data is what a template sees. Every kind gets the same fields; those a
@@ -48,6 +52,7 @@ type Data struct {
 	Reason   string // why a card was revoked: lost, compromised, damaged, superseded or withdrawn
 	PIN      string // the random user PIN (random_pin only; never in subjects)
 	Code     string // an AirCard connection code (aircard_code only; never in subjects)
+	Address  string // the client address an account notice is about
 	URL      string // Lanyard's address
 }
 
@@ -62,13 +67,13 @@ type CardData struct {
 
 // fields lists what Data offers, for the template editor.
 var fields = []string{".User.Name", ".User.Login", ".User.Email", ".Card.Serial", ".Card.CardType", ".Card.Name", ".Card.ID",
-	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".Reason", ".PIN", ".Code", ".URL", ".Kind"}
+	".Template", ".Comment", ".DocKind", ".FileName", ".By", ".Reason", ".PIN", ".Code", ".Address", ".URL", ".Kind"}
 
 // sample is the data templates are tried on before they are saved.
 var sample = Data{
 	Kind: KindTest, User: UserData{Login: "alice", Name: "Alice Example", Email: "alice@example.com"},
 	Card: CardData{ID: 7, Serial: "12345678", CardType: "piv", Name: "Alice's card"}, Template: "smartcard-logon",
-	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", Reason: "lost", PIN: "12345678", Code: "ABCDE-FGHIJ", URL: "https://lanyard.example.com",
+	Comment: "signature missing", DocKind: "certificate form", FileName: "form.pdf", By: "olga", Reason: "lost", PIN: "12345678", Code: "ABCDE-FGHIJ", Address: "192.0.2.10", URL: "https://lanyard.example.com",
 }
 
 // kindInfo is a kind's description and built-in template.
@@ -204,6 +209,29 @@ to use your AirCard {{.Card.Serial}}{{if .Card.Name}} ({{.Card.Name}}){{end}} on
     lanyard agent aircard add {{.Code}}
 
 The code works once, for one hour. If you did not ask for it, tell your help desk.
+` + signature}},
+	{KindRSSSignIn, "Remote Self-Service sign-in: to the user who signed in with secret answers alone (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Remote Self-Service sign-in as {{.User.Login}}",
+		Text: `Hello {{.User.Name}},
+
+someone signed in to Remote Self-Service as {{.User.Login}} with your secret answers{{if .Address}}, from {{.Address}}{{end}}.
+There they can disable your cards and get the response that unblocks a card's PIN.
+If it was not you, tell your help desk at once: someone knows your answers.
+` + signature}},
+	{KindSecretAnswersLocked, "Secret answers locked: to the user whose answers too many wrong answers locked (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Your secret answers are locked",
+		Text: `Hello {{.User.Name}},
+
+your secret answers were answered wrongly too many times in a row{{if .Address}}, last from {{.Address}}{{end}}, and are now locked:
+Remote Self-Service and PIN resets that ask them refuse until your help desk unlocks them.
+If it was not you, someone may be guessing them: tell your help desk.
+` + signature}},
+	{KindSecretAnswersLockedOps, "Secret answers locked: to the operators, who unlock them", apiv1.MailTemplateInput{
+		Subject: "Secret answers of {{.User.Login}} locked",
+		Text: `Hello,
+
+the secret answers of {{.User.Name}} ({{.User.Login}}) were answered wrongly too many times in a row{{if .Address}}, last from {{.Address}}{{end}}, and are now locked.
+Speak with the user before unlocking them (lanyard user secret-answers unlock {{.User.Login}}): someone may be guessing.
 ` + signature}},
 	{KindTest, "Test e-mail: sent from the settings page", apiv1.MailTemplateInput{
 		Subject: "Lanyard test e-mail",

@@ -124,8 +124,11 @@ func New(cfg Config) (*Service, error) {
 	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: caNames}); err != nil {
 		return nil, err
 	}
+	// A notifier that also sends account notices (internal/notify's
+	// Mailer does) gets those of the identity capability too.
+	idNotifier, _ := cfg.Notifier.(identity.Notifier)
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
-		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog})
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier})
 	if err != nil {
 		return nil, err
 	}

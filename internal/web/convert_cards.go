@@ -99,7 +99,7 @@ func continueInput(in apiv1.ContinueInput) cardops.ContinueInput {
 }
 
 func clearInput(in apiv1.ClearInput) cardops.ClearInput {
-	return cardops.ClearInput{CardTarget: cardops.CardTarget(in.CardTarget), AdminPIN: in.AdminPIN}
+	return cardops.ClearInput{CardTarget: cardops.CardTarget(in.CardTarget), AdminPIN: in.AdminPIN, Initialize: in.Initialize}
 }
 
 func pinSetupInput(in apiv1.PINSetupInput) cardops.PINSetupInput {

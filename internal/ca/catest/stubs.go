@@ -151,6 +151,9 @@ func (*tx) RSSSessionByHash([]byte) (*lanyard.Session, error) {
 	return nil, notImplemented("RSSSessionByHash")
 }
 func (*tx) DeleteRSSSession([]byte) error { return notImplemented("DeleteRSSSession") }
+func (*tx) DeleteUserRSSSessions(int64) (int, error) {
+	return 0, notImplemented("DeleteUserRSSSessions")
+}
 
 func (*tx) DeleteExpiredPairings(time.Time) (int, error) {
 	return 0, notImplemented("DeleteExpiredPairings")

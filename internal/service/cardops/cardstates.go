@@ -128,7 +128,9 @@ func (s *Cards) revokeInTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Princi
 // (cleared since its certificates were written, or never written) to
 // stock (clean, no owner) or to its owner for a new issue (clean, owner
 // kept). A card still holding certificates Lanyard wrote is refused:
-// clear it first. Audit event card.withdraw.
+// clear it first. A clean card kept for its owner is withdrawn to stock
+// the same way: until then no one else is issued it. Audit event
+// card.withdraw.
 func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID int64, in WithdrawCardInput) (*CardView, error) {
 	to := in.To
 	if to == "" {
@@ -150,6 +152,9 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 		}
 		if to == WithdrawToOwner && card.OwnerID == 0 {
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s has no owner to keep it; withdraw it to stock", card.Serial)
+		}
+		if to == WithdrawToOwner && card.State == lanyard.CardClean {
+			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already kept for its owner", card.Serial)
 		}
 		details := map[string]any{"to": to, "reason_was": string(card.RevocationReason)}
 		card.State, card.RevocationReason, card.IssuedAt = lanyard.CardClean, "", time.Time{}

@@ -86,11 +86,14 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	}); err != nil {
 		return nil, err
 	}
-	if card.PUKState == lanyard.PUKUnknown && in.AdminPIN == "" {
+	if card.PUKState == lanyard.PUKUnknown && in.AdminPIN == "" && !in.Initialize {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "enter the Admin PIN chosen when the card was issued: clearing the card resets its PIN with it")
 	}
 	ct, err := s.catalog.GetCardType(ctx, card.CardType)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkInitialize(in, ct); err != nil {
 		return nil, err
 	}
 	secrets, err := s.catalog.CardTypeSecrets(ct)
@@ -125,7 +128,11 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	if err != nil {
 		return nil, err
 	}
-	err = s.clearCard(ctx, run, cc, admin, ct, secrets, certs, in.AdminPIN, issuing)
+	if in.Initialize {
+		err = s.wipeCard(ctx, run, cc, ct, secrets) // wipe.go
+	} else {
+		err = s.clearCard(ctx, run, cc, admin, ct, secrets, certs, in.AdminPIN, issuing)
+	}
 	if err == nil {
 		err = s.finishClear(ctx, p, run)
 	}
@@ -148,9 +155,11 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 }
 
 // clearData is a Revoke and clear operation's record: the slots whose
-// certificates it deleted from the card.
+// certificates it deleted from the card, or that it initialized the
+// card instead (wipe.go).
 type clearData struct {
-	Slots []string `json:"slots,omitempty"`
+	Slots       []string `json:"slots,omitempty"`
+	Initialized bool     `json:"initialized,omitempty"`
 }
 
 // startClear records the Revoke and clear of card as a running
@@ -276,7 +285,7 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 	err := run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(writes), operation.EventAfter(func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
 			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held,
-			"state": string(card.State)})
+			"state": string(card.State), "initialized": run.Data.Initialized})
 	}))
 	if err != nil {
 		*card = was
@@ -315,10 +324,13 @@ func onCard(card *lanyard.Card, c *lanyard.Certificate) bool {
 
 // ClearInput names the connected card to revoke and clear; AdminPIN is
 // the Admin PIN (PUK) chosen at an issue before Lanyard gave cards their
-// own PUK (PUK state unknown); other cards need none.
+// own PUK (PUK state unknown); other cards need none. Initialize wipes
+// the whole card instead (wipe.go), for a card type that supports
+// initialization; it needs no Admin PIN.
 type ClearInput struct {
 	CardTarget
-	AdminPIN string
+	AdminPIN   string
+	Initialize bool
 }
 
 // authenticateCard opens a management session with the key the server

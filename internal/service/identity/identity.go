@@ -37,6 +37,8 @@ type Config struct {
 	// (Authentication → Secret questions); nil: every user has the
 	// defaults (policy.Defaults).
 	Policies Policies
+	// Notifier, when set, sends the account notices (notices.go).
+	Notifier Notifier
 }
 
 // Policies finds the policy that applies to a user (the catalog).
@@ -55,6 +57,7 @@ type Identity struct {
 	tokensRevoked func()                             // Config.TokensRevoked
 	policies      Policies                           // Config.Policies
 	decoy         atomic.Pointer[[]byte]             // Remote Self-Service decoy key (rss.go)
+	notifier      Notifier                           // Config.Notifier; nil: no notices
 }
 
 // New checks cfg and returns an Identity.
@@ -72,6 +75,6 @@ func New(cfg Config) (*Identity, error) {
 		rec:    lanyard.Recorder{Store: cfg.Store, Now: cfg.Now},
 		sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log, throttle: cfg.Throttle,
 		tokenCache:    ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000),
-		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies,
+		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies, notifier: cfg.Notifier,
 	}, nil
 }

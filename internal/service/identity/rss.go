@@ -226,7 +226,8 @@ type RSSSignInResult struct {
 // RSSSignIn checks the answers to the questions of in.Ticket and opens a
 // Remote Self-Service session (RSSSessionTTL). The answers must be to
 // exactly the questions asked. Wrong answers count as in CheckAnswers
-// (throttle, lock; audited rss.signin.fail, user.secret_answers.locked);
+// (throttle, lock, counted before they are verified; audited
+// rss.signin.attempt, then rss.signin.fail or user.secret_answers.locked);
 // a user who does not exist, has no answers or is locked gets the same
 // refusal after the same work. Success clears the wrong-answer count and
 // opens the session in one transaction (rss.signin).
@@ -249,7 +250,7 @@ func (s *Identity) RSSSignIn(ctx context.Context, in RSSSignInInput) (*RSSSignIn
 	if st.notFound || len(st.answers) == 0 || st.lock.Locked() || st.user.Disabled {
 		return nil, s.refuseRSS(ctx, st, in, refused)
 	}
-	err = s.checkState(ctx, st, SecretCheck{UserID: st.user.ID, Answers: in.Answers, RemoteAddr: in.RemoteAddr}, "rss.signin.fail")
+	_, err = s.checkState(ctx, st, SecretCheck{UserID: st.user.ID, Answers: in.Answers, RemoteAddr: in.RemoteAddr}, rssActions)
 	if lanyard.IsCode(err, lanyard.EForbidden) || lanyard.IsCode(err, lanyard.EConflict) {
 		return nil, refused
 	}
@@ -293,37 +294,46 @@ func sameQuestions(asked []string, answers []SecretAnswerInput) bool {
 }
 
 // refuseRSS refuses a sign-in that cannot succeed (no such user, no
-// answers, locked, disabled) after as much work as a real check: the
-// answers are hashed against the dummy hash, the throttle counts the
-// failure, and an existing user's refusal is audited.
+// answers, locked, disabled) after the same work as a wrong answer of a
+// user who has answers (review L5: a known name cost one commit more
+// than an unknown one, and the time told them apart): the throttle
+// counts the failure, the attempt is committed with its event
+// (rss.signin.attempt, as reserveAttempt does), the answers are hashed
+// against the dummy hash, and the refusal is committed with its event
+// (rss.signin.fail, with the reason). An unknown name is audited under
+// the name given, on the user object of that name.
 func (s *Identity) refuseRSS(ctx context.Context, st *secretState, in RSSSignInInput, refused error) error {
 	att, err := s.throttle.Begin(SecretThrottleKeys(in.Login, in.RemoteAddr)...)
 	if err != nil {
 		return throttled(err, "too many wrong answers")
 	}
 	defer att.Release()
+	who, reason := st.user, "no answers"
+	switch {
+	case who == nil:
+		who, reason = &lanyard.User{Login: in.Login}, "unknown user"
+	case who.Disabled:
+		reason = "disabled"
+	case st.lock.Locked():
+		reason = "locked"
+	}
+	p := &lanyard.Principal{User: who, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteAddr: in.RemoteAddr}
+	audit := func(action string, details map[string]any) error {
+		return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+			return s.rec.Event(p, action, "user", in.Login, details)
+		}, func(lanyard.Tx) error { return nil })
+	}
+	if err := audit(rssActions.attempt, map[string]any{"limit": st.set.WrongBeforeLock}); err != nil {
+		return err
+	}
 	for _, a := range in.Answers {
 		if _, err := auth.VerifyPassword(ctx, dummyHash, NormalizeAnswer(a.Answer)); err != nil {
 			return lanyard.Wrap(lanyard.EUnavailable, err, "checking the answers failed; try again")
 		}
 	}
 	att.Fail()
-	if st.user == nil {
-		s.log.Info("remote self-service sign-in refused", "reason", "unknown user")
-		return refused
-	}
-	reason := "no answers"
-	switch {
-	case st.user.Disabled:
-		reason = "disabled"
-	case st.lock.Locked():
-		reason = "locked"
-	}
-	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		return s.rec.Event(&lanyard.Principal{User: st.user, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteAddr: in.RemoteAddr},
-			"rss.signin.fail", "user", st.user.Login, map[string]any{"reason": reason})
-	}, func(lanyard.Tx) error { return nil })
-	if err != nil {
+	s.log.Info("remote self-service sign-in refused", "reason", reason)
+	if err := audit(rssActions.fail, map[string]any{"reason": reason}); err != nil {
 		return err
 	}
 	return refused
@@ -354,6 +364,7 @@ func (s *Identity) openRSSSession(ctx context.Context, u *lanyard.User, remote s
 	if err != nil {
 		return nil, err
 	}
+	s.notifyUser(ctx, NoticeRSSSignIn, u, remote, false)
 	return &RSSSignInResult{User: u, SessionID: id, Session: sess}, nil
 }
 

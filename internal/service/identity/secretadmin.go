@@ -54,14 +54,20 @@ func secretStatus(tx lanyard.Tx, u *lanyard.User) (*SecretAnswersStatus, error) 
 
 // ResetSecretAnswers deletes login's secret answers, and with them any
 // lock: the user sets new ones in Self-Service before any use of them
-// (a user who forgot them, or whose answers someone else may know).
+// (a user who forgot them, or whose answers someone else may know). The
+// user's Remote Self-Service sessions end in the same transaction
+// (review L4): they were opened with the answers now deemed unsafe.
 // Audited as user.secret_answers.reset.
 func (s *Identity) ResetSecretAnswers(ctx context.Context, p *lanyard.Principal, login string) (*SecretAnswersStatus, error) {
 	return s.changeSecretAnswers(ctx, p, login, "user.secret_answers.reset", func(tx lanyard.Tx, u *lanyard.User) error {
 		if err := tx.SetSecretAnswers(u.ID, nil); err != nil {
 			return err
 		}
-		return tx.SetSecretLock(u.ID, lanyard.SecretLock{})
+		if err := tx.SetSecretLock(u.ID, lanyard.SecretLock{}); err != nil {
+			return err
+		}
+		_, err := tx.DeleteUserRSSSessions(u.ID)
+		return err
 	})
 }
 

@@ -215,72 +215,78 @@ func (s *Identity) CheckSecretAnswers(ctx context.Context, userID int64, answers
 // passwords. And the user keeps a count of wrong answers in a row: at
 // the policy's Wrong answers before lock the answers are locked for every
 // use (not the password login) until an operator unlocks them
-// (UnlockSecretAnswers); a right answer clears the count. Each wrong
-// answer and the lock are one transaction with one audit event
-// (user.secret_answers.fail, user.secret_answers.locked); the answers are
+// (UnlockSecretAnswers); a right answer clears the count. The count is
+// taken before the answers are verified (reserveAttempt), so parallel
+// guesses never get more verifications than the policy allows. The
+// reserved attempt, the wrong answer or the lock, and the cleared count
+// are each one transaction with one audit event
+// (user.secret_answers.attempt, .fail or .locked, .ok); the answers are
 // never logged.
 func (s *Identity) CheckAnswers(ctx context.Context, in SecretCheck) error {
 	st, err := s.readSecretState(ctx, in.UserID, "")
 	if err != nil {
 		return err
 	}
-	if err := s.checkState(ctx, st, in, "user.secret_answers.fail"); err != nil {
+	l, err := s.checkState(ctx, st, in, checkAnswersActions)
+	if err != nil {
 		return err
 	}
-	return s.clearFailures(ctx, st, in)
+	return s.clearFailures(ctx, st, in, l)
 }
 
-// checkState checks in against a state already read; a wrong answer is
-// recorded as failAction (or user.secret_answers.locked when it locks).
-// A right one changes nothing yet: the caller clears the count with
+// checkState checks in against a state already read, counting the
+// attempt first (reserveAttempt); a wrong answer is recorded as act.fail
+// (or user.secret_answers.locked when it locks). A right one returns the
+// count with its own attempt in it: the caller clears the count with
 // whatever the answers unlock.
-func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretCheck, failAction string) error {
+func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretCheck, act checkActions) (lanyard.SecretLock, error) {
+	var l lanyard.SecretLock
 	att, err := s.throttle.Begin(SecretThrottleKeys(st.user.Login, in.RemoteAddr)...)
 	if err != nil {
-		return throttled(err, "too many wrong answers")
+		return l, throttled(err, "too many wrong answers")
 	}
 	defer att.Release()
 	if st.lock.Locked() {
-		return lanyard.Errorf(lanyard.EForbidden, "the secret answers of this account are locked after too many wrong answers; an operator must unlock them")
+		return l, lanyard.Errorf(lanyard.EForbidden, msgLocked)
 	}
 	if len(st.answers) == 0 {
-		return lanyard.Errorf(lanyard.EConflict, "no secret answers are set for this account; the user sets them in Self-Service")
+		return l, lanyard.Errorf(lanyard.EConflict, "no secret answers are set for this account; the user sets them in Self-Service")
 	}
 	if len(st.answers) < st.set.Asked {
-		return lanyard.Errorf(lanyard.EConflict, "this account has fewer secret answers than its policy asks (%d); the user sets new ones in Self-Service", st.set.Asked)
+		return l, lanyard.Errorf(lanyard.EConflict, "this account has fewer secret answers than its policy asks (%d); the user sets new ones in Self-Service", st.set.Asked)
 	}
 	if len(in.Answers) < st.set.Asked {
-		return lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", st.set.Asked)
+		return l, lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", st.set.Asked)
+	}
+	if err := givenAnswersValid(st.answers, in.Answers); err != nil {
+		return l, err
+	}
+	if l, err = s.reserveAttempt(ctx, st, in, act); err != nil {
+		return l, err
 	}
 	ok, err := matchAnswers(ctx, st.answers, in.Answers)
 	if err != nil {
-		return err
+		return l, err
 	}
 	if ok {
 		att.Succeed()
-		return nil
+		return l, nil
 	}
 	att.Fail()
-	return s.countFailure(ctx, st, in, failAction)
+	return l, s.recordFailure(ctx, st, in, l, act)
 }
 
 // matchAnswers verifies every given answer against the stored hashes and
-// reports whether all match. An answer to a question the user did not
-// choose, or a question answered twice, is bad input, not a wrong answer.
+// reports whether all match (givenAnswersValid has checked the
+// questions).
 func matchAnswers(ctx context.Context, stored []lanyard.SecretAnswer, given []SecretAnswerInput) (bool, error) {
 	hashes := map[string]string{}
 	for _, a := range stored {
 		hashes[a.Question] = a.AnswerHash
 	}
-	seen := map[string]bool{}
 	ok := true
 	for _, a := range given {
-		h, known := hashes[a.Question]
-		if !known || seen[a.Question] {
-			return false, lanyard.Errorf(lanyard.EInvalid, "%q is not one of this user's questions, or is answered twice", a.Question)
-		}
-		seen[a.Question] = true
-		match, err := auth.VerifyPassword(ctx, h, NormalizeAnswer(a.Answer))
+		match, err := auth.VerifyPassword(ctx, hashes[a.Question], NormalizeAnswer(a.Answer))
 		if err != nil {
 			return false, lanyard.Wrap(lanyard.EUnavailable, err, "checking the answers failed; try again")
 		}
@@ -297,38 +303,12 @@ func checker(st *secretState, in SecretCheck) *lanyard.Principal {
 	return &lanyard.Principal{User: st.user, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteAddr: in.RemoteAddr}
 }
 
-// clearFailures ends a run of wrong answers after a right one.
-func (s *Identity) clearFailures(ctx context.Context, st *secretState, in SecretCheck) error {
-	if st.lock.Failures == 0 {
-		return nil
-	}
+// clearFailures gives back the attempt a right answer reserved and ends
+// the run of wrong answers before it (l is the count with the attempt).
+func (s *Identity) clearFailures(ctx context.Context, st *secretState, in SecretCheck, l lanyard.SecretLock) error {
 	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		return s.rec.Event(checker(st, in), "user.secret_answers.ok", "user", st.user.Login, map[string]any{"failures_cleared": st.lock.Failures})
+		return s.rec.Event(checker(st, in), "user.secret_answers.ok", "user", st.user.Login, map[string]any{"failures_cleared": l.Failures - 1})
 	}, func(tx lanyard.Tx) error { return tx.SetSecretLock(st.user.ID, lanyard.SecretLock{}) })
-}
-
-// countFailure records a wrong set of answers and, at the policy's
-// limit, the lock.
-func (s *Identity) countFailure(ctx context.Context, st *secretState, in SecretCheck, action string) error {
-	var l lanyard.SecretLock
-	now := s.rec.Clock()
-	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		if l.LockedAt.Equal(now) { // this failure locked them
-			action = "user.secret_answers.locked"
-		}
-		return s.rec.Event(checker(st, in), action, "user", st.user.Login, map[string]any{"failures": l.Failures, "limit": st.set.WrongBeforeLock})
-	}, func(tx lanyard.Tx) (err error) {
-		l, err = tx.AddSecretFailure(st.user.ID, st.set.WrongBeforeLock, now)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	s.log.Info("secret answers refused", "login", st.user.Login, "failures", l.Failures, "locked", l.Locked())
-	if l.Locked() {
-		return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers+"; the secret answers are now locked: ask an operator to unlock them")
-	}
-	return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers)
 }
 
 // SecretThrottleKeys are the throttle keys of a secret answer check for

@@ -31,11 +31,16 @@ type totpEnv struct {
 // newTOTPEnv starts a service on SQLite with a fake clock 12 s into a
 // time step, and users with passwords: alice and bob (users), an
 // operator, an auditor and the administrator.
-func newTOTPEnv(t *testing.T) *totpEnv {
+func newTOTPEnv(t *testing.T) *totpEnv { return newTOTPEnvWith(t, servicetest.Options{}) }
+
+// newTOTPEnvWith is newTOTPEnv with o (its store, a wrapper); the clock
+// is the env's.
+func newTOTPEnvWith(t *testing.T, o servicetest.Options) *totpEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := servicetest.NewClock(time.Date(2026, time.February, 3, 10, 0, 12, 0, time.UTC)) // TOTP codes depend on the time step
-	stack := servicetest.New(t, servicetest.Options{Now: clock.Now})
+	o.Now = clock.Now
+	stack := servicetest.New(t, o)
 	svc := stack.Service
 	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
 	ad := *stack.Admin

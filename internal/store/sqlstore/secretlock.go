@@ -78,3 +78,8 @@ func (t secretsTx) DeleteRSSSession(hash []byte) error {
 	res, err := t.exec(qDeleteRSSSession, blob(hash))
 	return t.one(res, err, notFound("session not found"), "", "")
 }
+
+// DeleteUserRSSSessions ends userID's Remote Self-Service sessions.
+func (t secretsTx) DeleteUserRSSSessions(userID int64) (int, error) {
+	return t.affected(t.exec(qDeleteUserRSSSessions, userID))
+}

@@ -96,6 +96,23 @@ func testRSSSessions(t *testing.T, s lanyard.Store) {
 	if n != 2 {
 		t.Errorf("DeleteUserSessions: %d, want the browser and the RSS session", n)
 	}
+	// DeleteUserRSSSessions ends the RSS sessions only.
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateRSSSession(rss); err != nil {
+			return err
+		}
+		return tx.CreateSession(web)
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { n, err = tx.DeleteUserRSSSessions(alice.ID); return })
+	if n != 1 {
+		t.Errorf("DeleteUserRSSSessions: %d, want the RSS session", n)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		_, err := tx.RSSSessionByHash(rss.Hash)
+		wantCode(t, "an RSS session after DeleteUserRSSSessions", err, lanyard.ENotFound)
+		_, err = tx.SessionByHash(web.Hash)
+		return err
+	})
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateRSSSession(rss) })
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteRSSSession(rss.Hash) })
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteRSSSession(rss.Hash) })

@@ -39,9 +39,11 @@ export function cardActionDialog({ id, title, hint, fields, submitText, submitCl
   const submit = h('button', { type: 'submit', class: submitClass || null }, submitText);
   const form = h('form', { novalidate: true },
     h('p', { id: `${id}-hint` }, hint),
-    fields.map(([fid, text, autocomplete, type]) => h('div', { class: 'field' },
-      h('label', { for: fid }, text),
-      h('input', { id: fid, name: fid, type: type || 'password', autocomplete, 'aria-describedby': `${id}-hint` }))),
+    fields.map(([fid, text, autocomplete, type]) => (type === 'checkbox'
+      ? h('div', { class: 'field check' }, h('label', {}, h('input', { id: fid, name: fid, type }), ' ', text))
+      : h('div', { class: 'field' },
+        h('label', { for: fid }, text),
+        h('input', { id: fid, name: fid, type: type || 'password', autocomplete, 'aria-describedby': `${id}-hint` })))),
     h('div', { class: 'buttons' },
       h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
       submit));
@@ -62,7 +64,10 @@ export function cardActionDialog({ id, title, hint, fields, submitText, submitCl
     submit.disabled = true;
     setStatus(status, busyText);
     try {
-      const values = Object.fromEntries(fields.map(([fid]) => [fid, form.querySelector('#' + fid).value]));
+      const values = Object.fromEntries(fields.map(([fid]) => {
+        const el = form.querySelector('#' + fid);
+        return [fid, el.type === 'checkbox' ? el.checked : el.value];
+      }));
       const res = await action(target, values);
       done = res.result;
       form.replaceChildren(...res.lines, h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dlg.close() }, 'Close')));
@@ -122,17 +127,21 @@ export function openClearDialog(card, opener, onDone) {
       : `Every certificate Lanyard issued for card ${card.serial} is revoked, waiting requests are withdrawn, `
       + 'and the card is cleared so that it can be issued again. Its PIN goes back to the card type\'s PIN. '
       + 'Connect the card first. This cannot be undone.',
-    fields: [['clear-admin-pin', 'Admin PIN (only for a card whose Admin PIN was chosen at an earlier issue)', 'off']],
+    fields: [['clear-admin-pin', 'Admin PIN (only for a card whose Admin PIN was chosen at an earlier issue)', 'off'],
+      // Initialize (wipe): PIV cards, whose card type may support it
+      // (the server refuses, saying so, for one that does not).
+      ...(card.kind === 'piv' ? [['clear-initialize', 'Initialize the card: wipe everything on it, not only Lanyard\'s keys and certificates (no Admin PIN needed)', 'off', 'checkbox']] : [])],
     busyText: 'Revoking and clearing the card. Keep it connected…',
     failText: 'The card was not revoked and cleared.',
     card,
     action: async (target, v) => ({
       result: await api.cards.revokeClear(card.id, {
         workstation_id: target.workstation_id, reader: target.reader, admin_pin: v['clear-admin-pin'],
+        initialize: !!v['clear-initialize'],
       }),
-      lines: [h('p', { class: 'success' }, revoked
+      lines: [h('p', { class: 'success' }, (v['clear-initialize'] ? 'The card is wiped to its factory state. ' : '') + (revoked
         ? 'The card is cleared. An operator can now withdraw it to stock or keep it for its owner.'
-        : 'The card is revoked and cleared. You can issue it again under Connected cards.')],
+        : 'The card is revoked and cleared. You can issue it again under Connected cards.'))],
     }),
   }, opener, onDone);
 }

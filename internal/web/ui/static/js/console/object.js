@@ -6,6 +6,7 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, h, errorText, fieldError, setStatus } from '../dom.js';
 import { kinds } from './kinds.js';
+import { bindNotifications, syncNotifications } from './policynotify.js';
 
 const main = $('#main');
 const kind = main.dataset.kind;
@@ -18,6 +19,9 @@ let isNew = new URLSearchParams(location.search).get('new') === '1';
 let original = '';
 
 const pretty = (o) => JSON.stringify(o, null, 2);
+// The text changed from here: the policy page's switches follow it.
+const changed = kind === 'policies' ? () => syncNotifications(text) : () => {};
+if (kind === 'policies') bindNotifications(text);
 
 async function load() {
   if (isNew) {
@@ -33,12 +37,14 @@ async function load() {
     }
   }
   text.value = original;
+  changed();
   $('#obj-save').textContent = isNew ? `Create ${k.one}` : 'Save';
   $('#obj-form').hidden = false;
 }
 
 $('#obj-reset').addEventListener('click', () => {
   text.value = original;
+  changed();
   err.textContent = '';
   fieldError(text, '');
   setStatus(status, 'Changes reverted.');
@@ -69,6 +75,7 @@ $('#obj-form').addEventListener('submit', async (e) => {
     const saved = isNew ? await api.objects[kind].create(text.value) : await api.objects[kind].replace(name, text.value);
     original = pretty(saved);
     text.value = original;
+    changed();
     if (isNew) {
       isNew = false;
       history.replaceState(null, '', location.pathname);

@@ -98,7 +98,7 @@ async function load() {
     stateButtons(c, d.allowed_operations, status, () => load()),
     replaceButtons({ ...c, owner: c.owner || d.owner }, d.allowed_operations, status, () => load()),
     c.state === 'revoked' && (d.allowed_operations || []).includes('clear') ? h('p', {}, h('button', {
-      type: 'button', id: 'card-clear', onclick: (e) => openClearDialog(c, e.currentTarget, () => load()),
+      type: 'button', id: 'card-clear', onclick: (e) => openClearDialog({ ...c, kind: c.kind || d.kind }, e.currentTarget, () => load()),
     }, 'Clear card')) : '',
     (c.kind === 'aircard' || d.kind === 'aircard') && (!inConsole || cardStaff) ? computersSection(c) : '');
 
