@@ -227,15 +227,21 @@ func printIssue(f *clientFlags, res *apiv1.IssueCardResult) error {
 }
 
 // pickCard finds the connected card to issue: the one with serial, or the
-// only one connected. A card with serial may be listed more than once: an
+// only one connected. A registered card may be listed more than once: an
 // AirCard is in a reader of each computer connected to it and of its
 // AirCard service, and any of them reaches it (the first, as the pages
-// take it).
+// take it). Two listings that are not the same registered card are
+// ambiguous, whatever their serial says (a reader may claim any serial).
 func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.CardTarget, error) {
 	var cards []*apiv1.ConnectedCard
 	if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
 		return nil, err
 	}
+	return chooseConnected(cards, serial)
+}
+
+// chooseConnected is pickCard's choice among the connected cards.
+func chooseConnected(cards []*apiv1.ConnectedCard, serial string) (*apiv1.CardTarget, error) {
 	var match []*apiv1.ConnectedCard
 	for _, k := range cards {
 		if serial == "" || k.Serial == serial {
@@ -243,7 +249,7 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.Card
 		}
 	}
 	switch {
-	case len(match) == 1, len(match) > 1 && serial != "":
+	case len(match) == 1, len(match) > 1 && serial != "" && sameRegisteredCard(match):
 		return &apiv1.CardTarget{WorkstationID: match[0].WorkstationID, Reader: match[0].Reader}, nil
 	case len(cards) == 0:
 		return nil, errors.New("no card is connected at your workstations (is the agent running and paired? see lanyard card list --connected)")
@@ -254,7 +260,21 @@ func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.Card
 	for _, k := range match {
 		names = append(names, k.Serial+" ("+k.Workstation+", "+k.Reader+")")
 	}
+	if serial != "" {
+		return nil, fmt.Errorf("card %s is connected in several readers that are not one registered card (%s): take the others out, or issue it in the browser, where the reader is chosen", serial, strings.Join(names, "; "))
+	}
 	return nil, fmt.Errorf("several cards are connected; choose one with --card: %s", strings.Join(names, "; "))
+}
+
+// sameRegisteredCard reports whether every listing in cards is one
+// registered card.
+func sameRegisteredCard(cards []*apiv1.ConnectedCard) bool {
+	for _, k := range cards {
+		if k.CardID == 0 || k.CardID != cards[0].CardID {
+			return false
+		}
+	}
+	return true
 }
 
 // connectedCard finds registered card id among the connected cards.
