@@ -29,6 +29,9 @@ func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarge
 			if j.user, err = tx.UserByLogin(t.User); err != nil {
 				return err
 			}
+			if err := onBehalfAllowed(p, j.user); err != nil {
+				return err
+			}
 		}
 		if j.user.Disabled {
 			return lanyard.Errorf(lanyard.EConflict, "user %q is disabled", j.user.Login)

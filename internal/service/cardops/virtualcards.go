@@ -109,7 +109,9 @@ func (s *Cards) cardUser(tx lanyard.Tx, p *lanyard.Principal, login string) (*la
 	case !isCardStaff(p):
 		return nil, lanyard.Errorf(lanyard.EForbidden, "you can issue cards only for yourself")
 	default:
-		u, err = tx.UserByLogin(login)
+		if u, err = tx.UserByLogin(login); err == nil {
+			err = onBehalfAllowed(p, u)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -118,6 +120,18 @@ func (s *Cards) cardUser(tx lanyard.Tx, p *lanyard.Principal, login string) (*la
 		return nil, lanyard.Errorf(lanyard.EConflict, "user %q is disabled", u.Login)
 	}
 	return u, nil
+}
+
+// onBehalfAllowed checks that staff member p may issue a card for u: an
+// operator does not issue cards for someone holding a staff role, as
+// they do not reset, unblock or replace such cards (cardperm,
+// docs/security.md "Roles"): the card would sign in as that person. An
+// administrator does; the CA approval's four eyes still apply.
+func onBehalfAllowed(p *lanyard.Principal, u *lanyard.User) error {
+	if u.ID != p.User.ID && u.Roles.Staff() && !p.Roles.Has(lanyard.RoleAdministrator) {
+		return lanyard.Errorf(lanyard.EForbidden, "%s holds a staff role: an administrator issues their cards", u.Login)
+	}
+	return nil
 }
 
 // virtualAllowed checks every rule for creating a virtual card of kind
