@@ -1,5 +1,5 @@
 -- The offline unblock code armed in each TPM virtual card (keep in step
--- with sqlite/0023_offline_arms.sql; docs/lifecycle.md, "Offline
+-- with sqlite/0022_offline_arms.sql; docs/lifecycle.md, "Offline
 -- unblock", scheme lanyard-tpm). One row per card: the counter and nonce
 -- of its current code and the version of the card admin master secret
 -- its code is derived from. The code itself is never stored: the server

@@ -1,5 +1,5 @@
 -- The last known PIN status of each card (keep in step with
--- postgres/0024_card_pin_status.sql; docs/lifecycle.md, "PIN blocked
+-- postgres/0023_card_pin_status.sql; docs/lifecycle.md, "PIN blocked
 -- cards"): as an agent read it without spending a try, or as Lanyard's
 -- own PIN reset, change or unblock left it. One row per card, replaced
 -- only when the status changes. Counts are -1 (tries left) or 0 (total)

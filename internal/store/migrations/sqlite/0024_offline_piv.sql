@@ -1,5 +1,5 @@
 -- Offline unblock of standard PIV cards (keep in step with
--- postgres/0022_offline_piv.sql; docs/lifecycle.md, "Offline unblock").
+-- postgres/0024_offline_piv.sql; docs/lifecycle.md, "Offline unblock").
 --
 -- cards.offline_scheme: how the card is unblocked offline, as its issue
 -- found out: 'lanyard-mac' (it took Lanyard's offline key), 'piv-puk' (a
