@@ -12,6 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/tpm"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
 )
@@ -35,6 +36,23 @@ func issueTPMCard(t *testing.T, e *issueEnv) (*lanyard.Card, string) {
 		t.Fatal(err)
 	}
 	return card, cc.Reader
+}
+
+// tpmOfflineEnv issues alice's TPM virtual card, its PIN guard in tp,
+// with help desk operator olivia, and returns them with the card's
+// reader.
+func tpmOfflineEnv(t *testing.T, tp *tpm.TPM) (e *issueEnv, olivia *lanyard.Principal, card *lanyard.Card, reader string) {
+	t.Helper()
+	store, err := tpmkeys.New(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e = newVirtualEnv(t, store)
+	e.enableTPM(t)
+	olivia = helpDesk(t, e)
+	card, reader = issueTPMCard(t, e)
+	return e, olivia, card, reader
 }
 
 // armOf returns the card's armed code record.
@@ -81,16 +99,8 @@ func TestOfflineUnblockTPMUnavailable(t *testing.T) {
 // refused by the card itself (its monotonic counter); the counter does
 // not wrap past 65535: the server refuses to arm, saying to re-issue.
 func TestOfflineUnblockTPMAnsweredCodeNotRearmed(t *testing.T) {
-	store, err := tpmkeys.New(tpmtest.OpenSimulator(t, filepath.Join(t.TempDir(), "seed")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	e := newVirtualEnv(t, store)
-	e.enableTPM(t)
-	olivia := helpDesk(t, e)
+	e, olivia, card, reader := tpmOfflineEnv(t, tpmtest.OpenSimulator(t, filepath.Join(t.TempDir(), "seed")))
 	ctx := context.Background()
-	card, reader := issueTPMCard(t, e)
 	pc := pivOf(t, e.access.Card(1, reader))
 	answer := func(code string) unblockcode.Payload {
 		t.Helper()
