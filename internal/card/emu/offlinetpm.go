@@ -56,8 +56,12 @@ func (c *Card) offlineGuard() OfflineGuard {
 }
 
 // armOfflineUnblock is ARM OFFLINE UNBLOCK (80 24 00 80): PUK (8) ‖
-// counter (2) ‖ nonce (5) ‖ code (9). Sending the same counter and nonce
-// again (a resumed arm) changes nothing.
+// counter (2) ‖ nonce (5) ‖ code (9). Sending the armed code's counter
+// and nonce again (a resumed arm) changes nothing. Any other counter must
+// be above every counter armed before in this PIN guard, else 6985 and
+// nothing changes: the card's monotonic counter, so that a code once used
+// (disarmed) or replaced is never armed again, whatever the server
+// resends (a replay of its own resumed arm after a lost reply).
 func (c *Card) armOfflineUnblock(cmd apdu.Command) apdu.Response {
 	if cmd.P1 != 0x00 || cmd.P2 != RefPIN {
 		return status(apdu.SWIncorrectP1P2)
@@ -83,6 +87,9 @@ func (c *Card) armOfflineUnblock(cmd apdu.Command) apdu.Response {
 	if a := c.st.Offline.Armed; a != nil && a.Counter == counter && a.Nonce == nonce {
 		return success(nil)
 	}
+	if counter <= c.lastArmed() {
+		return status(apdu.SWConditionsNotSatisfied)
+	}
 	sw := c.guardedCheck(RefPUK, func() error {
 		data, err := og.ArmUnblock(c.st.Guard.Data, puk, code[:])
 		if err != nil {
@@ -90,9 +97,19 @@ func (c *Card) armOfflineUnblock(cmd apdu.Command) apdu.Response {
 		}
 		c.st.Guard.Data = data
 		c.st.Offline.Armed = &ArmedCode{Counter: counter, Nonce: nonce, TriesLeft: pivspec.ArmedCodeTries}
+		c.st.Offline.LastArmed = counter
 		return nil
 	})
 	return status(sw)
+}
+
+// lastArmed is the highest counter armed in the PIN guard: LastArmed, or
+// the armed code's for a state saved before LastArmed was kept.
+func (c *Card) lastArmed() uint16 {
+	if a := c.st.Offline.Armed; a != nil {
+		return max(c.st.Offline.LastArmed, a.Counter)
+	}
+	return c.st.Offline.LastArmed
 }
 
 // armedChallenge is GET UNBLOCK CHALLENGE on a card with a PIN guard: the

@@ -150,7 +150,10 @@ func (c *Card) guardedResetReferences(g PINGuard) apdu.SW {
 		return apdu.SWNoPreciseDiagnosis
 	}
 	c.st.Guard = &GuardState{Data: data, PINDefault: true, PUKDefault: true}
-	c.st.Offline.Armed = nil // the new guard holds no code
+	// The new guard holds no code, and its unblock object none of the
+	// old one's: its counters start again (the server's record of the
+	// card issued next starts at 1).
+	c.st.Offline.Armed, c.st.Offline.LastArmed = nil, 0
 	return apdu.SWOK
 }
 

@@ -73,6 +73,10 @@ type OfflineState struct {
 	// Armed is the code armed in the PIN guard of a card that has one
 	// (offlinetpm.go), if any.
 	Armed *ArmedCode `json:"armed,omitempty"`
+	// LastArmed is the counter of the last code armed in the PIN guard
+	// since it was made: each later ARM must count above it, so that a
+	// code once used or replaced is never armed again (offlinetpm.go).
+	LastArmed uint16 `json:"last_armed,omitempty"`
 }
 
 // PendingChallenge is a challenge the card made and has not seen an

@@ -25,6 +25,11 @@ var ErrNoChallenge = errors.New("piv: no offline unblock challenge pending")
 // unblock existed); it must be re-issued.
 var ErrOfflineUnavailable = errors.New("piv: this card cannot be unblocked offline; re-issue it")
 
+// ErrCounterUsed: a TPM virtual card refused to arm an offline unblock
+// code (6985) because it armed that counter, or a later one, before: a
+// code once used or replaced is never armed again.
+var ErrCounterUsed = errors.New("piv: the card armed this offline unblock counter or a later one before")
+
 // UnblockChallenge is a Lanyard card's offline unblock challenge.
 type UnblockChallenge struct {
 	Payload     [9]byte // 70 bits, right-aligned (unblockcode.Payload)
@@ -117,7 +122,9 @@ func noChallenge(err error) error {
 // ArmOfflineUnblock arms a TPM virtual card's offline unblock code
 // (pivspec.InsArmOfflineUnblock) with the card's PUK, in the management
 // session. A wrong PUK is an *AuthError on the PUK; a card that cannot
-// hold a code fails with ErrUnsupported.
+// hold a code fails with ErrUnsupported; a counter not above every one
+// the card armed before (other than the armed code's own, sent again)
+// with ErrCounterUsed.
 func (a *Admin) ArmOfflineUnblock(ctx context.Context, puk string, counter uint16, nonce uint64, code [9]byte) error {
 	const op = "ARM OFFLINE UNBLOCK"
 	p, err := a.c.encodePIN("PUK", puk)
@@ -136,6 +143,9 @@ func (a *Admin) ArmOfflineUnblock(ctx context.Context, puk string, counter uint1
 		return err
 	}
 	_, err = c.doAuth(ctx, op, pivspec.KeyPUK, apdu.Command{CLA: pivspec.ClaLanyard, INS: pivspec.InsArmOfflineUnblock, P2: byte(pivspec.KeyPIN), Data: data})
+	if se := (*apdu.StatusError)(nil); errors.As(err, &se) && se.SW == apdu.SWConditionsNotSatisfied {
+		return fmt.Errorf("%w (%w)", ErrCounterUsed, err)
+	}
 	return err
 }
 

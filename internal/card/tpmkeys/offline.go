@@ -38,6 +38,12 @@ import (
 // protect against"), the private area of an armed U stays valid after the
 // disarm: a copy of the card state taken before the use, with the code,
 // unblocks that copy again.
+//
+// Counters are the card's business, not the TPM's: the emulator card
+// refuses to arm a counter it armed before (package emu, ARM OFFLINE
+// UNBLOCK), so a code the server gave out is never armed twice. That
+// check lives in the card state, like the tries per code: it stops the
+// server resending a used code, not someone who edits the state.
 
 // errNoUnblockObject: the guard is a v1.
 var errNoUnblockObject = fmt.Errorf("tpmkeys: this card's PIN guard was made before offline unblock existed and has no unblock object; re-issue the card: %w", emu.ErrNotSupported)

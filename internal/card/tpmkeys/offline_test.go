@@ -219,6 +219,72 @@ func runOfflineSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		tc.verifyPIN("24682468")
 	})
 
+	// The card's monotonic counter: a code used, or replaced by a later
+	// one, is never armed again, even sent by the server with its PUK (a
+	// resumed arm after a lost reply, replayed after the code was given
+	// out and used); the armed code's own ARM sent again still changes
+	// nothing. A new PIN guard starts the counters again.
+	t.Run("a code used or replaced is not armed again", func(t *testing.T) {
+		tc := newTPMCard(t, open(t), nil)
+		admin := tc.admin()
+		ch3, code3 := armedCode(t, tc.card.Serial(), 3, 0x1234)
+		if err := admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 3, 0x1234, code3); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.c.UnblockWithResponse(ctx, 3, code3, "24682468"); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 3, 0x1234, code3); !errors.Is(err, piv.ErrCounterUsed) || swOf(err) != apdu.SWConditionsNotSatisfied {
+			t.Fatalf("the used code armed again: %v, want ErrCounterUsed (6985)", err)
+		}
+		if _, err := tc.c.UnblockChallenge(ctx); !errors.Is(err, piv.ErrNoChallenge) {
+			t.Fatalf("challenge after the refused re-arm: %v", err)
+		}
+		if err := tc.c.UnblockWithResponse(ctx, 3, code3, "13571357"); !errors.Is(err, piv.ErrNoChallenge) {
+			t.Fatalf("the used code unblocks again: %v", err)
+		}
+		tc.verifyPIN("24682468")
+
+		ch4, code4 := armedCode(t, tc.card.Serial(), 4, 0x5678)
+		for range 2 { // the second: a resumed arm, idempotent
+			if err := admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 4, 0x5678, code4); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m, _ := tc.c.Metadata(ctx, pivspec.KeyPUK); m.RetriesLeft != 3 {
+			t.Fatalf("PUK tries after arming: %+v", m)
+		}
+		_, other := armedCode(t, tc.card.Serial(), 4, 0x9999)
+		for name, arm := range map[string]func() error{
+			"the replaced counter": func() error { return admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 3, 0x1234, code3) },
+			"an older counter":     func() error { return admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 2, 0x1234, code3) },
+			"the armed counter with another nonce": func() error {
+				return admin.ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 4, 0x9999, other)
+			},
+		} {
+			if err := arm(); !errors.Is(err, piv.ErrCounterUsed) {
+				t.Errorf("%s: %v, want ErrCounterUsed", name, err)
+			}
+		}
+		if got, err := tc.c.UnblockChallenge(ctx); err != nil || got.Payload != ch4 || got.Payload == ch3 || got.TriesLeft != 3 {
+			t.Fatalf("challenge after the refused arms: %+v, %v; want counter 4's", got, err)
+		}
+		if st := tc.state().Offline; st.LastArmed != 4 {
+			t.Fatalf("last armed counter %d, want 4", st.LastArmed)
+		}
+
+		// A new PIN guard (SET PIN RETRIES, as an issue does) holds no
+		// code and counts from the start: the next card's record starts
+		// at 1.
+		tc.verifyPIN("24682468")
+		if err := admin.SetRetries(ctx, "24682468", 3, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.admin().ArmOfflineUnblock(ctx, pivspec.DefaultPUK, 1, 0x1234, code3); err != nil {
+			t.Fatalf("counter 1 in a new PIN guard: %v", err)
+		}
+	})
+
 	t.Run("a card made before offline unblock says so and still works", func(t *testing.T) {
 		tp := open(t)
 		store, err := tpmkeys.New(tp)

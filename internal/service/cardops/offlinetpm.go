@@ -53,16 +53,28 @@ func offlineArmOf(tx lanyard.Tx, cardID int64) (*lanyard.OfflineArm, error) {
 
 // armOffline arms card's next code with puk through admin, or sends
 // again the code recorded as being armed (a resumed arm: the card takes
-// the same counter and nonce without change). A card that cannot hold a
-// code (a TPM card made before offline unblock, or no TPM card at all)
-// is recorded unavailable; that is not an error.
+// the same counter and nonce without change). A code recorded as being
+// armed that the server answered meanwhile is not sent again but
+// replaced: the card may have taken it (its reply lost), shown it and
+// used it, and must not take it twice (the card itself refuses a counter
+// it armed before: piv.ErrCounterUsed). A card that cannot hold a code
+// (a TPM card made before offline unblock, or no TPM card at all) is
+// recorded unavailable; that is not an error.
 func (s *Cards) armOffline(ctx context.Context, p *lanyard.Principal, admin *piv.Admin, card *lanyard.Card, puk string, record armStep) error {
 	var cur *lanyard.OfflineArm
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { cur, err = offlineArmOf(tx, card.ID); return }); err != nil {
+	resume := false
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		if cur, err = offlineArmOf(tx, card.ID); err != nil || cur == nil || cur.State != lanyard.OfflineArming {
+			return err
+		}
+		answered, err := tpmAnswered(tx, card.ID, cur)
+		resume = !answered
+		return err
+	}); err != nil {
 		return err
 	}
 	a := cur
-	if cur == nil || cur.State != lanyard.OfflineArming {
+	if !resume {
 		next, err := s.nextArm(ctx, card, cur)
 		if err != nil {
 			return err
@@ -84,6 +96,8 @@ func (s *Cards) armOffline(ctx context.Context, p *lanyard.Principal, admin *piv
 	switch {
 	case errors.Is(err, piv.ErrUnsupported):
 		done.State, action = lanyard.OfflineUnavailable, "card.offline_unblock.arm.unavailable"
+	case errors.Is(err, piv.ErrCounterUsed):
+		return lanyard.Errorf(lanyard.EConflict, "card %s refused offline unblock code %d: it armed that counter or a later one before, so the server's record of the card is behind the card (restored from an older backup?); the card keeps its PIN and PUK, use Reset PIN, or re-issue it to unblock it offline again", card.Serial, a.Counter)
 	case err != nil:
 		return personalize.CardError(err, "arming the card's offline unblock code failed")
 	default:
@@ -93,9 +107,22 @@ func (s *Cards) armOffline(ctx context.Context, p *lanyard.Principal, admin *piv
 	return record(ctx, stepOfflineArmed, func(tx lanyard.Tx) error { return tx.PutOfflineArm(&done) }, ev)
 }
 
+// maxArmCounter is the last counter a card can arm: the challenge holds
+// 16 bits, and the card takes only counters above those it armed before,
+// so the counter does not wrap.
+const maxArmCounter = 0xFFFF
+
 // nextArm draws the card's next code: the counter after cur's, a random
-// 36-bit nonce, the current master secret's version.
+// 36-bit nonce, the current master secret's version. A card that armed
+// maxArmCounter codes gets no more: refused, with the way out.
 func (s *Cards) nextArm(ctx context.Context, card *lanyard.Card, cur *lanyard.OfflineArm) (*lanyard.OfflineArm, error) {
+	counter := 1
+	if cur != nil {
+		counter = cur.Counter + 1
+	}
+	if counter > maxArmCounter {
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s armed all %d offline unblock codes its challenge can number, so it gets no new one; re-issue it to unblock it offline again (Reset PIN works meanwhile)", card.Serial, maxArmCounter)
+	}
 	m, err := s.adminMaster(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -103,10 +130,6 @@ func (s *Cards) nextArm(ctx context.Context, card *lanyard.Card, cur *lanyard.Of
 	var b [8]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "drawing an offline unblock nonce")
-	}
-	counter := 1
-	if cur != nil {
-		counter = cur.Counter%0xFFFF + 1 // 16 bits on the card, never 0
 	}
 	return &lanyard.OfflineArm{CardID: card.ID, Counter: counter, Nonce: int64(binary.BigEndian.Uint64(b[:]) & unblockcode.NonceMax),
 		KeyVersion: m.Version, State: lanyard.OfflineArming, UpdatedAt: s.rec.Clock()}, nil
@@ -154,7 +177,10 @@ func (s *Cards) armAtIssue(ctx context.Context, j *issueJob, admin *piv.Admin) e
 // offlineTPMResponse is the response to a lanyard-tpm challenge of card:
 // the code armed for its counter and nonce. Refused when the card is not
 // a TPM card (the scheme must be the card's), or no such code was armed
-// (another, or a replaced one).
+// (another, or a replaced one). The code of a record still being armed
+// is answered too: the card may have taken it, its reply lost, and the
+// user needs it now; once answered it is never sent to the card again
+// (armOffline draws a new one).
 func (s *Cards) offlineTPMResponse(ctx context.Context, ct *lanyard.CardType, card *lanyard.Card, ch unblockcode.ChallengeFields) (unblockcode.Payload, error) {
 	if !tpmOffline(ct.Kind) || ch.Scheme != unblockcode.SchemeLanyardTPM {
 		return unblockcode.Payload{}, lanyard.Errorf(lanyard.EInvalid, "this challenge is of scheme %s, which is not the scheme of card %s; read it from the card again", ch.Scheme, card.Serial)
@@ -308,12 +334,18 @@ func (s *Cards) armFresh(ctx context.Context, pc *piv.Card, card *lanyard.Card, 
 		return false, nil
 	}
 	var answered bool
-	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
-		prev, err := tx.OfflineUnblocksOf(card.ID)
-		for _, u := range prev {
-			answered = answered || u.Scheme == unblockcode.SchemeLanyardTPM.String() && u.Counter == a.Counter && u.Nonce == a.Nonce
-		}
-		return err
-	})
+	err = s.rec.View(ctx, func(tx lanyard.Tx) (err error) { answered, err = tpmAnswered(tx, card.ID, a); return })
 	return !answered, err
+}
+
+// tpmAnswered reports whether the server answered the challenge of code
+// a of card cardID (offline_unblocks): its code was given out.
+func tpmAnswered(tx lanyard.Tx, cardID int64, a *lanyard.OfflineArm) (bool, error) {
+	prev, err := tx.OfflineUnblocksOf(cardID)
+	for _, u := range prev {
+		if u.Scheme == unblockcode.SchemeLanyardTPM.String() && u.Counter == a.Counter && u.Nonce == a.Nonce {
+			return true, err
+		}
+	}
+	return false, err
 }

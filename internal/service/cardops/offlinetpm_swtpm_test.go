@@ -13,7 +13,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
-	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
@@ -27,16 +26,8 @@ import (
 // is dead afterwards; the card's next connection arms a new one; three
 // wrong responses use a code up (6983) without unblocking.
 func TestOfflineUnblockTPMVirtualCard(t *testing.T) {
-	store, err := tpmkeys.New(tpmtest.OpenSwtpm(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	e := newVirtualEnv(t, store)
-	e.enableTPM(t)
-	olivia := helpDesk(t, e)
+	e, olivia, card, reader := tpmOfflineEnv(t, tpmtest.OpenSwtpm(t))
 	ctx := context.Background()
-	card, reader := issueTPMCard(t, e)
 	a := e.armOf(t, card.ID)
 	if a.State != lanyard.OfflineArmed || a.Counter != 1 || a.KeyVersion == 0 {
 		t.Fatalf("after the issue: arm record %+v", a)
