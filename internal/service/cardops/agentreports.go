@@ -21,8 +21,9 @@ import (
 
 const (
 	// pinReportPeriod and pinReportsPerPeriod cap the PIN status changes
-	// recorded from one workstation: a card read wrong PINs at, or one
-	// issued, is one change; far more is an agent that makes them up.
+	// recorded from one workstation (not an AirCard service: pinNews): a
+	// card read wrong PINs at, or one issued, is one change; far more is
+	// an agent that makes them up.
 	pinReportPeriod     = time.Hour
 	pinReportsPerPeriod = 200
 	// pinBlockedNoticePeriod: at most one card_pin_blocked message per

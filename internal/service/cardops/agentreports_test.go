@@ -200,3 +200,30 @@ func TestPINBlockedNoticeAndReportLimits(t *testing.T) {
 		t.Fatal("the workstation's report refused in the next period")
 	}
 }
+
+// An AirCard service's reports of AirCards are taken, without the
+// per-workstation cap (it reports thousands at its first start), and
+// only of AirCards.
+func TestAirCardServiceReports(t *testing.T) {
+	r := newReportEnv(t)
+	ctx := context.Background()
+	service := r.workstation(t, "aircard-service", 0, lanyard.RoleAirCardService)
+	air := &lanyard.Card{Serial: "7007", CardType: "air", OwnerID: r.alice.User.ID, State: lanyard.CardIssued, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := r.st.Update(ctx, func(tx lanyard.Tx) error {
+		if err := tx.CreateCardType(&lanyard.CardType{Name: "air", Description: "AirCards", Kind: lanyard.KindAirCard}); err != nil {
+			return err
+		}
+		return tx.CreateCard(air)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		changed, err := r.svc.Cards.RecordPINStatus(ctx, service, air.Serial, tries(1+i%2))
+		if err != nil || !changed {
+			t.Fatalf("the AirCard service's report %d of an AirCard: %v, %v", i, changed, err)
+		}
+	}
+	if r.report(t, service, tries(0)) {
+		t.Fatal("the AirCard service's report of a card that is no AirCard was recorded")
+	}
+}

@@ -29,10 +29,11 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 	// Most reports say nothing new (every arrival of a card, thousands at
 	// an AirCard service's start): a read decides, and only news takes a
 	// write transaction and the card's lock.
-	if news, err := s.pinNews(ctx, wsID, serial, pin); !news || err != nil {
+	news, counted, err := s.pinNews(ctx, wsID, serial, pin)
+	if !news || err != nil {
 		return false, err
 	}
-	if !s.pinReports.allow(s, wsID, s.rec.Clock()) {
+	if counted && !s.pinReports.allow(s, wsID, s.rec.Clock()) {
 		return false, nil
 	}
 	var card *lanyard.Card
@@ -40,7 +41,7 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 	var pol *lanyard.Policy
 	var wsName string
 	var notify, changed bool
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
 		c, err := s.tiedCardBySerial(tx, wsID, serial)
 		if c == nil || err != nil {
 			return err
@@ -91,19 +92,29 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 
 // pinNews reports whether pin is news about the card with serial from
 // workstation wsID: the card is known, tied to the workstation, and its
-// recorded status differs.
-func (s *Cards) pinNews(ctx context.Context, wsID int64, serial string, pin lanyard.PINState) (bool, error) {
-	var news bool
-	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+// recorded status differs; and whether the news counts against the
+// workstation's cap (pinReportLimit): an AirCard service's does not, as
+// it reports thousands of cards at its first start and is paired by an
+// administrator.
+func (s *Cards) pinNews(ctx context.Context, wsID int64, serial string, pin lanyard.PINState) (news, counted bool, err error) {
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		c, err := s.tiedCardBySerial(tx, wsID, serial)
 		if c == nil || err != nil {
 			return err
 		}
 		prev, err := cardPINStatus(tx, c.ID)
-		news = err == nil && prev.Changed(pin)
+		if news = err == nil && prev.Changed(pin); !news {
+			return err
+		}
+		ws, err := tx.WorkstationByID(wsID)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			counted = true
+			return nil
+		}
+		counted = err == nil && ws.Role != lanyard.RoleAirCardService
 		return err
 	})
-	return news, err
+	return news, counted, err
 }
 
 // cardBySerial is the card registered with serial under any card type,
