@@ -33,7 +33,7 @@ const (
 )
 
 // cardTiedTo reports whether card c is tied to workstation wsID, the
-// only workstation whose agent's reports of it are taken and that is
+// kind of workstation whose agent's reports of it are taken and that is
 // told its state: the card was issued there, or (a virtual card) lives
 // there (Card.WorkstationID); the workstation belongs to the card's
 // owner; it is one of the card's AirCard computers; or it is an AirCard
