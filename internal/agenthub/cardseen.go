@@ -23,7 +23,10 @@ func (h *Hub) Arrivals() <-chan lanyard.CardArrival { return h.arrivals }
 
 // cardSeen queues a card that arrived in a reader of workstation ws,
 // or (pinOnly) one whose PIN status the agent saw change (docs/
-// lifecycle.md, "PIN blocked cards"). c.mu may be held: it never blocks.
+// lifecycle.md, "PIN blocked cards"). r.Serial is the agent's claim, not
+// a proof: the card workflows act on the report only for a card tied to
+// ws (docs/security.md, "Agent reports"). c.mu may be held: it never
+// blocks.
 func (h *Hub) cardSeen(ws int64, r lanyard.Reader, pinOnly bool) {
 	select {
 	case h.arrivals <- lanyard.CardArrival{WorkstationID: ws, Reader: r, PINOnly: pinOnly}:

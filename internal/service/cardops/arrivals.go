@@ -15,7 +15,8 @@ import (
 // last was used or given out (RearmOffline); the PIN status its agent
 // read is recorded (RecordPINStatus), as is every change of it the agent
 // sees later, and the agent is told the card's state (tellCardState:
-// disabled, revoked).
+// disabled, revoked); both only for a card tied to the workstation
+// (cardTiedTo: an agent's serial is a claim).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2

@@ -15,16 +15,19 @@ type cardStateTeller interface {
 }
 
 // tellCardState tells the agent of workstation wsID the state of the
-// card with serial that arrived there, when Lanyard knows the card; the
-// agent shows a disabled or revoked one to the person at the
-// workstation (lanyard agent status).
+// card with serial that arrived there, when Lanyard knows the card and
+// it is tied to the workstation (cardTiedTo); the agent shows a disabled
+// or revoked one to the person at the workstation (lanyard agent
+// status). Any other workstation learns nothing: a serial is all an
+// agent needs to claim a card, and a card's state and revocation reason
+// are its owner's business.
 func (s *Cards) tellCardState(ctx context.Context, wsID int64, serial string) {
 	teller, ok := s.cards.(cardStateTeller)
 	if !ok {
 		return
 	}
 	var card *lanyard.Card
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = cardBySerial(tx, serial); return }); err != nil {
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { card, err = s.tiedCardBySerial(tx, wsID, serial); return }); err != nil {
 		s.log.Warn("reading the state of an arrived card failed", "workstation", wsID, "serial", serial, "err", err)
 		return
 	}

@@ -42,6 +42,8 @@ type Cards struct {
 	secondFactor  SecondFactor
 	secretAnswers SecretAnswers
 	airCards      AirCards
+
+	pinReports pinReportLimit // PIN status changes taken per workstation (agentreports.go)
 }
 
 // New checks cfg and returns the card workflows.

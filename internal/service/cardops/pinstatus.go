@@ -16,26 +16,33 @@ import (
 // something new (lanyard.CardPINStatus.Changed): agents repeat
 // themselves. The card's owner and the operators are told when a card
 // becomes blocked: once per block, since only the change to blocked
-// sends it.
+// sends it, and at most once a day per card (pinBlockedNoticeDue). Only
+// the workstations the card is tied to are heard (cardTiedTo), and only
+// so many changes per workstation an hour (pinReportLimit).
 
 // RecordPINStatus records the PIN status pin that an agent read of the
 // card with serial in a reader of workstation wsID. It reports whether
-// the status changed; a card Lanyard does not know is no error (a
-// visitor's card in a managed reader).
+// the status changed; a card Lanyard does not know, or one not tied to
+// the workstation, is no error (a visitor's card in a managed reader)
+// and changes nothing.
 func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, pin lanyard.PINState) (bool, error) {
 	// Most reports say nothing new (every arrival of a card, thousands at
 	// an AirCard service's start): a read decides, and only news takes a
 	// write transaction and the card's lock.
-	if news, err := s.pinNews(ctx, serial, pin); !news || err != nil {
+	news, counted, err := s.pinNews(ctx, wsID, serial, pin)
+	if !news || err != nil {
 		return false, err
+	}
+	if counted && !s.pinReports.allow(s, wsID, s.rec.Clock()) {
+		return false, nil
 	}
 	var card *lanyard.Card
 	var owner *lanyard.User
 	var pol *lanyard.Policy
 	var wsName string
-	var becameBlocked, changed bool
-	err := s.store.Update(ctx, func(tx lanyard.Tx) error {
-		c, err := cardBySerial(tx, serial)
+	var notify, changed bool
+	err = s.store.Update(ctx, func(tx lanyard.Tx) error {
+		c, err := s.tiedCardBySerial(tx, wsID, serial)
 		if c == nil || err != nil {
 			return err
 		}
@@ -60,35 +67,54 @@ func (s *Cards) RecordPINStatus(ctx context.Context, wsID int64, serial string, 
 		if err := tx.PutCardPINStatus(next); err != nil {
 			return err
 		}
-		changed, becameBlocked = true, next.Blocked && (prev == nil || !prev.Blocked)
-		if becameBlocked {
+		changed = true
+		details := pinDetails(c, next, prev, wsName)
+		if next.Blocked && (prev == nil || !prev.Blocked) && s.notifier != nil {
+			if notify, err = pinBlockedNoticeDue(tx, c, next.ReportedAt); err != nil {
+				return err
+			}
+			// Whether the message went: what the next block is held to.
+			details["notified"] = notify
+		}
+		if notify {
 			if owner, pol, err = s.ownerPolicy(tx, c); err != nil {
 				return err
 			}
 		}
-		return tx.AppendAudit(s.rec.Event(nil, "card.pin.status", "card", strconv.FormatInt(c.ID, 10), pinDetails(c, next, prev, wsName)))
+		return tx.AppendAudit(s.rec.Event(nil, "card.pin.status", "card", strconv.FormatInt(c.ID, 10), details))
 	})
-	if err != nil || !becameBlocked {
+	if err != nil || !notify {
 		return changed, err
 	}
 	s.notifyPINBlocked(ctx, card, owner, pol, wsName)
 	return true, nil
 }
 
-// pinNews reports whether pin is news about the card with serial: the
-// card is known and its recorded status differs.
-func (s *Cards) pinNews(ctx context.Context, serial string, pin lanyard.PINState) (bool, error) {
-	var news bool
-	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		c, err := cardBySerial(tx, serial)
+// pinNews reports whether pin is news about the card with serial from
+// workstation wsID: the card is known, tied to the workstation, and its
+// recorded status differs; and whether the news counts against the
+// workstation's cap (pinReportLimit): an AirCard service's does not, as
+// it reports thousands of cards at its first start and is paired by an
+// administrator.
+func (s *Cards) pinNews(ctx context.Context, wsID int64, serial string, pin lanyard.PINState) (news, counted bool, err error) {
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+		c, err := s.tiedCardBySerial(tx, wsID, serial)
 		if c == nil || err != nil {
 			return err
 		}
 		prev, err := cardPINStatus(tx, c.ID)
-		news = err == nil && prev.Changed(pin)
+		if news = err == nil && prev.Changed(pin); !news {
+			return err
+		}
+		ws, err := tx.WorkstationByID(wsID)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			counted = true
+			return nil
+		}
+		counted = err == nil && ws.Role != lanyard.RoleAirCardService
 		return err
 	})
-	return news, err
+	return news, counted, err
 }
 
 // cardBySerial is the card registered with serial under any card type,
