@@ -35,7 +35,7 @@ func (e *issueEnv) recycle(t *testing.T, op *lanyard.Principal, id int64, target
 	}
 }
 
-// newUser creates user login with an address, and returns them signed in.
+// signedIn creates user login with an address, and returns them signed in.
 func (e *issueEnv) signedIn(t *testing.T, login string) *lanyard.Principal {
 	t.Helper()
 	u, err := e.svc.Identity.CreateUser(context.Background(), e.admin, identity.UserInput{Login: login, UPN: ptr(login + "@example.test"), Email: ptr(login + "@example.test")})
@@ -45,18 +45,26 @@ func (e *issueEnv) signedIn(t *testing.T, login string) *lanyard.Principal {
 	return &lanyard.Principal{User: u, Roles: u.Roles}
 }
 
+// newNoEnableEnv is an issue env whose policy lets the owner get a
+// temporary card but not enable a card.
+func newNoEnableEnv(t *testing.T) *issueEnv {
+	t.Helper()
+	e := newIssueEnv(t)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Workflow.IssuedCardOps.TemporaryReplacement = true
+		s.Workflow.IssuedCardOps.Enable = false
+	})
+	return e
+}
+
 // Review finding 1: the owner does not undo a card staff disabled. With
 // temporary replacement on and Enable off, Alice may not get a temporary
 // card for the card an operator disabled (Original found would enable
 // it); staff may, and Original found then leaves the card disabled, its
 // certificates on hold, as it was.
 func TestReplaceTemporaryOfCardStaffDisabled(t *testing.T) {
-	e := newIssueEnv(t)
+	e := newNoEnableEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Workflow.IssuedCardOps.TemporaryReplacement = true
-		s.Workflow.IssuedCardOps.Enable = false
-	})
 	e.setHold(t, "smartcard-logon", true)
 	orig, certs := e.issueTwo(t)
 	target := e.second(t)
@@ -100,12 +108,8 @@ func TestReplaceTemporaryOfCardStaffDisabled(t *testing.T) {
 // Original found enables a card that was in use: its owner needs Enable
 // for that; staff do not.
 func TestReplaceFoundNeedsEnable(t *testing.T) {
-	e := newIssueEnv(t)
+	e := newNoEnableEnv(t)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Workflow.IssuedCardOps.TemporaryReplacement = true
-		s.Workflow.IssuedCardOps.Enable = false
-	})
 	orig, _ := e.issueTwo(t)
 	if _, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: e.second(t), UserPIN: "13572468"}); err != nil {
 		t.Fatal(err)
