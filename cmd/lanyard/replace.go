@@ -18,7 +18,7 @@ func replaceCommands() []command {
 		{"card replace", "card replace ID --reason lost|compromised|damaged [--temporary] [--templates a,b] [--workstation W] [--reader R | --card SERIAL | --aircard] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--comment TEXT]",
 			"replace a card: permanent (the old card revoked with the reason) or --temporary (the original disabled until it is found); the new card, in a reader of a workstation or an AirCard, is issued to the owner", cardReplace},
 		{"card replace-resolve", "card replace-resolve ID --found|--not-found",
-			"end a temporary replacement (ID: the original or the temporary card): found, the temporary card is revoked and the original enabled; not found, the original is revoked and the temporary card kept", cardReplaceResolve},
+			"end a temporary replacement (ID: the original or the temporary card): found, the temporary card is revoked and the original back as it was before (enabled, or still disabled when it was disabled before); not found, the original is revoked and the temporary card kept", cardReplaceResolve},
 	}
 }
 
@@ -147,7 +147,7 @@ func replacementTarget(ctx context.Context, c *client.Client, oldID int64, ws, r
 
 func cardReplaceResolve(ctx context.Context, args []string) error {
 	cmd := newClientCmd("card replace-resolve")
-	found := cmd.Bool("found", false, "the original was found: the temporary card is revoked (clear it when it is connected) and the original enabled")
+	found := cmd.Bool("found", false, "the original was found: the temporary card is revoked (clear it when it is connected) and the original enabled, or left disabled when it was disabled before the replacement")
 	notFound := cmd.Bool("not-found", false, "the original is lost: it is revoked, and the temporary card becomes the owner's card")
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {

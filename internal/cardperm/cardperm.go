@@ -28,8 +28,9 @@ const (
 	Replace          Op = "replace"           // permanent replacement: old card revoked, new one issued
 	ReplaceTemporary Op = "replace_temporary" // temporary card while the original is missing
 	// ResolveReplacement ends a temporary replacement: the original found
-	// (the temporary card revoked, the original enabled) or not found
-	// (the original revoked, the temporary card kept for good).
+	// (the temporary card revoked, the original back to its state before
+	// the replacement) or not found (the original revoked, the temporary
+	// card kept for good).
 	ResolveReplacement Op = "resolve_replacement"
 )
 
@@ -126,6 +127,9 @@ var byState = map[lanyard.CardState][]Op{
 //     resolution (ResolveReplacement), with the replacement's
 //     permission; a temporary card is not itself replaced, nor is a
 //     card replaced once for good;
+//   - the owner gets a temporary card for a disabled card only when the
+//     policy also lets them enable it: Original found would enable it
+//     (CheckFound asks Enable of the owner too);
 //   - an operator does not reset, unblock or replace the card of someone
 //     holding a staff role: that would give the operator a card that
 //     signs in as them (docs/security.md, "Roles"); an administrator
@@ -148,6 +152,12 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 			out.Ops = append(out.Ops, op)
 		}
 	}
+	if ownerDisabledNoEnable(a, perms, c) {
+		// A temporary card for a disabled card is a way back into use:
+		// Original found enables the original. An owner who may not
+		// enable the card (staff disabled it, say) does not get one.
+		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == ReplaceTemporary })
+	}
 	if c.Temporary || c.Replaced {
 		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Replace || op == ReplaceTemporary })
 	}
@@ -164,6 +174,26 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 	staffOnOthers := a.UserID != c.OwnerID && a.Channel == Signed
 	out.AnswersFirst = staffOnOthers && perms.Administrator.ValidateAnswers && (out.Has(ResetPIN) || out.Has(UnblockOffline))
 	return out
+}
+
+// ownerDisabledNoEnable reports an owner acting on their disabled card
+// under a policy that does not let them enable it.
+func ownerDisabledNoEnable(a Actor, perms lanyard.WorkflowSettings, c Card) bool {
+	return c.OwnerID != 0 && a.UserID == c.OwnerID && c.State == lanyard.CardDisabled && !perms.IssuedCardOps.Enable
+}
+
+// CheckFound is Check for Original found: ResolveReplacement on the
+// original c, and, when the resolution enables it (it was in use before
+// the temporary replacement), Enable for its owner, who otherwise would
+// bring back a card they may not enable. Staff may always enable.
+func CheckFound(a Actor, perms lanyard.WorkflowSettings, c Card, enables bool) error {
+	if err := Check(a, perms, c, ResolveReplacement); err != nil {
+		return err
+	}
+	if enables && a.UserID == c.OwnerID && !perms.IssuedCardOps.Enable {
+		return lanyard.Errorf(lanyard.EForbidden, "you are not allowed to enable this card: ask the help desk to say it was found")
+	}
+	return nil
 }
 
 func ownerOps(ch Channel, u lanyard.IssuedCardOperations) []Op {

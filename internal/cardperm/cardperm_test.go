@@ -62,8 +62,14 @@ func TestAllowed(t *testing.T) {
 		{"owner, issued, only change PIN", own(user), lanyard.WorkflowSettings{IssuedCardOps: lanyard.IssuedCardOperations{ChangePIN: true}},
 			card(lanyard.CardIssued), ops(ChangePIN), false},
 		{"owner, disabled: enable, revoke, temporary card; no PIN operations", own(user), all(), card(lanyard.CardDisabled), ops(Enable, Revoke, ReplaceTemporary), false},
-		{"owner, disabled, enable not allowed", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false }),
-			card(lanyard.CardDisabled), ops(Revoke, ReplaceTemporary), false},
+		// Original found would enable the card: an owner who may not
+		// enable it gets no temporary card for it (staff still do).
+		{"owner, disabled, enable not allowed: no temporary card", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false }),
+			card(lanyard.CardDisabled), ops(Revoke), false},
+		{"owner, issued, enable not allowed: temporary card", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false }),
+			card(lanyard.CardIssued), ops(ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, ReplaceTemporary), false},
+		{"operator, disabled, owner may not enable: temporary card", staff(operator), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false }),
+			card(lanyard.CardDisabled), ops(Enable, Revoke, Replace, ReplaceTemporary), false},
 		{"owner, revoked: clear only (withdraw is staff's)", own(user), all(), card(lanyard.CardRevoked), ops(Clear), false},
 		{"owner, pending: stop it", own(user), all(), card(lanyard.CardPending), ops(Revoke, Clear), false},
 		{"owner, clean card", own(user), all(), Card{State: lanyard.CardClean}, ops(), false},
@@ -177,6 +183,33 @@ func TestCheckErrors(t *testing.T) {
 	}
 	if err := Check(Actor{UserID: 2, Roles: operator}, all(), c, ChangePIN); !lanyard.IsCode(err, lanyard.EForbidden) {
 		t.Errorf("operator changing a user's PIN: %v, want forbidden", err)
+	}
+}
+
+// Original found enables the original when it was in use before: its
+// owner needs Enable for that, staff do not; a card that stays disabled
+// needs only ResolveReplacement.
+func TestCheckFound(t *testing.T) {
+	owner, op := Actor{UserID: 1, Roles: user}, Actor{UserID: 2, Roles: operator}
+	c := Card{State: lanyard.CardDisabled, OwnerID: 1, OwnerRoles: user, TemporarilyReplaced: true}
+	noEnable := with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Enable = false })
+	for _, tc := range []struct {
+		name    string
+		a       Actor
+		perms   lanyard.WorkflowSettings
+		enables bool
+		want    string
+	}{
+		{"owner, enable allowed, enables", owner, all(), true, ""},
+		{"owner, enable not allowed, enables", owner, noEnable, true, lanyard.EForbidden},
+		{"owner, enable not allowed, stays disabled", owner, noEnable, false, ""},
+		{"operator, enable not allowed for the owner, enables", op, noEnable, true, ""},
+		{"owner, no temporary replacement", owner, none(), false, lanyard.EForbidden},
+	} {
+		err := CheckFound(tc.a, tc.perms, c, tc.enables)
+		if (tc.want == "" && err != nil) || (tc.want != "" && !lanyard.IsCode(err, tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 

@@ -95,6 +95,22 @@ func AirCardPermitted(s lanyard.PolicySettings, staff bool, policyName string) e
 	return lanyard.Errorf(lanyard.EForbidden, "the policy %q does not allow you to issue AirCards; an administrator enables the Issue AirCard option in User permissions → General (workflow.issue_aircard)", policyName)
 }
 
+// OtherOwner is the refusal of card c for ownerID when c is someone
+// else's (nil when it is ownerID's or no one's): a clean card withdrawn
+// to its owner is kept for their new issue (docs/lifecycle.md,
+// "Withdraw"), for nobody else; any other card belongs to its owner.
+// Offer and Replace card refuse such a card in the same words.
+func OtherOwner(c *lanyard.Card, ownerID int64) error {
+	switch {
+	case c.OwnerID == 0 || c.OwnerID == ownerID:
+		return nil
+	case c.State == lanyard.CardClean:
+		return lanyard.Errorf(lanyard.EConflict, "card %s is kept for another user (withdrawn to its owner); an operator withdraws it to stock before it is issued to someone else", c.Serial)
+	default:
+		return lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
+	}
+}
+
 // Offer decides whether the card may be issued to its owner and what the
 // dialog offers. Errors carry the message the user sees.
 func Offer(in Input) (*Options, error) {
@@ -120,12 +136,8 @@ func Offer(in Input) (*Options, error) {
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is disabled: a disabled card cannot be issued, updated or unblocked; enable it first", c.Serial)
 		case c.State == lanyard.CardRevoked:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is revoked and cannot be issued; clear and withdraw it first", c.Serial)
-		case c.OwnerID != 0 && c.OwnerID != in.OwnerID && c.State == lanyard.CardClean:
-			// Withdrawn to its owner: kept for their new issue
-			// (docs/lifecycle.md, "Withdraw"), for nobody else.
-			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is kept for another user (withdrawn to its owner); an operator withdraws it to stock before it is issued to someone else", c.Serial)
 		case c.OwnerID != 0 && c.OwnerID != in.OwnerID:
-			return nil, lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user", c.Serial)
+			return nil, OtherOwner(c, in.OwnerID)
 		case c.State == lanyard.CardIssued || c.State == lanyard.CardPINSetup:
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already issued", c.Serial)
 		case c.State == lanyard.CardPending:

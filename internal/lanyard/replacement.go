@@ -12,7 +12,8 @@ const (
 	ReplacePermanent ReplacementKind = "permanent"
 	// ReplaceTemporary: the original is disabled while it is missing; the
 	// temporary card stands in until the original is found (the
-	// temporary card is revoked, the original enabled) or not (the
+	// temporary card is revoked, the original back to its state before:
+	// enabled, or still disabled when staff had disabled it) or not (the
 	// original is revoked, the link becomes permanent).
 	ReplaceTemporary ReplacementKind = "temporary"
 )
@@ -27,8 +28,10 @@ const (
 	ReplacementPending ReplacementState = "pending"
 	// ReplacementActive: the new card is issued.
 	ReplacementActive ReplacementState = "active"
-	// ReplacementEnded: a temporary replacement whose original was found;
-	// the temporary card is revoked and the original back in use.
+	// ReplacementEnded: a temporary replacement whose original was found
+	// (the temporary card revoked, the original as it was before), or
+	// any link one of whose cards was since withdrawn or changed hands
+	// (it binds neither card any more).
 	ReplacementEnded ReplacementState = "ended"
 )
 
@@ -51,14 +54,26 @@ type CardReplacement struct {
 	// Reason is why the old card was replaced (lost, compromised,
 	// damaged); a temporary replacement's original found or not found
 	// keeps it.
-	Reason    CardRevocationReason `json:"reason"`
-	ActorID   int64                `json:"actor_id"`
-	CreatedAt time.Time            `json:"created_at"`
-	UpdatedAt time.Time            `json:"updated_at"`
+	Reason CardRevocationReason `json:"reason"`
+	// OwnerID is the owner both cards had when the replacement was
+	// made (0: not known, a link recorded before migration 0025 whose
+	// cards no longer share an owner). A card that has since changed
+	// hands does not carry the link: its new owner neither sees it nor
+	// is bound by it.
+	OwnerID int64 `json:"owner_id,omitempty"`
+	// OldState is the old card's state before the replacement (issued,
+	// disabled or revoked; empty for a link recorded before migration
+	// 0025, taken as issued): Original found returns the original to
+	// it, so a card staff disabled stays disabled.
+	OldState  CardState `json:"old_state,omitempty"`
+	ActorID   int64     `json:"actor_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Open reports whether r still binds its cards: a temporary replacement
-// not yet resolved, or a permanent one (which never ends).
+// not yet resolved, or a permanent one whose cards both stay with their
+// owner (a link ends when either card is withdrawn or changes hands).
 func (r *CardReplacement) Open() bool { return r.State != ReplacementEnded }
 
 // CardReplacementStore holds the links between replaced and replacing

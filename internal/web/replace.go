@@ -26,13 +26,14 @@ func (s *Server) replaceRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
+				c.w.Header().Set("Cache-Control", "no-store") // may carry the new card's random PIN
 				return replaceResult(s.cards.ReplaceCard(c.r.Context(), c.p, id, cardops.ReplaceCardInput{
 					Kind: lanyard.ReplacementKind(in.Kind), Reason: lanyard.CardRevocationReason(in.Reason), Comment: in.Comment,
 					CardTarget: cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader}, AirCard: in.AirCard,
 					Templates: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Name: in.Name,
 				}))
 			}},
-		{method: "POST", path: v1 + "/cards/{id}/replace/resolve", summary: "Resolve a temporary replacement (the original's or the temporary card's ID): found (the temporary card revoked, the original enabled) or not found (the original revoked, the temporary card kept)", tag: "cards", roles: anyone,
+		{method: "POST", path: v1 + "/cards/{id}/replace/resolve", summary: "Resolve a temporary replacement (the original's or the temporary card's ID): found (the temporary card revoked, the original back to its state before: enabled, or still disabled when it was disabled before) or not found (the original revoked, the temporary card kept)", tag: "cards", roles: anyone,
 			in: apiv1.ResolveReplacementInput{}, out: &apiv1.ResolveReplacementResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")

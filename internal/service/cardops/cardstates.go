@@ -162,7 +162,13 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 			details["owner_was"] = card.OwnerID
 			card.OwnerID, card.Name = 0, ""
 		}
-		return details, nil
+		// A withdrawn card starts afresh: the replacements it took part
+		// in no longer bind it (docs/lifecycle.md, "Replace").
+		ended, err := s.endReplacements(tx, card.ID)
+		if len(ended) > 0 {
+			details["replacements_ended"] = ended
+		}
+		return details, err
 	})
 }
 
@@ -228,11 +234,17 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 	if err != nil {
 		return nil, err
 	}
+	s.airCardsChanged(computers)
+	s.notifyCardState(ctx, p, action, owner, pol, card)
+	return s.viewFor(ctx, p, card)
+}
+
+// airCardsChanged tells the agents of computers (those an AirCard whose
+// state changed is connected to) to read their AirCards again.
+func (s *Cards) airCardsChanged(computers []int64) {
 	if ca := s.cardAccess(); ca != nil && len(computers) > 0 {
 		ca.AirCardsChanged(computers...)
 	}
-	s.notifyCardState(ctx, p, action, owner, pol, card)
-	return s.viewFor(ctx, p, card)
 }
 
 // viewFor is card with its contents and the operations p may start on it

@@ -260,6 +260,7 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *operation.Run[clearData]) error {
 	card := run.Card
 	var revoked []string
+	var ended []int64
 	held := 0
 	writes := func(tx lanyard.Tx) error {
 		// The card first (as ApproveRequest and DecideDocument take it),
@@ -274,7 +275,12 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 		}
 		revoked = r
 		// The PIN was reset: no copy of the one an issue set is kept.
-		held, err = tx.DeleteCardHeldPINs(card.ID)
+		if held, err = tx.DeleteCardHeldPINs(card.ID); err != nil || card.State != lanyard.CardClean {
+			return err
+		}
+		// Back to stock, no owner: the replacements it took part in no
+		// longer bind it (docs/lifecycle.md, "Replace").
+		ended, err = s.endReplacements(tx, card.ID)
 		return err
 	}
 	was := *card
@@ -283,9 +289,13 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 	}
 	run.Op.State = lanyard.OpDone
 	err := run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(writes), operation.EventAfter(func() *lanyard.AuditEvent {
-		return s.rec.Event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), map[string]any{
+		d := map[string]any{
 			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held,
-			"state": string(card.State), "initialized": run.Data.Initialized})
+			"state": string(card.State), "initialized": run.Data.Initialized}
+		if len(ended) > 0 {
+			d["replacements_ended"] = ended
+		}
+		return s.rec.Event(p, "card.revoke_clear", "card", strconv.FormatInt(card.ID, 10), d)
 	}))
 	if err != nil {
 		*card = was

@@ -98,6 +98,7 @@ func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *l
 	if j.plan.Name != "" {
 		c.Name = j.plan.Name
 	}
+	var ended []int64 // replacements ended as the card changes hands
 	check := func(tx lanyard.Tx) error {
 		// The decision was made outside this transaction, with card I/O
 		// since: what it relied on is checked again here. An AirCard
@@ -115,21 +116,37 @@ func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *l
 		if err := identityFree(tx, c, j.id); err != nil {
 			return err
 		}
-		if j.replace != nil {
-			// A replacement gives the owner a card for one they have:
-			// the maximum cards per user does not stop it.
-			return nil
+		if c.ID != 0 && was.OwnerID != j.user.ID {
+			// The card changes hands: the replacements it took part in
+			// were its previous owner's (docs/lifecycle.md, "Replace").
+			var err error
+			if ended, err = s.endReplacements(tx, c.ID); err != nil {
+				return err
+			}
 		}
-		counted := c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked
-		return s.checkMaxCards(tx, j.user, counted)
+		leaving := 0
+		if c.ID != 0 && was.OwnerID == j.user.ID && was.State != lanyard.CardRevoked {
+			leaving++ // the card is counted already
+		}
+		if j.replace != nil && j.replace.oldCounted() {
+			// A replacement gives the owner a card for one they have:
+			// the old card makes way for it. One revoked before does
+			// not count, and the new card must fit the maximum.
+			leaving++
+		}
+		return s.checkMaxCards(tx, j.user, leaving)
 	}
 	begin := operation.Begin{
 		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID}, Check: check,
 		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
-			return s.rec.Event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
+			d := map[string]any{
 				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID,
 				"templates": planTemplates(j.plan), "initialize": j.plan.Initialize, "registered": j.card != nil,
-			})
+			}
+			if len(ended) > 0 {
+				d["replacements_ended"] = ended
+			}
+			return s.rec.Event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), d)
 		}}
 	if j.replace != nil {
 		j.replace.begin(&begin)
@@ -137,6 +154,9 @@ func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *l
 	run, err := operation.Start(ctx, s.runner, begin, &j.data)
 	if err != nil {
 		return err
+	}
+	if j.replace != nil {
+		j.replace.started = true // committed: the old card is replaced
 	}
 	s.attachIssue(j, run)
 	return nil
@@ -182,8 +202,9 @@ func unchangedForIssue(tx lanyard.Tx, was *lanyard.Card) error {
 // transaction that adds a card to u or assigns one, with u held
 // (Tx.LockUser) so that two such transactions at once cannot both pass:
 // on PostgreSQL they would otherwise both count before either wrote.
-// counted says the card concerned is already among u's cards.
-func (s *Cards) checkMaxCards(tx lanyard.Tx, u *lanyard.User, counted bool) error {
+// leaving is how many of u's counted cards make way: the card concerned
+// when it is already among them, the old card of a replacement.
+func (s *Cards) checkMaxCards(tx lanyard.Tx, u *lanyard.User, leaving int) error {
 	if err := tx.LockUser(u.ID); err != nil {
 		return err
 	}
@@ -199,9 +220,7 @@ func (s *Cards) checkMaxCards(tx lanyard.Tx, u *lanyard.User, counted bool) erro
 	if err != nil {
 		return err
 	}
-	if counted {
-		n--
-	}
+	n -= leaving
 	if n >= max {
 		return lanyard.Errorf(lanyard.EConflict, "the policy allows at most %d card(s) per user, and %s already has %d", max, u.Login, n)
 	}

@@ -93,6 +93,13 @@ type replaceStart struct {
 	oldTpls []string     // the old card's templates, from its last issue
 	link    *lanyard.CardReplacement
 	details map[string]any // what the old card's change did, for the event
+	// computers are the workstations the old card (an AirCard) is
+	// connected to, told after the commit that it left their readers.
+	computers []int64
+	// started is set once the transaction that changes the old card and
+	// records the link committed (startIssue): only then is the card
+	// replaced, and its owner told.
+	started bool
 }
 
 // ReplaceCard replaces card cardID (see the top of this file). The caller
@@ -101,8 +108,12 @@ type replaceStart struct {
 // a card not issued, disabled or revoked (a revoked card only for good,
 // and once), one a temporary replacement stands in for or that is
 // itself temporary, the old card as its own
-// replacement, a new card issued or assigned to someone else, a
-// temporary card whose certificates would wait for CA approval.
+// replacement, a new card issued or assigned to someone else or kept
+// for them (withdrawn to its owner). A disabled card gets a temporary
+// replacement from its owner only when the policy also lets them enable
+// it (cardperm). A temporary card whose certificates wait for a CA
+// manager's approval is not refused: its issue waits like any other, and
+// the approved certificates get the temporary validity too.
 func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in ReplaceCardInput) (*ReplaceCardResult, error) {
 	rs, owner, err := s.checkReplace(ctx, p, cardID, &in)
 	if err != nil {
@@ -118,9 +129,10 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 		target.WorkstationID, target.Reader = cc.WorkstationID, cc.Reader
 	}
 	res, err := s.issueCard(ctx, p, IssueCardInput{CardTarget: target, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Name: in.Name}, rs)
-	if rs.link == nil {
-		return nil, err // refused before anything changed
+	if !rs.started {
+		return nil, err // refused, or its transaction failed: nothing changed
 	}
+	s.airCardsChanged(rs.computers)
 	// The old card changed and the link is recorded: the owner is told
 	// even when the new card's issue stopped (it continues later).
 	s.notifyReplaced(ctx, p, rs)
@@ -263,23 +275,31 @@ func issuedTemplates(tx lanyard.Tx, cardID int64) ([]string, error) {
 }
 
 // loaded checks the new card as Issue card read it: not the old card, and
-// not someone else's (Offer refuses that too, in its own words). The old
-// card no longer counts against the owner's maximum cards.
+// not someone else's, nor kept for someone else (issuance.OtherOwner, as
+// Offer refuses it). The old card no longer counts against the owner's
+// maximum cards when it counted (oldCounted); startIssue checks the
+// maximum again, locked, with the same rule.
 func (rs *replaceStart) loaded(j *issueJob, in *issuance.Input) error {
 	if j.card != nil {
 		if j.card.ID == rs.old.ID {
 			return lanyard.Errorf(lanyard.EInvalid, "card %s cannot replace itself; put the new card in the reader", j.card.Serial)
 		}
-		if j.card.OwnerID != 0 && j.card.OwnerID != rs.old.OwnerID && j.card.State != lanyard.CardClean {
-			return lanyard.Errorf(lanyard.EConflict, "card %s belongs to another user and cannot replace this card", j.card.Serial)
+		if err := issuance.OtherOwner(j.card, rs.old.OwnerID); err != nil {
+			return err
 		}
 	}
-	if in.OwnedCards > 0 {
+	if in.OwnedCards > 0 && rs.oldCounted() {
 		in.OwnedCards--
 	}
 	j.replace = rs
 	return nil
 }
+
+// oldCounted reports whether the old card counts among its owner's cards
+// (tx.CountCards counts every card not revoked): an issued or disabled
+// card does, and the replacement takes its place; a card revoked before
+// (replaced for good afterwards) does not, and the new card is one more.
+func (rs *replaceStart) oldCounted() bool { return rs.old.State != lanyard.CardRevoked }
 
 // optional picks the new card's optional templates among those the policy
 // offers (o): a temporary card's chosen ones; a permanent card's chosen
@@ -369,6 +389,9 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 		return lanyard.Errorf(lanyard.EConflict, "card %s changed while the replacement was prepared; look at it and try again", old.Serial)
 	}
 	was := old.State
+	if rs.computers, err = airCardComputers(tx, old.ID); err != nil {
+		return err
+	}
 	switch rs.in.Kind {
 	case lanyard.ReplacePermanent:
 		if old.State == lanyard.CardRevoked {
@@ -397,7 +420,7 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 		return err
 	}
 	link := &lanyard.CardReplacement{OldCardID: old.ID, NewCardID: newCard.ID, Kind: rs.in.Kind, State: lanyard.ReplacementPending,
-		Reason: rs.in.Reason, ActorID: rs.p.User.ID, CreatedAt: now, UpdatedAt: now}
+		Reason: rs.in.Reason, OwnerID: old.OwnerID, OldState: was, ActorID: rs.p.User.ID, CreatedAt: now, UpdatedAt: now}
 	if err := tx.CreateCardReplacement(link); err != nil {
 		return err
 	}
@@ -407,13 +430,19 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 
 // replacementIssued makes the replacement card's link active when its
 // issue finishes (in the issue's last step): a pending replacement is
-// finished by Continue card issue like any issue.
+// finished by Continue card issue like any issue. Only a link made for
+// the card's owner is: a card that changed hands since (revoked, cleared,
+// withdrawn, issued to someone else) finishes no one else's replacement.
 func replacementIssued(tx lanyard.Tx, card *lanyard.Card, now time.Time) error {
 	r, err := tx.OpenReplacementByNew(card.ID)
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil
 	}
-	if err != nil || r.State != lanyard.ReplacementPending {
+	if err != nil || r.State != lanyard.ReplacementPending || r.OwnerID != card.OwnerID {
+		return err
+	}
+	old, err := tx.CardByID(r.OldCardID)
+	if err != nil || old.OwnerID != card.OwnerID {
 		return err
 	}
 	r.State, r.UpdatedAt = lanyard.ReplacementActive, now
@@ -423,19 +452,25 @@ func replacementIssued(tx lanyard.Tx, card *lanyard.Card, now time.Time) error {
 // ResolveReplacement ends the open temporary replacement card cardID
 // takes part in (the original or the temporary card), in one transaction
 // with one audit event. Found: the temporary card is revoked (superseded;
-// Clear removes its content when it is connected), the original enabled
-// (its certificates off hold) and the link ended (card.replace.found).
-// Not found: the original is revoked with the replacement's reason and
-// the temporary card becomes the owner's permanent card, its
-// certificates keeping their short validity until renewed
-// (card.replace.not_found). The caller needs cardperm's
-// ResolveReplacement on the original.
+// Clear removes its content when it is connected), the original returned
+// to its state before the replacement (the link's OldState: an issued
+// card enabled, its certificates off hold; a card disabled before, by
+// staff say, stays disabled, its certificates on hold) and the link
+// ended (card.replace.found). Not found: the original is revoked with
+// the replacement's reason and the temporary card becomes the owner's
+// permanent card, its certificates keeping their short validity until
+// renewed (card.replace.not_found). The caller needs cardperm's
+// ResolveReplacement on the original, and its owner, when Found enables
+// it, Enable too (cardperm.CheckFound). The temporary card must still be
+// the original's owner's and not back in stock. The agents of the
+// computers either card (an AirCard) is connected to are told.
 func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in ResolveReplacementInput) (*ResolveReplacementResult, error) {
 	var link *lanyard.CardReplacement
 	var original, temp *lanyard.Card
 	var owner *lanyard.User
 	var pol *lanyard.Policy
 	var details map[string]any
+	var computers []int64
 	action := "card.replace.not_found"
 	if in.Found {
 		action = "card.replace.found"
@@ -450,24 +485,19 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 		if link, err = openTemporary(tx, p, cardID); err != nil {
 			return err
 		}
-		if err := tx.LockCard(link.OldCardID); err != nil {
+		if original, temp, owner, pol, err = s.resolvable(tx, p, link, in.Found); err != nil {
 			return err
 		}
-		if original, owner, err = s.replaceable(tx, p, link.OldCardID, cardperm.ResolveReplacement, nil); err != nil {
-			return err
-		}
-		if _, pol, err = s.ownerPolicy(tx, original); err != nil {
-			return err
-		}
-		if err := tx.LockCard(link.NewCardID); err != nil {
-			return err
-		}
-		if temp, err = tx.CardByID(link.NewCardID); err != nil {
-			return err
+		for _, id := range []int64{original.ID, temp.ID} {
+			c, err := airCardComputers(tx, id)
+			if err != nil {
+				return err
+			}
+			computers = append(computers, c...)
 		}
 		now := s.rec.Clock()
 		if in.Found {
-			details, err = s.originalFound(ctx, tx, p, original, temp)
+			details, err = s.originalFound(ctx, tx, p, original, temp, enables(link))
 			link.State = lanyard.ReplacementEnded
 		} else {
 			details, err = s.originalNotFound(ctx, tx, p, original, link.Reason)
@@ -485,16 +515,61 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 	if err != nil {
 		return nil, err
 	}
-	kind := "enabled"
-	if !in.Found {
-		kind = "revoked"
+	s.airCardsChanged(computers)
+	switch {
+	case !in.Found:
+		s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: "revoked", User: owner, Card: original, Reason: string(original.RevocationReason), By: p.User.Login})
+	case original.State == lanyard.CardIssued:
+		s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: "enabled", User: owner, Card: original, By: p.User.Login})
 	}
-	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: original, Reason: string(original.RevocationReason), By: p.User.Login})
 	views, err := s.viewsOf(ctx, p, original.ID, temp.ID)
 	if err != nil {
 		return nil, err
 	}
 	return &ResolveReplacementResult{Original: views[0], Temporary: views[1], Replacement: link}, nil
+}
+
+// enables reports whether Original found enables the original of
+// temporary replacement r: unless it was disabled before the
+// replacement (a link from before migration 0025 does not say: it was
+// issued, as every temporary replacement then enabled it).
+func enables(r *lanyard.CardReplacement) bool { return r.OldState != lanyard.CardDisabled }
+
+// resolvable locks and reads both cards of temporary replacement link in
+// tx, and checks that p may resolve it (found says how): cardperm on the
+// original with its owner's policy, and the temporary card still its
+// owner's, not cleared or withdrawn (a card that changed hands is not
+// revoked, nor kept, for someone else's replacement).
+func (s *Cards) resolvable(tx lanyard.Tx, p *lanyard.Principal, link *lanyard.CardReplacement, found bool) (original, temp *lanyard.Card, owner *lanyard.User, pol *lanyard.Policy, err error) {
+	if err = tx.LockCard(link.OldCardID); err != nil {
+		return
+	}
+	if original, owner, err = s.replaceable(tx, p, link.OldCardID, cardperm.ResolveReplacement, nil); err != nil {
+		return
+	}
+	if _, pol, err = s.ownerPolicy(tx, original); err != nil {
+		return
+	}
+	if found {
+		pc, err := permCardTx(tx, original, owner)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := cardperm.CheckFound(cardperm.ActorOf(p), workflowOf(pol), pc, enables(link)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	if err = tx.LockCard(link.NewCardID); err != nil {
+		return
+	}
+	if temp, err = tx.CardByID(link.NewCardID); err != nil {
+		return
+	}
+	if temp.OwnerID != original.OwnerID || temp.State == lanyard.CardClean {
+		return nil, nil, nil, nil, lanyard.Errorf(lanyard.EConflict, "the temporary card %s is no longer %s's card (cleared or withdrawn since); ask an operator to look at card %s",
+			temp.Serial, owner.Login, original.Serial)
+	}
+	return original, temp, owner, pol, nil
 }
 
 // openTemporary finds the open temporary replacement card cardID takes
@@ -512,7 +587,7 @@ func openTemporary(tx lanyard.Tx, p *lanyard.Principal, cardID int64) (*lanyard.
 		return nil, err
 	}
 	for _, r := range links {
-		if r.Kind == lanyard.ReplaceTemporary && r.Open() {
+		if r.Kind == lanyard.ReplaceTemporary && r.Open() && ownersLink(r, card) {
 			return r, nil
 		}
 	}
@@ -520,9 +595,14 @@ func openTemporary(tx lanyard.Tx, p *lanyard.Principal, cardID int64) (*lanyard.
 }
 
 // originalFound revokes the temporary card (superseded; unless it was
-// revoked already, lost itself) and enables the original, in tx.
-func (s *Cards) originalFound(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, original, temp *lanyard.Card) (map[string]any, error) {
+// revoked already, lost itself) and, when enable says so, enables the
+// original (otherwise it stays disabled, its certificates as they are),
+// in tx.
+func (s *Cards) originalFound(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, original, temp *lanyard.Card, enable bool) (map[string]any, error) {
 	d := map[string]any{"from": string(original.State), "to": string(lanyard.CardIssued)}
+	if !enable {
+		d["to"], d["stays_disabled"] = string(original.State), true
+	}
 	if temp.State != lanyard.CardRevoked {
 		revoked, err := s.revokeInTx(ctx, tx, p, temp, lanyard.CardSuperseded, "the original card was found")
 		if err != nil {
@@ -533,6 +613,9 @@ func (s *Cards) originalFound(ctx context.Context, tx lanyard.Tx, p *lanyard.Pri
 			return nil, err
 		}
 		d["temporary_revoked"] = revoked["revoked"]
+	}
+	if !enable {
+		return d, nil
 	}
 	released, err := s.holdCertificates(ctx, tx, original, false)
 	if err != nil {
@@ -558,9 +641,12 @@ func (s *Cards) originalNotFound(ctx context.Context, tx lanyard.Tx, p *lanyard.
 	return d, nil
 }
 
-// permCardTx is permCard with what the card's replacements say: a
-// temporary card is not replaced itself, and the original of an open
-// temporary replacement only waits for its resolution.
+// permCardTx is permCard with what the card's open replacements, made
+// for its current owner, say: a temporary card is not replaced itself,
+// the original of an open temporary replacement only waits for its
+// resolution, and a card replaced for good is not replaced again. A
+// link of a previous owner, or one ended when the card was withdrawn,
+// binds nothing.
 func permCardTx(tx lanyard.Tx, card *lanyard.Card, owner *lanyard.User) (cardperm.Card, error) {
 	c := permCard(card, owner)
 	links, err := tx.CardReplacementsOf(card.ID)
@@ -568,16 +654,49 @@ func permCardTx(tx lanyard.Tx, card *lanyard.Card, owner *lanyard.User) (cardper
 		return c, err
 	}
 	for _, r := range links {
+		if !r.Open() || !ownersLink(r, card) {
+			continue
+		}
 		if r.Kind == lanyard.ReplacePermanent && r.OldCardID == card.ID {
 			c.Replaced = true
 		}
-		if r.Kind != lanyard.ReplaceTemporary || !r.Open() {
+		if r.Kind != lanyard.ReplaceTemporary {
 			continue
 		}
 		c.Temporary = c.Temporary || r.NewCardID == card.ID
 		c.TemporarilyReplaced = c.TemporarilyReplaced || r.OldCardID == card.ID
 	}
 	return c, nil
+}
+
+// ownersLink reports whether replacement r was made for card's current
+// owner: a card that changed hands (withdrawn to stock, issued to
+// someone else) neither shows nor obeys its previous owner's links.
+func ownersLink(r *lanyard.CardReplacement, card *lanyard.Card) bool {
+	return r.OwnerID != 0 && r.OwnerID == card.OwnerID
+}
+
+// endReplacements ends, in tx, the open replacements card cardID takes
+// part in (either side), and returns their IDs for the audit event of
+// the change that calls it: a card withdrawn, or changing hands, starts
+// afresh. Its old owner's other card keeps the link's history.
+func (s *Cards) endReplacements(tx lanyard.Tx, cardID int64) ([]int64, error) {
+	links, err := tx.CardReplacementsOf(cardID)
+	if err != nil {
+		return nil, err
+	}
+	var ended []int64
+	for _, r := range links {
+		if !r.Open() {
+			continue
+		}
+		r.State, r.UpdatedAt = lanyard.ReplacementEnded, s.rec.Clock()
+		if err := tx.UpdateCardReplacement(r); err != nil {
+			return nil, err
+		}
+		ended = append(ended, r.ID)
+	}
+	return ended, nil
 }
 
 // notifyReplaced tells the old card's owner (and their manager, per
@@ -629,13 +748,16 @@ func shortened(tpl *lanyard.Template, days int) *lanyard.Template {
 }
 
 // addReplacements fills v's ReplacedBy and Replaces with the newest link
-// on each side.
+// on each side made for the card's current owner (ownersLink).
 func addReplacements(tx lanyard.Tx, v *CardView) error {
 	links, err := tx.CardReplacementsOf(v.ID)
 	if err != nil {
 		return err
 	}
 	for _, r := range links { // newest first
+		if !ownersLink(r, v.Card) {
+			continue
+		}
 		side := &v.ReplacedBy
 		other := r.NewCardID
 		if r.NewCardID == v.ID {

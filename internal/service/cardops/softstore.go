@@ -247,7 +247,7 @@ func (s *Cards) startSoft(ctx context.Context, j *softJob) error {
 		Card: c, Op: lanyard.Operation{Kind: lanyard.OpIssue, UserID: j.user.ID, ActorID: j.p.User.ID},
 		// Counted again in the transaction: two issues at once must not
 		// both pass the maximum.
-		Check: func(tx lanyard.Tx) error { return s.checkMaxCards(tx, j.user, false) },
+		Check: func(tx lanyard.Tx) error { return s.checkMaxCards(tx, j.user, 0) },
 		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
 			return s.rec.Event(j.p, "card.issue.start", "card", strconv.FormatInt(c.ID, 10), map[string]any{
 				"serial": c.Serial, "card_type": c.CardType, "user": j.user.Login, "operation": op.ID, "kind": string(lanyard.KindSoftwareStore),

@@ -297,7 +297,7 @@ func (s *Cards) CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in 
 		// not both pass the maximum cards per user or the platform
 		// credential limits.
 		Check: func(tx lanyard.Tx) error {
-			if err := s.checkMaxCards(tx, u, false); err != nil {
+			if err := s.checkMaxCards(tx, u, 0); err != nil {
 				return err
 			}
 			if in.Kind == lanyard.KindPlatformCredential {

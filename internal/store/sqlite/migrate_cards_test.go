@@ -20,6 +20,11 @@ func TestMigrateHeldPINs(t *testing.T) { migrateOld(t, storetest.MigrateHeldPINs
 // it the issued card operations and administrator permissions.
 func TestMigrateCardPermissions(t *testing.T) { migrateOld(t, storetest.MigrateCardPermissions) }
 
+// TestMigrateReplacementOwner: migration 0025 gives the replacements
+// recorded before it their owner, and ends those of cards that changed
+// hands.
+func TestMigrateReplacementOwner(t *testing.T) { migrateOld(t, storetest.MigrateReplacementOwner) }
+
 // TestMigrateRequestOperation: migration 0015 on requests made before it.
 func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
 

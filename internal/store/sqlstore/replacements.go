@@ -1,14 +1,16 @@
 package sqlstore
 
 import (
+	"database/sql"
+
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const replacementCols = `id, old_card_id, new_card_id, kind, state, reason, actor_id, created_at, updated_at`
+const replacementCols = `id, old_card_id, new_card_id, kind, state, reason, owner_id, old_state, actor_id, created_at, updated_at`
 
 var (
-	qCreateReplacement = prepared(`INSERT INTO card_replacements (old_card_id, new_card_id, kind, state, reason, actor_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qCreateReplacement = prepared(`INSERT INTO card_replacements (old_card_id, new_card_id, kind, state, reason, owner_id, old_state, actor_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateReplacement  = prepared(`UPDATE card_replacements SET kind = ?, state = ?, updated_at = ? WHERE id = ?`)
 	qReplacementsOf     = prepared(`SELECT ` + replacementCols + ` FROM card_replacements WHERE old_card_id = ? OR new_card_id = ? ORDER BY created_at DESC, id DESC`)
 	qOpenReplacementNew = prepared(`SELECT ` + replacementCols + ` FROM card_replacements WHERE new_card_id = ? AND state <> 'ended'`)
@@ -34,7 +36,7 @@ func (t cardReplacementsTx) CreateCardReplacement(r *lanyard.CardReplacement) er
 		return err
 	}
 	r.CreatedAt, r.UpdatedAt = normTime(r.CreatedAt), normTime(r.UpdatedAt)
-	err := t.row(qCreateReplacement, r.OldCardID, r.NewCardID, string(r.Kind), string(r.State), string(r.Reason), r.ActorID,
+	err := t.row(qCreateReplacement, r.OldCardID, r.NewCardID, string(r.Kind), string(r.State), string(r.Reason), ref(r.OwnerID), string(r.OldState), r.ActorID,
 		micros(r.CreatedAt), micros(r.UpdatedAt)).Scan(&r.ID)
 	if err != nil {
 		return t.writeErr(err, replacementTaken, "a card or the user of the replacement does not exist")
@@ -66,12 +68,14 @@ func (t cardReplacementsTx) OpenReplacementByNew(cardID int64) (*lanyard.CardRep
 
 func scanReplacement(s scanner) (*lanyard.CardReplacement, error) {
 	var r lanyard.CardReplacement
-	var kind, state, reason string
+	var kind, state, reason, oldState string
+	var owner sql.NullInt64
 	var created, updated int64
-	if err := s.Scan(&r.ID, &r.OldCardID, &r.NewCardID, &kind, &state, &reason, &r.ActorID, &created, &updated); err != nil {
+	if err := s.Scan(&r.ID, &r.OldCardID, &r.NewCardID, &kind, &state, &reason, &owner, &oldState, &r.ActorID, &created, &updated); err != nil {
 		return nil, err
 	}
 	r.Kind, r.State, r.Reason = lanyard.ReplacementKind(kind), lanyard.ReplacementState(state), lanyard.CardRevocationReason(reason)
+	r.OwnerID, r.OldState = refOut(owner), lanyard.CardState(oldState)
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &r, nil
 }

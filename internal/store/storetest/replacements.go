@@ -23,7 +23,7 @@ func testCardReplacements(t *testing.T, s lanyard.Store) {
 		return nil
 	})
 	temp := &lanyard.CardReplacement{OldCardID: c1.ID, NewCardID: c2.ID, Kind: lanyard.ReplaceTemporary, State: lanyard.ReplacementPending,
-		Reason: lanyard.CardLost, ActorID: alice.ID, CreatedAt: t0, UpdatedAt: t0}
+		Reason: lanyard.CardLost, OwnerID: alice.ID, OldState: lanyard.CardDisabled, ActorID: alice.ID, CreatedAt: t0, UpdatedAt: t0}
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateCardReplacement(temp) })
 	if temp.ID == 0 {
 		t.Fatal("no ID set")
