@@ -32,16 +32,7 @@ func TestClearInitialize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
-		t.Errorf("after the wipe: %s %q", v.State, v.RevocationReason)
-	}
-	pc := pivOf(t, e.card)
-	if certs, _ := pc.Certificates(ctx); len(certs) != 0 {
-		t.Errorf("the wiped card holds %d certificates", len(certs))
-	}
-	if err := pc.VerifyPIN(ctx, "123456"); err != nil {
-		t.Errorf("the factory PIN on the wiped card: %v", err)
-	}
+	checkWiped(t, e, v)
 	storetest.MustView(t, e.st, func(tx lanyard.Tx) error {
 		c, err := tx.CardByID(card.ID)
 		if err != nil {
@@ -101,16 +92,7 @@ func TestClearInitializePulledAnywhereThenRepeated(t *testing.T) {
 	if resetSeen == 0 {
 		t.Fatal("no attempt was pulled after the card's RESET: the test proved nothing")
 	}
-	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
-		t.Errorf("after the wipe: %s %q", v.State, v.RevocationReason)
-	}
-	pc := pivOf(t, e.card)
-	if certs, _ := pc.Certificates(ctx); len(certs) != 0 {
-		t.Errorf("the wiped card holds %d certificates", len(certs))
-	}
-	if err := pc.VerifyPIN(ctx, "123456"); err != nil {
-		t.Errorf("the factory PIN on the wiped card: %v", err)
-	}
+	checkWiped(t, e, v)
 	c := cardRecord(t, e, card.ID)
 	id, err := personalize.Identify(ctx, pivOf(t, e.card))
 	if err != nil || c.GUID != id.GUID || c.AdminKeyVersion != 0 || c.PUKState != lanyard.PUKDefault {
@@ -135,5 +117,21 @@ func TestClearInitializePulledAnywhereThenRepeated(t *testing.T) {
 	olga := e.staff(t, "olga", lanyard.RoleUser, lanyard.RoleOperator)
 	if _, err := e.svc.Cards.WithdrawCard(ctx, olga, card.ID, cardops.WithdrawCardInput{To: cardops.WithdrawToStock}); err != nil {
 		t.Errorf("withdraw after the finished clear: %v", err)
+	}
+}
+
+// checkWiped checks a card that was lost, revoked and initialized: still
+// revoked as lost, no certificate on it, the factory PIN.
+func checkWiped(t *testing.T, e *issueEnv, v *cardops.CardView) {
+	t.Helper()
+	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
+		t.Errorf("after the wipe: %s %q", v.State, v.RevocationReason)
+	}
+	pc := pivOf(t, e.card)
+	if certs, _ := pc.Certificates(context.Background()); len(certs) != 0 {
+		t.Errorf("the wiped card holds %d certificates", len(certs))
+	}
+	if err := pc.VerifyPIN(context.Background(), "123456"); err != nil {
+		t.Errorf("the factory PIN on the wiped card: %v", err)
 	}
 }

@@ -31,15 +31,7 @@ func TestSecretAnswersTooLongNotCounted(t *testing.T) {
 		servicetest.WantErr(t, "a too long answer", err, lanyard.EInvalid, "longer than")
 	}
 	for _, login := range []string{"alice", "ghost"} {
-		q, err := e.svc.Identity.RSSQuestionsFor(ctx, login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make([]identity.SecretAnswerInput, len(q.Questions))
-		for i, text := range q.Questions {
-			in[i] = identity.SecretAnswerInput{Question: text, Answer: strings.Repeat("y", auth.MaxPasswordInput+1)}
-		}
-		_, err = e.svc.Identity.RSSSignIn(ctx, identity.RSSSignInInput{Login: login, Ticket: q.Ticket, Answers: in, RemoteAddr: "192.0.2.7"})
+		err := rssTry(t, e, login, "192.0.2.7", strings.Repeat("y", auth.MaxPasswordInput+1))
 		servicetest.WantErr(t, "RSS sign-in as "+login+" with a too long answer", err, lanyard.EInvalid, "longer than")
 	}
 	if st := e.status(t, "alice"); st.Failures != 0 || st.Locked {
@@ -110,26 +102,10 @@ func busyGivenBack(t *testing.T, e *totpEnv) {
 // events. Before, that refusal came at once, without hashing or commits,
 // and its speed told the name was real.
 func TestRSSFewerAnswersSameWork(t *testing.T) {
-	var cs *countingStore
-	e := newTOTPEnvWith(t, servicetest.Options{WrapStore: func(st lanyard.Store) lanyard.Store {
-		cs = &countingStore{Store: st}
-		return cs
-	}})
-	ctx := context.Background()
+	e, cs := newCountingEnv(t)
 	setAnswers(t, e, e.alice) // three answers
 	e.secretPolicy(t, func(q *lanyard.SecretQuestionSettings) { q.Asked = 4 })
-	refuse := func(login string) error {
-		q, err := e.svc.Identity.RSSQuestionsFor(ctx, login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make([]identity.SecretAnswerInput, len(q.Questions))
-		for i, text := range q.Questions {
-			in[i] = identity.SecretAnswerInput{Question: text, Answer: "certainly wrong"}
-		}
-		_, err = e.svc.Identity.RSSSignIn(ctx, identity.RSSSignInInput{Login: login, Ticket: q.Ticket, Answers: in, RemoteAddr: "198.51.100.40"})
-		return err
-	}
+	refuse := func(login string) error { return rssTry(t, e, login, "198.51.100.40", "certainly wrong") }
 	_ = refuse("ghost") // makes the decoy key, once
 	work := map[string]int64{}
 	for _, login := range []string{"alice", "ghost"} {
