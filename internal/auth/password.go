@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -199,6 +200,19 @@ func idKey(ctx context.Context, pw, salt []byte, p Params) ([]byte, error) {
 	}
 	defer hashMemory.sem.Release(w)
 	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+}
+
+// HoldHashing takes the whole hashing budget, as a flood of logins
+// would, until release is called: meanwhile every check and hash waits
+// for room and fails with ErrBusy when its context ends. It lets the
+// callers' tests (and load drills) see how they answer a loaded server;
+// it waits for the budget as long as ctx allows.
+func HoldHashing(ctx context.Context) (release func(), err error) {
+	if err := hashMemory.sem.Acquire(ctx, hashMemory.budget); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { hashMemory.sem.Release(hashMemory.budget) }) }, nil
 }
 
 // NeedsRehash reports whether encoded should be replaced by a fresh hash

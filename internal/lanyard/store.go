@@ -245,6 +245,12 @@ type CredentialStore interface {
 	// locks the answers at now when the count reaches lockAt (a lock, once
 	// set, keeps its time). It returns the new state.
 	AddSecretFailure(userID int64, lockAt int, now time.Time) (SecretLock, error)
+	// ReturnSecretFailure takes back one count of AddSecretFailure in one
+	// statement (never below zero), for an attempt that could not be
+	// verified; it lifts the lock only when it is the one set at
+	// lockedAt (the lock that attempt set; zero: none). It returns the
+	// new state.
+	ReturnSecretFailure(userID int64, lockedAt time.Time) (SecretLock, error)
 	// Remote Self-Service sessions (/rss/) live apart from browser
 	// sessions, so that no sign-in path can take one for the other.
 	// RSSSessionByHash fails with ENotFound for an unknown hash; expired

@@ -35,15 +35,16 @@ type Step string
 // The steps of the card workflows, in the order an issue takes them.
 // Per-slot steps are SlotSteps.
 const (
-	Planned     Step = "planned"       // the operation is recorded; nothing done yet
-	Initialized Step = "initialized"   // the card was reset to its factory state
-	AdminKey    Step = "admin_key"     // the management key version is chosen
-	AdminKeySet Step = "admin_key_set" // the card has its diversified management key
-	PUKDrawn    Step = "puk_drawn"     // the card's own PUK is drawn and recorded sealed
-	PUK         Step = "puk"           // the card has its own PUK
-	PIN         Step = "pin"           // the User PIN is set
-	Tracked     Step = "tracked"       // third-party certificates are recorded
-	Done        Step = "done"          // the run is over (done or pending)
+	Planned      Step = "planned"       // the operation is recorded; nothing done yet
+	Initializing Step = "initializing"  // the card is being reset (a wipe started; it may be reset)
+	Initialized  Step = "initialized"   // the card was reset to its factory state
+	AdminKey     Step = "admin_key"     // the management key version is chosen
+	AdminKeySet  Step = "admin_key_set" // the card has its diversified management key
+	PUKDrawn     Step = "puk_drawn"     // the card's own PUK is drawn and recorded sealed
+	PUK          Step = "puk"           // the card has its own PUK
+	PIN          Step = "pin"           // the User PIN is set
+	Tracked      Step = "tracked"       // third-party certificates are recorded
+	Done         Step = "done"          // the run is over (done or pending)
 
 	// Revoke and clear card.
 	CertificatesDeleted Step = "certificates_deleted" // Lanyard's certificates are off the card

@@ -143,6 +143,9 @@ func (*tx) SecretLock(int64) (lanyard.SecretLock, error) {
 	return lanyard.SecretLock{}, notImplemented("SecretLock")
 }
 func (*tx) SetSecretLock(int64, lanyard.SecretLock) error { return notImplemented("SetSecretLock") }
+func (*tx) ReturnSecretFailure(int64, time.Time) (lanyard.SecretLock, error) {
+	return lanyard.SecretLock{}, notImplemented("ReturnSecretFailure")
+}
 func (*tx) AddSecretFailure(int64, int, time.Time) (lanyard.SecretLock, error) {
 	return lanyard.SecretLock{}, notImplemented("AddSecretFailure")
 }

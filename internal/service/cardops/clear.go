@@ -27,7 +27,9 @@ import (
 // are recorded as they happen, the database changes are one final
 // transaction with one audit event, and a card pulled midway fails the
 // operation, leaving the certificates and the card's ownership as they
-// were: the action is repeated, never resumed.
+// were: the action is repeated, never resumed. A clear pulled while it
+// initialized the card is finished by the next one, which initializes it
+// again (interruptedInit, wipe.go).
 func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, cardID int64, in ClearInput) (*CardView, error) {
 	t := in.CardTarget
 	load := func() (*lanyard.Card, *lanyard.User, error) {
@@ -74,10 +76,19 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	if cc.serial != card.Serial {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not card %s", cc.r.Name, cc.serial, card.Serial)
 	}
+	// A clear that stopped while it initialized the card is finished
+	// by initializing it again (wipe.go): the card may be RESET already.
+	resumeInit, err := s.interruptedInit(ctx, card.ID)
+	if err != nil {
+		return nil, err
+	}
+	in.Initialize = in.Initialize || resumeInit
 	// Before its PUK is sent: a card with another CHUID than the one
 	// recorded is not the card (a static management key proves nothing).
-	if err := personalize.CheckPUKHolder(card, cc.id); err != nil {
-		return nil, err
+	if !resumeInit {
+		if err := personalize.CheckPUKHolder(card, cc.id); err != nil {
+			return nil, err
+		}
 	}
 	var certs []*lanyard.Certificate
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
@@ -120,7 +131,12 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	// The card proves it is the one recorded (its own management key)
 	// before anything is written: a card presenting a copied serial and
 	// CHUID leaves no operation and no audit trail of a clear behind.
-	admin, err := s.authenticateCard(ctx, cc, ct, secrets, card)
+	var admin *piv.Admin
+	if resumeInit {
+		err = s.proveInterruptedInit(ctx, cc, ct, secrets, card) // wipe.go
+	} else {
+		admin, err = s.authenticateCard(ctx, cc, ct, secrets, card)
+	}
 	if err != nil {
 		return nil, err
 	}

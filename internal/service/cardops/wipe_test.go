@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
@@ -15,7 +16,7 @@ import (
 // certificate left, the factory PIN, the server's record without the
 // card's own PUK or diversified key — audited as one clear with
 // initialized set; another user may not, and the operation is recorded
-// with its Initialized step.
+// with its Initializing step (before the RESET) and Initialized step.
 func TestClearInitialize(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
@@ -31,16 +32,7 @@ func TestClearInitialize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
-		t.Errorf("after the wipe: %s %q", v.State, v.RevocationReason)
-	}
-	pc := pivOf(t, e.card)
-	if certs, _ := pc.Certificates(ctx); len(certs) != 0 {
-		t.Errorf("the wiped card holds %d certificates", len(certs))
-	}
-	if err := pc.VerifyPIN(ctx, "123456"); err != nil {
-		t.Errorf("the factory PIN on the wiped card: %v", err)
-	}
+	checkWiped(t, e, v)
 	storetest.MustView(t, e.st, func(tx lanyard.Tx) error {
 		c, err := tx.CardByID(card.ID)
 		if err != nil {
@@ -57,9 +49,89 @@ func TestClearInitialize(t *testing.T) {
 			t.Errorf("audit: %+v", evs)
 		}
 		steps, err := tx.ListAudit(lanyard.AuditFilter{Action: "card.clear.step"})
-		if err == nil && (len(steps) == 0 || !strings.Contains(string(steps[0].Details), `"step":"initialized"`)) {
+		if err == nil && (len(steps) != 2 || !strings.Contains(string(steps[0].Details), `"step":"initializing"`) || !strings.Contains(string(steps[1].Details), `"step":"initialized"`)) {
 			t.Errorf("steps: %+v", steps)
 		}
 		return err
 	})
+}
+
+// TestClearInitializePulledAnywhereThenRepeated: a Clear with Initialize
+// pulled after any number of APDUs — right after the card's RESET
+// included, when the card no longer has the CHUID and management key
+// its record holds — is finished by the next attempt: the operation
+// records Initializing before the wipe, and the retry accepts the card
+// by its serial and a default management key, initializes it again and
+// records a completed initialize; the card can then be withdrawn.
+// Before, every retry after a pull past the RESET failed (another CHUID,
+// the diversified key gone), the card left revoked with its
+// certificates marked on it.
+func TestClearInitializePulledAnywhereThenRepeated(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	card, _ := e.issueTwo(t)
+	if _, err := e.svc.Cards.RevokeCard(ctx, e.alice, card.ID, cardops.RevokeCardInput{Reason: lanyard.CardLost}); err != nil {
+		t.Fatal(err)
+	}
+	recorded := cardRecord(t, e, card.ID).GUID
+	resetSeen := 0
+	var v *cardops.CardView
+	for n := 1; ; n++ {
+		if n > 250 {
+			t.Fatalf("clear with initialize never went through (%d pulls after the RESET)", resetSeen)
+		}
+		e.access.FailAfter(1, reader, n)
+		var err error
+		if v, err = e.svc.Cards.RevokeAndClearCard(ctx, e.alice, card.ID, cardops.ClearInput{CardTarget: e.target(), Initialize: true}); err == nil {
+			break
+		}
+		if id, ierr := personalize.Identify(ctx, pivOf(t, e.card)); ierr == nil && id.GUID != recorded && cardRecord(t, e, card.ID).GUID == recorded {
+			resetSeen++ // pulled after the RESET, before the record followed
+		}
+	}
+	if resetSeen == 0 {
+		t.Fatal("no attempt was pulled after the card's RESET: the test proved nothing")
+	}
+	checkWiped(t, e, v)
+	c := cardRecord(t, e, card.ID)
+	id, err := personalize.Identify(ctx, pivOf(t, e.card))
+	if err != nil || c.GUID != id.GUID || c.AdminKeyVersion != 0 || c.PUKState != lanyard.PUKDefault {
+		t.Errorf("the record after the wipe: GUID %q (card %q, %v), key version %d, PUK %s", c.GUID, id.GUID, err, c.AdminKeyVersion, c.PUKState)
+	}
+	var last *lanyard.Operation
+	initializing := 0
+	for _, op := range v.Operations {
+		if op.Kind != lanyard.OpClear {
+			continue
+		}
+		if op.State == lanyard.OpFailed && op.Step == "initializing" {
+			initializing++
+		}
+		if last == nil || op.ID > last.ID {
+			last = op
+		}
+	}
+	if initializing == 0 || last.State != lanyard.OpDone {
+		t.Errorf("clear operations: %d failed while initializing; the last %+v", initializing, last)
+	}
+	olga := e.staff(t, "olga", lanyard.RoleUser, lanyard.RoleOperator)
+	if _, err := e.svc.Cards.WithdrawCard(ctx, olga, card.ID, cardops.WithdrawCardInput{To: cardops.WithdrawToStock}); err != nil {
+		t.Errorf("withdraw after the finished clear: %v", err)
+	}
+}
+
+// checkWiped checks a card that was lost, revoked and initialized: still
+// revoked as lost, no certificate on it, the factory PIN.
+func checkWiped(t *testing.T, e *issueEnv, v *cardops.CardView) {
+	t.Helper()
+	if v.State != lanyard.CardRevoked || v.RevocationReason != lanyard.CardLost {
+		t.Errorf("after the wipe: %s %q", v.State, v.RevocationReason)
+	}
+	pc := pivOf(t, e.card)
+	if certs, _ := pc.Certificates(context.Background()); len(certs) != 0 {
+		t.Errorf("the wiped card holds %d certificates", len(certs))
+	}
+	if err := pc.VerifyPIN(context.Background(), "123456"); err != nil {
+		t.Errorf("the factory PIN on the wiped card: %v", err)
+	}
 }

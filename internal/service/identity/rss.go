@@ -243,11 +243,16 @@ func (s *Identity) RSSSignIn(ctx context.Context, in RSSSignInInput) (*RSSSignIn
 	if !sameQuestions(t.Questions, in.Answers) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "answer each question asked, once")
 	}
+	// Before anything is read, alike for every name: bad input, neither
+	// counted nor hashed.
+	if err := answersNotTooLong(in.Answers); err != nil {
+		return nil, err
+	}
 	st, err := s.readSecretState(ctx, 0, in.Login)
 	if err != nil && !st.notFound {
 		return nil, err
 	}
-	if st.notFound || len(st.answers) == 0 || st.lock.Locked() || st.user.Disabled {
+	if st.notFound || len(st.answers) == 0 || len(st.answers) < st.set.Asked || st.lock.Locked() || st.user.Disabled {
 		return nil, s.refuseRSS(ctx, st, in, refused)
 	}
 	_, err = s.checkState(ctx, st, SecretCheck{UserID: st.user.ID, Answers: in.Answers, RemoteAddr: in.RemoteAddr}, rssActions)
@@ -294,7 +299,7 @@ func sameQuestions(asked []string, answers []SecretAnswerInput) bool {
 }
 
 // refuseRSS refuses a sign-in that cannot succeed (no such user, no
-// answers, locked, disabled) after the same work as a wrong answer of a
+// answers or fewer than the policy now asks, locked, disabled) after the same work as a wrong answer of a
 // user who has answers (review L5: a known name cost one commit more
 // than an unknown one, and the time told them apart): the throttle
 // counts the failure, the attempt is committed with its event
@@ -316,6 +321,8 @@ func (s *Identity) refuseRSS(ctx context.Context, st *secretState, in RSSSignInI
 		reason = "disabled"
 	case st.lock.Locked():
 		reason = "locked"
+	case len(st.answers) > 0:
+		reason = "fewer answers than asked"
 	}
 	p := &lanyard.Principal{User: who, Roles: lanyard.Roles{lanyard.RoleUser}, RemoteAddr: in.RemoteAddr}
 	audit := func(action string, details map[string]any) error {

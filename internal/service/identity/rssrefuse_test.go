@@ -24,6 +24,34 @@ func (c *countingStore) Update(ctx context.Context, fn func(lanyard.Tx) error) e
 	return c.Store.Update(ctx, fn)
 }
 
+// newCountingEnv is newTOTPEnv with its store's read-write transactions
+// counted.
+func newCountingEnv(t *testing.T) (*totpEnv, *countingStore) {
+	var cs *countingStore
+	e := newTOTPEnvWith(t, servicetest.Options{WrapStore: func(st lanyard.Store) lanyard.Store {
+		cs = &countingStore{Store: st}
+		return cs
+	}})
+	return e, cs
+}
+
+// rssTry signs in to Remote Self-Service as login from addr, giving
+// answer to every question asked.
+func rssTry(t *testing.T, e *totpEnv, login, addr, answer string) error {
+	t.Helper()
+	ctx := context.Background()
+	q, err := e.svc.Identity.RSSQuestionsFor(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]identity.SecretAnswerInput, len(q.Questions))
+	for i, text := range q.Questions {
+		in[i] = identity.SecretAnswerInput{Question: text, Answer: answer}
+	}
+	_, err = e.svc.Identity.RSSSignIn(ctx, identity.RSSSignInInput{Login: login, Ticket: q.Ticket, Answers: in, RemoteAddr: addr})
+	return err
+}
+
 // TestRSSRefusalsSameWork: a Remote Self-Service sign-in refused for an
 // unknown name, for a user without answers and for a user's wrong
 // answers runs the same number of read-write transactions, leaves the
@@ -31,25 +59,9 @@ func (c *countingStore) Update(ctx context.Context, fn func(lanyard.Tx) error) e
 // known name cost one commit an unknown one did not, and the time told
 // them apart).
 func TestRSSRefusalsSameWork(t *testing.T) {
-	var cs *countingStore
-	e := newTOTPEnvWith(t, servicetest.Options{WrapStore: func(st lanyard.Store) lanyard.Store {
-		cs = &countingStore{Store: st}
-		return cs
-	}})
-	ctx := context.Background()
+	e, cs := newCountingEnv(t)
 	setAnswers(t, e, e.alice) // bob has none; ghost does not exist
-	refuse := func(login, addr string) error {
-		q, err := e.svc.Identity.RSSQuestionsFor(ctx, login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make([]identity.SecretAnswerInput, len(q.Questions))
-		for i, text := range q.Questions {
-			in[i] = identity.SecretAnswerInput{Question: text, Answer: "certainly wrong"}
-		}
-		_, err = e.svc.Identity.RSSSignIn(ctx, identity.RSSSignInInput{Login: login, Ticket: q.Ticket, Answers: in, RemoteAddr: addr})
-		return err
-	}
+	refuse := func(login, addr string) error { return rssTry(t, e, login, addr, "certainly wrong") }
 	for _, login := range []string{"alice", "bob", "ghost"} {
 		_ = refuse(login, "192.0.2.99") // makes the decoy key, once
 	}

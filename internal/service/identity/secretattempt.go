@@ -2,9 +2,11 @@ package identity
 
 import (
 	"context"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
 )
 
 // Wrong secret answers are counted before the answers are verified
@@ -19,15 +21,15 @@ import (
 // checkActions name the audit events of one kind of check: the reserved
 // attempt and the wrong answer.
 type checkActions struct {
-	attempt, fail string
+	attempt, fail, returned string
 }
 
 var (
 	// checkAnswersActions are those of CheckAnswers (PIN reset, offline
 	// unblock, an operator reading the answers).
-	checkAnswersActions = checkActions{attempt: "user.secret_answers.attempt", fail: "user.secret_answers.fail"}
+	checkAnswersActions = checkActions{attempt: "user.secret_answers.attempt", fail: "user.secret_answers.fail", returned: "user.secret_answers.attempt_returned"}
 	// rssActions are those of a Remote Self-Service sign-in.
-	rssActions = checkActions{attempt: "rss.signin.attempt", fail: "rss.signin.fail"}
+	rssActions = checkActions{attempt: "rss.signin.attempt", fail: "rss.signin.fail", returned: "rss.signin.attempt_returned"}
 )
 
 // msgLocked refuses answers to an account whose answers are locked.
@@ -133,10 +135,52 @@ func (s *Identity) recordFailure(ctx context.Context, st *secretState, in Secret
 	return lanyard.Errorf(lanyard.EForbidden, msgWrongAnswers)
 }
 
+// returnAttempt gives back the attempt reserveAttempt counted (l) when
+// the answers could not be verified (cause: the hashing is busy, or the
+// caller went away): a right answer must never count as wrong, nor
+// lock, because the server was loaded. It takes back the count and the
+// lock this attempt set, in one transaction with its event
+// (act.returned), even when ctx has ended, and answers that the check
+// could not be done (EUnavailable).
+func (s *Identity) returnAttempt(ctx context.Context, st *secretState, in SecretCheck, l lanyard.SecretLock, act checkActions, cause error) error {
+	var lockedAt time.Time
+	if l.Locked() && l.Failures == st.set.WrongBeforeLock {
+		lockedAt = l.LockedAt // this attempt set the lock
+	}
+	var now lanyard.SecretLock
+	err := s.rec.Update(context.WithoutCancel(ctx), func() *lanyard.AuditEvent {
+		return s.rec.Event(checker(st, in), act.returned, "user", st.user.Login, map[string]any{"failures": now.Failures, "unlocked": !lockedAt.IsZero() && !now.Locked()})
+	}, func(tx lanyard.Tx) (err error) {
+		now, err = tx.ReturnSecretFailure(st.user.ID, lockedAt)
+		return err
+	})
+	if err != nil {
+		s.log.Error("giving back a secret answer attempt failed", "login", st.user.Login, "error", err)
+	}
+	return cause
+}
+
+// answersNotTooLong refuses, before anything is counted or hashed, an
+// answer longer than any answer can be (policy.MaxAnswerLength, as
+// SetMySecretAnswers stores them): it cannot match, and hashing it
+// would fail (auth.MaxPasswordInput) after the attempt was counted,
+// locking the account without a wrong answer being recorded.
+func answersNotTooLong(given []SecretAnswerInput) error {
+	for _, a := range given {
+		if len(NormalizeAnswer(a.Answer)) > policy.MaxAnswerLength {
+			return lanyard.Errorf(lanyard.EInvalid, "an answer is longer than %d characters", policy.MaxAnswerLength)
+		}
+	}
+	return nil
+}
+
 // givenAnswersValid refuses, before anything is counted, answers to a
-// question the user did not choose or a question answered twice: bad
-// input, not a wrong answer.
+// question the user did not choose, a question answered twice or an
+// answer too long: bad input, not a wrong answer.
 func givenAnswersValid(stored []lanyard.SecretAnswer, given []SecretAnswerInput) error {
+	if err := answersNotTooLong(given); err != nil {
+		return err
+	}
 	known := map[string]bool{}
 	for _, a := range stored {
 		known[a.Question] = true

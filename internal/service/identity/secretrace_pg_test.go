@@ -19,3 +19,13 @@ func TestSecretAnswersParallelWrongPostgres(t *testing.T) {
 	}
 	parallelWrongAnswers(t, newTOTPEnvWith(t, servicetest.Options{Store: st}))
 }
+
+// TestSecretAnswersBusyGivenBackPostgres is busyGivenBack on PostgreSQL,
+// where the count is given back by ReturnSecretFailure's statement.
+func TestSecretAnswersBusyGivenBackPostgres(t *testing.T) {
+	st, err := postgres.Open(t.Context(), pgtest.FreshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busyGivenBack(t, newTOTPEnvWith(t, servicetest.Options{Store: st}))
+}

@@ -122,7 +122,8 @@ func (s *Identity) MySecretQuestions(ctx context.Context, p *lanyard.Principal) 
 
 // SetMySecretAnswers replaces the caller's answers: at least the policy's
 // number asked, each to a different question of the policy and at least
-// its minimum length. New answers clear the wrong-answer count; while the
+// its minimum length. New answers clear the wrong-answer count and end
+// the user's Remote Self-Service sessions; while the
 // answers are locked they cannot be replaced (the lock is for an operator
 // to lift, after speaking with the user).
 func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal, in SecretAnswersInput) (*SecretQuestionsInfo, error) {
@@ -160,13 +161,21 @@ func (s *Identity) SetMySecretAnswers(ctx context.Context, p *lanyard.Principal,
 		}
 		out = append(out, lanyard.SecretAnswer{Question: a.Question, AnswerHash: h})
 	}
+	ended := 0
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		return s.rec.Event(p, "user.secret_questions", "user", p.User.Login, map[string]any{"questions": len(out)})
-	}, func(tx lanyard.Tx) error {
+		return s.rec.Event(p, "user.secret_questions", "user", p.User.Login, map[string]any{"questions": len(out), "rss_sessions_ended": ended})
+	}, func(tx lanyard.Tx) (err error) {
 		if err := tx.SetSecretAnswers(p.User.ID, out); err != nil {
 			return err
 		}
-		return tx.SetSecretLock(p.User.ID, lanyard.SecretLock{})
+		if err := tx.SetSecretLock(p.User.ID, lanyard.SecretLock{}); err != nil {
+			return err
+		}
+		// A Remote Self-Service session opened with the old answers
+		// (perhaps by whoever the sign-in notice warned of) ends with
+		// them, as it does on an operator's reset.
+		ended, err = tx.DeleteUserRSSSessions(p.User.ID)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -253,7 +262,7 @@ func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretChe
 		return l, lanyard.Errorf(lanyard.EConflict, "no secret answers are set for this account; the user sets them in Self-Service")
 	}
 	if len(st.answers) < st.set.Asked {
-		return l, lanyard.Errorf(lanyard.EConflict, "this account has fewer secret answers than its policy asks (%d); the user sets new ones in Self-Service", st.set.Asked)
+		return l, lanyard.Errorf(lanyard.EConflict, msgFewerAnswers, st.set.Asked)
 	}
 	if len(in.Answers) < st.set.Asked {
 		return l, lanyard.Errorf(lanyard.EInvalid, "answer %d of the secret questions", st.set.Asked)
@@ -266,7 +275,9 @@ func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretChe
 	}
 	ok, err := matchAnswers(ctx, st.answers, in.Answers)
 	if err != nil {
-		return l, err
+		// Not verified (the hashing is busy, the caller gone): the
+		// attempt is given back, never counted as wrong.
+		return l, s.returnAttempt(ctx, st, in, l, act, err)
 	}
 	if ok {
 		att.Succeed()
@@ -275,6 +286,10 @@ func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretChe
 	att.Fail()
 	return l, s.recordFailure(ctx, st, in, l, act)
 }
+
+// msgFewerAnswers refuses a check of an account that has fewer answers
+// than its policy now asks.
+const msgFewerAnswers = "this account has fewer secret answers than its policy asks (%d); the user sets new ones in Self-Service"
 
 // matchAnswers verifies every given answer against the stored hashes and
 // reports whether all match (givenAnswersValid has checked the

@@ -16,6 +16,11 @@ var (
 	qAddSecretFailure = prepared(`UPDATE users SET secret_failures = secret_failures + 1,
 		secret_locked_at = CASE WHEN secret_locked_at = 0 AND secret_failures + 1 >= ? THEN ? ELSE secret_locked_at END
 		WHERE id = ? RETURNING secret_failures, secret_locked_at`)
+	// The lock is lifted only if it is still the one the returned
+	// attempt set (a zero lockedAt never matches a lock).
+	qReturnSecretFailure = prepared(`UPDATE users SET secret_failures = CASE WHEN secret_failures > 0 THEN secret_failures - 1 ELSE 0 END,
+		secret_locked_at = CASE WHEN secret_locked_at <> 0 AND secret_locked_at = ? THEN 0 ELSE secret_locked_at END
+		WHERE id = ? RETURNING secret_failures, secret_locked_at`)
 	qInsertRSSSession = prepared(`INSERT INTO rss_sessions (hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`)
 	qRSSSessionByHash = prepared(`SELECT hash, user_id, csrf_token, created_at, expires_at FROM rss_sessions WHERE hash = ?`)
 	qDeleteRSSSession = prepared(`DELETE FROM rss_sessions WHERE hash = ?`)
@@ -43,6 +48,18 @@ func (t secretsTx) AddSecretFailure(userID int64, lockAt int, now time.Time) (la
 	var l lanyard.SecretLock
 	var locked int64
 	if err := t.row(qAddSecretFailure, lockAt, micros(normTime(now)), userID).Scan(&l.Failures, &locked); err != nil {
+		return l, t.readErr(err, notFound("user %d not found", userID))
+	}
+	l.LockedAt = fromMicros(locked)
+	return l, nil
+}
+
+// ReturnSecretFailure takes back a wrong-answer count, and the lock set
+// at lockedAt.
+func (t secretsTx) ReturnSecretFailure(userID int64, lockedAt time.Time) (lanyard.SecretLock, error) {
+	var l lanyard.SecretLock
+	var locked int64
+	if err := t.row(qReturnSecretFailure, micros(normTime(lockedAt)), userID).Scan(&l.Failures, &locked); err != nil {
 		return l, t.readErr(err, notFound("user %d not found", userID))
 	}
 	l.LockedAt = fromMicros(locked)

@@ -51,12 +51,46 @@ func testSecretLocks(t *testing.T, s lanyard.Store) {
 	if l := read(); l != (lanyard.SecretLock{}) {
 		t.Fatalf("cleared: %+v", l)
 	}
+	testReturnSecretFailure(t, s, alice.ID, t0)
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.AddSecretFailure(999_999, 5, t0); return err })
 	wantCode(t, "AddSecretFailure missing user", err, lanyard.ENotFound)
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetSecretLock(999_999, lanyard.SecretLock{Failures: 1}) })
 	wantCode(t, "SetSecretLock missing user", err, lanyard.ENotFound)
 	err = s.View(t.Context(), func(tx lanyard.Tx) error { _, err := tx.SecretLock(999_999); return err })
 	wantCode(t, "SecretLock missing user", err, lanyard.ENotFound)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.ReturnSecretFailure(999_999, time.Time{}); return err })
+	wantCode(t, "ReturnSecretFailure missing user", err, lanyard.ENotFound)
+}
+
+// testReturnSecretFailure: ReturnSecretFailure takes back one count,
+// never below zero, and lifts a lock only when given the time it was set
+// at (the attempt that set it is the one given back). userID's count
+// starts and ends at zero.
+func testReturnSecretFailure(t *testing.T, s lanyard.Store, userID int64, t0 time.Time) {
+	t.Helper()
+	var l lanyard.SecretLock
+	add := func(at time.Time) {
+		MustUpdate(t, s, func(tx lanyard.Tx) (err error) { l, err = tx.AddSecretFailure(userID, 2, at); return })
+	}
+	give := func(lockedAt time.Time) {
+		MustUpdate(t, s, func(tx lanyard.Tx) (err error) { l, err = tx.ReturnSecretFailure(userID, lockedAt); return })
+	}
+	add(t0)
+	add(t0.Add(time.Second)) // locks at t0+1s
+	give(t0)                 // another time: the lock stays
+	if l.Failures != 1 || !l.LockedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("returned with another lock time: %+v, want 1 and the lock kept", l)
+	}
+	add(t0.Add(time.Minute))
+	give(t0.Add(time.Second))
+	if l.Failures != 1 || l.Locked() {
+		t.Fatalf("returned with the lock's time: %+v, want 1 and unlocked", l)
+	}
+	give(time.Time{})
+	give(time.Time{})
+	if l != (lanyard.SecretLock{}) {
+		t.Fatalf("returned below zero: %+v", l)
+	}
 }
 
 // testRSSSessions: Remote Self-Service sessions are found by their hash
