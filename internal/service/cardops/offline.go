@@ -54,6 +54,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	var ct *lanyard.CardType
 	var decision cardperm.Decision
 	var pol *lanyard.Policy
+	var stillAllowed func(cur *lanyard.Card) error
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if card, err = tx.CardByID(cardID); err != nil {
@@ -78,6 +79,15 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 			return err
 		}
 		decision = cardperm.Allowed(actor, pol.Settings.Workflow, facts)
+		// Checked again under the card's lock before a PUK is released
+		// (markPUKReleased): a card reported lost or given to someone
+		// else meanwhile keeps its PUK.
+		stillAllowed = func(cur *lanyard.Card) error {
+			if cur.OwnerID != card.OwnerID {
+				return lanyard.Errorf(lanyard.EConflict, "card %s changed owner meanwhile; nothing was released", card.Serial)
+			}
+			return cardperm.Check(actor, pol.Settings.Workflow, cardperm.Card{State: cur.State, OwnerID: cur.OwnerID, OwnerRoles: owner.Roles}, cardperm.UnblockOffline)
+		}
 		ct, err = tx.CardTypeByName(card.CardType)
 		return err
 	})
@@ -141,7 +151,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		})
 	}, func(tx lanyard.Tx) error {
 		if releasedPUK != nil {
-			if err := s.markPUKReleased(tx, card, releasedPUK); err != nil {
+			if err := s.markPUKReleased(tx, card, releasedPUK, stillAllowed); err != nil {
 				return err
 			}
 		}
