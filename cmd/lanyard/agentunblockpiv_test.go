@@ -23,8 +23,18 @@ import (
 // YubiKey) in memory with its PIN blocked, and its serial.
 func pivToolCard(t *testing.T) (*piv.Card, string) {
 	t.Helper()
-	ctx := context.Background()
-	card, err := emu.New(emu.WithStateStore(&emu.MemoryStore{}), emu.WithoutLanyardExtensions())
+	pc, serial := memoryCard(t, emu.WithoutLanyardExtensions())
+	for range 3 {
+		_ = pc.VerifyPIN(context.Background(), "000000")
+	}
+	return pc, serial
+}
+
+// memoryCard is an emulated card in memory made with opts, selected, and
+// its serial.
+func memoryCard(t *testing.T, opts ...emu.Option) (*piv.Card, string) {
+	t.Helper()
+	card, err := emu.New(append([]emu.Option{emu.WithStateStore(&emu.MemoryStore{})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +42,8 @@ func pivToolCard(t *testing.T) (*piv.Card, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pc.Select(ctx); err != nil {
+	if _, err := pc.Select(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	for range 3 {
-		_ = pc.VerifyPIN(ctx, "000000")
 	}
 	return pc, strconv.FormatUint(uint64(card.Serial()), 10)
 }

@@ -114,8 +114,13 @@ func (a *Agent) uploadEscrow(f string, upload func(agentproto.PUKEscrow) error) 
 		}
 	case errors.As(err, &pe) && pe.Status >= 400 && pe.Status < 500 && pe.Status != http.StatusTooManyRequests && pe.Status != http.StatusConflict:
 		refused := filepath.Join(filepath.Dir(f), escrowRefusedDir)
-		if merr := os.MkdirAll(refused, 0o700); merr == nil {
+		merr := os.MkdirAll(refused, 0o700)
+		if merr == nil {
 			merr = os.Rename(f, filepath.Join(refused, filepath.Base(f)))
+		}
+		if merr != nil {
+			// Left in the spool: uploaded (and refused) again, never lost.
+			a.log.Error("keeping a refused PUK escrow failed", "file", f, "err", merr)
 		}
 		a.log.Error("the server refused a card's escrowed Admin PIN (PUK): the card holds a PUK the server does not know; kept in "+refused+" (ask your Lanyard operator)", "serial", e.Serial, "err", err)
 	default:

@@ -262,8 +262,10 @@ func TestAcceptPUKEscrow(t *testing.T) {
 	if len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"workstation":"alice-laptop"`) || !strings.Contains(string(evs[0].Details), `"workstation_id":1`) {
 		t.Fatalf("card.puk.escrow.pending events: %d, %v", len(evs), evs)
 	}
-	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.escrow.step"}); len(evs) != 0 {
-		t.Errorf("the pending escrow took %d more events", len(evs))
+	for _, more := range []string{"card.puk.escrow.start", "card.puk.escrow.step"} {
+		if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: more}); len(evs) != 0 {
+			t.Errorf("the pending escrow took %d %s events too", len(evs), more)
+		}
 	}
 	done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial)
 	if err != nil || !done {
@@ -295,14 +297,7 @@ func TestAcceptPUKEscrowStale(t *testing.T) {
 	e, olivia, id, _ := pivOfflineEnv(t)
 	ctx := context.Background()
 	card, code, ch, _ := releasePUK(t, e, olivia, id, 0x5150)
-	pub, err := e.svc.Cards.PUKEscrowKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob, err := pukescrow.Seal(pub, card.Serial, ch, "Old9Esc0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	blob := escrowBlob(t, e, card.Serial, ch, "Old9Esc0")
 	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
 	stale := cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}
 
@@ -361,14 +356,7 @@ func TestRotateReleasedPUKDeferred(t *testing.T) {
 	}
 	// The tool's escrow arrives, its outcome unknown: the card refused the
 	// released PUK after the tool changed it, so it holds the escrowed one.
-	pub, err := e.svc.Cards.PUKEscrowKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob, err := pukescrow.Seal(pub, card.Serial, ch, "Zz9Yy8Xx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	blob := escrowBlob(t, e, card.Serial, ch, "Zz9Yy8Xx")
 	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
 	if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}); err != nil {
 		t.Fatalf("the escrow after the deferral: %v", err)
@@ -379,6 +367,21 @@ func TestRotateReleasedPUKDeferred(t *testing.T) {
 	if err := pc.UnblockPIN(ctx, "Zz9Yy8Xx", "11223344"); err != nil {
 		t.Fatalf("the card's PUK: %v", err)
 	}
+}
+
+// escrowBlob is puk sealed to the server's escrow key for serial and
+// challenge ch, as the workstation tool seals it.
+func escrowBlob(t *testing.T, e *issueEnv, serial string, ch unblockcode.Payload, puk string) []byte {
+	t.Helper()
+	pub, err := e.svc.Cards.PUKEscrowKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := pukescrow.Seal(pub, serial, ch, puk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
 }
 
 // releasePUK has the operator answer the tool's challenge (nonce) for card
