@@ -150,11 +150,6 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 			"channel": channel, "answers_checked": rec.AnswersChecked, "again": again, "puk_released": releasedPUK != nil,
 		})
 	}, func(tx lanyard.Tx) error {
-		if releasedPUK != nil {
-			if err := s.markPUKReleased(tx, card, releasedPUK, stillAllowed); err != nil {
-				return err
-			}
-		}
 		// A challenge answered before is answered again, with the same
 		// response: the call may have dropped before the user wrote it
 		// down, and the card shows the same challenge until it is used
@@ -165,13 +160,27 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		if err != nil {
 			return err
 		}
+		var first *lanyard.OfflineUnblock
 		for _, u := range prev {
 			if u.Scheme == rec.Scheme && u.Counter == rec.Counter && u.Nonce == rec.Nonce {
-				again = true
-				return nil
+				first = u
+				break
 			}
 		}
 		rec.CreatedAt = s.rec.Clock()
+		if releasedPUK != nil {
+			since := rec.CreatedAt
+			if first != nil {
+				since = first.CreatedAt
+			}
+			if err := s.markPUKReleased(tx, card, releasedPUK, stillAllowed, since); err != nil {
+				return err
+			}
+		}
+		if first != nil {
+			again = true
+			return nil
+		}
 		return tx.CreateOfflineUnblock(rec)
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -55,8 +56,11 @@ func (s *Cards) offlinePUK(ct *lanyard.CardType, card *lanyard.Card, payload unb
 // owner, cardperm, as checked before the answer; a card reported lost or
 // revoked meanwhile keeps its PUK) and still hold that PUK in its record:
 // a rotation that committed meanwhile made the response carry a PUK the
-// card no longer has.
-func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte, allowed func(cur *lanyard.Card) error) error {
+// card no longer has. The mark (PUKReleasedAt) is the earliest time a
+// challenge answered with this PUK was first recorded (since: now, or
+// that of the challenge answered again): AcceptPUKEscrow takes escrows
+// only for releases recorded at or after it.
+func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte, allowed func(cur *lanyard.Card) error, since time.Time) error {
 	if err := tx.LockCard(card.ID); err != nil {
 		return err
 	}
@@ -73,10 +77,10 @@ func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte
 	if !bytes.Equal(cur.SealedPUK, sealed) || cur.PUKState != lanyard.PUKRandom {
 		return lanyard.Errorf(lanyard.EConflict, "the Admin PIN (PUK) of card %s changed meanwhile: answer the challenge again", card.Serial)
 	}
-	if !cur.PUKReleasedAt.IsZero() {
+	if !cur.PUKReleasedAt.IsZero() && !since.Before(cur.PUKReleasedAt) {
 		return nil // released before and not rotated since: nothing new
 	}
-	cur.PUKReleasedAt, cur.UpdatedAt = s.rec.Clock(), s.rec.Clock()
+	cur.PUKReleasedAt, cur.UpdatedAt = since, s.rec.Clock()
 	return tx.UpdateCard(cur)
 }
 

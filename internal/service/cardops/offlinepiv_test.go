@@ -469,3 +469,28 @@ func TestOfflineUnblockStandardPIVLostMeanwhile(t *testing.T) {
 		t.Errorf("card %s, released at %v", c.State, c.PUKReleasedAt)
 	}
 }
+
+// A challenge answered again after the card's PUK changed (the tool keeps
+// its challenge until an unblock succeeds) releases the card's current
+// PUK, and the tool's escrow for it is accepted: the release counts from
+// the challenge's first answer.
+func TestAcceptPUKEscrowChallengeAnsweredAgain(t *testing.T) {
+	e, olivia, id, _ := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, code, ch, first := releasePUK(t, e, olivia, id, 0x6060)
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	_, _, _, again := releasePUK(t, e, olivia, id, 0x6060)
+	if again == first {
+		t.Fatal("the challenge answered again carries the PUK rotated since")
+	}
+	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
+	in := cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: escrowBlob(t, e, card.Serial, ch, "Ag4inN3w"), Changed: cardops.EscrowChanged}
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, in); err != nil {
+		t.Fatalf("the escrow of a challenge answered again: %v", err)
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != "Ag4inN3w" {
+		t.Fatal("the escrow is not the card's PUK")
+	}
+}
