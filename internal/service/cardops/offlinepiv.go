@@ -170,7 +170,9 @@ func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData],
 		candidates = append([]personalize.PUKCandidate{{PUK: drawn, Sealed: next}}, candidates...)
 	}
 	var stepErr error
+	wasSent, triedDrawn := run.Data.Sent, false
 	_, err = personalize.UsePUKSparing(ctx, pc, candidates, "changing the released Admin PIN (PUK) of card "+run.Card.Serial, func(cur string) error {
+		triedDrawn = triedDrawn || cur == drawn
 		if !run.Data.Sent {
 			run.Data.NewPUK, run.Data.Sent = next, true
 			if stepErr = run.Step(ctx, operation.PUKSent); stepErr != nil {
@@ -185,6 +187,11 @@ func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData],
 	})
 	if stepErr != nil {
 		return stepErr
+	}
+	if errors.Is(err, personalize.ErrWrongPUK) && (!wasSent || triedDrawn) {
+		// The card answered every change with a refusal: it did not take
+		// the drawn PUK, nor holds it (refused itself, or never sent).
+		run.Data.Sent = false
 	}
 	return err
 }

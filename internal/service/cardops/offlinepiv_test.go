@@ -354,6 +354,14 @@ func TestRotateReleasedPUKDeferred(t *testing.T) {
 	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) != 1 {
 		t.Errorf("%d card.puk.rotate.deferred events, want 1", len(evs))
 	}
+	// The card refused the change: the drawn PUK is recorded as not on it.
+	var ops []*lanyard.Operation
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpResetPIN, Unfinished: true})
+		return err
+	}); err != nil || len(ops) != 1 || strings.Contains(string(ops[0].Data), `"sent"`) || !strings.Contains(string(ops[0].Data), `"refused"`) {
+		t.Errorf("the deferred rotation: %v, %d operations", err, len(ops))
+	}
 	// The tool's escrow arrives, its outcome unknown: the card refused the
 	// released PUK after the tool changed it, so it holds the escrowed one.
 	blob := escrowBlob(t, e, card.Serial, ch, "Zz9Yy8Xx")
