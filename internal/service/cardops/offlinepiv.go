@@ -3,7 +3,6 @@ package cardops
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -200,15 +199,14 @@ func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData],
 // because the card refused the PUK its record still holds: nothing is
 // tried until an escrow (AcceptPUKEscrow) or a reset changes it.
 func (s *Cards) rotationDeferred(ctx context.Context, card *lanyard.Card) (bool, error) {
-	op, err := s.unfinishedReset(ctx, card.ID)
-	if err != nil || op == nil {
-		return false, err
-	}
-	var d resetData
-	if err := json.Unmarshal(op.Data, &d); err != nil {
-		return false, lanyard.Wrap(lanyard.EInternal, err, "reading the unfinished PIN reset")
-	}
-	return len(d.Refused) > 0 && bytes.Equal(d.Refused, card.SealedPUK), nil
+	op, d, err := s.unfinishedResetData(ctx, card.ID)
+	return op != nil && deferredFor(d, card), err
+}
+
+// deferredFor reports whether d is a rotation deferred because card
+// refused the PUK its record still holds.
+func deferredFor(d resetData, card *lanyard.Card) bool {
+	return len(d.Refused) > 0 && bytes.Equal(d.Refused, card.SealedPUK)
 }
 
 // stopRotation ends a rotation that failed with cause as interrupted:

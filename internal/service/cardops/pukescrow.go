@@ -1,7 +1,6 @@
 package cardops
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -149,7 +148,7 @@ func (s *Cards) AcceptPUKEscrow(ctx context.Context, ws *lanyard.Workstation, in
 	}
 	details := map[string]any{"serial": card.Serial, "workstation_id": ws.ID, "workstation": ws.Name, "changed": in.Changed}
 	switch {
-	case op != nil && len(d.Refused) > 0 && bytes.Equal(d.Refused, card.SealedPUK):
+	case op != nil && deferredFor(d, card):
 		// The card refused its released PUK after this tool changed it:
 		// it holds the escrowed one, whatever the tool learnt.
 		details["operation"], details["after_refusal"] = op.ID, true
