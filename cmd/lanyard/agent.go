@@ -74,6 +74,11 @@ func agentStatus(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
+	// Escrows the server refused (agent.RefusedEscrows): a card holding
+	// a PUK the server does not know.
+	for _, f := range agent.RefusedEscrows(state) {
+		defer fmt.Fprintf(tw, "refused PUK escrow:\t%s: the server does not know this card's Admin PIN (PUK); see the agent's log\n", f)
+	}
 	st, err := agent.QueryStatus(state)
 	if errors.Is(err, agent.ErrNotRunning) {
 		saved, paired, err := agent.LoadState(state)

@@ -3,15 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
-	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
@@ -33,18 +30,7 @@ func TestAgentUnblockOfflineTPM(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	card, err := emu.New(emu.WithStateStore(&emu.MemoryStore{}), emu.WithKeyStore(store), emu.WithATR(tpmkeys.ATR))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := piv.New(card.Transport(), piv.Config{Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.Select(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serial := strconv.FormatUint(uint64(card.Serial()), 10)
+	pc, serial := memoryCard(t, emu.WithKeyStore(store), emu.WithATR(tpmkeys.ATR))
 	ch, _ := unblockcode.ChallengeFields{Scheme: unblockcode.SchemeLanyardTPM, CardTag: unblockcode.CardTag(serial), Counter: 4, Nonce: 77}.Pack()
 	code := unblockcode.ResponseMAC([]byte("the server's key"), serial, ch)
 	admin, err := pc.Authenticate(ctx, pivspec.Alg3DES, pivspec.DefaultManagementKey())

@@ -98,8 +98,8 @@ func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot b
 	if err != nil {
 		return err
 	}
-	if md, err := c.Metadata(ctx, pivspec.KeyPUK); err == nil && md.Retries > 0 && md.RetriesLeft == 0 {
-		return fmt.Errorf("card %s: its Admin PIN (PUK) is blocked too, so it cannot be unblocked; ask the help desk for a new card", serial)
+	if err := pivUnblockable(ctx, c, serial, stateDir); err != nil {
+		return err
 	}
 	n, err := nonces.get(serial, time.Now())
 	if err != nil {
@@ -141,19 +141,51 @@ func unblockOfflinePIV(ctx context.Context, c *piv.Card, reader string, forgot b
 	return nil
 }
 
+// pivUnblockable refuses, before a challenge is shown (so no PUK is
+// released for nothing), a card whose PUK the server's release would not
+// open: one whose new PUK from an earlier unblock is still in this
+// computer's spool, or was refused by the server (agent.PendingEscrow),
+// and one with fewer than two PUK tries left (GET METADATA, where the
+// card has it): RESET RETRY COUNTER with a PUK the card refuses costs a
+// try, and the last ones are not spent offline.
+func pivUnblockable(ctx context.Context, c *piv.Card, serial, stateDir string) error {
+	switch waiting, refused := agent.PendingEscrow(stateDir, serial); {
+	case waiting:
+		return fmt.Errorf("card %s: this computer still holds the card's new Admin PIN (PUK) from an earlier unblock, which Lanyard has not received: connect this computer to the network (the Lanyard agent sends it), then run again", serial)
+	case refused:
+		return fmt.Errorf("card %s: Lanyard refused the card's new Admin PIN (PUK) from an earlier unblock (lanyard agent status), so it does not know the card's PUK; ask the help desk", serial)
+	}
+	md, err := c.Metadata(ctx, pivspec.KeyPUK)
+	switch {
+	case err != nil || md.Retries == 0:
+		return nil // the card does not say: its refusal will
+	case md.RetriesLeft == 0:
+		return fmt.Errorf("card %s: its Admin PIN (PUK) is blocked too, so it cannot be unblocked; ask the help desk for a new card", serial)
+	case md.RetriesLeft < 2:
+		return fmt.Errorf("card %s: its Admin PIN (PUK) has %d try left, which is not spent offline; connect the card to a computer that reaches Lanyard and reset the PIN there, or ask the help desk", serial, md.RetriesLeft)
+	}
+	return nil
+}
+
 // rollForwardPUK changes the card's released PUK at once to a fresh one
 // nobody sees (the roll-forward): drawn as the server draws PUKs, sealed
 // to the server's escrow key the agent keeps in stateDir, saved in the
 // agent's spool (synced) before CHANGE REFERENCE DATA (SP 800-73-4 part
 // 2, 3.2.2) sends it, and marked done when the card took it. The agent
 // uploads it before its next connection. It reports whether the card
-// holds the new PUK, else why not; without the escrow key (no agent on
-// this computer, or one that never reached the server) it changes
-// nothing, since the server would not know the card's PUK.
+// holds the new PUK, else why not. It changes nothing when the server
+// would not accept the escrow, since the card's PUK would then be lost:
+// without the escrow key (no agent on this computer, or one that never
+// reached the server), and for a card the server did not list as one of
+// this workstation's owner at the agent's last connection
+// (agent.EscrowAccepted: a colleague's card, a shared computer).
 func rollForwardPUK(ctx context.Context, c *piv.Card, stateDir, serial string, ch unblockcode.Payload, puk string) (bool, string) {
 	key, err := agent.EscrowKey(stateDir)
 	if err != nil {
 		return false, "no Lanyard agent's escrow key on this computer"
+	}
+	if !agent.EscrowAccepted(stateDir, serial) {
+		return false, "Lanyard takes a new Admin PIN (PUK) only from its owner's computers, and this computer's agent does not know the card as its owner's"
 	}
 	next, err := randomPUK()
 	if err != nil {

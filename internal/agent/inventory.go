@@ -33,11 +33,16 @@ type inventory struct {
 	again   map[string]bool                 // readers whose PIN status is to be reported again (pincheck.go)
 	states  map[string]agentproto.CardState // by serial: what the server said (cardstate.go)
 	changed chan struct{}                   // closed and replaced on every change
+	// worked are readers whose card the server worked on (a relay
+	// session closed): its PIN rules are asked again (pinrules.go), an
+	// issue having made the card the owner's.
+	worked chan string
 }
 
 func newInventory(r Readers, log *slog.Logger) *inventory {
 	return &inventory{readers: r, log: log, list: map[string]agentproto.Reader{}, gen: map[string]uint64{},
-		locks: map[string]*sync.Mutex{}, again: map[string]bool{}, states: map[string]agentproto.CardState{}, changed: make(chan struct{})}
+		locks: map[string]*sync.Mutex{}, again: map[string]bool{}, states: map[string]agentproto.CardState{}, changed: make(chan struct{}),
+		worked: make(chan string, 16)}
 }
 
 // run watches the readers until ctx ends, retrying when the watch fails

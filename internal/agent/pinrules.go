@@ -88,10 +88,13 @@ func PINRuleFor(ctx context.Context, dir, serial string) (r agentproto.CardPINRu
 
 // keepPINRules fetches the PIN rules when the connection is up and again
 // whenever a card the kept rules do not name arrives, until ctx ends.
-// Each serial is asked for once per connection: a card the server does
-// not know (or not as the owner's) stays without rules.
+// Each serial is asked for once per connection, and again once after the
+// server worked on the card (inventory.worked: an issue gives the card its
+// rules, and makes it the owner's for the offline unblock's roll-forward):
+// a card the server does not know (or not as the owner's) stays without
+// rules.
 func (a *Agent) keepPINRules(ctx context.Context) {
-	asked := map[string]bool{}
+	asked, reasked := map[string]bool{}, map[string]bool{}
 	fetch := func() {
 		if _, err := FetchPINRules(ctx, a.cfg.StateDir); err != nil && ctx.Err() == nil {
 			a.log.Warn("fetching the cards' PIN rules failed; the ones kept stay in use", "err", err)
@@ -118,6 +121,13 @@ func (a *Agent) keepPINRules(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case reader := <-a.inv.worked:
+			for _, r := range readers {
+				if r.Name == reader && !reasked[r.Serial] {
+					reasked[r.Serial] = true // once: an AirCard service has sessions all day
+					delete(asked, r.Serial)
+				}
+			}
 		}
 	}
 }

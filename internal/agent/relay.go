@@ -163,6 +163,10 @@ func (r *relay) close(id uint64) *agentproto.Message {
 	if s != nil {
 		s.card.Close()
 		go r.inv.checkPIN(s.reader, s.gen, true) // the session may have changed it
+		select {
+		case r.inv.worked <- s.reader: // its PIN rules may have changed too
+		default: // asked already
+		}
 	}
 	return &agentproto.Message{}
 }

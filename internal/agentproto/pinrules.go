@@ -24,4 +24,8 @@ type CardPINRule struct {
 	CardType  string `json:"card_type"`
 	MinLength int    `json:"min_length"`
 	MaxLength int    `json:"max_length"`
+	// Owned: the card is one of the workstation owner's, the only cards
+	// whose PUK escrow (PathPUKEscrow) the server accepts from it; the
+	// offline unblock's roll-forward runs only for them.
+	Owned bool `json:"owned,omitempty"`
 }

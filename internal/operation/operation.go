@@ -52,6 +52,7 @@ const (
 
 	// Reset user PIN (online unblock); PUKDrawn comes first.
 	PINUnblocked Step = "pin_unblocked" // RESET RETRY COUNTER set the new PIN with the card's PUK
+	PUKSent      Step = "puk_sent"      // the drawn PUK was sent to the card, which may hold it
 )
 
 // SlotStep is a step taken once per slot (or per template of a software
@@ -121,6 +122,13 @@ func Start[D any](ctx context.Context, r *Runner, b Begin, data *D) (*Run[D], er
 // history lists it like any other operation.
 func Once[D any](ctx context.Context, r *Runner, b Begin, data *D) (*Run[D], error) {
 	return begin(ctx, r, b, data, lanyard.OpDone, Done)
+}
+
+// Interrupted records a workflow whose card work is left to a later run:
+// b's card and its operation, interrupted at step with the record data
+// (b.Op.Error says why), in one transaction with b's checks and event.
+func Interrupted[D any](ctx context.Context, r *Runner, b Begin, data *D, step Step) (*Run[D], error) {
+	return begin(ctx, r, b, data, lanyard.OpInterrupted, step)
 }
 
 func begin[D any](ctx context.Context, r *Runner, b Begin, data *D, state lanyard.OperationState, step Step) (*Run[D], error) {

@@ -18,7 +18,7 @@ func (a AgentUnblock) PINRules(ctx context.Context, ws *lanyard.Workstation) (*a
 	}
 	out := &agentproto.PINRules{Cards: []agentproto.CardPINRule{}}
 	for _, r := range rules {
-		out.Cards = append(out.Cards, agentproto.CardPINRule{Serial: r.Serial, CardType: r.CardType, MinLength: r.MinLength, MaxLength: r.MaxLength})
+		out.Cards = append(out.Cards, agentproto.CardPINRule{Serial: r.Serial, CardType: r.CardType, MinLength: r.MinLength, MaxLength: r.MaxLength, Owned: r.Owned})
 	}
 	return out, nil
 }

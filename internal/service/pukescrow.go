@@ -17,8 +17,5 @@ func (a AgentUnblock) PUKEscrowKey(ctx context.Context, ws *lanyard.Workstation)
 // PUKEscrow records the PUK a workstation's tool gave a card of the
 // workstation's owner after an offline unblock.
 func (a AgentUnblock) PUKEscrow(ctx context.Context, ws *lanyard.Workstation, in agentproto.PUKEscrow) error {
-	if ws.OwnerID == 0 {
-		return lanyard.Errorf(lanyard.EForbidden, "workstation %s has no owner", ws.Name)
-	}
-	return a.s.Cards.AcceptPUKEscrow(ctx, ws.OwnerID, cardops.PUKEscrowInput{Serial: in.Serial, Challenge: in.Challenge, Sealed: in.Sealed, Changed: in.Changed})
+	return a.s.Cards.AcceptPUKEscrow(ctx, ws, cardops.PUKEscrowInput{Serial: in.Serial, Challenge: in.Challenge, Sealed: in.Sealed, Changed: in.Changed})
 }

@@ -55,6 +55,22 @@ var ErrWrongPUK = errors.New("the card refused every Admin PIN (PUK) the server 
 // returned as it is; refusals end in an error wrapping ErrWrongPUK and the
 // card's last answer.
 func UsePUK(ctx context.Context, pc *piv.Card, candidates []PUKCandidate, all bool, what string, use func(puk string) error) (PUKCandidate, error) {
+	return usePUK(ctx, pc, candidates, all, 2, what, use)
+}
+
+// UsePUKSparing is UsePUK for a change of the PUK nobody asked for at the
+// moment (the rotation of a PUK an offline unblock released): it runs
+// only on a card with all its PUK tries (all), and after the first
+// candidate it tries another only while a refusal would still leave two
+// tries, so a guess never drops the counter below two (with the usual
+// three tries: one candidate per run).
+func UsePUKSparing(ctx context.Context, pc *piv.Card, candidates []PUKCandidate, what string, use func(puk string) error) (PUKCandidate, error) {
+	return usePUK(ctx, pc, candidates, true, 3, what, use)
+}
+
+// usePUK is UsePUK trying a candidate only while at least floor tries are
+// left (the first one on a full counter excepted).
+func usePUK(ctx context.Context, pc *piv.Card, candidates []PUKCandidate, all bool, floor int, what string, use func(puk string) error) (PUKCandidate, error) {
 	left, full := -1, false // unknown
 	md, err := pc.Metadata(ctx, pivspec.KeyPUK)
 	var se *apdu.StatusError
@@ -71,7 +87,7 @@ func UsePUK(ctx context.Context, pc *piv.Card, candidates []PUKCandidate, all bo
 	}
 	var last error
 	for i, c := range candidates {
-		if left >= 0 && left < 2 && !(i == 0 && full && left > 0) {
+		if left >= 0 && left < floor && !(i == 0 && full && left > 0) {
 			break
 		}
 		err := use(c.PUK)

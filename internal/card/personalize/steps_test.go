@@ -46,6 +46,23 @@ func TestUsePUK(t *testing.T) {
 	}
 }
 
+// TestUsePUKSparing checks that a change nobody asked for never lets a
+// refusal leave fewer than two PUK tries: after the first candidate is
+// refused (three tries: two left), the right second one is not tried.
+func TestUsePUKSparing(t *testing.T) {
+	ctx := context.Background()
+	_, c := mustCard(t)
+	change := func(puk string) error { return c.ChangePUK(ctx, puk, puk) }
+	_, err := UsePUKSparing(ctx, c, []PUKCandidate{{PUK: "00000001"}, {PUK: pivspec.DefaultPUK}}, "testing", change)
+	if !errors.Is(err, ErrWrongPUK) {
+		t.Fatalf("UsePUKSparing with a wrong candidate first: %v, want ErrWrongPUK", err)
+	}
+	md, err := c.Metadata(ctx, pivspec.KeyPUK)
+	if err != nil || md.RetriesLeft != md.Retries-1 || md.RetriesLeft < 2 {
+		t.Fatalf("PUK tries left: %+v (%v), want one spent and at least two left", md, err)
+	}
+}
+
 // TestWriteCertificateChecksKey checks that a certificate for another key
 // than the one in the slot is refused before it is written, and that the
 // certified key's certificate is written.

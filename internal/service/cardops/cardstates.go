@@ -157,7 +157,10 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 			return nil, lanyard.Errorf(lanyard.EConflict, "card %s is already kept for its owner", card.Serial)
 		}
 		details := map[string]any{"to": to, "reason_was": string(card.RevocationReason)}
-		card.State, card.RevocationReason, card.IssuedAt = lanyard.CardClean, "", time.Time{}
+		// Back to stock or a new issue: a release by an offline unblock
+		// is not followed up (its escrow is refused), the issue gives the
+		// card a new PUK.
+		card.State, card.RevocationReason, card.IssuedAt, card.PUKReleasedAt = lanyard.CardClean, "", time.Time{}, time.Time{}
 		if to == WithdrawToStock {
 			details["owner_was"] = card.OwnerID
 			card.OwnerID, card.Name = 0, ""

@@ -262,6 +262,7 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 	default:
 		card.SealedPUK = nil
 	}
+	card.PUKReleasedAt = time.Time{} // a released PUK is the owner's business no more
 	return run.Step(ctx, operation.PINReset, operation.WithCard())
 }
 

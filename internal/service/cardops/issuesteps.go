@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
@@ -39,7 +40,7 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 			return false, err
 		}
 		j.card.AdminKeyVersion, j.card.CardID = 0, ""
-		j.card.SealedPUK, j.card.PUKState = nil, lanyard.PUKDefault
+		j.card.SealedPUK, j.card.PUKState, j.card.PUKReleasedAt = nil, lanyard.PUKDefault, time.Time{}
 		if err := j.run.Step(ctx, operation.Initialized, operation.WithCard()); err != nil {
 			return false, err
 		}

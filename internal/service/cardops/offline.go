@@ -54,6 +54,7 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 	var ct *lanyard.CardType
 	var decision cardperm.Decision
 	var pol *lanyard.Policy
+	var stillAllowed func(cur *lanyard.Card) error
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if card, err = tx.CardByID(cardID); err != nil {
@@ -78,6 +79,15 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 			return err
 		}
 		decision = cardperm.Allowed(actor, pol.Settings.Workflow, facts)
+		// Checked again under the card's lock before a PUK is released
+		// (markPUKReleased): a card reported lost or given to someone
+		// else meanwhile keeps its PUK.
+		stillAllowed = func(cur *lanyard.Card) error {
+			if cur.OwnerID != card.OwnerID {
+				return lanyard.Errorf(lanyard.EConflict, "card %s changed owner meanwhile; nothing was released", card.Serial)
+			}
+			return cardperm.Check(actor, pol.Settings.Workflow, cardperm.Card{State: cur.State, OwnerID: cur.OwnerID, OwnerRoles: owner.Roles}, cardperm.UnblockOffline)
+		}
 		ct, err = tx.CardTypeByName(card.CardType)
 		return err
 	})
@@ -140,11 +150,6 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 			"channel": channel, "answers_checked": rec.AnswersChecked, "again": again, "puk_released": releasedPUK != nil,
 		})
 	}, func(tx lanyard.Tx) error {
-		if releasedPUK != nil {
-			if err := s.markPUKReleased(tx, card, releasedPUK); err != nil {
-				return err
-			}
-		}
 		// A challenge answered before is answered again, with the same
 		// response: the call may have dropped before the user wrote it
 		// down, and the card shows the same challenge until it is used
@@ -155,13 +160,27 @@ func (s *Cards) OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID
 		if err != nil {
 			return err
 		}
+		var first *lanyard.OfflineUnblock
 		for _, u := range prev {
 			if u.Scheme == rec.Scheme && u.Counter == rec.Counter && u.Nonce == rec.Nonce {
-				again = true
-				return nil
+				first = u
+				break
 			}
 		}
 		rec.CreatedAt = s.rec.Clock()
+		if releasedPUK != nil {
+			since := rec.CreatedAt
+			if first != nil {
+				since = first.CreatedAt
+			}
+			if err := s.markPUKReleased(tx, card, releasedPUK, stillAllowed, since); err != nil {
+				return err
+			}
+		}
+		if first != nil {
+			again = true
+			return nil
+		}
 		return tx.CreateOfflineUnblock(rec)
 	})
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/unblockcode"
@@ -48,10 +50,16 @@ func (s *Cards) offlinePUK(ct *lanyard.CardType, card *lanyard.Card, payload unb
 }
 
 // markPUKReleased records, in the answer's transaction, that card's PUK
-// sealed was released. The card must still hold that PUK in its record:
+// sealed was released. Under the card's lock, the card as it is now must
+// still be one the caller may unblock offline (allowed: its state and
+// owner, cardperm, as checked before the answer; a card reported lost or
+// revoked meanwhile keeps its PUK) and still hold that PUK in its record:
 // a rotation that committed meanwhile made the response carry a PUK the
-// card no longer has.
-func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte) error {
+// card no longer has. The mark (PUKReleasedAt) is the earliest time a
+// challenge answered with this PUK was first recorded (since: now, or
+// that of the challenge answered again): AcceptPUKEscrow takes escrows
+// only for releases recorded at or after it.
+func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte, allowed func(cur *lanyard.Card) error, since time.Time) error {
 	if err := tx.LockCard(card.ID); err != nil {
 		return err
 	}
@@ -59,13 +67,19 @@ func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte
 	if err != nil {
 		return err
 	}
+	if err := allowed(cur); err != nil {
+		return err
+	}
+	if !releasedPUKState(cur) {
+		return lanyard.Errorf(lanyard.EConflict, "card %s changed state meanwhile (%s); nothing was released", card.Serial, cur.State)
+	}
 	if !bytes.Equal(cur.SealedPUK, sealed) || cur.PUKState != lanyard.PUKRandom {
 		return lanyard.Errorf(lanyard.EConflict, "the Admin PIN (PUK) of card %s changed meanwhile: answer the challenge again", card.Serial)
 	}
-	if !cur.PUKReleasedAt.IsZero() {
+	if !cur.PUKReleasedAt.IsZero() && !since.Before(cur.PUKReleasedAt) {
 		return nil // released before and not rotated since: nothing new
 	}
-	cur.PUKReleasedAt, cur.UpdatedAt = s.rec.Clock(), s.rec.Clock()
+	cur.PUKReleasedAt, cur.UpdatedAt = since, s.rec.Clock()
 	return tx.UpdateCard(cur)
 }
 
@@ -73,9 +87,15 @@ func (s *Cards) markPUKReleased(tx lanyard.Tx, card *lanyard.Card, sealed []byte
 // unblock and is still to be rotated: cards in someone's hands, as for
 // the shared PUK (rotatable).
 func releasedPUK(c *lanyard.Card) bool {
+	return releasedPUKState(c) && c.PUKState == lanyard.PUKRandom && !c.PUKReleasedAt.IsZero()
+}
+
+// releasedPUKState reports whether c is in someone's hands, the states in
+// which a released PUK is followed up (rotated, escrowed).
+func releasedPUKState(c *lanyard.Card) bool {
 	switch c.State {
 	case lanyard.CardIssued, lanyard.CardPending, lanyard.CardPINSetup, lanyard.CardDisabled:
-		return c.PUKState == lanyard.PUKRandom && !c.PUKReleasedAt.IsZero()
+		return true
 	}
 	return false
 }
@@ -88,20 +108,25 @@ func releasedPUK(c *lanyard.Card) bool {
 //
 // It runs as the PUK half of a PIN reset (lanyard.OpResetPIN, no PIN
 // step), so it is resumable the same way: the new PUK is drawn and
-// recorded sealed in the operation (step puk_drawn) before CHANGE
-// REFERENCE DATA sends it (SP 800-73-4 part 2, 3.2.2); a card pulled with
-// the reply lost holds either, and the next arrival or reset tries both.
-// personalize.UsePUK never lets a guess drop the PUK counter below two
-// tries. The card record takes the new PUK and loses the release mark in
-// the final step, one transaction with the audit event card.puk.rotate
-// (reason offline_release). A card that refuses the PUKs the server knows
-// is left for later (stopRotation).
+// recorded sealed in the operation, marked sent (step puk_sent), before
+// CHANGE REFERENCE DATA sends it (SP 800-73-4 part 2, 3.2.2); a card
+// pulled with the reply lost holds either. Nothing is guessed
+// (personalize.UsePUKSparing): the rotation runs only on a card with all
+// its PUK tries and tries the likeliest PUK (the one sent before, else the
+// recorded one), another only while a refusal leaves two tries. The card
+// record takes the new PUK and loses the release mark in the final step,
+// one transaction with the audit event card.puk.rotate (reason
+// offline_release). A card that refuses is left for an escrow
+// (stopRotation), and not tried again until one changes the recorded PUK.
 func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, serial string) (bool, error) {
 	card, ct, err := s.arrivalCard(ctx, serial, releasedPUK)
 	if card == nil || err != nil {
 		return false, err
 	}
-	pc, sess, typePUK, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, releasedPUK)
+	if deferred, err := s.rotationDeferred(ctx, card); deferred || err != nil {
+		return false, err
+	}
+	pc, sess, _, err := s.arrivalSession(ctx, wsID, reader, serial, ct, card, releasedPUK)
 	if pc == nil || err != nil {
 		return false, err
 	}
@@ -110,44 +135,102 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	sent := len(run.Data.NewPUK) > 0 // drawn by an earlier run: maybe sent
-	drawn, err := s.drawnPUK(ctx, run)
-	if err == nil {
-		// The drawn PUK can be on the card only if an earlier run (or
-		// an escrow whose outcome the tool did not know) sent it: a PUK
-		// drawn now is not tried, which would cost a try for nothing.
-		var extra []personalize.PUKCandidate
-		if sent {
-			extra = append(extra, drawn)
-		}
-		var candidates []personalize.PUKCandidate
-		if candidates, err = s.pukCandidates(run.Card, typePUK, extra...); err == nil {
-			_, err = personalize.UsePUK(ctx, pc, candidates, false, "changing the released Admin PIN (PUK) of card "+card.Serial, func(cur string) error {
-				return pc.ChangePUK(ctx, cur, drawn.PUK)
-			})
-		}
-	}
+	err = s.rotateOnCard(ctx, run, pc)
 	if err != nil {
 		return false, s.stopRotation(ctx, run, err)
 	}
 	return true, s.finishRotation(ctx, run)
 }
 
-// stopRotation ends a rotation that failed with cause as interrupted:
-// the card's next arrival resumes it. A card that refuses the released
-// PUK (and the drawn one) keeps its release mark (card.puk.rotate.deferred
-// rather than a PUK recorded unknown): the workstation tool may have
-// rolled it forward with an escrow still on its way from that
-// workstation's agent, which then records it; personalize.UsePUK keeps
-// every later arrival from guessing below two tries.
-func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData], cause error) error {
-	action := "card.puk.rotate.interrupted"
-	if errors.Is(cause, personalize.ErrWrongPUK) {
-		action = "card.puk.rotate.deferred"
+// rotateOnCard changes the card's PUK to the run's drawn one (drawn now
+// when there is none), recording it sent before the first CHANGE
+// REFERENCE DATA.
+func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData], pc *piv.Card) error {
+	next := run.Data.NewPUK
+	if len(next) == 0 {
+		sealed, err := s.randomPUK(run.Card.ID)
+		if err != nil {
+			return err
+		}
+		next = sealed
 	}
+	drawn, err := s.openPUK(run.Card.ID, next)
+	if err != nil {
+		return err
+	}
+	own, err := s.cardPUK(run.Card)
+	if err != nil {
+		return err
+	}
+	candidates := []personalize.PUKCandidate{{PUK: own, Sealed: run.Card.SealedPUK}}
+	if run.Data.Sent {
+		// Sent by an earlier run or a tool's roll-forward: most likely
+		// on the card.
+		candidates = append([]personalize.PUKCandidate{{PUK: drawn, Sealed: next}}, candidates...)
+	}
+	var stepErr error
+	wasSent, triedDrawn := run.Data.Sent, false
+	_, err = personalize.UsePUKSparing(ctx, pc, candidates, "changing the released Admin PIN (PUK) of card "+run.Card.Serial, func(cur string) error {
+		triedDrawn = triedDrawn || cur == drawn
+		if !run.Data.Sent {
+			run.Data.NewPUK, run.Data.Sent = next, true
+			if stepErr = run.Step(ctx, operation.PUKSent); stepErr != nil {
+				run.Data.Sent = false
+				return stepErr
+			}
+		}
+		if cur == drawn {
+			return pc.ChangePUK(ctx, cur, cur) // shows the card holds it, restores the tries
+		}
+		return pc.ChangePUK(ctx, cur, drawn)
+	})
+	if stepErr != nil {
+		return stepErr
+	}
+	if errors.Is(err, personalize.ErrWrongPUK) && (!wasSent || triedDrawn) {
+		// The card answered every change with a refusal: it did not take
+		// the drawn PUK, nor holds it (refused itself, or never sent).
+		run.Data.Sent = false
+	}
+	return err
+}
+
+// rotationDeferred reports whether the card's rotation was deferred
+// because the card refused the PUK its record still holds: nothing is
+// tried until an escrow (AcceptPUKEscrow) or a reset changes it.
+func (s *Cards) rotationDeferred(ctx context.Context, card *lanyard.Card) (bool, error) {
+	op, d, err := s.unfinishedResetData(ctx, card.ID)
+	return op != nil && deferredFor(d, card), err
+}
+
+// deferredFor reports whether d is a rotation deferred because card
+// refused the PUK its record still holds.
+func deferredFor(d resetData, card *lanyard.Card) bool {
+	return len(d.Refused) > 0 && bytes.Equal(d.Refused, card.SealedPUK)
+}
+
+// stopRotation ends a rotation that failed with cause as interrupted:
+// the card's next arrival resumes it. A card that refuses the PUKs tried
+// keeps its release mark (card.puk.rotate.deferred rather than a PUK
+// recorded unknown): the workstation tool may have rolled it forward with
+// an escrow still on its way from that workstation's agent, which then
+// records it. The refused PUK is recorded in the operation (Refused), in
+// the same transaction: arrivals try nothing more until the recorded PUK
+// changes.
+func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData], cause error) error {
 	msg := lanyard.ErrorMessage(cause)
-	ev := s.rec.Event(lanyard.SystemPrincipal, action, "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "reason": "offline_release", "error": msg})
-	if err := run.Stop(context.WithoutCancel(ctx), lanyard.OpInterrupted, msg, operation.Event(ev)); err != nil {
+	details := map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "reason": "offline_release", "error": msg}
+	var err error
+	if errors.Is(cause, personalize.ErrWrongPUK) {
+		ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.deferred", "card", strconv.FormatInt(run.Card.ID, 10), details)
+		run.Data.Refused = run.Card.SealedPUK
+		run.Op.State, run.Op.Error = lanyard.OpInterrupted, msg
+		err = run.Step(context.WithoutCancel(ctx), operation.Step(run.Op.Step), operation.Event(ev))
+	} else {
+		ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.interrupted", "card", strconv.FormatInt(run.Card.ID, 10), details)
+		err = run.Stop(context.WithoutCancel(ctx), lanyard.OpInterrupted, msg, operation.Event(ev))
+	}
+	if err != nil {
 		return errors.Join(cause, err)
 	}
 	return cause

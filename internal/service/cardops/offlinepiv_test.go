@@ -226,19 +226,21 @@ func TestAcceptPUKEscrow(t *testing.T) {
 	otherBlob, _ := pukescrow.Seal(pub, card.Serial, otherCh, next)
 	tampered := append([]byte(nil), blob...)
 	tampered[len(tampered)-1] ^= 1
+	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
 	for _, tc := range []struct {
 		name  string
 		owner int64
 		in    cardops.PUKEscrowInput
 		code  string
 	}{
+		{"a workstation without owner", 0, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}, lanyard.EForbidden},
 		{"another owner", olivia.User.ID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
 		{"a challenge never answered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: otherCode, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.ENotFound},
 		{"tampered", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: tampered, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
 		{"sealed for another challenge", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: otherBlob, Changed: cardops.EscrowChanged}, lanyard.EInvalid},
 		{"bad outcome", card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: "maybe"}, lanyard.EInvalid},
 	} {
-		if err := e.svc.Cards.AcceptPUKEscrow(ctx, tc.owner, tc.in); !lanyard.IsCode(err, tc.code) {
+		if err := e.svc.Cards.AcceptPUKEscrow(ctx, &lanyard.Workstation{ID: 2, Name: "shared", OwnerID: tc.owner}, tc.in); !lanyard.IsCode(err, tc.code) {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
@@ -250,8 +252,20 @@ func TestAcceptPUKEscrow(t *testing.T) {
 	if err := pc.ChangePUK(ctx, released, next); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Cards.AcceptPUKEscrow(ctx, card.OwnerID, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}); err != nil {
-		t.Fatal(err)
+	pending := cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}
+	for range 2 { // the same escrow again (its answer lost): taken, nothing new
+		if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, pending); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.escrow.pending"})
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"workstation":"alice-laptop"`) || !strings.Contains(string(evs[0].Details), `"workstation_id":1`) {
+		t.Fatalf("card.puk.escrow.pending events: %d, %v", len(evs), evs)
+	}
+	for _, more := range []string{"card.puk.escrow.start", "card.puk.escrow.step"} {
+		if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: more}); len(evs) != 0 {
+			t.Errorf("the pending escrow took %d %s events too", len(evs), more)
+		}
 	}
 	done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial)
 	if err != nil || !done {
@@ -264,37 +278,118 @@ func TestAcceptPUKEscrow(t *testing.T) {
 	if err := pc.UnblockPIN(ctx, next, "11223344"); err != nil {
 		t.Fatalf("the escrowed PUK: %v", err)
 	}
+	if tries, err := pc.Metadata(ctx, 0x81); err != nil || tries.RetriesLeft != tries.Retries {
+		t.Errorf("PUK tries after the arrival: %+v, %v (the escrowed PUK is tried first)", tries, err)
+	}
+	// Uploaded again (the agent could not remove its spool file): no error.
+	for _, changed := range []string{cardops.EscrowUnknown, cardops.EscrowChanged} {
+		pending.Changed = changed
+		if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, pending); err != nil {
+			t.Errorf("the same escrow (%s) after it was recorded: %v", changed, err)
+		}
+	}
+}
+
+// An escrow answers only the card's current release: one for a release
+// before the card's PUK changed (rotated, cleared, re-issued) is refused
+// and never overwrites the newer PUK; a clear ends the release mark.
+func TestAcceptPUKEscrowStale(t *testing.T) {
+	e, olivia, id, _ := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, code, ch, _ := releasePUK(t, e, olivia, id, 0x5150)
+	blob := escrowBlob(t, e, card.Serial, ch, "Old9Esc0")
+	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
+	stale := cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowChanged}
+
+	// The card arrives before the escrow: rotated; then released again.
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	_, _, _, second := releasePUK(t, e, olivia, id, 0x5151)
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, stale); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("an escrow of the release before the rotation: %v, want not found", err)
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != second {
+		t.Fatal("a stale escrow overwrote the card's PUK")
+	}
+
+	// Revoked and cleared: the release mark goes with the PUK.
+	if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, id, cardops.ClearInput{CardTarget: e.target()}); err != nil {
+		t.Fatal(err)
+	}
+	if at := cardRecord(t, e, id).PUKReleasedAt; !at.IsZero() {
+		t.Errorf("the release mark survives the clear: %v", at)
+	}
 }
 
 // A card that refuses its released PUK (changed behind the server's back,
 // or rolled forward by a tool whose escrow has not arrived) keeps its
 // release mark and its PUK state: the rotation is deferred, one PUK try
-// spent, and a later arrival does not guess below two tries.
+// spent, and later arrivals try nothing until an escrow changes the
+// recorded PUK (one whose outcome is unknown is then known: the card
+// refused the released PUK).
 func TestRotateReleasedPUKDeferred(t *testing.T) {
 	e, olivia, id, pc := pivOfflineEnv(t)
 	ctx := context.Background()
-	card, _, _, released := releasePUK(t, e, olivia, id, 0x77)
+	card, code, ch, released := releasePUK(t, e, olivia, id, 0x77)
 	if err := pc.ChangePUK(ctx, released, "Zz9Yy8Xx"); err != nil {
 		t.Fatal(err)
 	}
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
+		t.Fatalf("RotateReleasedPUK = %v, %v; want refused", done, err)
+	}
+	// Later arrivals guess no more while the record holds the PUK refused.
 	for range 2 {
-		if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
-			t.Fatalf("RotateReleasedPUK = %v, %v; want refused", done, err)
+		if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err != nil {
+			t.Fatalf("RotateReleasedPUK after a deferral = %v, %v; want nothing done", done, err)
 		}
 	}
 	after := cardRecord(t, e, id)
 	if after.PUKState != lanyard.PUKRandom || after.PUKReleasedAt.IsZero() {
 		t.Errorf("after a refused rotation: PUK %s, released at %v", after.PUKState, after.PUKReleasedAt)
 	}
-	if md, err := pc.Metadata(ctx, 0x81); err != nil || md.RetriesLeft < 1 || md.RetriesLeft < md.Retries-2 {
-		t.Errorf("PUK tries after two deferred rotations: %+v, %v", md, err)
+	if md, err := pc.Metadata(ctx, 0x81); err != nil || md.RetriesLeft != md.Retries-1 {
+		t.Errorf("PUK tries after three arrivals: %+v, %v; want one spent", md, err)
 	}
-	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) == 0 {
-		t.Error("no card.puk.rotate.deferred event")
+	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) != 1 {
+		t.Errorf("%d card.puk.rotate.deferred events, want 1", len(evs))
+	}
+	// The card refused the change: the drawn PUK is recorded as not on it.
+	var ops []*lanyard.Operation
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpResetPIN, Unfinished: true})
+		return err
+	}); err != nil || len(ops) != 1 || strings.Contains(string(ops[0].Data), `"sent"`) || !strings.Contains(string(ops[0].Data), `"refused"`) {
+		t.Errorf("the deferred rotation: %v, %d operations", err, len(ops))
+	}
+	// The tool's escrow arrives, its outcome unknown: the card refused the
+	// released PUK after the tool changed it, so it holds the escrowed one.
+	blob := escrowBlob(t, e, card.Serial, ch, "Zz9Yy8Xx")
+	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: blob, Changed: cardops.EscrowUnknown}); err != nil {
+		t.Fatalf("the escrow after the deferral: %v", err)
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != "Zz9Yy8Xx" || !cardRecord(t, e, id).PUKReleasedAt.IsZero() {
+		t.Fatal("the escrow after the deferral is not the card's PUK, or the release stands")
 	}
 	if err := pc.UnblockPIN(ctx, "Zz9Yy8Xx", "11223344"); err != nil {
 		t.Fatalf("the card's PUK: %v", err)
 	}
+}
+
+// escrowBlob is puk sealed to the server's escrow key for serial and
+// challenge ch, as the workstation tool seals it.
+func escrowBlob(t *testing.T, e *issueEnv, serial string, ch unblockcode.Payload, puk string) []byte {
+	t.Helper()
+	pub, err := e.svc.Cards.PUKEscrowKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := pukescrow.Seal(pub, serial, ch, puk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
 }
 
 // releasePUK has the operator answer the tool's challenge (nonce) for card
@@ -317,4 +412,93 @@ func releasePUK(t *testing.T, e *issueEnv, operator *lanyard.Principal, id int64
 		t.Fatal(err)
 	}
 	return card, code, ch, released
+}
+
+// lostAtLock reports the card lost (revoked) the moment the offline
+// unblock's transaction first locks it, then lets the transaction run
+// again: as if the owner reported it lost while the help desk answered.
+type lostAtLock struct {
+	lanyard.Store
+	armed bool
+	id    int64
+}
+
+var errLostFirst = errors.New("test: report lost first")
+
+func (w *lostAtLock) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
+	err := w.Store.Update(ctx, func(tx lanyard.Tx) error { return fn(lostAtLockTx{Tx: tx, w: w}) })
+	if !errors.Is(err, errLostFirst) {
+		return err
+	}
+	err = w.Store.Update(ctx, func(tx lanyard.Tx) error {
+		c, err := tx.CardByID(w.id)
+		if err != nil {
+			return err
+		}
+		c.State, c.RevocationReason = lanyard.CardRevoked, lanyard.CardLost
+		return tx.UpdateCard(c)
+	})
+	if err != nil {
+		return err
+	}
+	return w.Store.Update(ctx, fn)
+}
+
+type lostAtLockTx struct {
+	lanyard.Tx
+	w *lostAtLock
+}
+
+func (t lostAtLockTx) LockCard(id int64) error {
+	if t.w.armed {
+		t.w.armed, t.w.id = false, id
+		return errLostFirst
+	}
+	return t.Tx.LockCard(id)
+}
+
+// A card reported lost while its challenge is answered keeps its PUK: the
+// release re-checks the card under its lock.
+func TestOfflineUnblockStandardPIVLostMeanwhile(t *testing.T) {
+	w := &lostAtLock{}
+	e := &issueEnv{cardOpts: []emu.Option{emu.WithoutLanyardExtensions()}}
+	e.opts.WrapStore = func(s lanyard.Store) lanyard.Store { w.Store = s; return w }
+	e, olivia, id, _ := offlineEnvFrom(t, e)
+	code, _ := pivChallenge(t, cardRecord(t, e, id).Serial, 0x4242)
+	w.armed = true
+	_, err := e.svc.Cards.OfflineUnblock(context.Background(), olivia, id, cardops.OfflineUnblockInput{Challenge: code, Answers: aliceAnswers})
+	if w.armed {
+		t.Fatal("the answer never locked the card")
+	}
+	if err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("the PUK of a card reported lost meanwhile: %v, want refused", err)
+	}
+	if c := cardRecord(t, e, id); !c.PUKReleasedAt.IsZero() || c.State != lanyard.CardRevoked {
+		t.Errorf("card %s, released at %v", c.State, c.PUKReleasedAt)
+	}
+}
+
+// A challenge answered again after the card's PUK changed (the tool keeps
+// its challenge until an unblock succeeds) releases the card's current
+// PUK, and the tool's escrow for it is accepted: the release counts from
+// the challenge's first answer.
+func TestAcceptPUKEscrowChallengeAnsweredAgain(t *testing.T) {
+	e, olivia, id, _ := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, code, ch, first := releasePUK(t, e, olivia, id, 0x6060)
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); err != nil || !done {
+		t.Fatalf("RotateReleasedPUK = %v, %v", done, err)
+	}
+	_, _, _, again := releasePUK(t, e, olivia, id, 0x6060)
+	if again == first {
+		t.Fatal("the challenge answered again carries the PUK rotated since")
+	}
+	ws := &lanyard.Workstation{ID: 1, Name: "alice-laptop", OwnerID: card.OwnerID}
+	in := cardops.PUKEscrowInput{Serial: card.Serial, Challenge: code, Sealed: escrowBlob(t, e, card.Serial, ch, "Ag4inN3w"), Changed: cardops.EscrowChanged}
+	if err := e.svc.Cards.AcceptPUKEscrow(ctx, ws, in); err != nil {
+		t.Fatalf("the escrow of a challenge answered again: %v", err)
+	}
+	if got, _ := e.svc.Cards.CardPUK(ctx, id); got != "Ag4inN3w" {
+		t.Fatal("the escrow is not the card's PUK")
+	}
 }

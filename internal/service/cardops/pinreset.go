@@ -45,6 +45,14 @@ type ResetPINResult struct {
 // record holds it.
 type resetData struct {
 	NewPUK []byte `json:"new_puk,omitempty"`
+	// Sent: NewPUK was sent to the card (a reset's PUK change, a
+	// rotation's, or a workstation tool's roll-forward whose outcome is
+	// unknown), so the card may hold it; a PUK never sent is not tried.
+	Sent bool `json:"sent,omitempty"`
+	// Refused is the card's recorded (sealed) PUK that the card refused
+	// when the rotation of its released PUK was deferred: arrivals do not
+	// try again while the record holds it (RotateReleasedPUK).
+	Refused []byte `json:"refused,omitempty"`
 }
 
 // resetPlan is the new PIN and who learns it.
@@ -291,6 +299,7 @@ func (s *Cards) resetOnCard(ctx context.Context, run *operation.Run[resetData], 
 	if err != nil {
 		return err
 	}
+	run.Data.Sent = true // the card holds it, or gets it next
 	if err := run.Step(ctx, operation.PINUnblocked); err != nil {
 		return err
 	}

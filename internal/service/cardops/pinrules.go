@@ -13,6 +13,9 @@ import (
 type PINRule struct {
 	Serial, CardType     string
 	MinLength, MaxLength int
+	// Owned: the card is the workstation owner's (AcceptPUKEscrow takes
+	// its escrow from the workstation).
+	Owned bool
 }
 
 // maxPINRuleCards bounds the cards PINRulesAt lists.
@@ -47,6 +50,7 @@ func (s *Cards) PINRulesAt(ctx context.Context, wsID, ownerID int64) ([]PINRule,
 					return err
 				}
 				if ok {
+					r.Owned = ownerID != 0 && c.OwnerID == ownerID
 					out = append(out, r)
 				}
 			}

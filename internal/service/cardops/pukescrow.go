@@ -2,6 +2,7 @@ package cardops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -82,35 +83,47 @@ type PUKEscrowInput struct {
 	Changed   string
 }
 
-// AcceptPUKEscrow records the PUK a workstation of ownerID's gave the
-// card after an offline unblock. The blob must open for the card's serial
-// and a challenge the server answered for it with a PUK release, and the
-// release must still stand (the card was not rotated since). When the
-// card took the new PUK, the card record holds it at once and the release
-// is over (card.puk.escrow); when that is not known, the new PUK is kept
-// as the drawn PUK of an interrupted rotation, which the card's next
-// arrival resumes, trying both (RotateReleasedPUK).
-func (s *Cards) AcceptPUKEscrow(ctx context.Context, ownerID int64, in PUKEscrowInput) error {
+// AcceptPUKEscrow records the PUK workstation ws's tool gave the card
+// after an offline unblock. Only a workstation with an owner, for a card
+// of that owner (agentproto.CardPINRule.Owned tells its agent which), and
+// only for the card's current release: the blob must open for the card's
+// serial and a challenge the server answered with a PUK release made at
+// or after the card's release mark (PUKReleasedAt, cleared whenever the
+// card gets a PUK otherwise), so an escrow from before a rotation, a
+// clear or a re-issue never overwrites a newer PUK. The same escrow again
+// (its answer lost, its spool file left) is taken again without change.
+// When the card took the new PUK, the card record holds it at once and
+// the release is over (card.puk.escrow); when that is not known, the new
+// PUK is kept as the sent PUK of an interrupted rotation, which the
+// card's next arrival resumes (RotateReleasedPUK). Either way one
+// transaction, one audit event naming the workstation.
+func (s *Cards) AcceptPUKEscrow(ctx context.Context, ws *lanyard.Workstation, in PUKEscrowInput) error {
 	if in.Changed != EscrowChanged && in.Changed != EscrowUnknown {
 		return lanyard.Errorf(lanyard.EInvalid, "changed must be %q or %q", EscrowChanged, EscrowUnknown)
+	}
+	if ws.OwnerID == 0 {
+		return lanyard.Errorf(lanyard.EForbidden, "workstation %s has no owner: Lanyard takes a card's new Admin PIN (PUK) only from its owner's computers", ws.Name)
 	}
 	ch, err := unblockcode.Decode(unblockcode.Challenge, in.Challenge)
 	if err != nil {
 		return lanyard.Errorf(lanyard.EInvalid, "the escrow's challenge is malformed")
 	}
 	f := unblockcode.UnpackChallenge(ch)
-	card, _, err := s.arrivalCard(ctx, in.Serial, func(c *lanyard.Card) bool { return c.OwnerID == ownerID && releasedPUK(c) })
+	card, _, err := s.arrivalCard(ctx, in.Serial, func(c *lanyard.Card) bool {
+		return c.OwnerID == ws.OwnerID && c.OfflineScheme == unblockcode.SchemePIVPUK.String()
+	})
 	if err != nil {
 		return err
 	}
 	if card == nil || f.Scheme != unblockcode.SchemePIVPUK || f.CardTag != unblockcode.CardTag(card.Serial) {
-		return lanyard.Errorf(lanyard.ENotFound, "no released Admin PIN (PUK) of a card %s of this workstation's owner awaits an escrow", in.Serial)
+		return lanyard.Errorf(lanyard.ENotFound, "no card %s of this workstation's owner awaits an escrowed Admin PIN (PUK)", in.Serial)
 	}
-	if ok, err := s.answeredRelease(ctx, card.ID, f); err != nil || !ok {
-		if err == nil {
-			err = lanyard.Errorf(lanyard.ENotFound, "the server released no Admin PIN (PUK) of card %s for this challenge", card.Serial)
-		}
+	release, err := s.pukRelease(ctx, card.ID, f)
+	if err != nil {
 		return err
+	}
+	if release == nil {
+		return lanyard.Errorf(lanyard.ENotFound, "the server released no Admin PIN (PUK) of card %s for this challenge", card.Serial)
 	}
 	puk, err := s.openEscrow(ctx, card.Serial, ch, in.Sealed)
 	if err != nil {
@@ -119,30 +132,90 @@ func (s *Cards) AcceptPUKEscrow(ctx context.Context, ownerID int64, in PUKEscrow
 	if _, err := unblockcode.PUKResponse(card.Serial, ch, puk); err != nil {
 		return lanyard.Errorf(lanyard.EInvalid, "the escrowed Admin PIN (PUK) is not one Lanyard would draw")
 	}
+	op, d, err := s.unfinishedResetData(ctx, card.ID)
+	if err != nil {
+		return err
+	}
+	if s.escrowHeld(card, d, puk) {
+		return nil // this very escrow, taken before
+	}
+	if !releasedPUK(card) || release.CreatedAt.Before(card.PUKReleasedAt) {
+		return lanyard.Errorf(lanyard.ENotFound, "the Admin PIN (PUK) of card %s released for this challenge is no longer the card's: it was changed since", card.Serial)
+	}
 	sealed, err := s.sealer.Seal([]byte(puk), CardPUKAAD(card.ID))
 	if err != nil {
 		return lanyard.Wrap(lanyard.EInternal, err, "sealing the card's PUK")
 	}
-	if in.Changed == EscrowUnknown {
-		return s.escrowPending(ctx, card, sealed)
+	details := map[string]any{"serial": card.Serial, "workstation_id": ws.ID, "workstation": ws.Name, "changed": in.Changed}
+	switch {
+	case op != nil && deferredFor(d, card):
+		// The card refused its released PUK after this tool changed it:
+		// it holds the escrowed one, whatever the tool learnt.
+		details["operation"], details["after_refusal"] = op.ID, true
+		run := operation.Attach(s.runner, op, card, &resetData{NewPUK: sealed, Sent: true})
+		return s.recordDrawnPUK(ctx, run, s.rec.Event(lanyard.SystemPrincipal, "card.puk.escrow", "card", strconv.FormatInt(card.ID, 10), details), func(lanyard.Tx) error { return nil })
+	case in.Changed == EscrowUnknown && op != nil:
+		return lanyard.Errorf(lanyard.EConflict, "card %s has an unfinished PIN reset or rotation; the escrow is tried again", card.Serial)
+	case in.Changed == EscrowUnknown:
+		return s.escrowPending(ctx, card, sealed, details)
 	}
-	card.SealedPUK, card.PUKReleasedAt = sealed, time.Time{}
-	return s.recordPUK(ctx, card, "card.puk.escrow")
+	return s.escrowDone(ctx, card, sealed, details)
 }
 
-// answeredRelease reports whether the server answered challenge f of the
-// card with a PUK release.
-func (s *Cards) answeredRelease(ctx context.Context, cardID int64, f unblockcode.ChallengeFields) (bool, error) {
+// pukRelease is the record of the PUK release answering challenge f of
+// the card, or nil.
+func (s *Cards) pukRelease(ctx context.Context, cardID int64, f unblockcode.ChallengeFields) (*lanyard.OfflineUnblock, error) {
 	var prev []*lanyard.OfflineUnblock
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { prev, err = tx.OfflineUnblocksOf(cardID); return }); err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, u := range prev {
 		if u.Scheme == unblockcode.SchemePIVPUK.String() && u.Counter == int(f.Counter) && u.Nonce == int64(f.Nonce) {
-			return true, nil
+			return u, nil
 		}
 	}
-	return false, nil
+	return nil, nil
+}
+
+// unfinishedResetData is the card's unfinished PIN reset (or rotation)
+// with its record, or nil.
+func (s *Cards) unfinishedResetData(ctx context.Context, cardID int64) (*lanyard.Operation, resetData, error) {
+	var d resetData
+	op, err := s.unfinishedReset(ctx, cardID)
+	if err != nil || op == nil {
+		return nil, d, err
+	}
+	if err := json.Unmarshal(op.Data, &d); err != nil {
+		return nil, d, lanyard.Wrap(lanyard.EInternal, err, "reading the unfinished PIN reset")
+	}
+	return op, d, nil
+}
+
+// escrowHeld reports whether the server already holds puk as card's PUK
+// (an escrow taken as done) or as the sent PUK of its unfinished
+// rotation d (one taken as unknown).
+func (s *Cards) escrowHeld(card *lanyard.Card, d resetData, puk string) bool {
+	if own, err := s.cardPUK(card); err == nil && card.PUKState == lanyard.PUKRandom && own == puk {
+		return true
+	}
+	return d.Sent && s.sealedCandidate(card.ID, d.NewPUK).PUK == puk
+}
+
+// escrowDone records sealed as the card's PUK, its release over, with the
+// audit event card.puk.escrow (details), provided the card did not change
+// since it was read.
+func (s *Cards) escrowDone(ctx context.Context, card *lanyard.Card, sealed []byte, details map[string]any) error {
+	was := card.UpdatedAt
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(lanyard.SystemPrincipal, "card.puk.escrow", "card", strconv.FormatInt(card.ID, 10), details)
+	}, func(tx lanyard.Tx) error {
+		if err := lockUnchanged(tx, card, was, "meanwhile; the escrow is tried again"); err != nil {
+			return err
+		}
+		next := *card
+		next.SealedPUK, next.PUKReleasedAt, next.UpdatedAt = sealed, time.Time{}, s.rec.Clock()
+		return tx.UpdateCard(&next)
+	})
 }
 
 // openEscrow opens a roll-forward blob with the escrow private key.
@@ -163,24 +236,24 @@ func (s *Cards) openEscrow(ctx context.Context, serial string, ch unblockcode.Pa
 	return puk, err
 }
 
-// escrowPending keeps sealed as the drawn PUK of an interrupted rotation
+// escrowPending keeps sealed as the sent PUK of an interrupted rotation
 // of card (a reset_pin operation, as RotateReleasedPUK runs it), so the
-// card's next arrival tries it beside the released one.
-func (s *Cards) escrowPending(ctx context.Context, card *lanyard.Card, sealed []byte) error {
-	if op, err := s.unfinishedReset(ctx, card.ID); err != nil || op != nil {
-		if err == nil {
-			err = lanyard.Errorf(lanyard.EConflict, "card %s has an unfinished PIN reset or rotation; the escrow is tried again", card.Serial)
-		}
-		return err
-	}
-	run, err := s.startReset(ctx, lanyard.SystemPrincipal, card, "card.puk.escrow")
+// card's next arrival tries it first: one transaction with the audit
+// event card.puk.escrow.pending (details).
+func (s *Cards) escrowPending(ctx context.Context, card *lanyard.Card, sealed []byte, details map[string]any) error {
+	was := card.UpdatedAt
+	card.UpdatedAt = s.rec.Clock()
+	_, err := operation.Interrupted(ctx, s.runner, operation.Begin{
+		Card: card,
+		Op: lanyard.Operation{Kind: lanyard.OpResetPIN, UserID: card.OwnerID, ActorID: lanyard.SystemPrincipal.User.ID,
+			Error: "the workstation does not know whether the card took its new Admin PIN (PUK); its next connection tries it"},
+		Check: func(tx lanyard.Tx) error { return lockUnchanged(tx, card, was, "meanwhile; the escrow is tried again") },
+		Event: func(c *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
+			details["operation"] = op.ID
+			return s.rec.Event(lanyard.SystemPrincipal, "card.puk.escrow.pending", "card", strconv.FormatInt(c.ID, 10), details)
+		}}, &resetData{NewPUK: sealed, Sent: true}, operation.PUKSent)
 	if err != nil {
-		return err
+		card.UpdatedAt = was
 	}
-	run.Data.NewPUK = sealed
-	if err := run.Step(ctx, operation.PUKDrawn); err != nil {
-		return err
-	}
-	ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.escrow.pending", "card", strconv.FormatInt(card.ID, 10), map[string]any{"serial": card.Serial, "operation": run.Op.ID})
-	return run.Stop(context.WithoutCancel(ctx), lanyard.OpInterrupted, "the workstation does not know whether the card took its new Admin PIN (PUK); its next connection tries both", operation.Event(ev))
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
@@ -155,7 +156,8 @@ func (s *Cards) setCardPUK(ctx context.Context, j *issueJob, fallback string) er
 	was := *j.card
 	sealed := d.NewPUK
 	d.PUKSet, d.NewPUK = true, nil
-	j.card.SealedPUK, j.card.PUKState = sealed, lanyard.PUKRandom
+	// A new PUK: an earlier offline release (and its escrow) is over.
+	j.card.SealedPUK, j.card.PUKState, j.card.PUKReleasedAt = sealed, lanyard.PUKRandom, time.Time{}
 	if err := j.run.Step(ctx, operation.PUK, operation.WithCard()); err != nil {
 		d.PUKSet, d.NewPUK, *j.card = false, sealed, was
 		return err

@@ -2,6 +2,7 @@ package cardops
 
 import (
 	"context"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -93,7 +94,7 @@ func (s *Cards) wipeCard(ctx context.Context, run *operation.Run[clearData], cc 
 	}
 	card.GUID = id.GUID
 	card.AdminKeyVersion, card.CardID = 0, ""
-	card.SealedPUK, card.PUKState = nil, lanyard.PUKDefault
+	card.SealedPUK, card.PUKState, card.PUKReleasedAt = nil, lanyard.PUKDefault, time.Time{}
 	run.Data.Initialized = true
 	return run.Step(ctx, operation.Initialized, operation.WithCard())
 }
