@@ -227,11 +227,11 @@ func printIssue(f *clientFlags, res *apiv1.IssueCardResult) error {
 }
 
 // pickCard finds the connected card to issue: the one with serial, or the
-// only one connected. A registered card may be listed more than once: an
-// AirCard is in a reader of each computer connected to it and of its
-// AirCard service, and any of them reaches it (the first, as the pages
-// take it). Two listings that are not the same registered card are
-// ambiguous, whatever their serial says (a reader may claim any serial).
+// only one connected. An AirCard may be listed more than once: it is in
+// a reader of each computer connected to it and of its AirCard service,
+// and any of them reaches it (the first, as the pages take it). Any other
+// card listed twice is ambiguous, whatever its serial says: a reader may
+// claim any serial (sameRegisteredCard).
 func pickCard(ctx context.Context, c *client.Client, serial string) (*apiv1.CardTarget, error) {
 	var cards []*apiv1.ConnectedCard
 	if err := c.Get(ctx, "/api/v1/connected-cards", &cards); err != nil {
@@ -267,10 +267,15 @@ func chooseConnected(cards []*apiv1.ConnectedCard, serial string) (*apiv1.CardTa
 }
 
 // sameRegisteredCard reports whether every listing in cards is one
-// registered card.
+// registered AirCard. The server names a listing's card by the serial
+// its reader claims, so two listings of one known serial may be the card
+// and a reader elsewhere pretending to hold it; only an AirCard is
+// legitimately in several readers at once (its computers and its AirCard
+// service), and an AirCard is always registered with a key of its own
+// that a pretender cannot prove.
 func sameRegisteredCard(cards []*apiv1.ConnectedCard) bool {
 	for _, k := range cards {
-		if k.CardID == 0 || k.CardID != cards[0].CardID {
+		if k.Kind != lanyard.KindAirCard || k.CardID == 0 || k.CardID != cards[0].CardID {
 			return false
 		}
 	}
