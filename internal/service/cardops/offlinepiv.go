@@ -135,32 +135,33 @@ func (s *Cards) RotateReleasedPUK(ctx context.Context, wsID int64, reader, seria
 	if err != nil {
 		return false, err
 	}
-	err = s.rotateOnCard(ctx, run, pc)
+	ownRefused, err := s.rotateOnCard(ctx, run, pc)
 	if err != nil {
-		return false, s.stopRotation(ctx, run, err)
+		return false, s.stopRotation(ctx, run, err, ownRefused)
 	}
 	return true, s.finishRotation(ctx, run)
 }
 
 // rotateOnCard changes the card's PUK to the run's drawn one (drawn now
 // when there is none), recording it sent before the first CHANGE
-// REFERENCE DATA.
-func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData], pc *piv.Card) error {
+// REFERENCE DATA. ownRefused reports whether the card refused the PUK its
+// record holds (not only the drawn one).
+func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData], pc *piv.Card) (ownRefused bool, err error) {
 	next := run.Data.NewPUK
 	if len(next) == 0 {
 		sealed, err := s.randomPUK(run.Card.ID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		next = sealed
 	}
 	drawn, err := s.openPUK(run.Card.ID, next)
 	if err != nil {
-		return err
+		return false, err
 	}
 	own, err := s.cardPUK(run.Card)
 	if err != nil {
-		return err
+		return false, err
 	}
 	candidates := []personalize.PUKCandidate{{PUK: own, Sealed: run.Card.SealedPUK}}
 	if run.Data.Sent {
@@ -169,9 +170,10 @@ func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData],
 		candidates = append([]personalize.PUKCandidate{{PUK: drawn, Sealed: next}}, candidates...)
 	}
 	var stepErr error
-	wasSent, triedDrawn := run.Data.Sent, false
+	wasSent, triedDrawn, triedOwn := run.Data.Sent, false, false
 	_, err = personalize.UsePUKSparing(ctx, pc, candidates, "changing the released Admin PIN (PUK) of card "+run.Card.Serial, func(cur string) error {
 		triedDrawn = triedDrawn || cur == drawn
+		triedOwn = triedOwn || cur == own
 		if !run.Data.Sent {
 			run.Data.NewPUK, run.Data.Sent = next, true
 			if stepErr = run.Step(ctx, operation.PUKSent); stepErr != nil {
@@ -185,14 +187,14 @@ func (s *Cards) rotateOnCard(ctx context.Context, run *operation.Run[resetData],
 		return pc.ChangePUK(ctx, cur, drawn)
 	})
 	if stepErr != nil {
-		return stepErr
+		return false, stepErr
 	}
 	if errors.Is(err, personalize.ErrWrongPUK) && (!wasSent || triedDrawn) {
 		// The card answered every change with a refusal: it did not take
 		// the drawn PUK, nor holds it (refused itself, or never sent).
 		run.Data.Sent = false
 	}
-	return err
+	return errors.Is(err, personalize.ErrWrongPUK) && triedOwn, err
 }
 
 // rotationDeferred reports whether the card's rotation was deferred
@@ -216,17 +218,29 @@ func deferredFor(d resetData, card *lanyard.Card) bool {
 // an escrow still on its way from that workstation's agent, which then
 // records it. The refused PUK is recorded in the operation (Refused), in
 // the same transaction: arrivals try nothing more until the recorded PUK
-// changes.
-func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData], cause error) error {
+// changes. Only a refusal of the recorded PUK itself (ownRefused) defers
+// so: a card that refused only the PUK sent by an earlier run (the change
+// never reached it) still holds its recorded one: the rotation stops
+// interrupted, and the owner's online Reset PIN (which restores the tries
+// and rotates the PUK) or a later arrival with all its tries uses it.
+func (s *Cards) stopRotation(ctx context.Context, run *operation.Run[resetData], cause error, ownRefused bool) error {
 	msg := lanyard.ErrorMessage(cause)
 	details := map[string]any{"operation": run.Op.ID, "step": run.Op.Step, "reason": "offline_release", "error": msg}
 	var err error
-	if errors.Is(cause, personalize.ErrWrongPUK) {
+	switch {
+	case ownRefused:
 		ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.deferred", "card", strconv.FormatInt(run.Card.ID, 10), details)
 		run.Data.Refused = run.Card.SealedPUK
 		run.Op.State, run.Op.Error = lanyard.OpInterrupted, msg
 		err = run.Step(context.WithoutCancel(ctx), operation.Step(run.Op.Step), operation.Event(ev))
-	} else {
+	case errors.Is(cause, personalize.ErrWrongPUK):
+		// Only the drawn PUK was refused: it is recorded as not on the
+		// card (Sent cleared by rotateOnCard), in the same transaction.
+		details["refused"] = "drawn"
+		ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.interrupted", "card", strconv.FormatInt(run.Card.ID, 10), details)
+		run.Op.State, run.Op.Error = lanyard.OpInterrupted, msg
+		err = run.Step(context.WithoutCancel(ctx), operation.Step(run.Op.Step), operation.Event(ev))
+	default:
 		ev := s.rec.Event(lanyard.SystemPrincipal, "card.puk.rotate.interrupted", "card", strconv.FormatInt(run.Card.ID, 10), details)
 		err = run.Stop(context.WithoutCancel(ctx), lanyard.OpInterrupted, msg, operation.Event(ev))
 	}

@@ -502,3 +502,62 @@ func TestAcceptPUKEscrowChallengeAnsweredAgain(t *testing.T) {
 		t.Fatal("the escrow is not the card's PUK")
 	}
 }
+
+// A rotation pulled right after it recorded its drawn PUK as sent, before
+// the card took it, leaves the card on its recorded PUK. The next
+// arrival tries the drawn PUK first and the card refuses it; that is no
+// refusal of the recorded PUK, so the rotation is not deferred for good:
+// it stops interrupted with the drawn PUK known not on the card, and the
+// owner's online Reset PIN still opens the card with the recorded one
+// (and ends the release). Review of the fixes, 2.
+func TestRotateReleasedPUKSentNotTaken(t *testing.T) {
+	e, olivia, id, pc := pivOfflineEnv(t)
+	ctx := context.Background()
+	card, _, _, released := releasePUK(t, e, olivia, id, 0x78)
+	sentNotTaken := false
+	for n := 1; n < 60 && !sentNotTaken; n++ {
+		e.access.FailAfter(1, reader, n)
+		if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
+			t.Fatalf("after %d APDUs the rotation went through: the test pulled nothing before CHANGE REFERENCE DATA", n)
+		}
+		ops := unfinishedResets(t, e, id)
+		sentNotTaken = len(ops) == 1 && strings.Contains(string(ops[0].Data), `"sent"`)
+	}
+	if !sentNotTaken {
+		t.Fatal("no pull left the drawn PUK recorded as sent")
+	}
+	e.access.FailAfter(1, reader, 1000)
+	if done, err := e.svc.Cards.RotateReleasedPUK(ctx, 1, reader, card.Serial); done || err == nil {
+		t.Fatalf("RotateReleasedPUK with the drawn PUK not on the card = %v, %v; want refused", done, err)
+	}
+	ops := unfinishedResets(t, e, id)
+	if len(ops) != 1 || strings.Contains(string(ops[0].Data), `"refused"`) || strings.Contains(string(ops[0].Data), `"sent"`) {
+		t.Fatalf("after the card refused only the drawn PUK: %d operations, %s; want one, neither refused nor sent", len(ops), ops[0].Data)
+	}
+	if evs, _ := e.svc.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "card.puk.rotate.deferred"}); len(evs) != 0 {
+		t.Errorf("%d card.puk.rotate.deferred events; the recorded PUK was never refused", len(evs))
+	}
+	if err := pc.ChangePUK(ctx, released, released); err != nil {
+		t.Fatalf("the card no longer holds its recorded PUK: %v", err)
+	}
+	if _, err := e.svc.Cards.ResetPIN(ctx, e.alice, id, cardops.ResetPINInput{CardTarget: e.target(), NewPIN: "86427531", Answers: aliceAnswers}); err != nil {
+		t.Fatalf("the owner's online reset after the interrupted rotation: %v", err)
+	}
+	if after := cardRecord(t, e, id); !after.PUKReleasedAt.IsZero() {
+		t.Error("the online reset left the release mark")
+	}
+}
+
+// unfinishedResets are card id's unfinished PIN reset operations (the
+// released PUK's rotation runs as one).
+func unfinishedResets(t *testing.T, e *issueEnv, id int64) []*lanyard.Operation {
+	t.Helper()
+	var ops []*lanyard.Operation
+	if err := e.st.View(context.Background(), func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpResetPIN, Unfinished: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
