@@ -34,11 +34,13 @@ const (
 
 // cardTiedTo reports whether card c is tied to workstation wsID, the
 // kind of workstation whose agent's reports of it are taken and that is
-// told its state: the card was issued there, or (a virtual card) lives
-// there (Card.WorkstationID); the workstation belongs to the card's
-// owner; it is one of the card's AirCard computers; or it is an AirCard
-// service and c an AirCard. A card whose owner takes it to someone
-// else's computer is reported again at one of its own.
+// told its state: a virtual card or software store lives there
+// (Card.WorkstationID, which a smart card does not record); the
+// workstation belongs to the card's owner; it is one of the card's
+// AirCard computers; or it is an AirCard service and c an AirCard. A
+// smart card seen at someone else's computer, a help desk's or a shared
+// one with no owner, is reported again at one of its owner's (a known
+// limit, docs/security.md).
 func cardTiedTo(tx lanyard.Tx, c *lanyard.Card, wsID int64) (bool, error) {
 	if wsID == 0 {
 		return false, nil
