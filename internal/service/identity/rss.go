@@ -335,6 +335,14 @@ func (s *Identity) refuseRSS(ctx context.Context, st *secretState, in RSSSignInI
 	}
 	for _, a := range in.Answers {
 		if _, err := auth.VerifyPassword(ctx, dummyHash, NormalizeAnswer(a.Answer)); err != nil {
+			// As a real user's attempt is given back (returnAttempt):
+			// the same second commit, so a busy server tells no name
+			// from another.
+			if rerr := s.rec.Update(context.WithoutCancel(ctx), func() *lanyard.AuditEvent {
+				return s.rec.Event(p, rssActions.returned, "user", in.Login, map[string]any{"failures": 0, "unlocked": false})
+			}, func(lanyard.Tx) error { return nil }); rerr != nil {
+				s.log.Error("recording a refused sign-in's returned attempt failed", "error", rerr)
+			}
 			return lanyard.Wrap(lanyard.EUnavailable, err, "checking the answers failed; try again")
 		}
 	}
