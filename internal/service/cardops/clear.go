@@ -78,9 +78,12 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 	}
 	// A clear that stopped while it initialized the card is finished
 	// by initializing it again (wipe.go): the card may be RESET already.
-	resumeInit, err := s.interruptedInit(ctx, card.ID)
+	resumeInit, initWS, err := s.interruptedInit(ctx, card.ID)
 	if err != nil {
 		return nil, err
+	}
+	if resumeInit && initWS != 0 && cc.ws.ID != initWS {
+		return nil, lanyard.Errorf(lanyard.EConflict, "the initialization of card %s was interrupted at another workstation: finish it there, with the card in the same reader", card.Serial)
 	}
 	in.Initialize = in.Initialize || resumeInit
 	// Before its PUK is sent: a card with another CHUID than the one
@@ -176,6 +179,10 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 type clearData struct {
 	Slots       []string `json:"slots,omitempty"`
 	Initialized bool     `json:"initialized,omitempty"`
+	// Workstation is where an initialization ran (wipe.go): its retry,
+	// which takes a card by its serial and a default key, is taken only
+	// there.
+	Workstation int64 `json:"workstation,omitempty"`
 }
 
 // startClear records the Revoke and clear of card as a running

@@ -2,6 +2,7 @@ package cardops
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
@@ -33,8 +34,9 @@ func checkInitialize(in ClearInput, ct *lanyard.CardType) error {
 // Initializing, not done; a later operation proved the card since): the card
 // may have been RESET since — a new CHUID or none, the factory
 // management key — so it can no longer prove itself as its record says,
-// and the retry must initialize it again (proveInterruptedInit).
-func (s *Cards) interruptedInit(ctx context.Context, cardID int64) (bool, error) {
+// and the retry must initialize it again (proveInterruptedInit), at the
+// workstation it reports (0: not recorded, an operation from before).
+func (s *Cards) interruptedInit(ctx context.Context, cardID int64) (bool, int64, error) {
 	var last *lanyard.Operation
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Limit: 1})
@@ -43,11 +45,17 @@ func (s *Cards) interruptedInit(ctx context.Context, cardID int64) (bool, error)
 		}
 		return err
 	})
-	return last != nil && last.Kind == lanyard.OpClear && last.Step == string(operation.Initializing) && last.State != lanyard.OpDone, err
+	if err != nil || last == nil || last.Kind != lanyard.OpClear || last.Step != string(operation.Initializing) || last.State == lanyard.OpDone {
+		return false, 0, err
+	}
+	var d clearData
+	_ = json.Unmarshal(last.Data, &d) // an unreadable record names no workstation
+	return true, d.Workstation, nil
 }
 
 // proveInterruptedInit accepts for the retry of an interrupted
-// initialization the card in the reader (cc) if it is card: its serial,
+// initialization, at the workstation where it ran (clear.go), the card
+// in the reader (cc) if it is card: its serial,
 // and either the CHUID and management key its record holds (the RESET
 // had not come) or the card type's or the factory management key (it
 // had). A wipe sends the card nothing of the card's own — no PUK, no
@@ -79,6 +87,7 @@ func (s *Cards) wipeCard(ctx context.Context, run *operation.Run[clearData], cc 
 	// Recorded before the RESET: a card pulled after it no longer has
 	// the CHUID or the management key its record holds, and only this
 	// step lets a retry accept it (interruptedInit).
+	run.Data.Workstation = cc.ws.ID
 	if err := run.Step(ctx, operation.Initializing); err != nil {
 		return err
 	}

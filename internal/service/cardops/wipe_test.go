@@ -135,3 +135,45 @@ func checkWiped(t *testing.T, e *issueEnv, v *cardops.CardView) {
 		t.Errorf("the factory PIN on the wiped card: %v", err)
 	}
 }
+
+// The retry of an initialization pulled after the card's RESET takes a
+// card by its serial and a default management key, which any card can
+// claim; it is therefore taken only at the workstation where the
+// initialization ran (review of the fixes, 5).
+func TestClearInitializeRetryOnlyWhereItRan(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	card, _ := e.issueTwo(t)
+	if _, err := e.svc.Cards.RevokeCard(ctx, e.alice, card.ID, cardops.RevokeCardInput{Reason: lanyard.CardLost}); err != nil {
+		t.Fatal(err)
+	}
+	recorded := cardRecord(t, e, card.ID).GUID
+	pulledAfterReset := false
+	for n := 1; n < 250 && !pulledAfterReset; n++ {
+		e.access.FailAfter(1, reader, n)
+		if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, card.ID, cardops.ClearInput{CardTarget: e.target(), Initialize: true}); err == nil {
+			t.Fatal("the clear went through before any pull after the RESET")
+		}
+		id, err := personalize.Identify(ctx, pivOf(t, e.card))
+		pulledAfterReset = err == nil && id.GUID != recorded && cardRecord(t, e, card.ID).GUID == recorded
+	}
+	if !pulledAfterReset {
+		t.Fatal("no attempt was pulled after the card's RESET")
+	}
+	// The same card (or one claiming its serial) at another workstation.
+	w1 := e.access.Workstation(1)
+	w2 := e.access.AddWorkstation(2, e.alice.User.ID, "ws-2")
+	w2.Readers[secondReader], w2.Serials[secondReader] = e.card, w1.Serials[reader]
+	delete(w1.Readers, reader)
+	other := cardops.CardTarget{WorkstationID: 2, Reader: secondReader}
+	if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, card.ID, cardops.ClearInput{CardTarget: other, Initialize: true}); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "another workstation") {
+		t.Fatalf("the retry at another workstation: %v, want refused", err)
+	}
+	delete(w2.Readers, secondReader)
+	w1.Readers[reader] = e.card
+	v, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, card.ID, cardops.ClearInput{CardTarget: e.target(), Initialize: true})
+	if err != nil {
+		t.Fatalf("the retry where the initialization ran: %v", err)
+	}
+	checkWiped(t, e, v)
+}
