@@ -97,7 +97,7 @@ func (s *Cards) armOffline(ctx context.Context, p *lanyard.Principal, admin *piv
 	case errors.Is(err, piv.ErrUnsupported):
 		done.State, action = lanyard.OfflineUnavailable, "card.offline_unblock.arm.unavailable"
 	case errors.Is(err, piv.ErrCounterUsed):
-		return lanyard.Errorf(lanyard.EConflict, "card %s refused offline unblock code %d: it armed that counter or a later one before, so the server's record of the card is behind the card (restored from an older backup?); the card keeps its PIN and PUK, use Reset PIN, or re-issue it to unblock it offline again", card.Serial, a.Counter)
+		return lanyard.Errorf(lanyard.EConflict, "card %s refused offline unblock code %d: it armed that counter or a later one before, so the server's record of the card is behind the card (restored from an older backup?); the card keeps its PIN and PUK, use Reset PIN; to unblock it offline again, replace it with a new virtual card", card.Serial, a.Counter)
 	case err != nil:
 		return personalize.CardError(err, "arming the card's offline unblock code failed")
 	default:
@@ -121,7 +121,7 @@ func (s *Cards) nextArm(ctx context.Context, card *lanyard.Card, cur *lanyard.Of
 		counter = cur.Counter + 1
 	}
 	if counter > maxArmCounter {
-		return nil, lanyard.Errorf(lanyard.EConflict, "card %s armed all %d offline unblock codes its challenge can number, so it gets no new one; re-issue it to unblock it offline again (Reset PIN works meanwhile)", card.Serial, maxArmCounter)
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s armed all %d offline unblock codes its challenge can number, so it gets no new one; replace it with a new virtual card to unblock it offline again (Reset PIN works meanwhile)", card.Serial, maxArmCounter)
 	}
 	m, err := s.adminMaster(ctx, 0)
 	if err != nil {
