@@ -185,7 +185,7 @@ func TestOfflineUnblockTPMAnsweredCodeNotRearmed(t *testing.T) {
 		t.Fatalf("the card shows counter %d, want 65535", counter)
 	}
 	answer(code)
-	if armed, err := rearm(); armed || !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "re-issue") {
+	if armed, err := rearm(); armed || !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "new virtual card") {
 		t.Fatalf("arming past counter 65535: %v, %v", armed, err)
 	}
 	if a := e.armOf(t, card.ID); a.Counter != 0xFFFF || a.State != lanyard.OfflineArmed {
