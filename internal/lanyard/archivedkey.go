@@ -54,8 +54,31 @@ type ArchivedKey struct {
 	UpdatedAt  time.Time        `json:"updated_at"`
 }
 
-// ArchivedKeyStore holds archived private keys (sealed).
+// KRAKey is one version of the key-recovery key: the key that seals
+// archived private keys (internal/service/archive), itself sealed under
+// the master key. Versions are never changed or deleted; the highest is
+// current.
+type KRAKey struct {
+	Version   int       `json:"version"`
+	SealedKey []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ArchivedKeyStore holds the KRA key versions and the archived private
+// keys sealed under them.
 type ArchivedKeyStore interface {
+	// CreateKRAKey records version k.Version; EConflict when that version
+	// exists (two racing rotations: one of them fails, neither key is
+	// overwritten).
+	CreateKRAKey(k *KRAKey) error
+	// KRAKey is one version; ENotFound when none.
+	KRAKey(version int) (*KRAKey, error)
+	// CurrentKRAKey is the highest version; ENotFound when there is none
+	// yet.
+	CurrentKRAKey() (*KRAKey, error)
+	// CountArchivedKeysUnder counts the archived keys sealed under KRA
+	// key version (every state but discarded).
+	CountArchivedKeysUnder(version int) (int, error)
 	// CreateArchivedKey records k (sets k.ID).
 	CreateArchivedKey(k *ArchivedKey) error
 	// UpdateArchivedKey writes k's certificate serial, KRA version,

@@ -10,3 +10,11 @@ func (*tx) ArchivedKeyByID(int64) (*lanyard.ArchivedKey, error) {
 func (*tx) ArchivedKeysOf(int64, string) ([]*lanyard.ArchivedKey, error) {
 	return nil, notImplemented("ArchivedKeysOf")
 }
+func (*tx) CreateKRAKey(*lanyard.KRAKey) error  { return notImplemented("CreateKRAKey") }
+func (*tx) KRAKey(int) (*lanyard.KRAKey, error) { return nil, notImplemented("KRAKey") }
+func (*tx) CurrentKRAKey() (*lanyard.KRAKey, error) {
+	return nil, notImplemented("CurrentKRAKey")
+}
+func (*tx) CountArchivedKeysUnder(int) (int, error) {
+	return 0, notImplemented("CountArchivedKeysUnder")
+}

@@ -18,7 +18,18 @@ func testArchivedKeys(t *testing.T, s lanyard.Store) {
 	alice := MustCreateUser(t, s, "alice")
 	bob := MustCreateUser(t, s, "bob")
 	var card *lanyard.Card
-	MustUpdate(t, s, func(tx lanyard.Tx) error { card = NewCard("a001", alice.ID); return tx.CreateCard(card) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		card = NewCard("a001", alice.ID)
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		for v := 1; v <= 2; v++ {
+			if err := tx.CreateKRAKey(&lanyard.KRAKey{Version: v, SealedKey: []byte{byte(v)}, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	key := func(owner int64, tpl string, at int) *lanyard.ArchivedKey {
 		return &lanyard.ArchivedKey{OwnerID: owner, CardID: card.ID, Template: tpl, Algorithm: lanyard.RSA2048,
 			PublicKey: []byte{0x30, byte(at)}, KRAVersion: 1, SealedKey: []byte{1, 2, byte(at)}, State: lanyard.ArchivedKeyPending,
@@ -59,6 +70,11 @@ func testArchivedKeys(t *testing.T, s lanyard.Store) {
 		if _, err := tx.ArchivedKeyByID(old.ID + 100); !lanyard.IsCode(err, lanyard.ENotFound) {
 			t.Errorf("missing archived key: %v, want not found", err)
 		}
+		for v, want := range map[int]int{1: 3, 2: 1, 3: 0} {
+			if n, err := tx.CountArchivedKeysUnder(v); err != nil || n != want {
+				t.Errorf("keys under KRA version %d: %d, %v; want %d", v, n, err, want)
+			}
+		}
 		return nil
 	})
 	bad := map[string]struct {
@@ -69,6 +85,7 @@ func testArchivedKeys(t *testing.T, s lanyard.Store) {
 		"no KRA version":  {&lanyard.ArchivedKey{OwnerID: alice.ID, CardID: card.ID, State: lanyard.ArchivedKeyPending}, lanyard.EInvalid},
 		"missing owner":   {&lanyard.ArchivedKey{OwnerID: bob.ID + 100, CardID: card.ID, KRAVersion: 1, State: lanyard.ArchivedKeyPending}, lanyard.EInvalid},
 		"missing card":    {&lanyard.ArchivedKey{OwnerID: alice.ID, CardID: card.ID + 100, KRAVersion: 1, State: lanyard.ArchivedKeyPending}, lanyard.EInvalid},
+		"missing KRA key": {&lanyard.ArchivedKey{OwnerID: alice.ID, CardID: card.ID, KRAVersion: 3, State: lanyard.ArchivedKeyPending}, lanyard.EInvalid},
 		"update missing":  {&lanyard.ArchivedKey{ID: bobs.ID + 100, KRAVersion: 1, State: lanyard.ArchivedKeyActive}, lanyard.ENotFound},
 		"update to state": {&lanyard.ArchivedKey{ID: bobs.ID, KRAVersion: 1, State: ""}, lanyard.EInvalid},
 	}
@@ -83,6 +100,49 @@ func testArchivedKeys(t *testing.T, s lanyard.Store) {
 			t.Errorf("%s: %v, want %s", name, err, b.code)
 		}
 	}
+}
+
+// testKRAKeys pins down the KRA key versions: none at first, each read
+// back as written, the highest current, and a version inserted twice (two
+// racing rotations) a conflict that keeps the first key.
+func testKRAKeys(t *testing.T, s lanyard.Store) {
+	MustView(t, s, func(tx lanyard.Tx) error {
+		if _, err := tx.CurrentKRAKey(); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("current KRA key of an empty store: %v, want not found", err)
+		}
+		return nil
+	})
+	v1 := &lanyard.KRAKey{Version: 1, SealedKey: []byte("one"), CreatedAt: t0}
+	v2 := &lanyard.KRAKey{Version: 2, SealedKey: []byte("two"), CreatedAt: t0.Add(time.Hour)}
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateKRAKey(v1) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateKRAKey(v2) })
+	again := &lanyard.KRAKey{Version: 2, SealedKey: []byte("other"), CreatedAt: t0}
+	if err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateKRAKey(again) }); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Errorf("version 2 again: %v, want a conflict", err)
+	}
+	if err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateKRAKey(&lanyard.KRAKey{SealedKey: []byte("x")}) }); !lanyard.IsCode(err, lanyard.EInvalid) {
+		t.Errorf("version 0: %v, want invalid", err)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		cur, err := tx.CurrentKRAKey()
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(cur, v2) {
+			t.Errorf("current KRA key: %+v, want %+v", cur, v2)
+		}
+		got, err := tx.KRAKey(1)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, v1) {
+			t.Errorf("KRA key 1: %+v, want %+v", got, v1)
+		}
+		if _, err := tx.KRAKey(3); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("KRA key 3: %v, want not found", err)
+		}
+		return nil
+	})
 }
 
 // MigrateKeyArchival checks migration 0026_key_archival on templates saved

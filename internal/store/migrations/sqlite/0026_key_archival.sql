@@ -14,6 +14,18 @@ WHERE key_archival
     OR ext_key_usage LIKE '%"client_auth"%'
     OR (key_usage NOT LIKE '%"key_encipherment"%' AND key_usage NOT LIKE '%"key_agreement"%'));
 
+-- Versions of the key-recovery (KRA) key: a random AES-256 key, sealed
+-- under the master key, that only seals archived private keys. A version is
+-- never changed or deleted (archived keys sealed under it need it); the
+-- highest is current. Rotation inserts the next version: two racing
+-- rotations conflict on the primary key instead of one overwriting the
+-- other's key.
+CREATE TABLE kra_keys (
+    version    INTEGER NOT NULL PRIMARY KEY CHECK (version > 0),
+    sealed_key BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
 -- Private keys generated on the server for archive-key templates, sealed
 -- under a version of the key-recovery (KRA) key (internal/service/archive).
 -- An owner has several per template over time (renewals with a new key);
@@ -28,7 +40,7 @@ CREATE TABLE archived_keys (
     key_algorithm      TEXT    NOT NULL,
     public_key         BLOB    NOT NULL,
     certificate_serial TEXT    NOT NULL DEFAULT '',
-    kra_version        INTEGER NOT NULL CHECK (kra_version > 0),
+    kra_version        INTEGER NOT NULL REFERENCES kra_keys (version),
     sealed_key         BLOB    NOT NULL,
     state              TEXT    NOT NULL CHECK (state IN ('pending', 'active', 'discarded')),
     created_at         INTEGER NOT NULL,
