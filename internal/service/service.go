@@ -165,7 +165,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,
 		Log: cfg.Log, Cards: s.cards, CardOperations: cfg.CardOperations, Notifier: cardNotifier, Runner: operation.New(cfg.Store, s.rec.Clock),
-		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, SecretAnswers: secretAnswersOf{s.Identity}, AirCards: s.Workstations})
+		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, SecretAnswers: secretAnswersOf{s.Identity}, AirCards: s.Workstations,
+		KeyArchive: archiveOf{s.Archive}})
 	if err != nil {
 		return nil, err
 	}

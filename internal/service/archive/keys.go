@@ -114,39 +114,47 @@ func (a *Archive) ArchiveTx(tx lanyard.Tx, p *lanyard.Principal, r Request, key 
 // version). Certifying again with the same certificate changes nothing (a
 // resumed issue step).
 func (a *Archive) Certify(ctx context.Context, p *lanyard.Principal, id int64, cert *x509.Certificate) error {
-	return a.rec.Store.Update(ctx, func(tx lanyard.Tx) error { return a.CertifyTx(tx, p, id, cert) })
+	return a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+		k, changed, err := a.CertifyTx(tx, id, cert)
+		if err != nil || !changed {
+			return err
+		}
+		return tx.AppendAudit(a.rec.Event(p, "key.certify", "archived_key", strconv.FormatInt(id, 10), map[string]any{
+			"owner_id": k.OwnerID, "card_id": k.CardID, "template": k.Template, "serial": k.CertificateSerial, "kra_version": k.KRAVersion,
+		}))
+	})
 }
 
-// CertifyTx is Certify in the caller's transaction.
-func (a *Archive) CertifyTx(tx lanyard.Tx, p *lanyard.Principal, id int64, cert *x509.Certificate) error {
+// CertifyTx is Certify in the caller's transaction without an event of its
+// own: the caller's event (card issue's cert.issue) names the archived
+// key. changed is false when the key was certified with cert already.
+func (a *Archive) CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (k *lanyard.ArchivedKey, changed bool, err error) {
 	k, key, err := a.OpenTx(tx, id)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	serial := cert.SerialNumber.Text(16)
 	if !bytes.Equal(cert.RawSubjectPublicKeyInfo, k.PublicKey) {
-		return lanyard.Errorf(lanyard.EInvalid, "certificate %s is not for archived key %d", serial, id)
+		return nil, false, lanyard.Errorf(lanyard.EInvalid, "certificate %s is not for archived key %d", serial, id)
 	}
 	switch {
 	case k.State == lanyard.ArchivedKeyActive && k.CertificateSerial == serial:
-		return nil
+		return k, false, nil
 	case k.State != lanyard.ArchivedKeyPending:
-		return lanyard.Errorf(lanyard.EConflict, "archived key %d is %s (certificate %s); it takes no other certificate", id, k.State, k.CertificateSerial)
+		return nil, false, lanyard.Errorf(lanyard.EConflict, "archived key %d is %s (certificate %s); it takes no other certificate", id, k.State, k.CertificateSerial)
 	}
 	cur, err := tx.CurrentKRAKey()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	k.CertificateSerial, k.KRAVersion, k.State, k.UpdatedAt = serial, cur.Version, lanyard.ArchivedKeyActive, a.rec.Clock()
 	if k.SealedKey, err = a.sealKey(tx, k, key); err != nil {
-		return err
+		return nil, false, err
 	}
 	if err := tx.UpdateArchivedKey(k); err != nil {
-		return err
+		return nil, false, err
 	}
-	return tx.AppendAudit(a.rec.Event(p, "key.certify", "archived_key", strconv.FormatInt(id, 10), map[string]any{
-		"owner_id": k.OwnerID, "card_id": k.CardID, "template": k.Template, "serial": serial, "kra_version": k.KRAVersion,
-	}))
+	return k, true, nil
 }
 
 // Discard erases the sealed copy of a pending archived key whose issue
