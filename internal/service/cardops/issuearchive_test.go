@@ -195,11 +195,7 @@ func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 func TestIssueAirCardArchivalRefused(t *testing.T) {
 	e := newVirtualEnv(t, nil)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.AllowedCards = []string{"piv", "aircard"}
-		s.Workflow.IssueAirCard = true
-		s.Issuance.MaxCardsPerUser = 0
-	})
+	e.allowAirCards(t)
 	e.storeWorkstations(t, "pc-1", "air:aircard-service")
 	e.access.AddAirCardService(3)
 	archiveSecureEmail(t, e)
