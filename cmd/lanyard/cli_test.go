@@ -112,6 +112,24 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("token over the cap: exit %d %q", code, errOut)
 	}
 
+	// Key archival (issue 17): archive key only on an encryption
+	// template; the key recovery key is the administrators' to see and
+	// rotate.
+	admin.must(0, "template", "create", "enc", "--key", "rsa2048", "--ku", "key_encipherment", "--eku", "email_protection", "--slot", "9d", "--archive-key")
+	if _, errOut, code := admin.run("", "template", "create", "signarc", "--ku", "digital_signature", "--ku", "key_encipherment", "--archive-key"); code != 1 ||
+		!strings.Contains(errOut, "archive key is only for encryption") {
+		t.Fatalf("template create with archive key on a signing template: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "kra", "status"); !strings.Contains(out, "VERSION") || !strings.Contains(out, "true") {
+		t.Fatalf("kra status: %q", out)
+	}
+	if _, errOut, code := carla.run("", "kra", "rotate"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("kra rotate by a CA manager: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "kra", "rotate"); !strings.Contains(out, "version 2 is current") {
+		t.Fatalf("kra rotate: %q", out)
+	}
+
 	// Which cards still have a shared PUK (issue 13): the filter reaches
 	// the server, which refuses a state it does not know.
 	if _, errOut, code := admin.run("", "card", "list", "--puk-state", "shared"); code != 1 || !strings.Contains(errOut, "want default, unknown or random") {

@@ -21,7 +21,7 @@ func configCommands() []command {
 	return []command{
 		{"template list", "template list", "list certificate templates", templateList},
 		{"template show", "template show NAME", "show a certificate template", showNamed("/api/v1/templates/", &lanyard.Template{})},
-		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] [--card-keys-only] | --file FILE", "create a certificate template", templateSave(false)},
+		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] [--card-keys-only] [--archive-key] | --file FILE", "create a certificate template", templateSave(false)},
 		{"template update", "template update NAME (--file FILE | --card-keys-only[=false])", "replace a certificate template, or switch whether it certifies only keys generated on a card", templateSave(true)},
 		{"template delete", "template delete NAME", "delete a certificate template", deleteNamed("/api/v1/templates/")},
 		{"policy list", "policy list", "list policies", policyList},
@@ -184,7 +184,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		var file, cn, slot string
 		var keys, kus, ekus multi
 		var validity int
-		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly, holdOnDisable bool
+		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly, holdOnDisable, archiveKey bool
 		cmd := newClientCmd("template")
 		cmd.StringVar(&file, "file", "", "JSON file with the whole template (- for standard input)")
 		cmd.Var(&keys, "key", "allowed key algorithm: ecp256, ecp384, rsa2048, rsa3072, rsa4096 (repeatable; first is generated on cards)")
@@ -197,6 +197,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		cmd.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
 		cmd.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
 		cmd.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
+		cmd.BoolVar(&archiveKey, "archive-key", false, "archive the key (generated on the server, sealed under the key recovery key); only with key_encipherment or key_agreement and no signing or logon usage")
 		cmd.BoolVar(&cardKeysOnly, "card-keys-only", false, "certify only keys generated on a card (PIV, TPM virtual card, platform credential, AirCard); always on with smartcard_logon")
 		// On for new templates: a card is disabled when it may be in the
 		// wrong hands, and its certificates should not be trusted meanwhile.
@@ -244,7 +245,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 			t.ValidityDays, t.KeyUsage, t.ExtKeyUsage, t.Slot = validity, kus, ekus, slot
 			t.Subject = lanyard.SubjectSpec{CommonName: cn, SANEmail: sanEmail, SANUPN: sanUPN}
 			t.RequiresCAApproval, t.RequiresFormApproval, t.CardKeysOnly = caApproval, formApproval, cardKeysOnly
-			t.RevokeOnDisable = holdOnDisable
+			t.RevokeOnDisable, t.KeyArchival = holdOnDisable, archiveKey
 		}
 		if len(pos) == 1 {
 			t.Name = pos[0]

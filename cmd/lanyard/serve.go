@@ -192,7 +192,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	defer func() { stopArrivals(); <-arrivalsDone }()
 	srv := &http.Server{
 		Handler: web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

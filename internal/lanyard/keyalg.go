@@ -1,9 +1,11 @@
 package lanyard
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"io"
 	"slices"
 )
 
@@ -55,4 +57,23 @@ func KeyAlgorithmOf(pub any) KeyAlgorithm {
 		}
 	}
 	return ""
+}
+
+// GenerateKey makes a key pair of algorithm a in software, for the keys
+// the server itself generates: CA keys and archived encryption keys.
+// crypto/rsa and crypto/ecdsa draw from crypto/rand whatever rand is.
+func GenerateKey(a KeyAlgorithm, rand io.Reader) (crypto.Signer, error) {
+	switch a {
+	case ECP256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand)
+	case ECP384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand)
+	case RSA2048:
+		return rsa.GenerateKey(rand, 2048)
+	case RSA3072:
+		return rsa.GenerateKey(rand, 3072)
+	case RSA4096:
+		return rsa.GenerateKey(rand, 4096)
+	}
+	return nil, Errorf(EInvalid, "unknown key algorithm %q", a)
 }

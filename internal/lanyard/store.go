@@ -49,6 +49,7 @@ type Tx interface {
 	HeldPINStore
 	OfflineUnblockStore
 	CardReplacementStore
+	ArchivedKeyStore
 	OfflineArmStore
 	CardPINStatusStore
 	WorkstationStore

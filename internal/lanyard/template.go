@@ -1,6 +1,7 @@
 package lanyard
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -142,6 +143,61 @@ func (t *Template) Validate() error {
 	case "", "9a", "9c", "9d", "9e":
 	default:
 		return Errorf(EInvalid, "template %q: slot must be 9a, 9c, 9d or 9e", t.Name)
+	}
+	return t.CheckKeyArchival()
+}
+
+// ArchivalForbiddenKeyUsages and ArchivalForbiddenExtKeyUsages are the
+// usages that rule out Template.KeyArchival, with the reason. A signing
+// or logon key must exist only on its card: a copy kept by the server
+// would let whoever recovers it sign as the user (no non-repudiation) or
+// log on as the user without the card. Only key-management keys
+// (keyEncipherment, keyAgreement: RFC 5280 4.2.1.3) are archived, so that
+// data encrypted to an old certificate stays readable.
+var (
+	ArchivalForbiddenKeyUsages = map[string]string{
+		KUDigitalSignature:  "a signing key must never leave the card",
+		KUContentCommitment: "a non-repudiation key must never leave the card",
+	}
+	ArchivalForbiddenExtKeyUsages = map[string]string{
+		EKUSmartCardLogon: "a logon key must never leave the card",
+		EKUClientAuth:     "a client authentication (logon) key must never leave the card",
+	}
+)
+
+// ArchivalAllowed reports whether a template with these usages may archive
+// its key (Template.KeyArchival): it must have a key-management usage and
+// none of the usages that rule archival out. Migration 0026_key_archival applies the
+// same rule to templates saved before it.
+func ArchivalAllowed(keyUsage, extKeyUsage []string) bool {
+	return archivalRefusal(keyUsage, extKeyUsage) == ""
+}
+
+func archivalRefusal(keyUsage, extKeyUsage []string) string {
+	for _, u := range keyUsage {
+		if why, bad := ArchivalForbiddenKeyUsages[u]; bad {
+			return fmt.Sprintf("key usage %q: %s", u, why)
+		}
+	}
+	for _, u := range extKeyUsage {
+		if why, bad := ArchivalForbiddenExtKeyUsages[u]; bad {
+			return fmt.Sprintf("extended key usage %q: %s", u, why)
+		}
+	}
+	if !slices.Contains(keyUsage, KUKeyEncipherment) && !slices.Contains(keyUsage, KUKeyAgreement) {
+		return fmt.Sprintf("only a key-management template (key usage %q or %q) archives its key", KUKeyEncipherment, KUKeyAgreement)
+	}
+	return ""
+}
+
+// CheckKeyArchival refuses KeyArchival ("archive key") on a template whose
+// key is not for key management alone (ArchivalAllowed).
+func (t *Template) CheckKeyArchival() error {
+	if !t.KeyArchival {
+		return nil
+	}
+	if why := archivalRefusal(t.KeyUsage, t.ExtKeyUsage); why != "" {
+		return Errorf(EInvalid, "template %q: archive key is only for encryption (key-management) templates: %s; turn archive key off or remove the usage", t.Name, why)
 	}
 	return nil
 }

@@ -104,6 +104,24 @@ func TestTemplateValidate(t *testing.T) {
 		{"unclosed brace", func(tp *lanyard.Template) { tp.Subject.CommonName = "{login" }, unclosed},
 		{"unclosed brace after a placeholder", func(tp *lanyard.Template) { tp.Subject.CommonName = "{login} {" }, unclosed},
 		{"unclosed brace in OU", func(tp *lanyard.Template) { tp.Subject.OrganizationalUnit = "staff {group" }, unclosed},
+		// Issue 17: archive key only on key-management templates.
+		{"archive an encryption key", func(tp *lanyard.Template) { encryption(tp, lanyard.KUKeyEncipherment) }, ""},
+		{"archive a key-agreement key", func(tp *lanyard.Template) { encryption(tp, lanyard.KUKeyAgreement, lanyard.KUKeyEncipherment) }, ""},
+		{"archive a logon key", func(tp *lanyard.Template) { tp.KeyArchival = true }, `key usage "digital_signature"`},
+		{"archive a signing and encryption key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment, lanyard.KUDigitalSignature)
+		}, `key usage "digital_signature": a signing key must never leave the card`},
+		{"archive a non-repudiation key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment, lanyard.KUContentCommitment)
+		}, `key usage "content_commitment"`},
+		{"archive a smart card logon encryption key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = []string{lanyard.EKUSmartCardLogon}
+		}, `extended key usage "smartcard_logon"`},
+		{"archive a client authentication key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = []string{lanyard.EKUEmailProtection, lanyard.EKUClientAuth}
+		}, `extended key usage "client_auth"`},
 		{"slot 9b", func(tp *lanyard.Template) { tp.Slot = "9b" }, slot},
 		{"slot upper case", func(tp *lanyard.Template) { tp.Slot = "9A" }, slot},
 		{"retired slot 82", func(tp *lanyard.Template) { tp.Slot = "82" }, slot},
@@ -127,6 +145,32 @@ func TestTemplateValidate(t *testing.T) {
 				t.Errorf("Validate changed the template")
 			}
 		})
+	}
+}
+
+// encryption turns tp into an S/MIME encryption template with key usages
+// ku and archive key on.
+func encryption(tp *lanyard.Template, ku ...string) {
+	tp.KeyUsage, tp.ExtKeyUsage, tp.Slot, tp.KeyArchival = ku, []string{lanyard.EKUEmailProtection}, "9d", true
+}
+
+// TestArchivalAllowed: the rule migration 0026_key_archival applies to raw saved usages,
+// including a template with no key-management usage at all.
+func TestArchivalAllowed(t *testing.T) {
+	for _, tt := range []struct {
+		ku, eku []string
+		want    bool
+	}{
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUEmailProtection}, true},
+		{[]string{lanyard.KUKeyAgreement}, nil, true},
+		{nil, []string{lanyard.EKUEmailProtection}, false},
+		{[]string{lanyard.KUKeyEncipherment, lanyard.KUDigitalSignature}, nil, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUSmartCardLogon}, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUClientAuth}, false},
+	} {
+		if got := lanyard.ArchivalAllowed(tt.ku, tt.eku); got != tt.want {
+			t.Errorf("ArchivalAllowed(%v, %v) = %v, want %v", tt.ku, tt.eku, got, tt.want)
+		}
 	}
 }
 

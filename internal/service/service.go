@@ -23,6 +23,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 	"github.com/lanyard-cms/lanyard/internal/seal"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
@@ -80,6 +81,7 @@ type Service struct {
 	Workstations *workstations.Workstations // pairing, agent TLS, AirCard codes and computers
 	Cards        *cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
 	Audit        *audit.Log                 // reading, verifying and checkpointing the audit chain
+	Archive      *archive.Archive           // key archival: the KRA key, archived encryption keys
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
@@ -158,9 +160,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Notifier != nil {
 		cardNotifier = cfg.Notifier
 	}
+	if s.Archive, err = archive.New(archive.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand}); err != nil {
+		return nil, err
+	}
 	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,
 		Log: cfg.Log, Cards: s.cards, CardOperations: cfg.CardOperations, Notifier: cardNotifier, Runner: operation.New(cfg.Store, s.rec.Clock),
-		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, SecretAnswers: secretAnswersOf{s.Identity}, AirCards: s.Workstations})
+		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, SecretAnswers: secretAnswersOf{s.Identity}, AirCards: s.Workstations,
+		KeyArchive: archiveOf{s.Archive}})
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) 
 	if err := s.Cards.EnsurePUKEscrowKey(ctx); err != nil {
 		return "", err
 	}
+	if err := s.Archive.EnsureKRA(ctx); err != nil {
+		return "", err
+	}
 	var users int
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { users, err = tx.CountUsers(); return }); err != nil {
 		return "", err

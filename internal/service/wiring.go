@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"crypto"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
@@ -133,4 +135,12 @@ func (a AgentUnblock) Unblock(ctx context.Context, ws *lanyard.Workstation, in a
 		return nil, err
 	}
 	return &agentproto.Unblocked{Serial: res.Card.Serial, RandomPIN: res.RandomPIN}, nil
+}
+
+// archiveOf lets card issue archive the keys of archive-key templates
+// (cardops.KeyArchive) without importing the archive capability.
+type archiveOf struct{ *archive.Archive }
+
+func (a archiveOf) GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error) {
+	return a.Generate(ctx, p, archive.Request{OwnerID: ownerID, CardID: cardID, Template: tpl, Algorithm: alg})
 }

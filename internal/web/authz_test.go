@@ -158,8 +158,10 @@ var authzRows = map[string]authzRow{
 	"DELETE /api/v1/session":                   {roles: anyone},
 
 	// The token policy: everyone reads it, administrators set it.
-	"GET /api/v1/settings/tokens": {roles: anyone},
-	"PUT /api/v1/settings/tokens": {roles: admins, body: `{"max_ttl":"720h"}`},
+	"GET /api/v1/settings/tokens":      {roles: anyone},
+	"PUT /api/v1/settings/tokens":      {roles: admins, body: `{"max_ttl":"720h"}`},
+	"GET /api/v1/settings/kra":         {roles: admins},
+	"POST /api/v1/settings/kra/rotate": {roles: admins},
 
 	// Users.
 	"GET /api/v1/users":         {roles: readers},

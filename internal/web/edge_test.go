@@ -22,7 +22,7 @@ func edgeServer(t *testing.T, e *env, cfg web.Config) string {
 	t.Helper()
 	cfg.Identity, cfg.Catalog, cfg.PKI = e.svc.Identity, e.svc.Catalog, e.svc.PKI
 	cfg.Documents, cfg.Workstations = e.svc.Documents, e.svc.Workstations
-	cfg.Cards, cfg.Audit, cfg.Ready = e.svc.Cards, e.svc.Audit, e.svc.Store()
+	cfg.Cards, cfg.Audit, cfg.Archive, cfg.Ready = e.svc.Cards, e.svc.Audit, e.svc.Archive, e.svc.Store()
 	hs := httptest.NewServer(web.New(cfg).Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL

@@ -30,6 +30,7 @@ type Config struct {
 	Workstations Workstations
 	Cards        Cards
 	Audit        AuditLog
+	Archive      KeyArchive // key archival (kra.go)
 	// Ready answers /readyz (the store).
 	Ready Ready
 	Log   *slog.Logger
@@ -61,6 +62,7 @@ type Server struct {
 	workstations Workstations
 	cards        Cards
 	audit        AuditLog
+	archive      KeyArchive
 	db           Ready
 	log          *slog.Logger
 	secure       bool
@@ -97,7 +99,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		identity: cfg.Identity, catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, workstations: cfg.Workstations,
-		cards: cfg.Cards, audit: cfg.Audit, db: cfg.Ready,
+		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications,
@@ -115,6 +117,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
+	s.routes = append(s.routes, s.kraRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

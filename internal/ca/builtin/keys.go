@@ -2,9 +2,6 @@ package builtin
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -22,24 +19,10 @@ func keyAAD(name, role string) []byte { return []byte("ca-key:" + name + ":" + r
 func rootKeySetting(name string) string { return "ca/" + name + "/root-key" }
 
 func generateKey(alg lanyard.KeyAlgorithm, rand io.Reader) (crypto.Signer, error) {
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch alg {
-	case lanyard.ECP256:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand)
-	case lanyard.ECP384:
-		k, err = ecdsa.GenerateKey(elliptic.P384(), rand)
-	case lanyard.RSA2048:
-		k, err = rsa.GenerateKey(rand, 2048)
-	case lanyard.RSA3072:
-		k, err = rsa.GenerateKey(rand, 3072)
-	case lanyard.RSA4096:
-		k, err = rsa.GenerateKey(rand, 4096)
-	default:
+	if !alg.Valid() {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "unknown key algorithm %q", alg)
 	}
+	k, err := lanyard.GenerateKey(alg, rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "generating a CA key failed")
 	}

@@ -31,6 +31,17 @@ func generateKey(ctx context.Context, a *piv.Admin, slot piv.Slot, alg lanyard.K
 	return a.GenerateKey(ctx, slot, id, piv.KeyPolicy{})
 }
 
+// ImportKey puts priv, a key pair generated on the server (an archived
+// encryption key, internal/service/archive), into slot (IMPORT KEY,
+// piv.Admin.ImportKey), with the same key policy as a key generated on
+// the card.
+func ImportKey(ctx context.Context, a *piv.Admin, slot piv.Slot, priv crypto.Signer) error {
+	if err := a.ImportKey(ctx, slot, priv, piv.KeyPolicy{}); err != nil {
+		return CardError(err, "importing the archived key into slot "+SlotString(slot)+" failed")
+	}
+	return nil
+}
+
 // WriteCertificate writes cert to slot (PUT DATA of the slot's
 // certificate object, SP 800-73-4 part 2, 3.3.1), after checking that the
 // slot's key is the certified one when the card can tell (vendor

@@ -15,6 +15,17 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
+// allowAirCards lets the default policy's users issue AirCards, as many
+// as they like.
+func (e *issueEnv) allowAirCards(t *testing.T) {
+	t.Helper()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.AllowedCards = []string{"piv", "aircard"}
+		s.Workflow.IssueAirCard = true
+		s.Issuance.MaxCardsPerUser = 0
+	})
+}
+
 // TestAirCard: Issue AirCard from workstation 1 (name → Create a new
 // AirCard → Issue) on the AirCard service; the card is bound to
 // workstation 1; an operator's connection code joins workstation 2 once;
@@ -23,11 +34,7 @@ import (
 func TestAirCard(t *testing.T) {
 	e := newVirtualEnv(t, nil)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.AllowedCards = []string{"piv", "aircard"}
-		s.Workflow.IssueAirCard = true
-		s.Issuance.MaxCardsPerUser = 0
-	})
+	e.allowAirCards(t)
 	ws2 := e.access.AddWorkstation(2, e.alice.User.ID, "pc-2")
 	_ = ws2
 	e.storeWorkstations(t, "pc-1", "pc-2", "air:aircard-service")
@@ -203,11 +210,7 @@ func auditText(t *testing.T, e *issueEnv) string {
 func TestAirCardServices(t *testing.T) {
 	e := newVirtualEnv(t, nil)
 	ctx := context.Background()
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.AllowedCards = []string{"piv", "aircard"}
-		s.Workflow.IssueAirCard = true
-		s.Issuance.MaxCardsPerUser = 0
-	})
+	e.allowAirCards(t)
 	e.storeWorkstations(t, "pc-1", "pc-2", "air:air-3", "air:air-4", "air:air-5")
 	e.access.AddAirCardService(3)
 	e.access.AddAirCardService(4)

@@ -42,6 +42,7 @@ type Cards struct {
 	secondFactor  SecondFactor
 	secretAnswers SecretAnswers
 	airCards      AirCards
+	archive       KeyArchive
 
 	pinReports pinReportLimit // PIN status changes taken per workstation (agentreports.go)
 }
@@ -49,8 +50,8 @@ type Cards struct {
 // New checks cfg and returns the card workflows.
 func New(cfg Config) (*Cards, error) {
 	if cfg.Store == nil || cfg.Sealer == nil || len(cfg.CAs) == 0 || cfg.Now == nil || cfg.Rand == nil ||
-		cfg.Runner == nil || cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.SecretAnswers == nil || cfg.AirCards == nil {
-		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Runner, Catalog, PKI, Documents, SecondFactor, SecretAnswers and AirCards are required")
+		cfg.Runner == nil || cfg.Catalog == nil || cfg.PKI == nil || cfg.Documents == nil || cfg.SecondFactor == nil || cfg.SecretAnswers == nil || cfg.AirCards == nil || cfg.KeyArchive == nil {
+		return nil, errors.New("cardops: Store, Sealer, CAs, Now, Rand, Runner, Catalog, PKI, Documents, SecondFactor, SecretAnswers, AirCards and KeyArchive are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -59,6 +60,7 @@ func New(cfg Config) (*Cards, error) {
 		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), runner: cfg.Runner, notifier: cfg.Notifier,
 		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, secretAnswers: cfg.SecretAnswers, airCards: cfg.AirCards,
+		archive: cfg.KeyArchive,
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

@@ -215,7 +215,13 @@ func (s *Cards) approvedCertificate(ctx context.Context, j *issueJob, sl issuanc
 		cert.Status = lanyard.CertApproved // guide: approved in the CA, to be written by Continue card issue
 	}
 	j.data.Certs[sl.Slot] = cert.Serial
-	err = j.run.Step(ctx, operation.Approved.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.UpdateCertificate(cert) }))
+	err = j.run.Step(ctx, operation.Approved.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error {
+		if err := tx.UpdateCertificate(cert); err != nil {
+			return err
+		}
+		_, err := s.certifyArchived(tx, j, sl.Template, cert.DER) // a key archived before the request waited
+		return err
+	}))
 	if err != nil {
 		delete(j.data.Certs, sl.Slot)
 	}

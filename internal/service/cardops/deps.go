@@ -8,6 +8,8 @@ package cardops
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"time"
@@ -87,6 +89,17 @@ type AirCards interface {
 	}, serial string) (*lanyard.Card, error)
 }
 
+// KeyArchive is key archival (archive.Archive, through the composition
+// root) as card issue uses it for a template with archive key: a key pair
+// made and archived on the server, the certificate bound to its archived
+// key in the issue step's transaction (no event of its own: cert.issue
+// names the key), and the key of an interrupted attempt discarded.
+type KeyArchive interface {
+	GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error)
+	CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, bool, error)
+	Discard(ctx context.Context, p *lanyard.Principal, id int64) error
+}
+
 // Notifier sends the e-mails of the card workflows (internal/notify's
 // outbox implements it; the methods are those of service.Notifier).
 type Notifier interface {
@@ -146,4 +159,5 @@ type Config struct {
 	SecondFactor  SecondFactor
 	SecretAnswers SecretAnswers
 	AirCards      AirCards
+	KeyArchive    KeyArchive
 }

@@ -55,6 +55,9 @@ type issueEnv struct {
 	// cardOpts make alice's card (emu.WithoutLanyardExtensions: a
 	// standard PIV card).
 	cardOpts []emu.Option
+	// afterIssue, when set, checks more after testIssueInterruptedAnywhere
+	// checked a finished issue (card ID, User PIN).
+	afterIssue func(t *testing.T, cardID int64, pin string)
 }
 
 func newIssueEnv(t *testing.T) *issueEnv {
@@ -388,6 +391,9 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 				}
 				e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
 				e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
+				if e.afterIssue != nil {
+					e.afterIssue(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN))
+				}
 				return
 			}
 			if cards[0].State != lanyard.CardAssigned {
@@ -405,6 +411,9 @@ func testIssueInterruptedAnywhere(t *testing.T, interrupt func(a *cardtest.Acces
 			}
 			e.checkIssued(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN), "smartcard-logon", "secure-email")
 			e.checkOwnPUK(t, e.card, res.Card.ID, adminPIN)
+			if e.afterIssue != nil {
+				e.afterIssue(t, res.Card.ID, cmp.Or(wantPIN, res.RandomPIN))
+			}
 		})
 	}
 }

@@ -2,6 +2,7 @@ package cardops
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"strconv"
@@ -91,7 +92,13 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 			return false, lanyard.Errorf(lanyard.EUnavailable, "template %q no longer exists", sl.Template)
 		}
 		tpl = shortened(tpl, d.MaxValidityDays)
-		pub, err := personalize.GenerateKey(ctx, admin, slot, sl.Algorithm)
+		var pub crypto.PublicKey
+		var archived int64 // the archived key's ID (issuearchive.go)
+		if tpl.KeyArchival {
+			pub, archived, err = s.importArchivedKey(ctx, j, admin, slot, sl, tpl)
+		} else {
+			pub, err = personalize.GenerateKey(ctx, admin, slot, sl.Algorithm)
+		}
 		if err != nil {
 			return false, err
 		}
@@ -119,9 +126,19 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
 		rec.CardID, rec.Slot = j.card.ID, sl.Slot
 		d.Certs[sl.Slot] = rec.Serial
-		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
-			"user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot})
-		if err := j.run.Step(ctx, operation.Issued.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error { return tx.CreateCertificate(rec) }), operation.Event(ev)); err != nil {
+		details := map[string]any{"ca": rec.CA, "template": tpl.Name, "user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot}
+		if archived != 0 {
+			details["archived_key"] = archived
+		}
+		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, details)
+		recordCert := func(tx lanyard.Tx) error {
+			if err := tx.CreateCertificate(rec); err != nil {
+				return err
+			}
+			_, err := s.certifyArchived(tx, j, tpl.Name, rec.DER)
+			return err
+		}
+		if err := j.run.Step(ctx, operation.Issued.On(sl.Slot), operation.Also(recordCert), operation.Event(ev)); err != nil {
 			delete(d.Certs, sl.Slot)
 			return false, err
 		}

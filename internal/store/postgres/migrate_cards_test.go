@@ -28,6 +28,10 @@ func TestMigrateCardPermissions(t *testing.T) { migrateOld(t, storetest.MigrateC
 // hands.
 func TestMigrateReplacementOwner(t *testing.T) { migrateOld(t, storetest.MigrateReplacementOwner) }
 
+// TestMigrateKeyArchival: migration 0026 turns archive key off on the
+// templates saved before the rule that break it.
+func TestMigrateKeyArchival(t *testing.T) { migrateOld(t, storetest.MigrateKeyArchival) }
+
 // TestMigrateRequestOperation: migration 0015 on requests made before it.
 func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
 

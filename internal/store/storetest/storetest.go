@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"HeldPINs", testHeldPINs},
 		{"OfflineUnblocks", testOfflineUnblocks},
 		{"CardReplacements", testCardReplacements},
+		{"ArchivedKeys", testArchivedKeys},
+		{"KRAKeys", testKRAKeys},
 		{"OfflineArms", testOfflineArms},
 		{"CardPINStatus", testCardPINStatus},
 		{"HeldPINsExpire", testHeldPINsExpire},
