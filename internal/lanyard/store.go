@@ -51,6 +51,7 @@ type Tx interface {
 	CardReplacementStore
 	OfflineArmStore
 	CardPINStatusStore
+	CardContentStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

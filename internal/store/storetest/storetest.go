@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"CardReplacements", testCardReplacements},
 		{"OfflineArms", testOfflineArms},
 		{"CardPINStatus", testCardPINStatus},
+		{"CardContent", testCardContent},
+		{"JobRuns", testJobRuns},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
