@@ -114,8 +114,13 @@ type JobRun struct {
 type CardContentStore interface {
 	// CardContents returns the records of the cards ids that have one.
 	CardContents(ids []int64) (map[int64]*CardContent, error)
-	// PutCardContent records c, replacing the card's record.
-	PutCardContent(c *CardContent) error
+	// PutCardContents records rs, each replacing its card's record
+	// (EInvalid when a card does not exist).
+	PutCardContents(rs []*CardContent) error
+	// CardsByIDs and UsersByIDs read the cards and users ids that exist,
+	// in ID order: a batch's cards and owners in one statement each.
+	CardsByIDs(ids []int64) ([]*Card, error)
+	UsersByIDs(ids []int64) ([]*User, error)
 	// DueCardContents returns up to limit card IDs whose NextCheckAt is
 	// set and not after now, earliest first.
 	DueCardContents(now time.Time, limit int) ([]int64, error)

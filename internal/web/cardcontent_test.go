@@ -23,7 +23,7 @@ func TestCardContentStatus(t *testing.T) {
 				return err
 			}
 			if st != "" {
-				if err := tx.PutCardContent(&lanyard.CardContent{CardID: c.ID, Status: st, UpdatedAt: now}); err != nil {
+				if err := tx.PutCardContents([]*lanyard.CardContent{{CardID: c.ID, Status: st, UpdatedAt: now}}); err != nil {
 					return err
 				}
 			}

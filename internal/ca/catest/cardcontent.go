@@ -9,7 +9,11 @@ import (
 func (*tx) CardContents([]int64) (map[int64]*lanyard.CardContent, error) {
 	return nil, notImplemented("CardContents")
 }
-func (*tx) PutCardContent(*lanyard.CardContent) error { return notImplemented("PutCardContent") }
+func (*tx) PutCardContents([]*lanyard.CardContent) error {
+	return notImplemented("PutCardContents")
+}
+func (*tx) CardsByIDs([]int64) ([]*lanyard.Card, error) { return nil, notImplemented("CardsByIDs") }
+func (*tx) UsersByIDs([]int64) ([]*lanyard.User, error) { return nil, notImplemented("UsersByIDs") }
 func (*tx) DueCardContents(time.Time, int) ([]int64, error) {
 	return nil, notImplemented("DueCardContents")
 }

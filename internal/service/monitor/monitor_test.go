@@ -52,14 +52,14 @@ func (t countingTx) CardCerts(ids []int64) ([]lanyard.CardCert, error) {
 	return t.Tx.CardCerts(ids)
 }
 
-func (t countingTx) PutCardContent(r *lanyard.CardContent) error {
-	t.c.puts.Add(1)
-	return t.Tx.PutCardContent(r)
+func (t countingTx) PutCardContents(rs []*lanyard.CardContent) error {
+	t.c.puts.Add(int64(len(rs)))
+	return t.Tx.PutCardContents(rs)
 }
 
-func (t countingTx) CardByID(id int64) (*lanyard.Card, error) {
+func (t countingTx) CardsByIDs(ids []int64) ([]*lanyard.Card, error) {
 	t.c.cards.Add(1)
-	return t.Tx.CardByID(id)
+	return t.Tx.CardsByIDs(ids)
 }
 
 func (c *counting) reset() (certs, puts, cards int64) {
@@ -249,7 +249,7 @@ func testLifecycle(t *testing.T, engine string) {
 	w.clock.Add(day)
 	res = run(t, m)
 	if certs, puts, cards := w.store.reset(); res.Full || res.Looked != 0 || certs+puts+cards != 0 {
-		t.Fatalf("idle run %+v touched cards: CardCerts %d, PutCardContent %d, CardByID %d", res, certs, puts, cards)
+		t.Fatalf("idle run %+v touched cards: CardCerts %d, records written %d, CardsByIDs %d", res, certs, puts, cards)
 	}
 
 	// Day 31: the logon certificate (60 days) is within 30 days.

@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,32 +14,36 @@ const maxDigestLines = 100
 
 // run is one RunOnce.
 type run struct {
-	m         *Monitor
-	now       time.Time
-	res       *Result
-	policies  []*lanyard.Policy
-	version   string
-	operators []string
-	seen      map[int64]bool
-	users     map[int64]*lanyard.User
-	digest    []string
-	more      int
-	queued    int
+	m        *Monitor
+	now      time.Time
+	res      *Result
+	policies []*lanyard.Policy
+	version  string
+	seen     map[int64]bool
+	users    map[int64]*lanyard.User
+	digest   []string
+	more     int
+	queued   int
 }
 
-// load reads what every batch needs: the policies and the operators.
+// load reads what every batch needs: the policies.
 func (r *run) load(tx lanyard.Tx) (err error) {
-	if r.policies, err = tx.ListPolicies(); err != nil {
-		return err
-	}
+	r.policies, err = tx.ListPolicies()
 	r.version = policiesVersion(r.policies)
+	return err
+}
+
+// operators are the addresses of the enabled operators, read only when
+// a run has something to tell them (the role filter reads every user).
+func operators(tx lanyard.Tx) ([]string, error) {
 	ops, err := tx.ListUsers(lanyard.UserFilter{Role: lanyard.RoleOperator})
+	var to []string
 	for _, o := range ops {
 		if !o.Disabled && o.Email != "" {
-			r.operators = append(r.operators, o.Email)
+			to = append(to, o.Email)
 		}
 	}
-	return err
+	return to, err
 }
 
 // due looks at the cards whose next check time has come.
@@ -99,10 +102,19 @@ func (r *run) unseen(ids []int64) []int64 {
 }
 
 // batch looks at cards ids in one transaction, renewing the lease first
-// so that no other replica starts meanwhile.
+// so that no other replica starts meanwhile: a few statements whatever
+// the batch's size (its cards, owners, certificates and records read,
+// the changed records written, each in one).
 func (r *run) batch(ctx context.Context, ids []int64) error {
 	return r.m.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		if _, err := tx.ClaimJob(JobName, r.m.cfg.Holder, r.now, r.m.rec.Clock().Add(r.m.cfg.Lease)); err != nil {
+			return err
+		}
+		cards, err := tx.CardsByIDs(ids)
+		if err != nil {
+			return err
+		}
+		if err := r.loadOwners(tx, cards); err != nil {
 			return err
 		}
 		certs, err := tx.CardCerts(ids)
@@ -117,33 +129,45 @@ func (r *run) batch(ctx context.Context, ids []int64) error {
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if err := r.card(tx, id, byCard[id], prev[id]); err != nil {
-				return err
+		var put []*lanyard.CardContent
+		for _, card := range cards {
+			if rec := r.card(tx, card, byCard[card.ID], prev[card.ID]); rec != nil {
+				put = append(put, rec)
 			}
 		}
-		r.res.Looked += len(ids)
-		return nil
+		r.res.Looked += len(cards)
+		r.res.Changed += len(put)
+		return tx.PutCardContents(put)
 	})
 }
 
-// card records card id's status from its certificates, and notifies.
-func (r *run) card(tx lanyard.Tx, id int64, certs []lanyard.CardCert, prev *lanyard.CardContent) error {
-	card, err := tx.CardByID(id)
-	if err != nil {
-		return err
+// loadOwners reads the owners of cards this run has not read yet.
+func (r *run) loadOwners(tx lanyard.Tx, cards []*lanyard.Card) error {
+	var want []int64
+	for _, c := range cards {
+		if _, ok := r.users[c.OwnerID]; !ok && c.OwnerID != 0 {
+			want = append(want, c.OwnerID)
+			r.users[c.OwnerID] = nil // asked once, even when it no longer exists
+		}
 	}
-	owner, err := r.user(tx, card.OwnerID)
-	if err != nil {
-		return err
+	users, err := tx.UsersByIDs(want)
+	for _, u := range users {
+		r.users[u.ID] = u
 	}
+	return err
+}
+
+// card works out card's record from its certificates and queues its
+// notices; nil when the record does not change.
+func (r *run) card(tx lanyard.Tx, card *lanyard.Card, certs []lanyard.CardCert, prev *lanyard.CardContent) *lanyard.CardContent {
+	owner := r.users[card.OwnerID]
 	settings, pol := r.settings(owner)
 	if card.State == lanyard.CardRevoked {
 		certs = nil // a revoked card's certificates are nobody's to renew
 	}
 	st, expires, next := Evaluate(certs, settings.WarningPeriod(), r.now)
 	if prev == nil {
-		prev = &lanyard.CardContent{CardID: id, Status: lanyard.ContentNone}
+		prev = &lanyard.CardContent{CardID: card.ID, Status: lanyard.ContentNone}
 	}
 	rec := *prev
 	rec.Status, rec.NextCheckAt = st, next
@@ -167,24 +191,7 @@ func (r *run) card(tx lanyard.Tx, id int64, certs []lanyard.CardCert, prev *lany
 		r.res.Entered[st]++
 	}
 	rec.UpdatedAt = r.now
-	r.res.Changed++
-	return tx.PutCardContent(&rec)
-}
-
-// user returns user id (nil for 0), read once per run.
-func (r *run) user(tx lanyard.Tx, id int64) (*lanyard.User, error) {
-	if id == 0 {
-		return nil, nil
-	}
-	if u, ok := r.users[id]; ok {
-		return u, nil
-	}
-	u, err := tx.UserByID(id)
-	if err != nil {
-		return nil, err
-	}
-	r.users[id] = u
-	return u, nil
+	return &rec
 }
 
 // Evaluate returns the content status of a card holding certs at now
@@ -288,17 +295,31 @@ func (r *run) finish(ctx context.Context, job *lanyard.JobRun, start time.Time) 
 			"changed": r.res.Changed, "notified": r.res.Notified, "entered": entered})
 	}
 	return r.m.rec.Update(ctx, ev, func(tx lanyard.Tx) error {
-		if len(r.digest) > 0 && len(r.operators) > 0 && r.m.cfg.Notifier != nil {
-			summary := strings.Join(r.digest, "\n")
-			if r.more > 0 {
-				summary += fmt.Sprintf("\nand %d more", r.more)
-			}
-			if _, err := r.m.cfg.Notifier.QueueCardContent(tx, slices.Clone(r.operators), Notice{Kind: "operators", Summary: summary}); err != nil {
-				r.m.log.Warn("card monitor: the operators' digest was not queued", "err", err)
-			} else {
-				r.queued++
-			}
+		if err := r.queueDigest(tx); err != nil {
+			return err
 		}
 		return tx.FinishJob(&lanyard.JobRun{Name: JobName, Holder: r.m.cfg.Holder, Mark: start, Extra: r.version, RunAt: r.m.rec.Clock()})
 	})
+}
+
+// queueDigest queues the operators' digest of the cards notified in this
+// run, if any were and anyone is to be told.
+func (r *run) queueDigest(tx lanyard.Tx) error {
+	if len(r.digest) == 0 || r.m.cfg.Notifier == nil {
+		return nil
+	}
+	to, err := operators(tx)
+	if err != nil || len(to) == 0 {
+		return err
+	}
+	summary := strings.Join(r.digest, "\n")
+	if r.more > 0 {
+		summary += fmt.Sprintf("\nand %d more", r.more)
+	}
+	if _, err := r.m.cfg.Notifier.QueueCardContent(tx, to, Notice{Kind: "operators", Summary: summary}); err != nil {
+		r.m.log.Warn("card monitor: the operators' digest was not queued", "err", err)
+		return nil
+	}
+	r.queued++
+	return nil
 }

@@ -13,9 +13,6 @@ import (
 const cardContentCols = `card_id, status, next_check_at, notified_status, notified_at, updated_at`
 
 var (
-	qPutCardContent = prepared(`INSERT INTO card_content (` + cardContentCols + `) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (card_id) DO UPDATE SET status = excluded.status, next_check_at = excluded.next_check_at,
-		notified_status = excluded.notified_status, notified_at = excluded.notified_at, updated_at = excluded.updated_at`)
 	qDueCardContents = prepared(`SELECT card_id FROM card_content WHERE next_check_at <> 0 AND next_check_at <= ?
 		ORDER BY next_check_at, card_id LIMIT ?`)
 	// Both halves use an index: cards_updated, certificates_updated.
@@ -69,13 +66,50 @@ func (t cardContentTx) CardContents(ids []int64) (map[int64]*lanyard.CardContent
 	return out, err
 }
 
-func (t cardContentTx) PutCardContent(c *lanyard.CardContent) error {
-	c.NextCheckAt, c.NotifiedAt, c.UpdatedAt = normTime(c.NextCheckAt), normTime(c.NotifiedAt), normTime(c.UpdatedAt)
-	_, err := t.exec(qPutCardContent, c.CardID, string(c.Status), micros(c.NextCheckAt), string(c.NotifiedStatus), micros(c.NotifiedAt), micros(c.UpdatedAt))
-	if err != nil {
-		return t.writeErr(err, "", "the card does not exist")
+// putContentsChunk is how many records one statement writes (6
+// parameters each: well within both engines' limits).
+const putContentsChunk = 500
+
+// PutCardContents writes rs with multi-row upserts: a Card Monitor batch
+// is a few statements, not one per card.
+func (t cardContentTx) PutCardContents(rs []*lanyard.CardContent) error {
+	for len(rs) > 0 {
+		n := min(len(rs), putContentsChunk)
+		args := make([]any, 0, 6*n)
+		for _, c := range rs[:n] {
+			c.NextCheckAt, c.NotifiedAt, c.UpdatedAt = normTime(c.NextCheckAt), normTime(c.NotifiedAt), normTime(c.UpdatedAt)
+			args = append(args, c.CardID, string(c.Status), micros(c.NextCheckAt), string(c.NotifiedStatus), micros(c.NotifiedAt), micros(c.UpdatedAt))
+		}
+		q := `INSERT INTO card_content (` + cardContentCols + `) VALUES ` + valuesList(n, 6) + `
+			ON CONFLICT (card_id) DO UPDATE SET status = excluded.status, next_check_at = excluded.next_check_at,
+			notified_status = excluded.notified_status, notified_at = excluded.notified_at, updated_at = excluded.updated_at`
+		if t.failed != nil {
+			return t.aborted()
+		}
+		if _, err := t.tx.ExecContext(t.ctx, t.d.Rebind(q), args...); err != nil {
+			return t.writeErr(err, "", "a card of these records does not exist")
+		}
+		rs = rs[n:]
 	}
 	return nil
+}
+
+// CardsByIDs returns the cards ids that exist, in ID order.
+func (t cardContentTx) CardsByIDs(ids []int64) ([]*lanyard.Card, error) {
+	if len(ids) == 0 {
+		return []*lanyard.Card{}, nil
+	}
+	rows, err := t.query(`SELECT `+cardCols+` FROM cards WHERE id IN `+inList(len(ids))+` ORDER BY id`, idArgs(ids)...)
+	return collect(t.txn, rows, err, scanCard)
+}
+
+// UsersByIDs returns the users ids that exist, in ID order.
+func (t cardContentTx) UsersByIDs(ids []int64) ([]*lanyard.User, error) {
+	if len(ids) == 0 {
+		return []*lanyard.User{}, nil
+	}
+	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE id IN `+inList(len(ids))+` ORDER BY id`, idArgs(ids)...)
+	return collect(t.txn, rows, err, scanUser)
 }
 
 // scanIDs reads one ID per row.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -72,20 +74,13 @@ func testCardContent(t *testing.T, s lanyard.Store) {
 		NotifiedStatus: lanyard.ContentTrackedExpired, NotifiedAt: at(11 * time.Hour), UpdatedAt: at(11 * time.Hour)}
 	r2 := &lanyard.CardContent{CardID: c2.ID, Status: lanyard.ContentNone, NextCheckAt: at(20 * time.Hour), UpdatedAt: at(11 * time.Hour)}
 	r3 := &lanyard.CardContent{CardID: c3.ID, Status: lanyard.ContentManagedExpired, UpdatedAt: at(11 * time.Hour)}
-	MustUpdate(t, s, func(tx lanyard.Tx) error {
-		for _, r := range []*lanyard.CardContent{r1, r2, r3} {
-			if err := tx.PutCardContent(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.PutCardContents([]*lanyard.CardContent{r1, r2, r3}) })
 	r1.Status = lanyard.ContentManagedExpiring // replaced
-	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.PutCardContent(r1) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.PutCardContents([]*lanyard.CardContent{r1}) })
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
-		return tx.PutCardContent(&lanyard.CardContent{CardID: 999999, Status: lanyard.ContentNone, UpdatedAt: t0})
+		return tx.PutCardContents([]*lanyard.CardContent{{CardID: 999999, Status: lanyard.ContentNone, UpdatedAt: t0}})
 	})
-	wantCode(t, "PutCardContent of no card", err, lanyard.EInvalid)
+	wantCode(t, "PutCardContents of no card", err, lanyard.EInvalid)
 
 	MustView(t, s, func(tx lanyard.Tx) error {
 		got, err := tx.CardContents([]int64{c1.ID, c2.ID, 999999})
@@ -118,6 +113,31 @@ func testCardContent(t *testing.T, s lanyard.Store) {
 			wantIDs(t, "ListCards "+string(st), cards, func(c *lanyard.Card) int64 { return c.ID }, want...)
 		}
 		return nil
+	})
+	// More records than one statement writes.
+	var many []*lanyard.CardContent
+	var manyIDs []int64
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for i := range 520 {
+			c := NewCard(fmt.Sprintf("8%04d", i), alice.ID)
+			if err := tx.CreateCard(c); err != nil {
+				return err
+			}
+			many = append(many, &lanyard.CardContent{CardID: c.ID, Status: lanyard.ContentTrackedExpiring, NextCheckAt: at(time.Duration(i) * time.Minute), UpdatedAt: t0})
+			manyIDs = append(manyIDs, c.ID)
+		}
+		return tx.PutCardContents(many)
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.CardContents(manyIDs)
+		if len(got) != 520 || got[manyIDs[519]].NextCheckAt != stored(519*time.Minute) {
+			t.Errorf("PutCardContents of 520: %d records read back", len(got))
+		}
+		cards, err2 := tx.CardsByIDs([]int64{c2.ID, c1.ID, 999999})
+		wantIDs(t, "CardsByIDs", cards, func(c *lanyard.Card) int64 { return c.ID }, c1.ID, c2.ID)
+		users, err3 := tx.UsersByIDs([]int64{alice.ID, 999999})
+		wantIDs(t, "UsersByIDs", users, func(u *lanyard.User) int64 { return u.ID }, alice.ID)
+		return errors.Join(err, err2, err3)
 	})
 }
 
