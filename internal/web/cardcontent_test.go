@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,14 @@ func TestCardContentStatus(t *testing.T) {
 	for st, want := range map[string]string{"managed_expiring": "7001", "tracked expired": "7002"} {
 		var list []*apiv1.CardView
 		e.must(200, "GET", "/api/v1/cards?content_status="+strings.ReplaceAll(st, " ", "+"), e.admin, nil).json(&list)
-		if len(list) != 1 || list[0].Serial != want {
+		if len(list) != 1 || list[0].Serial != want || list[0].ContentStatus.Label() != strings.ReplaceAll(st, "_", " ") {
 			t.Errorf("content_status=%s: %+v, want only %s", st, list, want)
+			continue
+		}
+		var one apiv1.CardView
+		e.must(200, "GET", "/api/v1/cards/"+strconv.FormatInt(list[0].ID, 10), e.admin, nil).json(&one)
+		if one.ContentStatus != list[0].ContentStatus {
+			t.Errorf("card %s: content_status %q in its view, %q in the list", want, one.ContentStatus, list[0].ContentStatus)
 		}
 	}
 	var list []*apiv1.CardView
