@@ -311,14 +311,28 @@ func testLifecycle(t *testing.T, engine string) {
 	if res = run(t, m); res.Looked != 1 || res.Entered[lanyard.ContentTrackedExpiring] != 1 {
 		t.Fatalf("run on day 71 %+v", res)
 	}
+	// A policy change (a longer warning period) makes the next run look
+	// at every card again.
+	storetest.MustUpdate(t, w.store.Store, func(tx lanyard.Tx) error {
+		p, err := tx.PolicyByName("staff")
+		if err != nil {
+			return err
+		}
+		p.Settings.Notifications.ExpiryWarningDays, p.UpdatedAt = 120, w.clock.Now()
+		return tx.UpdatePolicy(p)
+	})
+	w.clock.Add(time.Hour)
+	if res = run(t, m); !res.Full || res.Looked != 3 {
+		t.Fatalf("run after a policy change %+v", res)
+	}
 	// Each run left one audit event, none per card.
 	var events []*lanyard.AuditEvent
 	storetest.MustView(t, w.store.Store, func(tx lanyard.Tx) (err error) {
 		events, err = tx.ListAudit(lanyard.AuditFilter{Action: "card_monitor.run"})
 		return err
 	})
-	if len(events) != 8 {
-		t.Errorf("%d card_monitor.run events, want one per run (8)", len(events))
+	if len(events) != 9 {
+		t.Errorf("%d card_monitor.run events, want one per run (9)", len(events))
 	}
 }
 
