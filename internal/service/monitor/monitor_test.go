@@ -373,3 +373,56 @@ func TestCardMonitorOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("replica-b after replica-a's lease ran out: %+v", res)
 	}
 }
+
+// gated is a store whose ChangedCards waits for gate, after saying so on
+// entered: a run held there is mid-run, between its transactions.
+type gated struct {
+	lanyard.Store
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+type gatedTx struct {
+	lanyard.Tx
+	g *gated
+}
+
+func (g *gated) View(ctx context.Context, fn func(lanyard.Tx) error) error {
+	return g.Store.View(ctx, func(tx lanyard.Tx) error { return fn(gatedTx{tx, g}) })
+}
+
+func (t gatedTx) ChangedCards(since time.Time, after int64, limit int) ([]int64, error) {
+	t.g.entered <- struct{}{}
+	<-t.g.gate
+	return t.Tx.ChangedCards(since, after, limit)
+}
+
+// TestCardMonitorConcurrentReplicas: two replicas' monitors start at
+// once on one PostgreSQL store; while the first is mid-run the second
+// does nothing, and the first completes its run.
+func TestCardMonitorConcurrentReplicas(t *testing.T) {
+	w := newWorld(t, "postgres")
+	g := &gated{Store: w.store.Store, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	a, err := monitor.New(monitor.Config{Store: g, Now: w.clock.Now, Notifier: w.mailer, Holder: "replica-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.monitor(t, "replica-b")
+	type outcome struct {
+		res *monitor.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := a.RunOnce(context.Background())
+		done <- outcome{res, err}
+	}()
+	<-g.entered // replica-a holds the job and is reading
+	if res := run(t, b); !res.Skipped {
+		t.Errorf("replica-b ran while replica-a was mid-run: %+v", res)
+	}
+	close(g.gate)
+	if o := <-done; o.err != nil || o.res.Skipped || !o.res.Full || o.res.Looked != 3 {
+		t.Fatalf("replica-a's run: %+v, %v", o.res, o.err)
+	}
+}
