@@ -58,7 +58,7 @@ fuzz:
 try-it:
 	scripts/try-it.sh
 
-## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards
+## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards, the Card Monitor over 200,000 cards and 1,000,000 certificates (PostgreSQL)
 bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
@@ -70,6 +70,7 @@ bench:
 	$(GO) test -run '^$$' -bench PINResetConcurrent -benchtime 1x ./internal/bench/
 	LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(GO) test -run '^$$' -bench SignRSA2048 -benchtime 200x -count 2 ./internal/card/tpmkeys/
 	$(GO) test -run '^$$' -bench AirCardSign -benchtime 200x -count 2 ./internal/bench/
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_BENCH_MONITOR_CARDS=200000 $(GO) test -run '^$$' -bench CardMonitor -benchtime 1x -timeout 60m ./internal/bench/
 	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); LANYARD_BENCH_AIRCARDS=10000 $(GO) test -run '^$$' -bench AirCardIdle -benchtime 1x -timeout 40m ./internal/bench/ # 20,000 descriptors: both ends of each connection
 
 clean:

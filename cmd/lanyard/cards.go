@@ -40,6 +40,7 @@ func cardList(ctx context.Context, args []string) error {
 	connected := cmd.Bool("connected", false, "list the cards in your workstations' readers instead")
 	pukState := cmd.String("puk-state", "", "only the cards holding this PUK: default (the card type's shared one), unknown or random (their own)")
 	pinBlocked := cmd.Bool("pin-blocked", false, "only the cards whose PIN an agent last saw blocked")
+	content := cmd.String("content-status", "", "only the cards the Card Monitor last found so: none, managed_expiring, managed_expired, tracked_expiring or tracked_expired")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
@@ -67,6 +68,9 @@ func cardList(ctx context.Context, args []string) error {
 	if *pinBlocked {
 		q.Set("pin_blocked", "true")
 	}
+	if *content != "" {
+		q.Set("content_status", *content) // the server refuses a status it does not know
+	}
 	path := "/api/v1/cards"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -75,7 +79,7 @@ func cardList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, path, &cards); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED", "PUK"}, func(v *apiv1.CardView) []string {
+	return printOut(&cmd.clientFlags, cards, []string{"ID", "SERIAL", "CARD TYPE", "NAME", "STATE", "OWNER", "CERTIFICATES", "ISSUED", "PUK", "CONTENT"}, func(v *apiv1.CardView) []string {
 		issued := ""
 		if !v.IssuedAt.IsZero() {
 			issued = v.IssuedAt.Format("2006-01-02")
@@ -84,7 +88,7 @@ func cardList(ctx context.Context, args []string) error {
 		if v.RevocationReason != "" {
 			state += " (" + string(v.RevocationReason) + ")"
 		}
-		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, state, v.Owner, strconv.Itoa(len(v.Certificates)), issued, string(v.PUKState)}
+		return []string{strconv.FormatInt(v.ID, 10), v.Serial, v.CardType, v.Name, state, v.Owner, strconv.Itoa(len(v.Certificates)), issued, string(v.PUKState), v.ContentStatus.Label()}
 	})
 }
 
@@ -115,6 +119,9 @@ func printCard(v *apiv1.CardView) {
 		// Which Admin PIN (PUK) the card holds: its own (random) or a
 		// shared one still to be replaced (issue 13).
 		fmt.Printf("  Admin PIN (PUK): %s\n", v.PUKState)
+	}
+	if v.ContentStatus != "" && v.ContentStatus != lanyard.ContentNone {
+		fmt.Printf("  Content status: %s\n", v.ContentStatus.Label())
 	}
 	if v.PIN != nil {
 		fmt.Printf("  PIN: %s\n", pinLine(v.PIN))

@@ -32,6 +32,17 @@ func TestCardStatesCLI(t *testing.T) {
 		t.Fatalf("card issue:\n%s", out)
 	}
 	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	// The Card Monitor's content status (issue 17): a new card's
+	// certificates are far from expiry.
+	if out := user.must(0, "card", "list", "--content-status", "none"); linesWith(out, "none") != 1 {
+		t.Fatalf("card list --content-status none:\n%s", out)
+	}
+	if out := user.must(0, "card", "list", "--content-status", "managed_expiring", "--output", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("card list --content-status managed_expiring:\n%s", out)
+	}
+	if _, errOut, code := user.run("", "card", "list", "--content-status", "soon"); code != 1 || !strings.Contains(errOut, "managed_expiring") {
+		t.Fatalf("card list --content-status soon: exit %d %s", code, errOut)
+	}
 
 	out = user.must(0, "card", "disable", id)
 	if !strings.Contains(out, "disabled") || !strings.Contains(out, "on hold") || !strings.Contains(out, "Allowed operations: enable, revoke") {

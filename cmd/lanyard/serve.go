@@ -26,6 +26,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/monitor"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/postgres"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite"
@@ -45,6 +46,7 @@ type serveConfig struct {
 	secureCookies                   *bool // nil: from --url's scheme
 	demo                            bool
 	aircard, aircardKEK             string
+	cardMonitor                     time.Duration // Card Monitor interval; 0: off
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -72,6 +74,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
+	fs.DurationVar(&c.cardMonitor, "card-monitor-interval", monitor.DefaultInterval, "how often the Card Monitor looks for expiring and expired certificates on cards (once across replicas); 0 turns it off")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
 		"the reverse proxies' own addresses, e.g. 192.0.2.10,192.0.2.11: a request from one of them is attributed to the rightmost X-Forwarded-For address not in this list. List only the proxies: a range that also holds clients lets them choose the address they are throttled and audited under (LANYARD_TRUSTED_PROXIES)")
@@ -201,6 +204,18 @@ func serve(ctx context.Context, c serveConfig) error {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
+	if c.cardMonitor > 0 {
+		// The Card Monitor: once across replicas (its lease row), until
+		// shutdown; it stops with the mail worker, before the store closes.
+		mon, err := monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor})
+		if err != nil {
+			stopWorker()
+			return err
+		}
+		monitorDone := make(chan struct{})
+		go func() { defer close(monitorDone); mon.Run(workerCtx) }()
+		defer func() { stopWorker(); <-monitorDone }()
+	}
 	// Stop the mail worker before the store closes (deferred earlier, so
 	// run later): the delivery in progress is recorded first.
 	defer func() { stopWorker(); <-workerDone }()

@@ -33,6 +33,18 @@ type CardView struct {
 	// PIN is the card's last known PIN status; absent when none is known
 	// (docs/lifecycle.md, "PIN blocked cards").
 	PIN *CardPIN `json:"pin,omitempty"`
+	// ContentStatus is what the Card Monitor last found of the card's
+	// certificates: none, managed_expiring, managed_expired,
+	// tracked_expiring or tracked_expired (docs/lifecycle.md, "Card
+	// Monitor").
+	ContentStatus lanyard.ContentStatus `json:"content_status"`
+}
+
+// ContentStatusCount is how many cards have one content status.
+type ContentStatusCount struct {
+	Status lanyard.ContentStatus `json:"status"`
+	Label  string                `json:"label"`
+	Cards  int                   `json:"cards"`
 }
 
 // CardPIN is a card's PIN status as an agent last reported it without

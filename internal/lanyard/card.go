@@ -165,8 +165,11 @@ type CardFilter struct {
 	// PINBlocked: only the cards whose PIN an agent last saw blocked
 	// (docs/lifecycle.md, "PIN blocked cards").
 	PINBlocked bool
-	Limit      int
-	Offset     int
+	// ContentStatus: only the cards the Card Monitor last found so
+	// ("" any; ContentNone: also the cards it never recorded).
+	ContentStatus ContentStatus
+	Limit         int
+	Offset        int
 }
 
 // OperationKind names a card workflow.

@@ -246,4 +246,40 @@ type NotificationsSettings struct {
 	// NotifyManager puts the user's manager in copy of the card state
 	// notifications (disabled, enabled, revoked).
 	NotifyManager bool `json:"notify_manager"`
+	// ExpiryWarningDays is how many days before a certificate on a card
+	// expires the Card Monitor calls it expiring and tells its owner
+	// ("Warn before certificates expire (days)"); 0: the default,
+	// DefaultExpiryWarningDays.
+	ExpiryWarningDays int `json:"expiry_warning_days,omitempty"`
+	// ExpiryResendDays is how often the expiring and expired notices are
+	// sent again while the card is not updated ("Re-send expiry notices
+	// every (days)"); 0: the default, DefaultExpiryResendDays.
+	ExpiryResendDays int `json:"expiry_resend_days,omitempty"`
+}
+
+// Card Monitor defaults (docs/lifecycle.md, "Card Monitor"): a month
+// leaves time to update a card before its logon certificate stops
+// working; a weekly reminder keeps a notice from being forgotten
+// without filling the owner's mailbox.
+const (
+	DefaultExpiryWarningDays = 30
+	DefaultExpiryResendDays  = 7
+)
+
+// WarningPeriod is the Card Monitor's warning period under n.
+func (n NotificationsSettings) WarningPeriod() time.Duration {
+	d := n.ExpiryWarningDays
+	if d <= 0 {
+		d = DefaultExpiryWarningDays
+	}
+	return time.Duration(d) * 24 * time.Hour
+}
+
+// ResendPeriod is how often the Card Monitor re-sends a notice under n.
+func (n NotificationsSettings) ResendPeriod() time.Duration {
+	d := n.ExpiryResendDays
+	if d <= 0 {
+		d = DefaultExpiryResendDays
+	}
+	return time.Duration(d) * 24 * time.Hour
 }

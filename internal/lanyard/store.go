@@ -52,6 +52,7 @@ type Tx interface {
 	ArchivedKeyStore
 	OfflineArmStore
 	CardPINStatusStore
+	CardContentStore
 	WorkstationStore
 	AirCardStore
 	DocumentStore

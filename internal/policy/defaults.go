@@ -109,6 +109,9 @@ func Defaults() lanyard.PolicySettings {
 			// Users waiting for an approval should hear about it rather
 			// than poll Self-Service (guide: "Card issue approved").
 			NotifyUser: true,
+			// Card Monitor: warn a month ahead, remind weekly.
+			ExpiryWarningDays: lanyard.DefaultExpiryWarningDays,
+			ExpiryResendDays:  lanyard.DefaultExpiryResendDays,
 		},
 		Authentication: lanyard.AuthenticationSettings{
 			SecretQuestions: lanyard.SecretQuestionSettings{

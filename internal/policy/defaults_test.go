@@ -3,6 +3,7 @@ package policy
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -65,5 +66,22 @@ func TestDefaultsFreshSlices(t *testing.T) {
 		b.Certificates.Optional[0] != "secure-email" || b.AllowedCards[0] != "piv" ||
 		b.Issuance.RandomPIN.Groups[0] != lanyard.PINDigits {
 		t.Fatalf("Defaults shares slices between calls: %+v", b)
+	}
+}
+
+// TestCardMonitorDefaults: new policies warn 30 days ahead and re-send
+// weekly; a saved policy without the settings (0) gets the same.
+func TestCardMonitorDefaults(t *testing.T) {
+	n := Defaults().Notifications
+	if n.ExpiryWarningDays != 30 || n.ExpiryResendDays != 7 {
+		t.Errorf("defaults %+v", n)
+	}
+	var saved lanyard.NotificationsSettings
+	if saved.WarningPeriod() != 30*24*time.Hour || saved.ResendPeriod() != 7*24*time.Hour {
+		t.Errorf("a saved policy without the settings: %v, %v", saved.WarningPeriod(), saved.ResendPeriod())
+	}
+	saved.ExpiryWarningDays, saved.ExpiryResendDays = 14, 2
+	if saved.WarningPeriod() != 14*24*time.Hour || saved.ResendPeriod() != 2*24*time.Hour {
+		t.Errorf("set: %v, %v", saved.WarningPeriod(), saved.ResendPeriod())
 	}
 }

@@ -27,6 +27,8 @@ const (
 	labelAssign    = "Assignments"
 	labelSecretQ   = "Authentication → Secret questions"
 	labelTempDays  = "Workflow → Temporary card validity (days)"
+	labelWarnDays  = "Notifications → Warn before certificates expire (days)"
+	labelResend    = "Notifications → Re-send expiry notices every (days)"
 )
 
 // Validate checks every field of p and returns the first problem as an
@@ -60,6 +62,12 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 	}
 	if d := s.Workflow.TemporaryCardValidityDays; d < 0 || d > 3650 {
 		return invalid(labelTempDays, "must be 1–3650 (0: the default, %d)", lanyard.DefaultTemporaryCardValidityDays)
+	}
+	if d := s.Notifications.ExpiryWarningDays; d < 0 || d > 365 {
+		return invalid(labelWarnDays, "must be 1–365 (0: the default, %d)", lanyard.DefaultExpiryWarningDays)
+	}
+	if d := s.Notifications.ExpiryResendDays; d < 0 || d > 365 {
+		return invalid(labelResend, "must be 1–365 (0: the default, %d)", lanyard.DefaultExpiryResendDays)
 	}
 	if s.Issuance.MaxCardsPerUser < 0 {
 		return invalid(labelMaxCards, "must be 0 (unlimited) or more")

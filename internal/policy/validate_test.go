@@ -20,6 +20,14 @@ func TestValidate(t *testing.T) {
 		{"name 65 chars", func(p *lanyard.Policy) { p.Name = strings.Repeat("a", 65) }, "Name:"},
 		{"name 64 chars", func(p *lanyard.Policy) { p.Name = strings.Repeat("a", 64) }, ""},
 
+		{"warning 0 (default)", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryWarningDays = 0 }, ""},
+		{"warning 365", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryWarningDays = 365 }, ""},
+		{"warning 366", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryWarningDays = 366 }, "Notifications → Warn before certificates expire (days): must be 1–365"},
+		{"warning -1", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryWarningDays = -1 }, "Warn before certificates expire"},
+		{"re-send 0 (default)", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryResendDays = 0 }, ""},
+		{"re-send 366", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryResendDays = 366 }, "Notifications → Re-send expiry notices every (days): must be 1–365"},
+		{"re-send -1", func(p *lanyard.Policy) { p.Settings.Notifications.ExpiryResendDays = -1 }, "Re-send expiry notices"},
+
 		{"priority 0", func(p *lanyard.Policy) { p.Priority = 0 }, "Priority: must be 1–10000"},
 		{"priority 1", func(p *lanyard.Policy) { p.Priority = 1 }, ""},
 		{"priority 10000", func(p *lanyard.Policy) { p.Priority = 10000 }, ""},

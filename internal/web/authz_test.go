@@ -264,6 +264,7 @@ var authzRows = map[string]authzRow{
 
 	// Cards.
 	"GET /api/v1/cards":                       {roles: anyone},
+	"GET /api/v1/card-content-status":         {roles: oversight},
 	"POST /api/v1/cards":                      {roles: staff, body: `{}`},
 	"GET /api/v1/cards/{id}":                  {roles: anyone, obj: objCard, others: cardReaders},
 	"POST /api/v1/cards/{id}/continue":        {roles: anyone, obj: objCard, others: staff, body: `{}`},

@@ -13,7 +13,7 @@ func (s *Server) cardRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
 		{method: "GET", path: v1 + "/cards", summary: "List cards (users see their own)", tag: "cards", roles: anyone, out: []*apiv1.CardView{}, status: 200,
-			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"pin_blocked", "boolean", "true: only the cards whose PIN was last seen blocked"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
+			query: []param{{"user", "string", "owner login"}, {"state", "string", "card state"}, {"card_type", "string", "card type"}, {"q", "string", "substring of serial or name"}, {"puk_state", "string", "which PUK the card holds: default (the shared one), unknown or random (its own)"}, {"pin_blocked", "boolean", "true: only the cards whose PIN was last seen blocked"}, {"content_status", "string", "the Card Monitor's content status: none, managed_expiring, managed_expired, tracked_expiring or tracked_expired"}, {"limit", "integer", "at most this many (max 1000)"}, {"offset", "integer", "skip this many"}},
 			h:     s.listCards},
 		{method: "POST", path: v1 + "/cards", summary: "Register a card (it can then be issued without the user adding it)", tag: "cards", roles: staff, in: apiv1.RegisterCardInput{}, out: &lanyard.Card{}, status: 201,
 			h: func(c *call) (any, error) {
@@ -132,6 +132,9 @@ func (s *Server) listCards(c *call) (any, error) {
 		return nil, err
 	}
 	if f.PINBlocked, err = pinBlockedFilter(q.Get("pin_blocked")); err != nil {
+		return nil, err
+	}
+	if f.ContentStatus, err = contentStatusFilter(q.Get("content_status")); err != nil {
 		return nil, err
 	}
 	if login := q.Get("user"); login != "" {

@@ -42,6 +42,7 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		Replaces:          &cardops.ReplacementView{CardReplacement: &lanyard.CardReplacement{ID: 2, OldCardID: 7}, OldSerial: "0d", NewSerial: "0b"},
 		PIN: &cardops.CardPIN{CardPINStatus: lanyard.CardPINStatus{CardID: 3, PINState: lanyard.PINState{TriesLeft: 0, TriesTotal: 3, PUKTriesLeft: -1}, Blocked: true,
 			ReportedAt: time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), WorkstationID: 2}, Workstation: "pc"},
+		ContentStatus: lanyard.ContentManagedExpiring,
 	}
 	everyFieldSet(t, view, toCardView(view))
 	if got := toCardView(view); got.ReplacedBy.NewSerial != "0c" || got.Replaces.OldCardID != 7 {

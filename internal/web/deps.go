@@ -146,6 +146,9 @@ type Workstations interface {
 // Cards is what the handlers use of the card workflows (internal/service/cardops).
 type Cards interface {
 	ListCards(ctx context.Context, p *lanyard.Principal, f lanyard.CardFilter) ([]*cardops.CardView, error)
+	// ContentStatusCounts counts every card by content status (staff,
+	// auditors; p nil: the server itself, for /metrics).
+	ContentStatusCounts(ctx context.Context, p *lanyard.Principal) (map[lanyard.ContentStatus]int, error)
 	// RemoteSelfServiceCards lists a Remote Self-Service caller's cards.
 	RemoteSelfServiceCards(ctx context.Context, p *lanyard.Principal) ([]*cardops.RSSCard, error)
 	GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*cardops.CardView, error)

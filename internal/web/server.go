@@ -107,11 +107,15 @@ func New(cfg Config) *Server {
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
+	if cfg.Cards != nil {
+		s.metrics.reg.MustRegister(newContentCollector(cfg.Cards))
+	}
 	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.softStoreRoutes()...)
 	s.routes = append(s.routes, s.offlineRoutes()...)
 	s.routes = append(s.routes, s.pinRoutes()...)
 	s.routes = append(s.routes, s.cardStateRoutes()...)
+	s.routes = append(s.routes, s.cardContentRoutes()...)
 	s.routes = append(s.routes, s.replaceRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)

@@ -34,6 +34,9 @@ type CardView struct {
 	// PIN is the card's last known PIN status (an agent's report, or
 	// Lanyard's own PIN reset or change); nil when none is known.
 	PIN *CardPIN
+	// ContentStatus is what the Card Monitor last found of the card's
+	// certificates (none for a revoked card or one it never recorded).
+	ContentStatus lanyard.ContentStatus
 }
 
 // ReplacementView is a replacement link with both cards' serials.
@@ -169,6 +172,9 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 		if ws, err := tx.WorkstationByID(pin.WorkstationID); pin.WorkstationID != 0 && err == nil {
 			v.PIN.Workstation = ws.Name
 		}
+	}
+	if v.ContentStatus, err = contentStatus(tx, c); err != nil {
+		return nil, err
 	}
 	certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID})
 	if err != nil {

@@ -124,6 +124,14 @@ func (t cardsTx) ListCards(f lanyard.CardFilter) ([]*lanyard.Card, error) {
 		q.WriteString(` AND id IN (SELECT card_id FROM card_pin_status WHERE pin_blocked = ?)`)
 		args = append(args, true)
 	}
+	switch f.ContentStatus {
+	case "":
+	case lanyard.ContentNone:
+		q.WriteString(` AND (state = 'revoked' OR id NOT IN (SELECT card_id FROM card_content WHERE status <> 'none'))`)
+	default:
+		q.WriteString(` AND state <> 'revoked' AND id IN (SELECT card_id FROM card_content WHERE status = ?)`)
+		args = append(args, string(f.ContentStatus))
+	}
 	if f.Query != "" {
 		q.WriteString(` AND (LOWER(serial) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
 		like := "%" + escapeLike(strings.ToLower(f.Query)) + "%"

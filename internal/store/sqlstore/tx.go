@@ -29,6 +29,7 @@ type auditTx struct{ *txn }        // audit.go
 type batchTx struct{ *txn }        // batch.go
 type cardsTx struct{ *txn }        // cards.go
 type cardPINTx struct{ *txn }      // cardpin.go
+type cardContentTx struct{ *txn }  // cardcontent.go
 type cardTypesTx struct{ *txn }    // cardtypes.go
 type casTx struct{ *txn }          // cas.go
 type certificatesTx struct{ *txn } // certificates.go
@@ -58,6 +59,7 @@ type storeTx struct {
 	batchTx
 	cardsTx
 	cardPINTx
+	cardContentTx
 	cardTypesTx
 	casTx
 	certificatesTx
@@ -84,7 +86,7 @@ var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {

@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"KRAKeys", testKRAKeys},
 		{"OfflineArms", testOfflineArms},
 		{"CardPINStatus", testCardPINStatus},
+		{"CardContent", testCardContent},
+		{"JobRuns", testJobRuns},
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},

@@ -107,7 +107,9 @@ export const session = {
 
 // Cards (issue #4: the lead's card API).
 export const cards = {
-  list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q, puk_state}
+  list: (filter) => call('GET', '/cards' + query(filter)).then(items), // filter: {user, state, q, puk_state, pin_blocked, content_status}
+  // [{status, label, cards}]: every card counted by the Card Monitor's content status (staff, auditors)
+  contentCounts: () => call('GET', '/card-content-status').then(items),
   get: (id) => call('GET', `/cards/${enc(id)}`), // the card's fields with certificates and operations
   // req: {workstation_id, reader, user_pin, admin_pin}
   continueIssue: (id, req) => call('POST', `/cards/${enc(id)}/continue`, req),

@@ -1,5 +1,6 @@
 // Console cards: search by serial/name, owner, state, which Admin PIN
-// (PUK) the card holds and PIN blocked; each row opens the card's details.
+// (PUK) the card holds, PIN blocked and content status (the Card
+// Monitor's: certificates expiring or expired); each row opens the card's details.
 import '../app.js';
 import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
@@ -21,8 +22,17 @@ function pukBadge(state) {
   return h('span', { class: 'badge puk-' + state }, pukWords[state]);
 }
 
+// contentBadge names the Card Monitor's content status of a card: which
+// of its certificates (managed: Lanyard's; tracked: found on the card)
+// are within the warning period or expired.
+const contentWords = { managed_expiring: 'Managed expiring', managed_expired: 'Managed expired', tracked_expiring: 'Tracked expiring', tracked_expired: 'Tracked expired' };
+function contentBadge(st) {
+  if (!contentWords[st]) return '—';
+  return h('span', { class: 'badge content-' + st.replace('_', '-') }, contentWords[st]);
+}
+
 async function load() {
-  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value, puk_state: $('#card-puk').value, pin_blocked: $('#card-pin').value };
+  const filter = { q: $('#card-q').value.trim(), user: $('#card-user').value.trim(), state: $('#card-state').value, puk_state: $('#card-puk').value, pin_blocked: $('#card-pin').value, content_status: $('#card-content').value };
   setStatus(status, 'Loading…');
   let list;
   try {
@@ -40,6 +50,7 @@ async function load() {
     { label: 'State', cell: (c) => [badge(c.state), c.revocation_reason ? [' ', reasonText(c.revocation_reason)] : '', c.pin && c.pin.blocked ? [' ', pinBlockedBadge(c)] : ''] },
     { label: 'Issued', cell: (c) => fmtDate(c.issued_at) },
     { label: 'Admin PIN (PUK)', cell: (c) => pukBadge(c.puk_state) },
+    { label: 'Content', cell: (c) => contentBadge(c.content_status) },
     {
       label: 'Card menu', class: 'actions',
       cell: (c) => h('details', { class: 'menu' },
@@ -58,7 +69,7 @@ async function load() {
 }
 
 const params = new URLSearchParams(location.search);
-for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state'], ['puk_state', 'card-puk'], ['pin_blocked', 'card-pin']]) {
+for (const [k, id] of [['q', 'card-q'], ['user', 'card-user'], ['state', 'card-state'], ['puk_state', 'card-puk'], ['pin_blocked', 'card-pin'], ['content_status', 'card-content']]) {
   if (params.get(k)) $('#' + id).value = params.get(k);
 }
 form.addEventListener('submit', (e) => { e.preventDefault(); load(); });

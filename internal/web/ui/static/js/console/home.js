@@ -1,7 +1,7 @@
 // Console overview: the one live number worth showing up front.
 import '../app.js';
 import * as api from '../api.js';
-import { $ } from '../dom.js';
+import { $, h } from '../dom.js';
 
 (async () => {
   try {
@@ -10,4 +10,18 @@ import { $ } from '../dom.js';
   } catch {
     // Only CA managers, administrators and auditors read the queue.
   }
+})();
+
+// Card contents: how many cards have each content status, each a link to
+// the cards list filtered by it.
+(async () => {
+  let counts;
+  try {
+    counts = await api.cards.contentCounts();
+  } catch {
+    return; // operators, administrators and auditors only
+  }
+  $('#content-counts').replaceChildren(...counts.map((c) => h('li', { 'data-status': c.status },
+    h('a', { href: `/console/cards?content_status=${encodeURIComponent(c.status)}` }, h('strong', {}, String(c.cards)), ' ', c.label))));
+  $('#content-section').hidden = false;
 })();

@@ -5,6 +5,8 @@
 import { $ } from '../dom.js';
 
 const fields = { '#pol-notify-user': 'notify_user', '#pol-notify-manager': 'notify_manager' };
+// The Card Monitor's periods (days; empty: the default, 30 and 7).
+const numbers = { '#pol-expiry-warning': 'expiry_warning_days', '#pol-expiry-resend': 'expiry_resend_days' };
 
 function parse(text) {
   try {
@@ -24,6 +26,10 @@ export function syncNotifications(text) {
     $(sel).checked = !!n[key];
     $(sel).disabled = o === null;
   }
+  for (const [sel, key] of Object.entries(numbers)) {
+    $(sel).value = n[key] ? String(n[key]) : '';
+    $(sel).disabled = o === null;
+  }
 }
 
 // bindNotifications makes the switches edit text, and follow its edits.
@@ -34,6 +40,20 @@ export function bindNotifications(text) {
       if (o === null) return;
       o.settings = o.settings || {};
       o.settings.notifications = { ...(o.settings.notifications || {}), [key]: e.target.checked };
+      text.value = JSON.stringify(o, null, 2);
+    });
+  }
+  for (const [sel, key] of Object.entries(numbers)) {
+    $(sel).addEventListener('input', (e) => {
+      const o = parse(text);
+      if (o === null) return;
+      o.settings = o.settings || {};
+      const n = { ...(o.settings.notifications || {}) };
+      // A value the server refuses (0, 400, 2.5) is sent as typed: its
+      // message names the field.
+      if (e.target.value === '') delete n[key];
+      else n[key] = Number(e.target.value);
+      o.settings.notifications = n;
       text.value = JSON.stringify(o, null, 2);
     });
   }

@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// TestCardContentStatus: the Card Monitor's statuses are in the card
+// view, GET /api/v1/cards?content_status= filters by them (an unknown
+// one is refused), GET /api/v1/card-content-status counts them for the
+// dashboard, and /metrics has the lanyard_cards_content_status gauge.
+func TestCardContentStatus(t *testing.T) {
+	e := mustEnv(t)
+	now := time.Now()
+	err := e.store.Update(t.Context(), func(tx lanyard.Tx) error {
+		for serial, st := range map[string]lanyard.ContentStatus{"7001": lanyard.ContentManagedExpiring, "7002": lanyard.ContentTrackedExpired, "7003": ""} {
+			c := &lanyard.Card{Serial: serial, CardType: "piv", State: lanyard.CardIssued, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateCard(c); err != nil {
+				return err
+			}
+			if st != "" {
+				if err := tx.PutCardContents([]*lanyard.CardContent{{CardID: c.ID, Status: st, UpdatedAt: now}}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for st, want := range map[string]string{"managed_expiring": "7001", "tracked expired": "7002"} {
+		var list []*apiv1.CardView
+		e.must(200, "GET", "/api/v1/cards?content_status="+strings.ReplaceAll(st, " ", "+"), e.admin, nil).json(&list)
+		if len(list) != 1 || list[0].Serial != want || list[0].ContentStatus.Label() != strings.ReplaceAll(st, "_", " ") {
+			t.Errorf("content_status=%s: %+v, want only %s", st, list, want)
+			continue
+		}
+		var one apiv1.CardView
+		e.must(200, "GET", "/api/v1/cards/"+strconv.FormatInt(list[0].ID, 10), e.admin, nil).json(&one)
+		if one.ContentStatus != list[0].ContentStatus {
+			t.Errorf("card %s: content_status %q in its view, %q in the list", want, one.ContentStatus, list[0].ContentStatus)
+		}
+	}
+	var list []*apiv1.CardView
+	e.must(200, "GET", "/api/v1/cards?content_status=none", e.admin, nil).json(&list)
+	for _, c := range list {
+		if c.Serial == "7001" || c.Serial == "7002" || c.ContentStatus != lanyard.ContentNone {
+			t.Errorf("content_status=none lists %s (%s)", c.Serial, c.ContentStatus)
+		}
+	}
+	if p := e.must(400, "GET", "/api/v1/cards?content_status=expiring", e.admin, nil).problem(); !strings.Contains(p.Detail, "managed_expiring") {
+		t.Errorf("content_status=expiring: problem %+v", p)
+	}
+	var counts []*apiv1.ContentStatusCount
+	e.must(200, "GET", "/api/v1/card-content-status", e.admin, nil).json(&counts)
+	got := map[lanyard.ContentStatus]int{}
+	for _, c := range counts {
+		got[c.Status] = c.Cards
+	}
+	if len(counts) != 5 || counts[0].Status != lanyard.ContentNone || got[lanyard.ContentManagedExpiring] != 1 || got[lanyard.ContentTrackedExpired] != 1 || got[lanyard.ContentNone] < 1 {
+		t.Errorf("counts %+v", got)
+	}
+	m := e.must(200, "GET", "/metrics", "", nil)
+	for _, want := range []string{`lanyard_cards_content_status{status="managed_expiring"} 1`, `lanyard_cards_content_status{status="tracked_expired"} 1`} {
+		if !strings.Contains(string(m.body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
