@@ -93,8 +93,13 @@ type Template struct {
 	// 5280 certificateHold) and enabling it takes it off again.
 	// Templates saved before the setting existed have it off (migration
 	// 0020); the console and the CLI turn it on for new ones.
-	RevokeOnDisable bool      `json:"revoke_on_disable"`
-	CreatedAt       time.Time `json:"created_at"`
+	RevokeOnDisable bool `json:"revoke_on_disable"`
+	// RenewalKey ("Renewal key"): whether Update card contents renews the
+	// certificate with a new key pair (the default) or certifies the key
+	// the card already holds again. Migration 0028 sets new_key on
+	// templates saved before the setting existed.
+	RenewalKey RenewalKey `json:"renewal_key"`
+	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
@@ -144,7 +149,35 @@ func (t *Template) Validate() error {
 	default:
 		return Errorf(EInvalid, "template %q: slot must be 9a, 9c, 9d or 9e", t.Name)
 	}
+	if !t.RenewalKey.Valid() {
+		return Errorf(EInvalid, "template %q: renewal key must be %q or %q", t.Name, RenewalNewKey, RenewalReuseKey)
+	}
 	return t.CheckKeyArchival()
+}
+
+// RenewalKey is what a card update does with the key of a certificate it
+// renews (Template.RenewalKey).
+type RenewalKey string
+
+const (
+	// RenewalNewKey: a new key pair is generated and certified; the old
+	// certificate is revoked (superseded) once the new pair is on the card.
+	RenewalNewKey RenewalKey = "new_key"
+	// RenewalReuseKey: the key already on the card is certified again,
+	// only while it still fits the template and was not revoked on its own.
+	RenewalReuseKey RenewalKey = "reuse_key"
+)
+
+// Valid reports whether k is a renewal key mode; "" stands for the default,
+// RenewalNewKey (templates built in code before the setting existed).
+func (k RenewalKey) Valid() bool { return k == "" || k == RenewalNewKey || k == RenewalReuseKey }
+
+// Mode is k with the default applied.
+func (k RenewalKey) Mode() RenewalKey {
+	if k == "" {
+		return RenewalNewKey
+	}
+	return k
 }
 
 // ArchivalForbiddenKeyUsages and ArchivalForbiddenExtKeyUsages are the

@@ -32,6 +32,10 @@ func TestMigrateReplacementOwner(t *testing.T) { migrateOld(t, storetest.Migrate
 // templates saved before the rule that break it.
 func TestMigrateKeyArchival(t *testing.T) { migrateOld(t, storetest.MigrateKeyArchival) }
 
+// TestMigrateRenewalKey: migration 0028 gives the templates saved before
+// it the new-key renewal.
+func TestMigrateRenewalKey(t *testing.T) { migrateOld(t, storetest.MigrateRenewalKey) }
+
 // TestMigrateRequestOperation: migration 0015 on requests made before it.
 func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
 

@@ -5,15 +5,15 @@ import (
 )
 
 const templateCols = `id, name, display_name, ca, key_algorithms, validity_days, key_usage, ext_key_usage, subject, slot,
-	requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable`
+	requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable, renewal_key`
 
 var (
 	qInsertTemplate = prepared(`INSERT INTO templates (name, display_name, ca, key_algorithms, validity_days, key_usage, ext_key_usage, subject, slot,
-		requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		requires_ca_approval, requires_form_approval, prompt_key_password, key_archival, card_keys_only, created_at, updated_at, revoke_on_disable, renewal_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateTemplate = prepared(`UPDATE templates SET name = ?, display_name = ?, ca = ?, key_algorithms = ?, validity_days = ?, key_usage = ?,
 		ext_key_usage = ?, subject = ?, slot = ?, requires_ca_approval = ?, requires_form_approval = ?, prompt_key_password = ?,
-		key_archival = ?, card_keys_only = ?, updated_at = ?, revoke_on_disable = ? WHERE id = ?`)
+		key_archival = ?, card_keys_only = ?, updated_at = ?, revoke_on_disable = ?, renewal_key = ? WHERE id = ?`)
 	// TemplateByName runs for every certificate issued.
 	qTemplateByName = prepared(`SELECT ` + templateCols + ` FROM templates WHERE name = ?`)
 	qListTemplates  = prepared(`SELECT ` + templateCols + ` FROM templates ORDER BY name`)
@@ -40,6 +40,7 @@ func normTemplate(tp *lanyard.Template) {
 	tp.KeyUsage = nonNil(tp.KeyUsage)
 	tp.ExtKeyUsage = nonNil(tp.ExtKeyUsage)
 	tp.CreatedAt, tp.UpdatedAt = normTime(tp.CreatedAt), normTime(tp.UpdatedAt)
+	tp.RenewalKey = tp.RenewalKey.Mode()
 }
 
 func (t templatesTx) CreateTemplate(tp *lanyard.Template) error {
@@ -50,7 +51,7 @@ func (t templatesTx) CreateTemplate(tp *lanyard.Template) error {
 	}
 	err = t.row(qInsertTemplate, tp.Name, tp.DisplayName, tp.CA, algs, tp.ValidityDays, ku, eku, subject, tp.Slot,
 		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly,
-		micros(tp.CreatedAt), micros(tp.UpdatedAt), tp.RevokeOnDisable).Scan(&tp.ID)
+		micros(tp.CreatedAt), micros(tp.UpdatedAt), tp.RevokeOnDisable, tp.RenewalKey).Scan(&tp.ID)
 	if err != nil {
 		return t.writeErr(err, "template "+quote(tp.Name)+" already exists", "")
 	}
@@ -64,7 +65,7 @@ func (t templatesTx) UpdateTemplate(tp *lanyard.Template) error {
 		return err
 	}
 	res, err := t.exec(qUpdateTemplate, tp.Name, tp.DisplayName, tp.CA, algs, tp.ValidityDays, ku, eku, subject, tp.Slot,
-		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly, micros(tp.UpdatedAt), tp.RevokeOnDisable, tp.ID)
+		tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly, micros(tp.UpdatedAt), tp.RevokeOnDisable, tp.RenewalKey, tp.ID)
 	return t.one(res, err, notFound("template %d not found", tp.ID), "template "+quote(tp.Name)+" already exists", "")
 }
 
@@ -92,7 +93,7 @@ func scanTemplate(r scanner) (*lanyard.Template, error) {
 	var algs, ku, eku, subject string
 	var created, updated int64
 	if err := r.Scan(&tp.ID, &tp.Name, &tp.DisplayName, &tp.CA, &algs, &tp.ValidityDays, &ku, &eku, &subject, &tp.Slot,
-		&tp.RequiresCAApproval, &tp.RequiresFormApproval, &tp.PromptKeyPassword, &tp.KeyArchival, &tp.CardKeysOnly, &created, &updated, &tp.RevokeOnDisable); err != nil {
+		&tp.RequiresCAApproval, &tp.RequiresFormApproval, &tp.PromptKeyPassword, &tp.KeyArchival, &tp.CardKeysOnly, &created, &updated, &tp.RevokeOnDisable, &tp.RenewalKey); err != nil {
 		return nil, err
 	}
 	var err error

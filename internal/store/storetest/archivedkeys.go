@@ -178,3 +178,21 @@ func MigrateKeyArchival(t *testing.T, engine string, raw *sql.DB, rebind func(st
 		return nil
 	})
 }
+
+// MigrateRenewalKey checks migration 0028_renewal_key: a template saved
+// before it renews with a new key (lanyard.RenewalNewKey).
+func MigrateRenewalKey(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
+	t.Helper()
+	exec := migrateUpTo(t, engine, raw, rebind, "0028_renewal_key.sql")
+	exec(`INSERT INTO templates (name, ca, validity_days, key_usage, ext_key_usage, created_at, updated_at) VALUES ('old', 'builtin', 365, '["digital_signature"]', '[]', 0, 0)`)
+	MustView(t, open(), func(tx lanyard.Tx) error {
+		tp, err := tx.TemplateByName("old")
+		if err != nil {
+			return err
+		}
+		if tp.RenewalKey != lanyard.RenewalNewKey {
+			t.Errorf("template saved before migration 0028: renewal key %q, want %q", tp.RenewalKey, lanyard.RenewalNewKey)
+		}
+		return nil
+	})
+}

@@ -27,6 +27,7 @@ func testTemplates(t *testing.T, s lanyard.Store) {
 			tp.Slot = "9d"
 			tp.RequiresCAApproval, tp.RequiresFormApproval, tp.PromptKeyPassword, tp.KeyArchival, tp.CardKeysOnly = false, false, false, false, false
 			tp.RevokeOnDisable = false
+			tp.RenewalKey = lanyard.RenewalReuseKey
 			tp.UpdatedAt = at(2 * time.Hour)
 		},
 		id:        func(tp *T) int64 { return tp.ID },
