@@ -68,9 +68,19 @@ type WorkflowSettings struct {
 	AllowUserAddCards         bool `json:"allow_user_add_cards"`        // "Allow user to add cards when they are issued"
 	SearchTrackedCertificates bool `json:"search_tracked_certificates"` // "Search for certificates when card is issued or updated to track validity period"
 	AllowUserSelectTracked    bool `json:"allow_user_select_tracked"`   // "Allow user to select tracked certificates"
+	// AutoUpdateOnConnect: when the owner's card is connected at their
+	// workstation and an update is due (issuance.UpdateDue), the card is
+	// updated without asking (docs/lifecycle.md, "Update card contents").
+	// Off by default and on every policy saved before it existed.
+	AutoUpdateOnConnect bool `json:"auto_update_on_connect,omitempty"` // "Update card contents automatically when the card is connected"
 	// User permissions → Card issuing operations
 	IssueCard                  bool `json:"issue_card"`                   // "Issue card"
 	SelectOptionalCertificates bool `json:"select_optional_certificates"` // "Select optional certificates when card is issued"
+	// SelectOptionalOnUpdate lets the owner add the policy's optional
+	// templates when updating the card; without it an update keeps the
+	// optional certificates the card holds and adds none. Staff always
+	// may. Off on policies saved before it existed.
+	SelectOptionalOnUpdate bool `json:"select_optional_on_update,omitempty"` // "Select optional certificates when card is updated"
 	// User permissions → General
 	IssueAirCard bool `json:"issue_aircard"` // "Issue AirCard"
 	// User permissions → Issued card operations
@@ -238,6 +248,22 @@ type DocumentsSettings struct {
 type CertificateSettings struct {
 	Required []string `json:"required_templates"`
 	Optional []string `json:"optional_templates"`
+	// RenewalWindowDays: a certificate on a card that expires within this
+	// many days is renewed by Update card contents ("Renew certificates
+	// expiring within (days)"). 0: the Card Monitor's warning period
+	// (NotificationsSettings.WarningPeriod), so that an update is due
+	// exactly when the monitor calls the card expiring.
+	RenewalWindowDays int `json:"renewal_window_days,omitempty"`
+}
+
+// RenewalWindow is how long before a certificate expires an update renews
+// it under the policy s: Certificates.RenewalWindowDays, else the Card
+// Monitor's warning period.
+func (s PolicySettings) RenewalWindow() time.Duration {
+	if d := s.Certificates.RenewalWindowDays; d > 0 {
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return s.Notifications.WarningPeriod()
 }
 
 // NotificationsSettings says which e-mails users get.

@@ -100,7 +100,7 @@ type Template struct {
 	// templates saved before the setting existed.
 	RenewalKey RenewalKey `json:"renewal_key"`
 	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // AllowsKey reports whether the template accepts keys of algorithm a.

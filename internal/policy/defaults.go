@@ -26,6 +26,12 @@ func Defaults() lanyard.PolicySettings {
 			// certificates the administrator offers.
 			IssueCard:                  true,
 			SelectOptionalCertificates: true,
+			// The same choice when the card is updated later: a user who
+			// could pick optional certificates at issue may add them then.
+			SelectOptionalOnUpdate: true,
+			// Updating without asking runs key generation while the user
+			// works; the administrator turns it on once users know.
+			AutoUpdateOnConnect: false,
 			// AirCard needs the AirCard service to be deployed and reachable
 			// from workstations; it stays off until that is done.
 			IssueAirCard: false,

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -83,5 +84,33 @@ func TestCardMonitorDefaults(t *testing.T) {
 	saved.ExpiryWarningDays, saved.ExpiryResendDays = 14, 2
 	if saved.WarningPeriod() != 14*24*time.Hour || saved.ResendPeriod() != 2*24*time.Hour {
 		t.Errorf("set: %v, %v", saved.WarningPeriod(), saved.ResendPeriod())
+	}
+}
+
+// TestUpdateDefaults: a new policy lets users pick optional certificates
+// when updating and does not update cards on connect; a saved policy
+// without the settings (decoded from JSON that predates them) does
+// neither, and renews within the Card Monitor's warning period.
+func TestUpdateDefaults(t *testing.T) {
+	w := Defaults().Workflow
+	if !w.SelectOptionalOnUpdate || w.AutoUpdateOnConnect {
+		t.Errorf("new policy: select optional on update %v, auto update %v", w.SelectOptionalOnUpdate, w.AutoUpdateOnConnect)
+	}
+	var saved lanyard.PolicySettings
+	if err := json.Unmarshal([]byte(`{"workflow":{"issue_card":true,"select_optional_certificates":true},"notifications":{"expiry_warning_days":14}}`), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if saved.Workflow.SelectOptionalOnUpdate || saved.Workflow.AutoUpdateOnConnect {
+		t.Errorf("saved policy: %+v", saved.Workflow)
+	}
+	if got := saved.RenewalWindow(); got != 14*24*time.Hour {
+		t.Errorf("renewal window of a saved policy: %v, want the warning period, 14 days", got)
+	}
+	if got := (lanyard.PolicySettings{}).RenewalWindow(); got != 30*24*time.Hour {
+		t.Errorf("renewal window with neither set: %v, want 30 days", got)
+	}
+	saved.Certificates.RenewalWindowDays = 45
+	if got := saved.RenewalWindow(); got != 45*24*time.Hour {
+		t.Errorf("renewal window set: %v, want 45 days", got)
 	}
 }

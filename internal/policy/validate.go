@@ -29,6 +29,7 @@ const (
 	labelTempDays  = "Workflow → Temporary card validity (days)"
 	labelWarnDays  = "Notifications → Warn before certificates expire (days)"
 	labelResend    = "Notifications → Re-send expiry notices every (days)"
+	labelRenewal   = "Certificates → Renew certificates expiring within (days)"
 )
 
 // Validate checks every field of p and returns the first problem as an
@@ -68,6 +69,9 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 	}
 	if d := s.Notifications.ExpiryResendDays; d < 0 || d > 365 {
 		return invalid(labelResend, "must be 1–365 (0: the default, %d)", lanyard.DefaultExpiryResendDays)
+	}
+	if d := s.Certificates.RenewalWindowDays; d < 0 || d > 365 {
+		return invalid(labelRenewal, "must be 1–365 (0: the warning period of Notifications)")
 	}
 	if s.Issuance.MaxCardsPerUser < 0 {
 		return invalid(labelMaxCards, "must be 0 (unlimited) or more")
