@@ -121,10 +121,7 @@ func Decide(in Input, o *Options, ch Choice, rand io.Reader) (*Plan, error) {
 		if err := Issuable(t, in.CardType); err != nil {
 			return nil, err
 		}
-		needCA, needForm := Approvals(s.Documents, t, in.OnBehalf())
-		signed := needCA && (s.Documents.Check == lanyard.DocsCARequest || s.Documents.Check == lanyard.DocsRequestForm)
-		p.Slots = append(p.Slots, SlotPlan{Slot: slot, Template: name, Algorithm: alg, NeedCA: needCA, NeedForm: needForm,
-			SignedRequest: signed, Precheck: signed && s.Documents.Precheck})
+		p.Slots = append(p.Slots, slotPlan(s, t, slot, alg, in.OnBehalf()))
 	}
 
 	switch {
