@@ -208,6 +208,21 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("a card-keys-only template for a CSR: exit %d %q", code, errOut)
 	}
 	admin.must(0, "template", "update", "esign", "--card-keys-only=false")
+	// Renewal key: new key unless chosen; update switches it without a file.
+	if !strings.Contains(admin.must(0, "template", "show", "esign", "--output", "json"), `"renewal_key": "new_key"`) {
+		t.Fatal("a new template does not renew with a new key")
+	}
+	admin.must(0, "template", "update", "esign", "--renewal-key", "reuse_key")
+	if !strings.Contains(admin.must(0, "template", "show", "esign", "--output", "json"), `"renewal_key": "reuse_key"`) {
+		t.Fatal("template update --renewal-key reuse_key did not switch it")
+	}
+	if _, errOut, code := admin.run("", "template", "update", "esign", "--renewal-key", "same_key"); code != 1 || !strings.Contains(errOut, `renewal key must be "new_key" or "reuse_key"`) {
+		t.Fatalf("bad renewal key: exit %d %q", code, errOut)
+	}
+	admin.must(0, "template", "create", "reuse", "--renewal-key", "reuse_key")
+	if !strings.Contains(admin.must(0, "template", "show", "reuse", "--output", "json"), `"renewal_key": "reuse_key"`) {
+		t.Fatal("template create --renewal-key reuse_key")
+	}
 
 	// Errors: clear message, exit 1; usage mistakes exit 2.
 	if _, errOut, code := carla.run("", "template", "create", "nope"); code != 1 || !strings.Contains(errOut, "administrator") {

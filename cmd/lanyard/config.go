@@ -181,7 +181,7 @@ var templateList = listAll("/api/v1/templates", []string{"NAME", "CA", "KEYS", "
 
 func templateSave(update bool) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		var file, cn, slot string
+		var file, cn, slot, renewalKey string
 		var keys, kus, ekus multi
 		var validity int
 		var sanEmail, sanUPN, caApproval, formApproval, cardKeysOnly, holdOnDisable, archiveKey bool
@@ -202,6 +202,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		// On for new templates: a card is disabled when it may be in the
 		// wrong hands, and its certificates should not be trusted meanwhile.
 		cmd.BoolVar(&holdOnDisable, "revoke-on-disable", true, "put the certificate on hold (certificateHold) while its card is disabled")
+		cmd.StringVar(&renewalKey, "renewal-key", string(lanyard.RenewalNewKey), "what Update card contents does with the key of a certificate it renews: new_key (a new key pair) or reuse_key (certify the card's key again)")
 		pos, err := parse(cmd.FlagSet, args)
 		if err != nil || len(pos) > 1 || (update && len(pos) != 1) {
 			return errUsage
@@ -212,12 +213,12 @@ func templateSave(update bool) func(context.Context, []string) error {
 				return err
 			}
 		} else if update {
-			// Only the card-keys-only and revoke-on-disable switches
-			// change without a file.
+			// Only the card-keys-only, revoke-on-disable and renewal-key
+			// switches change without a file.
 			set := map[string]bool{}
 			cmd.Visit(func(f *flag.Flag) { set[f.Name] = true })
-			if !set["card-keys-only"] && !set["revoke-on-disable"] || len(pos) != 1 {
-				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json), or --card-keys-only[=false] or --revoke-on-disable[=false]")
+			if !set["card-keys-only"] && !set["revoke-on-disable"] && !set["renewal-key"] || len(pos) != 1 {
+				return fmt.Errorf("template update needs --file (get the current one with template show NAME --output json), or --card-keys-only[=false], --revoke-on-disable[=false] or --renewal-key")
 			}
 			c, err := cmd.client()
 			if err != nil {
@@ -231,6 +232,9 @@ func templateSave(update bool) func(context.Context, []string) error {
 			}
 			if set["revoke-on-disable"] {
 				t.RevokeOnDisable = holdOnDisable
+			}
+			if set["renewal-key"] {
+				t.RenewalKey = lanyard.RenewalKey(renewalKey)
 			}
 		} else {
 			for _, k := range keys {
@@ -246,6 +250,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 			t.Subject = lanyard.SubjectSpec{CommonName: cn, SANEmail: sanEmail, SANUPN: sanUPN}
 			t.RequiresCAApproval, t.RequiresFormApproval, t.CardKeysOnly = caApproval, formApproval, cardKeysOnly
 			t.RevokeOnDisable, t.KeyArchival = holdOnDisable, archiveKey
+			t.RenewalKey = lanyard.RenewalKey(renewalKey)
 		}
 		if len(pos) == 1 {
 			t.Name = pos[0]

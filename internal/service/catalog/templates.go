@@ -35,7 +35,7 @@ func (s *Catalog) CreateTemplate(ctx context.Context, p *lanyard.Principal, t la
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "template.create", "template", t.Name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
 			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly,
-			"revoke_on_disable": t.RevokeOnDisable})
+			"revoke_on_disable": t.RevokeOnDisable, "renewal_key": t.RenewalKey})
 	}, func(tx lanyard.Tx) error { return tx.CreateTemplate(&t) })
 	s.templates.Purge() // after commit, so no reader re-caches the old value
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Catalog) UpdateTemplate(ctx context.Context, p *lanyard.Principal, name
 		}
 		return tx.AppendAudit(s.rec.Event(p, "template.update", "template", name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
 			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly,
-			"revoke_on_disable": t.RevokeOnDisable}))
+			"revoke_on_disable": t.RevokeOnDisable, "renewal_key": t.RenewalKey}))
 	})
 	s.templates.Purge()
 	if err != nil {

@@ -44,12 +44,15 @@ export const kinds = {
       { label: 'Approval', cell: (t) => [t.requires_ca_approval ? 'CA manager' : '', t.requires_form_approval ? 'Certificate form' : ''].filter(Boolean).join(', ') || 'None' },
       { label: 'Card-held keys only', cell: (t) => yes(t.card_keys_only) },
       { label: 'Put certificate on hold when the card is disabled', cell: (t) => yes(t.revoke_on_disable) },
+      { label: 'Renewal key', cell: (t) => (t.renewal_key === 'reuse_key' ? 'Reuse key' : 'New key') },
     ],
     // card_keys_only: the template certifies only keys generated on a card;
     // the server turns it on for every smart card logon template.
     // revoke_on_disable: on for new templates (a disabled card may be in
     // the wrong hands); templates saved before the setting have it off.
-    seed: (name) => ({ name, display_name: name, key_algorithms: ['ecp256'], validity_days: 365, key_usage: ['digital_signature'], ext_key_usage: ['client_auth'], subject: { common_name: '{display_name}' }, card_keys_only: false, revoke_on_disable: true }),
+    // renewal_key: Update card contents renews with a new key pair
+    // (new_key) or certifies the card's key again (reuse_key).
+    seed: (name) => ({ name, display_name: name, key_algorithms: ['ecp256'], validity_days: 365, key_usage: ['digital_signature'], ext_key_usage: ['client_auth'], subject: { common_name: '{display_name}' }, card_keys_only: false, revoke_on_disable: true, renewal_key: 'new_key' }),
   },
 };
 
