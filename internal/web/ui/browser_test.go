@@ -281,8 +281,12 @@ func TestBrowserConsoleAdministrator(t *testing.T) {
 		b.Settle()
 		b.Run("create", chromedp.Click(chromedp.CSS("#obj-save")))
 		b.WaitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved')`)
-		if code, body := s.api("GET", "/api/v1/templates/vpn-client", nil); code != 200 {
-			t.Fatalf("the template was not created: %d %s", code, body)
+		code, body := s.api("GET", "/api/v1/templates/vpn-client", nil)
+		var created struct {
+			RenewalKey string `json:"renewal_key"`
+		}
+		if code != 200 || json.Unmarshal(body, &created) != nil || created.RenewalKey != "new_key" {
+			t.Fatalf("the template was not created renewing with a new key: %d %s", code, body)
 		}
 		if q := uitest.Eval[string](b, `location.search`); q != "" {
 			t.Errorf("after creating, the page still says it is new: %q", q)
