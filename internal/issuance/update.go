@@ -219,6 +219,12 @@ func OfferUpdate(in UpdateInput) (*UpdateOptions, error) {
 		Cautions:           cautions,
 	}
 	o.Due = slices.ContainsFunc(rows, UpdateSlot.Changes)
+	// The checks of the Issue card dialog (the owner's details fill the
+	// subject, the card can hold the key), so that a certificate the CA
+	// would refuse is refused here, before the card is touched.
+	if _, err := templateInfos(in.Input, s.Certificates.Required); err != nil {
+		return nil, err
+	}
 	infos, err := templateInfos(in.Input, s.Certificates.Optional)
 	if err != nil {
 		return nil, err

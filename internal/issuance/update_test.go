@@ -139,6 +139,10 @@ func TestPlanUpdate(t *testing.T) {
 		}, `!templates "logon" and "clash" both use card slot 9a`},
 		{"template gone", func(in *UpdateInput, _ *UpdateChoice) { in.Settings.Certificates.Required = []string{"gone"} },
 			`!template "gone" does not exist`},
+		{"owner details missing for the subject", func(in *UpdateInput, _ *UpdateChoice) {
+			in.Owner = &lanyard.User{Login: "ann"}
+			in.Templates["logon"].Subject = lanyard.SubjectSpec{CommonName: "{login}", SANUPN: true}
+		}, `!template "logon" puts the user principal name in the certificate, but user "ann" has no UPN`},
 		{"template the card cannot hold", func(in *UpdateInput, _ *UpdateChoice) {
 			in.Settings.Certificates.Required = []string{"logon", "ec384"}
 		}, "!template \"ec384\" needs a [ecp384] key"},
