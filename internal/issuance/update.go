@@ -28,6 +28,10 @@ type HeldCert struct {
 	Subject   string               `json:"subject,omitempty"`
 	NotAfter  time.Time            `json:"not_after"`
 	Algorithm lanyard.KeyAlgorithm `json:"algorithm,omitempty"`
+	// KeySHA256 is the SHA-256 of the certificate's public key
+	// (SubjectPublicKeyInfo, hex); a reuse-key renewal checks that the
+	// card's key is still this one before certifying it again.
+	KeySHA256 string `json:"key_sha256,omitempty"`
 	// Revoked: the certificate was revoked on its own (not with the
 	// card); its key may be compromised, so it is renewed with a new key.
 	Revoked bool `json:"revoked,omitempty"`
@@ -96,6 +100,9 @@ type UpdateSlot struct {
 	Reasons []UpdateReason     `json:"reasons,omitempty"`
 	Old     string             `json:"old,omitempty"` // serial replaced or removed ("" for add and keep)
 	OldCA   string             `json:"old_ca,omitempty"`
+	// OldKey is the held key's SHA-256 (HeldCert.KeySHA256) on a
+	// reuse-key renewal: the key that must still be in Slot.
+	OldKey string `json:"old_key_sha256,omitempty"`
 	// NotAfter is the held certificate's expiry (keep, renew, remove).
 	NotAfter time.Time `json:"not_after,omitzero"`
 	// Staged: the new key is generated in a spare slot and moved into
@@ -473,7 +480,7 @@ func newRow(in *UpdateInput, t *lanyard.Template, action SlotAction, held *HeldC
 	if held != nil {
 		row.Old, row.OldCA, row.NotAfter = held.Serial, held.CA, held.NotAfter
 		if t.RenewalKey.Mode() == lanyard.RenewalReuseKey && keyFits(t, held) {
-			row.Key, alg = lanyard.RenewalReuseKey, held.Algorithm
+			row.Key, row.OldKey, alg = lanyard.RenewalReuseKey, held.KeySHA256, held.Algorithm
 		}
 	}
 	if alg == "" {

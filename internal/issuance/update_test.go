@@ -30,7 +30,7 @@ func updateInput() UpdateInput {
 }
 
 func held(serial, template, slot string, left time.Duration, alg lanyard.KeyAlgorithm) HeldCert {
-	return HeldCert{Serial: serial, CA: "builtin", Template: template, Slot: slot, NotAfter: now.Add(left), Algorithm: alg}
+	return HeldCert{Serial: serial, CA: "builtin", Template: template, Slot: slot, NotAfter: now.Add(left), Algorithm: alg, KeySHA256: "key-" + serial}
 }
 
 // rowsText is a plan's rows in one line each: slot, template, action, then
@@ -47,6 +47,9 @@ func rowsText(rows []UpdateSlot) string {
 		}
 		if u.Old != "" {
 			f = append(f, "old="+u.Old)
+		}
+		if u.OldKey != "" {
+			f = append(f, "oldkey="+u.OldKey)
 		}
 		for i, on := range []bool{u.Staged, u.NeedCA, u.NeedForm} {
 			if on {
@@ -100,7 +103,7 @@ func TestPlanUpdate(t *testing.T) {
 		{"reuse key", func(in *UpdateInput, _ *UpdateChoice) {
 			in.Templates["logon"].RenewalKey = lanyard.RenewalReuseKey
 			in.Held[0].NotAfter = now.Add(day)
-		}, "9a logon renew reuse_key ecp256 expiring old=L1"},
+		}, "9a logon renew reuse_key ecp256 expiring old=L1 oldkey=key-L1"},
 		{"reuse key of a revoked certificate: new key", func(in *UpdateInput, _ *UpdateChoice) {
 			in.Templates["logon"].RenewalKey = lanyard.RenewalReuseKey
 			in.Held[0].Revoked = true
@@ -114,7 +117,7 @@ func TestPlanUpdate(t *testing.T) {
 			in.Held[0].NotAfter = now.Add(day)
 			in.CanMove = false
 			in.Settings.Documents.Check = lanyard.DocsCARequest
-		}, "9a logon renew reuse_key ecp256 expiring old=L1 ca"},
+		}, "9a logon renew reuse_key ecp256 expiring old=L1 oldkey=key-L1 ca"},
 
 		// Policy changes.
 		{"required template added", func(in *UpdateInput, _ *UpdateChoice) {
@@ -507,7 +510,7 @@ func FuzzPlanUpdate(f *testing.F) {
 					t.Errorf("slot %s written twice: %s", u.Slot, rowsText(p.Slots))
 				}
 				written[u.Slot] = true
-				if u.Key == lanyard.RenewalReuseKey && (u.Action == ActionAdd || slices.Contains(u.Reasons, ReasonRevokedElsewhere)) {
+				if u.Key == lanyard.RenewalReuseKey && (u.Action == ActionAdd || u.OldKey == "" || u.Staged || slices.Contains(u.Reasons, ReasonRevokedElsewhere)) {
 					t.Errorf("reused key %+v", u)
 				}
 			}
