@@ -19,3 +19,25 @@ type KRAVersion struct {
 type KRARotation struct {
 	Version int `json:"version"`
 }
+
+// ArchivedKey is an archived key as its owner sees it: never the key.
+type ArchivedKey struct {
+	ID                int64     `json:"id"`
+	CardID            int64     `json:"card_id"`
+	Template          string    `json:"template"`
+	KeyAlgorithm      string    `json:"key_algorithm"`
+	CertificateSerial string    `json:"certificate_serial,omitempty"`
+	State             string    `json:"state"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// KeyRecoverInput recovers an archived key as a PKCS #12 file.
+type KeyRecoverInput struct {
+	// Password protects the file; it follows the policy's rules for
+	// software-store key container passwords. Never stored.
+	Password string `json:"password"`
+	// AccountPassword and Code are the step-up: the caller's account
+	// password and a current code from their authenticator app.
+	AccountPassword string `json:"account_password"`
+	Code            string `json:"code"`
+}

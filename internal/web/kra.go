@@ -14,6 +14,9 @@ import (
 type KeyArchive interface {
 	KRAStatus(ctx context.Context, p *lanyard.Principal) ([]archive.KRAVersion, error)
 	RotateKRA(ctx context.Context, p *lanyard.Principal) (int, error)
+	// Recovery by the owner (keyrecovery.go).
+	OwnKeys(ctx context.Context, p *lanyard.Principal, template string) ([]*lanyard.ArchivedKey, error)
+	RecoverOwn(ctx context.Context, p *lanyard.Principal, in archive.RecoverInput) (*archive.Recovered, error)
 }
 
 // kraRoutes are the key-recovery key's settings (docs/security.md, "Key

@@ -183,3 +183,15 @@ func (a *Archive) notifyRecovered(tx lanyard.Tx, owner *lanyard.User, k *lanyard
 	}
 	return err == nil, err
 }
+
+// OwnKeys lists p's own archived keys of template, newest first, without
+// their sealed keys: what the owner picks a key to recover from.
+func (a *Archive) OwnKeys(ctx context.Context, p *lanyard.Principal, template string) ([]*lanyard.ArchivedKey, error) {
+	if p == nil || p.User == nil || p.User.ID == 0 {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "archived keys belong to a user; log in as one")
+	}
+	if template == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "name the template whose archived keys to list")
+	}
+	return a.Keys(ctx, p.User.ID, template)
+}
