@@ -129,6 +129,19 @@ func TestCLI(t *testing.T) {
 	if out := admin.must(0, "kra", "rotate"); !strings.Contains(out, "version 2 is current") {
 		t.Fatalf("kra rotate: %q", out)
 	}
+	// Key recovery by the owner: the list reaches the server; a key that
+	// is not carla's is not found, and no file is left behind.
+	if out := carla.must(0, "key", "list", "--template", "enc"); !strings.Contains(out, "CERTIFICATE") {
+		t.Fatalf("key list: %q", out)
+	}
+	p12 := filepath.Join(dir, "recovered.p12")
+	if _, errOut, code := carla.run("Recover-Me-2026\na long enough password\n", "key", "recover", "--out", p12, "--code", "123456", "999"); code != 1 ||
+		!strings.Contains(errOut, "archived key 999 not found") {
+		t.Fatalf("key recover of a key that is not hers: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(p12); !os.IsNotExist(err) {
+		t.Fatalf("a refused recovery left %s behind: %v", p12, err)
+	}
 
 	// Which cards still have a shared PUK (issue 13): the filter reaches
 	// the server, which refuses a state it does not know.
