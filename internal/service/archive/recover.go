@@ -22,12 +22,31 @@ type SecondFactor interface {
 	VerifySecondFactor(ctx context.Context, p *lanyard.Principal, password, code string) error
 }
 
-// Notifier queues the owner's notice of a recovery in the recovery's
-// transaction (internal/notify's Mailer). EUnavailable when notifications
-// are off: the recovery then goes ahead without one.
+// Notifier queues the owner's notices of recoveries and recovery
+// requests in the transaction that records them (internal/notify's
+// Mailer). EUnavailable when notifications are off: the change then goes
+// ahead without one.
 type Notifier interface {
-	QueueKeyRecovered(tx lanyard.Tx, to []string, owner *lanyard.User, k *lanyard.ArchivedKey, by string) (int64, error)
+	QueueKeyRecovery(tx lanyard.Tx, to []string, n Notice) (int64, error)
 	Wake()
+}
+
+// Notice kinds.
+const (
+	NoticeRecovered = "recovered" // the key was taken out as a PKCS #12 file
+	NoticeRequested = "requested" // someone asked to recover it
+	NoticeApproved  = "approved"  // a second person approved that request
+	NoticeRejected  = "rejected"  // a second person rejected it
+)
+
+// Notice is one notice to an archived key's owner: never the key nor a
+// password.
+type Notice struct {
+	Kind   string
+	Owner  *lanyard.User
+	Key    *lanyard.ArchivedKey
+	By     string // the login who acted
+	Reason string // the request's reason or the decider's comment
 }
 
 // RecoverInput is an owner's request to recover one of their archived
@@ -80,35 +99,47 @@ func (a *Archive) RecoverOwn(ctx context.Context, p *lanyard.Principal, in Recov
 	}
 	var out *Recovered
 	queued := false
-	err = a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-		if _, err := a.recoverable(tx, p.User.ID, in.KeyID); err != nil {
-			return err
-		}
-		k, key, err := a.OpenTx(tx, in.KeyID)
-		if err != nil {
-			return err
-		}
-		pfx, err := a.pkcs12(ctx, tx, k, key, in.Password)
-		if err != nil {
-			return err
-		}
-		k.SealedKey = nil
-		out = &Recovered{Key: k, PFX: pfx}
-		if queued, err = a.notifyRecovered(tx, owner, k, p.User.Login); err != nil {
-			return err
-		}
-		return tx.AppendAudit(a.rec.Event(p, "key.recover", "archived_key", strconv.FormatInt(k.ID, 10), map[string]any{
-			"owner": owner.Login, "card_id": k.CardID, "template": k.Template, "serial": k.CertificateSerial,
-			"kra_version": k.KRAVersion, "format": "pkcs12", "notified": queued,
-		}))
+	err = a.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		out, queued, err = a.recoverTx(ctx, tx, p, owner, in, nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if queued {
-		a.notifier.Wake()
-	}
+	a.wake(queued)
 	return out, nil
+}
+
+// recoverTx opens active key in.KeyID of owner in tx, encodes it as a
+// PKCS #12 file under in.Password, notifies the owner and appends the
+// key.recover event, with extra details (the dual-control request). It
+// reports whether a notice was queued.
+func (a *Archive) recoverTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, in RecoverInput, extra map[string]any) (*Recovered, bool, error) {
+	if _, err := a.recoverable(tx, owner.ID, in.KeyID); err != nil {
+		return nil, false, err
+	}
+	k, key, err := a.OpenTx(tx, in.KeyID)
+	if err != nil {
+		return nil, false, err
+	}
+	pfx, err := a.pkcs12(ctx, tx, k, key, in.Password)
+	if err != nil {
+		return nil, false, err
+	}
+	k.SealedKey = nil
+	queued, err := a.notify(tx, Notice{Kind: NoticeRecovered, Owner: owner, Key: k, By: p.User.Login})
+	if err != nil {
+		return nil, false, err
+	}
+	details := map[string]any{"owner": owner.Login, "card_id": k.CardID, "template": k.Template, "serial": k.CertificateSerial,
+		"kra_version": k.KRAVersion, "format": "pkcs12", "notified": queued}
+	for name, v := range extra {
+		details[name] = v
+	}
+	if err := tx.AppendAudit(a.rec.Event(p, "key.recover", "archived_key", strconv.FormatInt(k.ID, 10), details)); err != nil {
+		return nil, false, err
+	}
+	return &Recovered{Key: k, PFX: pfx}, queued, nil
 }
 
 // recoverable reads archived key id and checks it belongs to ownerID and
@@ -171,13 +202,13 @@ func (a *Archive) pkcs12(ctx context.Context, tx lanyard.Tx, k *lanyard.Archived
 	return pfx, nil
 }
 
-// notifyRecovered queues the owner's notice; false when notifications
-// are off or the owner has no e-mail address.
-func (a *Archive) notifyRecovered(tx lanyard.Tx, owner *lanyard.User, k *lanyard.ArchivedKey, by string) (bool, error) {
-	if a.notifier == nil || owner.Email == "" {
+// notify queues n to the owner; false when notifications are off or the
+// owner has no e-mail address.
+func (a *Archive) notify(tx lanyard.Tx, n Notice) (bool, error) {
+	if a.notifier == nil || n.Owner.Email == "" {
 		return false, nil
 	}
-	_, err := a.notifier.QueueKeyRecovered(tx, []string{owner.Email}, owner, k, by)
+	_, err := a.notifier.QueueKeyRecovery(tx, []string{n.Owner.Email}, n)
 	if lanyard.IsCode(err, lanyard.EUnavailable) {
 		return false, nil
 	}

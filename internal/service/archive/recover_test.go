@@ -45,7 +45,9 @@ type recoverEnv struct {
 	clock   *servicetest.Clock
 	alice   *lanyard.Principal
 	bob     *lanyard.Principal
-	secret  string // alice's authenticator secret
+	olga    *lanyard.Principal // an operator
+	adam    *lanyard.Principal // an administrator
+	secrets map[string]string  // authenticator secrets by login
 	key     *lanyard.ArchivedKey
 	private crypto.Signer
 	cert    *x509.Certificate
@@ -68,22 +70,25 @@ func newRecoverEnv(t *testing.T) *recoverEnv {
 			return m
 		}})
 	e := &recoverEnv{stack: stack, arc: stack.Service.Archive, clock: clock}
-	mk := func(login string) *lanyard.Principal {
-		pw, mail, rs := accountPassword, login+"@example.com", lanyard.Roles{lanyard.RoleUser}
+	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
+		pw, mail, rs := accountPassword, login+"@example.com", append(lanyard.Roles{lanyard.RoleUser}, roles...)
 		u, err := stack.Service.Identity.CreateUser(ctx, stack.Admin, identity.UserInput{Login: login, Password: &pw, Email: &mail, Roles: &rs})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
 	}
-	e.alice, e.bob = mk("alice"), mk("bob")
-	setup, err := stack.Service.Identity.BeginTOTPEnrollment(ctx, e.alice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secret = setup.Secret
-	if _, err := stack.Service.Identity.ConfirmTOTP(ctx, e.alice, e.code(t)); err != nil {
-		t.Fatal(err)
+	e.alice, e.bob, e.olga, e.adam = mk("alice"), mk("bob"), mk("olga", lanyard.RoleOperator), mk("adam", lanyard.RoleAdministrator)
+	e.secrets = map[string]string{}
+	for _, p := range []*lanyard.Principal{e.alice, e.olga} {
+		setup, err := stack.Service.Identity.BeginTOTPEnrollment(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secrets[p.User.Login] = setup.Secret
+		if _, err := stack.Service.Identity.ConfirmTOTP(ctx, p, e.codeOf(t, p)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.clock.Add(identity.TOTPPeriod) // the next step's code is unused
 	tpl := &lanyard.Template{Name: "encryption", CA: stack.CA.Name(), KeyAlgs: []lanyard.KeyAlgorithm{lanyard.RSA2048},
@@ -120,10 +125,13 @@ func newRecoverEnv(t *testing.T) *recoverEnv {
 	return e
 }
 
-// code is alice's authenticator code now, computed apart from the service.
-func (e *recoverEnv) code(t *testing.T) string {
+// code is alice's authenticator code now.
+func (e *recoverEnv) code(t *testing.T) string { return e.codeOf(t, e.alice) }
+
+// codeOf is p's authenticator code now, computed apart from the service.
+func (e *recoverEnv) codeOf(t *testing.T, p *lanyard.Principal) string {
 	t.Helper()
-	c, err := totp.GenerateCodeCustom(e.secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	c, err := totp.GenerateCodeCustom(e.secrets[p.User.Login], e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		t.Fatal(err)
 	}
