@@ -24,8 +24,9 @@ func (e *recoverEnv) downloadInput(t *testing.T, password string) archive.Recove
 // downloads the PKCS #12 once with her step-up and a password she sets;
 // it holds alice's key. Each step writes its one audit event and notifies
 // alice; the key.recover event names the request and the approver.
-func TestRecoveryDualControl(t *testing.T) {
-	e := newRecoverEnv(t)
+func TestRecoveryDualControl(t *testing.T) { dualControl(t, newRecoverEnv(t)) }
+
+func dualControl(t *testing.T, e *recoverEnv) {
 	ctx := t.Context()
 	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "  alice left; the legal hold needs her mail  ")
 	if err != nil {
@@ -89,8 +90,9 @@ func TestRecoveryDualControl(t *testing.T) {
 // requester never approves (even an administrator), the owner never
 // decides her own key's request, an operator does not decide; a rejected
 // request does not download; a decided request is not decided again.
-func TestRecoveryDualControlRefusals(t *testing.T) {
-	e := newRecoverEnv(t)
+func TestRecoveryDualControlRefusals(t *testing.T) { dualControlRefusals(t, newRecoverEnv(t)) }
+
+func dualControlRefusals(t *testing.T, e *recoverEnv) {
 	ctx := t.Context()
 	_, err := e.arc.RequestRecovery(ctx, e.bob, e.key.ID, "curious")
 	servicetest.WantErr(t, "a plain user requesting", err, lanyard.EForbidden, "operator or an administrator")

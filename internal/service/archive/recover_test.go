@@ -53,11 +53,14 @@ type recoverEnv struct {
 	cert    *x509.Certificate
 }
 
-func newRecoverEnv(t *testing.T) *recoverEnv {
+func newRecoverEnv(t *testing.T) *recoverEnv { return newRecoverEnvOn(t, nil) }
+
+// newRecoverEnvOn is newRecoverEnv on st (nil: a new SQLite store).
+func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 	t.Helper()
 	ctx := t.Context()
 	clock := servicetest.NewClock(time.Date(2026, 3, 1, 9, 0, 12, 0, time.UTC)) // 12 s into a TOTP step
-	stack := servicetest.New(t, servicetest.Options{Now: clock.Now,
+	stack := servicetest.New(t, servicetest.Options{Now: clock.Now, Store: st,
 		NewNotifier: func(st lanyard.Store, s *seal.AESGCM) service.Notifier {
 			m, err := notify.New(notify.Config{Store: st, Sealer: s, Now: clock.Now, Rand: rand.Reader, BaseURL: servicetest.DefaultBaseURL})
 			if err != nil {
@@ -174,8 +177,9 @@ func (e *recoverEnv) mail(t *testing.T, kind string) []*lanyard.MailMessage {
 // password and authenticator code; the PKCS #12 file opens with the
 // password she chose to her private key, certificate and the CA chain;
 // one key.recover event (no key, no password) and one notice to her.
-func TestRecoverOwnKey(t *testing.T) {
-	e := newRecoverEnv(t)
+func TestRecoverOwnKey(t *testing.T) { recoverOwn(t, newRecoverEnv(t)) }
+
+func recoverOwn(t *testing.T, e *recoverEnv) {
 	got, err := e.arc.RecoverOwn(t.Context(), e.alice, e.input(t, filePassword))
 	if err != nil {
 		t.Fatal(err)
