@@ -41,3 +41,29 @@ type KeyRecoverInput struct {
 	AccountPassword string `json:"account_password"`
 	Code            string `json:"code"`
 }
+
+// KeyRecoveryRequestInput asks to recover another user's archived key.
+type KeyRecoveryRequestInput struct {
+	ArchivedKeyID int64  `json:"archived_key_id"`
+	Reason        string `json:"reason"` // required
+}
+
+// KeyRecoveryDecision approves or rejects a key recovery request.
+type KeyRecoveryDecision struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// KeyRecoveryRequest is a request to recover someone else's archived key
+// (dual control): requested by one person, decided by another.
+type KeyRecoveryRequest struct {
+	ID            int64     `json:"id"`
+	ArchivedKeyID int64     `json:"archived_key_id"`
+	OwnerID       int64     `json:"owner_id"`
+	RequestedBy   int64     `json:"requested_by"`
+	Reason        string    `json:"reason"`
+	State         string    `json:"state"` // pending, approved, rejected, downloaded
+	DecidedBy     int64     `json:"decided_by,omitempty"`
+	Comment       string    `json:"comment,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
