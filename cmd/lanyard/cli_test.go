@@ -142,6 +142,24 @@ func TestCLI(t *testing.T) {
 	if _, err := os.Stat(p12); !os.IsNotExist(err) {
 		t.Fatalf("a refused recovery left %s behind: %v", p12, err)
 	}
+	// Dual control: a CA manager may not request; the administrator's
+	// request for a missing key is not found; approving a missing request
+	// is not found; the list answers.
+	if _, errOut, code := carla.run("", "key", "recovery", "request", "--reason", "x", "999"); code != 1 || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("key recovery request by a CA manager: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "key", "recovery", "request", "--reason", "legal hold", "999"); code != 1 || !strings.Contains(errOut, "archived key 999 not found") {
+		t.Fatalf("key recovery request of a missing key: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "key", "recovery", "approve", "999"); code != 1 || !strings.Contains(errOut, "key recovery request 999 not found") {
+		t.Fatalf("key recovery approve of a missing request: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "key", "recovery", "list", "--state", "pending"); !strings.Contains(out, "REQUESTED BY") {
+		t.Fatalf("key recovery list: %q", out)
+	}
+	if _, errOut, code := admin.run("P\np\n", "key", "recovery", "download", "--out", p12, "--code", "123456", "999"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("key recovery download of a missing request: exit %d %q", code, errOut)
+	}
 
 	// Which cards still have a shared PUK (issue 13): the filter reaches
 	// the server, which refuses a state it does not know.
