@@ -30,22 +30,10 @@ func (s *Server) keyRecoveryRoutes() []*route {
 			}},
 		{method: "POST", path: v1 + "/me/archived-keys/{id}/recover", summary: "Recover one of the caller's active archived keys as a PKCS #12 file (key, certificate, CA chain) encrypted with the password given; needs the caller's account password and a current authenticator code. Answered once, not cached", tag: "pki",
 			in: &apiv1.KeyRecoverInput{}, produces: "application/x-pkcs12", status: 200,
-			h: func(c *call) (any, error) {
-				id, err := c.pathInt("id")
-				if err != nil {
-					return nil, err
-				}
-				var in apiv1.KeyRecoverInput
-				if err := c.decode(&in); err != nil {
-					return nil, err
-				}
-				rec, err := s.archive.RecoverOwn(c.r.Context(), c.p, archive.RecoverInput{KeyID: id, Password: in.Password, AccountPassword: in.AccountPassword, Code: in.Code})
-				if err != nil {
-					return nil, err
-				}
-				c.download("application/x-pkcs12", p12Name(rec), rec.PFX)
-				return nil, nil
-			}},
+			h: p12Handler(func(c *call, id int64, in archive.RecoverInput) (*archive.Recovered, error) {
+				in.KeyID = id
+				return s.archive.RecoverOwn(c.r.Context(), c.p, in)
+			})},
 		{method: "GET", path: v1 + "/key-recoveries", summary: "Requests to recover someone else's archived key, newest first", tag: "pki", roles: oversightRoles,
 			query: []param{{"state", "string", "pending, approved, rejected or downloaded (default: all)"}},
 			out:   []apiv1.KeyRecoveryRequest{}, status: 200,
@@ -73,22 +61,9 @@ func (s *Server) keyRecoveryRoutes() []*route {
 		s.decideRoute("reject", false),
 		{method: "POST", path: v1 + "/key-recoveries/{id}/download", summary: "The requester downloads an approved recovery once as a PKCS #12 file encrypted with the password given; needs their account password and a current authenticator code. Not cached", tag: "pki", roles: staffRoles,
 			in: &apiv1.KeyRecoverInput{}, produces: "application/x-pkcs12", status: 200,
-			h: func(c *call) (any, error) {
-				id, err := c.pathInt("id")
-				if err != nil {
-					return nil, err
-				}
-				var in apiv1.KeyRecoverInput
-				if err := c.decode(&in); err != nil {
-					return nil, err
-				}
-				rec, err := s.archive.DownloadRecovery(c.r.Context(), c.p, id, archive.RecoverInput{Password: in.Password, AccountPassword: in.AccountPassword, Code: in.Code})
-				if err != nil {
-					return nil, err
-				}
-				c.download("application/x-pkcs12", p12Name(rec), rec.PFX)
-				return nil, nil
-			}},
+			h: p12Handler(func(c *call, id int64, in archive.RecoverInput) (*archive.Recovered, error) {
+				return s.archive.DownloadRecovery(c.r.Context(), c.p, id, in)
+			})},
 	}
 }
 
@@ -115,8 +90,25 @@ func (s *Server) decideRoute(verb string, approve bool) *route {
 		}}
 }
 
-func p12Name(rec *archive.Recovered) string {
-	return rec.Key.Template + "-" + strconv.FormatInt(rec.Key.ID, 10) + ".p12"
+// p12Handler reads the path's id and the passwords, runs open and
+// sends the PKCS #12 file as an attachment that is never cached.
+func p12Handler(open func(c *call, id int64, in archive.RecoverInput) (*archive.Recovered, error)) func(c *call) (any, error) {
+	return func(c *call) (any, error) {
+		id, err := c.pathInt("id")
+		if err != nil {
+			return nil, err
+		}
+		var in apiv1.KeyRecoverInput
+		if err := c.decode(&in); err != nil {
+			return nil, err
+		}
+		rec, err := open(c, id, archive.RecoverInput{Password: in.Password, AccountPassword: in.AccountPassword, Code: in.Code})
+		if err != nil {
+			return nil, err
+		}
+		c.download("application/x-pkcs12", rec.Key.Template+"-"+strconv.FormatInt(rec.Key.ID, 10)+".p12", rec.PFX)
+		return nil, nil
+	}
 }
 
 func keyRecoveryOut(r *lanyard.KeyRecoveryRequest, err error) (any, error) {

@@ -144,10 +144,7 @@ func (a *Archive) DownloadRecovery(ctx context.Context, p *lanyard.Principal, id
 	if err != nil {
 		return nil, err
 	}
-	if a.secondFactor == nil {
-		return nil, lanyard.Errorf(lanyard.EUnavailable, "key recovery needs the second-factor check, which this server lacks")
-	}
-	if err := a.secondFactor.VerifySecondFactor(ctx, p, in.AccountPassword, in.Code); err != nil {
+	if err := a.stepUp(ctx, p, in); err != nil {
 		return nil, err
 	}
 	var out *Recovered

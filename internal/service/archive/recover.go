@@ -91,10 +91,7 @@ func (a *Archive) RecoverOwn(ctx context.Context, p *lanyard.Principal, in Recov
 	if err != nil {
 		return nil, err
 	}
-	if a.secondFactor == nil {
-		return nil, lanyard.Errorf(lanyard.EUnavailable, "key recovery needs the second-factor check, which this server lacks")
-	}
-	if err := a.secondFactor.VerifySecondFactor(ctx, p, in.AccountPassword, in.Code); err != nil {
+	if err := a.stepUp(ctx, p, in); err != nil {
 		return nil, err
 	}
 	var out *Recovered
@@ -140,6 +137,14 @@ func (a *Archive) recoverTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Princ
 		return nil, false, err
 	}
 	return &Recovered{Key: k, PFX: pfx}, queued, nil
+}
+
+// stepUp checks the step-up of p, who is about to take a key out.
+func (a *Archive) stepUp(ctx context.Context, p *lanyard.Principal, in RecoverInput) error {
+	if a.secondFactor == nil {
+		return lanyard.Errorf(lanyard.EUnavailable, "key recovery needs the second-factor check, which this server lacks")
+	}
+	return a.secondFactor.VerifySecondFactor(ctx, p, in.AccountPassword, in.Code)
 }
 
 // recoverable reads archived key id and checks it belongs to ownerID and
