@@ -86,7 +86,7 @@ func dualControl(t *testing.T, e *recoverEnv) {
 }
 
 // TestRecoveryDualControlRefusals: a plain user cannot request; no reason
-// is refused; the owner requests no recovery of her own key; the
+// is refused; a key without its certificate is not recovered; the owner requests no recovery of her own key; the
 // requester never approves (even an administrator), the owner never
 // decides her own key's request, an operator does not decide; a rejected
 // request does not download; a decided request is not decided again.
@@ -101,6 +101,9 @@ func dualControlRefusals(t *testing.T, e *recoverEnv) {
 	aliceAdmin := &lanyard.Principal{User: e.alice.User, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
 	_, err = e.arc.RequestRecovery(ctx, aliceAdmin, e.key.ID, "mine")
 	servicetest.WantErr(t, "the owner requesting", err, lanyard.EInvalid, "recover it yourself")
+	pending := e.pendingKey(t)
+	_, err = e.arc.RequestRecovery(ctx, e.olga, pending.ID, "legal hold")
+	servicetest.WantErr(t, "a pending key", err, lanyard.EConflict, "pending")
 	r, err := e.arc.RequestRecovery(ctx, e.adam, e.key.ID, "audit of alice's mail")
 	if err != nil {
 		t.Fatal(err)

@@ -275,11 +275,7 @@ func TestRecoverOwnKeyRefusals(t *testing.T) {
 	in.AccountPassword = "not my password at all"
 	_, err = e.arc.RecoverOwn(ctx, e.alice, in)
 	servicetest.WantErr(t, "a wrong account password", err, lanyard.EStepUpFailed, "wrong password")
-	pending, _, err := e.arc.Generate(ctx, e.stack.Admin, archive.Request{OwnerID: e.alice.User.ID, CardID: e.key.CardID,
-		Template: &lanyard.Template{Name: "encryption", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.RSA2048}, KeyUsage: []string{lanyard.KUKeyEncipherment}, KeyArchival: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending := e.pendingKey(t)
 	in = e.input(t, filePassword)
 	in.KeyID = pending.ID
 	_, err = e.arc.RecoverOwn(ctx, e.alice, in)
@@ -295,4 +291,16 @@ func TestRecoverOwnKeyRefusals(t *testing.T) {
 	if ms := e.mail(t, notify.KindKeyRecovered); len(ms) != 0 {
 		t.Errorf("refusals queued notices %+v", ms)
 	}
+}
+
+// pendingKey archives another key of alice's, left pending (no
+// certificate).
+func (e *recoverEnv) pendingKey(t *testing.T) *lanyard.ArchivedKey {
+	t.Helper()
+	k, _, err := e.arc.Generate(t.Context(), e.stack.Admin, archive.Request{OwnerID: e.alice.User.ID, CardID: e.key.CardID,
+		Template: &lanyard.Template{Name: "encryption", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.RSA2048}, KeyUsage: []string{lanyard.KUKeyEncipherment}, KeyArchival: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
