@@ -144,28 +144,17 @@ func (a *Archive) DownloadRecovery(ctx context.Context, p *lanyard.Principal, id
 	if err != nil {
 		return nil, err
 	}
-	if err := a.stepUp(ctx, p, in); err != nil {
-		return nil, err
-	}
-	var out *Recovered
-	queued := false
-	err = a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+	return a.takeOut(ctx, p, owner, in, func(tx lanyard.Tx) (map[string]any, error) {
 		r, err := a.downloadable(tx, p, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.State, r.UpdatedAt = lanyard.KeyRecoveryDownloaded, a.rec.Clock()
 		if err := tx.UpdateKeyRecoveryRequest(r, lanyard.KeyRecoveryApproved); err != nil {
-			return err
+			return nil, err
 		}
-		out, queued, err = a.recoverTx(ctx, tx, p, owner, in, map[string]any{"request": r.ID, "approved_by": r.DecidedBy})
-		return err
+		return map[string]any{"request": r.ID, "approved_by": r.DecidedBy}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	a.wake(queued)
-	return out, nil
 }
 
 // downloadable reads request id and checks p requested it and it is

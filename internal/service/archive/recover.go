@@ -91,13 +91,26 @@ func (a *Archive) RecoverOwn(ctx context.Context, p *lanyard.Principal, in Recov
 	if err != nil {
 		return nil, err
 	}
+	return a.takeOut(ctx, p, owner, in, nil)
+}
+
+// takeOut checks p's step-up, then in one transaction runs first (when
+// set: it records the state change that goes with the recovery and
+// returns details for its event) and recoverTx.
+func (a *Archive) takeOut(ctx context.Context, p *lanyard.Principal, owner *lanyard.User, in RecoverInput, first func(lanyard.Tx) (map[string]any, error)) (*Recovered, error) {
 	if err := a.stepUp(ctx, p, in); err != nil {
 		return nil, err
 	}
 	var out *Recovered
 	queued := false
-	err = a.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
-		out, queued, err = a.recoverTx(ctx, tx, p, owner, in, nil)
+	err := a.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		var extra map[string]any
+		if first != nil {
+			if extra, err = first(tx); err != nil {
+				return err
+			}
+		}
+		out, queued, err = a.recoverTx(ctx, tx, p, owner, in, extra)
 		return err
 	})
 	if err != nil {
