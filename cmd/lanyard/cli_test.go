@@ -129,6 +129,37 @@ func TestCLI(t *testing.T) {
 	if out := admin.must(0, "kra", "rotate"); !strings.Contains(out, "version 2 is current") {
 		t.Fatalf("kra rotate: %q", out)
 	}
+	// Key recovery by the owner: the list reaches the server; a key that
+	// is not carla's is not found, and no file is left behind.
+	if out := carla.must(0, "key", "list", "--template", "enc"); !strings.Contains(out, "CERTIFICATE") {
+		t.Fatalf("key list: %q", out)
+	}
+	p12 := filepath.Join(dir, "recovered.p12")
+	if _, errOut, code := carla.run("Recover-Me-2026\na long enough password\n", "key", "recover", "--out", p12, "--code", "123456", "999"); code != 1 ||
+		!strings.Contains(errOut, "archived key 999 not found") {
+		t.Fatalf("key recover of a key that is not hers: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(p12); !os.IsNotExist(err) {
+		t.Fatalf("a refused recovery left %s behind: %v", p12, err)
+	}
+	// Dual control: a CA manager may not request; the administrator's
+	// request for a missing key is not found; approving a missing request
+	// is not found; the list answers.
+	if _, errOut, code := carla.run("", "key", "recovery", "request", "--reason", "x", "999"); code != 1 || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("key recovery request by a CA manager: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "key", "recovery", "request", "--reason", "legal hold", "999"); code != 1 || !strings.Contains(errOut, "archived key 999 not found") {
+		t.Fatalf("key recovery request of a missing key: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "key", "recovery", "approve", "999"); code != 1 || !strings.Contains(errOut, "key recovery request 999 not found") {
+		t.Fatalf("key recovery approve of a missing request: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "key", "recovery", "list", "--state", "pending"); !strings.Contains(out, "REQUESTED BY") {
+		t.Fatalf("key recovery list: %q", out)
+	}
+	if _, errOut, code := admin.run("P\np\n", "key", "recovery", "download", "--out", p12, "--code", "123456", "999"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("key recovery download of a missing request: exit %d %q", code, errOut)
+	}
 
 	// Which cards still have a shared PUK (issue 13): the filter reaches
 	// the server, which refuses a state it does not know.

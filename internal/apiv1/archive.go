@@ -19,3 +19,51 @@ type KRAVersion struct {
 type KRARotation struct {
 	Version int `json:"version"`
 }
+
+// ArchivedKey is an archived key as its owner sees it: never the key.
+type ArchivedKey struct {
+	ID                int64     `json:"id"`
+	CardID            int64     `json:"card_id"`
+	Template          string    `json:"template"`
+	KeyAlgorithm      string    `json:"key_algorithm"`
+	CertificateSerial string    `json:"certificate_serial,omitempty"`
+	State             string    `json:"state"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// KeyRecoverInput recovers an archived key as a PKCS #12 file.
+type KeyRecoverInput struct {
+	// Password protects the file; it follows the policy's rules for
+	// software-store key container passwords. Never stored.
+	Password string `json:"password"`
+	// AccountPassword and Code are the step-up: the caller's account
+	// password and a current code from their authenticator app.
+	AccountPassword string `json:"account_password"`
+	Code            string `json:"code"`
+}
+
+// KeyRecoveryRequestInput asks to recover another user's archived key.
+type KeyRecoveryRequestInput struct {
+	ArchivedKeyID int64  `json:"archived_key_id"`
+	Reason        string `json:"reason"` // required
+}
+
+// KeyRecoveryDecision approves or rejects a key recovery request.
+type KeyRecoveryDecision struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// KeyRecoveryRequest is a request to recover someone else's archived key
+// (dual control): requested by one person, decided by another.
+type KeyRecoveryRequest struct {
+	ID            int64     `json:"id"`
+	ArchivedKeyID int64     `json:"archived_key_id"`
+	OwnerID       int64     `json:"owner_id"`
+	RequestedBy   int64     `json:"requested_by"`
+	Reason        string    `json:"reason"`
+	State         string    `json:"state"` // pending, approved, rejected, downloaded
+	DecidedBy     int64     `json:"decided_by,omitempty"`
+	Comment       string    `json:"comment,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}

@@ -50,6 +50,7 @@ type Tx interface {
 	OfflineUnblockStore
 	CardReplacementStore
 	ArchivedKeyStore
+	KeyRecoveryStore
 	OfflineArmStore
 	CardPINStatusStore
 	CardContentStore

@@ -160,7 +160,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Notifier != nil {
 		cardNotifier = cfg.Notifier
 	}
-	if s.Archive, err = archive.New(archive.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand}); err != nil {
+	arcNotifier, _ := cfg.Notifier.(archive.Notifier)
+	if s.Archive, err = archive.New(archive.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand,
+		CAs: cfg.CAs, SecondFactor: s.Identity, Notifier: arcNotifier}); err != nil {
 		return nil, err
 	}
 	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,

@@ -158,10 +158,17 @@ var authzRows = map[string]authzRow{
 	"DELETE /api/v1/session":                   {roles: anyone},
 
 	// The token policy: everyone reads it, administrators set it.
-	"GET /api/v1/settings/tokens":      {roles: anyone},
-	"PUT /api/v1/settings/tokens":      {roles: admins, body: `{"max_ttl":"720h"}`},
-	"GET /api/v1/settings/kra":         {roles: admins},
-	"POST /api/v1/settings/kra/rotate": {roles: admins},
+	"GET /api/v1/settings/tokens":                {roles: anyone},
+	"PUT /api/v1/settings/tokens":                {roles: admins, body: `{"max_ttl":"720h"}`},
+	"GET /api/v1/settings/kra":                   {roles: admins},
+	"POST /api/v1/settings/kra/rotate":           {roles: admins},
+	"GET /api/v1/me/archived-keys":               {roles: anyone},
+	"POST /api/v1/me/archived-keys/{id}/recover": {roles: anyone, params: map[string]string{"id": "999999"}, body: `{}`},
+	"GET /api/v1/key-recoveries":                 {roles: oversight},
+	"POST /api/v1/key-recoveries":                {roles: staff, body: `{"archived_key_id":999999,"reason":"x"}`},
+	"POST /api/v1/key-recoveries/{id}/approve":   {roles: admins, params: map[string]string{"id": "999999"}, body: `{}`},
+	"POST /api/v1/key-recoveries/{id}/reject":    {roles: admins, params: map[string]string{"id": "999999"}, body: `{}`},
+	"POST /api/v1/key-recoveries/{id}/download":  {roles: staff, params: map[string]string{"id": "999999"}, body: `{}`},
 
 	// Users.
 	"GET /api/v1/users":         {roles: readers},

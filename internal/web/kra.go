@@ -14,6 +14,14 @@ import (
 type KeyArchive interface {
 	KRAStatus(ctx context.Context, p *lanyard.Principal) ([]archive.KRAVersion, error)
 	RotateKRA(ctx context.Context, p *lanyard.Principal) (int, error)
+	// Recovery by the owner (keyrecovery.go).
+	OwnKeys(ctx context.Context, p *lanyard.Principal, template string) ([]*lanyard.ArchivedKey, error)
+	RecoverOwn(ctx context.Context, p *lanyard.Principal, in archive.RecoverInput) (*archive.Recovered, error)
+	// Recovery for someone else under dual control (keyrecovery.go).
+	RequestRecovery(ctx context.Context, p *lanyard.Principal, keyID int64, reason string) (*lanyard.KeyRecoveryRequest, error)
+	DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error)
+	DownloadRecovery(ctx context.Context, p *lanyard.Principal, id int64, in archive.RecoverInput) (*archive.Recovered, error)
+	RecoveryRequests(ctx context.Context, p *lanyard.Principal, state lanyard.KeyRecoveryState) ([]*lanyard.KeyRecoveryRequest, error)
 }
 
 // kraRoutes are the key-recovery key's settings (docs/security.md, "Key

@@ -18,3 +18,16 @@ func (*tx) CurrentKRAKey() (*lanyard.KRAKey, error) {
 func (*tx) CountArchivedKeysUnder(int) (int, error) {
 	return 0, notImplemented("CountArchivedKeysUnder")
 }
+
+func (*tx) CreateKeyRecoveryRequest(*lanyard.KeyRecoveryRequest) error {
+	return notImplemented("CreateKeyRecoveryRequest")
+}
+func (*tx) UpdateKeyRecoveryRequest(*lanyard.KeyRecoveryRequest, lanyard.KeyRecoveryState) error {
+	return notImplemented("UpdateKeyRecoveryRequest")
+}
+func (*tx) KeyRecoveryRequestByID(int64) (*lanyard.KeyRecoveryRequest, error) {
+	return nil, notImplemented("KeyRecoveryRequestByID")
+}
+func (*tx) ListKeyRecoveryRequests(lanyard.KeyRecoveryState) ([]*lanyard.KeyRecoveryRequest, error) {
+	return nil, notImplemented("ListKeyRecoveryRequests")
+}

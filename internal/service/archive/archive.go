@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
@@ -36,13 +37,23 @@ type Config struct {
 	Now    func() time.Time
 	// Rand draws the KRA key versions.
 	Rand io.Reader
+	// CAs give recovered PKCS #12 files their chain (optional).
+	CAs []ca.CA
+	// SecondFactor is the step-up recovery asks for; without it recovery
+	// is unavailable.
+	SecondFactor SecondFactor
+	// Notifier tells owners their key was recovered (optional).
+	Notifier Notifier
 }
 
 // Archive implements key archival.
 type Archive struct {
-	rec    lanyard.Recorder
-	sealer seal.Sealer
-	rand   io.Reader
+	rec          lanyard.Recorder
+	sealer       seal.Sealer
+	rand         io.Reader
+	cas          map[string]ca.CA
+	secondFactor SecondFactor
+	notifier     Notifier
 }
 
 // New checks cfg and returns an Archive.
@@ -50,7 +61,12 @@ func New(cfg Config) (*Archive, error) {
 	if cfg.Store == nil || cfg.Sealer == nil || cfg.Now == nil || cfg.Rand == nil {
 		return nil, errors.New("archive: Store, Sealer, Now and Rand are required")
 	}
-	return &Archive{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, rand: cfg.Rand}, nil
+	a := &Archive{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, rand: cfg.Rand, cas: map[string]ca.CA{},
+		secondFactor: cfg.SecondFactor, notifier: cfg.Notifier}
+	for _, c := range cfg.CAs {
+		a.cas[c.Name()] = c
+	}
+	return a, nil
 }
 
 // kraKeySize is the KRA key length: AES-256 (seal.KeySize).

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"OfflineUnblocks", testOfflineUnblocks},
 		{"CardReplacements", testCardReplacements},
 		{"ArchivedKeys", testArchivedKeys},
+		{"KeyRecoveryRequests", testKeyRecoveryRequests},
 		{"KRAKeys", testKRAKeys},
 		{"OfflineArms", testOfflineArms},
 		{"CardPINStatus", testCardPINStatus},

@@ -1,0 +1,208 @@
+package archive
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Recovery of someone else's archived key is under dual control
+// (docs/lifecycle.md, "Key archival"): an operator or administrator
+// requests it with a reason; an administrator who is neither the
+// requester nor the owner approves or rejects it; the requester then
+// downloads the PKCS #12 file once, with a password they set and their
+// own step-up. The person who requests never approves, and the approver
+// never holds the key: taking a key out always takes two people. Every
+// step is one transaction with its audit event and the owner's notice.
+
+// MaxRecoveryReason bounds a request's reason and a decision's comment.
+const MaxRecoveryReason = 1000
+
+// RequestRecovery records p's request to recover archived key keyID of
+// another user, pending a second person's decision.
+func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, keyID int64, reason string) (*lanyard.KeyRecoveryRequest, error) {
+	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "only an operator or an administrator requests the recovery of someone else's key")
+	}
+	reason = strings.TrimSpace(reason)
+	if err := checkText("reason", reason, true); err != nil {
+		return nil, err
+	}
+	var r *lanyard.KeyRecoveryRequest
+	queued := false
+	err := a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+		k, err := tx.ArchivedKeyByID(keyID)
+		if err != nil {
+			return err
+		}
+		if k.OwnerID == p.User.ID {
+			return lanyard.Errorf(lanyard.EInvalid, "archived key %d is yours: recover it yourself (lanyard key recover)", keyID)
+		}
+		owner, err := a.recoverable(tx, k.OwnerID, keyID)
+		if err != nil {
+			return err
+		}
+		now := a.rec.Clock()
+		r = &lanyard.KeyRecoveryRequest{ArchivedKeyID: k.ID, OwnerID: owner.ID, RequestedBy: p.User.ID, Reason: reason,
+			State: lanyard.KeyRecoveryPending, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateKeyRecoveryRequest(r); err != nil {
+			return err
+		}
+		if queued, err = a.notify(tx, Notice{Kind: NoticeRequested, Owner: owner, Key: k, By: p.User.Login, Reason: reason}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(a.rec.Event(p, "key.recovery.request", "key_recovery_request", strconv.FormatInt(r.ID, 10), map[string]any{
+			"archived_key": k.ID, "owner": owner.Login, "template": k.Template, "serial": k.CertificateSerial, "reason": reason, "notified": queued,
+		}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.wake(queued)
+	return r, nil
+}
+
+// DecideRecovery approves or rejects pending request id. Only an
+// administrator decides, and never one who requested it or whose key it
+// is.
+func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error) {
+	if !p.Has(lanyard.RoleAdministrator) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "only an administrator approves or rejects a key recovery request")
+	}
+	comment = strings.TrimSpace(comment)
+	if err := checkText("comment", comment, false); err != nil {
+		return nil, err
+	}
+	var r *lanyard.KeyRecoveryRequest
+	queued := false
+	err := a.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
+		if r, err = tx.KeyRecoveryRequestByID(id); err != nil {
+			return err
+		}
+		switch {
+		case r.RequestedBy == p.User.ID:
+			return lanyard.Errorf(lanyard.EForbidden, "you requested key recovery %d: a second person must decide it", id)
+		case r.OwnerID == p.User.ID:
+			return lanyard.Errorf(lanyard.EForbidden, "key recovery %d is of your own key: another administrator must decide it", id)
+		case r.State != lanyard.KeyRecoveryPending:
+			return lanyard.Errorf(lanyard.EConflict, "key recovery %d is %s already", id, r.State)
+		}
+		k, err := tx.ArchivedKeyByID(r.ArchivedKeyID)
+		if err != nil {
+			return err
+		}
+		owner, err := tx.UserByID(r.OwnerID)
+		if err != nil {
+			return err
+		}
+		state, action, kind := lanyard.KeyRecoveryRejected, "key.recovery.reject", NoticeRejected
+		if approve {
+			state, action, kind = lanyard.KeyRecoveryApproved, "key.recovery.approve", NoticeApproved
+		}
+		r.State, r.DecidedBy, r.Comment, r.UpdatedAt = state, p.User.ID, comment, a.rec.Clock()
+		if err := tx.UpdateKeyRecoveryRequest(r, lanyard.KeyRecoveryPending); err != nil {
+			return err
+		}
+		if queued, err = a.notify(tx, Notice{Kind: kind, Owner: owner, Key: k, By: p.User.Login, Reason: comment}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(a.rec.Event(p, action, "key_recovery_request", strconv.FormatInt(r.ID, 10), map[string]any{
+			"archived_key": k.ID, "owner": owner.Login, "comment": comment, "notified": queued,
+		}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.wake(queued)
+	return r, nil
+}
+
+// DownloadRecovery gives the requester of approved request id the key as
+// a PKCS #12 file under in.Password (the owner's policy's rule), once,
+// after their step-up; in.KeyID is ignored. The request becomes
+// downloaded in the same transaction as the key.recover event, so a
+// second download, even a concurrent one, is refused.
+func (a *Archive) DownloadRecovery(ctx context.Context, p *lanyard.Principal, id int64, in RecoverInput) (*Recovered, error) {
+	if p == nil || p.User == nil || p.User.ID == 0 {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "log in as the person who requested the recovery")
+	}
+	var owner *lanyard.User
+	err := a.rec.View(ctx, func(tx lanyard.Tx) error {
+		r, err := a.downloadable(tx, p, id)
+		if err != nil {
+			return err
+		}
+		if owner, err = a.recoverable(tx, r.OwnerID, r.ArchivedKeyID); err != nil {
+			return err
+		}
+		in.KeyID = r.ArchivedKeyID
+		return checkRecoveryPassword(tx, owner, in.Password)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.takeOut(ctx, p, owner, in, func(tx lanyard.Tx) (map[string]any, error) {
+		r, err := a.downloadable(tx, p, id)
+		if err != nil {
+			return nil, err
+		}
+		r.State, r.UpdatedAt = lanyard.KeyRecoveryDownloaded, a.rec.Clock()
+		if err := tx.UpdateKeyRecoveryRequest(r, lanyard.KeyRecoveryApproved); err != nil {
+			return nil, err
+		}
+		return map[string]any{"request": r.ID, "approved_by": r.DecidedBy}, nil
+	})
+}
+
+// downloadable reads request id and checks p requested it and it is
+// approved and not downloaded yet. Another person's request is not found.
+func (a *Archive) downloadable(tx lanyard.Tx, p *lanyard.Principal, id int64) (*lanyard.KeyRecoveryRequest, error) {
+	r, err := tx.KeyRecoveryRequestByID(id)
+	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && r.RequestedBy != p.User.ID {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "key recovery request %d not found (only its requester downloads it)", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch r.State {
+	case lanyard.KeyRecoveryApproved:
+		return r, nil
+	case lanyard.KeyRecoveryDownloaded:
+		return nil, lanyard.Errorf(lanyard.EConflict, "key recovery %d was downloaded already; a key is handed out once per request", id)
+	}
+	return nil, lanyard.Errorf(lanyard.EConflict, "key recovery %d is %s, not approved", id, r.State)
+}
+
+// RecoveryRequests lists the key recovery requests in state ("" for all),
+// newest first: operators, administrators and auditors.
+func (a *Archive) RecoveryRequests(ctx context.Context, p *lanyard.Principal, state lanyard.KeyRecoveryState) ([]*lanyard.KeyRecoveryRequest, error) {
+	if !p.Has(lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators, administrators and auditors see key recovery requests")
+	}
+	if state != "" && !state.Valid() {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "state %q: want pending, approved, rejected or downloaded", state)
+	}
+	var out []*lanyard.KeyRecoveryRequest
+	err := a.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListKeyRecoveryRequests(state); return })
+	return out, err
+}
+
+func (a *Archive) wake(queued bool) {
+	if queued {
+		a.notifier.Wake()
+	}
+}
+
+// checkText checks a reason or comment: required when asked, bounded.
+func checkText(name, s string, required bool) error {
+	switch {
+	case required && s == "":
+		return lanyard.Errorf(lanyard.EInvalid, "a %s is required", name)
+	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxRecoveryReason:
+		return lanyard.Errorf(lanyard.EInvalid, "the %s is text of at most %d characters", name, MaxRecoveryReason)
+	}
+	return nil
+}

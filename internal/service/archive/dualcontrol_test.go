@@ -1,0 +1,133 @@
+package archive_test
+
+import (
+	"crypto"
+	"strings"
+	"testing"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notify"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+)
+
+// downloadInput is olga's download of a request: her step-up.
+func (e *recoverEnv) downloadInput(t *testing.T, password string) archive.RecoverInput {
+	return archive.RecoverInput{Password: password, AccountPassword: accountPassword, Code: e.codeOf(t, e.olga)}
+}
+
+// TestRecoveryDualControl: olga (operator) requests the recovery of
+// alice's key with a reason; adam (administrator) approves; olga
+// downloads the PKCS #12 once with her step-up and a password she sets;
+// it holds alice's key. Each step writes its one audit event and notifies
+// alice; the key.recover event names the request and the approver.
+func TestRecoveryDualControl(t *testing.T) { dualControl(t, newRecoverEnv(t)) }
+
+func dualControl(t *testing.T, e *recoverEnv) {
+	ctx := t.Context()
+	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "  alice left; the legal hold needs her mail  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != lanyard.KeyRecoveryPending || r.Reason != "alice left; the legal hold needs her mail" || r.OwnerID != e.alice.User.ID {
+		t.Errorf("request %+v", r)
+	}
+	_, err = e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, filePassword))
+	servicetest.WantErr(t, "download before approval", err, lanyard.EConflict, "pending, not approved")
+	if r, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "HR ticket 4711"); err != nil {
+		t.Fatal(err)
+	}
+	if r.State != lanyard.KeyRecoveryApproved || r.DecidedBy != e.adam.User.ID {
+		t.Errorf("approved request %+v", r)
+	}
+	_, err = e.arc.DownloadRecovery(ctx, e.adam, r.ID, e.downloadInput(t, filePassword))
+	servicetest.WantErr(t, "the approver downloading", err, lanyard.ENotFound, "only its requester")
+	_, err = e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, "weak"))
+	servicetest.WantErr(t, "a password below alice's policy", err, lanyard.EInvalid, "12 to")
+	got, err := e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, filePassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, cert, _, err := pkcs12.DecodeChain(got.PFX, filePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.private.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) || !cert.Equal(e.cert) {
+		t.Error("the PKCS #12 file holds another key or certificate")
+	}
+	e.clock.Add(identity.TOTPPeriod)
+	_, err = e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, filePassword))
+	servicetest.WantErr(t, "a second download", err, lanyard.EConflict, "downloaded already")
+	for action, by := range map[string]string{"key.recovery.request": "olga", "key.recovery.approve": "adam", "key.recover": "olga"} {
+		evs := e.audit(t, action)
+		if len(evs) != 1 || evs[0].Actor != by {
+			t.Errorf("%s events %+v, want one by %s", action, evs, by)
+			continue
+		}
+		if d := string(evs[0].Details); strings.Contains(d, filePassword) || strings.Contains(d, accountPassword) || !strings.Contains(d, `"notified":true`) {
+			t.Errorf("%s details %s: want notified, never a password", action, d)
+		}
+	}
+	if d := string(e.audit(t, "key.recover")[0].Details); !strings.Contains(d, `"approved_by":`) || !strings.Contains(d, `"request":`) {
+		t.Errorf("key.recover details %s do not name the request and approver", d)
+	}
+	for _, kind := range []string{notify.KindKeyRecoveryRequest, notify.KindKeyRecoveryApproved, notify.KindKeyRecovered} {
+		if ms := e.mail(t, kind); len(ms) != 1 || ms[0].To[0] != "alice@example.com" {
+			t.Errorf("%s notices %+v, want one to alice", kind, ms)
+		}
+	}
+	list, err := e.arc.RecoveryRequests(ctx, e.adam, lanyard.KeyRecoveryDownloaded)
+	if err != nil || len(list) != 1 || list[0].ID != r.ID {
+		t.Errorf("downloaded requests %+v, %v", list, err)
+	}
+}
+
+// TestRecoveryDualControlRefusals: a plain user cannot request; no reason
+// is refused; a key without its certificate is not recovered; the owner requests no recovery of her own key; the
+// requester never approves (even an administrator), the owner never
+// decides her own key's request, an operator does not decide; a rejected
+// request does not download; a decided request is not decided again.
+func TestRecoveryDualControlRefusals(t *testing.T) { dualControlRefusals(t, newRecoverEnv(t)) }
+
+func dualControlRefusals(t *testing.T, e *recoverEnv) {
+	ctx := t.Context()
+	_, err := e.arc.RequestRecovery(ctx, e.bob, e.key.ID, "curious")
+	servicetest.WantErr(t, "a plain user requesting", err, lanyard.EForbidden, "operator or an administrator")
+	_, err = e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "   ")
+	servicetest.WantErr(t, "no reason", err, lanyard.EInvalid, "reason is required")
+	aliceAdmin := &lanyard.Principal{User: e.alice.User, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	_, err = e.arc.RequestRecovery(ctx, aliceAdmin, e.key.ID, "mine")
+	servicetest.WantErr(t, "the owner requesting", err, lanyard.EInvalid, "recover it yourself")
+	pending := e.pendingKey(t)
+	_, err = e.arc.RequestRecovery(ctx, e.olga, pending.ID, "legal hold")
+	servicetest.WantErr(t, "a pending key", err, lanyard.EConflict, "pending")
+	r, err := e.arc.RequestRecovery(ctx, e.adam, e.key.ID, "audit of alice's mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "")
+	servicetest.WantErr(t, "the requester approving", err, lanyard.EForbidden, "a second person")
+	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, true, "")
+	servicetest.WantErr(t, "the owner approving", err, lanyard.EForbidden, "your own key")
+	_, err = e.arc.DecideRecovery(ctx, e.olga, r.ID, true, "")
+	servicetest.WantErr(t, "an operator approving", err, lanyard.EForbidden, "only an administrator")
+	if _, err := e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, false, "no ticket"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, true, "")
+	servicetest.WantErr(t, "deciding again", err, lanyard.EConflict, "rejected already")
+	_, err = e.arc.DownloadRecovery(ctx, e.adam, r.ID, archive.RecoverInput{Password: filePassword})
+	servicetest.WantErr(t, "downloading a rejected request", err, lanyard.EConflict, "rejected, not approved")
+	if evs := e.audit(t, "key.recover"); len(evs) != 0 {
+		t.Errorf("refusals recovered a key: %+v", evs)
+	}
+	if evs := e.audit(t, "key.recovery.approve"); len(evs) != 0 {
+		t.Errorf("refusals approved: %+v", evs)
+	}
+	if ms := e.mail(t, notify.KindKeyRecoveryRejected); len(ms) != 1 {
+		t.Errorf("rejection notices %+v, want one", ms)
+	}
+}
