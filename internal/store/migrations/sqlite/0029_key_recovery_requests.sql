@@ -1,5 +1,5 @@
 -- Requests to recover someone else's archived key under dual control
--- (keep in step with postgres/0028_key_recovery_requests.sql;
+-- (keep in step with postgres/0029_key_recovery_requests.sql;
 -- docs/lifecycle.md, "Key archival"): one person requests with a reason,
 -- another approves or rejects, the requester downloads once.
 CREATE TABLE key_recovery_requests (
