@@ -125,6 +125,13 @@ func softTemplate(in Input, t *lanyard.Template) error {
 	if err := Issuable(t, in.CardType); err != nil {
 		return err
 	}
+	// A software store's key is made by the workstation's agent; an
+	// archive-key template's key must be made and archived on the server
+	// (docs/lifecycle.md, "Key archival"), which software stores do not do
+	// yet: refused rather than issued unarchived.
+	if t.KeyArchival {
+		return lanyard.Errorf(lanyard.EUnavailable, "certificate %q archives its key, which software stores cannot do yet; issue it on a PIV card", t.Name)
+	}
 	if in.Owner != nil {
 		if err := ca.CheckSubject(t, in.Owner); err != nil {
 			return lanyard.Errorf(lanyard.EInvalid, "%s; ask your administrator to complete the user's details", lanyard.ErrorMessage(err))

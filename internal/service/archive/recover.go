@@ -213,7 +213,7 @@ func (a *Archive) pkcs12(ctx context.Context, tx lanyard.Tx, k *lanyard.Archived
 			return nil, err
 		}
 	}
-	pfx, err := pkcs12.Modern2023.WithRand(a.rand).Encode(key, cert, chain, password)
+	pfx, err := pkcs12.Modern2023.WithIterations(recoveryKDFIterations).WithRand(a.rand).Encode(key, cert, chain, password)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "encoding the PKCS #12 file failed")
 	}
@@ -244,3 +244,10 @@ func (a *Archive) OwnKeys(ctx context.Context, p *lanyard.Principal, template st
 	}
 	return a.Keys(ctx, p.User.ID, template)
 }
+
+// recoveryKDFIterations is the PBKDF2 iteration count of a recovered
+// key's PKCS #12 file (Modern2023's 2048 is too cheap for a file that
+// opens the owner's whole mail history: a password at the policy's
+// minimum must not fall to an offline guess). 600,000 is OWASP's figure
+// for PBKDF2-HMAC-SHA256; OpenSSL and the platforms' key stores read it.
+const recoveryKDFIterations = 600_000

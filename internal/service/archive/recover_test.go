@@ -239,6 +239,10 @@ func opensslProof(t *testing.T, pfx []byte) {
 	if err := os.WriteFile(f("msg.txt"), []byte("secret minutes of the board\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The file's key derivation is costly to guess at offline.
+	if info := run("pkcs12", "-in", f("key.p12"), "-passin", "pass:"+filePassword, "-info", "-noout"); !bytes.Contains(info, []byte("Iteration 600000")) {
+		t.Errorf("openssl pkcs12 -info: %s; want 600000 iterations", info)
+	}
 	run("pkcs12", "-in", f("key.p12"), "-passin", "pass:"+filePassword, "-nodes", "-nocerts", "-out", f("key.pem"))
 	run("pkcs12", "-in", f("key.p12"), "-passin", "pass:"+filePassword, "-clcerts", "-nokeys", "-out", f("cert.pem"))
 	keyPub := run("pkey", "-in", f("key.pem"), "-pubout")
