@@ -35,6 +35,13 @@ type HeldCert struct {
 	// Revoked: the certificate was revoked on its own (not with the
 	// card); its key may be compromised, so it is renewed with a new key.
 	Revoked bool `json:"revoked,omitempty"`
+	// Archived: the server holds a copy of the certificate's key (key
+	// archival). Such a key is certified again only under a template
+	// that archives too, and one the server holds no copy of only under a
+	// template that does not: a reuse-key renewal never turns an escrowed
+	// key into a signing or logon key, nor claims an escrow that is not
+	// there.
+	Archived bool `json:"archived,omitempty"`
 }
 
 // UpdateInput is what the update decisions need: Input's card, owner,
@@ -495,11 +502,13 @@ func newRow(in *UpdateInput, t *lanyard.Template, action SlotAction, held *HeldC
 }
 
 // keyFits reports whether the key of the held certificate h may be
-// certified again under t: t still allows its algorithm and it was not
-// revoked on its own (its key may be compromised). Otherwise a reuse-key
-// template renews with a new key.
+// certified again under t: t still allows its algorithm, it was not
+// revoked on its own (its key may be compromised), and the server holds a
+// copy of it exactly when t archives keys (HeldCert.Archived), t's
+// archival rule still holding. Otherwise a reuse-key template renews with
+// a new key.
 func keyFits(t *lanyard.Template, h *HeldCert) bool {
-	return t.AllowsKey(h.Algorithm) && !h.Revoked
+	return t.AllowsKey(h.Algorithm) && !h.Revoked && h.Archived == t.KeyArchival && t.CheckKeyArchival() == nil
 }
 
 // inPlaceRisk checks a renewal with a new key on a card that cannot move

@@ -112,6 +112,10 @@ func TestPlanUpdate(t *testing.T) {
 			in.Templates["logon"].RenewalKey = lanyard.RenewalReuseKey
 			in.Templates["logon"].KeyAlgs = []lanyard.KeyAlgorithm{lanyard.RSA2048}
 		}, "9a logon renew new_key rsa2048 template_changed old=L1 staged"},
+		{"reuse key of a key the server holds, template no longer archiving: new key", func(in *UpdateInput, _ *UpdateChoice) {
+			in.Templates["logon"].RenewalKey = lanyard.RenewalReuseKey
+			in.Held[0].NotAfter, in.Held[0].Archived = now.Add(day), true
+		}, "9a logon renew new_key ecp256 expiring old=L1 staged"},
 		{"reuse key without MOVE KEY and with approvals", func(in *UpdateInput, _ *UpdateChoice) {
 			in.Templates["logon"].RenewalKey = lanyard.RenewalReuseKey
 			in.Held[0].NotAfter = now.Add(day)
