@@ -220,8 +220,7 @@ func recoverOwn(t *testing.T, e *recoverEnv) {
 func opensslProof(t *testing.T, pfx []byte) {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Log("no openssl: the OpenSSL proof is skipped")
-		return
+		t.Fatal("openssl is needed (make test installs it: scripts/test-deps.sh)")
 	}
 	dir := t.TempDir()
 	f := func(name string) string { return filepath.Join(dir, name) }
