@@ -189,6 +189,10 @@ const (
 	// OpResetPIN is Reset user PIN / online unblock: the card's PUK sets
 	// a new PIN, then the PUK is rotated; resumable (cardops/pinreset.go).
 	OpResetPIN OperationKind = "reset_pin"
+	// OpUpdate is Update card contents: renew, add and remove
+	// certificates of an issued card; resumable like an issue
+	// (cardops/update*.go). The card stays issued and usable throughout.
+	OpUpdate OperationKind = "update"
 )
 
 // OperationState is where an operation stands. Running operations that
