@@ -32,6 +32,11 @@ const (
 	// the replacement) or not found (the original revoked, the temporary
 	// card kept for good).
 	ResolveReplacement Op = "resolve_replacement"
+	// Update is Update card contents (renew, add, remove certificates);
+	// Continue card update needs it too. CancelUpdate ends a pending
+	// update without the card (administrators).
+	Update       Op = "update"
+	CancelUpdate Op = "cancel_update"
 )
 
 // Ops lists every operation, in the order menus show them.

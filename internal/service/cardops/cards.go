@@ -37,6 +37,9 @@ type CardView struct {
 	// ContentStatus is what the Card Monitor last found of the card's
 	// certificates (none for a revoked card or one it never recorded).
 	ContentStatus lanyard.ContentStatus
+	// Update is whether an update is due and the unfinished one (set by
+	// GetCard for an issued card; nil otherwise).
+	Update *UpdateStatus
 }
 
 // ReplacementView is a replacement link with both cards' serials.

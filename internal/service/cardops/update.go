@@ -56,6 +56,16 @@ type UpdatedSlot struct {
 	Status    string // done, pending (waits for an approval) or "" before it ran
 }
 
+// UpdateStatus is a card's update state in its view, from the records
+// alone: whether an update is due now and why (the Self-Service banner),
+// and the unfinished update to continue, if any.
+type UpdateStatus struct {
+	Due     bool
+	Changes []issuance.UpdateSlot // the rows an update would change now
+	// Unfinished is the pending or interrupted update operation; nil when none.
+	Unfinished *lanyard.Operation
+}
+
 // CancelUpdateInput is Cancel card update's answer (administrators).
 type CancelUpdateInput struct {
 	Comment string
