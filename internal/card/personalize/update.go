@@ -20,13 +20,15 @@ import (
 // working key and certificate pair.
 
 // CanMoveKeys reports whether the card has YubiKey 5.7's MOVE KEY and
-// DELETE KEY (INS F6): its GET VERSION answers 5.7.0 or later, as YubiKeys
-// from 5.7 and the Lanyard emulator do. A card that does not answer GET
-// VERSION (a standard PIV card) cannot, and is no error.
-//
-// The version is what Yubico's own tools go by (yubikit's move_key
-// requires 5.7.0). A probe, such as a MOVE KEY that must fail, would cost
-// an APDU whose answer on an unknown card means nothing certain.
+// DELETE KEY (INS F6). A YubiKey tells by its version, 5.7.0 or later, as
+// Yubico's own tools go by (yubikit's move_key requires 5.7.0). A card
+// that answers GET VERSION with an earlier one is probed
+// (piv.Card.HasMoveKey): the Lanyard emulator, TPM virtual cards and
+// AirCards have MOVE KEY but report 5.4.3, since a 5.7 would make clients
+// expect Ed25519 and X25519 keys too (emu.Version); a YubiKey before 5.7
+// answers the probe 6D00. A card that does not answer GET VERSION (a
+// standard PIV card) cannot move keys, and is not probed: F6 may be
+// another vendor's instruction there.
 func CanMoveKeys(ctx context.Context, c *piv.Card) (bool, error) {
 	v, err := c.Version(ctx)
 	switch {
@@ -34,8 +36,14 @@ func CanMoveKeys(ctx context.Context, c *piv.Card) (bool, error) {
 		return false, nil
 	case err != nil:
 		return false, CardError(err, "reading the card's version failed")
+	case v.AtLeast(5, 7, 0):
+		return true, nil
 	}
-	return v.AtLeast(5, 7, 0), nil
+	ok, err := c.HasMoveKey(ctx)
+	if err != nil {
+		return false, CardError(err, "asking the card whether it can move keys failed")
+	}
+	return ok, nil
 }
 
 // MoveKey moves the private key in from to to (MOVE KEY, piv.Admin.MoveKey);

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
+	"github.com/lanyard-cms/lanyard/internal/card/apdu/apdutest"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
@@ -70,6 +71,25 @@ func TestCanMoveKeys(t *testing.T) {
 	if ok, err := CanMoveKeys(ctx, withoutINS(t, e, pivspec.InsGetVersion)); ok || err != nil {
 		t.Errorf("CanMoveKeys(card without GET VERSION) = %v, %v; want false", ok, err)
 	}
+	// A YubiKey 5.7 is told by its version alone: the replay fails on
+	// any further command.
+	yk := replayPIV(t, `
+> 00 FD 00 00 00
+< 050701 9000
+`)
+	if ok, err := CanMoveKeys(ctx, yk); !ok || err != nil {
+		t.Errorf("CanMoveKeys(YubiKey 5.7.1) = %v, %v; want true", ok, err)
+	}
+}
+
+// replayPIV returns a PIV client that must exchange exactly transcript.
+func replayPIV(t *testing.T, transcript string) *piv.Card {
+	t.Helper()
+	c, err := piv.New(apdutest.NewReplay(t, apdutest.MustTranscript(t, transcript)), piv.Config{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestMoveAndDeleteKey(t *testing.T) {
