@@ -178,6 +178,51 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 	})
 
+	t.Run("MOVE KEY and DELETE KEY", func(t *testing.T) {
+		// Key blobs are not bound to a slot: a move is a map move, the
+		// key still needs the PIN in the TPM, and a restarted card has it
+		// in its new slot.
+		tc := newTPMCard(t, open(t), nil)
+		if ok, err := tc.c.HasMoveKey(ctx); !ok || err != nil {
+			t.Fatalf("HasMoveKey = %v, %v", ok, err)
+		}
+		pub := tc.generate(pivspec.SlotRetiredLast, pivspec.AlgRSA2048)
+		tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		if err := tc.admin().MoveKey(ctx, pivspec.SlotRetiredLast, pivspec.SlotAuthentication); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.Metadata(ctx, pivspec.SlotRetiredLast.Ref()); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("95 after the move: %v", err)
+		}
+		if m, err := tc.c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); err != nil || !pub.Equal(m.PublicKey) {
+			t.Fatalf("9A after the move: %v", err)
+		}
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+			t.Fatalf("signing with the moved key without the PIN: %v", err)
+		}
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("signing with the moved key: %v", err)
+		}
+		tc.store.Close()
+		tc = newTPMCard(t, tc.tpm, tc.st)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err = tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("signing with the moved key after a restart: %v", err)
+		}
+		if err := tc.admin().DeleteKey(ctx, pivspec.SlotAuthentication); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("9A after DELETE KEY: %v", err)
+		}
+		if _, ok := tc.state().Keys[emu.SlotAuthentication]; ok {
+			t.Fatal("the saved state still holds the deleted key")
+		}
+	})
+
 	t.Run("SET PIN RETRIES on an empty card", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
 		if err := tc.admin().SetRetries(ctx, pivspec.DefaultPIN, 5, 4); err != nil {
