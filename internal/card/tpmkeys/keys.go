@@ -14,7 +14,7 @@ import (
 )
 
 // errImport is IMPORT KEY's answer.
-var errImport = fmt.Errorf("tpmkeys: keys of a TPM virtual smart card are generated in the TPM; importing one is refused: %w", emu.ErrNotSupported)
+var errImport = fmt.Errorf("tpmkeys: the attestation key of a TPM virtual smart card is generated in the TPM; importing one is refused: %w", emu.ErrNotSupported)
 
 // keyBits returns the modulus size of a supported algorithm.
 func keyBits(alg emu.Algorithm) (tpm2.TPMKeyBits, error) {
@@ -62,11 +62,8 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 		return nil, err
 	}
 	defer unlock()
-	if bits != 2048 {
-		// TPM2_TestParms (Part 3, 30.3) first, for a clear error.
-		if _, err := (tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tpm2.TPMAlgRSA, Parameters: keyTemplate(bits, nil).Parameters}}).Execute(s.tpm); err != nil {
-			return nil, fmt.Errorf("tpmkeys: this TPM cannot create RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
-		}
+	if err := s.checkKeyBits(bits); err != nil {
+		return nil, err
 	}
 	o, err := s.create(keyTemplate(bits, policy), nil, nil)
 	if err != nil {
@@ -79,9 +76,23 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 	return newKey(s, alg, keyBlob{kind: kind, object: o})
 }
 
-// Import refuses (emu.KeyStore): a key that was outside the TPM would not
-// be a TPM key, however it was wrapped afterwards, and TPM2_Import would
-// need the PIN binding at import time. The card answers 6A81.
+// checkKeyBits runs TPM2_TestParms (Part 3, 30.3) for RSA keys of other
+// sizes than 2048, which every TPM has, for a clear error. The caller
+// holds the lock.
+func (s *Store) checkKeyBits(bits tpm2.TPMKeyBits) error {
+	if bits == 2048 {
+		return nil
+	}
+	if _, err := (tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tpm2.TPMAlgRSA, Parameters: keyTemplate(bits, nil).Parameters}}).Execute(s.tpm); err != nil {
+		return fmt.Errorf("tpmkeys: this TPM cannot hold RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
+	}
+	return nil
+}
+
+// Import refuses (emu.KeyStore): every key a card imports into a slot
+// needs the PIN, which only ImportForPIN gives it; the card asks Import
+// only for its attestation key, which stays one the TPM made. The card
+// answers 6A81.
 func (s *Store) Import(emu.Algorithm, crypto.Signer) (emu.Key, error) {
 	return nil, errImport
 }
@@ -143,7 +154,7 @@ func (k *key) Public() crypto.PublicKey                { return k.pub }
 func (k *key) SignECDSA([]byte) ([]byte, error)        { return nil, emu.ErrWrongKeyType }
 func (k *key) ECDH(*ecdh.PublicKey) ([]byte, error)    { return nil, emu.ErrWrongKeyType }
 func (k *key) Blob() ([]byte, error)                   { return k.blob.marshal(), nil }
-func (k *key) bound() bool                             { return k.blob.kind == kindPINKey }
+func (k *key) bound() bool                             { return k.blob.kind != kindOpenKey }
 func (k *key) String() string                          { return fmt.Sprintf("TPM %v key", k.alg) }
 func (k *key) RSAPrivate(block []byte) ([]byte, error) { return k.rsaPrivate(nil, nil, block) }
 
