@@ -37,26 +37,15 @@ func (s *Store) ImportForPIN(guard []byte, alg emu.Algorithm, priv crypto.Signer
 	if !ok || k.N.BitLen() != int(bits) || len(k.Primes) != 2 || k.E < 3 || int64(k.E) > 1<<32-1 {
 		return nil, fmt.Errorf("%w (importing a %T of another size or form)", errRSAOnly, priv)
 	}
-	g, err := parseGuardBlob(guard)
+	policy, err := guardKeyPolicy(guard)
 	if err != nil {
 		return nil, err
 	}
-	name, err := g.pin.name()
-	if err != nil {
-		return nil, err
-	}
-	policy, err := keyPolicy(name)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock()
+	unlock, err := s.lockForKey(bits)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := s.checkKeyBits(bits); err != nil {
-		return nil, err
-	}
 	o, err := s.importRSA(importedKeyTemplate(bits, policy, k), k)
 	if err != nil {
 		return nil, fmt.Errorf("tpmkeys: importing an RSA %d key (TPM2_Import): %w", bits, err)

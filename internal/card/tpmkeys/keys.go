@@ -37,6 +37,15 @@ func (s *Store) Generate(alg emu.Algorithm) (emu.Key, error) {
 // GenerateForPIN makes a key pair whose use needs the PIN of guard
 // (emu.PINGuard): its policy is PolicySecret of the PIN object.
 func (s *Store) GenerateForPIN(guard []byte, alg emu.Algorithm) (emu.Key, error) {
+	policy, err := guardKeyPolicy(guard)
+	if err != nil {
+		return nil, err
+	}
+	return s.generate(alg, policy)
+}
+
+// guardKeyPolicy is keyPolicy for the PIN object of guard.
+func guardKeyPolicy(guard []byte) ([]byte, error) {
 	g, err := parseGuardBlob(guard)
 	if err != nil {
 		return nil, err
@@ -45,11 +54,7 @@ func (s *Store) GenerateForPIN(guard []byte, alg emu.Algorithm) (emu.Key, error)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := keyPolicy(name)
-	if err != nil {
-		return nil, err
-	}
-	return s.generate(alg, policy)
+	return keyPolicy(name)
 }
 
 func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
@@ -57,14 +62,11 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.lock()
+	unlock, err := s.lockForKey(bits)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := s.checkKeyBits(bits); err != nil {
-		return nil, err
-	}
 	o, err := s.create(keyTemplate(bits, policy), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tpmkeys: creating an RSA %d key (TPM2_Create): %w", bits, err)
@@ -76,17 +78,19 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 	return newKey(s, alg, keyBlob{kind: kind, object: o})
 }
 
-// checkKeyBits runs TPM2_TestParms (Part 3, 30.3) for RSA keys of other
-// sizes than 2048, which every TPM has, for a clear error. The caller
-// holds the lock.
-func (s *Store) checkKeyBits(bits tpm2.TPMKeyBits) error {
-	if bits == 2048 {
-		return nil
+// lockForKey takes the store's lock for making an RSA key of bits, after
+// TPM2_TestParms (Part 3, 30.3) for sizes other than 2048, which every
+// TPM has, for a clear error.
+func (s *Store) lockForKey(bits tpm2.TPMKeyBits) (func(), error) {
+	unlock, err := s.lock()
+	if err != nil || bits == 2048 {
+		return unlock, err
 	}
 	if _, err := (tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tpm2.TPMAlgRSA, Parameters: keyTemplate(bits, nil).Parameters}}).Execute(s.tpm); err != nil {
-		return fmt.Errorf("tpmkeys: this TPM cannot hold RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
+		unlock()
+		return nil, fmt.Errorf("tpmkeys: this TPM cannot hold RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
 	}
-	return nil
+	return unlock, nil
 }
 
 // Import refuses (emu.KeyStore): every key a card imports into a slot
