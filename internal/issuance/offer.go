@@ -243,14 +243,18 @@ func templateInfos(in Input, names []string) ([]TemplateInfo, error) {
 }
 
 // KeyAlgorithm is the algorithm of the key generated on the card for t:
-// the template's first algorithm that the card type can hold. A template
-// the card cannot hold (an EC template on an RSA-only TPM card) is refused
-// with a clear message.
+// the template's first algorithm that the card type can hold (and, when t
+// archives its key, import: archivekeys.go). A template the card cannot
+// hold (an EC template on an RSA-only TPM card) is refused with a clear
+// message.
 func KeyAlgorithm(t *lanyard.Template, ct *lanyard.CardType) (lanyard.KeyAlgorithm, error) {
 	for _, a := range t.KeyAlgs {
-		if slices.Contains(ct.KeyAlgorithms, a) {
+		if slices.Contains(ct.KeyAlgorithms, a) && importable(t, ct, a) {
 			return a, nil
 		}
+	}
+	if archiveImports(t, ct) != nil {
+		return "", archiveRefusal(t, ct)
 	}
 	return "", lanyard.Errorf(lanyard.EInvalid, "template %q needs a %v key, which cards of type %q cannot hold (they support %v)",
 		t.Name, t.KeyAlgs, ct.Name, ct.KeyAlgorithms)

@@ -23,10 +23,14 @@ import (
 
 // importArchivedKey makes slot sl's key on the server, archives it and
 // imports it into the card; it returns the public key to certify and the
-// archived key's ID.
+// archived key's ID. Every card kind that issue reaches imports keys: PIV
+// cards and AirCards of any algorithm they hold, TPM virtual cards and
+// platform credentials RSA 2048 and 3072 into their TPM (TPM2_Import),
+// which the plan chose (issuance.KeyAlgorithm); a plan recorded before
+// that rule is checked again before a key is made.
 func (s *Cards) importArchivedKey(ctx context.Context, j *issueJob, admin *piv.Admin, slot piv.Slot, sl issuance.SlotPlan, tpl *lanyard.Template) (crypto.PublicKey, int64, error) {
-	if j.ct.Kind != lanyard.KindPIV {
-		return nil, 0, lanyard.Errorf(lanyard.EUnavailable, "template %q archives its key, which Lanyard puts only on PIV cards so far (this card type is %s); remove the template from the policy for this card type or turn archive key off", tpl.Name, j.ct.Kind)
+	if err := issuance.CheckArchivedKey(tpl, j.ct, sl.Algorithm); err != nil {
+		return nil, 0, err
 	}
 	if err := s.discardInterrupted(ctx, j, tpl.Name); err != nil {
 		return nil, 0, err

@@ -7,7 +7,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
@@ -187,28 +186,4 @@ func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
-}
-
-// TestIssueAirCardArchivalRefused: an archive-key template on a card kind
-// whose key store takes no imported key yet (an AirCard) is refused with
-// a clear error, never issued with a key nobody archived.
-func TestIssueAirCardArchivalRefused(t *testing.T) {
-	e := newVirtualEnv(t, nil)
-	ctx := context.Background()
-	e.allowAirCards(t)
-	e.storeWorkstations(t, "pc-1", "air:aircard-service")
-	e.access.AddAirCardService(3)
-	archiveSecureEmail(t, e)
-	cc, err := e.svc.Cards.CreateVirtualCard(ctx, e.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader},
-		Templates: []string{"secure-email"}, UserPIN: "24681357"})
-	if !lanyard.IsCode(err, lanyard.EUnavailable) || !strings.Contains(lanyard.ErrorMessage(err), "only on PIV cards so far") {
-		t.Fatalf("AirCard issue with an archive-key template: %v, want unavailable, only on PIV cards", err)
-	}
-	if keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email"); err != nil || len(keys) != 0 {
-		t.Fatalf("archived keys: %d, %v; want none", len(keys), err)
-	}
 }

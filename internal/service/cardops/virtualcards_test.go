@@ -23,7 +23,14 @@ const alicePassword = "correct horse battery staple"
 // alice's password set and her workstation 1 reporting no TPM yet.
 func newVirtualEnv(t *testing.T, keys emu.KeyStore) *issueEnv {
 	t.Helper()
-	e := newIssueEnv(t)
+	return newVirtualEnvFrom(t, &issueEnv{}, keys)
+}
+
+// newVirtualEnvFrom is newVirtualEnv from base (its service options: a
+// clock the test controls).
+func newVirtualEnvFrom(t *testing.T, base *issueEnv, keys emu.KeyStore) *issueEnv {
+	t.Helper()
+	e := newIssueEnvFrom(t, base)
 	ctx := context.Background()
 	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Password: ptr(alicePassword)}); err != nil {
 		t.Fatal(err)
