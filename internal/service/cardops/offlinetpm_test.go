@@ -9,7 +9,6 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
-	"github.com/lanyard-cms/lanyard/internal/card/tpmkeys"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/tpm"
@@ -43,12 +42,7 @@ func issueTPMCard(t *testing.T, e *issueEnv) (*lanyard.Card, string) {
 // reader.
 func tpmOfflineEnv(t *testing.T, tp *tpm.TPM) (e *issueEnv, olivia *lanyard.Principal, card *lanyard.Card, reader string) {
 	t.Helper()
-	store, err := tpmkeys.New(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	e = newVirtualEnv(t, store)
+	e = newVirtualEnv(t, tpmStore(t, tp))
 	e.enableTPM(t)
 	olivia = helpDesk(t, e)
 	card, reader = issueTPMCard(t, e)
