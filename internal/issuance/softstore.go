@@ -130,7 +130,7 @@ func softTemplate(in Input, t *lanyard.Template) error {
 	// (docs/lifecycle.md, "Key archival"), which software stores do not do
 	// yet: refused rather than issued unarchived.
 	if t.KeyArchival {
-		return lanyard.Errorf(lanyard.EUnavailable, "certificate %q archives its key, which software stores cannot do yet; issue it on a PIV card", t.Name)
+		return lanyard.Errorf(lanyard.EUnavailable, "certificate %q archives its key, which software stores cannot do yet; issue it on a card", t.Name)
 	}
 	if in.Owner != nil {
 		if err := ca.CheckSubject(t, in.Owner); err != nil {

@@ -94,9 +94,13 @@
 //
 // # Other choices
 //
-// IMPORT KEY is refused (6A81, "keys of a TPM virtual smart card are
-// generated in the TPM"): a key that existed outside the TPM is no TPM
-// key. EC keys are refused likewise (6A81, "a TPM virtual smart card holds
+// IMPORT KEY of an arbitrary key is refused (Store.Import, 6A81, "keys
+// of a TPM virtual smart card are generated in the TPM"): a key that
+// existed outside the TPM is no TPM key. The one exception is an archived
+// key-management key (key archival, docs/lifecycle.md): ImportForPIN
+// brings an RSA 2048/3072 key made on the server in with TPM2_Import,
+// bound to the card's PIN like a generated key, and the TPM never lets it
+// out again. EC keys are refused (6A81, "a TPM virtual smart card holds
 // RSA keys only"). Keys are loaded for each operation and flushed at once,
 // since a TPM has few object slots (the reference TPM has 3, one of them
 // the SRK's); with /dev/tpmrm0 the kernel's resource manager virtualises
