@@ -307,3 +307,34 @@ func (e *recoverEnv) pendingKey(t *testing.T) *lanyard.ArchivedKey {
 	}
 	return k
 }
+
+// TestRecoverAfterTemplateGone: recovery needs neither the template nor
+// its current CA. With the template pointed at another CA, and then
+// deleted, alice still recovers her key with its certificate and the
+// chain of the CA that issued it.
+func TestRecoverAfterTemplateGone(t *testing.T) {
+	e := newRecoverEnv(t)
+	check := func(what string) {
+		t.Helper()
+		got, err := e.arc.RecoverOwn(t.Context(), e.alice, e.input(t, filePassword))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		_, cert, chain, err := pkcs12.DecodeChain(got.PFX, filePassword)
+		if err != nil || !cert.Equal(e.cert) || len(chain) == 0 {
+			t.Fatalf("%s: the PKCS #12 file holds another certificate or no chain (%d, %v)", what, len(chain), err)
+		}
+		e.clock.Add(identity.TOTPPeriod) // a fresh code for the next step-up
+	}
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error {
+		tpl, err := tx.TemplateByName("encryption")
+		if err != nil {
+			return err
+		}
+		tpl.CA = "another-ca"
+		return tx.UpdateTemplate(tpl)
+	})
+	check("template on another CA")
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.DeleteTemplate("encryption") })
+	check("template deleted")
+}
