@@ -10,13 +10,21 @@ import (
 )
 
 // Recovery of someone else's archived key is under dual control
-// (docs/lifecycle.md, "Key archival"): an operator or administrator
-// requests it with a reason; an administrator who is neither the
-// requester nor the owner approves or rejects it; the requester then
+// (docs/lifecycle.md, "Key recovery"): an operator or administrator
+// requests it with a reason; an administrator who is another person than
+// the requester and the owner approves or rejects it; the requester then
 // downloads the PKCS #12 file once, with a password they set and their
 // own step-up. The person who requests never approves, and the approver
 // never holds the key: taking a key out always takes two people. Every
 // step is one transaction with its audit event and the owner's notice.
+//
+// "Another person" is checked as far as the server can: another account,
+// and not one with the requester's or the owner's e-mail address (one
+// person's second account usually shares it). The owner's notice is the
+// check an administrator cannot quietly get around: the request records
+// the address it went to, and approval and download are refused when the
+// owner's address has changed since, so an administrator who redirects
+// it to themselves stops the recovery instead of hiding it.
 
 // MaxRecoveryReason bounds a request's reason and a decision's comment.
 const MaxRecoveryReason = 1000
@@ -47,7 +55,7 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 		}
 		now := a.rec.Clock()
 		r = &lanyard.KeyRecoveryRequest{ArchivedKeyID: k.ID, OwnerID: owner.ID, RequestedBy: p.User.ID, Reason: reason,
-			State: lanyard.KeyRecoveryPending, CreatedAt: now, UpdatedAt: now}
+			State: lanyard.KeyRecoveryPending, CreatedAt: now, UpdatedAt: now, OwnerEmail: owner.Email}
 		if err := tx.CreateKeyRecoveryRequest(r); err != nil {
 			return err
 		}
@@ -55,7 +63,8 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 			return err
 		}
 		return tx.AppendAudit(a.rec.Event(p, "key.recovery.request", "key_recovery_request", strconv.FormatInt(r.ID, 10), map[string]any{
-			"archived_key": k.ID, "owner": owner.Login, "template": k.Template, "serial": k.CertificateSerial, "reason": reason, "notified": queued,
+			"archived_key": k.ID, "owner": owner.Login, "owner_email": owner.Email, "template": k.Template, "serial": k.CertificateSerial,
+			"reason": reason, "notified": queued,
 		}))
 	})
 	if err != nil {
@@ -67,7 +76,9 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 
 // DecideRecovery approves or rejects pending request id. Only an
 // administrator decides, and never one who requested it or whose key it
-// is.
+// is, nor one with the requester's or the owner's e-mail address. An
+// approval is refused when the owner's e-mail address is not the one the
+// request recorded (checkOwnerEmail); a rejection never is.
 func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error) {
 	if !p.Has(lanyard.RoleAdministrator) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only an administrator approves or rejects a key recovery request")
@@ -97,6 +108,14 @@ func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id i
 		owner, err := tx.UserByID(r.OwnerID)
 		if err != nil {
 			return err
+		}
+		if err := checkOtherPerson(tx, p.User, r, owner); err != nil {
+			return err
+		}
+		if approve {
+			if err := checkOwnerEmail(r, owner); err != nil {
+				return err
+			}
 		}
 		state, action, kind := lanyard.KeyRecoveryRejected, "key.recovery.reject", NoticeRejected
 		if approve {
@@ -138,6 +157,9 @@ func (a *Archive) DownloadRecovery(ctx context.Context, p *lanyard.Principal, id
 		if owner, err = a.recoverable(tx, r.OwnerID, r.ArchivedKeyID); err != nil {
 			return err
 		}
+		if err := checkOwnerEmail(r, owner); err != nil {
+			return err
+		}
 		in.KeyID = r.ArchivedKeyID
 		return checkRecoveryPassword(tx, owner, in.Password)
 	})
@@ -147,6 +169,9 @@ func (a *Archive) DownloadRecovery(ctx context.Context, p *lanyard.Principal, id
 	return a.takeOut(ctx, p, owner, in, func(tx lanyard.Tx) (map[string]any, error) {
 		r, err := a.downloadable(tx, p, id)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkOwnerEmail(r, owner); err != nil {
 			return nil, err
 		}
 		r.State, r.UpdatedAt = lanyard.KeyRecoveryDownloaded, a.rec.Clock()
@@ -188,6 +213,55 @@ func (a *Archive) RecoveryRequests(ctx context.Context, p *lanyard.Principal, st
 	var out []*lanyard.KeyRecoveryRequest
 	err := a.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListKeyRecoveryRequests(state); return })
 	return out, err
+}
+
+// checkOtherPerson refuses decider as the decider of r when they share
+// the requester's or the owner's e-mail address: a second account of the
+// same person (the account checks come before this).
+func checkOtherPerson(tx lanyard.Tx, decider *lanyard.User, r *lanyard.KeyRecoveryRequest, owner *lanyard.User) error {
+	requester, err := tx.UserByID(r.RequestedBy)
+	if err != nil {
+		return err
+	}
+	// The decider's account as stored, not as the session saw it.
+	me, err := tx.UserByID(decider.ID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sameEmail(me.Email, requester.Email):
+		return lanyard.Errorf(lanyard.EForbidden, "you share the e-mail address %s with %s, who requested key recovery %d: a second person must decide it",
+			me.Email, requester.Login, r.ID)
+	case sameEmail(me.Email, owner.Email):
+		return lanyard.Errorf(lanyard.EForbidden, "you share the e-mail address %s with %s, whose key recovery %d is: another administrator must decide it",
+			me.Email, owner.Login, r.ID)
+	}
+	return nil
+}
+
+// sameEmail reports whether a and b are the same address (the domain is
+// case-insensitive, and mail systems treat the local part so too); no
+// address is nobody's.
+func sameEmail(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	return a != "" && strings.EqualFold(a, b)
+}
+
+// checkOwnerEmail refuses to go on with r when its owner's e-mail address
+// is not the one the request recorded: the owner was told of the request
+// at that address, so that they can object; a change since (by an
+// administrator, a directory sync) may have sent their later notices
+// elsewhere. A new request notifies the new address.
+func checkOwnerEmail(r *lanyard.KeyRecoveryRequest, owner *lanyard.User) error {
+	if strings.EqualFold(strings.TrimSpace(owner.Email), strings.TrimSpace(r.OwnerEmail)) {
+		return nil
+	}
+	was := r.OwnerEmail
+	if was == "" {
+		was = "none"
+	}
+	return lanyard.Errorf(lanyard.EConflict, "the e-mail address of %s changed since key recovery %d was requested (was %s, now %q): "+
+		"their notice went to the old address; reject this request and request again", owner.Login, r.ID, was, owner.Email)
 }
 
 func (a *Archive) wake(queued bool) {

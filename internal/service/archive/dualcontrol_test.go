@@ -131,3 +131,56 @@ func dualControlRefusals(t *testing.T, e *recoverEnv) {
 		t.Errorf("rejection notices %+v, want one", ms)
 	}
 }
+
+// TestRecoveryApproverAnotherPerson: an administrator account sharing the
+// requester's e-mail address (the requester's second account), or the
+// owner's, does not approve; a change of the owner's e-mail address since
+// the request stops its approval (a rejection still goes through) and an
+// approved request's download, because the owner's notice went to the old
+// address.
+func TestRecoveryApproverAnotherPerson(t *testing.T) {
+	e := newRecoverEnv(t)
+	ctx := t.Context()
+	olgaAdmin := e.user(t, "olga-admin", "Olga@Example.com", lanyard.RoleAdministrator)
+	aliceAdmin := e.user(t, "alice-admin", "alice@example.com", lanyard.RoleAdministrator)
+	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OwnerEmail != "alice@example.com" {
+		t.Errorf("request records owner e-mail %q", r.OwnerEmail)
+	}
+	_, err = e.arc.DecideRecovery(ctx, olgaAdmin, r.ID, true, "")
+	servicetest.WantErr(t, "the requester's second account approving", err, lanyard.EForbidden, "share the e-mail address")
+	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, true, "")
+	servicetest.WantErr(t, "the owner's second account approving", err, lanyard.EForbidden, "share the e-mail address")
+	setEmail := func(mail string) {
+		t.Helper()
+		if _, err := e.stack.Service.Identity.UpdateUser(ctx, e.stack.Admin, "alice", identity.UserInput{Email: &mail}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setEmail("alice.private@elsewhere.example")
+	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "")
+	servicetest.WantErr(t, "approving after the owner's e-mail changed", err, lanyard.EConflict, "changed since")
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, false, "address changed"); err != nil {
+		t.Fatalf("rejecting after the owner's e-mail changed: %v", err)
+	}
+	setEmail("alice@example.com")
+	r, err = e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold, again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	setEmail("")
+	_, err = e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, filePassword))
+	servicetest.WantErr(t, "downloading after the owner's e-mail was removed", err, lanyard.EConflict, "changed since")
+	if evs := e.audit(t, "key.recovery.approve"); len(evs) != 1 || evs[0].Actor != "adam" {
+		t.Errorf("approvals %+v, want adam's one", evs)
+	}
+	if evs := e.audit(t, "key.recover"); len(evs) != 0 {
+		t.Errorf("a key was recovered: %+v", evs)
+	}
+}

@@ -74,12 +74,7 @@ func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 		}})
 	e := &recoverEnv{stack: stack, arc: stack.Service.Archive, clock: clock}
 	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
-		pw, mail, rs := accountPassword, login+"@example.com", append(lanyard.Roles{lanyard.RoleUser}, roles...)
-		u, err := stack.Service.Identity.CreateUser(ctx, stack.Admin, identity.UserInput{Login: login, Password: &pw, Email: &mail, Roles: &rs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
+		return e.user(t, login, login+"@example.com", roles...)
 	}
 	e.alice, e.bob, e.olga, e.adam = mk("alice"), mk("bob"), mk("olga", lanyard.RoleOperator), mk("adam", lanyard.RoleAdministrator)
 	e.secrets = map[string]string{}
@@ -126,6 +121,18 @@ func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 	}
 	e.key, e.private, e.cert = k, key, cert
 	return e
+}
+
+// user creates an account with the test password, e-mail address mail
+// and roles besides user.
+func (e *recoverEnv) user(t *testing.T, login, mail string, roles ...lanyard.Role) *lanyard.Principal {
+	t.Helper()
+	pw, rs := accountPassword, append(lanyard.Roles{lanyard.RoleUser}, roles...)
+	u, err := e.stack.Service.Identity.CreateUser(t.Context(), e.stack.Admin, identity.UserInput{Login: login, Password: &pw, Email: &mail, Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
 }
 
 // code is alice's authenticator code now.

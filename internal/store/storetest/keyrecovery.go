@@ -32,7 +32,8 @@ func testKeyRecoveryRequests(t *testing.T, s lanyard.Store) {
 	})
 	req := func(at int64) *lanyard.KeyRecoveryRequest {
 		return &lanyard.KeyRecoveryRequest{ArchivedKeyID: k.ID, OwnerID: alice.ID, RequestedBy: olga.ID, Reason: "alice left; her mail must be read",
-			State: lanyard.KeyRecoveryPending, CreatedAt: t0.AddDate(0, 0, int(at)), UpdatedAt: t0.AddDate(0, 0, int(at))}
+			State: lanyard.KeyRecoveryPending, CreatedAt: t0.AddDate(0, 0, int(at)), UpdatedAt: t0.AddDate(0, 0, int(at)),
+			OwnerEmail: "alice@example.com", ExpiresAt: t0.AddDate(0, 0, int(at)+7)}
 	}
 	first, second := req(1), req(2)
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
