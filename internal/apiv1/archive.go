@@ -51,6 +51,11 @@ type KeyRecoveryRequestInput struct {
 // KeyRecoveryDecision approves or rejects a key recovery request.
 type KeyRecoveryDecision struct {
 	Comment string `json:"comment,omitempty"`
+	// AccountPassword and Code are the approver's step-up: their account
+	// password and a current code from their authenticator app. Required
+	// to approve, ignored when rejecting.
+	AccountPassword string `json:"account_password,omitempty"`
+	Code            string `json:"code,omitempty"`
 }
 
 // KeyRecoveryRequest is a request to recover someone else's archived key

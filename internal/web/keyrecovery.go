@@ -75,7 +75,7 @@ var (
 
 // decideRoute approves or rejects a key recovery request.
 func (s *Server) decideRoute(verb string, approve bool) *route {
-	return &route{method: "POST", path: "/api/v1/key-recoveries/{id}/" + verb, summary: "An administrator who neither requested it nor owns the key " + verb + "s a pending key recovery request", tag: "pki", roles: admins,
+	return &route{method: "POST", path: "/api/v1/key-recoveries/{id}/" + verb, summary: "An administrator who neither requested it nor owns the key " + verb + "s a pending key recovery request (approving takes their step-up)", tag: "pki", roles: admins,
 		in: &apiv1.KeyRecoveryDecision{}, out: &apiv1.KeyRecoveryRequest{}, status: 200,
 		h: func(c *call) (any, error) {
 			id, err := c.pathInt("id")
@@ -86,7 +86,8 @@ func (s *Server) decideRoute(verb string, approve bool) *route {
 			if err := c.decode(&in); err != nil {
 				return nil, err
 			}
-			return keyRecoveryOut(s.archive.DecideRecovery(c.r.Context(), c.p, id, approve, in.Comment))
+			return keyRecoveryOut(s.archive.DecideRecovery(c.r.Context(), c.p, id, archive.Decision{Approve: approve, Comment: in.Comment,
+				AccountPassword: in.AccountPassword, Code: in.Code}))
 		}}
 }
 

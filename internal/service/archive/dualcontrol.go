@@ -74,51 +74,51 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 	return r, nil
 }
 
+// Decision is an administrator's decision of a key recovery request.
+type Decision struct {
+	Approve bool
+	Comment string
+	// AccountPassword and Code are the approver's step-up
+	// (SecondFactor), required to approve: an approval is half of
+	// taking a key out, so a session left open must not be enough for
+	// it either. A rejection needs none.
+	AccountPassword, Code string
+}
+
 // DecideRecovery approves or rejects pending request id. Only an
 // administrator decides, and never one who requested it or whose key it
 // is, nor one with the requester's or the owner's e-mail address. An
 // approval is refused when the owner's e-mail address is not the one the
-// request recorded (checkOwnerEmail); a rejection never is.
-func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error) {
+// request recorded (checkOwnerEmail); a rejection never is. Approving
+// takes the approver's step-up, after the checks that need none (so that
+// a refused approval does not spend an authenticator code).
+func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, d Decision) (*lanyard.KeyRecoveryRequest, error) {
 	if !p.Has(lanyard.RoleAdministrator) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only an administrator approves or rejects a key recovery request")
 	}
-	comment = strings.TrimSpace(comment)
+	comment := strings.TrimSpace(d.Comment)
 	if err := checkText("comment", comment, false); err != nil {
 		return nil, err
 	}
+	if d.Approve {
+		if err := a.rec.View(ctx, func(tx lanyard.Tx) error { _, _, _, err := a.decidable(tx, p, id, true); return err }); err != nil {
+			return nil, err
+		}
+		if err := a.stepUp(ctx, p, RecoverInput{AccountPassword: d.AccountPassword, Code: d.Code}); err != nil {
+			return nil, err
+		}
+	}
 	var r *lanyard.KeyRecoveryRequest
 	queued := false
-	err := a.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
-		if r, err = tx.KeyRecoveryRequestByID(id); err != nil {
+	err := a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+		var k *lanyard.ArchivedKey
+		var owner *lanyard.User
+		var err error
+		if r, k, owner, err = a.decidable(tx, p, id, d.Approve); err != nil {
 			return err
-		}
-		switch {
-		case r.RequestedBy == p.User.ID:
-			return lanyard.Errorf(lanyard.EForbidden, "you requested key recovery %d: a second person must decide it", id)
-		case r.OwnerID == p.User.ID:
-			return lanyard.Errorf(lanyard.EForbidden, "key recovery %d is of your own key: another administrator must decide it", id)
-		case r.State != lanyard.KeyRecoveryPending:
-			return lanyard.Errorf(lanyard.EConflict, "key recovery %d is %s already", id, r.State)
-		}
-		k, err := tx.ArchivedKeyByID(r.ArchivedKeyID)
-		if err != nil {
-			return err
-		}
-		owner, err := tx.UserByID(r.OwnerID)
-		if err != nil {
-			return err
-		}
-		if err := checkOtherPerson(tx, p.User, r, owner); err != nil {
-			return err
-		}
-		if approve {
-			if err := checkOwnerEmail(r, owner); err != nil {
-				return err
-			}
 		}
 		state, action, kind := lanyard.KeyRecoveryRejected, "key.recovery.reject", NoticeRejected
-		if approve {
+		if d.Approve {
 			state, action, kind = lanyard.KeyRecoveryApproved, "key.recovery.approve", NoticeApproved
 		}
 		r.State, r.DecidedBy, r.Comment, r.UpdatedAt = state, p.User.ID, comment, a.rec.Clock()
@@ -129,7 +129,7 @@ func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id i
 			return err
 		}
 		return tx.AppendAudit(a.rec.Event(p, action, "key_recovery_request", strconv.FormatInt(r.ID, 10), map[string]any{
-			"archived_key": k.ID, "owner": owner.Login, "comment": comment, "notified": queued,
+			"archived_key": k.ID, "owner": owner.Login, "comment": comment, "notified": queued, "step_up": d.Approve,
 		}))
 	})
 	if err != nil {
@@ -137,6 +137,40 @@ func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id i
 	}
 	a.wake(queued)
 	return r, nil
+}
+
+// decidable reads pending request id, its key and owner, and checks that
+// p may decide it (approve: approving).
+func (a *Archive) decidable(tx lanyard.Tx, p *lanyard.Principal, id int64, approve bool) (*lanyard.KeyRecoveryRequest, *lanyard.ArchivedKey, *lanyard.User, error) {
+	r, err := tx.KeyRecoveryRequestByID(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch {
+	case r.RequestedBy == p.User.ID:
+		return nil, nil, nil, lanyard.Errorf(lanyard.EForbidden, "you requested key recovery %d: a second person must decide it", id)
+	case r.OwnerID == p.User.ID:
+		return nil, nil, nil, lanyard.Errorf(lanyard.EForbidden, "key recovery %d is of your own key: another administrator must decide it", id)
+	case r.State != lanyard.KeyRecoveryPending:
+		return nil, nil, nil, lanyard.Errorf(lanyard.EConflict, "key recovery %d is %s already", id, r.State)
+	}
+	k, err := tx.ArchivedKeyByID(r.ArchivedKeyID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	owner, err := tx.UserByID(r.OwnerID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkOtherPerson(tx, p.User, r, owner); err != nil {
+		return nil, nil, nil, err
+	}
+	if approve {
+		if err := checkOwnerEmail(r, owner); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return r, k, owner, nil
 }
 
 // DownloadRecovery gives the requester of approved request id the key as

@@ -19,6 +19,17 @@ func (e *recoverEnv) downloadInput(t *testing.T, password string) archive.Recove
 	return archive.RecoverInput{Password: password, AccountPassword: accountPassword, Code: e.codeOf(t, e.olga)}
 }
 
+// approval is p's approval with their step-up, in a TOTP step whose code
+// they have not used yet (a code is good once).
+func (e *recoverEnv) approval(t *testing.T, p *lanyard.Principal, comment string) archive.Decision {
+	e.clock.Add(identity.TOTPPeriod)
+	d := archive.Decision{Approve: true, Comment: comment, AccountPassword: accountPassword}
+	if e.secrets[p.User.Login] != "" {
+		d.Code = e.codeOf(t, p)
+	}
+	return d
+}
+
 // TestRecoveryDualControl: olga (operator) requests the recovery of
 // alice's key with a reason; adam (administrator) approves; olga
 // downloads the PKCS #12 once with her step-up and a password she sets;
@@ -37,7 +48,7 @@ func dualControl(t *testing.T, e *recoverEnv) {
 	}
 	_, err = e.arc.DownloadRecovery(ctx, e.olga, r.ID, e.downloadInput(t, filePassword))
 	servicetest.WantErr(t, "download before approval", err, lanyard.EConflict, "pending, not approved")
-	if r, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "HR ticket 4711"); err != nil {
+	if r, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, e.approval(t, e.adam, "HR ticket 4711")); err != nil {
 		t.Fatal(err)
 	}
 	if r.State != lanyard.KeyRecoveryApproved || r.DecidedBy != e.adam.User.ID {
@@ -108,16 +119,16 @@ func dualControlRefusals(t *testing.T, e *recoverEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, e.approval(t, e.adam, ""))
 	servicetest.WantErr(t, "the requester approving", err, lanyard.EForbidden, "a second person")
-	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, e.approval(t, aliceAdmin, ""))
 	servicetest.WantErr(t, "the owner approving", err, lanyard.EForbidden, "your own key")
-	_, err = e.arc.DecideRecovery(ctx, e.olga, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, e.olga, r.ID, e.approval(t, e.olga, ""))
 	servicetest.WantErr(t, "an operator approving", err, lanyard.EForbidden, "only an administrator")
-	if _, err := e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, false, "no ticket"); err != nil {
+	if _, err := e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, archive.Decision{Comment: "no ticket"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, e.stack.Admin, r.ID, e.approval(t, e.stack.Admin, ""))
 	servicetest.WantErr(t, "deciding again", err, lanyard.EConflict, "rejected already")
 	_, err = e.arc.DownloadRecovery(ctx, e.adam, r.ID, archive.RecoverInput{Password: filePassword})
 	servicetest.WantErr(t, "downloading a rejected request", err, lanyard.EConflict, "rejected, not approved")
@@ -150,9 +161,9 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 	if r.OwnerEmail != "alice@example.com" {
 		t.Errorf("request records owner e-mail %q", r.OwnerEmail)
 	}
-	_, err = e.arc.DecideRecovery(ctx, olgaAdmin, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, olgaAdmin, r.ID, e.approval(t, olgaAdmin, ""))
 	servicetest.WantErr(t, "the requester's second account approving", err, lanyard.EForbidden, "share the e-mail address")
-	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, aliceAdmin, r.ID, e.approval(t, aliceAdmin, ""))
 	servicetest.WantErr(t, "the owner's second account approving", err, lanyard.EForbidden, "share the e-mail address")
 	setEmail := func(mail string) {
 		t.Helper()
@@ -161,9 +172,9 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 		}
 	}
 	setEmail("alice.private@elsewhere.example")
-	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, true, "")
+	_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, e.approval(t, e.adam, ""))
 	servicetest.WantErr(t, "approving after the owner's e-mail changed", err, lanyard.EConflict, "changed since")
-	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, false, "address changed"); err != nil {
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, archive.Decision{Comment: "address changed"}); err != nil {
 		t.Fatalf("rejecting after the owner's e-mail changed: %v", err)
 	}
 	setEmail("alice@example.com")
@@ -171,7 +182,7 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, true, ""); err != nil {
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, e.approval(t, e.adam, "")); err != nil {
 		t.Fatal(err)
 	}
 	setEmail("")
@@ -182,5 +193,54 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 	}
 	if evs := e.audit(t, "key.recover"); len(evs) != 0 {
 		t.Errorf("a key was recovered: %+v", evs)
+	}
+}
+
+// TestRecoveryApprovalStepUp: approving takes the approver's step-up, as
+// taking a key out does: no code, a wrong code, a wrong account password
+// and a code used already in its step are refused and leave the request
+// pending; an administrator without an authenticator app is told to set
+// one up; with the step-up the approval goes through. A rejection needs
+// none.
+func TestRecoveryApprovalStepUp(t *testing.T) {
+	e := newRecoverEnv(t)
+	ctx := t.Context()
+	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.approval(t, e.adam, "")
+	for name, bad := range map[string]archive.Decision{
+		"no step-up":            {Approve: true},
+		"a wrong code":          {Approve: true, AccountPassword: accountPassword, Code: "000000"},
+		"a wrong password":      {Approve: true, AccountPassword: "not adam's password", Code: d.Code},
+		"no authenticator code": {Approve: true, AccountPassword: accountPassword},
+	} {
+		_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, bad)
+		if !lanyard.IsCode(err, lanyard.EStepUpFailed) && !lanyard.IsCode(err, lanyard.EInvalid) {
+			t.Errorf("%s: %v, want the step-up refused", name, err)
+		}
+	}
+	ann := e.user(t, "ann", "ann@example.com", lanyard.RoleAdministrator) // no authenticator app
+	_, err = e.arc.DecideRecovery(ctx, ann, r.ID, e.approval(t, ann, ""))
+	servicetest.WantErr(t, "an approver without an authenticator app", err, lanyard.ESecondFactorRequired, "")
+	if got, err := e.arc.RecoveryRequests(ctx, e.adam, lanyard.KeyRecoveryPending); err != nil || len(got) != 1 {
+		t.Fatalf("pending requests after refused approvals: %+v, %v", got, err)
+	}
+	d = e.approval(t, e.adam, "")
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.arc.DecideRecovery(ctx, e.adam, r2.ID, d)
+	servicetest.WantErr(t, "a code used already", err, lanyard.EStepUpFailed, "")
+	if _, err := e.arc.DecideRecovery(ctx, ann, r2.ID, archive.Decision{Comment: "no"}); err != nil {
+		t.Fatalf("a rejection without step-up: %v", err)
+	}
+	if evs := e.audit(t, "key.recovery.approve"); len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"step_up":true`) {
+		t.Errorf("approvals %+v, want one with its step-up", evs)
 	}
 }

@@ -36,7 +36,7 @@ const (
 )
 
 // recoverEnv is a stack with a mail outbox, alice (a user with a password
-// and a confirmed authenticator app, her policy asking 12 characters and
+// and a confirmed authenticator app, as have olga and adam, her policy asking 12 characters and
 // 3 classes of key container passwords), an encryption template on the
 // builtin CA, and one active archived key of hers with its certificate.
 type recoverEnv struct {
@@ -78,7 +78,7 @@ func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 	}
 	e.alice, e.bob, e.olga, e.adam = mk("alice"), mk("bob"), mk("olga", lanyard.RoleOperator), mk("adam", lanyard.RoleAdministrator)
 	e.secrets = map[string]string{}
-	for _, p := range []*lanyard.Principal{e.alice, e.olga} {
+	for _, p := range []*lanyard.Principal{e.alice, e.olga, e.adam} {
 		setup, err := stack.Service.Identity.BeginTOTPEnrollment(ctx, p)
 		if err != nil {
 			t.Fatal(err)
