@@ -193,8 +193,16 @@ func serve(ctx context.Context, c serveConfig) error {
 	arrivalsDone := make(chan struct{})
 	go func() { defer close(arrivalsDone); svc.Cards.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
 	defer func() { stopArrivals(); <-arrivalsDone }()
+	var mon *monitor.Monitor
+	var counts web.ContentCounts // a nil *Monitor would be a non-nil interface
+	if c.cardMonitor > 0 {
+		if mon, err = monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor}); err != nil {
+			return err
+		}
+		counts = mon
+	}
 	srv := &http.Server{
-		Handler: web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
+		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
 			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -204,14 +212,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
-	if c.cardMonitor > 0 {
+	if mon != nil {
 		// The Card Monitor: once across replicas (its lease row), until
 		// shutdown; it stops with the mail worker, before the store closes.
-		mon, err := monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor})
-		if err != nil {
-			stopWorker()
-			return err
-		}
 		monitorDone := make(chan struct{})
 		go func() { defer close(monitorDone); mon.Run(workerCtx) }()
 		defer func() { stopWorker(); <-monitorDone }()
