@@ -31,7 +31,7 @@ func keyCommands() []command {
 
 func keyRecoveryList(ctx context.Context, args []string) error {
 	cmd := newClientCmd("key recovery list")
-	state := cmd.String("state", "", "pending, approved, rejected or downloaded (default: all)")
+	state := cmd.String("state", "", "pending, approved, rejected, downloaded or expired (default: all)")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err

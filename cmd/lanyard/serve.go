@@ -24,6 +24,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/monitor"
@@ -47,6 +48,7 @@ type serveConfig struct {
 	demo                            bool
 	aircard, aircardKEK             string
 	cardMonitor                     time.Duration // Card Monitor interval; 0: off
+	keyRecoveryTTL                  time.Duration // how long a key recovery request waits for its decision
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -74,6 +76,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
+	fs.DurationVar(&c.keyRecoveryTTL, "key-recovery-ttl", archive.DefaultRecoveryTTL, "how long a request to recover someone else's archived key waits for an administrator's decision before it expires")
 	fs.DurationVar(&c.cardMonitor, "card-monitor-interval", monitor.DefaultInterval, "how often the Card Monitor looks for expiring and expired certificates on cards (once across replicas); 0 turns it off")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
@@ -165,7 +168,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	// workflows their card access: the service builds it in that order.
 	var hub *agenthub.Hub
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
 		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
 			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
 			return hub.CardAccess()

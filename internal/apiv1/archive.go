@@ -66,9 +66,11 @@ type KeyRecoveryRequest struct {
 	OwnerID       int64     `json:"owner_id"`
 	RequestedBy   int64     `json:"requested_by"`
 	Reason        string    `json:"reason"`
-	State         string    `json:"state"` // pending, approved, rejected, downloaded
+	State         string    `json:"state"` // pending, approved, rejected, downloaded, expired
 	DecidedBy     int64     `json:"decided_by,omitempty"`
 	Comment       string    `json:"comment,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// ExpiresAt is when a pending request expires undecided.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }

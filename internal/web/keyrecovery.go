@@ -122,7 +122,7 @@ func keyRecoveryOut(r *lanyard.KeyRecoveryRequest, err error) (any, error) {
 
 func keyRecovery(r *lanyard.KeyRecoveryRequest) apiv1.KeyRecoveryRequest {
 	return apiv1.KeyRecoveryRequest{ID: r.ID, ArchivedKeyID: r.ArchivedKeyID, OwnerID: r.OwnerID, RequestedBy: r.RequestedBy, Reason: r.Reason,
-		State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ExpiresAt: r.ExpiresAt}
 }
 
 func archivedKey(k *lanyard.ArchivedKey) apiv1.ArchivedKey {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -55,7 +56,7 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 		}
 		now := a.rec.Clock()
 		r = &lanyard.KeyRecoveryRequest{ArchivedKeyID: k.ID, OwnerID: owner.ID, RequestedBy: p.User.ID, Reason: reason,
-			State: lanyard.KeyRecoveryPending, CreatedAt: now, UpdatedAt: now, OwnerEmail: owner.Email}
+			State: lanyard.KeyRecoveryPending, CreatedAt: now, UpdatedAt: now, OwnerEmail: owner.Email, ExpiresAt: a.expiresAt(now)}
 		if err := tx.CreateKeyRecoveryRequest(r); err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func (a *Archive) RequestRecovery(ctx context.Context, p *lanyard.Principal, key
 		}
 		return tx.AppendAudit(a.rec.Event(p, "key.recovery.request", "key_recovery_request", strconv.FormatInt(r.ID, 10), map[string]any{
 			"archived_key": k.ID, "owner": owner.Login, "owner_email": owner.Email, "template": k.Template, "serial": k.CertificateSerial,
-			"reason": reason, "notified": queued,
+			"reason": reason, "notified": queued, "expires_at": r.ExpiresAt,
 		}))
 	})
 	if err != nil {
@@ -98,6 +99,9 @@ func (a *Archive) DecideRecovery(ctx context.Context, p *lanyard.Principal, id i
 	}
 	comment := strings.TrimSpace(d.Comment)
 	if err := checkText("comment", comment, false); err != nil {
+		return nil, err
+	}
+	if err := a.expireDue(ctx); err != nil {
 		return nil, err
 	}
 	if d.Approve {
@@ -153,6 +157,8 @@ func (a *Archive) decidable(tx lanyard.Tx, p *lanyard.Principal, id int64, appro
 		return nil, nil, nil, lanyard.Errorf(lanyard.EForbidden, "key recovery %d is of your own key: another administrator must decide it", id)
 	case r.State != lanyard.KeyRecoveryPending:
 		return nil, nil, nil, lanyard.Errorf(lanyard.EConflict, "key recovery %d is %s already", id, r.State)
+	case expired(r, a.rec.Clock()):
+		return nil, nil, nil, lanyard.Errorf(lanyard.EConflict, "key recovery %d expired undecided at %s; request again", id, r.ExpiresAt.Format(time.RFC3339))
 	}
 	k, err := tx.ArchivedKeyByID(r.ArchivedKeyID)
 	if err != nil {
@@ -242,7 +248,10 @@ func (a *Archive) RecoveryRequests(ctx context.Context, p *lanyard.Principal, st
 		return nil, lanyard.Errorf(lanyard.EForbidden, "only operators, administrators and auditors see key recovery requests")
 	}
 	if state != "" && !state.Valid() {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "state %q: want pending, approved, rejected or downloaded", state)
+		return nil, lanyard.Errorf(lanyard.EInvalid, "state %q: want pending, approved, rejected, downloaded or expired", state)
+	}
+	if err := a.expireDue(ctx); err != nil {
+		return nil, err
 	}
 	var out []*lanyard.KeyRecoveryRequest
 	err := a.rec.View(ctx, func(tx lanyard.Tx) (err error) { out, err = tx.ListKeyRecoveryRequests(state); return })

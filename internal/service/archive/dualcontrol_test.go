@@ -2,8 +2,10 @@ package archive_test
 
 import (
 	"crypto"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
@@ -242,5 +244,45 @@ func TestRecoveryApprovalStepUp(t *testing.T) {
 	}
 	if evs := e.audit(t, "key.recovery.approve"); len(evs) != 1 || !strings.Contains(string(evs[0].Details), `"step_up":true`) {
 		t.Errorf("approvals %+v, want one with its step-up", evs)
+	}
+}
+
+// TestRecoveryRequestExpires: a request undecided for the period (7 days
+// by default) expires: it is not approved, it is listed as expired, and
+// its expiry is audited once (by the system); one just inside the period
+// is still approved.
+func TestRecoveryRequestExpires(t *testing.T) {
+	e := newRecoverEnv(t)
+	ctx := t.Context()
+	old, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e.clock.Now().Add(archive.DefaultRecoveryTTL); !old.ExpiresAt.Equal(want) {
+		t.Errorf("expires at %s, want %s", old.ExpiresAt, want)
+	}
+	e.clock.Add(2 * 24 * time.Hour)
+	fresh, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold, again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(archive.DefaultRecoveryTTL - 2*24*time.Hour) // old: exactly 7 days
+	_, err = e.arc.DecideRecovery(ctx, e.adam, old.ID, e.approval(t, e.adam, ""))
+	servicetest.WantErr(t, "approving an expired request", err, lanyard.EConflict, "expired")
+	if _, err := e.arc.DecideRecovery(ctx, e.adam, fresh.ID, e.approval(t, e.adam, "")); err != nil {
+		t.Fatalf("approving a request inside its period: %v", err)
+	}
+	list, err := e.arc.RecoveryRequests(ctx, e.adam, lanyard.KeyRecoveryExpired)
+	if err != nil || len(list) != 1 || list[0].ID != old.ID {
+		t.Fatalf("expired requests %+v, %v; want the old one", list, err)
+	}
+	if _, err := e.arc.RecoveryRequests(ctx, e.adam, ""); err != nil {
+		t.Fatal(err)
+	}
+	if evs := e.audit(t, "key.recovery.expire"); len(evs) != 1 || evs[0].ObjectID != strconv.FormatInt(old.ID, 10) {
+		t.Errorf("key.recovery.expire events %+v, want one for request %d", evs, old.ID)
+	}
+	if evs := e.audit(t, "key.recovery.approve"); len(evs) != 1 {
+		t.Errorf("approvals %+v, want the fresh one's", evs)
 	}
 }
