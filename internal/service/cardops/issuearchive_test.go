@@ -125,19 +125,7 @@ func TestIssueCardArchivesEncryptionKey(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
-	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	named := 0
-	for _, ev := range storetest.CheckAuditChain(t, e.st) {
-		if ev.Action == "cert.issue" && bytes.Contains(ev.Details, fmt.Appendf(nil, `"archived_key":%d`, keys[0].ID)) {
-			named++
-		}
-	}
-	if named != 1 {
-		t.Errorf("%d cert.issue events name the archived key, want 1", named)
-	}
+	e.namesArchivedKey(t, "cert.issue")
 	if keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "smartcard-logon"); err != nil || len(keys) != 0 {
 		t.Fatalf("archived logon keys: %d, %v; want none", len(keys), err)
 	}
@@ -187,6 +175,27 @@ func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
+	e.namesArchivedKey(t, "card.issue.step")
+}
+
+// namesArchivedKey checks that exactly one action event names alice's
+// archived secure-email key: the event of the step that bound it to its
+// certificate.
+func (e *issueEnv) namesArchivedKey(t *testing.T, action string) {
+	t.Helper()
+	keys, err := e.svc.Archive.Keys(t.Context(), e.alice.User.ID, "secure-email")
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("archived keys %+v, %v", keys, err)
+	}
+	named := 0
+	for _, ev := range storetest.CheckAuditChain(t, e.st) {
+		if ev.Action == action && bytes.Contains(ev.Details, fmt.Appendf(nil, `"archived_key":%d`, keys[0].ID)) {
+			named++
+		}
+	}
+	if named != 1 {
+		t.Errorf("%d %s events name archived key %d, want 1", named, action, keys[0].ID)
+	}
 }
 
 // TestIssueAirCardArchivalRefused: an archive-key template on a card kind
