@@ -221,3 +221,55 @@ func TestIssueAirCardArchivalRefused(t *testing.T) {
 		t.Fatalf("archived keys: %d, %v; want none", len(keys), err)
 	}
 }
+
+// TestIssueCardArchivalRequestRejected: the archived key that waited on a
+// CA request is discarded when the CA manager rejects the request (its
+// sealed copy erased, key.discard by the manager naming the request), and
+// likewise when revoking the card withdraws a waiting request.
+func TestIssueCardArchivalRequestRejected(t *testing.T) {
+	for _, withdraw := range []bool{false, true} {
+		t.Run(map[bool]string{false: "rejected", true: "withdrawn"}[withdraw], func(t *testing.T) {
+			e := newIssueEnv(t)
+			ctx := context.Background()
+			archiveSecureEmail(t, e)
+			e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+			res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
+			if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
+				t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
+			}
+			if withdraw {
+				if _, err := e.svc.Cards.RevokeCard(ctx, e.admin, res.Card.ID, cardops.RevokeCardInput{Reason: lanyard.CardDamaged}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				for _, cc := range res.Card.Certificates {
+					if cc.RequestID != 0 {
+						if _, err := e.svc.PKI.RejectRequest(ctx, e.admin, cc.RequestID, "no documents"); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			storetest.MustView(t, e.st, func(tx lanyard.Tx) error {
+				k, err := tx.ArchivedKeyByID(keys[0].ID)
+				if err == nil && (k.State != lanyard.ArchivedKeyDiscarded || len(k.SealedKey) != 0) {
+					t.Errorf("archived key after the request ended: %s, %d sealed bytes; want discarded, none", k.State, len(k.SealedKey))
+				}
+				return err
+			})
+			discards := 0
+			for _, ev := range storetest.CheckAuditChain(t, e.st) {
+				if ev.Action == "key.discard" && strings.Contains(string(ev.Details), `"request":`) {
+					discards++
+				}
+			}
+			if discards != 1 {
+				t.Errorf("%d key.discard events naming the request, want 1", discards)
+			}
+		})
+	}
+}
