@@ -21,6 +21,16 @@ func (e *recoverEnv) downloadInput(t *testing.T, password string) archive.Recove
 	return archive.RecoverInput{Password: password, AccountPassword: accountPassword, Code: e.codeOf(t, e.olga)}
 }
 
+// request is olga's request to recover alice's key, for reason.
+func (e *recoverEnv) request(t *testing.T, reason string) *lanyard.KeyRecoveryRequest {
+	t.Helper()
+	r, err := e.arc.RequestRecovery(t.Context(), e.olga, e.key.ID, reason)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // approval is p's approval with their step-up, in a TOTP step whose code
 // they have not used yet (a code is good once).
 func (e *recoverEnv) approval(t *testing.T, p *lanyard.Principal, comment string) archive.Decision {
@@ -156,10 +166,8 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 	ctx := t.Context()
 	olgaAdmin := e.user(t, "olga-admin", "Olga@Example.com", lanyard.RoleAdministrator)
 	aliceAdmin := e.user(t, "alice-admin", "alice@example.com", lanyard.RoleAdministrator)
-	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.request(t, "legal hold")
+	var err error
 	if r.OwnerEmail != "alice@example.com" {
 		t.Errorf("request records owner e-mail %q", r.OwnerEmail)
 	}
@@ -180,10 +188,7 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 		t.Fatalf("rejecting after the owner's e-mail changed: %v", err)
 	}
 	setEmail("alice@example.com")
-	r, err = e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold, again")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r = e.request(t, "legal hold, again")
 	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, e.approval(t, e.adam, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -207,10 +212,7 @@ func TestRecoveryApproverAnotherPerson(t *testing.T) {
 func TestRecoveryApprovalStepUp(t *testing.T) {
 	e := newRecoverEnv(t)
 	ctx := t.Context()
-	r, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.request(t, "legal hold")
 	d := e.approval(t, e.adam, "")
 	for name, bad := range map[string]archive.Decision{
 		"no step-up":            {Approve: true},
@@ -218,13 +220,13 @@ func TestRecoveryApprovalStepUp(t *testing.T) {
 		"a wrong password":      {Approve: true, AccountPassword: "not adam's password", Code: d.Code},
 		"no authenticator code": {Approve: true, AccountPassword: accountPassword},
 	} {
-		_, err = e.arc.DecideRecovery(ctx, e.adam, r.ID, bad)
+		_, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, bad)
 		if !lanyard.IsCode(err, lanyard.EStepUpFailed) && !lanyard.IsCode(err, lanyard.EInvalid) {
 			t.Errorf("%s: %v, want the step-up refused", name, err)
 		}
 	}
 	ann := e.user(t, "ann", "ann@example.com", lanyard.RoleAdministrator) // no authenticator app
-	_, err = e.arc.DecideRecovery(ctx, ann, r.ID, e.approval(t, ann, ""))
+	_, err := e.arc.DecideRecovery(ctx, ann, r.ID, e.approval(t, ann, ""))
 	servicetest.WantErr(t, "an approver without an authenticator app", err, lanyard.ESecondFactorRequired, "")
 	if got, err := e.arc.RecoveryRequests(ctx, e.adam, lanyard.KeyRecoveryPending); err != nil || len(got) != 1 {
 		t.Fatalf("pending requests after refused approvals: %+v, %v", got, err)
@@ -233,10 +235,7 @@ func TestRecoveryApprovalStepUp(t *testing.T) {
 	if _, err := e.arc.DecideRecovery(ctx, e.adam, r.ID, d); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold 2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r2 := e.request(t, "legal hold 2")
 	_, err = e.arc.DecideRecovery(ctx, e.adam, r2.ID, d)
 	servicetest.WantErr(t, "a code used already", err, lanyard.EStepUpFailed, "")
 	if _, err := e.arc.DecideRecovery(ctx, ann, r2.ID, archive.Decision{Comment: "no"}); err != nil {
@@ -254,20 +253,14 @@ func TestRecoveryApprovalStepUp(t *testing.T) {
 func TestRecoveryRequestExpires(t *testing.T) {
 	e := newRecoverEnv(t)
 	ctx := t.Context()
-	old, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold")
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := e.request(t, "legal hold")
 	if want := e.clock.Now().Add(archive.DefaultRecoveryTTL); !old.ExpiresAt.Equal(want) {
 		t.Errorf("expires at %s, want %s", old.ExpiresAt, want)
 	}
 	e.clock.Add(2 * 24 * time.Hour)
-	fresh, err := e.arc.RequestRecovery(ctx, e.olga, e.key.ID, "legal hold, again")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := e.request(t, "legal hold, again")
 	e.clock.Add(archive.DefaultRecoveryTTL - 2*24*time.Hour) // old: exactly 7 days
-	_, err = e.arc.DecideRecovery(ctx, e.adam, old.ID, e.approval(t, e.adam, ""))
+	_, err := e.arc.DecideRecovery(ctx, e.adam, old.ID, e.approval(t, e.adam, ""))
 	servicetest.WantErr(t, "approving an expired request", err, lanyard.EConflict, "expired")
 	if _, err := e.arc.DecideRecovery(ctx, e.adam, fresh.ID, e.approval(t, e.adam, "")); err != nil {
 		t.Fatalf("approving a request inside its period: %v", err)

@@ -154,16 +154,7 @@ func TestIssueCardArchivalInterruptedAnywhereThenContinued(t *testing.T) {
 func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	archiveSecureEmail(t, e)
-	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
-	if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
-		t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
-	}
+	res, _ := e.issuePendingArchived(t)
 	e.signRequests(t, res)
 	for _, cc := range res.Card.Certificates {
 		if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, cc.RequestID, "documents checked"); err != nil {
@@ -176,6 +167,26 @@ func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
 	e.namesArchivedKey(t, "card.issue.step")
+}
+
+// issuePendingArchived issues alice's card with an archive-key
+// secure-email template under a documents check, so that its key waits,
+// archived and pending, with a CA request; it returns the issue and that
+// key.
+func (e *issueEnv) issuePendingArchived(t *testing.T) (*cardops.IssueCardResult, *lanyard.ArchivedKey) {
+	t.Helper()
+	ctx := t.Context()
+	archiveSecureEmail(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
+	if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
+		t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
+	}
+	return res, keys[0]
 }
 
 // namesArchivedKey checks that exactly one action event names alice's
@@ -231,16 +242,7 @@ func TestIssueCardArchivalRequestRejected(t *testing.T) {
 		t.Run(map[bool]string{false: "rejected", true: "withdrawn"}[withdraw], func(t *testing.T) {
 			e := newIssueEnv(t)
 			ctx := context.Background()
-			archiveSecureEmail(t, e)
-			e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-			res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
-			if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
-				t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
-			}
+			res, pending := e.issuePendingArchived(t)
 			if withdraw {
 				if _, err := e.svc.Cards.RevokeCard(ctx, e.admin, res.Card.ID, cardops.RevokeCardInput{Reason: lanyard.CardDamaged}); err != nil {
 					t.Fatal(err)
@@ -255,7 +257,7 @@ func TestIssueCardArchivalRequestRejected(t *testing.T) {
 				}
 			}
 			storetest.MustView(t, e.st, func(tx lanyard.Tx) error {
-				k, err := tx.ArchivedKeyByID(keys[0].ID)
+				k, err := tx.ArchivedKeyByID(pending.ID)
 				if err == nil && (k.State != lanyard.ArchivedKeyDiscarded || len(k.SealedKey) != 0) {
 					t.Errorf("archived key after the request ended: %s, %d sealed bytes; want discarded, none", k.State, len(k.SealedKey))
 				}
