@@ -151,7 +151,7 @@ func TestCLI(t *testing.T) {
 	if _, errOut, code := admin.run("", "key", "recovery", "request", "--reason", "legal hold", "999"); code != 1 || !strings.Contains(errOut, "archived key 999 not found") {
 		t.Fatalf("key recovery request of a missing key: exit %d %q", code, errOut)
 	}
-	if _, errOut, code := admin.run("", "key", "recovery", "approve", "999"); code != 1 || !strings.Contains(errOut, "key recovery request 999 not found") {
+	if _, errOut, code := admin.run("pw\n", "key", "recovery", "approve", "--code", "123456", "999"); code != 1 || !strings.Contains(errOut, "key recovery request 999 not found") {
 		t.Fatalf("key recovery approve of a missing request: exit %d %q", code, errOut)
 	}
 	if out := admin.must(0, "key", "recovery", "list", "--state", "pending"); !strings.Contains(out, "REQUESTED BY") {

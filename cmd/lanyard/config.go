@@ -197,7 +197,7 @@ func templateSave(update bool) func(context.Context, []string) error {
 		cmd.BoolVar(&sanUPN, "san-upn", false, "put the user's UPN in the subject alternative name (smart card logon)")
 		cmd.BoolVar(&caApproval, "ca-approval", false, "requests wait for a CA manager's approval")
 		cmd.BoolVar(&formApproval, "form-approval", false, "the certificate form must be approved by an administrator")
-		cmd.BoolVar(&archiveKey, "archive-key", false, "archive the key (generated on the server, sealed under the key recovery key); only with key_encipherment or key_agreement and no signing or logon usage")
+		cmd.BoolVar(&archiveKey, "archive-key", false, "archive the key (generated on the server, sealed under the key recovery key); only with key usages among key_encipherment and key_agreement and extended usage email_protection or none")
 		cmd.BoolVar(&cardKeysOnly, "card-keys-only", false, "certify only keys generated on a card (PIV, TPM virtual card, platform credential, AirCard); always on with smartcard_logon")
 		// On for new templates: a card is disabled when it may be in the
 		// wrong hands, and its certificates should not be trusted meanwhile.

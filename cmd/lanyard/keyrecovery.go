@@ -23,7 +23,7 @@ func keyCommands() []command {
 		{"key recover", "key recover --out FILE [--code CODE] ID", "recover your archived key ID as a PKCS #12 file; reads the file's password, then your account password, from standard input (one line each)", keyRecover},
 		{"key recovery list", "key recovery list [--state STATE]", "list requests to recover someone else's archived key (operators, administrators, auditors)", keyRecoveryList},
 		{"key recovery request", "key recovery request --reason TEXT KEY-ID", "request the recovery of another user's archived key; an administrator who is neither you nor the owner decides it", keyRecoveryRequest},
-		{"key recovery approve", "key recovery approve [--comment TEXT] ID", "approve a pending key recovery request you did not make (administrators)", keyRecoveryDecide("approve")},
+		{"key recovery approve", "key recovery approve [--comment TEXT] [--code CODE] ID", "approve a pending key recovery request you did not make (administrators); reads your account password from standard input", keyRecoveryDecide("approve")},
 		{"key recovery reject", "key recovery reject [--comment TEXT] ID", "reject a pending key recovery request (administrators)", keyRecoveryDecide("reject")},
 		{"key recovery download", "key recovery download --out FILE [--code CODE] ID", "download the key of your approved recovery request once as a PKCS #12 file; reads the file's password, then your account password, from standard input", keyRecoveryDownload},
 	}
@@ -31,7 +31,7 @@ func keyCommands() []command {
 
 func keyRecoveryList(ctx context.Context, args []string) error {
 	cmd := newClientCmd("key recovery list")
-	state := cmd.String("state", "", "pending, approved, rejected or downloaded (default: all)")
+	state := cmd.String("state", "", "pending, approved, rejected, downloaded or expired (default: all)")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
@@ -68,6 +68,10 @@ func keyRecoveryDecide(verb string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		cmd := newClientCmd("key recovery " + verb)
 		comment := cmd.String("comment", "", "a comment for the record (the owner is told)")
+		var code *string
+		if verb == "approve" {
+			code = cmd.String("code", "", "a current code from your authenticator app (asked on standard input when not given)")
+		}
 		pos, c, err := cmd.start(args, 1)
 		if err != nil {
 			return err
@@ -75,8 +79,22 @@ func keyRecoveryDecide(verb string) func(context.Context, []string) error {
 		if _, err := strconv.ParseInt(pos[0], 10, 64); err != nil {
 			return errUsage
 		}
+		d := apiv1.KeyRecoveryDecision{Comment: *comment}
+		if verb == "approve" {
+			// Approving takes the approver's step-up: the account password
+			// from standard input, never a flag.
+			line := stdinLines()
+			if d.AccountPassword, err = line("Your account password:"); err != nil {
+				return err
+			}
+			if d.Code = *code; d.Code == "" {
+				if d.Code, err = line("Code from your authenticator app:"); err != nil {
+					return err
+				}
+			}
+		}
 		var out apiv1.KeyRecoveryRequest
-		if _, err := c.Post(ctx, "/api/v1/key-recoveries/"+pos[0]+"/"+verb, &apiv1.KeyRecoveryDecision{Comment: *comment}, &out); err != nil {
+		if _, err := c.Post(ctx, "/api/v1/key-recoveries/"+pos[0]+"/"+verb, &d, &out); err != nil {
 			return err
 		}
 		return printRecovery(&cmd.clientFlags, &out)
@@ -124,6 +142,19 @@ func keyRecover(ctx context.Context, args []string) error {
 	return recoverTo(ctx, "key recover", args, func(id string) string { return "/api/v1/me/archived-keys/" + id + "/recover" })
 }
 
+// stdinLines returns a reader of standard input's lines, each after its
+// prompt on standard error.
+func stdinLines() func(prompt string) (string, error) {
+	in := bufio.NewScanner(os.Stdin)
+	return func(prompt string) (string, error) {
+		fmt.Fprintln(os.Stderr, prompt)
+		if !in.Scan() {
+			return "", errors.New("standard input ended before: " + prompt)
+		}
+		return strings.TrimRight(in.Text(), "\r"), nil
+	}
+}
+
 // recoverTo reads the two passwords from standard input, never from
 // flags (they would show in the process list and the shell history), and
 // writes the PKCS #12 file the server answers at path(ID). The
@@ -140,14 +171,7 @@ func recoverTo(ctx context.Context, name string, args []string, path func(id str
 	if id, err := strconv.ParseInt(pos[0], 10, 64); err != nil || id <= 0 || *out == "" {
 		return errUsage
 	}
-	in := bufio.NewScanner(os.Stdin)
-	line := func(prompt string) (string, error) {
-		fmt.Fprintln(os.Stderr, prompt)
-		if !in.Scan() {
-			return "", errors.New("standard input ended before: " + prompt)
-		}
-		return strings.TrimRight(in.Text(), "\r"), nil
-	}
+	line := stdinLines()
 	var req apiv1.KeyRecoverInput
 	if req.Password, err = line("Password for the PKCS #12 file (the policy's rule for key container passwords):"); err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/monitor"
@@ -47,6 +48,7 @@ type serveConfig struct {
 	demo                            bool
 	aircard, aircardKEK             string
 	cardMonitor                     time.Duration // Card Monitor interval; 0: off
+	keyRecoveryTTL                  time.Duration // how long a key recovery request waits for its decision
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -74,6 +76,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
+	fs.DurationVar(&c.keyRecoveryTTL, "key-recovery-ttl", archive.DefaultRecoveryTTL, "how long a request to recover someone else's archived key waits for an administrator's decision before it expires")
 	fs.DurationVar(&c.cardMonitor, "card-monitor-interval", monitor.DefaultInterval, "how often the Card Monitor looks for expiring and expired certificates on cards (once across replicas); 0 turns it off")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
@@ -165,7 +168,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	// workflows their card access: the service builds it in that order.
 	var hub *agenthub.Hub
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
 		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
 			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
 			return hub.CardAccess()
@@ -193,8 +196,16 @@ func serve(ctx context.Context, c serveConfig) error {
 	arrivalsDone := make(chan struct{})
 	go func() { defer close(arrivalsDone); svc.Cards.HandleArrivals(arrivalsCtx, hub.Arrivals()) }()
 	defer func() { stopArrivals(); <-arrivalsDone }()
+	var mon *monitor.Monitor
+	var counts web.ContentCounts // a nil *Monitor would be a non-nil interface
+	if c.cardMonitor > 0 {
+		if mon, err = monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor}); err != nil {
+			return err
+		}
+		counts = mon
+	}
 	srv := &http.Server{
-		Handler: web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
+		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
 			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -204,14 +215,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
-	if c.cardMonitor > 0 {
+	if mon != nil {
 		// The Card Monitor: once across replicas (its lease row), until
 		// shutdown; it stops with the mail worker, before the store closes.
-		mon, err := monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor})
-		if err != nil {
-			stopWorker()
-			return err
-		}
 		monitorDone := make(chan struct{})
 		go func() { defer close(monitorDone); mon.Run(workerCtx) }()
 		defer func() { stopWorker(); <-monitorDone }()

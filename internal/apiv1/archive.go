@@ -51,9 +51,9 @@ type KeyRecoveryRequestInput struct {
 // KeyRecoveryDecision approves or rejects a key recovery request.
 type KeyRecoveryDecision struct {
 	Comment string `json:"comment,omitempty"`
-	// AccountPassword and Code are the approver's step-up (an approval
-	// needs them): their account password and a current code from their
-	// authenticator app.
+	// AccountPassword and Code are the approver's step-up: their account
+	// password and a current code from their authenticator app. Required
+	// to approve, ignored when rejecting.
 	AccountPassword string `json:"account_password,omitempty"`
 	Code            string `json:"code,omitempty"`
 }
@@ -66,7 +66,7 @@ type KeyRecoveryRequest struct {
 	OwnerID       int64     `json:"owner_id"`
 	RequestedBy   int64     `json:"requested_by"`
 	Reason        string    `json:"reason"`
-	State         string    `json:"state"` // pending, approved, rejected, downloaded
+	State         string    `json:"state"` // pending, approved, rejected, downloaded, expired
 	DecidedBy     int64     `json:"decided_by,omitempty"`
 	Comment       string    `json:"comment,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
@@ -76,4 +76,6 @@ type KeyRecoveryRequest struct {
 	Owner     string `json:"owner"`
 	Requester string `json:"requester"`
 	Decider   string `json:"decider,omitempty"`
+	// ExpiresAt is when a pending request expires undecided.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }

@@ -25,6 +25,23 @@ var built struct {
 }
 
 // lanyardBinary returns the lanyard binary, building it on first use.
+// needPIVTool fails t when yubico-piv-tool, which the card tests check
+// the cards with, is not installed.
+func needPIVTool(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
+		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
+	}
+}
+
+// pivToolAndBinary is needPIVTool, then lanyardBinary: the start of the
+// tests that run the lanyard command line against a card.
+func pivToolAndBinary(t *testing.T) string {
+	t.Helper()
+	needPIVTool(t)
+	return lanyardBinary(t)
+}
+
 func lanyardBinary(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"io"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,10 +21,7 @@ import (
 // the response and the new PIN; yubico-piv-tool then verifies the new PIN,
 // and the old one is refused. The same challenge is not answered twice.
 func TestOfflineUnblockOnWorkstation(t *testing.T) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
-	bin := lanyardBinary(t)
+	bin := pivToolAndBinary(t)
 	s, _, res := issuedOnStack(t, "uma")
 	answersFile := ownerAnswersFile(t, s, "uma")
 	_, opTok := s.user("otto", lanyard.RoleOperator)

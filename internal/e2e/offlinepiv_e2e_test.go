@@ -46,10 +46,7 @@ func TestOfflineUnblockStandardPIVOnWorkstation(t *testing.T) {
 // offlineUnblockStandardPIV runs the offline unblock of a standard card,
 // the tool finding the agent's escrow key (escrow) or not.
 func offlineUnblockStandardPIV(t *testing.T, escrow bool) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
-	bin := lanyardBinary(t)
+	bin := pivToolAndBinary(t)
 	s, c, _, _, res := issueOnStack(t, "pia", emu.WithoutLanyardExtensions())
 	answersFile := ownerAnswersFile(t, s, "pia")
 	_, opTok := s.user("otto", lanyard.RoleOperator)

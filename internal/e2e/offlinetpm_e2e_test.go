@@ -31,10 +31,7 @@ import (
 // says the card holds no unused code. When the agent restarts (the card
 // connects again) the server arms a new code: a new challenge.
 func TestOfflineUnblockTPMOnWorkstation(t *testing.T) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
-	bin := lanyardBinary(t)
+	bin := pivToolAndBinary(t)
 	s := newStack(t)
 	s.slots = []string{s.vpcd}
 	seed := filepath.Join(t.TempDir(), "tpm.seed")

@@ -28,10 +28,7 @@ import (
 // character one. yubico-piv-tool finds the PINs the tools set, and not
 // the refused ones.
 func TestAgentPINRulesFromPolicy(t *testing.T) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
-	bin := lanyardBinary(t)
+	bin := pivToolAndBinary(t)
 	s, _, tok, id := issuedForPIN(t, "lee") // PIN 24681357
 	var card *lanyard.Card
 	if err := s.srv.Store.View(context.Background(), func(tx lanyard.Tx) (err error) { card, err = tx.CardByID(id); return }); err != nil {

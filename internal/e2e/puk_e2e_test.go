@@ -26,9 +26,7 @@ import (
 // server holds sealed, unblocks it (read from the server's record and
 // opened with its sealer here; never printed).
 func TestIssuedCardRefusesFactoryPUK(t *testing.T) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
+	needPIVTool(t)
 	s, _, res := issuedOnStack(t, "eve")
 	if res.State != "issued" || res.Card.PUKState != lanyard.PUKRandom {
 		t.Fatalf("issued %s with PUK state %q, want issued, random", res.State, res.Card.PUKState)
@@ -141,9 +139,7 @@ func unblock(reader, puk string) (string, error) {
 // that the card in reader refuses the factory PUK 12345678.
 func refusesFactoryPUK(t *testing.T, reader string) {
 	t.Helper()
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
+	needPIVTool(t)
 	if out, err := unblock(reader, pivspec.DefaultPUK); err == nil {
 		t.Fatalf("yubico-piv-tool unblocked the issued card in %s with the factory PUK:\n%s", reader, out)
 	}

@@ -21,10 +21,7 @@ import (
 // (the card type's defaults), the old PIN does not, and the server
 // records the card without its diversified key or own PUK.
 func TestClearInitializeWipesCard(t *testing.T) {
-	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
-		t.Fatal("yubico-piv-tool is missing (scripts/card-deps.sh installs it; make test runs it)")
-	}
-	bin := lanyardBinary(t)
+	bin := pivToolAndBinary(t)
 	s, u, tok, id := issuedForPIN(t, "wim") // PIN 24681357
 	ctx := context.Background()
 	if _, err := u.Post(ctx, "/api/v1/cards/"+itoa(id)+"/revoke", apiv1.RevokeCardInput{Reason: "lost"}, nil); err != nil {

@@ -14,12 +14,14 @@ const (
 	KeyRecoveryApproved   KeyRecoveryState = "approved"
 	KeyRecoveryRejected   KeyRecoveryState = "rejected"
 	KeyRecoveryDownloaded KeyRecoveryState = "downloaded"
+	// KeyRecoveryExpired is a request left pending past its ExpiresAt.
+	KeyRecoveryExpired KeyRecoveryState = "expired"
 )
 
 // Valid reports whether s is a known state.
 func (s KeyRecoveryState) Valid() bool {
 	switch s {
-	case KeyRecoveryPending, KeyRecoveryApproved, KeyRecoveryRejected, KeyRecoveryDownloaded:
+	case KeyRecoveryPending, KeyRecoveryApproved, KeyRecoveryRejected, KeyRecoveryDownloaded, KeyRecoveryExpired:
 		return true
 	}
 	return false
@@ -38,6 +40,12 @@ type KeyRecoveryRequest struct {
 	Comment       string           `json:"comment,omitempty"`    // the decider's
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
+	// OwnerEmail is the owner's e-mail address at the request, where
+	// their notice of it went ("" when they had none). A request whose
+	// owner's address has changed since is not approved nor downloaded.
+	OwnerEmail string `json:"owner_email,omitempty"`
+	// ExpiresAt is when a pending request expires undecided.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // KeyRecoveryStore holds key recovery requests.

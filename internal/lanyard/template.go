@@ -180,41 +180,41 @@ func (k RenewalKey) Mode() RenewalKey {
 	return k
 }
 
-// ArchivalForbiddenKeyUsages and ArchivalForbiddenExtKeyUsages are the
-// usages that rule out Template.KeyArchival, with the reason. A signing
-// or logon key must exist only on its card: a copy kept by the server
-// would let whoever recovers it sign as the user (no non-repudiation) or
-// log on as the user without the card. Only key-management keys
-// (keyEncipherment, keyAgreement: RFC 5280 4.2.1.3) are archived, so that
-// data encrypted to an old certificate stays readable.
+// ArchivalKeyUsages and ArchivalExtKeyUsages are the only usages a
+// template with Template.KeyArchival may carry: an allow-list, so that a
+// usage added later is refused until someone decides it may be archived.
+// Only key-management keys are archived (keyEncipherment, keyAgreement:
+// RFC 5280 4.2.1.3; dataEncipherment would be one too, but no template
+// names it), so that data encrypted to an old certificate stays readable;
+// the only extended usage is S/MIME's emailProtection (RFC 8550 4.4.4).
+// Every other usage signs or authenticates — a digital signature or
+// non-repudiation key, logon, client or server authentication, code or
+// document signing, time stamping — and such a key must exist only on its
+// card: a copy kept by the server would let whoever recovers it sign or
+// log on as the user.
 var (
-	ArchivalForbiddenKeyUsages = map[string]string{
-		KUDigitalSignature:  "a signing key must never leave the card",
-		KUContentCommitment: "a non-repudiation key must never leave the card",
-	}
-	ArchivalForbiddenExtKeyUsages = map[string]string{
-		EKUSmartCardLogon: "a logon key must never leave the card",
-		EKUClientAuth:     "a client authentication (logon) key must never leave the card",
-	}
+	ArchivalKeyUsages    = []string{KUKeyEncipherment, KUKeyAgreement}
+	ArchivalExtKeyUsages = []string{EKUEmailProtection}
 )
 
 // ArchivalAllowed reports whether a template with these usages may archive
-// its key (Template.KeyArchival): it must have a key-management usage and
-// none of the usages that rule archival out. Migration 0026_key_archival applies the
-// same rule to templates saved before it.
+// its key (Template.KeyArchival): a key-management usage, and no usage
+// outside ArchivalKeyUsages and ArchivalExtKeyUsages.
 func ArchivalAllowed(keyUsage, extKeyUsage []string) bool {
 	return archivalRefusal(keyUsage, extKeyUsage) == ""
 }
 
 func archivalRefusal(keyUsage, extKeyUsage []string) string {
 	for _, u := range keyUsage {
-		if why, bad := ArchivalForbiddenKeyUsages[u]; bad {
-			return fmt.Sprintf("key usage %q: %s", u, why)
+		if !slices.Contains(ArchivalKeyUsages, u) {
+			return fmt.Sprintf("key usage %q is not for key management (allowed: %s); a key that signs must never leave the card",
+				u, strings.Join(ArchivalKeyUsages, ", "))
 		}
 	}
 	for _, u := range extKeyUsage {
-		if why, bad := ArchivalForbiddenExtKeyUsages[u]; bad {
-			return fmt.Sprintf("extended key usage %q: %s", u, why)
+		if !slices.Contains(ArchivalExtKeyUsages, u) {
+			return fmt.Sprintf("extended key usage %q is not for encryption (allowed: %s, or none); a key that signs or authenticates must never leave the card",
+				u, strings.Join(ArchivalExtKeyUsages, ", "))
 		}
 	}
 	if !slices.Contains(keyUsage, KUKeyEncipherment) && !slices.Contains(keyUsage, KUKeyAgreement) {

@@ -114,7 +114,7 @@ func TestTemplateValidate(t *testing.T) {
 		{"archive a logon key", func(tp *lanyard.Template) { tp.KeyArchival = true }, `key usage "digital_signature"`},
 		{"archive a signing and encryption key", func(tp *lanyard.Template) {
 			encryption(tp, lanyard.KUKeyEncipherment, lanyard.KUDigitalSignature)
-		}, `key usage "digital_signature": a signing key must never leave the card`},
+		}, `key usage "digital_signature" is not for key management`},
 		{"archive a non-repudiation key", func(tp *lanyard.Template) {
 			encryption(tp, lanyard.KUKeyEncipherment, lanyard.KUContentCommitment)
 		}, `key usage "content_commitment"`},
@@ -126,6 +126,26 @@ func TestTemplateValidate(t *testing.T) {
 			encryption(tp, lanyard.KUKeyEncipherment)
 			tp.ExtKeyUsage = []string{lanyard.EKUEmailProtection, lanyard.EKUClientAuth}
 		}, `extended key usage "client_auth"`},
+		{"archive an encryption key with no extended usage", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = nil
+		}, ""},
+		{"archive a server authentication key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = []string{lanyard.EKUEmailProtection, lanyard.EKUServerAuth}
+		}, `extended key usage "server_auth" is not for encryption`},
+		{"archive a document signing key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = []string{lanyard.EKUDocumentSigning}
+		}, `extended key usage "document_signing"`},
+		{"archive a code signing key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyAgreement)
+			tp.ExtKeyUsage = []string{lanyard.EKUCodeSigning}
+		}, `extended key usage "code_signing"`},
+		{"archive a time stamping key", func(tp *lanyard.Template) {
+			encryption(tp, lanyard.KUKeyEncipherment)
+			tp.ExtKeyUsage = []string{lanyard.EKUTimeStamping}
+		}, `extended key usage "time_stamping"`},
 		{"slot 9b", func(tp *lanyard.Template) { tp.Slot = "9b" }, slot},
 		{"slot upper case", func(tp *lanyard.Template) { tp.Slot = "9A" }, slot},
 		{"retired slot 82", func(tp *lanyard.Template) { tp.Slot = "82" }, slot},
@@ -171,6 +191,11 @@ func TestArchivalAllowed(t *testing.T) {
 		{[]string{lanyard.KUKeyEncipherment, lanyard.KUDigitalSignature}, nil, false},
 		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUSmartCardLogon}, false},
 		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUClientAuth}, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUServerAuth}, false},
+		{[]string{lanyard.KUKeyAgreement}, []string{lanyard.EKUDocumentSigning}, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUCodeSigning}, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{lanyard.EKUTimeStamping}, false},
+		{[]string{lanyard.KUKeyEncipherment}, []string{"future_usage"}, false},
 	} {
 		if got := lanyard.ArchivalAllowed(tt.ku, tt.eku); got != tt.want {
 			t.Errorf("ArchivalAllowed(%v, %v) = %v, want %v", tt.ku, tt.eku, got, tt.want)

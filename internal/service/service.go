@@ -67,6 +67,9 @@ type Config struct {
 	// hub.CardAccess(); tests: cardtest's access). nil: no cards are
 	// reachable.
 	Agents func(*workstations.Workstations) lanyard.CardAccess
+	// KeyRecoveryTTL is how long a request to recover someone else's
+	// archived key waits for its decision (0: archive.DefaultRecoveryTTL).
+	KeyRecoveryTTL time.Duration
 }
 
 // Service holds the capabilities New built and wired. It has no
@@ -162,7 +165,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	arcNotifier, _ := cfg.Notifier.(archive.Notifier)
 	if s.Archive, err = archive.New(archive.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand,
-		CAs: cfg.CAs, SecondFactor: s.Identity, Notifier: arcNotifier}); err != nil {
+		CAs: cfg.CAs, SecondFactor: s.Identity, Notifier: arcNotifier, RecoveryTTL: cfg.KeyRecoveryTTL}); err != nil {
 		return nil, err
 	}
 	s.Cards, err = cardops.New(cardops.Config{Store: cfg.Store, Sealer: cfg.Sealer, CAs: cfg.CAs, Now: cfg.Now, Rand: cfg.Rand,

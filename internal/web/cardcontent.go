@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
@@ -44,26 +43,34 @@ func contentStatusFilter(v string) (lanyard.ContentStatus, error) {
 	return lanyard.ParseContentStatus(v)
 }
 
-// contentCollector is the lanyard_cards_content_status gauge: it counts
-// at each scrape (one grouped query over the Card Monitor's records).
-type contentCollector struct {
-	cards Cards
-	desc  *prometheus.Desc
+// ContentCounts gives the Card Monitor's counts of cards by content
+// status as of its last run (internal/service/monitor's Monitor): ok is
+// false before the first.
+type ContentCounts interface {
+	ContentStatusCounts() (by map[lanyard.ContentStatus]int, at time.Time, ok bool)
 }
 
-func newContentCollector(cards Cards) *contentCollector {
-	return &contentCollector{cards: cards, desc: prometheus.NewDesc("lanyard_cards_content_status",
+// contentCollector is the lanyard_cards_content_status gauge. /metrics is
+// open (Prometheus scrapes it without credentials, like the request
+// counters beside it), so a scrape reads the counts the Card Monitor's
+// last run left in memory and never queries the database.
+type contentCollector struct {
+	counts ContentCounts
+	desc   *prometheus.Desc
+}
+
+func newContentCollector(counts ContentCounts) *contentCollector {
+	return &contentCollector{counts: counts, desc: prometheus.NewDesc("lanyard_cards_content_status",
 		"Cards by content status, as the Card Monitor last found them.", []string{"status"}, nil)}
 }
 
 func (c *contentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
+// Collect sends nothing before the monitor's first run: no value is
+// better than a wrong zero.
 func (c *contentCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	counts, err := c.cards.ContentStatusCounts(ctx, nil)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+	counts, _, ok := c.counts.ContentStatusCounts()
+	if !ok {
 		return
 	}
 	for _, st := range lanyard.ContentStatuses {

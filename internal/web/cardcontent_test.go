@@ -66,10 +66,55 @@ func TestCardContentStatus(t *testing.T) {
 	if len(counts) != 5 || counts[0].Status != lanyard.ContentNone || got[lanyard.ContentManagedExpiring] != 1 || got[lanyard.ContentTrackedExpired] != 1 || got[lanyard.ContentNone] < 1 {
 		t.Errorf("counts %+v", got)
 	}
-	m := e.must(200, "GET", "/metrics", "", nil)
-	for _, want := range []string{`lanyard_cards_content_status{status="managed_expiring"} 1`, `lanyard_cards_content_status{status="tracked_expired"} 1`} {
-		if !strings.Contains(string(m.body), want) {
-			t.Errorf("metrics lack %s", want)
+}
+
+// TestContentMetricsFromMonitor: the open /metrics reports the counts of
+// cards by content status as of the Card Monitor's last run, from memory:
+// none before its first run, and a record changed since is not counted
+// until the next run (a scrape queries nothing).
+func TestContentMetricsFromMonitor(t *testing.T) {
+	e := mustEnv(t)
+	now := time.Now()
+	put := func(serial string, st lanyard.ContentStatus) {
+		t.Helper()
+		err := e.store.Update(t.Context(), func(tx lanyard.Tx) error {
+			c, err := tx.CardBySerial("piv", serial)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				c = &lanyard.Card{Serial: serial, CardType: "piv", State: lanyard.CardIssued, CreatedAt: now, UpdatedAt: now}
+				err = tx.CreateCard(c)
+			}
+			if err != nil {
+				return err
+			}
+			return tx.PutCardContents([]*lanyard.CardContent{{CardID: c.ID, Status: st, UpdatedAt: now}})
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
+	}
+	gauge := func() string {
+		t.Helper()
+		var lines []string
+		for l := range strings.Lines(string(e.must(200, "GET", "/metrics", "", nil).body)) {
+			if strings.HasPrefix(l, "lanyard_cards_content_status{") {
+				lines = append(lines, strings.TrimSpace(l))
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	put("7101", lanyard.ContentManagedExpired)
+	if g := gauge(); g != "" {
+		t.Errorf("before the monitor's first run /metrics has %s", g)
+	}
+	if _, err := e.mon.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	after := gauge()
+	if !strings.Contains(after, `lanyard_cards_content_status{status="none"}`) || !strings.Contains(after, `{status="tracked_expired"} 0`) {
+		t.Fatalf("after a run /metrics has %q", after)
+	}
+	put("7102", lanyard.ContentTrackedExpired) // written after the run
+	if g := gauge(); g != after {
+		t.Errorf("a scrape counted again: %q, want the run's %q", g, after)
 	}
 }

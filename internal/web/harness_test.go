@@ -12,6 +12,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/monitor"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 	"github.com/lanyard-cms/lanyard/internal/web"
 	"github.com/lanyard-cms/lanyard/internal/web/webtest"
@@ -26,6 +27,7 @@ type env struct {
 	store  lanyard.Store
 	dbPath string
 	srv    *web.Server
+	mon    *monitor.Monitor
 }
 
 func mustEnv(t *testing.T) *env {
@@ -36,7 +38,7 @@ func mustEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	s := webtest.Start(t, st)
-	return &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, dbPath: dbPath, srv: s.Web}
+	return &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, dbPath: dbPath, srv: s.Web, mon: s.Monitor}
 }
 
 // resp is a decoded answer.

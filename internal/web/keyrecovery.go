@@ -68,7 +68,7 @@ var (
 
 // decideRoute approves or rejects a key recovery request.
 func (s *Server) decideRoute(verb string, approve bool) *route {
-	return &route{method: "POST", path: "/api/v1/key-recoveries/{id}/" + verb, summary: "An administrator who neither requested it nor owns the key " + verb + "s a pending key recovery request", tag: "pki", roles: admins,
+	return &route{method: "POST", path: "/api/v1/key-recoveries/{id}/" + verb, summary: "An administrator who neither requested it nor owns the key " + verb + "s a pending key recovery request (approving takes their step-up)", tag: "pki", roles: admins,
 		in: &apiv1.KeyRecoveryDecision{}, out: &apiv1.KeyRecoveryRequest{}, status: 200,
 		h: func(c *call) (any, error) {
 			id, err := c.pathInt("id")
@@ -79,7 +79,8 @@ func (s *Server) decideRoute(verb string, approve bool) *route {
 			if err := c.decode(&in); err != nil {
 				return nil, err
 			}
-			return s.keyRecoveryOut(c)(s.archive.DecideRecovery(c.r.Context(), c.p, id, approve, in.Comment))
+			return s.keyRecoveryOut(c)(s.archive.DecideRecovery(c.r.Context(), c.p, id, archive.Decision{Approve: approve, Comment: in.Comment,
+				AccountPassword: in.AccountPassword, Code: in.Code}))
 		}}
 }
 
@@ -132,7 +133,7 @@ func (s *Server) keyRecoveries(c *call, rs []*lanyard.KeyRecoveryRequest) ([]api
 	out := make([]apiv1.KeyRecoveryRequest, len(rs))
 	for i, r := range rs {
 		out[i] = apiv1.KeyRecoveryRequest{ID: r.ID, ArchivedKeyID: r.ArchivedKeyID, OwnerID: r.OwnerID, RequestedBy: r.RequestedBy, Reason: r.Reason,
-			State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ExpiresAt: r.ExpiresAt,
 			Owner: logins[r.OwnerID], Requester: logins[r.RequestedBy], Decider: logins[r.DecidedBy]}
 	}
 	return out, nil

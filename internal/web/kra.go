@@ -19,7 +19,7 @@ type KeyArchive interface {
 	RecoverOwn(ctx context.Context, p *lanyard.Principal, in archive.RecoverInput) (*archive.Recovered, error)
 	// Recovery for someone else under dual control (keyrecovery.go).
 	RequestRecovery(ctx context.Context, p *lanyard.Principal, keyID int64, reason string) (*lanyard.KeyRecoveryRequest, error)
-	DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error)
+	DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, d archive.Decision) (*lanyard.KeyRecoveryRequest, error)
 	DownloadRecovery(ctx context.Context, p *lanyard.Principal, id int64, in archive.RecoverInput) (*archive.Recovered, error)
 	RecoveryRequests(ctx context.Context, p *lanyard.Principal, state lanyard.KeyRecoveryState) ([]*lanyard.KeyRecoveryRequest, error)
 	// Staff pick another user's key to request its recovery (keyrecovery.go).

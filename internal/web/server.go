@@ -51,6 +51,10 @@ type Config struct {
 	// Notifications administers e-mail notifications (internal/notify);
 	// nil: its routes answer unavailable.
 	Notifications Notifications
+	// ContentCounts is the Card Monitor, whose last run's counts /metrics
+	// reports (lanyard_cards_content_status); nil (the monitor is off):
+	// no such gauge.
+	ContentCounts ContentCounts
 }
 
 // Server routes HTTP requests to the service.
@@ -107,8 +111,8 @@ func New(cfg Config) *Server {
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
 	}
-	if cfg.Cards != nil {
-		s.metrics.reg.MustRegister(newContentCollector(cfg.Cards))
+	if cfg.ContentCounts != nil {
+		s.metrics.reg.MustRegister(newContentCollector(cfg.ContentCounts))
 	}
 	s.routes = append(append(append(s.apiRoutes(), s.cardRoutes()...), s.documentRoutes()...), s.virtualCardRoutes()...)
 	s.routes = append(s.routes, s.softStoreRoutes()...)

@@ -44,6 +44,10 @@ type Config struct {
 	SecondFactor SecondFactor
 	// Notifier tells owners their key was recovered (optional).
 	Notifier Notifier
+	// RecoveryTTL is how long a key recovery request for someone else's
+	// key waits for its decision before it expires (0:
+	// DefaultRecoveryTTL).
+	RecoveryTTL time.Duration
 }
 
 // Archive implements key archival.
@@ -54,6 +58,7 @@ type Archive struct {
 	cas          map[string]ca.CA
 	secondFactor SecondFactor
 	notifier     Notifier
+	recoveryTTL  time.Duration
 }
 
 // New checks cfg and returns an Archive.
@@ -62,7 +67,10 @@ func New(cfg Config) (*Archive, error) {
 		return nil, errors.New("archive: Store, Sealer, Now and Rand are required")
 	}
 	a := &Archive{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, rand: cfg.Rand, cas: map[string]ca.CA{},
-		secondFactor: cfg.SecondFactor, notifier: cfg.Notifier}
+		secondFactor: cfg.SecondFactor, notifier: cfg.Notifier, recoveryTTL: cfg.RecoveryTTL}
+	if a.recoveryTTL <= 0 {
+		a.recoveryTTL = DefaultRecoveryTTL
+	}
 	for _, c := range cfg.CAs {
 		a.cas[c.Name()] = c
 	}

@@ -162,25 +162,7 @@ func (a *Archive) CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (k 
 // with its key.discard event. An active key is never discarded: its
 // certificate may have encrypted data.
 func (a *Archive) Discard(ctx context.Context, p *lanyard.Principal, id int64) error {
-	return a.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-		k, err := tx.ArchivedKeyByID(id)
-		if err != nil {
-			return err
-		}
-		switch k.State {
-		case lanyard.ArchivedKeyDiscarded:
-			return nil
-		case lanyard.ArchivedKeyActive:
-			return lanyard.Errorf(lanyard.EConflict, "archived key %d has certificate %s; it stays archived", id, k.CertificateSerial)
-		}
-		k.State, k.SealedKey, k.UpdatedAt = lanyard.ArchivedKeyDiscarded, nil, a.rec.Clock()
-		if err := tx.UpdateArchivedKey(k); err != nil {
-			return err
-		}
-		return tx.AppendAudit(a.rec.Event(p, "key.discard", "archived_key", strconv.FormatInt(id, 10), map[string]any{
-			"owner_id": k.OwnerID, "card_id": k.CardID, "template": k.Template,
-		}))
-	})
+	return a.rec.Store.Update(ctx, func(tx lanyard.Tx) error { return a.DiscardTx(tx, p, id, nil) })
 }
 
 // OpenTx reads archived key id and opens its private key, in the caller's

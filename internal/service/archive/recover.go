@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -195,20 +196,12 @@ func checkRecoveryPassword(tx lanyard.Tx, owner *lanyard.User, password string) 
 // pkcs12 encodes key with its certificate (and the chain of its CA when
 // that CA is running here) under password.
 func (a *Archive) pkcs12(ctx context.Context, tx lanyard.Tx, k *lanyard.ArchivedKey, key crypto.Signer, password string) ([]byte, error) {
-	tpl, err := tx.TemplateByName(k.Template)
+	rec, cert, err := certificateOf(tx, k)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := tx.CertificateBySerial(tpl.CA, k.CertificateSerial)
-	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EConflict, err, "the certificate of archived key "+strconv.FormatInt(k.ID, 10)+" is not on record")
-	}
-	cert, err := x509.ParseCertificate(rec.DER)
-	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EInternal, err, "the certificate of archived key "+strconv.FormatInt(k.ID, 10)+" does not parse")
-	}
 	var chain []*x509.Certificate
-	if c, ok := a.cas[tpl.CA]; ok {
+	if c, ok := a.cas[rec.CA]; ok {
 		if chain, err = c.Chain(ctx); err != nil {
 			return nil, err
 		}
@@ -218,6 +211,33 @@ func (a *Archive) pkcs12(ctx context.Context, tx lanyard.Tx, k *lanyard.Archived
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "encoding the PKCS #12 file failed")
 	}
 	return pfx, nil
+}
+
+// certificateOf finds the certificate of active archived key k among its
+// owner's certificates: the one with k's serial and k's public key. It
+// reads neither the template nor its CA, which may have been deleted or
+// pointed at another CA since the key was archived; the certificate's own
+// record names the CA that issued it (and gives the chain). Matching the
+// public key too makes a serial that two CAs happened to both issue
+// harmless.
+func certificateOf(tx lanyard.Tx, k *lanyard.ArchivedKey) (*lanyard.Certificate, *x509.Certificate, error) {
+	certs, err := tx.ListCertificates(lanyard.CertFilter{UserID: k.OwnerID})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range certs {
+		if rec.Serial != k.CertificateSerial {
+			continue
+		}
+		cert, err := x509.ParseCertificate(rec.DER)
+		if err != nil {
+			return nil, nil, lanyard.Wrap(lanyard.EInternal, err, "the certificate of archived key "+strconv.FormatInt(k.ID, 10)+" does not parse")
+		}
+		if bytes.Equal(cert.RawSubjectPublicKeyInfo, k.PublicKey) {
+			return rec, cert, nil
+		}
+	}
+	return nil, nil, lanyard.Errorf(lanyard.EConflict, "the certificate %s of archived key %d is not on record", k.CertificateSerial, k.ID)
 }
 
 // notify queues n to the owner; false when notifications are off or the

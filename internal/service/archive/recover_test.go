@@ -36,7 +36,7 @@ const (
 )
 
 // recoverEnv is a stack with a mail outbox, alice (a user with a password
-// and a confirmed authenticator app, her policy asking 12 characters and
+// and a confirmed authenticator app, as have olga and adam, her policy asking 12 characters and
 // 3 classes of key container passwords), an encryption template on the
 // builtin CA, and one active archived key of hers with its certificate.
 type recoverEnv struct {
@@ -74,16 +74,11 @@ func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 		}})
 	e := &recoverEnv{stack: stack, arc: stack.Service.Archive, clock: clock}
 	mk := func(login string, roles ...lanyard.Role) *lanyard.Principal {
-		pw, mail, rs := accountPassword, login+"@example.com", append(lanyard.Roles{lanyard.RoleUser}, roles...)
-		u, err := stack.Service.Identity.CreateUser(ctx, stack.Admin, identity.UserInput{Login: login, Password: &pw, Email: &mail, Roles: &rs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
+		return e.user(t, login, login+"@example.com", roles...)
 	}
 	e.alice, e.bob, e.olga, e.adam = mk("alice"), mk("bob"), mk("olga", lanyard.RoleOperator), mk("adam", lanyard.RoleAdministrator)
 	e.secrets = map[string]string{}
-	for _, p := range []*lanyard.Principal{e.alice, e.olga} {
+	for _, p := range []*lanyard.Principal{e.alice, e.olga, e.adam} {
 		setup, err := stack.Service.Identity.BeginTOTPEnrollment(ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -126,6 +121,18 @@ func newRecoverEnvOn(t *testing.T, st lanyard.Store) *recoverEnv {
 	}
 	e.key, e.private, e.cert = k, key, cert
 	return e
+}
+
+// user creates an account with the test password, e-mail address mail
+// and roles besides user.
+func (e *recoverEnv) user(t *testing.T, login, mail string, roles ...lanyard.Role) *lanyard.Principal {
+	t.Helper()
+	pw, rs := accountPassword, append(lanyard.Roles{lanyard.RoleUser}, roles...)
+	u, err := e.stack.Service.Identity.CreateUser(t.Context(), e.stack.Admin, identity.UserInput{Login: login, Password: &pw, Email: &mail, Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &lanyard.Principal{User: u, Roles: u.Roles, RemoteAddr: "192.0.2.10"}
 }
 
 // code is alice's authenticator code now.
@@ -306,4 +313,35 @@ func (e *recoverEnv) pendingKey(t *testing.T) *lanyard.ArchivedKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestRecoverAfterTemplateGone: recovery needs neither the template nor
+// its current CA. With the template pointed at another CA, and then
+// deleted, alice still recovers her key with its certificate and the
+// chain of the CA that issued it.
+func TestRecoverAfterTemplateGone(t *testing.T) {
+	e := newRecoverEnv(t)
+	check := func(what string) {
+		t.Helper()
+		got, err := e.arc.RecoverOwn(t.Context(), e.alice, e.input(t, filePassword))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		_, cert, chain, err := pkcs12.DecodeChain(got.PFX, filePassword)
+		if err != nil || !cert.Equal(e.cert) || len(chain) == 0 {
+			t.Fatalf("%s: the PKCS #12 file holds another certificate or no chain (%d, %v)", what, len(chain), err)
+		}
+		e.clock.Add(identity.TOTPPeriod) // a fresh code for the next step-up
+	}
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error {
+		tpl, err := tx.TemplateByName("encryption")
+		if err != nil {
+			return err
+		}
+		tpl.CA = "another-ca"
+		return tx.UpdateTemplate(tpl)
+	})
+	check("template on another CA")
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.DeleteTemplate("encryption") })
+	check("template deleted")
 }

@@ -215,12 +215,24 @@ func (s *Cards) approvedCertificate(ctx context.Context, j *issueJob, sl issuanc
 		cert.Status = lanyard.CertApproved // guide: approved in the CA, to be written by Continue card issue
 	}
 	j.data.Certs[sl.Slot] = cert.Serial
-	err = j.run.Step(ctx, operation.Approved.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error {
+	step := operation.Approved.On(sl.Slot)
+	var archived int64
+	err = j.run.Step(ctx, step, operation.Also(func(tx lanyard.Tx) error {
 		if err := tx.UpdateCertificate(cert); err != nil {
 			return err
 		}
-		_, err := s.certifyArchived(tx, j, sl.Template, cert.DER) // a key archived before the request waited
+		archived, err = s.certifyArchived(tx, j, sl.Template, cert.DER) // a key archived before the request waited
 		return err
+	}), operation.EventAfter(func() *lanyard.AuditEvent {
+		// The step's event names the certificate and, when the template
+		// archives keys, the archived key it bound: the audit trail of a
+		// recoverable key starts here on this path, as cert.issue starts
+		// it on the direct one.
+		details := map[string]any{"operation": j.op.ID, "step": string(step), "serial": cert.Serial}
+		if archived != 0 {
+			details["archived_key"] = archived
+		}
+		return s.rec.Event(j.p, "card.issue.step", "card", strconv.FormatInt(j.card.ID, 10), details)
 	}))
 	if err != nil {
 		delete(j.data.Certs, sl.Slot)

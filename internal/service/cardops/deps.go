@@ -98,6 +98,9 @@ type KeyArchive interface {
 	GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error)
 	CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, bool, error)
 	Discard(ctx context.Context, p *lanyard.Principal, id int64) error
+	// DiscardTx is Discard in the caller's transaction (a rejected or
+	// withdrawn CA request), extra going into its key.discard event.
+	DiscardTx(tx lanyard.Tx, p *lanyard.Principal, id int64, extra map[string]any) error
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

@@ -95,3 +95,25 @@ func (s *Cards) certifyArchived(tx lanyard.Tx, j *issueJob, template string, der
 	}
 	return 0, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is for no archived key of this card; revoke and clear the card, then issue it again", template, cert.SerialNumber.Text(16))
 }
+
+// discardRequested discards the pending archived key that waited on CA
+// request r, now rejected or withdrawn (why), in that decision's
+// transaction: no certificate will come for it, the card's slot gets a
+// new key when the card is issued again, and a key kept sealed for
+// nothing is a key that could leak for nothing. The key is the owner's
+// pending one of r's template with r's public key; none (the template
+// does not archive) is fine.
+func (s *Cards) discardRequested(tx lanyard.Tx, p *lanyard.Principal, r *lanyard.CertRequest, why string) error {
+	ks, err := tx.ArchivedKeysOf(r.UserID, r.Template)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if k.State == lanyard.ArchivedKeyPending && bytes.Equal(k.PublicKey, r.PublicKey) {
+			if err := s.archive.DiscardTx(tx, p, k.ID, map[string]any{"request": r.ID, "why": why}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

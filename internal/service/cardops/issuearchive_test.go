@@ -124,19 +124,7 @@ func TestIssueCardArchivesEncryptionKey(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
-	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	named := 0
-	for _, ev := range storetest.CheckAuditChain(t, e.st) {
-		if ev.Action == "cert.issue" && bytes.Contains(ev.Details, fmt.Appendf(nil, `"archived_key":%d`, keys[0].ID)) {
-			named++
-		}
-	}
-	if named != 1 {
-		t.Errorf("%d cert.issue events name the archived key, want 1", named)
-	}
+	e.namesArchivedKey(t, "cert.issue")
 	if keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "smartcard-logon"); err != nil || len(keys) != 0 {
 		t.Fatalf("archived logon keys: %d, %v; want none", len(keys), err)
 	}
@@ -165,16 +153,7 @@ func TestIssueCardArchivalInterruptedAnywhereThenContinued(t *testing.T) {
 func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	archiveSecureEmail(t, e)
-	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
-	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
-	if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
-		t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
-	}
+	res, _ := e.issuePendingArchived(t)
 	e.signRequests(t, res)
 	for _, cc := range res.Card.Certificates {
 		if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, cc.RequestID, "documents checked"); err != nil {
@@ -186,4 +165,45 @@ func TestIssueCardArchivalPendingCAApproval(t *testing.T) {
 	}
 	e.checkIssued(t, res.Card.ID, "24681357", "smartcard-logon", "secure-email")
 	e.checkArchived(t, res.Card.ID, "24681357")
+	e.namesArchivedKey(t, "card.issue.step")
+}
+
+// issuePendingArchived issues alice's card with an archive-key
+// secure-email template under a documents check, so that its key waits,
+// archived and pending, with a CA request; it returns the issue and that
+// key.
+func (e *issueEnv) issuePendingArchived(t *testing.T) (*cardops.IssueCardResult, *lanyard.ArchivedKey) {
+	t.Helper()
+	ctx := t.Context()
+	archiveSecureEmail(t, e)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Documents.Check = lanyard.DocsCARequest })
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
+	if err != nil || len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyPending {
+		t.Fatalf("archived keys while pending: %+v, %v; want one pending", keys, err)
+	}
+	return res, keys[0]
+}
+
+// namesArchivedKey checks that exactly one action event names alice's
+// archived secure-email key: the event of the step that bound it to its
+// certificate.
+func (e *issueEnv) namesArchivedKey(t *testing.T, action string) {
+	t.Helper()
+	keys, err := e.svc.Archive.Keys(t.Context(), e.alice.User.ID, "secure-email")
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("archived keys %+v, %v", keys, err)
+	}
+	named := 0
+	for _, ev := range storetest.CheckAuditChain(t, e.st) {
+		if ev.Action == action && bytes.Contains(ev.Details, fmt.Appendf(nil, `"archived_key":%d`, keys[0].ID)) {
+			named++
+		}
+	}
+	if named != 1 {
+		t.Errorf("%d %s events name archived key %d, want 1", named, action, keys[0].ID)
+	}
 }

@@ -105,6 +105,13 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 		return nil, err
 	}
 	if cert == nil { // rejected
+		decider, err := deciderOf(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.discardRequested(tx, decider, r, "the CA request was rejected"); err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context) { s.notifyCardIssue(ctx, "rejected", user, card, r.Template, r.Comment) }, nil
 	}
 	cert.CardID, cert.Slot, cert.UpdatedAt = card.ID, sl.Slot, s.rec.Clock()
@@ -139,6 +146,20 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
 }
 
+// deciderOf is the principal of the CA manager who decided r, for the
+// events written in the decision's transaction on their behalf (the
+// decision hook is given the request, not the caller).
+func deciderOf(tx lanyard.Tx, r *lanyard.CertRequest) (*lanyard.Principal, error) {
+	if r.DecidedBy == 0 {
+		return lanyard.SystemPrincipal, nil
+	}
+	u, err := tx.UserByID(r.DecidedBy)
+	if err != nil {
+		return nil, err
+	}
+	return &lanyard.Principal{User: u, Roles: u.Roles}, nil
+}
+
 // withdrawRequests rejects the CA requests of an issue record that still
 // wait, inside tx.
 func (s *Cards) withdrawRequests(tx lanyard.Tx, p *lanyard.Principal, d *issueData, why string) error {
@@ -156,6 +177,9 @@ func (s *Cards) withdrawRequests(tx lanyard.Tx, p *lanyard.Principal, d *issueDa
 		}
 		r.Status, r.DecidedBy, r.DecidedAt, r.Comment = lanyard.RequestRejected, decider, s.rec.Clock(), "withdrawn: "+why
 		if err := tx.UpdateRequest(r); err != nil {
+			return err
+		}
+		if err := s.discardRequested(tx, p, r, "the CA request was withdrawn: "+why); err != nil {
 			return err
 		}
 	}

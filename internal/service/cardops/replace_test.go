@@ -34,6 +34,28 @@ func (e *issueEnv) second(t *testing.T) cardops.CardTarget {
 	return cardops.CardTarget{WorkstationID: 2, Reader: secondReader}
 }
 
+// readyToReplace is the start of most replacement tests: the logon
+// template puts its certificates on hold when a card is disabled, alice's
+// card is issued with both templates, a fresh card waits in the second
+// reader (its target returned), and olga is an operator.
+func (e *issueEnv) readyToReplace(t *testing.T) (*cardops.CardView, map[string]*cardops.CardCertificate, cardops.CardTarget, *lanyard.Principal) {
+	t.Helper()
+	e.setHold(t, "smartcard-logon", true)
+	card, certs := e.issueTwo(t)
+	return card, certs, e.second(t), e.operator(t, "olga")
+}
+
+// resolve has p say whether the original card id was found (or lost)
+// and returns the outcome.
+func (e *issueEnv) resolve(t *testing.T, p *lanyard.Principal, id int64, found bool) *cardops.ResolveReplacementResult {
+	t.Helper()
+	out, err := e.svc.Cards.ResolveReplacement(context.Background(), p, id, cardops.ResolveReplacementInput{Found: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // checkIssuedSecond is checkIssued on the card in the second reader.
 func (e *issueEnv) checkIssuedSecond(t *testing.T, cardID int64, pin string, wantTemplates ...string) {
 	t.Helper()
@@ -110,10 +132,7 @@ func templatesOf(v *cardops.CardView) []string {
 func TestReplacePermanent(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setHold(t, "smartcard-logon", true)
-	old, certs := e.issueTwo(t)
-	target := e.second(t)
-	op := e.operator(t, "olga")
+	old, certs, target, op := e.readyToReplace(t)
 
 	res, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target, UserPIN: "13572468", Comment: "left on the train"})
 	if err != nil {
@@ -229,10 +248,7 @@ func TestReplaceTemporaryFound(t *testing.T) {
 		t.Errorf("the temporary card is offered a replacement: %v", tempOwn.AllowedOperations)
 	}
 
-	out, err := e.svc.Cards.ResolveReplacement(ctx, e.alice, orig.ID, cardops.ResolveReplacementInput{Found: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.resolve(t, e.alice, orig.ID, true)
 	if out.Original.State != lanyard.CardIssued || out.Temporary.State != lanyard.CardRevoked || out.Temporary.RevocationReason != lanyard.CardSuperseded ||
 		out.Replacement.State != lanyard.ReplacementEnded {
 		t.Fatalf("after found: original %s, temporary %s (%s), link %s", out.Original.State, out.Temporary.State, out.Temporary.RevocationReason, out.Replacement.State)
@@ -262,10 +278,7 @@ func TestReplaceTemporaryFound(t *testing.T) {
 func TestReplaceTemporaryNotFound(t *testing.T) {
 	e := newIssueEnv(t)
 	ctx := context.Background()
-	e.setHold(t, "smartcard-logon", true)
-	orig, certs := e.issueTwo(t)
-	target := e.second(t)
-	op := e.operator(t, "olga")
+	orig, certs, target, op := e.readyToReplace(t)
 	res, err := e.svc.Cards.ReplaceCard(ctx, op, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: target, UserPIN: "13572468",
 		Templates: []string{"smartcard-logon", "secure-email"}})
 	if err != nil {
@@ -281,10 +294,7 @@ func TestReplaceTemporaryNotFound(t *testing.T) {
 			t.Errorf("temporary %s certificate valid %v, want the default %d days", c.Template, l.NotAfter.Sub(l.NotBefore), lanyard.DefaultTemporaryCardValidityDays)
 		}
 	}
-	out, err := e.svc.Cards.ResolveReplacement(ctx, op, temp.ID, cardops.ResolveReplacementInput{Found: false})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.resolve(t, op, temp.ID, false)
 	if out.Original.State != lanyard.CardRevoked || out.Original.RevocationReason != lanyard.CardLost || out.Temporary.State != lanyard.CardIssued ||
 		out.Replacement.Kind != lanyard.ReplacePermanent {
 		t.Fatalf("after not found: original %s (%s), temporary %s, link %s", out.Original.State, out.Original.RevocationReason, out.Temporary.State, out.Replacement.Kind)
@@ -464,10 +474,7 @@ func TestReplaceTemporaryCardLost(t *testing.T) {
 	if v := e.cardOf(t, orig.ID); v.State != lanyard.CardDisabled || !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.ResolveReplacement}) {
 		t.Fatalf("the original after its temporary card was revoked: %s %v", v.State, v.AllowedOperations)
 	}
-	out, err := e.svc.Cards.ResolveReplacement(ctx, e.alice, orig.ID, cardops.ResolveReplacementInput{Found: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.resolve(t, e.alice, orig.ID, true)
 	if out.Original.State != lanyard.CardIssued || out.Temporary.State != lanyard.CardRevoked || out.Temporary.RevocationReason != lanyard.CardLost {
 		t.Fatalf("after found: original %s, temporary %s (%s)", out.Original.State, out.Temporary.State, out.Temporary.RevocationReason)
 	}

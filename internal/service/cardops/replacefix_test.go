@@ -65,10 +65,7 @@ func newNoEnableEnv(t *testing.T) *issueEnv {
 func TestReplaceTemporaryOfCardStaffDisabled(t *testing.T) {
 	e := newNoEnableEnv(t)
 	ctx := context.Background()
-	e.setHold(t, "smartcard-logon", true)
-	orig, certs := e.issueTwo(t)
-	target := e.second(t)
-	op := e.operator(t, "olga")
+	orig, certs, target, op := e.readyToReplace(t)
 	if _, err := e.svc.Cards.DisableCard(ctx, op, orig.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +86,7 @@ func TestReplaceTemporaryOfCardStaffDisabled(t *testing.T) {
 		t.Errorf("the link records the original as %q before, want disabled", res.Replacement.OldState)
 	}
 	e.approveAndContinue(t, op, res.IssueCardResult, target)
-	out, err := e.svc.Cards.ResolveReplacement(ctx, e.alice, orig.ID, cardops.ResolveReplacementInput{Found: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.resolve(t, e.alice, orig.ID, true)
 	if out.Original.State != lanyard.CardDisabled || out.Temporary.State != lanyard.CardRevoked || out.Replacement.State != lanyard.ReplacementEnded {
 		t.Fatalf("after found: original %s, temporary %s, link %s; want disabled, revoked, ended", out.Original.State, out.Temporary.State, out.Replacement.State)
 	}
@@ -119,10 +113,7 @@ func TestReplaceFoundNeedsEnable(t *testing.T) {
 	if v := e.cardOf(t, orig.ID); v.State != lanyard.CardDisabled {
 		t.Fatalf("after the refusal the original is %s", v.State)
 	}
-	out, err := e.svc.Cards.ResolveReplacement(ctx, e.operator(t, "olga"), orig.ID, cardops.ResolveReplacementInput{Found: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.resolve(t, e.operator(t, "olga"), orig.ID, true)
 	if out.Original.State != lanyard.CardIssued {
 		t.Errorf("found by an operator: original %s, want issued", out.Original.State)
 	}

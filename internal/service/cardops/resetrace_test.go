@@ -41,7 +41,13 @@ func (t stepSpy) UpdateOperation(op *lanyard.Operation, prev time.Time) error {
 	return t.Tx.UpdateOperation(op, prev)
 }
 
-func TestDisableDuringResetKept(t *testing.T) {
+// resetRace issues alice's card, then has operator olga reset its PIN
+// (no secret answers asked) while during(e, card ID) runs right after the
+// reset's pin_unblocked step commits; it returns the env and the card's ID
+// after checking during ran (the reset's own outcome is logged: either
+// is right, what matters is the state it leaves).
+func resetRace(t *testing.T, during func(e *issueEnv, id int64)) (*issueEnv, int64) {
+	t.Helper()
 	w := &midReset{}
 	e := &issueEnv{}
 	e.opts.WrapStore = func(s lanyard.Store) lanyard.Store { w.Store = s; return w }
@@ -54,16 +60,21 @@ func TestDisableDuringResetKept(t *testing.T) {
 	id := res.Card.ID
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.Administrator.ValidateAnswers = false })
 	op := e.operator(t, "olga")
-	w.after = func() {
-		v, err := e.svc.Cards.DisableCard(ctx, e.admin, id)
-		t.Logf("concurrent disable: state=%v err=%v", stateOf(v), err)
-	}
-	if _, err := e.svc.Cards.ResetPIN(ctx, op, id, cardops.ResetPINInput{NewPIN: "13572468"}); err != nil {
-		t.Logf("reset: %v", err)
-	}
+	w.after = func() { during(e, id) }
+	_, err = e.svc.Cards.ResetPIN(ctx, op, id, cardops.ResetPINInput{NewPIN: "13572468"})
+	t.Logf("reset: %v", err)
 	if !w.hit {
 		t.Fatal("hook not hit")
 	}
+	return e, id
+}
+
+func TestDisableDuringResetKept(t *testing.T) {
+	ctx := context.Background()
+	e, id := resetRace(t, func(e *issueEnv, id int64) {
+		v, err := e.svc.Cards.DisableCard(ctx, e.admin, id)
+		t.Logf("concurrent disable: state=%v err=%v", stateOf(v), err)
+	})
 	v, err := e.svc.Cards.GetCard(ctx, e.admin, id)
 	if err != nil {
 		t.Fatal(err)
@@ -81,25 +92,12 @@ func TestDisableDuringResetKept(t *testing.T) {
 }
 
 func TestRevokeDuringResetKeepsPUK(t *testing.T) {
-	w := &midReset{}
-	e := &issueEnv{}
-	e.opts.WrapStore = func(s lanyard.Store) lanyard.Store { w.Store = s; return w }
-	e = newIssueEnvFrom(t, e)
 	ctx := context.Background()
-	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: firstPIN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.Card.ID
-	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.Administrator.ValidateAnswers = false })
-	op := e.operator(t, "olga")
-	w.after = func() {
+	e, id := resetRace(t, func(e *issueEnv, id int64) {
 		_, err := e.svc.Cards.RevokeCard(ctx, e.admin, id, cardops.RevokeCardInput{Reason: "lost"})
 		t.Logf("concurrent revoke: %v", err)
-	}
-	_, err = e.svc.Cards.ResetPIN(ctx, op, id, cardops.ResetPINInput{NewPIN: "13572468"})
-	t.Logf("reset: %v", err)
-	_, err = e.svc.Cards.RevokeAndClearCard(ctx, e.admin, id, cardops.ClearInput{CardTarget: e.target()})
+	})
+	_, err := e.svc.Cards.RevokeAndClearCard(ctx, e.admin, id, cardops.ClearInput{CardTarget: e.target()})
 	t.Logf("clear of the revoked card afterwards: %v", err)
 	if err != nil {
 		t.Errorf("revoked card cannot be cleared after a revoke raced a PIN reset: %v", err)

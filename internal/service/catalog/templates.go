@@ -25,6 +25,17 @@ func (s *Catalog) normalizeTemplate(t *lanyard.Template) error {
 	return t.Validate()
 }
 
+// templateDetails are the settings a template.create or template.update
+// event records: those that decide what a certificate may do and what
+// happens to its key, archive key and the key usages among them (an
+// auditor must see when a template started archiving keys, and for what).
+func templateDetails(t *lanyard.Template) map[string]any {
+	return map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
+		"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly,
+		"revoke_on_disable": t.RevokeOnDisable, "renewal_key": t.RenewalKey,
+		"key_archival": t.KeyArchival, "key_usage": t.KeyUsage, "ext_key_usage": t.ExtKeyUsage}
+}
+
 // CreateTemplate adds a certificate template.
 func (s *Catalog) CreateTemplate(ctx context.Context, p *lanyard.Principal, t lanyard.Template) (*lanyard.Template, error) {
 	t.ID = 0
@@ -33,9 +44,7 @@ func (s *Catalog) CreateTemplate(ctx context.Context, p *lanyard.Principal, t la
 	}
 	t.CreatedAt, t.UpdatedAt = s.rec.Clock(), s.rec.Clock()
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
-		return s.rec.Event(p, "template.create", "template", t.Name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
-			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly,
-			"revoke_on_disable": t.RevokeOnDisable, "renewal_key": t.RenewalKey})
+		return s.rec.Event(p, "template.create", "template", t.Name, templateDetails(&t))
 	}, func(tx lanyard.Tx) error { return tx.CreateTemplate(&t) })
 	s.templates.Purge() // after commit, so no reader re-caches the old value
 	if err != nil {
@@ -64,9 +73,7 @@ func (s *Catalog) UpdateTemplate(ctx context.Context, p *lanyard.Principal, name
 		if err := tx.UpdateTemplate(&t); err != nil {
 			return err
 		}
-		return tx.AppendAudit(s.rec.Event(p, "template.update", "template", name, map[string]any{"ca": t.CA, "key_algorithms": t.KeyAlgs,
-			"requires_ca_approval": t.RequiresCAApproval, "requires_form_approval": t.RequiresFormApproval, "card_keys_only": t.CardKeysOnly,
-			"revoke_on_disable": t.RevokeOnDisable, "renewal_key": t.RenewalKey}))
+		return tx.AppendAudit(s.rec.Event(p, "template.update", "template", name, templateDetails(&t)))
 	})
 	s.templates.Purge()
 	if err != nil {

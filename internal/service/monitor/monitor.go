@@ -84,9 +84,10 @@ type Config struct {
 
 // Monitor is the Card Monitor.
 type Monitor struct {
-	cfg Config
-	rec lanyard.Recorder
-	log *slog.Logger
+	cfg    Config
+	rec    lanyard.Recorder
+	log    *slog.Logger
+	counts counts
 }
 
 // New returns a Monitor.
@@ -158,6 +159,7 @@ func (m *Monitor) RunOnce(ctx context.Context) (*Result, error) {
 	start := m.rec.Clock()
 	job, err := m.claim(ctx, start)
 	if lanyard.IsCode(err, lanyard.EConflict) {
+		m.refreshCounts(ctx)
 		return &Result{Skipped: true}, nil
 	}
 	if err != nil {
@@ -182,6 +184,7 @@ func (m *Monitor) RunOnce(ctx context.Context) (*Result, error) {
 	if r.queued > 0 && m.cfg.Notifier != nil {
 		m.cfg.Notifier.Wake()
 	}
+	m.refreshCounts(ctx)
 	return r.res, nil
 }
 

@@ -426,3 +426,55 @@ func TestCardMonitorConcurrentReplicas(t *testing.T) {
 		t.Fatalf("replica-a's run: %+v, %v", o.res, o.err)
 	}
 }
+
+// TestCardMonitorQuietForDisabled: a disabled card, and the cards of a
+// disabled user (a leaver), keep their status but tell nobody, not even
+// the operators' digest; notices resume when both are enabled again, and
+// stop for good once the card is revoked.
+func TestCardMonitorQuietForDisabled(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	m := w.monitor(t, "replica-1")
+	run(t, m)
+	setCard := func(st lanyard.CardState) {
+		t.Helper()
+		storetest.MustUpdate(t, w.store.Store, func(tx lanyard.Tx) error {
+			w.managed.State, w.managed.UpdatedAt = st, w.clock.Now()
+			return tx.UpdateCard(w.managed)
+		})
+	}
+	setUser := func(disabled bool) {
+		t.Helper()
+		storetest.MustUpdate(t, w.store.Store, func(tx lanyard.Tx) error {
+			w.alice.Disabled, w.alice.UpdatedAt = disabled, w.clock.Now()
+			return tx.UpdateUser(w.alice)
+		})
+	}
+	setCard(lanyard.CardDisabled)
+	w.clock.Add(31 * day) // the logon certificate is within its warning period
+	if res := run(t, m); res.Notified != 0 || w.status(t, w.managed) != lanyard.ContentManagedExpiring {
+		t.Fatalf("a disabled card: run %+v, status %s; want managed_expiring, nobody told", res, w.status(t, w.managed))
+	}
+	setCard(lanyard.CardIssued)
+	setUser(true)
+	w.clock.Add(8 * day) // past the re-send period
+	if res := run(t, m); res.Notified != 0 || w.status(t, w.managed) != lanyard.ContentManagedExpiring {
+		t.Fatalf("a disabled owner: run %+v, status %s; want managed_expiring, nobody told", res, w.status(t, w.managed))
+	}
+	w.mails(t, map[string]int{w.aliceTo: 0, w.boss: 0, w.olga: 0})
+	setUser(false)
+	setCard(lanyard.CardIssued) // a change the next run sees
+	w.clock.Add(time.Hour)
+	if res := run(t, m); res.Notified != 1 {
+		t.Fatalf("enabled again: run %+v, want the owner told", res)
+	}
+	w.mails(t, map[string]int{w.aliceTo: 1, w.olga: 1})
+	setCard(lanyard.CardRevoked)
+	for range 3 {
+		w.clock.Add(8 * day)
+		run(t, m)
+	}
+	w.mails(t, map[string]int{w.aliceTo: 1, w.olga: 1})
+	if st := w.status(t, w.managed); st != lanyard.ContentNone {
+		t.Errorf("a revoked card's status %s, want none", st)
+	}
+}

@@ -171,9 +171,14 @@ func (r *run) card(tx lanyard.Tx, card *lanyard.Card, certs []lanyard.CardCert, 
 	}
 	rec := *prev
 	rec.Status, rec.NextCheckAt = st, next
-	if st == lanyard.ContentNone {
+	switch {
+	case st == lanyard.ContentNone:
 		rec.NotifiedStatus, rec.NotifiedAt = "", time.Time{}
-	} else {
+	case quiet(card, owner):
+		// The status stands; nobody is told, and no re-send is scheduled:
+		// enabling the card (a change) or the owner (the next due check)
+		// brings the notices back.
+	default:
 		resend := settings.ResendPeriod()
 		if st != prev.NotifiedStatus || !r.now.Before(prev.NotifiedAt.Add(resend)) {
 			r.notify(tx, card, owner, pol, st, expires)
@@ -192,6 +197,15 @@ func (r *run) card(tx lanyard.Tx, card *lanyard.Card, certs []lanyard.CardCert, 
 	}
 	rec.UpdatedAt = r.now
 	return &rec
+}
+
+// quiet reports whether card's notices are held back: a disabled card
+// (its certificates are on hold; nobody is to renew it until it is
+// enabled), or one whose owner is disabled or gone (a leaver, who should
+// not be mailed forever; their cards are for the operators to revoke). A
+// revoked card needs no rule: it has no status.
+func quiet(card *lanyard.Card, owner *lanyard.User) bool {
+	return card.State == lanyard.CardDisabled || card.OwnerID != 0 && (owner == nil || owner.Disabled)
 }
 
 // Evaluate returns the content status of a card holding certs at now

@@ -33,6 +33,10 @@ func TestMigrateKeyArchival(t *testing.T) { migrateOld(t, storetest.MigrateKeyAr
 // it the new-key renewal.
 func TestMigrateRenewalKey(t *testing.T) { migrateOld(t, storetest.MigrateRenewalKey) }
 
+// TestMigrateKeyRecoveryChecks: migration 0030 gives the key recovery
+// requests made before it their owner's e-mail address and an expiry.
+func TestMigrateKeyRecoveryChecks(t *testing.T) { migrateOld(t, storetest.MigrateKeyRecoveryChecks) }
+
 // TestMigrateRequestOperation: migration 0015 on requests made before it.
 func TestMigrateRequestOperation(t *testing.T) { migrateOld(t, storetest.MigrateRequestOperation) }
 

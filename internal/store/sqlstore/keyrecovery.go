@@ -6,11 +6,11 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const keyRecoveryCols = `id, archived_key_id, owner_id, requested_by, reason, state, decided_by, comment, created_at, updated_at`
+const keyRecoveryCols = `id, archived_key_id, owner_id, requested_by, reason, state, decided_by, comment, created_at, updated_at, owner_email, expires_at`
 
 var (
-	qCreateKeyRecovery = prepared(`INSERT INTO key_recovery_requests (archived_key_id, owner_id, requested_by, reason, state, decided_by, comment, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qCreateKeyRecovery = prepared(`INSERT INTO key_recovery_requests (archived_key_id, owner_id, requested_by, reason, state, decided_by, comment, created_at, updated_at, owner_email, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateKeyRecovery = prepared(`UPDATE key_recovery_requests SET state = ?, decided_by = ?, comment = ?, updated_at = ? WHERE id = ? AND state = ?`)
 	qKeyRecoveryByID   = prepared(`SELECT ` + keyRecoveryCols + ` FROM key_recovery_requests WHERE id = ?`)
 	qKeyRecoveries     = prepared(`SELECT ` + keyRecoveryCols + ` FROM key_recovery_requests WHERE (? = '' OR state = ?) ORDER BY created_at DESC, id DESC`)
@@ -31,9 +31,9 @@ func (t keyRecoveryTx) CreateKeyRecoveryRequest(r *lanyard.KeyRecoveryRequest) e
 	if !r.State.Valid() {
 		return lanyard.Errorf(lanyard.EInvalid, "key recovery request state %q is not valid", r.State)
 	}
-	r.CreatedAt, r.UpdatedAt = normTime(r.CreatedAt), normTime(r.UpdatedAt)
+	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = normTime(r.CreatedAt), normTime(r.UpdatedAt), normTime(r.ExpiresAt)
 	err := t.row(qCreateKeyRecovery, r.ArchivedKeyID, r.OwnerID, r.RequestedBy, r.Reason, string(r.State), decider(r.DecidedBy), r.Comment,
-		micros(r.CreatedAt), micros(r.UpdatedAt)).Scan(&r.ID)
+		micros(r.CreatedAt), micros(r.UpdatedAt), r.OwnerEmail, micros(r.ExpiresAt)).Scan(&r.ID)
 	if err != nil {
 		return t.writeErr(err, "", "the archived key, its owner or the requester does not exist")
 	}
@@ -76,11 +76,12 @@ func scanKeyRecovery(s scanner) (*lanyard.KeyRecoveryRequest, error) {
 	var r lanyard.KeyRecoveryRequest
 	var state string
 	var decided sql.NullInt64
-	var created, updated int64
-	if err := s.Scan(&r.ID, &r.ArchivedKeyID, &r.OwnerID, &r.RequestedBy, &r.Reason, &state, &decided, &r.Comment, &created, &updated); err != nil {
+	var created, updated, expires int64
+	if err := s.Scan(&r.ID, &r.ArchivedKeyID, &r.OwnerID, &r.RequestedBy, &r.Reason, &state, &decided, &r.Comment, &created, &updated,
+		&r.OwnerEmail, &expires); err != nil {
 		return nil, err
 	}
 	r.State, r.DecidedBy = lanyard.KeyRecoveryState(state), decided.Int64
-	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMicros(created), fromMicros(updated), fromMicros(expires)
 	return &r, nil
 }

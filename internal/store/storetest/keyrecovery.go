@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"database/sql"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -32,7 +34,8 @@ func testKeyRecoveryRequests(t *testing.T, s lanyard.Store) {
 	})
 	req := func(at int64) *lanyard.KeyRecoveryRequest {
 		return &lanyard.KeyRecoveryRequest{ArchivedKeyID: k.ID, OwnerID: alice.ID, RequestedBy: olga.ID, Reason: "alice left; her mail must be read",
-			State: lanyard.KeyRecoveryPending, CreatedAt: t0.AddDate(0, 0, int(at)), UpdatedAt: t0.AddDate(0, 0, int(at))}
+			State: lanyard.KeyRecoveryPending, CreatedAt: t0.AddDate(0, 0, int(at)), UpdatedAt: t0.AddDate(0, 0, int(at)),
+			OwnerEmail: "alice@example.com", ExpiresAt: t0.AddDate(0, 0, int(at)+7)}
 	}
 	first, second := req(1), req(2)
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
@@ -106,4 +109,40 @@ func testKeyRecoveryRequests(t *testing.T, s lanyard.Store) {
 	if err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateKeyRecoveryRequest(orphan) }); err == nil || lanyard.IsCode(err, lanyard.EInternal) {
 		t.Errorf("missing archived key: %v, want a clear refusal", err)
 	}
+}
+
+// MigrateKeyRecoveryChecks checks migration 0030_key_recovery_checks: a
+// request made before it records its owner's current e-mail address and
+// expires 7 days after it was made; the expired state is accepted.
+func MigrateKeyRecoveryChecks(t *testing.T, engine string, raw *sql.DB, rebind func(string) string, open func() lanyard.Store) {
+	t.Helper()
+	exec := migrateUpTo(t, engine, raw, rebind, "0030_key_recovery_checks.sql")
+	exec(`INSERT INTO users (login, email, created_at, updated_at) VALUES ('alice', 'alice@example.com', 0, 0)`)
+	exec(`INSERT INTO users (login, created_at, updated_at) VALUES ('olga', 0, 0)`)
+	exec(`INSERT INTO cards (serial, card_type, owner_id, state, created_at, updated_at) VALUES ('1', 'piv', 1, 'issued', 0, 0)`)
+	exec(`INSERT INTO kra_keys (version, sealed_key, created_at) VALUES (1, ?, 0)`, []byte{1})
+	exec(`INSERT INTO archived_keys (owner_id, card_id, template, key_algorithm, public_key, certificate_serial, kra_version, sealed_key, state, created_at, updated_at)
+		VALUES (1, 1, 'enc', 'rsa2048', ?, '1a', 1, ?, 'active', 0, 0)`, []byte{0x30}, []byte{1})
+	made := t0.Truncate(time.Microsecond)
+	exec(`INSERT INTO key_recovery_requests (archived_key_id, owner_id, requested_by, reason, state, created_at, updated_at)
+		VALUES (1, 1, 2, 'legal hold', 'pending', ?, ?)`, made.UnixMicro(), made.UnixMicro())
+	s := open()
+	MustView(t, s, func(tx lanyard.Tx) error {
+		r, err := tx.KeyRecoveryRequestByID(1)
+		if err != nil {
+			return err
+		}
+		if want := made.Add(7 * 24 * time.Hour); r.OwnerEmail != "alice@example.com" || !r.ExpiresAt.Equal(want) {
+			t.Errorf("request made before migration 0030: owner e-mail %q, expires %s; want alice's, %s", r.OwnerEmail, r.ExpiresAt, want)
+		}
+		return nil
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		r, err := tx.KeyRecoveryRequestByID(1)
+		if err != nil {
+			return err
+		}
+		r.State = lanyard.KeyRecoveryExpired
+		return tx.UpdateKeyRecoveryRequest(r, lanyard.KeyRecoveryPending)
+	})
 }

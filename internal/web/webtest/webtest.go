@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/monitor"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/web"
@@ -41,6 +42,9 @@ type Server struct {
 	// Mailer is the service's notifier and the notifications API's
 	// backend; no worker runs: tests deliver with Mailer.DeliverDue.
 	Mailer *notify.Mailer
+	// Monitor is the Card Monitor, whose counts /metrics reports; it
+	// does not run on its own: tests call RunOnce.
+	Monitor *monitor.Monitor
 }
 
 // Start runs a first start of Lanyard on st with a random master key and
@@ -109,13 +113,18 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		tb.Fatal("first-start setup made no administrator token")
 	}
 	stopArrivals := handleArrivals(svc, hub)
+	mon, err := monitor.New(monitor.Config{Store: st, Now: opts.Now, Notifier: mailer})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
-		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Agents: hub, Notifications: mailer})
+		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Agents: hub, Notifications: mailer,
+		ContentCounts: mon})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
 	tb.Cleanup(func() { stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer}
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon}
 }
 
 // handleArrivals runs the service's handling of the cards that arrive at
