@@ -21,7 +21,7 @@ type CardView struct {
 	// AllowedOperations are the operations the caller may start on the
 	// card (docs/lifecycle.md, "Who may do what"): change_pin, reset_pin,
 	// unblock_offline, disable, enable, revoke, clear, withdraw, replace,
-	// replace_temporary, resolve_replacement. The card's
+	// replace_temporary, resolve_replacement, update, cancel_update. The card's
 	// revocation_reason (lost, compromised, damaged, superseded,
 	// withdrawn) is set while it is revoked.
 	AllowedOperations []string `json:"allowed_operations"`
@@ -38,6 +38,10 @@ type CardView struct {
 	// tracked_expiring or tracked_expired (docs/lifecycle.md, "Card
 	// Monitor").
 	ContentStatus lanyard.ContentStatus `json:"content_status"`
+	// Update is whether an update of the issued card is due and the
+	// unfinished update, if any (docs/lifecycle.md, "Update card
+	// contents"); absent for a card not issued.
+	Update *CardUpdate `json:"update,omitempty"`
 }
 
 // ContentStatusCount is how many cards have one content status.

@@ -22,6 +22,7 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 	out.ReplacedBy, out.Replaces = toReplacement(v.ReplacedBy), toReplacement(v.Replaces)
 	out.PIN = cardPIN(v.PIN)
 	out.ContentStatus = v.ContentStatus
+	out.Update = toCardUpdate(v.Update)
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {
