@@ -6,6 +6,7 @@ import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 import { allowed, openResetPINDialog } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
+import { updateButtons } from '../update.js';
 import { replaceButtons } from '../replace.js';
 import { pinBlockedBadge } from '../pinstatus.js';
 
@@ -62,7 +63,9 @@ async function load() {
           allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '',
           // The state operations this person may start on the card.
           h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())),
-          h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())))),
+          h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())),
+          // Update card, Continue card update, Cancel card update.
+          h('li', {}, updateButtons(c, c.allowed_operations, c.update, status, () => load())))),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);
