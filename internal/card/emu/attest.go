@@ -1,6 +1,7 @@
 package emu
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
@@ -125,7 +126,7 @@ func (c *Card) attestationCertificate(ref byte, sk SlotKey) ([]byte, error) {
 		NotBefore:    ca.NotBefore,
 		NotAfter:     ca.NotAfter,
 		ExtraExtensions: []pkix.Extension{
-			{Id: oidFirmwareVersion, Value: Version[:]},
+			{Id: oidFirmwareVersion, Value: bytes.Clone(c.version())},
 			{Id: oidSerialNumber, Value: serial},
 			{Id: oidKeyPolicy, Value: []byte{byte(sk.PINPolicy), byte(sk.TouchPolicy)}},
 		},

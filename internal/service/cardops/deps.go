@@ -98,6 +98,9 @@ type KeyArchive interface {
 	GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error)
 	CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, bool, error)
 	Discard(ctx context.Context, p *lanyard.Principal, id int64) error
+	// OpenTx opens archived key id in tx: an update imports a new
+	// archived key only once its certificate is to be written.
+	OpenTx(tx lanyard.Tx, id int64) (*lanyard.ArchivedKey, crypto.Signer, error)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

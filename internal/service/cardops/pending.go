@@ -65,7 +65,7 @@ func cardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*lanyard.Operation, *is
 		return nil, nil, nil, nil
 	}
 	d := &issueData{}
-	if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, d) != nil {
+	if (op.Kind != lanyard.OpIssue && op.Kind != lanyard.OpUpdate) || json.Unmarshal(op.Data, d) != nil {
 		return nil, nil, nil, nil
 	}
 	for _, sl := range d.Plan.Slots {
@@ -84,7 +84,7 @@ func cardRequestGone(r *lanyard.CertRequest, op *lanyard.Operation) error {
 	if r.OperationID == 0 || op != nil {
 		return nil
 	}
-	return lanyard.Errorf(lanyard.EConflict, "request %d belongs to card issue %d, which no longer waits for it; reject it", r.ID, r.OperationID)
+	return lanyard.Errorf(lanyard.EConflict, "request %d belongs to card issue or update %d, which no longer waits for it; reject it", r.ID, r.OperationID)
 }
 
 // cardRequestDecided binds a certificate the CA issued for a card's
