@@ -89,13 +89,22 @@ func decodeCardBody[T any](c *call) (int64, T, error) {
 	return id, in, c.decode(&in)
 }
 
-// readerHolds refuses an update of card id when the reader, as its
-// workstation last reported it, holds another card: the service updates
-// whatever card is in the reader, and the path must not name one card
-// while another is changed. A reader the caller's connected cards do not
-// list is left to the service, which answers for it (and for who may
-// update the card) when it opens the reader.
+// readerHolds checks the path's card before an update of the card in a
+// reader, which the service finds by the reader alone: card id must be
+// one the caller may see (404 otherwise), their own unless they are card
+// staff (403: the service's cardperm check then decides on the card it
+// finds, which is card id), and the reader, as its workstation last
+// reported it, must not hold another card (409). A reader the caller's
+// connected cards do not list is left to the service, which answers for
+// it when it opens the reader.
 func (s *Server) readerHolds(ctx context.Context, p *lanyard.Principal, id int64, t apiv1.UpdateTarget) error {
+	v, err := s.cards.GetCard(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	if v.OwnerID != p.User.ID && !p.IsCardStaff() {
+		return lanyard.Errorf(lanyard.EForbidden, "you may not update card %d: it is not yours", id)
+	}
 	cards, err := s.cards.ConnectedCards(ctx, p, false)
 	if err != nil {
 		return err
