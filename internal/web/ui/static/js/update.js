@@ -82,7 +82,7 @@ export function updateButtons(card, allowed, update, status, onDone) {
 // its reasons, the key, the certificate it replaces or removes, and the
 // approvals it needs.
 function optionsTable(slots) {
-  return table('What the update does', [
+  return h('div', { class: 'update-table' }, table('What the update does', [
     { label: 'Slot', cell: (s) => s.slot },
     { label: 'Certificate', cell: (s) => s.template },
     { label: 'Action', cell: (s) => actionTexts[s.action] || label(s.action) },
@@ -90,7 +90,7 @@ function optionsTable(slots) {
     { label: 'Key', cell: (s) => (s.action === 'renew' || s.action === 'add' ? keyTexts[s.key] || label(s.key) : '—') },
     { label: 'Current certificate', cell: (s) => (s.old ? [h('code', {}, s.old), s.not_after ? `, until ${fmtDate(s.not_after)}` : ''] : (s.not_after ? `until ${fmtDate(s.not_after)}` : '—')) },
     { label: 'Approval', cell: (s) => [s.need_ca ? 'CA manager' : '', s.need_form ? 'signed form' : ''].filter(Boolean).join(', ') || '—' },
-  ], slots || [], 'The card holds no certificates of your policy.');
+  ], slots || [], 'The card holds no certificates of your policy.'));
 }
 
 // openUpdateDialog is Update card: it reads the options of the card in
@@ -193,14 +193,14 @@ function resultLines(r) {
     h('p', { class: 'success', id: 'update-result' }, r.state === 'pending'
       ? 'Card update pending: a certificate waits for approval. The card stays usable; choose Continue card update once it is approved.'
       : 'The card is updated.'),
-    table('Changes', [
+    h('div', { class: 'update-table' }, table('Changes', [
       { label: 'Slot', cell: (s) => s.slot },
       { label: 'Certificate', cell: (s) => s.template },
       { label: 'Action', cell: (s) => actionTexts[s.action] || label(s.action) },
       { label: 'Old serial', cell: (s) => (s.old_serial ? h('code', {}, s.old_serial) : '—') },
       { label: 'New serial', cell: (s) => (s.new_serial ? h('code', {}, s.new_serial) : '—') },
       { label: 'Status', cell: (s) => label(s.status || 'waiting') },
-    ], r.slots || [], ''),
+    ], r.slots || [], '')),
   ];
 }
 

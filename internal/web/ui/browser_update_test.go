@@ -1,0 +1,177 @@
+//go:build integration
+
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
+)
+
+// updateSite is a site whose cards are emulated in-process (cardtest)
+// and whose clock the test moves: alice's card, issued 350 days ago with
+// the default policy's smart card logon certificate (365 days), is in
+// reader "Reader 0" of her workstation 1.
+type updateSite struct {
+	*site
+	access *cardtest.Access
+	ahead  atomic.Int64 // how far the clock is ahead of real time
+	alice  string       // alice's API token
+	card   *apiv1.CardView
+}
+
+func mustUpdateSite(t *testing.T, policy func(map[string]any)) *updateSite {
+	t.Helper()
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &updateSite{access: cardtest.New()}
+	srv := webtest.StartWith(t, st, webtest.Options{
+		Cards: func(lanyard.CardAccess) lanyard.CardAccess { return u.access },
+		Now:   func() time.Time { return time.Now().Add(time.Duration(u.ahead.Load())) },
+	})
+	u.site = &site{t: t, srv: srv}
+	u.mustUser("alice", password)
+	u.mustUser("root", password, "administrator")
+	if code, body := u.api("PATCH", "/api/v1/users/alice", map[string]any{"upn": "alice@example.com"}); code != 200 {
+		t.Fatalf("UPN: %d %s", code, body)
+	}
+	// Users may update their cards; the test's policy changes follow.
+	code, body := u.api("GET", "/api/v1/policies/default", nil)
+	var pol map[string]any
+	if code != 200 || json.Unmarshal(body, &pol) != nil {
+		t.Fatalf("GET policy: %d %s", code, body)
+	}
+	wf := pol["settings"].(map[string]any)["workflow"].(map[string]any)
+	wf["issued_card_operations"].(map[string]any)["update"] = true
+	if policy != nil {
+		policy(pol)
+	}
+	if code, body := u.api("PUT", "/api/v1/policies/default", pol); code != 200 {
+		t.Fatalf("PUT policy: %d %s", code, body)
+	}
+	var tok apiv1.NewToken
+	code, body = u.api("POST", "/api/v1/tokens", map[string]any{"user": "alice", "ttl": "1h"})
+	if code != 201 || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	u.alice = tok.Secret
+	var a lanyard.User
+	_, body = u.api("GET", "/api/v1/users/alice", nil)
+	json.Unmarshal(body, &a)
+	u.access.Add(t, 1, a.ID, "Reader 0")
+	// The card is issued 350 days ago (the tokens, made now, are valid
+	// then too): its logon certificate expires in 15 days, within the
+	// renewal window (the 30-day warning period) once the clock is back.
+	u.ahead.Store(int64(-350 * 24 * time.Hour))
+	defer u.ahead.Store(0)
+	var res apiv1.IssueCardResult
+	code, body = u.as(u.alice, "POST", "/api/v1/issue", map[string]any{"workstation_id": 1, "reader": "Reader 0", "user_pin": "24681357", "name": "Office card"})
+	if code != 201 || json.Unmarshal(body, &res) != nil || res.State != "issued" {
+		t.Fatalf("issue: %d %s", code, body)
+	}
+	u.card = res.Card
+	return u
+}
+
+// as calls the API with token.
+func (u *updateSite) as(token, method, path string, body any) (int, []byte) {
+	u.t.Helper()
+	j, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, u.srv.URL+path, bytes.NewReader(j))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+// cardNow is the card as the administrator sees it now.
+func (u *updateSite) cardNow() *apiv1.CardView {
+	u.t.Helper()
+	var v apiv1.CardView
+	code, body := u.api("GET", "/api/v1/cards/"+strconv.FormatInt(u.card.ID, 10), nil)
+	if code != 200 || json.Unmarshal(body, &v) != nil {
+		u.t.Fatalf("GET card: %d %s", code, body)
+	}
+	return &v
+}
+
+// certOf is the card's certificate of template in status.
+func certOf(v *apiv1.CardView, template string, status lanyard.CertStatus) *apiv1.CardCertificate {
+	for _, c := range v.Certificates {
+		if c.Template == template && c.Status == status {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestBrowserUpdateCard (issue 17): 350 days after the issue the smart
+// card logon certificate expires within the renewal window: Self-Service
+// shows the banner, the card menu's Update card opens the dialog with the
+// renewal and its reason, and updating writes a new certificate and
+// revokes the old one; the banner is gone after.
+func TestBrowserUpdateCard(t *testing.T) {
+	u := mustUpdateSite(t, nil)
+	old := certOf(u.card, "smartcard-logon", lanyard.CertWritten)
+	if old == nil {
+		t.Fatalf("issued card without its logon certificate: %+v", u.card.Certificates)
+	}
+	if v := u.cardNow(); v.Update == nil || !v.Update.Due {
+		t.Fatalf("the card's update 350 days on: %+v", v.Update)
+	}
+
+	b := mustBrowser(t, u.site)
+	b.Login("alice", password)
+	b.Visit("/")
+	banner := "#update-banner-" + strconv.FormatInt(u.card.ID, 10)
+	b.WaitFor("the banner", `(document.querySelector('`+banner+`')?.textContent ?? '').startsWith('Card Office card: certificate smartcard-logon expires on ') &&
+		document.querySelector('`+banner+`').textContent.endsWith('connect the card and choose Update card.')`)
+	b.CheckAccessible("Self-Service home with the update banner")
+	b.Shot("update-banner")
+	b.Run("open the card menu", chromedp.Click(chromedp.CSS(`article[data-card-id="`+strconv.FormatInt(u.card.ID, 10)+`"] details.menu summary`)))
+	b.Run("Update card", chromedp.Click(chromedp.CSS("#card-update-"+strconv.FormatInt(u.card.ID, 10))))
+	b.WaitFor("the options", `(() => { const rows = [...document.querySelectorAll('#update-options tbody tr')].map((r) => r.textContent);
+		return rows.some((r) => r.includes('9a') && r.includes('smartcard-logon') && r.includes('Renew') && r.includes('expires soon') && r.includes('New key') && r.includes('`+old.Serial+`'))
+			&& !document.querySelector('#update-submit').disabled; })()`)
+	b.CheckAccessible("Update card dialog")
+	b.Shot("update-dialog")
+	b.Run("update", chromedp.Click(chromedp.CSS("#update-submit")))
+	b.WaitFor("updated", `(document.querySelector('#update-result')?.textContent ?? '') === 'The card is updated.'`)
+	b.Shot("update-done")
+
+	v := u.cardNow()
+	renewed := certOf(v, "smartcard-logon", lanyard.CertWritten)
+	if renewed == nil || renewed.Serial == old.Serial {
+		t.Fatalf("after the update: %+v", v.Certificates)
+	}
+	if c := certOf(v, "smartcard-logon", lanyard.CertRevoked); c == nil || c.Serial != old.Serial {
+		t.Errorf("the old certificate is not revoked: %+v", v.Certificates)
+	}
+	if v.Update == nil || v.Update.Due || v.Update.UnfinishedOperation != nil {
+		t.Errorf("the card's update after: %+v", v.Update)
+	}
+	b.Run("close", chromedp.Click(chromedp.CSS(`#update-dialog .buttons button`)))
+	b.WaitFor("the banner is gone", `!document.querySelector('`+banner+`') && document.querySelector('#cards article')`)
+}
