@@ -35,7 +35,7 @@ type updateSite struct {
 	card   *apiv1.CardView
 }
 
-func mustUpdateSite(t *testing.T, policy func(map[string]any)) *updateSite {
+func mustUpdateSite(t *testing.T) *updateSite {
 	t.Helper()
 	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
@@ -52,22 +52,13 @@ func mustUpdateSite(t *testing.T, policy func(map[string]any)) *updateSite {
 	if code, body := u.api("PATCH", "/api/v1/users/alice", map[string]any{"upn": "alice@example.com"}); code != 200 {
 		t.Fatalf("UPN: %d %s", code, body)
 	}
-	// Users may update their cards; the test's policy changes follow.
-	code, body := u.api("GET", "/api/v1/policies/default", nil)
-	var pol map[string]any
-	if code != 200 || json.Unmarshal(body, &pol) != nil {
-		t.Fatalf("GET policy: %d %s", code, body)
-	}
-	wf := pol["settings"].(map[string]any)["workflow"].(map[string]any)
-	wf["issued_card_operations"].(map[string]any)["update"] = true
-	if policy != nil {
-		policy(pol)
-	}
-	if code, body := u.api("PUT", "/api/v1/policies/default", pol); code != 200 {
-		t.Fatalf("PUT policy: %d %s", code, body)
-	}
+	// Users may update their cards.
+	u.editPolicy(func(settings map[string]any) {
+		wf := settings["workflow"].(map[string]any)
+		wf["issued_card_operations"].(map[string]any)["update"] = true
+	})
 	var tok apiv1.NewToken
-	code, body = u.api("POST", "/api/v1/tokens", map[string]any{"user": "alice", "ttl": "1h"})
+	code, body := u.api("POST", "/api/v1/tokens", map[string]any{"user": "alice", "ttl": "1h"})
 	if code != 201 || json.Unmarshal(body, &tok) != nil {
 		t.Fatalf("token: %d %s", code, body)
 	}
@@ -88,6 +79,20 @@ func mustUpdateSite(t *testing.T, policy func(map[string]any)) *updateSite {
 	}
 	u.card = res.Card
 	return u
+}
+
+// editPolicy changes the default policy's settings.
+func (u *updateSite) editPolicy(edit func(settings map[string]any)) {
+	u.t.Helper()
+	code, body := u.api("GET", "/api/v1/policies/default", nil)
+	var pol map[string]any
+	if code != 200 || json.Unmarshal(body, &pol) != nil {
+		u.t.Fatalf("GET policy: %d %s", code, body)
+	}
+	edit(pol["settings"].(map[string]any))
+	if code, body := u.api("PUT", "/api/v1/policies/default", pol); code != 200 {
+		u.t.Fatalf("PUT policy: %d %s", code, body)
+	}
 }
 
 // as calls the API with token.
@@ -133,7 +138,7 @@ func certOf(v *apiv1.CardView, template string, status lanyard.CertStatus) *apiv
 // renewal and its reason, and updating writes a new certificate and
 // revokes the old one; the banner is gone after.
 func TestBrowserUpdateCard(t *testing.T) {
-	u := mustUpdateSite(t, nil)
+	u := mustUpdateSite(t)
 	old := certOf(u.card, "smartcard-logon", lanyard.CertWritten)
 	if old == nil {
 		t.Fatalf("issued card without its logon certificate: %+v", u.card.Certificates)
@@ -174,4 +179,54 @@ func TestBrowserUpdateCard(t *testing.T) {
 	}
 	b.Run("close", chromedp.Click(chromedp.CSS(`#update-dialog .buttons button`)))
 	b.WaitFor("the banner is gone", `!document.querySelector('`+banner+`') && document.querySelector('#cards article')`)
+}
+
+// TestBrowserCancelCardUpdate (issue 17): under a documents check that
+// sends every certificate to the CA, alice's update waits for a CA
+// manager. Self-Service says so in the banner and offers Continue card
+// update; an administrator cancels it on the console's card page with a
+// comment (required), and the card keeps its certificate, nothing
+// waiting.
+func TestBrowserCancelCardUpdate(t *testing.T) {
+	u := mustUpdateSite(t)
+	old := certOf(u.card, "smartcard-logon", lanyard.CertWritten)
+	u.editPolicy(func(settings map[string]any) {
+		settings["documents"] = map[string]any{"check": "certificate_request"}
+	})
+	var res apiv1.UpdateCardResult
+	code, body := u.as(u.alice, "POST", "/api/v1/cards/"+strconv.FormatInt(u.card.ID, 10)+"/update", map[string]any{"workstation_id": 1, "reader": "Reader 0"})
+	if code != 200 || json.Unmarshal(body, &res) != nil || res.State != "pending" {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	id := strconv.FormatInt(u.card.ID, 10)
+
+	alice := mustBrowser(t, u.site)
+	alice.Login("alice", password)
+	alice.Visit("/cards/" + id)
+	alice.WaitFor("pending", `(document.querySelector('#update-banner-`+id+`')?.textContent ?? '').includes('an update of its contents is waiting for approvals — connect the card and choose Continue card update.') &&
+		document.querySelector('#card-update-continue-`+id+`') && !document.querySelector('#card-update-`+id+`') && !document.querySelector('#card-update-cancel-`+id+`')`)
+	alice.CheckAccessible("card page with a pending update")
+	alice.Shot("update-pending")
+
+	root := mustBrowser(t, u.site)
+	root.Login("root", password)
+	root.Visit("/console/cards/" + id)
+	root.WaitFor("Cancel card update", `document.querySelector('#card-update-cancel-`+id+`')`)
+	root.Run("open it", chromedp.Click(chromedp.CSS("#card-update-cancel-"+id)))
+	root.WaitFor("the dialog", `document.querySelector('#update-cancel-comment') && document.activeElement === document.querySelector('#update-cancel-comment')`)
+	root.CheckAccessible("Cancel card update dialog")
+	root.Run("no comment", chromedp.Click(chromedp.CSS("#update-cancel-submit")))
+	root.WaitFor("the comment is asked for", `[...document.querySelectorAll('dialog .status')].some((e) => e.textContent.includes('Say why the card update is cancelled'))`)
+	root.Run("a comment", chromedp.SendKeys(chromedp.CSS("#update-cancel-comment"), "alice renews next month with her new card"),
+		chromedp.Click(chromedp.CSS("#update-cancel-submit")))
+	root.WaitFor("cancelled", `document.querySelector('#card-status').textContent === 'The card update is cancelled.' && !document.querySelector('#card-update-cancel-`+id+`')`)
+	root.Shot("update-cancelled")
+
+	v := u.cardNow()
+	if v.Update == nil || v.Update.UnfinishedOperation != nil {
+		t.Errorf("after the cancel: %+v", v.Update)
+	}
+	if c := certOf(v, "smartcard-logon", lanyard.CertWritten); c == nil || c.Serial != old.Serial {
+		t.Errorf("the card's certificate after the cancel: %+v", v.Certificates)
+	}
 }
