@@ -2,6 +2,7 @@ package cardops_test
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -34,6 +35,8 @@ type updateEnv struct {
 	*issueEnv
 	clock  *servicetest.Clock
 	cardID int64
+	// reuse: the update certifies the old keys again (checkUpdated).
+	reuse bool
 	old    map[string]*cardops.CardCertificate // slot → certificate issued
 }
 
@@ -103,6 +106,13 @@ func (e *updateEnv) checkUpdated(t *testing.T, slots ...string) {
 		}
 		if n != 2 {
 			t.Fatalf("%d certificates for slot %s, want the old and the new one", n, slot)
+		}
+		for _, c := range v.Certificates {
+			if c.Slot == slot && c.Source == lanyard.SourceManaged && c.Serial != old.Serial {
+				if same := e.cert(t, c.Serial).KeySHA256 == old.KeySHA256; same != e.reuse {
+					t.Fatalf("slot %s: new certificate for the same key %v, want %v", slot, same, e.reuse)
+				}
+			}
 		}
 		events := e.audit(t, "cert.supersede", old.Serial)
 		if events != 1 {
@@ -193,6 +203,171 @@ func hasOp(v *cardops.CardView, op string) bool {
 }
 
 
-var _ = fmt.Sprintf
-var _ = x509.ParseCertificate
-var _ = cardtest.New
+// setRenewalKey sets the renewal key of the card's templates.
+func (e *updateEnv) setRenewalKey(t *testing.T, k lanyard.RenewalKey, names ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, name := range names {
+		tpl, err := e.svc.Catalog.GetTemplate(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl.RenewalKey = k
+		if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, name, *tpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// updateVariant is one way a card is updated.
+type updateVariant struct {
+	name     string
+	cardOpts []emu.Option
+	setup    func(t *testing.T, e *updateEnv)
+	in       cardops.UpdateCardInput
+	// inPlace: a new key is generated over the old one (a card that
+	// cannot move keys), so between GENERATE and the new certificate's
+	// write the slot holds no matching pair; the record must then say
+	// so (rekeying) for Continue to finish it.
+	inPlace bool
+}
+
+var updateVariants = []updateVariant{
+	{name: "new key staged"},
+	{name: "reuse key", setup: func(t *testing.T, e *updateEnv) {
+		e.setRenewalKey(t, lanyard.RenewalReuseKey, "smartcard-logon", "secure-email")
+		e.reuse = true
+	}},
+	{name: "new key in place", cardOpts: []emu.Option{emu.WithoutMoveKey()}, in: cardops.UpdateCardInput{AcceptKeyLoss: true}, inPlace: true},
+}
+
+// TestUpdateCardPulledAnywhereThenContinued pulls the card after every
+// APDU of an update, then continues it: for each variant, at every
+// point the card holds a working pair per slot (the old one, or the new
+// one in the slot or its staging slot) and the old certificate is not
+// revoked before the new one is in place; after Continue the card holds
+// the new pairs, the staging slots are empty and each old certificate is
+// revoked once, as superseded.
+func TestUpdateCardPulledAnywhereThenContinued(t *testing.T) {
+	for _, v := range updateVariants {
+		t.Run(v.name, func(t *testing.T) {
+			testUpdateInterruptedAnywhere(t, v, func(a *cardtest.Access, n int) { a.FailAfter(1, reader, n) })
+		})
+	}
+}
+
+// The same with the reply of APDU n+1 lost: the card carried it out
+// (generated, wrote, moved) and only the server did not hear it.
+func TestUpdateCardReplyLostAnywhereThenContinued(t *testing.T) {
+	for _, v := range updateVariants {
+		t.Run(v.name, func(t *testing.T) {
+			testUpdateInterruptedAnywhere(t, v, func(a *cardtest.Access, n int) { a.LoseReplyAfter(1, reader, n) })
+		})
+	}
+}
+
+func testUpdateInterruptedAnywhere(t *testing.T, v updateVariant, interrupt func(a *cardtest.Access, afterAPDUs int)) {
+	completed := false
+	for after := 1; !completed && after < 400; after++ {
+		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
+			e := newUpdateEnv(t, v.cardOpts, nil)
+			if v.setup != nil {
+				v.setup(t, e)
+			}
+			ctx := context.Background()
+			interrupt(e.access, after)
+			_, err := e.update(t, v.in)
+			if err == nil {
+				completed = true // the whole update takes fewer APDUs: every point was covered
+				e.checkUpdated(t, "9a", "9d")
+				return
+			}
+			e.checkWorkingPairs(t, v.inPlace)
+			cur := e.view(t)
+			if cur.Update == nil || cur.Update.Unfinished == nil {
+				// Pulled before the update was recorded: nothing to
+				// continue; a new update starts afresh.
+				if _, err := e.update(t, v.in); err != nil {
+					t.Fatal(err)
+				}
+				e.checkUpdated(t, "9a", "9d")
+				return
+			}
+			if cur.Update.Unfinished.State != lanyard.OpInterrupted {
+				t.Fatalf("update operation %s after a pulled card, want interrupted", cur.Update.Unfinished.State)
+			}
+			_, err = e.update(t, v.in)
+			wantCode(t, err, lanyard.EConflict)
+			res, err := e.svc.Cards.ContinueCardUpdate(ctx, e.alice, e.cardID, e.target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.State != "done" {
+				t.Fatalf("continued update is %s", res.State)
+			}
+			e.checkUpdated(t, "9a", "9d")
+		})
+	}
+	if !completed {
+		t.Fatal("the update never completed")
+	}
+}
+
+// checkWorkingPairs checks the card after an interrupted update: each
+// slot holds its old pair (its certificate not revoked), or the new
+// certificate and its key are on the card (in the slot or a retired
+// slot). For an update in place, a slot may hold neither only while the
+// update's record says it is rekeying the slot.
+func (e *updateEnv) checkWorkingPairs(t *testing.T, inPlace bool) {
+	t.Helper()
+	ctx := context.Background()
+	pc := pivOf(t, e.card)
+	var rekeying map[string]bool
+	if v := e.view(t); v.Update != nil && v.Update.Unfinished != nil {
+		var rec struct {
+			Update struct {
+				Rekeying map[string]bool `json:"rekeying"`
+			} `json:"update"`
+		}
+		if err := json.Unmarshal(v.Update.Unfinished.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		rekeying = rec.Update.Rekeying
+	}
+	pairIn := func(slot piv.Slot) (*x509.Certificate, bool) {
+		c, err := pc.Certificate(ctx, slot)
+		if err != nil {
+			return nil, false
+		}
+		md, err := pc.Metadata(ctx, slot.Ref())
+		return c, err == nil && personalize.PublicKeysEqual(md.PublicKey, c.PublicKey)
+	}
+	for name, old := range e.old {
+		slot, _ := personalize.ParseSlot(name)
+		rec := e.cert(t, old.Serial)
+		c, ok := pairIn(slot)
+		switch {
+		case ok && c.SerialNumber.Text(16) == old.Serial:
+			if rec.Status == lanyard.CertRevoked {
+				t.Fatalf("slot %s holds its old pair, whose certificate is revoked", name)
+			}
+			continue
+		case ok:
+			continue // the new pair is in the slot
+		}
+		if rec.Status == lanyard.CertRevoked {
+			t.Fatalf("the old certificate of slot %s is revoked, and the slot holds no new pair", name)
+		}
+		found := false
+		for r := pivspec.SlotRetiredLast; r >= pivspec.SlotRetiredFirst && !found; r-- {
+			_, found = pairIn(r)
+		}
+		if found {
+			continue
+		}
+		if inPlace && rekeying[name] {
+			continue // documented limit of cards that cannot move keys: Continue finishes it
+		}
+		t.Fatalf("slot %s holds no working pair (old or new) after the interruption", name)
+	}
+}
