@@ -2,8 +2,8 @@ package cardops_test
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,7 +37,7 @@ type updateEnv struct {
 	cardID int64
 	// reuse: the update certifies the old keys again (checkUpdated).
 	reuse bool
-	old    map[string]*cardops.CardCertificate // slot → certificate issued
+	old   map[string]*cardops.CardCertificate // slot → certificate issued
 }
 
 // newUpdateEnv sets up alice's issued card, the clock moved into the
@@ -201,7 +201,6 @@ func hasOp(v *cardops.CardView, op string) bool {
 	}
 	return false
 }
-
 
 // setRenewalKey sets the renewal key of the card's templates.
 func (e *updateEnv) setRenewalKey(t *testing.T, k lanyard.RenewalKey, names ...string) {
