@@ -397,9 +397,15 @@ func (s *Cards) verifySlot(ctx context.Context, j *issueJob, sl issuance.SlotPla
 	if row.Old != "" {
 		details["old"] = row.Old
 	}
+	// The event is about the certificate superseded; an added one
+	// supersedes none and is told as the update's step.
+	var ev *lanyard.AuditEvent
+	if row.Old != "" {
+		ev = s.rec.Event(j.p, "cert.supersede", "certificate", row.Old, details)
+	}
 	err = j.run.Step(ctx, operation.Verified.On(sl.Slot), operation.Also(func(tx lanyard.Tx) error {
 		return s.supersede(ctx, tx, row)
-	}), operation.Event(s.rec.Event(j.p, "cert.supersede", "certificate", rec.Serial, details)))
+	}), operation.Event(ev))
 	if err != nil {
 		delete(u.Verified, sl.Slot)
 		if row.Old != "" {
