@@ -25,6 +25,11 @@ const (
 	KindCardEnabled        = "card_enabled"
 	KindCardRevoked        = "card_revoked"
 	KindCardReplaced       = "card_replaced"
+	// Update card contents (cardops, "updated", "update_pending",
+	// "update_cancelled").
+	KindCardUpdated         = "card_updated"
+	KindCardUpdatePending   = "card_update_pending"
+	KindCardUpdateCancelled = "card_update_cancelled"
 	// Account notices (identity.AccountEvent).
 	KindRSSSignIn              = "rss_signin"
 	KindSecretAnswersLocked    = "secret_answers_locked"
@@ -137,6 +142,27 @@ If you did not ask for this, tell your help desk.
 
 your card {{.Card.Serial}} ({{.Card.CardType}}){{if .Reason}}, reported {{.Reason}},{{end}} was replaced{{if .By}} by {{.By}}{{end}}: {{.Comment}}.
 If you did not ask for this, tell your help desk.
+` + signature}},
+	{KindCardUpdated, "Card updated: to the card's owner when Update card contents is done (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
+		Subject: "Card updated: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the certificates of your card {{.Card.Serial}} ({{.Card.CardType}}) were updated: renewed, added or removed as your policy says now.
+The certificates replaced are revoked. If you did not expect this, tell your help desk.
+` + signature}},
+	{KindCardUpdatePending, "Card update pending: to the card's owner when an update waits for approvals", apiv1.MailTemplateInput{
+		Subject: "Card update pending: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the update of your card {{.Card.Serial}} ({{.Card.CardType}}) waits for approvals. Your card keeps working meanwhile.
+Once they are in, connect the card, open Self-Service and choose "Continue card update" in the card menu.
+` + signature}},
+	{KindCardUpdateCancelled, "Card update cancelled: to the card's owner when an administrator cancels a pending update", apiv1.MailTemplateInput{
+		Subject: "Card update cancelled: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the pending update of your card {{.Card.Serial}} ({{.Card.CardType}}) was cancelled{{if .By}} by {{.By}}{{end}}{{if .Comment}}: {{.Comment}}{{end}}.
+Your card keeps the certificates it had.
 ` + signature}},
 	{KindCardPINReset, "Card PIN reset: to the card's owner (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
 		Subject: "PIN reset: card {{.Card.Serial}}",

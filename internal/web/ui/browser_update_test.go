@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,10 @@ func mustUpdateSite(t *testing.T) *updateSite {
 	if code, body := u.api("PATCH", "/api/v1/users/alice", map[string]any{"upn": "alice@example.com"}); code != 200 {
 		t.Fatalf("UPN: %d %s", code, body)
 	}
+	// Notifications on (queued only: no worker delivers them here).
+	if code, body := u.api("PUT", "/api/v1/notifications/settings", map[string]any{"enabled": true, "host": "127.0.0.1", "port": 2525, "security": "none", "from": "lanyard@example.com"}); code != 200 {
+		t.Fatalf("mail settings: %d %s", code, body)
+	}
 	// Users may update their cards.
 	u.editPolicy(func(settings map[string]any) {
 		wf := settings["workflow"].(map[string]any)
@@ -93,6 +98,16 @@ func (u *updateSite) editPolicy(edit func(settings map[string]any)) {
 	if code, body := u.api("PUT", "/api/v1/policies/default", pol); code != 200 {
 		u.t.Fatalf("PUT policy: %d %s", code, body)
 	}
+}
+
+// mailed reports whether a notification of kind was queued to to.
+func (u *updateSite) mailed(kind, to string) bool {
+	u.t.Helper()
+	list, err := u.srv.Mailer.ListMail(context.Background(), lanyard.MailFilter{Limit: 100})
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return slices.ContainsFunc(list, func(m *lanyard.MailMessage) bool { return m.Kind == kind && slices.Contains(m.To, to) })
 }
 
 // as calls the API with token.
@@ -177,6 +192,9 @@ func TestBrowserUpdateCard(t *testing.T) {
 	if v.Update == nil || v.Update.Due || v.Update.UnfinishedOperation != nil {
 		t.Errorf("the card's update after: %+v", v.Update)
 	}
+	if !u.mailed("card_updated", "alice@example.com") {
+		t.Error("alice was not told of the update (card_updated)")
+	}
 	b.Run("close", chromedp.Click(chromedp.CSS(`#update-dialog .buttons button`)))
 	b.WaitFor("the banner is gone", `!document.querySelector('`+banner+`') && document.querySelector('#cards article')`)
 }
@@ -199,6 +217,9 @@ func TestBrowserCancelCardUpdate(t *testing.T) {
 		t.Fatalf("update: %d %s", code, body)
 	}
 	id := strconv.FormatInt(u.card.ID, 10)
+	if !u.mailed("card_update_pending", "alice@example.com") {
+		t.Error("alice was not told that the update waits (card_update_pending)")
+	}
 
 	alice := mustBrowser(t, u.site)
 	alice.Login("alice", password)
@@ -228,5 +249,8 @@ func TestBrowserCancelCardUpdate(t *testing.T) {
 	}
 	if c := certOf(v, "smartcard-logon", lanyard.CertWritten); c == nil || c.Serial != old.Serial {
 		t.Errorf("the card's certificate after the cancel: %+v", v.Certificates)
+	}
+	if !u.mailed("card_update_cancelled", "alice@example.com") {
+		t.Error("alice was not told of the cancel (card_update_cancelled)")
 	}
 }
