@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,61 @@ func TestUpdateRowsAndLine(t *testing.T) {
 		if got := updateLine(tc.u); got != tc.want {
 			t.Errorf("updateLine(%+v) = %q, want %q", tc.u, got, tc.want)
 		}
+	}
+}
+
+// The update commands on the demo's emulated card, as its user and an
+// administrator run them: a new card is up to date (the dry run's table
+// keeps its logon certificate, a plain update is refused); the user adds
+// the optional e-mail certificate; an administrator's renewal on the
+// user's behalf waits for a CA manager (exit 3), card show names it,
+// continuing it without the approval still waits, the user may not
+// cancel it, and an administrator cancels it with a comment (required).
+func TestCardUpdateCLI(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	stop := startServe(t, bin, data, addr, "--demo", "--agent-listen", freeAddr(t))
+	defer stop()
+	admin, user, _, _ := demoClients(t, bin, data, addr)
+	if !strings.Contains(waitConnected(user, "Lanyard demo reader"), "Lanyard demo reader") {
+		t.Fatal("the demo card is not connected")
+	}
+	out := user.must(0, "card", "issue", "--user-pin", "24682468")
+	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	serial := strings.TrimSuffix(strings.Fields(out)[3], ",")
+
+	out = user.must(0, "card", "update", "--dry-run")
+	if !strings.Contains(out, "The card is up to date.") || !regexp.MustCompile(`(?m)^9a +smartcard-logon +keep +- +- +- +\d{4}-\d\d-\d\d +-$`).MatchString(out) ||
+		!strings.Contains(out, "Optional template secure-email (9d): add it with --template secure-email") {
+		t.Fatalf("card update --dry-run:\n%s", out)
+	}
+	if _, errOut, code := user.run("", "card", "update"); code != 1 || !strings.Contains(errOut, "up to date") {
+		t.Fatalf("card update of an up-to-date card: exit %d %s", code, errOut)
+	}
+	out = user.must(0, "card", "update", "--template", "secure-email")
+	if !regexp.MustCompile(`(?m)^9d +secure-email +add +new_key +- +[0-9a-f]+ +done$`).MatchString(out) || !strings.Contains(out, "Allowed operations:") {
+		t.Fatalf("card update --template secure-email:\n%s", out)
+	}
+
+	out, errOut, code := admin.run("", "card", "update", "--card", serial, "--renew", "smartcard-logon")
+	if code != 3 || !strings.Contains(out, "Card update pending") || !regexp.MustCompile(`(?m)^9a +smartcard-logon +renew +new_key +[0-9a-f]+ +- +pending$`).MatchString(out) {
+		t.Fatalf("card update --renew by an administrator: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := user.must(0, "card", "show", id); !strings.Contains(out, "Update: operation ") || !strings.Contains(out, "is pending (lanyard card update-continue "+id+")") {
+		t.Fatalf("card show with a pending update:\n%s", out)
+	}
+	if out, errOut, code := user.run("", "card", "update-continue", id); code != 3 || !strings.Contains(out, "Card update pending") {
+		t.Fatalf("card update-continue without the approval: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := user.run("", "card", "update-cancel", id, "--comment", "not wanted"); code != 1 || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("card update-cancel by the user: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := admin.run("", "card", "update-cancel", id); code != 1 || !strings.Contains(errOut, "--comment is required") {
+		t.Fatalf("card update-cancel without a comment: exit %d %s", code, errOut)
+	}
+	out = admin.must(0, "card", "update-cancel", id, "--comment", "renewed at the next expiry instead")
+	if strings.Contains(out, "Update:") || linesWith(out, " written ") != 2 {
+		t.Fatalf("card update-cancel:\n%s", out)
 	}
 }
