@@ -3,11 +3,8 @@
 package ui_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -78,7 +75,7 @@ func mustUpdateSite(t *testing.T) *updateSite {
 	u.ahead.Store(int64(-350 * 24 * time.Hour))
 	defer u.ahead.Store(0)
 	var res apiv1.IssueCardResult
-	code, body = u.as(u.alice, "POST", "/api/v1/issue", map[string]any{"workstation_id": 1, "reader": "Reader 0", "user_pin": "24681357", "name": "Office card"})
+	code, body = u.apiAs(u.alice, "POST", "/api/v1/issue", map[string]any{"workstation_id": 1, "reader": "Reader 0", "user_pin": "24681357", "name": "Office card"})
 	if code != 201 || json.Unmarshal(body, &res) != nil || res.State != "issued" {
 		t.Fatalf("issue: %d %s", code, body)
 	}
@@ -108,22 +105,6 @@ func (u *updateSite) mailed(kind, to string) bool {
 		u.t.Fatal(err)
 	}
 	return slices.ContainsFunc(list, func(m *lanyard.MailMessage) bool { return m.Kind == kind && slices.Contains(m.To, to) })
-}
-
-// as calls the API with token.
-func (u *updateSite) as(token, method, path string, body any) (int, []byte) {
-	u.t.Helper()
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, u.srv.URL+path, bytes.NewReader(j))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
 }
 
 // cardNow is the card as the administrator sees it now.
@@ -212,7 +193,7 @@ func TestBrowserCancelCardUpdate(t *testing.T) {
 		settings["documents"] = map[string]any{"check": "certificate_request"}
 	})
 	var res apiv1.UpdateCardResult
-	code, body := u.as(u.alice, "POST", "/api/v1/cards/"+strconv.FormatInt(u.card.ID, 10)+"/update", map[string]any{"workstation_id": 1, "reader": "Reader 0"})
+	code, body := u.apiAs(u.alice, "POST", "/api/v1/cards/"+strconv.FormatInt(u.card.ID, 10)+"/update", map[string]any{"workstation_id": 1, "reader": "Reader 0"})
 	if code != 200 || json.Unmarshal(body, &res) != nil || res.State != "pending" {
 		t.Fatalf("update: %d %s", code, body)
 	}
