@@ -205,7 +205,7 @@ func TestBrowserCancelCardUpdate(t *testing.T) {
 	alice := mustBrowser(t, u.site)
 	alice.Login("alice", password)
 	alice.Visit("/cards/" + id)
-	alice.WaitFor("pending", `(document.querySelector('#update-banner-`+id+`')?.textContent ?? '').includes('an update of its contents is waiting for approvals — connect the card and choose Continue card update.') &&
+	alice.WaitFor("pending", `(document.querySelector('#update-banner-`+id+`')?.textContent ?? '').includes('an update of its contents is pending — once it is approved, connect the card and choose Continue card update.') &&
 		document.querySelector('#card-update-continue-`+id+`') && !document.querySelector('#card-update-`+id+`') && !document.querySelector('#card-update-cancel-`+id+`')`)
 	alice.CheckAccessible("card page with a pending update")
 	alice.Shot("update-pending")
@@ -233,5 +233,65 @@ func TestBrowserCancelCardUpdate(t *testing.T) {
 	}
 	if !u.mailed("card_update_cancelled", "alice@example.com") {
 		t.Error("alice was not told of the cancel (card_update_cancelled)")
+	}
+}
+
+// TestBrowserContinueCardUpdate (issue 17): alice's update waits for a
+// CA manager; once approved, the card menu's Continue card update writes
+// the new certificate (no PIN asked) and the old one is revoked.
+func TestBrowserContinueCardUpdate(t *testing.T) {
+	u := mustUpdateSite(t)
+	old := certOf(u.card, "smartcard-logon", lanyard.CertWritten)
+	u.mustUser("carol", password, "ca_manager")
+	// The logon template now needs a CA manager's approval.
+	code, body := u.api("GET", "/api/v1/templates/smartcard-logon", nil)
+	var tpl map[string]any
+	if code != 200 || json.Unmarshal(body, &tpl) != nil {
+		t.Fatalf("GET template: %d %s", code, body)
+	}
+	tpl["requires_ca_approval"] = true
+	if code, body := u.api("PUT", "/api/v1/templates/smartcard-logon", tpl); code != 200 {
+		t.Fatalf("PUT template: %d %s", code, body)
+	}
+	id := strconv.FormatInt(u.card.ID, 10)
+	if code, body := u.apiAs(u.alice, "POST", "/api/v1/cards/"+id+"/update", map[string]any{"workstation_id": 1, "reader": "Reader 0"}); code != 200 {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	var reqs []apiv1.RequestView
+	code, body = u.api("GET", "/api/v1/requests?state=pending", nil)
+	if code != 200 || json.Unmarshal(body, &reqs) != nil || len(reqs) != 1 {
+		t.Fatalf("pending requests: %d %s", code, body)
+	}
+	var tok apiv1.NewToken
+	if code, body := u.api("POST", "/api/v1/tokens", map[string]any{"user": "carol", "ttl": "1h"}); code != 201 || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	if code, body := u.apiAs(tok.Secret, "POST", "/api/v1/requests/"+strconv.FormatInt(reqs[0].ID, 10)+"/approve", map[string]any{"comment": "renewal checked"}); code != 200 {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+
+	b := mustBrowser(t, u.site)
+	b.Login("alice", password)
+	b.Visit("/cards/" + id)
+	b.WaitFor("Continue card update", `document.querySelector('#card-update-continue-`+id+`')`)
+	b.Run("continue", chromedp.Click(chromedp.CSS("#card-update-continue-"+id)))
+	b.WaitFor("the dialog", `document.querySelector('#update-continue-hint')?.textContent.includes('no PIN is asked')`)
+	b.CheckAccessible("Continue card update dialog")
+	b.Run("go on", chromedp.Click(chromedp.CSS(`dialog form button[type=submit]`)))
+	b.WaitFor("updated", `(document.querySelector('#update-result')?.textContent ?? '') === 'The card is updated.' &&
+		[...document.querySelectorAll('dialog tbody tr')].some((r) => r.textContent.includes('`+old.Serial+`') && r.textContent.includes('Done'))`)
+	b.Shot("update-continued")
+	b.Run("close", chromedp.Click(chromedp.CSS(`dialog .buttons button`)))
+	b.WaitFor("Update card is back", `document.querySelector('#card-update-`+id+`') && !document.querySelector('#update-banner-`+id+`')`)
+
+	v := u.cardNow()
+	if c := certOf(v, "smartcard-logon", lanyard.CertWritten); c == nil || c.Serial == old.Serial {
+		t.Errorf("after Continue: %+v", v.Certificates)
+	}
+	if c := certOf(v, "smartcard-logon", lanyard.CertRevoked); c == nil || c.Serial != old.Serial {
+		t.Errorf("the old certificate is not revoked: %+v", v.Certificates)
+	}
+	if !u.mailed("card_updated", "alice@example.com") {
+		t.Error("alice was not told of the update (card_updated)")
 	}
 }

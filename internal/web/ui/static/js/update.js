@@ -38,7 +38,9 @@ export function bannerText(card, update) {
   if (!update) return '';
   const name = cardName(card);
   if (update.unfinished_operation) {
-    return `Card ${name}: an update of its contents is ${update.unfinished_operation.state === 'pending' ? 'waiting for approvals' : 'unfinished'} — connect the card and choose Continue card update.`;
+    return update.unfinished_operation.state === 'pending'
+      ? `Card ${name}: an update of its contents is pending — once it is approved, connect the card and choose Continue card update.`
+      : `Card ${name}: an update of its contents was interrupted — connect the card and choose Continue card update.`;
   }
   if (!update.due) return '';
   const changes = update.changes || [];
