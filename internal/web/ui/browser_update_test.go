@@ -23,8 +23,9 @@ import (
 
 // updateSite is a site whose cards are emulated in-process (cardtest)
 // and whose clock the test moves: alice's card, issued 350 days ago with
-// the default policy's smart card logon certificate (365 days), is in
-// reader "Reader 0" of her workstation 1.
+// the default policy's smart card logon certificate (365 days) and its
+// optional document signing one (730 days), is in reader "Reader 0" of
+// her workstation 1.
 type updateSite struct {
 	*site
 	access *cardtest.Access
@@ -75,7 +76,7 @@ func mustUpdateSite(t *testing.T) *updateSite {
 	u.ahead.Store(int64(-350 * 24 * time.Hour))
 	defer u.ahead.Store(0)
 	var res apiv1.IssueCardResult
-	code, body = u.apiAs(u.alice, "POST", "/api/v1/issue", map[string]any{"workstation_id": 1, "reader": "Reader 0", "user_pin": "24681357", "name": "Office card"})
+	code, body = u.apiAs(u.alice, "POST", "/api/v1/issue", map[string]any{"workstation_id": 1, "reader": "Reader 0", "user_pin": "24681357", "name": "Office card", "templates": []string{"document-signing"}})
 	if code != 201 || json.Unmarshal(body, &res) != nil || res.State != "issued" {
 		t.Fatalf("issue: %d %s", code, body)
 	}
@@ -293,5 +294,29 @@ func TestBrowserContinueCardUpdate(t *testing.T) {
 	}
 	if !u.mailed("card_updated", "alice@example.com") {
 		t.Error("alice was not told of the update (card_updated)")
+	}
+}
+
+// TestBrowserConsoleRenewNow (issue 17): in the console an administrator's
+// Update card dialog offers to renew a certificate that is not due; the
+// renewal, on alice's behalf, waits for a CA manager.
+func TestBrowserConsoleRenewNow(t *testing.T) {
+	u := mustUpdateSite(t)
+	id := strconv.FormatInt(u.card.ID, 10)
+	b := mustBrowser(t, u.site)
+	b.Login("root", password)
+	b.Visit("/console/cards/" + id)
+	b.Run("Update card", chromedp.Click(chromedp.CSS("#card-update-"+id)))
+	b.WaitFor("the options", `document.querySelector('#update-renew input[name=update-renew][value="document-signing"]') &&
+		[...document.querySelectorAll('#update-options tbody tr')].some((r) => r.textContent.includes('document-signing') && r.textContent.includes('Keep'))`)
+	b.CheckAccessible("console Update card dialog")
+	b.Run("renew document signing now", chromedp.Click(chromedp.CSS(`#update-renew input[value="document-signing"]`)), chromedp.Click(chromedp.CSS("#update-submit")))
+	b.WaitFor("pending", `(document.querySelector('#update-result')?.textContent ?? '').startsWith('Card update pending') &&
+		[...document.querySelectorAll('dialog tbody tr')].filter((r) => r.textContent.includes('Renew')).length === 2`)
+	b.Shot("console-renew-now")
+	var reqs []apiv1.RequestView
+	code, body := u.api("GET", "/api/v1/requests?state=pending", nil)
+	if code != 200 || json.Unmarshal(body, &reqs) != nil || len(reqs) != 2 {
+		t.Fatalf("pending requests: %d %s", code, body)
 	}
 }

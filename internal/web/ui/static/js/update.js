@@ -139,13 +139,18 @@ export async function openUpdateDialog(card, opener, onDone) {
       ? h('div', { class: 'field check' }, h('label', {}, h('input', { type: 'checkbox', name: 'update-tracked', value: f.slot }), ' ', text))
       : h('li', {}, text);
   });
+  // Staff (in the console) may renew a certificate that is not due.
+  const inConsole = document.body.classList.contains('console');
+  const renewBoxes = inConsole ? (o.slots || []).filter((sl) => sl.action === 'keep').map((sl) => h('div', { class: 'field check' }, h('label', {},
+    h('input', { type: 'checkbox', name: 'update-renew', value: sl.template }), ' ', `${sl.template} (slot ${sl.slot}, valid until ${fmtDate(sl.not_after)})`))) : [];
   const cautions = o.cautions || [];
   const accept = h('input', { type: 'checkbox', id: `${p}-accept`, name: 'accept_key_loss' });
   body.replaceChildren(
     h('p', { id: `${p}-hint` }, o.due
       ? `Card ${card.serial} (${target.workstation}, ${target.reader}) is updated as shown. Keep the card connected until the update is done; it stays usable throughout.`
-      : `Card ${card.serial} is up to date.${optionalBoxes.length || (o.tracked_selectable && tracked.length) ? ' You can still add certificates below.' : ''}`),
+      : `Card ${card.serial} is up to date.${optionalBoxes.length || renewBoxes.length || (o.tracked_selectable && tracked.length) ? ' You can still choose changes below.' : ''}`),
     optionsTable(o.slots),
+    renewBoxes.length ? h('fieldset', { id: `${p}-renew` }, h('legend', {}, 'Renew now, although not due'), ...renewBoxes) : '',
     optionalBoxes.length ? h('fieldset', { id: `${p}-templates` }, h('legend', {}, 'Optional certificates to add'), ...optionalBoxes) : '',
     tracked.length ? h('fieldset', { id: `${p}-tracked` }, h('legend', {}, o.tracked_selectable ? 'Certificates found on the card to track' : 'Certificates found on the card (tracked by the update)'),
       ...(o.tracked_selectable ? trackedItems : [h('ul', {}, ...trackedItems)])) : '',
@@ -153,9 +158,9 @@ export async function openUpdateDialog(card, opener, onDone) {
     cautions.length ? h('div', { class: 'caution', id: `${p}-cautions` },
       h('h3', {}, 'Caution'), h('ul', {}, ...cautions.map((c) => h('li', {}, c))),
       h('div', { class: 'field check' }, h('label', {}, accept, ' ', 'I understand, update the card anyway'))) : '');
-  const canAdd = optionalBoxes.length > 0 || (o.tracked_selectable && tracked.length > 0);
+  const canAdd = optionalBoxes.length > 0 || renewBoxes.length > 0 || (o.tracked_selectable && tracked.length > 0);
   const refresh = () => {
-    const picked = form.querySelectorAll('input[name=update-template]:checked, input[name=update-tracked]:checked').length > 0;
+    const picked = form.querySelectorAll('input[name=update-template]:checked, input[name=update-tracked]:checked, input[name=update-renew]:checked').length > 0;
     submit.disabled = !(o.due || picked) || (cautions.length > 0 && !accept.checked);
   };
   form.addEventListener('change', refresh);
@@ -169,6 +174,7 @@ export async function openUpdateDialog(card, opener, onDone) {
       ...where,
       templates: [...form.querySelectorAll('input[name=update-template]:checked')].map((i) => i.value),
       tracked: [...form.querySelectorAll('input[name=update-tracked]:checked')].map((i) => i.value),
+      renew: [...form.querySelectorAll('input[name=update-renew]:checked')].map((i) => i.value),
       accept_key_loss: accept.checked,
     };
     busy = true;
