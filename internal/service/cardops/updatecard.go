@@ -30,8 +30,9 @@ func canMoveKeys(ctx context.Context, pc *piv.Card) (bool, error) {
 	return v.AtLeast(5, 7, 0), nil
 }
 
-// freeRetiredSlot finds a retired key management slot with neither a
-// certificate object nor a key, from 95 downward (retired slots fill from
+// freeRetiredSlot finds a retired key management slot without a
+// certificate object (empty, or holding only a key an earlier update
+// staged and never used), from 95 downward (retired slots fill from
 // 82 upward with the key history, SP 800-73-4 part 1, 3.3.2), skipping
 // skip (slots this update stages in already).
 func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string) (piv.Slot, error) {
@@ -51,12 +52,8 @@ func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string) 
 			}
 			continue
 		}
-		if _, err := pc.Metadata(ctx, s.Ref()); !errors.Is(err, piv.ErrNotFound) {
-			if err != nil {
-				return 0, personalize.CardError(err, "reading the key of retired slot "+personalize.SlotString(s))
-			}
-			continue
-		}
+		// A key without a certificate is a staged key an update left
+		// (cancelled, or failed): GENERATE replaces it.
 		return s, nil
 	}
 	return 0, lanyard.Errorf(lanyard.EConflict, "the card has no free retired key slot to build a new key in; clear old keys from it or replace the card")
