@@ -90,7 +90,8 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssu
 // cardStateKinds are the kinds of the card state notifications, by
 // cardops.CardStateEvent.Kind.
 var cardStateKinds = map[string]string{"disabled": KindCardDisabled, "enabled": KindCardEnabled, "revoked": KindCardRevoked, "replaced": KindCardReplaced,
-	"pin_reset": KindCardPINReset, "offline_unblock": KindCardOfflineUnblock, "pin_blocked": KindCardPINBlocked}
+	"pin_reset": KindCardPINReset, "offline_unblock": KindCardOfflineUnblock, "pin_blocked": KindCardPINBlocked,
+	"updated": KindCardUpdated, "update_pending": KindCardUpdatePending, "update_cancelled": KindCardUpdateCancelled}
 
 // CardState queues a card disabled, enabled or revoked message.
 func (m *Mailer) CardState(ctx context.Context, to []string, ev cardops.CardStateEvent) error {

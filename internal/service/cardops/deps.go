@@ -116,7 +116,9 @@ type Notifier interface {
 // CardStateEvent is what a card disabled, enabled, revoked, PIN reset or
 // offline unblock notification says.
 type CardStateEvent struct {
-	Kind   string // "disabled", "enabled", "revoked", "replaced", "pin_reset" or "offline_unblock"
+	// "disabled", "enabled", "revoked", "replaced", "pin_reset",
+	// "offline_unblock", "updated", "update_pending" or "update_cancelled"
+	Kind   string
 	User   *lanyard.User
 	Card   *lanyard.Card
 	Reason string // why a revoked card was revoked

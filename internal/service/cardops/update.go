@@ -280,21 +280,21 @@ func (s *Cards) runUpdate(ctx context.Context, j *issueJob) (*UpdateCardResult, 
 	if pending {
 		kind = "update_pending"
 	}
-	s.notifyUpdate(ctx, kind, j.card, "")
+	s.notifyUpdate(ctx, kind, j.card, j.p.User.Login, "")
 	return s.updateResult(ctx, j)
 }
 
 // notifyUpdate tells the card's owner (their manager in copy, as the
 // policy says) of an update: updated, update_pending or
 // update_cancelled.
-func (s *Cards) notifyUpdate(ctx context.Context, kind string, card *lanyard.Card, comment string) {
+func (s *Cards) notifyUpdate(ctx context.Context, kind string, card *lanyard.Card, by, comment string) {
 	var owner *lanyard.User
 	var pol *lanyard.Policy
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { owner, pol, err = s.ownerPolicy(tx, card); return }); err != nil {
 		s.log.Error("reading the card's owner for an update notification failed", "card", card.ID, "err", err)
 		return
 	}
-	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, Detail: comment})
+	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, By: by, Detail: comment})
 }
 
 // updateResult is the result of a run of update j: its state, its

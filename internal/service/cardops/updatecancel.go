@@ -55,7 +55,7 @@ func (s *Cards) CancelCardUpdate(ctx context.Context, p *lanyard.Principal, card
 	if err != nil {
 		return nil, err
 	}
-	s.notifyUpdate(ctx, "update_cancelled", card, comment)
+	s.notifyUpdate(ctx, "update_cancelled", card, p.User.Login, comment)
 	var v *CardView
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
