@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ type updateEnv struct {
 	cardID int64
 	// reuse: the update certifies the old keys again (checkUpdated).
 	reuse bool
+	mail  *updateMail
 	old   map[string]*cardops.CardCertificate // slot → certificate issued
 }
 
@@ -46,9 +49,12 @@ type updateEnv struct {
 func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings)) *updateEnv {
 	t.Helper()
 	clock := servicetest.NewClock(time.Now().Add(-355 * day))
-	e := &updateEnv{clock: clock, issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now}, cardOpts: cardOpts})}
+	mail := &updateMail{}
+	e := &updateEnv{clock: clock, mail: mail,
+		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now, Notifier: mail}, cardOpts: cardOpts})}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Workflow.IssuedCardOps.Update = true
+		s.Notifications.NotifyUser = true
 		if policy != nil {
 			policy(s)
 		}
@@ -64,6 +70,26 @@ func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.Poli
 	}
 	clock.Add(350 * day)
 	return e
+}
+
+// updateMail records the card state notifications (updates among them).
+type updateMail struct {
+	pinMail
+	mu    sync.Mutex
+	kinds []string
+}
+
+func (m *updateMail) CardState(_ context.Context, to []string, ev cardops.CardStateEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kinds = append(m.kinds, ev.Kind+" "+strings.Join(to, ","))
+	return nil
+}
+
+func (m *updateMail) sent() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.kinds)
 }
 
 func (e *updateEnv) view(t *testing.T) *cardops.CardView {
@@ -186,6 +212,9 @@ func TestUpdateCardRenewsExpiring(t *testing.T) {
 		}
 	}
 	e.checkUpdated(t, "9a", "9d")
+	if got := e.mail.sent(); !slices.Equal(got, []string{"updated alice@example.test"}) {
+		t.Fatalf("notifications %v, want card updated to alice", got)
+	}
 	// Up to date now: a second update is refused with the reason.
 	_, err = e.update(t, cardops.UpdateCardInput{})
 	wantCode(t, err, lanyard.EConflict)

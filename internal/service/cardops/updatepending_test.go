@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,6 +179,9 @@ func TestCancelCardUpdate(t *testing.T) {
 		if c := e.cert(t, old.Serial); c.Status != lanyard.CertWritten {
 			t.Fatalf("old certificate of %s is %s after the cancel, want written", slot, c.Status)
 		}
+	}
+	if got := e.mail.sent(); !slices.Equal(got, []string{"update_pending alice@example.test", "update_cancelled alice@example.test"}) {
+		t.Fatalf("notifications %v", got)
 	}
 	if e.audit(t, "card.update.cancel", formatID(e.cardID)) != 1 {
 		t.Fatal("no card.update.cancel event")
