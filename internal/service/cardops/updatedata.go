@@ -335,6 +335,11 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 		return nil, nil, lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read; try again", cc.serial)
 	}
 	uin := &issuance.UpdateInput{Input: *in, Now: s.rec.Clock(), Auto: auto}
+	if auto {
+		// The automatic update is the owner's own (decision of issue
+		// 17): no staff choices, no second person.
+		uin.Staff, uin.Requester = false, 0
+	}
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if uin.Held, uin.TrackedRecs, err = heldCertificates(tx, j.card, j.tpls); err != nil {
 			return err

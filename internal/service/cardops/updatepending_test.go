@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
@@ -380,3 +381,92 @@ func TestUpdateCardPolicyChange(t *testing.T) {
 }
 
 var _ = cardtest.New
+
+// arrival is alice's card arriving in her workstation's reader.
+func (e *updateEnv) arrival(t *testing.T) lanyard.CardArrival {
+	t.Helper()
+	v := e.view(t)
+	return lanyard.CardArrival{WorkstationID: 1, Reader: lanyard.Reader{Name: reader, Serial: v.Serial, ATR: e.card.ATR(), Present: true}}
+}
+
+// Update card contents automatically when the card is connected: off, no
+// card session; on and due, the card is updated as its owner asking,
+// recorded with the system as actor; on and not due, no APDU; a card
+// whose automatic update failed is left alone for the backoff.
+func TestUpdateCardAutomaticallyOnConnect(t *testing.T) {
+	ctx := context.Background()
+	apdus := func(e *updateEnv) int64 { _, n := e.access.CardTime(); return n }
+	t.Run("off", func(t *testing.T) {
+		e := newUpdateEnv(t, nil, nil)
+		before := apdus(e)
+		ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t))
+		if ran || err != nil || apdus(e) != before {
+			t.Fatalf("policy off: ran %v, %v, %d APDUs", ran, err, apdus(e)-before)
+		}
+	})
+	t.Run("on, due", func(t *testing.T) {
+		e := newUpdateEnv(t, nil, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = true })
+		// Not even the owner's permission is needed: the policy's switch is.
+		e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.Update = false })
+		ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t))
+		if !ran || err != nil {
+			t.Fatalf("ran %v, %v", ran, err)
+		}
+		e.checkUpdated(t, "9a", "9d")
+		var evs []*lanyard.AuditEvent
+		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+			evs, err = tx.ListAudit(lanyard.AuditFilter{Action: "card.update", ObjectID: formatID(e.cardID)})
+			return
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 || evs[0].Actor != "system" {
+			t.Fatalf("card.update events %+v, want one by system", evs)
+		}
+		// Up to date now: the next arrival costs no APDU.
+		before := apdus(e)
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); ran || err != nil || apdus(e) != before {
+			t.Fatalf("not due: ran %v, %v, %d APDUs", ran, err, apdus(e)-before)
+		}
+	})
+	t.Run("on, not due", func(t *testing.T) {
+		e := newUpdateEnv(t, nil, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = true })
+		e.clock.Add(-350 * day)
+		before := apdus(e)
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); ran || err != nil || apdus(e) != before {
+			t.Fatalf("not due: ran %v, %v, %d APDUs", ran, err, apdus(e)-before)
+		}
+	})
+	t.Run("interrupted, continued at the next arrival", func(t *testing.T) {
+		e := newUpdateEnv(t, nil, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = true })
+		e.access.FailAfter(1, reader, 30)
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); !ran || err == nil {
+			t.Fatalf("pulled: ran %v, %v", ran, err)
+		}
+		if v := e.view(t); v.Update.Unfinished == nil || v.Update.Unfinished.State != lanyard.OpInterrupted {
+			t.Fatalf("after the pulled update: %+v", v.Update)
+		}
+		// An interrupted update is not a failed one: no backoff.
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); !ran || err != nil {
+			t.Fatalf("next arrival: ran %v, %v", ran, err)
+		}
+		e.checkUpdated(t, "9a", "9d")
+	})
+	t.Run("failed, backoff", func(t *testing.T) {
+		// A card that cannot move keys would lose secure-email's old
+		// decryption key: that needs someone to accept it, so the
+		// automatic update fails, and is not tried at every connection.
+		e := newUpdateEnv(t, []emu.Option{emu.WithoutMoveKey()}, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = true })
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); !ran || !lanyard.IsCode(err, lanyard.EInvalid) {
+			t.Fatalf("ran %v, %v; want refused (key loss not accepted)", ran, err)
+		}
+		before := apdus(e)
+		if ran, err := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); ran || err != nil || apdus(e) != before {
+			t.Fatalf("within the backoff: ran %v, %v, %d APDUs", ran, err, apdus(e)-before)
+		}
+		e.clock.Add(2 * time.Hour)
+		if ran, _ := e.svc.Cards.AutoUpdateNow(ctx, e.arrival(t)); !ran {
+			t.Fatal("not tried again after the backoff")
+		}
+	})
+}
