@@ -101,6 +101,9 @@ type KeyArchive interface {
 	// OpenTx opens archived key id in tx: an update imports a new
 	// archived key only once its certificate is to be written.
 	OpenTx(tx lanyard.Tx, id int64) (*lanyard.ArchivedKey, crypto.Signer, error)
+	// RecertifyTx moves active archived key id to cert, a newer
+	// certificate of the same key (a reuse-key update), in tx.
+	RecertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, string, error)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

@@ -48,6 +48,17 @@ type updateEnv struct {
 // (alice may always update her card).
 func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings)) *updateEnv {
 	t.Helper()
+	return newUpdateEnvWith(t, cardOpts, policy, nil)
+}
+
+// newUpdateEnvBefore is newUpdateEnv with before run ahead of the issue.
+func newUpdateEnvBefore(t *testing.T, before func(*testing.T, *issueEnv)) *updateEnv {
+	t.Helper()
+	return newUpdateEnvWith(t, nil, nil, before)
+}
+
+func newUpdateEnvWith(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv)) *updateEnv {
+	t.Helper()
 	clock := servicetest.NewClock(time.Now().Add(-355 * day))
 	mail := &updateMail{}
 	e := &updateEnv{clock: clock, mail: mail,
@@ -59,6 +70,9 @@ func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.Poli
 			policy(s)
 		}
 	})
+	if before != nil {
+		before(t, e.issueEnv)
+	}
 	res, err := e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: updatePIN})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +282,10 @@ var updateVariants = []updateVariant{
 		e.reuse = true
 	}},
 	{name: "new key in place", cardOpts: []emu.Option{emu.WithoutMoveKey()}, in: cardops.UpdateCardInput{AcceptKeyLoss: true}, inPlace: true},
+	// secure-email archives its keys from now on: its new key is made on
+	// the server and imported over the old one once its certificate is
+	// signed (IMPORT KEY replaces the key in place, like GENERATE).
+	{name: "archive key", setup: func(t *testing.T, e *updateEnv) { archiveSecureEmail(t, e.issueEnv) }, inPlace: true},
 }
 
 // TestUpdateCardPulledAnywhereThenContinued pulls the card after every
