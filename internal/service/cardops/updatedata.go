@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"slices"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -352,7 +353,7 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	if err := s.findTracked(ctx, cc.pc, &uin.Input); err != nil {
 		return nil, nil, err
 	}
-	if uin.CanMove, err = canMoveKeys(ctx, cc.pc); err != nil {
+	if uin.CanMove, err = personalize.CanMoveKeys(ctx, cc.pc); err != nil {
 		return nil, nil, err
 	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found
