@@ -17,6 +17,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // caRequests sets the documents check to CA requests (after the issue:
@@ -469,4 +470,42 @@ func TestUpdateCardAutomaticallyOnConnect(t *testing.T) {
 			t.Fatal("not tried again after the backoff")
 		}
 	})
+}
+
+// An update left running by a server that stopped is interrupted by the
+// next server's recovery, not failed, and Continue card update finishes
+// it.
+func TestUpdateCardServerRestart(t *testing.T) {
+	e := newUpdateEnv(t, nil, nil)
+	ctx := context.Background()
+	e.access.FailAfter(1, reader, 25)
+	if _, err := e.update(t, cardops.UpdateCardInput{}); err == nil {
+		t.Fatal("the update survived the card leaving")
+	}
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
+		if err != nil {
+			return err
+		}
+		prev := ops[0].UpdatedAt
+		ops[0].State, ops[0].Error = lanyard.OpRunning, ""
+		return tx.UpdateOperation(ops[0], prev)
+	})
+	e.svc.Close()
+	e.st.Close()
+	e.start(t)
+	n, err := e.svc.Cards.RecoverOperations(ctx, 0)
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverOperations: %d %v, want 1", n, err)
+	}
+	if v := e.view(t); v.Update.Unfinished == nil || v.Update.Unfinished.State != lanyard.OpInterrupted {
+		t.Fatalf("after recovery: %+v, want the update interrupted", v.Update)
+	}
+	if e.audit(t, "card.update.interrupt", formatID(e.cardID)) != 2 {
+		t.Fatal("recovery did not record card.update.interrupt")
+	}
+	if _, err := e.svc.Cards.ContinueCardUpdate(ctx, e.alice, e.cardID, e.target()); err != nil {
+		t.Fatal(err)
+	}
+	e.checkUpdated(t, "9a", "9d")
 }
