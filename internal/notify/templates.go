@@ -29,6 +29,8 @@ const (
 	KindCardUpdated         = "card_updated"
 	KindCardUpdatePending   = "card_update_pending"
 	KindCardUpdateCancelled = "card_update_cancelled"
+	KindCardUpdateApproved  = "card_update_approved"
+	KindCardUpdateRejected  = "card_update_rejected"
 	// Account notices (identity.AccountEvent).
 	KindRSSSignIn              = "rss_signin"
 	KindSecretAnswersLocked    = "secret_answers_locked"
@@ -155,6 +157,22 @@ and certificates your policy added or removed were written to or deleted from th
 
 the update of your card {{.Card.Serial}} ({{.Card.CardType}}) waits for approvals. Your card keeps working with its current certificates.
 Once the approvals are in, connect the card and choose "Continue card update" in the card menu.
+` + signature}},
+	{KindCardUpdateApproved, "Card update approved: to the card's owner when every approval of a pending update is in", apiv1.MailTemplateInput{
+		Subject: "Card update approved: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the update of your card {{.Card.Serial}} ({{.Card.CardType}}) is approved{{if .Template}} (certificate {{.Template}}){{end}}.
+Connect the card, open Self-Service and choose "Continue card update" in the card menu to write the new certificates.
+` + signature}},
+	{KindCardUpdateRejected, "Card update rejected: to the card's owner when the CA rejects a request of a pending update", apiv1.MailTemplateInput{
+		Subject: "Card update rejected: card {{.Card.Serial}}",
+		Text: `Hello {{.User.Name}},
+
+the update of your card {{.Card.Serial}} ({{.Card.CardType}}) was rejected{{if .Template}} (certificate {{.Template}}){{end}}.
+{{if .Comment}}Comment: {{.Comment}}
+{{end}}
+Your card keeps its current certificates. Choose "Continue card update" in the card menu to close the update, then update the card again.
 ` + signature}},
 	{KindCardUpdateCancelled, "Card update cancelled: to the card's owner when an administrator cancels a pending update (their manager in copy when the policy says so)", apiv1.MailTemplateInput{
 		Subject: "Card update cancelled: card {{.Card.Serial}}",

@@ -133,7 +133,7 @@ type CardStateEvent struct {
 
 // CardIssueEvent is what a card issue notification says.
 type CardIssueEvent struct {
-	Kind     string // "pending", "approved" or "rejected"
+	Kind     string // "pending", "approved", "rejected", "update_approved" or "update_rejected"
 	User     *lanyard.User
 	Card     *lanyard.Card
 	Template string // the certificate concerned, when one is

@@ -135,7 +135,7 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 	if err := s.startUpdate(ctx, j); err != nil {
 		return nil, err
 	}
-	return s.runUpdate(ctx, j)
+	return s.runUpdate(ctx, j, false)
 }
 
 // startUpdate records the update operation as running, in one
@@ -242,8 +242,9 @@ func oldStillHeld(tx lanyard.Tx, card *lanyard.Card, p *issuance.UpdatePlan) err
 
 // runUpdate carries the update out from wherever the operation stands
 // and records its end: done, or pending while a certificate waits for an
-// approval.
-func (s *Cards) runUpdate(ctx context.Context, j *issueJob) (*UpdateCardResult, error) {
+// approval. wasPending: the run continued a pending update, whose owner
+// was told already.
+func (s *Cards) runUpdate(ctx context.Context, j *issueJob, wasPending bool) (*UpdateCardResult, error) {
 	pending, err := s.updateSteps(ctx, j)
 	if err != nil {
 		return nil, s.stop(ctx, j, err)
@@ -276,11 +277,12 @@ func (s *Cards) runUpdate(ctx context.Context, j *issueJob) (*UpdateCardResult, 
 	if err != nil {
 		return nil, err
 	}
-	kind := "updated"
-	if pending {
-		kind = "update_pending"
+	switch {
+	case !pending:
+		s.notifyUpdate(ctx, "updated", j.card, j.p.User.Login, "")
+	case !wasPending:
+		s.notifyUpdate(ctx, "update_pending", j.card, j.p.User.Login, "")
 	}
-	s.notifyUpdate(ctx, kind, j.card, j.p.User.Login, "")
 	return s.updateResult(ctx, j)
 }
 

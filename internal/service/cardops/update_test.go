@@ -100,6 +100,13 @@ func (m *updateMail) CardState(_ context.Context, to []string, ev cardops.CardSt
 	return nil
 }
 
+func (m *updateMail) CardIssue(_ context.Context, to []string, ev cardops.CardIssueEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kinds = append(m.kinds, ev.Kind+" "+strings.Join(to, ","))
+	return nil
+}
+
 func (m *updateMail) sent() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

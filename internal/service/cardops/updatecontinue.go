@@ -60,12 +60,13 @@ func (s *Cards) continueUpdate(ctx context.Context, p *lanyard.Principal, cardID
 	}
 	plan := j.data.Plan
 	j.plan = &plan
+	wasPending := op.State == lanyard.OpPending
 	s.attachIssue(j, operation.Attach(s.runner, op, j.card, &j.data))
 	if err := j.run.Resume(ctx, s.rec.Event(p, "card.update.continue", "card", strconv.FormatInt(cardID, 10),
 		map[string]any{"operation": op.ID, "from_step": op.Step, "auto": auto})); err != nil {
 		return nil, err
 	}
-	return s.runUpdate(ctx, j)
+	return s.runUpdate(ctx, j, wasPending)
 }
 
 // updateToContinue reads the card's unfinished update, checking that p

@@ -107,6 +107,10 @@ func TestUpdateCardPendingCAApprovalThenContinued(t *testing.T) {
 		t.Fatalf("continued update: %+v", done)
 	}
 	e.checkUpdated(t, "9a", "9d")
+	want := []string{"update_pending alice@example.test", "update_approved alice@example.test", "updated alice@example.test"}
+	if got := e.mail.sent(); !slices.Equal(got, want) {
+		t.Fatalf("notifications %v, want %v", got, want)
+	}
 }
 
 // A rejected request fails the update at Continue; the old certificates
@@ -117,6 +121,9 @@ func TestUpdateCardRejected(t *testing.T) {
 	_, reqs := e.pendingUpdate(t)
 	if _, err := e.svc.PKI.RejectRequest(ctx, e.admin, reqs[0], "not this time"); err != nil {
 		t.Fatal(err)
+	}
+	if got := e.mail.sent(); !slices.Contains(got, "update_rejected alice@example.test") {
+		t.Fatalf("notifications %v, want the rejection", got)
 	}
 	_, err := e.svc.Cards.ContinueCardUpdate(ctx, e.alice, e.cardID, e.target())
 	wantCode(t, err, lanyard.EConflict)
