@@ -1,7 +1,6 @@
 package emu
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
@@ -126,7 +125,7 @@ func (c *Card) attestationCertificate(ref byte, sk SlotKey) ([]byte, error) {
 		NotBefore:    ca.NotBefore,
 		NotAfter:     ca.NotAfter,
 		ExtraExtensions: []pkix.Extension{
-			{Id: oidFirmwareVersion, Value: bytes.Clone(c.version())},
+			{Id: oidFirmwareVersion, Value: Version[:]},
 			{Id: oidSerialNumber, Value: serial},
 			{Id: oidKeyPolicy, Value: []byte{byte(sk.PINPolicy), byte(sk.TouchPolicy)}},
 		},

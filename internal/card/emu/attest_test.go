@@ -91,7 +91,7 @@ func TestAttest(t *testing.T) {
 		if _, err := asn1.Unmarshal(extension(cert, asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}), &serial); err != nil || serial != int64(c.card.Serial()) {
 			t.Errorf("serial extension %d (%v), want %d", serial, err, c.card.Serial())
 		}
-		if v := extension(cert, asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 3}); !bytes.Equal(v, []byte{5, 7, 1}) {
+		if v := extension(cert, asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 3}); !bytes.Equal(v, []byte{5, 4, 3}) {
 			t.Errorf("firmware extension %X", v)
 		}
 		if v := extension(cert, asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 8}); !bytes.Equal(v, tt.pol) {

@@ -13,16 +13,15 @@ import (
 // as blank PIV cards and YubiKeys ship.
 const DefaultRetries = 3
 
-// Version is the firmware version GET VERSION reports: YubiKey 5.7.1, from
-// which on clients (piv-go, ykman) read GET METADATA, may set AES
-// management keys (5.4) and may MOVE and DELETE keys (5.7). A card made
-// WithoutMoveKey reports VersionWithoutMoveKey instead.
-var Version = [3]byte{5, 7, 1}
-
-// VersionWithoutMoveKey is what a card made WithoutMoveKey reports: YubiKey
-// 5.4.3, the emulator's version before MOVE KEY, which has GET METADATA
-// and AES management keys but not MOVE KEY.
-var VersionWithoutMoveKey = [3]byte{5, 4, 3}
+// Version is the firmware version GET VERSION reports: YubiKey 5.4.3, from
+// which on clients (piv-go, ykman) read GET METADATA and may set AES
+// management keys.
+//
+// The emulator has YubiKey 5.7's MOVE KEY but does not claim 5.7: clients
+// take 5.7 to mean Ed25519 and X25519 keys as well (piv-go's own suite
+// then generates them), which the emulator does not have. Lanyard finds
+// MOVE KEY by a probe instead (piv.Card.HasMoveKey).
+var Version = [3]byte{5, 4, 3}
 
 // atr is the card's Answer To Reset, with the card issuer's data
 // "Lanyard" (see pivspec.ATRWithIssuerData).

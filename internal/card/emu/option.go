@@ -16,7 +16,7 @@ type config struct {
 	atr   []byte
 	// plain: no Lanyard vendor instructions (WithoutLanyardExtensions).
 	plain bool
-	// noMove: no MOVE KEY, and an older version (WithoutMoveKey).
+	// noMove: no MOVE KEY (WithoutMoveKey).
 	noMove bool
 }
 
@@ -113,9 +113,9 @@ func WithoutLanyardExtensions() Option {
 }
 
 // WithoutMoveKey makes the card one from before YubiKey 5.7: MOVE KEY and
-// DELETE KEY (INS F6) are answered 6D00, instruction not supported, and
-// GET VERSION reports VersionWithoutMoveKey. Tests use it for the update
-// path of cards that cannot move keys (docs/lifecycle.md, "Update").
+// DELETE KEY (INS F6) are answered 6D00, instruction not supported, as
+// YubiKey 5.4.3, whose version the card reports, answers them. Tests use
+// it for the update path of cards that cannot move keys.
 func WithoutMoveKey() Option {
 	return func(c *config) { c.noMove = true }
 }

@@ -17,16 +17,7 @@ func (c *Card) getVersion(cmd apdu.Command) apdu.Response {
 	if sw := noData(cmd, 0, 0); sw != apdu.SWOK {
 		return status(sw)
 	}
-	return success(bytes.Clone(c.version()))
-}
-
-// version is the firmware version the card reports, in GET VERSION and
-// in its attestation certificates.
-func (c *Card) version() []byte {
-	if c.cfg.noMove {
-		return VersionWithoutMoveKey[:]
-	}
-	return Version[:]
+	return success(bytes.Clone(Version[:]))
 }
 
 // getSerial is GET SERIAL (F8): the serial number, four bytes big-endian.

@@ -17,7 +17,7 @@ import (
 
 func TestVersionAndSerial(t *testing.T) {
 	c := newCard(t)
-	if v := c.must(0xFD, 0, 0, nil); !bytes.Equal(v, []byte{5, 7, 1}) {
+	if v := c.must(0xFD, 0, 0, nil); !bytes.Equal(v, []byte{5, 4, 3}) {
 		t.Fatalf("version %X", v)
 	}
 	s := c.must(0xF8, 0, 0, nil)

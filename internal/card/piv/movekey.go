@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
@@ -48,4 +49,29 @@ func checkKeySlot(op string, s Slot) error {
 		return fmt.Errorf("piv: %s: the attestation key cannot be moved or deleted", op)
 	}
 	return checkSlot(op, s)
+}
+
+// HasMoveKey reports whether the card knows MOVE KEY, by sending one that
+// no card may carry out: the management key 9B onto itself (00 F6 9B 9B;
+// 9B is no asymmetric key slot). A card with the instruction refuses the
+// parameters or the missing management key authentication (6A86, 6982 or
+// another error status); a card without it answers 6D00 or 6E00. A card
+// that answers 9000 does not follow YubiKey's MOVE KEY and is taken not to
+// have it. Needs no authentication and changes nothing.
+//
+// It is for cards whose GET VERSION is below 5.7 yet may have MOVE KEY,
+// the Lanyard emulator (emu.Version); YubiKeys are told by their version.
+// Do not send it to a card that does not answer GET VERSION: F6 may be
+// another vendor's instruction there.
+func (c *Card) HasMoveKey(ctx context.Context) (bool, error) {
+	const op = "MOVE KEY 9B TO 9B (probe)"
+	_, err := c.do(ctx, op, apdu.Command{INS: pivspec.InsMoveKey, P1: byte(pivspec.KeyAdmin), P2: byte(pivspec.KeyAdmin)})
+	var se *apdu.StatusError
+	switch {
+	case err == nil, errors.Is(err, ErrUnsupported):
+		return false, nil
+	case errors.As(err, &se):
+		return true, nil
+	}
+	return false, err
 }

@@ -73,3 +73,31 @@ func TestMoveKeyErrors(t *testing.T) {
 		t.Error("DeleteKey(F9) = nil, want an error")
 	}
 }
+
+// TestHasMoveKeyTranscript: the probe is a MOVE KEY of the management key
+// onto itself; an error status other than "not supported" means the card
+// knows the instruction.
+func TestHasMoveKeyTranscript(t *testing.T) {
+	ctx := context.Background()
+	c := replayCard(t, `
+# the emulator: the parameters are refused
+> 00 F6 9B 9B
+< 6A86
+# a YubiKey 5.7 checking authentication first
+> 00 F6 9B 9B
+< 6982
+# a YubiKey before 5.7
+> 00 F6 9B 9B
+< 6D00
+> 00 F6 9B 9B
+< 6E00
+# a card that claims to have done it does not follow MOVE KEY
+> 00 F6 9B 9B
+< 9000
+`)
+	for i, want := range []bool{true, true, false, false, false} {
+		if got, err := c.HasMoveKey(ctx); got != want || err != nil {
+			t.Errorf("HasMoveKey #%d = %v, %v; want %v", i+1, got, err, want)
+		}
+	}
+}

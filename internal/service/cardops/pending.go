@@ -104,8 +104,14 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 	if err != nil {
 		return nil, err
 	}
+	prefix := "" // an update's owner is told of its update, not of an issue
+	if op.Kind == lanyard.OpUpdate {
+		prefix = "update_"
+	}
 	if cert == nil { // rejected
-		return func(ctx context.Context) { s.notifyCardIssue(ctx, "rejected", user, card, r.Template, r.Comment) }, nil
+		return func(ctx context.Context) {
+			s.notifyCardIssue(ctx, prefix+"rejected", user, card, r.Template, r.Comment)
+		}, nil
 	}
 	cert.CardID, cert.Slot, cert.UpdatedAt = card.ID, sl.Slot, s.rec.Clock()
 	if !sl.NeedForm {
@@ -136,7 +142,7 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 			return nil, err
 		}
 	}
-	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
+	return func(ctx context.Context) { s.notifyCardIssue(ctx, prefix+"approved", user, card, r.Template, "") }, nil
 }
 
 // withdrawRequests rejects the CA requests of an issue record that still

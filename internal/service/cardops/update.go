@@ -135,7 +135,7 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 	if err := s.startUpdate(ctx, j); err != nil {
 		return nil, err
 	}
-	return s.runUpdate(ctx, j)
+	return s.runUpdate(ctx, j, false)
 }
 
 // startUpdate records the update operation as running, in one
@@ -242,8 +242,9 @@ func oldStillHeld(tx lanyard.Tx, card *lanyard.Card, p *issuance.UpdatePlan) err
 
 // runUpdate carries the update out from wherever the operation stands
 // and records its end: done, or pending while a certificate waits for an
-// approval.
-func (s *Cards) runUpdate(ctx context.Context, j *issueJob) (*UpdateCardResult, error) {
+// approval. wasPending: the run continued a pending update, whose owner
+// was told already.
+func (s *Cards) runUpdate(ctx context.Context, j *issueJob, wasPending bool) (*UpdateCardResult, error) {
 	pending, err := s.updateSteps(ctx, j)
 	if err != nil {
 		return nil, s.stop(ctx, j, err)
@@ -276,25 +277,26 @@ func (s *Cards) runUpdate(ctx context.Context, j *issueJob) (*UpdateCardResult, 
 	if err != nil {
 		return nil, err
 	}
-	kind := "updated"
-	if pending {
-		kind = "update_pending"
+	switch {
+	case !pending:
+		s.notifyUpdate(ctx, "updated", j.card, j.p.User.Login, "")
+	case !wasPending:
+		s.notifyUpdate(ctx, "update_pending", j.card, j.p.User.Login, "")
 	}
-	s.notifyUpdate(ctx, kind, j.card, "")
 	return s.updateResult(ctx, j)
 }
 
 // notifyUpdate tells the card's owner (their manager in copy, as the
 // policy says) of an update: updated, update_pending or
 // update_cancelled.
-func (s *Cards) notifyUpdate(ctx context.Context, kind string, card *lanyard.Card, comment string) {
+func (s *Cards) notifyUpdate(ctx context.Context, kind string, card *lanyard.Card, by, comment string) {
 	var owner *lanyard.User
 	var pol *lanyard.Policy
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { owner, pol, err = s.ownerPolicy(tx, card); return }); err != nil {
 		s.log.Error("reading the card's owner for an update notification failed", "card", card.ID, "err", err)
 		return
 	}
-	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, Detail: comment})
+	s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: kind, User: owner, Card: card, By: by, Detail: comment})
 }
 
 // updateResult is the result of a run of update j: its state, its

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ type updateEnv struct {
 	cardID int64
 	// reuse: the update certifies the old keys again (checkUpdated).
 	reuse bool
+	mail  *updateMail
 	old   map[string]*cardops.CardCertificate // slot → certificate issued
 }
 
@@ -45,14 +48,31 @@ type updateEnv struct {
 // (alice may always update her card).
 func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings)) *updateEnv {
 	t.Helper()
+	return newUpdateEnvWith(t, cardOpts, policy, nil)
+}
+
+// newUpdateEnvBefore is newUpdateEnv with before run ahead of the issue.
+func newUpdateEnvBefore(t *testing.T, before func(*testing.T, *issueEnv)) *updateEnv {
+	t.Helper()
+	return newUpdateEnvWith(t, nil, nil, before)
+}
+
+func newUpdateEnvWith(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv)) *updateEnv {
+	t.Helper()
 	clock := servicetest.NewClock(time.Now().Add(-355 * day))
-	e := &updateEnv{clock: clock, issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now}, cardOpts: cardOpts})}
+	mail := &updateMail{}
+	e := &updateEnv{clock: clock, mail: mail,
+		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now, Notifier: mail}, cardOpts: cardOpts})}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Workflow.IssuedCardOps.Update = true
+		s.Notifications.NotifyUser = true
 		if policy != nil {
 			policy(s)
 		}
 	})
+	if before != nil {
+		before(t, e.issueEnv)
+	}
 	res, err := e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.target(), Templates: []string{"secure-email"}, UserPIN: updatePIN})
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +84,33 @@ func newUpdateEnv(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.Poli
 	}
 	clock.Add(350 * day)
 	return e
+}
+
+// updateMail records the card state notifications (updates among them).
+type updateMail struct {
+	pinMail
+	mu    sync.Mutex
+	kinds []string
+}
+
+func (m *updateMail) CardState(_ context.Context, to []string, ev cardops.CardStateEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kinds = append(m.kinds, ev.Kind+" "+strings.Join(to, ","))
+	return nil
+}
+
+func (m *updateMail) CardIssue(_ context.Context, to []string, ev cardops.CardIssueEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kinds = append(m.kinds, ev.Kind+" "+strings.Join(to, ","))
+	return nil
+}
+
+func (m *updateMail) sent() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.kinds)
 }
 
 func (e *updateEnv) view(t *testing.T) *cardops.CardView {
@@ -100,7 +147,8 @@ func (e *updateEnv) checkUpdated(t *testing.T, slots ...string) {
 		}
 		n := 0
 		for _, c := range v.Certificates {
-			if c.Slot == slot && c.Source == lanyard.SourceManaged {
+			// A certificate a cancelled update never used does not count.
+			if c.Slot == slot && c.Source == lanyard.SourceManaged && e.cert(t, c.Serial).Reason != lanyard.ReasonCessationOfOperation {
 				n++
 			}
 		}
@@ -108,7 +156,7 @@ func (e *updateEnv) checkUpdated(t *testing.T, slots ...string) {
 			t.Fatalf("%d certificates for slot %s, want the old and the new one", n, slot)
 		}
 		for _, c := range v.Certificates {
-			if c.Slot == slot && c.Source == lanyard.SourceManaged && c.Serial != old.Serial {
+			if c.Slot == slot && c.Source == lanyard.SourceManaged && c.Serial != old.Serial && c.Status != lanyard.CertRevoked {
 				if same := e.cert(t, c.Serial).KeySHA256 == old.KeySHA256; same != e.reuse {
 					t.Fatalf("slot %s: new certificate for the same key %v, want %v", slot, same, e.reuse)
 				}
@@ -185,6 +233,9 @@ func TestUpdateCardRenewsExpiring(t *testing.T) {
 		}
 	}
 	e.checkUpdated(t, "9a", "9d")
+	if got := e.mail.sent(); !slices.Equal(got, []string{"updated alice@example.test"}) {
+		t.Fatalf("notifications %v, want card updated to alice", got)
+	}
 	// Up to date now: a second update is refused with the reason.
 	_, err = e.update(t, cardops.UpdateCardInput{})
 	wantCode(t, err, lanyard.EConflict)
@@ -238,6 +289,10 @@ var updateVariants = []updateVariant{
 		e.reuse = true
 	}},
 	{name: "new key in place", cardOpts: []emu.Option{emu.WithoutMoveKey()}, in: cardops.UpdateCardInput{AcceptKeyLoss: true}, inPlace: true},
+	// secure-email archives its keys from now on: its new key is made on
+	// the server and imported over the old one once its certificate is
+	// signed (IMPORT KEY replaces the key in place, like GENERATE).
+	{name: "archive key", setup: func(t *testing.T, e *updateEnv) { archiveSecureEmail(t, e.issueEnv) }, inPlace: true},
 }
 
 // TestUpdateCardPulledAnywhereThenContinued pulls the card after every

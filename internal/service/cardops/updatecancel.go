@@ -55,7 +55,7 @@ func (s *Cards) CancelCardUpdate(ctx context.Context, p *lanyard.Principal, card
 	if err != nil {
 		return nil, err
 	}
-	s.notifyUpdate(ctx, "update_cancelled", card, comment)
+	s.notifyUpdate(ctx, "update_cancelled", card, p.User.Login, comment)
 	var v *CardView
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
@@ -113,8 +113,27 @@ func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, d *issueData)
 	u.init()
 	var certs []*lanyard.Certificate
 	for _, sl := range d.Plan.Slots {
+		if u.Verified[sl.Slot] || u.inUse(d, sl.Slot) {
+			continue
+		}
 		serial := d.Certs[sl.Slot]
-		if serial == "" || u.Verified[sl.Slot] || u.inUse(d, sl.Slot) {
+		if id := d.Requests[sl.Slot]; serial == "" && id != 0 {
+			// Approved since the update last ran: the CA bound the
+			// certificate to the card, the record does not name it yet.
+			r, err := tx.RequestByID(id)
+			if err != nil {
+				return nil, err
+			}
+			if r.Status == lanyard.RequestIssued {
+				cert, err := tx.CertificateByID(r.CertificateID)
+				if err != nil {
+					return nil, err
+				}
+				certs = append(certs, cert)
+			}
+			continue
+		}
+		if serial == "" {
 			continue
 		}
 		for _, c := range s.caOrder {

@@ -1,7 +1,6 @@
 package cardops
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -12,26 +11,13 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// The card instructions an update needs beyond an issue's: whether the
-// card can move keys, a spare retired slot to build a new key in, moving
-// and deleting keys, and reading a slot back.
+// The card checks an update needs beyond personalize's (CanMoveKeys,
+// MoveKey, DeleteKey, ReadBack): a spare retired slot to build a new key
+// in, whose key a slot holds, and whether a slot is empty.
 
-// canMoveKeys reports whether the card can move a key between slots
-// (YubiKey 5.7's MOVE KEY): GET VERSION 5.7.0 or later. A card that does
-// not answer GET VERSION (a standard PIV card) cannot.
-func canMoveKeys(ctx context.Context, pc *piv.Card) (bool, error) {
-	v, err := pc.Version(ctx)
-	switch {
-	case errors.Is(err, piv.ErrUnsupported) || errors.Is(err, piv.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, personalize.CardError(err, "reading the card's version")
-	}
-	return v.AtLeast(5, 7, 0), nil
-}
-
-// freeRetiredSlot finds a retired key management slot with neither a
-// certificate object nor a key, from 95 downward (retired slots fill from
+// freeRetiredSlot finds a retired key management slot without a
+// certificate object (empty, or holding only a key an earlier update
+// staged and never used), from 95 downward (retired slots fill from
 // 82 upward with the key history, SP 800-73-4 part 1, 3.3.2), skipping
 // skip (slots this update stages in already).
 func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string) (piv.Slot, error) {
@@ -51,12 +37,8 @@ func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string) 
 			}
 			continue
 		}
-		if _, err := pc.Metadata(ctx, s.Ref()); !errors.Is(err, piv.ErrNotFound) {
-			if err != nil {
-				return 0, personalize.CardError(err, "reading the key of retired slot "+personalize.SlotString(s))
-			}
-			continue
-		}
+		// A key without a certificate is a staged key an update left
+		// (cancelled, or failed): GENERATE replaces it.
 		return s, nil
 	}
 	return 0, lanyard.Errorf(lanyard.EConflict, "the card has no free retired key slot to build a new key in; clear old keys from it or replace the card")
@@ -78,27 +60,6 @@ func slotKeyMatches(ctx context.Context, pc *piv.Card, slot piv.Slot, cert *x509
 	return md.PublicKey != nil && personalize.PublicKeysEqual(md.PublicKey, cert.PublicKey), true, nil
 }
 
-// readBack checks that slot holds cert (GET DATA, byte for byte) and its
-// key (GET METADATA, when the card can tell: keyChecked).
-func readBack(ctx context.Context, pc *piv.Card, slot piv.Slot, cert *x509.Certificate) (keyChecked bool, err error) {
-	name := personalize.SlotString(slot)
-	got, err := pc.Certificate(ctx, slot)
-	if err != nil && !errors.Is(err, piv.ErrNotFound) {
-		return false, personalize.CardError(err, "reading back the certificate in slot "+name)
-	}
-	if got == nil || !bytes.Equal(got.Raw, cert.Raw) {
-		return false, lanyard.Errorf(lanyard.EConflict, "slot %s does not hold the new certificate %s; the card was changed during the update", name, cert.SerialNumber.Text(16))
-	}
-	match, ok, err := slotKeyMatches(ctx, pc, slot, cert)
-	if err != nil {
-		return false, err
-	}
-	if ok && !match {
-		return false, lanyard.Errorf(lanyard.EConflict, "the key in slot %s is not the one the new certificate %s certifies; the card was changed during the update", name, cert.SerialNumber.Text(16))
-	}
-	return ok, nil
-}
-
 // slotEmpty checks that slot holds no certificate object and, when the
 // card can tell and key is set, no key.
 func slotEmpty(ctx context.Context, pc *piv.Card, slot piv.Slot, key bool) error {
@@ -116,15 +77,6 @@ func slotEmpty(ctx context.Context, pc *piv.Card, slot piv.Slot, key bool) error
 		return lanyard.Errorf(lanyard.EConflict, "slot %s still holds a key after it was deleted", name)
 	} else if !errors.Is(err, piv.ErrNotFound) && !errors.Is(err, piv.ErrUnsupported) {
 		return personalize.CardError(err, "reading back the key of slot "+name)
-	}
-	return nil
-}
-
-// deleteKey deletes slot's key (DELETE KEY); a slot without a key is no
-// failure.
-func deleteKey(ctx context.Context, admin *piv.Admin, slot piv.Slot) error {
-	if err := admin.DeleteKey(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
-		return personalize.CardError(err, "deleting the key in slot "+personalize.SlotString(slot))
 	}
 	return nil
 }

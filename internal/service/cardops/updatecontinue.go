@@ -41,6 +41,11 @@ func (s *Cards) continueUpdate(ctx context.Context, p *lanyard.Principal, cardID
 	if j.card.ID != cardID {
 		return nil, lanyard.Errorf(lanyard.EConflict, "the card in reader %q is %s, not the card to continue", cc.r.Name, cc.serial)
 	}
+	if j.card.State != lanyard.CardIssued {
+		// Disabled (or revoked) while the update waited: it goes on
+		// only once the card is enabled.
+		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s: a card update goes on only on an issued card; enable it first", j.card.Serial, j.card.State)
+	}
 	if err := personalize.CheckIdentity(j.card, cc.id); err != nil {
 		return nil, err
 	}
@@ -55,12 +60,13 @@ func (s *Cards) continueUpdate(ctx context.Context, p *lanyard.Principal, cardID
 	}
 	plan := j.data.Plan
 	j.plan = &plan
+	wasPending := op.State == lanyard.OpPending
 	s.attachIssue(j, operation.Attach(s.runner, op, j.card, &j.data))
 	if err := j.run.Resume(ctx, s.rec.Event(p, "card.update.continue", "card", strconv.FormatInt(cardID, 10),
 		map[string]any{"operation": op.ID, "from_step": op.Step, "auto": auto})); err != nil {
 		return nil, err
 	}
-	return s.runUpdate(ctx, j)
+	return s.runUpdate(ctx, j, wasPending)
 }
 
 // updateToContinue reads the card's unfinished update, checking that p

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"slices"
 
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -335,6 +336,11 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 		return nil, nil, lanyard.Errorf(lanyard.EConflict, "card %s changed while it was being read; try again", cc.serial)
 	}
 	uin := &issuance.UpdateInput{Input: *in, Now: s.rec.Clock(), Auto: auto}
+	if auto {
+		// The automatic update is the owner's own (decision of issue
+		// 17): no staff choices, no second person.
+		uin.Staff, uin.Requester = false, 0
+	}
 	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
 		if uin.Held, uin.TrackedRecs, err = heldCertificates(tx, j.card, j.tpls); err != nil {
 			return err
@@ -347,7 +353,7 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	if err := s.findTracked(ctx, cc.pc, &uin.Input); err != nil {
 		return nil, nil, err
 	}
-	if uin.CanMove, err = canMoveKeys(ctx, cc.pc); err != nil {
+	if uin.CanMove, err = personalize.CanMoveKeys(ctx, cc.pc); err != nil {
 		return nil, nil, err
 	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found

@@ -353,11 +353,11 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		if err := admin.PutCertificate(ctx, slot, cert); err != nil {
 			return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
 		}
-		if err := deleteKey(ctx, admin, slot); err != nil {
+		if err := personalize.DeleteKey(ctx, admin, slot); err != nil {
 			return err
 		}
-		if err := admin.MoveKey(ctx, r, slot); err != nil {
-			return personalize.CardError(err, "moving the new key from slot "+u.Stage[sl.Slot]+" to slot "+sl.Slot)
+		if err := personalize.MoveKey(ctx, admin, r, slot); err != nil {
+			return err
 		}
 	}
 	if err := admin.DeleteCertificate(ctx, r); err != nil && !errors.Is(err, piv.ErrNotFound) {
@@ -376,7 +376,7 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 // superseded in the same transaction.
 func (s *Cards) verifySlot(ctx context.Context, j *issueJob, sl issuance.SlotPlan, row *issuance.UpdateSlot, slot piv.Slot, rec *lanyard.Certificate, cert *x509.Certificate) error {
 	u := j.data.Update
-	keyChecked, err := readBack(ctx, j.pc, slot, cert)
+	keyChecked, err := personalize.ReadBack(ctx, j.pc, slot, cert)
 	if err != nil {
 		return err
 	}
@@ -450,7 +450,7 @@ func (s *Cards) removeSlot(ctx context.Context, j *issueJob, admin *piv.Admin, r
 		return err
 	}
 	if u.CanMove {
-		if err := deleteKey(ctx, admin, slot); err != nil {
+		if err := personalize.DeleteKey(ctx, admin, slot); err != nil {
 			return err
 		}
 	}
