@@ -6,7 +6,6 @@ import * as api from '../api.js';
 import { $, h, badge, errorText, fmtDate, setStatus, table } from '../dom.js';
 import { allowed, openResetPINDialog } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
-import { updateButtons } from '../update.js';
 import { replaceButtons } from '../replace.js';
 import { pinBlockedBadge } from '../pinstatus.js';
 
@@ -64,8 +63,9 @@ async function load() {
           // The state operations this person may start on the card.
           h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())),
           h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())),
-          // Update card, Continue card update, Cancel card update.
-          h('li', {}, updateButtons(c, c.allowed_operations, c.update, status, () => load())))),
+          // Update card contents: the card page knows whether an update
+          // is due or unfinished (the list does not carry it).
+          (c.allowed_operations || []).includes('update') ? h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#overview` }, 'Update card…')) : '')),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);
