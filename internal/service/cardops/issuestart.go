@@ -59,13 +59,8 @@ func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarge
 		if in.OwnedCards, err = tx.CountCards(j.user.ID); err != nil {
 			return err
 		}
-		tpls, err := tx.ListTemplates()
-		if err != nil {
+		if j.tpls, err = templatesByName(tx); err != nil {
 			return err
-		}
-		j.tpls = map[string]*lanyard.Template{}
-		for _, t := range tpls {
-			j.tpls[t.Name] = t
 		}
 		in.Templates = j.tpls
 		return nil
@@ -77,6 +72,19 @@ func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarge
 		return nil, nil, err
 	}
 	return j, in, nil
+}
+
+// templatesByName reads every template, by name.
+func templatesByName(tx lanyard.Tx) (map[string]*lanyard.Template, error) {
+	tpls, err := tx.ListTemplates()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*lanyard.Template{}
+	for _, t := range tpls {
+		out[t.Name] = t
+	}
+	return out, nil
 }
 
 // startIssue records the card (registering it when new) as assigned to

@@ -353,16 +353,8 @@ func (s *Cards) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Ad
 // update's staged key puts elsewhere than the certificate's slot sl.Slot
 // (the slot recorded with the certificate).
 func (s *Cards) writeCertificateTo(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan, slot piv.Slot) error {
-	tpl := j.tpls[sl.Template]
-	caName := s.caOrder[0]
-	if tpl != nil {
-		caName = tpl.CA
-	}
-	var rec *lanyard.Certificate
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
-		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
-		return
-	}); err != nil {
+	rec, err := s.slotCertificate(ctx, j, sl)
+	if err != nil {
 		return err
 	}
 	if rec.Status != lanyard.CertValid && rec.Status != lanyard.CertApproved {
@@ -398,6 +390,21 @@ func (s *Cards) writeCertificateTo(ctx context.Context, j *issueJob, admin *piv.
 		return err
 	}
 	return nil
+}
+
+// slotCertificate reads the certificate issued (or approved) for slot sl
+// in j's record.
+func (s *Cards) slotCertificate(ctx context.Context, j *issueJob, sl issuance.SlotPlan) (*lanyard.Certificate, error) {
+	caName := s.caOrder[0]
+	if tpl := j.tpls[sl.Template]; tpl != nil {
+		caName = tpl.CA
+	}
+	var rec *lanyard.Certificate
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
+		return
+	})
+	return rec, err
 }
 
 // trackedCA names the issuer of a third-party certificate where Lanyard's

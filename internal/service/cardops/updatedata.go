@@ -225,13 +225,8 @@ func (s *Cards) updateInput(tx lanyard.Tx, p *lanyard.Principal, card *lanyard.C
 	if in.CardType, err = tx.CardTypeByName(card.CardType); err != nil {
 		return nil, err
 	}
-	tpls, err := tx.ListTemplates()
-	if err != nil {
+	if in.Templates, err = templatesByName(tx); err != nil {
 		return nil, err
-	}
-	in.Templates = map[string]*lanyard.Template{}
-	for _, t := range tpls {
-		in.Templates[t.Name] = t
 	}
 	if in.Held, in.TrackedRecs, err = heldCertificates(tx, card, in.Templates); err != nil {
 		return nil, err

@@ -272,15 +272,8 @@ func (s *Cards) archiveNewKey(ctx context.Context, j *issueJob, sl issuance.Slot
 // updateCert reads the new certificate of slot sl, issued or approved for
 // this update.
 func (s *Cards) updateCert(ctx context.Context, j *issueJob, sl issuance.SlotPlan) (*lanyard.Certificate, *x509.Certificate, error) {
-	caName := s.caOrder[0]
-	if tpl := j.tpls[sl.Template]; tpl != nil {
-		caName = tpl.CA
-	}
-	var rec *lanyard.Certificate
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
-		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
-		return
-	}); err != nil {
+	rec, err := s.slotCertificate(ctx, j, sl)
+	if err != nil {
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(rec.DER)
