@@ -133,6 +133,9 @@ func printCard(v *apiv1.CardView) {
 		}
 		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
+	if line := updateLine(v.Update); line != "" {
+		fmt.Printf("  Update: %s\n", line)
+	}
 	if r := v.ReplacedBy; r != nil {
 		fmt.Printf("  Replaced by: card %d (%s), %s replacement, %s\n", r.NewCardID, r.NewSerial, r.Kind, r.State)
 	}

@@ -144,6 +144,9 @@ func demoPolicyEnsure(ctx context.Context, svc *service.Service, p *lanyard.Prin
 	// The demo runs its AirCard service inside the server, so its user
 	// may issue AirCards (off by default: the service must be deployed).
 	pol.Settings.Workflow.IssueAirCard = true
+	// The demo user updates their card's contents themselves (README,
+	// "A card's life").
+	pol.Settings.Workflow.IssuedCardOps.Update = true
 	if _, err := svc.Catalog.CreatePolicy(ctx, p, pol); err != nil {
 		return err
 	}

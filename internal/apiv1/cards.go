@@ -21,7 +21,7 @@ type CardView struct {
 	// AllowedOperations are the operations the caller may start on the
 	// card (docs/lifecycle.md, "Who may do what"): change_pin, reset_pin,
 	// unblock_offline, disable, enable, revoke, clear, withdraw, replace,
-	// replace_temporary, resolve_replacement. The card's
+	// replace_temporary, resolve_replacement, update, cancel_update. The card's
 	// revocation_reason (lost, compromised, damaged, superseded,
 	// withdrawn) is set while it is revoked.
 	AllowedOperations []string `json:"allowed_operations"`
@@ -38,21 +38,10 @@ type CardView struct {
 	// tracked_expiring or tracked_expired (docs/lifecycle.md, "Card
 	// Monitor").
 	ContentStatus lanyard.ContentStatus `json:"content_status"`
-	// Update says whether an update of the card's contents is due now
-	// and names the unfinished one (issued cards; absent otherwise).
-	Update *CardUpdateStatus `json:"update,omitempty"`
-}
-
-// CardUpdateStatus is a card's update state from the records alone: the
-// Self-Service banner and the card menu's Update and Continue entries.
-type CardUpdateStatus struct {
-	Due bool `json:"due"`
-	// Changes are the rows an update would change now: renewals (with
-	// reasons and the held certificate's expiry), additions, removals.
-	Changes []issuance.UpdateSlot `json:"changes"`
-	// UnfinishedOperation is the pending or interrupted update to
-	// continue; absent when none.
-	UnfinishedOperation *lanyard.Operation `json:"unfinished_operation,omitempty"`
+	// Update is whether an update of the issued card is due and the
+	// unfinished update, if any (docs/lifecycle.md, "Update card
+	// contents"); absent for a card not issued.
+	Update *CardUpdate `json:"update,omitempty"`
 }
 
 // ContentStatusCount is how many cards have one content status.

@@ -40,7 +40,7 @@ const (
 )
 
 // Ops lists every operation, in the order menus show them.
-var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary, ResolveReplacement}
+var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Update, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary, ResolveReplacement, CancelUpdate}
 
 // Channel is how the actor reached Lanyard.
 type Channel int
@@ -97,7 +97,9 @@ func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
 // use), a revoked one only leaves Lanyard, and a card on its way to issue
 // (assigned, pending) can only be stopped.
 var byState = map[lanyard.CardState][]Op{
-	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary},
+	// Update card contents and its cancel only on an issued card: a
+	// disabled one is enabled first, a revoked one no longer changes.
+	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate},
 	// A card disabled at once (urgent disable) may get its temporary
 	// replacement later.
 	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},
@@ -132,6 +134,9 @@ var byState = map[lanyard.CardState][]Op{
 //     resolution (ResolveReplacement), with the replacement's
 //     permission; a temporary card is not itself replaced, nor is a
 //     card replaced once for good;
+//   - Update card contents: the owner when the policy's "Update card"
+//     permission allows it, staff as for a replacement; Cancel card
+//     update: administrators only; both only on an issued card;
 //   - the owner gets a temporary card for a disabled card only when the
 //     policy also lets them enable it: Original found would enable it
 //     (CheckFound asks Enable of the owner too);
@@ -224,18 +229,26 @@ func ownerOps(ch Channel, u lanyard.IssuedCardOperations) []Op {
 	// Who may get a temporary card may say whether the original turned
 	// up.
 	add(u.TemporaryReplacement, ReplaceTemporary, ResolveReplacement)
+	add(u.Update, Update)
 	return ops
 }
 
 func staffOps(actor lanyard.Roles, adm lanyard.AdministratorPermissions, c Card) []Op {
 	ops := []Op{Disable, Enable, Revoke, Clear, Withdraw}
+	if actor.Has(lanyard.RoleAdministrator) {
+		// Ending an update without the card may revoke certificates
+		// issued for it; administrators only.
+		ops = append(ops, CancelUpdate)
+	}
 	if c.OwnerID == 0 {
 		return ops // a card in stock has no PIN of anyone's to reset
 	}
 	if c.OwnerRoles.Staff() && !actor.Has(lanyard.RoleAdministrator) {
 		return ops
 	}
-	ops = append(ops, Replace, ReplaceTemporary, ResolveReplacement)
+	// An update puts new certificates of the owner's on the card, like a
+	// replacement: not for an operator on a staff member's card.
+	ops = append(ops, Replace, ReplaceTemporary, ResolveReplacement, Update)
 	if adm.ResetUserPIN {
 		ops = append(ops, ResetPIN)
 	}
@@ -273,6 +286,7 @@ var labels = map[Op]string{
 	ChangePIN: "Change PIN", ResetPIN: "Reset PIN", UnblockOffline: "Unblock offline",
 	Disable: "Disable", Enable: "Enable", Revoke: "Revoke", Clear: "Clear", Withdraw: "Withdraw",
 	Replace: "Replace", ReplaceTemporary: "Temporary replacement", ResolveReplacement: "Original found / not found",
+	Update: "Update card", CancelUpdate: "Cancel card update",
 }
 
 // ActorOf is the Actor of a principal.

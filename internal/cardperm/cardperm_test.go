@@ -97,14 +97,14 @@ func TestAllowed(t *testing.T) {
 
 		// Staff on other people's cards.
 		{"operator, issued", staff(operator), all(), card(lanyard.CardIssued),
-			ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+			ops(ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary), true},
 		{"operator, issued, no administrator permissions", staff(operator), with(func(w *lanyard.WorkflowSettings) {
 			w.Administrator = lanyard.AdministratorPermissions{}
-		}), card(lanyard.CardIssued), ops(Disable, Revoke, Replace, ReplaceTemporary), false},
+		}), card(lanyard.CardIssued), ops(Update, Disable, Revoke, Replace, ReplaceTemporary), false},
 		{"operator, issued, answers not required", staff(operator), with(func(w *lanyard.WorkflowSettings) { w.Administrator.ValidateAnswers = false }),
-			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), false},
+			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary), false},
 		{"operator, user permissions do not limit staff", staff(operator), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps = lanyard.IssuedCardOperations{} }),
-			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+			card(lanyard.CardIssued), ops(ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary), true},
 		{"operator, disabled", staff(operator), all(), card(lanyard.CardDisabled), ops(Enable, Revoke, Replace, ReplaceTemporary), false},
 		{"operator, original of a temporary replacement: only its resolution", staff(operator), none(),
 			Card{State: lanyard.CardDisabled, OwnerID: owner, OwnerRoles: user, TemporarilyReplaced: true}, ops(ResolveReplacement), false},
@@ -118,7 +118,7 @@ func TestAllowed(t *testing.T) {
 		{"operator, revoked and already replaced", staff(operator), all(),
 			Card{State: lanyard.CardRevoked, OwnerID: owner, OwnerRoles: user, Replaced: true}, ops(Clear, Withdraw), false},
 		{"operator, issued card already replaced (its replacement pending)", staff(operator), all(),
-			Card{State: lanyard.CardIssued, OwnerID: owner, OwnerRoles: user, Replaced: true}, ops(ResetPIN, UnblockOffline, Disable, Revoke), true},
+			Card{State: lanyard.CardIssued, OwnerID: owner, OwnerRoles: user, Replaced: true}, ops(ResetPIN, UnblockOffline, Update, Disable, Revoke), true},
 		{"operator, clean card in stock", staff(operator), all(), Card{State: lanyard.CardClean}, ops(), false},
 		{"operator, clean card kept for its owner: to stock", staff(operator), all(), card(lanyard.CardClean), ops(Withdraw), false},
 		{"owner, clean card kept for her", own(user), all(), card(lanyard.CardClean), ops(), false},
@@ -126,7 +126,27 @@ func TestAllowed(t *testing.T) {
 		{"operator on an administrator's card: stop it, nothing more", staff(operator), all(), staffCard(lanyard.CardIssued, admin), ops(Disable, Revoke), false},
 		{"operator on an operator's card", staff(operator), all(), staffCard(lanyard.CardIssued, operator), ops(Disable, Revoke), false},
 		{"administrator on an administrator's card", staff(admin), all(), staffCard(lanyard.CardIssued, admin),
-			ops(ResetPIN, UnblockOffline, Disable, Revoke, Replace, ReplaceTemporary), true},
+			ops(ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate), true},
+
+		// Update card contents: the owner with the policy's "Update
+		// card" permission, staff as for a replacement; Cancel card
+		// update is the administrators'; only on an issued card.
+		{"owner, issued, update allowed", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps = lanyard.IssuedCardOperations{Update: true} }),
+			card(lanyard.CardIssued), ops(Update), false},
+		{"owner, disabled, update allowed: enable first", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Update = true }),
+			card(lanyard.CardDisabled), ops(Enable, Revoke, ReplaceTemporary), false},
+		{"owner, revoked, update allowed: never", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Update = true }),
+			card(lanyard.CardRevoked), ops(Clear), false},
+		{"owner, pending issue, update allowed: continue the issue", own(user), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps.Update = true }),
+			card(lanyard.CardPending), ops(Revoke, Clear), false},
+		{"administrator's own card: no cancel of their own update", own(admin), with(func(w *lanyard.WorkflowSettings) { w.IssuedCardOps = lanyard.IssuedCardOperations{Update: true} }),
+			staffCard(lanyard.CardIssued, admin), ops(Update), false},
+		{"administrator, issued: update and cancel", staff(admin), none(), card(lanyard.CardIssued),
+			ops(Update, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate), false},
+		{"administrator, disabled: no update, no cancel", staff(admin), none(), card(lanyard.CardDisabled),
+			ops(Enable, Revoke, Replace, ReplaceTemporary), false},
+		{"administrator, revoked: no update, no cancel", staff(admin), none(), card(lanyard.CardRevoked),
+			ops(Clear, Withdraw, Replace), false},
 
 		// Nobody else.
 		{"another user", staff(user), all(), card(lanyard.CardIssued), ops(), false},

@@ -125,6 +125,11 @@ type IssuedCardOperations struct {
 	// TemporaryReplacement lets the owner get a temporary card for one
 	// left at home.
 	TemporaryReplacement bool `json:"temporary_replacement"` // "Issue temporary replacement card"
+	// Update lets the owner update their card's contents (renew, add and
+	// remove certificates as the policy says now) and continue such an
+	// update. Off in policies written before it existed; an automatic
+	// update on connect (Workflow.AutoUpdateOnConnect) does not need it.
+	Update bool `json:"update,omitempty"` // "Update card"
 }
 
 // AdministratorPermissions is Workflow → Administrator permissions: what

@@ -69,7 +69,8 @@ func (m *Mailer) AirCardCode(ctx context.Context, to []string, user *lanyard.Use
 	return err
 }
 
-// CardIssue queues a card issue pending, approved or rejected message.
+// CardIssue queues a card issue pending, approved or rejected message, or
+// a card update's approved or rejected one.
 func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssueEvent) error {
 	var kind string
 	switch ev.Kind {
@@ -79,6 +80,10 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssu
 		kind = KindCardIssueApproved
 	case "rejected":
 		kind = KindCardIssueRejected
+	case "update_approved":
+		kind = KindCardUpdateApproved
+	case "update_rejected":
+		kind = KindCardUpdateRejected
 	default:
 		return lanyard.Errorf(lanyard.EInternal, "unknown card issue notification %q", ev.Kind)
 	}
@@ -90,7 +95,8 @@ func (m *Mailer) CardIssue(ctx context.Context, to []string, ev cardops.CardIssu
 // cardStateKinds are the kinds of the card state notifications, by
 // cardops.CardStateEvent.Kind.
 var cardStateKinds = map[string]string{"disabled": KindCardDisabled, "enabled": KindCardEnabled, "revoked": KindCardRevoked, "replaced": KindCardReplaced,
-	"pin_reset": KindCardPINReset, "offline_unblock": KindCardOfflineUnblock, "pin_blocked": KindCardPINBlocked}
+	"pin_reset": KindCardPINReset, "offline_unblock": KindCardOfflineUnblock, "pin_blocked": KindCardPINBlocked,
+	"updated": KindCardUpdated, "update_pending": KindCardUpdatePending, "update_cancelled": KindCardUpdateCancelled}
 
 // CardState queues a card disabled, enabled or revoked message.
 func (m *Mailer) CardState(ctx context.Context, to []string, ev cardops.CardStateEvent) error {

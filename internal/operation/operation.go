@@ -65,6 +65,12 @@ const (
 	Requested SlotStep = "requested" // the request waits in the CA's queue
 	Approved  SlotStep = "approved"  // the approved certificate is bound to the card
 	Written   SlotStep = "written"   // the certificate is on the card (or in the store)
+	// Update card contents (cardops, update*.go).
+	Staged   SlotStep = "staged"   // the spare slot the new key is built in is chosen
+	Rekeying SlotStep = "rekeying" // a new key may be generated in place (the old one lost)
+	Swapped  SlotStep = "swapped"  // the new key and certificate are in the slot
+	Verified SlotStep = "verified" // read back; the old certificate is revoked (superseded)
+	Removed  SlotStep = "removed"  // the certificate is off the card and revoked (superseded)
 )
 
 // On is the step s for slot.

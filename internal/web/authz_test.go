@@ -284,12 +284,19 @@ var authzRows = map[string]authzRow{
 	// Card state operations: cardperm decides (the fixture card is
 	// pending: 409 for disable, enable and withdraw, 400 for a revoke
 	// without a reason, past the role and ownership checks).
-	"POST /api/v1/cards/{id}/disable":                   {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/enable":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/revoke":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/withdraw":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/replace":                   {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/replace/resolve":           {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/disable":         {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/enable":          {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/revoke":          {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/withdraw":        {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/replace":         {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/replace/resolve": {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	// Update card contents: cardperm decides (the fixture card is
+	// pending: 409, past the role and ownership checks); Cancel card
+	// update is for administrators, a comment required.
+	"POST /api/v1/cards/{id}/update/options":            {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update/continue":           {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update/cancel":             {roles: admins, obj: objCard, others: admins, body: `{"comment":"the user left"}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},
 	"POST /api/v1/issue":                                {roles: anyone, body: `{}`},

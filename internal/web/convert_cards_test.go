@@ -43,12 +43,11 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		PIN: &cardops.CardPIN{CardPINStatus: lanyard.CardPINStatus{CardID: 3, PINState: lanyard.PINState{TriesLeft: 0, TriesTotal: 3, PUKTriesLeft: -1}, Blocked: true,
 			ReportedAt: time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), WorkstationID: 2}, Workstation: "pc"},
 		ContentStatus: lanyard.ContentManagedExpiring,
-		Update:        &cardops.UpdateStatus{Due: true, Changes: []issuance.UpdateSlot{{Action: issuance.ActionRenew}}, Unfinished: &lanyard.Operation{ID: 5}},
+		Update: &cardops.UpdateStatus{Due: true, Changes: []issuance.UpdateSlot{{SlotPlan: issuance.SlotPlan{Slot: "9a"}, Action: issuance.ActionRenew}},
+			Unfinished: &lanyard.Operation{ID: 6, Kind: lanyard.OpUpdate}},
 	}
 	everyFieldSet(t, view, toCardView(view))
-	if u := toCardView(view).Update; !u.Due || len(u.Changes) != 1 || u.UnfinishedOperation.ID != 5 {
-		t.Errorf("update status converted to %+v", u)
-	}
+	everyFieldSet(t, view.Update, toCardView(view).Update)
 	if got := toCardView(view); got.ReplacedBy.NewSerial != "0c" || got.Replaces.OldCardID != 7 {
 		t.Errorf("replacements not converted: %+v %+v", got.ReplacedBy, got.Replaces)
 	}
@@ -78,6 +77,12 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 	gotRep, _ := replaceResult(rep, nil)
 	everyFieldSet(t, rep, gotRep)
 	everyFieldSet(t, rep.IssueCardResult, &gotRep.IssueCardResult)
+
+	upd := &cardops.UpdateCardResult{Card: view, OperationID: 6, State: "pending",
+		Slots: []cardops.UpdatedSlot{{Slot: "9a", Template: "t", Action: issuance.ActionRenew, Key: lanyard.RenewalNewKey, OldSerial: "0a", NewSerial: "0e", Status: "done"}}}
+	gotUpd, _ := updateCardResult(upd, nil)
+	everyFieldSet(t, upd, gotUpd)
+	everyFieldSet(t, &upd.Slots[0], &gotUpd.Slots[0])
 
 	soft := &cardops.SoftwareStoreResult{Card: view, Files: []cardops.SoftwareStoreFile{{Template: "t"}}}
 	gotSoft, _ := softwareStoreResult(soft, nil)

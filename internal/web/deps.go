@@ -163,6 +163,11 @@ type Cards interface {
 	RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RevokeCardInput) (*cardops.CardView, error)
 	ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ReplaceCardInput) (*cardops.ReplaceCardResult, error)
 	ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResolveReplacementInput) (*cardops.ResolveReplacementResult, error)
+	// Update card contents (docs/lifecycle.md, "Update card contents").
+	UpdateOptions(ctx context.Context, p *lanyard.Principal, t cardops.CardTarget) (*cardops.UpdateOptionsResult, error)
+	UpdateCard(ctx context.Context, p *lanyard.Principal, in cardops.UpdateCardInput) (*cardops.UpdateCardResult, error)
+	ContinueCardUpdate(ctx context.Context, p *lanyard.Principal, cardID int64, t cardops.CardTarget) (*cardops.UpdateCardResult, error)
+	CancelCardUpdate(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.CancelUpdateInput) (*cardops.CardView, error)
 	WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.WithdrawCardInput) (*cardops.CardView, error)
 	IssuedPINs(ctx context.Context, p *lanyard.Principal) ([]*cardops.IssuedPIN, error)
 	ShowIssuedPIN(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ShowIssuedPINInput) (*cardops.ShownPIN, error)

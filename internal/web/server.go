@@ -121,6 +121,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.cardStateRoutes()...)
 	s.routes = append(s.routes, s.cardContentRoutes()...)
 	s.routes = append(s.routes, s.replaceRoutes()...)
+	s.routes = append(s.routes, s.updateRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)

@@ -157,6 +157,40 @@ func (a *Archive) CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (k 
 	return k, true, nil
 }
 
+// RecertifyTx records cert, a newer certificate of the same key, as the
+// certificate of active archived key id, in the caller's transaction (a
+// reuse-key renewal: Update card contents certifies the card's key
+// again). The sealed key is sealed again with the new serial bound in,
+// under the current KRA key version. It returns the serial the key had
+// (for the caller's event); a key already certified by cert is left as
+// it is (previous == its serial).
+func (a *Archive) RecertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (k *lanyard.ArchivedKey, previous string, err error) {
+	k, key, err := a.OpenTx(tx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	serial := cert.SerialNumber.Text(16)
+	if !bytes.Equal(cert.RawSubjectPublicKeyInfo, k.PublicKey) {
+		return nil, "", lanyard.Errorf(lanyard.EInvalid, "certificate %s is not for archived key %d", serial, id)
+	}
+	if k.State != lanyard.ArchivedKeyActive {
+		return nil, "", lanyard.Errorf(lanyard.EConflict, "archived key %d is %s; only an active key is certified again", id, k.State)
+	}
+	previous = k.CertificateSerial
+	if previous == serial {
+		return k, previous, nil
+	}
+	cur, err := tx.CurrentKRAKey()
+	if err != nil {
+		return nil, "", err
+	}
+	k.CertificateSerial, k.KRAVersion, k.UpdatedAt = serial, cur.Version, a.rec.Clock()
+	if k.SealedKey, err = a.sealKey(tx, k, key); err != nil {
+		return nil, "", err
+	}
+	return k, previous, tx.UpdateArchivedKey(k)
+}
+
 // Discard erases the sealed copy of a pending archived key whose issue
 // ended without a certificate (pending → discarded), in one transaction
 // with its key.discard event. An active key is never discarded: its

@@ -16,7 +16,9 @@ import (
 // read is recorded (RecordPINStatus), as is every change of it the agent
 // sees later, and the agent is told the card's state (tellCardState:
 // disabled, revoked); both only for a card tied to the workstation
-// (cardTiedTo: an agent's serial is a claim).
+// (cardTiedTo: an agent's serial is a claim). A card whose update is
+// due is then updated in the background when its owner's policy says so
+// (queueAutoUpdate, updateauto.go).
 const (
 	// arrivalWorkers handle arrivals at once.
 	arrivalWorkers = 2
@@ -30,6 +32,7 @@ const (
 // lanyard serve runs it once, beside the hub.
 func (s *Cards) HandleArrivals(ctx context.Context, arrivals <-chan lanyard.CardArrival) {
 	var wg sync.WaitGroup
+	wg.Go(func() { s.runAutoUpdates(ctx) })
 	for range arrivalWorkers {
 		wg.Go(func() {
 			for {
@@ -83,4 +86,6 @@ func (s *Cards) handleArrival(ctx context.Context, a lanyard.CardArrival) {
 	case armed:
 		s.log.Info("TPM card got a new offline unblock code", "workstation", a.WorkstationID, "serial", a.Reader.Serial)
 	}
+	// Last: the update (RSA keys are slow) runs apart, in its own pool.
+	s.queueAutoUpdate(ctx, a)
 }

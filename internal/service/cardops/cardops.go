@@ -45,6 +45,7 @@ type Cards struct {
 	archive       KeyArchive
 
 	pinReports pinReportLimit // PIN status changes taken per workstation (agentreports.go)
+	auto       *autoUpdates   // the automatic update on connect (updateauto.go)
 }
 
 // New checks cfg and returns the card workflows.
@@ -60,7 +61,7 @@ func New(cfg Config) (*Cards, error) {
 		store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, cas: map[string]ca.CA{},
 		rand: cfg.Rand, log: cfg.Log, cards: cfg.Cards, cardSlots: newCardSlots(cfg.CardOperations), runner: cfg.Runner, notifier: cfg.Notifier,
 		catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, secondFactor: cfg.SecondFactor, secretAnswers: cfg.SecretAnswers, airCards: cfg.AirCards,
-		archive: cfg.KeyArchive,
+		archive: cfg.KeyArchive, auto: newAutoUpdates(),
 	}
 	for _, c := range cfg.CAs {
 		s.cas[c.Name()] = c

@@ -149,6 +149,9 @@ func (s *Cards) GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*C
 		if out, err = s.cardView(tx, c, true); err != nil {
 			return err
 		}
+		if out.Update, err = s.updateStatus(tx, c); err != nil {
+			return err
+		}
 		return s.addAllowed(tx, p, out)
 	})
 	return out, err
@@ -208,6 +211,11 @@ func (s *Cards) cardView(tx lanyard.Tx, c *lanyard.Card, full bool) (*CardView, 
 	if err != nil {
 		return nil, err
 	}
+	updates, err := tx.ListOperations(lanyard.OperationFilter{CardID: c.ID, Kind: lanyard.OpUpdate, Unfinished: true})
+	if err != nil {
+		return nil, err
+	}
+	unfinished = append(unfinished, updates...)
 	for _, op := range unfinished {
 		var d issueData
 		if json.Unmarshal(op.Data, &d) != nil {

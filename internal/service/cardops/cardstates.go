@@ -391,7 +391,12 @@ func (s *Cards) retireCard(ctx context.Context, tx lanyard.Tx, p *lanyard.Princi
 	if err != nil {
 		return nil, err
 	}
-	for _, op := range issues {
+	// An update's requests wait like an issue's.
+	updates, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpUpdate, Unfinished: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range append(issues, updates...) {
 		var d issueData
 		if json.Unmarshal(op.Data, &d) == nil {
 			if err := s.withdrawRequests(tx, p, &d, why); err != nil {
@@ -432,7 +437,7 @@ func holdsContent(tx lanyard.Tx, cardID int64) (bool, error) {
 			if op.State == lanyard.OpDone {
 				return false, nil
 			}
-		case lanyard.OpIssue:
+		case lanyard.OpIssue, lanyard.OpUpdate:
 			var d issueData
 			if err := json.Unmarshal(op.Data, &d); err != nil {
 				return true, nil // unreadable: assume the worst

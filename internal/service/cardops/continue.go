@@ -134,14 +134,14 @@ const OperationIdleLimit = time.Minute
 // touching another replica's live operation. (Continuing does not depend
 // on it: an exclusive card session keeps two runs apart.)
 //
-// A card issue becomes interrupted (Continue card issue resumes it);
-// any other operation (Revoke and clear) failed: it is repeated, not
+// A card issue or update becomes interrupted (Continue card issue or
+// update resumes it); any other operation (Revoke and clear) failed: it is repeated, not
 // resumed, and must not keep the card from a new issue.
 func (s *Cards) RecoverOperations(ctx context.Context, idle time.Duration) (int, error) {
 	const msg = "the server stopped during the operation"
 	return s.runner.Sweep(ctx, idle, func(op *lanyard.Operation) (lanyard.OperationState, string, func() *lanyard.AuditEvent) {
-		state, action := lanyard.OpInterrupted, "card.issue.interrupt"
-		if op.Kind != lanyard.OpIssue {
+		state, action := lanyard.OpInterrupted, "card."+string(op.Kind)+".interrupt"
+		if op.Kind != lanyard.OpIssue && op.Kind != lanyard.OpUpdate {
 			state, action = lanyard.OpFailed, "card."+string(op.Kind)+".fail"
 		}
 		return state, msg, func() *lanyard.AuditEvent {
@@ -205,10 +205,10 @@ func (s *Cards) approvedCertificate(ctx context.Context, j *issueJob, sl issuanc
 	case lanyard.RequestPending:
 		return true, nil
 	case lanyard.RequestRejected:
-		return false, lanyard.Errorf(lanyard.EConflict, "the CA rejected the %s certificate request: %s; revoke and clear the card, then issue it again", sl.Template, r.Comment)
+		return false, lanyard.Errorf(lanyard.EConflict, "the CA rejected the %s certificate request: %s; %s", sl.Template, r.Comment, j.startAgain())
 	}
 	if cert.Status != lanyard.CertValid && cert.Status != lanyard.CertApproved {
-		return false, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s; revoke and clear the card, then issue it again", sl.Template, cert.Serial, cert.Status)
+		return false, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s; %s", sl.Template, cert.Serial, cert.Status, j.startAgain())
 	}
 	cert.CardID, cert.Slot, cert.UpdatedAt = j.card.ID, sl.Slot, s.rec.Clock()
 	if cert.Status == lanyard.CertValid && !sl.NeedForm {

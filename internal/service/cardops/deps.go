@@ -101,6 +101,12 @@ type KeyArchive interface {
 	// DiscardTx is Discard in the caller's transaction (a rejected or
 	// withdrawn CA request), extra going into its key.discard event.
 	DiscardTx(tx lanyard.Tx, p *lanyard.Principal, id int64, extra map[string]any) error
+	// OpenTx opens archived key id in tx: an update imports a new
+	// archived key only once its certificate is to be written.
+	OpenTx(tx lanyard.Tx, id int64) (*lanyard.ArchivedKey, crypto.Signer, error)
+	// RecertifyTx moves active archived key id to cert, a newer
+	// certificate of the same key (a reuse-key update), in tx.
+	RecertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, string, error)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's
@@ -116,7 +122,9 @@ type Notifier interface {
 // CardStateEvent is what a card disabled, enabled, revoked, PIN reset or
 // offline unblock notification says.
 type CardStateEvent struct {
-	Kind   string // "disabled", "enabled", "revoked", "replaced", "pin_reset" or "offline_unblock"
+	// "disabled", "enabled", "revoked", "replaced", "pin_reset",
+	// "offline_unblock", "updated", "update_pending" or "update_cancelled"
+	Kind   string
 	User   *lanyard.User
 	Card   *lanyard.Card
 	Reason string // why a revoked card was revoked
@@ -128,7 +136,7 @@ type CardStateEvent struct {
 
 // CardIssueEvent is what a card issue notification says.
 type CardIssueEvent struct {
-	Kind     string // "pending", "approved" or "rejected"
+	Kind     string // "pending", "approved", "rejected", "update_approved" or "update_rejected"
 	User     *lanyard.User
 	Card     *lanyard.Card
 	Template string // the certificate concerned, when one is

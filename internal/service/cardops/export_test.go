@@ -24,3 +24,9 @@ func (s *Cards) SealCardPUK(id int64, puk string) ([]byte, error) {
 
 // ViewOperation exposes viewOperation to the tests.
 var ViewOperation = viewOperation
+
+// AutoUpdateNow runs the automatic update of arrival a's card at once
+// (updateauto.go), reporting whether it ran.
+func (s *Cards) AutoUpdateNow(ctx context.Context, a lanyard.CardArrival) (bool, error) {
+	return s.autoUpdateNow(ctx, a)
+}

@@ -89,11 +89,16 @@ func (s *Cards) certifyArchived(tx lanyard.Tx, j *issueJob, template string, der
 	}
 	for _, k := range ks {
 		if k.CardID == j.card.ID && k.State != lanyard.ArchivedKeyDiscarded && bytes.Equal(k.PublicKey, cert.RawSubjectPublicKeyInfo) {
+			if j.data.Update != nil && k.State == lanyard.ArchivedKeyActive {
+				// A reuse-key update certifies the archived key again.
+				_, _, err := s.archive.RecertifyTx(tx, k.ID, cert)
+				return k.ID, err
+			}
 			_, _, err := s.archive.CertifyTx(tx, k.ID, cert)
 			return k.ID, err
 		}
 	}
-	return 0, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is for no archived key of this card; revoke and clear the card, then issue it again", template, cert.SerialNumber.Text(16))
+	return 0, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is for no archived key of this card; %s", template, cert.SerialNumber.Text(16), j.startAgain())
 }
 
 // discardRequested discards the pending archived key that waited on CA

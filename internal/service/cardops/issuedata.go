@@ -83,10 +83,24 @@ type issueData struct {
 	// days (0: each template's own): a temporary replacement card's
 	// (policy: Workflow → Temporary card validity).
 	MaxValidityDays int `json:"max_validity_days,omitempty"`
+	// Update is set when the operation is an update of an issued card
+	// (lanyard.OpUpdate): Plan then lists only the slots that get a new
+	// certificate, and Update what else the update does (updatedata.go).
+	Update *updateRecord `json:"update,omitempty"`
 	// The random user PIN is never in this record, sealed or not: the
 	// copies the result dialog's mail choices and the card's owner may
 	// use are held apart (lanyard.HeldPIN). Records written before that
 	// may still name pin_copy and owner_pin; they are ignored.
+}
+
+// startAgain is what the holder of a failed run does next: a failed
+// update leaves the card as it was (update it again), a failed issue
+// leaves a card to clear.
+func (j *issueJob) startAgain() string {
+	if j.data.Update != nil {
+		return "the card keeps its old certificate; update the card again"
+	}
+	return "revoke and clear the card, then issue it again"
 }
 
 func planTemplates(p *issuance.Plan) []string {

@@ -59,13 +59,8 @@ func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarge
 		if in.OwnedCards, err = tx.CountCards(j.user.ID); err != nil {
 			return err
 		}
-		tpls, err := tx.ListTemplates()
-		if err != nil {
+		if j.tpls, err = templatesByName(tx); err != nil {
 			return err
-		}
-		j.tpls = map[string]*lanyard.Template{}
-		for _, t := range tpls {
-			j.tpls[t.Name] = t
 		}
 		in.Templates = j.tpls
 		return nil
@@ -77,6 +72,19 @@ func (s *Cards) loadIssue(ctx context.Context, p *lanyard.Principal, t CardTarge
 		return nil, nil, err
 	}
 	return j, in, nil
+}
+
+// templatesByName reads every template, by name.
+func templatesByName(tx lanyard.Tx) (map[string]*lanyard.Template, error) {
+	tpls, err := tx.ListTemplates()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*lanyard.Template{}
+	for _, t := range tpls {
+		out[t.Name] = t
+	}
+	return out, nil
 }
 
 // startIssue records the card (registering it when new) as assigned to
@@ -165,8 +173,12 @@ func (s *Cards) startIssue(ctx context.Context, j *issueJob, serial string, r *l
 // attachIssue makes run j's record: j.op and j.card are the run's, and
 // a step recorded without an event of its own gets card.issue.step.
 func (s *Cards) attachIssue(j *issueJob, run *operation.Run[issueData]) {
+	action := "card.issue.step"
+	if j.data.Update != nil {
+		action = "card.update.step"
+	}
 	run.StepEvent = func(step operation.Step) *lanyard.AuditEvent {
-		return s.rec.Event(j.p, "card.issue.step", "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
+		return s.rec.Event(j.p, action, "card", strconv.FormatInt(run.Card.ID, 10), map[string]any{"operation": run.Op.ID, "step": string(step)})
 	}
 	j.run, j.card, j.op = run, run.Card, run.Op
 }
@@ -231,12 +243,16 @@ func (s *Cards) checkMaxCards(tx lanyard.Tx, u *lanyard.User, leaving int) error
 // card, the agent or the connection went away; resumable) or failed (the
 // card refused; a new issue is needed), with one audit event.
 func (s *Cards) stop(ctx context.Context, j *issueJob, cause error) error {
-	state, action := lanyard.OpInterrupted, "card.issue.interrupt"
+	kind, cont := "issue", "Continue card issue"
+	if j.data.Update != nil {
+		kind, cont = "update", "Continue card update"
+	}
+	state, action := lanyard.OpInterrupted, "card."+kind+".interrupt"
 	if lanyard.IsCode(cause, lanyard.EConflict) || lanyard.IsCode(cause, lanyard.EInvalid) || lanyard.IsCode(cause, lanyard.EForbidden) {
-		state, action = lanyard.OpFailed, "card.issue.fail"
+		state, action = lanyard.OpFailed, "card."+kind+".fail"
 	}
 	msg := lanyard.ErrorMessage(cause)
-	s.log.Warn("card issue stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
+	s.log.Warn("card "+kind+" stopped", "operation", j.op.ID, "card", j.card.ID, "state", state, "error", cause)
 	withdraw := func(tx lanyard.Tx) error {
 		if state != lanyard.OpFailed {
 			return nil
@@ -244,15 +260,20 @@ func (s *Cards) stop(ctx context.Context, j *issueJob, cause error) error {
 		// A failed issue cannot continue: its requests still waiting in
 		// the CA are withdrawn, so none is approved later into a
 		// certificate bound to no card.
-		return s.withdrawRequests(tx, j.p, &j.data, "the card issue failed")
+		if err := s.withdrawRequests(tx, j.p, &j.data, "the card "+kind+" failed"); err != nil {
+			return err
+		}
+		// A failed update's new certificates that never reached their
+		// slot are revoked: the card goes on with its old ones.
+		return s.revokeUnused(ctx, tx, &j.data)
 	}
 	ev := s.rec.Event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "step": j.op.Step, "error": msg})
 	if err := j.run.Stop(ctx, state, msg, operation.Also(withdraw), operation.Event(ev)); err != nil {
-		s.log.Error("recording a stopped card issue failed", "operation", j.op.ID, "error", err)
+		s.log.Error("recording a stopped card "+kind+" failed", "operation", j.op.ID, "error", err)
 		j.op.State, j.op.Error = state, msg
 	}
 	if state == lanyard.OpInterrupted {
-		return lanyard.Wrap(lanyard.EUnavailable, cause, msg+"; the card issue can be continued (Continue card issue)")
+		return lanyard.Wrap(lanyard.EUnavailable, cause, msg+"; the card "+kind+" can be continued ("+cont+")")
 	}
 	return cause
 }

@@ -115,31 +115,7 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 			pending = true
 			continue
 		}
-		authority, ok := s.cas[tpl.CA]
-		if !ok {
-			return false, lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
-		}
-		cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: j.user, PublicKey: pub})
-		if err != nil {
-			return false, err
-		}
-		rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
-		rec.CardID, rec.Slot = j.card.ID, sl.Slot
-		d.Certs[sl.Slot] = rec.Serial
-		details := map[string]any{"ca": rec.CA, "template": tpl.Name, "user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot}
-		if archived != 0 {
-			details["archived_key"] = archived
-		}
-		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, details)
-		recordCert := func(tx lanyard.Tx) error {
-			if err := tx.CreateCertificate(rec); err != nil {
-				return err
-			}
-			_, err := s.certifyArchived(tx, j, tpl.Name, rec.DER)
-			return err
-		}
-		if err := j.run.Step(ctx, operation.Issued.On(sl.Slot), operation.Also(recordCert), operation.Event(ev)); err != nil {
-			delete(d.Certs, sl.Slot)
+		if err := s.signSlot(ctx, j, sl, tpl, pub, archived); err != nil {
 			return false, err
 		}
 	}
@@ -197,6 +173,42 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		}
 	}
 	return pending, nil
+}
+
+// signSlot has the template's CA sign pub for slot sl (no approval
+// needed) and records the certificate, bound to the card and, for an
+// archive-key template, to its archived key (archived: its ID, for the
+// event), in the step issued:slot.
+func (s *Cards) signSlot(ctx context.Context, j *issueJob, sl issuance.SlotPlan, tpl *lanyard.Template, pub crypto.PublicKey, archived int64) error {
+	d := &j.data
+	authority, ok := s.cas[tpl.CA]
+	if !ok {
+		return lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
+	}
+	cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: j.user, PublicKey: pub})
+	if err != nil {
+		return err
+	}
+	rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
+	rec.CardID, rec.Slot = j.card.ID, sl.Slot
+	d.Certs[sl.Slot] = rec.Serial
+	details := map[string]any{"ca": rec.CA, "template": tpl.Name, "user": j.user.Login, "subject": rec.Subject, "card": j.card.ID, "slot": sl.Slot}
+	if archived != 0 {
+		details["archived_key"] = archived
+	}
+	ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, details)
+	recordCert := func(tx lanyard.Tx) error {
+		if err := tx.CreateCertificate(rec); err != nil {
+			return err
+		}
+		_, err := s.certifyArchived(tx, j, tpl.Name, rec.DER)
+		return err
+	}
+	if err := j.run.Step(ctx, operation.Issued.On(sl.Slot), operation.Also(recordCert), operation.Event(ev)); err != nil {
+		delete(d.Certs, sl.Slot)
+		return err
+	}
+	return nil
 }
 
 // resetPIN sets the User PIN to want when a resumed change found the old
@@ -334,22 +346,21 @@ func (s *Cards) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Ad
 	if err != nil {
 		return err
 	}
-	tpl := j.tpls[sl.Template]
-	caName := s.caOrder[0]
-	if tpl != nil {
-		caName = tpl.CA
-	}
-	var rec *lanyard.Certificate
-	if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
-		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
-		return
-	}); err != nil {
+	return s.writeCertificateTo(ctx, j, admin, sl, slot)
+}
+
+// writeCertificateTo is writeCertificate into the card's slot, which an
+// update's staged key puts elsewhere than the certificate's slot sl.Slot
+// (the slot recorded with the certificate).
+func (s *Cards) writeCertificateTo(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan, slot piv.Slot) error {
+	rec, err := s.slotCertificate(ctx, j, sl)
+	if err != nil {
 		return err
 	}
 	if rec.Status != lanyard.CertValid && rec.Status != lanyard.CertApproved {
 		// Revoked meanwhile (key compromise reported while the issue
 		// waited): writing it would put a dead certificate on the card.
-		return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s and is not written; revoke and clear the card, then issue it again", sl.Template, rec.Serial, rec.Status)
+		return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s is %s and is not written; %s", sl.Template, rec.Serial, rec.Status, j.startAgain())
 	}
 	cert, err := x509.ParseCertificate(rec.DER)
 	if err != nil {
@@ -369,7 +380,7 @@ func (s *Cards) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Ad
 			// Revoked while it was being written: the record keeps the
 			// revocation (and the CRL the certificate); the card holds a
 			// dead certificate until it is cleared.
-			return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s was %s while it was written to the card; revoke and clear the card, then issue it again", sl.Template, cur.Serial, cur.Status)
+			return lanyard.Errorf(lanyard.EConflict, "the %s certificate %s was %s while it was written to the card; %s", sl.Template, cur.Serial, cur.Status, j.startAgain())
 		}
 		cur.Status, cur.CardID, cur.Slot, cur.UpdatedAt = lanyard.CertWritten, j.card.ID, sl.Slot, s.rec.Clock()
 		return tx.UpdateCertificate(cur)
@@ -379,6 +390,21 @@ func (s *Cards) writeCertificate(ctx context.Context, j *issueJob, admin *piv.Ad
 		return err
 	}
 	return nil
+}
+
+// slotCertificate reads the certificate issued (or approved) for slot sl
+// in j's record.
+func (s *Cards) slotCertificate(ctx context.Context, j *issueJob, sl issuance.SlotPlan) (*lanyard.Certificate, error) {
+	caName := s.caOrder[0]
+	if tpl := j.tpls[sl.Template]; tpl != nil {
+		caName = tpl.CA
+	}
+	var rec *lanyard.Certificate
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		rec, err = tx.CertificateBySerial(caName, j.data.Certs[sl.Slot])
+		return
+	})
+	return rec, err
 }
 
 // trackedCA names the issuer of a third-party certificate where Lanyard's

@@ -65,7 +65,7 @@ func cardRequest(tx lanyard.Tx, r *lanyard.CertRequest) (*lanyard.Operation, *is
 		return nil, nil, nil, nil
 	}
 	d := &issueData{}
-	if op.Kind != lanyard.OpIssue || json.Unmarshal(op.Data, d) != nil {
+	if (op.Kind != lanyard.OpIssue && op.Kind != lanyard.OpUpdate) || json.Unmarshal(op.Data, d) != nil {
 		return nil, nil, nil, nil
 	}
 	for _, sl := range d.Plan.Slots {
@@ -84,7 +84,7 @@ func cardRequestGone(r *lanyard.CertRequest, op *lanyard.Operation) error {
 	if r.OperationID == 0 || op != nil {
 		return nil
 	}
-	return lanyard.Errorf(lanyard.EConflict, "request %d belongs to card issue %d, which no longer waits for it; reject it", r.ID, r.OperationID)
+	return lanyard.Errorf(lanyard.EConflict, "request %d belongs to card issue or update %d, which no longer waits for it; reject it", r.ID, r.OperationID)
 }
 
 // cardRequestDecided binds a certificate the CA issued for a card's
@@ -104,6 +104,10 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 	if err != nil {
 		return nil, err
 	}
+	prefix := "" // an update's owner is told of its update, not of an issue
+	if op.Kind == lanyard.OpUpdate {
+		prefix = "update_"
+	}
 	if cert == nil { // rejected
 		decider, err := deciderOf(tx, r)
 		if err != nil {
@@ -112,7 +116,7 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 		if err := s.discardRequested(tx, decider, r, "the CA request was rejected"); err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) { s.notifyCardIssue(ctx, "rejected", user, card, r.Template, r.Comment) }, nil
+		return func(ctx context.Context) { s.notifyCardIssue(ctx, prefix+"rejected", user, card, r.Template, r.Comment) }, nil
 	}
 	cert.CardID, cert.Slot, cert.UpdatedAt = card.ID, sl.Slot, s.rec.Clock()
 	if !sl.NeedForm {
@@ -143,7 +147,7 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 			return nil, err
 		}
 	}
-	return func(ctx context.Context) { s.notifyCardIssue(ctx, "approved", user, card, r.Template, "") }, nil
+	return func(ctx context.Context) { s.notifyCardIssue(ctx, prefix+"approved", user, card, r.Template, "") }, nil
 }
 
 // deciderOf is the principal of the CA manager who decided r, for the

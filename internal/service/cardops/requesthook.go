@@ -58,9 +58,15 @@ func (h RequestHook) Decided(tx lanyard.Tx, r *lanyard.CertRequest, cert *lanyar
 // only the caller's transaction, so the zero value serves.
 type CardIssues struct{}
 
-// UnfinishedIssue is the card's unfinished issue operation (nil: none).
+// UnfinishedIssue is the card's unfinished issue operation, else its
+// unfinished update (nil: none): an update's certificates wait for their
+// documents like an issue's.
 func (CardIssues) UnfinishedIssue(tx lanyard.Tx, cardID int64) (*lanyard.Operation, error) {
-	return unfinishedIssueTx(tx, cardID)
+	op, err := unfinishedIssueTx(tx, cardID)
+	if err != nil || op != nil {
+		return op, err
+	}
+	return unfinishedUpdateTx(tx, cardID)
 }
 
 // IssueRecord is what the issue operation op recorded by slot: its CA

@@ -134,15 +134,8 @@ func (s *Cards) softInput(tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) 
 	if in.OwnedCards, err = tx.CountCards(u.ID); err != nil {
 		return nil, err
 	}
-	tpls, err := tx.ListTemplates()
-	if err != nil {
-		return nil, err
-	}
-	in.Templates = map[string]*lanyard.Template{}
-	for _, t := range tpls {
-		in.Templates[t.Name] = t
-	}
-	return in, nil
+	in.Templates, err = templatesByName(tx)
+	return in, err
 }
 
 // softScopeAllowed checks that the workstation's agent writes the scope.

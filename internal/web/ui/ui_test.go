@@ -36,10 +36,16 @@ func mustSite(t testing.TB) *site {
 // api calls the JSON API with the bootstrap administrator's token.
 func (s *site) api(method, path string, body any) (int, []byte) {
 	s.t.Helper()
+	return s.apiAs(s.srv.AdminToken, method, path, body)
+}
+
+// apiAs calls the JSON API with token.
+func (s *site) apiAs(token, method, path string, body any) (int, []byte) {
+	s.t.Helper()
 	j, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, s.srv.URL+path, bytes.NewReader(j))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.srv.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -146,6 +146,17 @@ export const cards = {
   // workstation_id, reader, templates, user_pin, comment}: Replace card;
   // {card, state, random_pin, old_card, replacement}
   replace: (id, req) => call('POST', `/cards/${enc(id)}/replace`, req),
+  // Update card contents (docs/lifecycle.md): target {workstation_id,
+  // reader} names the reader holding card id.
+  // {card, due, slots: [{slot, template, action, key, reasons, old, not_after, need_ca, need_form}],
+  //  optional_templates, optional_selectable, tracked, untracked, tracked_selectable, cautions}
+  updateOptions: (id, target) => call('POST', `/cards/${enc(id)}/update/options`, target),
+  // req: {workstation_id, reader, templates, tracked, renew, accept_key_loss};
+  // {card, operation_id, state: done|pending, slots: [{slot, template, action, key, old_serial, new_serial, status}]}
+  update: (id, req) => call('POST', `/cards/${enc(id)}/update`, req),
+  continueUpdate: (id, target) => call('POST', `/cards/${enc(id)}/update/continue`, target),
+  // req: {comment} (administrators); the card as it is now
+  cancelUpdate: (id, req) => call('POST', `/cards/${enc(id)}/update/cancel`, req),
   // req: {found}: end a temporary replacement; {original, temporary, replacement}
   resolveReplacement: (id, req) => call('POST', `/cards/${enc(id)}/replace/resolve`, req),
 };

@@ -71,7 +71,7 @@ export function stateButtons(card, allowed, status, onDone) {
 
 // formDialog is a small modal form: fields, Cancel and a submit button;
 // submit(form) runs while the dialog stays open and closes it when done.
-function formDialog(id, title, fields, submitText, submitClass, opener, submit) {
+export function formDialog(id, title, fields, submitText, submitClass, opener, submit) {
   const titleID = `${id}-title`;
   const dstatus = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', class: submitClass || null, id: `${id}-submit` }, submitText);

@@ -8,7 +8,7 @@ import { h, errorText, openDialog, setStatus } from './dom.js';
 
 // connectedTarget finds the card among the connected ones, or says why
 // it cannot be used in status.
-async function connectedTarget(card, status) {
+export async function connectedTarget(card, status) {
   let target;
   try {
     target = (await api.cards.connected()).find((c) => c.serial === card.serial);

@@ -62,7 +62,10 @@ async function load() {
           allowed(c, 'reset_pin', true) ? h('li', {}, h('button', { type: 'button', onclick: (e) => openResetPINDialog(c, true, e.currentTarget, () => load()) }, 'Reset user PIN')) : '',
           // The state operations this person may start on the card.
           h('li', {}, stateButtons(c, c.allowed_operations, status, () => load())),
-          h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())))),
+          h('li', {}, replaceButtons(c, c.allowed_operations, status, () => load())),
+          // Update card contents: the card page knows whether an update
+          // is due or unfinished (the list does not carry it).
+          (c.allowed_operations || []).includes('update') ? h('li', {}, h('a', { href: `/console/cards/${encodeURIComponent(c.id)}#overview` }, 'Update card…')) : '')),
     },
   ], list, 'No card matches.'));
   setStatus(status, `${list.length} ${list.length === 1 ? 'card' : 'cards'}.`);

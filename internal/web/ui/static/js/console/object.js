@@ -6,7 +6,7 @@ import '../app.js';
 import * as api from '../api.js';
 import { $, h, errorText, fieldError, setStatus } from '../dom.js';
 import { kinds } from './kinds.js';
-import { bindNotifications, syncNotifications } from './policynotify.js';
+import { bindFields, editorFields, syncFields } from './policynotify.js';
 
 const main = $('#main');
 const kind = main.dataset.kind;
@@ -19,9 +19,10 @@ let isNew = new URLSearchParams(location.search).get('new') === '1';
 let original = '';
 
 const pretty = (o) => JSON.stringify(o, null, 2);
-// The text changed from here: the policy page's switches follow it.
-const changed = kind === 'policies' ? () => syncNotifications(text) : () => {};
-if (kind === 'policies') bindNotifications(text);
+// The text changed from here: the page's switches follow it.
+const fields = editorFields[kind];
+const changed = fields ? () => syncFields(text, fields) : () => {};
+if (fields) bindFields(text, fields);
 
 async function load() {
   if (isNew) {

@@ -10,6 +10,7 @@ import { pinButtons } from '../pin.js';
 import { reasonText, stateButtons } from '../cardstates.js';
 import { replaceButtons, replacementFacts } from '../replace.js';
 import { pinBlockedNotice, pinText } from '../pinstatus.js';
+import { updateBanner, updateButtons } from '../update.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -71,6 +72,7 @@ async function load() {
 
   $('#panel-overview').replaceChildren(
     h('h2', {}, 'Overview'),
+    updateBanner(c, d.update),
     facts([
       ['Serial', h('code', {}, c.serial || '—')],
       ['Card type', c.card_type],
@@ -97,6 +99,8 @@ async function load() {
     // server allows this person on this card.
     stateButtons(c, d.allowed_operations, status, () => load()),
     replaceButtons({ ...c, owner: c.owner || d.owner }, d.allowed_operations, status, () => load()),
+    // Update card, Continue card update, Cancel card update.
+    updateButtons(c, d.allowed_operations, d.update, status, () => load()),
     c.state === 'revoked' && (d.allowed_operations || []).includes('clear') ? h('p', {}, h('button', {
       type: 'button', id: 'card-clear', onclick: (e) => openClearDialog({ ...c, kind: c.kind || d.kind }, e.currentTarget, () => load()),
     }, 'Clear card')) : '',

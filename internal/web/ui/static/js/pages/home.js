@@ -11,6 +11,7 @@ import { pinBlockedBadge, pinBlockedNotice } from '../pinstatus.js';
 import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
+import { updateBanner, updateButtons } from '../update.js';
 
 const me = api.currentUser();
 
@@ -19,6 +20,12 @@ function certCount(card, details) {
   if (Array.isArray(card.certificates)) return String(card.certificates.length);
   if (details && Array.isArray(details.certificates)) return String(details.certificates.length);
   return '—';
+}
+
+// cardUpdate is an issued card's update state: from the list, or else
+// from the card's details (the server sets it on a card it shows).
+function cardUpdate(card, details) {
+  return card.update || (details && details.update) || null;
 }
 
 function cardArticle(card, details) {
@@ -37,6 +44,7 @@ function cardArticle(card, details) {
       ['Certificates', certCount(card, details)],
     ]),
     pinBlockedNotice(card, false, () => loadCards()),
+    updateBanner(card, cardUpdate(card, details)),
     h('details', { class: 'menu' },
       h('summary', { 'aria-label': `Card menu for card ${card.serial || title}` }, 'Card menu'),
       h('ul', {},
@@ -60,6 +68,8 @@ function cardArticle(card, details) {
         h('li', {}, stateButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
         // Temporary replacement, and Original found / not found.
         h('li', {}, replaceButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
+        // Update card, Continue card update.
+        h('li', {}, updateButtons(card, card.allowed_operations, cardUpdate(card, details), $('#cards-status'), () => loadCards())),
       )),
   );
 }
@@ -77,7 +87,10 @@ export async function loadCards() {
     return;
   }
   // The number of certificates comes with each card's details.
-  const details = await Promise.all(cards.map((c) => (typeof c.certificate_count === 'number' || Array.isArray(c.certificates) ? null : api.cards.get(c.id).catch(() => null))));
+  // An issued card's update state (the banner) comes with its details
+  // when the list does not carry it.
+  const details = await Promise.all(cards.map((c) => ((typeof c.certificate_count === 'number' || Array.isArray(c.certificates)) && (c.state !== 'issued' || c.update)
+    ? null : api.cards.get(c.id).catch(() => null))));
   list.replaceChildren(...cards.map((c, i) => cardArticle(c, details[i])));
   setStatus(status, cards.length
     ? `You have ${cards.length} ${cards.length === 1 ? 'card' : 'cards'}.`
