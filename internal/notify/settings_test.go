@@ -24,13 +24,13 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 27 {
-		t.Fatalf("%d templates, want 27", len(list))
+	if len(list) != 28 {
+		t.Fatalf("%d templates, want 28", len(list))
 	}
 	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardReplaced, notify.KindCardPINReset, notify.KindCardOfflineUnblock, notify.KindCardPINBlocked,
 		notify.KindRSSSignIn, notify.KindSecretAnswersLocked, notify.KindSecretAnswersLockedOps,
 		notify.KindCardContentExpiring, notify.KindCardContentExpired, notify.KindCardContentOperators,
-		notify.KindKeyRecovered, notify.KindKeyRecoveryRequest, notify.KindKeyRecoveryApproved, notify.KindKeyRecoveryRejected} {
+		notify.KindKeyRecovered, notify.KindKeyRecoveryRequest, notify.KindKeyRecoveryApproved, notify.KindKeyRecoveryRejected, notify.KindKeyRecoveredToCard} {
 		if !slices.ContainsFunc(list, func(m *apiv1.MailTemplate) bool { return m.Kind == k }) {
 			t.Errorf("no template of kind %s", k)
 		}

@@ -98,6 +98,10 @@ type KeyArchive interface {
 	GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error)
 	CertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, bool, error)
 	Discard(ctx context.Context, p *lanyard.Principal, id int64) error
+	// Recovery onto the owner's card (issuehistory.go).
+	OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]RecoveredKey, error)
+	NotifyOntoCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, card *lanyard.Card, keys []*lanyard.ArchivedKey) (bool, error)
+	Wake(queued bool)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

@@ -1,0 +1,91 @@
+package archive
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Recovery onto the owner's card (docs/lifecycle.md, "Key archival"):
+// when a card is issued, or replaces another, for an owner with archived
+// encryption keys, their earlier keys go into the card's retired key
+// management slots so that mail encrypted to their earlier certificates
+// still opens. Card issue (internal/service/cardops) does the card work
+// and records the recovery in its step's transaction with its event; it
+// asks this package for the keys and the owner's notice.
+
+// NoticeRecoveredToCard: earlier archived keys were put on the owner's
+// card. The notice's Key is the newest of them and its Reason names the
+// card and every certificate.
+const NoticeRecoveredToCard = "recovered_to_card"
+
+// CardKey is an archived key opened to go onto its owner's card, with
+// its certificate.
+type CardKey struct {
+	Key         *lanyard.ArchivedKey // without its sealed key
+	Private     crypto.Signer
+	Certificate *x509.Certificate
+}
+
+// OpenForCardTx opens ownerID's archived keys ids in tx, each with its
+// certificate, in the order given. Each must be the owner's and active
+// (recoverable); the caller records the recovery (key.recover) in the
+// same transaction or one that committed before the keys reach a card.
+func (a *Archive) OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]CardKey, error) {
+	out := make([]CardKey, 0, len(ids))
+	for _, id := range ids {
+		if _, err := a.recoverable(tx, ownerID, id); err != nil {
+			return nil, err
+		}
+		k, key, err := a.OpenTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := certificateOf(tx, k)
+		if err != nil {
+			return nil, err
+		}
+		k.SealedKey = nil
+		out = append(out, CardKey{Key: k, Private: key, Certificate: cert})
+	}
+	return out, nil
+}
+
+// certificateOf reads archived key k's certificate from the record of its
+// template's CA.
+func certificateOf(tx lanyard.Tx, k *lanyard.ArchivedKey) (*x509.Certificate, error) {
+	tpl, err := tx.TemplateByName(k.Template)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := tx.CertificateBySerial(tpl.CA, k.CertificateSerial)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EConflict, err, fmt.Sprintf("the certificate of archived key %d is not on record", k.ID))
+	}
+	cert, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		return nil, lanyard.Wrap(lanyard.EInternal, err, fmt.Sprintf("the certificate of archived key %d does not parse", k.ID))
+	}
+	return cert, nil
+}
+
+// NotifyOntoCardTx queues, in tx, the owner's notice that keys (newest
+// first) were put on card by p; it reports whether one was queued (call
+// Wake after the commit).
+func (a *Archive) NotifyOntoCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, card *lanyard.Card, keys []*lanyard.ArchivedKey) (bool, error) {
+	if len(keys) == 0 {
+		return false, nil
+	}
+	serials := make([]string, len(keys))
+	for i, k := range keys {
+		serials[i] = k.Template + " " + k.CertificateSerial
+	}
+	what := fmt.Sprintf("card %s now holds the keys of %s", card.Serial, strings.Join(serials, ", "))
+	return a.notify(tx, Notice{Kind: NoticeRecoveredToCard, Owner: owner, Key: keys[0], By: p.User.Login, Reason: what})
+}
+
+// Wake tells the notifier to send what was queued, when queued.
+func (a *Archive) Wake(queued bool) { a.wake(queued) }

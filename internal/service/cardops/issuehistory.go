@@ -1,0 +1,175 @@
+package cardops
+
+import (
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"slices"
+	"strconv"
+
+	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/operation"
+)
+
+// Recovery onto the owner's new or replacement card (docs/lifecycle.md,
+// "Key archival"). When a PIV card is issued with a template that
+// archives its key, the template's slot gets a new archived key
+// (issuearchive.go) and the owner's earlier archived keys of the plan's
+// archive-key templates — those of earlier cards, the replaced card's
+// current key among them — go into the retired key management slots 82
+// up, newest first, with the Key History Object counting them
+// (personalize.WriteRetiredKeys): mail encrypted to an earlier
+// certificate still opens with the card.
+//
+// Two steps, so that no key reaches a card before its recovery is on
+// record: keys_recovering chooses the keys and records them in the
+// operation with the key.recover event and the owner's notice, in one
+// transaction; the card then gets them, and keys_recovered records that
+// it has. A run interrupted in between writes the recorded keys again,
+// into the same slots, without a second event.
+
+// The recovery's steps (operation.Step names are stored: never change
+// them).
+const (
+	stepKeysRecovering operation.Step = "keys_recovering" // the earlier keys are chosen, their recovery recorded
+	stepKeysRecovered  operation.Step = "keys_recovered"  // they are in the retired slots with the key history
+)
+
+// RecoveredKey is an archived key opened to go onto its owner's card,
+// with its certificate (KeyArchive.OpenForCardTx).
+type RecoveredKey struct {
+	Key         *lanyard.ArchivedKey // without its sealed key
+	Private     crypto.Signer
+	Certificate *x509.Certificate
+}
+
+// recoverHistory puts j's owner's earlier archived keys on the card, when
+// there are any and the card is a PIV card.
+func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admin) error {
+	d := &j.data
+	if d.HistoryDone || j.ct.Kind != lanyard.KindPIV {
+		return nil
+	}
+	var keys []RecoveredKey
+	if d.History == nil {
+		ids, err := s.earlierKeys(ctx, j)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			d.HistoryDone = true // recorded with the next step
+			return nil
+		}
+		if keys, err = s.recordRecovery(ctx, j, ids); err != nil {
+			return err
+		}
+	} else if err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		keys, err = s.archive.OpenForCardTx(tx, j.user.ID, d.History)
+		return err
+	}); err != nil {
+		return err
+	}
+	retired := make([]personalize.RetiredKey, len(keys))
+	for i, k := range keys {
+		retired[i] = personalize.RetiredKey{Key: k.Private, Certificate: k.Certificate}
+	}
+	if err := personalize.WriteRetiredKeys(ctx, j.pc, admin, retired); err != nil {
+		return err
+	}
+	d.HistoryDone = true
+	if err := j.run.Step(ctx, stepKeysRecovered); err != nil {
+		d.HistoryDone = false
+		return err
+	}
+	return nil
+}
+
+// earlierKeys lists the IDs of j's owner's active archived keys of the
+// plan's archive-key templates that are not the keys this issue
+// certified, newest first, at most as many as the retired slots hold.
+func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
+	current := map[string]bool{}
+	for _, serial := range j.data.Certs {
+		current[serial] = true
+	}
+	var found []*lanyard.ArchivedKey
+	seen := map[string]bool{}
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		for _, sl := range j.data.Plan.Slots {
+			tpl := j.tpls[sl.Template]
+			if tpl == nil || !tpl.KeyArchival || seen[tpl.Name] {
+				continue
+			}
+			seen[tpl.Name] = true
+			ks, err := tx.ArchivedKeysOf(j.user.ID, tpl.Name)
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				if k.State == lanyard.ArchivedKeyActive && !current[k.CertificateSerial] {
+					found = append(found, k)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b *lanyard.ArchivedKey) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	ids := make([]int64, 0, min(len(found), personalize.MaxRetiredKeys))
+	for _, k := range found[:min(len(found), personalize.MaxRetiredKeys)] {
+		ids = append(ids, k.ID)
+	}
+	return ids, nil
+}
+
+// recordRecovery records ids as the keys j puts on the card, opening them
+// (each must still be recoverable), with the owner's notice and the
+// key.recover event, in one transaction; it returns the opened keys.
+func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([]RecoveredKey, error) {
+	var keys []RecoveredKey
+	queued := false
+	j.data.History = ids
+	err := j.run.Step(ctx, stepKeysRecovering, operation.Also(func(tx lanyard.Tx) (err error) {
+		if keys, err = s.archive.OpenForCardTx(tx, j.user.ID, ids); err != nil {
+			return err
+		}
+		archived := make([]*lanyard.ArchivedKey, len(keys))
+		for i, k := range keys {
+			archived[i] = k.Key
+		}
+		queued, err = s.archive.NotifyOntoCardTx(tx, j.p, j.user, j.card, archived)
+		return err
+	}), operation.EventAfter(func() *lanyard.AuditEvent {
+		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), recoveryDetails(j, keys, queued))
+	}))
+	if err != nil {
+		j.data.History = nil
+		return nil, err
+	}
+	s.archive.Wake(queued)
+	return keys, nil
+}
+
+// recoveryDetails is what the key.recover event of a recovery onto j's
+// card says: the card, the owner, and per key its ID, template,
+// certificate serial and retired slot; never a key.
+func recoveryDetails(j *issueJob, keys []RecoveredKey, notified bool) map[string]any {
+	ids := make([]int64, len(keys))
+	list := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		slot, _ := pivspec.RetiredSlot(i + 1)
+		ids[i] = k.Key.ID
+		list[i] = map[string]any{"archived_key": k.Key.ID, "template": k.Key.Template, "serial": k.Key.CertificateSerial,
+			"kra_version": k.Key.KRAVersion, "slot": personalize.SlotString(slot)}
+	}
+	return map[string]any{"format": "card", "card": j.card.ID, "card_serial": j.card.Serial, "owner": j.user.Login,
+		"operation": j.op.ID, "archived_keys": ids, "keys": list, "notified": notified}
+}
