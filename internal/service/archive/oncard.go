@@ -89,3 +89,33 @@ func (a *Archive) NotifyOntoCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *l
 
 // Wake tells the notifier to send what was queued, when queued.
 func (a *Archive) Wake(queued bool) { a.wake(queued) }
+
+// RequestsForCardTx checks, in tx, that the key recovery requests ids are
+// p's own, approved and not used yet, each of a key of ownerID (the card's
+// owner), and returns their archived keys' IDs: an operator puts another
+// user's keys onto that user's card only under dual control, as they
+// would download them. With consume the requests become downloaded (used)
+// in tx, which records the recovery, so each serves once.
+func (a *Archive) RequestsForCardTx(tx lanyard.Tx, p *lanyard.Principal, ownerID int64, ids []int64, consume bool) ([]int64, error) {
+	keys := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		r, err := a.downloadable(tx, p, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.OwnerID != ownerID {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "key recovery %d is of another user's key than the card's owner", id)
+		}
+		if _, err := a.recoverable(tx, ownerID, r.ArchivedKeyID); err != nil {
+			return nil, err
+		}
+		keys = append(keys, r.ArchivedKeyID)
+		if consume {
+			r.State, r.UpdatedAt = lanyard.KeyRecoveryDownloaded, a.rec.Clock()
+			if err := tx.UpdateKeyRecoveryRequest(r, lanyard.KeyRecoveryApproved); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return keys, nil
+}

@@ -102,6 +102,7 @@ type KeyArchive interface {
 	OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]RecoveredKey, error)
 	NotifyOntoCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, card *lanyard.Card, keys []*lanyard.ArchivedKey) (bool, error)
 	Wake(queued bool)
+	RequestsForCardTx(tx lanyard.Tx, p *lanyard.Principal, ownerID int64, ids []int64, consume bool) ([]int64, error)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

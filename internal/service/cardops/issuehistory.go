@@ -96,38 +96,53 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 	for _, serial := range j.data.Certs {
 		current[serial] = true
 	}
+	var tpls []*lanyard.Template
+	for _, sl := range j.data.Plan.Slots {
+		tpls = append(tpls, j.tpls[sl.Template])
+	}
+	var found []*lanyard.ArchivedKey
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		found, err = activeArchivedKeys(tx, j.user.ID, tpls, current)
+		return err
+	})
+	return newestIDs(found), err
+}
+
+// activeArchivedKeys lists ownerID's active archived keys of those of tpls
+// that archive keys, except those whose certificate serial is in except,
+// newest first.
+func activeArchivedKeys(tx lanyard.Tx, ownerID int64, tpls []*lanyard.Template, except map[string]bool) ([]*lanyard.ArchivedKey, error) {
 	var found []*lanyard.ArchivedKey
 	seen := map[string]bool{}
-	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		for _, sl := range j.data.Plan.Slots {
-			tpl := j.tpls[sl.Template]
-			if tpl == nil || !tpl.KeyArchival || seen[tpl.Name] {
-				continue
-			}
-			seen[tpl.Name] = true
-			ks, err := tx.ArchivedKeysOf(j.user.ID, tpl.Name)
-			if err != nil {
-				return err
-			}
-			for _, k := range ks {
-				if k.State == lanyard.ArchivedKeyActive && !current[k.CertificateSerial] {
-					found = append(found, k)
-				}
+	for _, tpl := range tpls {
+		if tpl == nil || !tpl.KeyArchival || seen[tpl.Name] {
+			continue
+		}
+		seen[tpl.Name] = true
+		ks, err := tx.ArchivedKeysOf(ownerID, tpl.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range ks {
+			if k.State == lanyard.ArchivedKeyActive && !except[k.CertificateSerial] {
+				found = append(found, k)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	slices.SortFunc(found, func(a, b *lanyard.ArchivedKey) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
 	})
-	ids := make([]int64, 0, min(len(found), personalize.MaxRetiredKeys))
-	for _, k := range found[:min(len(found), personalize.MaxRetiredKeys)] {
+	return found, nil
+}
+
+// newestIDs returns the IDs of the first keys of ks (newest first), as
+// many as the retired slots hold.
+func newestIDs(ks []*lanyard.ArchivedKey) []int64 {
+	ids := make([]int64, 0, min(len(ks), personalize.MaxRetiredKeys))
+	for _, k := range ks[:min(len(ks), personalize.MaxRetiredKeys)] {
 		ids = append(ids, k.ID)
 	}
-	return ids, nil
+	return ids
 }
 
 // recordRecovery records ids as the keys j puts on the card, opening them
@@ -148,7 +163,7 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 		queued, err = s.archive.NotifyOntoCardTx(tx, j.p, j.user, j.card, archived)
 		return err
 	}), operation.EventAfter(func() *lanyard.AuditEvent {
-		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), recoveryDetails(j, keys, queued))
+		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), recoveryDetails(j.card, j.user, j.op.ID, keys, queued))
 	}))
 	if err != nil {
 		j.data.History = nil
@@ -158,10 +173,10 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 	return keys, nil
 }
 
-// recoveryDetails is what the key.recover event of a recovery onto j's
-// card says: the card, the owner, and per key its ID, template,
-// certificate serial and retired slot; never a key.
-func recoveryDetails(j *issueJob, keys []RecoveredKey, notified bool) map[string]any {
+// recoveryDetails is what the key.recover event of a recovery onto card
+// (by operation opID) says: the card, the owner, and per key its ID,
+// template, certificate serial and retired slot; never a key.
+func recoveryDetails(card *lanyard.Card, owner *lanyard.User, opID int64, keys []RecoveredKey, notified bool) map[string]any {
 	ids := make([]int64, len(keys))
 	list := make([]map[string]any, len(keys))
 	for i, k := range keys {
@@ -170,6 +185,6 @@ func recoveryDetails(j *issueJob, keys []RecoveredKey, notified bool) map[string
 		list[i] = map[string]any{"archived_key": k.Key.ID, "template": k.Key.Template, "serial": k.Key.CertificateSerial,
 			"kra_version": k.Key.KRAVersion, "slot": personalize.SlotString(slot)}
 	}
-	return map[string]any{"format": "card", "card": j.card.ID, "card_serial": j.card.Serial, "owner": j.user.Login,
-		"operation": j.op.ID, "archived_keys": ids, "keys": list, "notified": notified}
+	return map[string]any{"format": "card", "card": card.ID, "card_serial": card.Serial, "owner": owner.Login,
+		"operation": opID, "archived_keys": ids, "keys": list, "notified": notified}
 }
