@@ -286,7 +286,9 @@ func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysC
 		if err != nil {
 			return nil, err
 		}
-		all = slices.DeleteFunc(all, func(k *lanyard.ArchivedKey) bool { return !onCard[k.CertificateSerial] && !slices.Contains(wanted, k.ID) })
+		all = slices.DeleteFunc(all, func(k *lanyard.ArchivedKey) bool {
+			return !onCard[k.CertificateSerial] && !slices.Contains(wanted, k.ID)
+		})
 		if len(all) > personalize.MaxRetiredKeys {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "card %s would hold %d earlier keys; a PIV card holds %d", c.card.Serial, len(all), personalize.MaxRetiredKeys)
 		}

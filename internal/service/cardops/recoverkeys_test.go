@@ -20,10 +20,10 @@ import (
 // encryption keys.
 type recoverKeysEnv struct {
 	*issueEnv
-	clock  *servicetest.Clock
-	secret string
+	clock      *servicetest.Clock
+	secret     string
 	secondCard *cardops.IssueCardResult
-	keys   []*lanyard.ArchivedKey
+	keys       []*lanyard.ArchivedKey
 }
 
 const accountPassword = "correct horse battery staple"
