@@ -289,6 +289,7 @@ var authzRows = map[string]authzRow{
 	"POST /api/v1/cards/{id}/withdraw":                  {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"POST /api/v1/cards/{id}/replace":                   {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"POST /api/v1/cards/{id}/replace/resolve":           {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/recover-keys":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},
 	"POST /api/v1/issue":                                {roles: anyone, body: `{}`},

@@ -162,6 +162,7 @@ type Cards interface {
 	EnableCard(ctx context.Context, p *lanyard.Principal, cardID int64) (*cardops.CardView, error)
 	RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RevokeCardInput) (*cardops.CardView, error)
 	ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ReplaceCardInput) (*cardops.ReplaceCardResult, error)
+	RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RecoverKeysInput) (*cardops.RecoverKeysResult, error)
 	ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResolveReplacementInput) (*cardops.ResolveReplacementResult, error)
 	WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.WithdrawCardInput) (*cardops.CardView, error)
 	IssuedPINs(ctx context.Context, p *lanyard.Principal) ([]*cardops.IssuedPIN, error)
