@@ -46,6 +46,7 @@ func commands() []command {
 	cmds = append(cmds, pinCommands()...)
 	cmds = append(cmds, cardStateCommands()...)
 	cmds = append(cmds, replaceCommands()...)
+	cmds = append(cmds, recoverKeysCommands()...)
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)
 	cmds = append(cmds, agentCommands()...)
