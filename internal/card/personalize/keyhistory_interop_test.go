@@ -21,11 +21,11 @@ import (
 // pcscd's vpcd reader: OpenSC, which looks at the retired slots the Key
 // History Object counts (card-piv.c, piv_process_history), lists both
 // retired certificates and keys (PKCS #11 ids 05 and 06), reads the
-// certificate written, and decrypts with the RSA key in slot 82 what was
-// encrypted to its certificate (pkcs11-tool --decrypt, RSA-PKCS): old
-// mail still opens.
+// certificate written, and decrypts with the RSA key in slot 82 what
+// openssl encrypted to its certificate (pkcs11-tool --decrypt, RSA-PKCS):
+// old mail still opens.
 func TestRetiredKeysThroughOpenSC(t *testing.T) {
-	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool")
+	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool", "openssl")
 	addr, reader := interoptest.TakeSlot(t)
 	ctx := context.Background()
 	e, c := mustCard(t)
@@ -62,15 +62,15 @@ func TestRetiredKeysThroughOpenSC(t *testing.T) {
 		t.Fatal("the certificate OpenSC reads for retired key 1 is not the one written to slot 82")
 	}
 
+	// Encrypted as S/MIME encrypts a content-encryption key to an RSA
+	// certificate: PKCS #1 v1.5, by openssl with the certificate's key.
 	msg := []byte("a content-encryption key of old mail")
-	ct, err := rsa.EncryptPKCS1v15(rand.Reader, &rsaKey.PublicKey, msg)
-	if err != nil {
+	in, pt, pub := filepath.Join(dir, "ct"), filepath.Join(dir, "pt"), filepath.Join(dir, "pub.pem")
+	if err := os.WriteFile(filepath.Join(dir, "msg"), msg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, pt := filepath.Join(dir, "ct"), filepath.Join(dir, "pt")
-	if err := os.WriteFile(in, ct, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	interoptest.Run(t, "openssl", "x509", "-inform", "DER", "-in", der, "-noout", "-pubkey", "-out", pub)
+	interoptest.Run(t, "openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", pub, "-pkeyopt", "rsa_padding_mode:pkcs1", "-in", filepath.Join(dir, "msg"), "-out", in)
 	interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
 		"--decrypt", "--id", "05", "-m", "RSA-PKCS", "-i", in, "-o", pt)
 	if got, _ := os.ReadFile(pt); !bytes.Equal(got, msg) {
