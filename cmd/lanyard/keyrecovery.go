@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
@@ -132,14 +129,7 @@ func recoverTo(ctx context.Context, name string, args []string, path func(id str
 	if id, err := strconv.ParseInt(pos[0], 10, 64); err != nil || id <= 0 || *out == "" {
 		return errUsage
 	}
-	in := bufio.NewScanner(os.Stdin)
-	line := func(prompt string) (string, error) {
-		fmt.Fprintln(os.Stderr, prompt)
-		if !in.Scan() {
-			return "", errors.New("standard input ended before: " + prompt)
-		}
-		return strings.TrimRight(in.Text(), "\r"), nil
-	}
+	line := stdinPrompter()
 	var req apiv1.KeyRecoverInput
 	if req.Password, err = line("Password for the PKCS #12 file (the policy's rule for key container passwords):"); err != nil {
 		return err

@@ -53,14 +53,7 @@ func cardRecoverKeys(ctx context.Context, args []string) error {
 	if len(in.Requests) == 0 && own {
 		// The account password only from standard input: a flag would
 		// show in the process list and the shell history.
-		sc := bufio.NewScanner(os.Stdin)
-		line := func(prompt string) (string, error) {
-			fmt.Fprintln(os.Stderr, prompt)
-			if !sc.Scan() {
-				return "", errors.New("standard input ended before: " + prompt)
-			}
-			return strings.TrimRight(sc.Text(), "\r"), nil
-		}
+		line := stdinPrompter()
 		if in.AccountPassword, err = line("Your account password:"); err != nil {
 			return err
 		}
@@ -96,4 +89,18 @@ func ownCard(ctx context.Context, c *client.Client, id string) (bool, error) {
 		return false, err
 	}
 	return me.User != nil && card.OwnerID == me.User.ID, nil
+}
+
+// stdinPrompter returns a function that prints a prompt to standard error
+// and reads one line of standard input: for secrets, which never go in
+// flags (they would show in the process list and the shell history).
+func stdinPrompter() func(prompt string) (string, error) {
+	sc := bufio.NewScanner(os.Stdin)
+	return func(prompt string) (string, error) {
+		fmt.Fprintln(os.Stderr, prompt)
+		if !sc.Scan() {
+			return "", errors.New("standard input ended before: " + prompt)
+		}
+		return strings.TrimRight(sc.Text(), "\r"), nil
+	}
 }

@@ -93,14 +93,7 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 			return nil, err
 		}
 	}
-	t := in.CardTarget
-	if t.Reader == "" {
-		if t, err = s.findCard(p, c.card); err != nil {
-			return nil, err
-		}
-	}
-	t.User = ""
-	cc, err := s.openPIV(ctx, p, t)
+	cc, err := s.openPINCard(ctx, p, &pinCard{card: c.card}, in.CardTarget)
 	if err != nil {
 		return nil, err
 	}
