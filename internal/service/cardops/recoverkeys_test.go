@@ -133,3 +133,49 @@ func TestRecoverKeysOntoCardDualControl(t *testing.T) {
 		t.Errorf("%d key.recover events, want 1", n)
 	}
 }
+
+// TestRecoverKeysOntoCardResumed: alice's card is pulled (its last reply
+// lost) after her recovery was recorded and before the card confirmed
+// the keys; the next Recover keys onto card (a new step-up) writes the
+// recorded key, with no second key.recover event. The interruption point
+// is searched for: each attempt before it leaves nothing recorded.
+func TestRecoverKeysOntoCardResumed(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	interrupted := func() bool {
+		var ops []*lanyard.Operation
+		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+			ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpRecoverKeys, Unfinished: true})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return len(ops) == 1
+	}
+	for n := 1; !interrupted(); n++ {
+		if n > 200 {
+			t.Fatal("no interruption point found")
+		}
+		e.clock.Add(identity.TOTPPeriod)
+		e.access.LoseReplyAfter(2, secondReader, n)
+		if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}); err == nil {
+			t.Fatalf("the recovery finished with the card pulled after %d APDUs", n)
+		}
+	}
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Fatalf("%d key.recover events before the card has the keys, want 1", n)
+	}
+	e.clock.Add(identity.TOTPPeriod)
+	res, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Keys) != 1 || interrupted() {
+		t.Fatalf("resumed recovery: %+v, still interrupted %v", res.Keys, interrupted())
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", e.keys)
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Errorf("%d key.recover events after the resumed recovery, want 1", n)
+	}
+}
