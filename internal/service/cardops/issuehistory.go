@@ -88,38 +88,72 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 	return nil
 }
 
-// earlierKeys lists the IDs of j's owner's active archived keys of the
-// plan's archive-key templates that are not the keys this issue
-// certified, newest first, at most as many as the retired slots hold.
+// earlierKeys lists the IDs of j's owner's active archived keys that are
+// not the keys this issue certified, newest first, at most as many as the
+// retired slots hold: of the plan's archive-key templates, or, for the
+// new card of a replacement, of every template — a temporary
+// card with the logon template only still opens the owner's mail.
 func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 	current := map[string]bool{}
 	for _, serial := range j.data.Certs {
 		current[serial] = true
 	}
-	var tpls []*lanyard.Template
-	for _, sl := range j.data.Plan.Slots {
-		tpls = append(tpls, j.tpls[sl.Template])
-	}
 	var found []*lanyard.ArchivedKey
-	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		tpls, err := s.recoveryTemplates(tx, j)
+		if err != nil {
+			return err
+		}
 		found, err = activeArchivedKeys(tx, j.user.ID, tpls, current)
 		return err
 	})
 	return newestIDs(found), err
 }
 
-// activeArchivedKeys lists ownerID's active archived keys of those of tpls
-// that archive keys, except those whose certificate serial is in except,
+// recoveryTemplates names the templates whose archived keys j's card
+// gets: every template when the card replaces another (its link,
+// recorded when the replacement started, tells also a Continue card
+// issue), else the plan's that archive keys.
+func (s *Cards) recoveryTemplates(tx lanyard.Tx, j *issueJob) ([]string, error) {
+	links, err := tx.CardReplacementsOf(j.card.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(links, func(r *lanyard.CardReplacement) bool { return r.NewCardID == j.card.ID }) {
+		return allTemplates(tx)
+	}
+	var names []string
+	for _, sl := range j.data.Plan.Slots {
+		if tpl := j.tpls[sl.Template]; tpl != nil && tpl.KeyArchival {
+			names = append(names, tpl.Name)
+		}
+	}
+	return names, nil
+}
+
+// allTemplates names every template: keys archived under one whose
+// archive key was turned off since are still the owner's keys.
+func allTemplates(tx lanyard.Tx) ([]string, error) {
+	tpls, err := tx.ListTemplates()
+	names := make([]string, len(tpls))
+	for i, t := range tpls {
+		names[i] = t.Name
+	}
+	return names, err
+}
+
+// activeArchivedKeys lists ownerID's active archived keys of the
+// templates named, except those whose certificate serial is in except,
 // newest first.
-func activeArchivedKeys(tx lanyard.Tx, ownerID int64, tpls []*lanyard.Template, except map[string]bool) ([]*lanyard.ArchivedKey, error) {
+func activeArchivedKeys(tx lanyard.Tx, ownerID int64, templates []string, except map[string]bool) ([]*lanyard.ArchivedKey, error) {
 	var found []*lanyard.ArchivedKey
 	seen := map[string]bool{}
-	for _, tpl := range tpls {
-		if tpl == nil || !tpl.KeyArchival || seen[tpl.Name] {
+	for _, name := range templates {
+		if seen[name] {
 			continue
 		}
-		seen[tpl.Name] = true
-		ks, err := tx.ArchivedKeysOf(ownerID, tpl.Name)
+		seen[name] = true
+		ks, err := tx.ArchivedKeysOf(ownerID, name)
 		if err != nil {
 			return nil, err
 		}

@@ -204,3 +204,30 @@ func TestTemporaryReplacementRecoveryResumed(t *testing.T) {
 		t.Errorf("%d key.recover events after Continue card issue, want 1", n)
 	}
 }
+
+// TestTemporaryLogonCardGetsArchivedKeys: a temporary card with the
+// policy's required logon template only (no encryption template, so no
+// new archived key) still gets alice's archived key in slot 82 while her
+// card is missing, and slot 9D stays empty.
+func TestTemporaryLogonCardGetsArchivedKeys(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.TemporaryReplacement = true })
+	old := e.issueArchived(t)
+	keys, err := e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Cards.ReplaceCard(ctx, e.alice, old.Card.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: e.second(t), UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := templatesOf(res.Card); len(got) != 1 || got[0] != "smartcard-logon" {
+		t.Fatalf("temporary card's templates %v, want smartcard-logon only", got)
+	}
+	temp := e.access.Card(2, secondReader)
+	if _, err := pivOf(t, temp).Certificate(ctx, pivspec.SlotKeyManagement); err == nil {
+		t.Fatal("the temporary card has a key management certificate")
+	}
+	e.checkRetired(t, temp, "13572468", keys)
+}

@@ -266,7 +266,7 @@ func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysC
 	for _, cert := range current {
 		except[cert.Serial] = true
 	}
-	tpls, err := tx.ListTemplates()
+	tpls, err := allTemplates(tx)
 	if err != nil {
 		return nil, err
 	}
