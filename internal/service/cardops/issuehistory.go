@@ -187,14 +187,7 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 	queued := false
 	j.data.History = ids
 	err := j.run.Step(ctx, stepKeysRecovering, operation.Also(func(tx lanyard.Tx) (err error) {
-		if keys, err = s.archive.OpenForCardTx(tx, j.user.ID, ids); err != nil {
-			return err
-		}
-		archived := make([]*lanyard.ArchivedKey, len(keys))
-		for i, k := range keys {
-			archived[i] = k.Key
-		}
-		queued, err = s.archive.NotifyOntoCardTx(tx, j.p, j.user, j.card, archived)
+		keys, queued, err = s.openForCardTx(tx, j.p, j.user, j.card, ids)
 		return err
 	}), operation.EventAfter(func() *lanyard.AuditEvent {
 		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), recoveryDetails(j.card, j.user, j.op.ID, keys, queued))
@@ -205,6 +198,21 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 	}
 	s.archive.Wake(queued)
 	return keys, nil
+}
+
+// openForCardTx opens owner's archived keys ids in tx to go onto card
+// and queues the owner's notice of it (reporting whether one was queued).
+func (s *Cards) openForCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, card *lanyard.Card, ids []int64) ([]RecoveredKey, bool, error) {
+	keys, err := s.archive.OpenForCardTx(tx, owner.ID, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	archived := make([]*lanyard.ArchivedKey, len(keys))
+	for i, k := range keys {
+		archived[i] = k.Key
+	}
+	queued, err := s.archive.NotifyOntoCardTx(tx, p, owner, card, archived)
+	return keys, queued, err
 }
 
 // recoveryDetails is what the key.recover event of a recovery onto card

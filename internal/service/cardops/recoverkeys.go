@@ -227,14 +227,7 @@ func (s *Cards) startRecoverKeys(ctx context.Context, p *lanyard.Principal, c *r
 			if !slices.Equal(ids, data.Keys) {
 				return lanyard.Errorf(lanyard.EConflict, "%s's archived keys changed while the card was read; try again", c.owner.Login)
 			}
-			if keys, err = s.archive.OpenForCardTx(tx, c.owner.ID, data.Keys); err != nil {
-				return err
-			}
-			archived := make([]*lanyard.ArchivedKey, len(keys))
-			for i, k := range keys {
-				archived[i] = k.Key
-			}
-			queued, err = s.archive.NotifyOntoCardTx(tx, p, c.owner, c.card, archived)
+			keys, queued, err = s.openForCardTx(tx, p, c.owner, c.card, data.Keys)
 			return err
 		},
 		Event: func(card *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
