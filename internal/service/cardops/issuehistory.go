@@ -19,11 +19,12 @@ import (
 // "Key archival"). When a PIV card is issued with a template that
 // archives its key, the template's slot gets a new archived key
 // (issuearchive.go) and the owner's earlier archived keys of the plan's
-// archive-key templates — those of earlier cards, the replaced card's
-// current key among them — go into the retired key management slots 82
-// up, newest first, with the Key History Object counting them
+// archive-key templates go into the retired key management slots 82 up,
+// newest first, with the Key History Object counting them
 // (personalize.WriteRetiredKeys): mail encrypted to an earlier
-// certificate still opens with the card.
+// certificate still opens with the card. The new card of a replacement
+// gets the owner's archived keys of every template, the replaced card's
+// current key among them, whatever templates it has itself.
 //
 // Two steps, so that no key reaches a card before its recovery is on
 // record: keys_recovering chooses the keys and records them in the
@@ -91,8 +92,8 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 // earlierKeys lists the IDs of j's owner's active archived keys that are
 // not the keys this issue certified, newest first, at most as many as the
 // retired slots hold: of the plan's archive-key templates, or, for the
-// new card of a replacement, of every template — a temporary
-// card with the logon template only still opens the owner's mail.
+// new card of a replacement, of every template (a temporary card with
+// the logon template only still opens the owner's mail).
 func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 	current := map[string]bool{}
 	for _, serial := range j.data.Certs {
