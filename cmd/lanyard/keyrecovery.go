@@ -16,7 +16,7 @@ import (
 // "Key archival").
 func keyCommands() []command {
 	return []command{
-		{"key list", "key list --template NAME", "list your archived keys of a template, newest first", keyList},
+		{"key list", "key list [--template NAME] [--user LOGIN]", "list your archived keys (staff: another user's, to request a recovery), newest first", keyList},
 		{"key recover", "key recover --out FILE [--code CODE] ID", "recover your archived key ID as a PKCS #12 file; reads the file's password, then your account password, from standard input (one line each)", keyRecover},
 		{"key recovery list", "key recovery list [--state STATE]", "list requests to recover someone else's archived key (operators, administrators, auditors)", keyRecoveryList},
 		{"key recovery request", "key recovery request --reason TEXT KEY-ID", "request the recovery of another user's archived key; an administrator who is neither you nor the owner decides it", keyRecoveryRequest},
@@ -38,8 +38,8 @@ func keyRecoveryList(ctx context.Context, args []string) error {
 		return err
 	}
 	return printOut(&cmd.clientFlags, rs, []string{"ID", "KEY", "OWNER", "REQUESTED BY", "STATE", "DECIDED BY", "CREATED", "REASON"}, func(r apiv1.KeyRecoveryRequest) []string {
-		return []string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.ArchivedKeyID, 10), strconv.FormatInt(r.OwnerID, 10), strconv.FormatInt(r.RequestedBy, 10),
-			r.State, strconv.FormatInt(r.DecidedBy, 10), r.CreatedAt.Format(time.RFC3339), r.Reason}
+		return []string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.ArchivedKeyID, 10), r.Owner, r.Requester,
+			r.State, r.Decider, r.CreatedAt.Format(time.RFC3339), r.Reason}
 	})
 }
 
@@ -94,13 +94,21 @@ func keyRecoveryDownload(ctx context.Context, args []string) error {
 
 func keyList(ctx context.Context, args []string) error {
 	cmd := newClientCmd("key list")
-	tpl := cmd.String("template", "", "the template whose archived keys to list (required)")
+	tpl := cmd.String("template", "", "only the archived keys of this template (default: every template)")
+	user := cmd.String("user", "", "list this user's archived keys instead of yours (operators, administrators, auditors)")
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
 	}
+	path := "/api/v1/me/archived-keys?template=" + client.Esc(*tpl)
+	if *user != "" {
+		if *tpl != "" {
+			return fmt.Errorf("key list: --template lists your own keys (with --user every template is listed): %w", errUsage)
+		}
+		path = "/api/v1/users/" + client.Esc(*user) + "/archived-keys"
+	}
 	var ks []apiv1.ArchivedKey
-	if err := c.Get(ctx, "/api/v1/me/archived-keys?template="+client.Esc(*tpl), &ks); err != nil {
+	if err := c.Get(ctx, path, &ks); err != nil {
 		return err
 	}
 	return printOut(&cmd.clientFlags, ks, []string{"ID", "TEMPLATE", "ALGORITHM", "CERTIFICATE", "STATE", "CREATED"}, func(k apiv1.ArchivedKey) []string {

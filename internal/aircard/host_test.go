@@ -75,6 +75,23 @@ func testRestart(t *testing.T, kek func(t *testing.T) aircard.KEK) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A key staged in 95 and moved into 9D (MOVE KEY, the update of
+	// the card's contents), and an archived key imported into 82 (key
+	// archival's recovery): both are in the card file.
+	movedPub, err := admin.GenerateKey(ctx, pivspec.SlotRetiredLast, pivspec.AlgECCP256, piv.KeyPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.MoveKey(ctx, pivspec.SlotRetiredLast, pivspec.SlotKeyManagement); err != nil {
+		t.Fatal(err)
+	}
+	archived, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ImportKey(ctx, pivspec.SlotRetiredFirst, archived, piv.KeyPolicy{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.ChangePIN(ctx, pivspec.DefaultPIN, "24681357"); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +111,11 @@ func testRestart(t *testing.T, kek func(t *testing.T) aircard.KEK) {
 	}
 	signAndVerify(t, c2, pivspec.SlotAuthentication, ecPub, "24681357", "after the restart")
 	signAndVerify(t, c2, pivspec.SlotSignature, rsaPub, "24681357", "after the restart")
+	signAndVerify(t, c2, pivspec.SlotKeyManagement, movedPub, "24681357", "after the restart")
+	signAndVerify(t, c2, pivspec.SlotRetiredFirst, &archived.PublicKey, "24681357", "after the restart")
+	if _, err := c2.Metadata(ctx, pivspec.SlotRetiredLast.Ref()); !errors.Is(err, piv.ErrNotFound) {
+		t.Fatalf("95 after the move and a restart: %v", err)
+	}
 }
 
 func validDecimal(s string) bool {

@@ -51,6 +51,11 @@ type KeyRecoveryRequestInput struct {
 // KeyRecoveryDecision approves or rejects a key recovery request.
 type KeyRecoveryDecision struct {
 	Comment string `json:"comment,omitempty"`
+	// AccountPassword and Code are the approver's step-up (an approval
+	// needs them): their account password and a current code from their
+	// authenticator app.
+	AccountPassword string `json:"account_password,omitempty"`
+	Code            string `json:"code,omitempty"`
 }
 
 // KeyRecoveryRequest is a request to recover someone else's archived key
@@ -66,4 +71,9 @@ type KeyRecoveryRequest struct {
 	Comment       string    `json:"comment,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Owner, Requester and Decider are the logins of OwnerID,
+	// RequestedBy and DecidedBy.
+	Owner     string `json:"owner"`
+	Requester string `json:"requester"`
+	Decider   string `json:"decider,omitempty"`
 }

@@ -38,6 +38,21 @@ type CardView struct {
 	// tracked_expiring or tracked_expired (docs/lifecycle.md, "Card
 	// Monitor").
 	ContentStatus lanyard.ContentStatus `json:"content_status"`
+	// Update says whether an update of the card's contents is due now
+	// and names the unfinished one (issued cards; absent otherwise).
+	Update *CardUpdateStatus `json:"update,omitempty"`
+}
+
+// CardUpdateStatus is a card's update state from the records alone: the
+// Self-Service banner and the card menu's Update and Continue entries.
+type CardUpdateStatus struct {
+	Due bool `json:"due"`
+	// Changes are the rows an update would change now: renewals (with
+	// reasons and the held certificate's expiry), additions, removals.
+	Changes []issuance.UpdateSlot `json:"changes"`
+	// UnfinishedOperation is the pending or interrupted update to
+	// continue; absent when none.
+	UnfinishedOperation *lanyard.Operation `json:"unfinished_operation,omitempty"`
 }
 
 // ContentStatusCount is how many cards have one content status.

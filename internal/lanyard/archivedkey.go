@@ -86,8 +86,9 @@ type ArchivedKeyStore interface {
 	UpdateArchivedKey(k *ArchivedKey) error
 	// ArchivedKeyByID is one archived key; ENotFound when none.
 	ArchivedKeyByID(id int64) (*ArchivedKey, error)
-	// ArchivedKeysOf lists owner's archived keys of template, every state,
-	// newest first (created time, then ID): the order in which recovery
-	// fills the current slot and then the retired key slots.
+	// ArchivedKeysOf lists owner's archived keys of template (every
+	// template when ""), every state, newest first (created time, then
+	// ID): the order in which recovery fills the current slot and then
+	// the retired key slots.
 	ArchivedKeysOf(ownerID int64, template string) ([]*ArchivedKey, error)
 }

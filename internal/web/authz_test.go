@@ -165,6 +165,7 @@ var authzRows = map[string]authzRow{
 	"GET /api/v1/me/archived-keys":               {roles: anyone},
 	"POST /api/v1/me/archived-keys/{id}/recover": {roles: anyone, params: map[string]string{"id": "999999"}, body: `{}`},
 	"GET /api/v1/key-recoveries":                 {roles: oversight},
+	"GET /api/v1/users/{login}/archived-keys":    {roles: oversight, obj: objUser, others: oversight},
 	"POST /api/v1/key-recoveries":                {roles: staff, body: `{"archived_key_id":999999,"reason":"x"}`},
 	"POST /api/v1/key-recoveries/{id}/approve":   {roles: admins, params: map[string]string{"id": "999999"}, body: `{}`},
 	"POST /api/v1/key-recoveries/{id}/reject":    {roles: admins, params: map[string]string{"id": "999999"}, body: `{}`},

@@ -2,6 +2,7 @@ package web
 
 import (
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 )
 
@@ -22,6 +23,12 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 	out.ReplacedBy, out.Replaces = toReplacement(v.ReplacedBy), toReplacement(v.Replaces)
 	out.PIN = cardPIN(v.PIN)
 	out.ContentStatus = v.ContentStatus
+	if u := v.Update; u != nil {
+		out.Update = &apiv1.CardUpdateStatus{Due: u.Due, Changes: u.Changes, UnfinishedOperation: u.Unfinished}
+		if out.Update.Changes == nil {
+			out.Update.Changes = []issuance.UpdateSlot{}
+		}
+	}
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {

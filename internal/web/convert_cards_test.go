@@ -43,8 +43,12 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		PIN: &cardops.CardPIN{CardPINStatus: lanyard.CardPINStatus{CardID: 3, PINState: lanyard.PINState{TriesLeft: 0, TriesTotal: 3, PUKTriesLeft: -1}, Blocked: true,
 			ReportedAt: time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), WorkstationID: 2}, Workstation: "pc"},
 		ContentStatus: lanyard.ContentManagedExpiring,
+		Update:        &cardops.UpdateStatus{Due: true, Changes: []issuance.UpdateSlot{{Action: issuance.ActionRenew}}, Unfinished: &lanyard.Operation{ID: 5}},
 	}
 	everyFieldSet(t, view, toCardView(view))
+	if u := toCardView(view).Update; !u.Due || len(u.Changes) != 1 || u.UnfinishedOperation.ID != 5 {
+		t.Errorf("update status converted to %+v", u)
+	}
 	if got := toCardView(view); got.ReplacedBy.NewSerial != "0c" || got.Replaces.OldCardID != 7 {
 		t.Errorf("replacements not converted: %+v %+v", got.ReplacedBy, got.Replaces)
 	}

@@ -14,19 +14,16 @@ import (
 func (s *Server) keyRecoveryRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
-		{method: "GET", path: v1 + "/me/archived-keys", summary: "The caller's archived keys of a template, newest first; never the keys", tag: "pki",
-			query: []param{{"template", "string", "the template whose archived keys to list (required)"}},
+		{method: "GET", path: v1 + "/me/archived-keys", summary: "The caller's archived keys, newest first; never the keys", tag: "pki",
+			query: []param{{"template", "string", "only the archived keys of this template (default: every template)"}},
 			out:   []apiv1.ArchivedKey{}, status: 200,
 			h: func(c *call) (any, error) {
-				ks, err := s.archive.OwnKeys(c.r.Context(), c.p, c.r.URL.Query().Get("template"))
-				if err != nil {
-					return nil, err
-				}
-				out := make([]apiv1.ArchivedKey, len(ks))
-				for i, k := range ks {
-					out[i] = archivedKey(k)
-				}
-				return out, nil
+				return archivedKeys(s.archive.OwnKeys(c.r.Context(), c.p, c.r.URL.Query().Get("template")))
+			}},
+		{method: "GET", path: v1 + "/users/{login}/archived-keys", summary: "A user's archived keys, newest first, to pick one whose recovery to request; never the keys", tag: "pki", roles: oversightRoles,
+			out: []apiv1.ArchivedKey{}, status: 200,
+			h: func(c *call) (any, error) {
+				return archivedKeys(s.archive.UserKeys(c.r.Context(), c.p, c.r.PathValue("login")))
 			}},
 		{method: "POST", path: v1 + "/me/archived-keys/{id}/recover", summary: "Recover one of the caller's active archived keys as a PKCS #12 file (key, certificate, CA chain) encrypted with the password given; needs the caller's account password and a current authenticator code. Answered once, not cached", tag: "pki",
 			in: &apiv1.KeyRecoverInput{}, produces: "application/x-pkcs12", status: 200,
@@ -42,11 +39,7 @@ func (s *Server) keyRecoveryRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				out := make([]apiv1.KeyRecoveryRequest, len(rs))
-				for i, r := range rs {
-					out[i] = keyRecovery(r)
-				}
-				return out, nil
+				return s.keyRecoveries(c, rs)
 			}},
 		{method: "POST", path: v1 + "/key-recoveries", summary: "Request the recovery of another user's archived key, with a reason; an administrator who is neither the requester nor the owner decides it", tag: "pki", roles: staffRoles,
 			in: &apiv1.KeyRecoveryRequestInput{}, out: &apiv1.KeyRecoveryRequest{}, status: 201,
@@ -55,7 +48,7 @@ func (s *Server) keyRecoveryRoutes() []*route {
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
-				return keyRecoveryOut(s.archive.RequestRecovery(c.r.Context(), c.p, in.ArchivedKeyID, in.Reason))
+				return s.keyRecoveryOut(c)(s.archive.RequestRecovery(c.r.Context(), c.p, in.ArchivedKeyID, in.Reason))
 			}},
 		s.decideRoute("approve", true),
 		s.decideRoute("reject", false),
@@ -86,7 +79,7 @@ func (s *Server) decideRoute(verb string, approve bool) *route {
 			if err := c.decode(&in); err != nil {
 				return nil, err
 			}
-			return keyRecoveryOut(s.archive.DecideRecovery(c.r.Context(), c.p, id, approve, in.Comment))
+			return s.keyRecoveryOut(c)(s.archive.DecideRecovery(c.r.Context(), c.p, id, approve, in.Comment))
 		}}
 }
 
@@ -111,17 +104,49 @@ func p12Handler(open func(c *call, id int64, in archive.RecoverInput) (*archive.
 	}
 }
 
-func keyRecoveryOut(r *lanyard.KeyRecoveryRequest, err error) (any, error) {
+// keyRecoveryOut answers one request, with the logins of the people it names.
+func (s *Server) keyRecoveryOut(c *call) func(r *lanyard.KeyRecoveryRequest, err error) (any, error) {
+	return func(r *lanyard.KeyRecoveryRequest, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.keyRecoveries(c, []*lanyard.KeyRecoveryRequest{r})
+		if err != nil {
+			return nil, err
+		}
+		return &out[0], nil
+	}
+}
+
+// keyRecoveries converts requests for the wire, naming the owner, the
+// requester and the decider by login as well as by ID.
+func (s *Server) keyRecoveries(c *call, rs []*lanyard.KeyRecoveryRequest) ([]apiv1.KeyRecoveryRequest, error) {
+	ids := make([]int64, 0, 3*len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.OwnerID, r.RequestedBy, r.DecidedBy)
+	}
+	logins, err := s.archive.Logins(c.r.Context(), ids)
 	if err != nil {
 		return nil, err
 	}
-	out := keyRecovery(r)
-	return &out, nil
+	out := make([]apiv1.KeyRecoveryRequest, len(rs))
+	for i, r := range rs {
+		out[i] = apiv1.KeyRecoveryRequest{ID: r.ID, ArchivedKeyID: r.ArchivedKeyID, OwnerID: r.OwnerID, RequestedBy: r.RequestedBy, Reason: r.Reason,
+			State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			Owner: logins[r.OwnerID], Requester: logins[r.RequestedBy], Decider: logins[r.DecidedBy]}
+	}
+	return out, nil
 }
 
-func keyRecovery(r *lanyard.KeyRecoveryRequest) apiv1.KeyRecoveryRequest {
-	return apiv1.KeyRecoveryRequest{ID: r.ID, ArchivedKeyID: r.ArchivedKeyID, OwnerID: r.OwnerID, RequestedBy: r.RequestedBy, Reason: r.Reason,
-		State: string(r.State), DecidedBy: r.DecidedBy, Comment: r.Comment, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+func archivedKeys(ks []*lanyard.ArchivedKey, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiv1.ArchivedKey, len(ks))
+	for i, k := range ks {
+		out[i] = archivedKey(k)
+	}
+	return out, nil
 }
 
 func archivedKey(k *lanyard.ArchivedKey) apiv1.ArchivedKey {

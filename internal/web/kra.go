@@ -22,6 +22,9 @@ type KeyArchive interface {
 	DecideRecovery(ctx context.Context, p *lanyard.Principal, id int64, approve bool, comment string) (*lanyard.KeyRecoveryRequest, error)
 	DownloadRecovery(ctx context.Context, p *lanyard.Principal, id int64, in archive.RecoverInput) (*archive.Recovered, error)
 	RecoveryRequests(ctx context.Context, p *lanyard.Principal, state lanyard.KeyRecoveryState) ([]*lanyard.KeyRecoveryRequest, error)
+	// Staff pick another user's key to request its recovery (keyrecovery.go).
+	UserKeys(ctx context.Context, p *lanyard.Principal, login string) ([]*lanyard.ArchivedKey, error)
+	Logins(ctx context.Context, ids []int64) (map[int64]string, error)
 }
 
 // kraRoutes are the key-recovery key's settings (docs/security.md, "Key

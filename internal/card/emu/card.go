@@ -16,6 +16,11 @@ const DefaultRetries = 3
 // Version is the firmware version GET VERSION reports: YubiKey 5.4.3, from
 // which on clients (piv-go, ykman) read GET METADATA and may set AES
 // management keys.
+//
+// The emulator has YubiKey 5.7's MOVE KEY but does not claim 5.7: clients
+// take 5.7 to mean Ed25519 and X25519 keys as well (piv-go's own suite
+// then generates them), which the emulator does not have. Lanyard finds
+// MOVE KEY by a probe instead (piv.Card.HasMoveKey).
 var Version = [3]byte{5, 4, 3}
 
 // atr is the card's Answer To Reset, with the card issuer's data
@@ -234,6 +239,8 @@ func (c *Card) handle(cmd apdu.Command) apdu.Response {
 		return c.importKey(cmd)
 	case pivspec.InsAttest:
 		return c.attest(cmd)
+	case pivspec.InsMoveKey:
+		return c.moveKey(cmd)
 	}
 	return status(apdu.SWInstructionNotSupported)
 }

@@ -34,6 +34,9 @@
 //   - GENERATE ASYMMETRIC KEY PAIR (Part 2, 3.3.2).
 //   - The vendor instructions, as YubiKey firmware 5.4.3 answers them; the
 //     version makes piv-go read GET METADATA and allows AES management keys.
+//     Also YubiKey 5.7's MOVE KEY and DELETE KEY (INS F6), which an update
+//     uses to stage a new key beside the old one, without claiming 5.7
+//     (see Version); WithoutMoveKey makes a card without them.
 //
 // Each key slot has a PIN policy, by default the YubiKey's: PIN once per
 // session for 9A, 9D and the retired slots, PIN before every use for 9C,

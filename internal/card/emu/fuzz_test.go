@@ -322,6 +322,28 @@ var fuzzScripts = []func(*recorder){
 		r.sign(pivspec.AlgECCP256, 0x82, bytes.Repeat([]byte{2}, 32), pivspec.TagChallenge)
 		r.do(pivspec.InsAttest, 0x82, 0, nil, 256)
 	},
+	// An update of the card's contents: a new key staged in 95 beside the
+	// old one in 9A, moved over it (MOVE KEY), the probe of MOVE KEY, a
+	// move from an empty slot, DELETE KEY.
+	func(r *recorder) {
+		r.selectPIV()
+		r.do(pivspec.InsMoveKey, SlotManagement, SlotManagement, nil, 0)
+		r.do(pivspec.InsMoveKey, SlotAuthentication, 0x95, nil, 0)
+		r.authenticate(pivspec.Alg3DES, pivspec.DefaultManagementKey())
+		r.generate(SlotAuthentication, pivspec.AlgECCP256)
+		r.generate(0x95, pivspec.AlgECCP256)
+		r.putData([]byte{0x5F, 0xC1, 0x20}, certContainer(bytes.Repeat([]byte{0x30}, 300)))
+		r.do(pivspec.InsMoveKey, SlotAuthentication, 0x95, nil, 0)
+		r.do(pivspec.InsGetMetadata, 0, 0x95, nil, 256)
+		r.do(pivspec.InsGetMetadata, 0, SlotAuthentication, nil, 256)
+		r.do(pivspec.InsMoveKey, SlotAuthentication, 0x95, nil, 0)
+		r.do(pivspec.InsMoveKey, SlotAttestation, SlotAuthentication, nil, 0)
+		r.verify(pivspec.DefaultPIN)
+		r.sign(pivspec.AlgECCP256, SlotAuthentication, bytes.Repeat([]byte{3}, 32), pivspec.TagChallenge)
+		r.do(pivspec.InsMoveKey, pivspec.MoveKeyDelete, SlotAuthentication, nil, 0)
+		r.do(pivspec.InsMoveKey, pivspec.MoveKeyDelete, SlotAuthentication, nil, 0)
+		r.sign(pivspec.AlgECCP256, SlotAuthentication, bytes.Repeat([]byte{3}, 32), pivspec.TagChallenge)
+	},
 	// PIN and PUK life cycle, down to RESET and SET PIN RETRIES.
 	func(r *recorder) {
 		r.selectPIV()

@@ -1,6 +1,7 @@
 package emu
 
 import (
+	"crypto"
 	"errors"
 )
 
@@ -58,7 +59,16 @@ type PINGuard interface {
 	AttestationAlgorithm() Algorithm
 }
 
-// PINKey is a key made by PINGuard.GenerateForPIN: its RSAPrivate fails
+// PINImporter is implemented by a PINGuard that can take over a private
+// key made elsewhere (IMPORT KEY, an archived key recovered onto the card)
+// so that, like a key of GenerateForPIN, its use needs the PIN of guard.
+// A card whose guard is no PINImporter refuses IMPORT KEY into its slots.
+type PINImporter interface {
+	ImportForPIN(guard []byte, alg Algorithm, priv crypto.Signer) (Key, error)
+}
+
+// PINKey is a key made by PINGuard.GenerateForPIN or
+// PINImporter.ImportForPIN: its RSAPrivate fails
 // and the card uses RSAPrivateWithPIN, with the guard data of the State
 // and the PIN the session verified. A wrong PIN matches
 // ErrWrongReference (the card answers 6982 and clears the PIN's security

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"fmt"
 	"math/big"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
@@ -19,7 +20,9 @@ import (
 //
 // followed by the optional AA (PIN policy) and AB (touch policy). The
 // public exponent is 65537, as on YubiKeys. A key that does not add up is
-// 6A80.
+// 6A80. On a card with a PINGuard (a TPM virtual card) a slot key is
+// imported through the guard's PINImporter, bound to the PIN as a
+// generated key is; a guard without one refuses (6A81).
 func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 	alg := Algorithm(cmd.P1)
 	if !supportedKeyPair(alg) || (!isKeySlot(cmd.P2) && cmd.P2 != SlotAttestation) {
@@ -76,7 +79,22 @@ func (c *Card) importKey(cmd apdu.Command) apdu.Response {
 	if priv == nil {
 		return status(apdu.SWIncorrectData)
 	}
-	key, err := c.cfg.keys.Import(alg, priv)
+	var key Key
+	if g := c.guard(); g != nil && cmd.P2 != SlotAttestation {
+		// On a card whose PIN a guard holds, a slot key must need the
+		// PIN like a generated one (guardedPolicy); a guard that cannot
+		// import so refuses the key (6A81).
+		imp, ok := g.(PINImporter)
+		if !ok {
+			return c.keyFailure(fmt.Errorf("emu: the PIN guard cannot import keys: %w", ErrNotSupported))
+		}
+		if pin, ok = guardedPolicy(cmd.P2, pin); !ok {
+			return status(apdu.SWIncorrectData)
+		}
+		key, err = imp.ImportForPIN(c.st.Guard.Data, alg, priv)
+	} else {
+		key, err = c.cfg.keys.Import(alg, priv)
+	}
 	if err != nil {
 		return c.keyFailure(err)
 	}

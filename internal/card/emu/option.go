@@ -16,6 +16,8 @@ type config struct {
 	atr   []byte
 	// plain: no Lanyard vendor instructions (WithoutLanyardExtensions).
 	plain bool
+	// noMove: no MOVE KEY (WithoutMoveKey).
+	noMove bool
 }
 
 func newConfig(opts []Option) config {
@@ -108,4 +110,12 @@ func WithATR(a []byte) Option {
 // YubiKey.
 func WithoutLanyardExtensions() Option {
 	return func(c *config) { c.plain = true }
+}
+
+// WithoutMoveKey makes the card one from before YubiKey 5.7: MOVE KEY and
+// DELETE KEY (INS F6) are answered 6D00, instruction not supported, as
+// YubiKey 5.4.3, whose version the card reports, answers them. Tests use
+// it for the update path of cards that cannot move keys.
+func WithoutMoveKey() Option {
+	return func(c *config) { c.noMove = true }
 }

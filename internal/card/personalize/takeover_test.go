@@ -13,9 +13,9 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-func mustCard(t *testing.T) (*emu.Card, *piv.Card) {
+func mustCard(t *testing.T, opts ...emu.Option) (*emu.Card, *piv.Card) {
 	t.Helper()
-	e, err := emu.New()
+	e, err := emu.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

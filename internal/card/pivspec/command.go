@@ -12,6 +12,7 @@ const (
 	InsPutData         = 0xDB // PUT DATA (3.3.1)
 	InsGenerateKey     = 0x47 // GENERATE ASYMMETRIC KEY PAIR (3.3.2)
 
+	InsMoveKey          = 0xF6 // YubiKey 5.7: MOVE KEY (P1 FF: DELETE KEY)
 	InsGetMetadata      = 0xF7 // YubiKey 5.3: GET METADATA
 	InsGetSerial        = 0xF8 // YubiKey: GET SERIAL
 	InsAttest           = 0xF9 // YubiKey: ATTEST
@@ -91,6 +92,10 @@ const (
 	TagObjectID = 0x5C // tag list: the ID of the data object
 	TagData     = 0x53 // the data object's contents
 )
+
+// MoveKeyDelete is MOVE KEY's P1 that deletes the key in the slot P2
+// instead of moving it (YubiKey 5.7: 00 F6 FF <slot>).
+const MoveKeyDelete = 0xFF
 
 // Tags of a certificate data object (SP 800-73-4 Part 1 appendix A, table
 // 10 for the PIV Authentication certificate and its siblings).

@@ -22,6 +22,9 @@ const (
 	kindOpenKey = 2 // a key without PIN (the attestation key)
 	kindGuard   = 3 // the PIN object and the PUK object (guard v1)
 	kindGuardV2 = 4 // the PIN, PUK and unblock objects (guard v2: offline unblock)
+	// kindImportedKey: a card key imported from outside (ImportForPIN),
+	// bound to the PIN object like kindPINKey but not fixed to the TPM.
+	kindImportedKey = 5
 )
 
 // maxPrivate bounds a TPM2B_PRIVATE (Part 2, 12.3.7: at most the size of
@@ -112,7 +115,7 @@ func parseKeyBlob(b []byte) (keyBlob, error) {
 	if err != nil {
 		return keyBlob{}, err
 	}
-	if kind != kindPINKey && kind != kindOpenKey {
+	if kind != kindPINKey && kind != kindOpenKey && kind != kindImportedKey {
 		return keyBlob{}, fmt.Errorf("%w: kind %d is not a key", errBlob, kind)
 	}
 	o, rest, err := parseObject(rest)
@@ -134,8 +137,11 @@ func parseKeyBlob(b []byte) (keyBlob, error) {
 		return keyBlob{}, fmt.Errorf("%w: the modulus is not of %d bits", errBlob, params.KeyBits)
 	}
 	a := pub.ObjectAttributes
-	bound := kind == kindPINKey
-	if !a.FixedTPM || !a.FixedParent || !a.SensitiveDataOrigin || !a.Decrypt || !a.SignEncrypt || a.Restricted ||
+	bound := kind != kindOpenKey
+	// A key the TPM made is fixed to it; an imported one cannot be
+	// (importedKeyTemplate).
+	made := kind != kindImportedKey
+	if a.FixedTPM != made || a.FixedParent != made || a.SensitiveDataOrigin != made || !a.Decrypt || !a.SignEncrypt || a.Restricted ||
 		a.UserWithAuth == bound || a.AdminWithPolicy != bound || a.NoDA == bound || (bound && len(pub.AuthPolicy.Buffer) == 0) {
 		return keyBlob{}, fmt.Errorf("%w: the key's attributes are not a card key's", errBlob)
 	}

@@ -20,6 +20,16 @@ func seedObject(tmpl tpm2.TPMTPublic) object {
 	return object{pub: tpm2.New2B(tmpl), priv: tpm2.TPM2BPrivate{Buffer: bytes.Repeat([]byte{0xA7}, 222)}}
 }
 
+// importedSeedTemplate is the public area of an imported RSA 2048 key
+// (importedKeyTemplate without the key).
+func importedSeedTemplate(policy []byte) tpm2.TPMTPublic {
+	t := keyTemplate(2048, policy)
+	t.ObjectAttributes.FixedTPM = false
+	t.ObjectAttributes.FixedParent = false
+	t.ObjectAttributes.SensitiveDataOrigin = false
+	return t
+}
+
 // FuzzParseBlob feeds the blob parsers (what the card state holds) with
 // arbitrary bytes: they must not panic, and what they accept must marshal
 // back to the same bytes.
@@ -27,6 +37,7 @@ func FuzzParseBlob(f *testing.F) {
 	policy := bytes.Repeat([]byte{0x42}, 32)
 	f.Add(keyBlob{kind: kindPINKey, object: seedObject(keyTemplate(2048, policy))}.marshal())
 	f.Add(keyBlob{kind: kindOpenKey, object: seedObject(keyTemplate(2048, nil))}.marshal())
+	f.Add(keyBlob{kind: kindImportedKey, object: seedObject(importedSeedTemplate(policy))}.marshal())
 	f.Add(guardBlob{pin: seedObject(sealedTemplate(policy)), puk: seedObject(sealedTemplate(nil))}.marshal())
 	f.Add([]byte{blobVersion, kindPINKey, 0x00, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -70,6 +81,15 @@ func TestSeedBlobsParse(t *testing.T) {
 	}
 	if _, err := parseKeyBlob(keyBlob{kind: kindOpenKey, object: seedObject(keyTemplate(2048, policy))}.marshal()); err == nil {
 		t.Fatal("a PIN-bound key's public area accepted as an open key")
+	}
+	if _, err := parseKeyBlob(keyBlob{kind: kindImportedKey, object: seedObject(importedSeedTemplate(policy))}.marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseKeyBlob(keyBlob{kind: kindImportedKey, object: seedObject(keyTemplate(2048, policy))}.marshal()); err == nil {
+		t.Fatal("a key the TPM made accepted as an imported key")
+	}
+	if _, err := parseKeyBlob(keyBlob{kind: kindPINKey, object: seedObject(importedSeedTemplate(policy))}.marshal()); err == nil {
+		t.Fatal("an imported key accepted as one the TPM made")
 	}
 	if _, err := parseGuardBlob(guardBlob{pin: seedObject(sealedTemplate(policy)), puk: seedObject(sealedTemplate(nil))}.marshal()); err != nil {
 		t.Fatal(err)

@@ -263,7 +263,8 @@ func (s *Store) lockGuard(guard []byte) (g guardBlob, unlock func(), err error) 
 
 // Interface checks.
 var (
-	_ emu.KeyStore = (*Store)(nil)
-	_ emu.PINGuard = (*Store)(nil)
-	_ emu.PINKey   = (*key)(nil)
+	_ emu.KeyStore    = (*Store)(nil)
+	_ emu.PINGuard    = (*Store)(nil)
+	_ emu.PINImporter = (*Store)(nil)
+	_ emu.PINKey      = (*key)(nil)
 )

@@ -14,7 +14,7 @@ import (
 )
 
 // errImport is IMPORT KEY's answer.
-var errImport = fmt.Errorf("tpmkeys: keys of a TPM virtual smart card are generated in the TPM; importing one is refused: %w", emu.ErrNotSupported)
+var errImport = fmt.Errorf("tpmkeys: the attestation key of a TPM virtual smart card is generated in the TPM; importing one is refused: %w", emu.ErrNotSupported)
 
 // keyBits returns the modulus size of a supported algorithm.
 func keyBits(alg emu.Algorithm) (tpm2.TPMKeyBits, error) {
@@ -37,6 +37,15 @@ func (s *Store) Generate(alg emu.Algorithm) (emu.Key, error) {
 // GenerateForPIN makes a key pair whose use needs the PIN of guard
 // (emu.PINGuard): its policy is PolicySecret of the PIN object.
 func (s *Store) GenerateForPIN(guard []byte, alg emu.Algorithm) (emu.Key, error) {
+	policy, err := guardKeyPolicy(guard)
+	if err != nil {
+		return nil, err
+	}
+	return s.generate(alg, policy)
+}
+
+// guardKeyPolicy is keyPolicy for the PIN object of guard.
+func guardKeyPolicy(guard []byte) ([]byte, error) {
 	g, err := parseGuardBlob(guard)
 	if err != nil {
 		return nil, err
@@ -45,11 +54,7 @@ func (s *Store) GenerateForPIN(guard []byte, alg emu.Algorithm) (emu.Key, error)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := keyPolicy(name)
-	if err != nil {
-		return nil, err
-	}
-	return s.generate(alg, policy)
+	return keyPolicy(name)
 }
 
 func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
@@ -57,17 +62,11 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.lock()
+	unlock, err := s.lockForKey(bits)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if bits != 2048 {
-		// TPM2_TestParms (Part 3, 30.3) first, for a clear error.
-		if _, err := (tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tpm2.TPMAlgRSA, Parameters: keyTemplate(bits, nil).Parameters}}).Execute(s.tpm); err != nil {
-			return nil, fmt.Errorf("tpmkeys: this TPM cannot create RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
-		}
-	}
 	o, err := s.create(keyTemplate(bits, policy), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tpmkeys: creating an RSA %d key (TPM2_Create): %w", bits, err)
@@ -79,9 +78,25 @@ func (s *Store) generate(alg emu.Algorithm, policy []byte) (emu.Key, error) {
 	return newKey(s, alg, keyBlob{kind: kind, object: o})
 }
 
-// Import refuses (emu.KeyStore): a key that was outside the TPM would not
-// be a TPM key, however it was wrapped afterwards, and TPM2_Import would
-// need the PIN binding at import time. The card answers 6A81.
+// lockForKey takes the store's lock for making an RSA key of bits, after
+// TPM2_TestParms (Part 3, 30.3) for sizes other than 2048, which every
+// TPM has, for a clear error.
+func (s *Store) lockForKey(bits tpm2.TPMKeyBits) (func(), error) {
+	unlock, err := s.lock()
+	if err != nil || bits == 2048 {
+		return unlock, err
+	}
+	if _, err := (tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tpm2.TPMAlgRSA, Parameters: keyTemplate(bits, nil).Parameters}}).Execute(s.tpm); err != nil {
+		unlock()
+		return nil, fmt.Errorf("tpmkeys: this TPM cannot hold RSA %d keys (%v): %w", bits, err, emu.ErrNotSupported)
+	}
+	return unlock, nil
+}
+
+// Import refuses (emu.KeyStore): every key a card imports into a slot
+// needs the PIN, which only ImportForPIN gives it; the card asks Import
+// only for its attestation key, which stays one the TPM made. The card
+// answers 6A81.
 func (s *Store) Import(emu.Algorithm, crypto.Signer) (emu.Key, error) {
 	return nil, errImport
 }
@@ -143,7 +158,7 @@ func (k *key) Public() crypto.PublicKey                { return k.pub }
 func (k *key) SignECDSA([]byte) ([]byte, error)        { return nil, emu.ErrWrongKeyType }
 func (k *key) ECDH(*ecdh.PublicKey) ([]byte, error)    { return nil, emu.ErrWrongKeyType }
 func (k *key) Blob() ([]byte, error)                   { return k.blob.marshal(), nil }
-func (k *key) bound() bool                             { return k.blob.kind == kindPINKey }
+func (k *key) bound() bool                             { return k.blob.kind != kindOpenKey }
 func (k *key) String() string                          { return fmt.Sprintf("TPM %v key", k.alg) }
 func (k *key) RSAPrivate(block []byte) ([]byte, error) { return k.rsaPrivate(nil, nil, block) }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-tpm/tpm2"
 
 	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
@@ -140,7 +144,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 	})
 
-	t.Run("EC and import refused", func(t *testing.T) {
+	t.Run("EC refused, and importing the attestation key", func(t *testing.T) {
 		tc := newTPMCard(t, open(t), nil)
 		a := tc.admin()
 		for _, alg := range []piv.Algorithm{pivspec.AlgECCP256, pivspec.AlgECCP384} {
@@ -152,12 +156,20 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		if _, err := tc.store.Generate(pivspec.AlgECCP256); err == nil || !strings.Contains(err.Error(), "a TPM virtual smart card holds RSA keys only") || !errors.Is(err, emu.ErrNotSupported) {
 			t.Fatalf("Store.Generate(P-256): %v", err)
 		}
+		ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.ImportKey(ctx, pivspec.SlotAuthentication, ecPriv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
+			t.Fatalf("IMPORT KEY of a P-256 key: %v", err)
+		}
+		// The attestation key stays one the TPM made.
 		priv, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.ImportKey(ctx, pivspec.SlotAuthentication, priv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
-			t.Fatalf("IMPORT KEY: %v", err)
+		if err := a.ImportKey(ctx, pivspec.SlotAttestation, priv, piv.KeyPolicy{}); swOf(err) != apdu.SWFunctionNotSupported {
+			t.Fatalf("IMPORT KEY into F9: %v", err)
 		}
 		// PIN policy never does not exist on a TPM card; the default of
 		// 9E becomes once.
@@ -175,6 +187,120 @@ func runSuite(t *testing.T, open func(t *testing.T) *tpm.TPM) {
 		}
 		if err := tc.admin().SetRetries(ctx, pivspec.DefaultPIN, 5, 5); swOf(err) != apdu.SWConditionsNotSatisfied {
 			t.Fatalf("SET PIN RETRIES with keys: %v", err)
+		}
+	})
+
+	t.Run("IMPORT KEY: an archived RSA key, bound to the PIN", func(t *testing.T) {
+		// Key archival recovers a key onto the card with IMPORT KEY: on a
+		// TPM card it is TPM2_Import'ed and needs the PIN like a
+		// generated key, survives a restart and a PIN change, its blob
+		// holds no secret, and the TPM will not let it out again.
+		tc := newTPMCard(t, open(t), nil)
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.admin().ImportKey(ctx, pivspec.SlotRetiredFirst, priv, piv.KeyPolicy{}); err != nil {
+			t.Fatalf("IMPORT KEY: %v", err)
+		}
+		m, err := tc.c.Metadata(ctx, pivspec.SlotRetiredFirst.Ref())
+		if err != nil || !priv.PublicKey.Equal(m.PublicKey) || m.Origin != pivspec.OriginImported || m.PINPolicy != pivspec.PINPolicyOnce {
+			t.Fatalf("metadata of the imported key: %+v, %v", m, err)
+		}
+		if _, err := tc.c.Sign(ctx, pivspec.SlotRetiredFirst, &priv.PublicKey, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+			t.Fatalf("signing with the imported key without the PIN: %v", err)
+		}
+		sign := func(tc *tpmCard, pin string) {
+			t.Helper()
+			tc.verifyPIN(pin)
+			sig, err := tc.c.Sign(ctx, pivspec.SlotRetiredFirst, &priv.PublicKey, digest[:], crypto.SHA256)
+			if err != nil || rsa.VerifyPKCS1v15(&priv.PublicKey, crypto.SHA256, digest[:], sig) != nil {
+				t.Fatalf("signing with the imported key: %v", err)
+			}
+			// Decryption, the archived key's purpose: the card's raw RSA
+			// operation undoes m^e mod n.
+			m := new(big.Int).SetBytes([]byte("an archived key decrypts"))
+			ct := new(big.Int).Exp(m, big.NewInt(int64(priv.E)), priv.N).FillBytes(make([]byte, priv.Size()))
+			resp := tc.send(apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(pivspec.AlgRSA2048), P2: byte(pivspec.SlotRetiredFirst),
+				Data: apdu.AppendTLV(nil, pivspec.TagDynamicAuth, append([]byte{pivspec.TagResponse, 0x00}, apdu.AppendTLV(nil, pivspec.TagChallenge, ct)...)), Le: apdu.MaxShortLe})
+			if resp.SW != apdu.SWOK {
+				t.Fatalf("decrypting with the imported key: %v", resp.SW)
+			}
+			inner, err := apdu.Unwrap(resp.Data, pivspec.TagDynamicAuth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			block, err := apdu.Unwrap(inner, pivspec.TagResponse)
+			if err != nil || !bytes.Equal(block, m.FillBytes(make([]byte, priv.Size()))) {
+				t.Fatalf("decrypted block % X, %v", block, err)
+			}
+		}
+		sign(tc, pivspec.DefaultPIN)
+		if err := tc.c.ChangePIN(ctx, pivspec.DefaultPIN, "27182818"); err != nil {
+			t.Fatal(err)
+		}
+		sign(tc, "27182818")
+
+		st := tc.state()
+		blob := st.Keys[byte(pivspec.SlotRetiredFirst)].Blob
+		for _, secret := range [][]byte{priv.Primes[0].Bytes(), priv.Primes[1].Bytes(), priv.D.Bytes()} {
+			if bytes.Contains(blob, secret) {
+				t.Fatal("the imported key's blob holds its private key")
+			}
+		}
+		for _, withCC := range []bool{false, true} {
+			if err := tc.store.TryDuplicate(blob, st.Guard.Data, []byte("27182818"), withCC); !errors.Is(err, tpm2.TPMRCPolicyFail) {
+				t.Fatalf("TPM2_Duplicate of the imported key (PolicyCommandCode(Duplicate): %v): %v, want TPM_RC_POLICY_FAIL", withCC, err)
+			}
+		}
+
+		tc.store.Close()
+		tc = newTPMCard(t, tc.tpm, tc.st)
+		sign(tc, "27182818")
+	})
+
+	t.Run("MOVE KEY and DELETE KEY", func(t *testing.T) {
+		// Key blobs are not bound to a slot: a move is a map move, the
+		// key still needs the PIN in the TPM, and a restarted card has it
+		// in its new slot.
+		tc := newTPMCard(t, open(t), nil)
+		if ok, err := tc.c.HasMoveKey(ctx); !ok || err != nil {
+			t.Fatalf("HasMoveKey = %v, %v", ok, err)
+		}
+		pub := tc.generate(pivspec.SlotRetiredLast, pivspec.AlgRSA2048)
+		tc.generate(pivspec.SlotAuthentication, pivspec.AlgRSA2048)
+		if err := tc.admin().MoveKey(ctx, pivspec.SlotRetiredLast, pivspec.SlotAuthentication); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.Metadata(ctx, pivspec.SlotRetiredLast.Ref()); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("95 after the move: %v", err)
+		}
+		if m, err := tc.c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); err != nil || !pub.Equal(m.PublicKey) {
+			t.Fatalf("9A after the move: %v", err)
+		}
+		if _, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256); !errors.Is(err, piv.ErrSecurityStatus) {
+			t.Fatalf("signing with the moved key without the PIN: %v", err)
+		}
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err := tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("signing with the moved key: %v", err)
+		}
+		tc.store.Close()
+		tc = newTPMCard(t, tc.tpm, tc.st)
+		tc.verifyPIN(pivspec.DefaultPIN)
+		sig, err = tc.c.Sign(ctx, pivspec.SlotAuthentication, pub, digest[:], crypto.SHA256)
+		if err != nil || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+			t.Fatalf("signing with the moved key after a restart: %v", err)
+		}
+		if err := tc.admin().DeleteKey(ctx, pivspec.SlotAuthentication); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.Metadata(ctx, pivspec.SlotAuthentication.Ref()); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("9A after DELETE KEY: %v", err)
+		}
+		if _, ok := tc.state().Keys[emu.SlotAuthentication]; ok {
+			t.Fatal("the saved state still holds the deleted key")
 		}
 	})
 

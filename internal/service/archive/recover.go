@@ -233,14 +233,12 @@ func (a *Archive) notify(tx lanyard.Tx, n Notice) (bool, error) {
 	return err == nil, err
 }
 
-// OwnKeys lists p's own archived keys of template, newest first, without
-// their sealed keys: what the owner picks a key to recover from.
+// OwnKeys lists p's own archived keys of template (every template when
+// ""), newest first, without their sealed keys: what the owner picks a
+// key to recover from.
 func (a *Archive) OwnKeys(ctx context.Context, p *lanyard.Principal, template string) ([]*lanyard.ArchivedKey, error) {
 	if p == nil || p.User == nil || p.User.ID == 0 {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "archived keys belong to a user; log in as one")
-	}
-	if template == "" {
-		return nil, lanyard.Errorf(lanyard.EInvalid, "name the template whose archived keys to list")
 	}
 	return a.Keys(ctx, p.User.ID, template)
 }

@@ -18,6 +18,7 @@ var (
 	qCurrentKRAKey     = prepared(`SELECT version, sealed_key, created_at FROM kra_keys ORDER BY version DESC LIMIT 1`)
 	qCountUnderKRA     = prepared(`SELECT count(*) FROM archived_keys WHERE kra_version = ? AND state <> 'discarded'`)
 	qArchivedKeysOf    = prepared(`SELECT ` + archivedKeyCols + ` FROM archived_keys WHERE owner_id = ? AND template = ? ORDER BY created_at DESC, id DESC`)
+	qArchivedKeysOfAll = prepared(`SELECT ` + archivedKeyCols + ` FROM archived_keys WHERE owner_id = ? ORDER BY created_at DESC, id DESC`)
 )
 
 // archivedKeysTx is the archived keys' part of a transaction.
@@ -109,6 +110,10 @@ func (t archivedKeysTx) ArchivedKeyByID(id int64) (*lanyard.ArchivedKey, error) 
 }
 
 func (t archivedKeysTx) ArchivedKeysOf(ownerID int64, template string) ([]*lanyard.ArchivedKey, error) {
+	if template == "" {
+		rows, err := t.rows(qArchivedKeysOfAll, ownerID)
+		return collect(t.txn, rows, err, scanArchivedKey)
+	}
 	rows, err := t.rows(qArchivedKeysOf, ownerID, template)
 	return collect(t.txn, rows, err, scanArchivedKey)
 }

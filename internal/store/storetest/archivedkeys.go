@@ -64,6 +64,13 @@ func testArchivedKeys(t *testing.T, s lanyard.Store) {
 		if len(list) != 2 || !reflect.DeepEqual(list[0], cur) || !reflect.DeepEqual(list[1], old) {
 			t.Errorf("alice's enc keys: %d, want the newer then the older", len(list))
 		}
+		all, err := tx.ArchivedKeysOf(alice.ID, "")
+		if err != nil {
+			return err
+		}
+		if len(all) != 3 || all[0].ID != other.ID || all[1].ID != cur.ID || all[2].ID != old.ID {
+			t.Errorf("alice's keys of every template: %d, want enc2 then enc newest first, not bob's", len(all))
+		}
 		if list, err := tx.ArchivedKeysOf(bob.ID, "enc2"); err != nil || len(list) != 0 {
 			t.Errorf("bob's enc2 keys: %d, %v; want none", len(list), err)
 		}

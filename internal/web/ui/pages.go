@@ -31,6 +31,7 @@ var pageTable = []page{
 	{pattern: "/workstations", title: "Workstations", tmpl: "workstations", script: "pages/workstations", nav: "/workstations"},
 	{pattern: "/secret-questions", title: "Secret questions", tmpl: "secret-questions", script: "pages/secret-questions", nav: "/secret-questions"},
 	{pattern: "/authenticator", title: "Authenticator app", tmpl: "authenticator", script: "pages/authenticator", nav: "/authenticator"},
+	{pattern: "/keys", title: "Encryption keys", tmpl: "keys", script: "pages/keys", nav: "/keys"},
 
 	{pattern: "/console/{$}", title: "Management console", tmpl: "console-home", script: "console/home", console: true, nav: "/console/"},
 	{pattern: "/console/users", title: "Users", tmpl: "console-users", script: "console/users", console: true, nav: "/console/users"},
@@ -40,6 +41,7 @@ var pageTable = []page{
 	{pattern: "/console/requests", title: "CA approval queue", tmpl: "console-requests", script: "console/requests", console: true, nav: "/console/requests"},
 	{pattern: "/console/documents", title: "Documents", tmpl: "console-documents", script: "console/documents", console: true, nav: "/console/documents"},
 	{pattern: "/console/workstations", title: "Workstations", tmpl: "console-workstations", script: "console/workstations", console: true, nav: "/console/workstations"},
+	{pattern: "/console/key-recoveries", title: "Key recovery", tmpl: "console-key-recoveries", script: "console/keyrecoveries", console: true, nav: "/console/key-recoveries"},
 	{pattern: "/console/notifications", title: "Notifications", tmpl: "console-notifications", script: "console/notifications", console: true, nav: "/console/notifications"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
 	{pattern: "/console/policies/{name}", title: "Policy", tmpl: "console-object", script: "console/object", params: []string{"name"}, console: true, nav: "/console/policies"},
@@ -59,13 +61,15 @@ type navItem struct {
 }
 
 var (
-	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}, {Href: "/authenticator", Label: "Authenticator app"}}
+	selfServiceNav = []navItem{{Href: "/", Label: "Your cards"}, {Href: "/workstations", Label: "Workstations"}, {Href: "/secret-questions", Label: "Secret questions"}, {Href: "/authenticator", Label: "Authenticator app"}, {Href: "/keys", Label: "Encryption keys"}}
 	consoleNav     = []navItem{
 		{Href: "/console/", Label: "Overview"}, {Href: "/console/users", Label: "Users"}, {Href: "/console/cards", Label: "Cards"}, {Href: "/console/issue", Label: "Issue a card", only: lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator}},
 		{Href: "/console/policies", Label: "Policies"}, {Href: "/console/card-types", Label: "Card types"},
 		{Href: "/console/templates", Label: "Certificate templates"}, {Href: "/console/requests", Label: "CA approval queue"},
 		{Href: "/console/documents", Label: "Documents"},
-		{Href: "/console/workstations", Label: "Workstations"}, {Href: "/console/notifications", Label: "Notifications"},
+		{Href: "/console/workstations", Label: "Workstations"},
+		{Href: "/console/key-recoveries", Label: "Key recovery", only: lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor}},
+		{Href: "/console/notifications", Label: "Notifications"},
 	}
 )
 

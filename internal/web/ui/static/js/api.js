@@ -301,3 +301,43 @@ export const rss = {
   // The response to a challenge read from the card ({response, serial, scheme}).
   offlineUnblock: (id, challenge) => rssCall('POST', `/cards/${enc(id)}/offline-unblock`, { challenge }),
 };
+
+// fetchFile sends body as JSON and answers the response as a Blob (a
+// file the server makes once, such as a recovered key's PKCS #12), or
+// throws the server's problem as an APIError like every other call.
+async function fetchFile(path, body) {
+  let res;
+  try {
+    res = await fetch(base + path, {
+      method: 'POST', credentials: 'same-origin', cache: 'no-store', body: JSON.stringify(body),
+      headers: { Accept: 'application/x-pkcs12, application/problem+json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
+    });
+  } catch {
+    throw new APIError(0, { detail: 'The server cannot be reached. Check your network connection and try again.' });
+  }
+  if (!res.ok) {
+    let problem = null;
+    try { problem = JSON.parse(await res.text()); } catch { problem = null; }
+    throw new APIError(res.status, problem || { detail: `The server answered ${res.status} ${res.statusText}.` }, res.headers.get('Retry-After'));
+  }
+  return res.blob();
+}
+
+// Key archival (docs/lifecycle.md, "Key archival and recovery"): archived
+// encryption keys are listed, never shown; a recovery answers a PKCS #12
+// file once. secrets: {password, account_password, code}.
+export const archivedKeys = {
+  mine: () => call('GET', '/me/archived-keys').then(items),
+  recoverOwn: (id, secrets) => fetchFile(`/me/archived-keys/${enc(id)}/recover`, secrets),
+  // Staff: another user's keys, and requests under dual control.
+  ofUser: (login) => call('GET', `/users/${enc(login)}/archived-keys`).then(items),
+  requests: (state) => call('GET', '/key-recoveries' + query({ state })).then(items),
+  request: (keyID, reason) => call('POST', '/key-recoveries', { archived_key_id: keyID, reason }),
+  // decision: {comment, account_password, code}
+  approve: (id, decision) => call('POST', `/key-recoveries/${enc(id)}/approve`, decision),
+  reject: (id, decision) => call('POST', `/key-recoveries/${enc(id)}/reject`, decision),
+  download: (id, secrets) => fetchFile(`/key-recoveries/${enc(id)}/download`, secrets),
+  // The key recovery key (administrators).
+  kra: () => call('GET', '/settings/kra').then(items),
+  rotateKRA: () => call('POST', '/settings/kra/rotate'),
+};
