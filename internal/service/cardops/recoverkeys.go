@@ -89,6 +89,16 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 		}
 	}
 	if c.own {
+		// An owner with no earlier key is told so before the step-up
+		// spends an authenticator code.
+		if unfinished == nil {
+			if err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+				_, err := s.keysForCard(tx, p, c, nil, nil, false)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.secondFactor.VerifySecondFactor(ctx, p, in.AccountPassword, in.Code); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package cardops_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,21 @@ func TestRecoverKeysOntoCardResumed(t *testing.T) {
 	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", e.keys)
 	if n := len(e.recoveries(t, id)); n != 1 {
 		t.Errorf("%d key.recover events after the resumed recovery, want 1", n)
+	}
+}
+
+// TestRecoverKeysOntoCardNothingToRecover: alice, with no archived key,
+// is told so before her step-up is asked (she has no authenticator app:
+// the step-up would refuse otherwise).
+func TestRecoverKeysOntoCardNothingToRecover(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, res.Card.ID, cardops.RecoverKeysInput{CardTarget: e.target()})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "no earlier archived keys") {
+		t.Fatalf("recovery without archived keys: %v, want a conflict saying there are none", err)
 	}
 }
