@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
@@ -83,7 +80,7 @@ func keyRecoveryDecide(verb string) func(context.Context, []string) error {
 		if verb == "approve" {
 			// Approving takes the approver's step-up: the account password
 			// from standard input, never a flag.
-			line := stdinLines()
+			line := stdinPrompter()
 			if d.AccountPassword, err = line("Your account password:"); err != nil {
 				return err
 			}
@@ -142,19 +139,6 @@ func keyRecover(ctx context.Context, args []string) error {
 	return recoverTo(ctx, "key recover", args, func(id string) string { return "/api/v1/me/archived-keys/" + id + "/recover" })
 }
 
-// stdinLines returns a reader of standard input's lines, each after its
-// prompt on standard error.
-func stdinLines() func(prompt string) (string, error) {
-	in := bufio.NewScanner(os.Stdin)
-	return func(prompt string) (string, error) {
-		fmt.Fprintln(os.Stderr, prompt)
-		if !in.Scan() {
-			return "", errors.New("standard input ended before: " + prompt)
-		}
-		return strings.TrimRight(in.Text(), "\r"), nil
-	}
-}
-
 // recoverTo reads the two passwords from standard input, never from
 // flags (they would show in the process list and the shell history), and
 // writes the PKCS #12 file the server answers at path(ID). The
@@ -171,7 +155,7 @@ func recoverTo(ctx context.Context, name string, args []string, path func(id str
 	if id, err := strconv.ParseInt(pos[0], 10, 64); err != nil || id <= 0 || *out == "" {
 		return errUsage
 	}
-	line := stdinLines()
+	line := stdinPrompter()
 	var req apiv1.KeyRecoverInput
 	if req.Password, err = line("Password for the PKCS #12 file (the policy's rule for key container passwords):"); err != nil {
 		return err

@@ -193,6 +193,11 @@ const (
 	// certificates of an issued card; resumable like an issue
 	// (cardops/update*.go). The card stays issued and usable throughout.
 	OpUpdate OperationKind = "update"
+	// OpRecoverKeys is Recover keys onto card: the owner's earlier
+	// archived keys put into an issued card's retired slots; recorded
+	// before the card gets them, repeated with the recorded keys when
+	// interrupted (cardops/recoverkeys.go).
+	OpRecoverKeys OperationKind = "recover_keys"
 )
 
 // OperationState is where an operation stands. Running operations that

@@ -15,6 +15,7 @@ const (
 	KindKeyRecoveryRequest  = "key_recovery_requested"
 	KindKeyRecoveryApproved = "key_recovery_approved"
 	KindKeyRecoveryRejected = "key_recovery_rejected"
+	KindKeyRecoveredToCard  = "key_recovered_to_card"
 )
 
 var keyRecoveryKinds = []kindInfo{
@@ -47,6 +48,13 @@ Comment: {{.Reason}}{{end}}
 {{.By}} rejected the request to recover the archived key of your {{.Template}} certificate {{.Comment}}.{{if .Reason}}
 Comment: {{.Reason}}{{end}}
 ` + signature}},
+	{KindKeyRecoveredToCard, "Keys recovered onto a card: to the owner when their earlier archived encryption keys are put on their new or replacement card", apiv1.MailTemplateInput{
+		Subject: "Your earlier encryption keys were put on your card",
+		Text: `Hello {{.User.Name}},
+
+{{.By}} put the archived keys of your earlier encryption certificates on your card: {{.Reason}}.
+With them your card opens mail encrypted to those certificates. If you did not expect this, tell your help desk at once.
+` + signature}},
 }
 
 func init() { kinds = append(kinds, keyRecoveryKinds...) }
@@ -58,7 +66,8 @@ var _ archive.Notifier = (*Mailer)(nil)
 // holds the key nor a password.
 func (m *Mailer) QueueKeyRecovery(tx lanyard.Tx, to []string, n archive.Notice) (int64, error) {
 	kind := map[string]string{archive.NoticeRecovered: KindKeyRecovered, archive.NoticeRequested: KindKeyRecoveryRequest,
-		archive.NoticeApproved: KindKeyRecoveryApproved, archive.NoticeRejected: KindKeyRecoveryRejected}[n.Kind]
+		archive.NoticeApproved: KindKeyRecoveryApproved, archive.NoticeRejected: KindKeyRecoveryRejected,
+		archive.NoticeRecoveredToCard: KindKeyRecoveredToCard}[n.Kind]
 	if kind == "" {
 		return 0, lanyard.Errorf(lanyard.EInternal, "unknown key recovery notice %q", n.Kind)
 	}

@@ -24,14 +24,14 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 32 {
-		t.Fatalf("%d templates, want 32", len(list))
+	if len(list) != 33 {
+		t.Fatalf("%d templates, want 33", len(list))
 	}
 	for _, k := range []string{notify.KindCardDisabled, notify.KindCardEnabled, notify.KindCardRevoked, notify.KindCardReplaced, notify.KindCardPINReset, notify.KindCardOfflineUnblock, notify.KindCardPINBlocked,
 		notify.KindRSSSignIn, notify.KindSecretAnswersLocked, notify.KindSecretAnswersLockedOps,
 		notify.KindCardContentExpiring, notify.KindCardContentExpired, notify.KindCardContentOperators,
 		notify.KindKeyRecovered, notify.KindKeyRecoveryRequest, notify.KindKeyRecoveryApproved, notify.KindKeyRecoveryRejected,
-		notify.KindCardUpdated, notify.KindCardUpdatePending, notify.KindCardUpdateCancelled, notify.KindCardUpdateApproved, notify.KindCardUpdateRejected} {
+		notify.KindCardUpdated, notify.KindCardUpdatePending, notify.KindCardUpdateCancelled, notify.KindCardUpdateApproved, notify.KindCardUpdateRejected, notify.KindKeyRecoveredToCard} {
 		if !slices.ContainsFunc(list, func(m *apiv1.MailTemplate) bool { return m.Kind == k }) {
 			t.Errorf("no template of kind %s", k)
 		}

@@ -144,3 +144,14 @@ type archiveOf struct{ *archive.Archive }
 func (a archiveOf) GenerateArchived(ctx context.Context, p *lanyard.Principal, ownerID, cardID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm) (*lanyard.ArchivedKey, crypto.Signer, error) {
 	return a.Generate(ctx, p, archive.Request{OwnerID: ownerID, CardID: cardID, Template: tpl, Algorithm: alg})
 }
+
+// OpenForCardTx opens archived keys for recovery onto their owner's card
+// (cardops.KeyArchive).
+func (a archiveOf) OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]cardops.RecoveredKey, error) {
+	ks, err := a.Archive.OpenForCardTx(tx, ownerID, ids)
+	out := make([]cardops.RecoveredKey, len(ks))
+	for i, k := range ks {
+		out[i] = cardops.RecoveredKey{Key: k.Key, Private: k.Private, Certificate: k.Certificate}
+	}
+	return out, err
+}

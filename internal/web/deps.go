@@ -162,6 +162,7 @@ type Cards interface {
 	EnableCard(ctx context.Context, p *lanyard.Principal, cardID int64) (*cardops.CardView, error)
 	RevokeCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RevokeCardInput) (*cardops.CardView, error)
 	ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ReplaceCardInput) (*cardops.ReplaceCardResult, error)
+	RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RecoverKeysInput) (*cardops.RecoverKeysResult, error)
 	ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResolveReplacementInput) (*cardops.ResolveReplacementResult, error)
 	// Update card contents (docs/lifecycle.md, "Update card contents").
 	UpdateOptions(ctx context.Context, p *lanyard.Principal, t cardops.CardTarget) (*cardops.UpdateOptionsResult, error)

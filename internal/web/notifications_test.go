@@ -113,8 +113,8 @@ func TestNotificationsAPI(t *testing.T) {
 	}
 	var tpls []*apiv1.MailTemplate
 	e.must(200, "GET", "/api/v1/notifications/templates", e.admin, nil).json(&tpls)
-	if len(tpls) != 32 {
-		t.Errorf("%d templates, want 32", len(tpls))
+	if len(tpls) != 33 {
+		t.Errorf("%d templates, want 33", len(tpls))
 	}
 	if r := e.do("PUT", "/api/v1/notifications/templates/nope", e.admin, apiv1.MailTemplateInput{Subject: "a", Text: "b"}); r.status != 404 {
 		t.Errorf("unknown kind: %d", r.status)

@@ -128,6 +128,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	s.routes = append(s.routes, s.kraRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
+	s.routes = append(s.routes, s.recoverKeysRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

@@ -107,6 +107,11 @@ type KeyArchive interface {
 	// RecertifyTx moves active archived key id to cert, a newer
 	// certificate of the same key (a reuse-key update), in tx.
 	RecertifyTx(tx lanyard.Tx, id int64, cert *x509.Certificate) (*lanyard.ArchivedKey, string, error)
+	// Recovery onto the owner's card (issuehistory.go).
+	OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]RecoveredKey, error)
+	NotifyOntoCardTx(tx lanyard.Tx, p *lanyard.Principal, owner *lanyard.User, card *lanyard.Card, keys []*lanyard.ArchivedKey) (bool, error)
+	Wake(queued bool)
+	RequestsForCardTx(tx lanyard.Tx, p *lanyard.Principal, ownerID int64, ids []int64, consume bool) ([]int64, error)
 }
 
 // Notifier sends the e-mails of the card workflows (internal/notify's

@@ -79,6 +79,12 @@ type issueData struct {
 	// card cannot hold one); offlinetpm.go.
 	OfflineArmed bool `json:"offline_armed,omitempty"`
 	Tracked      bool `json:"tracked,omitempty"`
+	// History are the owner's earlier archived keys this issue puts into
+	// the card's retired slots, newest first (82 up), recorded with their
+	// recovery before the card gets them; HistoryDone once it has them
+	// and its key history (issuehistory.go).
+	History     []int64 `json:"history,omitempty"`
+	HistoryDone bool    `json:"history_done,omitempty"`
 	// MaxValidityDays bounds the validity of the certificates issued, in
 	// days (0: each template's own): a temporary replacement card's
 	// (policy: Workflow → Temporary card validity).

@@ -140,6 +140,11 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		}
 	}
 
+	// The owner's earlier archived keys into the retired slots.
+	if err := s.recoverHistory(ctx, j, admin); err != nil {
+		return false, err
+	}
+
 	// The user PIN, falling back to the card type.
 	if !d.PINSet {
 		want := j.newPIN()

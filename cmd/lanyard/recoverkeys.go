@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/client"
+)
+
+// recoverKeysCommands is Recover keys onto card (docs/lifecycle.md, "Key
+// archival").
+func recoverKeysCommands() []command {
+	return []command{
+		{"card recover-keys", "card recover-keys ID [--workstation W --reader R] [--requests ID,ID | --code CODE]",
+			"put the owner's earlier archived encryption keys onto issued card ID (its retired key slots): your own card after your account password (read from standard input) and authenticator code; someone else's with your key recovery requests a second person approved (--requests)", cardRecoverKeys},
+	}
+}
+
+func cardRecoverKeys(ctx context.Context, args []string) error {
+	cmd := newClientCmd("card recover-keys")
+	ws := cmd.Int64("workstation", 0, "the ID of the workstation the card is connected to (default: found)")
+	reader := cmd.String("reader", "", "the reader the card is in (default: found)")
+	requests := cmd.String("requests", "", "comma-separated IDs of your approved key recovery requests, for someone else's card")
+	code := cmd.String("code", "", "a current code from your authenticator app, for your own card (asked on standard input when not given)")
+	pos, c, err := cmd.start(args, 1)
+	if err != nil {
+		return err
+	}
+	if id, err := strconv.ParseInt(pos[0], 10, 64); err != nil || id <= 0 {
+		return fmt.Errorf("card recover-keys: %q is not a card ID", pos[0])
+	}
+	in := apiv1.RecoverKeysInput{WorkstationID: *ws, Reader: *reader}
+	for _, s := range strings.Split(*requests, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("card recover-keys: %q is not a request ID", s)
+		}
+		in.Requests = append(in.Requests, id)
+	}
+	own, err := ownCard(ctx, c, pos[0])
+	if err != nil {
+		return err
+	}
+	if len(in.Requests) == 0 && own {
+		// The account password only from standard input: a flag would
+		// show in the process list and the shell history.
+		line := stdinPrompter()
+		if in.AccountPassword, err = line("Your account password:"); err != nil {
+			return err
+		}
+		if in.Code = *code; in.Code == "" {
+			if in.Code, err = line("Code from your authenticator app:"); err != nil {
+				return err
+			}
+		}
+	}
+	var res apiv1.RecoverKeysResult
+	if _, err := c.Post(ctx, "/api/v1/cards/"+client.Esc(pos[0])+"/recover-keys", in, &res); err != nil {
+		return err
+	}
+	if cmd.output == "json" {
+		return printJSON(&res)
+	}
+	fmt.Printf("Card %d (%s) holds %d earlier keys:\n", res.Card.ID, res.Card.Serial, len(res.Keys))
+	for i, k := range res.Keys {
+		fmt.Printf("  %X  %s  %s  archived key %d\n", 0x82+i, k.Template, k.CertificateSerial, k.ID)
+	}
+	return nil
+}
+
+// ownCard reports whether card id is the caller's (the step-up is asked
+// only then; someone else's card takes approved requests).
+func ownCard(ctx context.Context, c *client.Client, id string) (bool, error) {
+	var me apiv1.SessionInfo
+	if err := c.Get(ctx, "/api/v1/session", &me); err != nil {
+		return false, err
+	}
+	var card apiv1.CardView
+	if err := c.Get(ctx, "/api/v1/cards/"+client.Esc(id), &card); err != nil {
+		return false, err
+	}
+	return me.User != nil && card.OwnerID == me.User.ID, nil
+}
+
+// stdinPrompter returns a function that prints a prompt to standard error
+// and reads one line of standard input: for secrets, which never go in
+// flags (they would show in the process list and the shell history).
+func stdinPrompter() func(prompt string) (string, error) {
+	sc := bufio.NewScanner(os.Stdin)
+	return func(prompt string) (string, error) {
+		fmt.Fprintln(os.Stderr, prompt)
+		if !sc.Scan() {
+			return "", errors.New("standard input ended before: " + prompt)
+		}
+		return strings.TrimRight(sc.Text(), "\r"), nil
+	}
+}

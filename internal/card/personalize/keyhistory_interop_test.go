@@ -1,0 +1,79 @@
+//go:build integration
+
+package personalize
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+)
+
+// TestRetiredKeysThroughOpenSC writes two earlier keys into the retired
+// slots 82 and 83 with WriteRetiredKeys and puts the card in the real
+// pcscd's vpcd reader: OpenSC, which looks at the retired slots the Key
+// History Object counts (card-piv.c, piv_process_history), lists both
+// retired certificates and keys (PKCS #11 ids 05 and 06), reads the
+// certificate written, and decrypts with the RSA key in slot 82 what
+// openssl encrypted to its certificate (pkcs11-tool --decrypt, RSA-PKCS):
+// old mail still opens.
+func TestRetiredKeysThroughOpenSC(t *testing.T) {
+	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool", "openssl")
+	addr, reader := interoptest.TakeSlot(t)
+	ctx := context.Background()
+	e, c := mustCard(t)
+	admin, err := Authenticate(ctx, c, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []RetiredKey{retiredKey(t, rsaKey, "Lanyard retired 1"), retiredKey(t, ecKey(t), "Lanyard retired 2")}
+	if err := WriteRetiredKeys(ctx, c, admin, keys); err != nil {
+		t.Fatal(err)
+	}
+	e.PowerOff()
+	interoptest.Insert(t, addr, reader, e)
+	slot := interoptest.PKCS11Slot(t, reader)
+
+	out := interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN, "-O")
+	for _, want := range []string{"Retired Certificate for Key Management 1", "Retired Certificate for Key Management 2",
+		"Retired KEY MAN 1", "Retired KEY MAN 2", "Lanyard retired 1", "Lanyard retired 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pkcs11-tool -O lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Retired Certificate for Key Management 3") {
+		t.Errorf("pkcs11-tool -O lists a third retired certificate:\n%s", out)
+	}
+	dir := t.TempDir()
+	der := filepath.Join(dir, "cert.der")
+	interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--read-object", "--type", "cert", "--id", "05", "-o", der)
+	if got, _ := os.ReadFile(der); !bytes.Equal(got, keys[0].Certificate.Raw) {
+		t.Fatal("the certificate OpenSC reads for retired key 1 is not the one written to slot 82")
+	}
+
+	// Encrypted as S/MIME encrypts a content-encryption key to an RSA
+	// certificate: PKCS #1 v1.5, by openssl with the certificate's key.
+	msg := []byte("a content-encryption key of old mail")
+	in, pt, pub := filepath.Join(dir, "ct"), filepath.Join(dir, "pt"), filepath.Join(dir, "pub.pem")
+	if err := os.WriteFile(filepath.Join(dir, "msg"), msg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	interoptest.Run(t, "openssl", "x509", "-inform", "DER", "-in", der, "-noout", "-pubkey", "-out", pub)
+	interoptest.Run(t, "openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", pub, "-pkeyopt", "rsa_padding_mode:pkcs1", "-in", filepath.Join(dir, "msg"), "-out", in)
+	interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
+		"--decrypt", "--id", "05", "-m", "RSA-PKCS", "-i", in, "-o", pt)
+	if got, _ := os.ReadFile(pt); !bytes.Equal(got, msg) {
+		t.Fatalf("pkcs11-tool decrypted %q with retired key 1, want %q", got, msg)
+	}
+}

@@ -1,0 +1,198 @@
+package cardops_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+)
+
+// recoverKeysEnv is alice with an archived secure-email key on her first
+// card, a password and an authenticator app, and her second card (second
+// reader) issued with the logon template only: it holds none of her
+// encryption keys.
+type recoverKeysEnv struct {
+	*issueEnv
+	clock      *servicetest.Clock
+	secret     string
+	secondCard *cardops.IssueCardResult
+	keys       []*lanyard.ArchivedKey
+}
+
+const accountPassword = "correct horse battery staple"
+
+func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
+	t.Helper()
+	ctx := context.Background()
+	clock := servicetest.NewClock(time.Date(2026, 3, 1, 9, 0, 12, 0, time.UTC)) // 12 s into a TOTP step
+	e := &recoverKeysEnv{issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now}}), clock: clock}
+	e.issueArchived(t)
+	var err error
+	if e.secondCard, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.issueEnv.second(t), UserPIN: "13572468"}); err != nil {
+		t.Fatal(err)
+	}
+	if e.keys, err = e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email"); err != nil || len(e.keys) != 1 {
+		t.Fatalf("archived keys %+v, %v", e.keys, err)
+	}
+	pw := accountPassword
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secret = setup.Secret
+	if _, err := e.svc.Identity.ConfirmTOTP(ctx, e.alice, e.code(t)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(identity.TOTPPeriod)
+	return e
+}
+
+func (e *recoverKeysEnv) code(t *testing.T) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(e.secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *recoverKeysEnv) target() cardops.CardTarget {
+	return cardops.CardTarget{WorkstationID: 2, Reader: secondReader}
+}
+
+// TestRecoverKeysOntoCardByOwner: alice puts her archived key onto her
+// second card after her step-up; a wrong code changes nothing, and a
+// request of her own is refused. The key is in slot 82 with the key
+// history counting it, recorded in one key.recover event.
+func TestRecoverKeysOntoCardByOwner(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: "000000"}); err == nil {
+		t.Fatal("a wrong authenticator code recovered keys")
+	}
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), Requests: []int64{1}}); !lanyard.IsCode(err, lanyard.EInvalid) {
+		t.Fatalf("the owner with a request: %v, want invalid", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
+	res, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Keys) != 1 || res.Keys[0].ID != e.keys[0].ID {
+		t.Fatalf("recovered %+v, want alice's key %d", res.Keys, e.keys[0].ID)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", e.keys)
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Errorf("%d key.recover events, want 1", n)
+	}
+}
+
+// TestRecoverKeysOntoCardDualControl: operator olga puts alice's key onto
+// alice's card only with her own request an administrator approved; no
+// request, or a pending one, is refused before the card is touched; the
+// request is used once.
+func TestRecoverKeysOntoCardDualControl(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	olga := e.operator(t, "olga")
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, cardops.RecoverKeysInput{CardTarget: e.target()}); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("without a request: %v, want forbidden", err)
+	}
+	req, err := e.svc.Archive.RequestRecovery(ctx, olga, e.keys[0].ID, "alice's card lost its encryption key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cardops.RecoverKeysInput{CardTarget: e.target(), Requests: []int64{req.ID}}
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("with a pending request: %v, want conflict", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
+	if _, err := e.svc.Archive.DecideRecovery(ctx, e.admin, req.ID, true, "checked with alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, in); err != nil {
+		t.Fatal(err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", e.keys)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("the request used again: %v, want conflict", err)
+	}
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Errorf("%d key.recover events, want 1", n)
+	}
+}
+
+// TestRecoverKeysOntoCardResumed: alice's card is pulled (its last reply
+// lost) after her recovery was recorded and before the card confirmed
+// the keys; the next Recover keys onto card (a new step-up) writes the
+// recorded key, with no second key.recover event. The interruption point
+// is searched for: each attempt before it leaves nothing recorded.
+func TestRecoverKeysOntoCardResumed(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	interrupted := func() bool {
+		var ops []*lanyard.Operation
+		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+			ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpRecoverKeys, Unfinished: true})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return len(ops) == 1
+	}
+	for n := 1; !interrupted(); n++ {
+		if n > 200 {
+			t.Fatal("no interruption point found")
+		}
+		e.clock.Add(identity.TOTPPeriod)
+		e.access.LoseReplyAfter(2, secondReader, n)
+		if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}); err == nil {
+			t.Fatalf("the recovery finished with the card pulled after %d APDUs", n)
+		}
+	}
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Fatalf("%d key.recover events before the card has the keys, want 1", n)
+	}
+	e.clock.Add(identity.TOTPPeriod)
+	res, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Keys) != 1 || interrupted() {
+		t.Fatalf("resumed recovery: %+v, still interrupted %v", res.Keys, interrupted())
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", e.keys)
+	if n := len(e.recoveries(t, id)); n != 1 {
+		t.Errorf("%d key.recover events after the resumed recovery, want 1", n)
+	}
+}
+
+// TestRecoverKeysOntoCardNothingToRecover: alice, with no archived key,
+// is told so before her step-up is asked (she has no authenticator app:
+// the step-up would refuse otherwise).
+func TestRecoverKeysOntoCardNothingToRecover(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	res, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, res.Card.ID, cardops.RecoverKeysInput{CardTarget: e.target()})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "no earlier archived keys") {
+		t.Fatalf("recovery without archived keys: %v, want a conflict saying there are none", err)
+	}
+}
