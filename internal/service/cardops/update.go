@@ -132,6 +132,17 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 	// as done.
 	j.data = issueData{Plan: ip, Certs: map[string]string{}, Written: map[string]bool{}, PUKSet: true, PINSet: true,
 		Update: newUpdateRecord(plan, uin.CanMove, auto)}
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		pc, err := permCardTx(tx, j.card, j.user)
+		if pc.Temporary {
+			// A temporary replacement card is not renewed past the
+			// policy's temporary validity (as its issue was bound).
+			j.data.MaxValidityDays = uin.Settings.Workflow.TemporaryValidity()
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	if err := s.startUpdate(ctx, j); err != nil {
 		return nil, err
 	}

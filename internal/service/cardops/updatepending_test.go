@@ -516,3 +516,41 @@ func TestUpdateCardServerRestart(t *testing.T) {
 	}
 	e.checkUpdated(t, "9a", "9d")
 }
+
+// A temporary replacement card is renewed within the policy's temporary
+// validity, as it was issued: an update does not turn it into a card
+// for a year.
+func TestUpdateTemporaryCardKeepsItsBound(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Workflow.IssuedCardOps.TemporaryReplacement = true
+		s.Workflow.IssuedCardOps.Update = true
+		s.Workflow.TemporaryCardValidityDays = 7
+	})
+	orig, _ := e.issueTwo(t)
+	target := e.second(t)
+	res, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: target, UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid for 7 days: within the 30-day renewal window at once.
+	up, err := e.svc.Cards.UpdateCard(ctx, e.alice, cardops.UpdateCardInput{CardTarget: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.State != "done" || len(up.Slots) != 1 || up.Slots[0].NewSerial == "" {
+		t.Fatalf("update of the temporary card: %+v", up)
+	}
+	temp := e.cardOf(t, res.Card.ID)
+	for _, c := range temp.Certificates {
+		if c.Serial != up.Slots[0].NewSerial {
+			continue
+		}
+		if l := e.leaf(t, c); l.NotAfter.Sub(l.NotBefore) > 7*24*time.Hour+time.Hour {
+			t.Fatalf("renewed temporary certificate valid %v, want at most the policy's 7 days", l.NotAfter.Sub(l.NotBefore))
+		}
+		return
+	}
+	t.Fatal("the renewed certificate is not on the temporary card's view")
+}
