@@ -554,3 +554,49 @@ func TestUpdateTemporaryCardKeepsItsBound(t *testing.T) {
 	}
 	t.Fatal("the renewed certificate is not on the temporary card's view")
 }
+
+// An update cancelled after its new certificate was written to the
+// staging slot (not yet moved in) leaves it there; Revoke and clear
+// deletes it with the card's other certificates.
+func TestClearDeletesStagedCertificate(t *testing.T) {
+	ctx := context.Background()
+	for after := 1; after < 100; after++ {
+		e := newUpdateEnv(t, nil, nil)
+		e.access.FailAfter(1, reader, after)
+		if _, err := e.update(t, cardops.UpdateCardInput{}); err == nil {
+			t.Fatal("the update finished before a staged certificate was written")
+		}
+		v := e.view(t)
+		if v.Update.Unfinished == nil {
+			continue
+		}
+		var rec struct {
+			Written map[string]bool `json:"written"`
+			Update  struct {
+				Stage   map[string]string `json:"stage"`
+				Swapped map[string]bool   `json:"swapped"`
+			} `json:"update"`
+		}
+		if err := json.Unmarshal(v.Update.Unfinished.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Written["9a"] || rec.Update.Swapped["9a"] {
+			continue
+		}
+		staged, _ := personalize.ParseSlot(rec.Update.Stage["9a"])
+		if _, err := pivOf(t, e.card).Certificate(ctx, staged); err != nil {
+			t.Fatalf("staging slot %s holds no certificate: %v", rec.Update.Stage["9a"], err)
+		}
+		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, e.cardID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pivOf(t, e.card).Certificate(ctx, staged); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("staging slot %s still holds a certificate after the clear: %v", rec.Update.Stage["9a"], err)
+		}
+		return
+	}
+	t.Fatal("no interruption left a staged certificate")
+}
