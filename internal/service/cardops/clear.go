@@ -224,6 +224,15 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 			}
 		}
 	}
+	// A new certificate an unfinished or cancelled update wrote to its
+	// staging slot, never moved into place, goes too.
+	staged, err := s.stagedSlots(ctx, card.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range staged {
+		slots[r] = true
+	}
 	run.Data.Slots = slices.Sorted(maps.Keys(slots))
 	if err := personalize.DeleteCertificates(ctx, admin, run.Data.Slots); err != nil {
 		return err

@@ -116,7 +116,9 @@ func (s *Cards) cardRequestDecided(tx lanyard.Tx, r *lanyard.CertRequest, cert *
 		if err := s.discardRequested(tx, decider, r, "the CA request was rejected"); err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) { s.notifyCardIssue(ctx, prefix+"rejected", user, card, r.Template, r.Comment) }, nil
+		return func(ctx context.Context) {
+			s.notifyCardIssue(ctx, prefix+"rejected", user, card, r.Template, r.Comment)
+		}, nil
 	}
 	cert.CardID, cert.Slot, cert.UpdatedAt = card.ID, sl.Slot, s.rec.Clock()
 	if !sl.NeedForm {

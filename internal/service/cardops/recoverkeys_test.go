@@ -10,6 +10,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
@@ -22,7 +23,8 @@ import (
 type recoverKeysEnv struct {
 	*issueEnv
 	clock      *servicetest.Clock
-	secret     string
+	secret     string // alice's authenticator app
+	adamSecret string // the approver's
 	secondCard *cardops.IssueCardResult
 	keys       []*lanyard.ArchivedKey
 }
@@ -58,13 +60,46 @@ func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
 	return e
 }
 
-func (e *recoverKeysEnv) code(t *testing.T) string {
+func (e *recoverKeysEnv) code(t *testing.T) string { t.Helper(); return e.codeOf(t, e.secret) }
+
+func (e *recoverKeysEnv) codeOf(t *testing.T, secret string) string {
 	t.Helper()
-	c, err := totp.GenerateCodeCustom(e.secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	c, err := totp.GenerateCodeCustom(secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// approver is adam, an administrator with a password and an
+// authenticator app: approving a key recovery takes his step-up.
+func (e *recoverKeysEnv) approver(t *testing.T) *lanyard.Principal {
+	t.Helper()
+	ctx := context.Background()
+	e.newUser(t, "adam")
+	u, err := e.svc.Identity.UpdateUser(ctx, e.admin, "adam", identity.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}, Password: ptr(accountPassword)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adam := &lanyard.Principal{User: u, Roles: u.Roles}
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, adam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.adamSecret = setup.Secret
+	if _, err := e.svc.Identity.ConfirmTOTP(ctx, adam, e.codeOf(t, e.adamSecret)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(identity.TOTPPeriod)
+	return adam
+}
+
+// approval is adam's approval with his step-up, at a fresh TOTP step.
+func (e *recoverKeysEnv) approval(t *testing.T, comment string) archive.Decision {
+	t.Helper()
+	d := archive.Decision{Approve: true, Comment: comment, AccountPassword: accountPassword, Code: e.codeOf(t, e.adamSecret)}
+	e.clock.Add(identity.TOTPPeriod)
+	return d
 }
 
 func (e *recoverKeysEnv) target() cardops.CardTarget {
@@ -120,7 +155,7 @@ func TestRecoverKeysOntoCardDualControl(t *testing.T) {
 		t.Fatalf("with a pending request: %v, want conflict", err)
 	}
 	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
-	if _, err := e.svc.Archive.DecideRecovery(ctx, e.admin, req.ID, true, "checked with alice"); err != nil {
+	if _, err := e.svc.Archive.DecideRecovery(ctx, e.approver(t), req.ID, e.approval(t, "checked with alice")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, in); err != nil {

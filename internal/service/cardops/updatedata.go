@@ -3,6 +3,7 @@ package cardops
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"slices"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
@@ -353,4 +354,30 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found
 	return j, uin, nil
+}
+
+// stagedSlots are the staging slots of card's updates that may still hold
+// a new certificate never moved into place (staged, not swapped): Clear
+// deletes them with the card's other certificates.
+func (s *Cards) stagedSlots(ctx context.Context, cardID int64) ([]string, error) {
+	var out []string
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Kind: lanyard.OpUpdate})
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			var d issueData
+			if json.Unmarshal(op.Data, &d) != nil || d.Update == nil {
+				continue
+			}
+			for slot, r := range d.Update.Stage {
+				if !d.Update.Swapped[slot] {
+					out = append(out, r)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -516,3 +516,87 @@ func TestUpdateCardServerRestart(t *testing.T) {
 	}
 	e.checkUpdated(t, "9a", "9d")
 }
+
+// A temporary replacement card is renewed within the policy's temporary
+// validity, as it was issued: an update does not turn it into a card
+// for a year.
+func TestUpdateTemporaryCardKeepsItsBound(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Workflow.IssuedCardOps.TemporaryReplacement = true
+		s.Workflow.IssuedCardOps.Update = true
+		s.Workflow.TemporaryCardValidityDays = 7
+	})
+	orig, _ := e.issueTwo(t)
+	target := e.second(t)
+	res, err := e.svc.Cards.ReplaceCard(ctx, e.alice, orig.ID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, CardTarget: target, UserPIN: "13572468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid for 7 days: within the 30-day renewal window at once.
+	up, err := e.svc.Cards.UpdateCard(ctx, e.alice, cardops.UpdateCardInput{CardTarget: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.State != "done" || len(up.Slots) != 1 || up.Slots[0].NewSerial == "" {
+		t.Fatalf("update of the temporary card: %+v", up)
+	}
+	temp := e.cardOf(t, res.Card.ID)
+	for _, c := range temp.Certificates {
+		if c.Serial != up.Slots[0].NewSerial {
+			continue
+		}
+		if l := e.leaf(t, c); l.NotAfter.Sub(l.NotBefore) > 7*24*time.Hour+time.Hour {
+			t.Fatalf("renewed temporary certificate valid %v, want at most the policy's 7 days", l.NotAfter.Sub(l.NotBefore))
+		}
+		return
+	}
+	t.Fatal("the renewed certificate is not on the temporary card's view")
+}
+
+// An update cancelled after its new certificate was written to the
+// staging slot (not yet moved in) leaves it there; Revoke and clear
+// deletes it with the card's other certificates.
+func TestClearDeletesStagedCertificate(t *testing.T) {
+	ctx := context.Background()
+	for after := 1; after < 100; after++ {
+		e := newUpdateEnv(t, nil, nil)
+		e.access.FailAfter(1, reader, after)
+		if _, err := e.update(t, cardops.UpdateCardInput{}); err == nil {
+			t.Fatal("the update finished before a staged certificate was written")
+		}
+		v := e.view(t)
+		if v.Update.Unfinished == nil {
+			continue
+		}
+		var rec struct {
+			Written map[string]bool `json:"written"`
+			Update  struct {
+				Stage   map[string]string `json:"stage"`
+				Swapped map[string]bool   `json:"swapped"`
+			} `json:"update"`
+		}
+		if err := json.Unmarshal(v.Update.Unfinished.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Written["9a"] || rec.Update.Swapped["9a"] {
+			continue
+		}
+		staged, _ := personalize.ParseSlot(rec.Update.Stage["9a"])
+		if _, err := pivOf(t, e.card).Certificate(ctx, staged); err != nil {
+			t.Fatalf("staging slot %s holds no certificate: %v", rec.Update.Stage["9a"], err)
+		}
+		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Cards.RevokeAndClearCard(ctx, e.alice, e.cardID, cardops.ClearInput{CardTarget: e.target()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pivOf(t, e.card).Certificate(ctx, staged); !errors.Is(err, piv.ErrNotFound) {
+			t.Fatalf("staging slot %s still holds a certificate after the clear: %v", rec.Update.Stage["9a"], err)
+		}
+		return
+	}
+	t.Fatal("no interruption left a staged certificate")
+}
