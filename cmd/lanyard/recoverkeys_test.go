@@ -7,9 +7,9 @@ import (
 )
 
 // TestCardRecoverKeysCLI runs `card recover-keys` against the demo: the
-// user's own card needs the step-up (their password from standard input
-// and a code; without an authenticator app they are told to enroll one),
-// an administrator needs approved key recovery requests for the user's
+// demo user has no archived keys, which they are told before any step-up
+// is asked (the step-up itself is TestRecoverKeysOntoCardByOwner's), an
+// administrator needs approved key recovery requests for the user's
 // card, and a request that does not exist is not found. Each refusal is
 // the server's, through the API route.
 func TestCardRecoverKeysCLI(t *testing.T) {
@@ -24,8 +24,8 @@ func TestCardRecoverKeysCLI(t *testing.T) {
 	}
 	out := user.must(0, "card", "issue", "--user-pin", "24682468")
 	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
-	if _, errOut, code := user.run(string(password)+"\n", "card", "recover-keys", id, "--code", "123456"); code != 1 || !strings.Contains(errOut, "enroll an authenticator app") {
-		t.Fatalf("card recover-keys by the owner without an authenticator app: exit %d %s", code, errOut)
+	if _, errOut, code := user.run(string(password)+"\n", "card", "recover-keys", id, "--code", "123456"); code != 1 || !strings.Contains(errOut, "no earlier archived keys to put on card") {
+		t.Fatalf("card recover-keys by the owner without archived keys: exit %d %s", code, errOut)
 	}
 	if _, errOut, code := admin.run("", "card", "recover-keys", id); code != 1 || !strings.Contains(errOut, "needs key recovery requests a second person approved") {
 		t.Fatalf("card recover-keys by an administrator without requests: exit %d %s", code, errOut)
