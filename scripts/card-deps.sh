@@ -4,8 +4,9 @@
 # reader our emulated cards dial into), the independent clients the tests
 # check the cards with (OpenSC, pcsc-tools, yubico-piv-tool), the PC/SC
 # headers for cgo clients, SoftHSM2, the OpenSSL headers the TPM
-# simulator is compiled against, and NSS's certutil and pk12util (the
-# software store imports its PKCS#12 into a user's NSS database).
+# simulator is compiled against, NSS's certutil and pk12util (the
+# software store imports its PKCS#12 into a user's NSS database), and
+# oathtool (the README's key recovery step).
 #
 # Idempotent; prints nothing when everything is present. Uses sudo when not
 # run as root. Progress goes to stderr so callers may capture stdout.
@@ -30,6 +31,9 @@ have softhsm2-util || need+=(softhsm2)
 [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 # The software store's NSS import (internal/agent) and its tests.
 have pk12util || need+=(libnss3-tools)
+# The README's "A card's life" (scripts/try-it.sh) computes the demo
+# user's authenticator code with oathtool, as a phone would.
+have oathtool || need+=(oathtool)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

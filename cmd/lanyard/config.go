@@ -21,7 +21,7 @@ func configCommands() []command {
 	return []command{
 		{"template list", "template list", "list certificate templates", templateList},
 		{"template show", "template show NAME", "show a certificate template", showNamed("/api/v1/templates/", &lanyard.Template{})},
-		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] [--card-keys-only] [--archive-key] | --file FILE", "create a certificate template", templateSave(false)},
+		{"template create", "template create NAME [--key ALG]... [--validity DAYS] [--ku USAGE]... [--eku USAGE]... [--cn TEXT] [--slot SLOT] [--san-email] [--san-upn] [--ca-approval] [--form-approval] [--card-keys-only] [--archive-key] [--renewal-key new_key|reuse_key] | --file FILE", "create a certificate template", templateSave(false)},
 		{"template update", "template update NAME (--file FILE | --card-keys-only[=false])", "replace a certificate template, or switch whether it certifies only keys generated on a card", templateSave(true)},
 		{"template delete", "template delete NAME", "delete a certificate template", deleteNamed("/api/v1/templates/")},
 		{"policy list", "policy list", "list policies", policyList},
