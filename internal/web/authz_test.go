@@ -290,7 +290,7 @@ var authzRows = map[string]authzRow{
 	"POST /api/v1/cards/{id}/withdraw":        {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"POST /api/v1/cards/{id}/replace":         {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"POST /api/v1/cards/{id}/replace/resolve": {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/recover-keys":              {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/recover-keys":    {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	// Update card contents: cardperm decides (the fixture card is
 	// pending: 409, past the role and ownership checks); Cancel card
 	// update is for administrators, a comment required.
