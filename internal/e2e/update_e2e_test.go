@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify/mailpittest"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
@@ -287,4 +289,170 @@ func TestBrowserUpdateExpiringAfterNotice(t *testing.T) {
 		t.Errorf("after the update the card is %q, update %+v; want none, not due", v.ContentStatus, v.Update)
 	}
 	b.CheckConsole()
+}
+
+// issueFor issues the card in the stack's reader to c's user through the
+// API.
+func (s *stack) issueFor(c *client.Client, pin string, templates ...string) *apiv1.IssueCardResult {
+	s.t.Helper()
+	var res apiv1.IssueCardResult
+	if _, err := c.Post(context.Background(), "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: pin, Templates: templates}, &res); err != nil {
+		s.t.Fatal(err)
+	}
+	if res.Card == nil || res.Card.State != lanyard.CardIssued {
+		s.t.Fatalf("the issue left the card %+v", res.Card)
+	}
+	return &res
+}
+
+// requireTemplates sets the default policy's required and optional
+// templates, with the owner's Update card permission on.
+func (s *stack) requireTemplates(required, optional []string) {
+	s.t.Helper()
+	s.setPolicy(func(set map[string]any) {
+		certs := section(set, "certificates")
+		certs["required_templates"], certs["optional_templates"] = required, optional
+		section(section(set, "workflow"), "issued_card_operations")["update"] = true
+	})
+}
+
+// TestUpdatePolicyAddAndRemove is a policy change applied by `lanyard
+// card update` (the command line, as its user runs it) on the real
+// stack: gus's card holds logon (9a) and document signing (9c), both
+// required; the policy then requires secure e-mail (9d) instead of
+// document signing. The update adds 9d and removes 9c: OpenSC lists 9a
+// and 9d and no 9c, the 9d certificate is the server's written record
+// and signs with gus's PIN, the logon certificate is the same one, and
+// the document signing certificate is revoked, superseded (the card
+// view, the CRL). A second update finds nothing to do.
+func TestUpdatePolicyAddAndRemove(t *testing.T) {
+	bin := lanyardBinary(t)
+	s := newStack(t)
+	gus, tok := s.user("gus")
+	s.requireTemplates([]string{"smartcard-logon", "document-signing"}, []string{})
+	s.pair("gus")
+	c := newVCard(t)
+	s.insert(c)
+	const pin = "24682468"
+	res := s.issueFor(gus, pin)
+	before := openToken(t, s.reader).certs()
+	if len(before) != 2 || before["9a"] == nil || before["9c"] == nil {
+		t.Fatalf("the issued card holds %v, want 9a and 9c", before)
+	}
+
+	s.requireTemplates([]string{"smartcard-logon", "secure-email"}, []string{})
+	cli := &lanyardCLI{t: t, bin: bin, env: []string{"LANYARD_SERVER=" + s.srv.URL, "LANYARD_TOKEN=" + tok}}
+	out, _ := cli.run(0, "card", "update", "--dry-run", "--card", c.serial)
+	for _, re := range []string{`(?m)^9d\s+secure-email\s+add\s+new_key\s`, `(?m)^9c\s+document-signing\s+remove\s`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("card update --dry-run lacks %s:\n%s", re, out)
+		}
+	}
+	if v := s.cardView(res.Card.ID); len(v.Operations) != 1 {
+		t.Errorf("--dry-run recorded an operation: %+v", v.Operations)
+	}
+	out, errOut := cli.run(0, "card", "update", "--card", c.serial)
+	t.Logf("lanyard card update:\n%s%s", out, errOut)
+	for _, re := range []string{`(?m)^9d\s+secure-email\s+add\s+new_key\s+-\s+[0-9a-f]+\s+done`, `(?m)^9c\s+document-signing\s+remove\s+-\s+` + strings.ToLower(before["9c"].SerialNumber.Text(16)) + `\s+-\s+done`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("card update output lacks %s:\n%s", re, out)
+		}
+	}
+
+	tk := openToken(t, s.reader)
+	after := tk.certs()
+	if len(after) != 2 || after["9a"] == nil || after["9d"] == nil {
+		t.Fatalf("after the update the card holds %v, want 9a and 9d only", after)
+	}
+	if after["9a"].SerialNumber.Cmp(before["9a"].SerialNumber) != 0 {
+		t.Error("the logon certificate, unchanged by the policy, was replaced")
+	}
+	v := s.cardView(res.Card.ID)
+	if r := certOf(v, "9d", lanyard.CertWritten); r == nil || !sameSerial(r.Serial, after["9d"]) || r.Template != "secure-email" {
+		t.Errorf("slot 9d holds %x; the server's record is %+v", after["9d"].SerialNumber, r)
+	}
+	if r := certOf(v, "9c", ""); r == nil || !sameSerial(r.Serial, before["9c"]) || r.Status != lanyard.CertRevoked {
+		t.Errorf("the removed document signing certificate's record is %+v, want revoked", r)
+	}
+	tk.sign("9d", pin, after["9d"])
+	s.verifyChain(after)
+	if reason := s.crlReasons(after["9d"])[normSerial(before["9c"].SerialNumber.Text(16))]; reason != "Superseded" {
+		t.Errorf("the CRL gives the removed certificate reason %q, want Superseded", reason)
+	}
+	if v.Update == nil || v.Update.Due {
+		t.Errorf("after the update the card view says %+v, want not due", v.Update)
+	}
+	_, errOut = cli.run(1, "card", "update", "--card", c.serial)
+	if !strings.Contains(errOut, "up to date") {
+		t.Errorf("a second update: %s", errOut)
+	}
+}
+
+// TestUpdateRefusedForDisabledOrRevokedCard is bad input on the real
+// stack: hal's policy changes so that an update is due, but his card is
+// disabled; Update card is refused with the clear message, at the dialog's
+// options and at the update, and nothing changes: no operation, the same
+// certificates on the card and in the records. Revoked, it is refused
+// too.
+func TestUpdateRefusedForDisabledOrRevokedCard(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	hal, _ := s.user("hal")
+	s.requireTemplates([]string{"smartcard-logon"}, []string{})
+	s.pair("hal")
+	c := newVCard(t)
+	s.insert(c)
+	res := s.issueFor(hal, "13571357")
+	id := itoa(res.Card.ID)
+	s.requireTemplates([]string{"smartcard-logon", "secure-email"}, []string{})
+	if v := s.cardView(res.Card.ID); v.Update == nil || !v.Update.Due {
+		t.Fatalf("after the policy change the card view says %+v, want due", v.Update)
+	}
+	if _, err := hal.Post(ctx, "/api/v1/cards/"+id+"/disable", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := s.cardView(res.Card.ID)
+	target := apiv1.UpdateTarget{WorkstationID: s.ws, Reader: s.reader}
+	const disabled = "a disabled card cannot be issued, updated or unblocked; enable it first"
+	for _, path := range []string{"/update/options", "/update"} {
+		for who, cl := range map[string]*client.Client{"owner": hal, "administrator": s.admin} {
+			if _, err := cl.Post(ctx, "/api/v1/cards/"+id+path, apiv1.UpdateCardInput{UpdateTarget: target}, nil); err == nil || !strings.Contains(err.Error(), disabled) {
+				t.Errorf("%s of the disabled card by its %s: %v, want %q", path, who, err, disabled)
+			}
+		}
+	}
+	after := s.cardView(res.Card.ID)
+	if len(after.Operations) != len(before.Operations) || len(after.Certificates) != len(before.Certificates) || after.State != lanyard.CardDisabled {
+		t.Errorf("the refused update changed the card: %+v, was %+v", after, before)
+	}
+	s.agent.stop(t)
+	if got := openToken(t, s.reader).certs(); len(got) != 1 || !sameSerial(certOf(before, "9a", "").Serial, got["9a"]) {
+		t.Errorf("the disabled card holds %v after the refused update", got)
+	}
+	s.restartAgent()
+
+	if _, err := s.admin.Post(ctx, "/api/v1/cards/"+id+"/revoke", apiv1.RevokeCardInput{Reason: "lost"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/update/options", "/update"} {
+		_, err := s.admin.Post(ctx, "/api/v1/cards/"+id+path, apiv1.UpdateCardInput{UpdateTarget: target}, nil)
+		t.Logf("%s of the revoked card: %v", path, err)
+		if err == nil || !strings.Contains(err.Error(), "is revoked and cannot be updated") {
+			t.Errorf("%s of the revoked card: %v, want \"is revoked and cannot be updated\"", path, err)
+		}
+	}
+	if ops := updateOps(s.cardView(res.Card.ID)); len(ops) != 0 {
+		t.Errorf("the refused updates recorded operations %+v", ops)
+	}
+}
+
+// updateOps are the card's update operations.
+func updateOps(v *apiv1.CardView) []*lanyard.Operation {
+	var ops []*lanyard.Operation
+	for _, op := range v.Operations {
+		if op.Kind == lanyard.OpUpdate {
+			ops = append(ops, op)
+		}
+	}
+	return ops
 }
