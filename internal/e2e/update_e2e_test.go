@@ -456,3 +456,109 @@ func updateOps(v *apiv1.CardView) []*lanyard.Operation {
 	}
 	return ops
 }
+
+// waitUpdate waits (bounded) until the card's update operations satisfy
+// ok, and returns the card view.
+func (s *stack) waitUpdate(cardID int64, what string, ok func([]*lanyard.Operation) bool) *apiv1.CardView {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		v := s.cardView(cardID)
+		if ok(updateOps(v)) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("card %d: not %s within 60 s; operations %+v", cardID, what, v.Operations)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// audit reads the audit events of action on card id.
+func (s *stack) audit(action string, cardID int64) []*lanyard.AuditEvent {
+	s.t.Helper()
+	var evs []*lanyard.AuditEvent
+	if err := s.admin.Get(context.Background(), "/api/v1/audit?action="+action+"&object_type=card&object_id="+itoa(cardID), &evs); err != nil {
+		s.t.Fatal(err)
+	}
+	return evs
+}
+
+// TestUpdateAutomaticallyOnConnect is Update card contents automatically
+// when the card is connected, on the real stack: ivy's logon
+// certificate enters the renewal window. With the policy's switch off, a
+// card put into the reader again is left alone (no update operation).
+// With it on, the next time the card is connected it is updated with
+// nobody clicking: the card then holds a new logon certificate (the
+// server's written record; OpenSC signs with its key), the old one is
+// revoked, and the audit log records the update by the system for ivy
+// (card.update.start and card.update, auto).
+func TestUpdateAutomaticallyOnConnect(t *testing.T) {
+	s, clock := updateStack(t)
+	ivy, _ := s.user("ivy")
+	s.requireTemplates([]string{"smartcard-logon"}, []string{})
+	s.pairUpdate("ivy", clock)
+	c := newVCard(t)
+	s.insert(c)
+	const pin = "11223344"
+	res := s.issueFor(ivy, pin)
+	old := certOf(res.Card, "9a", "")
+	clock.Add(updateMove)
+	if v := s.cardView(res.Card.ID); v.Update == nil || !v.Update.Due {
+		t.Fatalf("in the renewal window the card view says %+v, want due", v.Update)
+	}
+
+	// Switch off (the default): connecting the card changes nothing. The
+	// card is pulled again before the switch goes on, so that its
+	// arrival was handled (records only, no APDU) with the switch off.
+	s.pull(c)
+	s.insert(c)
+	s.pull(c)
+	if v := s.cardView(res.Card.ID); len(updateOps(v)) != 0 || !sameSerialRec(certOf(v, "9a", lanyard.CertWritten), old) {
+		t.Fatalf("with the switch off, connecting the card changed it: %+v", v)
+	}
+
+	s.setPolicy(func(set map[string]any) { section(set, "workflow")["auto_update_on_connect"] = true })
+	clock.Add(time.Minute)
+	switchedOn := clock.Now()
+	s.insert(c)
+	v := s.waitUpdate(res.Card.ID, "updated automatically", func(ops []*lanyard.Operation) bool {
+		return len(ops) == 1 && (ops[0].State == lanyard.OpDone || ops[0].State == lanyard.OpFailed)
+	})
+	op := updateOps(v)[0]
+	// The store keeps microseconds; the switch went on a minute after
+	// the card's connection with it off.
+	if op.State != lanyard.OpDone || op.CreatedAt.Before(switchedOn.Add(-time.Second)) {
+		t.Fatalf("the automatic update is %s at %v, want done, started when the switch was on (%v)", op.State, op.CreatedAt, switchedOn)
+	}
+	for _, action := range []string{"card.update.start", "card.update"} {
+		evs := s.audit(action, res.Card.ID)
+		if len(evs) != 1 || evs[0].Actor != "system" || !strings.Contains(string(evs[0].Details), `"user":"ivy"`) {
+			t.Errorf("%s events: %+v, want one by system for ivy", action, evs)
+		}
+	}
+	if evs := s.audit("card.update.start", res.Card.ID); len(evs) == 1 && !strings.Contains(string(evs[0].Details), `"auto":true`) {
+		t.Errorf("card.update.start does not say auto: %s", evs[0].Details)
+	}
+	newRec := certOf(v, "9a", lanyard.CertWritten)
+	if newRec == nil || newRec.Serial == old.Serial {
+		t.Fatalf("after the automatic update 9a's record is %+v (old %s)", newRec, old.Serial)
+	}
+	for _, r := range v.Certificates {
+		if r.Serial == old.Serial && r.Status != lanyard.CertRevoked {
+			t.Errorf("the old logon certificate is %s, want revoked", r.Status)
+		}
+	}
+	s.agent.stop(t)
+	tk := openToken(t, s.reader)
+	got := tk.certs()
+	if len(got) != 1 || !sameSerial(newRec.Serial, got["9a"]) {
+		t.Fatalf("the card holds %v, want the new logon certificate %s", got, newRec.Serial)
+	}
+	tk.sign("9a", pin, got["9a"])
+}
+
+// sameSerialRec reports whether two records name the same certificate.
+func sameSerialRec(a, b *apiv1.CardCertificate) bool {
+	return a != nil && b != nil && strings.EqualFold(a.Serial, b.Serial)
+}
