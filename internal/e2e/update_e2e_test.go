@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/x509"
 	"math/big"
@@ -474,11 +475,16 @@ func (s *stack) waitUpdate(cardID int64, what string, ok func([]*lanyard.Operati
 	}
 }
 
-// audit reads the audit events of action on card id.
+// audit reads the audit events of action on card id (every object when
+// id is 0).
 func (s *stack) audit(action string, cardID int64) []*lanyard.AuditEvent {
 	s.t.Helper()
+	path := "/api/v1/audit?limit=1000&action=" + action
+	if cardID != 0 {
+		path += "&object_type=card&object_id=" + itoa(cardID)
+	}
 	var evs []*lanyard.AuditEvent
-	if err := s.admin.Get(context.Background(), "/api/v1/audit?action="+action+"&object_type=card&object_id="+itoa(cardID), &evs); err != nil {
+	if err := s.admin.Get(context.Background(), path, &evs); err != nil {
 		s.t.Fatal(err)
 	}
 	return evs
@@ -561,4 +567,128 @@ func TestUpdateAutomaticallyOnConnect(t *testing.T) {
 // sameSerialRec reports whether two records name the same certificate.
 func sameSerialRec(a, b *apiv1.CardCertificate) bool {
 	return a != nil && b != nil && strings.EqualFold(a.Serial, b.Serial)
+}
+
+// isPutCert9a matches the (first) PUT DATA command APDU of the slot 9a
+// certificate object (5FC105; SP 800-73-4 Part 2, 3.3.2).
+func isPutCert9a(cmd []byte) bool {
+	return len(cmd) > 10 && cmd[1] == 0xDB && bytes.Contains(cmd[5:min(len(cmd), 12)], []byte{0x5C, 0x03, 0x5F, 0xC1, 0x05})
+}
+
+// isMoveKeyTo9a matches MOVE KEY into slot 9a (YubiKey 5.7: INS F6, P1
+// the destination, P2 the source; P1 FF is DELETE KEY).
+func isMoveKeyTo9a(cmd []byte) bool {
+	return len(cmd) >= 4 && cmd[1] == 0xF6 && cmd[2] == 0x9A
+}
+
+// TestUpdatePulledMidwayThenContinued: an update renews the logon
+// certificate with a new key, built in a spare retired slot, and the card
+// is pulled in the middle — once just as the new certificate was to go
+// into slot 9a, once just as the new key was to be moved there (the old
+// key deleted, the new certificate in 9a). The update is interrupted and
+// the old certificate is not revoked. Pulled before the certificate,
+// the card back in the reader still holds the old certificate in 9a and
+// OpenSC signs with its key. Continue card update finishes it: 9a holds
+// the new certificate (the server's written record) and its key signs,
+// the old certificate is revoked as superseded exactly once (one
+// cert.supersede event, the CRL), and there is one update operation,
+// done.
+func TestUpdatePulledMidwayThenContinued(t *testing.T) {
+	s, clock := updateStack(t)
+	jo, _ := s.user("jo")
+	s.requireTemplates([]string{"smartcard-logon"}, []string{})
+	s.pairUpdate("jo", clock)
+	for i, at := range []struct {
+		what     string
+		match    func([]byte) bool
+		oldInUse bool // the card still holds the old pair in 9a
+	}{
+		{"the new certificate's PUT DATA into slot 9a", isPutCert9a, true},
+		{"MOVE KEY into slot 9a", isMoveKeyTo9a, false},
+	} {
+		if i > 0 {
+			clock.Add(-updateMove) // the next card is issued at the same time of the test
+		}
+		pulledMidway(t, s, jo, clock, at.what, at.match, at.oldInUse)
+	}
+}
+
+// pulledMidway is one card of TestUpdatePulledMidwayThenContinued: issued,
+// its update pulled at the APDU match accepts, then continued.
+func pulledMidway(t *testing.T, s *stack, jo *client.Client, clock *servicetest.Clock, what string, match func([]byte) bool, oldInUse bool) {
+	ctx := context.Background()
+	c := newVCard(t)
+	s.insert(c)
+	const pin = "97531864"
+	res := s.issueFor(jo, pin)
+	id := itoa(res.Card.ID)
+	old := openToken(t, s.reader).certs()["9a"]
+	clock.Add(updateMove)
+
+	c.holdAt(match)
+	target := apiv1.UpdateTarget{WorkstationID: s.ws, Reader: s.reader}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := jo.Post(ctx, "/api/v1/cards/"+id+"/update", apiv1.UpdateCardInput{UpdateTarget: target}, nil)
+		errc <- err
+	}()
+	c.waitHeld(t, what)
+	s.pull(c)
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "Continue card update") {
+			t.Fatalf("pulled at %s, the update answered %v; want unavailable, to be continued", what, err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("pulled at %s, the update did not end within 60 s", what)
+	}
+	v := s.cardView(res.Card.ID)
+	if ops := updateOps(v); len(ops) != 1 || ops[0].State != lanyard.OpInterrupted || v.Update == nil || v.Update.UnfinishedOperation == nil {
+		t.Fatalf("pulled at %s, the update operations are %+v, card update %+v; want one interrupted", what, ops, v.Update)
+	}
+	if r := certOf(v, "9a", lanyard.CertWritten); r == nil || !sameSerial(r.Serial, old) {
+		t.Errorf("pulled at %s, the written 9a record is %+v, want the old certificate, not revoked", what, r)
+	}
+
+	s.insert(c)
+	tk := openToken(t, s.reader)
+	if oldInUse {
+		if got := tk.certs()["9a"]; got == nil || got.SerialNumber.Cmp(old.SerialNumber) != 0 {
+			t.Fatalf("pulled at %s, slot 9a holds %v, want the old certificate", what, got)
+		}
+		tk.sign("9a", pin, old)
+	}
+
+	var done apiv1.UpdateCardResult
+	if _, err := jo.Post(ctx, "/api/v1/cards/"+id+"/update/continue", target, &done); err != nil {
+		t.Fatalf("Continue card update after a pull at %s: %v", what, err)
+	}
+	if done.State != "done" {
+		t.Fatalf("Continue card update after a pull at %s: %+v", what, done)
+	}
+	v = s.cardView(res.Card.ID)
+	if ops := updateOps(v); len(ops) != 1 || ops[0].State != lanyard.OpDone {
+		t.Errorf("after Continue the update operations are %+v, want one done", ops)
+	}
+	got := tk.certs()
+	newRec := certOf(v, "9a", lanyard.CertWritten)
+	if len(got) != 1 || newRec == nil || !sameSerial(newRec.Serial, got["9a"]) || got["9a"].SerialNumber.Cmp(old.SerialNumber) == 0 {
+		t.Fatalf("after Continue the card holds %v; the written 9a record is %+v", got, newRec)
+	}
+	tk.sign("9a", pin, got["9a"])
+	s.verifyChain(got)
+	oldHex := strings.ToLower(old.SerialNumber.Text(16))
+	var superseded int
+	for _, e := range s.audit("cert.supersede", 0) {
+		if strings.EqualFold(e.ObjectID, oldHex) {
+			superseded++
+		}
+	}
+	if superseded != 1 {
+		t.Errorf("pulled at %s, the old certificate was superseded %d times, want once", what, superseded)
+	}
+	if reason := s.crlReasons(got["9a"])[normSerial(oldHex)]; reason != "Superseded" {
+		t.Errorf("the CRL gives the old logon certificate reason %q, want Superseded", reason)
+	}
+	s.pull(c)
 }
