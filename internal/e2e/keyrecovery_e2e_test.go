@@ -30,15 +30,7 @@ func TestKeyRecoveryRequesterCannotApprove(t *testing.T) {
 	bob, _ := s.user("bob", lanyard.RoleAdministrator)
 	webtest.Login(t, s.srv.URL, "ann", password) // enrolls their authenticator apps
 	webtest.Login(t, s.srv.URL, "bob", password)
-	var tpl lanyard.Template
-	if err := s.admin.Get(ctx, "/api/v1/templates/secure-email", &tpl); err != nil {
-		t.Fatal(err)
-	}
-	tpl.KeyAlgs, tpl.KeyUsage, tpl.ExtKeyUsage, tpl.KeyArchival = []lanyard.KeyAlgorithm{lanyard.RSA2048}, []string{lanyard.KUKeyEncipherment},
-		[]string{lanyard.EKUEmailProtection}, true
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/templates/secure-email", &tpl, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.archiveSecureEmail()
 	s.pair("gus")
 	s.insert(newVCard(t))
 	s.issueFor(gus, "24682468", "secure-email")

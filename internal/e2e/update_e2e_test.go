@@ -194,22 +194,14 @@ func (s *stack) waitMail(m *mailServer, to, subject string) *mailpittest.Message
 // to none.
 func TestBrowserUpdateExpiringAfterNotice(t *testing.T) {
 	s, clock := updateStack(t)
-	ctx := context.Background()
 	alice, _ := s.user("alice")
 	m := s.startMail()
-	s.setPolicy(func(set map[string]any) {
-		certs := section(set, "certificates")
-		certs["required_templates"] = []string{"smartcard-logon", "document-signing"}
-		certs["optional_templates"] = []string{"secure-email"}
-	})
+	s.requireTemplates([]string{"smartcard-logon", "document-signing"}, []string{"secure-email"})
 	s.pairUpdate("alice", clock)
 	c := newVCard(t)
 	s.insert(c)
 	const pin = "24681357"
-	var res apiv1.IssueCardResult
-	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: s.target(), UserPIN: pin}, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := s.issueFor(alice, pin)
 	id := itoa(res.Card.ID)
 	before := openToken(t, s.reader).certs()
 	if len(before) != 2 || before["9a"] == nil || before["9c"] == nil {
