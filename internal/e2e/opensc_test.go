@@ -229,6 +229,22 @@ func (s *stack) checkIssued(tk *token, cardID int64, pin string, slots ...string
 // CA's root, with its issuing certificate as untrusted intermediate.
 func (s *stack) verifyChain(certs map[string]*x509.Certificate) {
 	s.t.Helper()
+	dir := s.t.TempDir()
+	root, inter := s.caFiles(dir)
+	for sl, c := range certs {
+		f := filepath.Join(dir, sl+".pem")
+		writePEM(s.t, f, c.Raw)
+		out := runTool(s.t, "openssl", "verify", "-CAfile", root, "-untrusted", inter, f)
+		if !strings.HasSuffix(strings.TrimSpace(out), ": OK") {
+			s.t.Errorf("openssl verify of the slot %s certificate: %s", sl, out)
+		}
+	}
+}
+
+// caFiles writes the built-in CA's root and issuing certificates (PEM)
+// into dir and returns their paths.
+func (s *stack) caFiles(dir string) (root, issuing string) {
+	s.t.Helper()
 	var cas []*apiv1.CAInfo
 	if err := s.admin.Get(context.Background(), "/api/v1/cas", &cas); err != nil || len(cas) == 0 {
 		s.t.Fatalf("GET /cas: %v %v", cas, err)
@@ -246,18 +262,10 @@ func (s *stack) verifyChain(certs map[string]*x509.Certificate) {
 	if len(chain) < 2 {
 		s.t.Fatalf("the CA chain has %d certificates, want issuing and root", len(chain))
 	}
-	dir := s.t.TempDir()
-	root, inter := filepath.Join(dir, "root.pem"), filepath.Join(dir, "issuing.pem")
+	root, issuing = filepath.Join(dir, "root.pem"), filepath.Join(dir, "issuing.pem")
 	writePEM(s.t, root, chain[len(chain)-1])
-	writePEM(s.t, inter, chain[:len(chain)-1]...)
-	for sl, c := range certs {
-		f := filepath.Join(dir, sl+".pem")
-		writePEM(s.t, f, c.Raw)
-		out := runTool(s.t, "openssl", "verify", "-CAfile", root, "-untrusted", inter, f)
-		if !strings.HasSuffix(strings.TrimSpace(out), ": OK") {
-			s.t.Errorf("openssl verify of the slot %s certificate: %s", sl, out)
-		}
-	}
+	writePEM(s.t, issuing, chain[:len(chain)-1]...)
+	return root, issuing
 }
 
 func writePEM(t *testing.T, path string, ders ...[]byte) {

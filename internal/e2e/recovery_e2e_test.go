@@ -39,15 +39,7 @@ func TestArchivedKeyRecoveredOntoReplacementCard(t *testing.T) {
 	olga, _ := s.user("olga", lanyard.RoleOperator)
 	carl, _ := s.user("carl", lanyard.RoleCAManager)
 	m := s.startMail()
-	var tpl lanyard.Template
-	if err := s.admin.Get(ctx, "/api/v1/templates/secure-email", &tpl); err != nil {
-		t.Fatal(err)
-	}
-	tpl.KeyAlgs, tpl.KeyUsage, tpl.ExtKeyUsage, tpl.KeyArchival = []lanyard.KeyAlgorithm{lanyard.RSA2048}, []string{lanyard.KUKeyEncipherment},
-		[]string{lanyard.EKUEmailProtection}, true
-	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/templates/secure-email", &tpl, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.archiveSecureEmail()
 	s.pair("gus")
 
 	lost := newVCard(t)
@@ -146,6 +138,23 @@ func TestArchivedKeyRecoveredOntoReplacementCard(t *testing.T) {
 			t.Fatal("gus was not told that his earlier key was put on the replacement card")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// archiveSecureEmail makes the secure-email template an encryption
+// template that archives its key: RSA 2048, key encipherment, e-mail
+// protection.
+func (s *stack) archiveSecureEmail() {
+	s.t.Helper()
+	ctx := context.Background()
+	var tpl lanyard.Template
+	if err := s.admin.Get(ctx, "/api/v1/templates/secure-email", &tpl); err != nil {
+		s.t.Fatal(err)
+	}
+	tpl.KeyAlgs, tpl.KeyUsage, tpl.ExtKeyUsage, tpl.KeyArchival = []lanyard.KeyAlgorithm{lanyard.RSA2048}, []string{lanyard.KUKeyEncipherment},
+		[]string{lanyard.EKUEmailProtection}, true
+	if _, err := s.admin.Do(ctx, http.MethodPut, "/api/v1/templates/secure-email", &tpl, nil); err != nil {
+		s.t.Fatal(err)
 	}
 }
 

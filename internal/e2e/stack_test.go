@@ -63,6 +63,13 @@ type stack struct {
 // newStack starts a server and takes the vpcd slot; pair starts the agent.
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackWith(t, webtest.Options{})
+}
+
+// newStackWith is newStack with the server's options, such as the clock
+// of the service and the CA (Now) that tests of expiry move.
+func newStackWith(t *testing.T, opts webtest.Options) *stack {
+	t.Helper()
 	requireTools(t)
 	addr := vpcdtest.Addr(t)
 	vpcdtest.Lock(t, addr)
@@ -74,7 +81,8 @@ func newStack(t *testing.T) *stack {
 	}
 	// The test server's hub is the one its web pages and API read live
 	// state from, with the tests' heartbeat.
-	s := &stack{t: t, srv: webtest.StartWith(t, st, webtest.Options{Heartbeat: heartbeat}), vpcd: addr, port: port, agentDir: t.TempDir()}
+	opts.Heartbeat = heartbeat
+	s := &stack{t: t, srv: webtest.StartWith(t, st, opts), vpcd: addr, port: port, agentDir: t.TempDir()}
 	s.hub, s.agentURL = s.srv.Hub, s.srv.AgentURL
 	s.admin = mustClient(t, s.srv.URL, s.srv.AdminToken)
 	s.waitSlotEmpty()
