@@ -128,19 +128,7 @@ func (s *Cards) ReissueSoftwareStore(ctx context.Context, p *lanyard.Principal, 
 	}
 	s.notifyUpdate(ctx, "updated", j.card, p.User.Login, "")
 	res := &StoreReissueResult{OperationID: j.op.ID, Files: j.files}
-	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
-		card, err := tx.CardByID(j.card.ID)
-		if err != nil {
-			return err
-		}
-		if res.Card, err = s.cardView(tx, card, true); err != nil {
-			return err
-		}
-		if res.Card.Update, err = s.updateStatus(tx, card); err != nil {
-			return err
-		}
-		return s.addAllowed(tx, p, res.Card)
-	})
+	res.Card, err = s.GetCard(ctx, p, j.card.ID)
 	return res, err
 }
 
