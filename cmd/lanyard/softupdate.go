@@ -11,6 +11,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // softUpdateCommands is Update card contents for a software store: its
@@ -73,6 +74,16 @@ func firstLine(r io.Reader) (string, error) {
 		return strings.TrimRight(in.Text(), "\r"), nil
 	}
 	return "", in.Err()
+}
+
+// cardUpdateLine is updateLine for card v: a software store due is
+// re-issued, not updated in a reader.
+func cardUpdateLine(v *apiv1.CardView) string {
+	line := updateLine(v.Update)
+	if line == "" || v.Kind != lanyard.KindSoftwareStore || v.Update.UnfinishedOperation != nil {
+		return line
+	}
+	return strings.TrimSuffix(line, " (lanyard card update)") + fmt.Sprintf(" (lanyard card reissue-store %d)", v.ID)
 }
 
 func keptFile(path string) string {

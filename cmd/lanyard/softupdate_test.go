@@ -47,6 +47,9 @@ func TestCardReissueStoreCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin.must(0, "template", "update", "secure-email", "--file", file)
+	if out := user.must(0, "card", "show", id); !strings.Contains(out, "Update: due: secure-email secure-email renew (template_changed) (lanyard card reissue-store "+id+")") {
+		t.Fatalf("card show of a store due:\n%s", out)
+	}
 
 	out, errOut, code := user.run("Demo-Store-2\n", "card", "reissue-store", id)
 	m := regexp.MustCompile(`(?m)^secure-email: [0-9a-f]+ in (\S+\.p12), replacing [0-9a-f]+ \(revoked, superseded\); its old file (\S+) is left in place$`).FindStringSubmatch(out)
