@@ -138,13 +138,16 @@ func TestReissueSoftwareStore(t *testing.T) {
 		in.Password = pw
 		e.refusedStoreReissue(t, e.alice, in, lanyard.EInvalid, text)
 	}
-	// Another workstation, no permission, disabled.
+	// Another workstation, no permission, staff, disabled.
 	in := good
 	in.WorkstationID = 2
 	e.refusedStoreReissue(t, e.alice, in, lanyard.EInvalid, "is on workstation 1")
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.Update = false })
 	e.refusedStoreReissue(t, e.alice, good, lanyard.EForbidden, "not allowed to use Update card")
 	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.Update = true })
+	// Staff re-issuing alice's store would need the CA's second person,
+	// which a store cannot wait for (as for its issue).
+	e.refusedStoreReissue(t, e.admin, good, lanyard.EForbidden, "second person")
 	if _, err := e.svc.Cards.DisableCard(ctx, e.admin, e.store.Card.ID); err != nil {
 		t.Fatal(err)
 	}
