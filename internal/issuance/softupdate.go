@@ -50,7 +50,8 @@ func StoreUpdateInput(in UpdateInput) UpdateInput {
 // templates chosen), each new certificate checked as for a store's issue
 // (no approval to wait for, no archived key), and the key container
 // password checked against the policy's rules, as at issue: the new
-// files are written with it. Rows are never staged. An up-to-date store
+// files are written with it (a re-issue that only revokes writes none
+// and needs none). Rows are never staged. An up-to-date store
 // is refused (EConflict) as an up-to-date card is.
 func DecideStoreReissue(in UpdateInput, optional []string, password string) (*UpdatePlan, error) {
 	if in.CardType == nil || in.CardType.Kind != lanyard.KindSoftwareStore {
@@ -68,7 +69,7 @@ func DecideStoreReissue(in UpdateInput, optional []string, password string) (*Up
 	// As at issue, the password is required when the policy always asks
 	// or a template of the store (kept ones too: the store was issued
 	// with one password) prompts for one.
-	required := in.Settings.Issuance.KeyPassword.Always
+	required, writes := in.Settings.Issuance.KeyPassword.Always, false
 	for i := range p.Slots {
 		r := &p.Slots[i]
 		r.Staged = false
@@ -83,6 +84,10 @@ func DecideStoreReissue(in UpdateInput, optional []string, password string) (*Up
 		if err := softTemplate(in.Input, t); err != nil {
 			return nil, err
 		}
+		writes = true
+	}
+	if !writes {
+		return p, nil // only revocations: no file is written
 	}
 	if err := policy.CheckKeyPassword(in.Settings.Issuance.KeyPassword, password, required); err != nil {
 		return nil, err

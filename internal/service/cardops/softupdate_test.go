@@ -268,3 +268,34 @@ func TestReissueSoftwareStoreFailure(t *testing.T) {
 		t.Errorf("files %+v", res.Files)
 	}
 }
+
+// TestReissueSoftwareStoreRemoves: once the policy no longer names
+// secure-email, the re-issue revokes its certificate (superseded) and
+// writes no file; the old file stays; no password is needed for that.
+func TestReissueSoftwareStoreRemoves(t *testing.T) {
+	e := newStoreUpdateEnv(t)
+	ctx := context.Background()
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Certificates.Optional = nil })
+	files := e.access.SoftwareStores()
+	res, err := e.svc.Cards.ReissueSoftwareStore(ctx, e.alice, e.store.Card.ID, cardops.StoreReissueInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := e.oldFile(t, "secure-email")
+	if len(res.Files) != 1 || res.Files[0].Action != issuance.ActionRemove || res.Files[0].OldSerial != old.Certificate || res.Files[0].NewSerial != "" ||
+		res.Files[0].OldPath != old.Path || res.Files[0].Path != "" {
+		t.Fatalf("files %+v", res.Files)
+	}
+	if c := e.cert(t, old.Certificate); c.Status != lanyard.CertRevoked || c.Reason != lanyard.ReasonSuperseded {
+		t.Errorf("removed certificate: %s %s", c.Status, c.Reason)
+	}
+	if n := e.access.SoftwareStores(); n != files {
+		t.Errorf("a removal wrote %d files", n-files)
+	}
+	if _, err := os.Stat(old.Path); err != nil {
+		t.Error(err)
+	}
+	if c := e.cert(t, e.oldFile(t, "document-signing").Certificate); c.Status != lanyard.CertWritten {
+		t.Errorf("document-signing is %s", c.Status)
+	}
+}
