@@ -133,7 +133,7 @@ func printCard(v *apiv1.CardView) {
 		}
 		fmt.Printf("  %-4s %-18s %-9s %-8s %s (serial %s, until %s)\n", cc.Slot, cc.Template, status, cc.Source, cc.Subject, cc.Serial, cc.NotAfter)
 	}
-	if line := updateLine(v.Update); line != "" {
+	if line := cardUpdateLine(v); line != "" {
 		fmt.Printf("  Update: %s\n", line)
 	}
 	if r := v.ReplacedBy; r != nil {

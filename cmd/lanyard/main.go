@@ -47,6 +47,7 @@ func commands() []command {
 	cmds = append(cmds, cardStateCommands()...)
 	cmds = append(cmds, replaceCommands()...)
 	cmds = append(cmds, updateCommands()...)
+	cmds = append(cmds, softUpdateCommands()...)
 	cmds = append(cmds, recoverKeysCommands()...)
 	cmds = append(cmds, documentCommands()...)
 	cmds = append(cmds, workstationCommands()...)

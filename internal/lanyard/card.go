@@ -198,6 +198,12 @@ const (
 	// before the card gets them, repeated with the recorded keys when
 	// interrupted (cardops/recoverkeys.go).
 	OpRecoverKeys OperationKind = "recover_keys"
+	// OpReissueStore is a software store's re-issue (Update card contents
+	// of a software store): new keys in new files, the old certificates
+	// revoked superseded; not resumed (the new keys live in the agent's
+	// memory until written), so an interrupted one fails
+	// (cardops/softupdate.go).
+	OpReissueStore OperationKind = "reissue_store"
 )
 
 // OperationState is where an operation stands. Running operations that

@@ -294,10 +294,13 @@ var authzRows = map[string]authzRow{
 	// Update card contents: cardperm decides (the fixture card is
 	// pending: 409, past the role and ownership checks); Cancel card
 	// update is for administrators, a comment required.
-	"POST /api/v1/cards/{id}/update/options":            {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/update":                    {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/update/continue":           {roles: anyone, obj: objCard, others: staff, body: `{}`},
-	"POST /api/v1/cards/{id}/update/cancel":             {roles: admins, obj: objCard, others: admins, body: `{"comment":"the user left"}`},
+	"POST /api/v1/cards/{id}/update/options":  {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update":          {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update/continue": {roles: anyone, obj: objCard, others: staff, body: `{}`},
+	"POST /api/v1/cards/{id}/update/cancel":   {roles: admins, obj: objCard, others: admins, body: `{"comment":"the user left"}`},
+	// Software store re-issue: the fixture card is no store (400), past
+	// the role and ownership checks.
+	"POST /api/v1/cards/{id}/software-store/reissue":    {roles: anyone, obj: objCard, others: staff, body: `{}`},
 	"GET /api/v1/connected-cards":                       {roles: anyone},
 	"POST /api/v1/issue/options":                        {roles: anyone, body: `{}`},
 	"POST /api/v1/issue":                                {roles: anyone, body: `{}`},

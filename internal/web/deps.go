@@ -180,6 +180,7 @@ type Cards interface {
 	CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in cardops.CreateVirtualInput) (*cardops.ConnectedCard, error)
 	SoftwareStoreOptions(ctx context.Context, p *lanyard.Principal, login string) ([]cardops.SoftwareStoreOption, error)
 	IssueSoftwareStore(ctx context.Context, p *lanyard.Principal, in cardops.SoftwareStoreInput) (*cardops.SoftwareStoreResult, error)
+	ReissueSoftwareStore(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.StoreReissueInput) (*cardops.StoreReissueResult, error)
 	OfflineUnblock(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.OfflineUnblockInput) (*cardops.OfflineUnblockResult, error)
 }
 

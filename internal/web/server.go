@@ -122,6 +122,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.cardContentRoutes()...)
 	s.routes = append(s.routes, s.replaceRoutes()...)
 	s.routes = append(s.routes, s.updateRoutes()...)
+	s.routes = append(s.routes, s.softUpdateRoutes()...)
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)

@@ -260,33 +260,11 @@ func (s *Cards) softSteps(ctx context.Context, j *softJob, password string) ([]S
 	var files []SoftwareStoreFile
 	for _, sl := range j.plan.Slots {
 		tpl := j.tpls[sl.Template]
-		authority, ok := s.cas[tpl.CA]
-		if !ok {
-			return nil, lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
-		}
-		chain, err := authority.Chain(ctx)
+		sc, err := s.softCertificate(ctx, j.ws.ID, tpl, sl.Algorithm, j.user)
 		if err != nil {
 			return nil, err
 		}
-		key, err := access.SoftwareKey(ctx, j.ws.ID, sl.Algorithm)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := x509.ParsePKIXPublicKey(key.PublicKey)
-		if err != nil {
-			return nil, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent sent a public key that does not parse: %v", err)
-		}
-		if err := ca.CheckPublicKey(tpl, pub); err != nil {
-			return nil, err
-		}
-		if lanyard.KeyAlgorithmOf(pub) != sl.Algorithm {
-			return nil, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent made a %s key instead of %s", lanyard.KeyAlgorithmOf(pub), sl.Algorithm)
-		}
-		cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: j.user, PublicKey: pub})
-		if err != nil {
-			return nil, err
-		}
-		rec := lanyard.ManagedCertificate(cert, tpl, j.user, s.rec.Clock())
+		rec := lanyard.ManagedCertificate(sc.cert, tpl, j.user, s.rec.Clock())
 		rec.CardID = j.card.ID
 		j.data.Certs[sl.Template] = rec.Serial
 		ev := s.rec.Event(j.p, "cert.issue", "certificate", rec.Serial, map[string]any{"ca": rec.CA, "template": tpl.Name,
@@ -296,15 +274,7 @@ func (s *Cards) softSteps(ctx context.Context, j *softJob, password string) ([]S
 			return nil, err
 		}
 
-		ders := [][]byte{cert.Raw}
-		for _, c := range chain {
-			ders = append(ders, c.Raw)
-		}
-		req := lanyard.SoftwareStoreRequest{Handle: key.Handle, Chain: ders[:min(len(ders), agentproto.MaxChain)], Password: password, Scope: j.data.Scope,
-			Name: softFileName(j.card, sl.Template, len(j.plan.Slots))}
-		if j.data.Scope == lanyard.ScopeUser {
-			req.Account = j.user.Login
-		}
+		req := sc.request(password, j.data.Scope, j.user.Login, softFileName(j.card, sl.Template, len(j.plan.Slots)))
 		stored, err := access.SoftwareStore(ctx, j.ws.ID, req)
 		if err != nil {
 			return nil, err
@@ -319,6 +289,62 @@ func (s *Cards) softSteps(ctx context.Context, j *softJob, password string) ([]S
 		files = append(files, SoftwareStoreFile{Template: sl.Template, Certificate: rec.Serial, SoftwareStored: stored})
 	}
 	return files, nil
+}
+
+// softCert is a key pair the workstation's agent made for a software
+// store, and the certificate the CA issued for it with its chain.
+type softCert struct {
+	key   lanyard.SoftwareKey
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+}
+
+// softCertificate has the agent of workstation wsID make a key pair of
+// alg and the CA of tpl certify it for user. Nothing is recorded: the
+// caller records the certificate before the store is written.
+func (s *Cards) softCertificate(ctx context.Context, wsID int64, tpl *lanyard.Template, alg lanyard.KeyAlgorithm, user *lanyard.User) (*softCert, error) {
+	authority, ok := s.cas[tpl.CA]
+	if !ok {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "CA %q of template %q is not running", tpl.CA, tpl.Name)
+	}
+	chain, err := authority.Chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.cardAccess().SoftwareKey(ctx, wsID, alg)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.ParsePKIXPublicKey(key.PublicKey)
+	if err != nil {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent sent a public key that does not parse: %v", err)
+	}
+	if err := ca.CheckPublicKey(tpl, pub); err != nil {
+		return nil, err
+	}
+	if lanyard.KeyAlgorithmOf(pub) != alg {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent made a %s key instead of %s", lanyard.KeyAlgorithmOf(pub), alg)
+	}
+	cert, err := authority.Sign(ctx, &ca.SignRequest{Template: tpl, User: user, PublicKey: pub})
+	if err != nil {
+		return nil, err
+	}
+	return &softCert{key: key, cert: cert, chain: chain}, nil
+}
+
+// request is the agent's store request for sc: the key's handle and
+// the chain, written with password into scope (a user store: the
+// account of login) as name.
+func (sc *softCert) request(password, scope, login, name string) lanyard.SoftwareStoreRequest {
+	ders := [][]byte{sc.cert.Raw}
+	for _, c := range sc.chain {
+		ders = append(ders, c.Raw)
+	}
+	req := lanyard.SoftwareStoreRequest{Handle: sc.key.Handle, Chain: ders[:min(len(ders), agentproto.MaxChain)], Password: password, Scope: scope, Name: name}
+	if scope == lanyard.ScopeUser {
+		req.Account = login
+	}
+	return req
 }
 
 // softFileName is the store file's name (without extension): the card's

@@ -229,6 +229,9 @@ func (s *Cards) updateInput(tx lanyard.Tx, p *lanyard.Principal, card *lanyard.C
 	if in.Templates, err = templatesByName(tx); err != nil {
 		return nil, err
 	}
+	// A software store's certificates are told apart by template, not
+	// slot (softupdate.go).
+	*in = issuance.StoreUpdateInput(*in)
 	if in.Held, in.TrackedRecs, err = heldCertificates(tx, card, in.Templates); err != nil {
 		return nil, err
 	}

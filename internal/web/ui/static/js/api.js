@@ -157,6 +157,10 @@ export const cards = {
   continueUpdate: (id, target) => call('POST', `/cards/${enc(id)}/update/continue`, target),
   // req: {comment} (administrators); the card as it is now
   cancelUpdate: (id, req) => call('POST', `/cards/${enc(id)}/update/cancel`, req),
+  // Update card contents of a software store (its re-issue). req:
+  // {password, templates}; {card, operation_id, files: [{template, action,
+  // old_serial, new_serial, old_path, path, nss, nss_note}]}
+  reissueStore: (id, req) => call('POST', `/cards/${enc(id)}/software-store/reissue`, req),
   // req: {found}: end a temporary replacement; {original, temporary, replacement}
   resolveReplacement: (id, req) => call('POST', `/cards/${enc(id)}/replace/resolve`, req),
 };

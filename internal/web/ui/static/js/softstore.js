@@ -7,6 +7,7 @@
 // the remedy for a forgotten one is to issue again.
 import * as api from './api.js';
 import { $, h, errorText, fieldError, openDialog, setStatus } from './dom.js';
+import { formDialog } from './cardstates.js';
 
 const scopeText = {
   machine: { button: 'Issue software store (machine)', name: 'software store (machine)', where: "the workstation's machine store" },
@@ -141,4 +142,32 @@ export async function loadSoftStores(onDone) {
   }
   box.replaceChildren(softStoreSection(opts, onDone));
   setStatus(status, '');
+}
+
+// openStoreReissueDialog is Update card for a software store: its
+// re-issue. The certificates due (card.update.changes) are renewed with
+// new keys in new files, written with the key container password asked
+// again (it is never stored); the old certificates are revoked and their
+// files left in place. status shows what was written.
+export function openStoreReissueDialog(card, opener, status, onDone) {
+  const changes = ((card.update && card.update.changes) || []);
+  const what = changes.length
+    ? h('ul', { id: 'reissue-changes' }, changes.map((c) => h('li', {}, `${c.template}: ${c.action === 'remove' ? 'revoked (no longer in your policy)' : c.action === 'add' ? 'added' : 'renewed'}`)))
+    : h('p', { id: 'reissue-changes' }, 'Nothing is due; the store is checked against your policy again.');
+  const pw = h('input', { id: 'reissue-password', type: 'password', autocomplete: 'new-password', maxlength: 128, 'aria-describedby': 'reissue-hint' });
+  const pw2 = h('input', { id: 'reissue-password2', type: 'password', autocomplete: 'new-password', maxlength: 128, 'aria-describedby': 'reissue-hint' });
+  formDialog('reissue', 'Update card: re-issue software store', [
+    h('p', { id: 'reissue-hint' }, `Software store ${card.name || card.serial}: the workstation makes new keys and writes them with their new certificates into new files, `
+      + 'protected by the key container password you enter here (the rules of your policy apply; it cannot be reset). '
+      + 'The old certificates are revoked; their files stay on the workstation.'),
+    what,
+    h('div', { class: 'field' }, h('label', { for: 'reissue-password' }, 'Key container password'), pw),
+    h('div', { class: 'field' }, h('label', { for: 'reissue-password2' }, 'Confirm password'), pw2),
+  ], 'Re-issue', 'primary', opener, async () => {
+    if (pw.value !== pw2.value) throw new Error('The two passwords differ.');
+    const r = await api.cards.reissueStore(card.id, { password: pw.value });
+    await onDone(r.card);
+    const lines = (r.files || []).map((f) => (f.new_serial ? `${f.template}: ${f.path}` : `${f.template}: revoked`));
+    setStatus(status, `The software store is re-issued. ${lines.join('; ')}. The old files stay in place with their revoked certificates.`, 'ok');
+  });
 }

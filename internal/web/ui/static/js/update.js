@@ -8,6 +8,7 @@ import * as api from './api.js';
 import { h, errorText, fmtDate, label, openDialog, setStatus, table } from './dom.js';
 import { cardActionDialog, connectedTarget } from './continue.js';
 import { formDialog } from './cardstates.js';
+import { openStoreReissueDialog } from './softstore.js';
 
 // reasonTexts are the update reasons in words.
 const reasonTexts = {
@@ -44,14 +45,16 @@ export function bannerText(card, update) {
   }
   if (!update.due) return '';
   const changes = update.changes || [];
+  // A software store is re-issued on its workstation, with no card to connect.
+  const act = card.kind === 'software_store' ? 'choose Update card to re-issue it' : 'connect the card and choose Update card';
   const dated = changes.filter((c) => c.action === 'renew' && (c.reasons || []).some((r) => r === 'expired' || r === 'expiring') && c.not_after)
     .sort((a, b) => String(a.not_after).localeCompare(String(b.not_after)));
   if (dated.length) {
     const c = dated[0];
     const verb = (c.reasons || []).includes('expired') ? 'expired on' : 'expires on';
-    return `Card ${name}: certificate ${c.template} ${verb} ${fmtDate(c.not_after)} — connect the card and choose Update card.`;
+    return `Card ${name}: certificate ${c.template} ${verb} ${fmtDate(c.not_after)} — ${act}.`;
   }
-  return `Card ${name}: your policy changed — connect the card and choose Update card.`;
+  return `Card ${name}: your policy changed — ${act}.`;
 }
 
 // updateBanner is the notice of a card whose update is due or waits.
@@ -69,7 +72,11 @@ export function updateButtons(card, allowed, update, status, onDone) {
   const unfinished = update && update.unfinished_operation;
   const buttons = [];
   if (has('update') && !unfinished) {
-    buttons.push(h('button', { type: 'button', id: `card-update-${card.id}`, onclick: (e) => openUpdateDialog(card, e.currentTarget, onDone) }, 'Update card'));
+    // A software store has no reader: Update card re-issues it.
+    const open = card.kind === 'software_store'
+      ? (e) => openStoreReissueDialog({ ...card, update }, e.currentTarget, status, onDone)
+      : (e) => openUpdateDialog(card, e.currentTarget, onDone);
+    buttons.push(h('button', { type: 'button', id: `card-update-${card.id}`, onclick: open }, 'Update card'));
   }
   if (has('update') && unfinished) {
     buttons.push(h('button', { type: 'button', id: `card-update-continue-${card.id}`, onclick: (e) => openContinueUpdateDialog(card, e.currentTarget, onDone) }, 'Continue card update'));
