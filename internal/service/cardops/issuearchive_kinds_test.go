@@ -117,7 +117,18 @@ func (a *archiveEnv) checkArchivedOnCard(t *testing.T, card *emu.Card, cardID in
 	if len(active) != 1 || active[0].CardID != cardID || active[0].Algorithm != lanyard.RSA2048 {
 		t.Fatalf("active archived keys %+v of %d; want one RSA 2048 key of card %d", active, len(keys), cardID)
 	}
-	k := active[0]
+	a.checkKeyOnCard(t, card, active[0], pin)
+}
+
+// checkKeyOnCard checks that archived key k is the key imported into
+// card's slot 9D and certified there for key encipherment and e-mail
+// protection; that the card decrypts, with User PIN pin, what is
+// encrypted to that certificate; and that alice's recovery of k as a
+// PKCS #12 file (password and authenticator code) gives the same key,
+// which decrypts it too.
+func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.ArchivedKey, pin string) {
+	t.Helper()
+	ctx := t.Context()
 	pc := pivOf(t, card)
 	cert, err := pc.Certificate(ctx, pivspec.SlotKeyManagement)
 	if err != nil {

@@ -250,11 +250,14 @@ func (s *Cards) markRekeying(ctx context.Context, j *issueJob, slot string) erro
 
 // archiveNewKey makes an archive-key template's new key on the server
 // and archives it (pending until its certificate is recorded); nothing
-// reaches the card yet. An attempt interrupted before its certificate
+// reaches the card yet. Every card kind imports it, as at Issue card
+// (issuearchive.go): a TPM card only RSA 2048 and 3072, which the plan
+// chose (issuance.KeyAlgorithm) and a plan recorded before that rule is
+// checked against again. An attempt interrupted before its certificate
 // was recorded left a pending key, discarded first.
 func (s *Cards) archiveNewKey(ctx context.Context, j *issueJob, sl issuance.SlotPlan, tpl *lanyard.Template) (crypto.PublicKey, int64, error) {
-	if j.ct.Kind != lanyard.KindPIV {
-		return nil, 0, lanyard.Errorf(lanyard.EUnavailable, "template %q archives its key, which Lanyard puts only on PIV cards so far (this card type is %s)", tpl.Name, j.ct.Kind)
+	if err := issuance.CheckArchivedKey(tpl, j.ct, sl.Algorithm); err != nil {
+		return nil, 0, err
 	}
 	if err := s.discardInterrupted(ctx, j, tpl.Name); err != nil {
 		return nil, 0, err
