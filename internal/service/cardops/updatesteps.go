@@ -78,6 +78,9 @@ func (s *Cards) updateSteps(ctx context.Context, j *issueJob) (pending bool, err
 			}
 		}
 	}
+	if err := s.updateHistory(ctx, j, admin); err != nil {
+		return false, err
+	}
 	if !d.Tracked {
 		if err := s.trackCertificates(ctx, j); err != nil {
 			return false, err
@@ -207,7 +210,7 @@ func (s *Cards) reusedKey(ctx context.Context, j *issueJob, slot piv.Slot, row *
 func (s *Cards) stagedKey(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan) (crypto.PublicKey, error) {
 	u := j.data.Update
 	if u.Stage[sl.Slot] == "" {
-		r, err := freeRetiredSlot(ctx, j.pc, u.Stage)
+		r, err := freeRetiredSlot(ctx, j.pc, u.Stage, len(j.data.History))
 		if err != nil {
 			return nil, err
 		}
@@ -343,9 +346,12 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		if !staged {
 			return lanyard.Errorf(lanyard.EConflict, "neither slot %s nor the staging slot %s holds the new key of certificate %s; the card was changed during the update", sl.Slot, u.Stage[sl.Slot], cert.SerialNumber.Text(16))
 		}
-		// TODO(h-recov): a key-management template's old key goes to the
-		// key history (the next retired slot from 82) here, before it
-		// is deleted: personalize.WriteKeyHistory.
+		// The old key of an archive-key template goes to the key history
+		// once the new one is in place (updateHistory): the server holds
+		// it. Archive-key templates are never staged; the old key of a
+		// key-management template that does not archive is not kept
+		// (moving it into the history, with no copy on the server, is
+		// not built).
 		if err := admin.PutCertificate(ctx, slot, cert); err != nil {
 			return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
 		}
