@@ -157,6 +157,9 @@ export const cards = {
   continueUpdate: (id, target) => call('POST', `/cards/${enc(id)}/update/continue`, target),
   // req: {comment} (administrators); the card as it is now
   cancelUpdate: (id, req) => call('POST', `/cards/${enc(id)}/update/cancel`, req),
+  // Recover keys onto card: req {workstation_id, reader} with the
+  // owner's {account_password, code} or staff's {requests}.
+  recoverKeys: (id, req) => call('POST', `/cards/${enc(id)}/recover-keys`, req),
   // req: {found}: end a temporary replacement; {original, temporary, replacement}
   resolveReplacement: (id, req) => call('POST', `/cards/${enc(id)}/replace/resolve`, req),
 };
