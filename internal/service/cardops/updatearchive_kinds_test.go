@@ -85,20 +85,8 @@ func testUpdateTPMVirtualCardArchivesKey(t *testing.T, keys emu.KeyStore) {
 // archived key into its key store on the AirCard service.
 func TestUpdateAirCardArchivesKey(t *testing.T) {
 	a := newArchiveEnv(t, nil)
-	ctx := t.Context()
-	a.allowAirCards(t)
-	a.storeWorkstations(t, "pc-1", "air:aircard-service")
-	a.access.AddAirCardService(3)
-	cc, err := a.svc.Cards.CreateVirtualCard(ctx, a.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader}
-	res, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.updateArchived(t, a.access.Card(3, cc.Reader), res.Card.ID, target, "24681357")
+	card, cardID, target := a.issueAirCard(t)
+	a.updateArchived(t, card, cardID, target, "24681357")
 }
 
 // firstExpiry is when the first certificate on card cardID expires.
