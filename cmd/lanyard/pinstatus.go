@@ -15,6 +15,9 @@ import (
 func readerNotes(r agentproto.Reader, states []agentproto.CardState) string {
 	var notes string
 	for _, st := range states {
+		if st.Serial == r.Serial && st.State == agentproto.CardStateUpdating {
+			notes += ", updating card contents: keep the card in the reader"
+		}
 		if st.Serial != r.Serial || !agent.Unusable(st.State) {
 			continue
 		}

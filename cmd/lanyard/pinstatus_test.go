@@ -36,4 +36,8 @@ func TestPINLines(t *testing.T) {
 	if got, want := readerNotes(r, []agentproto.CardState{{Serial: "7", State: "issued"}}), ", PIN: 2 tries left"; got != want {
 		t.Errorf("readerNotes of an issued card = %q, want %q", got, want)
 	}
+	// An automatic update running (agentproto.CardStateUpdating).
+	if got, want := readerNotes(r, []agentproto.CardState{{Serial: "7", State: agentproto.CardStateUpdating}}), ", updating card contents: keep the card in the reader, PIN: 2 tries left"; got != want {
+		t.Errorf("readerNotes while updating = %q, want %q", got, want)
+	}
 }

@@ -24,9 +24,15 @@ const (
 	ServerFeaturePINStatus = "pin_status"
 )
 
+// CardStateUpdating is CardState.State while the server updates the
+// card's contents automatically on its arrival (Update card contents):
+// the agent shows it until the server tells the card's state again when
+// the update ends. Agents that know no such state show nothing for it.
+const CardStateUpdating = "updating"
+
 // CardState is the state of the card with Serial as the server records
 // it: a card state of internal/lanyard ("issued", "disabled", "revoked",
-// …) and, for a revoked card, why.
+// …) and, for a revoked card, why; or CardStateUpdating.
 type CardState struct {
 	Serial string `json:"serial"`
 	State  string `json:"state"`

@@ -37,10 +37,17 @@ const (
 	// update without the card (administrators).
 	Update       Op = "update"
 	CancelUpdate Op = "cancel_update"
+	// RecoverKeys is Recover keys onto card: the owner's earlier archived
+	// keys into the card's retired key management slots. The owner after
+	// the step-up (account password and authenticator code); operators
+	// and administrators on other people's cards only with key recovery
+	// requests of theirs a second person approved, which the service
+	// checks (docs/lifecycle.md, "Key archival").
+	RecoverKeys Op = "recover_keys"
 )
 
 // Ops lists every operation, in the order menus show them.
-var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Update, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary, ResolveReplacement, CancelUpdate}
+var Ops = []Op{ChangePIN, ResetPIN, UnblockOffline, Update, RecoverKeys, Disable, Enable, Revoke, Clear, Withdraw, Replace, ReplaceTemporary, ResolveReplacement, CancelUpdate}
 
 // Channel is how the actor reached Lanyard.
 type Channel int
@@ -78,6 +85,9 @@ type Card struct {
 	// Replaced marks a card already replaced for good (the old card of a
 	// permanent replacement): it is not replaced a second time.
 	Replaced bool
+	// RetiredSlots marks a card with retired key management slots (a PIV
+	// card), the only kind archived keys are recovered onto.
+	RetiredSlots bool
 }
 
 // Decision is the set of operations the actor may start on the card.
@@ -99,7 +109,7 @@ func (d Decision) Has(op Op) bool { return slices.Contains(d.Ops, op) }
 var byState = map[lanyard.CardState][]Op{
 	// Update card contents and its cancel only on an issued card: a
 	// disabled one is enabled first, a revoked one no longer changes.
-	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Update, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate},
+	lanyard.CardIssued: {ChangePIN, ResetPIN, UnblockOffline, Update, RecoverKeys, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate},
 	// A card disabled at once (urgent disable) may get its temporary
 	// replacement later.
 	lanyard.CardDisabled: {Enable, Revoke, Replace, ReplaceTemporary, ResolveReplacement},
@@ -137,6 +147,11 @@ var byState = map[lanyard.CardState][]Op{
 //   - Update card contents: the owner when the policy's "Update card"
 //     permission allows it, staff as for a replacement; Cancel card
 //     update: administrators only; both only on an issued card;
+//   - Recover keys onto card: the owner (after a step-up the service
+//     asks), operators and administrators on other people's cards (with
+//     approved key recovery requests the service asks: dual control, so
+//     also on a staff member's card); only on an issued card with retired
+//     slots (RetiredSlots);
 //   - the owner gets a temporary card for a disabled card only when the
 //     policy also lets them enable it: Original found would enable it
 //     (CheckFound asks Enable of the owner too);
@@ -167,6 +182,9 @@ func Allowed(a Actor, perms lanyard.WorkflowSettings, c Card) Decision {
 		// Original found enables the original. An owner who may not
 		// enable the card (staff disabled it, say) does not get one.
 		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == ReplaceTemporary })
+	}
+	if !c.RetiredSlots {
+		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == RecoverKeys })
 	}
 	if c.Temporary || c.Replaced {
 		out.Ops = slices.DeleteFunc(out.Ops, func(op Op) bool { return op == Replace || op == ReplaceTemporary })
@@ -230,11 +248,15 @@ func ownerOps(ch Channel, u lanyard.IssuedCardOperations) []Op {
 	// up.
 	add(u.TemporaryReplacement, ReplaceTemporary, ResolveReplacement)
 	add(u.Update, Update)
+	// One's own archived keys, behind the service's step-up.
+	add(true, RecoverKeys)
 	return ops
 }
 
 func staffOps(actor lanyard.Roles, adm lanyard.AdministratorPermissions, c Card) []Op {
-	ops := []Op{Disable, Enable, Revoke, Clear, Withdraw}
+	// Recovering keys onto someone's card needs requests a second person
+	// approved, whoever the owner is.
+	ops := []Op{Disable, Enable, Revoke, Clear, Withdraw, RecoverKeys}
 	if actor.Has(lanyard.RoleAdministrator) {
 		// Ending an update without the card may revoke certificates
 		// issued for it; administrators only.
@@ -286,7 +308,7 @@ var labels = map[Op]string{
 	ChangePIN: "Change PIN", ResetPIN: "Reset PIN", UnblockOffline: "Unblock offline",
 	Disable: "Disable", Enable: "Enable", Revoke: "Revoke", Clear: "Clear", Withdraw: "Withdraw",
 	Replace: "Replace", ReplaceTemporary: "Temporary replacement", ResolveReplacement: "Original found / not found",
-	Update: "Update card", CancelUpdate: "Cancel card update",
+	Update: "Update card", CancelUpdate: "Cancel card update", RecoverKeys: "Recover keys onto card",
 }
 
 // ActorOf is the Actor of a principal.

@@ -46,6 +46,9 @@ func TestAllowed(t *testing.T) {
 	staffCard := func(state lanyard.CardState, roles lanyard.Roles) Card {
 		return Card{State: state, OwnerID: owner, OwnerRoles: roles}
 	}
+	piv := func(state lanyard.CardState, roles lanyard.Roles) Card {
+		return Card{State: state, OwnerID: owner, OwnerRoles: roles, RetiredSlots: true}
+	}
 
 	tests := []struct {
 		name    string
@@ -147,6 +150,23 @@ func TestAllowed(t *testing.T) {
 			ops(Enable, Revoke, Replace, ReplaceTemporary), false},
 		{"administrator, revoked: no update, no cancel", staff(admin), none(), card(lanyard.CardRevoked),
 			ops(Clear, Withdraw, Replace), false},
+
+		// Recover keys onto card: an issued card with retired slots (a
+		// PIV card); the owner (the service asks the step-up), staff on
+		// other people's cards, staff members' too (the service asks
+		// approved requests); never through Remote Self-Service.
+		{"owner, issued PIV card: recover keys", own(user), none(), piv(lanyard.CardIssued, user), ops(RecoverKeys), false},
+		{"owner, issued card without retired slots: no recovery", own(user), none(), card(lanyard.CardIssued), ops(), false},
+		{"owner, disabled PIV card: no recovery", own(user), none(), piv(lanyard.CardDisabled, user), ops(), false},
+		{"owner through remote self-service: no recovery", rss, all(), piv(lanyard.CardIssued, user), ops(UnblockOffline, Disable), false},
+		{"operator, issued PIV card: recover keys", staff(operator), none(), piv(lanyard.CardIssued, user),
+			ops(Update, RecoverKeys, Disable, Revoke, Replace, ReplaceTemporary), false},
+		{"operator, an administrator's PIV card: recovery under dual control", staff(operator), none(), piv(lanyard.CardIssued, admin),
+			ops(RecoverKeys, Disable, Revoke), false},
+		{"administrator, issued PIV card: recover keys", staff(admin), none(), piv(lanyard.CardIssued, user),
+			ops(Update, RecoverKeys, Disable, Revoke, Replace, ReplaceTemporary, CancelUpdate), false},
+		{"operator, revoked PIV card: no recovery", staff(operator), none(), piv(lanyard.CardRevoked, user), ops(Clear, Withdraw, Replace), false},
+		{"another user, PIV card", staff(user), all(), piv(lanyard.CardIssued, user), ops(), false},
 
 		// Nobody else.
 		{"another user", staff(user), all(), card(lanyard.CardIssued), ops(), false},

@@ -30,7 +30,8 @@ func TestCardStateRoutes(t *testing.T) {
 
 	var v apiv1.CardView
 	e.must(200, "GET", path, alice, nil).json(&v)
-	if !slices.Equal(v.AllowedOperations, []string{"change_pin", "reset_pin", "unblock_offline", "disable", "revoke"}) {
+	// recover_keys: the owner's own PIV card (the service asks the step-up).
+	if !slices.Equal(v.AllowedOperations, []string{"change_pin", "reset_pin", "unblock_offline", "recover_keys", "disable", "revoke"}) {
 		t.Fatalf("alice may %v on her issued card", v.AllowedOperations)
 	}
 	e.must(200, "POST", path+"/disable", alice, struct{}{}).json(&v)

@@ -87,12 +87,18 @@ func SlotPublicKey(ctx context.Context, c *piv.Card, slot piv.Slot) (crypto.Publ
 
 // FreeRetiredSlot returns the first retired slot, from 95 down to 82, that
 // holds neither a certificate object nor a key (GET METADATA answers not
-// found), leaving out skip: the slot an update stages a new key in. The
-// search runs downwards because the key history fills the retired slots
-// from 82 upwards (SP 800-73-4 Part 1, 3.3.2: keysWithOnCardCerts counts
-// from 82). When none is free it fails with EConflict; a card without GET
+// found), leaving out skip (the slot an update stages a new key in) and
+// the slots the Key History Object counts (HistorySlots). The search runs
+// downwards because the key history fills the retired slots from 82
+// upwards (SP 800-73-4 Part 1, 3.3.2: keysWithOnCardCerts counts from
+// 82). When none is free it fails with EConflict; a card without GET
 // METADATA fails with an error that matches piv.ErrUnsupported.
 func FreeRetiredSlot(ctx context.Context, c *piv.Card, skip ...piv.Slot) (piv.Slot, error) {
+	history, err := HistorySlots(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	skip = append(skip, history...)
 	for s := pivspec.SlotRetiredLast; s >= pivspec.SlotRetiredFirst; s-- {
 		if containsSlot(skip, s) {
 			continue
@@ -106,6 +112,30 @@ func FreeRetiredSlot(ctx context.Context, c *piv.Card, skip ...piv.Slot) (piv.Sl
 		}
 	}
 	return 0, lanyard.Errorf(lanyard.EConflict, "the card has no free retired slot (82 to 95, without certificate and key) to prepare the new key in; delete unused keys or certificates from it first")
+}
+
+// HistorySlots returns the retired slots the card's Key History Object
+// counts as holding a key with its certificate: 82 up to
+// 82+keysWithOnCardCerts−1. They belong to the key history even while a
+// write of it is unfinished (a key imported, its certificate not yet), so
+// an update never stages a key there.
+func HistorySlots(ctx context.Context, c *piv.Card) ([]piv.Slot, error) {
+	h, err := ReadKeyHistory(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return RetiredSlots(h.OnCard), nil
+}
+
+// RetiredSlots returns the first n retired slots, 82 up.
+func RetiredSlots(n int) []piv.Slot {
+	out := make([]piv.Slot, 0, n)
+	for i := 1; i <= n; i++ {
+		if s, ok := pivspec.RetiredSlot(i); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func containsSlot(slots []piv.Slot, s piv.Slot) bool {

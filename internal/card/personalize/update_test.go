@@ -187,6 +187,32 @@ func TestFreeRetiredSlot(t *testing.T) {
 	}
 }
 
+// TestFreeRetiredSlotSkipsKeyHistory: the retired slots the Key History
+// Object counts are never chosen to stage a key in, even one left empty by
+// an interrupted write of the history.
+func TestFreeRetiredSlotSkipsKeyHistory(t *testing.T) {
+	ctx := context.Background()
+	_, c := mustCard(t)
+	a := mustAdmin(t, c)
+	// Every retired slot from 95 down to 84 taken; 82 and 83 empty, but
+	// the key history counts two keys.
+	for s := piv.Slot(0x95); s >= 0x84; s-- {
+		mustGenerate(t, a, s)
+	}
+	if got, err := FreeRetiredSlot(ctx, c); got != 0x83 || err != nil {
+		t.Fatalf("FreeRetiredSlot without a key history = %02X, %v; want 83", byte(got), err)
+	}
+	if err := a.WriteObject(ctx, pivspec.ObjectKeyHistory, KeyHistory{OnCard: 2}.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := FreeRetiredSlot(ctx, c); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("FreeRetiredSlot with slots 82 and 83 in the key history = %02X, %v; want EConflict", byte(got), err)
+	}
+	if got, err := HistorySlots(ctx, c); err != nil || len(got) != 2 || got[0] != 0x82 || got[1] != 0x83 {
+		t.Fatalf("HistorySlots = %v, %v", got, err)
+	}
+}
+
 // TestReadBack: the written certificate and its key read back; another
 // certificate, another key, a missing object or a missing key is an
 // EConflict; a card without GET METADATA has only its object compared.

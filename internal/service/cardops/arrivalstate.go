@@ -3,6 +3,7 @@ package cardops
 import (
 	"context"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -22,6 +23,18 @@ type cardStateTeller interface {
 // agent needs to claim a card, and a card's state and revocation reason
 // are its owner's business.
 func (s *Cards) tellCardState(ctx context.Context, wsID int64, serial string) {
+	s.tellCard(ctx, wsID, serial, "")
+}
+
+// tellCardUpdating tells the agent of workstation wsID, as tellCardState
+// does, that the card with serial is being updated
+// (agentproto.CardStateUpdating).
+func (s *Cards) tellCardUpdating(ctx context.Context, wsID int64, serial string) {
+	s.tellCard(ctx, wsID, serial, agentproto.CardStateUpdating)
+}
+
+// tellCard tells the card's state, or state instead when not "".
+func (s *Cards) tellCard(ctx context.Context, wsID int64, serial string, state lanyard.CardState) {
 	teller, ok := s.cards.(cardStateTeller)
 	if !ok {
 		return
@@ -31,7 +44,13 @@ func (s *Cards) tellCardState(ctx context.Context, wsID int64, serial string) {
 		s.log.Warn("reading the state of an arrived card failed", "workstation", wsID, "serial", serial, "err", err)
 		return
 	}
-	if card != nil {
-		teller.TellCardState(wsID, card)
+	if card == nil {
+		return
 	}
+	if state != "" {
+		c := *card
+		c.State, c.RevocationReason = state, ""
+		card = &c
+	}
+	teller.TellCardState(wsID, card)
 }

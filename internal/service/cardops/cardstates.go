@@ -324,8 +324,22 @@ func (s *Cards) addAllowed(tx lanyard.Tx, p *lanyard.Principal, v *CardView) err
 	if err != nil {
 		return err
 	}
+	if pc.RetiredSlots, err = retiredSlotsTx(tx, v.Card); err != nil {
+		return err
+	}
 	v.AllowedOperations = cardperm.Allowed(cardperm.ActorOf(p), workflowOf(pol), pc).Ops
 	return nil
+}
+
+// retiredSlotsTx reports whether card has retired key management slots
+// (cardperm.Card.RetiredSlots): a PIV card. A card type since deleted
+// has none Lanyard knows of.
+func retiredSlotsTx(tx lanyard.Tx, card *lanyard.Card) (bool, error) {
+	ct, err := tx.CardTypeByName(card.CardType)
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return false, nil
+	}
+	return err == nil && ct.Kind == lanyard.KindPIV, err
 }
 
 // holdCertificates puts on hold (hold) or takes off hold the managed

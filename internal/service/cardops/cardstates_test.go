@@ -404,7 +404,9 @@ func TestOperatorOnAdministratorsCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.Disable, cardperm.Revoke}) {
+	// Recover keys onto card too: it puts alice's own keys on her card,
+	// under dual control (approved requests), as the service allows.
+	if !slices.Equal(v.AllowedOperations, []cardperm.Op{cardperm.RecoverKeys, cardperm.Disable, cardperm.Revoke}) {
 		t.Fatalf("operator on an administrator's card may: %v", v.AllowedOperations)
 	}
 	if _, err := e.svc.Cards.EnableCard(ctx, olga, card.ID); !lanyard.IsCode(err, lanyard.EConflict) {

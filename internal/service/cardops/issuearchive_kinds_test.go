@@ -117,7 +117,18 @@ func (a *archiveEnv) checkArchivedOnCard(t *testing.T, card *emu.Card, cardID in
 	if len(active) != 1 || active[0].CardID != cardID || active[0].Algorithm != lanyard.RSA2048 {
 		t.Fatalf("active archived keys %+v of %d; want one RSA 2048 key of card %d", active, len(keys), cardID)
 	}
-	k := active[0]
+	a.checkKeyOnCard(t, card, active[0], pin)
+}
+
+// checkKeyOnCard checks that archived key k is the key imported into
+// card's slot 9D and certified there for key encipherment and e-mail
+// protection; that the card decrypts, with User PIN pin, what is
+// encrypted to that certificate; and that alice's recovery of k as a
+// PKCS #12 file (password and authenticator code) gives the same key,
+// which decrypts it too.
+func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.ArchivedKey, pin string) {
+	t.Helper()
+	ctx := t.Context()
 	pc := pivOf(t, card)
 	cert, err := pc.Certificate(ctx, pivspec.SlotKeyManagement)
 	if err != nil {
@@ -264,6 +275,15 @@ func testIssuePlatformCredentialArchivesKey(t *testing.T, keys emu.KeyStore) {
 // key store like a PIV card.
 func TestIssueAirCardArchivesKey(t *testing.T) {
 	a := newArchiveEnv(t, nil)
+	card, cardID, _ := a.issueAirCard(t)
+	a.checkArchivedOnCard(t, card, cardID, "24681357")
+}
+
+// issueAirCard creates alice's AirCard from workstation 1 on the AirCard
+// service (workstation 3) and issues it there with PIN 24681357; it
+// returns the card, its ID and where it is.
+func (a *archiveEnv) issueAirCard(t *testing.T) (*emu.Card, int64, cardops.CardTarget) {
+	t.Helper()
 	ctx := t.Context()
 	a.allowAirCards(t)
 	a.storeWorkstations(t, "pc-1", "air:aircard-service")
@@ -272,11 +292,12 @@ func TestIssueAirCardArchivesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader}, UserPIN: "24681357"})
+	target := cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader}
+	res, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.checkArchivedOnCard(t, a.access.Card(3, cc.Reader), res.Card.ID, "24681357")
+	return a.access.Card(3, cc.Reader), res.Card.ID, target
 }
 
 // TestIssueTPMArchivalNeedsImportableRSA: an archive-key template whose

@@ -21,3 +21,10 @@ func TestIssueTPMVirtualCardArchivesKeySwtpm(t *testing.T) {
 func TestIssuePlatformCredentialArchivesKeySwtpm(t *testing.T) {
 	testIssuePlatformCredentialArchivesKey(t, tpmStore(t, tpmtest.OpenSwtpm(t)))
 }
+
+// TestUpdateTPMVirtualCardArchivesKeySwtpm is
+// TestUpdateTPMVirtualCardArchivesKey on swtpm: the update's new archived
+// key goes into the TPM by TPM2_Import.
+func TestUpdateTPMVirtualCardArchivesKeySwtpm(t *testing.T) {
+	testUpdateTPMVirtualCardArchivesKey(t, tpmStore(t, tpmtest.OpenSwtpm(t)))
+}

@@ -108,7 +108,8 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		found, err = activeArchivedKeys(tx, j.user.ID, tpls, current)
 		return err
 	})
-	return newestIDs(found), err
+	ids := newestIDs(found)
+	return ids[:min(len(ids), historyRoom(j))], err
 }
 
 // recoveryTemplates names the templates whose archived keys j's card

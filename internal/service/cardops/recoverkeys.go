@@ -9,6 +9,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
+	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/operation"
 )
@@ -186,6 +187,22 @@ func (s *Cards) loadRecoverKeys(ctx context.Context, p *lanyard.Principal, cardI
 		return nil, lanyard.Errorf(lanyard.EInvalid, "your own keys need no recovery request: confirm with your password and authenticator code")
 	case !c.own && len(in.Requests) == 0 && !resumed:
 		return nil, lanyard.Errorf(lanyard.EForbidden, "putting %s's keys onto their card needs key recovery requests a second person approved (lanyard key recovery request)", c.owner.Login)
+	}
+	// The card menus offer it by the same rule (cardperm.RecoverKeys):
+	// the owner, or card staff, never through Remote Self-Service.
+	if err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		owner, pol, err := s.ownerPolicy(tx, c.card)
+		if err != nil {
+			return err
+		}
+		pc, err := permCardTx(tx, c.card, owner)
+		pc.RetiredSlots = true // a PIV card, checked above
+		if err != nil {
+			return err
+		}
+		return cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), pc, cardperm.RecoverKeys)
+	}); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

@@ -126,9 +126,6 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 	if err != nil {
 		return nil, err
 	}
-	if err := archivable(j, plan); err != nil {
-		return nil, err
-	}
 	ip := plan.IssuePlan()
 	j.plan = &ip
 	// An update touches no PIN: the PIN steps of the issue record count
@@ -150,22 +147,6 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 		return nil, err
 	}
 	return s.runUpdate(ctx, j, false)
-}
-
-// archivable refuses, before anything is recorded, a plan that would
-// import a new archived key into a card that is not a PIV card (TPM
-// cards and AirCards take no imported key yet): the run could never
-// finish it.
-func archivable(j *issueJob, plan *issuance.UpdatePlan) error {
-	if j.ct.Kind == lanyard.KindPIV {
-		return nil
-	}
-	for _, r := range plan.Changes() {
-		if t := j.tpls[r.Template]; t != nil && t.KeyArchival && r.Key == lanyard.RenewalNewKey && r.Action != issuance.ActionRemove {
-			return lanyard.Errorf(lanyard.EUnavailable, "template %q archives its key, which Lanyard puts only on PIV cards so far (this card type is %s); remove the template from the policy for this card type or turn archive key off", t.Name, j.ct.Kind)
-		}
-	}
-	return nil
 }
 
 // startUpdate records the update operation as running, in one

@@ -171,7 +171,13 @@ func (e *updateEnv) checkUpdated(t *testing.T, slots ...string) {
 		t.Fatalf("after the update the card view says %+v, want up to date", v.Update)
 	}
 	pc := pivOf(t, e.card)
-	for s := pivspec.SlotRetiredFirst; s <= pivspec.SlotRetiredLast; s++ {
+	// The key history's slots (an archive-key template's earlier keys,
+	// TestUpdateCardArchiveKeyHistory) are not staging slots.
+	history, err := personalize.HistorySlots(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := pivspec.SlotRetiredFirst + piv.Slot(len(history)); s <= pivspec.SlotRetiredLast; s++ {
 		if _, err := pc.Certificate(context.Background(), s); !errors.Is(err, piv.ErrNotFound) {
 			t.Fatalf("retired slot %s holds a certificate (%v)", personalize.SlotString(s), err)
 		}
@@ -274,7 +280,9 @@ type updateVariant struct {
 	name     string
 	cardOpts []emu.Option
 	setup    func(t *testing.T, e *updateEnv)
-	in       cardops.UpdateCardInput
+	// before runs ahead of the card's issue.
+	before func(t *testing.T, e *issueEnv)
+	in     cardops.UpdateCardInput
 	// inPlace: a new key is generated over the old one (a card that
 	// cannot move keys), so between GENERATE and the new certificate's
 	// write the slot holds no matching pair; the record must then say
@@ -293,6 +301,10 @@ var updateVariants = []updateVariant{
 	// the server and imported over the old one once its certificate is
 	// signed (IMPORT KEY replaces the key in place, like GENERATE).
 	{name: "archive key", setup: func(t *testing.T, e *updateEnv) { archiveSecureEmail(t, e.issueEnv) }, inPlace: true},
+	// secure-email archived its key at issue as well: the replaced key
+	// goes into the key history (retired slot 82) after the new one is
+	// in 9D, recorded once however often the card was pulled.
+	{name: "archive key with history", before: func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) }, inPlace: true},
 }
 
 // TestUpdateCardPulledAnywhereThenContinued pulls the card after every
@@ -324,7 +336,10 @@ func testUpdateInterruptedAnywhere(t *testing.T, v updateVariant, interrupt func
 	completed := false
 	for after := 1; !completed && after < 400; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {
-			e := newUpdateEnv(t, v.cardOpts, nil)
+			e := newUpdateEnvWith(t, v.cardOpts, nil, v.before)
+			if v.before != nil {
+				defer e.checkHistory(t)
+			}
 			if v.setup != nil {
 				v.setup(t, e)
 			}

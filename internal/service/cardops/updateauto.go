@@ -240,8 +240,14 @@ func (s *Cards) autoUpdateJob(ctx context.Context, job autoUpdateJob) {
 	}
 }
 
+// runAutoUpdate runs job's update; the workstation's agent shows
+// "updating card contents" meanwhile (lanyard agent status), then the
+// card's state again.
 func (s *Cards) runAutoUpdate(ctx context.Context, job autoUpdateJob) (*UpdateCardResult, error) {
-	t := CardTarget{WorkstationID: job.arrival.WorkstationID, Reader: job.arrival.Reader.Name}
+	a := job.arrival
+	s.tellCardUpdating(ctx, a.WorkstationID, a.Reader.Serial)
+	defer s.tellCardState(context.WithoutCancel(ctx), a.WorkstationID, a.Reader.Serial)
+	t := CardTarget{WorkstationID: a.WorkstationID, Reader: a.Reader.Name}
 	if job.cont {
 		return s.continueUpdate(ctx, lanyard.SystemPrincipal, job.card, t, true)
 	}

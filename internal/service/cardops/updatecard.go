@@ -19,13 +19,22 @@ import (
 // certificate object (empty, or holding only a key an earlier update
 // staged and never used), from 95 downward (retired slots fill from
 // 82 upward with the key history, SP 800-73-4 part 1, 3.3.2), skipping
-// skip (slots this update stages in already).
-func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string) (piv.Slot, error) {
+// skip (slots this update stages in already) and the key history's
+// slots: those the card's Key History Object counts and the first
+// history ones, which this operation recorded to write there.
+func freeRetiredSlot(ctx context.Context, pc *piv.Card, skip map[string]string, history int) (piv.Slot, error) {
 	taken := map[piv.Slot]bool{}
 	for _, r := range skip {
 		if s, err := personalize.ParseSlot(r); err == nil {
 			taken[s] = true
 		}
+	}
+	counted, err := personalize.HistorySlots(ctx, pc)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range append(counted, personalize.RetiredSlots(history)...) {
+		taken[s] = true
 	}
 	for s := pivspec.SlotRetiredLast; s >= pivspec.SlotRetiredFirst; s-- {
 		if taken[s] {

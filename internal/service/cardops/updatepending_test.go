@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -421,6 +422,12 @@ func TestUpdateCardAutomaticallyOnConnect(t *testing.T) {
 			t.Fatalf("ran %v, %v", ran, err)
 		}
 		e.checkUpdated(t, "9a", "9d")
+		// The agent showed "updating card contents" meanwhile, then the
+		// card's state again.
+		told := e.access.Told()
+		if len(told) != 2 || told[0].State != agentproto.CardStateUpdating || told[1].State != lanyard.CardIssued || told[0].Serial != e.view(t).Serial || told[0].WorkstationID != 1 {
+			t.Fatalf("the agent was told %+v, want updating, then issued", told)
+		}
 		var evs []*lanyard.AuditEvent
 		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
 			evs, err = tx.ListAudit(lanyard.AuditFilter{Action: "card.update", ObjectID: formatID(e.cardID)})

@@ -78,6 +78,9 @@ func (s *Cards) updateSteps(ctx context.Context, j *issueJob) (pending bool, err
 			}
 		}
 	}
+	if err := s.updateHistory(ctx, j, admin); err != nil {
+		return false, err
+	}
 	if !d.Tracked {
 		if err := s.trackCertificates(ctx, j); err != nil {
 			return false, err
@@ -207,7 +210,7 @@ func (s *Cards) reusedKey(ctx context.Context, j *issueJob, slot piv.Slot, row *
 func (s *Cards) stagedKey(ctx context.Context, j *issueJob, admin *piv.Admin, sl issuance.SlotPlan) (crypto.PublicKey, error) {
 	u := j.data.Update
 	if u.Stage[sl.Slot] == "" {
-		r, err := freeRetiredSlot(ctx, j.pc, u.Stage)
+		r, err := freeRetiredSlot(ctx, j.pc, u.Stage, len(j.data.History))
 		if err != nil {
 			return nil, err
 		}
@@ -250,11 +253,14 @@ func (s *Cards) markRekeying(ctx context.Context, j *issueJob, slot string) erro
 
 // archiveNewKey makes an archive-key template's new key on the server
 // and archives it (pending until its certificate is recorded); nothing
-// reaches the card yet. An attempt interrupted before its certificate
+// reaches the card yet. Every card kind imports it, as at Issue card
+// (issuearchive.go): a TPM card only RSA 2048 and 3072, which the plan
+// chose (issuance.KeyAlgorithm) and a plan recorded before that rule is
+// checked against again. An attempt interrupted before its certificate
 // was recorded left a pending key, discarded first.
 func (s *Cards) archiveNewKey(ctx context.Context, j *issueJob, sl issuance.SlotPlan, tpl *lanyard.Template) (crypto.PublicKey, int64, error) {
-	if j.ct.Kind != lanyard.KindPIV {
-		return nil, 0, lanyard.Errorf(lanyard.EUnavailable, "template %q archives its key, which Lanyard puts only on PIV cards so far (this card type is %s)", tpl.Name, j.ct.Kind)
+	if err := issuance.CheckArchivedKey(tpl, j.ct, sl.Algorithm); err != nil {
+		return nil, 0, err
 	}
 	if err := s.discardInterrupted(ctx, j, tpl.Name); err != nil {
 		return nil, 0, err
@@ -340,9 +346,12 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		if !staged {
 			return lanyard.Errorf(lanyard.EConflict, "neither slot %s nor the staging slot %s holds the new key of certificate %s; the card was changed during the update", sl.Slot, u.Stage[sl.Slot], cert.SerialNumber.Text(16))
 		}
-		// TODO(h-recov): a key-management template's old key goes to the
-		// key history (the next retired slot from 82) here, before it
-		// is deleted: personalize.WriteKeyHistory.
+		// The old key of an archive-key template goes to the key history
+		// once the new one is in place (updateHistory): the server holds
+		// it. Archive-key templates are never staged; the old key of a
+		// key-management template that does not archive is not kept
+		// (moving it into the history, with no copy on the server, is
+		// not built).
 		if err := admin.PutCertificate(ctx, slot, cert); err != nil {
 			return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
 		}

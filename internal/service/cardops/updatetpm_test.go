@@ -2,7 +2,6 @@ package cardops_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
@@ -12,8 +11,8 @@ import (
 )
 
 // A TPM virtual smart card is updated like a PIV card (it can move keys:
-// the new RSA key is staged and moved in). A template that archives keys is refused
-// before anything starts: a TPM card takes no imported key.
+// the new RSA key is staged and moved in). Archive-key templates:
+// TestUpdateTPMVirtualCardArchivesKey.
 func TestUpdateTPMVirtualCard(t *testing.T) {
 	e := newVirtualEnv(t, emu.SoftKeyStore{})
 	e.enableTPM(t)
@@ -55,16 +54,4 @@ func TestUpdateTPMVirtualCard(t *testing.T) {
 		t.Fatalf("old certificate %s (%s), want revoked superseded", was.Status, was.ReasonName)
 	}
 
-	archiveSecureEmail(t, e)
-	e.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Certificates.Required, s.Certificates.Optional = append(s.Certificates.Required, "secure-email"), nil
-	})
-	_, err = e.svc.Cards.UpdateCard(ctx, e.alice, cardops.UpdateCardInput{CardTarget: target})
-	wantCode(t, err, lanyard.EUnavailable)
-	if !strings.Contains(err.Error(), "only on PIV cards") {
-		t.Fatalf("archive-key template on a TPM card: %v", err)
-	}
-	if v, _ := e.svc.Cards.GetCard(ctx, e.alice, res.Card.ID); v.Update == nil || v.Update.Unfinished != nil {
-		t.Fatalf("the refused update left an operation: %+v", v.Update)
-	}
 }

@@ -33,6 +33,8 @@ type Access struct {
 	// destroyed: serials of the virtual cards DestroyVirtual removed.
 	destroyed []string
 	soft      softKeys
+	// told: the card states TellCardState was called with (cardstate.go).
+	told []ToldState
 
 	cardNanos atomic.Int64 // time spent inside the cards' Transmit
 	apdus     atomic.Int64

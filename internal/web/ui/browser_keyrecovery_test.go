@@ -36,6 +36,13 @@ import (
 // a template leaves it; it returns the key.
 func archivedKeyFor(t *testing.T, s *site, login string) (*lanyard.ArchivedKey, crypto.Signer) {
 	t.Helper()
+	return archivedKeyOn(t, s, login, "k-"+login)
+}
+
+// archivedKeyOn is archivedKeyFor with the key made for a new card of
+// login's with serial cardSerial.
+func archivedKeyOn(t *testing.T, s *site, login, cardSerial string) (*lanyard.ArchivedKey, crypto.Signer) {
+	t.Helper()
 	ctx := context.Background()
 	st := s.srv.Store
 	var owner *lanyard.User
@@ -48,7 +55,7 @@ func archivedKeyFor(t *testing.T, s *site, login string) (*lanyard.ArchivedKey, 
 				return err
 			}
 		}
-		card = storetest.NewCard("k-"+login, owner.ID)
+		card = storetest.NewCard(cardSerial, owner.ID)
 		return tx.CreateCard(card)
 	})
 	sys := &lanyard.Principal{User: &lanyard.User{Login: "test"}}

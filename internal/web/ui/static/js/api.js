@@ -161,6 +161,9 @@ export const cards = {
   // {password, templates}; {card, operation_id, files: [{template, action,
   // old_serial, new_serial, old_path, path, nss, nss_note}]}
   reissueStore: (id, req) => call('POST', `/cards/${enc(id)}/software-store/reissue`, req),
+  // Recover keys onto card: req {workstation_id, reader} with the
+  // owner's {account_password, code} or staff's {requests}.
+  recoverKeys: (id, req) => call('POST', `/cards/${enc(id)}/recover-keys`, req),
   // req: {found}: end a temporary replacement; {original, temporary, replacement}
   resolveReplacement: (id, req) => call('POST', `/cards/${enc(id)}/replace/resolve`, req),
 };

@@ -11,6 +11,7 @@ import { reasonText, stateButtons } from '../cardstates.js';
 import { replaceButtons, replacementFacts } from '../replace.js';
 import { pinBlockedNotice, pinText } from '../pinstatus.js';
 import { updateBanner, updateButtons } from '../update.js';
+import { recoverKeysButton } from '../recoverkeys.js';
 
 const main = $('#main');
 const id = main.dataset.id;
@@ -101,6 +102,8 @@ async function load() {
     replaceButtons({ ...c, owner: c.owner || d.owner }, d.allowed_operations, status, () => load()),
     // Update card, Continue card update, Cancel card update.
     updateButtons(c, d.allowed_operations, d.update, status, () => load()),
+    // Recover keys onto card (the owner's earlier archived keys).
+    recoverKeysButton({ ...c, owner: c.owner || d.owner }, d.allowed_operations, status, () => load()),
     c.state === 'revoked' && (d.allowed_operations || []).includes('clear') ? h('p', {}, h('button', {
       type: 'button', id: 'card-clear', onclick: (e) => openClearDialog({ ...c, kind: c.kind || d.kind }, e.currentTarget, () => load()),
     }, 'Clear card')) : '',

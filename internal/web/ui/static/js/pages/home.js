@@ -12,6 +12,7 @@ import { virtualSection } from '../virtual.js';
 import { loadSoftStores } from '../softstore.js';
 import { canContinue, openClearDialog, openContinueDialog } from '../continue.js';
 import { updateBanner, updateButtons } from '../update.js';
+import { recoverKeysButton } from '../recoverkeys.js';
 
 const me = api.currentUser();
 
@@ -70,6 +71,8 @@ function cardArticle(card, details) {
         h('li', {}, replaceButtons(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
         // Update card, Continue card update.
         h('li', {}, updateButtons(card, card.allowed_operations, cardUpdate(card, details), $('#cards-status'), () => loadCards())),
+        // Recover keys onto card (the owner's earlier archived keys).
+        h('li', {}, recoverKeysButton(card, card.allowed_operations, $('#cards-status'), () => loadCards())),
       )),
   );
 }
