@@ -33,14 +33,23 @@ const accountPassword = "correct horse battery staple"
 
 func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
 	t.Helper()
+	e := newStepUpEnv(t)
+	var err error
+	if e.secondCard, err = e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.issueEnv.second(t), UserPIN: "13572468"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newStepUpEnv is alice with an archived secure-email key on her first
+// card, a password and an authenticator app (no second card yet).
+func newStepUpEnv(t *testing.T) *recoverKeysEnv {
+	t.Helper()
 	ctx := context.Background()
 	clock := servicetest.NewClock(time.Date(2026, 3, 1, 9, 0, 12, 0, time.UTC)) // 12 s into a TOTP step
 	e := &recoverKeysEnv{issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now}}), clock: clock}
 	e.issueArchived(t)
 	var err error
-	if e.secondCard, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.issueEnv.second(t), UserPIN: "13572468"}); err != nil {
-		t.Fatal(err)
-	}
 	if e.keys, err = e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email"); err != nil || len(e.keys) != 1 {
 		t.Fatalf("archived keys %+v, %v", e.keys, err)
 	}
@@ -61,6 +70,29 @@ func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
 }
 
 func (e *recoverKeysEnv) code(t *testing.T) string { t.Helper(); return e.codeOf(t, e.secret) }
+
+// stepUp is alice's step-up for putting her earlier keys on a card at a
+// fresh TOTP step.
+func (e *recoverKeysEnv) stepUp(t *testing.T) *cardops.HistoryAuthority {
+	t.Helper()
+	e.clock.Add(identity.TOTPPeriod)
+	return &cardops.HistoryAuthority{AccountPassword: accountPassword, Code: e.code(t)}
+}
+
+// approvedRequest is p's key recovery request of alice's archived key,
+// approved by adam.
+func (e *recoverKeysEnv) approvedRequest(t *testing.T, p *lanyard.Principal) int64 {
+	t.Helper()
+	ctx := context.Background()
+	req, err := e.svc.Archive.RequestRecovery(ctx, p, e.keys[0].ID, "alice's card is lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Archive.DecideRecovery(ctx, e.approver(t), req.ID, e.approval(t, "checked with alice")); err != nil {
+		t.Fatal(err)
+	}
+	return req.ID
+}
 
 func (e *recoverKeysEnv) codeOf(t *testing.T, secret string) string {
 	t.Helper()
