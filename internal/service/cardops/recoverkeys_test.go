@@ -263,3 +263,22 @@ func TestRecoverKeysOntoCardNothingToRecover(t *testing.T) {
 		t.Fatalf("recovery without archived keys: %v, want a conflict saying there are none", err)
 	}
 }
+
+// TestRecoverKeysOntoCardOwnerEmailChanged: olga's approved request is
+// refused onto alice's card once alice's e-mail address changed since it
+// was requested (her notice went to the old one), as a download is.
+func TestRecoverKeysOntoCardOwnerEmailChanged(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	olga := e.operator(t, "olga")
+	req := e.approvedRequest(t, olga)
+	email := "mallory@example.com"
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, e.secondCard.Card.ID, cardops.RecoverKeysInput{CardTarget: e.target(), Requests: []int64{req}})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "changed since") {
+		t.Fatalf("recovery onto the card after the owner's address changed: %v, want conflict", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
+}
