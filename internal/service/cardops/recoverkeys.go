@@ -74,6 +74,9 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkRecoverKeysTurn(ctx, cardID); err != nil {
+		return nil, err
+	}
 	c, err := s.loadRecoverKeys(ctx, p, cardID, in, unfinished != nil)
 	if err != nil {
 		return nil, err
@@ -326,4 +329,18 @@ func (s *Cards) unfinishedOp(ctx context.Context, cardID int64, kind lanyard.Ope
 		return nil, err
 	}
 	return ops[0], nil
+}
+
+// checkRecoverKeysTurn refuses Recover keys onto card while an update of
+// the card is unfinished: its new key may wait in a retired slot that the
+// recovered keys would overwrite.
+func (s *Cards) checkRecoverKeysTurn(ctx context.Context, cardID int64) error {
+	update, err := s.unfinishedOp(ctx, cardID, lanyard.OpUpdate)
+	switch {
+	case err != nil:
+		return err
+	case update != nil:
+		return lanyard.Errorf(lanyard.EConflict, "an update of card %d is unfinished: finish it with Continue card update (or have an administrator cancel it) before recovering keys onto the card", cardID)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // recoverKeysEnv is alice with an archived secure-email key on her first
@@ -279,6 +280,27 @@ func TestRecoverKeysOntoCardOwnerEmailChanged(t *testing.T) {
 	_, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, e.secondCard.Card.ID, cardops.RecoverKeysInput{CardTarget: e.target(), Requests: []int64{req}})
 	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "changed since") {
 		t.Fatalf("recovery onto the card after the owner's address changed: %v, want conflict", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
+}
+
+// TestRecoverKeysOntoCardTurn: a recovery onto alice's card is refused
+// while an update of the card is unfinished (its staged key may sit in a
+// retired slot).
+func TestRecoverKeysOntoCardTurn(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	add := func(kind lanyard.OperationKind, state lanyard.OperationState) *lanyard.Operation {
+		op := &lanyard.Operation{Kind: kind, State: state, CardID: id, UserID: e.alice.User.ID, ActorID: e.alice.User.ID, Data: []byte(`{"keys":[]}`),
+			CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateOperation(op) })
+		return op
+	}
+	in := cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}
+	add(lanyard.OpUpdate, lanyard.OpInterrupted)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, in); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "Continue card update") {
+		t.Fatalf("recovery during an unfinished update: %v, want conflict", err)
 	}
 	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
 }
