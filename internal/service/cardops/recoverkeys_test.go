@@ -286,21 +286,38 @@ func TestRecoverKeysOntoCardOwnerEmailChanged(t *testing.T) {
 
 // TestRecoverKeysOntoCardTurn: a recovery onto alice's card is refused
 // while an update of the card is unfinished (its staged key may sit in a
-// retired slot).
+// retired slot), while another recovery runs, and an interrupted one
+// (alice's) is resumed only by whoever started it or the owner, not by
+// operator olga, who has no request for it.
 func TestRecoverKeysOntoCardTurn(t *testing.T) {
 	e := newRecoverKeysEnv(t)
 	ctx := context.Background()
 	id := e.secondCard.Card.ID
+	olga := e.operator(t, "olga")
 	add := func(kind lanyard.OperationKind, state lanyard.OperationState) *lanyard.Operation {
 		op := &lanyard.Operation{Kind: kind, State: state, CardID: id, UserID: e.alice.User.ID, ActorID: e.alice.User.ID, Data: []byte(`{"keys":[]}`),
 			CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
 		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateOperation(op) })
 		return op
 	}
+	set := func(op *lanyard.Operation, state lanyard.OperationState) {
+		prev := op.UpdatedAt
+		op.State, op.UpdatedAt = state, prev.Add(time.Second)
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.UpdateOperation(op, prev) })
+	}
 	in := cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}
-	add(lanyard.OpUpdate, lanyard.OpInterrupted)
+	up := add(lanyard.OpUpdate, lanyard.OpInterrupted)
 	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, in); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "Continue card update") {
 		t.Fatalf("recovery during an unfinished update: %v, want conflict", err)
+	}
+	set(up, lanyard.OpFailed)
+	running := add(lanyard.OpRecoverKeys, lanyard.OpRunning)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("recovery while another runs: %v, want conflict", err)
+	}
+	set(running, lanyard.OpInterrupted)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, cardops.RecoverKeysInput{CardTarget: e.target()}); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("olga resuming alice's interrupted recovery: %v, want forbidden", err)
 	}
 	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
 }
