@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -152,15 +152,24 @@ func ownCard(ctx context.Context, c *client.Client, id string) (bool, error) {
 }
 
 // stdinPrompter returns a function that prints a prompt to standard error
-// and reads one line of standard input: for secrets, which never go in
-// flags (they would show in the process list and the shell history).
+// and reads one answer from standard input: for secrets, which never go in
+// flags (they would show in the process list and the shell history). On
+// a terminal the answer is read without echo (term.ReadPassword, as
+// `lanyard agent unblock` reads PINs), so a password typed is not shown
+// on the screen nor left in the terminal's scrollback; from a pipe (a
+// script, the tests) lines are read as they come.
 func stdinPrompter() func(prompt string) (string, error) {
-	sc := bufio.NewScanner(os.Stdin)
+	return promptFrom(os.Stdin, os.Stderr)
+}
+
+// promptFrom is stdinPrompter reading in and writing the prompts to out.
+func promptFrom(in *os.File, out io.Writer) func(prompt string) (string, error) {
+	p := newPrompter(in, out)
 	return func(prompt string) (string, error) {
-		fmt.Fprintln(os.Stderr, prompt)
-		if !sc.Scan() {
+		s, err := p.secret(prompt + "\n")
+		if err != nil {
 			return "", errors.New("standard input ended before: " + prompt)
 		}
-		return strings.TrimRight(sc.Text(), "\r"), nil
+		return s, nil
 	}
 }
