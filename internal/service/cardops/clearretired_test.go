@@ -2,8 +2,15 @@ package cardops_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
@@ -61,5 +68,45 @@ func TestClearRemovesRecoveredKeys(t *testing.T) {
 				return err
 			})
 		})
+	}
+}
+
+// TestIssueClearsEarlierOwnersRetiredKeys: a card that still holds
+// someone's retired keys (cleared by an older server, which left them) is
+// issued to alice without Initialize: the issue empties the retired slots
+// and the key history first, so alice's card holds none of them.
+func TestIssueClearsEarlierOwnersRetiredKeys(t *testing.T) {
+	e := newIssueEnv(t)
+	ctx := context.Background()
+	pc := pivOf(t, e.card)
+	admin, err := personalize.AuthenticateStatic(ctx, pc, personalize.FactoryKeys().Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "bob's old key"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, earlier.Public(), earlier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := personalize.WriteRetiredKeys(ctx, pc, admin, []personalize.RetiredKey{{Key: earlier, Certificate: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.target(), UserPIN: "24681357"}); err != nil {
+		t.Fatal(err)
+	}
+	pc = pivOf(t, e.card)
+	if h, err := personalize.ReadKeyHistory(ctx, pc); err != nil || h.OnCard != 0 {
+		t.Fatalf("alice's new card's key history: %+v, %v", h, err)
+	}
+	if _, err := pc.Certificate(ctx, pivspec.SlotRetiredFirst); err == nil {
+		t.Fatal("slot 82 still holds the earlier owner's certificate")
+	}
+	if m, err := pc.Metadata(ctx, pivspec.SlotRetiredFirst.Ref()); !errors.Is(err, piv.ErrNotFound) && (err != nil || personalize.PublicKeysEqual(m.PublicKey, earlier.Public())) {
+		t.Fatalf("slot 82 after the issue: %v, want the earlier owner's key gone", err)
 	}
 }
