@@ -107,14 +107,7 @@ func TestReplacementRecoversArchivedKeys(t *testing.T) {
 	if h, err := personalize.ReadKeyHistory(ctx, pivOf(t, e.card)); err != nil || h.OnCard != 0 || len(e.recoveries(t, old.ID)) != 0 {
 		t.Fatalf("the first card's key history %+v (%v): want no earlier key", h, err)
 	}
-	target := e.second(t)
-	op := e.operator(t, "olga")
-	req := e.approvedRequest(t, op)
-	res, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target, UserPIN: "13572468",
-		Recovery: &cardops.HistoryAuthority{Requests: []int64{req}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, op, req, res := e.replaceWithRequest(t, old.ID)
 	if res.State != string(lanyard.CardPending) {
 		t.Fatalf("olga's replacement is %s, want pending", res.State)
 	}
@@ -151,6 +144,22 @@ func TestReplacementRecoversArchivedKeys(t *testing.T) {
 	if err != nil || len(r) != 1 || r[0].State != lanyard.KeyRecoveryDownloaded {
 		t.Fatalf("olga's request after the replacement: %+v, %v; want used (downloaded)", r, err)
 	}
+}
+
+// replaceWithRequest has operator olga replace alice's card oldID for
+// good with a fresh card in the second reader (its target returned) and
+// her key recovery request adam approved.
+func (e *recoverKeysEnv) replaceWithRequest(t *testing.T, oldID int64) (cardops.CardTarget, *lanyard.Principal, int64, *cardops.ReplaceCardResult) {
+	t.Helper()
+	target := e.second(t)
+	op := e.operator(t, "olga")
+	req := e.approvedRequest(t, op)
+	res, err := e.svc.Cards.ReplaceCard(context.Background(), op, oldID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target, UserPIN: "13572468",
+		Recovery: &cardops.HistoryAuthority{Requests: []int64{req}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, op, req, res
 }
 
 // firstCard is alice's card in the first reader, as she sees it.
@@ -220,14 +229,7 @@ func TestReplacementRejectedNeverGetsKeys(t *testing.T) {
 	e := newStepUpEnv(t)
 	ctx := context.Background()
 	old := e.firstCard(t)
-	target := e.second(t)
-	op := e.operator(t, "olga")
-	req := e.approvedRequest(t, op)
-	res, err := e.svc.Cards.ReplaceCard(ctx, op, old.ID, cardops.ReplaceCardInput{Reason: lanyard.CardLost, CardTarget: target, UserPIN: "13572468",
-		Recovery: &cardops.HistoryAuthority{Requests: []int64{req}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, op, _, res := e.replaceWithRequest(t, old.ID)
 	for _, c := range res.Card.Certificates {
 		if c.RequestID != 0 {
 			if _, err := e.svc.PKI.RejectRequest(ctx, e.admin, c.RequestID, "identity not proven"); err != nil {
