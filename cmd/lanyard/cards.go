@@ -23,7 +23,7 @@ func cardIssueCommands() []command {
 	return []command{
 		{"card list", "card list [--user LOGIN] [--puk-state default|unknown|random] [--connected]", "list your cards (--connected: the cards in your workstations' readers; --puk-state default: the cards that still have the shared PUK)", cardList},
 		{"card show", "card show ID", "show a card and its contents", cardShow},
-		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard|software-machine|software-user [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN]",
+		{"card issue", "card issue [--card SERIAL | --create tpm|platform|aircard|software-machine|software-user [--workstation ID]] [--template NAME]... [--initialize] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--user LOGIN] [--recover-keys [--code CODE] | --recovery-requests ID,ID]",
 			"issue a card connected at your workstation, or create a TPM virtual smart card, platform credential or AirCard and issue it (prints a random PIN once when the policy sets one); software-machine and software-user issue a software store, reading the key container password from standard input", cardIssue},
 		{"card continue", "card continue ID [--user-pin PIN] [--admin-pin PIN]", "continue an interrupted or approved card issue", cardContinue},
 		{"card computers", "card computers ID", "list the computers allowed to use an AirCard", cardComputers},
@@ -165,6 +165,8 @@ func cardIssue(ctx context.Context, args []string) error {
 	wsID := cmd.Int64("workstation", 0, "with --create: the workstation (default: the only one that can create it)")
 	var pins pinFlags
 	pins.register(cmd.FlagSet)
+	var history historyFlags
+	history.register(cmd.FlagSet)
 	_, c, err := cmd.start(args, 0)
 	if err != nil {
 		return err
@@ -200,6 +202,9 @@ func cardIssue(ctx context.Context, args []string) error {
 		return fmt.Errorf("the PIN of a %s is set up after the issue (lanyard card pin-setup); run without --user-pin and --admin-pin", opts.Card.CardType)
 	}
 	in := apiv1.IssueCardInput{CardTarget: *target, UserPIN: pins.user, AdminPIN: pins.admin, Name: *name}
+	if in.Recovery, err = history.authority("card issue"); err != nil {
+		return err
+	}
 	for _, t := range templates {
 		if !slices.ContainsFunc(opts.Required, func(r issuance.TemplateInfo) bool { return r.Name == t }) {
 			in.Templates = append(in.Templates, t)
@@ -230,6 +235,7 @@ func printIssue(f *clientFlags, res *apiv1.IssueCardResult) error {
 	if res.SecretQuestionsNeeded {
 		fmt.Fprintln(os.Stderr, "You have not set your secret questions yet: set them in Self-Service.")
 	}
+	printRecoveryNote(res)
 	if res.State == "pending" {
 		return errPending
 	}

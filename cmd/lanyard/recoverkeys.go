@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -36,15 +37,8 @@ func cardRecoverKeys(ctx context.Context, args []string) error {
 		return fmt.Errorf("card recover-keys: %q is not a card ID", pos[0])
 	}
 	in := apiv1.RecoverKeysInput{WorkstationID: *ws, Reader: *reader}
-	for _, s := range strings.Split(*requests, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("card recover-keys: %q is not a request ID", s)
-		}
-		in.Requests = append(in.Requests, id)
+	if in.Requests, err = requestIDs("card recover-keys", *requests); err != nil {
+		return err
 	}
 	own, err := ownCard(ctx, c, pos[0])
 	if err != nil {
@@ -77,6 +71,72 @@ func cardRecoverKeys(ctx context.Context, args []string) error {
 	return nil
 }
 
+// requestIDs parses comma-separated key recovery request IDs.
+func requestIDs(name, list string) ([]int64, error) {
+	var out []int64
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a request ID", name, s)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// historyFlags are the authority to put the owner's earlier archived keys
+// on a card at Issue card and Replace card (apiv1.HistoryAuthority).
+type historyFlags struct {
+	own      bool
+	code     string
+	requests string
+}
+
+func (h *historyFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&h.own, "recover-keys", false, "put your earlier archived encryption keys on the card: your account password is read from standard input, the authenticator code from --code or a prompt")
+	fs.StringVar(&h.code, "code", "", "with --recover-keys: a current code from your authenticator app")
+	fs.StringVar(&h.requests, "recovery-requests", "", "comma-separated IDs of your approved key recovery requests: the owner's earlier keys they name go on the card")
+}
+
+// authority is what the flags give (nil: none), reading the password.
+func (h *historyFlags) authority(name string) (*apiv1.HistoryAuthority, error) {
+	reqs, err := requestIDs(name, h.requests)
+	switch {
+	case err != nil:
+		return nil, err
+	case h.own && len(reqs) > 0:
+		return nil, fmt.Errorf("%s: --recover-keys (your own keys) and --recovery-requests (someone else's) exclude each other", name)
+	case len(reqs) > 0:
+		return &apiv1.HistoryAuthority{Requests: reqs}, nil
+	case !h.own:
+		if h.code != "" {
+			return nil, fmt.Errorf("%s: --code goes with --recover-keys", name)
+		}
+		return nil, nil
+	}
+	a := &apiv1.HistoryAuthority{Code: h.code}
+	line := stdinPrompter()
+	if a.AccountPassword, err = line("Your account password:"); err != nil {
+		return nil, err
+	}
+	if a.Code == "" {
+		if a.Code, err = line("Code from your authenticator app:"); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// printRecoveryNote says how many earlier keys the card could still get.
+func printRecoveryNote(res *apiv1.IssueCardResult) {
+	if res.RecoveryNote != "" && res.Card != nil {
+		fmt.Fprintf(os.Stderr, "%s (lanyard card recover-keys %d).\n", res.RecoveryNote, res.Card.ID)
+	}
+}
+
 // ownCard reports whether card id is the caller's (the step-up is asked
 // only then; someone else's card takes approved requests).
 func ownCard(ctx context.Context, c *client.Client, id string) (bool, error) {
@@ -92,15 +152,24 @@ func ownCard(ctx context.Context, c *client.Client, id string) (bool, error) {
 }
 
 // stdinPrompter returns a function that prints a prompt to standard error
-// and reads one line of standard input: for secrets, which never go in
-// flags (they would show in the process list and the shell history).
+// and reads one answer from standard input: for secrets, which never go in
+// flags (they would show in the process list and the shell history). On
+// a terminal the answer is read without echo (term.ReadPassword, as
+// `lanyard agent unblock` reads PINs), so a password typed is not shown
+// on the screen nor left in the terminal's scrollback; from a pipe (a
+// script, the tests) lines are read as they come.
 func stdinPrompter() func(prompt string) (string, error) {
-	sc := bufio.NewScanner(os.Stdin)
+	return promptFrom(os.Stdin, os.Stderr)
+}
+
+// promptFrom is stdinPrompter reading in and writing the prompts to out.
+func promptFrom(in *os.File, out io.Writer) func(prompt string) (string, error) {
+	p := newPrompter(in, out)
 	return func(prompt string) (string, error) {
-		fmt.Fprintln(os.Stderr, prompt)
-		if !sc.Scan() {
+		s, err := p.secret(prompt + "\n")
+		if err != nil {
 			return "", errors.New("standard input ended before: " + prompt)
 		}
-		return strings.TrimRight(sc.Text(), "\r"), nil
+		return s, nil
 	}
 }

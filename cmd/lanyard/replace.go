@@ -15,7 +15,7 @@ import (
 // replacement (docs/lifecycle.md, "Replace").
 func replaceCommands() []command {
 	return []command{
-		{"card replace", "card replace ID --reason lost|compromised|damaged [--temporary] [--templates a,b] [--workstation W] [--reader R | --card SERIAL | --aircard] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--comment TEXT]",
+		{"card replace", "card replace ID --reason lost|compromised|damaged [--temporary] [--templates a,b] [--workstation W] [--reader R | --card SERIAL | --aircard] [--user-pin PIN] [--admin-pin PIN] [--name NAME] [--comment TEXT] [--recover-keys [--code CODE] | --recovery-requests ID,ID]",
 			"replace a card: permanent (the old card revoked with the reason) or --temporary (the original disabled until it is found); the new card, in a reader of a workstation or an AirCard, is issued to the owner", cardReplace},
 		{"card replace-resolve", "card replace-resolve ID --found|--not-found",
 			"end a temporary replacement (ID: the original or the temporary card): found, the temporary card is revoked and the original back as it was before (enabled, or still disabled when it was disabled before); not found, the original is revoked and the temporary card kept", cardReplaceResolve},
@@ -35,6 +35,8 @@ func cardReplace(ctx context.Context, args []string) error {
 	comment := cmd.String("comment", "", "a comment for the audit log")
 	var pins pinFlags
 	pins.register(cmd.FlagSet)
+	var history historyFlags
+	history.register(cmd.FlagSet)
 	pos, c, err := cmd.start(args, 1)
 	if err != nil {
 		return err
@@ -49,6 +51,9 @@ func cardReplace(ctx context.Context, args []string) error {
 	in := apiv1.ReplaceCardInput{Reason: *reason, AirCard: *aircard, UserPIN: pins.user, AdminPIN: pins.admin, Name: *name, Comment: *comment}
 	if *temporary {
 		in.Kind = "temporary"
+	}
+	if in.Recovery, err = history.authority("card replace"); err != nil {
+		return err
 	}
 	if *templates != "" {
 		for _, t := range strings.Split(*templates, ",") {

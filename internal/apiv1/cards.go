@@ -42,6 +42,10 @@ type CardView struct {
 	// unfinished update, if any (docs/lifecycle.md, "Update card
 	// contents"); absent for a card not issued.
 	Update *CardUpdate `json:"update,omitempty"`
+	// RecoverableKeys is how many of the owner's earlier archived
+	// encryption keys the issued PIV card could still get with Recover
+	// keys onto card (POST /api/v1/cards/{id}/recover-keys).
+	RecoverableKeys int `json:"recoverable_keys,omitempty"`
 }
 
 // ContentStatusCount is how many cards have one content status.
@@ -128,6 +132,23 @@ type IssueCardInput struct {
 	AdminPIN string   `json:"admin_pin,omitempty"`
 	Tracked  []string `json:"tracked,omitempty"` // slots of found certificates to track
 	Name     string   `json:"name,omitempty"`
+	// Recovery puts the owner's earlier archived encryption keys on the
+	// card (without it the card gets none, and the result says how many
+	// it could get).
+	Recovery *HistoryAuthority `json:"recovery,omitempty"`
+}
+
+// HistoryAuthority is the authority to put the owner's earlier archived
+// keys on a card at issue or replacement, that of Recover keys onto card:
+// the owner's step-up (account password and a current authenticator code,
+// never stored), or an operator's or administrator's key recovery
+// requests of the owner's keys that a second person approved (each used
+// once). It is checked before anything is written: a wrong one refuses
+// the issue.
+type HistoryAuthority struct {
+	AccountPassword string  `json:"account_password,omitempty"`
+	Code            string  `json:"code,omitempty"`
+	Requests        []int64 `json:"requests,omitempty"`
 }
 
 // IssueCardResult reports an issue. RandomPIN is set once, in this
@@ -143,6 +164,12 @@ type IssueCardResult struct {
 	// PIN to (user, manager), once, within PINMailWindow (MailIssuePIN).
 	PINMailChoices        []string `json:"pin_mail_choices,omitempty"`
 	SecretQuestionsNeeded bool     `json:"secret_questions_needed"`
+	// RecoverableKeys is how many of the owner's earlier archived keys the
+	// card could still get with Recover keys onto card, and RecoveryNote
+	// says so ("N earlier encryption keys can be put on this card: Recover
+	// keys onto card").
+	RecoverableKeys int    `json:"recoverable_keys,omitempty"`
+	RecoveryNote    string `json:"recovery_note,omitempty"`
 }
 
 // IssueOptionsResult is what the Issue card dialog shows for a card.

@@ -27,6 +27,9 @@ type ReplaceCardInput struct {
 	AdminPIN  string   `json:"admin_pin,omitempty"`
 	Name      string   `json:"name,omitempty"`
 	Comment   string   `json:"comment,omitempty"`
+	// Recovery puts the owner's earlier archived encryption keys on the
+	// new card (IssueCardInput.Recovery).
+	Recovery *HistoryAuthority `json:"recovery,omitempty"`
 }
 
 // ReplaceCardResult is the new card's issue (issued, or pending: Continue

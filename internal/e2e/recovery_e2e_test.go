@@ -62,15 +62,32 @@ func TestArchivedKeyRecoveredOntoReplacementCard(t *testing.T) {
 	writePEM(t, f("old.pem"), oldCert.Raw)
 	runTool(t, "openssl", "cms", "-encrypt", "-binary", "-aes256", "-in", f("msg.txt"), "-outform", "DER", "-out", f("msg.cms"), f("old.pem"))
 
-	// Lost: the help desk replaces it for good; a CA manager approves
-	// the new card's certificates (four eyes), the help desk continues.
+	// Lost: the help desk requests the recovery of gus's key and an
+	// administrator approves it with his step-up (dual control); the
+	// help desk replaces the card for good with that request; a CA
+	// manager approves the new card's certificates (four eyes), the help
+	// desk continues.
+	var keys []apiv1.ArchivedKey
+	if err := olga.Get(ctx, "/api/v1/users/gus/archived-keys", &keys); err != nil || len(keys) != 1 {
+		t.Fatalf("gus's archived keys %+v, %v", keys, err)
+	}
+	var req apiv1.KeyRecoveryRequest
+	if _, err := olga.Post(ctx, "/api/v1/key-recoveries", apiv1.KeyRecoveryRequestInput{ArchivedKeyID: keys[0].ID, Reason: "gus lost his card"}, &req); err != nil {
+		t.Fatal(err)
+	}
+	adam, _ := s.user("adam", lanyard.RoleAdministrator)
+	adamSecret := enrollAuthenticator(t, adam)
+	if _, err := adam.Post(ctx, "/api/v1/key-recoveries/"+itoa(req.ID)+"/approve", apiv1.KeyRecoveryDecision{Comment: "checked with gus", AccountPassword: password, Code: codeAt(t, adamSecret, 30*time.Second)}, nil); err != nil {
+		t.Fatal(err)
+	}
 	s.restartAgent()
 	s.pull(lost)
 	second := newVCard(t)
 	s.insert(second)
 	const pin = "13571357"
 	var rep apiv1.ReplaceCardResult
-	if _, err := olga.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/replace", apiv1.ReplaceCardInput{Reason: "lost", WorkstationID: s.ws, Reader: s.reader, UserPIN: pin}, &rep); err != nil {
+	if _, err := olga.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/replace", apiv1.ReplaceCardInput{Reason: "lost", WorkstationID: s.ws, Reader: s.reader, UserPIN: pin,
+		Recovery: &apiv1.HistoryAuthority{Requests: []int64{req.ID}}}, &rep); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range rep.Card.Certificates {

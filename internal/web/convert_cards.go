@@ -23,6 +23,7 @@ func toCardView(v *cardops.CardView) *apiv1.CardView {
 	out.PIN = cardPIN(v.PIN)
 	out.ContentStatus = v.ContentStatus
 	out.Update = toCardUpdate(v.Update)
+	out.RecoverableKeys = v.RecoverableKeys
 	if v.Certificates != nil {
 		out.Certificates = make([]*apiv1.CardCertificate, len(v.Certificates))
 		for i, c := range v.Certificates {
@@ -88,12 +89,21 @@ func issueCardResult(r *cardops.IssueCardResult, err error) (*apiv1.IssueCardRes
 		return nil, err
 	}
 	return &apiv1.IssueCardResult{Card: toCardView(r.Card), OperationID: r.OperationID, State: r.State, RandomPIN: r.RandomPIN,
-		PINMailedTo: r.PINMailedTo, PINMailNote: r.PINMailNote, PINMailChoices: r.PINMailChoices, SecretQuestionsNeeded: r.SecretQuestionsNeeded}, err
+		PINMailedTo: r.PINMailedTo, PINMailNote: r.PINMailNote, PINMailChoices: r.PINMailChoices, SecretQuestionsNeeded: r.SecretQuestionsNeeded,
+		RecoverableKeys: r.RecoverableKeys, RecoveryNote: r.RecoveryNote}, err
+}
+
+// historyAuthority is the service's form of a (nil: none).
+func historyAuthority(a *apiv1.HistoryAuthority) *cardops.HistoryAuthority {
+	if a == nil {
+		return nil
+	}
+	return &cardops.HistoryAuthority{AccountPassword: a.AccountPassword, Code: a.Code, Requests: a.Requests}
 }
 
 func issueCardInput(in apiv1.IssueCardInput) cardops.IssueCardInput {
 	return cardops.IssueCardInput{CardTarget: cardops.CardTarget(in.CardTarget), Templates: in.Templates, UserPIN: in.UserPIN,
-		AdminPIN: in.AdminPIN, Tracked: in.Tracked, Name: in.Name}
+		AdminPIN: in.AdminPIN, Tracked: in.Tracked, Name: in.Name, Recovery: historyAuthority(in.Recovery)}
 }
 
 func continueInput(in apiv1.ContinueInput) cardops.ContinueInput {

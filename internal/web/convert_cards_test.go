@@ -45,6 +45,7 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 		ContentStatus: lanyard.ContentManagedExpiring,
 		Update: &cardops.UpdateStatus{Due: true, Changes: []issuance.UpdateSlot{{SlotPlan: issuance.SlotPlan{Slot: "9a"}, Action: issuance.ActionRenew}},
 			Unfinished: &lanyard.Operation{ID: 6, Kind: lanyard.OpUpdate}},
+		RecoverableKeys: 2,
 	}
 	everyFieldSet(t, view, toCardView(view))
 	everyFieldSet(t, view.Update, toCardView(view).Update)
@@ -65,7 +66,8 @@ func TestCardConvertersKeepEveryField(t *testing.T) {
 	}
 
 	res := &cardops.IssueCardResult{Card: view, OperationID: 5, State: "issued", RandomPIN: "123456",
-		PINMailedTo: []string{"alice"}, PINMailNote: "n", PINMailChoices: []string{"manager"}, SecretQuestionsNeeded: true}
+		PINMailedTo: []string{"alice"}, PINMailNote: "n", PINMailChoices: []string{"manager"}, SecretQuestionsNeeded: true,
+		RecoverableKeys: 2, RecoveryNote: cardops.RecoverableNote(2)}
 	out, _ := issueCardResult(res, nil)
 	everyFieldSet(t, res, out)
 

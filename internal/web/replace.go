@@ -30,7 +30,7 @@ func (s *Server) replaceRoutes() []*route {
 				return replaceResult(s.cards.ReplaceCard(c.r.Context(), c.p, id, cardops.ReplaceCardInput{
 					Kind: lanyard.ReplacementKind(in.Kind), Reason: lanyard.CardRevocationReason(in.Reason), Comment: in.Comment,
 					CardTarget: cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader}, AirCard: in.AirCard,
-					Templates: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Name: in.Name,
+					Templates: in.Templates, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Name: in.Name, Recovery: historyAuthority(in.Recovery),
 				}))
 			}},
 		{method: "POST", path: v1 + "/cards/{id}/replace/resolve", summary: "Resolve a temporary replacement (the original's or the temporary card's ID): found (the temporary card revoked, the original back to its state before: enabled, or still disabled when it was disabled before) or not found (the original revoked, the temporary card kept)", tag: "cards", roles: anyone,

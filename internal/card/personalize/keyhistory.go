@@ -114,10 +114,11 @@ type RetiredKey struct {
 // the retired key management slots from 82 up, each with IMPORT KEY and
 // its certificate in the slot's object, then writes the Key History
 // Object with keysWithOnCardCerts = len(keys) and no off-card keys. The
-// certificates of retired slots past len(keys) that an earlier write
-// counted are deleted, so the card never lists a key the history no
-// longer names. Running it again with the same keys writes the same
-// slots: an interrupted write is simply repeated.
+// retired slots past len(keys) that an earlier write counted are emptied
+// (their certificates deleted, their keys destroyed: wipeRetiredSlot), so
+// the card neither lists nor holds a key the history no longer names.
+// Running it again with the same keys writes the same slots: an
+// interrupted write is simply repeated.
 func WriteRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin, keys []RetiredKey) error {
 	if len(keys) > MaxRetiredKeys {
 		return lanyard.Errorf(lanyard.EInvalid, "a PIV card holds %d retired keys, not %d", MaxRetiredKeys, len(keys))
@@ -140,15 +141,83 @@ func WriteRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin, keys []Ret
 			return CardError(err, "writing the earlier certificate to slot "+SlotString(slot)+" failed")
 		}
 	}
-	for n := len(keys) + 1; n <= old.OnCard; n++ {
-		slot, _ := pivspec.RetiredSlot(n)
-		if err := a.DeleteCertificate(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
-			return CardError(err, "deleting the certificate in slot "+SlotString(slot))
+	if old.OnCard > len(keys) {
+		canMove, err := CanMoveKeys(ctx, c)
+		if err != nil {
+			return err
+		}
+		for n := len(keys) + 1; n <= old.OnCard; n++ {
+			slot, _ := pivspec.RetiredSlot(n)
+			if err := wipeRetiredSlot(ctx, a, slot, canMove); err != nil {
+				return err
+			}
 		}
 	}
 	h := KeyHistory{OnCard: len(keys)}
 	if err := a.WriteObject(ctx, pivspec.ObjectKeyHistory, h.Encode()); err != nil {
 		return CardError(err, "writing the key history object failed")
+	}
+	return nil
+}
+
+// ClearRetiredKeys empties the retired key management slots of a card
+// whose Key History Object counts retired keys (an earlier owner's keys
+// recovered onto it): every such slot's certificate is deleted and its
+// key destroyed — DELETE KEY on a card that can move keys (CanMoveKeys),
+// else overwritten by a throw-away key generated in the slot, as a
+// standard PIV card cannot delete a key — and the key history is written
+// back to none. Revoke and clear, and an issue onto a card not
+// initialized, call it so that no retired key of one owner stays on a
+// card behind its default PIN or goes to the next owner. On a card that
+// tells its keys (GET METADATA) every retired slot holding one is
+// emptied, also past the count (left by an earlier shrinking write);
+// otherwise the slots the history counts. A card with no retired key
+// counted is left as it is. It reports whether it changed the card.
+func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, error) {
+	h, err := ReadKeyHistory(ctx, c)
+	if err != nil || h.OnCard == 0 && h.OffCard == 0 {
+		return false, err
+	}
+	canMove, err := CanMoveKeys(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	for n := 1; n <= MaxRetiredKeys; n++ {
+		slot, _ := pivspec.RetiredSlot(n)
+		if n > h.OnCard {
+			if _, err := c.Metadata(ctx, slot.Ref()); err != nil {
+				if errors.Is(err, piv.ErrNotFound) || errors.Is(err, piv.ErrUnsupported) {
+					continue // empty, or the card does not tell
+				}
+				return false, CardError(err, "reading the key in slot "+SlotString(slot))
+			}
+		}
+		if err := wipeRetiredSlot(ctx, a, slot, canMove); err != nil {
+			return false, err
+		}
+	}
+	if err := a.WriteObject(ctx, pivspec.ObjectKeyHistory, KeyHistory{}.Encode()); err != nil {
+		return false, CardError(err, "writing the key history object failed")
+	}
+	return true, nil
+}
+
+// wipeRetiredSlot deletes the certificate in a retired slot and destroys
+// its key: DELETE KEY when the card can move keys, else a throw-away key
+// generated over it (nobody keeps it; the slot no longer opens anything
+// encrypted to the earlier certificate).
+func wipeRetiredSlot(ctx context.Context, a *piv.Admin, slot piv.Slot, canMove bool) error {
+	if err := a.DeleteCertificate(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
+		return CardError(err, "deleting the certificate in slot "+SlotString(slot))
+	}
+	if canMove {
+		if err := a.DeleteKey(ctx, slot); err != nil && !errors.Is(err, piv.ErrNotFound) {
+			return CardError(err, "deleting the key in slot "+SlotString(slot))
+		}
+		return nil
+	}
+	if _, err := a.GenerateKey(ctx, slot, pivspec.AlgECCP256, piv.KeyPolicy{}); err != nil {
+		return CardError(err, "overwriting the key in slot "+SlotString(slot))
 	}
 	return nil
 }

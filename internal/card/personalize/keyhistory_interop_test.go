@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
@@ -75,5 +76,40 @@ func TestRetiredKeysThroughOpenSC(t *testing.T) {
 		"--decrypt", "--id", "05", "-m", "RSA-PKCS", "-i", in, "-o", pt)
 	if got, _ := os.ReadFile(pt); !bytes.Equal(got, msg) {
 		t.Fatalf("pkcs11-tool decrypted %q with retired key 1, want %q", got, msg)
+	}
+}
+
+// TestClearedRetiredKeysGoneThroughOpenSC: after ClearRetiredKeys (what
+// Revoke and clear does) OpenSC lists no retired certificate or key of
+// the card, on a card that can move keys and on one that cannot (whose
+// slots keep throw-away keys the key history no longer counts).
+func TestClearedRetiredKeysGoneThroughOpenSC(t *testing.T) {
+	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool")
+	for name, opts := range map[string][]emu.Option{"move key": nil, "without move key": {emu.WithoutMoveKey()}} {
+		t.Run(name, func(t *testing.T) {
+			addr, reader := interoptest.TakeSlot(t)
+			ctx := context.Background()
+			e, c := mustCard(t, opts...)
+			admin, err := Authenticate(ctx, c, factory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := []RetiredKey{retiredKey(t, ecKey(t), "Lanyard retired 1"), retiredKey(t, ecKey(t), "Lanyard retired 2")}
+			if err := WriteRetiredKeys(ctx, c, admin, keys); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ClearRetiredKeys(ctx, c, admin); err != nil {
+				t.Fatal(err)
+			}
+			e.PowerOff()
+			interoptest.Insert(t, addr, reader, e)
+			slot := interoptest.PKCS11Slot(t, reader)
+			out := interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN, "-O")
+			for _, gone := range []string{"Retired", "Lanyard retired"} {
+				if strings.Contains(out, gone) {
+					t.Errorf("pkcs11-tool -O still lists %q after the clear:\n%s", gone, out)
+				}
+			}
+		})
 	}
 }

@@ -11,10 +11,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
@@ -161,5 +164,70 @@ func TestKeyHistoryEncoding(t *testing.T) {
 		if _, err := ParseKeyHistory(bad); err == nil {
 			t.Errorf("% X parsed", bad)
 		}
+	}
+}
+
+// noEarlierKey checks that retired slot slot holds no certificate and
+// none of keys: GET METADATA finds no key (a card that can move keys
+// deletes it), or a key that is none of them (a card that cannot is
+// overwritten with a throw-away key).
+func noEarlierKey(t *testing.T, c *piv.Card, slot pivspec.Slot, keys []RetiredKey) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Certificate(ctx, slot); err == nil {
+		t.Errorf("slot %s still holds a certificate", slot)
+	}
+	m, err := c.Metadata(ctx, slot.Ref())
+	if errors.Is(err, piv.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("GET METADATA of slot %s: %v", slot, err)
+	}
+	for _, k := range keys {
+		if PublicKeysEqual(m.PublicKey, k.Key.Public()) {
+			t.Errorf("slot %s still holds the earlier key of %s", slot, k.Certificate.Subject)
+		}
+	}
+}
+
+// TestRetiredKeysRemoved: writing fewer retired keys than before destroys
+// the keys of the slots the history no longer counts, not only their
+// certificates; ClearRetiredKeys empties every retired slot and writes
+// the key history back to none — on a card that can move keys (DELETE
+// KEY) and on one that cannot (a throw-away key over each).
+func TestRetiredKeysRemoved(t *testing.T) {
+	for name, opts := range map[string][]emu.Option{"move key": nil, "without move key": {emu.WithoutMoveKey()}} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			_, c := mustCard(t, opts...)
+			admin, err := Authenticate(ctx, c, factory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := []RetiredKey{retiredKey(t, ecKey(t), "newest"), retiredKey(t, ecKey(t), "middle"), retiredKey(t, ecKey(t), "oldest")}
+			if err := WriteRetiredKeys(ctx, c, admin, keys); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteRetiredKeys(ctx, c, admin, keys[:1]); err != nil {
+				t.Fatal(err)
+			}
+			for _, slot := range []pivspec.Slot{0x83, 0x84} {
+				noEarlierKey(t, c, slot, keys)
+			}
+			if changed, err := ClearRetiredKeys(ctx, c, admin); err != nil || !changed {
+				t.Fatalf("ClearRetiredKeys: %v, %v", changed, err)
+			}
+			if h, err := ReadKeyHistory(ctx, c); err != nil || h != (KeyHistory{}) {
+				t.Fatalf("key history after the clear: %+v, %v", h, err)
+			}
+			for n := 1; n <= 3; n++ {
+				slot, _ := pivspec.RetiredSlot(n)
+				noEarlierKey(t, c, slot, keys)
+			}
+			if changed, err := ClearRetiredKeys(ctx, c, admin); err != nil || changed {
+				t.Fatalf("ClearRetiredKeys of a card without retired keys: %v, %v", changed, err)
+			}
+		})
 	}
 }

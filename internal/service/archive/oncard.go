@@ -88,7 +88,13 @@ func (a *Archive) RequestsForCardTx(tx lanyard.Tx, p *lanyard.Principal, ownerID
 		if r.OwnerID != ownerID {
 			return nil, lanyard.Errorf(lanyard.EInvalid, "key recovery %d is of another user's key than the card's owner", id)
 		}
-		if _, err := a.recoverable(tx, ownerID, r.ArchivedKeyID); err != nil {
+		owner, err := a.recoverable(tx, ownerID, r.ArchivedKeyID)
+		if err != nil {
+			return nil, err
+		}
+		// As for a download: the owner was told at the address the
+		// request recorded.
+		if err := checkOwnerEmail(r, owner); err != nil {
 			return nil, err
 		}
 		keys = append(keys, r.ArchivedKeyID)

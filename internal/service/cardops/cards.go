@@ -40,6 +40,10 @@ type CardView struct {
 	// Update is whether an update is due and the unfinished one (set by
 	// GetCard for an issued card; nil otherwise).
 	Update *UpdateStatus
+	// RecoverableKeys is how many of the owner's earlier archived
+	// encryption keys an issued PIV card could still get with Recover keys
+	// onto card (set by GetCard and the issue result; issuehistory.go).
+	RecoverableKeys int
 }
 
 // ReplacementView is a replacement link with both cards' serials.
@@ -150,6 +154,9 @@ func (s *Cards) GetCard(ctx context.Context, p *lanyard.Principal, id int64) (*C
 			return err
 		}
 		if out.Update, err = s.updateStatus(tx, c); err != nil {
+			return err
+		}
+		if out.RecoverableKeys, err = recoverableKeys(tx, c, out.Kind); err != nil {
 			return err
 		}
 		return s.addAllowed(tx, p, out)

@@ -179,6 +179,9 @@ func (s *Cards) RevokeAndClearCard(ctx context.Context, p *lanyard.Principal, ca
 type clearData struct {
 	Slots       []string `json:"slots,omitempty"`
 	Initialized bool     `json:"initialized,omitempty"`
+	// RetiredCleared: the card's retired key slots were emptied
+	// (personalize.ClearRetiredKeys).
+	RetiredCleared bool `json:"retired_cleared,omitempty"`
 	// Workstation is where an initialization ran (wipe.go): its retry,
 	// which takes a card by its serial and a default key, is taken only
 	// there.
@@ -235,6 +238,13 @@ func (s *Cards) clearCard(ctx context.Context, run *operation.Run[clearData], cc
 	}
 	run.Data.Slots = slices.Sorted(maps.Keys(slots))
 	if err := personalize.DeleteCertificates(ctx, admin, run.Data.Slots); err != nil {
+		return err
+	}
+	// The retired key slots (the owner's earlier keys recovered onto the
+	// card) belong to no certificate of this card: they are emptied and
+	// the key history written back to none, so that the card, back
+	// behind its card type's default PIN, holds none of them.
+	if run.Data.RetiredCleared, err = personalize.ClearRetiredKeys(ctx, cc.pc, admin); err != nil {
 		return err
 	}
 	if err := run.Step(ctx, operation.CertificatesDeleted); err != nil {
@@ -324,7 +334,7 @@ func (s *Cards) finishClear(ctx context.Context, p *lanyard.Principal, run *oper
 	err := run.Step(ctx, operation.Done, operation.WithCard(), operation.Also(writes), operation.EventAfter(func() *lanyard.AuditEvent {
 		d := map[string]any{
 			"serial": card.Serial, "operation": run.Op.ID, "revoked": revoked, "cleared_slots": len(run.Data.Slots), "held_pins_erased": held,
-			"state": string(card.State), "initialized": run.Data.Initialized}
+			"state": string(card.State), "initialized": run.Data.Initialized, "retired_keys_cleared": run.Data.RetiredCleared}
 		if len(ended) > 0 {
 			d["replacements_ended"] = ended
 		}

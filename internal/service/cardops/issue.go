@@ -35,6 +35,9 @@ type IssueCardInput struct {
 	AdminPIN string
 	Tracked  []string // slots of found certificates to track
 	Name     string
+	// Recovery is the authority to put the owner's earlier archived keys
+	// on the card (issuehistory.go); without it the card gets none.
+	Recovery *HistoryAuthority
 }
 
 // IssueCardResult reports an issue. RandomPIN is set once, in this
@@ -50,6 +53,12 @@ type IssueCardResult struct {
 	// PIN to (user, manager), once, within PINMailWindow (MailIssuePIN).
 	PINMailChoices        []string
 	SecretQuestionsNeeded bool
+	// RecoverableKeys is how many of the owner's earlier archived keys
+	// the card could still get with Recover keys onto card (the issue had
+	// no authority for them, or they were not its to give); RecoveryNote
+	// says so in a sentence ("" when none).
+	RecoverableKeys int
+	RecoveryNote    string
 }
 
 // IssueOptions opens the Issue card dialog for the card in a reader:
@@ -150,6 +159,13 @@ func (s *Cards) issueCard(ctx context.Context, p *lanyard.Principal, in IssueCar
 			return nil, err
 		}
 	}
+	// The authority for the owner's earlier keys, checked last before
+	// anything is written: a refused issue spends no authenticator code.
+	if rs != nil {
+		j.data.Recovery = rs.grant
+	} else if j.data.Recovery, err = s.checkHistoryAuthority(ctx, p, j.user, in.Recovery); err != nil {
+		return nil, err
+	}
 	if err := s.startIssue(ctx, j, serial, r, ws); err != nil {
 		return nil, err
 	}
@@ -225,6 +241,9 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		if err := s.addAllowed(tx, j.p, res.Card); err != nil {
 			return err
 		}
+		if res.Card.RecoverableKeys, err = recoverableKeys(tx, j.card, j.ct.Kind); err != nil {
+			return err
+		}
 		answers, err = tx.SecretAnswers(j.user.ID)
 		return err
 	})
@@ -232,6 +251,7 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		return nil, err
 	}
 	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
+	res.RecoverableKeys, res.RecoveryNote = res.Card.RecoverableKeys, RecoverableNote(res.Card.RecoverableKeys)
 	return res, nil
 }
 

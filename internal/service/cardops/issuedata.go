@@ -85,6 +85,12 @@ type issueData struct {
 	// and its key history (issuehistory.go).
 	History     []int64 `json:"history,omitempty"`
 	HistoryDone bool    `json:"history_done,omitempty"`
+	// RetiredCleared: the retired key slots of a card not initialized
+	// were emptied before its keys were written (personalize.ClearRetiredKeys).
+	RetiredCleared bool `json:"retired_cleared,omitempty"`
+	// Recovery is the authority the issue was given to put those keys on
+	// the card (nil: none, the card gets none); issuehistory.go.
+	Recovery *historyGrant `json:"recovery,omitempty"`
 	// MaxValidityDays bounds the validity of the certificates issued, in
 	// days (0: each template's own): a temporary replacement card's
 	// (policy: Workflow → Temporary card validity).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -25,6 +27,19 @@ import (
 // certificate still opens with the card. The new card of a replacement
 // gets the owner's archived keys of every template, the replaced card's
 // current key among them, whatever templates it has itself.
+//
+// Only with authority, and only once the issue is complete: the keys open
+// everything ever encrypted to their certificates, so a card gets them at
+// issue or replacement with the same authority Recover keys onto card
+// demands (recoverkeys.go) — the owner's step-up (account password and
+// authenticator code) when the owner issues, the caller's key recovery
+// requests a second administrator approved when staff issue
+// (HistoryAuthority, checked before anything is written) — and only when
+// every certificate of the issue is written: a slot waiting for the CA
+// puts the recovery off to Continue card issue, so that a rejected request
+// (a card revoked and cleared) never leaves the keys behind. Without
+// authority the card is issued without them, and the result and the card
+// view say how many could be put on it (RecoverableKeys).
 //
 // Two steps, so that no key reaches a card before its recovery is on
 // record: keys_recovering chooses the keys and records them in the
@@ -48,16 +63,89 @@ type RecoveredKey struct {
 	Certificate *x509.Certificate
 }
 
+// HistoryAuthority is what lets an issue or replacement put the owner's
+// earlier archived keys on the new card: the owner's step-up
+// (AccountPassword and Code, never stored) when the owner issues, or the
+// caller's approved key recovery requests of the owner's keys (Requests,
+// dual control) when staff issue — the authority of Recover keys onto
+// card.
+type HistoryAuthority struct {
+	AccountPassword, Code string
+	Requests              []int64
+}
+
+// historyGrant is the checked HistoryAuthority, recorded in the issue
+// (issueData.Recovery): a Continue card issue by anyone uses it, the
+// requests as their requester's (Actor).
+type historyGrant struct {
+	Owner    bool    `json:"owner,omitempty"`
+	Actor    int64   `json:"actor"`
+	Requests []int64 `json:"requests,omitempty"`
+}
+
+// checkHistoryAuthority checks a (nil: none given) for p issuing owner's
+// card, before anything is written: a wrong step-up or a request that does
+// not serve refuses the issue. The requests are used only when the keys go
+// onto the card (recordRecovery).
+func (s *Cards) checkHistoryAuthority(ctx context.Context, p *lanyard.Principal, owner *lanyard.User, a *HistoryAuthority) (*historyGrant, error) {
+	if a == nil {
+		return nil, nil
+	}
+	if p.User.ID == owner.ID {
+		if len(a.Requests) > 0 {
+			return nil, lanyard.Errorf(lanyard.EInvalid, "your own keys need no recovery request: confirm with your password and authenticator code")
+		}
+		if err := s.secondFactor.VerifySecondFactor(ctx, p, a.AccountPassword, a.Code); err != nil {
+			return nil, err
+		}
+		return &historyGrant{Owner: true, Actor: p.User.ID}, nil
+	}
+	if len(a.Requests) == 0 || a.AccountPassword != "" || a.Code != "" {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "putting %s's earlier keys onto their card needs key recovery requests a second person approved (lanyard key recovery request), not a password", owner.Login)
+	}
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		_, err := s.archive.RequestsForCardTx(tx, p, owner.ID, a.Requests, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &historyGrant{Actor: p.User.ID, Requests: slices.Clone(a.Requests)}, nil
+}
+
+// certificatesWritten reports whether every certificate of d's plan is on
+// the card: only then does the card get earlier keys.
+func certificatesWritten(d *issueData) bool {
+	for _, sl := range d.Plan.Slots {
+		if !d.Written[sl.Slot] {
+			return false
+		}
+	}
+	return true
+}
+
 // recoverHistory puts j's owner's earlier archived keys on the card, when
-// there are any and the card is a PIV card.
+// there are any, the card is a PIV card, the issue has the authority for
+// it and every certificate of the issue is written.
 func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admin) error {
 	d := &j.data
-	if d.HistoryDone || j.ct.Kind != lanyard.KindPIV {
+	if d.HistoryDone || j.ct.Kind != lanyard.KindPIV || !certificatesWritten(d) {
 		return nil
 	}
 	var keys []RecoveredKey
 	if d.History == nil {
+		if d.Recovery == nil {
+			d.HistoryDone = true // no authority: the card gets none (recorded with the next step)
+			return nil
+		}
 		ids, err := s.earlierKeys(ctx, j)
+		if err != nil && d.Recovery.Requests != nil && !lanyard.IsCode(err, lanyard.EInternal) && !lanyard.IsCode(err, lanyard.EUnavailable) {
+			// The requests no longer serve (changed since the issue
+			// started): the card is issued without the keys.
+			s.log.Warn("earlier keys not put on the card: the key recovery requests no longer serve", "card", j.card.ID, "error", lanyard.ErrorMessage(err))
+			d.Recovery, d.HistoryDone = nil, true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -101,15 +189,41 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 	}
 	var found []*lanyard.ArchivedKey
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		var wanted []int64
 		tpls, err := s.recoveryTemplates(tx, j)
+		if g := j.data.Recovery; err == nil && g != nil && len(g.Requests) > 0 {
+			// Staff: the keys of their approved requests, of any template.
+			if wanted, err = s.grantRequestsTx(tx, j, false); err == nil {
+				tpls, err = allTemplates(tx)
+			}
+		}
 		if err != nil {
 			return err
 		}
 		found, err = activeArchivedKeys(tx, j.user.ID, tpls, current)
+		if wanted != nil {
+			found = slices.DeleteFunc(found, func(k *lanyard.ArchivedKey) bool { return !slices.Contains(wanted, k.ID) })
+		}
 		return err
 	})
 	ids := newestIDs(found)
 	return ids[:min(len(ids), historyRoom(j))], err
+}
+
+// grantRequestsTx checks in tx, as their requester's (the grant's actor),
+// the key recovery requests j's grant names, and returns their archived
+// keys; with use they are used (downloaded) in tx.
+func (s *Cards) grantRequestsTx(tx lanyard.Tx, j *issueJob, use bool) ([]int64, error) {
+	g := j.data.Recovery
+	actor := j.p
+	if actor.User.ID != g.Actor {
+		u, err := tx.UserByID(g.Actor)
+		if err != nil {
+			return nil, err
+		}
+		actor = &lanyard.Principal{User: u, Roles: u.Roles}
+	}
+	return s.archive.RequestsForCardTx(tx, actor, j.user.ID, g.Requests, use)
 }
 
 // recoveryTemplates names the templates whose archived keys j's card
@@ -189,10 +303,23 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 	queued := false
 	j.data.History = ids
 	err := j.run.Step(ctx, stepKeysRecovering, operation.Also(func(tx lanyard.Tx) (err error) {
+		if g := j.data.Recovery; g != nil && len(g.Requests) > 0 {
+			// The requests are used in the transaction that records
+			// the recovery, each once.
+			if _, err := s.grantRequestsTx(tx, j, true); err != nil {
+				return err
+			}
+		}
 		keys, queued, err = s.openForCardTx(tx, j.p, j.user, j.card, ids)
 		return err
 	}), operation.EventAfter(func() *lanyard.AuditEvent {
-		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), recoveryDetails(j.card, j.user, j.op.ID, keys, queued))
+		d := recoveryDetails(j.card, j.user, j.op.ID, keys, queued)
+		if g := j.data.Recovery; g != nil && len(g.Requests) > 0 {
+			d["requests"], d["requested_by"] = g.Requests, g.Actor
+		} else {
+			d["step_up"] = "owner"
+		}
+		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), d)
 	}))
 	if err != nil {
 		j.data.History = nil
@@ -231,4 +358,78 @@ func recoveryDetails(card *lanyard.Card, owner *lanyard.User, opID int64, keys [
 	}
 	return map[string]any{"format": "card", "card": card.ID, "card_serial": card.Serial, "owner": owner.Login,
 		"operation": opID, "archived_keys": ids, "keys": list, "notified": notified}
+}
+
+// recoverableKeys counts the owner's earlier archived keys an issued PIV
+// card c (of kind) could still get with Recover keys onto card: their
+// active keys that are not the card's current certificates nor among the
+// keys its last recovery (an issue's or Recover keys onto card's) put in
+// its retired slots, at most as many as those slots hold.
+func recoverableKeys(tx lanyard.Tx, c *lanyard.Card, kind lanyard.CardKind) (int, error) {
+	if c.State != lanyard.CardIssued || kind != lanyard.KindPIV || c.OwnerID == 0 {
+		return 0, nil
+	}
+	current, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID, Status: lanyard.CertWritten})
+	if err != nil {
+		return 0, err
+	}
+	except := map[string]bool{}
+	for _, cert := range current {
+		except[cert.Serial] = true
+	}
+	tpls, err := allTemplates(tx)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := activeArchivedKeys(tx, c.OwnerID, tpls, except)
+	if err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	onCard, err := lastRecovered(tx, c.ID)
+	if err != nil {
+		return 0, err
+	}
+	keys = slices.DeleteFunc(keys, func(k *lanyard.ArchivedKey) bool { return slices.Contains(onCard, k.ID) })
+	return min(len(keys), personalize.MaxRetiredKeys-len(onCard)), nil
+}
+
+// lastRecovered are the archived keys the card's latest finished issue or
+// Recover keys onto card put in its retired slots (each writes them all).
+func lastRecovered(tx lanyard.Tx, cardID int64) ([]int64, error) {
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID})
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops { // newest first
+		if op.State != lanyard.OpDone {
+			continue
+		}
+		switch op.Kind {
+		case lanyard.OpIssue:
+			var d issueData
+			if err := unmarshalIssue(op, &d); err != nil {
+				return nil, err
+			}
+			return d.History, nil
+		case lanyard.OpRecoverKeys:
+			var d recoverKeysData
+			if err := json.Unmarshal(op.Data, &d); err != nil {
+				return nil, lanyard.Wrap(lanyard.EInternal, err, "reading a key recovery onto card")
+			}
+			return d.Keys, nil
+		}
+	}
+	return nil, nil
+}
+
+// RecoverableNote is what an issue's result says of n earlier keys the
+// card could still get ("" for none).
+func RecoverableNote(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "1 earlier encryption key can be put on this card: Recover keys onto card"
+	}
+	return fmt.Sprintf("%d earlier encryption keys can be put on this card: Recover keys onto card", n)
 }

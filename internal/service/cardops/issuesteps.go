@@ -70,6 +70,16 @@ func (s *Cards) issueSteps(ctx context.Context, j *issueJob) (pending bool, err 
 		}
 	}
 
+	// A card not initialized may hold an earlier owner's keys in its
+	// retired slots (recovered onto it before it was cleared by an older
+	// server): they go before the card is the new owner's.
+	if !d.Initialized && !d.RetiredCleared {
+		if _, err := personalize.ClearRetiredKeys(ctx, j.pc, admin); err != nil {
+			return false, err
+		}
+		d.RetiredCleared = true // recorded with the next step
+	}
+
 	// Keys on the card and their certificates.
 	for _, sl := range d.Plan.Slots {
 		if d.Certs[sl.Slot] != "" {

@@ -75,6 +75,9 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkRecoverKeysTurn(ctx, p, cardID, unfinished); err != nil {
+		return nil, err
+	}
 	c, err := s.loadRecoverKeys(ctx, p, cardID, in, unfinished != nil)
 	if err != nil {
 		return nil, err
@@ -332,7 +335,8 @@ func retiredSerials(ctx context.Context, pc *piv.Card) (map[string]bool, error) 
 }
 
 // unfinishedOp is the card's running, interrupted or pending operation of
-// kind, or nil.
+// kind, or nil (Recover keys onto card refuses a running one:
+// checkRecoverKeysTurn).
 func (s *Cards) unfinishedOp(ctx context.Context, cardID int64, kind lanyard.OperationKind) (*lanyard.Operation, error) {
 	var ops []*lanyard.Operation
 	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
@@ -343,4 +347,29 @@ func (s *Cards) unfinishedOp(ctx context.Context, cardID int64, kind lanyard.Ope
 		return nil, err
 	}
 	return ops[0], nil
+}
+
+// checkRecoverKeysTurn refuses Recover keys onto card while another
+// operation holds the card's slots or its recovery: an unfinished update
+// (its new key may wait in a retired slot that the recovered keys would
+// overwrite), a recovery running now, or an interrupted one started by
+// someone else — only its actor resumes it, or the card's owner, who
+// passes the step-up for it (an interrupted recovery is resumed with the
+// keys it recorded and without new requests, so no other staff member
+// may finish it).
+func (s *Cards) checkRecoverKeysTurn(ctx context.Context, p *lanyard.Principal, cardID int64, unfinished *lanyard.Operation) error {
+	update, err := s.unfinishedOp(ctx, cardID, lanyard.OpUpdate)
+	switch {
+	case err != nil:
+		return err
+	case update != nil:
+		return lanyard.Errorf(lanyard.EConflict, "an update of card %d is unfinished: finish it with Continue card update (or have an administrator cancel it) before recovering keys onto the card", cardID)
+	case unfinished == nil:
+		return nil
+	case unfinished.State == lanyard.OpRunning:
+		return lanyard.Errorf(lanyard.EConflict, "keys are being recovered onto card %d right now; try again when that has finished", cardID)
+	case unfinished.ActorID != p.User.ID && unfinished.UserID != p.User.ID:
+		return lanyard.Errorf(lanyard.EForbidden, "the interrupted key recovery onto card %d was started by someone else: only they, or the card's owner with their step-up, resume it", cardID)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // recoverKeysEnv is alice with an archived secure-email key on her first
@@ -33,14 +34,23 @@ const accountPassword = "correct horse battery staple"
 
 func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
 	t.Helper()
+	e := newStepUpEnv(t)
+	var err error
+	if e.secondCard, err = e.svc.Cards.IssueCard(context.Background(), e.alice, cardops.IssueCardInput{CardTarget: e.issueEnv.second(t), UserPIN: "13572468"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newStepUpEnv is alice with an archived secure-email key on her first
+// card, a password and an authenticator app (no second card yet).
+func newStepUpEnv(t *testing.T) *recoverKeysEnv {
+	t.Helper()
 	ctx := context.Background()
 	clock := servicetest.NewClock(time.Date(2026, 3, 1, 9, 0, 12, 0, time.UTC)) // 12 s into a TOTP step
 	e := &recoverKeysEnv{issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now}}), clock: clock}
 	e.issueArchived(t)
 	var err error
-	if e.secondCard, err = e.svc.Cards.IssueCard(ctx, e.alice, cardops.IssueCardInput{CardTarget: e.issueEnv.second(t), UserPIN: "13572468"}); err != nil {
-		t.Fatal(err)
-	}
 	if e.keys, err = e.svc.Archive.Keys(ctx, e.alice.User.ID, "secure-email"); err != nil || len(e.keys) != 1 {
 		t.Fatalf("archived keys %+v, %v", e.keys, err)
 	}
@@ -61,6 +71,29 @@ func newRecoverKeysEnv(t *testing.T) *recoverKeysEnv {
 }
 
 func (e *recoverKeysEnv) code(t *testing.T) string { t.Helper(); return e.codeOf(t, e.secret) }
+
+// stepUp is alice's step-up for putting her earlier keys on a card at a
+// fresh TOTP step.
+func (e *recoverKeysEnv) stepUp(t *testing.T) *cardops.HistoryAuthority {
+	t.Helper()
+	e.clock.Add(identity.TOTPPeriod)
+	return &cardops.HistoryAuthority{AccountPassword: accountPassword, Code: e.code(t)}
+}
+
+// approvedRequest is p's key recovery request of alice's archived key,
+// approved by adam.
+func (e *recoverKeysEnv) approvedRequest(t *testing.T, p *lanyard.Principal) int64 {
+	t.Helper()
+	ctx := context.Background()
+	req, err := e.svc.Archive.RequestRecovery(ctx, p, e.keys[0].ID, "alice's card is lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Archive.DecideRecovery(ctx, e.approver(t), req.ID, e.approval(t, "checked with alice")); err != nil {
+		t.Fatal(err)
+	}
+	return req.ID
+}
 
 func (e *recoverKeysEnv) codeOf(t *testing.T, secret string) string {
 	t.Helper()
@@ -230,4 +263,61 @@ func TestRecoverKeysOntoCardNothingToRecover(t *testing.T) {
 	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "no earlier archived keys") {
 		t.Fatalf("recovery without archived keys: %v, want a conflict saying there are none", err)
 	}
+}
+
+// TestRecoverKeysOntoCardOwnerEmailChanged: olga's approved request is
+// refused onto alice's card once alice's e-mail address changed since it
+// was requested (her notice went to the old one), as a download is.
+func TestRecoverKeysOntoCardOwnerEmailChanged(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	olga := e.operator(t, "olga")
+	req := e.approvedRequest(t, olga)
+	email := "mallory@example.com"
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, e.secondCard.Card.ID, cardops.RecoverKeysInput{CardTarget: e.target(), Requests: []int64{req}})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "changed since") {
+		t.Fatalf("recovery onto the card after the owner's address changed: %v, want conflict", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
+}
+
+// TestRecoverKeysOntoCardTurn: a recovery onto alice's card is refused
+// while an update of the card is unfinished (its staged key may sit in a
+// retired slot), while another recovery runs, and an interrupted one
+// (alice's) is resumed only by whoever started it or the owner, not by
+// operator olga, who has no request for it.
+func TestRecoverKeysOntoCardTurn(t *testing.T) {
+	e := newRecoverKeysEnv(t)
+	ctx := context.Background()
+	id := e.secondCard.Card.ID
+	olga := e.operator(t, "olga")
+	add := func(kind lanyard.OperationKind, state lanyard.OperationState) *lanyard.Operation {
+		op := &lanyard.Operation{Kind: kind, State: state, CardID: id, UserID: e.alice.User.ID, ActorID: e.alice.User.ID, Data: []byte(`{"keys":[]}`),
+			CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateOperation(op) })
+		return op
+	}
+	set := func(op *lanyard.Operation, state lanyard.OperationState) {
+		prev := op.UpdatedAt
+		op.State, op.UpdatedAt = state, prev.Add(time.Second)
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.UpdateOperation(op, prev) })
+	}
+	in := cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}
+	up := add(lanyard.OpUpdate, lanyard.OpInterrupted)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, in); !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(err.Error(), "Continue card update") {
+		t.Fatalf("recovery during an unfinished update: %v, want conflict", err)
+	}
+	set(up, lanyard.OpFailed)
+	running := add(lanyard.OpRecoverKeys, lanyard.OpRunning)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, in); !lanyard.IsCode(err, lanyard.EConflict) {
+		t.Fatalf("recovery while another runs: %v, want conflict", err)
+	}
+	set(running, lanyard.OpInterrupted)
+	if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, olga, id, cardops.RecoverKeysInput{CardTarget: e.target()}); !lanyard.IsCode(err, lanyard.EForbidden) {
+		t.Fatalf("olga resuming alice's interrupted recovery: %v, want forbidden", err)
+	}
+	e.checkRetired(t, e.access.Card(2, secondReader), "13572468", nil)
 }

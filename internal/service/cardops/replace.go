@@ -52,6 +52,9 @@ type ReplaceCardInput struct {
 	UserPIN   string
 	AdminPIN  string
 	Name      string
+	// Recovery is the authority to put the owner's earlier archived keys
+	// on the new card (IssueCardInput.Recovery); without it it gets none.
+	Recovery *HistoryAuthority
 }
 
 // ReplaceCardResult reports a replacement: the new card's issue, the old
@@ -96,6 +99,9 @@ type replaceStart struct {
 	// computers are the workstations the old card (an AirCard) is
 	// connected to, told after the commit that it left their readers.
 	computers []int64
+	// grant is the checked authority for the owner's earlier keys (nil:
+	// none), checked before the new card is touched.
+	grant *historyGrant
 	// started is set once the transaction that changes the old card and
 	// records the link committed (startIssue): only then is the card
 	// replaced, and its owner told.
@@ -117,6 +123,9 @@ type replaceStart struct {
 func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID int64, in ReplaceCardInput) (*ReplaceCardResult, error) {
 	rs, owner, err := s.checkReplace(ctx, p, cardID, &in)
 	if err != nil {
+		return nil, err
+	}
+	if rs.grant, err = s.checkHistoryAuthority(ctx, p, owner, in.Recovery); err != nil {
 		return nil, err
 	}
 	target := in.CardTarget

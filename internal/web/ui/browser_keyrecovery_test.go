@@ -299,3 +299,22 @@ func TestBrowserKeyRecoveryDualControl(t *testing.T) {
 	op.CheckConsole()
 	adm.CheckConsole()
 }
+
+// TestBrowserCardShowsRecoverableKeys: alice's issued card that holds
+// none of her archived keys says on its page how many can be put on it
+// (an issue or replacement without her step-up leaves them off).
+func TestBrowserCardShowsRecoverableKeys(t *testing.T) {
+	s := mustSite(t)
+	s.mustUser("alice", password)
+	k, _ := archivedKeyFor(t, s, "alice")
+
+	b := mustBrowser(t, s)
+	b.Login("alice", password)
+	b.Visit("/cards/" + itoa(int(k.CardID)))
+	b.WaitFor("recoverable keys shown", `document.querySelector('#card-recoverable-keys') !== null`)
+	if got := b.Text("#card-recoverable-keys"); !strings.Contains(got, "1 earlier encryption key can be put on this card: Recover keys onto card") {
+		t.Fatalf("card page says %q", got)
+	}
+	b.CheckAccessible("card page with recoverable keys")
+	b.CheckConsole()
+}

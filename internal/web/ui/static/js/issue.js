@@ -284,6 +284,11 @@ function resultView(res, who) {
   if (certs.length) {
     parts.push(h('h4', {}, 'Certificates'), h('ul', {}, certs.map((c) => h('li', {}, c.template || 'certificate', ' ', badge(c.status), c.subject ? ` — ${c.subject}` : ''))));
   }
+  if (res.recovery_note) {
+    // The owner's earlier encryption keys the card did not get (no step-up
+    // or approved requests given): Recover keys onto card puts them there.
+    parts.push(h('p', { class: 'notice', id: 'issue-recovery-note' }, res.recovery_note));
+  }
   if (res.secret_questions_needed) {
     parts.push(h('p', { class: 'notice' }, 'You have not set your secret questions yet; closing this window takes you to them. '
       + 'With them you reset a forgotten or blocked PIN yourself, online or offline, and sign in to Remote Self-Service when you cannot sign in.'));

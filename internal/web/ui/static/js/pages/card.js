@@ -56,6 +56,14 @@ tabs.forEach((t, i) => {
   });
 });
 
+// recoveryNotice says how many of the owner's earlier archived encryption
+// keys the issued card could still get (recoverable_keys).
+function recoveryNotice(d) {
+  const n = d.recoverable_keys || 0;
+  return n ? h('p', { class: 'notice', role: 'note', id: 'card-recoverable-keys' },
+    `${n} earlier encryption key${n === 1 ? '' : 's'} can be put on this card: Recover keys onto card`) : '';
+}
+
 async function load() {
   let d;
   let docs = [];
@@ -74,6 +82,7 @@ async function load() {
   $('#panel-overview').replaceChildren(
     h('h2', {}, 'Overview'),
     updateBanner(c, d.update),
+    recoveryNotice(d),
     facts([
       ['Serial', h('code', {}, c.serial || '—')],
       ['Card type', c.card_type],
