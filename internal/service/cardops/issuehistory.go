@@ -134,11 +134,15 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 	}
 	var keys []RecoveredKey
 	if d.History == nil {
-		if d.Recovery == nil {
+		if d.Recovery == nil && d.Update == nil {
 			d.HistoryDone = true // no authority: the card gets none (recorded with the next step)
 			return nil
 		}
-		ids, err := s.earlierKeys(ctx, j)
+		earlier := s.earlierKeys
+		if d.Recovery == nil {
+			earlier = s.cardOwnKeys // an update without authority: only keys this card held
+		}
+		ids, err := earlier(ctx, j)
 		if err != nil && d.Recovery.Requests != nil && !lanyard.IsCode(err, lanyard.EInternal) && !lanyard.IsCode(err, lanyard.EUnavailable) {
 			// The requests no longer serve (changed since the issue
 			// started): the card is issued without the keys.
@@ -213,6 +217,37 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 // grantRequestsTx checks in tx, as their requester's (the grant's actor),
 // the key recovery requests j's grant names, and returns their archived
 // keys; with use they are used (downloaded) in tx.
+// cardOwnKeys are the keys an update puts into the card's key history
+// without any new authority: keys this very card held already — its own
+// earlier archived keys (the ones its renewed certificates certified) and
+// those its last recovery put into its retired slots — newest first,
+// within the room the update leaves. Keys from the owner's other cards
+// need the owner's step-up or approved requests (earlierKeys).
+func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
+	current := map[string]bool{}
+	for _, serial := range j.data.Certs {
+		current[serial] = true
+	}
+	var found []*lanyard.ArchivedKey
+	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+		held, err := lastRecovered(tx, j.card.ID)
+		if err != nil {
+			return err
+		}
+		tpls, err := allTemplates(tx)
+		if err != nil {
+			return err
+		}
+		if found, err = activeArchivedKeys(tx, j.user.ID, tpls, current); err != nil {
+			return err
+		}
+		found = slices.DeleteFunc(found, func(k *lanyard.ArchivedKey) bool { return k.CardID != j.card.ID && !slices.Contains(held, k.ID) })
+		return nil
+	})
+	ids := newestIDs(found)
+	return ids[:min(len(ids), historyRoom(j))], err
+}
+
 func (s *Cards) grantRequestsTx(tx lanyard.Tx, j *issueJob, use bool) ([]int64, error) {
 	g := j.data.Recovery
 	actor := j.p
@@ -314,10 +349,13 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 		return err
 	}), operation.EventAfter(func() *lanyard.AuditEvent {
 		d := recoveryDetails(j.card, j.user, j.op.ID, keys, queued)
-		if g := j.data.Recovery; g != nil && len(g.Requests) > 0 {
+		switch g := j.data.Recovery; {
+		case g != nil && len(g.Requests) > 0:
 			d["requests"], d["requested_by"] = g.Requests, g.Actor
-		} else {
+		case g != nil:
 			d["step_up"] = "owner"
+		default:
+			d["basis"] = "held_by_this_card"
 		}
 		return s.rec.Event(j.p, "key.recover", "card", strconv.FormatInt(j.card.ID, 10), d)
 	}))
@@ -405,7 +443,7 @@ func lastRecovered(tx lanyard.Tx, cardID int64) ([]int64, error) {
 			continue
 		}
 		switch op.Kind {
-		case lanyard.OpIssue:
+		case lanyard.OpIssue, lanyard.OpUpdate:
 			var d issueData
 			if err := unmarshalIssue(op, &d); err != nil {
 				return nil, err
