@@ -1,0 +1,355 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
+	"github.com/lanyard-cms/lanyard/internal/issuance"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+)
+
+// Card update (issue 17, docs/performance.md): Update card contents of
+// the card BenchmarkCardIssue issues (docs/lifecycle.md, "Update card
+// contents"): both certificates (smartcard-logon in 9a, secure-email in
+// 9d, P-256) renewed with new keys on an emulated card that can move keys,
+// the staged path per slot: a spare retired slot chosen and recorded, the
+// key generated there, the certificate signed, recorded and written
+// there, then the certificate moved into the slot, the old key deleted,
+// the new one moved in (MOVE KEY), the staging object deleted, the slot
+// read back, the old certificate revoked as superseded (CRL re-signed);
+// every step its own durable transaction with its audit event. No PIN is
+// asked or changed. SQLite (synchronous=FULL, WAL) is the store.
+//
+// Every iteration must find the card due. The owner's policy renews
+// certificates expiring within 365 days (updateWindowDays, the longest a
+// policy allows) and both templates are valid 365 days, so every
+// certificate on the card is due from the moment it is issued: each
+// update renews the certificates the previous one wrote, for the reason
+// a real renewal has (expiring), by the owner themselves with the same
+// principal and client as the issue benchmarks, and leaves the card in
+// the shape it found it (staging slot empty again). The other ways would
+// change what is measured: moving the service's clock past the window
+// for every iteration moves it a year per iteration, past the CA's own
+// validity within a few dozen iterations (and certificates valid only in
+// the future of the card's real clock); staff's Renew choice needs the
+// owner to hold a staff role, or an operator acting on their behalf,
+// which makes every update wait for a second person's approval.
+
+// updateWindowDays is the renewal window of the update benchmarks'
+// policy: as long as the templates' validity, so every certificate is
+// always due.
+const updateWindowDays = 365
+
+// renewAlways sets the default policy's renewal window to
+// updateWindowDays, and lets owners update their cards.
+func (ib *issueBench) renewAlways(b *testing.B) {
+	ctx := context.Background()
+	pol, err := ib.srv.Service.Catalog.GetPolicy(ctx, "default")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol.Settings.Certificates.RenewalWindowDays = updateWindowDays
+	pol.Settings.Workflow.IssuedCardOps.Update = true
+	if _, err := ib.srv.Service.Catalog.UpdatePolicy(ctx, ib.admin, "default", pol); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// updatedTemplates are the templates every update renews.
+var updatedTemplates = []string{"smartcard-logon", "secure-email"}
+
+// checkRenewed fails unless res is a finished update that renewed both
+// certificates with new keys.
+func checkRenewed(slots []apiv1.UpdatedSlot, state string) error {
+	if state != "done" {
+		return fmt.Errorf("update state %q, want done", state)
+	}
+	if len(slots) != len(updatedTemplates) {
+		return fmt.Errorf("%d slots changed, want %d: %+v", len(slots), len(updatedTemplates), slots)
+	}
+	for _, s := range slots {
+		if s.Action != issuance.ActionRenew || s.Key != lanyard.RenewalNewKey || s.Status != "done" || s.NewSerial == "" || s.NewSerial == s.OldSerial {
+			return fmt.Errorf("slot %s: %+v, want renewed with a new key", s.Slot, s)
+		}
+	}
+	return nil
+}
+
+// apiSlots is the service's result as the API's slots, for checkRenewed.
+func apiSlots(res *cardops.UpdateCardResult) []apiv1.UpdatedSlot {
+	var out []apiv1.UpdatedSlot
+	for _, s := range res.Slots {
+		out = append(out, apiv1.UpdatedSlot{Slot: s.Slot, Template: s.Template, Action: s.Action, Key: s.Key,
+			OldSerial: s.OldSerial, NewSerial: s.NewSerial, Status: s.Status})
+	}
+	return out
+}
+
+// checkStaged fails the benchmark unless each of the card's n update
+// operations took the staged path (the card can move keys; a staging slot
+// recorded for both slots) and the card holds exactly the two newest
+// certificates, every earlier one revoked as superseded.
+func (ib *issueBench) checkStaged(b *testing.B, cardID int64, n int) {
+	ctx := context.Background()
+	var ops []*lanyard.Operation
+	var certs []*lanyard.Certificate
+	err := ib.store.View(ctx, func(tx lanyard.Tx) (err error) {
+		if ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Kind: lanyard.OpUpdate}); err != nil {
+			return err
+		}
+		certs, err = tx.ListCertificates(lanyard.CertFilter{CardID: cardID})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(ops) != n {
+		b.Fatalf("card %d: %d update operations, want %d", cardID, len(ops), n)
+	}
+	for _, op := range ops {
+		var d struct {
+			Update struct {
+				CanMove bool              `json:"can_move"`
+				Stage   map[string]string `json:"stage"`
+			} `json:"update"`
+		}
+		if err := json.Unmarshal(op.Data, &d); err != nil {
+			b.Fatal(err)
+		}
+		if op.State != lanyard.OpDone || !d.Update.CanMove || len(d.Update.Stage) != len(updatedTemplates) {
+			b.Fatalf("update %d: state %s, can_move %v, staged %v: want done, both slots staged", op.ID, op.State, d.Update.CanMove, d.Update.Stage)
+		}
+	}
+	var written, superseded int
+	for _, c := range certs {
+		switch {
+		case c.Status == lanyard.CertWritten:
+			written++
+		case c.Status == lanyard.CertRevoked && c.Reason == lanyard.ReasonSuperseded:
+			superseded++
+		}
+	}
+	if want := len(updatedTemplates); written != want || superseded != n*want {
+		b.Fatalf("card %d: %d certificates written, %d superseded; want %d and %d", cardID, written, superseded, want, n*want)
+	}
+}
+
+// BenchmarkCardUpdate is one card's update, one at a time:
+//
+//   - in-process: Cards.UpdateCard over cardtest's in-process card access
+//     (no agent, no HTTP), the owner updating one card again and again.
+//     The time spent inside the emulator's Transmit is subtracted:
+//     server-ms/update is the server's own work (the card read and the
+//     decision, a durable transaction per step with its audit event,
+//     signing, two revocations each with a new CRL). Measured in the
+//     same run: the limit, raw x509.CreateCertificate of the same two
+//     certificates with the CA's issuing key (sign2-ms, both together)
+//     and one durable transaction with its audit event (commit-ms,
+//     durableCommitMS); db-tx/update counts the transactions.
+//   - pcscd: POST /api/v1/cards/{id}/update through the whole stack: HTTP
+//     API, hub, TLS agent connection, the real agent with
+//     agent.NewPCSCReaders, pcscd, the vpcd driver, internal/card/vpcd
+//     and the emulator; the card issued the same way first, outside the
+//     timing. Needs LANYARD_TEST_VPCD (fails without it) and takes
+//     vpcdtest.Lock.
+func BenchmarkCardUpdate(b *testing.B) {
+	b.Run("in-process", benchUpdateInProcess)
+	b.Run("pcscd", benchUpdatePCSCD)
+}
+
+func benchUpdateInProcess(b *testing.B) {
+	ctx := context.Background()
+	ib, access, _, cardID, _ := issuedInProcess(b)
+	ib.renewAlways(b)
+	signMS := ib.rawSignTemplatesMS(b, 100, updatedTemplates...)
+	commitMS := durableCommitMS(b, ib.store.Store, 50)
+	in := cardops.UpdateCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}}
+
+	cost := inProcessCost{access: access, store: ib.store}
+	for b.Loop() {
+		b.StopTimer()
+		cost.start()
+		b.StartTimer()
+
+		res, err := ib.srv.Service.Cards.UpdateCard(ctx, ib.user, in)
+
+		b.StopTimer()
+		if err == nil {
+			err = checkRenewed(apiSlots(res), res.State)
+		}
+		if err != nil {
+			b.Fatalf("update: %v", err)
+		}
+		cost.stop()
+		b.StartTimer()
+	}
+	cost.report(b, "update")
+	b.ReportMetric(signMS, "sign2-ms")
+	b.ReportMetric(commitMS, "commit-ms")
+	ib.checkStaged(b, cardID, b.N)
+}
+
+func benchUpdatePCSCD(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var ta *timingAccess
+	ib, addr, ws, reader := newPCSCDBench(b, &ta)
+	c := newEmuCard(b)
+	serial, err := cardtest.Serial(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var emuNanos atomic.Int64
+	s, err := vpcd.Start(ctx, addr, timedCard{c, &emuNanos})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cancel(); <-s.Done() })
+	ib.waitHub(b, "the card's serial", func(states []lanyard.WorkstationState) bool {
+		return hubReader(hubState(states, ws), reader).Serial == serial
+	})
+	user := ib.client(b)
+	var issued apiv1.IssueCardResult
+	if _, err := user.Post(ctx, "/api/v1/issue", issueRequest(ws, reader), &issued); err != nil || issued.State != "issued" {
+		b.Fatalf("issue: %v (%+v)", err, issued)
+	}
+	ib.renewAlways(b)
+	path := fmt.Sprintf("/api/v1/cards/%d/update", issued.Card.ID)
+	in := apiv1.UpdateCardInput{UpdateTarget: apiv1.UpdateTarget{WorkstationID: ws, Reader: reader}}
+
+	cost := relayCost{ta: ta, emu: &emuNanos}
+	for b.Loop() {
+		b.StopTimer()
+		cost.start()
+		b.StartTimer()
+
+		var res apiv1.UpdateCardResult
+		_, err := user.Post(ctx, path, in, &res)
+
+		b.StopTimer()
+		if err == nil {
+			err = checkRenewed(res.Slots, res.State)
+		}
+		if err != nil {
+			b.Fatalf("update: %v", err)
+		}
+		cost.stop()
+		b.StartTimer()
+	}
+	cost.report(b, "update")
+	ib.checkStaged(b, issued.Card.ID, b.N)
+}
+
+// BenchmarkCardUpdateConcurrent updates 200 cards at once through agent
+// relays (issue 17: zero failures): the set-up of
+// BenchmarkCardIssueConcurrent (200 emulated cards in in-process readers
+// of real agents on the real agent connection, heartbeats at the
+// production interval; agents=200 and agents=4). Each iteration puts 200
+// factory-fresh cards in the readers and issues them all at once exactly
+// as BenchmarkCardIssueConcurrent does (same client, same relays, same
+// server; outside the timing but measured, reported as issue-*), then
+// sends all 200 POST /api/v1/cards/{id}/update of their owner together
+// (timed). Any failure of either fails the benchmark. Reported for both
+// batches: the relayed APDUs' server-side round trip p50, p99 and max,
+// the requests' p50 and p99 and cards/s; and the update batch's wall
+// time.
+func BenchmarkCardUpdateConcurrent(b *testing.B) {
+	for _, agents := range []int{200, 4} {
+		b.Run("agents="+strconv.Itoa(agents), func(b *testing.B) { benchUpdateConcurrent(b, agents) })
+	}
+}
+
+func benchUpdateConcurrent(b *testing.B, agents int) {
+	ctx := context.Background()
+	var ta *timingAccess
+	ib, slots := newConcurrentBench(b, agents, &ta)
+	ib.renewAlways(b)
+	user := ib.client(b)
+
+	var issues, updates relayStats
+	for b.Loop() {
+		b.StopTimer()
+		ib.insertFresh(b, slots)
+		ta.take()
+		ids := make([]int64, len(slots))
+		r := allAtOnce(len(slots), func(i int) error {
+			var res apiv1.IssueCardResult
+			_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
+			if err == nil && res.State != "issued" {
+				err = fmt.Errorf("card state %q, want issued", res.State)
+			}
+			if err == nil {
+				ids[i] = res.Card.ID
+			}
+			return err
+		})
+		if failed := r.failures(slots); len(failed) > 0 {
+			b.Fatalf("%d of %d issues failed; first: %s", len(failed), len(slots), failed[0])
+		}
+		issues.add(r, ta.take())
+		b.StartTimer()
+
+		r = allAtOnce(len(slots), func(i int) error {
+			var res apiv1.UpdateCardResult
+			in := apiv1.UpdateCardInput{UpdateTarget: apiv1.UpdateTarget{WorkstationID: slots[i].ws, Reader: slots[i].reader}}
+			_, err := user.Post(ctx, fmt.Sprintf("/api/v1/cards/%d/update", ids[i]), in, &res)
+			if err == nil {
+				err = checkRenewed(res.Slots, res.State)
+			}
+			return err
+		})
+
+		b.StopTimer()
+		if failed := r.failures(slots); len(failed) > 0 {
+			b.Fatalf("%d of %d updates failed; first: %s", len(failed), len(slots), failed[0])
+		}
+		updates.add(r, ta.take())
+		b.StartTimer()
+	}
+	b.ReportMetric(0, "failures")
+	updates.report(b, "update", "cards/s")
+	issues.report(b, "issue", "issue-cards/s")
+	b.ReportMetric(updates.wall.Seconds()/float64(b.N), "wall-s")
+}
+
+// relayStats gathers batches of card operations through agent relays:
+// each relayed APDU's server-side round trip, each request's time and
+// the batches' wall time.
+type relayStats struct {
+	apdus, reqs []time.Duration
+	wall        time.Duration
+}
+
+// add adds batch r and the APDUs of its sessions.
+func (s *relayStats) add(r batch, sessions [][]relayed) {
+	s.wall += r.wall
+	s.reqs = append(s.reqs, r.took...)
+	for _, sess := range sessions {
+		for _, x := range sess {
+			s.apdus = append(s.apdus, x.d)
+		}
+	}
+}
+
+// report reports the APDUs' p50, p99 and max as name-apdu-*, the
+// requests' p50 and p99 as name-p*, and the requests per second of wall
+// time as rate.
+func (s *relayStats) report(b *testing.B, name, rate string) {
+	slices.Sort(s.apdus)
+	slices.Sort(s.reqs)
+	b.ReportMetric(quantileMS(s.apdus, 0.50), name+"-apdu-p50-ms")
+	b.ReportMetric(quantileMS(s.apdus, 0.99), name+"-apdu-p99-ms")
+	b.ReportMetric(quantileMS(s.apdus, 1), name+"-apdu-max-ms")
+	b.ReportMetric(quantileMS(s.reqs, 0.50), name+"-p50-ms")
+	b.ReportMetric(quantileMS(s.reqs, 0.99), name+"-p99-ms")
+	b.ReportMetric(float64(len(s.reqs))/s.wall.Seconds(), rate)
+}
