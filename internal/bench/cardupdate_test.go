@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -171,6 +172,11 @@ func benchUpdateInProcess(b *testing.B) {
 	ctx := context.Background()
 	ib, access, _, cardID, _ := issuedInProcess(b)
 	ib.renewAlways(b)
+	revoked := 0
+	if os.Getenv(envUpdateRevoked) != "" {
+		revoked = envSize(b, envUpdateRevoked, 0)
+		ib.populateRevoked(b, cardID, revoked)
+	}
 	signMS := ib.rawSignTemplatesMS(b, 100, updatedTemplates...)
 	commitMS := durableCommitMS(b, ib.store.Store, 50)
 	in := cardops.UpdateCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}}
@@ -196,7 +202,46 @@ func benchUpdateInProcess(b *testing.B) {
 	cost.report(b, "update")
 	b.ReportMetric(signMS, "sign2-ms")
 	b.ReportMetric(commitMS, "commit-ms")
+	b.ReportMetric(float64(revoked), "revoked-before")
 	ib.checkStaged(b, cardID, b.N)
+}
+
+// envUpdateRevoked is how many revoked certificates the CA has before
+// BenchmarkCardUpdate/in-process starts (default none): every
+// superseded certificate re-signs the CA's whole CRL in its step's
+// transaction.
+const envUpdateRevoked = "LANYARD_BENCH_UPDATE_REVOKED"
+
+// populateRevoked records n revoked certificates of the built-in CA,
+// bound to no card, each with the DER of one of card cardID's
+// certificates (a real certificate's size), in batches of 1,000.
+func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int) {
+	ctx := context.Background()
+	var model *lanyard.Certificate
+	if err := ib.store.View(ctx, func(tx lanyard.Tx) error {
+		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: cardID, Limit: 1})
+		if err == nil && len(certs) > 0 {
+			model = certs[0]
+		}
+		return err
+	}); err != nil || model == nil {
+		b.Fatalf("the card's certificate: %v", err)
+	}
+	now := time.Now()
+	for done := 0; done < n; {
+		var batch []*lanyard.Certificate
+		for ; done < n && len(batch) < 1000; done++ {
+			c := *model
+			c.ID, c.CardID, c.Slot = 0, 0, ""
+			c.Serial = fmt.Sprintf("7e%016x", done)
+			c.Status, c.Reason, c.ReasonName, c.RevokedAt = lanyard.CertRevoked, lanyard.ReasonSuperseded, lanyard.ReasonSuperseded.String(), now
+			c.CreatedAt, c.UpdatedAt = now, now
+			batch = append(batch, &c)
+		}
+		if err := ib.store.Store.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateCertificates(batch) }); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func benchUpdatePCSCD(b *testing.B) {
