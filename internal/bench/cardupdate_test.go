@@ -168,15 +168,15 @@ func BenchmarkCardUpdate(b *testing.B) {
 	b.Run("pcscd", benchUpdatePCSCD)
 }
 
-func benchUpdateInProcess(b *testing.B) {
+func benchUpdateInProcess(b *testing.B) { benchUpdateRevoked(b, 0) }
+
+// benchUpdateRevoked is BenchmarkCardUpdate/in-process with revoked
+// certificates of the CA recorded before (populateRevoked).
+func benchUpdateRevoked(b *testing.B, revoked int) {
 	ctx := context.Background()
 	ib, access, _, cardID, _ := issuedInProcess(b)
 	ib.renewAlways(b)
-	revoked := 0
-	if os.Getenv(envUpdateRevoked) != "" {
-		revoked = envSize(b, envUpdateRevoked, 0)
-		ib.populateRevoked(b, cardID, revoked)
-	}
+	ib.populateRevoked(b, cardID, revoked)
 	signMS := ib.rawSignTemplatesMS(b, 100, updatedTemplates...)
 	commitMS := durableCommitMS(b, ib.store.Store, 50)
 	in := cardops.UpdateCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}}
@@ -208,16 +208,32 @@ func benchUpdateInProcess(b *testing.B) {
 	ib.checkStaged(b, cardID, b.N)
 }
 
-// envUpdateRevoked is how many revoked certificates the CA has before
-// BenchmarkCardUpdate/in-process starts (default none): every
+// BenchmarkCardUpdateRevoked is BenchmarkCardUpdate/in-process on a CA
+// that has revoked=N certificates already (0, 1,000 and 10,000; and the
+// number in LANYARD_BENCH_UPDATE_REVOKED, when set), in one run: each
 // superseded certificate re-signs the CA's whole CRL in its step's
-// transaction.
+// transaction (pki.RevokeCertificatesFor), so an update's cost grows with
+// the CRL.
+func BenchmarkCardUpdateRevoked(b *testing.B) {
+	sizes := []int{0, 1000, 10000}
+	if os.Getenv(envUpdateRevoked) != "" {
+		sizes = append(sizes, envSize(b, envUpdateRevoked, 0))
+	}
+	for _, n := range sizes {
+		b.Run("revoked="+strconv.Itoa(n), func(b *testing.B) { benchUpdateRevoked(b, n) })
+	}
+}
+
+// envUpdateRevoked adds a size to BenchmarkCardUpdateRevoked.
 const envUpdateRevoked = "LANYARD_BENCH_UPDATE_REVOKED"
 
 // populateRevoked records n revoked certificates of the built-in CA,
 // bound to no card, each with the DER of one of card cardID's
 // certificates (a real certificate's size), in batches of 1,000.
 func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int) {
+	if n == 0 {
+		return
+	}
 	ctx := context.Background()
 	var model *lanyard.Certificate
 	if err := ib.store.View(ctx, func(tx lanyard.Tx) error {
