@@ -274,14 +274,7 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 		ta.take()
 		b.StartTimer()
 
-		r := allAtOnce(len(slots), func(i int) error {
-			var res apiv1.IssueCardResult
-			_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
-			if err == nil && res.State != "issued" {
-				err = fmt.Errorf("card state %q, want issued", res.State)
-			}
-			return err
-		})
+		_, r := issueAll(ctx, user, slots)
 		wall += r.wall
 
 		b.StopTimer()

@@ -7,16 +7,13 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
-	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/issuance"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
-	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
 )
 
 // Card update (issue 17, docs/performance.md): Update card contents of
@@ -263,40 +260,20 @@ func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int) {
 }
 
 func benchUpdatePCSCD(b *testing.B) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var ta *timingAccess
-	ib, addr, ws, reader := newPCSCDBench(b, &ta)
-	c := newEmuCard(b)
-	serial, err := cardtest.Serial(c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var emuNanos atomic.Int64
-	s, err := vpcd.Start(ctx, addr, timedCard{c, &emuNanos})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cancel(); <-s.Done() })
-	ib.waitHub(b, "the card's serial", func(states []lanyard.WorkstationState) bool {
-		return hubReader(hubState(states, ws), reader).Serial == serial
-	})
-	user := ib.client(b)
-	var issued apiv1.IssueCardResult
-	if _, err := user.Post(ctx, "/api/v1/issue", issueRequest(ws, reader), &issued); err != nil || issued.State != "issued" {
-		b.Fatalf("issue: %v (%+v)", err, issued)
-	}
-	ib.renewAlways(b)
-	path := fmt.Sprintf("/api/v1/cards/%d/update", issued.Card.ID)
-	in := apiv1.UpdateCardInput{UpdateTarget: apiv1.UpdateTarget{WorkstationID: ws, Reader: reader}}
+	ctx := context.Background()
+	pc := issuedThroughPCSCD(b)
+	pc.ib.renewAlways(b)
+	path := fmt.Sprintf("/api/v1/cards/%d/update", pc.cardID)
+	in := apiv1.UpdateCardInput{UpdateTarget: apiv1.UpdateTarget{WorkstationID: pc.ws, Reader: pc.reader}}
 
-	cost := relayCost{ta: ta, emu: &emuNanos}
+	cost := relayCost{ta: pc.ta, emu: pc.emuNanos}
 	for b.Loop() {
 		b.StopTimer()
 		cost.start()
 		b.StartTimer()
 
 		var res apiv1.UpdateCardResult
-		_, err := user.Post(ctx, path, in, &res)
+		_, err := pc.user.Post(ctx, path, in, &res)
 
 		b.StopTimer()
 		if err == nil {
@@ -309,7 +286,7 @@ func benchUpdatePCSCD(b *testing.B) {
 		b.StartTimer()
 	}
 	cost.report(b, "update")
-	ib.checkStaged(b, issued.Card.ID, b.N)
+	pc.ib.checkStaged(b, pc.cardID, b.N)
 }
 
 // BenchmarkCardUpdateConcurrent updates 200 cards at once through agent
@@ -343,18 +320,7 @@ func benchUpdateConcurrent(b *testing.B, agents int) {
 		b.StopTimer()
 		ib.insertFresh(b, slots)
 		ta.take()
-		ids := make([]int64, len(slots))
-		r := allAtOnce(len(slots), func(i int) error {
-			var res apiv1.IssueCardResult
-			_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
-			if err == nil && res.State != "issued" {
-				err = fmt.Errorf("card state %q, want issued", res.State)
-			}
-			if err == nil {
-				ids[i] = res.Card.ID
-			}
-			return err
-		})
+		ids, r := issueAll(ctx, user, slots)
 		if failed := r.failures(slots); len(failed) > 0 {
 			b.Fatalf("%d of %d issues failed; first: %s", len(failed), len(slots), failed[0])
 		}
