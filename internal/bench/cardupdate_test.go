@@ -22,7 +22,7 @@ import (
 // 9d, P-256) renewed with new keys on an emulated card that can move keys,
 // the staged path per slot: a spare retired slot chosen and recorded, the
 // key generated there, the certificate signed, recorded and written
-// there, then the certificate moved into the slot, the old key deleted,
+// there, then the certificate written into the slot, the old key deleted,
 // the new one moved in (MOVE KEY), the staging object deleted, the slot
 // read back, the old certificate revoked as superseded (CRL re-signed);
 // every step its own durable transaction with its audit event. No PIN is
@@ -37,9 +37,9 @@ import (
 // principal and client as the issue benchmarks, and leaves the card in
 // the shape it found it (staging slot empty again). The other ways would
 // change what is measured: moving the service's clock past the window
-// for every iteration moves it a year per iteration, past the CA's own
-// validity within a few dozen iterations (and certificates valid only in
-// the future of the card's real clock); staff's Renew choice needs the
+// for every iteration moves it a year per iteration, past the issuing
+// CA's ten years within ten iterations (and certificates valid only in
+// the future of the real clock); staff's Renew choice needs the
 // owner to hold a staff role, or an operator acting on their behalf,
 // which makes every update wait for a second person's approval.
 
