@@ -64,8 +64,9 @@ bench:
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
 	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'Card(APDU|Personalize)' -benchtime 1s ./internal/bench/
 	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench AgentRelay -benchtime 5000x ./internal/bench/
-	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'CardIssue$$' -benchtime 20x -count 3 ./internal/bench/
-	$(GO) test -run '^$$' -bench CardIssueConcurrent -benchtime 1x -count 3 ./internal/bench/
+	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'Card(Issue|Update)$$' -benchtime 20x -count 3 ./internal/bench/
+	$(GO) test -run '^$$' -bench 'Card(Issue|Update)Concurrent' -benchtime 1x -count 3 ./internal/bench/
+	$(GO) test -run '^$$' -bench CardUpdateRevoked -benchtime 5x ./internal/bench/
 	LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench 'PINReset$$|OfflineUnblockResponse|DurableCommit' -benchtime 20x ./internal/bench/
 	$(GO) test -run '^$$' -bench PINResetConcurrent -benchtime 1x ./internal/bench/
 	LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(GO) test -run '^$$' -bench SignRSA2048 -benchtime 200x -count 2 ./internal/card/tpmkeys/

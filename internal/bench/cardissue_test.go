@@ -274,14 +274,7 @@ func benchIssueConcurrent(b *testing.B, agents int) {
 		ta.take()
 		b.StartTimer()
 
-		r := allAtOnce(len(slots), func(i int) error {
-			var res apiv1.IssueCardResult
-			_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
-			if err == nil && res.State != "issued" {
-				err = fmt.Errorf("card state %q, want issued", res.State)
-			}
-			return err
-		})
+		_, r := issueAll(ctx, user, slots)
 		wall += r.wall
 
 		b.StopTimer()
@@ -506,22 +499,46 @@ func hubReader(st lanyard.WorkstationState, name string) lanyard.Reader {
 // rawSignMS is the mean time of x509.CreateCertificate with the CA's
 // issuing key and a smartcard-logon-like P-256 template, one at a time.
 func (ib *issueBench) rawSignMS(b *testing.B, n int) float64 {
+	return ib.rawSignMSOf(b, n, &lanyard.Template{Name: "bench", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.ECP256}, ValidityDays: 365,
+		KeyUsage: []string{lanyard.KUDigitalSignature}, ExtKeyUsage: []string{lanyard.EKUSmartCardLogon, lanyard.EKUClientAuth},
+		Subject: lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true}})
+}
+
+// rawSignTemplatesMS is the mean time of x509.CreateCertificate with the
+// CA's issuing key of one P-256 certificate of each of the stored
+// templates names for user bench, all of them together, n times.
+func (ib *issueBench) rawSignTemplatesMS(b *testing.B, n int, names ...string) float64 {
+	var tpls []*lanyard.Template
+	for _, name := range names {
+		t, err := ib.srv.Service.Catalog.GetTemplate(context.Background(), name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tpls = append(tpls, t)
+	}
+	return ib.rawSignMSOf(b, n, tpls...)
+}
+
+// rawSignMSOf is the mean time of signing one certificate of each of
+// tpls (P-256 key, user bench) with the CA's issuing key, n times.
+func (ib *issueBench) rawSignMSOf(b *testing.B, n int, tpls ...*lanyard.Template) float64 {
 	issuer, key := ib.srv.issuingKey(b)
 	pub := mustKey(b).Public()
-	tmpl, err := ca.BuildCertificate(&ca.CertSpec{
-		Template: &lanyard.Template{Name: "bench", KeyAlgs: []lanyard.KeyAlgorithm{lanyard.ECP256}, ValidityDays: 365,
-			KeyUsage: []string{lanyard.KUDigitalSignature}, ExtKeyUsage: []string{lanyard.EKUSmartCardLogon, lanyard.EKUClientAuth},
-			Subject: lanyard.SubjectSpec{CommonName: "{display_name}", SANUPN: true}},
-		User: ib.user.User, PublicKey: pub, Serial: big.NewInt(1),
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), URLs: ca.CAURLs(ib.srv.url, "builtin"),
-	})
-	if err != nil {
-		b.Fatal(err)
+	var certs []*x509.Certificate
+	for _, t := range tpls {
+		tmpl, err := ca.BuildCertificate(&ca.CertSpec{Template: t, User: ib.user.User, PublicKey: pub, Serial: big.NewInt(1),
+			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), URLs: ca.CAURLs(ib.srv.url, "builtin")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		certs = append(certs, tmpl)
 	}
 	start := time.Now()
 	for range n {
-		if _, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, pub, key); err != nil {
-			b.Fatal(err)
+		for _, tmpl := range certs {
+			if _, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, pub, key); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	return float64(time.Since(start)) / float64(n) / 1e6

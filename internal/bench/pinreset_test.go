@@ -17,6 +17,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
+	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -135,33 +136,56 @@ func issuedInProcess(b *testing.B) (*issueBench, *cardtest.Access, *emu.Card, in
 	return ib, access, c, res.Card.ID, answers
 }
 
-func benchResetPCSCD(b *testing.B) {
+// pcscdCard is user bench's card, issued through pcscd
+// (issuedThroughPCSCD): the server, its relay timing, the emulator's
+// time, bench's API client, the workstation, reader and card.
+type pcscdCard struct {
+	ib       *issueBench
+	ta       *timingAccess
+	emuNanos *atomic.Int64
+	user     *client.Client
+	ws       int64
+	reader   string
+	cardID   int64
+}
+
+// issuedThroughPCSCD is newPCSCDBench with a fresh emulated card in the
+// vpcd slot (timed into emuNanos), issued to user bench through the API.
+func issuedThroughPCSCD(b *testing.B) *pcscdCard {
 	ctx, cancel := context.WithCancel(context.Background())
-	var ta *timingAccess
-	ib, addr, ws, reader := newPCSCDBench(b, &ta)
+	pc := &pcscdCard{emuNanos: new(atomic.Int64)}
+	var addr string
+	pc.ib, addr, pc.ws, pc.reader = newPCSCDBench(b, &pc.ta)
 	c := newEmuCard(b)
 	serial, err := cardtest.Serial(c)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var emuNanos atomic.Int64
-	s, err := vpcd.Start(ctx, addr, timedCard{c, &emuNanos})
+	s, err := vpcd.Start(ctx, addr, timedCard{c, pc.emuNanos})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cancel(); <-s.Done() })
-	ib.waitHub(b, "the card's serial", func(states []lanyard.WorkstationState) bool {
-		return hubReader(hubState(states, ws), reader).Serial == serial
+	pc.ib.waitHub(b, "the card's serial", func(states []lanyard.WorkstationState) bool {
+		return hubReader(hubState(states, pc.ws), pc.reader).Serial == serial
 	})
-	user := ib.client(b)
+	pc.user = pc.ib.client(b)
 	var issued apiv1.IssueCardResult
-	if _, err := user.Post(ctx, "/api/v1/issue", issueRequest(ws, reader), &issued); err != nil || issued.State != "issued" {
+	if _, err := pc.user.Post(ctx, "/api/v1/issue", issueRequest(pc.ws, pc.reader), &issued); err != nil || issued.State != "issued" {
 		b.Fatalf("issue: %v (%+v)", err, issued)
 	}
-	ib.setAnswers(b)
-	path := fmt.Sprintf("/api/v1/cards/%d/pin-reset", issued.Card.ID)
+	pc.cardID = issued.Card.ID
+	return pc
+}
 
-	cost := relayCost{ta: ta, emu: &emuNanos}
+func benchResetPCSCD(b *testing.B) {
+	ctx := context.Background()
+	pc := issuedThroughPCSCD(b)
+	ib, ta, emuNanos, user, ws, reader := pc.ib, pc.ta, pc.emuNanos, pc.user, pc.ws, pc.reader
+	ib.setAnswers(b)
+	path := fmt.Sprintf("/api/v1/cards/%d/pin-reset", pc.cardID)
+
+	cost := relayCost{ta: ta, emu: emuNanos}
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -212,18 +236,8 @@ func benchResetConcurrent(b *testing.B, agents int) {
 	ib, slots := newConcurrentBench(b, agents, &ta)
 	user := ib.client(b)
 	ib.insertFresh(b, slots)
-	ids := make([]int64, len(slots))
-	if failed := allAtOnce(len(slots), func(i int) error {
-		var res apiv1.IssueCardResult
-		_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
-		if err == nil && res.State != "issued" {
-			err = fmt.Errorf("card state %q, want issued", res.State)
-		}
-		if err == nil {
-			ids[i] = res.Card.ID
-		}
-		return err
-	}).failures(slots); len(failed) > 0 {
+	ids, issued := issueAll(ctx, user, slots)
+	if failed := issued.failures(slots); len(failed) > 0 {
 		b.Fatalf("issuing the cards to reset: %d of %d failed; first: %s", len(failed), len(slots), failed[0])
 	}
 	admin := ib.adminClient(b)
@@ -483,6 +497,25 @@ func allAtOnce(n int, fn func(i int) error) batch {
 	}
 	r.wall = time.Since(r.start)
 	return r
+}
+
+// issueAll issues the cards in slots all at once (allAtOnce) as user,
+// as BenchmarkCardIssueConcurrent does: the cards' IDs (0 where the issue
+// failed) and the batch.
+func issueAll(ctx context.Context, user *client.Client, slots []*concurrentSlot) ([]int64, batch) {
+	ids := make([]int64, len(slots))
+	r := allAtOnce(len(slots), func(i int) error {
+		var res apiv1.IssueCardResult
+		_, err := user.Post(ctx, "/api/v1/issue", issueRequest(slots[i].ws, slots[i].reader), &res)
+		if err == nil && res.State != "issued" {
+			err = fmt.Errorf("card state %q, want issued", res.State)
+		}
+		if err == nil {
+			ids[i] = res.Card.ID
+		}
+		return err
+	})
+	return ids, r
 }
 
 // failures names the slots whose call failed, with the error.
