@@ -21,11 +21,15 @@ import (
 // (managed), the newest per slot and not revoked with the card, or a
 // tracked third-party record.
 type HeldCert struct {
-	Serial    string               `json:"serial"`
-	CA        string               `json:"ca,omitempty"`
-	Template  string               `json:"template,omitempty"`
-	Slot      string               `json:"slot"`
-	Subject   string               `json:"subject,omitempty"`
+	Serial   string `json:"serial"`
+	CA       string `json:"ca,omitempty"`
+	Template string `json:"template,omitempty"`
+	Slot     string `json:"slot"`
+	Subject  string `json:"subject,omitempty"`
+	// Issuer is the certificate's issuer name: a serial number is unique
+	// per issuer only (RFC 5280 4.1.2.2), so a tracked certificate is
+	// told apart from another system's by both.
+	Issuer    string               `json:"issuer,omitempty"`
 	NotAfter  time.Time            `json:"not_after"`
 	Algorithm lanyard.KeyAlgorithm `json:"algorithm,omitempty"`
 	// KeySHA256 is the SHA-256 of the certificate's public key
@@ -558,16 +562,19 @@ func trackedChanges(in *UpdateInput, rows []UpdateSlot) (found []Found, gone []s
 			written[u.Slot] = true
 		}
 	}
-	known := func(recs []HeldCert, serial string) bool {
-		return slices.ContainsFunc(recs, func(h HeldCert) bool { return h.Serial == serial })
+	same := func(h HeldCert, f Found) bool {
+		return h.Serial == f.Serial && (h.Issuer == "" || h.Issuer == f.Issuer)
+	}
+	known := func(recs []HeldCert, f Found) bool {
+		return slices.ContainsFunc(recs, func(h HeldCert) bool { return same(h, f) })
 	}
 	for _, f := range in.Found {
-		if !written[f.Slot] && !known(in.TrackedRecs, f.Serial) && !known(in.Held, f.Serial) {
+		if !written[f.Slot] && !known(in.TrackedRecs, f) && !known(in.Held, f) {
 			found = append(found, f)
 		}
 	}
 	for _, r := range in.TrackedRecs {
-		onCard := slices.ContainsFunc(in.Found, func(f Found) bool { return f.Serial == r.Serial && f.Slot == r.Slot })
+		onCard := slices.ContainsFunc(in.Found, func(f Found) bool { return same(r, f) && f.Slot == r.Slot })
 		if !onCard || written[r.Slot] {
 			gone = append(gone, r.Serial)
 		}

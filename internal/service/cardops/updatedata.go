@@ -193,6 +193,7 @@ func heldOf(c *lanyard.Certificate, slot string) issuance.HeldCert {
 	h := issuance.HeldCert{Serial: c.Serial, CA: c.CA, Template: c.Template, Slot: slot, Subject: c.Subject, NotAfter: c.NotAfter, KeySHA256: c.KeySHA256}
 	if parsed, err := x509.ParseCertificate(c.DER); err == nil {
 		h.Algorithm = lanyard.KeyAlgorithmOf(parsed.PublicKey)
+		h.Issuer = parsed.Issuer.String()
 	}
 	return h
 }

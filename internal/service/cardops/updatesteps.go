@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
@@ -481,7 +482,7 @@ func (s *Cards) untrack(tx lanyard.Tx, j *issueJob) ([]string, error) {
 			return nil, err
 		}
 		for _, c := range certs {
-			if c.Serial != serial || c.Source != lanyard.SourceTracked {
+			if c.Serial != serial || c.Source != lanyard.SourceTracked || s.stillOnCard(j, c) {
 				continue
 			}
 			c.CardID, c.UpdatedAt = 0, s.rec.Clock()
@@ -492,6 +493,16 @@ func (s *Cards) untrack(tx lanyard.Tx, j *issueJob) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// stillOnCard reports whether tracked record c is what the card holds in
+// its slot now: another system's certificate with the same serial (a
+// serial is unique per issuer only, RFC 5280 4.1.2.2) may have replaced
+// it, and only the record of the one gone is unbound.
+func (s *Cards) stillOnCard(j *issueJob, c *lanyard.Certificate) bool {
+	return slices.ContainsFunc(j.found, func(f issuance.Found) bool {
+		return f.Certificate != nil && f.Slot == c.Slot && f.Serial == c.Serial && trackedCA(f.Certificate) == c.CA
+	})
 }
 
 // updateEvent is an update's audit event on its card.
