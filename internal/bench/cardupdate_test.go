@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -165,15 +166,16 @@ func BenchmarkCardUpdate(b *testing.B) {
 	b.Run("pcscd", benchUpdatePCSCD)
 }
 
-func benchUpdateInProcess(b *testing.B) { benchUpdateRevoked(b, 0) }
+func benchUpdateInProcess(b *testing.B) { benchUpdateRevoked(b, 0, false) }
 
 // benchUpdateRevoked is BenchmarkCardUpdate/in-process with revoked
-// certificates of the CA recorded before (populateRevoked).
-func benchUpdateRevoked(b *testing.B, revoked int) {
+// certificates of the CA recorded before (populateRevoked), expired ones
+// with expired.
+func benchUpdateRevoked(b *testing.B, revoked int, expired bool) {
 	ctx := context.Background()
 	ib, access, _, cardID, _ := issuedInProcess(b)
 	ib.renewAlways(b)
-	ib.populateRevoked(b, cardID, revoked)
+	ib.populateRevoked(b, cardID, revoked, expired)
 	signMS := ib.rawSignTemplatesMS(b, 100, updatedTemplates...)
 	commitMS := durableCommitMS(b, ib.store.Store, 50)
 	in := cardops.UpdateCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: issueReader}}
@@ -202,6 +204,7 @@ func benchUpdateRevoked(b *testing.B, revoked int) {
 	if revoked > 0 {
 		b.ReportMetric(float64(revoked), "revoked-before")
 	}
+	b.ReportMetric(float64(ib.crlEntries(b)), "crl-entries")
 	ib.checkStaged(b, cardID, b.N)
 }
 
@@ -210,14 +213,19 @@ func benchUpdateRevoked(b *testing.B, revoked int) {
 // number in LANYARD_BENCH_UPDATE_REVOKED, when set), in one run: each
 // superseded certificate re-signs the CA's whole CRL in its step's
 // transaction (pki.RevokeCertificatesFor), so an update's cost grows with
-// the CRL.
+// the CRL. With LANYARD_BENCH_UPDATE_REVOKED=N, expired=N is the same
+// with the N certificates expired, which the CRL no longer lists.
 func BenchmarkCardUpdateRevoked(b *testing.B) {
 	sizes := []int{0, 1000, 10000}
 	if os.Getenv(envUpdateRevoked) != "" {
 		sizes = append(sizes, envSize(b, envUpdateRevoked, 0))
 	}
 	for _, n := range sizes {
-		b.Run("revoked="+strconv.Itoa(n), func(b *testing.B) { benchUpdateRevoked(b, n) })
+		b.Run("revoked="+strconv.Itoa(n), func(b *testing.B) { benchUpdateRevoked(b, n, false) })
+	}
+	if os.Getenv(envUpdateRevoked) != "" {
+		n := sizes[len(sizes)-1]
+		b.Run("expired="+strconv.Itoa(n), func(b *testing.B) { benchUpdateRevoked(b, n, true) })
 	}
 }
 
@@ -226,8 +234,10 @@ const envUpdateRevoked = "LANYARD_BENCH_UPDATE_REVOKED"
 
 // populateRevoked records n revoked certificates of the built-in CA,
 // bound to no card, each with the DER of one of card cardID's
-// certificates (a real certificate's size), in batches of 1,000.
-func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int) {
+// certificates (a real certificate's size), in batches of 1,000; with
+// expired, each expired a day ago (the recorded validity; the DER is
+// only there for its size).
+func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int, expired bool) {
 	if n == 0 {
 		return
 	}
@@ -251,12 +261,28 @@ func (ib *issueBench) populateRevoked(b *testing.B, cardID int64, n int) {
 			c.Serial = fmt.Sprintf("7e%016x", done)
 			c.Status, c.Reason, c.ReasonName, c.RevokedAt = lanyard.CertRevoked, lanyard.ReasonSuperseded, lanyard.ReasonSuperseded.String(), now
 			c.CreatedAt, c.UpdatedAt = now, now
+			if expired {
+				c.NotBefore, c.NotAfter = now.AddDate(-1, 0, -1), now.AddDate(0, 0, -1)
+			}
 			batch = append(batch, &c)
 		}
 		if err := ib.store.Store.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateCertificates(batch) }); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// crlEntries is the number of entries of the built-in CA's CRL as served.
+func (ib *issueBench) crlEntries(b *testing.B) int {
+	der, err := ib.srv.Service.PKI.CRL(context.Background(), "builtin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(crl.RevokedCertificateEntries)
 }
 
 func benchUpdatePCSCD(b *testing.B) {

@@ -149,6 +149,25 @@ type Certificate struct {
 // OnHold reports whether c is on hold (HeldAt set, not revoked for good).
 func (c *Certificate) OnHold() bool { return !c.HeldAt.IsZero() && c.Status != CertRevoked }
 
+// CRLEntry is what a CRL needs of a certificate that is revoked or on
+// hold (RFC 5280 5.1.2.6): its serial and how and since when it is
+// revoked, without the rest of its row (CertificateStore.CRLEntries).
+type CRLEntry struct {
+	Serial    string // lower-case hex, as Certificate.Serial
+	Status    CertStatus
+	RevokedAt time.Time
+	Reason    RevocationReason
+	HeldAt    time.Time
+}
+
+// OnHold reports whether e is on hold, as Certificate.OnHold.
+func (e *CRLEntry) OnHold() bool { return !e.HeldAt.IsZero() && e.Status != CertRevoked }
+
+// CRLEntry returns c's CRL entry: OCSP answers from it as the CRL lists it.
+func (c *Certificate) CRLEntry() *CRLEntry {
+	return &CRLEntry{Serial: c.Serial, Status: c.Status, RevokedAt: c.RevokedAt, Reason: c.Reason, HeldAt: c.HeldAt}
+}
+
 // CertFilter narrows ListCertificates. Zero values match everything.
 type CertFilter struct {
 	CA     string

@@ -166,7 +166,11 @@ type CertificateStore interface {
 	CertificateBySerial(ca, serial string) (*Certificate, error)
 	CertificateByID(id int64) (*Certificate, error)
 	ListCertificates(f CertFilter) ([]*Certificate, error)
-	RevokedCertificates(ca string) ([]*Certificate, error) // status revoked, for the CRL
+	// CRLEntries returns the CRL entries of ca, oldest first: its revoked
+	// certificates and those on hold whose validity has not ended at
+	// validAt (NotAfter at or after it; RFC 5280 5.1.2.6 lets a CRL drop
+	// a certificate once it has expired).
+	CRLEntries(ca string, validAt time.Time) ([]*CRLEntry, error)
 	// LockCertificate holds certificate id until the transaction ends,
 	// as LockCard does a card: a change made from a copy read before
 	// (a revocation, marking it written) reads it again after the lock.

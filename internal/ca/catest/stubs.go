@@ -94,8 +94,8 @@ func (*tx) CertificateByID(int64) (*lanyard.Certificate, error) {
 func (*tx) ListCertificates(lanyard.CertFilter) ([]*lanyard.Certificate, error) {
 	return nil, notImplemented("ListCertificates")
 }
-func (*tx) RevokedCertificates(string) ([]*lanyard.Certificate, error) {
-	return nil, notImplemented("RevokedCertificates")
+func (*tx) CRLEntries(string, time.Time) ([]*lanyard.CRLEntry, error) {
+	return nil, notImplemented("CRLEntries")
 }
 func (*tx) CreateRequest(*lanyard.CertRequest) error { return notImplemented("CreateRequest") }
 func (*tx) UpdateRequest(*lanyard.CertRequest) error { return notImplemented("UpdateRequest") }

@@ -58,7 +58,14 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 }
 
 // signCRL re-signs caName's CRL inside tx (RFC 5280 5: a complete CRL with
-// a monotonically increasing CRL number).
+// a monotonically increasing CRL number). It lists the CA's revoked and
+// held certificates that have not expired at thisUpdate: RFC 5280 5.1.2.6
+// lets a CRL drop a certificate once its validity has ended, and this CRL
+// carries no ExpiredCertsOnCRL extension (X.509 8.5.2.12; ca/builtin
+// CreateCRL), so a relying party does not read an expired certificate's
+// absence as good. OCSP still answers revoked for it (OCSP reads the
+// certificate itself). Without this the CRL, and the time every
+// revocation holds the single writer, would grow for good.
 func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 	signer, ok := s.cas[caName].(ca.CRLSigner)
 	if !ok {
@@ -68,20 +75,20 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 	if err != nil {
 		return err
 	}
-	revoked, err := tx.RevokedCertificates(caName)
+	now := s.rec.Clock()
+	listed, err := tx.CRLEntries(caName, now)
 	if err != nil {
 		return err
 	}
-	entries := make([]ca.RevokedEntry, 0, len(revoked))
-	for _, c := range revoked {
-		n, ok := new(big.Int).SetString(c.Serial, 16)
+	entries := make([]ca.RevokedEntry, 0, len(listed))
+	for _, e := range listed {
+		n, ok := new(big.Int).SetString(e.Serial, 16)
 		if !ok {
-			return lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", c.Serial)
+			return lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", e.Serial)
 		}
-		at, reason := revocationOf(c)
+		at, reason := revocationOf(e)
 		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: at, Reason: reason})
 	}
-	now := s.rec.Clock()
 	number := rec.CRLNumber + 1
 	der, err := signer.CreateCRL(ctx, number, entries, now, now.Add(s.crlLife))
 	if err != nil {
@@ -95,11 +102,11 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 // revoked since it was held, reason certificateHold (RFC 5280 5.3.1);
 // taken off hold, it is left out of the next CRL (a complete CRL simply
 // no longer lists it, 5.3.1: removeFromCRL belongs only in delta CRLs).
-func revocationOf(c *lanyard.Certificate) (time.Time, lanyard.RevocationReason) {
-	if c.OnHold() {
-		return c.HeldAt, lanyard.ReasonCertificateHold
+func revocationOf(e *lanyard.CRLEntry) (time.Time, lanyard.RevocationReason) {
+	if e.OnHold() {
+		return e.HeldAt, lanyard.ReasonCertificateHold
 	}
-	return c.RevokedAt, c.Reason
+	return e.RevokedAt, e.Reason
 }
 
 // CRL returns the current DER CRL of caName, signing one first if none
@@ -182,7 +189,7 @@ func (s *PKI) OCSP(ctx context.Context, req []byte) ([]byte, error) {
 		case err != nil:
 			return nil, err
 		case c.Status == lanyard.CertRevoked || c.OnHold():
-			st.RevokedAt, st.Reason = revocationOf(c)
+			st.RevokedAt, st.Reason = revocationOf(c.CRLEntry())
 		case c.Status == lanyard.CertPending || c.Status == lanyard.CertRejected:
 			st.Unknown = true
 		default:

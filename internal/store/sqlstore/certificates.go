@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -20,12 +21,15 @@ var (
 		revocation_reason_name = ?, updated_at = ?, held_at = ? WHERE id = ?`)
 	qCertBySerial = prepared(`SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND serial = ?`)
 	qCertByID     = prepared(`SELECT ` + certCols + ` FROM certificates WHERE id = ?`)
-	// The CRL's entries: the revoked certificates (index certificates_status)
-	// and those on hold (the partial index certificates_held), as two
-	// index lookups rather than one OR that would scan the CA's rows.
-	qRevokedCerts = prepared(`SELECT ` + certCols + ` FROM certificates WHERE status = ? AND ca = ?
-		UNION ALL SELECT ` + certCols + ` FROM certificates WHERE ca = ? AND held_at <> 0 AND status <> ? ORDER BY id`)
+	// The CRL's entries: the revoked certificates still valid (the
+	// covering index certificates_crl: no row of the table is read) and
+	// those on hold (the partial index certificates_held), as two index
+	// lookups rather than one OR that would scan the CA's rows.
+	qCRLEntries = prepared(`SELECT id, ` + crlCols + ` FROM certificates WHERE ca = ? AND status = ? AND not_after >= ?
+		UNION ALL SELECT id, ` + crlCols + ` FROM certificates WHERE ca = ? AND held_at <> 0 AND status <> ? AND not_after >= ? ORDER BY id`)
 )
+
+const crlCols = `serial, status, revoked_at, revocation_reason, held_at`
 
 func normCert(c *lanyard.Certificate) {
 	c.DER = bytesOut(c.DER)
@@ -98,11 +102,25 @@ func (t certificatesTx) ListCertificates(f lanyard.CertFilter) ([]*lanyard.Certi
 	return collect(t.txn, rows, err, scanCert)
 }
 
-// RevokedCertificates returns the revoked certificates of ca and those on
-// hold, oldest first, for its CRL.
-func (t certificatesTx) RevokedCertificates(ca string) ([]*lanyard.Certificate, error) {
-	rows, err := t.rows(qRevokedCerts, string(lanyard.CertRevoked), ca, ca, string(lanyard.CertRevoked))
-	return collect(t.txn, rows, err, scanCert)
+// CRLEntries returns the CRL entries of ca still valid at validAt,
+// oldest first. NotAfter is always set (from the certificate's DER), so
+// no entry is left out for an unknown validity.
+func (t certificatesTx) CRLEntries(ca string, validAt time.Time) ([]*lanyard.CRLEntry, error) {
+	at := micros(validAt)
+	rows, err := t.rows(qCRLEntries, ca, string(lanyard.CertRevoked), at, ca, string(lanyard.CertRevoked), at)
+	return collect(t.txn, rows, err, scanCRLEntry)
+}
+
+func scanCRLEntry(r scanner) (*lanyard.CRLEntry, error) {
+	var e lanyard.CRLEntry
+	var id, revoked, reason, held int64
+	var status string
+	if err := r.Scan(&id, &e.Serial, &status, &revoked, &reason, &held); err != nil {
+		return nil, err
+	}
+	e.Status, e.Reason = lanyard.CertStatus(status), lanyard.RevocationReason(reason)
+	e.RevokedAt, e.HeldAt = fromMicros(revoked), fromMicros(held)
+	return &e, nil
 }
 
 func scanCert(r scanner) (*lanyard.Certificate, error) {

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"HeldPINsExpire", testHeldPINsExpire},
 		{"HeldPINTakeConcurrent", testHeldPINTakeConcurrent},
 		{"CertificateFilters", testCertificateFilters},
+		{"CRLEntries", testCRLEntries},
 		{"Requests", testRequests},
 		{"Documents", testDocuments},
 		{"Workstations", testWorkstations},
