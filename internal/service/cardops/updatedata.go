@@ -31,6 +31,11 @@ type updateRecord struct {
 	// an archived key's IMPORT): recorded before the card is told, since
 	// from then on the old key may be gone.
 	Rekeying map[string]bool `json:"rekeying,omitempty"`
+	// Swapping marks a staged slot whose new certificate and key are
+	// being moved into the target slot (PUT DATA, DELETE KEY, MOVE KEY):
+	// recorded before the first of them, since from then on the slot may
+	// hold the new certificate (with the old key, no key or the new key).
+	Swapping map[string]bool `json:"swapping,omitempty"`
 	// Swapped marks a staged slot whose new key and certificate are in
 	// the target slot.
 	Swapped map[string]bool `json:"swapped,omitempty"`
@@ -63,7 +68,7 @@ func newUpdateRecord(plan *issuance.UpdatePlan, canMove, auto bool) *updateRecor
 // init makes the record's maps (a record read back has nil maps for the
 // steps not taken yet).
 func (u *updateRecord) init() {
-	for _, m := range []*map[string]bool{&u.Rekeying, &u.Swapped, &u.Verified, &u.KeyChecked, &u.Removed} {
+	for _, m := range []*map[string]bool{&u.Rekeying, &u.Swapping, &u.Swapped, &u.Verified, &u.KeyChecked, &u.Removed} {
 		if *m == nil {
 			*m = map[string]bool{}
 		}
@@ -97,15 +102,16 @@ func (u *updateRecord) removals() []issuance.UpdateSlot {
 
 // inUse reports whether the new certificate of slot may already be in
 // use on the card: its key moved or generated into the slot, an archived
-// key imported there, or (reuse key, in place) the certificate written
-// over the old one; and the slot not yet read back. Cancelling then would
-// revoke the certificate the card uses.
+// key imported there, a staged pair being moved in (swapping: the slot may
+// hold the new certificate already), or (reuse key, in place) the
+// certificate written over the old one; and the slot not yet read back.
+// Cancelling then would revoke the certificate the card uses.
 func (u *updateRecord) inUse(d *issueData, slot string) bool {
 	if u.Verified[slot] {
 		return false
 	}
 	staged := u.Stage[slot] != ""
-	return u.Swapped[slot] || u.Rekeying[slot] || (d.Written[slot] && !staged)
+	return u.Swapping[slot] || u.Swapped[slot] || u.Rekeying[slot] || (d.Written[slot] && !staged)
 }
 
 // unfinishedUpdateTx is the card's running, interrupted or pending
