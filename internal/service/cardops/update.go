@@ -81,7 +81,7 @@ func (s *Cards) UpdateOptions(ctx context.Context, p *lanyard.Principal, t CardT
 		return nil, err
 	}
 	defer cc.sess.Close()
-	j, in, err := s.loadUpdate(ctx, p, t, cc, false)
+	j, in, err := s.loadUpdate(ctx, p, t, cc, updateLoad{})
 	if err != nil {
 		return nil, err
 	}
@@ -103,18 +103,19 @@ func connectedOf(cc *cardConn, j *issueJob) *ConnectedCard {
 // away, Continue card update finishes it. The card stays issued and
 // usable throughout.
 func (s *Cards) UpdateCard(ctx context.Context, p *lanyard.Principal, in UpdateCardInput) (*UpdateCardResult, error) {
-	return s.updateCard(ctx, p, in, false)
+	return s.updateCard(ctx, p, in, 0, false)
 }
 
 // updateCard is UpdateCard; auto is the automatic update on connect (no
 // choices, no permission check: the policy's flag is the permission).
-func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateCardInput, auto bool) (*UpdateCardResult, error) {
+// card is the card expected in the reader (0: any).
+func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateCardInput, card int64, auto bool) (*UpdateCardResult, error) {
 	cc, err := s.openPIV(ctx, p, in.CardTarget)
 	if err != nil {
 		return nil, err
 	}
 	defer cc.sess.Close()
-	j, uin, err := s.loadUpdate(ctx, p, in.CardTarget, cc, auto)
+	j, uin, err := s.loadUpdate(ctx, p, in.CardTarget, cc, updateLoad{card: card, auto: auto})
 	if err != nil {
 		return nil, err
 	}

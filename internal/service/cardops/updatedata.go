@@ -291,11 +291,27 @@ func (s *Cards) checkUpdatePerm(tx lanyard.Tx, p *lanyard.Principal, card *lanya
 	return cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), pc, op)
 }
 
+// updateLoad says which card an update expects to find in the reader and
+// what permits it (loadUpdate).
+type updateLoad struct {
+	// card is the card the update is for; 0: the card found in the
+	// reader, whichever it is.
+	card int64
+	// auto: the automatic update on connect, whose permission is the
+	// policy's switch, checked again on the card read (checkAutoUpdate).
+	auto bool
+	// continued: Continue card update, whose permission updateToContinue
+	// checked.
+	continued bool
+}
+
 // loadUpdate reads what an update of the card in cc needs: the issue's
-// job (owner, card type, templates) and the update decision's input.
-// auto skips the permission check: the policy's automatic update is the
-// permission.
-func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarget, cc *cardConn, auto bool) (*issueJob, *issuance.UpdateInput, error) {
+// job (owner, card type, templates) and the update decision's input. The
+// card read must be how.card when that is set (the path's card, the
+// arrival's card): the update acts on the card read, never on another
+// one the caller did not ask for.
+func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarget, cc *cardConn, how updateLoad) (*issueJob, *issuance.UpdateInput, error) {
+	auto := how.auto
 	var card *lanyard.Card
 	var ownerLogin string
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
@@ -313,6 +329,9 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 		case err != nil:
 			return err
 		}
+		if how.card != 0 && card.ID != how.card {
+			return lanyard.Errorf(lanyard.EConflict, "reader %q holds card %s (ID %d), not card %d: put card %d in the reader", cc.r.Name, card.Serial, card.ID, how.card, how.card)
+		}
 		if card.OwnerID == 0 {
 			return lanyard.Errorf(lanyard.EConflict, "card %s is not issued (%s); issue it instead", card.Serial, card.State)
 		}
@@ -324,7 +343,10 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 			return err
 		}
 		ownerLogin = owner.Login
-		if auto {
+		switch {
+		case auto:
+			return s.checkAutoUpdate(tx, t.WorkstationID, card)
+		case how.continued:
 			return nil
 		}
 		return s.checkUpdatePerm(tx, p, card, cardperm.Update)
@@ -363,6 +385,28 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found
 	return j, uin, nil
+}
+
+// checkAutoUpdate checks, in tx, on the card actually read, what the
+// automatic update decided from the workstation's report
+// (autoUpdateDue): the card is tied to workstation wsID and its owner's
+// policy updates cards on connect. The system acts for no one else.
+func (s *Cards) checkAutoUpdate(tx lanyard.Tx, wsID int64, card *lanyard.Card) error {
+	tied, err := cardTiedTo(tx, card, wsID)
+	if err != nil {
+		return err
+	}
+	if !tied {
+		return lanyard.Errorf(lanyard.EForbidden, "card %s is not tied to workstation %d, so it is not updated automatically there", card.Serial, wsID)
+	}
+	_, pol, err := s.ownerPolicy(tx, card)
+	if err != nil {
+		return err
+	}
+	if pol == nil || !pol.Settings.Workflow.AutoUpdateOnConnect {
+		return lanyard.Errorf(lanyard.EForbidden, "the policy of card %s does not update it automatically on connect", card.Serial)
+	}
+	return nil
 }
 
 // stagedSlots are the staging slots of card's updates that may still hold
