@@ -89,3 +89,69 @@ func (e *env) mustIssuedCard(login, serial string) *lanyard.Card {
 	}
 	return card
 }
+
+// The service binds the path's card too: here the card is swapped between
+// the route's check and the service opening the reader (the
+// workstation's report the route reads still names card other in the
+// reader, the one the service reads names card there), so the route's
+// early check passes. The update and its options are refused (409,
+// naming the card read) and card there is left as it was.
+func TestUpdateRouteBindsThePathCardInTheService(t *testing.T) {
+	access := cardtest.New()
+	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := &staleReport{Access: access, serials: map[string]string{}}
+	s := webtest.StartWith(t, st, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return stale }})
+	e := &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, srv: s.Web}
+	alice := e.mustUser("alice")
+	var u lanyard.User
+	e.must(200, "GET", "/api/v1/users/alice", e.admin, nil).json(&u)
+	inReader, err := cardtest.Serial(access.Add(t, 7, u.ID, "Reader 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	there := e.mustIssuedCard("alice", inReader)
+	other := e.mustIssuedCard("alice", "0DA7E2")
+	stale.serials["Reader 0"] = other.Serial
+	body := map[string]any{"workstation_id": 7, "reader": "Reader 0"}
+	for _, tail := range []string{"", "/options"} {
+		r := e.do("POST", "/api/v1/cards/"+strconv.FormatInt(other.ID, 10)+"/update"+tail, alice, body)
+		want := "holds card " + inReader + " (ID " + strconv.FormatInt(there.ID, 10) + "), not card " + strconv.FormatInt(other.ID, 10)
+		if r.status != 409 || !strings.Contains(r.problem().Detail, want) {
+			t.Errorf("update%s of card %d with card %d in the reader: %d %q, want 409 with %q", tail, other.ID, there.ID, r.status, r.problem().Detail, want)
+		}
+	}
+	var n int
+	if err := st.View(context.Background(), func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: there.ID})
+		n = len(ops)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d operations on card %d, the card in the reader, want none", n, there.ID)
+	}
+}
+
+// staleReport is an Access whose workstation list (what the connected
+// cards show) reports the serials given per reader, an older report than
+// the one the card is opened by.
+type staleReport struct {
+	*cardtest.Access
+	serials map[string]string
+}
+
+func (a *staleReport) Workstations(ownerID int64) []lanyard.WorkstationState {
+	out := a.Access.Workstations(ownerID)
+	for i := range out {
+		for j, r := range out[i].Readers {
+			if s, ok := a.serials[r.Name]; ok {
+				out[i].Readers[j].Serial = s
+			}
+		}
+	}
+	return out
+}

@@ -219,7 +219,7 @@ func TestUpdateCardRenewsExpiring(t *testing.T) {
 	if !hasOp(v, "update") {
 		t.Fatalf("alice may %v, want update", v.AllowedOperations)
 	}
-	o, err := e.svc.Cards.UpdateOptions(context.Background(), e.alice, e.target())
+	o, err := e.svc.Cards.UpdateOptions(context.Background(), e.alice, e.target(), e.cardID)
 	if err != nil {
 		t.Fatal(err)
 	}

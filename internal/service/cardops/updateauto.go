@@ -253,7 +253,7 @@ func (s *Cards) runAutoUpdate(ctx context.Context, job autoUpdateJob) (*UpdateCa
 	}
 	// The card the arrival named, and no other: the reader may hold
 	// another card by the time the update reads it.
-	return s.updateCard(ctx, lanyard.SystemPrincipal, UpdateCardInput{CardTarget: t}, job.card, true)
+	return s.updateCard(ctx, lanyard.SystemPrincipal, UpdateCardInput{CardTarget: t, CardID: job.card}, true)
 }
 
 // autoUpdateNow is the automatic update of arrival a's card, at once:
