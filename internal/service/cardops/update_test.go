@@ -59,10 +59,18 @@ func newUpdateEnvBefore(t *testing.T, before func(*testing.T, *issueEnv)) *updat
 
 func newUpdateEnvWith(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv)) *updateEnv {
 	t.Helper()
+	return newUpdateEnvOpts(t, cardOpts, policy, before, servicetest.Options{})
+}
+
+// newUpdateEnvOpts is newUpdateEnvWith on a stack built with opts (the
+// clock and notifier are the env's).
+func newUpdateEnvOpts(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv), opts servicetest.Options) *updateEnv {
+	t.Helper()
 	clock := servicetest.NewClock(time.Now().Add(-355 * day))
 	mail := &updateMail{}
+	opts.Now, opts.CANow, opts.Notifier = clock.Now, clock.Now, mail
 	e := &updateEnv{clock: clock, mail: mail,
-		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now, Notifier: mail}, cardOpts: cardOpts})}
+		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: opts, cardOpts: cardOpts})}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Workflow.IssuedCardOps.Update = true
 		s.Notifications.NotifyUser = true

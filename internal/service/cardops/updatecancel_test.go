@@ -2,6 +2,8 @@ package cardops_test
 
 import (
 	"context"
+	"encoding/json"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"strings"
 	"testing"
 
@@ -79,4 +81,69 @@ func (e *updateEnv) checkOldPairs(t *testing.T, after int) {
 			t.Fatalf("after %d APDUs, cancelled: slot %s holds new certificate %s, its old one is %s", after, name, serial, rec.Status)
 		}
 	}
+}
+
+// Cancel card update revokes the update's unused certificates by their
+// CA and card: a certificate of another CA with the same serial (a serial
+// is unique per issuer only), bound to no card, stays valid, and the
+// update's own one is revoked.
+func TestCancelCardUpdateRevokesOnlyTheCardsCertificate(t *testing.T) {
+	ctx := context.Background()
+	for after := 1; after < 400; after++ {
+		e := newUpdateEnvOpts(t, nil, nil, nil, servicetest.Options{FirstCAs: []string{"aaa-other"}})
+		// The update's certificates come from "builtin", listed after
+		// "aaa-other".
+		for _, name := range []string{"smartcard-logon", "secure-email"} {
+			tpl, err := e.svc.Catalog.GetTemplate(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tpl.CA = "builtin"
+			if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, name, *tpl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.access.FailAfter(1, reader, after)
+		if _, err := e.update(t, cardops.UpdateCardInput{}); err == nil {
+			t.Fatal("no interruption left an issued certificate to cancel")
+		}
+		v := e.view(t)
+		if v.Update == nil || v.Update.Unfinished == nil {
+			continue
+		}
+		var rec struct {
+			Certs  map[string]string `json:"certs"`
+			Update struct {
+				Swapping map[string]bool `json:"swapping"`
+			} `json:"update"`
+		}
+		if err := json.Unmarshal(v.Update.Unfinished.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		serial := rec.Certs["9a"]
+		if serial == "" || rec.Update.Swapping["9a"] {
+			continue
+		}
+		mine := e.cert(t, serial)
+		other := *mine
+		other.ID, other.CA, other.CardID = 0, "aaa-other", 0
+		if err := e.st.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateCertificate(&other) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		var got *lanyard.Certificate
+		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { got, err = tx.CertificateBySerial("aaa-other", serial); return }); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == lanyard.CertRevoked {
+			t.Fatalf("another CA's certificate %s, not on the card, was revoked by the cancel", serial)
+		}
+		if c := e.cert(t, serial); c.Status != lanyard.CertRevoked || c.Reason != lanyard.ReasonCessationOfOperation {
+			t.Fatalf("the update's certificate %s is %s (%s), want revoked (cessation of operation)", serial, c.Status, c.ReasonName)
+		}
+		return
+	}
+	t.Fatal("the update never completed")
 }
