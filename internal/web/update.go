@@ -51,7 +51,8 @@ func (s *Server) updateRoutes() []*route {
 					return nil, err
 				}
 				return updateCardResult(s.cards.UpdateCard(c.r.Context(), c.p, cardops.UpdateCardInput{
-					CardTarget: cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader}, CardID: id,
+					CardTarget: cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader},
+					CardID:     id,
 					Templates:  in.Templates, Tracked: in.Tracked, Renew: in.Renew, AcceptKeyLoss: in.AcceptKeyLoss,
 				}))
 			}},
