@@ -88,7 +88,7 @@ func (s *Cards) cancelUpdateTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Pr
 	if err := s.withdrawRequests(tx, p, &d, "the card update was cancelled"); err != nil {
 		return nil, err
 	}
-	revoked, err := s.revokeUnusedTx(ctx, tx, op.CardID, &d)
+	revoked, err := s.revokeUnusedTx(ctx, tx, p, op.CardID, &d)
 	if err != nil {
 		return nil, err
 	}
@@ -100,24 +100,27 @@ func (s *Cards) cancelUpdateTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Pr
 // revokeUnused revokes, in tx, the new certificates of an update record d
 // that are not in their slot (issued, or written to a staging slot only):
 // the card goes on with its old ones. Nothing for an issue's record.
-func (s *Cards) revokeUnused(ctx context.Context, tx lanyard.Tx, cardID int64, d *issueData) error {
-	_, err := s.revokeUnusedTx(ctx, tx, cardID, d)
+func (s *Cards) revokeUnused(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, cardID int64, d *issueData) error {
+	_, err := s.revokeUnusedTx(ctx, tx, p, cardID, d)
 	return err
 }
 
 // revokeUnusedTx is revokeUnused, returning the serials revoked; only
-// certificates bound to card cardID are revoked.
-func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, cardID int64, d *issueData) ([]string, error) {
+// certificates bound to card cardID are revoked, and the archived keys
+// of the slots left unused are released with them (releaseArchivedTx).
+func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, cardID int64, d *issueData) ([]string, error) {
 	u := d.Update
 	if u == nil {
 		return nil, nil
 	}
 	u.init()
 	var certs []*lanyard.Certificate
+	unused := map[string]*lanyard.Certificate{} // slot → its unused certificate (nil: none issued)
 	for _, sl := range d.Plan.Slots {
 		if u.Verified[sl.Slot] || u.inUse(d, sl.Slot) {
 			continue
 		}
+		unused[sl.Slot] = nil
 		serial := d.Certs[sl.Slot]
 		if id := d.Requests[sl.Slot]; serial == "" && id != 0 {
 			// Approved since the update last ran: the CA bound the
@@ -132,7 +135,7 @@ func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, cardID int64,
 					return nil, err
 				}
 				if cert.CardID == cardID {
-					certs = append(certs, cert)
+					certs, unused[sl.Slot] = append(certs, cert), cert
 				}
 			}
 			continue
@@ -145,8 +148,11 @@ func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, cardID int64,
 			return nil, err
 		}
 		if cert != nil {
-			certs = append(certs, cert)
+			certs, unused[sl.Slot] = append(certs, cert), cert
 		}
+	}
+	if err := s.releaseArchivedTx(tx, p, cardID, d, unused); err != nil {
+		return nil, err
 	}
 	if len(certs) == 0 {
 		return nil, nil

@@ -2,14 +2,16 @@ package cardops_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
-	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
 // TestCancelCardUpdatePulledDuringSwap pulls a card that can move keys
@@ -146,4 +148,113 @@ func TestCancelCardUpdateRevokesOnlyTheCardsCertificate(t *testing.T) {
 		return
 	}
 	t.Fatal("the update never completed")
+}
+
+// A cancelled update leaves no archived key of its own behind: neither
+// the pending key of a request approved since the update last ran, nor
+// the active key of a certificate signed and never written (the card
+// pulled before its import). Each is discarded (its sealed copy erased,
+// one key.discard event), and the card's archived key of the old
+// certificate stays active.
+func TestCancelCardUpdateDiscardsItsArchivedKeys(t *testing.T) {
+	ctx := context.Background()
+	t.Run("approved, not continued", func(t *testing.T) {
+		e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) })
+		_, reqs := e.pendingUpdate(t)
+		for _, id := range reqs {
+			if _, err := e.svc.PKI.ApproveRequest(ctx, e.admin, id, "ok"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		e.checkOnlyOldKeyArchived(t)
+	})
+	// A server that stopped between binding 9D's approved certificate
+	// (its archived key certified, active) and importing 9D's key: the
+	// record is made as Continue card update's approved step leaves it,
+	// and the update interrupted.
+	t.Run("signed, never written", func(t *testing.T) {
+		e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) })
+		res, _ := e.pendingUpdate(t)
+		var req int64
+		for _, c := range res.Card.Certificates {
+			if c.Slot == "9d" && c.RequestID != 0 && c.Status == lanyard.CertPending {
+				req = c.RequestID
+			}
+		}
+		ap, err := e.svc.PKI.ApproveRequest(ctx, e.admin, req, "ok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial := ap.Certificate.Serial
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+			ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
+			if err != nil {
+				return err
+			}
+			var d map[string]any
+			if err := json.Unmarshal(ops[0].Data, &d); err != nil {
+				return err
+			}
+			d["certs"] = map[string]any{"9d": serial}
+			id := int64(d["update"].(map[string]any)["archived"].(map[string]any)["9d"].(float64))
+			rec, err := tx.CertificateBySerial("builtin", serial)
+			if err != nil {
+				return err
+			}
+			cert, err := x509.ParseCertificate(rec.DER)
+			if err != nil {
+				return err
+			}
+			if _, _, err := e.svc.Archive.CertifyTx(tx, id, cert); err != nil {
+				return err
+			}
+			prev := ops[0].UpdatedAt
+			ops[0].State, ops[0].Step = lanyard.OpInterrupted, "approved:9d"
+			if ops[0].Data, err = json.Marshal(d); err != nil {
+				return err
+			}
+			return tx.UpdateOperation(ops[0], prev)
+		})
+		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.cert(t, serial); c.Reason != lanyard.ReasonCessationOfOperation {
+			t.Fatalf("9D's unwritten certificate is %s, want revoked (cessation of operation)", c.Status)
+		}
+		e.checkOnlyOldKeyArchived(t)
+	})
+}
+
+// checkOnlyOldKeyArchived checks alice's secure-email archived keys
+// after a cancelled update: the old certificate's key active, every
+// other one discarded with its sealed copy erased and a key.discard
+// event.
+func (e *updateEnv) checkOnlyOldKeyArchived(t *testing.T) {
+	t.Helper()
+	var keys []*lanyard.ArchivedKey
+	if err := e.st.View(context.Background(), func(tx lanyard.Tx) (err error) {
+		keys, err = tx.ArchivedKeysOf(e.alice.User.ID, "secure-email")
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, k := range keys {
+		switch {
+		case k.State == lanyard.ArchivedKeyActive && k.CertificateSerial == e.old["9d"].Serial:
+			active++
+		case k.State == lanyard.ArchivedKeyDiscarded && k.SealedKey == nil:
+			if e.audit(t, "key.discard", formatID(k.ID)) != 1 {
+				t.Fatalf("archived key %d discarded without one key.discard event", k.ID)
+			}
+		default:
+			t.Fatalf("archived key %d is %s (certificate %q) after the cancelled update, want discarded", k.ID, k.State, k.CertificateSerial)
+		}
+	}
+	if active != 1 || len(keys) < 2 {
+		t.Fatalf("%d archived keys, %d active for the old certificate; want the old one active and the update's discarded", len(keys), active)
+	}
 }
