@@ -300,6 +300,9 @@ type updateVariant struct {
 
 var updateVariants = []updateVariant{
 	{name: "new key staged"},
+	// secure-email decrypts and does not archive: its old key moves into
+	// retired slot 82 (key history) before the new one is moved into 9D.
+	{name: "new key staged, old decryption key kept", setup: func(t *testing.T, e *updateEnv) { decryptSecureEmail(t, e.issueEnv) }},
 	{name: "reuse key", setup: func(t *testing.T, e *updateEnv) {
 		e.setRenewalKey(t, lanyard.RenewalReuseKey, "smartcard-logon", "secure-email")
 		e.reuse = true

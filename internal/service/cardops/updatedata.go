@@ -31,6 +31,10 @@ type updateRecord struct {
 	// an archived key's IMPORT): recorded before the card is told, since
 	// from then on the old key may be gone.
 	Rekeying map[string]bool `json:"rekeying,omitempty"`
+	// Retire maps a staged slot whose old key is kept on the card as an
+	// earlier key (issuance.UpdateSlot.Retire) to the retired slot it
+	// goes to, recorded (retiring:S) before the slot is touched.
+	Retire map[string]string `json:"retire,omitempty"`
 	// Swapping marks a staged slot whose new certificate and key are
 	// being moved into the target slot (PUT DATA, DELETE KEY, MOVE KEY):
 	// recorded before the first of them, since from then on the slot may
@@ -75,6 +79,9 @@ func (u *updateRecord) init() {
 	}
 	if u.Stage == nil {
 		u.Stage = map[string]string{}
+	}
+	if u.Retire == nil {
+		u.Retire = map[string]string{}
 	}
 	if u.Superseded == nil {
 		u.Superseded = map[string]string{}
@@ -382,6 +389,13 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	}
 	if uin.CanMove, err = personalize.CanMoveKeys(ctx, cc.pc); err != nil {
 		return nil, nil, err
+	}
+	if uin.CanMove {
+		h, err := personalize.ReadKeyHistory(ctx, cc.pc)
+		if err != nil {
+			return nil, nil, err
+		}
+		uin.HistoryKeys = h.OnCard
 	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found
 	return j, uin, nil

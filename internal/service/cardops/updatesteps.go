@@ -351,6 +351,14 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		if !staged {
 			return lanyard.Errorf(lanyard.EConflict, "neither slot %s nor the staging slot %s holds the new key of certificate %s; the card was changed during the update", sl.Slot, u.Stage[sl.Slot], cert.SerialNumber.Text(16))
 		}
+		// The old decryption key is kept as an earlier key: its retired
+		// slot chosen and recorded before the slot is touched.
+		row := u.row(sl.Slot)
+		if row != nil && row.Retire {
+			if err := s.chooseRetired(ctx, j, sl.Slot, row); err != nil {
+				return err
+			}
+		}
 		// Recorded before the slot is touched: from the PUT DATA on, the
 		// slot may hold the new certificate (Cancel card update then
 		// refuses, since revoking it would break the slot), and Continue
@@ -362,11 +370,14 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		// The old key of an archive-key template goes to the key history
 		// once the new one is in place (updateHistory): the server holds
 		// it. Archive-key templates are never staged; the old key of a
-		// key-management template that does not archive is not kept
-		// (moving it into the history, with no copy on the server, is
-		// not built).
+		// key-management template that does not archive is moved into
+		// the next retired slot (retireOld), or, when none was free and
+		// its loss was accepted, deleted.
 		if err := admin.PutCertificate(ctx, slot, cert); err != nil {
 			return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
+		}
+		if err := s.retireOld(ctx, j, admin, sl.Slot, slot); err != nil {
+			return err
 		}
 		if err := personalize.DeleteKey(ctx, admin, slot); err != nil {
 			return err
