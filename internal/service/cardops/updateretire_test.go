@@ -79,3 +79,52 @@ func TestUpdateCardKeepsOldDecryptionKey(t *testing.T) {
 		t.Fatalf("%d card.key.retire events, want 1", n)
 	}
 }
+
+// An update that keeps one template's old decryption key on the card
+// (decrypt-9c: key agreement, no archival, retired into 82) and renews
+// an archive-key template with a new key (secure-email, whose earlier
+// archived key would go into the history from 82) does not write the
+// archived history over the key only the card holds: mail encrypted to
+// the old 9C certificate still opens with retired slot 82, and the
+// archived key stays on the server.
+func TestUpdateCardKeepsOnlyOnCardKeyOverArchivedHistory(t *testing.T) {
+	ctx := context.Background()
+	e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) {
+		archiveSecureEmail(t, e)
+		tpl, err := e.svc.Catalog.GetTemplate(ctx, "secure-email")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl.Name, tpl.Slot, tpl.KeyArchival = "decrypt-9c", "9c", false
+		if _, err := e.svc.Catalog.CreateTemplate(ctx, e.admin, *tpl); err != nil {
+			t.Fatal(err)
+		}
+		e.setPolicy(t, func(s *lanyard.PolicySettings) {
+			s.Certificates.Required = []string{"smartcard-logon", "decrypt-9c"}
+		})
+	})
+	pc := pivOf(t, e.card)
+	old9c, err := pc.Certificate(ctx, pivspec.SlotSignature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("only the card holds this key")
+	mail := sealTo(t, old9c, msg)
+	res, err := e.update(t, cardops.UpdateCardInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "done" {
+		t.Fatalf("update %+v", res)
+	}
+	pc = pivOf(t, e.card)
+	if err := pc.VerifyPIN(ctx, updatePIN); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := mail.openWith(t, pc, 0x82); err != nil || string(got) != string(msg) {
+		t.Fatalf("retired slot 82 opens the old 9C mail to %q, %v; want the old 9C key kept", got, err)
+	}
+	if h, err := personalize.ReadKeyHistory(ctx, pc); err != nil || h.OnCard != 1 {
+		t.Fatalf("key history %+v, %v; want the kept key", h, err)
+	}
+}
