@@ -228,6 +228,76 @@ func TestCancelCardUpdateDiscardsItsArchivedKeys(t *testing.T) {
 	})
 }
 
+// A reuse-key renewal of an archive-key template certifies the card's
+// archived key again, moving it to the new certificate; cancelled before
+// the new certificate reached the card (a server stopped between the
+// approved step and the write), the archived key goes back to the old
+// certificate, which the card still holds: it stays recoverable and the
+// next update sees it archived.
+func TestCancelCardUpdateReuseKeyArchivedKeyBack(t *testing.T) {
+	ctx := context.Background()
+	e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) })
+	e.setRenewalKey(t, lanyard.RenewalReuseKey, "secure-email")
+	res, _ := e.pendingUpdate(t)
+	var req int64
+	for _, c := range res.Card.Certificates {
+		if c.Slot == "9d" && c.RequestID != 0 && c.Status == lanyard.CertPending {
+			req = c.RequestID
+		}
+	}
+	ap, err := e.svc.PKI.ApproveRequest(ctx, e.admin, req, "ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := ap.Certificate.Serial
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
+		if err != nil {
+			return err
+		}
+		var d map[string]any
+		if err := json.Unmarshal(ops[0].Data, &d); err != nil {
+			return err
+		}
+		d["certs"] = map[string]any{"9d": serial}
+		rec, err := tx.CertificateBySerial("builtin", serial)
+		if err != nil {
+			return err
+		}
+		cert, err := x509.ParseCertificate(rec.DER)
+		if err != nil {
+			return err
+		}
+		ks, err := tx.ArchivedKeysOf(e.alice.User.ID, "secure-email")
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if k.State == lanyard.ArchivedKeyActive {
+				if _, _, err := e.svc.Archive.RecertifyTx(tx, k.ID, cert); err != nil {
+					return err
+				}
+			}
+		}
+		prev := ops[0].UpdatedAt
+		ops[0].State, ops[0].Step = lanyard.OpInterrupted, "approved:9d"
+		if ops[0].Data, err = json.Marshal(d); err != nil {
+			return err
+		}
+		return tx.UpdateOperation(ops[0], prev)
+	})
+	if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []*lanyard.ArchivedKey
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { keys, err = tx.ArchivedKeysOf(e.alice.User.ID, "secure-email"); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyActive || keys[0].CertificateSerial != e.old["9d"].Serial {
+		t.Fatalf("archived keys after the cancel: %+v, want the one key active for the old certificate %s", keys, e.old["9d"].Serial)
+	}
+}
+
 // checkOnlyOldKeyArchived checks alice's secure-email archived keys
 // after a cancelled update: the old certificate's key active, every
 // other one discarded with its sealed copy erased and a key.discard
