@@ -177,46 +177,10 @@ func TestCancelCardUpdateDiscardsItsArchivedKeys(t *testing.T) {
 	// and the update interrupted.
 	t.Run("signed, never written", func(t *testing.T) {
 		e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) })
-		res, _ := e.pendingUpdate(t)
-		var req int64
-		for _, c := range res.Card.Certificates {
-			if c.Slot == "9d" && c.RequestID != 0 && c.Status == lanyard.CertPending {
-				req = c.RequestID
-			}
-		}
-		ap, err := e.svc.PKI.ApproveRequest(ctx, e.admin, req, "ok")
-		if err != nil {
-			t.Fatal(err)
-		}
-		serial := ap.Certificate.Serial
-		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
-			ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
-			if err != nil {
-				return err
-			}
-			var d map[string]any
-			if err := json.Unmarshal(ops[0].Data, &d); err != nil {
-				return err
-			}
-			d["certs"] = map[string]any{"9d": serial}
+		serial := e.approved9dThenStopped(t, func(tx lanyard.Tx, d map[string]any, cert *x509.Certificate) error {
 			id := int64(d["update"].(map[string]any)["archived"].(map[string]any)["9d"].(float64))
-			rec, err := tx.CertificateBySerial("builtin", serial)
-			if err != nil {
-				return err
-			}
-			cert, err := x509.ParseCertificate(rec.DER)
-			if err != nil {
-				return err
-			}
-			if _, _, err := e.svc.Archive.CertifyTx(tx, id, cert); err != nil {
-				return err
-			}
-			prev := ops[0].UpdatedAt
-			ops[0].State, ops[0].Step = lanyard.OpInterrupted, "approved:9d"
-			if ops[0].Data, err = json.Marshal(d); err != nil {
-				return err
-			}
-			return tx.UpdateOperation(ops[0], prev)
+			_, _, err := e.svc.Archive.CertifyTx(tx, id, cert)
+			return err
 		})
 		if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
 			t.Fatal(err)
@@ -238,36 +202,7 @@ func TestCancelCardUpdateReuseKeyArchivedKeyBack(t *testing.T) {
 	ctx := context.Background()
 	e := newUpdateEnvBefore(t, func(t *testing.T, e *issueEnv) { archiveSecureEmail(t, e) })
 	e.setRenewalKey(t, lanyard.RenewalReuseKey, "secure-email")
-	res, _ := e.pendingUpdate(t)
-	var req int64
-	for _, c := range res.Card.Certificates {
-		if c.Slot == "9d" && c.RequestID != 0 && c.Status == lanyard.CertPending {
-			req = c.RequestID
-		}
-	}
-	ap, err := e.svc.PKI.ApproveRequest(ctx, e.admin, req, "ok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial := ap.Certificate.Serial
-	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
-		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
-		if err != nil {
-			return err
-		}
-		var d map[string]any
-		if err := json.Unmarshal(ops[0].Data, &d); err != nil {
-			return err
-		}
-		d["certs"] = map[string]any{"9d": serial}
-		rec, err := tx.CertificateBySerial("builtin", serial)
-		if err != nil {
-			return err
-		}
-		cert, err := x509.ParseCertificate(rec.DER)
-		if err != nil {
-			return err
-		}
+	e.approved9dThenStopped(t, func(tx lanyard.Tx, _ map[string]any, cert *x509.Certificate) error {
 		ks, err := tx.ArchivedKeysOf(e.alice.User.ID, "secure-email")
 		if err != nil {
 			return err
@@ -279,18 +214,16 @@ func TestCancelCardUpdateReuseKeyArchivedKeyBack(t *testing.T) {
 				}
 			}
 		}
-		prev := ops[0].UpdatedAt
-		ops[0].State, ops[0].Step = lanyard.OpInterrupted, "approved:9d"
-		if ops[0].Data, err = json.Marshal(d); err != nil {
-			return err
-		}
-		return tx.UpdateOperation(ops[0], prev)
+		return nil
 	})
 	if _, err := e.svc.Cards.CancelCardUpdate(ctx, e.admin, e.cardID, cardops.CancelUpdateInput{Comment: "stop"}); err != nil {
 		t.Fatal(err)
 	}
 	var keys []*lanyard.ArchivedKey
-	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) { keys, err = tx.ArchivedKeysOf(e.alice.User.ID, "secure-email"); return }); err != nil {
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+		keys, err = tx.ArchivedKeysOf(e.alice.User.ID, "secure-email")
+		return
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if len(keys) != 1 || keys[0].State != lanyard.ArchivedKeyActive || keys[0].CertificateSerial != e.old["9d"].Serial {
@@ -327,4 +260,55 @@ func (e *updateEnv) checkOnlyOldKeyArchived(t *testing.T) {
 	if active != 1 || len(keys) < 2 {
 		t.Fatalf("%d archived keys, %d active for the old certificate; want the old one active and the update's discarded", len(keys), active)
 	}
+}
+
+// approved9dThenStopped leaves an update as a server that stopped right
+// after Continue card update's approved step for 9D leaves it: the
+// update waits for the CA, 9D's request is approved, the update's record
+// names 9D's certificate, bind (the archive's part of that step) ran in
+// the same transaction, and the update is interrupted. It returns 9D's
+// new serial.
+func (e *updateEnv) approved9dThenStopped(t *testing.T, bind func(tx lanyard.Tx, d map[string]any, cert *x509.Certificate) error) string {
+	t.Helper()
+	res, _ := e.pendingUpdate(t)
+	var req int64
+	for _, c := range res.Card.Certificates {
+		if c.Slot == "9d" && c.RequestID != 0 && c.Status == lanyard.CertPending {
+			req = c.RequestID
+		}
+	}
+	ap, err := e.svc.PKI.ApproveRequest(context.Background(), e.admin, req, "ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := ap.Certificate.Serial
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: e.cardID, Kind: lanyard.OpUpdate})
+		if err != nil {
+			return err
+		}
+		var d map[string]any
+		if err := json.Unmarshal(ops[0].Data, &d); err != nil {
+			return err
+		}
+		d["certs"] = map[string]any{"9d": serial}
+		rec, err := tx.CertificateBySerial("builtin", serial)
+		if err != nil {
+			return err
+		}
+		cert, err := x509.ParseCertificate(rec.DER)
+		if err != nil {
+			return err
+		}
+		if err := bind(tx, d, cert); err != nil {
+			return err
+		}
+		prev := ops[0].UpdatedAt
+		ops[0].State, ops[0].Step = lanyard.OpInterrupted, "approved:9d"
+		if ops[0].Data, err = json.Marshal(d); err != nil {
+			return err
+		}
+		return tx.UpdateOperation(ops[0], prev)
+	})
+	return serial
 }

@@ -2,9 +2,11 @@ package cardops_test
 
 import (
 	"context"
+	"crypto/x509"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
@@ -14,15 +16,7 @@ import (
 // does not archive its keys: its key exists only on the card.
 func decryptSecureEmail(t *testing.T, e *issueEnv) {
 	t.Helper()
-	ctx := context.Background()
-	tpl, err := e.svc.Catalog.GetTemplate(ctx, "secure-email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl.KeyUsage, tpl.KeyArchival = []string{lanyard.KUKeyEncipherment, lanyard.KUKeyAgreement}, false
-	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, "secure-email", *tpl); err != nil {
-		t.Fatal(err)
-	}
+	keyManagementSecureEmail(t, e, false)
 }
 
 // TestUpdateCardKeepsOldDecryptionKey: secure-email (key agreement, no
@@ -35,13 +29,8 @@ func decryptSecureEmail(t *testing.T, e *issueEnv) {
 func TestUpdateCardKeepsOldDecryptionKey(t *testing.T) {
 	ctx := context.Background()
 	e := newUpdateEnvBefore(t, decryptSecureEmail)
-	pc := pivOf(t, e.card)
-	oldCert, err := pc.Certificate(ctx, pivspec.SlotKeyManagement)
-	if err != nil {
-		t.Fatal(err)
-	}
 	msg := []byte("minutes of the board, last year")
-	mail := sealTo(t, oldCert, msg)
+	mail, oldCert := e.sealToSlot(t, pivspec.SlotKeyManagement, msg)
 
 	o, err := e.svc.Cards.UpdateOptions(ctx, e.alice, e.target(), e.cardID)
 	if err != nil {
@@ -59,18 +48,9 @@ func TestUpdateCardKeepsOldDecryptionKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.checkUpdated(t, "9a", "9d")
-	pc = pivOf(t, e.card)
-	if h, err := personalize.ReadKeyHistory(ctx, pc); err != nil || h.OnCard != 1 {
-		t.Fatalf("key history %+v, %v; want the old key counted", h, err)
-	}
+	pc := e.checkKeptIn82(t, mail, msg)
 	if c, err := pc.Certificate(ctx, 0x82); err != nil || !c.Equal(oldCert) {
 		t.Fatalf("retired slot 82 holds %v, %v; want the old certificate", c, err)
-	}
-	if err := pc.VerifyPIN(ctx, updatePIN); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := mail.openWith(t, pc, 0x82); err != nil || string(got) != string(msg) {
-		t.Fatalf("the card's retired key opens the old mail to %q, %v", got, err)
 	}
 	if _, err := mail.openWith(t, pc, pivspec.SlotKeyManagement); err == nil {
 		t.Fatal("the new 9D key opens mail encrypted to the old certificate")
@@ -103,13 +83,8 @@ func TestUpdateCardKeepsOnlyOnCardKeyOverArchivedHistory(t *testing.T) {
 			s.Certificates.Required = []string{"smartcard-logon", "decrypt-9c"}
 		})
 	})
-	pc := pivOf(t, e.card)
-	old9c, err := pc.Certificate(ctx, pivspec.SlotSignature)
-	if err != nil {
-		t.Fatal(err)
-	}
 	msg := []byte("only the card holds this key")
-	mail := sealTo(t, old9c, msg)
+	mail, _ := e.sealToSlot(t, pivspec.SlotSignature, msg)
 	res, err := e.update(t, cardops.UpdateCardInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -117,14 +92,34 @@ func TestUpdateCardKeepsOnlyOnCardKeyOverArchivedHistory(t *testing.T) {
 	if res.State != "done" {
 		t.Fatalf("update %+v", res)
 	}
-	pc = pivOf(t, e.card)
+	e.checkKeptIn82(t, mail, msg)
+}
+
+// sealToSlot encrypts msg to the certificate in slot of the card.
+func (e *updateEnv) sealToSlot(t *testing.T, slot pivspec.Slot, msg []byte) (sealedMail, *x509.Certificate) {
+	t.Helper()
+	c, err := pivOf(t, e.card).Certificate(context.Background(), slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealTo(t, c, msg), c
+}
+
+// checkKeptIn82 checks that the card's Key History Object counts one key
+// and that retired slot 82 opens mail to msg (under the PIN); it returns
+// the card, the PIN verified.
+func (e *updateEnv) checkKeptIn82(t *testing.T, mail sealedMail, msg []byte) *piv.Card {
+	t.Helper()
+	ctx := context.Background()
+	pc := pivOf(t, e.card)
+	if h, err := personalize.ReadKeyHistory(ctx, pc); err != nil || h.OnCard != 1 {
+		t.Fatalf("key history %+v, %v; want the old key counted", h, err)
+	}
 	if err := pc.VerifyPIN(ctx, updatePIN); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := mail.openWith(t, pc, 0x82); err != nil || string(got) != string(msg) {
-		t.Fatalf("retired slot 82 opens the old 9C mail to %q, %v; want the old 9C key kept", got, err)
+		t.Fatalf("retired slot 82 opens the old mail to %q, %v; want the old key kept there", got, err)
 	}
-	if h, err := personalize.ReadKeyHistory(ctx, pc); err != nil || h.OnCard != 1 {
-		t.Fatalf("key history %+v, %v; want the kept key", h, err)
-	}
+	return pc
 }
