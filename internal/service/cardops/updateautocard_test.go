@@ -42,3 +42,20 @@ func TestUpdateCardAutomaticallyOnlyTheArrivedCard(t *testing.T) {
 		t.Fatalf("%d updates started on card Y", n)
 	}
 }
+
+// The automatic update checks the policy's switch again on the card it
+// reads: decided while the switch was on, the job runs after the
+// administrator turned it off (it waited in the queue), and is refused;
+// the card keeps its certificates.
+func TestUpdateCardAutomaticallyRechecksThePolicy(t *testing.T) {
+	ctx := context.Background()
+	e := newUpdateEnv(t, nil, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = true })
+	a := e.arrival(t)
+	e.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.AutoUpdateOnConnect = false })
+	_, err := e.svc.Cards.RunAutoUpdateDecided(ctx, a, e.cardID)
+	wantCode(t, err, lanyard.EForbidden)
+	if v := e.view(t); v.Update == nil || v.Update.Unfinished != nil || !v.Update.Due {
+		t.Fatalf("card after the refused automatic update: %+v, want untouched", v.Update)
+	}
+	e.checkOldPairs(t, 0)
+}
