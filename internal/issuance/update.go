@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
@@ -64,6 +65,9 @@ type UpdateInput struct {
 	// its certificate is on the card. Without it a new key overwrites the
 	// old one in place.
 	CanMove bool
+	// HistoryKeys is how many earlier keys the card's Key History Object
+	// counts (retired slots 82 up; read with CanMove).
+	HistoryKeys int
 	// Auto: the update runs without anyone choosing (update automatically
 	// on connect): no optional template is added and no tracked
 	// certificate is picked.
@@ -120,6 +124,12 @@ type UpdateSlot struct {
 	// Slot once its certificate is written there (the card can MOVE
 	// KEY); false: generated in place, reused, or imported (archive key).
 	Staged bool `json:"staged,omitempty"`
+	// Retire: the old key of a staged key-management renewal that does
+	// not archive its keys is kept on the card as an earlier key (moved
+	// into the next retired slot with its certificate, the Key History
+	// Object counting it), so that data encrypted to the old certificate
+	// still opens (retireOld).
+	Retire bool `json:"retire,omitempty"`
 }
 
 // Changes reports whether the row changes the card.
@@ -403,7 +413,51 @@ func planSlots(in *UpdateInput, chosen, renew []string) ([]UpdateSlot, []string,
 		}
 	}
 	slices.SortStableFunc(removed, func(a, b UpdateSlot) int { return strings.Compare(a.Slot, b.Slot) })
+	cautions = append(cautions, retireOld(in, rows)...)
 	return append(rows, removed...), cautions, nil
+}
+
+// retiredSlots is how many retired key management slots a PIV card has
+// (82 to 95, SP 800-73-4 Part 1, 3.1.1).
+const retiredSlots = int(pivspec.SlotRetiredLast-pivspec.SlotRetiredFirst) + 1
+
+// retireOld decides, for each staged renewal of a key-management template
+// (key encipherment or key agreement) that does not archive its keys,
+// that its old key is kept on the card as an earlier key (Retire), so that
+// data encrypted to the old certificate still opens: without it the old
+// key, which exists only on the card, would be deleted. The retired slots
+// are shared by the card's key history (in.HistoryKeys, from 82 up) and
+// the update's staging slots (one per staged row, from 95 down); a row
+// for which none is left gets the caution instead (the key is lost once
+// accepted; an automatic update, which accepts nothing, is refused).
+func retireOld(in *UpdateInput, rows []UpdateSlot) []string {
+	staged := 0
+	for _, r := range rows {
+		if r.Staged {
+			staged++
+		}
+	}
+	room := retiredSlots - in.HistoryKeys - staged
+	var cautions []string
+	for i := range rows {
+		r := &rows[i]
+		t := in.Templates[r.Template]
+		if !r.Staged || t == nil || !keyManagement(t) {
+			continue
+		}
+		if room > 0 {
+			r.Retire, room = true, room-1
+			continue
+		}
+		cautions = append(cautions, fmt.Sprintf("renewing %q replaces the card's decryption key in slot %s, and the card has no free retired slot to keep the old one: data encrypted to the old certificate will no longer open (clear old keys from the card, or turn on archive key on the template)", t.Name, r.Slot))
+	}
+	return cautions
+}
+
+// keyManagement reports whether t's keys decrypt (key encipherment or key
+// agreement).
+func keyManagement(t *lanyard.Template) bool {
+	return slices.Contains(t.KeyUsage, lanyard.KUKeyEncipherment) || slices.Contains(t.KeyUsage, lanyard.KUKeyAgreement)
 }
 
 func removeRow(h HeldCert, why UpdateReason) UpdateSlot {
@@ -530,7 +584,7 @@ func inPlaceRisk(in *UpdateInput, t *lanyard.Template, row *UpdateSlot) (string,
 		return "", lanyard.Errorf(lanyard.EConflict, "the certificate of template %q needs an approval before it is written, and this card cannot keep its old key while the new one waits: "+
 			"set the template's renewal key to reuse key, use a card that can move keys, or replace the card", t.Name)
 	}
-	if slices.Contains(t.KeyUsage, lanyard.KUKeyEncipherment) || slices.Contains(t.KeyUsage, lanyard.KUKeyAgreement) {
+	if keyManagement(t) {
 		return fmt.Sprintf("renewing %q replaces the card's decryption key in slot %s: data encrypted to the old certificate will no longer open (turn on archive key on the template to keep such keys)", t.Name, row.Slot), nil
 	}
 	return "", nil

@@ -51,9 +51,9 @@ func rowsText(rows []UpdateSlot) string {
 		if u.OldKey != "" {
 			f = append(f, "oldkey="+u.OldKey)
 		}
-		for i, on := range []bool{u.Staged, u.NeedCA, u.NeedForm} {
+		for i, on := range []bool{u.Staged, u.Retire, u.NeedCA, u.NeedForm} {
 			if on {
-				f = append(f, []string{"staged", "ca", "form"}[i])
+				f = append(f, []string{"staged", "retire", "ca", "form"}[i])
 			}
 		}
 		out = append(out, strings.Join(f, " "))
@@ -234,7 +234,24 @@ func TestPlanUpdate(t *testing.T) {
 		{"MOVE KEY, key-management key kept", func(in *UpdateInput, _ *UpdateChoice) {
 			in.Settings.Certificates.Required = []string{"logon", "enc"}
 			in.Held = append(in.Held, held("N1", "enc", "9d", 0, lanyard.RSA2048))
+		}, "9a logon keep; 9d enc renew new_key rsa2048 expired old=N1 staged retire"},
+		// The old key goes to the next retired slot: none left beside the
+		// card's key history (19 of 20) and the staging slot.
+		{"MOVE KEY, key history full: not accepted", func(in *UpdateInput, _ *UpdateChoice) {
+			in.Settings.Certificates.Required = []string{"logon", "enc"}
+			in.Held = append(in.Held, held("N1", "enc", "9d", 0, lanyard.RSA2048))
+			in.HistoryKeys = 19
+		}, `!renewing "enc" replaces the card's decryption key in slot 9d, and the card has no free retired slot to keep the old one`},
+		{"MOVE KEY, key history full: accepted", func(in *UpdateInput, ch *UpdateChoice) {
+			in.Settings.Certificates.Required = []string{"logon", "enc"}
+			in.Held = append(in.Held, held("N1", "enc", "9d", 0, lanyard.RSA2048))
+			in.HistoryKeys, ch.AcceptKeyLoss = 19, true
 		}, "9a logon keep; 9d enc renew new_key rsa2048 expired old=N1 staged"},
+		{"MOVE KEY, key history with room", func(in *UpdateInput, _ *UpdateChoice) {
+			in.Settings.Certificates.Required = []string{"logon", "enc"}
+			in.Held = append(in.Held, held("N1", "enc", "9d", 0, lanyard.RSA2048))
+			in.HistoryKeys = 18
+		}, "9a logon keep; 9d enc renew new_key rsa2048 expired old=N1 staged retire"},
 
 		// Cards an update refuses.
 		{"unregistered card", func(in *UpdateInput, _ *UpdateChoice) { in.Card = nil }, "!this card is not registered"},

@@ -68,6 +68,8 @@ const (
 	// Update card contents (cardops, update*.go).
 	Staged   SlotStep = "staged"   // the spare slot the new key is built in is chosen
 	Rekeying SlotStep = "rekeying" // a new key may be generated in place (the old one lost)
+	Retiring SlotStep = "retiring" // the old key goes to a retired slot (key history) before the new one is moved in
+	Swapping SlotStep = "swapping" // the new certificate and key are being moved into the slot
 	Swapped  SlotStep = "swapped"  // the new key and certificate are in the slot
 	Verified SlotStep = "verified" // read back; the old certificate is revoked (superseded)
 	Removed  SlotStep = "removed"  // the certificate is off the card and revoked (superseded)

@@ -165,7 +165,7 @@ type Cards interface {
 	RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.RecoverKeysInput) (*cardops.RecoverKeysResult, error)
 	ResolveReplacement(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.ResolveReplacementInput) (*cardops.ResolveReplacementResult, error)
 	// Update card contents (docs/lifecycle.md, "Update card contents").
-	UpdateOptions(ctx context.Context, p *lanyard.Principal, t cardops.CardTarget) (*cardops.UpdateOptionsResult, error)
+	UpdateOptions(ctx context.Context, p *lanyard.Principal, t cardops.CardTarget, cardID int64) (*cardops.UpdateOptionsResult, error)
 	UpdateCard(ctx context.Context, p *lanyard.Principal, in cardops.UpdateCardInput) (*cardops.UpdateCardResult, error)
 	ContinueCardUpdate(ctx context.Context, p *lanyard.Principal, cardID int64, t cardops.CardTarget) (*cardops.UpdateCardResult, error)
 	CancelCardUpdate(ctx context.Context, p *lanyard.Principal, cardID int64, in cardops.CancelUpdateInput) (*cardops.CardView, error)

@@ -29,7 +29,7 @@ func (s *Server) updateRoutes() []*route {
 				if err := s.readerHolds(c.r.Context(), c.p, id, in); err != nil {
 					return nil, err
 				}
-				r, err := s.cards.UpdateOptions(c.r.Context(), c.p, cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader})
+				r, err := s.cards.UpdateOptions(c.r.Context(), c.p, cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader}, id)
 				if err != nil {
 					return nil, err
 				}
@@ -52,6 +52,7 @@ func (s *Server) updateRoutes() []*route {
 				}
 				return updateCardResult(s.cards.UpdateCard(c.r.Context(), c.p, cardops.UpdateCardInput{
 					CardTarget: cardops.CardTarget{WorkstationID: in.WorkstationID, Reader: in.Reader},
+					CardID:     id,
 					Templates:  in.Templates, Tracked: in.Tracked, Renew: in.Renew, AcceptKeyLoss: in.AcceptKeyLoss,
 				}))
 			}},
@@ -90,7 +91,8 @@ func decodeCardBody[T any](c *call) (int64, T, error) {
 }
 
 // readerHolds checks the path's card before an update of the card in a
-// reader, which the service finds by the reader alone: card id must be
+// reader (the service then refuses any other card it reads there): card
+// id must be
 // one the caller may see (404 otherwise), their own unless they are card
 // staff (403: the service's cardperm check then decides on the card it
 // finds, which is card id), and the reader, as its workstation last

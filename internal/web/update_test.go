@@ -53,27 +53,47 @@ func TestUpdateRoutesRefuseBadBodies(t *testing.T) {
 // which card is there.
 func TestUpdateRouteRefusesAnotherCardInTheReader(t *testing.T) {
 	access := cardtest.New()
+	newCardSwapEnv(t, access, access).checkRefused()
+}
+
+// cardSwapEnv is alice's card there in reader "Reader 0" of workstation 7
+// and her card other elsewhere, on a server whose card access is given.
+type cardSwapEnv struct {
+	*env
+	alice        string
+	inReader     string
+	there, other *lanyard.Card
+}
+
+func newCardSwapEnv(t *testing.T, access *cardtest.Access, served lanyard.CardAccess) *cardSwapEnv {
+	t.Helper()
 	st, err := sqlitetest.Open(context.Background(), filepath.Join(t.TempDir(), "lanyard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := webtest.StartWith(t, st, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return access }})
-	e := &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, srv: s.Web}
-	alice := e.mustUser("alice")
+	s := webtest.StartWith(t, st, webtest.Options{Cards: func(lanyard.CardAccess) lanyard.CardAccess { return served }})
+	e := &cardSwapEnv{env: &env{t: t, url: s.URL, admin: s.AdminToken, svc: s.Service, store: st, srv: s.Web}}
+	e.alice = e.mustUser("alice")
 	var u lanyard.User
 	e.must(200, "GET", "/api/v1/users/alice", e.admin, nil).json(&u)
-	inReader, err := cardtest.Serial(access.Add(t, 7, u.ID, "Reader 0"))
-	if err != nil {
+	if e.inReader, err = cardtest.Serial(access.Add(t, 7, u.ID, "Reader 0")); err != nil {
 		t.Fatal(err)
 	}
-	there := e.mustIssuedCard("alice", inReader)
-	other := e.mustIssuedCard("alice", "0DA7E2")
+	e.there = e.mustIssuedCard("alice", e.inReader)
+	e.other = e.mustIssuedCard("alice", "0DA7E2")
+	return e
+}
+
+// checkRefused checks that the update of card other and its options are
+// refused (409) naming card there in the reader.
+func (e *cardSwapEnv) checkRefused() {
+	e.t.Helper()
 	body := map[string]any{"workstation_id": 7, "reader": "Reader 0"}
 	for _, tail := range []string{"", "/options"} {
-		r := e.do("POST", "/api/v1/cards/"+strconv.FormatInt(other.ID, 10)+"/update"+tail, alice, body)
-		want := "holds card " + inReader + " (ID " + strconv.FormatInt(there.ID, 10) + "), not card " + strconv.FormatInt(other.ID, 10)
+		r := e.do("POST", "/api/v1/cards/"+strconv.FormatInt(e.other.ID, 10)+"/update"+tail, e.alice, body)
+		want := "holds card " + e.inReader + " (ID " + strconv.FormatInt(e.there.ID, 10) + "), not card " + strconv.FormatInt(e.other.ID, 10)
 		if r.status != 409 || !strings.Contains(r.problem().Detail, want) {
-			t.Errorf("update%s of card %d with card %d in the reader: %d %q, want 409 with %q", tail, other.ID, there.ID, r.status, r.problem().Detail, want)
+			e.t.Errorf("update%s of card %d with card %d in the reader: %d %q, want 409 with %q", tail, e.other.ID, e.there.ID, r.status, r.problem().Detail, want)
 		}
 	}
 }
@@ -88,4 +108,50 @@ func (e *env) mustIssuedCard(login, serial string) *lanyard.Card {
 		e.t.Fatal(err)
 	}
 	return card
+}
+
+// The service binds the path's card too: here the card is swapped between
+// the route's check and the service opening the reader (the
+// workstation's report the route reads still names card other in the
+// reader, the one the service reads names card there), so the route's
+// early check passes. The update and its options are refused (409,
+// naming the card read) and card there is left as it was.
+func TestUpdateRouteBindsThePathCardInTheService(t *testing.T) {
+	access := cardtest.New()
+	stale := &staleReport{Access: access, serials: map[string]string{}}
+	e := newCardSwapEnv(t, access, stale)
+	stale.serials["Reader 0"] = e.other.Serial
+	e.checkRefused()
+	st, there := e.store, e.there
+	var n int
+	if err := st.View(context.Background(), func(tx lanyard.Tx) error {
+		ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: there.ID})
+		n = len(ops)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d operations on card %d, the card in the reader, want none", n, there.ID)
+	}
+}
+
+// staleReport is an Access whose workstation list (what the connected
+// cards show) reports the serials given per reader, an older report than
+// the one the card is opened by.
+type staleReport struct {
+	*cardtest.Access
+	serials map[string]string
+}
+
+func (a *staleReport) Workstations(ownerID int64) []lanyard.WorkstationState {
+	out := a.Access.Workstations(ownerID)
+	for i := range out {
+		for j, r := range out[i].Readers {
+			if s, ok := a.serials[r.Name]; ok {
+				out[i].Readers[j].Serial = s
+			}
+		}
+	}
+	return out
 }

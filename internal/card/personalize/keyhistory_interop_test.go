@@ -65,18 +65,7 @@ func TestRetiredKeysThroughOpenSC(t *testing.T) {
 
 	// Encrypted as S/MIME encrypts a content-encryption key to an RSA
 	// certificate: PKCS #1 v1.5, by openssl with the certificate's key.
-	msg := []byte("a content-encryption key of old mail")
-	in, pt, pub := filepath.Join(dir, "ct"), filepath.Join(dir, "pt"), filepath.Join(dir, "pub.pem")
-	if err := os.WriteFile(filepath.Join(dir, "msg"), msg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	interoptest.Run(t, "openssl", "x509", "-inform", "DER", "-in", der, "-noout", "-pubkey", "-out", pub)
-	interoptest.Run(t, "openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", pub, "-pkeyopt", "rsa_padding_mode:pkcs1", "-in", filepath.Join(dir, "msg"), "-out", in)
-	interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN,
-		"--decrypt", "--id", "05", "-m", "RSA-PKCS", "-i", in, "-o", pt)
-	if got, _ := os.ReadFile(pt); !bytes.Equal(got, msg) {
-		t.Fatalf("pkcs11-tool decrypted %q with retired key 1, want %q", got, msg)
-	}
+	checkOpenSCDecrypts(t, slot, keys[0].Certificate.Raw, "05")
 }
 
 // TestClearedRetiredKeysGoneThroughOpenSC: after ClearRetiredKeys (what

@@ -101,6 +101,10 @@ type KeyArchive interface {
 	// DiscardTx is Discard in the caller's transaction (a rejected or
 	// withdrawn CA request), extra going into its key.discard event.
 	DiscardTx(tx lanyard.Tx, p *lanyard.Principal, id int64, extra map[string]any) error
+	// DiscardUnusedTx discards archived key id, pending or active with
+	// certificate serial: the key of a cancelled or failed update that
+	// never reached the card, whose certificate tx revokes.
+	DiscardUnusedTx(tx lanyard.Tx, p *lanyard.Principal, id int64, serial string, extra map[string]any) error
 	// OpenTx opens archived key id in tx: an update imports a new
 	// archived key only once its certificate is to be written.
 	OpenTx(tx lanyard.Tx, id int64) (*lanyard.ArchivedKey, crypto.Signer, error)

@@ -30,3 +30,11 @@ var ViewOperation = viewOperation
 func (s *Cards) AutoUpdateNow(ctx context.Context, a lanyard.CardArrival) (bool, error) {
 	return s.autoUpdateNow(ctx, a)
 }
+
+// RunAutoUpdateDecided runs the automatic update of card cardID for
+// arrival a as a worker does once autoUpdateDue decided it (updateauto.go):
+// a test changes the records in between, as may happen while the job
+// waits in the queue.
+func (s *Cards) RunAutoUpdateDecided(ctx context.Context, a lanyard.CardArrival, cardID int64) (*UpdateCardResult, error) {
+	return s.runAutoUpdate(ctx, autoUpdateJob{arrival: a, card: cardID})
+}

@@ -20,12 +20,19 @@ import (
 // ECDH P-256 first) an encryption template with archive key.
 func archiveSecureEmail(t *testing.T, e *issueEnv) {
 	t.Helper()
+	keyManagementSecureEmail(t, e, true)
+}
+
+// keyManagementSecureEmail makes secure-email a key-management template
+// (key encipherment and key agreement), archiving its keys or not.
+func keyManagementSecureEmail(t *testing.T, e *issueEnv, archival bool) {
+	t.Helper()
 	ctx := context.Background()
 	tpl, err := e.svc.Catalog.GetTemplate(ctx, "secure-email")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl.KeyUsage, tpl.KeyArchival = []string{lanyard.KUKeyEncipherment, lanyard.KUKeyAgreement}, true
+	tpl.KeyUsage, tpl.KeyArchival = []string{lanyard.KUKeyEncipherment, lanyard.KUKeyAgreement}, archival
 	if _, err := e.svc.Catalog.UpdateTemplate(ctx, e.admin, "secure-email", *tpl); err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,7 @@ func (s *Cards) stop(ctx context.Context, j *issueJob, cause error) error {
 		}
 		// A failed update's new certificates that never reached their
 		// slot are revoked: the card goes on with its old ones.
-		return s.revokeUnused(ctx, tx, &j.data)
+		return s.revokeUnused(ctx, tx, j.p, j.card.ID, &j.data)
 	}
 	ev := s.rec.Event(j.p, action, "card", strconv.FormatInt(j.card.ID, 10), map[string]any{"operation": j.op.ID, "step": j.op.Step, "error": msg})
 	if err := j.run.Stop(ctx, state, msg, operation.Also(withdraw), operation.Event(ev)); err != nil {

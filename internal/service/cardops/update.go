@@ -29,6 +29,10 @@ type UpdateOptionsResult struct {
 // UpdateCardInput is the Update card dialog's answer.
 type UpdateCardInput struct {
 	CardTarget
+	// CardID is the card expected in the reader (the API path's): any
+	// other card found there is refused (EConflict, naming it). 0: the
+	// card found in the reader, whichever it is.
+	CardID    int64
 	Templates []string // optional templates to add (held optional ones are kept anyway)
 	Tracked   []string // slots of found third-party certificates to track
 	// Renew are templates the card holds that staff want renewed now
@@ -74,14 +78,15 @@ type CancelUpdateInput struct {
 	Comment string
 }
 
-// UpdateOptions opens the Update card dialog for the card in a reader.
-func (s *Cards) UpdateOptions(ctx context.Context, p *lanyard.Principal, t CardTarget) (*UpdateOptionsResult, error) {
+// UpdateOptions opens the Update card dialog for the card in a reader;
+// cardID is the card expected there, as UpdateCardInput.CardID (0: any).
+func (s *Cards) UpdateOptions(ctx context.Context, p *lanyard.Principal, t CardTarget, cardID int64) (*UpdateOptionsResult, error) {
 	cc, err := s.openPIV(ctx, p, t)
 	if err != nil {
 		return nil, err
 	}
 	defer cc.sess.Close()
-	j, in, err := s.loadUpdate(ctx, p, t, cc, false)
+	j, in, err := s.loadUpdate(ctx, p, t, cc, updateLoad{card: cardID})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +119,7 @@ func (s *Cards) updateCard(ctx context.Context, p *lanyard.Principal, in UpdateC
 		return nil, err
 	}
 	defer cc.sess.Close()
-	j, uin, err := s.loadUpdate(ctx, p, in.CardTarget, cc, auto)
+	j, uin, err := s.loadUpdate(ctx, p, in.CardTarget, cc, updateLoad{card: in.CardID, auto: auto})
 	if err != nil {
 		return nil, err
 	}

@@ -59,10 +59,18 @@ func newUpdateEnvBefore(t *testing.T, before func(*testing.T, *issueEnv)) *updat
 
 func newUpdateEnvWith(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv)) *updateEnv {
 	t.Helper()
+	return newUpdateEnvOpts(t, cardOpts, policy, before, servicetest.Options{})
+}
+
+// newUpdateEnvOpts is newUpdateEnvWith on a stack built with opts (the
+// clock and notifier are the env's).
+func newUpdateEnvOpts(t *testing.T, cardOpts []emu.Option, policy func(*lanyard.PolicySettings), before func(*testing.T, *issueEnv), opts servicetest.Options) *updateEnv {
+	t.Helper()
 	clock := servicetest.NewClock(time.Now().Add(-355 * day))
 	mail := &updateMail{}
+	opts.Now, opts.CANow, opts.Notifier = clock.Now, clock.Now, mail
 	e := &updateEnv{clock: clock, mail: mail,
-		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: servicetest.Options{Now: clock.Now, CANow: clock.Now, Notifier: mail}, cardOpts: cardOpts})}
+		issueEnv: newIssueEnvFrom(t, &issueEnv{opts: opts, cardOpts: cardOpts})}
 	e.setPolicy(t, func(s *lanyard.PolicySettings) {
 		s.Workflow.IssuedCardOps.Update = true
 		s.Notifications.NotifyUser = true
@@ -219,7 +227,7 @@ func TestUpdateCardRenewsExpiring(t *testing.T) {
 	if !hasOp(v, "update") {
 		t.Fatalf("alice may %v, want update", v.AllowedOperations)
 	}
-	o, err := e.svc.Cards.UpdateOptions(context.Background(), e.alice, e.target())
+	o, err := e.svc.Cards.UpdateOptions(context.Background(), e.alice, e.target(), e.cardID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,6 +300,9 @@ type updateVariant struct {
 
 var updateVariants = []updateVariant{
 	{name: "new key staged"},
+	// secure-email decrypts and does not archive: its old key moves into
+	// retired slot 82 (key history) before the new one is moved into 9D.
+	{name: "new key staged, old decryption key kept", setup: func(t *testing.T, e *updateEnv) { decryptSecureEmail(t, e.issueEnv) }},
 	{name: "reuse key", setup: func(t *testing.T, e *updateEnv) {
 		e.setRenewalKey(t, lanyard.RenewalReuseKey, "smartcard-logon", "secure-email")
 		e.reuse = true

@@ -251,7 +251,9 @@ func (s *Cards) runAutoUpdate(ctx context.Context, job autoUpdateJob) (*UpdateCa
 	if job.cont {
 		return s.continueUpdate(ctx, lanyard.SystemPrincipal, job.card, t, true)
 	}
-	return s.updateCard(ctx, lanyard.SystemPrincipal, UpdateCardInput{CardTarget: t}, true)
+	// The card the arrival named, and no other: the reader may hold
+	// another card by the time the update reads it.
+	return s.updateCard(ctx, lanyard.SystemPrincipal, UpdateCardInput{CardTarget: t, CardID: job.card}, true)
 }
 
 // autoUpdateNow is the automatic update of arrival a's card, at once:

@@ -88,7 +88,7 @@ func (s *Cards) cancelUpdateTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Pr
 	if err := s.withdrawRequests(tx, p, &d, "the card update was cancelled"); err != nil {
 		return nil, err
 	}
-	revoked, err := s.revokeUnusedTx(ctx, tx, &d)
+	revoked, err := s.revokeUnusedTx(ctx, tx, p, op.CardID, &d)
 	if err != nil {
 		return nil, err
 	}
@@ -100,22 +100,27 @@ func (s *Cards) cancelUpdateTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Pr
 // revokeUnused revokes, in tx, the new certificates of an update record d
 // that are not in their slot (issued, or written to a staging slot only):
 // the card goes on with its old ones. Nothing for an issue's record.
-func (s *Cards) revokeUnused(ctx context.Context, tx lanyard.Tx, d *issueData) error {
-	_, err := s.revokeUnusedTx(ctx, tx, d)
+func (s *Cards) revokeUnused(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, cardID int64, d *issueData) error {
+	_, err := s.revokeUnusedTx(ctx, tx, p, cardID, d)
 	return err
 }
 
-func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, d *issueData) ([]string, error) {
+// revokeUnusedTx is revokeUnused, returning the serials revoked; only
+// certificates bound to card cardID are revoked, and the archived keys
+// of the slots left unused are released with them (releaseArchivedTx).
+func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, cardID int64, d *issueData) ([]string, error) {
 	u := d.Update
 	if u == nil {
 		return nil, nil
 	}
 	u.init()
 	var certs []*lanyard.Certificate
+	unused := map[string]*lanyard.Certificate{} // slot → its unused certificate (nil: none issued)
 	for _, sl := range d.Plan.Slots {
 		if u.Verified[sl.Slot] || u.inUse(d, sl.Slot) {
 			continue
 		}
+		unused[sl.Slot] = nil
 		serial := d.Certs[sl.Slot]
 		if id := d.Requests[sl.Slot]; serial == "" && id != 0 {
 			// Approved since the update last ran: the CA bound the
@@ -129,21 +134,25 @@ func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, d *issueData)
 				if err != nil {
 					return nil, err
 				}
-				certs = append(certs, cert)
+				if cert.CardID == cardID {
+					certs, unused[sl.Slot] = append(certs, cert), cert
+				}
 			}
 			continue
 		}
 		if serial == "" {
 			continue
 		}
-		for _, c := range s.caOrder {
-			if cert, err := tx.CertificateBySerial(c, serial); err == nil {
-				certs = append(certs, cert)
-				break
-			} else if !lanyard.IsCode(err, lanyard.ENotFound) {
-				return nil, err
-			}
+		cert, err := s.cardCertBySerial(tx, cardID, sl.Template, serial)
+		if err != nil {
+			return nil, err
 		}
+		if cert != nil {
+			certs, unused[sl.Slot] = append(certs, cert), cert
+		}
+	}
+	if err := s.releaseArchivedTx(tx, p, cardID, d, unused); err != nil {
+		return nil, err
 	}
 	if len(certs) == 0 {
 		return nil, nil
@@ -151,4 +160,31 @@ func (s *Cards) revokeUnusedTx(ctx context.Context, tx lanyard.Tx, d *issueData)
 	revoked, err := s.pki.RevokeCertificatesFor(ctx, tx, certs, lanyard.ReasonCessationOfOperation, func(c *lanyard.Certificate) bool { return c.Status != lanyard.CertRevoked })
 	slices.Sort(revoked)
 	return revoked, err
+}
+
+// cardCertBySerial is the certificate serial issued to card cardID for
+// template: looked up in the template's CA first, then the others, and
+// only one bound to the card is taken (a serial is unique per issuer
+// only, RFC 5280 4.1.2.2: another CA's certificate with the same serial
+// is someone else's). nil when none is.
+func (s *Cards) cardCertBySerial(tx lanyard.Tx, cardID int64, template, serial string) (*lanyard.Certificate, error) {
+	cas := s.caOrder
+	if tpl, err := tx.TemplateByName(template); err == nil && tpl.CA != "" {
+		cas = append([]string{tpl.CA}, cas...)
+	} else if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil, err
+	}
+	for _, c := range cas {
+		cert, err := tx.CertificateBySerial(c, serial)
+		switch {
+		case lanyard.IsCode(err, lanyard.ENotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if cert.CardID == cardID {
+			return cert, nil
+		}
+	}
+	return nil, nil
 }

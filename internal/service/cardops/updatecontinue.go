@@ -34,7 +34,7 @@ func (s *Cards) continueUpdate(ctx context.Context, p *lanyard.Principal, cardID
 	if err != nil {
 		return nil, err
 	}
-	j, _, err := s.loadUpdate(ctx, p, t, cc, true)
+	j, _, err := s.loadUpdate(ctx, p, t, cc, updateLoad{card: cardID, auto: auto, continued: true})
 	if err != nil {
 		return nil, err
 	}

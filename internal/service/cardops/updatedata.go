@@ -31,6 +31,15 @@ type updateRecord struct {
 	// an archived key's IMPORT): recorded before the card is told, since
 	// from then on the old key may be gone.
 	Rekeying map[string]bool `json:"rekeying,omitempty"`
+	// Retire maps a staged slot whose old key is kept on the card as an
+	// earlier key (issuance.UpdateSlot.Retire) to the retired slot it
+	// goes to, recorded (retiring:S) before the slot is touched.
+	Retire map[string]string `json:"retire,omitempty"`
+	// Swapping marks a staged slot whose new certificate and key are
+	// being moved into the target slot (PUT DATA, DELETE KEY, MOVE KEY):
+	// recorded before the first of them, since from then on the slot may
+	// hold the new certificate (with the old key, no key or the new key).
+	Swapping map[string]bool `json:"swapping,omitempty"`
 	// Swapped marks a staged slot whose new key and certificate are in
 	// the target slot.
 	Swapped map[string]bool `json:"swapped,omitempty"`
@@ -63,13 +72,16 @@ func newUpdateRecord(plan *issuance.UpdatePlan, canMove, auto bool) *updateRecor
 // init makes the record's maps (a record read back has nil maps for the
 // steps not taken yet).
 func (u *updateRecord) init() {
-	for _, m := range []*map[string]bool{&u.Rekeying, &u.Swapped, &u.Verified, &u.KeyChecked, &u.Removed} {
+	for _, m := range []*map[string]bool{&u.Rekeying, &u.Swapping, &u.Swapped, &u.Verified, &u.KeyChecked, &u.Removed} {
 		if *m == nil {
 			*m = map[string]bool{}
 		}
 	}
 	if u.Stage == nil {
 		u.Stage = map[string]string{}
+	}
+	if u.Retire == nil {
+		u.Retire = map[string]string{}
 	}
 	if u.Superseded == nil {
 		u.Superseded = map[string]string{}
@@ -97,15 +109,16 @@ func (u *updateRecord) removals() []issuance.UpdateSlot {
 
 // inUse reports whether the new certificate of slot may already be in
 // use on the card: its key moved or generated into the slot, an archived
-// key imported there, or (reuse key, in place) the certificate written
-// over the old one; and the slot not yet read back. Cancelling then would
-// revoke the certificate the card uses.
+// key imported there, a staged pair being moved in (swapping: the slot may
+// hold the new certificate already), or (reuse key, in place) the
+// certificate written over the old one; and the slot not yet read back.
+// Cancelling then would revoke the certificate the card uses.
 func (u *updateRecord) inUse(d *issueData, slot string) bool {
 	if u.Verified[slot] {
 		return false
 	}
 	staged := u.Stage[slot] != ""
-	return u.Swapped[slot] || u.Rekeying[slot] || (d.Written[slot] && !staged)
+	return u.Swapping[slot] || u.Swapped[slot] || u.Rekeying[slot] || (d.Written[slot] && !staged)
 }
 
 // unfinishedUpdateTx is the card's running, interrupted or pending
@@ -286,11 +299,27 @@ func (s *Cards) checkUpdatePerm(tx lanyard.Tx, p *lanyard.Principal, card *lanya
 	return cardperm.Check(cardperm.ActorOf(p), workflowOf(pol), pc, op)
 }
 
+// updateLoad says which card an update expects to find in the reader and
+// what permits it (loadUpdate).
+type updateLoad struct {
+	// card is the card the update is for; 0: the card found in the
+	// reader, whichever it is.
+	card int64
+	// auto: the automatic update on connect, whose permission is the
+	// policy's switch, checked again on the card read (checkAutoUpdate).
+	auto bool
+	// continued: Continue card update, whose permission updateToContinue
+	// checked.
+	continued bool
+}
+
 // loadUpdate reads what an update of the card in cc needs: the issue's
-// job (owner, card type, templates) and the update decision's input.
-// auto skips the permission check: the policy's automatic update is the
-// permission.
-func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarget, cc *cardConn, auto bool) (*issueJob, *issuance.UpdateInput, error) {
+// job (owner, card type, templates) and the update decision's input. The
+// card read must be how.card when that is set (the path's card, the
+// arrival's card): the update acts on the card read, never on another
+// one the caller did not ask for.
+func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarget, cc *cardConn, how updateLoad) (*issueJob, *issuance.UpdateInput, error) {
+	auto := how.auto
 	var card *lanyard.Card
 	var ownerLogin string
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
@@ -308,6 +337,9 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 		case err != nil:
 			return err
 		}
+		if how.card != 0 && card.ID != how.card {
+			return lanyard.Errorf(lanyard.EConflict, "reader %q holds card %s (ID %d), not card %d: put card %d in the reader", cc.r.Name, card.Serial, card.ID, how.card, how.card)
+		}
 		if card.OwnerID == 0 {
 			return lanyard.Errorf(lanyard.EConflict, "card %s is not issued (%s); issue it instead", card.Serial, card.State)
 		}
@@ -319,7 +351,10 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 			return err
 		}
 		ownerLogin = owner.Login
-		if auto {
+		switch {
+		case auto:
+			return s.checkAutoUpdate(tx, t.WorkstationID, card)
+		case how.continued:
 			return nil
 		}
 		return s.checkUpdatePerm(tx, p, card, cardperm.Update)
@@ -356,8 +391,37 @@ func (s *Cards) loadUpdate(ctx context.Context, p *lanyard.Principal, t CardTarg
 	if uin.CanMove, err = personalize.CanMoveKeys(ctx, cc.pc); err != nil {
 		return nil, nil, err
 	}
+	if uin.CanMove {
+		h, err := personalize.ReadKeyHistory(ctx, cc.pc)
+		if err != nil {
+			return nil, nil, err
+		}
+		uin.HistoryKeys = h.OnCard
+	}
 	j.pc, j.id, j.found = cc.pc, cc.id, uin.Found
 	return j, uin, nil
+}
+
+// checkAutoUpdate checks, in tx, on the card actually read, what the
+// automatic update decided from the workstation's report
+// (autoUpdateDue): the card is tied to workstation wsID and its owner's
+// policy updates cards on connect. The system acts for no one else.
+func (s *Cards) checkAutoUpdate(tx lanyard.Tx, wsID int64, card *lanyard.Card) error {
+	tied, err := cardTiedTo(tx, card, wsID)
+	if err != nil {
+		return err
+	}
+	if !tied {
+		return lanyard.Errorf(lanyard.EForbidden, "card %s is not tied to workstation %d, so it is not updated automatically there", card.Serial, wsID)
+	}
+	_, pol, err := s.ownerPolicy(tx, card)
+	if err != nil {
+		return err
+	}
+	if pol == nil || !pol.Settings.Workflow.AutoUpdateOnConnect {
+		return lanyard.Errorf(lanyard.EForbidden, "the policy of card %s does not update it automatically on connect", card.Serial)
+	}
+	return nil
 }
 
 // stagedSlots are the staging slots of card's updates that may still hold

@@ -44,7 +44,56 @@ func (s *Cards) updateHistory(ctx context.Context, j *issueJob, admin *piv.Admin
 	if !due {
 		return nil
 	}
+	if !j.data.HistoryDone && j.data.History == nil {
+		kept, err := s.onlyOnCardHistory(ctx, j)
+		if err != nil || kept {
+			// The history is written from 82 with archived keys only, which
+			// would drop an earlier key the card alone holds (a retired
+			// non-archived decryption key, updateretire.go): the archived
+			// keys stay on the server, recoverable, instead.
+			if kept {
+				s.log.Warn("the card's key history holds a key the server does not; the archived earlier keys are not written onto the card", "card", j.card.ID, "operation", j.op.ID)
+			}
+			return err
+		}
+	}
 	return s.recoverHistory(ctx, j, admin)
+}
+
+// onlyOnCardHistory reports whether the card's key history counts a
+// retired slot whose certificate is not of one of the owner's archived
+// keys: a key only the card holds.
+func (s *Cards) onlyOnCardHistory(ctx context.Context, j *issueJob) (bool, error) {
+	slots, err := personalize.HistorySlots(ctx, j.pc)
+	if err != nil || len(slots) == 0 {
+		return false, err
+	}
+	var serials []string
+	for _, r := range slots {
+		c, err := j.pc.Certificate(ctx, r)
+		if err != nil {
+			return true, nil // counted without its certificate: not the server's to rewrite
+		}
+		serials = append(serials, c.SerialNumber.Text(16))
+	}
+	kept := false
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+		for _, serial := range serials {
+			archived := false
+			for name := range j.tpls {
+				ks, err := tx.ArchivedKeysOf(j.user.ID, name)
+				if err != nil {
+					return err
+				}
+				for _, k := range ks {
+					archived = archived || k.CertificateSerial == serial
+				}
+			}
+			kept = kept || !archived
+		}
+		return nil
+	})
+	return kept, err
 }
 
 // historyRoom is how many retired slots from 82 up j's key history may

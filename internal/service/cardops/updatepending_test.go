@@ -319,7 +319,7 @@ func TestUpdateCardRefused(t *testing.T) {
 	})
 	t.Run("no MOVE, key loss not accepted", func(t *testing.T) {
 		e := newUpdateEnv(t, []emu.Option{emu.WithoutMoveKey()}, nil)
-		o, err := e.svc.Cards.UpdateOptions(ctx, e.alice, e.target())
+		o, err := e.svc.Cards.UpdateOptions(ctx, e.alice, e.target(), e.cardID)
 		if err != nil {
 			t.Fatal(err)
 		}

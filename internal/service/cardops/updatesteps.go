@@ -240,13 +240,18 @@ func (s *Cards) inPlaceKey(ctx context.Context, j *issueJob, admin *piv.Admin, s
 }
 
 func (s *Cards) markRekeying(ctx context.Context, j *issueJob, slot string) error {
-	u := j.data.Update
-	if u.Rekeying[slot] {
+	return markSlot(ctx, j, j.data.Update.Rekeying, operation.Rekeying, slot)
+}
+
+// markSlot records step on slot once (m[slot] set), before the card is
+// told what the step announces.
+func markSlot(ctx context.Context, j *issueJob, m map[string]bool, step operation.SlotStep, slot string) error {
+	if m[slot] {
 		return nil
 	}
-	u.Rekeying[slot] = true
-	if err := j.run.Step(ctx, operation.Rekeying.On(slot)); err != nil {
-		delete(u.Rekeying, slot)
+	m[slot] = true
+	if err := j.run.Step(ctx, step.On(slot)); err != nil {
+		delete(m, slot)
 		return err
 	}
 	return nil
@@ -324,8 +329,8 @@ func (s *Cards) importArchived(ctx context.Context, j *issueJob, admin *piv.Admi
 	return personalize.ImportKey(ctx, admin, slot, key)
 }
 
-// swapStaged puts a staged slot's new pair into the slot (swapped:slot):
-// the certificate first (the staging slot still holds the whole new
+// swapStaged puts a staged slot's new pair into the slot (swapping:slot
+// recorded first, then swapped:slot): the certificate first (the staging slot still holds the whole new
 // pair), then the old key deleted and the new one moved in, then the
 // staging slot's certificate object deleted. A run resumed after a lost
 // reply finds the move done when the slot's key is the new one.
@@ -347,14 +352,33 @@ func (s *Cards) swapStaged(ctx context.Context, j *issueJob, admin *piv.Admin, s
 		if !staged {
 			return lanyard.Errorf(lanyard.EConflict, "neither slot %s nor the staging slot %s holds the new key of certificate %s; the card was changed during the update", sl.Slot, u.Stage[sl.Slot], cert.SerialNumber.Text(16))
 		}
+		// The old decryption key is kept as an earlier key: its retired
+		// slot chosen and recorded before the slot is touched.
+		row := u.row(sl.Slot)
+		if row != nil && row.Retire {
+			if err := s.chooseRetired(ctx, j, sl.Slot, row); err != nil {
+				return err
+			}
+		}
+		// Recorded before the slot is touched: from the PUT DATA on, the
+		// slot may hold the new certificate (Cancel card update then
+		// refuses, since revoking it would break the slot), and Continue
+		// finishes the swap from where the new key is (S or the staging
+		// slot), above.
+		if err := markSlot(ctx, j, u.Swapping, operation.Swapping, sl.Slot); err != nil {
+			return err
+		}
 		// The old key of an archive-key template goes to the key history
 		// once the new one is in place (updateHistory): the server holds
 		// it. Archive-key templates are never staged; the old key of a
-		// key-management template that does not archive is not kept
-		// (moving it into the history, with no copy on the server, is
-		// not built).
+		// key-management template that does not archive is moved into
+		// the next retired slot (retireOld), or, when none was free and
+		// its loss was accepted, deleted.
 		if err := admin.PutCertificate(ctx, slot, cert); err != nil {
 			return personalize.CardError(err, "writing the certificate to slot "+sl.Slot+" failed")
+		}
+		if err := s.retireOld(ctx, j, admin, sl.Slot, slot); err != nil {
+			return err
 		}
 		if err := personalize.DeleteKey(ctx, admin, slot); err != nil {
 			return err

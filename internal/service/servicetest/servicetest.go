@@ -72,6 +72,10 @@ type Options struct {
 	TokensRevoked     func()
 	// NoSetup leaves Setup to the test (Token and Admin stay empty).
 	NoSetup bool
+	// FirstCAs names further built-in CAs the service is given ahead of
+	// "builtin" (tests of look-ups by serial, which is unique per CA
+	// only).
+	FirstCAs []string
 }
 
 // Stack is a running test service and what it was built from.
@@ -127,7 +131,15 @@ func New(tb testing.TB, o Options) *Stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := service.Config{Store: s.Store, Sealer: sealer, CAs: []ca.CA{s.CA}, Now: orNow(o.Now), Rand: rand.Reader, BaseURL: base,
+	var cas []ca.CA
+	for _, name := range o.FirstCAs {
+		c, err := ca.New(ctx, "builtin", ca.Config{Name: name, Store: s.Store, Sealer: sealer, BaseURL: base, Now: orNow(o.CANow), Rand: rand.Reader})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cas = append(cas, c)
+	}
+	cfg := service.Config{Store: s.Store, Sealer: sealer, CAs: append(cas, s.CA), Now: orNow(o.Now), Rand: rand.Reader, BaseURL: base,
 		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked, Agents: o.Agents}
 	if o.Cards != nil {
 		cfg.Agents = func(*workstations.Workstations) lanyard.CardAccess { return o.Cards }
