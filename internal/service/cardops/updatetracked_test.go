@@ -27,7 +27,7 @@ func TestUpdateCardRescansTracked(t *testing.T) {
 		s.Workflow.SearchTrackedCertificates, s.Workflow.AllowUserSelectTracked = true, true
 	})
 	first := e.putThirdPartyIssued(t, "Other system")
-	o, err := e.svc.Cards.UpdateOptions(ctx, e.alice, e.target())
+	o, err := e.svc.Cards.UpdateOptions(ctx, e.alice, e.target(), e.cardID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestUpdateCardRescansTracked(t *testing.T) {
 	// Another system writes over 9e; the next update finds the new one
 	// and lets go of the old record.
 	second := e.putThirdPartyIssued(t, "Another system")
-	o, err = e.svc.Cards.UpdateOptions(ctx, e.alice, e.target())
+	o, err = e.svc.Cards.UpdateOptions(ctx, e.alice, e.target(), e.cardID)
 	if err != nil {
 		t.Fatal(err)
 	}
