@@ -232,6 +232,9 @@ func (s *Cards) startRecoverKeys(ctx context.Context, p *lanyard.Principal, c *r
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.refuseOnlyOnCard(ctx, c, onCard); err != nil {
+		return nil, nil, err
+	}
 	// The keys are chosen first (the record is written as it is before
 	// the transaction), and chosen again in it, using the requests.
 	data := &recoverKeysData{}
@@ -313,6 +316,29 @@ func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysC
 		return nil, lanyard.Errorf(lanyard.EConflict, "%s has no earlier archived keys to put on card %s", c.owner.Login, c.card.Serial)
 	}
 	return newestIDs(all), nil
+}
+
+// refuseOnlyOnCard refuses a recovery onto a card whose key history
+// holds a key the server has no copy of (a non-archived decryption key an
+// update kept in a retired slot): the archived keys are written from 82
+// up and would destroy it. Nothing is written; the archived keys stay
+// recoverable as files.
+func (s *Cards) refuseOnlyOnCard(ctx context.Context, c *recoverKeysCard, onCard map[string]bool) error {
+	if len(onCard) == 0 {
+		return nil
+	}
+	return s.rec.View(ctx, func(tx lanyard.Tx) error {
+		ks, err := tx.ArchivedKeysOf(c.owner.ID, "")
+		if err != nil {
+			return err
+		}
+		for serial := range onCard {
+			if !slices.ContainsFunc(ks, func(k *lanyard.ArchivedKey) bool { return k.CertificateSerial == serial }) {
+				return lanyard.Errorf(lanyard.EConflict, "card %s keeps an earlier decryption key (certificate %s) that only the card holds, which recovering archived keys onto it would overwrite; recover them as a file instead (Encryption keys)", c.card.Serial, serial)
+			}
+		}
+		return nil
+	})
 }
 
 // retiredSerials reads the certificate serials (hex) of the retired keys

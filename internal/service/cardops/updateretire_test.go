@@ -3,13 +3,18 @@ package cardops_test
 import (
 	"context"
 	"crypto/x509"
+	"strings"
 	"testing"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 )
 
 // decryptSecureEmail makes secure-email a key-management template that
@@ -91,6 +96,34 @@ func TestUpdateCardKeepsOnlyOnCardKeyOverArchivedHistory(t *testing.T) {
 	}
 	if res.State != "done" {
 		t.Fatalf("update %+v", res)
+	}
+	e.checkKeptIn82(t, mail, msg)
+
+	// Recover keys onto card would write the archived keys from 82 up over
+	// the key only the card holds: refused, with nothing written.
+	pw := accountPassword
+	if _, err := e.svc.Identity.UpdateUser(ctx, e.admin, "alice", identity.UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	setup, err := e.svc.Identity.BeginTOTPEnrollment(ctx, e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		c, err := totp.GenerateCodeCustom(setup.Secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := e.svc.Identity.ConfirmTOTP(ctx, e.alice, code()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(identity.TOTPPeriod)
+	_, err = e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, e.cardID, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: code()})
+	wantCode(t, err, lanyard.EConflict)
+	if err == nil || !strings.Contains(err.Error(), "only the card holds") {
+		t.Fatalf("recover keys onto the card: %v, want the kept key named", err)
 	}
 	e.checkKeptIn82(t, mail, msg)
 }
