@@ -316,14 +316,14 @@ func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysC
 	if err != nil {
 		return nil, err
 	}
-	all, err := activeArchivedKeys(tx, c.owner.ID, tpls, except)
+	found, err := activeArchivedKeys(tx, c.owner.ID, tpls, except)
 	if err != nil {
 		return nil, err
 	}
-	if n := len(all); len(cardImports(c.ct.Kind, all)) == 0 && n > 0 {
+	all := cardImports(c.ct.Kind, slices.Clone(found))
+	if len(all) == 0 && len(found) > 0 {
 		return nil, lanyard.Errorf(lanyard.EConflict, "%s's earlier archived keys are not RSA 2048 or RSA 3072 keys, which card %s (a %s card) cannot import: recover them as PKCS #12 files", c.owner.Login, c.card.Serial, c.ct.Kind)
 	}
-	all = cardImports(c.ct.Kind, all)
 	if !c.own {
 		wanted, err := s.archive.RequestsForCardTx(tx, p, c.owner.ID, requests, use)
 		if err != nil {

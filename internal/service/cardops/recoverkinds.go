@@ -31,7 +31,8 @@ func holdsRetiredKeys(kind lanyard.CardKind) bool {
 }
 
 // cardImports keeps of keys those a card of kind can import
-// (issuance.KindImports); the order stays.
+// (issuance.KindImports), in their order; like slices.DeleteFunc it
+// reuses keys, which the caller no longer uses.
 func cardImports(kind lanyard.CardKind, keys []*lanyard.ArchivedKey) []*lanyard.ArchivedKey {
 	return slices.DeleteFunc(keys, func(k *lanyard.ArchivedKey) bool { return !issuance.KindImports(kind, k.Algorithm) })
 }

@@ -161,9 +161,14 @@ func TestAirCardRecoversEarlierKeys(t *testing.T) {
 // with the key history counting it, and opens mail to its certificate
 // under the PIN; the EC key, which the TPM cannot import, is skipped:
 // the key.recover event names it with the reason and the result's note
-// says so. Revoke and clear leaves the card without the key.
+// says so, as Recover keys onto card on it does. Revoke and clear leaves
+// the card without the key.
 func TestTPMVirtualCardRecoversEarlierKeys(t *testing.T) {
-	a := newArchiveEnv(t, tpmStore(t, tpmtest.OpenSimulator(t, filepath.Join(t.TempDir(), "seed"))))
+	testTPMVirtualCardRecoversEarlierKeys(t, tpmStore(t, tpmtest.OpenSimulator(t, filepath.Join(t.TempDir(), "seed"))))
+}
+
+func testTPMVirtualCardRecoversEarlierKeys(t *testing.T, keys emu.KeyStore) {
+	a := newArchiveEnv(t, keys)
 	ctx := t.Context()
 	first, _ := issueTPMCard(t, a.issueEnv)
 	earlier := a.activeKey(t, archivedEmail, first.ID)
@@ -204,6 +209,23 @@ func TestTPMVirtualCardRecoversEarlierKeys(t *testing.T) {
 	if !strings.Contains(res.RecoveryNote, "1 earlier encryption key is not an RSA 2048 or RSA 3072 key") {
 		t.Fatalf("the result's note %q does not tell of the skipped EC key", res.RecoveryNote)
 	}
+
+	// Recover keys onto card, with the step-up, writes the RSA key again
+	// and skips the EC key again, saying so.
+	if !slices.Contains(res.Card.AllowedOperations, cardperm.RecoverKeys) {
+		t.Fatalf("the TPM card does not offer Recover keys onto card: %v", res.Card.AllowedOperations)
+	}
+	rec, err := a.svc.Cards.RecoverKeysOntoCard(ctx, a.alice, res.Card.ID, cardops.RecoverKeysInput{CardTarget: target, AccountPassword: alicePassword, Code: a.code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Keys) != 1 || rec.Keys[0].ID != earlier.ID || !strings.Contains(rec.Note, "which a tpm_virtual_card card cannot import") {
+		t.Fatalf("Recover keys onto card put %d keys (%q), want the RSA key, the EC key skipped", len(rec.Keys), rec.Note)
+	}
+	if evs := a.recoveryEvents(t, res.Card.ID); len(evs) != 2 || !strings.Contains(evs[1], fmt.Sprintf(`"skipped":[{"archived_key":%d,`, ec.ID)) {
+		t.Fatalf("key.recover events of the TPM card: %v", evs)
+	}
+	a.checkEarlierKey(t, card, "24681357", earlier)
 
 	if _, err := a.svc.Cards.RevokeAndClearCard(ctx, a.alice, res.Card.ID, cardops.ClearInput{CardTarget: target}); err != nil {
 		t.Fatal(err)
