@@ -29,7 +29,7 @@ func (s *Server) recoverKeysRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				out := &apiv1.RecoverKeysResult{Card: toCardView(r.Card), Keys: make([]apiv1.ArchivedKey, len(r.Keys))}
+				out := &apiv1.RecoverKeysResult{Card: toCardView(r.Card), Keys: make([]apiv1.ArchivedKey, len(r.Keys)), Note: r.Note}
 				for i, k := range r.Keys {
 					out.Keys[i] = archivedKey(k)
 				}
