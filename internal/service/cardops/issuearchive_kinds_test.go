@@ -157,16 +157,7 @@ func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.Arc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rawDecrypt(t, card, pivspec.SlotKeyManagement, pub, sealed); !errors.Is(err, apdu.ErrSecurityStatus) {
-		t.Fatalf("the card decrypted without the PIN: %v", err)
-	}
-	if err := pc.VerifyPIN(ctx, pin); err != nil {
-		t.Fatal(err)
-	}
-	opened, err := rawDecrypt(t, card, pivspec.SlotKeyManagement, pub, sealed)
-	if err != nil {
-		t.Fatalf("the card's 9D key does not decrypt: %v", err)
-	}
+	opened := decryptUnderPIN(t, card, pivspec.SlotKeyManagement, pub, sealed, pin)
 	// opened^e = sealed: the card applied the private key of the
 	// certificate's public key.
 	if new(big.Int).Exp(new(big.Int).SetBytes(opened), big.NewInt(int64(pub.E)), pub.N).Cmp(new(big.Int).SetBytes(sealed)) != 0 {
@@ -193,6 +184,24 @@ func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.Arc
 	if raw := new(big.Int).Exp(new(big.Int).SetBytes(sealed), priv.D, priv.N).FillBytes(make([]byte, pub.Size())); !bytes.Equal(raw, opened) {
 		t.Fatal("the recovered key's RSA operation differs from the card's")
 	}
+}
+
+// decryptUnderPIN has card apply the private key of slot to ciphertext
+// (rawDecrypt), which it must refuse before User PIN pin is verified and
+// do after.
+func decryptUnderPIN(t *testing.T, card *emu.Card, slot pivspec.Slot, pub *rsa.PublicKey, ciphertext []byte, pin string) []byte {
+	t.Helper()
+	if _, err := rawDecrypt(t, card, slot, pub, ciphertext); !errors.Is(err, apdu.ErrSecurityStatus) {
+		t.Fatalf("slot %s decrypted without the PIN: %v", slot, err)
+	}
+	if err := pivOf(t, card).VerifyPIN(t.Context(), pin); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := rawDecrypt(t, card, slot, pub, ciphertext)
+	if err != nil {
+		t.Fatalf("slot %s does not decrypt: %v", slot, err)
+	}
+	return opened
 }
 
 // rawDecrypt has the card apply the private key of slot to ciphertext: GENERAL

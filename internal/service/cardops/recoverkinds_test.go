@@ -5,14 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/lanyard-cms/lanyard/internal/card/apdu"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
@@ -71,16 +69,7 @@ func (a *archiveEnv) checkEarlierKey(t *testing.T, card *emu.Card, pin string, k
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rawDecrypt(t, card, pivspec.SlotRetiredFirst, pub, sealed); !errors.Is(err, apdu.ErrSecurityStatus) {
-		t.Fatalf("slot 82 decrypted without the PIN: %v", err)
-	}
-	if err := pc.VerifyPIN(ctx, pin); err != nil {
-		t.Fatal(err)
-	}
-	opened, err := rawDecrypt(t, card, pivspec.SlotRetiredFirst, pub, sealed)
-	if err != nil {
-		t.Fatalf("slot 82 does not decrypt: %v", err)
-	}
+	opened := decryptUnderPIN(t, card, pivspec.SlotRetiredFirst, pub, sealed, pin)
 	// PKCS #1 v1.5 encryption block: 00 02 padding 00 message.
 	if opened[0] != 0 || opened[1] != 2 || !bytes.HasSuffix(opened, append([]byte{0}, msg...)) {
 		t.Fatalf("slot 82 opened the message to %x", opened)
