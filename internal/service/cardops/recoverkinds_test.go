@@ -237,3 +237,36 @@ func testTPMVirtualCardRecoversEarlierKeys(t *testing.T, keys emu.KeyStore) {
 		t.Fatal("slot 82 still holds the earlier key after the clear")
 	}
 }
+
+// TestAirCardReplacementRecoversEarlierKey: alice replaces her
+// damaged AirCard by a temporary AirCard with her step-up: the new card
+// gets a new archived key in 9D and the replaced card's key in retired
+// slot 82 with the key history, and opens mail to the old certificate
+// under the PIN.
+func TestAirCardReplacementRecoversEarlierKey(t *testing.T) {
+	a := newArchiveEnv(t, nil)
+	_, firstID, first := a.issueAirCard(t)
+	earlier := a.activeKey(t, archivedEmail, firstID)
+	a.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.TemporaryReplacement = true })
+	res, err := a.svc.Cards.ReplaceCard(t.Context(), a.alice, firstID, cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, AirCard: true,
+		CardTarget: cardops.CardTarget{WorkstationID: 1}, UserPIN: "24681357", Recovery: a.stepUp(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var card *emu.Card
+	for name, c := range a.access.Workstation(3).Readers {
+		if name != first.Reader {
+			card = c
+		}
+	}
+	if card == nil || res.State != string(lanyard.CardIssued) {
+		t.Fatalf("the replacement is %s; no new AirCard found", res.State)
+	}
+	a.checkEarlierKey(t, card, "24681357", earlier)
+	if current := a.activeKey(t, archivedEmail, res.Card.ID); current.ID == earlier.ID {
+		t.Fatal("the new AirCard has no archived key of its own")
+	}
+	if evs := a.recoveryEvents(t, res.Card.ID); len(evs) != 1 || !strings.Contains(evs[0], `"step_up":"owner"`) {
+		t.Fatalf("key.recover events of the new AirCard: %v", evs)
+	}
+}
