@@ -79,6 +79,29 @@ func (a *archiveEnv) checkEarlierKey(t *testing.T, card *emu.Card, pin string, k
 	}
 }
 
+// archiveECOnPIV issues alice's PIV card (first reader) with secure-email
+// archiving its EC key, then puts the policy back to requiring
+// archived-email; it returns the EC key.
+func (a *archiveEnv) archiveECOnPIV(t *testing.T) *lanyard.ArchivedKey {
+	t.Helper()
+	archiveSecureEmail(t, a.issueEnv)
+	a.setPolicy(t, func(s *lanyard.PolicySettings) {
+		s.Issuance.MaxCardsPerUser = 0
+		s.Certificates.Required = []string{"smartcard-logon"}
+	})
+	setPUKBefore(t, a.card, "11223344")
+	piv, err := a.svc.Cards.IssueCard(t.Context(), a.alice, cardops.IssueCardInput{CardTarget: a.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: "11223344"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := a.activeKey(t, "secure-email", piv.Card.ID)
+	if !strings.HasPrefix(string(ec.Algorithm), "ec") {
+		t.Fatalf("the PIV card's archived key is %s, want an EC key", ec.Algorithm)
+	}
+	a.setPolicy(t, func(s *lanyard.PolicySettings) { s.Certificates.Required = []string{"smartcard-logon", archivedEmail} })
+	return ec
+}
+
 // recoveryEvents returns the details of the key.recover events of card id.
 func (a *archiveEnv) recoveryEvents(t *testing.T, id int64) []string {
 	t.Helper()
@@ -165,21 +188,7 @@ func testTPMVirtualCardRecoversEarlierKeys(t *testing.T, keys emu.KeyStore) {
 	first, _ := issueTPMCard(t, a.issueEnv)
 	earlier := a.activeKey(t, archivedEmail, first.ID)
 
-	archiveSecureEmail(t, a.issueEnv)
-	a.setPolicy(t, func(s *lanyard.PolicySettings) {
-		s.Issuance.MaxCardsPerUser = 0
-		s.Certificates.Required = []string{"smartcard-logon"}
-	})
-	setPUKBefore(t, a.card, "11223344")
-	piv, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: a.target(), Templates: []string{"secure-email"}, UserPIN: "13572468", AdminPIN: "11223344"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec := a.activeKey(t, "secure-email", piv.Card.ID)
-	if !strings.HasPrefix(string(ec.Algorithm), "ec") {
-		t.Fatalf("the PIV card's archived key is %s, want an EC key", ec.Algorithm)
-	}
-	a.setPolicy(t, func(s *lanyard.PolicySettings) { s.Certificates.Required = []string{"smartcard-logon", archivedEmail} })
+	ec := a.archiveECOnPIV(t)
 
 	cc, err := a.svc.Cards.CreateVirtualCard(ctx, a.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindTPMVirtualCard, Name: "Second TPM"})
 	if err != nil {
@@ -269,4 +278,30 @@ func TestAirCardReplacementRecoversEarlierKey(t *testing.T) {
 	if evs := a.recoveryEvents(t, res.Card.ID); len(evs) != 1 || !strings.Contains(evs[0], `"step_up":"owner"`) {
 		t.Fatalf("key.recover events of the new AirCard: %v", evs)
 	}
+}
+
+// TestTPMCardRecoverOnlyUnimportableKeysRefused: alice's only earlier
+// archived key is an EC key (from her PIV card): her TPM virtual card
+// counts no recoverable key, and Recover keys onto card on it is refused
+// (conflict, saying why) before the step-up spends her code and before
+// anything is written: no key.recover event, no key history.
+func TestTPMCardRecoverOnlyUnimportableKeysRefused(t *testing.T) {
+	a := newArchiveEnv(t, emu.SoftKeyStore{})
+	ctx := t.Context()
+	a.archiveECOnPIV(t)
+	card, reader := issueTPMCard(t, a.issueEnv)
+	v, err := a.svc.Cards.GetCard(ctx, a.alice, card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.RecoverableKeys != 0 {
+		t.Fatalf("the TPM card counts %d recoverable keys, want 0", v.RecoverableKeys)
+	}
+	_, err = a.svc.Cards.RecoverKeysOntoCard(ctx, a.alice, card.ID, cardops.RecoverKeysInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: reader},
+		AccountPassword: alicePassword, Code: "000000"})
+	wantErr(t, "Recover keys onto card", err, lanyard.EConflict, "not RSA 2048 or RSA 3072 keys")
+	if evs := a.recoveryEvents(t, card.ID); len(evs) != 0 {
+		t.Fatalf("key.recover events after the refusal: %v", evs)
+	}
+	noRetiredKeys(t, a.access.Card(1, reader))
 }
