@@ -329,6 +329,9 @@ func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysC
 		if err != nil {
 			return nil, err
 		}
+		if err := requestsImportable(c, found, wanted); err != nil {
+			return nil, err
+		}
 		all = slices.DeleteFunc(all, func(k *lanyard.ArchivedKey) bool {
 			return !onCard[k.CertificateSerial] && !slices.Contains(wanted, k.ID)
 		})

@@ -79,3 +79,15 @@ func SkippedNote(kind lanyard.CardKind, n int) string {
 func joinNotes(notes ...string) string {
 	return strings.Join(slices.DeleteFunc(notes, func(n string) bool { return n == "" }), "; ")
 }
+
+// requestsImportable refuses staff's key recovery requests for keys
+// (wanted, of the owner's keys found) that c's card cannot import, before
+// any is used: a request is spent only on a key the card takes.
+func requestsImportable(c *recoverKeysCard, found []*lanyard.ArchivedKey, wanted []int64) error {
+	for _, k := range found {
+		if slices.Contains(wanted, k.ID) && !issuance.KindImports(c.ct.Kind, k.Algorithm) {
+			return lanyard.Errorf(lanyard.EInvalid, "archived key %d is a %s key, which card %s (a %s card) cannot import: recover it as a PKCS #12 file", k.ID, k.Algorithm, c.card.Serial, c.ct.Kind)
+		}
+	}
+	return nil
+}

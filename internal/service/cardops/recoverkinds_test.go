@@ -13,12 +13,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 	"github.com/lanyard-cms/lanyard/internal/cardperm"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/tpm/tpmtest"
 )
 
@@ -304,4 +309,59 @@ func TestTPMCardRecoverOnlyUnimportableKeysRefused(t *testing.T) {
 		t.Fatalf("key.recover events after the refusal: %v", evs)
 	}
 	noRetiredKeys(t, a.access.Card(1, reader))
+}
+
+// TestTPMCardRecoverRequestForUnimportableKeyRefused: operator olga's
+// approved key recovery request names alice's EC key (from her PIV card);
+// Recover keys onto card of alice's TPM virtual card with it is refused
+// (invalid, naming the key) before anything is written, and the request
+// stays unused: it still serves a PKCS #12 recovery.
+func TestTPMCardRecoverRequestForUnimportableKeyRefused(t *testing.T) {
+	a := newArchiveEnv(t, emu.SoftKeyStore{})
+	ctx := t.Context()
+	ec := a.archiveECOnPIV(t)
+	issueTPMCard(t, a.issueEnv) // an earlier RSA key the card could take
+	card, reader := issueTPMCard(t, a.issueEnv)
+	olga := a.operator(t, "olga")
+	req, err := a.svc.Archive.RequestRecovery(ctx, olga, ec.ID, "alice's mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.newUser(t, "adam")
+	u, err := a.svc.Identity.UpdateUser(ctx, a.admin, "adam", identity.UserInput{Roles: &lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator}, Password: ptr(alicePassword)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adam := &lanyard.Principal{User: u, Roles: u.Roles}
+	setup, err := a.svc.Identity.BeginTOTPEnrollment(ctx, adam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adamCode := func() string {
+		a.clock.Add(identity.TOTPPeriod)
+		c, err := totp.GenerateCodeCustom(setup.Secret, a.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := a.svc.Identity.ConfirmTOTP(ctx, adam, adamCode()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.Archive.DecideRecovery(ctx, adam, req.ID, archive.Decision{Approve: true, Comment: "checked", AccountPassword: alicePassword, Code: adamCode()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.svc.Cards.RecoverKeysOntoCard(ctx, olga, card.ID, cardops.RecoverKeysInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: reader}, Requests: []int64{req.ID}})
+	wantErr(t, "Recover keys onto card", err, lanyard.EInvalid, fmt.Sprintf("archived key %d is a %s key", ec.ID, ec.Algorithm))
+	if evs := a.recoveryEvents(t, card.ID); len(evs) != 0 {
+		t.Fatalf("key.recover events after the refusal: %v", evs)
+	}
+	noRetiredKeys(t, a.access.Card(1, reader))
+	approved, err := a.svc.Archive.RecoveryRequests(ctx, olga, lanyard.KeyRecoveryApproved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(approved, func(r *lanyard.KeyRecoveryRequest) bool { return r.ID == req.ID }) {
+		t.Fatalf("request %d is no longer approved and unused after the refusal: %+v", req.ID, approved)
+	}
 }
