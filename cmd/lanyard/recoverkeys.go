@@ -68,6 +68,9 @@ func cardRecoverKeys(ctx context.Context, args []string) error {
 	for i, k := range res.Keys {
 		fmt.Printf("  %X  %s  %s  archived key %d\n", 0x82+i, k.Template, k.CertificateSerial, k.ID)
 	}
+	if res.Note != "" {
+		fmt.Println(res.Note)
+	}
 	return nil
 }
 

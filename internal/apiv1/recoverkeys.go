@@ -24,4 +24,7 @@ type RecoverKeysInput struct {
 type RecoverKeysResult struct {
 	Card *CardView     `json:"card"`
 	Keys []ArchivedKey `json:"keys"`
+	// Note names the owner's earlier keys the card could not take (a TPM
+	// card imports RSA 2048 and 3072 keys only); absent when it took all.
+	Note string `json:"note,omitempty"`
 }

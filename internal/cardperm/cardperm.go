@@ -85,8 +85,10 @@ type Card struct {
 	// Replaced marks a card already replaced for good (the old card of a
 	// permanent replacement): it is not replaced a second time.
 	Replaced bool
-	// RetiredSlots marks a card with retired key management slots (a PIV
-	// card), the only kind archived keys are recovered onto.
+	// RetiredSlots marks a card with retired key management slots, the
+	// only cards archived keys are recovered onto: PIV cards, TPM virtual
+	// cards, platform credentials and AirCards (the service decides by the
+	// card's kind); a software store has none.
 	RetiredSlots bool
 }
 

@@ -152,7 +152,7 @@ func TestAllowed(t *testing.T) {
 			ops(Clear, Withdraw, Replace), false},
 
 		// Recover keys onto card: an issued card with retired slots (a
-		// PIV card); the owner (the service asks the step-up), staff on
+		// PIV card, TPM card or AirCard); the owner (the service asks the step-up), staff on
 		// other people's cards, staff members' too (the service asks
 		// approved requests); never through Remote Self-Service.
 		{"owner, issued PIV card: recover keys", own(user), none(), piv(lanyard.CardIssued, user), ops(RecoverKeys), false},

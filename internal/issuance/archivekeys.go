@@ -58,3 +58,15 @@ func archiveRefusal(t *lanyard.Template, ct *lanyard.CardType) error {
 	return lanyard.Errorf(lanyard.EInvalid, "template %q archives its key, which is made on the server and imported into the card, and a card of type %q (%s) imports only RSA 2048 and RSA 3072 keys into its TPM; allow an RSA 2048 or RSA 3072 algorithm on the template (it allows %v), or turn archive key off",
 		t.Name, ct.Name, ct.Kind, t.KeyAlgs)
 }
+
+// KindImports reports whether a card of kind imports a key of algorithm
+// alg: a TPM card's key store RSA 2048 and 3072 only, every other kind
+// any algorithm it holds. An archived key recovered onto a card
+// (internal/service/cardops, retired slots) is imported like a new one.
+func KindImports(kind lanyard.CardKind, alg lanyard.KeyAlgorithm) bool {
+	switch kind {
+	case lanyard.KindTPMVirtualCard, lanyard.KindPlatformCredential:
+		return slices.Contains(tpmImports, alg)
+	}
+	return true
+}

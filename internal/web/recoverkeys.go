@@ -11,7 +11,7 @@ import (
 // requests), 404 for someone else's card.
 func (s *Server) recoverKeysRoutes() []*route {
 	return []*route{
-		{method: "POST", path: "/api/v1/cards/{id}/recover-keys", summary: "Recover keys onto card: the owner's earlier archived encryption keys into an issued PIV card's retired key slots (82 up, with the key history), so that mail encrypted to earlier certificates opens. The owner gives their account password and a current authenticator code; an operator or administrator gives their key recovery requests a second person approved (each used once)", tag: "cards", roles: anyone,
+		{method: "POST", path: "/api/v1/cards/{id}/recover-keys", summary: "Recover keys onto card: the owner's earlier archived encryption keys into an issued card's retired key slots (82 up, with the key history: PIV cards, TPM cards, AirCards; a TPM card takes RSA 2048 and 3072 keys only and skips the others, named in note), so that mail encrypted to earlier certificates opens. The owner gives their account password and a current authenticator code; an operator or administrator gives their key recovery requests a second person approved (each used once)", tag: "cards", roles: anyone,
 			in: apiv1.RecoverKeysInput{}, out: &apiv1.RecoverKeysResult{}, status: 200,
 			h: func(c *call) (any, error) {
 				id, err := c.pathInt("id")
@@ -29,7 +29,7 @@ func (s *Server) recoverKeysRoutes() []*route {
 				if err != nil {
 					return nil, err
 				}
-				out := &apiv1.RecoverKeysResult{Card: toCardView(r.Card), Keys: make([]apiv1.ArchivedKey, len(r.Keys))}
+				out := &apiv1.RecoverKeysResult{Card: toCardView(r.Card), Keys: make([]apiv1.ArchivedKey, len(r.Keys)), Note: r.Note}
 				for i, k := range r.Keys {
 					out.Keys[i] = archivedKey(k)
 				}

@@ -332,14 +332,15 @@ func (s *Cards) addAllowed(tx lanyard.Tx, p *lanyard.Principal, v *CardView) err
 }
 
 // retiredSlotsTx reports whether card has retired key management slots
-// (cardperm.Card.RetiredSlots): a PIV card. A card type since deleted
+// (cardperm.Card.RetiredSlots): every kind but a software store
+// (holdsRetiredKeys). A card type since deleted
 // has none Lanyard knows of.
 func retiredSlotsTx(tx lanyard.Tx, card *lanyard.Card) (bool, error) {
 	ct, err := tx.CardTypeByName(card.CardType)
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		return false, nil
 	}
-	return err == nil && ct.Kind == lanyard.KindPIV, err
+	return err == nil && holdsRetiredKeys(ct.Kind), err
 }
 
 // holdCertificates puts on hold (hold) or takes off hold the managed

@@ -233,6 +233,7 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		res.PINMailedTo, res.PINMailNote = s.mailRandomPIN(ctx, j, j.plan.UserPIN)
 	}
 	var answers []lanyard.SecretAnswer
+	var skipped []*lanyard.ArchivedKey
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var err error
 		if res.Card, err = s.cardView(tx, j.card, false); err != nil {
@@ -244,6 +245,12 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		if res.Card.RecoverableKeys, err = recoverableKeys(tx, j.card, j.ct.Kind); err != nil {
 			return err
 		}
+		if j.data.Recovery != nil || len(j.data.History) > 0 {
+			// The earlier keys a TPM card could not take (recoverkinds.go).
+			if skipped, err = skippedKeysTx(tx, j.user.ID, j.ct.Kind, issueSerials(j)); err != nil {
+				return err
+			}
+		}
 		answers, err = tx.SecretAnswers(j.user.ID)
 		return err
 	})
@@ -251,7 +258,7 @@ func (s *Cards) runIssue(ctx context.Context, j *issueJob) (*IssueCardResult, er
 		return nil, err
 	}
 	res.SecretQuestionsNeeded = len(answers) == 0 && j.user.ID == j.p.User.ID
-	res.RecoverableKeys, res.RecoveryNote = res.Card.RecoverableKeys, RecoverableNote(res.Card.RecoverableKeys)
+	res.RecoverableKeys, res.RecoveryNote = res.Card.RecoverableKeys, joinNotes(RecoverableNote(res.Card.RecoverableKeys), SkippedNote(j.ct.Kind, len(skipped)))
 	return res, nil
 }
 

@@ -157,16 +157,7 @@ func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.Arc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rawDecrypt(t, card, pub, sealed); !errors.Is(err, apdu.ErrSecurityStatus) {
-		t.Fatalf("the card decrypted without the PIN: %v", err)
-	}
-	if err := pc.VerifyPIN(ctx, pin); err != nil {
-		t.Fatal(err)
-	}
-	opened, err := rawDecrypt(t, card, pub, sealed)
-	if err != nil {
-		t.Fatalf("the card's 9D key does not decrypt: %v", err)
-	}
+	opened := decryptUnderPIN(t, card, pivspec.SlotKeyManagement, pub, sealed, pin)
 	// opened^e = sealed: the card applied the private key of the
 	// certificate's public key.
 	if new(big.Int).Exp(new(big.Int).SetBytes(opened), big.NewInt(int64(pub.E)), pub.N).Cmp(new(big.Int).SetBytes(sealed)) != 0 {
@@ -195,16 +186,34 @@ func (a *archiveEnv) checkKeyOnCard(t *testing.T, card *emu.Card, k *lanyard.Arc
 	}
 }
 
-// rawDecrypt has the card apply its 9D private key to ciphertext: GENERAL
+// decryptUnderPIN has card apply the private key of slot to ciphertext
+// (rawDecrypt), which it must refuse before User PIN pin is verified and
+// do after.
+func decryptUnderPIN(t *testing.T, card *emu.Card, slot pivspec.Slot, pub *rsa.PublicKey, ciphertext []byte, pin string) []byte {
+	t.Helper()
+	if _, err := rawDecrypt(t, card, slot, pub, ciphertext); !errors.Is(err, apdu.ErrSecurityStatus) {
+		t.Fatalf("slot %s decrypted without the PIN: %v", slot, err)
+	}
+	if err := pivOf(t, card).VerifyPIN(t.Context(), pin); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := rawDecrypt(t, card, slot, pub, ciphertext)
+	if err != nil {
+		t.Fatalf("slot %s does not decrypt: %v", slot, err)
+	}
+	return opened
+}
+
+// rawDecrypt has the card apply the private key of slot to ciphertext: GENERAL
 // AUTHENTICATE with 7C { 82 00, 81 ciphertext } (SP 800-73-4 part 2,
 // appendix A.3: the card computes the raw RSA operation and leaves the
 // padding to the middleware). It returns the result as pub.Size() bytes.
-func rawDecrypt(t *testing.T, card *emu.Card, pub *rsa.PublicKey, ciphertext []byte) ([]byte, error) {
+func rawDecrypt(t *testing.T, card *emu.Card, slot pivspec.Slot, pub *rsa.PublicKey, ciphertext []byte) ([]byte, error) {
 	t.Helper()
 	alg, _ := pivspec.AlgorithmOf(pub)
 	inner := apdu.AppendTLV(apdu.AppendTLV(nil, pivspec.TagResponse, nil), pivspec.TagChallenge, ciphertext)
 	c := apdu.Client{Transport: cardtest.Transport(card)}
-	resp, err := c.Do(t.Context(), apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(alg), P2: byte(pivspec.SlotKeyManagement),
+	resp, err := c.Do(t.Context(), apdu.Command{INS: pivspec.InsGeneralAuth, P1: byte(alg), P2: byte(slot),
 		Data: apdu.AppendTLV(nil, pivspec.TagDynamicAuth, inner), Le: apdu.MaxShortLe})
 	if err != nil {
 		return nil, err
@@ -284,20 +293,29 @@ func TestIssueAirCardArchivesKey(t *testing.T) {
 // returns the card, its ID and where it is.
 func (a *archiveEnv) issueAirCard(t *testing.T) (*emu.Card, int64, cardops.CardTarget) {
 	t.Helper()
-	ctx := t.Context()
 	a.allowAirCards(t)
 	a.storeWorkstations(t, "pc-1", "air:aircard-service")
 	a.access.AddAirCardService(3)
+	card, res, target := a.airCard(t, nil)
+	return card, res.Card.ID, target
+}
+
+// airCard creates another AirCard of alice's (issueAirCard set the
+// AirCard service up) and issues it with PIN 24681357 and recovery
+// authority (nil: none).
+func (a *archiveEnv) airCard(t *testing.T, recovery *cardops.HistoryAuthority) (*emu.Card, *cardops.IssueCardResult, cardops.CardTarget) {
+	t.Helper()
+	ctx := t.Context()
 	cc, err := a.svc.Cards.CreateVirtualCard(ctx, a.alice, cardops.CreateVirtualInput{WorkstationID: 1, Kind: lanyard.KindAirCard, Name: "Air"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := cardops.CardTarget{WorkstationID: 3, Reader: cc.Reader}
-	res, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357"})
+	res, err := a.svc.Cards.IssueCard(ctx, a.alice, cardops.IssueCardInput{CardTarget: target, UserPIN: "24681357", Recovery: recovery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a.access.Card(3, cc.Reader), res.Card.ID, target
+	return a.access.Card(3, cc.Reader), res, target
 }
 
 // TestIssueTPMArchivalNeedsImportableRSA: an archive-key template whose

@@ -28,3 +28,10 @@ func TestIssuePlatformCredentialArchivesKeySwtpm(t *testing.T) {
 func TestUpdateTPMVirtualCardArchivesKeySwtpm(t *testing.T) {
 	testUpdateTPMVirtualCardArchivesKey(t, tpmStore(t, tpmtest.OpenSwtpm(t)))
 }
+
+// TestTPMVirtualCardRecoversEarlierKeysSwtpm is
+// TestTPMVirtualCardRecoversEarlierKeys on swtpm: the earlier RSA key goes
+// into retired slot 82 by TPM2_Import, the EC key is skipped.
+func TestTPMVirtualCardRecoversEarlierKeysSwtpm(t *testing.T) {
+	testTPMVirtualCardRecoversEarlierKeys(t, tpmStore(t, tpmtest.OpenSwtpm(t)))
+}

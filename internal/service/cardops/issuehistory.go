@@ -129,7 +129,7 @@ func certificatesWritten(d *issueData) bool {
 // it and every certificate of the issue is written.
 func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admin) error {
 	d := &j.data
-	if d.HistoryDone || j.ct.Kind != lanyard.KindPIV || !certificatesWritten(d) {
+	if d.HistoryDone || !holdsRetiredKeys(j.ct.Kind) || !certificatesWritten(d) {
 		return nil
 	}
 	var keys []RecoveredKey
@@ -187,10 +187,7 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 // new card of a replacement, of every template (a temporary card with
 // the logon template only still opens the owner's mail).
 func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
-	current := map[string]bool{}
-	for _, serial := range j.data.Certs {
-		current[serial] = true
-	}
+	current := issueSerials(j)
 	var found []*lanyard.ArchivedKey
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		var wanted []int64
@@ -205,6 +202,7 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 			return err
 		}
 		found, err = activeArchivedKeys(tx, j.user.ID, tpls, current)
+		found = cardImports(j.ct.Kind, found)
 		if wanted != nil {
 			found = slices.DeleteFunc(found, func(k *lanyard.ArchivedKey) bool { return !slices.Contains(wanted, k.ID) })
 		}
@@ -224,10 +222,7 @@ func (s *Cards) earlierKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 // within the room the update leaves. Keys from the owner's other cards
 // need the owner's step-up or approved requests (earlierKeys).
 func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
-	current := map[string]bool{}
-	for _, serial := range j.data.Certs {
-		current[serial] = true
-	}
+	current := issueSerials(j)
 	var found []*lanyard.ArchivedKey
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 		held, err := lastRecovered(tx, j.card.ID)
@@ -241,7 +236,7 @@ func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		if found, err = activeArchivedKeys(tx, j.user.ID, tpls, current); err != nil {
 			return err
 		}
-		found = slices.DeleteFunc(found, func(k *lanyard.ArchivedKey) bool { return k.CardID != j.card.ID && !slices.Contains(held, k.ID) })
+		found = slices.DeleteFunc(cardImports(j.ct.Kind, found), func(k *lanyard.ArchivedKey) bool { return k.CardID != j.card.ID && !slices.Contains(held, k.ID) })
 		return nil
 	})
 	ids := newestIDs(found)
@@ -335,6 +330,7 @@ func newestIDs(ks []*lanyard.ArchivedKey) []int64 {
 // key.recover event, in one transaction; it returns the opened keys.
 func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([]RecoveredKey, error) {
 	var keys []RecoveredKey
+	var skipped []*lanyard.ArchivedKey
 	queued := false
 	j.data.History = ids
 	err := j.run.Step(ctx, stepKeysRecovering, operation.Also(func(tx lanyard.Tx) (err error) {
@@ -345,10 +341,16 @@ func (s *Cards) recordRecovery(ctx context.Context, j *issueJob, ids []int64) ([
 				return err
 			}
 		}
-		keys, queued, err = s.openForCardTx(tx, j.p, j.user, j.card, ids)
+		if keys, queued, err = s.openForCardTx(tx, j.p, j.user, j.card, ids); err != nil {
+			return err
+		}
+		skipped, err = skippedKeysTx(tx, j.user.ID, j.ct.Kind, issueSerials(j))
 		return err
 	}), operation.EventAfter(func() *lanyard.AuditEvent {
 		d := recoveryDetails(j.card, j.user, j.op.ID, keys, queued)
+		if sk := skippedDetails(j.ct.Kind, skipped); sk != nil {
+			d["skipped"] = sk
+		}
 		switch g := j.data.Recovery; {
 		case g != nil && len(g.Requests) > 0:
 			d["requests"], d["requested_by"] = g.Requests, g.Actor
@@ -404,23 +406,19 @@ func recoveryDetails(card *lanyard.Card, owner *lanyard.User, opID int64, keys [
 // keys its last recovery (an issue's or Recover keys onto card's) put in
 // its retired slots, at most as many as those slots hold.
 func recoverableKeys(tx lanyard.Tx, c *lanyard.Card, kind lanyard.CardKind) (int, error) {
-	if c.State != lanyard.CardIssued || kind != lanyard.KindPIV || c.OwnerID == 0 {
+	if c.State != lanyard.CardIssued || !holdsRetiredKeys(kind) || c.OwnerID == 0 {
 		return 0, nil
 	}
-	current, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.ID, Status: lanyard.CertWritten})
+	except, err := writtenSerialsTx(tx, c.ID)
 	if err != nil {
 		return 0, err
-	}
-	except := map[string]bool{}
-	for _, cert := range current {
-		except[cert.Serial] = true
 	}
 	tpls, err := allTemplates(tx)
 	if err != nil {
 		return 0, err
 	}
 	keys, err := activeArchivedKeys(tx, c.OwnerID, tpls, except)
-	if err != nil || len(keys) == 0 {
+	if keys = cardImports(kind, keys); err != nil || len(keys) == 0 {
 		return 0, err
 	}
 	onCard, err := lastRecovered(tx, c.ID)
@@ -470,4 +468,14 @@ func RecoverableNote(n int) string {
 		return "1 earlier encryption key can be put on this card: Recover keys onto card"
 	}
 	return fmt.Sprintf("%d earlier encryption keys can be put on this card: Recover keys onto card", n)
+}
+
+// issueSerials are the certificate serials j's issue wrote: the card's
+// current keys, never among its earlier ones.
+func issueSerials(j *issueJob) map[string]bool {
+	current := map[string]bool{}
+	for _, serial := range j.data.Certs {
+		current[serial] = true
+	}
+	return current
 }

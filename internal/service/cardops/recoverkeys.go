@@ -53,6 +53,9 @@ type RecoverKeysInput struct {
 type RecoverKeysResult struct {
 	Card *CardView
 	Keys []*lanyard.ArchivedKey
+	// Note says which of the owner's earlier keys the card could not
+	// take (a TPM card: those not RSA 2048 or 3072); "" when it took all.
+	Note string
 }
 
 // recoverKeysData is the recover_keys operation's record.
@@ -152,7 +155,20 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 	if err != nil {
 		return nil, err
 	}
-	return &RecoverKeysResult{Card: v, Keys: out}, nil
+	res := &RecoverKeysResult{Card: v, Keys: out}
+	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
+		except, err := writtenSerialsTx(tx, c.card.ID)
+		if err != nil {
+			return err
+		}
+		skipped, err := skippedKeysTx(tx, c.owner.ID, c.ct.Kind, except)
+		res.Note = SkippedNote(c.ct.Kind, len(skipped))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // loadRecoverKeys reads card cardID and checks p may recover keys onto
@@ -184,8 +200,8 @@ func (s *Cards) loadRecoverKeys(ctx context.Context, p *lanyard.Principal, cardI
 	switch {
 	case c.card.State != lanyard.CardIssued:
 		return nil, lanyard.Errorf(lanyard.EConflict, "card %s is %s: keys are recovered onto an issued card", c.card.Serial, c.card.State)
-	case c.ct.Kind != lanyard.KindPIV:
-		return nil, lanyard.Errorf(lanyard.EUnavailable, "card %s is a %s card: Lanyard puts archived keys only on PIV cards so far", c.card.Serial, c.ct.Kind)
+	case !holdsRetiredKeys(c.ct.Kind):
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "card %s is a %s card, which has no retired key slots to put archived keys in", c.card.Serial, c.ct.Kind)
 	case c.own && len(in.Requests) > 0:
 		return nil, lanyard.Errorf(lanyard.EInvalid, "your own keys need no recovery request: confirm with your password and authenticator code")
 	case !c.own && len(in.Requests) == 0 && !resumed:
@@ -199,7 +215,7 @@ func (s *Cards) loadRecoverKeys(ctx context.Context, p *lanyard.Principal, cardI
 			return err
 		}
 		pc, err := permCardTx(tx, c.card, owner)
-		pc.RetiredSlots = true // a PIV card, checked above
+		pc.RetiredSlots = true // a card with retired slots, checked above
 		if err != nil {
 			return err
 		}
@@ -245,6 +261,7 @@ func (s *Cards) startRecoverKeys(ctx context.Context, p *lanyard.Principal, c *r
 		return nil, nil, err
 	}
 	queued := false
+	var skipped []*lanyard.ArchivedKey
 	was := c.card.UpdatedAt
 	c.card.UpdatedAt = s.rec.Clock()
 	run, err := operation.Start(ctx, s.runner, operation.Begin{
@@ -260,11 +277,21 @@ func (s *Cards) startRecoverKeys(ctx context.Context, p *lanyard.Principal, c *r
 			if !slices.Equal(ids, data.Keys) {
 				return lanyard.Errorf(lanyard.EConflict, "%s's archived keys changed while the card was read; try again", c.owner.Login)
 			}
-			keys, queued, err = s.openForCardTx(tx, p, c.owner, c.card, data.Keys)
+			if keys, queued, err = s.openForCardTx(tx, p, c.owner, c.card, data.Keys); err != nil {
+				return err
+			}
+			except, err := writtenSerialsTx(tx, c.card.ID)
+			if err != nil {
+				return err
+			}
+			skipped, err = skippedKeysTx(tx, c.owner.ID, c.ct.Kind, except)
 			return err
 		},
 		Event: func(card *lanyard.Card, op *lanyard.Operation) *lanyard.AuditEvent {
 			d := recoveryDetails(card, c.owner, op.ID, keys, queued)
+			if sk := skippedDetails(c.ct.Kind, skipped); sk != nil {
+				d["skipped"] = sk
+			}
 			if len(requests) > 0 {
 				d["requests"] = requests
 			}
@@ -284,25 +311,28 @@ func (s *Cards) startRecoverKeys(ctx context.Context, p *lanyard.Principal, c *r
 // and those the card's retired slots hold already (certificate serials
 // onCard). With use the requests are used (archive.RequestsForCardTx).
 func (s *Cards) keysForCard(tx lanyard.Tx, p *lanyard.Principal, c *recoverKeysCard, onCard map[string]bool, requests []int64, use bool) ([]int64, error) {
-	current, err := tx.ListCertificates(lanyard.CertFilter{CardID: c.card.ID, Status: lanyard.CertWritten})
+	except, err := writtenSerialsTx(tx, c.card.ID)
 	if err != nil {
 		return nil, err
-	}
-	except := map[string]bool{}
-	for _, cert := range current {
-		except[cert.Serial] = true
 	}
 	tpls, err := allTemplates(tx)
 	if err != nil {
 		return nil, err
 	}
-	all, err := activeArchivedKeys(tx, c.owner.ID, tpls, except)
+	found, err := activeArchivedKeys(tx, c.owner.ID, tpls, except)
 	if err != nil {
 		return nil, err
+	}
+	all := cardImports(c.ct.Kind, slices.Clone(found))
+	if len(all) == 0 && len(found) > 0 {
+		return nil, lanyard.Errorf(lanyard.EConflict, "%s's earlier archived keys are not RSA 2048 or RSA 3072 keys, which card %s (a %s card) cannot import: recover them as PKCS #12 files", c.owner.Login, c.card.Serial, c.ct.Kind)
 	}
 	if !c.own {
 		wanted, err := s.archive.RequestsForCardTx(tx, p, c.owner.ID, requests, use)
 		if err != nil {
+			return nil, err
+		}
+		if err := requestsImportable(c, found, wanted); err != nil {
 			return nil, err
 		}
 		all = slices.DeleteFunc(all, func(k *lanyard.ArchivedKey) bool {
@@ -398,4 +428,15 @@ func (s *Cards) checkRecoverKeysTurn(ctx context.Context, p *lanyard.Principal, 
 		return lanyard.Errorf(lanyard.EForbidden, "the interrupted key recovery onto card %d was started by someone else: only they, or the card's owner with their step-up, resume it", cardID)
 	}
 	return nil
+}
+
+// writtenSerialsTx are the serials of the certificates written to card
+// cardID: its current keys, never among its earlier ones.
+func writtenSerialsTx(tx lanyard.Tx, cardID int64) (map[string]bool, error) {
+	current, err := tx.ListCertificates(lanyard.CertFilter{CardID: cardID, Status: lanyard.CertWritten})
+	except := map[string]bool{}
+	for _, cert := range current {
+		except[cert.Serial] = true
+	}
+	return except, err
 }

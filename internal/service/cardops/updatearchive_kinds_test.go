@@ -20,7 +20,7 @@ import (
 // updateArchived renews all of card's certificates (the clock moved to
 // a month before the first one expires) through target and checks that 9D then holds the new
 // archived key, imported, decrypting under pin, recoverable, while the
-// old archived key stays active.
+// old archived key stays active and goes into retired slot 82.
 func (a *archiveEnv) updateArchived(t *testing.T, card *emu.Card, cardID int64, target cardops.CardTarget, pin string) {
 	t.Helper()
 	ctx := t.Context()
@@ -65,6 +65,9 @@ func (a *archiveEnv) updateArchived(t *testing.T, card *emu.Card, cardID int64, 
 		t.Fatalf("archived keys after the update: %d, the new certificate's %+v", len(keys), current)
 	}
 	a.checkKeyOnCard(t, card, current, pin)
+	// The replaced key stays on the card, in retired slot 82 with the
+	// key history, as on a PIV card: mail to the old certificate opens.
+	a.checkEarlierKey(t, card, pin, old[0])
 }
 
 // TestUpdateTPMVirtualCardArchivesKey: a TPM virtual card (the reference
