@@ -3,6 +3,7 @@ package pki
 import (
 	"context"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/ca"
@@ -48,7 +49,7 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 		if err := tx.UpdateCertificate(c); err != nil {
 			return err
 		}
-		if err := s.signCRL(ctx, tx, caName); err != nil {
+		if err := s.signCRL(ctx, tx, caName, c); err != nil {
 			return err
 		}
 		out = c
@@ -59,14 +60,19 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 
 // signCRL re-signs caName's CRL inside tx (RFC 5280 5: a complete CRL with
 // a monotonically increasing CRL number). It lists the CA's revoked and
-// held certificates that have not expired at thisUpdate: RFC 5280 5.1.2.6
-// lets a CRL drop a certificate once its validity has ended, and this CRL
-// carries no ExpiredCertsOnCRL extension (X.509 8.5.2.12; ca/builtin
-// CreateCRL), so a relying party does not read an expired certificate's
-// absence as good. OCSP still answers revoked for it (OCSP reads the
-// certificate itself). Without this the CRL, and the time every
+// held certificates, leaving out those that had expired before the
+// previous CRL was issued: RFC 5280 3.3 lets an entry go only once it
+// has appeared on a CRL issued beyond the certificate's validity, so a
+// certificate valid at the previous CRL's thisUpdate is listed on this
+// one, issued after it (the periodic RefreshCRLs issues one at least
+// every half CRL lifetime). The certificates changed in this transaction
+// (changed) are listed whatever their validity, so a certificate revoked
+// after it expired still appears on one CRL. This CRL carries no
+// ExpiredCertsOnCRL extension (X.509 8.5.2.12; ca/builtin CreateCRL), and
+// OCSP still answers revoked for an expired revoked certificate (OCSP
+// reads the certificate itself). Without this the CRL, and the time every
 // revocation holds the single writer, would grow for good.
-func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
+func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed ...*lanyard.Certificate) error {
 	signer, ok := s.cas[caName].(ca.CRLSigner)
 	if !ok {
 		return nil // the CA publishes its own CRL
@@ -76,9 +82,15 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string) error {
 		return err
 	}
 	now := s.rec.Clock()
-	listed, err := tx.CRLEntries(caName, now)
+	listed, err := tx.CRLEntries(caName, rec.CRLUpdated) // zero before the first CRL: every entry
 	if err != nil {
 		return err
+	}
+	for _, c := range changed {
+		if c.CA == caName && (c.Status == lanyard.CertRevoked || c.OnHold()) &&
+			!slices.ContainsFunc(listed, func(e *lanyard.CRLEntry) bool { return e.Serial == c.Serial }) {
+			listed = append(listed, c.CRLEntry())
+		}
 	}
 	entries := make([]ca.RevokedEntry, 0, len(listed))
 	for _, e := range listed {
@@ -244,6 +256,7 @@ func (s *PKI) changeCertificates(ctx context.Context, tx lanyard.Tx, certs []*la
 	change func(*lanyard.Certificate)) ([]string, error) {
 	cas := map[string]bool{}
 	var serials []string
+	var changed []*lanyard.Certificate
 	for _, read := range certs {
 		// The caller read them before (often before card I/O): each is
 		// held and read again, so that a change committed meanwhile (a
@@ -266,9 +279,10 @@ func (s *PKI) changeCertificates(ctx context.Context, tx lanyard.Tx, certs []*la
 		}
 		cas[c.CA] = true
 		serials = append(serials, c.Serial)
+		changed = append(changed, c)
 	}
 	for name := range cas {
-		if err := s.signCRL(ctx, tx, name); err != nil {
+		if err := s.signCRL(ctx, tx, name, changed...); err != nil {
 			return nil, err
 		}
 	}

@@ -38,6 +38,7 @@ func TestCRLLeavesOutExpired(t *testing.T) {
 		{"a3", time.Hour, true},       // held, expires: leaves the CRL
 		{"a4", 48 * time.Hour, true},  // held, still valid: stays
 		{"a5", 2 * time.Hour, false},  // revoked, valid to the instant of the CRL: stays
+		{"a6", time.Hour, false},      // revoked only after it expired
 	}
 	certs := map[string]*lanyard.Certificate{}
 	err := st.Store.Update(ctx, func(tx lanyard.Tx) error {
@@ -56,6 +57,9 @@ func TestCRLLeavesOutExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sp := range specs {
+		if sp.serial == "a6" {
+			continue
+		}
 		if sp.held {
 			err = st.Store.Update(ctx, func(tx lanyard.Tx) error {
 				_, err := pki.HoldCertificates(ctx, tx, []*lanyard.Certificate{certs[sp.serial]}, true, func(*lanyard.Certificate) bool { return true })
@@ -104,12 +108,41 @@ func TestCRLLeavesOutExpired(t *testing.T) {
 	if err := pki.RefreshCRL(ctx, caName, true); err != nil {
 		t.Fatal(err)
 	}
+	// RFC 5280 3.3: an entry stays until it has appeared on a CRL issued
+	// beyond the certificate's validity; a1 and a3 were valid when the
+	// previous CRL was issued, so this one, after their expiry, lists
+	// them once more, and the next one no longer does.
+	if got := crl(); !maps.Equal(got, want) {
+		t.Errorf("first CRL after a1 and a3 expired: %v, want them listed once more: %v", got, want)
+	}
+	if err := pki.RefreshCRL(ctx, caName, true); err != nil {
+		t.Fatal(err)
+	}
 	want = map[string]int{"a2": keyCompromise, "a4": hold, "a5": keyCompromise}
 	if got := crl(); !maps.Equal(got, want) {
 		t.Errorf("CRL after a1 and a3 expired: %v, want %v", got, want)
 	}
+	// A certificate revoked after it expired still appears on one CRL.
+	if _, err := pki.Revoke(ctx, st.Admin, caName, "a6", lanyard.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	want["a6"] = keyCompromise
+	if got := crl(); !maps.Equal(got, want) {
+		t.Errorf("CRL after revoking the expired a6: %v, want %v", got, want)
+	}
+	clock.Add(time.Minute)
+	if err := pki.RefreshCRL(ctx, caName, true); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "a6")
+	if got := crl(); !maps.Equal(got, want) {
+		t.Errorf("the CRL after the one listing a6: %v, want %v", got, want)
+	}
 	// A revocation signs the CRL too: revoking the held a4 for good lists
-	// it as revoked, and the expired ones stay out.
+	// it as revoked, and the expired ones stay out — a5 too now, which
+	// expired at the instant of the CRLs at +2h and was listed on the one
+	// issued a minute after.
+	delete(want, "a5")
 	if _, err := pki.Revoke(ctx, st.Admin, caName, "a4", lanyard.ReasonSuperseded); err != nil {
 		t.Fatal(err)
 	}
