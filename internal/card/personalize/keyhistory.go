@@ -194,24 +194,26 @@ func writeKeyHistory(ctx context.Context, a *piv.Admin, h KeyHistory) error {
 // slot is occupied when the history counts it, its certificate object is
 // present, or GET METADATA reports a key in it. On a card that cannot
 // report keys (GET METADATA unsupported) every retired slot is
-// overwritten, as any of them may have been used. It reports whether it
+// overwritten, as any of them may have been used (a slot the card has no
+// key reference for, which it says by refusing the overwrite as not
+// found or not supported, is skipped). It reports whether it
 // changed the card; a card with no retired key found is left as it is.
 func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, error) {
 	h, err := ReadKeyHistory(ctx, c)
 	if err != nil {
 		return false, err
 	}
-	var occupied []piv.Slot
+	occupied := map[piv.Slot]slotUse{}
 	for n := 1; n <= MaxRetiredKeys; n++ {
 		slot, _ := pivspec.RetiredSlot(n)
-		used := n <= h.OnCard
-		if !used {
-			if used, err = retiredSlotUsed(ctx, c, slot); err != nil {
+		use := slotUsed
+		if n > h.OnCard {
+			if use, err = retiredSlotUse(ctx, c, slot); err != nil {
 				return false, err
 			}
 		}
-		if used {
-			occupied = append(occupied, slot)
+		if use != slotEmpty {
+			occupied[slot] = use
 		}
 	}
 	if len(occupied) == 0 && h == (KeyHistory{}) {
@@ -221,8 +223,19 @@ func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, err
 	if err != nil {
 		return false, err
 	}
-	for _, slot := range occupied {
-		if err := wipeRetiredSlot(ctx, a, slot, canMove); err != nil {
+	for n := 1; n <= MaxRetiredKeys; n++ {
+		slot, _ := pivspec.RetiredSlot(n)
+		use, ok := occupied[slot]
+		if !ok {
+			continue
+		}
+		err := wipeRetiredSlot(ctx, a, slot, canMove)
+		if err != nil && use == slotUnknown && (errors.Is(err, piv.ErrUnsupported) || errors.Is(err, piv.ErrNotFound)) {
+			// A card that has no such key reference cannot hold a
+			// key there either.
+			continue
+		}
+		if err != nil {
 			return false, err
 		}
 	}
@@ -232,25 +245,37 @@ func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, err
 	return true, nil
 }
 
-// retiredSlotUsed reports whether a retired slot may hold a key: its
-// certificate object is present, or GET METADATA reports a key, or the
-// card cannot report keys (then any slot may hold one).
-func retiredSlotUsed(ctx context.Context, c *piv.Card, slot piv.Slot) (bool, error) {
+// slotUse is what ClearRetiredKeys knows of a retired slot.
+type slotUse int
+
+const (
+	slotEmpty   slotUse = iota // no certificate, and GET METADATA finds no key
+	slotUsed                   // counted, a certificate, or a key reported
+	slotUnknown                // no certificate; the card cannot report keys
+)
+
+// retiredSlotUse tells whether a retired slot the history does not count
+// may hold a key: its certificate object is present, or GET METADATA
+// reports a key, or the card cannot report keys (then any slot may hold
+// one).
+func retiredSlotUse(ctx context.Context, c *piv.Card, slot piv.Slot) (slotUse, error) {
 	_, err := c.ReadObject(ctx, slot.Object())
 	switch {
 	case err == nil:
-		return true, nil
+		return slotUsed, nil
 	case !errors.Is(err, piv.ErrNotFound):
-		return false, CardError(err, "reading the certificate object of slot "+SlotString(slot))
+		return slotEmpty, CardError(err, "reading the certificate object of slot "+SlotString(slot))
 	}
 	_, err = c.Metadata(ctx, slot.Ref())
 	switch {
-	case err == nil, errors.Is(err, piv.ErrUnsupported):
-		return true, nil
+	case err == nil:
+		return slotUsed, nil
+	case errors.Is(err, piv.ErrUnsupported):
+		return slotUnknown, nil
 	case errors.Is(err, piv.ErrNotFound):
-		return false, nil
+		return slotEmpty, nil
 	}
-	return false, CardError(err, "reading the key in slot "+SlotString(slot))
+	return slotEmpty, CardError(err, "reading the key in slot "+SlotString(slot))
 }
 
 // wipeRetiredSlot deletes the certificate in a retired slot and destroys

@@ -175,3 +175,41 @@ func TestClearRetiredKeysUncounted(t *testing.T) {
 		})
 	}
 }
+
+// TestClearRetiredKeysNoMetadataFewerSlots: a card that cannot report its
+// keys and has no key references past 8A (GENERATE there answered 6A88)
+// is still cleared: the earlier key in 82 is overwritten and the slots the
+// card does not have are skipped instead of failing the clear.
+func TestClearRetiredKeysNoMetadataFewerSlots(t *testing.T) {
+	ctx := context.Background()
+	e, c := mustCard(t, emu.WithoutMoveKey())
+	inner := e.Transport()
+	tr := apdu.TransportFunc(func(ctx context.Context, cmd []byte) ([]byte, error) {
+		switch {
+		case len(cmd) >= 4 && cmd[1] == pivspec.InsGetMetadata:
+			return []byte{0x6D, 0x00}, nil
+		case len(cmd) >= 4 && cmd[1] == pivspec.InsGenerateKey && cmd[3] > 0x8A && cmd[3] <= 0x95:
+			return []byte{0x6A, 0x88}, nil
+		}
+		return inner.Transmit(ctx, cmd)
+	})
+	limited, err := piv.New(tr, piv.Config{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := limited.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := Authenticate(ctx, limited, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []RetiredKey{retiredKey(t, ecKey(t), "key only")}
+	if err := admin.ImportKey(ctx, 0x82, keys[0].Key, piv.KeyPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ClearRetiredKeys(ctx, limited, admin); err != nil || !changed {
+		t.Fatalf("ClearRetiredKeys: %v, %v", changed, err)
+	}
+	noEarlierKey(t, c, 0x82, keys)
+}
