@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -416,21 +415,15 @@ func cardPINSetup(ctx context.Context, args []string) error {
 	if *code == "" {
 		return errUsage
 	}
-	in := bufio.NewScanner(os.Stdin)
-	line := func(what string) (string, error) {
-		if !in.Scan() {
-			return "", fmt.Errorf("no %s on standard input", what)
-		}
-		return strings.TrimRight(in.Text(), "\r"), nil
-	}
-	fmt.Fprintln(os.Stderr, "Password:")
-	password, err := line("password")
+	// One prompter for both lines (it reads ahead from a pipe); no echo
+	// on a terminal.
+	ask := stdinPrompter()
+	password, err := ask("Password:")
 	if err != nil {
 		return err
 	}
 	if *pin == "" {
-		fmt.Fprintln(os.Stderr, "New PIN:")
-		if *pin, err = line("PIN"); err != nil {
+		if *pin, err = ask("New PIN:"); err != nil {
 			return err
 		}
 	}

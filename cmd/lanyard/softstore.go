@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
@@ -65,16 +63,13 @@ func issueSoftwareStore(ctx context.Context, c *client.Client, f *clientFlags, c
 	if o.PasswordMinClasses > 0 {
 		rule += fmt.Sprintf(", mixing %d of lower case, upper case, digits, others", o.PasswordMinClasses)
 	}
-	if o.PasswordRequired {
-		fmt.Fprintf(os.Stderr, "Key container password (%s; it cannot be reset: if you forget it, issue again):\n", rule)
-	} else {
-		fmt.Fprintf(os.Stderr, "Key container password (optional; %s; it cannot be reset: if you forget it, issue again):\n", rule)
+	prompt := fmt.Sprintf("Key container password (%s; it cannot be reset: if you forget it, issue again):", rule)
+	if !o.PasswordRequired {
+		prompt = fmt.Sprintf("Key container password (optional; %s; it cannot be reset: if you forget it, issue again):", rule)
 	}
-	in := bufio.NewScanner(os.Stdin)
-	var password string
-	if in.Scan() {
-		password = strings.TrimRight(in.Text(), "\r")
-	} else if o.PasswordRequired {
+	// No echo on a terminal; a line from a pipe.
+	password, err := stdinPrompter()(prompt)
+	if err != nil && o.PasswordRequired {
 		return errors.New("no key container password on standard input")
 	}
 	var res apiv1.SoftwareStoreResult

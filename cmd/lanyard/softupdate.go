@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -39,10 +36,11 @@ func cardReissueStore(ctx context.Context, args []string) error {
 	if err != nil || id <= 0 {
 		return fmt.Errorf("card reissue-store: %q is not a card ID", pos[0])
 	}
-	fmt.Fprintln(os.Stderr, "Key container password of the new files (it cannot be reset: if you forget it, re-issue again):")
-	password, err := firstLine(os.Stdin)
+	// No echo on a terminal; a line from a pipe. Empty input is an
+	// empty password: the server says whether one is required.
+	password, err := stdinPrompter()("Key container password of the new files (it cannot be reset: if you forget it, re-issue again):")
 	if err != nil {
-		return err
+		password = ""
 	}
 	var res apiv1.StoreReissueResult
 	in := apiv1.StoreReissueInput{Password: password, Templates: templates}
@@ -64,16 +62,6 @@ func cardReissueStore(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
-}
-
-// firstLine is the first line of r without its line end; "" when r is
-// empty (the server says whether a password is required).
-func firstLine(r io.Reader) (string, error) {
-	in := bufio.NewScanner(r)
-	if in.Scan() {
-		return strings.TrimRight(in.Text(), "\r"), nil
-	}
-	return "", in.Err()
 }
 
 // cardUpdateLine is updateLine for card v: a software store due is

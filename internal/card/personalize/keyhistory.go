@@ -112,13 +112,19 @@ type RetiredKey struct {
 
 // WriteRetiredKeys puts keys (newest first, at most MaxRetiredKeys) into
 // the retired key management slots from 82 up, each with IMPORT KEY and
-// its certificate in the slot's object, then writes the Key History
-// Object with keysWithOnCardCerts = len(keys) and no off-card keys. The
-// retired slots past len(keys) that an earlier write counted are emptied
-// (their certificates deleted, their keys destroyed: wipeRetiredSlot), so
-// the card neither lists nor holds a key the history no longer names.
-// Running it again with the same keys writes the same slots: an
-// interrupted write is simply repeated.
+// its certificate in the slot's object, and leaves the Key History Object
+// with keysWithOnCardCerts = len(keys) and no off-card keys. The retired
+// slots past len(keys) that an earlier write counted are emptied (their
+// certificates deleted, their keys destroyed: wipeRetiredSlot), so the
+// card neither lists nor holds a key the history no longer names.
+//
+// The count always covers every slot that may hold a key: a larger count
+// is written before the first import, a smaller one only after the slots
+// past it are emptied. A write interrupted anywhere therefore leaves no
+// key past the count, and ClearRetiredKeys (Revoke and clear) finds it
+// even on a card that cannot tell its keys. Running it again with the
+// same keys writes the same slots: an interrupted write is simply
+// repeated.
 func WriteRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin, keys []RetiredKey) error {
 	if len(keys) > MaxRetiredKeys {
 		return lanyard.Errorf(lanyard.EInvalid, "a PIV card holds %d retired keys, not %d", MaxRetiredKeys, len(keys))
@@ -131,6 +137,12 @@ func WriteRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin, keys []Ret
 	old, err := ReadKeyHistory(ctx, c)
 	if err != nil {
 		return err
+	}
+	h := KeyHistory{OnCard: len(keys)}
+	if len(keys) > old.OnCard {
+		if err := writeKeyHistory(ctx, a, h); err != nil {
+			return err
+		}
 	}
 	for i, k := range keys {
 		slot, _ := pivspec.RetiredSlot(i + 1)
@@ -153,30 +165,59 @@ func WriteRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin, keys []Ret
 			}
 		}
 	}
-	h := KeyHistory{OnCard: len(keys)}
+	if len(keys) > old.OnCard {
+		return nil // written above
+	}
+	return writeKeyHistory(ctx, a, h)
+}
+
+// writeKeyHistory writes the Key History Object.
+func writeKeyHistory(ctx context.Context, a *piv.Admin, h KeyHistory) error {
 	if err := a.WriteObject(ctx, pivspec.ObjectKeyHistory, h.Encode()); err != nil {
 		return CardError(err, "writing the key history object failed")
 	}
 	return nil
 }
 
-// ClearRetiredKeys empties the retired key management slots of a card
-// whose Key History Object counts retired keys (an earlier owner's keys
-// recovered onto it): every such slot's certificate is deleted and its
-// key destroyed — DELETE KEY on a card that can move keys (CanMoveKeys),
-// else overwritten by a throw-away key generated in the slot, as a
-// standard PIV card cannot delete a key — and the key history is written
-// back to none. Revoke and clear, and an issue onto a card not
-// initialized, call it so that no retired key of one owner stays on a
-// card behind its default PIN or goes to the next owner. On a card that
-// tells its keys (GET METADATA) every retired slot holding one is
-// emptied, also past the count (left by an earlier shrinking write);
-// otherwise the slots the history counts. A card with no retired key
-// counted is left as it is. It reports whether it changed the card.
+// ClearRetiredKeys empties the retired key management slots of a card:
+// every occupied slot's certificate is deleted and its key destroyed —
+// DELETE KEY on a card that can move keys (CanMoveKeys), else overwritten
+// by a throw-away key generated in the slot, as a standard PIV card
+// cannot delete a key — and the key history is written back to none.
+// Revoke and clear, and an issue onto a card not initialized, call it so
+// that no retired key of one owner stays on a card behind its default PIN
+// or goes to the next owner.
+//
+// It does not trust the Key History Object alone (a write interrupted
+// before this package wrote the count first, or by another tool, leaves
+// keys the count does not name): it looks at all MaxRetiredKeys slots. A
+// slot is occupied when the history counts it, its certificate object is
+// present, or GET METADATA reports a key in it. On a card that cannot
+// report keys (GET METADATA unsupported) every retired slot is
+// overwritten, as any of them may have been used (a slot the card has no
+// key reference for, which it says by refusing the overwrite as not
+// found or not supported, is skipped). It reports whether it
+// changed the card; a card with no retired key found is left as it is.
 func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, error) {
 	h, err := ReadKeyHistory(ctx, c)
-	if err != nil || h.OnCard == 0 && h.OffCard == 0 {
+	if err != nil {
 		return false, err
+	}
+	occupied := map[piv.Slot]slotUse{}
+	for n := 1; n <= MaxRetiredKeys; n++ {
+		slot, _ := pivspec.RetiredSlot(n)
+		use := slotUsed
+		if n > h.OnCard {
+			if use, err = retiredSlotUse(ctx, c, slot); err != nil {
+				return false, err
+			}
+		}
+		if use != slotEmpty {
+			occupied[slot] = use
+		}
+	}
+	if len(occupied) == 0 && h == (KeyHistory{}) {
+		return false, nil
 	}
 	canMove, err := CanMoveKeys(ctx, c)
 	if err != nil {
@@ -184,22 +225,57 @@ func ClearRetiredKeys(ctx context.Context, c *piv.Card, a *piv.Admin) (bool, err
 	}
 	for n := 1; n <= MaxRetiredKeys; n++ {
 		slot, _ := pivspec.RetiredSlot(n)
-		if n > h.OnCard {
-			if _, err := c.Metadata(ctx, slot.Ref()); err != nil {
-				if errors.Is(err, piv.ErrNotFound) || errors.Is(err, piv.ErrUnsupported) {
-					continue // empty, or the card does not tell
-				}
-				return false, CardError(err, "reading the key in slot "+SlotString(slot))
-			}
+		use, ok := occupied[slot]
+		if !ok {
+			continue
 		}
-		if err := wipeRetiredSlot(ctx, a, slot, canMove); err != nil {
+		err := wipeRetiredSlot(ctx, a, slot, canMove)
+		if err != nil && use == slotUnknown && (errors.Is(err, piv.ErrUnsupported) || errors.Is(err, piv.ErrNotFound)) {
+			// A card that has no such key reference cannot hold a
+			// key there either.
+			continue
+		}
+		if err != nil {
 			return false, err
 		}
 	}
-	if err := a.WriteObject(ctx, pivspec.ObjectKeyHistory, KeyHistory{}.Encode()); err != nil {
-		return false, CardError(err, "writing the key history object failed")
+	if err := writeKeyHistory(ctx, a, KeyHistory{}); err != nil {
+		return false, err
 	}
 	return true, nil
+}
+
+// slotUse is what ClearRetiredKeys knows of a retired slot.
+type slotUse int
+
+const (
+	slotEmpty   slotUse = iota // no certificate, and GET METADATA finds no key
+	slotUsed                   // counted, a certificate, or a key reported
+	slotUnknown                // no certificate; the card cannot report keys
+)
+
+// retiredSlotUse tells whether a retired slot the history does not count
+// may hold a key: its certificate object is present, or GET METADATA
+// reports a key, or the card cannot report keys (then any slot may hold
+// one).
+func retiredSlotUse(ctx context.Context, c *piv.Card, slot piv.Slot) (slotUse, error) {
+	_, err := c.ReadObject(ctx, slot.Object())
+	switch {
+	case err == nil:
+		return slotUsed, nil
+	case !errors.Is(err, piv.ErrNotFound):
+		return slotEmpty, CardError(err, "reading the certificate object of slot "+SlotString(slot))
+	}
+	_, err = c.Metadata(ctx, slot.Ref())
+	switch {
+	case err == nil:
+		return slotUsed, nil
+	case errors.Is(err, piv.ErrUnsupported):
+		return slotUnknown, nil
+	case errors.Is(err, piv.ErrNotFound):
+		return slotEmpty, nil
+	}
+	return slotEmpty, CardError(err, "reading the key in slot "+SlotString(slot))
 }
 
 // wipeRetiredSlot deletes the certificate in a retired slot and destroys

@@ -225,7 +225,11 @@ func TestRetiredKeysRemoved(t *testing.T) {
 				slot, _ := pivspec.RetiredSlot(n)
 				noEarlierKey(t, c, slot, keys)
 			}
-			if changed, err := ClearRetiredKeys(ctx, c, admin); err != nil || changed {
+			// A card that can delete keys is now empty; one that cannot
+			// still holds the throw-away keys, which GET METADATA reports
+			// and a clear overwrites again (it cannot tell them from a
+			// retired key).
+			if changed, err := ClearRetiredKeys(ctx, c, admin); err != nil || changed && opts == nil {
 				t.Fatalf("ClearRetiredKeys of a card without retired keys: %v, %v", changed, err)
 			}
 		})

@@ -62,10 +62,16 @@ func TestRevokeAndClearPulledAnywhereThenRepeated(t *testing.T) {
 	}
 	var clears, failed int
 	var last *lanyard.Operation
-	for _, op := range cleared.Operations {
-		if op.Kind != lanyard.OpClear {
-			continue
-		}
+	// All of them, from the store: the card view shows the newest 20,
+	// fewer than a clear that reads every retired slot has pull points.
+	var ops []*lanyard.Operation
+	if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
+		ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: res.Card.ID, Kind: lanyard.OpClear})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
 		clears++
 		if op.State == lanyard.OpFailed {
 			failed++

@@ -329,17 +329,56 @@ func (s *Cards) reissueOne(ctx context.Context, j *storeReissue, r issuance.Upda
 		details["old"], details["new"], details["template"], details["file_kept"] = r.Old, rec.Serial, r.Template, j.old[r.Template]
 	}
 	write := func(tx lanyard.Tx) error {
-		if err := tx.UpdateCertificate(rec); err != nil {
+		cur, err := storeStillIssued(tx, j.card, rec)
+		if err != nil {
+			return err
+		}
+		cur.Status, cur.UpdatedAt = lanyard.CertWritten, rec.UpdatedAt
+		if err := tx.UpdateCertificate(cur); err != nil {
 			return err
 		}
 		return s.supersede(ctx, tx, &r)
 	}
 	if err := j.run.Step(ctx, operation.Written.On(r.Template), operation.Also(write), operation.Event(s.rec.Event(j.p, action, "certificate", rec.Serial, details))); err != nil {
+		// Not recorded as written: failStoreReissue revokes the new
+		// certificate as unused (its file holds a dead certificate).
 		delete(j.data.Superseded, r.Old)
+		delete(j.data.Files, r.Template)
 		return err
 	}
 	j.files = append(j.files, StoreReissuedFile{Template: r.Template, Action: r.Action, OldSerial: r.Old, NewSerial: rec.Serial, OldPath: j.old[r.Template], SoftwareStored: stored})
 	return nil
+}
+
+// storeStillIssued locks the store's card row and the new certificate
+// rec, read earlier (before the agent wrote the file), and returns the
+// certificate as it is now, or EConflict when the store was disabled,
+// revoked or otherwise left the issued state, or the certificate was
+// revoked or put on hold, while the agent wrote: recording the file from
+// the old copy would lift the hold on a disabled store.
+func storeStillIssued(tx lanyard.Tx, card *lanyard.Card, rec *lanyard.Certificate) (*lanyard.Certificate, error) {
+	if err := tx.LockCard(card.ID); err != nil {
+		return nil, err
+	}
+	c, err := tx.CardByID(card.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.State != lanyard.CardIssued {
+		return nil, lanyard.Errorf(lanyard.EConflict, "software store %s became %s while its new file was written; the new certificate is revoked", card.Serial, c.State)
+	}
+	cur, err := heldCertificate(tx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status != lanyard.CertValid || cur.OnHold() {
+		what := string(cur.Status)
+		if cur.OnHold() {
+			what = "put on hold"
+		}
+		return nil, lanyard.Errorf(lanyard.EConflict, "the %s certificate %s was %s while its file was written; the new certificate is revoked", rec.Template, rec.Serial, what)
+	}
+	return cur, nil
 }
 
 // reissueFileName is a re-issued certificate's file name: the store's

@@ -71,6 +71,10 @@ type Workstation struct {
 	// FailStore, when set, is what SoftwareStore fails with (the key
 	// pair is forgotten all the same, as an agent's is).
 	FailStore error
+	// BeforeStore, when set, runs as SoftwareStore starts writing a file
+	// (after the key pair is taken): a test changes the store's records
+	// while the agent writes, as another user could.
+	BeforeStore func()
 	// NextSerials, when set, are the serials the next virtual cards made
 	// here report, one each: collisions with cards already registered.
 	NextSerials []string

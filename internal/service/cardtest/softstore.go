@@ -90,6 +90,9 @@ func (a *Access) SoftwareStore(ctx context.Context, wsID int64, req lanyard.Soft
 	if w.FailStore != nil {
 		return lanyard.SoftwareStored{}, w.FailStore
 	}
+	if w.BeforeStore != nil {
+		w.BeforeStore()
+	}
 	if key == nil {
 		return lanyard.SoftwareStored{}, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent no longer holds the key pair")
 	}
