@@ -208,7 +208,17 @@ func (s *Cards) checkContinuer(ctx context.Context, j *issueJob) error {
 		}
 		return nil
 	}
-	if j.p.User.ID == j.user.ID {
+	return s.refuseOtherContinuer(ctx, j)
+}
+
+// refuseOtherContinuer refuses a Continue card issue by p (j.p) when j
+// has recorded a recovery under someone else's grant that is not yet
+// written: only the grant's actor or the card's owner may finish it.
+// ContinueCardIssue asks before anything is written, so that the refusal
+// leaves the issue to them.
+func (s *Cards) refuseOtherContinuer(ctx context.Context, j *issueJob) error {
+	g := j.data.Recovery
+	if g == nil || j.data.History == nil || j.data.HistoryDone || j.p.User.ID == g.Actor || j.p.User.ID == j.user.ID {
 		return nil
 	}
 	name := strconv.FormatInt(g.Actor, 10)
