@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -279,6 +280,10 @@ func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		if err != nil {
 			return err
 		}
+		born, err := lifeStartTx(tx, j.card)
+		if err != nil {
+			return err
+		}
 		tpls, err := allTemplates(tx)
 		if err != nil {
 			return err
@@ -286,11 +291,33 @@ func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		if found, err = activeArchivedKeys(tx, j.user.ID, tpls, current); err != nil {
 			return err
 		}
-		found = slices.DeleteFunc(cardImports(j.ct.Kind, found), func(k *lanyard.ArchivedKey) bool { return k.CardID != j.card.ID && !slices.Contains(held, k.ID) })
+		found = slices.DeleteFunc(cardImports(j.ct.Kind, found), func(k *lanyard.ArchivedKey) bool {
+			ownThisLife := k.CardID == j.card.ID && !k.CreatedAt.Before(born)
+			return !ownThisLife && !slices.Contains(held, k.ID)
+		})
 		return nil
 	})
 	ids := newestIDs(found)
 	return ids[:min(len(ids), historyRoom(j))], err
+}
+
+// lifeStartTx is when card's current life began: the creation of its
+// latest finished card issue (Card.IssuedAt, set when the issue ends,
+// when none is recorded). ArchivedKey.CardID survives Revoke and clear,
+// withdrawal and a new issue, so a key archived for the card before is
+// not one "this card held": it is the owner's earlier key, which needs
+// the authority of a recovery (docs/lifecycle.md, "Key archival").
+func lifeStartTx(tx lanyard.Tx, card *lanyard.Card) (time.Time, error) {
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpIssue})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, op := range ops { // newest first
+		if op.State == lanyard.OpDone {
+			return op.CreatedAt, nil
+		}
+	}
+	return card.IssuedAt, nil
 }
 
 func (s *Cards) grantRequestsTx(tx lanyard.Tx, j *issueJob, use bool) ([]int64, error) {
