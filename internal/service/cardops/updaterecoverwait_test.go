@@ -17,7 +17,20 @@ func TestUpdateRefusedWhileRecoverKeysUnfinished(t *testing.T) {
 	e := newRecoverKeysEnv(t)
 	ctx := context.Background()
 	id := e.secondCard.Card.ID
-	interrupted := func() bool {
+	e.interruptRecovery(t, id)
+	_, err := e.svc.Cards.UpdateCard(ctx, e.operator(t, "olga"), cardops.UpdateCardInput{CardTarget: e.target(), CardID: id, Renew: []string{"secure-email"}})
+	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(lanyard.ErrorMessage(err), "Recover keys onto card") {
+		t.Fatalf("update with the key recovery unfinished: %v, want a conflict naming Recover keys onto card", err)
+	}
+}
+
+// interruptRecovery pulls card id (alice's second card) during her
+// Recover keys onto card at ever later points until one leaves the
+// recovery unfinished; it returns the test of that.
+func (e *recoverKeysEnv) interruptRecovery(t *testing.T, id int64) (interrupted func() bool) {
+	t.Helper()
+	ctx := context.Background()
+	interrupted = func() bool {
 		var ops []*lanyard.Operation
 		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
 			ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpRecoverKeys, Unfinished: true})
@@ -37,8 +50,5 @@ func TestUpdateRefusedWhileRecoverKeysUnfinished(t *testing.T) {
 			t.Fatalf("the recovery finished with the card pulled after %d APDUs", n)
 		}
 	}
-	_, err := e.svc.Cards.UpdateCard(ctx, e.operator(t, "olga"), cardops.UpdateCardInput{CardTarget: e.target(), CardID: id, Renew: []string{"secure-email"}})
-	if !lanyard.IsCode(err, lanyard.EConflict) || !strings.Contains(lanyard.ErrorMessage(err), "Recover keys onto card") {
-		t.Fatalf("update with the key recovery unfinished: %v, want a conflict naming Recover keys onto card", err)
-	}
+	return interrupted
 }
