@@ -76,8 +76,8 @@ type HistoryAuthority struct {
 }
 
 // historyGrant is the checked HistoryAuthority, recorded in the issue
-// (issueData.Recovery): a Continue card issue by anyone uses it, the
-// requests as their requester's (Actor).
+// (issueData.Recovery): a Continue card issue uses it only when Actor
+// continues (checkContinuer), the requests as their requester's.
 type historyGrant struct {
 	Owner    bool    `json:"owner,omitempty"`
 	Actor    int64   `json:"actor"`
