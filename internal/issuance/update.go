@@ -327,6 +327,8 @@ func updatable(in *UpdateInput) error {
 	case "":
 	case lanyard.OpIssue:
 		return lanyard.Errorf(lanyard.EConflict, "card %s has an unfinished card issue; continue it (Continue card issue) first", c.Serial)
+	case lanyard.OpRecoverKeys:
+		return lanyard.Errorf(lanyard.EConflict, "card %s has an unfinished key recovery onto it; finish it (Recover keys onto card) first", c.Serial)
 	default:
 		return lanyard.Errorf(lanyard.EConflict, "card %s has an unfinished card update; continue it (Continue card update)", c.Serial)
 	}

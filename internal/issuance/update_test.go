@@ -266,6 +266,8 @@ func TestPlanUpdate(t *testing.T) {
 		{"unfinished update", func(in *UpdateInput, _ *UpdateChoice) { in.Unfinished = "update" },
 			"!card C1 has an unfinished card update; continue it (Continue card update)"},
 		{"unfinished issue", func(in *UpdateInput, _ *UpdateChoice) { in.Unfinished = lanyard.OpIssue }, "!card C1 has an unfinished card issue"},
+		{"unfinished key recovery", func(in *UpdateInput, _ *UpdateChoice) { in.Unfinished = lanyard.OpRecoverKeys },
+			"!card C1 has an unfinished key recovery onto it; finish it (Recover keys onto card) first"},
 		{"card type no longer allowed", func(in *UpdateInput, _ *UpdateChoice) { in.Settings.AllowedCards = []string{"tpm"} },
 			`!cards of type "piv" are not allowed by the policy "default"`},
 	}

@@ -82,6 +82,9 @@ func (s *Cards) ContinueCardIssue(ctx context.Context, p *lanyard.Principal, car
 	if err := json.Unmarshal(op.Data, &j.data); err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "the operation's record does not parse")
 	}
+	if err := s.refuseOtherContinuer(ctx, j); err != nil {
+		return nil, err
+	}
 	if j.data.Certs == nil {
 		j.data.Certs = map[string]string{}
 	}

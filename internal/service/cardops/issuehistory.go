@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/card/personalize"
 	"github.com/lanyard-cms/lanyard/internal/card/piv"
@@ -75,8 +76,8 @@ type HistoryAuthority struct {
 }
 
 // historyGrant is the checked HistoryAuthority, recorded in the issue
-// (issueData.Recovery): a Continue card issue by anyone uses it, the
-// requests as their requester's (Actor).
+// (issueData.Recovery): a Continue card issue uses it only when Actor
+// continues (checkContinuer), the requests as their requester's.
 type historyGrant struct {
 	Owner    bool    `json:"owner,omitempty"`
 	Actor    int64   `json:"actor"`
@@ -132,6 +133,9 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 	if d.HistoryDone || !holdsRetiredKeys(j.ct.Kind) || !certificatesWritten(d) {
 		return nil
 	}
+	if err := s.checkContinuer(ctx, j); err != nil {
+		return err
+	}
 	var keys []RecoveredKey
 	if d.History == nil {
 		if d.Recovery == nil && d.Update == nil {
@@ -143,7 +147,7 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 			earlier = s.cardOwnKeys // an update without authority: only keys this card held
 		}
 		ids, err := earlier(ctx, j)
-		if err != nil && d.Recovery.Requests != nil && !lanyard.IsCode(err, lanyard.EInternal) && !lanyard.IsCode(err, lanyard.EUnavailable) {
+		if err != nil && d.Recovery != nil && d.Recovery.Requests != nil && !lanyard.IsCode(err, lanyard.EInternal) && !lanyard.IsCode(err, lanyard.EUnavailable) {
 			// The requests no longer serve (changed since the issue
 			// started): the card is issued without the keys.
 			s.log.Warn("earlier keys not put on the card: the key recovery requests no longer serve", "card", j.card.ID, "error", lanyard.ErrorMessage(err))
@@ -179,6 +183,53 @@ func (s *Cards) recoverHistory(ctx context.Context, j *issueJob, admin *piv.Admi
 		return err
 	}
 	return nil
+}
+
+// checkContinuer keeps j's recorded grant (issueData.Recovery) to the one
+// it was given to: a Continue card issue by anyone else (the owner or any
+// card staff may continue) would otherwise put the owner's earlier keys
+// on a card whose PIN that person then sets, on someone else's step-up or
+// requests. Before the keys are chosen, someone else's continue drops the
+// grant: the card is issued without them (an update keeps only the keys
+// the card held), and Recover keys onto card can still put them on it.
+// Once chosen and recorded (the key.recover event under the grant), only
+// the grant's actor or the card's owner may finish writing them; anyone
+// else is refused, leaving the issue to them.
+func (s *Cards) checkContinuer(ctx context.Context, j *issueJob) error {
+	g := j.data.Recovery
+	if g == nil || j.p.User.ID == g.Actor && (!g.Owner || g.Actor == j.user.ID) {
+		return nil
+	}
+	if j.data.History == nil {
+		s.log.Warn("earlier keys not put on the card: the issue is continued by someone other than the one whose authority it was given",
+			"card", j.card.ID, "operation", j.op.ID, "authority_of", g.Actor, "continued_by", j.p.User.ID)
+		j.data.Recovery = nil
+		if j.data.Update == nil {
+			j.data.HistoryDone = true // recorded with the next step
+		}
+		return nil
+	}
+	return s.refuseOtherContinuer(ctx, j)
+}
+
+// refuseOtherContinuer refuses a Continue card issue by p (j.p) when j
+// has recorded a recovery under someone else's grant that is not yet
+// written: only the grant's actor or the card's owner may finish it.
+// ContinueCardIssue asks before anything is written, so that the refusal
+// leaves the issue to them.
+func (s *Cards) refuseOtherContinuer(ctx context.Context, j *issueJob) error {
+	g := j.data.Recovery
+	if g == nil || j.data.History == nil || j.data.HistoryDone || j.p.User.ID == g.Actor || j.p.User.ID == j.user.ID {
+		return nil
+	}
+	name := strconv.FormatInt(g.Actor, 10)
+	_ = s.rec.View(ctx, func(tx lanyard.Tx) error {
+		if u, err := tx.UserByID(g.Actor); err == nil {
+			name = u.Login
+		}
+		return nil
+	})
+	return lanyard.Errorf(lanyard.EForbidden, "the owner's earlier keys are being put on this card with %s's authority: continue it as %s or the owner", name, name)
 }
 
 // earlierKeys lists the IDs of j's owner's active archived keys that are
@@ -229,6 +280,10 @@ func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		if err != nil {
 			return err
 		}
+		born, err := lifeStartTx(tx, j.card)
+		if err != nil {
+			return err
+		}
 		tpls, err := allTemplates(tx)
 		if err != nil {
 			return err
@@ -236,11 +291,33 @@ func (s *Cards) cardOwnKeys(ctx context.Context, j *issueJob) ([]int64, error) {
 		if found, err = activeArchivedKeys(tx, j.user.ID, tpls, current); err != nil {
 			return err
 		}
-		found = slices.DeleteFunc(cardImports(j.ct.Kind, found), func(k *lanyard.ArchivedKey) bool { return k.CardID != j.card.ID && !slices.Contains(held, k.ID) })
+		found = slices.DeleteFunc(cardImports(j.ct.Kind, found), func(k *lanyard.ArchivedKey) bool {
+			ownThisLife := k.CardID == j.card.ID && !k.CreatedAt.Before(born)
+			return !ownThisLife && !slices.Contains(held, k.ID)
+		})
 		return nil
 	})
 	ids := newestIDs(found)
 	return ids[:min(len(ids), historyRoom(j))], err
+}
+
+// lifeStartTx is when card's current life began: the creation of its
+// latest finished card issue (Card.IssuedAt, set when the issue ends,
+// when none is recorded). ArchivedKey.CardID survives Revoke and clear,
+// withdrawal and a new issue, so a key archived for the card before is
+// not one "this card held": it is the owner's earlier key, which needs
+// the authority of a recovery (docs/lifecycle.md, "Key archival").
+func lifeStartTx(tx lanyard.Tx, card *lanyard.Card) (time.Time, error) {
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: card.ID, Kind: lanyard.OpIssue})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, op := range ops { // newest first
+		if op.State == lanyard.OpDone {
+			return op.CreatedAt, nil
+		}
+	}
+	return card.IssuedAt, nil
 }
 
 func (s *Cards) grantRequestsTx(tx lanyard.Tx, j *issueJob, use bool) ([]int64, error) {
@@ -252,6 +329,10 @@ func (s *Cards) grantRequestsTx(tx lanyard.Tx, j *issueJob, use bool) ([]int64, 
 			return nil, err
 		}
 		actor = &lanyard.Principal{User: u, Roles: u.Roles}
+	}
+	// The requests serve only while their requester may still use them.
+	if actor.User.Disabled || !actor.User.Roles.Has(lanyard.RoleOperator) && !actor.User.Roles.Has(lanyard.RoleAdministrator) {
+		return nil, lanyard.Errorf(lanyard.EForbidden, "the key recovery requests' requester %s is disabled or no longer an operator or administrator", actor.User.Login)
 	}
 	return s.archive.RequestsForCardTx(tx, actor, j.user.ID, g.Requests, use)
 }

@@ -212,26 +212,7 @@ func TestRecoverKeysOntoCardResumed(t *testing.T) {
 	e := newRecoverKeysEnv(t)
 	ctx := context.Background()
 	id := e.secondCard.Card.ID
-	interrupted := func() bool {
-		var ops []*lanyard.Operation
-		if err := e.st.View(ctx, func(tx lanyard.Tx) (err error) {
-			ops, err = tx.ListOperations(lanyard.OperationFilter{CardID: id, Kind: lanyard.OpRecoverKeys, Unfinished: true})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return len(ops) == 1
-	}
-	for n := 1; !interrupted(); n++ {
-		if n > 200 {
-			t.Fatal("no interruption point found")
-		}
-		e.clock.Add(identity.TOTPPeriod)
-		e.access.LoseReplyAfter(2, secondReader, n)
-		if _, err := e.svc.Cards.RecoverKeysOntoCard(ctx, e.alice, id, cardops.RecoverKeysInput{CardTarget: e.target(), AccountPassword: accountPassword, Code: e.code(t)}); err == nil {
-			t.Fatalf("the recovery finished with the card pulled after %d APDUs", n)
-		}
-	}
+	interrupted := e.interruptRecovery(t, id)
 	if n := len(e.recoveries(t, id)); n != 1 {
 		t.Fatalf("%d key.recover events before the card has the keys, want 1", n)
 	}

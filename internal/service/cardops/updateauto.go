@@ -3,6 +3,8 @@ package cardops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -243,7 +245,15 @@ func (s *Cards) autoUpdateJob(ctx context.Context, job autoUpdateJob) {
 // runAutoUpdate runs job's update; the workstation's agent shows
 // "updating card contents" meanwhile (lanyard agent status), then the
 // card's state again.
-func (s *Cards) runAutoUpdate(ctx context.Context, job autoUpdateJob) (*UpdateCardResult, error) {
+func (s *Cards) runAutoUpdate(ctx context.Context, job autoUpdateJob) (res *UpdateCardResult, err error) {
+	// A bug in an update must fail that job, not end lanyard serve (the
+	// workers run in the server's process).
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("automatic card update panicked", "card", job.card, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			res, err = nil, lanyard.Errorf(lanyard.EInternal, "updating card %d automatically failed: internal error", job.card)
+		}
+	}()
 	a := job.arrival
 	s.tellCardUpdating(ctx, a.WorkstationID, a.Reader.Serial)
 	defer s.tellCardState(context.WithoutCancel(ctx), a.WorkstationID, a.Reader.Serial)

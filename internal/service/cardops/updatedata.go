@@ -131,10 +131,22 @@ func unfinishedUpdateTx(tx lanyard.Tx, cardID int64) (*lanyard.Operation, error)
 	return ops[0], nil
 }
 
-// unfinishedKind is the kind of the card's unfinished issue or update
-// ("" when none): an update waits until it is continued.
+// unfinishedRecoverKeysTx is the card's unfinished Recover keys onto
+// card, or nil.
+func unfinishedRecoverKeysTx(tx lanyard.Tx, cardID int64) (*lanyard.Operation, error) {
+	ops, err := tx.ListOperations(lanyard.OperationFilter{CardID: cardID, Kind: lanyard.OpRecoverKeys, Unfinished: true, Limit: 1})
+	if err != nil || len(ops) == 0 {
+		return nil, err
+	}
+	return ops[0], nil
+}
+
+// unfinishedKind is the kind of the card's unfinished issue, update or
+// Recover keys onto card ("" when none): an update waits until it is
+// continued (an update writing the key history over a recovery half
+// written would lose the keys it recorded).
 func unfinishedKind(tx lanyard.Tx, cardID int64) (lanyard.OperationKind, error) {
-	for _, find := range []func(lanyard.Tx, int64) (*lanyard.Operation, error){unfinishedIssueTx, unfinishedUpdateTx} {
+	for _, find := range []func(lanyard.Tx, int64) (*lanyard.Operation, error){unfinishedIssueTx, unfinishedUpdateTx, unfinishedRecoverKeysTx} {
 		op, err := find(tx, cardID)
 		if err != nil {
 			return "", err
