@@ -14,6 +14,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/interoptest"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/card/pivspec"
 )
 
@@ -29,11 +30,7 @@ func TestRetiredKeysThroughOpenSC(t *testing.T) {
 	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool", "openssl")
 	addr, reader := interoptest.TakeSlot(t)
 	ctx := context.Background()
-	e, c := mustCard(t)
-	admin, err := Authenticate(ctx, c, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, c, admin := mustAdminCard(t)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +39,7 @@ func TestRetiredKeysThroughOpenSC(t *testing.T) {
 	if err := WriteRetiredKeys(ctx, c, admin, keys); err != nil {
 		t.Fatal(err)
 	}
-	e.PowerOff()
-	interoptest.Insert(t, addr, reader, e)
-	slot := interoptest.PKCS11Slot(t, reader)
+	slot := intoReader(t, addr, reader, e)
 
 	out := interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN, "-O")
 	for _, want := range []string{"Retired Certificate for Key Management 1", "Retired Certificate for Key Management 2",
@@ -78,11 +73,7 @@ func TestClearedRetiredKeysGoneThroughOpenSC(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			addr, reader := interoptest.TakeSlot(t)
 			ctx := context.Background()
-			e, c := mustCard(t, opts...)
-			admin, err := Authenticate(ctx, c, factory)
-			if err != nil {
-				t.Fatal(err)
-			}
+			e, c, admin := mustAdminCard(t, opts...)
 			keys := []RetiredKey{retiredKey(t, ecKey(t), "Lanyard retired 1"), retiredKey(t, ecKey(t), "Lanyard retired 2")}
 			if err := WriteRetiredKeys(ctx, c, admin, keys); err != nil {
 				t.Fatal(err)
@@ -90,9 +81,7 @@ func TestClearedRetiredKeysGoneThroughOpenSC(t *testing.T) {
 			if _, err := ClearRetiredKeys(ctx, c, admin); err != nil {
 				t.Fatal(err)
 			}
-			e.PowerOff()
-			interoptest.Insert(t, addr, reader, e)
-			slot := interoptest.PKCS11Slot(t, reader)
+			slot := intoReader(t, addr, reader, e)
 			out := interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN, "-O")
 			for _, gone := range []string{"Retired", "Lanyard retired"} {
 				if strings.Contains(out, gone) {
@@ -101,4 +90,24 @@ func TestClearedRetiredKeysGoneThroughOpenSC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustAdminCard is mustCard authenticated with the factory management key.
+func mustAdminCard(t *testing.T, opts ...emu.Option) (*emu.Card, *piv.Card, *piv.Admin) {
+	t.Helper()
+	e, c := mustCard(t, opts...)
+	admin, err := Authenticate(context.Background(), c, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, c, admin
+}
+
+// intoReader powers the emulated card off, puts it into the real pcscd's
+// vpcd reader taken for the test and returns OpenSC's PKCS #11 slot of it.
+func intoReader(t *testing.T, addr, reader string, e *emu.Card) string {
+	t.Helper()
+	e.PowerOff()
+	interoptest.Insert(t, addr, reader, e)
+	return interoptest.PKCS11Slot(t, reader)
 }

@@ -25,11 +25,7 @@ func TestRetireKeyThroughOpenSC(t *testing.T) {
 	interoptest.RequireOpenSC(t, "pkcs11-tool", "opensc-tool", "openssl")
 	addr, reader := interoptest.TakeSlot(t)
 	ctx := context.Background()
-	e, c := mustCard(t)
-	admin, err := Authenticate(ctx, c, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, c, admin := mustAdminCard(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +37,7 @@ func TestRetireKeyThroughOpenSC(t *testing.T) {
 	if err := RetireKey(ctx, c, admin, pivspec.SlotKeyManagement, pivspec.SlotRetiredFirst, old.Certificate); err != nil {
 		t.Fatal(err)
 	}
-	e.PowerOff()
-	interoptest.Insert(t, addr, reader, e)
-	slot := interoptest.PKCS11Slot(t, reader)
+	slot := intoReader(t, addr, reader, e)
 	out := interoptest.Run(t, "pkcs11-tool", "--module", interoptest.OpenSCModule, "--slot", slot, "--login", "--pin", pivspec.DefaultPIN, "-O")
 	for _, want := range []string{"Retired Certificate for Key Management 1", "Retired KEY MAN 1", "Lanyard kept on the card"} {
 		if !strings.Contains(out, want) {
