@@ -73,6 +73,11 @@ type UserStore interface {
 	// is unique ignoring case: Create/UpdateUser fail with EConflict when
 	// another user holds it.
 	UserByUPN(upn string) (*User, error)
+	// UserByExternalID finds the account that source (and, for
+	// SourceLDAP, the directory source sourceID) knows by externalID;
+	// ENotFound when none or when externalID is empty. The triple is
+	// unique: Create/UpdateUser fail with EConflict on a clash.
+	UserByExternalID(source UserSource, sourceID int64, externalID string) (*User, error)
 	// LockUser holds user id until the transaction ends, so that what
 	// this transaction checks of the user's cards before it adds or
 	// assigns one (the policy's maximum cards per user) stays true until

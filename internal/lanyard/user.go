@@ -5,19 +5,59 @@ import "time"
 // User is a person known to Lanyard: an employee who owns cards, or a staff
 // member with extra roles. Groups drive policy assignment.
 type User struct {
-	ID           int64     `json:"id"`
-	Login        string    `json:"login"`
-	DisplayName  string    `json:"display_name"`
-	Email        string    `json:"email,omitempty"`
-	UPN          string    `json:"upn,omitempty"` // user principal name for smart card logon SANs
-	ManagerEmail string    `json:"manager_email,omitempty"`
-	Groups       []string  `json:"groups"`
-	Roles        Roles     `json:"roles"`
-	Disabled     bool      `json:"disabled"`
-	PasswordHash string    `json:"-"` // PHC-formatted argon2id hash; empty = no password login
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           int64    `json:"id"`
+	Login        string   `json:"login"`
+	DisplayName  string   `json:"display_name"`
+	Email        string   `json:"email,omitempty"`
+	UPN          string   `json:"upn,omitempty"` // user principal name for smart card logon SANs
+	ManagerEmail string   `json:"manager_email,omitempty"`
+	Groups       []string `json:"groups"`
+	Roles        Roles    `json:"roles"`
+	Disabled     bool     `json:"disabled"`
+	PasswordHash string   `json:"-"` // PHC-formatted argon2id hash; empty = no password login
+	// Source says where the account comes from and who may change its
+	// directory-owned fields (login, names, e-mail, UPN, manager, groups,
+	// disabled): SourceLocal accounts are edited in Lanyard; the others
+	// only by their source, through a sync or a push.
+	Source UserSource `json:"source,omitempty"`
+	// SourceID is the directory source (lanyard.DirectorySource) of an
+	// SourceLDAP account; 0 otherwise.
+	SourceID int64 `json:"source_id,omitempty"`
+	// ExternalID is the account's immutable identifier at its source:
+	// objectGUID on Active Directory, entryUUID on OpenLDAP and 389 DS,
+	// the SCIM resource's id. A rename at the source keeps it, so the
+	// account is matched by it, never by login (no silent merge).
+	ExternalID string `json:"external_id,omitempty"`
+	// DN is the directory entry's distinguished name (RFC 4514) as the
+	// directory wrote it; policies linked to a container match on it.
+	DN        string    `json:"dn,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// UserSource is where an account is kept.
+type UserSource string
+
+// The sources of accounts.
+const (
+	SourceLocal UserSource = ""     // created in Lanyard (console, CLI, API)
+	SourceLDAP  UserSource = "ldap" // synced from an LDAP or Active Directory source
+	SourceSCIM  UserSource = "scim" // pushed by a SCIM 2.0 client (RFC 7644)
+	SourceOIDC  UserSource = "oidc" // created just in time at a single sign-on
+)
+
+// Valid reports whether s is a known source.
+func (s UserSource) Valid() bool {
+	switch s {
+	case SourceLocal, SourceLDAP, SourceSCIM, SourceOIDC:
+		return true
+	}
+	return false
+}
+
+// External reports whether the account's directory-owned fields belong
+// to its source rather than to Lanyard's own editors.
+func (u *User) External() bool { return u.Source == SourceLDAP || u.Source == SourceSCIM }
 
 // UserFilter narrows ListUsers. Zero values match everything.
 type UserFilter struct {

@@ -20,8 +20,11 @@ func (*tx) LockUser(int64) error                      { return notImplemented("L
 func (*tx) LockCard(int64) error                      { return notImplemented("LockCard") }
 func (*tx) UserByLogin(string) (*lanyard.User, error) { return nil, notImplemented("UserByLogin") }
 func (*tx) UserByUPN(string) (*lanyard.User, error)   { return nil, notImplemented("UserByUPN") }
-func (*tx) RevokeUserTokens(int64) (int, error)       { return 0, notImplemented("RevokeUserTokens") }
-func (*tx) DeleteUserSessions(int64) (int, error)     { return 0, notImplemented("DeleteUserSessions") }
+func (*tx) UserByExternalID(lanyard.UserSource, int64, string) (*lanyard.User, error) {
+	return nil, notImplemented("UserByExternalID")
+}
+func (*tx) RevokeUserTokens(int64) (int, error)   { return 0, notImplemented("RevokeUserTokens") }
+func (*tx) DeleteUserSessions(int64) (int, error) { return 0, notImplemented("DeleteUserSessions") }
 func (*tx) ListUsers(lanyard.UserFilter) ([]*lanyard.User, error) {
 	return nil, notImplemented("ListUsers")
 }

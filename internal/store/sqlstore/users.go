@@ -8,15 +8,19 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const userCols = `id, login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at`
+const userCols = `id, login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at, source, source_id, external_id, dn`
 
 var (
-	qInsertUser = prepared(`INSERT INTO users (login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	qInsertUser = prepared(`INSERT INTO users (login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at,
+		source, source_id, external_id, dn)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateUser = prepared(`UPDATE users SET login = ?, display_name = ?, email = ?, upn = ?, manager_email = ?, user_groups = ?, roles = ?,
-		disabled = ?, password_hash = ?, updated_at = ? WHERE id = ?`)
-	qUserByID    = prepared(`SELECT ` + userCols + ` FROM users WHERE id = ?`)
-	qUserByLogin = prepared(`SELECT ` + userCols + ` FROM users WHERE login = ?`)
+		disabled = ?, password_hash = ?, updated_at = ?, source = ?, source_id = ?, external_id = ?, dn = ? WHERE id = ?`)
+	// The external_id <> '' term lets both engines use the partial unique
+	// index users_external (migration 0032).
+	qUserByExternal = prepared(`SELECT ` + userCols + ` FROM users WHERE source = ? AND source_id = ? AND external_id = ? AND external_id <> ''`)
+	qUserByID       = prepared(`SELECT ` + userCols + ` FROM users WHERE id = ?`)
+	qUserByLogin    = prepared(`SELECT ` + userCols + ` FROM users WHERE login = ?`)
 	// The upn <> '' term lets both engines use the partial index
 	// users_upn_lower (migration 0009).
 	qUserByUPN  = prepared(`SELECT ` + userCols + ` FROM users WHERE lower(upn) = lower(?) AND upn <> ''`)
@@ -48,7 +52,8 @@ func (t usersTx) CreateUser(u *lanyard.User) error {
 		return err
 	}
 	err = t.row(qInsertUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
-		u.Disabled, u.PasswordHash, micros(u.CreatedAt), micros(u.UpdatedAt)).Scan(&u.ID)
+		u.Disabled, u.PasswordHash, micros(u.CreatedAt), micros(u.UpdatedAt),
+		string(u.Source), u.SourceID, u.ExternalID, u.DN).Scan(&u.ID)
 	if err != nil {
 		return t.writeErr(err, "user "+quote(u.Login)+" already exists", "")
 	}
@@ -129,7 +134,7 @@ func (t usersTx) UpdateUser(u *lanyard.User) error {
 		return err
 	}
 	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
-		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), u.ID)
+		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), string(u.Source), u.SourceID, u.ExternalID, u.DN, u.ID)
 	if err := t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", ""); err != nil {
 		return err
 	}
@@ -178,6 +183,25 @@ func (t usersTx) UserByLogin(login string) (*lanyard.User, error) {
 		return nil, t.readErr(err, notFound("user %q not found", login))
 	}
 	return u, nil
+}
+
+func (t usersTx) UserByExternalID(source lanyard.UserSource, sourceID int64, externalID string) (*lanyard.User, error) {
+	missing := notFound("no %s user with external ID %q", sourceName(source), externalID)
+	if externalID == "" {
+		return nil, missing
+	}
+	u, err := scanUser(t.row(qUserByExternal, string(source), sourceID, externalID))
+	if err != nil {
+		return nil, t.readErr(err, missing)
+	}
+	return u, nil
+}
+
+func sourceName(s lanyard.UserSource) string {
+	if s == lanyard.SourceLocal {
+		return "local"
+	}
+	return string(s)
 }
 
 func (t usersTx) UserByUPN(upn string) (*lanyard.User, error) {
@@ -230,7 +254,7 @@ func scanUser(r scanner) (*lanyard.User, error) {
 	var groups, roles string
 	var created, updated int64
 	if err := r.Scan(&u.ID, &u.Login, &u.DisplayName, &u.Email, &u.UPN, &u.ManagerEmail, &groups, &roles,
-		&u.Disabled, &u.PasswordHash, &created, &updated); err != nil {
+		&u.Disabled, &u.PasswordHash, &created, &updated, &u.Source, &u.SourceID, &u.ExternalID, &u.DN); err != nil {
 		return nil, err
 	}
 	var err error

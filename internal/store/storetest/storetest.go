@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Tokens", testTokens},
 		{"Sessions", testSessions},
 		{"UPNUnique", testUPNUnique},
+		{"UserSources", testUserSources},
 		{"UserCredentials", testUserCredentials},
 		{"SecretLocks", testSecretLocks},
 		{"RSSSessions", testRSSSessions},
