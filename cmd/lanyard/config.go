@@ -26,7 +26,7 @@ func configCommands() []command {
 		{"template delete", "template delete NAME", "delete a certificate template", deleteNamed("/api/v1/templates/")},
 		{"policy list", "policy list", "list policies", policyList},
 		{"policy show", "policy show NAME", "show a policy", showNamed("/api/v1/policies/", &lanyard.Policy{})},
-		{"policy create", "policy create NAME [--priority N] [--assign user:LOGIN|group:NAME|everyone]... [--required TEMPLATE]... [--optional TEMPLATE]... [--card-type NAME]... | --file FILE", "create a policy", policySave(false)},
+		{"policy create", "policy create NAME [--priority N] [--assign user:LOGIN|group:NAME|group:DN|container:DN|everyone]... [--required TEMPLATE]... [--optional TEMPLATE]... [--card-type NAME]... | --file FILE", "create a policy", policySave(false)},
 		{"policy update", "policy update NAME --file FILE", "replace a policy", policySave(true)},
 		{"policy delete", "policy delete NAME", "delete a policy", deleteNamed("/api/v1/policies/")},
 		{"card-type list", "card-type list", "list card types", cardTypeList},
@@ -287,7 +287,7 @@ func assignmentsString(as []lanyard.Assignment) string {
 			parts[i] += ":" + a.Name
 		}
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, "; ") // distinguished names hold commas
 }
 
 func printPolicy(cf *clientFlags, p *lanyard.Policy) error {
@@ -310,7 +310,7 @@ func policySave(update bool) func(context.Context, []string) error {
 		cmd := newClientCmd("policy")
 		cmd.StringVar(&file, "file", "", "JSON file with the whole policy (- for standard input); settings left out take their defaults")
 		cmd.IntVar(&priority, "priority", 100, "priority: the lowest number wins when several policies apply")
-		cmd.Var(&assign, "assign", "user:LOGIN, group:NAME or everyone (repeatable)")
+		cmd.Var(&assign, "assign", "user:LOGIN, group:NAME, group:DN (a directory group, nested membership counts), container:DN (a directory OU) or everyone (repeatable)")
 		cmd.Var(&required, "required", "required template (repeatable)")
 		cmd.Var(&optional, "optional", "optional template (repeatable)")
 		cmd.Var(&cardTypes, "card-type", "allowed card type (repeatable)")

@@ -21,8 +21,12 @@ type AssignmentKind string
 
 const (
 	AssignUser     AssignmentKind = "user"     // Name is a login
-	AssignGroup    AssignmentKind = "group"    // Name is a group
+	AssignGroup    AssignmentKind = "group"    // Name is a group: a local or SCIM group's name, or a directory group's normalized DN (nested membership counts)
 	AssignEveryone AssignmentKind = "everyone" // Name is empty
+	// AssignContainer links a policy to a directory container (an OU or
+	// a container, by its normalized DN): it applies to every directory
+	// user whose entry lies anywhere below it.
+	AssignContainer AssignmentKind = "container"
 )
 
 // Assignment ties a policy to a user, a group or everyone.

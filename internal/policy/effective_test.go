@@ -18,6 +18,18 @@ var (
 	admins   = lanyard.Assignment{Kind: lanyard.AssignGroup, Name: "admins"}
 )
 
+var (
+	adaUser = &lanyard.User{Login: "ada", Source: lanyard.SourceLDAP, DN: "cn=ada,ou=people,dc=example,dc=test",
+		Groups: []string{"cn=eng,ou=groups,dc=example,dc=test", "cn=staff,ou=groups,dc=example,dc=test"}}
+	engDN    = lanyard.Assignment{Kind: lanyard.AssignGroup, Name: "cn=eng,ou=groups,dc=example,dc=test"}
+	staffDN  = lanyard.Assignment{Kind: lanyard.AssignGroup, Name: "cn=staff,ou=groups,dc=example,dc=test"}
+	peopleOU = container("ou=people,dc=example,dc=test")
+)
+
+func container(dn string) lanyard.Assignment {
+	return lanyard.Assignment{Kind: lanyard.AssignContainer, Name: dn}
+}
+
 func TestEffective(t *testing.T) {
 	aliceUser := &lanyard.User{Login: "alice", Groups: []string{"staff", "pki"}}
 	tests := []struct {
@@ -58,6 +70,30 @@ func TestEffective(t *testing.T) {
 		}, "alpha"},
 		{"nil entries skipped", aliceUser, []*lanyard.Policy{nil, pol(1, "all", 1, everyone), nil}, "all"},
 		{"policy without assignments never applies", aliceUser, []*lanyard.Policy{pol(1, "orphan", 1)}, ""},
+
+		// Directory users: the sync writes the normalized DNs of every group
+		// the user is in, nested ones included, and the user's own DN.
+		{"directory group by DN", adaUser, []*lanyard.Policy{pol(1, "eng", 10, engDN), pol(2, "all", 10, everyone)}, "eng"},
+		{"nested directory group by DN", adaUser, []*lanyard.Policy{pol(1, "staff", 10, staffDN), pol(2, "all", 10, everyone)}, "staff"},
+		{"container applies below it", adaUser, []*lanyard.Policy{pol(1, "people", 10, peopleOU)}, "people"},
+		{"container applies at any depth", adaUser, []*lanyard.Policy{pol(1, "domain", 10, container("dc=example,dc=test"))}, "domain"},
+		{"container is not the entry itself", adaUser, []*lanyard.Policy{pol(1, "self", 10, container(adaUser.DN))}, ""},
+		{"container is matched on whole RDNs", adaUser, []*lanyard.Policy{pol(1, "partial", 10, container("eople,dc=example,dc=test"))}, ""},
+		{"container of another branch", adaUser, []*lanyard.Policy{pol(1, "other", 10, container("ou=robots,dc=example,dc=test"))}, ""},
+		{"escaped comma separates no RDNs", &lanyard.User{Login: "x", DN: `cn=x\,ou=admins,dc=example,dc=test`},
+			[]*lanyard.Policy{pol(1, "admins", 10, container("ou=admins,dc=example,dc=test")), pol(2, "domain", 20, container("dc=example,dc=test"))}, "domain"},
+		{"escaped backslash before a comma does separate", &lanyard.User{Login: "x", DN: `cn=x\\\\,ou=admins,dc=example,dc=test`},
+			[]*lanyard.Policy{pol(1, "admins", 10, container("ou=admins,dc=example,dc=test"))}, "admins"},
+		{"local user has no container", aliceUser, []*lanyard.Policy{pol(1, "domain", 1, container("dc=example,dc=test"))}, ""},
+		{"equal priority: group beats container", adaUser, []*lanyard.Policy{
+			pol(1, "a-people", 10, peopleOU), pol(2, "z-eng", 10, engDN),
+		}, "z-eng"},
+		{"equal priority: container beats everyone", adaUser, []*lanyard.Policy{
+			pol(1, "a-all", 10, everyone), pol(2, "z-people", 10, peopleOU),
+		}, "z-people"},
+		{"lower number wins over a more specific container", adaUser, []*lanyard.Policy{
+			pol(1, "people", 20, peopleOU), pol(2, "all", 10, everyone),
+		}, "all"},
 
 		{"disabled user gets none", &lanyard.User{Login: "alice", Groups: []string{"staff"}, Disabled: true},
 			[]*lanyard.Policy{pol(1, "mine", 1, alice), pol(2, "all", 1, everyone)}, ""},

@@ -69,12 +69,19 @@ func checkAssignments(as []lanyard.Assignment) *lanyard.Error {
 			if err := checkPrincipal(a); err != nil {
 				return err
 			}
+		case lanyard.AssignContainer:
+			if err := checkPrincipal(a); err != nil {
+				return err
+			}
+			if !strings.Contains(a.Name, "=") {
+				return invalid(labelAssign, "container %q is not a distinguished name (e.g. OU=Staff,DC=example,DC=com)", a.Name)
+			}
 		case lanyard.AssignEveryone:
 			if a.Name != "" {
 				return invalid(labelAssign, "an assignment to everyone takes no name")
 			}
 		default:
-			return invalid(labelAssign, "unknown kind %q; use user, group or everyone", a.Kind)
+			return invalid(labelAssign, "unknown kind %q; use user, group, container or everyone", a.Kind)
 		}
 		if slices.Contains(as[:i], a) {
 			if a.Kind == lanyard.AssignEveryone {
@@ -92,8 +99,11 @@ func checkAssignments(as []lanyard.Assignment) *lanyard.Error {
 // control characters.
 func checkPrincipal(a lanyard.Assignment) *lanyard.Error {
 	what := "login"
-	if a.Kind == lanyard.AssignGroup {
+	switch a.Kind {
+	case lanyard.AssignGroup:
 		what = "group name"
+	case lanyard.AssignContainer:
+		what = "distinguished name"
 	}
 	switch {
 	case a.Name == "":

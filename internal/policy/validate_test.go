@@ -140,6 +140,10 @@ func TestValidate(t *testing.T) {
 		}, "Assignments: an assignment to everyone takes no name"},
 		{"assign unknown kind", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{Kind: "role", Name: "x"}} }, `Assignments: unknown kind "role"`},
 		{"assign empty kind", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{}} }, "Assignments: unknown kind"},
+		{"assign container not a DN", func(p *lanyard.Policy) {
+			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignContainer, Name: "Staff"}}
+		}, `Assignments: container "Staff" is not a distinguished name`},
+		{"assign container without name", func(p *lanyard.Policy) { p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignContainer}} }, "a container assignment needs a distinguished name"},
 		{"assign user twice", func(p *lanyard.Policy) {
 			p.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignUser, Name: "alice"}, {Kind: lanyard.AssignGroup, Name: "alice"}, {Kind: lanyard.AssignUser, Name: "alice"}}
 		}, `Assignments: user "alice" is assigned twice`},

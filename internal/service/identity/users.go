@@ -175,7 +175,11 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 			return err
 		}
 		before, oldUPN := slices.Clone(u.Roles), u.UPN
+		orig := *u
 		if err := in.apply(u); err != nil {
+			return err
+		}
+		if err := sourceOwned(&orig, u, pwHash != ""); err != nil {
 			return err
 		}
 		change := AccountChange{Login: u.Login, Self: p.User != nil && p.User.ID == u.ID, Before: before, After: u.Roles,
@@ -183,7 +187,10 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 		if err := CheckAccountChange(p.Roles, change); err != nil {
 			return err
 		}
-		if err := checkStaffGrant(change, pwHash != ""); err != nil {
+		// An account whose password lives at its source cannot be given
+		// one here; its sessions end below instead, so that it signs in
+		// again through the staff login and its second factor.
+		if err := checkStaffGrant(change, pwHash != "" || orig.External()); err != nil {
 			return err
 		}
 		if err := s.upnChangeAllowed(tx, u, oldUPN); err != nil {
@@ -212,6 +219,13 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 				details["sessions_ended"], details["tokens_revoked"] = ended, revoked
 			}
 		}
+		if orig.External() && !holdsStaffRole(before) && holdsStaffRole(u.Roles) {
+			var ended int
+			if ended, revoked, err = endCredentials(tx, u.ID); err != nil {
+				return err
+			}
+			details["sessions_ended"], details["tokens_revoked"] = ended, revoked
+		}
 		if !holdsStaffRole(before) && holdsStaffRole(u.Roles) {
 			// A plain account's authenticator app may be one the help desk
 			// enrolled while it knew the password: a new staff member
@@ -236,6 +250,47 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 		s.tokensRevoked()
 	}
 	return u, nil
+}
+
+// sourceOwned refuses a change to what an account's source owns: the
+// profile (names, e-mail, UPN, manager, groups) and state of an account
+// that a directory sync or a SCIM client keeps, and its password (such
+// accounts sign in at their source: LDAP bind, single sign-on or a card).
+// The next sync or push would silently undo such an edit, and a UPN or
+// group set here would decide certificates and policies behind the
+// directory's back. Lanyard's own fields (roles) stay editable. Values
+// sent unchanged pass, so a form that sends the whole account still
+// saves a role change.
+func sourceOwned(before, after *lanyard.User, newPassword bool) error {
+	if !before.External() {
+		return nil
+	}
+	var owned []string
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"display name", before.DisplayName != after.DisplayName},
+		{"e-mail", before.Email != after.Email},
+		{"UPN", before.UPN != after.UPN},
+		{"manager e-mail", before.ManagerEmail != after.ManagerEmail},
+		{"groups", !slices.Equal(before.Groups, after.Groups)},
+		{"disabled", before.Disabled != after.Disabled},
+		{"password", newPassword},
+	} {
+		if f.changed {
+			owned = append(owned, f.name)
+		}
+	}
+	if len(owned) == 0 {
+		return nil
+	}
+	where := "its directory"
+	if before.Source == lanyard.SourceSCIM {
+		where = "the identity provider that provisions it (SCIM)"
+	}
+	return lanyard.Errorf(lanyard.EInvalid, "%s comes from %s: change %s there; only roles are kept in Lanyard",
+		before.Login, where, strings.Join(owned, ", "))
 }
 
 // checkStaffGrant refuses to grant a role beyond user to an existing

@@ -15,7 +15,7 @@ export const kinds = {
     columns: [
       { label: 'Priority', cell: (p) => String(p.priority) },
       { label: 'Description', cell: (p) => p.description || '—' },
-      { label: 'Assigned to', cell: (p) => (p.assignments || []).map((a) => (a.kind === 'everyone' ? 'Everyone' : `${label(a.kind)} ${a.name}`)).join(', ') || 'Nobody' },
+      { label: 'Assigned to', cell: (p) => (p.assignments || []).map((a) => (a.kind === 'everyone' ? 'Everyone' : `${label(a.kind)} ${a.name}`)).join('; ') || 'Nobody' },
       { label: 'Initialize card', cell: (p) => yes(p.settings?.issuance?.initialize_card) },
       { label: 'Random PIN', cell: (p) => yes(p.settings?.issuance?.random_user_pin) },
       // Documents check: which signed documents an issue waits for, and

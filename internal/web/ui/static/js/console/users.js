@@ -27,7 +27,8 @@ async function load() {
     { label: 'Login', cell: (u) => h('code', {}, u.login) },
     { label: 'Name', cell: (u) => u.display_name || '—' },
     { label: 'E-mail', cell: (u) => u.email || '—' },
-    { label: 'Groups', cell: (u) => (u.groups || []).join(', ') || '—' },
+    { label: 'Groups', cell: (u) => (u.groups || []).join('; ') || '—' },
+    { label: 'Source', cell: (u) => sourceLabel(u) },
     { label: 'Roles', cell: (u) => (u.roles || []).map(label).join(', ') || '—' },
     { label: 'State', cell: (u) => h('span', { class: 'badge ' + (u.disabled ? 'disabled' : 'issued') }, u.disabled ? 'Disabled' : 'Active') },
     {
@@ -41,6 +42,13 @@ async function load() {
   setStatus(status, `${list.length} ${list.length === 1 ? 'user' : 'users'}${q ? ` matching “${q}”` : ''}.`);
 }
 
+// Where an account is kept: a directory sync or a SCIM client owns its
+// profile, state and password, so the dialog shows them read-only.
+const sources = { ldap: 'Directory', scim: 'SCIM', oidc: 'Single sign-on' };
+function sourceLabel(u) { return sources[u.source] || 'Lanyard'; }
+const external = (u) => u?.source === 'ldap' || u?.source === 'scim';
+const owned = ['#u-name', '#u-email', '#u-upn', '#u-manager', '#u-groups', '#u-password'];
+
 function fill(u) {
   form.reset();
   $('#user-error').textContent = '';
@@ -50,8 +58,13 @@ function fill(u) {
   $('#u-email').value = u?.email || '';
   $('#u-upn').value = u?.upn || '';
   $('#u-manager').value = u?.manager_email || '';
-  $('#u-groups').value = (u?.groups || []).join(', ');
+  $('#u-groups').value = (u?.groups || []).join('; ');
   $('#u-disabled').checked = !!u?.disabled;
+  const ext = external(u);
+  owned.forEach((sel) => { $(sel).readOnly = ext; });
+  $('#u-disabled').disabled = ext;
+  $('#u-source').hidden = !ext;
+  $('#u-source').textContent = ext ? `Kept by ${u.source === 'scim' ? 'the identity provider (SCIM)' : 'the directory'}${u.dn ? ` (${u.dn})` : ''}: change the profile, state and password there. Roles are Lanyard's own.` : '';
   const roles = u ? u.roles || [] : ['user'];
   $$('input[name=roles]', form).forEach((c) => { c.checked = roles.includes(c.value); });
   $('#field-login').hidden = !!u;
@@ -131,21 +144,23 @@ form.addEventListener('submit', async (e) => {
     fieldError(login, login.value.trim() ? '' : 'Enter a login.');
     if (!login.value.trim()) { login.focus(); return; }
   }
-  const body = {
+  const body = external(editing) ? {
+    roles: $$('input[name=roles]:checked', form).map((c) => c.value),
+  } : {
     display_name: $('#u-name').value.trim(),
     email: $('#u-email').value.trim(),
     upn: $('#u-upn').value.trim(),
     manager_email: $('#u-manager').value.trim(),
-    groups: $('#u-groups').value.split(',').map((g) => g.trim()).filter(Boolean),
+    groups: $('#u-groups').value.split(/[;,]/).map((g) => g.trim()).filter(Boolean),
     roles: $$('input[name=roles]:checked', form).map((c) => c.value),
   };
   const pw = $('#u-password').value;
-  if (pw) body.password = pw;
+  if (pw && !external(editing)) body.password = pw;
   const button = $('#user-save');
   button.disabled = true;
   try {
     if (editing) {
-      body.disabled = $('#u-disabled').checked;
+      if (!external(editing)) body.disabled = $('#u-disabled').checked;
       await api.users.update(editing.login, body);
       setStatus(status, `User ${editing.login} saved.`, 'ok');
     } else {
