@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/directory"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
@@ -42,7 +44,31 @@ func validatePolicy(tx interface {
 	if p.Assignments == nil {
 		p.Assignments = []lanyard.Assignment{}
 	}
+	if err := normalizeDNs(p.Assignments); err != nil {
+		return err
+	}
 	return policy.Validate(p, tn, cn)
+}
+
+// normalizeDNs writes the distinguished names of directory groups and
+// containers in as the directory sync writes users' DNs and groups
+// (directory.NormalizeDN), so that policy.Effective compares them exactly:
+// "OU=Staff, DC=Example,DC=com" and "ou=staff,dc=example,dc=com" are one
+// container. A group name holding '=' is taken for a DN; local and SCIM
+// group names are kept as written.
+func normalizeDNs(as []lanyard.Assignment) error {
+	for i, a := range as {
+		isDN := a.Kind == lanyard.AssignContainer || (a.Kind == lanyard.AssignGroup && strings.Contains(a.Name, "="))
+		if !isDN || a.Name == "" {
+			continue
+		}
+		dn, err := directory.NormalizeDN(a.Name)
+		if err != nil {
+			return lanyard.Errorf(lanyard.EInvalid, "Assignments: %s %q is not a distinguished name (e.g. CN=Staff,OU=Groups,DC=example,DC=com): %v", a.Kind, a.Name, err)
+		}
+		as[i].Name = dn
+	}
+	return nil
 }
 
 // CreatePolicy adds a policy.
