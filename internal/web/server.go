@@ -126,6 +126,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)
+	s.routes = append(s.routes, s.cardLoginRoutes()...)
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	s.routes = append(s.routes, s.kraRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)

@@ -87,7 +87,7 @@ func (s *Identity) Login(ctx context.Context, login, password, remote string) (*
 		// counted as a success, until the second factor is right too.
 		return s.challenge(ctx, u, mode, e, remote)
 	}
-	res, err := s.openSession(ctx, u, remote, nil, nil)
+	res, err := s.openSession(ctx, u, remote, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (s *Identity) CompleteLogin(ctx context.Context, challengeID, code, remote 
 		return nil, err
 	}
 	defer chk.att.Release()
-	res, err := s.openSession(ctx, u, remote, chk, c)
+	res, err := s.openSession(ctx, u, remote, chk, c, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -292,8 +292,10 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // openSession creates u's session, in one transaction with its audit
 // event. With chk (a checked code) it records the code's step, the
 // session's second factor time and, for a new app, its confirmation;
-// with c it uses up the login challenge.
-func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
+// with card (a card sign-in, cardlogin.go) the second factor time, after
+// checking the card again in the transaction; with c it uses up the
+// login challenge.
+func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
@@ -304,10 +306,14 @@ func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote stri
 	}
 	now := s.rec.Clock()
 	sess := &lanyard.Session{Hash: hash, UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	details := map[string]any{"second_factor": chk != nil}
+	details := map[string]any{"second_factor": chk != nil || card != nil}
 	if chk != nil {
 		sess.SecondFactorAt = now
 		details["enrolled"] = !chk.e.Confirmed()
+	}
+	if card != nil {
+		sess.SecondFactorAt = now
+		details["method"], details["ca"], details["serial"], details["card_id"] = "card", card.cert.CA, card.cert.Serial, card.card.ID
 	}
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)
@@ -323,6 +329,11 @@ func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote stri
 		}
 		if chk != nil {
 			if err := chk.record(tx, now); err != nil {
+				return err
+			}
+		}
+		if card != nil {
+			if err := stillUsable(tx, card, now); err != nil {
 				return err
 			}
 		}
