@@ -100,6 +100,15 @@ func (s *Identity) verifyCard(ctx context.Context, chain []*x509.Certificate, re
 			if cred.card, err = tx.CardByID(cred.cert.CardID); err != nil {
 				return err
 			}
+			ct, err := tx.CardTypeByName(cred.card.CardType)
+			if err != nil {
+				return err
+			}
+			// A software store's key is a file guarded by no card's PIN:
+			// it is not the second factor a card is.
+			if ct.Kind == lanyard.KindSoftwareStore {
+				return refuse("the certificate is in a software certificate store, not on a card; only cards sign in")
+			}
 		}
 		if cred.cert.UserID != 0 {
 			// Whose it was, for the audit of a refusal; ENotFound when
@@ -144,12 +153,13 @@ func (s *Identity) verifyCard(ctx context.Context, chain []*x509.Certificate, re
 		s.refuseCard(ctx, u, remote, "account disabled")
 		return nil, refuse("the account %q is disabled; ask an administrator", u.Login)
 	}
-	// The UPN may have moved to another account since the certificate
-	// was issued (a rename, a reused name): the certificate opens only
-	// the account it was issued to, on that account's own card.
+	// The certificate opens only the account it was issued to, on that
+	// account's own card. The store ties a UPN to its first holder for
+	// good (upn_history), so this holds by construction; checked again
+	// here because the UPN is all the certificate says.
 	if owner == nil || u.ID != owner.ID || cred.card.OwnerID != u.ID {
 		s.refuseCard(ctx, owner, remote, "UPN of another user")
-		return nil, refuse("the certificate's UPN %q now names another account than the one it was issued to; it cannot sign in", upn)
+		return nil, refuse("the certificate's UPN %q names another account than the one it was issued to; it cannot sign in", upn)
 	}
 	cred.user = u
 	return cred, nil

@@ -1,0 +1,333 @@
+package identity_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+)
+
+// cardEnv is a service whose built-in CA issues card certificates the
+// way a card issue records them: the certificate signed by the CA, its
+// record (written, managed) on a card in state issued owned by the user.
+type cardEnv struct {
+	st    *servicetest.Stack
+	clock *servicetest.Clock
+	n     int
+}
+
+func newCardEnv(t *testing.T) *cardEnv {
+	clock := servicetest.NewClock(time.Now().UTC().Truncate(time.Second))
+	return &cardEnv{st: servicetest.New(t, servicetest.Options{Now: clock.Now, CANow: clock.Now}), clock: clock}
+}
+
+// user creates a user with a UPN login@example.com and roles.
+func (e *cardEnv) user(t *testing.T, login string, roles ...lanyard.Role) *lanyard.User {
+	t.Helper()
+	pw, upn, email, rs := totpPassword, login+"@example.com", login+"@example.com", lanyard.Roles(roles)
+	if len(rs) == 0 {
+		rs = lanyard.Roles{lanyard.RoleUser}
+	}
+	u, err := e.st.Service.Identity.CreateUser(context.Background(), e.st.Admin, identity.UserInput{Login: login, Password: &pw, UPN: &upn, Email: &email, Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// issued is a certificate on a card, as the records hold it.
+type issued struct {
+	x509 *x509.Certificate
+	rec  *lanyard.Certificate
+	card *lanyard.Card
+}
+
+// issue signs a certificate of template tmpl (edited by edit, if any)
+// for u with the built-in CA and records it on a new issued card of
+// cardType ("" is piv).
+func (e *cardEnv) issue(t *testing.T, u *lanyard.User, tmpl, cardType string, edit func(*lanyard.Template)) *issued {
+	t.Helper()
+	ctx := context.Background()
+	if cardType == "" {
+		cardType = "piv"
+	}
+	var tp *lanyard.Template
+	servicetestView(t, e.st, func(tx lanyard.Tx) (err error) { tp, err = tx.TemplateByName(tmpl); return })
+	if edit != nil {
+		edit(tp)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := e.st.CA.Sign(ctx, &ca.SignRequest{Template: tp, User: u, PublicKey: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.n++
+	now := e.clock.Now()
+	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	out := &issued{x509: cert}
+	err = e.st.Store.Update(ctx, func(tx lanyard.Tx) error {
+		out.card = &lanyard.Card{Serial: "card" + string(rune('a'+e.n)), CardType: cardType, OwnerID: u.ID, State: lanyard.CardIssued, IssuedAt: now, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateCard(out.card); err != nil {
+			return err
+		}
+		out.rec = &lanyard.Certificate{Serial: lanyard.SerialHex(cert.SerialNumber), CA: e.st.CA.Name(), Template: tmpl, UserID: u.ID, CardID: out.card.ID, Slot: "9a",
+			Subject: cert.Subject.String(), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Status: lanyard.CertWritten, Source: lanyard.SourceManaged,
+			KeySHA256: hex.EncodeToString(spki[:]), DER: cert.Raw, CreatedAt: now, UpdatedAt: now}
+		return tx.CreateCertificate(out.rec)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func servicetestView(t *testing.T, st *servicetest.Stack, fn func(lanyard.Tx) error) {
+	t.Helper()
+	if err := st.Store.View(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *cardEnv) update(t *testing.T, fn func(lanyard.Tx) error) {
+	t.Helper()
+	if err := e.st.Store.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refused fails unless a card sign-in with chain is refused with a
+// message containing want, opening no session.
+func (e *cardEnv) refused(t *testing.T, what string, chain []*x509.Certificate, want string) {
+	t.Helper()
+	res, err := e.st.Service.Identity.CardLogin(context.Background(), chain, remote)
+	if res != nil {
+		t.Errorf("%s: signed in (%+v), want refused with %q", what, res.User, want)
+		return
+	}
+	servicetest.WantErr(t, what, err, lanyard.EUnauthenticated, want)
+}
+
+// TestCardLogin: a card certificate from the built-in CA signs its
+// owner in with the card as second factor — a staff account too,
+// without the authenticator app's code, and its session is one that
+// AuthenticateSession accepts for staff. One session.login event says
+// so.
+func TestCardLogin(t *testing.T) {
+	e := newCardEnv(t)
+	ctx := context.Background()
+	for _, u := range []*lanyard.User{e.user(t, "alice"), e.user(t, "sam", lanyard.RoleOperator)} {
+		c := e.issue(t, u, "smartcard-logon", "", nil)
+		res, err := e.st.Service.Identity.CardLogin(ctx, []*x509.Certificate{c.x509}, remote)
+		if err != nil {
+			t.Fatalf("%s signing in by card: %v", u.Login, err)
+		}
+		if res.Session == nil || res.Challenge != nil || res.User.ID != u.ID || res.Session.SecondFactorAt.IsZero() {
+			t.Fatalf("%s: session %+v, challenge %v, user %v; want a session with its second factor", u.Login, res.Session, res.Challenge != nil, res.User.Login)
+		}
+		p, _, err := e.st.Service.Identity.AuthenticateSession(ctx, res.SessionID, remote)
+		if err != nil || p.User.ID != u.ID || p.SecondFactorAt.IsZero() {
+			t.Fatalf("%s: the card session authenticates as %v, %v", u.Login, p, err)
+		}
+	}
+	evs, err := e.st.Service.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "session.login"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cards := 0
+	for _, ev := range evs {
+		d := details(t, ev)
+		if d["method"] == "card" && d["second_factor"] == true && d["serial"] != "" {
+			cards++
+		}
+	}
+	if cards != 2 {
+		t.Errorf("session.login events by card: %d, want 2 (%+v)", cards, evs)
+	}
+}
+
+// TestCardLoginRefusals: each reason a presented certificate does not
+// sign in gets its own answer, and no session.
+func TestCardLoginRefusals(t *testing.T) {
+	e := newCardEnv(t)
+	ctx := context.Background()
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	chain := func(c *issued) []*x509.Certificate { return []*x509.Certificate{c.x509} }
+
+	e.refused(t, "no certificate", nil, "no card certificate was presented")
+
+	// Another CA, even one that calls itself what the built-in CA is.
+	lanyardChain, err := e.st.CA.Chain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.refused(t, "another CA", []*x509.Certificate{foreignCert(t, pkix.Name{CommonName: "Example Other CA"}, "alice@example.com")}, "not issued by this Lanyard's CA")
+	e.refused(t, "an impostor CA of the same name", []*x509.Certificate{foreignCert(t, lanyardChain[0].Subject, "alice@example.com")}, "not issued by this Lanyard's CA")
+
+	revoked := e.issue(t, alice, "smartcard-logon", "", nil)
+	if _, err := e.st.Service.PKI.Revoke(ctx, e.st.Admin, revoked.rec.CA, revoked.rec.Serial, lanyard.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	e.refused(t, "revoked", chain(revoked), "revoked (key_compromise)")
+
+	held := e.issue(t, alice, "smartcard-logon", "", nil)
+	e.update(t, func(tx lanyard.Tx) error {
+		_, err := e.st.Service.PKI.HoldCertificates(ctx, tx, []*lanyard.Certificate{held.rec}, true, func(*lanyard.Certificate) bool { return true })
+		return err
+	})
+	e.refused(t, "on hold", chain(held), "on hold")
+
+	disabled := e.issue(t, alice, "smartcard-logon", "", nil)
+	e.update(t, func(tx lanyard.Tx) error { disabled.card.State = lanyard.CardDisabled; return tx.UpdateCard(disabled.card) })
+	e.refused(t, "card disabled", chain(disabled), "card is disabled")
+
+	cardRevoked := e.issue(t, alice, "smartcard-logon", "", nil)
+	e.update(t, func(tx lanyard.Tx) error { cardRevoked.card.State = lanyard.CardRevoked; return tx.UpdateCard(cardRevoked.card) })
+	e.refused(t, "card revoked", chain(cardRevoked), "card is revoked")
+
+	software := e.issue(t, alice, "smartcard-logon", "software-store", nil)
+	e.refused(t, "software store", chain(software), "software certificate store")
+
+	notOnCard := e.issue(t, alice, "smartcard-logon", "", nil)
+	e.update(t, func(tx lanyard.Tx) error { notOnCard.rec.CardID = 0; return tx.UpdateCertificate(notOnCard.rec) })
+	e.refused(t, "not on a card", chain(notOnCard), "not on a card")
+
+	email := e.issue(t, alice, "secure-email", "", nil)
+	e.refused(t, "e-mail certificate", chain(email), "not meant for signing in")
+
+	noUPN := e.issue(t, alice, "smartcard-logon", "", func(tp *lanyard.Template) {
+		tp.ExtKeyUsage = []string{lanyard.EKUClientAuth}
+		tp.Subject.SANUPN = false
+	})
+	e.refused(t, "no UPN", chain(noUPN), "names no user principal name")
+
+	unknown := e.issue(t, alice, "smartcard-logon", "", nil)
+	setUPN := func(u *lanyard.User, upn string) {
+		e.update(t, func(tx lanyard.Tx) error {
+			cur, err := tx.UserByID(u.ID)
+			if err != nil {
+				return err
+			}
+			cur.UPN = upn
+			return tx.UpdateUser(cur)
+		})
+	}
+	setUPN(alice, "alice.new@example.com")
+	e.refused(t, "UPN of nobody", chain(unknown), `no user has the UPN "alice@example.com"`)
+	setUPN(alice, "alice@example.com")
+	if _, err := e.st.Service.Identity.CardLogin(ctx, chain(unknown), remote); err != nil {
+		t.Fatalf("with the UPN back, the card signs in again: %v", err)
+	}
+	// A card of bob's holding a certificate whose UPN names alice (the
+	// store keeps a UPN with its first holder, so only damaged records
+	// do this) opens neither account.
+	mixed := e.issue(t, alice, "smartcard-logon", "", nil)
+	e.update(t, func(tx lanyard.Tx) error { mixed.card.OwnerID = bob.ID; return tx.UpdateCard(mixed.card) })
+	e.refused(t, "UPN of another account", chain(mixed), "names another account than the one it was issued to")
+
+	dis := true
+	if _, err := e.st.Service.Identity.UpdateUser(ctx, e.st.Admin, "alice", identity.UserInput{Disabled: &dis}); err != nil {
+		t.Fatal(err)
+	}
+	e.refused(t, "disabled user", chain(unknown), `account "alice" is disabled`)
+
+	carol := e.user(t, "carol")
+	expiring := e.issue(t, carol, "smartcard-logon", "", func(tp *lanyard.Template) { tp.ValidityDays = 1 })
+	if _, err := e.st.Service.Identity.CardLogin(ctx, chain(expiring), remote); err != nil {
+		t.Fatalf("carol's card, valid: %v", err)
+	}
+	e.clock.Add(49 * time.Hour)
+	e.refused(t, "expired", chain(expiring), "expired")
+
+	// A refusal of a known owner's certificate is audited.
+	evs, err := e.st.Service.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "session.login_failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, ev := range evs {
+		if d := details(t, ev); d["method"] == "card" {
+			reasons = append(reasons, d["reason"].(string))
+		}
+	}
+	if len(reasons) < 8 {
+		t.Errorf("audited card refusals: %q, want one per refusal of a known certificate", reasons)
+	}
+}
+
+// TestCardSecondFactor: after the right password, a staff account's own
+// card completes the login instead of the code; someone else's card
+// does not, and the challenge stays for the right one.
+func TestCardSecondFactor(t *testing.T) {
+	e := newCardEnv(t)
+	ctx := context.Background()
+	sam, alice := e.user(t, "sam", lanyard.RoleOperator), e.user(t, "alice")
+	samCard, aliceCard := e.issue(t, sam, "smartcard-logon", "", nil), e.issue(t, alice, "smartcard-logon", "", nil)
+	res, err := e.st.Service.Identity.Login(ctx, "sam", totpPassword, remote)
+	if err != nil || res.Challenge == nil {
+		t.Fatalf("sam's password: %+v, %v; want a challenge", res, err)
+	}
+	_, err = e.st.Service.Identity.CompleteLoginCard(ctx, res.ChallengeID, []*x509.Certificate{aliceCard.x509}, remote)
+	servicetest.WantErr(t, "someone else's card", err, lanyard.EUnauthenticated, "not yours")
+	_, err = e.st.Service.Identity.CompleteLoginCard(ctx, res.ChallengeID, nil, remote)
+	servicetest.WantErr(t, "no card", err, lanyard.EUnauthenticated, "no card certificate")
+	done, err := e.st.Service.Identity.CompleteLoginCard(ctx, res.ChallengeID, []*x509.Certificate{samCard.x509}, remote)
+	if err != nil || done.Session == nil || done.Session.SecondFactorAt.IsZero() {
+		t.Fatalf("sam's own card: %+v, %v", done, err)
+	}
+	if _, _, err := e.st.Service.Identity.AuthenticateSession(ctx, done.SessionID, remote); err != nil {
+		t.Fatalf("the session: %v", err)
+	}
+	_, err = e.st.Service.Identity.CompleteLoginCard(ctx, res.ChallengeID, []*x509.Certificate{samCard.x509}, remote)
+	if !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		t.Errorf("the challenge used twice: %v", err)
+	}
+}
+
+// foreignCert is a logon certificate for upn from a new self-signed CA
+// named name.
+func foreignCert(t *testing.T, name pkix.Name, upn string) *x509.Certificate {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: name, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: upn}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+func details(t *testing.T, ev *lanyard.AuditEvent) map[string]any {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(ev.Details, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
