@@ -5,16 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
@@ -26,7 +23,6 @@ import (
 type cardEnv struct {
 	st    *servicetest.Stack
 	clock *servicetest.Clock
-	n     int
 }
 
 func newCardEnv(t *testing.T) *cardEnv {
@@ -48,60 +44,18 @@ func (e *cardEnv) user(t *testing.T, login string, roles ...lanyard.Role) *lanya
 	return u
 }
 
+// issue is servicetest.IssueCardCert on the env's store, CA and clock.
+func (e *cardEnv) issue(t *testing.T, u *lanyard.User, tmpl, cardType string, edit func(*lanyard.Template)) *issued {
+	t.Helper()
+	c := servicetest.IssueCardCert(t, e.st.Store, e.st.CA, u, tmpl, cardType, e.clock.Now(), edit)
+	return &issued{x509: c.X509, rec: c.Record, card: c.Card}
+}
+
 // issued is a certificate on a card, as the records hold it.
 type issued struct {
 	x509 *x509.Certificate
 	rec  *lanyard.Certificate
 	card *lanyard.Card
-}
-
-// issue signs a certificate of template tmpl (edited by edit, if any)
-// for u with the built-in CA and records it on a new issued card of
-// cardType ("" is piv).
-func (e *cardEnv) issue(t *testing.T, u *lanyard.User, tmpl, cardType string, edit func(*lanyard.Template)) *issued {
-	t.Helper()
-	ctx := context.Background()
-	if cardType == "" {
-		cardType = "piv"
-	}
-	var tp *lanyard.Template
-	servicetestView(t, e.st, func(tx lanyard.Tx) (err error) { tp, err = tx.TemplateByName(tmpl); return })
-	if edit != nil {
-		edit(tp)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := e.st.CA.Sign(ctx, &ca.SignRequest{Template: tp, User: u, PublicKey: key.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.n++
-	now := e.clock.Now()
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	out := &issued{x509: cert}
-	err = e.st.Store.Update(ctx, func(tx lanyard.Tx) error {
-		out.card = &lanyard.Card{Serial: "card" + string(rune('a'+e.n)), CardType: cardType, OwnerID: u.ID, State: lanyard.CardIssued, IssuedAt: now, CreatedAt: now, UpdatedAt: now}
-		if err := tx.CreateCard(out.card); err != nil {
-			return err
-		}
-		out.rec = &lanyard.Certificate{Serial: lanyard.SerialHex(cert.SerialNumber), CA: e.st.CA.Name(), Template: tmpl, UserID: u.ID, CardID: out.card.ID, Slot: "9a",
-			Subject: cert.Subject.String(), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Status: lanyard.CertWritten, Source: lanyard.SourceManaged,
-			KeySHA256: hex.EncodeToString(spki[:]), DER: cert.Raw, CreatedAt: now, UpdatedAt: now}
-		return tx.CreateCertificate(out.rec)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func servicetestView(t *testing.T, st *servicetest.Stack, fn func(lanyard.Tx) error) {
-	t.Helper()
-	if err := st.Store.View(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (e *cardEnv) update(t *testing.T, fn func(lanyard.Tx) error) {
