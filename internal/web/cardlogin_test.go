@@ -79,6 +79,9 @@ func TestCardLoginOverTLS(t *testing.T) {
 	withCard := tls.Certificate{Certificate: [][]byte{card.X509.Raw}, PrivateKey: card.Key, Leaf: card.X509}
 
 	c := client(withCard)
+	if status, body := call(c, hs.URL, "GET", "/login", nil); status != 200 || !strings.Contains(string(body), `id="card-login-button"`) {
+		t.Fatalf("the login page offers no card sign-in: %d %.300s", status, body)
+	}
 	status, body := call(c, hs.URL, "POST", "/api/v1/session/card", nil)
 	var info apiv1.SessionInfo
 	json.Unmarshal(body, &info)
