@@ -37,7 +37,7 @@ func TestCardLoginCurl(t *testing.T) {
 	s.insert(newVCard(t))
 	const pin = "24682468"
 	res := s.issueFor(gus, pin) // the default policy: the smartcard-logon certificate in 9a
-	s.agent.stop(t) // the card free for OpenSC
+	s.agent.stop(t)             // the card free for OpenSC
 	tk := openToken(t, s.reader)
 	serial := tokenSerial(t, tk)
 
