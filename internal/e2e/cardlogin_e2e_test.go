@@ -36,8 +36,10 @@ func TestCardLoginCurl(t *testing.T) {
 	s.pair("gus")
 	s.insert(newVCard(t))
 	const pin = "24682468"
-	res := s.issueFor(gus, pin) // the default policy: the smartcard-logon certificate in 9a
-	s.agent.stop(t)             // the card free for OpenSC
+	// The default policy: the smartcard-logon certificate in 9a. Then
+	// the agent stops, so that OpenSC has the card to itself.
+	res := s.issueFor(gus, pin)
+	s.agent.stop(t)
 	tk := openToken(t, s.reader)
 	serial := tokenSerial(t, tk)
 
