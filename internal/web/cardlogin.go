@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
 // Smart card sign-in (docs/security.md, "Smart card sign-in"): the
@@ -46,6 +47,20 @@ func peerChain(r *http.Request) []*x509.Certificate {
 		return nil
 	}
 	return r.TLS.PeerCertificates
+}
+
+// withClientCertificates is p with the chain of r's TLS connection, for
+// the step-up by card (identity.VerifySecondFactor); a copy, because
+// the identity capability may hand out one principal to many requests
+// (its token cache).
+func withClientCertificates(p *lanyard.Principal, r *http.Request) *lanyard.Principal {
+	chain := peerChain(r)
+	if len(chain) == 0 {
+		return p
+	}
+	cp := *p
+	cp.ClientCertificates = chain
+	return &cp
 }
 
 // cardLogin signs in with the connection's card certificate.

@@ -165,7 +165,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "Authorization header must be \"Bearer <token>\"")
 		}
-		return s.identity.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+		p, err := s.identity.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+		if err != nil {
+			return nil, err
+		}
+		return withClientCertificates(p, r), nil
 	}
 	id := s.sessionCookieValue(r)
 	if id == "" {
@@ -178,7 +182,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 	if !safeMethod(r.Method) && !auth.EqualCSRF(r.Header.Get(csrfHeader), sess.CSRFToken) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "missing or wrong %s header (CSRF protection)", csrfHeader)
 	}
-	return p, nil
+	return withClientCertificates(p, r), nil
 }
 
 func safeMethod(m string) bool {

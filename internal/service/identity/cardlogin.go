@@ -69,6 +69,33 @@ func (s *Identity) CompleteLoginCard(ctx context.Context, challengeID string, ch
 	return s.openSession(ctx, u, remote, nil, c, cred)
 }
 
+// cardStepUp is the step-up's second factor by card (VerifySecondFactor,
+// after u's password was found right): the card p's TLS connection
+// presents must be one that signs u in. Recorded in one transaction with
+// its audit event (session.step_up, method "card"), after checking the
+// card again. A refused card is EStepUpFailed with the reason; it is not
+// counted in the throttle, as nothing was guessed.
+func (s *Identity) cardStepUp(ctx context.Context, p *lanyard.Principal, u *lanyard.User) error {
+	cred, err := s.verifyCard(ctx, p.ClientCertificates, p.RemoteAddr)
+	if lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		return lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
+	}
+	if err != nil {
+		return err
+	}
+	if cred.user.ID != u.ID {
+		s.refuseCard(ctx, u, p.RemoteAddr, "the card of another user")
+		return lanyard.Errorf(lanyard.EStepUpFailed, "the card presented is not yours: use your own card or the code of your authenticator app")
+	}
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+		return s.rec.Event(p, "session.step_up", "user", u.Login, map[string]any{"method": "card", "ca": cred.cert.CA, "serial": cred.cert.Serial, "card_id": cred.card.ID})
+	}, func(tx lanyard.Tx) error { return stillUsable(tx, cred, s.rec.Clock()) })
+	if lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		return lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))
+	}
+	return err
+}
+
 // verifyCard checks chain for sign-in (what the checks are and why:
 // docs/security.md). Every refusal is EUnauthenticated with a message
 // for the person at the card.

@@ -285,3 +285,39 @@ func details(t *testing.T, ev *lanyard.AuditEvent) map[string]any {
 	}
 	return d
 }
+
+// TestCardStepUp: the step-up (password plus second factor) takes the
+// caller's own card on their TLS connection instead of a code, also
+// without an authenticator app; a wrong password, someone else's card
+// or a revoked one is refused, and without card and app the app is
+// asked for.
+func TestCardStepUp(t *testing.T) {
+	e := newCardEnv(t)
+	ctx := context.Background()
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	mine, theirs := e.issue(t, alice, "smartcard-logon", "", nil), e.issue(t, bob, "smartcard-logon", "", nil)
+	p := func(c *issued) *lanyard.Principal {
+		pr := &lanyard.Principal{User: alice, Roles: alice.Roles, RemoteAddr: remote, Session: true}
+		if c != nil {
+			pr.ClientCertificates = []*x509.Certificate{c.x509}
+		}
+		return pr
+	}
+	id := e.st.Service.Identity
+	if err := id.VerifySecondFactor(ctx, p(mine), totpPassword, ""); err != nil {
+		t.Fatalf("alice's password and card: %v", err)
+	}
+	evs, err := e.st.Service.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "session.step_up"})
+	if err != nil || len(evs) != 1 || details(t, evs[0])["method"] != "card" || evs[0].Actor != "alice" {
+		t.Fatalf("session.step_up events: %+v, %v; want one by alice's card", evs, err)
+	}
+	servicetest.WantErr(t, "wrong password", id.VerifySecondFactor(ctx, p(mine), "wrong", ""), lanyard.EStepUpFailed, "wrong password")
+	servicetest.WantErr(t, "bob's card", id.VerifySecondFactor(ctx, p(theirs), totpPassword, ""), lanyard.EStepUpFailed, "not yours")
+	servicetest.WantErr(t, "no card, no app", id.VerifySecondFactor(ctx, p(nil), totpPassword, ""), lanyard.ESecondFactorRequired, "authenticator app")
+	// A code given is checked as a code, card or not.
+	servicetest.WantErr(t, "a code without an app", id.VerifySecondFactor(ctx, p(mine), totpPassword, "123456"), lanyard.ESecondFactorRequired, "authenticator app")
+	if _, err := e.st.Service.PKI.Revoke(ctx, e.st.Admin, mine.rec.CA, mine.rec.Serial, lanyard.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	servicetest.WantErr(t, "revoked card", id.VerifySecondFactor(ctx, p(mine), totpPassword, ""), lanyard.EStepUpFailed, "revoked")
+}
