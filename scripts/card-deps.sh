@@ -38,6 +38,7 @@ have oathtool || need+=(oathtool)
 # Smart card sign-in's end-to-end test (internal/e2e): curl --engine
 # pkcs11 loads libp11's engine, which drives OpenSC's PKCS#11 module.
 lib_present '/usr/lib/*/engines-3/pkcs11.so' || need+=(libengine-pkcs11-openssl)
+have curl || need+=(curl)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
