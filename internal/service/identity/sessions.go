@@ -87,7 +87,7 @@ func (s *Identity) Login(ctx context.Context, login, password, remote string) (*
 		// counted as a success, until the second factor is right too.
 		return s.challenge(ctx, u, mode, e, remote)
 	}
-	res, err := s.openSession(ctx, u, remote, nil, nil, nil)
+	res, err := s.openSession(ctx, u, remote, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (s *Identity) CompleteLogin(ctx context.Context, challengeID, code, remote 
 		return nil, err
 	}
 	defer chk.att.Release()
-	res, err := s.openSession(ctx, u, remote, chk, c, nil)
+	res, err := s.openSession(ctx, u, remote, chk, c)
 	if err != nil {
 		return nil, err
 	}
@@ -292,10 +292,15 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // openSession creates u's session, in one transaction with its audit
 // event. With chk (a checked code) it records the code's step, the
 // session's second factor time and, for a new app, its confirmation;
-// with card (a card sign-in, cardlogin.go) the second factor time, after
-// checking the card again in the transaction; with c it uses up the
-// login challenge.
-func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential) (*LoginResult, error) {
+// with c it uses up the login challenge.
+func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
+	return s.openSessionCard(ctx, u, remote, chk, c, nil)
+}
+
+// openSessionCard is openSession that, with card (a card sign-in,
+// cardlogin.go), records the card as the session's second factor after
+// checking the card again in the transaction.
+func (s *Identity) openSessionCard(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
