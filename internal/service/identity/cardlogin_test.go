@@ -147,11 +147,17 @@ func TestCardLoginRefusals(t *testing.T) {
 	e.refused(t, "on hold", chain(held), "on hold")
 
 	disabled := e.issue(t, alice, "smartcard-logon", "", nil)
-	e.update(t, func(tx lanyard.Tx) error { disabled.card.State = lanyard.CardDisabled; return tx.UpdateCard(disabled.card) })
+	e.update(t, func(tx lanyard.Tx) error {
+		disabled.card.State = lanyard.CardDisabled
+		return tx.UpdateCard(disabled.card)
+	})
 	e.refused(t, "card disabled", chain(disabled), "card is disabled")
 
 	cardRevoked := e.issue(t, alice, "smartcard-logon", "", nil)
-	e.update(t, func(tx lanyard.Tx) error { cardRevoked.card.State = lanyard.CardRevoked; return tx.UpdateCard(cardRevoked.card) })
+	e.update(t, func(tx lanyard.Tx) error {
+		cardRevoked.card.State = lanyard.CardRevoked
+		return tx.UpdateCard(cardRevoked.card)
+	})
 	e.refused(t, "card revoked", chain(cardRevoked), "card is revoked")
 
 	software := e.issue(t, alice, "smartcard-logon", "software-store", nil)
