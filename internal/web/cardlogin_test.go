@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestCardLoginOverTLS(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
 		return &http.Client{Transport: tr, Jar: jar}
 	}
-	call := func(c *http.Client, base, method, path string, body any) (int, []byte) {
+	call := func(c *http.Client, base, method, path string, body any, header ...string) (int, []byte) {
 		t.Helper()
 		var rd io.Reader
 		if body != nil {
@@ -68,6 +69,9 @@ func TestCardLoginOverTLS(t *testing.T) {
 		}
 		req, _ := http.NewRequest(method, base+path, rd)
 		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
 		res, err := c.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
@@ -93,6 +97,26 @@ func TestCardLoginOverTLS(t *testing.T) {
 	}
 	if status, body := call(c, hs.URL, "GET", "/console/users", nil); status != 200 || !strings.Contains(string(body), "Users") {
 		t.Fatalf("the console with the card session: %d %.200s", status, body)
+	}
+
+	// The step-up (Set up PIN of sam's platform credential) takes the
+	// card on the connection instead of a code: it passes and the set-up
+	// goes on to look for the credential (not connected). The same
+	// session on a connection without the card is asked for the app.
+	now := time.Now()
+	cred := &lanyard.Card{Serial: "pc-sam", CardType: "platform-credential", OwnerID: sam.ID, State: lanyard.CardPINSetup, CreatedAt: now, UpdatedAt: now}
+	if err := st.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateCard(cred) }); err != nil {
+		t.Fatal(err)
+	}
+	setup := "/api/v1/cards/" + strconv.FormatInt(cred.ID, 10) + "/pin-setup"
+	in := map[string]string{"password": pw, "code": "", "pin": "24682468"}
+	if status, body := call(c, hs.URL, "POST", setup, in, "X-CSRF-Token", info.CSRFToken); status != 503 || !strings.Contains(string(body), "not connected") {
+		t.Errorf("Set up PIN with the card as second factor: %d %s, want 503 not connected", status, body)
+	}
+	noCard := client()
+	noCard.Jar = c.Jar
+	if status, body := call(noCard, hs.URL, "POST", setup, in, "X-CSRF-Token", info.CSRFToken); !strings.Contains(string(body), "enroll an authenticator app") {
+		t.Errorf("Set up PIN without the card: %d %s, want the app asked for", status, body)
 	}
 
 	// Password first, then the card instead of the authenticator app.
