@@ -5,8 +5,9 @@
 # check the cards with (OpenSC, pcsc-tools, yubico-piv-tool), the PC/SC
 # headers for cgo clients, SoftHSM2, the OpenSSL headers the TPM
 # simulator is compiled against, NSS's certutil and pk12util (the
-# software store imports its PKCS#12 into a user's NSS database), and
-# oathtool (the README's key recovery step).
+# software store imports its PKCS#12 into a user's NSS database),
+# oathtool (the README's key recovery step) and OpenSSL's pkcs11 engine
+# (curl signs in to the HTTPS listener with a card's key through it).
 #
 # Idempotent; prints nothing when everything is present. Uses sudo when not
 # run as root. Progress goes to stderr so callers may capture stdout.
@@ -34,6 +35,10 @@ have pk12util || need+=(libnss3-tools)
 # The README's "A card's life" (scripts/try-it.sh) computes the demo
 # user's authenticator code with oathtool, as a phone would.
 have oathtool || need+=(oathtool)
+# Smart card sign-in's end-to-end test (internal/e2e): curl --engine
+# pkcs11 loads libp11's engine, which drives OpenSC's PKCS#11 module.
+lib_present '/usr/lib/*/engines-3/pkcs11.so' || need+=(libengine-pkcs11-openssl)
+have curl || need+=(curl)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -69,7 +69,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.baseURL, "url", os.Getenv("LANYARD_URL"), "public base URL put in certificates' CRL and OCSP URLs (default http(s)://LISTEN)")
 	fs.StringVar(&c.caKeyAlg, "ca-key-algorithm", "ecp256", "key algorithm of a new built-in CA: ecp256, ecp384, rsa2048, rsa3072, rsa4096")
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "master key file (default DATA/master.key; "+seal.EnvMasterKey+" takes precedence)")
-	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS, where Lanyard-issued cards also sign in (client certificates, docs/security.md)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&c.demo, "demo", false, "demo mode: a demo user, a demo policy and an in-process agent with an emulated PIV card (no hardware needed)")
 	fs.StringVar(&c.agentListen, "agent-listen", envOr("LANYARD_AGENT_LISTEN", "127.0.0.1:8443"), "address of the agents' TLS listener; empty disables it (LANYARD_AGENT_LISTEN)")
@@ -228,6 +228,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	errc := make(chan error, 2)
 	go func() {
 		if c.tlsCert != "" {
+			// Client certificates are requested for smart card sign-in
+			// and judged by its endpoint (web.ListenerTLSConfig).
+			srv.TLSConfig = web.ListenerTLSConfig()
 			errc <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey)
 		} else {
 			errc <- srv.Serve(ln)

@@ -1,6 +1,9 @@
 package lanyard
 
-import "time"
+import (
+	"crypto/x509"
+	"time"
+)
 
 // Principal is who is calling: the user, the roles in force for this call
 // (a token's scope narrows its owner's roles) and where the call came from.
@@ -19,6 +22,12 @@ type Principal struct {
 	// no card. Roles then hold only user, and the card operations allow
 	// only what helps someone who cannot sign in (cardperm).
 	RemoteSelfService bool
+	// ClientCertificates is the certificate chain the caller's own TLS
+	// connection to Lanyard's HTTPS listener presented (the client's
+	// certificate first), nil without one: a card Lanyard issued there
+	// stands in for the authenticator app's code in the step-up
+	// (docs/security.md, "Smart card sign-in"). Never taken from a header.
+	ClientCertificates []*x509.Certificate
 }
 
 // SystemPrincipal acts for Lanyard itself (first start, schedules).

@@ -133,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 	// Mailer does) gets those of the identity capability too.
 	idNotifier, _ := cfg.Notifier.(identity.Notifier)
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
-		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier})
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier, CAs: cfg.CAs})
 	if err != nil {
 		return nil, err
 	}

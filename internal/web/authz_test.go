@@ -64,8 +64,12 @@ type authzRow struct {
 	// cookie (POST /api/v1/session's answer for a second factor); anyone
 	// else gets 401.
 	pendingLogin bool
-	roles        []lanyard.Role // the roles the route admits; nil: any authenticated caller
-	obj          object         // the owned object the path names
+	// needsCard: public, but only for a TLS client presenting a card's
+	// certificate (smart card sign-in); the table's plain HTTP callers
+	// get 401.
+	needsCard bool
+	roles     []lanyard.Role // the roles the route admits; nil: any authenticated caller
+	obj       object         // the owned object the path names
 	// others are the admitted roles that may act on another person's
 	// object; every other admitted role gets 403 or 404 there.
 	others []lanyard.Role
@@ -156,6 +160,9 @@ var authzRows = map[string]authzRow{
 	"POST /api/v1/session/second-factor":       {public: true, pendingLogin: true, body: `{"code":"123456"}`},
 	"GET /api/v1/session/second-factor/qr.png": {public: true, pendingLogin: true},
 	"DELETE /api/v1/session":                   {roles: anyone},
+	// Smart card sign-in: public, but only with a card on the TLS connection.
+	"POST /api/v1/session/card":               {public: true, needsCard: true},
+	"POST /api/v1/session/second-factor/card": {public: true, pendingLogin: true, needsCard: true},
 
 	// The token policy: everyone reads it, administrators set it.
 	"GET /api/v1/settings/tokens":                {roles: anyone},
@@ -472,7 +479,7 @@ func (f *authzFixture) cases(key string, row authzRow) []authzCase {
 	}
 	if row.public {
 		want := admitted
-		if row.pendingLogin {
+		if row.pendingLogin || row.needsCard {
 			want = unauthorized
 		}
 		return []authzCase{{caller: "none", path: at("none", false), want: want}}

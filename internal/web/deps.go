@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/x509"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/audit"
@@ -47,6 +48,10 @@ type Identity interface {
 	Login(ctx context.Context, login, password, remote string) (*identity.LoginResult, error)
 	CompleteLogin(ctx context.Context, challengeID, code, remote string) (*identity.LoginResult, error)
 	LoginEnrollment(ctx context.Context, challengeID string) (*identity.TOTPSetup, error)
+	// CardLogin and CompleteLoginCard sign in with the card certificate
+	// chain of the TLS connection (cardlogin.go).
+	CardLogin(ctx context.Context, chain []*x509.Certificate, remote string) (*identity.LoginResult, error)
+	CompleteLoginCard(ctx context.Context, challengeID string, chain []*x509.Certificate, remote string) (*identity.LoginResult, error)
 	AuthenticateSession(ctx context.Context, sessionID, remote string) (*lanyard.Principal, *lanyard.Session, error)
 	Logout(ctx context.Context, p *lanyard.Principal, sessionID string) error
 	// LoginThrottle is the service's throttle: the login form and the

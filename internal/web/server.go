@@ -126,6 +126,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.notificationRoutes("/api/v1")...)
 	s.routes = append(s.routes, s.totpRoutes()...)
 	s.routes = append(s.routes, s.rssRoutes()...)
+	s.routes = append(s.routes, s.cardLoginRoutes()...)
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	s.routes = append(s.routes, s.kraRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
@@ -164,7 +165,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, lanyard.Errorf(lanyard.EUnauthenticated, "Authorization header must be \"Bearer <token>\"")
 		}
-		return s.identity.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+		p, err := s.identity.AuthenticateToken(ctx, strings.TrimSpace(secret), remote)
+		if err != nil {
+			return nil, err
+		}
+		return withClientCertificates(p, r), nil
 	}
 	id := s.sessionCookieValue(r)
 	if id == "" {
@@ -177,7 +182,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 	if !safeMethod(r.Method) && !auth.EqualCSRF(r.Header.Get(csrfHeader), sess.CSRFToken) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "missing or wrong %s header (CSRF protection)", csrfHeader)
 	}
-	return p, nil
+	return withClientCertificates(p, r), nil
 }
 
 func safeMethod(m string) bool {

@@ -2,7 +2,7 @@
 // accounts and the rules for changing them (accountrule.go), API tokens,
 // browser sessions and the two-step staff login, the authenticator app
 // (TOTP) and the second-factor step-up, secret answers, the login
-// throttle and the token read cache.
+// throttle, the token read cache and smart card sign-in (cardlogin.go).
 package identity
 
 import (
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service/internal/ttlcache"
@@ -39,6 +40,10 @@ type Config struct {
 	Policies Policies
 	// Notifier, when set, sends the account notices (notices.go).
 	Notifier Notifier
+	// CAs are the CAs whose card certificates sign in (smart card
+	// sign-in, cardlogin.go), in configuration order; none: no card
+	// signs in.
+	CAs []ca.CA
 }
 
 // Policies finds the policy that applies to a user (the catalog).
@@ -58,6 +63,7 @@ type Identity struct {
 	policies      Policies                           // Config.Policies
 	decoy         atomic.Pointer[[]byte]             // Remote Self-Service decoy key (rss.go)
 	notifier      Notifier                           // Config.Notifier; nil: no notices
+	cas           []ca.CA                            // Config.CAs: card sign-in's issuers
 }
 
 // New checks cfg and returns an Identity.
@@ -76,5 +82,6 @@ func New(cfg Config) (*Identity, error) {
 		sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log, throttle: cfg.Throttle,
 		tokenCache:    ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000),
 		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies, notifier: cfg.Notifier,
+		cas: cfg.CAs,
 	}, nil
 }

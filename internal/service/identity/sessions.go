@@ -294,6 +294,13 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // session's second factor time and, for a new app, its confirmation;
 // with c it uses up the login challenge.
 func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
+	return s.openSessionCard(ctx, u, remote, chk, c, nil)
+}
+
+// openSessionCard is openSession that, with card (a card sign-in,
+// cardlogin.go), records the card as the session's second factor after
+// checking the card again in the transaction.
+func (s *Identity) openSessionCard(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
@@ -304,10 +311,14 @@ func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote stri
 	}
 	now := s.rec.Clock()
 	sess := &lanyard.Session{Hash: hash, UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	details := map[string]any{"second_factor": chk != nil}
+	details := map[string]any{"second_factor": chk != nil || card != nil}
 	if chk != nil {
 		sess.SecondFactorAt = now
 		details["enrolled"] = !chk.e.Confirmed()
+	}
+	if card != nil {
+		sess.SecondFactorAt = now
+		details["method"], details["ca"], details["serial"], details["card_id"] = "card", card.cert.CA, card.cert.Serial, card.card.ID
 	}
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)
@@ -323,6 +334,11 @@ func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote stri
 		}
 		if chk != nil {
 			if err := chk.record(tx, now); err != nil {
+				return err
+			}
+		}
+		if card != nil {
+			if err := stillUsable(tx, card, now); err != nil {
 				return err
 			}
 		}

@@ -67,10 +67,15 @@ func (s *Identity) LoginThrottle() *auth.Throttle { return s.throttle }
 // code of that step or an older one is refused afterwards. Refusals write
 // nothing.
 //
+// Without a code, on a TLS connection presenting the caller's own card
+// (p.ClientCertificates, a card that would sign them in: verifyCard),
+// the card is the second factor instead (cardStepUp).
+//
 // Errors: EInvalid for a password longer than auth.MaxPasswordInput;
-// ESecondFactorRequired when no authenticator app is confirmed;
-// EStepUpFailed for a wrong password, a wrong code or a code already
-// used (the message says which); ERateLimited while throttled.
+// ESecondFactorRequired when no authenticator app is confirmed (and no
+// card presented); EStepUpFailed for a wrong password, a wrong code, a
+// code already used or a card refused (the message says which);
+// ERateLimited while throttled.
 func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal, password, code string) error {
 	if err := selfOnly(p); err != nil {
 		return err
@@ -99,7 +104,8 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 	if err != nil {
 		return err
 	}
-	if !e.Confirmed() {
+	card := code == "" && len(p.ClientCertificates) > 0
+	if !card && !e.Confirmed() {
 		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
 	}
 	hash := u.PasswordHash
@@ -113,6 +119,13 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 	if err != nil || !ok || hash == dummyHash {
 		s.refuseStepUp(att, u.Login, "wrong password")
 		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
+	}
+	if card {
+		if err := s.cardStepUp(ctx, p, u); err != nil {
+			return err
+		}
+		att.Succeed()
+		return nil
 	}
 	step, err := s.stepUpCode(att, u.Login, e, code)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/auth"
+	"github.com/lanyard-cms/lanyard/internal/ca"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -34,6 +35,7 @@ type Server struct {
 	Service    *service.Service
 	Store      lanyard.Store
 	Sealer     *seal.AESGCM
+	CA         ca.CA // the built-in CA
 	Web        *web.Server
 	// AgentURL is the agent listener, https://127.0.0.1:PORT, with its
 	// certificate from the built-in CA (SANs 127.0.0.1 and localhost).
@@ -124,7 +126,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
 	tb.Cleanup(func() { stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon}
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon}
 }
 
 // handleArrivals runs the service's handling of the cards that arrive at

@@ -37,6 +37,10 @@ function rssCall(method, path, body) {
   return send(method, path, JSON.stringify(body), 'application/json', true);
 }
 
+// loginPaths are the login form's own calls: their 401 is an answer to
+// show, not an expired session.
+const loginPaths = new Set(['/session', '/session/second-factor', '/session/card', '/session/second-factor/card']);
+
 // send is call with a body of any type (a File for uploads); rss sends
 // the Remote Self-Service session's token instead of the session's.
 async function send(method, path, body, contentType, rss = false) {
@@ -60,7 +64,7 @@ async function send(method, path, body, contentType, rss = false) {
   if (!res.ok) {
     // An expired session on any page but the login form: log in again and
     // come back here.
-    if (res.status === 401 && !rss && path !== '/session' && path !== '/session/second-factor') {
+    if (res.status === 401 && !rss && !loginPaths.has(path)) {
       location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
     }
     throw new APIError(res.status, data || { detail: `The server answered ${res.status} ${res.statusText}.` }, res.headers.get('Retry-After'));
@@ -97,6 +101,19 @@ export const session = {
   // The login's second step: the authenticator app's code.
   secondFactor: async (code) => {
     const info = await call('POST', '/session/second-factor', { code });
+    if (info && info.csrf_token) csrfToken = info.csrf_token;
+    return info;
+  },
+  // Smart card sign-in: the card certificate the browser presented on
+  // this HTTPS connection; the card is the second factor.
+  cardLogin: async () => {
+    const info = await call('POST', '/session/card');
+    if (info && info.csrf_token) csrfToken = info.csrf_token;
+    return info;
+  },
+  // The login's second step by card instead of the app's code.
+  cardSecondFactor: async () => {
+    const info = await call('POST', '/session/second-factor/card');
     if (info && info.csrf_token) csrfToken = info.csrf_token;
     return info;
   },

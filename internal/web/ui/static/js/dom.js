@@ -159,4 +159,16 @@ export function confirmAction(opener, title, message, actionLabel) {
 
 // groupKey spaces a base32 key in fours, as authenticator apps accept it
 // and people read it.
+// Smart card step-up: over HTTPS the browser may present the card Lanyard
+// issued, which then stands in for the authenticator app's code in a
+// step-up (password plus second factor): the code may be left empty.
+export const cardStepUp = location.protocol === 'https:';
+export const codeLabel = cardStepUp
+  ? 'Code from your authenticator app (leave empty to use your smart card)'
+  : 'Code from your authenticator app';
+
+// stepUpCodeOK accepts a step-up code: six digits, or nothing where the
+// card may stand in for it.
+export const stepUpCodeOK = (v) => /^[0-9]{6}$/.test(v) || (cardStepUp && v === '');
+
 export const groupKey = (s) => s.replace(/(.{4})(?=.)/g, '$1 ');

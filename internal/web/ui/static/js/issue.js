@@ -10,7 +10,7 @@
 // preset.user: the card is issued to that user under their policy, and
 // the texts speak of them instead of "you".
 import * as api from './api.js';
-import { $, h, badge, copyText, errorText, fieldError, fmtDate, openDialog, sentence, setStatus } from './dom.js';
+import { $, h, badge, codeLabel, copyText, errorText, fieldError, fmtDate, openDialog, sentence, setStatus, stepUpCodeOK } from './dom.js';
 
 let busy = false;
 
@@ -348,7 +348,7 @@ export function pinSetupForm(card, onDone) {
     h('h3', { id: 'pin-setup-title', tabindex: '-1' }, 'Set up PIN'),
     h('p', {}, 'Your platform credential ', h('strong', {}, card.serial || ''), ' is issued. Confirm it is you with your password and your authenticator app, then choose its PIN.'),
     field('setup-password', 'Password', { type: 'password', autocomplete: 'current-password', required: true }),
-    field('setup-code', 'Code from your authenticator app', { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true }),
+    field('setup-code', codeLabel, { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: !stepUpCodeOK('') }),
     field('setup-pin', 'New PIN', { type: 'password', autocomplete: 'new-password', required: true }),
     field('setup-pin2', 'Confirm new PIN', { type: 'password', autocomplete: 'new-password', required: true }),
     h('div', { class: 'error', id: 'pin-setup-error', role: 'alert' }),

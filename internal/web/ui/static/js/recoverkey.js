@@ -4,7 +4,7 @@
 // software-store passwords (the server checks them); the account
 // password and a current authenticator code are the step-up. Nothing
 // typed here is kept: the fields are cleared when the dialog closes.
-import { $, h, errorText, fieldError, openDialog } from './dom.js';
+import { $, h, codeLabel, errorText, fieldError, openDialog, stepUpCodeOK } from './dom.js';
 
 // recoverKeyDialog asks for the secrets, calls take(secrets) for the
 // file (a Blob) and saves it as fileName. It resolves to true once the
@@ -24,7 +24,7 @@ export function recoverKeyDialog(opener, title, intro, fileName, take) {
       h('fieldset', {},
         h('legend', {}, 'Confirm it is you'),
         field('recover-account', 'Your account password', { type: 'password', autocomplete: 'current-password', maxlength: 1024, required: true }),
-        field('recover-code', 'Code from your authenticator app', { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true })),
+        field('recover-code', codeLabel, { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: !stepUpCodeOK('') })),
       error,
       h('div', { class: 'buttons' },
         h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'),
@@ -41,7 +41,7 @@ export function recoverKeyDialog(opener, title, intro, fileName, take) {
         [pw, pw.value ? '' : 'Enter a password for the file.'],
         [pw2, pw.value && pw.value !== pw2.value ? 'The two passwords differ.' : ''],
         [account, account.value ? '' : 'Enter your account password.'],
-        [code, /^[0-9]{6}$/.test(code.value.trim()) ? '' : 'Enter the 6-digit code your authenticator app shows now.'],
+        [code, stepUpCodeOK(code.value.trim()) ? '' : 'Enter the 6-digit code your authenticator app shows now.'],
       ];
       let first = null;
       for (const [input, msg] of checks) {

@@ -9,7 +9,7 @@
 // second person approved (each is used once). Nothing typed is kept: the
 // dialog is removed when it closes.
 import * as api from './api.js';
-import { h, errorText, setStatus } from './dom.js';
+import { h, codeLabel, errorText, setStatus } from './dom.js';
 import { cardActionDialog } from './continue.js';
 
 // recoverKeysButton is the card menu's Recover keys onto card entry, or
@@ -48,7 +48,7 @@ export async function openRecoverKeysDialog(card, opener, status, onDone) {
       + 'so that mail encrypted to your earlier certificates opens with the card. Connect the card, then confirm it is you '
       + 'with your account password and the code your authenticator app shows now.';
     fields = [['recover-keys-account', 'Your account password', 'current-password'],
-      ['recover-keys-code', 'Code from your authenticator app', 'one-time-code', 'text']];
+      ['recover-keys-code', codeLabel, 'one-time-code', 'text']];
   } else {
     let reqs;
     try {

@@ -6,7 +6,7 @@
 // Administrators also see and rotate the key recovery key here.
 import '../app.js';
 import * as api from '../api.js';
-import { $, h, badge, confirmAction, errorText, fieldError, fmtDateTime, openDialog, setStatus, table } from '../dom.js';
+import { $, h, badge, codeLabel, confirmAction, errorText, fieldError, fmtDateTime, openDialog, setStatus, stepUpCodeOK, table } from '../dom.js';
 import { recoverKeyDialog } from '../recoverkey.js';
 
 const me = api.currentUser();
@@ -57,6 +57,8 @@ function actions(r) {
 // Deciding.
 const decideDlg = $('#kr-decide-dialog');
 const decideForm = $('#kr-decide-form');
+$('label[for=kr-decide-code]').textContent = codeLabel;
+
 let deciding = null; // {req, approve}
 
 function decide(req, approve, opener) {
@@ -80,8 +82,8 @@ decideForm.addEventListener('submit', async (e) => {
   const account = $('#kr-decide-account');
   const code = $('#kr-decide-code');
   fieldError(account, approve && !account.value ? 'Enter your account password.' : '');
-  fieldError(code, approve && !/^[0-9]{6}$/.test(code.value.trim()) ? 'Enter the 6-digit code your authenticator app shows now.' : '');
-  if (approve && (!account.value || !/^[0-9]{6}$/.test(code.value.trim()))) {
+  fieldError(code, approve && !stepUpCodeOK(code.value.trim()) ? 'Enter the 6-digit code your authenticator app shows now.' : '');
+  if (approve && (!account.value || !stepUpCodeOK(code.value.trim()))) {
     (account.value ? code : account).focus();
     return;
   }

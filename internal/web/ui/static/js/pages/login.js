@@ -1,8 +1,10 @@
 // The login form: POST /api/v1/session, then on to the page that sent
 // the person here. Staff (and users with an authenticator app) get a
 // second step: the app's code, or, for staff without an app, its set-up
-// (QR code or key) confirmed with its first code. Only then is there a
-// session.
+// (QR code or key) confirmed with its first code, or the person's own
+// smart card on this HTTPS connection. Only then is there a session.
+// "Sign in with smart card" signs in by card alone (card and PIN: two
+// factors).
 import { session } from '../api.js';
 import { $, errorText, fieldError, groupKey, setStatus } from '../dom.js';
 
@@ -11,6 +13,12 @@ const err = $('#login-error');
 const status = $('#login-status');
 const factor = $('#factor-form');
 const code = $('#code');
+const cardLogin = $('#card-login');
+// Cards sign in only over HTTPS (the TLS handshake presents them): the
+// choice is not offered on plain HTTP.
+const https = location.protocol === 'https:';
+cardLogin.hidden = !https;
+$('#factor-card').hidden = !https;
 let shown = 0; // QR code loads, so that a new key never shows a cached image
 
 // next is where to go after login: only a path on this site. Browsers drop
@@ -48,6 +56,7 @@ function showFactor(pending) {
   fieldError(code, '');
   $('#factor-error').textContent = '';
   form.hidden = true;
+  cardLogin.hidden = true;
   factor.hidden = false;
   setStatus(status, '');
   code.focus();
@@ -58,6 +67,7 @@ function restart() {
   $('#totp-secret').value = '';
   $('#totp-qr').removeAttribute('src');
   form.hidden = false;
+  cardLogin.hidden = !https;
   $('#password').value = '';
   $('#password').focus();
 }
@@ -125,3 +135,39 @@ factor.addEventListener('submit', async (e) => {
 });
 
 $('#factor-restart').addEventListener('click', restart);
+
+// Smart card sign-in: the browser presented the card's certificate when
+// it connected (if it had one to offer); the server says whether it
+// opens an account and, if not, why.
+$('#card-login-button').addEventListener('click', async (e) => {
+  const cerr = $('#card-login-error');
+  cerr.textContent = '';
+  e.target.disabled = true;
+  setStatus(status, 'Checking your card…');
+  try {
+    await session.cardLogin();
+    signedIn();
+  } catch (ex) {
+    setStatus(status, '');
+    cerr.textContent = `Not signed in. ${errorText(ex)}`;
+  } finally {
+    e.target.disabled = false;
+  }
+});
+
+// The second step by card: the same user's card on this connection.
+$('#factor-card').addEventListener('click', async (e) => {
+  const ferr = $('#factor-error');
+  ferr.textContent = '';
+  e.target.disabled = true;
+  setStatus(status, 'Checking your card…');
+  try {
+    await session.cardSecondFactor();
+    signedIn();
+  } catch (ex) {
+    setStatus(status, '');
+    ferr.textContent = `Not logged in. ${errorText(ex)}`;
+  } finally {
+    e.target.disabled = false;
+  }
+});

@@ -1,0 +1,144 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
+	"github.com/lanyard-cms/lanyard/internal/web"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
+)
+
+// TestCardLoginOverTLS is smart card sign-in through the HTTPS
+// listener's TLS configuration (web.ListenerTLSConfig) with a Go client
+// that presents a card certificate from the built-in CA: a staff
+// member's card opens a session at once (the card is the second
+// factor), and the session reads the console; a password login on a
+// connection with the same card completes by card instead of a code.
+// Without a certificate, and over plain HTTP (what a TLS-terminating
+// proxy would pass on), sign-in is refused with the reason; a revoked
+// card's certificate is refused on the same listener.
+func TestCardLoginOverTLS(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitetest.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := webtest.Start(t, st)
+	hs := httptest.NewUnstartedServer(srv.Web.Handler())
+	hs.TLS = web.ListenerTLSConfig()
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+
+	pw, upn, rs := "correct horse battery", "sam@example.com", lanyard.Roles{lanyard.RoleOperator}
+	sam, err := srv.Service.Identity.CreateUser(ctx, lanyard.SystemPrincipal, identity.UserInput{Login: "sam", Password: &pw, UPN: &upn, Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := servicetest.IssueCardCert(t, st, srv.CA, sam, "smartcard-logon", "", time.Now(), nil)
+
+	// client is an HTTPS client of the listener, presenting certs.
+	client := func(certs ...tls.Certificate) *http.Client {
+		c := hs.Client()
+		tr := c.Transport.(*http.Transport).Clone()
+		tr.TLSClientConfig.Certificates = certs
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Transport: tr, Jar: jar}
+	}
+	call := func(c *http.Client, base, method, path string, body any, header ...string) (int, []byte) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, out
+	}
+	withCard := tls.Certificate{Certificate: [][]byte{card.X509.Raw}, PrivateKey: card.Key, Leaf: card.X509}
+
+	c := client(withCard)
+	if status, body := call(c, hs.URL, "GET", "/login", nil); status != 200 || !strings.Contains(string(body), `id="card-login-button"`) {
+		t.Fatalf("the login page offers no card sign-in: %d %.300s", status, body)
+	}
+	status, body := call(c, hs.URL, "POST", "/api/v1/session/card", nil)
+	var info apiv1.SessionInfo
+	json.Unmarshal(body, &info)
+	if status != 201 || info.User == nil || info.User.Login != "sam" || info.SecondFactorAt.IsZero() {
+		t.Fatalf("signing in with sam's card: %d %s", status, body)
+	}
+	if status, body := call(c, hs.URL, "GET", "/api/v1/session", nil); status != 200 || !strings.Contains(string(body), `"login":"sam"`) {
+		t.Fatalf("the card session: %d %s", status, body)
+	}
+	if status, body := call(c, hs.URL, "GET", "/console/users", nil); status != 200 || !strings.Contains(string(body), "Users") {
+		t.Fatalf("the console with the card session: %d %.200s", status, body)
+	}
+
+	// The step-up (Set up PIN of sam's platform credential) takes the
+	// card on the connection instead of a code: it passes and the set-up
+	// goes on to look for the credential (not connected). The same
+	// session on a connection without the card is asked for the app.
+	now := time.Now()
+	cred := &lanyard.Card{Serial: "pc-sam", CardType: "platform-credential", OwnerID: sam.ID, State: lanyard.CardPINSetup, CreatedAt: now, UpdatedAt: now}
+	if err := st.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateCard(cred) }); err != nil {
+		t.Fatal(err)
+	}
+	setup := "/api/v1/cards/" + strconv.FormatInt(cred.ID, 10) + "/pin-setup"
+	in := map[string]string{"password": pw, "code": "", "pin": "24682468"}
+	if status, body := call(c, hs.URL, "POST", setup, in, "X-CSRF-Token", info.CSRFToken); status != 503 || !strings.Contains(string(body), "not connected") {
+		t.Errorf("Set up PIN with the card as second factor: %d %s, want 503 not connected", status, body)
+	}
+	noCard := client()
+	noCard.Jar = c.Jar
+	if status, body := call(noCard, hs.URL, "POST", setup, in, "X-CSRF-Token", info.CSRFToken); !strings.Contains(string(body), "enroll an authenticator app") {
+		t.Errorf("Set up PIN without the card: %d %s, want the app asked for", status, body)
+	}
+
+	// Password first, then the card instead of the authenticator app.
+	c = client(withCard)
+	if status, body := call(c, hs.URL, "POST", "/api/v1/session", map[string]string{"login": "sam", "password": pw}); status != 202 {
+		t.Fatalf("sam's password: %d %s", status, body)
+	}
+	if status, body := call(c, hs.URL, "POST", "/api/v1/session/second-factor/card", nil); status != 201 || !strings.Contains(string(body), `"login":"sam"`) {
+		t.Fatalf("the second step by card: %d %s", status, body)
+	}
+
+	refused := func(what string, c *http.Client, base, want string) {
+		t.Helper()
+		status, body := call(c, base, "POST", "/api/v1/session/card", nil)
+		if status != 401 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %s, want 401 with %q", what, status, body, want)
+		}
+	}
+	refused("no certificate", client(), hs.URL, "no card certificate was presented")
+	refused("plain HTTP", client(withCard), srv.URL, "no card certificate was presented")
+	if _, err := srv.Service.PKI.Revoke(ctx, lanyard.SystemPrincipal, card.Record.CA, card.Record.Serial, lanyard.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	refused("revoked", client(withCard), hs.URL, "the certificate is revoked")
+}
