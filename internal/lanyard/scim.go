@@ -67,7 +67,7 @@ type SCIMStore interface {
 	SCIMGroupByResourceID(rid string) (*SCIMGroup, error)
 	// SCIMGroupByName finds a group by display name ignoring case.
 	SCIMGroupByName(name string) (*SCIMGroup, error)
-	ListSCIMGroups() ([]*SCIMGroup, error) // by id
+	ListSCIMGroups() ([]*SCIMGroup, error)          // by id
 	AddSCIMGroupMember(groupID, userID int64) error // no error when already a member
 	RemoveSCIMGroupMember(groupID, userID int64) error
 	SCIMGroupMembers(groupID int64) ([]int64, error) // user ids, ascending

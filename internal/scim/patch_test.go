@@ -49,7 +49,9 @@ func TestPatchUser(t *testing.T) {
 			func(u User) bool { return u.Active != nil && !*u.Active }},
 		{"path-less with path keys",
 			`{"Operations":[{"op":"Add","value":{"name.givenName":"Anna","displayName":"Anna Lee"}}]}`,
-			func(u User) bool { return u.Name.GivenName == "Anna" && u.Name.FamilyName == "Lee" && u.DisplayName == "Anna Lee" }},
+			func(u User) bool {
+				return u.Name.GivenName == "Anna" && u.Name.FamilyName == "Lee" && u.DisplayName == "Anna Lee"
+			}},
 		{"replace the work e-mail by filter",
 			`{"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"ann.lee@example.com"}]}`,
 			func(u User) bool {
@@ -57,7 +59,9 @@ func TestPatchUser(t *testing.T) {
 			}},
 		{"add an e-mail by filter that matches none",
 			`{"Operations":[{"op":"Add","path":"emails[type eq \"other\"].value","value":"x@example.com"}]}`,
-			func(u User) bool { return len(u.Emails) == 3 && u.Emails[2] == Email{Value: "x@example.com", Type: "other"} }},
+			func(u User) bool {
+				return len(u.Emails) == 3 && u.Emails[2] == Email{Value: "x@example.com", Type: "other"}
+			}},
 		{"remove by filter",
 			`{"Operations":[{"op":"remove","path":"emails[type eq \"home\"]"}]}`,
 			func(u User) bool { return len(u.Emails) == 1 && u.Emails[0].Type == "work" }},
@@ -84,7 +88,9 @@ func TestPatchUser(t *testing.T) {
 			func(u User) bool { return u.DisplayName == "" }},
 		{"replace emails whole",
 			`{"Operations":[{"op":"replace","path":"emails","value":[{"value":"z@example.com","primary":"true"}]}]}`,
-			func(u User) bool { return len(u.Emails) == 1 && u.Emails[0].Primary && u.PrimaryEmail() == "z@example.com" }},
+			func(u User) bool {
+				return len(u.Emails) == 1 && u.Emails[0].Primary && u.PrimaryEmail() == "z@example.com"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := baseUser()
