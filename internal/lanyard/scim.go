@@ -26,6 +26,10 @@ type SCIMUser struct {
 	UserID     int64
 	ExternalID string // the client's externalId (not User.ExternalID, which is Lanyard's SCIM id)
 	Attributes []byte // JSON object
+	// Deleted says the client deleted the resource: the account stays,
+	// disabled, and the endpoint no longer shows it (RFC 7644 section
+	// 3.6).
+	Deleted bool
 }
 
 // SCIMGroup is a group a SCIM client pushed. Its members' User.Groups
@@ -53,12 +57,12 @@ type SCIMStore interface {
 	// replace).
 	PutSCIMUser(u *SCIMUser) error
 	SCIMUser(userID int64) (*SCIMUser, error)
-	// ListSCIMUsers returns SCIM accounts with their attributes in id
-	// order, from offset, at most limit (0: all).
+	// ListSCIMUsers returns SCIM accounts that are not deleted, with
+	// their attributes, in id order, from offset, at most limit (0: all).
 	ListSCIMUsers(offset, limit int) ([]*User, []*SCIMUser, error)
 	CountSCIMUsers() (int, error)
-	// SCIMUserIDsByExternalID lists the accounts whose client externalId
-	// is externalID.
+	// SCIMUserIDsByExternalID lists the accounts not deleted whose
+	// client externalId is externalID.
 	SCIMUserIDsByExternalID(externalID string) ([]int64, error)
 
 	CreateSCIMGroup(g *SCIMGroup) error // sets g.ID; EConflict on a taken name or id

@@ -25,13 +25,13 @@ var (
 	qRevokeSCIMToken = prepared(`UPDATE scim_tokens SET revoked = ? WHERE id = ?`)
 	qTouchSCIMToken  = prepared(`UPDATE scim_tokens SET last_used_at = ? WHERE id = ?`)
 
-	qPutSCIMUser = prepared(`INSERT INTO scim_users (user_id, external_id, attributes) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET external_id = excluded.external_id, attributes = excluded.attributes`)
-	qSCIMUser      = prepared(`SELECT user_id, external_id, attributes FROM scim_users WHERE user_id = ?`)
+	qPutSCIMUser = prepared(`INSERT INTO scim_users (user_id, external_id, attributes, deleted) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET external_id = excluded.external_id, attributes = excluded.attributes, deleted = excluded.deleted`)
+	qSCIMUser      = prepared(`SELECT user_id, external_id, attributes, deleted FROM scim_users WHERE user_id = ?`)
 	qListSCIMUsers = prepared(`SELECT ` + scimUserCols + ` FROM users u JOIN scim_users s ON s.user_id = u.id
-		WHERE u.source = ? ORDER BY u.id LIMIT ? OFFSET ?`)
-	qCountSCIMUsers  = prepared(`SELECT count(*) FROM users u JOIN scim_users s ON s.user_id = u.id WHERE u.source = ?`)
-	qSCIMUsersByExtl = prepared(`SELECT user_id FROM scim_users WHERE external_id = ? AND external_id <> '' ORDER BY user_id`)
+		WHERE u.source = ? AND s.deleted = ? ORDER BY u.id LIMIT ? OFFSET ?`)
+	qCountSCIMUsers  = prepared(`SELECT count(*) FROM users u JOIN scim_users s ON s.user_id = u.id WHERE u.source = ? AND s.deleted = ?`)
+	qSCIMUsersByExtl = prepared(`SELECT user_id FROM scim_users WHERE external_id = ? AND external_id <> '' AND deleted = ? ORDER BY user_id`)
 
 	qInsertSCIMGroup = prepared(`INSERT INTO scim_groups (resource_id, display_name, external_id, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`)
@@ -104,7 +104,7 @@ func (t scimTx) PutSCIMUser(u *lanyard.SCIMUser) error {
 	if len(u.Attributes) == 0 {
 		u.Attributes = []byte("{}")
 	}
-	_, err := t.exec(qPutSCIMUser, u.UserID, u.ExternalID, string(u.Attributes))
+	_, err := t.exec(qPutSCIMUser, u.UserID, u.ExternalID, string(u.Attributes), u.Deleted)
 	if err != nil {
 		return t.writeErr(err, "", "SCIM attributes of a user that does not exist")
 	}
@@ -114,7 +114,7 @@ func (t scimTx) PutSCIMUser(u *lanyard.SCIMUser) error {
 func scanSCIMUser(r scanner) (*lanyard.SCIMUser, error) {
 	var s lanyard.SCIMUser
 	var attrs string
-	if err := r.Scan(&s.UserID, &s.ExternalID, &attrs); err != nil {
+	if err := r.Scan(&s.UserID, &s.ExternalID, &attrs, &s.Deleted); err != nil {
 		return nil, err
 	}
 	s.Attributes = []byte(attrs)
@@ -133,7 +133,7 @@ func (t scimTx) ListSCIMUsers(offset, limit int) ([]*lanyard.User, []*lanyard.SC
 	if limit <= 0 {
 		limit = 1 << 62 // no limit, in a form both engines take
 	}
-	rows, err := t.rows(qListSCIMUsers, string(lanyard.SourceSCIM), limit, max(offset, 0))
+	rows, err := t.rows(qListSCIMUsers, string(lanyard.SourceSCIM), false, limit, max(offset, 0))
 	if err != nil {
 		return nil, nil, t.readErr(err, nil)
 	}
@@ -166,7 +166,7 @@ func (t scimTx) ListSCIMUsers(offset, limit int) ([]*lanyard.User, []*lanyard.SC
 
 func (t scimTx) CountSCIMUsers() (int, error) {
 	var n int
-	if err := t.row(qCountSCIMUsers, string(lanyard.SourceSCIM)).Scan(&n); err != nil {
+	if err := t.row(qCountSCIMUsers, string(lanyard.SourceSCIM), false).Scan(&n); err != nil {
 		return 0, t.readErr(err, nil)
 	}
 	return n, nil
@@ -190,7 +190,7 @@ func ids(list []*int64, err error) ([]int64, error) {
 }
 
 func (t scimTx) SCIMUserIDsByExternalID(externalID string) ([]int64, error) {
-	rows, err := t.rows(qSCIMUsersByExtl, externalID)
+	rows, err := t.rows(qSCIMUsersByExtl, externalID, false)
 	return ids(collect(t.txn, rows, err, scanID))
 }
 

@@ -71,7 +71,16 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		// A second put replaces.
-		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: users[2].ID, ExternalID: "x3", Attributes: []byte(`{}`)})
+		if err := tx.PutSCIMUser(&lanyard.SCIMUser{UserID: users[2].ID, ExternalID: "x3", Attributes: []byte(`{}`)}); err != nil {
+			return err
+		}
+		// A deleted one is not listed, counted or found by externalId.
+		d := NewUser("dee")
+		d.Source, d.ExternalID = lanyard.SourceSCIM, "id-dee"
+		if err := tx.CreateUser(d); err != nil {
+			return err
+		}
+		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: d.ID, ExternalID: "x1", Attributes: []byte(`{}`), Deleted: true})
 	})
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
 		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: 99999, Attributes: []byte(`{}`)})

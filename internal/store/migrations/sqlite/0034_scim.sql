@@ -17,10 +17,15 @@ CREATE TABLE scim_tokens (
 -- scim_users: what a SCIM client wrote of an account beyond the users
 -- row: its own externalId and the attributes users has no column for
 -- (JSON object). users.external_id holds the SCIM id Lanyard assigned.
+-- deleted: the client deleted the resource; the account stays (cards and
+-- audit events refer to it), disabled, and the SCIM endpoint answers 404
+-- for it (RFC 7644 section 3.6) until a client creates the same userName
+-- again, which brings it back.
 CREATE TABLE scim_users (
     user_id     INTEGER NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     external_id TEXT    NOT NULL DEFAULT '',
-    attributes  TEXT    NOT NULL DEFAULT '{}'
+    attributes  TEXT    NOT NULL DEFAULT '{}',
+    deleted     INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))
 ) STRICT;
 CREATE INDEX scim_users_external ON scim_users (external_id) WHERE external_id <> '';
 
