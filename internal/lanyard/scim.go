@@ -74,6 +74,6 @@ type SCIMStore interface {
 	ListSCIMGroups() ([]*SCIMGroup, error)          // by id
 	AddSCIMGroupMember(groupID, userID int64) error // no error when already a member
 	RemoveSCIMGroupMember(groupID, userID int64) error
-	SCIMGroupMembers(groupID int64) ([]int64, error) // user ids, ascending
+	SCIMGroupMembers(groupID int64) ([]*User, error) // by id
 	SCIMGroupsOfUser(userID int64) ([]*SCIMGroup, error)
 }

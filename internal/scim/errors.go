@@ -51,3 +51,14 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 		Detail   string   `json:"detail,omitempty"`
 	}{[]string{ErrorSchema}, strconv.Itoa(e.Status), e.Type, e.Detail})
 }
+
+// Conflict returns a 409 uniqueness error: the userName or displayName
+// is taken (RFC 7644 section 3.3).
+func Conflict(format string, args ...any) *Error {
+	return &Error{Status: http.StatusConflict, Type: TypeUniqueness, Detail: fmt.Sprintf(format, args...)}
+}
+
+// NotFound returns a 404 error for the resource id.
+func NotFound(kind, id string) *Error {
+	return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %s not found", kind, id)}
+}

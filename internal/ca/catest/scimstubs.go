@@ -43,7 +43,9 @@ func (*tx) ListSCIMGroups() ([]*lanyard.SCIMGroup, error) {
 }
 func (*tx) AddSCIMGroupMember(int64, int64) error    { return notImplemented("AddSCIMGroupMember") }
 func (*tx) RemoveSCIMGroupMember(int64, int64) error { return notImplemented("RemoveSCIMGroupMember") }
-func (*tx) SCIMGroupMembers(int64) ([]int64, error)  { return nil, notImplemented("SCIMGroupMembers") }
+func (*tx) SCIMGroupMembers(int64) ([]*lanyard.User, error) {
+	return nil, notImplemented("SCIMGroupMembers")
+}
 func (*tx) SCIMGroupsOfUser(int64) ([]*lanyard.SCIMGroup, error) {
 	return nil, notImplemented("SCIMGroupsOfUser")
 }

@@ -43,7 +43,8 @@ var (
 	qListSCIMGroups      = prepared(`SELECT ` + scimGroupCols + ` FROM scim_groups ORDER BY id`)
 	qAddSCIMMember       = prepared(`INSERT INTO scim_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	qRemoveSCIMMember    = prepared(`DELETE FROM scim_group_members WHERE group_id = ? AND user_id = ?`)
-	qSCIMGroupMembers    = prepared(`SELECT user_id FROM scim_group_members WHERE group_id = ? ORDER BY user_id`)
+	qSCIMGroupMembers    = prepared(`SELECT u.` + strings.ReplaceAll(userCols, ", ", ", u.") + ` FROM users u JOIN scim_group_members m ON m.user_id = u.id
+		WHERE m.group_id = ? ORDER BY u.id`)
 	qSCIMGroupsOfUser    = prepared(`SELECT g.id, g.resource_id, g.display_name, g.external_id, g.created_at, g.updated_at
 		FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.id`)
 )
@@ -264,9 +265,9 @@ func (t scimTx) RemoveSCIMGroupMember(groupID, userID int64) error {
 	return nil
 }
 
-func (t scimTx) SCIMGroupMembers(groupID int64) ([]int64, error) {
+func (t scimTx) SCIMGroupMembers(groupID int64) ([]*lanyard.User, error) {
 	rows, err := t.rows(qSCIMGroupMembers, groupID)
-	return ids(collect(t.txn, rows, err, scanID))
+	return collect(t.txn, rows, err, scanUser)
 }
 
 func (t scimTx) SCIMGroupsOfUser(userID int64) ([]*lanyard.SCIMGroup, error) {

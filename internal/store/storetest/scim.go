@@ -112,6 +112,15 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		equal(t, "SCIMUserIDsByExternalID", ids, []int64{users[0].ID})
+		d, err := tx.UserByLogin("dee")
+		if err != nil {
+			return err
+		}
+		sd, err := tx.SCIMUser(d.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "SCIMUser deleted", sd.Deleted, true)
 		return nil
 	})
 
@@ -156,7 +165,7 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 		if err != nil {
 			return err
 		}
-		equal(t, "SCIMGroupMembers", mem, []int64{users[0].ID})
+		equal(t, "SCIMGroupMembers", mem, []*lanyard.User{users[0]})
 		of, err := tx.SCIMGroupsOfUser(users[0].ID)
 		if err != nil {
 			return err
