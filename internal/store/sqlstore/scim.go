@@ -45,7 +45,7 @@ var (
 	qRemoveSCIMMember    = prepared(`DELETE FROM scim_group_members WHERE group_id = ? AND user_id = ?`)
 	qSCIMGroupMembers    = prepared(`SELECT u.` + strings.ReplaceAll(userCols, ", ", ", u.") + ` FROM users u JOIN scim_group_members m ON m.user_id = u.id
 		WHERE m.group_id = ? ORDER BY u.id`)
-	qSCIMGroupsOfUser    = prepared(`SELECT g.id, g.resource_id, g.display_name, g.external_id, g.created_at, g.updated_at
+	qSCIMGroupsOfUser = prepared(`SELECT g.id, g.resource_id, g.display_name, g.external_id, g.created_at, g.updated_at
 		FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.id`)
 )
 
