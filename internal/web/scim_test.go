@@ -12,14 +12,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// scimErr is a SCIM error response (RFC 7644 section 3.12).
-type scimErr struct {
-	Schemas  []string `json:"schemas"`
-	Status   string   `json:"status"`
-	ScimType string   `json:"scimType"`
-	Detail   string   `json:"detail"`
-}
-
 func (e *env) scimToken(name string) string {
 	e.t.Helper()
 	var nt apiv1.NewSCIMToken
