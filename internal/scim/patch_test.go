@@ -247,3 +247,43 @@ func TestReadJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApply: any PATCH body either fails with a SCIM error or leaves a
+// resource that decodes (or fails to decode with a SCIM error); nothing
+// panics, for users and groups alike.
+func FuzzApply(f *testing.F) {
+	for _, s := range []string{
+		`{"Operations":[{"op":"Replace","path":"active","value":"False"}]}`,
+		`{"Operations":[{"op":"add","value":{"name.givenName":"A","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"m"}}}]}`,
+		`{"Operations":[{"op":"Remove","path":"members","value":[{"value":"a"}]}]}`,
+		`{"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"x@y"}]}`,
+		`{"Operations":[{"op":"remove","path":"members[value eq \"a\"]"}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var req PatchRequest
+		if json.Unmarshal([]byte(body), &req) != nil {
+			return
+		}
+		for _, rt := range []*ResourceType{Users, Groups} {
+			m := baseUser()
+			var out any = &User{}
+			if rt == Groups {
+				m = ToMap(&Group{Schemas: []string{GroupSchema}, ID: "g", DisplayName: "G", Members: []Ref{{Value: "a"}, {Value: "b"}}})
+				out = &Group{}
+			}
+			if err := rt.Apply(m, req.Operations); err != nil {
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("Apply: %T %v", err, err)
+				}
+				continue
+			}
+			if err := rt.Decode(m, out); err != nil {
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("Decode: %T %v", err, err)
+				}
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -120,6 +121,9 @@ func (s *Provisioning) modifyGroup(ctx context.Context, p *lanyard.Principal, id
 		out, err = s.renderGroup(tx, g, true)
 		return err
 	})
+	if errors.Is(err, errUnchanged) {
+		return s.GetGroup(ctx, id, true)
+	}
 	return out, err
 }
 
@@ -183,6 +187,9 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 	}
 	now := s.rec.Clock()
 	c.renamed = g.ID != 0 && g.DisplayName != name
+	if g.ID != 0 && !c.renamed && g.ExternalID == strings.TrimSpace(in.ExternalID) && sameMembers(old, want) {
+		return errUnchanged // an add of a member already in, say
+	}
 	g.DisplayName, g.ExternalID, g.UpdatedAt = name, strings.TrimSpace(in.ExternalID), now
 	if g.ID == 0 {
 		if g.ResourceID, err = newID(s.rand); err != nil {
@@ -230,6 +237,18 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 		}
 	}
 	return nil
+}
+
+func sameMembers(old []*lanyard.User, want map[int64]*lanyard.User) bool {
+	if len(old) != len(want) {
+		return false
+	}
+	for _, u := range old {
+		if want[u.ID] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // regroup sets u's groups to the names of the SCIM groups it is in.

@@ -304,6 +304,14 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 		!slices.Equal(groups("ida@example.com"), []string{"Card Operators"}) {
 		t.Fatalf("after patch: %v %v %v", groups("gil@example.com"), groups("hal@example.com"), groups("ida@example.com"))
 	}
+	// Adding a member already in records nothing.
+	before := len(e.actions("scim:entra"))
+	if _, err = e.prov.PatchGroup(ctx, e.client, g.ID, patch(t, `{"Operations":[{"op":"Add","path":"members","value":[{"value":"`+ids[2]+`"}]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.actions("scim:entra")); n != before {
+		t.Fatalf("a no-op group PATCH added %d events", n-before)
+	}
 	got, err := e.prov.GetGroup(ctx, g.ID, true)
 	if err != nil || len(got.Members) != 2 {
 		t.Fatalf("group %+v %v", got, err)
