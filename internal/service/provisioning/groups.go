@@ -172,9 +172,19 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 		return err
 	}
 	want := map[int64]*lanyard.User{}
+	// Members already in need no look-up: a PATCH adding one member to a
+	// large group reads only that one.
+	current := make(map[string]*lanyard.User, len(old))
+	for _, u := range old {
+		current[u.ExternalID] = u
+	}
 	for _, m := range in.Members {
 		if m.Type != "" && !strings.EqualFold(m.Type, "User") {
 			return scim.Errorf(scim.TypeInvalidValue, "member %q: only users can be members (no nested groups)", m.Value)
+		}
+		if u := current[m.Value]; u != nil {
+			want[u.ID] = u
+			continue
 		}
 		u, _, err := load(tx, m.Value)
 		if err != nil {
