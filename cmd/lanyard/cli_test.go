@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,36 @@ func TestCLI(t *testing.T) {
 	}
 	if _, errOut, code := admin.run("", "token", "create", "--ttl", "721h"); code != 1 || !strings.Contains(errOut, "longest token lifetime allowed, 720h") {
 		t.Fatalf("token over the cap: exit %d %q", code, errOut)
+	}
+
+	// SCIM tokens (administrators): the secret opens /scim/v2/ and
+	// stops working once revoked.
+	scimSecret := strings.TrimSpace(admin.must(0, "scim", "token", "create", "entra-id"))
+	if !strings.HasPrefix(scimSecret, "lys_") || strings.Contains(scimSecret, "\n") {
+		t.Fatalf("scim token create printed %q", scimSecret)
+	}
+	if out := admin.must(0, "scim", "token", "list"); !strings.Contains(out, "entra-id") || strings.Contains(out, scimSecret[12:]) {
+		t.Fatalf("scim token list: %q", out)
+	}
+	if _, errOut, code := carla.run("", "scim", "token", "create", "x"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("scim token create by a CA manager: exit %d %q", code, errOut)
+	}
+	scimStatus := func() int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer "+scimSecret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := scimStatus(); st != 200 {
+		t.Fatalf("SCIM with a new token: %d", st)
+	}
+	admin.must(0, "scim", "token", "revoke", "1")
+	if st := scimStatus(); st != 401 {
+		t.Fatalf("SCIM with a revoked token: %d", st)
 	}
 
 	// Key archival (issue 17): archive key only on an encryption

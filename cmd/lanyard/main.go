@@ -35,6 +35,7 @@ func commands() []command {
 	cmds = append(cmds, userCommands()...)
 	cmds = append(cmds, secretAnswerCommands()...)
 	cmds = append(cmds, tokenCommands()...)
+	cmds = append(cmds, scimCommands()...)
 	cmds = append(cmds, configCommands()...)
 	cmds = append(cmds, caCommands()...)
 	cmds = append(cmds, auditCommands()...)

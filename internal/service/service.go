@@ -29,6 +29,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
+	"github.com/lanyard-cms/lanyard/internal/service/provisioning"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
@@ -85,6 +86,7 @@ type Service struct {
 	Cards        *cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
 	Audit        *audit.Log                 // reading, verifying and checkpointing the audit chain
 	Archive      *archive.Archive           // key archival: the KRA key, archived encryption keys
+	Provisioning *provisioning.Provisioning // SCIM 2.0: pushed users and groups, SCIM tokens
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
@@ -173,6 +175,10 @@ func New(cfg Config) (*Service, error) {
 		Catalog: s.Catalog, PKI: s.PKI, Documents: s.Documents, SecondFactor: s.Identity, SecretAnswers: secretAnswersOf{s.Identity}, AirCards: s.Workstations,
 		KeyArchive: archiveOf{s.Archive}})
 	if err != nil {
+		return nil, err
+	}
+	if s.Provisioning, err = provisioning.New(provisioning.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
+		BaseURL: cfg.BaseURL, CredentialsEnded: s.Identity.PurgeTokenCache}); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -167,6 +167,9 @@ var authzRows = map[string]authzRow{
 	// The token policy: everyone reads it, administrators set it.
 	"GET /api/v1/settings/tokens":                {roles: anyone},
 	"PUT /api/v1/settings/tokens":                {roles: admins, body: `{"max_ttl":"720h"}`},
+	"GET /api/v1/scim/tokens":                    {roles: admins},
+	"POST /api/v1/scim/tokens":                   {roles: admins, body: `{"name":"authz"}`},
+	"DELETE /api/v1/scim/tokens/{id}":            {roles: admins, params: map[string]string{"id": "1"}},
 	"GET /api/v1/settings/kra":                   {roles: admins},
 	"POST /api/v1/settings/kra/rotate":           {roles: admins},
 	"GET /api/v1/me/archived-keys":               {roles: anyone},

@@ -51,6 +51,9 @@ type Config struct {
 	// Notifications administers e-mail notifications (internal/notify);
 	// nil: its routes answer unavailable.
 	Notifications Notifications
+	// Provisioning serves /scim/v2/ and the SCIM tokens
+	// (internal/service/provisioning); nil: those answer unavailable.
+	Provisioning Provisioning
 	// ContentCounts is the Card Monitor, whose last run's counts /metrics
 	// reports (lanyard_cards_content_status); nil (the monitor is off):
 	// no such gauge.
@@ -79,6 +82,7 @@ type Server struct {
 	version      string
 	agents       *agenthub.Hub
 	notify       Notifications
+	prov         Provisioning
 }
 
 // New builds the server and its route table.
@@ -106,7 +110,7 @@ func New(cfg Config) *Server {
 		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
-		agents: cfg.Agents, notify: cfg.Notifications,
+		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -131,6 +135,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.kraRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
 	s.routes = append(s.routes, s.recoverKeysRoutes()...)
+	s.routes = append(s.routes, s.scimRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}
@@ -138,6 +143,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, lanyard.Errorf(lanyard.ENotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
+	s.mux.Handle("/scim/v2/", s.metrics.wrap("/scim/v2", s.scimHandler()))
 	s.mountUI()
 	return s
 }

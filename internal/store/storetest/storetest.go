@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Sessions", testSessions},
 		{"UPNUnique", testUPNUnique},
 		{"UserSources", testUserSources},
+		{"SCIMTokens", testSCIMTokens},
+		{"SCIMUsersGroups", testSCIMUsersGroups},
 		{"UserCredentials", testUserCredentials},
 		{"SecretLocks", testSecretLocks},
 		{"RSSSessions", testRSSSessions},

@@ -192,6 +192,15 @@ export const tokenSettings = {
   put: (s) => call('PUT', '/settings/tokens', s),
 };
 
+// SCIM tokens (administrators): [{id, name, prefix, created_by,
+// created_at, last_used_at, revoked}]; create answers {token, info,
+// endpoint}, the secret shown once.
+export const scimTokens = {
+  list: () => call('GET', '/scim/tokens').then(items),
+  create: (name) => call('POST', '/scim/tokens', { name }),
+  revoke: (id) => call('DELETE', `/scim/tokens/${enc(id)}`),
+};
+
 export const features = {
   get: () => call('GET', '/features'), // {tpm_virtual_card, platform_credential}
   put: (f) => call('PUT', '/features', f),

@@ -1,0 +1,79 @@
+package lanyard
+
+import "time"
+
+// SCIMToken is a bearer credential of a SCIM 2.0 client (RFC 7644
+// section 2): Entra ID, Okta or another directory pushing users and
+// groups to /scim/v2/. It belongs to no user and opens nothing but the
+// SCIM endpoint; API tokens do not open that endpoint. Only the SHA-256
+// of the secret is stored.
+type SCIMToken struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"` // unique; the audit events' actor
+	Prefix     string    `json:"prefix"`
+	Hash       []byte    `json:"-"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	Revoked    bool      `json:"revoked"`
+}
+
+// SCIMUser is what Lanyard keeps of a SCIM-pushed account beyond the
+// User: the client's own externalId and the SCIM attributes the User
+// has no field for (the name's parts, every e-mail, the manager's id),
+// as the client sent them, so that a GET returns what was written.
+type SCIMUser struct {
+	UserID     int64
+	ExternalID string // the client's externalId (not User.ExternalID, which is Lanyard's SCIM id)
+	Attributes []byte // JSON object
+	// Deleted says the client deleted the resource: the account stays,
+	// disabled, and the endpoint no longer shows it (RFC 7644 section
+	// 3.6).
+	Deleted bool
+}
+
+// SCIMGroup is a group a SCIM client pushed. Its members' User.Groups
+// hold its DisplayName, which is how policies link to it.
+type SCIMGroup struct {
+	ID          int64
+	ResourceID  string // the SCIM id Lanyard assigned
+	DisplayName string // unique ignoring case
+	ExternalID  string // the client's externalId
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// SCIMStore holds SCIM tokens, the SCIM side of pushed accounts and
+// SCIM groups with their members.
+type SCIMStore interface {
+	CreateSCIMToken(t *SCIMToken) error // sets t.ID; EConflict on a taken name
+	SCIMTokenByHash(hash []byte) (*SCIMToken, error)
+	SCIMTokenByID(id int64) (*SCIMToken, error)
+	ListSCIMTokens() ([]*SCIMToken, error)
+	RevokeSCIMToken(id int64) error
+	TouchSCIMToken(id int64, at time.Time) error
+
+	// PutSCIMUser writes the SCIM attributes of an account (insert or
+	// replace).
+	PutSCIMUser(u *SCIMUser) error
+	SCIMUser(userID int64) (*SCIMUser, error)
+	// ListSCIMUsers returns SCIM accounts that are not deleted, with
+	// their attributes, in id order, from offset, at most limit (0: all).
+	ListSCIMUsers(offset, limit int) ([]*User, []*SCIMUser, error)
+	CountSCIMUsers() (int, error)
+	// SCIMUserIDsByExternalID lists the accounts not deleted whose
+	// client externalId is externalID.
+	SCIMUserIDsByExternalID(externalID string) ([]int64, error)
+
+	CreateSCIMGroup(g *SCIMGroup) error // sets g.ID; EConflict on a taken name or id
+	UpdateSCIMGroup(g *SCIMGroup) error // name, externalId, updated
+	DeleteSCIMGroup(id int64) error     // with its memberships
+	SCIMGroupByResourceID(rid string) (*SCIMGroup, error)
+	// SCIMGroupByName finds a group by display name ignoring case.
+	SCIMGroupByName(name string) (*SCIMGroup, error)
+	ListSCIMGroups() ([]*SCIMGroup, error)          // by id
+	AddSCIMGroupMember(groupID, userID int64) error // no error when already a member
+	RemoveSCIMGroupMember(groupID, userID int64) error
+	SCIMGroupMembers(groupID int64) ([]*User, error) // by id
+	SCIMGroupsOfUser(userID int64) ([]*SCIMGroup, error)
+}
