@@ -60,6 +60,7 @@ type Tx interface {
 	MailStore
 	SettingStore
 	AuditStore
+	DirectorySourceStore
 }
 
 // UserStore holds users.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Sessions", testSessions},
 		{"UPNUnique", testUPNUnique},
 		{"UserSources", testUserSources},
+		{"DirectorySources", testDirectorySources},
 		{"UserCredentials", testUserCredentials},
 		{"SecretLocks", testSecretLocks},
 		{"RSSSessions", testRSSSessions},
