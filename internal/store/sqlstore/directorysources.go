@@ -18,12 +18,12 @@ var (
 	qUpdateDirSource = prepared(`UPDATE directory_sources SET name = ?, kind = ?, url = ?, start_tls = ?, ca_pem = ?, bind_dn = ?,
 		bind_password = ?, base_dn = ?, user_filter = ?, group_filter = ?, page_size = ?, mapping = ?, sync_interval = ?,
 		leaver_action = ?, enabled = ?, updated_at = ? WHERE id = ?`)
-	qSetDirSync        = prepared(`UPDATE directory_sources SET sync_state = ?, last_report = ?, last_sync_at = ? WHERE id = ?`)
-	qDirSourceByID     = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE id = ?`)
-	qDirSourceByName   = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE name = ?`)
-	qDirSources        = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources ORDER BY name`)
-	qDeleteDirSource   = prepared(`DELETE FROM directory_sources WHERE id = ?`)
-	qDirectoryUsers    = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
+	qSetDirSync      = prepared(`UPDATE directory_sources SET sync_state = ?, last_report = ?, last_sync_at = ? WHERE id = ?`)
+	qDirSourceByID   = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE id = ?`)
+	qDirSourceByName = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE name = ?`)
+	qDirSources      = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources ORDER BY name`)
+	qDeleteDirSource = prepared(`DELETE FROM directory_sources WHERE id = ?`)
+	qDirectoryUsers  = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
 )
 
 // directorySourcesTx is the directory sources' part of a transaction.
