@@ -155,3 +155,22 @@ func (a archiveOf) OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]c
 	}
 	return out, err
 }
+
+// leaverCards lets the directory sync hand a leaver's cards to the card
+// workflows (directory.Cards, cardops.Cards.LeaveTx). The directory
+// capability is built before the card workflows (identity checks
+// directory users' passwords through it), so this finds them when it is
+// called: New builds them before anything can sync.
+type leaverCards struct{ s *Service }
+
+func (l leaverCards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, action lanyard.LeaverAction) ([]string, func(), error) {
+	left, err := l.s.Cards.LeaveTx(ctx, tx, p, u, action)
+	if err != nil {
+		return nil, nil, err
+	}
+	serials := make([]string, len(left.Cards))
+	for i, c := range left.Cards {
+		serials[i] = c.Serial
+	}
+	return serials, func() { l.s.Cards.Left(left) }, nil
+}

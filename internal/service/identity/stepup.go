@@ -102,6 +102,16 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 	if !e.Confirmed() {
 		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
 	}
+	if s.fromDirectory(u) {
+		if err := s.directories.Authenticate(ctx, u, password); err != nil {
+			if !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+				return err // unreachable: not a wrong password
+			}
+			s.refuseStepUp(att, u.Login, "wrong password")
+			return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
+		}
+		return s.verifyStepUpCode(ctx, p, att, u, e, code)
+	}
 	hash := u.PasswordHash
 	if hash == "" || u.Disabled {
 		hash = dummyHash // same time as a real check; never matches
@@ -114,6 +124,12 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 		s.refuseStepUp(att, u.Login, "wrong password")
 		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
 	}
+	return s.verifyStepUpCode(ctx, p, att, u, e, code)
+}
+
+// verifyStepUpCode is the step-up's second half, once the password was
+// right: the code, recorded as used with the audit event.
+func (s *Identity) verifyStepUpCode(ctx context.Context, p *lanyard.Principal, att *auth.Attempt, u *lanyard.User, e *lanyard.TOTPEnrollment, code string) error {
 	step, err := s.stepUpCode(att, u.Login, e, code)
 	if err != nil {
 		return err
