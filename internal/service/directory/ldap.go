@@ -12,7 +12,9 @@ type LDAP struct{}
 
 var errNoReader = lanyard.Errorf(lanyard.EUnavailable, "the directory is unreachable: this server has no LDAP reader")
 
-func (LDAP) Full(context.Context, *lanyard.DirectorySource, string) (*Snapshot, error) { return nil, errNoReader }
+func (LDAP) Full(context.Context, *lanyard.DirectorySource, string) (*Snapshot, error) {
+	return nil, errNoReader
+}
 
 func (LDAP) Incremental(context.Context, *lanyard.DirectorySource, string, string) (*Delta, error) {
 	return nil, errNoReader

@@ -60,4 +60,3 @@ func (d *Directory) RunDue(ctx context.Context) ([]*Report, error) {
 	}
 	return out, nil
 }
-
