@@ -206,7 +206,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	srv := &http.Server{
 		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -158,10 +158,17 @@ var authzRows = map[string]authzRow{
 	"DELETE /api/v1/session":                   {roles: anyone},
 
 	// The token policy: everyone reads it, administrators set it.
-	"GET /api/v1/settings/tokens":                {roles: anyone},
-	"PUT /api/v1/settings/tokens":                {roles: admins, body: `{"max_ttl":"720h"}`},
-	"GET /api/v1/settings/kra":                   {roles: admins},
-	"POST /api/v1/settings/kra/rotate":           {roles: admins},
+	"GET /api/v1/settings/tokens":      {roles: anyone},
+	"PUT /api/v1/settings/tokens":      {roles: admins, body: `{"max_ttl":"720h"}`},
+	"GET /api/v1/settings/kra":         {roles: admins},
+	"POST /api/v1/settings/kra/rotate": {roles: admins},
+	// Directory sources: administrators only.
+	"GET /api/v1/directory-sources":              {roles: admins},
+	"POST /api/v1/directory-sources":             {roles: admins, body: `{"name":"x","kind":"ad","url":"http://x","base_dn":"dc=x"}`},
+	"GET /api/v1/directory-sources/{id}":         {roles: admins, params: map[string]string{"id": "999999"}},
+	"PUT /api/v1/directory-sources/{id}":         {roles: admins, params: map[string]string{"id": "999999"}, body: `{"name":"x","kind":"ad","url":"ldaps://x","base_dn":"dc=x"}`},
+	"DELETE /api/v1/directory-sources/{id}":      {roles: admins, params: map[string]string{"id": "999999"}},
+	"POST /api/v1/directory-sources/{id}/sync":   {roles: admins, params: map[string]string{"id": "999999"}, body: `{"dry_run":true}`},
 	"GET /api/v1/me/archived-keys":               {roles: anyone},
 	"POST /api/v1/me/archived-keys/{id}/recover": {roles: anyone, params: map[string]string{"id": "999999"}, body: `{}`},
 	"GET /api/v1/key-recoveries":                 {roles: oversight},
