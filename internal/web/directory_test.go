@@ -35,7 +35,7 @@ func TestDirectorySources(t *testing.T) {
 		t.Errorf("list %s", r.body)
 	}
 	id := "/api/v1/directory-sources/" + itoa(src.ID)
-	e.must(200, "PUT", id, e.admin, `{"name":"corp","kind":"ad","url":"ldaps://dc2.invalid","base_dn":"DC=example,DC=test","enabled":false}`).json(&src)
+	e.must(200, "PUT", id, e.admin, `{"name":"corp","kind":"ad","url":"ldaps://dc2.invalid","bind_dn":"CN=svc,DC=example,DC=test","base_dn":"DC=example,DC=test","enabled":false}`).json(&src)
 	if !src.HasBindPassword || src.URL != "ldaps://dc2.invalid" || src.Enabled {
 		t.Errorf("updated %+v", src)
 	}

@@ -41,6 +41,7 @@ const (
 
 func testSources(t *testing.T, e *env) {
 	ctx := t.Context()
+	pw := "pw"
 	if e.src.HasBindPassword != true || e.src.SealedBindPassword != nil {
 		t.Errorf("created source shows password %v / %x", e.src.HasBindPassword, e.src.SealedBindPassword)
 	}
@@ -79,20 +80,25 @@ func testSources(t *testing.T, e *env) {
 		"interval":    {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", SyncInterval: 1},
 		"page size":   {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", PageSize: -1},
 		"scheme http": {Name: "x", Kind: "ad", URL: "http://x", BaseDN: "dc=x"},
+		"filter":      {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", BindDN: "cn=a,dc=x", BindPassword: &pw, UserFilter: "(uid=a"},
+		"mapping key": {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", BindDN: "cn=a,dc=x", BindPassword: &pw, Mapping: `{"shoe":"size"}`},
+		"anonymous":   {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x"},
+		"base dn":     {Name: "x", Kind: "ad", URL: "ldaps://x", BaseDN: "not a dn", BindDN: "cn=a,dc=x", BindPassword: &pw},
 	} {
 		_, err := e.dir.CreateSource(ctx, e.admin, in)
 		servicetest.WantErr(t, name, err, lanyard.EInvalid, "")
 	}
-	if _, err := e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "local", Kind: "openldap", URL: "ldap://127.0.0.1:3389", BaseDN: "dc=x"}); err != nil {
+	if _, err := e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "local", Kind: "openldap", URL: "ldap://127.0.0.1:3389", BaseDN: "dc=x",
+		BindDN: "cn=admin,dc=x", BindPassword: &pw}); err != nil {
 		t.Errorf("plain ldap:// on loopback: %v", err)
 	}
-	_, err = e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x"})
+	_, err = e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", BindDN: "cn=a,dc=x", BindPassword: &pw})
 	servicetest.WantErr(t, "duplicate", err, lanyard.EConflict, "already exists")
 
 	// An update without a password keeps it (sealed again under the new
 	// name), and the reader gets it.
 	up, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, directory.SourceInput{Name: "corp2", Kind: "ad", URL: "ldaps://dc2.example.test",
-		BaseDN: "DC=example,DC=test", Enabled: true})
+		BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test", Enabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	ldapdir "github.com/lanyard-cms/lanyard/internal/directory"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -91,11 +92,12 @@ func validate(in *SourceInput, src *lanyard.DirectorySource) error {
 	if in.PageSize < 0 || in.PageSize > MaxPageSize {
 		return lanyard.Errorf(lanyard.EInvalid, "page_size: 1–%d (0: the reader's default)", MaxPageSize)
 	}
-	if in.Mapping != "" {
-		var m map[string]string
-		if len(in.Mapping) > maxText || json.Unmarshal([]byte(in.Mapping), &m) != nil {
-			return lanyard.Errorf(lanyard.EInvalid, `mapping: a JSON object of attribute names, such as {"login": "uid"}`)
-		}
+	if len(in.Mapping) > maxText {
+		return lanyard.Errorf(lanyard.EInvalid, "mapping: at most %d characters", maxText)
+	}
+	var m ldapdir.Mapping
+	if err := parseMapping(in.Kind, in.Mapping, &m); err != nil {
+		return err
 	}
 	if d := in.SyncInterval; d != 0 && (d < MinSyncInterval || d > MaxSyncInterval) {
 		return lanyard.Errorf(lanyard.EInvalid, "sync_interval: %s–%s (0: the server's default)", MinSyncInterval, MaxSyncInterval)
@@ -107,6 +109,15 @@ func validate(in *SourceInput, src *lanyard.DirectorySource) error {
 	src.BaseDN, src.UserFilter, src.GroupFilter, src.PageSize, src.Mapping = in.BaseDN, in.UserFilter, in.GroupFilter, in.PageSize, in.Mapping
 	src.SyncInterval, src.LeaverAction, src.Enabled = in.SyncInterval, in.LeaverAction, in.Enabled
 	return nil
+}
+
+// checkConfig checks src with the LDAP reader's own rules
+// (ldapdir.Config.Validate: a bind DN and password, since anonymous reads
+// are refused; DNs that parse; RFC 4515 filters that compile), so that a
+// source saved is one the reader accepts.
+func checkConfig(src *lanyard.DirectorySource, password string) error {
+	_, err := ldapConfig(src, password)
+	return err
 }
 
 // checkURL accepts ldaps://, or ldap:// with StartTLS (RFC 4511 4.14): a
@@ -191,10 +202,15 @@ func (d *Directory) CreateSource(ctx context.Context, p *lanyard.Principal, in S
 	if err := validate(&in, src); err != nil {
 		return nil, err
 	}
+	pw := ""
 	if in.BindPassword != nil {
-		if err := d.seal(src, *in.BindPassword); err != nil {
-			return nil, err
-		}
+		pw = *in.BindPassword
+	}
+	if err := checkConfig(src, pw); err != nil {
+		return nil, err
+	}
+	if err := d.seal(src, pw); err != nil {
+		return nil, err
 	}
 	src.CreatedAt, src.UpdatedAt = d.rec.Clock(), d.rec.Clock()
 	err := d.rec.Update(ctx, func() *lanyard.AuditEvent {
@@ -231,6 +247,9 @@ func (d *Directory) UpdateSource(ctx context.Context, p *lanyard.Principal, id i
 			pw = *in.BindPassword
 		}
 		if err := validate(&in, src); err != nil {
+			return err
+		}
+		if err := checkConfig(src, pw); err != nil {
 			return err
 		}
 		if err := d.seal(src, pw); err != nil { // sealed again: the name is in its AAD

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -124,7 +125,25 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if src.SyncState == "" {
+	var delta *Delta
+	if src.SyncState != "" {
+		delta, err = d.cfg.Reader.Incremental(ctx, src, pw, src.SyncState)
+		if err != nil && !errors.Is(err, ErrFullNeeded) {
+			return nil, err
+		}
+	}
+	if delta != nil {
+		r.rep.Read = len(delta.Changed)
+		for _, e := range r.unique(delta.Changed, delta.Problems) {
+			items = append(items, work{entry: e})
+		}
+		for _, ext := range delta.Deleted {
+			items = append(items, work{deleted: ext})
+		}
+		state = delta.State
+	} else {
+		// The first sync, the first after the settings changed what is
+		// read, or a state the reader no longer accepts.
 		r.rep.Full = true
 		snap, err := d.cfg.Reader.Full(ctx, src, pw)
 		if err != nil {
@@ -156,19 +175,6 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 			items = append(items, work{deleted: ext})
 		}
 		state = snap.State
-	} else {
-		delta, err := d.cfg.Reader.Incremental(ctx, src, pw, src.SyncState)
-		if err != nil {
-			return nil, err
-		}
-		r.rep.Read = len(delta.Changed)
-		for _, e := range r.unique(delta.Changed, delta.Problems) {
-			items = append(items, work{entry: e})
-		}
-		for _, ext := range delta.Deleted {
-			items = append(items, work{deleted: ext})
-		}
-		state = delta.State
 	}
 	for i := 0; i < len(items); i += d.cfg.Batch {
 		if err := ctx.Err(); err != nil {
