@@ -52,7 +52,7 @@ func TestSyncRunsOnceAcrossReplicas(t *testing.T) {
 	two := servicetest.New(t, servicetest.Options{Store: openPG(t, dsn), Key: one.Key, DirectoryReader: r, NoSetup: true})
 	pw := "pw"
 	src, err := one.Service.Directory.CreateSource(t.Context(), one.Admin, directory.SourceInput{Name: "corp", Kind: "ad",
-		URL: "ldaps://dc.example.test", BindPassword: &pw, BaseDN: "DC=example,DC=test", Enabled: true})
+		URL: "ldaps://dc.example.test", BindDN: "CN=svc,DC=example,DC=test", BindPassword: &pw, BaseDN: "DC=example,DC=test", Enabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
