@@ -35,7 +35,7 @@ func directoryCommands() []command {
 // sourceFlags are the settings flags of add and update.
 type sourceFlags struct {
 	name, kind, url, caFile, bindDN, baseDN, userFilter, groupFilter, mapping, leaver string
-	startTLS, passwordStdin, disable, enable                                         bool
+	startTLS, passwordStdin, disable, enable                                          bool
 	pageSize                                                                          int
 	interval                                                                          time.Duration
 	set                                                                               map[string]bool
