@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
+	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
 
 // TestBrowserDirectory: an administrator adds a directory source in the
@@ -78,5 +79,17 @@ func TestBrowserDirectory(t *testing.T) {
 	b.Run("delete", chromedp.Click(chromedp.CSS(`#sources button[aria-label="Delete corp"]`)))
 	b.Run("confirm", chromedp.Click(chromedp.CSS(`dialog button.danger`)))
 	b.WaitFor("deleted", `document.querySelector('#dir-status').textContent.includes('corp was deleted')`)
-	b.CheckConsole()
+
+	// The policy says what a leaver's cards get.
+	b.Visit("/console/policies/default")
+	b.WaitFor("the leaver switch", `document.querySelector('#obj-json').value.includes('"default"') && document.querySelector('#pol-leaver').value === '' && !document.querySelector('#pol-leaver').disabled`)
+	b.CheckAccessible("policy editor with the leaver switch")
+	b.Run("revoke", chromedp.SetValue(chromedp.CSS("#pol-leaver"), "revoke"))
+	uitest.Eval[bool](b, `document.querySelector('#pol-leaver').dispatchEvent(new Event('change', {bubbles: true}))`)
+	b.WaitFor("the JSON follows", `JSON.parse(document.querySelector('#obj-json').value).settings.workflow.leaver_action === 'revoke'`)
+	b.Run("save", chromedp.Click(chromedp.CSS("#obj-save")))
+	b.WaitFor("saved", `document.querySelector('#obj-status').textContent.includes('Saved policy default')`)
+	if code, body := s.api("GET", "/api/v1/policies/default", nil); code != 200 || !strings.Contains(string(body), `"leaver_action":"revoke"`) {
+		t.Fatalf("the saved policy: %d %s", code, body)
+	}
 }
