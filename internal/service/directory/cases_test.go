@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -277,15 +278,19 @@ func testMover(t *testing.T, e *env) {
 
 func testCollisions(t *testing.T, e *env) {
 	local := storetest.NewUser("lou")
-	local.UPN = "lou.local@example.test"
+	local.UPN = "lou.old@example.test"
 	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreateUser(local) })
+	local.UPN = "lou.local@example.test" // lou.old stays lou's for good (upn_history)
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.UpdateUser(local) })
 	lou, upn := entry("lou", "g-lou"), entry("ann", "g-ann")
 	upn.UPN = "LOU.local@example.test"
 	d1, d2 := entry("dup1", "g-d1"), entry("dup2", "g-d2")
 	d2.UPN = d1.UPN
-	e.r.full = &directory.Snapshot{Entries: []directory.Entry{lou, upn, d1, d2, entry("ok", "g-ok")}, State: "s1"}
+	old := entry("oldupn", "g-old")
+	old.UPN = "lou.old@example.test"
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{lou, upn, d1, d2, entry("ok", "g-ok"), old}, State: "s1"}
 	rep := e.sync(t, false)
-	if rep.Created != 1 || len(rep.Errors) != 4 {
+	if rep.Created != 1 || len(rep.Errors) != 5 || !strings.Contains(rep.Errors[4].Message, "belonged to another user") {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, want := range []string{`the UPN "dup1@example.test" appears on more than one entry`, `the UPN "dup1@example.test" appears`,
@@ -298,7 +303,7 @@ func testCollisions(t *testing.T, e *env) {
 	if u.Source != lanyard.SourceLocal || u.ExternalID != "" || u.ID != local.ID {
 		t.Errorf("local lou was merged: %+v", u)
 	}
-	for _, login := range []string{"ann", "dup1", "dup2"} {
+	for _, login := range []string{"ann", "dup1", "dup2", "oldupn"} {
 		storetest.MustView(t, e.stack.Store, func(tx lanyard.Tx) error {
 			if _, err := tx.UserByLogin(login); !lanyard.IsCode(err, lanyard.ENotFound) {
 				t.Errorf("%s was created: %v", login, err)

@@ -371,14 +371,21 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 		u = &lanyard.User{Login: e.Login, DisplayName: orLogin(e.DisplayName, e.Login), Email: e.Email, UPN: e.UPN, ManagerEmail: e.ManagerEmail,
 			Groups: groups, Roles: lanyard.Roles{lanyard.RoleUser}, Disabled: e.Disabled, Source: lanyard.SourceLDAP, SourceID: r.src.ID,
 			ExternalID: e.ExternalID, DN: e.DN, CreatedAt: now, UpdatedAt: now}
+		if !r.dry {
+			// The store reads before it writes: a UPN another account held
+			// once (upn_history) is refused without spoiling tx.
+			if err := tx.CreateUser(u); lanyard.IsCode(err, lanyard.EConflict) {
+				r.rep.fail(e.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
+				return nil
+			} else if err != nil {
+				return err
+			}
+			b.changed, b.logins = true, append(b.logins, u.Login)
+		}
 		r.rep.Created++
 		b.counts["created"]++
 		r.rep.add(Change{Action: "create", Login: u.Login, DN: u.DN})
-		if r.dry {
-			return nil
-		}
-		b.changed, b.logins = true, append(b.logins, u.Login)
-		return tx.CreateUser(u)
+		return nil
 	}
 	before := *u
 	next := *u
@@ -418,6 +425,15 @@ func (r *syncRun) deleted(ctx context.Context, tx lanyard.Tx, b *batchTx, ext st
 // change means: a leaver's sessions, tokens and cards end; a mover's
 // issued cards are marked for the Card Monitor and an update.
 func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before, next *lanyard.User, c Change) error {
+	if !r.dry {
+		next.UpdatedAt = r.d.rec.Clock()
+		if err := tx.UpdateUser(next); lanyard.IsCode(err, lanyard.EConflict) {
+			r.rep.fail(next.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
 	switch c.Action {
 	case "disable":
 		r.rep.Disabled++
@@ -438,10 +454,6 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 		return nil
 	}
 	b.changed, b.logins = true, append(b.logins, next.Login)
-	next.UpdatedAt = r.d.rec.Clock()
-	if err := tx.UpdateUser(next); err != nil {
-		return err
-	}
 	switch {
 	case c.Action == "disable":
 		if err := r.leave(ctx, tx, b, next, &c); err != nil {
