@@ -128,10 +128,12 @@ func (s *Identity) checkPassword(ctx context.Context, login, password, remote st
 }
 
 // fromDirectory reports whether u's password is their directory's: an
-// enabled directory (SourceLDAP) account without a local password, when
-// a directory checker is configured.
+// enabled directory (SourceLDAP) account, when a directory checker is
+// configured. A directory account has no local password; were one set,
+// it is ignored: the directory alone decides (a person disabled there is
+// refused at once, before the next sync).
 func (s *Identity) fromDirectory(u *lanyard.User) bool {
-	return u.Source == lanyard.SourceLDAP && u.PasswordHash == "" && !u.Disabled && s.directories != nil
+	return u.Source == lanyard.SourceLDAP && !u.Disabled && s.directories != nil
 }
 
 // checkDirectoryPassword checks u's password by a bind to their
