@@ -3,6 +3,7 @@ package directory_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -404,4 +405,21 @@ func testSignIn(t *testing.T, e *env) {
 	e.r.entries["ada"] = &off
 	_, err = e.stack.Service.Identity.Login(ctx, "ada", "right horse", "192.0.2.1")
 	servicetest.WantErr(t, "disabled in the directory", err, lanyard.EForbidden, "disabled in the directory")
+
+	// The login throttle counts wrong directory passwords as it counts
+	// local ones (5 in a row lock the login), and an unreachable
+	// directory not at all.
+	e.r.entries["ada"] = &ada
+	e.r.err = lanyard.Errorf(lanyard.EUnavailable, "dial tcp: connection refused")
+	for range 6 {
+		_, err = e.stack.Service.Identity.Login(ctx, "ada", "right horse", "192.0.2.2")
+		servicetest.WantErr(t, "unreachable again", err, lanyard.EUnavailable, "unreachable")
+	}
+	e.r.err = nil
+	for i := range 3 { // with the wrong password and the other entry above: 5
+		_, err = e.stack.Service.Identity.Login(ctx, "ada", "wrong", "192.0.2.3")
+		servicetest.WantErr(t, fmt.Sprint("wrong password ", i), err, lanyard.EUnauthenticated, "")
+	}
+	_, err = e.stack.Service.Identity.Login(ctx, "ada", "right horse", "192.0.2.4")
+	servicetest.WantErr(t, "throttled", err, lanyard.ERateLimited, "")
 }
