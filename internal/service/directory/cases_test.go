@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
@@ -30,6 +31,7 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Interrupted", testInterrupted},
 		{"DryRun", testDryRun},
 		{"SignIn", testSignIn},
+		{"RunDue", testRunDue},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, open(t))) })
@@ -422,4 +424,45 @@ func testSignIn(t *testing.T, e *env) {
 	}
 	_, err = e.stack.Service.Identity.Login(ctx, "ada", "right horse", "192.0.2.4")
 	servicetest.WantErr(t, "throttled", err, lanyard.ERateLimited, "")
+}
+
+// testRunDue: the periodic sync runs a source when its interval (its own,
+// else the server's) has passed since its last sync, and never a
+// disabled source.
+func testRunDue(t *testing.T, e *env) {
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada")}, State: "s1"}
+	e.r.delta = &directory.Delta{State: "s2"}
+	run := func(want int) {
+		t.Helper()
+		reps, err := e.dir.RunDue(t.Context())
+		if err != nil || len(reps) != want {
+			t.Fatalf("RunDue: %v, %d reports, want %d", err, len(reps), want)
+		}
+	}
+	run(1)
+	run(0)
+	e.clock.Add(directory.DefaultInterval - time.Minute)
+	run(0)
+	e.clock.Add(time.Minute)
+	run(1)
+	pw := "pw"
+	if _, err := e.dir.UpdateSource(t.Context(), e.admin, e.src.ID, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &pw, BaseDN: "DC=example,DC=test", SyncInterval: time.Hour, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(30 * time.Minute)
+	run(0) // its own interval: an hour
+	e.clock.Add(30 * time.Minute)
+	run(1)
+	if _, err := e.dir.UpdateSource(t.Context(), e.admin, e.src.ID, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(2 * time.Hour)
+	run(0) // disabled
+	_, err := e.dir.Sync(t.Context(), e.admin, e.src.ID, false)
+	servicetest.WantErr(t, "Sync now of a disabled source", err, lanyard.EConflict, "turned off")
+	if rep := e.sync(t, true); !rep.DryRun || rep.Full {
+		t.Errorf("dry run of a disabled source: %+v", rep)
+	}
 }

@@ -69,6 +69,9 @@ func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dr
 		return nil, err
 	}
 	if !dry {
+		if !src.Enabled {
+			return nil, lanyard.Errorf(lanyard.EConflict, "directory source %s is turned off: enable it to sync (a dry run works while it is off)", src.Name)
+		}
 		if err := d.claim(ctx, id); err != nil {
 			return nil, err
 		}
