@@ -178,6 +178,10 @@ func leaverEnv(t *testing.T, e *env) (*lanyard.Card, *lanyard.Certificate) {
 func testLeavers(t *testing.T, e *env) {
 	card, cert := leaverEnv(t, e)
 	ada := e.user(t, "ada")
+	// A card whose issue waits for approval: it must not complete later.
+	pending := storetest.NewCard("5009", ada.ID)
+	pending.State = lanyard.CardPending
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreateCard(pending) })
 	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error {
 		return tx.CreateSession(&lanyard.Session{Hash: []byte("sess-ada-hash-0123456789abcdef01"), UserID: ada.ID, CSRFToken: "c", CreatedAt: t0, ExpiresAt: t0.Add(1e12)})
 	})
@@ -186,8 +190,11 @@ func testLeavers(t *testing.T, e *env) {
 	gone.Disabled = true
 	e.r.delta = &directory.Delta{Changed: []directory.Entry{gone}, Deleted: []string{"g-bob", "g-unknown"}, State: "s2"}
 	rep := e.sync(t, false)
-	if rep.Disabled != 2 || rep.CardsChanged != 1 {
+	if rep.Disabled != 2 || rep.CardsChanged != 2 {
 		t.Errorf("report %+v", rep)
+	}
+	if c := e.card(t, pending.ID); c.State != lanyard.CardRevoked || c.RevocationReason != lanyard.CardWithdrawn {
+		t.Errorf("leaver's pending card is %s (%s)", c.State, c.RevocationReason)
 	}
 	if !e.user(t, "ada").Disabled || !e.user(t, "bob").Disabled {
 		t.Error("leavers not disabled")
