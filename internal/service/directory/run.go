@@ -35,20 +35,15 @@ func (d *Directory) RunDue(ctx context.Context) ([]*Report, error) {
 	if err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) { list, err = tx.ListDirectorySources(); return }); err != nil {
 		return nil, err
 	}
-	now := d.rec.Clock()
 	var out []*Report
 	for _, src := range list {
-		every := src.SyncInterval
-		if every <= 0 {
-			every = d.cfg.Interval
-		}
-		if !src.Enabled || !src.LastSyncAt.IsZero() && now.Before(src.LastSyncAt.Add(every)) {
+		if !d.due(src) {
 			continue
 		}
-		rep, err := d.sync(ctx, lanyard.SystemPrincipal, src.ID, false)
+		rep, err := d.sync(ctx, lanyard.SystemPrincipal, src.ID, false, d.due)
 		switch {
 		case errors.Is(err, errBusy):
-			continue // another replica syncs it
+			continue // another replica syncs it, or just did
 		case err != nil:
 			if ctx.Err() != nil {
 				return out, ctx.Err()
@@ -59,4 +54,14 @@ func (d *Directory) RunDue(ctx context.Context) ([]*Report, error) {
 		out = append(out, rep)
 	}
 	return out, nil
+}
+
+// due reports whether src is enabled and its interval (its own, else
+// Config.Interval) has passed since its last completed sync.
+func (d *Directory) due(src *lanyard.DirectorySource) bool {
+	every := src.SyncInterval
+	if every <= 0 {
+		every = d.cfg.Interval
+	}
+	return src.Enabled && (src.LastSyncAt.IsZero() || !d.rec.Clock().Before(src.LastSyncAt.Add(every)))
 }

@@ -42,7 +42,7 @@ func (d *Directory) Sync(ctx context.Context, p *lanyard.Principal, id int64, dr
 	if err := admin(p, "syncs a directory source"); err != nil {
 		return nil, err
 	}
-	return d.sync(ctx, p, id, dryRun)
+	return d.sync(ctx, p, id, dryRun, nil)
 }
 
 // work is one thing to apply: an entry read, or the external ID of a
@@ -62,19 +62,33 @@ type syncRun struct {
 	policies []*lanyard.Policy
 }
 
-func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dry bool) (*Report, error) {
-	start := d.rec.Clock()
-	var src *lanyard.DirectorySource
-	if err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) { src, err = tx.DirectorySourceByID(id); return }); err != nil {
-		return nil, err
-	}
+// sync runs one sync of source id. Unless dry, it takes the source's
+// lease first and reads the source under it, so that it starts from the
+// state the last completed sync stored. due, when set (the periodic
+// sync), says whether the source, as read under the lease, is still due:
+// another replica may have synced it since the caller looked; then
+// nothing runs (errBusy).
+func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dry bool, due func(*lanyard.DirectorySource) bool) (*Report, error) {
 	if !dry {
-		if !src.Enabled {
-			return nil, lanyard.Errorf(lanyard.EConflict, "directory source %s is turned off: enable it to sync (a dry run works while it is off)", src.Name)
-		}
 		if err := d.claim(ctx, id); err != nil {
 			return nil, err
 		}
+	}
+	start := d.rec.Clock()
+	var src *lanyard.DirectorySource
+	err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) { src, err = tx.DirectorySourceByID(id); return })
+	switch {
+	case err != nil:
+	case !dry && !src.Enabled:
+		err = lanyard.Errorf(lanyard.EConflict, "directory source %s is turned off: enable it to sync (a dry run works while it is off)", src.Name)
+	case due != nil && !due(src):
+		err = errBusy
+	}
+	if err != nil {
+		if !dry {
+			d.release(id)
+		}
+		return nil, err
 	}
 	r := &syncRun{d: d, p: p, src: src, dry: dry, rep: &Report{SourceID: id, Source: src.Name, DryRun: dry, StartedAt: start,
 		Errors: []LineError{}, Changes: []Change{}}}
