@@ -53,6 +53,9 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ] || ! command -
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >&2
 	$sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils openssl >&2
+	# Debian's package may start the system's own slapd on port 389, which
+	# would take the Samba DC's port (scripts/samba-test.sh): only ours runs.
+	$sudo service slapd stop >/dev/null 2>&1 || true
 fi
 SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
 [ -x "$SLAPD" ] || die "slapd is not installed"
