@@ -4,6 +4,7 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -175,6 +176,29 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 			}
 			if !slices.Contains(delta.Removed, carol.ExternalID) {
 				t.Errorf("deleted carol (%s) not in Removed %v", carol.ExternalID, delta.Removed)
+			}
+			if s.kind == directory.KindOpenLDAP {
+				// Deletions came from the RFC 4533 refresh (syncprov);
+				// without a cookie the entryUUID sweep finds them too.
+				raw, err := json.Marshal(st)
+				if err != nil || !strings.Contains(string(raw), `"cookie":`) {
+					t.Errorf("OpenLDAP state without a sync cookie: %.200s", raw)
+				}
+				var m map[string]any
+				json.Unmarshal(raw, &m)
+				delete(m, "cookie")
+				raw, _ = json.Marshal(m)
+				var swept directory.State
+				if err := json.Unmarshal(raw, &swept); err != nil {
+					t.Fatal(err)
+				}
+				d2, _, err := directory.Incremental(ctx, f.cfg, swept)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(d2.Removed, delta.Removed) || len(d2.Changed) != len(delta.Changed) {
+					t.Errorf("sweep: removed %v changed %d; sync: removed %v changed %d", d2.Removed, len(d2.Changed), delta.Removed, len(delta.Changed))
+				}
 			}
 			if s.kind == directory.KindAD {
 				// USNs are exact: nothing unchanged is read again.
