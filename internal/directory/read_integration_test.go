@@ -72,6 +72,7 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 		t.Run(s.kind, func(t *testing.T) {
 			f := s.fixture(t)
 			f.seed()
+			f.user("gina", "", false) // leaves the base DN below
 			ctx := ctxT(t)
 			snap, err := directory.Full(ctx, f.cfg)
 			if err != nil {
@@ -81,8 +82,8 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 				t.Errorf("problems: %+v", snap.Problems)
 			}
 			users := byLogin(snap.Entries)
-			if len(users) != 5 {
-				t.Fatalf("read %d users, want 5: %+v", len(users), snap.Entries)
+			if len(users) != 6 {
+				t.Fatalf("read %d users, want 6: %+v", len(users), snap.Entries)
 			}
 			alice, bob, carol, dave, eve := users[f.login("alice")], users[f.login("bob")], users[f.login("carol")], users[f.login("dave")], users[f.login("eve")]
 			groups := func(names ...string) []string {
@@ -154,6 +155,18 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.user("frank", "", false)
+			gina := users[f.login("gina")]
+			outside := "OU=People,OU=Lanyard," + s.spec["base"]
+			if s.kind == directory.KindOpenLDAP {
+				outside = "ou=People," + s.spec["base"]
+			}
+			ginaRDN, _, _ := strings.Cut(f.userDN("gina"), ",")
+			if s.kind == directory.KindAD {
+				ginaRDN = "CN=gina-" + f.tag // CNs are unique per container
+			}
+			if err := s.admin.ModifyDN(ldap.NewModifyDNRequest(f.userDN("gina"), ginaRDN, true, outside)); err != nil {
+				t.Fatal(err)
+			}
 
 			delta, st2, err := directory.Incremental(ctx, f.cfg, st)
 			if err != nil {
@@ -173,6 +186,9 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 			}
 			if e := changed[f.login("eve")]; len(e.Groups) != 0 {
 				t.Errorf("eve's groups %v", e.Groups)
+			}
+			if !slices.Contains(delta.Removed, gina.ExternalID) {
+				t.Errorf("gina, moved out of the base DN (%s), not in Removed %v", gina.ExternalID, delta.Removed)
 			}
 			if !slices.Contains(delta.Removed, carol.ExternalID) {
 				t.Errorf("deleted carol (%s) not in Removed %v", carol.ExternalID, delta.Removed)
