@@ -380,12 +380,18 @@ func TestDirectoryFaults(t *testing.T) {
 			if _, err := directory.Full(ctx, down); !errors.Is(err, directory.ErrUnreachable) {
 				t.Errorf("unreachable: %v", err)
 			}
+			if _, err := directory.Authenticate(ctx, down, f.login("alice"), f.pw); !errors.Is(err, directory.ErrUnreachable) {
+				t.Errorf("authenticate, unreachable: %v", err)
+			}
 
 			other := f.cfg
 			other.CAPEM = otherCA(t)
 			_, err := directory.Full(ctx, other)
 			if !errors.Is(err, directory.ErrTLS) || !strings.Contains(err.Error(), "certificate") {
 				t.Errorf("wrong CA: %v", err)
+			}
+			if _, err := directory.Authenticate(ctx, other, f.login("alice"), f.pw); !errors.Is(err, directory.ErrTLS) {
+				t.Errorf("authenticate, wrong CA: %v", err)
 			}
 
 			cancelled, cancel := context.WithCancel(ctx)
