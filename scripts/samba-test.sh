@@ -65,7 +65,10 @@ chmod 700 "$STATE"
 
 # Samba listens only on addresses an interface holds (getifaddrs): give
 # the loopback interface the DC's own address.
-if ! ip -o addr show dev lo 2>/dev/null | grep -q "inet $ADDR/"; then
+# (The output is read whole first: grep -q would end the pipe early and
+# pipefail would count ip's SIGPIPE as a failure.)
+lo_addrs=$(ip -o addr show dev lo 2>/dev/null || true)
+if [[ $lo_addrs != *"inet $ADDR/"* ]]; then
 	log "adding $ADDR to the loopback interface"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -6,14 +6,17 @@
 #
 # What it does, idempotently:
 #   1. installs slapd, ldap-utils and openssl from Debian when missing;
-#   2. once (marker $STATE/provisioned): writes its own slapd.conf (nothing
-#      of the machine's /etc/ldap/slapd.d is used) with two mdb databases,
+#   2. once (marker $STATE/provisioned): makes the databases, the TLS
+#      certificate and the admin password; on every run writes its own
+#      slapd.conf (nothing of the machine's /etc/ldap/slapd.d is used)
+#      with two mdb databases,
 #      dc=lanyard,dc=test (tests) and dc=bench,dc=test (the 50,000-user
 #      benchmark loads itself there once), the memberof overlay (memberOf
 #      on users and nested groups, kept right on rename and delete) and
 #      refint (member and manager values follow renames and deletes), the
-#      ppolicy overlay (pwdAccountLockedTime), and TLS with a throwaway CA
-#      made with openssl;
+#      ppolicy overlay (pwdAccountLockedTime), syncprov (RFC 4533, for
+#      incremental deletions), and TLS with a throwaway CA made with
+#      openssl;
 #   3. reuses a slapd this script started earlier if it still answers, else
 #      starts slapd on loopback only: ldaps://127.0.0.1:$PORT_TLS and
 #      ldap://127.0.0.1:$PORT (StartTLS tests);
@@ -53,6 +56,9 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ] || ! command -
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >&2
 	$sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils openssl >&2
+	# Debian's package may start the system's own slapd on port 389, which
+	# would take the Samba DC's port (scripts/samba-test.sh): only ours runs.
+	$sudo service slapd stop >/dev/null 2>&1 || true
 fi
 SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
 [ -x "$SLAPD" ] || die "slapd is not installed"
@@ -85,19 +91,6 @@ print_spec() {
 		"$PORT_TLS" "$PORT" "$BASE" "$ADMIN_DN" "$(cat "$STATE/password")" "$STATE/ca.pem" "$BENCH" "$BENCH"
 }
 
-# 3a. Reuse.
-if pid=$(running_pid) && answers; then
-	log "reusing slapd (pid $pid) on 127.0.0.1:$PORT_TLS"
-	print_spec
-	exit 0
-fi
-if pid=$(running_pid); then
-	log "stopping unresponsive slapd (pid $pid)"
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && die "cannot stop slapd (pid $pid)"
-fi
-
 # 2. Configuration, once.
 if [ ! -e "$STATE/provisioned" ]; then
 	log "creating the configuration and databases in $STATE"
@@ -106,7 +99,6 @@ if [ ! -e "$STATE/provisioned" ]; then
 	pw=$(openssl rand -hex 16)
 	printf '%s' "$pw" >"$STATE/password"
 	chmod 600 "$STATE/password"
-	hash=$(slappasswd -s "$pw")
 
 	tmp=$(mktemp -d)
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
@@ -119,52 +111,89 @@ if [ ! -e "$STATE/provisioned" ]; then
 	rm -rf "$tmp"
 	chmod 600 "$STATE/key.pem"
 
-	db() { # db SUFFIX DIR: one mdb database with the overlays
-		cat <<-EOF
-			database mdb
-			suffix "$1"
-			rootdn "cn=admin,$1"
-			rootpw $hash
-			directory $2
-			maxsize 4294967296
-			index objectClass eq
-			index uid,mail,cn eq
-			index entryUUID eq
-			index member,memberOf,manager eq
-			index modifyTimestamp eq
-			overlay memberof
-			memberof-group-oc groupOfNames
-			memberof-member-ad member
-			memberof-memberof-ad memberOf
-			memberof-refint TRUE
-			overlay refint
-			refint_attributes member manager
-			overlay ppolicy
-		EOF
-	}
-	{
-		cat <<-EOF
-			include /etc/ldap/schema/core.schema
-			include /etc/ldap/schema/cosine.schema
-			include /etc/ldap/schema/inetorgperson.schema
-			include /etc/ldap/schema/nis.schema
-			modulepath $MODDIR
-			moduleload back_mdb
-			moduleload memberof
-			moduleload refint
-			moduleload ppolicy
-			pidfile $PIDFILE
-			sizelimit unlimited
-			TLSCACertificateFile $STATE/ca.pem
-			TLSCertificateFile $STATE/cert.pem
-			TLSCertificateKeyFile $STATE/key.pem
-			TLSProtocolMin 3.3
-		EOF
-		db "$BASE" "$STATE/db"
-		db "$BENCH" "$STATE/bench"
-	} >"$STATE/slapd.conf"
-	"$SLAPD" -T test -u -f "$STATE/slapd.conf" >&2 || die "slapd -T test refused $STATE/slapd.conf"
+	slappasswd -s "$pw" >"$STATE/rootpw"
+	chmod 600 "$STATE/rootpw"
 	touch "$STATE/provisioned"
+fi
+
+# The configuration, written on every run; a running slapd of an older
+# configuration is stopped and started again with the new one. syncprov
+# (RFC 4533 provider, with a session log) lets the incremental read learn
+# deletions without reading every user.
+[ -s "$STATE/rootpw" ] || { slappasswd -s "$(cat "$STATE/password")" >"$STATE/rootpw"; chmod 600 "$STATE/rootpw"; }
+hash=$(cat "$STATE/rootpw")
+db() { # db SUFFIX DIR: one mdb database with the overlays
+	cat <<-EOF
+		database mdb
+		suffix "$1"
+		rootdn "cn=admin,$1"
+		rootpw $hash
+		directory $2
+		maxsize 4294967296
+		index objectClass eq
+		index uid,mail,cn eq
+		index entryUUID,entryCSN eq
+		index member,memberOf,manager eq
+		index modifyTimestamp eq
+		overlay memberof
+		memberof-group-oc groupOfNames
+		memberof-member-ad member
+		memberof-memberof-ad memberOf
+		memberof-refint TRUE
+		overlay refint
+		refint_attributes member manager
+		overlay ppolicy
+		overlay syncprov
+		syncprov-checkpoint 1000 10
+		syncprov-sessionlog 100000
+	EOF
+}
+{
+	cat <<-EOF
+		include /etc/ldap/schema/core.schema
+		include /etc/ldap/schema/cosine.schema
+		include /etc/ldap/schema/inetorgperson.schema
+		include /etc/ldap/schema/nis.schema
+		modulepath $MODDIR
+		moduleload back_mdb
+		moduleload memberof
+		moduleload refint
+		moduleload ppolicy
+		moduleload syncprov
+		pidfile $PIDFILE
+		sizelimit unlimited
+		TLSCACertificateFile $STATE/ca.pem
+		TLSCertificateFile $STATE/cert.pem
+		TLSCertificateKeyFile $STATE/key.pem
+		TLSProtocolMin 3.3
+	EOF
+	db "$BASE" "$STATE/db"
+	db "$BENCH" "$STATE/bench"
+} >"$STATE/slapd.conf.new"
+if ! cmp -s "$STATE/slapd.conf.new" "$STATE/slapd.conf"; then
+	"$SLAPD" -T test -u -f "$STATE/slapd.conf.new" >&2 || die "slapd -T test refused $STATE/slapd.conf.new"
+	if pid=$(running_pid); then
+		log "configuration changed: stopping slapd (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && die "cannot stop slapd (pid $pid)"
+	fi
+	mv "$STATE/slapd.conf.new" "$STATE/slapd.conf"
+else
+	rm -f "$STATE/slapd.conf.new"
+fi
+
+# 3a. Reuse.
+if pid=$(running_pid) && answers; then
+	log "reusing slapd (pid $pid) on 127.0.0.1:$PORT_TLS"
+	print_spec
+	exit 0
+fi
+if pid=$(running_pid); then
+	log "stopping unresponsive slapd (pid $pid)"
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && die "cannot stop slapd (pid $pid)"
 fi
 
 # 3b. Start. slapd forks into the background itself once it listens.

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,6 +44,18 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 		st.Mark = dse.GetAttributeValue("highestCommittedUSN")
 		if st.Mark == "" {
 			return nil, fmt.Errorf("directory %s: the root DSE has no highestCommittedUSN; is this Active Directory?", c.addr)
+		}
+	}
+	if cfg.Kind == KindOpenLDAP {
+		// A cookie taken before the reads: deletions during them are
+		// reported by the next Incremental. A filter matching nothing
+		// makes it cost one round trip.
+		res, err := r.syncRefresh(ctx, "(!(objectClass=*))", nil)
+		switch {
+		case err == nil:
+			st.Cookie = res.cookie
+		case !errors.Is(err, errNoSync):
+			return nil, err
 		}
 	}
 	snap := &Snapshot{}

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -160,7 +161,7 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	}
 
 	// 3. Removed users.
-	removed, present, err := r.removed(ctx, old, changedIDs)
+	removed, present, cookie, err := r.removed(ctx, old, changedIDs)
 	if err != nil {
 		return nil, State{}, err
 	}
@@ -197,7 +198,15 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	sortEntries(delta.Changed)
 	ns.Groups = newG
 	if cfg.Kind == KindOpenLDAP {
+		if present == nil { // sync mode: the known users, updated
+			present = slices.Clone(old.Users)
+			for _, e := range delta.Changed {
+				present = append(present, e.ExternalID)
+			}
+			present = slices.DeleteFunc(sortedSet(present), func(id string) bool { return gone[id] })
+		}
 		ns.Users = present
+		ns.Cookie = cookie
 		ns.Mark = openLDAPMark(old.Mark, r.maxSeen, time.Since(start))
 	}
 	return delta, State{s: ns}, nil
@@ -269,8 +278,18 @@ func (r *reader) readGroupsSince(ctx context.Context, mark string, oldG graph) (
 
 // removed finds the users deleted or gone out of scope since the mark
 // (see Incremental's cost). present is the OpenLDAP sweep's user IDs.
-func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]bool) (removed, present []string, err error) {
+func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]bool) (removed, present []string, cookie []byte, err error) {
 	cfg := r.cfg
+	if cfg.Kind == KindOpenLDAP && len(old.Cookie) > 0 {
+		res, err := r.syncRefresh(ctx, cfg.UserFilter, old.Cookie)
+		switch {
+		case err == nil:
+			return syncRemoved(res, old.Users), nil, res.cookie, nil
+		case !errors.Is(err, errNoSync):
+			return nil, nil, nil, err
+		}
+		// The provider went away: sweep.
+	}
 	if cfg.Kind == KindOpenLDAP {
 		present = make([]string, 0, len(old.Users))
 		err := r.c.search(ctx, cfg.BaseDN, ldap.ScopeWholeSubtree, cfg.UserFilter, []string{r.m.ExternalID}, cfg.PageSize, nil, func(e *ldap.Entry) error {
@@ -280,7 +299,7 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 			return nil
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		slices.Sort(present)
 		for _, id := range old.Users {
@@ -288,11 +307,11 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 				removed = append(removed, id)
 			}
 		}
-		return removed, present, nil
+		return removed, present, nil, nil
 	}
 	nc, err := r.namingContext(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	since := r.changedFilter(old.Mark)
 	// Tombstones keep objectClass, objectGUID and uSNChanged but lose
@@ -307,7 +326,7 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 			return nil
 		})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var candidates []*ldap.Entry
 	err = r.c.search(ctx, nc, ldap.ScopeWholeSubtree, fmt.Sprintf("(&%s%s)", r.m.PersonFilter, since), []string{r.m.ExternalID}, cfg.PageSize, nil, func(e *ldap.Entry) error {
@@ -317,7 +336,7 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	baseDN, _ := ldap.ParseDN(cfg.BaseDN)
 	for _, e := range candidates {
@@ -326,7 +345,7 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 		if n, err := NormalizeDN(e.DN); err == nil && under(baseDN, n) {
 			still, err := r.c.one(ctx, e.DN, cfg.UserFilter, []string{r.m.ExternalID})
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if still != nil {
 				continue
@@ -335,7 +354,7 @@ func (r *reader) removed(ctx context.Context, old *state, changedIDs map[string]
 		id, _ := r.externalID(e)
 		removed = append(removed, id)
 	}
-	return sortedSet(removed), nil, nil
+	return sortedSet(removed), nil, nil, nil
 }
 
 // under reports whether dn is base or below it.

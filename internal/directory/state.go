@@ -32,6 +32,9 @@ type state struct {
 	Groups map[string]*groupState `json:"groups"`
 	// Users lists the entryUUIDs of the users read (OpenLDAP only).
 	Users []string `json:"users,omitempty"`
+	// Cookie is the RFC 4533 sync cookie (OpenLDAP with syncprov), with
+	// which Incremental learns deletions without reading every user.
+	Cookie []byte `json:"cookie,omitempty"`
 }
 
 type groupState struct {
