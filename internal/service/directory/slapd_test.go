@@ -3,17 +3,9 @@
 package directory_test
 
 import (
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
@@ -29,66 +21,21 @@ import (
 // (pwdAccountLockedTime) and one deleted from it are disabled by the next,
 // incremental sync.
 func TestSyncFromOpenLDAP(t *testing.T) {
-	spec := map[string]string{}
-	env := os.Getenv("LANYARD_TEST_SLAPD")
-	if env == "" {
-		t.Fatal("LANYARD_TEST_SLAPD is not set: run scripts/slapd-test.sh (make test sets it)")
-	}
-	for _, f := range strings.Fields(env) {
-		k, v, _ := strings.Cut(f, "=")
-		spec[k] = v
-	}
-	ca, err := os.ReadFile(spec["ca"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	admin, err := ldap.DialURL(spec["url"], ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Bind(spec["bind"], spec["password"]); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	tag := hex.EncodeToString(b)
-	ou := "ou=dirsync" + tag + "," + spec["base"]
-	var added []string
-	add := func(dn string, attrs map[string][]string) {
-		t.Helper()
-		req := ldap.NewAddRequest(dn, nil)
-		for k, v := range attrs {
-			req.Attribute(k, v)
-		}
-		if err := admin.Add(req); err != nil {
-			t.Fatalf("add %s: %v", dn, err)
-		}
-		added = append(added, dn)
-	}
-	t.Cleanup(func() {
-		for _, dn := range slices.Backward(added) {
-			admin.Del(ldap.NewDelRequest(dn, nil))
-		}
-	})
+	srv := openDirectory(t, "LANYARD_TEST_SLAPD", "slapd-test.sh")
+	spec, ca, tag := srv.spec, srv.ca, srv.tag
+	ou := srv.add("ou=dirsync"+tag+","+spec["base"], map[string][]string{"objectClass": {"organizationalUnit"}})
 	person := func(uid, pw string, extra map[string][]string) string {
-		dn := "uid=" + uid + tag + "," + ou
 		a := map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {uid + tag}, "cn": {uid + " Test"}, "sn": {"Test"},
 			"mail": {uid + tag + "@lanyard.test"}, "userPassword": {pw}}
 		for k, v := range extra {
 			a[k] = v
 		}
-		add(dn, a)
-		return dn
+		return srv.add("uid="+uid+tag+","+ou, a)
 	}
-	add(ou, map[string][]string{"objectClass": {"organizationalUnit"}})
 	annDN := person("ann", "Ann-pass-1", nil)
 	benDN := person("ben", "Ben-pass-1", map[string][]string{"manager": {annDN}})
-	inner, outer := "cn=inner"+tag+","+ou, "cn=outer"+tag+","+ou
-	add(inner, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"inner" + tag}, "member": {annDN}})
-	add(outer, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"outer" + tag}, "member": {inner, benDN}})
+	inner := srv.add("cn=inner"+tag+","+ou, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"inner" + tag}, "member": {annDN}})
+	outer := srv.add("cn=outer"+tag+","+ou, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"outer" + tag}, "member": {inner, benDN}})
 
 	stack := servicetest.New(t, servicetest.Options{})
 	dir := stack.Service.Directory
@@ -127,15 +74,8 @@ func TestSyncFromOpenLDAP(t *testing.T) {
 
 	// ben is locked, ann deleted: the next sync (incremental) disables both.
 	time.Sleep(1100 * time.Millisecond) // modifyTimestamp has whole seconds
-	lock := ldap.NewModifyRequest(benDN, nil)
-	lock.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
-	if err := admin.Modify(lock); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Del(ldap.NewDelRequest(annDN, nil)); err != nil {
-		t.Fatal(err)
-	}
-	added = slices.DeleteFunc(added, func(dn string) bool { return dn == annDN })
+	srv.replace(benDN, "pwdAccountLockedTime", "000001010000Z")
+	srv.del(annDN)
 	rep, err = dir.Sync(t.Context(), stack.Admin, src.ID, false)
 	if err != nil {
 		t.Fatal(err)
