@@ -73,13 +73,15 @@ type env struct {
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T, st lanyard.Store) *env {
+func newEnv(t *testing.T, st lanyard.Store) *env { return newEnvTB(t, st) }
+
+func newEnvTB(t testing.TB, st lanyard.Store) *env {
 	r := &reader{binds: map[string]string{}, entries: map[string]*directory.Entry{}}
 	clock := servicetest.NewClock(t0)
 	stack := servicetest.New(t, servicetest.Options{Store: st, Now: clock.Now, DirectoryReader: r})
 	e := &env{stack: stack, dir: stack.Service.Directory, r: r, admin: stack.Admin, clock: clock}
 	pw := "s3cret-bind"
-	src, err := e.dir.CreateSource(t.Context(), e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test",
+	src, err := e.dir.CreateSource(context.Background(), e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test",
 		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &pw, BaseDN: "DC=example,DC=test", Enabled: true})
 	if err != nil {
 		t.Fatal(err)

@@ -132,14 +132,7 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 	}
 	var items []work
 	var state string
-	var existing map[string]int64
-	if err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) {
-		if r.policies, err = tx.ListPolicies(); err != nil {
-			return err
-		}
-		existing, err = tx.DirectoryUsers(src.ID)
-		return err
-	}); err != nil {
+	if err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) { r.policies, err = tx.ListPolicies(); return }); err != nil {
 		return nil, err
 	}
 	var delta *Delta
@@ -164,6 +157,12 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 		r.rep.Full = true
 		snap, err := d.cfg.Reader.Full(ctx, src, pw)
 		if err != nil {
+			return nil, err
+		}
+		// The source's users (read after the directory: a user a sync of
+		// this source creates meanwhile cannot be, as it holds the lease).
+		var existing map[string]int64
+		if err := d.rec.View(ctx, func(tx lanyard.Tx) (err error) { existing, err = tx.DirectoryUsers(src.ID); return }); err != nil {
 			return nil, err
 		}
 		entries := r.unique(snap.Entries, snap.Problems)
