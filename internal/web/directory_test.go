@@ -3,6 +3,7 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -48,4 +49,26 @@ func TestDirectorySources(t *testing.T) {
 	e.must(403, "POST", id+"/sync", op, `{}`)
 	e.must(204, "DELETE", id, e.admin, nil)
 	e.must(404, "GET", id, e.admin, nil)
+}
+
+// TestDirectorySignInUnreachable: a directory user's sign-in while their
+// directory cannot be reached is 503 "the directory is unreachable", not
+// a wrong password (401), and no session is made.
+func TestDirectorySignInUnreachable(t *testing.T) {
+	e := mustEnv(t)
+	var src apiv1.DirectorySource
+	e.must(201, "POST", "/api/v1/directory-sources", e.admin, `{"name":"local","kind":"openldap","url":"ldap://127.0.0.1:1",
+		"bind_dn":"cn=admin,dc=example,dc=test","bind_password":"x","base_dn":"dc=example,dc=test","enabled":true}`).json(&src)
+	u := &lanyard.User{Login: "dora", DisplayName: "Dora", Roles: lanyard.Roles{lanyard.RoleUser}, Source: lanyard.SourceLDAP, SourceID: src.ID,
+		ExternalID: "7d6f3a5e-0000-4000-8000-000000000001", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := e.store.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateUser(u) }); err != nil {
+		t.Fatal(err)
+	}
+	r := e.must(503, "POST", "/api/v1/session", "", `{"login":"dora","password":"whatever it is"}`)
+	if p := r.problem(); !strings.Contains(p.Detail, "the directory is unreachable") {
+		t.Errorf("problem %+v", p)
+	}
+	if r.header.Get("Set-Cookie") != "" {
+		t.Errorf("a session cookie for a refused sign-in: %s", r.header.Get("Set-Cookie"))
+	}
 }
