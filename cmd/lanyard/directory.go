@@ -165,6 +165,9 @@ func directoryList(ctx context.Context, args []string) error {
 		if r := s.LastReport; r != nil {
 			rep = reportLine(r)
 		}
+		if s.LastError != "" {
+			rep = "failed: " + s.LastError
+		}
 		return []string{strconv.FormatInt(s.ID, 10), s.Name, s.Kind, s.URL, strconv.FormatBool(s.Enabled), last, rep}
 	})
 }
@@ -326,6 +329,9 @@ func printSource(cf *clientFlags, s *apiv1.DirectorySource) error {
 	}
 	if s.LastReport != nil {
 		tw("last report", reportLine(s.LastReport))
+	}
+	if s.LastError != "" && s.LastErrorAt != nil {
+		tw("last failure", s.LastErrorAt.Format(time.RFC3339)+": "+s.LastError)
 	}
 	return nil
 }

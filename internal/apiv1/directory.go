@@ -53,8 +53,12 @@ type DirectorySource struct {
 	NextSyncFull        bool             `json:"next_sync_full"` // no incremental state: the next sync reads every entry
 	LastSyncAt          *time.Time       `json:"last_sync_at,omitempty"`
 	LastReport          *DirectoryReport `json:"last_report,omitempty"`
-	CreatedAt           time.Time        `json:"created_at"`
-	UpdatedAt           time.Time        `json:"updated_at"`
+	// LastError says why the last sync that failed did (the periodic
+	// sync's failures included); cleared when a sync completes.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // DirectorySyncInput asks for a sync now; DryRun works out what it would

@@ -42,8 +42,12 @@ type DirectorySource struct {
 	// when it completed.
 	LastReport string
 	LastSyncAt time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// LastError says why the last sync that failed did, and when; a
+	// completed sync clears it.
+	LastError   string
+	LastErrorAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // LeaverAction is what happens to the cards of a user who left: disabled
@@ -91,8 +95,12 @@ type DirectorySourceStore interface {
 	// its last report); ENotFound, EConflict on a name clash.
 	UpdateDirectorySource(s *DirectorySource) error
 	// SetDirectorySync records a completed sync: the reader's state, the
-	// report and when; ENotFound when the source is gone.
+	// report and when, and clears the last error; ENotFound when the
+	// source is gone.
 	SetDirectorySync(id int64, state, report string, at time.Time) error
+	// SetDirectorySyncError records why a sync failed, and when;
+	// ENotFound when the source is gone.
+	SetDirectorySyncError(id int64, msg string, at time.Time) error
 	DirectorySourceByID(id int64) (*DirectorySource, error)
 	DirectorySourceByName(name string) (*DirectorySource, error)
 	ListDirectorySources() ([]*DirectorySource, error)

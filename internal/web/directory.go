@@ -159,6 +159,10 @@ func sourceOut(s *directory.Source) *apiv1.DirectorySource {
 	if s.LastReport != nil {
 		out.LastReport = reportOut(s.LastReport)
 	}
+	if s.LastError != "" {
+		at := s.LastErrorAt
+		out.LastError, out.LastErrorAt = s.LastError, &at
+	}
 	return out
 }
 

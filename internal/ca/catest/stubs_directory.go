@@ -17,6 +17,9 @@ func (*tx) UpdateDirectorySource(*lanyard.DirectorySource) error {
 func (*tx) SetDirectorySync(int64, string, string, time.Time) error {
 	return notImplemented("SetDirectorySync")
 }
+func (*tx) SetDirectorySyncError(int64, string, time.Time) error {
+	return notImplemented("SetDirectorySyncError")
+}
 func (*tx) DirectorySourceByID(int64) (*lanyard.DirectorySource, error) {
 	return nil, notImplemented("DirectorySourceByID")
 }

@@ -329,6 +329,12 @@ func testInterrupted(t *testing.T, e *env) {
 	_, err := e.dir.Sync(t.Context(), e.admin, e.src.ID, false)
 	servicetest.WantErr(t, "reader error", err, lanyard.EUnavailable, "unreachable")
 	e.r.err = nil
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.LastError != "the directory is unreachable" || !src.LastErrorAt.Equal(t0) || src.SyncState != "" {
+		t.Errorf("after a failed sync: %q at %v, state %q", src.LastError, src.LastErrorAt, src.SyncState)
+	}
+	if evs := e.events(t, "directory.sync.failed"); len(evs) != 1 {
+		t.Errorf("%d directory.sync.failed events", len(evs))
+	}
 
 	// Cancelled after the first of three batches: that batch stays, the
 	// state does not advance, the next sync (full again) does the rest.
@@ -357,9 +363,15 @@ func testInterrupted(t *testing.T, e *env) {
 	if n != 1 {
 		t.Errorf("%d users after the interrupted sync, want 1", n)
 	}
+	if src.LastError == "" {
+		t.Error("the interrupted sync left no error")
+	}
 	rep := e.sync(t, false) // the lease was released: no wait
 	if !rep.Full || rep.Created != 2 || rep.Unchanged != 1 {
 		t.Errorf("the redo %+v", rep)
+	}
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.LastError != "" || src.SyncState != "s1" {
+		t.Errorf("after the redo: error %q, state %q", src.LastError, src.SyncState)
 	}
 }
 

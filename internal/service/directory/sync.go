@@ -95,8 +95,23 @@ func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dr
 	rep, err := r.run(ctx)
 	if err != nil && !dry {
 		d.release(id)
+		d.failed(ctx, p, src, err)
 	}
 	return rep, err
+}
+
+// failed records why a sync of src failed (shown with the source until
+// a sync completes), with its audit event directory.sync.failed. A
+// failure to record it is logged: the sync's own error is what the
+// caller gets.
+func (d *Directory) failed(ctx context.Context, p *lanyard.Principal, src *lanyard.DirectorySource, cause error) {
+	msg, now := lanyard.ErrorMessage(cause), d.rec.Clock()
+	err := d.rec.Update(context.WithoutCancel(ctx), func() *lanyard.AuditEvent {
+		return d.rec.Event(p, "directory.sync.failed", "directory_source", strconv.FormatInt(src.ID, 10), map[string]any{"source": src.Name, "error": msg})
+	}, func(tx lanyard.Tx) error { return tx.SetDirectorySyncError(src.ID, msg, now) })
+	if err != nil {
+		d.log.Error("recording a failed directory sync failed", "source", src.Name, "err", err)
+	}
 }
 
 // claim takes source id's lease; EConflict while another replica syncs.

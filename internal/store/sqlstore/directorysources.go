@@ -9,7 +9,7 @@ import (
 // The directory sources (lanyard.DirectorySourceStore; migration 0033).
 
 const dirSourceCols = `id, name, kind, url, start_tls, ca_pem, bind_dn, bind_password, base_dn, user_filter, group_filter, page_size,
-	mapping, sync_interval, leaver_action, enabled, sync_state, last_report, last_sync_at, created_at, updated_at`
+	mapping, sync_interval, leaver_action, enabled, sync_state, last_report, last_sync_at, last_error, last_error_at, created_at, updated_at`
 
 var (
 	qCreateDirSource = prepared(`INSERT INTO directory_sources (name, kind, url, start_tls, ca_pem, bind_dn, bind_password, base_dn,
@@ -18,7 +18,8 @@ var (
 	qUpdateDirSource = prepared(`UPDATE directory_sources SET name = ?, kind = ?, url = ?, start_tls = ?, ca_pem = ?, bind_dn = ?,
 		bind_password = ?, base_dn = ?, user_filter = ?, group_filter = ?, page_size = ?, mapping = ?, sync_interval = ?,
 		leaver_action = ?, enabled = ?, updated_at = ? WHERE id = ?`)
-	qSetDirSync      = prepared(`UPDATE directory_sources SET sync_state = ?, last_report = ?, last_sync_at = ? WHERE id = ?`)
+	qSetDirSync      = prepared(`UPDATE directory_sources SET sync_state = ?, last_report = ?, last_sync_at = ?, last_error = '', last_error_at = 0 WHERE id = ?`)
+	qSetDirSyncError = prepared(`UPDATE directory_sources SET last_error = ?, last_error_at = ? WHERE id = ?`)
 	qDirSourceByID   = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE id = ?`)
 	qDirSourceByName = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE name = ?`)
 	qDirSources      = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources ORDER BY name`)
@@ -50,6 +51,11 @@ func (t directorySourcesTx) UpdateDirectorySource(s *lanyard.DirectorySource) er
 
 func (t directorySourcesTx) SetDirectorySync(id int64, state, report string, at time.Time) error {
 	res, err := t.exec(qSetDirSync, state, report, micros(normTime(at)), id)
+	return t.one(res, err, notFound("directory source %d not found", id), "", "")
+}
+
+func (t directorySourcesTx) SetDirectorySyncError(id int64, msg string, at time.Time) error {
+	res, err := t.exec(qSetDirSyncError, msg, micros(normTime(at)), id)
 	return t.one(res, err, notFound("directory source %d not found", id), "", "")
 }
 
@@ -110,14 +116,14 @@ func bytesOrEmpty(b []byte) []byte {
 
 func scanDirSource(r scanner) (*lanyard.DirectorySource, error) {
 	var s lanyard.DirectorySource
-	var interval, lastSync, created, updated int64
+	var interval, lastSync, lastErrAt, created, updated int64
 	var leaver string
 	if err := r.Scan(&s.ID, &s.Name, &s.Kind, &s.URL, &s.StartTLS, &s.CAPEM, &s.BindDN, &s.SealedBindPassword, &s.BaseDN, &s.UserFilter,
 		&s.GroupFilter, &s.PageSize, &s.Mapping, &interval, &leaver, &s.Enabled, &s.SyncState, &s.LastReport, &lastSync,
-		&created, &updated); err != nil {
+		&s.LastError, &lastErrAt, &created, &updated); err != nil {
 		return nil, err
 	}
 	s.SyncInterval, s.LeaverAction = time.Duration(interval), lanyard.LeaverAction(leaver)
-	s.LastSyncAt, s.CreatedAt, s.UpdatedAt = fromMicros(lastSync), fromMicros(created), fromMicros(updated)
+	s.LastSyncAt, s.LastErrorAt, s.CreatedAt, s.UpdatedAt = fromMicros(lastSync), fromMicros(lastErrAt), fromMicros(created), fromMicros(updated)
 	return &s, nil
 }

@@ -46,6 +46,16 @@ func testDirectorySources(t *testing.T, s lanyard.Store) {
 	})
 
 	later := now.Add(time.Hour)
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		return tx.SetDirectorySyncError(src.ID, "the directory is unreachable", now)
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.DirectorySourceByID(src.ID)
+		if err == nil && (got.LastError != "the directory is unreachable" || !got.LastErrorAt.Equal(now) || got.SyncState != "") {
+			t.Errorf("after SetDirectorySyncError: %q %v state %q", got.LastError, got.LastErrorAt, got.SyncState)
+		}
+		return err
+	})
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.SetDirectorySync(src.ID, `{"usn":42}`, `{"created":1}`, later) })
 	src.URL, src.SealedBindPassword, src.Enabled, src.LeaverAction, src.UpdatedAt = "ldap://dc2.example.test", nil, false, "", later
 	src.StartTLS = true
@@ -57,7 +67,7 @@ func testDirectorySources(t *testing.T, s lanyard.Store) {
 		if err != nil {
 			return err
 		}
-		if got.SyncState != `{"usn":42}` || got.LastReport != `{"created":1}` || !got.LastSyncAt.Equal(later) {
+		if got.SyncState != `{"usn":42}` || got.LastReport != `{"created":1}` || !got.LastSyncAt.Equal(later) || got.LastError != "" || !got.LastErrorAt.IsZero() {
 			t.Errorf("sync state after a settings update = %q %q %v", got.SyncState, got.LastReport, got.LastSyncAt)
 		}
 		if got.URL != src.URL || !got.StartTLS || got.Enabled || got.LeaverAction != "" || len(got.SealedBindPassword) != 0 || bytes.Contains(got.SealedBindPassword, []byte{0xff}) {
@@ -76,6 +86,8 @@ func testDirectorySources(t *testing.T, s lanyard.Store) {
 	wantCode(t, "UpdateDirectorySource name clash", err, lanyard.EConflict)
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetDirectorySync(999999, "", "", now) })
 	wantCode(t, "SetDirectorySync missing", err, lanyard.ENotFound)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetDirectorySyncError(999999, "x", now) })
+	wantCode(t, "SetDirectorySyncError missing", err, lanyard.ENotFound)
 
 	a, b, c, local := NewUser("a1"), NewUser("b1"), NewUser("c1"), NewUser("l1")
 	a.Source, a.SourceID, a.ExternalID = lanyard.SourceLDAP, src.ID, "ext-a"

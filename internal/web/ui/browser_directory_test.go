@@ -43,6 +43,8 @@ func TestBrowserDirectory(t *testing.T) {
 	}
 	b.Run("dry run", chromedp.Click(chromedp.CSS(`#sources button[aria-label="Dry run of corp"]`)))
 	b.WaitFor("unreachable", `document.querySelector('#dir-status').textContent.includes('unreachable')`)
+	b.Run("sync now", chromedp.Click(chromedp.CSS(`#sources button[aria-label="Sync corp now"]`)))
+	b.WaitFor("the failure stays with the source", `document.querySelector('#sources').textContent.includes('Failed') && document.querySelector('#sources').textContent.includes('unreachable')`)
 	b.Shot("directory-unreachable")
 
 	// A report as a sync leaves it: shown with its error lines.

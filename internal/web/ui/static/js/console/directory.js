@@ -42,12 +42,13 @@ async function sync(src, dryRun, btn) {
     const r = await api.directory.sync(src.id, dryRun);
     showReport(r);
     setStatus(status, `${dryRun ? 'Dry run' : 'Sync'} of ${src.name}: ${reportLine(r)}.`, r.errors.length ? 'error' : 'ok');
-    if (!dryRun) await load(false);
   } catch (e) {
     setStatus(status, `${dryRun ? 'The dry run' : 'The sync'} of ${src.name} failed. ${errorText(e)}`, 'error');
   } finally {
     btn.disabled = false;
   }
+  // A sync that ran, or failed, changed what the list shows.
+  if (!dryRun) await load(false);
 }
 
 function edit(src) {
@@ -102,7 +103,7 @@ function render() {
     { label: 'URL', cell: (s) => s.url },
     { label: 'Enabled', cell: (s) => (s.enabled ? 'Yes' : 'No') },
     { label: 'Last sync', cell: (s) => (s.last_sync_at ? fmtDateTime(s.last_sync_at) : 'Never') },
-    { label: 'Last report', cell: (s) => (s.last_report ? reportLine(s.last_report) : '—') },
+    { label: 'Last report', cell: (s) => (s.last_error ? h('span', { class: 'error' }, `Failed ${fmtDateTime(s.last_error_at)}: ${s.last_error}`) : (s.last_report ? reportLine(s.last_report) : '—')) },
     {
       label: 'Actions', class: 'actions',
       cell: (s) => [
