@@ -53,13 +53,26 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	defer c.Close()
 	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
 	start := time.Now()
-	ns := &state{Version: stateVersion, Kind: cfg.Kind, BaseDN: base}
-	if cfg.Kind == KindAD {
+	r.clock = old.Clock
+	if r.clock == "" {
+		r.clock = map[string]string{KindAD: clockUSN, KindOpenLDAP: clockTime}[cfg.Kind]
+	}
+	ns := &state{Version: stateVersion, Kind: cfg.Kind, BaseDN: base, Clock: r.clock}
+	switch r.clock {
+	case clockUSN:
 		dse, err := c.rootDSE(ctx, "highestCommittedUSN")
 		if err != nil {
 			return nil, State{}, err
 		}
 		ns.Mark = dse.GetAttributeValue("highestCommittedUSN")
+	case clockCSN:
+		// Read before the searches, as AD's USN is.
+		if ns.Mark, err = r.contextCSN(ctx); err != nil {
+			return nil, State{}, err
+		}
+		if ns.Mark == "" {
+			return nil, State{}, fmt.Errorf("%w: the directory no longer has a contextCSN (syncprov removed?)", ErrStateKind)
+		}
 	}
 	delta := &Delta{}
 	oldG := graph(old.Groups)
@@ -207,6 +220,8 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 		}
 		ns.Users = present
 		ns.Cookie = cookie
+	}
+	if r.clock == clockTime {
 		ns.Mark = openLDAPMark(old.Mark, r.maxSeen, time.Since(start))
 	}
 	return delta, State{s: ns}, nil
