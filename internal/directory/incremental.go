@@ -32,11 +32,18 @@ import (
 //     3.1.1.3.4.1.14) of user tombstones newer than the mark, and one
 //     search of the person objects in the naming context that changed,
 //     each one not in scope read once more to confirm it left (O(d));
-//   - OpenLDAP, which keeps no tombstones: deletions are found by an
+//   - OpenLDAP, which keeps no tombstones: with the syncprov overlay, one
+//     RFC 4533 refreshOnly search with the last cookie, answered from the
+//     provider's session log (O(deleted); a present phase, one small entry
+//     per user, when the log no longer covers the cookie); without it, an
 //     entryUUID-only sweep of the users (one attribute per user, about 60
-//     bytes each on the wire: the one part proportional to the directory's
-//     size rather than the changes; RFC 4533 syncrepl would avoid it where
-//     the syncprov overlay runs).
+//     bytes each on the wire: then the one part proportional to the
+//     directory's size rather than the changes).
+//
+// The mark is exact on AD (uSNChanged) and on OpenLDAP with syncprov
+// (entryCSN against contextCSN): nothing unchanged is returned. Without
+// syncprov it is modifyTimestamp (see openLDAPMark): entries changed within
+// one read's duration of the latest change are returned again, unchanged.
 func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, State{}, err
