@@ -49,13 +49,16 @@ PIDFILE=$STATE/samba.pid
 LOG=$STATE/samba.log
 
 # 1. Packages.
-if ! command -v samba >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1; then
-	log "installing samba ldap-utils"
+if ! command -v samba >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+	log "installing samba ldap-utils iproute2"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >&2
-	$sudo apt-get install -y -qq --no-install-recommends samba ldap-utils openssl >&2
+	$sudo apt-get install -y -qq --no-install-recommends samba ldap-utils openssl iproute2 >&2
+	# Debian's package may start the machine's own smbd/nmbd/samba-ad-dc;
+	# only the DC below is used.
+	for svc in samba-ad-dc smbd nmbd; do $sudo service "$svc" stop >/dev/null 2>&1 || true; done
 fi
 command -v samba >/dev/null 2>&1 || die "samba is not installed"
 command -v openssl >/dev/null 2>&1 || die "openssl is needed"
