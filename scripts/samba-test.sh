@@ -162,7 +162,12 @@ if [ ! -e "$STATE/provisioned" ]; then
 	touch "$STATE/provisioned"
 fi
 
-# 3b. Start.
+# 3b. Start. Its own pid and socket directories: /run/samba may belong
+# to the machine's Samba (or another DC of this script).
+if ! grep -q "pid directory" "$CONF"; then
+	sed -i "/^\[global\]/a\\	pid directory = $DC/run\n	ncalrpc dir = $DC/run/ncalrpc\n	winbindd socket directory = $DC/run/winbindd" "$CONF"
+fi
+mkdir -p "$DC/run"
 log "starting samba on $ADDR (log $LOG)"
 # setsid: the DC outlives this script and the make that ran it.
 setsid samba -i -s "$CONF" --debug-stdout -d 1 </dev/null >"$LOG" 2>&1 &
