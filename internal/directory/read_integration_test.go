@@ -258,6 +258,21 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 			held = apply(held, delta)
 			sameAsFull(t, f, held)
 
+			// A group renamed: everyone below it has its new DN.
+			time.Sleep(1100 * time.Millisecond)
+			if err := s.admin.ModifyDN(ldap.NewModifyDNRequest(f.groupDN("staff"), "CN=everyone", true, "")); err != nil {
+				t.Fatal(err)
+			}
+			delta, st3, err = directory.Incremental(ctx, f.cfg, st3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := byLogin(delta.Changed)[f.login("bob")]; !slices.Equal(b.Groups, groups("engineers", "everyone")) {
+				t.Errorf("bob after the rename: %v", b.Groups)
+			}
+			held = apply(held, delta)
+			sameAsFull(t, f, held)
+
 			// Nothing changed: the delta is empty.
 			delta, _, err = directory.Incremental(ctx, f.cfg, st3)
 			if err != nil {
