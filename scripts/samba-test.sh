@@ -49,13 +49,16 @@ PIDFILE=$STATE/samba.pid
 LOG=$STATE/samba.log
 
 # 1. Packages.
-if ! command -v samba >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1; then
-	log "installing samba ldap-utils"
+if ! command -v samba >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+	log "installing samba ldap-utils iproute2"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >&2
-	$sudo apt-get install -y -qq --no-install-recommends samba ldap-utils openssl >&2
+	$sudo apt-get install -y -qq --no-install-recommends samba ldap-utils openssl iproute2 >&2
+	# Debian's package may start the machine's own smbd/nmbd/samba-ad-dc;
+	# only the DC below is used.
+	for svc in samba-ad-dc smbd nmbd; do $sudo service "$svc" stop >/dev/null 2>&1 || true; done
 fi
 command -v samba >/dev/null 2>&1 || die "samba is not installed"
 command -v openssl >/dev/null 2>&1 || die "openssl is needed"
@@ -159,7 +162,12 @@ if [ ! -e "$STATE/provisioned" ]; then
 	touch "$STATE/provisioned"
 fi
 
-# 3b. Start.
+# 3b. Start. Its own pid and socket directories: /run/samba may belong
+# to the machine's Samba (or another DC of this script).
+if ! grep -q "pid directory" "$CONF"; then
+	sed -i "/^\[global\]/a\\	pid directory = $DC/run\n	ncalrpc dir = $DC/run/ncalrpc\n	winbindd socket directory = $DC/run/winbindd" "$CONF"
+fi
+mkdir -p "$DC/run"
 log "starting samba on $ADDR (log $LOG)"
 # setsid: the DC outlives this script and the make that ran it.
 setsid samba -i -s "$CONF" --debug-stdout -d 1 </dev/null >"$LOG" 2>&1 &

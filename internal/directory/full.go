@@ -46,6 +46,19 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 			return nil, fmt.Errorf("directory %s: the root DSE has no highestCommittedUSN; is this Active Directory?", c.addr)
 		}
 	}
+	if cfg.Kind == KindAD {
+		r.clock = clockUSN
+	} else {
+		csn, err := r.contextCSN(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.clock, st.Mark = clockTime, ""
+		if csn != "" {
+			r.clock, st.Mark = clockCSN, csn
+		}
+	}
+	st.Clock = r.clock
 	if cfg.Kind == KindOpenLDAP {
 		// A cookie taken before the reads: deletions during them are
 		// reported by the next Incremental. A filter matching nothing
@@ -116,7 +129,7 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 	snap.Problems = append(snap.Problems, dedupe(snap.Entries)...)
 	sortEntries(snap.Entries)
 	slices.Sort(st.Users)
-	if cfg.Kind == KindOpenLDAP {
+	if r.clock == clockTime {
 		st.Mark = openLDAPMark("", r.maxSeen, time.Since(start))
 	}
 	snap.State = State{s: st}

@@ -32,11 +32,18 @@ import (
 //     3.1.1.3.4.1.14) of user tombstones newer than the mark, and one
 //     search of the person objects in the naming context that changed,
 //     each one not in scope read once more to confirm it left (O(d));
-//   - OpenLDAP, which keeps no tombstones: deletions are found by an
+//   - OpenLDAP, which keeps no tombstones: with the syncprov overlay, one
+//     RFC 4533 refreshOnly search with the last cookie, answered from the
+//     provider's session log (O(deleted); a present phase, one small entry
+//     per user, when the log no longer covers the cookie); without it, an
 //     entryUUID-only sweep of the users (one attribute per user, about 60
-//     bytes each on the wire: the one part proportional to the directory's
-//     size rather than the changes; RFC 4533 syncrepl would avoid it where
-//     the syncprov overlay runs).
+//     bytes each on the wire: then the one part proportional to the
+//     directory's size rather than the changes).
+//
+// The mark is exact on AD (uSNChanged) and on OpenLDAP with syncprov
+// (entryCSN against contextCSN): nothing unchanged is returned. Without
+// syncprov it is modifyTimestamp (see openLDAPMark): entries changed within
+// one read's duration of the latest change are returned again, unchanged.
 func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, State{}, err
@@ -53,13 +60,26 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	defer c.Close()
 	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
 	start := time.Now()
-	ns := &state{Version: stateVersion, Kind: cfg.Kind, BaseDN: base}
-	if cfg.Kind == KindAD {
+	r.clock = old.Clock
+	if r.clock == "" {
+		r.clock = map[string]string{KindAD: clockUSN, KindOpenLDAP: clockTime}[cfg.Kind]
+	}
+	ns := &state{Version: stateVersion, Kind: cfg.Kind, BaseDN: base, Clock: r.clock}
+	switch r.clock {
+	case clockUSN:
 		dse, err := c.rootDSE(ctx, "highestCommittedUSN")
 		if err != nil {
 			return nil, State{}, err
 		}
 		ns.Mark = dse.GetAttributeValue("highestCommittedUSN")
+	case clockCSN:
+		// Read before the searches, as AD's USN is.
+		if ns.Mark, err = r.contextCSN(ctx); err != nil {
+			return nil, State{}, err
+		}
+		if ns.Mark == "" {
+			return nil, State{}, fmt.Errorf("%w: the directory no longer has a contextCSN (syncprov removed?)", ErrStateKind)
+		}
 	}
 	delta := &Delta{}
 	oldG := graph(old.Groups)
@@ -207,6 +227,8 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 		}
 		ns.Users = present
 		ns.Cookie = cookie
+	}
+	if r.clock == clockTime {
 		ns.Mark = openLDAPMark(old.Mark, r.maxSeen, time.Since(start))
 	}
 	return delta, State{s: ns}, nil

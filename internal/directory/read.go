@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +19,52 @@ type reader struct {
 	c   *conn
 	// managerMail caches manager DN (normalized) → mail within one read.
 	managerMail map[string]string
-	// maxSeen is the latest changed stamp seen (OpenLDAP marks).
+	// clock is how changes are found: clockUSN, clockCSN or clockTime.
+	clock string
+	// maxSeen is the latest changed stamp seen (clockTime marks).
 	maxSeen time.Time
+}
+
+// How an incremental read finds changed entries.
+const (
+	// clockUSN: AD's uSNChanged against highestCommittedUSN (MS-ADTS
+	// 3.1.1.1.9), exact.
+	clockUSN = "usn"
+	// clockCSN: OpenLDAP's entryCSN against the naming context's
+	// contextCSN, which the syncprov overlay keeps (RFC 4533 and
+	// slapo-syncprov(5)); microsecond stamps, exact.
+	clockCSN = "csn"
+	// clockTime: modifyTimestamp (RFC 4512 3.4), whole seconds, with the
+	// window openLDAPMark describes.
+	clockTime = "time"
+)
+
+// changedAttr is the attribute the clock compares.
+func (r *reader) changedAttr() string {
+	if r.clock == clockCSN {
+		return "entryCSN"
+	}
+	return r.m.Changed
+}
+
+// contextCSN reads the smallest contextCSN of the naming context holding
+// the base DN ("" without syncprov). With several providers there is one
+// value per server ID; the smallest is a safe mark (entries between it and
+// the others are read again).
+func (r *reader) contextCSN(ctx context.Context) (string, error) {
+	nc, err := r.namingContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	e, err := r.c.one(ctx, nc, "(objectClass=*)", []string{"contextCSN"})
+	if err != nil || e == nil {
+		return "", err
+	}
+	vals := e.GetEqualFoldAttributeValues("contextCSN")
+	if len(vals) == 0 {
+		return "", nil
+	}
+	return slices.Min(vals), nil
 }
 
 // user is one user entry as read, before its groups are closed.
@@ -33,7 +78,7 @@ type user struct {
 func (r *reader) userAttrs() []string {
 	m := r.m
 	var a []string
-	for _, s := range []string{m.Login, m.UPN, m.DisplayName, m.Email, m.Manager, m.MemberOf, m.ExternalID, m.AccountControl, m.LockFlag, m.LockTime, m.Changed} {
+	for _, s := range []string{m.Login, m.UPN, m.DisplayName, m.Email, m.Manager, m.MemberOf, m.ExternalID, m.AccountControl, m.LockFlag, m.LockTime, r.changedAttr()} {
 		if s != "" {
 			a = append(a, s)
 		}
@@ -43,7 +88,7 @@ func (r *reader) userAttrs() []string {
 
 // groupAttrs: what the group graph needs (no member lists).
 func (r *reader) groupAttrs() []string {
-	return []string{r.m.ExternalID, r.m.MemberOf, r.m.Changed}
+	return []string{r.m.ExternalID, r.m.MemberOf, r.changedAttr()}
 }
 
 func (r *reader) externalID(e *ldap.Entry) (string, error) {
@@ -63,7 +108,7 @@ func (r *reader) externalID(e *ldap.Entry) (string, error) {
 
 // seen records an entry's changed stamp (OpenLDAP: modifyTimestamp).
 func (r *reader) seen(e *ldap.Entry) {
-	if r.cfg.Kind == KindAD {
+	if r.clock != clockTime {
 		return
 	}
 	if t, err := ParseGeneralizedTime(e.GetEqualFoldAttributeValue(r.m.Changed)); err == nil && t.After(r.maxSeen) {
@@ -73,11 +118,16 @@ func (r *reader) seen(e *ldap.Entry) {
 
 // changedSince reports whether e's changed stamp is at or after mark.
 func (r *reader) changedSince(e *ldap.Entry, mark string) bool {
-	v := e.GetEqualFoldAttributeValue(r.m.Changed)
-	if r.cfg.Kind == KindAD {
+	v := e.GetEqualFoldAttributeValue(r.changedAttr())
+	switch r.clock {
+	case clockUSN:
 		n, err1 := strconv.ParseInt(v, 10, 64)
 		k, err2 := strconv.ParseInt(mark, 10, 64)
 		return err1 != nil || err2 != nil || n > k
+	case clockCSN:
+		// CSNs (YYYYmmddHHMMSS.uuuuuuZ#count#sid#mod) are fixed-width:
+		// their order is the strings' order.
+		return v == "" || v > mark
 	}
 	t, err1 := ParseGeneralizedTime(v)
 	k, err2 := ParseGeneralizedTime(mark)
@@ -85,12 +135,17 @@ func (r *reader) changedSince(e *ldap.Entry, mark string) bool {
 }
 
 // changedFilter is the filter of entries changed since mark: uSNChanged
-// strictly above the USN the mark recorded (MS-ADTS 3.1.1.1.9), or
-// modifyTimestamp at or after the mark (one-second resolution).
+// strictly above the USN the mark recorded (MS-ADTS 3.1.1.1.9), entryCSN
+// strictly after the recorded contextCSN, or modifyTimestamp at or after
+// the mark (one-second resolution).
 func (r *reader) changedFilter(mark string) string {
-	if r.cfg.Kind == KindAD {
+	switch r.clock {
+	case clockUSN:
 		n, _ := strconv.ParseInt(mark, 10, 64)
 		return fmt.Sprintf("(%s>=%d)", r.m.Changed, n+1)
+	case clockCSN:
+		m := ldap.EscapeFilter(mark)
+		return fmt.Sprintf("(&(entryCSN>=%s)(!(entryCSN=%s)))", m, m)
 	}
 	return fmt.Sprintf("(%s>=%s)", r.m.Changed, ldap.EscapeFilter(mark))
 }

@@ -194,32 +194,47 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 				t.Errorf("deleted carol (%s) not in Removed %v", carol.ExternalID, delta.Removed)
 			}
 			if s.kind == directory.KindOpenLDAP {
-				// Deletions came from the RFC 4533 refresh (syncprov);
-				// without a cookie the entryUUID sweep finds them too.
+				// Deletions came from the RFC 4533 refresh (syncprov),
+				// changes from entryCSN.
 				raw, err := json.Marshal(st)
-				if err != nil || !strings.Contains(string(raw), `"cookie":`) {
+				if err != nil || !strings.Contains(string(raw), `"cookie":`) || !strings.Contains(string(raw), `"clock":"csn"`) {
 					t.Errorf("OpenLDAP state without a sync cookie: %.200s", raw)
 				}
-				var m map[string]any
-				json.Unmarshal(raw, &m)
-				delete(m, "cookie")
-				raw, _ = json.Marshal(m)
-				var swept directory.State
-				if err := json.Unmarshal(raw, &swept); err != nil {
-					t.Fatal(err)
-				}
-				d2, _, err := directory.Incremental(ctx, f.cfg, swept)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(d2.Removed, delta.Removed) || len(d2.Changed) != len(delta.Changed) {
-					t.Errorf("sweep: removed %v changed %d; sync: removed %v changed %d", d2.Removed, len(d2.Changed), delta.Removed, len(delta.Changed))
+				// Without a cookie the entryUUID sweep finds the same
+				// deletions; with modifyTimestamp instead of entryCSN
+				// (a directory without syncprov) the same changes, plus
+				// what changed within the mark's window.
+				for _, edit := range []func(map[string]any){
+					func(m map[string]any) { delete(m, "cookie") },
+					func(m map[string]any) {
+						delete(m, "cookie")
+						m["clock"], m["mark"] = "time", time.Now().UTC().Add(-time.Hour).Format("20060102150405Z")
+					},
+				} {
+					var m map[string]any
+					json.Unmarshal(raw, &m)
+					edit(m)
+					raw2, _ := json.Marshal(m)
+					var other directory.State
+					if err := json.Unmarshal(raw2, &other); err != nil {
+						t.Fatal(err)
+					}
+					d2, _, err := directory.Incremental(ctx, f.cfg, other)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(d2.Removed, delta.Removed) || len(d2.Changed) < len(delta.Changed) {
+						t.Errorf("state %.80s: removed %v changed %d; with the cookie: removed %v changed %d", raw2, d2.Removed, len(d2.Changed), delta.Removed, len(delta.Changed))
+					}
+					if got := apply(held, d2); len(got) != len(held)-2+1 { // carol and gina gone, frank new
+						t.Errorf("state %.80s: %d entries after the delta", raw2, len(got))
+					}
 				}
 			}
-			if s.kind == directory.KindAD {
-				// USNs are exact: nothing unchanged is read again.
+			{
+				// USNs and CSNs are exact: nothing unchanged is read again.
 				if len(delta.Changed) != 5 {
-					t.Errorf("AD delta has %d changed entries, want 5: %+v", len(delta.Changed), delta.Changed)
+					t.Errorf("delta has %d changed entries, want 5: %+v", len(delta.Changed), delta.Changed)
 				}
 			}
 			held = apply(held, delta)
@@ -243,13 +258,28 @@ func TestDirectoryFullAndIncremental(t *testing.T) {
 			held = apply(held, delta)
 			sameAsFull(t, f, held)
 
-			// Nothing changed: an AD delta is empty.
+			// A group renamed: everyone below it has its new DN.
+			time.Sleep(1100 * time.Millisecond)
+			if err := s.admin.ModifyDN(ldap.NewModifyDNRequest(f.groupDN("staff"), "CN=everyone", true, "")); err != nil {
+				t.Fatal(err)
+			}
+			delta, st3, err = directory.Incremental(ctx, f.cfg, st3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := byLogin(delta.Changed)[f.login("bob")]; !slices.Equal(b.Groups, groups("engineers", "everyone")) {
+				t.Errorf("bob after the rename: %v", b.Groups)
+			}
+			held = apply(held, delta)
+			sameAsFull(t, f, held)
+
+			// Nothing changed: the delta is empty.
 			delta, _, err = directory.Incremental(ctx, f.cfg, st3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.kind == directory.KindAD && (len(delta.Changed) != 0 || len(delta.Removed) != 0) {
-				t.Errorf("AD delta without changes: %+v", delta)
+			if len(delta.Changed) != 0 || len(delta.Removed) != 0 {
+				t.Errorf("delta without changes: %+v", delta)
 			}
 			sameAsFull(t, f, apply(held, delta))
 		})

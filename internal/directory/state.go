@@ -26,8 +26,11 @@ type state struct {
 	Kind    string `json:"kind"`
 	BaseDN  string `json:"base"` // normalized
 	// Mark is the high-water mark: AD the highestCommittedUSN (decimal)
-	// read before the read started; OpenLDAP a generalized time.
+	// read before the read started; OpenLDAP the contextCSN read likewise,
+	// or a generalized time (Clock "time").
 	Mark string `json:"mark"`
+	// Clock says what Mark is: "usn", "csn" or "time" (reader.clock).
+	Clock string `json:"clock,omitempty"`
 	// Groups maps each group's normalized DN to what is cached of it.
 	Groups map[string]*groupState `json:"groups"`
 	// Users lists the entryUUIDs of the users read (OpenLDAP only).
