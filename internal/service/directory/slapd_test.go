@@ -45,6 +45,27 @@ func TestSyncFromOpenLDAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The faults the source's settings can hold: a CA that did not sign
+	// the server's certificate, a wrong bind password. Clear errors, and
+	// nothing synced.
+	wrong := "not the password"
+	for name, in := range map[string]directory.SourceInput{
+		"tls": {Name: "wrongca", Kind: "openldap", URL: spec["url"], CAPEM: otherCA(t), BindDN: spec["bind"], BindPassword: &pw, BaseDN: ou, Enabled: true},
+		"bind": {Name: "wrongpw", Kind: "openldap", URL: spec["url"], CAPEM: string(ca), BindDN: spec["bind"], BindPassword: &wrong, BaseDN: ou,
+			Enabled: true},
+	} {
+		bad, err := dir.CreateSource(t.Context(), stack.Admin, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = dir.Sync(t.Context(), stack.Admin, bad.ID, false)
+		want := map[string]string{"tls": "TLS certificate was not accepted", "bind": "refused the service account's bind"}[name]
+		servicetest.WantErr(t, name, err, lanyard.EUnavailable, want)
+		if err := dir.DeleteSource(t.Context(), stack.Admin, bad.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	rep, err := dir.Sync(t.Context(), stack.Admin, src.ID, false)
 	if err != nil {
 		t.Fatal(err)
