@@ -22,8 +22,10 @@ test:
 	scripts/pcscd-test.sh >/dev/null  # fails here, loudly, if pcscd cannot start
 	scripts/mailpit-test.sh >/dev/null  # builds mailpit on first use; fails here, loudly, if it cannot start
 	scripts/swtpm-test.sh >/dev/null  # installs swtpm on first use; fails here, loudly, if it cannot start
+	scripts/samba-test.sh >/dev/null  # installs samba and provisions an AD DC on first use (a minute); fails here, loudly, if it cannot start
+	scripts/slapd-test.sh >/dev/null  # installs slapd on first use; fails here, loudly, if it cannot start
 	$(MAKE) unit
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(MAKE) integration
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" LANYARD_TEST_SAMBA="$$(scripts/samba-test.sh)" LANYARD_TEST_SLAPD="$$(scripts/slapd-test.sh)" $(MAKE) integration
 	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
@@ -46,8 +48,8 @@ check:
 # would multiply their minutes tenfold and find nothing a sequential run
 # can show; everything else runs with it.
 unit:
-	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM $(GO) test -count=1 -race -gcflags='modernc.org/...=-d=checkptr=0' -skip 'Anywhere' ./...
-	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM $(GO) test -count=1 -run 'Anywhere' ./...
+	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD $(GO) test -count=1 -race -gcflags='modernc.org/...=-d=checkptr=0' -skip 'Anywhere' ./...
+	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD $(GO) test -count=1 -run 'Anywhere' ./...
 
 ## integration: the tests of the files built with -tags integration, on the services make test starts
 integration:
@@ -55,6 +57,8 @@ integration:
 	@test -n "$$LANYARD_TEST_VPCD" || { echo "LANYARD_TEST_VPCD is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SMTP" || { echo "LANYARD_TEST_SMTP is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SWTPM" || { echo "LANYARD_TEST_SWTPM is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_SAMBA" || { echo "LANYARD_TEST_SAMBA is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_SLAPD" || { echo "LANYARD_TEST_SLAPD is not set (make test sets it)"; exit 1; }
 	GO=$(GO) scripts/integration-test.sh
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)
@@ -64,7 +68,7 @@ fuzz:
 try-it:
 	scripts/try-it.sh
 
-## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards, the Card Monitor over 200,000 cards and 1,000,000 certificates (PostgreSQL)
+## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards, the Card Monitor over 200,000 cards and 1,000,000 certificates (PostgreSQL), the directory read of 50,000 users in 2,000 groups (OpenLDAP)
 bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
@@ -78,6 +82,7 @@ bench:
 	LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" $(GO) test -run '^$$' -bench SignRSA2048 -benchtime 200x -count 2 ./internal/card/tpmkeys/
 	$(GO) test -run '^$$' -bench AirCardSign -benchtime 200x -count 2 ./internal/bench/
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_BENCH_MONITOR_CARDS=200000 $(GO) test -run '^$$' -bench CardMonitor -benchtime 1x -timeout 60m ./internal/bench/
+	LANYARD_TEST_SLAPD="$$(scripts/slapd-test.sh)" LANYARD_BENCH_DIRECTORY_USERS=50000 $(GO) test -run '^$$' -bench DirectoryRead -benchtime 3x -timeout 60m ./internal/bench/ # loads the users once (a few minutes), then reuses them
 	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); LANYARD_BENCH_AIRCARDS=10000 $(GO) test -run '^$$' -bench AirCardIdle -benchtime 1x -timeout 40m ./internal/bench/ # 20,000 descriptors: both ends of each connection
 
 clean:

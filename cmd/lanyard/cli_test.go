@@ -160,6 +160,31 @@ func TestCLI(t *testing.T) {
 	if out := admin.must(0, "kra", "rotate"); !strings.Contains(out, "version 2 is current") {
 		t.Fatalf("kra rotate: %q", out)
 	}
+
+	// Directory sources (issue 18): the bind password from standard
+	// input, never shown; administrators only; a directory that cannot
+	// be reached is a clear error.
+	out, errOut, code = admin.run("bind pass phrase\n", "directory", "add", "corp", "--kind", "openldap", "--url", "ldap://127.0.0.1:1",
+		"--bind-dn", "cn=admin,dc=example,dc=test", "--bind-password-stdin", "--base-dn", "dc=example,dc=test", "--interval", "30m")
+	if code != 0 || !strings.Contains(out, "bind password:       set") || strings.Contains(out, "pass phrase") {
+		t.Fatalf("directory add: exit %d %q %q", code, out, errOut)
+	}
+	if out := admin.must(0, "directory", "update", "corp", "--leaver-action", "revoke"); !strings.Contains(out, "leaver action:       revoke") ||
+		!strings.Contains(out, "bind password:       set") || !strings.Contains(out, "30m0s") {
+		t.Fatalf("directory update: %q", out)
+	}
+	if out := admin.must(0, "directory", "list"); !strings.Contains(out, "corp") || !strings.Contains(out, "never") {
+		t.Fatalf("directory list: %q", out)
+	}
+	if _, errOut, code := admin.run("", "directory", "sync", "corp", "--dry-run"); code != 1 || !strings.Contains(errOut, "unreachable") {
+		t.Fatalf("directory sync of an unreachable directory: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := carla.run("", "directory", "list"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("directory list by a CA manager: exit %d %q", code, errOut)
+	}
+	if out := admin.must(0, "directory", "delete", "corp"); !strings.Contains(out, "deleted") {
+		t.Fatalf("directory delete: %q", out)
+	}
 	// Key recovery by the owner: the list reaches the server; a key that
 	// is not carla's is not found, and no file is left behind.
 	if out := carla.must(0, "key", "list", "--template", "enc"); !strings.Contains(out, "CERTIFICATE") {

@@ -40,6 +40,7 @@ func commands() []command {
 	cmds = append(cmds, caCommands()...)
 	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, kraCommands()...)
+	cmds = append(cmds, directoryCommands()...)
 	cmds = append(cmds, keyCommands()...)
 	cmds = append(cmds, cardCommands()...)
 	cmds = append(cmds, cardIssueCommands()...)
@@ -99,6 +100,10 @@ func run(ctx context.Context, args []string) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(os.Stderr, "usage: lanyard %s\n", cmds[best].usage)
 		return 2
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec) // the command said what happened
 	}
 	var le *lanyard.Error
 	if errors.As(err, &le) {

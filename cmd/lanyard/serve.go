@@ -26,6 +26,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/monitor"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
@@ -48,6 +49,7 @@ type serveConfig struct {
 	demo                            bool
 	aircard, aircardKEK             string
 	cardMonitor                     time.Duration // Card Monitor interval; 0: off
+	directorySync                   time.Duration // directory sources' default sync interval; 0: no periodic sync
 	keyRecoveryTTL                  time.Duration // how long a key recovery request waits for its decision
 }
 
@@ -78,6 +80,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
 	fs.DurationVar(&c.keyRecoveryTTL, "key-recovery-ttl", archive.DefaultRecoveryTTL, "how long a request to recover someone else's archived key waits for an administrator's decision before it expires")
 	fs.DurationVar(&c.cardMonitor, "card-monitor-interval", monitor.DefaultInterval, "how often the Card Monitor looks for expiring and expired certificates on cards (once across replicas); 0 turns it off")
+	fs.DurationVar(&c.directorySync, "directory-sync-interval", directory.DefaultInterval, "how often a directory source that sets no interval of its own is synced (once across replicas); 0 turns the periodic sync off (Sync now still works)")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
 		"the reverse proxies' own addresses, e.g. 192.0.2.10,192.0.2.11: a request from one of them is attributed to the rightmost X-Forwarded-For address not in this list. List only the proxies: a range that also holds clients lets them choose the address they are throttled and audited under (LANYARD_TRUSTED_PROXIES)")
@@ -168,7 +171,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	// workflows their card access: the service builds it in that order.
 	var hub *agenthub.Hub
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, DirectoryInterval: c.directorySync, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
 		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
 			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
 			return hub.CardAccess()
@@ -206,7 +209,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	srv := &http.Server{
 		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -221,6 +224,13 @@ func serve(ctx context.Context, c serveConfig) error {
 		monitorDone := make(chan struct{})
 		go func() { defer close(monitorDone); mon.Run(workerCtx) }()
 		defer func() { stopWorker(); <-monitorDone }()
+	}
+	if c.directorySync > 0 {
+		// The directory sources' periodic sync: each source once across
+		// replicas (its lease row), until shutdown, before the store closes.
+		syncDone := make(chan struct{})
+		go func() { defer close(syncDone); svc.Directory.Run(workerCtx) }()
+		defer func() { stopWorker(); <-syncDone }()
 	}
 	// Stop the mail worker before the store closes (deferred earlier, so
 	// run later): the delivery in progress is recorded first.

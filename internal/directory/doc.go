@@ -16,7 +16,9 @@
 // returns, which the Samba tests check) and returns a [Snapshot] with an
 // opaque [State]: the high-water mark (AD: the RootDSE's highestCommittedUSN
 // read before the searches, compared with uSNChanged, MS-ADTS 3.1.1.1.9;
-// OpenLDAP: modifyTimestamp, RFC 4512 3.4) and the group graph.
+// OpenLDAP with the syncprov overlay: the naming context's contextCSN,
+// compared with entryCSN; otherwise modifyTimestamp, RFC 4512 3.4), the
+// RFC 4533 sync cookie where syncprov runs, and the group graph.
 //
 // [Incremental] reads only what changed since a State and returns a [Delta]:
 // new and changed users with their whole recomputed Entry, users whose

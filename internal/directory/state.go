@@ -26,12 +26,18 @@ type state struct {
 	Kind    string `json:"kind"`
 	BaseDN  string `json:"base"` // normalized
 	// Mark is the high-water mark: AD the highestCommittedUSN (decimal)
-	// read before the read started; OpenLDAP a generalized time.
+	// read before the read started; OpenLDAP the contextCSN read likewise,
+	// or a generalized time (Clock "time").
 	Mark string `json:"mark"`
+	// Clock says what Mark is: "usn", "csn" or "time" (reader.clock).
+	Clock string `json:"clock,omitempty"`
 	// Groups maps each group's normalized DN to what is cached of it.
 	Groups map[string]*groupState `json:"groups"`
 	// Users lists the entryUUIDs of the users read (OpenLDAP only).
 	Users []string `json:"users,omitempty"`
+	// Cookie is the RFC 4533 sync cookie (OpenLDAP with syncprov), with
+	// which Incremental learns deletions without reading every user.
+	Cookie []byte `json:"cookie,omitempty"`
 }
 
 type groupState struct {

@@ -96,6 +96,11 @@ type WorkflowSettings struct {
 	// template's validity and this (docs/lifecycle.md, "Replace"). 0 is
 	// the default, DefaultTemporaryCardValidityDays.
 	TemporaryCardValidityDays int `json:"temporary_card_validity_days,omitempty"` // "Temporary card validity (days)"
+	// LeaverAction is what happens to the cards of a user who left their
+	// directory (disabled or removed there; docs/directory.md, "Leavers"):
+	// LeaverDisable or LeaverRevoke; "" leaves it to the directory
+	// source's setting, whose own default is LeaverDisable.
+	LeaverAction LeaverAction `json:"leaver_action,omitempty"` // "When the user leaves the directory"
 }
 
 // DefaultTemporaryCardValidityDays is a temporary card's validity when the

@@ -61,6 +61,7 @@ type Tx interface {
 	SettingStore
 	AuditStore
 	SCIMStore
+	DirectorySourceStore
 }
 
 // UserStore holds users.

@@ -64,6 +64,9 @@ func Validate(p *lanyard.Policy, templates, cardTypes []string) error {
 	if d := s.Workflow.TemporaryCardValidityDays; d < 0 || d > 3650 {
 		return invalid(labelTempDays, "must be 1–3650 (0: the default, %d)", lanyard.DefaultTemporaryCardValidityDays)
 	}
+	if _, err := lanyard.ParseLeaverAction(string(s.Workflow.LeaverAction)); err != nil {
+		return err
+	}
 	if d := s.Notifications.ExpiryWarningDays; d < 0 || d > 365 {
 		return invalid(labelWarnDays, "must be 1–365 (0: the default, %d)", lanyard.DefaultExpiryWarningDays)
 	}

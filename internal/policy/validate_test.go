@@ -85,6 +85,8 @@ func TestValidate(t *testing.T) {
 		{"temporary card validity 0 (default)", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 0 }, ""},
 		{"temporary card validity 3650", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 3650 }, ""},
 		{"temporary card validity -1", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = -1 }, "Workflow → Temporary card validity (days): must be 1–3650"},
+		{"leaver action revoke", func(p *lanyard.Policy) { p.Settings.Workflow.LeaverAction = lanyard.LeaverRevoke }, ""},
+		{"leaver action bad", func(p *lanyard.Policy) { p.Settings.Workflow.LeaverAction = "withdraw" }, "leaver action \"withdraw\": use disable or revoke"},
 		{"temporary card validity 3651", func(p *lanyard.Policy) { p.Settings.Workflow.TemporaryCardValidityDays = 3651 }, "Workflow → Temporary card validity (days): must be 1–3650"},
 		{"max cards 0 (unlimited)", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = 0 }, ""},
 		{"max cards -1", func(p *lanyard.Policy) { p.Settings.Issuance.MaxCardsPerUser = -1 }, "Issuance → Maximum cards per user: must be 0"},

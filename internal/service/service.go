@@ -26,6 +26,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/archive"
 	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
+	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
@@ -68,6 +69,12 @@ type Config struct {
 	// hub.CardAccess(); tests: cardtest's access). nil: no cards are
 	// reachable.
 	Agents func(*workstations.Workstations) lanyard.CardAccess
+	// DirectoryReader reads the directory sources (nil: the LDAP reader,
+	// internal/directory); tests give one that returns their snapshots.
+	DirectoryReader directory.Reader
+	// DirectoryInterval is how often a directory source that sets no
+	// interval of its own is synced (0: directory.DefaultInterval).
+	DirectoryInterval time.Duration
 	// KeyRecoveryTTL is how long a request to recover someone else's
 	// archived key waits for its decision (0: archive.DefaultRecoveryTTL).
 	KeyRecoveryTTL time.Duration
@@ -87,6 +94,7 @@ type Service struct {
 	Audit        *audit.Log                 // reading, verifying and checkpointing the audit chain
 	Archive      *archive.Archive           // key archival: the KRA key, archived encryption keys
 	Provisioning *provisioning.Provisioning // SCIM 2.0: pushed users and groups, SCIM tokens
+	Directory    *directory.Directory       // directory sources, their sync, directory users' passwords
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
@@ -131,11 +139,20 @@ func New(cfg Config) (*Service, error) {
 	if s.Catalog, err = catalog.New(catalog.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, CAs: caNames}); err != nil {
 		return nil, err
 	}
+	reader := cfg.DirectoryReader
+	if reader == nil {
+		reader = directory.LDAP{}
+	}
+	if s.Directory, err = directory.New(directory.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Log: cfg.Log,
+		Reader: reader, Cards: leaverCards{s}, Interval: cfg.DirectoryInterval}); err != nil {
+		return nil, err
+	}
 	// A notifier that also sends account notices (internal/notify's
 	// Mailer does) gets those of the identity capability too.
 	idNotifier, _ := cfg.Notifier.(identity.Notifier)
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
-		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier, CAs: cfg.CAs})
+		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier, CAs: cfg.CAs,
+		Directories: s.Directory})
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +195,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if s.Provisioning, err = provisioning.New(provisioning.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
-		BaseURL: cfg.BaseURL, CredentialsEnded: s.Identity.PurgeTokenCache}); err != nil {
+		BaseURL: cfg.BaseURL, CredentialsEnded: s.Identity.PurgeTokenCache, Leavers: scimLeavers{s}}); err != nil {
 		return nil, err
 	}
 	return s, nil

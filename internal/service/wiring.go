@@ -155,3 +155,46 @@ func (a archiveOf) OpenForCardTx(tx lanyard.Tx, ownerID int64, ids []int64) ([]c
 	}
 	return out, err
 }
+
+// leaverCards lets the directory sync hand a leaver's cards to the card
+// workflows (directory.Cards, cardops.Cards.LeaveTx). The directory
+// capability is built before the card workflows (identity checks
+// directory users' passwords through it), so this finds them when it is
+// called: New builds them before anything can sync.
+type leaverCards struct{ s *Service }
+
+func (l leaverCards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, action lanyard.LeaverAction) ([]string, func(), error) {
+	left, err := l.s.Cards.LeaveTx(ctx, tx, p, u, action)
+	if err != nil {
+		return nil, nil, err
+	}
+	serials := make([]string, len(left.Cards))
+	for i, c := range left.Cards {
+		serials[i] = c.Serial
+	}
+	return serials, func() { l.s.Cards.Left(left) }, nil
+}
+
+// scimLeavers lets the SCIM capability hand a deactivated user's cards
+// to the card workflows, with the leaver action of the policy that
+// applied to the user before the deactivation (Effective gives a
+// disabled user none), else disable: the same rule as the directory
+// sync's, whose sources add their own default in between.
+type scimLeavers struct{ s *Service }
+
+func (l scimLeavers) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) (func(context.Context), error) {
+	enabled := *u
+	enabled.Disabled = false
+	action := lanyard.LeaverAction("")
+	switch pol, err := l.s.Catalog.PolicyFor(tx, &enabled); {
+	case err == nil:
+		action = pol.Settings.Workflow.LeaverAction
+	case !lanyard.IsCode(err, lanyard.ENotFound):
+		return nil, err
+	}
+	left, err := l.s.Cards.LeaveTx(ctx, tx, p, u, action.Or(lanyard.LeaverDisable))
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) { l.s.Cards.Left(left) }, nil
+}

@@ -31,6 +31,9 @@ type Config struct {
 	Cards        Cards
 	Audit        AuditLog
 	Archive      KeyArchive // key archival (kra.go)
+	// Directory is the directory sources and their sync (directory.go);
+	// nil: its routes answer unavailable.
+	Directory Directory
 	// Ready answers /readyz (the store).
 	Ready Ready
 	Log   *slog.Logger
@@ -70,6 +73,7 @@ type Server struct {
 	cards        Cards
 	audit        AuditLog
 	archive      KeyArchive
+	directory    Directory
 	db           Ready
 	log          *slog.Logger
 	secure       bool
@@ -107,7 +111,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		identity: cfg.Identity, catalog: cfg.Catalog, pki: cfg.PKI, documents: cfg.Documents, workstations: cfg.Workstations,
-		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, db: cfg.Ready,
+		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, directory: cfg.Directory, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning,
@@ -136,6 +140,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
 	s.routes = append(s.routes, s.recoverKeysRoutes()...)
 	s.routes = append(s.routes, s.scimRoutes()...)
+	s.routes = append(s.routes, s.directoryRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}

@@ -6,6 +6,7 @@
 package identity
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -44,6 +45,19 @@ type Config struct {
 	// sign-in, cardlogin.go), in configuration order; none: no card
 	// signs in.
 	CAs []ca.CA
+	// Directories checks the passwords of directory users (no local
+	// password) by a bind to their source; nil: they cannot sign in with
+	// a password.
+	Directories Directories
+}
+
+// Directories checks a directory user's password against their source
+// (the directory capability, by an LDAP bind, RFC 4511 4.2): nil when it
+// is right; EUnauthenticated when it is wrong, EUnavailable when the
+// directory cannot be reached, EForbidden when the account is disabled
+// there.
+type Directories interface {
+	Authenticate(ctx context.Context, u *lanyard.User, password string) error
 }
 
 // Policies finds the policy that applies to a user (the catalog).
@@ -64,6 +78,7 @@ type Identity struct {
 	decoy         atomic.Pointer[[]byte]             // Remote Self-Service decoy key (rss.go)
 	notifier      Notifier                           // Config.Notifier; nil: no notices
 	cas           []ca.CA                            // Config.CAs: card sign-in's issuers
+	directories   Directories                        // Config.Directories; nil: none
 }
 
 // New checks cfg and returns an Identity.
@@ -81,7 +96,7 @@ func New(cfg Config) (*Identity, error) {
 		rec:    lanyard.Recorder{Store: cfg.Store, Now: cfg.Now},
 		sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log, throttle: cfg.Throttle,
 		tokenCache:    ttlcache.New[string, tokenAuth](cfg.Now, ttlcache.ReadTTL, 10000),
-		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies, notifier: cfg.Notifier,
+		tokensRevoked: cfg.TokensRevoked, policies: cfg.Policies, notifier: cfg.Notifier, directories: cfg.Directories,
 		cas: cfg.CAs,
 	}, nil
 }

@@ -105,6 +105,9 @@ func (s *Identity) checkPassword(ctx context.Context, login, password, remote st
 	if err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, err
 	}
+	if u != nil && s.fromDirectory(u) {
+		return s.checkDirectoryPassword(ctx, u, password, remote)
+	}
 	hash := dummyHash
 	if u != nil && u.PasswordHash != "" && !u.Disabled {
 		hash = u.PasswordHash
@@ -122,6 +125,38 @@ func (s *Identity) checkPassword(ctx context.Context, login, password, remote st
 		}, func(lanyard.Tx) error { return nil })
 	}
 	return nil, bad
+}
+
+// fromDirectory reports whether u's password is their directory's: an
+// enabled directory (SourceLDAP) account, when a directory checker is
+// configured. A directory account has no local password; were one set,
+// it is ignored: the directory alone decides (a person disabled there is
+// refused at once, before the next sync).
+func (s *Identity) fromDirectory(u *lanyard.User) bool {
+	return u.Source == lanyard.SourceLDAP && !u.Disabled && s.directories != nil
+}
+
+// checkDirectoryPassword checks u's password by a bind to their
+// directory (Directories). A wrong password is answered and audited as
+// a local one is (the caller's throttle counts it); an unreachable
+// directory is EUnavailable ("the directory is unreachable"), not a
+// wrong password, and is not counted; an account disabled in the
+// directory since the last sync is refused.
+func (s *Identity) checkDirectoryPassword(ctx context.Context, u *lanyard.User, password, remote string) (*lanyard.User, error) {
+	err := s.directories.Authenticate(ctx, u, password)
+	if err == nil {
+		return u, nil
+	}
+	if lanyard.IsCode(err, lanyard.EUnauthenticated) || lanyard.IsCode(err, lanyard.EForbidden) {
+		_ = s.rec.Update(ctx, func() *lanyard.AuditEvent {
+			return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login_failed", "user", u.Login,
+				map[string]any{"directory": true, "reason": lanyard.ErrorMessage(err)})
+		}, func(lanyard.Tx) error { return nil })
+	}
+	if lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
+	}
+	return nil, err
 }
 
 // secondFactorFor says which second factor u's login needs after the

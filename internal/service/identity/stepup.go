@@ -108,6 +108,16 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 	if !card && !e.Confirmed() {
 		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
 	}
+	if s.fromDirectory(u) {
+		if err := s.directories.Authenticate(ctx, u, password); err != nil {
+			if !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+				return err // unreachable: not a wrong password
+			}
+			s.refuseStepUp(att, u.Login, "wrong password")
+			return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
+		}
+		return s.secondStepUp(ctx, p, att, u, e, code, card)
+	}
 	hash := u.PasswordHash
 	if hash == "" || u.Disabled {
 		hash = dummyHash // same time as a real check; never matches
@@ -120,6 +130,13 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 		s.refuseStepUp(att, u.Login, "wrong password")
 		return lanyard.Errorf(lanyard.EStepUpFailed, "wrong password")
 	}
+	return s.secondStepUp(ctx, p, att, u, e, code, card)
+}
+
+// secondStepUp is the step-up's second half, once the password was
+// right: the caller's card on the connection (card), or the code,
+// recorded as used with the audit event.
+func (s *Identity) secondStepUp(ctx context.Context, p *lanyard.Principal, att *auth.Attempt, u *lanyard.User, e *lanyard.TOTPEnrollment, code string, card bool) error {
 	if card {
 		if err := s.cardStepUp(ctx, p, u); err != nil {
 			return err

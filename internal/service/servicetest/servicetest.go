@@ -22,6 +22,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 	"github.com/lanyard-cms/lanyard/internal/store/sqlite/sqlitetest"
 )
@@ -72,6 +73,9 @@ type Options struct {
 	TokensRevoked     func()
 	// NoSetup leaves Setup to the test (Token and Admin stay empty).
 	NoSetup bool
+	// DirectoryReader is the directory sources' reader
+	// (service.Config.DirectoryReader; default: the LDAP reader).
+	DirectoryReader directory.Reader
 	// FirstCAs names further built-in CAs the service is given ahead of
 	// "builtin" (tests of look-ups by serial, which is unique per CA
 	// only).
@@ -140,7 +144,8 @@ func New(tb testing.TB, o Options) *Stack {
 		cas = append(cas, c)
 	}
 	cfg := service.Config{Store: s.Store, Sealer: sealer, CAs: append(cas, s.CA), Now: orNow(o.Now), Rand: rand.Reader, BaseURL: base,
-		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked, Agents: o.Agents}
+		Notifier: o.Notifier, Log: o.Log, BootstrapTokenTTL: o.BootstrapTokenTTL, TokensRevoked: o.TokensRevoked, Agents: o.Agents,
+		DirectoryReader: o.DirectoryReader}
 	if o.Cards != nil {
 		cfg.Agents = func(*workstations.Workstations) lanyard.CardAccess { return o.Cards }
 	}

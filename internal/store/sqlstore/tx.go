@@ -82,13 +82,14 @@ type storeTx struct {
 	usersTx
 	workstationsTx
 	scimTx
+	directorySourcesTx
 }
 
 var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}, scimTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, workstationsTx{t}, scimTx{t}, directorySourcesTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {

@@ -71,7 +71,8 @@ func (t usersTx) upnFree(u *lanyard.User) error {
 	other, err := t.UserByUPN(u.UPN)
 	switch {
 	case lanyard.IsCode(err, lanyard.ENotFound):
-		return nil
+		// Nobody holds it now; someone may have held it before: checked
+		// below too, before the write, so that a refusal leaves no row.
 	case err != nil:
 		return err
 	case other.ID != u.ID && other.Login != u.Login: // the same login clashes on the login

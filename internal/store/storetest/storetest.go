@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"UserSources", testUserSources},
 		{"SCIMTokens", testSCIMTokens},
 		{"SCIMUsersGroups", testSCIMUsersGroups},
+		{"DirectorySources", testDirectorySources},
 		{"UserCredentials", testUserCredentials},
 		{"SecretLocks", testSecretLocks},
 		{"RSSSessions", testRSSSessions},

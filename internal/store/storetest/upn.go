@@ -105,6 +105,16 @@ func testUPNHistory(t *testing.T, s lanyard.Store, alice, bob *lanyard.User) {
 		wantCode(t, "CreateUser with a given-up UPN "+upn, err, lanyard.EConflict)
 		wantMessage(t, "CreateUser with a given-up UPN "+upn, err, `UPN "`+upn+`" `+belonged)
 	}
+	// A refused create writes nothing and leaves the transaction usable
+	// (the refusal comes from a read, not from a failed statement).
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		gina := NewUser("gina")
+		gina.UPN = "alice@corp.example.com"
+		wantMessage(t, "CreateUser with a given-up UPN, then go on", tx.CreateUser(gina), `UPN "alice@corp.example.com" `+belonged)
+		_, err := tx.UserByLogin("gina")
+		wantCode(t, "the refused user", err, lanyard.ENotFound)
+		return tx.CreateUser(NewUser("gina2"))
+	})
 	// A UPN set on create is held too.
 	frank := NewUser("frank")
 	frank.UPN = "frank@corp.example.com"

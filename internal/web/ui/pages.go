@@ -44,6 +44,7 @@ var pageTable = []page{
 	{pattern: "/console/key-recoveries", title: "Key recovery", tmpl: "console-key-recoveries", script: "console/keyrecoveries", console: true, nav: "/console/key-recoveries"},
 	{pattern: "/console/scim", title: "SCIM provisioning", tmpl: "console-scim", script: "console/scim", console: true, nav: "/console/scim"},
 	{pattern: "/console/notifications", title: "Notifications", tmpl: "console-notifications", script: "console/notifications", console: true, nav: "/console/notifications"},
+	{pattern: "/console/directory", title: "Directory", tmpl: "console-directory", script: "console/directory", console: true, nav: "/console/directory"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
 	{pattern: "/console/policies/{name}", title: "Policy", tmpl: "console-object", script: "console/object", params: []string{"name"}, console: true, nav: "/console/policies"},
 	{pattern: "/console/card-types", title: "Card types", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/card-types"},
@@ -71,6 +72,7 @@ var (
 		{Href: "/console/workstations", Label: "Workstations"},
 		{Href: "/console/key-recoveries", Label: "Key recovery", only: lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor}},
 		{Href: "/console/notifications", Label: "Notifications"},
+		{Href: "/console/directory", Label: "Directory", only: lanyard.Roles{lanyard.RoleAdministrator}},
 		{Href: "/console/scim", Label: "SCIM provisioning", only: lanyard.Roles{lanyard.RoleAdministrator}},
 	}
 )

@@ -173,7 +173,7 @@ func TestPagesRenderForStaff(t *testing.T) {
 		"/", "/cards/1", "/workstations", "/secret-questions", "/authenticator",
 		"/console/", "/console/users", "/console/cards", "/console/cards/1", "/console/requests", "/console/workstations",
 		"/console/policies", "/console/policies/default", "/console/card-types", "/console/card-types/piv",
-		"/console/templates", "/console/templates/x?new=1",
+		"/console/templates", "/console/templates/x?new=1", "/console/directory",
 	} {
 		p := s.get(path, ck)
 		if p.status != 200 {

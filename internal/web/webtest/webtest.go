@@ -120,7 +120,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		tb.Fatal(err)
 	}
 	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
-		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Ready: st, Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning,
+		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning,
 		ContentCounts: mon})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()

@@ -4,7 +4,8 @@
 -- sealed by the caller (internal/seal, AAD names the source) and never
 -- read back by the API. sync_state is the reader's opaque incremental
 -- state after the last completed sync ('' = the next one is full);
--- last_report that sync's report as JSON. Times are microseconds (UTC).
+-- last_report that sync's report as JSON; last_error why the last sync
+-- that failed did ('' once one completes). Times are microseconds (UTC).
 CREATE TABLE directory_sources (
     id              INTEGER PRIMARY KEY,
     name            TEXT    NOT NULL UNIQUE,
@@ -25,6 +26,8 @@ CREATE TABLE directory_sources (
     sync_state      TEXT    NOT NULL DEFAULT '',
     last_report     TEXT    NOT NULL DEFAULT '',
     last_sync_at    INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    last_error_at   INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 ) STRICT;

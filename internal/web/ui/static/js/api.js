@@ -312,6 +312,16 @@ export const notifications = {
   retry: (id) => call('POST', `/notifications/outbox/${enc(id)}/retry`),
 };
 
+// Directory sources (administrators). bind_password is write-only: absent
+// keeps the stored one.
+export const directory = {
+  list: () => call('GET', '/directory-sources').then(items),
+  create: (s) => call('POST', '/directory-sources', s),
+  replace: (id, s) => call('PUT', `/directory-sources/${enc(id)}`, s),
+  remove: (id) => call('DELETE', `/directory-sources/${enc(id)}`),
+  sync: (id, dryRun) => call('POST', `/directory-sources/${enc(id)}/sync`, { dry_run: !!dryRun }),
+};
+
 // The console's configuration objects share one shape of API: a
 // collection of named objects with GET, POST, PUT. `body` may be raw JSON
 // text, sent as the administrator wrote it so that the server's

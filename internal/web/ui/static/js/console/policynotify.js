@@ -24,6 +24,8 @@ export const editorFields = {
       '#pol-expiry-resend': ['settings', 'notifications', 'expiry_resend_days'],
       '#pol-renewal-window': ['settings', 'certificates', 'renewal_window_days'],
     },
+    // What a leaver's cards get (issue 18): "" leaves it to the source.
+    selects: { '#pol-leaver': ['settings', 'workflow', 'leaver_action'] },
   },
   templates: {
     // new_key (default) or reuse_key: what Update card does with the key

@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/lanyard-cms/lanyard/internal/directory"
+)
+
+// Size of BenchmarkDirectoryRead (issue 18 asks 50,000 users in 2,000
+// groups); the groups are users/25.
+const envDirectoryUsers = "LANYARD_BENCH_DIRECTORY_USERS" // default 5,000
+
+// benchDirectory is the OpenLDAP of scripts/slapd-test.sh, its benchmark
+// database (dc=bench,dc=test) holding one subtree per size.
+type benchDirectory struct {
+	cfg   directory.Config
+	admin *ldap.Conn
+	base  string
+	users int
+}
+
+// openBenchDirectory connects to LANYARD_TEST_SLAPD's benchmark database
+// and loads users and groups under ou=uN once (the marker
+// cn=complete,ou=uN says a load finished; an unfinished one is deleted
+// and made again).
+//
+// Layout: users uid=u00000…; group g j holds the users i with i mod G = j
+// directly, and group j > 0 is itself a member of group (j-1)/10, so groups
+// nest four levels deep at 2,000 groups; every tenth user has a manager
+// (the user ten before).
+func openBenchDirectory(b *testing.B) *benchDirectory {
+	b.Helper()
+	v := os.Getenv("LANYARD_TEST_SLAPD")
+	if v == "" {
+		b.Fatal("LANYARD_TEST_SLAPD is not set: LANYARD_TEST_SLAPD=\"$(scripts/slapd-test.sh)\"")
+	}
+	spec := map[string]string{}
+	for _, f := range strings.Fields(v) {
+		k, val, _ := strings.Cut(f, "=")
+		spec[k] = val
+	}
+	ca, err := os.ReadFile(spec["ca"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := envSize(b, envDirectoryUsers, 5000)
+	d := &benchDirectory{users: n, base: fmt.Sprintf("ou=u%d,%s", n, spec["bench"])}
+	d.cfg = directory.Config{URL: spec["url"], CAPEM: ca, BindDN: spec["benchbind"], BindPassword: spec["password"],
+		BaseDN: d.base, Kind: directory.KindOpenLDAP, PageSize: 1000, Timeout: 5 * time.Minute}
+	if err := d.cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	d.admin = d.dial(b)
+	b.Cleanup(func() { d.admin.Close() })
+	marker := "cn=complete," + d.base
+	res, err := d.admin.Search(ldap.NewSearchRequest(marker, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	if err == nil && len(res.Entries) == 1 {
+		return d
+	}
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	d.load(b)
+	b.Logf("loaded %d users in %d groups in %v", n, n/25, time.Since(start).Round(time.Second))
+	return d
+}
+
+func (d *benchDirectory) dial(b *testing.B) *ldap.Conn {
+	u, _ := url.Parse(d.cfg.URL)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(d.cfg.CAPEM)
+	l, err := ldap.DialURL(d.cfg.URL, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: u.Hostname()}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+func (d *benchDirectory) userDN(i int) string {
+	return fmt.Sprintf("uid=u%05d,ou=people,%s", i, d.base)
+}
+func (d *benchDirectory) groupDN(j int) string {
+	return fmt.Sprintf("cn=g%04d,ou=groups,%s", j, d.base)
+}
+
+// load adds the subtree through LDAP on four connections, so the memberof
+// overlay writes memberOf as it would for a real directory.
+func (d *benchDirectory) load(b *testing.B) {
+	d.deleteTree(b, d.base)
+	add := func(l *ldap.Conn, dn string, attrs map[string][]string) error {
+		req := ldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			req.Attribute(k, v)
+		}
+		if err := l.Add(req); err != nil {
+			return fmt.Errorf("add %s: %w", dn, err)
+		}
+		return nil
+	}
+	for _, dn := range []string{d.base, "ou=people," + d.base, "ou=groups," + d.base} {
+		ou, _, _ := strings.Cut(strings.TrimPrefix(dn, "ou="), ",")
+		if err := add(d.admin, dn, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {ou}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	parallel := func(n int, one func(l *ldap.Conn, i int) error) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		next := make(chan int)
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l := d.dial(b)
+				defer l.Close()
+				for i := range next {
+					if err := one(l, i); err != nil {
+						errs <- err
+						for range next {
+						}
+						return
+					}
+				}
+			}()
+		}
+		for i := 0; i < n; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	groups := d.users / 25
+	parallel(d.users, func(l *ldap.Conn, i int) error {
+		a := map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {fmt.Sprintf("u%05d", i)},
+			"cn": {fmt.Sprintf("User %05d", i)}, "sn": {"Bench"}, "mail": {fmt.Sprintf("u%05d@bench.test", i)}}
+		if i%10 == 0 && i >= 10 {
+			a["manager"] = []string{d.userDN(i - 10)}
+		}
+		return add(l, d.userDN(i), a)
+	})
+	// Children before parents (j's parent is (j-1)/10 < j), so each
+	// member exists when its group is added.
+	for level := groups - 1; level >= 0; level -= 200 {
+		lo := max(level-199, 0)
+		parallel(level-lo+1, func(l *ldap.Conn, k int) error {
+			j := level - k
+			var members []string
+			for i := j; i < d.users; i += groups {
+				members = append(members, d.userDN(i))
+			}
+			for c := 10*j + 1; c <= 10*j+10 && c < groups; c++ {
+				members = append(members, d.groupDN(c))
+			}
+			return add(l, d.groupDN(j), map[string][]string{"objectClass": {"groupOfNames"}, "cn": {fmt.Sprintf("g%04d", j)}, "member": members})
+		})
+	}
+	if err := add(d.admin, "cn=complete,"+d.base, map[string][]string{"objectClass": {"organizationalRole"}, "cn": {"complete"}}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// deleteTree removes dn and everything below it, leaves first.
+func (d *benchDirectory) deleteTree(b *testing.B, dn string) {
+	res, err := d.admin.SearchWithPaging(ldap.NewSearchRequest(dn, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil), 1000)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	dns := make([]string, 0, len(res.Entries))
+	for _, e := range res.Entries {
+		dns = append(dns, e.DN)
+	}
+	// Deeper DNs have more commas.
+	for depth := 10; depth >= 0; depth-- {
+		for _, x := range dns {
+			if strings.Count(x, ",") == depth+strings.Count(dn, ",") {
+				if err := d.admin.Del(ldap.NewDelRequest(x, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDirectoryRead reads N users in N/25 nested groups from the
+// real OpenLDAP of scripts/slapd-test.sh (memberof overlay, TLS), in one
+// run:
+//
+//   - search: the limit, a plain paged search (go-ldap SearchWithPaging,
+//     the same page size) of the same users and groups with the same
+//     attributes, results only counted;
+//
+//   - full: directory.Full, the users as Entries with transitive groups
+//     and managers' mail;
+//
+//   - incremental-100, incremental-1000: directory.Incremental after
+//     100 (1,000) users changed (mail) since the previous read; the
+//     changes are made outside the timer. entries/op counts the entries
+//     returned: the changed users, their direct reports (every tenth user
+//     manages one), and on OpenLDAP the previous batch once more (the
+//     mark's one-second window, docs/directory.md).
+//
+//     LANYARD_TEST_SLAPD="$(scripts/slapd-test.sh)" LANYARD_BENCH_DIRECTORY_USERS=50000 \
+//     go test -run '^$' -bench DirectoryRead -benchtime 3x -timeout 30m ./internal/bench/
+func BenchmarkDirectoryRead(b *testing.B) {
+	d := openBenchDirectory(b)
+	ctx := context.Background()
+	cfg := d.cfg
+	m := directory.PresetOpenLDAP()
+	b.Run("search", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			for _, q := range []struct {
+				filter string
+				attrs  []string
+			}{
+				{m.UserFilter, []string{m.Login, m.DisplayName, m.Email, m.Manager, m.MemberOf, m.ExternalID, m.LockFlag, m.LockTime, m.Changed}},
+				{m.GroupFilter, []string{m.ExternalID, m.MemberOf, m.Changed}},
+			} {
+				res, err := d.admin.SearchWithPaging(ldap.NewSearchRequest(d.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, q.filter, q.attrs, nil), uint32(cfg.PageSize))
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(res.Entries)
+			}
+			if n != d.users+d.users/25 {
+				b.Fatalf("read %d entries", n)
+			}
+		}
+	})
+	var st directory.State
+	b.Run("full", func(b *testing.B) {
+		for b.Loop() {
+			snap, err := directory.Full(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(snap.Entries) != d.users || len(snap.Problems) != 0 {
+				b.Fatalf("%d entries, problems %v", len(snap.Entries), snap.Problems)
+			}
+			// User 12345 (or the last) is in its group and 3 above.
+			if g := snap.Entries[0].Groups; len(g) < 1 {
+				b.Fatalf("no groups: %+v", snap.Entries[0])
+			}
+			st = snap.State
+		}
+	})
+	round := 0
+	for _, changes := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("incremental-%d", changes), func(b *testing.B) {
+			if st.IsZero() { // -bench …/incremental alone
+				snap, err := directory.Full(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = snap.State
+			}
+			read := 0
+			for b.Loop() {
+				b.StopTimer()
+				round++
+				// A new second: OpenLDAP's modifyTimestamp has whole seconds.
+				time.Sleep(1100 * time.Millisecond)
+				for k := 0; k < changes; k++ {
+					i := (round*7919 + k*(d.users/changes)) % d.users
+					req := ldap.NewModifyRequest(d.userDN(i), nil)
+					req.Replace("mail", []string{fmt.Sprintf("u%05d.r%d@bench.test", i, round)})
+					if err := d.admin.Modify(req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				delta, next, err := directory.Incremental(ctx, cfg, st)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(delta.Changed) < changes {
+					b.Fatalf("%d changed entries, want at least %d", len(delta.Changed), changes)
+				}
+				read += len(delta.Changed)
+				st = next
+			}
+			b.ReportMetric(float64(read)/float64(b.N), "entries/op")
+		})
+	}
+}

@@ -1,0 +1,319 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
+)
+
+// Applying one entry, or one deletion, inside a batch's transaction:
+// collisions, the user's fields, leavers and movers.
+
+// lookup is the user id a store lookup found, nil for none.
+func lookup(u *lanyard.User, err error) (*lanyard.User, error) {
+	if lanyard.IsCode(err, lanyard.ENotFound) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// owner describes the account that holds a login or UPN the entry wants.
+func owner(u *lanyard.User) string {
+	switch u.Source {
+	case lanyard.SourceLocal:
+		return "the local user " + u.Login
+	case lanyard.SourceLDAP:
+		return fmt.Sprintf("%s of another directory source (%d)", u.Login, u.SourceID)
+	}
+	return fmt.Sprintf("%s (%s)", u.Login, u.Source)
+}
+
+// entry applies one directory entry in tx.
+func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry) error {
+	if msg := checkEntry(e); msg != "" {
+		r.rep.fail(e.DN, msg)
+		return nil
+	}
+	u, err := lookup(tx.UserByExternalID(lanyard.SourceLDAP, r.src.ID, e.ExternalID))
+	if err != nil {
+		return err
+	}
+	// A login or UPN another account holds is never taken over: the
+	// entry is not applied at all (no merge), and the report says why.
+	other, err := lookup(tx.UserByLogin(e.Login))
+	if err != nil {
+		return err
+	}
+	if other != nil && (u == nil || other.ID != u.ID) {
+		r.rep.fail(e.DN, fmt.Sprintf("the login %q belongs to %s; the entry was not synced (rename one of them)", e.Login, owner(other)))
+		return nil
+	}
+	if e.UPN != "" {
+		if other, err = lookup(tx.UserByUPN(e.UPN)); err != nil {
+			return err
+		}
+		if other != nil && (u == nil || other.ID != u.ID) {
+			r.rep.fail(e.DN, fmt.Sprintf("the UPN %q belongs to %s; the entry was not synced", e.UPN, owner(other)))
+			return nil
+		}
+	}
+	groups := normalizeGroups(e.Groups)
+	now := r.d.rec.Clock()
+	if u == nil {
+		u = &lanyard.User{Login: e.Login, DisplayName: orLogin(e.DisplayName, e.Login), Email: e.Email, UPN: e.UPN, ManagerEmail: e.ManagerEmail,
+			Groups: groups, Roles: lanyard.Roles{lanyard.RoleUser}, Disabled: e.Disabled, Source: lanyard.SourceLDAP, SourceID: r.src.ID,
+			ExternalID: e.ExternalID, DN: e.DN, CreatedAt: now, UpdatedAt: now}
+		if !r.dry {
+			// The store reads before it writes: a UPN another account held
+			// once (upn_history) is refused without spoiling tx.
+			if err := tx.CreateUser(u); lanyard.IsCode(err, lanyard.EConflict) {
+				r.rep.fail(e.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
+				return nil
+			} else if err != nil {
+				return err
+			}
+			b.changed, b.logins = true, append(b.logins, u.Login)
+		}
+		r.rep.Created++
+		b.counts["created"]++
+		r.rep.add(Change{Action: "create", Login: u.Login, DN: u.DN})
+		return nil
+	}
+	before := *u
+	next := *u
+	next.Login, next.DisplayName, next.Email, next.UPN, next.ManagerEmail = e.Login, orLogin(e.DisplayName, e.Login), e.Email, e.UPN, e.ManagerEmail
+	next.Groups, next.DN, next.Disabled = groups, e.DN, e.Disabled
+	fields := changedFields(&before, &next)
+	if len(fields) == 0 {
+		r.rep.Unchanged++
+		return nil
+	}
+	c := Change{Action: "update", Login: next.Login, DN: next.DN, Fields: fields}
+	switch {
+	case next.Disabled && !before.Disabled:
+		c.Action = "disable"
+	case !next.Disabled && before.Disabled:
+		c.Action = "enable"
+	}
+	if !next.Disabled && !before.Disabled && (slices.Contains(fields, "groups") || slices.Contains(fields, "dn")) {
+		c.Moved = policyOf(&before, r.policies) != policyOf(&next, r.policies)
+	}
+	return r.change(ctx, tx, b, &before, &next, c)
+}
+
+// deleted handles an entry removed from the directory: its user is a
+// leaver (kept, disabled: their cards and history stay in Lanyard).
+func (r *syncRun) deleted(ctx context.Context, tx lanyard.Tx, b *batchTx, ext string) error {
+	u, err := lookup(tx.UserByExternalID(lanyard.SourceLDAP, r.src.ID, ext))
+	if err != nil || u == nil || u.Disabled {
+		return err
+	}
+	next := *u
+	next.Disabled = true
+	return r.change(ctx, tx, b, u, &next, Change{Action: "disable", Login: u.Login, DN: u.DN, Fields: []string{"deleted"}})
+}
+
+// change writes next over before (not in a dry run) and does what the
+// change means: a leaver's sessions, tokens and cards end; a mover's
+// issued cards are marked for the Card Monitor and an update.
+func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before, next *lanyard.User, c Change) error {
+	if !r.dry {
+		next.UpdatedAt = r.d.rec.Clock()
+		if err := tx.UpdateUser(next); lanyard.IsCode(err, lanyard.EConflict) {
+			r.rep.fail(next.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	switch c.Action {
+	case "disable":
+		r.rep.Disabled++
+		b.counts["disabled"]++
+	case "enable":
+		r.rep.Enabled++
+		b.counts["enabled"]++
+	default:
+		r.rep.Updated++
+		b.counts["updated"]++
+	}
+	if c.Moved {
+		r.rep.Moved++
+		b.counts["moved"]++
+	}
+	if r.dry {
+		r.rep.add(c)
+		return nil
+	}
+	b.changed, b.logins = true, append(b.logins, next.Login)
+	switch {
+	case c.Action == "disable":
+		if err := r.leave(ctx, tx, b, next, &c); err != nil {
+			return err
+		}
+	case c.Moved:
+		n, err := r.markDue(tx, next)
+		if err != nil {
+			return err
+		}
+		r.rep.CardsDue += n
+		b.counts["cards_due"] += n
+	}
+	r.rep.add(c)
+	return nil
+}
+
+// leave ends a leaver's sessions (and pending second-factor steps) and
+// API tokens, and hands their cards to the card workflows (LeaveTx) with
+// the leaver action of their policy (as it was before they were
+// disabled), else the source's, else disable.
+func (r *syncRun) leave(ctx context.Context, tx lanyard.Tx, b *batchTx, u *lanyard.User, c *Change) error {
+	if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
+		return err
+	}
+	if _, err := tx.DeleteUserSessions(u.ID); err != nil {
+		return err
+	}
+	if _, err := tx.RevokeUserTokens(u.ID); err != nil {
+		return err
+	}
+	if r.d.cfg.Cards == nil {
+		return nil
+	}
+	enabled := *u
+	enabled.Disabled = false // Effective gives a disabled user no policy
+	action := r.src.LeaverAction
+	if pol, ok := policy.Effective(&enabled, r.policies); ok && pol.Settings.Workflow.LeaverAction != "" {
+		action = pol.Settings.Workflow.LeaverAction
+	}
+	serials, after, err := r.d.cfg.Cards.LeaveTx(ctx, tx, r.p, u, action.Or(lanyard.LeaverDisable))
+	if err != nil {
+		return err
+	}
+	c.Cards = serials
+	r.rep.CardsChanged += len(serials)
+	b.counts["cards_changed"] += len(serials)
+	if after != nil {
+		b.after = append(b.after, after)
+	}
+	return nil
+}
+
+// markDue marks u's issued cards for the Card Monitor's next run (their
+// record's next check set to now) after a move changed u's effective
+// policy: whether an update is due, and what it changes, follows from
+// the records under the new policy (issuance.UpdateDue, shown on the
+// card and in Self-Service); the update itself is Update card contents.
+func (r *syncRun) markDue(tx lanyard.Tx, u *lanyard.User) (int, error) {
+	cards, err := tx.ListCards(lanyard.CardFilter{OwnerID: u.ID, State: lanyard.CardIssued})
+	if err != nil || len(cards) == 0 {
+		return 0, err
+	}
+	ids := make([]int64, len(cards))
+	for i, c := range cards {
+		ids[i] = c.ID
+	}
+	prev, err := tx.CardContents(ids)
+	if err != nil {
+		return 0, err
+	}
+	now := r.d.rec.Clock()
+	put := make([]*lanyard.CardContent, 0, len(ids))
+	for _, id := range ids {
+		rec := prev[id]
+		if rec == nil {
+			rec = &lanyard.CardContent{CardID: id, Status: lanyard.ContentNone}
+		}
+		rec.NextCheckAt, rec.UpdatedAt = now, now
+		put = append(put, rec)
+	}
+	return len(put), tx.PutCardContents(put)
+}
+
+// policyOf names u's effective policy ("" none).
+func policyOf(u *lanyard.User, ps []*lanyard.Policy) string {
+	if p, ok := policy.Effective(u, ps); ok {
+		return p.Name
+	}
+	return ""
+}
+
+// changedFields names the directory-owned fields that differ.
+func changedFields(a, b *lanyard.User) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("login", a.Login != b.Login)
+	add("display_name", a.DisplayName != b.DisplayName)
+	add("email", a.Email != b.Email)
+	add("upn", a.UPN != b.UPN)
+	add("manager_email", a.ManagerEmail != b.ManagerEmail)
+	add("groups", !slices.Equal(a.Groups, b.Groups))
+	add("dn", a.DN != b.DN)
+	add("disabled", a.Disabled != b.Disabled)
+	return out
+}
+
+func orLogin(display, login string) string {
+	if s := strings.TrimSpace(display); s != "" {
+		return s
+	}
+	return login
+}
+
+// normalizeGroups sorts and deduplicates the group DNs, normalized as
+// docs/directory.md says (lowercase, no spaces around the commas between
+// RDNs), so that they compare with the DNs policies are linked to.
+func normalizeGroups(gs []string) []string {
+	out := make([]string, 0, len(gs))
+	for _, g := range gs {
+		if n := NormalizeDN(g); n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// checkEntry says why e cannot be a Lanyard account ("" when it can):
+// Lanyard's rules for logins, e-mail addresses and UPNs apply to
+// directory users too.
+func checkEntry(e *Entry) string {
+	if !validLogin(e.Login) {
+		return fmt.Sprintf("the login %q is not usable in Lanyard (1-128 letters, digits, '-', '_', '.' or '@'); the entry was not synced", e.Login)
+	}
+	for _, a := range []string{e.Email, e.ManagerEmail} {
+		if a != "" {
+			if m, err := mail.ParseAddress(a); err != nil || m.Address != a {
+				return fmt.Sprintf("the e-mail address %q is not valid; the entry was not synced", a)
+			}
+		}
+	}
+	for i := 0; i < len(e.UPN); i++ {
+		if e.UPN[i] <= ' ' || e.UPN[i] > '~' {
+			return fmt.Sprintf("the UPN %q is not printable ASCII; the entry was not synced", e.UPN)
+		}
+	}
+	return ""
+}
+
+func validLogin(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.@", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
