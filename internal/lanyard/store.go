@@ -59,6 +59,7 @@ type Tx interface {
 	DocumentStore
 	MailStore
 	SettingStore
+	OIDCStore
 	AuditStore
 }
 

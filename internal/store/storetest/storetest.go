@@ -88,6 +88,8 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"MailClaimConcurrent", testMailClaimConcurrent},
 		{"MailClearContent", testMailClearContent},
 		{"Settings", testSettings},
+		{"OIDCProviders", testOIDCProviders},
+		{"OIDCLogins", testOIDCLogins},
 		{"Times", testTimes},
 		{"Audit", testAudit},
 		{"AuditFilters", testAuditFilters},
