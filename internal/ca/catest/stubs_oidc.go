@@ -31,3 +31,5 @@ func (*tx) TakeOIDCLogin([]byte) (*lanyard.OIDCLogin, error) {
 func (*tx) DeleteExpiredOIDCLogins(time.Time) (int, error) {
 	return 0, notImplemented("DeleteExpiredOIDCLogins")
 }
+
+func (*tx) UsersByEmail(string) ([]*lanyard.User, error) { return nil, notImplemented("UsersByEmail") }

@@ -294,6 +294,14 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // session's second factor time and, for a new app, its confirmation;
 // with c it uses up the login challenge.
 func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
+	return s.openSessionVia(ctx, u, remote, chk, c, nil)
+}
+
+// openSessionVia is openSession for a sign-in at an external identity
+// provider (ext, external.go; nil for a password): its audit event names
+// the provider, and a second factor the provider asserted counts as the
+// session's second factor.
+func (s *Identity) openSessionVia(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, ext *ExternalAuth) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
@@ -308,6 +316,13 @@ func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote stri
 	if chk != nil {
 		sess.SecondFactorAt = now
 		details["enrolled"] = !chk.e.Confirmed()
+	}
+	if ext != nil {
+		details["method"], details["provider"] = ext.Method, ext.Provider
+		if ext.SecondFactor != "" {
+			sess.SecondFactorAt = now
+			details["second_factor"], details["provider_second_factor"] = true, ext.SecondFactor
+		}
 	}
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)

@@ -153,3 +153,36 @@ func testOIDCLogins(t *testing.T, s lanyard.Store) {
 		t.Errorf("concurrent TakeOIDCLogin: %d won, %d found none; want 1 and 3", wins, misses)
 	}
 }
+
+// testUsersByEmail: every holder of an address is found, ignoring case,
+// in ID order; none for an empty address or one nobody has.
+func testUsersByEmail(t *testing.T, s lanyard.Store) {
+	a, b, c, d := NewUser("ann"), NewUser("ann2"), NewUser("bob"), NewUser("noaddr")
+	a.Email, b.Email, c.Email, d.Email = "Ann@Example.test", "ann@example.test", "bob@example.test", ""
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, u := range []*lanyard.User{a, b, c, d} {
+			if err := tx.CreateUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.UsersByEmail("ANN@example.TEST")
+		if err != nil {
+			return err
+		}
+		equal(t, "UsersByEmail two holders", got, []*lanyard.User{a, b})
+		if got, err = tx.UsersByEmail("bob@example.test"); err != nil {
+			return err
+		}
+		equal(t, "UsersByEmail one", got, []*lanyard.User{c})
+		for _, e := range []string{"", "nobody@example.test"} {
+			if got, err = tx.UsersByEmail(e); err != nil {
+				return err
+			}
+			equal(t, "UsersByEmail "+e, got, []*lanyard.User{})
+		}
+		return nil
+	})
+}

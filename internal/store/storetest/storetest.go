@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Settings", testSettings},
 		{"OIDCProviders", testOIDCProviders},
 		{"OIDCLogins", testOIDCLogins},
+		{"UsersByEmail", testUsersByEmail},
 		{"Times", testTimes},
 		{"Audit", testAudit},
 		{"AuditFilters", testAuditFilters},

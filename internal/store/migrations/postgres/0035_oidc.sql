@@ -38,3 +38,6 @@ CREATE TABLE oidc_logins (
 );
 CREATE INDEX oidc_logins_expires ON oidc_logins (expires_at);
 CREATE INDEX oidc_logins_provider ON oidc_logins (provider_id);
+
+-- A single sign-on may match accounts by e-mail address, ignoring case.
+CREATE INDEX users_email_lower ON users (lower(email)) WHERE email <> '';
