@@ -29,6 +29,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/documents"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
+	"github.com/lanyard-cms/lanyard/internal/service/sso"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
@@ -85,6 +86,7 @@ type Service struct {
 	Cards        *cardops.Cards             // the card workflows: issue, clear, PIN and PUK, software stores, virtual cards
 	Audit        *audit.Log                 // reading, verifying and checkpointing the audit chain
 	Archive      *archive.Archive           // key archival: the KRA key, archived encryption keys
+	SSO          *sso.SSO                   // OpenID Connect providers and the sign-in at them
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
@@ -135,6 +137,10 @@ func New(cfg Config) (*Service, error) {
 	s.Identity, err = identity.New(identity.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log,
 		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier})
 	if err != nil {
+		return nil, err
+	}
+	if s.SSO, err = sso.New(sso.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log, BaseURL: cfg.BaseURL,
+		Throttle: cfg.Throttle, ThrottleKey: identity.AddressThrottleKey}); err != nil {
 		return nil, err
 	}
 	s.PKI, err = pki.New(pki.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,

@@ -31,6 +31,10 @@ type Config struct {
 	Cards        Cards
 	Audit        AuditLog
 	Archive      KeyArchive // key archival (kra.go)
+	// SSO is single sign-on (oidc.go) and Sessions opens its sessions
+	// (the identity capability); nil SSO: no providers, no routes' data.
+	SSO      SSO
+	Sessions ExternalSessions
 	// Ready answers /readyz (the store).
 	Ready Ready
 	Log   *slog.Logger
@@ -79,6 +83,8 @@ type Server struct {
 	version      string
 	agents       *agenthub.Hub
 	notify       Notifications
+	sso          SSO
+	sessions     ExternalSessions
 }
 
 // New builds the server and its route table.
@@ -106,7 +112,7 @@ func New(cfg Config) *Server {
 		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
-		agents: cfg.Agents, notify: cfg.Notifications,
+		agents: cfg.Agents, notify: cfg.Notifications, sso: cfg.SSO, sessions: cfg.Sessions,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -128,6 +134,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.rssRoutes()...)
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	s.routes = append(s.routes, s.kraRoutes()...)
+	s.routes = append(s.routes, s.oidcRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
 	s.routes = append(s.routes, s.recoverKeysRoutes()...)
 	for _, rt := range s.routes {

@@ -128,6 +128,12 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	w.Write(buf.Bytes())
 }
 
+// RenderError shows a full page with a heading and a message (the
+// single sign-on's refusals, internal/web/oidc.go).
+func (u *UI) RenderError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	u.renderError(w, r, status, heading, msg)
+}
+
 // renderError shows a full page with a heading and a message.
 func (u *UI) renderError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
 	v, err := u.viewer(r)
