@@ -240,6 +240,9 @@ func (s *SSO) complete(ctx context.Context, cb Callback) (*lanyard.OIDCProvider,
 	if err != nil {
 		return p, nil, err
 	}
+	if err := s.userInfo(ctx, p, op, tok, claims); err != nil {
+		return p, nil, err
+	}
 	in, err := s.signIn(ctx, p, claims)
 	if err != nil {
 		return p, nil, err
@@ -275,6 +278,44 @@ func (s *SSO) verify(ctx context.Context, p *lanyard.OIDCProvider, op *oidc.Prov
 		return nil, refuse("nonce mismatch", "the ID token does not belong to this sign-in (nonce)")
 	}
 	return c, nil
+}
+
+// userInfo adds the UserInfo endpoint's claims when the ID token lacks
+// the matching claim: a provider that issues an access token may return
+// the claims of the profile and email scopes from UserInfo only (OpenID
+// Connect Core 5.4). The answer counts only for the ID token's subject
+// (5.3.2); claims the ID token has are kept, and amr and acr are taken
+// from the ID token alone.
+func (s *SSO) userInfo(ctx context.Context, p *lanyard.OIDCProvider, op *oidc.Provider, tok *oauth2.Token, c *idClaims) error {
+	if _, ok := c.all[p.Claim]; ok && (p.Claim != "email" || c.all["email_verified"] != nil) {
+		return nil
+	}
+	if op.UserInfoEndpoint() == "" {
+		return nil
+	}
+	info, err := op.UserInfo(s.clientContext(ctx), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		r := refuse("userinfo failed", "Lanyard could not read your account's claims from "+p.DisplayName)
+		r.cause = err
+		return r
+	}
+	if info.Subject != c.Subject {
+		return refuse("userinfo of another subject", "the provider's UserInfo answer names another subject than the ID token")
+	}
+	more := map[string]any{}
+	if err := info.Claims(&more); err != nil {
+		return refuse("userinfo unreadable", "the provider's UserInfo answer cannot be read")
+	}
+	for k, v := range more {
+		switch k {
+		case "iss", "aud", "sub", "amr", "acr", "nonce", "azp", "exp", "iat", "auth_time":
+			continue
+		}
+		if _, ok := c.all[k]; !ok {
+			c.all[k] = v
+		}
+	}
+	return nil
 }
 
 // clip keeps a provider's error text short and printable.

@@ -101,6 +101,12 @@ export const session = {
     return info;
   },
   qrURL: base + '/session/second-factor/qr.png', // the enrolling app's QR code
+  // The login waiting for its second factor after a single sign-on.
+  pending: () => call('GET', '/session/second-factor'),
+  // The single sign-on providers the login page offers, and the address
+  // that starts a sign-in at one.
+  providers: () => call('GET', '/session/providers'),
+  ssoURL: (name, next) => `/login/oidc/${enc(name)}?next=${enc(next)}`,
   whoami: () => call('GET', '/session'),
   logout: () => call('DELETE', '/session'),
 };

@@ -4,7 +4,7 @@
 // (QR code or key) confirmed with its first code. Only then is there a
 // session.
 import { session } from '../api.js';
-import { $, errorText, fieldError, groupKey, setStatus } from '../dom.js';
+import { $, errorText, fieldError, groupKey, h, setStatus } from '../dom.js';
 
 const form = $('#login-form');
 const err = $('#login-error');
@@ -125,3 +125,36 @@ factor.addEventListener('submit', async (e) => {
 });
 
 $('#factor-restart').addEventListener('click', restart);
+
+// Single sign-on: a "Sign in with …" button per provider enabled for the
+// part of Lanyard the person is going to (the console for /console/
+// pages, else Self-Service). The sign-in runs at the provider and comes
+// back through /login/oidc/{name}/callback; when Lanyard's own second
+// factor is still due, it comes back here with ?sso=second-factor and
+// the login cookie.
+async function showProviders() {
+  let list;
+  try {
+    list = await session.providers();
+  } catch {
+    return; // the password form still works
+  }
+  const toConsole = next().startsWith('/console/');
+  const shown = (list || []).filter((p) => (toConsole ? p.console : p.self_service));
+  const box = $('#sso-buttons');
+  box.replaceChildren(...shown.map((p) => h('a', { class: 'button', href: session.ssoURL(p.name, next()) }, `Sign in with ${p.display_name}`)));
+  $('#sso').hidden = shown.length === 0;
+}
+
+async function resumeSSO() {
+  try {
+    showFactor(await session.pending());
+    $('#sso').hidden = true;
+  } catch (ex) {
+    err.textContent = `The sign-in's second step has expired. ${errorText(ex)}`;
+  }
+}
+
+showProviders().then(() => {
+  if (new URLSearchParams(location.search).get('sso') === 'second-factor') resumeSSO();
+});
