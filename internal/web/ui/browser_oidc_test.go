@@ -158,3 +158,55 @@ func TestBrowserOIDCJustInTime(t *testing.T) {
 		t.Errorf("an account for nobody: %d", code)
 	}
 }
+
+// TestBrowserOIDCConsolePage: an administrator connects the provider on
+// the console's Single sign-on page (the client secret typed is sealed:
+// the page and the API say only that one is set), a user signs in with
+// it, and the administrator disconnects it again.
+func TestBrowserOIDCConsolePage(t *testing.T) {
+	env := ssotest.Get(t)
+	s := mustSite(t)
+	s.mustUser("ada", password, "user", "administrator")
+	s.mustSSOUser(env, "alice")
+	b := mustBrowser(t, s)
+	b.Login("ada", password)
+	b.Visit("/console/sso")
+	b.CheckAccessible("console: single sign-on")
+	b.Run("connect the provider",
+		chromedp.SendKeys(chromedp.CSS("#sso-name"), "zitadel"),
+		chromedp.SendKeys(chromedp.CSS("#sso-display"), "Zitadel"),
+		chromedp.SendKeys(chromedp.CSS("#sso-issuer"), env.Issuer),
+		chromedp.SendKeys(chromedp.CSS("#sso-client"), env.PublicClient),
+		chromedp.SendKeys(chromedp.CSS("#sso-secret"), "typed secret"),
+		chromedp.Click(chromedp.CSS("#sso-self")),
+		chromedp.Click(chromedp.CSS("#sso-save")),
+	)
+	b.WaitFor("connected", `document.querySelector('#sso-status').textContent.includes('is connected')`)
+	if !strings.Contains(b.Text("#sso-list"), "/login/oidc/zitadel/callback") || !strings.Contains(b.Text("#sso-list"), "secret set") {
+		t.Fatalf("the list after connecting: %q", b.Text("#sso-list"))
+	}
+	b.Shot("sso-console-connected")
+	if strings.Contains(uitest.Eval[string](b, `document.body.innerHTML`), "typed secret") {
+		t.Fatal("the page shows the client secret")
+	}
+	// The example provider's client is public: the secret goes again.
+	b.Run("change the provider", chromedp.Click(chromedp.CSS(`button[aria-label="Change Zitadel"]`)))
+	b.Run("remove the secret", chromedp.Click(chromedp.CSS("#sso-secret-clear")), chromedp.Click(chromedp.CSS("#sso-save")))
+	b.WaitFor("saved", `document.querySelector('#sso-status').textContent.includes('is saved')`)
+	if code, body := s.api("GET", "/api/v1/oidc-providers/zitadel", nil); code != 200 || strings.Contains(string(body), "typed secret") || !strings.Contains(string(body), `"client_secret_set":false`) {
+		t.Fatalf("the provider after the change: %d %s", code, body)
+	}
+
+	u := mustBrowser(t, s)
+	ssoSignIn(t, u, env, "/", "alice")
+	if whoami(u) != "alice" {
+		t.Fatalf("alice after signing in with the provider connected on the page: %q at %s", whoami(u), u.Path())
+	}
+
+	b.Run("disconnect", chromedp.Click(chromedp.CSS(`button[aria-label="Disconnect Zitadel"]`)))
+	b.Run("confirm", chromedp.Click(chromedp.CSS("dialog[open] button.danger")))
+	b.WaitFor("disconnected", `document.querySelector('#sso-status').textContent.includes('is disconnected')`)
+	if code, _ := s.api("GET", "/api/v1/oidc-providers/zitadel", nil); code != 404 {
+		t.Fatalf("the provider after disconnecting: %d", code)
+	}
+}

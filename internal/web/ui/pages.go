@@ -42,6 +42,7 @@ var pageTable = []page{
 	{pattern: "/console/documents", title: "Documents", tmpl: "console-documents", script: "console/documents", console: true, nav: "/console/documents"},
 	{pattern: "/console/workstations", title: "Workstations", tmpl: "console-workstations", script: "console/workstations", console: true, nav: "/console/workstations"},
 	{pattern: "/console/key-recoveries", title: "Key recovery", tmpl: "console-key-recoveries", script: "console/keyrecoveries", console: true, nav: "/console/key-recoveries"},
+	{pattern: "/console/sso", title: "Single sign-on", tmpl: "console-sso", script: "console/sso", console: true, nav: "/console/sso"},
 	{pattern: "/console/notifications", title: "Notifications", tmpl: "console-notifications", script: "console/notifications", console: true, nav: "/console/notifications"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
 	{pattern: "/console/policies/{name}", title: "Policy", tmpl: "console-object", script: "console/object", params: []string{"name"}, console: true, nav: "/console/policies"},
@@ -70,6 +71,7 @@ var (
 		{Href: "/console/workstations", Label: "Workstations"},
 		{Href: "/console/key-recoveries", Label: "Key recovery", only: lanyard.Roles{lanyard.RoleOperator, lanyard.RoleAdministrator, lanyard.RoleAuditor}},
 		{Href: "/console/notifications", Label: "Notifications"},
+		{Href: "/console/sso", Label: "Single sign-on", only: lanyard.Roles{lanyard.RoleAdministrator}},
 	}
 )
 

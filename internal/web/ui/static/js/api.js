@@ -292,6 +292,15 @@ export const notifications = {
   retry: (id) => call('POST', `/notifications/outbox/${enc(id)}/retry`),
 };
 
+// Single sign-on providers (administrators). The client secret is
+// write-only: absent keeps it, '' removes it.
+export const ssoProviders = {
+  list: () => call('GET', '/oidc-providers').then(items),
+  create: (p) => call('POST', '/oidc-providers', p),
+  update: (name, p) => call('PATCH', `/oidc-providers/${enc(name)}`, p),
+  remove: (name) => call('DELETE', `/oidc-providers/${enc(name)}`),
+};
+
 // The console's configuration objects share one shape of API: a
 // collection of named objects with GET, POST, PUT. `body` may be raw JSON
 // text, sent as the administrator wrote it so that the server's
