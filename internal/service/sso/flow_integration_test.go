@@ -64,8 +64,6 @@ func (f *fixture) provider(t *testing.T, name, issuer, client, secret string, ed
 	return p
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // user makes a local account with e-mail email and roles.
 func (f *fixture) user(t *testing.T, login, email string, roles ...lanyard.Role) *lanyard.User {
 	t.Helper()
@@ -283,6 +281,19 @@ func TestOIDCJustInTime(t *testing.T) {
 	}
 	_, err = f.sso.Complete(t.Context(), f.callback(t, f.sso, "zitadel", "nobody", addr), addr)
 	wantRefused(t, "no account, just in time off", err, "no Lanyard account")
+	// A provider offered for the console only makes no account (it
+	// would hold no staff role to use the console with).
+	if _, err := f.sso.UpdateProvider(t.Context(), f.stack.Admin, "zitadel", ProviderInput{JIT: ptr(true), SelfService: ptr(false), Console: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sso.Complete(t.Context(), f.callback(t, f.sso, "zitadel", "nobody", addr), addr)
+	wantRefused(t, "just in time at a console-only provider", err, "no Lanyard account")
+	storetest.MustView(t, f.stack.Store, func(tx lanyard.Tx) error {
+		if _, err := tx.UserByLogin("nobody"); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("an account for nobody: %v", err)
+		}
+		return nil
+	})
 }
 
 func slicesEqual(a, b lanyard.Roles) bool { return fmt.Sprint(a) == fmt.Sprint(b) }

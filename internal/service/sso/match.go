@@ -69,7 +69,8 @@ func secondFactor(p *lanyard.OIDCProvider, claims map[string]any) string {
 //     (ExternalID), whatever the claim says now;
 //  2. else the accounts whose MatchAttribute equals the claim (upn and
 //     email ignoring case, login exactly): one is the account; none
-//     makes one just in time when p allows it, else is refused; several
+//     makes one just in time when p allows it and is offered for
+//     Self-Service (the new account is no staff), else is refused; several
 //     are refused, never merged; an account made just in time for
 //     another subject is refused too (it is that subject's);
 //  3. a disabled account is refused; a staff account needs p enabled for
@@ -97,7 +98,9 @@ func (s *SSO) signIn(ctx context.Context, p *lanyard.OIDCProvider, c *idClaims) 
 	if u == nil {
 		switch len(matches) {
 		case 0:
-			if !p.JIT {
+			// A just-in-time account holds the role user only, so only
+			// a provider offered for Self-Service makes one.
+			if !p.JIT || !p.SelfService {
 				return nil, refuse("no matching account", "no Lanyard account has the "+string(p.MatchAttribute)+" "+value+"; ask an administrator to create yours")
 			}
 			if u, err = s.createUser(ctx, p, c, value, ext); err != nil {
