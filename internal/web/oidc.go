@@ -156,7 +156,7 @@ func (s *Server) pendingLogin(c *call) (any, error) {
 // navigations, not API calls: they answer with redirects, and a refusal
 // is a page that says what went wrong.
 func (s *Server) mountOIDC(pages *ui.UI) {
-	s.mux.HandleFunc("GET /login/oidc/{name}", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle("GET /login/oidc/{name}", ui.Secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next := ui.SafeNext(r.URL.Query().Get("next"))
 		st, err := s.sso.Begin(r.Context(), r.PathValue("name"), next, s.clientAddr(r))
 		if err != nil {
@@ -166,8 +166,8 @@ func (s *Server) mountOIDC(pages *ui.UI) {
 		s.setCookie(w, s.oidcCookieName(), oidcCookiePath, http.SameSiteLaxMode, st.Browser, st.ExpiresAt)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, st.AuthURL, http.StatusSeeOther)
-	})
-	s.mux.HandleFunc("GET /login/oidc/{name}/callback", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	s.mux.Handle("GET /login/oidc/{name}/callback", ui.Secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		cb := sso.Callback{Provider: r.PathValue("name"), State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
 			ErrorDesc: q.Get("error_description"), Iss: q.Get("iss")}
@@ -196,7 +196,7 @@ func (s *Server) mountOIDC(pages *ui.UI) {
 		}
 		s.setSessionCookie(w, res.SessionID, res.Session.ExpiresAt)
 		http.Redirect(w, r, in.Next, http.StatusSeeOther)
-	})
+	})))
 }
 
 // oidcRefused shows why a sign-in failed, with the status its code maps

@@ -57,6 +57,9 @@ func TestOIDCEdge(t *testing.T) {
 		if res.StatusCode != tc.status || !strings.Contains(string(body), "Sign-in failed") || !strings.Contains(string(body), tc.says) {
 			t.Errorf("GET %s: %d %s; want %d saying %q", tc.path, res.StatusCode, body, tc.status, tc.says)
 		}
+		if res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("GET %s: no CSP or referrer policy: %v", tc.path, res.Header)
+		}
 		for _, c := range res.Cookies() {
 			if strings.Contains(c.Name, "session") && c.Value != "" {
 				t.Errorf("GET %s set a session cookie", tc.path)
