@@ -88,7 +88,8 @@ func TestBrowserOIDCSelfService(t *testing.T) {
 // TestBrowserOIDCConsoleTOTP: an operator signs in to the console through
 // the provider, which asserts no second factor Lanyard counts (amr pwd),
 // so Lanyard's own second step follows: the authenticator app's set-up on
-// the login page, then the console.
+// the login page, then the console. Once the provider's amr counts, the
+// console opens straight away.
 func TestBrowserOIDCConsoleTOTP(t *testing.T) {
 	s, env := oidcSite(t, map[string]any{"console": true, "amr": []string{"mfa", "hwk"}})
 	s.mustSSOUser(env, "oscar", "user", "operator")
@@ -118,6 +119,18 @@ func TestBrowserOIDCConsoleTOTP(t *testing.T) {
 	b2.Visit("/login?next=/console/")
 	if !uitest.Eval[bool](b2, `document.querySelector('#sso').hidden`) {
 		t.Error("a provider button on the console's login with no provider enabled for it")
+	}
+
+	// When the provider's amr is one the administrator counts (here the
+	// example provider's "pwd", only to see it taken), the console opens
+	// without Lanyard's second step.
+	if code, body := s.api("PATCH", "/api/v1/oidc-providers/zitadel", map[string]any{"console": true, "amr": []string{"pwd"}}); code != 200 {
+		t.Fatalf("count amr pwd: %d %s", code, body)
+	}
+	b3 := mustBrowser(t, s)
+	ssoSignIn(t, b3, env, "/console/", "oscar")
+	if b3.Path() != "/console/" || whoami(b3) != "oscar" {
+		t.Fatalf("with the provider's second factor: at %s as %q, want /console/ as oscar", b3.Path(), whoami(b3))
 	}
 }
 
