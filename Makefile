@@ -24,8 +24,9 @@ test:
 	scripts/swtpm-test.sh >/dev/null  # installs swtpm on first use; fails here, loudly, if it cannot start
 	scripts/samba-test.sh >/dev/null  # installs samba and provisions an AD DC on first use (a minute); fails here, loudly, if it cannot start
 	scripts/slapd-test.sh >/dev/null  # installs slapd on first use; fails here, loudly, if it cannot start
+	GO=$(GO) scripts/oidc-test.sh >/dev/null  # builds the OpenID provider on first use; fails here, loudly, if it cannot start
 	$(MAKE) unit
-	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" LANYARD_TEST_SAMBA="$$(scripts/samba-test.sh)" LANYARD_TEST_SLAPD="$$(scripts/slapd-test.sh)" $(MAKE) integration
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" LANYARD_TEST_SMTP="$$(GO=$(GO) scripts/mailpit-test.sh)" LANYARD_TEST_SWTPM="$$(scripts/swtpm-test.sh)" LANYARD_TEST_SAMBA="$$(scripts/samba-test.sh)" LANYARD_TEST_SLAPD="$$(scripts/slapd-test.sh)" LANYARD_TEST_OIDC="$$(GO=$(GO) scripts/oidc-test.sh)" $(MAKE) integration
 	GO=$(GO) LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" scripts/pivgo-suite.sh
 	$(MAKE) fuzz
 	scripts/try-it.sh
@@ -48,8 +49,8 @@ check:
 # would multiply their minutes tenfold and find nothing a sequential run
 # can show; everything else runs with it.
 unit:
-	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD $(GO) test -count=1 -race -gcflags='modernc.org/...=-d=checkptr=0' -skip 'Anywhere' ./...
-	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD $(GO) test -count=1 -run 'Anywhere' ./...
+	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD -u LANYARD_TEST_OIDC $(GO) test -count=1 -race -gcflags='modernc.org/...=-d=checkptr=0' -skip 'Anywhere' ./...
+	env -u LANYARD_TEST_POSTGRES -u LANYARD_TEST_VPCD -u LANYARD_TEST_SMTP -u LANYARD_TEST_SWTPM -u LANYARD_TEST_SAMBA -u LANYARD_TEST_SLAPD -u LANYARD_TEST_OIDC $(GO) test -count=1 -run 'Anywhere' ./...
 
 ## integration: the tests of the files built with -tags integration, on the services make test starts
 integration:
@@ -59,6 +60,7 @@ integration:
 	@test -n "$$LANYARD_TEST_SWTPM" || { echo "LANYARD_TEST_SWTPM is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SAMBA" || { echo "LANYARD_TEST_SAMBA is not set (make test sets it)"; exit 1; }
 	@test -n "$$LANYARD_TEST_SLAPD" || { echo "LANYARD_TEST_SLAPD is not set (make test sets it)"; exit 1; }
+	@test -n "$$LANYARD_TEST_OIDC" || { echo "LANYARD_TEST_OIDC is not set (make test sets it)"; exit 1; }
 	GO=$(GO) scripts/integration-test.sh
 
 ## fuzz: run each fuzz target briefly (FUZZTIME=1m make fuzz for longer)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # integration-test.sh — runs exactly the Test functions of the files built
 # only with -tags integration: those that need PostgreSQL, pcscd/vpcd,
-# mailpit, swtpm, Samba, slapd or Chromium (`make test` starts them and sets the
+# mailpit, swtpm, Samba, slapd, the OpenID provider (scripts/oidc-test.sh) or
+# Chromium (`make test` starts them and sets the
 # LANYARD_TEST_* variables). `make unit` already ran every other test with
 # a plain `go test ./...`, so nothing runs twice.
 set -eu

@@ -331,6 +331,31 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(admin.must(0, "ca", "cert"), "BEGIN CERTIFICATE") {
 		t.Fatal("ca cert printed no PEM")
 	}
+
+	// Single sign-on providers: the client secret from standard input,
+	// sealed, never printed; administrators only.
+	out, errOut, code = admin.run("the client secret\n", "oidc", "add", "corp", "--display-name", "Corp SSO", "--issuer", "https://idp.example.test",
+		"--client-id", "lanyard", "--client-secret-stdin", "--self-service", "--amr", "hwk", "--amr", "mfa")
+	if code != 0 || !strings.Contains(out, "set (sealed)") || !strings.Contains(out, "/login/oidc/corp/callback") || strings.Contains(out, "the client secret") {
+		t.Fatalf("oidc add: exit %d %q %q", code, out, errOut)
+	}
+	if out := admin.must(0, "oidc", "update", "corp", "--jit", "--match", "upn", "--claim", "upn", "--output", "json"); !strings.Contains(out, `"jit": true`) ||
+		!strings.Contains(out, `"match_attribute": "upn"`) || strings.Contains(out, "the client secret") {
+		t.Fatalf("oidc update: %q", out)
+	}
+	if out := admin.must(0, "oidc", "list"); !strings.Contains(out, "Corp SSO") {
+		t.Fatalf("oidc list: %q", out)
+	}
+	if _, errOut, code := admin.run("", "oidc", "add", "bad", "--issuer", "http://idp.example.test", "--client-id", "x"); code != 1 || !strings.Contains(errOut, "https") {
+		t.Fatalf("oidc add with a plain-http issuer: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := carla.run("", "oidc", "list"); code != 1 || !strings.Contains(errOut, "administrator") {
+		t.Fatalf("oidc list by a CA manager: exit %d %q", code, errOut)
+	}
+	admin.must(0, "oidc", "delete", "corp")
+	if _, _, code := admin.run("", "oidc", "show", "corp"); code != 1 {
+		t.Fatalf("oidc show after delete: exit %d", code)
+	}
 }
 
 func itoa(n int64) string {

@@ -41,6 +41,7 @@ func commands() []command {
 	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, kraCommands()...)
 	cmds = append(cmds, directoryCommands()...)
+	cmds = append(cmds, oidcCommands()...)
 	cmds = append(cmds, keyCommands()...)
 	cmds = append(cmds, cardCommands()...)
 	cmds = append(cmds, cardIssueCommands()...)

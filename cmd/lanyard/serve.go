@@ -209,7 +209,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	srv := &http.Server{
 		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, SSO: svc.SSO, Sessions: svc.Identity, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 			Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -363,6 +363,11 @@ func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapT
 				log.Error("session purge failed", "err", err)
 			} else if n > 0 {
 				log.Info("expired sessions purged", "count", n)
+			}
+			if n, err := svc.SSO.PurgeLogins(ctx); err != nil {
+				log.Error("single sign-on purge failed", "err", err)
+			} else if n > 0 {
+				log.Info("expired single sign-ons purged", "count", n)
 			}
 			if n, err := svc.Cards.PurgePINCopies(ctx); err != nil {
 				log.Error("purging sealed PIN copies failed", "err", err)

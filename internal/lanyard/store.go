@@ -59,6 +59,7 @@ type Tx interface {
 	DocumentStore
 	MailStore
 	SettingStore
+	OIDCStore
 	AuditStore
 	SCIMStore
 	DirectorySourceStore
@@ -80,6 +81,11 @@ type UserStore interface {
 	// ENotFound when none or when externalID is empty. The triple is
 	// unique: Create/UpdateUser fail with EConflict on a clash.
 	UserByExternalID(source UserSource, sourceID int64, externalID string) (*User, error)
+	// UsersByEmail lists the users whose e-mail address equals email
+	// ignoring case (lower()), by ID; e-mail addresses are not unique,
+	// so a single sign-on that matches by e-mail sees every holder.
+	// Empty for an empty email.
+	UsersByEmail(email string) ([]*User, error)
 	// LockUser holds user id until the transaction ends, so that what
 	// this transaction checks of the user's cards before it adds or
 	// assigns one (the policy's maximum cards per user) stays true until

@@ -31,6 +31,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/pki"
 	"github.com/lanyard-cms/lanyard/internal/service/provisioning"
+	"github.com/lanyard-cms/lanyard/internal/service/sso"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
 
@@ -95,6 +96,7 @@ type Service struct {
 	Archive      *archive.Archive           // key archival: the KRA key, archived encryption keys
 	Provisioning *provisioning.Provisioning // SCIM 2.0: pushed users and groups, SCIM tokens
 	Directory    *directory.Directory       // directory sources, their sync, directory users' passwords
+	SSO          *sso.SSO                   // OpenID Connect providers and the sign-in at them
 
 	store lanyard.Store
 	rec   lanyard.Recorder // the clock, audit events, transactions
@@ -154,6 +156,10 @@ func New(cfg Config) (*Service, error) {
 		Throttle: cfg.Throttle, TokensRevoked: cfg.TokensRevoked, Policies: s.Catalog, Notifier: idNotifier, CAs: cfg.CAs,
 		Directories: s.Directory})
 	if err != nil {
+		return nil, err
+	}
+	if s.SSO, err = sso.New(sso.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Rand: cfg.Rand, Log: cfg.Log, BaseURL: cfg.BaseURL,
+		Throttle: cfg.Throttle, ThrottleKey: identity.AddressThrottleKey}); err != nil {
 		return nil, err
 	}
 	s.PKI, err = pki.New(pki.Config{Store: cfg.Store, CAs: cfg.CAs, Now: cfg.Now, Log: cfg.Log, BaseURL: cfg.BaseURL,

@@ -12,6 +12,7 @@ import (
 func (s *Server) mountUI() {
 	pages := ui.New(ui.Config{Viewer: s.viewer, Log: s.log})
 	s.mux.Handle("/", pages.Handler())
+	s.mountOIDC(pages)
 }
 
 // viewer resolves a page request's browser session. Pages accept only the

@@ -34,6 +34,10 @@ type Config struct {
 	// Directory is the directory sources and their sync (directory.go);
 	// nil: its routes answer unavailable.
 	Directory Directory
+	// SSO is single sign-on (oidc.go) and Sessions opens its sessions
+	// (the identity capability); nil SSO: no providers, no routes' data.
+	SSO      SSO
+	Sessions ExternalSessions
 	// Ready answers /readyz (the store).
 	Ready Ready
 	Log   *slog.Logger
@@ -87,6 +91,8 @@ type Server struct {
 	agents       *agenthub.Hub
 	notify       Notifications
 	prov         Provisioning
+	sso          SSO
+	sessions     ExternalSessions
 }
 
 // New builds the server and its route table.
@@ -114,7 +120,7 @@ func New(cfg Config) *Server {
 		cards: cfg.Cards, audit: cfg.Audit, archive: cfg.Archive, directory: cfg.Directory, db: cfg.Ready,
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
-		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning,
+		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning, sso: cfg.SSO, sessions: cfg.Sessions,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -137,6 +143,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.cardLoginRoutes()...)
 	s.routes = append(s.routes, s.secretAnswerRoutes()...)
 	s.routes = append(s.routes, s.kraRoutes()...)
+	s.routes = append(s.routes, s.oidcRoutes()...)
 	s.routes = append(s.routes, s.keyRecoveryRoutes()...)
 	s.routes = append(s.routes, s.recoverKeysRoutes()...)
 	s.routes = append(s.routes, s.scimRoutes()...)

@@ -45,7 +45,7 @@ func (s *Identity) CardLogin(ctx context.Context, chain []*x509.Certificate, rem
 	if err != nil {
 		return nil, err
 	}
-	return s.openSessionCard(ctx, cred.user, remote, nil, nil, cred)
+	return s.openSessionWith(ctx, cred.user, remote, nil, nil, cred, nil)
 }
 
 // CompleteLoginCard is a login's second step by card instead of a code:
@@ -66,7 +66,7 @@ func (s *Identity) CompleteLoginCard(ctx context.Context, challengeID string, ch
 		s.refuseCard(ctx, u, remote, "the card of another user")
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "the card presented is not yours: sign in with your own card or the code of your authenticator app")
 	}
-	return s.openSessionCard(ctx, u, remote, nil, c, cred)
+	return s.openSessionWith(ctx, u, remote, nil, c, cred, nil)
 }
 
 // cardStepUp is the step-up's second factor by card (VerifySecondFactor,

@@ -329,13 +329,16 @@ func challengeEnrollment(c *lanyard.LoginChallenge, e *lanyard.TOTPEnrollment) e
 // session's second factor time and, for a new app, its confirmation;
 // with c it uses up the login challenge.
 func (s *Identity) openSession(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge) (*LoginResult, error) {
-	return s.openSessionCard(ctx, u, remote, chk, c, nil)
+	return s.openSessionWith(ctx, u, remote, chk, c, nil, nil)
 }
 
-// openSessionCard is openSession that, with card (a card sign-in,
-// cardlogin.go), records the card as the session's second factor after
-// checking the card again in the transaction.
-func (s *Identity) openSessionCard(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential) (*LoginResult, error) {
+// openSessionWith is openSession for the sign-ins that bring their own
+// proof. With card (a card sign-in, cardlogin.go) it records the card as
+// the session's second factor after checking the card again in the
+// transaction. With ext (a sign-in at an external identity provider,
+// external.go) its audit event names the provider, and a second factor
+// the provider asserted counts as the session's second factor.
+func (s *Identity) openSessionWith(ctx context.Context, u *lanyard.User, remote string, chk *codeCheck, c *lanyard.LoginChallenge, card *cardCredential, ext *ExternalAuth) (*LoginResult, error) {
 	sessionID, hash, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a session")
@@ -354,6 +357,13 @@ func (s *Identity) openSessionCard(ctx context.Context, u *lanyard.User, remote 
 	if card != nil {
 		sess.SecondFactorAt = now
 		details["method"], details["ca"], details["serial"], details["card_id"] = "card", card.cert.CA, card.cert.Serial, card.card.ID
+	}
+	if ext != nil {
+		details["method"], details["provider"] = ext.Method, ext.Provider
+		if ext.SecondFactor != "" {
+			sess.SecondFactorAt = now
+			details["second_factor"], details["provider_second_factor"] = true, ext.SecondFactor
+		}
 	}
 	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(&lanyard.Principal{User: u, RemoteAddr: remote}, "session.login", "user", u.Login, details)

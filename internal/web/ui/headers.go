@@ -10,6 +10,12 @@ import "net/http"
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// Secure sets the UI's security headers on next's responses: the single
+// sign-on's start and redirect URI (internal/web/oidc.go) are pages too.
+// Referrer-Policy same-origin keeps the callback's code and state out of
+// any other site's Referer.
+func Secure(next http.Handler) http.Handler { return secure(next) }
+
 // secure sets the security headers on every UI response.
 func secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,7 @@ var pageTable = []page{
 	{pattern: "/console/workstations", title: "Workstations", tmpl: "console-workstations", script: "console/workstations", console: true, nav: "/console/workstations"},
 	{pattern: "/console/key-recoveries", title: "Key recovery", tmpl: "console-key-recoveries", script: "console/keyrecoveries", console: true, nav: "/console/key-recoveries"},
 	{pattern: "/console/scim", title: "SCIM provisioning", tmpl: "console-scim", script: "console/scim", console: true, nav: "/console/scim"},
+	{pattern: "/console/sso", title: "Single sign-on", tmpl: "console-sso", script: "console/sso", console: true, nav: "/console/sso"},
 	{pattern: "/console/notifications", title: "Notifications", tmpl: "console-notifications", script: "console/notifications", console: true, nav: "/console/notifications"},
 	{pattern: "/console/directory", title: "Directory", tmpl: "console-directory", script: "console/directory", console: true, nav: "/console/directory"},
 	{pattern: "/console/policies", title: "Policies", tmpl: "console-objects", script: "console/objects", console: true, nav: "/console/policies"},
@@ -74,6 +75,7 @@ var (
 		{Href: "/console/notifications", Label: "Notifications"},
 		{Href: "/console/directory", Label: "Directory", only: lanyard.Roles{lanyard.RoleAdministrator}},
 		{Href: "/console/scim", Label: "SCIM provisioning", only: lanyard.Roles{lanyard.RoleAdministrator}},
+		{Href: "/console/sso", Label: "Single sign-on", only: lanyard.Roles{lanyard.RoleAdministrator}},
 	}
 )
 
@@ -130,6 +132,12 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// RenderError shows a full page with a heading and a message (the
+// single sign-on's refusals, internal/web/oidc.go).
+func (u *UI) RenderError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	u.renderError(w, r, status, heading, msg)
 }
 
 // renderError shows a full page with a heading and a message.

@@ -149,6 +149,10 @@ func (u *UI) pageHandler(p page) http.Handler {
 // The rule, the same as login.js's: remove control characters and white
 // space, then the rest must parse as a URL with no scheme, no host and no
 // backslash, and be a path starting with exactly one "/".
+// SafeNext is safeNext for the single sign-on's start, which keeps the
+// page to open after the sign-in.
+func SafeNext(next string) string { return safeNext(next) }
+
 func safeNext(next string) string {
 	clean := strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\uFEFF' {

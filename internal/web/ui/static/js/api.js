@@ -118,6 +118,12 @@ export const session = {
     return info;
   },
   qrURL: base + '/session/second-factor/qr.png', // the enrolling app's QR code
+  // The login waiting for its second factor after a single sign-on.
+  pending: () => call('GET', '/session/second-factor'),
+  // The single sign-on providers the login page offers, and the address
+  // that starts a sign-in at one.
+  providers: () => call('GET', '/session/providers'),
+  ssoURL: (name, next) => `/login/oidc/${enc(name)}?next=${enc(next)}`,
   whoami: () => call('GET', '/session'),
   logout: () => call('DELETE', '/session'),
 };
@@ -320,6 +326,15 @@ export const directory = {
   replace: (id, s) => call('PUT', `/directory-sources/${enc(id)}`, s),
   remove: (id) => call('DELETE', `/directory-sources/${enc(id)}`),
   sync: (id, dryRun) => call('POST', `/directory-sources/${enc(id)}/sync`, { dry_run: !!dryRun }),
+};
+
+// Single sign-on providers (administrators). The client secret is
+// write-only: absent keeps it, '' removes it.
+export const ssoProviders = {
+  list: () => call('GET', '/oidc-providers').then(items),
+  create: (p) => call('POST', '/oidc-providers', p),
+  update: (name, p) => call('PATCH', `/oidc-providers/${enc(name)}`, p),
+  remove: (name) => call('DELETE', `/oidc-providers/${enc(name)}`),
 };
 
 // The console's configuration objects share one shape of API: a

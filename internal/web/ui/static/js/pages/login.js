@@ -6,7 +6,7 @@
 // "Sign in with smart card" signs in by card alone (card and PIN: two
 // factors).
 import { session } from '../api.js';
-import { $, errorText, fieldError, groupKey, setStatus } from '../dom.js';
+import { $, errorText, fieldError, groupKey, h, setStatus } from '../dom.js';
 
 const form = $('#login-form');
 const err = $('#login-error');
@@ -170,4 +170,37 @@ $('#factor-card').addEventListener('click', async (e) => {
   } finally {
     e.target.disabled = false;
   }
+});
+
+// Single sign-on: a "Sign in with …" button per provider enabled for the
+// part of Lanyard the person is going to (the console for /console/
+// pages, else Self-Service). The sign-in runs at the provider and comes
+// back through /login/oidc/{name}/callback; when Lanyard's own second
+// factor is still due, it comes back here with ?sso=second-factor and
+// the login cookie.
+async function showProviders() {
+  let list;
+  try {
+    list = await session.providers();
+  } catch {
+    return; // the password form still works
+  }
+  const toConsole = next().startsWith('/console/');
+  const shown = (list || []).filter((p) => (toConsole ? p.console : p.self_service));
+  const box = $('#sso-buttons');
+  box.replaceChildren(...shown.map((p) => h('a', { class: 'button', href: session.ssoURL(p.name, next()) }, `Sign in with ${p.display_name}`)));
+  $('#sso').hidden = shown.length === 0;
+}
+
+async function resumeSSO() {
+  try {
+    showFactor(await session.pending());
+    $('#sso').hidden = true;
+  } catch (ex) {
+    err.textContent = `The sign-in's second step has expired. ${errorText(ex)}`;
+  }
+}
+
+showProviders().then(() => {
+  if (new URLSearchParams(location.search).get('sso') === 'second-factor') resumeSSO();
 });

@@ -1,0 +1,34 @@
+package sso
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Discover is discover, for the tests of the ID token checks.
+func (s *SSO) Discover(ctx context.Context, p *lanyard.OIDCProvider) (*oidc.Provider, error) {
+	return s.discover(ctx, p)
+}
+
+// ClientContext is clientContext.
+func (s *SSO) ClientContext(ctx context.Context) context.Context { return s.clientContext(ctx) }
+
+// Verify is verify.
+func (s *SSO) Verify(ctx context.Context, p *lanyard.OIDCProvider, op *oidc.Provider, raw, nonce string) error {
+	_, err := s.verify(ctx, p, op, raw, nonce)
+	return err
+}
+
+// Refusal is a refusal's recorded reason and cause ("", nil when err is
+// no refusal).
+func Refusal(err error) (reason string, cause error) {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason, r.cause
+	}
+	return "", nil
+}

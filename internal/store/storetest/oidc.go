@@ -1,0 +1,188 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// NewOIDCProvider returns an unsaved OIDC provider named name.
+func NewOIDCProvider(name string) *lanyard.OIDCProvider {
+	return &lanyard.OIDCProvider{Name: name, DisplayName: "Corp " + name, Issuer: "https://idp.example.test/" + name, ClientID: "lanyard",
+		SealedSecret: []byte("sealed secret"), Scopes: []string{"openid", "email"}, Claim: "email", MatchAttribute: lanyard.MatchEmail,
+		AMR: []string{"mfa", "hwk"}, ACR: []string{}, SelfService: true, CreatedAt: at(time.Minute), UpdatedAt: at(time.Minute)}
+}
+
+// testOIDCProviders: a provider reads back as written, by ID and by
+// name; names are unique; an update writes every field; a public
+// client's empty secret reads back nil; deleting takes its sign-ins too.
+func testOIDCProviders(t *testing.T, s lanyard.Store) {
+	p, q := NewOIDCProvider("corp"), NewOIDCProvider("azure")
+	q.SealedSecret, q.AMR = nil, nil
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateOIDCProvider(p); err != nil {
+			return err
+		}
+		return tx.CreateOIDCProvider(q)
+	})
+	if q.SealedSecret != nil || q.AMR == nil {
+		t.Errorf("Create left secret %v, amr %v; want nil and []", q.SealedSecret, q.AMR)
+	}
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.OIDCProviderByName("corp")
+		if err != nil {
+			return err
+		}
+		equal(t, "OIDCProviderByName", got, p)
+		if got, err = tx.OIDCProviderByID(q.ID); err != nil {
+			return err
+		}
+		equal(t, "OIDCProviderByID", got, q)
+		list, err := tx.ListOIDCProviders()
+		if err != nil {
+			return err
+		}
+		equal(t, "ListOIDCProviders", list, []*lanyard.OIDCProvider{q, p})
+		_, err = tx.OIDCProviderByName("nope")
+		wantCode(t, "OIDCProviderByName missing", err, lanyard.ENotFound)
+		_, err = tx.OIDCProviderByID(q.ID + p.ID)
+		wantCode(t, "OIDCProviderByID missing", err, lanyard.ENotFound)
+		return nil
+	})
+	dup := NewOIDCProvider("corp")
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOIDCProvider(dup) })
+	wantCode(t, "CreateOIDCProvider duplicate", err, lanyard.EConflict)
+
+	p.DisplayName, p.Issuer, p.ClientID, p.SealedSecret = "Corp SSO", "https://sso.example.test", "lanyard2", nil
+	p.Scopes, p.Claim, p.MatchAttribute, p.JIT = []string{"openid"}, "upn", lanyard.MatchUPN, true
+	p.AMR, p.ACR, p.SelfService, p.Console, p.UpdatedAt = []string{"otp"}, []string{"urn:mace:incommon:iap:silver"}, false, true, at(time.Hour)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateOIDCProvider(p) })
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.OIDCProviderByID(p.ID)
+		if err != nil {
+			return err
+		}
+		equal(t, "after UpdateOIDCProvider", got, p)
+		return nil
+	})
+	p.Name = "azure"
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateOIDCProvider(p) })
+	wantCode(t, "UpdateOIDCProvider to a taken name", err, lanyard.EConflict)
+	p.Name = "corp"
+	missing := NewOIDCProvider("gone")
+	missing.ID = p.ID + q.ID
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.UpdateOIDCProvider(missing) })
+	wantCode(t, "UpdateOIDCProvider missing", err, lanyard.ENotFound)
+
+	l := newOIDCLogin(p.ID, "s1", at(0))
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateOIDCLogin(l) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteOIDCProvider(p.ID) })
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.TakeOIDCLogin(l.StateHash); return err })
+	wantCode(t, "TakeOIDCLogin of a deleted provider's sign-in", err, lanyard.ENotFound)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteOIDCProvider(p.ID) })
+	wantCode(t, "DeleteOIDCProvider twice", err, lanyard.ENotFound)
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOIDCLogin(newOIDCLogin(p.ID, "s2", at(0))) })
+	wantCode(t, "CreateOIDCLogin for a missing provider", err, lanyard.EInvalid)
+}
+
+func newOIDCLogin(providerID int64, state string, created time.Time) *lanyard.OIDCLogin {
+	return &lanyard.OIDCLogin{StateHash: []byte("state:" + state), ProviderID: providerID, BrowserHash: []byte("browser:" + state),
+		Nonce: "nonce-" + state, SealedVerifier: []byte("verifier:" + state), Next: "/console/", CreatedAt: created, ExpiresAt: created.Add(10 * time.Minute)}
+}
+
+// testOIDCLogins: a sign-in reads back as written once (TakeOIDCLogin
+// deletes it), a state is unique, expired sign-ins are purged and
+// others kept, and of concurrent takes of one sign-in exactly one wins.
+func testOIDCLogins(t *testing.T, s lanyard.Store) {
+	p := NewOIDCProvider("corp")
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateOIDCProvider(p) })
+	a, b := newOIDCLogin(p.ID, "a", at(0)), newOIDCLogin(p.ID, "b", at(time.Hour))
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.CreateOIDCLogin(a); err != nil {
+			return err
+		}
+		return tx.CreateOIDCLogin(b)
+	})
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.CreateOIDCLogin(newOIDCLogin(p.ID, "a", at(0))) })
+	wantCode(t, "CreateOIDCLogin same state", err, lanyard.EConflict)
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.TakeOIDCLogin(a.StateHash)
+		if err != nil {
+			return err
+		}
+		equal(t, "TakeOIDCLogin", got, a)
+		return nil
+	})
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.TakeOIDCLogin(a.StateHash); return err })
+	wantCode(t, "TakeOIDCLogin twice", err, lanyard.ENotFound)
+
+	c := newOIDCLogin(p.ID, "c", at(0))
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateOIDCLogin(c) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		n, err := tx.DeleteExpiredOIDCLogins(c.ExpiresAt)
+		if n != 1 {
+			t.Errorf("DeleteExpiredOIDCLogins = %d, want 1 (c expired, b not)", n)
+		}
+		return err
+	})
+	err = s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.TakeOIDCLogin(c.StateHash); return err })
+	wantCode(t, "TakeOIDCLogin expired and purged", err, lanyard.ENotFound)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, misses := 0, 0
+	for range 4 {
+		wg.Go(func() {
+			err := s.Update(t.Context(), func(tx lanyard.Tx) error { _, err := tx.TakeOIDCLogin(b.StateHash); return err })
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case lanyard.IsCode(err, lanyard.ENotFound):
+				misses++
+			default:
+				t.Errorf("concurrent TakeOIDCLogin: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || misses != 3 {
+		t.Errorf("concurrent TakeOIDCLogin: %d won, %d found none; want 1 and 3", wins, misses)
+	}
+}
+
+// testUsersByEmail: every holder of an address is found, ignoring case,
+// in ID order; none for an empty address or one nobody has.
+func testUsersByEmail(t *testing.T, s lanyard.Store) {
+	a, b, c, d := NewUser("ann"), NewUser("ann2"), NewUser("bob"), NewUser("noaddr")
+	a.Email, b.Email, c.Email, d.Email = "Ann@Example.test", "ann@example.test", "bob@example.test", ""
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, u := range []*lanyard.User{a, b, c, d} {
+			if err := tx.CreateUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		got, err := tx.UsersByEmail("ANN@example.TEST")
+		if err != nil {
+			return err
+		}
+		equal(t, "UsersByEmail two holders", got, []*lanyard.User{a, b})
+		if got, err = tx.UsersByEmail("bob@example.test"); err != nil {
+			return err
+		}
+		equal(t, "UsersByEmail one", got, []*lanyard.User{c})
+		for _, e := range []string{"", "nobody@example.test"} {
+			if got, err = tx.UsersByEmail(e); err != nil {
+				return err
+			}
+			equal(t, "UsersByEmail "+e, got, []*lanyard.User{})
+		}
+		return nil
+	})
+}
