@@ -10,6 +10,9 @@ import (
 	"unicode/utf16"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/cardops"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
@@ -112,4 +115,108 @@ func TestSyncFromActiveDirectory(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestADGroupPolicyDecidesIssue: a policy linked to an Active Directory
+// group decides what its members can issue. The policy names the outer
+// group in AD's own spelling; ann is in it through a nested group, ben
+// directly, dan not at all. After a sync from the Samba AD DC, ann's and
+// ben's Issue card dialogs offer the group policy's template and dan's
+// the default policy's; ann's card, issued on an emulated card, holds
+// exactly the group policy's certificate. Moving ann out of the nested
+// group hands her the default policy at the next sync.
+func TestADGroupPolicyDecidesIssue(t *testing.T) {
+	srv := openDirectory(t, "LANYARD_TEST_SAMBA", "samba-test.sh")
+	tag := srv.tag
+	ou := srv.add("OU=adpolicy"+tag+","+srv.spec["base"], map[string][]string{"objectClass": {"organizationalUnit"}})
+	user := func(name string) string {
+		return srv.add("CN="+name+","+ou, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {name + tag},
+			"userPrincipalName": {name + tag + "@lanyard.test"}, "mail": {name + "." + tag + "@lanyard.test"}, "userAccountControl": {"512"},
+			"unicodePwd": {adPassword("Pw-" + tag + "-Aa1")}})
+	}
+	annDN, benDN := user("ann"), user("ben")
+	user("dan")
+	inner := srv.add("CN=Card Inner "+tag+","+ou, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"cinner" + tag}, "member": {annDN}})
+	outer := srv.add("CN=Card Users "+tag+","+ou, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"cusers" + tag}, "member": {inner, benDN}})
+
+	access := cardtest.New()
+	stack := servicetest.New(t, servicetest.Options{Cards: access})
+	svc := stack.Service
+	e := &env{stack: stack, dir: svc.Directory, admin: stack.Admin}
+	bindPW := srv.spec["password"]
+	src, err := e.dir.CreateSource(t.Context(), e.admin, directory.SourceInput{Name: "samba", Kind: "ad", URL: srv.spec["url"], CAPEM: string(srv.ca),
+		BindDN: srv.spec["bind"], BindPassword: &bindPW, BaseDN: ou, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.src = src
+	if rep := e.sync(t, false); rep.Created != 3 || len(rep.Errors) != 0 {
+		t.Fatalf("full sync: %+v", rep)
+	}
+
+	def, err := svc.Catalog.GetPolicy(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := catalog.NewPolicyInput()
+	pol.Name, pol.Priority = "card-users", 10
+	pol.Settings = def.Settings
+	pol.Settings.Certificates.Required, pol.Settings.Certificates.Optional = []string{"secure-email"}, []string{}
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: outer}} // as AD spells it
+	if _, err := svc.Catalog.CreatePolicy(t.Context(), e.admin, pol); err != nil {
+		t.Fatal(err)
+	}
+
+	required := func(login string, ws int64) []string {
+		t.Helper()
+		u := e.user(t, login+tag)
+		p := &lanyard.Principal{User: u, Roles: u.Roles, Session: true}
+		access.Add(t, ws, u.ID, "Reader "+login)
+		o, err := svc.Cards.IssueOptions(t.Context(), p, cardops.CardTarget{WorkstationID: ws, Reader: "Reader " + login})
+		if err != nil {
+			t.Fatalf("%s's issue options: %v", login, err)
+		}
+		var names []string
+		for _, tpl := range o.Required {
+			names = append(names, tpl.Name)
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		login string
+		ws    int64
+		want  string
+	}{{"ann", 1, "secure-email"}, {"ben", 2, "secure-email"}, {"dan", 3, "smartcard-logon"}} {
+		if got := required(tc.login, tc.ws); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%s may issue %v, want [%s]", tc.login, got, tc.want)
+		}
+	}
+
+	ann := e.user(t, "ann"+tag)
+	res, err := svc.Cards.IssueCard(t.Context(), &lanyard.Principal{User: ann, Roles: ann.Roles, Session: true},
+		cardops.IssueCardInput{CardTarget: cardops.CardTarget{WorkstationID: 1, Reader: "Reader ann"}, UserPIN: "24681357"})
+	if err != nil {
+		t.Fatalf("ann's issue: %v", err)
+	}
+	var tpls []string
+	storetest.MustView(t, stack.Store, func(tx lanyard.Tx) error {
+		certs, err := tx.ListCertificates(lanyard.CertFilter{CardID: res.Card.ID})
+		for _, c := range certs {
+			tpls = append(tpls, c.Template)
+		}
+		return err
+	})
+	if !slices.Equal(tpls, []string{"secure-email"}) {
+		t.Errorf("ann's card holds %v, want the group policy's [secure-email]", tpls)
+	}
+
+	// ann leaves the nested group: the next sync gives her the default.
+	srv.replace(inner, "member") // inner held only ann
+	if rep := e.sync(t, false); rep.Updated != 1 {
+		t.Errorf("sync after the move: %+v", rep)
+	}
+	p, err := svc.Catalog.EffectivePolicy(t.Context(), e.admin, "ann"+tag)
+	if err != nil || p.Name != "default" {
+		t.Errorf("ann's policy after the move: %v, %v", p, err)
+	}
 }
