@@ -1,0 +1,83 @@
+package provisioning_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/scim"
+	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
+	"github.com/lanyard-cms/lanyard/internal/store/storetest"
+)
+
+// TestDeactivationDisablesCardsWired: in the assembled service (the card
+// workflows wired in as the leaver handling, internal/service), a SCIM
+// deactivation disables the account's issued card and puts its
+// certificate on hold in the same change, as the default leaver action
+// says; reactivation enables the account and leaves the card disabled.
+func TestDeactivationDisablesCardsWired(t *testing.T) {
+	stack := servicetest.New(t, servicetest.Options{})
+	prov := stack.Service.Provisioning
+	ctx := context.Background()
+	tok, err := prov.CreateToken(ctx, stack.Admin, "entra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := prov.Authenticate(ctx, tok.Secret, "192.0.2.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := prov.CreateUser(ctx, p, &scim.User{Schemas: []string{scim.UserSchema}, UserName: "leaver@example.test",
+		Emails: []scim.Email{{Value: "leaver@example.test", Primary: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owner *lanyard.User
+	var card *lanyard.Card
+	var cert *lanyard.Certificate
+	now := time.Now()
+	storetest.MustUpdate(t, stack.Store, func(tx lanyard.Tx) (err error) {
+		if owner, err = tx.UserByLogin("leaver@example.test"); err != nil {
+			return err
+		}
+		card = storetest.NewCard("5c1e0001", owner.ID)
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		cert = storetest.NewCertificate("builtin", "5c1e0001aa", owner.ID)
+		cert.CardID, cert.Template, cert.Status, cert.NotBefore, cert.NotAfter = card.ID, "smartcard-logon", lanyard.CertWritten, now.Add(-time.Hour), now.Add(300*24*time.Hour)
+		return tx.CreateCertificates([]*lanyard.Certificate{cert})
+	})
+
+	if _, err := prov.PatchUser(ctx, p, u.ID, patch(t, `{"Operations":[{"op":"Replace","path":"active","value":"False"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, wantDisabled bool) {
+		t.Helper()
+		storetest.MustView(t, stack.Store, func(tx lanyard.Tx) error {
+			gotU, err := tx.UserByID(owner.ID)
+			if err != nil {
+				return err
+			}
+			gotCard, err := tx.CardByID(card.ID)
+			if err != nil {
+				return err
+			}
+			gotCert, err := tx.CertificateByID(cert.ID)
+			if err != nil {
+				return err
+			}
+			if gotU.Disabled != wantDisabled || gotCard.State != lanyard.CardDisabled || !gotCert.OnHold() {
+				t.Errorf("%s: user disabled %v (want %v), card %s, certificate on hold %v; want the card disabled and on hold",
+					what, gotU.Disabled, wantDisabled, gotCard.State, gotCert.OnHold())
+			}
+			return nil
+		})
+	}
+	check("after deactivation", true)
+	if _, err := prov.PatchUser(ctx, p, u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	check("after reactivation", false)
+}
