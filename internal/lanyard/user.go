@@ -28,9 +28,18 @@ type User struct {
 	// the SCIM resource's id. A rename at the source keeps it, so the
 	// account is matched by it, never by login (no silent merge).
 	ExternalID string `json:"external_id,omitempty"`
-	// DN is the directory entry's distinguished name (RFC 4514) as the
-	// directory wrote it; policies linked to a container match on it.
-	DN        string    `json:"dn,omitempty"`
+	// DN is the directory entry's distinguished name, normalized as
+	// internal/directory.NormalizeDN writes it (RFC 4514); policies linked
+	// to a container match on it.
+	DN string `json:"dn,omitempty"`
+	// DisabledBy says who disabled the account while Disabled:
+	// DisabledBySource (its directory or SCIM client: only the source
+	// enables it again) or DisabledByAdmin (staff in Lanyard, allowed on
+	// an account a source keeps so that a compromised or orphaned account
+	// can be stopped at once: a sync or push that says "enabled" leaves
+	// it disabled, and only staff enable it again). Empty for enabled
+	// accounts and for local ones.
+	DisabledBy string `json:"disabled_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -44,6 +53,12 @@ const (
 	SourceLDAP  UserSource = "ldap" // synced from an LDAP or Active Directory source
 	SourceSCIM  UserSource = "scim" // pushed by a SCIM 2.0 client (RFC 7644)
 	SourceOIDC  UserSource = "oidc" // created just in time at a single sign-on
+)
+
+// Who disabled an account a source keeps (User.DisabledBy).
+const (
+	DisabledBySource = "source"
+	DisabledByAdmin  = "admin"
 )
 
 // Valid reports whether s is a known source.

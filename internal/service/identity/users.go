@@ -253,14 +253,17 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 }
 
 // sourceOwned refuses a change to what an account's source owns: the
-// profile (names, e-mail, UPN, manager, groups) and state of an account
-// that a directory sync or a SCIM client keeps, and its password (such
-// accounts sign in at their source: LDAP bind, single sign-on or a card).
-// The next sync or push would silently undo such an edit, and a UPN or
-// group set here would decide certificates and policies behind the
-// directory's back. Lanyard's own fields (roles) stay editable. Values
-// sent unchanged pass, so a form that sends the whole account still
-// saves a role change.
+// profile (names, e-mail, UPN, manager, groups) of an account that a
+// directory sync or a SCIM client keeps, and its password (such accounts
+// sign in at their source: LDAP bind, single sign-on or a card). The next
+// sync or push would silently undo such an edit, and a UPN or group set
+// here would decide certificates and policies behind the directory's
+// back. Lanyard's own fields (roles) stay editable. Values sent unchanged
+// pass, so a form that sends the whole account still saves a role change.
+//
+// Disabling is allowed (after.DisabledBy becomes DisabledByAdmin, which a
+// later sync or push respects); enabling only undoes such a disable: an
+// account its source disabled is enabled at the source.
 func sourceOwned(before, after *lanyard.User, newPassword bool) error {
 	if !before.External() {
 		return nil
@@ -275,22 +278,32 @@ func sourceOwned(before, after *lanyard.User, newPassword bool) error {
 		{"UPN", before.UPN != after.UPN},
 		{"manager e-mail", before.ManagerEmail != after.ManagerEmail},
 		{"groups", !slices.Equal(before.Groups, after.Groups)},
-		{"disabled", before.Disabled != after.Disabled},
 		{"password", newPassword},
 	} {
 		if f.changed {
 			owned = append(owned, f.name)
 		}
 	}
-	if len(owned) == 0 {
-		return nil
-	}
 	where := "its directory"
 	if before.Source == lanyard.SourceSCIM {
 		where = "the identity provider that provisions it (SCIM)"
 	}
-	return lanyard.Errorf(lanyard.EInvalid, "%s comes from %s: change %s there; only roles are kept in Lanyard",
-		before.Login, where, strings.Join(owned, ", "))
+	if len(owned) > 0 {
+		return lanyard.Errorf(lanyard.EInvalid, "%s comes from %s: change %s there; only roles and an administrative disable are kept in Lanyard",
+			before.Login, where, strings.Join(owned, ", "))
+	}
+	switch {
+	case after.Disabled && !before.Disabled:
+		// Staff stop the account at once, whatever the source says
+		// (a compromised account, one whose source is gone): the next
+		// sync or push leaves it disabled.
+		after.DisabledBy = lanyard.DisabledByAdmin
+	case !after.Disabled && before.Disabled && before.DisabledBy != lanyard.DisabledByAdmin:
+		return lanyard.Errorf(lanyard.EInvalid, "%s was disabled by %s: enable it there", before.Login, where)
+	case !after.Disabled && before.Disabled:
+		after.DisabledBy = ""
+	}
+	return nil
 }
 
 // checkStaffGrant refuses to grant a role beyond user to an existing

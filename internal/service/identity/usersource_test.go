@@ -29,7 +29,7 @@ func TestExternalAccountOwnedBySource(t *testing.T) {
 		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error { return tx.CreateUser(u) })
 		before := e.user(t, login)
 
-		mail, upn, name, pw, yes := "other@example.test", login+"@corp.example", "Someone Else", "a password of Lanyard's", true
+		mail, upn, name, pw := "other@example.test", login+"@corp.example", "Someone Else", "a password of Lanyard's"
 		groups := []string{"cn=admins,dc=example,dc=test"}
 		for _, tc := range []struct {
 			what string
@@ -40,7 +40,6 @@ func TestExternalAccountOwnedBySource(t *testing.T) {
 			{"UPN", identity.UserInput{UPN: &upn}, "change UPN there"},
 			{"display name", identity.UserInput{DisplayName: &name}, "change display name there"},
 			{"groups", identity.UserInput{Groups: &groups}, "change groups there"},
-			{"disabled", identity.UserInput{Disabled: &yes}, "change disabled there"},
 			{"password", identity.UserInput{Password: &pw}, "change password there"},
 		} {
 			snap := e.snapshot(t)
@@ -66,6 +65,32 @@ func TestExternalAccountOwnedBySource(t *testing.T) {
 		}
 		if _, err := e.svc.Identity.AuthenticateToken(ctx, tok.Secret, remote); err == nil {
 			t.Errorf("%s: the account's token survived a staff grant", src)
+		}
+
+		// Staff may stop the account at once; the source's "enabled" does
+		// not undo that (DisabledBy), and staff may enable it again.
+		yes, no := true, false
+		got, err = e.svc.Identity.UpdateUser(ctx, e.ada, login, identity.UserInput{Disabled: &yes})
+		if err != nil || !got.Disabled || got.DisabledBy != lanyard.DisabledByAdmin {
+			t.Fatalf("%s: administrative disable: %+v, %v", src, got, err)
+		}
+		if got, err = e.svc.Identity.UpdateUser(ctx, e.ada, login, identity.UserInput{Disabled: &no}); err != nil || got.Disabled || got.DisabledBy != "" {
+			t.Fatalf("%s: undoing the administrative disable: %+v, %v", src, got, err)
+		}
+		// Disabled by its source: only the source enables it.
+		storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+			u, err := tx.UserByLogin(login)
+			if err != nil {
+				return err
+			}
+			u.Disabled, u.DisabledBy = true, lanyard.DisabledBySource
+			return tx.UpdateUser(u)
+		})
+		snap := e.snapshot(t)
+		_, err = e.svc.Identity.UpdateUser(ctx, e.ada, login, identity.UserInput{Disabled: &no})
+		wantErr(t, string(src)+" enabling a source's disable", err, lanyard.EInvalid, "enable it there")
+		if e.snapshot(t) != snap || !e.user(t, login).Disabled {
+			t.Fatalf("%s: a refused enable wrote something", src)
 		}
 	}
 }

@@ -146,7 +146,7 @@ func (t scimTx) ListSCIMUsers(offset, limit int) ([]*lanyard.User, []*lanyard.SC
 		var groups, roles, a string
 		var created, updated int64
 		if err := rows.Scan(&u.ID, &u.Login, &u.DisplayName, &u.Email, &u.UPN, &u.ManagerEmail, &groups, &roles,
-			&u.Disabled, &u.PasswordHash, &created, &updated, &u.Source, &u.SourceID, &u.ExternalID, &u.DN, &s.ExternalID, &a); err != nil {
+			&u.Disabled, &u.PasswordHash, &created, &updated, &u.Source, &u.SourceID, &u.ExternalID, &u.DN, &u.DisabledBy, &s.ExternalID, &a); err != nil {
 			return nil, nil, t.readErr(err, nil)
 		}
 		if u.Groups, err = listOut[[]string](groups, "users.user_groups"); err != nil {

@@ -8,14 +8,14 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-const userCols = `id, login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at, source, source_id, external_id, dn`
+const userCols = `id, login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at, source, source_id, external_id, dn, disabled_by`
 
 var (
 	qInsertUser = prepared(`INSERT INTO users (login, display_name, email, upn, manager_email, user_groups, roles, disabled, password_hash, created_at, updated_at,
-		source, source_id, external_id, dn)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		source, source_id, external_id, dn, disabled_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateUser = prepared(`UPDATE users SET login = ?, display_name = ?, email = ?, upn = ?, manager_email = ?, user_groups = ?, roles = ?,
-		disabled = ?, password_hash = ?, updated_at = ?, source = ?, source_id = ?, external_id = ?, dn = ? WHERE id = ?`)
+		disabled = ?, password_hash = ?, updated_at = ?, source = ?, source_id = ?, external_id = ?, dn = ?, disabled_by = ? WHERE id = ?`)
 	// The external_id <> '' term lets both engines use the partial unique
 	// index users_external (migration 0032).
 	qUserByExternal = prepared(`SELECT ` + userCols + ` FROM users WHERE source = ? AND source_id = ? AND external_id = ? AND external_id <> ''`)
@@ -53,7 +53,7 @@ func (t usersTx) CreateUser(u *lanyard.User) error {
 	}
 	err = t.row(qInsertUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
 		u.Disabled, u.PasswordHash, micros(u.CreatedAt), micros(u.UpdatedAt),
-		string(u.Source), u.SourceID, u.ExternalID, u.DN).Scan(&u.ID)
+		string(u.Source), u.SourceID, u.ExternalID, u.DN, u.DisabledBy).Scan(&u.ID)
 	if err != nil {
 		return t.writeErr(err, "user "+quote(u.Login)+" already exists", "")
 	}
@@ -135,7 +135,7 @@ func (t usersTx) UpdateUser(u *lanyard.User) error {
 		return err
 	}
 	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
-		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), string(u.Source), u.SourceID, u.ExternalID, u.DN, u.ID)
+		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), string(u.Source), u.SourceID, u.ExternalID, u.DN, u.DisabledBy, u.ID)
 	if err := t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", ""); err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func scanUser(r scanner) (*lanyard.User, error) {
 	var groups, roles string
 	var created, updated int64
 	if err := r.Scan(&u.ID, &u.Login, &u.DisplayName, &u.Email, &u.UPN, &u.ManagerEmail, &groups, &roles,
-		&u.Disabled, &u.PasswordHash, &created, &updated, &u.Source, &u.SourceID, &u.ExternalID, &u.DN); err != nil {
+		&u.Disabled, &u.PasswordHash, &created, &updated, &u.Source, &u.SourceID, &u.ExternalID, &u.DN, &u.DisabledBy); err != nil {
 		return nil, err
 	}
 	var err error

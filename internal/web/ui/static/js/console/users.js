@@ -62,9 +62,11 @@ function fill(u) {
   $('#u-disabled').checked = !!u?.disabled;
   const ext = external(u);
   owned.forEach((sel) => { $(sel).readOnly = ext; });
-  $('#u-disabled').disabled = ext;
+  // Staff may stop an account a source keeps; only the source enables
+  // one it disabled itself.
+  $('#u-disabled').disabled = ext && !!u.disabled && u.disabled_by !== 'admin';
   $('#u-source').hidden = !ext;
-  $('#u-source').textContent = ext ? `Kept by ${u.source === 'scim' ? 'the identity provider (SCIM)' : 'the directory'}${u.dn ? ` (${u.dn})` : ''}: change the profile, state and password there. Roles are Lanyard's own.` : '';
+  $('#u-source').textContent = ext ? `Kept by ${u.source === 'scim' ? 'the identity provider (SCIM)' : 'the directory'}${u.dn ? ` (${u.dn})` : ''}: change the profile and password there. Roles, and disabling the account here at once, are Lanyard's own.` : '';
   const roles = u ? u.roles || [] : ['user'];
   $$('input[name=roles]', form).forEach((c) => { c.checked = roles.includes(c.value); });
   $('#field-login').hidden = !!u;
@@ -160,7 +162,7 @@ form.addEventListener('submit', async (e) => {
   button.disabled = true;
   try {
     if (editing) {
-      if (!external(editing)) body.disabled = $('#u-disabled').checked;
+      body.disabled = $('#u-disabled').checked;
       await api.users.update(editing.login, body);
       setStatus(status, `User ${editing.login} saved.`, 'ok');
     } else {
