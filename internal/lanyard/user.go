@@ -39,9 +39,9 @@ type User struct {
 	// can be stopped at once: a sync or push that says "enabled" leaves
 	// it disabled, and only staff enable it again). Empty for enabled
 	// accounts and for local ones.
-	DisabledBy string `json:"disabled_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	DisabledBy string    `json:"disabled_by,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // UserSource is where an account is kept.
