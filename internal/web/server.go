@@ -93,6 +93,7 @@ type Server struct {
 	prov         Provisioning
 	sso          SSO
 	sessions     ExternalSessions
+	now          func() time.Time
 }
 
 // New builds the server and its route table.
@@ -121,6 +122,7 @@ func New(cfg Config) *Server {
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning, sso: cfg.SSO, sessions: cfg.Sessions,
+		now: cfg.Now,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -187,7 +189,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 		if err != nil {
 			return nil, err
 		}
-		return withClientCertificates(p, r), nil
+		return s.withClientCertificates(p, r), nil
 	}
 	id := s.sessionCookieValue(r)
 	if id == "" {
@@ -200,7 +202,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 	if !safeMethod(r.Method) && !auth.EqualCSRF(r.Header.Get(csrfHeader), sess.CSRFToken) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "missing or wrong %s header (CSRF protection)", csrfHeader)
 	}
-	return withClientCertificates(p, r), nil
+	return s.withClientCertificates(p, r), nil
 }
 
 func safeMethod(m string) bool {
@@ -225,6 +227,9 @@ func (s *Server) handler(rt *route) http.Handler {
 		}
 		out, err := rt.h(c)
 		if err != nil {
+			if c.p != nil && c.p.ClientCertificatesRefused != "" && lanyard.IsCode(err, lanyard.EStepUpFailed) {
+				closeForFreshHandshake(w) // the step-up refused the connection's card for its age
+			}
 			writeError(w, r, s.log, err)
 			return
 		}
