@@ -98,8 +98,8 @@ func (s *Server) cardLoginRoutes() []*route {
 	v1 := "/api/v1"
 	return []*route{
 		{method: "POST", path: v1 + "/session/card", summary: "Sign in with a smart card: the card certificate the client presented in the TLS handshake of Lanyard's HTTPS listener (never a proxy's header); " +
-			"the card counts as the second factor, so staff skip the authenticator app's code", tag: "sessions", public: true, out: apiv1.SessionInfo{}, status: 201, h: s.cardLogin},
-		{method: "POST", path: v1 + "/session/second-factor/card", summary: "The login's second step by smart card instead of a code: the password was right (login cookie of POST /session) and the TLS connection presents the same user's card", tag: "sessions", public: true, out: apiv1.SessionInfo{}, status: 201, h: s.cardSecondFactor},
+			"the card counts as the second factor, so staff skip the authenticator app's code", tag: "sessions", public: true, signIn: true, out: apiv1.SessionInfo{}, status: 201, h: s.cardLogin},
+		{method: "POST", path: v1 + "/session/second-factor/card", summary: "The login's second step by smart card instead of a code: the password was right (login cookie of POST /session) and the TLS connection presents the same user's card", tag: "sessions", public: true, signIn: true, out: apiv1.SessionInfo{}, status: 201, h: s.cardSecondFactor},
 	}
 }
 

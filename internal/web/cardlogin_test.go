@@ -294,3 +294,91 @@ func TestCardConnectionFreshness(t *testing.T) {
 		t.Errorf("the second step by card on the next connection: %d %s", a.status, a.body)
 	}
 }
+
+// TestSignInRefusesCrossSite is the login CSRF check of the public
+// sign-in routes: a request a browser marks as sent by another site
+// (Sec-Fetch-Site: cross-site), or whose Origin is another host, is
+// refused with 403 before anything is checked or written (no cookie, no
+// session); the same requests from Lanyard's own page, or from a client
+// that sends neither header (curl), go through. Card sign-in has no body,
+// so a form of another site could otherwise post it with the visitor's
+// card.
+func TestSignInRefusesCrossSite(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitetest.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := webtest.Start(t, st)
+	hs := httptest.NewUnstartedServer(srv.Web.Handler())
+	hs.TLS = web.ListenerTLSConfig()
+	hs.Config.ConnContext = srv.Web.ConnContext
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	pw, upn, rs := "correct horse battery", "sam@example.com", lanyard.Roles{lanyard.RoleOperator}
+	sam, err := srv.Service.Identity.CreateUser(ctx, lanyard.SystemPrincipal, identity.UserInput{Login: "sam", Password: &pw, UPN: &upn, Roles: &rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := servicetest.IssueCardCert(t, st, srv.CA, sam, "smartcard-logon", "", time.Now(), nil)
+	tr := hs.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{card.X509.Raw}, PrivateKey: card.Key, Leaf: card.X509}}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Transport: tr, Jar: jar}
+	post := func(path, body, contentType string, header ...string) (int, string, []*http.Cookie) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", hs.URL+path, strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(out), res.Cookies()
+	}
+	password := `{"login":"sam","password":"` + pw + `"}`
+	host := strings.TrimPrefix(hs.URL, "https://")
+	crossSite := [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Origin", "https://evil.example"},
+		{"Origin", "https://" + host + ".evil.example"},
+	}
+	for _, h := range crossSite {
+		for _, r := range []struct{ path, body, ct string }{
+			{"/api/v1/session/card", "", ""},
+			{"/api/v1/session/card", "", "text/plain"},
+			{"/api/v1/session", password, "application/json"},
+			{"/api/v1/session", password, ""},
+			{"/api/v1/session/second-factor/card", "", ""},
+			{"/api/v1/session/second-factor", `{"code":"123456"}`, "application/json"},
+			{"/api/v1/rss/session", `{}`, "application/json"},
+		} {
+			status, body, cookies := post(r.path, r.body, r.ct, h...)
+			if status != 403 || !strings.Contains(body, "from another site is refused") || len(cookies) != 0 {
+				t.Errorf("%s with %s: %q: %d %s, cookies %v; want 403 and no cookie", r.path, h[0], h[1], status, body, cookies)
+			}
+		}
+	}
+	evs, err := srv.Service.Audit.ListAudit(ctx, lanyard.AuditFilter{Action: "session.login"})
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("the refused sign-ins opened sessions: %v %v", evs, err)
+	}
+
+	// Lanyard's own page (same-origin), and a client without those headers.
+	if status, body, _ := post("/api/v1/session/card", "", "", "Sec-Fetch-Site", "same-origin", "Origin", hs.URL); status != 201 {
+		t.Errorf("card sign-in from Lanyard's own page: %d %s", status, body)
+	}
+	if status, body, _ := post("/api/v1/session", password, "application/json", "Origin", hs.URL); status != 202 {
+		t.Errorf("password from Lanyard's own origin: %d %s", status, body)
+	}
+	if status, body, _ := post("/api/v1/session/second-factor/card", "", ""); status != 201 {
+		t.Errorf("the second step by card without browser headers: %d %s", status, body)
+	}
+}

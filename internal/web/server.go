@@ -205,6 +205,27 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 	return s.withClientCertificates(p, r), nil
 }
 
+// signInOrigin is the cross-origin check of the public sign-in routes
+// (route.signIn): a browser marks a request from another site
+// (Sec-Fetch-Site, W3C Fetch Metadata) or names its Origin (RFC 6454),
+// which must then be this host. Clients that send neither (curl, the
+// CLI) pass.
+var signInOrigin = http.NewCrossOriginProtection()
+
+// sameOriginSignIn refuses a sign-in a page of another site sent. Those
+// routes have no session yet, so no CSRF token protects them; without
+// this, another site could sign the visitor in with their card (its
+// certificate is offered to any page's request) or complete their
+// waiting login, or sign them in to an account of the attacker's (login
+// CSRF). The password routes also want a JSON body, which a plain form
+// cannot send, but a card sign-in has no body.
+func sameOriginSignIn(r *http.Request) error {
+	if err := signInOrigin.Check(r); err != nil {
+		return lanyard.Errorf(lanyard.EForbidden, "a sign-in from another site is refused (%v): sign in on Lanyard's own login page", err)
+	}
+	return nil
+}
+
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
@@ -213,6 +234,12 @@ func safeMethod(m string) bool {
 func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, s: s}
+		if rt.signIn {
+			if err := sameOriginSignIn(r); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+		}
 		if !rt.public {
 			p, err := s.routeAuthenticate(rt, r)
 			if err != nil {
