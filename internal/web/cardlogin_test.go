@@ -178,9 +178,10 @@ func TestCardConnectionFreshness(t *testing.T) {
 	setup := "/api/v1/cards/" + strconv.FormatInt(cred.ID, 10) + "/pin-setup"
 	stepUp := map[string]string{"password": pw, "code": "", "pin": "24682468"}
 
-	listener := func(conf *tls.Config) *httptest.Server {
+	listener := func(conf *tls.Config, h2 bool) *httptest.Server {
 		hs := httptest.NewUnstartedServer(srv.Web.Handler())
 		hs.TLS = conf
+		hs.EnableHTTP2 = h2
 		hs.Config.ConnContext = srv.Web.ConnContext
 		hs.StartTLS()
 		t.Cleanup(hs.Close)
@@ -200,7 +201,8 @@ func TestCardConnectionFreshness(t *testing.T) {
 		status  int
 		body    string
 		resumed bool
-		closed  bool
+		closed  bool // HTTP/1.1 Connection: close (HTTP/2: GOAWAY, unseen here)
+		proto   string
 	}
 	call := func(c *http.Client, hs *httptest.Server, method, path string, body any, header ...string) answer {
 		t.Helper()
@@ -220,7 +222,7 @@ func TestCardConnectionFreshness(t *testing.T) {
 		}
 		defer res.Body.Close()
 		out, _ := io.ReadAll(res.Body)
-		return answer{res.StatusCode, string(out), res.TLS != nil && res.TLS.DidResume, res.Close}
+		return answer{res.StatusCode, string(out), res.TLS != nil && res.TLS.DidResume, res.Close, res.Proto}
 	}
 	signIn := func(c *http.Client, hs *httptest.Server) apiv1.SessionInfo {
 		t.Helper()
@@ -236,7 +238,7 @@ func TestCardConnectionFreshness(t *testing.T) {
 	// A listener that issues tickets: the second connection resumes.
 	tickets := web.ListenerTLSConfig()
 	tickets.SessionTicketsDisabled = false
-	hs := listener(tickets)
+	hs := listener(tickets, false)
 	c := client(hs, true)
 	info := signIn(c, hs)
 	const resumed = "resumed an earlier session"
@@ -254,7 +256,7 @@ func TestCardConnectionFreshness(t *testing.T) {
 	}
 
 	// Lanyard's listener: no session resumes, every connection's card counts.
-	hs = listener(web.ListenerTLSConfig())
+	hs = listener(web.ListenerTLSConfig(), false)
 	c = client(hs, true)
 	for range 2 {
 		info = signIn(c, hs)
@@ -263,35 +265,43 @@ func TestCardConnectionFreshness(t *testing.T) {
 		t.Errorf("step-up by card on the listener: resumed %v, %d %s, want 503 not connected", a.resumed, a.status, a.body)
 	}
 
-	// One keep-alive connection that grows old.
-	c = client(hs, false)
-	info = signIn(c, hs)
-	offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
-	const stale = "more than 5m0s"
-	if a := call(c, hs, "POST", setup, stepUp, "X-CSRF-Token", info.CSRFToken); a.status != 403 || !strings.Contains(a.body, stale) || !a.closed {
-		t.Errorf("step-up by card on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
-	}
-	if a := call(c, hs, "POST", setup, stepUp, "X-CSRF-Token", info.CSRFToken); a.status != 503 || !strings.Contains(a.body, "not connected") {
-		t.Errorf("step-up by card on the next connection: %d %s, want 503 not connected", a.status, a.body)
-	}
-	offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
-	if a := call(c, hs, "POST", "/api/v1/session/card", nil); a.status != 401 || !strings.Contains(a.body, stale) || !a.closed {
-		t.Errorf("card sign-in on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
-	}
-	// The password on a connection opened before; the login waits for
-	// its second step for less time than the connection ages.
-	if a := call(c, hs, "GET", "/login", nil); a.status != 200 {
-		t.Fatalf("the login page: %d", a.status)
-	}
-	offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
-	if a := call(c, hs, "POST", "/api/v1/session", map[string]string{"login": "sam", "password": pw}); a.status != 202 || a.closed {
-		t.Fatalf("sam's password: %d %s", a.status, a.body)
-	}
-	if a := call(c, hs, "POST", "/api/v1/session/second-factor/card", nil); a.status != 401 || !strings.Contains(a.body, stale) || !a.closed {
-		t.Errorf("the second step by card on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
-	}
-	if a := call(c, hs, "POST", "/api/v1/session/second-factor/card", nil); a.status != 201 {
-		t.Errorf("the second step by card on the next connection: %d %s", a.status, a.body)
+	// One keep-alive connection that grows old, over HTTP/1.1 and
+	// HTTP/2; each retry passes only on a new connection (the clock moved
+	// on), so the refusal closed the old one.
+	for _, h2 := range []bool{false, true} {
+		hs := listener(web.ListenerTLSConfig(), h2)
+		c := client(hs, false)
+		if a := call(c, hs, "GET", "/login", nil); a.status != 200 || (a.proto == "HTTP/2.0") != h2 {
+			t.Fatalf("the login page: %d over %s", a.status, a.proto)
+		}
+		info := signIn(c, hs)
+		offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
+		const stale = "more than 5m0s"
+		if a := call(c, hs, "POST", setup, stepUp, "X-CSRF-Token", info.CSRFToken); a.status != 403 || !strings.Contains(a.body, stale) || (!a.closed && !h2) {
+			t.Errorf("step-up by card on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
+		}
+		if a := call(c, hs, "POST", setup, stepUp, "X-CSRF-Token", info.CSRFToken); a.status != 503 || !strings.Contains(a.body, "not connected") {
+			t.Errorf("step-up by card on the next connection: %d %s, want 503 not connected", a.status, a.body)
+		}
+		offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
+		if a := call(c, hs, "POST", "/api/v1/session/card", nil); a.status != 401 || !strings.Contains(a.body, stale) || (!a.closed && !h2) {
+			t.Errorf("card sign-in on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
+		}
+		// The password on a connection opened before; the login waits for
+		// its second step for less time than the connection ages.
+		if a := call(c, hs, "GET", "/login", nil); a.status != 200 {
+			t.Fatalf("the login page: %d", a.status)
+		}
+		offset.Add(int64(web.CardConnectionMaxAge + time.Minute))
+		if a := call(c, hs, "POST", "/api/v1/session", map[string]string{"login": "sam", "password": pw}); a.status != 202 || a.closed {
+			t.Fatalf("sam's password: %d %s", a.status, a.body)
+		}
+		if a := call(c, hs, "POST", "/api/v1/session/second-factor/card", nil); a.status != 401 || !strings.Contains(a.body, stale) || (!a.closed && !h2) {
+			t.Errorf("the second step by card on an old connection: %d %s, closed %v", a.status, a.body, a.closed)
+		}
+		if a := call(c, hs, "POST", "/api/v1/session/second-factor/card", nil); a.status != 201 {
+			t.Errorf("the second step by card on the next connection: %d %s", a.status, a.body)
+		}
 	}
 }
 
