@@ -207,10 +207,13 @@ func serve(ctx context.Context, c serveConfig) error {
 		}
 		counts = mon
 	}
+	webSrv := web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
+		Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, SSO: svc.SSO, Sessions: svc.Identity, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
+		Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning})
 	srv := &http.Server{
-		Handler: web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
-			Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, SSO: svc.SSO, Sessions: svc.Identity, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
-			Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning}).Handler(),
+		// ConnContext: the connection age the card routes judge
+		// (web.CardConnectionMaxAge).
+		Handler: webSrv.Handler(), ConnContext: webSrv.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -9,10 +9,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,6 +72,41 @@ func TestServeTLSRequestsClientCertificates(t *testing.T) {
 	default:
 		t.Fatal("the HTTPS listener did not ask for a client certificate")
 	}
+
+	// A client certificate reaches the card sign-in, which judges it (a
+	// foreign one) rather than the connection: the listener tracks its
+	// connections' age (ConnContext). A client keeping TLS sessions does
+	// not resume one: every connection shakes hands afresh.
+	clientCert := selfSignedClientCert(t)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
+		Certificates: []tls.Certificate{clientCert}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}}}
+	for i := range 2 {
+		res, err := client.Post("https://"+addr+"/api/v1/session/card", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 401 || !strings.Contains(string(body), "not issued by this Lanyard's CA") || res.TLS.DidResume {
+			t.Fatalf("card sign-in #%d with a foreign certificate: %d %s, resumed %v", i+1, res.StatusCode, body, res.TLS.DidResume)
+		}
+	}
+}
+
+// selfSignedClientCert is a client certificate no Lanyard CA issued.
+func selfSignedClientCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "stranger"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // writeServerCert writes a self-signed server certificate for 127.0.0.1.

@@ -45,6 +45,7 @@ func TestCardLoginCurl(t *testing.T) {
 
 	hs := httptest.NewUnstartedServer(s.srv.Web.Handler())
 	hs.TLS = web.ListenerTLSConfig()
+	hs.Config.ConnContext = s.srv.Web.ConnContext
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	dir := t.TempDir()

@@ -28,6 +28,11 @@ type Principal struct {
 	// stands in for the authenticator app's code in the step-up
 	// (docs/security.md, "Smart card sign-in"). Never taken from a header.
 	ClientCertificates []*x509.Certificate
+	// ClientCertificatesRefused is why the chain the connection
+	// presented may not stand in for a second factor (its TLS session
+	// was resumed, or its handshake is older than the web layer
+	// allows); ClientCertificates is then nil. Empty otherwise.
+	ClientCertificatesRefused string
 }
 
 // SystemPrincipal acts for Lanyard itself (first start, schedules).

@@ -34,8 +34,8 @@ func (s *Server) apiRoutes() []*route {
 			h: func(c *call) (any, error) { c.raw("application/json", s.openapi); return nil, nil }},
 
 		// Sessions.
-		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, in: apiv1.LoginInput{}, out: apiv1.SessionInfo{}, status: 201, h: s.login},
-		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, in: apiv1.TOTPCode{}, out: apiv1.SessionInfo{}, status: 201, h: s.loginSecondFactor},
+		{method: "POST", path: v1 + "/session", summary: "Log in with a password (browser session); 202 with LoginPending when a second factor is due (staff, and users with an authenticator app)", tag: "sessions", public: true, signIn: true, in: apiv1.LoginInput{}, out: apiv1.SessionInfo{}, status: 201, h: s.login},
+		{method: "POST", path: v1 + "/session/second-factor", summary: "The login's second step: a code from the authenticator app (for an enrollment: its first code, which confirms it); needs the login cookie of POST /session", tag: "sessions", public: true, signIn: true, in: apiv1.TOTPCode{}, out: apiv1.SessionInfo{}, status: 201, h: s.loginSecondFactor},
 		{method: "GET", path: v1 + "/session/second-factor/qr.png", summary: "The QR code of the authenticator app a login enrolls (login cookie of POST /session)", tag: "sessions", public: true, produces: "image/png", status: 200, h: s.loginQR},
 		{method: "GET", path: v1 + "/session", summary: "Who am I", tag: "sessions", roles: anyone, out: apiv1.SessionInfo{}, status: 200, h: s.whoami},
 		{method: "DELETE", path: v1 + "/session", summary: "Log out", tag: "sessions", roles: anyone, status: 204, h: s.logout},

@@ -14,6 +14,7 @@ type route struct {
 	summary      string
 	tag          string
 	public       bool           // no authentication
+	signIn       bool           // a public sign-in: cross-origin browser requests refused (sameOriginSignIn)
 	rss          rssAuth        // whether a Remote Self-Service session is accepted (rss.go)
 	roles        []lanyard.Role // any of these; empty = any authenticated caller
 	in           any            // request body type, nil for none

@@ -123,7 +123,7 @@ func (s *Server) rssRoutes() []*route {
 				c.w.Header().Set("Cache-Control", "no-store")
 				return &apiv1.RSSQuestions{Questions: q.Questions, Ticket: q.Ticket, ExpiresAt: q.ExpiresAt}, nil
 			}},
-		{method: "POST", path: v1 + "/session", summary: "Remote Self-Service sign-in: the answers to the questions of a ticket; a 10-minute session with its own cookie, accepted only by the Remote Self-Service routes", tag: "remote self-service", public: true,
+		{method: "POST", path: v1 + "/session", summary: "Remote Self-Service sign-in: the answers to the questions of a ticket; a 10-minute session with its own cookie, accepted only by the Remote Self-Service routes", tag: "remote self-service", public: true, signIn: true,
 			in: apiv1.RSSSignInInput{}, out: &apiv1.RSSSession{}, status: 201, h: s.rssSignIn},
 		{method: "GET", path: v1 + "/session", summary: "The Remote Self-Service session", tag: "remote self-service", rss: rssOnly, roles: anyone, out: &apiv1.RSSSession{}, status: 200,
 			h: func(c *call) (any, error) {

@@ -93,6 +93,7 @@ type Server struct {
 	prov         Provisioning
 	sso          SSO
 	sessions     ExternalSessions
+	now          func() time.Time
 }
 
 // New builds the server and its route table.
@@ -121,6 +122,7 @@ func New(cfg Config) *Server {
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning, sso: cfg.SSO, sessions: cfg.Sessions,
+		now: cfg.Now,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -187,7 +189,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 		if err != nil {
 			return nil, err
 		}
-		return withClientCertificates(p, r), nil
+		return s.withClientCertificates(p, r), nil
 	}
 	id := s.sessionCookieValue(r)
 	if id == "" {
@@ -200,7 +202,28 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*lanyard.Pr
 	if !safeMethod(r.Method) && !auth.EqualCSRF(r.Header.Get(csrfHeader), sess.CSRFToken) {
 		return nil, lanyard.Errorf(lanyard.EForbidden, "missing or wrong %s header (CSRF protection)", csrfHeader)
 	}
-	return withClientCertificates(p, r), nil
+	return s.withClientCertificates(p, r), nil
+}
+
+// signInOrigin is the cross-origin check of the public sign-in routes
+// (route.signIn): a browser marks a request from another site
+// (Sec-Fetch-Site, W3C Fetch Metadata) or names its Origin (RFC 6454),
+// which must then be this host. Clients that send neither (curl, the
+// CLI) pass.
+var signInOrigin = http.NewCrossOriginProtection()
+
+// sameOriginSignIn refuses a sign-in a page of another site sent. Those
+// routes have no session yet, so no CSRF token protects them; without
+// this, another site could sign the visitor in with their card (its
+// certificate is offered to any page's request) or complete their
+// waiting login, or sign them in to an account of the attacker's (login
+// CSRF). The password routes also want a JSON body, which a plain form
+// cannot send, but a card sign-in has no body.
+func sameOriginSignIn(r *http.Request) error {
+	if err := signInOrigin.Check(r); err != nil {
+		return lanyard.Errorf(lanyard.EForbidden, "a sign-in from another site is refused (%v): sign in on Lanyard's own login page", err)
+	}
+	return nil
 }
 
 func safeMethod(m string) bool {
@@ -211,6 +234,12 @@ func safeMethod(m string) bool {
 func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, s: s}
+		if rt.signIn {
+			if err := sameOriginSignIn(r); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+		}
 		if !rt.public {
 			p, err := s.routeAuthenticate(rt, r)
 			if err != nil {
@@ -225,6 +254,9 @@ func (s *Server) handler(rt *route) http.Handler {
 		}
 		out, err := rt.h(c)
 		if err != nil {
+			if c.p != nil && c.p.ClientCertificatesRefused != "" && lanyard.IsCode(err, lanyard.EStepUpFailed) {
+				closeForFreshHandshake(w) // the step-up refused the connection's card for its age
+			}
 			writeError(w, r, s.log, err)
 			return
 		}

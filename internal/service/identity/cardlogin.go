@@ -76,6 +76,10 @@ func (s *Identity) CompleteLoginCard(ctx context.Context, challengeID string, ch
 // card again. A refused card is EStepUpFailed with the reason; it is not
 // counted in the throttle, as nothing was guessed.
 func (s *Identity) cardStepUp(ctx context.Context, p *lanyard.Principal, u *lanyard.User) error {
+	if p.ClientCertificatesRefused != "" {
+		s.refuseCard(ctx, u, p.RemoteAddr, "a stale or resumed TLS connection")
+		return lanyard.Errorf(lanyard.EStepUpFailed, "%s", p.ClientCertificatesRefused)
+	}
 	cred, err := s.verifyCard(ctx, p.ClientCertificates, p.RemoteAddr)
 	if lanyard.IsCode(err, lanyard.EUnauthenticated) {
 		return lanyard.Errorf(lanyard.EStepUpFailed, "%s", lanyard.ErrorMessage(err))

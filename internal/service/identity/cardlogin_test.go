@@ -294,9 +294,9 @@ func details(t *testing.T, ev *lanyard.AuditEvent) map[string]any {
 
 // TestCardStepUp: the step-up (password plus second factor) takes the
 // caller's own card on their TLS connection instead of a code, also
-// without an authenticator app; a wrong password, someone else's card
-// or a revoked one is refused, and without card and app the app is
-// asked for.
+// without an authenticator app; a wrong password, someone else's card,
+// a revoked one or one on a connection the web layer found stale is
+// refused, and without card and app the app is asked for.
 func TestCardStepUp(t *testing.T) {
 	e := newCardEnv(t)
 	ctx := context.Background()
@@ -320,6 +320,12 @@ func TestCardStepUp(t *testing.T) {
 	servicetest.WantErr(t, "wrong password", id.VerifySecondFactor(ctx, p(mine), "wrong", ""), lanyard.EStepUpFailed, "wrong password")
 	servicetest.WantErr(t, "bob's card", id.VerifySecondFactor(ctx, p(theirs), totpPassword, ""), lanyard.EStepUpFailed, "not yours")
 	servicetest.WantErr(t, "no card, no app", id.VerifySecondFactor(ctx, p(nil), totpPassword, ""), lanyard.ESecondFactorRequired, "authenticator app")
+	// A chain the web layer found stale or resumed: refused with its
+	// reason (after the password), not taken for "no card".
+	stale := p(nil)
+	stale.ClientCertificatesRefused = "the card certificate of this connection was checked 6m0s ago"
+	servicetest.WantErr(t, "a stale connection", id.VerifySecondFactor(ctx, stale, totpPassword, ""), lanyard.EStepUpFailed, "checked 6m0s ago")
+	servicetest.WantErr(t, "a stale connection, wrong password", id.VerifySecondFactor(ctx, stale, "wrong", ""), lanyard.EStepUpFailed, "wrong password")
 	// A code given is checked as a code, card or not.
 	servicetest.WantErr(t, "a code without an app", id.VerifySecondFactor(ctx, p(mine), totpPassword, "123456"), lanyard.ESecondFactorRequired, "authenticator app")
 	if _, err := e.st.Service.PKI.Revoke(ctx, e.st.Admin, mine.rec.CA, mine.rec.Serial, lanyard.ReasonKeyCompromise); err != nil {

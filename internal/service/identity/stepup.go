@@ -69,7 +69,9 @@ func (s *Identity) LoginThrottle() *auth.Throttle { return s.throttle }
 //
 // Without a code, on a TLS connection presenting the caller's own card
 // (p.ClientCertificates, a card that would sign them in: verifyCard),
-// the card is the second factor instead (cardStepUp).
+// the card is the second factor instead (cardStepUp); a chain the web
+// layer found too old or resumed (p.ClientCertificatesRefused) is
+// refused there with its reason.
 //
 // Errors: EInvalid for a password longer than auth.MaxPasswordInput;
 // ESecondFactorRequired when no authenticator app is confirmed (and no
@@ -104,7 +106,7 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 	if err != nil {
 		return err
 	}
-	card := code == "" && len(p.ClientCertificates) > 0
+	card := code == "" && (len(p.ClientCertificates) > 0 || p.ClientCertificatesRefused != "")
 	if !card && !e.Confirmed() {
 		return lanyard.Errorf(lanyard.ESecondFactorRequired, msgEnrollFirst)
 	}

@@ -122,7 +122,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
 		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning,
 		SSO: svc.SSO, Sessions: svc.Identity,
-		ContentCounts: mon})
+		ContentCounts: mon, Now: opts.Now})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
