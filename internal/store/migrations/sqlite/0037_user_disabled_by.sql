@@ -1,5 +1,5 @@
 -- Who disabled an account a directory or SCIM client keeps (keep in step
--- with the other engine's 0036_user_disabled_by.sql; lanyard.User
+-- with the other engine's 0037_user_disabled_by.sql; lanyard.User
 -- DisabledBy): 'source' when its source did (only the source enables it
 -- again), 'admin' when staff did in Lanyard (a sync or push saying
 -- "enabled" leaves it disabled). Accounts disabled before this migration
