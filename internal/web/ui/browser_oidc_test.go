@@ -34,13 +34,14 @@ func oidcSite(t *testing.T, settings map[string]any) (*site, *ssotest.Env) {
 	return s, env
 }
 
-// mustSSOUser makes a Lanyard account whose e-mail is the provider user's.
+// mustSSOUser makes a Lanyard account whose e-mail and UPN are the
+// provider user's e-mail.
 func (s *site) mustSSOUser(env *ssotest.Env, login string, roles ...string) {
 	s.t.Helper()
 	if len(roles) == 0 {
 		roles = []string{"user"}
 	}
-	in := map[string]any{"login": login, "display_name": "User " + login, "email": env.Email(login), "password": password, "roles": roles}
+	in := map[string]any{"login": login, "display_name": "User " + login, "email": env.Email(login), "upn": env.Email(login), "password": password, "roles": roles}
 	if code, b := s.api("POST", "/api/v1/users", in); code != 201 {
 		s.t.Fatalf("create user %s: %d %s", login, code, b)
 	}
@@ -91,7 +92,10 @@ func TestBrowserOIDCSelfService(t *testing.T) {
 // the login page, then the console. Once the provider's amr counts, the
 // console opens straight away.
 func TestBrowserOIDCConsoleTOTP(t *testing.T) {
-	s, env := oidcSite(t, map[string]any{"console": true, "amr": []string{"mfa", "hwk"}})
+	// A staff account is first bound to its provider subject only by a
+	// UPN match (an administrator sets UPNs): the provider's verified
+	// email claim is matched with the UPN the administrator gives oscar.
+	s, env := oidcSite(t, map[string]any{"console": true, "amr": []string{"mfa", "hwk"}, "match_attribute": "upn"})
 	s.mustSSOUser(env, "oscar", "user", "operator")
 	b := mustBrowser(t, s)
 	ssoSignIn(t, b, env, "/console/", "oscar")
