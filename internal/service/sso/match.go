@@ -166,13 +166,19 @@ func secondFactor(p *lanyard.OIDCProvider, claims map[string]any, now time.Time)
 //  1. an account made just in time for this issuer and subject
 //     (ExternalID), whatever the claim says now;
 //  2. else the accounts whose MatchAttribute equals the claim (upn and
-//     email ignoring case, login exactly): one is the account; none
+//     email ignoring ASCII case, their claim values ASCII only, see
+//     matchValue; login exactly): one is the account; none
 //     makes one just in time when p allows it and is offered for
 //     Self-Service (the new account is no staff), else is refused; several
 //     are refused, never merged; an account made just in time for
-//     another subject is refused too (it is that subject's);
+//     another subject is refused too (it is that subject's), and so is
+//     an account bound to another subject (oidc_bindings);
 //  3. a disabled account is refused; a staff account needs p enabled for
-//     the console, any other for Self-Service.
+//     the console, any other for Self-Service;
+//  4. an account not yet bound is bound to this subject (bind), a staff
+//     account only when p matches UPNs: the help desk sets e-mail
+//     addresses and logins, only administrators UPNs (docs/security.md,
+//     "Single sign-on").
 func (s *SSO) signIn(ctx context.Context, p *lanyard.OIDCProvider, c *idClaims) (*SignIn, error) {
 	value, err := matchValue(p, c.all)
 	if err != nil {
