@@ -4,11 +4,15 @@ package ui_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/service/sso"
 	"github.com/lanyard-cms/lanyard/internal/service/sso/ssotest"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
@@ -225,5 +229,36 @@ func TestBrowserOIDCConsolePage(t *testing.T) {
 	b.WaitFor("disconnected", `document.querySelector('#sso-status').textContent.includes('is disconnected')`)
 	if code, _ := s.api("GET", "/api/v1/oidc-providers/zitadel", nil); code != 404 {
 		t.Fatalf("the provider after disconnecting: %d", code)
+	}
+}
+
+// TestOIDCBeginLimit: GET /login/oidc/{name} needs no authentication
+// and stores a sign-in, so one address gets at most
+// sso.MaxLoginsPerAddress under way, then a 429 page. A next past
+// sso.MaxNext still starts one (kept as "/", which the sso package's
+// TestOIDCBeginBounded checks).
+func TestOIDCBeginLimit(t *testing.T) {
+	s, _ := oidcSite(t, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(next string) *http.Response {
+		t.Helper()
+		res, err := client.Get(s.srv.URL + "/login/oidc/zitadel?next=" + url.QueryEscape(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := get("/" + strings.Repeat("a", 3000)); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a long next: %d, want 303 to the provider", res.StatusCode)
+	}
+	for i := 1; i < sso.MaxLoginsPerAddress; i++ {
+		if res := get("/"); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d, want 303", i+1, res.StatusCode)
+		}
+	}
+	if res := get("/"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("sign-in %d under way: %d, want 429", sso.MaxLoginsPerAddress+1, res.StatusCode)
 	}
 }
