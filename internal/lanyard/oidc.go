@@ -90,7 +90,7 @@ type OIDCStore interface {
 	CountOIDCLogins(client string, now time.Time) (int, error)
 	// OIDCBinding is the provider subject (issuer#sub) userID is bound
 	// to; ENotFound when none. UpdateUser deletes the binding when the
-	// user's login, e-mail, UPN or roles change.
+	// user's login, e-mail or UPN changes or the user is made staff.
 	OIDCBinding(userID int64) (string, error)
 	// SetOIDCBinding binds userID to subject (replacing any binding).
 	SetOIDCBinding(userID int64, subject string, at time.Time) error

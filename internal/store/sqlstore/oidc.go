@@ -35,10 +35,13 @@ var (
 	qSetOIDCBinding = prepared(`INSERT INTO oidc_bindings (user_id, subject, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET subject = excluded.subject, created_at = excluded.created_at`)
 	// A binding holds only while the values a provider claim is matched
-	// with, and the roles, stay: UpdateUser deletes it when any of them
-	// changes (a promotion to staff binds afresh, by UPN only).
+	// with stay and the account stays on its side of staff: UpdateUser
+	// deletes it when the login, e-mail or UPN changes or an account
+	// without a staff role gets one (the last parameter is 1 then; roles
+	// are written by jsonList, so no staff role is exactly [] or
+	// ["user"]). A staff account binds afresh by UPN only.
 	qUnbindChangedUser = prepared(`DELETE FROM oidc_bindings WHERE user_id = ? AND EXISTS
-		(SELECT 1 FROM users WHERE id = ? AND (login <> ? OR email <> ? OR upn <> ? OR roles <> ?))`)
+		(SELECT 1 FROM users WHERE id = ? AND (login <> ? OR email <> ? OR upn <> ? OR (? = 1 AND roles IN ('[]', '["user"]'))))`)
 )
 
 // normOIDCProvider makes p what a read will return.

@@ -134,7 +134,11 @@ func (t usersTx) UpdateUser(u *lanyard.User) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(qUnbindChangedUser, u.ID, u.ID, u.Login, u.Email, u.UPN, roles); err != nil {
+	staff := 0
+	if u.Roles.Staff() {
+		staff = 1
+	}
+	if _, err := t.exec(qUnbindChangedUser, u.ID, u.ID, u.Login, u.Email, u.UPN, staff); err != nil {
 		return t.writeErr(err, "", "")
 	}
 	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,

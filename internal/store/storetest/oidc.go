@@ -189,11 +189,12 @@ func testUsersByEmail(t *testing.T, s lanyard.Store) {
 
 // testOIDCBindings: a binding reads back and is replaced by another;
 // UpdateUser keeps it when nothing matched on changes and deletes it
-// when the login, e-mail, UPN or roles change; sign-ins under way are
+// when the login, e-mail or UPN changes or the user is made staff (not
+// when a staff account's roles change); sign-ins under way are
 // counted per client and only while unexpired.
 func testOIDCBindings(t *testing.T, s lanyard.Store) {
 	u := NewUser("bound")
-	u.Email, u.UPN = "bound@example.test", "bound@corp.example"
+	u.Email, u.UPN, u.Roles = "bound@example.test", "bound@corp.example", lanyard.Roles{lanyard.RoleUser}
 	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateUser(u) })
 	binding := func() string {
 		var sub string
@@ -232,13 +233,22 @@ func testOIDCBindings(t *testing.T, s lanyard.Store) {
 		"login": func(u *lanyard.User) { u.Login += "x" },
 		"email": func(u *lanyard.User) { u.Email = "x" + u.Email },
 		"upn":   func(u *lanyard.User) { u.UPN = "x" + u.UPN },
-		"roles": func(u *lanyard.User) { u.Roles = append(u.Roles, lanyard.RoleOperator) },
+		"roles": func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator} },
 	} {
+		update(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser} })
 		bind("https://idp#3")
 		update(edit)
 		if b := binding(); b != "" {
 			t.Errorf("after a %s change: still bound to %q", name, b)
 		}
+	}
+
+	// Staff already: another staff role, or roles in another order, keep
+	// the binding (it was made under the staff rule).
+	bind("https://idp#4")
+	update(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleUser, lanyard.RoleAdministrator} })
+	if b := binding(); b != "https://idp#4" {
+		t.Errorf("after staff roles changed: binding %q, want kept", b)
 	}
 
 	p := NewOIDCProvider("count")

@@ -6,7 +6,8 @@
 -- (issuer#sub) of its first successful sign-in at a provider: a later
 -- sign-in from another subject is refused. The store deletes a binding
 -- when the account's login, e-mail or UPN (the values a provider claim
--- is matched with) or its roles change, so the next sign-in binds afresh.
+-- is matched with) changes or it is made staff, so the next sign-in
+-- binds afresh.
 ALTER TABLE oidc_logins ADD COLUMN client TEXT NOT NULL DEFAULT '';
 CREATE INDEX oidc_logins_client ON oidc_logins (client, expires_at);
 
