@@ -246,7 +246,9 @@ func testOIDCBindings(t *testing.T, s lanyard.Store) {
 	// Staff already: another staff role, or roles in another order, keep
 	// the binding (it was made under the staff rule).
 	bind("https://idp#4")
-	update(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleUser, lanyard.RoleAdministrator} })
+	update(func(u *lanyard.User) {
+		u.Roles = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleUser, lanyard.RoleAdministrator}
+	})
 	if b := binding(); b != "https://idp#4" {
 		t.Errorf("after staff roles changed: binding %q, want kept", b)
 	}
