@@ -62,8 +62,11 @@ type OIDCLogin struct {
 	// SealedVerifier is the PKCE code_verifier (RFC 7636 4.1), sealed.
 	SealedVerifier []byte
 	Next           string // the local path to open after the sign-in
-	CreatedAt      time.Time
-	ExpiresAt      time.Time
+	// Client is the throttle key of the address that began the sign-in:
+	// the sign-ins under way per address are capped (CountOIDCLogins).
+	Client    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // OIDCStore holds OIDC providers and the sign-ins under way.
@@ -83,4 +86,12 @@ type OIDCStore interface {
 	// DeleteExpiredOIDCLogins deletes sign-ins expired at now and says
 	// how many there were.
 	DeleteExpiredOIDCLogins(now time.Time) (int, error)
+	// CountOIDCLogins counts the sign-ins from client not expired at now.
+	CountOIDCLogins(client string, now time.Time) (int, error)
+	// OIDCBinding is the provider subject (issuer#sub) userID is bound
+	// to; ENotFound when none. UpdateUser deletes the binding when the
+	// user's login, e-mail or UPN changes or the user is made staff.
+	OIDCBinding(userID int64) (string, error)
+	// SetOIDCBinding binds userID to subject (replacing any binding).
+	SetOIDCBinding(userID int64, subject string, at time.Time) error
 }

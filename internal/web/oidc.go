@@ -182,7 +182,7 @@ func (s *Server) mountOIDC(pages *ui.UI) {
 			s.oidcRefused(w, r, pages, err)
 			return
 		}
-		res, err := s.sessions.ExternalLogin(r.Context(), in.User, identity.ExternalAuth{Method: "oidc", Provider: in.Provider, SecondFactor: in.SecondFactor}, remote)
+		res, err := s.sessions.ExternalLogin(r.Context(), in.User, identity.ExternalAuth{Method: "oidc", Provider: in.Provider, SecondFactor: in.SecondFactor, SecondFactorAt: in.SecondFactorAt}, remote)
 		if err != nil {
 			s.oidcRefused(w, r, pages, err)
 			return

@@ -33,3 +33,10 @@ func (*tx) DeleteExpiredOIDCLogins(time.Time) (int, error) {
 }
 
 func (*tx) UsersByEmail(string) ([]*lanyard.User, error) { return nil, notImplemented("UsersByEmail") }
+func (*tx) CountOIDCLogins(string, time.Time) (int, error) {
+	return 0, notImplemented("CountOIDCLogins")
+}
+func (*tx) OIDCBinding(int64) (string, error) { return "", notImplemented("OIDCBinding") }
+func (*tx) SetOIDCBinding(int64, string, time.Time) error {
+	return notImplemented("SetOIDCBinding")
+}

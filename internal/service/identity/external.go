@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -15,6 +16,10 @@ type ExternalAuth struct {
 	// asserted a second factor that the provider's configuration counts
 	// (e.g. "amr=hwk"); "" when it asserted none.
 	SecondFactor string
+	// SecondFactorAt is when the provider authenticated the person with
+	// SecondFactor (the ID token's auth_time); the session's second
+	// factor dates from then, not from now. Zero: now.
+	SecondFactorAt time.Time
 }
 
 // ExternalLogin opens u's session after a sign-in at an external

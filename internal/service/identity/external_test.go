@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -51,6 +52,12 @@ func TestExternalLogin(t *testing.T) {
 	}
 	if _, _, err := e.svc.Identity.AuthenticateSession(ctx, res.SessionID, remote); err != nil {
 		t.Errorf("the staff session: %v", err)
+	}
+	// The provider's second factor dates from its auth_time, not now.
+	withFactor.SecondFactorAt = e.clock.Now().Add(-3 * time.Minute).Truncate(time.Second)
+	res, err = e.svc.Identity.ExternalLogin(ctx, e.op.User, withFactor, remote)
+	if err != nil || res.Session == nil || !res.Session.SecondFactorAt.Equal(withFactor.SecondFactorAt) {
+		t.Fatalf("second factor at auth_time: %v, %+v; want it at %v", err, res, withFactor.SecondFactorAt)
 	}
 	var events []*lanyard.AuditEvent
 	storetest.MustView(t, e.st, func(tx lanyard.Tx) (err error) {

@@ -362,6 +362,9 @@ func (s *Identity) openSessionWith(ctx context.Context, u *lanyard.User, remote 
 		details["method"], details["provider"] = ext.Method, ext.Provider
 		if ext.SecondFactor != "" {
 			sess.SecondFactorAt = now
+			if !ext.SecondFactorAt.IsZero() && ext.SecondFactorAt.Before(now) {
+				sess.SecondFactorAt = ext.SecondFactorAt
+			}
 			details["second_factor"], details["provider_second_factor"] = true, ext.SecondFactor
 		}
 	}

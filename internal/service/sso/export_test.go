@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -31,4 +32,16 @@ func Refusal(err error) (reason string, cause error) {
 		return r.reason, r.cause
 	}
 	return "", nil
+}
+
+// SignInClaims is signIn with verified claims (iss and sub among them).
+func (s *SSO) SignInClaims(ctx context.Context, p *lanyard.OIDCProvider, claims map[string]any) (*SignIn, error) {
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	return s.signIn(ctx, p, &idClaims{Issuer: iss, Subject: sub, all: claims})
+}
+
+// SecondFactor is secondFactor.
+func SecondFactor(p *lanyard.OIDCProvider, claims map[string]any, now time.Time) (string, time.Time) {
+	return secondFactor(p, claims, now)
 }

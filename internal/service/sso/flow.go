@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -44,8 +45,11 @@ type SignIn struct {
 	User         *lanyard.User
 	Provider     string
 	SecondFactor string // "amr=…" or "acr=…"; "" for none
-	Next         string // the local path the sign-in began for
-	Created      bool   // the account was made just now (just in time)
+	// SecondFactorAt is when the provider authenticated the person with
+	// SecondFactor (the ID token's auth_time); zero for none.
+	SecondFactorAt time.Time
+	Next           string // the local path the sign-in began for
+	Created        bool   // the account was made just now (just in time)
 }
 
 // Begin starts a sign-in at provider name for a browser that will go on
@@ -54,8 +58,19 @@ type SignIn struct {
 // LoginTTL, the verifier sealed, bound to the browser's cookie secret.
 // Nothing is audited: no account is known yet and nothing of Lanyard
 // changes; the callback records the outcome.
+//
+// Begin needs no authentication and stores a row, so it is bounded: a
+// next longer than MaxNext becomes "/", and an address (its throttle
+// key) with MaxLoginsPerAddress sign-ins under way gets ERateLimited
+// until they complete or expire. A row is only ever taken back by a
+// callback, and a callback that fails counts in the login throttle, so
+// together they limit how fast one address makes rows.
 func (s *SSO) Begin(ctx context.Context, name, next, remote string) (*Start, error) {
-	if ok, _ := s.throttle.Allow(s.throttleKey(remote)); !ok {
+	key := s.throttleKey(remote)
+	if len(next) > MaxNext {
+		next = "/"
+	}
+	if ok, _ := s.throttle.Allow(key); !ok {
 		return nil, lanyard.Errorf(lanyard.ERateLimited, "too many failed sign-ins from this address; try again later")
 	}
 	var p *lanyard.OIDCProvider
@@ -82,15 +97,30 @@ func (s *SSO) Begin(ctx context.Context, name, next, remote string) (*Start, err
 	}
 	state, nonce, verifier, browser := secrets[0], secrets[1], secrets[2], secrets[3]
 	now := s.rec.Clock()
-	l := &lanyard.OIDCLogin{StateHash: hash(state), ProviderID: p.ID, BrowserHash: hash(browser), Nonce: nonce, Next: next,
+	l := &lanyard.OIDCLogin{StateHash: hash(state), ProviderID: p.ID, BrowserHash: hash(browser), Nonce: nonce, Next: next, Client: key,
 		CreatedAt: now, ExpiresAt: now.Add(LoginTTL)}
 	if l.SealedVerifier, err = s.sealer.Seal([]byte(verifier), verifierAAD(l.StateHash)); err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot seal the sign-in")
 	}
-	if err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error { return tx.CreateOIDCLogin(l) }); err != nil {
+	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+		n, err := tx.CountOIDCLogins(key, now)
+		if err != nil {
+			return err
+		}
+		if n >= MaxLoginsPerAddress {
+			return lanyard.Errorf(lanyard.ERateLimited, "too many sign-ins under way from this address; finish one or try again in %d minutes", int(LoginTTL/time.Minute))
+		}
+		return tx.CreateOIDCLogin(l)
+	})
+	if err != nil {
 		return nil, err
 	}
-	u := cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if len(p.AMR) > 0 || len(p.ACR) > 0 {
+		// The provider's second factor counts only when fresh (MaxAge).
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.Itoa(int(MaxAge/time.Second))))
+	}
+	u := cfg.AuthCodeURL(state, opts...)
 	return &Start{AuthURL: u, Browser: browser, ExpiresAt: l.ExpiresAt}, nil
 }
 

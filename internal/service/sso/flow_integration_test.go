@@ -378,3 +378,72 @@ func TestOIDCThrottle(t *testing.T) {
 		t.Errorf("Begin while locked: %v, want rate limited", err)
 	}
 }
+
+// TestOIDCBeginBounded: beginning a sign-in needs no authentication, so
+// a next longer than MaxNext becomes "/", and an address with
+// MaxLoginsPerAddress sign-ins under way is refused more until they
+// complete or expire (others are not). A provider whose amr counts asks
+// for max_age, and the sign-in dates its second factor from auth_time.
+func TestOIDCBeginBounded(t *testing.T) {
+	f := newFixture(t)
+	f.provider(t, "zitadel", f.env.Issuer, f.env.PublicClient, "", nil)
+	alice := f.user(t, "alice", f.env.Email("alice"))
+	ctx, addr := t.Context(), remote()
+
+	long := "/" + strings.Repeat("a", MaxNext)
+	start, err := f.sso.Begin(ctx, "zitadel", long, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(start.AuthURL, "max_age") {
+		t.Errorf("max_age asked without amr or acr counted: %s", start.AuthURL)
+	}
+	back := f.env.SignIn(t, start.AuthURL, "alice")
+	q := back.Query()
+	in, err := f.sso.Complete(ctx, Callback{Provider: "zitadel", State: q.Get("state"), Code: q.Get("code"), Iss: q.Get("iss"), Browser: start.Browser}, addr)
+	if err != nil || in.User.ID != alice.ID || in.Next != "/" {
+		t.Fatalf("sign-in with a %d-byte next: %v, %+v; want alice and /", len(long), err, in)
+	}
+
+	for i := range MaxLoginsPerAddress {
+		if _, err := f.sso.Begin(ctx, "zitadel", "/", addr); err != nil {
+			t.Fatalf("Begin %d: %v", i+1, err)
+		}
+	}
+	if _, err := f.sso.Begin(ctx, "zitadel", "/", addr); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("Begin with %d under way: %v, want rate limited", MaxLoginsPerAddress, err)
+	}
+	if _, err := f.sso.Begin(ctx, "zitadel", "/", "198.51.100.7"); err != nil {
+		t.Errorf("Begin from another address: %v", err)
+	}
+	var n, m int
+	storetest.MustView(t, f.stack.Store, func(tx lanyard.Tx) (err error) {
+		if n, err = tx.CountOIDCLogins("ip:"+addr, time.Now()); err != nil {
+			return err
+		}
+		m, err = tx.CountOIDCLogins("ip:198.51.100.7", time.Now())
+		return
+	})
+	if n != MaxLoginsPerAddress || m != 1 {
+		t.Errorf("sign-ins under way: %d and %d, want %d and 1", n, m, MaxLoginsPerAddress)
+	}
+
+	if _, err := f.sso.UpdateProvider(ctx, f.stack.Admin, "zitadel", ProviderInput{AMR: &[]string{"pwd"}}); err != nil {
+		t.Fatal(err)
+	}
+	other := remote()
+	start, err = f.sso.Begin(ctx, "zitadel", "/", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(start.AuthURL)
+	if got := u.Query().Get("max_age"); got != "300" {
+		t.Errorf("max_age = %q, want 300", got)
+	}
+	back = f.env.SignIn(t, start.AuthURL, "alice")
+	q = back.Query()
+	in, err = f.sso.Complete(ctx, Callback{Provider: "zitadel", State: q.Get("state"), Code: q.Get("code"), Iss: q.Get("iss"), Browser: start.Browser}, other)
+	if err != nil || in.SecondFactor != "amr=pwd" || in.SecondFactorAt.IsZero() || time.Since(in.SecondFactorAt) > time.Minute {
+		t.Fatalf("amr counted: %v, %+v; want amr=pwd at auth_time", err, in)
+	}
+}

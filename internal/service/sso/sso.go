@@ -34,6 +34,15 @@ import (
 // nonce and code verifier are kept that long, then refused.
 const LoginTTL = 10 * time.Minute
 
+// MaxLoginsPerAddress is how many sign-ins may be under way (begun, not
+// completed, not expired) from one client address (its throttle key):
+// beginning one needs no authentication and stores a row.
+const MaxLoginsPerAddress = 20
+
+// MaxNext is the longest local path a sign-in keeps to return to; a
+// longer one is replaced by "/".
+const MaxNext = 2048
+
 // Config holds the capability's dependencies; all are required except
 // Log and HTTPClient.
 type Config struct {

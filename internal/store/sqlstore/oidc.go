@@ -22,13 +22,26 @@ var (
 	// explicitly keeps both engines alike either way).
 	qDeleteProviderOIDCLogins = prepared(`DELETE FROM oidc_logins WHERE provider_id = ?`)
 
-	qInsertOIDCLogin = prepared(`INSERT INTO oidc_logins (state_hash, provider_id, browser_hash, nonce, verifier, next, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	qInsertOIDCLogin = prepared(`INSERT INTO oidc_logins (state_hash, provider_id, browser_hash, nonce, verifier, next, client, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	qCountOIDCLogins = prepared(`SELECT count(*) FROM oidc_logins WHERE client = ? AND expires_at > ?`)
 	// DELETE … RETURNING takes the row in one statement: of two
 	// callbacks with the same state only one gets it (single use).
 	qTakeOIDCLogin = prepared(`DELETE FROM oidc_logins WHERE state_hash = ?
-		RETURNING state_hash, provider_id, browser_hash, nonce, verifier, next, created_at, expires_at`)
+		RETURNING state_hash, provider_id, browser_hash, nonce, verifier, next, client, created_at, expires_at`)
 	qDeleteExpiredOIDCLogins = prepared(`DELETE FROM oidc_logins WHERE expires_at <= ?`)
+
+	qOIDCBinding    = prepared(`SELECT subject FROM oidc_bindings WHERE user_id = ?`)
+	qSetOIDCBinding = prepared(`INSERT INTO oidc_bindings (user_id, subject, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET subject = excluded.subject, created_at = excluded.created_at`)
+	// A binding holds only while the values a provider claim is matched
+	// with stay and the account stays on its side of staff: UpdateUser
+	// deletes it when the login, e-mail or UPN changes or an account
+	// without a staff role gets one (the last parameter is 1 then; roles
+	// are written by jsonList, so no staff role is exactly [] or
+	// ["user"]). A staff account binds afresh by UPN only.
+	qUnbindChangedUser = prepared(`DELETE FROM oidc_bindings WHERE user_id = ? AND EXISTS
+		(SELECT 1 FROM users WHERE id = ? AND (login <> ? OR email <> ? OR upn <> ? OR (? = 1 AND roles IN ('[]', '["user"]'))))`)
 )
 
 // normOIDCProvider makes p what a read will return.
@@ -131,7 +144,7 @@ func scanOIDCProvider(r scanner) (*lanyard.OIDCProvider, error) {
 func (t oidcTx) CreateOIDCLogin(l *lanyard.OIDCLogin) error {
 	l.StateHash, l.BrowserHash, l.SealedVerifier = bytesOut(l.StateHash), bytesOut(l.BrowserHash), bytesOut(l.SealedVerifier)
 	l.CreatedAt, l.ExpiresAt = normTime(l.CreatedAt), normTime(l.ExpiresAt)
-	_, err := t.exec(qInsertOIDCLogin, blob(l.StateHash), l.ProviderID, blob(l.BrowserHash), l.Nonce, blob(l.SealedVerifier), l.Next,
+	_, err := t.exec(qInsertOIDCLogin, blob(l.StateHash), l.ProviderID, blob(l.BrowserHash), l.Nonce, blob(l.SealedVerifier), l.Next, l.Client,
 		micros(l.CreatedAt), micros(l.ExpiresAt))
 	if err != nil {
 		return t.writeErr(err, "OIDC sign-in already exists", "OIDC sign-in: provider does not exist")
@@ -142,7 +155,7 @@ func (t oidcTx) CreateOIDCLogin(l *lanyard.OIDCLogin) error {
 func (t oidcTx) TakeOIDCLogin(stateHash []byte) (*lanyard.OIDCLogin, error) {
 	var l lanyard.OIDCLogin
 	var created, expires int64
-	err := t.row(qTakeOIDCLogin, blob(stateHash)).Scan(&l.StateHash, &l.ProviderID, &l.BrowserHash, &l.Nonce, &l.SealedVerifier, &l.Next, &created, &expires)
+	err := t.row(qTakeOIDCLogin, blob(stateHash)).Scan(&l.StateHash, &l.ProviderID, &l.BrowserHash, &l.Nonce, &l.SealedVerifier, &l.Next, &l.Client, &created, &expires)
 	if err != nil {
 		return nil, t.readErr(err, notFound("OIDC sign-in not found"))
 	}
@@ -153,4 +166,29 @@ func (t oidcTx) TakeOIDCLogin(stateHash []byte) (*lanyard.OIDCLogin, error) {
 
 func (t oidcTx) DeleteExpiredOIDCLogins(now time.Time) (int, error) {
 	return t.affected(t.exec(qDeleteExpiredOIDCLogins, micros(now)))
+}
+
+func (t oidcTx) CountOIDCLogins(client string, now time.Time) (int, error) {
+	var n int
+	if err := t.row(qCountOIDCLogins, client, micros(now)).Scan(&n); err != nil {
+		return 0, t.readErr(err, nil)
+	}
+	return n, nil
+}
+
+func (t oidcTx) OIDCBinding(userID int64) (string, error) {
+	var sub string
+	err := t.row(qOIDCBinding, userID).Scan(&sub)
+	if err != nil {
+		return "", t.readErr(err, notFound("user %d has no single sign-on binding", userID))
+	}
+	return sub, nil
+}
+
+func (t oidcTx) SetOIDCBinding(userID int64, subject string, at time.Time) error {
+	_, err := t.exec(qSetOIDCBinding, userID, subject, micros(normTime(at)))
+	if err != nil {
+		return t.writeErr(err, "", "single sign-on binding: user does not exist")
+	}
+	return nil
 }

@@ -134,6 +134,13 @@ func (t usersTx) UpdateUser(u *lanyard.User) error {
 	if err != nil {
 		return err
 	}
+	staff := 0
+	if u.Roles.Staff() {
+		staff = 1
+	}
+	if _, err := t.exec(qUnbindChangedUser, u.ID, u.ID, u.Login, u.Email, u.UPN, staff); err != nil {
+		return t.writeErr(err, "", "")
+	}
 	res, err := t.exec(qUpdateUser, u.Login, u.DisplayName, u.Email, u.UPN, u.ManagerEmail, groups, roles,
 		u.Disabled, u.PasswordHash, micros(u.UpdatedAt), string(u.Source), u.SourceID, u.ExternalID, u.DN, u.DisabledBy, u.ID)
 	if err := t.one(res, err, notFound("user %d not found", u.ID), "user "+quote(u.Login)+" already exists", ""); err != nil {

@@ -89,7 +89,7 @@ func testOIDCProviders(t *testing.T, s lanyard.Store) {
 
 func newOIDCLogin(providerID int64, state string, created time.Time) *lanyard.OIDCLogin {
 	return &lanyard.OIDCLogin{StateHash: []byte("state:" + state), ProviderID: providerID, BrowserHash: []byte("browser:" + state),
-		Nonce: "nonce-" + state, SealedVerifier: []byte("verifier:" + state), Next: "/console/", CreatedAt: created, ExpiresAt: created.Add(10 * time.Minute)}
+		Nonce: "nonce-" + state, SealedVerifier: []byte("verifier:" + state), Next: "/console/", Client: "ip:" + state, CreatedAt: created, ExpiresAt: created.Add(10 * time.Minute)}
 }
 
 // testOIDCLogins: a sign-in reads back as written once (TakeOIDCLogin
@@ -182,6 +182,102 @@ func testUsersByEmail(t *testing.T, s lanyard.Store) {
 				return err
 			}
 			equal(t, "UsersByEmail "+e, got, []*lanyard.User{})
+		}
+		return nil
+	})
+}
+
+// testOIDCBindings: a binding reads back and is replaced by another;
+// UpdateUser keeps it when nothing matched on changes and deletes it
+// when the login, e-mail or UPN changes or the user is made staff (not
+// when a staff account's roles change); sign-ins under way are
+// counted per client and only while unexpired.
+func testOIDCBindings(t *testing.T, s lanyard.Store) {
+	u := NewUser("bound")
+	u.Email, u.UPN, u.Roles = "bound@example.test", "bound@corp.example", lanyard.Roles{lanyard.RoleUser}
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateUser(u) })
+	binding := func() string {
+		var sub string
+		MustView(t, s, func(tx lanyard.Tx) (err error) {
+			sub, err = tx.OIDCBinding(u.ID)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				return nil
+			}
+			return err
+		})
+		return sub
+	}
+	bind := func(sub string) {
+		MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.SetOIDCBinding(u.ID, sub, at(0)) })
+	}
+	if b := binding(); b != "" {
+		t.Fatalf("new user bound to %q", b)
+	}
+	bind("https://idp#1")
+	bind("https://idp#2")
+	if b := binding(); b != "https://idp#2" {
+		t.Fatalf("binding = %q, want https://idp#2", b)
+	}
+	err := s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.SetOIDCBinding(u.ID+1000, "x#y", at(0)) })
+	wantCode(t, "SetOIDCBinding of no user", err, lanyard.EInvalid)
+
+	update := func(edit func(*lanyard.User)) {
+		edit(u)
+		MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateUser(u) })
+	}
+	update(func(u *lanyard.User) { u.DisplayName = "Bound Person" })
+	if b := binding(); b != "https://idp#2" {
+		t.Fatalf("after a display name change: binding %q, want kept", b)
+	}
+	for name, edit := range map[string]func(*lanyard.User){
+		"login": func(u *lanyard.User) { u.Login += "x" },
+		"email": func(u *lanyard.User) { u.Email = "x" + u.Email },
+		"upn":   func(u *lanyard.User) { u.UPN = "x" + u.UPN },
+		"roles": func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator} },
+	} {
+		update(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser} })
+		bind("https://idp#3")
+		update(edit)
+		if b := binding(); b != "" {
+			t.Errorf("after a %s change: still bound to %q", name, b)
+		}
+	}
+
+	// Staff already: another staff role, or roles in another order, keep
+	// the binding (it was made under the staff rule).
+	bind("https://idp#4")
+	update(func(u *lanyard.User) {
+		u.Roles = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleUser, lanyard.RoleAdministrator}
+	})
+	if b := binding(); b != "https://idp#4" {
+		t.Errorf("after staff roles changed: binding %q, want kept", b)
+	}
+
+	p := NewOIDCProvider("count")
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateOIDCProvider(p) })
+	a, b, c := newOIDCLogin(p.ID, "ca", at(0)), newOIDCLogin(p.ID, "cb", at(time.Hour)), newOIDCLogin(p.ID, "cc", at(time.Hour))
+	a.Client, b.Client, c.Client = "ip:192.0.2.1", "ip:192.0.2.1", "ip:192.0.2.2"
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		for _, l := range []*lanyard.OIDCLogin{a, b, c} {
+			if err := tx.CreateOIDCLogin(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		for _, tc := range []struct {
+			client string
+			now    time.Time
+			want   int
+		}{{"ip:192.0.2.1", a.CreatedAt, 2}, {"ip:192.0.2.1", a.ExpiresAt, 1}, {"ip:192.0.2.2", a.CreatedAt, 1}, {"ip:192.0.2.3", a.CreatedAt, 0}} {
+			n, err := tx.CountOIDCLogins(tc.client, tc.now)
+			if err != nil {
+				return err
+			}
+			if n != tc.want {
+				t.Errorf("CountOIDCLogins(%s, %v) = %d, want %d", tc.client, tc.now, n, tc.want)
+			}
 		}
 		return nil
 	})

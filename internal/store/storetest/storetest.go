@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Settings", testSettings},
 		{"OIDCProviders", testOIDCProviders},
 		{"OIDCLogins", testOIDCLogins},
+		{"OIDCBindings", testOIDCBindings},
 		{"UsersByEmail", testUsersByEmail},
 		{"Times", testTimes},
 		{"Audit", testAudit},

@@ -4,11 +4,15 @@ package ui_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lanyard-cms/lanyard/internal/service/sso"
 	"github.com/lanyard-cms/lanyard/internal/service/sso/ssotest"
 	"github.com/lanyard-cms/lanyard/internal/web/uitest"
 )
@@ -34,13 +38,14 @@ func oidcSite(t *testing.T, settings map[string]any) (*site, *ssotest.Env) {
 	return s, env
 }
 
-// mustSSOUser makes a Lanyard account whose e-mail is the provider user's.
+// mustSSOUser makes a Lanyard account whose e-mail and UPN are the
+// provider user's e-mail.
 func (s *site) mustSSOUser(env *ssotest.Env, login string, roles ...string) {
 	s.t.Helper()
 	if len(roles) == 0 {
 		roles = []string{"user"}
 	}
-	in := map[string]any{"login": login, "display_name": "User " + login, "email": env.Email(login), "password": password, "roles": roles}
+	in := map[string]any{"login": login, "display_name": "User " + login, "email": env.Email(login), "upn": env.Email(login), "password": password, "roles": roles}
 	if code, b := s.api("POST", "/api/v1/users", in); code != 201 {
 		s.t.Fatalf("create user %s: %d %s", login, code, b)
 	}
@@ -91,7 +96,10 @@ func TestBrowserOIDCSelfService(t *testing.T) {
 // the login page, then the console. Once the provider's amr counts, the
 // console opens straight away.
 func TestBrowserOIDCConsoleTOTP(t *testing.T) {
-	s, env := oidcSite(t, map[string]any{"console": true, "amr": []string{"mfa", "hwk"}})
+	// A staff account is first bound to its provider subject only by a
+	// UPN match (an administrator sets UPNs): the provider's verified
+	// email claim is matched with the UPN the administrator gives oscar.
+	s, env := oidcSite(t, map[string]any{"console": true, "amr": []string{"mfa", "hwk"}, "match_attribute": "upn"})
 	s.mustSSOUser(env, "oscar", "user", "operator")
 	b := mustBrowser(t, s)
 	ssoSignIn(t, b, env, "/console/", "oscar")
@@ -221,5 +229,36 @@ func TestBrowserOIDCConsolePage(t *testing.T) {
 	b.WaitFor("disconnected", `document.querySelector('#sso-status').textContent.includes('is disconnected')`)
 	if code, _ := s.api("GET", "/api/v1/oidc-providers/zitadel", nil); code != 404 {
 		t.Fatalf("the provider after disconnecting: %d", code)
+	}
+}
+
+// TestOIDCBeginLimit: GET /login/oidc/{name} needs no authentication
+// and stores a sign-in, so one address gets at most
+// sso.MaxLoginsPerAddress under way, then a 429 page. A next past
+// sso.MaxNext still starts one (kept as "/", which the sso package's
+// TestOIDCBeginBounded checks).
+func TestOIDCBeginLimit(t *testing.T) {
+	s, _ := oidcSite(t, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(next string) *http.Response {
+		t.Helper()
+		res, err := client.Get(s.srv.URL + "/login/oidc/zitadel?next=" + url.QueryEscape(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := get("/" + strings.Repeat("a", 3000)); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a long next: %d, want 303 to the provider", res.StatusCode)
+	}
+	for i := 1; i < sso.MaxLoginsPerAddress; i++ {
+		if res := get("/"); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d, want 303", i+1, res.StatusCode)
+		}
+	}
+	if res := get("/"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("sign-in %d under way: %d, want 429", sso.MaxLoginsPerAddress+1, res.StatusCode)
 	}
 }
