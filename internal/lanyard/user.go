@@ -28,8 +28,9 @@ type User struct {
 	// the SCIM resource's id. A rename at the source keeps it, so the
 	// account is matched by it, never by login (no silent merge).
 	ExternalID string `json:"external_id,omitempty"`
-	// DN is the directory entry's distinguished name (RFC 4514) as the
-	// directory wrote it; policies linked to a container match on it.
+	// DN is the directory entry's distinguished name, normalized, RFC
+	// 4514, as internal/directory.NormalizeDN writes it; policies linked
+	// to a container (stored normalized the same way) match on it.
 	DN        string    `json:"dn,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
@@ -26,6 +27,9 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"FullThenIncremental", testFullThenIncremental},
 		{"Leavers", testLeavers},
 		{"LeaverRevoke", testLeaverRevoke},
+		{"LeaverRefused", testLeaverRefused},
+		{"LeaverMovedOut", testLeaverMovedOut},
+		{"ContainerPolicy", testContainerPolicy},
 		{"Mover", testMover},
 		{"Collisions", testCollisions},
 		{"Interrupted", testInterrupted},
@@ -131,7 +135,7 @@ func testFullThenIncremental(t *testing.T, e *env) {
 	}
 	u := e.user(t, "ada")
 	if u.Source != lanyard.SourceLDAP || u.SourceID != e.src.ID || u.ExternalID != "g-ada" || u.UPN != "ada@example.test" ||
-		u.ManagerEmail != "boss@example.test" || !slices.Equal(u.Groups, []string{staffDN}) || u.DN != ada.DN || u.PasswordHash != "" ||
+		u.ManagerEmail != "boss@example.test" || !slices.Equal(u.Groups, []string{staffDN}) || u.DN != "cn=ada,ou=staff,dc=example,dc=test" || u.PasswordHash != "" ||
 		!slices.Equal(u.Roles, lanyard.Roles{lanyard.RoleUser}) {
 		t.Errorf("ada = %+v", u)
 	}
@@ -259,6 +263,101 @@ func testLeaverRevoke(t *testing.T, e *env) {
 	}
 }
 
+// testLeaverRefused: a leaver whose entry has another error (an invalid
+// manager address; a login another entry of the read has) is disabled
+// and handled as a leaver all the same, the errors are reported, and the
+// incremental state is not stored: the next sync reads everything again.
+func testLeaverRefused(t *testing.T, e *env) {
+	card, _ := leaverEnv(t, e)
+	ada, bob, cat := entry("ada", "g-ada"), entry("bob", "g-bob"), entry("cat", "g-cat")
+	ada.Disabled, ada.ManagerEmail = true, "not an address"
+	bob.Disabled, bob.Login = true, "cat"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{ada, bob, cat}, State: "s2"}
+	rep := e.sync(t, false)
+	if rep.Disabled != 2 || len(rep.Errors) != 3 || rep.CardsChanged != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	for i, want := range []string{`"not an address" is not valid`, `the login "cat" appears on more than one entry`, `the login "cat" appears`} {
+		if i < len(rep.Errors) && !strings.Contains(rep.Errors[i].Message, want) {
+			t.Errorf("error %d = %q, want %q", i, rep.Errors[i].Message, want)
+		}
+	}
+	if u := e.user(t, "ada"); !u.Disabled || u.ManagerEmail != "boss@example.test" {
+		t.Errorf("ada = %+v (want disabled, nothing else changed)", u)
+	}
+	if !e.user(t, "bob").Disabled {
+		t.Error("bob, a leaver with a duplicate login, is still enabled")
+	}
+	if c := e.card(t, card.ID); c.State != lanyard.CardDisabled {
+		t.Errorf("ada's card is %s", c.State)
+	}
+	storetest.MustView(t, e.stack.Store, func(tx lanyard.Tx) error {
+		if _, err := tx.UserByLogin("cat"); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("cat was created: %v", err)
+		}
+		return nil
+	})
+	src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID)
+	if src.SyncState != "" {
+		t.Errorf("state %q stored after failed entries (they would never be retried)", src.SyncState)
+	}
+	// The next sync reads everything: the entries fixed are applied.
+	fulls := e.r.fulls
+	ada.ManagerEmail, bob.Login = "boss@example.test", "bob"
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{ada, bob, cat}, State: "s3"}
+	rep = e.sync(t, false)
+	if !rep.Full || e.r.fulls != fulls+1 || rep.Created != 1 || len(rep.Errors) != 0 {
+		t.Errorf("the retry %+v", rep)
+	}
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.SyncState != "s3" {
+		t.Errorf("state after a clean sync %q", src.SyncState)
+	}
+}
+
+// testLeaverMovedOut: a leaver disabled, taken out of the group their
+// policy is linked to and moved to a leavers' OU in one change gets the
+// leaver action of the policy they had (revoke), not the source's.
+func testLeaverMovedOut(t *testing.T, e *env) {
+	pol := storetest.NewPolicy("finance", 10)
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: financeDN}}
+	pol.Settings.Workflow.LeaverAction = lanyard.LeaverRevoke
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreatePolicy(pol) })
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada", financeDN)}, State: "s1"}
+	e.sync(t, false)
+	card, cert := e.issued(t, e.user(t, "ada"), "5003")
+	gone := entry("ada", "g-ada")
+	gone.Disabled, gone.DN = true, "CN=ada,OU=Leavers,DC=example,DC=test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{gone}, State: "s2"}
+	if rep := e.sync(t, false); rep.Disabled != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	if c := e.card(t, card.ID); c.State != lanyard.CardRevoked {
+		t.Errorf("card %s, want revoked (the policy's leaver action)", c.State)
+	}
+	if got := e.cert(t, cert.ID); got.Status != lanyard.CertRevoked {
+		t.Errorf("certificate %s", got.Status)
+	}
+}
+
+// testContainerPolicy: a policy linked to an OU (in the directory's own
+// spelling, normalized as the catalog stores it) decides the effective
+// policy of the users the sync puts under it: the user's DN is stored
+// normalized too.
+func testContainerPolicy(t *testing.T, e *env) {
+	pol := storetest.NewPolicy("staff", 10)
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignContainer, Name: directory.NormalizeDN("OU=Staff, DC=example,DC=test")}}
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreatePolicy(pol) })
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada")}, State: "s1"}
+	e.sync(t, false)
+	u := e.user(t, "ada")
+	if u.DN != "cn=ada,ou=staff,dc=example,dc=test" {
+		t.Errorf("stored DN %q", u.DN)
+	}
+	if p, ok := policy.Effective(u, []*lanyard.Policy{pol}); !ok || p.Name != "staff" {
+		t.Errorf("ada's effective policy %v %v, want staff", p, ok)
+	}
+}
+
 func testMover(t *testing.T, e *env) {
 	pol := storetest.NewPolicy("finance", 10)
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: financeDN}}
@@ -303,8 +402,8 @@ func testCollisions(t *testing.T, e *env) {
 	if rep.Created != 1 || len(rep.Errors) != 5 || !strings.Contains(rep.Errors[4].Message, "belonged to another user") {
 		t.Fatalf("report %+v", rep)
 	}
-	for i, want := range []string{`the UPN "dup1@example.test" appears on more than one entry`, `the UPN "dup1@example.test" appears`,
-		`the login "lou" belongs to the local user lou`, `the UPN "LOU.local@example.test" belongs to the local user lou`} {
+	for i, want := range []string{`the login "lou" belongs to the local user lou`, `the UPN "LOU.local@example.test" belongs to the local user lou`,
+		`the UPN "dup1@example.test" appears on more than one entry`, `the UPN "dup1@example.test" appears`} {
 		if !bytes.Contains([]byte(rep.Errors[i].Message), []byte(want)) {
 			t.Errorf("error %d = %q, want %q", i, rep.Errors[i].Message, want)
 		}
