@@ -290,6 +290,9 @@ func printReport(r *apiv1.DirectoryReport) {
 			line += " cards " + strings.Join(c.Cards, ", ")
 		}
 		fmt.Println("  " + line)
+		if c.Warning != "" {
+			fmt.Println("    warning: " + c.Warning)
+		}
 	}
 	if r.Omitted > 0 {
 		fmt.Printf("  and %d more\n", r.Omitted)

@@ -175,7 +175,7 @@ func reportOut(r *directory.Report) *apiv1.DirectoryReport {
 		out.Errors[i] = apiv1.DirectoryLineError{DN: e.DN, Message: e.Message}
 	}
 	for i, c := range r.Changes {
-		out.Changes[i] = apiv1.DirectoryChange{Action: c.Action, Login: c.Login, DN: c.DN, Fields: c.Fields, Moved: c.Moved, Cards: c.Cards}
+		out.Changes[i] = apiv1.DirectoryChange{Action: c.Action, Login: c.Login, DN: c.DN, Fields: c.Fields, Moved: c.Moved, Cards: c.Cards, Warning: c.Warning}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
@@ -189,6 +190,17 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 		r.rep.Moved++
 		b.counts["moved"]++
 	}
+	upn := before.UPN != "" && !strings.EqualFold(before.UPN, next.UPN)
+	if upn {
+		live, err := liveCerts(tx, before.ID, r.d.rec.Clock())
+		if err != nil {
+			return err
+		}
+		if live > 0 {
+			c.Warning = fmt.Sprintf("the UPN changed from %s to %s while %d live certificates issued by Lanyard still name %s: "+
+				"smart card logon maps them by the old UPN; update the cards or revoke the certificates", before.UPN, next.UPN, live, before.UPN)
+		}
+	}
 	if r.dry {
 		r.rep.add(c)
 		return nil
@@ -199,7 +211,10 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 		if err := r.leave(ctx, tx, b, before, next, &c); err != nil {
 			return err
 		}
-	case c.Moved:
+	case c.Moved || upn:
+		// A mover's cards, and the cards of a user whose UPN changed
+		// (their certificates name the old one), are checked and
+		// updated (the Card Monitor, Update card contents).
 		n, err := r.markDue(tx, next)
 		if err != nil {
 			return err
@@ -278,6 +293,31 @@ func (r *syncRun) markDue(tx lanyard.Tx, u *lanyard.User) (int, error) {
 		put = append(put, rec)
 	}
 	return len(put), tx.PutCardContents(put)
+}
+
+// liveCerts counts the certificates Lanyard issued to user id that may
+// still be used or issued at now (as identity's UPN change rule counts
+// them): waiting for approval or issue, or valid and not expired.
+func liveCerts(tx lanyard.Tx, id int64, now time.Time) (int, error) {
+	certs, err := tx.ListCertificates(lanyard.CertFilter{UserID: id})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range certs {
+		if c.Source != lanyard.SourceManaged {
+			continue
+		}
+		switch c.Status {
+		case lanyard.CertPending, lanyard.CertApproved:
+			n++
+		case lanyard.CertValid, lanyard.CertWritten:
+			if now.Before(c.NotAfter) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // policyOf names u's effective policy ("" none).

@@ -30,6 +30,7 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"LeaverRefused", testLeaverRefused},
 		{"LeaverMovedOut", testLeaverMovedOut},
 		{"ContainerPolicy", testContainerPolicy},
+		{"UPNChange", testUPNChange},
 		{"Mover", testMover},
 		{"Collisions", testCollisions},
 		{"Interrupted", testInterrupted},
@@ -356,6 +357,39 @@ func testContainerPolicy(t *testing.T, e *env) {
 	if p, ok := policy.Effective(u, []*lanyard.Policy{pol}); !ok || p.Name != "staff" {
 		t.Errorf("ada's effective policy %v %v, want staff", p, ok)
 	}
+}
+
+// testUPNChange: a UPN changed in the directory while a live certificate
+// names the old one is applied, with a warning on the change, and the
+// user's cards are marked for a check (as a mover's).
+func testUPNChange(t *testing.T, e *env) {
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada"), entry("bob", "g-bob")}, State: "s1"}
+	e.sync(t, false)
+	card, _ := e.issued(t, e.user(t, "ada"), "5004")
+	e.clock.Add(3600e9)
+	ada, bob := entry("ada", "g-ada"), entry("bob", "g-bob")
+	ada.UPN, bob.UPN = "ada.new@example.test", "bob.new@example.test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{ada, bob}, State: "s2"}
+	rep := e.sync(t, false)
+	if rep.Updated != 2 || rep.CardsDue != 1 || len(rep.Changes) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	if w := rep.Changes[0].Warning; !strings.Contains(w, "1 live certificates issued by Lanyard still name ada@example.test") {
+		t.Errorf("ada's change warns %q", w)
+	}
+	if w := rep.Changes[1].Warning; w != "" {
+		t.Errorf("bob (no certificate) is warned: %q", w)
+	}
+	if u := e.user(t, "ada"); u.UPN != "ada.new@example.test" {
+		t.Errorf("ada's UPN %q", u.UPN)
+	}
+	storetest.MustView(t, e.stack.Store, func(tx lanyard.Tx) error {
+		due, err := tx.DueCardContents(e.clock.Now(), 10)
+		if !slices.Equal(due, []int64{card.ID}) {
+			t.Errorf("due cards %v, want [%d]", due, card.ID)
+		}
+		return err
+	})
 }
 
 func testMover(t *testing.T, e *env) {
