@@ -3,6 +3,13 @@ package directory_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"fmt"
 	"slices"
 	"strings"
@@ -104,8 +111,28 @@ func testSources(t *testing.T, e *env) {
 	_, err = e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", BindDN: "cn=a,dc=x", BindPassword: &pw})
 	servicetest.WantErr(t, "duplicate", err, lanyard.EConflict, "already exists")
 
-	// An update without a password keeps it (sealed again under the new
-	// name), and the reader gets it.
+	// An update that changes where the password goes asks for it again:
+	// else an administrator could send it to a server of their own.
+	ca := caPEM(t)
+	for name, in := range map[string]directory.SourceInput{
+		"url":       {Name: "corp", Kind: "ad", URL: "ldaps://evil.example.test", BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"start tls": {Name: "corp", Kind: "ad", URL: "ldap://dc.example.test", StartTLS: true, BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"ca":        {Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test", CAPEM: ca, BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"bind dn":   {Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test", BindDN: "CN=other,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+	} {
+		_, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, in)
+		servicetest.WantErr(t, "password kept while the "+name+" changes", err, lanyard.EInvalid, "enter the bind password again")
+	}
+	if got, _ := e.dir.GetSource(ctx, e.admin, e.src.ID); got.URL != "ldaps://dc.example.test" || got.BindDN != "CN=svc,DC=example,DC=test" {
+		t.Errorf("a refused update changed the source: %+v", got)
+	}
+	// With the password again it is taken; an update that keeps them
+	// keeps the password (sealed again under the new name), and the
+	// reader gets it.
+	if _, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc2.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &[]string{"s3cret-bind"}[0], BaseDN: "DC=example,DC=test", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
 	up, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, directory.SourceInput{Name: "corp2", Kind: "ad", URL: "ldaps://dc2.example.test",
 		BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test", Enabled: true})
 	if err != nil {
@@ -617,4 +644,20 @@ func testRunDue(t *testing.T, e *env) {
 	if rep := e.sync(t, true); !rep.DryRun || rep.Full {
 		t.Errorf("dry run of a disabled source: %+v", rep)
 	}
+}
+
+// caPEM is a self-signed CA certificate in PEM (a CA bundle to set).
+func caPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: t0, NotAfter: t0.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
