@@ -29,6 +29,9 @@ func owner(u *lanyard.User) string {
 	case lanyard.SourceLocal:
 		return "the local user " + u.Login
 	case lanyard.SourceLDAP:
+		if u.SourceID < 0 {
+			return fmt.Sprintf("%s of a deleted directory source (%d)", u.Login, -u.SourceID)
+		}
 		return fmt.Sprintf("%s of another directory source (%d)", u.Login, u.SourceID)
 	}
 	return fmt.Sprintf("%s (%s)", u.Login, u.Source)

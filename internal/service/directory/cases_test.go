@@ -38,6 +38,7 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"LeaverMovedOut", testLeaverMovedOut},
 		{"ContainerPolicy", testContainerPolicy},
 		{"UPNChange", testUPNChange},
+		{"SourceDeleted", testSourceDeleted},
 		{"Mover", testMover},
 		{"Collisions", testCollisions},
 		{"Interrupted", testInterrupted},
@@ -417,6 +418,44 @@ func testUPNChange(t *testing.T, e *env) {
 		}
 		return err
 	})
+}
+
+// testSourceDeleted: a source added after another was deleted never takes
+// over the deleted source's users (not by its id either): its first
+// full sync leaves them alone.
+func testSourceDeleted(t *testing.T, e *env) {
+	ctx := t.Context()
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada")}, State: "s1"}
+	e.sync(t, false)
+	before := e.user(t, "ada")
+	if err := e.dir.DeleteSource(ctx, e.admin, e.src.ID); err != nil {
+		t.Fatal(err)
+	}
+	pw := "pw"
+	src, err := e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp2", Kind: "ad", URL: "ldaps://dc.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &pw, BaseDN: "DC=example,DC=test", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ID == e.src.ID {
+		t.Errorf("the new source got the deleted source's id %d", src.ID)
+	}
+	e.src = src
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("bob", "g-bob")}, State: "s1"}
+	rep := e.sync(t, false)
+	if rep.Created != 1 || rep.Disabled != 0 {
+		t.Errorf("the new source's first sync %+v", rep)
+	}
+	ada := e.user(t, "ada")
+	if ada.Disabled || ada.Source != lanyard.SourceLDAP || ada.SourceID != -before.SourceID || !ada.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("the deleted source's user %+v", ada)
+	}
+	// The same person in the new source is an error line, not a merge.
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{entry("ada", "g-ada")}, State: "s2"}
+	rep = e.sync(t, false)
+	if len(rep.Errors) != 2 || !strings.Contains(rep.Errors[0].Message, "belongs to ada of a deleted directory source (1)") {
+		t.Errorf("ada in the new source: %+v", rep)
+	}
 }
 
 func testMover(t *testing.T, e *env) {
