@@ -29,7 +29,7 @@ var (
 	// hands out; and each deleted source's users stay apart (the unique
 	// index on source, source_id and external_id).
 	qDetachDirUsers = prepared(`UPDATE users SET source_id = -source_id WHERE source = 'ldap' AND source_id = ?`)
-	qDirectoryUsers  = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
+	qDirectoryUsers = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
 )
 
 // directorySourcesTx is the directory sources' part of a transaction.
