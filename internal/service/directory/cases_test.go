@@ -341,6 +341,25 @@ func testLeaverRefused(t *testing.T, e *env) {
 	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.SyncState != "s3" {
 		t.Errorf("state after a clean sync %q", src.SyncState)
 	}
+	// A UPN another account held once, refused only when the user is
+	// written: the leaver is disabled all the same.
+	local := storetest.NewUser("lou")
+	local.UPN = "lou.old@example.test"
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreateUser(local) })
+	local.UPN = "lou.local@example.test"
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.UpdateUser(local) })
+	cat.Disabled, cat.UPN = true, "lou.old@example.test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{cat}, State: "s4"}
+	rep = e.sync(t, false)
+	if rep.Disabled != 1 || len(rep.Errors) != 1 {
+		t.Errorf("leaver with a UPN of the history: %+v", rep)
+	}
+	if u := e.user(t, "cat"); !u.Disabled || u.UPN != "cat@example.test" {
+		t.Errorf("cat = %+v (want disabled, UPN kept)", u)
+	}
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.SyncState != "" {
+		t.Errorf("state %q stored after a failed entry", src.SyncState)
+	}
 }
 
 // testLeaverMovedOut: a leaver disabled, taken out of the group their
