@@ -26,7 +26,7 @@ func directoryCommands() []command {
 		{"directory add", "directory add NAME --kind ad|openldap --url URL --bind-dn DN --bind-password-stdin --base-dn DN " + flags, "add a directory source (enabled unless --disable)", directoryAdd},
 		{"directory list", "directory list", "list the directory sources and their last sync", directoryList},
 		{"directory show", "directory show NAME", "show a directory source and its last sync's report", directoryShow},
-		{"directory update", "directory update NAME [--name NEW] " + flags, "change a directory source; what is not given stays", directoryUpdate},
+		{"directory update", "directory update NAME [--name NEW] " + flags, "change a directory source; what is not given stays (changing --url, --start-tls, --ca-file or --bind-dn needs --bind-password-stdin again)", directoryUpdate},
 		{"directory delete", "directory delete NAME", "delete a directory source (its users stay)", directoryDelete},
 		{"directory sync", "directory sync NAME [--dry-run]", "sync a directory source now; --dry-run shows what would change and changes nothing (exit 4 when entries had errors)", directorySync},
 	}
@@ -290,6 +290,9 @@ func printReport(r *apiv1.DirectoryReport) {
 			line += " cards " + strings.Join(c.Cards, ", ")
 		}
 		fmt.Println("  " + line)
+		if c.Warning != "" {
+			fmt.Println("    warning: " + c.Warning)
+		}
 	}
 	if r.Omitted > 0 {
 		fmt.Printf("  and %d more\n", r.Omitted)

@@ -104,4 +104,6 @@ type DirectoryChange struct {
 	Fields []string `json:"fields,omitempty"`
 	Moved  bool     `json:"moved,omitempty"`
 	Cards  []string `json:"cards,omitempty"`
+	// Warning: a UPN changed while live certificates name the old one.
+	Warning string `json:"warning,omitempty"`
 }

@@ -104,8 +104,10 @@ type DirectorySourceStore interface {
 	DirectorySourceByID(id int64) (*DirectorySource, error)
 	DirectorySourceByName(name string) (*DirectorySource, error)
 	ListDirectorySources() ([]*DirectorySource, error)
-	// DeleteDirectorySource removes the source; its users stay (as
-	// SourceLDAP accounts of a source that no longer exists), ENotFound.
+	// DeleteDirectorySource removes the source; its users stay, as
+	// SourceLDAP accounts whose SourceID is the deleted source's id
+	// negated: no source, not even a new one given the same id, ever
+	// matches them (ENotFound when there is no such source).
 	DeleteDirectorySource(id int64) error
 	// DirectoryUsers returns the external IDs and user IDs of source
 	// id's accounts (a full sync's deletions are those it did not see).

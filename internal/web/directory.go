@@ -83,7 +83,7 @@ func (s *Server) directoryRoutes() []*route {
 				}
 				return sourceOut(src), nil
 			}},
-		{method: "PUT", path: base + "/{id}", summary: "Replace a directory source's settings; the bind password stays unless given", tag: "directory", roles: admins,
+		{method: "PUT", path: base + "/{id}", summary: "Replace a directory source's settings; the bind password stays unless given, and must be given again when the URL, StartTLS, CA certificates or bind DN change (400 otherwise)", tag: "directory", roles: admins,
 			in: &apiv1.DirectorySourceInput{}, out: &apiv1.DirectorySource{}, status: 200,
 			h: func(c *call) (any, error) {
 				d, err := dir()
@@ -175,7 +175,7 @@ func reportOut(r *directory.Report) *apiv1.DirectoryReport {
 		out.Errors[i] = apiv1.DirectoryLineError{DN: e.DN, Message: e.Message}
 	}
 	for i, c := range r.Changes {
-		out.Changes[i] = apiv1.DirectoryChange{Action: c.Action, Login: c.Login, DN: c.DN, Fields: c.Fields, Moved: c.Moved, Cards: c.Cards}
+		out.Changes[i] = apiv1.DirectoryChange{Action: c.Action, Login: c.Login, DN: c.DN, Fields: c.Fields, Moved: c.Moved, Cards: c.Cards, Warning: c.Warning}
 	}
 	return out
 }

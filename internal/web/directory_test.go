@@ -36,7 +36,13 @@ func TestDirectorySources(t *testing.T) {
 		t.Errorf("list %s", r.body)
 	}
 	id := "/api/v1/directory-sources/" + itoa(src.ID)
-	e.must(200, "PUT", id, e.admin, `{"name":"corp","kind":"ad","url":"ldaps://dc2.invalid","bind_dn":"CN=svc,DC=example,DC=test","base_dn":"DC=example,DC=test","enabled":false}`).json(&src)
+	// A new URL without the password: the password is asked again (it
+	// would go to another server).
+	r = e.must(400, "PUT", id, e.admin, `{"name":"corp","kind":"ad","url":"ldaps://dc2.invalid","bind_dn":"CN=svc,DC=example,DC=test","base_dn":"DC=example,DC=test","enabled":false}`)
+	if !strings.Contains(string(r.body), "enter the bind password again") {
+		t.Errorf("URL changed without the password: %s", r.body)
+	}
+	e.must(200, "PUT", id, e.admin, `{"name":"corp","kind":"ad","url":"ldaps://dc2.invalid","bind_dn":"CN=svc,DC=example,DC=test","bind_password":"Tr0ub4dor&3","base_dn":"DC=example,DC=test","enabled":false}`).json(&src)
 	if !src.HasBindPassword || src.URL != "ldaps://dc2.invalid" || src.Enabled {
 		t.Errorf("updated %+v", src)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
@@ -28,50 +29,72 @@ func owner(u *lanyard.User) string {
 	case lanyard.SourceLocal:
 		return "the local user " + u.Login
 	case lanyard.SourceLDAP:
+		if u.SourceID < 0 {
+			return fmt.Sprintf("%s of a deleted directory source (%d)", u.Login, -u.SourceID)
+		}
 		return fmt.Sprintf("%s of another directory source (%d)", u.Login, u.SourceID)
 	}
 	return fmt.Sprintf("%s (%s)", u.Login, u.Source)
 }
 
-// entry applies one directory entry in tx.
-func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry) error {
-	if msg := checkEntry(e); msg != "" {
-		r.rep.fail(e.DN, msg)
-		return nil
-	}
+// entry applies one directory entry in tx. reject, when set, is why the
+// entry cannot be applied whole, found before the batch (unique).
+//
+// An entry that cannot be applied whole (reject, a field Lanyard
+// refuses, a login or UPN another account holds) is not applied: no
+// merge, and the report says why. But when it is the entry of an
+// existing user and it is disabled, the user is disabled all the same
+// and handled as a leaver: a leaver must never stay enabled because,
+// say, their manager's address is invalid. Either way the sync retries
+// the entry at the next sync (syncRun.retry).
+func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry, reject string) error {
 	u, err := lookup(tx.UserByExternalID(lanyard.SourceLDAP, r.src.ID, e.ExternalID))
 	if err != nil {
 		return err
 	}
-	// A login or UPN another account holds is never taken over: the
-	// entry is not applied at all (no merge), and the report says why.
-	other, err := lookup(tx.UserByLogin(e.Login))
-	if err != nil {
-		return err
+	var why []string
+	if reject != "" {
+		why = append(why, reject)
 	}
-	if other != nil && (u == nil || other.ID != u.ID) {
-		r.rep.fail(e.DN, fmt.Sprintf("the login %q belongs to %s; the entry was not synced (rename one of them)", e.Login, owner(other)))
-		return nil
+	if msg := checkEntry(e); msg != "" {
+		why = append(why, msg)
 	}
-	if e.UPN != "" {
-		if other, err = lookup(tx.UserByUPN(e.UPN)); err != nil {
+	// A login or UPN another account holds is never taken over.
+	if validLogin(e.Login) {
+		other, err := lookup(tx.UserByLogin(e.Login))
+		if err != nil {
 			return err
 		}
 		if other != nil && (u == nil || other.ID != u.ID) {
-			r.rep.fail(e.DN, fmt.Sprintf("the UPN %q belongs to %s; the entry was not synced", e.UPN, owner(other)))
-			return nil
+			why = append(why, fmt.Sprintf("the login %q belongs to %s; the entry was not synced (rename one of them)", e.Login, owner(other)))
 		}
 	}
+	if e.UPN != "" {
+		other, err := lookup(tx.UserByUPN(e.UPN))
+		if err != nil {
+			return err
+		}
+		if other != nil && (u == nil || other.ID != u.ID) {
+			why = append(why, fmt.Sprintf("the UPN %q belongs to %s; the entry was not synced", e.UPN, owner(other)))
+		}
+	}
+	if len(why) > 0 {
+		return r.refused(ctx, tx, b, e, u, why)
+	}
 	groups := normalizeGroups(e.Groups)
+	// The DN is kept normalized, as policies' containers and groups are,
+	// so that policy.Effective compares like with like.
+	dn := NormalizeDN(e.DN)
 	now := r.d.rec.Clock()
 	if u == nil {
 		u = &lanyard.User{Login: e.Login, DisplayName: orLogin(e.DisplayName, e.Login), Email: e.Email, UPN: e.UPN, ManagerEmail: e.ManagerEmail,
 			Groups: groups, Roles: lanyard.Roles{lanyard.RoleUser}, Disabled: e.Disabled, Source: lanyard.SourceLDAP, SourceID: r.src.ID,
-			ExternalID: e.ExternalID, DN: e.DN, CreatedAt: now, UpdatedAt: now}
+			ExternalID: e.ExternalID, DN: dn, CreatedAt: now, UpdatedAt: now}
 		if !r.dry {
 			// The store reads before it writes: a UPN another account held
 			// once (upn_history) is refused without spoiling tx.
 			if err := tx.CreateUser(u); lanyard.IsCode(err, lanyard.EConflict) {
+				r.retry = true
 				r.rep.fail(e.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
 				return nil
 			} else if err != nil {
@@ -87,7 +110,7 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 	before := *u
 	next := *u
 	next.Login, next.DisplayName, next.Email, next.UPN, next.ManagerEmail = e.Login, orLogin(e.DisplayName, e.Login), e.Email, e.UPN, e.ManagerEmail
-	next.Groups, next.DN, next.Disabled = groups, e.DN, e.Disabled
+	next.Groups, next.DN, next.Disabled = groups, dn, e.Disabled
 	fields := changedFields(&before, &next)
 	if len(fields) == 0 {
 		r.rep.Unchanged++
@@ -104,6 +127,23 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 		c.Moved = policyOf(&before, r.policies) != policyOf(&next, r.policies)
 	}
 	return r.change(ctx, tx, b, &before, &next, c)
+}
+
+// refused reports why e was not applied (why) and marks the sync for a
+// retry; when e is the entry of an existing user u that is disabled, u
+// is disabled all the same (only that field changes) and handled as a
+// leaver.
+func (r *syncRun) refused(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry, u *lanyard.User, why []string) error {
+	r.retry = true
+	for _, msg := range why {
+		r.rep.fail(e.DN, msg)
+	}
+	if u == nil || !e.Disabled || u.Disabled {
+		return nil
+	}
+	next := *u
+	next.Disabled = true
+	return r.change(ctx, tx, b, u, &next, Change{Action: "disable", Login: u.Login, DN: u.DN, Fields: []string{"disabled"}})
 }
 
 // deleted handles an entry removed from the directory: its user is a
@@ -125,7 +165,14 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 	if !r.dry {
 		next.UpdatedAt = r.d.rec.Clock()
 		if err := tx.UpdateUser(next); lanyard.IsCode(err, lanyard.EConflict) {
+			r.retry = true
 			r.rep.fail(next.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
+			if next.Disabled && !before.Disabled && !slices.Equal(c.Fields, []string{"disabled"}) {
+				// A leaver is disabled all the same (entry).
+				only := *before
+				only.Disabled = true
+				return r.change(ctx, tx, b, before, &only, Change{Action: "disable", Login: before.Login, DN: before.DN, Fields: []string{"disabled"}})
+			}
 			return nil
 		} else if err != nil {
 			return err
@@ -146,6 +193,17 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 		r.rep.Moved++
 		b.counts["moved"]++
 	}
+	upn := before.UPN != "" && !strings.EqualFold(before.UPN, next.UPN)
+	if upn {
+		live, err := liveCerts(tx, before.ID, r.d.rec.Clock())
+		if err != nil {
+			return err
+		}
+		if live > 0 {
+			c.Warning = fmt.Sprintf("the UPN changed from %s to %s while %d live certificates issued by Lanyard still name %s: "+
+				"smart card logon maps them by the old UPN; update the cards or revoke the certificates", before.UPN, next.UPN, live, before.UPN)
+		}
+	}
 	if r.dry {
 		r.rep.add(c)
 		return nil
@@ -153,10 +211,13 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 	b.changed, b.logins = true, append(b.logins, next.Login)
 	switch {
 	case c.Action == "disable":
-		if err := r.leave(ctx, tx, b, next, &c); err != nil {
+		if err := r.leave(ctx, tx, b, before, next, &c); err != nil {
 			return err
 		}
-	case c.Moved:
+	case c.Moved || upn:
+		// A mover's cards, and the cards of a user whose UPN changed
+		// (their certificates name the old one), are checked and
+		// updated (the Card Monitor, Update card contents).
 		n, err := r.markDue(tx, next)
 		if err != nil {
 			return err
@@ -170,9 +231,11 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 
 // leave ends a leaver's sessions (and pending second-factor steps) and
 // API tokens, and hands their cards to the card workflows (LeaveTx) with
-// the leaver action of their policy (as it was before they were
-// disabled), else the source's, else disable.
-func (r *syncRun) leave(ctx context.Context, tx lanyard.Tx, b *batchTx, u *lanyard.User, c *Change) error {
+// the leaver action of their policy, else the source's, else disable.
+// The policy is before's, the user as stored before this change, enabled:
+// a leaver disabled, taken out of their groups and moved to a leavers'
+// OU in one change keeps the leaver action of the policy they had.
+func (r *syncRun) leave(ctx context.Context, tx lanyard.Tx, b *batchTx, before, u *lanyard.User, c *Change) error {
 	if _, err := tx.DeleteUserLoginChallenges(u.ID); err != nil {
 		return err
 	}
@@ -185,7 +248,7 @@ func (r *syncRun) leave(ctx context.Context, tx lanyard.Tx, b *batchTx, u *lanya
 	if r.d.cfg.Cards == nil {
 		return nil
 	}
-	enabled := *u
+	enabled := *before
 	enabled.Disabled = false // Effective gives a disabled user no policy
 	action := r.src.LeaverAction
 	if pol, ok := policy.Effective(&enabled, r.policies); ok && pol.Settings.Workflow.LeaverAction != "" {
@@ -233,6 +296,31 @@ func (r *syncRun) markDue(tx lanyard.Tx, u *lanyard.User) (int, error) {
 		put = append(put, rec)
 	}
 	return len(put), tx.PutCardContents(put)
+}
+
+// liveCerts counts the certificates Lanyard issued to user id that may
+// still be used or issued at now (as identity's UPN change rule counts
+// them): waiting for approval or issue, or valid and not expired.
+func liveCerts(tx lanyard.Tx, id int64, now time.Time) (int, error) {
+	certs, err := tx.ListCertificates(lanyard.CertFilter{UserID: id})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range certs {
+		if c.Source != lanyard.SourceManaged {
+			continue
+		}
+		switch c.Status {
+		case lanyard.CertPending, lanyard.CertApproved:
+			n++
+		case lanyard.CertValid, lanyard.CertWritten:
+			if now.Before(c.NotAfter) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // policyOf names u's effective policy ("" none).

@@ -3,13 +3,21 @@ package directory_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/policy"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
@@ -26,6 +34,11 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"FullThenIncremental", testFullThenIncremental},
 		{"Leavers", testLeavers},
 		{"LeaverRevoke", testLeaverRevoke},
+		{"LeaverRefused", testLeaverRefused},
+		{"LeaverMovedOut", testLeaverMovedOut},
+		{"ContainerPolicy", testContainerPolicy},
+		{"UPNChange", testUPNChange},
+		{"SourceDeleted", testSourceDeleted},
 		{"Mover", testMover},
 		{"Collisions", testCollisions},
 		{"Interrupted", testInterrupted},
@@ -99,8 +112,28 @@ func testSources(t *testing.T, e *env) {
 	_, err = e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://x", BaseDN: "dc=x", BindDN: "cn=a,dc=x", BindPassword: &pw})
 	servicetest.WantErr(t, "duplicate", err, lanyard.EConflict, "already exists")
 
-	// An update without a password keeps it (sealed again under the new
-	// name), and the reader gets it.
+	// An update that changes where the password goes asks for it again:
+	// else an administrator could send it to a server of their own.
+	ca := caPEM(t)
+	for name, in := range map[string]directory.SourceInput{
+		"url":       {Name: "corp", Kind: "ad", URL: "ldaps://evil.example.test", BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"start tls": {Name: "corp", Kind: "ad", URL: "ldap://dc.example.test", StartTLS: true, BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"ca":        {Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test", CAPEM: ca, BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+		"bind dn":   {Name: "corp", Kind: "ad", URL: "ldaps://dc.example.test", BindDN: "CN=other,DC=example,DC=test", BaseDN: "DC=example,DC=test"},
+	} {
+		_, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, in)
+		servicetest.WantErr(t, "password kept while the "+name+" changes", err, lanyard.EInvalid, "enter the bind password again")
+	}
+	if got, _ := e.dir.GetSource(ctx, e.admin, e.src.ID); got.URL != "ldaps://dc.example.test" || got.BindDN != "CN=svc,DC=example,DC=test" {
+		t.Errorf("a refused update changed the source: %+v", got)
+	}
+	// With the password again it is taken; an update that keeps them
+	// keeps the password (sealed again under the new name), and the
+	// reader gets it.
+	if _, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, directory.SourceInput{Name: "corp", Kind: "ad", URL: "ldaps://dc2.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &[]string{"s3cret-bind"}[0], BaseDN: "DC=example,DC=test", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
 	up, err := e.dir.UpdateSource(ctx, e.admin, e.src.ID, directory.SourceInput{Name: "corp2", Kind: "ad", URL: "ldaps://dc2.example.test",
 		BindDN: "CN=svc,DC=example,DC=test", BaseDN: "DC=example,DC=test", Enabled: true})
 	if err != nil {
@@ -131,7 +164,7 @@ func testFullThenIncremental(t *testing.T, e *env) {
 	}
 	u := e.user(t, "ada")
 	if u.Source != lanyard.SourceLDAP || u.SourceID != e.src.ID || u.ExternalID != "g-ada" || u.UPN != "ada@example.test" ||
-		u.ManagerEmail != "boss@example.test" || !slices.Equal(u.Groups, []string{staffDN}) || u.DN != ada.DN || u.PasswordHash != "" ||
+		u.ManagerEmail != "boss@example.test" || !slices.Equal(u.Groups, []string{staffDN}) || u.DN != "cn=ada,ou=staff,dc=example,dc=test" || u.PasswordHash != "" ||
 		!slices.Equal(u.Roles, lanyard.Roles{lanyard.RoleUser}) {
 		t.Errorf("ada = %+v", u)
 	}
@@ -259,6 +292,191 @@ func testLeaverRevoke(t *testing.T, e *env) {
 	}
 }
 
+// testLeaverRefused: a leaver whose entry has another error (an invalid
+// manager address; a login another entry of the read has) is disabled
+// and handled as a leaver all the same, the errors are reported, and the
+// incremental state is not stored: the next sync reads everything again.
+func testLeaverRefused(t *testing.T, e *env) {
+	card, _ := leaverEnv(t, e)
+	ada, bob, cat := entry("ada", "g-ada"), entry("bob", "g-bob"), entry("cat", "g-cat")
+	ada.Disabled, ada.ManagerEmail = true, "not an address"
+	bob.Disabled, bob.Login = true, "cat"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{ada, bob, cat}, State: "s2"}
+	rep := e.sync(t, false)
+	if rep.Disabled != 2 || len(rep.Errors) != 3 || rep.CardsChanged != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	for i, want := range []string{`"not an address" is not valid`, `the login "cat" appears on more than one entry`, `the login "cat" appears`} {
+		if i < len(rep.Errors) && !strings.Contains(rep.Errors[i].Message, want) {
+			t.Errorf("error %d = %q, want %q", i, rep.Errors[i].Message, want)
+		}
+	}
+	if u := e.user(t, "ada"); !u.Disabled || u.ManagerEmail != "boss@example.test" {
+		t.Errorf("ada = %+v (want disabled, nothing else changed)", u)
+	}
+	if !e.user(t, "bob").Disabled {
+		t.Error("bob, a leaver with a duplicate login, is still enabled")
+	}
+	if c := e.card(t, card.ID); c.State != lanyard.CardDisabled {
+		t.Errorf("ada's card is %s", c.State)
+	}
+	storetest.MustView(t, e.stack.Store, func(tx lanyard.Tx) error {
+		if _, err := tx.UserByLogin("cat"); !lanyard.IsCode(err, lanyard.ENotFound) {
+			t.Errorf("cat was created: %v", err)
+		}
+		return nil
+	})
+	src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID)
+	if src.SyncState != "" {
+		t.Errorf("state %q stored after failed entries (they would never be retried)", src.SyncState)
+	}
+	// The next sync reads everything: the entries fixed are applied.
+	fulls := e.r.fulls
+	ada.ManagerEmail, bob.Login = "boss@example.test", "bob"
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{ada, bob, cat}, State: "s3"}
+	rep = e.sync(t, false)
+	if !rep.Full || e.r.fulls != fulls+1 || rep.Created != 1 || len(rep.Errors) != 0 {
+		t.Errorf("the retry %+v", rep)
+	}
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.SyncState != "s3" {
+		t.Errorf("state after a clean sync %q", src.SyncState)
+	}
+	// A UPN another account held once, refused only when the user is
+	// written: the leaver is disabled all the same.
+	local := storetest.NewUser("lou")
+	local.UPN = "lou.old@example.test"
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreateUser(local) })
+	local.UPN = "lou.local@example.test"
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.UpdateUser(local) })
+	cat.Disabled, cat.UPN = true, "lou.old@example.test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{cat}, State: "s4"}
+	rep = e.sync(t, false)
+	if rep.Disabled != 1 || len(rep.Errors) != 1 {
+		t.Errorf("leaver with a UPN of the history: %+v", rep)
+	}
+	if u := e.user(t, "cat"); !u.Disabled || u.UPN != "cat@example.test" {
+		t.Errorf("cat = %+v (want disabled, UPN kept)", u)
+	}
+	if src, _ := e.dir.GetSource(t.Context(), e.admin, e.src.ID); src.SyncState != "" {
+		t.Errorf("state %q stored after a failed entry", src.SyncState)
+	}
+}
+
+// testLeaverMovedOut: a leaver disabled, taken out of the group their
+// policy is linked to and moved to a leavers' OU in one change gets the
+// leaver action of the policy they had (revoke), not the source's.
+func testLeaverMovedOut(t *testing.T, e *env) {
+	pol := storetest.NewPolicy("finance", 10)
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: financeDN}}
+	pol.Settings.Workflow.LeaverAction = lanyard.LeaverRevoke
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreatePolicy(pol) })
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada", financeDN)}, State: "s1"}
+	e.sync(t, false)
+	card, cert := e.issued(t, e.user(t, "ada"), "5003")
+	gone := entry("ada", "g-ada")
+	gone.Disabled, gone.DN = true, "CN=ada,OU=Leavers,DC=example,DC=test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{gone}, State: "s2"}
+	if rep := e.sync(t, false); rep.Disabled != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	if c := e.card(t, card.ID); c.State != lanyard.CardRevoked {
+		t.Errorf("card %s, want revoked (the policy's leaver action)", c.State)
+	}
+	if got := e.cert(t, cert.ID); got.Status != lanyard.CertRevoked {
+		t.Errorf("certificate %s", got.Status)
+	}
+}
+
+// testContainerPolicy: a policy linked to an OU (in the directory's own
+// spelling, normalized as the catalog stores it) decides the effective
+// policy of the users the sync puts under it: the user's DN is stored
+// normalized too.
+func testContainerPolicy(t *testing.T, e *env) {
+	pol := storetest.NewPolicy("staff", 10)
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignContainer, Name: directory.NormalizeDN("OU=Staff, DC=example,DC=test")}}
+	storetest.MustUpdate(t, e.stack.Store, func(tx lanyard.Tx) error { return tx.CreatePolicy(pol) })
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada")}, State: "s1"}
+	e.sync(t, false)
+	u := e.user(t, "ada")
+	if u.DN != "cn=ada,ou=staff,dc=example,dc=test" {
+		t.Errorf("stored DN %q", u.DN)
+	}
+	if p, ok := policy.Effective(u, []*lanyard.Policy{pol}); !ok || p.Name != "staff" {
+		t.Errorf("ada's effective policy %v %v, want staff", p, ok)
+	}
+}
+
+// testUPNChange: a UPN changed in the directory while a live certificate
+// names the old one is applied, with a warning on the change, and the
+// user's cards are marked for a check (as a mover's).
+func testUPNChange(t *testing.T, e *env) {
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada"), entry("bob", "g-bob")}, State: "s1"}
+	e.sync(t, false)
+	card, _ := e.issued(t, e.user(t, "ada"), "5004")
+	e.clock.Add(3600e9)
+	ada, bob := entry("ada", "g-ada"), entry("bob", "g-bob")
+	ada.UPN, bob.UPN = "ada.new@example.test", "bob.new@example.test"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{ada, bob}, State: "s2"}
+	rep := e.sync(t, false)
+	if rep.Updated != 2 || rep.CardsDue != 1 || len(rep.Changes) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	if w := rep.Changes[0].Warning; !strings.Contains(w, "1 live certificates issued by Lanyard still name ada@example.test") {
+		t.Errorf("ada's change warns %q", w)
+	}
+	if w := rep.Changes[1].Warning; w != "" {
+		t.Errorf("bob (no certificate) is warned: %q", w)
+	}
+	if u := e.user(t, "ada"); u.UPN != "ada.new@example.test" {
+		t.Errorf("ada's UPN %q", u.UPN)
+	}
+	storetest.MustView(t, e.stack.Store, func(tx lanyard.Tx) error {
+		due, err := tx.DueCardContents(e.clock.Now(), 10)
+		if !slices.Equal(due, []int64{card.ID}) {
+			t.Errorf("due cards %v, want [%d]", due, card.ID)
+		}
+		return err
+	})
+}
+
+// testSourceDeleted: a source added after another was deleted never takes
+// over the deleted source's users (not by its id either): its first
+// full sync leaves them alone.
+func testSourceDeleted(t *testing.T, e *env) {
+	ctx := t.Context()
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada")}, State: "s1"}
+	e.sync(t, false)
+	before := e.user(t, "ada")
+	if err := e.dir.DeleteSource(ctx, e.admin, e.src.ID); err != nil {
+		t.Fatal(err)
+	}
+	pw := "pw"
+	src, err := e.dir.CreateSource(ctx, e.admin, directory.SourceInput{Name: "corp2", Kind: "ad", URL: "ldaps://dc.example.test",
+		BindDN: "CN=svc,DC=example,DC=test", BindPassword: &pw, BaseDN: "DC=example,DC=test", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ID == e.src.ID {
+		t.Errorf("the new source got the deleted source's id %d", src.ID)
+	}
+	e.src = src
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("bob", "g-bob")}, State: "s1"}
+	rep := e.sync(t, false)
+	if rep.Created != 1 || rep.Disabled != 0 {
+		t.Errorf("the new source's first sync %+v", rep)
+	}
+	ada := e.user(t, "ada")
+	if ada.Disabled || ada.Source != lanyard.SourceLDAP || ada.SourceID != -before.SourceID || !ada.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("the deleted source's user %+v", ada)
+	}
+	// The same person in the new source is an error line, not a merge.
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{entry("ada", "g-ada")}, State: "s2"}
+	rep = e.sync(t, false)
+	if len(rep.Errors) != 2 || !strings.Contains(rep.Errors[0].Message, "belongs to ada of a deleted directory source (1)") {
+		t.Errorf("ada in the new source: %+v", rep)
+	}
+}
+
 func testMover(t *testing.T, e *env) {
 	pol := storetest.NewPolicy("finance", 10)
 	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: financeDN}}
@@ -303,8 +521,8 @@ func testCollisions(t *testing.T, e *env) {
 	if rep.Created != 1 || len(rep.Errors) != 5 || !strings.Contains(rep.Errors[4].Message, "belonged to another user") {
 		t.Fatalf("report %+v", rep)
 	}
-	for i, want := range []string{`the UPN "dup1@example.test" appears on more than one entry`, `the UPN "dup1@example.test" appears`,
-		`the login "lou" belongs to the local user lou`, `the UPN "LOU.local@example.test" belongs to the local user lou`} {
+	for i, want := range []string{`the login "lou" belongs to the local user lou`, `the UPN "LOU.local@example.test" belongs to the local user lou`,
+		`the UPN "dup1@example.test" appears on more than one entry`, `the UPN "dup1@example.test" appears`} {
 		if !bytes.Contains([]byte(rep.Errors[i].Message), []byte(want)) {
 			t.Errorf("error %d = %q, want %q", i, rep.Errors[i].Message, want)
 		}
@@ -484,4 +702,20 @@ func testRunDue(t *testing.T, e *env) {
 	if rep := e.sync(t, true); !rep.DryRun || rep.Full {
 		t.Errorf("dry run of a disabled source: %+v", rep)
 	}
+}
+
+// caPEM is a self-signed CA certificate in PEM (a CA bundle to set).
+func caPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: t0, NotAfter: t0.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

@@ -51,6 +51,9 @@ type Change struct {
 	// Cards are the serials of the cards a leaver's change disables or
 	// revokes (a dry run names none: the card workflows decide them).
 	Cards []string `json:"cards,omitempty"`
+	// Warning says what an operator should look at: a UPN changed while
+	// live certificates Lanyard issued still name the old one.
+	Warning string `json:"warning,omitempty"`
 }
 
 func (r *Report) add(c Change) {

@@ -4,10 +4,12 @@ package directory_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
@@ -106,5 +108,52 @@ func TestSyncFromOpenLDAP(t *testing.T) {
 	}
 	if !user("ann").Disabled || !user("ben").Disabled {
 		t.Error("the leavers are not disabled")
+	}
+}
+
+// TestContainerPolicyOpenLDAP: a policy linked to an OU, given in the
+// directory's own spelling (upper-case attribute types, a space after a
+// comma, the OU's mixed case), decides the effective policy of the
+// users the sync finds under it: users' DNs are stored normalized, as
+// policies' containers are; a user elsewhere keeps the default.
+func TestContainerPolicyOpenLDAP(t *testing.T) {
+	srv := openDirectory(t, "LANYARD_TEST_SLAPD", "slapd-test.sh")
+	spec, ca, tag := srv.spec, srv.ca, srv.tag
+	root := srv.add("ou=dirpol"+tag+","+spec["base"], map[string][]string{"objectClass": {"organizationalUnit"}})
+	staff := srv.add("ou=Staff"+tag+","+root, map[string][]string{"objectClass": {"organizationalUnit"}})
+	person := func(uid, parent string) {
+		srv.add("uid="+uid+tag+","+parent, map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {uid + tag}, "cn": {uid + " Test"},
+			"sn": {"Test"}, "mail": {uid + tag + "@lanyard.test"}})
+	}
+	person("cara", staff)
+	person("dora", root)
+
+	stack := servicetest.New(t, servicetest.Options{})
+	svc := stack.Service
+	pw := spec["password"]
+	src, err := svc.Directory.CreateSource(t.Context(), stack.Admin, directory.SourceInput{Name: "slapd", Kind: "openldap", URL: spec["url"],
+		CAPEM: string(ca), BindDN: spec["bind"], BindPassword: &pw, BaseDN: root, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := svc.Catalog.GetPolicy(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := catalog.NewPolicyInput()
+	pol.Name, pol.Priority, pol.Settings = "staff", 10, def.Settings
+	spelled := "OU=Staff" + tag + ", " + strings.ToUpper(root[:3]) + root[3:] // as an administrator copies it from the directory
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignContainer, Name: spelled}}
+	if _, err := svc.Catalog.CreatePolicy(t.Context(), stack.Admin, pol); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := svc.Directory.Sync(t.Context(), stack.Admin, src.ID, false); err != nil || rep.Created != 2 || len(rep.Errors) != 0 {
+		t.Fatalf("full sync: %+v, %v", rep, err)
+	}
+	for login, want := range map[string]string{"cara": "staff", "dora": "default"} {
+		p, err := svc.Catalog.EffectivePolicy(t.Context(), stack.Admin, login+tag)
+		if err != nil || p.Name != want {
+			t.Errorf("%s's effective policy: %v, %v; want %s", login, p, err, want)
+		}
 	}
 }

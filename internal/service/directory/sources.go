@@ -223,7 +223,12 @@ func (d *Directory) CreateSource(ctx context.Context, p *lanyard.Principal, in S
 }
 
 // UpdateSource replaces a source's settings (administrators); the bind
-// password stays unless given. Its sync state stays too, unless the URL,
+// password stays unless given, but only while the URL, StartTLS, CA
+// certificates and bind DN stay: the stored password is sent only where
+// the administrator who typed it meant it to go. Otherwise one could
+// point the source at a server of their own, sync, and read the
+// password off their server's bind (RFC 4511 4.2: a simple bind sends
+// it as is); changing any of these asks for the password again. Its sync state stays too, unless the URL,
 // base DN, filters, kind or mapping changed: then what the next sync
 // sees may be another set of entries, and it is a full one.
 func (d *Directory) UpdateSource(ctx context.Context, p *lanyard.Principal, id int64, in SourceInput) (*Source, error) {
@@ -249,6 +254,12 @@ func (d *Directory) UpdateSource(ctx context.Context, p *lanyard.Principal, id i
 		if err := validate(&in, src); err != nil {
 			return err
 		}
+		if in.BindPassword == nil && len(old.SealedBindPassword) > 0 {
+			if moved := endpointChanges(&old, src); len(moved) > 0 {
+				return lanyard.Errorf(lanyard.EInvalid, "bind_password: enter the bind password again: the %s changed, and the stored password is only sent to the server it was entered for",
+					strings.Join(moved, ", "))
+			}
+		}
 		if err := checkConfig(src, pw); err != nil {
 			return err
 		}
@@ -270,6 +281,25 @@ func (d *Directory) UpdateSource(ctx context.Context, p *lanyard.Principal, id i
 		return nil, err
 	}
 	return view(src), nil
+}
+
+// endpointChanges names the settings that decide where the bind password
+// goes and differ between old and src.
+func endpointChanges(old, src *lanyard.DirectorySource) []string {
+	var out []string
+	if old.URL != src.URL {
+		out = append(out, "URL")
+	}
+	if old.StartTLS != src.StartTLS {
+		out = append(out, "StartTLS setting")
+	}
+	if old.CAPEM != src.CAPEM {
+		out = append(out, "CA certificates")
+	}
+	if old.BindDN != src.BindDN {
+		out = append(out, "bind DN")
+	}
+	return out
 }
 
 // DeleteSource removes a source (administrators). Its users stay, as

@@ -47,6 +47,7 @@ func (d *Directory) Sync(ctx context.Context, p *lanyard.Principal, id int64, dr
 // user deleted from the directory.
 type work struct {
 	entry   *Entry
+	reject  string // why entry cannot be applied whole (found before any batch)
 	deleted string
 }
 
@@ -58,6 +59,12 @@ type syncRun struct {
 	dry      bool
 	rep      *Report
 	policies []*lanyard.Policy
+	// retry is set when an entry with an external ID was not applied
+	// whole (a field refused, a login or UPN held elsewhere): the sync
+	// stores no incremental state then, so the next sync reads every
+	// entry again (a full read) and retries it, instead of an
+	// incremental read that would never see it unless it changes.
+	retry bool
 }
 
 // sync runs one sync of source id. Unless dry, it takes the source's
@@ -157,9 +164,7 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 	}
 	if delta != nil {
 		r.rep.Read = len(delta.Changed)
-		for _, e := range r.unique(delta.Changed, delta.Problems) {
-			items = append(items, work{entry: e})
-		}
+		items = append(items, r.unique(delta.Changed, delta.Problems)...)
 		for _, ext := range delta.Deleted {
 			items = append(items, work{deleted: ext})
 		}
@@ -190,9 +195,7 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 		for i := range snap.Entries {
 			seen[snap.Entries[i].ExternalID] = true
 		}
-		for _, e := range entries {
-			items = append(items, work{entry: e})
-		}
+		items = append(items, entries...)
 		gone := make([]string, 0)
 		for ext := range existing {
 			if !seen[ext] {
@@ -220,15 +223,24 @@ func (r *syncRun) run(ctx context.Context) (*Report, error) {
 	if r.dry {
 		return r.rep, nil
 	}
+	if r.retry {
+		// An entry failed: the next sync is a full read, so that it is
+		// retried even if it does not change in the directory
+		// (docs/directory.md, "Entries that fail").
+		state = ""
+	}
 	return r.rep, r.finish(ctx, state)
 }
 
-// unique drops the entries that cannot be applied before any batch: the
-// reader's problems, entries without an identifier, and entries that
-// share a login, a UPN or an external ID with another entry of the same
-// read (a directory with a duplicate UPN): none of those is applied, so
-// no user is silently merged with another.
-func (r *syncRun) unique(entries []Entry, problems []Problem) []*Entry {
+// unique sorts out, before any batch, the entries that cannot be
+// applied whole: the reader's problems are reported; entries without an
+// identifier, or sharing one, are dropped (they match no user for sure);
+// entries that share a login or a UPN with another entry of the same
+// read (a directory with a duplicate UPN) come with the reason as their
+// reject: none of them is created or updated, so no user is silently
+// merged with another, but an existing user's entry that is disabled
+// still disables them (entry).
+func (r *syncRun) unique(entries []Entry, problems []Problem) []work {
 	for _, p := range problems {
 		r.rep.fail(p.DN, p.Message)
 	}
@@ -241,20 +253,21 @@ func (r *syncRun) unique(entries []Entry, problems []Problem) []*Entry {
 			count["u:"+strings.ToLower(e.UPN)]++
 		}
 	}
-	var out []*Entry
+	var out []work
 	for i := range entries {
 		e := &entries[i]
 		switch {
 		case e.ExternalID == "":
 			r.rep.fail(e.DN, "the entry has no immutable identifier (objectGUID or entryUUID); it was not synced")
 		case count["x:"+e.ExternalID] > 1:
+			r.retry = true
 			r.rep.fail(e.DN, fmt.Sprintf("the identifier %s appears on more than one entry; none of them was synced", e.ExternalID))
 		case count["l:"+strings.ToLower(e.Login)] > 1:
-			r.rep.fail(e.DN, fmt.Sprintf("the login %q appears on more than one entry; none of them was synced", e.Login))
+			out = append(out, work{entry: e, reject: fmt.Sprintf("the login %q appears on more than one entry; none of them was synced", e.Login)})
 		case e.UPN != "" && count["u:"+strings.ToLower(e.UPN)] > 1:
-			r.rep.fail(e.DN, fmt.Sprintf("the UPN %q appears on more than one entry; none of them was synced", e.UPN))
+			out = append(out, work{entry: e, reject: fmt.Sprintf("the UPN %q appears on more than one entry; none of them was synced", e.UPN)})
 		default:
-			out = append(out, e)
+			out = append(out, work{entry: e})
 		}
 	}
 	return out
@@ -285,7 +298,7 @@ func (r *syncRun) batch(ctx context.Context, items []work) error {
 		for _, it := range items {
 			var err error
 			if it.entry != nil {
-				err = r.entry(ctx, tx, b, it.entry)
+				err = r.entry(ctx, tx, b, it.entry, it.reject)
 			} else {
 				err = r.deleted(ctx, tx, b, it.deleted)
 			}

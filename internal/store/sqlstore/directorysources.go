@@ -24,7 +24,12 @@ var (
 	qDirSourceByName = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources WHERE name = ?`)
 	qDirSources      = prepared(`SELECT ` + dirSourceCols + ` FROM directory_sources ORDER BY name`)
 	qDeleteDirSource = prepared(`DELETE FROM directory_sources WHERE id = ?`)
-	qDirectoryUsers  = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
+	// A deleted source's users keep its id negated: no source has a
+	// negative id, so none ever matches them, whatever ids the engine
+	// hands out; and each deleted source's users stay apart (the unique
+	// index on source, source_id and external_id).
+	qDetachDirUsers = prepared(`UPDATE users SET source_id = -source_id WHERE source = 'ldap' AND source_id = ?`)
+	qDirectoryUsers = prepared(`SELECT external_id, id FROM users WHERE source = 'ldap' AND source_id = ? AND external_id <> ''`)
 )
 
 // directorySourcesTx is the directory sources' part of a transaction.
@@ -82,7 +87,13 @@ func (t directorySourcesTx) ListDirectorySources() ([]*lanyard.DirectorySource, 
 
 func (t directorySourcesTx) DeleteDirectorySource(id int64) error {
 	res, err := t.exec(qDeleteDirSource, id)
-	return t.one(res, err, notFound("directory source %d not found", id), "", "")
+	if err := t.one(res, err, notFound("directory source %d not found", id), "", ""); err != nil {
+		return err
+	}
+	if _, err := t.exec(qDetachDirUsers, id); err != nil {
+		return t.writeErr(err, "", "")
+	}
+	return nil
 }
 
 func (t directorySourcesTx) DirectoryUsers(id int64) (map[string]int64, error) {

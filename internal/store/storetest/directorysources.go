@@ -110,8 +110,15 @@ func testDirectorySources(t *testing.T, s lanyard.Store) {
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.DeleteDirectorySource(src.ID) })
 	wantCode(t, "DeleteDirectorySource twice", err, lanyard.ENotFound)
 	MustView(t, s, func(tx lanyard.Tx) error {
-		if _, err := tx.UserByID(a.ID); err != nil {
-			t.Errorf("the user of a deleted source: %v", err)
+		got, err := tx.UserByID(a.ID)
+		if err != nil || got.Source != lanyard.SourceLDAP || got.SourceID != -src.ID {
+			t.Errorf("the user of a deleted source: %+v, %v (want source_id %d)", got, err, -src.ID)
+		}
+		if users, err := tx.DirectoryUsers(src.ID); err != nil || len(users) != 0 {
+			t.Errorf("the deleted source still has users %v, %v", users, err)
+		}
+		if got, err := tx.UserByID(c.ID); err != nil || got.SourceID != other.ID {
+			t.Errorf("another source's user: %+v, %v", got, err)
 		}
 		return nil
 	})

@@ -6,8 +6,10 @@
 -- state after the last completed sync ('' = the next one is full);
 -- last_report that sync's report as JSON; last_error why the last sync
 -- that failed did ('' once one completes). Times are microseconds (UTC).
+-- AUTOINCREMENT: a source's id is never given to another source, even
+-- after it is deleted (users.source_id names it; postgres: BIGSERIAL).
 CREATE TABLE directory_sources (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     name            TEXT    NOT NULL UNIQUE,
     kind            TEXT    NOT NULL CHECK (kind IN ('ad', 'openldap')),
     url             TEXT    NOT NULL,

@@ -24,7 +24,7 @@ function showReport(r) {
     parts.push(table('Changes', [
       { label: 'Action', cell: (c) => label(c.action) },
       { label: 'Login', cell: (c) => c.login },
-      { label: 'What', cell: (c) => [(c.fields || []).join(', '), c.moved ? ' (policy changed: cards update due)' : '', c.cards && c.cards.length ? ` cards ${c.cards.join(', ')}` : ''].join('') || '—' },
+      { label: 'What', cell: (c) => [(c.fields || []).join(', '), c.moved ? ' (policy changed: cards update due)' : '', c.cards && c.cards.length ? ` cards ${c.cards.join(', ')}` : '', c.warning ? ` — warning: ${c.warning}` : ''].join('') || '—' },
     ], r.changes, ''));
   }
   if (r.omitted) parts.push(h('p', {}, `And ${r.omitted} more.`));
