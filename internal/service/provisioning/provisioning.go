@@ -29,10 +29,14 @@ import (
 
 // Leavers handles the cards of a user who left, in the caller's
 // transaction, as the user's policy says (the card workflows:
-// cardops.Cards.LeaveTx). after, when not nil, is called once tx has
-// committed (to tell agents of changed AirCards).
+// cardops.Cards.LeaveTx). u is the account as written (disabled; a
+// deleted one out of its groups); before is it as it was before the
+// change, from which the policy (and so the leaver action) is computed:
+// a SCIM DELETE empties the groups a policy may be linked by. after,
+// when not nil, is called once tx has committed (to tell agents of
+// changed AirCards).
 type Leavers interface {
-	LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) (after func(context.Context), err error)
+	LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u, before *lanyard.User) (after func(context.Context), err error)
 }
 
 // Config holds the capability's dependencies. Store, Now and Rand are

@@ -26,7 +26,7 @@ type recordLeavers struct {
 	fail  bool
 }
 
-func (r *recordLeavers) LeaveTx(_ context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) (func(context.Context), error) {
+func (r *recordLeavers) LeaveTx(_ context.Context, tx lanyard.Tx, p *lanyard.Principal, u, _ *lanyard.User) (func(context.Context), error) {
 	got, err := tx.UserByID(u.ID)
 	if err != nil {
 		return nil, err
@@ -414,7 +414,7 @@ func runAll(t *testing.T, o func() servicetest.Options) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *env)
-	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}} {
+	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, o())) })
 	}
 }

@@ -192,6 +192,7 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 				return err
 			}
 		}
+		before := *u
 		wasDisabled := u.Disabled
 		u.Disabled, u.Groups, u.UpdatedAt = true, []string{}, s.rec.Clock()
 		if err := tx.UpdateUser(u); err != nil {
@@ -203,7 +204,7 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 		}
 		c.changed = []string{"deleted"}
 		if !wasDisabled {
-			return s.leave(ctx, tx, p, u, c)
+			return s.leave(ctx, tx, p, u, &before, c)
 		}
 		return nil
 	})
@@ -215,8 +216,9 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 }
 
 // leave ends a deactivated user's sessions and API tokens and hands
-// their cards to the leaver handling, in tx.
-func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, c *userChange) error {
+// their cards to the leaver handling, in tx; before is the account as it
+// was before the change (for its policy).
+func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u, before *lanyard.User, c *userChange) error {
 	var err error
 	if c.sessions, c.tokens, err = identity.EndCredentials(tx, u.ID); err != nil {
 		return err
@@ -224,7 +226,7 @@ func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	if s.leavers == nil {
 		return nil
 	}
-	c.leaverAfter, err = s.leavers.LeaveTx(ctx, tx, p, u)
+	c.leaverAfter, err = s.leavers.LeaveTx(ctx, tx, p, u, before)
 	return err
 }
 
@@ -280,7 +282,7 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	case u.Disabled && (old.ID == 0 || !old.Disabled):
 		if old.ID != 0 {
 			c.action = "scim.user.deactivate"
-			return s.leave(ctx, tx, p, u, c)
+			return s.leave(ctx, tx, p, u, &old, c)
 		}
 	case !u.Disabled && old.ID != 0 && old.Disabled && c.action != "scim.user.create":
 		c.action = "scim.user.reactivate" // its cards stay as the leaver handling left them
