@@ -146,16 +146,16 @@ func runUsers(t *testing.T, e *env) {
 	}
 	// Entra ID asks for the user by userName, in whatever case.
 	for _, f := range []string{`userName eq "ann.lee@EXAMPLE.com"`, `externalId eq "ann"`, `id eq "` + got.ID + `"`, `name.givenName sw "an"`} {
-		lr, err := e.prov.ListUsers(ctx, f, 1, 100)
+		lr, err := e.prov.ListUsers(ctx, e.client, f, 1, 100)
 		if err != nil || lr.TotalResults != 1 || lr.Resources[0].(*scim.User).ID != got.ID {
 			t.Fatalf("filter %s: %+v, %v", f, lr, err)
 		}
 	}
-	lr, err := e.prov.ListUsers(ctx, `externalId eq "ANN"`, 1, 100) // externalId is caseExact
+	lr, err := e.prov.ListUsers(ctx, e.client, `externalId eq "ANN"`, 1, 100) // externalId is caseExact
 	if err != nil || lr.TotalResults != 0 {
 		t.Fatalf("externalId eq ANN: %+v %v", lr, err)
 	}
-	_, err = e.prov.ListUsers(ctx, `userName eq`, 1, 100)
+	_, err = e.prov.ListUsers(ctx, e.client, `userName eq`, 1, 100)
 	wantSCIM(t, "bad filter", err, 400, scim.TypeInvalidFilter)
 
 	// Entra ID's update: replace by filter path and active as a string.
@@ -257,10 +257,10 @@ func runCollisions(t *testing.T, e *env) {
 	wantSCIM(t, "bad userName", err, 400, scim.TypeInvalidValue)
 	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"fay","emails":[{"value":"not an address"}]}`))
 	wantSCIM(t, "bad e-mail", err, 400, scim.TypeInvalidValue)
-	_, err = e.prov.GetUser(ctx, "nope")
+	_, err = e.prov.GetUser(ctx, e.client, "nope")
 	wantSCIM(t, "unknown id", err, 404, "")
 	// A local account is not a SCIM resource.
-	_, err = e.prov.GetUser(ctx, e.account(login).ExternalID)
+	_, err = e.prov.GetUser(ctx, e.client, e.account(login).ExternalID)
 	wantSCIM(t, "local account by its empty id", err, 404, "")
 }
 
@@ -312,19 +312,19 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 	if n := len(e.actions("scim:entra")); n != before {
 		t.Fatalf("a no-op group PATCH added %d events", n-before)
 	}
-	got, err := e.prov.GetGroup(ctx, g.ID, true)
+	got, err := e.prov.GetGroup(ctx, e.client, g.ID, true)
 	if err != nil || len(got.Members) != 2 {
 		t.Fatalf("group %+v %v", got, err)
 	}
-	lr, err := e.prov.ListGroups(ctx, `displayName eq "card operators"`, 1, 10, false)
+	lr, err := e.prov.ListGroups(ctx, e.client, `displayName eq "card operators"`, 1, 10, false)
 	if err != nil || lr.TotalResults != 1 || lr.Resources[0].(*scim.Group).Members != nil {
 		t.Fatalf("list groups: %+v %v", lr, err)
 	}
-	lr, err = e.prov.ListGroups(ctx, `members[value eq "`+ids[2]+`"]`, 1, 10, true)
+	lr, err = e.prov.ListGroups(ctx, e.client, `members[value eq "`+ids[2]+`"]`, 1, 10, true)
 	if err != nil || lr.TotalResults != 1 {
 		t.Fatalf("list groups by member: %+v %v", lr, err)
 	}
-	hal, err := e.prov.GetUser(ctx, ids[1])
+	hal, err := e.prov.GetUser(ctx, e.client, ids[1])
 	if err != nil || len(hal.Groups) != 1 || hal.Groups[0].Display != "Card Operators" {
 		t.Fatalf("hal's groups %+v %v", hal, err)
 	}
@@ -337,11 +337,11 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 	if u := e.account("ida@example.com"); !u.Disabled || len(u.Groups) != 0 {
 		t.Fatalf("deleted: %+v", u)
 	}
-	_, err = e.prov.GetUser(ctx, ids[2])
+	_, err = e.prov.GetUser(ctx, e.client, ids[2])
 	wantSCIM(t, "deleted user", err, 404, "")
 	err = e.prov.DeleteUser(ctx, e.client, ids[2])
 	wantSCIM(t, "deleted twice", err, 404, "")
-	if lr, _ := e.prov.ListUsers(ctx, "", 1, 100); lr.TotalResults != 2 {
+	if lr, _ := e.prov.ListUsers(ctx, e.client, "", 1, 100); lr.TotalResults != 2 {
 		t.Fatalf("listed %d users", lr.TotalResults)
 	}
 	back, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"ida@example.com"}`))
@@ -355,11 +355,11 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 		t.Fatalf("after group delete: %v", groups("hal@example.com"))
 	}
 	// Paging.
-	lr, err = e.prov.ListUsers(ctx, "", 2, 1)
+	lr, err = e.prov.ListUsers(ctx, e.client, "", 2, 1)
 	if err != nil || lr.TotalResults != 3 || lr.ItemsPerPage != 1 || lr.StartIndex != 2 || lr.Resources[0].(*scim.User).ID != ids[1] {
 		t.Fatalf("page: %+v %v", lr, err)
 	}
-	if lr, err = e.prov.ListUsers(ctx, `userName ew "@example.com"`, 3, 5); err != nil || lr.TotalResults != 3 || lr.ItemsPerPage != 1 {
+	if lr, err = e.prov.ListUsers(ctx, e.client, `userName ew "@example.com"`, 3, 5); err != nil || lr.TotalResults != 3 || lr.ItemsPerPage != 1 {
 		t.Fatalf("filtered page: %+v %v", lr, err)
 	}
 }
@@ -414,11 +414,77 @@ func runAll(t *testing.T, o func() servicetest.Options) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *env)
-	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
+	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"Clients", runClients}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, o())) })
 	}
 }
 
 func TestProvisioningSQLite(t *testing.T) {
 	runAll(t, func() servicetest.Options { return servicetest.Options{} })
+}
+
+// client authenticates a new token named name.
+func (e *env) newClient(name string) *lanyard.Principal {
+	e.t.Helper()
+	tok, err := e.prov.CreateToken(e.t.Context(), e.st.Admin, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := e.prov.Authenticate(e.t.Context(), tok.Secret, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// runClients: a SCIM client sees and changes only the users and groups
+// it pushed; a replacement token of the same client (name "entra/…")
+// manages its predecessor's.
+func runClients(t *testing.T, e *env) {
+	ctx := t.Context()
+	u, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"jo@example.com","externalId":"jo"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.prov.CreateGroup(ctx, e.client, &scim.Group{DisplayName: "Entra Staff", Members: []scim.Ref{{Value: u.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	okta := e.newClient("okta")
+	for _, f := range []string{"", `userName eq "jo@example.com"`, `externalId eq "jo"`, `id eq "` + u.ID + `"`, `userName sw "jo"`} {
+		if lr, err := e.prov.ListUsers(ctx, okta, f, 1, 100); err != nil || lr.TotalResults != 0 {
+			t.Errorf("okta lists users %q: %+v %v", f, lr, err)
+		}
+	}
+	for _, f := range []string{"", `displayName eq "Entra Staff"`, `id eq "` + g.ID + `"`} {
+		if lr, err := e.prov.ListGroups(ctx, okta, f, 1, 100, true); err != nil || lr.TotalResults != 0 {
+			t.Errorf("okta lists groups %q: %+v %v", f, lr, err)
+		}
+	}
+	_, err = e.prov.GetUser(ctx, okta, u.ID)
+	wantSCIM(t, "okta gets entra's user", err, 404, "")
+	_, err = e.prov.PatchUser(ctx, okta, u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":false}]}`))
+	wantSCIM(t, "okta deactivates entra's user", err, 404, "")
+	wantSCIM(t, "okta deletes entra's user", e.prov.DeleteUser(ctx, okta, u.ID), 404, "")
+	_, err = e.prov.GetGroup(ctx, okta, g.ID, true)
+	wantSCIM(t, "okta gets entra's group", err, 404, "")
+	_, err = e.prov.PatchGroup(ctx, okta, g.ID, patch(t, `{"Operations":[{"op":"replace","path":"displayName","value":"Mine"}]}`))
+	wantSCIM(t, "okta renames entra's group", err, 404, "")
+	wantSCIM(t, "okta deletes entra's group", e.prov.DeleteGroup(ctx, okta, g.ID), 404, "")
+	_, err = e.prov.CreateGroup(ctx, okta, &scim.Group{DisplayName: "Okta", Members: []scim.Ref{{Value: u.ID}}})
+	wantSCIM(t, "okta groups entra's user", err, 400, scim.TypeInvalidValue)
+	if a := e.account("jo@example.com"); a.Disabled || !slices.Equal(a.Groups, []string{"Entra Staff"}) {
+		t.Fatalf("entra's user changed: %+v", a)
+	}
+	// A replacement token of client entra manages what entra pushed.
+	next := e.newClient("entra/2027")
+	if _, err := e.prov.GetUser(ctx, next, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.prov.PatchGroup(ctx, next, g.ID, patch(t, `{"Operations":[{"op":"replace","path":"displayName","value":"Entra Staff 2"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.prov.DeleteUser(ctx, next, u.ID); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -63,10 +63,10 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 	c := &userChange{action: "scim.user.create"}
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		u = &lanyard.User{Source: lanyard.SourceSCIM, Roles: lanyard.Roles{lanyard.RoleUser}, Groups: []string{}}
-		su := &lanyard.SCIMUser{}
+		su := &lanyard.SCIMUser{Client: clientOf(p)}
 		if o, err := tx.UserByLogin(strings.TrimSpace(in.UserName)); err == nil && o.Source == lanyard.SourceSCIM {
-			if so, err := tx.SCIMUser(o.ID); err == nil && so.Deleted {
-				u, su = o, so // deleted before: it comes back
+			if so, err := tx.SCIMUser(o.ID); err == nil && so.Deleted && so.Client == su.Client {
+				u, su = o, so // deleted before by this client: it comes back
 			}
 		}
 		if err := s.write(ctx, tx, p, u, su, in, c); err != nil && !errors.Is(err, errUnchanged) {
@@ -83,8 +83,9 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 	return out, nil
 }
 
-// load finds the SCIM account id (404 when unknown or deleted).
-func load(tx lanyard.Tx, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
+// load finds the SCIM account id of client (404 when unknown, deleted or
+// another client's).
+func load(tx lanyard.Tx, client, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
 	u, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, id)
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, nil, scim.NotFound("User", id)
@@ -93,17 +94,17 @@ func load(tx lanyard.Tx, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
 		return nil, nil, err
 	}
 	su, err := tx.SCIMUser(u.ID)
-	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && su.Deleted {
+	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && (su.Deleted || su.Client != client) {
 		return nil, nil, scim.NotFound("User", id)
 	}
 	return u, su, err
 }
 
-// GetUser returns the user id.
-func (s *Provisioning) GetUser(ctx context.Context, id string) (*scim.User, error) {
+// GetUser returns the user id of p's client.
+func (s *Provisioning) GetUser(ctx context.Context, p *lanyard.Principal, id string) (*scim.User, error) {
 	var out *scim.User
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		u, su, err := load(tx, id)
+		u, su, err := load(tx, clientOf(p), id)
 		if err != nil {
 			return err
 		}
@@ -143,7 +144,7 @@ func (s *Provisioning) modify(ctx context.Context, p *lanyard.Principal, id stri
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		var su *lanyard.SCIMUser
 		var err error
-		if u, su, err = load(tx, id); err != nil {
+		if u, su, err = load(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		cur, err := s.render(tx, u, su)
@@ -161,7 +162,7 @@ func (s *Provisioning) modify(ctx context.Context, p *lanyard.Principal, id stri
 		return err
 	})
 	if errors.Is(err, errUnchanged) {
-		return s.GetUser(ctx, id)
+		return s.GetUser(ctx, p, id)
 	}
 	if err != nil {
 		return nil, err
@@ -180,7 +181,7 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		var su *lanyard.SCIMUser
 		var err error
-		if u, su, err = load(tx, id); err != nil {
+		if u, su, err = load(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		gs, err := tx.SCIMGroupsOfUser(u.ID)
@@ -235,7 +236,7 @@ func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, su *lanyard.SCIMUser, in *scim.User, c *userChange) error {
 	old := *u
 	oldSU := *su
-	attrs, err := s.fromResource(tx, in, u)
+	attrs, err := s.fromResource(tx, su.Client, in, u)
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 // userName. The e-mail is the primary one, else the work one, else the
 // first. The manager's e-mail is that of the SCIM user the enterprise
 // extension's manager names, when Lanyard has one.
-func (s *Provisioning) fromResource(tx lanyard.Tx, in *scim.User, u *lanyard.User) (storedAttrs, error) {
+func (s *Provisioning) fromResource(tx lanyard.Tx, client string, in *scim.User, u *lanyard.User) (storedAttrs, error) {
 	login := strings.TrimSpace(in.UserName)
 	if login == "" {
 		return storedAttrs{}, scim.Errorf(scim.TypeInvalidValue, "userName is required")
@@ -349,11 +350,11 @@ func (s *Provisioning) fromResource(tx lanyard.Tx, in *scim.User, u *lanyard.Use
 		attrs.Manager = strings.TrimSpace(in.Enterprise.Manager.Value)
 	}
 	if attrs.Manager != "" {
-		m, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, attrs.Manager)
+		m, _, err := load(tx, client, attrs.Manager)
 		switch {
 		case err == nil:
 			u.ManagerEmail = m.Email
-		case !lanyard.IsCode(err, lanyard.ENotFound):
+		case !isSCIMError(err):
 			return storedAttrs{}, err
 		}
 	}
@@ -423,12 +424,18 @@ func (s *Provisioning) render(tx lanyard.SCIMStore, u *lanyard.User, su *lanyard
 	return out, nil
 }
 
+func isSCIMError(err error) bool {
+	var se *scim.Error
+	return errors.As(err, &se)
+}
+
 // ListUsers answers a query (RFC 7644 section 3.4.2): filter ("" for
 // all), startIndex (1-based) and count (at most scim.MaxResults).
 // userName, externalId and id equality, the filters Entra ID and Okta
 // send before creating a user, are looked up by index; any other filter
-// is evaluated over all SCIM users.
-func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex, count int) (*scim.ListResponse, error) {
+// is evaluated over all SCIM users. Only p's client's users are seen.
+func (s *Provisioning) ListUsers(ctx context.Context, p *lanyard.Principal, filter string, startIndex, count int) (*scim.ListResponse, error) {
+	client := clientOf(p)
 	f, err := parseFilter(filter)
 	if err != nil {
 		return nil, err
@@ -437,11 +444,11 @@ func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex,
 	var out *scim.ListResponse
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		if f == nil {
-			total, err := tx.CountSCIMUsers()
+			total, err := tx.CountSCIMUsers(client)
 			if err != nil {
 				return err
 			}
-			us, sus, err := tx.ListSCIMUsers(startIndex-1, max(count, 0))
+			us, sus, err := tx.ListSCIMUsers(client, startIndex-1, max(count, 0))
 			if err != nil {
 				return err
 			}
@@ -459,7 +466,7 @@ func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex,
 			out.ItemsPerPage = len(out.Resources)
 			return nil
 		}
-		us, sus, err := s.candidates(tx, f)
+		us, sus, err := s.candidates(tx, client, f)
 		if err != nil {
 			return err
 		}
@@ -498,10 +505,10 @@ func eqString(f scim.Filter, core string) (name, value string, ok bool) {
 
 // candidates are the users f may match: found by index for the
 // equality filters clients send, all SCIM users otherwise.
-func (s *Provisioning) candidates(tx lanyard.Tx, f scim.Filter) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
+func (s *Provisioning) candidates(tx lanyard.Tx, client string, f scim.Filter) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
 	name, v, ok := eqString(f, scim.UserSchema)
 	if !ok || name != "username" && name != "externalid" && name != "id" {
-		return tx.ListSCIMUsers(0, 0)
+		return tx.ListSCIMUsers(client, 0, 0)
 	}
 	var us []*lanyard.User
 	switch name {
@@ -519,7 +526,7 @@ func (s *Provisioning) candidates(tx lanyard.Tx, f scim.Filter) ([]*lanyard.User
 			us = append(us, u)
 		}
 	case "externalid":
-		ids, err := tx.SCIMUserIDsByExternalID(v)
+		ids, err := tx.SCIMUserIDsByExternalID(client, v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -538,7 +545,7 @@ func (s *Provisioning) candidates(tx lanyard.Tx, f scim.Filter) ([]*lanyard.User
 			continue
 		}
 		su, err := tx.SCIMUser(u.ID)
-		if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && su.Deleted {
+		if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && (su.Deleted || su.Client != client) {
 			continue
 		}
 		if err != nil {
