@@ -268,7 +268,7 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 	ctx := t.Context()
 	var ids []string
 	for _, n := range []string{"gil", "hal", "ida"} {
-		u, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"`+n+`@example.com","emails":[{"value":"`+n+`@example.com","type":"work"}]}`))
+		u, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"`+n+`@example.com","externalId":"`+n+`","emails":[{"value":"`+n+`@example.com","type":"work"}]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +344,7 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 	if lr, _ := e.prov.ListUsers(ctx, e.client, "", 1, 100); lr.TotalResults != 2 {
 		t.Fatalf("listed %d users", lr.TotalResults)
 	}
-	back, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"ida@example.com"}`))
+	back, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"ida@example.com","externalId":"ida"}`))
 	if err != nil || back.ID != ids[2] || e.account("ida@example.com").Disabled {
 		t.Fatalf("back: %+v %v", back, err)
 	}
@@ -414,7 +414,7 @@ func runAll(t *testing.T, o func() servicetest.Options) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *env)
-	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"Clients", runClients}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
+	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"Clients", runClients}, {"Revive", runRevive}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, o())) })
 	}
 }
@@ -486,5 +486,83 @@ func runClients(t *testing.T, e *env) {
 	}
 	if err := e.prov.DeleteUser(ctx, next, u.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// setRoles gives the account login roles, as an administrator would.
+func (e *env) setRoles(login string, roles ...lanyard.Role) {
+	e.t.Helper()
+	if err := e.st.Store.Update(e.t.Context(), func(tx lanyard.Tx) error {
+		u, err := tx.UserByLogin(login)
+		if err != nil {
+			return err
+		}
+		u.Roles = roles
+		return tx.UpdateUser(u)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// runRevive: a deleted SCIM userName comes back only to the same client
+// with the same externalId; deactivation, deletion and reactivation
+// take staff roles away (audited), so no account comes back with them.
+func runRevive(t *testing.T, e *env) {
+	ctx := t.Context()
+	u, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"kim@example.com","externalId":"k1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff := []lanyard.Role{lanyard.RoleUser, lanyard.RoleOperator}
+	e.setRoles("kim@example.com", staff...)
+	if _, err := e.prov.PatchUser(ctx, e.client, u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":false}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.account("kim@example.com").Roles; !slices.Equal(got, lanyard.Roles{lanyard.RoleUser}) {
+		t.Fatalf("roles after deactivation %v", got)
+	}
+	e.setRoles("kim@example.com", staff...) // given while disabled, say
+	if _, err := e.prov.PatchUser(ctx, e.client, u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.account("kim@example.com").Roles; !slices.Equal(got, lanyard.Roles{lanyard.RoleUser}) {
+		t.Fatalf("roles after reactivation %v", got)
+	}
+	e.setRoles("kim@example.com", staff...)
+	if err := e.prov.DeleteUser(ctx, e.client, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.account("kim@example.com").Roles; !slices.Equal(got, lanyard.Roles{lanyard.RoleUser}) {
+		t.Fatalf("roles after delete %v", got)
+	}
+	var evs []*lanyard.AuditEvent
+	if err := e.st.Store.View(ctx, func(tx lanyard.Tx) (err error) {
+		evs, err = tx.ListAudit(lanyard.AuditFilter{Actor: "scim:entra", Limit: 100})
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if strings.Contains(string(ev.Details), `"roles_removed":["operator"]`) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d events record the operator role taken away, want 3 (deactivate, reactivate, delete)", n)
+	}
+	// A new person given the freed userName does not get the account.
+	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"kim@example.com","externalId":"k2"}`))
+	wantSCIM(t, "revive with another externalId", err, 409, scim.TypeUniqueness)
+	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"kim@example.com"}`))
+	wantSCIM(t, "revive without externalId", err, 409, scim.TypeUniqueness)
+	_, err = e.prov.CreateUser(ctx, e.newClient("okta"), user(t, `{"userName":"kim@example.com","externalId":"k1"}`))
+	wantSCIM(t, "revive by another client", err, 409, scim.TypeUniqueness)
+	back, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"kim@example.com","externalId":"k1"}`))
+	if err != nil || back.ID != u.ID {
+		t.Fatalf("revive by the same client and externalId: %+v %v", back, err)
+	}
+	if a := e.account("kim@example.com"); a.Disabled || !slices.Equal(a.Roles, lanyard.Roles{lanyard.RoleUser}) {
+		t.Fatalf("revived: %+v", a)
 	}
 }

@@ -30,6 +30,7 @@ var errUnchanged = errors.New("unchanged")
 type userChange struct {
 	action      string // scim.user.create, .update, .deactivate, .reactivate, .delete
 	changed     []string
+	rolesGone   lanyard.Roles // staff roles taken away (stripRoles)
 	sessions    int
 	tokens      int
 	leaverAfter func(context.Context)
@@ -39,6 +40,9 @@ func (c *userChange) event(s *Provisioning, p *lanyard.Principal, u *lanyard.Use
 	d := map[string]any{"scim_id": u.ExternalID, "changed": c.changed}
 	if c.sessions > 0 || c.tokens > 0 {
 		d["sessions_ended"], d["tokens_revoked"] = c.sessions, c.tokens
+	}
+	if len(c.rolesGone) > 0 {
+		d["roles_removed"] = c.rolesGone
 	}
 	return s.rec.Event(p, c.action, "user", u.Login, d)
 }
@@ -56,7 +60,11 @@ func (s *Provisioning) committed(ctx context.Context, c *userChange) {
 // CreateUser creates the account a SCIM client posted (RFC 7644 section
 // 3.3). A userName (or UPN) held by a local, directory or other account
 // is 409 uniqueness: accounts from different sources are never merged.
-// One the client deleted before (kept, disabled) comes back.
+// One the same client deleted before (kept, disabled) comes back only
+// when the client sends the externalId it had (the same person in the
+// client's directory); a new person given a freed userName would
+// otherwise inherit the old account's cards, second factor and history,
+// so that is 409 too.
 func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in *scim.User) (*scim.User, error) {
 	var out *scim.User
 	var u *lanyard.User
@@ -65,8 +73,14 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 		u = &lanyard.User{Source: lanyard.SourceSCIM, Roles: lanyard.Roles{lanyard.RoleUser}, Groups: []string{}}
 		su := &lanyard.SCIMUser{Client: clientOf(p)}
 		if o, err := tx.UserByLogin(strings.TrimSpace(in.UserName)); err == nil && o.Source == lanyard.SourceSCIM {
-			if so, err := tx.SCIMUser(o.ID); err == nil && so.Deleted && so.Client == su.Client {
+			so, err := tx.SCIMUser(o.ID)
+			switch {
+			case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
+				return err
+			case err == nil && so.Deleted && so.Client == su.Client && so.ExternalID != "" && so.ExternalID == strings.TrimSpace(in.ExternalID):
 				u, su = o, so // deleted before by this client: it comes back
+			case err == nil && so.Deleted:
+				return scim.Conflict("userName %q belonged to a deleted SCIM user with another externalId (or another client); an administrator renames or removes that account before the name is given again", o.Login)
 			}
 		}
 		if err := s.write(ctx, tx, p, u, su, in, c); err != nil && !errors.Is(err, errUnchanged) {
@@ -196,6 +210,7 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 		before := *u
 		wasDisabled := u.Disabled
 		u.Disabled, u.Groups, u.UpdatedAt = true, []string{}, s.rec.Clock()
+		c.strip(u)
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
@@ -204,6 +219,9 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 			return err
 		}
 		c.changed = []string{"deleted"}
+		if len(c.rolesGone) > 0 {
+			c.changed = append(c.changed, "roles")
+		}
 		if !wasDisabled {
 			return s.leave(ctx, tx, p, u, &before, c)
 		}
@@ -260,6 +278,9 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 		}
 		c.changed = []string{"created"}
 	} else {
+		if old.Disabled != u.Disabled || oldSU.Deleted {
+			c.strip(u)
+		}
 		c.changed = changedFields(&old, u, &oldSU, su)
 		if len(c.changed) == 0 {
 			return errUnchanged
@@ -291,6 +312,28 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	return nil
 }
 
+// strip takes u's staff roles away (it keeps user) when its account is
+// deactivated, deleted, reactivated or revived by a SCIM client: the
+// client may only grant user, so an account that comes back never
+// brings staff powers with it; an administrator gives them again. The
+// roles taken go in the audit event.
+func (c *userChange) strip(u *lanyard.User) {
+	var keep lanyard.Roles
+	for _, r := range u.Roles {
+		if r == lanyard.RoleUser {
+			keep = append(keep, r)
+		} else {
+			c.rolesGone = append(c.rolesGone, r)
+		}
+	}
+	if len(c.rolesGone) > 0 {
+		u.Roles = append(lanyard.Roles{}, keep...)
+		if len(u.Roles) == 0 {
+			u.Roles = lanyard.Roles{lanyard.RoleUser}
+		}
+	}
+}
+
 func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 	out := []string{}
 	for _, f := range []struct {
@@ -300,7 +343,7 @@ func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 		{"login", a.Login == b.Login}, {"display_name", a.DisplayName == b.DisplayName}, {"email", a.Email == b.Email},
 		{"upn", a.UPN == b.UPN}, {"manager_email", a.ManagerEmail == b.ManagerEmail}, {"disabled", a.Disabled == b.Disabled},
 		{"external_id", sa.ExternalID == sb.ExternalID}, {"attributes", string(sa.Attributes) == string(sb.Attributes)},
-		{"deleted", sa.Deleted == sb.Deleted},
+		{"deleted", sa.Deleted == sb.Deleted}, {"roles", slices.Equal(a.Roles, b.Roles)},
 	} {
 		if !f.same {
 			out = append(out, f.name)
