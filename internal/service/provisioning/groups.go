@@ -166,6 +166,12 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 	if len(name) > 256 || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return scim.Errorf(scim.TypeInvalidValue, "displayName: at most 256 printable characters")
 	}
+	// User.Groups is one namespace for SCIM group names and directory
+	// group DNs (RFC 4514: "CN=Staff,OU=…"); a name with '=' could make
+	// a SCIM client's members match a policy linked to a directory group.
+	if strings.Contains(name, "=") {
+		return scim.Errorf(scim.TypeInvalidValue, "displayName %q: '=' is not allowed (it would read as a directory group's DN)", name)
+	}
 	o, err := tx.SCIMGroupByName(name)
 	switch {
 	case err == nil && o.ID != g.ID && o.Client != g.Client:

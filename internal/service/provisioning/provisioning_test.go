@@ -293,6 +293,12 @@ func runGroupsAndDelete(t *testing.T, e *env) {
 	wantSCIM(t, "same group name", err, 409, scim.TypeUniqueness)
 	_, err = e.prov.CreateGroup(ctx, e.client, &scim.Group{DisplayName: "X", Members: []scim.Ref{{Value: "nope"}}})
 	wantSCIM(t, "unknown member", err, 400, scim.TypeInvalidValue)
+	// A name that reads as a directory group's DN is refused, on create
+	// and on rename.
+	_, err = e.prov.CreateGroup(ctx, e.client, &scim.Group{DisplayName: "CN=Domain Admins,CN=Users,DC=example,DC=com", Members: []scim.Ref{{Value: ids[0]}}})
+	wantSCIM(t, "DN-like group name", err, 400, scim.TypeInvalidValue)
+	_, err = e.prov.PatchGroup(ctx, e.client, g.ID, patch(t, `{"Operations":[{"op":"replace","path":"displayName","value":"cn=staff,dc=example"}]}`))
+	wantSCIM(t, "rename to a DN-like name", err, 400, scim.TypeInvalidValue)
 	// Entra ID: add one, remove one listed in the value, rename.
 	if _, err = e.prov.PatchGroup(ctx, e.client, g.ID, patch(t, `{"Operations":[
 		{"op":"Add","path":"members","value":[{"value":"`+ids[2]+`"}]},
