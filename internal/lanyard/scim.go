@@ -64,6 +64,11 @@ type SCIMStore interface {
 	// replace).
 	PutSCIMUser(u *SCIMUser) error
 	SCIMUser(userID int64) (*SCIMUser, error)
+	// UsersByLoginFold lists the accounts (any source) whose login is
+	// login ignoring ASCII case, by id: SCIM's userName is
+	// case-insensitive (RFC 7643 section 4.1.1), Lanyard's logins are
+	// exact.
+	UsersByLoginFold(login string) ([]*User, error)
 	// ListSCIMUsers returns client's SCIM accounts that are not deleted,
 	// with their attributes, in id order, from offset, at most limit (0:
 	// all).

@@ -49,3 +49,6 @@ func (*tx) SCIMGroupMembers(int64) ([]*lanyard.User, error) {
 func (*tx) SCIMGroupsOfUser(int64) ([]*lanyard.SCIMGroup, error) {
 	return nil, notImplemented("SCIMGroupsOfUser")
 }
+func (*tx) UsersByLoginFold(string) ([]*lanyard.User, error) {
+	return nil, notImplemented("UsersByLoginFold")
+}

@@ -253,6 +253,27 @@ func runCollisions(t *testing.T, e *env) {
 	wantSCIM(t, "userName of a SCIM user", err, 409, scim.TypeUniqueness)
 	_, err = e.prov.PatchUser(ctx, e.client, a.ID, patch(t, `{"Operations":[{"op":"replace","path":"userName","value":"carl@example.com"}]}`))
 	wantSCIM(t, "rename onto a local account", err, 409, scim.TypeUniqueness)
+	// Logins compare ignoring case against SCIM's userName (RFC 7643
+	// section 4.1.1): "Quinn" cannot sit beside local "quinn".
+	if _, err := e.st.Service.Identity.CreateUser(ctx, e.st.Admin, identity.UserInput{Login: "quinn"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"Quinn"}`))
+	wantSCIM(t, "userName of a local login in another case", err, 409, scim.TypeUniqueness)
+	_, err = e.prov.PatchUser(ctx, e.client, a.ID, patch(t, `{"Operations":[{"op":"replace","path":"userName","value":"QUINN"}]}`))
+	wantSCIM(t, "rename onto a local login in another case", err, 409, scim.TypeUniqueness)
+	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"EVE@example.com"}`))
+	wantSCIM(t, "userName of a SCIM user in another case", err, 409, scim.TypeUniqueness)
+	sam, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"Sam"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr, err := e.prov.ListUsers(ctx, e.client, `userName eq "sAM"`, 1, 10); err != nil || lr.TotalResults != 1 || lr.Resources[0].(*scim.User).ID != sam.ID {
+		t.Fatalf("userName eq in another case: %+v %v", lr, err)
+	}
+	if u := e.account("quinn"); u.Source != lanyard.SourceLocal {
+		t.Fatalf("local account changed: %+v", u)
+	}
 	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"no spaces allowed"}`))
 	wantSCIM(t, "bad userName", err, 400, scim.TypeInvalidValue)
 	_, err = e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"fay","emails":[{"value":"not an address"}]}`))

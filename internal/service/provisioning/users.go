@@ -72,7 +72,14 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		u = &lanyard.User{Source: lanyard.SourceSCIM, Roles: lanyard.Roles{lanyard.RoleUser}, Groups: []string{}}
 		su := &lanyard.SCIMUser{Client: clientOf(p)}
-		if o, err := tx.UserByLogin(strings.TrimSpace(in.UserName)); err == nil && o.Source == lanyard.SourceSCIM {
+		same, err := tx.UsersByLoginFold(strings.TrimSpace(in.UserName))
+		if err != nil {
+			return err
+		}
+		for _, o := range same {
+			if o.Source != lanyard.SourceSCIM {
+				continue
+			}
 			so, err := tx.SCIMUser(o.ID)
 			switch {
 			case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
@@ -86,7 +93,6 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 		if err := s.write(ctx, tx, p, u, su, in, c); err != nil && !errors.Is(err, errUnchanged) {
 			return err
 		}
-		var err error
 		out, err = s.render(tx, u, su)
 		return err
 	})
@@ -411,20 +417,24 @@ func looksLikeUPN(login string) bool {
 	return ok && name != "" && suffix != "" && !strings.Contains(suffix, "@") && identity.ValidUPN(login)
 }
 
-// checkUnique refuses u's login or UPN when another account holds it:
-// 409 uniqueness, never a merge.
-func checkUnique(tx lanyard.UserStore, u *lanyard.User) error {
-	o, err := tx.UserByLogin(u.Login)
-	switch {
-	case err == nil && o.ID != u.ID:
-		return taken("userName", u.Login, o)
-	case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
+// checkUnique refuses u's login or UPN when another account holds it,
+// the login ignoring ASCII case (SCIM's userName is case-insensitive,
+// RFC 7643 section 4.1.1: "Admin" must not sit beside "admin"): 409
+// uniqueness, never a merge.
+func checkUnique(tx lanyard.Tx, u *lanyard.User) error {
+	same, err := tx.UsersByLoginFold(u.Login)
+	if err != nil {
 		return err
+	}
+	for _, o := range same {
+		if o.ID != u.ID {
+			return taken("userName", u.Login, o)
+		}
 	}
 	if u.UPN == "" {
 		return nil
 	}
-	o, err = tx.UserByUPN(u.UPN)
+	o, err := tx.UserByUPN(u.UPN)
 	switch {
 	case err == nil && o.ID != u.ID:
 		return taken("UPN", u.UPN, o)
@@ -556,14 +566,12 @@ func (s *Provisioning) candidates(tx lanyard.Tx, client string, f scim.Filter) (
 	var us []*lanyard.User
 	switch name {
 	case "username":
-		// userName compares ignoring case (RFC 7643 section 4.1.1);
-		// logins are exact, UPNs (userName when it looks like one) are
-		// unique ignoring case.
-		if u, err := tx.UserByLogin(v); err == nil {
-			us = append(us, u)
-		} else if u, err := tx.UserByUPN(v); err == nil && strings.EqualFold(u.Login, v) {
-			us = append(us, u)
+		// userName compares ignoring case (RFC 7643 section 4.1.1).
+		same, err := tx.UsersByLoginFold(v)
+		if err != nil {
+			return nil, nil, err
 		}
+		us = same
 	case "id":
 		if u, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, v); err == nil {
 			us = append(us, u)

@@ -31,6 +31,7 @@ var (
 	qListSCIMUsers = prepared(`SELECT ` + scimUserCols + ` FROM users u JOIN scim_users s ON s.user_id = u.id
 		WHERE u.source = ? AND s.client = ? AND s.deleted = ? ORDER BY u.id LIMIT ? OFFSET ?`)
 	qCountSCIMUsers  = prepared(`SELECT count(*) FROM users u JOIN scim_users s ON s.user_id = u.id WHERE u.source = ? AND s.client = ? AND s.deleted = ?`)
+	qUsersByLoginFold = prepared(`SELECT ` + userCols + ` FROM users WHERE lower(login) = lower(?) ORDER BY id`)
 	qSCIMUsersByExtl = prepared(`SELECT user_id FROM scim_users WHERE client = ? AND external_id = ? AND external_id <> '' AND deleted = ? ORDER BY user_id`)
 
 	qInsertSCIMGroup = prepared(`INSERT INTO scim_groups (resource_id, client, display_name, external_id, created_at, updated_at)
@@ -273,4 +274,40 @@ func (t scimTx) SCIMGroupMembers(groupID int64) ([]*lanyard.User, error) {
 func (t scimTx) SCIMGroupsOfUser(userID int64) ([]*lanyard.SCIMGroup, error) {
 	rows, err := t.rows(qSCIMGroupsOfUser, userID)
 	return collect(t.txn, rows, err, scanSCIMGroup)
+}
+
+func (t scimTx) UsersByLoginFold(login string) ([]*lanyard.User, error) {
+	rows, err := t.rows(qUsersByLoginFold, login)
+	us, err := collect(t.txn, rows, err, scanUser)
+	if err != nil {
+		return nil, err
+	}
+	// lower() folds beyond ASCII on PostgreSQL; the rule is ASCII.
+	out := us[:0]
+	for _, u := range us {
+		if asciiFold(u.Login, login) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// asciiFold reports whether a and b are equal ignoring ASCII case.
+func asciiFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

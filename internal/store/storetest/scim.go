@@ -112,6 +112,11 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		equal(t, "SCIMUserIDsByExternalID", ids, []int64{users[0].ID})
+		folded, err := tx.UsersByLoginFold("ANN")
+		if err != nil {
+			return err
+		}
+		equal(t, "UsersByLoginFold", folded, users[:1])
 		// Another client sees none of them.
 		if n, err = tx.CountSCIMUsers("other"); err != nil {
 			return err

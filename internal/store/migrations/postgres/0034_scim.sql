@@ -35,6 +35,10 @@ CREATE TABLE scim_users (
 );
 CREATE INDEX scim_users_external ON scim_users (client, external_id) WHERE external_id <> '';
 CREATE INDEX scim_users_client ON scim_users (client, user_id);
+-- SCIM's userName is case-insensitive (RFC 7643 section 4.1.1): a pushed
+-- login is refused when another account's equals it ignoring case, and
+-- userName eq filters find it so.
+CREATE INDEX users_login_lower ON users (lower(login));
 
 -- scim_groups: groups a SCIM client pushed; their members' users.user_groups
 -- hold display_name, by which policies link to them (unique over all
