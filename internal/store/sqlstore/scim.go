@@ -30,9 +30,9 @@ var (
 	qSCIMUser      = prepared(`SELECT user_id, client, external_id, attributes, deleted FROM scim_users WHERE user_id = ?`)
 	qListSCIMUsers = prepared(`SELECT ` + scimUserCols + ` FROM users u JOIN scim_users s ON s.user_id = u.id
 		WHERE u.source = ? AND s.client = ? AND s.deleted = ? ORDER BY u.id LIMIT ? OFFSET ?`)
-	qCountSCIMUsers  = prepared(`SELECT count(*) FROM users u JOIN scim_users s ON s.user_id = u.id WHERE u.source = ? AND s.client = ? AND s.deleted = ?`)
+	qCountSCIMUsers   = prepared(`SELECT count(*) FROM users u JOIN scim_users s ON s.user_id = u.id WHERE u.source = ? AND s.client = ? AND s.deleted = ?`)
 	qUsersByLoginFold = prepared(`SELECT ` + userCols + ` FROM users WHERE lower(login) = lower(?) ORDER BY id`)
-	qSCIMUsersByExtl = prepared(`SELECT user_id FROM scim_users WHERE client = ? AND external_id = ? AND external_id <> '' AND deleted = ? ORDER BY user_id`)
+	qSCIMUsersByExtl  = prepared(`SELECT user_id FROM scim_users WHERE client = ? AND external_id = ? AND external_id <> '' AND deleted = ? ORDER BY user_id`)
 
 	qInsertSCIMGroup = prepared(`INSERT INTO scim_groups (resource_id, client, display_name, external_id, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
