@@ -334,6 +334,11 @@ func (s *Provisioning) ListGroups(ctx context.Context, p *lanyard.Principal, fil
 			if gs, err = tx.ListSCIMGroups(client); err != nil {
 				return err
 			}
+			if f != nil {
+				if err := s.tooMany(len(gs), "groups"); err != nil {
+					return err
+				}
+			}
 		}
 		var match []*scim.Group
 		for _, g := range gs {

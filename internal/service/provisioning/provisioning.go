@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/scim"
 )
 
 // Leavers handles the cards of a user who left, in the caller's
@@ -56,7 +57,17 @@ type Config struct {
 	// CredentialsEnded, when set, is called after a commit that revoked
 	// a user's API tokens (identity's token cache is purged).
 	CredentialsEnded func()
+	// FilterScanLimit caps how many users or groups a filter without an
+	// index (anything but userName, externalId, id or displayName
+	// equality) evaluates in one request; a client with more gets 400
+	// tooMany. 0: DefaultFilterScanLimit.
+	FilterScanLimit int
 }
+
+// DefaultFilterScanLimit is FilterScanLimit's default: each candidate is
+// rendered with a query for its groups, so a request scanning 5,000
+// takes a second or so; the lookups clients sync with are indexed.
+const DefaultFilterScanLimit = 5000
 
 // Provisioning implements the SCIM operations.
 type Provisioning struct {
@@ -66,6 +77,7 @@ type Provisioning struct {
 	base     string
 	leavers  Leavers
 	credsEnd func()
+	scanMax  int
 }
 
 // New checks cfg and returns a Provisioning.
@@ -76,11 +88,25 @@ func New(cfg Config) (*Provisioning, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.FilterScanLimit <= 0 {
+		cfg.FilterScanLimit = DefaultFilterScanLimit
+	}
 	if cfg.CredentialsEnded == nil {
 		cfg.CredentialsEnded = func() {}
 	}
 	return &Provisioning{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, rand: cfg.Rand, log: cfg.Log,
-		base: strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2", leavers: cfg.Leavers, credsEnd: cfg.CredentialsEnded}, nil
+		base: strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2", leavers: cfg.Leavers, credsEnd: cfg.CredentialsEnded,
+		scanMax: cfg.FilterScanLimit}, nil
+}
+
+// tooMany refuses a filter that would scan n resources, above the limit
+// (RFC 7644 section 3.12: 400 tooMany, "the specified filter yields
+// many more results than the server is willing to calculate").
+func (s *Provisioning) tooMany(n int, what string) error {
+	if n <= s.scanMax {
+		return nil
+	}
+	return scim.Errorf(scim.TypeTooMany, "this filter is evaluated over all %d %s, more than the %d Lanyard scans per request; filter by userName, externalId or id (displayName or id for groups) equality", n, what, s.scanMax)
 }
 
 // BaseURL is the SCIM endpoint's URL, for meta.location.

@@ -441,7 +441,7 @@ func runAll(t *testing.T, o func() servicetest.Options) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *env)
-	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"Clients", runClients}, {"Revive", runRevive}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
+	}{{"Users", runUsers}, {"Collisions", runCollisions}, {"GroupsAndDelete", runGroupsAndDelete}, {"Tokens", runTokens}, {"Clients", runClients}, {"Revive", runRevive}, {"FilterCap", runFilterCap}, {"WiredDeleteRevokes", runWiredDeleteRevokes}} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, o())) })
 	}
 }
@@ -591,5 +591,54 @@ func runRevive(t *testing.T, e *env) {
 	}
 	if a := e.account("kim@example.com"); a.Disabled || !slices.Equal(a.Roles, lanyard.Roles{lanyard.RoleUser}) {
 		t.Fatalf("revived: %+v", a)
+	}
+}
+
+// runFilterCap: a filter without an index evaluates at most
+// FilterScanLimit users or groups; above it the client gets 400
+// tooMany, while the indexed lookups and plain paging still answer.
+func runFilterCap(t *testing.T, e *env) {
+	ctx := t.Context()
+	var gids []string
+	for _, n := range []string{"fa", "fb", "fc"} {
+		if _, err := e.prov.CreateUser(ctx, e.client, user(t, `{"userName":"`+n+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		g, err := e.prov.CreateGroup(ctx, e.client, &scim.Group{DisplayName: "g" + n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gids = append(gids, g.ID)
+	}
+	capped := func(limit int) *provisioning.Provisioning {
+		p, err := provisioning.New(provisioning.Config{Store: e.st.Store, Now: time.Now, Rand: rand.Reader, FilterScanLimit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	small := capped(2)
+	_, err := small.ListUsers(ctx, e.client, `userName sw "f"`, 1, 10)
+	wantSCIM(t, "unindexed user filter over the cap", err, 400, scim.TypeTooMany)
+	_, err = small.ListGroups(ctx, e.client, `displayName sw "g"`, 1, 10, false)
+	wantSCIM(t, "unindexed group filter over the cap", err, 400, scim.TypeTooMany)
+	if lr, err := small.ListUsers(ctx, e.client, `userName eq "fb"`, 1, 10); err != nil || lr.TotalResults != 1 {
+		t.Errorf("indexed filter: %+v %v", lr, err)
+	}
+	if lr, err := small.ListGroups(ctx, e.client, `id eq "`+gids[1]+`"`, 1, 10, false); err != nil || lr.TotalResults != 1 {
+		t.Errorf("indexed group filter: %+v %v", lr, err)
+	}
+	if lr, err := small.ListUsers(ctx, e.client, "", 1, 10); err != nil || lr.TotalResults != 3 {
+		t.Errorf("no filter: %+v %v", lr, err)
+	}
+	if lr, err := small.ListGroups(ctx, e.client, "", 1, 10, false); err != nil || lr.TotalResults != 3 {
+		t.Errorf("no group filter: %+v %v", lr, err)
+	}
+	at := capped(3)
+	if lr, err := at.ListUsers(ctx, e.client, `userName sw "f"`, 1, 10); err != nil || lr.TotalResults != 3 {
+		t.Errorf("at the cap: %+v %v", lr, err)
+	}
+	if lr, err := at.ListGroups(ctx, e.client, `displayName sw "g"`, 1, 10, false); err != nil || lr.TotalResults != 3 {
+		t.Errorf("groups at the cap: %+v %v", lr, err)
 	}
 }

@@ -557,10 +557,18 @@ func eqString(f scim.Filter, core string) (name, value string, ok bool) {
 }
 
 // candidates are the users f may match: found by index for the
-// equality filters clients send, all SCIM users otherwise.
+// equality filters clients send, all the client's SCIM users otherwise
+// (at most FilterScanLimit, else 400 tooMany).
 func (s *Provisioning) candidates(tx lanyard.Tx, client string, f scim.Filter) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
 	name, v, ok := eqString(f, scim.UserSchema)
 	if !ok || name != "username" && name != "externalid" && name != "id" {
+		n, err := tx.CountSCIMUsers(client)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.tooMany(n, "users"); err != nil {
+			return nil, nil, err
+		}
 		return tx.ListSCIMUsers(client, 0, 0)
 	}
 	var us []*lanyard.User
