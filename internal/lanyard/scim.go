@@ -11,8 +11,11 @@ import (
 // SCIM endpoint; API tokens do not open that endpoint. Only the SHA-256
 // of the secret is stored.
 type SCIMToken struct {
-	ID         int64     `json:"id"`
-	Name       string    `json:"name"` // unique; the audit events' actor
+	ID   int64  `json:"id"`
+	Name string `json:"name"` // unique; the audit events' actor
+	// Client is SCIMClient(Name), the client whose users and groups the
+	// token manages (not stored: derived from the name).
+	Client     string    `json:"client"`
 	Prefix     string    `json:"prefix"`
 	Hash       []byte    `json:"-"`
 	CreatedBy  string    `json:"created_by"`

@@ -418,13 +418,19 @@ func runTokens(t *testing.T, e *env) {
 	servicetest.WantErr(t, "operator creates", err, lanyard.EForbidden, "administrators")
 	_, err = e.prov.CreateToken(ctx, e.st.Admin, " ")
 	servicetest.WantErr(t, "empty name", err, lanyard.EInvalid, "name")
+	_, err = e.prov.CreateToken(ctx, e.st.Admin, "/2027")
+	servicetest.WantErr(t, "no client in the name", err, lanyard.EInvalid, "client")
+	rot, err := e.prov.CreateToken(ctx, e.st.Admin, "okta/2027")
+	if err != nil || rot.Token.Client != "okta" {
+		t.Fatalf("rotated token %+v %v", rot, err)
+	}
 	if _, err := e.prov.RevokeToken(ctx, e.st.Admin, tok.Token.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.prov.Authenticate(ctx, tok.Secret, "")
 	servicetest.WantErr(t, "revoked", err, lanyard.EUnauthenticated, "SCIM token")
 	list, err := e.prov.ListTokens(ctx, e.st.Admin)
-	if err != nil || len(list) != 2 || !list[1].Revoked {
+	if err != nil || len(list) != 3 || !list[1].Revoked || list[2].Client != "okta" {
 		t.Fatalf("tokens %+v %v", list, err)
 	}
 	// No secret reaches the audit log.

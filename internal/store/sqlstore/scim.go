@@ -51,7 +51,7 @@ var (
 )
 
 func (t scimTx) CreateSCIMToken(k *lanyard.SCIMToken) error {
-	k.Hash = bytesOut(k.Hash)
+	k.Hash, k.Client = bytesOut(k.Hash), lanyard.SCIMClient(k.Name)
 	k.CreatedAt, k.LastUsedAt = normTime(k.CreatedAt), normTime(k.LastUsedAt)
 	err := t.row(qInsertSCIMToken, k.Name, k.Prefix, blob(k.Hash), k.CreatedBy, micros(k.CreatedAt), micros(k.LastUsedAt), k.Revoked).Scan(&k.ID)
 	if err != nil {
@@ -66,7 +66,7 @@ func scanSCIMToken(r scanner) (*lanyard.SCIMToken, error) {
 	if err := r.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedBy, &created, &used, &k.Revoked); err != nil {
 		return nil, err
 	}
-	k.Hash = bytesOut(k.Hash)
+	k.Hash, k.Client = bytesOut(k.Hash), lanyard.SCIMClient(k.Name)
 	k.CreatedAt, k.LastUsedAt = fromMicros(created), fromMicros(used)
 	return &k, nil
 }
