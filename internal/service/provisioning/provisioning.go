@@ -12,8 +12,10 @@
 // a lanyard.SCIMGroup; its members' User.Groups hold its display name,
 // by which policies link to it. Deactivating a user disables the account
 // in the transaction that ends their sessions and API tokens and hands
-// their cards to the leaver handling (Leavers). Rules: docs/directory.md,
-// "SCIM provisioning".
+// their cards to the leaver handling (Leavers). Every user and group
+// belongs to the SCIM client that pushed it (its token's name up to
+// '/', lanyard.SCIMClient) and is seen and changed by that client only.
+// Rules: docs/directory.md, "SCIM provisioning".
 package provisioning
 
 import (
