@@ -15,7 +15,7 @@ import (
 // (docs/directory.md, "SCIM provisioning").
 func scimCommands() []command {
 	return []command{
-		{"scim token create", "scim token create NAME", "create a SCIM token for a provisioning client (Entra ID, Okta) and print it (shown once)", scimTokenCreate},
+		{"scim token create", "scim token create NAME", "create a SCIM token for a provisioning client (Entra ID, Okta) and print it (shown once); NAME up to '/' is the client (entra-id/2027 manages what entra-id pushed)", scimTokenCreate},
 		{"scim token list", "scim token list", "list SCIM tokens", scimTokenList},
 		{"scim token revoke", "scim token revoke ID", "revoke a SCIM token", scimTokenRevoke},
 	}
@@ -48,12 +48,12 @@ func scimTokenList(ctx context.Context, args []string) error {
 	if err := c.Get(ctx, "/api/v1/scim/tokens", &toks); err != nil {
 		return err
 	}
-	return printOut(&cmd.clientFlags, toks, []string{"ID", "NAME", "PREFIX", "CREATED BY", "CREATED", "LAST USED", "REVOKED"}, func(t *lanyard.SCIMToken) []string {
+	return printOut(&cmd.clientFlags, toks, []string{"ID", "NAME", "CLIENT", "PREFIX", "CREATED BY", "CREATED", "LAST USED", "REVOKED"}, func(t *lanyard.SCIMToken) []string {
 		used := ""
 		if !t.LastUsedAt.IsZero() {
 			used = t.LastUsedAt.Format(time.RFC3339)
 		}
-		return []string{strconv.FormatInt(t.ID, 10), t.Name, t.Prefix, t.CreatedBy, t.CreatedAt.Format(time.RFC3339), used, fmt.Sprint(t.Revoked)}
+		return []string{strconv.FormatInt(t.ID, 10), t.Name, t.Client, t.Prefix, t.CreatedBy, t.CreatedAt.Format(time.RFC3339), used, fmt.Sprint(t.Revoked)}
 	})
 }
 

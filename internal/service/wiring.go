@@ -177,13 +177,14 @@ func (l leaverCards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 
 // scimLeavers lets the SCIM capability hand a deactivated user's cards
 // to the card workflows, with the leaver action of the policy that
-// applied to the user before the deactivation (Effective gives a
-// disabled user none), else disable: the same rule as the directory
+// applied to the user before the deactivation (before: its groups
+// intact, which a SCIM DELETE empties; Effective gives a disabled user
+// none), else disable: the same rule as the directory
 // sync's, whose sources add their own default in between.
 type scimLeavers struct{ s *Service }
 
-func (l scimLeavers) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) (func(context.Context), error) {
-	enabled := *u
+func (l scimLeavers) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u, before *lanyard.User) (func(context.Context), error) {
+	enabled := *before
 	enabled.Disabled = false
 	action := lanyard.LeaverAction("")
 	switch pol, err := l.s.Catalog.PolicyFor(tx, &enabled); {

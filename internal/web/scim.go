@@ -22,14 +22,14 @@ type Provisioning interface {
 	Authenticate(ctx context.Context, secret, remote string) (*lanyard.Principal, error)
 	BaseURL() string
 	CreateUser(ctx context.Context, p *lanyard.Principal, in *scim.User) (*scim.User, error)
-	GetUser(ctx context.Context, id string) (*scim.User, error)
-	ListUsers(ctx context.Context, filter string, startIndex, count int) (*scim.ListResponse, error)
+	GetUser(ctx context.Context, p *lanyard.Principal, id string) (*scim.User, error)
+	ListUsers(ctx context.Context, p *lanyard.Principal, filter string, startIndex, count int) (*scim.ListResponse, error)
 	ReplaceUser(ctx context.Context, p *lanyard.Principal, id string, in *scim.User) (*scim.User, error)
 	PatchUser(ctx context.Context, p *lanyard.Principal, id string, ops []scim.PatchOp) (*scim.User, error)
 	DeleteUser(ctx context.Context, p *lanyard.Principal, id string) error
 	CreateGroup(ctx context.Context, p *lanyard.Principal, in *scim.Group) (*scim.Group, error)
-	GetGroup(ctx context.Context, id string, members bool) (*scim.Group, error)
-	ListGroups(ctx context.Context, filter string, startIndex, count int, members bool) (*scim.ListResponse, error)
+	GetGroup(ctx context.Context, p *lanyard.Principal, id string, members bool) (*scim.Group, error)
+	ListGroups(ctx context.Context, p *lanyard.Principal, filter string, startIndex, count int, members bool) (*scim.ListResponse, error)
 	ReplaceGroup(ctx context.Context, p *lanyard.Principal, id string, in *scim.Group) (*scim.Group, error)
 	PatchGroup(ctx context.Context, p *lanyard.Principal, id string, ops []scim.PatchOp) (*scim.Group, error)
 	DeleteGroup(ctx context.Context, p *lanyard.Principal, id string) error
@@ -151,16 +151,16 @@ func (s *Server) scimHandler() http.Handler {
 		out, err := s.prov.CreateUser(r.Context(), p, &in)
 		return http.StatusCreated, out, err
 	})
-	handle("GET "+base+"/Users", func(r *http.Request, _ *lanyard.Principal) (int, any, error) {
+	handle("GET "+base+"/Users", func(r *http.Request, p *lanyard.Principal) (int, any, error) {
 		start, count, err := listParams(r)
 		if err != nil {
 			return 0, nil, err
 		}
-		out, err := s.prov.ListUsers(r.Context(), r.URL.Query().Get("filter"), start, count)
+		out, err := s.prov.ListUsers(r.Context(), p, r.URL.Query().Get("filter"), start, count)
 		return 200, out, err
 	})
-	handle("GET "+base+"/Users/{id}", func(r *http.Request, _ *lanyard.Principal) (int, any, error) {
-		out, err := s.prov.GetUser(r.Context(), r.PathValue("id"))
+	handle("GET "+base+"/Users/{id}", func(r *http.Request, p *lanyard.Principal) (int, any, error) {
+		out, err := s.prov.GetUser(r.Context(), p, r.PathValue("id"))
 		return 200, out, err
 	})
 	handle("PUT "+base+"/Users/{id}", func(r *http.Request, p *lanyard.Principal) (int, any, error) {
@@ -191,16 +191,16 @@ func (s *Server) scimHandler() http.Handler {
 		out, err := s.prov.CreateGroup(r.Context(), p, &in)
 		return http.StatusCreated, out, err
 	})
-	handle("GET "+base+"/Groups", func(r *http.Request, _ *lanyard.Principal) (int, any, error) {
+	handle("GET "+base+"/Groups", func(r *http.Request, p *lanyard.Principal) (int, any, error) {
 		start, count, err := listParams(r)
 		if err != nil {
 			return 0, nil, err
 		}
-		out, err := s.prov.ListGroups(r.Context(), r.URL.Query().Get("filter"), start, count, wantMembers(r))
+		out, err := s.prov.ListGroups(r.Context(), p, r.URL.Query().Get("filter"), start, count, wantMembers(r))
 		return 200, out, err
 	})
-	handle("GET "+base+"/Groups/{id}", func(r *http.Request, _ *lanyard.Principal) (int, any, error) {
-		out, err := s.prov.GetGroup(r.Context(), r.PathValue("id"), wantMembers(r))
+	handle("GET "+base+"/Groups/{id}", func(r *http.Request, p *lanyard.Principal) (int, any, error) {
+		out, err := s.prov.GetGroup(r.Context(), p, r.PathValue("id"), wantMembers(r))
 		return 200, out, err
 	})
 	handle("PUT "+base+"/Groups/{id}", func(r *http.Request, p *lanyard.Principal) (int, any, error) {

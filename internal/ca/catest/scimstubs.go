@@ -22,11 +22,11 @@ func (*tx) RevokeSCIMToken(int64) error               { return notImplemented("R
 func (*tx) TouchSCIMToken(int64, time.Time) error     { return notImplemented("TouchSCIMToken") }
 func (*tx) PutSCIMUser(*lanyard.SCIMUser) error       { return notImplemented("PutSCIMUser") }
 func (*tx) SCIMUser(int64) (*lanyard.SCIMUser, error) { return nil, notImplemented("SCIMUser") }
-func (*tx) ListSCIMUsers(int, int) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
+func (*tx) ListSCIMUsers(string, int, int) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
 	return nil, nil, notImplemented("ListSCIMUsers")
 }
-func (*tx) CountSCIMUsers() (int, error) { return 0, notImplemented("CountSCIMUsers") }
-func (*tx) SCIMUserIDsByExternalID(string) ([]int64, error) {
+func (*tx) CountSCIMUsers(string) (int, error) { return 0, notImplemented("CountSCIMUsers") }
+func (*tx) SCIMUserIDsByExternalID(string, string) ([]int64, error) {
 	return nil, notImplemented("SCIMUserIDsByExternalID")
 }
 func (*tx) CreateSCIMGroup(*lanyard.SCIMGroup) error { return notImplemented("CreateSCIMGroup") }
@@ -38,7 +38,7 @@ func (*tx) SCIMGroupByResourceID(string) (*lanyard.SCIMGroup, error) {
 func (*tx) SCIMGroupByName(string) (*lanyard.SCIMGroup, error) {
 	return nil, notImplemented("SCIMGroupByName")
 }
-func (*tx) ListSCIMGroups() ([]*lanyard.SCIMGroup, error) {
+func (*tx) ListSCIMGroups(string) ([]*lanyard.SCIMGroup, error) {
 	return nil, notImplemented("ListSCIMGroups")
 }
 func (*tx) AddSCIMGroupMember(int64, int64) error    { return notImplemented("AddSCIMGroupMember") }
@@ -48,4 +48,7 @@ func (*tx) SCIMGroupMembers(int64) ([]*lanyard.User, error) {
 }
 func (*tx) SCIMGroupsOfUser(int64) ([]*lanyard.SCIMGroup, error) {
 	return nil, notImplemented("SCIMGroupsOfUser")
+}
+func (*tx) UsersByLoginFold(string) ([]*lanyard.User, error) {
+	return nil, notImplemented("UsersByLoginFold")
 }

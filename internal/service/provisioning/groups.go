@@ -36,7 +36,7 @@ func (c *groupChange) event(s *Provisioning, p *lanyard.Principal, g *lanyard.SC
 // another SCIM group has (ignoring case) is 409 uniqueness.
 func (s *Provisioning) CreateGroup(ctx context.Context, p *lanyard.Principal, in *scim.Group) (*scim.Group, error) {
 	var out *scim.Group
-	g := &lanyard.SCIMGroup{}
+	g := &lanyard.SCIMGroup{Client: clientOf(p)}
 	c := &groupChange{action: "scim.group.create"}
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, g) }, func(tx lanyard.Tx) error {
 		if err := s.writeGroup(tx, g, nil, in, c); err != nil {
@@ -49,9 +49,11 @@ func (s *Provisioning) CreateGroup(ctx context.Context, p *lanyard.Principal, in
 	return out, err
 }
 
-func loadGroup(tx lanyard.SCIMStore, id string) (*lanyard.SCIMGroup, error) {
+// loadGroup finds the group id of client (404 when unknown or another
+// client's).
+func loadGroup(tx lanyard.SCIMStore, client, id string) (*lanyard.SCIMGroup, error) {
 	g, err := tx.SCIMGroupByResourceID(id)
-	if lanyard.IsCode(err, lanyard.ENotFound) {
+	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && g.Client != client {
 		return nil, scim.NotFound("Group", id)
 	}
 	return g, err
@@ -59,10 +61,10 @@ func loadGroup(tx lanyard.SCIMStore, id string) (*lanyard.SCIMGroup, error) {
 
 // GetGroup returns the group id, with its members unless members is
 // false (excludedAttributes=members, as Entra ID asks for large groups).
-func (s *Provisioning) GetGroup(ctx context.Context, id string, members bool) (*scim.Group, error) {
+func (s *Provisioning) GetGroup(ctx context.Context, p *lanyard.Principal, id string, members bool) (*scim.Group, error) {
 	var out *scim.Group
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		g, err := loadGroup(tx, id)
+		g, err := loadGroup(tx, clientOf(p), id)
 		if err != nil {
 			return err
 		}
@@ -100,7 +102,7 @@ func (s *Provisioning) modifyGroup(ctx context.Context, p *lanyard.Principal, id
 	c := &groupChange{action: "scim.group.update"}
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, g) }, func(tx lanyard.Tx) error {
 		var err error
-		if g, err = loadGroup(tx, id); err != nil {
+		if g, err = loadGroup(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		members, err := tx.SCIMGroupMembers(g.ID)
@@ -122,7 +124,7 @@ func (s *Provisioning) modifyGroup(ctx context.Context, p *lanyard.Principal, id
 		return err
 	})
 	if errors.Is(err, errUnchanged) {
-		return s.GetGroup(ctx, id, true)
+		return s.GetGroup(ctx, p, id, true)
 	}
 	return out, err
 }
@@ -133,7 +135,7 @@ func (s *Provisioning) DeleteGroup(ctx context.Context, p *lanyard.Principal, id
 	c := &groupChange{action: "scim.group.delete"}
 	return s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, g) }, func(tx lanyard.Tx) error {
 		var err error
-		if g, err = loadGroup(tx, id); err != nil {
+		if g, err = loadGroup(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		members, err := tx.SCIMGroupMembers(g.ID)
@@ -164,8 +166,16 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 	if len(name) > 256 || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return scim.Errorf(scim.TypeInvalidValue, "displayName: at most 256 printable characters")
 	}
+	// User.Groups is one namespace for SCIM group names and directory
+	// group DNs (RFC 4514: "CN=Staff,OU=…"); a name with '=' could make
+	// a SCIM client's members match a policy linked to a directory group.
+	if strings.Contains(name, "=") {
+		return scim.Errorf(scim.TypeInvalidValue, "displayName %q: '=' is not allowed (it would read as a directory group's DN)", name)
+	}
 	o, err := tx.SCIMGroupByName(name)
 	switch {
+	case err == nil && o.ID != g.ID && o.Client != g.Client:
+		return scim.Conflict("a group named %q exists, pushed by another SCIM client (group names are one namespace: policies link to them by name)", name)
 	case err == nil && o.ID != g.ID:
 		return scim.Conflict("a group named %q exists", o.DisplayName)
 	case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
@@ -186,7 +196,7 @@ func (s *Provisioning) writeGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, old []*la
 			want[u.ID] = u
 			continue
 		}
-		u, _, err := load(tx, m.Value)
+		u, _, err := load(tx, g.Client, m.Value)
 		if err != nil {
 			if _, ok := err.(*scim.Error); ok {
 				return scim.Errorf(scim.TypeInvalidValue, "member %q is not a user of this SCIM endpoint", m.Value)
@@ -297,8 +307,10 @@ func (s *Provisioning) renderGroupWith(_ lanyard.Tx, g *lanyard.SCIMGroup, membe
 }
 
 // ListGroups answers a query on groups; displayName and id equality are
-// looked up by index, other filters evaluated over all groups.
-func (s *Provisioning) ListGroups(ctx context.Context, filter string, startIndex, count int, members bool) (*scim.ListResponse, error) {
+// looked up by index, other filters evaluated over all groups. Only p's
+// client's groups are seen.
+func (s *Provisioning) ListGroups(ctx context.Context, p *lanyard.Principal, filter string, startIndex, count int, members bool) (*scim.ListResponse, error) {
+	client := clientOf(p)
 	f, err := parseFilter(filter)
 	if err != nil {
 		return nil, err
@@ -310,17 +322,22 @@ func (s *Provisioning) ListGroups(ctx context.Context, filter string, startIndex
 		name, v, ok := eqString(f, scim.GroupSchema)
 		switch {
 		case ok && name == "displayname":
-			if g, err := tx.SCIMGroupByName(v); err == nil {
+			if g, err := tx.SCIMGroupByName(v); err == nil && g.Client == client {
 				gs = append(gs, g)
 			}
 		case ok && name == "id":
-			if g, err := tx.SCIMGroupByResourceID(v); err == nil {
+			if g, err := tx.SCIMGroupByResourceID(v); err == nil && g.Client == client {
 				gs = append(gs, g)
 			}
 		default:
 			var err error
-			if gs, err = tx.ListSCIMGroups(); err != nil {
+			if gs, err = tx.ListSCIMGroups(client); err != nil {
 				return err
+			}
+			if f != nil {
+				if err := s.tooMany(len(gs), "groups"); err != nil {
+					return err
+				}
 			}
 		}
 		var match []*scim.Group

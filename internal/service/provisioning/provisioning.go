@@ -12,8 +12,10 @@
 // a lanyard.SCIMGroup; its members' User.Groups hold its display name,
 // by which policies link to it. Deactivating a user disables the account
 // in the transaction that ends their sessions and API tokens and hands
-// their cards to the leaver handling (Leavers). Rules: docs/directory.md,
-// "SCIM provisioning".
+// their cards to the leaver handling (Leavers). Every user and group
+// belongs to the SCIM client that pushed it (its token's name up to
+// '/', lanyard.SCIMClient) and is seen and changed by that client only.
+// Rules: docs/directory.md, "SCIM provisioning".
 package provisioning
 
 import (
@@ -25,14 +27,19 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/scim"
 )
 
 // Leavers handles the cards of a user who left, in the caller's
 // transaction, as the user's policy says (the card workflows:
-// cardops.Cards.LeaveTx). after, when not nil, is called once tx has
-// committed (to tell agents of changed AirCards).
+// cardops.Cards.LeaveTx). u is the account as written (disabled; a
+// deleted one out of its groups); before is it as it was before the
+// change, from which the policy (and so the leaver action) is computed:
+// a SCIM DELETE empties the groups a policy may be linked by. after,
+// when not nil, is called once tx has committed (to tell agents of
+// changed AirCards).
 type Leavers interface {
-	LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User) (after func(context.Context), err error)
+	LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u, before *lanyard.User) (after func(context.Context), err error)
 }
 
 // Config holds the capability's dependencies. Store, Now and Rand are
@@ -52,7 +59,17 @@ type Config struct {
 	// CredentialsEnded, when set, is called after a commit that revoked
 	// a user's API tokens (identity's token cache is purged).
 	CredentialsEnded func()
+	// FilterScanLimit caps how many users or groups a filter without an
+	// index (anything but userName, externalId, id or displayName
+	// equality) evaluates in one request; a client with more gets 400
+	// tooMany. 0: DefaultFilterScanLimit.
+	FilterScanLimit int
 }
+
+// DefaultFilterScanLimit is FilterScanLimit's default: each candidate is
+// rendered with a query for its groups, so a request scanning 5,000
+// takes a second or so; the lookups clients sync with are indexed.
+const DefaultFilterScanLimit = 5000
 
 // Provisioning implements the SCIM operations.
 type Provisioning struct {
@@ -62,6 +79,7 @@ type Provisioning struct {
 	base     string
 	leavers  Leavers
 	credsEnd func()
+	scanMax  int
 }
 
 // New checks cfg and returns a Provisioning.
@@ -72,11 +90,25 @@ func New(cfg Config) (*Provisioning, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.FilterScanLimit <= 0 {
+		cfg.FilterScanLimit = DefaultFilterScanLimit
+	}
 	if cfg.CredentialsEnded == nil {
 		cfg.CredentialsEnded = func() {}
 	}
 	return &Provisioning{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, rand: cfg.Rand, log: cfg.Log,
-		base: strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2", leavers: cfg.Leavers, credsEnd: cfg.CredentialsEnded}, nil
+		base: strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2", leavers: cfg.Leavers, credsEnd: cfg.CredentialsEnded,
+		scanMax: cfg.FilterScanLimit}, nil
+}
+
+// tooMany refuses a filter that would scan n resources, above the limit
+// (RFC 7644 section 3.12: 400 tooMany, "the specified filter yields
+// many more results than the server is willing to calculate").
+func (s *Provisioning) tooMany(n int, what string) error {
+	if n <= s.scanMax {
+		return nil
+	}
+	return scim.Errorf(scim.TypeTooMany, "this filter is evaluated over all %d %s, more than the %d Lanyard scans per request; filter by userName, externalId or id (displayName or id for groups) equality", n, what, s.scanMax)
 }
 
 // BaseURL is the SCIM endpoint's URL, for meta.location.

@@ -46,6 +46,9 @@ func (s *Provisioning) CreateToken(ctx context.Context, p *lanyard.Principal, na
 	if name == "" || len(name) > 64 || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "a SCIM token needs a name of 1 to 64 printable characters, such as entra-id")
 	}
+	if lanyard.SCIMClient(name) == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a SCIM token's name begins with its client's name (the part before '/'), such as entra or entra/2027")
+	}
 	id, _, err := auth.NewSessionID(s.rand)
 	if err != nil {
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "no randomness for a token")
@@ -138,4 +141,20 @@ func (s *Provisioning) Authenticate(ctx context.Context, secret, remote string) 
 		}
 	}
 	return &lanyard.Principal{User: &lanyard.User{Login: actorPrefix + t.Name}, Roles: lanyard.Roles{}, RemoteAddr: remote}, nil
+}
+
+// clientOf is the SCIM client p (from Authenticate) acts for: its
+// token's name up to '/' (lanyard.SCIMClient). Every user and group is
+// read and written for that client only, so that one directory (or
+// tenant) cannot see or change what another pushed. A principal that
+// is no SCIM client's gets "", which owns nothing.
+func clientOf(p *lanyard.Principal) string {
+	if p == nil || p.User == nil {
+		return ""
+	}
+	name, ok := strings.CutPrefix(p.User.Login, actorPrefix)
+	if !ok {
+		return ""
+	}
+	return lanyard.SCIMClient(name)
 }

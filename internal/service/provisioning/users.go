@@ -30,6 +30,7 @@ var errUnchanged = errors.New("unchanged")
 type userChange struct {
 	action      string // scim.user.create, .update, .deactivate, .reactivate, .delete
 	changed     []string
+	rolesGone   lanyard.Roles // staff roles taken away (stripRoles)
 	sessions    int
 	tokens      int
 	leaverAfter func(context.Context)
@@ -39,6 +40,9 @@ func (c *userChange) event(s *Provisioning, p *lanyard.Principal, u *lanyard.Use
 	d := map[string]any{"scim_id": u.ExternalID, "changed": c.changed}
 	if c.sessions > 0 || c.tokens > 0 {
 		d["sessions_ended"], d["tokens_revoked"] = c.sessions, c.tokens
+	}
+	if len(c.rolesGone) > 0 {
+		d["roles_removed"] = c.rolesGone
 	}
 	return s.rec.Event(p, c.action, "user", u.Login, d)
 }
@@ -56,23 +60,39 @@ func (s *Provisioning) committed(ctx context.Context, c *userChange) {
 // CreateUser creates the account a SCIM client posted (RFC 7644 section
 // 3.3). A userName (or UPN) held by a local, directory or other account
 // is 409 uniqueness: accounts from different sources are never merged.
-// One the client deleted before (kept, disabled) comes back.
+// One the same client deleted before (kept, disabled) comes back only
+// when the client sends the externalId it had (the same person in the
+// client's directory); a new person given a freed userName would
+// otherwise inherit the old account's cards, second factor and history,
+// so that is 409 too.
 func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in *scim.User) (*scim.User, error) {
 	var out *scim.User
 	var u *lanyard.User
 	c := &userChange{action: "scim.user.create"}
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		u = &lanyard.User{Source: lanyard.SourceSCIM, Roles: lanyard.Roles{lanyard.RoleUser}, Groups: []string{}}
-		su := &lanyard.SCIMUser{}
-		if o, err := tx.UserByLogin(strings.TrimSpace(in.UserName)); err == nil && o.Source == lanyard.SourceSCIM {
-			if so, err := tx.SCIMUser(o.ID); err == nil && so.Deleted {
-				u, su = o, so // deleted before: it comes back
+		su := &lanyard.SCIMUser{Client: clientOf(p)}
+		same, err := tx.UsersByLoginFold(strings.TrimSpace(in.UserName))
+		if err != nil {
+			return err
+		}
+		for _, o := range same {
+			if o.Source != lanyard.SourceSCIM {
+				continue
+			}
+			so, err := tx.SCIMUser(o.ID)
+			switch {
+			case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
+				return err
+			case err == nil && so.Deleted && so.Client == su.Client && so.ExternalID != "" && so.ExternalID == strings.TrimSpace(in.ExternalID):
+				u, su = o, so // deleted before by this client: it comes back
+			case err == nil && so.Deleted:
+				return scim.Conflict("userName %q belonged to a deleted SCIM user with another externalId (or another client); an administrator renames or removes that account before the name is given again", o.Login)
 			}
 		}
 		if err := s.write(ctx, tx, p, u, su, in, c); err != nil && !errors.Is(err, errUnchanged) {
 			return err
 		}
-		var err error
 		out, err = s.render(tx, u, su)
 		return err
 	})
@@ -83,8 +103,9 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 	return out, nil
 }
 
-// load finds the SCIM account id (404 when unknown or deleted).
-func load(tx lanyard.Tx, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
+// load finds the SCIM account id of client (404 when unknown, deleted or
+// another client's).
+func load(tx lanyard.Tx, client, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
 	u, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, id)
 	if lanyard.IsCode(err, lanyard.ENotFound) {
 		return nil, nil, scim.NotFound("User", id)
@@ -93,17 +114,17 @@ func load(tx lanyard.Tx, id string) (*lanyard.User, *lanyard.SCIMUser, error) {
 		return nil, nil, err
 	}
 	su, err := tx.SCIMUser(u.ID)
-	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && su.Deleted {
+	if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && (su.Deleted || su.Client != client) {
 		return nil, nil, scim.NotFound("User", id)
 	}
 	return u, su, err
 }
 
-// GetUser returns the user id.
-func (s *Provisioning) GetUser(ctx context.Context, id string) (*scim.User, error) {
+// GetUser returns the user id of p's client.
+func (s *Provisioning) GetUser(ctx context.Context, p *lanyard.Principal, id string) (*scim.User, error) {
 	var out *scim.User
 	err := s.rec.View(ctx, func(tx lanyard.Tx) error {
-		u, su, err := load(tx, id)
+		u, su, err := load(tx, clientOf(p), id)
 		if err != nil {
 			return err
 		}
@@ -143,7 +164,7 @@ func (s *Provisioning) modify(ctx context.Context, p *lanyard.Principal, id stri
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		var su *lanyard.SCIMUser
 		var err error
-		if u, su, err = load(tx, id); err != nil {
+		if u, su, err = load(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		cur, err := s.render(tx, u, su)
@@ -161,7 +182,7 @@ func (s *Provisioning) modify(ctx context.Context, p *lanyard.Principal, id stri
 		return err
 	})
 	if errors.Is(err, errUnchanged) {
-		return s.GetUser(ctx, id)
+		return s.GetUser(ctx, p, id)
 	}
 	if err != nil {
 		return nil, err
@@ -180,7 +201,7 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent { return c.event(s, p, u) }, func(tx lanyard.Tx) error {
 		var su *lanyard.SCIMUser
 		var err error
-		if u, su, err = load(tx, id); err != nil {
+		if u, su, err = load(tx, clientOf(p), id); err != nil {
 			return err
 		}
 		gs, err := tx.SCIMGroupsOfUser(u.ID)
@@ -192,8 +213,10 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 				return err
 			}
 		}
+		before := *u
 		wasDisabled := u.Disabled
 		u.Disabled, u.Groups, u.UpdatedAt = true, []string{}, s.rec.Clock()
+		c.strip(u)
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
@@ -202,8 +225,11 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 			return err
 		}
 		c.changed = []string{"deleted"}
+		if len(c.rolesGone) > 0 {
+			c.changed = append(c.changed, "roles")
+		}
 		if !wasDisabled {
-			return s.leave(ctx, tx, p, u, c)
+			return s.leave(ctx, tx, p, u, &before, c)
 		}
 		return nil
 	})
@@ -215,8 +241,9 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 }
 
 // leave ends a deactivated user's sessions and API tokens and hands
-// their cards to the leaver handling, in tx.
-func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, c *userChange) error {
+// their cards to the leaver handling, in tx; before is the account as it
+// was before the change (for its policy).
+func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u, before *lanyard.User, c *userChange) error {
 	var err error
 	if c.sessions, c.tokens, err = identity.EndCredentials(tx, u.ID); err != nil {
 		return err
@@ -224,7 +251,7 @@ func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	if s.leavers == nil {
 		return nil
 	}
-	c.leaverAfter, err = s.leavers.LeaveTx(ctx, tx, p, u)
+	c.leaverAfter, err = s.leavers.LeaveTx(ctx, tx, p, u, before)
 	return err
 }
 
@@ -233,7 +260,7 @@ func (s *Provisioning) leave(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal, u *lanyard.User, su *lanyard.SCIMUser, in *scim.User, c *userChange) error {
 	old := *u
 	oldSU := *su
-	attrs, err := s.fromResource(tx, in, u)
+	attrs, err := s.fromResource(tx, su.Client, in, u)
 	if err != nil {
 		return err
 	}
@@ -257,6 +284,9 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 		}
 		c.changed = []string{"created"}
 	} else {
+		if old.Disabled != u.Disabled || oldSU.Deleted {
+			c.strip(u)
+		}
 		c.changed = changedFields(&old, u, &oldSU, su)
 		if len(c.changed) == 0 {
 			return errUnchanged
@@ -280,12 +310,34 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	case u.Disabled && (old.ID == 0 || !old.Disabled):
 		if old.ID != 0 {
 			c.action = "scim.user.deactivate"
-			return s.leave(ctx, tx, p, u, c)
+			return s.leave(ctx, tx, p, u, &old, c)
 		}
 	case !u.Disabled && old.ID != 0 && old.Disabled && c.action != "scim.user.create":
 		c.action = "scim.user.reactivate" // its cards stay as the leaver handling left them
 	}
 	return nil
+}
+
+// strip takes u's staff roles away (it keeps user) when its account is
+// deactivated, deleted, reactivated or revived by a SCIM client: the
+// client may only grant user, so an account that comes back never
+// brings staff powers with it; an administrator gives them again. The
+// roles taken go in the audit event.
+func (c *userChange) strip(u *lanyard.User) {
+	var keep lanyard.Roles
+	for _, r := range u.Roles {
+		if r == lanyard.RoleUser {
+			keep = append(keep, r)
+		} else {
+			c.rolesGone = append(c.rolesGone, r)
+		}
+	}
+	if len(c.rolesGone) > 0 {
+		u.Roles = append(lanyard.Roles{}, keep...)
+		if len(u.Roles) == 0 {
+			u.Roles = lanyard.Roles{lanyard.RoleUser}
+		}
+	}
 }
 
 func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
@@ -297,7 +349,7 @@ func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 		{"login", a.Login == b.Login}, {"display_name", a.DisplayName == b.DisplayName}, {"email", a.Email == b.Email},
 		{"upn", a.UPN == b.UPN}, {"manager_email", a.ManagerEmail == b.ManagerEmail}, {"disabled", a.Disabled == b.Disabled},
 		{"external_id", sa.ExternalID == sb.ExternalID}, {"attributes", string(sa.Attributes) == string(sb.Attributes)},
-		{"deleted", sa.Deleted == sb.Deleted},
+		{"deleted", sa.Deleted == sb.Deleted}, {"roles", slices.Equal(a.Roles, b.Roles)},
 	} {
 		if !f.same {
 			out = append(out, f.name)
@@ -313,7 +365,7 @@ func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 // userName. The e-mail is the primary one, else the work one, else the
 // first. The manager's e-mail is that of the SCIM user the enterprise
 // extension's manager names, when Lanyard has one.
-func (s *Provisioning) fromResource(tx lanyard.Tx, in *scim.User, u *lanyard.User) (storedAttrs, error) {
+func (s *Provisioning) fromResource(tx lanyard.Tx, client string, in *scim.User, u *lanyard.User) (storedAttrs, error) {
 	login := strings.TrimSpace(in.UserName)
 	if login == "" {
 		return storedAttrs{}, scim.Errorf(scim.TypeInvalidValue, "userName is required")
@@ -347,11 +399,11 @@ func (s *Provisioning) fromResource(tx lanyard.Tx, in *scim.User, u *lanyard.Use
 		attrs.Manager = strings.TrimSpace(in.Enterprise.Manager.Value)
 	}
 	if attrs.Manager != "" {
-		m, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, attrs.Manager)
+		m, _, err := load(tx, client, attrs.Manager)
 		switch {
 		case err == nil:
 			u.ManagerEmail = m.Email
-		case !lanyard.IsCode(err, lanyard.ENotFound):
+		case !isSCIMError(err):
 			return storedAttrs{}, err
 		}
 	}
@@ -365,20 +417,24 @@ func looksLikeUPN(login string) bool {
 	return ok && name != "" && suffix != "" && !strings.Contains(suffix, "@") && identity.ValidUPN(login)
 }
 
-// checkUnique refuses u's login or UPN when another account holds it:
-// 409 uniqueness, never a merge.
-func checkUnique(tx lanyard.UserStore, u *lanyard.User) error {
-	o, err := tx.UserByLogin(u.Login)
-	switch {
-	case err == nil && o.ID != u.ID:
-		return taken("userName", u.Login, o)
-	case err != nil && !lanyard.IsCode(err, lanyard.ENotFound):
+// checkUnique refuses u's login or UPN when another account holds it,
+// the login ignoring ASCII case (SCIM's userName is case-insensitive,
+// RFC 7643 section 4.1.1: "Admin" must not sit beside "admin"): 409
+// uniqueness, never a merge.
+func checkUnique(tx lanyard.Tx, u *lanyard.User) error {
+	same, err := tx.UsersByLoginFold(u.Login)
+	if err != nil {
 		return err
+	}
+	for _, o := range same {
+		if o.ID != u.ID {
+			return taken("userName", u.Login, o)
+		}
 	}
 	if u.UPN == "" {
 		return nil
 	}
-	o, err = tx.UserByUPN(u.UPN)
+	o, err := tx.UserByUPN(u.UPN)
 	switch {
 	case err == nil && o.ID != u.ID:
 		return taken("UPN", u.UPN, o)
@@ -421,12 +477,18 @@ func (s *Provisioning) render(tx lanyard.SCIMStore, u *lanyard.User, su *lanyard
 	return out, nil
 }
 
+func isSCIMError(err error) bool {
+	var se *scim.Error
+	return errors.As(err, &se)
+}
+
 // ListUsers answers a query (RFC 7644 section 3.4.2): filter ("" for
 // all), startIndex (1-based) and count (at most scim.MaxResults).
 // userName, externalId and id equality, the filters Entra ID and Okta
 // send before creating a user, are looked up by index; any other filter
-// is evaluated over all SCIM users.
-func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex, count int) (*scim.ListResponse, error) {
+// is evaluated over all SCIM users. Only p's client's users are seen.
+func (s *Provisioning) ListUsers(ctx context.Context, p *lanyard.Principal, filter string, startIndex, count int) (*scim.ListResponse, error) {
+	client := clientOf(p)
 	f, err := parseFilter(filter)
 	if err != nil {
 		return nil, err
@@ -435,11 +497,11 @@ func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex,
 	var out *scim.ListResponse
 	err = s.rec.View(ctx, func(tx lanyard.Tx) error {
 		if f == nil {
-			total, err := tx.CountSCIMUsers()
+			total, err := tx.CountSCIMUsers(client)
 			if err != nil {
 				return err
 			}
-			us, sus, err := tx.ListSCIMUsers(startIndex-1, max(count, 0))
+			us, sus, err := tx.ListSCIMUsers(client, startIndex-1, max(count, 0))
 			if err != nil {
 				return err
 			}
@@ -457,7 +519,7 @@ func (s *Provisioning) ListUsers(ctx context.Context, filter string, startIndex,
 			out.ItemsPerPage = len(out.Resources)
 			return nil
 		}
-		us, sus, err := s.candidates(tx, f)
+		us, sus, err := s.candidates(tx, client, f)
 		if err != nil {
 			return err
 		}
@@ -495,29 +557,35 @@ func eqString(f scim.Filter, core string) (name, value string, ok bool) {
 }
 
 // candidates are the users f may match: found by index for the
-// equality filters clients send, all SCIM users otherwise.
-func (s *Provisioning) candidates(tx lanyard.Tx, f scim.Filter) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
+// equality filters clients send, all the client's SCIM users otherwise
+// (at most FilterScanLimit, else 400 tooMany).
+func (s *Provisioning) candidates(tx lanyard.Tx, client string, f scim.Filter) ([]*lanyard.User, []*lanyard.SCIMUser, error) {
 	name, v, ok := eqString(f, scim.UserSchema)
 	if !ok || name != "username" && name != "externalid" && name != "id" {
-		return tx.ListSCIMUsers(0, 0)
+		n, err := tx.CountSCIMUsers(client)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.tooMany(n, "users"); err != nil {
+			return nil, nil, err
+		}
+		return tx.ListSCIMUsers(client, 0, 0)
 	}
 	var us []*lanyard.User
 	switch name {
 	case "username":
-		// userName compares ignoring case (RFC 7643 section 4.1.1);
-		// logins are exact, UPNs (userName when it looks like one) are
-		// unique ignoring case.
-		if u, err := tx.UserByLogin(v); err == nil {
-			us = append(us, u)
-		} else if u, err := tx.UserByUPN(v); err == nil && strings.EqualFold(u.Login, v) {
-			us = append(us, u)
+		// userName compares ignoring case (RFC 7643 section 4.1.1).
+		same, err := tx.UsersByLoginFold(v)
+		if err != nil {
+			return nil, nil, err
 		}
+		us = same
 	case "id":
 		if u, err := tx.UserByExternalID(lanyard.SourceSCIM, 0, v); err == nil {
 			us = append(us, u)
 		}
 	case "externalid":
-		ids, err := tx.SCIMUserIDsByExternalID(v)
+		ids, err := tx.SCIMUserIDsByExternalID(client, v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -536,7 +604,7 @@ func (s *Provisioning) candidates(tx lanyard.Tx, f scim.Filter) ([]*lanyard.User
 			continue
 		}
 		su, err := tx.SCIMUser(u.ID)
-		if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && su.Deleted {
+		if lanyard.IsCode(err, lanyard.ENotFound) || err == nil && (su.Deleted || su.Client != client) {
 			continue
 		}
 		if err != nil {

@@ -81,3 +81,66 @@ func TestDeactivationDisablesCardsWired(t *testing.T) {
 	}
 	check("after reactivation", false)
 }
+
+// runWiredDeleteRevokes: a SCIM DELETE of a member of a SCIM group to
+// which a policy with leaver action revoke is linked revokes the card:
+// the leaver action comes from the account as it was before the DELETE
+// emptied its groups (in the assembled service).
+func runWiredDeleteRevokes(t *testing.T, e *env) {
+	prov := e.st.Service.Provisioning
+	ctx := t.Context()
+	tok, err := prov.CreateToken(ctx, e.st.Admin, "wired")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := prov.Authenticate(ctx, tok.Secret, "192.0.2.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := prov.CreateUser(ctx, p, &scim.User{Schemas: []string{scim.UserSchema}, UserName: "gone@example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.CreateGroup(ctx, p, &scim.Group{DisplayName: "Contractors", Members: []scim.Ref{{Value: u.ID}}}); err != nil {
+		t.Fatal(err)
+	}
+	pol := storetest.NewPolicy("contractors", 10)
+	pol.Assignments = []lanyard.Assignment{{Kind: lanyard.AssignGroup, Name: "Contractors"}}
+	pol.Settings.Workflow.LeaverAction = lanyard.LeaverRevoke
+	var card *lanyard.Card
+	var cert *lanyard.Certificate
+	now := time.Now()
+	storetest.MustUpdate(t, e.st.Store, func(tx lanyard.Tx) error {
+		if err := tx.CreatePolicy(pol); err != nil {
+			return err
+		}
+		owner, err := tx.UserByLogin("gone@example.test")
+		if err != nil {
+			return err
+		}
+		card = storetest.NewCard("5c1e0002", owner.ID)
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		cert = storetest.NewCertificate("builtin", "5c1e0002aa", owner.ID)
+		cert.CardID, cert.Template, cert.Status, cert.NotBefore, cert.NotAfter = card.ID, "smartcard-logon", lanyard.CertWritten, now.Add(-time.Hour), now.Add(300*24*time.Hour)
+		return tx.CreateCertificates([]*lanyard.Certificate{cert})
+	})
+	if err := prov.DeleteUser(ctx, p, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustView(t, e.st.Store, func(tx lanyard.Tx) error {
+		gotCard, err := tx.CardByID(card.ID)
+		if err != nil {
+			return err
+		}
+		gotCert, err := tx.CertificateByID(cert.ID)
+		if err != nil {
+			return err
+		}
+		if gotCard.State != lanyard.CardRevoked || gotCert.Status != lanyard.CertRevoked {
+			t.Errorf("after DELETE: card %s, certificate %s; want both revoked (the group's policy says revoke)", gotCard.State, gotCert.Status)
+		}
+		return nil
+	})
+}

@@ -62,7 +62,7 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			if err := tx.CreateUser(u); err != nil {
 				return err
 			}
-			if err := tx.PutSCIMUser(&lanyard.SCIMUser{UserID: u.ID, ExternalID: []string{"x1", "x2", "x1"}[i], Attributes: []byte(`{"name":{"givenName":"` + login + `"}}`)}); err != nil {
+			if err := tx.PutSCIMUser(&lanyard.SCIMUser{UserID: u.ID, Client: "c", ExternalID: []string{"x1", "x2", "x1"}[i], Attributes: []byte(`{"name":{"givenName":"` + login + `"}}`)}); err != nil {
 				return err
 			}
 			users = append(users, u)
@@ -71,7 +71,7 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		// A second put replaces.
-		if err := tx.PutSCIMUser(&lanyard.SCIMUser{UserID: users[2].ID, ExternalID: "x3", Attributes: []byte(`{}`)}); err != nil {
+		if err := tx.PutSCIMUser(&lanyard.SCIMUser{UserID: users[2].ID, Client: "c", ExternalID: "x3", Attributes: []byte(`{}`)}); err != nil {
 			return err
 		}
 		// A deleted one is not listed, counted or found by externalId.
@@ -80,7 +80,7 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 		if err := tx.CreateUser(d); err != nil {
 			return err
 		}
-		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: d.ID, ExternalID: "x1", Attributes: []byte(`{}`), Deleted: true})
+		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: d.ID, Client: "c", ExternalID: "x1", Attributes: []byte(`{}`), Deleted: true})
 	})
 	err := s.Update(t.Context(), func(tx lanyard.Tx) error {
 		return tx.PutSCIMUser(&lanyard.SCIMUser{UserID: 99999, Attributes: []byte(`{}`)})
@@ -91,27 +91,43 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 		if err != nil {
 			return err
 		}
-		equal(t, "SCIMUser", got, &lanyard.SCIMUser{UserID: users[0].ID, ExternalID: "x1", Attributes: []byte(`{"name":{"givenName":"ann"}}`)})
-		n, err := tx.CountSCIMUsers()
+		equal(t, "SCIMUser", got, &lanyard.SCIMUser{UserID: users[0].ID, Client: "c", ExternalID: "x1", Attributes: []byte(`{"name":{"givenName":"ann"}}`)})
+		n, err := tx.CountSCIMUsers("c")
 		if err != nil {
 			return err
 		}
 		equal(t, "CountSCIMUsers", n, 3)
-		us, attrs, err := tx.ListSCIMUsers(1, 5)
+		us, attrs, err := tx.ListSCIMUsers("c", 1, 5)
 		if err != nil {
 			return err
 		}
 		equal(t, "ListSCIMUsers page", us, users[1:])
-		equal(t, "ListSCIMUsers attrs", attrs[1], &lanyard.SCIMUser{UserID: users[2].ID, ExternalID: "x3", Attributes: []byte(`{}`)})
-		if us, _, err = tx.ListSCIMUsers(0, 0); err != nil {
+		equal(t, "ListSCIMUsers attrs", attrs[1], &lanyard.SCIMUser{UserID: users[2].ID, Client: "c", ExternalID: "x3", Attributes: []byte(`{}`)})
+		if us, _, err = tx.ListSCIMUsers("c", 0, 0); err != nil {
 			return err
 		}
 		equal(t, "ListSCIMUsers all", len(us), 3)
-		ids, err := tx.SCIMUserIDsByExternalID("x1")
+		ids, err := tx.SCIMUserIDsByExternalID("c", "x1")
 		if err != nil {
 			return err
 		}
 		equal(t, "SCIMUserIDsByExternalID", ids, []int64{users[0].ID})
+		folded, err := tx.UsersByLoginFold("ANN")
+		if err != nil {
+			return err
+		}
+		equal(t, "UsersByLoginFold", folded, users[:1])
+		// Another client sees none of them.
+		if n, err = tx.CountSCIMUsers("other"); err != nil {
+			return err
+		}
+		if us, _, err = tx.ListSCIMUsers("other", 0, 0); err != nil {
+			return err
+		}
+		if ids, err = tx.SCIMUserIDsByExternalID("other", "x1"); err != nil {
+			return err
+		}
+		equal(t, "another client's users", [3]int{n, len(us), len(ids)}, [3]int{})
 		d, err := tx.UserByLogin("dee")
 		if err != nil {
 			return err
@@ -125,8 +141,8 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 	})
 
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	g := &lanyard.SCIMGroup{ResourceID: "g-1", DisplayName: "Sales", ExternalID: "e1", CreatedAt: now, UpdatedAt: now}
-	h := &lanyard.SCIMGroup{ResourceID: "g-2", DisplayName: "Staff", CreatedAt: now, UpdatedAt: now}
+	g := &lanyard.SCIMGroup{ResourceID: "g-1", Client: "c", DisplayName: "Sales", ExternalID: "e1", CreatedAt: now, UpdatedAt: now}
+	h := &lanyard.SCIMGroup{ResourceID: "g-2", Client: "c", DisplayName: "Staff", CreatedAt: now, UpdatedAt: now}
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
 		for _, x := range []*lanyard.SCIMGroup{g, h} {
 			if err := tx.CreateSCIMGroup(x); err != nil {
@@ -156,11 +172,15 @@ func testSCIMUsersGroups(t *testing.T, s lanyard.Store) {
 			return err
 		}
 		equal(t, "SCIMGroupByName", got, g)
-		all, err := tx.ListSCIMGroups()
+		all, err := tx.ListSCIMGroups("c")
 		if err != nil {
 			return err
 		}
 		equal(t, "ListSCIMGroups", all, []*lanyard.SCIMGroup{g, h})
+		if all, err = tx.ListSCIMGroups("other"); err != nil {
+			return err
+		}
+		equal(t, "another client's groups", len(all), 0)
 		mem, err := tx.SCIMGroupMembers(g.ID)
 		if err != nil {
 			return err

@@ -2,7 +2,11 @@
 -- provisioning"). Keep in step with postgres/0034_scim.sql.
 --
 -- scim_tokens: the bearer tokens of SCIM clients. They belong to no user
--- and open only /scim/v2/; only the SHA-256 of the secret is kept.
+-- and open only /scim/v2/; only the SHA-256 of the secret is kept. A
+-- token's client is its name up to the first '/' ("entra" for "entra"
+-- and "entra/2027"): the users and groups it pushes belong to that
+-- client (scim_users.client, scim_groups.client), so that a replacement
+-- token manages its predecessor's resources and no other client's.
 CREATE TABLE scim_tokens (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     name         TEXT    NOT NULL UNIQUE,
@@ -20,20 +24,29 @@ CREATE TABLE scim_tokens (
 -- deleted: the client deleted the resource; the account stays (cards and
 -- audit events refer to it), disabled, and the SCIM endpoint answers 404
 -- for it (RFC 7644 section 3.6) until a client creates the same userName
--- again, which brings it back.
+-- again with the same externalId, which brings it back. client: the
+-- SCIM client (token name up to '/') that pushed it; no other sees it.
 CREATE TABLE scim_users (
     user_id     INTEGER NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    client      TEXT    NOT NULL DEFAULT '',
     external_id TEXT    NOT NULL DEFAULT '',
     attributes  TEXT    NOT NULL DEFAULT '{}',
     deleted     INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))
 ) STRICT;
-CREATE INDEX scim_users_external ON scim_users (external_id) WHERE external_id <> '';
+CREATE INDEX scim_users_external ON scim_users (client, external_id) WHERE external_id <> '';
+CREATE INDEX scim_users_client ON scim_users (client, user_id);
+-- SCIM's userName is case-insensitive (RFC 7643 section 4.1.1): a pushed
+-- login is refused when another account's equals it ignoring case, and
+-- userName eq filters find it so.
+CREATE INDEX users_login_lower ON users (lower(login));
 
 -- scim_groups: groups a SCIM client pushed; their members' users.user_groups
--- hold display_name, by which policies link to them.
+-- hold display_name, by which policies link to them (unique over all
+-- clients: User.Groups has one namespace).
 CREATE TABLE scim_groups (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     resource_id  TEXT    NOT NULL UNIQUE,
+    client       TEXT    NOT NULL DEFAULT '',
     display_name TEXT    NOT NULL,
     external_id  TEXT    NOT NULL DEFAULT '',
     created_at   INTEGER NOT NULL,

@@ -13,6 +13,7 @@ async function load() {
     const admin = !!$('#scim-form');
     const cols = [
       { label: 'Name', cell: (t) => t.name },
+      { label: 'Client', cell: (t) => t.client },
       { label: 'Begins with', cell: (t) => h('code', {}, t.prefix) },
       { label: 'Created by', cell: (t) => t.created_by },
       { label: 'Created', cell: (t) => fmtDateTime(t.created_at) },
