@@ -90,6 +90,9 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 		u = &lanyard.User{Login: e.Login, DisplayName: orLogin(e.DisplayName, e.Login), Email: e.Email, UPN: e.UPN, ManagerEmail: e.ManagerEmail,
 			Groups: groups, Roles: lanyard.Roles{lanyard.RoleUser}, Disabled: e.Disabled, Source: lanyard.SourceLDAP, SourceID: r.src.ID,
 			ExternalID: e.ExternalID, DN: dn, CreatedAt: now, UpdatedAt: now}
+		if e.Disabled {
+			u.DisabledBy = lanyard.DisabledBySource
+		}
 		if !r.dry {
 			// The store reads before it writes: a UPN another account held
 			// once (upn_history) is refused without spoiling tx.
@@ -110,7 +113,8 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 	before := *u
 	next := *u
 	next.Login, next.DisplayName, next.Email, next.UPN, next.ManagerEmail = e.Login, orLogin(e.DisplayName, e.Login), e.Email, e.UPN, e.ManagerEmail
-	next.Groups, next.DN, next.Disabled = groups, dn, e.Disabled
+	next.Groups, next.DN = groups, dn
+	sourceDisable(&next, e.Disabled)
 	fields := changedFields(&before, &next)
 	if len(fields) == 0 {
 		r.rep.Unchanged++
@@ -118,7 +122,7 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 	}
 	c := Change{Action: "update", Login: next.Login, DN: next.DN, Fields: fields}
 	switch {
-	case next.Disabled && !before.Disabled:
+	case next.Disabled && (!before.Disabled || before.DisabledBy == lanyard.DisabledByAdmin && next.DisabledBy == lanyard.DisabledBySource):
 		c.Action = "disable"
 	case !next.Disabled && before.Disabled:
 		c.Action = "enable"
@@ -138,11 +142,11 @@ func (r *syncRun) refused(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Ent
 	for _, msg := range why {
 		r.rep.fail(e.DN, msg)
 	}
-	if u == nil || !e.Disabled || u.Disabled {
+	if u == nil || !e.Disabled || u.Disabled && u.DisabledBy != lanyard.DisabledByAdmin {
 		return nil
 	}
 	next := *u
-	next.Disabled = true
+	sourceDisable(&next, true)
 	return r.change(ctx, tx, b, u, &next, Change{Action: "disable", Login: u.Login, DN: u.DN, Fields: []string{"disabled"}})
 }
 
@@ -150,12 +154,28 @@ func (r *syncRun) refused(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Ent
 // leaver (kept, disabled: their cards and history stay in Lanyard).
 func (r *syncRun) deleted(ctx context.Context, tx lanyard.Tx, b *batchTx, ext string) error {
 	u, err := lookup(tx.UserByExternalID(lanyard.SourceLDAP, r.src.ID, ext))
-	if err != nil || u == nil || u.Disabled {
+	if err != nil || u == nil || u.Disabled && u.DisabledBy != lanyard.DisabledByAdmin {
 		return err
 	}
 	next := *u
-	next.Disabled = true
+	sourceDisable(&next, true)
 	return r.change(ctx, tx, b, u, &next, Change{Action: "disable", Login: u.Login, DN: u.DN, Fields: []string{"deleted"}})
+}
+
+// sourceDisable sets u's state to what its directory says (disabled),
+// keeping a disable by staff in Lanyard (lanyard.DisabledByAdmin) when
+// the directory says enabled: staff stopped the account, and only staff
+// enable it. A directory that disables an account staff had disabled
+// takes it over (DisabledBySource), and the leaver handling runs then.
+func sourceDisable(u *lanyard.User, disabled bool) {
+	switch {
+	case disabled:
+		u.Disabled, u.DisabledBy = true, lanyard.DisabledBySource
+	case u.Disabled && u.DisabledBy == lanyard.DisabledByAdmin:
+		// stays disabled by staff
+	default:
+		u.Disabled, u.DisabledBy = false, ""
+	}
 }
 
 // change writes next over before (not in a dry run) and does what the
@@ -170,7 +190,7 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 			if next.Disabled && !before.Disabled && !slices.Equal(c.Fields, []string{"disabled"}) {
 				// A leaver is disabled all the same (entry).
 				only := *before
-				only.Disabled = true
+				sourceDisable(&only, true)
 				return r.change(ctx, tx, b, before, &only, Change{Action: "disable", Login: before.Login, DN: before.DN, Fields: []string{"disabled"}})
 			}
 			return nil
@@ -346,7 +366,7 @@ func changedFields(a, b *lanyard.User) []string {
 	add("manager_email", a.ManagerEmail != b.ManagerEmail)
 	add("groups", !slices.Equal(a.Groups, b.Groups))
 	add("dn", a.DN != b.DN)
-	add("disabled", a.Disabled != b.Disabled)
+	add("disabled", a.Disabled != b.Disabled || a.DisabledBy != b.DisabledBy)
 	return out
 }
 

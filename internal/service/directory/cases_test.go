@@ -19,6 +19,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -35,6 +36,7 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Leavers", testLeavers},
 		{"LeaverRevoke", testLeaverRevoke},
 		{"LeaverRefused", testLeaverRefused},
+		{"AdminDisable", testAdminDisable},
 		{"LeaverMovedOut", testLeaverMovedOut},
 		{"ContainerPolicy", testContainerPolicy},
 		{"UPNChange", testUPNChange},
@@ -265,6 +267,41 @@ func testLeavers(t *testing.T, e *env) {
 	if e.user(t, "ada").Disabled {
 		t.Error("an empty read disabled ada")
 	}
+}
+
+// testAdminDisable: staff disable a directory user in Lanyard (a
+// compromised account): a sync that says "enabled" leaves the account
+// disabled and its card alone, and staff cannot enable an account its
+// directory disabled; when the directory disables it too, the directory
+// takes it over and its leaver handling disables the card then.
+func testAdminDisable(t *testing.T, e *env) {
+	card, _ := leaverEnv(t, e)
+	yes, no := true, false
+	u, err := e.stack.Service.Identity.UpdateUser(t.Context(), e.admin, "ada", identity.UserInput{Disabled: &yes})
+	if err != nil || u.DisabledBy != lanyard.DisabledByAdmin {
+		t.Fatalf("administrative disable: %+v, %v", u, err)
+	}
+	changed := entry("ada", "g-ada")
+	changed.DisplayName = "Ada Renamed"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{changed}, State: "s2"}
+	rep := e.sync(t, false)
+	if got := e.user(t, "ada"); !got.Disabled || got.DisabledBy != lanyard.DisabledByAdmin || got.DisplayName != "Ada Renamed" || rep.Enabled != 0 {
+		t.Errorf("after a sync saying enabled: %+v, report %+v", got, rep)
+	}
+	if c := e.card(t, card.ID); c.State != lanyard.CardIssued {
+		t.Errorf("the administrative disable changed the card: %s", c.State)
+	}
+	gone := entry("ada", "g-ada")
+	gone.DisplayName, gone.Disabled = "Ada Renamed", true
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{gone}, State: "s3"}
+	if rep = e.sync(t, false); rep.Disabled != 1 || rep.CardsChanged != 1 {
+		t.Errorf("the directory's disable after staff's: %+v", rep)
+	}
+	if got := e.user(t, "ada"); !got.Disabled || got.DisabledBy != lanyard.DisabledBySource || e.card(t, card.ID).State != lanyard.CardDisabled {
+		t.Errorf("after the directory's disable: %+v, card %s", got, e.card(t, card.ID).State)
+	}
+	_, err = e.stack.Service.Identity.UpdateUser(t.Context(), e.admin, "ada", identity.UserInput{Disabled: &no})
+	servicetest.WantErr(t, "staff enabling what the directory disabled", err, lanyard.EInvalid, "enable it there")
 }
 
 func testLeaverRevoke(t *testing.T, e *env) {

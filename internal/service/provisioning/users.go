@@ -214,8 +214,10 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 			}
 		}
 		before := *u
-		wasDisabled := u.Disabled
-		u.Disabled, u.Groups, u.UpdatedAt = true, []string{}, s.rec.Clock()
+		// Handled as a leaver unless its client had deactivated it
+		// already (an account staff disabled is handed over now).
+		wasDisabled := u.Disabled && u.DisabledBy != lanyard.DisabledByAdmin
+		u.Disabled, u.DisabledBy, u.Groups, u.UpdatedAt = true, lanyard.DisabledBySource, []string{}, s.rec.Clock()
 		c.strip(u)
 		if err := tx.UpdateUser(u); err != nil {
 			return err
@@ -264,7 +266,15 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	if err != nil {
 		return err
 	}
-	u.Disabled = in.Active != nil && !*in.Active
+	switch {
+	case in.Active != nil && !*in.Active:
+		u.Disabled, u.DisabledBy = true, lanyard.DisabledBySource
+	case old.Disabled && old.DisabledBy == lanyard.DisabledByAdmin:
+		// Staff disabled it in Lanyard: "active" from the client does not
+		// undo that; only staff enable it (lanyard.User.DisabledBy).
+	default:
+		u.Disabled, u.DisabledBy = false, ""
+	}
 	if err := checkUnique(tx, u); err != nil {
 		return err
 	}
@@ -307,7 +317,7 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 		return err
 	}
 	switch {
-	case u.Disabled && (old.ID == 0 || !old.Disabled):
+	case u.Disabled && (old.ID == 0 || !old.Disabled || old.DisabledBy == lanyard.DisabledByAdmin && u.DisabledBy == lanyard.DisabledBySource):
 		if old.ID != 0 {
 			c.action = "scim.user.deactivate"
 			return s.leave(ctx, tx, p, u, &old, c)
@@ -347,7 +357,7 @@ func changedFields(a, b *lanyard.User, sa, sb *lanyard.SCIMUser) []string {
 		same bool
 	}{
 		{"login", a.Login == b.Login}, {"display_name", a.DisplayName == b.DisplayName}, {"email", a.Email == b.Email},
-		{"upn", a.UPN == b.UPN}, {"manager_email", a.ManagerEmail == b.ManagerEmail}, {"disabled", a.Disabled == b.Disabled},
+		{"upn", a.UPN == b.UPN}, {"manager_email", a.ManagerEmail == b.ManagerEmail}, {"disabled", a.Disabled == b.Disabled && a.DisabledBy == b.DisabledBy},
 		{"external_id", sa.ExternalID == sb.ExternalID}, {"attributes", string(sa.Attributes) == string(sb.Attributes)},
 		{"deleted", sa.Deleted == sb.Deleted}, {"roles", slices.Equal(a.Roles, b.Roles)},
 	} {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/scim"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/service/provisioning"
 	"github.com/lanyard-cms/lanyard/internal/service/servicetest"
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
@@ -17,39 +19,8 @@ import (
 // certificate on hold in the same change, as the default leaver action
 // says; reactivation enables the account and leaves the card disabled.
 func TestDeactivationDisablesCardsWired(t *testing.T) {
-	stack := servicetest.New(t, servicetest.Options{})
-	prov := stack.Service.Provisioning
-	ctx := context.Background()
-	tok, err := prov.CreateToken(ctx, stack.Admin, "entra")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := prov.Authenticate(ctx, tok.Secret, "192.0.2.5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := prov.CreateUser(ctx, p, &scim.User{Schemas: []string{scim.UserSchema}, UserName: "leaver@example.test",
-		Emails: []scim.Email{{Value: "leaver@example.test", Primary: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var owner *lanyard.User
-	var card *lanyard.Card
-	var cert *lanyard.Certificate
-	now := time.Now()
-	storetest.MustUpdate(t, stack.Store, func(tx lanyard.Tx) (err error) {
-		if owner, err = tx.UserByLogin("leaver@example.test"); err != nil {
-			return err
-		}
-		card = storetest.NewCard("5c1e0001", owner.ID)
-		if err := tx.CreateCard(card); err != nil {
-			return err
-		}
-		cert = storetest.NewCertificate("builtin", "5c1e0001aa", owner.ID)
-		cert.CardID, cert.Template, cert.Status, cert.NotBefore, cert.NotAfter = card.ID, "smartcard-logon", lanyard.CertWritten, now.Add(-time.Hour), now.Add(300*24*time.Hour)
-		return tx.CreateCertificates([]*lanyard.Certificate{cert})
-	})
-
+	w := newWired(t)
+	stack, prov, ctx, p, u, owner, card, cert := w.stack, w.prov, w.ctx, w.p, w.u, w.owner, w.card, w.cert
 	if _, err := prov.PatchUser(ctx, p, u.ID, patch(t, `{"Operations":[{"op":"Replace","path":"active","value":"False"}]}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +114,91 @@ func runWiredDeleteRevokes(t *testing.T, e *env) {
 		}
 		return nil
 	})
+}
+
+// wired is a SCIM client's user with an issued card in the assembled
+// service.
+type wired struct {
+	stack *servicetest.Stack
+	prov  *provisioning.Provisioning
+	ctx   context.Context
+	p     *lanyard.Principal
+	u     *scim.User
+	owner *lanyard.User
+	card  *lanyard.Card
+	cert  *lanyard.Certificate
+}
+
+func newWired(t *testing.T) *wired {
+	t.Helper()
+	stack := servicetest.New(t, servicetest.Options{})
+	prov := stack.Service.Provisioning
+	ctx := context.Background()
+	tok, err := prov.CreateToken(ctx, stack.Admin, "entra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := prov.Authenticate(ctx, tok.Secret, "192.0.2.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := prov.CreateUser(ctx, p, &scim.User{Schemas: []string{scim.UserSchema}, UserName: "leaver@example.test",
+		Emails: []scim.Email{{Value: "leaver@example.test", Primary: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owner *lanyard.User
+	var card *lanyard.Card
+	var cert *lanyard.Certificate
+	now := time.Now()
+	storetest.MustUpdate(t, stack.Store, func(tx lanyard.Tx) (err error) {
+		if owner, err = tx.UserByLogin("leaver@example.test"); err != nil {
+			return err
+		}
+		card = storetest.NewCard("5c1e0001", owner.ID)
+		if err := tx.CreateCard(card); err != nil {
+			return err
+		}
+		cert = storetest.NewCertificate("builtin", "5c1e0001aa", owner.ID)
+		cert.CardID, cert.Template, cert.Status, cert.NotBefore, cert.NotAfter = card.ID, "smartcard-logon", lanyard.CertWritten, now.Add(-time.Hour), now.Add(300*24*time.Hour)
+		return tx.CreateCertificates([]*lanyard.Certificate{cert})
+	})
+
+	return &wired{stack: stack, prov: prov, ctx: ctx, p: p, u: u, owner: owner, card: card, cert: cert}
+}
+
+// TestAdminDisableKeptAgainstSCIM: staff disable a SCIM user in Lanyard;
+// the client's "active" leaves the account disabled and its card alone;
+// the client's deactivation then takes the account over, and the leaver
+// handling disables the card.
+func TestAdminDisableKeptAgainstSCIM(t *testing.T) {
+	w := newWired(t)
+	yes := true
+	if _, err := w.stack.Service.Identity.UpdateUser(w.ctx, w.stack.Admin, w.owner.Login, identity.UserInput{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (*lanyard.User, *lanyard.Card) {
+		var u *lanyard.User
+		var c *lanyard.Card
+		storetest.MustView(t, w.stack.Store, func(tx lanyard.Tx) (err error) {
+			if u, err = tx.UserByID(w.owner.ID); err != nil {
+				return err
+			}
+			c, err = tx.CardByID(w.card.ID)
+			return err
+		})
+		return u, c
+	}
+	if _, err := w.prov.PatchUser(w.ctx, w.p, w.u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if u, c := state(); !u.Disabled || u.DisabledBy != lanyard.DisabledByAdmin || c.State != lanyard.CardIssued {
+		t.Errorf("after the client's active: user %+v, card %s", u, c.State)
+	}
+	if _, err := w.prov.PatchUser(w.ctx, w.p, w.u.ID, patch(t, `{"Operations":[{"op":"replace","path":"active","value":false}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if u, c := state(); !u.Disabled || u.DisabledBy != lanyard.DisabledBySource || c.State != lanyard.CardDisabled {
+		t.Errorf("after the client's deactivation: user %+v, card %s", u, c.State)
+	}
 }
