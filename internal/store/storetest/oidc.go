@@ -244,7 +244,9 @@ func testOIDCBindings(t *testing.T, s lanyard.Store) {
 	}
 
 	// Staff already: another staff role, or roles in another order, keep
-	// the binding (it was made under the staff rule).
+	// the binding (it was made under the staff rule). (The loop above ran
+	// its edits in map order: make the account staff first.)
+	update(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser, lanyard.RoleOperator} })
 	bind("https://idp#4")
 	update(func(u *lanyard.User) {
 		u.Roles = lanyard.Roles{lanyard.RoleOperator, lanyard.RoleUser, lanyard.RoleAdministrator}
