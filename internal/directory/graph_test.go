@@ -158,6 +158,9 @@ func TestValidate(t *testing.T) {
 			t.Errorf("loopback %s refused: %v", u, err)
 		}
 	}
+	if Preset(KindAD) != PresetAD() || Preset(KindOpenLDAP) != PresetOpenLDAP() || Preset("x") != (Mapping{}) {
+		t.Error("Preset")
+	}
 	s := good()
 	s.URL, s.StartTLS = "ldap://dc1.example.com", true
 	if err := s.Validate(); err != nil {
