@@ -41,7 +41,7 @@ func Authenticate(ctx context.Context, cfg Config, login, password string) (*Ent
 		return nil, err
 	}
 	defer c.Close()
-	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
+	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]manager{}}
 	filter := fmt.Sprintf("(&%s(%s=%s))", cfg.UserFilter, cfg.Mapping.Login, ldap.EscapeFilter(login))
 	var found []*ldap.Entry
 	err = c.search(ctx, cfg.BaseDN, ldap.ScopeWholeSubtree, filter, r.userAttrs(), 0, nil, func(e *ldap.Entry) error {
