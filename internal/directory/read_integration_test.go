@@ -363,6 +363,12 @@ func TestDirectoryAuthenticate(t *testing.T) {
 			if err != nil || e.ManagerEmail != f.mail("alice") {
 				t.Errorf("bob: %+v, %v", e, err)
 			}
+			if s.kind == directory.KindAD {
+				e, err = directory.Authenticate(ctx, f.cfg, f.login("bob")+"@lanyard.test", f.pw)
+				if err != nil || e.Login != f.login("bob") {
+					t.Errorf("bob by UPN: %+v, %v", e, err)
+				}
+			}
 			for _, tc := range []struct {
 				name, login, pw string
 				want            error
