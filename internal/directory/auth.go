@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -13,7 +14,7 @@ const inChain = "1.2.840.113556.1.4.1941"
 
 // Authenticate checks login and password against the directory: a bind as
 // the service account, a search for the one user whose login attribute
-// equals login (the value escaped per RFC 4515 3, so "*" or ")(" in a login
+// (or, for a login with "@", UPN attribute) equals login (the value escaped per RFC 4515 3, so "*" or ")(" in a login
 // match nothing but themselves), then a simple bind (RFC 4513 5.1.3) as
 // that user's DN on a second connection, so the service connection never
 // takes the user's identity. An empty password is refused before any bind:
@@ -41,8 +42,13 @@ func Authenticate(ctx context.Context, cfg Config, login, password string) (*Ent
 		return nil, err
 	}
 	defer c.Close()
-	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
-	filter := fmt.Sprintf("(&%s(%s=%s))", cfg.UserFilter, cfg.Mapping.Login, ldap.EscapeFilter(login))
+	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]manager{}}
+	match := fmt.Sprintf("(%s=%s)", cfg.Mapping.Login, ldap.EscapeFilter(login))
+	if cfg.Mapping.UPN != "" && strings.Contains(login, "@") {
+		// Windows users also sign in as user@domain (their UPN).
+		match = fmt.Sprintf("(|%s(%s=%s))", match, cfg.Mapping.UPN, ldap.EscapeFilter(login))
+	}
+	filter := fmt.Sprintf("(&%s%s)", cfg.UserFilter, match)
 	var found []*ldap.Entry
 	err = c.search(ctx, cfg.BaseDN, ldap.ScopeWholeSubtree, filter, r.userAttrs(), 0, nil, func(e *ldap.Entry) error {
 		found = append(found, e)

@@ -62,8 +62,12 @@ type Mapping struct {
 	DisplayName string // displayName or cn
 	Email       string // mail
 	Manager     string // manager (a DN)
-	MemberOf    string // memberOf (AD backlink, OpenLDAP memberOf overlay)
-	Member      string // member (on groups)
+	// Reports is the backlink of Manager listing a user's direct reports
+	// (AD directReports, MS-ADA1 2.169); empty: found by searching
+	// Manager.
+	Reports  string
+	MemberOf string // memberOf (AD backlink, OpenLDAP memberOf overlay)
+	Member   string // member (on groups)
 	// ExternalID is objectGUID (binary, AD) or entryUUID (string).
 	ExternalID string
 	// BinaryGUID says ExternalID holds 16 bytes in MS-DTYP GUID order.
@@ -97,6 +101,7 @@ func PresetAD() Mapping {
 		DisplayName:    "displayName",
 		Email:          "mail",
 		Manager:        "manager",
+		Reports:        "directReports",
 		MemberOf:       "memberOf",
 		Member:         "member",
 		ExternalID:     "objectGUID",

@@ -30,7 +30,7 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 		return nil, err
 	}
 	defer c.Close()
-	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
+	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]manager{}}
 	start := time.Now()
 	st := &state{Version: stateVersion, Kind: cfg.Kind, Groups: map[string]*groupState{}}
 	st.BaseDN, _ = NormalizeDN(cfg.BaseDN)
@@ -93,10 +93,10 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	mails := make(map[string]string, len(users))
+	known := make(map[string]*user, len(users))
 	for _, u := range users {
 		if n, err := NormalizeDN(u.e.DN); err == nil {
-			mails[n] = u.e.Email
+			known[n] = u
 			// A group's direct members, from the users' memberOf.
 			for _, d := range u.direct {
 				if gs := g[d]; gs != nil {
@@ -111,9 +111,15 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 	snap.Entries = make([]Entry, 0, len(users))
 	for _, u := range users {
 		u.e.Groups = g.closure(u.direct)
-		p, err := r.resolveManager(ctx, u, mails)
+		p, err := r.resolveManager(ctx, u, known)
 		if err != nil {
 			return nil, err
+		}
+		if u.managerID != "" {
+			if st.Managers == nil {
+				st.Managers = map[string]string{}
+			}
+			st.Managers[u.managerID] = u.e.ManagerEmail
 		}
 		if p != nil {
 			snap.Problems = append(snap.Problems, *p)

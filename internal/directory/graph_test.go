@@ -158,9 +158,26 @@ func TestValidate(t *testing.T) {
 			t.Errorf("loopback %s refused: %v", u, err)
 		}
 	}
+	if Preset(KindAD) != PresetAD() || Preset(KindOpenLDAP) != PresetOpenLDAP() || Preset("x") != (Mapping{}) {
+		t.Error("Preset")
+	}
 	s := good()
 	s.URL, s.StartTLS = "ldap://dc1.example.com", true
 	if err := s.Validate(); err != nil {
 		t.Errorf("StartTLS refused: %v", err)
+	}
+}
+
+func TestSyncRemoved(t *testing.T) {
+	known := []string{"a", "b", "c"}
+	// Delete phase: the deleted IDs we knew.
+	del := &syncResult{deleted: []string{"c", "x", "a"}, present: map[string]bool{}}
+	if got := syncRemoved(del, known); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("delete phase: %v", got)
+	}
+	// Present phase: every known ID not reported.
+	pre := &syncResult{presentPhase: true, present: map[string]bool{"b": true, "y": true}}
+	if got := syncRemoved(pre, known); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("present phase: %v", got)
 	}
 }

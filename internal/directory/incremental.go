@@ -25,9 +25,10 @@ import (
 //     change to a 10,000-member group reads its 10,000 member DNs once);
 //   - one base-object read per user whose transitive groups changed
 //     without the user entry changing (members added to or removed from a
-//     changed group, or below a group whose nesting changed), and one
-//     search per 50 changed users for their direct reports (whose
-//     ManagerEmail may have changed);
+//     changed group, or below a group whose nesting changed), and for the
+//     direct reports of each manager whose mail changed (AD: read from
+//     directReports; elsewhere one search of the manager attribute per 50
+//     such managers);
 //   - AD: one Show Deleted search (1.2.840.113556.1.4.417, MS-ADTS
 //     3.1.1.3.4.1.14) of user tombstones newer than the mark, and one
 //     search of the person objects in the naming context that changed,
@@ -58,7 +59,7 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 		return nil, State{}, err
 	}
 	defer c.Close()
-	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]string{}}
+	r := &reader{cfg: &cfg, m: &cfg.Mapping, c: c, managerMail: map[string]manager{}}
 	start := time.Now()
 	r.clock = old.Clock
 	if r.clock == "" {
@@ -163,11 +164,39 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 			add(e)
 		}
 	}
-	if cfg.Mapping.Manager != "" {
-		managers := slices.Clone(order)
-		for i := 0; i < len(managers); i += 50 {
+	// Managers whose mail changed: their direct reports' ManagerEmail
+	// follows. AD lists them in directReports (a backlink, no search);
+	// elsewhere one search per 50 managers on the (indexed) manager
+	// attribute.
+	var mailChanged []string
+	for _, n := range order {
+		u := users[n]
+		if mail, ok := old.Managers[u.e.ExternalID]; ok && mail != u.e.Email {
+			mailChanged = append(mailChanged, n)
+		}
+	}
+	if cfg.Mapping.Reports != "" {
+		var reports []string
+		for _, n := range mailChanged {
+			for _, d := range users[n].reports {
+				if rn, err := NormalizeDN(d); err == nil && users[rn] == nil && under(baseDN, rn) {
+					reports = append(reports, rn)
+				}
+			}
+		}
+		for _, rn := range sortedSet(reports) {
+			e, err := c.one(ctx, rn, cfg.UserFilter, r.userAttrs())
+			if err != nil {
+				return nil, State{}, err
+			}
+			if e != nil {
+				add(e)
+			}
+		}
+	} else if cfg.Mapping.Manager != "" {
+		for i := 0; i < len(mailChanged); i += 50 {
 			var or strings.Builder
-			for _, n := range managers[i:min(i+50, len(managers))] {
+			for _, n := range mailChanged[i:min(i+50, len(mailChanged))] {
 				fmt.Fprintf(&or, "(%s=%s)", cfg.Mapping.Manager, ldap.EscapeFilter(users[n].e.DN))
 			}
 			f := fmt.Sprintf("(&%s(|%s))", cfg.UserFilter, or.String())
@@ -192,9 +221,11 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	delta.Removed = removed
 
 	// 4. Whole entries.
-	mails := make(map[string]string, len(users))
-	for n, u := range users {
-		mails[n] = u.e.Email
+	ns.Managers = make(map[string]string, len(old.Managers))
+	for id, mail := range old.Managers {
+		if !gone[id] {
+			ns.Managers[id] = mail
+		}
 	}
 	for _, n := range order {
 		u := users[n]
@@ -202,9 +233,15 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 			continue
 		}
 		u.e.Groups = newG.closure(u.direct)
-		p, err := r.resolveManager(ctx, u, mails)
+		p, err := r.resolveManager(ctx, u, users)
 		if err != nil {
 			return nil, State{}, err
+		}
+		if u.managerID != "" {
+			ns.Managers[u.managerID] = u.e.ManagerEmail
+		}
+		if _, ok := ns.Managers[u.e.ExternalID]; ok {
+			ns.Managers[u.e.ExternalID] = u.e.Email
 		}
 		if p != nil {
 			delta.Problems = append(delta.Problems, *p)

@@ -17,8 +17,9 @@ type reader struct {
 	cfg *Config
 	m   *Mapping
 	c   *conn
-	// managerMail caches manager DN (normalized) → mail within one read.
-	managerMail map[string]string
+	// managerMail caches manager DN (normalized) → the manager within
+	// one read.
+	managerMail map[string]manager
 	// clock is how changes are found: clockUSN, clockCSN or clockTime.
 	clock string
 	// maxSeen is the latest changed stamp seen (clockTime marks).
@@ -72,13 +73,20 @@ type user struct {
 	e       Entry
 	direct  []string // normalized memberOf
 	manager string   // the manager's DN as written, "" for none
+	// managerID is the manager's ExternalID once resolved.
+	managerID string
+	// reports are the DNs of the direct reports (AD directReports).
+	reports []string
 }
+
+// manager is what a user's manager attribute leads to.
+type manager struct{ id, mail string }
 
 // userAttrs are the attributes a user read asks for.
 func (r *reader) userAttrs() []string {
 	m := r.m
 	var a []string
-	for _, s := range []string{m.Login, m.UPN, m.DisplayName, m.Email, m.Manager, m.MemberOf, m.ExternalID, m.AccountControl, m.LockFlag, m.LockTime, r.changedAttr()} {
+	for _, s := range []string{m.Login, m.UPN, m.DisplayName, m.Email, m.Manager, m.Reports, m.MemberOf, m.ExternalID, m.AccountControl, m.LockFlag, m.LockTime, r.changedAttr()} {
 		if s != "" {
 			a = append(a, s)
 		}
@@ -173,6 +181,9 @@ func (r *reader) user(e *ldap.Entry) (*user, *Problem) {
 	if m.Manager != "" {
 		u.manager = e.GetEqualFoldAttributeValue(m.Manager)
 	}
+	if m.Reports != "" {
+		u.reports = e.GetEqualFoldAttributeValues(m.Reports)
+	}
 	var prob *Problem
 	if m.AccountControl != "" {
 		if v := e.GetEqualFoldAttributeValue(m.AccountControl); v != "" {
@@ -204,9 +215,10 @@ func (r *reader) user(e *ldap.Entry) (*user, *Problem) {
 	return u, prob
 }
 
-// resolveManager sets ManagerEmail from the manager's DN: from known (the
-// users of this read, normalized DN → mail) or by reading the entry.
-func (r *reader) resolveManager(ctx context.Context, u *user, known map[string]string) (*Problem, error) {
+// resolveManager sets ManagerEmail (and managerID) from the manager's DN:
+// from known (the users of this read by normalized DN) or by reading the
+// entry.
+func (r *reader) resolveManager(ctx context.Context, u *user, known map[string]*user) (*Problem, error) {
 	if u.manager == "" {
 		return nil, nil
 	}
@@ -214,25 +226,26 @@ func (r *reader) resolveManager(ctx context.Context, u *user, known map[string]s
 	if err != nil {
 		return &Problem{DN: u.e.DN, ExternalID: u.e.ExternalID, Message: fmt.Sprintf("manager: %v", err)}, nil
 	}
-	if mail, ok := known[n]; ok {
-		u.e.ManagerEmail = mail
+	if k, ok := known[n]; ok {
+		u.e.ManagerEmail, u.managerID = k.e.Email, k.e.ExternalID
 		return nil, nil
 	}
-	if mail, ok := r.managerMail[n]; ok {
-		u.e.ManagerEmail = mail
+	if mg, ok := r.managerMail[n]; ok {
+		u.e.ManagerEmail, u.managerID = mg.mail, mg.id
 		return nil, nil
 	}
-	e, err := r.c.one(ctx, u.manager, "(objectClass=*)", []string{r.m.Email})
+	e, err := r.c.one(ctx, u.manager, "(objectClass=*)", []string{r.m.Email, r.m.ExternalID})
 	if err != nil {
 		return nil, err
 	}
 	if e == nil {
-		r.managerMail[n] = ""
+		r.managerMail[n] = manager{}
 		return &Problem{DN: u.e.DN, ExternalID: u.e.ExternalID, Message: fmt.Sprintf("manager %s not found", u.manager)}, nil
 	}
-	mail := e.GetEqualFoldAttributeValue(r.m.Email)
-	r.managerMail[n] = mail
-	u.e.ManagerEmail = mail
+	id, _ := r.externalID(e)
+	mg := manager{id: id, mail: e.GetEqualFoldAttributeValue(r.m.Email)}
+	r.managerMail[n] = mg
+	u.e.ManagerEmail, u.managerID = mg.mail, mg.id
 	return nil, nil
 }
 

@@ -363,6 +363,12 @@ func TestDirectoryAuthenticate(t *testing.T) {
 			if err != nil || e.ManagerEmail != f.mail("alice") {
 				t.Errorf("bob: %+v, %v", e, err)
 			}
+			if s.kind == directory.KindAD {
+				e, err = directory.Authenticate(ctx, f.cfg, f.login("bob")+"@lanyard.test", f.pw)
+				if err != nil || e.Login != f.login("bob") {
+					t.Errorf("bob by UPN: %+v, %v", e, err)
+				}
+			}
 			for _, tc := range []struct {
 				name, login, pw string
 				want            error
@@ -396,8 +402,19 @@ func TestDirectoryFaults(t *testing.T) {
 			f.seed()
 			ctx := ctxT(t)
 
+			if err := directory.Check(ctx, f.cfg); err != nil {
+				t.Errorf("check: %v", err)
+			}
+			missing := f.cfg
+			missing.BaseDN = "OU=nowhere," + f.ou
+			if err := directory.Check(ctx, missing); err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Errorf("check with a missing base DN: %v", err)
+			}
 			bad := f.cfg
 			bad.BindPassword += "x"
+			if err := directory.Check(ctx, bad); !errors.Is(err, directory.ErrServiceBind) {
+				t.Errorf("check with a wrong bind password: %v", err)
+			}
 			if _, err := directory.Full(ctx, bad); !errors.Is(err, directory.ErrServiceBind) {
 				t.Errorf("wrong bind password: %v", err)
 			}

@@ -35,6 +35,10 @@ type state struct {
 	Groups map[string]*groupState `json:"groups"`
 	// Users lists the entryUUIDs of the users read (OpenLDAP only).
 	Users []string `json:"users,omitempty"`
+	// Managers maps the ExternalID of every user some entry names as
+	// manager to the mail the entries were given: a manager whose mail
+	// changes has their reports read again.
+	Managers map[string]string `json:"managers,omitempty"`
 	// Cookie is the RFC 4533 sync cookie (OpenLDAP with syncprov), with
 	// which Incremental learns deletions without reading every user.
 	Cookie []byte `json:"cookie,omitempty"`
