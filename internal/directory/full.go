@@ -37,13 +37,16 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 	if cfg.Kind == KindAD {
 		// Read before the searches: whatever changes during them has a
 		// higher USN and is read again by the next Incremental.
-		dse, err := c.rootDSE(ctx, "highestCommittedUSN")
+		dse, err := c.rootDSE(ctx, "highestCommittedUSN", "dsServiceName")
 		if err != nil {
 			return nil, err
 		}
 		st.Mark = dse.GetAttributeValue("highestCommittedUSN")
 		if st.Mark == "" {
 			return nil, fmt.Errorf("directory %s: the root DSE has no highestCommittedUSN; is this Active Directory?", c.addr)
+		}
+		if st.Server, err = c.adServer(ctx, dse); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.Kind == KindAD {

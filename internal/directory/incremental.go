@@ -68,11 +68,17 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	ns := &state{Version: stateVersion, Kind: cfg.Kind, BaseDN: base, Clock: r.clock}
 	switch r.clock {
 	case clockUSN:
-		dse, err := c.rootDSE(ctx, "highestCommittedUSN")
+		dse, err := c.rootDSE(ctx, "highestCommittedUSN", "dsServiceName")
 		if err != nil {
 			return nil, State{}, err
 		}
 		ns.Mark = dse.GetAttributeValue("highestCommittedUSN")
+		if ns.Server, err = c.adServer(ctx, dse); err != nil {
+			return nil, State{}, err
+		}
+		if ns.Server != old.Server {
+			return nil, State{}, fmt.Errorf("%w: another domain controller (or a restored one) answers: its change numbers are not the ones the last read counted (%s, was %s)", ErrStateKind, ns.Server, old.Server)
+		}
 	case clockCSN:
 		// Read before the searches, as AD's USN is.
 		if ns.Mark, err = r.contextCSN(ctx); err != nil {
@@ -152,6 +158,11 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 		}
 	}
 	baseDN, _ := ldap.ParseDN(cfg.BaseDN)
+	// A user whose groups changed may have left the user filter with
+	// them (a filter on group membership: memberOf is a backlink, so the
+	// user's own change number did not move, and the removed-users search
+	// below does not see them): such a person is gone from scope.
+	var outOfScope []string
 	for _, n := range sortedKeys(affected) {
 		if users[n] != nil || !under(baseDN, n) {
 			continue
@@ -162,6 +173,19 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 		}
 		if e != nil {
 			add(e)
+			continue
+		}
+		if r.m.PersonFilter == "" {
+			continue
+		}
+		p, err := c.one(ctx, n, r.m.PersonFilter, []string{r.m.ExternalID})
+		if err != nil {
+			return nil, State{}, err
+		}
+		if p != nil {
+			if id, err := r.externalID(p); err == nil {
+				outOfScope = append(outOfScope, id)
+			}
 		}
 	}
 	// Managers whose mail changed: their direct reports' ManagerEmail
@@ -214,6 +238,7 @@ func Incremental(ctx context.Context, cfg Config, st State) (*Delta, State, erro
 	if err != nil {
 		return nil, State{}, err
 	}
+	removed = sortedSet(append(removed, outOfScope...))
 	gone := map[string]bool{}
 	for _, id := range removed {
 		gone[id] = true

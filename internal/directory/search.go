@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"encoding/hex"
 	"context"
 	"fmt"
 	"strconv"
@@ -152,4 +153,31 @@ func rangeOf(name, attr string) (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	return lo, hi, true
+}
+
+// adServer names the domain controller that answers c (state.Server): the
+// root DSE's dsServiceName and its object's invocationId (MS-ADTS
+// 3.1.1.3.2.6, 6.1.1.2.2.1.2.1.1). dse is a root DSE read that asked for
+// dsServiceName.
+func (c *conn) adServer(ctx context.Context, dse *ldap.Entry) (string, error) {
+	name := dse.GetAttributeValue("dsServiceName")
+	if name == "" {
+		return "", fmt.Errorf("directory %s: the root DSE has no dsServiceName; is this Active Directory?", c.addr)
+	}
+	ntds, err := c.one(ctx, name, "(objectClass=*)", []string{"invocationId"})
+	if err != nil {
+		return "", err
+	}
+	if ntds == nil {
+		return "", fmt.Errorf("directory %s: cannot read the domain controller's %s", c.addr, name)
+	}
+	inv := ntds.GetRawAttributeValue("invocationId")
+	if len(inv) == 0 {
+		return "", fmt.Errorf("directory %s: the domain controller's %s has no invocationId", c.addr, name)
+	}
+	n, err := NormalizeDN(name)
+	if err != nil {
+		return "", err
+	}
+	return n + "#" + hex.EncodeToString(inv), nil
 }

@@ -31,6 +31,14 @@ type state struct {
 	Mark string `json:"mark"`
 	// Clock says what Mark is: "usn", "csn" or "time" (reader.clock).
 	Clock string `json:"clock,omitempty"`
+	// Server is, on AD, the domain controller whose USNs Mark counts:
+	// its NTDS Settings object (the root DSE's dsServiceName) and that
+	// object's invocationId. USNs are each DC's own (MS-ADTS 3.1.1.1.9),
+	// and a DC restored from a backup gets a new invocationId: an
+	// Incremental answered by another DC, or by a restored one, would ask
+	// "changed since" a mark that means nothing there and miss changes
+	// for good, so it refuses the state and a full read follows.
+	Server string `json:"server,omitempty"`
 	// Groups maps each group's normalized DN to what is cached of it.
 	Groups map[string]*groupState `json:"groups"`
 	// Users lists the entryUUIDs of the users read (OpenLDAP only).
