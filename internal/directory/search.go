@@ -1,8 +1,8 @@
 package directory
 
 import (
-	"encoding/hex"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
