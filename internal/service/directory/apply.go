@@ -59,6 +59,7 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 	if msg := checkEntry(e); msg != "" {
 		why = append(why, msg)
 	}
+	r.keepValidMail(e, u)
 	// A login or UPN another account holds is never taken over.
 	if validLogin(e.Login) {
 		other, err := lookup(tx.UserByLogin(e.Login))
@@ -187,7 +188,7 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 		if err := tx.UpdateUser(next); lanyard.IsCode(err, lanyard.EConflict) {
 			r.retry = true
 			r.rep.fail(next.DN, lanyard.ErrorMessage(err)+"; the entry was not synced")
-			if next.Disabled && !before.Disabled && !slices.Equal(c.Fields, []string{"disabled"}) {
+			if next.Disabled && (!before.Disabled || before.DisabledBy != next.DisabledBy) && !slices.Equal(c.Fields, []string{"disabled"}) {
 				// A leaver is disabled all the same (entry).
 				only := *before
 				sourceDisable(&only, true)
@@ -398,19 +399,40 @@ func checkEntry(e *Entry) string {
 	if !validLogin(e.Login) {
 		return fmt.Sprintf("the login %q is not usable in Lanyard (1-128 letters, digits, '-', '_', '.' or '@'); the entry was not synced", e.Login)
 	}
-	for _, a := range []string{e.Email, e.ManagerEmail} {
-		if a != "" {
-			if m, err := mail.ParseAddress(a); err != nil || m.Address != a {
-				return fmt.Sprintf("the e-mail address %q is not valid; the entry was not synced", a)
-			}
-		}
-	}
 	for i := 0; i < len(e.UPN); i++ {
 		if e.UPN[i] <= ' ' || e.UPN[i] > '~' {
 			return fmt.Sprintf("the UPN %q is not printable ASCII; the entry was not synced", e.UPN)
 		}
 	}
 	return ""
+}
+
+// keepValidMail replaces an invalid e-mail or manager e-mail of e by what
+// the user u has (nothing for a new user) and reports it. Addresses are
+// not what identifies a person: refusing the whole entry for one would
+// freeze the user's groups, DN and policy at their last good state — and
+// where people may write their own mail attribute (OpenLDAP's common
+// "by self write"), a user taken out of a group could keep its policy by
+// spoiling their address. The rest of the entry applies.
+func (r *syncRun) keepValidMail(e *Entry, u *lanyard.User) {
+	fix := func(a *string, keep, what string) {
+		if *a == "" || validMail(*a) {
+			return
+		}
+		r.rep.fail(e.DN, fmt.Sprintf("the %s %q is not valid; %s", what, *a, map[bool]string{true: "the address Lanyard had is kept", false: "none is kept"}[keep != ""]))
+		*a = keep
+	}
+	var mailKept, managerKept string
+	if u != nil {
+		mailKept, managerKept = u.Email, u.ManagerEmail
+	}
+	fix(&e.Email, mailKept, "e-mail address")
+	fix(&e.ManagerEmail, managerKept, "manager's e-mail address")
+}
+
+func validMail(a string) bool {
+	m, err := mail.ParseAddress(a)
+	return err == nil && m.Address == a
 }
 
 func validLogin(s string) bool {

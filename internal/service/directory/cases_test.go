@@ -37,6 +37,7 @@ func runCases(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"LeaverRevoke", testLeaverRevoke},
 		{"LeaverRefused", testLeaverRefused},
 		{"AdminDisable", testAdminDisable},
+		{"BadMailAppliesRest", testBadMailAppliesRest},
 		{"LeaverMovedOut", testLeaverMovedOut},
 		{"ContainerPolicy", testContainerPolicy},
 		{"UPNChange", testUPNChange},
@@ -302,6 +303,31 @@ func testAdminDisable(t *testing.T, e *env) {
 	}
 	_, err = e.stack.Service.Identity.UpdateUser(t.Context(), e.admin, "ada", identity.UserInput{Disabled: &no})
 	servicetest.WantErr(t, "staff enabling what the directory disabled", err, lanyard.EInvalid, "enable it there")
+}
+
+// testBadMailAppliesRest: an invalid e-mail address does not freeze the
+// entry: ada, taken out of the staff group while her mail attribute
+// holds garbage (something people may write themselves), loses the group
+// at once; her last good address is kept and the report says so; the
+// next sync is incremental (nothing to retry).
+func testBadMailAppliesRest(t *testing.T, e *env) {
+	e.r.full = &directory.Snapshot{Entries: []directory.Entry{entry("ada", "g-ada", staffDN)}, State: "s1"}
+	e.sync(t, false)
+	bad := entry("ada", "g-ada")
+	bad.Email, bad.ManagerEmail = "not an address", "neither <this"
+	e.r.delta = &directory.Delta{Changed: []directory.Entry{bad}, State: "s2"}
+	rep := e.sync(t, false)
+	ada := e.user(t, "ada")
+	if len(ada.Groups) != 0 || ada.Email != "ada@example.test" || ada.ManagerEmail != "boss@example.test" {
+		t.Errorf("after an entry with bad addresses: %+v", ada)
+	}
+	if len(rep.Errors) != 2 || rep.Updated != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	e.r.delta = &directory.Delta{State: "s3"}
+	if rep = e.sync(t, false); rep.Full {
+		t.Errorf("a bad address made the next sync a full read: %+v", rep)
+	}
 }
 
 func testLeaverRevoke(t *testing.T, e *env) {
