@@ -298,13 +298,18 @@ func sourceOwned(before, after *lanyard.User, newPassword bool) error {
 		// (a compromised account, one whose source is gone): the next
 		// sync or push leaves it disabled.
 		after.DisabledBy = lanyard.DisabledByAdmin
-	case !after.Disabled && before.Disabled && before.DisabledBy != lanyard.DisabledByAdmin:
+	case !after.Disabled && before.Disabled && before.DisabledBy != lanyard.DisabledByAdmin && !sourceGone(before):
 		return lanyard.Errorf(lanyard.EInvalid, "%s was disabled by %s: enable it there", before.Login, where)
 	case !after.Disabled && before.Disabled:
 		after.DisabledBy = ""
 	}
 	return nil
 }
+
+// sourceGone reports whether u's directory source was deleted (its users
+// keep the deleted source's ID negated, internal/service/directory): no
+// source will ever enable them again, so staff may.
+func sourceGone(u *lanyard.User) bool { return u.Source == lanyard.SourceLDAP && u.SourceID < 0 }
 
 // checkStaffGrant refuses to grant a role beyond user to an existing
 // account without setting a new password in the same change (UpdateUser

@@ -92,5 +92,19 @@ func TestExternalAccountOwnedBySource(t *testing.T) {
 		if e.snapshot(t) != snap || !e.user(t, login).Disabled {
 			t.Fatalf("%s: a refused enable wrote something", src)
 		}
+		if src == lanyard.SourceLDAP {
+			// Its directory source was deleted (the ID negated): staff may.
+			storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+				u, err := tx.UserByLogin(login)
+				if err != nil {
+					return err
+				}
+				u.SourceID = -u.SourceID
+				return tx.UpdateUser(u)
+			})
+			if got, err := e.svc.Identity.UpdateUser(ctx, e.ada, login, identity.UserInput{Disabled: &no}); err != nil || got.Disabled {
+				t.Fatalf("enabling an account of a deleted source: %+v, %v", got, err)
+			}
+		}
 	}
 }

@@ -87,7 +87,7 @@ func (s *Provisioning) CreateUser(ctx context.Context, p *lanyard.Principal, in 
 			case err == nil && so.Deleted && so.Client == su.Client && so.ExternalID != "" && so.ExternalID == strings.TrimSpace(in.ExternalID):
 				u, su = o, so // deleted before by this client: it comes back
 			case err == nil && so.Deleted:
-				return scim.Conflict("userName %q belonged to a deleted SCIM user with another externalId (or another client); an administrator renames or removes that account before the name is given again", o.Login)
+				return scim.Conflict("userName %q belonged to a deleted SCIM user with another externalId (or another client); the name stays with that account, whose cards and history name it: give the new person another userName", o.Login)
 			}
 		}
 		if err := s.write(ctx, tx, p, u, su, in, c); err != nil && !errors.Is(err, errUnchanged) {
