@@ -131,3 +131,20 @@ type LoginChallenge struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 }
+
+// ValidLogin reports whether s is a login Lanyard accepts: 1 to 128
+// ASCII letters, digits and - _ . @. One rule for every way an account
+// arrives (created here, synced from a directory, pushed by SCIM, made at
+// a single sign-on), so that no source brings a login the others refuse.
+func ValidLogin(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@') {
+			return false
+		}
+	}
+	return true
+}

@@ -61,7 +61,7 @@ func (r *syncRun) entry(ctx context.Context, tx lanyard.Tx, b *batchTx, e *Entry
 	}
 	r.keepValidMail(e, u)
 	// A login or UPN another account holds is never taken over.
-	if validLogin(e.Login) {
+	if lanyard.ValidLogin(e.Login) {
 		other, err := lookup(tx.UserByLogin(e.Login))
 		if err != nil {
 			return err
@@ -396,7 +396,7 @@ func normalizeGroups(gs []string) []string {
 // Lanyard's rules for logins, e-mail addresses and UPNs apply to
 // directory users too.
 func checkEntry(e *Entry) string {
-	if !validLogin(e.Login) {
+	if !lanyard.ValidLogin(e.Login) {
 		return fmt.Sprintf("the login %q is not usable in Lanyard (1-128 letters, digits, '-', '_', '.' or '@'); the entry was not synced", e.Login)
 	}
 	for i := 0; i < len(e.UPN); i++ {
@@ -433,17 +433,4 @@ func (r *syncRun) keepValidMail(e *Entry, u *lanyard.User) {
 func validMail(a string) bool {
 	m, err := mail.ParseAddress(a)
 	return err == nil && m.Address == a
-}
-
-func validLogin(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.@", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

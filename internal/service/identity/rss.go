@@ -64,7 +64,7 @@ type rssTicket struct {
 // keyed hash of the login so that asking again shows the same ones, as
 // it does for a user who answered exactly the number asked.
 func (s *Identity) RSSQuestionsFor(ctx context.Context, login string) (*RSSQuestions, error) {
-	if !validLogin(login) {
+	if !lanyard.ValidLogin(login) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "enter your user name")
 	}
 	st, err := s.readSecretState(ctx, 0, login)

@@ -12,7 +12,7 @@ import (
 
 // ValidLogin reports whether s is a login Lanyard accepts: 1 to 128
 // ASCII letters, digits and - _ . @.
-func ValidLogin(s string) bool { return validLogin(s) }
+func ValidLogin(s string) bool { return lanyard.ValidLogin(s) }
 
 // ValidEmail reports whether s is empty or one plain address.
 func ValidEmail(s string) bool { return validEmail(s) }

@@ -25,19 +25,6 @@ type UserInput struct {
 	Password     *string // never stored or logged; hashed with argon2id
 }
 
-func validLogin(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.@", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 func validEmail(s string) bool {
 	if s == "" {
 		return true
@@ -118,7 +105,7 @@ func (in *UserInput) apply(u *lanyard.User) error {
 // CreateUser adds a user. Without roles the user gets the user role;
 // only administrators create staff accounts (CheckAccountChange).
 func (s *Identity) CreateUser(ctx context.Context, p *lanyard.Principal, in UserInput) (*lanyard.User, error) {
-	if !validLogin(in.Login) {
+	if !lanyard.ValidLogin(in.Login) {
 		return nil, lanyard.Errorf(lanyard.EInvalid, "login %q: use 1-128 letters, digits, '-', '_', '.' or '@'", in.Login)
 	}
 	if in.Roles == nil {

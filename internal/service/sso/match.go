@@ -321,10 +321,10 @@ func findUsers(tx lanyard.UserStore, attr lanyard.OIDCMatch, value string) ([]*l
 // event; a login another account holds refuses the sign-in (no merge).
 func (s *SSO) createUser(ctx context.Context, p *lanyard.OIDCProvider, c *idClaims, value, ext string) (*lanyard.User, error) {
 	login := value
-	if pu, _ := c.all["preferred_username"].(string); p.MatchAttribute != lanyard.MatchLogin && validLogin(pu) {
+	if pu, _ := c.all["preferred_username"].(string); p.MatchAttribute != lanyard.MatchLogin && lanyard.ValidLogin(pu) {
 		login = pu
 	}
-	if !validLogin(login) {
+	if !lanyard.ValidLogin(login) {
 		return nil, refuse("no usable login", "cannot create your Lanyard account: "+login+" is not a usable login; ask an administrator")
 	}
 	now := s.rec.Clock()
@@ -344,21 +344,6 @@ func (s *SSO) createUser(ctx context.Context, p *lanyard.OIDCProvider, c *idClai
 		return nil, err
 	}
 	return u, nil
-}
-
-// validLogin is identity's rule for logins: 1 to 128 ASCII letters,
-// digits and - _ . @.
-func validLogin(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.@", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // displayName is the name claim, else given and family name, at most
