@@ -42,9 +42,15 @@ type Callback struct {
 // factor the provider asserted that this provider's settings count. The
 // web layer opens the session with identity.ExternalLogin.
 type SignIn struct {
-	User         *lanyard.User
-	Provider     string
-	SecondFactor string // "amr=…" or "acr=…"; "" for none
+	User     *lanyard.User
+	Provider string
+	// Subject is the provider subject (ExternalID) User is bound to or
+	// was made for; Console and SelfService are the provider's settings
+	// when it signed in. identity.ExternalLogin checks them again in its
+	// own transaction (ExternalAuth).
+	Subject              string
+	Console, SelfService bool
+	SecondFactor         string // "amr=…" or "acr=…"; "" for none
 	// SecondFactorAt is when the provider authenticated the person with
 	// SecondFactor (the ID token's auth_time); zero for none.
 	SecondFactorAt time.Time

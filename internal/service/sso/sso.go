@@ -74,6 +74,10 @@ type SSO struct {
 	throttleKey func(string) string
 	client      *http.Client
 
+	// beforeBind, when set (tests only), runs between signIn's read and
+	// bind's transaction: the window an administrator's change can fall in.
+	beforeBind func()
+
 	mu        sync.Mutex
 	discovery map[int64]*discovered // by provider ID (discovery.go)
 }
