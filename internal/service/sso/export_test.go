@@ -49,3 +49,6 @@ func SecondFactor(p *lanyard.OIDCProvider, claims map[string]any, now time.Time)
 // SetBeforeBind sets the hook signIn runs between its read of the
 // account and bind's transaction (nil: none).
 func (s *SSO) SetBeforeBind(f func()) { s.beforeBind = f }
+
+// SetMaxLogins sets the cap on sign-ins under way per provider.
+func (s *SSO) SetMaxLogins(n int) { s.maxLogins = n }
