@@ -88,6 +88,15 @@ type OIDCStore interface {
 	DeleteExpiredOIDCLogins(now time.Time) (int, error)
 	// CountOIDCLogins counts the sign-ins from client not expired at now.
 	CountOIDCLogins(client string, now time.Time) (int, error)
+	// CountProviderOIDCLogins counts the sign-ins at provider providerID
+	// not expired at now.
+	CountProviderOIDCLogins(providerID int64, now time.Time) (int, error)
+	// LockOIDCLogins serializes the transactions that count sign-ins
+	// under way and then make one, until the transaction ends, so that a
+	// cap checked by counting holds under concurrency (PostgreSQL's READ
+	// COMMITTED would let each concurrent transaction count the same
+	// rows). A no-op where writers are serialized anyway (SQLite).
+	LockOIDCLogins() error
 	// OIDCBinding is the provider subject (issuer#sub) userID is bound
 	// to; ENotFound when none. UpdateUser deletes the binding when the
 	// user's login, e-mail or UPN changes or the user is made staff.

@@ -182,7 +182,8 @@ func (s *Server) mountOIDC(pages *ui.UI) {
 			s.oidcRefused(w, r, pages, err)
 			return
 		}
-		res, err := s.sessions.ExternalLogin(r.Context(), in.User, identity.ExternalAuth{Method: "oidc", Provider: in.Provider, SecondFactor: in.SecondFactor, SecondFactorAt: in.SecondFactorAt}, remote)
+		res, err := s.sessions.ExternalLogin(r.Context(), in.User, identity.ExternalAuth{Method: "oidc", Provider: in.Provider, Subject: in.Subject,
+			Console: in.Console, SelfService: in.SelfService, SecondFactor: in.SecondFactor, SecondFactorAt: in.SecondFactorAt}, remote)
 		if err != nil {
 			s.oidcRefused(w, r, pages, err)
 			return

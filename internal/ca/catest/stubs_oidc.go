@@ -36,6 +36,10 @@ func (*tx) UsersByEmail(string) ([]*lanyard.User, error) { return nil, notImplem
 func (*tx) CountOIDCLogins(string, time.Time) (int, error) {
 	return 0, notImplemented("CountOIDCLogins")
 }
+func (*tx) CountProviderOIDCLogins(int64, time.Time) (int, error) {
+	return 0, notImplemented("CountProviderOIDCLogins")
+}
+func (*tx) LockOIDCLogins() error             { return notImplemented("LockOIDCLogins") }
 func (*tx) OIDCBinding(int64) (string, error) { return "", notImplemented("OIDCBinding") }
 func (*tx) SetOIDCBinding(int64, string, time.Time) error {
 	return notImplemented("SetOIDCBinding")

@@ -12,6 +12,13 @@ import (
 type ExternalAuth struct {
 	Method   string // "oidc"
 	Provider string // the provider's name
+	// Subject is the provider subject (issuer#sub) the sign-in mapped
+	// to u: u must be bound to it (or made just in time for it).
+	Subject string
+	// Console and SelfService are the provider's settings: a staff
+	// account signs in only through a provider enabled for the console,
+	// any other only through one enabled for Self-Service.
+	Console, SelfService bool
 	// SecondFactor is the amr or acr value by which the provider
 	// asserted a second factor that the provider's configuration counts
 	// (e.g. "amr=hwk"); "" when it asserted none.
@@ -30,14 +37,38 @@ type ExternalAuth struct {
 // account, or a user with a confirmed authenticator app, gets the login
 // challenge and completes it with CompleteLogin, unless the provider
 // asserted a second factor the configuration counts. u is read again
-// here: an account disabled meanwhile is refused.
+// here, with its binding: an account disabled meanwhile is refused, and
+// so is one no longer bound to ext.Subject or whose class the provider
+// is no longer enabled for (made staff after the sso capability matched
+// it: the staff rules of the match must hold for the account as it is
+// now, not as it was read).
 func (s *Identity) ExternalLogin(ctx context.Context, u *lanyard.User, ext ExternalAuth, remote string) (*LoginResult, error) {
-	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) { u, err = tx.UserByID(u.ID); return })
+	var bound string
+	err := s.rec.View(ctx, func(tx lanyard.Tx) (err error) {
+		if u, err = tx.UserByID(u.ID); err != nil {
+			return err
+		}
+		if u.Source == lanyard.SourceOIDC {
+			bound = u.ExternalID
+			return nil
+		}
+		bound, err = tx.OIDCBinding(u.ID)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if u.Disabled {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "the account %q is disabled", u.Login)
+	}
+	if ext.Subject == "" || bound != ext.Subject {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "the account %q is not bound to this sign-in at %s; sign in again", u.Login, ext.Provider)
+	}
+	if staff := u.Roles.Staff(); staff && !ext.Console || !staff && !ext.SelfService {
+		return nil, lanyard.Errorf(lanyard.EUnauthenticated, "%s is not enabled for the account %q; sign in with your password", ext.Provider, u.Login)
 	}
 	if ext.SecondFactor == "" {
 		e, err := s.totpEnrollment(ctx, u.ID)

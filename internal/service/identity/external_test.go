@@ -19,7 +19,36 @@ import (
 func TestExternalLogin(t *testing.T) {
 	e := newTOTPEnv(t)
 	ctx := context.Background()
-	oidc := identity.ExternalAuth{Method: "oidc", Provider: "corp"}
+	const sub = "https://idp.example.test#s1"
+	storetest.MustUpdate(t, e.st, func(tx lanyard.Tx) error {
+		for _, u := range []*lanyard.User{e.alice.User, e.op.User, e.bob.User} {
+			if err := tx.SetOIDCBinding(u.ID, sub, e.clock.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	oidc := identity.ExternalAuth{Method: "oidc", Provider: "corp", Subject: sub, Console: true, SelfService: true}
+	// The account must be bound to the subject, and the provider enabled
+	// for the account's class as it is now (made staff after the match).
+	for what, ext := range map[string]identity.ExternalAuth{
+		"another subject": {Method: "oidc", Provider: "corp", Subject: sub + "x", Console: true, SelfService: true},
+		"no subject":      {Method: "oidc", Provider: "corp", Console: true, SelfService: true},
+	} {
+		if _, err := e.svc.Identity.ExternalLogin(ctx, e.alice.User, ext, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+			t.Errorf("%s: %v, want refused", what, err)
+		}
+	}
+	selfOnly := oidc
+	selfOnly.Console = false
+	if _, err := e.svc.Identity.ExternalLogin(ctx, e.op.User, selfOnly, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		t.Errorf("staff through a Self-Service provider: %v, want refused", err)
+	}
+	consoleOnly := oidc
+	consoleOnly.SelfService = false
+	if _, err := e.svc.Identity.ExternalLogin(ctx, e.alice.User, consoleOnly, remote); !lanyard.IsCode(err, lanyard.EUnauthenticated) {
+		t.Errorf("user through a console-only provider: %v, want refused", err)
+	}
 	res, err := e.svc.Identity.ExternalLogin(ctx, e.alice.User, oidc, remote)
 	if err != nil || res.Session == nil || !res.Session.SecondFactorAt.IsZero() {
 		t.Fatalf("user: %v, %+v; want a session without second factor", err, res)

@@ -45,3 +45,10 @@ func (s *SSO) SignInClaims(ctx context.Context, p *lanyard.OIDCProvider, claims 
 func SecondFactor(p *lanyard.OIDCProvider, claims map[string]any, now time.Time) (string, time.Time) {
 	return secondFactor(p, claims, now)
 }
+
+// SetBeforeBind sets the hook signIn runs between its read of the
+// account and bind's transaction (nil: none).
+func (s *SSO) SetBeforeBind(f func()) { s.beforeBind = f }
+
+// SetMaxLogins sets the cap on sign-ins under way per provider.
+func (s *SSO) SetMaxLogins(n int) { s.maxLogins = n }

@@ -42,9 +42,15 @@ type Callback struct {
 // factor the provider asserted that this provider's settings count. The
 // web layer opens the session with identity.ExternalLogin.
 type SignIn struct {
-	User         *lanyard.User
-	Provider     string
-	SecondFactor string // "amr=…" or "acr=…"; "" for none
+	User     *lanyard.User
+	Provider string
+	// Subject is the provider subject (ExternalID) User is bound to or
+	// was made for; Console and SelfService are the provider's settings
+	// when it signed in. identity.ExternalLogin checks them again in its
+	// own transaction (ExternalAuth).
+	Subject              string
+	Console, SelfService bool
+	SecondFactor         string // "amr=…" or "acr=…"; "" for none
 	// SecondFactorAt is when the provider authenticated the person with
 	// SecondFactor (the ID token's auth_time); zero for none.
 	SecondFactorAt time.Time
@@ -61,10 +67,13 @@ type SignIn struct {
 //
 // Begin needs no authentication and stores a row, so it is bounded: a
 // next longer than MaxNext becomes "/", and an address (its throttle
-// key) with MaxLoginsPerAddress sign-ins under way gets ERateLimited
-// until they complete or expire. A row is only ever taken back by a
-// callback, and a callback that fails counts in the login throttle, so
-// together they limit how fast one address makes rows.
+// key) with MaxLoginsPerAddress sign-ins under way, or a provider with
+// Config.MaxLoginsPerProvider, gets ERateLimited until they complete or
+// expire. A row is only ever taken back by a callback, and a callback
+// that fails counts in the login throttle, so together they limit how
+// fast one address makes rows. The counts and the insert are one
+// transaction serialized by LockOIDCLogins, so concurrent Begins cannot
+// all see room for one more under PostgreSQL's READ COMMITTED.
 func (s *SSO) Begin(ctx context.Context, name, next, remote string) (*Start, error) {
 	key := s.throttleKey(remote)
 	if len(next) > MaxNext {
@@ -103,12 +112,21 @@ func (s *SSO) Begin(ctx context.Context, name, next, remote string) (*Start, err
 		return nil, lanyard.Wrap(lanyard.EInternal, err, "cannot seal the sign-in")
 	}
 	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+		if err := tx.LockOIDCLogins(); err != nil {
+			return err
+		}
 		n, err := tx.CountOIDCLogins(key, now)
 		if err != nil {
 			return err
 		}
 		if n >= MaxLoginsPerAddress {
 			return lanyard.Errorf(lanyard.ERateLimited, "too many sign-ins under way from this address; finish one or try again in %d minutes", int(LoginTTL/time.Minute))
+		}
+		if n, err = tx.CountProviderOIDCLogins(p.ID, now); err != nil {
+			return err
+		}
+		if n >= s.maxLogins {
+			return lanyard.Errorf(lanyard.ERateLimited, "too many sign-ins under way at %s; try again in a few minutes or sign in with your password", p.DisplayName)
 		}
 		return tx.CreateOIDCLogin(l)
 	})

@@ -447,3 +447,39 @@ func TestOIDCBeginBounded(t *testing.T) {
 		t.Fatalf("amr counted: %v, %+v; want amr=pwd at auth_time", err, in)
 	}
 }
+
+// TestOIDCBeginProviderCap: the sign-ins under way at one provider are
+// capped from all addresses together (here at 3): a client with many
+// addresses (an IPv6 /48) cannot fill the table; another provider is
+// not affected, and a callback that takes a sign-in (even one refused)
+// makes room again.
+func TestOIDCBeginProviderCap(t *testing.T) {
+	f := newFixture(t)
+	f.sso.SetMaxLogins(3)
+	f.provider(t, "zitadel", f.env.Issuer, f.env.PublicClient, "", nil)
+	f.provider(t, "other", f.env.Issuer, f.env.PublicClient, "", nil)
+	ctx := t.Context()
+	var first *Start
+	for i := range 3 {
+		start, err := f.sso.Begin(ctx, "zitadel", "/", fmt.Sprintf("2001:db8:%x::1", i))
+		if err != nil {
+			t.Fatalf("Begin %d: %v", i+1, err)
+		}
+		if first == nil {
+			first = start
+		}
+	}
+	if _, err := f.sso.Begin(ctx, "zitadel", "/", "2001:db8:ff::1"); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("Begin with 3 under way at the provider: %v, want rate limited", err)
+	}
+	if _, err := f.sso.Begin(ctx, "other", "/", "2001:db8:ff::1"); err != nil {
+		t.Fatalf("Begin at another provider: %v", err)
+	}
+	u, _ := url.Parse(first.AuthURL)
+	if _, err := f.sso.Complete(ctx, Callback{Provider: "zitadel", State: u.Query().Get("state"), Browser: "not the browser"}, "2001:db8::1"); err == nil {
+		t.Fatal("a callback from another browser completed")
+	}
+	if _, err := f.sso.Begin(ctx, "zitadel", "/", "2001:db8:ff::1"); err != nil {
+		t.Fatalf("Begin after a sign-in was taken: %v", err)
+	}
+}

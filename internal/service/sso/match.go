@@ -254,20 +254,43 @@ func (s *SSO) signIn(ctx context.Context, p *lanyard.OIDCProvider, c *idClaims) 
 			r.user = u
 			return nil, r
 		}
+		if s.beforeBind != nil {
+			s.beforeBind()
+		}
 		if err := s.bind(ctx, p, u, ext); err != nil {
 			return nil, err
 		}
 	}
 	f, at := secondFactor(p, c.all, s.rec.Clock())
-	return &SignIn{User: u, Provider: p.Name, SecondFactor: f, SecondFactorAt: at, Created: created}, nil
+	return &SignIn{User: u, Provider: p.Name, Subject: ext, Console: p.Console, SelfService: p.SelfService,
+		SecondFactor: f, SecondFactorAt: at, Created: created}, nil
 }
 
-// bind binds u to the provider subject ext, with its audit event.
+// bind binds u to the provider subject ext, with its audit event. signIn
+// decided from a copy of u read in an earlier transaction; the account is
+// read again in this one and must still be what was matched: the same
+// login, e-mail address and UPN, enabled, not bound, and of the same
+// class — an account made staff meanwhile (or whose matched attribute
+// changed) would otherwise be bound without the staff rules of signIn
+// (UPN only, a provider enabled for the console). Anything changed
+// refuses the sign-in; the next one decides afresh.
 func (s *SSO) bind(ctx context.Context, p *lanyard.OIDCProvider, u *lanyard.User, ext string) error {
 	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(&lanyard.Principal{User: u}, "user.oidc_bind", "user", u.Login,
 			map[string]any{"provider": p.Name, "subject": ext, "match_attribute": p.MatchAttribute})
 	}, func(tx lanyard.Tx) error {
+		now, err := tx.UserByID(u.ID)
+		if lanyard.IsCode(err, lanyard.ENotFound) {
+			return refuse("account changed during sign-in", "your Lanyard account was deleted while you signed in")
+		}
+		if err != nil {
+			return err
+		}
+		if changedSince(u, now) {
+			r := refuse("account changed during sign-in", "your Lanyard account was changed while you signed in; sign in again")
+			r.user = now
+			return r
+		}
 		// Bound meanwhile by another sign-in: only one subject wins.
 		if sub, err := tx.OIDCBinding(u.ID); err == nil && sub != ext {
 			return refuse("account of another subject", "the Lanyard account belongs to another sign-in; nothing was merged")
@@ -276,6 +299,14 @@ func (s *SSO) bind(ctx context.Context, p *lanyard.OIDCProvider, u *lanyard.User
 		}
 		return tx.SetOIDCBinding(u.ID, ext, s.rec.Clock())
 	})
+}
+
+// changedSince reports whether account now differs from the copy was
+// in what signIn decided by: login, e-mail, UPN, source, disabled, and
+// staff or not.
+func changedSince(was, now *lanyard.User) bool {
+	return now.Login != was.Login || now.Email != was.Email || now.UPN != was.UPN || now.Source != was.Source ||
+		now.Disabled != was.Disabled || now.Roles.Staff() != was.Roles.Staff()
 }
 
 // findUsers lists the accounts whose attr equals value.

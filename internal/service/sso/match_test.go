@@ -25,6 +25,7 @@ func runMatch(t *testing.T, stack func(t *testing.T) *servicetest.Stack) {
 	t.Run("JustInTimeNoUPN", func(t *testing.T) { testJustInTimeNoUPN(t, stack(t)) })
 	t.Run("Binding", func(t *testing.T) { testBinding(t, stack(t)) })
 	t.Run("EmailVerified", func(t *testing.T) { testEmailVerified(t, stack(t)) })
+	t.Run("ChangedBeforeBind", func(t *testing.T) { testChangedBeforeBind(t, stack(t)) })
 }
 
 func matchProvider(attr lanyard.OIDCMatch, claim string) *lanyard.OIDCProvider {
@@ -198,4 +199,59 @@ func TestSecondFactorFresh(t *testing.T) {
 			t.Errorf("%s: second factor %q at %v, want %q", tc.name, f, at, tc.want)
 		}
 	}
+}
+
+// testChangedBeforeBind: signIn decides from an account read in one
+// transaction and binds it in another; an administrator's change in
+// between (here: the promotion of a plain user to staff, matched by
+// e-mail, which a staff account never binds by; or a new e-mail address)
+// refuses the sign-in and binds nothing. Once the change is in, the
+// next sign-in decides by the staff rules.
+func testChangedBeforeBind(t *testing.T, st *servicetest.Stack) {
+	s, ctx := st.Service.SSO, t.Context()
+	email := matchProvider(lanyard.MatchEmail, "email")
+	email.Console, email.SelfService = true, true
+	rita := matchUser(t, st, "rita", "rita@corp.example", "")
+	bound := func() string {
+		var sub string
+		storetest.MustView(t, st.Store, func(tx lanyard.Tx) (err error) {
+			sub, err = tx.OIDCBinding(rita.ID)
+			if lanyard.IsCode(err, lanyard.ENotFound) {
+				return nil
+			}
+			return err
+		})
+		return sub
+	}
+	change := func(f func(u *lanyard.User)) func() {
+		return func() {
+			storetest.MustUpdate(t, st.Store, func(tx lanyard.Tx) error {
+				u, err := tx.UserByID(rita.ID)
+				if err != nil {
+					return err
+				}
+				f(u)
+				return tx.UpdateUser(u)
+			})
+		}
+	}
+	ritaClaims := claims("s-rita", "email", "rita@corp.example", "email_verified", true)
+
+	s.SetBeforeBind(change(func(u *lanyard.User) { u.Email = "someone@corp.example" }))
+	_, err := s.SignInClaims(ctx, email, ritaClaims)
+	wantRefusal(t, "e-mail changed before the bind", err, "account changed during sign-in")
+	if sub := bound(); sub != "" {
+		t.Fatalf("bound to %q after the e-mail changed", sub)
+	}
+	change(func(u *lanyard.User) { u.Email = "rita@corp.example" })()
+
+	s.SetBeforeBind(change(func(u *lanyard.User) { u.Roles = lanyard.Roles{lanyard.RoleUser, lanyard.RoleAdministrator} }))
+	_, err = s.SignInClaims(ctx, email, ritaClaims)
+	wantRefusal(t, "promoted to staff before the bind", err, "account changed during sign-in")
+	if sub := bound(); sub != "" {
+		t.Fatalf("staff account bound by e-mail to %q", sub)
+	}
+	s.SetBeforeBind(nil)
+	_, err = s.SignInClaims(ctx, email, ritaClaims)
+	wantRefusal(t, "staff by e-mail after the promotion", err, "staff account not bound")
 }

@@ -35,9 +35,19 @@ import (
 const LoginTTL = 10 * time.Minute
 
 // MaxLoginsPerAddress is how many sign-ins may be under way (begun, not
-// completed, not expired) from one client address (its throttle key):
-// beginning one needs no authentication and stores a row.
-const MaxLoginsPerAddress = 20
+// completed, not expired) from one client address (its throttle key: an
+// IPv4 address or an IPv6 /64): beginning one needs no authentication
+// and stores a row. Many people may share one address behind a NAT, and
+// a sign-in abandoned at the provider stays under way for LoginTTL, so
+// the cap is well above what an office starting its day together
+// reaches; one client there can still use it up (docs/security.md).
+const MaxLoginsPerAddress = 100
+
+// MaxLoginsPerProvider is how many sign-ins may be under way at one
+// provider from all addresses together: the per-address cap alone
+// bounds nothing for a client with many addresses (an IPv6 /48 holds
+// 65,536 /64 keys). Beyond it Begin answers ERateLimited (HTTP 429).
+const MaxLoginsPerProvider = 10000
 
 // MaxNext is the longest local path a sign-in keeps to return to; a
 // longer one is replaced by "/".
@@ -61,6 +71,9 @@ type Config struct {
 	// HTTPClient reaches the providers (discovery, keys, token
 	// endpoint); nil: one with a 15 s timeout.
 	HTTPClient *http.Client
+	// MaxLoginsPerProvider caps the sign-ins under way at one provider;
+	// 0: MaxLoginsPerProvider.
+	MaxLoginsPerProvider int
 }
 
 // SSO implements the single sign-on operations.
@@ -74,6 +87,12 @@ type SSO struct {
 	throttleKey func(string) string
 	client      *http.Client
 
+	// beforeBind, when set (tests only), runs between signIn's read and
+	// bind's transaction: the window an administrator's change can fall in.
+	beforeBind func()
+	// maxLogins is Config.MaxLoginsPerProvider.
+	maxLogins int
+
 	mu        sync.Mutex
 	discovery map[int64]*discovered // by provider ID (discovery.go)
 }
@@ -86,11 +105,15 @@ func New(cfg Config) (*SSO, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxLoginsPerProvider <= 0 {
+		cfg.MaxLoginsPerProvider = MaxLoginsPerProvider
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	}
 	return &SSO{rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, sealer: cfg.Sealer, rand: cfg.Rand, log: cfg.Log,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), throttle: cfg.Throttle, throttleKey: cfg.ThrottleKey, client: cfg.HTTPClient,
+		maxLogins: cfg.MaxLoginsPerProvider,
 		discovery: map[int64]*discovered{}}, nil
 }
 

@@ -48,7 +48,8 @@ var dialect = sqlstore.Dialect{
 	// database holding several Lanyard schemas (tests, tenants) has
 	// independent chains and migrations; they never collide because
 	// PostgreSQL assigns OIDs from one counter.
-	AuditLock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, 'audit_events'::regclass::oid::int4)`, lockClass),
+	AuditLock:     fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, 'audit_events'::regclass::oid::int4)`, lockClass),
+	OIDCLoginLock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, 'oidc_logins'::regclass::oid::int4)`, lockClass),
 	MigrationLock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, COALESCE((SELECT oid::int4 FROM pg_namespace WHERE nspname = current_schema()), 0))`,
 		lockClass),
 	SkipLocked: "FOR UPDATE SKIP LOCKED",

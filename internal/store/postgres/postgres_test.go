@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/store/migrations"
@@ -209,4 +210,47 @@ func TestTokenClipMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// LockOIDCLogins serializes count-then-insert: a transaction that takes
+// the lock while another holds it waits for its commit, and then counts
+// the other's sign-in (under READ COMMITTED without the lock it would
+// count none and both would pass a cap of one).
+func TestOIDCLoginLock(t *testing.T) {
+	s := open(t, freshSchema(t))
+	defer s.Close()
+	p := storetest.NewOIDCProvider("corp")
+	storetest.MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.CreateOIDCProvider(p) })
+	now := time.Now()
+	login := func(state string) *lanyard.OIDCLogin {
+		return &lanyard.OIDCLogin{StateHash: []byte(state), ProviderID: p.ID, BrowserHash: []byte("b"), Nonce: "n", SealedVerifier: []byte("v"),
+			Next: "/", Client: "ip:192.0.2.1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+	locked := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(t.Context(), func(tx lanyard.Tx) error {
+			if err := tx.LockOIDCLogins(); err != nil {
+				return err
+			}
+			close(locked)
+			time.Sleep(300 * time.Millisecond)
+			return tx.CreateOIDCLogin(login("first"))
+		})
+	}()
+	<-locked
+	var n int
+	storetest.MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
+		if err = tx.LockOIDCLogins(); err != nil {
+			return err
+		}
+		n, err = tx.CountOIDCLogins("ip:192.0.2.1", now)
+		return err
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("count after the lock: %d, want 1 (the other transaction's sign-in)", n)
+	}
 }

@@ -25,6 +25,11 @@ type Dialect struct {
 	// transaction can append (PostgreSQL: a transaction-scoped advisory
 	// lock). Empty when the engine already serializes writers (SQLite).
 	AuditLock string
+	// OIDCLoginLock, when set, is executed by LockOIDCLogins and must
+	// block until no other transaction holds it (PostgreSQL: a
+	// transaction-scoped advisory lock). Empty when the engine already
+	// serializes writers (SQLite).
+	OIDCLoginLock string
 	// MigrationLock, when set, is executed at the start of every migration
 	// transaction so that replicas starting together migrate one at a time.
 	MigrationLock string

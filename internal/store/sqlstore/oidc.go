@@ -24,7 +24,8 @@ var (
 
 	qInsertOIDCLogin = prepared(`INSERT INTO oidc_logins (state_hash, provider_id, browser_hash, nonce, verifier, next, client, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	qCountOIDCLogins = prepared(`SELECT count(*) FROM oidc_logins WHERE client = ? AND expires_at > ?`)
+	qCountOIDCLogins         = prepared(`SELECT count(*) FROM oidc_logins WHERE client = ? AND expires_at > ?`)
+	qCountProviderOIDCLogins = prepared(`SELECT count(*) FROM oidc_logins WHERE provider_id = ? AND expires_at > ?`)
 	// DELETE … RETURNING takes the row in one statement: of two
 	// callbacks with the same state only one gets it (single use).
 	qTakeOIDCLogin = prepared(`DELETE FROM oidc_logins WHERE state_hash = ?
@@ -174,6 +175,27 @@ func (t oidcTx) CountOIDCLogins(client string, now time.Time) (int, error) {
 		return 0, t.readErr(err, nil)
 	}
 	return n, nil
+}
+
+func (t oidcTx) CountProviderOIDCLogins(providerID int64, now time.Time) (int, error) {
+	var n int
+	if err := t.row(qCountProviderOIDCLogins, providerID, micros(now)).Scan(&n); err != nil {
+		return 0, t.readErr(err, nil)
+	}
+	return n, nil
+}
+
+func (t oidcTx) LockOIDCLogins() error {
+	if t.failed != nil {
+		return t.aborted()
+	}
+	if t.d.OIDCLoginLock == "" {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.d.OIDCLoginLock); err != nil {
+		return t.fail(t.asLanyard(err))
+	}
+	return nil
 }
 
 func (t oidcTx) OIDCBinding(userID int64) (string, error) {

@@ -260,6 +260,9 @@ func testOIDCBindings(t *testing.T, s lanyard.Store) {
 	a, b, c := newOIDCLogin(p.ID, "ca", at(0)), newOIDCLogin(p.ID, "cb", at(time.Hour)), newOIDCLogin(p.ID, "cc", at(time.Hour))
 	a.Client, b.Client, c.Client = "ip:192.0.2.1", "ip:192.0.2.1", "ip:192.0.2.2"
 	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		if err := tx.LockOIDCLogins(); err != nil {
+			return err
+		}
 		for _, l := range []*lanyard.OIDCLogin{a, b, c} {
 			if err := tx.CreateOIDCLogin(l); err != nil {
 				return err
@@ -279,6 +282,19 @@ func testOIDCBindings(t *testing.T, s lanyard.Store) {
 			}
 			if n != tc.want {
 				t.Errorf("CountOIDCLogins(%s, %v) = %d, want %d", tc.client, tc.now, n, tc.want)
+			}
+		}
+		for _, tc := range []struct {
+			provider int64
+			now      time.Time
+			want     int
+		}{{p.ID, a.CreatedAt, 3}, {p.ID, a.ExpiresAt, 2}, {p.ID + 1, a.CreatedAt, 0}} {
+			n, err := tx.CountProviderOIDCLogins(tc.provider, tc.now)
+			if err != nil {
+				return err
+			}
+			if n != tc.want {
+				t.Errorf("CountProviderOIDCLogins(%d, %v) = %d, want %d", tc.provider, tc.now, n, tc.want)
 			}
 		}
 		return nil
