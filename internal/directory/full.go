@@ -151,27 +151,8 @@ func Full(ctx context.Context, cfg Config) (*Snapshot, error) {
 func (r *reader) readGroups(ctx context.Context) (graph, []Problem, error) {
 	g := graph{}
 	var probs []Problem
-	err := r.c.search(ctx, r.cfg.BaseDN, ldap.ScopeWholeSubtree, r.cfg.GroupFilter, r.groupAttrs(), r.cfg.PageSize, nil, func(e *ldap.Entry) error {
-		r.seen(e)
-		n, err := NormalizeDN(e.DN)
-		if err != nil {
-			probs = append(probs, Problem{DN: e.DN, Message: fmt.Sprintf("group skipped: %v", err)})
-			return nil
-		}
-		id, err := r.externalID(e)
-		if err != nil {
-			probs = append(probs, Problem{DN: e.DN, Message: fmt.Sprintf("group skipped: %v", err)})
-			return nil
-		}
-		gs := &groupState{ID: id}
-		for _, p := range e.GetEqualFoldAttributeValues(r.m.MemberOf) {
-			if pn, err := NormalizeDN(p); err == nil {
-				gs.Parents = append(gs.Parents, pn)
-			}
-		}
-		gs.Parents = sortedSet(gs.Parents)
+	err := r.scanGroups(ctx, &probs, func(_ *ldap.Entry, n string, gs *groupState) {
 		g[n] = gs
-		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -184,6 +165,44 @@ func (r *reader) readGroups(ctx context.Context) (graph, []Problem, error) {
 		}
 	}
 	return g, probs, nil
+}
+
+// scanGroups reads every group's DN, ExternalID and memberOf, and hands
+// each readable one to fn (groupOf); a group whose DN or identifier
+// cannot be read is a Problem and is skipped.
+func (r *reader) scanGroups(ctx context.Context, probs *[]Problem, fn func(e *ldap.Entry, n string, gs *groupState)) error {
+	return r.c.search(ctx, r.cfg.BaseDN, ldap.ScopeWholeSubtree, r.cfg.GroupFilter, r.groupAttrs(), r.cfg.PageSize, nil, func(e *ldap.Entry) error {
+		r.seen(e)
+		n, gs, err := r.groupOf(e)
+		if err != nil {
+			*probs = append(*probs, Problem{DN: e.DN, Message: fmt.Sprintf("group skipped: %v", err)})
+			return nil
+		}
+		fn(e, n, gs)
+		return nil
+	})
+}
+
+// groupOf is group entry e's normalized DN and its node of the graph: its
+// identifier and its parents (memberOf, the graph's edges, child to
+// parent), members not yet filled in.
+func (r *reader) groupOf(e *ldap.Entry) (string, *groupState, error) {
+	n, err := NormalizeDN(e.DN)
+	if err != nil {
+		return "", nil, err
+	}
+	id, err := r.externalID(e)
+	if err != nil {
+		return "", nil, err
+	}
+	gs := &groupState{ID: id}
+	for _, p := range e.GetEqualFoldAttributeValues(r.m.MemberOf) {
+		if pn, err := NormalizeDN(p); err == nil {
+			gs.Parents = append(gs.Parents, pn)
+		}
+	}
+	gs.Parents = sortedSet(gs.Parents)
+	return n, gs, nil
 }
 
 // openLDAPMark is the next OpenLDAP high-water mark. modifyTimestamp has

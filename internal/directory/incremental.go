@@ -303,32 +303,13 @@ func (r *reader) readGroupsSince(ctx context.Context, mark string, oldG graph) (
 	var changed []*ldap.Entry
 	g := graph{}
 	var probs []Problem
-	err := r.c.search(ctx, r.cfg.BaseDN, ldap.ScopeWholeSubtree, r.cfg.GroupFilter, r.groupAttrs(), r.cfg.PageSize, nil, func(e *ldap.Entry) error {
-		r.seen(e)
-		n, err := NormalizeDN(e.DN)
-		if err != nil {
-			probs = append(probs, Problem{DN: e.DN, Message: fmt.Sprintf("group skipped: %v", err)})
-			return nil
-		}
-		id, err := r.externalID(e)
-		if err != nil {
-			probs = append(probs, Problem{DN: e.DN, Message: fmt.Sprintf("group skipped: %v", err)})
-			return nil
-		}
-		gs := &groupState{ID: id}
-		for _, p := range e.GetEqualFoldAttributeValues(r.m.MemberOf) {
-			if pn, err := NormalizeDN(p); err == nil {
-				gs.Parents = append(gs.Parents, pn)
-			}
-		}
-		gs.Parents = sortedSet(gs.Parents)
+	err := r.scanGroups(ctx, &probs, func(e *ldap.Entry, n string, gs *groupState) {
 		g[n] = gs
-		if o := oldG[n]; o == nil || o.ID != id || r.changedSince(e, mark) {
+		if o := oldG[n]; o == nil || o.ID != gs.ID || r.changedSince(e, mark) {
 			changed = append(changed, e)
 		} else {
 			gs.Members = slices.Clone(o.Members)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
