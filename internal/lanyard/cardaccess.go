@@ -76,6 +76,10 @@ type WorkstationState struct {
 	// Readers holds only some (an AirCard service: how many AirCards it
 	// hosts).
 	ReaderCount int `json:"reader_count"`
+	// Replica is the ID of the cluster replica that holds the agent's
+	// connection when it is not this one; empty: here. Card sessions
+	// (Open) are made only there (ElsewhereError).
+	Replica string `json:"replica,omitempty"`
 }
 
 // Reader is a card reader on a workstation and the card in it.

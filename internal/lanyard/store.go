@@ -63,6 +63,7 @@ type Tx interface {
 	AuditStore
 	SCIMStore
 	DirectorySourceStore
+	ReplicaStore
 }
 
 // UserStore holds users.

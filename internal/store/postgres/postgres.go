@@ -57,7 +57,8 @@ var dialect = sqlstore.Dialect{
 	JSONArrayContains: func(column string) string {
 		return "(" + column + ")::jsonb @> jsonb_build_array(?::text)"
 	},
-	Pipeline: pipeline,
+	Pipeline:   pipeline,
+	RouteEpoch: `SELECT nextval('agent_route_epoch')`,
 }
 
 // pipeline sends stmts as one pgx batch: pgx writes every statement and a

@@ -50,6 +50,7 @@ var dialect = sqlstore.Dialect{
 	JSONArrayContains: func(column string) string {
 		return "EXISTS (SELECT 1 FROM json_each(" + column + ") WHERE json_each.value = ?)"
 	},
+	RouteEpoch: `UPDATE agent_route_epoch SET value = value + 1 WHERE one = 1 RETURNING value`,
 }
 
 // hasCode reports whether err is a SQLite error with one of the extended

@@ -51,6 +51,10 @@ type Dialect struct {
 	// first error, none (PostgreSQL's extended-query pipeline ending in a
 	// single Sync). DB.CreateIssued uses it for the group commit.
 	Pipeline func(ctx context.Context, conn *sql.Conn, stmts []PipelinedStmt) error
+	// RouteEpoch returns the next agent route epoch, greater than every
+	// one returned before in the database (PostgreSQL: nextval of a
+	// sequence; SQLite: a counter row, its single writer serializing).
+	RouteEpoch string
 }
 
 // Rebind rewrites the ? placeholders of q for the engine. Question marks

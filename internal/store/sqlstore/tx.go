@@ -49,6 +49,7 @@ type totpTx struct{ *txn }            // totp.go
 type usersTx struct{ *txn }           // users.go
 type oidcTx struct{ *txn }            // oidc.go
 type workstationsTx struct{ *txn }    // workstations.go
+type replicasTx struct{ *txn }        // replicas.go
 
 // cardReplacementsTx is the card replacements' part (replacements.go).
 type cardReplacementsTx struct{ *txn }
@@ -85,13 +86,14 @@ type storeTx struct {
 	workstationsTx
 	scimTx
 	directorySourcesTx
+	replicasTx
 }
 
 var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, oidcTx{t}, workstationsTx{t}, scimTx{t}, directorySourcesTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, oidcTx{t}, workstationsTx{t}, scimTx{t}, directorySourcesTx{t}, replicasTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {
