@@ -26,7 +26,7 @@ const airTimeout = 30 * time.Second
 // airSession is a workstation's session on an AirCard.
 type airSession struct {
 	serial string
-	sess   *Session
+	sess   lanyard.CardSession // here, or at another replica (Cluster.OpenAirCard)
 }
 
 // airConnected pushes AirCard lists when a connection starts: a
@@ -56,6 +56,9 @@ func (h *Hub) airConnected(ctx context.Context, c *agentConn) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			h.pushAllAirCards()
+			if cl := h.clusterOf(); cl != nil {
+				cl.AirServicesChanged()
+			}
 		}()
 	default:
 		go h.pushAirCards(c)
@@ -65,7 +68,12 @@ func (h *Hub) airConnected(ctx context.Context, c *agentConn) {
 // airDisconnected tells the workstations when the AirCard service left.
 func (h *Hub) airDisconnected(c *agentConn) {
 	if c.role == lanyard.RoleAirCardService {
-		go h.pushAllAirCards()
+		go func() {
+			h.pushAllAirCards()
+			if cl := h.clusterOf(); cl != nil {
+				cl.AirServicesChanged()
+			}
+		}()
 	}
 }
 
@@ -140,19 +148,31 @@ func (h *Hub) AirCardServices(serials []string) []lanyard.WorkstationState {
 }
 
 // reachableAirCards keeps of list the AirCards a connected AirCard
-// service hosts, and reports whether the services holding the
-// workstation's AirCards are reachable: with several services, one may
-// be down while the others serve their cards.
-func (h *Hub) reachableAirCards(list []agentproto.AirCard) ([]agentproto.AirCard, bool) {
+// service hosts, here or at another replica of the cluster, and reports
+// whether the services holding the workstation's AirCards are reachable:
+// with several services, one may be down while the others serve their
+// cards.
+func (h *Hub) reachableAirCards(ctx context.Context, list []agentproto.AirCard) ([]agentproto.AirCard, bool) {
 	services := h.airServices()
 	out := make([]agentproto.AirCard, 0, len(list))
+	var missing []string
 	for _, a := range list {
-		if _, _, ok := lookupAirCard(services, a.Serial); ok {
+		if _, _, ok := lookupAirCard(services, a.Serial); !ok {
+			missing = append(missing, a.Serial)
+		}
+	}
+	var elsewhere map[string]bool
+	remoteServices := 0
+	if cl := h.clusterOf(); cl != nil && (len(missing) > 0 || len(list) == 0 && len(services) == 0) {
+		elsewhere, remoteServices = cl.AirCardsElsewhere(ctx, missing)
+	}
+	for _, a := range list {
+		if !slices.Contains(missing, a.Serial) || elsewhere[a.Serial] {
 			out = append(out, a)
 		}
 	}
 	if len(list) == 0 {
-		return out, len(services) > 0
+		return out, len(services)+remoteServices > 0
 	}
 	return out, len(out) > 0
 }
@@ -190,7 +210,7 @@ func (h *Hub) pushAirCards(c *agentConn) {
 		h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
 		return
 	}
-	list, online := h.reachableAirCards(wireAirCards(allowed))
+	list, online := h.reachableAirCards(ctx, wireAirCards(allowed))
 	// Sessions on AirCards the workstation lost end now.
 	var drop []*airSession
 	c.mu.Lock()
@@ -257,13 +277,23 @@ func (c *agentConn) airOpen(ctx context.Context, serial string) (uint64, error) 
 		c.hub.log.Warn("a workstation was refused an AirCard", "workstation", c.id, "serial", serial, "err", err)
 		return 0, err
 	}
-	svc, reader, ok := c.hub.airService(serial)
-	if !ok {
+	var s lanyard.CardSession
+	if svc, reader, ok := c.hub.airService(serial); ok {
+		sess, err := c.hub.Open(ctx, svc.id, reader)
+		if err != nil {
+			return 0, err
+		}
+		s = sess
+	} else if cl := c.hub.clusterOf(); cl != nil {
+		// The AirCard's service is connected to another replica: the
+		// session is relayed over the peer link to it.
+		sess, err := cl.OpenAirCard(ctx, c.id, serial)
+		if err != nil {
+			return 0, err
+		}
+		s = sess
+	} else {
 		return 0, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service holding AirCard %s is not connected", serial)
-	}
-	s, err := c.hub.Open(ctx, svc.id, reader)
-	if err != nil {
-		return 0, err
 	}
 	c.mu.Lock()
 	c.airNext++

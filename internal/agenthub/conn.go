@@ -105,6 +105,10 @@ func (c *agentConn) serve(ctx context.Context) {
 	if old != nil {
 		old.pc.Close() // the agent reconnected before the old one was noticed dead
 	}
+	release := func() {}
+	if cl := h.clusterOf(); cl != nil {
+		release = cl.AgentConnected(c.id)
+	}
 	h.log.Info("agent connected", "workstation", c.id, "name", c.name)
 	h.publish(Event{Kind: EventOnline, State: c.state()})
 	rctx, stop := context.WithCancel(ctx)
@@ -143,6 +147,7 @@ func (c *agentConn) serve(ctx context.Context) {
 		delete(h.conns, c.id)
 	}
 	h.mu.Unlock()
+	release()
 	st := c.state()
 	st.Online = false
 	h.publish(Event{Kind: EventOffline, State: st})

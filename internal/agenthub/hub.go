@@ -6,9 +6,10 @@
 // apdu.Transport (docs/architecture.md, "Principles": the server holds
 // the admin keys, the agent only relays).
 //
-// The hub is per process. With several replicas each knows the agents
-// connected to it; a revocation on another replica reaches a connection
-// here within RecheckInterval.
+// The hub is per process: with several replicas each holds the agents
+// connected to it and tells the cluster (SetCluster) which, so requests
+// arriving at another replica find them; a revocation on another replica
+// reaches a connection here within RecheckInterval.
 package agenthub
 
 import (
@@ -58,6 +59,8 @@ type Hub struct {
 	// unblocker is the online unblock of workstations' command lines
 	// (unblock.go), set once the card workflows exist.
 	unblocker atomic.Pointer[unblockerBox]
+	// cluster is the other replicas (cluster.go), when set.
+	cluster atomic.Pointer[clusterBox]
 
 	mu      sync.Mutex
 	conns   map[int64]*agentConn

@@ -50,7 +50,9 @@ func testReplicas(t *testing.T, s lanyard.Store) {
 		wantCode(t, "ReplicaByClientSerial expired", err, lanyard.ENotFound)
 		return nil
 	})
-	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.HeartbeatReplica("bbbb", now.Add(4*time.Second), now.Add(14*time.Second)) })
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		return tx.HeartbeatReplica("bbbb", now.Add(4*time.Second), now.Add(14*time.Second))
+	})
 	MustView(t, s, func(tx lanyard.Tx) error {
 		got, err := tx.ReplicaByClientSerial("c2", now.Add(5*time.Second))
 		if err == nil && (!got.HeartbeatAt.Equal(now.Add(4*time.Second)) || !got.ExpiresAt.Equal(now.Add(14*time.Second))) {

@@ -1,0 +1,348 @@
+// Package cluster joins `lanyard serve` replicas on one PostgreSQL
+// database into a cluster (docs/architecture.md, "Cluster"): the replica
+// directory (each replica registers under a random ID and renews a
+// heartbeat; one silent for five heartbeats counts as gone), the agent
+// routes (which replica holds each agent's connection, written with an
+// epoch so a stale connection never removes a newer route), the peer
+// link between replicas (mutual TLS with certificates of the built-in
+// machine CA, accepted only from registered replicas), the card access
+// that sees every replica's workstations and forwards single agent
+// requests to the replica holding the agent, and AirCard sessions
+// relayed between replicas. APDUs of card workflows never cross
+// replicas: a card request is forwarded whole (internal/web) to the
+// replica holding the workstation.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// DefaultHeartbeat is how often a replica renews its registration
+// (--replica-heartbeat).
+const DefaultHeartbeat = 2 * time.Second
+
+// ExpiryBeats is how many heartbeats a replica may miss before the others
+// count it as gone and its agent routes read as offline.
+const ExpiryBeats = 5
+
+// purgeAfter is how long an expired replica's row is kept (for the
+// console's and an operator's view) before a replica deletes it.
+const purgeAfter = time.Hour
+
+// Config is what a replica is told.
+type Config struct {
+	Store lanyard.Store
+	// ID is the replica's ID (default: 16 random bytes in hex).
+	ID string
+	// PeerURL is how other replicas reach this one's peer listener
+	// (https://host:port). AgentURL is the agent listener as agents see
+	// it (a load balancer's), for operators.
+	PeerURL, AgentURL string
+	// ClientSerial and ServerSerial are the serials (hex) of the
+	// replica's peer certificates (workstations.ReplicaCertificates).
+	ClientSerial, ServerSerial string
+	// Peer is the TLS of the peer link (PeerTLS).
+	Peer *PeerTLS
+	// Heartbeat is the registration's renewal interval (default
+	// DefaultHeartbeat).
+	Heartbeat time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// Cluster is this replica's membership of the cluster. It is safe for
+// concurrent use.
+type Cluster struct {
+	st        lanyard.Store
+	id        string
+	self      lanyard.Replica
+	heartbeat time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	client    *peerClient
+	air       *airSessions // AirCard sessions other replicas opened here
+
+	hub Hub // set with SetHub
+
+	mu     sync.Mutex
+	routes map[int64]*ownRoute // the agent routes this replica holds
+	cache  replicaCache
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// ownRoute is the route of one connection here; epoch 0 while its write
+// failed (the heartbeat retries it).
+type ownRoute struct {
+	epoch       int64
+	connectedAt time.Time
+}
+
+// New returns the replica's membership; Start registers it.
+func New(cfg Config) (*Cluster, error) {
+	if cfg.Store == nil || cfg.PeerURL == "" || cfg.Peer == nil {
+		return nil, errors.New("cluster: Store, PeerURL and Peer are required")
+	}
+	if cfg.ID == "" {
+		cfg.ID = NewID()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Cluster{
+		st: cfg.Store, id: cfg.ID, heartbeat: cfg.Heartbeat, now: cfg.Now, log: cfg.Log,
+		self:   lanyard.Replica{ID: cfg.ID, PeerURL: cfg.PeerURL, AgentURL: cfg.AgentURL, ClientSerial: cfg.ClientSerial, ServerSerial: cfg.ServerSerial},
+		routes: map[int64]*ownRoute{},
+	}
+	c.client = newPeerClient(c, cfg.Peer)
+	c.air = newAirSessions(airIdle)
+	return c, nil
+}
+
+// NewID returns a random replica ID.
+func NewID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ID is the replica's ID.
+func (c *Cluster) ID() string { return c.id }
+
+// Expiry is how long a replica counts as live after its heartbeat.
+func (c *Cluster) Expiry() time.Duration { return ExpiryBeats * c.heartbeat }
+
+// Start registers the replica and renews its registration every
+// heartbeat until Close.
+func (c *Cluster) Start(ctx context.Context) error {
+	now := c.now()
+	c.self.StartedAt = now
+	if err := c.register(ctx, now); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stop, c.done = cancel, make(chan struct{})
+	go c.loop(lctx)
+	return nil
+}
+
+func (c *Cluster) register(ctx context.Context, now time.Time) error {
+	r := c.self
+	r.HeartbeatAt, r.ExpiresAt = now, now.Add(c.Expiry())
+	return c.st.Update(ctx, func(tx lanyard.Tx) error { return tx.PutReplica(&r) })
+}
+
+func (c *Cluster) loop(ctx context.Context) {
+	defer close(c.done)
+	t := time.NewTicker(c.heartbeat)
+	defer t.Stop()
+	lastPurge := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.beat(ctx)
+		c.air.expire(c.now())
+		if now := c.now(); now.Sub(lastPurge) > purgeAfter/4 {
+			lastPurge = now
+			c.purge(ctx, now)
+		}
+	}
+}
+
+// beat renews the registration; a registration purged meanwhile (this
+// replica stalled past its expiry) is made again with every route held
+// here, and routes whose write failed are written now.
+func (c *Cluster) beat(ctx context.Context) {
+	now := c.now()
+	bctx, cancel := context.WithTimeout(ctx, c.heartbeat)
+	defer cancel()
+	err := c.st.Update(bctx, func(tx lanyard.Tx) error { return tx.HeartbeatReplica(c.id, now, now.Add(c.Expiry())) })
+	rewrite := false
+	switch {
+	case lanyard.IsCode(err, lanyard.ENotFound):
+		c.log.Warn("this replica's registration was gone (it stalled past its expiry); registering again")
+		if err := c.register(bctx, now); err != nil {
+			c.log.Error("registering the replica failed", "err", err)
+			return
+		}
+		rewrite = true
+	case err != nil:
+		if ctx.Err() == nil {
+			c.log.Warn("replica heartbeat failed", "err", err)
+		}
+		return
+	}
+	c.mu.Lock()
+	var redo []int64
+	for id, r := range c.routes {
+		if r.epoch == 0 || rewrite {
+			redo = append(redo, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range redo {
+		c.writeRoute(bctx, id)
+	}
+}
+
+func (c *Cluster) purge(ctx context.Context, now time.Time) {
+	var n int
+	err := c.st.Update(ctx, func(tx lanyard.Tx) (err error) { n, err = tx.PurgeReplicas(now.Add(-purgeAfter)); return })
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("purging expired replicas failed", "err", err)
+	} else if n > 0 {
+		c.log.Info("expired replicas purged", "count", n)
+	}
+}
+
+// Close stops the heartbeat and deregisters the replica with the routes
+// it holds: its agents reconnect elsewhere (a clean shutdown; after a
+// crash its registration expires instead).
+func (c *Cluster) Close(ctx context.Context) {
+	if c.stop != nil {
+		c.stop()
+		<-c.done
+	}
+	c.air.closeAll()
+	if err := c.st.Update(ctx, func(tx lanyard.Tx) error { return tx.DeleteReplica(c.id) }); err != nil {
+		c.log.Warn("deregistering the replica failed", "err", err)
+	}
+	c.client.close()
+}
+
+// AgentConnected records that workstation id's agent is connected here
+// (agenthub.Cluster): a route with a new epoch, written before the hub
+// announces the connection.
+func (c *Cluster) AgentConnected(id int64) (release func()) {
+	mine := &ownRoute{connectedAt: c.now()}
+	c.mu.Lock()
+	c.routes[id] = mine
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.writeRoute(ctx, id)
+	return func() {
+		c.mu.Lock()
+		epoch := mine.epoch
+		if c.routes[id] == mine {
+			delete(c.routes, id)
+		}
+		c.mu.Unlock()
+		if epoch == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := c.st.Update(ctx, func(tx lanyard.Tx) error { _, err := tx.DeleteAgentRoute(id, c.id, epoch); return err })
+		if err != nil {
+			c.log.Warn("removing an agent route failed", "workstation", id, "err", err)
+		}
+	}
+}
+
+// writeRoute writes the route of workstation id's connection here: with
+// a new epoch the first time, with its own epoch again after a
+// re-registration.
+func (c *Cluster) writeRoute(ctx context.Context, id int64) {
+	c.mu.Lock()
+	r := c.routes[id]
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	rt := lanyard.AgentRoute{WorkstationID: id, ReplicaID: c.id, Epoch: r.epoch, ConnectedAt: r.connectedAt}
+	c.mu.Unlock()
+	err := c.st.Update(ctx, func(tx lanyard.Tx) error { _, err := tx.PutAgentRoute(&rt); return err })
+	if err != nil {
+		c.log.Warn("writing an agent route failed; retrying at the next heartbeat", "workstation", id, "err", err)
+		return
+	}
+	c.mu.Lock()
+	if c.routes[id] == r && r.epoch == 0 {
+		r.epoch = rt.Epoch
+	}
+	c.mu.Unlock()
+}
+
+// replicaCache holds the live replicas for a heartbeat, so that the peer
+// link does not read the directory on every call.
+type replicaCache struct {
+	at   time.Time
+	list []*lanyard.Replica
+}
+
+// replicas returns the live replicas (this one included), read again
+// when older than a heartbeat or when fresh is set.
+func (c *Cluster) replicas(ctx context.Context, fresh bool) ([]*lanyard.Replica, error) {
+	now := c.now()
+	c.mu.Lock()
+	if !fresh && c.cache.list != nil && now.Sub(c.cache.at) < c.heartbeat {
+		list := c.cache.list
+		c.mu.Unlock()
+		return list, nil
+	}
+	c.mu.Unlock()
+	var list []*lanyard.Replica
+	if err := c.st.View(ctx, func(tx lanyard.Tx) (err error) { list, err = tx.LiveReplicas(now); return }); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.cache = replicaCache{at: now, list: list}
+	c.mu.Unlock()
+	return list, nil
+}
+
+// replica returns live replica id.
+func (c *Cluster) replica(ctx context.Context, id string) (*lanyard.Replica, error) {
+	for _, fresh := range []bool{false, true} {
+		list, err := c.replicas(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(list, func(r *lanyard.Replica) bool { return r.ID == id }); i >= 0 {
+			return list[i], nil
+		}
+	}
+	return nil, lanyard.Errorf(lanyard.EUnavailable, "replica %s of the cluster is gone", id)
+}
+
+// routes returns the live routes f selects that other replicas hold.
+func (c *Cluster) remoteRoutes(ctx context.Context, f lanyard.AgentRouteFilter) ([]*lanyard.AgentRoute, error) {
+	var rs []*lanyard.AgentRoute
+	now := c.now()
+	err := c.st.View(ctx, func(tx lanyard.Tx) (err error) { rs, err = tx.LiveAgentRoutes(f, now); return })
+	return slices.DeleteFunc(rs, func(r *lanyard.AgentRoute) bool { return r.ReplicaID == c.id }), err
+}
+
+// Locate returns the replica other than this one that holds workstation
+// id's agent connection, or "" when no live replica does or this one does
+// (internal/web forwards card requests with it).
+func (c *Cluster) Locate(ctx context.Context, id int64) (string, error) {
+	if c.hub != nil && c.hub.Connected(id) {
+		return "", nil
+	}
+	rs, err := c.remoteRoutes(ctx, lanyard.AgentRouteFilter{IDs: []int64{id}})
+	if err != nil || len(rs) == 0 {
+		return "", err
+	}
+	return rs[0].ReplicaID, nil
+}
