@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/cluster"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
@@ -51,6 +52,8 @@ type serveConfig struct {
 	cardMonitor                     time.Duration // Card Monitor interval; 0: off
 	directorySync                   time.Duration // directory sources' default sync interval; 0: no periodic sync
 	keyRecoveryTTL                  time.Duration // how long a key recovery request waits for its decision
+	peerListen, peerURL, agentURL   string        // the cluster's peer link (PostgreSQL only)
+	replicaHeartbeat                time.Duration
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -81,6 +84,10 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.keyRecoveryTTL, "key-recovery-ttl", archive.DefaultRecoveryTTL, "how long a request to recover someone else's archived key waits for an administrator's decision before it expires")
 	fs.DurationVar(&c.cardMonitor, "card-monitor-interval", monitor.DefaultInterval, "how often the Card Monitor looks for expiring and expired certificates on cards (once across replicas); 0 turns it off")
 	fs.DurationVar(&c.directorySync, "directory-sync-interval", directory.DefaultInterval, "how often a directory source that sets no interval of its own is synced (once across replicas); 0 turns the periodic sync off (Sync now still works)")
+	fs.StringVar(&c.peerListen, "peer-listen", os.Getenv("LANYARD_PEER_LISTEN"), "with --database: address of the mutual-TLS listener other replicas of the cluster call (default 127.0.0.1:0, enough for replicas on one host; set a reachable address for a cluster of hosts); \"off\" runs no cluster (LANYARD_PEER_LISTEN)")
+	fs.StringVar(&c.peerURL, "peer-url", os.Getenv("LANYARD_PEER_URL"), "how other replicas reach this one's peer listener (default https://PEER-LISTEN's actual address) (LANYARD_PEER_URL)")
+	fs.StringVar(&c.agentURL, "agent-url", os.Getenv("LANYARD_AGENT_URL"), "the agent listener's address as agents see it, e.g. a load balancer's https://lb:8443 (default https://AGENT-LISTEN) (LANYARD_AGENT_URL)")
+	fs.DurationVar(&c.replicaHeartbeat, "replica-heartbeat", cluster.DefaultHeartbeat, "how often a replica renews its registration in the cluster; one silent for 5 heartbeats counts as gone and its agents as offline")
 	fs.DurationVar(&c.bootstrapTTL, "bootstrap-ttl", service.DefaultBootstrapTokenTTL, "lifetime of the administrator token written to DATA/bootstrap-token on first start, e.g. 2h")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("LANYARD_TRUSTED_PROXIES"),
 		"the reverse proxies' own addresses, e.g. 192.0.2.10,192.0.2.11: a request from one of them is attributed to the rightmost X-Forwarded-For address not in this list. List only the proxies: a range that also holds clients lets them choose the address they are throttled and audited under (LANYARD_TRUSTED_PROXIES)")
@@ -94,6 +101,19 @@ func parseServe(args []string) (serveConfig, error) {
 	if c.bootstrapTTL <= 0 || c.bootstrapTTL > identity.DefaultTokenTTL {
 		return c, fmt.Errorf("--bootstrap-ttl %s: want a duration above 0 and at most %dh (%d days, the most the token policy allows on first start)",
 			c.bootstrapTTL, int(identity.DefaultTokenTTL.Hours()), int(identity.DefaultTokenTTL.Hours()/24))
+	}
+	if c.replicaHeartbeat <= 0 {
+		return c, fmt.Errorf("--replica-heartbeat %s: want a duration above 0", c.replicaHeartbeat)
+	}
+	switch {
+	case c.database == "" && c.peerListen != "" && c.peerListen != "off":
+		return c, errors.New("--peer-listen: a cluster needs PostgreSQL (--database); SQLite serves one server")
+	case c.database == "":
+		c.peerListen = ""
+	case c.peerListen == "":
+		c.peerListen = "127.0.0.1:0"
+	case c.peerListen == "off":
+		c.peerListen = ""
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "secure-cookies" {
@@ -170,10 +190,22 @@ func serve(ctx context.Context, c serveConfig) error {
 	// The agent hub serves the workstations capability and gives the card
 	// workflows their card access: the service builds it in that order.
 	var hub *agenthub.Hub
+	var cl *cluster.Cluster
+	if c.peerListen != "" {
+		if cl, err = cluster.New(cluster.Config{Store: st, Heartbeat: c.replicaHeartbeat, Now: time.Now, Log: log}); err != nil {
+			return err
+		}
+	}
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
 		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, DirectoryInterval: c.directorySync, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
 		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
 			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
+			if cl != nil {
+				// The card workflows see every replica's agents.
+				cl.SetHub(hub)
+				hub.SetCluster(cl)
+				return cl.CardAccess()
+			}
 			return hub.CardAccess()
 		}})
 	if err != nil {
@@ -209,7 +241,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	webSrv := web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
 		Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, SSO: svc.SSO, Sessions: svc.Identity, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
-		Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning})
+		Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning, Cluster: webCluster(cl)})
 	srv := &http.Server{
 		// ConnContext: the connection age the card routes judge
 		// (web.CardConnectionMaxAge).
@@ -238,7 +270,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	// Stop the mail worker before the store closes (deferred earlier, so
 	// run later): the delivery in progress is recorded first.
 	defer func() { stopWorker(); <-workerDone }()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		if c.tlsCert != "" {
 			// Client certificates are requested for smart card sign-in
@@ -249,6 +281,19 @@ func serve(ctx context.Context, c serveConfig) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	var peerSrv *http.Server
+	if cl != nil {
+		// The peer listener and the registration come before the agent
+		// listener: the routes of the first agents must lead here.
+		if peerSrv, err = joinCluster(ctx, c, svc, cl, webSrv, log, errc); err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			cl.Close(ctx) // deregistered: its agents reconnect elsewhere
+		}()
+	}
 	var agentSrv *http.Server
 	var agentURL string
 	if c.agentListen != "" {
@@ -299,6 +344,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	defer cancel()
 	if agentSrv != nil {
 		agentSrv.Shutdown(shutdownCtx)
+	}
+	if peerSrv != nil {
+		peerSrv.Shutdown(shutdownCtx)
 	}
 	return srv.Shutdown(shutdownCtx)
 }

@@ -212,6 +212,9 @@ func (c *Cluster) AirCardsElsewhere(ctx context.Context, serials []string) (map[
 // workstations their AirCard lists again (agenthub.Cluster): an AirCard
 // service connected here or left.
 func (c *Cluster) AirServicesChanged() {
+	if !c.started.Load() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	list, err := c.replicas(ctx, true)

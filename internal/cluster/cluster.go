@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -38,25 +39,28 @@ const ExpiryBeats = 5
 // console's and an operator's view) before a replica deletes it.
 const purgeAfter = time.Hour
 
-// Config is what a replica is told.
+// Config is what a replica is told at construction; Start adds where it
+// is reached (Membership).
 type Config struct {
 	Store lanyard.Store
-	// ID is the replica's ID (default: 16 random bytes in hex).
+	// ID is the replica's ID (default: 8 random bytes in hex).
 	ID string
-	// PeerURL is how other replicas reach this one's peer listener
-	// (https://host:port). AgentURL is the agent listener as agents see
-	// it (a load balancer's), for operators.
-	PeerURL, AgentURL string
-	// ClientSerial and ServerSerial are the serials (hex) of the
-	// replica's peer certificates (workstations.ReplicaCertificates).
-	ClientSerial, ServerSerial string
-	// Peer is the TLS of the peer link (PeerTLS).
-	Peer *PeerTLS
 	// Heartbeat is the registration's renewal interval (default
 	// DefaultHeartbeat).
 	Heartbeat time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
+}
+
+// Membership is where a replica is reached, known once its peer listener
+// listens and its certificates are issued.
+type Membership struct {
+	// PeerURL is how other replicas reach this one's peer listener
+	// (https://host:port). AgentURL is the agent listener as agents see
+	// it (a load balancer's), for operators.
+	PeerURL, AgentURL string
+	// TLS is the peer link's certificates (workstations.ReplicaCertificates).
+	TLS *PeerTLS
 }
 
 // Cluster is this replica's membership of the cluster. It is safe for
@@ -71,7 +75,8 @@ type Cluster struct {
 	client    *peerClient
 	air       *airSessions // AirCard sessions other replicas opened here
 
-	hub Hub // set with SetHub
+	hub     Hub // set with SetHub
+	started atomic.Bool
 
 	mu     sync.Mutex
 	routes map[int64]*ownRoute // the agent routes this replica holds
@@ -88,10 +93,11 @@ type ownRoute struct {
 	connectedAt time.Time
 }
 
-// New returns the replica's membership; Start registers it.
+// New returns the replica's membership; Start registers it. Until then
+// its card access sees this replica's agents only.
 func New(cfg Config) (*Cluster, error) {
-	if cfg.Store == nil || cfg.PeerURL == "" || cfg.Peer == nil {
-		return nil, errors.New("cluster: Store, PeerURL and Peer are required")
+	if cfg.Store == nil {
+		return nil, errors.New("cluster: Store is required")
 	}
 	if cfg.ID == "" {
 		cfg.ID = NewID()
@@ -105,14 +111,10 @@ func New(cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{
+	return &Cluster{
 		st: cfg.Store, id: cfg.ID, heartbeat: cfg.Heartbeat, now: cfg.Now, log: cfg.Log,
-		self:   lanyard.Replica{ID: cfg.ID, PeerURL: cfg.PeerURL, AgentURL: cfg.AgentURL, ClientSerial: cfg.ClientSerial, ServerSerial: cfg.ServerSerial},
-		routes: map[int64]*ownRoute{},
-	}
-	c.client = newPeerClient(c, cfg.Peer)
-	c.air = newAirSessions(airIdle)
-	return c, nil
+		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle),
+	}, nil
 }
 
 // NewID returns a random replica ID.
@@ -128,14 +130,23 @@ func (c *Cluster) ID() string { return c.id }
 // Expiry is how long a replica counts as live after its heartbeat.
 func (c *Cluster) Expiry() time.Duration { return ExpiryBeats * c.heartbeat }
 
-// Start registers the replica and renews its registration every
+// Start registers the replica at m and renews its registration every
 // heartbeat until Close.
-func (c *Cluster) Start(ctx context.Context) error {
+func (c *Cluster) Start(ctx context.Context, m Membership) error {
+	if m.TLS == nil || m.TLS.Server == nil || m.TLS.Client == nil || m.TLS.Root == nil {
+		return errors.New("cluster: the peer link's certificates are required")
+	}
+	if _, err := parseBase(m.PeerURL); err != nil {
+		return err
+	}
 	now := c.now()
-	c.self.StartedAt = now
+	c.self = lanyard.Replica{ID: c.id, PeerURL: m.PeerURL, AgentURL: m.AgentURL, StartedAt: now,
+		ClientSerial: serialOf(m.TLS.Client.Leaf), ServerSerial: serialOf(m.TLS.Server.Leaf)}
+	c.client = newPeerClient(c, m.TLS)
 	if err := c.register(ctx, now); err != nil {
 		return err
 	}
+	c.started.Store(true)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.stop, c.done = cancel, make(chan struct{})
 	go c.loop(lctx)
@@ -223,6 +234,9 @@ func (c *Cluster) Close(ctx context.Context) {
 		<-c.done
 	}
 	c.air.closeAll()
+	if !c.started.Swap(false) {
+		return
+	}
 	if err := c.st.Update(ctx, func(tx lanyard.Tx) error { return tx.DeleteReplica(c.id) }); err != nil {
 		c.log.Warn("deregistering the replica failed", "err", err)
 	}
@@ -327,6 +341,9 @@ func (c *Cluster) replica(ctx context.Context, id string) (*lanyard.Replica, err
 
 // routes returns the live routes f selects that other replicas hold.
 func (c *Cluster) remoteRoutes(ctx context.Context, f lanyard.AgentRouteFilter) ([]*lanyard.AgentRoute, error) {
+	if !c.started.Load() {
+		return nil, nil // not yet a member: no other replica is reached
+	}
 	var rs []*lanyard.AgentRoute
 	now := c.now()
 	err := c.st.View(ctx, func(tx lanyard.Tx) (err error) { rs, err = tx.LiveAgentRoutes(f, now); return })

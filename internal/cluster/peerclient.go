@@ -71,6 +71,9 @@ func (pc *peerClient) callLong(ctx context.Context, id, path string, in, out any
 }
 
 func (pc *peerClient) callWithin(ctx context.Context, timeout time.Duration, id, path string, in, out any) error {
+	if pc == nil {
+		return lanyard.Errorf(lanyard.EUnavailable, "this server has not joined its cluster yet; try again")
+	}
 	r, err := pc.c.replica(ctx, id)
 	if err != nil {
 		return err
@@ -125,6 +128,9 @@ func (e *remoteError) Unwrap() error { return &e.e }
 // replica id's peer listener and returns its answer (internal/web copies
 // it to the client). req's URL is the path and query only.
 func (c *Cluster) Forward(ctx context.Context, id string, req *http.Request) (*http.Response, error) {
+	if !c.started.Load() {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "this server has not joined its cluster yet; try again")
+	}
 	r, err := c.replica(ctx, id)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,12 @@ func closeForFreshHandshake(w http.ResponseWriter) {
 // old. Otherwise the chain is nil and refused says why (empty when no
 // certificate was presented at all).
 func (s *Server) cardConnection(r *http.Request) (chain []*x509.Certificate, refused string) {
+	if forwarded(r) {
+		// The connection is the peer link, whose certificate is the
+		// forwarding replica's; the client's card is what that replica
+		// judged (forward.go).
+		return forwardedChain(r)
+	}
 	chain = peerChain(r)
 	if len(chain) == 0 {
 		return nil, ""
@@ -107,7 +113,7 @@ func (s *Server) cardLoginRoutes() []*route {
 // connection's TLS handshake; nil on plain HTTP (also behind a
 // TLS-terminating proxy, whose headers are never believed for this).
 func peerChain(r *http.Request) []*x509.Certificate {
-	if r.TLS == nil {
+	if r.TLS == nil || forwarded(r) {
 		return nil
 	}
 	return r.TLS.PeerCertificates

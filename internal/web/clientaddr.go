@@ -59,6 +59,13 @@ func (p proxies) trusts(addr string) bool {
 // the last proxy we trust, while everything to its left came from the client
 // and may be forged (realclientip's "rightmost trusted range" strategy).
 func (s *Server) clientAddr(r *http.Request) string {
+	if forwarded(r) {
+		// Another replica forwarded the request over the peer link
+		// and judged its client's address (forward.go).
+		if a := forwardedClientAddr(r); a != "" {
+			return a
+		}
+	}
 	peer := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
 	if peer == "" {
 		return r.RemoteAddr

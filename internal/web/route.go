@@ -24,6 +24,10 @@ type route struct {
 	produces     string         // non-JSON response media type
 	consumes     string         // non-JSON request media type
 	h            func(c *call) (any, error)
+	// card: the route may reach a card through a workstation's agent,
+	// so it is forwarded to the replica holding it (forward.go,
+	// cardRoutes).
+	card bool
 }
 
 // param documents a query parameter.

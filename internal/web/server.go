@@ -61,6 +61,9 @@ type Config struct {
 	// Provisioning serves /scim/v2/ and the SCIM tokens
 	// (internal/service/provisioning); nil: those answer unavailable.
 	Provisioning Provisioning
+	// Cluster forwards card requests to the replica holding the
+	// workstation's agent (forward.go); nil: a single server.
+	Cluster Cluster
 	// ContentCounts is the Card Monitor, whose last run's counts /metrics
 	// reports (lanyard_cards_content_status); nil (the monitor is off):
 	// no such gauge.
@@ -93,6 +96,7 @@ type Server struct {
 	prov         Provisioning
 	sso          SSO
 	sessions     ExternalSessions
+	cluster      Cluster
 	now          func() time.Time
 }
 
@@ -122,7 +126,7 @@ func New(cfg Config) *Server {
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning, sso: cfg.SSO, sessions: cfg.Sessions,
-		now: cfg.Now,
+		cluster: cfg.Cluster, now: cfg.Now,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -151,6 +155,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.scimRoutes()...)
 	s.routes = append(s.routes, s.directoryRoutes()...)
 	for _, rt := range s.routes {
+		rt.card = cardRoutes[rt.method+" "+rt.path]
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))
 	}
 	s.openapi = mustOpenAPI(s.routes, cfg.Version)
@@ -163,7 +168,7 @@ func New(cfg Config) *Server {
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.strictTransport(s.mux) }
+func (s *Server) Handler() http.Handler { return s.strictTransport(stripForwarding(s.mux)) }
 
 // Routes lists "METHOD PATH" for every API route (for tests and docs).
 func (s *Server) Routes() []string {
@@ -252,7 +257,17 @@ func (s *Server) handler(rt *route) http.Handler {
 			}
 			c.p = p
 		}
+		var body []byte
+		if rt.card && s.cluster != nil {
+			var done bool
+			if body, done = s.forwardCard(c); done {
+				return
+			}
+		}
 		out, err := rt.h(c)
+		if err != nil && rt.card && s.forwardElsewhere(c, body, err) {
+			return
+		}
 		if err != nil {
 			if c.p != nil && c.p.ClientCertificatesRefused != "" && lanyard.IsCode(err, lanyard.EStepUpFailed) {
 				closeForFreshHandshake(w) // the step-up refused the connection's card for its age

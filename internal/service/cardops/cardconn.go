@@ -97,3 +97,28 @@ func (s *Cards) findTracked(ctx context.Context, pc *piv.Card, in *issuance.Inpu
 	in.Found = found
 	return nil
 }
+
+// elsewhere returns *lanyard.ElsewhereError when the card t names, or the
+// one find locates (t.Reader empty), is at a workstation whose agent is
+// connected to another replica of the cluster. The workflows that spend
+// something before they open the card (a step-up code, an answer
+// counted) call it first, so that the web layer forwards the request to
+// that replica without a side effect done twice (docs/architecture.md,
+// "Cluster"). A card that is not found is left to the open to report.
+func (s *Cards) elsewhere(t CardTarget, find func() (CardTarget, error)) error {
+	access := s.cardAccess()
+	if access == nil {
+		return nil
+	}
+	if t.Reader == "" {
+		found, err := find()
+		if err != nil {
+			return nil
+		}
+		t = found
+	}
+	if ws, ok := access.WorkstationState(t.WorkstationID); ok && ws.Replica != "" {
+		return &lanyard.ElsewhereError{WorkstationID: ws.ID, Replica: ws.Replica}
+	}
+	return nil
+}

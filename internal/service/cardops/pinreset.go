@@ -101,6 +101,9 @@ func (s *Cards) ResetPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 	}
 	answered := owner || dec.AnswersFirst
 	if answered {
+		if err := s.elsewhere(in.CardTarget, func() (CardTarget, error) { return s.findCard(p, c.card) }); err != nil {
+			return nil, err // before the answers count
+		}
 		if err := s.checkAnswers(ctx, p, c.owner, in.Answers); err != nil {
 			return nil, err
 		}

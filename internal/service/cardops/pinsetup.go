@@ -54,6 +54,9 @@ func (s *Cards) SetupPIN(ctx context.Context, p *lanyard.Principal, cardID int64
 	if err := issuance.CheckPIN("PIN", in.PIN, min, max); err != nil {
 		return nil, err
 	}
+	if err := s.elsewhere(in.CardTarget, func() (CardTarget, error) { return s.locateCard(card) }); err != nil {
+		return nil, err // before the step-up spends the code
+	}
 	if err := s.secondFactor.VerifySecondFactor(ctx, p, in.Password, in.Code); err != nil {
 		return nil, err
 	}

@@ -106,6 +106,9 @@ func (s *Cards) RecoverKeysOntoCard(ctx context.Context, p *lanyard.Principal, c
 				return nil, err
 			}
 		}
+		if err := s.elsewhere(in.CardTarget, func() (CardTarget, error) { return s.findCard(p, c.card) }); err != nil {
+			return nil, err // before the step-up spends the code
+		}
 		if err := s.secondFactor.VerifySecondFactor(ctx, p, in.AccountPassword, in.Code); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,244 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// Forwarding card requests across a cluster (docs/architecture.md,
+// "Cluster"). A card workflow exchanges APDUs with the card through the
+// agent of the workstation it is in, and the agent is connected to one
+// replica: a card request reaching another replica is forwarded whole to
+// that one over the peer link, which serves it as if the client had
+// called it directly. At most one hop: a forwarded request whose
+// workstation is not at the replica it reached answers 503 with
+// Retry-After (the agent moved meanwhile; the operation stays resumable).
+
+// Cluster is the replica's cluster (internal/cluster); nil in a single
+// server.
+type Cluster interface {
+	// Locate returns the live replica other than this one that holds
+	// workstation id's agent connection, or "" (here, or nowhere).
+	Locate(ctx context.Context, id int64) (string, error)
+	// Forward sends the request to replica id's peer listener.
+	Forward(ctx context.Context, id string, r *http.Request) (*http.Response, error)
+}
+
+// The forwarding headers (internal/cluster's HeaderForwardedBy and
+// HeaderClientAddr) and the card certificate a forwarding replica
+// checked for a step-up by card: believed only in requests that came
+// through ForwardedHandler, removed from all others.
+const (
+	headerForwardedBy  = "Lanyard-Forwarded-By"
+	headerClientAddr   = "Lanyard-Client-Addr"
+	headerClientChain  = "Lanyard-Client-Certificates"
+	headerChainRefused = "Lanyard-Client-Certificates-Refused"
+)
+
+var forwardingHeaders = []string{headerForwardedBy, headerClientAddr, headerClientChain, headerChainRefused}
+
+// cardRoutes are the routes that may reach a card through a
+// workstation's agent: a request naming a workstation connected to
+// another replica is forwarded there before it runs, and one that learns
+// only while running that the card is elsewhere (found by its serial) is
+// forwarded then. Lists that span workstations (connected cards) gather
+// instead (internal/cluster's card access).
+var cardRoutes = map[string]bool{
+	"POST /api/v1/issue/options":                     true,
+	"POST /api/v1/issue":                             true,
+	"POST /api/v1/cards/{id}/continue":               true,
+	"POST /api/v1/cards/{id}/revoke-clear":           true,
+	"POST /api/v1/virtual-cards":                     true,
+	"POST /api/v1/software-stores":                   true,
+	"POST /api/v1/cards/{id}/software-store/reissue": true,
+	"POST /api/v1/cards/{id}/pin-setup":              true,
+	"POST /api/v1/cards/{id}/pin-change":             true,
+	"POST /api/v1/cards/{id}/pin-reset":              true,
+	"POST /api/v1/cards/{id}/replace":                true,
+	"POST /api/v1/cards/{id}/update/options":         true,
+	"POST /api/v1/cards/{id}/update":                 true,
+	"POST /api/v1/cards/{id}/update/continue":        true,
+	"POST /api/v1/cards/{id}/recover-keys":           true,
+}
+
+// forwardedKey marks a request that came through ForwardedHandler.
+type forwardedKey struct{}
+
+func forwarded(r *http.Request) bool {
+	v, _ := r.Context().Value(forwardedKey{}).(bool)
+	return v
+}
+
+// stripForwarding removes the forwarding headers from requests that did
+// not come over the peer link, so no client can claim another address or
+// a card certificate.
+func stripForwarding(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range forwardingHeaders {
+			r.Header.Del(h)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ForwardedHandler serves the requests other replicas forward: mount it
+// only behind the peer listener, which admits replicas alone
+// (internal/cluster's PeerHandler). Its requests are served as the
+// client's own, with the client's address from Lanyard-Client-Addr.
+func (s *Server) ForwardedHandler() http.Handler {
+	return s.strictTransport(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(headerForwardedBy) == "" {
+			writeError(w, r, s.log, lanyard.Errorf(lanyard.EInvalid, "a forwarded request must name its replica in %s", headerForwardedBy))
+			return
+		}
+		s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true)))
+	}))
+}
+
+// forwardedClientAddr is the client address a forwarding replica judged.
+func forwardedClientAddr(r *http.Request) string {
+	a := strings.TrimSpace(r.Header.Get(headerClientAddr))
+	if net.ParseIP(a) == nil {
+		return ""
+	}
+	return a
+}
+
+// forwardedChain is the card certificate chain the forwarding replica
+// accepted for its client's connection, and why it refused one.
+func forwardedChain(r *http.Request) (chain []*x509.Certificate, refused string) {
+	refused = r.Header.Get(headerChainRefused)
+	for _, part := range strings.Split(r.Header.Get(headerClientChain), ",") {
+		der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(part))
+		if err != nil || len(der) == 0 {
+			continue
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, "the forwarded card certificate is malformed"
+		}
+		chain = append(chain, c)
+	}
+	return chain, refused
+}
+
+// cardBody reads a card route's body (bounded as every body is) so it
+// can be both run here and forwarded, and returns the workstation it
+// names (the JSON body's workstation_id, else the query's), or 0.
+func cardBody(r *http.Request) ([]byte, int64, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, 0, lanyard.Errorf(lanyard.EInvalid, "reading the request body failed")
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var named struct {
+		WorkstationID json.Number `json:"workstation_id"`
+	}
+	var id int64
+	if len(body) > 0 && json.Unmarshal(body, &named) == nil && named.WorkstationID != "" {
+		id, _ = named.WorkstationID.Int64()
+	}
+	if id == 0 {
+		id, _ = strconv.ParseInt(r.URL.Query().Get("workstation_id"), 10, 64)
+	}
+	return body, max(id, 0), nil
+}
+
+// forwardCard runs before a card route's handler: if the request names a
+// workstation connected to another replica, it is forwarded there and
+// forwardCard reports true. body is the request's body for a later
+// forward (forwardElsewhere).
+func (s *Server) forwardCard(c *call) (body []byte, done bool) {
+	body, ws, err := cardBody(c.r)
+	if err != nil {
+		writeError(c.w, c.r, s.log, err)
+		return nil, true
+	}
+	if ws == 0 || forwarded(c.r) {
+		return body, false
+	}
+	replica, err := s.cluster.Locate(c.r.Context(), ws)
+	if err != nil {
+		s.log.Warn("reading an agent route failed; running the card request here", "workstation", ws, "err", err)
+		return body, false
+	}
+	if replica == "" {
+		return body, false
+	}
+	s.forward(c, replica, body)
+	return body, true
+}
+
+// forwardElsewhere handles a card route's error: the card turned out to
+// be at a workstation connected to another replica (the card workflows
+// open the card before they change anything, so the request repeats no
+// side effect there). A request forwarded already is not forwarded again.
+func (s *Server) forwardElsewhere(c *call, body []byte, err error) bool {
+	var ee *lanyard.ElsewhereError
+	if s.cluster == nil || c.wrote || !errors.As(err, &ee) {
+		return false
+	}
+	if forwarded(c.r) {
+		c.w.Header().Set("Retry-After", "1")
+		writeError(c.w, c.r, s.log, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent moved to another server of the cluster; try again"))
+		return true
+	}
+	s.forward(c, ee.Replica, body)
+	return true
+}
+
+// hopByHop are the headers of one connection (RFC 9110 7.6.1), not to be
+// forwarded.
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forward sends the request, with body, to replica and copies its answer
+// to the client.
+func (s *Server) forward(c *call, replica string, body []byte) {
+	r := c.r
+	out := r.Clone(r.Context())
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.Host = r.Host // the origin check (Sec-Fetch-Site, Origin) compares with the host the client called
+	for _, h := range hopByHop {
+		out.Header.Del(h)
+	}
+	out.Header.Set(headerClientAddr, s.clientAddr(r))
+	if chain, refused := s.cardConnection(r); len(chain) > 0 || refused != "" {
+		parts := make([]string, len(chain))
+		for i, cert := range chain {
+			parts[i] = base64.StdEncoding.EncodeToString(cert.Raw)
+		}
+		out.Header.Set(headerClientChain, strings.Join(parts, ","))
+		if refused != "" {
+			out.Header.Set(headerChainRefused, refused)
+		}
+	}
+	resp, err := s.cluster.Forward(r.Context(), replica, out)
+	if err != nil {
+		c.w.Header().Set("Retry-After", "1")
+		writeError(c.w, r, s.log, err)
+		return
+	}
+	defer resp.Body.Close()
+	for _, h := range hopByHop {
+		resp.Header.Del(h)
+	}
+	for k, vs := range resp.Header {
+		c.w.Header()[k] = vs
+	}
+	c.w.WriteHeader(resp.StatusCode)
+	io.Copy(c.w, resp.Body)
+	c.wrote = true
+}
