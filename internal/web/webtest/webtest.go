@@ -18,6 +18,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/ca"
+	"github.com/lanyard-cms/lanyard/internal/cluster"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -47,6 +48,13 @@ type Server struct {
 	// Monitor is the Card Monitor, whose counts /metrics reports; it
 	// does not run on its own: tests call RunOnce.
 	Monitor *monitor.Monitor
+	// Key is the master key (give it to another replica on the same
+	// database: Options.Key).
+	Key []byte
+	// Cluster is the replica's membership, PeerURL its peer listener
+	// (Options.Replica).
+	Cluster *cluster.Cluster
+	PeerURL string
 }
 
 // Start runs a first start of Lanyard on st with a random master key and
@@ -77,6 +85,17 @@ type Options struct {
 	// card access of the service's card workflows (benchmarks time the
 	// hub's, or use in-process cards).
 	Cards func(hub lanyard.CardAccess) lanyard.CardAccess
+	// Key is the master key (default: random). A second server on the
+	// store of a first one (another replica) needs the first one's
+	// Server.Key; its AdminToken is then empty.
+	Key []byte
+	// Replica makes the server a replica of a cluster on its store
+	// (PostgreSQL), as lanyard serve does with --database: registered,
+	// with a peer listener on loopback, card requests forwarded to the
+	// replica holding the workstation (internal/cluster).
+	Replica bool
+	// ReplicaHeartbeat is the replica's heartbeat (default 200 ms).
+	ReplicaHeartbeat time.Duration
 }
 
 // StartWith is Start with options.
@@ -92,14 +111,30 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	base := "http://" + hs.Listener.Addr().String()
 	var mailer *notify.Mailer
 	var hub *agenthub.Hub
+	var cl *cluster.Cluster
+	if opts.Replica {
+		if opts.ReplicaHeartbeat <= 0 {
+			opts.ReplicaHeartbeat = 200 * time.Millisecond
+		}
+		var err error
+		if cl, err = cluster.New(cluster.Config{Store: st, Heartbeat: opts.ReplicaHeartbeat}); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	agents := func(ws *workstations.Workstations) lanyard.CardAccess {
 		hub = agenthub.New(agenthub.Config{Workstations: ws, Heartbeat: opts.Heartbeat, PairLimits: opts.PairLimits})
-		if opts.Cards != nil {
-			return opts.Cards(hub.CardAccess())
+		access := hub.CardAccess()
+		if cl != nil {
+			cl.SetHub(hub)
+			hub.SetCluster(cl)
+			access = cl.CardAccess()
 		}
-		return hub.CardAccess()
+		if opts.Cards != nil {
+			return opts.Cards(access)
+		}
+		return access
 	}
-	stack := servicetest.New(tb, servicetest.Options{Store: st, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier, Agents: agents,
+	stack := servicetest.New(tb, servicetest.Options{Store: st, Key: opts.Key, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier, Agents: agents,
 		NewNotifier: func(store lanyard.Store, sealer *seal.AESGCM) service.Notifier {
 			m, err := notify.New(notify.Config{Store: store, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
 				Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
@@ -111,7 +146,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		}})
 	svc, tok := stack.Service, stack.Token
 	hub.SetUnblocker(svc.AgentUnblock())
-	if tok == "" {
+	if tok == "" && opts.Key == nil {
 		tb.Fatal("first-start setup made no administrator token")
 	}
 	stopArrivals := handleArrivals(svc, hub)
@@ -119,15 +154,53 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := web.New(web.Config{Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
+	var webCluster web.Cluster
+	if cl != nil {
+		webCluster = cl
+	}
+	srv := web.New(web.Config{Cluster: webCluster, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
 		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning,
 		SSO: svc.SSO, Sessions: svc.Identity,
 		ContentCounts: mon, Now: opts.Now})
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
+	var peerURL string
+	stopPeer := func() {}
+	if cl != nil {
+		peerURL, stopPeer = startPeerListener(tb, svc, cl, srv)
+	}
 	agentURL, stopAgents := startAgentListener(tb, hub)
-	tb.Cleanup(func() { stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
-	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon}
+	tb.Cleanup(func() { stopAgents(); stopPeer(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
+	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon,
+		Key: stack.Key, Cluster: cl, PeerURL: peerURL}
+}
+
+// startPeerListener serves cl's peer listener on loopback with the
+// replica's certificates and registers the replica, as lanyard serve
+// does with --database; stop deregisters it.
+func startPeerListener(tb testing.TB, svc *service.Service, cl *cluster.Cluster, srv *web.Server) (url string, stop func()) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	certs, err := svc.Workstations.ReplicaCertificates(context.Background(), cl.ID(), []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	peer := &cluster.PeerTLS{Server: certs.Server, Client: certs.Client, Root: certs.Root}
+	url = "https://" + ln.Addr().String()
+	if err := cl.Start(context.Background(), cluster.Membership{PeerURL: url, TLS: peer}); err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: cl.PeerHandler(srv.ForwardedHandler()), TLSConfig: cl.ServerTLS(peer), ReadHeaderTimeout: 10 * time.Second}
+	go hs.ServeTLS(ln, "", "")
+	return url, func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cl.Close(ctx)
+	}
 }
 
 // handleArrivals runs the service's handling of the cards that arrive at

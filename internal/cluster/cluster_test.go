@@ -1,0 +1,256 @@
+//go:build integration
+
+package cluster_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/client"
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/service"
+	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
+	"github.com/lanyard-cms/lanyard/internal/service/identity"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres"
+	"github.com/lanyard-cms/lanyard/internal/store/postgres/pgtest"
+	"github.com/lanyard-cms/lanyard/internal/web/webtest"
+)
+
+// pair is a two-replica cluster on one PostgreSQL schema, each replica
+// with its own hub, store connection and peer listener, and user alice
+// with an API token.
+type pair struct {
+	a, b       *webtest.Server
+	aliceToken string
+	adminToken string
+}
+
+func startPair(t *testing.T) *pair {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.FreshSchema(t)
+	stA, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := webtest.StartWith(t, stA, webtest.Options{Replica: true})
+	stB, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := webtest.StartWith(t, stB, webtest.Options{Replica: true, Key: a.Key})
+	sys := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	admin, err := a.Service.Identity.GetUser(ctx, sys, service.BootstrapLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := &lanyard.Principal{User: admin, Roles: admin.Roles}
+	name, upn := "Alice", "alice@example.test"
+	if _, err := a.Service.Identity.CreateUser(ctx, ap, identity.UserInput{Login: "alice", DisplayName: &name, UPN: &upn, Email: &upn}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.Service.Identity.CreateToken(ctx, ap, identity.TokenInput{User: "alice", Name: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pair{a: a, b: b, aliceToken: tok.Secret, adminToken: a.AdminToken}
+}
+
+func clientOf(t *testing.T, base, token string) *client.Client {
+	t.Helper()
+	c, err := client.New(base, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runAgent pairs an agent with readers at srv's agent listener, owned by
+// owner, and returns its workstation ID and state directory.
+func runAgent(t *testing.T, srv *webtest.Server, adminToken, owner string, readers agent.Readers) (int64, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir, err := os.MkdirTemp("", "lyc") // short: the status socket's path must fit sun_path
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		agent.Run(ctx, agent.Config{Server: srv.AgentURL, StateDir: dir, Readers: readers, Hostname: "pc-" + owner,
+			OnPairingCode: func(c string) {
+				select {
+				case codes <- c:
+				default:
+				}
+			}, Heartbeat: webtest.AgentHeartbeat})
+	}()
+	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
+	var code string
+	select {
+	case code = <-codes:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pairing code within 30 s")
+	}
+	var w struct {
+		ID int64 `json:"id"`
+	}
+	if _, err := clientOf(t, srv.URL, adminToken).Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !srv.Hub.Connected(w.ID); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not connect within 15 s")
+		}
+	}
+	return w.ID, dir
+}
+
+// waitConnected waits until c lists the card with serial among the
+// connected cards, and returns it.
+func waitConnected(t *testing.T, c *client.Client, serial string) apiv1.ConnectedCard {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var cards []apiv1.ConnectedCard
+		if err := c.Get(context.Background(), "/api/v1/connected-cards", &cards); err != nil {
+			t.Fatal(err)
+		}
+		for _, cc := range cards {
+			if cc.Serial == serial {
+				return cc
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("card %s not among the connected cards: %+v", serial, cards)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIssueThroughOtherReplica is the issue's reproduction: the agent is
+// connected to replica A, the user calls replica B. B lists the card
+// (gathered from A), forwards the issue whole to A (the body names the
+// workstation), and forwards a PIN change that names none once it finds
+// the card at A (ElsewhereError); A runs both with the card.
+func TestIssueThroughOtherReplica(t *testing.T) {
+	p := startPair(t)
+	ctx := context.Background()
+	readers := agent.NewMemReaders("Reader 0")
+	card, err := emu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := cardtest.Serial(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readers.Insert("Reader 0", card); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := runAgent(t, p.a, p.adminToken, "alice", readers)
+	if !p.a.Hub.Connected(ws) || p.b.Hub.Connected(ws) {
+		t.Fatalf("the agent should be connected to A only (A %v, B %v)", p.a.Hub.Connected(ws), p.b.Hub.Connected(ws))
+	}
+	alice := clientOf(t, p.b.URL, p.aliceToken)
+	cc := waitConnected(t, alice, serial)
+	if cc.WorkstationID != ws {
+		t.Fatalf("connected card at workstation %d, want %d", cc.WorkstationID, ws)
+	}
+	st, ok := p.b.Cluster.CardAccess().WorkstationState(ws)
+	if !ok || st.Replica != p.a.Cluster.ID() {
+		t.Fatalf("B's state of the workstation: %+v, %v; want it held by replica %s", st, ok, p.a.Cluster.ID())
+	}
+	var res apiv1.IssueCardResult
+	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: ws, Reader: cc.Reader}, UserPIN: "24681357"}, &res); err != nil {
+		t.Fatalf("issue through B: %v", err)
+	}
+	if res.State != "issued" || res.Card == nil || res.Card.Serial != serial {
+		t.Fatalf("issue through B: %+v", res)
+	}
+	// No workstation named: B finds the card at A's workstation by its
+	// serial and forwards the request then.
+	if _, err := alice.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/pin-change", apiv1.PINChangeInput{OldPIN: "24681357", NewPIN: "13572468"}, nil); err != nil {
+		t.Fatalf("PIN change through B: %v", err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPeerListenerRefusesWorkstation: the machine CA certifies
+// workstations and replicas alike; the peer listener admits only the
+// client certificates of live replicas, so a paired workstation's
+// certificate, valid for the agent listener, is refused.
+func TestPeerListenerRefusesWorkstation(t *testing.T) {
+	p := startPair(t)
+	_, dir := runAgent(t, p.a, p.adminToken, "alice", agent.NewMemReaders("Reader 0"))
+	st, ok, err := agent.LoadState(dir)
+	if err != nil || !ok {
+		t.Fatalf("agent state: %v %v", ok, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(raw)
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(st.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	wsCert := tls.Certificate{Certificate: append([][]byte{st.Certificate}, st.Chain...), PrivateKey: key.(*ecdsa.PrivateKey)}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{wsCert}, MinVersion: tls.VersionTLS13}}}
+	for _, path := range []string{"/peer/v1/states", "/api/v1/issue"} {
+		resp, err := hc.Post(p.b.PeerURL+path, "application/json", strings.NewReader(`{"ids":[1]}`))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("POST %s with a workstation's certificate: %s, want the handshake refused", path, resp.Status)
+			continue
+		}
+		var alert tls.AlertError
+		if !errors.As(err, &alert) && !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("POST %s with a workstation's certificate: %v, want a TLS alert", path, err)
+		}
+	}
+	// No certificate at all is refused too.
+	hc.Transport.(*http.Transport).TLSClientConfig.Certificates = nil
+	if resp, err := hc.Post(p.b.PeerURL+"/peer/v1/states", "application/json", strings.NewReader(`{"ids":[1]}`)); err == nil {
+		resp.Body.Close()
+		t.Errorf("POST without a certificate: %s, want the handshake refused", resp.Status)
+	}
+	// The forwarding headers are stripped on the public listener: a
+	// client cannot claim another address there.
+	req, _ := http.NewRequest("GET", p.b.URL+"/api/v1/connected-cards", nil)
+	req.Header.Set("Authorization", "Bearer "+p.aliceToken)
+	req.Header.Set("Lanyard-Forwarded-By", p.a.Cluster.ID())
+	req.Header.Set("Lanyard-Client-Addr", "203.0.113.9")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/v1/connected-cards with forwarding headers on the public listener: %s", resp.Status)
+	}
+}
