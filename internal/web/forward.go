@@ -144,11 +144,11 @@ func cardBody(r *http.Request) ([]byte, int64, error) {
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	var named struct {
-		WorkstationID json.Number `json:"workstation_id"`
+		WorkstationID int64 `json:"workstation_id"`
 	}
 	var id int64
-	if len(body) > 0 && json.Unmarshal(body, &named) == nil && named.WorkstationID != "" {
-		id, _ = named.WorkstationID.Int64()
+	if len(body) > 0 && json.Unmarshal(body, &named) == nil {
+		id = named.WorkstationID
 	}
 	if id == 0 {
 		id, _ = strconv.ParseInt(r.URL.Query().Get("workstation_id"), 10, 64)
