@@ -5,6 +5,7 @@ package cluster_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -18,8 +19,10 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
+	"github.com/lanyard-cms/lanyard/internal/card/piv"
 	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service"
@@ -253,4 +256,132 @@ func TestPeerListenerRefusesWorkstation(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /api/v1/connected-cards with forwarding headers on the public listener: %s", resp.Status)
 	}
+}
+
+// TestAirCardAcrossReplicas: the AirCard service is connected to replica
+// A, alice's workstation to replica B. Placement through B sees A's
+// service (the card is made there by a peer call), B's hub offers the
+// AirCard to the workstation, the issue through B is forwarded to A, and
+// the workstation's bridge reaches the card through B, whose hub relays
+// the session to A over the peer link.
+func TestAirCardAcrossReplicas(t *testing.T) {
+	p := startPair(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	kek, err := aircard.OpenKEK("file:" + filepath.Join(dir, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := aircard.Open(filepath.Join(dir, "cards"), kek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	svcID, _ := runAgentWith(t, p.a, p.adminToken, "", agent.Config{Readers: host, Role: string(lanyard.RoleAirCardService),
+		Create: func(string) (string, error) { return host.Create() }})
+	readers := agent.NewMemReaders("Local reader")
+	ws, _ := runAgentWith(t, p.b, p.adminToken, "alice", agent.Config{Readers: readers, Slots: readers})
+	if p.b.Hub.Connected(svcID) || p.a.Hub.Connected(ws) {
+		t.Fatal("the AirCard service should be at A only, the workstation at B only")
+	}
+
+	sys := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
+	pol, err := p.a.Service.Catalog.GetPolicy(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol.Settings.AllowedCards = []string{"piv", "aircard"}
+	pol.Settings.Workflow.IssueAirCard = true
+	if _, err := p.a.Service.Catalog.UpdatePolicy(ctx, sys, "default", pol); err != nil {
+		t.Fatal(err)
+	}
+	alice := clientOf(t, p.b.URL, p.aliceToken)
+	var cc apiv1.ConnectedCard
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := alice.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: ws, Kind: lanyard.KindAirCard, Name: "Air"}, &cc)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("creating an AirCard through B: %v", err)
+		}
+	}
+	if cc.WorkstationID != svcID || cc.Kind != lanyard.KindAirCard {
+		t.Fatalf("created %+v, want an AirCard at service %d", cc, svcID)
+	}
+	var res apiv1.IssueCardResult
+	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, UserPIN: "13572468"}, &res); err != nil {
+		t.Fatalf("issuing the AirCard through B: %v", err)
+	}
+	if res.Card == nil || res.Card.State != lanyard.CardIssued {
+		t.Fatalf("AirCard after issue: %+v", res.Card)
+	}
+	// The workstation (on B) gets the AirCard in a reader of its own.
+	airReader := ""
+	for deadline := time.Now().Add(10 * time.Second); airReader == ""; time.Sleep(20 * time.Millisecond) {
+		st, _ := p.b.Hub.State(ws)
+		for _, r := range st.Readers {
+			if r.Present && r.Serial == cc.Serial && r.Name != "Local reader" {
+				airReader = r.Name
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the AirCard did not reach the workstation: %+v", st.Readers)
+		}
+	}
+	conn, err := readers.Connect(airReader, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pc, err := piv.New(conn, piv.Config{Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Select(ctx); err != nil {
+		t.Fatalf("SELECT through B's relay to A: %v", err)
+	}
+	if err := pc.VerifyPIN(ctx, "13572468"); err != nil {
+		t.Fatalf("VERIFY PIN through B's relay to A: %v", err)
+	}
+}
+
+// runAgentWith is runAgent with a configuration of its own (an AirCard
+// service, slots for virtual cards).
+func runAgentWith(t *testing.T, srv *webtest.Server, adminToken, owner string, cfg agent.Config) (int64, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir, err := os.MkdirTemp("", "lyc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 1)
+	done := make(chan struct{})
+	cfg.Server, cfg.StateDir, cfg.Hostname, cfg.Heartbeat = srv.AgentURL, dir, "pc-"+owner, webtest.AgentHeartbeat
+	cfg.OnPairingCode = func(c string) {
+		select {
+		case codes <- c:
+		default:
+		}
+	}
+	go func() { defer close(done); agent.Run(ctx, cfg) }()
+	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
+	var code string
+	select {
+	case code = <-codes:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pairing code within 30 s")
+	}
+	var w struct {
+		ID int64 `json:"id"`
+	}
+	if _, err := clientOf(t, srv.URL, adminToken).Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !srv.Hub.Connected(w.ID); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not connect within 15 s")
+		}
+	}
+	return w.ID, dir
 }
