@@ -3,6 +3,7 @@ package agenthub
 import (
 	"context"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -28,6 +29,10 @@ type Cluster interface {
 	// AirCardsElsewhere returns, of serials, those AirCard services on
 	// other replicas host, and how many such services are connected.
 	AirCardsElsewhere(ctx context.Context, serials []string) (hosted map[string]bool, services int)
+	// Unblock has replica run a workstation's online unblock
+	// (UnblockAt), when the card is connected there: this replica
+	// admitted the workstation by its certificate.
+	Unblock(ctx context.Context, replica string, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error)
 }
 
 // clusterBox holds the Cluster set with SetCluster.
@@ -70,3 +75,14 @@ func (h *Hub) PushAllAirCards() { go h.pushAllAirCards() }
 
 // Connected reports whether workstation id's agent is connected here.
 func (h *Hub) Connected(id int64) bool { return h.live(id) != nil }
+
+// UnblockAt runs the online unblock of workstation ws, which another
+// replica admitted, here, where its card is connected
+// (Cluster.Unblock).
+func (h *Hub) UnblockAt(ctx context.Context, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error) {
+	box := h.unblocker.Load()
+	if box == nil {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "this server does not unblock cards from workstations")
+	}
+	return box.u.Unblock(ctx, ws, in)
+}

@@ -3,6 +3,7 @@ package agenthub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
@@ -77,6 +78,13 @@ func (h *Hub) unblock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := u.Unblock(r.Context(), ws, in)
+	var elsewhere *lanyard.ElsewhereError
+	if cl := h.clusterOf(); cl != nil && errors.As(err, &elsewhere) {
+		// The card is reached through another replica of the cluster
+		// (the workstation's connection, or the AirCard service's, is
+		// there): it runs the unblock.
+		out, err = cl.Unblock(r.Context(), elsewhere.Replica, ws, in)
+	}
 	if err != nil {
 		writeProblem(w, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -24,6 +25,8 @@ type Hub interface {
 	// PushAllAirCards sends the workstations connected here their AirCard
 	// lists again.
 	PushAllAirCards()
+	// UnblockAt runs a workstation's online unblock here.
+	UnblockAt(ctx context.Context, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error)
 }
 
 // SetHub gives the cluster this replica's hub; call it before the peer

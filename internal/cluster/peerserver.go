@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -22,7 +23,14 @@ const (
 	pathAirOpen        = "/peer/v1/air/open"
 	pathAirTransmit    = "/peer/v1/air/transmit"
 	pathAirClose       = "/peer/v1/air/close"
+	pathUnblock        = "/peer/v1/unblock"
 )
+
+// unblockIn is a workstation's online unblock another replica admitted.
+type unblockIn struct {
+	Workstation lanyard.Workstation `json:"workstation"`
+	Unblock     agentproto.Unblock  `json:"unblock"`
+}
 
 type statesIn struct {
 	IDs []int64 `json:"ids"`
@@ -102,6 +110,7 @@ func (c *Cluster) PeerHandler(forwarded http.Handler) http.Handler {
 	handle(pathAirOpen, c.serveAirOpen)
 	handle(pathAirTransmit, c.serveAirTransmit)
 	handle(pathAirClose, c.serveAirClose)
+	handle(pathUnblock, c.serveUnblock)
 	mux.HandleFunc("/peer/", func(w http.ResponseWriter, r *http.Request) {
 		writePeerError(w, lanyard.Errorf(lanyard.ENotFound, "no peer endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -214,6 +223,30 @@ func (c *Cluster) serveSoftwareStore(ctx context.Context, body []byte) (any, err
 func (c *Cluster) serveAirPush(context.Context, []byte) (any, error) {
 	c.hub.PushAllAirCards()
 	return struct{}{}, nil
+}
+
+func (c *Cluster) serveUnblock(ctx context.Context, body []byte) (any, error) {
+	var in unblockIn
+	if err := decodePeer(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := c.hub.UnblockAt(ctx, &in.Workstation, in.Unblock)
+	var elsewhere *lanyard.ElsewhereError
+	if errors.As(err, &elsewhere) { // moved again: no second hop
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "the card's agent moved to another server of the cluster; try again")
+	}
+	return out, err
+}
+
+// Unblock has replica run workstation ws's online unblock
+// (agenthub.Cluster).
+func (c *Cluster) Unblock(ctx context.Context, replica string, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error) {
+	var out agentproto.Unblocked
+	w := lanyard.Workstation{ID: ws.ID, Name: ws.Name, OwnerID: ws.OwnerID, Role: ws.Role, Status: ws.Status}
+	if err := c.client.callLong(ctx, replica, pathUnblock, unblockIn{Workstation: w, Unblock: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 func writePeerError(w http.ResponseWriter, err error) {
