@@ -25,6 +25,8 @@ type Hub interface {
 	// PushAllAirCards sends the workstations connected here their AirCard
 	// lists again.
 	PushAllAirCards()
+	// Summary is a workstation's state without its readers (counted).
+	Summary(id int64) (lanyard.WorkstationState, bool)
 	// UnblockAt runs a workstation's online unblock here.
 	UnblockAt(ctx context.Context, ws *lanyard.Workstation, in agentproto.Unblock) (*agentproto.Unblocked, error)
 }
@@ -50,6 +52,28 @@ func (a *cardAccess) local() lanyard.CardAccess { return a.c.hub.CardAccess() }
 // workstations among them, in parallel; a replica that does not answer
 // is left out (its workstations read as offline).
 func (a *cardAccess) gather(ctx context.Context, routes []*lanyard.AgentRoute) []lanyard.WorkstationState {
+	return a.c.gather(ctx, routes, false)
+}
+
+// States returns the live states of those of ids whose agents are
+// connected to other replicas, AirCard services without their readers
+// (internal/web's workstation list).
+func (c *Cluster) States(ctx context.Context, ids []int64) map[int64]lanyard.WorkstationState {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	routes, err := c.remoteRoutes(ctx, lanyard.AgentRouteFilter{IDs: ids})
+	if err != nil {
+		c.log.Warn("reading agent routes failed", "err", err)
+		return nil
+	}
+	out := map[int64]lanyard.WorkstationState{}
+	for _, st := range c.gather(ctx, routes, true) {
+		out[st.ID] = st
+	}
+	return out
+}
+
+func (c *Cluster) gather(ctx context.Context, routes []*lanyard.AgentRoute, summary bool) []lanyard.WorkstationState {
 	byReplica := map[string][]int64{}
 	for _, r := range routes {
 		byReplica[r.ReplicaID] = append(byReplica[r.ReplicaID], r.WorkstationID)
@@ -60,8 +84,8 @@ func (a *cardAccess) gather(ctx context.Context, routes []*lanyard.AgentRoute) [
 	for id, ids := range byReplica {
 		wg.Go(func() {
 			var states []lanyard.WorkstationState
-			if err := a.c.client.call(ctx, id, pathStates, statesIn{IDs: ids}, &states); err != nil {
-				a.c.log.Warn("a replica did not give its workstations' states", "replica", id, "err", err)
+			if err := c.client.call(ctx, id, pathStates, statesIn{IDs: ids, Summary: summary}, &states); err != nil {
+				c.log.Warn("a replica did not give its workstations' states", "replica", id, "err", err)
 				return
 			}
 			for i := range states {

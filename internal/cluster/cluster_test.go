@@ -179,6 +179,15 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 	if !ok || st.Replica != p.a.Cluster.ID() {
 		t.Fatalf("B's state of the workstation: %+v, %v; want it held by replica %s", st, ok, p.a.Cluster.ID())
 	}
+	// The console's workstation states on B gather A's.
+	admin := clientOf(t, p.b.URL, p.adminToken)
+	var views []apiv1.WorkstationView
+	if err := admin.Get(ctx, "/api/v1/workstations", &views); err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || !views[0].Online || len(views[0].Readers) != 1 {
+		t.Errorf("B's workstation list: %+v", views)
+	}
 	var res apiv1.IssueCardResult
 	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: ws, Reader: cc.Reader}, UserPIN: "24681357"}, &res); err != nil {
 		t.Fatalf("issue through B: %v", err)

@@ -34,6 +34,9 @@ type unblockIn struct {
 
 type statesIn struct {
 	IDs []int64 `json:"ids"`
+	// Summary: AirCard services without their readers (thousands of
+	// AirCards), only counted.
+	Summary bool `json:"summary,omitempty"`
 }
 
 type airServicesIn struct {
@@ -148,6 +151,12 @@ func (c *Cluster) serveStates(_ context.Context, body []byte) (any, error) {
 	local := c.hub.CardAccess()
 	out := []lanyard.WorkstationState{}
 	for _, id := range in.IDs {
+		if in.Summary {
+			if st, ok := c.hub.Summary(id); ok && st.Role == lanyard.RoleAirCardService {
+				out = append(out, st)
+				continue
+			}
+		}
 		if st, ok := local.WorkstationState(id); ok {
 			out = append(out, st)
 		}

@@ -33,6 +33,10 @@ type Cluster interface {
 	Locate(ctx context.Context, id int64) (string, error)
 	// Forward sends the request to replica id's peer listener.
 	Forward(ctx context.Context, id string, r *http.Request) (*http.Response, error)
+	// States returns the live states of those of ids whose agents are
+	// connected to other replicas (an AirCard service's without its
+	// readers, only counted).
+	States(ctx context.Context, ids []int64) map[int64]lanyard.WorkstationState
 }
 
 // The forwarding headers (internal/cluster's HeaderForwardedBy and

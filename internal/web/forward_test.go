@@ -80,6 +80,9 @@ type fakeCluster struct {
 }
 
 func (f *fakeCluster) Locate(context.Context, int64) (string, error) { return f.located, nil }
+func (f *fakeCluster) States(context.Context, []int64) map[int64]lanyard.WorkstationState {
+	return nil
+}
 func (f *fakeCluster) Forward(_ context.Context, id string, r *http.Request) (*http.Response, error) {
 	f.forwards = append(f.forwards, id)
 	rec := httptest.NewRecorder()

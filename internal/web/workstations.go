@@ -92,15 +92,40 @@ func (s *Server) listWorkstations(c *call) (any, error) {
 		return nil, err
 	}
 	out := make([]*apiv1.WorkstationView, len(ws))
+	remote := s.remoteStates(c.r.Context(), ws)
 	for i, w := range ws {
-		out[i] = s.workstationView(c.r.Context(), w, w.Role != lanyard.RoleAirCardService)
+		out[i] = s.workstationViewWith(c.r.Context(), w, w.Role != lanyard.RoleAirCardService, remote)
 	}
 	return out, nil
+}
+
+// remoteStates are the live states of those of ws whose agents are
+// connected to other replicas of the cluster, fetched from them at once.
+func (s *Server) remoteStates(ctx context.Context, ws []*lanyard.Workstation) map[int64]lanyard.WorkstationState {
+	if s.cluster == nil {
+		return nil
+	}
+	var ids []int64
+	for _, w := range ws {
+		if s.agents == nil || !s.agents.Connected(w.ID) {
+			ids = append(ids, w.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.cluster.States(ctx, ids)
 }
 
 // workstationView is w with its owner and live state; with readers false,
 // the readers are only counted.
 func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, readers bool) *apiv1.WorkstationView {
+	return s.workstationViewWith(ctx, w, readers, s.remoteStates(ctx, []*lanyard.Workstation{w}))
+}
+
+// workstationViewWith is workstationView with the states of workstations
+// connected to other replicas.
+func (s *Server) workstationViewWith(ctx context.Context, w *lanyard.Workstation, readers bool, remote map[int64]lanyard.WorkstationState) *apiv1.WorkstationView {
 	v := &apiv1.WorkstationView{Workstation: w, Readers: []lanyard.Reader{}}
 	if w.OwnerID != 0 {
 		if logins, err := s.identity.UserLogins(ctx, []int64{w.OwnerID}); err == nil {
@@ -117,6 +142,12 @@ func (s *Server) workstationView(ctx context.Context, w *lanyard.Workstation, re
 			if readers {
 				v.Readers = st.Readers
 			}
+		}
+	}
+	if st, ok := remote[w.ID]; ok && !v.Online {
+		v.Online, v.ReaderCount = st.Online, st.ReaderCount
+		if readers && st.Readers != nil {
+			v.Readers = st.Readers
 		}
 	}
 	return v
