@@ -62,8 +62,8 @@ func startPair(t *testing.T) *pair {
 		t.Fatal(err)
 	}
 	ap := &lanyard.Principal{User: admin, Roles: admin.Roles}
-	name, upn := "Alice", "alice@example.test"
-	if _, err := a.Service.Identity.CreateUser(ctx, ap, identity.UserInput{Login: "alice", DisplayName: &name, UPN: &upn, Email: &upn}); err != nil {
+	name, upn, pw := "Alice", "alice@example.test", alicePassword
+	if _, err := a.Service.Identity.CreateUser(ctx, ap, identity.UserInput{Login: "alice", DisplayName: &name, UPN: &upn, Email: &upn, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := a.Service.Identity.CreateToken(ctx, ap, identity.TokenInput{User: "alice", Name: "alice"})
@@ -72,6 +72,8 @@ func startPair(t *testing.T) *pair {
 	}
 	return &pair{a: a, b: b, aliceToken: tok.Secret, adminToken: a.AdminToken}
 }
+
+const alicePassword = "correct horse battery staple 19"
 
 func clientOf(t *testing.T, base, token string) *client.Client {
 	t.Helper()
@@ -196,9 +198,26 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 		t.Fatalf("issue through B: %+v", res)
 	}
 	// No workstation named: B finds the card at A's workstation by its
-	// serial and forwards the request then.
-	if _, err := alice.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/pin-change", apiv1.PINChangeInput{OldPIN: "24681357", NewPIN: "13572468"}, nil); err != nil {
-		t.Fatalf("PIN change through B: %v", err)
+	// serial and forwards the request then. In a browser session opened
+	// at B: A takes its cookie and CSRF token as B would.
+	cookie, info := webtest.Login(t, p.b.URL, "alice", alicePassword)
+	post := func(csrf string) *http.Response {
+		req, _ := http.NewRequest("POST", p.b.URL+"/api/v1/cards/"+itoa(res.Card.ID)+"/pin-change", strings.NewReader(`{"old_pin":"24681357","new_pin":"13572468"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("wrong"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("PIN change through B with a wrong CSRF token: %s", resp.Status)
+	}
+	if resp := post(info.CSRFToken); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		t.Fatalf("PIN change through B in a browser session: %s", resp.Status)
 	}
 }
 
