@@ -3,11 +3,13 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agent"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/aircard"
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
@@ -230,28 +233,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestPeerListenerRefusesWorkstation(t *testing.T) {
 	p := startPair(t)
 	_, dir := runAgent(t, p.a, p.adminToken, "alice", agent.NewMemReaders("Reader 0"))
-	st, ok, err := agent.LoadState(dir)
-	if err != nil || !ok {
-		t.Fatalf("agent state: %v %v", ok, err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(raw)
-	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := x509.ParseCertificate(st.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	wsCert := tls.Certificate{Certificate: append([][]byte{st.Certificate}, st.Chain...), PrivateKey: key.(*ecdsa.PrivateKey)}
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: pool, Certificates: []tls.Certificate{wsCert}, MinVersion: tls.VersionTLS13}}}
+	hc := workstationClient(t, dir)
 	for _, path := range []string{"/peer/v1/states", "/api/v1/issue"} {
 		resp, err := hc.Post(p.b.PeerURL+path, "application/json", strings.NewReader(`{"ids":[1]}`))
 		if err == nil {
@@ -412,4 +394,79 @@ func runAgentWith(t *testing.T, srv *webtest.Server, adminToken, owner string, c
 		}
 	}
 	return w.ID, dir
+}
+
+// workstationClient is an HTTP client presenting the client certificate
+// of the agent paired in dir and pinning its root.
+func workstationClient(t *testing.T, dir string) *http.Client {
+	t.Helper()
+	st, ok, err := agent.LoadState(dir)
+	if err != nil || !ok {
+		t.Fatalf("agent state: %v %v", ok, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(raw)
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(st.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	wsCert := tls.Certificate{Certificate: append([][]byte{st.Certificate}, st.Chain...), PrivateKey: key.(*ecdsa.PrivateKey)}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{wsCert}, MinVersion: tls.VersionTLS13}}}
+}
+
+// TestAgentUnblockThroughOtherReplica: the workstation's agent holds its
+// connection at A, and its `lanyard agent unblock` request reaches B's
+// agent listener (a load balancer's choice): B finds the card at A and
+// has A run the unblock.
+func TestAgentUnblockThroughOtherReplica(t *testing.T) {
+	p := startPair(t)
+	ctx := context.Background()
+	readers := agent.NewMemReaders("Reader 0")
+	card, err := emu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := cardtest.Serial(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readers.Insert("Reader 0", card); err != nil {
+		t.Fatal(err)
+	}
+	ws, dir := runAgent(t, p.a, p.adminToken, "alice", readers)
+	alice := clientOf(t, p.b.URL, p.aliceToken)
+	cc := waitConnected(t, alice, serial)
+	var res apiv1.IssueCardResult
+	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: ws, Reader: cc.Reader}, UserPIN: "24681357"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	var answers []apiv1.SecretAnswerInput
+	in := agentproto.Unblock{Serial: serial, NewPIN: "11223355"}
+	for _, q := range identity.SecretQuestions[:3] {
+		answers = append(answers, apiv1.SecretAnswerInput{Question: q, Answer: "the same answer"})
+		in.Answers = append(in.Answers, agentproto.SecretAnswer{Question: q, Answer: "the same answer"})
+	}
+	if _, err := alice.Do(ctx, http.MethodPut, "/api/v1/me/secret-questions", apiv1.SecretAnswersInput{Answers: answers}, nil); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(in)
+	resp, err := workstationClient(t, dir).Post(p.b.AgentURL+agentproto.PathUnblock, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out agentproto.Unblocked
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Serial != serial {
+		t.Fatalf("unblock through B's agent listener: %s %+v %v", resp.Status, out, err)
+	}
 }
