@@ -51,6 +51,13 @@ type Dialect struct {
 	// first error, none (PostgreSQL's extended-query pipeline ending in a
 	// single Sync). DB.CreateIssued uses it for the group commit.
 	Pipeline func(ctx context.Context, conn *sql.Conn, stmts []PipelinedStmt) error
+	// NotifySQL, when set, sends notices to the other replicas inside a
+	// transaction, delivered if and when it commits: its first
+	// placeholder is the channel, the second a list of texts, one
+	// notice each (PostgreSQL: pg_notify over unnest). Empty when the
+	// engine has no such transport (SQLite: one process, notices are
+	// delivered in process only).
+	NotifySQL string
 }
 
 // Rebind rewrites the ? placeholders of q for the engine. Question marks
