@@ -181,6 +181,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	defer svc.Close()
 	defer hub.Close()
+	defer hub.Follow(st.Notices())()     // revocations on any replica drop connections here
 	hub.SetUnblocker(svc.AgentUnblock()) // lanyard agent unblock
 	bootstrap.svc = svc
 	token, err := svc.Setup(ctx)

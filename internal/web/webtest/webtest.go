@@ -111,6 +111,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		}})
 	svc, tok := stack.Service, stack.Token
 	hub.SetUnblocker(svc.AgentUnblock())
+	unfollow := hub.Follow(st.Notices())
 	if tok == "" {
 		tb.Fatal("first-start setup made no administrator token")
 	}
@@ -126,7 +127,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	agentURL, stopAgents := startAgentListener(tb, hub)
-	tb.Cleanup(func() { stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
+	tb.Cleanup(func() { unfollow(); stopAgents(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
 	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon}
 }
 
