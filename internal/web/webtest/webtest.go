@@ -73,6 +73,9 @@ type Options struct {
 	PairLimits *auth.Limits
 	// SMTPRootCAs verifies test SMTP servers' certificates.
 	SMTPRootCAs *x509.CertPool
+	// Key is the master key (default: random); replicas of one cluster
+	// share theirs.
+	Key []byte
 	// Cards, when set, is given the hub's card access and returns the
 	// card access of the service's card workflows (benchmarks time the
 	// hub's, or use in-process cards).
@@ -99,7 +102,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		}
 		return hub.CardAccess()
 	}
-	stack := servicetest.New(tb, servicetest.Options{Store: st, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier, Agents: agents,
+	stack := servicetest.New(tb, servicetest.Options{Store: st, Key: opts.Key, Now: opts.Now, CANow: opts.Now, BaseURL: base, Notifier: opts.Notifier, Agents: agents,
 		NewNotifier: func(store lanyard.Store, sealer *seal.AESGCM) service.Notifier {
 			m, err := notify.New(notify.Config{Store: store, Sealer: sealer, Now: opts.Now, Rand: rand.Reader, BaseURL: base,
 				Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Timeout: 5 * time.Second, RootCAs: opts.SMTPRootCAs})
