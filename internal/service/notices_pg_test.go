@@ -126,7 +126,7 @@ func TestTemplateCachePurgedOnEveryReplica(t *testing.T) {
 func TestAirCardNoticeReachesEveryReplica(t *testing.T) {
 	access := cardtest.New()
 	a, _ := replicas(t, servicetest.Options{Cards: access}) // b's card access
-	access.Changed() // whatever setup did
+	access.Changed()                                        // whatever setup did
 	if err := a.Store.Update(t.Context(), func(tx lanyard.Tx) error {
 		return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, 5, 6)
 	}); err != nil {
