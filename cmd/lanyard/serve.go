@@ -19,8 +19,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/ca"
-	"github.com/lanyard-cms/lanyard/internal/cluster"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
+	"github.com/lanyard-cms/lanyard/internal/cluster"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -213,6 +213,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	defer svc.Close()
 	defer hub.Close()
+	defer hub.Follow(st.Notices())()     // revocations on any replica drop connections here
 	hub.SetUnblocker(svc.AgentUnblock()) // lanyard agent unblock
 	bootstrap.svc = svc
 	token, err := svc.Setup(ctx)

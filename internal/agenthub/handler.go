@@ -65,7 +65,7 @@ func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
 }
 
 // pairPollInterval is how often a waiting pairing poll reads the status
-// again, for confirmations made on another replica.
+// again, for a confirmation whose change notice was lost.
 const pairPollInterval = 5 * time.Second
 
 // pairStatus answers the agent's long poll: it waits up to
@@ -82,8 +82,8 @@ func (h *Hub) pairStatus(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, lanyard.Errorf(lanyard.EUnauthenticated, "the %s and %s headers are required", agentproto.ProofHeader, agentproto.ProofTimeHeader))
 		return
 	}
-	// Woken at once by a confirmation in this process; one made on
-	// another replica is seen by the slower poll.
+	// Woken at once by a confirmation on any replica (its change
+	// notice); the slower poll is the backstop for a lost notice.
 	settled, release := h.ws.PairingSettled(id)
 	defer release()
 	deadline := time.Now().Add(agentproto.PollWait)

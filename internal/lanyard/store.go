@@ -23,6 +23,9 @@ type Store interface {
 	Engine() string
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
+	// Notices delivers the change notices committed by any replica
+	// sharing the database, this one included (Tx.Notify).
+	Notices() Notices
 	Close() error
 }
 
@@ -64,6 +67,7 @@ type Tx interface {
 	SCIMStore
 	DirectorySourceStore
 	ReplicaStore
+	NoticeStore
 }
 
 // UserStore holds users.

@@ -104,6 +104,8 @@ type Service struct {
 	cards lanyard.CardAccess // workstations' cards (Config.Agents; nil: none)
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
+
+	unfollow []func() // ends the capabilities' change notice subscriptions (Close)
 }
 
 // New checks cfg and returns a Service. Call Close to stop its background
@@ -204,11 +206,22 @@ func New(cfg Config) (*Service, error) {
 		BaseURL: cfg.BaseURL, CredentialsEnded: s.Identity.PurgeTokenCache, Leavers: scimLeavers{s}}); err != nil {
 		return nil, err
 	}
+	// Changes committed on any replica sharing the store (this one
+	// included) reach the capabilities' caches and waiters at once
+	// (docs/architecture.md, "Change notices").
+	n := cfg.Store.Notices()
+	s.unfollow = []func(){s.Catalog.Follow(n), s.Identity.Follow(n), s.SSO.Follow(n), s.Workstations.Follow(n)}
 	return s, nil
 }
 
-// Close stops background work (the PKI's certificate writer).
-func (s *Service) Close() { s.PKI.Close() }
+// Close stops background work (the PKI's certificate writer) and the
+// capabilities' change notice subscriptions.
+func (s *Service) Close() {
+	for _, cancel := range s.unfollow {
+		cancel()
+	}
+	s.PKI.Close()
+}
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }

@@ -172,7 +172,9 @@ func (l leaverCards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	for i, c := range left.Cards {
 		serials[i] = c.Serial
 	}
-	return serials, func() { l.s.Cards.Left(left) }, nil
+	// The agents of a leaver's AirCards hear of it through the change
+	// notice LeaveTx sent in tx: nothing is left to do after the commit.
+	return serials, nil, nil
 }
 
 // scimLeavers lets the SCIM capability hand a deactivated user's cards
@@ -193,9 +195,8 @@ func (l scimLeavers) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 	case !lanyard.IsCode(err, lanyard.ENotFound):
 		return nil, err
 	}
-	left, err := l.s.Cards.LeaveTx(ctx, tx, p, u, action.Or(lanyard.LeaverDisable))
-	if err != nil {
-		return nil, err
-	}
-	return func(context.Context) { l.s.Cards.Left(left) }, nil
+	// The agents of a leaver's AirCards hear of it through the change
+	// notice LeaveTx sent in tx: nothing is left to do after the commit.
+	_, err := l.s.Cards.LeaveTx(ctx, tx, p, u, action.Or(lanyard.LeaverDisable))
+	return nil, err
 }

@@ -22,13 +22,15 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notices"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
 
 // Store is an in-memory lanyard.Store for CA tests.
 type Store struct {
-	mu sync.RWMutex
-	st state
+	mu  sync.RWMutex
+	st  state
+	bus notices.Bus // change notices, delivered after their Update published
 }
 
 type state struct {
@@ -63,6 +65,19 @@ func (s *Store) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	t, err := s.update(fn)
+	if err != nil {
+		return err
+	}
+	for _, n := range t.notes.List() {
+		s.bus.Deliver(n)
+	}
+	return nil
+}
+
+// update is Update under the lock: it returns the transaction that
+// published.
+func (s *Store) update(fn func(lanyard.Tx) error) (*tx, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	work := state{
@@ -70,12 +85,16 @@ func (s *Store) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 		settings: maps.Clone(s.st.settings),
 		audit:    slices.Clip(s.st.audit), // append copies; stored events are never modified
 	}
-	if err := fn(&tx{st: &work}); err != nil {
-		return err
+	t := &tx{st: &work, notes: &notices.Queue{}}
+	if err := fn(t); err != nil {
+		return nil, err
 	}
 	s.st = work
-	return nil
+	return t, nil
 }
+
+// Notices delivers the notices of committed Updates (lanyard.Notices).
+func (s *Store) Notices() lanyard.Notices { return &s.bus }
 
 // Engine names the fake.
 func (s *Store) Engine() string { return "memory" }
@@ -90,6 +109,19 @@ func (s *Store) Close() error { return nil }
 type tx struct {
 	st       *state
 	readOnly bool
+	notes    *notices.Queue
+}
+
+// Notify queues a notice until the Update publishes (lanyard.NoticeStore).
+func (t *tx) Notify(kind lanyard.NoticeKind, payload string) error {
+	if err := t.writable("Notify"); err != nil {
+		return err
+	}
+	n, err := notices.Make(kind, payload)
+	if err == nil {
+		t.notes.Add(n)
+	}
+	return err
 }
 
 func (t *tx) writable(op string) error {

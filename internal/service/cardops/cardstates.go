@@ -182,7 +182,7 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 // error cardperm gives is what the caller sees), applies change and
 // records the card with one audit event named action. The card's owner
 // is notified after the commit (notifyCardState), and so are the agents
-// of the computers an AirCard is connected to: a disabled or revoked
+// of the computers an AirCard is connected to (notifyAirCards): a disabled or revoked
 // AirCard leaves their readers, an enabled one comes back
 // (Workstations.AirCardsFor lists only usable ones).
 func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID int64, op cardperm.Op, action string, valid func() error,
@@ -192,7 +192,6 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 	var pol *lanyard.Policy
 	var details map[string]any
 	var was lanyard.CardState
-	var computers []int64
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		d := map[string]any{"serial": card.Serial, "from": string(was), "to": string(card.State)}
 		for k, v := range details {
@@ -229,7 +228,7 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 			return err
 		}
 		card.UpdatedAt = s.rec.Clock()
-		if computers, err = airCardComputers(tx, card.ID); err != nil {
+		if err := notifyAirCards(tx, card.ID); err != nil {
 			return err
 		}
 		return tx.UpdateCard(card)
@@ -237,17 +236,8 @@ func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID in
 	if err != nil {
 		return nil, err
 	}
-	s.airCardsChanged(computers)
 	s.notifyCardState(ctx, p, action, owner, pol, card)
 	return s.viewFor(ctx, p, card)
-}
-
-// airCardsChanged tells the agents of computers (those an AirCard whose
-// state changed is connected to) to read their AirCards again.
-func (s *Cards) airCardsChanged(computers []int64) {
-	if ca := s.cardAccess(); ca != nil && len(computers) > 0 {
-		ca.AirCardsChanged(computers...)
-	}
 }
 
 // viewFor is card with its contents and the operations p may start on it
@@ -263,18 +253,22 @@ func (s *Cards) viewFor(ctx context.Context, p *lanyard.Principal, card *lanyard
 	return out, err
 }
 
-// airCardComputers are the workstations allowed to use AirCard cardID
-// (none for any other card).
-func airCardComputers(tx lanyard.Tx, cardID int64) ([]int64, error) {
+// notifyAirCards tells the agents of the workstations allowed to use
+// AirCard cardID (none for any other card) to read their AirCards again,
+// with a change notice in tx: sent when, and only if, the change to the
+// card commits, and heard by whichever replica holds each agent
+// (workstations.Workstations.Follow; docs/architecture.md, "Change
+// notices").
+func notifyAirCards(tx lanyard.Tx, cardID int64) error {
 	list, err := tx.AirCardComputers(cardID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ids := make([]int64, len(list))
 	for i, c := range list {
 		ids[i] = c.WorkstationID
 	}
-	return ids, nil
+	return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, ids...)
 }
 
 // ownerPolicy returns card's owner and the owner's policy, which decides

@@ -10,9 +10,6 @@ import (
 // Leave is what LeaveTx did to a leaver's cards.
 type Leave struct {
 	Cards []LeftCard
-	// computers are the workstations of AirCards that changed state
-	// (Left tells their agents after the commit).
-	computers []int64
 }
 
 // LeftCard is one card LeaveTx changed.
@@ -101,8 +98,7 @@ func (s *Cards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal
 			card.State, details["held"] = lanyard.CardDisabled, held
 		}
 		card.UpdatedAt = s.rec.Clock()
-		computers, err := airCardComputers(tx, card.ID)
-		if err != nil {
+		if err := notifyAirCards(tx, card.ID); err != nil {
 			return nil, err
 		}
 		if err := tx.UpdateCard(card); err != nil {
@@ -113,16 +109,6 @@ func (s *Cards) LeaveTx(ctx context.Context, tx lanyard.Tx, p *lanyard.Principal
 			return nil, err
 		}
 		out.Cards = append(out.Cards, LeftCard{ID: card.ID, Serial: card.Serial, From: was, To: card.State})
-		out.computers = append(out.computers, computers...)
 	}
 	return out, nil
-}
-
-// Left tells the agents of the computers an AirCard of l is connected
-// to that it changed state (a disabled or revoked AirCard leaves their
-// readers). Call it after LeaveTx's transaction committed; nil is fine.
-func (s *Cards) Left(l *Leave) {
-	if l != nil {
-		s.airCardsChanged(l.computers)
-	}
 }

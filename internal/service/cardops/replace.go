@@ -96,9 +96,6 @@ type replaceStart struct {
 	oldTpls []string     // the old card's templates, from its last issue
 	link    *lanyard.CardReplacement
 	details map[string]any // what the old card's change did, for the event
-	// computers are the workstations the old card (an AirCard) is
-	// connected to, told after the commit that it left their readers.
-	computers []int64
 	// grant is the checked authority for the owner's earlier keys (nil:
 	// none), checked before the new card is touched.
 	grant *historyGrant
@@ -141,7 +138,6 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	if !rs.started {
 		return nil, err // refused, or its transaction failed: nothing changed
 	}
-	s.airCardsChanged(rs.computers)
 	// The old card changed and the link is recorded: the owner is told
 	// even when the new card's issue stopped (it continues later).
 	s.notifyReplaced(ctx, p, rs)
@@ -398,7 +394,7 @@ func (rs *replaceStart) then(tx lanyard.Tx, newCard *lanyard.Card) error {
 		return lanyard.Errorf(lanyard.EConflict, "card %s changed while the replacement was prepared; look at it and try again", old.Serial)
 	}
 	was := old.State
-	if rs.computers, err = airCardComputers(tx, old.ID); err != nil {
+	if err = notifyAirCards(tx, old.ID); err != nil {
 		return err
 	}
 	switch rs.in.Kind {
@@ -479,7 +475,6 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 	var owner *lanyard.User
 	var pol *lanyard.Policy
 	var details map[string]any
-	var computers []int64
 	action := "card.replace.not_found"
 	if in.Found {
 		action = "card.replace.found"
@@ -498,11 +493,9 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 			return err
 		}
 		for _, id := range []int64{original.ID, temp.ID} {
-			c, err := airCardComputers(tx, id)
-			if err != nil {
+			if err := notifyAirCards(tx, id); err != nil {
 				return err
 			}
-			computers = append(computers, c...)
 		}
 		now := s.rec.Clock()
 		if in.Found {
@@ -524,7 +517,6 @@ func (s *Cards) ResolveReplacement(ctx context.Context, p *lanyard.Principal, ca
 	if err != nil {
 		return nil, err
 	}
-	s.airCardsChanged(computers)
 	switch {
 	case !in.Found:
 		s.sendCardState(ctx, owner, pol, CardStateEvent{Kind: "revoked", User: owner, Card: original, Reason: string(original.RevocationReason), By: p.User.Login})

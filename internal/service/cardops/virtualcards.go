@@ -318,7 +318,12 @@ func (s *Cards) CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in 
 		},
 		Then: func(tx lanyard.Tx, c *lanyard.Card) error {
 			if in.Kind == lanyard.KindAirCard {
-				return tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: ws.ID, AddedBy: p.User.Login, AddedAt: now})
+				if err := tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: c.ID, WorkstationID: ws.ID, AddedBy: p.User.Login, AddedAt: now}); err != nil {
+					return err
+				}
+				// The workstation's agent connects it, on whichever
+				// replica it is (docs/architecture.md, "Change notices").
+				return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, ws.ID)
 			}
 			return nil
 		},
@@ -329,9 +334,6 @@ func (s *Cards) CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in 
 	if err != nil {
 		s.discardVirtual(ctx, ca, host, r.Serial, err)
 		return nil, err
-	}
-	if in.Kind == lanyard.KindAirCard {
-		ca.AirCardsChanged(ws.ID)
 	}
 	return &ConnectedCard{WorkstationID: host.ID, Workstation: host.Name, Reader: r.Name, ATR: hex.EncodeToString(r.ATR), Serial: r.Serial,
 		CardType: ct.Name, Kind: ct.Kind, CardID: c.ID, State: c.State, Owner: u.Login}, nil

@@ -82,6 +82,9 @@ func (s *Catalog) CreatePolicy(ctx context.Context, pr *lanyard.Principal, p *Po
 		if err := tx.CreatePolicy(p); err != nil {
 			return err
 		}
+		if err := notifyPolicies(tx); err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.rec.Event(pr, "policy.create", "policy", p.Name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
 	})
 	s.policies.Purge() // after commit, so no reader re-caches the old list
@@ -109,6 +112,9 @@ func (s *Catalog) UpdatePolicy(ctx context.Context, pr *lanyard.Principal, name 
 		}
 		p.ID, p.CreatedAt, p.UpdatedAt = old.ID, old.CreatedAt, s.rec.Clock()
 		if err := tx.UpdatePolicy(p); err != nil {
+			return err
+		}
+		if err := notifyPolicies(tx); err != nil {
 			return err
 		}
 		return tx.AppendAudit(s.rec.Event(pr, "policy.update", "policy", name, map[string]any{"priority": p.Priority, "assignments": p.Assignments}))
@@ -139,7 +145,12 @@ func (s *Catalog) DeletePolicy(ctx context.Context, pr *lanyard.Principal, name 
 	defer s.policies.Purge()
 	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(pr, "policy.delete", "policy", name, nil)
-	}, func(tx lanyard.Tx) error { return tx.DeletePolicy(name) })
+	}, func(tx lanyard.Tx) error {
+		if err := tx.DeletePolicy(name); err != nil {
+			return err
+		}
+		return notifyPolicies(tx)
+	})
 }
 
 // EffectivePolicy returns the policy that applies to the user login.
@@ -165,11 +176,12 @@ func (s *Catalog) EffectivePolicy(ctx context.Context, pr *lanyard.Principal, lo
 func (s *Catalog) PolicyFor(tx lanyard.PolicyStore, u *lanyard.User) (*lanyard.Policy, error) {
 	pols, ok := s.policies.Get(struct{}{})
 	if !ok {
+		gen := s.policies.Gen()
 		var err error
 		if pols, err = tx.ListPolicies(); err != nil {
 			return nil, err
 		}
-		s.policies.Put(struct{}{}, pols)
+		s.policies.PutSince(gen, struct{}{}, pols)
 	}
 	p, ok := policy.Effective(u, pols)
 	if !ok {

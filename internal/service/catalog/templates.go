@@ -45,7 +45,12 @@ func (s *Catalog) CreateTemplate(ctx context.Context, p *lanyard.Principal, t la
 	t.CreatedAt, t.UpdatedAt = s.rec.Clock(), s.rec.Clock()
 	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "template.create", "template", t.Name, templateDetails(&t))
-	}, func(tx lanyard.Tx) error { return tx.CreateTemplate(&t) })
+	}, func(tx lanyard.Tx) error {
+		if err := tx.CreateTemplate(&t); err != nil {
+			return err
+		}
+		return notifyTemplates(tx)
+	})
 	s.templates.Purge() // after commit, so no reader re-caches the old value
 	if err != nil {
 		return nil, err
@@ -71,6 +76,9 @@ func (s *Catalog) UpdateTemplate(ctx context.Context, p *lanyard.Principal, name
 		}
 		t.ID, t.CreatedAt, t.UpdatedAt = old.ID, old.CreatedAt, s.rec.Clock()
 		if err := tx.UpdateTemplate(&t); err != nil {
+			return err
+		}
+		if err := notifyTemplates(tx); err != nil {
 			return err
 		}
 		return tx.AppendAudit(s.rec.Event(p, "template.update", "template", name, templateDetails(&t)))
@@ -111,7 +119,10 @@ func (s *Catalog) DeleteTemplate(ctx context.Context, p *lanyard.Principal, name
 				return lanyard.Errorf(lanyard.EConflict, "template %q is used by policy %q; remove it there first", name, pol.Name)
 			}
 		}
-		return tx.DeleteTemplate(name)
+		if err := tx.DeleteTemplate(name); err != nil {
+			return err
+		}
+		return notifyTemplates(tx)
 	})
 }
 
@@ -121,11 +132,12 @@ func (s *Catalog) Template(tx lanyard.TemplateStore, name string) (*lanyard.Temp
 	if t, ok := s.templates.Get(name); ok {
 		return t, nil
 	}
+	gen := s.templates.Gen()
 	t, err := tx.TemplateByName(name)
 	if err != nil {
 		return nil, err
 	}
-	s.templates.Put(name, t)
+	s.templates.PutSince(gen, name, t)
 	return t, nil
 }
 

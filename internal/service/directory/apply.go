@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -196,6 +197,11 @@ func (r *syncRun) change(ctx context.Context, tx lanyard.Tx, b *batchTx, before,
 			}
 			return nil
 		} else if err != nil {
+			return err
+		}
+		// Every replica's token cache holds the user's roles and state
+		// (docs/architecture.md, "Change notices").
+		if err := tx.Notify(lanyard.NoticeUser, strconv.FormatInt(next.ID, 10)); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,7 @@ func ValidUPN(upn string) bool { return validUPN(upn) }
 func EndCredentials(tx interface {
 	lanyard.SessionStore
 	lanyard.TokenStore
+	lanyard.NoticeStore
 }, userID int64) (sessions, tokens int, err error) {
 	return endCredentials(tx, userID)
 }

@@ -84,8 +84,10 @@ func (s *Identity) PutTokenSettings(ctx context.Context, p *lanyard.Principal, i
 		if err := tx.PutSetting(settingTokens, b); err != nil {
 			return err
 		}
-		shortened, err = tx.ClipTokenLifetimes(d)
-		return err
+		if shortened, err = tx.ClipTokenLifetimes(d); err != nil {
+			return err
+		}
+		return tx.Notify(lanyard.NoticeCache, lanyard.NoticeCacheTokens)
 	})
 	s.tokenCache.Purge() // cached tokens carry their old expiry; purged after commit
 	return out, err
@@ -298,6 +300,9 @@ func (s *Identity) RevokeToken(ctx context.Context, p *lanyard.Principal, id int
 		if err := tx.RevokeToken(id); err != nil {
 			return err
 		}
+		if err := notifyUserChanged(tx, t.UserID); err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.rec.Event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
 	})
 	s.tokenCache.Purge() // after commit
@@ -319,6 +324,7 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 	key := string(hash)
 	ta, ok := s.tokenCache.Get(key)
 	if !ok {
+		gen := s.tokenCache.Gen()
 		err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 			var err error
 			if ta.token, err = tx.TokenByHash(hash); err != nil {
@@ -333,7 +339,7 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 		if err != nil {
 			return nil, err
 		}
-		s.tokenCache.Put(key, ta)
+		s.tokenCache.PutSince(gen, key, ta)
 	}
 	t, u := ta.token, ta.user
 	now := s.rec.Clock()

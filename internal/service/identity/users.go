@@ -227,6 +227,9 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
+		if err := notifyUserChanged(tx, u.ID); err != nil {
+			return err
+		}
 		return tx.AppendAudit(s.rec.Event(p, "user.update", "user", u.Login, details))
 	})
 	s.tokenCache.Purge() // cached principals carry the user's roles, state and tokens; purged after commit
@@ -331,12 +334,15 @@ func (in *UserInput) changed() []string {
 func endCredentials(tx interface {
 	lanyard.SessionStore
 	lanyard.TokenStore
+	lanyard.NoticeStore
 }, userID int64) (sessions, tokens int, err error) {
 	if sessions, err = endSessions(tx, userID); err != nil {
 		return 0, 0, err
 	}
-	tokens, err = tx.RevokeUserTokens(userID)
-	return sessions, tokens, err
+	if tokens, err = tx.RevokeUserTokens(userID); err != nil {
+		return 0, 0, err
+	}
+	return sessions, tokens, notifyUserChanged(tx, userID)
 }
 
 // upnChangeAllowed refuses to change the UPN of u (from old) while

@@ -283,7 +283,10 @@ func (s *Provisioning) regroup(tx lanyard.Tx, u *lanyard.User, c *groupChange) e
 	}
 	u.Groups, u.UpdatedAt = names, s.rec.Clock()
 	c.usersRegrouped++
-	return tx.UpdateUser(u)
+	if err := tx.UpdateUser(u); err != nil {
+		return err
+	}
+	return lanyard.NotifyIDs(tx, lanyard.NoticeUser, u.ID)
 }
 
 func (s *Provisioning) renderGroup(tx lanyard.Tx, g *lanyard.SCIMGroup, members bool) (*scim.Group, error) {

@@ -222,6 +222,9 @@ func (s *Provisioning) DeleteUser(ctx context.Context, p *lanyard.Principal, id 
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
+		if err := lanyard.NotifyIDs(tx, lanyard.NoticeUser, u.ID); err != nil {
+			return err
+		}
 		su.Deleted = true
 		if err := tx.PutSCIMUser(su); err != nil {
 			return err
@@ -309,6 +312,11 @@ func (s *Provisioning) write(ctx context.Context, tx lanyard.Tx, p *lanyard.Prin
 		}
 		u.UpdatedAt = now
 		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		// Every replica's token cache holds the user's roles and state
+		// (docs/architecture.md, "Change notices").
+		if err := lanyard.NotifyIDs(tx, lanyard.NoticeUser, u.ID); err != nil {
 			return err
 		}
 	}

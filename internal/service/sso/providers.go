@@ -155,7 +155,10 @@ func (s *SSO) UpdateProvider(ctx context.Context, p *lanyard.Principal, name str
 			return err
 		}
 		v.UpdatedAt = s.rec.Clock()
-		return tx.UpdateOIDCProvider(v)
+		if err := tx.UpdateOIDCProvider(v); err != nil {
+			return err
+		}
+		return notifyProvider(tx, v.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +183,10 @@ func (s *SSO) DeleteProvider(ctx context.Context, p *lanyard.Principal, name str
 			return err
 		}
 		id = v.ID
-		return tx.DeleteOIDCProvider(v.ID)
+		if err := tx.DeleteOIDCProvider(v.ID); err != nil {
+			return err
+		}
+		return notifyProvider(tx, v.ID)
 	})
 	if err == nil {
 		s.forget(id)

@@ -237,22 +237,18 @@ func (s *Workstations) AirCardComputers(ctx context.Context, p *lanyard.Principa
 // or an operator); the AirCard is disconnected there at once.
 func (s *Workstations) RemoveAirCardComputer(ctx context.Context, p *lanyard.Principal, cardID, wsID int64) error {
 	var card *lanyard.Card
-	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+	return s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(p, "aircard.computer.remove", "card", strconv.FormatInt(cardID, 10),
 			map[string]any{"serial": card.Serial, "workstation": wsID})
 	}, func(tx lanyard.Tx) (err error) {
 		if card, err = s.airCardOf(tx, p, cardID); err != nil {
 			return err
 		}
-		return tx.RemoveAirCardComputer(cardID, wsID)
+		if err := tx.RemoveAirCardComputer(cardID, wsID); err != nil {
+			return err
+		}
+		return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, wsID)
 	})
-	if err != nil {
-		return err
-	}
-	if s.agents != nil {
-		s.agents.AirCardsChanged(wsID)
-	}
-	return nil
 }
 
 // AirCardCode is a new connection code, shown once.
@@ -394,7 +390,10 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 		if lanyard.IsCode(err, lanyard.EConflict) {
 			return nil // already allowed: the code is used up all the same
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, wsID)
 	})
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.ENotFound) || lanyard.IsCode(err, lanyard.EConflict) && strings.Contains(err.Error(), "connection code") {
@@ -404,9 +403,6 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 	}
 	for _, k := range keys {
 		s.joinThrottle.Success(k)
-	}
-	if s.agents != nil {
-		s.agents.AirCardsChanged(wsID)
 	}
 	return card, nil
 }

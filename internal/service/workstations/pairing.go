@@ -225,6 +225,9 @@ func (s *Workstations) ConfirmPairing(ctx context.Context, p *lanyard.Principal,
 		if err := tx.UpdateWorkstation(cur); err != nil {
 			return err
 		}
+		if err := lanyard.NotifyIDs(tx, lanyard.NoticePairing, cur.ID); err != nil {
+			return err
+		}
 		w = cur
 		details := map[string]any{"name": cur.Name, "serial": rec.Serial, "key_sha256": cur.KeySHA256}
 		if owner != nil {

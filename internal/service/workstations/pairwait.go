@@ -3,7 +3,8 @@ package workstations
 import "sync"
 
 // pairingWaiters wake agents' pairing long polls (agentproto.PollWait)
-// when their pairing is confirmed or revoked in this process. Without
+// when their pairing is confirmed or revoked on any replica (the
+// NoticePairing change notice, changenotices.go). Without
 // them every waiting agent's poll reads the store and verifies its proof
 // every half second: a mass enrolment of 10,000 agents spent two thirds
 // of the server's CPU on that while the administrator was confirming.
@@ -18,9 +19,9 @@ type pairingWaiter struct {
 }
 
 // PairingSettled returns a channel closed when workstation id's pairing
-// is confirmed or revoked by this process (another replica's decision is
-// not seen: poll the status as well, less often), and release, which the
-// caller calls when it stops waiting.
+// is confirmed or revoked on any replica (its change notice arrived; a
+// lost notice is seen by polling the status as well, less often), and
+// release, which the caller calls when it stops waiting.
 func (s *Workstations) PairingSettled(id int64) (settled <-chan struct{}, release func()) {
 	p := &s.pairWaiters
 	p.mu.Lock()
@@ -52,6 +53,18 @@ func (s *Workstations) pairingSettled(id int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w := p.waiting[id]; w != nil {
+		close(w.settled)
+		delete(p.waiting, id)
+	}
+}
+
+// allPairingsSettled wakes every waiting poll, to read its status again:
+// change notices may have been lost.
+func (s *Workstations) allPairingsSettled() {
+	p := &s.pairWaiters
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, w := range p.waiting {
 		close(w.settled)
 		delete(p.waiting, id)
 	}

@@ -180,7 +180,8 @@ func (s *Workstations) GetWorkstation(ctx context.Context, p *lanyard.Principal,
 
 // RevokeWorkstation revokes a workstation and its certificate (with the
 // CRL re-signed) in one transaction. Owners may revoke their own; staff
-// any. The caller drops the live connection (agenthub.Hub.Disconnect).
+// any. The replica holding the agent's connection drops it when the
+// change notice arrives (agenthub.Hub.Follow).
 func (s *Workstations) RevokeWorkstation(ctx context.Context, p *lanyard.Principal, id int64) (*lanyard.Workstation, error) {
 	var out *lanyard.Workstation
 	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
@@ -211,6 +212,14 @@ func (s *Workstations) RevokeWorkstation(ctx context.Context, p *lanyard.Princip
 		}
 		w.Status, w.PairingCode, w.PairingExpiresAt = lanyard.WorkstationRevoked, "", time.Time{}
 		if err := tx.UpdateWorkstation(w); err != nil {
+			return err
+		}
+		// Every replica: the one holding its agent drops the connection,
+		// a waiting pairing poll answers.
+		if err := lanyard.NotifyIDs(tx, lanyard.NoticeWorkstationRevoked, id); err != nil {
+			return err
+		}
+		if err := lanyard.NotifyIDs(tx, lanyard.NoticePairing, id); err != nil {
 			return err
 		}
 		out = w

@@ -59,6 +59,7 @@ var dialect = sqlstore.Dialect{
 	},
 	Pipeline:   pipeline,
 	RouteEpoch: `SELECT nextval('agent_route_epoch')`,
+	NotifySQL:  notifySQL,
 }
 
 // pipeline sends stmts as one pgx batch: pgx writes every statement and a
@@ -133,9 +134,18 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	channel, err := noticeChannel(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	db, err := sqlstore.New(ctx, dialect, pool, pool)
 	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := startListener(ctx, db, url, channel); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return db, nil

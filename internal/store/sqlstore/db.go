@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notices"
 )
 
 // DB is a lanyard.Store over database/sql. Update runs on the write pool
@@ -22,6 +23,7 @@ type DB struct {
 	rstmts    []*sql.Stmt
 	heads     headCache // audit chain head after this process's last commit (pipeline.go)
 	pipelined atomic.Int64
+	remote    noticeRemote // change notices between replicas (notices.go)
 }
 
 var _ lanyard.Store = (*DB)(nil)
@@ -35,6 +37,9 @@ func New(ctx context.Context, d Dialect, write, read *sql.DB) (*DB, error) {
 	}
 	db := &DB{d: d, write: write, read: read}
 	var err error
+	if db.remote.origin, err = newOrigin(); err != nil {
+		return nil, err
+	}
 	if db.wstmts, err = prepareAll(ctx, write, &db.d); err != nil {
 		return nil, err
 	}
@@ -60,6 +65,7 @@ func (db *DB) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 		return lanyard.Wrap(lanyard.EUnavailable, err, "database unavailable")
 	}
 	t := newTxn(ctx, &db.d, sqlTx, db.wstmts)
+	t.notes = &notices.Queue{}
 	committed := false
 	defer func() {
 		if !committed {
@@ -72,6 +78,9 @@ func (db *DB) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 	if t.failed != nil {
 		return t.failed
 	}
+	if err := db.sendNotices(ctx, sqlTx, t.notes.List()); err != nil {
+		return err
+	}
 	committed = true
 	if err := sqlTx.Commit(); err != nil {
 		return dbError(err)
@@ -79,6 +88,7 @@ func (db *DB) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
 	if t.head != nil {
 		db.heads.advance(t.head)
 	}
+	db.deliverLocal(t.notes.List())
 	return nil
 }
 
@@ -112,8 +122,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the prepared statements and closes the pools.
+// Close stops the notice listener, releases the prepared statements and
+// closes the pools.
 func (db *DB) Close() error {
+	db.stopListener()
 	closeAll(db.wstmts)
 	err := db.write.Close()
 	if db.read != db.write {

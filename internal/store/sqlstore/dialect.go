@@ -55,6 +55,13 @@ type Dialect struct {
 	// one returned before in the database (PostgreSQL: nextval of a
 	// sequence; SQLite: a counter row, its single writer serializing).
 	RouteEpoch string
+	// NotifySQL, when set, sends notices to the other replicas inside a
+	// transaction, delivered if and when it commits: its first
+	// placeholder is the channel, the second a list of texts, one
+	// notice each (PostgreSQL: pg_notify over unnest). Empty when the
+	// engine has no such transport (SQLite: one process, notices are
+	// delivered in process only).
+	NotifySQL string
 }
 
 // Rebind rewrites the ? placeholders of q for the engine. Question marks

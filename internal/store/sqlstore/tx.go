@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
+	"github.com/lanyard-cms/lanyard/internal/notices"
 )
 
 // txn is the state of one View or Update call and the plumbing the
@@ -21,6 +22,9 @@ type txn struct {
 	local  []*sql.Stmt // parent statements bound to this transaction, made on first use
 	failed error       // first database failure; see the package doc
 	head   *auditHead  // audit chain head, once read (audit.go)
+	// notes are the notices sent in an Update, delivered after it
+	// commits (notices.go); nil in a View, which cannot send any.
+	notes *notices.Queue
 }
 
 // The per-noun parts of a transaction.
@@ -50,6 +54,7 @@ type usersTx struct{ *txn }           // users.go
 type oidcTx struct{ *txn }            // oidc.go
 type workstationsTx struct{ *txn }    // workstations.go
 type replicasTx struct{ *txn }        // replicas.go
+type noticesTx struct{ *txn }         // notices.go
 
 // cardReplacementsTx is the card replacements' part (replacements.go).
 type cardReplacementsTx struct{ *txn }
@@ -87,13 +92,14 @@ type storeTx struct {
 	scimTx
 	directorySourcesTx
 	replicasTx
+	noticesTx
 }
 
 var _ lanyard.Tx = storeTx{}
 
 // asTx is t as the lanyard.Tx the View or Update callback gets.
 func (t *txn) asTx() storeTx {
-	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, oidcTx{t}, workstationsTx{t}, scimTx{t}, directorySourcesTx{t}, replicasTx{t}}
+	return storeTx{airCardsTx{t}, auditTx{t}, batchTx{t}, cardsTx{t}, cardPINTx{t}, cardContentTx{t}, cardTypesTx{t}, casTx{t}, certificatesTx{t}, documentsTx{t}, heldPINsTx{t}, mailTx{t}, offlineUnblocksTx{t}, cardReplacementsTx{t}, archivedKeysTx{t}, keyRecoveryTx{t}, operationsTx{t}, policiesTx{t}, requestsTx{t}, secretsTx{t}, sessionsTx{t}, settingsTx{t}, templatesTx{t}, tokensTx{t}, totpTx{t}, usersTx{t}, oidcTx{t}, workstationsTx{t}, scimTx{t}, directorySourcesTx{t}, replicasTx{t}, noticesTx{t}}
 }
 
 func newTxn(ctx context.Context, d *Dialect, tx *sql.Tx, parent []*sql.Stmt) *txn {

@@ -20,7 +20,9 @@
 //     UpdateRequest (the decision fields);
 //   - a failed statement poisons the transaction: Update returns that
 //     error even if fn swallowed it, and commits nothing;
-//   - View cannot write.
+//   - View cannot write;
+//   - a notice sent in a transaction is delivered once, after it
+//     commits, and never after a rollback.
 package storetest
 
 import (
@@ -106,6 +108,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"Panic", testPanic},
 		{"FailedStatementPoisons", testPoisoned},
 		{"ViewCannotWrite", testViewReadOnly},
+		{"Notices", testNotices},
 		{"CanceledContext", testCanceled},
 	}
 	for _, tc := range tests {

@@ -146,6 +146,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		}})
 	svc, tok := stack.Service, stack.Token
 	hub.SetUnblocker(svc.AgentUnblock())
+	unfollow := hub.Follow(st.Notices())
 	if tok == "" && opts.Key == nil {
 		tb.Fatal("first-start setup made no administrator token")
 	}
@@ -170,7 +171,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		peerURL, stopPeer = startPeerListener(tb, svc, cl, srv)
 	}
 	agentURL, stopAgents := startAgentListener(tb, hub)
-	tb.Cleanup(func() { stopAgents(); stopPeer(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
+	tb.Cleanup(func() { unfollow(); stopAgents(); stopPeer(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
 	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon,
 		Key: stack.Key, Cluster: cl, PeerURL: peerURL}
 }

@@ -10,8 +10,10 @@ import (
 )
 
 // ReadTTL bounds how long a cached read (a token's principal, a template)
-// may be served after a change made by another server replica. Changes
-// made through this process invalidate at once. Two seconds keeps the hot
+// may be served after a change made by another server replica whose
+// change notice was lost (docs/architecture.md, "Change notices"):
+// changes made through this process, and those whose notices arrive,
+// invalidate at once. Two seconds keeps the hot
 // issuance path off the database while a revoked token or disabled user
 // stops working everywhere almost immediately.
 const ReadTTL = 2 * time.Second
@@ -24,6 +26,7 @@ type Cache[K comparable, V any] struct {
 	ttl  time.Duration
 	max  int
 	data map[K]entry[V]
+	gen  uint64 // counts Purges (Gen, PutSince)
 }
 
 type entry[V any] struct {
@@ -65,5 +68,30 @@ func (c *Cache[K, V]) Put(k K, v V) {
 func (c *Cache[K, V]) Purge() {
 	c.mu.Lock()
 	clear(c.data)
+	c.gen++
 	c.mu.Unlock()
+}
+
+// Gen is the cache's generation: take it before reading a value from the
+// database, and store the value with PutSince.
+func (c *Cache[K, V]) Gen() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// PutSince stores v under k unless the cache was purged since Gen
+// returned gen: a value read before a change committed, whose purge (a
+// change notice from another replica, say) came before this Put, would
+// otherwise be served until the TTL passes.
+func (c *Cache[K, V]) PutSince(gen uint64, k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.data) >= c.max {
+		clear(c.data)
+	}
+	c.data[k] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
 }

@@ -32,3 +32,20 @@ func TestCache(t *testing.T) {
 		t.Fatal("an entry survived Purge")
 	}
 }
+
+// TestPutSince: a value read before a purge is not stored after it.
+func TestPutSince(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New[string, int](func() time.Time { return now }, ReadTTL, 10)
+	gen := c.Gen()
+	c.PutSince(gen, "a", 1)
+	if v, ok := c.Get("a"); !ok || v != 1 {
+		t.Fatalf("Get(a) = %d, %v; want 1, true", v, ok)
+	}
+	gen = c.Gen()
+	c.Purge() // a change committed while the value was read
+	c.PutSince(gen, "a", 2)
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("a value read before a purge was cached after it")
+	}
+}
