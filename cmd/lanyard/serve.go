@@ -301,6 +301,11 @@ func serve(ctx context.Context, c serveConfig) error {
 		if agentSrv, agentURL, err = serveAgents(ctx, c, hub, log, errc); err != nil {
 			return err
 		}
+		if cl != nil && c.agentURL == "" {
+			if err := cl.SetAgentURL(ctx, agentURL); err != nil {
+				return fmt.Errorf("registering the replica: %w", err)
+			}
+		}
 	}
 	if c.demo && c.aircard == "" {
 		c.aircard = filepath.Join(c.data, "aircard")

@@ -57,10 +57,7 @@ func joinCluster(ctx context.Context, c serveConfig, svc *service.Service, cl *c
 		ln.Close()
 		return nil, fmt.Errorf("replica certificates: %w", err)
 	}
-	agentURL := c.agentURL
-	if agentURL == "" && c.agentListen != "" {
-		agentURL = "https://" + c.agentListen
-	}
+	agentURL := c.agentURL // else set once the agent listener listens (SetAgentURL)
 	peer := &cluster.PeerTLS{Server: certs.Server, Client: certs.Client, Root: certs.Root}
 	srv := &http.Server{
 		Handler: cl.PeerHandler(webSrv.ForwardedHandler()), TLSConfig: cl.ServerTLS(peer),

@@ -153,8 +153,19 @@ func (c *Cluster) Start(ctx context.Context, m Membership) error {
 	return nil
 }
 
+// SetAgentURL records the agent listener's address once it listens (when
+// no --agent-url names the load balancer's).
+func (c *Cluster) SetAgentURL(ctx context.Context, url string) error {
+	c.mu.Lock()
+	c.self.AgentURL = url
+	c.mu.Unlock()
+	return c.register(ctx, c.now())
+}
+
 func (c *Cluster) register(ctx context.Context, now time.Time) error {
+	c.mu.Lock()
 	r := c.self
+	c.mu.Unlock()
 	r.HeartbeatAt, r.ExpiresAt = now, now.Add(c.Expiry())
 	return c.st.Update(ctx, func(tx lanyard.Tx) error { return tx.PutReplica(&r) })
 }
