@@ -390,4 +390,10 @@ type AuditStore interface {
 	// for each.
 	AppendAudits(es []*AuditEvent) error
 	ListAudit(f AuditFilter) ([]*AuditEvent, error)
+	// LockAudit takes the audit chain's lock now, as the transaction's
+	// first append would, and holds it until the transaction ends: every
+	// transaction that appends an event and committed before is visible
+	// to what this one reads afterwards, and none that appends commits
+	// until this one ends. The CRL is signed under it (internal/service/pki).
+	LockAudit() error
 }

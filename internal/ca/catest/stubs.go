@@ -112,6 +112,7 @@ func (*tx) CreateCertificates([]*lanyard.Certificate) error {
 	return notImplemented("CreateCertificates")
 }
 func (*tx) AppendAudits([]*lanyard.AuditEvent) error { return notImplemented("AppendAudits") }
+func (*tx) LockAudit() error                         { return notImplemented("LockAudit") }
 
 func (*tx) CreateCard(*lanyard.Card) error        { return notImplemented("CreateCard") }
 func (*tx) UpdateCard(*lanyard.Card) error        { return notImplemented("UpdateCard") }
