@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"os"
 	"time"
 
@@ -116,6 +117,25 @@ func (r *Runner) Claim(ctx context.Context, name string, period time.Duration) (
 		return nil, err
 	}
 	return l, nil
+}
+
+// Acquire waits until it holds job name's lease (Claim, period 0),
+// looking again every 50 to 150 ms, and returns it: a lock across the
+// replicas for work that must not run twice at once. A holder that died
+// keeps it only until its lease runs out. The caller keeps it (Keep)
+// while it works and Releases it after.
+func (r *Runner) Acquire(ctx context.Context, name string) (*Lease, error) {
+	for {
+		l, err := r.Claim(ctx, name, 0)
+		if !lanyard.IsCode(err, lanyard.EConflict) {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, lanyard.Wrap(lanyard.EUnavailable, ctx.Err(), "waiting for "+name+" held by another replica")
+		case <-time.After(50*time.Millisecond + mathrand.N(100*time.Millisecond)):
+		}
+	}
 }
 
 // Lease is one claim of a job.

@@ -175,6 +175,7 @@ func (*tx) MailByID(int64) (*lanyard.MailMessage, error) {
 func (*tx) ListMail(lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 	return nil, notImplemented("ListMail")
 }
-func (*tx) ClaimMail(time.Time, time.Time, int) ([]*lanyard.MailMessage, error) {
+func (*tx) RenewMailClaim(int64, string, time.Time) error { return notImplemented("RenewMailClaim") }
+func (*tx) ClaimMail(string, time.Time, time.Time, int) ([]*lanyard.MailMessage, error) {
 	return nil, notImplemented("ClaimMail")
 }
