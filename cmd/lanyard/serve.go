@@ -26,7 +26,6 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/seal"
 	"github.com/lanyard-cms/lanyard/internal/service"
 	"github.com/lanyard-cms/lanyard/internal/service/archive"
-	"github.com/lanyard-cms/lanyard/internal/service/cardops"
 	"github.com/lanyard-cms/lanyard/internal/service/directory"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
 	"github.com/lanyard-cms/lanyard/internal/service/monitor"
@@ -250,7 +249,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go background(ctx, svc, bootstrap, log)
+	go background(ctx, st, svc, bootstrap, log)
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
@@ -382,67 +381,6 @@ func writeSecretFile(path, content string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// background runs the periodic jobs: CRL re-signing, session clean-up and
-// the hourly audit checkpoint. They are idempotent, so several replicas
-// running them is harmless.
-func background(ctx context.Context, svc *service.Service, bootstrap *bootstrapTokenFile, log *slog.Logger) {
-	svc.PKI.RefreshCRLs(ctx)
-	recoverOperations(ctx, svc, log)
-	tick := time.NewTicker(10 * time.Minute)
-	defer tick.Stop()
-	ops := time.NewTicker(cardops.OperationIdleLimit)
-	defer ops.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ops.C:
-			recoverOperations(ctx, svc, log)
-			n--
-		case <-tick.C:
-			svc.PKI.RefreshCRLs(ctx)
-			bootstrap.check(ctx) // expired, or revoked through another replica
-			if n%6 == 0 {
-				if rep, err := svc.Audit.CheckpointAudit(ctx); err != nil {
-					log.Error("audit checkpoint failed", "err", err)
-				} else if !rep.OK {
-					log.Error("audit chain broken", "first_bad", rep.FirstBad, "problem", rep.Problem, "detail", rep.Detail)
-				}
-			}
-			if n, err := svc.Workstations.PurgePairings(ctx); err != nil {
-				log.Error("pairing purge failed", "err", err)
-			} else if n > 0 {
-				log.Info("expired pairing requests purged", "count", n)
-			}
-			if n, err := svc.Identity.PurgeSessions(ctx); err != nil {
-				log.Error("session purge failed", "err", err)
-			} else if n > 0 {
-				log.Info("expired sessions purged", "count", n)
-			}
-			if n, err := svc.SSO.PurgeLogins(ctx); err != nil {
-				log.Error("single sign-on purge failed", "err", err)
-			} else if n > 0 {
-				log.Info("expired single sign-ons purged", "count", n)
-			}
-			if n, err := svc.Cards.PurgePINCopies(ctx); err != nil {
-				log.Error("purging sealed PIN copies failed", "err", err)
-			} else if n > 0 {
-				log.Info("expired sealed random-PIN copies erased", "count", n)
-			}
-		}
-	}
-}
-
-// recoverOperations marks card operations abandoned by a stopped server
-// or a lost request as interrupted, so their owners can continue them.
-func recoverOperations(ctx context.Context, svc *service.Service, log *slog.Logger) {
-	if n, err := svc.Cards.RecoverOperations(ctx, cardops.OperationIdleLimit); err != nil {
-		log.Error("recovering card operations failed", "err", err)
-	} else if n > 0 {
-		log.Warn("card operations interrupted by a stop were marked resumable", "count", n)
-	}
 }
 
 // edge reads the flags about what stands between browsers and the server:

@@ -140,6 +140,10 @@ type CardContentStore interface {
 	// first use, and returns the row; EConflict when another holder's
 	// lease runs past now.
 	ClaimJob(name, holder string, now, leaseUntil time.Time) (*JobRun, error)
+	// RenewJob extends holder's lease of job name to leaseUntil;
+	// EConflict when holder no longer holds it (another holder claimed
+	// it, or holder finished).
+	RenewJob(name, holder string, leaseUntil time.Time) error
 	// FinishJob records a completed run of job name by holder (Mark,
 	// Extra, RunAt) and releases its lease; EConflict when holder no
 	// longer holds it.

@@ -372,11 +372,17 @@ type MailStore interface {
 	// ListMail returns messages without Content, newest first.
 	ListMail(f MailFilter) ([]*MailMessage, error)
 	// ClaimMail moves up to limit due messages — queued, or sending whose
-	// lease ran out, with NextAttemptAt not after now — to sending, counts
-	// the attempt and sets NextAttemptAt to leaseUntil; it returns them
-	// with Content, in id order (the most overdue are taken first). Concurrent claims (replicas) never
-	// return the same message while its lease lasts.
-	ClaimMail(now, leaseUntil time.Time, limit int) ([]*MailMessage, error)
+	// lease ran out, with NextAttemptAt not after now — to sending under
+	// claim (a random token, new for each call), counts the attempt and
+	// sets NextAttemptAt to leaseUntil; it returns them with Content, in
+	// id order (the most overdue are taken first). Concurrent claims
+	// (replicas) never return the same message while its lease lasts.
+	ClaimMail(claim string, now, leaseUntil time.Time, limit int) ([]*MailMessage, error)
+	// RenewMailClaim extends the lease of message id to leaseUntil while
+	// it is sending under claim, and holds its row until the transaction
+	// ends; EConflict when the claim was lost (the lease ran out and the
+	// message was claimed again, or its outcome was recorded).
+	RenewMailClaim(id int64, claim string, leaseUntil time.Time) error
 }
 
 // SettingStore holds small named values (sealed master secrets, feature
@@ -395,4 +401,10 @@ type AuditStore interface {
 	// for each.
 	AppendAudits(es []*AuditEvent) error
 	ListAudit(f AuditFilter) ([]*AuditEvent, error)
+	// LockAudit takes the audit chain's lock now, as the transaction's
+	// first append would, and holds it until the transaction ends: every
+	// transaction that appends an event and committed before is visible
+	// to what this one reads afterwards, and none that appends commits
+	// until this one ends. The CRL is signed under it (internal/service/pki).
+	LockAudit() error
 }

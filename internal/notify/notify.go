@@ -58,7 +58,10 @@ type Config struct {
 	// message wakes it at once.
 	Poll time.Duration
 	// Lease is how long a claimed message belongs to the worker that
-	// claimed it; a worker that dies leaves it to be claimed again after.
+	// claimed it unless renewed; a worker that dies leaves it to be
+	// claimed again after. The worker renews the claim of the message
+	// it is delivering every third of the lease, so a delivery may take
+	// longer (up to Timeout).
 	Lease time.Duration
 	// Timeout bounds one delivery, from dialling to QUIT.
 	Timeout time.Duration
@@ -102,9 +105,6 @@ func New(cfg Config) (*Mailer, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Lease < cfg.Timeout {
-		cfg.Lease = 2 * cfg.Timeout // a delivery must end within its lease
 	}
 	if cfg.Hostname == "" {
 		if h, err := os.Hostname(); err == nil && h != "" {

@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -46,8 +48,9 @@ func (m *Mailer) DeliverDue(ctx context.Context) (int, error) {
 	}
 	var batch []*lanyard.MailMessage
 	now := m.clock()
+	claim := newClaim()
 	if err := m.cfg.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
-		batch, err = tx.ClaimMail(now, now.Add(m.cfg.Lease), defaultBatch)
+		batch, err = tx.ClaimMail(claim, now, now.Add(m.cfg.Lease), defaultBatch)
 		return
 	}); err != nil {
 		return 0, err
@@ -58,9 +61,62 @@ func (m *Mailer) DeliverDue(ctx context.Context) (int, error) {
 			// claimed again, by this replica after a restart or another.
 			return i, ctx.Err()
 		}
-		m.deliver(ctx, cfg, msg)
+		m.deliver(ctx, cfg, claim, msg)
 	}
 	return len(batch), nil
+}
+
+// newClaim is a claim's token: 128 random bits.
+func newClaim() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errClaimLost ends a delivery whose claim another worker took over.
+var errClaimLost = errors.New("the message was claimed by another worker")
+
+// hold renews msg's claim now and then every third of the lease while
+// its delivery runs, and returns the context the delivery runs in: it
+// ends (cause errClaimLost) when the claim is lost, or when it could not
+// be renewed before the lease ran out, so that a worker never goes on
+// sending a message another worker may be sending. EConflict when the
+// claim is lost already: the message is not tried.
+func (m *Mailer) hold(ctx context.Context, claim string, msg *lanyard.MailMessage) (context.Context, func(), error) {
+	renew := func(ctx context.Context) error {
+		return m.cfg.Store.Update(ctx, func(tx lanyard.Tx) error {
+			return tx.RenewMailClaim(msg.ID, claim, m.clock().Add(m.cfg.Lease))
+		})
+	}
+	if err := renew(ctx); err != nil {
+		return nil, nil, err
+	}
+	hctx, cancel := context.WithCancelCause(ctx)
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(m.cfg.Lease / 3)
+		defer t.Stop()
+		held := time.Now().Add(m.cfg.Lease)
+		for {
+			select {
+			case <-done:
+				return
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+			err := renew(hctx)
+			switch {
+			case err == nil:
+				held = time.Now().Add(m.cfg.Lease)
+			case lanyard.IsCode(err, lanyard.EConflict) || time.Until(held) < m.cfg.Lease/3:
+				cancel(errClaimLost)
+				return
+			}
+		}
+	}()
+	return hctx, func() { close(done); <-stopped; cancel(nil) }, nil
 }
 
 // deliver tries msg once and records the outcome. Only the end of a
@@ -71,8 +127,27 @@ func (m *Mailer) DeliverDue(ctx context.Context) (int, error) {
 // its metadata (recipients, kind, subject, times, state), and so does a
 // message carrying a secret that failed for good; a failed message
 // without one keeps its body for Retry.
-func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailMessage) {
-	secret, err := m.attempt(ctx, cfg, msg)
+func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, claim string, msg *lanyard.MailMessage) {
+	// The claim is checked and renewed before the attempt and kept while
+	// it runs: a message whose lease ran out while this worker delivered
+	// the batch's earlier ones may be another worker's by now.
+	hctx, release, err := m.hold(ctx, claim, msg)
+	if lanyard.IsCode(err, lanyard.EConflict) {
+		m.log.Info("e-mail left to the worker that claimed it since", "id", msg.ID)
+		return
+	}
+	if err != nil {
+		m.log.Error("renewing an e-mail's claim failed; it is tried again when its lease ends", "id", msg.ID, "err", err)
+		return
+	}
+	secret, err := m.attempt(hctx, cfg, msg)
+	lost := errors.Is(context.Cause(hctx), errClaimLost)
+	release()
+	if lost {
+		// Not recorded: the worker holding the claim now records it.
+		m.log.Warn("e-mail delivery stopped: its claim was lost", "id", msg.ID, "err", err)
+		return
+	}
 	now := m.clock()
 	msg.UpdatedAt = now
 	var ev *lanyard.AuditEvent
@@ -100,6 +175,10 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailM
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	werr := m.cfg.Store.Update(wctx, func(tx lanyard.Tx) error {
+		// Recorded only under this claim (the fence), the row held.
+		if err := tx.RenewMailClaim(msg.ID, claim, now); err != nil {
+			return err
+		}
 		if err := tx.UpdateMail(msg); err != nil {
 			return err
 		}
@@ -113,7 +192,11 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, msg *lanyard.MailM
 		}
 		return tx.AppendAudit(ev)
 	})
-	if werr != nil {
+	switch {
+	case lanyard.IsCode(werr, lanyard.EConflict):
+		// Another worker claimed it meanwhile; its outcome is that one's.
+		m.log.Warn("e-mail delivery not recorded: its claim was lost", "id", msg.ID)
+	case werr != nil:
 		// The lease runs out and the message is claimed again.
 		m.log.Error("recording an e-mail delivery failed", "id", msg.ID, "err", werr)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/catalog"
 	"github.com/lanyard-cms/lanyard/internal/service/identity"
@@ -25,7 +26,35 @@ const (
 // writes it to DATA/bootstrap-token); once per installation it seeds the
 // default card types, templates and policy, so a new installation can issue
 // at once. It is idempotent: later starts return "".
+//
+// Replicas starting together on an empty database take turns (the lease
+// row SetupJob, internal/jobs): each step finds what the one before
+// made, so there is one administrator, one token, one admin-key master
+// secret, one key recovery key and one of each default.
 func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) {
+	// Real time, whatever the service's clock: the lease bounds how long
+	// a replica that died during Setup holds up the others.
+	runner, err := jobs.New(jobs.Config{Store: s.store, Now: time.Now, Lease: setupLease})
+	if err != nil {
+		return "", err
+	}
+	lease, err := runner.Acquire(ctx, SetupJob)
+	if err != nil {
+		return "", err
+	}
+	kctx, stop := lease.Keep(ctx)
+	defer func() { stop(); lease.Release() }()
+	return s.setup(kctx)
+}
+
+// SetupJob is Setup's lease row in job_runs.
+const SetupJob = "first_start"
+
+// setupLease is how long a replica that died in Setup holds up the
+// others' start; a live one renews it.
+const setupLease = 15 * time.Second
+
+func (s *Service) setup(ctx context.Context) (bootstrapToken string, err error) {
 	if err := s.seedDefaults(ctx); err != nil {
 		return "", err
 	}

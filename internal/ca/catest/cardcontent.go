@@ -27,4 +27,5 @@ func (*tx) CountCardContents() (map[lanyard.ContentStatus]int, error) {
 func (*tx) ClaimJob(string, string, time.Time, time.Time) (*lanyard.JobRun, error) {
 	return nil, notImplemented("ClaimJob")
 }
-func (*tx) FinishJob(*lanyard.JobRun) error { return notImplemented("FinishJob") }
+func (*tx) RenewJob(string, string, time.Time) error { return notImplemented("RenewJob") }
+func (*tx) FinishJob(*lanyard.JobRun) error          { return notImplemented("FinishJob") }

@@ -112,6 +112,7 @@ func (*tx) CreateCertificates([]*lanyard.Certificate) error {
 	return notImplemented("CreateCertificates")
 }
 func (*tx) AppendAudits([]*lanyard.AuditEvent) error { return notImplemented("AppendAudits") }
+func (*tx) LockAudit() error                         { return notImplemented("LockAudit") }
 
 func (*tx) CreateCard(*lanyard.Card) error        { return notImplemented("CreateCard") }
 func (*tx) UpdateCard(*lanyard.Card) error        { return notImplemented("UpdateCard") }
@@ -174,6 +175,7 @@ func (*tx) MailByID(int64) (*lanyard.MailMessage, error) {
 func (*tx) ListMail(lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 	return nil, notImplemented("ListMail")
 }
-func (*tx) ClaimMail(time.Time, time.Time, int) ([]*lanyard.MailMessage, error) {
+func (*tx) RenewMailClaim(int64, string, time.Time) error { return notImplemented("RenewMailClaim") }
+func (*tx) ClaimMail(string, time.Time, time.Time, int) ([]*lanyard.MailMessage, error) {
 	return nil, notImplemented("ClaimMail")
 }

@@ -16,13 +16,10 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/seal"
 )
@@ -114,16 +111,17 @@ type Config struct {
 	// Lease bounds how long a replica that stopped mid-sync keeps the
 	// others from syncing that source.
 	Lease time.Duration
-	// Holder names this replica in the lease rows (default: host,
-	// process and a random suffix).
+	// Holder names this replica in the lease rows (default:
+	// jobs.HolderName()).
 	Holder string
 }
 
 // Directory is the directory capability.
 type Directory struct {
-	cfg Config
-	rec lanyard.Recorder
-	log *slog.Logger
+	cfg  Config
+	rec  lanyard.Recorder
+	log  *slog.Logger
+	jobs *jobs.Runner // the sources' sync leases
 	// batchDone, when set (tests), is called after each committed batch.
 	batchDone func(n int)
 }
@@ -142,17 +140,15 @@ func New(cfg Config) (*Directory, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
-	if cfg.Holder == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		cfg.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{cfg: cfg, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, log: log}, nil
+	runner, err := jobs.New(jobs.Config{Store: cfg.Store, Now: cfg.Now, Log: log, Holder: cfg.Holder, Lease: cfg.Lease})
+	if err != nil {
+		return nil, err
+	}
+	return &Directory{cfg: cfg, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, log: log, jobs: runner}, nil
 }
 
 // admin refuses anyone but an administrator.

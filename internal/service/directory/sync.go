@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -57,6 +58,7 @@ type syncRun struct {
 	p        *lanyard.Principal
 	src      *lanyard.DirectorySource
 	dry      bool
+	lease    *jobs.Lease // nil on a dry run
 	rep      *Report
 	policies []*lanyard.Policy
 	// retry is set when an entry with an external ID was not applied
@@ -74,8 +76,10 @@ type syncRun struct {
 // another replica may have synced it since the caller looked; then
 // nothing runs (errBusy).
 func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dry bool, due func(*lanyard.DirectorySource) bool) (*Report, error) {
+	var lease *jobs.Lease
 	if !dry {
-		if err := d.claim(ctx, id); err != nil {
+		var err error
+		if lease, err = d.claim(ctx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -91,15 +95,15 @@ func (d *Directory) sync(ctx context.Context, p *lanyard.Principal, id int64, dr
 	}
 	if err != nil {
 		if !dry {
-			d.release(id)
+			lease.Release()
 		}
 		return nil, err
 	}
-	r := &syncRun{d: d, p: p, src: src, dry: dry, rep: &Report{SourceID: id, Source: src.Name, DryRun: dry, StartedAt: start,
+	r := &syncRun{d: d, p: p, src: src, dry: dry, lease: lease, rep: &Report{SourceID: id, Source: src.Name, DryRun: dry, StartedAt: start,
 		Errors: []LineError{}, Changes: []Change{}}}
 	rep, err := r.run(ctx)
 	if err != nil && !dry {
-		d.release(id)
+		lease.Release()
 		d.failed(ctx, p, src, err)
 	}
 	return rep, err
@@ -119,30 +123,19 @@ func (d *Directory) failed(ctx context.Context, p *lanyard.Principal, src *lanya
 	}
 }
 
-// claim takes source id's lease; EConflict while another replica syncs.
-func (d *Directory) claim(ctx context.Context, id int64) error {
-	now := d.rec.Clock()
-	err := d.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-		_, err := tx.ClaimJob(JobName(id), d.cfg.Holder, now, now.Add(d.cfg.Lease))
-		return err
-	})
+// claim takes source id's lease; errBusy while another sync of it runs
+// (on this replica or another: each claim holds the lease under its own
+// name).
+func (d *Directory) claim(ctx context.Context, id int64) (*jobs.Lease, error) {
+	lease, err := d.jobs.Claim(ctx, JobName(id), 0)
 	if lanyard.IsCode(err, lanyard.EConflict) {
-		return errBusy
+		return nil, errBusy
 	}
-	return err
+	return lease, err
 }
 
 // errBusy is claim's answer while another sync of the source runs.
 var errBusy = lanyard.Errorf(lanyard.EConflict, "the directory source is being synced (by this or another server); try again when it is done")
-
-// release gives up the lease after a failed sync, so that the next one
-// need not wait for it to run out. The lease's mark is not advanced.
-func (d *Directory) release(id int64) {
-	ctx := context.Background()
-	_ = d.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-		return tx.FinishJob(&lanyard.JobRun{Name: JobName(id), Holder: d.cfg.Holder, RunAt: d.rec.Clock()})
-	})
-}
 
 func (r *syncRun) run(ctx context.Context) (*Report, error) {
 	d, src := r.d, r.src
@@ -322,8 +315,7 @@ func (r *syncRun) batch(ctx context.Context, items []work) error {
 		err = d.rec.View(ctx, apply)
 	} else {
 		err = d.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-			now := d.rec.Clock()
-			if _, err := tx.ClaimJob(JobName(r.src.ID), d.cfg.Holder, now, now.Add(d.cfg.Lease)); err != nil {
+			if err := r.lease.Renew(tx); err != nil {
 				return err
 			}
 			return apply(tx)
@@ -355,6 +347,6 @@ func (r *syncRun) finish(ctx context.Context, state string) error {
 		if err := tx.SetDirectorySync(r.src.ID, state, string(raw), r.rep.FinishedAt); err != nil {
 			return err
 		}
-		return tx.FinishJob(&lanyard.JobRun{Name: JobName(r.src.ID), Holder: d.cfg.Holder, Mark: r.rep.StartedAt, RunAt: r.rep.FinishedAt})
+		return r.lease.Finish(tx, r.rep.StartedAt, "")
 	})
 }

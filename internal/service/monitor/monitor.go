@@ -11,20 +11,18 @@
 // at the cards whose time has come and at the cards changed since the
 // last run (the card, or a certificate on it, updated), never at the
 // others. Only the first run, and a run after any policy changed, look at
-// every card. Runs are coordinated across replicas by a lease row
-// (lanyard.CardContentStore.ClaimJob): one replica runs at a time.
+// every card. Runs are coordinated across replicas by the job's lease
+// row (internal/jobs, JobName): one replica runs at a time, and the
+// periodic run (Run) once per Interval across the replicas.
 package monitor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/policy"
 )
@@ -77,8 +75,8 @@ type Config struct {
 	Batch    int
 	Lease    time.Duration
 	Overlap  time.Duration
-	// Holder names this replica in the lease row (default: host, process
-	// and a random suffix).
+	// Holder names this replica in the lease row (default:
+	// jobs.HolderName()).
 	Holder string
 }
 
@@ -87,6 +85,7 @@ type Monitor struct {
 	cfg    Config
 	rec    lanyard.Recorder
 	log    *slog.Logger
+	jobs   *jobs.Runner
 	counts counts
 }
 
@@ -107,30 +106,25 @@ func New(cfg Config) (*Monitor, error) {
 	if cfg.Overlap <= 0 {
 		cfg.Overlap = DefaultOverlap
 	}
-	if cfg.Holder == "" {
-		cfg.Holder = holderName()
-	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{cfg: cfg, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, log: log}, nil
+	runner, err := jobs.New(jobs.Config{Store: cfg.Store, Now: cfg.Now, Log: log, Holder: cfg.Holder, Lease: cfg.Lease})
+	if err != nil {
+		return nil, err
+	}
+	return &Monitor{cfg: cfg, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, log: log, jobs: runner}, nil
 }
 
-// holderName names this process among the replicas.
-func holderName() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
-
-// Run runs the monitor every Interval until ctx ends (lanyard serve).
+// Run runs the monitor once per Interval across the replicas until ctx
+// ends (lanyard serve): it looks every jobs.Poll(Interval) whether the
+// last completed run, on any replica, is an Interval old.
 func (m *Monitor) Run(ctx context.Context) {
-	t := time.NewTicker(m.cfg.Interval)
+	t := time.NewTicker(jobs.Poll(m.cfg.Interval))
 	defer t.Stop()
 	for {
-		if _, err := m.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		if _, err := m.run(ctx, m.cfg.Interval); err != nil && ctx.Err() == nil {
 			m.log.Error("card monitor run failed", "err", err)
 		}
 		select {
@@ -156,8 +150,15 @@ type Result struct {
 
 // RunOnce runs the monitor once, unless another replica is running it.
 func (m *Monitor) RunOnce(ctx context.Context) (*Result, error) {
+	return m.run(ctx, 0)
+}
+
+// run runs the monitor once if no other replica is running it and (with
+// a period) the last completed run is at least period old; Skipped
+// otherwise. A failed run gives its lease up without recording a run.
+func (m *Monitor) run(ctx context.Context, period time.Duration) (*Result, error) {
 	start := m.rec.Clock()
-	job, err := m.claim(ctx, start)
+	lease, err := m.jobs.Claim(ctx, JobName, period)
 	if lanyard.IsCode(err, lanyard.EConflict) {
 		m.refreshCounts(ctx)
 		return &Result{Skipped: true}, nil
@@ -165,20 +166,9 @@ func (m *Monitor) RunOnce(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{m: m, now: start, res: &Result{Entered: map[lanyard.ContentStatus]int{}}, seen: map[int64]bool{}, users: map[int64]*lanyard.User{}}
-	if err := m.rec.Store.View(ctx, r.load); err != nil {
-		return nil, err
-	}
-	since := job.Mark.Add(-m.cfg.Overlap)
-	if job.Mark.IsZero() || job.Extra != r.version {
-		since, r.res.Full = time.Time{}, true
-	} else if err := r.due(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.changed(ctx, since); err != nil {
-		return nil, err
-	}
-	if err := r.finish(ctx, job, start); err != nil {
+	r := &run{m: m, lease: lease, now: start, res: &Result{Entered: map[lanyard.ContentStatus]int{}}, seen: map[int64]bool{}, users: map[int64]*lanyard.User{}}
+	if err := r.all(ctx); err != nil {
+		lease.Release()
 		return nil, err
 	}
 	if r.queued > 0 && m.cfg.Notifier != nil {
@@ -188,14 +178,24 @@ func (m *Monitor) RunOnce(ctx context.Context) (*Result, error) {
 	return r.res, nil
 }
 
-// claim takes (or renews) the job's lease.
-func (m *Monitor) claim(ctx context.Context, now time.Time) (*lanyard.JobRun, error) {
-	var job *lanyard.JobRun
-	err := m.rec.Store.Update(ctx, func(tx lanyard.Tx) (err error) {
-		job, err = tx.ClaimJob(JobName, m.cfg.Holder, now, now.Add(m.cfg.Lease))
+// all is one run under r.lease: the cards due and the cards changed
+// since the last run (every card on the first run and after the
+// policies changed), then the run's record.
+func (r *run) all(ctx context.Context) error {
+	if err := r.m.rec.Store.View(ctx, r.load); err != nil {
 		return err
-	})
-	return job, err
+	}
+	job := r.lease.Job
+	since := job.Mark.Add(-r.m.cfg.Overlap)
+	if job.Mark.IsZero() || job.Extra != r.version {
+		since, r.res.Full = time.Time{}, true
+	} else if err := r.due(ctx); err != nil {
+		return err
+	}
+	if err := r.changed(ctx, since); err != nil {
+		return err
+	}
+	return r.finish(ctx, r.now)
 }
 
 // policiesVersion names the policies' state: a run after it changed

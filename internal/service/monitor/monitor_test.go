@@ -353,8 +353,16 @@ func TestCardMonitorOnceAcrossReplicas(t *testing.T) {
 	if certs, puts, cards := w.store.reset(); certs+puts+cards != 0 {
 		t.Fatalf("the skipped run touched cards")
 	}
+	// Each claim holds the lease under its own name: not even replica-a's
+	// next run takes over a claim that is still held.
+	if res := run(t, a); !res.Skipped {
+		t.Fatalf("replica-a's second claim during its first: %+v", res)
+	}
+	storetest.MustUpdate(t, w.store.Store, func(tx lanyard.Tx) error {
+		return tx.FinishJob(&lanyard.JobRun{Name: monitor.JobName, Holder: "replica-a"}) // released without a run
+	})
 	if res := run(t, a); res.Skipped || !res.Full {
-		t.Fatalf("replica-a's own run: %+v", res)
+		t.Fatalf("replica-a's run: %+v", res)
 	}
 	// replica-a's run finished: replica-b runs, incrementally.
 	if res := run(t, b); res.Skipped || res.Full {

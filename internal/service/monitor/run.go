@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -15,6 +16,7 @@ const maxDigestLines = 100
 // run is one RunOnce.
 type run struct {
 	m        *Monitor
+	lease    *jobs.Lease
 	now      time.Time
 	res      *Result
 	policies []*lanyard.Policy
@@ -107,7 +109,7 @@ func (r *run) unseen(ids []int64) []int64 {
 // the changed records written, each in one).
 func (r *run) batch(ctx context.Context, ids []int64) error {
 	return r.m.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
-		if _, err := tx.ClaimJob(JobName, r.m.cfg.Holder, r.now, r.m.rec.Clock().Add(r.m.cfg.Lease)); err != nil {
+		if err := r.lease.Renew(tx); err != nil {
 			return err
 		}
 		cards, err := tx.CardsByIDs(ids)
@@ -299,7 +301,7 @@ func ownerRecipients(owner *lanyard.User, pol *lanyard.Policy) []string {
 // finish queues the operators' digest, records the run (its mark and
 // the policies' version) and releases the lease, with the run's one
 // audit event, in one transaction.
-func (r *run) finish(ctx context.Context, job *lanyard.JobRun, start time.Time) error {
+func (r *run) finish(ctx context.Context, start time.Time) error {
 	ev := func() *lanyard.AuditEvent {
 		entered := map[string]int{}
 		for s, n := range r.res.Entered {
@@ -312,7 +314,7 @@ func (r *run) finish(ctx context.Context, job *lanyard.JobRun, start time.Time) 
 		if err := r.queueDigest(tx); err != nil {
 			return err
 		}
-		return tx.FinishJob(&lanyard.JobRun{Name: JobName, Holder: r.m.cfg.Holder, Mark: start, Extra: r.version, RunAt: r.m.rec.Clock()})
+		return r.lease.Finish(tx, start, r.version)
 	})
 }
 

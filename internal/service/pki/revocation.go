@@ -2,7 +2,9 @@ package pki
 
 import (
 	"context"
+	"errors"
 	"math/big"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -21,7 +23,7 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 		caName = s.caOrder[0]
 	}
 	var out *lanyard.Certificate
-	err = s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+	err = s.retryCRL(ctx, func(tx lanyard.Tx) error {
 		c, err := tx.CertificateBySerial(caName, serial)
 		if err != nil {
 			return err
@@ -77,6 +79,14 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed
 	if !ok {
 		return nil // the CA publishes its own CRL
 	}
+	// Replicas sign one at a time: under the audit chain's lock (which
+	// the transaction's audit event takes anyway) the CA's CRL number
+	// and the revocations read below include every other signer's
+	// committed ones, so the number increases (RFC 5280 5.2.3) and no
+	// revocation committed meanwhile is left off.
+	if err := tx.LockAudit(); err != nil {
+		return err
+	}
 	rec, err := tx.CAByName(caName)
 	if err != nil {
 		return err
@@ -106,7 +116,44 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed
 	if err != nil {
 		return err
 	}
-	return tx.UpdateCACRL(caName, number, der, now)
+	if err := tx.UpdateCACRL(caName, number, der, now); err != nil {
+		if lanyard.IsCode(err, lanyard.EConflict) {
+			return &crlRace{err}
+		}
+		return err
+	}
+	return nil
+}
+
+// crlRace is UpdateCACRL's conflict: another replica stored a CRL with
+// this number first. The lock signCRL takes prevents it; should it
+// happen anyway, retryCRL signs again.
+type crlRace struct{ error }
+
+func (e *crlRace) Unwrap() error { return e.error }
+
+// crlAttempts bounds retryCRL.
+const crlAttempts = 5
+
+// retryCRL runs fn in a transaction, again (at most crlAttempts times in
+// all, after a short random wait) when it failed only because another
+// replica's CRL won the compare-and-set: the user's revocation is then
+// signed into the next CRL instead of answering a conflict.
+func (s *PKI) retryCRL(ctx context.Context, fn func(lanyard.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.rec.Store.Update(ctx, fn)
+		var race *crlRace
+		if !errors.As(err, &race) || attempt == crlAttempts {
+			return err
+		}
+		s.log.Warn("CRL number taken by another replica; signing again", "attempt", attempt)
+		wait := time.Duration(attempt) * (5*time.Millisecond + rand.N(20*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // revocationOf is how the CRL and OCSP report a certificate that is
@@ -146,7 +193,7 @@ func (s *PKI) CRL(ctx context.Context, caName string) ([]byte, error) {
 func (s *PKI) RefreshCRL(ctx context.Context, caName string, force bool) error {
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
-	return s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
+	return s.retryCRL(ctx, func(tx lanyard.Tx) error {
 		rec, err := tx.CAByName(caName)
 		if err != nil {
 			return err

@@ -57,6 +57,15 @@ func (t auditTx) AppendAudit(e *lanyard.AuditEvent) error {
 	return nil
 }
 
+// LockAudit takes the chain lock (and reads the head) unless this
+// transaction already holds it.
+func (t auditTx) LockAudit() error {
+	if t.head != nil {
+		return nil
+	}
+	return t.loadAuditHead()
+}
+
 // loadAuditHead takes the chain lock and reads the last event.
 func (t *txn) loadAuditHead() error {
 	if t.failed != nil {

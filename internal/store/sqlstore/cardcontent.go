@@ -27,6 +27,7 @@ var (
 	qCountAllCards  = prepared(`SELECT COUNT(*) FROM cards`)
 	qInsertJob      = prepared(`INSERT INTO job_runs (name) VALUES (?) ON CONFLICT (name) DO NOTHING`)
 	qClaimJob       = prepared(`UPDATE job_runs SET holder = ?, lease_until = ? WHERE name = ? AND (lease_until < ? OR holder = ?)`)
+	qRenewJob       = prepared(`UPDATE job_runs SET lease_until = ? WHERE name = ? AND holder = ? AND lease_until <> 0`)
 	qJobByName      = prepared(`SELECT name, holder, lease_until, mark, extra, run_at FROM job_runs WHERE name = ?`)
 	qFinishJob      = prepared(`UPDATE job_runs SET mark = ?, extra = ?, run_at = ?, lease_until = 0 WHERE name = ? AND holder = ?`)
 	cardCertsStatus = `('` + string(lanyard.CertValid) + `', '` + string(lanyard.CertWritten) + `', '` + string(lanyard.CertExpired) + `')`
@@ -208,6 +209,11 @@ func (t cardContentTx) ClaimJob(name, holder string, now, leaseUntil time.Time) 
 	}
 	r.LeaseUntil, r.Mark, r.RunAt = fromMicros(lease), fromMicros(mark), fromMicros(runAt)
 	return &r, nil
+}
+
+func (t cardContentTx) RenewJob(name, holder string, leaseUntil time.Time) error {
+	res, err := t.exec(qRenewJob, micros(normTime(leaseUntil)), name, holder)
+	return t.one(res, err, lanyard.Errorf(lanyard.EConflict, "job %s is no longer held by %s", name, holder), "", "")
 }
 
 func (t cardContentTx) FinishJob(r *lanyard.JobRun) error {

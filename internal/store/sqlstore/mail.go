@@ -18,7 +18,9 @@ var (
 		created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	qUpdateMail = prepared(`UPDATE mail_outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?, sent_at = ? WHERE id = ?`)
 	qClearMail  = prepared(`UPDATE mail_outbox SET content = ? WHERE id = ?`)
-	qMailByID   = prepared(`SELECT ` + mailCols + ` FROM mail_outbox WHERE id = ?`)
+	// The claim's fence: only the claim that holds the message renews it.
+	qRenewMailClaim = prepared(`UPDATE mail_outbox SET next_attempt_at = ? WHERE id = ? AND claim = ? AND state = 'sending'`)
+	qMailByID       = prepared(`SELECT ` + mailCols + ` FROM mail_outbox WHERE id = ?`)
 )
 
 func normMail(m *lanyard.MailMessage) {
@@ -88,16 +90,19 @@ func (t mailTx) ListMail(f lanyard.MailFilter) ([]*lanyard.MailMessage, error) {
 // lock rows) and the UPDATE marks them sending under a lease, so no two
 // claimers get the same message. SQLite's single writer serializes
 // claims anyway.
-func (t mailTx) ClaimMail(now, leaseUntil time.Time, limit int) ([]*lanyard.MailMessage, error) {
+func (t mailTx) ClaimMail(claim string, now, leaseUntil time.Time, limit int) ([]*lanyard.MailMessage, error) {
 	if limit <= 0 {
 		return []*lanyard.MailMessage{}, nil
 	}
-	q := `UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+	if claim == "" {
+		return nil, lanyard.Errorf(lanyard.EInvalid, "a mail claim needs a token")
+	}
+	q := `UPDATE mail_outbox SET state = 'sending', claim = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
 		WHERE id IN (SELECT id FROM mail_outbox WHERE state IN ('queued', 'sending') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id LIMIT ? ` + t.d.SkipLocked + `)
 		RETURNING ` + mailCols
 	n := micros(normTime(now))
-	rows, err := t.query(q, micros(normTime(leaseUntil)), n, n, int64(limit))
+	rows, err := t.query(q, claim, micros(normTime(leaseUntil)), n, n, int64(limit))
 	if err != nil {
 		return nil, t.writeErr(err, "", "")
 	}
@@ -108,6 +113,11 @@ func (t mailTx) ClaimMail(now, leaseUntil time.Time, limit int) ([]*lanyard.Mail
 	// RETURNING promises no order; hand them out oldest first.
 	slices.SortFunc(out, func(a, b *lanyard.MailMessage) int { return int(a.ID - b.ID) })
 	return out, nil
+}
+
+func (t mailTx) RenewMailClaim(id int64, claim string, leaseUntil time.Time) error {
+	res, err := t.exec(qRenewMailClaim, micros(normTime(leaseUntil)), id, claim)
+	return t.one(res, err, lanyard.Errorf(lanyard.EConflict, "mail message %d is no longer held by this claim", id), "", "")
 }
 
 func scanMailHead(s scanner) (*lanyard.MailMessage, error) {

@@ -141,7 +141,8 @@ func testCardContent(t *testing.T, s lanyard.Store) {
 	})
 }
 
-// testJobRuns checks the scheduled jobs' lease (ClaimJob, FinishJob).
+// testJobRuns checks the scheduled jobs' lease (ClaimJob, RenewJob,
+// FinishJob).
 func testJobRuns(t *testing.T, s lanyard.Store) {
 	claim := func(holder string, now time.Duration) (*lanyard.JobRun, error) {
 		var j *lanyard.JobRun
@@ -175,8 +176,22 @@ func testJobRuns(t *testing.T, s lanyard.Store) {
 	}
 	equal(t, "claim after finish", j, &lanyard.JobRun{Name: "monitor", Holder: "b", LeaseUntil: stored(14 * time.Minute),
 		Mark: stored(time.Minute), Extra: "v1", RunAt: stored(3 * time.Minute)})
-	// A lease that ran out is taken over.
-	if _, err := claim("c", 15*time.Minute); err != nil {
+	renew := func(holder string, until time.Duration) error {
+		return s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.RenewJob("monitor", holder, at(until)) })
+	}
+	wantCode(t, "RenewJob by a holder that finished", renew("a", 20*time.Minute), lanyard.EConflict)
+	if err := renew("b", 15*time.Minute+30*time.Second); err != nil {
+		t.Errorf("RenewJob by the holder: %v", err)
+	}
+	_, err = claim("c", 15*time.Minute)
+	wantCode(t, "claim during a renewed lease", err, lanyard.EConflict)
+	// A lease that ran out is taken over, and its former holder can no
+	// longer renew it.
+	if _, err := claim("c", 16*time.Minute); err != nil {
 		t.Errorf("claim after the lease ran out: %v", err)
 	}
+	wantCode(t, "RenewJob after another took the job over", renew("b", 30*time.Minute), lanyard.EConflict)
+	wantCode(t, "RenewJob of a job never claimed", s.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.RenewJob("nothing", "c", at(time.Hour))
+	}), lanyard.EConflict)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -126,7 +127,7 @@ func testMailClaim(t *testing.T, s lanyard.Store) {
 	now, lease := at(10*time.Minute), at(15*time.Minute)
 	norm := func(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
 	var got []*lanyard.MailMessage
-	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { got, err = tx.ClaimMail(now, lease, 10); return })
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { got, err = tx.ClaimMail("claim-1", now, lease, 10); return })
 	id := func(m *lanyard.MailMessage) int64 { return m.ID }
 	wantIDs(t, "first claim", got, id, due1.ID, due2.ID)
 	for _, m := range got {
@@ -136,12 +137,12 @@ func testMailClaim(t *testing.T, s lanyard.Store) {
 	}
 	// Leased: nothing is due until the lease ends; then they come back.
 	MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
-		got, err = tx.ClaimMail(at(14*time.Minute), at(20*time.Minute), 10)
+		got, err = tx.ClaimMail("claim-2", at(14*time.Minute), at(20*time.Minute), 10)
 		return
 	})
 	wantIDs(t, "claim during the lease", got, id)
 	MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
-		got, err = tx.ClaimMail(at(16*time.Minute), at(20*time.Minute), 1)
+		got, err = tx.ClaimMail("claim-3", at(16*time.Minute), at(20*time.Minute), 1)
 		return
 	})
 	wantIDs(t, "claim after the lease, limit 1", got, id, due1.ID)
@@ -149,10 +150,34 @@ func testMailClaim(t *testing.T, s lanyard.Store) {
 		t.Errorf("reclaimed attempts = %d, want 2", got[0].Attempts)
 	}
 	MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
-		got, err = tx.ClaimMail(at(16*time.Minute), at(20*time.Minute), 0)
+		got, err = tx.ClaimMail("claim-4", at(16*time.Minute), at(20*time.Minute), 0)
 		return
 	})
 	wantIDs(t, "claim of none", got, id)
+	// The fence: due1 is claim-3's now; claim-1 lost it and renews
+	// nothing, claim-3 renews it, and due2 is still claim-1's.
+	renew := func(id int64, claim string, until time.Duration) error {
+		return s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.RenewMailClaim(id, claim, at(until)) })
+	}
+	wantCode(t, "RenewMailClaim by a lost claim", renew(due1.ID, "claim-1", 30*time.Minute), lanyard.EConflict)
+	if err := renew(due1.ID, "claim-3", 30*time.Minute); err != nil {
+		t.Errorf("RenewMailClaim by the holding claim: %v", err)
+	}
+	if err := renew(due2.ID, "claim-1", 30*time.Minute); err != nil {
+		t.Errorf("RenewMailClaim of a message claimed once: %v", err)
+	}
+	MustUpdate(t, s, func(tx lanyard.Tx) (err error) {
+		got, err = tx.ClaimMail("claim-5", at(25*time.Minute), at(40*time.Minute), 10)
+		return
+	})
+	wantIDs(t, "claim during renewed leases", got, id)
+	wantCode(t, "RenewMailClaim of a message never claimed", renew(later.ID, "claim-1", time.Hour), lanyard.EConflict)
+	sent := *due2
+	sent.State, sent.SentAt, sent.UpdatedAt = lanyard.MailSent, at(31*time.Minute), at(31*time.Minute)
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.UpdateMail(&sent) })
+	wantCode(t, "RenewMailClaim of a sent message", renew(due2.ID, "claim-1", time.Hour), lanyard.EConflict)
+	err := s.Update(t.Context(), func(tx lanyard.Tx) (err error) { _, err = tx.ClaimMail("", at(time.Hour), at(2*time.Hour), 1); return })
+	wantCode(t, "ClaimMail without a token", err, lanyard.EInvalid)
 }
 
 // testMailClaimConcurrent: claimers racing over one outbox (several
@@ -174,7 +199,10 @@ func testMailClaimConcurrent(t *testing.T, s lanyard.Store) {
 		wg.Go(func() {
 			for {
 				var got []*lanyard.MailMessage
-				err := s.Update(t.Context(), func(tx lanyard.Tx) (err error) { got, err = tx.ClaimMail(at(time.Hour), at(2*time.Hour), 3); return })
+				err := s.Update(t.Context(), func(tx lanyard.Tx) (err error) {
+					got, err = tx.ClaimMail(rand.Text(), at(time.Hour), at(2*time.Hour), 3)
+					return
+				})
 				if err != nil {
 					t.Errorf("ClaimMail: %v", err)
 					return
