@@ -8,7 +8,8 @@
 //
 // The hub is per process. With several replicas each knows the agents
 // connected to it; a revocation on another replica reaches a connection
-// here within RecheckInterval.
+// here at once through a change notice (Follow), and within
+// RecheckInterval should the notice be lost.
 package agenthub
 
 import (
