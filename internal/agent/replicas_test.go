@@ -4,6 +4,7 @@ package agent_test
 
 import (
 	"crypto/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,38 @@ func TestReplicaNotices(t *testing.T) {
 	waitState(t, a.Hub, w.ID, "offline", func(st lanyard.WorkstationState) bool { return !st.Online })
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a dropped the revoked workstation's connection %s after b revoked it; want under 1 s", d)
+	}
+}
+
+// When notices may have been lost (here: a notice too large to send,
+// which every replica treats as a loss, as it does the listener's
+// reconnection), replica a reads every connected workstation again at
+// once: one revoked without a notice loses its connection.
+func TestReplicaNoticesLost(t *testing.T) {
+	a, b := twoReplicas(t)
+	_, id := pairAgent(t, a, a.admin, t.TempDir(), agent.NewMemReaders("r"))
+	// Revoked behind the hub's back: no notice.
+	if err := b.Store.Update(t.Context(), func(tx lanyard.Tx) error {
+		w, err := tx.WorkstationByID(id)
+		if err != nil {
+			return err
+		}
+		w.Status = lanyard.WorkstationRevoked
+		return tx.UpdateWorkstation(w)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := a.Hub.State(id); !ok || !st.Online {
+		t.Fatal("the workstation went offline without a notice")
+	}
+	start := time.Now()
+	if err := b.Store.Update(t.Context(), func(tx lanyard.Tx) error {
+		return tx.Notify(lanyard.NoticeCache, strings.Repeat("x", lanyard.MaxNoticePayload+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, a.Hub, id, "offline", func(st lanyard.WorkstationState) bool { return !st.Online })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a dropped the connection %s after the loss; want its recheck at once", d)
 	}
 }

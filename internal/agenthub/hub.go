@@ -9,7 +9,8 @@
 // The hub is per process: with several replicas each holds the agents
 // connected to it and tells the cluster (SetCluster) which, so requests
 // arriving at another replica find them; a revocation on another replica
-// reaches a connection here within RecheckInterval.
+// reaches a connection here at once through a change notice (Follow),
+// and within RecheckInterval should the notice be lost.
 package agenthub
 
 import (

@@ -67,8 +67,8 @@ func (k NoticeKind) Valid() bool {
 // NOTIFY is not durable: receivers keep a periodic recheck, and
 // Notices.OnLost tells them when notices may have been missed.
 type NoticeStore interface {
-	// Notify sends a notice of kind with payload (printable text, without
-	// NUL bytes). An invalid kind or payload is EInternal (a bug); a
+	// Notify sends a notice of kind with payload (UTF-8 text without NUL
+	// bytes). An invalid kind or payload is EInternal (a bug); a
 	// payload longer than MaxNoticePayload makes every replica purge
 	// everything (OnLost) instead.
 	Notify(kind NoticeKind, payload string) error

@@ -182,9 +182,9 @@ func (s *Cards) WithdrawCard(ctx context.Context, p *lanyard.Principal, cardID i
 // error cardperm gives is what the caller sees), applies change and
 // records the card with one audit event named action. The card's owner
 // is notified after the commit (notifyCardState), and so are the agents
-// of the computers an AirCard is connected to (notifyAirCards): a disabled or revoked
-// AirCard leaves their readers, an enabled one comes back
-// (Workstations.AirCardsFor lists only usable ones).
+// of the computers an AirCard is connected to (notifyAirCards): a
+// disabled or revoked AirCard leaves their readers, an enabled one comes
+// back (Workstations.AirCardsFor lists only usable ones).
 func (s *Cards) changeState(ctx context.Context, p *lanyard.Principal, cardID int64, op cardperm.Op, action string, valid func() error,
 	change cardChange) (*CardView, error) {
 	var card *lanyard.Card

@@ -322,9 +322,9 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 	}
 	hash := auth.HashToken(secret)
 	key := string(hash)
+	gen := s.tokenCache.Gen() // a value read before a purge is not cached after it
 	ta, ok := s.tokenCache.Get(key)
 	if !ok {
-		gen := s.tokenCache.Gen()
 		err := s.rec.View(ctx, func(tx lanyard.Tx) error {
 			var err error
 			if ta.token, err = tx.TokenByHash(hash); err != nil {
@@ -353,7 +353,7 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 		}
 		touched := *t
 		touched.LastUsedAt = now
-		s.tokenCache.Put(key, tokenAuth{token: &touched, user: u})
+		s.tokenCache.PutSince(gen, key, tokenAuth{token: &touched, user: u})
 	}
 	return &lanyard.Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
 }

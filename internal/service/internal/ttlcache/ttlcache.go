@@ -56,6 +56,10 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 func (c *Cache[K, V]) Put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(k, v)
+}
+
+func (c *Cache[K, V]) putLocked(k K, v V) {
 	if len(c.data) >= c.max {
 		// Dropping everything is crude but bounded and rare: the cache
 		// refills from the database within one TTL.
@@ -87,11 +91,7 @@ func (c *Cache[K, V]) Gen() uint64 {
 func (c *Cache[K, V]) PutSince(gen uint64, k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
+	if c.gen == gen {
+		c.putLocked(k, v)
 	}
-	if len(c.data) >= c.max {
-		clear(c.data)
-	}
-	c.data[k] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
 }
