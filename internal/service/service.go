@@ -54,8 +54,15 @@ type Config struct {
 	CardOperations int
 	// Throttle limits password guessing: the web layer's login and the
 	// second-factor step-up (VerifySecondFactor) count failures in it
-	// together. nil: one with auth.DefaultLimits on Now.
+	// together. nil: the "login" throttle with auth.DefaultLimits made by
+	// Throttles.
 	Throttle *auth.Throttle
+	// Throttles makes the guess throttles (login, AirCard connection
+	// codes, pairing requests). nil: throttles kept in Store, which every
+	// replica on the same database shares, their keys hashed under a key
+	// the Sealer derives from the master key (docs/security.md,
+	// "Throttles across replicas").
+	Throttles *auth.Throttles
 	// BootstrapTokenTTL is the lifetime of the administrator token that
 	// Setup makes on first start (0: DefaultBootstrapTokenTTL).
 	BootstrapTokenTTL time.Duration
@@ -124,8 +131,15 @@ func New(cfg Config) (*Service, error) {
 	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > identity.MaxTokenTTL:
 		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, identity.MaxTokenTTL)
 	}
+	if cfg.Throttles == nil {
+		ts, err := sharedThrottles(cfg.Store, cfg.Sealer, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Throttles = ts
+	}
 	if cfg.Throttle == nil {
-		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
+		t, err := cfg.Throttles.New("login", auth.DefaultLimits())
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +191,7 @@ func New(cfg Config) (*Service, error) {
 		notifier = cfg.Notifier
 	}
 	s.Workstations, err = workstations.New(workstations.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, CAs: cfg.CAs,
-		PKI: s.PKI, Notifier: notifier, Agents: agentsOf{s}})
+		PKI: s.PKI, Notifier: notifier, Agents: agentsOf{s}, Throttles: cfg.Throttles})
 	if err != nil {
 		return nil, err
 	}
@@ -212,3 +226,26 @@ func (s *Service) Close() { s.PKI.Close() }
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }
+
+// ThrottleKeyPurpose is what the throttles' key hash is derived for from
+// the master key (seal.Deriver).
+const ThrottleKeyPurpose = "throttle keys"
+
+// sharedThrottles returns the throttles kept in store, shared by every
+// replica on its database, when it keeps them (both engines do); in
+// memory otherwise (a store for tests of other packages).
+func sharedThrottles(store lanyard.Store, sealer seal.Sealer, now func() time.Time) (*auth.Throttles, error) {
+	ts, ok := store.(lanyard.ThrottleStore)
+	if !ok {
+		return auth.NewThrottles(nil, nil, now)
+	}
+	d, ok := sealer.(seal.Deriver)
+	if !ok {
+		return nil, errors.New("service: the sealer cannot derive the throttles' hash key (seal.Deriver)")
+	}
+	key, err := d.DeriveKey(ThrottleKeyPurpose)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewThrottles(ts, key, now)
+}

@@ -340,7 +340,7 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	}
 	// The login form uses the same throttle and keys: it is locked too.
 	for _, k := range identity.LoginThrottleKeys("alice", "192.0.2.10") {
-		if ok, _ := e.svc.Identity.LoginThrottle().Allow(k); ok {
+		if ok, _, _ := e.svc.Identity.LoginThrottle().Allow(ctx, k); ok {
 			t.Errorf("login throttle key %s is not locked by the step-up's failures", k)
 		}
 	}
@@ -356,7 +356,7 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	e.clock.Add(identity.TOTPPeriod)
 	for range 5 {
 		for _, k := range identity.LoginThrottleKeys("bob", "192.0.2.99") {
-			e.svc.Identity.LoginThrottle().Failure(k)
+			e.svc.Identity.LoginThrottle().Failure(ctx, k)
 		}
 	}
 	err = e.svc.Identity.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, bobSecret, 0))

@@ -254,3 +254,19 @@ func TestOIDCLoginLock(t *testing.T) {
 		t.Errorf("count after the lock: %d, want 1 (the other transaction's sign-in)", n)
 	}
 }
+
+// TestThrottles runs the throttle contract on throttles kept in
+// PostgreSQL.
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, func(t *testing.T) lanyard.Store { return open(t, freshSchema(t)) })
+}
+
+// Two stores on one schema act as two server replicas: together their
+// throttles let an attacker guess exactly as often as one would.
+func TestThrottleTwoReplicas(t *testing.T) {
+	u := freshSchema(t)
+	a, b := open(t, u), open(t, u)
+	defer a.Close()
+	defer b.Close()
+	storetest.ThrottleReplicas(t, a, b)
+}

@@ -197,3 +197,25 @@ func TestMailContentMigration(t *testing.T) {
 		return db
 	})
 }
+
+// TestThrottles runs the throttle contract on throttles kept in SQLite.
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, openTemp)
+}
+
+// Two handles on one file share their throttles exactly, as two server
+// processes would.
+func TestThrottleTwoHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	a, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	storetest.ThrottleReplicas(t, a, b)
+}

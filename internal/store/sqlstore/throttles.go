@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/lanyard-cms/lanyard/internal/lanyard"
+)
+
+// The guess throttles' rows (migration 0041; internal/auth keeps its
+// entries here when a cluster shares them). A row is locked by upserting
+// it: a missing key gets a placeholder row with an empty value, so that
+// a key nobody has tried yet is locked as well as one with a row — two
+// replicas beginning the first attempts on a new key wait for each other
+// instead of both seeing room. On PostgreSQL the upsert takes the row
+// lock until the transaction ends; SQLite has one writer at a time.
+var (
+	qLockThrottle = prepared(`INSERT INTO throttles (key_hash, value, expires_at) VALUES (?, ?, 0)
+		ON CONFLICT (key_hash) DO UPDATE SET value = throttles.value RETURNING value, expires_at`)
+	qPutThrottle    = prepared(`UPDATE throttles SET value = ?, expires_at = ? WHERE key_hash = ?`)
+	qDeleteThrottle = prepared(`DELETE FROM throttles WHERE key_hash = ?`)
+	qPurgeThrottles = prepared(`DELETE FROM throttles WHERE expires_at <= ?`)
+	qCountThrottles = prepared(`SELECT count(*) FROM throttles`)
+)
+
+var _ lanyard.ThrottleStore = (*DB)(nil)
+
+// UpdateThrottles implements lanyard.ThrottleStore: one transaction on
+// the write pool, the rows locked in the order of their keys so that two
+// calls on overlapping keys never wait for each other crosswise.
+func (db *DB) UpdateThrottles(ctx context.Context, keys [][]byte, fn func(rows []lanyard.ThrottleRow) error) error {
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return lanyard.Wrap(lanyard.EUnavailable, err, "database unavailable")
+	}
+	defer func() { _ = sqlTx.Rollback() }()
+	t := newTxn(ctx, &db.d, sqlTx, db.wstmts)
+	rows := make([]lanyard.ThrottleRow, len(keys))
+	for _, i := range order {
+		var value []byte
+		var expires int64
+		if err := t.row(qLockThrottle, keys[i], []byte{}).Scan(&value, &expires); err != nil {
+			return t.readErr(err, nil)
+		}
+		rows[i] = lanyard.ThrottleRow{Value: bytesOut(value), ExpiresAt: fromMicros(expires)}
+	}
+	if err := fn(rows); err != nil {
+		return err
+	}
+	for _, i := range order {
+		var err error
+		if rows[i].Value == nil {
+			_, err = t.exec(qDeleteThrottle, keys[i])
+		} else {
+			_, err = t.exec(qPutThrottle, rows[i].Value, micros(normTime(rows[i].ExpiresAt)), keys[i])
+		}
+		if err != nil {
+			return t.writeErr(err, "", "")
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// PurgeThrottles implements lanyard.ThrottleStore.
+func (db *DB) PurgeThrottles(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.wstmts[qPurgeThrottles].ExecContext(ctx, micros(normTime(now)))
+	if err != nil {
+		return 0, dbError(err)
+	}
+	return res.RowsAffected()
+}
+
+// CountThrottles implements lanyard.ThrottleStore.
+func (db *DB) CountThrottles(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.rstmts[qCountThrottles].QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, dbError(err)
+	}
+	return n, nil
+}
