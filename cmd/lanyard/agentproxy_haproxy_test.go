@@ -1,0 +1,89 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAgentProxyProtocolHAProxy: Debian's HAProxy in TCP mode in front of
+// the agent listener, sending the PROXY header (v2 to one server line, v1
+// to another): TLS runs end to end through it (the client verifies the
+// listener's own certificate), and the request's remote address is the
+// client's, not HAProxy's.
+func TestAgentProxyProtocolHAProxy(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatal("haproxy is not installed (apt-get install haproxy; make test's deps script installs it)")
+	}
+	s := startAgentProxyServer(t, "127.0.0.1")
+	for _, send := range []string{"send-proxy-v2", "send-proxy"} {
+		front := freeAddr(t)
+		cfg := fmt.Sprintf(`global
+    maxconn 100
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend agents
+    bind %s
+    default_backend replicas
+backend replicas
+    server r1 %s %s
+`, front, s.addr, send)
+		file := filepath.Join(t.TempDir(), "haproxy.cfg")
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		var out bytes.Buffer
+		cmd := exec.CommandContext(ctx, bin, "-db", "-f", file)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { cancel(); _ = cmd.Wait() }
+		waitListening(t, front, &out)
+
+		// The client connects to HAProxy from 127.0.0.9; HAProxy
+		// connects to the listener from 127.0.0.1, the trusted address.
+		through := &agentProxyServer{addr: front, roots: s.roots}
+		code, err := through.pair(t, "127.0.0.9", nil)
+		if err != nil || code != 400 {
+			stop()
+			t.Fatalf("%s: pairing request through HAProxy: %d, %v (haproxy: %s)", send, code, err, out.String())
+		}
+		if got := s.lastRemote(); !strings.HasPrefix(got, "127.0.0.9:") {
+			stop()
+			t.Fatalf("%s: remote address %q, want the client's 127.0.0.9", send, got)
+		}
+		stop()
+	}
+}
+
+// waitListening waits until addr accepts connections.
+func waitListening(t *testing.T, addr string, log *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens at %s: %v (%s)", addr, err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
