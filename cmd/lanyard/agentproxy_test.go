@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
+	"github.com/lanyard-cms/lanyard/internal/agentproto"
 )
 
 // agentProxyServer serves the agent hub's endpoints over TLS on a
