@@ -19,3 +19,13 @@ func TestThrottleContract(t *testing.T) {
 		return th
 	}, throttletest.Options{})
 }
+
+// BenchmarkThrottleAttempt: a login attempt on the throttle in memory,
+// to compare with the databases' (internal/store/...).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	th, err := auth.NewThrottle(time.Now, auth.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	throttletest.BenchmarkAttempts(b, th)
+}

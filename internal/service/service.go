@@ -58,9 +58,10 @@ type Config struct {
 	// Throttles.
 	Throttle *auth.Throttle
 	// Throttles makes the guess throttles (login, AirCard connection
-	// codes, pairing requests). nil: throttles kept in Store, which every
-	// replica on the same database shares, their keys hashed under a key
-	// the Sealer derives from the master key (docs/security.md,
+	// codes, pairing requests). nil: on PostgreSQL throttles kept in
+	// Store, which every replica on the same database shares, their keys
+	// hashed under a key the Sealer derives from the master key; on
+	// SQLite (one process) throttles in memory (docs/security.md,
 	// "Throttles across replicas").
 	Throttles *auth.Throttles
 	// BootstrapTokenTTL is the lifetime of the administrator token that
@@ -231,12 +232,17 @@ func (s *Service) Store() lanyard.Store { return s.store }
 // the master key (seal.Deriver).
 const ThrottleKeyPurpose = "throttle keys"
 
-// sharedThrottles returns the throttles kept in store, shared by every
-// replica on its database, when it keeps them (both engines do); in
-// memory otherwise (a store for tests of other packages).
+// sharedThrottles returns the throttles of a server on store. On
+// PostgreSQL, where several replicas may share the database, they are
+// kept in it (lanyard.ThrottleStore), so N replicas give no more guesses
+// than one. On SQLite, which serves one process, they stay in memory:
+// exact there as well, while keeping them in the database would put two
+// synchronous commits on SQLite's single writer into every login
+// (docs/security.md, "Throttles across replicas"). A store that keeps
+// none (tests' memory stores) gets throttles in memory too.
 func sharedThrottles(store lanyard.Store, sealer seal.Sealer, now func() time.Time) (*auth.Throttles, error) {
 	ts, ok := store.(lanyard.ThrottleStore)
-	if !ok {
+	if !ok || store.Engine() != "postgres" {
 		return auth.NewThrottles(nil, nil, now)
 	}
 	d, ok := sealer.(seal.Deriver)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -458,4 +459,27 @@ func Exact(t *testing.T, lim auth.Limits, a, b *auth.Throttle) {
 	if _, err := a.Begin(context.WithoutCancel(ctx), keys[1]); err == nil {
 		t.Fatal("the address is not locked")
 	}
+}
+
+// BenchmarkAttempts runs failed login attempts (Begin, Fail) on th from
+// parallel goroutines, each on a new account and address, so that none
+// is refused and every one writes both keys.
+func BenchmarkAttempts(b *testing.B, th *auth.Throttle) {
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		g := next.Add(1)
+		for i := 0; pb.Next(); i++ {
+			att, err := th.Begin(b.Context(), fmt.Sprintf("login:bench%d-%d", g, i), fmt.Sprintf("ip:%d-%d", g, i))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := att.Fail(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/attempt")
 }

@@ -58,6 +58,9 @@ var dialect = sqlstore.Dialect{
 		return "(" + column + ")::jsonb @> jsonb_build_array(?::text)"
 	},
 	Pipeline: pipeline,
+
+	// The throttles' transactions (sqlstore.DB.UpdateThrottles).
+	NoSyncCommit: "SET LOCAL synchronous_commit = off",
 }
 
 // pipeline sends stmts as one pgx batch: pgx writes every statement and a

@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"database/sql"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -269,4 +270,20 @@ func TestThrottleTwoReplicas(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	storetest.ThrottleReplicas(t, a, b)
+}
+
+// BenchmarkThrottleAttempt: what the shared login throttle adds to each
+// login on PostgreSQL, committing as lanyard serve does (the test
+// schemas' synchronous_commit=off undone).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	u, err := url.Parse(freshSchema(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("synchronous_commit")
+	u.RawQuery = q.Encode()
+	db := open(b, u.String())
+	defer db.Close()
+	storetest.BenchmarkThrottleAttempt(b, db)
 }

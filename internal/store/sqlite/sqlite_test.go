@@ -219,3 +219,15 @@ func TestThrottleTwoHandles(t *testing.T) {
 	defer b.Close()
 	storetest.ThrottleReplicas(t, a, b)
 }
+
+// BenchmarkThrottleAttempt: what a throttle kept in SQLite would add to
+// each login (lanyard serve keeps SQLite's throttles in memory;
+// docs/security.md).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	db, err := Open(b.Context(), filepath.Join(b.TempDir(), FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkThrottleAttempt(b, db)
+}

@@ -41,6 +41,15 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys [][]byte, fn func(rows [
 		return lanyard.Wrap(lanyard.EUnavailable, err, "database unavailable")
 	}
 	defer func() { _ = sqlTx.Rollback() }()
+	if db.d.NoSyncCommit != "" {
+		// A throttle's state is worth the wait for the disk on no
+		// commit: a crash that forgets the last moments' failures gives
+		// an attacker a few guesses more, once, and the next commits'
+		// flushes take these along anyway.
+		if _, err := sqlTx.ExecContext(ctx, db.d.NoSyncCommit); err != nil {
+			return dbError(err)
+		}
+	}
 	t := newTxn(ctx, &db.d, sqlTx, db.wstmts)
 	rows := make([]lanyard.ThrottleRow, len(keys))
 	for _, i := range order {

@@ -196,3 +196,23 @@ func ThrottleReplicas(t *testing.T, a, b lanyard.Store) {
 		t.Fatalf("rows after the purge: %d, %v; want the one in flight", n, err)
 	}
 }
+
+// BenchmarkThrottleAttempt measures what the shared login throttle adds
+// to a login: Begin on the account's and the address's keys, then the
+// settling (a failure), each a transaction, from parallel goroutines on
+// distinct accounts. It reports microseconds per attempt.
+func BenchmarkThrottleAttempt(b *testing.B, s lanyard.Store) {
+	ts, ok := s.(lanyard.ThrottleStore)
+	if !ok {
+		b.Fatalf("%T is not a lanyard.ThrottleStore", s)
+	}
+	throttles, err := auth.NewThrottles(ts, ThrottleHashKey, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	th, err := throttles.New("login", auth.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	throttletest.BenchmarkAttempts(b, th)
+}
