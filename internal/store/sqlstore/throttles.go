@@ -21,7 +21,6 @@ var (
 		ON CONFLICT (key_hash) DO UPDATE SET value = throttles.value RETURNING value, expires_at`)
 	qPutThrottle    = prepared(`UPDATE throttles SET value = ?, expires_at = ? WHERE key_hash = ?`)
 	qDeleteThrottle = prepared(`DELETE FROM throttles WHERE key_hash = ?`)
-	qPurgeThrottles = prepared(`DELETE FROM throttles WHERE expires_at <= ?`)
 	qCountThrottles = prepared(`SELECT count(*) FROM throttles`)
 )
 
@@ -80,9 +79,13 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys [][]byte, fn func(rows [
 	return nil
 }
 
-// PurgeThrottles implements lanyard.ThrottleStore.
+// PurgeThrottles implements lanyard.ThrottleStore. It skips the rows
+// other transactions hold (PostgreSQL: SKIP LOCKED), so it never waits for
+// a throttle's transaction, and one locking two keys never deadlocks
+// with it; those rows go at the next purge.
 func (db *DB) PurgeThrottles(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.wstmts[qPurgeThrottles].ExecContext(ctx, micros(normTime(now)))
+	q := `DELETE FROM throttles WHERE key_hash IN (SELECT key_hash FROM throttles WHERE expires_at <= ? ` + db.d.SkipLocked + `)`
+	res, err := db.write.ExecContext(ctx, db.d.Rebind(q), micros(normTime(now)))
 	if err != nil {
 		return 0, dbError(err)
 	}
