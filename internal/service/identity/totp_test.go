@@ -26,6 +26,7 @@ type totpEnv struct {
 	st                          lanyard.Store
 	clock                       *servicetest.Clock
 	alice, bob, op, auditor, ad *lanyard.Principal
+	key                         []byte // the master key
 }
 
 // newTOTPEnv starts a service on SQLite with a fake clock 12 s into a
@@ -42,7 +43,7 @@ func newTOTPEnvWith(t *testing.T, o servicetest.Options) *totpEnv {
 	o.Now = clock.Now
 	stack := servicetest.New(t, o)
 	svc := stack.Service
-	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
+	e := &totpEnv{svc: svc, st: stack.Store, clock: clock, key: stack.Key}
 	ad := *stack.Admin
 	ad.RemoteAddr = "192.0.2.1"
 	e.ad = &ad
