@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -283,7 +284,7 @@ type Attempt struct {
 	ctx     context.Context // Begin's, without its cancellation: settling must happen
 	keys    []string
 	id      uint64
-	settled bool
+	settled atomic.Bool
 }
 
 // Begin reserves an attempt on every key, before any password or code is
@@ -384,10 +385,9 @@ func (a *Attempt) Release() error {
 // not held). An error (the database is down) leaves the holds to expire
 // with their lease; the attempt counts as settled all the same.
 func (a *Attempt) settle(then func(i int, e *entry, now time.Time) *entry) error {
-	if a == nil || a.settled {
+	if a == nil || !a.settled.CompareAndSwap(false, true) {
 		return nil
 	}
-	a.settled = true
 	now := a.t.now()
 	ctx, cancel := context.WithTimeout(a.ctx, settleTimeout)
 	defer cancel()
