@@ -16,16 +16,18 @@ import (
 )
 
 // TestAgentProxyProtocolHAProxy: Debian's HAProxy in TCP mode in front of
-// the agent listener, sending the PROXY header (v2 to one server line, v1
-// to another): TLS runs end to end through it (the client verifies the
-// listener's own certificate), and the request's remote address is the
-// client's, not HAProxy's.
+// the agent listener, sending the PROXY header (v2, then v1): TLS runs end
+// to end through it (the client verifies the listener's own
+// certificate), and the request's remote address is the client's, not
+// HAProxy's. On one host, HAProxy connects from an address of its own
+// (its "source" option, 127.0.0.2), the only one trusted, so agents on
+// 127.0.0.1 may still connect to the listener directly.
 func TestAgentProxyProtocolHAProxy(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		t.Fatal("haproxy is not installed (apt-get install haproxy; make test's deps script installs it)")
 	}
-	s := startAgentProxyServer(t, "127.0.0.1")
+	s := startAgentProxyServer(t, "127.0.0.2")
 	for _, send := range []string{"send-proxy-v2", "send-proxy"} {
 		front := freeAddr(t)
 		cfg := fmt.Sprintf(`global
@@ -39,7 +41,7 @@ frontend agents
     bind %s
     default_backend replicas
 backend replicas
-    server r1 %s %s
+    server r1 %s %s source 127.0.0.2
 `, front, s.addr, send)
 		file := filepath.Join(t.TempDir(), "haproxy.cfg")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
@@ -56,7 +58,7 @@ backend replicas
 		waitListening(t, front, &out)
 
 		// The client connects to HAProxy from 127.0.0.9; HAProxy
-		// connects to the listener from 127.0.0.1, the trusted address.
+		// connects to the listener from 127.0.0.2, the trusted address.
 		through := &agentProxyServer{addr: front, roots: s.roots}
 		code, err := through.pair(t, "127.0.0.9", nil)
 		if err != nil || code != 400 {
@@ -68,6 +70,12 @@ backend replicas
 			t.Fatalf("%s: remote address %q, want the client's 127.0.0.9", send, got)
 		}
 		stop()
+	}
+	if code, err := s.pair(t, "127.0.0.1", nil); err != nil || code != 400 {
+		t.Fatalf("an agent connecting directly: %d, %v", code, err)
+	}
+	if got := s.lastRemote(); !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Fatalf("direct connection's remote address %q", got)
 	}
 }
 
