@@ -237,8 +237,9 @@ const ThrottleKeyPurpose = "throttle keys"
 // kept in it (lanyard.ThrottleStore), so N replicas give no more guesses
 // than one. On SQLite, which serves one process, they stay in memory:
 // exact there as well, while keeping them in the database would put two
-// synchronous commits on SQLite's single writer into every login
-// (docs/security.md, "Throttles across replicas"). A store that keeps
+// synchronous commits on SQLite's single writer, which every other change
+// waits for, into every login (docs/security.md, "Throttles across
+// replicas"). A store that keeps
 // none (tests' memory stores) gets throttles in memory too.
 func sharedThrottles(store lanyard.Store, sealer seal.Sealer, now func() time.Time) (*auth.Throttles, error) {
 	ts, ok := store.(lanyard.ThrottleStore)
