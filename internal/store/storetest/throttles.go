@@ -145,8 +145,8 @@ func mustShared(t *testing.T, s lanyard.Store, now func() time.Time, lim auth.Li
 // ThrottleReplicas checks that stores a and b, two handles on one
 // database acting as two server replicas, share their throttles exactly:
 // many goroutines on both guessing at one key at once get exactly
-// MaxFailures attempts in all (throttletest.Exact), and a lock made
-// through one holds on the other.
+// MaxFailures attempts in all (throttletest.Exact), as many reservations
+// at once and as many counted requests, and expired rows are purged.
 func ThrottleReplicas(t *testing.T, a, b lanyard.Store) {
 	clock := throttletest.NewClock()
 	lim := auth.DefaultLimits()
@@ -184,8 +184,32 @@ func ThrottleReplicas(t *testing.T, a, b lanyard.Store) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := ta.Len(t.Context()); err != nil || n != 2 {
-		t.Fatalf("rows left: %d, %v; want the two keys of Exact", n, err)
+	// Requests that count whatever their outcome (Count, the pairing
+	// requests): exactly MaxFailures pass before the lock.
+	passed := 0
+	for g := range 20 {
+		th := ta
+		if g%2 == 1 {
+			th = tb
+		}
+		wg.Go(func() {
+			ok, _, err := th.Count(t.Context(), "pair:198.51.100.2")
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if passed != lim.MaxFailures {
+		t.Fatalf("%d counted requests passed on two replicas, want %d", passed, lim.MaxFailures)
+	}
+	if n, err := ta.Len(t.Context()); err != nil || n != 3 {
+		t.Fatalf("rows left: %d, %v; want the two keys of Exact and the counted one", n, err)
 	}
 	// Expired rows are purged by the next call a PurgeInterval later.
 	clock.Set(throttletest.T0.Add(lim.MaxLock + lim.Window + auth.PurgeInterval))
