@@ -41,6 +41,7 @@ type serveConfig struct {
 	caKeyAlg, masterKeyFile         string
 	tlsCert, tlsKey                 string
 	agentListen                     string
+	agentProxyProtocol              string // load balancers whose agent connections carry a PROXY header (agentproxy.go)
 	logLevel                        string
 	trustProxy                      bool
 	bootstrapTTL                    time.Duration
@@ -77,6 +78,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&c.demo, "demo", false, "demo mode: a demo user, a demo policy and an in-process agent with an emulated PIV card (no hardware needed)")
 	fs.StringVar(&c.agentListen, "agent-listen", envOr("LANYARD_AGENT_LISTEN", "127.0.0.1:8443"), "address of the agents' TLS listener; empty disables it (LANYARD_AGENT_LISTEN)")
+	fs.StringVar(&c.agentProxyProtocol, "agent-proxy-protocol", os.Getenv("LANYARD_AGENT_PROXY_PROTOCOL"),
+		"load balancers (addresses or CIDR ranges, comma-separated) that forward agent connections in TCP mode with a PROXY protocol v1/v2 header: required from them, refused from any other address, so the throttles and logs see the agent's own address (LANYARD_AGENT_PROXY_PROTOCOL)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.aircard, "aircard", "", "run the AirCard service in this process, its AirCards in this directory (the demo: DATA/aircard)")
 	fs.StringVar(&c.aircardKEK, "aircard-kek", "", "key-encryption key of the built-in AirCard service: file:PATH (default file:AIRCARD/kek.key) or pkcs11:module=...;token=...;key=...;pin-env=VAR")
@@ -417,9 +420,16 @@ func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slo
 	if err != nil {
 		return nil, "", fmt.Errorf("agent listener certificate: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.agentListen)
+	tcp, err := net.Listen("tcp", c.agentListen)
 	if err != nil {
 		return nil, "", fmt.Errorf("--agent-listen: %w", err)
+	}
+	// Behind an L4 load balancer the agents' address comes in the PROXY
+	// header, under TLS's feet: TLS stays end to end.
+	ln, err := agentProxyListener(tcp, c.agentProxyProtocol)
+	if err != nil {
+		tcp.Close()
+		return nil, "", err
 	}
 	srv := &http.Server{
 		Handler: hub.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -429,7 +439,7 @@ func serveAgents(ctx context.Context, c serveConfig, hub *agenthub.Hub, log *slo
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
-	log.Info("agent listener ready", "addr", ln.Addr().String(), "hosts", hosts)
+	log.Info("agent listener ready", "addr", ln.Addr().String(), "hosts", hosts, "proxy_protocol_from", c.agentProxyProtocol)
 	fmt.Fprintf(os.Stderr, "Agents connect to https://%s (lanyard agent --server https://%s)\n", ln.Addr(), ln.Addr())
 	return srv, "https://" + ln.Addr().String(), nil
 }

@@ -42,12 +42,18 @@ func (h *Hub) Handler() http.Handler {
 
 func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
 	key := "pair:" + remoteHost(r)
-	if ok, wait := h.pairLimit.Allow(key); !ok {
+	// Every request counts, confirmed or not, on every replica at once
+	// when the throttle is shared (auth.Throttles).
+	ok, wait, err := h.pairLimit.Count(r.Context(), key)
+	if err != nil {
+		writeProblem(w, err)
+		return
+	}
+	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeProblem(w, lanyard.Errorf(lanyard.ERateLimited, "too many pairing requests from this address; try again in %s", wait.Round(time.Second)))
 		return
 	}
-	h.pairLimit.Failure(key) // every request counts, confirmed or not
 	var in agentproto.PairRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxPairBody))
 	dec.DisallowUnknownFields()

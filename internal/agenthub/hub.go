@@ -45,6 +45,14 @@ type Config struct {
 	PairLimits *auth.Limits
 }
 
+// Throttles is what the hub asks of Workstations, when it has it, for
+// its pairing-request throttle: the throttles a cluster's replicas share
+// (workstations.Workstations.Throttles). Without it the throttle is in
+// this process's memory.
+type Throttles interface {
+	Throttles() *auth.Throttles
+}
+
 // Hub tracks connected agents. It is safe for concurrent use.
 type Hub struct {
 	ws        Workstations
@@ -99,7 +107,13 @@ func New(cfg Config) *Hub {
 	if cfg.PairLimits != nil {
 		limits = *cfg.PairLimits
 	}
-	pairLimit, err := auth.NewThrottle(time.Now, limits)
+	var pairLimit *auth.Throttle
+	var err error
+	if ts, ok := cfg.Workstations.(Throttles); ok && ts.Throttles() != nil {
+		pairLimit, err = ts.Throttles().New("pair", limits)
+	} else {
+		pairLimit, err = auth.NewThrottle(time.Now, limits)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("agenthub: invalid pairing limits: %v", err))
 	}

@@ -7,6 +7,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -37,6 +38,24 @@ var ErrCorrupt = errors.New("seal: sealed value is corrupt or was modified")
 type AESGCM struct {
 	aead  cipher.AEAD
 	keyID [keyIDLen]byte
+	prk   []byte // HKDF-Extract of the master key (DeriveKey)
+}
+
+// Deriver derives keys for other uses from the master key; AESGCM is
+// one.
+type Deriver interface {
+	// DeriveKey returns a 32-byte key for purpose, the same for the same
+	// master key and purpose, and unrelated to keys for other purposes.
+	DeriveKey(purpose string) ([]byte, error)
+}
+
+// DeriveKey implements Deriver with HKDF-SHA256 (RFC 5869): the master
+// key is extracted once under a fixed salt and expanded with purpose as
+// the info, so no derived key reveals the master key or another derived
+// key. Replicas sharing the master key derive the same keys (the
+// throttles' key hash, internal/auth).
+func (s *AESGCM) DeriveKey(purpose string) ([]byte, error) {
+	return hkdf.Expand(sha256.New, s.prk, "lanyard derived key\x00"+purpose, 32)
 }
 
 // New returns a Sealer for key, which must be KeySize bytes.
@@ -52,7 +71,11 @@ func New(key []byte) (*AESGCM, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &AESGCM{aead: aead}
+	prk, err := hkdf.Extract(sha256.New, key, []byte("lanyard seal derive"))
+	if err != nil {
+		return nil, err
+	}
+	s := &AESGCM{aead: aead, prk: prk}
 	// The key identifier is a hash of the key under a fixed label: it tells
 	// keys apart without revealing anything usable about them.
 	id := sha256.Sum256(append([]byte("lanyard seal key id\x00"), key...))

@@ -76,3 +76,27 @@ func TestLoadMasterKey(t *testing.T) {
 		t.Fatal("short env key accepted")
 	}
 }
+
+// TestDeriveKey: the same master key and purpose give the same key (two
+// replicas agree), another purpose or master key another one, and no
+// derived key is the master key.
+func TestDeriveKey(t *testing.T) {
+	a1, a2, b := mustNew(t, 1), mustNew(t, 1), mustNew(t, 2)
+	k := func(s *AESGCM, purpose string) []byte {
+		t.Helper()
+		out, err := s.DeriveKey(purpose)
+		if err != nil || len(out) != 32 {
+			t.Fatalf("DeriveKey(%q) = %x, %v", purpose, out, err)
+		}
+		return out
+	}
+	if !bytes.Equal(k(a1, "throttles"), k(a2, "throttles")) {
+		t.Error("one master key derived two keys for one purpose")
+	}
+	if bytes.Equal(k(a1, "throttles"), k(a1, "other")) || bytes.Equal(k(a1, "throttles"), k(b, "throttles")) {
+		t.Error("different purposes or master keys derived the same key")
+	}
+	if bytes.Equal(k(a1, "throttles"), bytes.Repeat([]byte{1}, KeySize)) {
+		t.Error("the derived key is the master key")
+	}
+}

@@ -54,8 +54,16 @@ type Config struct {
 	CardOperations int
 	// Throttle limits password guessing: the web layer's login and the
 	// second-factor step-up (VerifySecondFactor) count failures in it
-	// together. nil: one with auth.DefaultLimits on Now.
+	// together. nil: the "login" throttle with auth.DefaultLimits made by
+	// Throttles.
 	Throttle *auth.Throttle
+	// Throttles makes the guess throttles (login, AirCard connection
+	// codes, pairing requests). nil: on PostgreSQL throttles kept in
+	// Store, which every replica on the same database shares, their keys
+	// hashed under a key the Sealer derives from the master key; on
+	// SQLite (one process) throttles in memory (docs/security.md,
+	// "Throttles across replicas").
+	Throttles *auth.Throttles
 	// BootstrapTokenTTL is the lifetime of the administrator token that
 	// Setup makes on first start (0: DefaultBootstrapTokenTTL).
 	BootstrapTokenTTL time.Duration
@@ -126,8 +134,15 @@ func New(cfg Config) (*Service, error) {
 	case cfg.BootstrapTokenTTL < 0 || cfg.BootstrapTokenTTL > identity.MaxTokenTTL:
 		return nil, fmt.Errorf("service: the bootstrap token's lifetime %s is not between 0 and %s", cfg.BootstrapTokenTTL, identity.MaxTokenTTL)
 	}
+	if cfg.Throttles == nil {
+		ts, err := sharedThrottles(cfg.Store, cfg.Sealer, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Throttles = ts
+	}
 	if cfg.Throttle == nil {
-		t, err := auth.NewThrottle(cfg.Now, auth.DefaultLimits())
+		t, err := cfg.Throttles.New("login", auth.DefaultLimits())
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +194,7 @@ func New(cfg Config) (*Service, error) {
 		notifier = cfg.Notifier
 	}
 	s.Workstations, err = workstations.New(workstations.Config{Store: cfg.Store, Now: cfg.Now, Rand: cfg.Rand, CAs: cfg.CAs,
-		PKI: s.PKI, Notifier: notifier, Agents: agentsOf{s}})
+		PKI: s.PKI, Notifier: notifier, Agents: agentsOf{s}, Throttles: cfg.Throttles})
 	if err != nil {
 		return nil, err
 	}
@@ -225,3 +240,32 @@ func (s *Service) Close() {
 
 // Store exposes the store for read-only helpers such as readiness checks.
 func (s *Service) Store() lanyard.Store { return s.store }
+
+// ThrottleKeyPurpose is what the throttles' key hash is derived for from
+// the master key (seal.Deriver).
+const ThrottleKeyPurpose = "throttle keys"
+
+// sharedThrottles returns the throttles of a server on store. On
+// PostgreSQL, where several replicas may share the database, they are
+// kept in it (lanyard.ThrottleStore), so N replicas give no more guesses
+// than one. On SQLite, which serves one process, they stay in memory:
+// exact there as well, while keeping them in the database would put two
+// synchronous commits on SQLite's single writer, which every other change
+// waits for, into every login (docs/security.md, "Throttles across
+// replicas"). A store that keeps
+// none (tests' memory stores) gets throttles in memory too.
+func sharedThrottles(store lanyard.Store, sealer seal.Sealer, now func() time.Time) (*auth.Throttles, error) {
+	ts, ok := store.(lanyard.ThrottleStore)
+	if !ok || store.Engine() != "postgres" {
+		return auth.NewThrottles(nil, nil, now)
+	}
+	d, ok := sealer.(seal.Deriver)
+	if !ok {
+		return nil, errors.New("service: the sealer cannot derive the throttles' hash key (seal.Deriver)")
+	}
+	key, err := d.DeriveKey(ThrottleKeyPurpose)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewThrottles(ts, key, now)
+}

@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/workstations"
 )
@@ -55,18 +57,22 @@ func (s *Server) pairWorkstation(c *call) (any, error) {
 		return nil, err
 	}
 	keys := []string{"pair:" + c.p.User.Login, "pair-ip:" + s.clientAddr(c.r)}
-	for _, k := range keys {
-		if ok, wait := s.throttle.Allow(k); !ok {
-			c.w.Header().Set("Retry-After", retryAfter(wait))
-			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong pairing codes; try again in %s", wait.Round(time.Second))
-		}
+	// Reserved before the code is looked up, so that parallel guesses on
+	// every replica cannot all slip past a lock (auth.Throttle.Begin).
+	att, err := s.throttle.Begin(c.r.Context(), keys...)
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		c.w.Header().Set("Retry-After", retryAfter(te.Wait))
+		return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong pairing codes; try again in %s", max(te.Wait, time.Second).Round(time.Second))
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer att.Release()
 	w, err := s.workstations.ConfirmPairing(c.r.Context(), c.p, workstations.PairConfirm(in))
 	if err != nil {
 		if lanyard.IsCode(err, lanyard.ENotFound) {
-			for _, k := range keys {
-				s.throttle.Failure(k)
-			}
+			att.Fail()
 		}
 		return nil, err
 	}

@@ -381,6 +381,6 @@ func TestIssuePlatformCredential(t *testing.T) {
 func (e *issueEnv) clearThrottle(t *testing.T) {
 	t.Helper()
 	for _, k := range identity.LoginThrottleKeys("alice", "") {
-		e.svc.Identity.LoginThrottle().Success(k)
+		e.svc.Identity.LoginThrottle().Success(t.Context(), k)
 	}
 }

@@ -308,7 +308,7 @@ func sameQuestions(asked []string, answers []SecretAnswerInput) bool {
 // (rss.signin.fail, with the reason). An unknown name is audited under
 // the name given, on the user object of that name.
 func (s *Identity) refuseRSS(ctx context.Context, st *secretState, in RSSSignInInput, refused error) error {
-	att, err := s.throttle.Begin(SecretThrottleKeys(in.Login, in.RemoteAddr)...)
+	att, err := s.throttle.Begin(ctx, SecretThrottleKeys(in.Login, in.RemoteAddr)...)
 	if err != nil {
 		return throttled(err, "too many wrong answers")
 	}

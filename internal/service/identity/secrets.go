@@ -250,7 +250,7 @@ func (s *Identity) CheckAnswers(ctx context.Context, in SecretCheck) error {
 // whatever the answers unlock.
 func (s *Identity) checkState(ctx context.Context, st *secretState, in SecretCheck, act checkActions) (lanyard.SecretLock, error) {
 	var l lanyard.SecretLock
-	att, err := s.throttle.Begin(SecretThrottleKeys(st.user.Login, in.RemoteAddr)...)
+	att, err := s.throttle.Begin(ctx, SecretThrottleKeys(st.user.Login, in.RemoteAddr)...)
 	if err != nil {
 		return l, throttled(err, "too many wrong answers")
 	}

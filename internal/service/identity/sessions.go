@@ -66,7 +66,7 @@ func (s *Identity) Login(ctx context.Context, login, password, remote string) (*
 	if len(password) > auth.MaxPasswordInput {
 		return nil, lanyard.Errorf(lanyard.EUnauthenticated, msgBadLogin)
 	}
-	att, err := s.beginAttempt(LoginThrottleKeys(login, remote))
+	att, err := s.beginAttempt(ctx, LoginThrottleKeys(login, remote))
 	if err != nil {
 		return nil, err
 	}

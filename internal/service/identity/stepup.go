@@ -86,7 +86,7 @@ func (s *Identity) VerifySecondFactor(ctx context.Context, p *lanyard.Principal,
 		// Never right, so never hashed nor counted (Login).
 		return lanyard.Errorf(lanyard.EInvalid, "a password is at most %d bytes", auth.MaxPasswordInput)
 	}
-	att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
+	att, err := s.beginAttempt(ctx, LoginThrottleKeys(p.User.Login, p.RemoteAddr))
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ type codeCheck struct {
 // On success the caller settles the returned attempt (Succeed after its
 // commit; a deferred Release otherwise).
 func (s *Identity) checkCode(ctx context.Context, u *lanyard.User, remote, code string, accept func(*lanyard.TOTPEnrollment) error) (*codeCheck, error) {
-	att, err := s.beginAttempt(LoginThrottleKeys(u.Login, remote))
+	att, err := s.beginAttempt(ctx, LoginThrottleKeys(u.Login, remote))
 	if err != nil {
 		return nil, err
 	}
@@ -287,8 +287,8 @@ func (s *Identity) checkTOTP(e *lanyard.TOTPEnrollment, code string) (int64, err
 // beginAttempt reserves a password or code check on keys in the login
 // throttle before it is made (auth.Throttle.Begin); refused with
 // ERateLimited, whose cause carries the wait.
-func (s *Identity) beginAttempt(keys []string) (*auth.Attempt, error) {
-	att, err := s.throttle.Begin(keys...)
+func (s *Identity) beginAttempt(ctx context.Context, keys []string) (*auth.Attempt, error) {
+	att, err := s.throttle.Begin(ctx, keys...)
 	if err != nil {
 		return nil, throttled(err, "too many failed logins and codes")
 	}
@@ -296,13 +296,14 @@ func (s *Identity) beginAttempt(keys []string) (*auth.Attempt, error) {
 }
 
 // throttled is the error of a throttle refusal: what was refused and
-// how long to wait.
+// how long to wait. Any other error of the throttle (its database is
+// down) is returned as it is.
 func throttled(err error, what string) error {
 	var te *auth.ThrottledError
-	wait := time.Second
-	if errors.As(err, &te) {
-		wait = te.Wait
+	if !errors.As(err, &te) {
+		return err
 	}
+	wait := te.Wait
 	return lanyard.Wrap(lanyard.ERateLimited, err, what+"; try again in "+max(wait, time.Second).Round(time.Second).String())
 }
 

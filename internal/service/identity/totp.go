@@ -228,7 +228,7 @@ func (s *Identity) RemoveTOTP(ctx context.Context, p *lanyard.Principal, login, 
 		if strings.TrimSpace(code) == "" {
 			return lanyard.Errorf(lanyard.EStepUpFailed, "enter a current code from the authenticator app to remove it (lost the phone? another operator or administrator can reset it)")
 		}
-		att, err := s.beginAttempt(LoginThrottleKeys(p.User.Login, p.RemoteAddr))
+		att, err := s.beginAttempt(ctx, LoginThrottleKeys(p.User.Login, p.RemoteAddr))
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ type totpEnv struct {
 	st                          lanyard.Store
 	clock                       *servicetest.Clock
 	alice, bob, op, auditor, ad *lanyard.Principal
+	key                         []byte // the master key
 }
 
 // newTOTPEnv starts a service on SQLite with a fake clock 12 s into a
@@ -42,7 +43,7 @@ func newTOTPEnvWith(t *testing.T, o servicetest.Options) *totpEnv {
 	o.Now = clock.Now
 	stack := servicetest.New(t, o)
 	svc := stack.Service
-	e := &totpEnv{svc: svc, st: stack.Store, clock: clock}
+	e := &totpEnv{svc: svc, st: stack.Store, clock: clock, key: stack.Key}
 	ad := *stack.Admin
 	ad.RemoteAddr = "192.0.2.1"
 	e.ad = &ad
@@ -340,7 +341,7 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	}
 	// The login form uses the same throttle and keys: it is locked too.
 	for _, k := range identity.LoginThrottleKeys("alice", "192.0.2.10") {
-		if ok, _ := e.svc.Identity.LoginThrottle().Allow(k); ok {
+		if ok, _, _ := e.svc.Identity.LoginThrottle().Allow(ctx, k); ok {
 			t.Errorf("login throttle key %s is not locked by the step-up's failures", k)
 		}
 	}
@@ -356,7 +357,7 @@ func TestVerifySecondFactorThrottled(t *testing.T) {
 	e.clock.Add(identity.TOTPPeriod)
 	for range 5 {
 		for _, k := range identity.LoginThrottleKeys("bob", "192.0.2.99") {
-			e.svc.Identity.LoginThrottle().Failure(k)
+			e.svc.Identity.LoginThrottle().Failure(ctx, k)
 		}
 	}
 	err = e.svc.Identity.VerifySecondFactor(ctx, e.bob, totpPassword, e.code(t, bobSecret, 0))

@@ -79,7 +79,9 @@ func (s *SSO) Begin(ctx context.Context, name, next, remote string) (*Start, err
 	if len(next) > MaxNext {
 		next = "/"
 	}
-	if ok, _ := s.throttle.Allow(key); !ok {
+	if ok, _, err := s.throttle.Allow(ctx, key); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, lanyard.Errorf(lanyard.ERateLimited, "too many failed sign-ins from this address; try again later")
 	}
 	var p *lanyard.OIDCProvider
@@ -188,7 +190,13 @@ func refuse(reason, msg string) *refusal { return &refusal{msg: msg, reason: rea
 // ERateLimited, EUnavailable, EInternal.
 func (s *SSO) Complete(ctx context.Context, cb Callback, remote string) (*SignIn, error) {
 	key := s.throttleKey(remote)
-	if ok, _ := s.throttle.Allow(key); !ok {
+	// Allow, not Begin: a callback guesses nothing (its state is 256
+	// random bits), and the address may be a whole office's signing in
+	// at once through its provider; counting the failures, in the
+	// throttle every replica shares, is what bounds abuse.
+	if ok, _, err := s.throttle.Allow(ctx, key); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, lanyard.Errorf(lanyard.ERateLimited, "too many failed sign-ins from this address; try again later")
 	}
 	p, in, err := s.complete(ctx, cb)
@@ -200,7 +208,9 @@ func (s *SSO) Complete(ctx context.Context, cb Callback, remote string) (*SignIn
 		return nil, err
 	}
 	if r.count {
-		s.throttle.Failure(key)
+		if err := s.throttle.Failure(ctx, key); err != nil {
+			s.log.Error("counting a failed single sign-on failed", "err", err)
+		}
 	}
 	name := cb.Provider
 	if p != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -337,15 +338,20 @@ func HashAirCardCode(code string) string {
 // happened. It returns the AirCard joined.
 func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error) {
 	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
-	for _, k := range keys {
-		if ok, wait := s.joinThrottle.Allow(k); !ok {
-			return nil, lanyard.Errorf(lanyard.ERateLimited, "too many wrong connection codes; try again in %s", wait.Round(time.Second))
-		}
+	// The guess is reserved before the code is looked up, so parallel
+	// guesses — on every replica, the throttle being shared — cannot all
+	// slip past a lock (auth.Throttle.Begin).
+	att, err := s.joinThrottle.Begin(ctx, keys...)
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		return nil, lanyard.Wrap(lanyard.ERateLimited, err, "too many wrong connection codes; try again in "+max(te.Wait, time.Second).Round(time.Second).String())
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer att.Release()
 	fail := func(err error) error {
-		for _, k := range keys {
-			s.joinThrottle.Failure(k)
-		}
+		att.Fail()
 		return err
 	}
 	norm, ok := agentproto.NormalizePairingCode(code)
@@ -356,7 +362,7 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 	var card *lanyard.Card
 	var ws *lanyard.Workstation
 	agent := &lanyard.Principal{User: &lanyard.User{Login: "agent"}, RemoteAddr: remote}
-	err := s.rec.Update(ctx, func() *lanyard.AuditEvent {
+	err = s.rec.Update(ctx, func() *lanyard.AuditEvent {
 		return s.rec.Event(agent, "aircard.computer.join", "card", strconv.FormatInt(card.ID, 10),
 			map[string]any{"serial": card.Serial, "workstation": ws.ID, "workstation_name": ws.Name})
 	}, func(tx lanyard.Tx) error {
@@ -401,8 +407,8 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 		}
 		return nil, err
 	}
-	for _, k := range keys {
-		s.joinThrottle.Success(k)
-	}
+	// A right code clears the workstation's and the address's wrong ones.
+	att.Succeed()
+	_ = s.joinThrottle.Success(ctx, keys[1])
 	return card, nil
 }

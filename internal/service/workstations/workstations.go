@@ -40,6 +40,10 @@ type Config struct {
 	Notifier Notifier
 	// Agents are the agents connected to this process; nil: none.
 	Agents Agents
+	// Throttles makes the throttles of wrong AirCard connection codes
+	// and of pairing requests (the agent hub asks for it, Throttles):
+	// shared by a cluster's replicas. nil: throttles in memory.
+	Throttles *auth.Throttles
 }
 
 // PKI is what workstations needs of the certificate capability.
@@ -78,6 +82,7 @@ type Workstations struct {
 	agents   Agents
 	// joinThrottle: wrong AirCard connection codes (aircards.go).
 	joinThrottle *auth.Throttle
+	throttles    *auth.Throttles // Config.Throttles
 	// pairWaiters: agents' pairing polls (pairwait.go).
 	pairWaiters pairingWaiters
 }
@@ -87,15 +92,27 @@ func New(cfg Config) (*Workstations, error) {
 	if cfg.Store == nil || cfg.Now == nil || cfg.Rand == nil || len(cfg.CAs) == 0 || cfg.PKI == nil {
 		return nil, errors.New("workstations: Store, Now, Rand, CAs and PKI are required")
 	}
-	join, err := auth.NewThrottle(cfg.Now, AirCardJoinLimits)
+	if cfg.Throttles == nil {
+		ts, err := auth.NewThrottles(nil, nil, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Throttles = ts
+	}
+	join, err := cfg.Throttles.New("aircard-join", AirCardJoinLimits)
 	if err != nil {
 		return nil, err
 	}
 	return &Workstations{
 		rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, rand: cfg.Rand, cas: cfg.CAs, pki: cfg.PKI,
-		notifier: cfg.Notifier, agents: cfg.Agents, joinThrottle: join,
+		notifier: cfg.Notifier, agents: cfg.Agents, joinThrottle: join, throttles: cfg.Throttles,
 	}, nil
 }
+
+// Throttles makes the throttles of the workstations' unauthenticated
+// requests: the agent hub makes its pairing-request throttle with it, so
+// that it is shared by a cluster's replicas as the connection codes' is.
+func (s *Workstations) Throttles() *auth.Throttles { return s.throttles }
 
 // Workstation lifetimes.
 const (

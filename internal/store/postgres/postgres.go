@@ -60,6 +60,9 @@ var dialect = sqlstore.Dialect{
 	Pipeline:   pipeline,
 	RouteEpoch: `SELECT nextval('agent_route_epoch')`,
 	NotifySQL:  notifySQL,
+
+	// The throttles' transactions (sqlstore.DB.UpdateThrottles).
+	NoSyncCommit: "SET LOCAL synchronous_commit = off",
 }
 
 // pipeline sends stmts as one pgx batch: pgx writes every statement and a

@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"database/sql"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +254,36 @@ func TestOIDCLoginLock(t *testing.T) {
 	if n != 1 {
 		t.Errorf("count after the lock: %d, want 1 (the other transaction's sign-in)", n)
 	}
+}
+
+// TestThrottles runs the throttle contract on throttles kept in
+// PostgreSQL.
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, func(t *testing.T) lanyard.Store { return open(t, freshSchema(t)) })
+}
+
+// Two stores on one schema act as two server replicas: together their
+// throttles let an attacker guess exactly as often as one would.
+func TestThrottleTwoReplicas(t *testing.T) {
+	u := freshSchema(t)
+	a, b := open(t, u), open(t, u)
+	defer a.Close()
+	defer b.Close()
+	storetest.ThrottleReplicas(t, a, b)
+}
+
+// BenchmarkThrottleAttempt: what the shared login throttle adds to each
+// login on PostgreSQL, committing as lanyard serve does (the test
+// schemas' synchronous_commit=off undone).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	u, err := url.Parse(freshSchema(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("synchronous_commit")
+	u.RawQuery = q.Encode()
+	db := open(b, u.String())
+	defer db.Close()
+	storetest.BenchmarkThrottleAttempt(b, db)
 }

@@ -197,3 +197,37 @@ func TestMailContentMigration(t *testing.T) {
 		return db
 	})
 }
+
+// TestThrottles runs the throttle contract on throttles kept in SQLite.
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, openTemp)
+}
+
+// Two handles on one file share their throttles exactly, as two server
+// processes would.
+func TestThrottleTwoHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	a, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	storetest.ThrottleReplicas(t, a, b)
+}
+
+// BenchmarkThrottleAttempt: what a throttle kept in SQLite would add to
+// each login (lanyard serve keeps SQLite's throttles in memory;
+// docs/security.md).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	db, err := Open(b.Context(), filepath.Join(b.TempDir(), FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkThrottleAttempt(b, db)
+}

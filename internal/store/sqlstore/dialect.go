@@ -30,6 +30,13 @@ type Dialect struct {
 	// transaction-scoped advisory lock). Empty when the engine already
 	// serializes writers (SQLite).
 	OIDCLoginLock string
+	// NoSyncCommit, when set, is executed first in a transaction that a
+	// crash may lose without harm (the throttles' state): its commit then
+	// does not wait for the disk (PostgreSQL: "SET LOCAL
+	// synchronous_commit = off", which keeps its visibility and locking
+	// and only lets a crash forget the last moments' changes). Empty:
+	// commits as every other transaction.
+	NoSyncCommit string
 	// MigrationLock, when set, is executed at the start of every migration
 	// transaction so that replicas starting together migrate one at a time.
 	MigrationLock string

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) lanyard.Store) {
 		{"DirectorySources", testDirectorySources},
 		{"UserCredentials", testUserCredentials},
 		{"SecretLocks", testSecretLocks},
+		{"ThrottleRows", testThrottleRows},
 		{"RSSSessions", testRSSSessions},
 		{"LoginChallenges", testLoginChallenges},
 		{"UserLoginChallenges", testUserLoginChallenges},
