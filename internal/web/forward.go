@@ -48,6 +48,10 @@ const (
 	headerClientAddr   = "Lanyard-Client-Addr"
 	headerClientChain  = "Lanyard-Client-Certificates"
 	headerChainRefused = "Lanyard-Client-Certificates-Refused"
+	// headerFreshHandshake, in a forwarded request's answer, asks the
+	// forwarding replica to close its client's connection, so the retry
+	// asks the card afresh (closeForFreshHandshake).
+	headerFreshHandshake = "Lanyard-Fresh-Handshake"
 )
 
 var forwardingHeaders = []string{headerForwardedBy, headerClientAddr, headerClientChain, headerChainRefused}
@@ -238,6 +242,11 @@ func (s *Server) forward(c *call, replica string, body []byte) {
 	defer resp.Body.Close()
 	for _, h := range hopByHop {
 		resp.Header.Del(h)
+	}
+	if resp.Header.Get(headerFreshHandshake) != "" {
+		resp.Header.Del(headerFreshHandshake)
+		closeForFreshHandshake(c.w)
+		c.w.Header().Del(headerFreshHandshake)
 	}
 	for k, vs := range resp.Header {
 		c.w.Header()[k] = vs
