@@ -354,6 +354,25 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 	if err := pc.VerifyPIN(ctx, "13572468"); err != nil {
 		t.Fatalf("VERIFY PIN through B's relay to A: %v", err)
 	}
+	conn.Close()
+
+	// Replace card (an operator) with a new AirCard, asked of B: the new
+	// card is made and issued at A, where the service is.
+	var rep apiv1.ReplaceCardResult
+	if _, err := clientOf(t, p.b.URL, p.adminToken).Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/replace", apiv1.ReplaceCardInput{Reason: "damaged", WorkstationID: ws, AirCard: true, UserPIN: "24681357"}, &rep); err != nil {
+		t.Fatalf("replacing the AirCard through B: %v", err)
+	}
+	// (An operator's replacement may wait for a second person: pending.)
+	if rep.Card == nil || rep.Card.State != lanyard.CardIssued && rep.Card.State != lanyard.CardPending || rep.Card.Serial == cc.Serial {
+		t.Fatalf("the replacement: %s %s (old %s), %+v", rep.Card.State, rep.Card.Serial, cc.Serial, rep.Card.Card)
+	}
+	var cards []apiv1.CardView
+	if err := alice.Get(ctx, "/api/v1/cards", &cards); err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != 2 {
+		t.Errorf("alice has %d cards after the replacement, want 2 (no AirCard made twice)", len(cards))
+	}
 }
 
 // runAgentWith is runAgent with a configuration of its own (an AirCard

@@ -153,9 +153,13 @@ func cardBody(r *http.Request) ([]byte, int64, error) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	var named struct {
 		WorkstationID int64 `json:"workstation_id"`
+		// A replacement AirCard is made and issued at an AirCard
+		// service: the workstation it is bound to does not say where
+		// (the card workflows answer ElsewhereError for the service).
+		AirCard bool `json:"aircard"`
 	}
 	var id int64
-	if len(body) > 0 && json.Unmarshal(body, &named) == nil {
+	if len(body) > 0 && json.Unmarshal(body, &named) == nil && !named.AirCard {
 		id = named.WorkstationID
 	}
 	if id == 0 {
