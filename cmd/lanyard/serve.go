@@ -19,8 +19,8 @@ import (
 
 	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/ca"
-	"github.com/lanyard-cms/lanyard/internal/cluster"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
+	"github.com/lanyard-cms/lanyard/internal/cluster"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
