@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -209,6 +210,15 @@ func (s *Server) forwardElsewhere(c *call, body []byte, err error) bool {
 	}
 	s.forward(c, ee.Replica, body)
 	return true
+}
+
+// agentMoved adds Retry-After to the answer of a card request whose
+// agent went away during it (in a cluster it reconnects to another
+// replica within seconds, and the operation is resumable).
+func agentMoved(w http.ResponseWriter, err error) {
+	if errors.Is(err, agenthub.ErrAgentGone) || errors.Is(err, agenthub.ErrOffline) {
+		w.Header().Set("Retry-After", "1")
+	}
 }
 
 // hopByHop are the headers of one connection (RFC 9110 7.6.1), not to be
