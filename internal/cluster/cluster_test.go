@@ -190,7 +190,7 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 	if err := admin.Get(ctx, "/api/v1/workstations", &views); err != nil {
 		t.Fatal(err)
 	}
-	if len(views) != 1 || !views[0].Online || len(views[0].Readers) != 1 {
+	if len(views) != 1 || !views[0].Online || len(views[0].Readers) != 1 || views[0].Replica != p.a.Cluster.ID() {
 		t.Errorf("B's workstation list: %+v", views)
 	}
 	var res apiv1.IssueCardResult

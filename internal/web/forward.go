@@ -29,6 +29,8 @@ import (
 // Cluster is the replica's cluster (internal/cluster); nil in a single
 // server.
 type Cluster interface {
+	// ID is this replica's.
+	ID() string
 	// Locate returns the live replica other than this one that holds
 	// workstation id's agent connection, or "" (here, or nowhere).
 	Locate(ctx context.Context, id int64) (string, error)
