@@ -238,6 +238,7 @@ func (s *Server) forward(c *call, replica string, body []byte) {
 	for _, h := range hopByHop {
 		out.Header.Del(h)
 	}
+	out.Header.Del("Expect") // the body is read already
 	out.Header.Set(headerClientAddr, s.clientAddr(r))
 	if chain, refused := s.cardConnection(r); len(chain) > 0 || refused != "" {
 		parts := make([]string, len(chain))
