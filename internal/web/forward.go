@@ -233,7 +233,7 @@ func (s *Server) forward(c *call, replica string, body []byte) {
 	r := c.r
 	out := r.Clone(r.Context())
 	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
+	out.ContentLength, out.TransferEncoding = int64(len(body)), nil
 	out.Host = r.Host // the origin check (Sec-Fetch-Site, Origin) compares with the host the client called
 	for _, h := range hopByHop {
 		out.Header.Del(h)
