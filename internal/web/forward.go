@@ -192,7 +192,7 @@ func (s *Server) forwardCard(c *call) (body []byte, done bool) {
 	if replica == "" {
 		return body, false
 	}
-	s.forward(c, replica, body)
+	s.forward(c, replica, body, "workstation")
 	return body, true
 }
 
@@ -210,7 +210,7 @@ func (s *Server) forwardElsewhere(c *call, body []byte, err error) bool {
 		writeError(c.w, c.r, s.log, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent moved to another server of the cluster; try again"))
 		return true
 	}
-	s.forward(c, ee.Replica, body)
+	s.forward(c, ee.Replica, body, "elsewhere")
 	return true
 }
 
@@ -229,7 +229,7 @@ var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Te", "T
 
 // forward sends the request, with body, to replica and copies its answer
 // to the client.
-func (s *Server) forward(c *call, replica string, body []byte) {
+func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	r := c.r
 	out := r.Clone(r.Context())
 	out.Body = io.NopCloser(bytes.NewReader(body))
@@ -252,11 +252,13 @@ func (s *Server) forward(c *call, replica string, body []byte) {
 	}
 	resp, err := s.cluster.Forward(r.Context(), replica, out)
 	if err != nil {
+		s.metrics.forwarded.WithLabelValues(reason, "failed").Inc()
 		c.w.Header().Set("Retry-After", "1")
 		writeError(c.w, r, s.log, err)
 		return
 	}
 	defer resp.Body.Close()
+	s.metrics.forwarded.WithLabelValues(reason, "ok").Inc()
 	for _, h := range hopByHop {
 		resp.Header.Del(h)
 	}

@@ -79,7 +79,7 @@ type fakeCluster struct {
 	forwards []string
 }
 
-func (f *fakeCluster) ID() string { return "self" }
+func (f *fakeCluster) ID() string                                    { return "self" }
 func (f *fakeCluster) Locate(context.Context, int64) (string, error) { return f.located, nil }
 func (f *fakeCluster) States(context.Context, []int64) map[int64]lanyard.WorkstationState {
 	return nil
