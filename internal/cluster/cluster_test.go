@@ -222,6 +222,17 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 	if resp := post(info.CSRFToken); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
 		t.Fatalf("PIN change through B in a browser session: %s", resp.Status)
 	}
+	// B counted both forwards.
+	var metrics []byte
+	if err := admin.Get(ctx, "/metrics", &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`lanyard_cluster_forwarded_requests_total{outcome="ok",reason="workstation"} 1`,
+		`lanyard_cluster_forwarded_requests_total{outcome="ok",reason="elsewhere"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("B's /metrics lacks %s", want)
+		}
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
