@@ -51,4 +51,8 @@ type WorkstationView struct {
 	// thousands) and gives only their count; GET of the one workstation
 	// has them all.
 	ReaderCount int `json:"reader_count"`
+	// Replica is the ID of the cluster replica holding the agent's
+	// connection (several servers on one PostgreSQL database); absent
+	// when offline or on a single server.
+	Replica string `json:"replica,omitempty"`
 }

@@ -180,7 +180,7 @@ func (c *Cluster) OpenAirCard(ctx context.Context, wsID int64, serial string) (l
 			continue
 		}
 		var out airOpenOut
-		if err := c.client.call(ctx, svc.Replica, pathAirOpen, airOpenIn{WorkstationID: wsID, Serial: serial}, &out); err != nil {
+		if err := c.client.callLong(ctx, svc.Replica, pathAirOpen, airOpenIn{WorkstationID: wsID, Serial: serial}, &out); err != nil {
 			return nil, err
 		}
 		return &remoteAirSession{c: c, replica: svc.Replica, id: out.Session}, nil
@@ -253,7 +253,9 @@ func (s *remoteAirSession) Transmit(ctx context.Context, cmd []byte) ([]byte, er
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "the card session is closed")
 	}
 	var out airTransmitOut
-	if err := s.c.client.call(ctx, s.replica, pathAirTransmit, airTransmitIn{Session: s.id, APDU: cmd}, &out); err != nil {
+	// Bounded by the hub's own deadline for an AirCard request: a key
+	// generation takes a while.
+	if err := s.c.client.callLong(ctx, s.replica, pathAirTransmit, airTransmitIn{Session: s.id, APDU: cmd}, &out); err != nil {
 		return nil, err
 	}
 	return out.APDU, nil

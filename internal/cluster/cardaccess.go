@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -59,7 +60,7 @@ func (a *cardAccess) gather(ctx context.Context, routes []*lanyard.AgentRoute) [
 // connected to other replicas, AirCard services without their readers
 // (internal/web's workstation list).
 func (c *Cluster) States(ctx context.Context, ids []int64) map[int64]lanyard.WorkstationState {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, gatherTimeout)
 	defer cancel()
 	routes, err := c.remoteRoutes(ctx, lanyard.AgentRouteFilter{IDs: ids})
 	if err != nil {
@@ -100,6 +101,11 @@ func (c *Cluster) gather(ctx context.Context, routes []*lanyard.AgentRoute, summ
 	return out
 }
 
+// gatherTimeout bounds the gathering of a list from the other replicas:
+// a page waits no longer for a replica that is slow to answer (its
+// workstations are left out).
+const gatherTimeout = 3 * time.Second
+
 func byID(a, b lanyard.WorkstationState) int { return cmp.Compare(a.ID, b.ID) }
 
 // merge adds the remote states to the local ones, a workstation connected
@@ -121,7 +127,7 @@ func (a *cardAccess) Workstations(ownerID int64) []lanyard.WorkstationState {
 	if ownerID != 0 {
 		f.Role = lanyard.RoleWorkstation
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), gatherTimeout)
 	defer cancel()
 	routes, err := a.c.remoteRoutes(ctx, f)
 	if err != nil {
@@ -133,7 +139,7 @@ func (a *cardAccess) Workstations(ownerID int64) []lanyard.WorkstationState {
 
 func (a *cardAccess) AirCardServices(serials []string) []lanyard.WorkstationState {
 	local := a.local().AirCardServices(serials)
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), gatherTimeout)
 	defer cancel()
 	remote, err := a.c.remoteAirServices(ctx, serials)
 	if err != nil {
@@ -195,7 +201,7 @@ func (a *cardAccess) WorkstationState(id int64) (lanyard.WorkstationState, bool)
 	if st, ok := a.local().WorkstationState(id); ok {
 		return st, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), gatherTimeout)
 	defer cancel()
 	return a.remote(ctx, id)
 }

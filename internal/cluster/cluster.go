@@ -355,6 +355,11 @@ func (c *Cluster) remoteRoutes(ctx context.Context, f lanyard.AgentRouteFilter) 
 	if !c.started.Load() {
 		return nil, nil // not yet a member: no other replica is reached
 	}
+	// A server alone on its database (the common case) reads no routes;
+	// a replica that joins is seen within a heartbeat.
+	if list, err := c.replicas(ctx, false); err == nil && len(list) == 1 && list[0].ID == c.id {
+		return nil, nil
+	}
 	var rs []*lanyard.AgentRoute
 	now := c.now()
 	err := c.st.View(ctx, func(tx lanyard.Tx) (err error) { rs, err = tx.LiveAgentRoutes(f, now); return })

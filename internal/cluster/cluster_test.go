@@ -190,7 +190,7 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 	if err := admin.Get(ctx, "/api/v1/workstations", &views); err != nil {
 		t.Fatal(err)
 	}
-	if len(views) != 1 || !views[0].Online || len(views[0].Readers) != 1 {
+	if len(views) != 1 || !views[0].Online || len(views[0].Readers) != 1 || views[0].Replica != p.a.Cluster.ID() {
 		t.Errorf("B's workstation list: %+v", views)
 	}
 	var res apiv1.IssueCardResult
@@ -221,6 +221,17 @@ func TestIssueThroughOtherReplica(t *testing.T) {
 	}
 	if resp := post(info.CSRFToken); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
 		t.Fatalf("PIN change through B in a browser session: %s", resp.Status)
+	}
+	// B counted both forwards.
+	var metrics []byte
+	if err := admin.Get(ctx, "/metrics", &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`lanyard_cluster_forwarded_requests_total{outcome="ok",reason="workstation"} 1`,
+		`lanyard_cluster_forwarded_requests_total{outcome="ok",reason="elsewhere"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("B's /metrics lacks %s", want)
+		}
 	}
 }
 
@@ -353,6 +364,25 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 	}
 	if err := pc.VerifyPIN(ctx, "13572468"); err != nil {
 		t.Fatalf("VERIFY PIN through B's relay to A: %v", err)
+	}
+	conn.Close()
+
+	// Replace card (an operator) with a new AirCard, asked of B: the new
+	// card is made and issued at A, where the service is.
+	var rep apiv1.ReplaceCardResult
+	if _, err := clientOf(t, p.b.URL, p.adminToken).Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/replace", apiv1.ReplaceCardInput{Reason: "damaged", WorkstationID: ws, AirCard: true, UserPIN: "24681357"}, &rep); err != nil {
+		t.Fatalf("replacing the AirCard through B: %v", err)
+	}
+	// (An operator's replacement may wait for a second person: pending.)
+	if rep.Card == nil || rep.Card.State != lanyard.CardIssued && rep.Card.State != lanyard.CardPending || rep.Card.Serial == cc.Serial {
+		t.Fatalf("the replacement: %s %s (old %s), %+v", rep.Card.State, rep.Card.Serial, cc.Serial, rep.Card.Card)
+	}
+	var cards []apiv1.CardView
+	if err := alice.Get(ctx, "/api/v1/cards", &cards); err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != 2 {
+		t.Errorf("alice has %d cards after the replacement, want 2 (no AirCard made twice)", len(cards))
 	}
 }
 

@@ -68,6 +68,9 @@ func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // next request shakes hands, and presents its card, anew.
 func closeForFreshHandshake(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
+	// A forwarding replica closes its client's connection instead
+	// (forward.go): the peer link's HTTP/2 carries no Connection header.
+	w.Header().Set(headerFreshHandshake, "1")
 }
 
 // cardConnection is the chain r's TLS connection presented if it may

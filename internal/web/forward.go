@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lanyard-cms/lanyard/internal/agenthub"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -28,6 +29,8 @@ import (
 // Cluster is the replica's cluster (internal/cluster); nil in a single
 // server.
 type Cluster interface {
+	// ID is this replica's.
+	ID() string
 	// Locate returns the live replica other than this one that holds
 	// workstation id's agent connection, or "" (here, or nowhere).
 	Locate(ctx context.Context, id int64) (string, error)
@@ -48,6 +51,10 @@ const (
 	headerClientAddr   = "Lanyard-Client-Addr"
 	headerClientChain  = "Lanyard-Client-Certificates"
 	headerChainRefused = "Lanyard-Client-Certificates-Refused"
+	// headerFreshHandshake, in a forwarded request's answer, asks the
+	// forwarding replica to close its client's connection, so the retry
+	// asks the card afresh (closeForFreshHandshake).
+	headerFreshHandshake = "Lanyard-Fresh-Handshake"
 )
 
 var forwardingHeaders = []string{headerForwardedBy, headerClientAddr, headerClientChain, headerChainRefused}
@@ -149,9 +156,13 @@ func cardBody(r *http.Request) ([]byte, int64, error) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	var named struct {
 		WorkstationID int64 `json:"workstation_id"`
+		// A replacement AirCard is made and issued at an AirCard
+		// service: the workstation it is bound to does not say where
+		// (the card workflows answer ElsewhereError for the service).
+		AirCard bool `json:"aircard"`
 	}
 	var id int64
-	if len(body) > 0 && json.Unmarshal(body, &named) == nil {
+	if len(body) > 0 && json.Unmarshal(body, &named) == nil && !named.AirCard {
 		id = named.WorkstationID
 	}
 	if id == 0 {
@@ -181,7 +192,7 @@ func (s *Server) forwardCard(c *call) (body []byte, done bool) {
 	if replica == "" {
 		return body, false
 	}
-	s.forward(c, replica, body)
+	s.forward(c, replica, body, "workstation")
 	return body, true
 }
 
@@ -199,8 +210,17 @@ func (s *Server) forwardElsewhere(c *call, body []byte, err error) bool {
 		writeError(c.w, c.r, s.log, lanyard.Errorf(lanyard.EUnavailable, "the workstation's agent moved to another server of the cluster; try again"))
 		return true
 	}
-	s.forward(c, ee.Replica, body)
+	s.forward(c, ee.Replica, body, "elsewhere")
 	return true
+}
+
+// agentMoved adds Retry-After to the answer of a card request whose
+// agent went away during it (in a cluster it reconnects to another
+// replica within seconds, and the operation is resumable).
+func agentMoved(w http.ResponseWriter, err error) {
+	if errors.Is(err, agenthub.ErrAgentGone) || errors.Is(err, agenthub.ErrOffline) {
+		w.Header().Set("Retry-After", "1")
+	}
 }
 
 // hopByHop are the headers of one connection (RFC 9110 7.6.1), not to be
@@ -209,15 +229,16 @@ var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Te", "T
 
 // forward sends the request, with body, to replica and copies its answer
 // to the client.
-func (s *Server) forward(c *call, replica string, body []byte) {
+func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	r := c.r
 	out := r.Clone(r.Context())
 	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
+	out.ContentLength, out.TransferEncoding = int64(len(body)), nil
 	out.Host = r.Host // the origin check (Sec-Fetch-Site, Origin) compares with the host the client called
 	for _, h := range hopByHop {
 		out.Header.Del(h)
 	}
+	out.Header.Del("Expect") // the body is read already
 	out.Header.Set(headerClientAddr, s.clientAddr(r))
 	if chain, refused := s.cardConnection(r); len(chain) > 0 || refused != "" {
 		parts := make([]string, len(chain))
@@ -231,13 +252,20 @@ func (s *Server) forward(c *call, replica string, body []byte) {
 	}
 	resp, err := s.cluster.Forward(r.Context(), replica, out)
 	if err != nil {
+		s.metrics.forwarded.WithLabelValues(reason, "failed").Inc()
 		c.w.Header().Set("Retry-After", "1")
 		writeError(c.w, r, s.log, err)
 		return
 	}
 	defer resp.Body.Close()
+	s.metrics.forwarded.WithLabelValues(reason, "ok").Inc()
 	for _, h := range hopByHop {
 		resp.Header.Del(h)
+	}
+	if resp.Header.Get(headerFreshHandshake) != "" {
+		resp.Header.Del(headerFreshHandshake)
+		closeForFreshHandshake(c.w)
+		c.w.Header().Del(headerFreshHandshake)
 	}
 	for k, vs := range resp.Header {
 		c.w.Header()[k] = vs

@@ -79,6 +79,7 @@ type fakeCluster struct {
 	forwards []string
 }
 
+func (f *fakeCluster) ID() string                                    { return "self" }
 func (f *fakeCluster) Locate(context.Context, int64) (string, error) { return f.located, nil }
 func (f *fakeCluster) States(context.Context, []int64) map[int64]lanyard.WorkstationState {
 	return nil
@@ -128,6 +129,7 @@ func TestCardBodyWorkstation(t *testing.T) {
 		{`not json`, "", 0},
 		{`{"workstation_id": -5}`, "", 0},
 		{`{"workstation_id": "12"}`, "", 0},
+		{`{"workstation_id": 12, "aircard": true}`, "", 0},
 		{``, "", 0},
 	} {
 		r := httptest.NewRequest("POST", "/api/v1/issue?"+tc.query, strings.NewReader(tc.body))

@@ -17,7 +17,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	issued   prometheus.Counter
-	handler  http.Handler
+	// forwarded counts card requests sent to another replica of the
+	// cluster (forward.go), by why: the request named the workstation,
+	// or the card workflow found the card elsewhere.
+	forwarded *prometheus.CounterVec
+	handler   http.Handler
 }
 
 func newMetrics() *metrics {
@@ -32,7 +36,10 @@ func newMetrics() *metrics {
 	m.issued = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "lanyard_certificates_issued_total", Help: "Certificates issued through the API.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.issued,
+	m.forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lanyard_cluster_forwarded_requests_total", Help: "Card requests forwarded to the replica holding the workstation's agent, by reason (workstation, elsewhere) and outcome (ok, failed).",
+	}, []string{"reason", "outcome"})
+	m.reg.MustRegister(m.requests, m.duration, m.issued, m.forwarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

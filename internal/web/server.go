@@ -265,8 +265,11 @@ func (s *Server) handler(rt *route) http.Handler {
 			}
 		}
 		out, err := rt.h(c)
-		if err != nil && rt.card && s.forwardElsewhere(c, body, err) {
-			return
+		if err != nil && rt.card && s.cluster != nil {
+			if s.forwardElsewhere(c, body, err) {
+				return
+			}
+			agentMoved(w, err)
 		}
 		if err != nil {
 			if c.p != nil && c.p.ClientCertificatesRefused != "" && lanyard.IsCode(err, lanyard.EStepUpFailed) {

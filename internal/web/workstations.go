@@ -148,10 +148,13 @@ func (s *Server) workstationViewWith(ctx context.Context, w *lanyard.Workstation
 			if readers {
 				v.Readers = st.Readers
 			}
+			if s.cluster != nil && st.Online {
+				v.Replica = s.cluster.ID()
+			}
 		}
 	}
 	if st, ok := remote[w.ID]; ok && !v.Online {
-		v.Online, v.ReaderCount = st.Online, st.ReaderCount
+		v.Online, v.ReaderCount, v.Replica = st.Online, st.ReaderCount, st.Replica
 		if readers && st.Readers != nil {
 			v.Readers = st.Readers
 		}

@@ -111,6 +111,9 @@ func (s *Cards) elsewhere(t CardTarget, find func() (CardTarget, error)) error {
 		return nil
 	}
 	if t.Reader == "" {
+		if find == nil {
+			return nil
+		}
 		found, err := find()
 		if err != nil {
 			return nil

@@ -122,6 +122,13 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	if err != nil {
 		return nil, err
 	}
+	// In a cluster, the new card's session is made where its agent is
+	// connected: a request arriving elsewhere goes there before the
+	// step-up spends a code or an AirCard is made (docs/architecture.md,
+	// "Cluster").
+	if err := s.replaceHere(in); err != nil {
+		return nil, err
+	}
 	if rs.grant, err = s.checkHistoryAuthority(ctx, p, owner, in.Recovery); err != nil {
 		return nil, err
 	}
@@ -158,6 +165,19 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 		out.Replacement = out.Card.Replaces.CardReplacement
 	}
 	return out, nil
+}
+
+// replaceHere answers *lanyard.ElsewhereError when the new card is
+// reached through another replica of the cluster: the card in the named
+// reader, or for a new AirCard the AirCard service it would be made at.
+func (s *Cards) replaceHere(in ReplaceCardInput) error {
+	if !in.AirCard {
+		return s.elsewhere(in.CardTarget, nil)
+	}
+	if host, ok := airCardService(s.cardAccess()); ok && host.Replica != "" {
+		return &lanyard.ElsewhereError{WorkstationID: host.ID, Replica: host.Replica}
+	}
+	return nil
 }
 
 // viewsOf reads the cards ids as p sees them now, with their allowed

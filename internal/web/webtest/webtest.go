@@ -94,7 +94,8 @@ type Options struct {
 	// with a peer listener on loopback, card requests forwarded to the
 	// replica holding the workstation (internal/cluster).
 	Replica bool
-	// ReplicaHeartbeat is the replica's heartbeat (default 200 ms).
+	// ReplicaHeartbeat is the replica's heartbeat (default 1 s: a loaded
+	// test machine must not miss five).
 	ReplicaHeartbeat time.Duration
 }
 
@@ -114,7 +115,7 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 	var cl *cluster.Cluster
 	if opts.Replica {
 		if opts.ReplicaHeartbeat <= 0 {
-			opts.ReplicaHeartbeat = 200 * time.Millisecond
+			opts.ReplicaHeartbeat = time.Second
 		}
 		var err error
 		if cl, err = cluster.New(cluster.Config{Store: st, Heartbeat: opts.ReplicaHeartbeat}); err != nil {

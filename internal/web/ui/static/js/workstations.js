@@ -21,7 +21,8 @@ export function workstationTable(list, emptyText, withOwner, status, reload) {
     { label: 'Name', cell: (w) => w.name || `#${w.id}` },
     withOwner ? { label: 'Owner', cell: (w) => w.owner || (w.owner_id ? `#${w.owner_id}` : '—') } : null,
     { label: 'Status', cell: (w) => badge(w.status) },
-    { label: 'Agent', cell: (w) => (w.online ? 'Connected' : 'Not connected') },
+    // In a cluster the console also names the server holding the agent.
+    { label: 'Agent', cell: (w) => (!w.online ? 'Not connected' : withOwner && w.replica ? `Connected (server ${w.replica})` : 'Connected') },
     { label: 'Readers', cell: readers },
     { label: 'TPM', cell: (w) => (w.tpm ? 'Yes' : 'No') },
     { label: 'Agent version', cell: (w) => w.agent_version || '—' },
