@@ -148,4 +148,7 @@ type CardContentStore interface {
 	// Extra, RunAt) and releases its lease; EConflict when holder no
 	// longer holds it.
 	FinishJob(r *JobRun) error
+	// ListJobRuns lists every job's lease row by name (the operators'
+	// view of which replica runs what).
+	ListJobRuns() ([]*JobRun, error)
 }

@@ -77,6 +77,44 @@ type ReplicaStore interface {
 	// now, by workstation ID; a route of an expired replica reads as none
 	// (the workstation is offline).
 	LiveAgentRoutes(f AgentRouteFilter, now time.Time) ([]*AgentRoute, error)
+	// ListReplicas lists every registered replica, live or expired (not
+	// yet purged), oldest start first: the operators' view of the
+	// cluster (GET /api/v1/replicas).
+	ListReplicas() ([]*Replica, error)
+	// AgentRouteCounts counts the agent routes each replica holds, by
+	// the agents' role (workstation, AirCard service), in one statement;
+	// a replica that holds none is absent. Routes are counted whether
+	// their replica is live or not.
+	AgentRouteCounts() (map[string]map[WorkstationRole]int, error)
+}
+
+// ReplicaStatus is a replica as operators see it: its registration, whether
+// it still counts as live, whether it is the replica answering, and how
+// many agent connections it holds.
+type ReplicaStatus struct {
+	Replica
+	Live bool
+	Self bool
+	// Workstations and AirCardServices count the agent connections the
+	// replica holds (its agent routes; a single server: its hub's).
+	Workstations    int
+	AirCardServices int
+}
+
+// ClusterStatus is the operators' view of the cluster: every registered
+// replica and the cluster-wide jobs' lease rows. A single server (SQLite)
+// is a cluster of one.
+type ClusterStatus struct {
+	// Cluster says the replicas share a PostgreSQL database; false: a
+	// single server, which is the one replica listed.
+	Cluster  bool
+	Self     string // the ID of the replica answering
+	Replicas []ReplicaStatus
+	Jobs     []*JobRun
+	// JobReplicas maps a job's name to the ID of the registered replica
+	// whose process holds its lease row (running it, or the last to have
+	// run it), when its holder names one.
+	JobReplicas map[string]string
 }
 
 // ElsewhereError says that a workstation's agent is connected to another

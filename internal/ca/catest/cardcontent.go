@@ -29,3 +29,4 @@ func (*tx) ClaimJob(string, string, time.Time, time.Time) (*lanyard.JobRun, erro
 }
 func (*tx) RenewJob(string, string, time.Time) error { return notImplemented("RenewJob") }
 func (*tx) FinishJob(*lanyard.JobRun) error          { return notImplemented("FinishJob") }
+func (*tx) ListJobRuns() ([]*lanyard.JobRun, error)  { return nil, notImplemented("ListJobRuns") }

@@ -29,3 +29,7 @@ func (*tx) DeleteAgentRoute(int64, string, int64) (bool, error) {
 func (*tx) LiveAgentRoutes(lanyard.AgentRouteFilter, time.Time) ([]*lanyard.AgentRoute, error) {
 	return nil, notImplemented("LiveAgentRoutes")
 }
+func (*tx) ListReplicas() ([]*lanyard.Replica, error) { return nil, notImplemented("ListReplicas") }
+func (*tx) AgentRouteCounts() (map[string]map[lanyard.WorkstationRole]int, error) {
+	return nil, notImplemented("AgentRouteCounts")
+}

@@ -29,6 +29,7 @@ var (
 	qClaimJob       = prepared(`UPDATE job_runs SET holder = ?, lease_until = ? WHERE name = ? AND (lease_until < ? OR holder = ?)`)
 	qRenewJob       = prepared(`UPDATE job_runs SET lease_until = ? WHERE name = ? AND holder = ? AND lease_until <> 0`)
 	qJobByName      = prepared(`SELECT name, holder, lease_until, mark, extra, run_at FROM job_runs WHERE name = ?`)
+	qListJobs       = prepared(`SELECT name, holder, lease_until, mark, extra, run_at FROM job_runs ORDER BY name`)
 	qFinishJob      = prepared(`UPDATE job_runs SET mark = ?, extra = ?, run_at = ?, lease_until = 0 WHERE name = ? AND holder = ?`)
 	cardCertsStatus = `('` + string(lanyard.CertValid) + `', '` + string(lanyard.CertWritten) + `', '` + string(lanyard.CertExpired) + `')`
 )
@@ -202,13 +203,26 @@ func (t cardContentTx) ClaimJob(name, holder string, now, leaseUntil time.Time) 
 	} else if n == 0 {
 		return nil, lanyard.Errorf(lanyard.EConflict, "job %s runs elsewhere", name)
 	}
+	r, err := scanJobRun(t.row(qJobByName, name))
+	if err != nil {
+		return nil, t.readErr(err, nil)
+	}
+	return r, nil
+}
+
+func scanJobRun(row scanner) (*lanyard.JobRun, error) {
 	var r lanyard.JobRun
 	var lease, mark, runAt int64
-	if err := t.row(qJobByName, name).Scan(&r.Name, &r.Holder, &lease, &mark, &r.Extra, &runAt); err != nil {
-		return nil, t.readErr(err, nil)
+	if err := row.Scan(&r.Name, &r.Holder, &lease, &mark, &r.Extra, &runAt); err != nil {
+		return nil, err
 	}
 	r.LeaseUntil, r.Mark, r.RunAt = fromMicros(lease), fromMicros(mark), fromMicros(runAt)
 	return &r, nil
+}
+
+func (t cardContentTx) ListJobRuns() ([]*lanyard.JobRun, error) {
+	rows, err := t.rows(qListJobs)
+	return collect(t.txn, rows, err, scanJobRun)
 }
 
 func (t cardContentTx) RenewJob(name, holder string, leaseUntil time.Time) error {

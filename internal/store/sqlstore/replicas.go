@@ -26,6 +26,9 @@ var (
 	qPutAgentRoute       = prepared(`INSERT INTO agent_routes (workstation_id, replica_id, epoch, connected_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (workstation_id) DO UPDATE SET replica_id = excluded.replica_id, epoch = excluded.epoch, connected_at = excluded.connected_at
 		WHERE agent_routes.epoch < excluded.epoch`)
+	qListReplicas     = prepared(`SELECT ` + replicaCols + ` FROM replicas ORDER BY started_at, id`)
+	qAgentRouteCounts = prepared(`SELECT r.replica_id, w.role, COUNT(*) FROM agent_routes r
+		JOIN workstations w ON w.id = r.workstation_id GROUP BY r.replica_id, w.role`)
 	qDeleteAgentRoute = prepared(`DELETE FROM agent_routes WHERE workstation_id = ? AND replica_id = ? AND epoch = ?`)
 )
 
@@ -144,4 +147,34 @@ func (t replicasTx) LiveAgentRoutes(f lanyard.AgentRouteFilter, now time.Time) (
 		x.ConnectedAt = fromMicros(at)
 		return &x, nil
 	})
+}
+
+func (t replicasTx) ListReplicas() ([]*lanyard.Replica, error) {
+	rows, err := t.rows(qListReplicas)
+	return collect(t.txn, rows, err, scanReplica)
+}
+
+func (t replicasTx) AgentRouteCounts() (map[string]map[lanyard.WorkstationRole]int, error) {
+	rows, err := t.rows(qAgentRouteCounts)
+	if err != nil {
+		return nil, t.readErr(err, nil)
+	}
+	defer rows.Close()
+	out := map[string]map[lanyard.WorkstationRole]int{}
+	for rows.Next() {
+		var id string
+		var role lanyard.WorkstationRole
+		var n int
+		if err := rows.Scan(&id, &role, &n); err != nil {
+			return nil, t.readErr(err, nil)
+		}
+		if out[id] == nil {
+			out[id] = map[lanyard.WorkstationRole]int{}
+		}
+		out[id][role] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.readErr(err, nil)
+	}
+	return out, nil
 }

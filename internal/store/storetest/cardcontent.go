@@ -194,4 +194,17 @@ func testJobRuns(t *testing.T, s lanyard.Store) {
 	wantCode(t, "RenewJob of a job never claimed", s.Update(t.Context(), func(tx lanyard.Tx) error {
 		return tx.RenewJob("nothing", "c", at(time.Hour))
 	}), lanyard.EConflict)
+	// ListJobRuns: every row by name, as claimed and finished.
+	MustUpdate(t, s, func(tx lanyard.Tx) error {
+		_, err := tx.ClaimJob("crl_refresh", "d", at(20*time.Minute), at(21*time.Minute))
+		return err
+	})
+	MustView(t, s, func(tx lanyard.Tx) error {
+		jobs, err := tx.ListJobRuns()
+		equal(t, "ListJobRuns", jobs, []*lanyard.JobRun{
+			{Name: "crl_refresh", Holder: "d", LeaseUntil: stored(21 * time.Minute)},
+			{Name: "monitor", Holder: "c", LeaseUntil: stored(26 * time.Minute), Mark: stored(time.Minute), Extra: "v1", RunAt: stored(3 * time.Minute)},
+		})
+		return err
+	})
 }

@@ -63,6 +63,18 @@ func testReplicas(t *testing.T, s lanyard.Store) {
 	err = s.Update(t.Context(), func(tx lanyard.Tx) error { return tx.HeartbeatReplica("nope", now, now) })
 	wantCode(t, "HeartbeatReplica unknown", err, lanyard.ENotFound)
 
+	// ListReplicas: every row, expired ones too, oldest start first.
+	c := &lanyard.Replica{ID: "0000", PeerURL: "https://127.0.0.1:7003", StartedAt: now.Add(-time.Hour), HeartbeatAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Hour)}
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.PutReplica(c) })
+	MustView(t, s, func(tx lanyard.Tx) error {
+		all, err := tx.ListReplicas()
+		if err == nil && (len(all) != 3 || all[0].ID != "0000" || all[1].ID != "aaaa" || all[2].ID != "bbbb" || !all[2].ExpiresAt.Equal(now.Add(14*time.Second))) {
+			t.Errorf("ListReplicas = %+v", all)
+		}
+		return err
+	})
+	MustUpdate(t, s, func(tx lanyard.Tx) error { return tx.DeleteReplica("0000") })
+
 	// Purge: a expired long ago, b still live; a's routes go with it.
 	alice := MustCreateUser(t, s, "alice")
 	w := NewWorkstation("pc-1", "1111111111111111", alice.ID)
@@ -191,6 +203,15 @@ func testAgentRoutes(t *testing.T, s lanyard.Store) {
 	equal(t, "no IDs", routes(lanyard.AgentRouteFilter{IDs: []int64{}}, now), []int64(nil))
 	// Replica a expired: its route reads as offline.
 	equal(t, "after a expired", routes(lanyard.AgentRouteFilter{}, now.Add(15*time.Second)), []int64{w1.ID, air.ID})
+	// AgentRouteCounts: per replica and role, expired replicas' too.
+	MustView(t, s, func(tx lanyard.Tx) error {
+		n, err := tx.AgentRouteCounts()
+		equal(t, "AgentRouteCounts", n, map[string]map[lanyard.WorkstationRole]int{
+			"a": {lanyard.RoleWorkstation: 1},
+			"b": {lanyard.RoleWorkstation: 1, lanyard.RoleAirCardService: 1},
+		})
+		return err
+	})
 
 	MustUpdate(t, s, func(tx lanyard.Tx) (err error) { deleted, err = tx.DeleteAgentRoute(w1.ID, "b", r2.Epoch); return })
 	if !deleted {
