@@ -37,8 +37,8 @@ const (
 // once per period across the replicas that share the database (its lease
 // row, internal/jobs), and this replica's own check of the bootstrap
 // token file. A job that fails is tried again at the next look.
-func background(ctx context.Context, st lanyard.Store, svc *service.Service, bootstrap *bootstrapTokenFile, log *slog.Logger) {
-	runner, err := jobs.New(jobs.Config{Store: st, Now: time.Now, Log: log})
+func background(ctx context.Context, st lanyard.Store, svc *service.Service, bootstrap *bootstrapTokenFile, holder string, log *slog.Logger) {
+	runner, err := jobs.New(jobs.Config{Store: st, Now: time.Now, Log: log, Holder: holder})
 	if err != nil {
 		log.Error("the periodic jobs cannot run", "err", err)
 		return

@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/ca"
 	_ "github.com/lanyard-cms/lanyard/internal/ca/builtin" // registers the "builtin" CA kind
 	"github.com/lanyard-cms/lanyard/internal/cluster"
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/notify"
 	"github.com/lanyard-cms/lanyard/internal/seal"
@@ -193,13 +194,18 @@ func serve(ctx context.Context, c serveConfig) error {
 	// workflows their card access: the service builds it in that order.
 	var hub *agenthub.Hub
 	var cl *cluster.Cluster
+	// The replica's ID, random per start, also names this process in the
+	// cluster-wide jobs' lease rows, so that the view of the cluster
+	// (GET /api/v1/replicas) says which replica runs each.
+	replicaID := cluster.NewID()
+	jobHolder := jobs.ReplicaHolder(replicaID)
 	if c.peerListen != "" {
-		if cl, err = cluster.New(cluster.Config{Store: st, Heartbeat: c.replicaHeartbeat, Now: time.Now, Log: log}); err != nil {
+		if cl, err = cluster.New(cluster.Config{Store: st, ID: replicaID, Heartbeat: c.replicaHeartbeat, Now: time.Now, Log: log}); err != nil {
 			return err
 		}
 	}
 	svc, err := service.New(service.Config{Store: st, Sealer: sealer, CAs: []ca.CA{authority}, Now: time.Now, Rand: rand.Reader, Log: log, BaseURL: c.baseURL,
-		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, DirectoryInterval: c.directorySync, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
+		Notifier: mailer, BootstrapTokenTTL: c.bootstrapTTL, KeyRecoveryTTL: c.keyRecoveryTTL, DirectoryInterval: c.directorySync, JobHolder: jobHolder, TokensRevoked: func() { bootstrap.check(context.WithoutCancel(ctx)) },
 		Agents: func(ws *workstations.Workstations) lanyard.CardAccess {
 			hub = agenthub.New(agenthub.Config{Workstations: ws, Log: log})
 			if cl != nil {
@@ -237,12 +243,21 @@ func serve(ctx context.Context, c serveConfig) error {
 	var mon *monitor.Monitor
 	var counts web.ContentCounts // a nil *Monitor would be a non-nil interface
 	if c.cardMonitor > 0 {
-		if mon, err = monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor}); err != nil {
+		if mon, err = monitor.New(monitor.Config{Store: st, Now: time.Now, Log: log, Notifier: mailer, Interval: c.cardMonitor, Holder: jobHolder}); err != nil {
 			return err
 		}
 		counts = mon
 	}
-	webSrv := web.New(web.Config{ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
+	// The view of the cluster: a replica reads the directory; a single
+	// server is a cluster of one.
+	var replicas web.ClusterStatus
+	single := &cluster.Single{Store: st, ID: replicaID, StartedAt: start, Agents: hub.Counts, Now: time.Now}
+	if cl != nil {
+		replicas = cl
+	} else {
+		replicas = single
+	}
+	webSrv := web.New(web.Config{Replicas: replicas, ContentCounts: counts, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI, Documents: svc.Documents,
 		Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, SSO: svc.SSO, Sessions: svc.Identity, Ready: st, Log: log, SecureCookies: secure, TrustedProxies: proxies, Version: version,
 		Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning, Cluster: webCluster(cl)})
 	srv := &http.Server{
@@ -252,7 +267,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go background(ctx, st, svc, bootstrap, log)
+	go background(ctx, st, svc, bootstrap, jobHolder, log)
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); mailer.Run(workerCtx) }()
@@ -303,6 +318,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		if agentSrv, agentURL, err = serveAgents(ctx, c, hub, log, errc); err != nil {
 			return err
 		}
+		single.SetAgentURL(cmpOr(c.agentURL, agentURL))
 		if cl != nil && c.agentURL == "" {
 			if err := cl.SetAgentURL(ctx, agentURL); err != nil {
 				return fmt.Errorf("registering the replica: %w", err)

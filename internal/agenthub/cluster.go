@@ -76,6 +76,21 @@ func (h *Hub) PushAllAirCards() { go h.pushAllAirCards() }
 // Connected reports whether workstation id's agent is connected here.
 func (h *Hub) Connected(id int64) bool { return h.live(id) != nil }
 
+// Counts counts the agents connected here: workstations and AirCard
+// services (the operators' view of the cluster, GET /api/v1/replicas).
+func (h *Hub) Counts() (workstations, airCardServices int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		if c.role == lanyard.RoleAirCardService {
+			airCardServices++
+		} else {
+			workstations++
+		}
+	}
+	return workstations, airCardServices
+}
+
 // UnblockAt runs the online unblock of workstation ws, which another
 // replica admitted, here, where its card is connected
 // (Cluster.Unblock).

@@ -78,6 +78,15 @@ func HolderName() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4))
 }
 
+// ReplicaHolder is HolderName with the replica's ID (random per process
+// start, internal/cluster) for its random part, so that the operators'
+// view of the cluster names the replica holding each lease
+// (cluster.HolderReplica).
+func ReplicaHolder(replicaID string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), replicaID)
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

@@ -84,6 +84,9 @@ type Config struct {
 	// DirectoryInterval is how often a directory source that sets no
 	// interval of its own is synced (0: directory.DefaultInterval).
 	DirectoryInterval time.Duration
+	// JobHolder names this process in the directory sync's lease rows
+	// (default jobs.HolderName(); lanyard serve: jobs.ReplicaHolder).
+	JobHolder string
 	// KeyRecoveryTTL is how long a request to recover someone else's
 	// archived key waits for its decision (0: archive.DefaultRecoveryTTL).
 	KeyRecoveryTTL time.Duration
@@ -163,7 +166,7 @@ func New(cfg Config) (*Service, error) {
 		reader = directory.LDAP{}
 	}
 	if s.Directory, err = directory.New(directory.Config{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now, Log: cfg.Log,
-		Reader: reader, Cards: leaverCards{s}, Interval: cfg.DirectoryInterval}); err != nil {
+		Reader: reader, Cards: leaverCards{s}, Interval: cfg.DirectoryInterval, Holder: cfg.JobHolder}); err != nil {
 		return nil, err
 	}
 	// A notifier that also sends account notices (internal/notify's

@@ -173,6 +173,7 @@ var authzRows = map[string]authzRow{
 	"GET /api/v1/settings/kra":         {roles: admins},
 	"POST /api/v1/settings/kra/rotate": {roles: admins},
 	// Directory sources: administrators only.
+	"GET /api/v1/replicas":                     {roles: readers},
 	"GET /api/v1/directory-sources":            {roles: admins},
 	"POST /api/v1/directory-sources":           {roles: admins, body: `{"name":"x","kind":"ad","url":"http://x","base_dn":"dc=x"}`},
 	"GET /api/v1/directory-sources/{id}":       {roles: admins, params: map[string]string{"id": "999999"}},

@@ -64,6 +64,9 @@ type Config struct {
 	// Cluster forwards card requests to the replica holding the
 	// workstation's agent (forward.go); nil: a single server.
 	Cluster Cluster
+	// Replicas is the operators' view of the cluster (replicas.go); nil:
+	// GET /api/v1/replicas answers unavailable.
+	Replicas ClusterStatus
 	// ContentCounts is the Card Monitor, whose last run's counts /metrics
 	// reports (lanyard_cards_content_status); nil (the monitor is off):
 	// no such gauge.
@@ -97,6 +100,7 @@ type Server struct {
 	sso          SSO
 	sessions     ExternalSessions
 	cluster      Cluster
+	replicas     ClusterStatus
 	now          func() time.Time
 }
 
@@ -126,7 +130,7 @@ func New(cfg Config) *Server {
 		log: cfg.Log, secure: cfg.SecureCookies, proxies: newProxies(cfg.TrustedProxies),
 		throttle: throttle, metrics: newMetrics(), mux: http.NewServeMux(), version: cfg.Version,
 		agents: cfg.Agents, notify: cfg.Notifications, prov: cfg.Provisioning, sso: cfg.SSO, sessions: cfg.Sessions,
-		cluster: cfg.Cluster, now: cfg.Now,
+		cluster: cfg.Cluster, replicas: cfg.Replicas, now: cfg.Now,
 	}
 	if cfg.Agents != nil {
 		s.metrics.reg.MustRegister(cfg.Agents.Collectors()...)
@@ -154,6 +158,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.recoverKeysRoutes()...)
 	s.routes = append(s.routes, s.scimRoutes()...)
 	s.routes = append(s.routes, s.directoryRoutes()...)
+	s.routes = append(s.routes, s.replicaRoutes()...)
 	for _, rt := range s.routes {
 		rt.card = cardRoutes[rt.method+" "+rt.path]
 		s.mux.Handle(rt.method+" "+rt.path, s.metrics.wrap(rt.path, s.handler(rt)))

@@ -157,10 +157,12 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		tb.Fatal(err)
 	}
 	var webCluster web.Cluster
+	single := &cluster.Single{Store: st, ID: cluster.NewID(), StartedAt: opts.Now(), Agents: hub.Counts, Now: opts.Now}
+	var replicas web.ClusterStatus = single
 	if cl != nil {
-		webCluster = cl
+		webCluster, replicas = cl, cl
 	}
-	srv := web.New(web.Config{Cluster: webCluster, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
+	srv := web.New(web.Config{Cluster: webCluster, Replicas: replicas, Identity: svc.Identity, Catalog: svc.Catalog, PKI: svc.PKI,
 		Documents: svc.Documents, Workstations: svc.Workstations, Cards: svc.Cards, Audit: svc.Audit, Archive: svc.Archive, Directory: svc.Directory, Ready: st, Agents: hub, Notifications: mailer, Provisioning: svc.Provisioning,
 		SSO: svc.SSO, Sessions: svc.Identity,
 		ContentCounts: mon, Now: opts.Now})
@@ -172,6 +174,12 @@ func StartWith(tb testing.TB, st lanyard.Store, opts Options) *Server {
 		peerURL, stopPeer = startPeerListener(tb, svc, cl, srv)
 	}
 	agentURL, stopAgents := startAgentListener(tb, hub)
+	single.SetAgentURL(agentURL)
+	if cl != nil {
+		if err := cl.SetAgentURL(context.Background(), agentURL); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	tb.Cleanup(func() { unfollow(); stopAgents(); stopPeer(); stopArrivals(); hs.Close() }) // before the stack's cleanup closes the service and st
 	return &Server{URL: base, AdminToken: tok, Service: svc, Store: st, Sealer: stack.Sealer, CA: stack.CA, Web: srv, AgentURL: agentURL, Hub: hub, Mailer: mailer, Monitor: mon,
 		Key: stack.Key, Cluster: cl, PeerURL: peerURL}
