@@ -88,6 +88,11 @@ func TestDemo(t *testing.T) {
 	if comps := c.must(0, "card", "computers", airID); !strings.Contains(comps, "demo-workstation") {
 		t.Fatalf("card computers:\n%s", comps)
 	}
+	// lanyard replicas: a single server is a cluster of one, holding the
+	// demo workstation's agent and the AirCard service; plain users may
+	// not look.
+	checkReplicasCLI(t, op, c)
+
 	// An operator's connection code for another computer; the demo sends
 	// no e-mail, so --mail says why the code was not sent, and the code is
 	// printed all the same.

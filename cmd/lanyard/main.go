@@ -57,6 +57,7 @@ func commands() []command {
 	cmds = append(cmds, agentCommands()...)
 	cmds = append(cmds, agentPINCommands()...)
 	cmds = append(cmds, aircardCommands()...)
+	cmds = append(cmds, replicaCommands()...)
 	return cmds
 }
 

@@ -320,6 +320,11 @@ export const notifications = {
 
 // Directory sources (administrators). bind_password is write-only: absent
 // keeps the stored one.
+// The cluster's replicas and the cluster-wide jobs' leases (readers).
+export const cluster = {
+  get: () => call('GET', '/replicas'),
+};
+
 export const directory = {
   list: () => call('GET', '/directory-sources').then(items),
   create: (s) => call('POST', '/directory-sources', s),
