@@ -73,7 +73,9 @@ type Cluster struct {
 	now       func() time.Time
 	log       *slog.Logger
 	client    *peerClient
-	air       *airSessions // AirCard sessions other replicas opened here
+	// forwardTimeout bounds Forward (forwardTimeout; tests shorten it).
+	forwardTimeout time.Duration
+	air            *airSessions // AirCard sessions other replicas opened here
 
 	hub     Hub // set with SetHub
 	started atomic.Bool
@@ -123,6 +125,7 @@ func New(cfg Config) (*Cluster, error) {
 	return &Cluster{
 		st: cfg.Store, id: cfg.ID, heartbeat: cfg.Heartbeat, now: cfg.Now, log: cfg.Log,
 		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle),
+		forwardTimeout: forwardTimeout,
 	}, nil
 }
 
