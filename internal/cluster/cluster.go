@@ -16,6 +16,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -77,12 +78,22 @@ type Cluster struct {
 	forwardTimeout time.Duration
 	air            *airSessions // AirCard sessions other replicas opened here
 
+	// certs are the peer certificates presented now; renew issues new
+	// ones (PeerTLS.Renew), pending holds a pair issued but not yet
+	// registered (both only touched by the heartbeat after Start).
+	certs   atomic.Pointer[certPair]
+	renew   func(ctx context.Context) (server, client *tls.Certificate, err error)
+	pending *certPair
+
 	hub     Hub // set with SetHub
 	started atomic.Bool
 
 	mu     sync.Mutex
 	routes map[int64]*ownRoute // the agent routes this replica holds
 	cache  replicaCache
+	// prev is each replica's certificate serials before their last
+	// renewal, as this replica saw the directory change.
+	prev map[string]serials
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -124,7 +135,7 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	return &Cluster{
 		st: cfg.Store, id: cfg.ID, heartbeat: cfg.Heartbeat, now: cfg.Now, log: cfg.Log,
-		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle),
+		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle), prev: map[string]serials{},
 		forwardTimeout: forwardTimeout,
 	}, nil
 }
@@ -152,8 +163,11 @@ func (c *Cluster) Start(ctx context.Context, m Membership) error {
 		return err
 	}
 	now := c.now()
+	c.useTLS(m.TLS)
+	c.renew = m.TLS.Renew
+	cur := c.certs.Load()
 	c.self = lanyard.Replica{ID: c.id, PeerURL: m.PeerURL, AgentURL: m.AgentURL, StartedAt: now,
-		ClientSerial: serialOf(m.TLS.Client.Leaf), ServerSerial: serialOf(m.TLS.Server.Leaf)}
+		ClientSerial: serialOf(cur.client.Leaf), ServerSerial: serialOf(cur.server.Leaf)}
 	c.client = newPeerClient(c, m.TLS)
 	if err := c.register(ctx, now); err != nil {
 		return err
@@ -236,6 +250,9 @@ func (c *Cluster) beat(ctx context.Context) {
 	for _, id := range redo {
 		c.writeRoute(bctx, id)
 	}
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	c.renewCerts(rctx, now)
 }
 
 func (c *Cluster) purge(ctx context.Context, now time.Time) {
@@ -383,9 +400,33 @@ func (c *Cluster) replicas(ctx context.Context, fresh bool) ([]*lanyard.Replica,
 		return nil, err
 	}
 	c.mu.Lock()
+	prev := map[string]serials{}
+	for _, r := range list {
+		p := c.prev[r.ID]
+		if i := slices.IndexFunc(c.cache.list, func(o *lanyard.Replica) bool { return o.ID == r.ID }); i >= 0 {
+			if o := c.cache.list[i]; o.ClientSerial != r.ClientSerial || o.ServerSerial != r.ServerSerial {
+				p = serials{client: o.ClientSerial, server: o.ServerSerial} // renewed since the last read
+			}
+		}
+		if p != (serials{}) {
+			prev[r.ID] = p
+		}
+	}
 	c.cache = replicaCache{at: now, list: list}
+	c.prev = prev
 	c.mu.Unlock()
 	return list, nil
+}
+
+// serials are a replica's certificate serials.
+type serials struct{ client, server string }
+
+// previous returns replica id's serials before its last renewal ("" if
+// none was seen).
+func (c *Cluster) previous(id string) serials {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.prev[id]
 }
 
 // replica returns live replica id.

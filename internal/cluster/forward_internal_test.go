@@ -31,7 +31,7 @@ func newTestCA(t *testing.T) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
 	if err != nil {
@@ -42,13 +42,17 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 func (ca *testCA) leaf(t *testing.T, usage x509.ExtKeyUsage, notAfter time.Time) *tls.Certificate {
+	return ca.leafFrom(t, usage, time.Now().Add(-time.Minute), notAfter)
+}
+
+func (ca *testCA) leafFrom(t *testing.T, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) *tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tpl := &x509.Certificate{SerialNumber: n, NotBefore: time.Now().Add(-time.Minute), NotAfter: notAfter,
+	tpl := &x509.Certificate{SerialNumber: n, NotBefore: notBefore, NotAfter: notAfter,
 		ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	der, err := x509.CreateCertificate(rand.Reader, tpl, ca.root, &key.PublicKey, ca.key)
 	if err != nil {

@@ -3,11 +3,13 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -58,24 +60,39 @@ const maxPeerBody = 64 << 20
 // peerClient makes calls to other replicas over mutual TLS.
 type peerClient struct {
 	c  *Cluster
-	hc *http.Client
+	tc *tls.Config
+	hc atomic.Pointer[http.Client]
 }
 
 func newPeerClient(c *Cluster, p *PeerTLS) *peerClient {
+	pc := &peerClient{c: c, tc: c.clientTLS(p)}
+	pc.hc.Store(pc.newHTTP())
+	return pc
+}
+
+func (pc *peerClient) newHTTP() *http.Client {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext:     dialer.DialContext,
-		TLSClientConfig: c.clientTLS(p), ForceAttemptHTTP2: true,
+		TLSClientConfig: pc.tc, ForceAttemptHTTP2: true,
 		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		// No call waits longer for its answer to begin than the longest
 		// (a forwarded card request); each call's context bounds it too.
 		ResponseHeaderTimeout: forwardTimeout,
 		HTTP2:                 &http.HTTP2Config{SendPingTimeout: pingAfter, PingTimeout: pingTimeout},
 	}
-	return &peerClient{c: c, hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func (pc *peerClient) close() { pc.hc.CloseIdleConnections() }
+// renewed starts a new connection pool once the client certificate was
+// renewed: new calls connect afresh and present the new certificate,
+// calls under way finish on their connections, which close when idle.
+func (pc *peerClient) renewed() {
+	old := pc.hc.Swap(pc.newHTTP())
+	old.CloseIdleConnections()
+}
+
+func (pc *peerClient) close() { pc.hc.Load().CloseIdleConnections() }
 
 // peerError is an error as a peer endpoint answers it.
 type peerError struct {
@@ -116,7 +133,7 @@ func (pc *peerClient) callWithin(ctx context.Context, timeout time.Duration, id,
 		return lanyard.Wrap(lanyard.EInternal, err, "a replica's peer URL is malformed")
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := pc.hc.Do(req)
+	resp, err := pc.hc.Load().Do(req)
 	if err != nil {
 		return lanyard.Wrap(lanyard.EUnavailable, err, "another server of the cluster did not answer; try again")
 	}
@@ -175,7 +192,7 @@ func (c *Cluster) Forward(ctx context.Context, id string, req *http.Request) (*h
 	out.URL = &u
 	out.RequestURI = ""
 	out.Header.Set(HeaderForwardedBy, c.id)
-	resp, err := c.client.hc.Do(out)
+	resp, err := c.client.hc.Load().Do(out)
 	if err != nil {
 		cancel()
 		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "the server of the cluster holding the workstation did not answer in time; try again")

@@ -18,6 +18,68 @@ import (
 type PeerTLS struct {
 	Server, Client *tls.Certificate
 	Root           *x509.Certificate
+	// Renew issues a new pair (workstations.ReplicaCertificates again);
+	// the heartbeat calls it once either certificate is past half its
+	// validity. Nil: never renewed.
+	Renew func(ctx context.Context) (server, client *tls.Certificate, err error)
+}
+
+// certPair is the certificates a replica presents now.
+type certPair struct{ server, client *tls.Certificate }
+
+// useTLS makes p's certificates the ones presented, unless some already
+// are (ServerTLS and Start both call it).
+func (c *Cluster) useTLS(p *PeerTLS) {
+	c.certs.CompareAndSwap(nil, &certPair{server: p.Server, client: p.Client})
+}
+
+// pastHalfLife reports whether cert is past half its validity at now
+// (renewed then, so a renewal failing for days still leaves time).
+func pastHalfLife(cert *x509.Certificate, now time.Time) bool {
+	return now.After(cert.NotBefore.Add(cert.NotAfter.Sub(cert.NotBefore) / 2))
+}
+
+// renewCerts renews the peer certificates once either is past half its
+// validity: the new serials are written to the replica directory first
+// (PutReplica), and only then presented, so that every replica finds
+// them when it next reads the directory; the previous client
+// certificate, still on connections made before, stays accepted until
+// it expires (replicaOfClient). A renewal whose registration failed is
+// registered again at the next heartbeat, not issued again.
+func (c *Cluster) renewCerts(ctx context.Context, now time.Time) {
+	if c.renew == nil {
+		return
+	}
+	next := c.pending
+	if next == nil {
+		cur := c.certs.Load()
+		if !pastHalfLife(cur.server.Leaf, now) && !pastHalfLife(cur.client.Leaf, now) {
+			return
+		}
+		server, client, err := c.renew(ctx)
+		if err != nil {
+			c.log.Warn("renewing the peer link's certificates failed; trying again at the next heartbeat", "err", err)
+			return
+		}
+		next = &certPair{server: server, client: client}
+		c.pending = next
+	}
+	c.mu.Lock()
+	oldClient, oldServer := c.self.ClientSerial, c.self.ServerSerial
+	c.self.ClientSerial, c.self.ServerSerial = serialOf(next.client.Leaf), serialOf(next.server.Leaf)
+	c.mu.Unlock()
+	if err := c.register(ctx, now); err != nil {
+		c.mu.Lock()
+		c.self.ClientSerial, c.self.ServerSerial = oldClient, oldServer
+		c.mu.Unlock()
+		c.log.Warn("registering the renewed peer certificates failed; trying again at the next heartbeat", "err", err)
+		return
+	}
+	c.pending = nil
+	c.certs.Store(next)
+	c.client.renewed()
+	c.log.Info("the peer link's certificates were renewed", "client_serial", serialOf(next.client.Leaf),
+		"server_serial", serialOf(next.server.Leaf), "until", next.server.Leaf.NotAfter)
 }
 
 func (p *PeerTLS) pool() *x509.CertPool {
@@ -35,12 +97,15 @@ func serialOf(c *x509.Certificate) string { return lanyard.SerialHex(c.SerialNum
 // The machine CA also certifies every paired workstation, so the chain
 // alone proves nothing: the serial must be in the replica directory.
 func (c *Cluster) ServerTLS(p *PeerTLS) *tls.Config {
+	c.useTLS(p)
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{*p.Server},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    p.pool(),
-		NextProtos:   []string{"h2", "http/1.1"},
+		MinVersion: tls.VersionTLS13,
+		// The certificate of the moment: renewed at half its life.
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.certs.Load().server, nil },
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      p.pool(),
+		NextProtos:     []string{"h2", "http/1.1"},
+		Time:           c.now,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("a replica's client certificate is required")
@@ -63,7 +128,13 @@ func (c *Cluster) replicaOfClient(ctx context.Context, cert *x509.Certificate) (
 			return nil, err
 		}
 		for _, r := range list {
-			if r.ClientSerial == serial && r.ID != "" {
+			if r.ID == "" {
+				continue
+			}
+			// The previous certificate of a replica that renewed its
+			// own, until it expires: connections made before still
+			// carry it.
+			if r.ClientSerial == serial || c.previous(r.ID).client == serial && c.now().Before(cert.NotAfter) {
 				return r, nil
 			}
 		}
@@ -77,9 +148,12 @@ func (c *Cluster) replicaOfClient(ctx context.Context, cert *x509.Certificate) (
 // only with the peer certificate of a live replica.
 func (c *Cluster) clientTLS(p *PeerTLS) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{*p.Client},
-		RootCAs:      p.pool(),
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return c.certs.Load().client, nil
+		},
+		RootCAs: p.pool(),
+		Time:    c.now,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("the peer presented no certificate")
@@ -93,7 +167,7 @@ func (c *Cluster) clientTLS(p *PeerTLS) *tls.Config {
 					return err
 				}
 				for _, r := range list {
-					if r.ServerSerial == serial {
+					if r.ServerSerial == serial || c.previous(r.ID).server == serial {
 						return nil
 					}
 				}
