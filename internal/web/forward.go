@@ -259,11 +259,17 @@ func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	}
 	defer resp.Body.Close()
 	s.metrics.forwarded.WithLabelValues(reason, "ok").Inc()
+	// The replica that ran the request closes the connection after a
+	// refused card step-up (closeForFreshHandshake), so that the retry
+	// asks the card in a new handshake: that is this replica's client's
+	// connection to close. Over HTTP/2 it says so in headerFreshHandshake
+	// (RFC 9113 8.2.2: no Connection header), over HTTP/1.1 in Connection.
+	fresh := resp.Header.Get(headerFreshHandshake) != "" || connectionClose(resp.Header)
+	resp.Header.Del(headerFreshHandshake)
 	for _, h := range hopByHop {
 		resp.Header.Del(h)
 	}
-	if resp.Header.Get(headerFreshHandshake) != "" {
-		resp.Header.Del(headerFreshHandshake)
+	if fresh {
 		closeForFreshHandshake(c.w)
 		c.w.Header().Del(headerFreshHandshake)
 	}
@@ -273,4 +279,18 @@ func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	c.w.WriteHeader(resp.StatusCode)
 	io.Copy(c.w, resp.Body)
 	c.wrote = true
+}
+
+// connectionClose reports whether h's Connection header has the close
+// option (RFC 9110 7.6.1: a comma-separated list of case-insensitive
+// tokens).
+func connectionClose(h http.Header) bool {
+	for _, v := range h.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "close") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -77,6 +77,7 @@ func TestForwardingHeadersTrustedOnlyForwarded(t *testing.T) {
 type fakeCluster struct {
 	located  string
 	forwards []string
+	header   http.Header // of the forwarded request's answer
 }
 
 func (f *fakeCluster) ID() string                                    { return "self" }
@@ -87,6 +88,9 @@ func (f *fakeCluster) States(context.Context, []int64) map[int64]lanyard.Worksta
 func (f *fakeCluster) Forward(_ context.Context, id string, r *http.Request) (*http.Response, error) {
 	f.forwards = append(f.forwards, id)
 	rec := httptest.NewRecorder()
+	for k, vs := range f.header {
+		rec.Header()[k] = vs
+	}
 	rec.WriteHeader(http.StatusCreated)
 	rec.WriteString(`{"forwarded":true}`)
 	return rec.Result(), nil
@@ -115,6 +119,35 @@ func TestForwardElsewhere(t *testing.T) {
 	// Other errors are the route's own.
 	if s.forwardElsewhere(&call{w: httptest.NewRecorder(), r: r, s: s}, nil, lanyard.Errorf(lanyard.EUnavailable, "offline")) {
 		t.Error("an ordinary error was forwarded")
+	}
+}
+
+// TestForwardClosesForFreshHandshake: when the replica that ran a
+// forwarded request asks for its connection to close (a refused card
+// step-up: the retry must make a new TLS handshake), this replica closes
+// its client's connection, whether the peer link said so in
+// Lanyard-Fresh-Handshake (HTTP/2) or in Connection (HTTP/1.1).
+func TestForwardClosesForFreshHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		close  bool
+	}{
+		{"http2", http.Header{"Lanyard-Fresh-Handshake": {"1"}}, true},
+		{"http1", http.Header{"Connection": {"keep-alive, Close"}}, true},
+		{"plain", http.Header{"Connection": {"keep-alive"}}, false},
+	} {
+		fc := &fakeCluster{header: tc.header}
+		s := New(Config{Cluster: fc})
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/api/v1/cards/1/pin-change", strings.NewReader(`{}`))
+		s.forward(&call{w: w, r: r, s: s}, "b", []byte(`{}`), "elsewhere")
+		if got := connectionClose(w.Header()); got != tc.close {
+			t.Errorf("%s: the client's answer closes the connection: %v, want %v (%v)", tc.name, got, tc.close, w.Header())
+		}
+		if w.Header().Get(headerFreshHandshake) != "" {
+			t.Errorf("%s: %s reached the client", tc.name, headerFreshHandshake)
+		}
 	}
 }
 
