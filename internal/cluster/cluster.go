@@ -88,9 +88,10 @@ type Cluster struct {
 	hub     Hub // set with SetHub
 	started atomic.Bool
 
-	mu     sync.Mutex
-	routes map[int64]*ownRoute // the agent routes this replica holds
-	cache  replicaCache
+	mu      sync.Mutex
+	routes  map[int64]*ownRoute // the agent routes this replica holds
+	cache   replicaCache
+	refused refusals // client certificates the peer listener refused lately
 	// prev is each replica's certificate serials before their last
 	// renewal, as this replica saw the directory change.
 	prev map[string]serials

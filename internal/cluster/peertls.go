@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -119,9 +120,15 @@ func (c *Cluster) ServerTLS(p *PeerTLS) *tls.Config {
 }
 
 // replicaOfClient returns the live replica whose client certificate cert
-// is.
+// is. A serial found in no fresh read of the directory is refused without
+// reading it again for a heartbeat (any workstation's certificate passes
+// the chain check, so each handshake must not cost a query), and the
+// refusals are logged at most once a minute, with how many there were.
 func (c *Cluster) replicaOfClient(ctx context.Context, cert *x509.Certificate) (*lanyard.Replica, error) {
 	serial := serialOf(cert)
+	if c.refusedRecently(serial) {
+		return nil, fmt.Errorf("certificate %s is not a live replica's client certificate", serial)
+	}
 	for _, fresh := range []bool{false, true} {
 		list, err := c.replicas(ctx, fresh)
 		if err != nil {
@@ -139,9 +146,56 @@ func (c *Cluster) replicaOfClient(ctx context.Context, cert *x509.Certificate) (
 			}
 		}
 	}
-	c.log.Warn("the peer listener refused a certificate that is no live replica's", "serial", serial, "subject", cert.Subject.String())
+	c.refuse(serial, cert)
 	return nil, fmt.Errorf("certificate %s is not a live replica's client certificate", serial)
 }
+
+// maxRefused bounds the refused serials remembered; past it they are
+// forgotten together (a flood of distinct certificates costs a query
+// each again, no memory).
+const maxRefused = 4096
+
+// refusals are the client certificates the peer listener refused lately.
+type refusals struct {
+	mu         sync.Mutex
+	at         map[string]time.Time // serial → when it was refused
+	lastWarn   time.Time
+	suppressed int
+}
+
+// refusedRecently reports whether serial was refused within the last
+// heartbeat.
+func (c *Cluster) refusedRecently(serial string) bool {
+	c.refused.mu.Lock()
+	defer c.refused.mu.Unlock()
+	at, ok := c.refused.at[serial]
+	return ok && c.now().Sub(at) < c.heartbeat
+}
+
+func (c *Cluster) refuse(serial string, cert *x509.Certificate) {
+	now := c.now()
+	c.refused.mu.Lock()
+	if c.refused.at == nil || len(c.refused.at) >= maxRefused {
+		c.refused.at = map[string]time.Time{}
+	}
+	c.refused.at[serial] = now
+	warn := c.refused.lastWarn.IsZero() || now.Sub(c.refused.lastWarn) >= refusalWarnEvery
+	suppressed := c.refused.suppressed
+	if warn {
+		c.refused.lastWarn, c.refused.suppressed = now, 0
+	} else {
+		c.refused.suppressed++
+	}
+	c.refused.mu.Unlock()
+	if warn {
+		c.log.Warn("the peer listener refused a certificate that is no live replica's", "serial", serial,
+			"subject", cert.Subject.String(), "refused_since_last_warning", suppressed)
+	}
+}
+
+// refusalWarnEvery is how often the peer listener logs refused
+// certificates at most.
+const refusalWarnEvery = time.Minute
 
 // clientTLS is the peer client's TLS configuration: the root pinned (no
 // system roots), the replica's client certificate, and a server accepted
