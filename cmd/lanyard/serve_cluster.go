@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,7 +59,16 @@ func joinCluster(ctx context.Context, c serveConfig, svc *service.Service, cl *c
 		return nil, fmt.Errorf("replica certificates: %w", err)
 	}
 	agentURL := c.agentURL // else set once the agent listener listens (SetAgentURL)
-	peer := &cluster.PeerTLS{Server: certs.Server, Client: certs.Client, Root: certs.Root}
+	peer := &cluster.PeerTLS{Server: certs.Server, Client: certs.Client, Root: certs.Root,
+		// At half their validity the heartbeat issues new ones
+		// (docs/architecture.md, "Cluster").
+		Renew: func(ctx context.Context) (*tls.Certificate, *tls.Certificate, error) {
+			certs, err := svc.Workstations.ReplicaCertificates(ctx, cl.ID(), hosts)
+			if err != nil {
+				return nil, nil, err
+			}
+			return certs.Server, certs.Client, nil
+		}}
 	srv := &http.Server{
 		Handler: cl.PeerHandler(webSrv.ForwardedHandler()), TLSConfig: cl.ServerTLS(peer),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 3 * time.Minute, IdleTimeout: 120 * time.Second,

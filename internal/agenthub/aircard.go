@@ -3,6 +3,7 @@ package agenthub
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -154,25 +155,60 @@ func (h *Hub) AirCardServices(serials []string) []lanyard.WorkstationState {
 // cards.
 func (h *Hub) reachableAirCards(ctx context.Context, list []agentproto.AirCard) ([]agentproto.AirCard, bool) {
 	services := h.airServices()
-	out := make([]agentproto.AirCard, 0, len(list))
+	missing := missingAirCards(services, list)
+	var remote *airElsewhere
+	if needElsewhere(services, list, missing) {
+		remote = h.airCardsElsewhere(ctx, missing)
+	}
+	return reachable(services, list, missing, remote)
+}
+
+// airElsewhere is what the AirCard services on other replicas host, of
+// the serials asked.
+type airElsewhere struct {
+	hosted   map[string]bool
+	services int
+}
+
+func (h *Hub) airCardsElsewhere(ctx context.Context, serials []string) *airElsewhere {
+	cl := h.clusterOf()
+	if cl == nil {
+		return nil
+	}
+	hosted, n := cl.AirCardsElsewhere(ctx, serials)
+	return &airElsewhere{hosted: hosted, services: n}
+}
+
+// missingAirCards are the serials of list no service here hosts.
+func missingAirCards(services []*agentConn, list []agentproto.AirCard) []string {
 	var missing []string
 	for _, a := range list {
 		if _, _, ok := lookupAirCard(services, a.Serial); !ok {
 			missing = append(missing, a.Serial)
 		}
 	}
-	var elsewhere map[string]bool
-	remoteServices := 0
-	if cl := h.clusterOf(); cl != nil && (len(missing) > 0 || len(list) == 0 && len(services) == 0) {
-		elsewhere, remoteServices = cl.AirCardsElsewhere(ctx, missing)
+	return missing
+}
+
+// needElsewhere reports whether the other replicas' services matter to a
+// workstation with list: some AirCard is not here, or it has none and
+// whether any service is online depends on them.
+func needElsewhere(services []*agentConn, list []agentproto.AirCard, missing []string) bool {
+	return len(missing) > 0 || len(list) == 0 && len(services) == 0
+}
+
+func reachable(services []*agentConn, list []agentproto.AirCard, missing []string, remote *airElsewhere) ([]agentproto.AirCard, bool) {
+	if remote == nil {
+		remote = &airElsewhere{}
 	}
+	out := make([]agentproto.AirCard, 0, len(list))
 	for _, a := range list {
-		if !slices.Contains(missing, a.Serial) || elsewhere[a.Serial] {
+		if !slices.Contains(missing, a.Serial) || remote.hosted[a.Serial] {
 			out = append(out, a)
 		}
 	}
 	if len(list) == 0 {
-		return out, len(services)+remoteServices > 0
+		return out, len(services)+remote.services > 0
 	}
 	return out, len(out) > 0
 }
@@ -187,6 +223,10 @@ func (h *Hub) AirCardsChanged(workstationIDs ...int64) {
 	}
 }
 
+// pushAllAirCards sends every workstation connected here its AirCard
+// list. What the other replicas' services host is asked once for all of
+// them (one directory read and one call per replica), not once per
+// workstation.
 func (h *Hub) pushAllAirCards() {
 	h.mu.Lock()
 	conns := make([]*agentConn, 0, len(h.conns))
@@ -196,10 +236,62 @@ func (h *Hub) pushAllAirCards() {
 		}
 	}
 	h.mu.Unlock()
-	for _, c := range conns {
-		h.pushAirCards(c)
+	if len(conns) == 0 {
+		return
+	}
+	services := h.airServices()
+	lists := make([][]agentproto.AirCard, len(conns))
+	missing := make([][]string, len(conns))
+	var all []string
+	need := false
+	for i, c := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
+		allowed, err := h.ws.AirCardsFor(ctx, c.id)
+		cancel()
+		if err != nil {
+			h.log.Warn("listing a workstation's AirCards failed", "workstation", c.id, "err", err)
+			conns[i] = nil
+			continue
+		}
+		lists[i] = wireAirCards(allowed)
+		missing[i] = missingAirCards(services, lists[i])
+		all = append(all, missing[i]...)
+		need = need || needElsewhere(services, lists[i], missing[i])
+	}
+	var remote *airElsewhere
+	if need {
+		ctx, cancel := context.WithTimeout(context.Background(), airTimeout)
+		defer cancel()
+		slices.Sort(all)
+		all = slices.Compact(all)
+		// In batches, so that a peer call stays far below its bound
+		// (cluster's maxPeerRequest) with many thousand AirCards.
+		for batch := range slices.Chunk(all, airBatch) {
+			r := h.airCardsElsewhere(ctx, batch)
+			if r == nil {
+				break
+			}
+			if remote == nil {
+				remote = &airElsewhere{hosted: map[string]bool{}}
+			}
+			maps.Copy(remote.hosted, r.hosted)
+			remote.services = max(remote.services, r.services)
+		}
+		if len(all) == 0 {
+			remote = h.airCardsElsewhere(ctx, nil)
+		}
+	}
+	for i, c := range conns {
+		if c != nil {
+			list, online := reachable(services, lists[i], missing[i], remote)
+			h.sendAirCards(c, list, online)
+		}
 	}
 }
+
+// airBatch is the most AirCard serials asked of the other replicas in
+// one call.
+const airBatch = 10_000
 
 // pushAirCards sends c its aircards message.
 func (h *Hub) pushAirCards(c *agentConn) {
@@ -211,7 +303,12 @@ func (h *Hub) pushAirCards(c *agentConn) {
 		return
 	}
 	list, online := h.reachableAirCards(ctx, wireAirCards(allowed))
-	// Sessions on AirCards the workstation lost end now.
+	h.sendAirCards(c, list, online)
+}
+
+// sendAirCards sends c its reachable AirCards, and ends its sessions on
+// AirCards no longer among them.
+func (h *Hub) sendAirCards(c *agentConn, list []agentproto.AirCard, online bool) {
 	var drop []*airSession
 	c.mu.Lock()
 	for id, a := range c.air {

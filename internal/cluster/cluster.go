@@ -16,6 +16,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -73,24 +74,46 @@ type Cluster struct {
 	now       func() time.Time
 	log       *slog.Logger
 	client    *peerClient
-	air       *airSessions // AirCard sessions other replicas opened here
+	// forwardTimeout bounds Forward (forwardTimeout; tests shorten it).
+	forwardTimeout time.Duration
+	air            *airSessions // AirCard sessions other replicas opened here
+
+	// certs are the peer certificates presented now; renew issues new
+	// ones (PeerTLS.Renew), pending holds a pair issued but not yet
+	// registered (both only touched by the heartbeat after Start).
+	certs   atomic.Pointer[certPair]
+	renew   func(ctx context.Context) (server, client *tls.Certificate, err error)
+	pending *certPair
 
 	hub     Hub // set with SetHub
 	started atomic.Bool
 
-	mu     sync.Mutex
-	routes map[int64]*ownRoute // the agent routes this replica holds
-	cache  replicaCache
+	mu      sync.Mutex
+	routes  map[int64]*ownRoute // the agent routes this replica holds
+	cache   replicaCache
+	refused refusals // client certificates the peer listener refused lately
+	// prev is each replica's certificate serials before their last
+	// renewal, as this replica saw the directory change.
+	prev map[string]serials
 
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-// ownRoute is the route of one connection here; epoch 0 while its write
-// failed (the heartbeat retries it).
+// ownRoute is the route of one connection here. Its epoch is drawn once,
+// by the connection's first write, and every later write of this
+// connection (a retry after a failure, a rewrite after a re-registration)
+// carries that same epoch: an epoch drawn later would outrank the route
+// of a newer connection that another replica wrote meanwhile, and a
+// release would then delete it. Writes of one route never run at once
+// (inflight), so no second epoch is ever drawn for one connection.
 type ownRoute struct {
-	epoch       int64
+	epoch       int64 // 0 until drawn
 	connectedAt time.Time
+	written     bool // the route is in the database (or a newer one replaced it)
+	inflight    bool // a write is running; others skip it
+	tried       bool // a write ran (the connection's first is at connect)
+	released    bool // the connection ended; a running write deletes what it wrote
 }
 
 // New returns the replica's membership; Start registers it. Until then
@@ -113,7 +136,8 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	return &Cluster{
 		st: cfg.Store, id: cfg.ID, heartbeat: cfg.Heartbeat, now: cfg.Now, log: cfg.Log,
-		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle),
+		self: lanyard.Replica{ID: cfg.ID}, routes: map[int64]*ownRoute{}, air: newAirSessions(airIdle), prev: map[string]serials{},
+		forwardTimeout: forwardTimeout,
 	}, nil
 }
 
@@ -140,8 +164,11 @@ func (c *Cluster) Start(ctx context.Context, m Membership) error {
 		return err
 	}
 	now := c.now()
+	c.useTLS(m.TLS)
+	c.renew = m.TLS.Renew
+	cur := c.certs.Load()
 	c.self = lanyard.Replica{ID: c.id, PeerURL: m.PeerURL, AgentURL: m.AgentURL, StartedAt: now,
-		ClientSerial: serialOf(m.TLS.Client.Leaf), ServerSerial: serialOf(m.TLS.Server.Leaf)}
+		ClientSerial: serialOf(cur.client.Leaf), ServerSerial: serialOf(cur.server.Leaf)}
 	c.client = newPeerClient(c, m.TLS)
 	if err := c.register(ctx, now); err != nil {
 		return err
@@ -216,7 +243,7 @@ func (c *Cluster) beat(ctx context.Context) {
 	c.mu.Lock()
 	var redo []int64
 	for id, r := range c.routes {
-		if r.epoch == 0 || rewrite {
+		if !r.written || rewrite {
 			redo = append(redo, id)
 		}
 	}
@@ -224,6 +251,9 @@ func (c *Cluster) beat(ctx context.Context) {
 	for _, id := range redo {
 		c.writeRoute(bctx, id)
 	}
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	c.renewCerts(rctx, now)
 }
 
 func (c *Cluster) purge(ctx context.Context, now time.Time) {
@@ -267,45 +297,85 @@ func (c *Cluster) AgentConnected(id int64) (release func()) {
 	c.writeRoute(ctx, id)
 	return func() {
 		c.mu.Lock()
-		epoch := mine.epoch
+		mine.released = true
 		if c.routes[id] == mine {
 			delete(c.routes, id)
 		}
+		epoch, inflight := mine.epoch, mine.inflight
 		c.mu.Unlock()
-		if epoch == 0 {
-			return
+		if inflight || epoch == 0 {
+			return // the running write deletes its route; or none was drawn, so none was written
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := c.st.Update(ctx, func(tx lanyard.Tx) error { _, err := tx.DeleteAgentRoute(id, c.id, epoch); return err })
-		if err != nil {
-			c.log.Warn("removing an agent route failed", "workstation", id, "err", err)
-		}
+		c.deleteRoute(id, epoch)
 	}
 }
 
-// writeRoute writes the route of workstation id's connection here: with
-// a new epoch the first time, with its own epoch again after a
-// re-registration.
+func (c *Cluster) deleteRoute(id, epoch int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.st.Update(ctx, func(tx lanyard.Tx) error { _, err := tx.DeleteAgentRoute(id, c.id, epoch); return err })
+	if err != nil {
+		c.log.Warn("removing an agent route failed", "workstation", id, "err", err)
+	}
+}
+
+// writeRoute writes the route of workstation id's connection here, with
+// the connection's epoch (drawn by this write if none was yet). A route
+// whose write is running is skipped. A connection whose epoch could not
+// even be drawn at first (the database did not answer) draws it on a
+// retry, but yields to a route another replica wrote for a connection
+// made after this one: that agent reconnected there, and this
+// connection is the stale one.
 func (c *Cluster) writeRoute(ctx context.Context, id int64) {
 	c.mu.Lock()
 	r := c.routes[id]
-	if r == nil {
+	if r == nil || r.inflight || r.released {
 		c.mu.Unlock()
 		return
 	}
+	r.inflight = true
 	rt := lanyard.AgentRoute{WorkstationID: id, ReplicaID: c.id, Epoch: r.epoch, ConnectedAt: r.connectedAt}
+	firstTry := !r.tried
+	r.tried = true
 	c.mu.Unlock()
-	err := c.st.Update(ctx, func(tx lanyard.Tx) error { _, err := tx.PutAgentRoute(&rt); return err })
-	if err != nil {
-		c.log.Warn("writing an agent route failed; retrying at the next heartbeat", "workstation", id, "err", err)
-		return
-	}
+	yielded := false
+	err := c.st.Update(ctx, func(tx lanyard.Tx) error {
+		if rt.Epoch == 0 && !firstTry {
+			rs, err := tx.LiveAgentRoutes(lanyard.AgentRouteFilter{IDs: []int64{id}}, c.now())
+			if err != nil {
+				return err
+			}
+			for _, o := range rs {
+				if o.ReplicaID != c.id && o.ConnectedAt.After(rt.ConnectedAt) {
+					yielded = true
+					return nil
+				}
+			}
+		}
+		_, err := tx.PutAgentRoute(&rt)
+		return err
+	})
 	c.mu.Lock()
-	if c.routes[id] == r && r.epoch == 0 {
+	r.inflight = false
+	if r.epoch == 0 && rt.Epoch != 0 {
+		// Drawn by this write, kept even if the write failed after the
+		// draw (a sequence is never rolled back): the retry reuses it.
 		r.epoch = rt.Epoch
 	}
+	if err == nil {
+		r.written = true
+	}
+	released, epoch := r.released, r.epoch
 	c.mu.Unlock()
+	switch {
+	case err != nil:
+		c.log.Warn("writing an agent route failed; retrying at the next heartbeat", "workstation", id, "err", err)
+	case yielded:
+		c.log.Info("an agent's later connection to another replica holds its route; this connection's route is not written", "workstation", id)
+	}
+	if released && epoch != 0 {
+		c.deleteRoute(id, epoch) // the connection ended during the write
+	}
 }
 
 // replicaCache holds the live replicas for a heartbeat, so that the peer
@@ -331,9 +401,33 @@ func (c *Cluster) replicas(ctx context.Context, fresh bool) ([]*lanyard.Replica,
 		return nil, err
 	}
 	c.mu.Lock()
+	prev := map[string]serials{}
+	for _, r := range list {
+		p := c.prev[r.ID]
+		if i := slices.IndexFunc(c.cache.list, func(o *lanyard.Replica) bool { return o.ID == r.ID }); i >= 0 {
+			if o := c.cache.list[i]; o.ClientSerial != r.ClientSerial || o.ServerSerial != r.ServerSerial {
+				p = serials{client: o.ClientSerial, server: o.ServerSerial} // renewed since the last read
+			}
+		}
+		if p != (serials{}) {
+			prev[r.ID] = p
+		}
+	}
 	c.cache = replicaCache{at: now, list: list}
+	c.prev = prev
 	c.mu.Unlock()
 	return list, nil
+}
+
+// serials are a replica's certificate serials.
+type serials struct{ client, server string }
+
+// previous returns replica id's serials before its last renewal ("" if
+// none was seen).
+func (c *Cluster) previous(id string) serials {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.prev[id]
 }
 
 // replica returns live replica id.

@@ -330,6 +330,10 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 	if cc.WorkstationID != svcID || cc.Kind != lanyard.KindAirCard {
 		t.Fatalf("created %+v, want an AirCard at service %d", cc, svcID)
 	}
+	// Made once, at A's service: no AirCard left behind by B.
+	if got := host.Serials(); len(got) != 1 || got[0] != cc.Serial {
+		t.Fatalf("the AirCard service holds %v, want only %s", got, cc.Serial)
+	}
 	var res apiv1.IssueCardResult
 	if _, err := alice.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: apiv1.CardTarget{WorkstationID: cc.WorkstationID, Reader: cc.Reader}, UserPIN: "13572468"}, &res); err != nil {
 		t.Fatalf("issuing the AirCard through B: %v", err)
@@ -383,6 +387,9 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 	}
 	if len(cards) != 2 {
 		t.Errorf("alice has %d cards after the replacement, want 2 (no AirCard made twice)", len(cards))
+	}
+	if got := host.Serials(); len(got) != 2 {
+		t.Errorf("the AirCard service holds %v after the replacement, want the old card and the new one", got)
 	}
 }
 

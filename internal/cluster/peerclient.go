@@ -3,10 +3,13 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -30,6 +33,26 @@ const callTimeout = 10 * time.Second
 // longCallTimeout bounds a peer call carrying a request to an agent.
 const longCallTimeout = 2 * time.Minute
 
+// forwardTimeout bounds a forwarded card request, from its sending to
+// the end of its answer: the longest card workflow at the replica
+// holding the agent includes an agent request of longCallTimeout (a TPM
+// key, a new virtual card) besides its APDUs; the peer listener's own
+// write timeout (3 min, cmd/lanyard) is longer still.
+const forwardTimeout = longCallTimeout + 30*time.Second
+
+// dialTimeout bounds the TCP connection to a peer; a live replica
+// answers at once.
+const dialTimeout = 5 * time.Second
+
+// A peer connection silent for pingAfter is checked with an HTTP/2 PING
+// (RFC 9113, 6.7) and dropped unless the peer answers within
+// pingTimeout: a replica whose host vanished must not hold the calls
+// multiplexed on its connection until the kernel gives up on it.
+const (
+	pingAfter   = 15 * time.Second
+	pingTimeout = 5 * time.Second
+)
+
 // maxPeerBody bounds a peer call's answer (a state list of thousands of
 // AirCards is the largest).
 const maxPeerBody = 64 << 20
@@ -37,18 +60,39 @@ const maxPeerBody = 64 << 20
 // peerClient makes calls to other replicas over mutual TLS.
 type peerClient struct {
 	c  *Cluster
-	hc *http.Client
+	tc *tls.Config
+	hc atomic.Pointer[http.Client]
 }
 
 func newPeerClient(c *Cluster, p *PeerTLS) *peerClient {
-	tr := &http.Transport{
-		TLSClientConfig: c.clientTLS(p), ForceAttemptHTTP2: true,
-		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
-	}
-	return &peerClient{c: c, hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	pc := &peerClient{c: c, tc: c.clientTLS(p)}
+	pc.hc.Store(pc.newHTTP())
+	return pc
 }
 
-func (pc *peerClient) close() { pc.hc.CloseIdleConnections() }
+func (pc *peerClient) newHTTP() *http.Client {
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:     dialer.DialContext,
+		TLSClientConfig: pc.tc, ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		// No call waits longer for its answer to begin than the longest
+		// (a forwarded card request); each call's context bounds it too.
+		ResponseHeaderTimeout: forwardTimeout,
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: pingAfter, PingTimeout: pingTimeout},
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// renewed starts a new connection pool once the client certificate was
+// renewed: new calls connect afresh and present the new certificate,
+// calls under way finish on their connections, which close when idle.
+func (pc *peerClient) renewed() {
+	old := pc.hc.Swap(pc.newHTTP())
+	old.CloseIdleConnections()
+}
+
+func (pc *peerClient) close() { pc.hc.Load().CloseIdleConnections() }
 
 // peerError is an error as a peer endpoint answers it.
 type peerError struct {
@@ -89,7 +133,7 @@ func (pc *peerClient) callWithin(ctx context.Context, timeout time.Duration, id,
 		return lanyard.Wrap(lanyard.EInternal, err, "a replica's peer URL is malformed")
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := pc.hc.Do(req)
+	resp, err := pc.hc.Load().Do(req)
 	if err != nil {
 		return lanyard.Wrap(lanyard.EUnavailable, err, "another server of the cluster did not answer; try again")
 	}
@@ -126,7 +170,9 @@ func (e *remoteError) Unwrap() error { return &e.e }
 
 // Forward sends req, a whole API request this replica received, to
 // replica id's peer listener and returns its answer (internal/web copies
-// it to the client). req's URL is the path and query only.
+// it to the client). req's URL is the path and query only. The exchange,
+// answer included, is bounded by forwardTimeout: a replica that accepted
+// the connection and then stalled answers EUnavailable, not never.
 func (c *Cluster) Forward(ctx context.Context, id string, req *http.Request) (*http.Response, error) {
 	if !c.started.Load() {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "this server has not joined its cluster yet; try again")
@@ -135,19 +181,34 @@ func (c *Cluster) Forward(ctx context.Context, id string, req *http.Request) (*h
 	if err != nil {
 		return nil, err
 	}
-	out := req.Clone(ctx)
-	u := *req.URL
 	base, err := parseBase(r.PeerURL)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.forwardTimeout)
+	out := req.Clone(ctx)
+	u := *req.URL
 	u.Scheme, u.Host = base.Scheme, base.Host
 	out.URL = &u
 	out.RequestURI = ""
 	out.Header.Set(HeaderForwardedBy, c.id)
-	resp, err := c.client.hc.Do(out)
+	resp, err := c.client.hc.Load().Do(out)
 	if err != nil {
-		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "the server of the cluster holding the workstation did not answer; try again")
+		cancel()
+		return nil, lanyard.Wrap(lanyard.EUnavailable, err, "the server of the cluster holding the workstation did not answer in time; try again")
 	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// cancelBody ends a forwarded request's context once its answer is read.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

@@ -61,7 +61,10 @@ func (p proxies) trusts(addr string) bool {
 func (s *Server) clientAddr(r *http.Request) string {
 	if forwarded(r) {
 		// Another replica forwarded the request over the peer link
-		// and judged its client's address (forward.go).
+		// and judged its client's address (forward.go); the connection
+		// is that replica's, and an X-Forwarded-For it carried is the
+		// client's own claim: neither counts. ForwardedHandler refuses
+		// a forwarded request without a valid address.
 		if a := forwardedClientAddr(r); a != "" {
 			return a
 		}
@@ -69,6 +72,9 @@ func (s *Server) clientAddr(r *http.Request) string {
 	peer := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
 	if peer == "" {
 		return r.RemoteAddr
+	}
+	if forwarded(r) {
+		return peer
 	}
 	if !s.proxies.trusts(peer) {
 		return peer

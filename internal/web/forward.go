@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -113,6 +114,12 @@ func (s *Server) ForwardedHandler() http.Handler {
 			writeError(w, r, s.log, lanyard.Errorf(lanyard.EInvalid, "a forwarded request must name its replica in %s", headerForwardedBy))
 			return
 		}
+		// The client's address is the forwarding replica's judgement,
+		// never this connection's nor an X-Forwarded-For (clientAddr).
+		if forwardedClientAddr(r) == "" {
+			writeError(w, r, s.log, lanyard.Errorf(lanyard.EInvalid, "a forwarded request must give its client's IP address in %s", headerClientAddr))
+			return
+		}
 		s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true)))
 	}))
 }
@@ -122,6 +129,16 @@ func forwardedClientAddr(r *http.Request) string {
 	a := strings.TrimSpace(r.Header.Get(headerClientAddr))
 	if net.ParseIP(a) == nil {
 		return ""
+	}
+	return a
+}
+
+// forwardableAddr is a client address as Lanyard-Client-Addr carries it:
+// an IP address without an IPv6 zone (a zone names an interface of this
+// host, meaningless at another and refused by net.ParseIP).
+func forwardableAddr(a string) string {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return ip.WithZone("").String()
 	}
 	return a
 }
@@ -239,7 +256,7 @@ func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 		out.Header.Del(h)
 	}
 	out.Header.Del("Expect") // the body is read already
-	out.Header.Set(headerClientAddr, s.clientAddr(r))
+	out.Header.Set(headerClientAddr, forwardableAddr(s.clientAddr(r)))
 	if chain, refused := s.cardConnection(r); len(chain) > 0 || refused != "" {
 		parts := make([]string, len(chain))
 		for i, cert := range chain {
@@ -259,11 +276,17 @@ func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	}
 	defer resp.Body.Close()
 	s.metrics.forwarded.WithLabelValues(reason, "ok").Inc()
+	// The replica that ran the request closes the connection after a
+	// refused card step-up (closeForFreshHandshake), so that the retry
+	// asks the card in a new handshake: that is this replica's client's
+	// connection to close. Over HTTP/2 it says so in headerFreshHandshake
+	// (RFC 9113 8.2.2: no Connection header), over HTTP/1.1 in Connection.
+	fresh := resp.Header.Get(headerFreshHandshake) != "" || connectionClose(resp.Header)
+	resp.Header.Del(headerFreshHandshake)
 	for _, h := range hopByHop {
 		resp.Header.Del(h)
 	}
-	if resp.Header.Get(headerFreshHandshake) != "" {
-		resp.Header.Del(headerFreshHandshake)
+	if fresh {
 		closeForFreshHandshake(c.w)
 		c.w.Header().Del(headerFreshHandshake)
 	}
@@ -273,4 +296,18 @@ func (s *Server) forward(c *call, replica string, body []byte, reason string) {
 	c.w.WriteHeader(resp.StatusCode)
 	io.Copy(c.w, resp.Body)
 	c.wrote = true
+}
+
+// connectionClose reports whether h's Connection header has the close
+// option (RFC 9110 7.6.1: a comma-separated list of case-insensitive
+// tokens).
+func connectionClose(h http.Header) bool {
+	for _, v := range h.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "close") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -77,6 +77,8 @@ func TestForwardingHeadersTrustedOnlyForwarded(t *testing.T) {
 type fakeCluster struct {
 	located  string
 	forwards []string
+	header   http.Header // of the forwarded request's answer
+	last     *http.Request
 }
 
 func (f *fakeCluster) ID() string                                    { return "self" }
@@ -86,7 +88,11 @@ func (f *fakeCluster) States(context.Context, []int64) map[int64]lanyard.Worksta
 }
 func (f *fakeCluster) Forward(_ context.Context, id string, r *http.Request) (*http.Response, error) {
 	f.forwards = append(f.forwards, id)
+	f.last = r
 	rec := httptest.NewRecorder()
+	for k, vs := range f.header {
+		rec.Header()[k] = vs
+	}
 	rec.WriteHeader(http.StatusCreated)
 	rec.WriteString(`{"forwarded":true}`)
 	return rec.Result(), nil
@@ -115,6 +121,69 @@ func TestForwardElsewhere(t *testing.T) {
 	// Other errors are the route's own.
 	if s.forwardElsewhere(&call{w: httptest.NewRecorder(), r: r, s: s}, nil, lanyard.Errorf(lanyard.EUnavailable, "offline")) {
 		t.Error("an ordinary error was forwarded")
+	}
+}
+
+// TestForwardClosesForFreshHandshake: when the replica that ran a
+// forwarded request asks for its connection to close (a refused card
+// step-up: the retry must make a new TLS handshake), this replica closes
+// its client's connection, whether the peer link said so in
+// Lanyard-Fresh-Handshake (HTTP/2) or in Connection (HTTP/1.1).
+func TestForwardClosesForFreshHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		close  bool
+	}{
+		{"http2", http.Header{"Lanyard-Fresh-Handshake": {"1"}}, true},
+		{"http1", http.Header{"Connection": {"keep-alive, Close"}}, true},
+		{"plain", http.Header{"Connection": {"keep-alive"}}, false},
+	} {
+		fc := &fakeCluster{header: tc.header}
+		s := New(Config{Cluster: fc})
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/api/v1/cards/1/pin-change", strings.NewReader(`{}`))
+		s.forward(&call{w: w, r: r, s: s}, "b", []byte(`{}`), "elsewhere")
+		if got := connectionClose(w.Header()); got != tc.close {
+			t.Errorf("%s: the client's answer closes the connection: %v, want %v (%v)", tc.name, got, tc.close, w.Header())
+		}
+		if w.Header().Get(headerFreshHandshake) != "" {
+			t.Errorf("%s: %s reached the client", tc.name, headerFreshHandshake)
+		}
+	}
+}
+
+// TestForwardedClientAddr: a forwarded request's client address is the
+// forwarding replica's Lanyard-Client-Addr alone: one that is no IP
+// address is refused, never replaced by the X-Forwarded-For the client
+// sent along. The forwarding replica sends an IPv6 address without its
+// zone.
+func TestForwardedClientAddr(t *testing.T) {
+	nets, err := ParseTrustedProxies("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{TrustedProxies: nets})
+	ran := false
+	s.mux.HandleFunc("GET /test-addr", func(w http.ResponseWriter, r *http.Request) { ran = true })
+	r := httptest.NewRequest("GET", "/test-addr", nil)
+	r.RemoteAddr = "127.0.0.1:4000" // a trusted proxy's address: the peer replica on one host
+	r.Header.Set(headerForwardedBy, "a")
+	r.Header.Set(headerClientAddr, "fe80::1%eth0")
+	r.Header.Set("X-Forwarded-For", "198.51.100.66")
+	w := httptest.NewRecorder()
+	s.ForwardedHandler().ServeHTTP(w, r)
+	if ran || w.Code != http.StatusBadRequest {
+		t.Errorf("forwarded with an unparsable client address: ran %v, status %d; want 400", ran, w.Code)
+	}
+
+	fc := &fakeCluster{}
+	s = New(Config{Cluster: fc})
+	r = httptest.NewRequest("POST", "/api/v1/cards/1/pin-change", strings.NewReader(`{}`))
+	r.RemoteAddr = "[fe80::1%eth0]:4000"
+	s.forward(&call{w: httptest.NewRecorder(), r: r, s: s}, "b", []byte(`{}`), "elsewhere")
+	if fc.last == nil || fc.last.Header.Get(headerClientAddr) != "fe80::1" {
+		t.Errorf("forwarded client address %q, want fe80::1", fc.last.Header.Get(headerClientAddr))
 	}
 }
 

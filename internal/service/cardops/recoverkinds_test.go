@@ -285,6 +285,27 @@ func TestAirCardReplacementRecoversEarlierKey(t *testing.T) {
 	}
 }
 
+// TestAirCardReplacementWithoutServiceKeepsStepUp: with no AirCard
+// service online, Replace card with a new AirCard is refused before the
+// step-up spends alice's code: once the service is back, the same code
+// still works.
+func TestAirCardReplacementWithoutServiceKeepsStepUp(t *testing.T) {
+	a := newArchiveEnv(t, nil)
+	_, firstID, _ := a.issueAirCard(t)
+	a.setPolicy(t, func(s *lanyard.PolicySettings) { s.Workflow.IssuedCardOps.TemporaryReplacement = true })
+	stepUp := a.stepUp(t)
+	in := cardops.ReplaceCardInput{Kind: lanyard.ReplaceTemporary, AirCard: true,
+		CardTarget: cardops.CardTarget{WorkstationID: 1}, UserPIN: "24681357", Recovery: stepUp}
+	a.access.Workstation(3).Offline = true
+	if _, err := a.svc.Cards.ReplaceCard(t.Context(), a.alice, firstID, in); !lanyard.IsCode(err, lanyard.EUnavailable) {
+		t.Fatalf("replacing with the AirCard service offline: %v, want unavailable", err)
+	}
+	a.access.Workstation(3).Offline = false
+	if _, err := a.svc.Cards.ReplaceCard(t.Context(), a.alice, firstID, in); err != nil {
+		t.Fatalf("replacing once the service is back, with the same step-up: %v", err)
+	}
+}
+
 // TestTPMCardRecoverOnlyUnimportableKeysRefused: alice's only earlier
 // archived key is an EC key (from her PIV card): her TPM virtual card
 // counts no recoverable key, and Recover keys onto card on it is refused

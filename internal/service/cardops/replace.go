@@ -126,7 +126,8 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	// connected: a request arriving elsewhere goes there before the
 	// step-up spends a code or an AirCard is made (docs/architecture.md,
 	// "Cluster").
-	if err := s.replaceHere(in); err != nil {
+	air, err := s.replaceHere(in)
+	if err != nil {
 		return nil, err
 	}
 	if rs.grant, err = s.checkHistoryAuthority(ctx, p, owner, in.Recovery); err != nil {
@@ -135,7 +136,9 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	target := in.CardTarget
 	target.User = owner.Login
 	if in.AirCard {
-		cc, err := s.CreateVirtualCard(ctx, p, CreateVirtualInput{WorkstationID: in.WorkstationID, Kind: lanyard.KindAirCard, User: owner.Login, Name: in.Name})
+		// At the service chosen above, not one chosen again: the
+		// request is at that service's replica.
+		cc, err := s.createVirtualCard(ctx, p, CreateVirtualInput{WorkstationID: in.WorkstationID, Kind: lanyard.KindAirCard, User: owner.Login, Name: in.Name}, air)
 		if err != nil {
 			return nil, err
 		}
@@ -169,15 +172,22 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 
 // replaceHere answers *lanyard.ElsewhereError when the new card is
 // reached through another replica of the cluster: the card in the named
-// reader, or for a new AirCard the AirCard service it would be made at.
-func (s *Cards) replaceHere(in ReplaceCardInput) error {
+// reader, or for a new AirCard the AirCard service it will be made at,
+// which it returns (chosen once: the AirCard is made there and nowhere
+// else). No AirCard service connected anywhere is refused here, before
+// a step-up code is spent.
+func (s *Cards) replaceHere(in ReplaceCardInput) (*lanyard.WorkstationState, error) {
 	if !in.AirCard {
-		return s.elsewhere(in.CardTarget, nil)
+		return nil, s.elsewhere(in.CardTarget, nil)
 	}
-	if host, ok := airCardService(s.cardAccess()); ok && host.Replica != "" {
-		return &lanyard.ElsewhereError{WorkstationID: host.ID, Replica: host.Replica}
+	host, ok := airCardService(s.cardAccess())
+	if !ok {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
 	}
-	return nil
+	if host.Replica != "" {
+		return nil, &lanyard.ElsewhereError{WorkstationID: host.ID, Replica: host.Replica}
+	}
+	return &host, nil
 }
 
 // viewsOf reads the cards ids as p sees them now, with their allowed

@@ -249,6 +249,13 @@ type CreateVirtualInput struct {
 // it for the user, in one transaction with its audit event. The card is
 // then issued like any other card in its reader.
 func (s *Cards) CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in CreateVirtualInput) (*ConnectedCard, error) {
+	return s.createVirtualCard(ctx, p, in, nil)
+}
+
+// createVirtualCard is CreateVirtualCard; a new AirCard is made at
+// service air if given (Replace card chose it), else at the one
+// airCardService chooses.
+func (s *Cards) createVirtualCard(ctx context.Context, p *lanyard.Principal, in CreateVirtualInput, air *lanyard.WorkstationState) (*ConnectedCard, error) {
 	ca := s.cardAccess()
 	if ca == nil {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
@@ -277,7 +284,9 @@ func (s *Cards) CreateVirtualCard(ctx context.Context, p *lanyard.Principal, in 
 	// A TPM card is made by the workstation's agent; an AirCard by the
 	// AirCard service, and bound to the workstation it was issued from.
 	host := ws
-	if in.Kind == lanyard.KindAirCard {
+	if in.Kind == lanyard.KindAirCard && air != nil {
+		host = *air
+	} else if in.Kind == lanyard.KindAirCard {
 		var ok bool
 		if host, ok = airCardService(ca); !ok {
 			return nil, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
