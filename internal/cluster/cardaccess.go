@@ -79,14 +79,22 @@ func (c *Cluster) gather(ctx context.Context, routes []*lanyard.AgentRoute, summ
 	for _, r := range routes {
 		byReplica[r.ReplicaID] = append(byReplica[r.ReplicaID], r.WorkstationID)
 	}
+	return fanOut(ctx, c, byReplica, pathStates, "its workstations' states", func(ids []int64) any { return statesIn{IDs: ids, Summary: summary} })
+}
+
+// fanOut asks every replica of targets at once for states (path, with
+// in's input for the replica's value in targets) and gathers them, each
+// marked with the replica that holds it. A replica that does not answer
+// is left out and logged: a list waits for no replica beyond ctx.
+func fanOut[T any](ctx context.Context, c *Cluster, targets map[string]T, path, what string, in func(T) any) []lanyard.WorkstationState {
 	var mu sync.Mutex
 	var out []lanyard.WorkstationState
 	var wg sync.WaitGroup
-	for id, ids := range byReplica {
+	for id, v := range targets {
 		wg.Go(func() {
 			var states []lanyard.WorkstationState
-			if err := c.client.call(ctx, id, pathStates, statesIn{IDs: ids, Summary: summary}, &states); err != nil {
-				c.log.Warn("a replica did not give its workstations' states", "replica", id, "err", err)
+			if err := c.client.call(ctx, id, path, in(v), &states); err != nil {
+				c.log.Warn("a replica did not give "+what, "replica", id, "err", err)
 				return
 			}
 			for i := range states {
@@ -160,25 +168,7 @@ func (c *Cluster) remoteAirServices(ctx context.Context, serials []string) ([]la
 	for _, r := range routes {
 		byReplica[r.ReplicaID] = true
 	}
-	var mu sync.Mutex
-	var remote []lanyard.WorkstationState
-	var wg sync.WaitGroup
-	for id := range byReplica {
-		wg.Go(func() {
-			var states []lanyard.WorkstationState
-			if err := c.client.call(ctx, id, pathAirServices, airServicesIn{Serials: serials}, &states); err != nil {
-				c.log.Warn("a replica did not list its AirCard services", "replica", id, "err", err)
-				return
-			}
-			for i := range states {
-				states[i].Replica = id
-			}
-			mu.Lock()
-			remote = append(remote, states...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	remote := fanOut(ctx, c, byReplica, pathAirServices, "its AirCard services", func(bool) any { return airServicesIn{Serials: serials} })
 	slices.SortFunc(remote, byID)
 	return remote, nil
 }
