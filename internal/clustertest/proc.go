@@ -166,7 +166,7 @@ func (p *Proc) WaitLineAfter(from int, re *regexp.Regexp, d time.Duration) []str
 	p.tb.Helper()
 	m, err := p.waitLine(from, re, d)
 	if err != nil {
-		p.tb.Fatalf("%s: %v\n%s", p.Name, err, p.Tail(40))
+		p.tb.Fatalf("%s: %v (its output follows at the end of the test)", p.Name, err)
 	}
 	return m
 }
