@@ -3,12 +3,16 @@ GO       ?= go
 FUZZTIME ?= 5s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run build test check unit integration try-it fuzz bench clean
+.PHONY: run build test check unit integration try-it fuzz bench cluster clean
 
 ## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
 run:
 	scripts/build-deps.sh
 	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080 --demo
+
+## cluster: two replicas on PostgreSQL with one master key and HAProxy in front (HTTP for the API and pages, TCP for agents); Ctrl-C stops it (docs/deployment.md)
+cluster:
+	GO=$(GO) scripts/cluster.sh
 
 build:
 	scripts/build-deps.sh
