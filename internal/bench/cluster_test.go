@@ -21,6 +21,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/card/emu"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd"
 	"github.com/lanyard-cms/lanyard/internal/card/vpcd/vpcdtest"
+	"github.com/lanyard-cms/lanyard/internal/client"
 	"github.com/lanyard-cms/lanyard/internal/clustertest"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/service/cardtest"
@@ -32,33 +33,67 @@ import (
 // reading pcscd (LANYARD_TEST_VPCD), the emulated card in this process
 // behind vpcd.
 
-// BenchmarkClusterCardIssue is one card issue (the Issue card operation
-// of BenchmarkCardIssue/pcscd: two keys, two certificates, PIN and PUK),
-// one card at a time, with the workstation agent connected to replica A
-// of two:
+// BenchmarkClusterCardIssue is card issue (the Issue card operation of
+// BenchmarkCardIssue/pcscd: two keys, two certificates, PIN and PUK), one
+// card at a time, with the workstation agent connected to replica A of
+// two. Each iteration issues two cards, one each way, in alternating
+// order, so that both see the same machine (other load drifts over a
+// run):
 //
 //   - direct: POST /api/v1/issue to replica A, which holds the agent;
 //   - forwarded: POST /api/v1/issue to replica B, which forwards the
 //     whole request to A over the peer link (the APDUs stay at A).
 //
-// Both run in the same process on the same cluster, direct first.
-// Reported per card: the wall time (ms/card), the emulator's own time
-// (card-ms/card), the time between the card's answer and the next command
-// it receives (apdu-gap-p50-ms, apdu-gap-p99-ms: the relay round trip
-// agent → replica → agent plus the server's work between two APDUs,
-// which forwarding must leave unchanged); forwarded adds the forwarding
-// overhead as a share of the server's time per card (fwd-overhead-%:
-// (forwarded − direct) / (direct − card time)).
+// Reported per card and way: the wall time (direct-ms/card,
+// forwarded-ms/card), the emulator's own time (card-ms/card), the time
+// between the card's answer and the next command it receives
+// (direct-/forwarded-apdu-gap-p50-ms and -p99-ms: the relay round trip
+// agent → replica → agent plus the server's work between two APDUs, which
+// forwarding must leave unchanged), and the forwarding overhead as a share
+// of the server's time per card (fwd-overhead-%: (forwarded − direct) /
+// (direct − card time)).
 func BenchmarkClusterCardIssue(b *testing.B) {
 	cb := newClusterIssueBench(b)
-	var direct issueFigures
-	b.Run("direct", func(b *testing.B) { direct = cb.run(b, cb.c.Replicas[0]) })
-	b.Run("forwarded", func(b *testing.B) {
-		f := cb.run(b, cb.c.Replicas[1])
-		if direct.msPerCard > 0 {
-			b.ReportMetric(100*(f.msPerCard-direct.msPerCard)/(direct.msPerCard-direct.cardMS), "fwd-overhead-%")
+	ways := []*issueWay{{name: "direct", via: cb.c.Replicas[0]}, {name: "forwarded", via: cb.c.Replicas[1]}}
+	for _, w := range ways {
+		w.user = w.via.Client(cb.token)
+	}
+	gaps := &gapCard{}
+	i := 0
+	for b.Loop() {
+		for k := range ways {
+			cb.issue(b, ways[(i+k)%2], gaps)
 		}
-	})
+		i++
+	}
+	n := float64(b.N)
+	var card time.Duration
+	for _, w := range ways {
+		b.ReportMetric(float64(w.wall)/n/1e6, w.name+"-ms/card")
+		b.ReportMetric(quantileMS(w.sortedGaps(), 0.5), w.name+"-apdu-gap-p50-ms")
+		b.ReportMetric(quantileMS(w.sortedGaps(), 0.99), w.name+"-apdu-gap-p99-ms")
+		card += w.card
+	}
+	cardMS := float64(card) / (2 * n) / 1e6
+	b.ReportMetric(cardMS, "card-ms/card")
+	direct, fwd := float64(ways[0].wall)/n/1e6, float64(ways[1].wall)/n/1e6
+	b.ReportMetric(100*(fwd-direct)/(direct-cardMS), "fwd-overhead-%")
+}
+
+// issueWay is one way of sending the issue and what it measured.
+type issueWay struct {
+	name string
+	via  *clustertest.Replica
+	user *client.Client
+	wall time.Duration
+	card time.Duration
+	gaps []time.Duration
+}
+
+func (w *issueWay) sortedGaps() []time.Duration {
+	g := slices.Clone(w.gaps)
+	slices.Sort(g)
+	return g
 }
 
 // clusterIssueBench is the cluster, the agent on A and the vpcd slot.
@@ -112,40 +147,28 @@ func newClusterIssueBench(b *testing.B) *clusterIssueBench {
 	return cb
 }
 
-// issueFigures are one sub-benchmark's results.
-type issueFigures struct{ msPerCard, cardMS float64 }
-
-// run issues b.N cards through replica via.
-func (cb *clusterIssueBench) run(b *testing.B, via *clustertest.Replica) issueFigures {
-	ctx := context.Background()
-	user := via.Client(cb.token)
+// issue issues one factory-fresh card through w; only the request is
+// timed (b's timer and w's own clock).
+func (cb *clusterIssueBench) issue(b *testing.B, w *issueWay, gaps *gapCard) {
+	b.StopTimer()
+	cb.insert(b, gaps)
+	gaps.reset()
 	in := issueRequest(cb.ws, cb.reader)
-	gaps := &gapCard{}
-	var card time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		cb.insert(b, gaps)
-		gaps.reset()
-		b.StartTimer()
+	b.StartTimer()
 
-		var res apiv1.IssueCardResult
-		_, err := user.Post(ctx, "/api/v1/issue", in, &res)
+	start := time.Now()
+	var res apiv1.IssueCardResult
+	_, err := w.user.Post(context.Background(), "/api/v1/issue", in, &res)
+	d := time.Since(start)
 
-		b.StopTimer()
-		if err != nil || res.State != "issued" {
-			b.Fatalf("issue through replica %s: %v (%+v)", clustertest.Name(via.Index), err, res)
-		}
-		card += gaps.busy()
-		b.StartTimer()
+	b.StopTimer()
+	if err != nil || res.State != "issued" {
+		b.Fatalf("issue through replica %s (%s): %v (%+v)", clustertest.Name(w.via.Index), w.name, err, res)
 	}
-	n := float64(b.N)
-	f := issueFigures{msPerCard: float64(b.Elapsed()) / n / 1e6, cardMS: float64(card) / n / 1e6}
-	b.ReportMetric(f.msPerCard, "ms/card")
-	b.ReportMetric(f.cardMS, "card-ms/card")
-	all := gaps.all()
-	b.ReportMetric(quantileMS(all, 0.5), "apdu-gap-p50-ms")
-	b.ReportMetric(quantileMS(all, 0.99), "apdu-gap-p99-ms")
-	return f
+	w.wall += d
+	w.card += gaps.busy()
+	w.gaps = append(w.gaps, gaps.take()...)
+	b.StartTimer()
 }
 
 // insert replaces the card in the vpcd slot with a factory-fresh one and
@@ -189,7 +212,6 @@ type gapCard struct {
 	card    *emu.Card
 	last    time.Time
 	gaps    []time.Duration
-	kept    []time.Duration
 	working time.Duration
 }
 
@@ -203,20 +225,18 @@ func (g *gapCard) reset() {
 	g.last, g.working, g.gaps = time.Time{}, 0, g.gaps[:0]
 }
 
+// busy is the card's own time since reset.
 func (g *gapCard) busy() time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.kept = append(g.kept, g.gaps...)
-	g.gaps = g.gaps[:0]
 	return g.working
 }
 
-func (g *gapCard) all() []time.Duration {
+// take returns the gaps since reset.
+func (g *gapCard) take() []time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	all := slices.Clone(g.kept)
-	slices.Sort(all)
-	return all
+	return slices.Clone(g.gaps)
 }
 
 func (g *gapCard) get() *emu.Card { g.mu.Lock(); defer g.mu.Unlock(); return g.card }
