@@ -145,6 +145,8 @@ func TestClusterIssueThroughOtherReplica(t *testing.T) {
 	c := newVCard(t)
 	k.insert(c)
 	k.waitCard(k.A, c.serial)
+	// The console's workstation state through B gathers from A.
+	k.waitCard(k.B, c.serial)
 
 	out, errOut, code := k.c.CLI(k.B.URL, tok, "card", "list", "--connected")
 	if code != 0 || !strings.Contains(out, c.serial) {

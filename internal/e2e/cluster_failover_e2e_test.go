@@ -137,6 +137,25 @@ func TestClusterAirCardAcrossReplicas(t *testing.T) {
 		t.Fatalf("the bridged AirCard holds no 9A certificate: %v", certs)
 	}
 	tk.sign("9a", pin, certs["9a"])
+
+	// Removing the computer through A takes the AirCard out of the
+	// workstation's reader on B at once (a change notice, not a recheck).
+	start := time.Now()
+	if _, err := as(k.A, tok).Do(ctx, "DELETE", "/api/v1/cards/"+itoa(res.Card.ID)+"/computers/"+itoa(k.ws), nil, nil); err != nil {
+		t.Fatalf("removing the computer through replica A: %v", err)
+	}
+	if _, err := k.c.PollWorkstation(k.B, k.ws, 2*time.Second, func(w *apiv1.WorkstationView) bool {
+		for _, r := range w.Readers {
+			if r.Name == k.reader {
+				return !r.Present
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the AirCard is still in the reader of the workstation on B %s after its computer was removed through A: %v"+
+			" (the AirCard lists must reach the replica holding the workstation at once, issue 19)", time.Since(start).Round(time.Millisecond), err)
+	}
+	t.Logf("the AirCard left the workstation on B %s after the removal through A", time.Since(start).Round(time.Millisecond))
 }
 
 // TestClusterConcurrentRevocations revokes certificates on replicas A and
