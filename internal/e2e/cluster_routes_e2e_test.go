@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
 	"github.com/lanyard-cms/lanyard/internal/clustertest"
@@ -18,8 +19,9 @@ import (
 // PIN, online unblock (Reset PIN with the owner's answers), Update card
 // contents (an optional template added), Replace card (the help desk,
 // approved, then Continue card issue on the new card), Revoke and clear;
-// then a software store and a TPM virtual card (created and issued) on the
-// same workstation. Each route must answer as it does on the replica
+// then a software store, a TPM virtual card (created and issued) and a
+// platform credential (created, issued, Set up PIN with password and
+// authenticator code) on the same workstation. Each route must answer as it does on the replica
 // holding the agent; the card checked with OpenSC at the end holds what
 // the server recorded.
 func TestClusterCardRoutesFromOtherReplica(t *testing.T) {
@@ -31,10 +33,10 @@ func TestClusterCardRoutesFromOtherReplica(t *testing.T) {
 	gus, olga, carl := as(k.B, gusTok), as(k.B, olgaTok), as(k.B, carlTok)
 	k.setPolicy(func(set map[string]any) {
 		section(section(set, "workflow"), "issued_card_operations")["update"] = true
-		set["allowed_card_types"] = []string{"piv", "software-store", "tpm-virtual-card"}
+		set["allowed_card_types"] = []string{"piv", "software-store", "tpm-virtual-card", "platform-credential"}
 		section(set, "issuance")["max_cards_per_user"] = 0
 	})
-	if _, err := k.admin.Do(ctx, "PUT", "/api/v1/features", apiv1.Features{TPMVirtualCard: true}, nil); err != nil {
+	if _, err := k.admin.Do(ctx, "PUT", "/api/v1/features", apiv1.Features{TPMVirtualCard: true, PlatformCredential: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var answers []apiv1.SecretAnswerInput
@@ -45,15 +47,17 @@ func TestClusterCardRoutesFromOtherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The TPM virtual card goes to the second vpcd slot.
+	// The TPM virtual card goes to the second vpcd slot, the platform
+	// credential, once the PIV cards are out, to the first.
 	slot2 := k.secondSlot()
 	k.pairAt(k.A, k.A.AgentURL, "gus", clustertest.AgentOptions{
-		TPM: "simulator:" + t.TempDir() + "/tpm-seed", VPCD: []string{slot2}, SoftwareStores: true})
+		TPM: "simulator:" + t.TempDir() + "/tpm-seed", VPCD: []string{slot2, k.vpcd}, SoftwareStores: true})
 	first := newVCard(t)
 	k.insert(first)
 	k.waitCard(k.A, first.serial)
 
 	var cardID, newID int64
+	var second *vcard
 	pin := "24682468"
 	var route string
 	// mustForward fails the test with err, explaining a request the
@@ -98,7 +102,7 @@ func TestClusterCardRoutesFromOtherReplica(t *testing.T) {
 		{"POST /cards/{id}/replace", func(t *testing.T) {
 			k.pull(first)
 			k.waitCard(k.A, "")
-			second := newVCard(t)
+			second = newVCard(t)
 			k.insert(second)
 			k.waitCard(k.A, second.serial)
 			pin = "13571357"
@@ -162,6 +166,23 @@ func TestClusterCardRoutesFromOtherReplica(t *testing.T) {
 			mustForward(t, err)
 			if res.Card == nil || res.Card.State != lanyard.CardIssued {
 				t.Fatalf("the TPM virtual card after its issue: %+v", res.Card)
+			}
+		}},
+		{"POST /cards/{id}/pin-setup (platform credential)", func(t *testing.T) {
+			k.pull(second)
+			k.waitCard(k.A, "")
+			secret := enrollAuthenticator(t, gus)
+			var pc apiv1.ConnectedCard
+			_, err := gus.Post(ctx, "/api/v1/virtual-cards", apiv1.CreateVirtualInput{WorkstationID: k.ws, Kind: lanyard.KindPlatformCredential, Name: "Hello"}, &pc)
+			mustForward(t, err)
+			target := apiv1.CardTarget{WorkstationID: pc.WorkstationID, Reader: pc.Reader}
+			var res apiv1.IssueCardResult
+			_, err = gus.Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: target}, &res)
+			mustForward(t, err)
+			_, err = gus.Post(ctx, "/api/v1/cards/"+itoa(res.Card.ID)+"/pin-setup", apiv1.PINSetupInput{CardTarget: target, Password: password, Code: codeAt(t, secret, 30*time.Second), PIN: "24681357"}, nil)
+			mustForward(t, err)
+			if got := k.cardView(res.Card.ID); got.State != lanyard.CardIssued {
+				t.Fatalf("the platform credential after Set up PIN is %s, want issued", got.State)
 			}
 		}},
 	}
