@@ -1,4 +1,4 @@
-# Lanyard: the two commands of the README are `make run` and `make test`.
+# Lanyard: the commands of the README are `make run`, `make test` and `make cluster`.
 GO       ?= go
 FUZZTIME ?= 5s
 export GOFLAGS ?= -buildvcs=false
