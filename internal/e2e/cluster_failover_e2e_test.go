@@ -24,16 +24,18 @@ import (
 // agentConnected is a replica's log line when an agent connects.
 var agentConnected = mustRe(`"msg":"agent connected"`)
 
-// TestClusterReplicaKilledMidIssue runs the cluster behind HAProxy: the
-// workstation agent connects through HAProxy's TCP frontend (TLS and its
-// client certificate end to end, the PROXY protocol to the replica) and
-// lands on replica A. An issue sent to replica B is forwarded to A; the
-// card holds back the GENERATE of the second key while A is killed with
-// SIGKILL. The request fails (to be continued); the agent reconnects
+// TestClusterReplicaKilledMidIssue runs three replicas behind HAProxy:
+// the workstation agent connects through HAProxy's TCP frontend (TLS and
+// its client certificate end to end, the PROXY protocol to the replica)
+// and lands on replica A. An issue sent to replica C is forwarded to A;
+// the card holds back the GENERATE of the second key while A is killed
+// with SIGKILL. The request fails (to be continued); the agent reconnects
 // through HAProxy, now to B; Continue card issue sent through HAProxy's
-// HTTP frontend finishes the issue, and OpenSC signs with the card.
+// HTTP frontend (to B or C, forwarded to B) finishes the issue, and
+// OpenSC signs with the card.
 func TestClusterReplicaKilledMidIssue(t *testing.T) {
-	k := newCluster(t, clustertest.Options{HAProxy: true})
+	k := newCluster(t, clustertest.Options{HAProxy: true, Replicas: 3})
+	C := k.c.Replicas[2]
 	ctx := context.Background()
 	tok := k.user("cal")
 	markA := k.A.Lines()
@@ -48,13 +50,13 @@ func TestClusterReplicaKilledMidIssue(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		var res apiv1.IssueCardResult
-		_, err := as(k.B, tok).Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: k.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN}, &res)
+		_, err := as(C, tok).Post(ctx, "/api/v1/issue", apiv1.IssueCardInput{CardTarget: k.target(), Templates: []string{"secure-email"}, UserPIN: robustPIN}, &res)
 		errc <- err
 	}()
 	select {
 	case <-c.held:
 	case err := <-errc:
-		t.Fatalf("the issue through replica B (agent on A) ended before the card got the second GENERATE: %v%s\n%s", err, notForwarded(err), k.c.Describe())
+		t.Fatalf("the issue through replica C (agent on A) ended before the card got the second GENERATE: %v%s\n%s", err, notForwarded(err), k.c.Describe())
 	case <-time.After(30 * time.Second):
 		t.Fatal("the card never received the GENERATE for slot 9D")
 	}
@@ -64,11 +66,11 @@ func TestClusterReplicaKilledMidIssue(t *testing.T) {
 	select {
 	case err := <-errc:
 		if err == nil {
-			t.Fatal("the issue through B succeeded although the replica holding the agent was killed in its middle")
+			t.Fatal("the issue through C succeeded although the replica holding the agent was killed in its middle")
 		}
-		t.Logf("the issue through B after A was killed: %v (code %s)", err, lanyard.ErrorCode(err))
+		t.Logf("the issue through C after A was killed: %v (code %s)", err, lanyard.ErrorCode(err))
 	case <-time.After(30 * time.Second):
-		t.Fatal("the issue through B did not end within 30 s of killing replica A")
+		t.Fatal("the issue through C did not end within 30 s of killing replica A")
 	}
 
 	// The agent reconnects through HAProxy, to B.
