@@ -1,14 +1,18 @@
-# Lanyard: the two commands of the README are `make run` and `make test`.
+# Lanyard: the commands of the README are `make run`, `make test` and `make cluster`.
 GO       ?= go
 FUZZTIME ?= 5s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run build test check unit integration try-it fuzz bench clean
+.PHONY: run build test check unit integration try-it fuzz bench cluster clean
 
 ## run: start the server on http://127.0.0.1:8080 with SQLite and the built-in CA in ./data
 run:
 	scripts/build-deps.sh
 	$(GO) run ./cmd/lanyard serve --data ./data --listen 127.0.0.1:8080 --demo
+
+## cluster: two replicas on PostgreSQL with one master key and HAProxy in front (HTTP for the API and pages, TCP for agents); Ctrl-C stops it (docs/deployment.md)
+cluster:
+	GO=$(GO) scripts/cluster.sh
 
 build:
 	scripts/build-deps.sh
@@ -70,7 +74,7 @@ fuzz:
 try-it:
 	scripts/try-it.sh
 
-## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards, the Card Monitor over 200,000 cards and 1,000,000 certificates (PostgreSQL), the directory read of 50,000 users in 2,000 groups (OpenLDAP) and of 5,000 users (Samba AD)
+## bench: issuance against raw signing (SQLite, PostgreSQL), start-up, card operations in process and through pcscd, relayed APDUs, card issue (one card, 200 at once), PIN reset and offline unblock response (one, 200 resets at once), TPM and AirCard signatures, 10,000 idle AirCards, the Card Monitor over 200,000 cards and 1,000,000 certificates (PostgreSQL), the directory read of 50,000 users in 2,000 groups (OpenLDAP) and of 5,000 users (Samba AD), the cluster (card issue through the replica holding the agent and through another, issuance with 1, 2, 3 replicas)
 bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench Issuance -benchtime 5s -count 4 ./internal/bench/
 	$(GO) test -run '^$$' -bench ServerStart -benchtime 10x ./internal/bench/
@@ -86,6 +90,8 @@ bench:
 	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_BENCH_MONITOR_CARDS=200000 $(GO) test -run '^$$' -bench CardMonitor -benchtime 1x -timeout 60m ./internal/bench/
 	LANYARD_TEST_SLAPD="$$(scripts/slapd-test.sh)" LANYARD_BENCH_DIRECTORY_USERS=50000 $(GO) test -run '^$$' -bench 'DirectoryRead$$' -benchtime 3x -timeout 60m ./internal/bench/ # loads the users once (a few minutes), then reuses them
 	LANYARD_TEST_SAMBA="$$(scripts/samba-test.sh)" $(GO) test -run '^$$' -bench DirectoryReadAD -benchtime 3x -timeout 60m ./internal/bench/ # 5,000 users, loaded once
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" LANYARD_TEST_VPCD="$$(scripts/pcscd-test.sh)" $(GO) test -run '^$$' -bench ClusterCardIssue -benchtime 20x -count 3 ./internal/bench/ # two replicas as processes: issue through the agent's replica and through the other (forwarded)
+	LANYARD_TEST_POSTGRES="$$(scripts/postgres-test.sh)" $(GO) test -run '^$$' -bench ClusterIssuance -benchtime 5s -count 2 ./internal/bench/ # 1, 2 and 3 replicas on one PostgreSQL
 	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); LANYARD_BENCH_AIRCARDS=10000 $(GO) test -run '^$$' -bench AirCardIdle -benchtime 1x -timeout 40m ./internal/bench/ # 20,000 descriptors: both ends of each connection
 
 clean:

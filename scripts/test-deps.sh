@@ -10,6 +10,9 @@ have curl || need+=(curl)
 have git || need+=(git)
 # PostgreSQL server binaries (scripts/postgres-test.sh starts the cluster).
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# HAProxy in front of the cluster tests' replicas (internal/clustertest);
+# Debian installs it in /usr/sbin, which a user's PATH may lack.
+have haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # Headless Chromium and a font for the browser tests of internal/web/ui.
 have chromium || have chromium-browser || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)

@@ -14,15 +14,18 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// TestClearAfterInterruptedHistoryWrite: alice's spare card issue, with
+// TestClearAfterInterruptedHistoryWriteAnywhere: alice's spare card issue, with
 // her earlier archived key recovered onto it, is interrupted (the card
 // pulled) while the earlier key is being written, after slot 82 got its
 // certificate. Revoke and clear of the card then leaves no earlier key
 // behind the default PIN: slot 82 no longer agrees a key as alice's
 // archived key does. Before the fix the Key History Object was written
 // last, still counted 0, and the clear took the card for one without
-// retired keys. The interruption point is searched for.
-func TestClearAfterInterruptedHistoryWrite(t *testing.T) {
+// retired keys. The interruption point is searched for: the whole issue
+// again for each APDU until the card is pulled inside the history write,
+// a sequential sweep like the Test…Anywhere ones, so `make unit` runs it
+// with them, without the race detector (Makefile).
+func TestClearAfterInterruptedHistoryWriteAnywhere(t *testing.T) {
 	ctx := context.Background()
 	for n := 1; n < 600; n++ {
 		e := newStepUpEnv(t)

@@ -14,8 +14,11 @@ import (
 // key recovery request, continues it with a PIN she chooses: she must not
 // get a card with alice's earlier keys on her step-up. Before the keys are
 // chosen her continue drops the grant (no key.recover); after, it is
-// refused, and alice can still finish it.
-func TestContinueDoesNotRideAnotherActorsRecoveryAuthority(t *testing.T) {
+// refused, and alice can still finish it. The issue is interrupted at
+// each APDU in turn until both cases were seen, a sequential sweep like
+// the Test…Anywhere ones, so `make unit` runs it with them, without the
+// race detector (Makefile).
+func TestContinueDoesNotRideAnotherActorsRecoveryAuthorityAnywhere(t *testing.T) {
 	ctx := context.Background()
 	dropped, refused := false, false
 	for n := 1; n < 400 && !(dropped && refused); n++ {

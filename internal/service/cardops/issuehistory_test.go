@@ -317,14 +317,17 @@ func TestSpareCardWithoutStepUpGetsNoKeys(t *testing.T) {
 	}
 }
 
-// TestTemporaryReplacementRecoveryResumed: alice's temporary card is
+// TestTemporaryReplacementRecoveryResumedAnywhere: alice's temporary card is
 // pulled (its last reply lost) while her earlier key goes into its retired
 // slots, after the recovery was recorded; Continue card issue writes the
 // recorded key into the same slot, without a second key.recover event,
 // and the card ends with the old key in 82 and the key history counting
 // one. The interruption point is searched for: the first APDU count at
-// which the issue stops having recorded keys_recovering.
-func TestTemporaryReplacementRecoveryResumed(t *testing.T) {
+// which the issue stops having recorded keys_recovering, the whole
+// replacement again for each APDU: a sequential sweep like the
+// Test…Anywhere ones, so `make unit` runs it with them, without the race
+// detector (Makefile).
+func TestTemporaryReplacementRecoveryResumedAnywhere(t *testing.T) {
 	ctx := context.Background()
 	type attempt struct {
 		e       *issueEnv

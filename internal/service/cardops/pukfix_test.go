@@ -298,10 +298,10 @@ func TestSetupPINRefusesForgedCard(t *testing.T) {
 	}
 }
 
-// TestIssuePulledNeverLeavesCertificateWithSharedPUK (F4): a card pulled
+// TestIssuePulledAnywhereNeverLeavesCertificateWithSharedPUK (F4): a card pulled
 // at any point of an issue never holds a certificate while it still has
 // the shared PUK: the card gets its own PUK before its first key.
-func TestIssuePulledNeverLeavesCertificateWithSharedPUK(t *testing.T) {
+func TestIssuePulledAnywhereNeverLeavesCertificateWithSharedPUK(t *testing.T) {
 	completed := false
 	for after := 1; !completed && after < 200; after++ {
 		t.Run(fmt.Sprintf("after-%d-APDUs", after), func(t *testing.T) {

@@ -14,14 +14,14 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/store/storetest"
 )
 
-// TestCancelCardUpdatePulledDuringSwap pulls a card that can move keys
+// TestCancelCardUpdatePulledAnywhereDuringSwap pulls a card that can move keys
 // after every APDU of a staged update, then cancels the update: Cancel
 // card update is allowed only while every slot provably holds its old
 // pair, whose certificate stays valid; once the swap of a slot may have
 // begun (the new certificate written into it, its old key deleted or the
 // new key moved in) Cancel refuses, and Continue card update finishes the
 // swap from where the new key is.
-func TestCancelCardUpdatePulledDuringSwap(t *testing.T) {
+func TestCancelCardUpdatePulledAnywhereDuringSwap(t *testing.T) {
 	ctx := context.Background()
 	refused := 0
 	for after := 1; after < 400; after++ {

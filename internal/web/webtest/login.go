@@ -46,7 +46,10 @@ func KnowsTOTP(base, login string) bool {
 
 // TOTPCode is a code of login's authenticator app at base that no earlier
 // call returned. The server accepts each 30-second step once (replay
-// protection), so a second code within one step waits for the next step.
+// protection), and accepts the codes of the steps either side of the
+// current one (clock skew, identity's totpSkew, as RFC 6238 section 5.2
+// allows): a second code within one step is the next step's, given at
+// once, and only a third waits, until the next step begins.
 func TOTPCode(tb testing.TB, base, login string) string {
 	tb.Helper()
 	totpApps.mu.Lock()
@@ -61,7 +64,8 @@ func TOTPCode(tb testing.TB, base, login string) string {
 	secret := app.secret
 	totpApps.mu.Unlock()
 	at := time.Unix(step*period, 0)
-	if d := time.Until(at); d > 0 {
+	// Accepted once the current step is at least step-1.
+	if d := time.Until(at.Add(-identity.TOTPPeriod)); d > 0 {
 		time.Sleep(d + 100*time.Millisecond)
 	}
 	code, err := identity.TOTPCode(secret, at)
