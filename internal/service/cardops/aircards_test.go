@@ -2,6 +2,7 @@ package cardops_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/rsa"
 	"slices"
 	"strings"
@@ -143,7 +144,6 @@ func TestAirCard(t *testing.T) {
 	if _, err := e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.9", good.Code); !lanyard.IsCode(err, lanyard.ERateLimited) {
 		t.Fatalf("after five wrong codes: %v", err)
 	}
-
 	// The computers, and removing one.
 	comps, err := e.svc.Workstations.AirCardComputers(ctx, e.alice, id)
 	if err != nil || len(comps) != 2 || comps[0].WorkstationID != 1 || comps[1].WorkstationID != 2 || comps[1].AddedBy != "code" {
@@ -184,6 +184,19 @@ func TestAirCard(t *testing.T) {
 	if list, _ := e.svc.Workstations.AirCardsFor(ctx, 2); len(list) != 0 {
 		t.Fatalf("a removed computer still lists the AirCard: %v", list)
 	}
+
+	// An IPv6 client is one /64: its fresh addresses share a key
+	// (auth.ClientNet).
+	for ws := range int64(5) {
+		e.svc.Workstations.JoinAirCard(ctx, 30+ws, fmt.Sprintf("2001:db8:5:6::%x", ws+1), "CCCCC-CCCCC")
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 40, "2001:db8:5:6:ffff::1", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("another address of the /64 guessed on: %v", err)
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 41, "2001:db8:5:7::1", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("another /64: %v", err)
+	}
+
 }
 
 // auditText is the whole audit log as text, to look for secrets in.

@@ -334,10 +334,10 @@ func HashAirCardCode(code string) string {
 // JoinAirCard adds workstation wsID (its agent authenticated by its client
 // certificate) to the allowed computers of the AirCard a connection code
 // names, and uses the code up. Wrong codes count against the workstation
-// and the client address; expired and used codes are refused with what
+// and the client's network (an IPv6 /64, auth.ClientNet); expired and used codes are refused with what
 // happened. It returns the AirCard joined.
 func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error) {
-	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
+	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + auth.ClientNet(remote)}
 	// The guess is reserved before the code is looked up, so parallel
 	// guesses — on every replica, the throttle being shared — cannot all
 	// slip past a lock (auth.Throttle.Begin).
