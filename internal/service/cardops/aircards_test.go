@@ -185,6 +185,23 @@ func TestAirCard(t *testing.T) {
 		t.Fatalf("a removed computer still lists the AirCard: %v", list)
 	}
 
+	// A right code clears the workstation's wrong ones, never the
+	// address's (auth.Attempt.Succeed): four wrong codes from one
+	// address, a right one, one more wrong: the address is locked.
+	for ws := range int64(4) {
+		e.svc.Workstations.JoinAirCard(ctx, 10+ws, "10.0.0.8", "CCCCC-CCCCC")
+	}
+	again, err := e.svc.Workstations.CreateAirCardCode(ctx, e.admin, id, workstations.AirCardCodeInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 2, "10.0.0.8", again.Code); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Workstations.JoinAirCard(ctx, 20, "10.0.0.8", "CCCCC-CCCCC")
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 21, "10.0.0.8", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("a right code cleared the address's wrong ones: %v", err)
+	}
 	// An IPv6 client is one /64: its fresh addresses share a key
 	// (auth.ClientNet).
 	for ws := range int64(5) {

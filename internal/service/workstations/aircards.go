@@ -407,8 +407,10 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 		}
 		return nil, err
 	}
-	// A right code clears the workstation's and the address's wrong ones.
+	// A right code clears the workstation's wrong ones, never the
+	// address's (auth.Attempt.Succeed): otherwise one workstation with
+	// codes to use would clear its address's failures between guesses
+	// made by others behind it.
 	att.Succeed()
-	_ = s.joinThrottle.Success(ctx, keys[1])
 	return card, nil
 }
