@@ -2,8 +2,8 @@ package cardops_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/rsa"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
