@@ -120,13 +120,14 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, claim string, msg 
 		return
 	}
 	secret, err := m.attempt(hctx, cfg, msg)
-	lost := context.Cause(hctx) != nil && ctx.Err() == nil
-	release()
-	if lost {
-		// Not recorded: the worker holding the claim now records it.
-		m.log.Warn("e-mail delivery stopped: its claim was lost", "id", msg.ID, "err", err)
-		return
+	if cause := context.Cause(hctx); cause != nil && ctx.Err() == nil {
+		// The claim was lost or could not be renewed in time. The
+		// outcome is recorded all the same if the claim still holds (the
+		// fenced write below): a message the server accepted before the
+		// delivery stopped must not be sent again.
+		m.log.Warn("e-mail delivery stopped: its claim was lost or could not be renewed", "id", msg.ID, "err", err, "cause", cause)
 	}
+	release()
 	now := m.clock()
 	msg.UpdatedAt = now
 	var ev *lanyard.AuditEvent
