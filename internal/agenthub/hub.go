@@ -75,6 +75,11 @@ type Hub struct {
 	conns   map[int64]*agentConn
 	subs    map[int]func(Event)
 	nextSub int
+	// revoked holds the workstations whose revocation notice arrived in
+	// the last revokedFor, by arrival time (changenotices.go): a
+	// connection admitted just before the revocation committed but
+	// registered after its notice is closed when it registers.
+	revoked map[int64]time.Time
 }
 
 // EventKind says what changed.
@@ -126,8 +131,9 @@ func New(cfg Config) *Hub {
 			// Fine below 20 ms, where the target is.
 			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, 1},
 		}),
-		conns: map[int64]*agentConn{},
-		subs:  map[int]func(Event){},
+		conns:   map[int64]*agentConn{},
+		subs:    map[int]func(Event){},
+		revoked: map[int64]time.Time{},
 	}
 }
 
