@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -23,8 +24,10 @@ import (
 // not per schema, and several Lanyard clusters (tests, tenants) may share
 // one database in different schemas: each cluster's channel is named
 // after a random ID kept in its own settings table, made by the first
-// replica that starts (clusterIDSetting). A schema restored from a dump
-// keeps its ID, so its replicas still meet.
+// replica that starts (clusterIDSetting), and after the schema's name. A
+// schema restored from a dump keeps its ID, so its replicas still meet;
+// restored into the same database under another name (so that both
+// copies carry one ID) it gets a channel of its own.
 const clusterIDSetting = "cluster_id"
 
 // notifySQL sends a transaction's notices in one statement; PostgreSQL
@@ -57,12 +60,22 @@ func noticeChannel(ctx context.Context, pool *sql.DB) (string, error) {
 	if err := pool.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, clusterIDSetting).Scan(&id); err != nil {
 		return "", fmt.Errorf("cluster ID: %w", err)
 	}
-	// An identifier: at most 63 bytes (NAMEDATALEN), quoted by LISTEN.
-	ch := "lanyard_" + string(id)
-	if len(ch) > 63 || len(id) == 0 {
-		return "", fmt.Errorf("cluster ID %q is not usable as a channel name", id)
+	if len(id) == 0 {
+		return "", fmt.Errorf("cluster ID is empty")
 	}
-	return ch, nil
+	var schema string
+	if err := pool.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("cluster ID: %w", err)
+	}
+	return channelName(schema, string(id)), nil
+}
+
+// channelName is the channel of the cluster with ID id in schema: an
+// identifier of at most 63 bytes (NAMEDATALEN), whatever the lengths of
+// the two, so a hash of both (128 bits of SHA-256).
+func channelName(schema, id string) string {
+	sum := sha256.Sum256([]byte("lanyard-notices-v1\x00" + schema + "\x00" + id))
+	return "lanyard_" + hex.EncodeToString(sum[:16])
 }
 
 // startListener starts db's listener on channel over its own connection

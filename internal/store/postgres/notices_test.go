@@ -41,12 +41,12 @@ func TestNoticesReconnect(t *testing.T) {
 	}
 	defer raw.Close()
 	// Both stores' listeners LISTEN on the cluster's channel; end them.
-	var ch []byte
-	if err := raw.QueryRow(`SELECT value FROM settings WHERE name = 'cluster_id'`).Scan(&ch); err != nil {
+	ch, err := noticeChannel(t.Context(), raw)
+	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := raw.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE application_name = 'lanyard notices' AND query = 'listen "lanyard_' || $1 || '"'`, string(ch))
+		WHERE application_name = 'lanyard notices' AND query = 'listen "' || $1 || '"'`, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,4 +71,36 @@ func TestNoticesReconnect(t *testing.T) {
 	if got := heard.Load().(string); got != "42" {
 		t.Fatalf("heard %q", got)
 	}
+}
+
+// Two clusters sharing a cluster_id — a schema restored into the same
+// database under another name — do not hear each other: the channel is
+// named after the schema too.
+func TestNoticesSameClusterIDOtherSchema(t *testing.T) {
+	u, v := freshSchema(t), freshSchema(t)
+	a, b := open(t, u), open(t, u)
+	defer a.Close()
+	defer b.Close()
+	first := open(t, v) // migrates v, with an ID of its own
+	first.Close()
+	raw, err := OpenRaw(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var id []byte
+	if err := raw.QueryRow(`SELECT value FROM settings WHERE name = $1`, clusterIDSetting).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	rawV, err := OpenRaw(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rawV.Close()
+	if _, err := rawV.Exec(`UPDATE settings SET value = $1 WHERE name = $2`, id, clusterIDSetting); err != nil {
+		t.Fatal(err)
+	}
+	restored := open(t, v)
+	defer restored.Close()
+	storetest.NoticesAcrossReplicas(t, a, b, restored)
 }
