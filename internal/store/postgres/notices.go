@@ -176,7 +176,7 @@ type handler struct {
 	r         sqlstore.Receiver
 	listening func()
 
-	heard atomic.Int64              // UnixNano of the last notification or (re)connection
+	heard atomic.Int64             // UnixNano of the last notification or (re)connection
 	conn  atomic.Pointer[pgx.Conn] // the connection listening
 }
 
