@@ -289,7 +289,9 @@ func (h *Hub) recheckLoop(ctx context.Context) {
 }
 
 // recheck records every connected workstation as seen, in batched
-// transactions, and drops the connections of those no longer active.
+// transactions, and drops the connections of those no longer active;
+// then it ends the AirCard sessions no longer allowed
+// (recheckAirSessions).
 func (h *Hub) recheck(ctx context.Context) {
 	h.mu.Lock()
 	conns := make(map[int64]*agentConn, len(h.conns))
@@ -307,6 +309,7 @@ func (h *Hub) recheck(ctx context.Context) {
 		h.log.Info("workstation no longer active; dropping its connection", "workstation", id)
 		conns[id].pc.Close()
 	}
+	h.recheckAirSessions(ctx, conns)
 }
 
 // Close drops every agent connection, for shutdown: the HTTP server does
