@@ -2,6 +2,7 @@ package agenthub
 
 import (
 	"context"
+	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
@@ -17,10 +18,7 @@ import (
 func (h *Hub) Follow(n lanyard.Notices) (cancel func()) {
 	stop1 := n.Subscribe(lanyard.NoticeWorkstationRevoked, func(payload string) {
 		for _, id := range lanyard.ParseIDs(payload) {
-			if h.live(id) != nil {
-				h.log.Info("workstation revoked; dropping its connection", "workstation", id)
-			}
-			h.Disconnect(id)
+			h.workstationRevoked(id)
 		}
 	})
 	stop2 := n.OnLost(func() {
@@ -32,4 +30,39 @@ func (h *Hub) Follow(n lanyard.Notices) (cancel func()) {
 		}()
 	})
 	return func() { stop1(); stop2() }
+}
+
+// revokedFor is how long a revocation notice is remembered for the
+// connections being admitted meanwhile: longer than any connect takes
+// from its admission (AgentConnected) to its registration, and than
+// RecheckInterval, which catches the rest.
+const revokedFor = 2 * RecheckInterval
+
+// workstationRevoked drops workstation id's connection, and remembers the
+// revocation for revokedFor: an agent admitted before the revocation
+// committed may register its connection only after this notice, which
+// would then find nothing to drop (serve checks isRevokedLocked under
+// the same lock it registers under, so one of the two sees the other).
+func (h *Hub) workstationRevoked(id int64) {
+	now := time.Now()
+	h.mu.Lock()
+	for w, at := range h.revoked {
+		if now.Sub(at) > revokedFor {
+			delete(h.revoked, w)
+		}
+	}
+	h.revoked[id] = now
+	c := h.conns[id]
+	h.mu.Unlock()
+	if c != nil {
+		h.log.Info("workstation revoked; dropping its connection", "workstation", id)
+		c.pc.Close()
+	}
+}
+
+// isRevokedLocked says whether workstation id's revocation notice arrived
+// within revokedFor. h.mu must be held.
+func (h *Hub) isRevokedLocked(id int64) bool {
+	at, ok := h.revoked[id]
+	return ok && time.Since(at) <= revokedFor
 }

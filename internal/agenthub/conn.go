@@ -101,9 +101,16 @@ func (c *agentConn) serve(ctx context.Context) {
 	h.mu.Lock()
 	old := h.conns[c.id]
 	h.conns[c.id] = c
+	// Revoked between its admission and now: the notice came before the
+	// connection was here to drop (Hub.workstationRevoked).
+	revoked := h.isRevokedLocked(c.id)
 	h.mu.Unlock()
 	if old != nil {
 		old.pc.Close() // the agent reconnected before the old one was noticed dead
+	}
+	if revoked {
+		h.log.Info("workstation revoked while connecting; dropping its connection", "workstation", c.id)
+		c.pc.Close()
 	}
 	release := func() {}
 	if cl := h.clusterOf(); cl != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/agentproto"
+	"github.com/lanyard-cms/lanyard/internal/auth"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 	"github.com/lanyard-cms/lanyard/internal/web/problem"
 )
@@ -41,7 +42,10 @@ func (h *Hub) Handler() http.Handler {
 }
 
 func (h *Hub) pair(w http.ResponseWriter, r *http.Request) {
-	key := "pair:" + remoteHost(r)
+	// Keyed by the client's network (an IPv6 /64, auth.ClientNet), so
+	// one client cannot get fresh counters — or rows in a shared
+	// throttle — from every address of its prefix.
+	key := "pair:" + auth.ClientNet(remoteHost(r))
 	// Every request counts, confirmed or not, on every replica at once
 	// when the throttle is shared (auth.Throttles).
 	ok, wait, err := h.pairLimit.Count(r.Context(), key)

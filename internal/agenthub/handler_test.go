@@ -2,6 +2,7 @@ package agenthub
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,5 +40,30 @@ func TestPairRequestsAreRateLimited(t *testing.T) {
 	}
 	if rec := send("198.51.100.9:4000"); rec.Code != http.StatusBadRequest {
 		t.Fatalf("another address: status %d, want 400", rec.Code)
+	}
+}
+
+// The pairing limit holds for an IPv6 client's whole /64: fresh
+// addresses of one prefix get no fresh counters (auth.ClientNet), while
+// another /64 is unaffected.
+func TestPairRequestsAreRateLimitedPerIPv6Prefix(t *testing.T) {
+	h := New(Config{}).Handler()
+	send := func(addr string) int {
+		req := httptest.NewRequest("POST", agentproto.PathPair, strings.NewReader(`{"not":"a pairing request"}`))
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range PairLimits.MaxFailures {
+		if code := send(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1)); code != http.StatusBadRequest {
+			t.Fatalf("request %d: status %d, want 400", i+1, code)
+		}
+	}
+	if code := send("[2001:db8:1:2:ffff::1]:4000"); code != http.StatusTooManyRequests {
+		t.Fatalf("another address of the same /64: status %d, want 429", code)
+	}
+	if code := send("[2001:db8:1:3::1]:4000"); code != http.StatusBadRequest {
+		t.Fatalf("another /64: status %d, want 400", code)
 	}
 }

@@ -75,6 +75,11 @@ type Hub struct {
 	conns   map[int64]*agentConn
 	subs    map[int]func(Event)
 	nextSub int
+	// revoked holds the workstations whose revocation notice arrived in
+	// the last revokedFor, by arrival time (changenotices.go): a
+	// connection admitted just before the revocation committed but
+	// registered after its notice is closed when it registers.
+	revoked map[int64]time.Time
 }
 
 // EventKind says what changed.
@@ -126,8 +131,9 @@ func New(cfg Config) *Hub {
 			// Fine below 20 ms, where the target is.
 			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, 1},
 		}),
-		conns: map[int64]*agentConn{},
-		subs:  map[int]func(Event){},
+		conns:   map[int64]*agentConn{},
+		subs:    map[int]func(Event){},
+		revoked: map[int64]time.Time{},
 	}
 }
 
@@ -283,7 +289,9 @@ func (h *Hub) recheckLoop(ctx context.Context) {
 }
 
 // recheck records every connected workstation as seen, in batched
-// transactions, and drops the connections of those no longer active.
+// transactions, and drops the connections of those no longer active;
+// then it ends the AirCard sessions no longer allowed
+// (recheckAirSessions).
 func (h *Hub) recheck(ctx context.Context) {
 	h.mu.Lock()
 	conns := make(map[int64]*agentConn, len(h.conns))
@@ -301,6 +309,7 @@ func (h *Hub) recheck(ctx context.Context) {
 		h.log.Info("workstation no longer active; dropping its connection", "workstation", id)
 		conns[id].pc.Close()
 	}
+	h.recheckAirSessions(ctx, conns)
 }
 
 // Close drops every agent connection, for shutdown: the HTTP server does

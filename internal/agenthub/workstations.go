@@ -45,6 +45,10 @@ type Workstations interface {
 	// AirCardAllowed checks that workstation wsID may open a session on
 	// the AirCard with serial.
 	AirCardAllowed(ctx context.Context, wsID int64, serial string) error
+	// AirCardSessionsRefused is AirCardAllowed for many open sessions
+	// (workstation ID → AirCard serials), batched; it returns those no
+	// longer allowed.
+	AirCardSessionsRefused(ctx context.Context, open map[int64][]string) (refused map[int64][]string, err error)
 	// JoinAirCard adds workstation wsID to the allowed computers of the
 	// AirCard a connection code names, and returns that AirCard.
 	JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error)

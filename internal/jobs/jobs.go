@@ -43,6 +43,10 @@ type Config struct {
 	// Lease is how long a claim lasts unless renewed (default
 	// DefaultLease).
 	Lease time.Duration
+	// ClockSkew is how far apart the replicas' clocks may be (default
+	// DefaultClockSkew; at most a sixth of Lease counts): a job stops
+	// this much earlier than its lease's end (Keep).
+	ClockSkew time.Duration
 }
 
 // Runner claims jobs' leases for one process.
@@ -62,6 +66,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = DefaultClockSkew
 	}
 	log := cfg.Log
 	if log == nil {
@@ -109,7 +116,7 @@ var errNotDue = lanyard.Errorf(lanyard.EConflict, "the job is not due")
 // due: the caller does nothing. The Lease's Job is the row as claimed:
 // what the last completed run recorded (Mark, Extra, RunAt).
 func (r *Runner) Claim(ctx context.Context, name string, period time.Duration) (*Lease, error) {
-	l := &Lease{r: r, holder: r.cfg.Holder + "#" + randomHex(4)}
+	l := &Lease{r: r, holder: r.cfg.Holder + "#" + randomHex(4), since: time.Now()}
 	now := r.rec.Clock()
 	err := r.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		job, err := tx.ClaimJob(name, l.holder, now, now.Add(r.cfg.Lease))
@@ -151,6 +158,7 @@ func (r *Runner) Acquire(ctx context.Context, name string) (*Lease, error) {
 type Lease struct {
 	r      *Runner
 	holder string
+	since  time.Time // local time before the claim was written (Keep)
 	// Job is the job's row as claimed.
 	Job lanyard.JobRun
 }
@@ -191,46 +199,22 @@ func (l *Lease) Release() {
 }
 
 // Keep renews the lease every third of its duration until stop is
-// called. The returned context ends when ctx does or when the lease is
-// lost (a renewal found another holder, or could not be written before
-// the lease ran out), so a job that lost its lease stops.
+// called (Hold). The returned context ends when ctx does, when the lease
+// is lost (a renewal found another holder), and a third of the lease plus
+// the clock skew before the lease as last renewed runs out (a renewal
+// failing or hanging), so a job never runs on past its lease while
+// another replica takes it over.
 func (l *Lease) Keep(ctx context.Context) (context.Context, func()) {
-	kctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(l.r.cfg.Lease / 3)
-		defer t.Stop()
-		held := time.Now().Add(l.r.cfg.Lease)
-		for {
-			select {
-			case <-done:
-				return
-			case <-kctx.Done():
-				return
-			case <-t.C:
-			}
-			err := l.r.rec.Store.Update(kctx, l.Renew)
-			switch {
-			case err == nil:
-				held = time.Now().Add(l.r.cfg.Lease)
-			case lanyard.IsCode(err, lanyard.EConflict):
-				l.r.log.Error("a job lost its lease; stopping it", "job", l.Job.Name)
-				cancel(err)
-				return
-			case time.Until(held) < l.r.cfg.Lease/3:
-				l.r.log.Error("a job's lease could not be renewed; stopping it", "job", l.Job.Name, "err", err)
-				cancel(err)
-				return
-			}
+	return Hold(ctx, l.since, l.r.cfg.Lease, l.r.cfg.ClockSkew, func(ctx context.Context) error {
+		err := l.r.rec.Store.Update(ctx, l.Renew)
+		switch {
+		case lanyard.IsCode(err, lanyard.EConflict):
+			l.r.log.Error("a job lost its lease; stopping it", "job", l.Job.Name)
+		case err != nil:
+			l.r.log.Warn("renewing a job's lease failed", "job", l.Job.Name, "err", err)
 		}
-	}()
-	return kctx, func() {
-		close(done)
-		<-stopped
-		cancel(nil)
-	}
+		return err
+	})
 }
 
 // RunOnce runs fn under job name's lease if the job is due (see Claim),

@@ -47,6 +47,7 @@ func runJobTests(t *testing.T, open func(*testing.T) opener) {
 	t.Run("Takeover", func(t *testing.T) { testTakeover(t, open(t)) })
 	t.Run("KeepRenews", func(t *testing.T) { testKeepRenews(t, open(t)) })
 	t.Run("FailedRunStaysDue", func(t *testing.T) { testFailedRunStaysDue(t, open(t)) })
+	t.Run("HangingRenewalStops", func(t *testing.T) { testHangingRenewalStops(t, open(t)) })
 }
 
 // testOncePerPeriod: two replicas' runners race for one job, round after
@@ -175,5 +176,57 @@ func testFailedRunStaysDue(t *testing.T, open opener) {
 	ran := false
 	if ok, err := b.RunOnce(t.Context(), "sweep", time.Hour, func(context.Context) error { ran = true; return nil }); !ok || err != nil || !ran {
 		t.Fatalf("the run after a failed one: %v, %v", ok, err)
+	}
+}
+
+// testHangingRenewalStops: a renewal that hangs (here: another
+// transaction holds the lease row's lock) does not keep the job running:
+// its context ends a third of the lease plus the clock skew before the
+// lease as last renewed runs out (jobs.Hold), with cause ErrLeaseEnding.
+func testHangingRenewalStops(t *testing.T, open opener) {
+	const lease = 600 * time.Millisecond
+	st := open(t)
+	r := runner(t, st, time.Now, "replica-a", lease)
+	claimed := time.Now()
+	l, err := r.Claim(t.Context(), "hang", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, release := make(chan struct{}), make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- st.Update(context.WithoutCancel(t.Context()), func(tx lanyard.Tx) error {
+			if err := l.Renew(tx); err != nil { // the row, locked until release
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-locked:
+	case err := <-blocked:
+		t.Fatal(err)
+	}
+	kctx, stop := l.Keep(t.Context())
+	select {
+	case <-kctx.Done():
+	case <-time.After(5 * time.Second):
+		close(release)
+		stop()
+		t.Fatal("the job ran on while its renewal hung")
+	}
+	ended := time.Since(claimed)
+	close(release)
+	stop()
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if cause := context.Cause(kctx); !errors.Is(cause, jobs.ErrLeaseEnding) {
+		t.Errorf("cause %v, want ErrLeaseEnding", cause)
+	}
+	if ended >= lease {
+		t.Errorf("the job's context ended %v after the claim, not before its %v lease", ended, lease)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lanyard-cms/lanyard/internal/apiv1"
+	"github.com/lanyard-cms/lanyard/internal/jobs"
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
@@ -73,50 +74,28 @@ func newClaim() string {
 	return hex.EncodeToString(b[:])
 }
 
-// errClaimLost ends a delivery whose claim another worker took over.
-var errClaimLost = errors.New("the message was claimed by another worker")
-
 // hold renews msg's claim now and then every third of the lease while
-// its delivery runs, and returns the context the delivery runs in: it
-// ends (cause errClaimLost) when the claim is lost, or when it could not
-// be renewed before the lease ran out, so that a worker never goes on
-// sending a message another worker may be sending. EConflict when the
-// claim is lost already: the message is not tried.
+// its delivery runs (jobs.Hold: each renewal bounded by a third of the
+// lease), and returns the context the delivery runs in: it ends when the
+// claim is lost, and a third of the lease plus the clock skew before the
+// claim as last renewed runs out should renewals fail or hang, so that a
+// worker never goes on sending a message another worker may be sending.
+// EConflict when the claim is lost already: the message is not tried.
 func (m *Mailer) hold(ctx context.Context, claim string, msg *lanyard.MailMessage) (context.Context, func(), error) {
 	renew := func(ctx context.Context) error {
 		return m.cfg.Store.Update(ctx, func(tx lanyard.Tx) error {
 			return tx.RenewMailClaim(msg.ID, claim, m.clock().Add(m.cfg.Lease))
 		})
 	}
-	if err := renew(ctx); err != nil {
+	since := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, m.cfg.Lease/3)
+	err := renew(rctx)
+	cancel()
+	if err != nil {
 		return nil, nil, err
 	}
-	hctx, cancel := context.WithCancelCause(ctx)
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(m.cfg.Lease / 3)
-		defer t.Stop()
-		held := time.Now().Add(m.cfg.Lease)
-		for {
-			select {
-			case <-done:
-				return
-			case <-hctx.Done():
-				return
-			case <-t.C:
-			}
-			err := renew(hctx)
-			switch {
-			case err == nil:
-				held = time.Now().Add(m.cfg.Lease)
-			case lanyard.IsCode(err, lanyard.EConflict) || time.Until(held) < m.cfg.Lease/3:
-				cancel(errClaimLost)
-				return
-			}
-		}
-	}()
-	return hctx, func() { close(done); <-stopped; cancel(nil) }, nil
+	hctx, stop := jobs.Hold(ctx, since, m.cfg.Lease, jobs.DefaultClockSkew, renew)
+	return hctx, stop, nil
 }
 
 // deliver tries msg once and records the outcome. Only the end of a
@@ -141,13 +120,14 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, claim string, msg 
 		return
 	}
 	secret, err := m.attempt(hctx, cfg, msg)
-	lost := errors.Is(context.Cause(hctx), errClaimLost)
-	release()
-	if lost {
-		// Not recorded: the worker holding the claim now records it.
-		m.log.Warn("e-mail delivery stopped: its claim was lost", "id", msg.ID, "err", err)
-		return
+	if cause := context.Cause(hctx); cause != nil && ctx.Err() == nil {
+		// The claim was lost or could not be renewed in time. The
+		// outcome is recorded all the same if the claim still holds (the
+		// fenced write below): a message the server accepted before the
+		// delivery stopped must not be sent again.
+		m.log.Warn("e-mail delivery stopped: its claim was lost or could not be renewed", "id", msg.ID, "err", err, "cause", cause)
 	}
+	release()
 	now := m.clock()
 	msg.UpdatedAt = now
 	var ev *lanyard.AuditEvent
@@ -194,7 +174,8 @@ func (m *Mailer) deliver(ctx context.Context, cfg smtpConfig, claim string, msg 
 	})
 	switch {
 	case lanyard.IsCode(werr, lanyard.EConflict):
-		// Another worker claimed it meanwhile; its outcome is that one's.
+		// Another worker claimed it meanwhile; its outcome is that one's
+		// (the only outcome not recorded).
 		m.log.Warn("e-mail delivery not recorded: its claim was lost", "id", msg.ID)
 	case werr != nil:
 		// The lease runs out and the message is claimed again.

@@ -3,6 +3,7 @@ package cardops_test
 import (
 	"context"
 	"crypto/rsa"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -143,7 +144,6 @@ func TestAirCard(t *testing.T) {
 	if _, err := e.svc.Workstations.JoinAirCard(ctx, 1, "10.0.0.9", good.Code); !lanyard.IsCode(err, lanyard.ERateLimited) {
 		t.Fatalf("after five wrong codes: %v", err)
 	}
-
 	// The computers, and removing one.
 	comps, err := e.svc.Workstations.AirCardComputers(ctx, e.alice, id)
 	if err != nil || len(comps) != 2 || comps[0].WorkstationID != 1 || comps[1].WorkstationID != 2 || comps[1].AddedBy != "code" {
@@ -184,6 +184,36 @@ func TestAirCard(t *testing.T) {
 	if list, _ := e.svc.Workstations.AirCardsFor(ctx, 2); len(list) != 0 {
 		t.Fatalf("a removed computer still lists the AirCard: %v", list)
 	}
+
+	// A right code clears the workstation's wrong ones, never the
+	// address's (auth.Attempt.Succeed): four wrong codes from one
+	// address, a right one, one more wrong: the address is locked.
+	for ws := range int64(4) {
+		e.svc.Workstations.JoinAirCard(ctx, 10+ws, "10.0.0.8", "CCCCC-CCCCC")
+	}
+	again, err := e.svc.Workstations.CreateAirCardCode(ctx, e.admin, id, workstations.AirCardCodeInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 2, "10.0.0.8", again.Code); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Workstations.JoinAirCard(ctx, 20, "10.0.0.8", "CCCCC-CCCCC")
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 21, "10.0.0.8", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("a right code cleared the address's wrong ones: %v", err)
+	}
+	// An IPv6 client is one /64: its fresh addresses share a key
+	// (auth.ClientNet).
+	for ws := range int64(5) {
+		e.svc.Workstations.JoinAirCard(ctx, 30+ws, fmt.Sprintf("2001:db8:5:6::%x", ws+1), "CCCCC-CCCCC")
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 40, "2001:db8:5:6:ffff::1", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ERateLimited) {
+		t.Fatalf("another address of the /64 guessed on: %v", err)
+	}
+	if _, err := e.svc.Workstations.JoinAirCard(ctx, 41, "2001:db8:5:7::1", "DDDDD-DDDDD"); !lanyard.IsCode(err, lanyard.ENotFound) {
+		t.Fatalf("another /64: %v", err)
+	}
+
 }
 
 // auditText is the whole audit log as text, to look for secrets in.

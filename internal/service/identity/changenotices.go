@@ -11,7 +11,8 @@ import (
 // (expiry, revocation). A change to either, committed on any replica,
 // tells every replica to purge it, so that a disabled user's token or a
 // revoked token is refused everywhere at once, not within
-// ttlcache.ReadTTL. Sessions are read from the database on every request
+// ttlcache.ReadTTL; the entries are indexed by user, and a user notice
+// drops only its users' (ttlcache.PurgeTag). Sessions are read from the database on every request
 // and need no notice.
 
 // notifyUserChanged tells every replica that userID's account or credentials
@@ -23,7 +24,19 @@ func notifyUserChanged(tx lanyard.NoticeStore, userID int64) error {
 // Follow purges the token cache on the notices of n and on their loss,
 // until cancel is called.
 func (s *Identity) Follow(n lanyard.Notices) (cancel func()) {
-	stop1 := n.Subscribe(lanyard.NoticeUser, func(string) { s.tokenCache.Purge() })
+	// A user notice names its users (lanyard.NotifyIDs): only their
+	// entries go, so someone minting or revoking their own tokens in a
+	// loop cannot empty the cache on every replica. A payload naming
+	// nobody (another release's) purges it all.
+	stop1 := n.Subscribe(lanyard.NoticeUser, func(payload string) {
+		ids := lanyard.ParseIDs(payload)
+		if len(ids) == 0 {
+			s.tokenCache.Purge()
+		}
+		for _, id := range ids {
+			s.tokenCache.PurgeTag(id)
+		}
+	})
 	stop2 := n.Subscribe(lanyard.NoticeCache, func(payload string) {
 		if payload == lanyard.NoticeCacheTokens {
 			s.tokenCache.Purge()

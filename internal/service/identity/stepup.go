@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/pquerna/otp/totp"
@@ -37,22 +36,9 @@ func LoginThrottleKeys(login, remote string) []string {
 	return keys
 }
 
-// throttleNet is the network a client address is throttled as: an IPv4
-// address itself, an IPv6 address its /64. One IPv6 client usually holds
-// a whole /64 (RFC 4291 section 2.5.1 interface identifiers; RFC 8981
-// temporary addresses change within it), so per-address keys would give
-// it 2^64 fresh counters. An address that does not parse is its own key.
-func throttleNet(remote string) string {
-	addr, err := netip.ParseAddr(remote)
-	if err != nil {
-		return remote
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is4() {
-		return addr.String()
-	}
-	return netip.PrefixFrom(addr, 64).Masked().String()
-}
+// throttleNet is the network a client address is throttled as
+// (auth.ClientNet: an IPv4 address, an IPv6 address's /64).
+func throttleNet(remote string) string { return auth.ClientNet(remote) }
 
 // LoginThrottle is the throttle that the login form and the step-up share.
 func (s *Identity) LoginThrottle() *auth.Throttle { return s.throttle }

@@ -289,11 +289,13 @@ func (s *Identity) ListTokens(ctx context.Context, p *lanyard.Principal, all boo
 // RevokeToken revokes a token of the caller (or anyone's, for
 // administrators).
 func (s *Identity) RevokeToken(ctx context.Context, p *lanyard.Principal, id int64) error {
+	var owner int64
 	err := s.rec.Store.Update(ctx, func(tx lanyard.Tx) error {
 		t, err := tx.TokenByID(id)
 		if err != nil {
 			return err
 		}
+		owner = t.UserID
 		if t.UserID != p.User.ID && !p.Has(lanyard.RoleAdministrator) {
 			return lanyard.Errorf(lanyard.ENotFound, "token %d not found", id)
 		}
@@ -305,7 +307,9 @@ func (s *Identity) RevokeToken(ctx context.Context, p *lanyard.Principal, id int
 		}
 		return tx.AppendAudit(s.rec.Event(p, "token.revoke", "token", strconv.FormatInt(id, 10), nil))
 	})
-	s.tokenCache.Purge() // after commit
+	if owner != 0 {
+		s.tokenCache.PurgeTag(owner) // after commit; the owner's tokens only
+	}
 	if err == nil {
 		s.tokensRevoked()
 	}
@@ -339,7 +343,7 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 		if err != nil {
 			return nil, err
 		}
-		s.tokenCache.PutSince(gen, key, ta)
+		s.tokenCache.PutSinceTag(gen, key, ta, ta.user.ID)
 	}
 	t, u := ta.token, ta.user
 	now := s.rec.Clock()
@@ -353,7 +357,7 @@ func (s *Identity) AuthenticateToken(ctx context.Context, secret, remote string)
 		}
 		touched := *t
 		touched.LastUsedAt = now
-		s.tokenCache.PutSince(gen, key, tokenAuth{token: &touched, user: u})
+		s.tokenCache.PutSinceTag(gen, key, tokenAuth{token: &touched, user: u}, u.ID)
 	}
 	return &lanyard.Principal{User: u, Roles: t.Roles.Intersect(u.Roles), TokenID: t.ID, RemoteAddr: remote}, nil
 }

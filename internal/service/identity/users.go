@@ -232,7 +232,11 @@ func (s *Identity) UpdateUser(ctx context.Context, p *lanyard.Principal, login s
 		}
 		return tx.AppendAudit(s.rec.Event(p, "user.update", "user", u.Login, details))
 	})
-	s.tokenCache.Purge() // cached principals carry the user's roles, state and tokens; purged after commit
+	if u != nil {
+		// Cached principals carry the user's roles, state and tokens;
+		// purged after commit (this user's only: the notice names it).
+		s.tokenCache.PurgeTag(u.ID)
+	}
 	if err != nil {
 		return nil, err
 	}

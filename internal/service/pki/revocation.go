@@ -51,7 +51,7 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 		if err := tx.UpdateCertificate(c); err != nil {
 			return err
 		}
-		if err := s.signCRL(ctx, tx, caName, c); err != nil {
+		if _, err := s.signCRL(ctx, tx, caName, c); err != nil {
 			return err
 		}
 		out = c
@@ -73,11 +73,12 @@ func (s *PKI) Revoke(ctx context.Context, p *lanyard.Principal, caName, serial s
 // ExpiredCertsOnCRL extension (X.509 8.5.2.12; ca/builtin CreateCRL), and
 // OCSP still answers revoked for an expired revoked certificate (OCSP
 // reads the certificate itself). Without this the CRL, and the time every
-// revocation holds the single writer, would grow for good.
-func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed ...*lanyard.Certificate) error {
+// revocation holds the single writer, would grow for good. It returns
+// the number of the CRL it signed (0 for a CA that publishes its own).
+func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed ...*lanyard.Certificate) (number int64, err error) {
 	signer, ok := s.cas[caName].(ca.CRLSigner)
 	if !ok {
-		return nil // the CA publishes its own CRL
+		return 0, nil // the CA publishes its own CRL
 	}
 	// Replicas sign one at a time: under the audit chain's lock (which
 	// the transaction's audit event takes anyway) the CA's CRL number
@@ -85,16 +86,16 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed
 	// committed ones, so the number increases (RFC 5280 5.2.3) and no
 	// revocation committed meanwhile is left off.
 	if err := tx.LockAudit(); err != nil {
-		return err
+		return 0, err
 	}
 	rec, err := tx.CAByName(caName)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := s.rec.Clock()
 	listed, err := tx.CRLEntries(caName, rec.CRLUpdated) // zero before the first CRL: every entry
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, c := range changed {
 		if c.CA == caName && (c.Status == lanyard.CertRevoked || c.OnHold()) &&
@@ -106,23 +107,23 @@ func (s *PKI) signCRL(ctx context.Context, tx lanyard.Tx, caName string, changed
 	for _, e := range listed {
 		n, ok := new(big.Int).SetString(e.Serial, 16)
 		if !ok {
-			return lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", e.Serial)
+			return 0, lanyard.Errorf(lanyard.EInternal, "stored serial %q is not hex", e.Serial)
 		}
 		at, reason := revocationOf(e)
 		entries = append(entries, ca.RevokedEntry{Serial: n, RevokedAt: at, Reason: reason})
 	}
-	number := rec.CRLNumber + 1
+	number = rec.CRLNumber + 1
 	der, err := signer.CreateCRL(ctx, number, entries, now, now.Add(s.crlLife))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.UpdateCACRL(caName, number, der, now); err != nil {
 		if lanyard.IsCode(err, lanyard.EConflict) {
-			return &crlRace{err}
+			return 0, &crlRace{err}
 		}
-		return err
+		return 0, err
 	}
-	return nil
+	return number, nil
 }
 
 // crlRace is UpdateCACRL's conflict: another replica stored a CRL with
@@ -201,10 +202,13 @@ func (s *PKI) RefreshCRL(ctx context.Context, caName string, force bool) error {
 		if !force && len(rec.CRLDER) > 0 && s.rec.Clock().Sub(rec.CRLUpdated) < s.crlLife/2 {
 			return nil
 		}
-		if err := s.signCRL(ctx, tx, caName); err != nil {
+		// The number signCRL signed, read under the audit lock it
+		// takes: rec, read before, may be another replica's CRL behind.
+		number, err := s.signCRL(ctx, tx, caName)
+		if err != nil || number == 0 {
 			return err
 		}
-		return tx.AppendAudit(s.rec.Event(lanyard.SystemPrincipal, "ca.crl", "ca", caName, map[string]any{"crl_number": rec.CRLNumber + 1}))
+		return tx.AppendAudit(s.rec.Event(lanyard.SystemPrincipal, "ca.crl", "ca", caName, map[string]any{"crl_number": number}))
 	})
 }
 
@@ -329,7 +333,7 @@ func (s *PKI) changeCertificates(ctx context.Context, tx lanyard.Tx, certs []*la
 		changed = append(changed, c)
 	}
 	for name := range cas {
-		if err := s.signCRL(ctx, tx, name, changed...); err != nil {
+		if _, err := s.signCRL(ctx, tx, name, changed...); err != nil {
 			return nil, err
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +112,92 @@ func TestConcurrentRevocationsAcrossReplicas(t *testing.T) {
 			t.Fatalf("round %d: CRL number %v after %v", round, l.Number, number)
 		}
 		number = l.Number
+	}
+}
+
+// crlBetween is a store whose next transaction, right after it read a
+// CA's record, lets another replica sign a CRL (between that read and
+// the audit lock signCRL takes).
+type crlBetween struct {
+	lanyard.Store
+	between func()
+}
+
+func (w *crlBetween) Update(ctx context.Context, fn func(lanyard.Tx) error) error {
+	return w.Store.Update(ctx, func(tx lanyard.Tx) error { return fn(crlBetweenTx{Tx: tx, w: w}) })
+}
+
+type crlBetweenTx struct {
+	lanyard.Tx
+	w *crlBetween
+}
+
+func (t crlBetweenTx) CAByName(name string) (*lanyard.CARecord, error) {
+	rec, err := t.Tx.CAByName(name)
+	if f := t.w.between; f != nil {
+		t.w.between = nil
+		f()
+	}
+	return rec, err
+}
+
+// TestCRLAuditNumberAcrossReplicas: a replica's CRL refresh that read the
+// CA before another replica signed one audits the number it signed (the
+// CA's stored CRL number), not one more than the number it read.
+func TestCRLAuditNumberAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.FreshSchema(t)
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	open := func() lanyard.Store {
+		st, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	w := &crlBetween{}
+	a := servicetest.New(t, servicetest.Options{Store: open(), Key: key, WrapStore: func(st lanyard.Store) lanyard.Store { w.Store = st; return w }})
+	b := servicetest.New(t, servicetest.Options{Store: open(), Key: key})
+	caName := a.CA.Name()
+	w.between = func() {
+		if err := b.Service.PKI.RefreshCRL(ctx, caName, true); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := a.Service.PKI.RefreshCRL(ctx, caName, true); err != nil {
+		t.Fatal(err)
+	}
+	if w.between != nil {
+		t.Fatal("the refresh read no CA record")
+	}
+	var stored int64
+	var audited []int64
+	if err := a.Store.View(ctx, func(tx lanyard.Tx) error {
+		rec, err := tx.CAByName(caName)
+		if err != nil {
+			return err
+		}
+		stored = rec.CRLNumber
+		evs, err := tx.ListAudit(lanyard.AuditFilter{Limit: 1000})
+		for _, ev := range evs {
+			if ev.Action != "ca.crl" {
+				continue
+			}
+			var d struct {
+				N int64 `json:"crl_number"`
+			}
+			if err := json.Unmarshal(ev.Details, &d); err != nil {
+				return err
+			}
+			audited = append(audited, d.N)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(audited)
+	if len(audited) < 2 || audited[len(audited)-1] != stored || audited[len(audited)-2] != stored-1 {
+		t.Fatalf("ca.crl events name CRLs %v; the CA's CRL is number %d (the last two refreshes signed %d and %d)", audited, stored, stored-1, stored)
 	}
 }

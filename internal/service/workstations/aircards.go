@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +161,57 @@ func (s *Workstations) AirCardAllowed(ctx context.Context, wsID int64, serial st
 		}
 		return lanyard.Errorf(lanyard.EForbidden, "this computer is not allowed to use AirCard %s", serial)
 	})
+}
+
+// airCardsCheckBatch is how many workstations AirCardSessionsRefused
+// checks per transaction.
+const airCardsCheckBatch = 500
+
+// AirCardSessionsRefused is AirCardAllowed for the open AirCard sessions
+// of many workstations at once (open: workstation ID → the serials of
+// the AirCards it has sessions on), as the hub's periodic recheck needs
+// it: a change whose notice was lost — a computer removed, the AirCard
+// disabled, on another replica — still ends the sessions it forbids. It
+// returns the pairs no longer allowed, by workstation; a failed batch
+// does not keep the others from being checked.
+func (s *Workstations) AirCardSessionsRefused(ctx context.Context, open map[int64][]string) (refused map[int64][]string, err error) {
+	refused = map[int64][]string{}
+	ids := slices.Sorted(maps.Keys(open))
+	var firstErr error
+	for batch := range slices.Chunk(ids, airCardsCheckBatch) {
+		got := map[int64][]string{}
+		err := s.rec.View(ctx, func(tx lanyard.Tx) error {
+			clear(got)
+			cards := map[string]*lanyard.Card{} // by serial; nil: not an AirCard
+			for _, wsID := range batch {
+				allowed, err := tx.AirCardsAllowedOn(wsID)
+				if err != nil {
+					return err
+				}
+				for _, serial := range open[wsID] {
+					c, seen := cards[serial]
+					if !seen {
+						if c, err = airCardBySerial(tx, serial); err != nil && !lanyard.IsCode(err, lanyard.ENotFound) {
+							return err
+						}
+						cards[serial] = c
+					}
+					if c == nil || !usable(c) || !slices.Contains(allowed, c.ID) {
+						got[wsID] = append(got[wsID], serial)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		maps.Copy(refused, got)
+	}
+	return refused, firstErr
 }
 
 // AirCardComputer is one allowed computer of an AirCard as the card menu
@@ -334,10 +387,10 @@ func HashAirCardCode(code string) string {
 // JoinAirCard adds workstation wsID (its agent authenticated by its client
 // certificate) to the allowed computers of the AirCard a connection code
 // names, and uses the code up. Wrong codes count against the workstation
-// and the client address; expired and used codes are refused with what
+// and the client's network (an IPv6 /64, auth.ClientNet); expired and used codes are refused with what
 // happened. It returns the AirCard joined.
 func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code string) (*lanyard.Card, error) {
-	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + remote}
+	keys := []string{"aircard-ws:" + strconv.FormatInt(wsID, 10), "aircard-ip:" + auth.ClientNet(remote)}
 	// The guess is reserved before the code is looked up, so parallel
 	// guesses — on every replica, the throttle being shared — cannot all
 	// slip past a lock (auth.Throttle.Begin).
@@ -407,8 +460,10 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 		}
 		return nil, err
 	}
-	// A right code clears the workstation's and the address's wrong ones.
+	// A right code clears the workstation's wrong ones, never the
+	// address's (auth.Attempt.Succeed): otherwise one workstation with
+	// codes to use would clear its address's failures between guesses
+	// made by others behind it.
 	att.Succeed()
-	_ = s.joinThrottle.Success(ctx, keys[1])
 	return card, nil
 }

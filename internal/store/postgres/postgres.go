@@ -121,6 +121,11 @@ func sqlState(code string) func(error) bool {
 // settings), applies pending migrations and prepares the store. Error
 // messages never include url, which may hold a password.
 func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
+	return openStore(ctx, url, defaultListen)
+}
+
+// openStore is Open with the listener's heartbeat settings (tests shorten them).
+func openStore(ctx context.Context, url string, lc listenConfig) (*sqlstore.DB, error) {
 	pool, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -147,7 +152,7 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := startListener(ctx, db, url, channel); err != nil {
+	if err := startListener(ctx, db, pool, url, channel, lc); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// The guess throttles' rows (migration 0041; internal/auth keeps its
+// The guess throttles' rows (migration 0040; internal/auth keeps its
 // entries here when a cluster shares them). A row is locked by upserting
 // it: a missing key gets a placeholder row with an empty value, so that
 // a key nobody has tried yet is locked as well as one with a row — two

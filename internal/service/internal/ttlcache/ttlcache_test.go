@@ -49,3 +49,34 @@ func TestPutSince(t *testing.T) {
 		t.Fatal("a value read before a purge was cached after it")
 	}
 }
+
+// TestPurgeTag drops one tag's entries only, and a value read before it
+// is not stored after it.
+func TestPurgeTag(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New[string, int](func() time.Time { return now }, ReadTTL, 10)
+	gen := c.Gen()
+	c.PutSinceTag(gen, "a1", 1, 1)
+	c.PutSinceTag(gen, "a2", 2, 1)
+	c.PutSinceTag(gen, "b1", 3, 2)
+	c.PutSinceTag(gen, "b1", 3, 2) // again: indexed once
+	gen = c.Gen()
+	c.PurgeTag(1)
+	if _, ok := c.Get("a1"); ok {
+		t.Fatal("a1 survived PurgeTag(1)")
+	}
+	if _, ok := c.Get("a2"); ok {
+		t.Fatal("a2 survived PurgeTag(1)")
+	}
+	if v, ok := c.Get("b1"); !ok || v != 3 {
+		t.Fatalf("PurgeTag(1) dropped b1: %d, %v", v, ok)
+	}
+	c.PutSinceTag(gen, "a1", 1, 1)
+	if _, ok := c.Get("a1"); ok {
+		t.Fatal("a value read before PurgeTag was cached after it")
+	}
+	c.PurgeTag(2)
+	if _, ok := c.Get("b1"); ok || len(c.tagged) != 0 {
+		t.Fatalf("after PurgeTag(2): b1 %v, index %v", ok, c.tagged)
+	}
+}

@@ -1,5 +1,5 @@
 -- The guess throttles' state (keep in step with the other engine's
--- 0041_throttles.sql; docs/security.md, "Throttles across replicas"):
+-- 0040_throttles.sql; docs/security.md, "Throttles across replicas"):
 -- one row per throttle key, keyed by an HMAC of the key under a key
 -- derived from the master key (keys hold logins and client addresses),
 -- the value encoded by internal/auth, and when the row stops mattering;
