@@ -84,8 +84,9 @@ type Config struct {
 	// DirectoryInterval is how often a directory source that sets no
 	// interval of its own is synced (0: directory.DefaultInterval).
 	DirectoryInterval time.Duration
-	// JobHolder names this process in the directory sync's lease rows
-	// (default jobs.HolderName(); lanyard serve: jobs.ReplicaHolder).
+	// JobHolder names this process in the directory sync's and first
+	// start's lease rows (default jobs.HolderName(); lanyard serve:
+	// jobs.ReplicaHolder).
 	JobHolder string
 	// KeyRecoveryTTL is how long a request to recover someone else's
 	// archived key waits for its decision (0: archive.DefaultRecoveryTTL).
@@ -115,6 +116,7 @@ type Service struct {
 	cards lanyard.CardAccess // workstations' cards (Config.Agents; nil: none)
 
 	bootstrapTTL time.Duration // Config.BootstrapTokenTTL
+	jobHolder    string        // Config.JobHolder
 
 	unfollow []func() // ends the capabilities' change notice subscriptions (Close)
 }
@@ -151,7 +153,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.Throttle = t
 	}
-	s := &Service{store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, bootstrapTTL: cfg.BootstrapTokenTTL,
+	s := &Service{store: cfg.Store, rec: lanyard.Recorder{Store: cfg.Store, Now: cfg.Now}, bootstrapTTL: cfg.BootstrapTokenTTL, jobHolder: cfg.JobHolder,
 		Audit: audit.NewLog(cfg.Store, cfg.Now)}
 	caNames := make([]string, len(cfg.CAs))
 	for i, c := range cfg.CAs {

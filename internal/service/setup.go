@@ -34,7 +34,7 @@ const (
 func (s *Service) Setup(ctx context.Context) (bootstrapToken string, err error) {
 	// Real time, whatever the service's clock: the lease bounds how long
 	// a replica that died during Setup holds up the others.
-	runner, err := jobs.New(jobs.Config{Store: s.store, Now: time.Now, Lease: setupLease})
+	runner, err := jobs.New(jobs.Config{Store: s.store, Now: time.Now, Lease: setupLease, Holder: s.jobHolder})
 	if err != nil {
 		return "", err
 	}
