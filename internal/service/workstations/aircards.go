@@ -445,11 +445,17 @@ func (s *Workstations) JoinAirCard(ctx context.Context, wsID int64, remote, code
 		if err := tx.UseAirCardCode(c.ID, wsID, now); err != nil {
 			return err
 		}
-		err = tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: card.ID, WorkstationID: wsID, AddedBy: "code", AddedAt: now})
-		if lanyard.IsCode(err, lanyard.EConflict) {
-			return nil // already allowed: the code is used up all the same
-		}
+		// Already allowed: the code is used up all the same. Asked
+		// first, not learnt from the insert's unique violation, which
+		// would abort a PostgreSQL transaction and lose the code's use.
+		allowed, err := tx.AirCardsAllowedOn(wsID)
 		if err != nil {
+			return err
+		}
+		if slices.Contains(allowed, card.ID) {
+			return nil
+		}
+		if err := tx.AddAirCardComputer(&lanyard.AirCardComputer{CardID: card.ID, WorkstationID: wsID, AddedBy: "code", AddedAt: now}); err != nil {
 			return err
 		}
 		return lanyard.NotifyIDs(tx, lanyard.NoticeAirCards, wsID)
