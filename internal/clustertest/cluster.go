@@ -24,8 +24,8 @@ type Options struct {
 	// replica's API and pages (health-checked on /readyz), a TCP frontend
 	// over every agent listener, and one TCP frontend per replica's agent
 	// listener (an agent pinned to a replica through the proxy). The
-	// agent listeners then take the PROXY protocol from 127.0.0.1
-	// (--agent-proxy-protocol), so agents reach them only through HAProxy.
+	// agent listeners then take the PROXY protocol from HAProxy's
+	// AgentSource (--agent-proxy-protocol).
 	HAProxy bool
 	// Heartbeat is --replica-heartbeat (0: the server's default).
 	Heartbeat time.Duration
@@ -170,7 +170,7 @@ func (r *Replica) args() []string {
 	if c.opts.HAProxy {
 		a = append(a, "--trust-proxy")
 		if c.flags["agent-proxy-protocol"] {
-			a = append(a, "--agent-proxy-protocol", "127.0.0.1/32")
+			a = append(a, "--agent-proxy-protocol", AgentSource+"/32")
 		}
 	}
 	if c.opts.Args != nil {

@@ -28,10 +28,19 @@ type HAProxy struct {
 	Config         string // the configuration file
 }
 
+// AgentSource is the loopback address HAProxy connects to the agent
+// listeners from: not the agents' own 127.0.0.1, so that a replica that
+// reads the PROXY protocol header is seen to log the agent's address, and
+// one that does not would log this one. The replicas require the header
+// from this address only (--agent-proxy-protocol); agents pinned to a
+// replica may still connect directly.
+const AgentSource = "127.0.0.3"
+
 // ConfigText is the HAProxy configuration of a cluster whose replicas
 // listen (HTTP) on web and (agents) on agents; httpPort, agentPort and
 // pinned are the frontends' ports. proxyProtocol adds send-proxy-v2 on
-// the agent servers. scripts/cluster.sh writes the same configuration.
+// the agent servers, which HAProxy reaches from AgentSource.
+// scripts/cluster.sh writes the same configuration.
 func ConfigText(web, agents []string, httpPort, agentPort int, pinned []int, proxyProtocol bool) string {
 	var b strings.Builder
 	b.WriteString(`global
@@ -50,7 +59,7 @@ defaults
 `)
 	send := ""
 	if proxyProtocol {
-		send = " send-proxy-v2"
+		send = " send-proxy-v2 source " + AgentSource
 	}
 	fmt.Fprintf(&b, `frontend web
 	mode http

@@ -21,8 +21,12 @@ import (
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
 )
 
-// agentConnected is a replica's log line when an agent connects.
-var agentConnected = mustRe(`"msg":"agent connected"`)
+// agentConnected is a replica's log line when an agent connects, and
+// pairingRemote the address a pairing request came from.
+var (
+	agentConnected = mustRe(`"msg":"agent connected"`)
+	pairingRemote  = mustRe(`"msg":"pairing requested".*"remote":"([^"]+)"`)
+)
 
 // TestClusterReplicaKilledMidIssue runs three replicas behind HAProxy:
 // the workstation agent connects through HAProxy's TCP frontend (TLS and
@@ -42,6 +46,14 @@ func TestClusterReplicaKilledMidIssue(t *testing.T) {
 	k.pairAt(k.A, k.c.Proxy.AgentURL, "cal", clustertest.AgentOptions{})
 	// HAProxy's agent backend takes the first server that is up: A.
 	k.A.WaitLineAfter(markA, agentConnected, 10*time.Second)
+	// HAProxy connects from its own address; the PROXY protocol header
+	// gives A the agent's, which the pairing throttle counts by.
+	if k.c.Has("agent-proxy-protocol") {
+		m := k.A.WaitLineAfter(markA, pairingRemote, time.Second)
+		if m[1] != "127.0.0.1" {
+			t.Errorf("replica A saw the pairing agent at %s, want the agent's own 127.0.0.1 (HAProxy connects from %s with the PROXY protocol)", m[1], clustertest.AgentSource)
+		}
+	}
 	c := newVCard(t)
 	c.holdAt(isGenerate(0x9D))
 	k.insert(c)
