@@ -98,6 +98,10 @@ type Cluster struct {
 
 	stop context.CancelFunc
 	done chan struct{}
+
+	// connecting, when set, runs in AgentConnected between recording the
+	// route and its first write (tests: a heartbeat at that moment).
+	connecting func()
 }
 
 // ownRoute is the route of one connection here. Its epoch is drawn once,
@@ -249,7 +253,7 @@ func (c *Cluster) beat(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, id := range redo {
-		c.writeRoute(bctx, id)
+		c.writeRoute(bctx, id, false)
 	}
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
@@ -292,9 +296,12 @@ func (c *Cluster) AgentConnected(id int64) (release func()) {
 	c.mu.Lock()
 	c.routes[id] = mine
 	c.mu.Unlock()
+	if c.connecting != nil {
+		c.connecting()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.writeRoute(ctx, id)
+	c.writeRoute(ctx, id, true)
 	return func() {
 		c.mu.Lock()
 		mine.released = true
@@ -326,10 +333,16 @@ func (c *Cluster) deleteRoute(id, epoch int64) {
 // retry, but yields to a route another replica wrote for a connection
 // made after this one: that agent reconnected there, and this
 // connection is the stale one.
-func (c *Cluster) writeRoute(ctx context.Context, id int64) {
+//
+// Only AgentConnected (first set) makes a connection's first write: it
+// returns once the route is in the database, and the hub announces the
+// connection only then. A heartbeat that found the route before that
+// write started would otherwise run it, and AgentConnected, finding it
+// running, would return at once, before the route is written.
+func (c *Cluster) writeRoute(ctx context.Context, id int64, first bool) {
 	c.mu.Lock()
 	r := c.routes[id]
-	if r == nil || r.inflight || r.released {
+	if r == nil || r.inflight || r.released || (!first && !r.tried) {
 		c.mu.Unlock()
 		return
 	}
