@@ -80,10 +80,14 @@ type Cluster struct {
 
 	// certs are the peer certificates presented now; renew issues new
 	// ones (PeerTLS.Renew), pending holds a pair issued but not yet
-	// registered (both only touched by the heartbeat after Start).
+	// registered (only touched by the one renewal running, renewing).
 	certs   atomic.Pointer[certPair]
 	renew   func(ctx context.Context) (server, client *tls.Certificate, err error)
 	pending *certPair
+	// renewing is set while a renewal runs (startRenewal); renewals
+	// counts them for Close, which waits for them.
+	renewing atomic.Bool
+	renewals sync.WaitGroup
 
 	hub     Hub // set with SetHub
 	started atomic.Bool
@@ -255,9 +259,25 @@ func (c *Cluster) beat(ctx context.Context) {
 	for _, id := range redo {
 		c.writeRoute(bctx, id, false)
 	}
-	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer rcancel()
-	c.renewCerts(rctx, now)
+	c.startRenewal(ctx, now)
+}
+
+// startRenewal renews the peer certificates when due (renewCerts) in a
+// goroutine of its own, unless a renewal is still running: a slow CA
+// must not hold up the heartbeats, or the replica would count as gone
+// after ExpiryBeats of them.
+func (c *Cluster) startRenewal(ctx context.Context, now time.Time) {
+	if c.renew == nil || !c.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	c.renewals.Add(1)
+	go func() {
+		defer c.renewals.Done()
+		defer c.renewing.Store(false)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		c.renewCerts(rctx, now)
+	}()
 }
 
 func (c *Cluster) purge(ctx context.Context, now time.Time) {
@@ -278,6 +298,9 @@ func (c *Cluster) Close(ctx context.Context) {
 		c.stop()
 		<-c.done
 	}
+	// A renewal registers the replica again: it must not outlive the
+	// deregistration below.
+	c.renewals.Wait()
 	c.air.closeAll()
 	if !c.started.Swap(false) {
 		return
