@@ -12,21 +12,28 @@
 #   scripts/cluster.sh --fresh    # forget the previous cluster first
 #
 # Everything lives in $LANYARD_CLUSTER_DIR (default ./cluster) and in the
-# schema lanyard_cluster of PostgreSQL's lanyard_test database. Ctrl-C
-# stops every process it started.
+# schema $LANYARD_CLUSTER_SCHEMA (default lanyard_cluster) of PostgreSQL's
+# lanyard_test database. Ctrl-C stops every process it started.
 #
 # Ports (loopback; change them with the variables):
 #   HAProxy web  LANYARD_CLUSTER_WEB    8090   browsers, the CLI, the API
 #   HAProxy agents LANYARD_CLUSTER_AGENTS 8453 `lanyard agent --server`
 #   replica A: 18081 (web) 18441 (agents) 18451 (peers)
 #   replica B: 18082 (web) 18442 (agents) 18452 (peers)
+#   LANYARD_CLUSTER_PORT_OFFSET (default 0) is added to the replicas' six
+#   ports: a second cluster beside the first.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${LANYARD_CLUSTER_DIR:-$root/cluster}
 web_port=${LANYARD_CLUSTER_WEB:-8090}
 agent_port=${LANYARD_CLUSTER_AGENTS:-8453}
-schema=lanyard_cluster
+off=${LANYARD_CLUSTER_PORT_OFFSET:-0}
+schema=${LANYARD_CLUSTER_SCHEMA:-lanyard_cluster}
+[[ "$off" =~ ^[0-9]+$ ]] || { printf 'cluster: error: LANYARD_CLUSTER_PORT_OFFSET must be a number\n' >&2; exit 1; }
+[[ "$schema" =~ ^[a-z_][a-z0-9_]*$ ]] || { printf 'cluster: error: LANYARD_CLUSTER_SCHEMA must be a lower-case SQL identifier\n' >&2; exit 1; }
+a_web=$((18081 + off)) a_agent=$((18441 + off)) a_peer=$((18451 + off))
+b_web=$((18082 + off)) b_agent=$((18442 + off)) b_peer=$((18452 + off))
 GO=${GO:-go}
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
@@ -58,12 +65,23 @@ lanyard="$dir/lanyard"
 
 # 3. PostgreSQL and the cluster's schema.
 pg=$("$root/scripts/postgres-test.sh")
+# psql gets the password in PGPASSWORD and the URL without it: not on
+# its command line either (see replica below).
+pg_user_re='^([a-z]+://[^:/@]+):([^@]*)@(.*)$'
+if [[ "$pg" =~ $pg_user_re ]]; then
+	pg_pw=${BASH_REMATCH[2]}
+	pg_nopw="${BASH_REMATCH[1]}@${BASH_REMATCH[3]}"
+	pg_pw=$(printf '%b' "${pg_pw//%/\\x}") # percent-decoded
+else
+	pg_pw="" pg_nopw=$pg
+fi
+pgsql() { PGPASSWORD="$pg_pw" psql -X -q "$pg_nopw" "$@"; }
 if [ "$fresh" -eq 1 ]; then
 	log "--fresh: dropping schema $schema and $dir's replica data"
-	psql -X -q "$pg" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >&2
+	pgsql -c "DROP SCHEMA IF EXISTS $schema CASCADE" >&2
 	rm -rf "$dir/replica-A" "$dir/replica-B" "$dir/master.key"
 fi
-psql -X -q "$pg" -c "CREATE SCHEMA IF NOT EXISTS $schema" >&2
+pgsql -c "CREATE SCHEMA IF NOT EXISTS $schema" >&2
 db="$pg&search_path=$schema"
 
 # 4. The flags this lanyard has (the cluster's flags arrived with issue 19).
@@ -81,16 +99,28 @@ trap 'stop; exit 130' INT TERM
 trap stop EXIT
 
 # replica NAME WEB AGENT PEER starts one replica and waits until it is ready.
+#
+# The database URL, password included, goes in LANYARD_DATABASE, not on
+# the command line, where every local user would read it (ps,
+# /proc/PID/cmdline); the environment of another user's process is not
+# readable. docs/deployment.md has the same for production, and
+# PGPASSFILE (~/.pgpass) as the way to keep the password out of the URL.
+#
+# --trust-proxy trusts X-Forwarded-For from any loopback address, not
+# just HAProxy's: a local user can reach the replicas' ports directly and
+# choose the address they are throttled and audited under. Acceptable
+# for this one-host demonstration; production lists the proxies' own
+# addresses with --trusted-proxies (docs/deployment.md).
 replica() {
 	local name=$1 web=$2 agent=$3 peer=$4 data="$dir/replica-$1"
-	local args=(serve --data "$data" --database "$db" --master-key-file "$dir/master.key"
+	local args=(serve --data "$data" --master-key-file "$dir/master.key"
 		--listen "127.0.0.1:$web" --agent-listen "127.0.0.1:$agent"
 		--url "http://127.0.0.1:$web_port" --trust-proxy)
 	has peer-listen && args+=(--peer-listen "127.0.0.1:$peer")
 	has agent-url && args+=(--agent-url "https://127.0.0.1:$agent_port")
 	has agent-proxy-protocol && args+=(--agent-proxy-protocol 127.0.0.1/32)
 	: >"$dir/replica-$name.log"
-	"$lanyard" "${args[@]}" >>"$dir/replica-$name.log" 2>&1 &
+	LANYARD_DATABASE="$db" "$lanyard" "${args[@]}" >>"$dir/replica-$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 300); do
 		grep -q '^Lanyard is ready at ' "$dir/replica-$name.log" && return 0
@@ -104,9 +134,9 @@ replica() {
 # The first replica alone first: on a first start it creates the master
 # key, the CA and the administrator; the second then finds them.
 log "starting replica A"
-replica A 18081 18441 18451
+replica A "$a_web" "$a_agent" "$a_peer"
 log "starting replica B"
-replica B 18082 18442 18452
+replica B "$b_web" "$b_agent" "$b_peer"
 
 # 5. HAProxy.
 send=""
@@ -139,8 +169,8 @@ backend replicas_web
 	option httpchk GET /readyz
 	http-check expect status 200
 	default-server inter 1s fall 2 rise 1
-	server A 127.0.0.1:18081 check
-	server B 127.0.0.1:18082 check
+	server A 127.0.0.1:$a_web check
+	server B 127.0.0.1:$b_web check
 
 # Agents: TCP, TLS end to end (the workstation's client certificate is
 # checked by the replica), the PROXY protocol carries its address.
@@ -153,8 +183,8 @@ backend replicas_agents
 	mode tcp
 	balance leastconn
 	default-server inter 1s fall 2 rise 1
-	server A 127.0.0.1:18441 check$send
-	server B 127.0.0.1:18442 check$send
+	server A 127.0.0.1:$a_agent check$send
+	server B 127.0.0.1:$b_agent check$send
 EOF
 "$haproxy" -c -q -f "$dir/haproxy.cfg" || die "haproxy refuses $dir/haproxy.cfg"
 "$haproxy" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
@@ -170,8 +200,8 @@ cat <<EOF
 
 Lanyard cluster ready: two replicas on PostgreSQL (schema $schema), HAProxy in front.
 
-  Self-Service and console  http://127.0.0.1:$web_port/   (replica A http://127.0.0.1:18081, B http://127.0.0.1:18082)
-  Agents                    https://127.0.0.1:$agent_port (replica A :18441, B :18442)
+  Self-Service and console  http://127.0.0.1:$web_port/   (replica A http://127.0.0.1:$a_web, B http://127.0.0.1:$b_web)
+  Agents                    https://127.0.0.1:$agent_port (replica A :$a_agent, B :$b_agent)
   Master key                $dir/master.key (both replicas read it)
   Logs                      $dir/replica-A.log, $dir/replica-B.log, $dir/haproxy.log
 

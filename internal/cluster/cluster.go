@@ -80,10 +80,14 @@ type Cluster struct {
 
 	// certs are the peer certificates presented now; renew issues new
 	// ones (PeerTLS.Renew), pending holds a pair issued but not yet
-	// registered (both only touched by the heartbeat after Start).
+	// registered (only touched by the one renewal running, renewing).
 	certs   atomic.Pointer[certPair]
 	renew   func(ctx context.Context) (server, client *tls.Certificate, err error)
 	pending *certPair
+	// renewing is set while a renewal runs (startRenewal); renewals
+	// counts them for Close, which waits for them.
+	renewing atomic.Bool
+	renewals sync.WaitGroup
 
 	hub     Hub // set with SetHub
 	started atomic.Bool
@@ -98,6 +102,10 @@ type Cluster struct {
 
 	stop context.CancelFunc
 	done chan struct{}
+
+	// connecting, when set, runs in AgentConnected between recording the
+	// route and its first write (tests: a heartbeat at that moment).
+	connecting func()
 }
 
 // ownRoute is the route of one connection here. Its epoch is drawn once,
@@ -249,11 +257,27 @@ func (c *Cluster) beat(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, id := range redo {
-		c.writeRoute(bctx, id)
+		c.writeRoute(bctx, id, false)
 	}
-	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer rcancel()
-	c.renewCerts(rctx, now)
+	c.startRenewal(ctx, now)
+}
+
+// startRenewal renews the peer certificates when due (renewCerts) in a
+// goroutine of its own, unless a renewal is still running: a slow CA
+// must not hold up the heartbeats, or the replica would count as gone
+// after ExpiryBeats of them.
+func (c *Cluster) startRenewal(ctx context.Context, now time.Time) {
+	if c.renew == nil || !c.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	c.renewals.Add(1)
+	go func() {
+		defer c.renewals.Done()
+		defer c.renewing.Store(false)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		c.renewCerts(rctx, now)
+	}()
 }
 
 func (c *Cluster) purge(ctx context.Context, now time.Time) {
@@ -274,6 +298,9 @@ func (c *Cluster) Close(ctx context.Context) {
 		c.stop()
 		<-c.done
 	}
+	// A renewal registers the replica again: it must not outlive the
+	// deregistration below.
+	c.renewals.Wait()
 	c.air.closeAll()
 	if !c.started.Swap(false) {
 		return
@@ -292,9 +319,12 @@ func (c *Cluster) AgentConnected(id int64) (release func()) {
 	c.mu.Lock()
 	c.routes[id] = mine
 	c.mu.Unlock()
+	if c.connecting != nil {
+		c.connecting()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.writeRoute(ctx, id)
+	c.writeRoute(ctx, id, true)
 	return func() {
 		c.mu.Lock()
 		mine.released = true
@@ -326,10 +356,16 @@ func (c *Cluster) deleteRoute(id, epoch int64) {
 // retry, but yields to a route another replica wrote for a connection
 // made after this one: that agent reconnected there, and this
 // connection is the stale one.
-func (c *Cluster) writeRoute(ctx context.Context, id int64) {
+//
+// Only AgentConnected (first set) makes a connection's first write: it
+// returns once the route is in the database, and the hub announces the
+// connection only then. A heartbeat that found the route before that
+// write started would otherwise run it, and AgentConnected, finding it
+// running, would return at once, before the route is written.
+func (c *Cluster) writeRoute(ctx context.Context, id int64, first bool) {
 	c.mu.Lock()
 	r := c.routes[id]
-	if r == nil || r.inflight || r.released {
+	if r == nil || r.inflight || r.released || (!first && !r.tried) {
 		c.mu.Unlock()
 		return
 	}

@@ -69,7 +69,9 @@ func (c *Cluster) renewCerts(ctx context.Context, now time.Time) {
 	oldClient, oldServer := c.self.ClientSerial, c.self.ServerSerial
 	c.self.ClientSerial, c.self.ServerSerial = serialOf(next.client.Leaf), serialOf(next.server.Leaf)
 	c.mu.Unlock()
-	if err := c.register(ctx, now); err != nil {
+	// The time of this registration, not of the heartbeat that started
+	// the renewal (which may have been slow): it renews the heartbeat too.
+	if err := c.register(ctx, c.now()); err != nil {
 		c.mu.Lock()
 		c.self.ClientSerial, c.self.ServerSerial = oldClient, oldServer
 		c.mu.Unlock()

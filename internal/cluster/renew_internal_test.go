@@ -94,14 +94,12 @@ func TestPeerCertificatesRenew(t *testing.T) {
 	forward("before the renewal")
 
 	clk.Add(20 * time.Minute) // before half-life: nothing renewed
-	a.beat(ctx)
-	b.beat(ctx)
+	beatBoth(ctx, a, b)
 	if n := renewals.Load(); n != 0 {
 		t.Fatalf("%d renewals before half the certificates' life", n)
 	}
 	clk.Add(11 * time.Minute) // past half-life
-	a.beat(ctx)
-	b.beat(ctx)
+	beatBoth(ctx, a, b)
 	if n := renewals.Load(); n != 2 {
 		t.Fatalf("%d renewals past half the certificates' life, want one per replica", n)
 	}
@@ -126,8 +124,7 @@ func TestPeerCertificatesRenew(t *testing.T) {
 		t.Errorf("B refused A's previous client certificate before it expired: %v", err)
 	}
 	clk.Add(30 * time.Minute) // the first certificates expired
-	a.beat(ctx)
-	b.beat(ctx)
+	beatBoth(ctx, a, b)
 	if _, err := b.replicaOfClient(ctx, tlsA.Client.Leaf); err == nil {
 		t.Error("B accepts A's previous client certificate after it expired")
 	}
@@ -135,4 +132,79 @@ func TestPeerCertificatesRenew(t *testing.T) {
 		t.Errorf("%d renewals, want 2 (the renewed certificates are young)", n)
 	}
 	forward("an hour on")
+}
+
+// beatBoth beats the replicas by hand and waits for the renewals the
+// beats started.
+func beatBoth(ctx context.Context, cs ...*Cluster) {
+	for _, c := range cs {
+		c.beat(ctx)
+		c.renewals.Wait()
+	}
+}
+
+// TestRenewalDoesNotStallHeartbeats: a certificate renewal that hangs
+// (a slow CA) runs beside the heartbeats, which go on renewing the
+// replica's registration; further heartbeats start no second renewal
+// while it runs, and Close waits for it.
+func TestRenewalDoesNotStallHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitetest.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ca := newTestCA(t)
+	t0 := time.Now()
+	clk := &clock{now: t0}
+	var renewals atomic.Int32
+	unblock := make(chan struct{})
+	renew := func(ctx context.Context) (*tls.Certificate, *tls.Certificate, error) {
+		renewals.Add(1)
+		<-unblock
+		from, to := clk.Now().Add(-time.Minute), clk.Now().Add(4*time.Hour)
+		return ca.leafFrom(t, x509.ExtKeyUsageServerAuth, from, to), ca.leafFrom(t, x509.ExtKeyUsageClientAuth, from, to), nil
+	}
+	c, err := New(Config{Store: st, ID: "aaaa", Heartbeat: time.Second, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past half their life already: the first heartbeat renews them.
+	p := &PeerTLS{Server: ca.leafFrom(t, x509.ExtKeyUsageServerAuth, t0.Add(-40*time.Minute), t0.Add(20*time.Minute)),
+		Client: ca.leafFrom(t, x509.ExtKeyUsageClientAuth, t0.Add(-40*time.Minute), t0.Add(20*time.Minute)), Root: ca.root, Renew: renew}
+	if err := c.Start(ctx, Membership{PeerURL: "https://127.0.0.1:1", TLS: p}); err != nil {
+		t.Fatal(err)
+	}
+	c.stop() // beats by hand
+	<-c.done
+	live := func() bool {
+		var list []*lanyard.Replica
+		if err := st.View(ctx, func(tx lanyard.Tx) (err error) { list, err = tx.LiveReplicas(clk.Now()); return }); err != nil {
+			t.Fatal(err)
+		}
+		return len(list) == 1
+	}
+	for i := range 3 * ExpiryBeats {
+		clk.Add(time.Second)
+		done := make(chan struct{})
+		go func() { c.beat(ctx); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			close(unblock)
+			t.Fatalf("heartbeat %d waited for the hanging renewal", i+1)
+		}
+		if !live() {
+			close(unblock)
+			t.Fatalf("after heartbeat %d the replica counts as gone", i+1)
+		}
+	}
+	close(unblock)
+	c.Close(ctx)
+	if n := renewals.Load(); n != 1 {
+		t.Errorf("%d renewals started, want 1 (none beside the one running)", n)
+	}
+	if got := serialOf(c.certs.Load().server.Leaf); got == serialOf(p.Server.Leaf) {
+		t.Error("the renewal did not finish before Close returned")
+	}
 }

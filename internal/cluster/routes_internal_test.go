@@ -144,3 +144,41 @@ func TestRouteHeartbeatDuringFirstWrite(t *testing.T) {
 		t.Errorf("the release left route epoch %d (the connection held another epoch)", rs[0].Epoch)
 	}
 }
+
+// TestRouteHeartbeatBeforeFirstWrite: a heartbeat between AgentConnected
+// recording a connection and starting its first route write must leave
+// that write to AgentConnected (were the heartbeat's write still running,
+// AgentConnected would return at once and the hub announce a connection
+// whose route is not in the database); AgentConnected returns with the
+// route written.
+func TestRouteHeartbeatBeforeFirstWrite(t *testing.T) {
+	ctx := context.Background()
+	raw, err := sqlitetest.Open(ctx, filepath.Join(t.TempDir(), "lanyard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	ws := storetest.NewWorkstation("pc-1", "1111111111111111", 0)
+	storetest.MustUpdate(t, raw, func(tx lanyard.Tx) error { return tx.CreateWorkstation(ws) })
+	clk := &clock{now: time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)}
+	a := stoppedReplica(t, raw, clk, "aaaa")
+	beats := 0
+	a.connecting = func() {
+		a.beat(ctx)
+		beats++
+		if rs := routesOf(t, raw, ws.ID); len(rs) != 0 {
+			t.Errorf("the heartbeat made the connection's first route write (epoch %d)", rs[0].Epoch)
+		}
+	}
+	release := a.AgentConnected(ws.ID)
+	if beats != 1 {
+		t.Fatalf("heartbeats during the connection: %d", beats)
+	}
+	if rs := routesOf(t, raw, ws.ID); len(rs) != 1 || rs[0].ReplicaID != "aaaa" {
+		t.Fatalf("routes once AgentConnected returned: %+v", rs)
+	}
+	release()
+	if rs := routesOf(t, raw, ws.ID); len(rs) != 0 {
+		t.Errorf("the release left route epoch %d", rs[0].Epoch)
+	}
+}

@@ -179,7 +179,10 @@ func cardBody(r *http.Request) ([]byte, int64, error) {
 		AirCard bool `json:"aircard"`
 	}
 	var id int64
-	if len(body) > 0 && json.Unmarshal(body, &named) == nil && !named.AirCard {
+	if len(body) > 0 && json.Unmarshal(body, &named) == nil {
+		if named.AirCard {
+			return body, 0, nil // neither the body's nor the query's workstation
+		}
 		id = named.WorkstationID
 	}
 	if id == 0 {

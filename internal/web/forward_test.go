@@ -199,6 +199,7 @@ func TestCardBodyWorkstation(t *testing.T) {
 		{`{"workstation_id": -5}`, "", 0},
 		{`{"workstation_id": "12"}`, "", 0},
 		{`{"workstation_id": 12, "aircard": true}`, "", 0},
+		{`{"aircard": true}`, "workstation_id=12", 0},
 		{``, "", 0},
 	} {
 		r := httptest.NewRequest("POST", "/api/v1/issue?"+tc.query, strings.NewReader(tc.body))

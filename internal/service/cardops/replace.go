@@ -126,7 +126,7 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	// connected: a request arriving elsewhere goes there before the
 	// step-up spends a code or an AirCard is made (docs/architecture.md,
 	// "Cluster").
-	air, err := s.replaceHere(in)
+	air, err := s.replaceHere(p, in)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +135,7 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	}
 	target := in.CardTarget
 	target.User = owner.Login
+	var made *ConnectedCard // the new AirCard, once made
 	if in.AirCard {
 		// At the service chosen above, not one chosen again: the
 		// request is at that service's replica.
@@ -142,10 +143,26 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 		if err != nil {
 			return nil, err
 		}
+		made = cc
 		target.WorkstationID, target.Reader = cc.WorkstationID, cc.Reader
 	}
 	res, err := s.issueCard(ctx, p, IssueCardInput{CardTarget: target, UserPIN: in.UserPIN, AdminPIN: in.AdminPIN, Name: in.Name}, rs)
+	if made != nil && err != nil {
+		// The AirCard exists at this replica's service: the service's
+		// agent having moved to another replica meanwhile must not
+		// forward the whole Replace card there (web's forwardElsewhere),
+		// which would make a second AirCard. The caller tries again.
+		var elsewhere *lanyard.ElsewhereError
+		if errors.As(err, &elsewhere) {
+			err = lanyard.Errorf(lanyard.EUnavailable, "the AirCard service moved to another server of the cluster while the new AirCard was made; try again")
+		}
+	}
 	if !rs.started {
+		if made != nil {
+			// The replacement never started: the AirCard made for it
+			// would stay at the service, unused.
+			s.discardVirtual(ctx, s.cardAccess(), *air, made.Serial, err)
+		}
 		return nil, err // refused, or its transaction failed: nothing changed
 	}
 	// The old card changed and the link is recorded: the owner is told
@@ -154,7 +171,12 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 	if err != nil {
 		// Say that the old card changed: the caller continues the new
 		// card's issue, they do not replace the card again.
-		return nil, lanyard.Wrap(lanyard.ErrorCode(err), err, "card "+rs.old.Serial+" is "+string(rs.old.State)+" and replaced (pending) by the new card, whose issue stopped: "+lanyard.ErrorMessage(err))
+		// Not forwardable either: the replacement is done here.
+		cause := err
+		if errors.As(err, new(*lanyard.ElsewhereError)) {
+			cause = nil
+		}
+		return nil, lanyard.Wrap(lanyard.ErrorCode(err), cause, "card "+rs.old.Serial+" is "+string(rs.old.State)+" and replaced (pending) by the new card, whose issue stopped: "+lanyard.ErrorMessage(err))
 	}
 	out := &ReplaceCardResult{IssueCardResult: res}
 	// The issue result's view was read before the link was active: both
@@ -176,11 +198,20 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 // which it returns (chosen once: the AirCard is made there and nowhere
 // else). No AirCard service connected anywhere is refused here, before
 // a step-up code is spent.
-func (s *Cards) replaceHere(in ReplaceCardInput) (*lanyard.WorkstationState, error) {
+func (s *Cards) replaceHere(p *lanyard.Principal, in ReplaceCardInput) (*lanyard.WorkstationState, error) {
 	if !in.AirCard {
 		return nil, s.elsewhere(in.CardTarget, nil)
 	}
-	host, ok := airCardService(s.cardAccess())
+	ca := s.cardAccess()
+	if ca == nil {
+		return nil, lanyard.Errorf(lanyard.EUnavailable, "no workstation agents are connected to this server")
+	}
+	// The workstation the AirCard is bound to, checked as
+	// createVirtualCard checks it, but before the step-up is spent.
+	if ws, ok := ca.WorkstationState(in.WorkstationID); !ok || (ws.OwnerID != p.User.ID && !isCardStaff(p)) {
+		return nil, lanyard.Errorf(lanyard.ENotFound, "workstation %d is not connected or not yours", in.WorkstationID)
+	}
+	host, ok := airCardService(ca)
 	if !ok {
 		return nil, lanyard.Errorf(lanyard.EUnavailable, "the AirCard service is not connected; ask your administrator")
 	}

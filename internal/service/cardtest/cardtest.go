@@ -78,6 +78,10 @@ type Workstation struct {
 	// NextSerials, when set, are the serials the next virtual cards made
 	// here report, one each: collisions with cards already registered.
 	NextSerials []string
+	// OpenErr, when set, is what Open answers for every reader here: a
+	// test has the agent move to another replica of the cluster
+	// (*lanyard.ElsewhereError) between two steps.
+	OpenErr error
 
 	made int // virtual cards made, for their readers' names
 }
@@ -260,6 +264,9 @@ func (a *Access) Open(ctx context.Context, wsID int64, reader string) (lanyard.C
 	for _, w := range a.ws {
 		if w.ID != wsID {
 			continue
+		}
+		if w.OpenErr != nil {
+			return nil, w.OpenErr
 		}
 		c := w.Readers[reader]
 		if c == nil {

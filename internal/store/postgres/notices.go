@@ -85,16 +85,28 @@ func channelName(schema, id string) string {
 // dropping the flow — without the listener's read ever failing: pgxlisten
 // blocks in WaitForNotification, no notice arrives, and no OnLost runs.
 // So every heartbeat the listener sends a notice of its own on the
-// channel (over the pool, not its own connection) and, when nothing at
-// all arrived for timeout, closes its connection: pgxlisten connects
-// again and every OnLost handler runs. TCP keepalives and
-// TCP_USER_TIMEOUT on the connection (dialListener) end a dead peer at
-// the socket level too.
+// channel (over the pool, not its own connection) and, when a heartbeat
+// it sent went unanswered for timeout — nothing at all arrived since —,
+// closes its connection: pgxlisten connects again and every OnLost
+// handler runs. Silence alone proves nothing: a heartbeat that could not
+// be sent (the pool exhausted, the database busy) is not expected back,
+// and closing a healthy connection would make every replica purge its
+// caches for nothing. TCP keepalives and TCP_USER_TIMEOUT on the
+// connection (dialListener) end a dead peer at the socket level, sent
+// heartbeats or not.
 type listenConfig struct {
 	heartbeat time.Duration
 	timeout   time.Duration
 	// wrap, for tests, wraps each connection the listener dials.
 	wrap func(net.Conn) net.Conn
+	// send, for tests, replaces sending the heartbeat over the pool.
+	send func(ctx context.Context, pool *sql.DB, channel string) error
+}
+
+// sendHeartbeat sends the listeners' heartbeat on channel over pool.
+func sendHeartbeat(ctx context.Context, pool *sql.DB, channel string) error {
+	_, err := pool.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, heartbeatPayload)
+	return err
 }
 
 // defaultListen: a heartbeat every 5 s, a connection given up after 15 s
@@ -199,28 +211,46 @@ func (h *handler) HandleBacklog(_ context.Context, _ string, conn *pgx.Conn) err
 
 // watch sends the heartbeat every lc.heartbeat until ctx ends, and
 // closes the listening connection when nothing arrived on it for
-// lc.timeout (listenConfig). Every replica's heartbeat counts: any
-// notification proves the connection delivers.
+// lc.timeout after a heartbeat was sent (listenConfig). Every replica's
+// heartbeat counts: any notification proves the connection delivers.
 func (h *handler) watch(ctx context.Context, pool *sql.DB, channel string, lc listenConfig) {
+	send := lc.send
+	if send == nil {
+		send = sendHeartbeat
+	}
 	t := time.NewTicker(lc.heartbeat)
 	defer t.Stop()
+	// unanswered is when the first heartbeat sent since the last
+	// notification heard was sent (UnixNano; 0: none).
+	var unanswered int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		// Taken before the send: a notification heard from then on may
+		// be this heartbeat's.
+		at := time.Now().UnixNano()
 		sctx, cancel := context.WithTimeout(ctx, lc.heartbeat)
-		_, err := pool.ExecContext(sctx, `SELECT pg_notify($1, $2)`, channel, heartbeatPayload)
+		err := send(sctx, pool, channel)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			slog.Warn("change notices: sending the heartbeat failed", "err", err)
 		}
+		heard := h.heard.Load()
+		if unanswered <= heard {
+			unanswered = 0 // answered: heard since
+		}
+		if err == nil && unanswered == 0 && at > heard {
+			unanswered = at
+		}
 		c := h.conn.Load()
-		if c == nil || time.Since(time.Unix(0, h.heard.Load())) <= lc.timeout {
+		if c == nil || unanswered == 0 || time.Since(time.Unix(0, unanswered)) <= lc.timeout {
 			continue
 		}
 		slog.Warn("change notices: nothing heard on the listener's connection, not even the heartbeat; connecting again", "for", lc.timeout)
+		unanswered = 0
 		h.conn.CompareAndSwap(c, nil) // closed once; the next connection stores itself
 		// The socket, not pgx.Conn.Close: the listener's goroutine is
 		// reading from the connection, and a closed socket ends that

@@ -3,6 +3,9 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -185,5 +188,45 @@ func TestNoticesHeartbeat(t *testing.T) {
 	}
 	if got := heard.Load().(string); got != "7" {
 		t.Fatalf("heard %q", got)
+	}
+}
+
+// A listener whose heartbeat cannot be sent (the pool exhausted) hears
+// nothing for long past the timeout on a healthy connection: that is no
+// sign of a dead connection, which it keeps — no reconnection, no OnLost
+// on every replica every timeout — and notices still arrive on it.
+func TestNoticesHeartbeatNotSent(t *testing.T) {
+	u := freshSchema(t)
+	var sends atomic.Int32
+	lc := listenConfig{heartbeat: 100 * time.Millisecond, timeout: 300 * time.Millisecond,
+		send: func(context.Context, *sql.DB, string) error {
+			sends.Add(1)
+			return errors.New("injected: no pool connection free")
+		}}
+	a, err := openStore(t.Context(), u, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var lost atomic.Int32
+	defer a.Notices().OnLost(func() { lost.Add(1) })()
+	time.Sleep(5 * lc.timeout)
+	if n := sends.Load(); n < 5 {
+		t.Fatalf("%d heartbeats tried, want one every %v", n, lc.heartbeat)
+	}
+	if n := lost.Load(); n != 0 {
+		t.Fatalf("a healthy listener whose heartbeats could not be sent connected again %d times", n)
+	}
+	b := open(t, u)
+	defer b.Close()
+	var heard atomic.Value
+	defer a.Notices().Subscribe(lanyard.NoticePairing, func(p string) { heard.Store(p) })()
+	storetest.MustUpdate(t, b, func(tx lanyard.Tx) error { return tx.Notify(lanyard.NoticePairing, "8") })
+	deadline := time.Now().Add(10 * time.Second)
+	for heard.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a notice did not arrive")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
