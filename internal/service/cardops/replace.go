@@ -154,16 +154,20 @@ func (s *Cards) ReplaceCard(ctx context.Context, p *lanyard.Principal, cardID in
 		// which would make a second AirCard. The caller tries again.
 		var elsewhere *lanyard.ElsewhereError
 		if errors.As(err, &elsewhere) {
-			err = lanyard.Errorf(lanyard.EUnavailable, "the AirCard service moved to another server of the cluster while the new AirCard was made; try again")
+			err = lanyard.Errorf(lanyard.EUnavailable, "the AirCard service moved to another server of the cluster while the new AirCard was made")
+		}
+		if !rs.started {
+			// The new AirCard stays, registered, clean and the owner's,
+			// as a virtual card whose first issue failed does: removing
+			// it at the service would leave its card row pointing at
+			// nothing (cards are never deleted). Say which it is, so
+			// that it is issued rather than another one made.
+			err = lanyard.Wrap(lanyard.ErrorCode(err), nil, "the new AirCard "+made.Serial+" was made but the replacement did not start ("+
+				lanyard.ErrorMessage(err)+"); try again, or issue AirCard "+made.Serial+" and replace the card with it")
 		}
 	}
 	if !rs.started {
-		if made != nil {
-			// The replacement never started: the AirCard made for it
-			// would stay at the service, unused.
-			s.discardVirtual(ctx, s.cardAccess(), *air, made.Serial, err)
-		}
-		return nil, err // refused, or its transaction failed: nothing changed
+		return nil, err // refused, or its transaction failed: nothing changed but the AirCard made
 	}
 	// The old card changed and the link is recorded: the owner is told
 	// even when the new card's issue stopped (it continues later).

@@ -3,6 +3,7 @@ package cardops_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/lanyard-cms/lanyard/internal/lanyard"
@@ -12,7 +13,8 @@ import (
 // A temporary AirCard made at this replica's AirCard service whose agent
 // moves to another replica before the card is opened: the error is not
 // one web forwards (which would replace the card again there and make a
-// second AirCard), the AirCard made is removed, and the old card stays
+// second AirCard), it names the AirCard made, which stays registered and
+// clean for its owner (cards are never deleted), and the old card stays
 // as it was.
 func TestReplaceAirCardServiceMovedMidway(t *testing.T) {
 	e := newVirtualEnv(t, nil)
@@ -35,8 +37,25 @@ func TestReplaceAirCardServiceMovedMidway(t *testing.T) {
 	if errors.As(err, &elsewhere) || !lanyard.IsCode(err, lanyard.EUnavailable) {
 		t.Fatalf("replacement with the AirCard service moved: %v (%T), want unavailable and not forwardable", err, err)
 	}
-	if got := e.access.Destroyed(); len(got) != 1 {
-		t.Errorf("AirCards removed at the service: %v, want the one made", got)
+	if got := e.access.Destroyed(); len(got) != 0 {
+		t.Errorf("AirCards removed at the service: %v, want none (its card row stays)", got)
+	}
+	replaceErr := err
+	cards, err := e.svc.Cards.ListCards(ctx, e.alice, lanyard.CardFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made *cardops.CardView
+	for _, c := range cards {
+		if c.ID != orig.Card.ID {
+			made = c
+		}
+	}
+	if made == nil || made.State != lanyard.CardClean || made.Kind != lanyard.KindAirCard {
+		t.Fatalf("the AirCard made: %+v, want one clean AirCard of alice's", made)
+	}
+	if !strings.Contains(replaceErr.Error(), made.Serial) {
+		t.Errorf("the error does not name the AirCard made (%s): %v", made.Serial, replaceErr)
 	}
 	if old := e.cardOf(t, orig.Card.ID); old.State != lanyard.CardIssued {
 		t.Errorf("old card %s, want issued (not replaced)", old.State)
