@@ -322,7 +322,12 @@ func (c *Cluster) AgentConnected(id int64) (release func()) {
 	if c.connecting != nil {
 		c.connecting()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The hub reads nothing from the agent until this returns, and its
+	// watchdog drops an agent silent for three of the agent heartbeats:
+	// a slow database must not hold the connection that long. A write
+	// that ran out of time is retried, with its epoch, at the next
+	// registration heartbeat.
+	ctx, cancel := context.WithTimeout(context.Background(), min(5*time.Second, c.heartbeat))
 	defer cancel()
 	c.writeRoute(ctx, id, true)
 	return func() {

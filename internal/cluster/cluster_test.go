@@ -45,6 +45,12 @@ type pair struct {
 	adminToken string
 }
 
+// clusterAgentHeartbeat is the agent connections' ping interval in these
+// tests: two replicas, their agents and PostgreSQL share the machine with
+// the rest of make test, where webtest's 300 ms (a silent agent dropped
+// after three) has dropped a connection mid-test.
+const clusterAgentHeartbeat = time.Second
+
 func startPair(t *testing.T) *pair {
 	t.Helper()
 	ctx := context.Background()
@@ -53,12 +59,12 @@ func startPair(t *testing.T) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := webtest.StartWith(t, stA, webtest.Options{Replica: true})
+	a := webtest.StartWith(t, stA, webtest.Options{Replica: true, Heartbeat: clusterAgentHeartbeat})
 	stB, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := webtest.StartWith(t, stB, webtest.Options{Replica: true, Key: a.Key})
+	b := webtest.StartWith(t, stB, webtest.Options{Replica: true, Key: a.Key, Heartbeat: clusterAgentHeartbeat})
 	sys := &lanyard.Principal{User: &lanyard.User{Login: "system"}, Roles: lanyard.Roles{lanyard.RoleAdministrator}}
 	admin, err := a.Service.Identity.GetUser(ctx, sys, service.BootstrapLogin)
 	if err != nil {
@@ -106,7 +112,7 @@ func runAgent(t *testing.T, srv *webtest.Server, adminToken, owner string, reade
 				case codes <- c:
 				default:
 				}
-			}, Heartbeat: webtest.AgentHeartbeat})
+			}, Heartbeat: clusterAgentHeartbeat})
 	}()
 	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
 	var code string
@@ -343,7 +349,7 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 	}
 	// The workstation (on B) gets the AirCard in a reader of its own.
 	airReader := ""
-	for deadline := time.Now().Add(10 * time.Second); airReader == ""; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); airReader == ""; time.Sleep(20 * time.Millisecond) {
 		st, _ := p.b.Hub.State(ws)
 		for _, r := range st.Readers {
 			if r.Present && r.Serial == cc.Serial && r.Name != "Local reader" {
@@ -351,7 +357,8 @@ func TestAirCardAcrossReplicas(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the AirCard did not reach the workstation: %+v", st.Readers)
+			t.Fatalf("the AirCard did not reach the workstation: %+v (workstation connected to A: %v, to B: %v; service connected to A: %v)",
+				st.Readers, p.a.Hub.Connected(ws), p.b.Hub.Connected(ws), p.a.Hub.Connected(svcID))
 		}
 	}
 	conn, err := readers.Connect(airReader, true)
@@ -404,7 +411,7 @@ func runAgentWith(t *testing.T, srv *webtest.Server, adminToken, owner string, c
 	}
 	codes := make(chan string, 1)
 	done := make(chan struct{})
-	cfg.Server, cfg.StateDir, cfg.Hostname, cfg.Heartbeat = srv.AgentURL, dir, "pc-"+owner, webtest.AgentHeartbeat
+	cfg.Server, cfg.StateDir, cfg.Hostname, cfg.Heartbeat = srv.AgentURL, dir, "pc-"+owner, clusterAgentHeartbeat
 	cfg.OnPairingCode = func(c string) {
 		select {
 		case codes <- c:
