@@ -97,42 +97,7 @@ func clientOf(t *testing.T, base, token string) *client.Client {
 // owner, and returns its workstation ID and state directory.
 func runAgent(t *testing.T, srv *webtest.Server, adminToken, owner string, readers agent.Readers) (int64, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir, err := os.MkdirTemp("", "lyc") // short: the status socket's path must fit sun_path
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := make(chan string, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		agent.Run(ctx, agent.Config{Server: srv.AgentURL, StateDir: dir, Readers: readers, Hostname: "pc-" + owner,
-			OnPairingCode: func(c string) {
-				select {
-				case codes <- c:
-				default:
-				}
-			}, Heartbeat: clusterAgentHeartbeat})
-	}()
-	t.Cleanup(func() { cancel(); <-done; os.RemoveAll(dir) })
-	var code string
-	select {
-	case code = <-codes:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no pairing code within 30 s")
-	}
-	var w struct {
-		ID int64 `json:"id"`
-	}
-	if _, err := clientOf(t, srv.URL, adminToken).Post(ctx, "/api/v1/workstations/pair", apiv1.PairConfirm{Code: code, Owner: owner}, &w); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(15 * time.Second); !srv.Hub.Connected(w.ID); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent did not connect within 15 s")
-		}
-	}
-	return w.ID, dir
+	return runAgentWith(t, srv, adminToken, owner, agent.Config{Readers: readers})
 }
 
 // waitConnected waits until c lists the card with serial among the
